@@ -1,0 +1,83 @@
+# Reciprocal Clubs backend. `make` builds build/reciprocal; see README.md.
+CC      ?= cc
+CSTD     = -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+WARN     = -Wall -Wextra -Werror
+DEPS_PKG = libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(DEPS_PKG) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(DEPS_PKG) 2>/dev/null) -lnats -lcrypt -lpthread -lm
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -Ibuild/gen
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRC_ALL  := $(shell find src -name '*.c' | sort)
+SRC_LIB  := $(filter-out src/main.c,$(SRC_ALL))
+SQL      := $(shell find src -path '*/migrations/*.sql' | sort)
+GEN      := build/gen/migrations_embedded.c
+
+OBJ      := $(patsubst src/%.c,build/obj/%.o,$(SRC_LIB)) build/obj/gen/migrations_embedded.o
+OBJ_SAN  := $(patsubst src/%.c,build/san/%.o,$(SRC_LIB)) build/san/gen/migrations_embedded.o
+
+TEST_SRC := $(shell find tests -name 'test_*.c' | sort)
+TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
+TEST_SUPPORT := $(shell find tests/support -name '*.c' | sort)
+
+.PHONY: all deps run test unit bench fmt fmt-check clean tests-build
+all: build/reciprocal
+
+deps:
+	@scripts/deps.sh
+
+$(GEN): $(SQL) tools/embed_sql.sh
+	@mkdir -p $(dir $@)
+	tools/embed_sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
+
+build/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+build/san/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -MMD -MP -c $< -o $@
+
+build/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+build/san/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -MMD -MP -c $< -o $@
+
+build/libreciprocal.a: $(OBJ)
+	@rm -f $@; ar rcs $@ $^
+build/libreciprocal-san.a: $(OBJ_SAN)
+	@rm -f $@; ar rcs $@ $^
+
+build/reciprocal: build/obj/main.o build/libreciprocal.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS)
+# The sanitized binary is what the end-to-end tests start.
+build/reciprocal-san: build/san/main.o build/libreciprocal-san.a
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+build/tests/%: tests/%.c $(TEST_SUPPORT) build/libreciprocal-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -Itests -o $@ $< $(TEST_SUPPORT) build/libreciprocal-san.a $(PKG_LIBS)
+
+tests-build: build/reciprocal build/reciprocal-san $(TEST_BIN)
+
+# Every test runs against a real PostgreSQL and nats-server started by tests/run.sh.
+test: deps tests-build
+	@tests/run.sh $(TEST_BIN)
+
+run: deps build/reciprocal
+	@scripts/run.sh
+
+bench: deps build/reciprocal
+	@bench/run.sh
+
+fmt:
+	clang-format -i $(SRC_ALL) $(shell find tests bench -name '*.[ch]') $(shell find src -name '*.h')
+fmt-check:
+	clang-format --dry-run -Werror $(SRC_ALL) $(shell find tests bench -name '*.[ch]') $(shell find src -name '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

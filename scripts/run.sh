@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# run.sh: `make run`. Starts (or reuses) a private PostgreSQL 15 in var/pg and nats-server with
+# JetStream in var/nats (logs in var/log, generated passwords in var/secrets.env), creates the
+# roles, runs `build/reciprocal migrate up` and `build/reciprocal seed`, then runs
+# `build/reciprocal serve` in the foreground. Ctrl-C / SIGTERM stops the service, then PostgreSQL
+# and nats. Ports: RECIPROCAL_PG_PORT (55432), RECIPROCAL_NATS_PORT (54222),
+# RECIPROCAL_HTTP_PORT (8080). Other RECIPROCAL_* variables set by the caller pass through.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+# shellcheck disable=SC2034 # read by scripts/pg.sh
+RCP_LOG_TAG=run.sh
+# shellcheck source=pg.sh
+source "$ROOT/scripts/pg.sh"
+
+PG_PORT=${RECIPROCAL_PG_PORT:-55432}
+NATS_PORT=${RECIPROCAL_NATS_PORT:-54222}
+HTTP_PORT=${RECIPROCAL_HTTP_PORT:-8080}
+BIN=${RECIPROCAL_BIN:-$ROOT/build/reciprocal}
+VAR=$ROOT/var
+PG_DATA=$VAR/pg/data
+NATS_PIDFILE=$VAR/nats/nats.pid
+
+say() { printf '[run.sh] %s\n' "$*" >&2; }
+die() {
+    say "error: $*"
+    exit 1
+}
+
+for v in PG_PORT NATS_PORT HTTP_PORT; do
+    [[ ${!v} =~ ^[0-9]+$ ]] && ((${!v} > 0 && ${!v} < 65536)) || die "bad port $v=${!v}"
+done
+[[ -x $BIN ]] || die "$BIN not found: run \`make\` first"
+
+srv=
+pg_started=0
+nats_started=0
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $srv ]] && kill -0 "$srv" 2>/dev/null; then
+        kill -TERM "$srv" 2>/dev/null || true
+        wait "$srv" 2>/dev/null || true
+    fi
+    if ((pg_started)); then
+        say "stopping PostgreSQL"
+        rcp_pg_stop "$PG_DATA" || say "warning: PostgreSQL did not stop"
+    fi
+    if ((nats_started)); then
+        say "stopping nats-server"
+        rcp_nats_stop "$NATS_PIDFILE"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$VAR/log" "$VAR/nats"
+chmod 755 "$VAR"
+
+if rcp_port_open "$PG_PORT" && ! rcp_pg_ctl status "$PG_DATA" "$PG_PORT" "" >/dev/null 2>&1; then
+    die "port $PG_PORT is in use: set RECIPROCAL_PG_PORT"
+fi
+say "starting PostgreSQL on 127.0.0.1:$PG_PORT (data $PG_DATA)"
+pg_started=1
+rcp_pg_start "$PG_DATA" "$PG_PORT" "$VAR/log/postgresql.log" "$VAR/secrets.env" ||
+    die "PostgreSQL did not start (log: $VAR/log/postgresql.log)"
+rcp_pg_roles "$PG_PORT" "$VAR/secrets.env" || die "creating roles failed"
+
+rcp_port_open "$NATS_PORT" && die "port $NATS_PORT is in use: set RECIPROCAL_NATS_PORT"
+say "starting nats-server on 127.0.0.1:$NATS_PORT (JetStream store $VAR/nats)"
+nats_started=1
+rcp_nats_start "$VAR/nats" "$NATS_PORT" "$VAR/log/nats.log" "$NATS_PIDFILE" ||
+    die "nats-server did not start (log: $VAR/log/nats.log)"
+
+rcp_port_open "$HTTP_PORT" && die "port $HTTP_PORT is in use: set RECIPROCAL_HTTP_PORT"
+
+export RECIPROCAL_DATABASE_URL=$RCP_PG_APP_URL
+export RECIPROCAL_NATS_URL="nats://127.0.0.1:$NATS_PORT"
+export RECIPROCAL_LISTEN="127.0.0.1:$HTTP_PORT"
+export RECIPROCAL_LOG_FORMAT=${RECIPROCAL_LOG_FORMAT:-text}
+
+# The URLs for psql and friends (passwords included), private to the user.
+(
+    umask 077
+    {
+        echo "# written by scripts/run.sh; source it to reach the local services"
+        printf 'export RECIPROCAL_DATABASE_URL=%q\n' "$RCP_PG_APP_URL"
+        printf 'export RECIPROCAL_MIGRATE_DATABASE_URL=%q\n' "$RCP_PG_OWNER_URL"
+        printf 'export RECIPROCAL_SUPER_DATABASE_URL=%q\n' "$RCP_PG_SUPER_URL"
+        printf 'export RECIPROCAL_NATS_URL=%q\n' "$RECIPROCAL_NATS_URL"
+        printf 'export RECIPROCAL_LISTEN=%q\n' "$RECIPROCAL_LISTEN"
+    } >"$VAR/run.env"
+)
+
+say "migrate up"
+RECIPROCAL_MIGRATE_DATABASE_URL=$RCP_PG_OWNER_URL "$BIN" migrate up || die "migrate up failed"
+say "seed"
+RECIPROCAL_MIGRATE_DATABASE_URL=$RCP_PG_OWNER_URL "$BIN" seed || die "seed failed"
+
+cat >&2 <<EOF
+[run.sh] ------------------------------------------------------------------
+[run.sh] HTTP        http://127.0.0.1:$HTTP_PORT/  (health: /health/ready)
+[run.sh] PostgreSQL  postgresql://reciprocal_app:***@127.0.0.1:$PG_PORT/reciprocal
+[run.sh] NATS        nats://127.0.0.1:$NATS_PORT
+[run.sh] env         source var/run.env   (URLs with passwords; logs in var/log)
+[run.sh] Ctrl-C stops the service, PostgreSQL and nats-server.
+[run.sh] ------------------------------------------------------------------
+EOF
+
+# Foreground service, but as our child so the traps can stop everything in order.
+# First Ctrl-C/TERM: SIGTERM to the service (graceful); a second one: SIGKILL.
+signals=0
+on_signal() {
+    signals=$((signals + 1))
+    if ((signals == 1)); then
+        say "stopping the service"
+        kill -TERM "$srv" 2>/dev/null || true
+    else
+        say "killing the service"
+        kill -KILL "$srv" 2>/dev/null || true
+    fi
+}
+trap on_signal INT TERM
+"$BIN" serve &
+srv=$!
+rc=0
+while :; do
+    rc=0
+    wait "$srv" || rc=$?
+    kill -0 "$srv" 2>/dev/null || break
+done
+srv=
+((signals)) && rc=0
+((rc == 0)) || say "the service exited with status $rc"
+exit "$rc"

@@ -1,0 +1,55 @@
+/* bus: the NATS connection (nats.c) and JetStream context. Owns both. Provides request/reply
+ * for the service operation transport, queue-group responders, and JetStream publishing with
+ * message-id de-duplication for the event relay. Reconnects forever in the background. */
+#ifndef CORE_BUS_H
+#define CORE_BUS_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+typedef struct bus bus_t;
+
+/* Fails (503) when the first connection cannot be made; after that it reconnects forever.
+ * Requests made while reconnecting fail at once with 503; JetStream publishes are buffered
+ * and wait for their ack (5 s) across a short outage. */
+bus_t *bus_connect(const char *url, const char *name, err_t *e);
+/* Drains the responders (in-flight requests finish, up to 5 s), then frees everything. */
+void bus_close(bus_t *b);
+/* Releases nats.c's process-wide state (threads, timers). Call once at process end, after the
+ * last bus_close, so LeakSanitizer sees no leaks from the library. */
+void bus_shutdown_library(void);
+int bus_connected(bus_t *b);
+/* Round trip to the server (flush with timeout), for /health/ready. */
+int bus_ping(bus_t *b, int timeout_ms, err_t *e);
+
+/* Creates or updates a JetStream stream (file storage, duplicate window 2 min). subjects is a
+ * NULL-terminated list, e.g. {"events.>", NULL}. */
+int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects, err_t *e);
+/* Publishes and waits for the JetStream ack. msg_id goes in the Nats-Msg-Id header; a duplicate
+ * within the window is acknowledged as such and still counts as success (*duplicate = 1). */
+int bus_js_publish(bus_t *b, const char *subject, const char *msg_id, const void *data, size_t len,
+                   int *duplicate, err_t *e);
+
+/* Request/reply. *reply is malloc'd (NUL-terminated), caller frees. Timeout or no responders
+ * -> 503 "unavailable" / 504 "timeout". */
+int bus_request(bus_t *b, const char *subject, const void *data, size_t len, int timeout_ms,
+                char **reply, size_t *reply_len, err_t *e);
+
+/* A responder: handler gets the request payload and returns a malloc'd reply (or NULL for an
+ * empty reply). Runs `workers` subscriptions in queue group `queue` so requests are handled
+ * concurrently and load balanced across processes. */
+typedef char *(*bus_handler_fn)(const char *subject, const char *data, size_t len,
+                                size_t *reply_len, void *ud);
+int bus_serve(bus_t *b, const char *subject, const char *queue, int workers, bus_handler_fn fn,
+              void *ud, err_t *e);
+
+/* Push-free consumption for tests and consumers: fetch up to `max` messages from a durable pull
+ * consumer on `stream` filtered by `filter`; fn is called per message, the message is acked when
+ * fn returns 0 and nak'ed otherwise. Returns number of messages handled or -1. */
+typedef int (*bus_msg_fn)(const char *subject, const char *msg_id, const char *data, size_t len,
+                          void *ud);
+int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *filter, int max,
+                 int timeout_ms, bus_msg_fn fn, void *ud, err_t *e);
+
+#endif

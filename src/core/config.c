@@ -1,0 +1,386 @@
+/* config: see config.h. One static table (k_vars) lists every RECIPROCAL_* variable with its
+ * kind, bounds, default and meaning; it drives cfg_load (defaults first, then the environment)
+ * and cfg_describe (`reciprocal help config`), so adding a variable is one line here plus the
+ * cfg_t field. Values of *_URL variables are never echoed in errors (they may hold passwords). */
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+
+typedef enum {
+    V_PG_URL,     /* postgresql:// or postgres:// -> char[] */
+    V_NATS_URL,   /* nats:// or tls://, comma-separated list allowed -> char[] */
+    V_LISTEN,     /* host:port -> listen_host, listen_port */
+    V_LOG_LEVEL,  /* debug|info|warn|error -> int LOG_* */
+    V_LOG_FORMAT, /* json|text -> int (1 = json) */
+    V_SERVICES,   /* all | comma list -> char[] (normalised, no spaces) */
+    V_INT,        /* integer in [min, max] -> int */
+    V_SIZE,       /* integer in [min, max] -> size_t */
+} vkind_t;
+
+typedef struct cfg_var {
+    const char *name;
+    vkind_t kind;
+    size_t offset, size; /* the cfg_t member */
+    long long min, max;  /* V_INT, V_SIZE */
+    const char *def;     /* default, parsed like a value from the environment */
+    const char *help;
+} cfg_var_t;
+
+#define MEMBER(m) offsetof(cfg_t, m), sizeof(((cfg_t *)0)->m)
+
+static const char *const k_services[] = {"all",        "gateway", "auth",         "member",
+                                         "reciprocal", "ledger",  "notification", "analytics",
+                                         "governance", NULL};
+#define SERVICES_LIST                                                                              \
+    "gateway, auth, member, reciprocal, ledger, notification, analytics, governance"
+
+/* clang-format off */
+static const cfg_var_t k_vars[] = {
+    {"RECIPROCAL_DATABASE_URL", V_PG_URL, MEMBER(database_url), 0, 0,
+     "postgresql://reciprocal_app@127.0.0.1:55432/reciprocal",
+     "PostgreSQL URL (postgresql:// or postgres://) of the application role: not the owner of "
+     "the database and without BYPASSRLS, so row-level security applies to every request."},
+    {"RECIPROCAL_MIGRATE_DATABASE_URL", V_PG_URL, MEMBER(migrate_database_url), 0, 0,
+     "postgresql://reciprocal_owner@127.0.0.1:55432/reciprocal",
+     "PostgreSQL URL of the role that owns the database; used only to apply migrations."},
+    {"RECIPROCAL_NATS_URL", V_NATS_URL, MEMBER(nats_url), 0, 0,
+     "nats://127.0.0.1:54222",
+     "NATS server URL (nats:// or tls://; a comma-separated list for a cluster) carrying "
+     "requests and events between services."},
+    {"RECIPROCAL_LISTEN", V_LISTEN, MEMBER(listen_host), 0, 0,
+     "127.0.0.1:8080",
+     "Address the HTTP gateway listens on: host:port or [ipv6]:port. Port 0 picks a free port."},
+    {"RECIPROCAL_LOG_LEVEL", V_LOG_LEVEL, MEMBER(log_level), 0, 0,
+     "info",
+     "Lowest level written to the log: debug, info, warn or error."},
+    {"RECIPROCAL_LOG_FORMAT", V_LOG_FORMAT, MEMBER(log_json), 0, 0,
+     "json",
+     "json (one JSON object per line on stderr) or text (readable lines for a terminal)."},
+    {"RECIPROCAL_SERVICES", V_SERVICES, MEMBER(services), 0, 0,
+     "all",
+     "Services this process runs: all, or a comma-separated list of " SERVICES_LIST "."},
+    {"RECIPROCAL_DB_POOL_SIZE", V_INT, MEMBER(db_pool_size), 1, 256,
+     "8",
+     "PostgreSQL connections held by the process."},
+    {"RECIPROCAL_HTTP_THREADS", V_INT, MEMBER(http_threads), 1, 256,
+     "8",
+     "HTTP worker threads."},
+    {"RECIPROCAL_HTTP_MAX_BODY_BYTES", V_SIZE, MEMBER(http_max_body), 1024, 67108864,
+     "1048576",
+     "Largest request body accepted, in bytes; larger bodies are refused with 413."},
+    {"RECIPROCAL_HTTP_TIMEOUT_SECONDS", V_INT, MEMBER(http_timeout_s), 1, 3600,
+     "30",
+     "Idle/read timeout of an HTTP connection, in seconds."},
+    {"RECIPROCAL_NATS_REQUEST_TIMEOUT_MS", V_INT, MEMBER(nats_timeout_ms), 50, 120000,
+     "5000",
+     "How long a request to another service over NATS may take, in milliseconds."},
+    {"RECIPROCAL_SHUTDOWN_GRACE_SECONDS", V_INT, MEMBER(shutdown_grace_s), 0, 300,
+     "10",
+     "Time in-flight requests get to finish after SIGTERM/SIGINT, in seconds."},
+    {"RECIPROCAL_OUTBOX_POLL_MS", V_INT, MEMBER(outbox_poll_ms), 10, 60000,
+     "200",
+     "How often the outbox relay looks for unpublished events, in milliseconds."},
+};
+/* clang-format on */
+
+#define N_VARS (sizeof k_vars / sizeof k_vars[0])
+
+size_t cfg_var_count(void) {
+    return N_VARS;
+}
+
+const char *cfg_var_name(size_t i) {
+    return i < N_VARS ? k_vars[i].name : NULL;
+}
+
+const char *cfg_var_default(size_t i) {
+    return i < N_VARS ? k_vars[i].def : NULL;
+}
+
+/* ---------------------------------------------------------------- parsers */
+
+static int invalid(err_t *e, const char *name, const char *fmt_tail, const char *got) {
+    /* fmt_tail is a constant from this file describing the accepted values */
+    return err_set(e, 500, "invalid_config", name, "%s must be %s (got \"%.64s\")", name, fmt_tail,
+                   got);
+}
+
+static int has_space_or_ctl(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7F) return 1;
+    return 0;
+}
+
+static int set_pg_url(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    char *dst = (char *)c + v->offset;
+    size_t n = strlen(val);
+    int ok =
+        (strncasecmp(val, "postgresql://", 13) == 0 || strncasecmp(val, "postgres://", 11) == 0);
+    if (!ok || n >= v->size || has_space_or_ctl(val))
+        return err_set(e, 500, "invalid_config", v->name,
+                       "%s must be a postgresql:// or postgres:// URL without spaces, shorter "
+                       "than %zu bytes (value not shown)",
+                       v->name, v->size);
+    memcpy(dst, val, n + 1);
+    return 0;
+}
+
+static int set_nats_url(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    char *dst = (char *)c + v->offset;
+    size_t n = strlen(val);
+    int ok = n < v->size;
+    /* each comma-separated entry: optional spaces, scheme, non-empty rest, no inner spaces */
+    const char *p = val;
+    while (ok) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        size_t scheme = 0;
+        if (len > 7 && strncasecmp(p, "nats://", 7) == 0) scheme = 7;
+        if (len > 6 && strncasecmp(p, "tls://", 6) == 0) scheme = 6;
+        if (!scheme) ok = 0;
+        for (size_t i = 0; ok && i < len; i++)
+            if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] == 0x7F) ok = 0;
+        if (!end) break;
+        p = end + 1;
+    }
+    if (!ok)
+        return err_set(e, 500, "invalid_config", v->name,
+                       "%s must be a nats:// or tls:// URL (or a comma-separated list of them), "
+                       "shorter than %zu bytes (value not shown)",
+                       v->name, v->size);
+    memcpy(dst, val, n + 1);
+    return 0;
+}
+
+/* Strict decimal: optional '-', digits only, no overflow. */
+static int parse_ll(const char *s, long long *out) {
+    const char *p = s;
+    if (*p == '-') p++;
+    if (!*p) return -1;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9') return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno == ERANGE || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static int set_int(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    long long n;
+    if (parse_ll(val, &n) != 0 || n < v->min || n > v->max)
+        return err_set(e, 500, "invalid_config", v->name,
+                       "%s must be an integer from %lld to %lld (got \"%.64s\")", v->name, v->min,
+                       v->max, val);
+    if (v->kind == V_SIZE)
+        *(size_t *)((char *)c + v->offset) = (size_t)n;
+    else
+        *(int *)((char *)c + v->offset) = (int)n;
+    return 0;
+}
+
+static int valid_hostname(const char *h) {
+    size_t n = strlen(h), label = 0;
+    if (n == 0 || n > 253) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = h[i];
+        if (ch == '.') {
+            if (label == 0 || h[i - 1] == '-') return 0;
+            label = 0;
+            continue;
+        }
+        int alnum =
+            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        if (!alnum && ch != '-') return 0;
+        if (ch == '-' && label == 0) return 0;
+        if (++label > 63) return 0;
+    }
+    return label > 0 && h[n - 1] != '-';
+}
+
+static int set_listen(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    static const char want[] =
+        "host:port, e.g. 127.0.0.1:8080 or [::1]:8080, with a port from 0 to 65535";
+    char host[sizeof c->listen_host];
+    const char *port;
+    if (val[0] == '[') {
+        const char *close = strchr(val, ']');
+        if (!close || close[1] != ':') return invalid(e, v->name, want, val);
+        size_t hl = (size_t)(close - val - 1);
+        if (hl == 0 || hl >= sizeof host) return invalid(e, v->name, want, val);
+        memcpy(host, val + 1, hl);
+        host[hl] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, host, &a6) != 1) return invalid(e, v->name, want, val);
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(val, ':');
+        if (!colon || memchr(val, ':', (size_t)(colon - val))) /* bare IPv6 needs brackets */
+            return invalid(e, v->name, want, val);
+        size_t hl = (size_t)(colon - val);
+        if (hl == 0 || hl >= sizeof host) return invalid(e, v->name, want, val);
+        memcpy(host, val, hl);
+        host[hl] = '\0';
+        struct in_addr a4;
+        if (inet_pton(AF_INET, host, &a4) != 1) {
+            /* not an IPv4 address: a host name, but not something that looks like a bad IPv4 */
+            int digits_dots = 1;
+            for (const char *q = host; *q; q++)
+                if (!((*q >= '0' && *q <= '9') || *q == '.')) digits_dots = 0;
+            if (digits_dots || !valid_hostname(host)) return invalid(e, v->name, want, val);
+        }
+        port = colon + 1;
+    }
+    long long p;
+    if (strlen(port) > 5 || parse_ll(port, &p) != 0 || p < 0 || p > 65535 || port[0] == '-')
+        return invalid(e, v->name, want, val);
+    snprintf(c->listen_host, sizeof c->listen_host, "%s", host);
+    c->listen_port = (int)p;
+    return 0;
+}
+
+static int set_log_level(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    static const int levels[] = {LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(val, names[i]) == 0) {
+            c->log_level = levels[i];
+            return 0;
+        }
+    }
+    return invalid(e, v->name, "one of debug, info, warn, error", val);
+}
+
+static int set_log_format(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    if (strcasecmp(val, "json") == 0) {
+        c->log_json = 1;
+        return 0;
+    }
+    if (strcasecmp(val, "text") == 0) {
+        c->log_json = 0;
+        return 0;
+    }
+    return invalid(e, v->name, "json or text", val);
+}
+
+static int known_service(const char *s, size_t n) {
+    for (size_t i = 0; k_services[i]; i++)
+        if (strlen(k_services[i]) == n && strncmp(k_services[i], s, n) == 0) return 1;
+    return 0;
+}
+
+static int set_services(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    char out[sizeof c->services];
+    size_t o = 0;
+    const char *p = val;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == 0)
+            return err_set(e, 500, "invalid_config", v->name,
+                           "%s must be all or a comma-separated list of " SERVICES_LIST
+                           " (found an empty entry)",
+                           v->name);
+        if (!known_service(p, len))
+            return err_set(e, 500, "invalid_config", v->name,
+                           "%s must be all or a comma-separated list of " SERVICES_LIST
+                           " (unknown service \"%.*s\")",
+                           v->name, (int)(len > 32 ? 32 : len), p);
+        if (o + len + 2 > sizeof out)
+            return err_set(e, 500, "invalid_config", v->name, "%s is too long (at most %zu bytes)",
+                           v->name, sizeof out - 1);
+        if (o) out[o++] = ',';
+        memcpy(out + o, p, len);
+        o += len;
+        if (!end) break;
+        p = end + 1;
+    }
+    out[o] = '\0';
+    memcpy(c->services, out, o + 1);
+    return 0;
+}
+
+static int apply(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    switch (v->kind) {
+    case V_PG_URL:
+        return set_pg_url(v, val, c, e);
+    case V_NATS_URL:
+        return set_nats_url(v, val, c, e);
+    case V_LISTEN:
+        return set_listen(v, val, c, e);
+    case V_LOG_LEVEL:
+        return set_log_level(v, val, c, e);
+    case V_LOG_FORMAT:
+        return set_log_format(v, val, c, e);
+    case V_SERVICES:
+        return set_services(v, val, c, e);
+    case V_INT:
+    case V_SIZE:
+        return set_int(v, val, c, e);
+    }
+    return err_set(e, 500, "invalid_config", v->name, "%s has an unknown kind", v->name);
+}
+
+static const char *default_getenv(const char *name) {
+    return getenv(name);
+}
+
+int cfg_load(cfg_t *c, cfg_getenv_fn get, err_t *e) {
+    if (!get) get = default_getenv;
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_VARS; i++)
+        if (apply(&k_vars[i], k_vars[i].def, c, e) != 0) return -1; /* a bug in k_vars */
+    for (size_t i = 0; i < N_VARS; i++) {
+        const char *val = get(k_vars[i].name);
+        if (!val || !*val) continue; /* unset or empty: keep the default */
+        if (apply(&k_vars[i], val, c, e) != 0) return -1;
+    }
+    return 0;
+}
+
+int cfg_service_enabled(const cfg_t *c, const char *service) {
+    if (!service) return 0;
+    size_t sn = strlen(service);
+    const char *p = c->services;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if ((len == 3 && strncmp(p, "all", 3) == 0) || (len == sn && strncmp(p, service, sn) == 0))
+            return 1;
+        if (!end) return 0;
+        p = end + 1;
+    }
+}
+
+void cfg_describe(FILE *out) {
+    fprintf(out, "Configuration is read from the environment at startup. An unset or empty\n"
+                 "variable takes the default shown (NAME=default).\n\n");
+    for (size_t i = 0; i < N_VARS; i++) {
+        const cfg_var_t *v = &k_vars[i];
+        fprintf(out, "%s=%s\n    %s", v->name, v->def, v->help);
+        if (v->kind == V_INT || v->kind == V_SIZE)
+            fprintf(out, " Integer from %lld to %lld.", v->min, v->max);
+        fprintf(out, "\n");
+    }
+}

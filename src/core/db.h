@@ -1,0 +1,57 @@
+/* db: a PostgreSQL connection pool on libpq. Owns the connections and, per connection, the set
+ * of statements it has prepared (every query is prepared once per connection, keyed by its SQL
+ * text). All data access goes through a transaction that first sets the tenant scope:
+ *   set_config('app.club_id', <club uuid or ''>, true)      -- RLS: rows of this club only
+ *   set_config('app.network_admin', 'on'|'off', true)       -- network-wide administration
+ *   set_config('app.relay', 'on'|'off', true)               -- outbox relay reads all tenants
+ *   set_config('app.user_id', <uuid or ''>, true)           -- actor, for audit columns
+ * A broken connection (server restart) is reset and the transaction retried once when nothing
+ * was sent yet; otherwise the caller gets a 503 "unavailable" error. */
+#ifndef CORE_DB_H
+#define CORE_DB_H
+
+#include <libpq-fe.h>
+
+#include "core/err.h"
+
+typedef struct db_pool db_pool_t;
+typedef struct db_tx db_tx_t;
+
+typedef struct db_scope {
+    const char *club_id; /* tenant, NULL/"" = none */
+    const char *user_id; /* actor, NULL/"" = none */
+    int network_admin;
+    int relay;
+} db_scope_t;
+
+db_pool_t *db_pool_open(const char *conninfo, int size, err_t *e);
+void db_pool_close(db_pool_t *p);
+/* Round trip "SELECT 1" on a pooled connection (used by /health/ready). */
+int db_ping(db_pool_t *p, err_t *e);
+void db_pool_stats(db_pool_t *p, int *size, int *in_use, long long *waits);
+/* How long db_begin/db_ping wait for a free connection before 503 (default 5000 ms). */
+void db_pool_set_wait_ms(db_pool_t *p, int ms);
+/* Number of db_begin/db_ping calls that gave up waiting (pool exhausted), for metrics. */
+long long db_pool_timeouts(db_pool_t *p);
+
+/* Takes a connection (waits up to 5 s, then 503), BEGINs, applies the scope. */
+int db_begin(db_pool_t *p, const db_scope_t *scope, db_tx_t **tx, err_t *e);
+/* Runs a parameterised statement (prepared on first use on this connection). Returns a result
+ * the caller PQclear()s, or NULL with *e set. SQLSTATE mapping: 23505 unique -> 409 "conflict",
+ * 23503 fk -> 409 "conflict", 23514 check / 22xxx data -> 422 "invalid_field", 42501 / RLS ->
+ * 403 "forbidden", connection loss -> 503 "unavailable", other -> 500 "internal".
+ * For 23505 e->field is the column named in the constraint detail when it can be read. */
+PGresult *db_exec(db_tx_t *tx, const char *sql, int nparams, const char *const *params, err_t *e);
+/* Same, but for statements that return no rows; returns affected row count or -1. */
+long long db_exec_cmd(db_tx_t *tx, const char *sql, int nparams, const char *const *params,
+                      err_t *e);
+int db_commit(db_tx_t *tx, err_t *e); /* releases the connection in all cases */
+void db_rollback(db_tx_t *tx);        /* releases the connection; safe on NULL */
+/* Raw access for COPY and the like; do not close it. Session state changed through it (LISTEN,
+ * SET without LOCAL) stays with the pooled connection: use a dedicated connection for LISTEN. */
+PGconn *db_tx_conn(db_tx_t *tx);
+
+/* Helpers on results. */
+const char *db_val(const PGresult *r, int row, const char *col); /* NULL if SQL NULL */
+
+#endif

@@ -1,0 +1,582 @@
+/* http: see http.h.
+ *
+ * Request life cycle on libmicrohttpd 0.9.75:
+ * - URI log callback (MHD_OPTION_URI_LOG_CALLBACK, once per request, before MHD parses the
+ *   headers): allocates the per-request state, keeps the RAW request path (MHD would otherwise
+ *   percent-decode it; the router does its own decoding), notes the client address and the start
+ *   time, and increments the in-flight counter. The state becomes MHD's *con_cls.
+ * - Access handler, first call: reads headers (ids, content type...). If Content-Length announces
+ *   more than max_body it answers 413 at once (MHD then closes the connection, the body is never
+ *   read). Otherwise it returns without a response: MHD 0.9.75 sends `Connection: close` when the
+ *   response is queued on the first call, so everything else is answered on a later call.
+ * - Access handler, upload calls: appends to the body buffer; past max_body (chunked bodies) the
+ *   buffer is dropped and the rest is discarded, up to HTTP_DISCARD_LIMIT more bytes, then the
+ *   connection is closed without an answer.
+ * - Access handler, final call: sets the log context, calls the handler, sends its response,
+ *   records metrics and the access log line.
+ * - Completed notification (MHD_OPTION_NOTIFY_COMPLETED): frees the state and decrements the
+ *   in-flight counter. http_stop waits on that counter. */
+#include "core/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+
+#define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
+#define HTTP_DEFAULT_TIMEOUT_S 30
+/* Per connection: request line + headers + read buffer. MHD zeroes the whole pool between
+ * requests, so this is a per-request cost too: 64 KiB cost ~15 % of throughput vs 32 KiB. */
+#define HTTP_MEMORY_LIMIT (32 * 1024)
+#define HTTP_DISCARD_LIMIT (4 * 1024 * 1024)
+#define HTTP_MAX_THREADS 256
+#define HTTP_MAX_PATH 8192
+
+struct http_server {
+    struct MHD_Daemon *d;
+    http_handler_fn handler;
+    void *ud;
+    size_t max_body;
+    int port;
+    atomic_int inflight;
+    atomic_int stopping;
+};
+
+typedef struct req_state {
+    http_server_t *srv;
+    http_request_t req;
+    int phase; /* 0: first call pending, 1: receiving, 2: answered */
+    int too_large;
+    char *body;
+    size_t body_len, body_cap, discarded;
+    char *raw_path;
+    char request_id[65];
+    char trace_id[33];
+    char client_ip[INET6_ADDRSTRLEN];
+    struct timespec t0;
+} req_state_t;
+
+/* ---- ids ------------------------------------------------------------------------------------- */
+
+/* Ids are not secrets: a thread-local pool refilled from libsodium saves one getrandom(2) per id.*/
+static _Thread_local unsigned char t_rand[4096];
+static _Thread_local size_t t_rand_used = sizeof t_rand;
+
+static void random_hex(char *out, size_t n_bytes) {
+    unsigned char buf[32];
+    if (n_bytes > sizeof buf) n_bytes = sizeof buf;
+    if (t_rand_used + n_bytes > sizeof t_rand) {
+        randombytes_buf(t_rand, sizeof t_rand);
+        t_rand_used = 0;
+    }
+    memcpy(buf, t_rand + t_rand_used, n_bytes);
+    sodium_memzero(t_rand + t_rand_used, n_bytes);
+    t_rand_used += n_bytes;
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n_bytes; i++) {
+        out[2 * i] = hex[buf[i] >> 4];
+        out[2 * i + 1] = hex[buf[i] & 15];
+    }
+    out[2 * n_bytes] = '\0';
+}
+
+static int valid_request_id(const char *s) {
+    if (!s) return 0;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= 64) return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return n >= 1;
+}
+
+static int lhex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* W3C trace context: "vv-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", lowercase; version
+ * ff is invalid; version 00 is exactly 55 chars, later versions may append "-...". Trace and
+ * parent ids must not be all zeros. */
+static int parse_traceparent(const char *tp, char out[33]) {
+    if (!tp) return -1;
+    size_t len = strlen(tp);
+    if (len < 55 || len > 512) return -1;
+    if (!lhex(tp[0]) || !lhex(tp[1]) || (tp[0] == 'f' && tp[1] == 'f')) return -1;
+    if (tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return -1;
+    int nz_trace = 0, nz_parent = 0;
+    for (int i = 3; i < 35; i++) {
+        if (!lhex(tp[i])) return -1;
+        nz_trace |= tp[i] != '0';
+    }
+    for (int i = 36; i < 52; i++) {
+        if (!lhex(tp[i])) return -1;
+        nz_parent |= tp[i] != '0';
+    }
+    if (!lhex(tp[53]) || !lhex(tp[54]) || !nz_trace || !nz_parent) return -1;
+    if (tp[0] == '0' && tp[1] == '0' && len != 55) return -1;
+    if (len > 55 && tp[55] != '-') return -1;
+    memcpy(out, tp + 3, 32);
+    out[32] = '\0';
+    return 0;
+}
+
+/* ---- response helpers ------------------------------------------------------------------------ */
+
+void http_set_body(http_response_t *resp, int status, char *body) {
+    if (!resp) {
+        free(body);
+        return;
+    }
+    if (resp->body != body) free(resp->body);
+    resp->status = status;
+    resp->body = body;
+}
+
+void http_add_header(http_response_t *resp, const char *name, const char *value) {
+    if (!resp || !name || !value || resp->n_headers >= HTTP_MAX_HEADERS) return;
+    char *v = strdup(value);
+    if (!v) return;
+    resp->header_names[resp->n_headers] = name;
+    resp->header_values[resp->n_headers] = v;
+    resp->n_headers++;
+}
+
+/* json_string, but never NULL for text that isn't valid UTF-8 (the error must still go out). */
+static json_t *json_text(const char *s, const char *fallback) {
+    json_t *v = json_string(s ? s : "");
+    return v ? v : json_string(fallback);
+}
+
+static char *error_body(const char *code, const char *field, const char *message) {
+    json_t *inner = json_object();
+    json_object_set_new(inner, "code", json_text(code && *code ? code : "error", "error"));
+    json_object_set_new(inner, "message", json_text(message, "(message not valid UTF-8)"));
+    if (field && *field) json_object_set_new(inner, "field", json_text(field, "(invalid)"));
+    json_t *root = json_object();
+    json_object_set_new(root, "error", inner);
+    char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!s) s = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+    return s;
+}
+
+void http_set_error(http_response_t *resp, const err_t *e) {
+    if (!resp) return;
+    if (!e) {
+        http_set_body(resp, 500, error_body("internal", NULL, "internal error"));
+        return;
+    }
+    int status = e->status >= 400 && e->status <= 599 ? e->status : 500;
+    http_set_body(resp, status, error_body(e->code, e->field, e->message));
+}
+
+void http_response_free(http_response_t *resp) {
+    if (!resp) return;
+    free(resp->body);
+    for (int i = 0; i < resp->n_headers && i < HTTP_MAX_HEADERS; i++)
+        free(resp->header_values[i]);
+    memset(resp, 0, sizeof *resp);
+}
+
+/* ---- request accessors ----------------------------------------------------------------------- */
+
+const char *http_header(const http_request_t *req, const char *name) {
+    if (!req || !req->impl || !name) return NULL;
+    return MHD_lookup_connection_value(req->impl, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const http_request_t *req, const char *name) {
+    if (!req || !req->impl || !name) return NULL;
+    return MHD_lookup_connection_value(req->impl, MHD_GET_ARGUMENT_KIND, name);
+}
+
+typedef struct query_iter {
+    void (*fn)(const char *k, const char *v, void *ud);
+    void *ud;
+} query_iter_t;
+
+static enum MHD_Result query_iter_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+    (void)kind;
+    query_iter_t *it = cls;
+    it->fn(key, value, it->ud);
+    return MHD_YES;
+}
+
+void http_query_each(const http_request_t *req, void (*fn)(const char *k, const char *v, void *ud),
+                     void *ud) {
+    if (!req || !req->impl || !fn) return;
+    query_iter_t it = {fn, ud};
+    MHD_get_connection_values(req->impl, MHD_GET_ARGUMENT_KIND, query_iter_cb, &it);
+}
+
+/* ---- sending --------------------------------------------------------------------------------- */
+
+static double elapsed_s(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Metric label for the method: known methods as is, anything else "OTHER" (bounded cardinality).*/
+static const char *method_label(const char *m) {
+    static const char *const known[] = {"GET",    "HEAD",    "POST",  "PUT", "PATCH",
+                                        "DELETE", "OPTIONS", "TRACE", NULL};
+    for (int i = 0; m && known[i]; i++)
+        if (strcmp(m, known[i]) == 0) return known[i];
+    return "OTHER";
+}
+
+static void record(req_state_t *st, int status, const char *route) {
+    double dur = elapsed_s(&st->t0);
+    const char *method = method_label(st->req.method);
+    if (!route || !*route) route = "unmatched";
+    char status_s[8];
+    snprintf(status_s, sizeof status_s, "%d", status);
+    const char *counter_labels[] = {method, route, status_s, NULL};
+    metrics_counter_add("http_requests_total", counter_labels, 1);
+    const char *hist_labels[] = {method, route, NULL};
+    metrics_histogram_observe("http_request_duration_seconds", hist_labels, dur);
+    if (!log_enabled(LOG_INFO)) return;
+    json_t *fields = json_pack("{s:s, s:s, s:i, s:f}", "method", method, "route", route, "status",
+                               status, "duration_ms", dur * 1000.0);
+    log_fields(LOG_INFO, fields, "%s %s %d", method, route, status);
+    json_decref(fields);
+}
+
+static int header_value_ok(const char *v) {
+    for (; *v; v++)
+        if (*v == '\r' || *v == '\n' || *v == '\0') return 0;
+    return 1;
+}
+
+/* Queues resp (consumed) on the connection; records metrics and the access log. */
+static enum MHD_Result send_response(struct MHD_Connection *c, req_state_t *st,
+                                     http_response_t *resp) {
+    if (resp->status < 100 || resp->status > 599) {
+        const char *route = resp->route;
+        http_response_free(resp);
+        resp->route = route;
+        http_set_body(resp, 500,
+                      error_body("internal", NULL, "the request handler produced no response"));
+    }
+    size_t len = resp->body ? strlen(resp->body) : 0;
+    struct MHD_Response *r;
+    if (resp->body) {
+        r = MHD_create_response_from_buffer(len, resp->body, MHD_RESPMEM_MUST_FREE);
+        if (r) resp->body = NULL; /* MHD frees it */
+    } else {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (!r) {
+        http_response_free(resp);
+        return MHD_NO;
+    }
+    if (resp->status != 204 && resp->status != 304)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                resp->content_type ? resp->content_type : "application/json");
+    MHD_add_response_header(r, "X-Request-Id", st->request_id);
+    for (int i = 0; i < resp->n_headers && i < HTTP_MAX_HEADERS; i++) {
+        const char *n = resp->header_names[i], *v = resp->header_values[i];
+        if (n && v && header_value_ok(n) && header_value_ok(v)) MHD_add_response_header(r, n, v);
+    }
+    if (atomic_load(&st->srv->stopping)) MHD_add_response_header(r, "Connection", "close");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned int)resp->status, r);
+    MHD_destroy_response(r);
+    st->phase = 2;
+    record(st, resp->status, resp->route);
+    http_response_free(resp);
+    return ret;
+}
+
+static enum MHD_Result send_413(struct MHD_Connection *c, req_state_t *st) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "request body exceeds %zu bytes", st->srv->max_body);
+    http_response_t resp = {0};
+    http_set_body(&resp, 413, error_body("payload_too_large", NULL, msg));
+    log_set_context(st->request_id, st->trace_id);
+    enum MHD_Result ret = send_response(c, st, &resp);
+    log_clear_context();
+    return ret;
+}
+
+/* ---- MHD callbacks --------------------------------------------------------------------------- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    http_server_t *srv = cls;
+    req_state_t *st = calloc(1, sizeof *st);
+    if (!st) return NULL;
+    st->srv = srv;
+    clock_gettime(CLOCK_MONOTONIC, &st->t0);
+    /* absolute-form ("http://host/path") -> path */
+    const char *p = uri ? uri : "";
+    if (p[0] != '/' && p[0] != '*') {
+        const char *s = strstr(p, "://");
+        if (s) {
+            s = strchr(s + 3, '/');
+            p = s ? s : "/";
+        }
+    }
+    size_t n = strcspn(p, "?#");
+    if (n > HTTP_MAX_PATH) n = HTTP_MAX_PATH; /* such a path matches no route anyway */
+    st->raw_path = strndup(p, n);
+    if (!st->raw_path) {
+        free(st);
+        return NULL;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                      st->client_ip, sizeof st->client_ip);
+        else if (sa->sa_family == AF_INET6) {
+            const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+            if (IN6_IS_ADDR_V4MAPPED(a6)) /* dual-stack socket: report "1.2.3.4" */
+                inet_ntop(AF_INET, &a6->s6_addr[12], st->client_ip, sizeof st->client_ip);
+            else
+                inet_ntop(AF_INET6, a6, st->client_ip, sizeof st->client_ip);
+        }
+    }
+    atomic_fetch_add(&srv->inflight, 1);
+    return st;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)c;
+    (void)toe;
+    http_server_t *srv = cls;
+    req_state_t *st = con_cls ? *con_cls : NULL;
+    if (!st) return;
+    *con_cls = NULL;
+    free(st->body);
+    free(st->raw_path);
+    free(st);
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fm, va_list ap) {
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fm, ap);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    log_msg(LOG_WARN, "libmicrohttpd: %s", buf);
+}
+
+static int first_call(struct MHD_Connection *c, const char *method, req_state_t *st) {
+    http_server_t *srv = st->srv;
+    st->phase = 1;
+    const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    if (valid_request_id(rid))
+        snprintf(st->request_id, sizeof st->request_id, "%s", rid);
+    else
+        random_hex(st->request_id, 16);
+    if (parse_traceparent(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent"),
+                          st->trace_id) != 0)
+        random_hex(st->trace_id, 16);
+    http_request_t *r = &st->req;
+    r->method = method;
+    r->path = st->raw_path;
+    r->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    r->user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    r->request_id = st->request_id;
+    r->trace_id = st->trace_id;
+    r->client_ip = st->client_ip;
+    r->impl = c;
+    r->body = "";
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (errno || end == cl || v > srv->max_body) {
+            st->too_large = 1;
+            return -1;
+        }
+        if (v > 0) {
+            st->body = malloc((size_t)v + 1);
+            if (st->body) st->body_cap = (size_t)v + 1;
+        }
+    }
+    return 0;
+}
+
+static int append_body(req_state_t *st, const char *data, size_t n) {
+    size_t max = st->srv->max_body;
+    if (st->too_large || n > max - st->body_len) {
+        if (!st->too_large) {
+            st->too_large = 1;
+            free(st->body);
+            st->body = NULL;
+            st->body_len = st->body_cap = 0;
+        }
+        st->discarded += n;
+        return st->discarded > HTTP_DISCARD_LIMIT ? -1 : 0;
+    }
+    if (st->body_len + n + 1 > st->body_cap) {
+        size_t cap = st->body_cap ? st->body_cap : 4096;
+        while (cap < st->body_len + n + 1)
+            cap *= 2;
+        if (cap > max + 1) cap = max + 1;
+        char *b = realloc(st->body, cap);
+        if (!b) return -1;
+        st->body = b;
+        st->body_cap = cap;
+    }
+    memcpy(st->body + st->body_len, data, n);
+    st->body_len += n;
+    return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+    (void)url;
+    (void)version;
+    http_server_t *srv = cls;
+    req_state_t *st = *con_cls;
+    if (!st) return MHD_NO; /* allocation failed in on_uri */
+    if (st->phase == 0) {
+        if (first_call(c, method, st) != 0) return send_413(c, st); /* closes the connection */
+        return MHD_YES; /* answer on a later call, see the top of this file */
+    }
+    if (*upload_data_size > 0) {
+        int rc = st->phase == 1 ? append_body(st, upload_data, *upload_data_size) : 0;
+        *upload_data_size = 0;
+        return rc == 0 ? MHD_YES : MHD_NO;
+    }
+    if (st->phase != 1) return MHD_YES;
+    if (st->too_large) return send_413(c, st);
+    if (st->body) {
+        st->body[st->body_len] = '\0';
+        st->req.body = st->body;
+    }
+    st->req.body_len = st->body_len;
+
+    log_set_context(st->request_id, st->trace_id);
+    http_response_t resp = {0};
+    srv->handler(&st->req, &resp, srv->ud);
+    enum MHD_Result ret = send_response(c, st, &resp);
+    log_clear_context();
+    return ret;
+}
+
+/* ---- server ---------------------------------------------------------------------------------- */
+
+http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, void *ud, err_t *e) {
+    if (!cfg || !handler) {
+        err_set(e, 500, "internal", NULL, "http_start: missing configuration or handler");
+        return NULL;
+    }
+    if (cfg->port < 0 || cfg->port > 65535) {
+        err_set(e, 500, "invalid_config", "port", "HTTP port %d is out of range", cfg->port);
+        return NULL;
+    }
+    if (sodium_init() < 0) {
+        err_set(e, 500, "internal", NULL, "libsodium initialisation failed");
+        return NULL;
+    }
+    metrics_counter_declare("http_requests_total", "HTTP requests served, by route and status.",
+                            "method,route,status");
+    metrics_histogram_declare("http_request_duration_seconds",
+                              "Time from request line to response queued, in seconds.",
+                              "method,route");
+
+    http_server_t *srv = calloc(1, sizeof *srv);
+    struct addrinfo *ai = NULL;
+    if (!srv) {
+        err_set(e, 500, "internal", NULL, "out of memory");
+        return NULL;
+    }
+    srv->handler = handler;
+    srv->ud = ud;
+    srv->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
+    if (srv->max_body > SIZE_MAX / 2) srv->max_body = SIZE_MAX / 2;
+    atomic_init(&srv->inflight, 0);
+    atomic_init(&srv->stopping, 0);
+
+    const char *host = cfg->host && *cfg->host ? cfg->host : "0.0.0.0";
+    char port_s[8];
+    snprintf(port_s, sizeof port_s, "%d", cfg->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    int gai = getaddrinfo(host, port_s, &hints, &ai);
+    if (gai != 0 || !ai) {
+        err_set(e, 500, "invalid_config", "host", "cannot resolve HTTP host \"%s\": %s", host,
+                gai_strerror(gai));
+        goto fail;
+    }
+    unsigned int threads = cfg->threads < 1                  ? 1u
+                           : cfg->threads > HTTP_MAX_THREADS ? HTTP_MAX_THREADS
+                                                             : (unsigned int)cfg->threads;
+    unsigned int timeout =
+        cfg->timeout_s > 0 ? (unsigned int)cfg->timeout_s : HTTP_DEFAULT_TIMEOUT_S;
+    unsigned int flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    srv->d = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        /* a pool of 1 is just the internal thread: end the list there */
+        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
+    if (!srv->d) {
+        err_set(e, 500, "unavailable", "port", "cannot listen on %s:%d (in use or not permitted)",
+                host, cfg->port);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di ? (int)di->port : cfg->port;
+    freeaddrinfo(ai);
+    return srv;
+fail:
+    if (ai) freeaddrinfo(ai);
+    free(srv);
+    return NULL;
+}
+
+int http_port(const http_server_t *s) {
+    return s ? s->port : -1;
+}
+
+void http_stop(http_server_t *s, int grace_s) {
+    if (!s) return;
+    atomic_store(&s->stopping, 1);
+    MHD_socket lfd = MHD_quiesce_daemon(s->d); /* no new connections from here on */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&s->inflight) > 0 && elapsed_s(&t0) < (double)(grace_s > 0 ? grace_s : 0)) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    int left = atomic_load(&s->inflight);
+    if (left > 0) log_warn("http: stopping with %d request(s) still in flight", left);
+    MHD_stop_daemon(s->d);
+    if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    free(s);
+}

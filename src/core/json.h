@@ -1,0 +1,66 @@
+/* json: helpers on top of jansson for parsing request bodies strictly and validating input
+ * fields with errors that name the field. Owns nothing beyond what each function documents. */
+#ifndef CORE_JSON_H
+#define CORE_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+/* Parses a request body: must be a JSON object, no duplicate keys, valid UTF-8, no trailing
+ * garbage, depth <= 32. On success *out is a new reference. Errors are 400 "invalid_json". */
+int jsonx_parse_object(const char *buf, size_t len, json_t **out, err_t *e);
+
+/* Compact, key-order-preserving serialisation; caller frees. */
+char *jsonx_dump(const json_t *v);
+
+/* Field validators. `obj` is the input object; `name` the key (also used as the error field).
+ * required: 1 = must be present and non-null (JSON null counts as absent). On success *out is
+ * borrowed from obj (or NULL when absent and not required). Errors are 400 "missing_field"
+ * ("<name> is required") or 422 "invalid_field" ("<name> must be ..."). */
+/* Single-line string: min_len/max_len count Unicode code points, not bytes; rejects control
+ * characters (U+0000..U+001F, U+007F, U+0080..U+009F), including newlines and tabs. */
+int jsonx_string(json_t *obj, const char *name, int required, size_t min_len, size_t max_len,
+                 const char **out, err_t *e);
+/* Multi-line text (descriptions, messages): same as jsonx_string but allows \n, \r and \t. */
+int jsonx_text(json_t *obj, const char *name, int required, size_t min_len, size_t max_len,
+               const char **out, err_t *e);
+/* Integers: accepts JSON integers, and decimal strings (query parameters arrive as strings). */
+/* Absent and not required: *out = def. Real numbers (1.0) are rejected. */
+int jsonx_int(json_t *obj, const char *name, int required, long long min, long long max,
+              long long def, long long *out, err_t *e);
+/* Accepts JSON numbers and decimal strings ("1.5", "-2e3"; no hex, inf or nan). *present (may be
+ * NULL) is set to 1 when a value was read; *out is left alone when absent. */
+int jsonx_number(json_t *obj, const char *name, int required, double min, double max, double *out,
+                 int *present, err_t *e);
+/* Accepts true/false and the strings "true"/"false"; absent and not required: *out = def. */
+int jsonx_bool(json_t *obj, const char *name, int required, int def, int *out, err_t *e);
+/* String that must be one of the NULL-terminated `allowed` list. */
+int jsonx_enum(json_t *obj, const char *name, int required, const char *const *allowed,
+               const char **out, err_t *e);
+/* Rejects any key not in the NULL-terminated `known` list (422 "unknown_field", field =
+ * prefix + key; prefix is e.g. "address." for a nested object, "" or NULL at the top). */
+int jsonx_only_keys(json_t *obj, const char *const *known, const char *prefix, err_t *e);
+
+/* Strict decimal integer ("-12"; no spaces, '+', hex or overflow). 0, or -1 when invalid. */
+int jsonx_parse_ll(const char *s, long long *out);
+
+/* Format checks (return 1 when valid).
+ * uuid: canonical 8-4-4-4-12 hex, any case. email: pragmatic ASCII check (one '@', local part
+ * 1..64 of atext and non-leading/trailing/double dots, domain of >= 2 alnum/hyphen labels, total
+ * <= 254). e164: ^\+[1-9][0-9]{6,14}$. http url: http:// or https:// + host name, IPv4 or
+ * [IPv6], optional port, no userinfo, only RFC 3986 characters (no spaces, non-ASCII must be
+ * percent-encoded), <= 2048 bytes. */
+int jsonx_is_uuid(const char *s);
+int jsonx_is_email(const char *s);
+int jsonx_is_e164(const char *s);
+int jsonx_is_http_url(const char *s);
+
+/* base64url without padding; caller frees the result. decode returns NULL on bad input
+ * (characters outside the alphabet, '=' padding, impossible length, non-zero unused bits); its
+ * result is NUL-terminated for convenience (not counted in *out_len). */
+char *jsonx_b64url_encode(const unsigned char *data, size_t len);
+unsigned char *jsonx_b64url_decode(const char *s, size_t *out_len);
+
+#endif

@@ -1,0 +1,597 @@
+/* outbox: see outbox.h. Transactional outbox writer, the relay thread that publishes pending rows
+ * to JetStream, and the consumer-side inbox claim.
+ * Owns: per relay, its thread, a wake-up pipe, a copy of the schema list and one dedicated
+ * libpq connection used only for LISTEN outbox (never a pooled one: a pooled connection cannot
+ * stay in LISTEN between transactions). The dedicated connection uses the same connection
+ * parameters as the pool, read from a pooled connection with PQconninfo().
+ * Exactly-once effects: the relay may publish a row more than once (crash or failure between
+ * the JetStream ack and the UPDATE); JetStream drops a repeat with the same Nats-Msg-Id inside
+ * the 2-minute duplicate window, and consumers apply each event id once through inbox_claim. */
+#include "core/outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+
+#define OUTBOX_BATCH 100
+#define OUTBOX_MAX_SCHEMA 63
+#define OUTBOX_MAX_TYPE 128
+#define OUTBOX_MAX_SOURCE 128
+#define OUTBOX_MAX_META 512
+#define OUTBOX_MAX_SCHEMAS 64
+#define OUTBOX_BACKOFF_MIN_MS 100
+#define OUTBOX_BACKOFF_MAX_MS 5000
+#define OUTBOX_GAUGE_EVERY_MS 2000
+
+/* ---- validation ------------------------------------------------------------------------ */
+
+/* A schema name is an SQL identifier we splice into statements: [a-z_]+ only, then quoted. */
+static int valid_schema(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > OUTBOX_MAX_SCHEMA) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_')) return 0;
+    return 1;
+}
+
+/* Event type becomes NATS subject tokens: [a-z0-9_-]+ separated by single dots. */
+static int valid_type(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > OUTBOX_MAX_TYPE || s[0] == '.' || s[n - 1] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (s[i + 1] == '.') return 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return 0;
+    }
+    return 1;
+}
+
+static int is_uuid(const char *s) {
+    if (!s || strlen(s) != 36) return 0;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- envelope -------------------------------------------------------------------------- */
+
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static int sodium_ok;
+static void sodium_setup(void) {
+    sodium_ok = sodium_init() >= 0;
+}
+
+static int uuid_v4(char out[37], err_t *e) {
+    unsigned char b[16];
+    pthread_once(&sodium_once, sodium_setup);
+    if (!sodium_ok) return err_set(e, 500, "internal", "", "random source unavailable");
+    randombytes_buf(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    static const char hex[] = "0123456789abcdef";
+    int o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static void rfc3339_now(char out[32]) {
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+}
+
+/* A metadata string as JSON: NULL/"" -> null; capped in length; bytes that do not form valid
+ * UTF-8 (headers are attacker-controlled) are replaced so the envelope always serialises. */
+static json_t *meta_str(const char *s) {
+    if (!s || !*s) return json_null();
+    size_t n = strnlen(s, OUTBOX_MAX_META);
+    json_t *v = json_stringn(s, n);
+    /* cutting at the length cap may split a multi-byte character: drop its lead bytes */
+    for (int k = 1; !v && k <= 3 && n > (size_t)k && s[n] != '\0'; k++)
+        v = json_stringn(s, n - k);
+    if (v) return v;
+    char buf[OUTBOX_MAX_META + 1];
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = (c < 0x20 || c > 0x7e) ? '?' : (char)c;
+    }
+    buf[n] = '\0';
+    return json_string(buf);
+}
+
+int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *source,
+               const char *tenant_id, json_t *data, const outbox_meta_t *meta, char *id_out,
+               err_t *e) {
+    char id[37], ts[32], subject[8 + OUTBOX_MAX_TYPE + 1], sql[256];
+    json_t *env = NULL, *md = NULL;
+    char *payload = NULL;
+    int rc = -1;
+    if (!tx) return err_set(e, 500, "internal", "", "outbox_add: no transaction");
+    if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
+    if (!valid_type(type)) return err_set(e, 500, "internal", "type", "invalid event type");
+    if (tenant_id && !*tenant_id) tenant_id = NULL;
+    if (tenant_id && !is_uuid(tenant_id))
+        return err_set(e, 422, "invalid_field", "tenant_id", "tenant_id must be a UUID");
+    if (!source || !*source) source = schema;
+    if (strlen(source) > OUTBOX_MAX_SOURCE)
+        return err_set(e, 500, "internal", "source", "event source too long");
+    if (uuid_v4(id, e) < 0) return -1;
+    rfc3339_now(ts);
+    snprintf(subject, sizeof subject, "events.%s", type);
+
+    const char *corr = meta ? meta->correlation_id : NULL;
+    if (!corr || !*corr) corr = log_request_id(); /* the request being served, if any */
+    md = json_object();
+    if (!md) goto oom;
+    json_object_set_new(md, "correlation_id", meta_str(corr));
+    json_object_set_new(md, "causation_id", meta_str(meta ? meta->causation_id : NULL));
+    json_object_set_new(md, "user_id", meta_str(meta ? meta->user_id : NULL));
+    json_object_set_new(md, "ip_address", meta_str(meta ? meta->ip_address : NULL));
+    json_object_set_new(md, "user_agent", meta_str(meta ? meta->user_agent : NULL));
+
+    env = json_object();
+    if (!env) goto oom;
+    json_object_set_new(env, "id", json_string(id));
+    json_object_set_new(env, "type", json_string(type));
+    json_object_set_new(env, "source", meta_str(source));
+    json_object_set_new(env, "tenant_id", tenant_id ? json_string(tenant_id) : json_null());
+    json_object_set_new(env, "timestamp", json_string(ts));
+    json_object_set_new(env, "version", json_integer(1));
+    if (data)
+        json_object_set(env, "data", data); /* borrowed: the envelope takes its own reference */
+    else
+        json_object_set_new(env, "data", json_object());
+    json_object_set_new(env, "metadata", md);
+    md = NULL;
+    payload = json_dumps(env, JSON_COMPACT);
+    if (!payload) goto oom;
+
+    snprintf(sql, sizeof sql,
+             "INSERT INTO \"%s\".outbox (id, type, subject, tenant_id, payload) "
+             "VALUES ($1::uuid, $2, $3, $4::uuid, $5::jsonb)",
+             schema);
+    const char *params[5] = {id, type, subject, tenant_id, payload};
+    if (db_exec_cmd(tx, sql, 5, params, e) < 0) goto done;
+    if (id_out) memcpy(id_out, id, 37);
+    rc = 0;
+    goto done;
+oom:
+    err_set(e, 500, "internal", "", "out of memory");
+done:
+    free(payload);
+    json_decref(env);
+    json_decref(md);
+    return rc;
+}
+
+/* ---- inbox ----------------------------------------------------------------------------- */
+
+int inbox_claim(db_tx_t *tx, const char *schema, const char *consumer, const char *event_id,
+                err_t *e) {
+    char sql[256];
+    if (!tx) return err_set(e, 500, "internal", "", "inbox_claim: no transaction");
+    if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
+    if (!consumer || !*consumer || strlen(consumer) > 128)
+        return err_set(e, 500, "internal", "consumer", "invalid consumer name");
+    if (!is_uuid(event_id))
+        return err_set(e, 422, "invalid_field", "event_id", "event id must be a UUID");
+    snprintf(sql, sizeof sql,
+             "INSERT INTO \"%s\".inbox (consumer, event_id) VALUES ($1, $2::uuid) "
+             "ON CONFLICT DO NOTHING",
+             schema);
+    const char *params[2] = {consumer, event_id};
+    long long n = db_exec_cmd(tx, sql, 2, params, e);
+    if (n < 0) return -1;
+    return n > 0 ? 1 : 0;
+}
+
+/* ---- relay: one pass ------------------------------------------------------------------- */
+
+static const db_scope_t relay_scope = {NULL, NULL, 0, 1};
+
+int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
+    char sql[256];
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    char *ids = NULL;
+    int published = 0;
+    if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
+    if (db_begin(db, &relay_scope, &tx, e) < 0) return -1;
+    /* Pending rows by state, not by position: a transaction that commits late (lower seq than
+     * rows already published) is still picked up. SKIP LOCKED lets several relays share work. */
+    snprintf(sql, sizeof sql,
+             "SELECT id::text AS id, subject, payload::text AS payload FROM \"%s\".outbox "
+             "WHERE published_at IS NULL ORDER BY seq LIMIT %d FOR UPDATE SKIP LOCKED",
+             schema, OUTBOX_BATCH);
+    r = db_exec(tx, sql, 0, NULL, e);
+    if (!r) goto fail;
+    int n = PQntuples(r);
+    if (n == 0) {
+        PQclear(r);
+        return db_commit(tx, e) < 0 ? -1 : 0;
+    }
+    /* "{id,id,...}" for = ANY($1::uuid[]) */
+    ids = malloc((size_t)n * 37 + 3);
+    if (!ids) {
+        err_set(e, 500, "internal", "", "out of memory");
+        goto fail;
+    }
+    size_t off = 0;
+    ids[off++] = '{';
+    for (int i = 0; i < n; i++) {
+        const char *id = db_val(r, i, "id");
+        const char *subject = db_val(r, i, "subject");
+        const char *payload = db_val(r, i, "payload");
+        int dup = 0;
+        if (!id || !subject || !payload) {
+            err_set(e, 500, "internal", "", "outbox row with NULL column");
+            goto fail;
+        }
+        if (bus_js_publish(bus, subject, id, payload, strlen(payload), &dup, e) < 0) goto fail;
+        if (dup) log_debug("outbox: %s.outbox event %s was already in the stream", schema, id);
+        if (i) ids[off++] = ',';
+        memcpy(ids + off, id, 36);
+        off += 36;
+        published++;
+    }
+    ids[off++] = '}';
+    ids[off] = '\0';
+    PQclear(r);
+    r = NULL;
+    snprintf(sql, sizeof sql,
+             "UPDATE \"%s\".outbox SET published_at = now() WHERE id = ANY($1::uuid[])", schema);
+    const char *params[1] = {ids};
+    if (db_exec_cmd(tx, sql, 1, params, e) < 0) goto fail;
+    free(ids);
+    ids = NULL;
+    if (db_commit(tx, e) < 0) return -1; /* rows stay pending; republishing is deduplicated */
+    metrics_counter_add("outbox_published_total", (const char *const[]){schema, NULL},
+                        (double)published);
+    return published;
+fail:
+    PQclear(r);
+    free(ids);
+    db_rollback(tx);
+    return -1;
+}
+
+/* ---- relay thread ---------------------------------------------------------------------- */
+
+struct outbox_relay {
+    db_pool_t *db;
+    bus_t *bus;
+    char **schemas;
+    int n;
+    int poll_ms;
+    int wake[2]; /* self-pipe: outbox_relay_stop writes one byte */
+    atomic_int stop;
+    pthread_t thread;
+    int started;
+    /* connection parameters for the LISTEN connection, copied from a pooled connection */
+    char **keys, **vals; /* NULL-terminated, nparams entries */
+    int nparams;
+    PGconn *listen;
+    long long listen_retry_at;
+    int listen_backoff;
+};
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void free_params(outbox_relay_t *r) {
+    for (int i = 0; i < r->nparams; i++) {
+        free(r->keys[i]);
+        free(r->vals[i]);
+    }
+    free(r->keys);
+    free(r->vals);
+    r->keys = r->vals = NULL;
+    r->nparams = 0;
+}
+
+static int add_param(outbox_relay_t *r, const char *k, const char *v) {
+    char *kk = strdup(k), *vv = strdup(v);
+    if (!kk || !vv) {
+        free(kk);
+        free(vv);
+        return -1;
+    }
+    r->keys[r->nparams] = kk;
+    r->vals[r->nparams] = vv;
+    r->nparams++;
+    return 0;
+}
+
+/* Reads the pool's connection parameters (host, port, user, password, dbname, ssl...) from a
+ * pooled connection, so the LISTEN connection authenticates exactly like the pool. */
+static int load_params(outbox_relay_t *r, err_t *e) {
+    db_tx_t *tx = NULL;
+    if (db_begin(r->db, &relay_scope, &tx, e) < 0) return -1;
+    PQconninfoOption *opts = PQconninfo(db_tx_conn(tx));
+    int cap = 2, has_timeout = 0;
+    if (!opts) {
+        db_rollback(tx);
+        return err_set(e, 500, "internal", "", "PQconninfo failed");
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        cap++;
+    r->keys = calloc((size_t)cap, sizeof *r->keys);
+    r->vals = calloc((size_t)cap, sizeof *r->vals);
+    if (!r->keys || !r->vals) goto oom;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !*o->val) continue;
+        if (strcmp(o->keyword, "connect_timeout") == 0) has_timeout = 1;
+        if (add_param(r, o->keyword, o->val) < 0) goto oom;
+    }
+    if (!has_timeout && add_param(r, "connect_timeout", "5") < 0) goto oom;
+    PQconninfoFree(opts);
+    db_rollback(tx);
+    return 0;
+oom:
+    PQconninfoFree(opts);
+    db_rollback(tx);
+    free_params(r);
+    return err_set(e, 500, "internal", "", "out of memory");
+}
+
+static void listen_close(outbox_relay_t *r) {
+    if (r->listen) PQfinish(r->listen);
+    r->listen = NULL;
+}
+
+/* Opens the LISTEN connection; on failure schedules the next attempt with backoff. Returns 1
+ * when a (new) connection is listening. */
+static int listen_open(outbox_relay_t *r) {
+    err_t e = {0};
+    if (r->listen || now_ms() < r->listen_retry_at) return 0;
+    if (!r->keys && load_params(r, &e) < 0) goto retry;
+    r->listen = PQconnectdbParams((const char *const *)r->keys, (const char *const *)r->vals, 0);
+    if (!r->listen || PQstatus(r->listen) != CONNECTION_OK) {
+        err_set(&e, 503, "unavailable", "", "%s",
+                r->listen ? PQerrorMessage(r->listen) : "out of memory");
+        listen_close(r);
+        goto retry;
+    }
+    PGresult *res = PQexec(r->listen, "LISTEN outbox");
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok || PQsetnonblocking(r->listen, 1) != 0) {
+        err_set(&e, 503, "unavailable", "", "LISTEN failed: %s", PQerrorMessage(r->listen));
+        listen_close(r);
+        goto retry;
+    }
+    if (r->listen_backoff > 0) log_info("outbox relay: LISTEN connection restored");
+    r->listen_backoff = 0;
+    return 1;
+retry:
+    if (r->listen_backoff == 0)
+        log_warn("outbox relay: no LISTEN connection, polling: %s", e.message);
+    r->listen_backoff = r->listen_backoff ? r->listen_backoff * 2 : OUTBOX_BACKOFF_MIN_MS;
+    if (r->listen_backoff > OUTBOX_BACKOFF_MAX_MS) r->listen_backoff = OUTBOX_BACKOFF_MAX_MS;
+    r->listen_retry_at = now_ms() + r->listen_backoff;
+    return 0;
+}
+
+static void update_gauges(outbox_relay_t *r) {
+    for (int i = 0; i < r->n; i++) {
+        char sql[160];
+        err_t e = {0};
+        db_tx_t *tx = NULL;
+        if (db_begin(r->db, &relay_scope, &tx, &e) < 0) return;
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) AS n FROM \"%s\".outbox WHERE published_at IS NULL",
+                 r->schemas[i]);
+        PGresult *res = db_exec(tx, sql, 0, NULL, &e);
+        if (res && PQntuples(res) == 1) {
+            const char *v = db_val(res, 0, "n");
+            metrics_gauge_set("outbox_pending", (const char *const[]){r->schemas[i], NULL},
+                              v ? atof(v) : 0);
+        }
+        PQclear(res);
+        db_rollback(tx);
+    }
+}
+
+static void *relay_main(void *arg) {
+    outbox_relay_t *r = arg;
+    int dirty[OUTBOX_MAX_SCHEMAS];
+    int backoff = 0, failing = 0;
+    char last_err[384] = "";
+    long long last_err_log = 0, next_gauge = 0, next_full = 0;
+
+    while (!atomic_load(&r->stop)) {
+        /* every schema at least once per poll interval, whatever the notifications: rows skipped
+         * while another relay held them locked, or a notification missed, are found then */
+        int all = listen_open(r) || now_ms() >= next_full;
+        if (all) {
+            for (int i = 0; i < r->n; i++)
+                dirty[i] = 1;
+            next_full = now_ms() + r->poll_ms;
+        }
+
+        int failed = 0;
+        err_t e = {0};
+        for (int i = 0; i < r->n && !atomic_load(&r->stop); i++) {
+            if (!dirty[i]) continue;
+            int n;
+            do {
+                n = outbox_relay_once(r->db, r->bus, r->schemas[i], &e);
+            } while (n == OUTBOX_BATCH && !atomic_load(&r->stop));
+            if (n < 0) {
+                failed = 1;
+                break; /* same outage for every schema, most likely: back off */
+            }
+            dirty[i] = 0;
+        }
+        if (failed) {
+            long long t = now_ms();
+            if (strcmp(last_err, e.message) != 0 || t - last_err_log >= 30000) {
+                log_warn("outbox relay: publishing failed, retrying: %s", e.message);
+                snprintf(last_err, sizeof last_err, "%s", e.message);
+                last_err_log = t;
+            }
+            failing = 1;
+            backoff = backoff ? backoff * 2 : OUTBOX_BACKOFF_MIN_MS;
+            if (backoff > OUTBOX_BACKOFF_MAX_MS) backoff = OUTBOX_BACKOFF_MAX_MS;
+        } else {
+            if (failing) log_info("outbox relay: publishing again");
+            failing = 0;
+            backoff = 0;
+            last_err[0] = '\0';
+        }
+        if (now_ms() >= next_gauge) {
+            update_gauges(r);
+            next_gauge = now_ms() + OUTBOX_GAUGE_EVERY_MS;
+        }
+
+        long long t = now_ms();
+        long long until = failed ? t + backoff : next_full;
+        if (!r->listen && r->listen_retry_at > t && r->listen_retry_at < until)
+            until = r->listen_retry_at;
+        int wait = until > t ? (int)(until - t) : 0;
+        struct pollfd pfd[2] = {{.fd = r->wake[0], .events = POLLIN},
+                                {.fd = r->listen ? PQsocket(r->listen) : -1, .events = POLLIN}};
+        int pr = poll(pfd, 2, wait);
+        if (pr < 0 && errno != EINTR) {
+            log_error("outbox relay: poll: %s", strerror(errno));
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (pr <= 0) continue; /* poll interval elapsed: a full pass follows */
+        if (pfd[0].revents) {
+            char buf[16];
+            while (read(r->wake[0], buf, sizeof buf) > 0) {
+            }
+            continue; /* loop condition checks stop */
+        }
+        if (r->listen && pfd[1].revents) {
+            if (!PQconsumeInput(r->listen)) {
+                log_warn("outbox relay: LISTEN connection lost: %s", PQerrorMessage(r->listen));
+                listen_close(r);
+                r->listen_backoff = OUTBOX_BACKOFF_MIN_MS;
+                r->listen_retry_at = now_ms() + OUTBOX_BACKOFF_MIN_MS;
+                for (int i = 0; i < r->n; i++)
+                    dirty[i] = 1;
+                continue;
+            }
+            PGnotify *nt;
+            while ((nt = PQnotifies(r->listen)) != NULL) {
+                for (int i = 0; i < r->n; i++)
+                    if (!nt->extra || !*nt->extra || strcmp(nt->extra, r->schemas[i]) == 0)
+                        dirty[i] = 1;
+                PQfreemem(nt);
+            }
+        }
+    }
+    listen_close(r);
+    return NULL;
+}
+
+static void relay_free(outbox_relay_t *r) {
+    if (!r) return;
+    for (int i = 0; i < r->n; i++)
+        free(r->schemas[i]);
+    free(r->schemas);
+    if (r->wake[0] >= 0) close(r->wake[0]);
+    if (r->wake[1] >= 0) close(r->wake[1]);
+    free_params(r);
+    free(r);
+}
+
+outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const *schemas,
+                                   int poll_ms, err_t *e) {
+    int n = 0;
+    while (schemas && schemas[n]) {
+        if (!valid_schema(schemas[n])) {
+            err_set(e, 500, "internal", "schema", "invalid schema name");
+            return NULL;
+        }
+        n++;
+    }
+    if (!db || !bus || n == 0 || n > OUTBOX_MAX_SCHEMAS) {
+        err_set(e, 500, "internal", "", "outbox relay: pool, bus and 1..%d schemas needed",
+                OUTBOX_MAX_SCHEMAS);
+        return NULL;
+    }
+    outbox_relay_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        err_set(e, 500, "internal", "", "out of memory");
+        return NULL;
+    }
+    r->wake[0] = r->wake[1] = -1;
+    r->db = db;
+    r->bus = bus;
+    r->poll_ms = poll_ms <= 0 ? 200 : poll_ms > 60000 ? 60000 : poll_ms;
+    r->schemas = calloc((size_t)n, sizeof *r->schemas);
+    if (!r->schemas) goto oom;
+    for (r->n = 0; r->n < n; r->n++) {
+        r->schemas[r->n] = strdup(schemas[r->n]);
+        if (!r->schemas[r->n]) goto oom;
+    }
+    if (pipe(r->wake) != 0) {
+        err_set(e, 500, "internal", "", "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(r->wake[i], F_SETFD, FD_CLOEXEC);
+        fcntl(r->wake[i], F_SETFL, fcntl(r->wake[i], F_GETFL) | O_NONBLOCK);
+    }
+    metrics_gauge_declare("outbox_pending", "Outbox events not yet published to JetStream.",
+                          "schema");
+    metrics_counter_declare("outbox_published_total",
+                            "Outbox events published to JetStream (including re-publications).",
+                            "schema");
+    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+        err_set(e, 500, "internal", "", "cannot start the outbox relay thread");
+        goto fail;
+    }
+    r->started = 1;
+    return r;
+oom:
+    err_set(e, 500, "internal", "", "out of memory");
+fail:
+    relay_free(r);
+    return NULL;
+}
+
+void outbox_relay_stop(outbox_relay_t *r) {
+    if (!r) return;
+    atomic_store(&r->stop, 1);
+    if (r->started) {
+        ssize_t w = write(r->wake[1], "x", 1);
+        (void)w;
+        pthread_join(r->thread, NULL);
+    }
+    relay_free(r);
+}

@@ -1,0 +1,51 @@
+/* outbox: transactional event publication. A service writes its domain event into
+ * <schema>.outbox inside the same transaction as the change (outbox_add). The relay thread
+ * publishes unpublished rows to JetStream stream EVENTS, subject "events.<type>", with
+ * Nats-Msg-Id = event id, waits for the ack, then marks the row published. It selects rows by
+ * "published_at IS NULL" (FOR UPDATE SKIP LOCKED), never by "id > last seen", so a transaction
+ * that commits late is never skipped; LISTEN/NOTIFY wakes it, polling is the fallback.
+ * The inbox helper lets a consumer apply each event once (<schema>.inbox primary key).
+ * Envelope (the seed's DomainEvent): id, type, source, tenant_id, timestamp, version, data,
+ * metadata{correlation_id, causation_id, user_id, ip_address, user_agent}. */
+#ifndef CORE_OUTBOX_H
+#define CORE_OUTBOX_H
+
+#include <jansson.h>
+
+#include "core/bus.h"
+#include "core/db.h"
+#include "core/err.h"
+
+typedef struct outbox_meta {
+    const char *correlation_id; /* usually the request id */
+    const char *causation_id;   /* event id that caused this one, or NULL */
+    const char *user_id;
+    const char *ip_address;
+    const char *user_agent;
+} outbox_meta_t;
+
+/* Inserts one event. schema: the service schema ("member"). type: "club.created".
+ * data is borrowed. The new event id is written to id_out (37 bytes) when non-NULL. */
+int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *source,
+               const char *tenant_id, json_t *data, const outbox_meta_t *meta, char *id_out,
+               err_t *e);
+
+typedef struct outbox_relay outbox_relay_t;
+/* Starts one relay thread serving the given NULL-terminated list of schemas ([a-z_]+). Besides
+ * the pool it opens one dedicated connection for LISTEN outbox, with the connection parameters
+ * of a pooled connection (PQconninfo). Survives PostgreSQL and NATS outages (retries with
+ * backoff up to 5 s). Declares the metrics outbox_pending{schema} (gauge, refreshed every 2 s)
+ * and outbox_published_total{schema}. */
+outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const *schemas,
+                                   int poll_ms, err_t *e);
+/* Publishes everything pending once, synchronously (used by tests and the relay loop).
+ * Returns number published or -1. */
+int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e);
+void outbox_relay_stop(outbox_relay_t *r);
+
+/* In a consumer's transaction: returns 1 if event_id is new for `consumer` (and records it),
+ * 0 if it was already applied, -1 on error. */
+int inbox_claim(db_tx_t *tx, const char *schema, const char *consumer, const char *event_id,
+                err_t *e);
+
+#endif

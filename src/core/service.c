@@ -1,0 +1,209 @@
+/* service: see service.h. */
+#include "core/service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+const svc_module_t *svc_find_module(const char *name) {
+    for (const svc_module_t *const *m = svc_registry; *m; m++)
+        if (strcmp((*m)->name, name) == 0) return *m;
+    return NULL;
+}
+
+const svc_op_t *svc_find_op(const svc_module_t *m, const char *op_name) {
+    for (size_t i = 0; i < m->n_ops; i++)
+        if (strcmp(m->ops[i].name, op_name) == 0) return &m->ops[i];
+    return NULL;
+}
+
+int svc_authorized(const svc_caller_t *caller, const char *permission) {
+    if (!permission) return 1;
+    if (!caller) return 0;
+    size_t plen = strlen(permission);
+    const char *p = caller->perms;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *end = strchr(p, ' ');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 1 && p[0] == '*') return 1;
+        if (len == plen && memcmp(p, permission, len) == 0) return 1;
+        p += len;
+    }
+    return 0;
+}
+
+int svc_begin(const svc_call_t *call, db_tx_t **tx, err_t *e) {
+    db_scope_t scope = {
+        .club_id = call->caller->club_id,
+        .user_id = call->caller->user_id,
+        .network_admin = call->caller->network_admin,
+        .relay = 0,
+    };
+    return db_begin(call->env->db, &scope, tx, e);
+}
+
+int svc_dispatch(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
+                 const svc_caller_t *caller, json_t *input, int *status, json_t **output,
+                 err_t *e) {
+    *output = NULL;
+    *status = 0;
+    if (!json_is_object(input)) {
+        err_set(e, 400, "invalid_input", "", "operation input must be a JSON object");
+        goto fail;
+    }
+    if (!svc_authorized(caller, op->permission)) {
+        if (!caller || !caller->user_id[0])
+            err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
+        else
+            err_set(e, 403, "forbidden", "", "missing permission %s", op->permission);
+        goto fail;
+    }
+    if (op->validate && op->validate(input, e) != 0) goto fail;
+    svc_call_t call = {.env = env, .module = m, .op = op, .caller = caller};
+    if (op->handle(&call, input, output, e) != 0) {
+        if (*output) {
+            json_decref(*output);
+            *output = NULL;
+        }
+        goto fail;
+    }
+    *status = op->status;
+    return 0;
+fail:
+    if (e->status == 0) err_set(e, 500, "internal", "", "operation failed without a reason");
+    *status = e->status;
+    if (e->status >= 500) log_error("%s.%s failed: %s", m->name, op->name, e->message);
+    return -1;
+}
+
+/* ---- caller envelope ---- */
+
+json_t *svc_caller_to_json(const svc_caller_t *c) {
+    return json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s}", "user_id", c->user_id, "club_id",
+                     c->club_id, "network_admin", c->network_admin, "perms", c->perms, "request_id",
+                     c->request_id, "trace_id", c->trace_id, "ip", c->ip, "user_agent",
+                     c->user_agent);
+}
+
+static void copy_field(json_t *j, const char *key, char *dst, size_t cap) {
+    const char *v = json_string_value(json_object_get(j, key));
+    snprintf(dst, cap, "%s", v ? v : "");
+}
+
+int svc_caller_from_json(json_t *j, svc_caller_t *c, err_t *e) {
+    memset(c, 0, sizeof *c);
+    if (!json_is_object(j)) return err_set(e, 400, "invalid_envelope", "caller", "caller missing");
+    copy_field(j, "user_id", c->user_id, sizeof c->user_id);
+    copy_field(j, "club_id", c->club_id, sizeof c->club_id);
+    copy_field(j, "perms", c->perms, sizeof c->perms);
+    copy_field(j, "request_id", c->request_id, sizeof c->request_id);
+    copy_field(j, "trace_id", c->trace_id, sizeof c->trace_id);
+    copy_field(j, "ip", c->ip, sizeof c->ip);
+    copy_field(j, "user_agent", c->user_agent, sizeof c->user_agent);
+    c->network_admin = json_is_true(json_object_get(j, "network_admin"));
+    return 0;
+}
+
+/* ---- NATS transport ---- */
+
+typedef struct bus_binding {
+    const svc_env_t *env;
+    const svc_module_t *module;
+} bus_binding_t;
+
+static json_t *error_reply(const err_t *e) {
+    json_t *err = json_pack("{s:s, s:s}", "code", e->code, "message", e->message);
+    if (e->field[0]) json_object_set_new(err, "field", json_string(e->field));
+    return json_pack("{s:i, s:o}", "status", e->status ? e->status : 500, "error", err);
+}
+
+static char *bus_handler(const char *subject, const char *data, size_t len, size_t *reply_len,
+                         void *ud) {
+    const bus_binding_t *b = ud;
+    err_t e = {0};
+    json_t *env = NULL, *reply = NULL, *output = NULL;
+    const char *op_name = strrchr(subject, '.');
+    const svc_op_t *op = op_name ? svc_find_op(b->module, op_name + 1) : NULL;
+    svc_caller_t caller;
+    int status = 0;
+    if (!op) {
+        err_set(&e, 404, "unknown_operation", "", "no operation %s", subject);
+        goto done;
+    }
+    if (jsonx_parse_object(data, len, &env, &e) != 0) goto done;
+    if (svc_caller_from_json(json_object_get(env, "caller"), &caller, &e) != 0) goto done;
+    json_t *input = json_object_get(env, "input");
+    log_set_context(caller.request_id, caller.trace_id);
+    if (svc_dispatch(b->env, b->module, op, &caller, input, &status, &output, &e) == 0)
+        reply = json_pack("{s:i, s:o}", "status", status, "body", output ? output : json_null());
+    log_clear_context();
+done:
+    if (!reply) reply = error_reply(&e);
+    char *s = jsonx_dump(reply);
+    json_decref(reply);
+    json_decref(env);
+    *reply_len = s ? strlen(s) : 0;
+    return s;
+}
+
+int svc_serve_bus(const svc_env_t *env, const svc_module_t *m, int workers, err_t *e) {
+    static bus_binding_t bindings[32];
+    static int n_bindings;
+    if (n_bindings >= 32) return err_set(e, 500, "internal", "", "too many service modules");
+    bus_binding_t *b = &bindings[n_bindings++];
+    b->env = env;
+    b->module = m;
+    char subject[128], queue[128];
+    snprintf(subject, sizeof subject, "svc.%s.*", m->name);
+    snprintf(queue, sizeof queue, "svc.%s", m->name);
+    return bus_serve(env->bus, subject, queue, workers, bus_handler, b, e);
+}
+
+int svc_call_remote(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
+                    const svc_caller_t *caller, json_t *input, int *status, json_t **output,
+                    err_t *e) {
+    char subject[160];
+    char *reply = NULL;
+    size_t reply_len = 0;
+    json_t *rj = NULL;
+    int rc = -1;
+    *output = NULL;
+    snprintf(subject, sizeof subject, "svc.%s.%s", m->name, op->name);
+    json_t *req = json_pack("{s:o, s:O}", "caller", svc_caller_to_json(caller), "input", input);
+    char *body = jsonx_dump(req);
+    json_decref(req);
+    if (!body) {
+        err_set(e, 500, "internal", "", "could not encode request");
+        goto done;
+    }
+    if (bus_request(env->bus, subject, body, strlen(body), env->cfg->nats_timeout_ms, &reply,
+                    &reply_len, e) != 0)
+        goto done;
+    if (jsonx_parse_object(reply, reply_len, &rj, e) != 0) {
+        err_set(e, 502, "bad_gateway", "", "service %s sent an unreadable reply", m->name);
+        goto done;
+    }
+    *status = (int)json_integer_value(json_object_get(rj, "status"));
+    json_t *err = json_object_get(rj, "error");
+    if (err) {
+        const char *code = json_string_value(json_object_get(err, "code"));
+        const char *msg = json_string_value(json_object_get(err, "message"));
+        const char *field = json_string_value(json_object_get(err, "field"));
+        err_set(e, *status ? *status : 502, code ? code : "error", field, "%s", msg ? msg : "");
+        goto done;
+    }
+    *output = json_incref(json_object_get(rj, "body"));
+    rc = 0;
+done:
+    if (rc != 0) *status = e->status;
+    free(body);
+    free(reply);
+    json_decref(rj);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/* service: the operation-table pattern every service module follows, and the two transports
+ * that serve a table without per-operation plumbing.
+ *
+ * A service module (src/services/<name>/) declares ONE svc_module_t: its name, the PostgreSQL
+ * schema it owns, and a table of svc_op_t (name, REST method + route + success status, required
+ * permission, input validation, handler). From that declaration:
+ *   - the gateway serves each operation on its REST route (src/gateway/gateway.c), and
+ *   - svc_serve_bus() answers NATS request/reply on "svc.<service>.<operation>" in queue group
+ *     "svc.<service>", so a gateway in another process reaches it (svc_call_remote()).
+ * svc_dispatch() is the single entry point both use: validate -> authorise -> handle.
+ * Owns nothing global; svc_env_t is owned by main (serve). */
+#ifndef CORE_SERVICE_H
+#define CORE_SERVICE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/err.h"
+
+/* Shared process resources handed to handlers. */
+typedef struct svc_env {
+    const cfg_t *cfg;
+    db_pool_t *db;
+    bus_t *bus;
+} svc_env_t;
+
+/* Who is calling and from where. Carried across NATS unchanged. */
+typedef struct svc_caller {
+    char user_id[40];    /* "" = anonymous */
+    char club_id[40];    /* tenant the caller acts for, "" = none */
+    int network_admin;   /* network-wide administrator */
+    char perms[512];     /* space-separated permissions, "*" = all */
+    char request_id[72];
+    char trace_id[40];
+    char ip[64];
+    char user_agent[256];
+} svc_caller_t;
+
+typedef struct svc_call {
+    const svc_env_t *env;
+    const struct svc_module *module;
+    const struct svc_op *op;
+    const svc_caller_t *caller;
+} svc_call_t;
+
+/* validate: checks (and may normalise) the input in place; no I/O. Returns 0 or -1 + err.
+ * handle: does the work; on success *output is a new reference (object or array) sent as the
+ * body with op->status. Returns 0 or -1 + err. */
+typedef int (*svc_validate_fn)(json_t *input, err_t *e);
+typedef int (*svc_handle_fn)(const svc_call_t *call, json_t *input, json_t **output, err_t *e);
+
+typedef struct svc_op {
+    const char *name;       /* operation name, [a-z_]+: subject svc.<service>.<name> */
+    const char *method;     /* REST method */
+    const char *route;      /* REST route template, e.g. "/api/v1/clubs/{id}" */
+    int status;             /* success status, e.g. 201 */
+    const char *permission; /* required permission, e.g. "club:write"; NULL = public */
+    svc_validate_fn validate;
+    svc_handle_fn handle;
+} svc_op_t;
+
+typedef struct svc_module {
+    const char *name;   /* "member" */
+    const char *schema; /* PostgreSQL schema it owns; its outbox is <schema>.outbox */
+    const svc_op_t *ops;
+    size_t n_ops;
+} svc_module_t;
+
+/* Every service module linked into the binary (src/services/registry.c), NULL-terminated. */
+extern const svc_module_t *const svc_registry[];
+const svc_module_t *svc_find_module(const char *name);
+const svc_op_t *svc_find_op(const svc_module_t *m, const char *op_name);
+
+/* validate -> authorise -> handle, logging failures with 5xx status. *status gets the HTTP
+ * status (op->status on success). */
+int svc_dispatch(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
+                 const svc_caller_t *caller, json_t *input, int *status, json_t **output,
+                 err_t *e);
+
+/* 1 if caller holds permission (NULL permission = public). */
+int svc_authorized(const svc_caller_t *caller, const char *permission);
+
+/* Begin a transaction scoped to the caller (club, user, network admin). */
+int svc_begin(const svc_call_t *call, db_tx_t **tx, err_t *e);
+
+/* NATS transport. svc_serve_bus starts `workers` responders for module m. svc_call_remote sends
+ * one operation to whichever process serves it and returns exactly what svc_dispatch returned
+ * there (status, output or error). */
+int svc_serve_bus(const svc_env_t *env, const svc_module_t *m, int workers, err_t *e);
+int svc_call_remote(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
+                    const svc_caller_t *caller, json_t *input, int *status, json_t **output,
+                    err_t *e);
+
+/* Envelope codec (exposed for tests). */
+json_t *svc_caller_to_json(const svc_caller_t *c);
+int svc_caller_from_json(json_t *j, svc_caller_t *c, err_t *e);
+
+#endif

@@ -1,0 +1,227 @@
+/* main: the `reciprocal` command line: serve, migrate, seed, config, version.
+ * Owns the process: configuration, signal handling, and the lifetime of the database pool,
+ * the NATS connection, the service responders, the outbox relay and the HTTP server. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/migrate.h"
+#include "core/outbox.h"
+#include "core/service.h"
+#include "gateway/gateway.h"
+
+#define RECIPROCAL_VERSION "0.1.0"
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: reciprocal <command>\n"
+                 "  serve [--services a,b]   run the services (default: all, incl. gateway)\n"
+                 "  migrate up               apply pending migrations (owner role)\n"
+                 "  migrate down [N]         undo the N latest migrations (default 1)\n"
+                 "  migrate status           list migrations and whether they are applied\n"
+                 "  seed                     create the demo network (3 clubs), idempotent\n"
+                 "  config                   list the RECIPROCAL_* environment variables\n"
+                 "  version                  print the version\n");
+}
+
+static int fail_with(const char *what, const err_t *e) {
+    if (e->field[0])
+        fprintf(stderr, "reciprocal: %s: %s (%s)\n", what, e->message, e->field);
+    else
+        fprintf(stderr, "reciprocal: %s: %s\n", what, e->message);
+    return e->status == 400 || e->status == 422 ? 2 : 1;
+}
+
+static int cmd_migrate(const cfg_t *cfg, int argc, char **argv) {
+    err_t e = {0};
+    if (argc < 1) {
+        fprintf(stderr, "reciprocal: migrate needs up, down [N] or status\n");
+        return 2;
+    }
+    int rc;
+    if (strcmp(argv[0], "up") == 0 && argc == 1) {
+        rc = migrate_up(cfg->migrate_database_url, stdout, &e);
+    } else if (strcmp(argv[0], "down") == 0 && argc <= 2) {
+        long n = 1;
+        if (argc == 2) {
+            char *end;
+            errno = 0;
+            n = strtol(argv[1], &end, 10);
+            if (errno || *end || n < 1 || n > 10000) {
+                fprintf(stderr, "reciprocal: migrate down N: N must be a positive integer\n");
+                return 2;
+            }
+        }
+        rc = migrate_down(cfg->migrate_database_url, (int)n, stdout, &e);
+    } else if (strcmp(argv[0], "status") == 0 && argc == 1) {
+        rc = migrate_status(cfg->migrate_database_url, stdout, &e);
+    } else {
+        fprintf(stderr, "reciprocal: migrate needs up, down [N] or status\n");
+        return 2;
+    }
+    return rc == 0 ? 0 : fail_with("migrate", &e);
+}
+
+/* The demo network `make run` starts with. */
+static const char *const seed_clubs[] = {
+    "{\"name\":\"Harbour Yacht Club\",\"slug\":\"harbour-yacht\",\"timezone\":\"Europe/London\","
+    "\"address\":{\"lines\":[\"1 Quay Street\"],\"city\":\"Southampton\",\"postal_code\":\"SO14 "
+    "2AQ\",\"country\":\"GB\"},\"latitude\":50.8961,\"longitude\":-1.4044,\"contact_email\":"
+    "\"desk@harbour-yacht.example\",\"facilities\":[\"dining\",\"bar\",\"rooms\",\"sailing\","
+    "\"marina\"]}",
+    "{\"name\":\"Union University Club\",\"slug\":\"union-university\",\"timezone\":\"America/"
+    "New_York\",\"address\":{\"lines\":[\"101 East 38th Street\"],\"city\":\"New York\",\"region\":"
+    "\"NY\",\"postal_code\":\"10016\",\"country\":\"US\"},\"latitude\":40.7496,\"longitude\":-73."
+    "9785,\"website\":\"https://union-university.example\",\"facilities\":[\"dining\",\"rooms\","
+    "\"library\",\"fitness\",\"squash\"]}",
+    "{\"name\":\"Highveld Country Club\",\"slug\":\"highveld-country\",\"timezone\":\"Africa/"
+    "Johannesburg\",\"address\":{\"city\":\"Johannesburg\",\"country\":\"ZA\"},\"facilities\":["
+    "\"golf\",\"tennis\",\"pool\",\"dining\",\"riding\"]}",
+    NULL};
+
+static int cmd_seed(const cfg_t *cfg) {
+    err_t e = {0};
+    db_pool_t *db = db_pool_open(cfg->database_url, 1, &e);
+    if (!db) return fail_with("seed", &e);
+    svc_env_t env = {.cfg = cfg, .db = db, .bus = NULL};
+    svc_caller_t admin = {.network_admin = 1};
+    snprintf(admin.perms, sizeof admin.perms, "*");
+    snprintf(admin.request_id, sizeof admin.request_id, "seed");
+    const svc_module_t *m = svc_find_module("member");
+    const svc_op_t *op = svc_find_op(m, "create_club");
+    int rc = 0;
+    for (const char *const *s = seed_clubs; *s; s++) {
+        json_t *in = json_loads(*s, 0, NULL), *out = NULL;
+        int status = 0;
+        err_clear(&e);
+        if (svc_dispatch(&env, m, op, &admin, in, &status, &out, &e) == 0)
+            printf("seeded club %s\n", json_string_value(json_object_get(out, "slug")));
+        else if (status == 409)
+            printf("club %s already present\n", json_string_value(json_object_get(in, "slug")));
+        else
+            rc = fail_with("seed", &e);
+        json_decref(in);
+        json_decref(out);
+    }
+    db_pool_close(db);
+    return rc;
+}
+
+static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
+    err_t e = {0};
+    int rc = 1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--services") == 0 && i + 1 < argc) {
+            snprintf(cfg->services, sizeof cfg->services, "%s", argv[++i]);
+        } else {
+            fprintf(stderr, "reciprocal: serve: unknown argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    /* Re-validate the service list through the same rules as the environment variable. */
+    {
+        char value[256];
+        snprintf(value, sizeof value, "%s", cfg->services);
+        setenv("RECIPROCAL_SERVICES", value, 1);
+        if (cfg_load(cfg, NULL, &e) != 0) return fail_with("configuration", &e);
+    }
+    log_init(cfg->log_level, cfg->log_json, "reciprocal");
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    db_pool_t *db = NULL;
+    bus_t *bus = NULL;
+    outbox_relay_t *relay = NULL;
+    gateway_t *gw = NULL;
+    http_server_t *http = NULL;
+    const char *schemas[16] = {0};
+    int n_schemas = 0;
+
+    db = db_pool_open(cfg->database_url, cfg->db_pool_size, &e);
+    if (!db) goto fail;
+    bus = bus_connect(cfg->nats_url, "reciprocal", &e);
+    if (!bus) goto fail;
+    const char *const subjects[] = {"events.>", NULL};
+    if (bus_ensure_stream(bus, "EVENTS", subjects, &e) != 0) goto fail;
+    static svc_env_t env;
+    env = (svc_env_t){.cfg = cfg, .db = db, .bus = bus};
+
+    for (const svc_module_t *const *m = svc_registry; *m; m++) {
+        if (!cfg_service_enabled(cfg, (*m)->name)) continue;
+        if (svc_serve_bus(&env, *m, 4, &e) != 0) goto fail;
+        if (n_schemas < 15) schemas[n_schemas++] = (*m)->schema;
+        log_info("service %s answering on svc.%s.*", (*m)->name, (*m)->name);
+    }
+    if (n_schemas > 0) {
+        relay = outbox_relay_start(db, bus, schemas, cfg->outbox_poll_ms, &e);
+        if (!relay) goto fail;
+    }
+    if (cfg_service_enabled(cfg, "gateway")) {
+        gw = gw_new(&env, &e);
+        if (!gw) goto fail;
+        http_config_t hc = {.host = cfg->listen_host,
+                            .port = cfg->listen_port,
+                            .threads = cfg->http_threads,
+                            .max_body = cfg->http_max_body,
+                            .timeout_s = cfg->http_timeout_s};
+        http = http_start(&hc, gw_handle, gw, &e);
+        if (!http) goto fail;
+        log_info("gateway listening on http://%s:%d", cfg->listen_host, http_port(http));
+    }
+    log_info("reciprocal %s serving (%s)", RECIPROCAL_VERSION, cfg->services);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+    goto cleanup;
+fail:
+    log_error("startup failed: %s%s%s", e.message, e.field[0] ? " " : "", e.field);
+    fail_with("serve", &e);
+cleanup:
+    if (http) http_stop(http, cfg->shutdown_grace_s);
+    if (relay) outbox_relay_stop(relay);
+    gw_free(gw);
+    bus_close(bus);
+    db_pool_close(db);
+    bus_shutdown_library();
+    if (rc == 0) log_info("stopped");
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("reciprocal %s\n", RECIPROCAL_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "config") == 0) {
+        cfg_describe(stdout);
+        return 0;
+    }
+    cfg_t cfg;
+    err_t e = {0};
+    if (cfg_load(&cfg, NULL, &e) != 0) return fail_with("configuration", &e);
+    log_init(cfg.log_level, cfg.log_json, "reciprocal");
+    if (strcmp(argv[1], "serve") == 0) return cmd_serve(&cfg, argc - 2, argv + 2);
+    if (strcmp(argv[1], "migrate") == 0) return cmd_migrate(&cfg, argc - 2, argv + 2);
+    if (strcmp(argv[1], "seed") == 0) return cmd_seed(&cfg);
+    fprintf(stderr, "reciprocal: unknown command \"%s\"\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

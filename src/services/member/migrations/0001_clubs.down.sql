@@ -1,0 +1,3 @@
+SELECT core.drop_outbox('member');
+DROP TABLE member.clubs;
+DROP SCHEMA member;

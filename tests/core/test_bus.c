@@ -1,0 +1,377 @@
+/* test_bus: the NATS bus against the real nats-server of tests/run.sh. Connect and ping,
+ * request/reply through a 2-worker queue responder under concurrent requesters (every reply
+ * matches its request, both workers run at once, the request id travels in a header), no
+ * responders -> 503, slow responder -> 504, draining on close, and JetStream: stream creation,
+ * Nats-Msg-Id de-duplication, pull fetch delivering each message once and redelivering a nak. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/bus.h"
+#include "core/log.h"
+#include "test.h"
+
+static const char *nats_url;
+static char prefix[32]; /* unique per run: "t<pid>" */
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void test_connect_ping(void) {
+    err_t e = {0};
+    bus_t *b = bus_connect(nats_url, "test_bus", &e);
+    REQUIRE(b != NULL);
+    CHECK(bus_connected(b));
+    CHECK_EQ_INT(bus_ping(b, 2000, &e), 0);
+    bus_close(b);
+
+    /* nothing listens on port 1 */
+    err_clear(&e);
+    bus_t *bad = bus_connect("nats://127.0.0.1:1", "test_bus_bad", &e);
+    CHECK(bad == NULL);
+    CHECK_EQ_INT(e.status, 503);
+    CHECK_STR(e.code, "unavailable");
+    bus_close(bad); /* NULL-safe */
+}
+
+/* ---- request / reply ------------------------------------------------------------------- */
+
+static atomic_int inflight, max_inflight, handled;
+
+static char *echo_handler(const char *subject, const char *data, size_t len, size_t *reply_len,
+                          void *ud) {
+    (void)subject;
+    CHECK(ud == (void *)&handled);
+    int now = atomic_fetch_add(&inflight, 1) + 1;
+    int prev = atomic_load(&max_inflight);
+    while (now > prev && !atomic_compare_exchange_weak(&max_inflight, &prev, now)) {
+    }
+    sleep_ms(20);
+    char *out = malloc(len + 160);
+    int n = snprintf(out, len + 160, "echo:%.*s|rid=%s", (int)len, data, log_request_id());
+    *reply_len = (size_t)n;
+    atomic_fetch_sub(&inflight, 1);
+    atomic_fetch_add(&handled, 1);
+    return out;
+}
+
+typedef struct req_arg {
+    bus_t *b;
+    int thread;
+    int ok;
+    char subject[96];
+} req_arg_t;
+
+static void *requester(void *p) {
+    req_arg_t *a = p;
+    char rid[48];
+    snprintf(rid, sizeof rid, "req-%d", a->thread);
+    log_set_context(rid, NULL);
+    for (int i = 0; i < 10; i++) {
+        char msg[64], want[160];
+        err_t e = {0};
+        char *reply = NULL;
+        size_t len = 0;
+        snprintf(msg, sizeof msg, "thread %d request %d", a->thread, i);
+        snprintf(want, sizeof want, "echo:%s|rid=%s", msg, rid);
+        if (bus_request(a->b, a->subject, msg, strlen(msg), 5000, &reply, &len, &e) == 0 &&
+            len == strlen(want) && strcmp(reply, want) == 0)
+            a->ok++;
+        else
+            fprintf(stdout, "#   bad reply for '%s': %s (%s)\n", msg, reply ? reply : "(none)",
+                    e.message);
+        free(reply);
+    }
+    log_clear_context();
+    return NULL;
+}
+
+static void test_request_reply(void) {
+    err_t e = {0};
+    bus_t *server = bus_connect(nats_url, "test_bus_server", &e);
+    bus_t *client = bus_connect(nats_url, "test_bus_client", &e);
+    REQUIRE(server && client);
+    char subject[96];
+    snprintf(subject, sizeof subject, "%s.echo", prefix);
+    CHECK_EQ_INT(bus_serve(server, subject, "echo", 2, echo_handler, &handled, &e), 0);
+
+    enum { T = 8 };
+    pthread_t th[T];
+    req_arg_t args[T];
+    for (int i = 0; i < T; i++) {
+        args[i] = (req_arg_t){.b = client, .thread = i};
+        snprintf(args[i].subject, sizeof args[i].subject, "%s", subject);
+        pthread_create(&th[i], NULL, requester, &args[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        ok += args[i].ok;
+    }
+    CHECK_EQ_INT(ok, T * 10);
+    CHECK_EQ_INT(atomic_load(&handled), T * 10);
+    /* two workers, each on its own delivery thread, handled requests at the same time */
+    CHECK_EQ_INT(atomic_load(&max_inflight), 2);
+
+    /* empty payload and empty reply */
+    char *reply = NULL;
+    size_t len = 99;
+    CHECK_EQ_INT(bus_request(client, subject, "", 0, 2000, &reply, &len, &e), 0);
+    CHECK(reply && strncmp(reply, "echo:|rid=", 10) == 0);
+    free(reply);
+
+    bus_close(client);
+    bus_close(server);
+}
+
+static char *null_handler(const char *subject, const char *data, size_t len, size_t *reply_len,
+                          void *ud) {
+    (void)subject;
+    (void)data;
+    (void)len;
+    (void)ud;
+    *reply_len = 0;
+    return NULL;
+}
+
+static void test_empty_reply(void) {
+    err_t e = {0};
+    bus_t *b = bus_connect(nats_url, "test_bus_empty", &e);
+    REQUIRE(b);
+    char subject[96];
+    snprintf(subject, sizeof subject, "%s.null", prefix);
+    CHECK_EQ_INT(bus_serve(b, subject, "null", 1, null_handler, NULL, &e), 0);
+    char *reply = NULL;
+    size_t len = 99;
+    CHECK_EQ_INT(bus_request(b, subject, "x", 1, 2000, &reply, &len, &e), 0);
+    CHECK(reply != NULL);
+    CHECK_EQ_INT(len, 0);
+    CHECK(reply && reply[0] == '\0');
+    free(reply);
+    bus_close(b);
+}
+
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A measurement (printed): sequential request/reply round trips on one machine. */
+static void test_latency(void) {
+    enum { N = 1000 };
+    err_t e = {0};
+    bus_t *server = bus_connect(nats_url, "test_bus_lat_server", &e);
+    bus_t *client = bus_connect(nats_url, "test_bus_lat_client", &e);
+    REQUIRE(server && client);
+    char subject[96];
+    snprintf(subject, sizeof subject, "%s.lat", prefix);
+    CHECK_EQ_INT(bus_serve(server, subject, "lat", 2, null_handler, NULL, &e), 0);
+    static long long us[N];
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        struct timespec a, b;
+        char *reply = NULL;
+        size_t len = 0;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        ok += bus_request(client, subject, "{}", 2, 2000, &reply, &len, &e) == 0;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        us[i] = (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000;
+        free(reply);
+    }
+    CHECK_EQ_INT(ok, N);
+    qsort(us, N, sizeof us[0], cmp_ll);
+    fprintf(stdout, "# request/reply (sanitized build): p50 %lld us, p99 %lld us\n", us[N / 2],
+            us[N * 99 / 100]);
+    bus_close(client);
+    bus_close(server);
+}
+
+static char *slow_handler(const char *subject, const char *data, size_t len, size_t *reply_len,
+                          void *ud) {
+    (void)subject;
+    (void)data;
+    (void)len;
+    sleep_ms(*(int *)ud);
+    *reply_len = 4;
+    return strdup("done");
+}
+
+static void test_errors(void) {
+    err_t e = {0};
+    bus_t *b = bus_connect(nats_url, "test_bus_errors", &e);
+    REQUIRE(b);
+    char subject[96];
+    char *reply = NULL;
+    size_t len = 0;
+
+    snprintf(subject, sizeof subject, "%s.nobody", prefix);
+    CHECK_EQ_INT(bus_request(b, subject, "x", 1, 2000, &reply, &len, &e), -1);
+    CHECK_EQ_INT(e.status, 503);
+    CHECK_STR(e.code, "unavailable");
+    CHECK(reply == NULL);
+
+    static int delay = 400;
+    snprintf(subject, sizeof subject, "%s.slow", prefix);
+    CHECK_EQ_INT(bus_serve(b, subject, "slow", 1, slow_handler, &delay, &e), 0);
+    err_clear(&e);
+    CHECK_EQ_INT(bus_request(b, subject, "x", 1, 100, &reply, &len, &e), -1);
+    CHECK_EQ_INT(e.status, 504);
+    CHECK_STR(e.code, "timeout");
+    CHECK(reply == NULL);
+    bus_close(b); /* waits for the slow handler still running */
+}
+
+/* bus_close drains: a request already being handled still gets its reply. */
+typedef struct drain_arg {
+    bus_t *client;
+    char subject[96];
+    int rc;
+    char *reply;
+} drain_arg_t;
+
+static void *drain_requester(void *p) {
+    drain_arg_t *a = p;
+    err_t e = {0};
+    size_t len = 0;
+    a->rc = bus_request(a->client, a->subject, "x", 1, 5000, &a->reply, &len, &e);
+    return NULL;
+}
+
+static void test_close_drains(void) {
+    err_t e = {0};
+    bus_t *server = bus_connect(nats_url, "test_bus_drain_server", &e);
+    bus_t *client = bus_connect(nats_url, "test_bus_drain_client", &e);
+    REQUIRE(server && client);
+    static int delay = 300;
+    drain_arg_t a = {.client = client, .rc = -2};
+    snprintf(a.subject, sizeof a.subject, "%s.drain", prefix);
+    CHECK_EQ_INT(bus_serve(server, a.subject, "drain", 1, slow_handler, &delay, &e), 0);
+    pthread_t th;
+    pthread_create(&th, NULL, drain_requester, &a);
+    sleep_ms(100); /* the request is inside the handler now */
+    bus_close(server);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(a.rc, 0);
+    CHECK_STR(a.reply, "done");
+    free(a.reply);
+    bus_close(client);
+}
+
+/* ---- JetStream ------------------------------------------------------------------------- */
+
+typedef struct seen {
+    int n;
+    char ids[16][64];
+    char data[16][64];
+    int nak_first; /* nak the first message once */
+} seen_t;
+
+static int collect(const char *subject, const char *msg_id, const char *data, size_t len,
+                   void *ud) {
+    (void)subject;
+    seen_t *s = ud;
+    if (s->nak_first) {
+        s->nak_first = 0;
+        return -1;
+    }
+    if (s->n < 16) {
+        snprintf(s->ids[s->n], sizeof s->ids[0], "%s", msg_id);
+        snprintf(s->data[s->n], sizeof s->data[0], "%.*s", (int)len, data);
+    }
+    s->n++;
+    return 0;
+}
+
+static void test_jetstream(void) {
+    err_t e = {0};
+    bus_t *b = bus_connect(nats_url, "test_bus_js", &e);
+    REQUIRE(b);
+    char stream[64], subj_all[96], subj[96], durable[64];
+    snprintf(stream, sizeof stream, "TEST_%s", prefix);
+    snprintf(subj_all, sizeof subj_all, "%s.js.>", prefix);
+    snprintf(subj, sizeof subj, "%s.js.thing", prefix);
+    snprintf(durable, sizeof durable, "dur_%s", prefix);
+    const char *subjects[] = {subj_all, NULL};
+    CHECK_EQ_INT(bus_ensure_stream(b, stream, subjects, &e), 0);
+    CHECK_EQ_INT(bus_ensure_stream(b, stream, subjects, &e), 0); /* idempotent */
+    const char *bad_name[] = {subj_all, NULL};
+    CHECK_EQ_INT(bus_ensure_stream(b, "BAD.NAME", bad_name, &e), -1);
+
+    int dup = -1;
+    CHECK_EQ_INT(bus_js_publish(b, subj, "msg-1", "one", 3, &dup, &e), 0);
+    CHECK_EQ_INT(dup, 0);
+    CHECK_EQ_INT(bus_js_publish(b, subj, "msg-1", "one again", 9, &dup, &e), 0);
+    CHECK_EQ_INT(dup, 1);
+    CHECK_EQ_INT(bus_js_publish(b, subj, "msg-2", "two", 3, &dup, &e), 0);
+    CHECK_EQ_INT(dup, 0);
+
+    /* no stream for the subject: JetStream cannot ack */
+    char nowhere[96];
+    snprintf(nowhere, sizeof nowhere, "%s.nostream", prefix);
+    err_clear(&e);
+    CHECK_EQ_INT(bus_js_publish(b, nowhere, "msg-3", "x", 1, &dup, &e), -1);
+    CHECK_EQ_INT(e.status, 503);
+
+    seen_t s = {.nak_first = 1};
+    int got = 0;
+    for (int i = 0; i < 20 && s.n < 2; i++) {
+        int n = bus_js_fetch(b, stream, durable, subj_all, 10, 500, collect, &s, &e);
+        CHECK(n >= 0);
+        if (n < 0) break;
+        got += n;
+    }
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(got, 3); /* the nak'ed first delivery, its redelivery, the second message */
+    if (s.n == 2) {       /* the redelivered msg-1 may come after msg-2 */
+        int first = strcmp(s.ids[0], "msg-1") == 0 ? 0 : 1;
+        CHECK_STR(s.ids[first], "msg-1");
+        CHECK_STR(s.data[first], "one"); /* not "one again": the duplicate was dropped */
+        CHECK_STR(s.ids[1 - first], "msg-2");
+        CHECK_STR(s.data[1 - first], "two");
+    }
+    /* acked: nothing more */
+    CHECK_EQ_INT(bus_js_fetch(b, stream, durable, subj_all, 10, 300, collect, &s, &e), 0);
+    CHECK_EQ_INT(s.n, 2);
+    /* another filter for the same durable is refused */
+    CHECK_EQ_INT(bus_js_fetch(b, stream, durable, subj, 10, 100, collect, &s, &e), -1);
+    bus_close(b);
+
+    /* the durable consumer survives the connection: a new one resumes after the acked ones */
+    b = bus_connect(nats_url, "test_bus_js2", &e);
+    REQUIRE(b);
+    CHECK_EQ_INT(bus_js_publish(b, subj, "msg-4", "four", 4, &dup, &e), 0);
+    seen_t s2 = {0};
+    for (int i = 0; i < 10 && s2.n < 1; i++)
+        CHECK(bus_js_fetch(b, stream, durable, subj_all, 10, 300, collect, &s2, &e) >= 0);
+    CHECK_EQ_INT(s2.n, 1);
+    CHECK_STR(s2.ids[0], "msg-4");
+    bus_close(b);
+}
+
+int main(void) {
+    log_init(LOG_WARN, 0, "test_bus");
+    snprintf(prefix, sizeof prefix, "t%ld", (long)getpid());
+    nats_url = getenv("RECIPROCAL_TEST_NATS_URL");
+    if (!nats_url || !*nats_url) {
+        test_count_++;
+        test_fails_++;
+        fprintf(stdout, "#   RECIPROCAL_TEST_NATS_URL missing (run through tests/run.sh)\n");
+        fprintf(stdout, "not ok 1 - environment\n");
+        TEST_DONE();
+    }
+    RUN(test_connect_ping);
+    RUN(test_request_reply);
+    RUN(test_empty_reply);
+    RUN(test_latency);
+    RUN(test_errors);
+    RUN(test_close_drains);
+    RUN(test_jetstream);
+    bus_shutdown_library();
+    TEST_DONE();
+}

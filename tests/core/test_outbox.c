@@ -1,0 +1,866 @@
+/* test_outbox: the transactional outbox, relay and inbox against the PostgreSQL and nats-server
+ * of tests/run.sh, in a scratch schema made with core.create_outbox. Envelope contents and
+ * validation, RLS on insert, inbox claims, a failed publish rolling the batch back, NOTIFY
+ * waking the relay, and the key property: many concurrent writers whose transactions commit
+ * out of seq order while the relay runs, plus re-publications (a relay "crash" after publishing
+ * and copies beyond the duplicate window), end with every event applied exactly once by an
+ * inbox consumer. Last, the relay survives a PostgreSQL restart. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/bus.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/outbox.h"
+#include "test.h"
+
+/* test.h's REQUIRE evaluates its condition twice (CHECK, then if): these conditions have side
+ * effects (a transaction, an insert), so evaluate once. */
+#define REQUIRE_ONCE(cond)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stdout, "#   check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);          \
+            test_current_failed_ = 1;                                                              \
+            test_failed_checks_++;                                                                 \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#define TENANT_A "6f1c2a4e-1d1b-4c55-9a0e-2b8f4d9e0a01"
+#define TENANT_B "6f1c2a4e-1d1b-4c55-9a0e-2b8f4d9e0a02"
+
+static const char *db_url, *owner_url, *nats_url, *pg_ctl;
+static db_pool_t *pool;
+static bus_t *bus;
+static char schema[64]; /* outbox_test_<pid as letters>: schema names are [a-z_]+ */
+static char tp[32];     /* event type prefix "test<pid>", unique per run */
+static const db_scope_t relay_scope = {NULL, NULL, 0, 1};
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int owner_exec(const char *sql) {
+    PGconn *c = PQconnectdb(owner_url);
+    int ok = 0;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (!ok) fprintf(stdout, "#   owner SQL failed: %s", PQerrorMessage(c));
+        PQclear(r);
+    } else {
+        fprintf(stdout, "#   owner connect failed: %s", PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
+/* A scalar query in a relay-scoped transaction (the relay scope may read the outbox). */
+static long long relay_scalar(const char *sql, int n, const char *const *params) {
+    err_t e = {0};
+    db_tx_t *tx = NULL;
+    long long v = -1;
+    if (db_begin(pool, &relay_scope, &tx, &e) < 0) {
+        fprintf(stdout, "#   db_begin: %s\n", e.message);
+        return -1;
+    }
+    PGresult *r = db_exec(tx, sql, n, params, &e);
+    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) v = atoll(PQgetvalue(r, 0, 0));
+    if (!r) fprintf(stdout, "#   query failed: %s\n", e.message);
+    PQclear(r);
+    db_rollback(tx);
+    return v;
+}
+
+static long long pending(void) {
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\".outbox WHERE published_at IS NULL",
+             schema);
+    return relay_scalar(sql, 0, NULL);
+}
+
+/* One event in its own transaction. */
+static int add_event(const char *club, const char *type, json_t *data, char *id) {
+    err_t e = {0};
+    db_tx_t *tx = NULL;
+    db_scope_t sc = {club, NULL, 0, 0};
+    if (db_begin(pool, &sc, &tx, &e) < 0) return -1;
+    if (outbox_add(tx, schema, type, "test", club, data, NULL, id, &e) < 0) {
+        fprintf(stdout, "#   outbox_add: %s\n", e.message);
+        db_rollback(tx);
+        return -1;
+    }
+    return db_commit(tx, &e);
+}
+
+/* ---- envelope -------------------------------------------------------------------------- */
+
+typedef struct got {
+    int n;
+    char msg_id[64];
+    char *payload;
+} got_t;
+
+static int keep_last(const char *subject, const char *msg_id, const char *data, size_t len,
+                     void *ud) {
+    (void)subject;
+    got_t *g = ud;
+    g->n++;
+    snprintf(g->msg_id, sizeof g->msg_id, "%s", msg_id);
+    free(g->payload);
+    g->payload = strndup(data, len);
+    return 0;
+}
+
+static void test_envelope(void) {
+    err_t e = {0};
+    db_tx_t *tx = NULL;
+    char id[37] = "", type[96], durable[64], filter[96], sql[512];
+    snprintf(type, sizeof type, "%s.env.created", tp);
+    json_t *data =
+        json_pack("{s:s, s:i, s:[i,i]}", "name", "Club \"A\" \xc3\xa9", "n", 3, "l", 1, 2);
+    outbox_meta_t meta = {"req-1", NULL, "user-7", "10.0.0.1", "ua/1.0 \xff\xfe"};
+    db_scope_t sc = {TENANT_A, NULL, 0, 0};
+    REQUIRE_ONCE(db_begin(pool, &sc, &tx, &e) == 0);
+    CHECK_EQ_INT(outbox_add(tx, schema, type, "member-service", TENANT_A, data, &meta, id, &e), 0);
+    CHECK_EQ_INT(db_commit(tx, &e), 0);
+    CHECK_EQ_INT(strlen(id), 36);
+    CHECK(id[14] == '4');                            /* version 4 */
+    CHECK(id[19] && strchr("89ab", id[19]) != NULL); /* RFC 4122 variant */
+    CHECK_EQ_INT(data->refcount, 1); /* data is borrowed: the envelope let go of it */
+
+    /* the stored row */
+    snprintf(sql, sizeof sql,
+             "SELECT type, subject, tenant_id::text AS tenant_id, payload::text AS payload, "
+             "published_at FROM \"%s\".outbox WHERE id = $1",
+             schema);
+    const char *p1[1] = {id};
+    REQUIRE_ONCE(db_begin(pool, &relay_scope, &tx, &e) == 0);
+    PGresult *r = db_exec(tx, sql, 1, p1, &e);
+    CHECK(r && PQntuples(r) == 1);
+    if (r && PQntuples(r) == 1) {
+        char subject[128];
+        snprintf(subject, sizeof subject, "events.%s", type);
+        CHECK_STR(db_val(r, 0, "type"), type);
+        CHECK_STR(db_val(r, 0, "subject"), subject);
+        CHECK_STR(db_val(r, 0, "tenant_id"), TENANT_A);
+        CHECK(db_val(r, 0, "published_at") == NULL);
+        json_t *env = json_loads(db_val(r, 0, "payload"), 0, NULL);
+        CHECK(env != NULL);
+        CHECK_STR(json_string_value(json_object_get(env, "id")), id);
+        CHECK_STR(json_string_value(json_object_get(env, "type")), type);
+        CHECK_STR(json_string_value(json_object_get(env, "source")), "member-service");
+        CHECK_STR(json_string_value(json_object_get(env, "tenant_id")), TENANT_A);
+        CHECK_EQ_INT(json_integer_value(json_object_get(env, "version")), 1);
+        CHECK(json_equal(json_object_get(env, "data"), data));
+        const char *ts = json_string_value(json_object_get(env, "timestamp"));
+        /* 2026-01-02T03:04:05.678Z */
+        CHECK(ts && strlen(ts) == 24 && ts[4] == '-' && ts[10] == 'T' && ts[19] == '.' &&
+              ts[23] == 'Z');
+        json_t *md = json_object_get(env, "metadata");
+        CHECK_STR(json_string_value(json_object_get(md, "correlation_id")), "req-1");
+        CHECK(json_is_null(json_object_get(md, "causation_id")));
+        CHECK_STR(json_string_value(json_object_get(md, "user_id")), "user-7");
+        CHECK_STR(json_string_value(json_object_get(md, "ip_address")), "10.0.0.1");
+        CHECK_STR(json_string_value(json_object_get(md, "user_agent")), "ua/1.0 ??");
+        json_decref(env);
+    }
+    PQclear(r);
+    db_rollback(tx);
+
+    /* relay once: published and marked; nothing left */
+    CHECK_EQ_INT(outbox_relay_once(pool, bus, schema, &e), 1);
+    CHECK_EQ_INT(pending(), 0);
+    CHECK_EQ_INT(outbox_relay_once(pool, bus, schema, &e), 0);
+
+    snprintf(durable, sizeof durable, "env_%s", tp);
+    snprintf(filter, sizeof filter, "events.%s.env.>", tp);
+    got_t g = {0};
+    for (int i = 0; i < 10 && g.n == 0; i++)
+        CHECK(bus_js_fetch(bus, "EVENTS", durable, filter, 10, 300, keep_last, &g, &e) >= 0);
+    CHECK_EQ_INT(g.n, 1);
+    CHECK_STR(g.msg_id, id);
+    json_t *env = g.payload ? json_loads(g.payload, 0, NULL) : NULL;
+    CHECK_STR(json_string_value(json_object_get(env, "id")), id);
+    CHECK(json_equal(json_object_get(env, "data"), data));
+    json_decref(env);
+    free(g.payload);
+
+    /* without tenant, data, source or metadata; correlation id from the log context */
+    log_set_context("req-ctx", NULL);
+    char id2[37] = "";
+    REQUIRE_ONCE(db_begin(pool, NULL, &tx, &e) == 0);
+    CHECK_EQ_INT(outbox_add(tx, schema, type, NULL, NULL, NULL, NULL, id2, &e), 0);
+    CHECK_EQ_INT(db_commit(tx, &e), 0);
+    log_clear_context();
+    const char *p2[1] = {id2};
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM \"%s\".outbox WHERE id = $1 AND tenant_id IS NULL AND "
+             "payload->'tenant_id' = 'null' AND payload->'data' = '{}' AND "
+             "payload->>'source' = '%s' AND "
+             "payload->'metadata'->>'correlation_id' = 'req-ctx'",
+             schema, schema);
+    CHECK_EQ_INT(relay_scalar(sql, 1, p2), 1);
+    CHECK_EQ_INT(outbox_relay_once(pool, bus, schema, &e), 1);
+
+    /* RLS: a club cannot write an event of another club */
+    REQUIRE_ONCE(db_begin(pool, &sc, &tx, &e) == 0);
+    err_clear(&e);
+    CHECK_EQ_INT(outbox_add(tx, schema, type, NULL, TENANT_B, data, NULL, NULL, &e), -1);
+    CHECK_EQ_INT(e.status, 403);
+    db_rollback(tx);
+
+    /* validation happens before any SQL */
+    const char *bad_schemas[] = {"Outbox", "x;drop", "a1", "", NULL};
+    const char *bad_types[] = {"", "a..b", ".a", "a.", "a.*", "a.>", "a b", "A.b", NULL};
+    REQUIRE_ONCE(db_begin(pool, &sc, &tx, &e) == 0);
+    for (int i = 0; bad_schemas[i]; i++)
+        CHECK_EQ_INT(outbox_add(tx, bad_schemas[i], type, NULL, TENANT_A, data, NULL, NULL, &e),
+                     -1);
+    for (int i = 0; bad_types[i]; i++)
+        CHECK_EQ_INT(outbox_add(tx, schema, bad_types[i], NULL, TENANT_A, data, NULL, NULL, &e),
+                     -1);
+    err_clear(&e);
+    CHECK_EQ_INT(outbox_add(tx, schema, type, NULL, "not-a-uuid", data, NULL, NULL, &e), -1);
+    CHECK_EQ_INT(e.status, 422);
+    CHECK_STR(e.field, "tenant_id");
+    CHECK_EQ_INT(outbox_add(tx, schema, type, NULL, TENANT_A, data, NULL, NULL, &e), 0);
+    db_rollback(tx); /* the transaction is still usable: nothing was sent for the bad ones */
+    CHECK_EQ_INT(pending(), 0);
+    json_decref(data);
+}
+
+/* ---- inbox ----------------------------------------------------------------------------- */
+
+static int claim(const char *consumer, const char *id, int commit) {
+    err_t e = {0};
+    db_tx_t *tx = NULL;
+    if (db_begin(pool, NULL, &tx, &e) < 0) return -2;
+    int rc = inbox_claim(tx, schema, consumer, id, &e);
+    if (rc < 0) fprintf(stdout, "#   inbox_claim: %d %s %s\n", e.status, e.code, e.message);
+    if (commit && rc >= 0) {
+        if (db_commit(tx, &e) < 0) return -3;
+    } else {
+        db_rollback(tx);
+    }
+    return rc;
+}
+
+static void test_inbox(void) {
+    const char *id = "0b7e4f7c-3d1e-4b7a-8f0d-5a6b7c8d9e0f";
+    CHECK_EQ_INT(claim("c1", id, 1), 1);
+    CHECK_EQ_INT(claim("c1", id, 1), 0);
+    CHECK_EQ_INT(claim("c2", id, 1), 1);
+    /* rolled back with the consumer's change: the event is applied again later */
+    const char *id2 = "0b7e4f7c-3d1e-4b7a-8f0d-5a6b7c8d9e10";
+    CHECK_EQ_INT(claim("c1", id2, 0), 1);
+    CHECK_EQ_INT(claim("c1", id2, 1), 1);
+    CHECK_EQ_INT(claim("c1", id2, 1), 0);
+
+    err_t e = {0};
+    db_tx_t *tx = NULL;
+    REQUIRE_ONCE(db_begin(pool, NULL, &tx, &e) == 0);
+    CHECK_EQ_INT(inbox_claim(tx, schema, "c1", "nope", &e), -1);
+    CHECK_EQ_INT(e.status, 422);
+    CHECK_EQ_INT(inbox_claim(tx, "Bad", "c1", id, &e), -1);
+    CHECK_EQ_INT(inbox_claim(tx, schema, "", id, &e), -1);
+    db_rollback(tx);
+}
+
+/* ---- a failed publish rolls the whole batch back ---------------------------------------- */
+
+static int count_msgs(const char *subject, const char *msg_id, const char *data, size_t len,
+                      void *ud) {
+    (void)subject;
+    (void)msg_id;
+    (void)data;
+    (void)len;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_publish_failure(void) {
+    err_t e = {0};
+    char type[96], ids[3][37], sql[512];
+    snprintf(type, sizeof type, "%s.fail.x", tp);
+    for (int i = 0; i < 3; i++)
+        REQUIRE_ONCE(add_event(TENANT_A, type, NULL, ids[i]) == 0);
+
+    /* the second row goes to a subject no stream captures: JetStream cannot ack it */
+    snprintf(sql, sizeof sql,
+             "SET app.relay = 'on'; UPDATE \"%s\".outbox SET subject = 'nostream_%s.x' "
+             "WHERE id = '%s'",
+             schema, tp, ids[1]);
+    REQUIRE_ONCE(owner_exec(sql) == 0);
+    err_clear(&e);
+    CHECK_EQ_INT(outbox_relay_once(pool, bus, schema, &e), -1);
+    CHECK_EQ_INT(e.status, 503);
+    CHECK_EQ_INT(pending(), 3); /* the first one was published but its mark rolled back */
+
+    snprintf(sql, sizeof sql,
+             "SET app.relay = 'on'; UPDATE \"%s\".outbox SET subject = 'events.%s' "
+             "WHERE id = '%s'",
+             schema, type, ids[1]);
+    REQUIRE_ONCE(owner_exec(sql) == 0);
+    CHECK_EQ_INT(outbox_relay_once(pool, bus, schema, &e), 3);
+    CHECK_EQ_INT(pending(), 0);
+
+    /* the stream holds each event once: the re-publication of the first was a duplicate */
+    char durable[64], filter[96];
+    snprintf(durable, sizeof durable, "fail_%s", tp);
+    snprintf(filter, sizeof filter, "events.%s.fail.>", tp);
+    int n = 0;
+    long long deadline = now_ms() + 5000;
+    while (n < 3 && now_ms() < deadline)
+        CHECK(bus_js_fetch(bus, "EVENTS", durable, filter, 10, 300, count_msgs, &n, &e) >= 0);
+    CHECK(bus_js_fetch(bus, "EVENTS", durable, filter, 10, 500, count_msgs, &n, &e) >= 0);
+    CHECK_EQ_INT(n, 3);
+}
+
+/* ---- NOTIFY wakes the relay --------------------------------------------------------------- */
+
+static int wait_published(const char *id, int timeout_ms) {
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM \"%s\".outbox WHERE id = $1 AND published_at IS NOT NULL",
+             schema);
+    const char *p[1] = {id};
+    long long deadline = now_ms() + timeout_ms;
+    while (now_ms() < deadline) {
+        if (relay_scalar(sql, 1, p) == 1) return 1;
+        sleep_ms(20);
+    }
+    return 0;
+}
+
+static void test_notify_wakes_relay(void) {
+    err_t e = {0};
+    const char *schemas[] = {schema, NULL};
+    /* a 20 s poll interval: only a notification can make the relay publish within 2 s */
+    outbox_relay_t *r = outbox_relay_start(pool, bus, schemas, 20000, &e);
+    REQUIRE_ONCE(r != NULL);
+    sleep_ms(500); /* first pass done, LISTEN established */
+    char type[96], id[37];
+    snprintf(type, sizeof type, "%s.notify.x", tp);
+    REQUIRE_ONCE(add_event(TENANT_A, type, NULL, id) == 0);
+    long long t0 = now_ms();
+    CHECK(wait_published(id, 2000));
+    fprintf(stdout, "# notify -> published in %lld ms\n", now_ms() - t0);
+    outbox_relay_stop(r);
+
+    const char *bad[] = {"Bad", NULL};
+    CHECK(outbox_relay_start(pool, bus, bad, 100, &e) == NULL);
+    const char *none[] = {NULL};
+    CHECK(outbox_relay_start(pool, bus, none, 100, &e) == NULL);
+    outbox_relay_stop(NULL);
+}
+
+/* ---- exactly once under concurrency --------------------------------------------------- */
+
+enum { WRITERS = 8, PER_WRITER = 50, CRASHED = 20, REPLAYED = 15 };
+#define MAX_IDS (CRASHED + 1 + WRITERS * PER_WRITER)
+
+static pthread_mutex_t ids_mu = PTHREAD_MUTEX_INITIALIZER;
+static char all_ids[MAX_IDS][37];
+static int n_ids;
+static atomic_int writer_errors;
+
+static void record_id(const char *id) {
+    pthread_mutex_lock(&ids_mu);
+    if (n_ids < MAX_IDS) memcpy(all_ids[n_ids++], id, 37);
+    pthread_mutex_unlock(&ids_mu);
+}
+
+static void *writer(void *arg) {
+    int t = (int)(long)arg;
+    unsigned seed = (unsigned)(t * 7919 + getpid());
+    char type[96];
+    snprintf(type, sizeof type, "%s.key.w", tp);
+    for (int i = 0; i < PER_WRITER; i++) {
+        err_t e = {0};
+        db_tx_t *tx = NULL;
+        char id[37];
+        const char *club = (i + t) % 2 ? TENANT_A : TENANT_B;
+        db_scope_t sc = {club, NULL, 0, 0};
+        json_t *data = json_pack("{s:i, s:i}", "writer", t, "n", i);
+        if (db_begin(pool, &sc, &tx, &e) < 0 ||
+            outbox_add(tx, schema, type, "test", club, data, NULL, id, &e) < 0) {
+            fprintf(stdout, "#   writer %d: %s\n", t, e.message);
+            atomic_fetch_add(&writer_errors, 1);
+            db_rollback(tx);
+            json_decref(data);
+            continue;
+        }
+        json_decref(data);
+        /* hold some transactions open: their seq is lower than rows committed meanwhile */
+        if (i % 5 == t % 5) sleep_ms(10 + (int)(rand_r(&seed) % 90));
+        if (db_commit(tx, &e) < 0) {
+            atomic_fetch_add(&writer_errors, 1);
+            continue;
+        }
+        record_id(id);
+    }
+    return NULL;
+}
+
+typedef struct straggler {
+    char id[37];
+    atomic_int inserted;
+    int ok;
+} straggler_t;
+
+/* Inserts first (lowest seq of the run), then commits only after the relay has published rows
+ * inserted later: its row must still be published. */
+static void *straggler(void *arg) {
+    straggler_t *s = arg;
+    err_t e = {0};
+    db_tx_t *tx = NULL;
+    char type[96], sql[256];
+    snprintf(type, sizeof type, "%s.key.s", tp);
+    db_scope_t sc = {TENANT_B, NULL, 0, 0};
+    if (db_begin(pool, &sc, &tx, &e) < 0 ||
+        outbox_add(tx, schema, type, "test", TENANT_B, NULL, NULL, s->id, &e) < 0) {
+        db_rollback(tx);
+        atomic_store(&s->inserted, -1);
+        return NULL;
+    }
+    atomic_store(&s->inserted, 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM \"%s\".outbox WHERE type = '%s.key.w' AND "
+             "published_at IS NOT NULL",
+             schema, tp);
+    long long deadline = now_ms() + 20000;
+    while (now_ms() < deadline && relay_scalar(sql, 0, NULL) < 10)
+        sleep_ms(20);
+    s->ok = db_commit(tx, &e) == 0;
+    if (s->ok) record_id(s->id);
+    return NULL;
+}
+
+typedef struct consumer {
+    int received, applied, duplicates, errors, bad_msg_id;
+    unsigned char seen[MAX_IDS]; /* applied count per index in all_ids */
+    int unknown;
+} consumer_t;
+
+static int find_id(const char *id) {
+    for (int i = 0; i < n_ids; i++)
+        if (strcmp(all_ids[i], id) == 0) return i;
+    return -1;
+}
+
+static int apply_event(const char *subject, const char *msg_id, const char *data, size_t len,
+                       void *ud) {
+    (void)subject;
+    consumer_t *c = ud;
+    c->received++;
+    json_t *env = json_loadb(data, len, 0, NULL);
+    const char *id = json_string_value(json_object_get(env, "id"));
+    const char *tenant = json_string_value(json_object_get(env, "tenant_id"));
+    if (!id) {
+        c->errors++;
+        json_decref(env);
+        return 0;
+    }
+    if (*msg_id && strcmp(msg_id, id) != 0) c->bad_msg_id++;
+    err_t e = {0};
+    db_tx_t *tx = NULL;
+    db_scope_t sc = {tenant, NULL, 0, 0}; /* the consumer works in the event's tenant */
+    int rc = -1;
+    if (db_begin(pool, &sc, &tx, &e) == 0) {
+        rc = inbox_claim(tx, schema, "key-consumer", id, &e);
+        /* (a real consumer applies its change here, in the same transaction) */
+        if (rc < 0)
+            db_rollback(tx);
+        else if (db_commit(tx, &e) < 0)
+            rc = -1;
+    }
+    if (rc < 0) {
+        c->errors++;
+        fprintf(stdout, "#   apply %s: %s\n", id, e.message);
+        json_decref(env);
+        return -1; /* nak: redelivered */
+    }
+    if (rc == 1) {
+        c->applied++;
+        int k = find_id(id);
+        if (k < 0)
+            c->unknown++;
+        else
+            c->seen[k]++;
+    } else {
+        c->duplicates++;
+    }
+    json_decref(env);
+    return 0;
+}
+
+static void test_exactly_once(void) {
+    err_t e = {0};
+    char type[96], sql[512];
+    n_ids = 0;
+
+    /* A: a relay that "crashes" after publishing and before marking: publish, roll back. */
+    snprintf(type, sizeof type, "%s.key.c", tp);
+    for (int i = 0; i < CRASHED; i++) {
+        char id[37];
+        REQUIRE_ONCE(add_event(i % 2 ? TENANT_A : TENANT_B, type, NULL, id) == 0);
+        record_id(id);
+    }
+    db_tx_t *tx = NULL;
+    REQUIRE_ONCE(db_begin(pool, &relay_scope, &tx, &e) == 0);
+    snprintf(sql, sizeof sql,
+             "SELECT id::text AS id, subject, payload::text AS payload FROM \"%s\".outbox "
+             "WHERE published_at IS NULL ORDER BY seq FOR UPDATE SKIP LOCKED",
+             schema);
+    PGresult *r = db_exec(tx, sql, 0, NULL, &e);
+    CHECK(r && PQntuples(r) == CRASHED);
+    for (int i = 0; r && i < PQntuples(r); i++) {
+        int dup = -1;
+        const char *p = db_val(r, i, "payload");
+        CHECK_EQ_INT(bus_js_publish(bus, db_val(r, i, "subject"), db_val(r, i, "id"), p, strlen(p),
+                                    &dup, &e),
+                     0);
+        CHECK_EQ_INT(dup, 0);
+    }
+    PQclear(r);
+    db_rollback(tx);
+    CHECK_EQ_INT(pending(), CRASHED);
+
+    /* B: the relay runs while writers and a straggler commit out of seq order. */
+    const char *schemas[] = {schema, NULL};
+    outbox_relay_t *relay = outbox_relay_start(pool, bus, schemas, 100, &e);
+    REQUIRE_ONCE(relay != NULL);
+    straggler_t st = {0};
+    pthread_t sth, wth[WRITERS];
+    pthread_create(&sth, NULL, straggler, &st);
+    while (atomic_load(&st.inserted) == 0)
+        sleep_ms(5);
+    CHECK_EQ_INT(atomic_load(&st.inserted), 1);
+    long long t0 = now_ms();
+    for (long t = 0; t < WRITERS; t++)
+        pthread_create(&wth[t], NULL, writer, (void *)t);
+    for (int t = 0; t < WRITERS; t++)
+        pthread_join(wth[t], NULL);
+    fprintf(stdout, "# %d writers x %d events committed in %lld ms\n", WRITERS, PER_WRITER,
+            now_ms() - t0);
+    pthread_join(sth, NULL);
+    CHECK(st.ok);
+    CHECK_EQ_INT(atomic_load(&writer_errors), 0);
+    CHECK_EQ_INT(n_ids, MAX_IDS);
+
+    long long deadline = now_ms() + 30000;
+    while (pending() != 0 && now_ms() < deadline)
+        sleep_ms(50);
+    CHECK_EQ_INT(pending(), 0);
+    fprintf(stdout, "# %d events: pending 0 after %lld ms from the writers' start\n", n_ids,
+            now_ms() - t0);
+    outbox_relay_stop(relay);
+
+    /* The straggler committed after rows with a higher seq were published, and still was. */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM \"%s\".outbox w, \"%s\".outbox s WHERE s.id = $1 AND "
+             "w.type = '%s.key.w' AND w.seq > s.seq AND w.published_at < s.published_at",
+             schema, schema, tp);
+    const char *ps[1] = {st.id};
+    long long inversions = relay_scalar(sql, 1, ps);
+    fprintf(stdout, "# rows with a higher seq published before the straggler: %lld\n", inversions);
+    CHECK(inversions > 0);
+
+    /* C: copies beyond the duplicate window (no Nats-Msg-Id): only the inbox can catch them. */
+    REQUIRE_ONCE(db_begin(pool, &relay_scope, &tx, &e) == 0);
+    snprintf(sql, sizeof sql,
+             "SELECT subject, payload::text AS payload FROM \"%s\".outbox WHERE type = "
+             "'%s.key.w' ORDER BY random() LIMIT %d",
+             schema, tp, REPLAYED);
+    r = db_exec(tx, sql, 0, NULL, &e);
+    CHECK(r && PQntuples(r) == REPLAYED);
+    for (int i = 0; r && i < PQntuples(r); i++) {
+        int dup = -1;
+        const char *p = db_val(r, i, "payload");
+        CHECK_EQ_INT(bus_js_publish(bus, db_val(r, i, "subject"), NULL, p, strlen(p), &dup, &e), 0);
+        CHECK_EQ_INT(dup, 0);
+    }
+    PQclear(r);
+    db_rollback(tx);
+
+    /* D: a consumer applies each message in its own transaction through the inbox. */
+    consumer_t *c = calloc(1, sizeof *c);
+    char durable[64], filter[96];
+    snprintf(durable, sizeof durable, "key_%s", tp);
+    snprintf(filter, sizeof filter, "events.%s.key.>", tp);
+    int expected_msgs = MAX_IDS + REPLAYED; /* the crashed ones were de-duplicated */
+    deadline = now_ms() + 60000;
+    while (c->received < expected_msgs && now_ms() < deadline) {
+        if (bus_js_fetch(bus, "EVENTS", durable, filter, 100, 500, apply_event, c, &e) < 0) {
+            fprintf(stdout, "#   fetch: %s\n", e.message);
+            sleep_ms(100);
+        }
+    }
+    /* nothing more arrives */
+    CHECK(bus_js_fetch(bus, "EVENTS", durable, filter, 100, 1000, apply_event, c, &e) >= 0);
+    CHECK_EQ_INT(c->errors, 0);
+    CHECK_EQ_INT(c->received, expected_msgs);
+    CHECK_EQ_INT(c->applied, MAX_IDS);
+    CHECK_EQ_INT(c->duplicates, REPLAYED);
+    CHECK_EQ_INT(c->unknown, 0);
+    CHECK_EQ_INT(c->bad_msg_id, 0);
+    int missing = 0, twice = 0;
+    for (int i = 0; i < n_ids; i++) {
+        if (c->seen[i] == 0) missing++;
+        if (c->seen[i] > 1) twice++;
+    }
+    CHECK_EQ_INT(missing, 0);
+    CHECK_EQ_INT(twice, 0);
+    free(c);
+
+    /* the inbox holds exactly one row per event */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\".inbox WHERE consumer = 'key-consumer'",
+             schema);
+    CHECK_EQ_INT(relay_scalar(sql, 0, NULL), MAX_IDS);
+}
+
+/* ---- PostgreSQL restart ---------------------------------------------------------------- */
+
+static void test_relay_survives_pg_restart(void) {
+    err_t e = {0};
+    REQUIRE_ONCE(pg_ctl != NULL);
+    const char *schemas[] = {schema, NULL};
+    /* long poll interval: after the restart the relay must re-LISTEN (or its backoff retry
+     * must find the rows) well before a poll would */
+    outbox_relay_t *relay = outbox_relay_start(pool, bus, schemas, 20000, &e);
+    REQUIRE_ONCE(relay != NULL);
+    sleep_ms(300);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s restart >/dev/null 2>&1", pg_ctl);
+    CHECK_EQ_INT(system(cmd), 0);
+
+    char type[96], id[37] = "";
+    snprintf(type, sizeof type, "%s.restart.x", tp);
+    int ok = 0;
+    long long deadline = now_ms() + 15000;
+    while (!ok && now_ms() < deadline) { /* the pool reconnects; a first attempt may fail */
+        ok = add_event(TENANT_A, type, NULL, id) == 0;
+        if (!ok) sleep_ms(200);
+    }
+    CHECK(ok);
+    long long t0 = now_ms();
+    CHECK(wait_published(id, 10000));
+    fprintf(stdout, "# after a PostgreSQL restart: published in %lld ms\n", now_ms() - t0);
+
+    /* and the LISTEN connection is back: a new event is published at once */
+    sleep_ms(6000); /* longer than the relay's longest LISTEN reconnect backoff (5 s) */
+    REQUIRE_ONCE(add_event(TENANT_A, type, NULL, id) == 0);
+    t0 = now_ms();
+    CHECK(wait_published(id, 2000));
+    fprintf(stdout, "# next event published in %lld ms\n", now_ms() - t0);
+    outbox_relay_stop(relay);
+}
+
+/* ---- NATS outage: a private nats-server this test stops and starts again ------------------ */
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+static int port_open(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((unsigned short)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+static pid_t nats_start(int port, const char *dir) {
+    char portstr[16], log[600];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    snprintf(log, sizeof log, "%s/nats.log", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("nats-server", "nats-server", "-js", "-sd", dir, "-a", "127.0.0.1", "-p", portstr,
+               "-l", log, (char *)NULL);
+        _exit(127);
+    }
+    long long deadline = now_ms() + 10000;
+    while (pid > 0 && now_ms() < deadline) {
+        if (port_open(port)) return pid;
+        sleep_ms(50);
+    }
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    return -1;
+}
+
+static void nats_stop(pid_t pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+static void test_relay_survives_nats_outage(void) {
+    err_t e = {0};
+    const char *tmp = getenv("RECIPROCAL_TEST_TMP");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/nats_outage_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    REQUIRE_ONCE(mkdtemp(dir) != NULL);
+    int port = free_port();
+    pid_t pid = nats_start(port, dir);
+    REQUIRE_ONCE(pid > 0);
+    char url[64];
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
+    const char *subjects[] = {"events.>", NULL};
+    bus_t *b = bus_connect(url, "test_outbox_outage", &e);
+    CHECK(b != NULL);
+    CHECK(b && bus_ensure_stream(b, "EVENTS", subjects, &e) == 0);
+    const char *schemas[] = {schema, NULL};
+    outbox_relay_t *relay = b ? outbox_relay_start(pool, b, schemas, 100, &e) : NULL;
+    CHECK(relay != NULL);
+    char type[96], ids[3][37];
+    snprintf(type, sizeof type, "%s.outage.x", tp);
+    if (!relay) goto done;
+
+    CHECK_EQ_INT(add_event(TENANT_A, type, NULL, ids[0]), 0);
+    CHECK(wait_published(ids[0], 3000));
+
+    nats_stop(pid);
+    pid = -1;
+    CHECK_EQ_INT(add_event(TENANT_A, type, NULL, ids[1]), 0);
+    CHECK_EQ_INT(add_event(TENANT_B, type, NULL, ids[2]), 0);
+    CHECK(!wait_published(ids[1], 1500)); /* nowhere to publish: the rows stay pending */
+    CHECK(!bus_connected(b));
+
+    pid = nats_start(port, dir); /* same store: the stream is still there */
+    CHECK(pid > 0);
+    long long t0 = now_ms();
+    CHECK(wait_published(ids[1], 15000));
+    CHECK(wait_published(ids[2], 5000));
+    fprintf(stdout, "# after nats-server came back: published in %lld ms\n", now_ms() - t0);
+
+    got_t g = {0};
+    char durable[64], filter[96];
+    snprintf(durable, sizeof durable, "outage_%s", tp);
+    snprintf(filter, sizeof filter, "events.%s.outage.>", tp);
+    long long deadline = now_ms() + 5000;
+    while (g.n < 3 && now_ms() < deadline)
+        CHECK(bus_js_fetch(b, "EVENTS", durable, filter, 10, 300, keep_last, &g, &e) >= 0);
+    CHECK(bus_js_fetch(b, "EVENTS", durable, filter, 10, 300, keep_last, &g, &e) >= 0);
+    CHECK_EQ_INT(g.n, 3);
+    free(g.payload);
+done:
+    outbox_relay_stop(relay);
+    bus_close(b);
+    nats_stop(pid);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+/* ---- relay throughput (a measurement, printed) -------------------------------------------- */
+
+static void test_relay_throughput(void) {
+    enum { N = 2000 };
+    err_t e = {0};
+    db_tx_t *tx = NULL;
+    char type[96];
+    snprintf(type, sizeof type, "%s.bulk.x", tp);
+    json_t *data = json_pack("{s:s, s:i}", "name", "a typical small payload", "n", 1);
+    REQUIRE_ONCE(db_begin(pool, NULL, &tx, &e) == 0);
+    long long t0 = now_ms();
+    for (int i = 0; i < N; i++)
+        if (outbox_add(tx, schema, type, NULL, NULL, data, NULL, NULL, &e) < 0) break;
+    CHECK_EQ_INT(db_commit(tx, &e), 0);
+    long long t1 = now_ms();
+    int total = 0, n;
+    while ((n = outbox_relay_once(pool, bus, schema, &e)) > 0)
+        total += n;
+    long long t2 = now_ms();
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(total, N);
+    fprintf(stdout, "# outbox_add: %d events in %lld ms; relay: %d published in %lld ms (%.0f/s)\n",
+            N, t1 - t0, total, t2 - t1, t2 > t1 ? total * 1000.0 / (double)(t2 - t1) : 0.0);
+    json_decref(data);
+}
+
+int main(void) {
+    log_init(LOG_WARN, 0, "test_outbox");
+    db_url = getenv("RECIPROCAL_TEST_DATABASE_URL");
+    owner_url = getenv("RECIPROCAL_TEST_OWNER_URL");
+    nats_url = getenv("RECIPROCAL_TEST_NATS_URL");
+    pg_ctl = getenv("RECIPROCAL_TEST_PG_CTL");
+    if (!db_url || !owner_url || !nats_url || !*db_url || !*owner_url || !*nats_url) {
+        fprintf(stdout, "#   test environment missing (run through tests/run.sh)\n");
+        fprintf(stdout, "not ok 1 - environment\n");
+        return 1;
+    }
+    long pid = (long)getpid();
+    snprintf(tp, sizeof tp, "test%ld", pid);
+    char letters[24];
+    int n = snprintf(letters, sizeof letters, "%ld", pid);
+    for (int i = 0; i < n; i++)
+        letters[i] = (char)('a' + (letters[i] - '0'));
+    snprintf(schema, sizeof schema, "outbox_test_%s", letters);
+
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s; "
+             "SELECT core.create_outbox('%s'); GRANT USAGE ON SCHEMA %s TO reciprocal_app",
+             schema, schema, schema, schema);
+    err_t e = {0};
+    const char *subjects[] = {"events.>", NULL};
+    if (owner_exec(sql) < 0 || !(pool = db_pool_open(db_url, 12, &e)) ||
+        !(bus = bus_connect(nats_url, "test_outbox", &e)) ||
+        bus_ensure_stream(bus, "EVENTS", subjects, &e) < 0) {
+        fprintf(stdout, "#   setup failed: %s\n", e.message);
+        fprintf(stdout, "not ok 1 - setup\n");
+        db_pool_close(pool);
+        bus_close(bus);
+        bus_shutdown_library();
+        return 1;
+    }
+
+    RUN(test_envelope);
+    RUN(test_inbox);
+    RUN(test_publish_failure);
+    RUN(test_notify_wakes_relay);
+    RUN(test_exactly_once);
+    RUN(test_relay_survives_pg_restart);
+    RUN(test_relay_survives_nats_outage);
+    RUN(test_relay_throughput);
+
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+    owner_exec(sql);
+    db_pool_close(pool);
+    bus_close(bus);
+    bus_shutdown_library();
+    TEST_DONE();
+}

@@ -1,0 +1,260 @@
+/* e2e: see e2e.h. */
+#include "support/e2e.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int e2e_free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+static void print_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n++ < 400) printf("#   | %s", line);
+    fclose(f);
+}
+
+static void apply_env(const char *const *extra_env) {
+    const char *db = getenv("RECIPROCAL_TEST_DATABASE_URL");
+    const char *owner = getenv("RECIPROCAL_TEST_OWNER_URL");
+    const char *nats = getenv("RECIPROCAL_TEST_NATS_URL");
+    if (db) setenv("RECIPROCAL_DATABASE_URL", db, 1);
+    if (owner) setenv("RECIPROCAL_MIGRATE_DATABASE_URL", owner, 1);
+    if (nats) setenv("RECIPROCAL_NATS_URL", nats, 1);
+    setenv("RECIPROCAL_LOG_FORMAT", "json", 1);
+    setenv("RECIPROCAL_SHUTDOWN_GRACE_SECONDS", "5", 1);
+    for (const char *const *e = extra_env; e && *e; e++) putenv((char *)*e);
+}
+
+static const char *binary(void) {
+    const char *b = getenv("RECIPROCAL_TEST_BIN");
+    return b && *b ? b : "build/reciprocal-san";
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int e2e_start(e2e_proc_t *p, const char *services, int port, int wait_ready,
+              const char *const *extra_env) {
+    static int counter;
+    memset(p, 0, sizeof *p);
+    p->port = port ? port : e2e_free_port();
+    snprintf(p->base, sizeof p->base, "http://127.0.0.1:%d", p->port);
+    const char *tmp = getenv("RECIPROCAL_TEST_TMP");
+    snprintf(p->log_path, sizeof p->log_path, "%s/serve-%d-%d.log", tmp ? tmp : "/tmp",
+             (int)getpid(), ++counter);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int fd = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        apply_env(extra_env);
+        char listen[64];
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", p->port);
+        setenv("RECIPROCAL_LISTEN", listen, 1);
+        if (services)
+            execl(binary(), binary(), "serve", "--services", services, (char *)NULL);
+        else
+            execl(binary(), binary(), "serve", (char *)NULL);
+        _exit(127);
+    }
+    p->pid = pid;
+    if (!wait_ready) {
+        sleep_ms(1500);
+        return 0;
+    }
+    char url[128];
+    snprintf(url, sizeof url, "%s/health/ready", p->base);
+    for (int i = 0; i < 300; i++) {
+        e2e_resp_t r;
+        if (e2e_http("GET", url, NULL, NULL, &r) == 0 && r.status == 200) {
+            e2e_resp_free(&r);
+            return 0;
+        }
+        e2e_resp_free(&r);
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            printf("#   server exited during startup\n");
+            print_file(p->log_path);
+            p->pid = 0;
+            return -1;
+        }
+        sleep_ms(100);
+    }
+    printf("#   server not ready after 30 s\n");
+    print_file(p->log_path);
+    return -1;
+}
+
+int e2e_stop(e2e_proc_t *p) {
+    if (p->pid <= 0) return -1;
+    kill(p->pid, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(p->pid, &st, WNOHANG) == p->pid) break;
+        if (i == 299) {
+            printf("#   server did not stop within 30 s, killing\n");
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &st, 0);
+            print_file(p->log_path);
+            p->pid = 0;
+            return -1;
+        }
+        sleep_ms(100);
+    }
+    p->pid = 0;
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (code != 0) {
+        printf("#   server exited with status %d\n", code);
+        print_file(p->log_path);
+    }
+    return code;
+}
+
+int e2e_run(const char *const *args, const char *const *extra_env, char **out) {
+    int pipefd[2];
+    if (pipe(pipefd) != 0) return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        apply_env(extra_env);
+        const char *argv[32] = {binary()};
+        int n = 1;
+        for (const char *const *a = args; *a && n < 31; a++) argv[n++] = *a;
+        execv(binary(), (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    ssize_t k;
+    while ((k = read(pipefd[0], buf + len, cap - len - 1)) > 0) {
+        len += (size_t)k;
+        if (cap - len < 1024) buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = 0;
+    close(pipefd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+typedef struct buf {
+    char *data;
+    size_t len;
+} buf_t;
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud) {
+    buf_t *b = ud;
+    size_t add = size * n;
+    char *d = realloc(b->data, b->len + add + 1);
+    if (!d) return 0;
+    memcpy(d + b->len, ptr, add);
+    b->data = d;
+    b->len += add;
+    d[b->len] = 0;
+    return add;
+}
+
+int e2e_http(const char *method, const char *url, const char *content_type, const char *body,
+             e2e_resp_t *r) {
+    memset(r, 0, sizeof *r);
+    CURL *c = curl_easy_init();
+    if (!c) return -1;
+    buf_t b = {0}, h = {0};
+    struct curl_slist *hdrs = NULL;
+    char ct[256];
+    if (content_type) {
+        snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+        hdrs = curl_slist_append(hdrs, ct);
+    } else {
+        hdrs = curl_slist_append(hdrs, "Content-Type:");
+    }
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    r->body = b.data ? b.data : strdup("");
+    r->headers = h.data ? h.data : strdup("");
+    r->json = json_loads(r->body, 0, NULL);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+void e2e_resp_free(e2e_resp_t *r) {
+    free(r->body);
+    free(r->headers);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t cap) {
+    size_t n = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *end = strstr(line, "\r\n");
+        if (!end) end = line + strlen(line);
+        if ((size_t)(end - line) > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ') v++;
+            size_t len = (size_t)(end - v);
+            if (len >= cap) len = cap - 1;
+            memcpy(buf, v, len);
+            buf[len] = 0;
+            return buf;
+        }
+        line = *end ? end + 2 : end;
+    }
+    return NULL;
+}

@@ -1,0 +1,44 @@
+/* e2e: test support for end-to-end tests: start the real `reciprocal` binary (the sanitized
+ * build) as a child process against the harness's PostgreSQL and NATS, wait until it is ready,
+ * talk HTTP to it with libcurl like a client, and stop it with SIGTERM checking it exits 0
+ * (so leaks found by LeakSanitizer at exit fail the test). */
+#ifndef TESTS_SUPPORT_E2E_H
+#define TESTS_SUPPORT_E2E_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+typedef struct e2e_proc {
+    pid_t pid;
+    int port;
+    char base[64]; /* http://127.0.0.1:PORT */
+    char log_path[512];
+} e2e_proc_t;
+
+typedef struct e2e_resp {
+    long status;
+    char *body;    /* NUL-terminated */
+    json_t *json;  /* parsed body or NULL */
+    char *headers; /* raw response headers */
+} e2e_resp_t;
+
+/* A free TCP port on 127.0.0.1. */
+int e2e_free_port(void);
+/* Starts `reciprocal serve --services <services>` (NULL = default). extra_env: NULL-terminated
+ * "NAME=value" list added to the environment. Waits for /health/ready when wait_port != 0.
+ * Returns 0 or -1 (the log is printed on failure). */
+int e2e_start(e2e_proc_t *p, const char *services, int port, int wait_ready,
+              const char *const *extra_env);
+/* SIGTERM, wait; returns the exit status (0 = clean) or -1. Prints the log when not clean. */
+int e2e_stop(e2e_proc_t *p);
+/* Runs the binary with args (argv[0] excluded), returns exit status; output in *out (malloc). */
+int e2e_run(const char *const *args, const char *const *extra_env, char **out);
+
+/* One HTTP request. body may be NULL; content_type NULL = none. */
+int e2e_http(const char *method, const char *url, const char *content_type, const char *body,
+             e2e_resp_t *r);
+void e2e_resp_free(e2e_resp_t *r);
+/* Header value (case-insensitive) from r->headers, copied into buf; NULL when absent. */
+const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t cap);
+
+#endif
