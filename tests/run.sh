@@ -161,6 +161,7 @@ for bin in "${bins[@]}"; do
         continue
     fi
     out=$TMP/log/$(echo "$name" | tr '/' '_').out
+    : >"$out"
     start=$SECONDS
     timeout -k 10 "$TIMEOUT" "$bin" >"$out" 2>&1 </dev/null &
     test_pid=$!

@@ -181,7 +181,7 @@ static char *build_json(int level, json_t *fields, const char *msg) {
     struct tm tm;
     int ms;
     now_parts(&tm, &ms);
-    char ts[40];
+    char ts[96];
     snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 

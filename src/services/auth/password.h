@@ -5,10 +5,10 @@
  * Hashing: argon2id through libsodium crypto_pwhash_str, PASSWORD_OPSLIMIT = 2 passes over
  * PASSWORD_MEMLIMIT = 19 MiB (19456 KiB), 1 lane: exactly OWASP's first recommended argon2id
  * configuration (m=19456 KiB, t=2, p=1), i.e. at the minimum, not below it. Measured on this
- * machine (2 vCPU AMD EPYC, Debian 12, libsodium 1.0.18, -O2, while other helpers' builds kept
- * the load average at ~2.6): 25-38 ms per hash, median ~27-33 ms (the dependency notes
- * measured 15.9 ms on an idle machine of the same kind); same conditions: t=3/19 MiB 46-51 ms,
- * t=2/32 MiB 59-67 ms, t=1/46 MiB 66-73 ms, t=3/64 MiB 210-250 ms. Why not more:
+ * machine (2 vCPU AMD EPYC, Debian 12, libsodium 1.0.18, -O2), load average 1.0: 19.2-21.7 ms
+ * per hash, median 19.8 ms (under load 2.6 from parallel builds: 25-38 ms; the dependency
+ * notes measured 15.9 ms idle). Same run, other settings: t=3/19 MiB 27 ms, t=1/46 MiB 43 ms,
+ * t=2/32 MiB 41 ms, t=2/46 MiB 57 ms, t=3/64 MiB 114 ms. Why not more:
  * every login pays this on a 2-core box, and memory is per concurrent hash (19 MiB x workers);
  * 64 MiB would cut login capacity ~5x and make login floods a memory DoS, for a margin OWASP
  * does not ask for. Raising the constants later is safe: password_verify reports needs_rehash

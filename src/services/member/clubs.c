@@ -79,9 +79,12 @@ static int is_timezone_name(const char *s) {
     return (s[0] >= 'A' && s[0] <= 'Z');
 }
 
-static int validate_string_array(json_t *in, const char *name, const char *const *allowed,
-                                 size_t max_items, size_t max_len, err_t *e) {
-    json_t *a = json_object_get(in, name);
+static int validate_string_array(json_t *in, const char *prefix, const char *key,
+                                 const char *const *allowed, size_t max_items, size_t max_len,
+                                 err_t *e) {
+    char name[64];
+    snprintf(name, sizeof name, "%s%s", prefix, key);
+    json_t *a = json_object_get(in, key);
     if (!a || json_is_null(a)) return 0;
     if (!json_is_array(a))
         return err_set(e, 422, "invalid_field", name, "%s must be an array of strings", name);
@@ -92,7 +95,7 @@ static int validate_string_array(json_t *in, const char *name, const char *const
     json_t *v;
     json_array_foreach(a, i, v) {
         const char *s = json_string_value(v);
-        char field[64];
+        char field[96];
         snprintf(field, sizeof field, "%s[%zu]", name, i);
         if (!s) return err_set(e, 422, "invalid_field", field, "%s must be a string", field);
         if (strlen(s) == 0 || strlen(s) > max_len)
@@ -137,13 +140,7 @@ static int validate_fields(json_t *in, int required, err_t *e) {
         if (!json_is_object(addr))
             return err_set(e, 422, "invalid_field", "address", "address must be an object");
         if (jsonx_only_keys(addr, address_keys, "address.", e) != 0) return -1;
-        if (validate_string_array(addr, "lines", NULL, 4, 200, e) != 0) {
-            char f[sizeof e->field];
-            memcpy(f, e->field, sizeof f);
-            f[sizeof f - 9] = '\0'; /* room for the "address." prefix */
-            snprintf(e->field, sizeof e->field, "address.%s", f);
-            return -1;
-        }
+        if (validate_string_array(addr, "address.", "lines", NULL, 4, 200, e) != 0) return -1;
         static const struct {
             const char *key, *field;
             size_t max;
@@ -193,7 +190,7 @@ static int validate_fields(json_t *in, int required, err_t *e) {
     if (s && !jsonx_is_http_url(s))
         return err_set(e, 422, "invalid_field", "website",
                        "website must be an http:// or https:// URL");
-    if (validate_string_array(in, "facilities", facility_values, 30, 40, e) != 0) return -1;
+    if (validate_string_array(in, "", "facilities", facility_values, 30, 40, e) != 0) return -1;
     return 0;
 }
 
@@ -415,7 +412,7 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     long long limit = 20;
-    char limit_s[16], cursor_ts[64] = "", cursor_id[40] = "";
+    char limit_s[24], cursor_ts[64] = "", cursor_id[40] = "";
     jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
     snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
     const char *after = json_string_value(json_object_get(in, "after"));
