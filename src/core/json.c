@@ -79,7 +79,7 @@ int jsonx_parse_object(const char *buf, size_t len, json_t **out, err_t *e) {
 
 char *jsonx_dump(const json_t *v) {
     if (!v) return NULL;
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 }
 
 /* ---------------------------------------------------------------- validators */

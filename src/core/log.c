@@ -212,7 +212,7 @@ static char *build_json(int level, json_t *fields, const char *msg) {
     /* extra fields never overwrite the standard ones */
     if (fields && json_is_object(fields)) json_object_update_missing(o, fields);
 
-    char *s = json_dumps(o, JSON_COMPACT);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(o);
     if (!s) return NULL;
     size_t n = strlen(s);
@@ -284,7 +284,7 @@ static void sb_put_value(sbuf_t *b, json_t *v) {
             if (*p == ' ' || *p == '"' || *p == '=' || (unsigned char)*p < 0x20) quote = 1;
         if (quote) {
             /* JSON string syntax is a fine quoting convention for text logs */
-            char *d = json_dumps(v, JSON_ENCODE_ANY);
+            char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
             if (d) {
                 sb_puts(b, d);
                 free(d);
@@ -294,7 +294,7 @@ static void sb_put_value(sbuf_t *b, json_t *v) {
         }
         return;
     }
-    char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
     if (d) {
         sb_puts(b, d);
         free(d);

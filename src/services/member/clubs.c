@@ -45,8 +45,8 @@ int clubs_is_country(const char *code) {
 
 /* The JSON shape of a club, built by PostgreSQL so every operation returns the same thing. */
 #define CLUB_JSON                                                                                  \
-    "jsonb_build_object('id', id, 'name', name, 'slug', slug, 'status', status, 'timezone', "      \
-    "timezone, 'address', jsonb_build_object('lines', to_jsonb(address_lines), 'city', city, "     \
+    "json_build_object('id', id, 'name', name, 'slug', slug, 'status', status, 'timezone', "      \
+    "timezone, 'address', json_build_object('lines', to_jsonb(address_lines), 'city', city, "     \
     "'region', region, 'postal_code', postal_code, 'country', country), 'latitude', latitude, "    \
     "'longitude', longitude, 'contact_email', contact_email, 'contact_phone', contact_phone, "     \
     "'website', website, 'facilities', to_jsonb(facilities), 'created_at', "                       \
