@@ -3,6 +3,7 @@
  * and writes it with a single write(2) (or fwrite when the stream has no descriptor) under a
  * mutex, so lines from different threads never interleave. Times are UTC in both formats. */
 #include "core/log.h"
+#include "core/strbuf.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -226,57 +227,27 @@ static char *build_json(int level, json_t *fields, const char *msg) {
     return line;
 }
 
-/* Small growable buffer for text lines. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf_t;
-
-static void sb_putn(sbuf_t *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf_t *b, const char *s) {
-    sb_putn(b, s, strlen(s));
-}
-
 /* Text mode: control characters are escaped so one call stays one line. */
-static void sb_put_escaped(sbuf_t *b, const char *s) {
+static void sb_put_escaped(strbuf_t *b, const char *s) {
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '\n') {
-            sb_puts(b, "\\n");
+            strbuf_puts(b, "\\n");
         } else if (c == '\r') {
-            sb_puts(b, "\\r");
+            strbuf_puts(b, "\\r");
         } else if (c == '\t') {
-            sb_puts(b, "\\t");
+            strbuf_puts(b, "\\t");
         } else if (c < 0x20 || c == 0x7F) {
             char hex[8];
             snprintf(hex, sizeof hex, "\\x%02x", c);
-            sb_puts(b, hex);
+            strbuf_puts(b, hex);
         } else {
-            sb_putn(b, p, 1);
+            strbuf_putn(b, p, 1);
         }
     }
 }
 
-static void sb_put_value(sbuf_t *b, json_t *v) {
+static void sb_put_value(strbuf_t *b, json_t *v) {
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         int quote = (*s == '\0');
@@ -286,7 +257,7 @@ static void sb_put_value(sbuf_t *b, json_t *v) {
             /* JSON string syntax is a fine quoting convention for text logs */
             char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
             if (d) {
-                sb_puts(b, d);
+                strbuf_puts(b, d);
                 free(d);
             }
         } else {
@@ -296,7 +267,7 @@ static void sb_put_value(sbuf_t *b, json_t *v) {
     }
     char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
     if (d) {
-        sb_puts(b, d);
+        strbuf_puts(b, d);
         free(d);
     }
 }
@@ -311,33 +282,33 @@ static char *build_text(int level, json_t *fields, const char *msg) {
              ms, k_level_text[level], g_service);
     pthread_mutex_unlock(&g_mu);
 
-    sbuf_t b = {0};
-    sb_puts(&b, head);
+    strbuf_t b = {0};
+    strbuf_puts(&b, head);
     sb_put_escaped(&b, msg);
     if (fields && json_is_object(fields)) {
         const char *k;
         json_t *v;
         json_object_foreach(fields, k, v) {
-            sb_puts(&b, " ");
+            strbuf_puts(&b, " ");
             sb_put_escaped(&b, k);
-            sb_puts(&b, "=");
+            strbuf_puts(&b, "=");
             sb_put_value(&b, v);
         }
     }
     if (t_request_id[0] || t_trace_id[0]) {
-        sb_puts(&b, " (");
+        strbuf_puts(&b, " (");
         if (t_request_id[0]) {
-            sb_puts(&b, "req=");
+            strbuf_puts(&b, "req=");
             sb_put_escaped(&b, t_request_id);
         }
         if (t_trace_id[0]) {
-            if (t_request_id[0]) sb_puts(&b, " ");
-            sb_puts(&b, "trace=");
+            if (t_request_id[0]) strbuf_puts(&b, " ");
+            strbuf_puts(&b, "trace=");
             sb_put_escaped(&b, t_trace_id);
         }
-        sb_puts(&b, ")");
+        strbuf_puts(&b, ")");
     }
-    sb_puts(&b, "\n");
+    strbuf_puts(&b, "\n");
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -4,6 +4,7 @@
  * METRICS_MAX_SERIES series; observations for new label sets beyond that are dropped (a guard
  * against label-cardinality blow-ups). */
 #include "core/metrics.h"
+#include "core/strbuf.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -55,52 +56,17 @@ static family_t *families, *families_last;
 static callback_t callbacks[METRICS_MAX_CALLBACKS];
 static int n_callbacks;
 
-/* ---- growable string buffer ---------------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf_t;
-
-static void sb_grow(sbuf_t *b, size_t need) {
-    if (b->oom || b->len + need + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + need + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return;
-    }
-    b->p = p;
-    b->cap = cap;
-}
-
-static void sb_putn(sbuf_t *b, const char *s, size_t n) {
-    sb_grow(b, n);
-    if (b->oom) return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf_t *b, const char *s) {
-    sb_putn(b, s, strlen(s));
-}
-
-/* Label values: backslash, double quote and newline are escaped. HELP text: backslash and
- * newline (escape_quote = 0). */
-static void sb_escaped(sbuf_t *b, const char *s, int escape_quote) {
+static void sb_escaped(strbuf_t *b, const char *s, int escape_quote) {
     for (; *s; s++) {
         if (*s == '\\')
-            sb_putn(b, "\\\\", 2);
+            strbuf_putn(b, "\\\\", 2);
         else if (*s == '\n')
-            sb_putn(b, "\\n", 2);
+            strbuf_putn(b, "\\n", 2);
         else if (*s == '"' && escape_quote)
-            sb_putn(b, "\\\"", 2);
+            strbuf_putn(b, "\\\"", 2);
         else
-            sb_putn(b, s, 1);
+            strbuf_putn(b, s, 1);
     }
 }
 
@@ -313,31 +279,31 @@ void metrics_histogram_observe(const char *name, const char *const *label_values
 }
 
 /* name{l1="v1",...,extra_label="extra_value"} value\n */
-static void render_sample(sbuf_t *b, const family_t *f, const series_t *s, const char *suffix,
+static void render_sample(strbuf_t *b, const family_t *f, const series_t *s, const char *suffix,
                           const char *extra_label, const char *extra_value, const char *value) {
-    sb_puts(b, f->name);
-    sb_puts(b, suffix);
+    strbuf_puts(b, f->name);
+    strbuf_puts(b, suffix);
     if (f->n_labels || extra_label) {
-        sb_putn(b, "{", 1);
+        strbuf_putn(b, "{", 1);
         for (int i = 0; i < f->n_labels; i++) {
-            if (i) sb_putn(b, ",", 1);
-            sb_puts(b, f->labels[i]);
-            sb_putn(b, "=\"", 2);
+            if (i) strbuf_putn(b, ",", 1);
+            strbuf_puts(b, f->labels[i]);
+            strbuf_putn(b, "=\"", 2);
             sb_escaped(b, s->values[i], 1);
-            sb_putn(b, "\"", 1);
+            strbuf_putn(b, "\"", 1);
         }
         if (extra_label) {
-            if (f->n_labels) sb_putn(b, ",", 1);
-            sb_puts(b, extra_label);
-            sb_putn(b, "=\"", 2);
-            sb_puts(b, extra_value);
-            sb_putn(b, "\"", 1);
+            if (f->n_labels) strbuf_putn(b, ",", 1);
+            strbuf_puts(b, extra_label);
+            strbuf_putn(b, "=\"", 2);
+            strbuf_puts(b, extra_value);
+            strbuf_putn(b, "\"", 1);
         }
-        sb_putn(b, "}", 1);
+        strbuf_putn(b, "}", 1);
     }
-    sb_putn(b, " ", 1);
-    sb_puts(b, value);
-    sb_putn(b, "\n", 1);
+    strbuf_putn(b, " ", 1);
+    strbuf_puts(b, value);
+    strbuf_putn(b, "\n", 1);
 }
 
 char *metrics_render(void) {
@@ -350,22 +316,22 @@ char *metrics_render(void) {
     for (int i = 0; i < n_cbs; i++)
         cbs[i].fn(cbs[i].ud); /* may call metrics_gauge_set */
 
-    sbuf_t b = {0};
-    sb_grow(&b, 0);
+    strbuf_t b = {0};
+    strbuf_reserve(&b, 4096);
     if (b.p) b.p[0] = '\0';
     pthread_mutex_lock(&mu);
     static const char *const type_names[] = {"counter", "gauge", "histogram"};
     char num[64];
     for (const family_t *f = families; f; f = f->next) {
-        sb_puts(&b, "# HELP ");
-        sb_puts(&b, f->name);
-        sb_putn(&b, " ", 1);
+        strbuf_puts(&b, "# HELP ");
+        strbuf_puts(&b, f->name);
+        strbuf_putn(&b, " ", 1);
         sb_escaped(&b, f->help, 0);
-        sb_puts(&b, "\n# TYPE ");
-        sb_puts(&b, f->name);
-        sb_putn(&b, " ", 1);
-        sb_puts(&b, type_names[f->type]);
-        sb_putn(&b, "\n", 1);
+        strbuf_puts(&b, "\n# TYPE ");
+        strbuf_puts(&b, f->name);
+        strbuf_putn(&b, " ", 1);
+        strbuf_puts(&b, type_names[f->type]);
+        strbuf_putn(&b, "\n", 1);
         for (const series_t *s = f->first; s; s = s->next) {
             if (f->type != M_HISTOGRAM) {
                 fmt_double(num, sizeof num, s->value);

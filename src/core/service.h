@@ -29,10 +29,10 @@ typedef struct svc_env {
 
 /* Who is calling and from where. Carried across NATS unchanged. */
 typedef struct svc_caller {
-    char user_id[40];    /* "" = anonymous */
-    char club_id[40];    /* tenant the caller acts for, "" = none */
-    int network_admin;   /* network-wide administrator */
-    char perms[512];     /* space-separated permissions, "*" = all */
+    char user_id[40];  /* "" = anonymous */
+    char club_id[40];  /* tenant the caller acts for, "" = none */
+    int network_admin; /* network-wide administrator */
+    char perms[512];   /* space-separated permissions, "*" = all */
     char request_id[72];
     char trace_id[40];
     char ip[64];
@@ -77,8 +77,7 @@ const svc_op_t *svc_find_op(const svc_module_t *m, const char *op_name);
 /* validate -> authorise -> handle, logging failures with 5xx status. *status gets the HTTP
  * status (op->status on success). */
 int svc_dispatch(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
-                 const svc_caller_t *caller, json_t *input, int *status, json_t **output,
-                 err_t *e);
+                 const svc_caller_t *caller, json_t *input, int *status, json_t **output, err_t *e);
 
 /* 1 if caller holds permission (NULL permission = public). */
 int svc_authorized(const svc_caller_t *caller, const char *permission);

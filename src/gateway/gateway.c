@@ -31,7 +31,8 @@ gateway_t *gw_new(const svc_env_t *env, err_t *e) {
     g->env = env;
     g->router = router_new();
     if (!g->router) goto oom;
-    for (const svc_module_t *const *m = svc_registry; *m; m++) n += (*m)->n_ops;
+    for (const svc_module_t *const *m = svc_registry; *m; m++)
+        n += (*m)->n_ops;
     free(gw_targets);
     gw_targets = calloc(n ? n : 1, sizeof *gw_targets);
     if (!gw_targets) goto oom;
@@ -50,8 +51,8 @@ gateway_t *gw_new(const svc_env_t *env, err_t *e) {
         }
     }
     metrics_gauge_declare("db_pool_connections", "Database pool connections by state", "state");
-    metrics_counter_declare("db_pool_waits_total", "Times a request waited for a database connection",
-                            NULL);
+    metrics_counter_declare("db_pool_waits_total",
+                            "Times a request waited for a database connection", NULL);
     metrics_gauge_declare("bus_connected", "1 when the NATS connection is up", NULL);
     return g;
 oom:
@@ -73,8 +74,8 @@ static void set_json(http_response_t *resp, int status, json_t *body) {
     http_set_body(resp, status, s ? s : strdup("{}"));
 }
 
-static void error_response(http_response_t *resp, int status, const char *code,
-                           const char *field, const char *msg) {
+static void error_response(http_response_t *resp, int status, const char *code, const char *field,
+                           const char *msg) {
     err_t e;
     err_set(&e, status, code, field, "%s", msg);
     http_set_error(resp, &e);
@@ -95,9 +96,9 @@ static void handle_ready(gateway_t *g, http_response_t *resp) {
     err_t e = {0};
     int db_ok = db_ping(g->env->db, &e) == 0;
     int bus_ok = bus_ping(g->env->bus, 1000, &e) == 0;
-    json_t *body = json_pack("{s:s, s:{s:s, s:s}}", "status", db_ok && bus_ok ? "ready" : "unready",
-                             "checks", "postgres", db_ok ? "up" : "down", "nats",
-                             bus_ok ? "up" : "down");
+    json_t *body =
+        json_pack("{s:s, s:{s:s, s:s}}", "status", db_ok && bus_ok ? "ready" : "unready", "checks",
+                  "postgres", db_ok ? "up" : "down", "nats", bus_ok ? "up" : "down");
     if (!(db_ok && bus_ok)) {
         json_t *err = json_pack("{s:s, s:s}", "code", "unavailable", "message",
                                 !db_ok ? "PostgreSQL is not reachable" : "NATS is not reachable");

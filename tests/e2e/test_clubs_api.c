@@ -12,9 +12,9 @@
 #include "support/e2e.h"
 #include "test.h"
 
-static e2e_proc_t g_proc;   /* the gateway (or all-in-one) process under test */
-static char g_tag[32];      /* makes slugs unique per run and per mode */
-static char g_club_id[64];  /* club created by test_create */
+static e2e_proc_t g_proc;  /* the gateway (or all-in-one) process under test */
+static char g_tag[32];     /* makes slugs unique per run and per mode */
+static char g_club_id[64]; /* club created by test_create */
 
 static int req(const char *method, const char *path, const char *body, e2e_resp_t *r) {
     char url[512];
@@ -42,11 +42,12 @@ static void test_health(void) {
 
 static void test_create(void) {
     char body[1024], path[256], buf[256];
-    snprintf(body, sizeof body,
-             "{\"name\":\"Harbour Club\",\"slug\":\"harbour-%s\",\"timezone\":\"Europe/London\","
-             "\"address\":{\"city\":\"London\",\"country\":\"gb\"},\"facilities\":[\"dining\","
-             "\"rooms\"],\"latitude\":51.5,\"longitude\":-0.12,\"contact_phone\":\"+442071234567\"}",
-             g_tag);
+    snprintf(
+        body, sizeof body,
+        "{\"name\":\"Harbour Club\",\"slug\":\"harbour-%s\",\"timezone\":\"Europe/London\","
+        "\"address\":{\"city\":\"London\",\"country\":\"gb\"},\"facilities\":[\"dining\","
+        "\"rooms\"],\"latitude\":51.5,\"longitude\":-0.12,\"contact_phone\":\"+442071234567\"}",
+        g_tag);
     e2e_resp_t r;
     REQUIRE(req("POST", "/api/v1/clubs", body, &r) == 0);
     CHECK_EQ_INT(r.status, 201);
@@ -102,8 +103,7 @@ static void expect_error(const char *method, const char *path, const char *ct, c
 
 static void test_bad_input(void) {
     const char *j = "application/json";
-    expect_error("POST", "/api/v1/clubs", j, "{\"slug\":\"x1\",\"timezone\":\"UTC\"}", 400,
-                 "name");
+    expect_error("POST", "/api/v1/clubs", j, "{\"slug\":\"x1\",\"timezone\":\"UTC\"}", 400, "name");
     expect_error("POST", "/api/v1/clubs", j,
                  "{\"name\":\"A\",\"slug\":\"Bad Slug\",\"timezone\":\"UTC\",\"address\":{"
                  "\"country\":\"GB\"}}",
@@ -159,8 +159,9 @@ static void test_update_and_status(void) {
     e2e_resp_t r;
     REQUIRE(g_club_id[0]);
     snprintf(path, sizeof path, "/api/v1/clubs/%s", g_club_id);
-    REQUIRE(req("PATCH", path, "{\"name\":\"Harbour Club & Marina\",\"address\":{\"city\":"
-                               "\"Greenwich\"},\"facilities\":[\"dining\",\"marina\"]}",
+    REQUIRE(req("PATCH", path,
+                "{\"name\":\"Harbour Club & Marina\",\"address\":{\"city\":"
+                "\"Greenwich\"},\"facilities\":[\"dining\",\"marina\"]}",
                 &r) == 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK_STR(json_string_value(json_object_get(r.json, "name")), "Harbour Club & Marina");
@@ -296,7 +297,8 @@ static void test_metrics(void) {
     CHECK(strstr(r.body, "http_request_duration_seconds_bucket{") != NULL);
     CHECK(strstr(r.body, "db_pool_connections") != NULL);
     char path[512];
-    snprintf(path, sizeof path, "%s/metrics.txt", getenv("RECIPROCAL_TEST_TMP") ? getenv("RECIPROCAL_TEST_TMP") : "/tmp");
+    snprintf(path, sizeof path, "%s/metrics.txt",
+             getenv("RECIPROCAL_TEST_TMP") ? getenv("RECIPROCAL_TEST_TMP") : "/tmp");
     FILE *f = fopen(path, "w");
     REQUIRE(f != NULL);
     fputs(r.body, f);

@@ -34,7 +34,8 @@ static void print_file(const char *path) {
     if (!f) return;
     char line[2048];
     int n = 0;
-    while (fgets(line, sizeof line, f) && n++ < 400) printf("#   | %s", line);
+    while (fgets(line, sizeof line, f) && n++ < 400)
+        printf("#   | %s", line);
     fclose(f);
 }
 
@@ -47,7 +48,8 @@ static void apply_env(const char *const *extra_env) {
     if (nats) setenv("RECIPROCAL_NATS_URL", nats, 1);
     setenv("RECIPROCAL_LOG_FORMAT", "json", 1);
     setenv("RECIPROCAL_SHUTDOWN_GRACE_SECONDS", "5", 1);
-    for (const char *const *e = extra_env; e && *e; e++) putenv((char *)*e);
+    for (const char *const *e = extra_env; e && *e; e++)
+        putenv((char *)*e);
 }
 
 static const char *binary(void) {
@@ -155,7 +157,8 @@ int e2e_run(const char *const *args, const char *const *extra_env, char **out) {
         apply_env(extra_env);
         const char *argv[32] = {binary()};
         int n = 1;
-        for (const char *const *a = args; *a && n < 31; a++) argv[n++] = *a;
+        for (const char *const *a = args; *a && n < 31; a++)
+            argv[n++] = *a;
         execv(binary(), (char *const *)argv);
         _exit(127);
     }
@@ -247,7 +250,8 @@ const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t 
         if (!end) end = line + strlen(line);
         if ((size_t)(end - line) > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
             const char *v = line + n + 1;
-            while (*v == ' ') v++;
+            while (*v == ' ')
+                v++;
             size_t len = (size_t)(end - v);
             if (len >= cap) len = cap - 1;
             memcpy(buf, v, len);

@@ -2,6 +2,8 @@
  * recovery codes hashed with SHA-256 (OpenSSL). Owns liboath's one-time initialisation. */
 #include "services/auth/totp.h"
 
+#include "core/strbuf.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,60 +167,28 @@ int totp_verify(const unsigned char *secret, size_t len, const char *code, int64
 
 /* ---------------------------------------------------------------- otpauth URI */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_str(sbuf_t *b, const char *s) {
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_fmt(sbuf_t *b, const char *fmt, int x, int y, int z) {
+static void sb_fmt(strbuf_t *b, const char *fmt, int x, int y, int z) {
     char tmp[256];
     int n = snprintf(tmp, sizeof tmp, fmt, x, y, z);
-    if (n > 0 && (size_t)n < sizeof tmp) sb_put(b, tmp, (size_t)n);
+    if (n > 0 && (size_t)n < sizeof tmp) strbuf_putn(b, tmp, (size_t)n);
 }
 
-static char *sb_finish(sbuf_t *b, err_t *e) {
-    if (b->oom || !b->p) {
-        free(b->p);
-        err_set(e, 500, "internal", "", "out of memory");
-        return NULL;
-    }
-    return b->p;
+static char *sb_finish(strbuf_t *b, err_t *e) {
+    char *s = strbuf_take(b);
+    if (!s) err_set(e, 500, "internal", "", "out of memory");
+    return s;
 }
 
-static void sb_pct(sbuf_t *b, const char *s) {
+static void sb_pct(strbuf_t *b, const char *s) {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '.' || c == '_' || c == '~') {
-            sb_put(b, (const char *)p, 1);
+            strbuf_putn(b, (const char *)p, 1);
         } else {
             char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            sb_put(b, enc, 3);
+            strbuf_putn(b, enc, 3);
         }
     }
 }
@@ -249,14 +219,14 @@ char *totp_uri(const char *issuer, const char *account, const unsigned char *sec
         return NULL;
     }
     if (totp_base32_encode(secret, len, b32, sizeof b32, e) != 0) return NULL;
-    sbuf_t b = {0};
-    sb_str(&b, "otpauth://totp/");
+    strbuf_t b = {0};
+    strbuf_puts(&b, "otpauth://totp/");
     sb_pct(&b, issuer);
-    sb_str(&b, ":");
+    strbuf_puts(&b, ":");
     sb_pct(&b, account);
-    sb_str(&b, "?secret=");
-    sb_str(&b, b32);
-    sb_str(&b, "&issuer=");
+    strbuf_puts(&b, "?secret=");
+    strbuf_puts(&b, b32);
+    strbuf_puts(&b, "&issuer=");
     sb_pct(&b, issuer);
     sb_fmt(&b, "&algorithm=SHA1&digits=%d&period=%d", TOTP_DIGITS, TOTP_PERIOD, 0);
     OPENSSL_cleanse(b32, sizeof b32);
@@ -279,7 +249,7 @@ char *totp_qr_svg(const char *text, err_t *e) {
         return NULL;
     }
     int w = qr->width, full = w + 2 * QR_QUIET;
-    sbuf_t b = {0};
+    strbuf_t b = {0};
     sb_fmt(&b,
            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" viewBox=\"0 0 %d %d\" "
            "width=\"%d\" ",
@@ -303,7 +273,7 @@ char *totp_qr_svg(const char *text, err_t *e) {
             x += run;
         }
     }
-    sb_str(&b, "\"/></svg>\n");
+    strbuf_puts(&b, "\"/></svg>\n");
     QRcode_free(qr);
     return sb_finish(&b, e);
 }

@@ -10,18 +10,18 @@
 
 static const char *const club_status_values[] = {"active", "suspended", NULL};
 static const char *const facility_values[] = {
-    "dining",   "bar",     "rooms",  "golf",    "fitness", "pool",    "tennis",
-    "squash",   "padel",   "spa",    "sailing", "marina",  "library", "business_centre",
-    "parking",  "beach",   "skiing", "riding",  "croquet", "bowls",   "events",
+    "dining",    "bar",   "rooms",  "golf",    "fitness", "pool",    "tennis",
+    "squash",    "padel", "spa",    "sailing", "marina",  "library", "business_centre",
+    "parking",   "beach", "skiing", "riding",  "croquet", "bowls",   "events",
     "childcare", NULL};
 static const char *const create_keys[] = {
-    "name",     "slug",          "status",        "timezone", "address",    "latitude",
+    "name",      "slug",          "status",        "timezone", "address",    "latitude",
     "longitude", "contact_email", "contact_phone", "website",  "facilities", NULL};
 static const char *const update_keys[] = {
     "id",        "name",          "slug",          "timezone", "address",    "latitude",
     "longitude", "contact_email", "contact_phone", "website",  "facilities", NULL};
-static const char *const address_keys[] = {"lines", "city", "region", "postal_code", "country",
-                                           NULL};
+static const char *const address_keys[] = {"lines",       "city",    "region",
+                                           "postal_code", "country", NULL};
 
 static const char iso_countries[] =
     "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ "
@@ -45,8 +45,8 @@ int clubs_is_country(const char *code) {
 
 /* The JSON shape of a club, built by PostgreSQL so every operation returns the same thing. */
 #define CLUB_JSON                                                                                  \
-    "json_build_object('id', id, 'name', name, 'slug', slug, 'status', status, 'timezone', "      \
-    "timezone, 'address', json_build_object('lines', to_jsonb(address_lines), 'city', city, "     \
+    "json_build_object('id', id, 'name', name, 'slug', slug, 'status', status, 'timezone', "       \
+    "timezone, 'address', json_build_object('lines', to_jsonb(address_lines), 'city', city, "      \
     "'region', region, 'postal_code', postal_code, 'country', country), 'latitude', latitude, "    \
     "'longitude', longitude, 'contact_email', contact_email, 'contact_phone', contact_phone, "     \
     "'website', website, 'facilities', to_jsonb(facilities), 'created_at', "                       \
@@ -60,7 +60,8 @@ static int is_slug(const char *s) {
     if (n < 1 || n > 63) return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0 && i < n - 1);
+        int ok =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0 && i < n - 1);
         if (!ok) return 0;
     }
     return 1;
@@ -296,8 +297,8 @@ static int emit(const svc_call_t *call, db_tx_t *tx, const char *type, const cha
 static int check_timezone(db_tx_t *tx, const char *tz, err_t *e) {
     if (!tz) return 0;
     const char *p[] = {tz};
-    PGresult *r = db_exec(tx, "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)", 1,
-                          p, e);
+    PGresult *r =
+        db_exec(tx, "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)", 1, p, e);
     if (!r) return -1;
     int ok = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
