@@ -21,7 +21,7 @@ TEST_SRC := $(shell find tests -name 'test_*.c' | sort)
 TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(shell find tests/support -name '*.c' | sort)
 
-.PHONY: all deps run test unit bench fmt fmt-check clean tests-build
+.PHONY: all deps run test unit bench fmt fmt-check clean tests-build fuzz-build
 all: build/reciprocal
 
 deps:
@@ -60,11 +60,22 @@ build/tests/%: tests/%.c $(TEST_SUPPORT) build/libreciprocal-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -Itests -o $@ $< $(TEST_SUPPORT) build/libreciprocal-san.a $(PKG_LIBS)
 
-tests-build: build/reciprocal build/reciprocal-san $(TEST_BIN)
+tests-build: build/reciprocal build/reciprocal-san $(TEST_BIN) fuzz-build
+
+# libFuzzer targets (clang; Debian's libraries are not instrumented, so each fuzzer links only the
+# project sources it exercises). tests/run.sh runs each for RECIPROCAL_FUZZ_SECONDS (30).
+FUZZ_CC   = clang
+FUZZ_GQL_SRC = $(addprefix src/gateway/graphql/,gql_arena.c gql_lexer.c gql_ast.c gql_parser.c \
+               gql_print.c) src/core/err.c
+build/fuzz/fuzz_gql_parser: tests/gateway/fuzz_gql_parser.c $(FUZZ_GQL_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CSTD) $(WARN) -DGQL_FUZZ -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -Isrc -o $@ $^
+fuzz-build: build/fuzz/fuzz_gql_parser
 
 # Every test runs against a real PostgreSQL and nats-server started by tests/run.sh.
 test: deps tests-build
-	@tests/run.sh $(TEST_BIN)
+	@tests/run.sh $(TEST_BIN) build/fuzz/fuzz_gql_parser
 
 run: deps build/reciprocal
 	@scripts/run.sh
