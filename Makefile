@@ -12,10 +12,10 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 SRC_ALL  := $(shell find src -name '*.c' | sort)
 SRC_LIB  := $(filter-out src/main.c,$(SRC_ALL))
 SQL      := $(shell find src -path '*/migrations/*.sql' | sort)
-GEN      := build/gen/migrations_embedded.c
+GEN      := build/gen/migrations_embedded.c build/gen/graphql_schema_sdl.c
 
-OBJ      := $(patsubst src/%.c,build/obj/%.o,$(SRC_LIB)) build/obj/gen/migrations_embedded.o
-OBJ_SAN  := $(patsubst src/%.c,build/san/%.o,$(SRC_LIB)) build/san/gen/migrations_embedded.o
+OBJ      := $(patsubst src/%.c,build/obj/%.o,$(SRC_LIB)) $(patsubst build/gen/%.c,build/obj/gen/%.o,$(GEN))
+OBJ_SAN  := $(patsubst src/%.c,build/san/%.o,$(SRC_LIB)) $(patsubst build/gen/%.c,build/san/gen/%.o,$(GEN))
 
 TEST_SRC := $(shell find tests -name 'test_*.c' | sort)
 TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
@@ -27,9 +27,13 @@ all: build/reciprocal
 deps:
 	@scripts/deps.sh
 
-$(GEN): $(SQL) tools/embed_sql.sh
+build/gen/migrations_embedded.c: $(SQL) tools/embed_sql.sh
 	@mkdir -p $(dir $@)
 	tools/embed_sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
+# docs/schema.graphql is the reviewed GraphQL contract; the binary embeds it.
+build/gen/graphql_schema_sdl.c: docs/schema.graphql tools/embed_text.sh
+	@mkdir -p $(dir $@)
+	tools/embed_text.sh graphql_schema_sdl $< > $@.tmp && mv $@.tmp $@
 
 build/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)

@@ -67,6 +67,16 @@ pg_started=1
 rcp_pg_start "$PG_DATA" "$PG_PORT" "$VAR/log/postgresql.log" "$VAR/secrets.env" ||
     die "PostgreSQL did not start (log: $VAR/log/postgresql.log)"
 rcp_pg_roles "$PG_PORT" "$VAR/secrets.env" || die "creating roles failed"
+# ---- auth service (issue 3; block added by the auth helper): the key-encryption key (signing
+# keys, TOTP secrets) and the demo accounts' password, generated once into var/secrets.env
+for v in RECIPROCAL_AUTH_KEK RECIPROCAL_SEED_ADMIN_PASSWORD; do
+    if ! grep -q "^$v=" "$VAR/secrets.env"; then
+        if [[ $v == RECIPROCAL_AUTH_KEK ]]; then val=$(head -c 32 /dev/urandom | base64); else val=$(rcp_gen_password); fi
+        (umask 077 && echo "$v=$val" >>"$VAR/secrets.env")
+    fi
+    [[ -n ${!v:-} ]] || export "$v=$(sed -n "s/^$v=//p" "$VAR/secrets.env")"
+done
+# ---- end auth block
 
 rcp_port_open "$NATS_PORT" && die "port $NATS_PORT is in use: set RECIPROCAL_NATS_PORT"
 say "starting nats-server on 127.0.0.1:$NATS_PORT (JetStream store $VAR/nats)"
@@ -98,6 +108,7 @@ say "migrate up"
 RECIPROCAL_MIGRATE_DATABASE_URL=$RCP_PG_OWNER_URL "$BIN" migrate up || die "migrate up failed"
 say "seed"
 RECIPROCAL_MIGRATE_DATABASE_URL=$RCP_PG_OWNER_URL "$BIN" seed || die "seed failed"
+say "demo sign-in: admin@reciprocal.example (network admin), admin@<club-slug>.example (club admins), password $RECIPROCAL_SEED_ADMIN_PASSWORD (in var/secrets.env)"
 
 cat >&2 <<EOF
 [run.sh] ------------------------------------------------------------------

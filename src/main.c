@@ -17,6 +17,8 @@
 #include "core/outbox.h"
 #include "core/service.h"
 #include "gateway/gateway.h"
+#include "services/ledger/ledger.h"
+#include "services/auth/auth_cli.h"
 
 #define RECIPROCAL_VERSION "0.1.0"
 
@@ -27,6 +29,8 @@ static void usage(FILE *out) {
                  "  migrate down [N]         undo the N latest migrations (default 1)\n"
                  "  migrate status           list migrations and whether they are applied\n"
                  "  seed                     create the demo network (3 clubs), idempotent\n"
+                 "  auth rotate-keys         new token signing key (old one published until expiry)\n"
+                 "  auth create-admin --email E  first network admin (password: env or stdin)\n"
                  "  config                   list the RECIPROCAL_* environment variables\n"
                  "  version                  print the version\n");
 }
@@ -111,6 +115,9 @@ static int cmd_seed(const cfg_t *cfg) {
         json_decref(out);
     }
     db_pool_close(db);
+    if (rc == 0) /* demo accounts when RECIPROCAL_SEED_ADMIN_PASSWORD is set (docs/auth.md) */
+        rc = auth_cli_seed(cfg, (const char *const[]){"harbour-yacht", "union-university",
+                                                      "highveld-country", NULL});
     return rc;
 }
 
@@ -132,6 +139,9 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
         setenv("RECIPROCAL_SERVICES", value, 1);
         if (cfg_load(cfg, NULL, &e) != 0) return fail_with("configuration", &e);
     }
+    /* the auth service's key-encryption key has no default (docs/auth.md) */
+    if (cfg_service_enabled(cfg, "auth") && cfg_require_auth_kek(cfg, &e) != 0)
+        return fail_with("configuration", &e);
     log_init(cfg->log_level, cfg->log_json, "reciprocal");
 
     sigset_t sigs;
@@ -221,6 +231,8 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "serve") == 0) return cmd_serve(&cfg, argc - 2, argv + 2);
     if (strcmp(argv[1], "migrate") == 0) return cmd_migrate(&cfg, argc - 2, argv + 2);
     if (strcmp(argv[1], "seed") == 0) return cmd_seed(&cfg);
+    if (strcmp(argv[1], "ledger") == 0) return ledger_cli(&cfg, argc - 2, argv + 2);
+    if (strcmp(argv[1], "auth") == 0) return auth_cli_main(&cfg, argc - 2, argv + 2);
     fprintf(stderr, "reciprocal: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;

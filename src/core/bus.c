@@ -572,3 +572,138 @@ int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *
     natsMsgList_Destroy(&list);
     return handled;
 }
+
+/* ---- ledger ordering helpers (fenced publish, direct get, batch fetch) ------------------ */
+
+int bus_js_publish_expect(bus_t *b, const char *subject, const char *msg_id, const void *data,
+                          size_t len, unsigned long long expected_last_seq, unsigned long long *seq,
+                          int *duplicate, err_t *e) {
+    natsMsg *m = NULL;
+    jsPubAck *pa = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s;
+    if (duplicate) *duplicate = 0;
+    if (seq) *seq = 0;
+    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
+    if (!subject || !*subject || len > (size_t)64 * 1024 * 1024)
+        return err_set(e, 500, "internal", "subject", "invalid publish");
+    s = natsMsg_Create(&m, subject, NULL, (const char *)data, (int)len);
+    if (s == NATS_OK && msg_id && *msg_id) s = natsMsgHeader_Set(m, BUS_HDR_MSG_ID, msg_id);
+    /* ExpectLastSeq == 0 means "no expectation" in nats.c: set the header ourselves so that
+     * "the stream must be empty" can be expressed too. */
+    if (s == NATS_OK) {
+        char v[32];
+        snprintf(v, sizeof v, "%llu", expected_last_seq);
+        s = natsMsgHeader_Set(m, "Nats-Expected-Last-Sequence", v);
+    }
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return err_set(e, 500, "internal", "", "NATS message: %s", natsStatus_GetText(s));
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = BUS_JS_WAIT_MS;
+    s = js_PublishMsg(&pa, b->js, m, &po, &jerr);
+    natsMsg_Destroy(m);
+    if (s != NATS_OK) {
+        jsPubAck_Destroy(pa);
+        if (jerr == JSStreamWrongLastSequenceErr)
+            return err_set(e, 409, "fenced", "", "JetStream publish fenced: the stream moved on");
+        return js_err(e, s, jerr, "JetStream publish");
+    }
+    if (duplicate) *duplicate = pa && pa->Duplicate ? 1 : 0;
+    if (seq && pa) *seq = pa->Sequence;
+    jsPubAck_Destroy(pa);
+    return 0;
+}
+
+int bus_js_get_msg(bus_t *b, const char *stream, unsigned long long seq, int *found, char **data,
+                   size_t *len, err_t *e) {
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    *found = 0;
+    *data = NULL;
+    if (len) *len = 0;
+    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
+    if (seq == 0) return 0;
+    natsStatus s = js_GetMsg(&m, b->js, stream, seq, NULL, &jerr);
+    if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+        natsMsg_Destroy(m);
+        return 0;
+    }
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return js_err(e, s, jerr, "JetStream get message");
+    }
+    int n = natsMsg_GetDataLength(m);
+    char *out = malloc((size_t)n + 1);
+    if (!out) {
+        natsMsg_Destroy(m);
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
+    if (n > 0) memcpy(out, natsMsg_GetData(m), (size_t)n);
+    out[n] = '\0';
+    natsMsg_Destroy(m);
+    *data = out;
+    if (len) *len = (size_t)n;
+    *found = 1;
+    return 0;
+}
+
+int bus_js_last_seq(bus_t *b, const char *stream, unsigned long long *last_seq, err_t *e) {
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    *last_seq = 0;
+    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
+    natsStatus s = js_GetStreamInfo(&si, b->js, stream, NULL, &jerr);
+    if (s != NATS_OK) return js_err(e, s, jerr, "JetStream stream info");
+    *last_seq = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    return 0;
+}
+
+int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const char *filter,
+                       int max, int timeout_ms, bus_batch_fn fn, void *ud, err_t *e) {
+    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
+    if (!stream || !*stream || !valid_durable(durable) || !filter || !*filter || !fn)
+        return err_set(e, 500, "internal", "", "bus_js_fetch_batch: stream, durable, filter");
+    if (max < 1) max = 1;
+    if (max > BUS_MAX_FETCH) max = BUS_MAX_FETCH;
+    if (timeout_ms < 1) timeout_ms = 1;
+
+    pthread_mutex_lock(&b->mu);
+    pull_ctx_t *p = pull_get(b, stream, durable, filter, e);
+    pthread_mutex_unlock(&b->mu);
+    if (!p) return -1;
+
+    natsMsgList list = {0};
+    jsErrCode jerr = 0;
+    pthread_mutex_lock(&p->mu);
+    natsStatus s = natsSubscription_Fetch(&list, p->sub, max, timeout_ms, &jerr);
+    pthread_mutex_unlock(&p->mu);
+    if (s == NATS_TIMEOUT) return 0;
+    if (s != NATS_OK) return js_err(e, s, jerr, "JetStream fetch");
+
+    bus_batch_msg_t *msgs = calloc((size_t)(list.Count > 0 ? list.Count : 1), sizeof *msgs);
+    if (!msgs) {
+        natsMsgList_Destroy(&list);
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
+    for (int i = 0; i < list.Count; i++) {
+        natsMsg *m = list.Msgs[i];
+        const char *id = NULL;
+        if (natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &id) != NATS_OK || !id) id = "";
+        const char *data = natsMsg_GetData(m);
+        msgs[i] = (bus_batch_msg_t){natsMsg_GetSubject(m), id, data ? data : "",
+                                    (size_t)natsMsg_GetDataLength(m)};
+    }
+    int rc = fn(msgs, list.Count, ud);
+    for (int i = 0; i < list.Count; i++) {
+        s = rc == 0 ? natsMsg_Ack(list.Msgs[i], NULL) : natsMsg_Nak(list.Msgs[i], NULL);
+        if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
+    }
+    int n = list.Count;
+    free(msgs);
+    natsMsgList_Destroy(&list);
+    return n;
+}

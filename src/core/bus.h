@@ -52,4 +52,36 @@ typedef int (*bus_msg_fn)(const char *subject, const char *msg_id, const char *d
 int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *filter, int max,
                  int timeout_ms, bus_msg_fn fn, void *ud, err_t *e);
 
+/* ---- added for the ledger (ordering with fencing) ---------------------------------------- */
+
+/* Publishes like bus_js_publish but only if the stream's last sequence is expected_last_seq
+ * (header Nats-Expected-Last-Sequence; 0 = the stream must be empty). On success *seq (may be
+ * NULL) gets the stream sequence of the message. A publisher that lost the race gets 409
+ * "conflict" (code "fenced"). A duplicate Nats-Msg-Id is acknowledged as success with
+ * *duplicate = 1 and the sequence of the original message. */
+int bus_js_publish_expect(bus_t *b, const char *subject, const char *msg_id, const void *data,
+                          size_t len, unsigned long long expected_last_seq, unsigned long long *seq,
+                          int *duplicate, err_t *e);
+
+/* Reads the message at stream sequence seq (no consumer). *found = 0 when there is none
+ * (deleted or beyond the end). *data is malloc'd (NUL-terminated) when found; caller frees. */
+int bus_js_get_msg(bus_t *b, const char *stream, unsigned long long seq, int *found, char **data,
+                   size_t *len, err_t *e);
+
+/* Last sequence of a stream (0 when empty). */
+int bus_js_last_seq(bus_t *b, const char *stream, unsigned long long *last_seq, err_t *e);
+
+/* Like bus_js_fetch but hands the whole batch to one callback; all messages are acked when it
+ * returns 0 and nak'ed otherwise (so a batch that cannot be used is redelivered as a whole).
+ * Returns the number of messages in the batch (0 on timeout) or -1. */
+typedef struct bus_batch_msg {
+    const char *subject;
+    const char *msg_id;
+    const char *data;
+    size_t len;
+} bus_batch_msg_t;
+typedef int (*bus_batch_fn)(const bus_batch_msg_t *msgs, int n, void *ud);
+int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const char *filter,
+                       int max, int timeout_ms, bus_batch_fn fn, void *ud, err_t *e);
+
 #endif

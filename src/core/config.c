@@ -23,6 +23,9 @@ typedef enum {
     V_SERVICES,   /* all | comma list -> char[] (normalised, no spaces) */
     V_INT,        /* integer in [min, max] -> int */
     V_SIZE,       /* integer in [min, max] -> size_t */
+    V_GQL_INTRO,  /* on|admins|off -> int CFG_GQL_INTROSPECTION_* */
+    V_STR,        /* single-line printable text, 1..size-1 bytes -> char[] */
+    V_KEK,        /* base64 of 32 bytes -> unsigned char[32] + auth_kek_set; "" = unset */
 } vkind_t;
 
 typedef struct cfg_var {
@@ -88,6 +91,55 @@ static const cfg_var_t k_vars[] = {
     {"RECIPROCAL_OUTBOX_POLL_MS", V_INT, MEMBER(outbox_poll_ms), 10, 60000,
      "200",
      "How often the outbox relay looks for unpublished events, in milliseconds."},
+    {"RECIPROCAL_GRAPHQL_INTROSPECTION", V_GQL_INTRO, MEMBER(graphql_introspection), 0, 0,
+     "on",
+     "GraphQL introspection (__schema, __type): on, admins (network administrators only) or off."},
+    {"RECIPROCAL_GRAPHQL_MAX_DEPTH", V_INT, MEMBER(graphql_max_depth), 0, 1000,
+     "15",
+     "Deepest field nesting a GraphQL operation may select (0 = no limit)."},
+    {"RECIPROCAL_GRAPHQL_MAX_COST", V_INT, MEMBER(graphql_max_cost), 0, 100000000,
+     "0",
+     "GitHub-style cost limit of a GraphQL operation (list fields then need first/last 1..100; "
+     "0 = no cost limit and no pagination requirement)."},
+    {"RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS", V_INT,
+     MEMBER(graphql_require_persisted_mutations), 0, 1,
+     "0",
+     "1: GraphQL mutations run only from registered persisted documents (documentId)."},
+    {"RECIPROCAL_AUTH_KEK", V_KEK, MEMBER(auth_kek), 0, 0,
+     "",
+     "Key-encryption key of the auth service: 32 random bytes in base64 (head -c 32 "
+     "/dev/urandom | base64). Encrypts the token-signing keys and TOTP secrets stored in "
+     "PostgreSQL. No default: required where the auth service runs (serve with auth, "
+     "`reciprocal auth ...`, seeding accounts); losing it makes those secrets unreadable."},
+    {"RECIPROCAL_AUTH_ISSUER", V_STR, MEMBER(auth_issuer), 0, 0,
+     "reciprocal",
+     "`iss` claim of access tokens; the gateway accepts only tokens with this issuer."},
+    {"RECIPROCAL_AUTH_AUDIENCE", V_STR, MEMBER(auth_audience), 0, 0,
+     "reciprocal-api",
+     "`aud` claim of access tokens; the gateway accepts only tokens for this audience."},
+    {"RECIPROCAL_AUTH_ACCESS_TTL_SECONDS", V_INT, MEMBER(auth_access_ttl_s), 60, 3600,
+     "900",
+     "Lifetime of an access token (JWT), in seconds; also the longest a revoked session's last "
+     "access token keeps working."},
+    {"RECIPROCAL_AUTH_SESSION_MAX_SECONDS", V_INT, MEMBER(auth_session_max_s), 300, 31536000,
+     "2592000",
+     "Absolute lifetime of a session (refresh-token family) from sign-in, in seconds."},
+    {"RECIPROCAL_AUTH_SESSION_IDLE_SECONDS", V_INT, MEMBER(auth_session_idle_s), 60, 31536000,
+     "604800",
+     "A session not refreshed for this many seconds ends (idle timeout)."},
+    {"RECIPROCAL_AUTH_INVITE_TTL_SECONDS", V_INT, MEMBER(auth_invite_ttl_s), 60, 2592000,
+     "604800",
+     "Lifetime of an invitation token, in seconds."},
+    {"RECIPROCAL_AUTH_RESET_TTL_SECONDS", V_INT, MEMBER(auth_reset_ttl_s), 60, 86400,
+     "3600",
+     "Lifetime of a password-reset token, in seconds."},
+    {"RECIPROCAL_AUTH_MAX_FAILURES", V_INT, MEMBER(auth_max_failures), 1, 1000,
+     "5",
+     "Failed sign-ins per account (and reset requests per address) before exponential backoff "
+     "and lockout (429)."},
+    {"RECIPROCAL_AUTH_IP_MAX_FAILURES", V_INT, MEMBER(auth_ip_max_failures), 1, 100000,
+     "50",
+     "Failed sign-ins per client IP before exponential backoff and lockout (429)."},
 };
 /* clang-format on */
 
@@ -321,6 +373,83 @@ static int set_services(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e)
     return 0;
 }
 
+static int set_gql_intro(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    static const char *const names[] = {"on", "admins", "off"};
+    for (int i = 0; i < 3; i++)
+        if (strcasecmp(val, names[i]) == 0) {
+            *(int *)((char *)c + v->offset) = i;
+            return 0;
+        }
+    return invalid(e, v->name, "on, admins or off", val);
+}
+
+static int set_str(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    size_t n = strlen(val);
+    for (const char *p = val; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7F)
+            return err_set(e, 500, "invalid_config", v->name,
+                           "%s must be one line of printable text", v->name);
+    if (n == 0 || n >= v->size)
+        return err_set(e, 500, "invalid_config", v->name, "%s must be 1 to %zu bytes long", v->name,
+                       v->size - 1);
+    memcpy((char *)c + v->offset, val, n + 1);
+    return 0;
+}
+
+/* Standard base64 (with or without '=' padding, surrounding spaces/newlines ignored) of exactly
+ * 32 bytes. The value is a secret: never echoed. */
+static int set_kek(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    unsigned char out[48];
+    size_t n = 0;
+    unsigned bits = 0, acc = 0;
+    if (!*val) return 0; /* the default: unset */
+    for (const char *p = val; *p; p++) {
+        int d;
+        char ch = *p;
+        if (ch >= 'A' && ch <= 'Z')
+            d = ch - 'A';
+        else if (ch >= 'a' && ch <= 'z')
+            d = ch - 'a' + 26;
+        else if (ch >= '0' && ch <= '9')
+            d = ch - '0' + 52;
+        else if (ch == '+')
+            d = 62;
+        else if (ch == '/')
+            d = 63;
+        else if (ch == '=' || ch == ' ' || ch == '\n' || ch == '\r')
+            continue;
+        else
+            goto bad;
+        acc = (acc << 6) | (unsigned)d;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n >= sizeof out) goto bad;
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (n != sizeof c->auth_kek || acc != 0) goto bad;
+    memcpy(c->auth_kek, out, sizeof c->auth_kek);
+    c->auth_kek_set = 1;
+    memset(out, 0, sizeof out);
+    return 0;
+bad:
+    memset(out, 0, sizeof out);
+    return err_set(e, 500, "invalid_config", v->name,
+                   "%s must be 32 bytes in base64, e.g. from `head -c 32 /dev/urandom | base64` "
+                   "(value not shown)",
+                   v->name);
+}
+
+int cfg_require_auth_kek(const cfg_t *c, err_t *e) {
+    if (c->auth_kek_set) return 0;
+    return err_set(e, 500, "invalid_config", "RECIPROCAL_AUTH_KEK",
+                   "RECIPROCAL_AUTH_KEK is not set: the auth service needs a 32-byte "
+                   "key-encryption key in base64 (head -c 32 /dev/urandom | base64); keep it "
+                   "with your other secrets, it has no default");
+}
+
 static int apply(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
     switch (v->kind) {
     case V_PG_URL:
@@ -338,6 +467,12 @@ static int apply(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
     case V_INT:
     case V_SIZE:
         return set_int(v, val, c, e);
+    case V_GQL_INTRO:
+        return set_gql_intro(v, val, c, e);
+    case V_STR:
+        return set_str(v, val, c, e);
+    case V_KEK:
+        return set_kek(v, val, c, e);
     }
     return err_set(e, 500, "invalid_config", v->name, "%s has an unknown kind", v->name);
 }

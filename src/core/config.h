@@ -15,17 +15,35 @@ typedef struct cfg {
     char nats_url[512];             /* RECIPROCAL_NATS_URL */
     char listen_host[128];          /* RECIPROCAL_LISTEN=host:port (default 127.0.0.1:8080) */
     int listen_port;
-    int log_level;        /* RECIPROCAL_LOG_LEVEL: debug|info|warn|error -> LOG_* */
-    int log_json;         /* RECIPROCAL_LOG_FORMAT: json|text */
-    char services[256];   /* RECIPROCAL_SERVICES: "all" or comma list, e.g. "gateway,member" */
-    int db_pool_size;     /* RECIPROCAL_DB_POOL_SIZE (1..256, default 8) */
-    int http_threads;     /* RECIPROCAL_HTTP_THREADS (1..256, default 8) */
-    size_t http_max_body; /* RECIPROCAL_HTTP_MAX_BODY_BYTES (default 1048576) */
-    int http_timeout_s;   /* RECIPROCAL_HTTP_TIMEOUT_SECONDS idle/read timeout (default 30) */
-    int nats_timeout_ms;  /* RECIPROCAL_NATS_REQUEST_TIMEOUT_MS (default 5000) */
-    int shutdown_grace_s; /* RECIPROCAL_SHUTDOWN_GRACE_SECONDS (default 10) */
-    int outbox_poll_ms;   /* RECIPROCAL_OUTBOX_POLL_MS (default 200) */
+    int log_level;             /* RECIPROCAL_LOG_LEVEL: debug|info|warn|error -> LOG_* */
+    int log_json;              /* RECIPROCAL_LOG_FORMAT: json|text */
+    char services[256];        /* RECIPROCAL_SERVICES: "all" or comma list, e.g. "gateway,member" */
+    int db_pool_size;          /* RECIPROCAL_DB_POOL_SIZE (1..256, default 8) */
+    int http_threads;          /* RECIPROCAL_HTTP_THREADS (1..256, default 8) */
+    size_t http_max_body;      /* RECIPROCAL_HTTP_MAX_BODY_BYTES (default 1048576) */
+    int http_timeout_s;        /* RECIPROCAL_HTTP_TIMEOUT_SECONDS idle/read timeout (default 30) */
+    int nats_timeout_ms;       /* RECIPROCAL_NATS_REQUEST_TIMEOUT_MS (default 5000) */
+    int shutdown_grace_s;      /* RECIPROCAL_SHUTDOWN_GRACE_SECONDS (default 10) */
+    int outbox_poll_ms;        /* RECIPROCAL_OUTBOX_POLL_MS (default 200) */
+    int graphql_introspection; /* RECIPROCAL_GRAPHQL_INTROSPECTION: CFG_GQL_INTROSPECTION_* */
+    int graphql_max_depth;     /* RECIPROCAL_GRAPHQL_MAX_DEPTH (0 = off, default 15) */
+    int graphql_max_cost;      /* RECIPROCAL_GRAPHQL_MAX_COST (0 = off) */
+    int graphql_require_persisted_mutations; /* RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS */
+    /* auth service and the gateway's token check (docs/auth.md) */
+    char auth_issuer[128];      /* RECIPROCAL_AUTH_ISSUER: `iss` of access tokens */
+    char auth_audience[128];    /* RECIPROCAL_AUTH_AUDIENCE: `aud` of access tokens */
+    int auth_access_ttl_s;      /* RECIPROCAL_AUTH_ACCESS_TTL_SECONDS (900) */
+    int auth_session_max_s;     /* RECIPROCAL_AUTH_SESSION_MAX_SECONDS (30 days) */
+    int auth_session_idle_s;    /* RECIPROCAL_AUTH_SESSION_IDLE_SECONDS (7 days) */
+    int auth_invite_ttl_s;      /* RECIPROCAL_AUTH_INVITE_TTL_SECONDS (7 days) */
+    int auth_reset_ttl_s;       /* RECIPROCAL_AUTH_RESET_TTL_SECONDS (3600) */
+    int auth_max_failures;      /* RECIPROCAL_AUTH_MAX_FAILURES (5) */
+    int auth_ip_max_failures;   /* RECIPROCAL_AUTH_IP_MAX_FAILURES (50) */
+    int auth_kek_set;           /* RECIPROCAL_AUTH_KEK was given (no default) */
+    unsigned char auth_kek[32]; /* RECIPROCAL_AUTH_KEK: 32 bytes, base64 in the variable */
 } cfg_t;
+
+enum { CFG_GQL_INTROSPECTION_ON, CFG_GQL_INTROSPECTION_ADMINS, CFG_GQL_INTROSPECTION_OFF };
 
 /* Looks a variable up; the default is getenv. Tests pass their own. */
 typedef const char *(*cfg_getenv_fn)(const char *name);
@@ -40,6 +58,11 @@ int cfg_load(cfg_t *c, cfg_getenv_fn get, err_t *e);
 
 /* 1 if `service` is selected by c->services ("all" selects everything, including "gateway"). */
 int cfg_service_enabled(const cfg_t *c, const char *service);
+
+/* RECIPROCAL_AUTH_KEK has no default and is required only where the auth service runs (serve
+ * with auth enabled, `reciprocal auth ...`, seeding accounts): 0 when set, else -1 with
+ * e->status 500, code "invalid_config", field "RECIPROCAL_AUTH_KEK" and how to make one. */
+int cfg_require_auth_kek(const cfg_t *c, err_t *e);
 
 /* Prints every variable as NAME=default and its meaning (`reciprocal help config`). */
 void cfg_describe(FILE *out);

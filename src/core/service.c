@@ -82,13 +82,40 @@ fail:
     return -1;
 }
 
+/* ---- raw (non-JSON) responses ---- */
+
+static const char *const raw_types[] = {"text/csv; charset=utf-8",
+                                        "application/json; charset=utf-8", "image/svg+xml", NULL};
+
+json_t *svc_raw_output(const char *content_type, const char *filename, const char *body) {
+    return json_pack("{s:{s:s, s:s?, s:s}}", "$raw", "content_type", content_type, "filename",
+                     filename, "body", body ? body : "");
+}
+
+int svc_raw_parts(const json_t *output, const char **content_type, const char **filename,
+                  const char **body) {
+    json_t *raw = json_is_object(output) ? json_object_get(output, "$raw") : NULL;
+    const char *ct = json_string_value(json_object_get(raw, "content_type"));
+    const char *b = json_string_value(json_object_get(raw, "body"));
+    if (!ct || !b) return 0;
+    for (const char *const *t = raw_types; *t; t++) {
+        if (strcmp(*t, ct) == 0) {
+            *content_type = *t;
+            *filename = json_string_value(json_object_get(raw, "filename"));
+            *body = b;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- caller envelope ---- */
 
 json_t *svc_caller_to_json(const svc_caller_t *c) {
-    return json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s}", "user_id", c->user_id, "club_id",
-                     c->club_id, "network_admin", c->network_admin, "perms", c->perms, "request_id",
-                     c->request_id, "trace_id", c->trace_id, "ip", c->ip, "user_agent",
-                     c->user_agent);
+    return json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:s}", "user_id", c->user_id,
+                     "club_id", c->club_id, "network_admin", c->network_admin, "perms", c->perms,
+                     "request_id", c->request_id, "trace_id", c->trace_id, "ip", c->ip,
+                     "user_agent", c->user_agent, "session_id", c->session_id);
 }
 
 static void copy_field(json_t *j, const char *key, char *dst, size_t cap) {
@@ -106,6 +133,7 @@ int svc_caller_from_json(json_t *j, svc_caller_t *c, err_t *e) {
     copy_field(j, "trace_id", c->trace_id, sizeof c->trace_id);
     copy_field(j, "ip", c->ip, sizeof c->ip);
     copy_field(j, "user_agent", c->user_agent, sizeof c->user_agent);
+    copy_field(j, "session_id", c->session_id, sizeof c->session_id);
     c->network_admin = json_is_true(json_object_get(j, "network_admin"));
     return 0;
 }

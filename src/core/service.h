@@ -37,6 +37,7 @@ typedef struct svc_caller {
     char trace_id[40];
     char ip[64];
     char user_agent[256];
+    char session_id[40]; /* the sign-in session of the access token (`sid`), "" = none */
 } svc_caller_t;
 
 typedef struct svc_call {
@@ -84,6 +85,17 @@ int svc_authorized(const svc_caller_t *caller, const char *permission);
 
 /* Begin a transaction scoped to the caller (club, user, network admin). */
 int svc_begin(const svc_call_t *call, db_tx_t **tx, err_t *e);
+
+/* Non-JSON responses (CSV export, data downloads). A handler returns
+ * svc_raw_output(content_type, filename, body) = {"$raw":{"content_type","filename","body"}};
+ * the gateway sends `body` unchanged with that Content-Type and, when filename is given,
+ * Content-Disposition: attachment. Over NATS it travels as ordinary JSON. content_type must be
+ * one of: "text/csv; charset=utf-8", "application/json; charset=utf-8", "image/svg+xml". */
+json_t *svc_raw_output(const char *content_type, const char *filename, const char *body);
+/* 1 when output is a raw response: *content_type is the static string from the list above,
+ * *filename (may be NULL) and *body are borrowed from output. 0 otherwise. */
+int svc_raw_parts(const json_t *output, const char **content_type, const char **filename,
+                  const char **body);
 
 /* NATS transport. svc_serve_bus starts `workers` responders for module m. svc_call_remote sends
  * one operation to whichever process serves it and returns exactly what svc_dispatch returned

@@ -10,10 +10,13 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/router.h"
+#include "gateway/authn.h"
+#include "gateway/graphql_api.h"
 
 struct gateway {
     const svc_env_t *env;
     router_t *router;
+    gql_api_t *graphql; /* POST/GET /graphql (gateway/graphql_api.c) */
 };
 
 typedef struct gw_target {
@@ -50,6 +53,11 @@ gateway_t *gw_new(const svc_env_t *env, err_t *e) {
             }
         }
     }
+    g->graphql = gql_api_new(env, e);
+    if (!g->graphql) {
+        gw_free(g);
+        return NULL;
+    }
     metrics_gauge_declare("db_pool_connections", "Database pool connections by state", "state");
     metrics_counter_declare("db_pool_waits_total",
                             "Times a request waited for a database connection", NULL);
@@ -64,6 +72,7 @@ oom:
 void gw_free(gateway_t *g) {
     if (!g) return;
     router_free(g->router);
+    gql_api_free(g->graphql);
     free(g);
     free(gw_targets);
     gw_targets = NULL;
@@ -124,16 +133,12 @@ static int content_type_is_json(const char *ct) {
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-static void caller_from_request(const http_request_t *req, svc_caller_t *c) {
-    memset(c, 0, sizeof *c);
-    /* Open mode until the auth service lands: every caller acts as a network administrator.
-     * The auth check slots in here (token -> user, club, permissions). */
-    c->network_admin = 1;
-    snprintf(c->perms, sizeof c->perms, "*");
-    snprintf(c->request_id, sizeof c->request_id, "%s", req->request_id ? req->request_id : "");
-    snprintf(c->trace_id, sizeof c->trace_id, "%s", req->trace_id ? req->trace_id : "");
-    snprintf(c->ip, sizeof c->ip, "%s", req->client_ip ? req->client_ip : "");
-    snprintf(c->user_agent, sizeof c->user_agent, "%s", req->user_agent ? req->user_agent : "");
+/* The caller from the bearer token (gateway/authn.c). An invalid token fails only operations
+ * that need a permission; public ones (login, JWKS, ...) run anonymously. */
+static int caller_from_request(gateway_t *g, const http_request_t *req, const svc_op_t *op,
+                               svc_caller_t *c, err_t *e) {
+    if (authn_caller(g->env, req, c, e) == 0) return 0;
+    return op->permission || e->status >= 500 ? -1 : 0;
 }
 
 static void handle_operation(gateway_t *g, const http_request_t *req, http_response_t *resp,
@@ -163,7 +168,13 @@ static void handle_operation(gateway_t *g, const http_request_t *req, http_respo
         json_object_set_new(input, m->names[i], json_string(m->values[i]));
 
     svc_caller_t caller;
-    caller_from_request(req, &caller);
+    if (caller_from_request(g, req, t->op, &caller, &e) != 0) {
+        http_set_error(resp, &e);
+        authn_error_headers(resp, &e);
+        json_decref(input);
+        return;
+    }
+    const char *raw_type = NULL, *raw_name = NULL, *raw_body = NULL;
     int rc;
     if (cfg_service_enabled(g->env->cfg, t->module->name))
         rc = svc_dispatch(g->env, t->module, t->op, &caller, input, &status, &output, &e);
@@ -171,8 +182,24 @@ static void handle_operation(gateway_t *g, const http_request_t *req, http_respo
         rc = svc_call_remote(g->env, t->module, t->op, &caller, input, &status, &output, &e);
     if (rc != 0) {
         http_set_error(resp, &e);
+        authn_error_headers(resp, &e);
     } else if (status == 204 || !output || json_is_null(output)) {
         http_set_body(resp, status == 200 && !output ? 204 : status, strdup(""));
+    } else if (svc_raw_parts(output, &raw_type, &raw_name, &raw_body)) {
+        /* a non-JSON body (svc_raw_output): sent as is, optionally as a download */
+        http_set_body(resp, status, strdup(raw_body));
+        resp->content_type = raw_type;
+        if (raw_name) {
+            char cd[160];
+            size_t o = (size_t)snprintf(cd, sizeof cd, "attachment; filename=\"");
+            for (const char *p = raw_name; *p && o < sizeof cd - 3; p++)
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_')
+                    cd[o++] = *p;
+            cd[o++] = '"';
+            cd[o] = 0;
+            http_add_header(resp, "Content-Disposition", cd);
+        }
     } else {
         set_json(resp, status, output);
         const char *id = json_string_value(json_object_get(output, "id"));
@@ -204,6 +231,11 @@ void gw_handle(const http_request_t *req, http_response_t *resp, void *ud) {
         char *text = metrics_render();
         http_set_body(resp, 200, text ? text : strdup(""));
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        return;
+    }
+    if (strcmp(req->path, "/graphql") == 0) {
+        resp->route = "/graphql";
+        gql_api_handle(g->graphql, req, resp);
         return;
     }
     router_match_t m;

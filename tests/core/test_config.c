@@ -345,7 +345,7 @@ static void test_describe(void) {
     size_t got = fread(text, 1, (size_t)n, f);
     fclose(f);
     CHECK_EQ_INT(got, n);
-    CHECK_EQ_INT(cfg_var_count(), 14);
+    CHECK_EQ_INT(cfg_var_count(), 28);
     /* every variable appears as NAME=default, and every default loads */
     for (size_t i = 0; i < cfg_var_count(); i++) {
         char line[700];
@@ -362,8 +362,56 @@ static void test_describe(void) {
     free(text);
 }
 
+/* The auth variables (issue 3): defaults, bounds, and the key-encryption key, which has no
+ * default, must be 32 bytes of base64 and is never echoed in an error. */
+static void test_auth_vars(void) {
+    cfg_t c;
+    err_t e;
+    env_reset();
+    REQUIRE(cfg_load(&c, fake_getenv, &e) == 0);
+    CHECK_STR(c.auth_issuer, "reciprocal");
+    CHECK_STR(c.auth_audience, "reciprocal-api");
+    CHECK_EQ_INT(c.auth_access_ttl_s, 900);
+    CHECK_EQ_INT(c.auth_session_max_s, 2592000);
+    CHECK_EQ_INT(c.auth_session_idle_s, 604800);
+    CHECK_EQ_INT(c.auth_invite_ttl_s, 604800);
+    CHECK_EQ_INT(c.auth_reset_ttl_s, 3600);
+    CHECK_EQ_INT(c.auth_max_failures, 5);
+    CHECK_EQ_INT(c.auth_ip_max_failures, 50);
+    CHECK_EQ_INT(c.auth_kek_set, 0);
+    CHECK_EQ_INT(cfg_require_auth_kek(&c, &e), -1);
+    CHECK_STR(e.field, "RECIPROCAL_AUTH_KEK");
+    CHECK(strstr(e.message, "base64") != NULL);
+    /* 32 bytes 0x00..0x1f */
+    CHECK_EQ_INT(
+        load1("RECIPROCAL_AUTH_KEK", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &c, &e), 0);
+    CHECK_EQ_INT(c.auth_kek_set, 1);
+    CHECK_EQ_INT(c.auth_kek[0], 0);
+    CHECK_EQ_INT(c.auth_kek[31], 31);
+    CHECK_EQ_INT(cfg_require_auth_kek(&c, &e), 0);
+    /* 31 bytes, 33 bytes, not base64: refused without echoing the value */
+    static const char *const bad[] = {"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==",
+                                      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g",
+                                      "secret-value!not*base64", NULL};
+    for (const char *const *b = bad; *b; b++) {
+        CHECK_EQ_INT(load1("RECIPROCAL_AUTH_KEK", *b, &c, &e), -1);
+        CHECK_STR(e.field, "RECIPROCAL_AUTH_KEK");
+        CHECK(strstr(e.message, *b) == NULL);
+        CHECK(strstr(e.message, "32 bytes") != NULL);
+    }
+    CHECK_EQ_INT(load1("RECIPROCAL_AUTH_ACCESS_TTL_SECONDS", "59", &c, &e), -1);
+    CHECK_STR(e.field, "RECIPROCAL_AUTH_ACCESS_TTL_SECONDS");
+    CHECK_EQ_INT(load1("RECIPROCAL_AUTH_SESSION_IDLE_SECONDS", "3600", &c, &e), 0);
+    CHECK_EQ_INT(c.auth_session_idle_s, 3600);
+    CHECK_EQ_INT(load1("RECIPROCAL_AUTH_ISSUER", "https://id.example", &c, &e), 0);
+    CHECK_STR(c.auth_issuer, "https://id.example");
+    CHECK_EQ_INT(load1("RECIPROCAL_AUTH_AUDIENCE", "two\nlines", &c, &e), -1);
+    CHECK_STR(e.field, "RECIPROCAL_AUTH_AUDIENCE");
+}
+
 int main(void) {
     RUN(test_defaults);
+    RUN(test_auth_vars);
     RUN(test_integers);
     RUN(test_urls);
     RUN(test_listen);

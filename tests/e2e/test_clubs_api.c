@@ -316,7 +316,23 @@ static void test_metrics(void) {
     e2e_resp_free(&r);
 }
 
+/* Auth (issue 3): the clubs operations need a signed-in caller with the right permission. */
+static void test_requires_token(void) {
+    char url[256], buf[256];
+    e2e_resp_t r;
+    snprintf(url, sizeof url, "%s/api/v1/clubs", g_proc.base);
+    REQUIRE(e2e_http_as(NULL, "GET", url, NULL, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    CHECK_STR(err_code(&r), "unauthenticated");
+    CHECK(e2e_header(&r, "WWW-Authenticate", buf, sizeof buf) != NULL);
+    e2e_resp_free(&r);
+    REQUIRE(e2e_http_as("not-a-token", "POST", url, "application/json", "{}", &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+}
+
 static void run_api_suite(void) {
+    RUN(test_requires_token);
     RUN(test_health);
     RUN(test_create);
     RUN(test_bad_input);
@@ -328,6 +344,7 @@ static void run_api_suite(void) {
 
 static void test_start_all_in_one(void) {
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, NULL) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0); /* auth (issue 3): a network admin */
 }
 static void test_stop_all_in_one(void) {
     CHECK_EQ_INT(e2e_stop(&g_proc), 0);
@@ -335,8 +352,9 @@ static void test_stop_all_in_one(void) {
 
 static e2e_proc_t g_member;
 static void test_start_split(void) {
-    REQUIRE(e2e_start(&g_member, "member", 0, 0, NULL) == 0);
+    REQUIRE(e2e_start(&g_member, "member,auth", 0, 0, NULL) == 0);
     REQUIRE(e2e_start(&g_proc, "gateway", 0, 1, NULL) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0); /* login travels over NATS to auth */
 }
 
 static void test_split_without_member_is_503(void) {
@@ -355,6 +373,24 @@ static void test_postgres_restart(void) {
     REQUIRE(pgctl != NULL);
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, NULL) == 0);
     char cmd[1024];
+    /* PostgreSQL down: readiness says so (503 naming it), liveness does not care */
+    snprintf(cmd, sizeof cmd, "%s stop >/dev/null 2>&1", pgctl);
+    CHECK_EQ_INT(system(cmd), 0);
+    e2e_resp_t down;
+    REQUIRE(req("GET", "/health/ready", NULL, &down) == 0);
+    CHECK_EQ_INT(down.status, 503);
+    CHECK_STR(err_code(&down), "unavailable");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(down.json, "checks"), "postgres")),
+              "down");
+    e2e_resp_free(&down);
+    REQUIRE(req("GET", "/health/live", NULL, &down) == 0);
+    CHECK_EQ_INT(down.status, 200);
+    e2e_resp_free(&down);
+    REQUIRE(req("GET", "/api/v1/clubs", NULL, &down) == 0);
+    CHECK_EQ_INT(down.status, 503);
+    e2e_resp_free(&down);
+    snprintf(cmd, sizeof cmd, "%s start >/dev/null 2>&1", pgctl);
+    CHECK_EQ_INT(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "%s restart >/dev/null 2>&1", pgctl);
     CHECK_EQ_INT(system(cmd), 0);
     int ok = 0;

@@ -198,8 +198,56 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *ud) {
     return add;
 }
 
+static char g_bearer[8192];
+
+void e2e_set_bearer(const char *token) {
+    snprintf(g_bearer, sizeof g_bearer, "%s", token ? token : "");
+}
+
+const char *e2e_bearer(void) {
+    return g_bearer;
+}
+
 int e2e_http(const char *method, const char *url, const char *content_type, const char *body,
              e2e_resp_t *r) {
+    return e2e_http_as(g_bearer, method, url, content_type, body, r);
+}
+
+int e2e_login_admin(const e2e_proc_t *p, char *email_out, char *password_out) {
+    static int counter;
+    char email[128], password[128], pwenv[160], url[256], body[512];
+    snprintf(email, sizeof email, "e2e-admin-%d-%d@example.test", (int)getpid(), ++counter);
+    snprintf(password, sizeof password, "e2e admin passphrase %d-%d lighthouse", (int)getpid(),
+             counter);
+    snprintf(pwenv, sizeof pwenv, "RECIPROCAL_ADMIN_PASSWORD=%s", password);
+    const char *args[] = {"auth", "create-admin", "--email", email, NULL};
+    const char *env[] = {pwenv, NULL};
+    char *out = NULL;
+    int rc = e2e_run(args, env, &out);
+    if (rc != 0) {
+        printf("#   auth create-admin exited %d: %s\n", rc, out ? out : "");
+        free(out);
+        return -1;
+    }
+    free(out);
+    snprintf(url, sizeof url, "%s/api/v1/auth/login", p->base);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
+    e2e_resp_t r;
+    if (e2e_http_as(NULL, "POST", url, "application/json", body, &r) != 0 || r.status != 200 ||
+        !json_string_value(json_object_get(r.json, "access_token"))) {
+        printf("#   admin login failed: %ld %s\n", r.status, r.body ? r.body : "");
+        e2e_resp_free(&r);
+        return -1;
+    }
+    e2e_set_bearer(json_string_value(json_object_get(r.json, "access_token")));
+    e2e_resp_free(&r);
+    if (email_out) snprintf(email_out, 128, "%s", email);
+    if (password_out) snprintf(password_out, 128, "%s", password);
+    return 0;
+}
+
+int e2e_http_as(const char *bearer, const char *method, const char *url, const char *content_type,
+                const char *body, e2e_resp_t *r) {
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
     if (!c) return -1;
@@ -213,6 +261,15 @@ int e2e_http(const char *method, const char *url, const char *content_type, cons
         hdrs = curl_slist_append(hdrs, "Content-Type:");
     }
     hdrs = curl_slist_append(hdrs, "Expect:");
+    if (bearer && *bearer) {
+        size_t n = strlen(bearer) + 32;
+        char *auth = malloc(n);
+        if (auth) {
+            snprintf(auth, n, "Authorization: Bearer %s", bearer);
+            hdrs = curl_slist_append(hdrs, auth);
+            free(auth);
+        }
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);

@@ -34,9 +34,23 @@ int e2e_stop(e2e_proc_t *p);
 /* Runs the binary with args (argv[0] excluded), returns exit status; output in *out (malloc). */
 int e2e_run(const char *const *args, const char *const *extra_env, char **out);
 
-/* One HTTP request. body may be NULL; content_type NULL = none. */
+/* One HTTP request. body may be NULL; content_type NULL = none. Sends
+ * `Authorization: Bearer <token>` when a bearer token is set (e2e_set_bearer / e2e_login_admin). */
 int e2e_http(const char *method, const char *url, const char *content_type, const char *body,
              e2e_resp_t *r);
+/* The same with an explicit bearer token (NULL or "" = no Authorization header). */
+int e2e_http_as(const char *bearer, const char *method, const char *url, const char *content_type,
+                const char *body, e2e_resp_t *r);
+
+/* The global bearer token e2e_http sends (copied; NULL clears). e2e_bearer() is "" when none. */
+void e2e_set_bearer(const char *token);
+const char *e2e_bearer(void);
+/* Auth bootstrap (issue 3): creates a fresh network administrator with
+ * `reciprocal auth create-admin` (through e2e_run; unique email per call), signs in over HTTP
+ * on p and makes the access token the global bearer. Call it once after the server started.
+ * email_out/password_out (may be NULL) receive the credentials (128 bytes each). 0 or -1
+ * (printing why). */
+int e2e_login_admin(const e2e_proc_t *p, char *email_out, char *password_out);
 void e2e_resp_free(e2e_resp_t *r);
 /* Header value (case-insensitive) from r->headers, copied into buf; NULL when absent. */
 const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t cap);

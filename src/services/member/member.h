@@ -1,5 +1,6 @@
-/* member: the member service module. Owns the PostgreSQL schema `member` (clubs today; members,
- * profiles and addresses next) and declares the service's single operation table. */
+/* member: the member service module. Owns the PostgreSQL schema `member` (clubs,
+ * members, profiles, addresses, status history, cards) and declares the service's single
+ * operation table (src/services/member/member.c). */
 #ifndef SERVICES_MEMBER_MEMBER_H
 #define SERVICES_MEMBER_MEMBER_H
 

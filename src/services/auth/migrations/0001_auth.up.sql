@@ -178,18 +178,26 @@ CREATE POLICY throttle_app ON auth.throttle TO reciprocal_app USING (true) WITH 
 GRANT SELECT, INSERT, UPDATE, DELETE ON auth.throttle TO reciprocal_app;
 
 -- The club of an opaque token (refresh or one-time), given the SHA-256 hex of the token; NULL
--- when unknown. Runs as the owner with app.network_admin on for its duration only; returns
--- nothing but the club id, so it exposes nothing to someone who does not hold the token.
+-- when unknown. Runs as the owner and turns app.network_admin on for its one query only (then
+-- puts the previous value back); returns nothing but the club id, so it exposes nothing to
+-- someone who does not hold the token.
 CREATE FUNCTION auth.token_club(kind text, hash text) RETURNS uuid
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    SET app.network_admin = 'on'
     AS $$
-    SELECT club_id FROM (
-        SELECT club_id FROM auth.refresh_tokens WHERE kind = 'refresh' AND token_hash = hash
+DECLARE
+    prev text := current_setting('app.network_admin', true);
+    club uuid;
+BEGIN
+    PERFORM set_config('app.network_admin', 'on', true);
+    SELECT t.club_id INTO club FROM (
+        SELECT r.club_id FROM auth.refresh_tokens r WHERE kind = 'refresh' AND r.token_hash = hash
         UNION ALL
-        SELECT club_id FROM auth.one_time_tokens WHERE purpose = kind AND token_hash = hash
-    ) t LIMIT 1
+        SELECT o.club_id FROM auth.one_time_tokens o WHERE o.purpose = kind AND o.token_hash = hash
+    ) t LIMIT 1;
+    PERFORM set_config('app.network_admin', coalesce(prev, 'off'), true);
+    RETURN club;
+END
 $$;
 REVOKE ALL ON FUNCTION auth.token_club(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION auth.token_club(text, text) TO reciprocal_app;

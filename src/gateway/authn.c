@@ -1,0 +1,191 @@
+/* authn: see authn.h. */
+#include "gateway/authn.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "services/auth/auth_util.h"
+#include "services/auth/jwt.h"
+
+#define KEYS_MAX_AGE_S 300
+#define KEYS_MIN_REFETCH_S 10
+#define LEEWAY_S 30
+
+static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
+static jwt_keyset_t *g_keys;
+static time_t g_fetched_at;
+static pthread_mutex_t g_fetch_mu = PTHREAD_MUTEX_INITIALIZER;
+static time_t g_last_attempt;
+
+/* Asks the auth service for its JWKS and builds a key set. */
+static jwt_keyset_t *fetch_keyset(const svc_env_t *env, err_t *e) {
+    const svc_module_t *m = svc_find_module("auth");
+    const svc_op_t *op = m ? svc_find_op(m, "jwks") : NULL;
+    if (!op) {
+        err_set(e, 503, "unavailable", "", "the auth service is not linked into this binary");
+        return NULL;
+    }
+    svc_caller_t anon;
+    memset(&anon, 0, sizeof anon);
+    snprintf(anon.request_id, sizeof anon.request_id, "%s", log_request_id());
+    json_t *in = json_object(), *out = NULL;
+    int status = 0, rc;
+    if (cfg_service_enabled(env->cfg, "auth"))
+        rc = svc_dispatch(env, m, op, &anon, in, &status, &out, e);
+    else
+        rc = svc_call_remote(env, m, op, &anon, in, &status, &out, e);
+    json_decref(in);
+    if (rc != 0) {
+        json_decref(out);
+        if (e->status < 500) err_set(e, 503, "unavailable", "", "cannot obtain the token keys");
+        return NULL;
+    }
+    jwt_keyset_t *ks = jwt_keyset_new();
+    json_t *keys = json_object_get(out, "keys");
+    size_t i;
+    json_t *jwk;
+    json_array_foreach(keys, i, jwk) {
+        jwt_key_t *k = NULL;
+        err_t ke = {0};
+        if (jwt_key_from_jwk(jwk, &k, &ke) == 0) jwt_keyset_add(ks, k, &ke);
+        jwt_key_free(k);
+    }
+    json_decref(out);
+    if (!ks || jwt_keyset_count(ks) == 0) {
+        jwt_keyset_free(ks);
+        err_set(e, 503, "unavailable", "", "the auth service published no usable key");
+        return NULL;
+    }
+    return ks;
+}
+
+/* Refetches unless another thread did so within min_age seconds. 0 when a key set is there. */
+static int refresh_keys(const svc_env_t *env, int min_age, err_t *e) {
+    pthread_mutex_lock(&g_fetch_mu);
+    time_t now = time(NULL);
+    int have;
+    pthread_rwlock_rdlock(&g_lock);
+    have = g_keys != NULL;
+    pthread_rwlock_unlock(&g_lock);
+    if (have && now - g_last_attempt < min_age) {
+        pthread_mutex_unlock(&g_fetch_mu);
+        return 0;
+    }
+    g_last_attempt = now;
+    jwt_keyset_t *ks = fetch_keyset(env, e);
+    if (ks) {
+        pthread_rwlock_wrlock(&g_lock);
+        jwt_keyset_free(g_keys);
+        g_keys = ks;
+        g_fetched_at = now;
+        pthread_rwlock_unlock(&g_lock);
+    } else if (have) {
+        log_warn("authn: keeping the cached token keys: %s", e->message);
+    }
+    pthread_mutex_unlock(&g_fetch_mu);
+    return ks || have ? 0 : -1;
+}
+
+static int verify(const svc_env_t *env, const char *tok, json_t **claims, err_t *e) {
+    const cfg_t *cf = env->cfg;
+    jwt_verify_opts_t o = {.issuer = cf->auth_issuer,
+                           .audience = cf->auth_audience,
+                           .now = (int64_t)time(NULL),
+                           .leeway = LEEWAY_S};
+    pthread_rwlock_rdlock(&g_lock);
+    int none = !g_keys, stale = none || time(NULL) - g_fetched_at >= KEYS_MAX_AGE_S;
+    pthread_rwlock_unlock(&g_lock);
+    if (stale && refresh_keys(env, none ? 0 : KEYS_MIN_REFETCH_S, e) != 0) return -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pthread_rwlock_rdlock(&g_lock);
+        int rc = jwt_verify(g_keys, tok, strlen(tok), &o, claims, e);
+        pthread_rwlock_unlock(&g_lock);
+        if (rc == 0) return 0;
+        if (attempt || strcmp(e->code, "token_kid_unknown") != 0) return -1;
+        err_t fe = {0};
+        refresh_keys(env, KEYS_MIN_REFETCH_S, &fe); /* a rotation we have not seen yet? */
+    }
+    return -1;
+}
+
+static int claims_to_caller(json_t *claims, svc_caller_t *c, err_t *e) {
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    json_t *club = json_object_get(claims, "club_id");
+    const char *perms = json_string_value(json_object_get(claims, "perms"));
+    json_t *roles = json_object_get(claims, "roles");
+    const char *sid = json_string_value(json_object_get(claims, "sid"));
+    if (!sub || !jsonx_is_uuid(sub) || !perms || strlen(perms) >= sizeof c->perms ||
+        !json_is_array(roles) || !(json_is_null(club) || json_is_string(club)) ||
+        (json_is_string(club) && !jsonx_is_uuid(json_string_value(club))))
+        return err_set(e, 401, "token_malformed", "", "the access token is malformed");
+    snprintf(c->user_id, sizeof c->user_id, "%s", sub);
+    snprintf(c->club_id, sizeof c->club_id, "%s",
+             json_is_string(club) ? json_string_value(club) : "");
+    snprintf(c->perms, sizeof c->perms, "%s", perms);
+    /* the session the token was issued for (tokens of this service always carry one) */
+    if (sid && jsonx_is_uuid(sid)) snprintf(c->session_id, sizeof c->session_id, "%s", sid);
+    size_t i;
+    json_t *r;
+    json_array_foreach(roles, i, r) {
+        const char *s = json_string_value(r);
+        if (s && strcmp(s, "network_admin") == 0) c->network_admin = 1;
+    }
+    if (!c->network_admin && !c->club_id[0])
+        return err_set(e, 401, "token_malformed", "", "the access token names no club");
+    return 0;
+}
+
+int authn_caller(const svc_env_t *env, const http_request_t *req, svc_caller_t *c, err_t *e) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->request_id, sizeof c->request_id, "%s", req->request_id ? req->request_id : "");
+    snprintf(c->trace_id, sizeof c->trace_id, "%s", req->trace_id ? req->trace_id : "");
+    snprintf(c->ip, sizeof c->ip, "%s", req->client_ip ? req->client_ip : "");
+    snprintf(c->user_agent, sizeof c->user_agent, "%s", req->user_agent ? req->user_agent : "");
+    const char *h = http_header(req, "Authorization");
+    if (!h || !*h) return 0;
+    if (strncasecmp(h, "Bearer ", 7) != 0)
+        return err_set(e, 401, "invalid_token", "", "use Authorization: Bearer <access token>");
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    json_t *claims = NULL;
+    if (verify(env, tok, &claims, e) != 0) return -1;
+    svc_caller_t ids = *c;
+    int rc = claims_to_caller(claims, c, e);
+    json_decref(claims);
+    if (rc != 0) {
+        *c = ids;
+        return -1;
+    }
+    return 0;
+}
+
+void authn_error_headers(http_response_t *resp, const err_t *e) {
+    if (e->status == 401) {
+        char v[160];
+        if (strncmp(e->code, "token_", 6) == 0 || strcmp(e->code, "invalid_token") == 0)
+            snprintf(v, sizeof v, "Bearer realm=\"reciprocal\", error=\"invalid_token\"");
+        else
+            snprintf(v, sizeof v, "Bearer realm=\"reciprocal\"");
+        http_add_header(resp, "WWW-Authenticate", v);
+    } else if (e->status == 429) {
+        char v[16];
+        int s = auth_retry_after(e);
+        snprintf(v, sizeof v, "%d", s > 0 ? s : 1);
+        http_add_header(resp, "Retry-After", v);
+    }
+}
+
+void authn_forget_keys(void) {
+    pthread_rwlock_wrlock(&g_lock);
+    jwt_keyset_free(g_keys);
+    g_keys = NULL;
+    g_fetched_at = 0;
+    pthread_rwlock_unlock(&g_lock);
+}

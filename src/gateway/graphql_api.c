@@ -1,0 +1,698 @@
+/* graphql_api: see graphql_api.h. */
+#include "gateway/graphql_api.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "gateway/authn.h"
+#include "gateway/graphql/gql_exec.h"
+#include "gateway/graphql/gql_parser.h"
+#include "gateway/graphql/gql_validate.h"
+
+#define DOC_CACHE_MAX 1024
+
+typedef struct doc_entry {
+    char id[72]; /* sha256:<64 hex> */
+    char *text;
+} doc_entry;
+
+struct gql_api {
+    const svc_env_t *env;
+    gql_schema *schema;
+    gql_resolvers *resolvers;
+    pthread_mutex_t lock; /* doc cache */
+    doc_entry docs[DOC_CACHE_MAX];
+    size_t ndocs;
+};
+
+/* Per request: the caller and the batch cache of clubs by id/slug. */
+typedef struct api_req {
+    gql_api_t *api;
+    svc_caller_t caller;
+    json_t *clubs; /* key -> club object or null (not found) */
+} api_req;
+
+/* ---- operations: the same path as REST (gateway.c handle_operation) ---- */
+
+static int call_op(api_req *r, const char *module, const char *op_name, json_t *input,
+                   json_t **output, err_t *e) {
+    const svc_module_t *m = svc_find_module(module);
+    const svc_op_t *op = m ? svc_find_op(m, op_name) : NULL;
+    *output = NULL;
+    if (!op)
+        return err_set(e, 500, "internal", "", "operation %s.%s is not linked", module, op_name);
+    metrics_counter_add("graphql_operation_calls_total", (const char *[]){op_name, NULL}, 1);
+    int status = 0;
+    if (cfg_service_enabled(r->api->env->cfg, m->name))
+        return svc_dispatch(r->api->env, m, op, &r->caller, input, &status, output, e);
+    return svc_call_remote(r->api->env, m, op, &r->caller, input, &status, output, e);
+}
+
+/* ---- small helpers ---- */
+
+static char *errdup(const err_t *e) {
+    return strdup(e->message[0] ? e->message : "operation failed");
+}
+
+/* camelCase -> snake_case */
+static void snake(const char *in, char *out, size_t cap) {
+    size_t o = 0;
+    for (; *in && o + 2 < cap; in++) {
+        if (isupper((unsigned char)*in)) {
+            out[o++] = '_';
+            out[o++] = (char)tolower((unsigned char)*in);
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = 0;
+}
+
+/* snake_case -> camelCase (also inside "address.postal_code") */
+static void camel(const char *in, char *out, size_t cap) {
+    size_t o = 0;
+    for (; *in && o + 1 < cap; in++) {
+        if (*in == '_' && in[1]) {
+            in++;
+            out[o++] = (char)toupper((unsigned char)*in);
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = 0;
+}
+
+static void lower_str(char *s) {
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+/* GraphQL input (camelCase keys, upper-case enum values) -> REST input. */
+static json_t *rest_input(json_t *in) {
+    if (json_is_object(in)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(in, k, v) {
+            char key[96];
+            snake(k, key, sizeof key);
+            json_t *c;
+            if ((strcmp(key, "status") == 0 || strcmp(key, "facility") == 0) && json_is_string(v)) {
+                char buf[64];
+                snprintf(buf, sizeof buf, "%s", json_string_value(v));
+                lower_str(buf);
+                c = json_string(buf);
+            } else if (strcmp(key, "facilities") == 0 && json_is_array(v)) {
+                c = json_array();
+                size_t i;
+                json_t *x;
+                json_array_foreach(v, i, x) {
+                    char buf[64];
+                    snprintf(buf, sizeof buf, "%s",
+                             json_string_value(x) ? json_string_value(x) : "");
+                    lower_str(buf);
+                    json_array_append_new(c, json_string(buf));
+                }
+            } else {
+                c = rest_input(v);
+            }
+            json_object_set_new(o, key, c);
+        }
+        return o;
+    }
+    return json_deep_copy(in);
+}
+
+/* ---- resolvers ---- */
+
+static int r_health(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                    char **error) {
+    (void)parent, (void)args, (void)error;
+    api_req *r = info->ctx;
+    err_t e = {0};
+    int db_ok = db_ping(r->api->env->db, &e) == 0;
+    int bus_ok = bus_ping(r->api->env->bus, 1000, &e) == 0;
+    *out = json_pack("{s:s, s:b, s:b}", "status", db_ok && bus_ok ? "ready" : "unready", "postgres",
+                     db_ok, "nats", bus_ok);
+    return 0;
+}
+
+/* Reads a REST key (snake_case) named by ud from the parent. */
+static int r_key(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                 char **error) {
+    (void)args, (void)error;
+    json_t *v = json_object_get(parent, info->ud);
+    *out = v ? json_incref(v) : NULL;
+    return 0;
+}
+
+/* Enum values: REST "active" / ["golf"] -> GraphQL ACTIVE / [GOLF]. */
+static json_t *upper_json(json_t *v) {
+    if (json_is_string(v)) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", json_string_value(v));
+        for (char *p = buf; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        return json_string(buf);
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(a, upper_json(x));
+        return a;
+    }
+    return v ? json_incref(v) : NULL;
+}
+
+static int r_upper(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                   char **error) {
+    (void)args, (void)error;
+    *out = upper_json(json_object_get(parent, info->ud));
+    return 0;
+}
+
+/* Query.club: batch hook loads every id of the selection set with one get_clubs_by_ids. */
+static void pf_club(const gql_resolve_info *info, json_t *calls) {
+    api_req *r = info->ctx;
+    json_t *ids = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        const char *id = json_string_value(json_object_get(json_array_get(c, 1), "id"));
+        if (!id || json_object_get(r->clubs, id)) continue;
+        int dup = 0;
+        size_t k;
+        json_t *x;
+        json_array_foreach(ids, k, x) if (strcmp(json_string_value(x), id) == 0) dup = 1;
+        if (!dup && json_array_size(ids) < 100) json_array_append_new(ids, json_string(id));
+    }
+    if (json_array_size(ids) > 1) {
+        json_t *input = json_pack("{s:O}", "ids", ids), *output = NULL;
+        err_t e = {0};
+        if (call_op(r, "member", "get_clubs_by_ids", input, &output, &e) == 0) {
+            json_t *items = json_object_get(output, "items");
+            json_array_foreach(ids, i, c) {
+                json_t *club = json_array_get(items, i);
+                json_object_set(r->clubs, json_string_value(c), club ? club : json_null());
+            }
+        }
+        json_decref(output);
+        json_decref(input);
+    }
+    json_decref(ids);
+}
+
+static int r_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                  char **error) {
+    (void)parent;
+    api_req *r = info->ctx;
+    const char *id = json_string_value(json_object_get(args, "id"));
+    json_t *cached = id ? json_object_get(r->clubs, id) : NULL;
+    if (cached) {
+        *out = json_incref(cached);
+        return 0;
+    }
+    json_t *input = json_pack("{s:s}", "id", id ? id : ""), *output = NULL;
+    err_t e = {0};
+    int rc = call_op(r, "member", "get_club", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) {
+        if (e.status == 404 || e.status == 400 || e.status == 422) {
+            *out = json_null(); /* no such club (or not a valid id): null, not an error */
+            return 0;
+        }
+        *error = errdup(&e);
+        return -1;
+    }
+    if (id) json_object_set(r->clubs, id, output);
+    *out = output;
+    return 0;
+}
+
+static char *edge_cursor(json_t *club) {
+    char key[160];
+    snprintf(key, sizeof key, "%s|%s",
+             json_string_value(json_object_get(club, "created_at"))
+                 ? json_string_value(json_object_get(club, "created_at"))
+                 : "",
+             json_string_value(json_object_get(club, "id"))
+                 ? json_string_value(json_object_get(club, "id"))
+                 : "");
+    return jsonx_b64url_encode((const unsigned char *)key, strlen(key));
+}
+
+static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                   char **error) {
+    (void)parent;
+    api_req *r = info->ctx;
+    json_t *input = json_object();
+    json_t *first = json_object_get(args, "first");
+    if (json_is_integer(first)) {
+        long long n = json_integer_value(first);
+        if (n < 1 || n > 100) {
+            json_decref(input);
+            *error = strdup("first must be from 1 to 100");
+            return -1;
+        }
+        json_object_set_new(input, "limit", json_integer(n));
+    }
+    static const char *const keys[] = {"after", "country", "status", "facility", NULL};
+    for (const char *const *k = keys; *k; k++) {
+        json_t *v = json_object_get(args, *k);
+        if (!json_is_string(v)) continue;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", json_string_value(v));
+        if (strcmp(*k, "status") == 0 || strcmp(*k, "facility") == 0) lower_str(buf);
+        json_object_set_new(input, *k, json_string(buf));
+    }
+    json_t *output = NULL;
+    err_t e = {0};
+    int rc = call_op(r, "member", "list_clubs", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) {
+        *error = errdup(&e);
+        return -1;
+    }
+    json_t *edges = json_array();
+    size_t i;
+    json_t *club;
+    char *last = NULL;
+    json_array_foreach(json_object_get(output, "items"), i, club) {
+        free(last);
+        last = edge_cursor(club);
+        json_array_append_new(edges,
+                              json_pack("{s:s, s:O}", "cursor", last ? last : "", "node", club));
+        const char *cid = json_string_value(json_object_get(club, "id"));
+        if (cid) json_object_set(r->clubs, cid, club);
+    }
+    json_t *next = json_object_get(output, "next_cursor");
+    *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage",
+                     json_is_string(next), "endCursor", last ? json_string(last) : json_null());
+    free(last);
+    json_decref(output);
+    return 0;
+}
+
+/* Mutations: 4xx from the operation become userErrors; 401/403/5xx are GraphQL errors. */
+static int mutate(api_req *r, const char *op, json_t *input, json_t **out, char **error) {
+    json_t *output = NULL;
+    err_t e = {0};
+    int rc = call_op(r, "member", op, input, &output, &e);
+    if (rc == 0) {
+        *out = json_pack("{s:o, s:[]}", "club", output ? output : json_null(), "userErrors");
+        return 0;
+    }
+    if (e.status == 400 || e.status == 404 || e.status == 409 || e.status == 422) {
+        char field[128];
+        camel(e.field, field, sizeof field);
+        *out = json_pack("{s:n, s:[{s:o, s:s, s:s}]}", "club", "userErrors", "field",
+                         field[0] ? json_string(field) : json_null(), "message", e.message, "code",
+                         e.code);
+        return 0;
+    }
+    *error = errdup(&e);
+    return -1;
+}
+
+static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                      char **error) {
+    (void)parent;
+    json_t *input = rest_input(json_object_get(args, "input"));
+    int rc = mutate(info->ctx, info->ud, input, out, error);
+    json_decref(input);
+    return rc;
+}
+
+static int add_resolvers(gql_resolvers *rs) {
+    int rc = 0;
+    rc |= gql_resolvers_add(rs, "Query", "health", r_health, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Query", "club", r_club, pf_club, NULL);
+    rc |= gql_resolvers_add(rs, "Query", "clubs", r_clubs, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Club", "status", r_upper, NULL, "status");
+    rc |= gql_resolvers_add(rs, "Club", "facilities", r_upper, NULL, "facilities");
+    static const char *const club_keys[][2] = {{"contactEmail", "contact_email"},
+                                               {"contactPhone", "contact_phone"},
+                                               {"createdAt", "created_at"},
+                                               {"updatedAt", "updated_at"}};
+    for (size_t i = 0; i < sizeof club_keys / sizeof club_keys[0]; i++)
+        rc |= gql_resolvers_add(rs, "Club", club_keys[i][0], r_key, NULL, (void *)club_keys[i][1]);
+    rc |= gql_resolvers_add(rs, "Address", "postalCode", r_key, NULL, "postal_code");
+    rc |= gql_resolvers_add(rs, "Mutation", "createClub", r_mutation, NULL, "create_club");
+    rc |= gql_resolvers_add(rs, "Mutation", "updateClub", r_mutation, NULL, "update_club");
+    rc |= gql_resolvers_add(rs, "Mutation", "deactivateClub", r_mutation, NULL, "deactivate_club");
+    rc |= gql_resolvers_add(rs, "Mutation", "activateClub", r_mutation, NULL, "activate_club");
+    return rc;
+}
+
+gql_api_t *gql_api_new(const svc_env_t *env, err_t *e) {
+    gql_api_t *api = calloc(1, sizeof *api);
+    if (!api) {
+        err_set(e, 500, "internal", "", "out of memory");
+        return NULL;
+    }
+    api->env = env;
+    pthread_mutex_init(&api->lock, NULL);
+    api->schema = gql_schema_build(graphql_schema_sdl, graphql_schema_sdl_len, NULL, e);
+    if (!api->schema) goto fail;
+    api->resolvers = gql_resolvers_new(api->schema);
+    if (!api->resolvers || add_resolvers(api->resolvers) != 0) {
+        err_set(e, 500, "internal", "", "GraphQL resolvers do not match docs/schema.graphql");
+        goto fail;
+    }
+    metrics_counter_declare("graphql_operation_calls_total",
+                            "Service operations called by GraphQL resolvers", "operation");
+    return api;
+fail:
+    gql_api_free(api);
+    return NULL;
+}
+
+void gql_api_free(gql_api_t *api) {
+    if (!api) return;
+    gql_resolvers_free(api->resolvers);
+    gql_schema_free(api->schema);
+    for (size_t i = 0; i < api->ndocs; i++)
+        free(api->docs[i].text);
+    pthread_mutex_destroy(&api->lock);
+    free(api);
+}
+
+/* ---- persisted documents ---- */
+
+static void sha256_id(const char *text, size_t len, char out[72]) {
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(text, len, md, &n, EVP_sha256(), NULL);
+    strcpy(out, "sha256:");
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Returns a malloc'd document text, NULL when unknown (e set). */
+static char *load_document(api_req *r, const char *id, err_t *e) {
+    gql_api_t *api = r->api;
+    pthread_mutex_lock(&api->lock);
+    for (size_t i = 0; i < api->ndocs; i++)
+        if (strcmp(api->docs[i].id, id) == 0) {
+            char *t = strdup(api->docs[i].text);
+            pthread_mutex_unlock(&api->lock);
+            return t;
+        }
+    pthread_mutex_unlock(&api->lock);
+    json_t *input = json_pack("{s:s}", "id", id), *output = NULL;
+    int rc = call_op(r, "gateway", "get_graphql_document", input, &output, e);
+    json_decref(input);
+    const char *text = rc == 0 ? json_string_value(json_object_get(output, "document")) : NULL;
+    char *t = text ? strdup(text) : NULL;
+    json_decref(output);
+    if (!t) {
+        if (rc == 0 || e->status == 404)
+            err_set(e, 404, "persisted_document_not_found", "documentId",
+                    "Persisted document not found.");
+        return NULL;
+    }
+    char check[72];
+    sha256_id(t, strlen(t), check);
+    if (strcmp(check, id) != 0) {
+        free(t);
+        err_set(e, 500, "internal", "documentId", "stored document does not match its id");
+        return NULL;
+    }
+    pthread_mutex_lock(&api->lock);
+    if (api->ndocs < DOC_CACHE_MAX) {
+        snprintf(api->docs[api->ndocs].id, sizeof api->docs[api->ndocs].id, "%s", id);
+        api->docs[api->ndocs].text = strdup(t);
+        if (api->docs[api->ndocs].text) api->ndocs++;
+    }
+    pthread_mutex_unlock(&api->lock);
+    return t;
+}
+
+/* ---- HTTP ---- */
+
+#define CT_GQL "application/graphql-response+json; charset=utf-8"
+#define CT_JSON "application/json; charset=utf-8"
+
+/* Case-insensitive strstr (strcasestr is a GNU extension). */
+static const char *ci_find(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0) return hay;
+    return NULL;
+}
+
+static int accepts_gql_response(const char *accept) {
+    if (!accept) return 0;
+    /* first acceptable of the two media types in header order (q-values ignored) */
+    const char *g = ci_find(accept, "application/graphql-response+json");
+    const char *j = ci_find(accept, "application/json");
+    if (!g) return 0;
+    return !j || g < j;
+}
+
+static int content_type_json(const char *ct) {
+    if (!ct) return 0;
+    size_t n = strlen("application/json");
+    if (strncasecmp(ct, "application/json", n) != 0) return 0;
+    const char *p = ct + n;
+    while (*p == ' ')
+        p++;
+    if (*p == 0) return 1;
+    if (*p != ';') return 0;
+    const char *cs = ci_find(p, "charset=");
+    if (!cs) return 1;
+    cs += 8;
+    if (*cs == '"') cs++;
+    return strncasecmp(cs, "utf-8", 5) == 0;
+}
+
+static void send_json(http_response_t *resp, int status, int gql_mode, json_t *body) {
+    char *s = jsonx_dump(body);
+    http_set_body(resp, status, s ? s : strdup("{}"));
+    resp->content_type = gql_mode ? CT_GQL : CT_JSON;
+}
+
+/* A request error: {"errors":[...]} with no data. */
+static void request_errors(http_response_t *resp, int status, int gql_mode, json_t *errors) {
+    json_t *body = json_pack("{s:O}", "errors", errors);
+    send_json(resp, status, gql_mode, body);
+    json_decref(body);
+}
+
+static void request_error_msg(http_response_t *resp, int status, int gql_mode, const char *msg) {
+    json_t *errors = json_pack("[{s:s}]", "message", msg);
+    request_errors(resp, status, gql_mode, errors);
+    json_decref(errors);
+}
+
+static json_t *gql_errors_json(const gql_errors *errs) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < errs->count; i++) {
+        json_t *e = json_pack("{s:s}", "message", errs->items[i].message);
+        if (errs->items[i].nlocations) {
+            json_t *locs = json_array();
+            for (size_t k = 0; k < errs->items[i].nlocations; k++)
+                json_array_append_new(
+                    locs, json_pack("{s:i, s:i}", "line", (int)errs->items[i].locations[k].line,
+                                    "column", (int)errs->items[i].locations[k].column));
+            json_object_set_new(e, "locations", locs);
+        }
+        json_array_append_new(a, e);
+    }
+    return a;
+}
+
+typedef struct params {
+    json_t *owned; /* GET: built object; POST: parsed body */
+    const char *query, *operation_name, *document_id;
+    json_t *variables;
+} params;
+
+/* Reads and type-checks the request parameters. 0, or -1 after answering 400. */
+static int read_params(json_t *obj, params *p, http_response_t *resp, int gql_mode) {
+    json_t *q = json_object_get(obj, "query"), *op = json_object_get(obj, "operationName");
+    json_t *vars = json_object_get(obj, "variables"), *ext = json_object_get(obj, "extensions");
+    json_t *doc = json_object_get(obj, "documentId");
+    const char *bad = NULL;
+    if (q && !json_is_string(q) && !json_is_null(q)) bad = "query must be a string";
+    if (op && !json_is_string(op) && !json_is_null(op)) bad = "operationName must be a string";
+    if (vars && !json_is_object(vars) && !json_is_null(vars)) bad = "variables must be an object";
+    if (ext && !json_is_object(ext) && !json_is_null(ext)) bad = "extensions must be an object";
+    if (doc && !json_is_string(doc) && !json_is_null(doc)) bad = "documentId must be a string";
+    if (!bad && !json_is_string(q) && !json_is_string(doc))
+        bad = "Missing query: send `query` (a GraphQL document) or `documentId`";
+    if (bad) {
+        request_error_msg(resp, 400, gql_mode, bad);
+        return -1;
+    }
+    p->query = json_string_value(q);
+    p->operation_name = json_string_value(op);
+    p->document_id = json_string_value(doc);
+    p->variables = json_is_object(vars) ? vars : NULL;
+    return 0;
+}
+
+static int get_json_param(const http_request_t *req, json_t *obj, const char *name,
+                          http_response_t *resp, int gql_mode) {
+    const char *v = http_query(req, name);
+    if (!v || !*v) return 0;
+    json_error_t je;
+    json_t *j = json_loads(v, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s must be JSON", name);
+        request_error_msg(resp, 400, gql_mode, msg);
+        return -1;
+    }
+    json_object_set_new(obj, name, j);
+    return 0;
+}
+
+void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *resp) {
+    int is_get = strcmp(req->method, "GET") == 0, is_post = strcmp(req->method, "POST") == 0;
+    int gql_mode = accepts_gql_response(http_header(req, "Accept"));
+    params p = {0};
+    gql_document *doc = NULL;
+    char *stored = NULL;
+    json_t *result = NULL;
+    api_req r = {.api = api};
+    gql_errors errs = {0};
+    if (!is_get && !is_post) {
+        request_error_msg(resp, 405, gql_mode, "GraphQL is served over GET and POST only");
+        http_add_header(resp, "Allow", "GET, POST");
+        return;
+    }
+    if (is_post) {
+        /* CSRF: only application/json; the simple content types a form can send are refused */
+        if (!content_type_json(req->content_type)) {
+            request_error_msg(resp, 415, gql_mode,
+                              "POST /graphql needs Content-Type: application/json");
+            return;
+        }
+        err_t e = {0};
+        if (req->body_len == 0 || jsonx_parse_object(req->body, req->body_len, &p.owned, &e)) {
+            request_error_msg(resp, 400, gql_mode,
+                              req->body_len == 0 ? "The request body is empty" : e.message);
+            return;
+        }
+    } else {
+        p.owned = json_object();
+        static const char *const strs[] = {"query", "operationName", "documentId", NULL};
+        for (const char *const *k = strs; *k; k++) {
+            const char *v = http_query(req, *k);
+            if (v) json_object_set_new(p.owned, *k, json_string(v));
+        }
+        if (get_json_param(req, p.owned, "variables", resp, gql_mode) ||
+            get_json_param(req, p.owned, "extensions", resp, gql_mode))
+            goto done;
+    }
+    if (read_params(p.owned, &p, resp, gql_mode) != 0) goto done;
+
+    err_t ae = {0};
+    if (authn_caller(api->env, req, &r.caller, &ae) != 0 && ae.status >= 500) {
+        request_error_msg(resp, ae.status, gql_mode, ae.message);
+        goto done;
+    }
+    r.clubs = json_object();
+
+    const char *text = p.query;
+    int persisted = 0;
+    if (p.document_id) {
+        if (strncmp(p.document_id, "sha256:", 7) != 0 || strlen(p.document_id) != 71) {
+            request_error_msg(resp, 400, gql_mode, "documentId must be sha256:<64 hex digits>");
+            goto done;
+        }
+        if (text) {
+            char id[72];
+            sha256_id(text, strlen(text), id);
+            if (strcasecmp(id, p.document_id) != 0) {
+                request_error_msg(resp, 400, gql_mode, "documentId does not match the query");
+                goto done;
+            }
+        } else {
+            err_t de = {0};
+            stored = load_document(&r, p.document_id, &de);
+            if (!stored) {
+                request_error_msg(resp, de.status == 404 ? 400 : de.status, gql_mode, de.message);
+                goto done;
+            }
+            text = stored;
+        }
+        persisted = 1;
+    }
+
+    const cfg_t *cfg = api->env->cfg;
+    gql_parse_opts po = {.max_bytes = cfg->http_max_body};
+    gql_loc loc = {0};
+    err_t pe = {0};
+    doc = gql_parse(text, strlen(text), &po, &loc, &pe);
+    if (!doc) {
+        json_t *errors = json_pack("[{s:s, s:[{s:i, s:i}]}]", "message", pe.message, "locations",
+                                   "line", (int)loc.line, "column", (int)loc.column);
+        request_errors(resp, gql_mode ? 400 : 200, gql_mode, errors);
+        json_decref(errors);
+        goto done;
+    }
+    gql_validate_opts vo = {
+        .max_depth = (unsigned)cfg->graphql_max_depth,
+        .max_cost = (unsigned long)cfg->graphql_max_cost,
+        .require_pagination = cfg->graphql_max_cost > 0,
+    };
+    if (gql_validate(api->schema, doc, &vo, &errs) != 0 || errs.count > 0) {
+        json_t *errors = gql_errors_json(&errs);
+        if (errs.oom || json_array_size(errors) == 0)
+            json_array_append_new(errors, json_pack("{s:s}", "message", "validation failed"));
+        request_errors(resp, gql_mode ? 400 : 200, gql_mode, errors);
+        json_decref(errors);
+        goto done;
+    }
+    const char *msg = NULL;
+    const gql_node *op = gql_exec_operation(doc, p.operation_name, &msg);
+    if (op && op->u.operation.operation != GQL_OP_QUERY) {
+        if (is_get) {
+            request_error_msg(resp, 405, gql_mode,
+                              "Only query operations can be sent with GET; use POST");
+            http_add_header(resp, "Allow", "POST");
+            goto done;
+        }
+        if (op->u.operation.operation == GQL_OP_MUTATION &&
+            cfg->graphql_require_persisted_mutations && !persisted) {
+            request_error_msg(resp, gql_mode ? 400 : 200, gql_mode,
+                              "Mutations must be sent as a registered persisted document "
+                              "(documentId)");
+            goto done;
+        }
+    }
+    int intro =
+        cfg->graphql_introspection == CFG_GQL_INTROSPECTION_ON ||
+        (cfg->graphql_introspection == CFG_GQL_INTROSPECTION_ADMINS && r.caller.network_admin);
+    gql_exec_opts eo = {
+        .operation_name = p.operation_name,
+        .variables = p.variables,
+        .ctx = &r,
+        .introspection = intro ? GQL_INTROSPECTION_ON : GQL_INTROSPECTION_OFF,
+    };
+    gql_exec_status st;
+    result = gql_execute(api->schema, api->resolvers, doc, &eo, &st);
+    if (!result) {
+        request_error_msg(resp, 500, gql_mode, "out of memory");
+        goto done;
+    }
+    send_json(resp, st == GQL_EXEC_OK || !gql_mode ? 200 : 400, gql_mode, result);
+done:
+    gql_errors_free(&errs);
+    json_decref(result);
+    json_decref(r.clubs);
+    if (doc) gql_document_free(doc);
+    free(stored);
+    json_decref(p.owned);
+}

@@ -1,0 +1,514 @@
+/* auth_accounts: see auth_accounts.h. */
+#include "services/auth/auth_accounts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/json.h"
+#include "services/auth/auth_util.h"
+#include "services/auth/password.h"
+#include "services/auth/rbac.h"
+
+#define VERIFY_TTL 86400
+#define BAD_TOKEN "The link is not valid or has expired."
+
+/* ---------------------------------------------------------------- validation */
+
+int auth_validate_invite(json_t *in, err_t *e) {
+    static const char *const keys[] = {"email", "role", "club_id", NULL};
+    static const char *const roles[] = {"club_admin", "club_staff", "member", NULL};
+    const char *s;
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (auth_v_email(in, "email", 1, e) != 0) return -1;
+    if (jsonx_enum(in, "role", 0, roles, &s, e) != 0) return -1;
+    if (jsonx_string(in, "club_id", 0, 36, 36, &s, e) != 0) return -1;
+    if (s && !jsonx_is_uuid(s))
+        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+    return 0;
+}
+
+int auth_validate_token_password(json_t *in, err_t *e) {
+    static const char *const keys[] = {"token", "password", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (auth_v_token(in, "token", e) != 0) return -1;
+    return auth_v_password(in, "password", e);
+}
+
+int auth_validate_token_only(json_t *in, err_t *e) {
+    static const char *const keys[] = {"token", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    return auth_v_token(in, "token", e);
+}
+
+int auth_validate_forgot(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club", "email", NULL};
+    const char *s;
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (jsonx_string(in, "club", 0, 1, 63, &s, e) != 0) return -1;
+    return auth_v_email(in, "email", 1, e);
+}
+
+int auth_validate_change(json_t *in, err_t *e) {
+    static const char *const keys[] = {"current_password", "new_password", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (auth_v_password(in, "current_password", e) != 0) return -1;
+    return auth_v_password(in, "new_password", e);
+}
+
+/* ---------------------------------------------------------------- one-time tokens */
+
+static int issue_token(db_tx_t *tx, const char *club, const char *user_id, const char *purpose,
+                       int ttl, char tok[AUTH_TOKEN_LEN + 1], char *expires, size_t cap, err_t *e) {
+    char hash[AUTH_HASH_HEX], ttls[16];
+    if (auth_token_new(tok, e) != 0) return -1;
+    auth_sha256_hex(tok, strlen(tok), hash);
+    snprintf(ttls, sizeof ttls, "%d", ttl);
+    const char *p[] = {club, user_id, purpose, hash, ttls};
+    /* an older unused token of the same purpose stops working */
+    if (db_exec_cmd(tx,
+                    "UPDATE auth.one_time_tokens SET used_at = now() WHERE club_id = $1::uuid "
+                    "AND user_id = $2::uuid AND purpose = $3 AND used_at IS NULL",
+                    3, p, e) < 0)
+        return -1;
+    PGresult *r = db_exec(tx,
+                          "INSERT INTO auth.one_time_tokens (club_id, user_id, purpose, "
+                          "token_hash, expires_at) VALUES ($1::uuid, $2::uuid, $3, $4, now() + "
+                          "make_interval(secs => $5::int)) RETURNING to_char(expires_at AT TIME "
+                          "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                          5, p, e);
+    if (!r) return -1;
+    if (expires) snprintf(expires, cap, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+/* Resolves a one-time token's club, opens a transaction in that scope and consumes the token
+ * (single use). user_id/email receive its user. -1 with 400 invalid_token when unknown, used
+ * or expired. */
+static int consume_token(const svc_call_t *call, const char *tok, const char *purpose, db_tx_t **tx,
+                         char club[40], char user_id[40], char email[256], err_t *e) {
+    char hash[AUTH_HASH_HEX];
+    *tx = NULL;
+    auth_sha256_hex(tok, strlen(tok), hash);
+    if (auth_token_club(call->env, purpose, hash, club, e) != 0) return -1;
+    if (!club[0]) return err_set(e, 400, "invalid_token", "token", BAD_TOKEN);
+    if (auth_begin(call, club, tx, e) != 0) return -1;
+    const char *p[] = {club, hash, purpose};
+    PGresult *r = db_exec(*tx,
+                          "UPDATE auth.one_time_tokens t SET used_at = now() FROM auth.users u "
+                          "WHERE t.club_id = $1::uuid AND t.token_hash = $2 AND t.purpose = $3 "
+                          "AND t.used_at IS NULL AND t.expires_at > now() AND u.club_id = "
+                          "t.club_id AND u.id = t.user_id AND u.status <> 'disabled' "
+                          "RETURNING u.id, u.email",
+                          3, p, e);
+    if (!r) goto fail;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        err_set(e, 400, "invalid_token", "token", BAD_TOKEN);
+        goto fail;
+    }
+    snprintf(user_id, 40, "%s", PQgetvalue(r, 0, 0));
+    snprintf(email, 256, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return 0;
+fail:
+    db_rollback(*tx);
+    *tx = NULL;
+    return -1;
+}
+
+/* Policy check with the account's identity as context, then argon2id. */
+static int new_password_hash(const char *password, const char *email, char out[PASSWORD_HASH_MAX],
+                             err_t *e) {
+    char local[256];
+    snprintf(local, sizeof local, "%s", email);
+    char *at = strchr(local, '@');
+    if (at) *at = 0;
+    const char *ctx[] = {email, local, NULL};
+    if (password_check_policy(password, ctx, e) != 0) return -1;
+    return password_hash(password, out, e);
+}
+
+/* ---------------------------------------------------------------- invitations */
+
+int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const svc_caller_t *c = call->caller;
+    const char *email = json_string_value(json_object_get(in, "email"));
+    const char *role = json_string_value(json_object_get(in, "role"));
+    const char *want = json_string_value(json_object_get(in, "club_id"));
+    char club[40], tok[AUTH_TOKEN_LEN + 1], expires[40], user_id[40];
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    if (!role) role = "member";
+    if (auth_conf_require(call->env->cfg, e) != 0) return -1;
+    if (c->network_admin) {
+        if (!want)
+            return err_set(e, 400, "missing_field", "club_id",
+                           "club_id is required when a network administrator invites");
+        snprintf(club, sizeof club, "%s", want);
+    } else {
+        if (!c->club_id[0] || (want && strcmp(want, c->club_id) != 0))
+            return err_set(e, 403, "forbidden", "club_id", "you can invite only to your own club");
+        snprintf(club, sizeof club, "%s", c->club_id);
+    }
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    const char *pc[] = {club};
+    r = db_exec(tx, "SELECT 1 FROM member.clubs WHERE id = $1::uuid AND status = 'active'", 1, pc,
+                e);
+    if (!r) goto fail;
+    if (PQntuples(r) != 1) {
+        err_set(e, 422, "invalid_field", "club_id", "club_id names no active club");
+        goto fail;
+    }
+    PQclear(r);
+    const char *p[] = {club, email};
+    r = db_exec(tx,
+                "INSERT INTO auth.users (club_id, email) VALUES ($1::uuid, $2) ON CONFLICT "
+                "(club_id, lower(email)) DO UPDATE SET updated_at = now() WHERE "
+                "auth.users.status = 'invited' RETURNING id",
+                2, p, e);
+    if (!r) goto fail;
+    if (PQntuples(r) != 1) {
+        err_set(e, 409, "conflict", "email", "an account with this email already exists");
+        goto fail;
+    }
+    snprintf(user_id, sizeof user_id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    const char *pr[] = {club, user_id, role, c->user_id[0] ? c->user_id : NULL};
+    if (db_exec_cmd(tx,
+                    "DELETE FROM auth.user_roles WHERE club_id = $1::uuid AND user_id = $2::uuid",
+                    2, pr, e) < 0 ||
+        db_exec_cmd(tx,
+                    "INSERT INTO auth.user_roles (club_id, user_id, role, granted_by) VALUES "
+                    "($1::uuid, $2::uuid, $3, $4::uuid)",
+                    4, pr, e) < 0)
+        goto fail;
+    if (issue_token(tx, club, user_id, "invite", call->env->cfg->auth_invite_ttl_s, tok, expires,
+                    sizeof expires, e) != 0)
+        goto fail;
+    if (auth_audit(tx, c, club, user_id, "invite_created", json_pack("{s:s}", "role", role), e) !=
+            0 ||
+        auth_emit(tx, c, "auth.invite_created", club,
+                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}", "user_id", user_id, "club_id",
+                            club, "email", email, "role", role, "token", tok, "expires_at", expires,
+                            "sensitive", "token"),
+                  e) != 0)
+        goto fail;
+    sodium_memzero(tok, sizeof tok);
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club, "email",
+                     email, "role", role, "expires_at", expires);
+    return 0;
+fail:
+    PQclear(r);
+    db_rollback(tx);
+    return -1;
+}
+
+int auth_register(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *tok = json_string_value(json_object_get(in, "token"));
+    const char *password = json_string_value(json_object_get(in, "password"));
+    char club[40], user_id[40], email[256], hash[PASSWORD_HASH_MAX];
+    db_tx_t *tx = NULL;
+    if (consume_token(call, tok, "invite", &tx, club, user_id, email, e) != 0) return -1;
+    if (new_password_hash(password, email, hash, e) != 0) goto fail;
+    const char *p[] = {club, user_id, hash};
+    if (db_exec_cmd(tx,
+                    "UPDATE auth.users SET password_hash = $3, status = 'active', "
+                    "email_verified_at = coalesce(email_verified_at, now()), updated_at = now() "
+                    "WHERE club_id = $1::uuid AND id = $2::uuid",
+                    3, p, e) < 0 ||
+        auth_audit(tx, call->caller, club, user_id, "invite_accepted", NULL, e) != 0)
+        goto fail;
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s, s:s, s:s}", "user_id", user_id, "club_id", club, "email", email);
+    return 0;
+fail:
+    db_rollback(tx);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- password reset */
+
+int auth_password_forgot(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *slug = json_string_value(json_object_get(in, "club"));
+    const char *email = json_string_value(json_object_get(in, "email"));
+    char club[40], subject[400], tok[AUTH_TOKEN_LEN + 1], expires[40];
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    if (auth_conf_require(call->env->cfg, e) != 0) return -1;
+    if (slug) {
+        if (auth_club_by_slug(call, slug, club, e) != 0) return -1;
+    } else {
+        snprintf(club, sizeof club, "%s", AUTH_NETWORK_CLUB);
+    }
+    snprintf(subject, sizeof subject, "reset|%s|%s|%s", club, slug ? slug : "", email);
+    for (char *q = subject; *q; q++)
+        if (*q >= 'A' && *q <= 'Z') *q = (char)(*q + 32);
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    /* every request counts: more than max per 15 minutes for one address is throttled, whether
+     * or not the account exists */
+    if (auth_throttle_check(tx, subject, e) != 0) goto fail;
+    if (auth_throttle_fail(tx, subject, call->env->cfg->auth_max_failures, e) != 0) goto fail;
+    if (club[0]) {
+        const char *p[] = {club, email};
+        r = db_exec(tx,
+                    "SELECT id, email FROM auth.users WHERE club_id = $1::uuid AND lower(email) "
+                    "= lower($2) AND status = 'active'",
+                    2, p, e);
+        if (!r) goto fail;
+        if (PQntuples(r) == 1) {
+            char user_id[40], stored[256];
+            snprintf(user_id, sizeof user_id, "%s", PQgetvalue(r, 0, 0));
+            snprintf(stored, sizeof stored, "%s", PQgetvalue(r, 0, 1));
+            if (issue_token(tx, club, user_id, "reset_password", call->env->cfg->auth_reset_ttl_s,
+                            tok, expires, sizeof expires, e) != 0 ||
+                auth_audit(tx, call->caller, club, user_id, "password_reset_requested", NULL, e) !=
+                    0 ||
+                auth_emit(tx, call->caller, "auth.password_reset_requested", club,
+                          json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "user_id", user_id,
+                                    "club_id", club, "email", stored, "token", tok, "expires_at",
+                                    expires, "sensitive", "token"),
+                          e) != 0)
+                goto fail;
+            sodium_memzero(tok, sizeof tok);
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s}", "status", "accepted");
+    return 0;
+fail:
+    PQclear(r);
+    db_rollback(tx);
+    return -1;
+}
+
+int auth_password_reset(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *tok = json_string_value(json_object_get(in, "token"));
+    const char *password = json_string_value(json_object_get(in, "password"));
+    char club[40], user_id[40], email[256], hash[PASSWORD_HASH_MAX];
+    db_tx_t *tx = NULL;
+    if (consume_token(call, tok, "reset_password", &tx, club, user_id, email, e) != 0) return -1;
+    if (new_password_hash(password, email, hash, e) != 0) goto fail;
+    const char *p[] = {club, user_id, hash};
+    if (db_exec_cmd(tx,
+                    "UPDATE auth.users SET password_hash = $3, email_verified_at = "
+                    "coalesce(email_verified_at, now()), updated_at = now() WHERE club_id = "
+                    "$1::uuid AND id = $2::uuid",
+                    3, p, e) < 0 ||
+        db_exec_cmd(tx,
+                    "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = "
+                    "'password_reset' WHERE club_id = $1::uuid AND user_id = $2::uuid AND "
+                    "revoked_at IS NULL",
+                    2, p, e) < 0 ||
+        auth_audit(tx, call->caller, club, user_id, "password_reset", NULL, e) != 0)
+        goto fail;
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s}", "status", "password_changed");
+    return 0;
+fail:
+    db_rollback(tx);
+    return -1;
+}
+
+int auth_password_change(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *cur = json_string_value(json_object_get(in, "current_password"));
+    const char *np = json_string_value(json_object_get(in, "new_password"));
+    const char *club = auth_caller_club(call->caller);
+    char stored[PASSWORD_HASH_MAX] = "", email[256] = "", hash[PASSWORD_HASH_MAX];
+    db_tx_t *tx = NULL;
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    const char *p[] = {club, call->caller->user_id};
+    PGresult *r = db_exec(tx,
+                          "SELECT password_hash, email FROM auth.users WHERE club_id = $1::uuid "
+                          "AND id = $2::uuid AND status = 'active' FOR UPDATE",
+                          2, p, e);
+    if (!r) goto fail;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+        snprintf(stored, sizeof stored, "%s", PQgetvalue(r, 0, 0));
+        snprintf(email, sizeof email, "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    if (!stored[0] || password_verify(cur, stored, NULL, e) != 0) {
+        err_set(e, 401, "invalid_credentials", "current_password",
+                "The current password is not correct.");
+        goto fail;
+    }
+    if (new_password_hash(np, email, hash, e) != 0) {
+        snprintf(e->field, sizeof e->field, "new_password");
+        goto fail;
+    }
+    const char *q[] = {club, call->caller->user_id, hash};
+    if (db_exec_cmd(tx,
+                    "UPDATE auth.users SET password_hash = $3, updated_at = now() WHERE club_id "
+                    "= $1::uuid AND id = $2::uuid",
+                    3, q, e) < 0 ||
+        auth_audit(tx, call->caller, club, call->caller->user_id, "password_changed", NULL, e) != 0)
+        goto fail;
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s}", "status", "password_changed");
+    return 0;
+fail:
+    db_rollback(tx);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- email verification */
+
+int auth_email_verify_request(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *club = auth_caller_club(call->caller);
+    char tok[AUTH_TOKEN_LEN + 1], expires[40];
+    db_tx_t *tx = NULL;
+    (void)in;
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    const char *p[] = {club, call->caller->user_id};
+    PGresult *r = db_exec(tx,
+                          "SELECT email, email_verified_at IS NOT NULL FROM auth.users WHERE "
+                          "club_id = $1::uuid AND id = $2::uuid",
+                          2, p, e);
+    if (!r) goto fail;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        err_set(e, 401, "unauthenticated", "", "the signed-in account no longer exists");
+        goto fail;
+    }
+    char email[256];
+    int verified = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    snprintf(email, sizeof email, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!verified) {
+        if (issue_token(tx, club, call->caller->user_id, "verify_email", VERIFY_TTL, tok, expires,
+                        sizeof expires, e) != 0 ||
+            auth_emit(tx, call->caller, "auth.email_verification_requested", club,
+                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "user_id",
+                                call->caller->user_id, "club_id", club, "email", email, "token",
+                                tok, "expires_at", expires, "sensitive", "token"),
+                      e) != 0)
+            goto fail;
+        sodium_memzero(tok, sizeof tok);
+    }
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s}", "status", verified ? "already_verified" : "accepted");
+    return 0;
+fail:
+    db_rollback(tx);
+    return -1;
+}
+
+int auth_email_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *tok = json_string_value(json_object_get(in, "token"));
+    char club[40], user_id[40], email[256];
+    db_tx_t *tx = NULL;
+    if (consume_token(call, tok, "verify_email", &tx, club, user_id, email, e) != 0) return -1;
+    const char *p[] = {club, user_id};
+    if (db_exec_cmd(tx,
+                    "UPDATE auth.users SET email_verified_at = now(), updated_at = now() WHERE "
+                    "club_id = $1::uuid AND id = $2::uuid",
+                    2, p, e) < 0 ||
+        auth_audit(tx, call->caller, club, user_id, "email_verified", NULL, e) != 0) {
+        db_rollback(tx);
+        return -1;
+    }
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s, s:s}", "status", "verified", "email", email);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- admin */
+
+/* Users visible to the caller: its club's (RLS), or every club's for a network admin. */
+int auth_users_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    db_tx_t *tx = NULL;
+    (void)in;
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    PGresult *r = db_exec(
+        tx,
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'email', u.email, 'club_id', "
+        "CASE WHEN u.club_id = '" AUTH_NETWORK_CLUB "' THEN NULL ELSE u.club_id END, 'status', "
+        "u.status, 'roles', coalesce((SELECT jsonb_agg(role ORDER BY role) FROM auth.user_roles "
+        "r WHERE r.club_id = u.club_id AND r.user_id = u.id), '[]'), 'created_at', u.created_at) "
+        "ORDER BY u.created_at, u.id), '[]')::text FROM (SELECT * FROM auth.users ORDER BY "
+        "created_at, id LIMIT 500) u",
+        0, NULL, e);
+    if (!r) {
+        db_rollback(tx);
+        return -1;
+    }
+    json_t *items = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (!items) {
+        db_rollback(tx);
+        return err_set(e, 500, "internal", "", "database returned unreadable JSON");
+    }
+    *out = json_pack("{s:o}", "items", items);
+    return db_commit(tx, e);
+}
+
+/* ---------------------------------------------------------------- bootstrap */
+
+static int create_user(db_pool_t *db, const char *club, const char *email, const char *password,
+                       const char *role, int must_be_new, char *id_out, err_t *e) {
+    char hash[PASSWORD_HASH_MAX];
+    db_tx_t *tx = NULL;
+    if (new_password_hash(password, email, hash, e) != 0) return -1;
+    db_scope_t s = {.club_id = club};
+    if (db_begin(db, &s, &tx, e) != 0) return -1;
+    const char *p[] = {club, email, hash, role};
+    PGresult *r = db_exec(tx,
+                          "INSERT INTO auth.users (club_id, email, password_hash, status, "
+                          "email_verified_at) VALUES ($1::uuid, $2, $3, 'active', now()) ON "
+                          "CONFLICT (club_id, lower(email)) DO NOTHING RETURNING id",
+                          3, p, e);
+    if (!r) goto fail;
+    int created = PQntuples(r) == 1;
+    PQclear(r);
+    if (!created) {
+        if (must_be_new) {
+            err_set(e, 409, "conflict", "email", "an account with this email already exists");
+            goto fail;
+        }
+        r = db_exec(tx,
+                    "SELECT id FROM auth.users WHERE club_id = $1::uuid AND lower(email) = "
+                    "lower($2)",
+                    2, p, e);
+        if (!r) goto fail;
+        if (id_out) snprintf(id_out, 37, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        return db_commit(tx, e) == 0 ? 1 : -1;
+    }
+    r = db_exec(tx,
+                "INSERT INTO auth.user_roles (club_id, user_id, role) SELECT $1::uuid, id, $3 "
+                "FROM auth.users WHERE club_id = $1::uuid AND lower(email) = lower($2) RETURNING "
+                "user_id",
+                3, (const char *const[]){club, email, role}, e);
+    if (!r) goto fail;
+    if (id_out) snprintf(id_out, 37, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return db_commit(tx, e);
+fail:
+    db_rollback(tx);
+    return -1;
+}
+
+int auth_create_network_admin(db_pool_t *db, const char *email, const char *password, char *id_out,
+                              err_t *e) {
+    if (!jsonx_is_email(email))
+        return err_set(e, 422, "invalid_field", "email", "email must be an email address");
+    return create_user(db, AUTH_NETWORK_CLUB, email, password, "network_admin", 1, id_out, e);
+}
+
+int auth_create_club_user(db_pool_t *db, const char *club_id, const char *email,
+                          const char *password, const char *role, char *id_out, err_t *e) {
+    if (!jsonx_is_email(email))
+        return err_set(e, 422, "invalid_field", "email", "email must be an email address");
+    if (!rbac_is_role(role) || strcmp(role, "network_admin") == 0)
+        return err_set(e, 422, "invalid_field", "role", "role must be a club role");
+    int rc = create_user(db, club_id, email, password, role, 0, id_out, e);
+    return rc < 0 ? -1 : 0;
+}

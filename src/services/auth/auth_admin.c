@@ -1,0 +1,299 @@
+/* auth_admin: see auth_admin.h. */
+#include "services/auth/auth_admin.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "services/auth/auth_util.h"
+#include "services/auth/rbac.h"
+
+#define NOT_FOUND "no such user"
+
+/* ---------------------------------------------------------------- validation */
+
+static int v_user_id(json_t *in, err_t *e) {
+    const char *s;
+    if (jsonx_string(in, "id", 1, 36, 36, &s, e) != 0) return -1;
+    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "id", NOT_FOUND);
+    return 0;
+}
+
+int auth_validate_role_change(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "role", NULL};
+    static const char *const roles[] = {"network_admin", "club_admin", "club_staff", "member",
+                                        NULL};
+    const char *s;
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (v_user_id(in, e) != 0) return -1;
+    return jsonx_enum(in, "role", 1, roles, &s, e);
+}
+
+int auth_validate_audit_list(json_t *in, err_t *e) {
+    static const char *const keys[] = {"limit", "after", "user_id", "action", "club_id", NULL};
+    const char *s;
+    long long n;
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (jsonx_int(in, "limit", 0, 1, 100, 50, &n, e) != 0) return -1;
+    if (jsonx_string(in, "user_id", 0, 36, 36, &s, e) != 0) return -1;
+    if (s && !jsonx_is_uuid(s))
+        return err_set(e, 422, "invalid_field", "user_id", "user_id must be a user id");
+    if (jsonx_string(in, "club_id", 0, 36, 36, &s, e) != 0) return -1;
+    if (s && !jsonx_is_uuid(s))
+        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+    if (jsonx_string(in, "action", 0, 1, 64, &s, e) != 0) return -1;
+    if (jsonx_string(in, "after", 0, 1, 80, &s, e) != 0) return -1;
+    if (s) {
+        /* <microseconds since the epoch>_<audit id>, as returned in next_cursor */
+        const char *u = strchr(s, '_');
+        int ok = u && u > s && u - s <= 20 && jsonx_is_uuid(u + 1);
+        for (const char *p = s; ok && p < u; p++)
+            if (!isdigit((unsigned char)*p)) ok = 0;
+        if (!ok)
+            return err_set(e, 400, "invalid_cursor", "after",
+                           "after must be a next_cursor value returned by this list");
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The target user, locked, in the caller's scope (RLS: a club admin sees its club only). 1 when
+ * found (club/status filled), 0 when not (404 set), -1 on error. */
+static int find_user(const svc_call_t *call, db_tx_t *tx, const char *id, char club[40],
+                     char status[16], err_t *e) {
+    const svc_caller_t *c = call->caller;
+    const char *p[] = {id};
+    PGresult *r = db_exec(
+        tx, "SELECT club_id, status FROM auth.users WHERE id = $1::uuid FOR UPDATE", 1, p, e);
+    if (!r) return -1;
+    int found = PQntuples(r) == 1;
+    if (found) {
+        snprintf(club, 40, "%s", PQgetvalue(r, 0, 0));
+        snprintf(status, 16, "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    /* RLS already hides other clubs' users; this makes the rule independent of the policy */
+    if (found && !c->network_admin && strcmp(club, c->club_id) != 0) found = 0;
+    if (!found) err_set(e, 404, "not_found", "id", NOT_FOUND);
+    return found;
+}
+
+static int not_self(const svc_caller_t *c, const char *id, const char *what, err_t *e) {
+    if (strcmp(c->user_id, id) == 0)
+        return err_set(e, 403, "forbidden", "id", "you cannot %s your own account", what);
+    return 0;
+}
+
+static json_t *roles_of(db_tx_t *tx, const char *club, const char *id, err_t *e) {
+    const char *p[] = {club, id};
+    PGresult *r = db_exec(tx,
+                          "SELECT coalesce(jsonb_agg(role ORDER BY role), '[]')::text FROM "
+                          "auth.user_roles WHERE club_id = $1::uuid AND user_id = $2::uuid",
+                          2, p, e);
+    if (!r) return NULL;
+    json_t *j = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (!j) err_set(e, 500, "internal", "", "database returned unreadable JSON");
+    return j;
+}
+
+static const char *public_club(const char *club) {
+    return strcmp(club, AUTH_NETWORK_CLUB) == 0 ? NULL : club;
+}
+
+/* ---------------------------------------------------------------- roles */
+
+static int role_change(const svc_call_t *call, json_t *in, int grant, json_t **out, err_t *e) {
+    const svc_caller_t *c = call->caller;
+    const char *id = json_string_value(json_object_get(in, "id"));
+    const char *role = json_string_value(json_object_get(in, "role"));
+    char club[40], status[16];
+    db_tx_t *tx = NULL;
+    int network_role = strcmp(role, "network_admin") == 0;
+    if (network_role && !c->network_admin)
+        return err_set(e, 403, "forbidden", "role",
+                       "only a network administrator can grant or remove network_admin");
+    if (not_self(c, id, "change the roles of", e) != 0) return -1;
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    int found = find_user(call, tx, id, club, status, e);
+    if (found <= 0) goto fail;
+    int network_user = strcmp(club, AUTH_NETWORK_CLUB) == 0;
+    if (network_role != network_user) {
+        err_set(e, 422, "invalid_field", "role",
+                network_user ? "a network account can hold only network_admin"
+                             : "network_admin is held only by network accounts, not club members");
+        goto fail;
+    }
+    const char *p[] = {club, id, role, c->user_id[0] ? c->user_id : NULL};
+    long long n = grant ? db_exec_cmd(tx,
+                                      "INSERT INTO auth.user_roles (club_id, user_id, role, "
+                                      "granted_by) VALUES ($1::uuid, $2::uuid, $3, $4::uuid) ON "
+                                      "CONFLICT DO NOTHING",
+                                      4, p, e)
+                        : db_exec_cmd(tx,
+                                      "DELETE FROM auth.user_roles WHERE club_id = $1::uuid AND "
+                                      "user_id = $2::uuid AND role = $3",
+                                      3, p, e);
+    if (n < 0) goto fail;
+    if (n == 0 && !grant) {
+        err_set(e, 404, "not_found", "role", "the user does not hold the role %s", role);
+        goto fail;
+    }
+    if (n > 0) {
+        const char *action = grant ? "permission_granted" : "permission_revoked";
+        char type[48];
+        snprintf(type, sizeof type, "auth.%s", action);
+        if (auth_audit(tx, c, club, id, action, json_pack("{s:s}", "role", role), e) != 0 ||
+            auth_emit(tx, c, type, club,
+                      json_pack("{s:s, s:o, s:s, s:s, s:s}", "user_id", id, "club_id",
+                                public_club(club) ? json_string(club) : json_null(), "role", role,
+                                "permissions", rbac_role_perms(role), "by", c->user_id),
+                      e) != 0)
+            goto fail;
+    }
+    json_t *roles = roles_of(tx, club, id, e);
+    if (!roles) goto fail;
+    if (db_commit(tx, e) != 0) {
+        json_decref(roles);
+        return -1;
+    }
+    *out = json_pack("{s:s, s:o, s:o, s:b}", "user_id", id, "club_id",
+                     public_club(club) ? json_string(club) : json_null(), "roles", roles, "changed",
+                     n > 0);
+    return 0;
+fail:
+    db_rollback(tx);
+    return -1;
+}
+
+int auth_role_grant(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return role_change(call, in, 1, out, e);
+}
+
+int auth_role_revoke(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return role_change(call, in, 0, out, e);
+}
+
+/* ---------------------------------------------------------------- disable / enable */
+
+static int set_status(const svc_call_t *call, json_t *in, int disable, json_t **out, err_t *e) {
+    const svc_caller_t *c = call->caller;
+    const char *id = json_string_value(json_object_get(in, "id"));
+    char club[40], status[16], now_status[16];
+    long long revoked = 0;
+    db_tx_t *tx = NULL;
+    if (not_self(c, id, disable ? "disable" : "enable", e) != 0) return -1;
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    int found = find_user(call, tx, id, club, status, e);
+    if (found <= 0) goto fail;
+    const char *p[] = {club, id};
+    int changed = disable ? strcmp(status, "disabled") != 0 : strcmp(status, "disabled") == 0;
+    if (changed) {
+        /* an enabled account that never set a password goes back to "invited" */
+        PGresult *r = db_exec(tx,
+                              disable ? "UPDATE auth.users SET status = 'disabled', updated_at = "
+                                        "now() WHERE club_id = $1::uuid AND id = $2::uuid "
+                                        "RETURNING status"
+                                      : "UPDATE auth.users SET status = CASE WHEN password_hash "
+                                        "IS NULL THEN 'invited' ELSE 'active' END, updated_at = "
+                                        "now() WHERE club_id = $1::uuid AND id = $2::uuid "
+                                        "RETURNING status",
+                              2, p, e);
+        if (!r) goto fail;
+        snprintf(now_status, sizeof now_status, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        if (disable) {
+            revoked = db_exec_cmd(tx,
+                                  "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = "
+                                  "'user_disabled' WHERE club_id = $1::uuid AND user_id = "
+                                  "$2::uuid AND revoked_at IS NULL",
+                                  2, p, e);
+            if (revoked < 0) goto fail;
+        }
+        const char *action = disable ? "user_disabled" : "user_enabled";
+        char type[48];
+        snprintf(type, sizeof type, "auth.%s", action);
+        if (auth_audit(tx, c, club, id, action, json_pack("{s:I}", "sessions_revoked", revoked),
+                       e) != 0 ||
+            auth_emit(tx, c, type, club,
+                      json_pack("{s:s, s:o, s:s, s:I}", "user_id", id, "club_id",
+                                public_club(club) ? json_string(club) : json_null(), "by",
+                                c->user_id, "sessions_revoked", revoked),
+                      e) != 0)
+            goto fail;
+    } else {
+        snprintf(now_status, sizeof now_status, "%s", status);
+    }
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s, s:s, s:b, s:I}", "user_id", id, "status", now_status, "changed",
+                     changed, "sessions_revoked", revoked);
+    return 0;
+fail:
+    db_rollback(tx);
+    return -1;
+}
+
+int auth_user_disable(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return set_status(call, in, 1, out, e);
+}
+
+int auth_user_enable(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return set_status(call, in, 0, out, e);
+}
+
+/* ---------------------------------------------------------------- audit log */
+
+/* Newest first; a club admin sees its club's rows (RLS), a network admin every club's (or one
+ * club's with club_id). Keyset pagination on (at, id). */
+int auth_audit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    long long limit = 50;
+    char lim[24], cursor_us[24] = "";
+    const char *after = json_string_value(json_object_get(in, "after"));
+    const char *user_id = json_string_value(json_object_get(in, "user_id"));
+    const char *action = json_string_value(json_object_get(in, "action"));
+    const char *club = json_string_value(json_object_get(in, "club_id"));
+    const char *cursor_id = NULL;
+    db_tx_t *tx = NULL;
+    jsonx_int(in, "limit", 0, 1, 100, 50, &limit, e);
+    snprintf(lim, sizeof lim, "%lld", limit + 1);
+    if (after) {
+        const char *u = strchr(after, '_');
+        snprintf(cursor_us, sizeof cursor_us, "%.*s", (int)(u - after), after);
+        cursor_id = u + 1;
+    }
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    const char *p[] = {after ? cursor_us : NULL, cursor_id, user_id, action, club, lim};
+    PGresult *r = db_exec(
+        tx,
+        "SELECT jsonb_build_object('id', id, 'at', at, 'club_id', CASE WHEN club_id = "
+        "'" AUTH_NETWORK_CLUB "' THEN NULL ELSE club_id END, 'actor_id', actor_id, 'user_id', "
+        "user_id, 'action', action, 'ip', ip, 'detail', detail)::text, "
+        "(extract(epoch FROM at) * 1000000)::bigint || '_' || id FROM auth.audit WHERE "
+        "($1::bigint IS NULL OR (at, id) < ('epoch'::timestamptz + $1::bigint * interval "
+        "'1 microsecond', $2::uuid)) AND ($3::uuid IS NULL OR user_id = $3::uuid) AND "
+        "($4::text IS NULL OR action = $4) AND ($5::uuid IS NULL OR club_id = $5::uuid) "
+        "ORDER BY at DESC, id DESC LIMIT $6::int",
+        6, p, e);
+    if (!r) {
+        db_rollback(tx);
+        return -1;
+    }
+    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
+    json_t *items = json_array();
+    for (int i = 0; i < shown; i++) {
+        json_t *row = json_loads(PQgetvalue(r, i, 0), 0, NULL);
+        if (row) json_array_append_new(items, row);
+    }
+    json_t *next = n > limit ? json_string(PQgetvalue(r, shown - 1, 1)) : json_null();
+    PQclear(r);
+    if (db_commit(tx, e) != 0) {
+        json_decref(items);
+        json_decref(next);
+        return -1;
+    }
+    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    return 0;
+}

@@ -1,0 +1,207 @@
+/* auth_keys: see auth_keys.h. */
+#include "services/auth/auth_keys.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/json.h"
+#include "services/auth/auth_util.h"
+#include "services/auth/jwt.h"
+
+#define RELOAD_S 60
+#define KEY_BITS 2048
+
+static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
+static jwt_key_t *g_active; /* private */
+static jwt_keyset_t *g_set; /* published public keys */
+static time_t g_loaded_at;
+
+static int begin(db_pool_t *db, db_tx_t **tx, err_t *e) {
+    db_scope_t s = {0};
+    return db_begin(db, &s, tx, e);
+}
+
+/* Generates a key and inserts it; retires every other active key when retire is set. */
+static int insert_new_key(const cfg_t *cfg, db_tx_t *tx, int retire, char *kid_out, err_t *e) {
+    jwt_key_t *k = NULL;
+    char *pem = NULL, *jwk_s = NULL, *enc_s = NULL;
+    unsigned char *enc = NULL;
+    size_t enc_len = 0;
+    json_t *jwk = NULL;
+    int rc = -1;
+    if (jwt_key_generate(KEY_BITS, &k, e) != 0) goto done;
+    pem = jwt_key_private_pem(k, e);
+    if (!pem) goto done;
+    if (auth_seal(cfg, (const unsigned char *)pem, strlen(pem), &enc, &enc_len, e) != 0) goto done;
+    jwk = jwt_key_public_jwk(k, e);
+    if (!jwk) goto done;
+    jwk_s = jsonx_dump(jwk);
+    enc_s = auth_bytea_encode(enc, enc_len);
+    if (!jwk_s || !enc_s) {
+        err_set(e, 500, "internal", "", "out of memory");
+        goto done;
+    }
+    const char *p[] = {jwt_key_kid(k), jwk_s, enc_s};
+    if (retire && db_exec_cmd(tx,
+                              "UPDATE auth.signing_keys SET retired_at = now() WHERE retired_at "
+                              "IS NULL",
+                              0, NULL, e) < 0)
+        goto done;
+    if (db_exec_cmd(tx,
+                    "INSERT INTO auth.signing_keys (kid, public_jwk, private_key_enc) VALUES ($1, "
+                    "$2::jsonb, $3::bytea)",
+                    3, p, e) < 0)
+        goto done;
+    if (kid_out) snprintf(kid_out, JWT_KID_LEN + 1, "%s", jwt_key_kid(k));
+    rc = 0;
+done:
+    jwt_key_free(k);
+    jwt_secret_free(pem);
+    free(jwk_s);
+    free(enc_s);
+    free(enc);
+    json_decref(jwk);
+    return rc;
+}
+
+/* Reads the keys; with `create`, makes the first key when none is active. Called with the write
+ * lock held. */
+static int load(const cfg_t *cfg, db_pool_t *db, err_t *e) {
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    jwt_key_t *active = NULL;
+    jwt_keyset_t *set = NULL;
+    if (auth_conf_require(cfg, e) != 0) return -1;
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", cfg->auth_access_ttl_s + 300);
+    const char *p[] = {ttl};
+    static const char q[] =
+        "SELECT kid, public_jwk::text, private_key_enc, retired_at IS NULL FROM auth.signing_keys "
+        "WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1::int) "
+        "ORDER BY (retired_at IS NULL) DESC, created_at DESC";
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (begin(db, &tx, e) != 0) return -1;
+        r = db_exec(tx, q, 1, p, e);
+        if (!r) goto fail;
+        if (PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 3), "t") == 0) break;
+        /* no active key yet: make one (one process wins the lock, the others see its key) */
+        PQclear(r);
+        r = NULL;
+        if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtext('auth.signing_keys'))", 0, NULL,
+                        e) < 0)
+            goto fail;
+        r = db_exec(tx, "SELECT 1 FROM auth.signing_keys WHERE retired_at IS NULL", 0, NULL, e);
+        if (!r) goto fail;
+        int have = PQntuples(r) > 0;
+        PQclear(r);
+        r = NULL;
+        if (!have && insert_new_key(cfg, tx, 0, NULL, e) != 0) goto fail;
+        if (db_commit(tx, e) != 0) {
+            tx = NULL;
+            goto fail;
+        }
+        tx = NULL;
+    }
+    if (!r) return err_set(e, 500, "internal", "", "no signing key");
+    set = jwt_keyset_new();
+    if (!set) goto oom;
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *jwk = json_loads(PQgetvalue(r, i, 1), 0, NULL);
+        jwt_key_t *pub = NULL;
+        int ok = jwk && jwt_key_from_jwk(jwk, &pub, e) == 0 && jwt_keyset_add(set, pub, e) == 0;
+        json_decref(jwk);
+        jwt_key_free(pub);
+        if (!ok) goto fail;
+    }
+    {
+        size_t n = 0, pn = 0;
+        unsigned char *enc = auth_bytea_decode(PQgetvalue(r, 0, 2), &n), *pem = NULL;
+        int ok = enc && auth_open(cfg, enc, n, &pem, &pn, e) == 0 &&
+                 jwt_key_from_private_pem((const char *)pem, pn, &active, e) == 0;
+        free(enc);
+        if (pem) jwt_secret_free((char *)pem);
+        if (!ok) {
+            if (!e->status) err_set(e, 500, "internal", "", "stored signing key is unreadable");
+            goto fail;
+        }
+    }
+    PQclear(r);
+    db_commit(tx, e);
+    jwt_key_free(g_active);
+    jwt_keyset_free(g_set);
+    g_active = active;
+    g_set = set;
+    g_loaded_at = time(NULL);
+    return 0;
+oom:
+    err_set(e, 500, "internal", "", "out of memory");
+fail:
+    PQclear(r);
+    db_rollback(tx);
+    jwt_key_free(active);
+    jwt_keyset_free(set);
+    return -1;
+}
+
+/* Takes the read lock with fresh keys loaded; returns -1 (no lock held) on failure. */
+static int rdlock_fresh(const cfg_t *cfg, db_pool_t *db, err_t *e) {
+    pthread_rwlock_rdlock(&g_lock);
+    if (g_active && time(NULL) - g_loaded_at < RELOAD_S) return 0;
+    pthread_rwlock_unlock(&g_lock);
+    pthread_rwlock_wrlock(&g_lock);
+    int rc = 0;
+    if (!g_active || time(NULL) - g_loaded_at >= RELOAD_S) {
+        rc = load(cfg, db, e);
+        if (rc != 0 && g_active) rc = 0; /* keep serving with the keys we have */
+    }
+    pthread_rwlock_unlock(&g_lock);
+    if (rc != 0) return -1;
+    pthread_rwlock_rdlock(&g_lock);
+    if (!g_active) {
+        pthread_rwlock_unlock(&g_lock);
+        return err_set(e, 503, "unavailable", "", "no signing key available");
+    }
+    return 0;
+}
+
+char *auth_keys_sign(const cfg_t *cfg, db_pool_t *db, const json_t *claims, err_t *e) {
+    if (rdlock_fresh(cfg, db, e) != 0) return NULL;
+    char *t = jwt_sign(g_active, claims, e);
+    pthread_rwlock_unlock(&g_lock);
+    return t;
+}
+
+json_t *auth_keys_jwks(const cfg_t *cfg, db_pool_t *db, err_t *e) {
+    if (rdlock_fresh(cfg, db, e) != 0) return NULL;
+    json_t *j = jwt_keyset_jwks(g_set, e);
+    pthread_rwlock_unlock(&g_lock);
+    return j;
+}
+
+int auth_keys_rotate(const cfg_t *cfg, db_pool_t *db, char *kid_out, err_t *e) {
+    db_tx_t *tx = NULL;
+    if (auth_conf_require(cfg, e) != 0) return -1;
+    if (begin(db, &tx, e) != 0) return -1;
+    if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtext('auth.signing_keys'))", 0, NULL, e) <
+            0 ||
+        insert_new_key(cfg, tx, 1, kid_out, e) != 0) {
+        db_rollback(tx);
+        return -1;
+    }
+    if (db_commit(tx, e) != 0) return -1;
+    auth_keys_forget();
+    return 0;
+}
+
+void auth_keys_forget(void) {
+    pthread_rwlock_wrlock(&g_lock);
+    jwt_key_free(g_active);
+    jwt_keyset_free(g_set);
+    g_active = NULL;
+    g_set = NULL;
+    g_loaded_at = 0;
+    pthread_rwlock_unlock(&g_lock);
+}

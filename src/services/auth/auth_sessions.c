@@ -1,0 +1,604 @@
+/* auth_sessions: see auth_sessions.h. */
+#include "services/auth/auth_sessions.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "core/json.h"
+#include "services/auth/auth_keys.h"
+#include "services/auth/auth_util.h"
+#include "services/auth/password.h"
+#include "services/auth/rbac.h"
+
+#define MFA_CHALLENGE_TTL 300
+#define BAD_CREDENTIALS "The email address or password is not correct."
+
+/* ---------------------------------------------------------------- validation */
+
+int auth_validate_none(json_t *in, err_t *e) {
+    static const char *const keys[] = {NULL};
+    return jsonx_only_keys(in, keys, "", e);
+}
+
+int auth_validate_id(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", NULL};
+    const char *s;
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (jsonx_string(in, "id", 1, 36, 36, &s, e) != 0) return -1;
+    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "id", "no such record");
+    return 0;
+}
+
+int auth_validate_login(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club", "email", "password", NULL};
+    const char *s;
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (jsonx_string(in, "club", 0, 1, 63, &s, e) != 0) return -1;
+    if (auth_v_email(in, "email", 1, e) != 0) return -1;
+    return auth_v_password(in, "password", e);
+}
+
+int auth_validate_refresh(json_t *in, err_t *e) {
+    static const char *const keys[] = {"refresh_token", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    return auth_v_token(in, "refresh_token", e);
+}
+
+/* Logout: the refresh token is optional (without it the access token's session ends). */
+int auth_validate_logout(json_t *in, err_t *e) {
+    static const char *const keys[] = {"refresh_token", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    json_t *t = json_object_get(in, "refresh_token");
+    if (!t || json_is_null(t)) {
+        json_object_del(in, "refresh_token");
+        return 0;
+    }
+    return auth_v_token(in, "refresh_token", e);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static void lower_copy(const char *s, char *out, size_t cap) {
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[i] = 0;
+}
+
+/* The access token of a user in a session; *user_out (may be NULL) gets the user object. */
+static char *access_token(const svc_call_t *call, db_tx_t *tx, const char *club,
+                          const char *user_id, const char *sid, json_t **user_out, err_t *e) {
+    const cfg_t *cf = call->env->cfg;
+    const char *p[] = {club, user_id};
+    PGresult *r = db_exec(tx,
+                          "SELECT u.email, coalesce(jsonb_agg(r.role ORDER BY r.role) FILTER "
+                          "(WHERE r.role IS NOT NULL), '[]')::text AS roles FROM auth.users u "
+                          "LEFT JOIN auth.user_roles r ON r.club_id = u.club_id AND r.user_id = "
+                          "u.id WHERE u.club_id = $1::uuid AND u.id = $2::uuid AND u.status = "
+                          "'active' GROUP BY u.email",
+                          2, p, e);
+    if (!r) return NULL;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        err_set(e, 401, "invalid_credentials", "", BAD_CREDENTIALS);
+        return NULL;
+    }
+    json_t *roles = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
+    char perms[512];
+    if (!roles || rbac_perms_for_roles(roles, perms, sizeof perms) != 0) {
+        json_decref(roles);
+        PQclear(r);
+        err_set(e, 500, "internal", "", "cannot compute permissions");
+        return NULL;
+    }
+    unsigned char rnd[16];
+    char jti[33];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(jti, sizeof jti, rnd, sizeof rnd);
+    long long now = (long long)time(NULL);
+    int network = strcmp(club, AUTH_NETWORK_CLUB) == 0;
+    json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:O, s:s, s:s}", "iss",
+                               cf->auth_issuer, "sub", user_id, "aud", cf->auth_audience, "exp",
+                               now + cf->auth_access_ttl_s, "iat", now, "nbf", now, "jti", jti,
+                               "club_id", network ? json_null() : json_string(club), "roles", roles,
+                               "perms", perms, "sid", sid);
+    char *tok = claims ? auth_keys_sign(call->env->cfg, call->env->db, claims, e) : NULL;
+    if (tok && user_out)
+        *user_out = json_pack(
+            "{s:s, s:s, s:o, s:O, s:s}", "id", user_id, "email", PQgetvalue(r, 0, 0), "club_id",
+            network ? json_null() : json_string(club), "roles", roles, "perms", perms);
+    json_decref(claims);
+    json_decref(roles);
+    PQclear(r);
+    return tok;
+}
+
+static json_t *token_response(const cfg_t *cfg, const char *access, const char *refresh,
+                              const char *sid, json_t *user) {
+    return json_pack("{s:s, s:s, s:i, s:s, s:s, s:o}", "access_token", access, "token_type",
+                     "Bearer", "expires_in", cfg->auth_access_ttl_s, "refresh_token", refresh,
+                     "session_id", sid, "user", user ? user : json_null());
+}
+
+static int insert_refresh(db_tx_t *tx, const char *club, const char *sid, char tok[], err_t *e) {
+    char hash[AUTH_HASH_HEX];
+    if (auth_token_new(tok, e) != 0) return -1;
+    auth_sha256_hex(tok, strlen(tok), hash);
+    const char *p[] = {club, sid, hash};
+    return db_exec_cmd(tx,
+                       "INSERT INTO auth.refresh_tokens (club_id, session_id, token_hash) VALUES "
+                       "($1::uuid, $2::uuid, $3)",
+                       3, p, e) < 0
+               ? -1
+               : 0;
+}
+
+int auth_open_session(const svc_call_t *call, db_tx_t *tx, const char *club_id, const char *user_id,
+                      int mfa, json_t **out, err_t *e) {
+    const svc_caller_t *c = call->caller;
+    char max[16], refresh[AUTH_TOKEN_LEN + 1];
+    snprintf(max, sizeof max, "%d", call->env->cfg->auth_session_max_s);
+    const char *p[] = {
+        club_id,         user_id, c->user_agent[0] ? c->user_agent : NULL, c->ip[0] ? c->ip : NULL,
+        mfa ? "t" : "f", max};
+    PGresult *r = db_exec(tx,
+                          "INSERT INTO auth.sessions (club_id, user_id, user_agent, ip, mfa, "
+                          "expires_at) VALUES ($1::uuid, $2::uuid, $3, $4, $5::boolean, now() + "
+                          "make_interval(secs => $6::int)) RETURNING id",
+                          6, p, e);
+    if (!r) return -1;
+    char sid[40];
+    snprintf(sid, sizeof sid, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (insert_refresh(tx, club_id, sid, refresh, e) != 0) return -1;
+    json_t *user = NULL;
+    char *access = access_token(call, tx, club_id, user_id, sid, &user, e);
+    if (!access) return -1;
+    if (auth_audit(tx, c, club_id, user_id, "login",
+                   json_pack("{s:s, s:b}", "session_id", sid, "mfa", mfa), e) != 0 ||
+        auth_emit(tx, c, "auth.user_logged_in", club_id,
+                  json_pack("{s:s, s:s, s:s, s:b}", "user_id", user_id, "club_id", club_id,
+                            "session_id", sid, "mfa", mfa),
+                  e) != 0) {
+        free(access);
+        json_decref(user);
+        return -1;
+    }
+    *out = token_response(call->env->cfg, access, refresh, sid, user);
+    free(access);
+    sodium_memzero(refresh, sizeof refresh);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- login */
+
+int auth_login(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const cfg_t *cf = call->env->cfg;
+    const char *slug = json_string_value(json_object_get(in, "club"));
+    const char *email = json_string_value(json_object_get(in, "email"));
+    const char *password = json_string_value(json_object_get(in, "password"));
+    char club[40], lemail[256], acct[400], ipkey[128], user_id[40] = "",
+                                                       hash[PASSWORD_HASH_MAX] = "";
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    int ok = 0, rehash = 0;
+    if (auth_conf_require(call->env->cfg, e) != 0) return -1;
+    if (slug) {
+        if (auth_club_by_slug(call, slug, club, e) != 0) return -1;
+    } else {
+        snprintf(club, sizeof club, "%s", AUTH_NETWORK_CLUB);
+    }
+    lower_copy(email, lemail, sizeof lemail);
+    snprintf(acct, sizeof acct, "login|%s|%s|%s", club[0] ? club : "none", slug ? slug : "",
+             lemail);
+    snprintf(ipkey, sizeof ipkey, "ip|%s", call->caller->ip);
+
+    /* 1: throttles and the stored hash, in the club's scope */
+    if (club[0]) {
+        if (auth_begin(call, club, &tx, e) != 0) return -1;
+    } else if (auth_begin(call, "", &tx, e) != 0) {
+        return -1;
+    }
+    if (auth_throttle_check(tx, acct, e) != 0 || auth_throttle_check(tx, ipkey, e) != 0) goto fail;
+    if (club[0]) {
+        const char *p[] = {club, email};
+        r = db_exec(tx,
+                    "SELECT id, password_hash FROM auth.users WHERE club_id = $1::uuid AND "
+                    "lower(email) = lower($2) AND status = 'active' AND password_hash IS NOT NULL",
+                    2, p, e);
+        if (!r) goto fail;
+        if (PQntuples(r) == 1) {
+            snprintf(user_id, sizeof user_id, "%s", PQgetvalue(r, 0, 0));
+            snprintf(hash, sizeof hash, "%s", PQgetvalue(r, 0, 1));
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    if (db_commit(tx, e) != 0) {
+        tx = NULL;
+        goto fail;
+    }
+    tx = NULL;
+
+    /* 2: the password, outside any transaction (argon2id takes ~20 ms) */
+    if (user_id[0]) {
+        err_t pe = {0};
+        ok = password_verify(password, hash, &rehash, &pe) == 0;
+        if (!ok && pe.status >= 500) {
+            *e = pe;
+            return -1;
+        }
+    } else {
+        password_verify_dummy(password);
+    }
+
+    /* 3: record the outcome */
+    if (auth_begin(call, club[0] ? club : "", &tx, e) != 0) return -1;
+    if (!ok) {
+        if (auth_throttle_fail(tx, acct, cf->auth_max_failures, e) != 0 ||
+            auth_throttle_fail(tx, ipkey, cf->auth_ip_max_failures, e) != 0)
+            goto fail;
+        if (club[0] && (auth_audit(tx, call->caller, club, user_id[0] ? user_id : NULL,
+                                   "login_failed", NULL, e) != 0 ||
+                        auth_emit(tx, call->caller, "auth.login_failed", club,
+                                  json_pack("{s:s, s:o}", "club_id", club, "user_id",
+                                            user_id[0] ? json_string(user_id) : json_null()),
+                                  e) != 0))
+            goto fail;
+        if (db_commit(tx, e) != 0) return -1;
+        return err_set(e, 401, "invalid_credentials", "", BAD_CREDENTIALS);
+    }
+    if (auth_throttle_reset(tx, acct, e) != 0) goto fail;
+    if (rehash) {
+        char nh[PASSWORD_HASH_MAX];
+        if (password_hash(password, nh, e) != 0) goto fail;
+        const char *p[] = {club, user_id, nh};
+        if (db_exec_cmd(tx,
+                        "UPDATE auth.users SET password_hash = $3, updated_at = now() WHERE "
+                        "club_id = $1::uuid AND id = $2::uuid",
+                        3, p, e) < 0)
+            goto fail;
+    }
+    {
+        const char *p[] = {club, user_id};
+        r = db_exec(tx,
+                    "SELECT 1 FROM auth.mfa_totp WHERE club_id = $1::uuid AND user_id = $2::uuid "
+                    "AND confirmed_at IS NOT NULL",
+                    2, p, e);
+        if (!r) goto fail;
+        int mfa = PQntuples(r) == 1;
+        PQclear(r);
+        r = NULL;
+        if (mfa) {
+            char tok[AUTH_TOKEN_LEN + 1], th[AUTH_HASH_HEX], ttl[16];
+            auth_token_new(tok, e);
+            auth_sha256_hex(tok, strlen(tok), th);
+            snprintf(ttl, sizeof ttl, "%d", MFA_CHALLENGE_TTL);
+            const char *q[] = {club, user_id, th, ttl};
+            if (db_exec_cmd(tx,
+                            "INSERT INTO auth.one_time_tokens (club_id, user_id, purpose, "
+                            "token_hash, expires_at) VALUES ($1::uuid, $2::uuid, 'mfa_challenge', "
+                            "$3, now() + make_interval(secs => $4::int))",
+                            4, q, e) < 0)
+                goto fail;
+            if (db_commit(tx, e) != 0) return -1;
+            *out = json_pack("{s:b, s:s, s:i}", "mfa_required", 1, "mfa_token", tok, "expires_in",
+                             MFA_CHALLENGE_TTL);
+            return 0;
+        }
+    }
+    if (auth_open_session(call, tx, club, user_id, 0, out, e) != 0) goto fail;
+    if (db_commit(tx, e) != 0) {
+        json_decref(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+fail:
+    PQclear(r);
+    db_rollback(tx);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- refresh */
+
+static int revoke_session(db_tx_t *tx, const char *club, const char *sid, const char *reason,
+                          err_t *e) {
+    const char *p[] = {club, sid, reason};
+    return db_exec_cmd(tx,
+                       "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3 WHERE "
+                       "club_id = $1::uuid AND id = $2::uuid AND revoked_at IS NULL",
+                       3, p, e) < 0
+               ? -1
+               : 0;
+}
+
+int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *tok = json_string_value(json_object_get(in, "refresh_token"));
+    char hash[AUTH_HASH_HEX], club[40], sid[40], user_id[40], fresh[AUTH_TOKEN_LEN + 1];
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    if (auth_conf_require(call->env->cfg, e) != 0) return -1;
+    auth_sha256_hex(tok, strlen(tok), hash);
+    if (auth_token_club(call->env, "refresh", hash, club, e) != 0) return -1;
+    if (!club[0])
+        return err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    char idle[16];
+    snprintf(idle, sizeof idle, "%d", call->env->cfg->auth_session_idle_s);
+    const char *p[] = {club, hash, idle};
+    r = db_exec(tx,
+                "SELECT t.id, t.used_at IS NOT NULL AS used, s.id AS sid, s.user_id, "
+                "s.revoked_at IS NOT NULL AS revoked, s.expires_at <= now() AS expired, "
+                "s.last_used_at <= now() - make_interval(secs => $3::int) AS idle, u.status, s.mfa "
+                "FROM auth.refresh_tokens t JOIN auth.sessions s ON s.club_id = t.club_id AND "
+                "s.id = t.session_id JOIN auth.users u ON u.club_id = s.club_id AND u.id = "
+                "s.user_id WHERE t.club_id = $1::uuid AND t.token_hash = $2 FOR UPDATE OF t, s",
+                3, p, e);
+    if (!r) goto fail;
+    if (PQntuples(r) != 1) {
+        err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
+        goto fail;
+    }
+    snprintf(sid, sizeof sid, "%s", PQgetvalue(r, 0, 2));
+    snprintf(user_id, sizeof user_id, "%s", PQgetvalue(r, 0, 3));
+    int used = strcmp(db_val(r, 0, "used"), "t") == 0;
+    int revoked = strcmp(db_val(r, 0, "revoked"), "t") == 0;
+    int expired = strcmp(db_val(r, 0, "expired"), "t") == 0;
+    int is_idle = strcmp(db_val(r, 0, "idle"), "t") == 0;
+    int active = strcmp(db_val(r, 0, "status"), "active") == 0;
+    char token_id[40];
+    snprintf(token_id, sizeof token_id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    if (used) {
+        /* reuse: someone holds a copy of a rotated token; end the whole family */
+        if (!revoked && (revoke_session(tx, club, sid, "refresh_reuse", e) != 0 ||
+                         auth_audit(tx, call->caller, club, user_id, "refresh_reuse_detected",
+                                    json_pack("{s:s}", "session_id", sid), e) != 0 ||
+                         auth_emit(tx, call->caller, "auth.refresh_reuse_detected", club,
+                                   json_pack("{s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
+                                             "session_id", sid),
+                                   e) != 0))
+            goto fail;
+        if (db_commit(tx, e) != 0) return -1;
+        return err_set(e, 401, "refresh_token_reused", "",
+                       "The refresh token was already used; the session has been revoked.");
+    }
+    if (revoked || !active) {
+        err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
+        goto fail;
+    }
+    if (expired || is_idle) {
+        if (revoke_session(tx, club, sid, expired ? "expired" : "idle", e) != 0) goto fail;
+        if (db_commit(tx, e) != 0) return -1;
+        return err_set(e, 401, "session_expired", "", "The session has expired; sign in again.");
+    }
+    const char *q[] = {club, token_id};
+    if (db_exec_cmd(tx,
+                    "UPDATE auth.refresh_tokens SET used_at = now() WHERE club_id = $1::uuid AND "
+                    "id = $2::uuid",
+                    2, q, e) < 0)
+        goto fail;
+    const char *s[] = {club, sid};
+    if (db_exec_cmd(tx,
+                    "UPDATE auth.sessions SET last_used_at = now() WHERE club_id = $1::uuid AND "
+                    "id = $2::uuid",
+                    2, s, e) < 0)
+        goto fail;
+    if (insert_refresh(tx, club, sid, fresh, e) != 0) goto fail;
+    json_t *user = NULL;
+    char *access = access_token(call, tx, club, user_id, sid, &user, e);
+    if (!access) goto fail;
+    if (db_commit(tx, e) != 0) {
+        free(access);
+        json_decref(user);
+        return -1;
+    }
+    *out = token_response(call->env->cfg, access, fresh, sid, user);
+    free(access);
+    return 0;
+fail:
+    PQclear(r);
+    db_rollback(tx);
+    return -1;
+}
+
+/* Logout without a refresh token: ends the session of the caller's access token (its `sid`). */
+static int logout_current(const svc_call_t *call, err_t *e) {
+    const svc_caller_t *c = call->caller;
+    db_tx_t *tx = NULL;
+    if (!c->user_id[0] || !c->session_id[0])
+        return err_set(e, 401, "unauthenticated", "",
+                       "send the refresh token, or sign in with an access token of the session");
+    const char *club = auth_caller_club(c);
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    const char *p[] = {club, c->user_id, c->session_id};
+    long long n = db_exec_cmd(tx,
+                              "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = "
+                              "'logout' WHERE club_id = $1::uuid AND user_id = $2::uuid AND id = "
+                              "$3::uuid AND revoked_at IS NULL",
+                              3, p, e);
+    if (n < 0 || (n > 0 && auth_audit(tx, c, club, c->user_id, "logout",
+                                      json_pack("{s:s}", "session_id", c->session_id), e) != 0)) {
+        db_rollback(tx);
+        return -1;
+    }
+    return db_commit(tx, e);
+}
+
+/* Logout: the refresh token names the session to end; without one, the access token's session
+ * (the caller's current one) ends. */
+int auth_logout(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *tok = json_string_value(json_object_get(in, "refresh_token"));
+    char hash[AUTH_HASH_HEX], club[40];
+    db_tx_t *tx = NULL;
+    (void)out;
+    if (!tok) return logout_current(call, e);
+    auth_sha256_hex(tok, strlen(tok), hash);
+    if (auth_token_club(call->env, "refresh", hash, club, e) != 0) return -1;
+    if (!club[0]) return 0; /* unknown token: nothing to end, same answer */
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    const char *p[] = {club, hash};
+    PGresult *r = db_exec(tx,
+                          "UPDATE auth.sessions s SET revoked_at = now(), revoked_reason = "
+                          "'logout' FROM auth.refresh_tokens t WHERE t.club_id = $1::uuid AND "
+                          "t.token_hash = $2 AND s.club_id = t.club_id AND s.id = t.session_id "
+                          "AND s.revoked_at IS NULL RETURNING s.id, s.user_id",
+                          2, p, e);
+    if (!r) {
+        db_rollback(tx);
+        return -1;
+    }
+    int rc = 0;
+    if (PQntuples(r) == 1)
+        rc = auth_audit(tx, call->caller, club, PQgetvalue(r, 0, 1), "logout",
+                        json_pack("{s:s}", "session_id", PQgetvalue(r, 0, 0)), e);
+    PQclear(r);
+    if (rc != 0) {
+        db_rollback(tx);
+        return -1;
+    }
+    return db_commit(tx, e);
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+int auth_sessions_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    db_tx_t *tx = NULL;
+    (void)in;
+    const char *club = auth_caller_club(call->caller);
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    char idle[16];
+    snprintf(idle, sizeof idle, "%d", call->env->cfg->auth_session_idle_s);
+    const char *p[] = {club, call->caller->user_id, call->caller->session_id, idle};
+    PGresult *r = db_exec(
+        tx,
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'user_agent', user_agent, 'ip', "
+        "ip, 'mfa', mfa, 'created_at', created_at, 'last_used_at', last_used_at, 'expires_at', "
+        "expires_at, 'current', id::text = $3) ORDER BY created_at DESC), '[]')::text FROM "
+        "auth.sessions WHERE club_id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL "
+        "AND expires_at > now() AND last_used_at > now() - make_interval(secs => $4::int)",
+        4, p, e);
+    if (!r) {
+        db_rollback(tx);
+        return -1;
+    }
+    json_t *items = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (!items) {
+        db_rollback(tx);
+        return err_set(e, 500, "internal", "", "database returned unreadable JSON");
+    }
+    *out = json_pack("{s:o}", "items", items);
+    return db_commit(tx, e);
+}
+
+int auth_session_delete(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    db_tx_t *tx = NULL;
+    (void)out;
+    const char *club = auth_caller_club(call->caller);
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    const char *p[] = {club, call->caller->user_id, id};
+    long long n = db_exec_cmd(tx,
+                              "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = "
+                              "'revoked_by_user' WHERE club_id = $1::uuid AND user_id = $2::uuid "
+                              "AND id = $3::uuid AND revoked_at IS NULL",
+                              3, p, e);
+    if (n < 0) goto fail;
+    if (n == 0) {
+        err_set(e, 404, "not_found", "id", "no such session");
+        goto fail;
+    }
+    if (auth_audit(tx, call->caller, club, call->caller->user_id, "session_revoked",
+                   json_pack("{s:s}", "session_id", id), e) != 0)
+        goto fail;
+    return db_commit(tx, e);
+fail:
+    db_rollback(tx);
+    return -1;
+}
+
+/* An admin ends every session of a user: a club admin in its club (RLS), a network admin in
+ * any club. */
+int auth_user_revoke_sessions(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    db_tx_t *tx = NULL;
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    const char *p[] = {id};
+    PGresult *r = db_exec(tx,
+                          "WITH s AS (UPDATE auth.sessions SET revoked_at = now(), "
+                          "revoked_reason = 'revoked_by_admin' WHERE user_id = $1::uuid AND "
+                          "revoked_at IS NULL RETURNING club_id) SELECT (SELECT count(*) FROM s), "
+                          "(SELECT club_id FROM auth.users WHERE id = $1::uuid LIMIT 1)",
+                          1, p, e);
+    if (!r) goto fail;
+    const char *club = db_val(r, 0, "club_id");
+    if (!club) {
+        PQclear(r);
+        err_set(e, 404, "not_found", "id", "no such user");
+        goto fail;
+    }
+    long long n = atoll(PQgetvalue(r, 0, 0));
+    char c[40];
+    snprintf(c, sizeof c, "%s", club);
+    PQclear(r);
+    if (auth_audit(tx, call->caller, c, id, "sessions_revoked_by_admin",
+                   json_pack("{s:I}", "sessions", n), e) != 0)
+        goto fail;
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s, s:I}", "user_id", id, "revoked", n);
+    return 0;
+fail:
+    db_rollback(tx);
+    return -1;
+}
+
+int auth_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    db_tx_t *tx = NULL;
+    (void)in;
+    const char *club = auth_caller_club(call->caller);
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    const char *p[] = {club, call->caller->user_id};
+    PGresult *r = db_exec(
+        tx,
+        "SELECT jsonb_build_object('id', u.id, 'email', u.email, 'club_id', CASE WHEN u.club_id "
+        "= '" AUTH_NETWORK_CLUB "' THEN NULL ELSE u.club_id END, 'status', u.status, "
+        "'email_verified', u.email_verified_at IS NOT NULL, 'roles', coalesce((SELECT "
+        "jsonb_agg(role ORDER BY role) FROM auth.user_roles r WHERE r.club_id = u.club_id AND "
+        "r.user_id = u.id), '[]'), 'mfa_enabled', EXISTS (SELECT 1 FROM auth.mfa_totp m WHERE "
+        "m.club_id = u.club_id AND m.user_id = u.id AND m.confirmed_at IS NOT NULL), "
+        "'created_at', u.created_at)::text FROM auth.users u WHERE u.club_id = $1::uuid AND u.id "
+        "= $2::uuid",
+        2, p, e);
+    if (!r) {
+        db_rollback(tx);
+        return -1;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        db_rollback(tx);
+        return err_set(e, 401, "unauthenticated", "", "the signed-in account no longer exists");
+    }
+    json_t *me = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (!me) {
+        db_rollback(tx);
+        return err_set(e, 500, "internal", "", "database returned unreadable JSON");
+    }
+    json_object_set_new(me, "perms", json_string(call->caller->perms));
+    *out = me;
+    return db_commit(tx, e);
+}
+
+int auth_jwks(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    (void)in;
+    *out = auth_keys_jwks(call->env->cfg, call->env->db, e);
+    return *out ? 0 : -1;
+}

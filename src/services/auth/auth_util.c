@@ -1,0 +1,272 @@
+/* auth_util: see auth_util.h. */
+#include "services/auth/auth_util.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/json.h"
+#include "core/outbox.h"
+#include "services/auth/password.h"
+
+static pthread_once_t g_sodium_once = PTHREAD_ONCE_INIT;
+static int g_sodium_ok;
+
+static void sodium_start(void) {
+    g_sodium_ok = sodium_init() >= 0;
+}
+
+int auth_conf_require(const cfg_t *cfg, err_t *e) {
+    pthread_once(&g_sodium_once, sodium_start);
+    if (!g_sodium_ok) return err_set(e, 500, "internal", "", "libsodium failed to initialise");
+    if (!cfg || !cfg->auth_kek_set)
+        return err_set(e, 503, "auth_not_configured", "",
+                       "RECIPROCAL_AUTH_KEK is not set: the auth service needs a 32-byte "
+                       "key-encryption key (base64)");
+    return 0;
+}
+
+int auth_token_new(char out[AUTH_TOKEN_LEN + 1], err_t *e) {
+    unsigned char b[32];
+    pthread_once(&g_sodium_once, sodium_start);
+    randombytes_buf(b, sizeof b);
+    sodium_bin2base64(out, AUTH_TOKEN_LEN + 1, b, sizeof b,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(b, sizeof b);
+    (void)e;
+    return 0;
+}
+
+void auth_sha256_hex(const char *s, size_t len, char out[AUTH_HASH_HEX]) {
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)s, len);
+    sodium_bin2hex(out, AUTH_HASH_HEX, h, sizeof h);
+}
+
+int auth_seal(const cfg_t *cfg, const unsigned char *pt, size_t n, unsigned char **out,
+              size_t *out_len, err_t *e) {
+    if (auth_conf_require(cfg, e) != 0) return -1;
+    size_t len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+    unsigned char *c = malloc(len);
+    if (!c) return err_set(e, 500, "internal", "", "out of memory");
+    randombytes_buf(c, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(c + crypto_secretbox_NONCEBYTES, pt, n, c, cfg->auth_kek);
+    *out = c;
+    *out_len = len;
+    return 0;
+}
+
+int auth_open(const cfg_t *cfg, const unsigned char *ct, size_t n, unsigned char **out,
+              size_t *out_len, err_t *e) {
+    if (auth_conf_require(cfg, e) != 0) return -1;
+    if (n < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+        return err_set(e, 500, "internal", "", "sealed secret is truncated");
+    size_t len = n - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    unsigned char *p = malloc(len + 1);
+    if (!p) return err_set(e, 500, "internal", "", "out of memory");
+    if (crypto_secretbox_open_easy(p, ct + crypto_secretbox_NONCEBYTES,
+                                   n - crypto_secretbox_NONCEBYTES, ct, cfg->auth_kek) != 0) {
+        free(p);
+        return err_set(e, 500, "kek_mismatch", "",
+                       "a stored secret does not decrypt with RECIPROCAL_AUTH_KEK (wrong key?)");
+    }
+    p[len] = 0;
+    *out = p;
+    *out_len = len;
+    return 0;
+}
+
+char *auth_bytea_encode(const unsigned char *b, size_t n) {
+    char *s = malloc(2 * n + 3);
+    if (!s) return NULL;
+    s[0] = '\\';
+    s[1] = 'x';
+    sodium_bin2hex(s + 2, 2 * n + 1, b, n);
+    return s;
+}
+
+unsigned char *auth_bytea_decode(const char *s, size_t *n) {
+    if (!s || s[0] != '\\' || s[1] != 'x') return NULL;
+    size_t hl = strlen(s + 2);
+    unsigned char *b = malloc(hl / 2 + 1);
+    if (!b) return NULL;
+    if (sodium_hex2bin(b, hl / 2 + 1, s + 2, hl, NULL, n, NULL) != 0) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* ---------------------------------------------------------------- throttling */
+
+#define THROTTLE_BASE_S 15
+#define THROTTLE_MAX_S 900
+
+int auth_throttle_check(db_tx_t *tx, const char *subject, err_t *e) {
+    char key[AUTH_HASH_HEX];
+    auth_sha256_hex(subject, strlen(subject), key);
+    const char *p[] = {key};
+    PGresult *r = db_exec(tx,
+                          "SELECT ceil(extract(epoch FROM locked_until - now()))::int FROM "
+                          "auth.throttle WHERE key_hash = $1 AND locked_until > now()",
+                          1, p, e);
+    if (!r) return -1;
+    int wait = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    if (wait > 0)
+        return err_set(e, 429, "too_many_attempts", "",
+                       "Too many attempts. Try again in %d seconds.", wait < 1 ? 1 : wait);
+    return 0;
+}
+
+int auth_throttle_fail(db_tx_t *tx, const char *subject, int max, err_t *e) {
+    char key[AUTH_HASH_HEX], maxs[16], base[16], cap[16];
+    auth_sha256_hex(subject, strlen(subject), key);
+    snprintf(maxs, sizeof maxs, "%d", max);
+    snprintf(base, sizeof base, "%d", THROTTLE_BASE_S);
+    snprintf(cap, sizeof cap, "%d", THROTTLE_MAX_S);
+    const char *p[] = {key, maxs, base, cap};
+    /* failures older than the lockout cap are forgotten before counting this one */
+    long long n = db_exec_cmd(
+        tx,
+        "INSERT INTO auth.throttle AS t (key_hash, failures, last_failure_at, locked_until) "
+        "VALUES ($1, 1, now(), CASE WHEN 1 >= $2::int THEN now() + make_interval(secs => "
+        "$3::int) END) "
+        "ON CONFLICT (key_hash) DO UPDATE SET "
+        "failures = CASE WHEN t.last_failure_at < now() - make_interval(secs => $4::int) "
+        "THEN 1 ELSE least(t.failures + 1, 1000) END, last_failure_at = now(), "
+        "locked_until = CASE WHEN (CASE WHEN t.last_failure_at < now() - make_interval(secs => "
+        "$4::int) THEN 1 ELSE t.failures + 1 END) >= $2::int THEN now() + make_interval(secs => "
+        "least($4::float8, $3::float8 * power(2, least(20, (CASE WHEN t.last_failure_at < now() "
+        "- make_interval(secs => $4::int) THEN 1 ELSE t.failures + 1 END) - $2::int)))) "
+        "ELSE t.locked_until END",
+        4, p, e);
+    return n < 0 ? -1 : 0;
+}
+
+int auth_throttle_reset(db_tx_t *tx, const char *subject, err_t *e) {
+    char key[AUTH_HASH_HEX];
+    auth_sha256_hex(subject, strlen(subject), key);
+    const char *p[] = {key};
+    return db_exec_cmd(tx, "DELETE FROM auth.throttle WHERE key_hash = $1", 1, p, e) < 0 ? -1 : 0;
+}
+
+int auth_retry_after(const err_t *e) {
+    if (!e || e->status != 429) return 0;
+    const char *p = strstr(e->message, "Try again in ");
+    if (!p) return 0;
+    int n = atoi(p + strlen("Try again in "));
+    return n > 0 ? n : 1;
+}
+
+/* ---------------------------------------------------------------- audit and events */
+
+static const char *nz(const char *s) {
+    return s && *s ? s : NULL;
+}
+
+int auth_audit(db_tx_t *tx, const svc_caller_t *c, const char *club_id, const char *user_id,
+               const char *action, json_t *detail, err_t *e) {
+    char *d = detail ? jsonx_dump(detail) : NULL;
+    json_decref(detail);
+    const char *p[] = {club_id, c ? nz(c->user_id) : NULL, nz(user_id),
+                       action,  c ? nz(c->ip) : NULL,      d ? d : "{}"};
+    long long n = db_exec_cmd(tx,
+                              "INSERT INTO auth.audit (club_id, actor_id, user_id, action, ip, "
+                              "detail) VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::jsonb)",
+                              6, p, e);
+    free(d);
+    return n < 0 ? -1 : 0;
+}
+
+int auth_emit(db_tx_t *tx, const svc_caller_t *c, const char *type, const char *club_id,
+              json_t *data, err_t *e) {
+    outbox_meta_t m = {0};
+    if (c) {
+        m.correlation_id = nz(c->request_id);
+        m.user_id = nz(c->user_id);
+        m.ip_address = nz(c->ip);
+        m.user_agent = nz(c->user_agent);
+    }
+    int rc = outbox_add(tx, "auth", type, "auth", club_id, data, &m, NULL, e);
+    json_decref(data);
+    return rc;
+}
+
+int auth_begin(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e) {
+    db_scope_t s = {
+        .club_id = club_id, .user_id = call->caller->user_id, .network_admin = 0, .relay = 0};
+    return db_begin(call->env->db, &s, tx, e);
+}
+
+const char *auth_caller_club(const svc_caller_t *c) {
+    return c->club_id[0] ? c->club_id : AUTH_NETWORK_CLUB;
+}
+
+int auth_token_club(const svc_env_t *env, const char *kind, const char *hash, char club[40],
+                    err_t *e) {
+    db_tx_t *tx = NULL;
+    db_scope_t s = {0};
+    club[0] = 0;
+    if (db_begin(env->db, &s, &tx, e) != 0) return -1;
+    const char *p[] = {kind, hash};
+    PGresult *r = db_exec(tx, "SELECT auth.token_club($1, $2)", 2, p, e);
+    if (!r) {
+        db_rollback(tx);
+        return -1;
+    }
+    const char *v = db_val(r, 0, "token_club");
+    if (v) snprintf(club, 40, "%s", v);
+    PQclear(r);
+    return db_commit(tx, e);
+}
+
+int auth_club_by_slug(const svc_call_t *call, const char *slug, char club[40], err_t *e) {
+    db_tx_t *tx = NULL;
+    club[0] = 0;
+    if (auth_begin(call, "", &tx, e) != 0) return -1;
+    const char *p[] = {slug};
+    PGresult *r =
+        db_exec(tx, "SELECT id FROM member.clubs WHERE slug = $1 AND status = 'active'", 1, p, e);
+    if (!r) {
+        db_rollback(tx);
+        return -1;
+    }
+    if (PQntuples(r) == 1) snprintf(club, 40, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return db_commit(tx, e);
+}
+
+/* ---------------------------------------------------------------- validation */
+
+int auth_v_email(json_t *in, const char *name, int required, err_t *e) {
+    const char *s;
+    if (jsonx_string(in, name, required, 3, 254, &s, e) != 0) return -1;
+    if (s && !jsonx_is_email(s))
+        return err_set(e, 422, "invalid_field", name, "%s must be an email address", name);
+    return 0;
+}
+
+int auth_v_token(json_t *in, const char *name, err_t *e) {
+    const char *s;
+    if (jsonx_string(in, name, 1, 1, 128, &s, e) != 0) return -1;
+    for (const char *q = s; *q; q++)
+        if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '_'))
+            return err_set(e, 422, "invalid_field", name, "%s is not a valid token", name);
+    return 0;
+}
+
+int auth_v_password(json_t *in, const char *name, err_t *e) {
+    json_t *v = json_object_get(in, name);
+    if (!v || json_is_null(v))
+        return err_set(e, 400, "missing_field", name, "%s is required", name);
+    if (!json_is_string(v) || json_string_length(v) < 1 ||
+        json_string_length(v) > PASSWORD_MAX_BYTES)
+        return err_set(e, 422, "invalid_field", name, "%s must be a string of at most %d bytes",
+                       name, PASSWORD_MAX_BYTES);
+    return 0;
+}

@@ -1,0 +1,78 @@
+/* auth_util: what every part of the auth service shares: the check that the key-encryption key
+ * (KEK, cfg->auth_kek from RECIPROCAL_AUTH_KEK; every RECIPROCAL_AUTH_* value lives in
+ * core/config's table) is configured, and the small helpers around it: opaque token generation and
+ * hashing, secretbox sealing with the KEK, bytea codecs, login throttling (auth.throttle), the
+ * audit log and outbox events. Thread-safe; owns no state beyond libsodium's one-time
+ * initialisation. */
+#ifndef SERVICES_AUTH_AUTH_UTIL_H
+#define SERVICES_AUTH_AUTH_UTIL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/config.h"
+#include "core/db.h"
+#include "core/err.h"
+#include "core/service.h"
+
+/* The tenant id of network administrators (they belong to no club). */
+#define AUTH_NETWORK_CLUB "00000000-0000-0000-0000-000000000000"
+#define AUTH_TOKEN_LEN 43 /* base64url of 32 random bytes */
+#define AUTH_HASH_HEX 65  /* SHA-256 hex + NUL */
+#define AUTH_KEK_LEN 32
+
+/* 0 when RECIPROCAL_AUTH_KEK is configured (cfg->auth_kek_set), else -1 with 503
+ * "auth_not_configured" naming the variable. The other RECIPROCAL_AUTH_* values are read from
+ * cfg (core/config.h) directly. */
+int auth_conf_require(const cfg_t *cfg, err_t *e);
+
+/* 32 random bytes as base64url (43 chars). */
+int auth_token_new(char out[AUTH_TOKEN_LEN + 1], err_t *e);
+/* SHA-256 of a string, lower-case hex. */
+void auth_sha256_hex(const char *s, size_t len, char out[AUTH_HASH_HEX]);
+
+/* secretbox with the KEK: out = nonce || ciphertext (malloc'd). */
+int auth_seal(const cfg_t *cfg, const unsigned char *pt, size_t n, unsigned char **out,
+              size_t *out_len, err_t *e);
+int auth_open(const cfg_t *cfg, const unsigned char *ct, size_t n, unsigned char **out,
+              size_t *out_len, err_t *e);
+
+/* bytea <-> PostgreSQL hex text ("\x0a1b..."). encode: malloc'd; decode: malloc'd. */
+char *auth_bytea_encode(const unsigned char *b, size_t n);
+unsigned char *auth_bytea_decode(const char *s, size_t *n);
+
+/* Throttling (exponential backoff, then lockout), keyed by auth_sha256_hex of a subject such as
+ * "acct|<club>|<lower email>" or "ip|<ip>". check: 429 "too_many_attempts" while locked (the
+ * message ends with "Try again in N seconds."). fail: records a failure, locking the key for
+ * 15 s x 2^(failures - max) (capped at 15 minutes) once failures >= max; failures older than
+ * 15 minutes are forgotten. reset: forgets the key. */
+int auth_throttle_check(db_tx_t *tx, const char *subject, err_t *e);
+int auth_throttle_fail(db_tx_t *tx, const char *subject, int max, err_t *e);
+int auth_throttle_reset(db_tx_t *tx, const char *subject, err_t *e);
+/* Seconds named by a 429 error's message ("... Try again in N seconds."), 0 if none. */
+int auth_retry_after(const err_t *e);
+
+/* An audit row (club scope of the transaction) and an outbox event (schema auth). data is
+ * stolen (decref'd) by auth_emit; detail by auth_audit. */
+int auth_audit(db_tx_t *tx, const svc_caller_t *c, const char *club_id, const char *user_id,
+               const char *action, json_t *detail, err_t *e);
+int auth_emit(db_tx_t *tx, const svc_caller_t *c, const char *type, const char *club_id,
+              json_t *data, err_t *e);
+
+/* Begins a transaction in one club's scope (club "" = none), acting as the caller. */
+int auth_begin(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e);
+/* The tenant of a caller's own rows: its club, or AUTH_NETWORK_CLUB for a network admin. */
+const char *auth_caller_club(const svc_caller_t *c);
+/* The club of an opaque token (auth.token_club); "" (and 0) when unknown. */
+int auth_token_club(const svc_env_t *env, const char *kind, const char *hash, char club[40],
+                    err_t *e);
+
+/* The id of an active club from the public directory (member.clubs) by slug; "" when none. */
+int auth_club_by_slug(const svc_call_t *call, const char *slug, char club[40], err_t *e);
+
+/* Validation helpers: the named string field holds an email / an opaque token. */
+int auth_v_email(json_t *in, const char *name, int required, err_t *e);
+int auth_v_token(json_t *in, const char *name, err_t *e);
+int auth_v_password(json_t *in, const char *name, err_t *e);
+
+#endif

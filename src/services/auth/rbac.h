@@ -1,0 +1,22 @@
+/* rbac: the one place that maps roles to permissions (issue 3, RBAC). Owns a static table.
+ * Roles: network_admin (every permission, "*", incl. club:create), club_admin, club_staff (front
+ * desk), member. Every signed-in user also holds auth:self (its own profile, sessions, MFA).
+ * A club role is granted in one club only: the access token carries the club, and the club is
+ * what the database session's RLS uses, so a club role grants nothing in another club.
+ * Thread-safe (no state). */
+#ifndef SERVICES_AUTH_RBAC_H
+#define SERVICES_AUTH_RBAC_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* 1 when `role` is one of the built-in roles. */
+int rbac_is_role(const char *role);
+/* Space-separated permissions of one role ("*" for network_admin), NULL when unknown. */
+const char *rbac_role_perms(const char *role);
+/* The union of the permissions of a JSON array of role names, space-separated, each once,
+ * always including auth:self; "*" when network_admin is among them. 0, or -1 when it does not
+ * fit in cap. */
+int rbac_perms_for_roles(const json_t *roles, char *out, size_t cap);
+
+#endif

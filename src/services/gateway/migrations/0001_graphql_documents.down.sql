@@ -1,0 +1,3 @@
+SELECT core.drop_outbox('gateway');
+DROP TABLE gateway.graphql_documents;
+DROP SCHEMA gateway;

@@ -1,0 +1,213 @@
+/* engine: the ledger's pure, deterministic core, shared by the service (validation and commit)
+ * and the offline verifier. No I/O. Owns: envelopes (a transaction + endorsements), ordered
+ * block messages, block headers, the network config model, a small hash map of key versions,
+ * and the validation of one block (endorsement policies, MVCC, duplicate tx ids, config
+ * changes) producing Fabric validation codes and the header fields.
+ *
+ * Encodings (big-endian fixed ints, "varint" = unsigned LEB128 shortest form, "bytes" = varint
+ * length || raw):
+ *   envelope v1:  u8 1 | bytes tx (txcodec v1) | varint n (1..64) | n x (32 pk | 64 sig),
+ *                 public keys strictly increasing.
+ *   endorsement:  Ed25519 over "reciprocal-ledger/endorse/v1\n" || tx bytes.
+ *   block msg v1: u8 1 | u64 number | i64 timestamp_ms | varint n (1..LEDGER_MAX_BLOCK_TXS) |
+ *                 n x bytes envelope                     (what the cutter orders)
+ *   header v1:    "RCLB" | u8 1 | u64 number | 32 prev_hash | 32 data_root |
+ *                 32 validation_root | 32 writeset_hash | i64 timestamp_ms | u32 tx_count |
+ *                 u64 first_log_index;  header_hash = SHA-256(header)
+ *   leaf hash     = RFC 6962 leaf hash of the envelope; data_root = RFC 6962 root of the
+ *                   block's leaf hashes; the global log appends the same leaves.
+ *   validation_root = SHA-256(one code byte per tx)
+ *   writeset_hash   = SHA-256(for each VALID tx: u32 position | varint n | n x (bytes key |
+ *                     u8 flag | bytes value))
+ *   version of a key = block * 2^24 + position + 1; 0 = absent. */
+#ifndef SERVICES_LEDGER_ENGINE_H
+#define SERVICES_LEDGER_ENGINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "ledger/merkle.h"
+#include "ledger/policy.h"
+#include "ledger/txcodec.h"
+
+#define LEDGER_MAX_ENDORSEMENTS 64
+#define LEDGER_MAX_BLOCK_TXS 4096
+#define LEDGER_MAX_ENVELOPE (TXCODEC_MAX_ENCODED + 8192)
+#define LEDGER_MAX_ORGS 1024
+#define LEDGER_MAX_IDS 4096
+#define LEDGER_NETWORK_ORG "network"
+#define LEDGER_ENDORSE_PREFIX "reciprocal-ledger/endorse/v1\n"
+
+/* Fabric TxValidationCode values. */
+enum {
+    LEDGER_VALID = 0,
+    LEDGER_BAD_PAYLOAD = 2,
+    LEDGER_BAD_CREATOR_SIGNATURE = 4,
+    LEDGER_INVALID_CONFIG_TRANSACTION = 6,
+    LEDGER_DUPLICATE_TXID = 9,
+    LEDGER_ENDORSEMENT_POLICY_FAILURE = 10,
+    LEDGER_MVCC_READ_CONFLICT = 11,
+    LEDGER_UNKNOWN_TX_TYPE = 13,
+    LEDGER_ILLEGAL_WRITESET = 23,
+};
+const char *ledger_code_name(int code);
+int ledger_code_from_name(const char *name); /* -1 if unknown */
+
+/* ---- byte helpers ---------------------------------------------------------------------- */
+typedef struct lbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+} lbuf_t;
+void lbuf_put(lbuf_t *b, const void *d, size_t n);
+void lbuf_u8(lbuf_t *b, uint8_t v);
+void lbuf_u32(lbuf_t *b, uint32_t v);
+void lbuf_u64(lbuf_t *b, uint64_t v);
+void lbuf_varint(lbuf_t *b, uint64_t v);
+void lbuf_bytes(lbuf_t *b, const void *d, size_t n);
+void lbuf_free(lbuf_t *b);
+
+void ledger_hex(const uint8_t *d, size_t n, char *out); /* out: 2n+1 */
+int ledger_unhex(const char *s, uint8_t *out, size_t n);
+uint64_t ledger_version(uint64_t block, uint32_t position);
+void ledger_sha256(const void *d, size_t n, uint8_t out[32]);
+
+/* ---- envelopes ------------------------------------------------------------------------- */
+typedef struct ledger_endorsement {
+    uint8_t pk[32];
+    uint8_t sig[64];
+} ledger_endorsement_t;
+
+typedef struct ledger_envelope {
+    const uint8_t *tx; /* encoded transaction (points into the envelope buffer) */
+    size_t tx_len;
+    size_t n_end;
+    ledger_endorsement_t end[LEDGER_MAX_ENDORSEMENTS];
+} ledger_envelope_t;
+
+/* Sorts endorsements by key, drops exact duplicates, and encodes. */
+int ledger_envelope_encode(const uint8_t *tx, size_t tx_len, ledger_endorsement_t *end,
+                           size_t n_end, uint8_t **out, size_t *out_len, err_t *e);
+int ledger_envelope_decode(const uint8_t *buf, size_t len, ledger_envelope_t *env, err_t *e);
+/* Ed25519 endorsement of tx bytes with a libsodium secret key. */
+int ledger_endorse(const uint8_t *tx, size_t tx_len, const uint8_t sk[64],
+                   ledger_endorsement_t *out);
+int ledger_endorsement_ok(const uint8_t *tx, size_t tx_len, const ledger_endorsement_t *en);
+
+/* ---- ordered blocks -------------------------------------------------------------------- */
+typedef struct ledger_block_msg {
+    uint64_t number;
+    int64_t timestamp_ms;
+    size_t n;
+    const uint8_t **env; /* n envelopes (point into the message buffer) */
+    size_t *env_len;
+} ledger_block_msg_t;
+
+int ledger_block_msg_encode(uint64_t number, int64_t ts, const uint8_t *const *env,
+                            const size_t *env_len, size_t n, uint8_t **out, size_t *out_len,
+                            err_t *e);
+int ledger_block_msg_decode(const uint8_t *buf, size_t len, ledger_block_msg_t *m, err_t *e);
+void ledger_block_msg_free(ledger_block_msg_t *m);
+
+typedef struct ledger_header {
+    uint64_t number;
+    uint8_t prev_hash[32];
+    uint8_t data_root[32];
+    uint8_t validation_root[32];
+    uint8_t writeset_hash[32];
+    int64_t timestamp_ms;
+    uint32_t tx_count;
+    uint64_t first_log_index;
+} ledger_header_t;
+void ledger_header_hash(const ledger_header_t *h, uint8_t out[32]);
+
+/* ---- key -> version map ---------------------------------------------------------------- */
+typedef struct kvmap kvmap_t;
+kvmap_t *kvmap_new(void);
+void kvmap_free(kvmap_t *m);
+/* 0 when absent */
+uint64_t kvmap_get(const kvmap_t *m, const uint8_t *key, size_t len, int *found);
+int kvmap_set(kvmap_t *m, const uint8_t *key, size_t len, uint64_t v);
+
+/* ---- network config -------------------------------------------------------------------- */
+typedef struct ledger_org {
+    char org[POLICY_MAX_ORG + 1];
+    char club_id[40];
+    char name[201];
+} ledger_org_t;
+typedef struct ledger_ident {
+    uint8_t pk[32];
+    char org[POLICY_MAX_ORG + 1];
+    policy_role_t role;
+    int64_t added_height;
+} ledger_ident_t;
+typedef struct ledger_config {
+    ledger_org_t *orgs;
+    size_t n_orgs;
+    ledger_ident_t *ids;
+    size_t n_ids;
+    uint8_t (*revoked)[32];
+    size_t n_revoked;
+} ledger_config_t;
+
+void ledger_config_free(ledger_config_t *c);
+int ledger_config_add_org(ledger_config_t *c, const char *org, const char *club_id,
+                          const char *name);
+int ledger_config_add_ident(ledger_config_t *c, const uint8_t pk[32], const char *org,
+                            policy_role_t role, int64_t height);
+int ledger_config_add_revoked(ledger_config_t *c, const uint8_t pk[32]);
+const ledger_ident_t *ledger_config_ident(const ledger_config_t *c, const uint8_t pk[32]);
+int ledger_config_is_revoked(const ledger_config_t *c, const uint8_t pk[32]);
+json_t *ledger_config_to_json(const ledger_config_t *c);
+
+/* Value of a config.update write to "config/org/<org>":
+ *   {"club_id": uuid|null, "name": "...", "identities": [{"public_key": b64, "role": r}]}
+ * and to "config/revoke/<64 hex pk>": {"reason": "..."}. */
+#define LEDGER_CONFIG_PREFIX "config/"
+
+/* The endorsement policy text for a transaction type, with the involved orgs filled in from the
+ * JSON payload. Returns LEDGER_VALID, LEDGER_UNKNOWN_TX_TYPE or LEDGER_BAD_PAYLOAD. */
+int ledger_policy_for(const txcodec_tx_t *tx, char *policy, size_t cap);
+
+/* ---- validation ------------------------------------------------------------------------ */
+typedef struct ledger_tx_result {
+    int code;
+    uint8_t tx_id[32];
+    uint8_t leaf[32];
+    char type[TXCODEC_MAX_TYPE + 1];
+    char creator[TXCODEC_MAX_ORG + 1];
+} ledger_tx_result_t;
+
+typedef struct ledger_block_result {
+    ledger_header_t hdr;
+    uint8_t header_hash[32];
+    size_t n;
+    ledger_tx_result_t *tx; /* n */
+    /* the effective writes of the valid txs, in order (key, value, deleted, version) */
+    size_t n_writes;
+    struct ledger_eff_write {
+        const uint8_t *key;
+        size_t key_len;
+        const uint8_t *value;
+        size_t value_len;
+        int is_delete;
+        uint32_t position;
+    } * writes;
+    int config_changed;
+    /* decoded transactions (the writes point into them) */
+    txcodec_tx_t *decoded;
+    int *decoded_ok;
+} ledger_block_result_t;
+
+/* Validates the ordered block `m` against cfg (updated in place by valid config txs),
+ * versions (current version of at least every key the block reads; updated with the block's
+ * writes) and seen_txids (tx ids already on the chain, 32-byte keys; updated). prev_hash and
+ * first_log_index come from the chain. */
+int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[32],
+                          uint64_t first_log_index, ledger_config_t *cfg, kvmap_t *versions,
+                          kvmap_t *seen_txids, ledger_block_result_t *out, err_t *e);
+void ledger_block_result_free(ledger_block_result_t *r);
+
+#endif

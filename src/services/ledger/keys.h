@@ -1,0 +1,22 @@
+/* keys: the ledger's private keys at rest. Each key (an organization identity "<org>/<role>", or
+ * "log", the checkpoint signing key) is an Ed25519 key pair whose 64-byte libsodium secret key is
+ * sealed with crypto_secretbox (XSalsa20-Poly1305, random 24-byte nonce) under the key-encryption
+ * key RECIPROCAL_LEDGER_KEK (base64 of 32 bytes), and stored in ledger.keys. Owns nothing beyond
+ * the caller's buffers; secret keys are wiped by the caller (sodium_memzero). */
+#ifndef SERVICES_LEDGER_KEYS_H
+#define SERVICES_LEDGER_KEYS_H
+
+#include <stdint.h>
+
+#include "core/db.h"
+#include "core/err.h"
+
+/* Reads RECIPROCAL_LEDGER_KEK; 503 "unavailable" naming the variable when missing or bad. */
+int ledger_kek(uint8_t kek[32], err_t *e);
+/* Generates and stores a key pair (writer scope). 409 if the name exists. */
+int ledger_key_create(db_tx_t *tx, const char *name, const char *club_id, uint8_t pk[32], err_t *e);
+/* Loads and opens a key; *found = 0 when absent. */
+int ledger_key_load(db_tx_t *tx, const char *name, uint8_t sk[64], uint8_t pk[32], int *found,
+                    err_t *e);
+
+#endif

@@ -1,0 +1,98 @@
+/* ledger: the ledger service's one operation table and its command line (see ledger.h). */
+#include "services/ledger/ledger.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "services/ledger/api.h"
+#include "services/ledger/verify.h"
+
+static const svc_op_t ledger_ops[] = {
+    {"bootstrap", "POST", "/api/v1/ledger/bootstrap", 200, "ledger:write", ledger_v_any,
+     ledger_h_bootstrap},
+    {"register_org", "POST", "/api/v1/ledger/orgs", 200, "ledger:write", ledger_v_any,
+     ledger_h_register_org},
+    {"revoke_key", "POST", "/api/v1/ledger/revocations", 200, "ledger:write", ledger_v_any,
+     ledger_h_revoke},
+    {"config", "GET", "/api/v1/ledger/config", 200, "ledger:read", ledger_v_any, ledger_h_config},
+    {"endorse", "POST", "/api/v1/ledger/endorse", 200, "ledger:write", ledger_v_any,
+     ledger_h_endorse},
+    {"submit", "POST", "/api/v1/ledger/transactions", 202, "ledger:write", ledger_v_any,
+     ledger_h_submit},
+    {"commit_status", "GET", "/api/v1/ledger/transactions/{tx_id}/status", 200, "ledger:read",
+     ledger_v_any, ledger_h_status},
+    {"transaction", "GET", "/api/v1/ledger/transactions/{tx_id}", 200, "ledger:read", ledger_v_any,
+     ledger_h_get_tx},
+    {"block", "GET", "/api/v1/ledger/blocks/{number}", 200, "ledger:read", ledger_v_any,
+     ledger_h_get_block},
+    {"checkpoint", "GET", "/api/v1/ledger/checkpoint", 200, "ledger:read", ledger_v_any,
+     ledger_h_checkpoint},
+    {"proof_consistency", "GET", "/api/v1/ledger/proof/consistency", 200, "ledger:read",
+     ledger_v_any, ledger_h_consistency},
+    {"proof_inclusion", "GET", "/api/v1/ledger/proof/inclusion", 200, "ledger:read", ledger_v_any,
+     ledger_h_inclusion},
+    {"evaluate", "GET", "/api/v1/ledger/state", 200, "ledger:read", ledger_v_any,
+     ledger_h_evaluate},
+    {"cosign", "POST", "/api/v1/ledger/witnesses/{org}/cosign", 200, "ledger:write", ledger_v_any,
+     ledger_h_cosign},
+    {"export", "GET", "/api/v1/ledger/export", 200, "ledger:read", ledger_v_any, ledger_h_export},
+};
+
+const svc_module_t ledger_module = {
+    .name = "ledger",
+    .schema = "ledger",
+    .ops = ledger_ops,
+    .n_ops = sizeof ledger_ops / sizeof ledger_ops[0],
+};
+
+static int cli_export(const cfg_t *cfg, const char *path) {
+    err_t e = {0};
+    db_pool_t *db = db_pool_open(cfg->database_url, 1, &e);
+    json_t *ex = NULL;
+    if (!db || ledger_export(db, &ex, &e) != 0) {
+        fprintf(stderr, "reciprocal: ledger export: %s\n", e.message);
+        db_pool_close(db);
+        return 1;
+    }
+    db_pool_close(db);
+    int rc = json_dump_file(ex, path, JSON_INDENT(1) | JSON_SORT_KEYS);
+    json_decref(ex);
+    if (rc != 0) {
+        fprintf(stderr, "reciprocal: ledger export: cannot write %s\n", path);
+        return 1;
+    }
+    printf("exported the ledger to %s\n", path);
+    return 0;
+}
+
+static int cli_verify(const char *path, const char *key) {
+    json_error_t je;
+    json_t *ex = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!ex) {
+        fprintf(stderr, "reciprocal: ledger verify: %s: %s (line %d)\n", path, je.text, je.line);
+        return 2;
+    }
+    err_t e = {0};
+    ledger_verify_report_t rep;
+    int rc = ledger_verify_export(ex, key, &rep, &e);
+    json_decref(ex);
+    if (rc != 0) {
+        fprintf(stderr, "reciprocal: ledger verify: INVALID: %s (%s)\n", e.message, e.field);
+        return 1;
+    }
+    printf("ledger valid: %zu blocks, %zu transactions (%zu valid), %zu checkpoints, %zu "
+           "witness cosignatures%s\n",
+           rep.blocks, rep.txs, rep.valid_txs, rep.checkpoints, rep.cosignatures,
+           key ? "" : " (log key taken from the export; pass --log-key HEX to pin it)");
+    return 0;
+}
+
+int ledger_cli(const cfg_t *cfg, int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[0], "export") == 0) return cli_export(cfg, argv[1]);
+    if (argc == 2 && strcmp(argv[0], "verify") == 0) return cli_verify(argv[1], NULL);
+    if (argc == 4 && strcmp(argv[0], "verify") == 0 && strcmp(argv[2], "--log-key") == 0)
+        return cli_verify(argv[1], argv[3]);
+    fprintf(stderr, "usage: reciprocal ledger export FILE | reciprocal ledger verify FILE "
+                    "[--log-key HEX]\n");
+    return 2;
+}

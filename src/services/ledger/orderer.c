@@ -1,0 +1,212 @@
+/* orderer: see orderer.h. */
+#include "services/ledger/orderer.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "services/ledger/engine.h"
+#include "services/ledger/store.h"
+
+static int env_int(const char *name, int def, int lo, int hi) {
+    const char *v = getenv(name);
+    if (!v || !*v) return def;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || x < lo || x > hi) return def;
+    return (int)x;
+}
+int ledger_block_max_txs(void) {
+    return env_int("RECIPROCAL_LEDGER_BLOCK_MAX_TXS", 500, 1, LEDGER_MAX_BLOCK_TXS);
+}
+int ledger_block_ms(void) {
+    return env_int("RECIPROCAL_LEDGER_BLOCK_MS", 20, 1, 10000);
+}
+
+int ledger_streams_ensure(bus_t *b, err_t *e) {
+    const char *const tx[] = {LEDGER_TX_SUBJECT, NULL};
+    const char *const bl[] = {LEDGER_BLOCK_SUBJECT, NULL};
+    if (bus_ensure_stream(b, LEDGER_TX_STREAM, tx, e) != 0) return -1;
+    return bus_ensure_stream(b, LEDGER_BLOCK_STREAM, bl, e);
+}
+
+int ledger_publish_envelope(bus_t *b, const uint8_t *env, size_t len, const uint8_t tx_id[32],
+                            int *duplicate, err_t *e) {
+    char id[65];
+    ledger_hex(tx_id, 32, id);
+    return bus_js_publish(b, LEDGER_TX_SUBJECT, id, env, len, duplicate, e);
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Cache: stream sequence -> block number of the last block seen there. */
+static pthread_mutex_t tip_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t tip_seq, tip_number;
+
+/* Next block number and the sequence it must follow. */
+static int chain_tip(bus_t *b, db_pool_t *db, uint64_t *next, uint64_t *last_seq, err_t *e) {
+    unsigned long long s = 0;
+    if (bus_js_last_seq(b, LEDGER_BLOCK_STREAM, &s, e) != 0) return -1;
+    *last_seq = s;
+    if (s == 0) {
+        /* empty stream: continue after the chain in PostgreSQL */
+        db_tx_t *tx = NULL;
+        ledger_head_t h;
+        db_scope_t sc = {0};
+        if (db_begin(db, &sc, &tx, e) != 0) return -1;
+        int rc = ledger_store_head(tx, &h, 0, e);
+        db_rollback(tx);
+        if (rc != 0) return -1;
+        *next = (uint64_t)(h.height + 1);
+        return 0;
+    }
+    pthread_mutex_lock(&tip_mu);
+    int cached = tip_seq == s;
+    uint64_t num = tip_number;
+    pthread_mutex_unlock(&tip_mu);
+    if (!cached) {
+        char *data = NULL;
+        size_t len = 0;
+        int found = 0;
+        if (bus_js_get_msg(b, LEDGER_BLOCK_STREAM, s, &found, &data, &len, e) != 0) return -1;
+        ledger_block_msg_t m;
+        if (!found || ledger_block_msg_decode((const uint8_t *)data, len, &m, e) != 0) {
+            free(data);
+            return err_set(e, 500, "internal", "", "last block in %s unreadable",
+                           LEDGER_BLOCK_STREAM);
+        }
+        num = m.number;
+        ledger_block_msg_free(&m);
+        free(data);
+    }
+    *next = num + 1;
+    return 0;
+}
+
+typedef struct cut_ctx {
+    bus_t *b;
+    db_pool_t *db;
+    size_t n;
+    int failed;
+    err_t *e;
+} cut_ctx_t;
+
+static int cut_batch(const bus_batch_msg_t *msgs, int n, void *ud) {
+    cut_ctx_t *c = ud;
+    const uint8_t **env = calloc((size_t)n, sizeof *env);
+    size_t *lens = calloc((size_t)n, sizeof *lens);
+    uint8_t *msg = NULL;
+    size_t mlen = 0, k = 0;
+    int rc = -1;
+    if (!env || !lens) {
+        err_set(c->e, 500, "internal", "", "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        ledger_envelope_t ev;
+        err_t de = {0};
+        if (msgs[i].len == 0 || msgs[i].len > LEDGER_MAX_ENVELOPE ||
+            ledger_envelope_decode((const uint8_t *)msgs[i].data, msgs[i].len, &ev, &de) != 0) {
+            log_warn("ledger: dropping an undecodable envelope from %s", LEDGER_TX_STREAM);
+            continue;
+        }
+        env[k] = (const uint8_t *)msgs[i].data;
+        lens[k++] = msgs[i].len;
+    }
+    if (k == 0) {
+        rc = 0;
+        goto out;
+    }
+    uint64_t next = 0, last = 0;
+    if (chain_tip(c->b, c->db, &next, &last, c->e) != 0) goto out;
+    if (ledger_block_msg_encode(next, now_ms(), env, lens, k, &msg, &mlen, c->e) != 0) goto out;
+    uint8_t d[32];
+    char dh[65], id[96];
+    ledger_sha256(msg, mlen, d);
+    ledger_hex(d, 16, dh);
+    snprintf(id, sizeof id, "blk-%" PRIu64 "-%s", next, dh);
+    unsigned long long seq = 0;
+    int dup = 0;
+    if (bus_js_publish_expect(c->b, LEDGER_BLOCK_SUBJECT, id, msg, mlen, last, &seq, &dup, c->e) !=
+        0)
+        goto out;
+    pthread_mutex_lock(&tip_mu);
+    tip_seq = seq;
+    tip_number = next;
+    pthread_mutex_unlock(&tip_mu);
+    c->n = k;
+    rc = 0;
+out:
+    free(env);
+    free(lens);
+    free(msg);
+    if (rc != 0) c->failed = 1;
+    return rc;
+}
+
+int ledger_cut_once(bus_t *b, db_pool_t *db, int max_txs, int wait_ms, size_t *n_txs, err_t *e) {
+    cut_ctx_t c = {b, db, 0, 0, e};
+    *n_txs = 0;
+    int n = bus_js_fetch_batch(b, LEDGER_TX_STREAM, LEDGER_CUTTER_DURABLE, LEDGER_TX_SUBJECT,
+                               max_txs, wait_ms, cut_batch, &c, e);
+    if (n < 0) return -1;
+    if (c.failed) return -1; /* the batch was nak'ed and will be redelivered */
+    *n_txs = c.n;
+    return 0;
+}
+
+int ledger_commit_pending(db_pool_t *db, bus_t *b, int *n_blocks, err_t *e) {
+    *n_blocks = 0;
+    for (;;) {
+        db_tx_t *tx = NULL;
+        db_scope_t sc = {.relay = 1};
+        ledger_head_t h;
+        char *data = NULL;
+        size_t len = 0;
+        int found = 0;
+        if (db_begin(db, &sc, &tx, e) != 0) return -1;
+        if (ledger_store_head(tx, &h, 1, e) != 0) goto fail;
+        if (bus_js_get_msg(b, LEDGER_BLOCK_STREAM, h.js_seq + 1, &found, &data, &len, e) != 0)
+            goto fail;
+        if (!found) {
+            db_rollback(tx);
+            return 0;
+        }
+        ledger_commit_info_t info;
+        int rc = ledger_commit_block(tx, &h, (const uint8_t *)data, len, h.js_seq + 1, &info, e);
+        free(data);
+        if (rc != 0) goto fail;
+        if (db_commit(tx, e) != 0) return -1;
+        (*n_blocks)++;
+        log_debug("ledger: committed block %" PRIu64 " (%zu txs, %zu valid)", info.number,
+                  info.n_txs, info.n_valid);
+        continue;
+    fail:
+        db_rollback(tx);
+        return -1;
+    }
+}
+
+static pthread_mutex_t pump_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int ledger_pump(db_pool_t *db, bus_t *b, err_t *e) {
+    pthread_mutex_lock(&pump_mu);
+    size_t n = 0;
+    int nb = 0;
+    int rc = ledger_cut_once(b, db, ledger_block_max_txs(), ledger_block_ms(), &n, e);
+    if (rc != 0 && e->status == 409) { /* fenced by another cutter: commit what it ordered */
+        err_clear(e);
+        rc = 0;
+    }
+    if (rc == 0) rc = ledger_commit_pending(db, b, &nb, e);
+    pthread_mutex_unlock(&pump_mu);
+    return rc;
+}

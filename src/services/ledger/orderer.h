@@ -1,0 +1,43 @@
+/* orderer: ordering on NATS JetStream and the path from stream to PostgreSQL.
+ * - Submitted envelopes go to stream LEDGER_TX (subject ledger.tx, Nats-Msg-Id = tx id hex).
+ * - The block cutter pulls up to N envelopes (durable consumer "ledger-cutter", waits up to
+ *   T ms), encodes the ordered block and publishes it to LEDGER_BLOCKS (subject ledger.blocks)
+ *   with Nats-Expected-Last-Sequence = the stream's last sequence and Nats-Msg-Id =
+ *   "blk-<number>-<digest>": a second cutter racing for the same number is fenced (409) and its
+ *   envelopes are nak'ed, so they go into a later block; the chain never forks.
+ * - The committer reads LEDGER_BLOCKS by sequence (head.js_seq + 1, no consumer state) and
+ *   commits each block in PostgreSQL in order (store.c). A transaction is final only then.
+ * Owns a small process-wide cache (last block number per stream sequence) and the pump mutex. */
+#ifndef SERVICES_LEDGER_ORDERER_H
+#define SERVICES_LEDGER_ORDERER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "core/db.h"
+#include "core/err.h"
+
+#define LEDGER_TX_STREAM "LEDGER_TX"
+#define LEDGER_TX_SUBJECT "ledger.tx"
+#define LEDGER_BLOCK_STREAM "LEDGER_BLOCKS"
+#define LEDGER_BLOCK_SUBJECT "ledger.blocks"
+#define LEDGER_CUTTER_DURABLE "ledger-cutter"
+
+/* RECIPROCAL_LEDGER_BLOCK_MAX_TXS (default 500, 1..4096) and RECIPROCAL_LEDGER_BLOCK_MS
+ * (default 20, 1..10000). */
+int ledger_block_max_txs(void);
+int ledger_block_ms(void);
+
+int ledger_streams_ensure(bus_t *b, err_t *e);
+int ledger_publish_envelope(bus_t *b, const uint8_t *env, size_t len, const uint8_t tx_id[32],
+                            int *duplicate, err_t *e);
+/* One cut: *n_txs = envelopes ordered into a new block (0 = nothing waiting). 409 "fenced"
+ * when another cutter won the race (the envelopes are redelivered). */
+int ledger_cut_once(bus_t *b, db_pool_t *db, int max_txs, int wait_ms, size_t *n_txs, err_t *e);
+/* Commits every block ordered but not yet in PostgreSQL; *n_blocks = how many. */
+int ledger_commit_pending(db_pool_t *db, bus_t *b, int *n_blocks, err_t *e);
+/* cut once + commit pending, one pump at a time per process. */
+int ledger_pump(db_pool_t *db, bus_t *b, err_t *e);
+
+#endif

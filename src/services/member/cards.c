@@ -1,0 +1,407 @@
+/* cards: see cards.h. */
+#include "services/member/cards.h"
+
+#include <qrencode.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/json.h"
+#include "services/member/member_common.h"
+
+#define CARD_PREFIX "MC1."
+#define CARD_TTL_DEFAULT 86400
+#define CARD_TTL_MAX 604800
+
+int cards_validate_get(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "club_id", "ttl_seconds", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    long long ttl;
+    if (jsonx_int(in, "ttl_seconds", 0, 60, CARD_TTL_MAX, CARD_TTL_DEFAULT, &ttl, e) != 0)
+        return -1;
+    return m_valid_id(in, "id", e);
+}
+
+int cards_validate_verify(json_t *in, err_t *e) {
+    static const char *const keys[] = {"token", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    const char *s;
+    return jsonx_string(in, "token", 1, 1, 4096, &s, e);
+}
+
+int cards_validate_key(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    const char *s;
+    if (jsonx_string(in, "id", 1, 1, 63, &s, e) != 0) return -1;
+    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "id", "no club with this id");
+    return 0;
+}
+
+/* ---- keys ---- */
+
+static int load_kek(unsigned char kek[32], err_t *e) {
+    const char *b64 = getenv("RECIPROCAL_CARD_KEK");
+    size_t n = 0;
+    if (!b64 || !*b64 ||
+        sodium_base642bin(kek, 32, b64, strlen(b64), NULL, &n, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        n != 32)
+        return err_set(e, 503, "card_signing_unconfigured", "",
+                       "membership cards need RECIPROCAL_CARD_KEK (base64 of 32 random bytes)");
+    return 0;
+}
+
+static void to_hex(const unsigned char *b, size_t n, char *out) {
+    out[0] = '\\', out[1] = 'x';
+    sodium_bin2hex(out + 2, n * 2 + 1, b, n);
+}
+
+static int from_hex(const char *hex, unsigned char *out, size_t cap, size_t *n) {
+    return sodium_hex2bin(out, cap, hex, strlen(hex), NULL, n, NULL);
+}
+
+/* The club's newest signing key, created on first use. sk: 64 bytes. */
+static int club_signing_key(mctx_t *c, unsigned char sk[64], char kid[40], err_t *e) {
+    unsigned char kek[32];
+    if (load_kek(kek, e) != 0) return -1;
+    PGresult *r = db_exec(c->tx,
+                          "SELECT k.kid, encode(s.secret_enc, 'hex'), encode(s.nonce, 'hex') FROM "
+                          "member.club_keys k JOIN member.club_key_secrets s ON s.club_id = "
+                          "k.club_id AND s.kid = k.kid WHERE k.club_id = core.current_club() "
+                          "ORDER BY k.created_at DESC LIMIT 1",
+                          0, NULL, e);
+    if (!r) goto fail;
+    if (PQntuples(r) == 1) {
+        unsigned char enc[64 + crypto_aead_xchacha20poly1305_ietf_ABYTES],
+            nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+        size_t el = 0, nl = 0;
+        unsigned long long sl = 0;
+        snprintf(kid, 40, "%s", PQgetvalue(r, 0, 0));
+        int ok = from_hex(PQgetvalue(r, 0, 1), enc, sizeof enc, &el) == 0 &&
+                 from_hex(PQgetvalue(r, 0, 2), nonce, sizeof nonce, &nl) == 0 &&
+                 nl == sizeof nonce &&
+                 crypto_aead_xchacha20poly1305_ietf_decrypt(sk, &sl, NULL, enc, el,
+                                                            (const unsigned char *)c->club_id,
+                                                            strlen(c->club_id), nonce, kek) == 0 &&
+                 sl == 64;
+        PQclear(r);
+        if (!ok) {
+            err_set(e, 500, "card_key_unreadable", "",
+                    "the club's card key cannot be decrypted with RECIPROCAL_CARD_KEK");
+            goto fail;
+        }
+        sodium_memzero(kek, sizeof kek);
+        return 0;
+    }
+    PQclear(r);
+    unsigned char pk[32], hash[32], nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+    unsigned char enc[64 + crypto_aead_xchacha20poly1305_ietf_ABYTES];
+    unsigned long long el = 0;
+    crypto_sign_keypair(pk, sk);
+    crypto_hash_sha256(hash, pk, sizeof pk);
+    char *k = jsonx_b64url_encode(hash, 12);
+    snprintf(kid, 40, "%s", k ? k : "");
+    free(k);
+    randombytes_buf(nonce, sizeof nonce);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(enc, &el, sk, 64, (const unsigned char *)c->club_id,
+                                               strlen(c->club_id), NULL, nonce, kek);
+    char pk_hex[2 * 32 + 3], enc_hex[2 * sizeof enc + 3], nonce_hex[2 * sizeof nonce + 3];
+    to_hex(pk, sizeof pk, pk_hex);
+    to_hex(enc, (size_t)el, enc_hex);
+    to_hex(nonce, sizeof nonce, nonce_hex);
+    const char *p1[] = {kid, pk_hex};
+    const char *p2[] = {kid, enc_hex, nonce_hex};
+    if (db_exec_cmd(c->tx,
+                    "INSERT INTO member.club_keys (club_id, kid, public_key) VALUES "
+                    "(core.current_club(), $1, $2::bytea)",
+                    2, p1, e) < 0 ||
+        db_exec_cmd(c->tx,
+                    "INSERT INTO member.club_key_secrets (club_id, kid, secret_enc, nonce) VALUES "
+                    "(core.current_club(), $1, $2::bytea, $3::bytea)",
+                    3, p2, e) < 0)
+        goto fail;
+    sodium_memzero(kek, sizeof kek);
+    return 0;
+fail:
+    sodium_memzero(kek, sizeof kek);
+    sodium_memzero(sk, 64);
+    return -1;
+}
+
+/* ---- QR ---- */
+
+char *card_qr_svg(const char *text) {
+    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!q) return NULL;
+    int w = q->width, quiet = 4, size = w + 2 * quiet;
+    size_t cap = 256 + (size_t)w * (size_t)w * 24, len = 0;
+    char *s = malloc(cap);
+    if (!s) {
+        QRcode_free(q);
+        return NULL;
+    }
+    len += (size_t)snprintf(s + len, cap - len,
+                            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+                            "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" "
+                            "fill=\"#fff\"/><path fill=\"#000\" d=\"",
+                            size, size, size, size);
+    for (int y = 0; y < w; y++) {
+        for (int x = 0; x < w;) {
+            if (!(q->data[y * w + x] & 1)) {
+                x++;
+                continue;
+            }
+            int run = 1;
+            while (x + run < w && (q->data[y * w + x + run] & 1))
+                run++;
+            len += (size_t)snprintf(s + len, cap - len, "M%d %dh%dv1h-%dz", x + quiet, y + quiet,
+                                    run, run);
+            x += run;
+        }
+    }
+    snprintf(s + len, cap - len, "\"/></svg>");
+    QRcode_free(q);
+    return s;
+}
+
+/* ---- issue ---- */
+
+int cards_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    char auth[40], status[16], kid[40];
+    unsigned char sk[64];
+    long long ttl = CARD_TTL_DEFAULT;
+    jsonx_int(in, "ttl_seconds", 0, 60, CARD_TTL_MAX, CARD_TTL_DEFAULT, &ttl, e);
+    const char *env_ttl = getenv("RECIPROCAL_CARD_TTL_SECONDS");
+    long long cfg_ttl;
+    if (!json_object_get(in, "ttl_seconds") && env_ttl && jsonx_parse_ll(env_ttl, &cfg_ttl) == 0 &&
+        cfg_ttl >= 60 && cfg_ttl <= CARD_TTL_MAX)
+        ttl = cfg_ttl;
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    json_t *doc = m_load(&c, json_string_value(json_object_get(in, "id")), 0, 0, auth, status, e);
+    if (!doc) goto fail;
+    if (m_require_read(&c, auth, e) != 0) {
+        if (e->status == 403) err_set(e, 404, "not_found", "id", "no member with this id");
+        goto fail;
+    }
+    if (strcmp(status, "active") != 0) {
+        err_set(e, 409, "conflict", "status", "cards are issued to active members; this one is %s",
+                status);
+        goto fail;
+    }
+    if (club_signing_key(&c, sk, kid, e) != 0) goto fail;
+    long long now = (long long)time(NULL);
+    json_t *payload = json_pack(
+        "{s:i, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:I, s:I}", "v", 1, "kid", kid, "club", c.club_id,
+        "mid", json_object_get(doc, "id"), "num", json_object_get(doc, "member_number"), "cat",
+        json_object_get(doc, "category"), "st", json_object_get(doc, "status"), "exp",
+        json_object_get(doc, "expires_on"), "iat", (json_int_t)now, "tex", (json_int_t)(now + ttl));
+    char *pj = jsonx_dump(payload);
+    char *pb = jsonx_b64url_encode((const unsigned char *)pj, strlen(pj));
+    free(pj);
+    size_t signed_len = strlen(CARD_PREFIX) + strlen(pb);
+    char *token = malloc(signed_len + 1 + 100);
+    snprintf(token, signed_len + 1, "%s%s", CARD_PREFIX, pb);
+    unsigned char sig[64];
+    crypto_sign_detached(sig, NULL, (const unsigned char *)token, signed_len, sk);
+    sodium_memzero(sk, sizeof sk);
+    char *sb = jsonx_b64url_encode(sig, sizeof sig);
+    snprintf(token + signed_len, 100, ".%s", sb);
+    free(pb), free(sb);
+    char *svg = card_qr_svg(token);
+    char tex[32];
+    time_t t = (time_t)(now + ttl);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(tex, sizeof tex, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    *out = json_pack("{s:s, s:s, s:s, s:s?, s:o}", "token", token, "token_expires_at", tex,
+                     "format", "MC1 (docs/member.md)", "qr_svg", svg, "card", payload);
+    free(token), free(svg);
+    json_decref(doc);
+    doc = NULL;
+    if (m_commit(&c, e) != 0) goto fail;
+    return 0;
+fail:
+    json_decref(doc);
+    if (*out) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    m_rollback(&c);
+    return -1;
+}
+
+/* ---- verify ---- */
+
+/* Splits and decodes; *payload gets the parsed payload (even when the signature is bad). */
+static int parse_token(const char *token, json_t **payload, unsigned char sig[64],
+                       size_t *signed_len) {
+    size_t pl = strlen(CARD_PREFIX);
+    if (strncmp(token, CARD_PREFIX, pl) != 0) return -1;
+    const char *dot = strchr(token + pl, '.');
+    if (!dot) return -1;
+    char *pb = strndup(token + pl, (size_t)(dot - token - (long)pl));
+    size_t n = 0, sn = 0;
+    unsigned char *raw = pb ? jsonx_b64url_decode(pb, &n) : NULL;
+    unsigned char *s = jsonx_b64url_decode(dot + 1, &sn);
+    free(pb);
+    json_t *j = raw ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
+    free(raw);
+    if (!j || !s || sn != 64 || !json_is_object(j)) {
+        json_decref(j);
+        free(s);
+        return -1;
+    }
+    memcpy(sig, s, 64);
+    free(s);
+    *payload = j;
+    *signed_len = (size_t)(dot - token);
+    return 0;
+}
+
+int card_check_offline(const char *token, const unsigned char pk[32], long long now,
+                       json_t **payload, char *reason, size_t cap) {
+    json_t *p = NULL;
+    unsigned char sig[64];
+    size_t sl = 0;
+    if (payload) *payload = NULL;
+    if (parse_token(token, &p, sig, &sl) != 0) {
+        snprintf(reason, cap, "malformed");
+        return 0;
+    }
+    int ok = 0;
+    if (crypto_sign_verify_detached(sig, (const unsigned char *)token, sl, pk) != 0) {
+        snprintf(reason, cap, "bad_signature");
+    } else if (json_integer_value(json_object_get(p, "tex")) <= now) {
+        snprintf(reason, cap, "token_expired");
+    } else {
+        const char *exp = json_string_value(json_object_get(p, "exp"));
+        const char *st = json_string_value(json_object_get(p, "st"));
+        char today[16];
+        time_t t = (time_t)now;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(today, sizeof today, "%Y-%m-%d", &tm);
+        if (exp && strcmp(exp, today) < 0)
+            snprintf(reason, cap, "membership_expired");
+        else if (!st || strcmp(st, "active") != 0)
+            snprintf(reason, cap, "member_%s", st ? st : "unknown");
+        else {
+            snprintf(reason, cap, "ok");
+            ok = 1;
+        }
+    }
+    if (payload)
+        *payload = p;
+    else
+        json_decref(p);
+    return ok;
+}
+
+int cards_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *token = json_string_value(json_object_get(in, "token"));
+    json_t *payload = NULL;
+    unsigned char sig[64], pk[32];
+    size_t sl;
+    char reason[48] = "malformed";
+    db_tx_t *tx = NULL;
+    int valid = 0;
+    json_t *current = json_null();
+    if (parse_token(token, &payload, sig, &sl) != 0) goto answer;
+    const char *club = json_string_value(json_object_get(payload, "club"));
+    const char *kid = json_string_value(json_object_get(payload, "kid"));
+    const char *mid = json_string_value(json_object_get(payload, "mid"));
+    if (!club || !kid || !mid || !jsonx_is_uuid(club) || !jsonx_is_uuid(mid)) goto answer;
+    if (svc_begin(call, &tx, e) != 0) {
+        json_decref(payload);
+        return -1;
+    }
+    const char *p[] = {club, kid};
+    PGresult *r = db_exec(tx,
+                          "SELECT encode(public_key, 'hex') FROM member.club_keys WHERE club_id = "
+                          "$1::uuid AND kid = $2",
+                          2, p, e);
+    if (!r) goto fail;
+    size_t n = 0;
+    int have_key =
+        PQntuples(r) == 1 && from_hex(PQgetvalue(r, 0, 0), pk, sizeof pk, &n) == 0 && n == 32;
+    PQclear(r);
+    if (!have_key) {
+        snprintf(reason, sizeof reason, "unknown_key");
+        goto done;
+    }
+    json_t *checked = NULL;
+    valid = card_check_offline(token, pk, (long long)time(NULL), &checked, reason, sizeof reason);
+    json_decref(checked);
+    if (!valid) goto done;
+    /* online: the holder's current status and expiry */
+    const char *q[] = {club, mid};
+    r = db_exec(tx,
+                "SELECT status::text, to_char(expires_on, 'YYYY-MM-DD'), expires_on < "
+                "current_date FROM member.card_registry WHERE club_id = $1::uuid AND member_id = "
+                "$2::uuid",
+                2, q, e);
+    if (!r) goto fail;
+    if (PQntuples(r) == 0) {
+        valid = 0;
+        snprintf(reason, sizeof reason, "member_not_found");
+    } else {
+        const char *st = PQgetvalue(r, 0, 0);
+        current = json_pack("{s:s, s:s?}", "status", st, "expires_on",
+                            PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1));
+        if (strcmp(st, "active") != 0) {
+            valid = 0;
+            snprintf(reason, sizeof reason, "member_%s", st);
+        } else if (strcmp(PQgetvalue(r, 0, 2), "t") == 0) {
+            valid = 0;
+            snprintf(reason, sizeof reason, "membership_expired");
+        }
+    }
+    PQclear(r);
+done:
+    if (db_commit(tx, e) != 0) {
+        tx = NULL;
+        goto fail;
+    }
+answer:
+    *out = json_pack("{s:b, s:s, s:o*, s:o}", "valid", valid, "reason", valid ? "ok" : reason,
+                     "card", payload, "current", current);
+    return 0;
+fail:
+    db_rollback(tx);
+    json_decref(payload);
+    json_decref(current);
+    return -1;
+}
+
+int cards_public_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    db_tx_t *tx = NULL;
+    const char *p[] = {json_string_value(json_object_get(in, "id"))};
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    PGresult *r = db_exec(
+        tx,
+        "SELECT EXISTS (SELECT 1 FROM member.clubs WHERE id = $1::uuid), coalesce((SELECT "
+        "jsonb_agg(jsonb_build_object('kid', kid, 'alg', 'Ed25519', 'public_key', "
+        "rtrim(translate(encode(public_key, 'base64'), '+/', '-_'), '='), 'created_at', "
+        "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) ORDER BY "
+        "created_at DESC) FROM member.club_keys WHERE club_id = $1::uuid), '[]')::text",
+        1, p, e);
+    if (!r) goto fail;
+    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+        PQclear(r);
+        err_set(e, 404, "not_found", "id", "no club with this id");
+        goto fail;
+    }
+    json_t *keys = m_parse_json(PQgetvalue(r, 0, 1), e);
+    PQclear(r);
+    if (!keys) goto fail;
+    *out = json_pack("{s:s, s:s, s:o}", "club_id", p[0], "token_format", "MC1", "keys", keys);
+    return db_commit(tx, e);
+fail:
+    db_rollback(tx);
+    return -1;
+}

@@ -1,0 +1,95 @@
+/* clubs_batch: see clubs_batch.h. */
+#include "services/member/clubs_batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+
+/* The club JSON: must stay equal to CLUB_JSON in clubs.c (tests/e2e/test_graphql_api.c compares
+ * club(id:) answered by get_club and by this batch). */
+#define BATCH_CLUB_JSON                                                                            \
+    "json_build_object('id', id, 'name', name, 'slug', slug, 'status', status, 'timezone', "       \
+    "timezone, 'address', json_build_object('lines', to_jsonb(address_lines), 'city', city, "      \
+    "'region', region, 'postal_code', postal_code, 'country', country), 'latitude', latitude, "    \
+    "'longitude', longitude, 'contact_email', contact_email, 'contact_phone', contact_phone, "     \
+    "'website', website, 'facilities', to_jsonb(facilities), 'created_at', "                       \
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'updated_at', "  \
+    "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text"
+
+int clubs_validate_batch(json_t *in, err_t *e) {
+    static const char *const keys[] = {"ids", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    json_t *ids = json_object_get(in, "ids");
+    if (!json_is_array(ids) || json_array_size(ids) < 1 || json_array_size(ids) > 100)
+        return err_set(e, 422, "invalid_field", "ids", "ids must be an array of 1 to 100 strings");
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) {
+        if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 63)
+            return err_set(e, 422, "invalid_field", "ids", "ids[%zu] must be 1 to 63 characters",
+                           i);
+    }
+    return 0;
+}
+
+int clubs_get_batch(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    json_t *ids = json_object_get(in, "ids");
+    json_t *uuids = json_array(), *slugs = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) {
+        json_array_append(jsonx_is_uuid(json_string_value(v)) ? uuids : slugs, v);
+    }
+    char *pu = jsonx_dump(uuids), *ps = jsonx_dump(slugs);
+    json_decref(uuids), json_decref(slugs);
+    const char *p[] = {pu, ps};
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    json_t *byid = json_object(), *items = NULL;
+    if (svc_begin(call, &tx, e) != 0) goto fail;
+    r = db_exec(tx,
+                "SELECT id::text, slug, " BATCH_CLUB_JSON " FROM member.clubs WHERE id IN "
+                "(SELECT jsonb_array_elements_text($1::jsonb)::uuid) OR slug IN (SELECT "
+                "jsonb_array_elements_text($2::jsonb))",
+                2, p, e);
+    if (!r) goto fail;
+    for (int row = 0; row < PQntuples(r); row++) {
+        json_error_t je;
+        json_t *club = json_loads(PQgetvalue(r, row, 2), 0, &je);
+        if (!club) {
+            err_set(e, 500, "internal", "", "database returned unreadable JSON");
+            goto fail;
+        }
+        json_object_set(byid, PQgetvalue(r, row, 0), club);
+        json_object_set(byid, PQgetvalue(r, row, 1), club);
+        json_decref(club);
+    }
+    if (db_commit(tx, e) != 0) {
+        tx = NULL;
+        goto fail;
+    }
+    tx = NULL;
+    items = json_array();
+    json_array_foreach(ids, i, v) {
+        char key[64];
+        snprintf(key, sizeof key, "%s", json_string_value(v));
+        if (jsonx_is_uuid(key))
+            for (char *c = key; *c; c++)
+                if (*c >= 'A' && *c <= 'F') *c = (char)(*c + 32);
+        json_t *club = json_object_get(byid, key);
+        json_array_append(items, club ? club : json_null());
+    }
+    *out = json_pack("{s:o}", "items", items);
+    PQclear(r);
+    json_decref(byid);
+    free(pu), free(ps);
+    return 0;
+fail:
+    db_rollback(tx);
+    PQclear(r);
+    json_decref(byid);
+    free(pu), free(ps);
+    return -1;
+}

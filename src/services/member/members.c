@@ -1,0 +1,1153 @@
+/* members: see members.h. */
+#include "services/member/members.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+
+static const char *const status_values[] = {"pending",  "active",   "suspended", "lapsed",
+                                            "resigned", "deceased", NULL};
+static const char *const initial_status_values[] = {"pending", "active", NULL};
+static const char *const relationship_values[] = {"spouse", "partner", "child", "other", NULL};
+
+/* ---- validation ---- */
+
+static const char *const member_keys[] = {"club_id",
+                                          "member_number",
+                                          "category",
+                                          "status",
+                                          "joined_on",
+                                          "expires_on",
+                                          "home_club_id",
+                                          "auth_user_id",
+                                          "directory_opt_in",
+                                          "profile",
+                                          "addresses",
+                                          "dependents",
+                                          NULL};
+static const char *const dependent_keys[] = {"member_number",
+                                             "category",
+                                             "joined_on",
+                                             "expires_on",
+                                             "home_club_id",
+                                             "auth_user_id",
+                                             "directory_opt_in",
+                                             "profile",
+                                             "addresses",
+                                             "relationship",
+                                             NULL};
+
+static int valid_dependent(json_t *d, const char *prefix, err_t *e) {
+    char pre[96];
+    snprintf(pre, sizeof pre, "%s", prefix);
+    if (!json_is_object(d))
+        return err_set(e, 422, "invalid_field", prefix, "%s must be an object", prefix);
+    if (jsonx_only_keys(d, dependent_keys, pre, e) != 0) return -1;
+    const char *s;
+    if (jsonx_enum(d, "relationship", 1, relationship_values, &s, e) != 0) {
+        m_join(e->field, sizeof e->field, prefix, "relationship");
+        return -1;
+    }
+    return m_valid_member_fields(d, 1, prefix, e);
+}
+
+int members_validate_create(json_t *in, err_t *e) {
+    if (jsonx_only_keys(in, member_keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    const char *s;
+    if (jsonx_enum(in, "status", 0, initial_status_values, &s, e) != 0) return -1;
+    if (m_valid_member_fields(in, 1, "", e) != 0) return -1;
+    json_t *deps = json_object_get(in, "dependents");
+    if (deps && !json_is_null(deps)) {
+        if (!json_is_array(deps) || json_array_size(deps) > 20)
+            return err_set(e, 422, "invalid_field", "dependents",
+                           "dependents must be an array of at most 20 members");
+        size_t i;
+        json_t *d;
+        json_array_foreach(deps, i, d) {
+            char pre[64];
+            snprintf(pre, sizeof pre, "dependents[%zu].", i);
+            if (valid_dependent(d, pre, e) != 0) return -1;
+        }
+    }
+    return 0;
+}
+
+int members_validate_ref(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "club_id", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    return m_valid_id(in, "id", e);
+}
+
+int members_validate_club(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    return m_valid_club_ref(in, e);
+}
+
+int members_validate_update(json_t *in, err_t *e) {
+    static const char *const keys[] = {
+        "id",           "club_id",      "member_number",    "category", "joined_on", "expires_on",
+        "home_club_id", "auth_user_id", "directory_opt_in", "profile",  "addresses", NULL};
+    if (json_object_get(in, "status"))
+        return err_set(e, 422, "invalid_field", "status",
+                       "status cannot be patched: use POST /api/v1/members/{id}/status");
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (m_valid_id(in, "id", e) != 0) return -1;
+    size_t n = json_object_size(in) - 1 - (json_object_get(in, "club_id") ? 1 : 0);
+    if (n == 0) return err_set(e, 400, "empty_patch", "", "the patch names no field to change");
+    static const char *const not_null[] = {"member_number",    "category", "joined_on",
+                                           "directory_opt_in", "profile",  NULL};
+    for (const char *const *k = not_null; *k; k++)
+        if (json_is_null(json_object_get(in, *k)))
+            return err_set(e, 422, "invalid_field", *k, "%s cannot be null", *k);
+    json_t *addrs = json_object_get(in, "addresses");
+    if (json_is_object(addrs)) { /* null = remove that address */
+        json_t *copy = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(addrs, k, v) if (!json_is_null(v)) json_object_set(copy, k, v);
+        json_t *probe = json_pack("{s:o}", "addresses", copy);
+        int rc = m_valid_member_fields(probe, 0, "", e);
+        /* copy the normalised countries back */
+        json_object_foreach(copy, k, v) json_object_set(addrs, k, v);
+        json_decref(probe);
+        if (rc != 0) return -1;
+        json_t *without = json_deep_copy(in);
+        json_object_del(without, "addresses");
+        rc = m_valid_member_fields(without, 0, "", e);
+        json_decref(without);
+        return rc;
+    }
+    return m_valid_member_fields(in, 0, "", e);
+}
+
+int members_validate_list(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id",       "limit", "after", "status",
+                                       "category",      "q",     "sort",  "expires_before",
+                                       "expires_after", NULL};
+    static const char *const sorts[] = {
+        "created_at", "-created_at", "member_number", "-member_number", "name", "-name",
+        "joined_on",  "-joined_on",  "expires_on",    "-expires_on",    NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    long long limit;
+    const char *s;
+    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
+    if (jsonx_string(in, "after", 0, 1, 600, &s, e) != 0) return -1;
+    if (jsonx_enum(in, "status", 0, status_values, &s, e) != 0) return -1;
+    if (jsonx_string(in, "category", 0, 1, 40, &s, e) != 0) return -1;
+    if (jsonx_string(in, "q", 0, 1, 200, &s, e) != 0) return -1;
+    if (jsonx_enum(in, "sort", 0, sorts, &s, e) != 0) return -1;
+    if (m_valid_date(in, "expires_before", e) != 0) return -1;
+    return m_valid_date(in, "expires_after", e);
+}
+
+int members_validate_status(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "club_id", "status", "reason", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (m_valid_id(in, "id", e) != 0) return -1;
+    const char *s;
+    if (jsonx_enum(in, "status", 1, status_values, &s, e) != 0) return -1;
+    return jsonx_string(in, "reason", 0, 1, 500, &s, e);
+}
+
+int members_validate_dependent(json_t *in, err_t *e) {
+    json_t *copy = json_deep_copy(in);
+    json_object_del(copy, "id");
+    json_object_del(copy, "club_id");
+    int rc = valid_dependent(copy, "", e);
+    /* keep normalisation (address countries) */
+    if (rc == 0) json_object_update(in, copy);
+    json_decref(copy);
+    if (rc != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    return m_valid_id(in, "id", e);
+}
+
+static const char *const address_kinds[] = {"home", "work", "billing", NULL};
+
+int members_validate_address_ref(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "club_id", "kind", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (m_valid_id(in, "id", e) != 0) return -1;
+    const char *s;
+    return jsonx_enum(in, "kind", 1, address_kinds, &s, e);
+}
+
+int members_validate_address(json_t *in, err_t *e) {
+    const char *s;
+    if (jsonx_enum(in, "kind", 1, address_kinds, &s, e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (m_valid_id(in, "id", e) != 0) return -1;
+    json_t *a = json_deep_copy(in);
+    json_object_del(a, "id");
+    json_object_del(a, "club_id");
+    json_object_del(a, "kind");
+    int rc = m_valid_address(a, "address", e);
+    if (rc == 0) json_object_update(in, a);
+    json_decref(a);
+    if (rc != 0 && strncmp(e->field, "address.", 8) == 0) {
+        char f[96];
+        snprintf(f, sizeof f, "%s", e->field + 8);
+        snprintf(e->field, sizeof e->field, "%s", f);
+    }
+    return rc;
+}
+
+int members_validate_directory(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id", "limit", "after", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    long long limit;
+    const char *s;
+    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
+    if (jsonx_string(in, "after", 0, 1, 400, &s, e) != 0) return -1;
+    return m_valid_club_ref(in, e);
+}
+
+int members_validate_sweep(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id", "as_of", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    return m_valid_date(in, "as_of", e);
+}
+
+int members_validate_settings(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id", "number_pattern", "next_seq", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    const char *s;
+    long long n;
+    if (jsonx_string(in, "number_pattern", 0, 1, 40, &s, e) != 0) return -1;
+    if (s) {
+        char buf[64];
+        int has_seq = strstr(s, "{seq") != NULL;
+        for (const char *p = s; *p && has_seq; p++) {
+            if (*p == '{') {
+                const char *close = strchr(p, '}');
+                size_t len = close ? (size_t)(close - p + 1) : 0;
+                int ok = close && ((len == 6 && strncmp(p, "{yyyy}", 6) == 0) ||
+                                   (len == 5 && strncmp(p, "{seq}", 5) == 0) ||
+                                   (len >= 7 && len <= 8 && strncmp(p, "{seq:", 5) == 0 &&
+                                    isdigit((unsigned char)p[5]) && p[5] != '0' &&
+                                    (len == 7 || isdigit((unsigned char)p[6]))));
+                if (!ok)
+                    has_seq = 0;
+                else
+                    p = close;
+            } else if (!isalnum((unsigned char)*p) && *p != '.' && *p != '/' && *p != '-') {
+                has_seq = 0;
+            }
+        }
+        if (!has_seq || m_format_number(s, 1, 2000, buf, sizeof buf) != 0 ||
+            !isalnum((unsigned char)buf[0]))
+            return err_set(e, 422, "invalid_field", "number_pattern",
+                           "number_pattern must contain {seq} or {seq:N} and otherwise letters, "
+                           "digits, '.', '/', '-' or {yyyy}, e.g. HC-{yyyy}-{seq:5}");
+    }
+    if (jsonx_int(in, "next_seq", 0, 1, 1000000000000LL, 1, &n, e) != 0) return -1;
+    return 0;
+}
+
+int members_validate_category(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id", "code", "name", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    const char *s;
+    if (jsonx_string(in, "code", 1, 1, 40, &s, e) != 0) return -1;
+    for (const char *p = s; *p; p++)
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-') ||
+            !islower((unsigned char)s[0]))
+            return err_set(e, 422, "invalid_field", "code",
+                           "code must start with a lower-case letter and hold a-z, 0-9, _ or -");
+    return jsonx_string(in, "name", 1, 1, 100, &s, e);
+}
+
+/* ---- create / get / me ---- */
+
+static int fail_with(mctx_t *c, json_t **out) {
+    if (*out) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    m_rollback(c);
+    return -1;
+}
+
+static json_t *created_event(const char *id, const char *primary, json_t *doc) {
+    return json_pack("{s:s, s:s?, s:O?, s:O?}", "member_id", id, "primary_member_id", primary,
+                     "category", json_object_get(doc, "category"), "status",
+                     json_object_get(doc, "status"));
+}
+
+int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    char id[40];
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    const char *status = json_string_value(json_object_get(in, "status"));
+    if (!status) status = "pending";
+    if (m_insert_member(&c, in, status, NULL, id, e) != 0) return fail_with(&c, out);
+    *out = m_load(&c, id, 0, 1, NULL, NULL, e);
+    if (!*out) return fail_with(&c, out);
+    if (m_emit(&c, "member.created", created_event(id, NULL, *out), e) != 0)
+        return fail_with(&c, out);
+    json_t *deps = json_object_get(in, "dependents");
+    json_t *dep_docs = json_array();
+    json_object_set_new(*out, "dependents", dep_docs);
+    size_t i;
+    json_t *d;
+    json_array_foreach(deps, i, d) {
+        char did[40];
+        if (m_insert_member(&c, d, status, id, did, e) != 0) {
+            char pre[48], f[96];
+            snprintf(pre, sizeof pre, "dependents[%u].", (unsigned)(i % 100));
+            m_join(f, sizeof f, pre, e->field);
+            m_join(e->field, sizeof e->field, f, "");
+            return fail_with(&c, out);
+        }
+        json_t *doc = m_load(&c, did, 0, 1, NULL, NULL, e);
+        if (!doc) return fail_with(&c, out);
+        json_array_append_new(dep_docs, doc);
+        if (m_emit(&c, "member.created", created_event(did, id, doc), e) != 0)
+            return fail_with(&c, out);
+    }
+    if (m_commit(&c, e) != 0) return fail_with(&c, out);
+    return 0;
+}
+
+int members_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    char auth[40];
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    *out = m_load(&c, json_string_value(json_object_get(in, "id")), 0, c.can_read, auth, NULL, e);
+    if (!*out) return fail_with(&c, out);
+    if (m_require_read(&c, auth, e) != 0) {
+        /* indistinguishable from absent for members probing other ids */
+        if (e->status == 403) err_set(e, 404, "not_found", "id", "no member with this id");
+        return fail_with(&c, out);
+    }
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+/* The member linked to the signed-in caller in the club, into id (40 bytes). */
+static int find_self(mctx_t *c, char *id, err_t *e) {
+    const char *u = c->call->caller->user_id;
+    if (!u[0])
+        return err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
+    const char *p[] = {u};
+    PGresult *r = db_exec(c->tx,
+                          "SELECT id FROM member.members WHERE club_id = core.current_club() AND "
+                          "auth_user_id = $1::uuid",
+                          1, p, e);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return err_set(e, 404, "not_found", "", "you are not a member of this club");
+    }
+    snprintf(id, 40, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+int members_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    char id[40];
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (find_self(&c, id, e) != 0) return fail_with(&c, out);
+    *out = m_load(&c, id, 0, 0, NULL, NULL, e);
+    if (!*out) return fail_with(&c, out);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+/* ---- update ---- */
+
+static void diff_object(json_t *before, json_t *after, const char *prefix, json_t *changed) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(after, k, v) {
+        if (strcmp(k, "updated_at") == 0) continue;
+        json_t *old = json_object_get(before, k);
+        char name[96];
+        m_join(name, sizeof name, prefix, k);
+        if (!*prefix && (strcmp(k, "profile") == 0 || strcmp(k, "addresses") == 0) &&
+            json_is_object(v)) {
+            char pre[32];
+            snprintf(pre, sizeof pre, "%s.", k);
+            diff_object(old, v, pre, changed);
+            /* addresses removed */
+            const char *ok;
+            json_t *ov;
+            json_object_foreach(old, ok, ov) if (!json_object_get(v, ok)) {
+                char pre2[40];
+                m_join(name, sizeof name, m_join(pre2, sizeof pre2, k, "."), ok);
+                json_array_append_new(changed, json_string(name));
+            }
+        } else if (!json_equal(old, v)) {
+            json_array_append_new(changed, json_string(name));
+        }
+    }
+}
+
+static int self_may_patch(json_t *in, err_t *e) {
+    static const char *const top[] = {"id",      "club_id",   "directory_opt_in",
+                                      "profile", "addresses", NULL};
+    static const char *const prof[] = {"preferred_name", "email",    "phone",
+                                       "photo_url",      "language", NULL};
+    const char *k;
+    json_t *v;
+    json_object_foreach(in, k, v) {
+        int ok = 0;
+        for (const char *const *t = top; *t; t++)
+            ok |= strcmp(*t, k) == 0;
+        if (!ok)
+            return err_set(e, 403, "forbidden", k, "members cannot change %s (member:write)", k);
+    }
+    json_object_foreach(json_object_get(in, "profile"), k, v) {
+        int ok = 0;
+        for (const char *const *t = prof; *t; t++)
+            ok |= strcmp(*t, k) == 0;
+        if (!ok)
+            return err_set(e, 403, "forbidden", "profile", "members cannot change profile.%s", k);
+    }
+    return 0;
+}
+
+static int apply_addresses(mctx_t *c, const char *id, json_t *addrs, err_t *e) {
+    const char *kind;
+    json_t *a;
+    json_object_foreach(addrs, kind, a) {
+        if (json_is_null(a)) {
+            const char *p[] = {id, kind};
+            if (db_exec_cmd(c->tx,
+                            "DELETE FROM member.addresses WHERE club_id = core.current_club() "
+                            "AND member_id = $1::uuid AND kind = $2",
+                            2, p, e) < 0)
+                return -1;
+            continue;
+        }
+        char *js = jsonx_dump(a);
+        const char *p[] = {id, kind, js};
+        long long n = db_exec_cmd(
+            c->tx,
+            "INSERT INTO member.addresses AS t (club_id, member_id, kind, lines, city, region, "
+            "postal_code, country) SELECT core.current_club(), $1::uuid, $2, ARRAY(SELECT "
+            "jsonb_array_elements_text(coalesce(nullif(x->'lines', 'null'), '[]'))), "
+            "x->>'city', x->>'region', x->>'postal_code', x->>'country' FROM (SELECT $3::jsonb "
+            "AS x) s ON CONFLICT (club_id, member_id, kind) DO UPDATE SET lines = "
+            "EXCLUDED.lines, city = EXCLUDED.city, region = EXCLUDED.region, postal_code = "
+            "EXCLUDED.postal_code, country = EXCLUDED.country, updated_at = now()",
+            3, p, e);
+        free(js);
+        if (n < 0) return -1;
+    }
+    return 0;
+}
+
+/* Applies a validated patch to member id (already locked); emits member.updated. */
+static int apply_patch(mctx_t *c, const char *id, json_t *in, json_t *before, json_t **out,
+                       err_t *e) {
+    json_t *patch = json_deep_copy(in);
+    json_object_del(patch, "id");
+    json_object_del(patch, "club_id");
+    json_object_del(patch, "addresses");
+    char *ps = jsonx_dump(patch);
+    json_decref(patch);
+    const char *p[] = {id, ps};
+    long long n = db_exec_cmd(
+        c->tx,
+        "UPDATE member.members SET "
+        "member_number = CASE WHEN p ? 'member_number' THEN p->>'member_number' ELSE "
+        "member_number END, "
+        "category = CASE WHEN p ? 'category' THEN p->>'category' ELSE category END, "
+        "joined_on = CASE WHEN p ? 'joined_on' THEN (p->>'joined_on')::date ELSE joined_on END, "
+        "expires_on = CASE WHEN p ? 'expires_on' THEN (p->>'expires_on')::date ELSE expires_on "
+        "END, "
+        "home_club_id = CASE WHEN p ? 'home_club_id' THEN coalesce((p->>'home_club_id')::uuid, "
+        "club_id) ELSE home_club_id END, "
+        "auth_user_id = CASE WHEN p ? 'auth_user_id' THEN (p->>'auth_user_id')::uuid ELSE "
+        "auth_user_id END, "
+        "directory_opt_in = CASE WHEN p ? 'directory_opt_in' THEN "
+        "(p->>'directory_opt_in')::boolean "
+        "ELSE directory_opt_in END, updated_at = now() "
+        "FROM (SELECT $2::jsonb AS p) x WHERE club_id = core.current_club() AND id = $1::uuid",
+        2, p, e);
+    if (n >= 0 && json_object_get(in, "profile"))
+        n = db_exec_cmd(
+            c->tx,
+            "UPDATE member.profiles SET "
+            "first_name = CASE WHEN q ? 'first_name' THEN q->>'first_name' ELSE first_name END, "
+            "last_name = CASE WHEN q ? 'last_name' THEN q->>'last_name' ELSE last_name END, "
+            "preferred_name = CASE WHEN q ? 'preferred_name' THEN q->>'preferred_name' ELSE "
+            "preferred_name END, "
+            "email = CASE WHEN q ? 'email' THEN q->>'email' ELSE email END, "
+            "phone = CASE WHEN q ? 'phone' THEN q->>'phone' ELSE phone END, "
+            "date_of_birth = CASE WHEN q ? 'date_of_birth' THEN (q->>'date_of_birth')::date ELSE "
+            "date_of_birth END, "
+            "photo_url = CASE WHEN q ? 'photo_url' THEN q->>'photo_url' ELSE photo_url END, "
+            "language = CASE WHEN q ? 'language' THEN q->>'language' ELSE language END, "
+            "staff_notes = CASE WHEN q ? 'staff_notes' THEN q->>'staff_notes' ELSE staff_notes "
+            "END, updated_at = now() "
+            "FROM (SELECT $2::jsonb->'profile' AS q) x WHERE club_id = core.current_club() AND "
+            "member_id = $1::uuid",
+            2, p, e);
+    free(ps);
+    if (n < 0) {
+        if (e->status == 409 && strstr(e->field, "auth_user"))
+            err_set(e, 409, "conflict", "auth_user_id", "this auth user is already a member");
+        else if (e->status == 409 && strstr(e->field, "number"))
+            err_set(e, 409, "conflict", "member_number", "this member_number is already taken");
+        else if (e->status == 409)
+            err_set(e, 409, "conflict", "home_club_id", "home_club_id is not a club");
+        else if (e->status == 422 && strstr(e->message, "category"))
+            err_set(e, 422, "invalid_field", "category", "category is not a category of this club");
+        return -1;
+    }
+    json_t *addrs = json_object_get(in, "addresses");
+    if (json_is_object(addrs) && apply_addresses(c, id, addrs, e) != 0) return -1;
+    *out = m_load(c, id, 0, 1, NULL, NULL, e);
+    if (!*out) return -1;
+    json_t *changed = json_array();
+    diff_object(before, *out, "", changed);
+    if (json_array_size(changed) == 0) {
+        json_decref(changed);
+        return 0;
+    }
+    return m_emit(c, "member.updated",
+                  json_pack("{s:s, s:o}", "member_id", id, "changed_fields", changed), e);
+}
+
+int members_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    char auth[40];
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    json_t *before = m_load(&c, id, 1, 1, auth, NULL, e);
+    if (!before) return fail_with(&c, out);
+    int rc = -1;
+    if (!c.can_write) {
+        if (!m_is_self(&c, auth)) {
+            if (m_require_read(&c, auth, e) == 0 || e->status == 403)
+                err_set(e, c.can_read ? 403 : 404, c.can_read ? "forbidden" : "not_found",
+                        c.can_read ? "" : "id",
+                        c.can_read ? "changing members needs member:write"
+                                   : "no member with this id");
+            goto done;
+        }
+        if (self_may_patch(in, e) != 0) goto done;
+    }
+    if (json_is_true(json_object_get(before, "erased"))) {
+        err_set(e, 409, "erased", "id", "this member was erased and cannot be changed");
+        goto done;
+    }
+    rc = apply_patch(&c, id, in, before, out, e);
+done:
+    json_decref(before);
+    if (rc != 0) return fail_with(&c, out);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+/* ---- list / search ---- */
+
+static const struct {
+    const char *name;
+    const char *key;
+} sort_keys[] = {
+    {"created_at", "to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"},
+    {"member_number", "lower(m.member_number)"},
+    {"name", "lower(p.last_name || ' ' || p.first_name)"},
+    {"joined_on", "to_char(m.joined_on, 'YYYY-MM-DD')"},
+    {"expires_on", "coalesce(to_char(m.expires_on, 'YYYY-MM-DD'), '9999-12-31')"},
+};
+
+/* "Ann Smi" -> "ann:* & smi:*" (letters/digits only; other characters split words). */
+static char *tsquery_of(const char *q) {
+    size_t n = strlen(q);
+    char *out = malloc(n * 6 + 8);
+    size_t o = 0;
+    int in_word = 0;
+    if (!out) return NULL;
+    for (size_t i = 0; i <= n; i++) {
+        unsigned char ch = (unsigned char)q[i];
+        int word = ch && (isalnum(ch) || ch >= 0x80);
+        if (word) {
+            if (!in_word && o) o += (size_t)sprintf(out + o, " & ");
+            out[o++] = (char)tolower(ch);
+            in_word = 1;
+        } else if (in_word) {
+            o += (size_t)sprintf(out + o, ":*");
+            in_word = 0;
+        }
+    }
+    out[o] = 0;
+    if (!o) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static char *like_prefix(const char *q) {
+    size_t n = strlen(q);
+    char *out = malloc(n * 2 + 2);
+    size_t o = 0;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (q[i] == '%' || q[i] == '_' || q[i] == '\\') out[o++] = '\\';
+        out[o++] = (char)tolower((unsigned char)q[i]);
+    }
+    out[o++] = '%';
+    out[o] = 0;
+    return out;
+}
+
+PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err_t *e) {
+    const char *sort = json_string_value(json_object_get(in, "sort"));
+    if (!sort) sort = "created_at";
+    int desc = sort[0] == '-';
+    const char *sname = desc ? sort + 1 : sort;
+    const char *key = sort_keys[0].key;
+    for (size_t i = 0; i < sizeof sort_keys / sizeof sort_keys[0]; i++)
+        if (strcmp(sort_keys[i].name, sname) == 0) key = sort_keys[i].key;
+    char ck[512] = "", cid[40] = "";
+    const char *after = json_string_value(json_object_get(in, "after"));
+    if (after) {
+        size_t n = 0;
+        unsigned char *raw = jsonx_b64url_decode(after, &n);
+        json_t *cj = raw ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
+        free(raw);
+        const char *cs = json_string_value(json_array_get(cj, 0));
+        const char *kv = json_string_value(json_array_get(cj, 1));
+        const char *iv = json_string_value(json_array_get(cj, 2));
+        int ok =
+            cs && kv && iv && strcmp(cs, sort) == 0 && jsonx_is_uuid(iv) && strlen(kv) < sizeof ck;
+        if (ok) snprintf(ck, sizeof ck, "%s", kv), snprintf(cid, sizeof cid, "%s", iv);
+        json_decref(cj);
+        if (!ok) {
+            err_set(e, 400, "invalid_cursor", "after",
+                    "after must be a next_cursor value returned by this list with the same sort");
+            return NULL;
+        }
+    }
+    const char *q = json_string_value(json_object_get(in, "q"));
+    char *tsq = q ? tsquery_of(q) : NULL;
+    char *like = q ? like_prefix(q) : NULL;
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
+    char sql[3072];
+    snprintf(
+        sql, sizeof sql,
+        "SELECT member.member_doc(m, $1::boolean)::text, %s COLLATE \"C\", m.id "
+        "FROM member.members m JOIN member.profiles p ON p.club_id = m.club_id AND "
+        "p.member_id = m.id WHERE m.club_id = core.current_club() "
+        "AND ($2::member.member_status_enum IS NULL OR m.status = $2::member.member_status_enum) "
+        "AND ($3::text IS NULL OR m.category = $3) "
+        "AND ($4::date IS NULL OR m.expires_on < $4::date) "
+        "AND ($5::date IS NULL OR m.expires_on > $5::date) "
+        "AND ($6::text IS NULL AND $7::text IS NULL OR p.search @@ to_tsquery('simple', $6) "
+        "OR lower(m.member_number) LIKE $7) "
+        "AND ($8::text IS NULL OR (%s COLLATE \"C\", m.id) %s ($8::text COLLATE \"C\", "
+        "$9::uuid)) ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
+        key, key, desc ? "<" : ">", desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
+    const char *p[] = {
+        staff ? "t" : "f",
+        json_string_value(json_object_get(in, "status")),
+        json_string_value(json_object_get(in, "category")),
+        json_string_value(json_object_get(in, "expires_before")),
+        json_string_value(json_object_get(in, "expires_after")),
+        q ? (tsq ? tsq : "") : NULL,
+        like,
+        after ? ck : NULL,
+        after ? cid : NULL,
+        lim,
+    };
+    /* q with no word characters: match member numbers only */
+    if (q && !tsq) p[5] = NULL;
+    PGresult *r = db_exec(tx, sql, 10, p, e);
+    free(tsq), free(like);
+    return r;
+}
+
+int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    long long limit = 20;
+    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    PGresult *r = members_query(c.tx, in, 1, limit + 1, e);
+    if (!r) return fail_with(&c, out);
+    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
+    json_t *items = json_array();
+    for (int i = 0; i < shown; i++) {
+        json_t *doc = m_parse_json(PQgetvalue(r, i, 0), e);
+        if (!doc) {
+            json_decref(items);
+            PQclear(r);
+            return fail_with(&c, out);
+        }
+        json_array_append_new(items, doc);
+    }
+    json_t *next = json_null();
+    if (n > limit) {
+        const char *sort = json_string_value(json_object_get(in, "sort"));
+        json_t *cj = json_pack("[s, s, s]", sort ? sort : "created_at", PQgetvalue(r, shown - 1, 1),
+                               PQgetvalue(r, shown - 1, 2));
+        char *cs = jsonx_dump(cj);
+        char *b = jsonx_b64url_encode((const unsigned char *)cs, strlen(cs));
+        next = json_string(b);
+        free(cs), free(b);
+        json_decref(cj);
+    }
+    PQclear(r);
+    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+/* ---- status ---- */
+
+int members_transition(mctx_t *c, const char *id, const char *to, const char *reason,
+                       json_t **changes, err_t *e) {
+    const char *p0[] = {id, to};
+    PGresult *r = db_exec(c->tx,
+                          "SELECT m.status::text, $2::member.member_status_enum = ANY "
+                          "(member.allowed_next(m.status)), array_to_string(member.allowed_next("
+                          "m.status), ', ') FROM member.members m WHERE m.club_id = "
+                          "core.current_club() AND m.id = $1::uuid FOR UPDATE",
+                          2, p0, e);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return err_set(e, 404, "not_found", "id", "no member with this id");
+    }
+    if (strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
+        const char *allowed = PQgetvalue(r, 0, 2);
+        err_set(e, 409, "invalid_transition", "status", "a %s member cannot become %s; allowed: %s",
+                PQgetvalue(r, 0, 0), to, *allowed ? allowed : "none (final status)");
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    const svc_caller_t *k = c->call->caller;
+    const char *p[] = {id, to, reason, k->user_id[0] ? k->user_id : NULL,
+                       k->request_id[0] ? k->request_id : NULL};
+    r = db_exec(c->tx,
+                "SELECT member_id, from_status::text, to_status::text, cascade_of FROM "
+                "member.change_status($1::uuid, $2::member.member_status_enum, $3, $4::uuid, $5)",
+                5, p, e);
+    if (!r) return -1;
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *ch = json_pack("{s:s, s:s, s:s, s:s?}", "member_id", PQgetvalue(r, i, 0), "from",
+                               PQgetvalue(r, i, 1), "to", PQgetvalue(r, i, 2), "cascade_of",
+                               PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3));
+        json_array_append(list, ch);
+        if (m_emit(c, "member.status_changed", ch, e) != 0) {
+            PQclear(r);
+            json_decref(list);
+            return -1;
+        }
+    }
+    PQclear(r);
+    if (changes)
+        *changes = list;
+    else
+        json_decref(list);
+    return 0;
+}
+
+int members_set_status(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    json_t *changes = NULL;
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (members_transition(&c, id, json_string_value(json_object_get(in, "status")),
+                           json_string_value(json_object_get(in, "reason")), &changes, e) != 0)
+        return fail_with(&c, out);
+    *out = m_load(&c, id, 0, 1, NULL, NULL, e);
+    if (!*out) {
+        json_decref(changes);
+        return fail_with(&c, out);
+    }
+    json_object_set_new(*out, "changes", changes);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+int members_history(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    const char *p[] = {id};
+    PGresult *r = db_exec(
+        c.tx,
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('from', h.from_status, 'to', h.to_status, "
+        "'reason', h.reason, 'changed_by', h.changed_by, 'request_id', h.request_id, "
+        "'cascade_of', h.cascade_of, 'changed_at', to_char(h.changed_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) ORDER BY h.changed_at), '[]')::text, "
+        "EXISTS (SELECT 1 FROM member.members m WHERE m.club_id = core.current_club() AND m.id = "
+        "$1::uuid) FROM member.status_history h WHERE h.club_id = core.current_club() AND "
+        "h.member_id = $1::uuid",
+        1, p, e);
+    if (!r) return fail_with(&c, out);
+    if (strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
+        PQclear(r);
+        err_set(e, 404, "not_found", "id", "no member with this id");
+        return fail_with(&c, out);
+    }
+    json_t *items = m_parse_json(PQgetvalue(r, 0, 0), e);
+    PQclear(r);
+    if (!items) return fail_with(&c, out);
+    *out = json_pack("{s:o}", "items", items);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+/* ---- dependents ---- */
+
+int members_add_dependent(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    char did[40], status[16];
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    json_t *primary = m_load(&c, id, 1, 1, NULL, status, e);
+    if (!primary) return fail_with(&c, out);
+    int is_dep = !json_is_null(json_object_get(primary, "primary_member_id"));
+    json_decref(primary);
+    if (is_dep) {
+        err_set(e, 409, "conflict", "id", "a dependent cannot have dependents");
+        return fail_with(&c, out);
+    }
+    if (strcmp(status, "pending") != 0 && strcmp(status, "active") != 0) {
+        err_set(e, 409, "conflict", "id",
+                "the primary member is %s: dependents need a pending or "
+                "active primary member",
+                status);
+        return fail_with(&c, out);
+    }
+    json_t *d = json_deep_copy(in);
+    json_object_del(d, "id");
+    json_object_del(d, "club_id");
+    int rc = m_insert_member(&c, d, status, id, did, e);
+    json_decref(d);
+    if (rc != 0) return fail_with(&c, out);
+    *out = m_load(&c, did, 0, 1, NULL, NULL, e);
+    if (!*out) return fail_with(&c, out);
+    if (m_emit(&c, "member.created", created_event(did, id, *out), e) != 0)
+        return fail_with(&c, out);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+int members_list_dependents(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    char auth[40];
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    json_t *primary = m_load(&c, id, 0, 0, auth, NULL, e);
+    if (!primary) return fail_with(&c, out);
+    json_decref(primary);
+    if (m_require_read(&c, auth, e) != 0) {
+        if (e->status == 403) err_set(e, 404, "not_found", "id", "no member with this id");
+        return fail_with(&c, out);
+    }
+    const char *p[] = {id, c.can_read ? "t" : "f"};
+    PGresult *r = db_exec(c.tx,
+                          "SELECT coalesce(jsonb_agg(member.member_doc(m, $2::boolean) ORDER BY "
+                          "m.created_at, m.id), '[]')::text FROM member.members m WHERE "
+                          "m.club_id = core.current_club() AND m.primary_member_id = $1::uuid",
+                          2, p, e);
+    if (!r) return fail_with(&c, out);
+    json_t *items = m_parse_json(PQgetvalue(r, 0, 0), e);
+    PQclear(r);
+    if (!items) return fail_with(&c, out);
+    *out = json_pack("{s:o}", "items", items);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+/* ---- addresses ---- */
+
+static int address_change(const svc_call_t *call, json_t *in, int remove, json_t **out, err_t *e) {
+    mctx_t c;
+    char auth[40];
+    const char *id = json_string_value(json_object_get(in, "id"));
+    const char *kind = json_string_value(json_object_get(in, "kind"));
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    json_t *before = m_load(&c, id, 1, 1, auth, NULL, e);
+    if (!before) return fail_with(&c, out);
+    int rc = -1;
+    if (!c.can_write && !m_is_self(&c, auth)) {
+        if (c.can_read)
+            err_set(e, 403, "forbidden", "", "changing members needs member:write");
+        else if (!call->caller->user_id[0])
+            err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
+        else
+            err_set(e, 404, "not_found", "id", "no member with this id");
+        goto done;
+    }
+    if (json_is_true(json_object_get(before, "erased"))) {
+        err_set(e, 409, "erased", "id", "this member was erased and cannot be changed");
+        goto done;
+    }
+    json_t *a = json_deep_copy(in);
+    json_object_del(a, "id");
+    json_object_del(a, "club_id");
+    json_object_del(a, "kind");
+    json_t *patch =
+        json_pack("{s:s, s:{s:o}}", "id", id, "addresses", kind, remove ? json_null() : a);
+    if (remove) json_decref(a);
+    rc = apply_patch(&c, id, patch, before, out, e);
+    json_decref(patch);
+done:
+    json_decref(before);
+    if (rc != 0) return fail_with(&c, out);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+int members_put_address(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return address_change(call, in, 0, out, e);
+}
+
+int members_delete_address(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return address_change(call, in, 1, out, e);
+}
+
+/* ---- directory ---- */
+
+int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    long long limit = 20;
+    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (!c.can_read) { /* members of the club only: an active member linked to the caller */
+        char id[40];
+        if (find_self(&c, id, e) != 0) {
+            if (e->status == 404)
+                err_set(e, 403, "forbidden", "", "the directory is for members of this club");
+            return fail_with(&c, out);
+        }
+    }
+    char ck[256] = "", cid[40] = "", lim[24];
+    const char *after = json_string_value(json_object_get(in, "after"));
+    if (after) {
+        size_t n = 0;
+        unsigned char *raw = jsonx_b64url_decode(after, &n);
+        char *bar = raw ? memchr(raw, '\x1f', n) : NULL;
+        size_t kl = bar ? (size_t)(bar - (char *)raw) : 0;
+        if (bar && kl < sizeof ck && n - kl - 1 < sizeof cid) {
+            memcpy(ck, raw, kl);
+            memcpy(cid, bar + 1, n - kl - 1);
+        }
+        free(raw);
+        if (!jsonx_is_uuid(cid)) {
+            err_set(e, 400, "invalid_cursor", "after", "after must be a next_cursor value");
+            return fail_with(&c, out);
+        }
+    }
+    snprintf(lim, sizeof lim, "%lld", limit + 1);
+    const char *p[] = {after ? ck : NULL, after ? cid : NULL, lim};
+    PGresult *r = db_exec(
+        c.tx,
+        "SELECT jsonb_build_object('id', m.id, 'member_number', m.member_number, 'display_name', "
+        "coalesce(p.preferred_name, p.first_name) || ' ' || p.last_name, 'category', m.category, "
+        "'photo_url', p.photo_url)::text, lower(p.last_name || ' ' || p.first_name) COLLATE \"C\", "
+        "m.id FROM member.members m JOIN member.profiles p ON p.club_id = m.club_id AND "
+        "p.member_id = m.id WHERE m.club_id = core.current_club() AND m.directory_opt_in AND "
+        "m.status = 'active' AND m.erased_at IS NULL AND ($1::text IS NULL OR "
+        "(lower(p.last_name || ' ' || p.first_name) COLLATE \"C\", m.id) > ($1::text COLLATE "
+        "\"C\", $2::uuid)) ORDER BY 2, m.id LIMIT $3::bigint",
+        3, p, e);
+    if (!r) return fail_with(&c, out);
+    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
+    json_t *items = json_array();
+    for (int i = 0; i < shown; i++) {
+        json_t *doc = m_parse_json(PQgetvalue(r, i, 0), e);
+        if (doc) json_array_append_new(items, doc);
+    }
+    json_t *next = json_null();
+    if (n > limit) {
+        char key[320];
+        int kl = snprintf(key, sizeof key, "%s\x1f%s", PQgetvalue(r, shown - 1, 1),
+                          PQgetvalue(r, shown - 1, 2));
+        char *b = jsonx_b64url_encode((const unsigned char *)key,
+                                      (size_t)(kl < (int)sizeof key ? kl : (int)sizeof key - 1));
+        next = json_string(b);
+        free(b);
+    }
+    PQclear(r);
+    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+/* ---- lapse sweep ---- */
+
+static int sweep_club(const svc_call_t *call, const char *club, const char *as_of, long long *n,
+                      err_t *e) {
+    json_t *in = json_pack("{s:s}", "club_id", club);
+    svc_caller_t k = *call->caller;
+    k.network_admin = 1; /* the sweep names each club it visits */
+    svc_call_t sub = *call;
+    sub.caller = &k;
+    mctx_t c;
+    int rc = m_begin(&sub, in, &c, e);
+    json_decref(in);
+    if (rc != 0) return -1;
+    const char *p[] = {as_of};
+    PGresult *r = db_exec(c.tx,
+                          "SELECT id FROM member.members WHERE club_id = core.current_club() AND "
+                          "status = 'active' AND expires_on < coalesce($1::date, current_date) "
+                          "ORDER BY (primary_member_id IS NOT NULL), id",
+                          1, p, e);
+    if (!r) goto fail;
+    for (int i = 0; i < PQntuples(r); i++) {
+        char reason[64];
+        snprintf(reason, sizeof reason, "membership expired (sweep as of %s)",
+                 as_of ? as_of : "today");
+        /* an earlier primary may have lapsed this dependent by cascade already */
+        const char *q[] = {PQgetvalue(r, i, 0)};
+        PGresult *s = db_exec(c.tx,
+                              "SELECT status = 'active' FROM member.members WHERE club_id = "
+                              "core.current_club() AND id = $1::uuid",
+                              1, q, e);
+        if (!s) goto fail_r;
+        int still = strcmp(PQgetvalue(s, 0, 0), "t") == 0;
+        PQclear(s);
+        if (!still) continue;
+        json_t *changes = NULL;
+        if (members_transition(&c, PQgetvalue(r, i, 0), "lapsed", reason, &changes, e) != 0)
+            goto fail_r;
+        *n += (long long)json_array_size(changes);
+        json_decref(changes);
+    }
+    PQclear(r);
+    return m_commit(&c, e);
+fail_r:
+    PQclear(r);
+fail:
+    m_rollback(&c);
+    return -1;
+}
+
+int members_lapse_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *club = json_string_value(json_object_get(in, "club_id"));
+    const char *as_of = json_string_value(json_object_get(in, "as_of"));
+    long long n = 0;
+    int clubs = 0;
+    if (club || call->caller->club_id[0] || !call->caller->network_admin) {
+        mctx_t c; /* resolves and checks the club exactly like every other operation */
+        if (m_begin(call, in, &c, e) != 0) return -1;
+        char resolved[40];
+        snprintf(resolved, sizeof resolved, "%s", c.club_id);
+        m_rollback(&c);
+        if (sweep_club(call, resolved, as_of, &n, e) != 0) return -1;
+        clubs = 1;
+    } else { /* a network administrator without club_id: every club, one transaction each */
+        db_tx_t *tx = NULL;
+        if (svc_begin(call, &tx, e) != 0) return -1;
+        PGresult *r = db_exec(tx, "SELECT id FROM member.clubs ORDER BY id", 0, NULL, e);
+        if (!r) {
+            db_rollback(tx);
+            return -1;
+        }
+        if (db_commit(tx, e) != 0) {
+            PQclear(r);
+            return -1;
+        }
+        for (int i = 0; i < PQntuples(r); i++, clubs++)
+            if (sweep_club(call, PQgetvalue(r, i, 0), as_of, &n, e) != 0) {
+                PQclear(r);
+                return -1;
+            }
+        PQclear(r);
+    }
+    *out = json_pack("{s:I, s:i}", "lapsed", (json_int_t)n, "clubs", clubs);
+    return 0;
+}
+
+/* ---- settings and categories ---- */
+
+int members_get_settings(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    PGresult *r = db_exec(c.tx,
+                          "SELECT jsonb_build_object('club_id', core.current_club(), "
+                          "'number_pattern', coalesce(s.number_pattern, 'M{seq:6}'), 'next_seq', "
+                          "coalesce(s.next_seq, 1))::text FROM (SELECT 1) x LEFT JOIN "
+                          "member.settings s ON s.club_id = core.current_club()",
+                          0, NULL, e);
+    if (!r) return fail_with(&c, out);
+    *out = m_parse_json(PQgetvalue(r, 0, 0), e);
+    PQclear(r);
+    if (!*out) return fail_with(&c, out);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+int members_update_settings(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    json_t *ns = json_object_get(in, "next_seq");
+    char seq[32] = "";
+    if (ns) {
+        long long v = 1;
+        jsonx_int(in, "next_seq", 0, 1, 1000000000000LL, 1, &v, e);
+        snprintf(seq, sizeof seq, "%lld", v);
+    }
+    const char *p[] = {json_string_value(json_object_get(in, "number_pattern")), ns ? seq : NULL};
+    long long n =
+        db_exec_cmd(c.tx,
+                    "INSERT INTO member.settings AS s (club_id, number_pattern, next_seq) "
+                    "VALUES (core.current_club(), coalesce($1, 'M{seq:6}'), "
+                    "coalesce($2::bigint, 1)) ON CONFLICT (club_id) DO UPDATE SET "
+                    "number_pattern = coalesce($1, s.number_pattern), next_seq = "
+                    "coalesce($2::bigint, s.next_seq), updated_at = now()",
+                    2, p, e);
+    if (n < 0) return fail_with(&c, out);
+    if (m_commit(&c, e) != 0) return fail_with(&c, out);
+    return members_get_settings(call, in, out, e);
+}
+
+int members_list_categories(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    PGresult *r = db_exec(
+        c.tx,
+        "SELECT ((SELECT jsonb_agg(jsonb_build_object('code', b, 'name', initcap(replace(b, '-', "
+        "' ')), 'builtin', true)) FROM unnest(member.builtin_categories()) b) || "
+        "coalesce((SELECT jsonb_agg(jsonb_build_object('code', code, 'name', name, 'builtin', "
+        "false) ORDER BY code) FROM member.categories WHERE club_id = core.current_club()), "
+        "'[]'))::text",
+        0, NULL, e);
+    if (!r) return fail_with(&c, out);
+    json_t *items = m_parse_json(PQgetvalue(r, 0, 0), e);
+    PQclear(r);
+    if (!items) return fail_with(&c, out);
+    *out = json_pack("{s:o}", "items", items);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+int members_create_category(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    const char *code = json_string_value(json_object_get(in, "code"));
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    const char *p[] = {code, json_string_value(json_object_get(in, "name"))};
+    PGresult *r = db_exec(c.tx,
+                          "INSERT INTO member.categories (club_id, code, name) SELECT "
+                          "core.current_club(), $1, $2 WHERE NOT $1 = ANY "
+                          "(member.builtin_categories()) RETURNING jsonb_build_object('code', "
+                          "code, 'name', name, 'builtin', false)::text",
+                          2, p, e);
+    if (!r) {
+        if (e->status == 409) err_set(e, 409, "conflict", "code", "this category already exists");
+        return fail_with(&c, out);
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        err_set(e, 409, "conflict", "code", "%s is a built-in category", code);
+        return fail_with(&c, out);
+    }
+    *out = m_parse_json(PQgetvalue(r, 0, 0), e);
+    PQclear(r);
+    if (!*out) return fail_with(&c, out);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}

@@ -1,0 +1,17 @@
+DROP FUNCTION member.member_doc(member.members, boolean);
+DROP FUNCTION member.change_status(uuid, member.member_status_enum, text, uuid, text);
+DROP TABLE member.card_registry;
+DROP TABLE member.club_key_secrets;
+DROP TABLE member.club_keys;
+DROP TABLE member.audit_log;
+DROP TABLE member.status_history;
+DROP TABLE member.addresses;
+DROP TABLE member.profiles;
+DROP TABLE member.members;
+DROP FUNCTION member.sync_card_registry();
+DROP FUNCTION member.check_category();
+DROP TABLE member.categories;
+DROP TABLE member.settings;
+DROP FUNCTION member.builtin_categories();
+DROP FUNCTION member.allowed_next(member.member_status_enum);
+DROP TYPE member.member_status_enum;

@@ -1,0 +1,577 @@
+/* End-to-end tests of the auth service (issue 3) against the real binary over HTTP: bootstrap
+ * admin, invitation -> registration -> login, wrong password vs unknown account (same answer),
+ * throttling (429 + Retry-After), refresh rotation and reuse detection (family revoked),
+ * sessions list/revoke, logout, TOTP MFA (enrol, confirm, login with a code, replay refused,
+ * recovery code single use), password reset, JWKS, the gateway's token checks (missing,
+ * garbage, alg none, unknown kid, expired, wrong audience, wrong issuer: 401), permission
+ * denied (403), tenant isolation (club A's admin sees no club B user) and key rotation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/json.h"
+#include "services/auth/auth_keys.h"
+#include "services/auth/jwt.h"
+#include "services/auth/totp.h"
+#include "support/e2e.h"
+#include "test.h"
+
+static e2e_proc_t g_proc;
+static char g_admin_token[4096];
+static char g_club_a[64], g_club_b[64], g_slug_a[64], g_slug_b[64];
+static char g_a_email[128], g_b_email[128];
+static const char *g_pw = "correct horse battery staple 42";
+static char g_a_access[4096], g_a_refresh[128];
+
+static int req_as(const char *bearer, const char *method, const char *path, const char *body,
+                  e2e_resp_t *r) {
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", g_proc.base, path);
+    return e2e_http_as(bearer, method, url, body ? "application/json" : NULL, body, r);
+}
+static const char *jstr(const e2e_resp_t *r, const char *k) {
+    return json_string_value(json_object_get(r->json, k));
+}
+static const char *err_code(const e2e_resp_t *r) {
+    return json_string_value(json_object_get(json_object_get(r->json, "error"), "code"));
+}
+static const char *err_msg(const e2e_resp_t *r) {
+    return json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
+}
+
+/* ---- events (the notification service does not exist yet: read the token from the bus) ---- */
+
+typedef struct want_event {
+    const char *type;
+    const char *email;
+    char token[128];
+} want_event_t;
+
+static int on_event(const char *subject, const char *msg_id, const char *data, size_t len,
+                    void *ud) {
+    want_event_t *w = ud;
+    (void)msg_id;
+    json_t *ev = json_loadb(data, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *d = json_object_get(ev, "data");
+    const char *email = json_string_value(json_object_get(d, "email"));
+    if (type && strcmp(type, w->type) == 0 && email && strcmp(email, w->email) == 0 &&
+        strstr(subject, w->type))
+        snprintf(w->token, sizeof w->token, "%s", json_string_value(json_object_get(d, "token")));
+    json_decref(ev);
+    return 0;
+}
+
+static int event_token(const char *type, const char *email, char *out, size_t cap) {
+    static int n;
+    err_t e = {0};
+    bus_t *b = bus_connect(getenv("RECIPROCAL_TEST_NATS_URL"), "e2e-auth", &e);
+    if (!b) return -1;
+    want_event_t w = {.type = type, .email = email};
+    char durable[64], filter[96];
+    snprintf(durable, sizeof durable, "e2e_auth_%d_%d", (int)getpid(), ++n);
+    snprintf(filter, sizeof filter, "events.%s", type);
+    for (int i = 0; i < 20 && !w.token[0]; i++)
+        bus_js_fetch(b, "EVENTS", durable, filter, 500, 500, on_event, &w, &e);
+    bus_close(b);
+    snprintf(out, cap, "%s", w.token);
+    return w.token[0] ? 0 : -1;
+}
+
+/* ---- helpers ---- */
+
+static int login(const char *slug, const char *email, const char *pw, e2e_resp_t *r) {
+    char body[512];
+    if (slug)
+        snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug,
+                 email, pw);
+    else
+        snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, pw);
+    return req_as(NULL, "POST", "/api/v1/auth/login", body, r);
+}
+
+static int create_club(const char *slug, char *id_out) {
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"name\":\"Auth Club\",\"slug\":\"%s\",\"timezone\":\"UTC\",\"address\":{"
+             "\"country\":\"GB\"}}",
+             slug);
+    e2e_resp_t r;
+    int rc = req_as(g_admin_token, "POST", "/api/v1/clubs", body, &r);
+    int ok = rc == 0 && r.status == 201 && jstr(&r, "id");
+    if (ok)
+        snprintf(id_out, 64, "%s", jstr(&r, "id"));
+    else
+        printf("#   create club: %ld %s\n", r.status, r.body);
+    e2e_resp_free(&r);
+    return ok ? 0 : -1;
+}
+
+/* invite (as network admin) -> event -> register */
+static int invite_and_register(const char *club_id, const char *email, const char *role) {
+    char body[512], tok[128];
+    e2e_resp_t r;
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"role\":\"%s\",\"club_id\":\"%s\"}", email,
+             role, club_id);
+    if (req_as(g_admin_token, "POST", "/api/v1/auth/invites", body, &r) != 0 || r.status != 201) {
+        printf("#   invite: %ld %s\n", r.status, r.body);
+        e2e_resp_free(&r);
+        return -1;
+    }
+    CHECK(strstr(r.body, "token") == NULL); /* the token goes to the invitee only */
+    e2e_resp_free(&r);
+    if (event_token("auth.invite_created", email, tok, sizeof tok) != 0) {
+        printf("#   no auth.invite_created event for %s\n", email);
+        return -1;
+    }
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"password\":\"%s\"}", tok, g_pw);
+    if (req_as(NULL, "POST", "/api/v1/auth/register", body, &r) != 0 || r.status != 200) {
+        printf("#   register: %ld %s\n", r.status, r.body);
+        e2e_resp_free(&r);
+        return -1;
+    }
+    e2e_resp_free(&r);
+    /* single use */
+    if (req_as(NULL, "POST", "/api/v1/auth/register", body, &r) != 0 || r.status != 400) {
+        printf("#   second register: %ld\n", r.status);
+        e2e_resp_free(&r);
+        return -1;
+    }
+    e2e_resp_free(&r);
+    return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_start_and_bootstrap(void) {
+    REQUIRE(e2e_start(&g_proc, NULL, 0, 1, NULL) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+    snprintf(g_admin_token, sizeof g_admin_token, "%s", e2e_bearer());
+    e2e_set_bearer(NULL);
+    snprintf(g_slug_a, sizeof g_slug_a, "auth-a-%d", (int)getpid());
+    snprintf(g_slug_b, sizeof g_slug_b, "auth-b-%d", (int)getpid());
+    REQUIRE(create_club(g_slug_a, g_club_a) == 0);
+    REQUIRE(create_club(g_slug_b, g_club_b) == 0);
+}
+
+static void test_jwks(void) {
+    e2e_resp_t r;
+    REQUIRE(req_as(NULL, "GET", "/.well-known/jwks.json", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    json_t *k0 = json_array_get(json_object_get(r.json, "keys"), 0);
+    CHECK_STR(json_string_value(json_object_get(k0, "alg")), "RS256");
+    CHECK(json_object_get(k0, "d") == NULL); /* never a private part */
+    e2e_resp_free(&r);
+}
+
+static void test_invite_register_login(void) {
+    snprintf(g_a_email, sizeof g_a_email, "admin-a-%d@example.test", (int)getpid());
+    snprintf(g_b_email, sizeof g_b_email, "admin-b-%d@example.test", (int)getpid());
+    REQUIRE(invite_and_register(g_club_a, g_a_email, "club_admin") == 0);
+    REQUIRE(invite_and_register(g_club_b, g_b_email, "club_admin") == 0);
+    e2e_resp_t r;
+    REQUIRE(login(g_slug_a, g_a_email, g_pw, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    REQUIRE(jstr(&r, "access_token") && jstr(&r, "refresh_token"));
+    snprintf(g_a_access, sizeof g_a_access, "%s", jstr(&r, "access_token"));
+    snprintf(g_a_refresh, sizeof g_a_refresh, "%s", jstr(&r, "refresh_token"));
+    CHECK_STR(jstr(&r, "token_type"), "Bearer");
+    CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "expires_in")), 900);
+    e2e_resp_free(&r);
+    REQUIRE(req_as(g_a_access, "GET", "/api/v1/auth/me", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR(jstr(&r, "email"), g_a_email);
+    CHECK_STR(jstr(&r, "club_id"), g_club_a);
+    CHECK_STR(json_string_value(json_array_get(json_object_get(r.json, "roles"), 0)), "club_admin");
+    CHECK(json_is_true(json_object_get(r.json, "email_verified")));
+    e2e_resp_free(&r);
+    /* the club's login does not work in another club */
+    REQUIRE(login(g_slug_b, g_a_email, g_pw, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+}
+
+static void test_wrong_password_same_as_unknown(void) {
+    e2e_resp_t a, b;
+    REQUIRE(login(g_slug_a, g_b_email, "wrong password for b 123", &a) ==
+            0); /* no such user in A */
+    REQUIRE(login(g_slug_b, g_b_email, "wrong password for b 123", &b) == 0); /* wrong password */
+    CHECK_EQ_INT(a.status, 401);
+    CHECK_EQ_INT(b.status, 401);
+    if (a.status != 401) printf("#   %s\n", a.body);
+    e2e_resp_t c;
+    REQUIRE(login("no-such-club-at-all", g_b_email, "wrong password for b 123", &c) == 0);
+    CHECK_EQ_INT(c.status, 401);
+    if (c.status != 401) printf("#   %s\n", c.body);
+    CHECK_STR(err_msg(&c), err_msg(&b));
+    e2e_resp_free(&c);
+    CHECK_STR(err_code(&a), err_code(&b));
+    CHECK_STR(err_msg(&a), err_msg(&b));
+    e2e_resp_free(&a);
+    e2e_resp_free(&b);
+}
+
+static void test_throttle(void) {
+    char email[128];
+    snprintf(email, sizeof email, "nobody-%d@example.test", (int)getpid());
+    e2e_resp_t r;
+    for (int i = 0; i < 5; i++) {
+        REQUIRE(login(g_slug_a, email, "not the password 12345", &r) == 0);
+        CHECK_EQ_INT(r.status, 401);
+        e2e_resp_free(&r);
+    }
+    REQUIRE(login(g_slug_a, email, "not the password 12345", &r) == 0);
+    CHECK_EQ_INT(r.status, 429);
+    CHECK_STR(err_code(&r), "too_many_attempts");
+    char buf[32];
+    CHECK(e2e_header(&r, "Retry-After", buf, sizeof buf) && atoi(buf) >= 1);
+    e2e_resp_free(&r);
+}
+
+static void test_refresh_rotation_and_reuse(void) {
+    char body[256], r2[128];
+    e2e_resp_t r;
+    snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", g_a_refresh);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/refresh", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    REQUIRE(jstr(&r, "refresh_token"));
+    snprintf(r2, sizeof r2, "%s", jstr(&r, "refresh_token"));
+    CHECK(strcmp(r2, g_a_refresh) != 0);
+    e2e_resp_free(&r);
+    /* the old one again: reuse -> family revoked */
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/refresh", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    CHECK_STR(err_code(&r), "refresh_token_reused");
+    e2e_resp_free(&r);
+    snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", r2);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/refresh", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+}
+
+static void test_sessions_and_logout(void) {
+    e2e_resp_t r;
+    char access[4096], refresh[128], sid[64], body[256], path[128];
+    REQUIRE(login(g_slug_a, g_a_email, g_pw, &r) == 0);
+    REQUIRE(r.status == 200);
+    snprintf(access, sizeof access, "%s", jstr(&r, "access_token"));
+    snprintf(refresh, sizeof refresh, "%s", jstr(&r, "refresh_token"));
+    snprintf(sid, sizeof sid, "%s", jstr(&r, "session_id"));
+    e2e_resp_free(&r);
+    REQUIRE(req_as(access, "GET", "/api/v1/auth/sessions", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    int found = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(r.json, "items"), i, s) {
+        if (strcmp(json_string_value(json_object_get(s, "id")), sid) == 0) found = 1;
+    }
+    CHECK(found);
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/auth/sessions/%s", sid);
+    REQUIRE(req_as(access, "DELETE", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 204);
+    e2e_resp_free(&r);
+    snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", refresh);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/refresh", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+    /* logout */
+    REQUIRE(login(g_slug_a, g_a_email, g_pw, &r) == 0);
+    REQUIRE(r.status == 200);
+    snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", jstr(&r, "refresh_token"));
+    snprintf(g_a_access, sizeof g_a_access, "%s", jstr(&r, "access_token"));
+    e2e_resp_free(&r);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/logout", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 204);
+    e2e_resp_free(&r);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/refresh", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+}
+
+static void test_forbidden_and_tenancy(void) {
+    e2e_resp_t r;
+    /* a club admin cannot create clubs (network admin only) */
+    REQUIRE(req_as(g_a_access, "POST", "/api/v1/clubs",
+                   "{\"name\":\"X\",\"slug\":\"nope-x\",\"timezone\":\"UTC\",\"address\":{"
+                   "\"country\":\"GB\"}}",
+                   &r) == 0);
+    CHECK_EQ_INT(r.status, 403);
+    CHECK_STR(err_code(&r), "forbidden");
+    e2e_resp_free(&r);
+    /* club A's admin lists users: never one of club B (RLS) */
+    REQUIRE(req_as(g_a_access, "GET", "/api/v1/auth/users", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(json_array_size(json_object_get(r.json, "items")) >= 1);
+    CHECK(strstr(r.body, g_club_b) == NULL);
+    CHECK(strstr(r.body, g_b_email) == NULL);
+    CHECK(strstr(r.body, g_a_email) != NULL);
+    e2e_resp_free(&r);
+    /* nor invite into club B */
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"x-%d@example.test\",\"club_id\":\"%s\"}",
+             (int)getpid(), g_club_b);
+    REQUIRE(req_as(g_a_access, "POST", "/api/v1/auth/invites", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 403);
+    e2e_resp_free(&r);
+    /* the network admin sees both */
+    REQUIRE(req_as(g_admin_token, "GET", "/api/v1/auth/users", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(strstr(r.body, g_b_email) != NULL && strstr(r.body, g_a_email) != NULL);
+    e2e_resp_free(&r);
+}
+
+/* ---- the gateway's token checks ---- */
+
+static db_pool_t *g_db;
+static cfg_t g_cfg; /* the harness environment (RECIPROCAL_AUTH_KEK) */
+
+static char *sign_claims(long long exp_off, const char *aud, const char *iss) {
+    err_t e = {0};
+    long long now = (long long)time(NULL);
+    json_t *c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:[s], s:s, s:s}", "iss", iss, "sub",
+                          "00000000-0000-4000-8000-000000000001", "aud", aud, "exp", now + exp_off,
+                          "iat", now - 1000, "club_id", g_club_a, "roles", "club_admin", "perms",
+                          "auth:self club:read", "sid", "x");
+    char *t = auth_keys_sign(&g_cfg, g_db, c, &e);
+    if (!t) printf("#   sign: %s\n", e.message);
+    json_decref(c);
+    return t;
+}
+
+static void expect_401(const char *token, const char *code) {
+    e2e_resp_t r;
+    REQUIRE(req_as(token, "GET", "/api/v1/auth/me", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    if (code) CHECK_STR(err_code(&r), code);
+    char buf[256];
+    CHECK(e2e_header(&r, "WWW-Authenticate", buf, sizeof buf) && strncmp(buf, "Bearer", 6) == 0);
+    e2e_resp_free(&r);
+}
+
+static void test_token_rejections(void) {
+    err_t e = {0};
+    expect_401(NULL, "unauthenticated");
+    expect_401("garbage", "token_malformed");
+    /* alg none with a real kid */
+    char *parts = strchr(g_a_access, '.');
+    REQUIRE(parts);
+    char hdr[128];
+    size_t hl = (size_t)(parts - g_a_access);
+    REQUIRE(hl < sizeof hdr);
+    memcpy(hdr, g_a_access, hl);
+    hdr[hl] = 0;
+    size_t dl = 0;
+    unsigned char *dec = jsonx_b64url_decode(hdr, &dl);
+    REQUIRE(dec);
+    json_t *h = json_loads((char *)dec, 0, NULL);
+    free(dec);
+    REQUIRE(h);
+    json_object_set_new(h, "alg", json_string("none"));
+    char *hs = jsonx_dump(h);
+    json_decref(h);
+    char *hb = jsonx_b64url_encode((unsigned char *)hs, strlen(hs));
+    free(hs);
+    char *dot2 = strchr(parts + 1, '.');
+    REQUIRE(dot2);
+    char forged[4096];
+    snprintf(forged, sizeof forged, "%s.%.*s.", hb, (int)(dot2 - parts - 1), parts + 1);
+    free(hb);
+    expect_401(forged, "token_alg_invalid");
+    /* unknown kid: signed by a key the service never published */
+    jwt_key_t *k = NULL;
+    REQUIRE(jwt_key_generate(2048, &k, &e) == 0);
+    json_t *c = json_pack("{s:s, s:s, s:s, s:I}", "iss", "reciprocal", "sub",
+                          "00000000-0000-4000-8000-000000000001", "aud", "reciprocal-api", "exp",
+                          (long long)time(NULL) + 600);
+    char *t = jwt_sign(k, c, &e);
+    json_decref(c);
+    jwt_key_free(k);
+    REQUIRE(t);
+    expect_401(t, "token_kid_unknown");
+    free(t);
+    /* signed with the service's own key but expired / wrong audience / wrong issuer */
+    REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0);
+    g_db = db_pool_open(getenv("RECIPROCAL_TEST_DATABASE_URL"), 1, &e);
+    REQUIRE(g_db);
+    t = sign_claims(-120, "reciprocal-api", "reciprocal");
+    REQUIRE(t);
+    expect_401(t, "token_expired");
+    free(t);
+    t = sign_claims(600, "someone-else", "reciprocal");
+    REQUIRE(t);
+    expect_401(t, "token_audience_invalid");
+    free(t);
+    t = sign_claims(600, "reciprocal-api", "https://evil.example");
+    REQUIRE(t);
+    expect_401(t, "token_issuer_invalid");
+    free(t);
+    /* and a valid one of the same shape is accepted (so the rejections above are specific) */
+    t = sign_claims(600, "reciprocal-api", "reciprocal");
+    REQUIRE(t);
+    e2e_resp_t r;
+    REQUIRE(req_as(t, "GET", "/api/v1/clubs?limit=1", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    free(t);
+    /* a public operation ignores a bad token */
+    REQUIRE(req_as("garbage", "GET", "/.well-known/jwks.json", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+}
+
+/* ---- MFA ---- */
+
+static void code_at(const unsigned char *secret, size_t n, long long step, char out[8]) {
+    err_t e = {0};
+    totp_code_at_step(secret, n, step, 6, out, &e);
+}
+
+static void test_mfa(void) {
+    e2e_resp_t r;
+    char body[512], code[8];
+    unsigned char secret[64];
+    size_t sn = 0;
+    err_t e = {0};
+    REQUIRE(login(g_slug_b, g_b_email, g_pw, &r) == 0);
+    REQUIRE(r.status == 200);
+    char access[4096];
+    snprintf(access, sizeof access, "%s", jstr(&r, "access_token"));
+    e2e_resp_free(&r);
+    REQUIRE(req_as(access, "POST", "/api/v1/auth/mfa/totp/enrol", "{}", &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    REQUIRE(jstr(&r, "secret"));
+    CHECK(strncmp(jstr(&r, "otpauth_uri"), "otpauth://totp/", 15) == 0);
+    CHECK(strstr(jstr(&r, "qr_svg"), "<svg") != NULL);
+    REQUIRE(totp_base32_decode(jstr(&r, "secret"), secret, sizeof secret, &sn, &e) == 0);
+    e2e_resp_free(&r);
+    long long step = (long long)totp_step((int64_t)time(NULL));
+    code_at(secret, sn, step, code);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    REQUIRE(req_as(access, "POST", "/api/v1/auth/mfa/totp/confirm", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    json_t *codes = json_object_get(r.json, "recovery_codes");
+    CHECK_EQ_INT(json_array_size(codes), 10);
+    char recovery[32];
+    snprintf(recovery, sizeof recovery, "%s", json_string_value(json_array_get(codes, 0)));
+    e2e_resp_free(&r);
+
+    /* login now asks for the second factor */
+    REQUIRE(login(g_slug_b, g_b_email, g_pw, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(json_is_true(json_object_get(r.json, "mfa_required")));
+    CHECK(json_object_get(r.json, "access_token") == NULL);
+    char mfa[128];
+    REQUIRE(jstr(&r, "mfa_token"));
+    snprintf(mfa, sizeof mfa, "%s", jstr(&r, "mfa_token"));
+    e2e_resp_free(&r);
+    /* the code used to confirm cannot be replayed */
+    snprintf(body, sizeof body, "{\"mfa_token\":\"%s\",\"code\":\"%s\"}", mfa, code);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/mfa/verify", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    CHECK_STR(err_code(&r), "mfa_code_replayed");
+    e2e_resp_free(&r);
+    /* the next step's code (inside the +-1 window) works once */
+    code_at(secret, sn, step + 1, code);
+    snprintf(body, sizeof body, "{\"mfa_token\":\"%s\",\"code\":\"%s\"}", mfa, code);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/mfa/verify", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(jstr(&r, "access_token") != NULL);
+    e2e_resp_free(&r);
+    REQUIRE(login(g_slug_b, g_b_email, g_pw, &r) == 0);
+    snprintf(mfa, sizeof mfa, "%s", jstr(&r, "mfa_token") ? jstr(&r, "mfa_token") : "");
+    e2e_resp_free(&r);
+    snprintf(body, sizeof body, "{\"mfa_token\":\"%s\",\"code\":\"%s\"}", mfa, code);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/mfa/verify", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+    /* a recovery code works once */
+    snprintf(body, sizeof body, "{\"mfa_token\":\"%s\",\"recovery_code\":\"%s\"}", mfa, recovery);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/mfa/verify", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    REQUIRE(login(g_slug_b, g_b_email, g_pw, &r) == 0);
+    snprintf(mfa, sizeof mfa, "%s", jstr(&r, "mfa_token") ? jstr(&r, "mfa_token") : "");
+    e2e_resp_free(&r);
+    snprintf(body, sizeof body, "{\"mfa_token\":\"%s\",\"recovery_code\":\"%s\"}", mfa, recovery);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/mfa/verify", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+}
+
+static void test_password_reset(void) {
+    e2e_resp_t r;
+    char body[512], tok[128];
+    const char *np = "a brand new passphrase 77";
+    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\"}", g_slug_a, g_a_email);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/password/forgot", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 202);
+    e2e_resp_free(&r);
+    /* an unknown address gets the same answer */
+    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"ghost-%d@example.test\"}", g_slug_a,
+             (int)getpid());
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/password/forgot", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 202);
+    e2e_resp_free(&r);
+    REQUIRE(event_token("auth.password_reset_requested", g_a_email, tok, sizeof tok) == 0);
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"password\":\"%s\"}", tok, np);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/password/reset", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/password/reset", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 400); /* single use */
+    e2e_resp_free(&r);
+    REQUIRE(login(g_slug_a, g_a_email, g_pw, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+    REQUIRE(login(g_slug_a, g_a_email, np, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+}
+
+static void test_rotate_keys(void) {
+    const char *args[] = {"auth", "rotate-keys", NULL};
+    char *out = NULL;
+    CHECK_EQ_INT(e2e_run(args, NULL, &out), 0);
+    free(out);
+    e2e_resp_t r;
+    /* a token signed before the rotation still works */
+    REQUIRE(req_as(g_admin_token, "GET", "/api/v1/auth/me", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    /* the old key is still published next to the new one (the service reloads within 60 s;
+     * the CLI's key is in the database at once) */
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+    REQUIRE(req_as(e2e_bearer(), "GET", "/api/v1/auth/me", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    e2e_set_bearer(NULL);
+}
+
+int main(void) {
+    RUN(test_start_and_bootstrap);
+    if (g_proc.pid) {
+        RUN(test_jwks);
+        RUN(test_invite_register_login);
+        RUN(test_wrong_password_same_as_unknown);
+        RUN(test_throttle);
+        RUN(test_refresh_rotation_and_reuse);
+        RUN(test_sessions_and_logout);
+        RUN(test_forbidden_and_tenancy);
+        RUN(test_token_rejections);
+        RUN(test_mfa);
+        RUN(test_password_reset);
+        RUN(test_rotate_keys);
+        CHECK_EQ_INT(e2e_stop(&g_proc), 0);
+    }
+    if (g_db) db_pool_close(g_db);
+    auth_keys_forget();
+    bus_shutdown_library();
+    TEST_DONE();
+}

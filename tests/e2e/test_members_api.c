@@ -1,0 +1,283 @@
+/* End-to-end: the member API of the real binary over HTTP, signed in as a network
+ * administrator (who names the club with club_id): create a club, members with dependents,
+ * status transitions (allowed and rejected with the allowed ones named), search, CSV import
+ * dry run with errors then a clean import, CSV export (text/csv download), the membership card
+ * (issue, verify valid / tampered / suspended, the public key), GDPR export and erasure; then
+ * the CSV export once more with the member service in another process (raw bodies over NATS). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/json.h"
+#include "support/e2e.h"
+#include "test.h"
+
+static e2e_proc_t g_proc, g_member;
+static char g_club[40], g_primary[40], g_dep[40], g_token[2048];
+static const char *const g_env[] = {
+    "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", NULL};
+
+static int req(const char *method, const char *path, const char *body, e2e_resp_t *r) {
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", g_proc.base, path);
+    return e2e_http(method, url, body ? "application/json" : NULL, body, r);
+}
+
+static const char *jstr(json_t *j, const char *k) {
+    return json_string_value(json_object_get(j, k));
+}
+static const char *err_code(const e2e_resp_t *r) {
+    return jstr(json_object_get(r->json, "error"), "code");
+}
+
+static void test_start(void) {
+    REQUIRE(e2e_start(&g_proc, NULL, 0, 1, g_env) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+}
+
+static void test_club_and_members(void) {
+    char body[2048], path[256];
+    e2e_resp_t r;
+    snprintf(body, sizeof body,
+             "{\"name\":\"Member Club\",\"slug\":\"members-%d\",\"timezone\":\"Europe/London\","
+             "\"address\":{\"country\":\"GB\"}}",
+             (int)getpid());
+    REQUIRE(req("POST", "/api/v1/clubs", body, &r) == 0);
+    REQUIRE(r.status == 201);
+    snprintf(g_club, sizeof g_club, "%s", jstr(r.json, "id"));
+    e2e_resp_free(&r);
+
+    /* a network administrator must name the club */
+    REQUIRE(req("POST", "/api/v1/members",
+                "{\"category\":\"full\",\"profile\":{\"first_name\":\"A\",\"last_name\":\"B\"}}",
+                &r) == 0);
+    CHECK_EQ_INT(r.status, 400);
+    CHECK_STR(jstr(json_object_get(r.json, "error"), "field"), "club_id");
+    e2e_resp_free(&r);
+
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"category\":\"full\",\"expires_on\":\"2099-12-31\","
+             "\"profile\":{\"first_name\":\"Ada\",\"last_name\":\"Lovelace\",\"email\":"
+             "\"ada@example.com\"},\"dependents\":[{\"category\":\"social\",\"relationship\":"
+             "\"spouse\",\"profile\":{\"first_name\":\"Wil\",\"last_name\":\"Lovelace\"}}]}",
+             g_club);
+    REQUIRE(req("POST", "/api/v1/members", body, &r) == 0);
+    REQUIRE(r.status == 201);
+    snprintf(g_primary, sizeof g_primary, "%s", jstr(r.json, "id"));
+    snprintf(g_dep, sizeof g_dep, "%s",
+             jstr(json_array_get(json_object_get(r.json, "dependents"), 0), "id"));
+    char loc[256], want[256];
+    snprintf(want, sizeof want, "/api/v1/members/%s", g_primary);
+    CHECK(e2e_header(&r, "Location", loc, sizeof loc) && !strcmp(loc, want));
+    CHECK_STR(jstr(r.json, "status"), "pending");
+    e2e_resp_free(&r);
+
+    snprintf(path, sizeof path, "/api/v1/members/%s?club_id=%s", g_primary, g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR(jstr(json_object_get(r.json, "profile"), "email"), "ada@example.com");
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/members/%s/dependents?club_id=%s", g_primary, g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(r.json, "items")), 1);
+    e2e_resp_free(&r);
+}
+
+static void test_transitions(void) {
+    char path[256], body[256];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/members/%s/status", g_primary);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"suspended\"}", g_club);
+    REQUIRE(req("POST", path, body, &r) == 0);
+    CHECK_EQ_INT(r.status, 409);
+    CHECK_STR(err_code(&r), "invalid_transition");
+    const char *msg = jstr(json_object_get(r.json, "error"), "message");
+    CHECK(msg && strstr(msg, "allowed: active, deceased"));
+    e2e_resp_free(&r);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\",\"reason\":\"paid\"}",
+             g_club);
+    REQUIRE(req("POST", path, body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR(jstr(r.json, "status"), "active");
+    CHECK_EQ_INT(json_array_size(json_object_get(r.json, "changes")), 2); /* + the dependent */
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/members/%s/status?club_id=%s", g_dep, g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(r.json, "items")), 2);
+    e2e_resp_free(&r);
+}
+
+static void test_search(void) {
+    char path[256];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/members?club_id=%s&q=love&sort=name&limit=1", g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(r.json, "items")), 1);
+    const char *next = jstr(r.json, "next_cursor");
+    REQUIRE(next != NULL);
+    char p2[1024];
+    snprintf(p2, sizeof p2, "/api/v1/members?club_id=%s&q=love&sort=name&limit=1&after=%s", g_club,
+             next);
+    e2e_resp_free(&r);
+    REQUIRE(req("GET", p2, NULL, &r) == 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(r.json, "items")), 1);
+    CHECK(json_is_null(json_object_get(r.json, "next_cursor")));
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/members?club_id=%s&status=bogus", g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 422);
+    e2e_resp_free(&r);
+}
+
+static void test_import_export(void) {
+    e2e_resp_t r;
+    json_t *b = json_pack("{s:s, s:s, s:b}", "club_id", g_club, "csv",
+                          "member_number,category,first_name,last_name,email\n"
+                          "I-1,full,Ivy,Imp,ivy@example.com\n"
+                          "I-2,full,Ian,Imp,not-an-email\n"
+                          "I-3,bogus,Ira,Imp,\n",
+                          "dry_run", 1);
+    char *s = jsonx_dump(b);
+    REQUIRE(req("POST", "/api/v1/members/import", s, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    json_t *errs = json_object_get(r.json, "errors");
+    CHECK_EQ_INT(json_array_size(errs), 2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(errs, 0), "line")), 3);
+    CHECK_STR(jstr(json_array_get(errs, 0), "column"), "email");
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(errs, 1), "line")), 4);
+    CHECK_STR(jstr(json_array_get(errs, 1), "column"), "category");
+    e2e_resp_free(&r);
+    free(s);
+    json_object_set_new(b, "dry_run", json_false());
+    s = jsonx_dump(b);
+    REQUIRE(req("POST", "/api/v1/members/import", s, &r) == 0);
+    CHECK_EQ_INT(r.status, 422);
+    e2e_resp_free(&r);
+    free(s);
+    json_object_set_new(b, "csv",
+                        json_string("member_number,category,first_name,last_name\n"
+                                    "I-1,full,Ivy,Imp\nI-2,senior,Ian,Imp\n"));
+    s = jsonx_dump(b);
+    REQUIRE(req("POST", "/api/v1/members/import", s, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "imported")), 2);
+    e2e_resp_free(&r);
+    free(s);
+    json_decref(b);
+
+    char path[256], buf[256];
+    snprintf(path, sizeof path, "/api/v1/members/export?club_id=%s&q=imp&sort=member_number",
+             g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(e2e_header(&r, "Content-Type", buf, sizeof buf) && strstr(buf, "text/csv"));
+    CHECK(e2e_header(&r, "Content-Disposition", buf, sizeof buf) &&
+          strstr(buf, "attachment; filename=\"members.csv\""));
+    CHECK(strncmp(r.body, "id,member_number,", 17) == 0);
+    CHECK(strstr(r.body, ",I-1,full,") && strstr(r.body, ",I-2,senior,"));
+    e2e_resp_free(&r);
+}
+
+static void test_card(void) {
+    char path[256], body[2200];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/members/%s/card?club_id=%s", g_primary, g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    REQUIRE(r.status == 200);
+    snprintf(g_token, sizeof g_token, "%s", jstr(r.json, "token"));
+    CHECK(jstr(r.json, "qr_svg") && strstr(jstr(r.json, "qr_svg"), "<svg"));
+    e2e_resp_free(&r);
+    snprintf(body, sizeof body, "{\"token\":\"%s\"}", g_token);
+    REQUIRE(req("POST", "/api/v1/cards/verify", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(json_is_true(json_object_get(r.json, "valid")));
+    e2e_resp_free(&r);
+    /* tampered signature */
+    char bad[2048];
+    snprintf(bad, sizeof bad, "%s", g_token);
+    size_t n = strlen(bad);
+    bad[n - 3] = bad[n - 3] == 'A' ? 'B' : 'A';
+    snprintf(body, sizeof body, "{\"token\":\"%s\"}", bad);
+    REQUIRE(req("POST", "/api/v1/cards/verify", body, &r) == 0);
+    CHECK(json_is_false(json_object_get(r.json, "valid")));
+    CHECK_STR(jstr(r.json, "reason"), "bad_signature");
+    e2e_resp_free(&r);
+    /* public key for offline checks */
+    snprintf(path, sizeof path, "/api/v1/clubs/%s/card-key", g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR(jstr(json_array_get(json_object_get(r.json, "keys"), 0), "alg"), "Ed25519");
+    e2e_resp_free(&r);
+    /* suspended: fails online */
+    snprintf(path, sizeof path, "/api/v1/members/%s/status", g_primary);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"suspended\"}", g_club);
+    REQUIRE(req("POST", path, body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    snprintf(body, sizeof body, "{\"token\":\"%s\"}", g_token);
+    REQUIRE(req("POST", "/api/v1/cards/verify", body, &r) == 0);
+    CHECK(json_is_false(json_object_get(r.json, "valid")));
+    CHECK_STR(jstr(r.json, "reason"), "member_suspended");
+    e2e_resp_free(&r);
+}
+
+static void test_gdpr(void) {
+    char path[256], body[256], buf[256];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/members/%s/export?club_id=%s", g_primary, g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(e2e_header(&r, "Content-Disposition", buf, sizeof buf) && strstr(buf, "attachment"));
+    CHECK(strstr(r.body, "ada@example.com") != NULL);
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/members/%s/status", g_primary);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"resigned\"}", g_club);
+    REQUIRE(req("POST", path, body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/members/%s/erase", g_primary);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", g_club);
+    REQUIRE(req("POST", path, body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(json_is_true(json_object_get(r.json, "erased")));
+    CHECK(strstr(r.body, "ada@example.com") == NULL);
+    e2e_resp_free(&r);
+}
+
+static void test_stop(void) {
+    CHECK_EQ_INT(e2e_stop(&g_proc), 0);
+}
+
+/* The raw CSV body crosses NATS unchanged when the member service runs elsewhere. */
+static void test_split_export(void) {
+    REQUIRE(e2e_start(&g_member, "member,auth", 0, 0, g_env) == 0);
+    REQUIRE(e2e_start(&g_proc, "gateway", 0, 1, g_env) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+    char path[256], buf[256];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/members/export?club_id=%s&q=imp", g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(e2e_header(&r, "Content-Type", buf, sizeof buf) && strstr(buf, "text/csv"));
+    CHECK(strstr(r.body, ",I-1,full,") != NULL);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT(e2e_stop(&g_proc), 0);
+    CHECK_EQ_INT(e2e_stop(&g_member), 0);
+}
+
+int main(void) {
+    RUN(test_start);
+    if (test_fails_ == 0) {
+        RUN(test_club_and_members);
+        RUN(test_transitions);
+        RUN(test_search);
+        RUN(test_import_export);
+        RUN(test_card);
+        RUN(test_gdpr);
+        RUN(test_stop);
+        RUN(test_split_export);
+    }
+    TEST_DONE();
+}

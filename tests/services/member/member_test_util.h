@@ -1,0 +1,130 @@
+/* member_test_util: helpers shared by the member service tests (header-only, static): a pool
+ * on the app role, hand-built callers, svc_dispatch by operation name, clubs per run. */
+#ifndef TESTS_SERVICES_MEMBER_TEST_UTIL_H
+#define TESTS_SERVICES_MEMBER_TEST_UTIL_H
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/db.h"
+#include "core/json.h"
+#include "core/service.h"
+#include "services/member/member.h"
+#include "test.h"
+
+static db_pool_t *mt_pool;
+static svc_env_t mt_env;
+
+static int mt_open(void) {
+    const char *url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
+    if (!url) return -1;
+    err_t e = {0};
+    mt_pool = db_pool_open(url, 4, &e);
+    if (!mt_pool) {
+        printf("#   pool: %s\n", e.message);
+        return -1;
+    }
+    mt_env.db = mt_pool;
+    /* a fixed key-encryption key for card tests */
+    setenv("RECIPROCAL_CARD_KEK", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", 1);
+    return 0;
+}
+
+static void mt_close(void) {
+    db_pool_close(mt_pool);
+}
+
+static svc_caller_t mt_caller(const char *club, const char *user, int network_admin,
+                              const char *perms) {
+    svc_caller_t c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.club_id, sizeof c.club_id, "%s", club ? club : "");
+    snprintf(c.user_id, sizeof c.user_id, "%s", user ? user : "");
+    c.network_admin = network_admin;
+    snprintf(c.perms, sizeof c.perms, "%s", perms ? perms : "");
+    snprintf(c.request_id, sizeof c.request_id, "test-%d", (int)getpid());
+    return c;
+}
+
+/* Dispatches op with the JSON input text; returns the status; *out (may be NULL) gets the
+ * output or an {"error":{code, field, message}} object. */
+static int mt_call(const svc_caller_t *c, const char *op, const char *input, json_t **out) {
+    const svc_op_t *o = svc_find_op(&member_module, op);
+    if (!o) {
+        printf("#   no operation %s\n", op);
+        return -1;
+    }
+    json_t *in = json_loads(input ? input : "{}", 0, NULL);
+    if (!in) {
+        printf("#   bad test input for %s: %s\n", op, input);
+        return -1;
+    }
+    err_t e = {0};
+    int status = 0;
+    json_t *output = NULL;
+    svc_dispatch(&mt_env, &member_module, o, c, in, &status, &output, &e);
+    json_decref(in);
+    if (!output && status >= 300)
+        output = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", e.code, "field", e.field,
+                           "message", e.message);
+    if (out)
+        *out = output;
+    else
+        json_decref(output);
+    return status;
+}
+
+static const char *mt_str(json_t *j, const char *path) {
+    /* "a.b.c" */
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *cur = j;
+    for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, "."))
+        cur = json_object_get(cur, tok);
+    return json_string_value(cur);
+}
+
+__attribute__((unused)) static const char *mt_err_field(json_t *j) {
+    return mt_str(j, "error.field");
+}
+__attribute__((unused)) static const char *mt_err_code(json_t *j) {
+    return mt_str(j, "error.code");
+}
+
+/* Creates a club with a unique slug; id into out (40). */
+static int mt_club(const char *tag, char *out) {
+    svc_caller_t na = mt_caller(NULL, NULL, 1, "*");
+    char in[512];
+    snprintf(in, sizeof in,
+             "{\"name\":\"Club %s\",\"slug\":\"%s-%d-%ld\",\"timezone\":\"Europe/London\","
+             "\"address\":{\"country\":\"GB\"}}",
+             tag, tag, (int)getpid(), (long)random() % 100000);
+    json_t *o = NULL;
+    int st = mt_call(&na, "create_club", in, &o);
+    if (st != 201) {
+        printf("#   create_club %d %s\n", st, o ? jsonx_dump(o) : "");
+        json_decref(o);
+        return -1;
+    }
+    snprintf(out, 40, "%s", mt_str(o, "id"));
+    json_decref(o);
+    return 0;
+}
+
+/* A fresh random uuid (for auth user ids). */
+static void mt_uuid(char *out) {
+    unsigned char b[16];
+    for (int i = 0; i < 16; i++)
+        b[i] = (unsigned char)(random() & 0xff);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+#endif

@@ -1,0 +1,915 @@
+/* test_members: the member service at the svc level against the real PostgreSQL of
+ * tests/run.sh, with hand-built callers (club admin, staff, member, network admin, anonymous):
+ * create with dependents, get/update permissions, the lifecycle table (every from x to pair),
+ * cascade to dependents and history, events carry no personal values, search and cursor
+ * pagination, CSV import (dry-run errors by line and column, atomicity, 10,000 rows timed) and
+ * export, GDPR export and erasure, the membership card (sign, verify, tamper, expiry,
+ * suspension, offline check with the published key), the lapse sweep. */
+#include <time.h>
+
+#include "services/member/cards.h"
+#include "services/member/member_test_util.h"
+
+static char club_a[40], club_b[40], user_m1[40], user_m2[40];
+static svc_caller_t admin_a, staff_a, reader_a, member_a, anon_a, netadmin, admin_b;
+
+#define ADMIN_PERMS "member:read member:write member:admin"
+
+static void setup_callers(void) {
+    mt_uuid(user_m1);
+    mt_uuid(user_m2);
+    char u[40];
+    mt_uuid(u);
+    admin_a = mt_caller(club_a, u, 0, ADMIN_PERMS);
+    mt_uuid(u);
+    staff_a = mt_caller(club_a, u, 0, "member:read member:write");
+    mt_uuid(u);
+    reader_a = mt_caller(club_a, u, 0, "member:read visit:verify");
+    member_a = mt_caller(club_a, user_m1, 0, "");
+    anon_a = mt_caller(club_a, NULL, 0, "");
+    netadmin = mt_caller(NULL, NULL, 1, "*");
+    mt_uuid(u);
+    admin_b = mt_caller(club_b, u, 0, ADMIN_PERMS);
+}
+
+/* Creates a member (status pending unless given) in club of caller; id into out. */
+static int new_member(const svc_caller_t *c, const char *extra, char *out) {
+    static int n;
+    char in[1024];
+    n++;
+    snprintf(
+        in, sizeof in,
+        "{\"category\":\"full\",\"profile\":{\"first_name\":\"Test\",\"last_name\":\"Person%d\","
+        "\"email\":\"p%d@example.com\"}%s%s}",
+        n, n, extra && *extra ? "," : "", extra ? extra : "");
+    json_t *o = NULL;
+    int st = mt_call(c, "create_member", in, &o);
+    if (st != 201) {
+        char *d = jsonx_dump(o);
+        printf("#   create_member %d %s\n", st, d);
+        free(d);
+        json_decref(o);
+        return -1;
+    }
+    snprintf(out, 40, "%s", mt_str(o, "id"));
+    json_decref(o);
+    return 0;
+}
+
+static int set_status(const svc_caller_t *c, const char *id, const char *to, json_t **out) {
+    char in[256];
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"status\":\"%s\",\"reason\":\"test\"}", id, to);
+    return mt_call(c, "change_member_status", in, out);
+}
+
+/* Counts outbox events of a type for a member (relay scope reads the outbox); *leak is set
+ * when any payload contains needle. */
+static int count_events(const char *type, const char *member_id, const char *needle, int *leak) {
+    db_scope_t relay = {NULL, NULL, 0, 1};
+    db_tx_t *tx;
+    err_t e = {0};
+    if (db_begin(mt_pool, &relay, &tx, &e) != 0) return -1;
+    const char *p[] = {type, member_id};
+    PGresult *r = db_exec(tx,
+                          "SELECT payload::text FROM member.outbox WHERE type = $1 AND "
+                          "payload->'data'->>'member_id' = $2",
+                          2, p, &e);
+    int n = -1;
+    if (r) {
+        n = PQntuples(r);
+        for (int i = 0; i < n; i++)
+            if (needle && leak && strstr(PQgetvalue(r, i, 0), needle)) *leak = 1;
+        PQclear(r);
+    }
+    db_rollback(tx);
+    return n;
+}
+
+static void test_create_get(void) {
+    char in[2048];
+    snprintf(in, sizeof in,
+             "{\"category\":\"full\",\"status\":\"active\",\"auth_user_id\":\"%s\","
+             "\"expires_on\":\"2099-12-31\",\"directory_opt_in\":true,"
+             "\"profile\":{\"first_name\":\"Alice\",\"last_name\":\"Harbour\",\"email\":"
+             "\"alice@example.com\",\"phone\":\"+447700900123\",\"staff_notes\":\"VIP\"},"
+             "\"addresses\":{\"home\":{\"lines\":[\"1 Quay St\"],\"city\":\"London\",\"country\":"
+             "\"gb\"}},\"dependents\":[{\"category\":\"social\",\"relationship\":\"spouse\","
+             "\"profile\":{\"first_name\":\"Bob\",\"last_name\":\"Harbour\"}},{\"category\":"
+             "\"junior\",\"relationship\":\"child\",\"profile\":{\"first_name\":\"Cy\","
+             "\"last_name\":\"Harbour\"}}]}",
+             user_m1);
+    json_t *o = NULL;
+    REQUIRE(mt_call(&admin_a, "create_member", in, &o) == 201);
+    char id[40], dep[40];
+    snprintf(id, sizeof id, "%s", mt_str(o, "id"));
+    CHECK_STR(mt_str(o, "status"), "active");
+    CHECK_STR(mt_str(o, "club_id"), club_a);
+    CHECK_STR(mt_str(o, "home_club_id"), club_a);
+    CHECK(mt_str(o, "member_number") && mt_str(o, "member_number")[0] == 'M');
+    CHECK_STR(mt_str(o, "addresses.home.country"), "GB");
+    json_t *deps = json_object_get(o, "dependents");
+    CHECK_EQ_INT(json_array_size(deps), 2);
+    snprintf(dep, sizeof dep, "%s", mt_str(json_array_get(deps, 0), "id"));
+    CHECK_STR(mt_str(json_array_get(deps, 0), "primary_member_id"), id);
+    CHECK_STR(mt_str(json_array_get(deps, 1), "status"), "active");
+    CHECK(strcmp(mt_str(json_array_get(deps, 0), "member_number"), mt_str(o, "member_number")));
+    json_decref(o);
+
+    /* staff sees staff notes; the member sees their own record without them */
+    char ref[128];
+    snprintf(ref, sizeof ref, "{\"id\":\"%s\"}", id);
+    REQUIRE(mt_call(&reader_a, "get_member", ref, &o) == 200);
+    CHECK_STR(mt_str(o, "profile.staff_notes"), "VIP");
+    json_decref(o);
+    REQUIRE(mt_call(&member_a, "get_member", ref, &o) == 200);
+    CHECK(json_object_get(json_object_get(o, "profile"), "staff_notes") == NULL);
+    CHECK_STR(mt_str(o, "profile.first_name"), "Alice");
+    json_decref(o);
+    REQUIRE(mt_call(&member_a, "get_me", "{}", &o) == 200);
+    CHECK_STR(mt_str(o, "id"), id);
+    json_decref(o);
+    /* ... but not someone else's (404: no existence oracle), anonymous is 401 */
+    snprintf(ref, sizeof ref, "{\"id\":\"%s\"}", dep);
+    CHECK_EQ_INT(mt_call(&member_a, "get_member", ref, NULL), 404);
+    CHECK_EQ_INT(mt_call(&anon_a, "get_member", ref, NULL), 401);
+    /* another club cannot see it */
+    CHECK_EQ_INT(mt_call(&admin_b, "get_member", ref, NULL), 404);
+
+    /* the member edits their own contact fields, not staff fields */
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"profile\":{\"preferred_name\":\"Al\"}}", id);
+    REQUIRE(mt_call(&member_a, "update_member", in, &o) == 200);
+    CHECK_STR(mt_str(o, "profile.preferred_name"), "Al");
+    json_decref(o);
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"category\":\"honorary\"}", id);
+    REQUIRE(mt_call(&member_a, "update_member", in, &o) == 403);
+    CHECK_STR(mt_err_field(o), "category");
+    json_decref(o);
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"profile\":{\"preferred_name\":\"X\"}}", dep);
+    CHECK_EQ_INT(mt_call(&member_a, "update_member", in, NULL), 404);
+
+    /* staff update: event names changed fields, carries no values */
+    snprintf(in, sizeof in,
+             "{\"id\":\"%s\",\"profile\":{\"email\":\"alice.new@example.com\"},\"category\":"
+             "\"senior\"}",
+             id);
+    REQUIRE(mt_call(&staff_a, "update_member", in, &o) == 200);
+    CHECK_STR(mt_str(o, "category"), "senior");
+    json_decref(o);
+    int leak = 0;
+    CHECK(count_events("member.updated", id, "alice.new@example.com", &leak) >= 2);
+    CHECK(!leak);
+    leak = 0;
+    CHECK_EQ_INT(count_events("member.created", id, "Alice", &leak), 1);
+    CHECK(!leak);
+
+    /* validation names fields */
+    REQUIRE(mt_call(&admin_a, "create_member",
+                    "{\"category\":\"full\",\"profile\":{\"first_name\":\"A\",\"last_name\":\"B\","
+                    "\"phone\":\"0123\"}}",
+                    &o) == 422);
+    CHECK_STR(mt_err_field(o), "profile.phone");
+    json_decref(o);
+    REQUIRE(mt_call(&admin_a, "create_member",
+                    "{\"category\":\"platinum\",\"profile\":{\"first_name\":\"A\",\"last_name\":"
+                    "\"B\"}}",
+                    &o) == 422);
+    CHECK_STR(mt_err_field(o), "category");
+    json_decref(o);
+    REQUIRE(mt_call(&admin_a, "create_member",
+                    "{\"category\":\"full\",\"profile\":{\"first_name\":\"A\"}}", &o) == 400);
+    CHECK_STR(mt_err_field(o), "profile.last_name");
+    json_decref(o);
+    /* custom category */
+    REQUIRE(mt_call(&admin_a, "create_member_category",
+                    "{\"code\":\"platinum\",\"name\":\"Platinum\"}", NULL) == 201);
+    CHECK_EQ_INT(mt_call(&admin_a, "create_member",
+                         "{\"category\":\"platinum\",\"profile\":{\"first_name\":\"A\","
+                         "\"last_name\":\"B\"}}",
+                         NULL),
+                 201);
+    /* duplicate member number within the club: 409; another club may reuse it */
+    CHECK_EQ_INT(mt_call(&admin_a, "create_member",
+                         "{\"member_number\":\"DUP-1\",\"category\":\"full\",\"profile\":{"
+                         "\"first_name\":\"A\",\"last_name\":\"B\"}}",
+                         NULL),
+                 201);
+    REQUIRE(mt_call(&admin_a, "create_member",
+                    "{\"member_number\":\"DUP-1\",\"category\":\"full\",\"profile\":{"
+                    "\"first_name\":\"A\",\"last_name\":\"B\"}}",
+                    &o) == 409);
+    CHECK_STR(mt_err_field(o), "member_number");
+    json_decref(o);
+    CHECK_EQ_INT(mt_call(&admin_b, "create_member",
+                         "{\"member_number\":\"DUP-1\",\"category\":\"full\",\"profile\":{"
+                         "\"first_name\":\"A\",\"last_name\":\"B\"}}",
+                         NULL),
+                 201);
+}
+
+static void test_network_admin_names_club(void) {
+    json_t *o = NULL;
+    const char *body =
+        "{\"category\":\"full\",\"profile\":{\"first_name\":\"N\",\"last_name\":\"A\"}}";
+    REQUIRE(mt_call(&netadmin, "create_member", body, &o) == 400);
+    CHECK_STR(mt_err_field(o), "club_id");
+    json_decref(o);
+    char in[512];
+    snprintf(in, sizeof in,
+             "{\"club_id\":\"%s\",\"category\":\"full\",\"profile\":{\"first_name\":\"N\","
+             "\"last_name\":\"A\"}}",
+             club_b);
+    REQUIRE(mt_call(&netadmin, "create_member", in, &o) == 201);
+    CHECK_STR(mt_str(o, "club_id"), club_b);
+    json_decref(o);
+    /* a club caller cannot name another club */
+    REQUIRE(mt_call(&admin_a, "create_member", in, &o) == 403);
+    CHECK_STR(mt_err_field(o), "club_id");
+    json_decref(o);
+    snprintf(in, sizeof in, "{\"club_id\":\"%s\"}", "00000000-0000-4000-8000-000000000000");
+    CHECK_EQ_INT(mt_call(&netadmin, "list_members", in, NULL), 404);
+}
+
+/* Reaches `from` through allowed transitions. */
+static int member_in(const char *from, char *id) {
+    if (new_member(&admin_a, NULL, id) != 0) return -1;
+    if (!strcmp(from, "pending")) return 0;
+    if (!strcmp(from, "deceased"))
+        return set_status(&admin_a, id, "deceased", NULL) == 200 ? 0 : -1;
+    if (set_status(&admin_a, id, "active", NULL) != 200) return -1;
+    if (!strcmp(from, "active")) return 0;
+    return set_status(&admin_a, id, from, NULL) == 200 ? 0 : -1;
+}
+
+static void test_lifecycle_table(void) {
+    static const char *const st[] = {"pending", "active",   "suspended",
+                                     "lapsed",  "resigned", "deceased"};
+    /* the issue's lifecycle, written out independently of the SQL */
+    static const char *const allowed[] = {"active deceased",
+                                          "suspended lapsed resigned deceased",
+                                          "active resigned deceased",
+                                          "resigned deceased",
+                                          "deceased",
+                                          ""};
+    for (int f = 0; f < 6; f++) {
+        for (int t = 0; t < 6; t++) {
+            char id[40];
+            REQUIRE(member_in(st[f], id) == 0);
+            json_t *o = NULL;
+            int code = set_status(&admin_a, id, st[t], &o);
+            char want[40];
+            snprintf(want, sizeof want, " %s ", st[t]);
+            char list[64];
+            snprintf(list, sizeof list, " %s ", allowed[f]);
+            int ok = strstr(list, want) != NULL;
+            if (code != (ok ? 200 : 409)) printf("#   %s -> %s gave %d\n", st[f], st[t], code);
+            CHECK_EQ_INT(code, ok ? 200 : 409);
+            if (!ok) {
+                CHECK_STR(mt_err_code(o), "invalid_transition");
+                /* the message names the allowed statuses */
+                const char *msg = mt_str(o, "error.message");
+                const char *first = allowed[f][0] ? allowed[f] : "none";
+                char word[16];
+                sscanf(first, "%15s", word);
+                CHECK(msg && strstr(msg, word));
+            } else {
+                CHECK_STR(mt_str(o, "status"), st[t]);
+            }
+            json_decref(o);
+        }
+    }
+}
+
+static void test_cascade_history(void) {
+    char in[1024], id[40];
+    json_t *o = NULL;
+    snprintf(in, sizeof in,
+             "{\"category\":\"full\",\"status\":\"active\",\"profile\":{\"first_name\":\"P\","
+             "\"last_name\":\"Primary\"},\"dependents\":[{\"category\":\"social\","
+             "\"relationship\":\"spouse\",\"profile\":{\"first_name\":\"S\",\"last_name\":"
+             "\"Primary\"}},{\"category\":\"junior\",\"relationship\":\"child\",\"profile\":{"
+             "\"first_name\":\"C\",\"last_name\":\"Primary\"}}]}");
+    REQUIRE(mt_call(&admin_a, "create_member", in, &o) == 201);
+    snprintf(id, sizeof id, "%s", mt_str(o, "id"));
+    char d1[40];
+    snprintf(d1, sizeof d1, "%s",
+             mt_str(json_array_get(json_object_get(o, "dependents"), 0), "id"));
+    json_decref(o);
+    REQUIRE(set_status(&admin_a, id, "suspended", &o) == 200);
+    json_t *ch = json_object_get(o, "changes");
+    CHECK_EQ_INT(json_array_size(ch), 3);
+    CHECK_STR(mt_str(json_array_get(ch, 1), "to"), "suspended");
+    CHECK_STR(mt_str(json_array_get(ch, 1), "cascade_of"), id);
+    json_decref(o);
+    char ref[128];
+    snprintf(ref, sizeof ref, "{\"id\":\"%s\"}", d1);
+    REQUIRE(mt_call(&admin_a, "get_member", ref, &o) == 200);
+    CHECK_STR(mt_str(o, "status"), "suspended");
+    json_decref(o);
+    /* reactivation brings back dependents suspended by the cascade */
+    REQUIRE(set_status(&admin_a, id, "active", &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "changes")), 3);
+    json_decref(o);
+    /* history: who/when/why */
+    REQUIRE(mt_call(&admin_a, "member_status_history", ref, &o) == 200);
+    json_t *items = json_object_get(o, "items");
+    CHECK_EQ_INT(json_array_size(items), 3); /* created, suspended, active */
+    CHECK_STR(mt_str(json_array_get(items, 1), "cascade_of"), id);
+    CHECK_STR(mt_str(json_array_get(items, 1), "changed_by"), admin_a.user_id);
+    CHECK(mt_str(json_array_get(items, 1), "changed_at") != NULL);
+    json_decref(o);
+    /* resigning the primary ends the dependents */
+    REQUIRE(set_status(&admin_a, id, "resigned", &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "changes")), 3);
+    CHECK_STR(mt_str(json_array_get(json_object_get(o, "changes"), 2), "to"), "resigned");
+    json_decref(o);
+    CHECK_EQ_INT(count_events("member.status_changed", d1, NULL, NULL), 3);
+    /* dependents of a dependent are refused */
+    snprintf(in, sizeof in,
+             "{\"id\":\"%s\",\"category\":\"junior\",\"relationship\":\"child\",\"profile\":{"
+             "\"first_name\":\"G\",\"last_name\":\"G\"}}",
+             d1);
+    CHECK_EQ_INT(mt_call(&admin_a, "add_dependent", in, NULL), 409);
+}
+
+static void test_dependents_addresses(void) {
+    char id[40], in[512];
+    json_t *o = NULL;
+    REQUIRE(new_member(&admin_a, "\"status\":\"active\"", id) == 0);
+    snprintf(in, sizeof in,
+             "{\"id\":\"%s\",\"category\":\"junior\",\"relationship\":\"child\",\"profile\":{"
+             "\"first_name\":\"Kid\",\"last_name\":\"One\"}}",
+             id);
+    REQUIRE(mt_call(&staff_a, "add_dependent", in, &o) == 201);
+    CHECK_STR(mt_str(o, "primary_member_id"), id);
+    CHECK_STR(mt_str(o, "status"), "active");
+    json_decref(o);
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", id);
+    REQUIRE(mt_call(&reader_a, "list_dependents", in, &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 1);
+    json_decref(o);
+    snprintf(in, sizeof in,
+             "{\"id\":\"%s\",\"kind\":\"billing\",\"lines\":[\"PO Box 1\"],\"city\":\"Leeds\","
+             "\"country\":\"gb\"}",
+             id);
+    REQUIRE(mt_call(&staff_a, "put_member_address", in, &o) == 200);
+    CHECK_STR(mt_str(o, "addresses.billing.city"), "Leeds");
+    json_decref(o);
+    CHECK_EQ_INT(count_events("member.updated", id, "Leeds", NULL), 1);
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"kind\":\"billing\",\"city\":\"Leeds\"}", id);
+    REQUIRE(mt_call(&staff_a, "put_member_address", in, &o) == 400);
+    CHECK_STR(mt_err_field(o), "country");
+    json_decref(o);
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"kind\":\"billing\"}", id);
+    REQUIRE(mt_call(&staff_a, "delete_member_address", in, &o) == 200);
+    CHECK(json_object_get(json_object_get(o, "addresses"), "billing") == NULL);
+    json_decref(o);
+    CHECK_EQ_INT(mt_call(&reader_a, "delete_member_address", in, NULL), 403);
+}
+
+static void test_search_pagination(void) {
+    /* club B: 25 members with distinct names */
+    static const char *const last[] = {"Smith", "Smythe", "Jones", "Brown", "Taylor"};
+    for (int i = 0; i < 25; i++) {
+        char in[512];
+        snprintf(in, sizeof in,
+                 "{\"member_number\":\"S%03d\",\"category\":\"%s\",\"status\":\"%s\","
+                 "\"expires_on\":\"%d-06-30\",\"profile\":{\"first_name\":\"F%02d\","
+                 "\"last_name\":\"%s\",\"email\":\"f%02d.%s@club.example\"}}",
+                 i, i % 2 ? "social" : "full", i % 3 ? "active" : "pending", 2030 + i % 5, i,
+                 last[i % 5], i, last[i % 5]);
+        REQUIRE(mt_call(&admin_b, "create_member", in, NULL) == 201);
+    }
+    /* page through everything, no duplicates */
+    json_t *seen = json_object();
+    char after[700] = "";
+    int pages = 0, total = 0;
+    for (;;) {
+        char in[800];
+        snprintf(in, sizeof in, "{\"limit\":\"10\",\"q\":\"club\"%s%s%s}",
+                 after[0] ? ",\"after\":\"" : "", after, after[0] ? "\"" : "");
+        json_t *o = NULL;
+        REQUIRE(mt_call(&admin_b, "list_members", in, &o) == 200);
+        json_t *items = json_object_get(o, "items");
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+            CHECK(json_object_get(seen, mt_str(it, "id")) == NULL);
+            json_object_set_new(seen, mt_str(it, "id"), json_true());
+            total++;
+        }
+        pages++;
+        const char *next = mt_str(o, "next_cursor");
+        if (!next) {
+            json_decref(o);
+            break;
+        }
+        snprintf(after, sizeof after, "%s", next);
+        json_decref(o);
+        if (pages > 5) break;
+    }
+    json_decref(seen);
+    CHECK_EQ_INT(total, 25);
+    CHECK_EQ_INT(pages, 3);
+    json_t *o = NULL;
+    /* name prefix search */
+    REQUIRE(mt_call(&admin_b, "list_members", "{\"q\":\"smi\",\"limit\":100}", &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 5);
+    json_decref(o);
+    REQUIRE(mt_call(&admin_b, "list_members", "{\"q\":\"sm\",\"limit\":100}", &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 10);
+    json_decref(o);
+    /* email and member number */
+    REQUIRE(mt_call(&admin_b, "list_members", "{\"q\":\"f07.jones\"}", &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 1);
+    json_decref(o);
+    REQUIRE(mt_call(&admin_b, "list_members", "{\"q\":\"S01\"}", &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 10); /* S010..S019 */
+    json_decref(o);
+    /* filters and sort */
+    REQUIRE(mt_call(&admin_b, "list_members",
+                    "{\"q\":\"club\",\"status\":\"pending\",\"category\":\"full\",\"limit\":100}",
+                    &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 5); /* i%6==0: 0,6,12,18,24 */
+    json_decref(o);
+    REQUIRE(mt_call(&admin_b, "list_members",
+                    "{\"q\":\"club\",\"expires_before\":\"2031-01-01\",\"limit\":100}", &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 5);
+    json_decref(o);
+    REQUIRE(mt_call(&admin_b, "list_members",
+                    "{\"q\":\"club\",\"sort\":\"-member_number\",\"limit\":2}", &o) == 200);
+    CHECK_STR(mt_str(json_array_get(json_object_get(o, "items"), 0), "member_number"), "S024");
+    CHECK_STR(mt_str(json_array_get(json_object_get(o, "items"), 1), "member_number"), "S023");
+    char nxt[700];
+    snprintf(nxt, sizeof nxt, "%s", mt_str(o, "next_cursor") ? mt_str(o, "next_cursor") : "");
+    json_decref(o);
+    char in[800];
+    snprintf(in, sizeof in,
+             "{\"q\":\"club\",\"sort\":\"-member_number\",\"limit\":2,\"after\":\"%s\"}", nxt);
+    REQUIRE(mt_call(&admin_b, "list_members", in, &o) == 200);
+    CHECK_STR(mt_str(json_array_get(json_object_get(o, "items"), 0), "member_number"), "S022");
+    json_decref(o);
+    /* a cursor of another sort is refused */
+    snprintf(in, sizeof in, "{\"sort\":\"name\",\"after\":\"%s\"}", nxt);
+    CHECK_EQ_INT(mt_call(&admin_b, "list_members", in, NULL), 400);
+    CHECK_EQ_INT(mt_call(&admin_b, "list_members", "{\"after\":\"garbage\"}", NULL), 400);
+    /* club A sees none of them */
+    REQUIRE(mt_call(&admin_a, "list_members", "{\"q\":\"smith\"}", &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 0);
+    json_decref(o);
+}
+
+static long long count_members(const svc_caller_t *c) {
+    json_t *o = NULL;
+    if (mt_call(c, "export_members", "{}", &o) != 200) return -1;
+    const char *body = mt_str(o, "$raw.body");
+    long long n = -1; /* header */
+    for (const char *p = body; p && *p; p++)
+        n += *p == '\n';
+    json_decref(o);
+    return n;
+}
+
+static json_t *import(const svc_caller_t *c, const char *csv, int dry, int *status) {
+    json_t *in = json_pack("{s:s, s:b}", "csv", csv, "dry_run", dry);
+    char *s = jsonx_dump(in);
+    json_decref(in);
+    json_t *o = NULL;
+    *status = mt_call(c, "import_members", s, &o);
+    free(s);
+    return o;
+}
+
+static int has_error(json_t *o, int line, const char *column) {
+    size_t i;
+    json_t *er;
+    json_array_foreach(json_object_get(o, "errors"), i, er) {
+        if (json_integer_value(json_object_get(er, "line")) == line &&
+            !strcmp(mt_str(er, "column"), column))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_import(void) {
+    char club_c[40];
+    REQUIRE(mt_club("imp", club_c) == 0);
+    char u[40];
+    mt_uuid(u);
+    svc_caller_t admin_c = mt_caller(club_c, u, 0, ADMIN_PERMS);
+    const char *bad = "member_number,category,first_name,last_name,email,phone,country\n"
+                      "C1,full,Ann,Able,ann@example.com,+447700900001,GB\n" /* line 2 ok */
+                      "C2,full,Ben,Baker,not-an-email,,GB\n"                /* line 3 email */
+                      "C3,platinum,Cat,Cole,,,GB\n"                         /* line 4 category */
+                      "C1,full,Dan,Dale,,,GB\n"                             /* line 5 duplicate */
+                      "C5,full,\"Eve, Jr\",,,,GB\n"                         /* line 6 last_name */
+                      "C6,full,Fay,Fox,,+44,GB\n"                           /* line 7 phone */
+                      "C7,full,Gus,\"Grey\nSecond\",,,GB\n" /* line 8-9: newline ok? */
+                      "C8,full,Hal,Hill,,,Britain\n";       /* line 10 country */
+    int st = 0;
+    json_t *o = import(&admin_c, bad, 1, &st);
+    REQUIRE(st == 200);
+    CHECK(json_is_false(json_object_get(o, "valid")));
+    CHECK(has_error(o, 3, "email"));
+    CHECK(has_error(o, 4, "category"));
+    CHECK(has_error(o, 5, "member_number"));
+    CHECK(has_error(o, 6, "last_name"));
+    CHECK(has_error(o, 7, "phone"));
+    CHECK(has_error(o, 10, "country"));
+    CHECK(!has_error(o, 2, "email"));
+    if (test_current_failed_) {
+        char *d = jsonx_dump(o);
+        printf("#   %s\n", d);
+        free(d);
+    }
+    json_decref(o);
+    /* header problems are line 1 */
+    o = import(&admin_c, "category,first_name,nickname\nfull,A,B\n", 1, &st);
+    REQUIRE(st == 200);
+    CHECK(has_error(o, 1, "nickname"));
+    CHECK(has_error(o, 1, "last_name"));
+    json_decref(o);
+    /* the real import refuses the whole file: nothing written */
+    o = import(&admin_c, bad, 0, &st);
+    CHECK_EQ_INT(st, 422);
+    CHECK_STR(mt_err_code(o), "import_invalid");
+    CHECK_STR(mt_err_field(o), "email");
+    json_decref(o);
+    CHECK_EQ_INT(count_members(&admin_c), 0);
+    /* a dry run of a clean file writes nothing either */
+    const char *good = "member_number,category,status,first_name,last_name,email,"
+                       "primary_member_number,relationship,city,country\n"
+                       "G1,full,active,Ann,Able,ann@example.com,,,York,GB\n"
+                       "G2,social,active,Bob,Able,,G1,spouse,,\n"
+                       ",junior,pending,Cy,Able,,,,,\n";
+    o = import(&admin_c, good, 1, &st);
+    REQUIRE(st == 200);
+    CHECK(json_is_true(json_object_get(o, "valid")));
+    json_decref(o);
+    CHECK_EQ_INT(count_members(&admin_c), 0);
+    o = import(&admin_c, good, 0, &st);
+    REQUIRE(st == 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(o, "imported")), 3);
+    json_decref(o);
+    CHECK_EQ_INT(count_members(&admin_c), 3);
+    REQUIRE(mt_call(&admin_c, "list_members", "{\"q\":\"G2\"}", &o) == 200);
+    json_t *g2 = json_array_get(json_object_get(o, "items"), 0);
+    CHECK(mt_str(g2, "primary_member_id") != NULL);
+    CHECK_STR(mt_str(g2, "relationship"), "spouse");
+    json_decref(o);
+    /* importing the same numbers again: conflict reported by line, nothing written */
+    o = import(&admin_c, good, 1, &st);
+    CHECK(has_error(o, 2, "member_number"));
+    json_decref(o);
+
+    /* 10,000 rows */
+    size_t cap = 10001 * 120, len = 0;
+    char *big = malloc(cap);
+    REQUIRE(big != NULL);
+    len += (size_t)snprintf(big + len, cap - len,
+                            "member_number,category,status,joined_on,expires_on,first_name,"
+                            "last_name,email,phone,city,country\n");
+    for (int i = 0; i < 10000; i++)
+        len += (size_t)snprintf(big + len, cap - len,
+                                "B%05d,%s,active,2020-01-01,2030-12-31,First%d,Last%d,"
+                                "m%d@example.com,+4477009%05d,London,GB\n",
+                                i, i % 3 ? "full" : "social", i, i, i, i);
+    struct timespec t0, t1, t2;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    o = import(&admin_c, big, 1, &st);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK_EQ_INT(st, 200);
+    CHECK(json_is_true(json_object_get(o, "valid")));
+    json_decref(o);
+    o = import(&admin_c, big, 0, &st);
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    CHECK_EQ_INT(st, 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(o, "imported")), 10000);
+    json_decref(o);
+    double dry_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double imp_s = (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9;
+    printf("# import of 10000 rows (%zu bytes, ASan build): dry run %.2f s, import %.2f s\n", len,
+           dry_s, imp_s);
+    CHECK(imp_s < 30.0);
+    free(big);
+    CHECK_EQ_INT(count_members(&admin_c), 10003);
+}
+
+static void test_export_csv(void) {
+    json_t *o = NULL;
+    REQUIRE(mt_call(&reader_a, "export_members", "{\"status\":\"pending\",\"sort\":\"name\"}",
+                    &o) == 200);
+    const char *ct = NULL, *fn = NULL, *body = NULL;
+    REQUIRE(svc_raw_parts(o, &ct, &fn, &body) == 1);
+    CHECK_STR(ct, "text/csv; charset=utf-8");
+    CHECK_STR(fn, "members.csv");
+    CHECK(strncmp(body, "id,member_number,category,status,", 33) == 0);
+    CHECK(strstr(body, ",active,") == NULL);
+    CHECK(strstr(body, ",pending,") != NULL);
+    json_decref(o);
+    CHECK_EQ_INT(mt_call(&member_a, "export_members", "{}", NULL), 403);
+}
+
+static void test_privacy(void) {
+    char id[40], in[512];
+    json_t *o = NULL;
+    char user[40];
+    mt_uuid(user);
+    snprintf(in, sizeof in,
+             "{\"category\":\"full\",\"status\":\"active\",\"auth_user_id\":\"%s\",\"profile\":{"
+             "\"first_name\":\"Gdpr\",\"last_name\":\"Subject\",\"email\":\"subject@example.com\","
+             "\"date_of_birth\":\"1980-02-29\"},\"addresses\":{\"home\":{\"city\":\"Bath\","
+             "\"country\":\"GB\"}}}",
+             user);
+    REQUIRE(mt_call(&admin_a, "create_member", in, &o) == 201);
+    snprintf(id, sizeof id, "%s", mt_str(o, "id"));
+    json_decref(o);
+    svc_caller_t self = mt_caller(club_a, user, 0, "");
+    REQUIRE(mt_call(&self, "export_me", "{}", &o) == 200);
+    const char *ct, *fn, *body;
+    REQUIRE(svc_raw_parts(o, &ct, &fn, &body) == 1);
+    CHECK_STR(ct, "application/json; charset=utf-8");
+    json_t *data = json_loads(body, 0, NULL);
+    CHECK_STR(mt_str(data, "member.profile.email"), "subject@example.com");
+    CHECK_STR(mt_str(data, "member.addresses.home.city"), "Bath");
+    CHECK_EQ_INT(json_array_size(json_object_get(data, "status_history")), 1);
+    json_decref(data);
+    json_decref(o);
+    CHECK_EQ_INT(mt_call(&anon_a, "export_me", "{}", NULL), 401);
+    CHECK_EQ_INT(mt_call(&admin_b, "export_me", "{}", NULL), 404);
+
+    /* erasure: admin only, ended members only */
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", id);
+    CHECK_EQ_INT(mt_call(&staff_a, "erase_member", in, NULL), 403);
+    REQUIRE(mt_call(&admin_a, "erase_member", in, &o) == 409);
+    CHECK_STR(mt_err_field(o), "status");
+    json_decref(o);
+    REQUIRE(set_status(&admin_a, id, "resigned", NULL) == 200);
+    REQUIRE(mt_call(&admin_a, "erase_member", in, &o) == 200);
+    CHECK(json_is_true(json_object_get(o, "erased")));
+    CHECK_STR(mt_str(o, "profile.first_name"), "Erased");
+    CHECK(json_is_null(json_object_get(json_object_get(o, "profile"), "email")));
+    CHECK(json_is_null(json_object_get(json_object_get(o, "profile"), "date_of_birth")));
+    CHECK_EQ_INT(json_object_size(json_object_get(o, "addresses")), 0);
+    CHECK(json_is_null(json_object_get(o, "auth_user_id")));
+    CHECK(mt_str(o, "member_number") != NULL);
+    CHECK_STR(mt_str(o, "status"), "resigned");
+    json_decref(o);
+    CHECK_EQ_INT(mt_call(&admin_a, "erase_member", in, NULL), 409);
+    /* search no longer finds the name; the event names fields only */
+    REQUIRE(mt_call(&admin_a, "list_members", "{\"q\":\"subject\"}", &o) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 0);
+    json_decref(o);
+    int leak = 0;
+    CHECK_EQ_INT(count_events("member.erased", id, "subject@", &leak), 1);
+    CHECK(!leak);
+    /* the admin export still works (audit trail with export + erase) */
+    REQUIRE(mt_call(&admin_a, "export_member_data", in, &o) == 200);
+    REQUIRE(svc_raw_parts(o, &ct, &fn, &body) == 1);
+    CHECK(strstr(body, "subject@example.com") == NULL);
+    CHECK(strstr(body, "\"erase\"") != NULL);
+    json_decref(o);
+}
+
+static void test_card(void) {
+    char id[40], in[512];
+    json_t *o = NULL;
+    REQUIRE(new_member(&admin_a, "\"status\":\"active\",\"expires_on\":\"2099-01-01\"", id) == 0);
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", id);
+    REQUIRE(mt_call(&reader_a, "get_member_card", in, &o) == 200);
+    char token[2048];
+    snprintf(token, sizeof token, "%s", mt_str(o, "token"));
+    CHECK(strncmp(token, "MC1.", 4) == 0);
+    CHECK(mt_str(o, "qr_svg") && strstr(mt_str(o, "qr_svg"), "<svg"));
+    CHECK_STR(mt_str(o, "card.mid"), id);
+    CHECK_STR(mt_str(o, "card.club"), club_a);
+    CHECK_STR(mt_str(o, "card.st"), "active");
+    json_decref(o);
+    /* verified online by a host club */
+    char vin[2200];
+    snprintf(vin, sizeof vin, "{\"token\":\"%s\"}", token);
+    REQUIRE(mt_call(&reader_a, "verify_card", vin, &o) == 200);
+    CHECK(json_is_true(json_object_get(o, "valid")));
+    json_decref(o);
+    svc_caller_t host = mt_caller(club_b, NULL, 0, "visit:verify");
+    REQUIRE(mt_call(&host, "verify_card", vin, &o) == 200);
+    CHECK(json_is_true(json_object_get(o, "valid")));
+    json_decref(o);
+    /* offline with the published key */
+    char kin[128];
+    snprintf(kin, sizeof kin, "{\"id\":\"%s\"}", club_a);
+    svc_caller_t nobody = mt_caller(NULL, NULL, 0, "");
+    REQUIRE(mt_call(&nobody, "club_card_key", kin, &o) == 200);
+    const char *pkb = mt_str(json_array_get(json_object_get(o, "keys"), 0), "public_key");
+    REQUIRE(pkb != NULL);
+    size_t pkl = 0;
+    unsigned char *pk = jsonx_b64url_decode(pkb, &pkl);
+    json_decref(o);
+    REQUIRE(pk && pkl == 32);
+    char reason[48];
+    long long now = (long long)time(NULL);
+    CHECK_EQ_INT(card_check_offline(token, pk, now, NULL, reason, sizeof reason), 1);
+    CHECK_EQ_INT(card_check_offline(token, pk, now + 86400 + 5, NULL, reason, sizeof reason), 0);
+    CHECK_STR(reason, "token_expired");
+    /* tampered: change one payload character */
+    char bad[2048];
+    snprintf(bad, sizeof bad, "%s", token);
+    bad[10] = bad[10] == 'A' ? 'B' : 'A';
+    CHECK_EQ_INT(card_check_offline(bad, pk, now, NULL, reason, sizeof reason), 0);
+    CHECK(!strcmp(reason, "bad_signature") || !strcmp(reason, "malformed"));
+    snprintf(vin, sizeof vin, "{\"token\":\"%s\"}", bad);
+    REQUIRE(mt_call(&reader_a, "verify_card", vin, &o) == 200);
+    CHECK(json_is_false(json_object_get(o, "valid")));
+    json_decref(o);
+    free(pk);
+    /* short token lifetime */
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"ttl_seconds\":\"60\"}", id);
+    REQUIRE(mt_call(&reader_a, "get_member_card", in, &o) == 200);
+    CHECK(json_integer_value(json_object_get(json_object_get(o, "card"), "tex")) <= now + 61);
+    json_decref(o);
+    /* suspended: the card fails online */
+    REQUIRE(set_status(&admin_a, id, "suspended", NULL) == 200);
+    snprintf(vin, sizeof vin, "{\"token\":\"%s\"}", token);
+    REQUIRE(mt_call(&reader_a, "verify_card", vin, &o) == 200);
+    CHECK(json_is_false(json_object_get(o, "valid")));
+    CHECK_STR(mt_str(o, "reason"), "member_suspended");
+    json_decref(o);
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", id);
+    CHECK_EQ_INT(mt_call(&reader_a, "get_member_card", in, NULL), 409);
+    /* expired membership */
+    char old[40];
+    REQUIRE(new_member(&admin_a,
+                       "\"status\":\"active\",\"joined_on\":\"2019-01-01\",\"expires_on\":"
+                       "\"2020-01-01\"",
+                       old) == 0);
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", old);
+    REQUIRE(mt_call(&reader_a, "get_member_card", in, &o) == 200);
+    snprintf(vin, sizeof vin, "{\"token\":\"%s\"}", mt_str(o, "token"));
+    json_decref(o);
+    REQUIRE(mt_call(&reader_a, "verify_card", vin, &o) == 200);
+    CHECK_STR(mt_str(o, "reason"), "membership_expired");
+    json_decref(o);
+    /* a member gets their own card only */
+    char mine[40];
+    REQUIRE(new_member(&admin_a, "\"status\":\"active\"", mine) == 0);
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", mine);
+    CHECK_EQ_INT(mt_call(&member_a, "get_member_card", in, NULL), 404);
+    REQUIRE(mt_call(&reader_a, "verify_card", "{\"token\":\"MC1.xx.yy\"}", &o) == 200);
+    CHECK_STR(mt_str(o, "reason"), "malformed");
+    json_decref(o);
+}
+
+static void test_lapse_sweep(void) {
+    char id[40], in[512];
+    json_t *o = NULL;
+    snprintf(in, sizeof in,
+             "{\"category\":\"full\",\"status\":\"active\",\"joined_on\":\"2019-01-01\","
+             "\"expires_on\":\"2021-01-01\",\"profile\":{\"first_name\":\"L\",\"last_name\":"
+             "\"Lapse\"},\"dependents\":[{\"category\":\"junior\",\"relationship\":\"child\","
+             "\"profile\":{\"first_name\":\"K\",\"last_name\":\"Lapse\"}}]}");
+    REQUIRE(mt_call(&admin_a, "create_member", in, &o) == 201);
+    snprintf(id, sizeof id, "%s", mt_str(o, "id"));
+    json_decref(o);
+    CHECK_EQ_INT(mt_call(&staff_a, "lapse_sweep", "{}", NULL), 403);
+    REQUIRE(mt_call(&admin_a, "lapse_sweep", "{}", &o) == 200);
+    CHECK(json_integer_value(json_object_get(o, "lapsed")) >= 2);
+    json_decref(o);
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", id);
+    REQUIRE(mt_call(&admin_a, "get_member", in, &o) == 200);
+    CHECK_STR(mt_str(o, "status"), "lapsed");
+    json_decref(o);
+    /* a network administrator sweeps every club; nothing left to lapse in A */
+    REQUIRE(mt_call(&netadmin, "lapse_sweep", "{\"as_of\":\"2000-01-01\"}", &o) == 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(o, "lapsed")), 0);
+    CHECK(json_integer_value(json_object_get(o, "clubs")) >= 2);
+    json_decref(o);
+}
+
+static void test_directory_settings(void) {
+    json_t *o = NULL;
+    /* the member (Alice, opted in, active) sees the directory of their club */
+    REQUIRE(mt_call(&member_a, "member_directory", "{\"limit\":100}", &o) == 200);
+    json_t *items = json_object_get(o, "items");
+    int found = 0;
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        if (mt_str(it, "display_name") && strstr(mt_str(it, "display_name"), "Harbour")) found = 1;
+        CHECK(json_object_get(it, "email") == NULL);
+    }
+    CHECK(found);
+    json_decref(o);
+    CHECK_EQ_INT(mt_call(&anon_a, "member_directory", "{}", NULL), 401);
+    /* number pattern */
+    REQUIRE(mt_call(&admin_a, "update_member_settings",
+                    "{\"number_pattern\":\"HC-{yyyy}-{seq:4}\",\"next_seq\":7}", &o) == 200);
+    CHECK_STR(mt_str(o, "number_pattern"), "HC-{yyyy}-{seq:4}");
+    json_decref(o);
+    REQUIRE(
+        mt_call(&admin_a, "create_member",
+                "{\"category\":\"full\",\"profile\":{\"first_name\":\"N\",\"last_name\":\"P\"}}",
+                &o) == 201);
+    const char *num = mt_str(o, "member_number");
+    CHECK(num && strncmp(num, "HC-", 3) == 0 && strlen(num) == 12 && !strcmp(num + 8, "0007"));
+    json_decref(o);
+    REQUIRE(mt_call(&admin_a, "update_member_settings", "{\"number_pattern\":\"X{bad}\"}", &o) ==
+            422);
+    CHECK_STR(mt_err_field(o), "number_pattern");
+    json_decref(o);
+    CHECK_EQ_INT(mt_call(&staff_a, "get_member_settings", "{}", NULL), 403);
+    REQUIRE(mt_call(&reader_a, "list_member_categories", "{}", &o) == 200);
+    CHECK(json_array_size(json_object_get(o, "items")) >= 8);
+    json_decref(o);
+}
+
+/* Who may call what: op x caller -> status (the dispatcher's permission plus the handlers'
+ * self rules). */
+static void test_permission_matrix(void) {
+    char mine[40], other[40], in[256];
+    REQUIRE(mt_call(&member_a, "get_me", "{}", NULL) == 200);
+    json_t *o = NULL;
+    mt_call(&member_a, "get_me", "{}", &o);
+    snprintf(mine, sizeof mine, "%s", mt_str(o, "id"));
+    json_decref(o);
+    REQUIRE(new_member(&admin_a, NULL, other) == 0);
+    struct {
+        const char *op;
+        const char *input_fmt; /* %s = member id */
+        int mine;              /* use the member's own id */
+        int want[5];           /* admin, staff(read+write), reader, member, anonymous */
+    } rows[] = {
+        {"list_members", "{}", 0, {200, 200, 200, 403, 401}},
+        {"get_member", "{\"id\":\"%s\"}", 0, {200, 200, 200, 404, 401}},
+        {"get_member", "{\"id\":\"%s\"}", 1, {200, 200, 200, 200, 401}},
+        {"update_member",
+         "{\"id\":\"%s\",\"directory_opt_in\":true}",
+         0,
+         {200, 200, 403, 404, 401}},
+        {"update_member",
+         "{\"id\":\"%s\",\"directory_opt_in\":true}",
+         1,
+         {200, 200, 403, 200, 401}},
+        {"change_member_status",
+         "{\"id\":\"%s\",\"status\":\"deceased\"}",
+         0,
+         {403, 403, 403, 403, 401}}, /* (admin row run separately below) */
+        {"create_member",
+         "{\"category\":\"full\",\"profile\":{\"first_name\":\"Q\",\"last_name\":\"Q\"}}",
+         0,
+         {201, 201, 403, 403, 401}},
+        {"erase_member", "{\"id\":\"%s\"}", 0, {409, 403, 403, 403, 401}},
+        {"import_members",
+         "{\"csv\":\"category,first_name,last_name\\n\",\"dry_run\":true}",
+         0,
+         {200, 403, 403, 403, 401}},
+        {"export_members", "{\"status\":\"deceased\"}", 0, {200, 200, 200, 403, 401}},
+        {"get_member_card", "{\"id\":\"%s\"}", 1, {200, 200, 200, 200, 401}},
+        {"export_me", "{}", 0, {404, 404, 404, 200, 401}},
+        {"member_status_history", "{\"id\":\"%s\"}", 0, {200, 200, 200, 403, 401}},
+    };
+    const svc_caller_t *callers[] = {&admin_a, &staff_a, &reader_a, &member_a, &anon_a};
+    static const char *const names[] = {"admin", "staff", "reader", "member", "anonymous"};
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        for (int k = 0; k < 5; k++) {
+            if (!strcmp(rows[r].op, "change_member_status") && k == 0) continue;
+            snprintf(in, sizeof in, rows[r].input_fmt, rows[r].mine ? mine : other);
+            int got = mt_call(callers[k], rows[r].op, in, NULL);
+            if (got != rows[r].want[k])
+                printf("#   %s as %s%s: %d, want %d\n", rows[r].op, names[k],
+                       rows[r].mine ? " (own record)" : "", got, rows[r].want[k]);
+            CHECK_EQ_INT(got, rows[r].want[k]);
+        }
+    }
+    /* the member's own status change is an admin operation */
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"status\":\"suspended\"}", mine);
+    CHECK_EQ_INT(mt_call(&member_a, "change_member_status", in, NULL), 403);
+}
+
+int main(void) {
+    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    if (mt_open() != 0) {
+        RUN(test_create_get);
+        TEST_DONE();
+    }
+    if (mt_club("ma", club_a) != 0 || mt_club("mb", club_b) != 0) {
+        printf("#   could not create clubs\n");
+        RUN(test_create_get);
+        mt_close();
+        TEST_DONE();
+    }
+    setup_callers();
+    RUN(test_create_get);
+    RUN(test_network_admin_names_club);
+    RUN(test_lifecycle_table);
+    RUN(test_cascade_history);
+    RUN(test_dependents_addresses);
+    RUN(test_search_pagination);
+    RUN(test_import);
+    RUN(test_export_csv);
+    RUN(test_privacy);
+    RUN(test_card);
+    RUN(test_lapse_sweep);
+    RUN(test_directory_settings);
+    RUN(test_permission_matrix);
+    mt_close();
+    TEST_DONE();
+}
