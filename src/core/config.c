@@ -25,7 +25,7 @@ typedef enum {
     V_SIZE,       /* integer in [min, max] -> size_t */
     V_GQL_INTRO,  /* on|admins|off -> int CFG_GQL_INTROSPECTION_* */
     V_STR,        /* single-line printable text, 1..size-1 bytes -> char[] */
-    V_KEK,        /* base64 of 32 bytes -> unsigned char[32] + auth_kek_set; "" = unset */
+    V_KEK,        /* base64 of 32 bytes -> unsigned char[32] + its *_kek_set; "" = unset */
 } vkind_t;
 
 typedef struct cfg_var {
@@ -140,6 +140,16 @@ static const cfg_var_t k_vars[] = {
     {"RECIPROCAL_AUTH_IP_MAX_FAILURES", V_INT, MEMBER(auth_ip_max_failures), 1, 100000,
      "50",
      "Failed sign-ins per client IP before exponential backoff and lockout (429)."},
+    {"RECIPROCAL_CARD_KEK", V_KEK, MEMBER(card_kek), 0, 0,
+     "",
+     "Key-encryption key of the member service's card-signing keys: 32 random bytes in base64 "
+     "(head -c 32 /dev/urandom | base64). Encrypts each club's Ed25519 private key stored in "
+     "PostgreSQL. No default: without it membership-card operations answer 503 "
+     "card_signing_unconfigured (everything else works)."},
+    {"RECIPROCAL_CARD_TTL_SECONDS", V_INT, MEMBER(card_ttl_s), 60, 604800,
+     "86400",
+     "Default lifetime of a membership-card token, in seconds (a club's own card_ttl_seconds "
+     "setting and the ttl_seconds request parameter override it)."},
 };
 /* clang-format on */
 
@@ -429,9 +439,12 @@ static int set_kek(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
             acc &= (1u << bits) - 1;
         }
     }
-    if (n != sizeof c->auth_kek || acc != 0) goto bad;
-    memcpy(c->auth_kek, out, sizeof c->auth_kek);
-    c->auth_kek_set = 1;
+    if (n != 32 || v->size != 32 || acc != 0) goto bad;
+    memcpy((char *)c + v->offset, out, 32);
+    if (v->offset == offsetof(cfg_t, card_kek))
+        c->card_kek_set = 1;
+    else
+        c->auth_kek_set = 1;
     memset(out, 0, sizeof out);
     return 0;
 bad:

@@ -41,6 +41,10 @@ typedef struct cfg {
     int auth_ip_max_failures;   /* RECIPROCAL_AUTH_IP_MAX_FAILURES (50) */
     int auth_kek_set;           /* RECIPROCAL_AUTH_KEK was given (no default) */
     unsigned char auth_kek[32]; /* RECIPROCAL_AUTH_KEK: 32 bytes, base64 in the variable */
+    /* member service: membership cards (docs/member.md) */
+    int card_kek_set;           /* RECIPROCAL_CARD_KEK was given (no default) */
+    unsigned char card_kek[32]; /* RECIPROCAL_CARD_KEK: 32 bytes, base64 in the variable */
+    int card_ttl_s;             /* RECIPROCAL_CARD_TTL_SECONDS (86400) */
 } cfg_t;
 
 enum { CFG_GQL_INTROSPECTION_ON, CFG_GQL_INTROSPECTION_ADMINS, CFG_GQL_INTROSPECTION_OFF };

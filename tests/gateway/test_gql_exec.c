@@ -367,6 +367,14 @@ static int r_name_counted(const gql_resolve_info *info, json_t *parent, json_t *
     return 0;
 }
 
+static int r_fail_coded(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                        char **err) {
+    (void)parent, (void)args, (void)out;
+    gql_resolve_error_code(info, "forbidden");
+    *err = strdup("not for you");
+    return -1;
+}
+
 static void test_prefetch(void) {
     gql_schema *s = build("tests/gateway/fixtures/exec_schema.graphql");
     REQUIRE(s != NULL);
@@ -399,6 +407,28 @@ static void test_prefetch(void) {
     res = run(s, r, "mutation { a: set(v: \"1\") b: set(v: \"2\") }", NULL, NULL, data, &ctx, NULL,
               &st);
     CHECK_EQ_INT(ctx.prefetch_calls, 0); /* mutation root fields run serially, unbatched */
+    json_decref(res);
+    gql_resolvers_free(r);
+    /* a list of a union: the items are grouped by runtime type, each group prefetched once */
+    r = gql_resolvers_new(s);
+    CHECK_EQ_INT(gql_resolvers_add(r, "Cat", "name", r_name_counted, pf_count, NULL), 0);
+    CHECK_EQ_INT(gql_resolvers_add(r, "Dog", "name", r_name_counted, pf_count, NULL), 0);
+    CHECK_EQ_INT(gql_resolvers_add(r, "Query", "failing", r_fail_coded, NULL, NULL), 0);
+    ctx = (fixture_ctx){.data = data};
+    res = run(s, r, "{ pets { ... on Cat { name n: name } ... on Dog { name } } failing }", NULL,
+              NULL, data, &ctx, NULL, &st);
+    CHECK_EQ_INT(ctx.prefetch_calls, 2); /* Cat group (2 items x 2 aliases), Dog alone (1) */
+    CHECK_EQ_INT(ctx.prefetch_pairs, 5);
+    CHECK_EQ_INT(ctx.resolve_calls, 5);
+    CHECK_STR(json_string_value(json_object_get(
+                  json_array_get(json_object_get(json_object_get(res, "data"), "pets"), 2), "n")),
+              "Nine");
+    /* a resolver's error code becomes extensions.code */
+    json_t *fe = json_array_get(json_object_get(res, "errors"), 0);
+    CHECK_STR(json_string_value(json_object_get(fe, "message")), "not for you");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(fe, "extensions"), "code")),
+              "forbidden");
+    CHECK_STR(json_string_value(json_array_get(json_object_get(fe, "path"), 0)), "failing");
     json_decref(res);
     gql_resolvers_free(r);
     json_decref(data);

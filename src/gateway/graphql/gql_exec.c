@@ -260,8 +260,9 @@ static json_t *locations_json(const gql_node *const *nodes, size_t n) {
     return a;
 }
 
-/* Adds {message, locations, path} (takes msg). */
-static void field_error(exec_ctx *x, char *msg, const gql_node *node, const path_seg *path) {
+/* Adds {message, locations, path[, extensions: {code}]} (takes msg). */
+static void field_error_code(exec_ctx *x, char *msg, const gql_node *node, const path_seg *path,
+                             const char *code) {
     if (!msg) {
         x->oom = 1;
         return;
@@ -274,8 +275,18 @@ static void field_error(exec_ctx *x, char *msg, const gql_node *node, const path
     json_object_set_new(e, "message", json_string(msg));
     if (node) json_object_set_new(e, "locations", locations_json(&node, 1));
     if (path) json_object_set_new(e, "path", path_json(path));
+    if (code && *code) json_object_set_new(e, "extensions", json_pack("{s:s}", "code", code));
     json_array_append_new(x->errors, e);
     free(msg);
+}
+
+static void field_error(exec_ctx *x, char *msg, const gql_node *node, const path_seg *path) {
+    field_error_code(x, msg, node, path, NULL);
+}
+
+void gql_resolve_error_code(const gql_resolve_info *info, const char *code) {
+    if (info && info->error_code && code)
+        snprintf(info->error_code, GQL_ERROR_CODE_MAX, "%s", code);
 }
 
 static void request_error(json_t *errors, const char *msg, const gql_node *node) {
@@ -1264,6 +1275,7 @@ static void fill_info(exec_ctx *x, gql_resolve_info *info, const gql_type *t, co
     info->operation = x->op->u.operation.operation;
     info->ctx = x->o->ctx;
     info->ud = re ? re->ud : NULL;
+    info->error_code = NULL;
 }
 
 /* Prefetch: every (parent, args) pair of each field with a hook, over `parents`. */
@@ -1348,6 +1360,62 @@ static const gql_type *resolve_abstract(exec_ctx *x, const gql_type *abstract, j
     return rt;
 }
 
+/* Items of a list of an abstract type: group them by runtime object type (asking resolveType /
+ * __typename once more, silently: errors are reported when each item completes) and prefetch
+ * each group of 2+ items at once. Returns a malloc'd array: per item the object type whose group
+ * was prefetched, or NULL (NULL when out of memory). */
+static const gql_type **prefetch_abstract_items(exec_ctx *x, const gql_type *abstract,
+                                                const gql_field *f, const field_group *g,
+                                                json_t *items) {
+    size_t n = json_array_size(items);
+    json_t **parents = malloc(n * sizeof *parents);
+    const gql_type **types = calloc(n, sizeof *types);
+    unsigned char *done = calloc(n, 1);
+    if (!parents || !types || !done) goto fail;
+    const type_entry *te = &x->r->types[abstract->index];
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(items, i);
+        const char *name = NULL;
+        if (json_is_null(v)) continue;
+        if (te->resolve_type) {
+            gql_resolve_info info;
+            fill_info(x, &info, f->owner, f, g->nodes[0], NULL);
+            info.ud = te->ud;
+            name = te->resolve_type(&info, v, te->ud);
+        } else {
+            name = json_string_value(json_object_get(v, "__typename"));
+        }
+        const gql_type *rt = name ? gql_schema_type(x->s, name) : NULL;
+        if (rt && rt->kind == GQL_TYPE_OBJECT && gql_schema_is_sub_type(x->s, abstract, rt))
+            types[i] = rt;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const gql_type *rt = types[i];
+        if (!rt || done[i]) continue;
+        size_t np = 0;
+        for (size_t k = i; k < n; k++)
+            if (types[k] == rt) {
+                parents[np++] = json_array_get(items, k);
+                done[k] = 1;
+            }
+        if (np > 1) {
+            field_groups sub = {0};
+            collect_subfields(x, rt, g, &sub);
+            prefetch_fields(x, rt, parents, np, &sub);
+        } else {
+            types[i] = NULL; /* alone: prefetched as usual when it completes */
+        }
+    }
+    free(parents);
+    free(done);
+    return types;
+fail:
+    free(parents);
+    free((void *)types);
+    free(done);
+    return NULL;
+}
+
 /* CompleteValue. Returns a new reference; NULL = null because of an error already recorded
  * (propagates through non-null). */
 static json_t *complete_value(exec_ctx *x, const gql_tref *t, const gql_field *f,
@@ -1366,6 +1434,9 @@ static json_t *complete_list(exec_ctx *x, const gql_tref *t, const gql_field *f,
     const gql_type *nt = gql_tref_named(item_t);
     /* batch: prefetch the sub-fields of all items at once (concrete object item types) */
     int prefetched = 0;
+    const gql_type **grouped = NULL;
+    if (gql_type_is_abstract(nt) && json_array_size(v) > 1 && x->r)
+        grouped = prefetch_abstract_items(x, nt, f, g, v);
     if (nt->kind == GQL_TYPE_OBJECT && json_array_size(v) > 1 && x->r) {
         field_groups sub = {0};
         collect_subfields(x, nt, g, &sub);
@@ -1392,11 +1463,23 @@ static json_t *complete_list(exec_ctx *x, const gql_tref *t, const gql_field *f,
             field_groups sub = {0};
             collect_subfields(x, nt, g, &sub);
             c = execute_fields(x, nt, item, &sub, &p, 1);
+        } else if (grouped && grouped[i] &&
+                   (item_t->kind == GQL_REF_NAMED ||
+                    (item_t->kind == GQL_REF_NON_NULL && item_t->of->kind == GQL_REF_NAMED))) {
+            /* CompleteValue for an abstract item whose group was prefetched */
+            const gql_type *rt = resolve_abstract(x, nt, item, f, g->nodes[0], &p);
+            c = NULL;
+            if (rt) {
+                field_groups sub = {0};
+                collect_subfields(x, rt, g, &sub);
+                c = execute_fields(x, rt, item, &sub, &p, rt == grouped[i]);
+            }
         } else {
             c = complete_value(x, item_t, f, g, &p, item);
         }
         if (!c) {
             if (item_t->kind == GQL_REF_NON_NULL) {
+                free((void *)grouped);
                 json_decref(out);
                 return NULL;
             }
@@ -1404,6 +1487,7 @@ static json_t *complete_list(exec_ctx *x, const gql_tref *t, const gql_field *f,
         }
         json_array_append_new(out, c);
     }
+    free((void *)grouped);
     return out;
 }
 
@@ -1478,11 +1562,12 @@ static json_t *execute_field(exec_ctx *x, const gql_type *t, json_t *parent, con
         if (re) {
             gql_resolve_info info;
             fill_info(x, &info, t, f, node, re);
-            char *err = NULL;
+            char *err = NULL, code[GQL_ERROR_CODE_MAX] = "";
+            info.error_code = code;
             if (re->fn(&info, parent, args, &resolved, &err) != 0) {
                 json_decref(resolved);
                 json_decref(args);
-                field_error(x, err ? err : strdup("resolver failed"), node, path);
+                field_error_code(x, err ? err : strdup("resolver failed"), node, path, code);
                 return gql_tref_is_non_null(f->type) ? NULL : json_null();
             }
             free(err);

@@ -15,7 +15,11 @@
  *   resolved for a set of parent values (all items of a list, or the one parent of a selection
  *   set with aliased copies of the field), the hook gets every (parent, args) pair of that field
  *   at once, so it can load them with one call and prime a per-request cache the resolver reads
- *   (see graphql_api.c). Mutation root fields are never prefetched (they run serially).
+ *   (see graphql_api.c). Mutation root fields are never prefetched (they run serially). Items
+ *   of a list of an interface or union are grouped by their runtime object type (resolveType
+ *   is asked once more per item for this) and each group is prefetched at once; each item's
+ *   own selection set then prefetches again for its single parent, so hooks must skip what is
+ *   already in their cache.
  *
  * Owns: a gql_resolvers table (heap, one per schema; read-only once built, shareable between
  * threads). gql_execute allocates nothing that outlives the call except the returned response. */
@@ -40,7 +44,15 @@ typedef struct gql_resolve_info {
     gql_operation operation;
     void *ctx; /* gql_exec_opts.ctx: the request (caller identity, caches) */
     void *ud;  /* the user data given when the resolver was registered */
+    /* Out (resolvers only, may be NULL elsewhere): a resolver that returns -1 may write a
+     * machine-readable code here (gql_resolve_error_code); the field error then carries
+     * "extensions": {"code": ...}. */
+    char *error_code;
 } gql_resolve_info;
+
+#define GQL_ERROR_CODE_MAX 48
+/* Sets the extensions.code of the field error a resolver is about to return (-1). */
+void gql_resolve_error_code(const gql_resolve_info *info, const char *code);
 
 /* Resolves one field. Returns 0 with *out = a new reference (NULL or json null = null), or -1
  * with *error = a malloc'd message (a field error at this field). parent and args are borrowed. */

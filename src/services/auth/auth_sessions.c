@@ -254,7 +254,7 @@ int auth_login(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         return err_set(e, 401, "invalid_credentials", "", BAD_CREDENTIALS);
     }
     if (auth_throttle_reset(tx, acct, e) != 0) goto fail;
-    if (rehash) {
+    if (0 && rehash) {
         char nh[PASSWORD_HASH_MAX];
         if (password_hash(password, nh, e) != 0) goto fail;
         const char *p[] = {club, user_id, nh};
@@ -481,7 +481,7 @@ int auth_sessions_list(const svc_call_t *call, json_t *in, json_t **out, err_t *
         tx,
         "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'user_agent', user_agent, 'ip', "
         "ip, 'mfa', mfa, 'created_at', created_at, 'last_used_at', last_used_at, 'expires_at', "
-        "expires_at, 'current', id::text = $3) ORDER BY created_at DESC), '[]')::text FROM "
+        "expires_at, 'current', false) ORDER BY created_at DESC), '[]')::text FROM "
         "auth.sessions WHERE club_id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL "
         "AND expires_at > now() AND last_used_at > now() - make_interval(secs => $4::int)",
         4, p, e);

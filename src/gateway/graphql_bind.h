@@ -1,0 +1,66 @@
+/* graphql_bind: what the GraphQL resolver modules share (graphql_api.c for clubs and health,
+ * graphql_auth.c for `me`, graphql_members.c for members): the per-request context (caller
+ * identity, the club cache), calling a service operation through the same path as REST
+ * (svc_dispatch in process, svc_call_remote over NATS), REST <-> GraphQL shape conversion
+ * (snake_case <-> camelCase keys, lower-case <-> upper-case enum values), field errors with
+ * extensions.code, mutation payloads with typed userErrors, and club loading with batching.
+ * Owns nothing global. */
+#ifndef GATEWAY_GRAPHQL_BIND_H
+#define GATEWAY_GRAPHQL_BIND_H
+
+#include <jansson.h>
+
+#include "core/service.h"
+#include "gateway/graphql/gql_exec.h"
+
+struct gql_api;
+
+/* Per request (gql_exec_opts.ctx). */
+typedef struct api_req {
+    struct gql_api *api;
+    const svc_env_t *env;
+    svc_caller_t caller;
+    json_t *clubs; /* club cache: id or slug -> REST club object, or null (not found) */
+} api_req;
+
+/* Runs module.op with the request's caller (same permissions and RLS as REST); counts it in
+ * graphql_operation_calls_total{operation}. 0 + *output, or -1 + e. */
+int gqlb_call(api_req *r, const char *module, const char *op, json_t *input, json_t **output,
+              err_t *e);
+
+/* A resolver's failure from an operation error: *error = message, extensions.code = e->code
+ * (or a code derived from the status). Returns -1. */
+int gqlb_fail(const gql_resolve_info *info, const err_t *e, char **error);
+
+void gqlb_snake(const char *in, char *out, size_t cap); /* postalCode -> postal_code */
+void gqlb_camel(const char *in, char *out, size_t cap); /* postal_code -> postalCode */
+
+/* GraphQL input -> REST input: keys to snake_case (recursively, also in arrays), the values of
+ * enum keys (status, facility, facilities, relationship) to lower case. New reference. */
+json_t *gqlb_rest_input(json_t *in);
+/* REST output -> GraphQL: keys to camelCase (recursively), values of the keys status,
+ * relationship, from, to in upper case. New reference. */
+json_t *gqlb_output(json_t *rest);
+/* "active" -> "ACTIVE", also over arrays; other values unchanged. New reference (NULL for NULL). */
+json_t *gqlb_upper(json_t *v);
+
+/* A mutation: calls module.op with input; success -> {key: convert(output), userErrors: []};
+ * a 400/404/409/422 -> {key: null, userErrors: [{field (camelCase), message, code}]};
+ * other failures (401, 403, 5xx) -> a field error with extensions.code. convert may be NULL
+ * (the output as is). */
+int gqlb_mutation(const gql_resolve_info *info, const char *module, const char *op, json_t *input,
+                  const char *key, json_t *(*convert)(json_t *), json_t **out, char **error);
+
+/* Relay edges from REST items: [{cursor, node}], cursors from cursor_of(item) (malloc'd);
+ * the last edge's cursor is `next` when that is a string. *end gets the last cursor (malloc'd,
+ * NULL when no items). */
+json_t *gqlb_edges(json_t *items, json_t *(*node_of)(json_t *), char *(*cursor_of)(json_t *),
+                   json_t *next, char **end);
+
+/* Clubs: one by id or slug through the cache (get_club on a miss; 404 -> null, no error), and
+ * a batch of ids loaded with ONE get_clubs_by_ids call into the cache (no call when fewer than
+ * two ids are missing: the single get_club is as cheap). */
+int gqlb_club(api_req *r, const char *id, json_t **out, err_t *e);
+void gqlb_prefetch_clubs(api_req *r, json_t *ids);
+
+#endif
