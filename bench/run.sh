@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # bench/run.sh: `make bench`. Builds bench/hello.c (bare libmicrohttpd baseline) into
 # build/bench-hello, starts a private PostgreSQL + nats-server in a temp dir (scripts/pg.sh),
-# applies migrations, runs `build/reciprocal serve` on a free port, creates one club, then runs wrk
-# against: the hello baseline, /health/ready and GET /api/v1/clubs/<id>, and prints
+# applies migrations, runs `build/reciprocal serve` on a free port, bootstraps a network
+# administrator (`reciprocal auth create-admin`) and signs in, creates one club, then runs wrk
+# against: the hello baseline, /health/ready, GET /api/v1/clubs/<id> (authenticated), and the auth
+# service: POST /api/v1/auth/login (bounded by argon2id by design: req/s = password hashes/s),
+# GET /api/v1/auth/me (access-token verification + one read) and POST /api/v1/auth/refresh
+# (rotation: every request presents the token the previous answer returned), GraphQL
+# `club(id:)` and `clubs(first: 50)` beside GET /api/v1/clubs/{id} and ?limit=50 (bench/graphql_post.lua),
+# the member service (bench/member.sh: 10,000-row CSV import timed, GET /api/v1/members/{id} and
+# ?q=<prefix> in a club of 100,000 members), and prints
 # "target | req/s | p50 | p99 | errors". Tears everything down on exit. Exit status 1 when a target
 # could not be measured (the table says why).
 #
@@ -85,11 +92,13 @@ wait_http() {
     return 1
 }
 
-# run_wrk NAME URL: appends a row "name|req/s|p50|p99|notes".
+# run_wrk NAME URL [WRK_ARGS...]: appends a row "name|req/s|p50|p99|notes". Extra arguments
+# (-H 'Authorization: Bearer ...', -s script.lua) go to wrk before the URL.
 run_wrk() {
     local name=$1 url=$2 out rps p50 p99 non2xx sockerr notes=""
-    say "wrk -t$WRK_THREADS -c$CONNS -d$DURATION --latency $url"
-    if ! out=$("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency "$url" 2>&1)
+    shift 2
+    say "wrk -t$WRK_THREADS -c$CONNS -d$DURATION --latency $url${1:+ (+$# arguments)}"
+    if ! out=$("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" 2>&1)
     then
         add_error_row "$name" "wrk failed: $(tail -n 1 <<<"$out")"
         return
@@ -149,6 +158,11 @@ else
         export RECIPROCAL_LOG_FORMAT=text
         export RECIPROCAL_LOG_LEVEL=${RECIPROCAL_LOG_LEVEL:-warn}
         export RECIPROCAL_HTTP_THREADS=$HTTP_THREADS
+        # the auth service's key-encryption key (no default; docs/auth.md)
+        RECIPROCAL_AUTH_KEK=${RECIPROCAL_AUTH_KEK:-$(head -c 32 /dev/urandom | base64)}
+        export RECIPROCAL_AUTH_KEK
+        RECIPROCAL_LEDGER_KEK=${RECIPROCAL_LEDGER_KEK:-$(head -c 32 /dev/urandom | base64)}
+        export RECIPROCAL_LEDGER_KEK
         if ! out=$(RECIPROCAL_MIGRATE_DATABASE_URL=$RCP_PG_OWNER_URL "$BIN" migrate up 2>&1); then
             say "error: migrate up failed:"
             printf '%s\n' "$out" | tail -n 20 >&2
@@ -180,23 +194,109 @@ if ((server_ok)); then
         add_error_row "GET /health/ready" "status $ready"
     fi
 
+    # every route but health, login, refresh and JWKS needs a token: a network admin signs in
+    admin_email=bench-admin@reciprocal.example
+    admin_pw="bench $(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+    login_body=$(jq -cn --arg e "$admin_email" --arg p "$admin_pw" '{email: $e, password: $p}')
+    token=
+    if out=$(RECIPROCAL_ADMIN_PASSWORD=$admin_pw "$BIN" auth create-admin --email "$admin_email" 2>&1)
+    then
+        login_json=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+            "$base/api/v1/auth/login" || true)
+        token=$(jq -r '.access_token // empty' <<<"$login_json" 2>/dev/null || true)
+        [[ -n $token ]] || say "error: login failed: $(head -c 200 <<<"$login_json")"
+    else
+        say "error: auth create-admin failed: $out"
+    fi
+    auth=(-H "Authorization: Bearer $token")
+
     body='{"name":"Bench Club","slug":"bench","timezone":"Europe/London","address":{"city":"London","country":"GB"}}'
     resp=$(curl -s -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
-        --data "$body" "$base/api/v1/clubs" || true)
+        "${auth[@]}" --data "$body" "$base/api/v1/clubs" || true)
     code=$(tail -n 1 <<<"$resp")
     json=$(sed '$d' <<<"$resp")
     club_id=$(jq -r '(.id // .club.id // .data.id // empty) | tostring' <<<"$json" 2>/dev/null || true)
     if [[ $code == 2?? && -n $club_id ]]; then
         say "created club $club_id"
-        got=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/v1/clubs/$club_id" || true)
+        got=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$base/api/v1/clubs/$club_id" ||
+            true)
         if [[ $got == 200 ]]; then
-            run_wrk "GET /api/v1/clubs/{id}" "$base/api/v1/clubs/$club_id"
+            run_wrk "GET /api/v1/clubs/{id} (token)" "$base/api/v1/clubs/$club_id" "${auth[@]}"
         else
             add_error_row "GET /api/v1/clubs/{id}" "status $got for GET /api/v1/clubs/$club_id"
         fi
     else
         add_error_row "GET /api/v1/clubs/{id}" \
             "POST /api/v1/clubs answered ${code:-nothing}: $(head -c 160 <<<"$json" | tr -d '\n')"
+    fi
+
+    # ---- GraphQL (issue 4): the same reads as REST — one club, and a page of 50 clubs
+    if [[ -n $club_id && -n $token ]]; then
+        for ((i = 1; i < 50; i++)); do
+            curl -s -o /dev/null -X POST -H 'Content-Type: application/json' "${auth[@]}" \
+                --data "{\"name\":\"Bench Club $i\",\"slug\":\"bench-$i\",\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"}}" \
+                "$base/api/v1/clubs" || true
+        done
+        run_wrk "GET /api/v1/clubs?limit=50 (token)" "$base/api/v1/clubs?limit=50" "${auth[@]}"
+        gql_fields='id name slug status timezone address { lines city region postalCode country } latitude longitude contactEmail contactPhone website facilities createdAt updatedAt'
+        jq -n --arg q "query { club(id: \"$club_id\") { $gql_fields } }" '{query: $q}' >"$TMP/gql-club.json"
+        jq -n --arg q "query { clubs(first: 50) { edges { cursor node { $gql_fields } } pageInfo { hasNextPage endCursor } } }" \
+            '{query: $q}' >"$TMP/gql-clubs.json"
+        export BENCH_TOKEN=$token
+        for t in club clubs; do
+            name="POST /graphql $t $( [[ $t == club ]] && echo '(id:)' || echo '(first: 50)') (token)"
+            n=$(curl -s -H 'Content-Type: application/json' "${auth[@]}" --data @"$TMP/gql-$t.json" \
+                "$base/graphql" | jq -r 'if .errors then "errors" else ([.data.clubs.edges[]?] | length) end' 2>/dev/null || true)
+            if [[ $n == errors || -z $n || ($t == clubs && $n != 50) ]]; then
+                add_error_row "$name" "unexpected answer ($n)"
+                continue
+            fi
+            export GRAPHQL_BODY=$TMP/gql-$t.json
+            run_wrk "$name" "$base/graphql" -s "$ROOT/bench/graphql_post.lua"
+        done
+    fi
+
+    # ---- member service (issue 6): 10,000-row CSV import, GET by id and prefix search in a
+    # club of 100,000 members (bench/member.sh)
+    # shellcheck source=member.sh
+    source "$ROOT/bench/member.sh"
+
+    # ---- auth service (issue 3)
+    if [[ -n $token ]]; then
+        # login: one argon2id verification per request, so req/s = password hashes/s by design
+        {
+            echo 'wrk.method = "POST"'
+            echo 'wrk.headers["Content-Type"] = "application/json"'
+            echo "wrk.body = [[$login_body]]"
+        } >"$TMP/login.lua"
+        run_wrk "POST /api/v1/auth/login (argon2id)" "$base/api/v1/auth/login" -s "$TMP/login.lua"
+        # me: RS256 access-token verification in the gateway + one read of the account
+        got=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$base/api/v1/auth/me" || true)
+        if [[ $got == 200 ]]; then
+            run_wrk "GET /api/v1/auth/me (token)" "$base/api/v1/auth/me" "${auth[@]}"
+        else
+            add_error_row "GET /api/v1/auth/me (token)" "status $got"
+        fi
+        # refresh: a token presented twice is a reuse (its session ends), so every connection
+        # rotates its own chain: sign in once per connection (plus a spare per wrk thread: wrk
+        # calls request() once more to check the script), then each answer's new token is what
+        # the next request presents (bench/refresh.lua)
+        export BENCH_REFRESH_TOKENS=$TMP/refresh-tokens.txt BENCH_WRK_THREADS=$WRK_THREADS
+        : >"$BENCH_REFRESH_TOKENS"
+        for ((i = 0; i < CONNS + 2 * WRK_THREADS; i++)); do
+            curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+                "$base/api/v1/auth/login" | jq -r '.refresh_token // empty' \
+                >>"$BENCH_REFRESH_TOKENS" || true
+        done
+        ntok=$(grep -c . "$BENCH_REFRESH_TOKENS" || true)
+        if ((ntok >= CONNS)); then
+            run_wrk "POST /api/v1/auth/refresh (rotation)" "$base/api/v1/auth/refresh" \
+                -s "$ROOT/bench/refresh.lua"
+        else
+            add_error_row "POST /api/v1/auth/refresh (rotation)" "only $ntok of $CONNS sign-ins worked"
+        fi
+    else
+        add_error_row "POST /api/v1/auth/login (argon2id)" "no administrator token (see above)"
     fi
 else
     add_error_row "GET /health/ready" "service not running (see above)"

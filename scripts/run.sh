@@ -77,6 +77,19 @@ for v in RECIPROCAL_AUTH_KEK RECIPROCAL_SEED_ADMIN_PASSWORD; do
     [[ -n ${!v:-} ]] || export "$v=$(sed -n "s/^$v=//p" "$VAR/secrets.env")"
 done
 # ---- end auth block
+# ---- member service (issue 6): the key-encryption key of the clubs' card-signing keys,
+# generated once into var/secrets.env (docs/member.md)
+if ! grep -q "^RECIPROCAL_CARD_KEK=" "$VAR/secrets.env"; then
+    (umask 077 && echo "RECIPROCAL_CARD_KEK=$(head -c 32 /dev/urandom | base64)" >>"$VAR/secrets.env")
+fi
+[[ -n ${RECIPROCAL_CARD_KEK:-} ]] || export "RECIPROCAL_CARD_KEK=$(sed -n 's/^RECIPROCAL_CARD_KEK=//p' "$VAR/secrets.env")"
+# ---- end member block
+# ---- ledger (issue 5): the ledger's key-encryption key, generated once into var/secrets.env
+if ! grep -q "^RECIPROCAL_LEDGER_KEK=" "$VAR/secrets.env"; then
+    (umask 077 && echo "RECIPROCAL_LEDGER_KEK=$(head -c 32 /dev/urandom | base64)" >>"$VAR/secrets.env")
+fi
+[[ -n ${RECIPROCAL_LEDGER_KEK:-} ]] || export "RECIPROCAL_LEDGER_KEK=$(sed -n "s/^RECIPROCAL_LEDGER_KEK=//p" "$VAR/secrets.env")"
+# ---- end ledger block
 
 rcp_port_open "$NATS_PORT" && die "port $NATS_PORT is in use: set RECIPROCAL_NATS_PORT"
 say "starting nats-server on 127.0.0.1:$NATS_PORT (JetStream store $VAR/nats)"

@@ -31,6 +31,8 @@ static void usage(FILE *out) {
                  "  seed                     create the demo network (3 clubs), idempotent\n"
                  "  auth rotate-keys         new token signing key (old one published until expiry)\n"
                  "  auth create-admin --email E  first network admin (password: env or stdin)\n"
+                 "  ledger export FILE       write the ledger chain to FILE (database)\n"
+                 "  ledger verify FILE [--log-key HEX]  check an exported chain offline\n"
                  "  config                   list the RECIPROCAL_* environment variables\n"
                  "  version                  print the version\n");
 }
@@ -158,6 +160,8 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
     http_server_t *http = NULL;
     const char *schemas[16] = {0};
     int n_schemas = 0;
+    const svc_module_t *started[16] = {0}; /* modules whose start hook ran, for stop */
+    int n_started = 0;
 
     db = db_pool_open(cfg->database_url, cfg->db_pool_size, &e);
     if (!db) goto fail;
@@ -178,6 +182,16 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
         relay = outbox_relay_start(db, bus, schemas, cfg->outbox_poll_ms, &e);
         if (!relay) goto fail;
     }
+    /* background work of the services (e.g. the ledger's block cutter and committer) */
+    for (const svc_module_t *const *m = svc_registry; *m; m++) {
+        if (!cfg_service_enabled(cfg, (*m)->name) || !(*m)->start) continue;
+        if (n_started == 16) {
+            err_set(&e, 500, "internal", "", "too many services with a start hook");
+            goto fail;
+        }
+        if ((*m)->start(&env, &e) != 0) goto fail;
+        started[n_started++] = *m;
+    }
     if (cfg_service_enabled(cfg, "gateway")) {
         gw = gw_new(&env, &e);
         if (!gw) goto fail;
@@ -185,7 +199,8 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
                             .port = cfg->listen_port,
                             .threads = cfg->http_threads,
                             .max_body = cfg->http_max_body,
-                            .timeout_s = cfg->http_timeout_s};
+                            .timeout_s = cfg->http_timeout_s,
+                            .body_limit = gw_body_limit};
         http = http_start(&hc, gw_handle, gw, &e);
         if (!http) goto fail;
         log_info("gateway listening on http://%s:%d", cfg->listen_host, http_port(http));
@@ -202,6 +217,10 @@ fail:
     fail_with("serve", &e);
 cleanup:
     if (http) http_stop(http, cfg->shutdown_grace_s);
+    while (n_started > 0) {
+        const svc_module_t *m = started[--n_started];
+        if (m->stop) m->stop();
+    }
     if (relay) outbox_relay_stop(relay);
     gw_free(gw);
     bus_close(bus);

@@ -128,6 +128,12 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_sup
 # for the signing keys and TOTP secrets (there is no built-in default, see docs/auth.md)
 export RECIPROCAL_AUTH_KEK=${RECIPROCAL_AUTH_KEK:-$(head -c 32 /dev/urandom | base64)}
 # ---- end auth block
+# ---- member service (issue 6): a fresh key-encryption key per run for the card-signing keys
+export RECIPROCAL_CARD_KEK=${RECIPROCAL_CARD_KEK:-$(head -c 32 /dev/urandom | base64)}
+# ---- end member block
+# ---- ledger (issue 5): a fresh key-encryption key per run for the ledger keys (no default)
+export RECIPROCAL_LEDGER_KEK=${RECIPROCAL_LEDGER_KEK:-$(head -c 32 /dev/urandom | base64)}
+# ---- end ledger block
 
 note "PostgreSQL 127.0.0.1:$PG_PORT, nats 127.0.0.1:$NATS_PORT, temp dir $TMP"
 

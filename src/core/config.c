@@ -150,6 +150,26 @@ static const cfg_var_t k_vars[] = {
      "86400",
      "Default lifetime of a membership-card token, in seconds (a club's own card_ttl_seconds "
      "setting and the ttl_seconds request parameter override it)."},
+    {"RECIPROCAL_LEDGER_KEK", V_KEK, MEMBER(ledger_kek), 0, 0,
+     "",
+     "Key-encryption key of the ledger: 32 random bytes in base64 (head -c 32 /dev/urandom | "
+     "base64). Seals the clubs' Ed25519 ledger keys and the log's checkpoint key in PostgreSQL. "
+     "No default: required where the ledger service runs (serve with ledger, `reciprocal "
+     "ledger ...`)."},
+    {"RECIPROCAL_LEDGER_ORIGIN", V_STR, MEMBER(ledger_origin), 0, 0,
+     "reciprocal-clubs.example/ledger",
+     "Origin line of the ledger's signed checkpoints (C2SP tlog-checkpoint); fixed for the life "
+     "of a chain."},
+    {"RECIPROCAL_LEDGER_BLOCK_MAX_TXS", V_INT, MEMBER(ledger_block_max_txs), 1, 4096,
+     "500",
+     "Most transactions the ledger's block cutter puts in one block."},
+    {"RECIPROCAL_LEDGER_BLOCK_MS", V_INT, MEMBER(ledger_block_ms), 1, 10000,
+     "20",
+     "Longest the block cutter waits to fill a block, in milliseconds."},
+    {"RECIPROCAL_LEDGER_WITNESS_K", V_INT, MEMBER(ledger_witness_k), 1, 1024,
+     "1",
+     "Witness cosignatures a checkpoint needs before the blocks it covers count as final "
+     "across clubs (k of n)."},
 };
 /* clang-format on */
 
@@ -443,6 +463,8 @@ static int set_kek(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
     memcpy((char *)c + v->offset, out, 32);
     if (v->offset == offsetof(cfg_t, card_kek))
         c->card_kek_set = 1;
+    else if (v->offset == offsetof(cfg_t, ledger_kek))
+        c->ledger_kek_set = 1;
     else
         c->auth_kek_set = 1;
     memset(out, 0, sizeof out);

@@ -45,6 +45,13 @@ typedef struct cfg {
     int card_kek_set;           /* RECIPROCAL_CARD_KEK was given (no default) */
     unsigned char card_kek[32]; /* RECIPROCAL_CARD_KEK: 32 bytes, base64 in the variable */
     int card_ttl_s;             /* RECIPROCAL_CARD_TTL_SECONDS (86400) */
+    /* ledger service (docs/ledger.md) */
+    int ledger_kek_set;           /* RECIPROCAL_LEDGER_KEK was given (no default) */
+    unsigned char ledger_kek[32]; /* RECIPROCAL_LEDGER_KEK: 32 bytes, base64 in the variable */
+    char ledger_origin[128];      /* RECIPROCAL_LEDGER_ORIGIN: checkpoint origin line */
+    int ledger_block_max_txs;     /* RECIPROCAL_LEDGER_BLOCK_MAX_TXS (500) */
+    int ledger_block_ms;          /* RECIPROCAL_LEDGER_BLOCK_MS (20) */
+    int ledger_witness_k;         /* RECIPROCAL_LEDGER_WITNESS_K (1) */
 } cfg_t;
 
 enum { CFG_GQL_INTROSPECTION_ON, CFG_GQL_INTROSPECTION_ADMINS, CFG_GQL_INTROSPECTION_OFF };

@@ -788,10 +788,11 @@ static int is_uuid(const char *s) {
 
 static const char k_scope_sql[] =
     "SELECT set_config('app.club_id',$1,true), set_config('app.user_id',$2,true), "
-    "set_config('app.network_admin',$3,true), set_config('app.relay',$4,true)";
+    "set_config('app.network_admin',$3,true), set_config('app.relay',$4,true), "
+    "set_config('app.ledger_writer',$5,true)";
 
 /* BEGIN + scope on a connected slot. Returns 0, or -1 with *e and *lost (connection gone). */
-static int begin_on(db_conn_t *c, const char *const params[4], int *lost, err_t *e) {
+static int begin_on(db_conn_t *c, const char *const params[5], int *lost, err_t *e) {
     *lost = 0;
     PGresult *r = PQexec(c->pg, "BEGIN");
     if (!result_ok(r)) {
@@ -801,7 +802,7 @@ static int begin_on(db_conn_t *c, const char *const params[4], int *lost, err_t 
         return -1;
     }
     PQclear(r);
-    r = conn_exec(c, k_scope_sql, 4, params, e);
+    r = conn_exec(c, k_scope_sql, 5, params, e);
     if (!r) {
         *lost = !c->pg || PQstatus(c->pg) == CONNECTION_BAD;
         return -1;
@@ -810,7 +811,19 @@ static int begin_on(db_conn_t *c, const char *const params[4], int *lost, err_t 
     return 0;
 }
 
+static int begin_scoped(db_pool_t *p, const db_scope_t *scope, int ledger_writer, db_tx_t **tx,
+                        err_t *e);
+
 int db_begin(db_pool_t *p, const db_scope_t *scope, db_tx_t **tx, err_t *e) {
+    return begin_scoped(p, scope, 0, tx, e);
+}
+
+int db_begin_ledger_writer(db_pool_t *p, const db_scope_t *scope, db_tx_t **tx, err_t *e) {
+    return begin_scoped(p, scope, 1, tx, e);
+}
+
+static int begin_scoped(db_pool_t *p, const db_scope_t *scope, int ledger_writer, db_tx_t **tx,
+                        err_t *e) {
     if (tx) *tx = NULL;
     if (!p || !tx) return err_set(e, 500, "internal", NULL, "db_begin: no pool");
     const char *club = scope && scope->club_id ? scope->club_id : "";
@@ -819,8 +832,8 @@ int db_begin(db_pool_t *p, const db_scope_t *scope, db_tx_t **tx, err_t *e) {
         return err_set(e, 400, "invalid_field", "club_id", "club id must be a UUID");
     if (strlen(user) > 128)
         return err_set(e, 400, "invalid_field", "user_id", "user id is too long");
-    const char *params[4] = {club, user, scope && scope->network_admin ? "on" : "off",
-                             scope && scope->relay ? "on" : "off"};
+    const char *params[5] = {club, user, scope && scope->network_admin ? "on" : "off",
+                             scope && scope->relay ? "on" : "off", ledger_writer ? "on" : "off"};
     db_tx_t *t = calloc(1, sizeof *t);
     if (!t) return err_set(e, 500, "internal", NULL, "out of memory");
     db_conn_t *c = acquire(p, e);

@@ -5,6 +5,8 @@
  *   set_config('app.network_admin', 'on'|'off', true)       -- network-wide administration
  *   set_config('app.relay', 'on'|'off', true)               -- outbox relay reads all tenants
  *   set_config('app.user_id', <uuid or ''>, true)           -- actor, for audit columns
+ *   set_config('app.ledger_writer', 'on'|'off', true)       -- the ledger's writer scope
+ *                                      (on only through db_begin_ledger_writer)
  * A broken connection (server restart) is reset and the transaction retried once when nothing
  * was sent yet; otherwise the caller gets a 503 "unavailable" error. */
 #ifndef CORE_DB_H
@@ -36,6 +38,10 @@ long long db_pool_timeouts(db_pool_t *p);
 
 /* Takes a connection (waits up to 5 s, then 503), BEGINs, applies the scope. */
 int db_begin(db_pool_t *p, const db_scope_t *scope, db_tx_t **tx, err_t *e);
+/* The same, with the ledger's writer scope on as well (core.is_ledger_writer(): the only
+ * scope that may write the ledger schema). A separate entry point rather than a db_scope_t
+ * member so that positional db_scope_t initialisers elsewhere stay complete. */
+int db_begin_ledger_writer(db_pool_t *p, const db_scope_t *scope, db_tx_t **tx, err_t *e);
 /* Runs a parameterised statement (prepared on first use on this connection). Returns a result
  * the caller PQclear()s, or NULL with *e set. SQLSTATE mapping: 23505 unique -> 409 "conflict",
  * 23503 fk -> 409 "conflict", 23514 check / 22xxx data -> 422 "invalid_field", 42501 / RLS ->

@@ -52,6 +52,7 @@ struct http_server {
     http_handler_fn handler;
     void *ud;
     size_t max_body;
+    http_body_limit_fn body_limit;
     int port;
     atomic_int inflight;
     atomic_int stopping;
@@ -62,6 +63,7 @@ typedef struct req_state {
     http_request_t req;
     int phase; /* 0: first call pending, 1: receiving, 2: answered */
     int too_large;
+    size_t max_body; /* this request's limit: srv->max_body or the route's (body_limit) */
     char *body;
     size_t body_len, body_cap, discarded;
     char *raw_path;
@@ -309,7 +311,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, req_state_t *st,
 
 static enum MHD_Result send_413(struct MHD_Connection *c, req_state_t *st) {
     char msg[96];
-    snprintf(msg, sizeof msg, "request body exceeds %zu bytes", st->srv->max_body);
+    snprintf(msg, sizeof msg, "request body exceeds %zu bytes", st->max_body);
     http_response_t resp = {0};
     http_set_body(&resp, 413, error_body("payload_too_large", NULL, msg));
     log_set_context(st->request_id, st->trace_id);
@@ -388,6 +390,7 @@ static void on_mhd_log(void *cls, const char *fm, va_list ap) {
 static int first_call(struct MHD_Connection *c, const char *method, req_state_t *st) {
     http_server_t *srv = st->srv;
     st->phase = 1;
+    st->max_body = srv->max_body;
     const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     if (valid_request_id(rid))
         snprintf(st->request_id, sizeof st->request_id, "%s", rid);
@@ -406,12 +409,16 @@ static int first_call(struct MHD_Connection *c, const char *method, req_state_t 
     r->client_ip = st->client_ip;
     r->impl = c;
     r->body = "";
+    if (srv->body_limit) {
+        size_t lim = srv->body_limit(method, st->raw_path, srv->ud);
+        if (lim > st->max_body && lim <= SIZE_MAX / 2) st->max_body = lim;
+    }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl) {
         errno = 0;
         char *end;
         unsigned long long v = strtoull(cl, &end, 10);
-        if (errno || end == cl || v > srv->max_body) {
+        if (errno || end == cl || v > st->max_body) {
             st->too_large = 1;
             return -1;
         }
@@ -424,7 +431,7 @@ static int first_call(struct MHD_Connection *c, const char *method, req_state_t 
 }
 
 static int append_body(req_state_t *st, const char *data, size_t n) {
-    size_t max = st->srv->max_body;
+    size_t max = st->max_body;
     if (st->too_large || n > max - st->body_len) {
         if (!st->too_large) {
             st->too_large = 1;
@@ -514,6 +521,7 @@ http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, voi
     srv->ud = ud;
     srv->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
     if (srv->max_body > SIZE_MAX / 2) srv->max_body = SIZE_MAX / 2;
+    srv->body_limit = cfg->body_limit;
     atomic_init(&srv->inflight, 0);
     atomic_init(&srv->stopping, 0);
 

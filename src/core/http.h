@@ -1,6 +1,7 @@
 /* http: the HTTP/1.1 server on libmicrohttpd (chosen by measurement, see docs/http-library.md).
  * Owns the MHD daemon, per-request body buffers and the in-flight counter used for graceful
- * shutdown. It reads the whole body (up to max_body, else 413), assigns a request id (from
+ * shutdown. It reads the whole body (up to max_body, or the larger limit body_limit gives a
+ * route, else 413), assigns a request id (from
  * X-Request-Id when sane, else generated) and a trace id (from W3C `traceparent`, else
  * generated), sets the log context, calls ONE handler, and sends what the handler put in the
  * http_response_t. It also records per-route metrics (the handler names the route template):
@@ -44,6 +45,9 @@ typedef struct http_response {
 } http_response_t;
 
 typedef void (*http_handler_fn)(const http_request_t *req, http_response_t *resp, void *ud);
+/* Optional: a larger body limit for one request, asked before the body is read (method and
+ * raw path known, ud = the handler's ud). 0 or anything <= max_body keeps max_body. */
+typedef size_t (*http_body_limit_fn)(const char *method, const char *path, void *ud);
 
 typedef struct http_config {
     const char *host;
@@ -51,6 +55,7 @@ typedef struct http_config {
     int threads;
     size_t max_body;
     int timeout_s;
+    http_body_limit_fn body_limit; /* may be NULL */
 } http_config_t;
 
 http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, void *ud, err_t *e);

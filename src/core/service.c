@@ -21,6 +21,27 @@ const svc_op_t *svc_find_op(const svc_module_t *m, const char *op_name) {
     return NULL;
 }
 
+const svc_op_http_t *svc_find_op_http(const svc_module_t *m, const char *op_name) {
+    for (const svc_op_http_t *h = m ? m->http : NULL; h && h->op; h++)
+        if (strcmp(h->op, op_name) == 0) return h;
+    return NULL;
+}
+
+int svc_call(const svc_env_t *env, const char *module_name, const char *op_name,
+             const svc_caller_t *caller, json_t *input, int *status, json_t **output, err_t *e) {
+    const svc_module_t *m = svc_find_module(module_name);
+    const svc_op_t *op = m ? svc_find_op(m, op_name) : NULL;
+    *output = NULL;
+    if (!op) {
+        err_set(e, 500, "unknown_operation", "", "no operation %s.%s", module_name, op_name);
+        *status = e->status;
+        return -1;
+    }
+    if (!env->cfg || cfg_service_enabled(env->cfg, m->name))
+        return svc_dispatch(env, m, op, caller, input, status, output, e);
+    return svc_call_remote(env, m, op, caller, input, status, output, e);
+}
+
 int svc_authorized(const svc_caller_t *caller, const char *permission) {
     if (!permission) return 1;
     if (!caller) return 0;

@@ -63,17 +63,37 @@ typedef struct svc_op {
     svc_handle_fn handle;
 } svc_op_t;
 
+/* Optional REST details of an operation, for the gateway only (NATS carries JSON input as
+ * always). Kept beside svc_op_t, not in it, so the positional op tables stay unchanged. */
+typedef struct svc_op_http {
+    const char *op;         /* operation name; NULL ends the list */
+    const char *body_type;  /* a non-JSON request body also accepted, e.g. "text/csv": the raw
+                               body becomes the string input field body_field; NULL = JSON only */
+    const char *body_field; /* e.g. "csv" */
+    size_t max_body;        /* body limit of this route when larger than
+                               RECIPROCAL_HTTP_MAX_BODY_BYTES; 0 = the global limit */
+} svc_op_http_t;
+
 typedef struct svc_module {
     const char *name;   /* "member" */
     const char *schema; /* PostgreSQL schema it owns; its outbox is <schema>.outbox */
     const svc_op_t *ops;
     size_t n_ops;
+    const svc_op_http_t *http; /* optional, NULL-terminated (op == NULL) */
+    /* Optional lifecycle hooks, called by `reciprocal serve` for enabled services only:
+     * start after the responders are up (background work: threads, consumers; 0 or -1 + err,
+     * which aborts startup), stop at shutdown before the outbox relay, the bus and the
+     * database pool close (must join what start began). NULL = none. */
+    int (*start)(const svc_env_t *env, err_t *e);
+    void (*stop)(void);
 } svc_module_t;
 
 /* Every service module linked into the binary (src/services/registry.c), NULL-terminated. */
 extern const svc_module_t *const svc_registry[];
 const svc_module_t *svc_find_module(const char *name);
 const svc_op_t *svc_find_op(const svc_module_t *m, const char *op_name);
+/* The REST details of op in m->http, or NULL. */
+const svc_op_http_t *svc_find_op_http(const svc_module_t *m, const char *op_name);
 
 /* validate -> authorise -> handle, logging failures with 5xx status. *status gets the HTTP
  * status (op->status on success). */
@@ -104,6 +124,13 @@ int svc_serve_bus(const svc_env_t *env, const svc_module_t *m, int workers, err_
 int svc_call_remote(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
                     const svc_caller_t *caller, json_t *input, int *status, json_t **output,
                     err_t *e);
+
+/* One operation of another service by name, through the normal transport: svc_dispatch when
+ * that service runs in this process (cfg_service_enabled), else svc_call_remote over NATS.
+ * Same contract as svc_dispatch; 500 unknown_operation when the module or op does not exist.
+ * For service-to-service calls (member -> auth invite) and the GraphQL resolvers. */
+int svc_call(const svc_env_t *env, const char *module_name, const char *op_name,
+             const svc_caller_t *caller, json_t *input, int *status, json_t **output, err_t *e);
 
 /* Envelope codec (exposed for tests). */
 json_t *svc_caller_to_json(const svc_caller_t *c);

@@ -126,11 +126,28 @@ static void add_query_arg(const char *k, const char *v, void *ud) {
     json_object_set_new(input, k, json_string(v ? v : ""));
 }
 
-static int content_type_is_json(const char *ct) {
+/* ct is the media type `type` (case-insensitive), optionally followed by parameters. */
+static int content_type_is(const char *ct, const char *type) {
     if (!ct) return 0;
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0) return 0;
+    size_t n = strlen(type);
+    if (strncasecmp(ct, type, n) != 0) return 0;
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static int content_type_is_json(const char *ct) {
+    return content_type_is(ct, "application/json");
+}
+
+size_t gw_body_limit(const char *method, const char *path, void *ud) {
+    gateway_t *g = ud;
+    router_match_t m;
+    char allow[128];
+    if (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0 && strcmp(method, "PATCH") != 0)
+        return 0; /* no body expected: the hot GET path skips the extra route lookup */
+    if (router_match(g->router, method, path, &m, allow, sizeof allow) != 200) return 0;
+    const gw_target_t *t = m.target;
+    const svc_op_http_t *h = svc_find_op_http(t->module, t->op->name);
+    return h ? h->max_body : 0;
 }
 
 /* The caller from the bearer token (gateway/authn.c). An invalid token fails only operations
@@ -150,10 +167,23 @@ static void handle_operation(gateway_t *g, const http_request_t *req, http_respo
     int has_body = req->body_len > 0;
     int wants_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PATCH") == 0 ||
                      strcmp(req->method, "PUT") == 0;
-    if (has_body && wants_body) {
+    const svc_op_http_t *oh = svc_find_op_http(t->module, t->op->name);
+    if (has_body && wants_body && oh && oh->body_type && oh->body_field &&
+        content_type_is(req->content_type, oh->body_type)) {
+        /* a raw body this operation also accepts (e.g. text/csv): one string input field */
+        json_t *text = json_stringn(req->body, req->body_len);
+        if (!text) {
+            error_response(resp, 400, "invalid_body", "body", "the body must be UTF-8 text");
+            return;
+        }
+        input = json_object();
+        json_object_set_new(input, oh->body_field, text);
+    } else if (has_body && wants_body) {
         if (!content_type_is_json(req->content_type)) {
-            error_response(resp, 415, "unsupported_media_type", "content-type",
-                           "send the body as application/json");
+            char msg[128];
+            snprintf(msg, sizeof msg, "send the body as application/json%s%s",
+                     oh && oh->body_type ? " or " : "", oh && oh->body_type ? oh->body_type : "");
+            error_response(resp, 415, "unsupported_media_type", "content-type", msg);
             return;
         }
         if (jsonx_parse_object(req->body, req->body_len, &input, &e) != 0) {

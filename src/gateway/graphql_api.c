@@ -14,6 +14,9 @@
 #include "core/metrics.h"
 #include "gateway/authn.h"
 #include "gateway/graphql/gql_exec.h"
+#include "gateway/graphql_auth.h"
+#include "gateway/graphql_bind.h"
+#include "gateway/graphql_members.h"
 #include "gateway/graphql/gql_parser.h"
 #include "gateway/graphql/gql_validate.h"
 
@@ -33,212 +36,61 @@ struct gql_api {
     size_t ndocs;
 };
 
-/* Per request: the caller and the batch cache of clubs by id/slug. */
-typedef struct api_req {
-    gql_api_t *api;
-    svc_caller_t caller;
-    json_t *clubs; /* key -> club object or null (not found) */
-} api_req;
-
-/* ---- operations: the same path as REST (gateway.c handle_operation) ---- */
-
-static int call_op(api_req *r, const char *module, const char *op_name, json_t *input,
-                   json_t **output, err_t *e) {
-    const svc_module_t *m = svc_find_module(module);
-    const svc_op_t *op = m ? svc_find_op(m, op_name) : NULL;
-    *output = NULL;
-    if (!op)
-        return err_set(e, 500, "internal", "", "operation %s.%s is not linked", module, op_name);
-    metrics_counter_add("graphql_operation_calls_total", (const char *[]){op_name, NULL}, 1);
-    int status = 0;
-    if (cfg_service_enabled(r->api->env->cfg, m->name))
-        return svc_dispatch(r->api->env, m, op, &r->caller, input, &status, output, e);
-    return svc_call_remote(r->api->env, m, op, &r->caller, input, &status, output, e);
-}
-
-/* ---- small helpers ---- */
-
-static char *errdup(const err_t *e) {
-    return strdup(e->message[0] ? e->message : "operation failed");
-}
-
-/* camelCase -> snake_case */
-static void snake(const char *in, char *out, size_t cap) {
-    size_t o = 0;
-    for (; *in && o + 2 < cap; in++) {
-        if (isupper((unsigned char)*in)) {
-            out[o++] = '_';
-            out[o++] = (char)tolower((unsigned char)*in);
-        } else {
-            out[o++] = *in;
-        }
-    }
-    out[o] = 0;
-}
-
-/* snake_case -> camelCase (also inside "address.postal_code") */
-static void camel(const char *in, char *out, size_t cap) {
-    size_t o = 0;
-    for (; *in && o + 1 < cap; in++) {
-        if (*in == '_' && in[1]) {
-            in++;
-            out[o++] = (char)toupper((unsigned char)*in);
-        } else {
-            out[o++] = *in;
-        }
-    }
-    out[o] = 0;
-}
-
-static void lower_str(char *s) {
-    for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
-
-/* GraphQL input (camelCase keys, upper-case enum values) -> REST input. */
-static json_t *rest_input(json_t *in) {
-    if (json_is_object(in)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach(in, k, v) {
-            char key[96];
-            snake(k, key, sizeof key);
-            json_t *c;
-            if ((strcmp(key, "status") == 0 || strcmp(key, "facility") == 0) && json_is_string(v)) {
-                char buf[64];
-                snprintf(buf, sizeof buf, "%s", json_string_value(v));
-                lower_str(buf);
-                c = json_string(buf);
-            } else if (strcmp(key, "facilities") == 0 && json_is_array(v)) {
-                c = json_array();
-                size_t i;
-                json_t *x;
-                json_array_foreach(v, i, x) {
-                    char buf[64];
-                    snprintf(buf, sizeof buf, "%s",
-                             json_string_value(x) ? json_string_value(x) : "");
-                    lower_str(buf);
-                    json_array_append_new(c, json_string(buf));
-                }
-            } else {
-                c = rest_input(v);
-            }
-            json_object_set_new(o, key, c);
-        }
-        return o;
-    }
-    return json_deep_copy(in);
-}
-
-/* ---- resolvers ---- */
+/* ---- resolvers: health and clubs (members: graphql_members.c, me: graphql_auth.c) ---- */
 
 static int r_health(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                     char **error) {
     (void)parent, (void)args, (void)error;
     api_req *r = info->ctx;
     err_t e = {0};
-    int db_ok = db_ping(r->api->env->db, &e) == 0;
-    int bus_ok = bus_ping(r->api->env->bus, 1000, &e) == 0;
+    int db_ok = db_ping(r->env->db, &e) == 0;
+    int bus_ok = bus_ping(r->env->bus, 1000, &e) == 0;
     *out = json_pack("{s:s, s:b, s:b}", "status", db_ok && bus_ok ? "ready" : "unready", "postgres",
                      db_ok, "nats", bus_ok);
     return 0;
 }
 
-/* Reads a REST key (snake_case) named by ud from the parent. */
+/* Reads a REST key (snake_case) named by ud from the parent; the GraphQL name when absent
+ * (objects already converted by gqlb_output, e.g. a member's addresses). */
 static int r_key(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                  char **error) {
     (void)args, (void)error;
     json_t *v = json_object_get(parent, info->ud);
+    if (!v) v = json_object_get(parent, info->field->name);
     *out = v ? json_incref(v) : NULL;
     return 0;
-}
-
-/* Enum values: REST "active" / ["golf"] -> GraphQL ACTIVE / [GOLF]. */
-static json_t *upper_json(json_t *v) {
-    if (json_is_string(v)) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%s", json_string_value(v));
-        for (char *p = buf; *p; p++)
-            *p = (char)toupper((unsigned char)*p);
-        return json_string(buf);
-    }
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) json_array_append_new(a, upper_json(x));
-        return a;
-    }
-    return v ? json_incref(v) : NULL;
 }
 
 static int r_upper(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                    char **error) {
     (void)args, (void)error;
-    *out = upper_json(json_object_get(parent, info->ud));
+    *out = gqlb_upper(json_object_get(parent, info->ud));
     return 0;
 }
 
 /* Query.club: batch hook loads every id of the selection set with one get_clubs_by_ids. */
 static void pf_club(const gql_resolve_info *info, json_t *calls) {
-    api_req *r = info->ctx;
     json_t *ids = json_array();
     size_t i;
     json_t *c;
     json_array_foreach(calls, i, c) {
-        const char *id = json_string_value(json_object_get(json_array_get(c, 1), "id"));
-        if (!id || json_object_get(r->clubs, id)) continue;
-        int dup = 0;
-        size_t k;
-        json_t *x;
-        json_array_foreach(ids, k, x) if (strcmp(json_string_value(x), id) == 0) dup = 1;
-        if (!dup && json_array_size(ids) < 100) json_array_append_new(ids, json_string(id));
+        json_t *id = json_object_get(json_array_get(c, 1), "id");
+        if (json_is_string(id)) json_array_append(ids, id);
     }
-    if (json_array_size(ids) > 1) {
-        json_t *input = json_pack("{s:O}", "ids", ids), *output = NULL;
-        err_t e = {0};
-        if (call_op(r, "member", "get_clubs_by_ids", input, &output, &e) == 0) {
-            json_t *items = json_object_get(output, "items");
-            json_array_foreach(ids, i, c) {
-                json_t *club = json_array_get(items, i);
-                json_object_set(r->clubs, json_string_value(c), club ? club : json_null());
-            }
-        }
-        json_decref(output);
-        json_decref(input);
-    }
+    gqlb_prefetch_clubs(info->ctx, ids);
     json_decref(ids);
 }
 
 static int r_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                   char **error) {
     (void)parent;
-    api_req *r = info->ctx;
-    const char *id = json_string_value(json_object_get(args, "id"));
-    json_t *cached = id ? json_object_get(r->clubs, id) : NULL;
-    if (cached) {
-        *out = json_incref(cached);
-        return 0;
-    }
-    json_t *input = json_pack("{s:s}", "id", id ? id : ""), *output = NULL;
     err_t e = {0};
-    int rc = call_op(r, "member", "get_club", input, &output, &e);
-    json_decref(input);
-    if (rc != 0) {
-        if (e.status == 404 || e.status == 400 || e.status == 422) {
-            *out = json_null(); /* no such club (or not a valid id): null, not an error */
-            return 0;
-        }
-        *error = errdup(&e);
-        return -1;
-    }
-    if (id) json_object_set(r->clubs, id, output);
-    *out = output;
+    if (gqlb_club(info->ctx, json_string_value(json_object_get(args, "id")), out, &e) != 0)
+        return gqlb_fail(info, &e, error);
     return 0;
 }
 
-static char *edge_cursor(json_t *club) {
+static char *club_cursor(json_t *club) {
     char key[160];
     snprintf(key, sizeof key, "%s|%s",
              json_string_value(json_object_get(club, "created_at"))
@@ -260,6 +112,7 @@ static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, j
         long long n = json_integer_value(first);
         if (n < 1 || n > 100) {
             json_decref(input);
+            gql_resolve_error_code(info, "invalid_field");
             *error = strdup("first must be from 1 to 100");
             return -1;
         }
@@ -271,29 +124,26 @@ static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, j
         if (!json_is_string(v)) continue;
         char buf[256];
         snprintf(buf, sizeof buf, "%s", json_string_value(v));
-        if (strcmp(*k, "status") == 0 || strcmp(*k, "facility") == 0) lower_str(buf);
+        if (strcmp(*k, "status") == 0 || strcmp(*k, "facility") == 0)
+            for (char *q = buf; *q; q++)
+                *q = (char)tolower((unsigned char)*q);
         json_object_set_new(input, *k, json_string(buf));
     }
     json_t *output = NULL;
     err_t e = {0};
-    int rc = call_op(r, "member", "list_clubs", input, &output, &e);
+    int rc = gqlb_call(r, "member", "list_clubs", input, &output, &e);
     json_decref(input);
-    if (rc != 0) {
-        *error = errdup(&e);
-        return -1;
-    }
-    json_t *edges = json_array();
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    json_t *items = json_object_get(output, "items");
     size_t i;
     json_t *club;
-    char *last = NULL;
-    json_array_foreach(json_object_get(output, "items"), i, club) {
-        free(last);
-        last = edge_cursor(club);
-        json_array_append_new(edges,
-                              json_pack("{s:s, s:O}", "cursor", last ? last : "", "node", club));
+    json_array_foreach(items, i, club) {
         const char *cid = json_string_value(json_object_get(club, "id"));
         if (cid) json_object_set(r->clubs, cid, club);
     }
+    char *last = NULL;
+    /* every edge's cursor is computed (the REST next_cursor has the same form) */
+    json_t *edges = gqlb_edges(items, NULL, club_cursor, NULL, &last);
     json_t *next = json_object_get(output, "next_cursor");
     *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage",
                      json_is_string(next), "endCursor", last ? json_string(last) : json_null());
@@ -302,32 +152,11 @@ static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, j
     return 0;
 }
 
-/* Mutations: 4xx from the operation become userErrors; 401/403/5xx are GraphQL errors. */
-static int mutate(api_req *r, const char *op, json_t *input, json_t **out, char **error) {
-    json_t *output = NULL;
-    err_t e = {0};
-    int rc = call_op(r, "member", op, input, &output, &e);
-    if (rc == 0) {
-        *out = json_pack("{s:o, s:[]}", "club", output ? output : json_null(), "userErrors");
-        return 0;
-    }
-    if (e.status == 400 || e.status == 404 || e.status == 409 || e.status == 422) {
-        char field[128];
-        camel(e.field, field, sizeof field);
-        *out = json_pack("{s:n, s:[{s:o, s:s, s:s}]}", "club", "userErrors", "field",
-                         field[0] ? json_string(field) : json_null(), "message", e.message, "code",
-                         e.code);
-        return 0;
-    }
-    *error = errdup(&e);
-    return -1;
-}
-
 static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                       char **error) {
     (void)parent;
-    json_t *input = rest_input(json_object_get(args, "input"));
-    int rc = mutate(info->ctx, info->ud, input, out, error);
+    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
+    int rc = gqlb_mutation(info, "member", info->ud, input, "club", NULL, out, error);
     json_decref(input);
     return rc;
 }
@@ -350,6 +179,8 @@ static int add_resolvers(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Mutation", "updateClub", r_mutation, NULL, "update_club");
     rc |= gql_resolvers_add(rs, "Mutation", "deactivateClub", r_mutation, NULL, "deactivate_club");
     rc |= gql_resolvers_add(rs, "Mutation", "activateClub", r_mutation, NULL, "activate_club");
+    rc |= gql_auth_bind(rs);
+    rc |= gql_members_bind(rs);
     return rc;
 }
 
@@ -409,7 +240,7 @@ static char *load_document(api_req *r, const char *id, err_t *e) {
         }
     pthread_mutex_unlock(&api->lock);
     json_t *input = json_pack("{s:s}", "id", id), *output = NULL;
-    int rc = call_op(r, "gateway", "get_graphql_document", input, &output, e);
+    int rc = gqlb_call(r, "gateway", "get_graphql_document", input, &output, e);
     json_decref(input);
     const char *text = rc == 0 ? json_string_value(json_object_get(output, "document")) : NULL;
     char *t = text ? strdup(text) : NULL;
@@ -564,7 +395,7 @@ void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *
     gql_document *doc = NULL;
     char *stored = NULL;
     json_t *result = NULL;
-    api_req r = {.api = api};
+    api_req r = {.api = api, .env = api->env};
     gql_errors errs = {0};
     if (!is_get && !is_post) {
         request_error_msg(resp, 405, gql_mode, "GraphQL is served over GET and POST only");

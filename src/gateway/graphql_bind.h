@@ -23,7 +23,8 @@ typedef struct api_req {
     json_t *clubs; /* club cache: id or slug -> REST club object, or null (not found) */
 } api_req;
 
-/* Runs module.op with the request's caller (same permissions and RLS as REST); counts it in
+/* Runs module.op with the request's caller through svc_call (svc_dispatch in process,
+ * svc_call_remote over NATS: same permissions and RLS as REST); counts it in
  * graphql_operation_calls_total{operation}. 0 + *output, or -1 + e. */
 int gqlb_call(api_req *r, const char *module, const char *op, json_t *input, json_t **output,
               err_t *e);

@@ -327,6 +327,108 @@ static void test_forbidden_and_tenancy(void) {
     e2e_resp_free(&r);
 }
 
+/* ---- issue 3 admin routes, the current session, logout by access token ---- */
+
+static void test_admin_routes_and_current_session(void) {
+    e2e_resp_t r;
+    char email[128], id[64], access[4096], refresh[128], sid[64], path[192], body[256];
+    snprintf(email, sizeof email, "staff-%d@example.test", (int)getpid());
+    REQUIRE(invite_and_register(g_club_a, email, "member") == 0);
+    REQUIRE(login(g_slug_a, email, g_pw, &r) == 0);
+    REQUIRE(r.status == 200);
+    snprintf(access, sizeof access, "%s", jstr(&r, "access_token"));
+    snprintf(refresh, sizeof refresh, "%s", jstr(&r, "refresh_token"));
+    snprintf(sid, sizeof sid, "%s", jstr(&r, "session_id"));
+    snprintf(id, sizeof id, "%s",
+             json_string_value(json_object_get(json_object_get(r.json, "user"), "id")));
+    e2e_resp_free(&r);
+    /* the sessions list marks the session of the access token */
+    REQUIRE(req_as(access, "GET", "/api/v1/auth/sessions", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    json_t *s0 = json_array_get(json_object_get(r.json, "items"), 0);
+    CHECK_STR(json_string_value(json_object_get(s0, "id")), sid);
+    CHECK(json_is_true(json_object_get(s0, "current")));
+    e2e_resp_free(&r);
+    /* a member cannot call admin operations */
+    snprintf(path, sizeof path, "/api/v1/auth/users/%s/disable", id);
+    REQUIRE(req_as(access, "POST", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 403);
+    e2e_resp_free(&r);
+    REQUIRE(req_as(access, "GET", "/api/v1/auth/audit", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 403);
+    e2e_resp_free(&r);
+    /* club A's admin grants and removes a role (two path parameters) */
+    snprintf(path, sizeof path, "/api/v1/auth/users/%s/roles", id);
+    REQUIRE(req_as(g_a_access, "POST", path, "{\"role\":\"club_staff\"}", &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(strstr(r.body, "club_staff") != NULL);
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/auth/users/%s/roles/club_staff", id);
+    REQUIRE(req_as(g_a_access, "DELETE", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(strstr(r.body, "club_staff") == NULL);
+    e2e_resp_free(&r);
+    /* club B's admin: not found */
+    REQUIRE(login(g_slug_b, g_b_email, g_pw, &r) == 0);
+    REQUIRE(r.status == 200);
+    char b_access[4096];
+    snprintf(b_access, sizeof b_access, "%s", jstr(&r, "access_token"));
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/auth/users/%s/roles", id);
+    REQUIRE(req_as(b_access, "POST", path, "{\"role\":\"club_admin\"}", &r) == 0);
+    CHECK_EQ_INT(r.status, 404);
+    e2e_resp_free(&r);
+    /* audit log, paginated by query string */
+    REQUIRE(req_as(g_a_access, "GET", "/api/v1/auth/audit?limit=2", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(r.json, "items")), 2);
+    CHECK(jstr(&r, "next_cursor") != NULL);
+    CHECK(strstr(r.body, g_club_b) == NULL);
+    e2e_resp_free(&r);
+    /* disable: the refresh token dies and sign-in is refused; enable brings sign-in back */
+    snprintf(path, sizeof path, "/api/v1/auth/users/%s/disable", id);
+    REQUIRE(req_as(g_a_access, "POST", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", refresh);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/refresh", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+    REQUIRE(login(g_slug_a, email, g_pw, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/auth/users/%s/enable", id);
+    REQUIRE(req_as(g_a_access, "POST", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    /* logout with only the access token ends its session */
+    REQUIRE(login(g_slug_a, email, g_pw, &r) == 0);
+    REQUIRE(r.status == 200);
+    snprintf(access, sizeof access, "%s", jstr(&r, "access_token"));
+    snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", jstr(&r, "refresh_token"));
+    e2e_resp_free(&r);
+    REQUIRE(req_as(access, "POST", "/api/v1/auth/logout", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 204);
+    e2e_resp_free(&r);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/refresh", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+    REQUIRE(req_as(NULL, "POST", "/api/v1/auth/logout", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 401); /* nothing names a session */
+    e2e_resp_free(&r);
+}
+
+/* serve refuses to start the auth service without a key-encryption key, naming the variable */
+static void test_serve_requires_kek(void) {
+    char *out = NULL;
+    const char *args[] = {"serve", NULL};
+    const char *env[] = {"RECIPROCAL_AUTH_KEK=", "RECIPROCAL_LISTEN=127.0.0.1:0", NULL};
+    int rc = e2e_run(args, env, &out);
+    CHECK(rc != 0);
+    CHECK(out && strstr(out, "RECIPROCAL_AUTH_KEK") != NULL);
+    free(out);
+}
+
 /* ---- the gateway's token checks ---- */
 
 static db_pool_t *g_db;
@@ -564,6 +666,8 @@ int main(void) {
         RUN(test_refresh_rotation_and_reuse);
         RUN(test_sessions_and_logout);
         RUN(test_forbidden_and_tenancy);
+        RUN(test_admin_routes_and_current_session);
+        RUN(test_serve_requires_kek);
         RUN(test_token_rejections);
         RUN(test_mfa);
         RUN(test_password_reset);

@@ -1,20 +1,31 @@
 /* End-to-end: the real binary's /graphql endpoint. Clubs over GraphQL (club by id and slug, the
  * clubs connection page by page, createClub with userErrors on a duplicate slug), batching of
- * aliased club(id:) fields into one get_clubs_by_ids call (counted in /metrics), the
- * GraphQL-over-HTTP rules (GET/POST, 405, 415, status codes per Accept), persisted documents,
- * and graphql-http's serverAudits run by node against the live server (no MUST failure). */
+ * aliased club(id:) fields into one get_clubs_by_ids call (counted in /metrics), members
+ * (createMember with dependents and userErrors, changeMemberStatus with invalid_transition and
+ * cascade, updateMember, member(id:) with profile/addresses/dependents/statusHistory, the members
+ * connection paged with filters and sort, homeClub/club of a list in ONE get_clubs_by_ids call),
+ * `me` for a signed-in member (user, club, member, sessions) and permission errors with path and
+ * extensions.code (a member reading another member, the member list without member:read, staff
+ * of another club, anonymous), the GraphQL-over-HTTP rules (GET/POST, 405, 415, status codes per
+ * Accept), persisted documents, and graphql-http's serverAudits run by node against the live
+ * server (no MUST failure). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/bus.h"
 #include "support/e2e.h"
 #include "test.h"
 
 static e2e_proc_t g_proc;
 static char g_tag[32];
 static char g_id[64];
+static char g_admin[4096]; /* network administrator's access token */
+static char g_club_m[64], g_club_n[64], g_slug_m[96], g_slug_n[96];
+static char g_primary[64], g_dep[64], g_other[64]; /* members of club M */
+static const char *g_pw = "graphql member passphrase 77";
 
 static int gql(const char *accept_gql, const char *body, e2e_resp_t *r) {
     char url[256];
@@ -211,6 +222,433 @@ static void test_connection(void) {
     CHECK(pages >= 2);
 }
 
+/* ---- members ---- */
+
+static const char *jstr(json_t *j, const char *k) {
+    return json_string_value(json_object_get(j, k));
+}
+
+/* data.<a>.<b> ... */
+static json_t *dig(json_t *j, const char *path) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && j; k = strtok_r(NULL, ".", &save))
+        j = json_is_array(j) ? json_array_get(j, (size_t)atoi(k)) : json_object_get(j, k);
+    return j;
+}
+
+static int post_as(const char *bearer, const char *q, json_t *vars, e2e_resp_t *r) {
+    char url[256];
+    snprintf(url, sizeof url, "%s/graphql", g_proc.base);
+    json_t *body = json_pack("{s:s}", "query", q);
+    if (vars) json_object_set(body, "variables", vars);
+    char *s = json_dumps(body, JSON_COMPACT);
+    int rc = e2e_http_as(bearer, "POST", url, "application/json", s, r);
+    free(s);
+    json_decref(body);
+    return rc;
+}
+
+static const char *const k_member_fields =
+    "id clubId memberNumber category status joinedOn expiresOn homeClubId primaryMemberId "
+    "relationship directoryOptIn erased profile { firstName lastName email staffNotes } "
+    "addresses { home { lines city postalCode country } } createdAt updatedAt";
+
+static void test_members(void) {
+    snprintf(g_slug_m, sizeof g_slug_m, "gql-m-%s", g_tag);
+    snprintf(g_slug_n, sizeof g_slug_n, "gql-n-%s", g_tag);
+    create_club(g_slug_m, "GraphQL Members M", g_club_m);
+    create_club(g_slug_n, "GraphQL Members N", g_club_n);
+    REQUIRE(g_club_m[0] && g_club_n[0]);
+    char q[2048];
+    e2e_resp_t r;
+    /* createMember with a dependent, home club N */
+    json_t *vars = json_pack(
+        "{s:{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:{s:{s:[s], s:s, s:s, s:s}}, "
+        "s:[{s:s, s:s, s:{s:s, s:s}}]}}",
+        "in", "clubId", g_club_m, "category", "full", "expiresOn", "2099-12-31", "homeClubId",
+        g_club_n, "profile", "firstName", "Ada", "lastName", "Lovelace", "email", "ada@example.com",
+        "staffNotes", "prefers tea", "addresses", "home", "lines", "1 Analytical Row", "city",
+        "London", "postalCode", "N1 1AA", "country", "gb", "dependents", "relationship", "SPOUSE",
+        "category", "social", "profile", "firstName", "Wil", "lastName", "Lovelace");
+    snprintf(q, sizeof q,
+             "mutation M($in: CreateMemberInput!) { createMember(input: $in) { member { %s "
+             "dependents { id relationship status primaryMemberId } } userErrors { field message "
+             "code } } }",
+             k_member_fields);
+    REQUIRE(post_as(g_admin, q, vars, &r) == 0);
+    json_decref(vars);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(json_object_get(r.json, "errors") == NULL);
+    json_t *m = dig(r.json, "data.createMember.member");
+    CHECK_EQ_INT(json_array_size(dig(r.json, "data.createMember.userErrors")), 0);
+    snprintf(g_primary, sizeof g_primary, "%s", jstr(m, "id") ? jstr(m, "id") : "");
+    snprintf(g_dep, sizeof g_dep, "%s",
+             jstr(dig(m, "dependents.0"), "id") ? jstr(dig(m, "dependents.0"), "id") : "");
+    CHECK_STR(jstr(m, "status"), "PENDING");
+    CHECK_STR(jstr(m, "homeClubId"), g_club_n);
+    CHECK_STR(jstr(dig(m, "profile"), "staffNotes"), "prefers tea");
+    CHECK_STR(jstr(dig(m, "addresses.home"), "postalCode"), "N1 1AA");
+    CHECK_STR(jstr(dig(m, "addresses.home"), "country"), "GB");
+    CHECK_STR(jstr(dig(m, "dependents.0"), "relationship"), "SPOUSE");
+    CHECK_STR(jstr(dig(m, "dependents.0"), "primaryMemberId"), g_primary);
+    e2e_resp_free(&r);
+    REQUIRE(g_primary[0] && g_dep[0]);
+
+    /* userErrors: an invalid email (camelCase path), an unknown category */
+    vars = json_pack("{s:{s:s, s:s, s:{s:s, s:s, s:s}}}", "in", "clubId", g_club_m, "category",
+                     "full", "profile", "firstName", "Bad", "lastName", "Email", "email", "nope");
+    REQUIRE(post_as(g_admin,
+                    "mutation M($in: CreateMemberInput!) { createMember(input: $in) { member { "
+                    "id } userErrors { field message code } } }",
+                    vars, &r) == 0);
+    json_decref(vars);
+    CHECK(json_is_null(dig(r.json, "data.createMember.member")));
+    CHECK_STR(jstr(dig(r.json, "data.createMember.userErrors.0"), "field"), "profile.email");
+    CHECK_STR(jstr(dig(r.json, "data.createMember.userErrors.0"), "code"), "invalid_field");
+    e2e_resp_free(&r);
+
+    /* a second member of club M, not linked to anybody */
+    vars = json_pack("{s:{s:s, s:s, s:s, s:{s:s, s:s}}}", "in", "clubId", g_club_m, "category",
+                     "senior", "status", "ACTIVE", "profile", "firstName", "Charles", "lastName",
+                     "Babbage");
+    REQUIRE(post_as(g_admin,
+                    "mutation M($in: CreateMemberInput!) { createMember(input: $in) { member { "
+                    "id status } userErrors { code } } }",
+                    vars, &r) == 0);
+    json_decref(vars);
+    CHECK_STR(jstr(dig(r.json, "data.createMember.member"), "status"), "ACTIVE");
+    snprintf(g_other, sizeof g_other, "%s",
+             jstr(dig(r.json, "data.createMember.member"), "id")
+                 ? jstr(dig(r.json, "data.createMember.member"), "id")
+                 : "");
+    e2e_resp_free(&r);
+
+    /* transitions: rejected (typed userError naming the allowed ones), then allowed + cascade */
+    snprintf(q, sizeof q,
+             "mutation { bad: changeMemberStatus(input: {id: \"%s\", clubId: \"%s\", status: "
+             "SUSPENDED}) { member { id } changes { memberId } userErrors { field message code } } "
+             "ok: changeMemberStatus(input: {id: \"%s\", clubId: \"%s\", status: ACTIVE, reason: "
+             "\"paid\"}) { member { status } changes { memberId from to cascadeOf } userErrors { "
+             "code } } }",
+             g_primary, g_club_m, g_primary, g_club_m);
+    REQUIRE(post_as(g_admin, q, NULL, &r) == 0);
+    CHECK(json_object_get(r.json, "errors") == NULL);
+    json_t *ue = dig(r.json, "data.bad.userErrors.0");
+    CHECK_STR(jstr(ue, "code"), "invalid_transition");
+    CHECK_STR(jstr(ue, "field"), "status");
+    CHECK(jstr(ue, "message") && strstr(jstr(ue, "message"), "allowed: active, deceased"));
+    CHECK(json_is_null(dig(r.json, "data.bad.member")));
+    CHECK_STR(jstr(dig(r.json, "data.ok.member"), "status"), "ACTIVE");
+    CHECK_EQ_INT(json_array_size(dig(r.json, "data.ok.changes")), 2);
+    CHECK_STR(jstr(dig(r.json, "data.ok.changes.0"), "from"), "PENDING");
+    CHECK_STR(jstr(dig(r.json, "data.ok.changes.1"), "cascadeOf"), g_primary);
+    e2e_resp_free(&r);
+
+    /* updateMember: a patch; null clears */
+    snprintf(q, sizeof q,
+             "mutation { updateMember(input: {id: \"%s\", clubId: \"%s\", profile: {preferredName: "
+             "\"Countess\"}, expiresOn: null}) { member { expiresOn profile { preferredName } } "
+             "userErrors { field code } } }",
+             g_primary, g_club_m);
+    REQUIRE(post_as(g_admin, q, NULL, &r) == 0);
+    CHECK_STR(jstr(dig(r.json, "data.updateMember.member.profile"), "preferredName"), "Countess");
+    CHECK(json_is_null(dig(r.json, "data.updateMember.member.expiresOn")));
+    e2e_resp_free(&r);
+
+    /* addDependent */
+    snprintf(q, sizeof q,
+             "mutation { addDependent(input: {primaryMemberId: \"%s\", clubId: \"%s\", "
+             "relationship: CHILD, category: \"junior\", profile: {firstName: \"Ada\", lastName: "
+             "\"King\"}}) { member { id relationship primaryMemberId status } userErrors { code } "
+             "} }",
+             g_primary, g_club_m);
+    REQUIRE(post_as(g_admin, q, NULL, &r) == 0);
+    CHECK_STR(jstr(dig(r.json, "data.addDependent.member"), "relationship"), "CHILD");
+    CHECK_STR(jstr(dig(r.json, "data.addDependent.member"), "primaryMemberId"), g_primary);
+    e2e_resp_free(&r);
+
+    /* member(id:) with the fields that need calls */
+    snprintf(q, sizeof q,
+             "{ member(id: \"%s\", clubId: \"%s\") { id status homeClub { slug } club { slug } "
+             "dependents { relationship } statusHistory { from to reason changedAt } } }",
+             g_primary, g_club_m);
+    REQUIRE(post_as(g_admin, q, NULL, &r) == 0);
+    CHECK(json_object_get(r.json, "errors") == NULL);
+    m = dig(r.json, "data.member");
+    CHECK_STR(jstr(dig(m, "homeClub"), "slug"), g_slug_n);
+    CHECK_STR(jstr(dig(m, "club"), "slug"), g_slug_m);
+    CHECK_EQ_INT(json_array_size(dig(m, "dependents")), 2);
+    CHECK_EQ_INT(json_array_size(dig(m, "statusHistory")), 2);
+    CHECK_STR(jstr(dig(m, "statusHistory.1"), "reason"), "paid");
+    CHECK_STR(jstr(dig(m, "statusHistory.1"), "to"), "ACTIVE");
+    e2e_resp_free(&r);
+}
+
+static void test_members_connection(void) {
+    char q[1024];
+    e2e_resp_t r;
+    /* paged one by one, sorted by name, text search */
+    char after[512] = "";
+    int pages = 0, seen = 0;
+    for (;;) {
+        json_t *vars = json_pack("{s:s}", "club", g_club_m);
+        if (after[0]) json_object_set_new(vars, "after", json_string(after));
+        REQUIRE(post_as(g_admin,
+                        "query Q($club: ID, $after: String) { members(clubId: $club, first: 1, "
+                        "after: $after, q: \"love\", sort: NAME_DESC) { edges { cursor node { id "
+                        "profile { firstName } } } pageInfo { hasNextPage endCursor } } }",
+                        vars, &r) == 0);
+        json_decref(vars);
+        CHECK(json_object_get(r.json, "errors") == NULL);
+        json_t *edges = dig(r.json, "data.members.edges");
+        CHECK(json_array_size(edges) <= 1);
+        seen += (int)json_array_size(edges);
+        json_t *pi = dig(r.json, "data.members.pageInfo");
+        int more = json_is_true(json_object_get(pi, "hasNextPage"));
+        if (more) snprintf(after, sizeof after, "%s", jstr(pi, "endCursor"));
+        pages++;
+        e2e_resp_free(&r);
+        if (!more || pages > 10) break;
+    }
+    CHECK_EQ_INT(seen, 2); /* Ada and Wil Lovelace */
+    json_t *cv = json_pack("{s:s}", "club", g_club_m);
+    /* every edge's cursor continues the list after that edge (same as REST next_cursor) */
+    REQUIRE(post_as(g_admin,
+                    "query Q($club: ID) { members(clubId: $club, first: 3, sort: NAME) { edges { "
+                    "cursor node { id } } } }",
+                    cv, &r) == 0);
+    json_t *e0 = json_incref(dig(r.json, "data.members.edges"));
+    e2e_resp_free(&r);
+    CHECK_EQ_INT(json_array_size(e0), 3);
+    json_t *vars = json_pack(
+        "{s:s, s:s}", "club", g_club_m, "after",
+        jstr(json_array_get(e0, 0), "cursor") ? jstr(json_array_get(e0, 0), "cursor") : "");
+    REQUIRE(post_as(g_admin,
+                    "query Q($club: ID, $after: String) { members(clubId: $club, first: 1, "
+                    "after: $after, sort: NAME) { edges { node { id } } } }",
+                    vars, &r) == 0);
+    json_decref(vars);
+    CHECK_STR(jstr(dig(r.json, "data.members.edges.0.node"), "id"),
+              jstr(dig(json_array_get(e0, 1), "node"), "id"));
+    e2e_resp_free(&r);
+    json_decref(e0);
+    /* filters: status, category; expiresAfter as a Date */
+    REQUIRE(post_as(g_admin,
+                    "query Q($club: ID) { members(clubId: $club, status: ACTIVE, category: "
+                    "\"senior\") { edges { node { id } } } }",
+                    cv, &r) == 0);
+    CHECK_EQ_INT(json_array_size(dig(r.json, "data.members.edges")), 1);
+    CHECK_STR(jstr(dig(r.json, "data.members.edges.0.node"), "id"), g_other);
+    e2e_resp_free(&r);
+    json_decref(cv);
+    /* homeClub and club of a whole list: ONE get_clubs_by_ids call, no get_club */
+    double batch0 = metric("get_clubs_by_ids"), single0 = metric("get_club");
+    snprintf(q, sizeof q,
+             "{ members(clubId: \"%s\", first: 10) { edges { node { club { slug } homeClub { "
+             "slug } } } } }",
+             g_club_m);
+    REQUIRE(post_as(g_admin, q, NULL, &r) == 0);
+    json_t *edges = dig(r.json, "data.members.edges");
+    CHECK(json_array_size(edges) >= 4);
+    int n_home = 0;
+    size_t i;
+    json_t *ed;
+    json_array_foreach(edges, i, ed) {
+        CHECK_STR(jstr(dig(ed, "node.club"), "slug"), g_slug_m);
+        if (jstr(dig(ed, "node.homeClub"), "slug") &&
+            strcmp(jstr(dig(ed, "node.homeClub"), "slug"), g_slug_n) == 0)
+            n_home++;
+    }
+    CHECK_EQ_INT(n_home, 1);
+    e2e_resp_free(&r);
+    double batch1 = metric("get_clubs_by_ids"), single1 = metric("get_club");
+    if (batch1 != batch0 + 1 || single1 != single0)
+        printf("#   get_clubs_by_ids %g -> %g, get_club %g -> %g\n", batch0, batch1, single0,
+               single1);
+    CHECK(batch1 == batch0 + 1);
+    CHECK(single1 == single0);
+}
+
+/* ---- me and permissions ---- */
+
+typedef struct want_event {
+    const char *email;
+    char token[128];
+} want_event;
+
+static int on_event(const char *subject, const char *msg_id, const char *data, size_t len,
+                    void *ud) {
+    want_event *w = ud;
+    (void)subject, (void)msg_id;
+    json_t *ev = json_loadb(data, len, 0, NULL);
+    json_t *d = json_object_get(ev, "data");
+    if (jstr(d, "email") && strcmp(jstr(d, "email"), w->email) == 0 && jstr(d, "token"))
+        snprintf(w->token, sizeof w->token, "%s", jstr(d, "token"));
+    json_decref(ev);
+    return 0;
+}
+
+/* Invites email into club with role (as the network administrator), registers it from the
+ * auth.invite_created event and signs in: the access token into token (4096). */
+static int club_user(const char *club_id, const char *slug, const char *email, const char *role,
+                     char *token) {
+    static int n;
+    char url[256], body[512];
+    e2e_resp_t r;
+    snprintf(url, sizeof url, "%s/api/v1/auth/invites", g_proc.base);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"role\":\"%s\",\"club_id\":\"%s\"}", email,
+             role, club_id);
+    if (e2e_http_as(g_admin, "POST", url, "application/json", body, &r) != 0 || r.status != 201) {
+        printf("#   invite: %ld %s\n", r.status, r.body ? r.body : "");
+        e2e_resp_free(&r);
+        return -1;
+    }
+    e2e_resp_free(&r);
+    err_t e = {0};
+    bus_t *b = bus_connect(getenv("RECIPROCAL_TEST_NATS_URL"), "e2e-graphql", &e);
+    if (!b) return -1;
+    want_event w = {.email = email};
+    char durable[64];
+    snprintf(durable, sizeof durable, "e2e_graphql_%d_%d", (int)getpid(), ++n);
+    for (int i = 0; i < 20 && !w.token[0]; i++)
+        bus_js_fetch(b, "EVENTS", durable, "events.auth.invite_created", 500, 500, on_event, &w,
+                     &e);
+    bus_close(b);
+    if (!w.token[0]) return -1;
+    snprintf(url, sizeof url, "%s/api/v1/auth/register", g_proc.base);
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"password\":\"%s\"}", w.token, g_pw);
+    if (e2e_http_as(NULL, "POST", url, "application/json", body, &r) != 0 || r.status != 200) {
+        printf("#   register: %ld %s\n", r.status, r.body ? r.body : "");
+        e2e_resp_free(&r);
+        return -1;
+    }
+    e2e_resp_free(&r);
+    snprintf(url, sizeof url, "%s/api/v1/auth/login", g_proc.base);
+    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug,
+             email, g_pw);
+    int ok = e2e_http_as(NULL, "POST", url, "application/json", body, &r) == 0 && r.status == 200 &&
+             jstr(r.json, "access_token");
+    if (ok)
+        snprintf(token, 4096, "%s", jstr(r.json, "access_token"));
+    else
+        printf("#   login: %ld %s\n", r.status, r.body ? r.body : "");
+    e2e_resp_free(&r);
+    return ok ? 0 : -1;
+}
+
+static void check_error(const e2e_resp_t *r, const char *path0, const char *code) {
+    json_t *err = dig(r->json, "errors.0");
+    CHECK(err != NULL);
+    CHECK_STR(json_string_value(dig(err, "path.0")), path0);
+    CHECK_STR(jstr(json_object_get(err, "extensions"), "code"), code);
+    CHECK(json_array_size(json_object_get(err, "locations")) == 1);
+}
+
+static void test_me_and_permissions(void) {
+    static char member_tok[4096], staff_tok[4096];
+    char email[128], q[1024];
+    e2e_resp_t r;
+    snprintf(email, sizeof email, "gql-member-%s@example.test", g_tag);
+    REQUIRE(club_user(g_club_m, g_slug_m, email, "member", member_tok) == 0);
+    snprintf(email, sizeof email, "gql-staff-%s@example.test", g_tag);
+    REQUIRE(club_user(g_club_n, g_slug_n, email, "club_staff", staff_tok) == 0);
+
+    /* me before the account is linked to a member record: member null, no error */
+    REQUIRE(post_as(member_tok,
+                    "{ me { user { id email roles permissions clubId } club { slug } member { id "
+                    "} sessions { current mfa } } }",
+                    NULL, &r) == 0);
+    CHECK(json_object_get(r.json, "errors") == NULL);
+    json_t *me = dig(r.json, "data.me");
+    char uid[64];
+    snprintf(uid, sizeof uid, "%s", jstr(dig(me, "user"), "id") ? jstr(dig(me, "user"), "id") : "");
+    CHECK_STR(json_string_value(dig(me, "user.roles.0")), "member");
+    CHECK_STR(jstr(dig(me, "user"), "clubId"), g_club_m);
+    CHECK_STR(jstr(dig(me, "club"), "slug"), g_slug_m);
+    CHECK(json_is_null(dig(me, "member")));
+    CHECK(json_is_true(dig(me, "sessions.0.current")));
+    json_t *perms = dig(me, "user.permissions");
+    CHECK(json_array_size(perms) >= 1);
+    e2e_resp_free(&r);
+    REQUIRE(uid[0]);
+
+    /* staff links the account to the primary member */
+    snprintf(q, sizeof q,
+             "mutation { updateMember(input: {id: \"%s\", clubId: \"%s\", authUserId: \"%s\"}) { "
+             "member { authUserId } userErrors { field code } } }",
+             g_primary, g_club_m, uid);
+    REQUIRE(post_as(g_admin, q, NULL, &r) == 0);
+    CHECK_STR(jstr(dig(r.json, "data.updateMember.member"), "authUserId"), uid);
+    e2e_resp_free(&r);
+
+    /* me { member }: own record; staff notes hidden from the member */
+    REQUIRE(post_as(member_tok, "{ me { member { id profile { firstName staffNotes } } } }", NULL,
+                    &r) == 0);
+    CHECK(json_object_get(r.json, "errors") == NULL);
+    CHECK_STR(jstr(dig(r.json, "data.me.member"), "id"), g_primary);
+    CHECK(json_is_null(dig(r.json, "data.me.member.profile.staffNotes")));
+    e2e_resp_free(&r);
+
+    /* own record yes; another member of the same club: null + not_found with path */
+    snprintf(q, sizeof q,
+             "{ mine: member(id: \"%s\") { id } theirs: member(id: \"%s\") { id profile { "
+             "firstName } } }",
+             g_primary, g_other);
+    REQUIRE(post_as(member_tok, q, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR(jstr(dig(r.json, "data.mine"), "id"), g_primary);
+    CHECK(json_is_null(dig(r.json, "data.theirs")));
+    check_error(&r, "theirs", "not_found");
+    e2e_resp_free(&r);
+
+    /* the list needs member:read: forbidden; members is non-null, so data is null */
+    REQUIRE(post_as(member_tok, "{ members(first: 5) { edges { node { id } } } }", NULL, &r) == 0);
+    CHECK(json_is_null(json_object_get(r.json, "data")));
+    check_error(&r, "members", "forbidden");
+    e2e_resp_free(&r);
+
+    /* a member may not change their own category (a 403 is an error, not a userError) */
+    snprintf(q, sizeof q,
+             "mutation { updateMember(input: {id: \"%s\", category: \"honorary\"}) { member { id "
+             "} userErrors { code } } }",
+             g_primary);
+    REQUIRE(post_as(member_tok, q, NULL, &r) == 0);
+    check_error(&r, "updateMember", "forbidden");
+    e2e_resp_free(&r);
+
+    /* staff of club N: club M's member is invisible (RLS) or forbidden (naming club M) */
+    snprintf(q, sizeof q,
+             "{ a: member(id: \"%s\") { id } b: member(id: \"%s\", clubId: \"%s\") { id } }",
+             g_primary, g_primary, g_club_m);
+    REQUIRE(post_as(staff_tok, q, NULL, &r) == 0);
+    CHECK(json_is_null(dig(r.json, "data.a")) && json_is_null(dig(r.json, "data.b")));
+    CHECK_STR(json_string_value(dig(r.json, "errors.0.path.0")), "a");
+    CHECK_STR(jstr(dig(r.json, "errors.0.extensions"), "code"), "not_found");
+    CHECK_STR(json_string_value(dig(r.json, "errors.1.path.0")), "b");
+    CHECK_STR(jstr(dig(r.json, "errors.1.extensions"), "code"), "forbidden");
+    CHECK(strstr(r.body, "Lovelace") == NULL);
+    e2e_resp_free(&r);
+
+    /* anonymous: me is null; a member read fails with the code REST answers */
+    char url[512], code[64];
+    snprintf(url, sizeof url, "%s/api/v1/members/%s?club_id=%s", g_proc.base, g_primary, g_club_m);
+    REQUIRE(e2e_http_as("", "GET", url, NULL, NULL, &r) == 0);
+    CHECK(r.status == 401 || r.status == 403);
+    snprintf(code, sizeof code, "%s",
+             jstr(json_object_get(r.json, "error"), "code")
+                 ? jstr(json_object_get(r.json, "error"), "code")
+                 : "?");
+    e2e_resp_free(&r);
+    snprintf(q, sizeof q, "{ me { user { id } } member(id: \"%s\", clubId: \"%s\") { id } }",
+             g_primary, g_club_m);
+    REQUIRE(post_as("", q, NULL, &r) == 0);
+    CHECK(json_is_null(dig(r.json, "data.me")));
+    CHECK(json_is_null(dig(r.json, "data.member")));
+    check_error(&r, "member", code);
+    e2e_resp_free(&r);
+}
+
 static void test_http_rules(void) {
     char url[512];
     e2e_resp_t r;
@@ -317,20 +755,30 @@ static void test_audit(void) {
     CHECK_EQ_INT(rc, 0);
 }
 
-static void test_all(void) {
+static void test_start(void) {
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, NULL) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
-    test_create_and_read();
-    test_batching();
-    test_connection();
-    test_http_rules();
-    test_persisted();
-    test_audit();
+    snprintf(g_admin, sizeof g_admin, "%s", e2e_bearer());
+}
+
+static void test_stop(void) {
     CHECK_EQ_INT(e2e_stop(&g_proc), 0);
 }
 
 int main(void) {
     snprintf(g_tag, sizeof g_tag, "%d", (int)getpid());
-    RUN(test_all);
+    RUN(test_start);
+    if (test_fails_ == 0) {
+        RUN(test_create_and_read);
+        RUN(test_batching);
+        RUN(test_connection);
+        RUN(test_members);
+        RUN(test_members_connection);
+        RUN(test_me_and_permissions);
+        RUN(test_http_rules);
+        RUN(test_persisted);
+        RUN(test_audit);
+        RUN(test_stop);
+    }
     TEST_DONE();
 }

@@ -460,7 +460,8 @@ static void test_introspection_off_and_kinds(void) {
     gql_schema_free(s);
 }
 
-/* The embedded SDL (build/gen/graphql_schema_sdl.c, made by the Makefile) must be docs/schema.graphql. */
+/* The embedded SDL (build/gen/graphql_schema_sdl.c, made by the Makefile) must be
+ * docs/schema.graphql. */
 static void test_embedded_sdl_current(void) {
     char *sdl = read_file("docs/schema.graphql");
     REQUIRE(sdl != NULL);

@@ -1312,6 +1312,35 @@ static void prefetch_fields(exec_ctx *x, const gql_type *t, json_t *const *paren
     }
 }
 
+/* prefetch_fields, then through the sub-fields that simply read an object property (no
+ * resolver, a non-list object type: e.g. a Relay edge's `node`): the children of all parents are
+ * prefetched together too, so `edges { node { homeClub } }` batches over the whole page. */
+static void prefetch_deep(exec_ctx *x, const gql_type *t, json_t *const *parents, size_t np,
+                          field_groups *fg, int depth) {
+    prefetch_fields(x, t, parents, np, fg);
+    if (depth >= 4 || np < 2) return;
+    for (size_t i = 0; i < fg->n; i++) {
+        const char *fname = gql_name_str(fg->g[i].nodes[0]->u.field.name);
+        const gql_field *f = gql_type_field(t, fname);
+        if (!f || find_resolver(x->r, t, f)) continue;
+        const gql_tref *ft = f->type->kind == GQL_REF_NON_NULL ? f->type->of : f->type;
+        if (ft->kind != GQL_REF_NAMED || ft->named->kind != GQL_TYPE_OBJECT) continue;
+        json_t **kids = calloc(np, sizeof *kids);
+        if (!kids) return;
+        size_t nk = 0;
+        for (size_t p = 0; p < np; p++) {
+            json_t *c = json_is_object(parents[p]) ? json_object_get(parents[p], f->name) : NULL;
+            if (json_is_object(c)) kids[nk++] = c;
+        }
+        if (nk > 1) {
+            field_groups sub = {0};
+            collect_subfields(x, ft->named, &fg->g[i], &sub);
+            prefetch_deep(x, ft->named, kids, nk, &sub, depth + 1);
+        }
+        free(kids);
+    }
+}
+
 static const gql_type *resolve_abstract(exec_ctx *x, const gql_type *abstract, json_t *v,
                                         const gql_field *f, const gql_node *node,
                                         const path_seg *path) {
@@ -1368,7 +1397,7 @@ static const gql_type **prefetch_abstract_items(exec_ctx *x, const gql_type *abs
                                                 const gql_field *f, const field_group *g,
                                                 json_t *items) {
     size_t n = json_array_size(items);
-    json_t **parents = malloc(n * sizeof *parents);
+    json_t **parents = calloc(n ? n : 1, sizeof *parents);
     const gql_type **types = calloc(n, sizeof *types);
     unsigned char *done = calloc(n, 1);
     if (!parents || !types || !done) goto fail;
@@ -1401,7 +1430,7 @@ static const gql_type **prefetch_abstract_items(exec_ctx *x, const gql_type *abs
         if (np > 1) {
             field_groups sub = {0};
             collect_subfields(x, rt, g, &sub);
-            prefetch_fields(x, rt, parents, np, &sub);
+            prefetch_deep(x, rt, parents, np, &sub, 0);
         } else {
             types[i] = NULL; /* alone: prefetched as usual when it completes */
         }
@@ -1441,12 +1470,12 @@ static json_t *complete_list(exec_ctx *x, const gql_tref *t, const gql_field *f,
         field_groups sub = {0};
         collect_subfields(x, nt, g, &sub);
         size_t n = json_array_size(v);
-        json_t **parents = malloc(n * sizeof *parents);
+        json_t **parents = calloc(n ? n : 1, sizeof *parents);
         if (parents) {
             size_t np = 0;
             for (size_t i = 0; i < n; i++)
                 if (!json_is_null(json_array_get(v, i))) parents[np++] = json_array_get(v, i);
-            prefetch_fields(x, nt, parents, np, &sub);
+            prefetch_deep(x, nt, parents, np, &sub, 0);
             prefetched = 1;
             free(parents);
         }

@@ -211,7 +211,7 @@ static int set_status(const svc_call_t *call, json_t *in, int disable, json_t **
                                   "'user_disabled' WHERE club_id = $1::uuid AND user_id = "
                                   "$2::uuid AND revoked_at IS NULL",
                                   2, p, e);
-            if (revoked < 0) goto fail; revoked = 1;
+            if (revoked < 0) goto fail;
         }
         const char *action = disable ? "user_disabled" : "user_enabled";
         char type[48];

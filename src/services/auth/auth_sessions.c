@@ -77,10 +77,11 @@ static char *access_token(const svc_call_t *call, db_tx_t *tx, const char *club,
     const char *p[] = {club, user_id};
     PGresult *r = db_exec(tx,
                           "SELECT u.email, coalesce(jsonb_agg(r.role ORDER BY r.role) FILTER "
-                          "(WHERE r.role IS NOT NULL), '[]')::text AS roles FROM auth.users u "
-                          "LEFT JOIN auth.user_roles r ON r.club_id = u.club_id AND r.user_id = "
-                          "u.id WHERE u.club_id = $1::uuid AND u.id = $2::uuid AND u.status = "
-                          "'active' GROUP BY u.email",
+                          "(WHERE r.role IS NOT NULL), '[]')::text AS roles, string_agg(c.perms, "
+                          "' ') AS extra FROM auth.users u LEFT JOIN auth.user_roles r ON "
+                          "r.club_id = u.club_id AND r.user_id = u.id LEFT JOIN auth.roles c ON "
+                          "c.club_id = r.club_id AND c.name = r.role WHERE u.club_id = $1::uuid "
+                          "AND u.id = $2::uuid AND u.status = 'active' GROUP BY u.email",
                           2, p, e);
     if (!r) return NULL;
     if (PQntuples(r) != 1) {
@@ -90,7 +91,8 @@ static char *access_token(const svc_call_t *call, db_tx_t *tx, const char *club,
     }
     json_t *roles = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
     char perms[512];
-    if (!roles || rbac_perms_for_roles(roles, perms, sizeof perms) != 0) {
+    const char *extra = PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2); /* custom roles */
+    if (!roles || rbac_perms_for_roles_ex(roles, extra, perms, sizeof perms) != 0) {
         json_decref(roles);
         PQclear(r);
         err_set(e, 500, "internal", "", "cannot compute permissions");
@@ -254,7 +256,7 @@ int auth_login(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         return err_set(e, 401, "invalid_credentials", "", BAD_CREDENTIALS);
     }
     if (auth_throttle_reset(tx, acct, e) != 0) goto fail;
-    if (0 && rehash) {
+    if (rehash) {
         char nh[PASSWORD_HASH_MAX];
         if (password_hash(password, nh, e) != 0) goto fail;
         const char *p[] = {club, user_id, nh};
@@ -481,7 +483,7 @@ int auth_sessions_list(const svc_call_t *call, json_t *in, json_t **out, err_t *
         tx,
         "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'user_agent', user_agent, 'ip', "
         "ip, 'mfa', mfa, 'created_at', created_at, 'last_used_at', last_used_at, 'expires_at', "
-        "expires_at, 'current', false) ORDER BY created_at DESC), '[]')::text FROM "
+        "expires_at, 'current', id::text = $3) ORDER BY created_at DESC), '[]')::text FROM "
         "auth.sessions WHERE club_id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL "
         "AND expires_at > now() AND last_used_at > now() - make_interval(secs => $4::int)",
         4, p, e);

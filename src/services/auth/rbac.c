@@ -38,6 +38,58 @@ static int has_word(const char *list, const char *word, size_t n) {
     return 0;
 }
 
+int rbac_is_grantable(const char *perm) {
+    if (!perm || !*perm || strchr(perm, ' ')) return 0;
+    return has_word(rbac_role_perms("club_admin"), perm, strlen(perm));
+}
+
+int rbac_is_custom_name(const char *name) {
+    size_t n = name ? strlen(name) : 0;
+    if (n < 2 || n > 40 || name[0] < 'a' || name[0] > 'z' || rbac_is_role(name)) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* Appends the words of list not yet in out (only grantable ones when `grantable_only`). */
+static int add_words(const char *list, int grantable_only, char *out, size_t *len, size_t cap) {
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n && !has_word(out, p, n)) {
+            char w[64];
+            int ok = 1;
+            if (grantable_only) {
+                ok = n < sizeof w;
+                if (ok) {
+                    memcpy(w, p, n);
+                    w[n] = 0;
+                    ok = rbac_is_grantable(w);
+                }
+            }
+            if (ok) {
+                if (*len + n + 2 > cap) return -1;
+                if (*len) out[(*len)++] = ' ';
+                memcpy(out + *len, p, n);
+                *len += n;
+                out[*len] = 0;
+            }
+        }
+        p += n;
+    }
+    return 0;
+}
+
+int rbac_perms_for_roles_ex(const json_t *roles, const char *extra, char *out, size_t cap) {
+    if (rbac_perms_for_roles(roles, out, cap) != 0) return -1;
+    if (strcmp(out, "*") == 0 || !extra) return 0;
+    size_t len = strlen(out);
+    return add_words(extra, 1, out, &len, cap);
+}
+
 int rbac_perms_for_roles(const json_t *roles, char *out, size_t cap) {
     size_t len = 0;
     if (cap < 2) return -1;

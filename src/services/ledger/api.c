@@ -13,12 +13,13 @@
 #include "ledger/merkle.h"
 #include "services/ledger/keys.h"
 #include "services/ledger/orderer.h"
+#include "services/ledger/runner.h"
 #include "services/ledger/store.h"
 
 #define WAIT_MAX_MS 30000
 #define WAIT_DEFAULT_MS 5000
 
-static const db_scope_t writer = {.relay = 1};
+static const db_scope_t writer = {0}; /* with db_begin_ledger_writer */
 static const db_scope_t reader = {0};
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -195,6 +196,7 @@ int ledger_tx_status(db_pool_t *db, bus_t *b, const uint8_t id[32], int wait_ms,
     ledger_hex(id, 32, hx);
     const char *p[] = {hx};
     int64_t deadline = mono_ms() + wait_ms;
+    uint64_t gen = ledger_commit_gen();
     *out = NULL;
     for (;;) {
         db_tx_t *tx = NULL;
@@ -217,8 +219,16 @@ int ledger_tx_status(db_pool_t *db, bus_t *b, const uint8_t id[32], int wait_ms,
             return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
         }
         PQclear(r);
-        if (mono_ms() >= deadline || !b) break;
-        if (ledger_pump(db, b, e) != 0) return -1;
+        int64_t left = deadline - mono_ms();
+        if (left <= 0 || !b) break;
+        if (ledger_runner_active()) {
+            /* the background runner commits: wait for a commit here (or 50 ms, for commits
+             * by another process's runner) */
+            ledger_wait_commit(gen, left < 50 ? (int)left : 50);
+            gen = ledger_commit_gen();
+        } else if (ledger_pump(db, b, e) != 0) {
+            return -1;
+        }
     }
     *out = json_pack("{s:s,s:s}", "tx_id", hx, "status", "pending");
     return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
@@ -257,30 +267,74 @@ int ledger_org_key(db_pool_t *db, const char *org, const char *role, uint8_t sk[
     snprintf(name, sizeof name, "%s/%s", org, role);
     db_tx_t *tx = NULL;
     int found = 0;
-    if (db_begin(db, &writer, &tx, e) != 0) return -1;
+    if (db_begin_ledger_writer(db, &writer, &tx, e) != 0) return -1;
     int rc = ledger_key_load(tx, name, sk, pk, &found, e);
     db_rollback(tx);
     if (rc == 0 && !found) rc = err_set(e, 404, "not_found", "org", "no key %s", name);
     return rc;
 }
 
-/* Builds, endorses (with the network operator's admin key) and submits a config.update. */
+/* Builds a config.update created by the network operator and endorses it with the admin keys
+ * the server holds for the orgs of the current config (the network operator's first), until
+ * one more than the majority is reached (slack for a concurrent config change). With a majority
+ * it is submitted; otherwise *status = {"status":"needs_endorsements","tx_id","tx",
+ * "endorsements","policy","have","need"}: the remaining admins (clubs that hold their own
+ * keys) sign the tx and POST it with all endorsements to /transactions. */
 static int submit_config(db_pool_t *db, bus_t *b, json_t *writes, const char *nonce, int wait_ms,
                          json_t **status, err_t *e) {
     uint8_t sk[64], pk[32], id[32], *tx = NULL;
-    size_t len = 0;
-    if (ledger_org_key(db, LEDGER_NETWORK_ORG, "admin", sk, pk, e) != 0) return -1;
+    size_t len = 0, n_end = 0, have = 0;
+    ledger_endorsement_t end[LEDGER_MAX_ENDORSEMENTS];
+    ledger_config_t cur = {0};
+    db_tx_t *rt = NULL;
+    *status = NULL;
+    if (db_begin(db, &reader, &rt, e) != 0) return -1;
+    int rc = ledger_store_config(rt, &cur, e);
+    db_rollback(rt);
+    if (rc != 0) return -1;
+    if (ledger_org_key(db, LEDGER_NETWORK_ORG, "admin", sk, pk, e) != 0) goto out;
     json_t *spec = json_pack("{s:s,s:s,s:O}", "type", "config.update", "creator",
                              LEDGER_NETWORK_ORG, "writes", writes);
     if (nonce) json_object_set_new(spec, "nonce", json_string(nonce));
-    int rc = ledger_build_tx(spec, pk, &tx, &len, id, e);
+    rc = ledger_build_tx(spec, pk, &tx, &len, id, e);
     json_decref(spec);
-    if (rc == 0) {
-        ledger_endorsement_t en;
-        ledger_endorse(tx, len, sk, &en);
-        rc = ledger_submit(db, b, tx, len, &en, 1, wait_ms, status, e);
+    if (rc != 0) goto out;
+    rc = -1;
+    ledger_endorse(tx, len, sk, &end[n_end++]);
+    size_t n = ledger_config_admin_orgs(&cur), need = n / 2 + 1;
+    const ledger_ident_t *nid = ledger_config_ident(&cur, pk);
+    if (n == 0 || (nid && nid->role == POLICY_ROLE_ADMIN && !ledger_config_is_revoked(&cur, pk)))
+        have = 1; /* genesis, or the operator is an admin of the config in force */
+    for (size_t i = 0; i < cur.n_orgs && have < need + 1 && n_end < LEDGER_MAX_ENDORSEMENTS; i++) {
+        const char *org = cur.orgs[i].org;
+        err_t ke = {0};
+        if (strcmp(org, LEDGER_NETWORK_ORG) == 0 || ledger_org_key(db, org, "admin", sk, pk, &ke))
+            continue; /* not held here (the club keeps its key) */
+        const ledger_ident_t *d = ledger_config_ident(&cur, pk);
+        if (d && d->role == POLICY_ROLE_ADMIN && strcmp(d->org, org) == 0 &&
+            !ledger_config_is_revoked(&cur, pk)) {
+            ledger_endorse(tx, len, sk, &end[n_end++]);
+            have++;
+        }
     }
+    if (have >= need) {
+        rc = ledger_submit(db, b, tx, len, end, n_end, wait_ms, status, e);
+        goto out;
+    }
+    char policy[POLICY_MAX_LEN];
+    json_t *ends = json_array();
+    for (size_t i = 0; i < n_end; i++)
+        json_array_append_new(ends, json_pack("{s:o,s:o}", "public_key", jhex(end[i].pk, 32),
+                                              "signature", jb64(end[i].sig, 64)));
+    if (ledger_config_update_policy(&cur, policy, sizeof policy) != 0)
+        snprintf(policy, sizeof policy, "MAJORITY of %zu admin principals", n);
+    *status = json_pack("{s:s,s:o,s:o,s:o,s:s,s:I,s:I}", "status", "needs_endorsements", "tx_id",
+                        jhex(id, 32), "tx", jb64(tx, len), "endorsements", ends, "policy", policy,
+                        "have", (json_int_t)have, "need", (json_int_t)need);
+    rc = *status ? 0 : err_set(e, 500, "internal", "", "out of memory");
+out:
     sodium_memzero(sk, sizeof sk);
+    ledger_config_free(&cur);
     free(tx);
     return rc;
 }
@@ -298,7 +352,7 @@ int ledger_bootstrap(db_pool_t *db, bus_t *b, err_t *e) {
         db_tx_t *tx = NULL;
         uint8_t sk[64], pk[32];
         int found = 0;
-        if (db_begin(db, &writer, &tx, e) != 0) return -1;
+        if (db_begin_ledger_writer(db, &writer, &tx, e) != 0) return -1;
         int rc = ledger_key_load(tx, names[i], sk, pk, &found, e);
         sodium_memzero(sk, sizeof sk);
         if (rc == 0 && !found) rc = ledger_key_create(tx, names[i], NULL, pk, e);
@@ -347,20 +401,35 @@ int ledger_bootstrap(db_pool_t *db, bus_t *b, err_t *e) {
 
 int ledger_register_org(db_pool_t *db, bus_t *b, const char *org, const char *club_id,
                         const char *name, int wait_ms, json_t **status, err_t *e) {
+    return ledger_register_org_keys(db, b, org, club_id, name, NULL, NULL, wait_ms, status, e);
+}
+
+int ledger_register_org_keys(db_pool_t *db, bus_t *b, const char *org, const char *club_id,
+                             const char *name, const uint8_t *member_pk, const uint8_t *admin_pk,
+                             int wait_ms, json_t **status, err_t *e) {
     if (ledger_bootstrap(db, b, e) != 0) return -1;
     if (!org || !*org || strlen(org) > POLICY_MAX_ORG || strcmp(org, LEDGER_NETWORK_ORG) == 0 ||
         strspn(org, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
             strlen(org))
         return err_set(e, 422, "invalid_field", "org", "org must be 1..64 of [A-Za-z0-9.-]");
     const char *roles[] = {"member", "admin"};
+    const uint8_t *ext[2] = {member_pk, admin_pk};
     char hx[2][65];
+    if ((member_pk == NULL) != (admin_pk == NULL) ||
+        (member_pk && memcmp(member_pk, admin_pk, 32) == 0))
+        return err_set(e, 422, "invalid_field", "public_keys",
+                       "give both a member and an admin public key, and two different ones");
     for (int i = 0; i < 2; i++) {
         char kn[POLICY_MAX_ORG + 16];
+        if (ext[i]) { /* held by the club: nothing stored here */
+            ledger_hex(ext[i], 32, hx[i]);
+            continue;
+        }
         uint8_t sk[64], pk[32];
         int found = 0;
         db_tx_t *tx = NULL;
         snprintf(kn, sizeof kn, "%s/%s", org, roles[i]);
-        if (db_begin(db, &writer, &tx, e) != 0) return -1;
+        if (db_begin_ledger_writer(db, &writer, &tx, e) != 0) return -1;
         int rc = ledger_key_load(tx, kn, sk, pk, &found, e);
         sodium_memzero(sk, sizeof sk);
         if (rc == 0 && !found) rc = ledger_key_create(tx, kn, club_id, pk, e);
@@ -387,6 +456,7 @@ int ledger_register_org(db_pool_t *db, bus_t *b, const char *org, const char *cl
     if (rc == 0) {
         json_object_set_new(*status, "member_public_key", json_string(hx[0]));
         json_object_set_new(*status, "admin_public_key", json_string(hx[1]));
+        json_object_set_new(*status, "keys", json_string(member_pk ? "external" : "server"));
     }
     return rc;
 }
@@ -455,7 +525,7 @@ int ledger_cosign(db_pool_t *db, const char *org, const char *note, json_t **out
     json_t *cp = NULL;
     char *line = NULL;
     *out = NULL;
-    if (db_begin(db, &writer, &tx, e) != 0) return -1;
+    if (db_begin_ledger_writer(db, &writer, &tx, e) != 0) return -1;
     if (!note) {
         if (ledger_latest_checkpoint(tx, &cp, e) != 0) goto fail;
         note = json_string_value(json_object_get(cp, "note"));
@@ -475,8 +545,7 @@ fail2:
 }
 
 int ledger_block_final(db_pool_t *db, uint64_t number, int *final, int *cosigners, err_t *e) {
-    const char *kv = getenv("RECIPROCAL_LEDGER_WITNESS_K");
-    int k = kv && atoi(kv) > 0 ? atoi(kv) : 1;
+    int k = ledger_witness_k();
     char ns[32];
     snprintf(ns, sizeof ns, "%" PRIu64, number);
     const char *p[] = {ns};
@@ -513,7 +582,7 @@ int ledger_export(db_pool_t *db, json_t **out, err_t *e) {
     PGresult *r = NULL;
     *out = NULL;
     /* one snapshot: repeatable read keeps blocks and checkpoints consistent */
-    if (db_begin(db, &writer, &tx, e) != 0) goto fail0;
+    if (db_begin_ledger_writer(db, &writer, &tx, e) != 0) goto fail0;
     checkpoint_signer_t s;
     if (ledger_log_signer(tx, &s, e) != 0) goto fail;
     char lpk[65];
@@ -631,9 +700,16 @@ int ledger_h_register_org(const svc_call_t *c, json_t *in, json_t **out, err_t *
     json_t *club = json_object_get(in, "club_id"), *name = json_object_get(in, "name");
     if ((club && !json_is_string(club) && !json_is_null(club)) || (name && !json_is_string(name)))
         return err_set(e, 400, "invalid_field", "club_id", "club_id and name must be strings");
-    return ledger_register_org(c->env->db, c->env->bus,
-                               json_string_value(json_object_get(in, "org")),
-                               json_string_value(club), json_string_value(name), w, out, e);
+    json_t *keys = json_object_get(in, "public_keys");
+    uint8_t mpk[32], apk[32];
+    if (keys && (!json_is_object(keys) || parse_id(keys, "member", mpk, e) != 0 ||
+                 parse_id(keys, "admin", apk, e) != 0))
+        return err_set(e, 400, "invalid_field", "public_keys",
+                       "public_keys: {\"member\": 64 hex, \"admin\": 64 hex}");
+    return ledger_register_org_keys(c->env->db, c->env->bus,
+                                    json_string_value(json_object_get(in, "org")),
+                                    json_string_value(club), json_string_value(name),
+                                    keys ? mpk : NULL, keys ? apk : NULL, w, out, e);
 }
 
 int ledger_h_revoke(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
@@ -673,6 +749,24 @@ static int may_act_for(const svc_call_t *c, const char *org, err_t *e) {
     return ok ? 0 : err_set(e, 403, "forbidden", "org", "you may not sign for %s", org);
 }
 
+/* The (first) member identity of org in the current config. */
+static int member_identity(db_pool_t *db, const char *org, uint8_t pk[32], err_t *e) {
+    db_tx_t *tx = NULL;
+    const char *p[] = {org};
+    if (db_begin(db, &reader, &tx, e) != 0) return -1;
+    PGresult *r = db_exec(tx,
+                          "SELECT encode(i.public_key, 'hex') AS pk FROM ledger.identities i "
+                          "WHERE i.org = $1 AND i.role = 'member' AND NOT EXISTS (SELECT 1 FROM "
+                          "ledger.revocations v WHERE v.public_key = i.public_key) ORDER BY "
+                          "i.public_key LIMIT 1",
+                          1, p, e);
+    db_rollback(tx);
+    if (!r) return -1;
+    int ok = PQntuples(r) == 1 && ledger_unhex(db_val(r, 0, "pk"), pk, 32) == 0;
+    PQclear(r);
+    return ok ? 0 : err_set(e, 404, "not_found", "creator", "no member identity for %s", org);
+}
+
 int ledger_h_endorse(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     const char *creator = json_string_value(json_object_get(in, "creator"));
     json_t *sign_as = json_object_get(in, "sign_as");
@@ -682,7 +776,11 @@ int ledger_h_endorse(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     if (sign_as && (!json_is_array(sign_as) || json_array_size(sign_as) > LEDGER_MAX_ENDORSEMENTS))
         return err_set(e, 400, "invalid_field", "sign_as", "sign_as must be a list of orgs");
     if (may_act_for(c, creator, e) != 0) return -1;
-    if (ledger_org_key(c->env->db, creator, "member", sk, pk, e) != 0) return -1;
+    if (ledger_org_key(c->env->db, creator, "member", sk, pk, e) != 0) {
+        /* a club holding its own keys: build with its member identity; it signs itself */
+        if (e->status != 404 || member_identity(c->env->db, creator, pk, e) != 0) return -1;
+        err_clear(e);
+    }
     sodium_memzero(sk, sizeof sk);
     if (ledger_build_tx(in, pk, &tx, &len, id, e) != 0) return -1;
     json_t *ends = json_array();
@@ -954,4 +1052,104 @@ int ledger_h_cosign(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
 int ledger_h_export(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     (void)in;
     return ledger_export(c->env->db, out, e);
+}
+
+/* ---- events: committed blocks and transactions from a position -------------------------- */
+
+#define EVENTS_MAX_TXS 2000
+
+int ledger_events(db_pool_t *db, bus_t *b, uint64_t from_block, uint32_t from_pos, uint64_t limit,
+                  int wait_ms, json_t **out, err_t *e) {
+    char fb[32], lb[32], fp[16], lim[16];
+    snprintf(fb, sizeof fb, "%" PRIu64, from_block);
+    snprintf(lb, sizeof lb, "%" PRIu64, from_block + limit);
+    snprintf(fp, sizeof fp, "%" PRIu32, from_pos);
+    snprintf(lim, sizeof lim, "%d", EVENTS_MAX_TXS + 1);
+    const char *p[] = {fb, lb, fp, lim};
+    int64_t deadline = mono_ms() + wait_ms;
+    uint64_t gen = ledger_commit_gen();
+    *out = NULL;
+    for (;;) {
+        db_tx_t *tx = NULL;
+        if (db_begin(db, &reader, &tx, e) != 0) return -1;
+        PGresult *r = db_exec(tx,
+                              "SELECT b.number, encode(b.header_hash, 'hex') AS hh, "
+                              "b.timestamp_ms, b.tx_count, t.position, encode(t.tx_id, 'hex') AS "
+                              "id, t.type, t.creator_org, t.validation_code, t.log_index FROM "
+                              "ledger.blocks b JOIN ledger.txs t ON t.block_number = b.number "
+                              "WHERE b.number >= $1::bigint AND b.number < $2::bigint AND "
+                              "(b.number > $1::bigint OR t.position >= $3::int) ORDER BY "
+                              "b.number, t.position LIMIT $4::int",
+                              4, p, e);
+        PGresult *h = r ? db_exec(tx, "SELECT height FROM ledger.head", 0, NULL, e) : NULL;
+        db_rollback(tx);
+        if (!r || !h) {
+            PQclear(r);
+            return -1;
+        }
+        int64_t height = PQntuples(h) == 1 ? strtoll(db_val(h, 0, "height"), NULL, 10) : -1;
+        PQclear(h);
+        int rows = PQntuples(r);
+        int64_t left = deadline - mono_ms();
+        if (rows == 0 && left > 0 && b) {
+            PQclear(r);
+            if (ledger_runner_active()) {
+                ledger_wait_commit(gen, left < 50 ? (int)left : 50);
+                gen = ledger_commit_gen();
+            } else if (ledger_pump(db, b, e) != 0) {
+                return -1;
+            }
+            continue;
+        }
+        /* more rows than the cap: end at the last complete block, or inside the first one */
+        int keep = rows;
+        if (rows > EVENTS_MAX_TXS) {
+            keep = EVENTS_MAX_TXS;
+            const char *last = db_val(r, keep, "number");
+            int k = keep;
+            while (k > 0 && strcmp(db_val(r, k - 1, "number"), last) == 0)
+                k--;
+            if (k > 0) keep = k;
+        }
+        json_t *blocks = json_array(), *cur = NULL, *txs = NULL;
+        uint64_t next_block = from_block, cur_no = 0;
+        uint32_t next_pos = from_pos;
+        for (int i = 0; i < keep; i++) {
+            uint64_t no = strtoull(db_val(r, i, "number"), NULL, 10);
+            if (!cur || no != cur_no) {
+                txs = json_array();
+                cur = json_pack("{s:I,s:s,s:I,s:i,s:o}", "block_number", (json_int_t)no,
+                                "header_hash", db_val(r, i, "hh"), "timestamp_ms",
+                                (json_int_t)strtoll(db_val(r, i, "timestamp_ms"), NULL, 10),
+                                "tx_count", atoi(db_val(r, i, "tx_count")), "txs", txs);
+                json_array_append_new(blocks, cur);
+                cur_no = no;
+            }
+            uint32_t pos = (uint32_t)atoi(db_val(r, i, "position"));
+            json_array_append_new(
+                txs, json_pack("{s:i,s:s,s:s,s:s,s:s,s:I}", "position", (int)pos, "tx_id",
+                               db_val(r, i, "id"), "type", db_val(r, i, "type"), "creator",
+                               db_val(r, i, "creator_org"), "validation_code",
+                               ledger_code_name(atoi(db_val(r, i, "validation_code"))), "log_index",
+                               (json_int_t)strtoll(db_val(r, i, "log_index"), NULL, 10)));
+            int block_done = pos + 1 >= (uint32_t)atoi(db_val(r, i, "tx_count"));
+            next_block = block_done ? no + 1 : no;
+            next_pos = block_done ? 0 : pos + 1;
+        }
+        PQclear(r);
+        *out = json_pack("{s:o,s:{s:I,s:i},s:I}", "blocks", blocks, "next", "from_block",
+                         (json_int_t)next_block, "from_position", (int)next_pos, "height",
+                         (json_int_t)height);
+        return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
+    }
+}
+
+int ledger_h_events(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
+    uint64_t fb, fp, lim, w;
+    if (in_u64(in, "from_block", 0, INT64_MAX / 2, &fb, e) != 0 ||
+        in_u64(in, "from_position", 0, LEDGER_MAX_BLOCK_TXS, &fp, e) != 0 ||
+        in_u64(in, "limit", 10, 100, &lim, e) != 0 || in_u64(in, "wait_ms", 0, WAIT_MAX_MS, &w, e))
+        return -1;
+    if (lim == 0) return err_set(e, 422, "invalid_field", "limit", "limit must be 1..100");
+    return ledger_events(c->env->db, c->env->bus, fb, (uint32_t)fp, lim, (int)w, out, e);
 }

@@ -36,6 +36,13 @@ int ledger_tx_status(db_pool_t *db, bus_t *b, const uint8_t id[32], int wait_ms,
  * ledger.keys), through a config.update endorsed by the network operator. */
 int ledger_register_org(db_pool_t *db, bus_t *b, const char *org, const char *club_id,
                         const char *name, int wait_ms, json_t **status, err_t *e);
+/* The same with keys the club generated and keeps (member_pk, admin_pk: both or neither);
+ * nothing is stored here and the club signs its own endorsements (POST /transactions). When
+ * the server does not hold a majority of the current admin keys, *status is
+ * {"status":"needs_endorsements",...} (see docs/ledger.md). */
+int ledger_register_org_keys(db_pool_t *db, bus_t *b, const char *org, const char *club_id,
+                             const char *name, const uint8_t *member_pk, const uint8_t *admin_pk,
+                             int wait_ms, json_t **status, err_t *e);
 int ledger_revoke_key(db_pool_t *db, bus_t *b, const uint8_t pk[32], const char *reason,
                       int wait_ms, json_t **status, err_t *e);
 /* Loads the secret key "<org>/<role>" (writer scope). */
@@ -51,6 +58,14 @@ int ledger_cosign(db_pool_t *db, const char *org, const char *note, json_t **out
 int ledger_block_final(db_pool_t *db, uint64_t number, int *final, int *cosigners, err_t *e);
 /* The whole chain for the offline verifier (docs/ledger.md). */
 int ledger_export(db_pool_t *db, json_t **out, err_t *e);
+
+/* Committed blocks and their transactions from (from_block, from_position), at most `limit`
+ * blocks and 2000 transactions; waits up to wait_ms for something new when there is nothing.
+ * {"blocks":[{"block_number","header_hash","timestamp_ms","tx_count","txs":[{"position",
+ * "tx_id","type","creator","validation_code","log_index"}]}],"next":{"from_block",
+ * "from_position"},"height"}: pass `next` back to resume. */
+int ledger_events(db_pool_t *db, bus_t *b, uint64_t from_block, uint32_t from_pos, uint64_t limit,
+                  int wait_ms, json_t **out, err_t *e);
 
 /* Handlers of the operation table. */
 int ledger_v_any(json_t *in, err_t *e);
@@ -69,5 +84,6 @@ int ledger_h_inclusion(const svc_call_t *c, json_t *in, json_t **out, err_t *e);
 int ledger_h_evaluate(const svc_call_t *c, json_t *in, json_t **out, err_t *e);
 int ledger_h_cosign(const svc_call_t *c, json_t *in, json_t **out, err_t *e);
 int ledger_h_export(const svc_call_t *c, json_t *in, json_t **out, err_t *e);
+int ledger_h_events(const svc_call_t *c, json_t *in, json_t **out, err_t *e);
 
 #endif

@@ -499,6 +499,10 @@ oom:
     return -1;
 }
 
+int ledger_config_clone(const ledger_config_t *src, ledger_config_t *dst) {
+    return config_clone(src, dst);
+}
+
 static void config_remove_org(ledger_config_t *c, const char *org) {
     size_t k = 0;
     for (size_t i = 0; i < c->n_orgs; i++)
@@ -667,6 +671,63 @@ int ledger_policy_for(const txcodec_tx_t *tx, char *policy, size_t cap) {
     return code;
 }
 
+/* ---- config.update: MAJORITY of the admin principals ----------------------------------- */
+
+/* Is org an org of cfg with at least one admin identity that is not revoked? */
+static int org_has_admin(const ledger_config_t *cfg, const char *org) {
+    for (size_t i = 0; i < cfg->n_ids; i++)
+        if (cfg->ids[i].role == POLICY_ROLE_ADMIN && strcmp(cfg->ids[i].org, org) == 0 &&
+            !ledger_config_is_revoked(cfg, cfg->ids[i].pk))
+            return 1;
+    return 0;
+}
+
+size_t ledger_config_admin_orgs(const ledger_config_t *cfg) {
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_orgs; i++)
+        n += (size_t)org_has_admin(cfg, cfg->orgs[i].org);
+    return n;
+}
+
+int ledger_config_update_policy(const ledger_config_t *cfg, char *policy, size_t cap) {
+    ledger_config_t s;
+    size_t len = 0, n = ledger_config_admin_orgs(cfg);
+    if (n == 0 || config_clone(cfg, &s) != 0) return -1;
+    if (s.n_orgs) qsort(s.orgs, s.n_orgs, sizeof *s.orgs, org_cmp);
+    char head[40];
+    snprintf(head, sizeof head, "OutOf(%zu", n / 2 + 1);
+    policy[0] = 0;
+    int rc = pol_add(policy, cap, &len, head);
+    for (size_t i = 0; rc == 0 && i < s.n_orgs; i++) {
+        if (!org_has_admin(&s, s.orgs[i].org)) continue;
+        char one[POLICY_MAX_ORG + 16];
+        snprintf(one, sizeof one, ", '%s.admin'", s.orgs[i].org);
+        rc = pol_add(policy, cap, &len, one);
+    }
+    if (rc == 0) rc = pol_add(policy, cap, &len, ")");
+    ledger_config_free(&s);
+    return rc;
+}
+
+/* OutOf(floor(n/2)+1, 'o1.admin', ..., 'on.admin') over the n orgs of cfg that have an admin,
+ * evaluated directly (the policy text can exceed POLICY_MAX_LEN for large networks): each
+ * principal 'o.admin' is matched by a distinct signer, and signers of different orgs never
+ * compete, so exact matching = counting the orgs with at least one admin signature. */
+static int config_majority_ok(const ledger_config_t *cfg, const policy_sig_t *sigs, size_t ns) {
+    size_t n = 0, got = 0;
+    for (size_t i = 0; i < cfg->n_orgs; i++) {
+        const char *org = cfg->orgs[i].org;
+        if (!org_has_admin(cfg, org)) continue;
+        n++;
+        for (size_t j = 0; j < ns; j++)
+            if (sigs[j].role == POLICY_ROLE_ADMIN && strcmp(sigs[j].org, org) == 0) {
+                got++;
+                break;
+            }
+    }
+    return n > 0 && got >= n / 2 + 1;
+}
+
 /* ---- validation ------------------------------------------------------------------------ */
 
 static int key_is_config(const uint8_t *k, size_t n) {
@@ -717,15 +778,20 @@ static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env, uin
         code = LEDGER_BAD_CREATOR_SIGNATURE;
         goto done;
     }
-    policy_t pol;
     int sat = 0;
-    err_t pe = {0};
-    if (policy_parse(ptext, &pol, NULL, &pe) != 0) {
-        code = LEDGER_BAD_PAYLOAD;
-        goto done;
+    if (is_config) {
+        /* MAJORITY of the admins of the config in force (at genesis: of the new config) */
+        sat = config_majority_ok(pcfg, sigs, ns);
+    } else {
+        policy_t pol;
+        err_t pe = {0};
+        if (policy_parse(ptext, &pol, NULL, &pe) != 0) {
+            code = LEDGER_BAD_PAYLOAD;
+            goto done;
+        }
+        if (policy_evaluate(&pol, sigs, ns, &sat, &pe) != 0) sat = 0;
+        policy_free(&pol);
     }
-    if (policy_evaluate(&pol, sigs, ns, &sat, &pe) != 0) sat = 0;
-    policy_free(&pol);
     if (!sat) {
         code = LEDGER_ENDORSEMENT_POLICY_FAILURE;
         goto done;

@@ -153,6 +153,7 @@ typedef struct ledger_config {
 } ledger_config_t;
 
 void ledger_config_free(ledger_config_t *c);
+int ledger_config_clone(const ledger_config_t *src, ledger_config_t *dst); /* -1 = no memory */
 int ledger_config_add_org(ledger_config_t *c, const char *org, const char *club_id,
                           const char *name);
 int ledger_config_add_ident(ledger_config_t *c, const uint8_t pk[32], const char *org,
@@ -166,6 +167,14 @@ json_t *ledger_config_to_json(const ledger_config_t *c);
  *   {"club_id": uuid|null, "name": "...", "identities": [{"public_key": b64, "role": r}]}
  * and to "config/revoke/<64 hex pk>": {"reason": "..."}. */
 #define LEDGER_CONFIG_PREFIX "config/"
+
+/* config.update needs the MAJORITY of the admin principals of the config in force:
+ * OutOf(floor(n/2)+1, '<o1>.admin', ..., '<on>.admin') over the n orgs that have an unrevoked
+ * admin identity (at genesis, with an empty config: of the config it creates).
+ * ledger_config_admin_orgs = n; ledger_config_update_policy writes that policy text (orgs
+ * sorted), -1 when n = 0 or it does not fit. */
+size_t ledger_config_admin_orgs(const ledger_config_t *c);
+int ledger_config_update_policy(const ledger_config_t *c, char *policy, size_t cap);
 
 /* The endorsement policy text for a transaction type, with the involved orgs filled in from the
  * JSON payload. Returns LEDGER_VALID, LEDGER_UNKNOWN_TX_TYPE or LEDGER_BAD_PAYLOAD. */

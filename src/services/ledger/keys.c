@@ -7,21 +7,7 @@
 #include <string.h>
 
 #include "services/ledger/engine.h"
-
-int ledger_kek(uint8_t kek[32], err_t *e) {
-    const char *v = getenv("RECIPROCAL_LEDGER_KEK");
-    size_t n = 0;
-    if (sodium_init() < 0) return err_set(e, 500, "internal", "", "libsodium init failed");
-    if (!v || !*v)
-        return err_set(e, 503, "unavailable", "RECIPROCAL_LEDGER_KEK",
-                       "RECIPROCAL_LEDGER_KEK (base64 of 32 random bytes) is not set");
-    if (sodium_base642bin(kek, 32, v, strlen(v), NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) !=
-            0 ||
-        n != 32)
-        return err_set(e, 503, "unavailable", "RECIPROCAL_LEDGER_KEK",
-                       "RECIPROCAL_LEDGER_KEK must be standard base64 of exactly 32 bytes");
-    return 0;
-}
+#include "services/ledger/settings.h"
 
 int ledger_key_create(db_tx_t *tx, const char *name, const char *club_id, uint8_t pk[32],
                       err_t *e) {

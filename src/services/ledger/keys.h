@@ -11,8 +11,8 @@
 #include "core/db.h"
 #include "core/err.h"
 
-/* Reads RECIPROCAL_LEDGER_KEK; 503 "unavailable" naming the variable when missing or bad. */
-int ledger_kek(uint8_t kek[32], err_t *e);
+/* The KEK: ledger_kek() in settings.h. */
+#include "services/ledger/settings.h"
 /* Generates and stores a key pair (writer scope). 409 if the name exists. */
 int ledger_key_create(db_tx_t *tx, const char *name, const char *club_id, uint8_t pk[32], err_t *e);
 /* Loads and opens a key; *found = 0 when absent. */

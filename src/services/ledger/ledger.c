@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "services/ledger/api.h"
+#include "services/ledger/runner.h"
+#include "services/ledger/settings.h"
 #include "services/ledger/verify.h"
 
 static const svc_op_t ledger_ops[] = {
@@ -36,13 +38,28 @@ static const svc_op_t ledger_ops[] = {
     {"cosign", "POST", "/api/v1/ledger/witnesses/{org}/cosign", 200, "ledger:write", ledger_v_any,
      ledger_h_cosign},
     {"export", "GET", "/api/v1/ledger/export", 200, "ledger:read", ledger_v_any, ledger_h_export},
+    {"events", "GET", "/api/v1/ledger/events", 200, "ledger:read", ledger_v_any, ledger_h_events},
 };
+
+/* start hook: settings from the process configuration, the KEK check (no default: required
+ * where the ledger runs), the streams, and the background cutter/committer. */
+static int ledger_start(const svc_env_t *env, err_t *e) {
+    ledger_configure(env->cfg);
+    if (ledger_require_kek(e) != 0) return -1;
+    return ledger_runner_start(env->db, env->bus, e);
+}
+
+static void ledger_stop(void) {
+    ledger_runner_stop();
+}
 
 const svc_module_t ledger_module = {
     .name = "ledger",
     .schema = "ledger",
     .ops = ledger_ops,
     .n_ops = sizeof ledger_ops / sizeof ledger_ops[0],
+    .start = ledger_start,
+    .stop = ledger_stop,
 };
 
 static int cli_export(const cfg_t *cfg, const char *path) {
@@ -88,6 +105,7 @@ static int cli_verify(const char *path, const char *key) {
 }
 
 int ledger_cli(const cfg_t *cfg, int argc, char **argv) {
+    ledger_configure(cfg);
     if (argc == 2 && strcmp(argv[0], "export") == 0) return cli_export(cfg, argv[1]);
     if (argc == 2 && strcmp(argv[0], "verify") == 0) return cli_verify(argv[1], NULL);
     if (argc == 4 && strcmp(argv[0], "verify") == 0 && strcmp(argv[2], "--log-key") == 0)

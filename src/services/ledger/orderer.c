@@ -10,22 +10,8 @@
 
 #include "core/log.h"
 #include "services/ledger/engine.h"
+#include "services/ledger/settings.h"
 #include "services/ledger/store.h"
-
-static int env_int(const char *name, int def, int lo, int hi) {
-    const char *v = getenv(name);
-    if (!v || !*v) return def;
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*end || x < lo || x > hi) return def;
-    return (int)x;
-}
-int ledger_block_max_txs(void) {
-    return env_int("RECIPROCAL_LEDGER_BLOCK_MAX_TXS", 500, 1, LEDGER_MAX_BLOCK_TXS);
-}
-int ledger_block_ms(void) {
-    return env_int("RECIPROCAL_LEDGER_BLOCK_MS", 20, 1, 10000);
-}
 
 int ledger_streams_ensure(bus_t *b, err_t *e) {
     const char *const tx[] = {LEDGER_TX_SUBJECT, NULL};
@@ -163,16 +149,51 @@ int ledger_cut_once(bus_t *b, db_pool_t *db, int max_txs, int wait_ms, size_t *n
     return 0;
 }
 
+static pthread_mutex_t gen_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gen_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t commit_gen;
+
+static void commit_notify(void) {
+    pthread_mutex_lock(&gen_mu);
+    commit_gen++;
+    pthread_cond_broadcast(&gen_cv);
+    pthread_mutex_unlock(&gen_mu);
+}
+
+uint64_t ledger_commit_gen(void) {
+    pthread_mutex_lock(&gen_mu);
+    uint64_t g = commit_gen;
+    pthread_mutex_unlock(&gen_mu);
+    return g;
+}
+
+uint64_t ledger_wait_commit(uint64_t seen, int ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&gen_mu);
+    while (commit_gen == seen)
+        if (pthread_cond_timedwait(&gen_cv, &gen_mu, &ts) != 0) break;
+    uint64_t g = commit_gen;
+    pthread_mutex_unlock(&gen_mu);
+    return g;
+}
+
 int ledger_commit_pending(db_pool_t *db, bus_t *b, int *n_blocks, err_t *e) {
     *n_blocks = 0;
     for (;;) {
         db_tx_t *tx = NULL;
-        db_scope_t sc = {.relay = 1};
+        db_scope_t sc = {0};
         ledger_head_t h;
         char *data = NULL;
         size_t len = 0;
         int found = 0;
-        if (db_begin(db, &sc, &tx, e) != 0) return -1;
+        if (db_begin_ledger_writer(db, &sc, &tx, e) != 0) return -1;
         if (ledger_store_head(tx, &h, 1, e) != 0) goto fail;
         if (bus_js_get_msg(b, LEDGER_BLOCK_STREAM, h.js_seq + 1, &found, &data, &len, e) != 0)
             goto fail;
@@ -186,6 +207,7 @@ int ledger_commit_pending(db_pool_t *db, bus_t *b, int *n_blocks, err_t *e) {
         if (rc != 0) goto fail;
         if (db_commit(tx, e) != 0) return -1;
         (*n_blocks)++;
+        commit_notify();
         log_debug("ledger: committed block %" PRIu64 " (%zu txs, %zu valid)", info.number,
                   info.n_txs, info.n_valid);
         continue;
@@ -207,6 +229,13 @@ int ledger_pump(db_pool_t *db, bus_t *b, err_t *e) {
         rc = 0;
     }
     if (rc == 0) rc = ledger_commit_pending(db, b, &nb, e);
+    pthread_mutex_unlock(&pump_mu);
+    return rc;
+}
+
+int ledger_pump_commit(db_pool_t *db, bus_t *b, int *n_blocks, err_t *e) {
+    pthread_mutex_lock(&pump_mu);
+    int rc = ledger_commit_pending(db, b, n_blocks, e);
     pthread_mutex_unlock(&pump_mu);
     return rc;
 }

@@ -24,10 +24,8 @@
 #define LEDGER_BLOCK_SUBJECT "ledger.blocks"
 #define LEDGER_CUTTER_DURABLE "ledger-cutter"
 
-/* RECIPROCAL_LEDGER_BLOCK_MAX_TXS (default 500, 1..4096) and RECIPROCAL_LEDGER_BLOCK_MS
- * (default 20, 1..10000). */
-int ledger_block_max_txs(void);
-int ledger_block_ms(void);
+/* Block size and time: ledger_block_max_txs(), ledger_block_ms() in settings.h. */
+#include "services/ledger/settings.h"
 
 int ledger_streams_ensure(bus_t *b, err_t *e);
 int ledger_publish_envelope(bus_t *b, const uint8_t *env, size_t len, const uint8_t tx_id[32],
@@ -39,5 +37,13 @@ int ledger_cut_once(bus_t *b, db_pool_t *db, int max_txs, int wait_ms, size_t *n
 int ledger_commit_pending(db_pool_t *db, bus_t *b, int *n_blocks, err_t *e);
 /* cut once + commit pending, one pump at a time per process. */
 int ledger_pump(db_pool_t *db, bus_t *b, err_t *e);
+/* commit pending under the same per-process pump lock (the background runner). */
+int ledger_pump_commit(db_pool_t *db, bus_t *b, int *n_blocks, err_t *e);
+
+/* Commit notification within the process: a counter bumped after every block committed here.
+ * ledger_wait_commit waits until the counter differs from `seen` or ms elapse; returns the
+ * counter. */
+uint64_t ledger_commit_gen(void);
+uint64_t ledger_wait_commit(uint64_t seen, int ms);
 
 #endif

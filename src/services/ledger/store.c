@@ -9,11 +9,7 @@
 
 #include "core/outbox.h"
 #include "services/ledger/keys.h"
-
-const char *ledger_origin(void) {
-    const char *o = getenv("RECIPROCAL_LEDGER_ORIGIN");
-    return o && *o ? o : LEDGER_DEFAULT_ORIGIN;
-}
+#include "services/ledger/settings.h"
 
 /* ---- array literals -------------------------------------------------------------------- */
 

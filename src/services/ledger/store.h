@@ -4,7 +4,7 @@
  * one ordered block (validation through engine.c, then blocks, txs, log nodes, world state,
  * config, head, a signed checkpoint and the outbox events, all in the caller's transaction), and
  * the witness rules. Every function runs inside a db_tx_t the caller opened; writes need the
- * ledger writer scope (db_scope_t.relay = 1). */
+ * ledger writer scope (db_scope_t.ledger_writer = 1). */
 #ifndef SERVICES_LEDGER_STORE_H
 #define SERVICES_LEDGER_STORE_H
 
@@ -26,8 +26,8 @@ typedef struct ledger_head {
     uint64_t js_seq;
 } ledger_head_t;
 
-/* The log origin (RECIPROCAL_LEDGER_ORIGIN, default LEDGER_DEFAULT_ORIGIN). */
-const char *ledger_origin(void);
+/* The log origin: ledger_origin() in settings.h (RECIPROCAL_LEDGER_ORIGIN). */
+#include "services/ledger/settings.h"
 
 int ledger_store_head(db_tx_t *tx, ledger_head_t *h, int for_update, err_t *e);
 int ledger_store_config(db_tx_t *tx, ledger_config_t *c, err_t *e);

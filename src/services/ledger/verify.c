@@ -32,6 +32,13 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
     if (sodium_init() < 0) return err_set(e, 500, "internal", "", "libsodium");
 
     ledger_config_t cfg = {0};
+    /* the config in force after each block that changed it (end = log size after the block),
+     * for the witness keys of each checkpoint */
+    struct snap {
+        uint64_t end;
+        ledger_config_t cfg;
+    } *snaps = NULL;
+    size_t n_snaps = 0;
     kvmap_t *versions = kvmap_new(), *seen = kvmap_new();
     merkle_hash_t *leaves = NULL;
     size_t n_leaves = 0, cap = 0;
@@ -129,6 +136,17 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
             }
             for (size_t i = 0; !bad && i < n; i++)
                 memcpy(leaves[n_leaves++], res.tx[i].leaf, 32);
+            if (!bad && res.config_changed) {
+                struct snap *p = realloc(snaps, (n_snaps + 1) * sizeof *p);
+                if (!p || ledger_config_clone(&cfg, &p[n_snaps].cfg) != 0) {
+                    if (p) snaps = p;
+                    err_set(e, 500, "internal", "", "out of memory");
+                    bad = 1;
+                } else {
+                    snaps = p;
+                    snaps[n_snaps++].end = n_leaves;
+                }
+            }
             memcpy(prev, res.header_hash, 32);
             rep->blocks++;
             rep->txs += n;
@@ -150,9 +168,6 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
         goto out;
     }
     if (checkpoint_verifier_init(&vs[nv++], origin, lpk, e) != 0) goto out;
-    for (size_t i = 0; i < cfg.n_ids && nv < maxv; i++)
-        if (cfg.ids[i].role == POLICY_ROLE_ADMIN && strcmp(cfg.ids[i].org, LEDGER_NETWORK_ORG) != 0)
-            if (checkpoint_verifier_init(&vs[nv], cfg.ids[i].org, cfg.ids[i].pk, e) == 0) nv++;
     uint64_t last_size = 0;
     uint8_t last_root[32];
     for (size_t ci = 0; ci < json_array_size(cps); ci++) {
@@ -160,7 +175,27 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
         checkpoint_note_t cn;
         size_t nver = 0;
         memset(verified, 0, maxv * sizeof *verified);
-        if (!note || checkpoint_open(note, strlen(note), vs, nv, &cn, verified, &nver, e) != 0) {
+        int opened = note && checkpoint_parse(note, strlen(note), &cn, e) == 0;
+        if (opened) {
+            /* witnesses: the admin identities (not the network operator's) of the config in
+             * force at this checkpoint's size, not of the final config */
+            const ledger_config_t *at = NULL;
+            for (size_t s = 0; s < n_snaps && snaps[s].end <= cn.cp.size; s++)
+                at = &snaps[s].cfg;
+            nv = 1;
+            for (size_t i = 0; at && i < at->n_ids && nv < maxv; i++)
+                if (at->ids[i].role == POLICY_ROLE_ADMIN &&
+                    strcmp(at->ids[i].org, LEDGER_NETWORK_ORG) != 0 &&
+                    !ledger_config_is_revoked(at, at->ids[i].pk))
+                    if (checkpoint_verifier_init(&vs[nv], at->ids[i].org, at->ids[i].pk, e) == 0)
+                        nv++;
+            err_clear(e);
+            if (checkpoint_verify(&cn, vs, nv, verified, &nver, e) != 0) {
+                checkpoint_note_free(&cn);
+                opened = 0;
+            }
+        }
+        if (!opened) {
             char msg[sizeof e->message];
             memcpy(msg, e->message, sizeof msg);
             err_set(e, 422, "invalid_chain", "checkpoint", "checkpoint %zu: %.300s", ci, msg);
@@ -201,6 +236,9 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
 out:
     free(vs);
     free(verified);
+    for (size_t s = 0; s < n_snaps; s++)
+        ledger_config_free(&snaps[s].cfg);
+    free(snaps);
     ledger_config_free(&cfg);
     kvmap_free(versions);
     kvmap_free(seen);

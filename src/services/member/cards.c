@@ -43,15 +43,15 @@ int cards_validate_key(json_t *in, err_t *e) {
 
 /* ---- keys ---- */
 
-static int load_kek(unsigned char kek[32], err_t *e) {
-    const char *b64 = getenv("RECIPROCAL_CARD_KEK");
-    size_t n = 0;
-    if (!b64 || !*b64 ||
-        sodium_base642bin(kek, 32, b64, strlen(b64), NULL, &n, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        n != 32)
+/* RECIPROCAL_CARD_KEK from the process configuration (core/config). */
+static int load_kek(const mctx_t *c, unsigned char kek[32], err_t *e) {
+    const cfg_t *cfg = c->call->env->cfg;
+    if (!cfg || !cfg->card_kek_set)
         return err_set(e, 503, "card_signing_unconfigured", "",
-                       "membership cards need RECIPROCAL_CARD_KEK (base64 of 32 random bytes)");
+                       "membership cards are not configured on this server: set "
+                       "RECIPROCAL_CARD_KEK (base64 of 32 random bytes, head -c 32 /dev/urandom "
+                       "| base64) where the member service runs");
+    memcpy(kek, cfg->card_kek, 32);
     return 0;
 }
 
@@ -64,15 +64,19 @@ static int from_hex(const char *hex, unsigned char *out, size_t cap, size_t *n) 
     return sodium_hex2bin(out, cap, hex, strlen(hex), NULL, n, NULL);
 }
 
-/* The club's newest signing key, created on first use. sk: 64 bytes. */
+/* A new key pair for the club (the current one from now on). sk: 64 bytes. */
+static int new_club_key(mctx_t *c, const unsigned char kek[32], unsigned char sk[64], char kid[40],
+                        err_t *e);
+
+/* The club's current (newest, not retired) signing key, created on first use. sk: 64 bytes. */
 static int club_signing_key(mctx_t *c, unsigned char sk[64], char kid[40], err_t *e) {
     unsigned char kek[32];
-    if (load_kek(kek, e) != 0) return -1;
+    if (load_kek(c, kek, e) != 0) return -1;
     PGresult *r = db_exec(c->tx,
                           "SELECT k.kid, encode(s.secret_enc, 'hex'), encode(s.nonce, 'hex') FROM "
                           "member.club_keys k JOIN member.club_key_secrets s ON s.club_id = "
                           "k.club_id AND s.kid = k.kid WHERE k.club_id = core.current_club() "
-                          "ORDER BY k.created_at DESC LIMIT 1",
+                          "AND k.retired_at IS NULL ORDER BY k.created_at DESC LIMIT 1",
                           0, NULL, e);
     if (!r) goto fail;
     if (PQntuples(r) == 1) {
@@ -98,6 +102,17 @@ static int club_signing_key(mctx_t *c, unsigned char sk[64], char kid[40], err_t
         return 0;
     }
     PQclear(r);
+    int rc = new_club_key(c, kek, sk, kid, e);
+    sodium_memzero(kek, sizeof kek);
+    return rc;
+fail:
+    sodium_memzero(kek, sizeof kek);
+    sodium_memzero(sk, 64);
+    return -1;
+}
+
+static int new_club_key(mctx_t *c, const unsigned char kek[32], unsigned char sk[64], char kid[40],
+                        err_t *e) {
     unsigned char pk[32], hash[32], nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
     unsigned char enc[64 + crypto_aead_xchacha20poly1305_ietf_ABYTES];
     unsigned long long el = 0;
@@ -122,13 +137,59 @@ static int club_signing_key(mctx_t *c, unsigned char sk[64], char kid[40], err_t
         db_exec_cmd(c->tx,
                     "INSERT INTO member.club_key_secrets (club_id, kid, secret_enc, nonce) VALUES "
                     "(core.current_club(), $1, $2::bytea, $3::bytea)",
-                    3, p2, e) < 0)
+                    3, p2, e) < 0) {
+        sodium_memzero(sk, 64);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- rotation ---- */
+
+int cards_validate_rotate(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    return m_valid_club_ref(in, e);
+}
+
+int cards_rotate_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    unsigned char kek[32], sk[64];
+    char kid[40];
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (load_kek(&c, kek, e) != 0) goto fail;
+    /* one rotation at a time per club */
+    PGresult *r = db_exec(c.tx,
+                          "SELECT pg_advisory_xact_lock(hashtext('member.card_key:' || "
+                          "core.current_club()::text))",
+                          0, NULL, e);
+    if (!r) goto fail;
+    PQclear(r);
+    r = db_exec(c.tx,
+                "UPDATE member.club_keys SET retired_at = now() WHERE club_id = "
+                "core.current_club() AND retired_at IS NULL RETURNING kid",
+                0, NULL, e);
+    if (!r) goto fail;
+    json_t *retired = json_array();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_array_append_new(retired, json_string(PQgetvalue(r, i, 0)));
+    PQclear(r);
+    if (new_club_key(&c, kek, sk, kid, e) != 0) {
+        json_decref(retired);
         goto fail;
+    }
+    sodium_memzero(sk, sizeof sk);
     sodium_memzero(kek, sizeof kek);
+    *out = json_pack("{s:s, s:s, s:o}", "club_id", c.club_id, "kid", kid, "retired", retired);
+    if (m_commit(&c, e) != 0) {
+        json_decref(*out);
+        *out = NULL;
+        return -1;
+    }
     return 0;
 fail:
     sodium_memzero(kek, sizeof kek);
-    sodium_memzero(sk, 64);
+    m_rollback(&c);
     return -1;
 }
 
@@ -174,15 +235,22 @@ int cards_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     char auth[40], status[16], kid[40];
     unsigned char sk[64];
-    long long ttl = CARD_TTL_DEFAULT;
-    jsonx_int(in, "ttl_seconds", 0, 60, CARD_TTL_MAX, CARD_TTL_DEFAULT, &ttl, e);
-    const char *env_ttl = getenv("RECIPROCAL_CARD_TTL_SECONDS");
-    long long cfg_ttl;
-    if (!json_object_get(in, "ttl_seconds") && env_ttl && jsonx_parse_ll(env_ttl, &cfg_ttl) == 0 &&
-        cfg_ttl >= 60 && cfg_ttl <= CARD_TTL_MAX)
-        ttl = cfg_ttl;
+    /* lifetime: the club's card_ttl_seconds, else RECIPROCAL_CARD_TTL_SECONDS; the request's
+     * ttl_seconds may only shorten it */
+    const cfg_t *cfg = call->env->cfg;
+    long long ttl = cfg && cfg->card_ttl_s ? cfg->card_ttl_s : CARD_TTL_DEFAULT, want = 0;
+    jsonx_int(in, "ttl_seconds", 0, 60, CARD_TTL_MAX, 0, &want, e);
     if (m_begin(call, in, &c, e) != 0) return -1;
-    json_t *doc = m_load(&c, json_string_value(json_object_get(in, "id")), 0, 0, auth, status, e);
+    json_t *doc = NULL;
+    PGresult *sr = db_exec(c.tx,
+                           "SELECT card_ttl_seconds FROM member.settings WHERE club_id = "
+                           "core.current_club() AND card_ttl_seconds IS NOT NULL",
+                           0, NULL, e);
+    if (!sr) goto fail;
+    if (PQntuples(sr) == 1) ttl = atoll(PQgetvalue(sr, 0, 0));
+    PQclear(sr);
+    if (want > 0 && want < ttl) ttl = want;
+    doc = m_load(&c, json_string_value(json_object_get(in, "id")), 0, 0, auth, status, e);
     if (!doc) goto fail;
     if (m_require_read(&c, auth, e) != 0) {
         if (e->status == 403) err_set(e, 404, "not_found", "id", "no member with this id");
@@ -195,6 +263,18 @@ int cards_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     if (club_signing_key(&c, sk, kid, e) != 0) goto fail;
     long long now = (long long)time(NULL);
+    /* the key stays published until the last token it signed has expired */
+    char texs[24];
+    snprintf(texs, sizeof texs, "%lld", now + ttl);
+    const char *pk_args[] = {kid, texs};
+    if (db_exec_cmd(c.tx,
+                    "UPDATE member.club_keys SET last_token_expires_at = greatest("
+                    "last_token_expires_at, to_timestamp($2::bigint)) WHERE club_id = "
+                    "core.current_club() AND kid = $1",
+                    2, pk_args, e) < 0) {
+        sodium_memzero(sk, sizeof sk);
+        goto fail;
+    }
     json_t *payload = json_pack(
         "{s:i, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:I, s:I}", "v", 1, "kid", kid, "club", c.club_id,
         "mid", json_object_get(doc, "id"), "num", json_object_get(doc, "member_number"), "cat",
@@ -387,8 +467,10 @@ int cards_public_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
         "SELECT EXISTS (SELECT 1 FROM member.clubs WHERE id = $1::uuid), coalesce((SELECT "
         "jsonb_agg(jsonb_build_object('kid', kid, 'alg', 'Ed25519', 'public_key', "
         "rtrim(translate(encode(public_key, 'base64'), '+/', '-_'), '='), 'created_at', "
-        "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) ORDER BY "
-        "created_at DESC) FROM member.club_keys WHERE club_id = $1::uuid), '[]')::text",
+        "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'retired_at', "
+        "to_char(retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) ORDER BY "
+        "created_at DESC) FROM member.club_keys WHERE club_id = $1::uuid AND (retired_at IS NULL "
+        "OR last_token_expires_at > now())), '[]')::text",
         1, p, e);
     if (!r) goto fail;
     if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {

@@ -19,6 +19,10 @@ int cards_validate_key(json_t *in, err_t *e);
 int cards_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int cards_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int cards_public_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+/* Retires the club's current card key and makes a new one (member:admin). A retired key is
+ * still published by cards_public_key until the last token it signed has expired. */
+int cards_validate_rotate(json_t *in, err_t *e);
+int cards_rotate_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
 /* Offline check of a token with the issuing club's public key at time now (unix seconds):
  * signature, token expiry, membership expiry and status in the payload. Returns 1 when valid;

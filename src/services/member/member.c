@@ -39,6 +39,8 @@ static const svc_op_t member_ops[] = {
      members_validate_update, members_update},
     {"change_member_status", "POST", "/api/v1/members/{id}/status", 200, "member:admin",
      members_validate_status, members_set_status},
+    {"renew_member", "POST", "/api/v1/members/{id}/renew", 200, "member:admin",
+     members_validate_renew, members_renew},
     {"member_status_history", "GET", "/api/v1/members/{id}/status", 200, "member:read",
      members_validate_ref, members_history},
     {"add_dependent", "POST", "/api/v1/members/{id}/dependents", 201, "member:write",
@@ -80,11 +82,22 @@ static const svc_op_t member_ops[] = {
      cards_verify},
     {"club_card_key", "GET", "/api/v1/clubs/{id}/card-key", 200, NULL /* public */,
      cards_validate_key, cards_public_key},
+    {"rotate_card_key", "POST", "/api/v1/members/card-key/rotate", 200, "member:admin",
+     cards_validate_rotate, cards_rotate_key},
+};
+
+/* REST extras: the CSV import also takes a raw text/csv body (query: club_id, dry_run) and up
+ * to 8 MiB (50,000 rows) whatever RECIPROCAL_HTTP_MAX_BODY_BYTES says. */
+#define MEMBER_IMPORT_MAX_BODY (8u * 1024u * 1024u)
+static const svc_op_http_t member_http[] = {
+    {"import_members", "text/csv", "csv", MEMBER_IMPORT_MAX_BODY},
+    {NULL, NULL, NULL, 0},
 };
 
 const svc_module_t member_module = {
     .name = "member",
     .schema = "member",
+    .http = member_http,
     .ops = member_ops,
     .n_ops = sizeof member_ops / sizeof member_ops[0],
 };

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/json.h"
 
@@ -15,19 +16,13 @@ static const char *const relationship_values[] = {"spouse", "partner", "child", 
 
 /* ---- validation ---- */
 
-static const char *const member_keys[] = {"club_id",
-                                          "member_number",
-                                          "category",
-                                          "status",
-                                          "joined_on",
-                                          "expires_on",
-                                          "home_club_id",
-                                          "auth_user_id",
-                                          "directory_opt_in",
-                                          "profile",
-                                          "addresses",
-                                          "dependents",
-                                          NULL};
+static const char *const member_keys[] = {"club_id",          "member_number",
+                                          "category",         "status",
+                                          "joined_on",        "expires_on",
+                                          "home_club_id",     "auth_user_id",
+                                          "directory_opt_in", "profile",
+                                          "addresses",        "dependents",
+                                          "invite",           NULL};
 static const char *const dependent_keys[] = {"member_number",
                                              "category",
                                              "joined_on",
@@ -60,6 +55,17 @@ int members_validate_create(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_enum(in, "status", 0, initial_status_values, &s, e) != 0) return -1;
     if (m_valid_member_fields(in, 1, "", e) != 0) return -1;
+    json_t *inv = json_object_get(in, "invite");
+    if (inv && !json_is_boolean(inv))
+        return err_set(e, 422, "invalid_field", "invite", "invite must be true or false");
+    if (json_is_true(inv)) {
+        if (!json_string_value(json_object_get(json_object_get(in, "profile"), "email")))
+            return err_set(e, 422, "missing_field", "profile.email",
+                           "an invitation needs profile.email");
+        if (json_string_value(json_object_get(in, "auth_user_id")))
+            return err_set(e, 422, "invalid_field", "invite",
+                           "give either auth_user_id (an existing account) or invite, not both");
+    }
     json_t *deps = json_object_get(in, "dependents");
     if (deps && !json_is_null(deps)) {
         if (!json_is_array(deps) || json_array_size(deps) > 20)
@@ -220,7 +226,8 @@ int members_validate_sweep(json_t *in, err_t *e) {
 }
 
 int members_validate_settings(json_t *in, err_t *e) {
-    static const char *const keys[] = {"club_id", "number_pattern", "next_seq", NULL};
+    static const char *const keys[] = {"club_id", "number_pattern", "next_seq", "card_ttl_seconds",
+                                       NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (m_valid_club_ref(in, e) != 0) return -1;
     const char *s;
@@ -253,6 +260,9 @@ int members_validate_settings(json_t *in, err_t *e) {
                            "digits, '.', '/', '-' or {yyyy}, e.g. HC-{yyyy}-{seq:5}");
     }
     if (jsonx_int(in, "next_seq", 0, 1, 1000000000000LL, 1, &n, e) != 0) return -1;
+    if (!json_is_null(json_object_get(in, "card_ttl_seconds")) && /* null = server default */
+        jsonx_int(in, "card_ttl_seconds", 0, 60, 604800, 86400, &n, e) != 0)
+        return -1;
     return 0;
 }
 
@@ -287,6 +297,53 @@ static json_t *created_event(const char *id, const char *primary, json_t *doc) {
                      json_object_get(doc, "status"));
 }
 
+/* Invites the new member's email through the auth service (role member, the member's club)
+ * and links the invited account: auth_user_id is the user the invitation creates, so the
+ * member record is linked from the start and usable once the invitation is accepted
+ * (POST /api/v1/auth/register). The caller needs auth:invite. The invitation commits in the
+ * auth service before the member transaction does. */
+static int invite_member(mctx_t *c, const char *id, json_t *doc, err_t *e) {
+    const char *email =
+        json_string_value(json_object_get(json_object_get(doc, "profile"), "email"));
+    json_t *in = json_pack("{s:s, s:s, s:s}", "email", email ? email : "", "role", "member",
+                           "club_id", c->club_id);
+    json_t *res = NULL;
+    int status = 0;
+    err_t ie = {0};
+    int rc = svc_call(c->call->env, "auth", "invite", c->call->caller, in, &status, &res, &ie);
+    json_decref(in);
+    if (rc != 0) {
+        if (ie.status == 409)
+            return err_set(e, 409, "conflict", "profile.email",
+                           "an account with this email already exists in the club: link it "
+                           "with auth_user_id instead of invite");
+        if (ie.status == 403)
+            return err_set(e, 403, "forbidden", "invite", "inviting needs auth:invite");
+        *e = ie;
+        if (!strcmp(e->field, "email")) snprintf(e->field, sizeof e->field, "profile.email");
+        return -1;
+    }
+    const char *user = json_string_value(json_object_get(res, "user_id"));
+    const char *p[] = {id, user};
+    if (!user || db_exec_cmd(c->tx,
+                             "UPDATE member.members SET auth_user_id = $2::uuid WHERE club_id = "
+                             "core.current_club() AND id = $1::uuid",
+                             2, p, e) < 0) {
+        if (!user) err_set(e, 502, "bad_gateway", "", "the auth service sent no user id");
+        if (e->status == 409) /* a pending invitation of this email, already linked */
+            err_set(e, 409, "conflict", "profile.email",
+                    "the account of this email is already linked to another member");
+        json_decref(res);
+        return -1;
+    }
+    json_object_set_new(doc, "auth_user_id", json_string(user));
+    json_object_set_new(doc, "invitation",
+                        json_pack("{s:s, s:s, s:O?}", "status", "sent", "user_id", user,
+                                  "expires_at", json_object_get(res, "expires_at")));
+    json_decref(res);
+    return 0;
+}
+
 int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     char id[40];
@@ -318,6 +375,8 @@ int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         if (m_emit(&c, "member.created", created_event(did, id, doc), e) != 0)
             return fail_with(&c, out);
     }
+    if (json_is_true(json_object_get(in, "invite")) && invite_member(&c, id, *out, e) != 0)
+        return fail_with(&c, out);
     if (m_commit(&c, e) != 0) return fail_with(&c, out);
     return 0;
 }
@@ -650,8 +709,12 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
         "AND ($3::text IS NULL OR m.category = $3) "
         "AND ($4::date IS NULL OR m.expires_on < $4::date) "
         "AND ($5::date IS NULL OR m.expires_on > $5::date) "
-        "AND ($6::text IS NULL AND $7::text IS NULL OR p.search @@ to_tsquery('simple', $6) "
-        "OR lower(m.member_number) LIKE $7) "
+        /* text search as one id set from both indexes (GIN on profiles.search, btree on
+         * lower(member_number)): an OR across the two joined tables would scan the club */
+        "AND ($6::text IS NULL AND $7::text IS NULL OR m.id IN (SELECT s.member_id FROM "
+        "member.profiles s WHERE s.club_id = core.current_club() AND s.search @@ "
+        "to_tsquery('simple', $6) UNION ALL SELECT n.id FROM member.members n WHERE n.club_id = "
+        "core.current_club() AND lower(n.member_number) LIKE $7)) "
         "AND ($8::text IS NULL OR (%s COLLATE \"C\", m.id) %s ($8::text COLLATE \"C\", "
         "$9::uuid)) ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
         key, key, desc ? "<" : ">", desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
@@ -716,8 +779,9 @@ int members_transition(mctx_t *c, const char *id, const char *to, const char *re
     PGresult *r = db_exec(c->tx,
                           "SELECT m.status::text, $2::member.member_status_enum = ANY "
                           "(member.allowed_next(m.status)), array_to_string(member.allowed_next("
-                          "m.status), ', ') FROM member.members m WHERE m.club_id = "
-                          "core.current_club() AND m.id = $1::uuid FOR UPDATE",
+                          "m.status), ', '), coalesce(m.expires_on < current_date, false), "
+                          "coalesce(to_char(m.expires_on, 'YYYY-MM-DD'), '') FROM member.members "
+                          "m WHERE m.club_id = core.current_club() AND m.id = $1::uuid FOR UPDATE",
                           2, p0, e);
     if (!r) return -1;
     if (PQntuples(r) == 0) {
@@ -728,6 +792,15 @@ int members_transition(mctx_t *c, const char *id, const char *to, const char *re
         const char *allowed = PQgetvalue(r, 0, 2);
         err_set(e, 409, "invalid_transition", "status", "a %s member cannot become %s; allowed: %s",
                 PQgetvalue(r, 0, 0), to, *allowed ? allowed : "none (final status)");
+        PQclear(r);
+        return -1;
+    }
+    if (strcmp(PQgetvalue(r, 0, 0), "lapsed") == 0 && strcmp(to, "active") == 0 &&
+        strcmp(PQgetvalue(r, 0, 3), "t") == 0) {
+        err_set(e, 409, "renewal_required", "expires_on",
+                "the membership expired on %s: renew it with POST /api/v1/members/{id}/renew "
+                "and a new expires_on",
+                PQgetvalue(r, 0, 4));
         PQclear(r);
         return -1;
     }
@@ -775,6 +848,124 @@ int members_set_status(const svc_call_t *call, json_t *in, json_t **out, err_t *
     }
     json_object_set_new(*out, "changes", changes);
     return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+}
+
+/* ---- renewal ---- */
+
+int members_validate_renew(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "club_id", "expires_on", "reason", "dependents", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (m_valid_id(in, "id", e) != 0) return -1;
+    const char *s;
+    if (jsonx_string(in, "expires_on", 1, 10, 10, &s, e) != 0) return -1;
+    if (m_valid_date(in, "expires_on", e) != 0) return -1;
+    if (jsonx_string(in, "reason", 0, 1, 500, &s, e) != 0) return -1;
+    json_t *d = json_object_get(in, "dependents");
+    if (d && !json_is_boolean(d))
+        return err_set(e, 422, "invalid_field", "dependents", "dependents must be true or false");
+    return 0;
+}
+
+static json_t *renewed_event(const char *id, const char *with, const char *prev, const char *to) {
+    return json_pack("{s:s, s:s?, s:s?, s:s}", "member_id", id, "renewed_with", with,
+                     "previous_expires_on", prev && *prev ? prev : NULL, "expires_on", to);
+}
+
+int members_renew(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    char status[16];
+    json_t *changes = NULL, *extended = json_array();
+    const char *id = json_string_value(json_object_get(in, "id"));
+    const char *until = json_string_value(json_object_get(in, "expires_on"));
+    const char *reason = json_string_value(json_object_get(in, "reason"));
+    int with_deps = !json_is_false(json_object_get(in, "dependents"));
+    const svc_caller_t *k = call->caller;
+    char why[600];
+    if (m_begin(call, in, &c, e) != 0) {
+        json_decref(extended);
+        return -1;
+    }
+    json_t *before = m_load(&c, id, 1, 1, NULL, status, e);
+    if (!before) goto fail;
+    const char *prev = json_string_value(json_object_get(before, "expires_on"));
+    if (json_is_true(json_object_get(before, "erased")) || !strcmp(status, "resigned") ||
+        !strcmp(status, "deceased")) {
+        err_set(e, 409, "conflict", "status", "a %s membership cannot be renewed",
+                json_is_true(json_object_get(before, "erased")) ? "erased" : status);
+        goto fail;
+    }
+    if (!json_is_null(json_object_get(before, "primary_member_id"))) {
+        err_set(e, 409, "conflict", "id",
+                "dependents are renewed with their primary member (POST "
+                "/api/v1/members/{primary}/renew)");
+        goto fail;
+    }
+    char today[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    if (strcmp(until, today) < 0 || (prev && strcmp(until, prev) <= 0)) {
+        err_set(e, 422, "invalid_field", "expires_on",
+                "expires_on must be today or later and later than the current expiry%s%s",
+                prev ? " " : "", prev ? prev : "");
+        goto fail;
+    }
+    const char *p[] = {id, until};
+    if (db_exec_cmd(c.tx,
+                    "UPDATE member.members SET expires_on = $2::date, updated_at = now() WHERE "
+                    "club_id = core.current_club() AND id = $1::uuid",
+                    2, p, e) < 0)
+        goto fail;
+    if (m_emit(&c, "member.renewed", renewed_event(id, NULL, prev, until), e) != 0) goto fail;
+    if (with_deps) { /* dependents with an earlier expiry follow (not ended ones) */
+        PGresult *r = db_exec(c.tx,
+                              "WITH d AS (SELECT id, to_char(expires_on, 'YYYY-MM-DD') AS prev "
+                              "FROM member.members WHERE club_id = core.current_club() AND "
+                              "primary_member_id = $1::uuid AND expires_on < $2::date AND status "
+                              "NOT IN ('resigned', 'deceased') AND erased_at IS NULL FOR UPDATE) "
+                              "UPDATE member.members m SET expires_on = $2::date, updated_at = "
+                              "now() FROM d WHERE m.club_id = core.current_club() AND m.id = d.id "
+                              "RETURNING m.id, d.prev",
+                              2, p, e);
+        if (!r) goto fail;
+        for (int i = 0; i < PQntuples(r); i++) {
+            json_array_append_new(extended, json_string(PQgetvalue(r, i, 0)));
+            if (m_emit(&c, "member.renewed",
+                       renewed_event(PQgetvalue(r, i, 0), id, PQgetvalue(r, i, 1), until),
+                       e) != 0) {
+                PQclear(r);
+                goto fail;
+            }
+        }
+        PQclear(r);
+    }
+    snprintf(why, sizeof why, "%s", reason ? reason : "renewed");
+    if (!strcmp(status, "lapsed") && members_transition(&c, id, "active", why, &changes, e) != 0)
+        goto fail;
+    const char *pa[] = {id, k->user_id[0] ? k->user_id : NULL,
+                        k->request_id[0] ? k->request_id : NULL,
+                        changes ? "{expires_on,status}" : "{expires_on}"};
+    if (db_exec_cmd(c.tx,
+                    "INSERT INTO member.audit_log (club_id, member_id, action, actor, request_id, "
+                    "fields) VALUES (core.current_club(), $1::uuid, 'renew', $2::uuid, $3, "
+                    "$4::text[])",
+                    4, pa, e) < 0)
+        goto fail;
+    *out = m_load(&c, id, 0, 1, NULL, NULL, e);
+    if (!*out) goto fail;
+    json_object_set_new(*out, "changes", changes ? changes : json_array());
+    changes = NULL;
+    json_object_set_new(*out, "extended_dependents", extended);
+    extended = NULL;
+    json_decref(before);
+    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+fail:
+    json_decref(before);
+    json_decref(changes);
+    json_decref(extended);
+    return fail_with(&c, out);
 }
 
 int members_history(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -1073,7 +1264,8 @@ int members_get_settings(const svc_call_t *call, json_t *in, json_t **out, err_t
     PGresult *r = db_exec(c.tx,
                           "SELECT jsonb_build_object('club_id', core.current_club(), "
                           "'number_pattern', coalesce(s.number_pattern, 'M{seq:6}'), 'next_seq', "
-                          "coalesce(s.next_seq, 1))::text FROM (SELECT 1) x LEFT JOIN "
+                          "coalesce(s.next_seq, 1), 'card_ttl_seconds', s.card_ttl_seconds)::text "
+                          "FROM (SELECT 1) x LEFT JOIN "
                           "member.settings s ON s.club_id = core.current_club()",
                           0, NULL, e);
     if (!r) return fail_with(&c, out);
@@ -1093,15 +1285,24 @@ int members_update_settings(const svc_call_t *call, json_t *in, json_t **out, er
         jsonx_int(in, "next_seq", 0, 1, 1000000000000LL, 1, &v, e);
         snprintf(seq, sizeof seq, "%lld", v);
     }
-    const char *p[] = {json_string_value(json_object_get(in, "number_pattern")), ns ? seq : NULL};
+    json_t *ct = json_object_get(in, "card_ttl_seconds");
+    char ttl[32] = "";
+    if (ct && !json_is_null(ct)) {
+        long long v = 86400;
+        jsonx_int(in, "card_ttl_seconds", 0, 60, 604800, 86400, &v, e);
+        snprintf(ttl, sizeof ttl, "%lld", v);
+    }
+    const char *p[] = {json_string_value(json_object_get(in, "number_pattern")), ns ? seq : NULL,
+                       ct ? "t" : "f", ttl[0] ? ttl : NULL};
     long long n =
         db_exec_cmd(c.tx,
-                    "INSERT INTO member.settings AS s (club_id, number_pattern, next_seq) "
-                    "VALUES (core.current_club(), coalesce($1, 'M{seq:6}'), "
-                    "coalesce($2::bigint, 1)) ON CONFLICT (club_id) DO UPDATE SET "
+                    "INSERT INTO member.settings AS s (club_id, number_pattern, next_seq, "
+                    "card_ttl_seconds) VALUES (core.current_club(), coalesce($1, 'M{seq:6}'), "
+                    "coalesce($2::bigint, 1), $4::integer) ON CONFLICT (club_id) DO UPDATE SET "
                     "number_pattern = coalesce($1, s.number_pattern), next_seq = "
-                    "coalesce($2::bigint, s.next_seq), updated_at = now()",
-                    2, p, e);
+                    "coalesce($2::bigint, s.next_seq), card_ttl_seconds = CASE WHEN $3::boolean "
+                    "THEN $4::integer ELSE s.card_ttl_seconds END, updated_at = now()",
+                    4, p, e);
     if (n < 0) return fail_with(&c, out);
     if (m_commit(&c, e) != 0) return fail_with(&c, out);
     return members_get_settings(call, in, out, e);

@@ -43,6 +43,11 @@ int members_get_settings(const svc_call_t *call, json_t *in, json_t **out, err_t
 int members_update_settings(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int members_list_categories(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int members_create_category(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+/* Renewal: a new expires_on (later than the current one, not in the past); a lapsed member
+ * becomes active again (cascade), dependents' earlier expiries follow; audited, events
+ * member.renewed (+ member.status_changed). */
+int members_validate_renew(json_t *in, err_t *e);
+int members_renew(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
 /* Shared with member_csv.c: the filter/sort part of a list, as validated input. Builds the
  * WHERE/ORDER query over member.members m JOIN member.profiles p (cursor from in.after; all

@@ -10,6 +10,7 @@
  * paginated) and tenant isolation: club A's admin cannot read or touch club B's users even with
  * a guessed id. */
 #include <crypt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -487,6 +488,52 @@ static void test_admin_revokes_all_sessions(void) {
     CHECK_EQ_INT(call(&m, "user_revoke_sessions", NULL, "{s:s}", "id", g_admin_a.user_id), 403);
 }
 
+/* Several sessions of one user rotating their refresh tokens at the same time: every rotation
+ * succeeds (no false reuse detection, no lost token). */
+#define CHAINS 8
+#define ROTATIONS 40
+typedef struct chain {
+    char tok[64];
+    int ok, failed;
+    char why[160];
+} chain_t;
+
+static void *rotate_chain(void *arg) {
+    chain_t *c = arg;
+    for (int i = 0; i < ROTATIONS; i++) {
+        json_t *o = NULL;
+        if (refresh(c->tok, c->tok, &o) == 200) {
+            c->ok++;
+        } else {
+            if (!c->failed) snprintf(c->why, sizeof c->why, "%s", ecode(o) ? ecode(o) : "?");
+            c->failed++;
+            json_decref(o);
+            break;
+        }
+        json_decref(o);
+    }
+    return NULL;
+}
+
+static void test_concurrent_refresh_chains(void) {
+    char email[128];
+    chain_t chains[CHAINS];
+    pthread_t th[CHAINS];
+    memset(chains, 0, sizeof chains);
+    unique_email("chains", email);
+    REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, NULL) == 0);
+    for (int i = 0; i < CHAINS; i++)
+        REQUIRE(login(g_slug_a, email, PW, NULL, chains[i].tok) == 200);
+    for (int i = 0; i < CHAINS; i++)
+        pthread_create(&th[i], NULL, rotate_chain, &chains[i]);
+    for (int i = 0; i < CHAINS; i++) {
+        pthread_join(th[i], NULL);
+        if (chains[i].failed)
+            printf("#   chain %d failed after %d: %s\n", i, chains[i].ok, chains[i].why);
+        CHECK_EQ_INT(chains[i].ok, ROTATIONS);
+    }
+}
+
 /* ---------------------------------------------------------------- MFA */
 
 static void test_mfa_second_step(void) {
@@ -842,6 +889,7 @@ int main(void) {
         RUN(test_session_absolute_lifetime);
         RUN(test_sessions_current_delete_logout);
         RUN(test_admin_revokes_all_sessions);
+        RUN(test_concurrent_refresh_chains);
         RUN(test_mfa_second_step);
         RUN(test_password_reset_single_use);
         RUN(test_password_reset_expires);

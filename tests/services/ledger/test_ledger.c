@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/bus.h"
+#include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "ledger/checkpoint.h"
@@ -22,14 +23,17 @@
 #include "services/ledger/api.h"
 #include "services/ledger/engine.h"
 #include "services/ledger/orderer.h"
+#include "services/ledger/runner.h"
+#include "services/ledger/settings.h"
 #include "services/ledger/store.h"
 #include "services/ledger/verify.h"
 #include "test.h"
 
 static db_pool_t *pool;
+static cfg_t g_cfg; /* the harness environment (tests/run.sh) */
 static bus_t *bus;
 static char A[32], B[32], C[32], tag[16];
-static const db_scope_t writer = {.relay = 1};
+static const db_scope_t writer = {0}; /* with db_begin_ledger_writer */
 
 static double now_s(void) {
     struct timespec ts;
@@ -538,7 +542,8 @@ static void test_proofs(void) {
 static void test_witnesses(void) {
     err_t e = {0};
     json_t *out = NULL;
-    setenv("RECIPROCAL_LEDGER_WITNESS_K", "2", 1);
+    g_cfg.ledger_witness_k = 2; /* RECIPROCAL_LEDGER_WITNESS_K=2 */
+    ledger_configure(&g_cfg);
     REQUIRE(ledger_cosign(pool, A, NULL, &out, &e) == 0);
     json_decref(out);
     /* a new block, then cosign again: consistency from the last cosigned size */
@@ -567,7 +572,7 @@ static void test_witnesses(void) {
 
     /* rollback: an older (genuine) checkpoint is refused */
     db_tx_t *tx = NULL;
-    REQUIRE(db_begin(pool, &writer, &tx, &e) == 0);
+    REQUIRE(db_begin_ledger_writer(pool, &writer, &tx, &e) == 0);
     PGresult *r = db_exec(tx,
                           "SELECT note, size FROM ledger.checkpoints ORDER BY size DESC "
                           "OFFSET 2 LIMIT 1",
@@ -606,7 +611,7 @@ static void test_witnesses(void) {
     err_t te = {0};
     CHECK(ledger_cosign(pool, C, tampered, &out, &te) != 0);
     /* the witness state did not move */
-    REQUIRE(db_begin(pool, &writer, &tx, &e) == 0);
+    REQUIRE(db_begin_ledger_writer(pool, &writer, &tx, &e) == 0);
     const char *p[] = {A};
     r = db_exec(tx, "SELECT size FROM ledger.witness_state WHERE org = $1", 1, p, &e);
     db_rollback(tx);
@@ -618,7 +623,8 @@ static void test_witnesses(void) {
     free(forged_big);
     free(tampered);
     json_decref(cp);
-    unsetenv("RECIPROCAL_LEDGER_WITNESS_K");
+    g_cfg.ledger_witness_k = 1;
+    ledger_configure(&g_cfg);
 }
 
 /* ---- offline verification ----------------------------------------------------------------- */
@@ -795,6 +801,245 @@ static void test_throughput(void) {
            (unsigned long long)h.log_size, (t4 - t3) * 1000 / 200, (t5 - t4) * 1000 / 200);
 }
 
+/* The background cutter/committer (what `serve` starts through the ledger's start hook): a
+ * transaction submitted with wait_ms = 0 becomes final with no further calls that pump. */
+static void test_background_runner(void) {
+    err_t e = {0};
+    REQUIRE(ledger_runner_start(pool, bus, &e) == 0);
+    CHECK(ledger_runner_active());
+    err_t e2 = {0};
+    CHECK(ledger_runner_start(pool, bus, &e2) != 0);
+    CHECK_EQ_INT(e2.status, 409);
+    char sa[48], sb[48];
+    snprintf(sa, sizeof sa, "%s/member", A);
+    snprintf(sb, sizeof sb, "%s/member", B);
+    const char *signers[] = {sa, sb, NULL};
+    enum { N = 5 };
+    uint8_t ids[N][32];
+    int submitted = 0;
+    for (int i = 0; i < N; i++) {
+        char k[64], pl[160], nm[16];
+        snprintf(nm, sizeof nm, "runner%d", i);
+        key(k, sizeof k, nm);
+        snprintf(pl, sizeof pl, "{\"host\":\"%s\",\"home\":\"%s\",\"n\":%d}", A, B, i);
+        json_t *payload = json_loads(pl, 0, NULL);
+        json_t *writes = json_pack("[{s:s,s:s}]", "key", k, "value", "x");
+        json_t *st = run_tx("visit.verified", A, payload, NULL, writes, signers, 0, ids[i]);
+        /* wait_ms = 0: answered at once, before the runner's block is committed */
+        if (st) submitted++;
+        json_decref(st);
+        json_decref(payload);
+        json_decref(writes);
+    }
+    CHECK_EQ_INT(submitted, N);
+    /* no pumping from here on: poll the database only (bus = NULL never pumps) */
+    int committed = 0;
+    double t0 = now_s();
+    while (committed < N && now_s() - t0 < 15) {
+        committed = 0;
+        for (int i = 0; i < N; i++) {
+            json_t *st = NULL;
+            if (ledger_tx_status(pool, NULL, ids[i], 0, &st, &e) == 0 &&
+                strcmp(code_of(st), "VALID") == 0)
+                committed++;
+            json_decref(st);
+        }
+        if (committed < N) usleep(20000);
+    }
+    CHECK_EQ_INT(committed, N);
+    /* with the runner active, a waiting submit only waits (and still sees its commit) */
+    char k[64];
+    key(k, sizeof k, "runner-wait");
+    json_t *payload = json_pack("{s:s,s:s}", "host", A, "home", B);
+    json_t *writes = json_pack("[{s:s,s:s}]", "key", k, "value", "y");
+    json_t *st = run_tx("visit.verified", A, payload, NULL, writes, signers, 10000, NULL);
+    CHECK_STR(code_of(st), "VALID");
+    json_decref(st);
+    json_decref(payload);
+    json_decref(writes);
+    ledger_runner_stop();
+    CHECK(!ledger_runner_active());
+    ledger_runner_stop(); /* idempotent */
+}
+
+/* Only the ledger's writer scope may write the ledger schema; the outbox relay's may not. */
+static void test_writer_scope(void) {
+    err_t e = {0};
+    const char *p[] = {tag};
+    db_tx_t *tx = NULL;
+    static const char ins[] = "INSERT INTO ledger.state (key, value, block, position, version) "
+                              "VALUES (convert_to($1 || '/scope', 'UTF8'), '\\x00', 0, 0, 1)";
+    REQUIRE(db_begin(pool, &(db_scope_t){.relay = 1}, &tx, &e) == 0);
+    CHECK_EQ_INT((int)db_exec_cmd(tx, ins, 1, p, &e), -1);
+    CHECK_EQ_INT(e.status, 403);
+    db_rollback(tx);
+    err_clear(&e);
+    REQUIRE(db_begin(pool, &(db_scope_t){.network_admin = 1}, &tx, &e) == 0);
+    CHECK_EQ_INT((int)db_exec_cmd(tx, ins, 1, p, &e), -1);
+    CHECK_EQ_INT(e.status, 403);
+    db_rollback(tx);
+    err_clear(&e);
+    REQUIRE(db_begin_ledger_writer(pool, &(db_scope_t){0}, &tx, &e) == 0);
+    CHECK_EQ_INT((int)db_exec_cmd(tx, ins, 1, p, &e), 1);
+    db_rollback(tx); /* not kept */
+    /* the relay cannot read the sealed keys either */
+    REQUIRE(db_begin(pool, &(db_scope_t){.relay = 1}, &tx, &e) == 0);
+    PGresult *r = db_exec(tx, "SELECT count(*) AS n FROM ledger.keys", 0, NULL, &e);
+    REQUIRE(r != NULL);
+    CHECK_STR(db_val(r, 0, "n"), "0");
+    PQclear(r);
+    db_rollback(tx);
+}
+
+/* config.update needs the MAJORITY of the admin principals of the config in force
+ * (OutOf(floor(n/2)+1, ...)): with three admin orgs, the network operator alone fails. */
+static void test_majority_policy(void) {
+    uint8_t pk[3][32], sk[3][64];
+    const char *orgs[] = {"network", "oa", "ob"};
+    ledger_config_t base = {0};
+    for (int i = 0; i < 3; i++) {
+        crypto_sign_keypair(pk[i], sk[i]);
+        REQUIRE(ledger_config_add_org(&base, orgs[i], NULL, orgs[i]) == 0);
+        REQUIRE(ledger_config_add_ident(&base, pk[i], orgs[i], POLICY_ROLE_ADMIN, 0) == 0);
+    }
+    char pol[256];
+    REQUIRE(ledger_config_update_policy(&base, pol, sizeof pol) == 0);
+    CHECK_STR(pol, "OutOf(2, 'network.admin', 'oa.admin', 'ob.admin')");
+    uint8_t npk[32], nsk[64];
+    crypto_sign_keypair(npk, nsk);
+    char hx[65], val[160];
+    ledger_hex(npk, 32, hx);
+    snprintf(val, sizeof val, "{\"identities\":[{\"public_key\":\"%s\",\"role\":\"admin\"}]}", hx);
+    json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "config.update", "creator",
+                             "network", "writes", "key", "config/org/oc", "value", val);
+    uint8_t *tx = NULL, id[32];
+    size_t len = 0;
+    err_t e = {0};
+    REQUIRE(ledger_build_tx(spec, pk[0], &tx, &len, id, &e) == 0);
+    json_decref(spec);
+    const int want[] = {LEDGER_ENDORSEMENT_POLICY_FAILURE, LEDGER_VALID, LEDGER_VALID};
+    for (int signers = 1; signers <= 3; signers++) {
+        ledger_endorsement_t en[3];
+        for (int i = 0; i < signers; i++)
+            ledger_endorse(tx, len, sk[i], &en[i]);
+        uint8_t *env = NULL;
+        size_t el = 0;
+        REQUIRE(ledger_envelope_encode(tx, len, en, (size_t)signers, &env, &el, &e) == 0);
+        const uint8_t *envs[] = {env};
+        ledger_block_msg_t m = {
+            .number = 1, .timestamp_ms = 1, .n = 1, .env = envs, .env_len = &el};
+        ledger_config_t cfg;
+        REQUIRE(ledger_config_clone(&base, &cfg) == 0);
+        kvmap_t *v = kvmap_new(), *seen = kvmap_new();
+        ledger_block_result_t res;
+        uint8_t prev[32] = {0};
+        REQUIRE(ledger_validate_block(&m, prev, 0, &cfg, v, seen, &res, &e) == 0);
+        CHECK_EQ_INT(res.tx[0].code, want[signers - 1]);
+        CHECK_EQ_INT((int)cfg.n_orgs, want[signers - 1] == LEDGER_VALID ? 4 : 3);
+        ledger_block_result_free(&res);
+        kvmap_free(v);
+        kvmap_free(seen);
+        ledger_config_free(&cfg);
+        free(env);
+    }
+    free(tx);
+    ledger_config_free(&base);
+}
+
+/* A club that keeps its own keys: registered with its public keys only, it signs its own
+ * endorsements and submits them pre-signed. */
+static void test_external_org(void) {
+    uint8_t mpk[32], msk[64], apk[32], ask[64], sk[64], pk[32];
+    crypto_sign_keypair(mpk, msk);
+    crypto_sign_keypair(apk, ask);
+    char x[40];
+    snprintf(x, sizeof x, "x%d", (int)getpid());
+    err_t e = {0};
+    json_t *st = NULL;
+    REQUIRE(ledger_register_org_keys(pool, bus, x, NULL, "external", mpk, apk, 10000, &st, &e) ==
+            0);
+    CHECK_STR(code_of(st), "VALID");
+    CHECK_STR(json_string_value(json_object_get(st, "keys")), "external");
+    json_decref(st);
+    CHECK(ledger_org_key(pool, x, "member", sk, pk, &e) != 0); /* nothing stored */
+    CHECK_EQ_INT(e.status, 404);
+    char k[64];
+    key(k, sizeof k, "external");
+    json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator", x, "writes",
+                             "key", k, "value", "signed by the club");
+    uint8_t *tx = NULL, id[32];
+    size_t len = 0;
+    REQUIRE(ledger_build_tx(spec, mpk, &tx, &len, id, &e) == 0);
+    json_decref(spec);
+    ledger_endorsement_t en;
+    ledger_endorse(tx, len, msk, &en); /* on the club's side */
+    REQUIRE(ledger_submit(pool, bus, tx, len, &en, 1, 10000, &st, &e) == 0);
+    CHECK_STR(code_of(st), "VALID");
+    json_decref(st);
+    free(tx);
+    sodium_memzero(msk, sizeof msk);
+    sodium_memzero(ask, sizeof ask);
+}
+
+/* events: resumable list of committed blocks/txs from a (block, position) cursor. */
+static void test_events(void) {
+    err_t e = {0};
+    json_t *out = NULL;
+    REQUIRE(ledger_events(pool, NULL, 0, 0, 3, 0, &out, &e) == 0);
+    json_t *blocks = json_object_get(out, "blocks");
+    CHECK_EQ_INT((int)json_array_size(blocks), 3);
+    CHECK_EQ_INT(
+        (int)json_integer_value(json_object_get(json_array_get(blocks, 0), "block_number")), 0);
+    json_t *next = json_object_get(out, "next");
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(next, "from_block")), 3);
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(next, "from_position")), 0);
+    int64_t height = json_integer_value(json_object_get(out, "height"));
+    json_decref(out);
+    /* resume at the head: the last block; past it: nothing, and the cursor stays */
+    REQUIRE(ledger_events(pool, NULL, (uint64_t)height, 0, 10, 0, &out, &e) == 0);
+    CHECK_EQ_INT((int)json_array_size(json_object_get(out, "blocks")), 1);
+    json_decref(out);
+    REQUIRE(ledger_events(pool, NULL, (uint64_t)height + 1, 0, 10, 0, &out, &e) == 0);
+    CHECK_EQ_INT((int)json_array_size(json_object_get(out, "blocks")), 0);
+    CHECK_EQ_INT(
+        (int)json_integer_value(json_object_get(json_object_get(out, "next"), "from_block")),
+        (int)height + 1);
+    json_decref(out);
+    /* inside a block: from position 1 of a block with several txs */
+    REQUIRE(ledger_events(pool, NULL, 0, 0, 100, 0, &out, &e) == 0);
+    int64_t multi = -1;
+    json_t *b;
+    size_t i;
+    json_array_foreach(json_object_get(out, "blocks"), i, b) {
+        if (json_integer_value(json_object_get(b, "tx_count")) > 1) {
+            multi = json_integer_value(json_object_get(b, "block_number"));
+            break;
+        }
+    }
+    json_decref(out);
+    if (multi >= 0) {
+        REQUIRE(ledger_events(pool, NULL, (uint64_t)multi, 1, 1, 0, &out, &e) == 0);
+        json_t *b0 = json_array_get(json_object_get(out, "blocks"), 0);
+        CHECK_EQ_INT((int)json_integer_value(json_object_get(
+                         json_array_get(json_object_get(b0, "txs"), 0), "position")),
+                     1);
+        json_decref(out);
+    }
+    /* a long poll wakes up for a new commit (pumped here: no runner) */
+    char kk[64];
+    key(kk, sizeof kk, "events");
+    json_t *writes = json_pack("[{s:s,s:s}]", "key", kk, "value", "e");
+    char sa[48];
+    snprintf(sa, sizeof sa, "%s/member", A);
+    json_t *st =
+        run_tx("data.put", A, NULL, NULL, writes, (const char *const[]){sa, NULL}, 0, NULL);
+    json_decref(st);
+    json_decref(writes);
+    REQUIRE(ledger_events(pool, bus, (uint64_t)height + 1, 0, 10, 10000, &out, &e) == 0);
+    CHECK(json_array_size(json_object_get(out, "blocks")) >= 1);
+    json_decref(out);
+}
+
 int main(void) {
     log_init(LOG_WARN, 0, "test_ledger");
     const char *db_url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
@@ -804,8 +1049,16 @@ int main(void) {
         TEST_DONE();
     }
     if (sodium_init() < 0) return 1;
-    /* the KEK: the harness does not set one (the lead adds it to scripts); a fixed test key */
-    setenv("RECIPROCAL_LEDGER_KEK", "dGVzdC1rZWstMzItYnl0ZXMtZm9yLWxlZGdlci10c3Q=", 0);
+    /* settings from the harness environment (tests/run.sh exports RECIPROCAL_LEDGER_KEK) */
+    {
+        err_t ce = {0};
+        if (cfg_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.ledger_kek_set) {
+            printf("not ok 1 - RECIPROCAL_LEDGER_KEK from tests/run.sh: %s\n",
+                   ce.message[0] ? ce.message : "not set");
+            return 1;
+        }
+        ledger_configure(&g_cfg);
+    }
     snprintf(tag, sizeof tag, "t%d", (int)getpid());
     snprintf(A, sizeof A, "a%d", (int)getpid());
     snprintf(B, sizeof B, "b%d", (int)getpid());
@@ -827,6 +1080,11 @@ int main(void) {
     RUN(test_proofs);
     RUN(test_witnesses);
     RUN(test_offline_verify);
+    RUN(test_writer_scope);
+    RUN(test_majority_policy);
+    RUN(test_external_org);
+    RUN(test_events);
+    RUN(test_background_runner);
     RUN(test_throughput);
     bus_close(bus);
     db_pool_close(pool);

@@ -18,6 +18,7 @@
 
 static db_pool_t *mt_pool;
 static svc_env_t mt_env;
+static cfg_t mt_cfg;
 
 static int mt_open(void) {
     const char *url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
@@ -29,8 +30,15 @@ static int mt_open(void) {
         return -1;
     }
     mt_env.db = mt_pool;
-    /* a fixed key-encryption key for card tests */
+    /* a fixed card key-encryption key; RECIPROCAL_AUTH_KEK comes from tests/run.sh (invites) */
     setenv("RECIPROCAL_CARD_KEK", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", 1);
+    unsetenv("RECIPROCAL_CARD_TTL_SECONDS");
+    unsetenv("RECIPROCAL_SERVICES");
+    if (cfg_load(&mt_cfg, NULL, &e) != 0) {
+        printf("#   config: %s\n", e.message);
+        return -1;
+    }
+    mt_env.cfg = &mt_cfg;
     return 0;
 }
 

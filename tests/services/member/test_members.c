@@ -247,7 +247,7 @@ static void test_lifecycle_table(void) {
     static const char *const allowed[] = {"active deceased",
                                           "suspended lapsed resigned deceased",
                                           "active resigned deceased",
-                                          "resigned deceased",
+                                          "active resigned deceased", /* renewal */
                                           "deceased",
                                           ""};
     for (int f = 0; f < 6; f++) {

@@ -1,0 +1,82 @@
+/* graphql_auth: see graphql_auth.h. */
+#include "gateway/graphql_auth.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/graphql_bind.h"
+
+static int r_me(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                char **error) {
+    (void)parent, (void)args, (void)error;
+    api_req *r = info->ctx;
+    /* the Viewer's fields load what they need, only when selected */
+    *out = r->caller.user_id[0] ? json_object() : json_null();
+    return 0;
+}
+
+static json_t *words(const char *s) {
+    json_t *a = json_array();
+    while (s && *s) {
+        while (*s == ' ')
+            s++;
+        size_t n = strcspn(s, " ");
+        if (n) json_array_append_new(a, json_stringn(s, n));
+        s += n;
+    }
+    return a;
+}
+
+static int r_user(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                  char **error) {
+    (void)parent, (void)args;
+    api_req *r = info->ctx;
+    json_t *input = json_object(), *output = NULL;
+    err_t e = {0};
+    int rc = gqlb_call(r, "auth", "me", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    json_t *user = gqlb_output(output);
+    json_object_del(user, "perms");
+    json_object_set_new(user, "permissions",
+                        words(json_string_value(json_object_get(output, "perms"))));
+    json_decref(output);
+    *out = user;
+    return 0;
+}
+
+static int r_sessions(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                      char **error) {
+    (void)parent, (void)args;
+    api_req *r = info->ctx;
+    json_t *input = json_object(), *output = NULL;
+    err_t e = {0};
+    int rc = gqlb_call(r, "auth", "sessions_list", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    *out = gqlb_output(json_object_get(output, "items"));
+    json_decref(output);
+    return 0;
+}
+
+static int r_viewer_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                         char **error) {
+    (void)parent, (void)args;
+    api_req *r = info->ctx;
+    if (!r->caller.club_id[0]) {
+        *out = json_null();
+        return 0;
+    }
+    err_t e = {0};
+    if (gqlb_club(r, r->caller.club_id, out, &e) != 0) return gqlb_fail(info, &e, error);
+    return 0;
+}
+
+int gql_auth_bind(gql_resolvers *rs) {
+    int rc = 0;
+    rc |= gql_resolvers_add(rs, "Query", "me", r_me, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Viewer", "user", r_user, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Viewer", "sessions", r_sessions, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Viewer", "club", r_viewer_club, NULL, NULL);
+    return rc;
+}

@@ -1,0 +1,258 @@
+/* graphql_members: see graphql_members.h. */
+#include "gateway/graphql_members.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "gateway/graphql_bind.h"
+
+static void set_str(json_t *o, const char *key, json_t *v) {
+    if (json_is_string(v)) json_object_set(o, key, v);
+}
+
+/* ---- queries ---- */
+
+static int r_member(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                    char **error) {
+    (void)parent;
+    json_t *input = json_object(), *output = NULL;
+    set_str(input, "id", json_object_get(args, "id"));
+    set_str(input, "club_id", json_object_get(args, "clubId"));
+    err_t e = {0};
+    int rc = gqlb_call(info->ctx, "member", "get_member", input, &output, &e);
+    json_decref(input);
+    /* another club's member, or one the caller may not read, is 404 as over REST: null + error */
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    *out = gqlb_output(output);
+    json_decref(output);
+    return 0;
+}
+
+/* GraphQL MemberSort -> REST sort: NAME_DESC -> "-name". */
+static void rest_sort(const char *v, char *out, size_t cap) {
+    size_t n = strlen(v);
+    int desc = n > 5 && strcmp(v + n - 5, "_DESC") == 0;
+    size_t o = 0;
+    if (desc && o + 1 < cap) out[o++] = '-';
+    for (size_t i = 0; i < n - (desc ? 5 : 0) && o + 1 < cap; i++)
+        out[o++] = (char)tolower((unsigned char)v[i]);
+    out[o] = 0;
+}
+
+static const char *jstr(json_t *o, const char *k) {
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* The keyset cursor of one REST member for a sort, as list_members makes it:
+ * base64url(JSON [sort, key, id]). (Lower-casing here is ASCII; PostgreSQL's lower() may differ
+ * on non-ASCII names, which only affects cursors of edges other than the last, which come from
+ * REST's next_cursor.) */
+static char *member_cursor(json_t *m, const char *sort) {
+    const char *name = sort[0] == '-' ? sort + 1 : sort;
+    char key[512];
+    json_t *p = json_object_get(m, "profile");
+    if (strcmp(name, "member_number") == 0) {
+        snprintf(key, sizeof key, "%s", jstr(m, "member_number"));
+    } else if (strcmp(name, "name") == 0) {
+        snprintf(key, sizeof key, "%s %s", jstr(p, "last_name"), jstr(p, "first_name"));
+    } else if (strcmp(name, "joined_on") == 0) {
+        snprintf(key, sizeof key, "%s", jstr(m, "joined_on"));
+    } else if (strcmp(name, "expires_on") == 0) {
+        snprintf(key, sizeof key, "%s",
+                 json_is_string(json_object_get(m, "expires_on")) ? jstr(m, "expires_on")
+                                                                  : "9999-12-31");
+    } else {
+        snprintf(key, sizeof key, "%s", jstr(m, "created_at"));
+        size_t n = strlen(key);
+        if (n && key[n - 1] == 'Z') key[n - 1] = 0;
+    }
+    if (strcmp(name, "member_number") == 0 || strcmp(name, "name") == 0)
+        for (char *c = key; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    json_t *cj = json_pack("[s, s, s]", sort, key, jstr(m, "id"));
+    char *cs = jsonx_dump(cj);
+    json_decref(cj);
+    char *b = cs ? jsonx_b64url_encode((const unsigned char *)cs, strlen(cs)) : NULL;
+    free(cs);
+    return b;
+}
+
+static int r_members(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                     char **error) {
+    (void)parent;
+    json_t *input = json_object();
+    json_t *first = json_object_get(args, "first");
+    if (json_is_integer(first)) {
+        long long n = json_integer_value(first);
+        if (n < 1 || n > 100) {
+            json_decref(input);
+            gql_resolve_error_code(info, "invalid_field");
+            *error = strdup("first must be from 1 to 100");
+            return -1;
+        }
+        json_object_set_new(input, "limit", json_integer(n));
+    }
+    static const char *const map[][2] = {{"after", "after"},
+                                         {"clubId", "club_id"},
+                                         {"category", "category"},
+                                         {"expiresBefore", "expires_before"},
+                                         {"expiresAfter", "expires_after"},
+                                         {"q", "q"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        set_str(input, map[i][1], json_object_get(args, map[i][0]));
+    char buf[64];
+    const char *status = json_string_value(json_object_get(args, "status"));
+    if (status) {
+        rest_sort(status, buf, sizeof buf); /* lower case (no _DESC suffix in statuses) */
+        json_object_set_new(input, "status", json_string(buf));
+    }
+    const char *sort = json_string_value(json_object_get(args, "sort"));
+    rest_sort(sort ? sort : "CREATED_AT", buf, sizeof buf);
+    json_object_set_new(input, "sort", json_string(buf));
+    json_t *output = NULL;
+    err_t e = {0};
+    int rc = gqlb_call(info->ctx, "member", "list_members", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    json_t *items = json_object_get(output, "items"),
+           *next = json_object_get(output, "next_cursor");
+    json_t *edges = json_array();
+    size_t i, n = json_array_size(items);
+    json_t *m;
+    char *last = NULL;
+    json_array_foreach(items, i, m) {
+        free(last);
+        last = i + 1 == n && json_is_string(next) ? strdup(json_string_value(next))
+                                                  : member_cursor(m, buf);
+        json_array_append_new(
+            edges, json_pack("{s:s, s:o}", "cursor", last ? last : "", "node", gqlb_output(m)));
+    }
+    *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage",
+                     json_is_string(next), "endCursor", last ? json_string(last) : json_null());
+    free(last);
+    json_decref(output);
+    return 0;
+}
+
+static int r_viewer_member(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                           char **error) {
+    (void)parent, (void)args;
+    api_req *r = info->ctx;
+    if (!r->caller.club_id[0]) { /* a network administrator has no member record */
+        *out = json_null();
+        return 0;
+    }
+    json_t *input = json_object(), *output = NULL;
+    err_t e = {0};
+    int rc = gqlb_call(r, "member", "get_me", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) {
+        if (e.status == 404) { /* signed in, but not a member of the club */
+            *out = json_null();
+            return 0;
+        }
+        return gqlb_fail(info, &e, error);
+    }
+    *out = gqlb_output(output);
+    json_decref(output);
+    return 0;
+}
+
+/* ---- Member fields that need a call ---- */
+
+/* Member.club / Member.homeClub (ud = the id key): all parents' club ids in one batch. */
+static void pf_member_club(const gql_resolve_info *info, json_t *calls) {
+    json_t *ids = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        json_t *id = json_object_get(json_array_get(c, 0), info->ud);
+        if (json_is_string(id)) json_array_append(ids, id);
+    }
+    gqlb_prefetch_clubs(info->ctx, ids);
+    json_decref(ids);
+}
+
+static int r_member_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                         char **error) {
+    (void)args;
+    const char *id = json_string_value(json_object_get(parent, info->ud));
+    if (!id) {
+        *out = json_null();
+        return 0;
+    }
+    err_t e = {0};
+    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
+    return 0;
+}
+
+/* Member.dependents (list_dependents) and Member.statusHistory (member_status_history): ud =
+ * the operation; the items converted. Create answers with the dependents: used as they are. */
+static int r_member_list(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                         char **error) {
+    (void)args;
+    const char *op = info->ud;
+    json_t *have = json_object_get(parent, "dependents");
+    if (strcmp(op, "list_dependents") == 0 && json_is_array(have)) {
+        *out = json_incref(have);
+        return 0;
+    }
+    json_t *input = json_object(), *output = NULL;
+    set_str(input, "id", json_object_get(parent, "id"));
+    set_str(input, "club_id", json_object_get(parent, "clubId"));
+    err_t e = {0};
+    int rc = gqlb_call(info->ctx, "member", op, input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    *out = gqlb_output(json_object_get(output, "items"));
+    json_decref(output);
+    return 0;
+}
+
+/* ---- mutations ---- */
+
+static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                      char **error) {
+    (void)parent;
+    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
+    const char *op = info->ud;
+    if (strcmp(op, "add_dependent") == 0) { /* the primary is the path's {id} */
+        json_t *pid = json_object_get(input, "primary_member_id");
+        if (pid) {
+            json_object_set(input, "id", pid);
+            json_object_del(input, "primary_member_id");
+        }
+    }
+    int rc = gqlb_mutation(info, "member", op, input, "member", gqlb_output, out, error);
+    json_decref(input);
+    if (rc == 0 && strcmp(op, "change_member_status") == 0) {
+        /* the changes (member's and cascaded dependents') go beside the member */
+        json_t *m = json_object_get(*out, "member");
+        json_t *changes = json_object_get(m, "changes");
+        json_object_set(*out, "changes", changes ? changes : json_null());
+        if (changes) json_object_del(m, "changes");
+    }
+    return rc;
+}
+
+int gql_members_bind(gql_resolvers *rs) {
+    int rc = 0;
+    rc |= gql_resolvers_add(rs, "Query", "member", r_member, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Query", "members", r_members, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Viewer", "member", r_viewer_member, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Member", "club", r_member_club, pf_member_club, "clubId");
+    rc |= gql_resolvers_add(rs, "Member", "homeClub", r_member_club, pf_member_club, "homeClubId");
+    rc |= gql_resolvers_add(rs, "Member", "dependents", r_member_list, NULL, "list_dependents");
+    rc |= gql_resolvers_add(rs, "Member", "statusHistory", r_member_list, NULL,
+                            "member_status_history");
+    rc |= gql_resolvers_add(rs, "Mutation", "createMember", r_mutation, NULL, "create_member");
+    rc |= gql_resolvers_add(rs, "Mutation", "updateMember", r_mutation, NULL, "update_member");
+    rc |= gql_resolvers_add(rs, "Mutation", "changeMemberStatus", r_mutation, NULL,
+                            "change_member_status");
+    rc |= gql_resolvers_add(rs, "Mutation", "addDependent", r_mutation, NULL, "add_dependent");
+    return rc;
+}
