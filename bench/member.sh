@@ -73,6 +73,9 @@ bench_members() {
     fi
     run_wrk "GET /api/v1/members?q=$q (prefix search, 100k club)" \
         "$base/api/v1/members?club_id=$club&q=$q" "${auth[@]}"
+    # the first page of the unfiltered list (default sort created_at)
+    run_wrk "GET /api/v1/members?limit=20 (100k club)" \
+        "$base/api/v1/members?club_id=$club&limit=20" "${auth[@]}"
 }
 
 if [[ -n ${token:-} ]]; then

@@ -298,6 +298,33 @@ if ((server_ok)); then
     else
         add_error_row "POST /api/v1/auth/login (argon2id)" "no administrator token (see above)"
     fi
+
+    # ---- ledger (issue 5): submit -> background cutter -> commit in PostgreSQL, Caliper style
+    # (fixed send rate, 2 endorsements per tx, blind writes): bench/ledger_load.c
+    # shellcheck disable=SC2046 # pkg-config output is meant to be split
+    if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+        $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-load" \
+        bench/ledger_load.c build/libreciprocal.a \
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
+        -lnats -lcrypt -lpthread -lm 2>"$TMP/log/ledger-load-cc.log"; then
+        lrate=${BENCH_LEDGER_RATE:-3000}
+        lsecs=${BENCH_LEDGER_SECONDS:-5}
+        for vb in 100 1024; do
+            name="ledger submit->commit ${vb} B @${lrate}/s"
+            say "ledger load: $lrate tx/s for $lsecs s, $vb B values, 2 endorsements"
+            if out=$("${WRK_PIN[@]}" "$ROOT/build/bench-ledger-load" "$lrate" "$lsecs" "$vb" 2>&1); then :; fi
+            line=$(grep '^ledger-bench' <<<"$out" || true)
+            if [[ -z $line ]]; then
+                add_error_row "$name" "$(tail -n 1 <<<"$out")"
+                continue
+            fi
+            kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+            [[ $(kv failed) == 0 ]] || errors=$((errors + 1))
+            rows+=("$name|$(kv tps) tx/s|$(kv p50)ms|$(kv p99)ms|ok $(kv ok), failed $(kv failed), latency min/avg/max $(kv lat_ms_min)/$(kv avg)/$(kv max) ms; block ≤500 txs/20 ms; PostgreSQL fsync on, JetStream fsync every 2 min")
+        done
+    else
+        add_error_row "ledger submit->commit" "bench/ledger_load.c did not compile"
+    fi
 else
     add_error_row "GET /health/ready" "service not running (see above)"
     add_error_row "GET /api/v1/clubs/{id}" "service not running (see above)"

@@ -378,6 +378,26 @@ static void test_admin_routes_and_current_session(void) {
     REQUIRE(req_as(b_access, "POST", path, "{\"role\":\"club_admin\"}", &r) == 0);
     CHECK_EQ_INT(r.status, 404);
     e2e_resp_free(&r);
+    /* a custom role of club A: defined, granted, listed, deleted */
+    REQUIRE(req_as(g_a_access, "POST", "/api/v1/auth/roles",
+                   "{\"name\":\"greeter\",\"permissions\":[\"visit:verify\"]}", &r) == 0);
+    CHECK_EQ_INT(r.status, 201);
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/auth/users/%s/roles", id);
+    REQUIRE(req_as(g_a_access, "POST", path, "{\"role\":\"greeter\"}", &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    REQUIRE(req_as(g_a_access, "GET", "/api/v1/auth/roles", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(strstr(r.body, "greeter") != NULL);
+    e2e_resp_free(&r);
+    REQUIRE(req_as(b_access, "GET", "/api/v1/auth/roles", NULL, &r) == 0);
+    CHECK(strstr(r.body, "greeter") == NULL);
+    e2e_resp_free(&r);
+    REQUIRE(req_as(g_a_access, "DELETE", "/api/v1/auth/roles/greeter", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "holders_removed")), 1);
+    e2e_resp_free(&r);
     /* audit log, paginated by query string */
     REQUIRE(req_as(g_a_access, "GET", "/api/v1/auth/audit?limit=2", NULL, &r) == 0);
     CHECK_EQ_INT(r.status, 200);

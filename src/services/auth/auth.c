@@ -59,6 +59,12 @@ static const svc_op_t auth_ops[] = {
      auth_user_enable},
     {"audit_list", "GET", "/api/v1/auth/audit", 200, "auth:admin", auth_validate_audit_list,
      auth_audit_list},
+    {"roles_list", "GET", "/api/v1/auth/roles", 200, "auth:admin", auth_validate_roles_list,
+     auth_roles_list},
+    {"role_create", "POST", "/api/v1/auth/roles", 201, "auth:admin", auth_validate_role_create,
+     auth_role_create},
+    {"role_delete", "DELETE", "/api/v1/auth/roles/{name}", 200, "auth:admin",
+     auth_validate_role_name, auth_role_delete},
 };
 
 const svc_module_t auth_module = {

@@ -21,14 +21,77 @@ static int v_user_id(json_t *in, err_t *e) {
     return 0;
 }
 
+/* role: a built-in role or a custom role name (whether the club has it is checked later) */
+static int v_role(json_t *in, const char *name, err_t *e) {
+    const char *s;
+    if (jsonx_string(in, name, 1, 1, 40, &s, e) != 0) return -1;
+    if (!rbac_is_role(s) && !rbac_is_custom_name(s))
+        return err_set(e, 422, "invalid_field", name,
+                       "%s must be network_admin, club_admin, club_staff, member or the name of a "
+                       "custom role ([a-z][a-z0-9_]{1,39})",
+                       name);
+    return 0;
+}
+
 int auth_validate_role_change(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", "role", NULL};
-    static const char *const roles[] = {"network_admin", "club_admin", "club_staff", "member",
-                                        NULL};
-    const char *s;
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (v_user_id(in, e) != 0) return -1;
-    return jsonx_enum(in, "role", 1, roles, &s, e);
+    return v_role(in, "role", e);
+}
+
+int auth_validate_role_create(json_t *in, err_t *e) {
+    static const char *const keys[] = {"name", "permissions", "club_id", NULL};
+    const char *s;
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (jsonx_string(in, "name", 1, 2, 40, &s, e) != 0) return -1;
+    if (!rbac_is_custom_name(s))
+        return err_set(e, 422, "invalid_field", "name",
+                       "name must match [a-z][a-z0-9_]{1,39} and not be a built-in role");
+    if (jsonx_string(in, "club_id", 0, 36, 36, &s, e) != 0) return -1;
+    if (s && !jsonx_is_uuid(s))
+        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+    json_t *perms = json_object_get(in, "permissions");
+    if (!perms || json_is_null(perms))
+        return err_set(e, 400, "missing_field", "permissions", "permissions is required");
+    if (!json_is_array(perms) || json_array_size(perms) < 1 || json_array_size(perms) > 32)
+        return err_set(e, 422, "invalid_field", "permissions",
+                       "permissions must be a list of 1 to 32 permission names");
+    size_t i, j;
+    json_t *p;
+    json_array_foreach(perms, i, p) {
+        const char *v = json_string_value(p);
+        if (!v || !rbac_is_grantable(v))
+            return err_set(e, 422, "invalid_field", "permissions",
+                           "permissions may hold only these: %s", rbac_role_perms("club_admin"));
+        for (j = 0; j < i; j++)
+            if (strcmp(v, json_string_value(json_array_get(perms, j))) == 0)
+                return err_set(e, 422, "invalid_field", "permissions", "permissions lists %s twice",
+                               v);
+    }
+    return 0;
+}
+
+int auth_validate_role_name(json_t *in, err_t *e) {
+    static const char *const keys[] = {"name", "club_id", NULL};
+    const char *s;
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (jsonx_string(in, "name", 1, 1, 40, &s, e) != 0) return -1;
+    if (!rbac_is_custom_name(s)) return err_set(e, 404, "not_found", "name", "no such custom role");
+    if (jsonx_string(in, "club_id", 0, 36, 36, &s, e) != 0) return -1;
+    if (s && !jsonx_is_uuid(s))
+        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+    return 0;
+}
+
+int auth_validate_roles_list(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id", NULL};
+    const char *s;
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (jsonx_string(in, "club_id", 0, 36, 36, &s, e) != 0) return -1;
+    if (s && !jsonx_is_uuid(s))
+        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+    return 0;
 }
 
 int auth_validate_audit_list(json_t *in, err_t *e) {
@@ -127,6 +190,23 @@ static int role_change(const svc_call_t *call, json_t *in, int grant, json_t **o
                              : "network_admin is held only by network accounts, not club members");
         goto fail;
     }
+    /* the permissions the role carries: built-in, or the club's custom role */
+    char role_perms[512];
+    if (rbac_is_role(role)) {
+        snprintf(role_perms, sizeof role_perms, "%s", rbac_role_perms(role));
+    } else {
+        const char *q[] = {club, role};
+        PGresult *r = db_exec(
+            tx, "SELECT perms FROM auth.roles WHERE club_id = $1::uuid AND name = $2", 2, q, e);
+        if (!r) goto fail;
+        int have = PQntuples(r) == 1;
+        snprintf(role_perms, sizeof role_perms, "%s", have ? PQgetvalue(r, 0, 0) : "");
+        PQclear(r);
+        if (!have && grant) {
+            err_set(e, 422, "invalid_field", "role", "the club has no role %s", role);
+            goto fail;
+        }
+    }
     const char *p[] = {club, id, role, c->user_id[0] ? c->user_id : NULL};
     long long n = grant ? db_exec_cmd(tx,
                                       "INSERT INTO auth.user_roles (club_id, user_id, role, "
@@ -150,7 +230,7 @@ static int role_change(const svc_call_t *call, json_t *in, int grant, json_t **o
             auth_emit(tx, c, type, club,
                       json_pack("{s:s, s:o, s:s, s:s, s:s}", "user_id", id, "club_id",
                                 public_club(club) ? json_string(club) : json_null(), "role", role,
-                                "permissions", rbac_role_perms(role), "by", c->user_id),
+                                "permissions", role_perms, "by", c->user_id),
                       e) != 0)
             goto fail;
     }
@@ -296,4 +376,162 @@ int auth_audit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     }
     *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
     return 0;
+}
+
+/* ---------------------------------------------------------------- custom roles */
+
+/* The club whose roles the caller manages: its own, or the one a network admin names. */
+static int roles_club(const svc_caller_t *c, const char *want, char club[40], err_t *e) {
+    if (c->network_admin) {
+        if (!want)
+            return err_set(e, 400, "missing_field", "club_id",
+                           "club_id is required when a network administrator manages roles");
+        snprintf(club, 40, "%s", want);
+        return 0;
+    }
+    if (!c->club_id[0] || (want && strcmp(want, c->club_id) != 0))
+        return err_set(e, 403, "forbidden", "club_id", "you can manage roles only in your club");
+    snprintf(club, 40, "%s", c->club_id);
+    return 0;
+}
+
+/* Built-in roles, then the custom roles of the caller's club (a network admin: of club_id, or
+ * of every club). */
+int auth_roles_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const svc_caller_t *c = call->caller;
+    const char *want = json_string_value(json_object_get(in, "club_id"));
+    db_tx_t *tx = NULL;
+    if (!c->network_admin && want && strcmp(want, c->club_id) != 0)
+        return err_set(e, 403, "forbidden", "club_id", "you can list roles only of your club");
+    json_t *items = json_array();
+    static const char *const builtin[] = {"network_admin", "club_admin", "club_staff", "member",
+                                          NULL};
+    for (const char *const *b = builtin; *b; b++)
+        json_array_append_new(items, json_pack("{s:s, s:b, s:n, s:s}", "name", *b, "builtin", 1,
+                                               "club_id", "permissions", rbac_role_perms(*b)));
+    if (svc_begin(call, &tx, e) != 0) goto fail;
+    const char *p[] = {want};
+    PGresult *r = db_exec(tx,
+                          "SELECT club_id, name, perms FROM auth.roles WHERE $1::uuid IS NULL OR "
+                          "club_id = $1::uuid ORDER BY club_id, name LIMIT 1000",
+                          1, p, e);
+    if (!r) goto fail;
+    for (int i = 0; i < PQntuples(r); i++)
+        json_array_append_new(items, json_pack("{s:s, s:b, s:s, s:s}", "name", PQgetvalue(r, i, 1),
+                                               "builtin", 0, "club_id", PQgetvalue(r, i, 0),
+                                               "permissions", PQgetvalue(r, i, 2)));
+    PQclear(r);
+    if (db_commit(tx, e) != 0) {
+        json_decref(items);
+        return -1;
+    }
+    *out = json_pack("{s:o}", "items", items);
+    return 0;
+fail:
+    db_rollback(tx);
+    json_decref(items);
+    return -1;
+}
+
+int auth_role_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const svc_caller_t *c = call->caller;
+    const char *name = json_string_value(json_object_get(in, "name"));
+    json_t *list = json_object_get(in, "permissions");
+    char club[40], perms[512] = "";
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    if (roles_club(c, json_string_value(json_object_get(in, "club_id")), club, e) != 0) return -1;
+    size_t i, len = 0;
+    json_t *p;
+    json_array_foreach(list, i, p) {
+        len += (size_t)snprintf(perms + len, sizeof perms - len, "%s%s", i ? " " : "",
+                                json_string_value(p));
+        if (len >= sizeof perms) return err_set(e, 422, "invalid_field", "permissions", "too long");
+    }
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    const char *pc[] = {club};
+    r = db_exec(tx, "SELECT 1 FROM member.clubs WHERE id = $1::uuid AND status = 'active'", 1, pc,
+                e);
+    if (!r) goto fail;
+    if (PQntuples(r) != 1) {
+        err_set(e, 422, "invalid_field", "club_id", "club_id names no active club");
+        goto fail;
+    }
+    PQclear(r);
+    const char *q[] = {club, name, perms, c->user_id[0] ? c->user_id : NULL};
+    r = db_exec(tx,
+                "INSERT INTO auth.roles (club_id, name, perms, created_by) VALUES ($1::uuid, $2, "
+                "$3, $4::uuid) ON CONFLICT DO NOTHING RETURNING created_at",
+                4, q, e);
+    if (!r) goto fail;
+    if (PQntuples(r) != 1) {
+        err_set(e, 409, "conflict", "name", "the club already has a role %s", name);
+        goto fail;
+    }
+    PQclear(r);
+    r = NULL;
+    if (auth_audit(tx, c, club, NULL, "role_created",
+                   json_pack("{s:s, s:s}", "role", name, "permissions", perms), e) != 0)
+        goto fail;
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s, s:s, s:s, s:b}", "club_id", club, "name", name, "permissions", perms,
+                     "builtin", 0);
+    return 0;
+fail:
+    PQclear(r);
+    db_rollback(tx);
+    return -1;
+}
+
+/* Deletes a custom role; its holders lose it (each loss audited and announced as
+ * auth.permission_revoked). */
+int auth_role_delete(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const svc_caller_t *c = call->caller;
+    const char *name = json_string_value(json_object_get(in, "name"));
+    char club[40], perms[512];
+    db_tx_t *tx = NULL;
+    PGresult *holders = NULL, *r = NULL;
+    if (roles_club(c, json_string_value(json_object_get(in, "club_id")), club, e) != 0) return -1;
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    const char *p[] = {club, name};
+    r = db_exec(tx, "SELECT perms FROM auth.roles WHERE club_id = $1::uuid AND name = $2", 2, p, e);
+    if (!r) goto fail;
+    if (PQntuples(r) != 1) {
+        err_set(e, 404, "not_found", "name", "no such custom role");
+        goto fail;
+    }
+    snprintf(perms, sizeof perms, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    holders = db_exec(
+        tx, "SELECT user_id FROM auth.user_roles WHERE club_id = $1::uuid AND role = $2", 2, p, e);
+    if (!holders) goto fail;
+    /* the holders' rows go with it (foreign key, ON DELETE CASCADE) */
+    if (db_exec_cmd(tx, "DELETE FROM auth.roles WHERE club_id = $1::uuid AND name = $2", 2, p, e) <
+        0)
+        goto fail;
+    int n = PQntuples(holders);
+    for (int i = 0; i < n; i++) {
+        const char *uid = PQgetvalue(holders, i, 0);
+        if (auth_audit(tx, c, club, uid, "permission_revoked",
+                       json_pack("{s:s, s:b}", "role", name, "role_deleted", 1), e) != 0 ||
+            auth_emit(tx, c, "auth.permission_revoked", club,
+                      json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", uid, "club_id", club,
+                                "role", name, "permissions", perms, "by", c->user_id),
+                      e) != 0)
+            goto fail;
+    }
+    if (auth_audit(tx, c, club, NULL, "role_deleted",
+                   json_pack("{s:s, s:i}", "role", name, "holders", n), e) != 0)
+        goto fail;
+    PQclear(holders);
+    holders = NULL;
+    if (db_commit(tx, e) != 0) return -1;
+    *out = json_pack("{s:s, s:s, s:i}", "club_id", club, "name", name, "holders_removed", n);
+    return 0;
+fail:
+    PQclear(r);
+    PQclear(holders);
+    db_rollback(tx);
+    return -1;
 }

@@ -1,10 +1,10 @@
 /* rbac: the one place that maps roles to permissions (issue 3, RBAC). Owns a static table.
  * Roles: network_admin (every permission, "*", incl. club:create), club_admin, club_staff (front
  * desk), member, and custom roles a club defines (auth.roles: a name and a subset of
- * club_admin's permissions, resolved from the database when a token is issued). Every signed-in user also holds auth:self (its own profile, sessions, MFA).
- * A club role is granted in one club only: the access token carries the club, and the club is
- * what the database session's RLS uses, so a club role grants nothing in another club.
- * Thread-safe (no state). */
+ * club_admin's permissions, resolved from the database when a token is issued). Every signed-in
+ * user also holds auth:self (its own profile, sessions, MFA). A club role is granted in one club
+ * only: the access token carries the club, and the club is what the database session's RLS uses, so
+ * a club role grants nothing in another club. Thread-safe (no state). */
 #ifndef SERVICES_AUTH_RBAC_H
 #define SERVICES_AUTH_RBAC_H
 

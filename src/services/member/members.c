@@ -625,43 +625,31 @@ static const struct {
     {"expires_on", "coalesce(to_char(m.expires_on, 'YYYY-MM-DD'), '9999-12-31')"},
 };
 
-/* "Ann Smi" -> "ann:* & smi:*" (letters/digits only; other characters split words). */
-static char *tsquery_of(const char *q) {
+/* "Ann Smi-th" -> {"Ann","Smi","th"}: the words of q (letters, digits, any non-ASCII byte;
+ * other characters split words) as a PostgreSQL text[] literal; "{}" when there is none. */
+static char *words_of(const char *q) {
     size_t n = strlen(q);
-    char *out = malloc(n * 6 + 8);
+    char *out = malloc(n * 3 + 4);
     size_t o = 0;
     int in_word = 0;
     if (!out) return NULL;
+    out[o++] = '{';
     for (size_t i = 0; i <= n; i++) {
         unsigned char ch = (unsigned char)q[i];
         int word = ch && (isalnum(ch) || ch >= 0x80);
         if (word) {
-            if (!in_word && o) o += (size_t)sprintf(out + o, " & ");
-            out[o++] = (char)tolower(ch);
+            if (!in_word) {
+                if (o > 1) out[o++] = ',';
+                out[o++] = '"';
+            }
+            out[o++] = (char)ch;
             in_word = 1;
         } else if (in_word) {
-            o += (size_t)sprintf(out + o, ":*");
+            out[o++] = '"';
             in_word = 0;
         }
     }
-    out[o] = 0;
-    if (!o) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-static char *like_prefix(const char *q) {
-    size_t n = strlen(q);
-    char *out = malloc(n * 2 + 2);
-    size_t o = 0;
-    if (!out) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (q[i] == '%' || q[i] == '_' || q[i] == '\\') out[o++] = '\\';
-        out[o++] = (char)tolower((unsigned char)q[i]);
-    }
-    out[o++] = '%';
+    out[o++] = '}';
     out[o] = 0;
     return out;
 }
@@ -695,11 +683,10 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
         }
     }
     const char *q = json_string_value(json_object_get(in, "q"));
-    char *tsq = q ? tsquery_of(q) : NULL;
-    char *like = q ? like_prefix(q) : NULL;
+    char *words = q ? words_of(q) : NULL;
     char lim[24];
     snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
-    char sql[3072];
+    char sql[4096];
     snprintf(
         sql, sizeof sql,
         "SELECT member.member_doc(m, $1::boolean)::text, %s COLLATE \"C\", m.id "
@@ -709,12 +696,20 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
         "AND ($3::text IS NULL OR m.category = $3) "
         "AND ($4::date IS NULL OR m.expires_on < $4::date) "
         "AND ($5::date IS NULL OR m.expires_on > $5::date) "
-        /* text search as one id set from both indexes (GIN on profiles.search, btree on
-         * lower(member_number)): an OR across the two joined tables would scan the club */
-        "AND ($6::text IS NULL AND $7::text IS NULL OR m.id IN (SELECT s.member_id FROM "
-        "member.profiles s WHERE s.club_id = core.current_club() AND s.search @@ "
-        "to_tsquery('simple', $6) UNION ALL SELECT n.id FROM member.members n WHERE n.club_id = "
-        "core.current_club() AND lower(n.member_number) LIKE $7)) "
+        /* text search on member.search_words (migration 0004: under RLS only leakproof
+         * comparisons can use an index): every word of q is a prefix of some word of the
+         * member's names/email, or q is a prefix of the member number. Prefix p = the range
+         * [p, p || U+10FFFF) in the C collation; the bounds come from materialised CTEs so
+         * the index conditions compare plain columns. */
+        "AND ($6::text[] IS NULL AND $7::text IS NULL OR m.id IN (WITH q AS MATERIALIZED ("
+        "SELECT lower(x) COLLATE \"C\" AS lo, (lower(x) || chr(1114111)) COLLATE \"C\" AS hi "
+        "FROM unnest($6::text[]) AS x), k AS MATERIALIZED (SELECT lower($7) COLLATE \"C\" AS "
+        "lo, (lower($7) || chr(1114111)) COLLATE \"C\" AS hi WHERE $7 IS NOT NULL) "
+        "SELECT w.member_id FROM member.search_words w JOIN q ON w.word >= q.lo AND w.word < "
+        "q.hi WHERE w.club_id = core.current_club() AND w.kind = 'w' GROUP BY w.member_id "
+        "HAVING count(DISTINCT q.lo) = (SELECT count(DISTINCT lo) FROM q) "
+        "UNION SELECT n.member_id FROM member.search_words n JOIN k ON n.word >= k.lo AND "
+        "n.word < k.hi WHERE n.club_id = core.current_club() AND n.kind = 'n')) "
         "AND ($8::text IS NULL OR (%s COLLATE \"C\", m.id) %s ($8::text COLLATE \"C\", "
         "$9::uuid)) ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
         key, key, desc ? "<" : ">", desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
@@ -724,16 +719,15 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
         json_string_value(json_object_get(in, "category")),
         json_string_value(json_object_get(in, "expires_before")),
         json_string_value(json_object_get(in, "expires_after")),
-        q ? (tsq ? tsq : "") : NULL,
-        like,
+        words,
+        q,
         after ? ck : NULL,
         after ? cid : NULL,
         lim,
     };
-    /* q with no word characters: match member numbers only */
-    if (q && !tsq) p[5] = NULL;
+    /* q with no word characters: member numbers only; words_of gave "{}" */
     PGresult *r = db_exec(tx, sql, 10, p, e);
-    free(tsq), free(like);
+    free(words);
     return r;
 }
 

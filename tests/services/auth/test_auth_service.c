@@ -731,12 +731,86 @@ static void test_roles_grant_and_revoke(void) {
         404);
     CHECK_EQ_INT(
         call(&g_admin_a, "user_role_revoke", NULL, "{s:s, s:s}", "id", id, "role", "superuser"),
+        404); /* a possible custom role name, not held */
+    CHECK_EQ_INT(
+        call(&g_admin_a, "user_role_revoke", NULL, "{s:s, s:s}", "id", id, "role", "Super User!"),
         422);
     /* audited */
     REQUIRE(call(&g_admin_a, "audit_list", &o, "{s:s, s:s}", "user_id", id, "action",
                  "permission_granted") == 200);
     CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 2);
     json_decref(o);
+}
+
+/* Custom roles per club: a named subset of club_admin's permissions, in one club only. */
+static void test_custom_roles(void) {
+    char email[128], id[40], r[64], role[48];
+    snprintf(role, sizeof role, "front_desk_%d", (int)(getpid() % 100000));
+    unique_email("custom", email);
+    REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, id) == 0);
+    REQUIRE(login(g_slug_a, email, PW, NULL, r) == 200);
+    json_t *o = NULL;
+    REQUIRE(call(&g_admin_a, "role_create", &o, "{s:s, s:[s, s]}", "name", role, "permissions",
+                 "visit:verify", "member:read") == 201);
+    CHECK_STR(sget(o, "permissions"), "visit:verify member:read");
+    CHECK_STR(sget(o, "club_id"), g_club_a);
+    json_decref(o);
+    CHECK_EQ_INT(call(&g_admin_a, "role_create", NULL, "{s:s, s:[s]}", "name", role, "permissions",
+                      "member:read"),
+                 409);
+    CHECK_EQ_INT(call(&g_admin_a, "role_create", NULL, "{s:s, s:[s]}", "name", "sneaky",
+                      "permissions", "club:create"),
+                 422); /* more than a club admin holds */
+    CHECK_EQ_INT(call(&g_admin_a, "role_create", NULL, "{s:s, s:[s]}", "name", "member",
+                      "permissions", "member:read"),
+                 422); /* built-in */
+    CHECK_EQ_INT(call(&g_admin_b, "role_create", NULL, "{s:s, s:[s], s:s}", "name", "x_role",
+                      "permissions", "member:read", "club_id", g_club_a),
+                 403);
+    CHECK_EQ_INT(call(&g_na, "role_create", NULL, "{s:s, s:[s]}", "name", "x_role", "permissions",
+                      "member:read"),
+                 400); /* a network admin names the club */
+    REQUIRE(call(&g_na, "role_create", NULL, "{s:s, s:[s], s:s}", "name", "b_only_role",
+                 "permissions", "governance:vote", "club_id", g_club_b) == 201);
+    /* lists: A sees its role, not B's; B does not see A's */
+    REQUIRE(call(&g_admin_a, "roles_list", &o, NULL) == 200);
+    char *dump = jsonx_dump(o);
+    CHECK(dump && strstr(dump, role) && !strstr(dump, "b_only_role") && strstr(dump, "club_staff"));
+    free(dump);
+    json_decref(o);
+    REQUIRE(call(&g_admin_b, "roles_list", &o, NULL) == 200);
+    dump = jsonx_dump(o);
+    CHECK(dump && !strstr(dump, role) && strstr(dump, "b_only_role"));
+    free(dump);
+    json_decref(o);
+    /* granted: the next token carries its permissions, and only in club A */
+    REQUIRE(call(&g_admin_a, "user_role_grant", &o, "{s:s, s:s}", "id", id, "role", role) == 200);
+    CHECK(has_role(o, role));
+    json_decref(o);
+    CHECK_EQ_INT(event_count("auth.permission_granted", id), 1);
+    svc_caller_t u;
+    REQUIRE(refresh(r, r, &o) == 200);
+    CHECK_EQ_INT(caller_from_token(sget(o, "access_token"), &u), 0);
+    json_decref(o);
+    CHECK(strstr(u.perms, "visit:verify") != NULL && strstr(u.perms, "member:read") != NULL);
+    CHECK(strstr(u.perms, "member:write") == NULL);
+    CHECK(svc_authorized(&u, "visit:verify"));
+    CHECK_EQ_INT(
+        call(&g_admin_a, "user_role_grant", NULL, "{s:s, s:s}", "id", id, "role", "b_only_role"),
+        422); /* club A has no such role */
+    CHECK_EQ_INT(
+        call(&g_admin_a, "user_role_grant", NULL, "{s:s, s:s}", "id", id, "role", "Bad-Name"), 422);
+    /* deleted: holders lose it (event), the next token no longer carries it */
+    CHECK_EQ_INT(call(&g_admin_b, "role_delete", NULL, "{s:s}", "name", role), 404);
+    REQUIRE(call(&g_admin_a, "role_delete", &o, "{s:s}", "name", role) == 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(o, "holders_removed")), 1);
+    json_decref(o);
+    CHECK_EQ_INT(event_count("auth.permission_revoked", id), 1);
+    REQUIRE(refresh(r, r, &o) == 200);
+    CHECK_EQ_INT(caller_from_token(sget(o, "access_token"), &u), 0);
+    json_decref(o);
+    CHECK(strstr(u.perms, "visit:verify") == NULL);
+    CHECK_EQ_INT(call(&g_admin_a, "role_delete", NULL, "{s:s}", "name", role), 404);
 }
 
 /* ---------------------------------------------------------------- disable / enable */
@@ -861,6 +935,7 @@ static void test_rls_club_a_cannot_read_club_b(void) {
         "SELECT count(*) FROM auth.sessions WHERE user_id = $1::uuid OR club_id = $2::uuid",
         "SELECT count(*) FROM auth.one_time_tokens WHERE user_id = $1::uuid OR club_id = $2::uuid",
         "SELECT count(*) FROM auth.audit WHERE user_id = $1::uuid OR club_id = $2::uuid",
+        "SELECT count(*) FROM auth.roles WHERE name = $1 OR club_id = $2::uuid",
         NULL};
     for (const char *const *q = probes; *q; q++) {
         PGresult *r = db_exec(tx, *q, 2, p, &e);
@@ -895,6 +970,7 @@ int main(void) {
         RUN(test_password_reset_expires);
         RUN(test_bcrypt_upgraded_at_login);
         RUN(test_roles_grant_and_revoke);
+        RUN(test_custom_roles);
         RUN(test_disable_enable);
         RUN(test_audit_list_paginated_and_scoped);
         RUN(test_rls_club_a_cannot_read_club_b);
