@@ -269,7 +269,10 @@ if ((server_ok)); then
             echo 'wrk.headers["Content-Type"] = "application/json"'
             echo "wrk.body = [[$login_body]]"
         } >"$TMP/login.lua"
-        run_wrk "POST /api/v1/auth/login (argon2id)" "$base/api/v1/auth/login" -s "$TMP/login.lua"
+        # as many connections as server threads: more would only queue behind the hashes (and
+        # hit wrk's 2 s timeout), the rate stays the same
+        run_wrk "POST /api/v1/auth/login (argon2id, -c$HTTP_THREADS)" "$base/api/v1/auth/login" \
+            -c "$HTTP_THREADS" -s "$TMP/login.lua"
         # me: RS256 access-token verification in the gateway + one read of the account
         got=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$base/api/v1/auth/me" || true)
         if [[ $got == 200 ]]; then

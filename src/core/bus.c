@@ -33,6 +33,10 @@ typedef struct serve_ctx {
     struct serve_ctx *next;
 } serve_ctx_t;
 
+/* Responder contexts of closed buses, freed by bus_shutdown_library (see bus_close). */
+static serve_ctx_t *g_graveyard;
+static pthread_mutex_t g_graveyard_mu = PTHREAD_MUTEX_INITIALIZER;
+
 typedef struct pull_ctx {
     char *stream;
     char *durable;
@@ -220,10 +224,17 @@ void bus_close(bus_t *b) {
     int closed = wait_closed(b);
     natsConnection_Destroy(b->nc);
 
-    while (serves) {
-        serve_ctx_t *n = serves->next;
-        free(serves);
-        serves = n;
+    /* A delivery thread of nats.c may still be inside (or about to enter) on_request with a
+     * serve_ctx_t when a drain timed out under load; free them only after nats_CloseAndWait has
+     * joined the library's threads (bus_shutdown_library). */
+    if (serves) {
+        serve_ctx_t *last = serves;
+        while (last->next)
+            last = last->next;
+        pthread_mutex_lock(&g_graveyard_mu);
+        last->next = g_graveyard;
+        g_graveyard = serves;
+        pthread_mutex_unlock(&g_graveyard_mu);
     }
     while (pulls) {
         pull_ctx_t *n = pulls->next;
@@ -239,6 +250,15 @@ void bus_close(bus_t *b) {
 
 void bus_shutdown_library(void) {
     nats_CloseAndWait(5000);
+    pthread_mutex_lock(&g_graveyard_mu);
+    serve_ctx_t *c = g_graveyard;
+    g_graveyard = NULL;
+    pthread_mutex_unlock(&g_graveyard_mu);
+    while (c) {
+        serve_ctx_t *n = c->next;
+        free(c);
+        c = n;
+    }
 }
 
 int bus_connected(bus_t *b) {

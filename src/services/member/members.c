@@ -686,6 +686,22 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
     char *words = q ? words_of(q) : NULL;
     char lim[24];
     snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
+    /* text search on member.search_words (migration 0004: under RLS only leakproof
+     * comparisons can use an index): every word of q is a prefix of some word of the member's
+     * names/email, or q is a prefix of the member number. Prefix p = the range
+     * [p, p || U+10FFFF) in the C collation; the bounds come from materialised CTEs so the
+     * index conditions compare plain columns. The clause is present only with q (no OR), so
+     * the IN becomes a semi-join and the matches drive the member lookups. */
+    static const char search_sql[] =
+        "AND $6::text[] IS NOT NULL AND m.id IN (WITH q AS MATERIALIZED (SELECT lower(x) "
+        "COLLATE \"C\" AS lo, (lower(x) || chr(1114111)) COLLATE \"C\" AS hi FROM "
+        "unnest($6::text[]) AS x), k AS MATERIALIZED (SELECT lower($7) COLLATE \"C\" AS lo, "
+        "(lower($7) || chr(1114111)) COLLATE \"C\" AS hi WHERE $7 IS NOT NULL) "
+        "SELECT w.member_id FROM member.search_words w JOIN q ON w.word >= q.lo AND w.word < "
+        "q.hi WHERE w.club_id = core.current_club() AND w.kind = 'w' GROUP BY w.member_id "
+        "HAVING count(DISTINCT q.lo) = (SELECT count(DISTINCT lo) FROM q) "
+        "UNION SELECT n.member_id FROM member.search_words n JOIN k ON n.word >= k.lo AND "
+        "n.word < k.hi WHERE n.club_id = core.current_club() AND n.kind = 'n') ";
     char sql[4096];
     snprintf(
         sql, sizeof sql,
@@ -695,24 +711,11 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
         "AND ($2::member.member_status_enum IS NULL OR m.status = $2::member.member_status_enum) "
         "AND ($3::text IS NULL OR m.category = $3) "
         "AND ($4::date IS NULL OR m.expires_on < $4::date) "
-        "AND ($5::date IS NULL OR m.expires_on > $5::date) "
-        /* text search on member.search_words (migration 0004: under RLS only leakproof
-         * comparisons can use an index): every word of q is a prefix of some word of the
-         * member's names/email, or q is a prefix of the member number. Prefix p = the range
-         * [p, p || U+10FFFF) in the C collation; the bounds come from materialised CTEs so
-         * the index conditions compare plain columns. */
-        "AND ($6::text[] IS NULL AND $7::text IS NULL OR m.id IN (WITH q AS MATERIALIZED ("
-        "SELECT lower(x) COLLATE \"C\" AS lo, (lower(x) || chr(1114111)) COLLATE \"C\" AS hi "
-        "FROM unnest($6::text[]) AS x), k AS MATERIALIZED (SELECT lower($7) COLLATE \"C\" AS "
-        "lo, (lower($7) || chr(1114111)) COLLATE \"C\" AS hi WHERE $7 IS NOT NULL) "
-        "SELECT w.member_id FROM member.search_words w JOIN q ON w.word >= q.lo AND w.word < "
-        "q.hi WHERE w.club_id = core.current_club() AND w.kind = 'w' GROUP BY w.member_id "
-        "HAVING count(DISTINCT q.lo) = (SELECT count(DISTINCT lo) FROM q) "
-        "UNION SELECT n.member_id FROM member.search_words n JOIN k ON n.word >= k.lo AND "
-        "n.word < k.hi WHERE n.club_id = core.current_club() AND n.kind = 'n')) "
+        "AND ($5::date IS NULL OR m.expires_on > $5::date) %s"
         "AND ($8::text IS NULL OR (%s COLLATE \"C\", m.id) %s ($8::text COLLATE \"C\", "
         "$9::uuid)) ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
-        key, key, desc ? "<" : ">", desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
+        key, q ? search_sql : "AND $6::text[] IS NULL AND $7::text IS NULL ", key, desc ? "<" : ">",
+        desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
     const char *p[] = {
         staff ? "t" : "f",
         json_string_value(json_object_get(in, "status")),

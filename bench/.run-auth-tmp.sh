@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# bench/run.sh: `make bench`. Builds bench/hello.c (bare libmicrohttpd baseline) into
+# build/bench-hello, starts a private PostgreSQL + nats-server in a temp dir (scripts/pg.sh),
+# applies migrations, runs `build/reciprocal serve` on a free port, bootstraps a network
+# administrator (`reciprocal auth create-admin`) and signs in, creates one club, then runs wrk
+# against: the hello baseline, /health/ready, GET /api/v1/clubs/<id> (authenticated), and the auth
+# service: POST /api/v1/auth/login (bounded by argon2id by design: req/s = password hashes/s),
+# GET /api/v1/auth/me (access-token verification + one read) and POST /api/v1/auth/refresh
+# (rotation: every request presents the token the previous answer returned), GraphQL
+# `club(id:)` and `clubs(first: 50)` beside GET /api/v1/clubs/{id} and ?limit=50 (bench/graphql_post.lua),
+# the member service (bench/member.sh: 10,000-row CSV import timed, GET /api/v1/members/{id} and
+# ?q=<prefix> in a club of 100,000 members), and prints
+# "target | req/s | p50 | p99 | errors". Tears everything down on exit. Exit status 1 when a target
+# could not be measured (the table says why).
+#
+# Environment: BENCH_DURATION (5s), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 1),
+# BENCH_PIN (1 = servers on CPU 0, wrk on CPU 1 when there are 2+ CPUs), RECIPROCAL_HTTP_THREADS
+# (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+# shellcheck disable=SC2034 # read by scripts/pg.sh
+RCP_LOG_TAG=bench
+# shellcheck source=../scripts/pg.sh
+source "$ROOT/scripts/pg.sh"
+cd "$ROOT"
+
+DURATION=${BENCH_DURATION:-5s}
+CONNS=${BENCH_CONNECTIONS:-32}
+WRK_THREADS=${BENCH_THREADS:-1}
+HTTP_THREADS=${RECIPROCAL_HTTP_THREADS:-8}
+BIN=${RECIPROCAL_BIN:-$ROOT/build/reciprocal}
+HELLO=$ROOT/build/bench-hello
+
+say() { printf '[bench] %s\n' "$*" >&2; }
+
+SRV_PIN=()
+WRK_PIN=()
+if [[ ${BENCH_PIN:-1} == 1 ]] && (($(nproc) >= 2)) && command -v taskset >/dev/null; then
+    SRV_PIN=(taskset -c 0)
+    WRK_PIN=(taskset -c 1)
+fi
+
+TMP=
+PG_DATA=
+NATS_PIDFILE=
+pids=()
+cleanup() {
+    local rc=$? p
+    trap - EXIT INT TERM
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    [[ -n $PG_DATA ]] && { rcp_pg_stop "$PG_DATA" || say "warning: PostgreSQL did not stop"; }
+    [[ -n $NATS_PIDFILE ]] && rcp_nats_stop "$NATS_PIDFILE"
+    if [[ -n $TMP && -d $TMP ]]; then
+        if [[ ${KEEP_BENCH_ENV:-0} == 1 ]]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for tool in wrk curl jq cc pkg-config; do
+    command -v "$tool" >/dev/null || {
+        say "error: $tool not found (run make deps)"
+        exit 1
+    }
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/reciprocal-bench.XXXXXX")
+TMP=$(cd "$TMP" && pwd -P)
+chmod 755 "$TMP"
+mkdir -p "$TMP/log"
+
+# results: one row per target
+rows=()
+errors=0
+add_error_row() {
+    rows+=("$1|error|-|-|$2")
+    errors=$((errors + 1))
+}
+
+# Waits until a URL answers (any HTTP status) or the pid dies; 20 s.
+wait_http() {
+    local url=$1 pid=$2 i
+    for ((i = 0; i < 200; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# run_wrk NAME URL [WRK_ARGS...]: appends a row "name|req/s|p50|p99|notes". Extra arguments
+# (-H 'Authorization: Bearer ...', -s script.lua) go to wrk before the URL.
+run_wrk() {
+    local name=$1 url=$2 out rps p50 p99 non2xx sockerr notes=""
+    shift 2
+    say "wrk -t$WRK_THREADS -c$CONNS -d$DURATION --latency $url${1:+ (+$# arguments)}"
+    if ! out=$("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" 2>&1)
+    then
+        add_error_row "$name" "wrk failed: $(tail -n 1 <<<"$out")"
+        return
+    fi
+    printf '%s\n' "$out" >"$TMP/log/wrk-${name//[^a-zA-Z0-9]/_}.txt"
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+    sockerr=$(sed -n 's/^ *Socket errors: *//p' <<<"$out")
+    [[ -n $non2xx ]] && notes="non-2xx: $non2xx"
+    [[ -n $sockerr ]] && notes="${notes:+$notes; }socket errors: $sockerr"
+    if [[ -z $rps ]]; then
+        add_error_row "$name" "no result from wrk: $(tail -n 1 <<<"$out")"
+        return
+    fi
+    if [[ -n $non2xx ]]; then errors=$((errors + 1)); fi
+    rows+=("$name|$(printf '%.0f' "$rps")|$p50|$p99|${notes:--}")
+}
+
+# 1. hello-world baseline
+say "building $HELLO"
+mkdir -p "$ROOT/build"
+# shellcheck disable=SC2046 # pkg-config output is meant to be split
+if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 \
+    $(pkg-config --cflags libmicrohttpd) -o "$HELLO" bench/hello.c \
+    $(pkg-config --libs libmicrohttpd) -lpthread; then
+    port=$(rcp_free_port)
+    "${SRV_PIN[@]}" "$HELLO" "$port" "$HTTP_THREADS" 2>"$TMP/log/hello.log" &
+    hello_pid=$!
+    pids+=("$hello_pid")
+    if wait_http "http://127.0.0.1:$port/" "$hello_pid"; then
+        run_wrk "hello (libmicrohttpd)" "http://127.0.0.1:$port/"
+    else
+        add_error_row "hello (libmicrohttpd)" "bench-hello did not start: $(tail -n 1 "$TMP/log/hello.log")"
+    fi
+    kill -TERM "$hello_pid" 2>/dev/null || true
+    wait "$hello_pid" 2>/dev/null || true
+else
+    add_error_row "hello (libmicrohttpd)" "bench/hello.c did not compile"
+fi
+
+# 2. the service
+server_ok=0
+if [[ ! -x $BIN ]]; then
+    say "error: $BIN not found (run make)"
+else
+    PG_DATA=$TMP/pg/data
+    PG_PORT=$(rcp_free_port)
+    NATS_PIDFILE=$TMP/nats.pid
+    NATS_PORT=$(rcp_free_port)
+    if rcp_pg_start "$PG_DATA" "$PG_PORT" "$TMP/log/postgresql.log" "$TMP/secrets.env" test &&
+        rcp_pg_roles "$PG_PORT" "$TMP/secrets.env" &&
+        rcp_nats_start "$TMP/nats" "$NATS_PORT" "$TMP/log/nats.log" "$NATS_PIDFILE"; then
+        export RECIPROCAL_DATABASE_URL=$RCP_PG_APP_URL
+        export RECIPROCAL_NATS_URL="nats://127.0.0.1:$NATS_PORT"
+        export RECIPROCAL_LOG_FORMAT=text
+        export RECIPROCAL_LOG_LEVEL=${RECIPROCAL_LOG_LEVEL:-warn}
+        export RECIPROCAL_HTTP_THREADS=$HTTP_THREADS
+        # the auth service's key-encryption key (no default; docs/auth.md)
+        RECIPROCAL_AUTH_KEK=${RECIPROCAL_AUTH_KEK:-$(head -c 32 /dev/urandom | base64)}
+        export RECIPROCAL_AUTH_KEK
+        RECIPROCAL_LEDGER_KEK=${RECIPROCAL_LEDGER_KEK:-$(head -c 32 /dev/urandom | base64)}
+        export RECIPROCAL_LEDGER_KEK
+        if ! out=$(RECIPROCAL_MIGRATE_DATABASE_URL=$RCP_PG_OWNER_URL "$BIN" migrate up 2>&1); then
+            say "error: migrate up failed:"
+            printf '%s\n' "$out" | tail -n 20 >&2
+        else
+            HTTP_PORT=$(rcp_free_port)
+            export RECIPROCAL_LISTEN=127.0.0.1:$HTTP_PORT
+            say "starting $BIN serve on 127.0.0.1:$HTTP_PORT (log level $RECIPROCAL_LOG_LEVEL)"
+            "${SRV_PIN[@]}" "$BIN" serve >"$TMP/log/serve.log" 2>&1 &
+            srv_pid=$!
+            pids+=("$srv_pid")
+            if wait_http "http://127.0.0.1:$HTTP_PORT/health/ready" "$srv_pid"; then
+                server_ok=1
+            else
+                say "error: the service did not answer on 127.0.0.1:$HTTP_PORT; end of its log:"
+                tail -n 20 "$TMP/log/serve.log" >&2
+            fi
+        fi
+    else
+        say "error: PostgreSQL or nats-server did not start"
+    fi
+fi
+
+if ((server_ok)); then
+    base=http://127.0.0.1:$HTTP_PORT
+    ready=$(curl -s -o /dev/null -w '%{http_code}' "$base/health/ready" || true)
+    if [[ $ready == 200 ]]; then
+        run_wrk "GET /health/ready" "$base/health/ready"
+    else
+        add_error_row "GET /health/ready" "status $ready"
+    fi
+
+    # every route but health, login, refresh and JWKS needs a token: a network admin signs in
+    admin_email=bench-admin@reciprocal.example
+    admin_pw="bench $(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+    login_body=$(jq -cn --arg e "$admin_email" --arg p "$admin_pw" '{email: $e, password: $p}')
+    token=
+    if out=$(RECIPROCAL_ADMIN_PASSWORD=$admin_pw "$BIN" auth create-admin --email "$admin_email" 2>&1)
+    then
+        login_json=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+            "$base/api/v1/auth/login" || true)
+        token=$(jq -r '.access_token // empty' <<<"$login_json" 2>/dev/null || true)
+        [[ -n $token ]] || say "error: login failed: $(head -c 200 <<<"$login_json")"
+    else
+        say "error: auth create-admin failed: $out"
+    fi
+    auth=(-H "Authorization: Bearer $token")
+
+    body='{"name":"Bench Club","slug":"bench","timezone":"Europe/London","address":{"city":"London","country":"GB"}}'
+    resp=$(curl -s -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
+        "${auth[@]}" --data "$body" "$base/api/v1/clubs" || true)
+    code=$(tail -n 1 <<<"$resp")
+    json=$(sed '$d' <<<"$resp")
+    club_id=$(jq -r '(.id // .club.id // .data.id // empty) | tostring' <<<"$json" 2>/dev/null || true)
+    if [[ $code == 2?? && -n $club_id ]]; then
+        say "created club $club_id"
+        got=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$base/api/v1/clubs/$club_id" ||
+            true)
+        if [[ $got == 200 ]]; then
+            run_wrk "GET /api/v1/clubs/{id} (token)" "$base/api/v1/clubs/$club_id" "${auth[@]}"
+        else
+            add_error_row "GET /api/v1/clubs/{id}" "status $got for GET /api/v1/clubs/$club_id"
+        fi
+    else
+        add_error_row "GET /api/v1/clubs/{id}" \
+            "POST /api/v1/clubs answered ${code:-nothing}: $(head -c 160 <<<"$json" | tr -d '\n')"
+    fi
+
+    # ---- GraphQL (issue 4): the same reads as REST — one club, and a page of 50 clubs
+    if [[ -n $club_id && -n $token ]]; then
+        for ((i = 1; i < 50; i++)); do
+            curl -s -o /dev/null -X POST -H 'Content-Type: application/json' "${auth[@]}" \
+                --data "{\"name\":\"Bench Club $i\",\"slug\":\"bench-$i\",\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"}}" \
+                "$base/api/v1/clubs" || true
+        done
+        run_wrk "GET /api/v1/clubs?limit=50 (token)" "$base/api/v1/clubs?limit=50" "${auth[@]}"
+        gql_fields='id name slug status timezone address { lines city region postalCode country } latitude longitude contactEmail contactPhone website facilities createdAt updatedAt'
+        jq -n --arg q "query { club(id: \"$club_id\") { $gql_fields } }" '{query: $q}' >"$TMP/gql-club.json"
+        jq -n --arg q "query { clubs(first: 50) { edges { cursor node { $gql_fields } } pageInfo { hasNextPage endCursor } } }" \
+            '{query: $q}' >"$TMP/gql-clubs.json"
+        export BENCH_TOKEN=$token
+        for t in club clubs; do
+            name="POST /graphql $t $( [[ $t == club ]] && echo '(id:)' || echo '(first: 50)') (token)"
+            n=$(curl -s -H 'Content-Type: application/json' "${auth[@]}" --data @"$TMP/gql-$t.json" \
+                "$base/graphql" | jq -r 'if .errors then "errors" else ([.data.clubs.edges[]?] | length) end' 2>/dev/null || true)
+            if [[ $n == errors || -z $n || ($t == clubs && $n != 50) ]]; then
+                add_error_row "$name" "unexpected answer ($n)"
+                continue
+            fi
+            export GRAPHQL_BODY=$TMP/gql-$t.json
+            run_wrk "$name" "$base/graphql" -s "$ROOT/bench/graphql_post.lua"
+        done
+    fi
+
+    # ---- member service (issue 6): 10,000-row CSV import, GET by id and prefix search in a
+    # club of 100,000 members (bench/member.sh)
+    # shellcheck source=member.sh
+    : # member bench skipped in this auth-only run
+
+    # ---- auth service (issue 3)
+    if [[ -n $token ]]; then
+        # login: one argon2id verification per request, so req/s = password hashes/s by design
+        {
+            echo 'wrk.method = "POST"'
+            echo 'wrk.headers["Content-Type"] = "application/json"'
+            echo "wrk.body = [[$login_body]]"
+        } >"$TMP/login.lua"
+        # as many connections as server threads: more would only queue behind the hashes (and
+        # hit wrk's 2 s timeout), the rate stays the same
+        run_wrk "POST /api/v1/auth/login (argon2id, -c$HTTP_THREADS)" "$base/api/v1/auth/login" \
+            -c "$HTTP_THREADS" -s "$TMP/login.lua"
+        # me: RS256 access-token verification in the gateway + one read of the account
+        got=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$base/api/v1/auth/me" || true)
+        if [[ $got == 200 ]]; then
+            run_wrk "GET /api/v1/auth/me (token)" "$base/api/v1/auth/me" "${auth[@]}"
+        else
+            add_error_row "GET /api/v1/auth/me (token)" "status $got"
+        fi
+        # refresh: a token presented twice is a reuse (its session ends), so every connection
+        # rotates its own chain: sign in once per connection (plus a spare per wrk thread: wrk
+        # calls request() once more to check the script), then each answer's new token is what
+        # the next request presents (bench/refresh.lua)
+        export BENCH_REFRESH_TOKENS=$TMP/refresh-tokens.txt BENCH_WRK_THREADS=$WRK_THREADS
+        : >"$BENCH_REFRESH_TOKENS"
+        for ((i = 0; i < CONNS + 2 * WRK_THREADS; i++)); do
+            curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+                "$base/api/v1/auth/login" | jq -r '.refresh_token // empty' \
+                >>"$BENCH_REFRESH_TOKENS" || true
+        done
+        ntok=$(grep -c . "$BENCH_REFRESH_TOKENS" || true)
+        if ((ntok >= CONNS)); then
+            run_wrk "POST /api/v1/auth/refresh (rotation)" "$base/api/v1/auth/refresh" \
+                -s "$ROOT/bench/refresh.lua"
+        else
+            add_error_row "POST /api/v1/auth/refresh (rotation)" "only $ntok of $CONNS sign-ins worked"
+        fi
+    else
+        add_error_row "POST /api/v1/auth/login (argon2id)" "no administrator token (see above)"
+    fi
+
+    # ---- ledger (issue 5): submit -> background cutter -> commit in PostgreSQL, Caliper style
+    # (fixed send rate, 2 endorsements per tx, blind writes): bench/ledger_load.c
+    # shellcheck disable=SC2046 # pkg-config output is meant to be split
+    if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+        $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-load" \
+        bench/ledger_load.c build/libreciprocal.a \
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
+        -lnats -lcrypt -lpthread -lm 2>"$TMP/log/ledger-load-cc.log"; then
+        lrate=${BENCH_LEDGER_RATE:-3000}
+        lsecs=${BENCH_LEDGER_SECONDS:-5}
+        for vb in 100 1024; do
+            name="ledger submit->commit ${vb} B @${lrate}/s"
+            say "ledger load: $lrate tx/s for $lsecs s, $vb B values, 2 endorsements"
+            if out=$("${WRK_PIN[@]}" "$ROOT/build/bench-ledger-load" "$lrate" "$lsecs" "$vb" 2>&1); then :; fi
+            line=$(grep '^ledger-bench' <<<"$out" || true)
+            if [[ -z $line ]]; then
+                add_error_row "$name" "$(tail -n 1 <<<"$out")"
+                continue
+            fi
+            kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+            [[ $(kv failed) == 0 ]] || errors=$((errors + 1))
+            rows+=("$name|$(kv tps) tx/s|$(kv p50)ms|$(kv p99)ms|ok $(kv ok), failed $(kv failed), latency min/avg/max $(kv lat_ms_min)/$(kv avg)/$(kv max) ms; block ≤500 txs/20 ms; PostgreSQL fsync on, JetStream fsync every 2 min")
+        done
+    else
+        add_error_row "ledger submit->commit" "bench/ledger_load.c did not compile"
+    fi
+else
+    add_error_row "GET /health/ready" "service not running (see above)"
+    add_error_row "GET /api/v1/clubs/{id}" "service not running (see above)"
+fi
+
+# table
+echo
+echo "wrk -t$WRK_THREADS -c$CONNS -d$DURATION --latency; server threads $HTTP_THREADS;" \
+    "$( ((${#SRV_PIN[@]})) && echo "servers on CPU 0, wrk on CPU 1" || echo "not pinned")"
+{
+    echo "target|req/s|p50|p99|notes"
+    echo "---|---|---|---|---"
+    printf '%s\n' "${rows[@]}"
+} | awk -F'|' '{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR; nf = NF }
+    END { for (r = 1; r <= n; r++) { line = ""
+            for (i = 1; i <= nf; i++) {
+                v = c[r, i]; if (r == 2) { v = ""; while (length(v) < w[i]) v = v "-" }
+                line = line (i > 1 ? " | " : "") sprintf(i == nf ? "%s" : "%-" w[i] "s", v) }
+            print line } }'
+((errors == 0))
