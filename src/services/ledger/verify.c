@@ -15,6 +15,148 @@ static int hexfield(json_t *o, const char *name, uint8_t out[32]) {
     return ledger_unhex(json_string_value(json_object_get(o, name)), out, 32);
 }
 
+static void dig(json_t *o, const char *name, lbuf_t *b) {
+    uint8_t h[32];
+    char hex[65];
+    ledger_sha256(b->p ? b->p : (const uint8_t *)"", b->len, h);
+    ledger_hex(h, 32, hex);
+    json_object_set_new(o, name, json_string(hex));
+    lbuf_free(b);
+}
+
+json_t *ledger_tx_digests(const uint8_t *env, size_t len, err_t *e) {
+    ledger_envelope_t en;
+    txcodec_tx_t t;
+    if (ledger_envelope_decode(env, len, &en, e) != 0) return NULL;
+    if (txcodec_decode(en.tx, en.tx_len, &t, e) != 0) return NULL;
+    json_t *o = json_object();
+    lbuf_t b = {0};
+    lbuf_put(&b, t.type, strlen(t.type));
+    dig(o, "type", &b);
+    lbuf_u64(&b, (uint64_t)t.timestamp_ms);
+    dig(o, "timestamp", &b);
+    lbuf_put(&b, t.nonce, t.nonce_len);
+    dig(o, "nonce", &b);
+    lbuf_bytes(&b, t.creator_org, strlen(t.creator_org));
+    lbuf_put(&b, t.creator_pk, sizeof t.creator_pk);
+    dig(o, "creator", &b);
+    lbuf_put(&b, t.payload, t.payload_len);
+    dig(o, "payload", &b);
+    for (size_t i = 0; i < t.n_reads; i++) {
+        lbuf_bytes(&b, t.reads[i].key, t.reads[i].key_len);
+        lbuf_u64(&b, t.reads[i].version);
+    }
+    dig(o, "read_set", &b);
+    for (size_t i = 0; i < t.n_writes; i++) {
+        lbuf_bytes(&b, t.writes[i].key, t.writes[i].key_len);
+        lbuf_u8(&b, (uint8_t)t.writes[i].is_delete);
+        lbuf_bytes(&b, t.writes[i].value, t.writes[i].value_len);
+    }
+    dig(o, "write_set", &b);
+    for (size_t i = 0; i < en.n_end; i++) {
+        lbuf_put(&b, en.end[i].pk, 32);
+        lbuf_put(&b, en.end[i].sig, 64);
+    }
+    dig(o, "endorsements", &b);
+    txcodec_tx_free(&t);
+    return o;
+}
+
+static int rd_var(const uint8_t *b, size_t len, size_t *off, uint64_t *v) {
+    *v = 0;
+    for (int sh = 0; sh < 64 && *off < len; sh += 7) {
+        uint8_t c = b[(*off)++];
+        *v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80)) return 0;
+    }
+    return -1;
+}
+
+static int same_digest(json_t *want, const char *name, lbuf_t *b) {
+    json_t *o = json_object();
+    dig(o, name, b);
+    const char *w = json_string_value(json_object_get(want, name));
+    int same = w && strcmp(w, json_string_value(json_object_get(o, name))) == 0;
+    json_decref(o);
+    return same;
+}
+
+/* For an envelope whose transaction does not decode: reads the fixed prefix (version, tx id,
+ * type, creator org + key, timestamp, nonce) leniently and returns the first of those fields
+ * whose digest differs from the exported one, or NULL. */
+static const char *prefix_field(const uint8_t *env, size_t len, json_t *want) {
+    size_t off = 1;
+    uint64_t tl, n;
+    if (!json_is_object(want) || len < 2 || env[0] != 1 || rd_var(env, len, &off, &tl) != 0 ||
+        tl > len - off)
+        return NULL;
+    const uint8_t *t = env + off;
+    size_t o = 1 + 32, tlen = (size_t)tl;
+    if (tlen < o || rd_var(t, tlen, &o, &n) != 0 || n > tlen - o) return NULL;
+    lbuf_t b = {0};
+    lbuf_put(&b, t + o, (size_t)n);
+    o += (size_t)n;
+    if (!same_digest(want, "type", &b)) return "type";
+    if (rd_var(t, tlen, &o, &n) != 0 || n > tlen - o || tlen - o - (size_t)n < 32 + 8)
+        return NULL;
+    lbuf_bytes(&b, t + o, (size_t)n);
+    lbuf_put(&b, t + o + n, 32);
+    o += (size_t)n + 32;
+    if (!same_digest(want, "creator", &b)) return "creator";
+    lbuf_put(&b, t + o, 8);
+    o += 8;
+    if (!same_digest(want, "timestamp", &b)) return "timestamp";
+    if (rd_var(t, tlen, &o, &n) != 0 || n > tlen - o) return NULL;
+    lbuf_put(&b, t + o, (size_t)n);
+    if (!same_digest(want, "nonce", &b)) return "nonce";
+    return NULL;
+}
+
+/* The envelope of block `number` tx i must decode, and match its exported field digests (when
+ * present): names the altered field. */
+static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t *env, size_t len,
+                           err_t *e) {
+    err_t de = {0};
+    json_t *d = ledger_tx_digests(env, len, &de);
+    json_t *want = json_object_get(jt, "digests");
+    if (!d) {
+        /* the transaction's id covers creator and nonce, so altering them fails the strict
+         * decode: name the field from the raw prefix against the exported digests */
+        const char *f = prefix_field(env, len, want);
+        if (f)
+            return err_set(e, 422, "invalid_chain", f,
+                           "block %" PRIu64 " tx %zu: %s differs from the exported digest "
+                           "(envelope altered; %.200s)",
+                           number, i, f, de.message);
+        return err_set(e, 422, "invalid_chain", "envelope",
+                       "block %" PRIu64 " tx %zu: envelope does not decode (%.200s)", number, i,
+                       de.message);
+    }
+    static const char *names[] = {"type",    "timestamp", "nonce",     "creator",
+                                  "payload", "read_set",  "write_set", "endorsements"};
+    int rc = 0;
+    for (size_t f = 0; json_is_object(want) && f < sizeof names / sizeof names[0]; f++) {
+        const char *w = json_string_value(json_object_get(want, names[f]));
+        const char *g = json_string_value(json_object_get(d, names[f]));
+        if (!w || !g || strcmp(w, g) != 0) {
+            ledger_envelope_t en;
+            uint8_t id[32] = {0};
+            char hex[65];
+            err_t ie = {0};
+            if (ledger_envelope_decode(env, len, &en, &ie) == 0 && en.tx_len > 1 + 32)
+                memcpy(id, en.tx + 1, 32);
+            ledger_hex(id, 32, hex);
+            rc = err_set(e, 422, "invalid_chain", names[f],
+                         "block %" PRIu64 " tx %zu (%.16s...): %s differs from the exported "
+                         "digest (envelope altered)",
+                         number, i, hex, names[f]);
+            break;
+        }
+    }
+    json_decref(d);
+    return rc;
+}
+
 int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_report_t *rep,
                          err_t *e) {
     memset(rep, 0, sizeof *rep);
@@ -76,6 +218,9 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
                 err_set(e, 422, "invalid_chain", "envelope",
                         "block %" PRIu64 " tx %zu: envelope is not base64", number, i);
                 bad = 1;
+            } else if (check_tx_fields(number, i, json_array_get(txs, i), env[i], lens[i], e) !=
+                       0) {
+                bad = 1;
             }
         }
         ledger_block_msg_t m = {.number = number,
@@ -94,7 +239,7 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
                 char id[65];
                 ledger_hex(res.tx[i].tx_id, 32, id);
                 err_set(e, 422, "invalid_chain", "validation_code",
-                        "block %" PRIu64 " tx %zu (%s): recorded %s, replay gives %s", number, i,
+                        "block %" PRIu64 " tx %zu (%s): validation_code recorded %s, replay gives %s", number, i,
                         id, code ? code : "?", ledger_code_name(res.tx[i].code));
                 bad = 1;
             }
@@ -111,8 +256,21 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
         for (size_t f = 0; !bad && f < sizeof fields / sizeof fields[0]; f++) {
             uint8_t got[32];
             if (hexfield(b, fields[f].name, got) != 0 || memcmp(got, fields[f].want, 32) != 0) {
-                err_set(e, 422, "invalid_chain", fields[f].name,
-                        "block %" PRIu64 ": %s does not match the replay", number, fields[f].name);
+                /* everything else in the header matched: either the timestamp or the recorded
+                 * header hash was altered; the next block's prev_hash tells which */
+                uint8_t next_prev[32];
+                json_t *nb = json_array_get(blocks, bi + 1);
+                if (f == 4 && nb && hexfield(nb, "prev_hash", next_prev) == 0 &&
+                    memcmp(got, next_prev, 32) == 0)
+                    err_set(e, 422, "invalid_chain", "timestamp_ms",
+                            "block %" PRIu64 ": timestamp_ms does not match the header hash "
+                            "(the next block links to the recorded header_hash)",
+                            number);
+                else
+                    err_set(e, 422, "invalid_chain", fields[f].name,
+                            "block %" PRIu64 ": %s does not match the replay%s", number,
+                            fields[f].name,
+                            f == 4 ? " (header_hash or timestamp_ms altered)" : "");
                 bad = 1;
             }
         }
@@ -191,14 +349,33 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
                         nv++;
             err_clear(e);
             if (checkpoint_verify(&cn, vs, nv, verified, &nver, e) != 0) {
+                /* name the part: a body that still matches the replayed log means a signature
+                 * line was altered; otherwise the body (origin, size, root) was */
+                uint8_t r[32];
+                int body_ok = strcmp(cn.cp.origin, origin) == 0 && cn.cp.size > 0 &&
+                              cn.cp.size <= n_leaves;
+                err_t re = {0};
+                if (body_ok)
+                    body_ok = merkle_root((const merkle_hash_t *)leaves, cn.cp.size, r, &re) == 0 &&
+                              memcmp(r, cn.cp.root, 32) == 0;
+                char msg[sizeof e->message];
+                memcpy(msg, e->message, sizeof msg);
+                uint64_t sz = cn.cp.size;
                 checkpoint_note_free(&cn);
-                opened = 0;
+                err_set(e, 422, "invalid_chain", "checkpoint",
+                        body_ok ? "checkpoint %zu (size %" PRIu64 "): signature altered: %.300s"
+                                : "checkpoint %zu (size %" PRIu64
+                                  "): note body altered (origin/size/root do not match the "
+                                  "replayed log; %.300s)",
+                        ci, sz, msg);
+                goto out;
             }
         }
         if (!opened) {
             char msg[sizeof e->message];
             memcpy(msg, e->message, sizeof msg);
-            err_set(e, 422, "invalid_chain", "checkpoint", "checkpoint %zu: %.300s", ci, msg);
+            err_set(e, 422, "invalid_chain", "checkpoint", "checkpoint %zu: note body: %.300s", ci,
+                    msg);
             goto out;
         }
         int ok = verified[0] && strcmp(cn.cp.origin, origin) == 0 && cn.cp.size <= n_leaves &&

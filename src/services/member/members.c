@@ -625,33 +625,30 @@ static const struct {
     {"expires_on", "coalesce(to_char(m.expires_on, 'YYYY-MM-DD'), '9999-12-31')"},
 };
 
-/* "Ann Smi-th" -> {"Ann","Smi","th"}: the words of q (letters, digits, any non-ASCII byte;
- * other characters split words) as a PostgreSQL text[] literal; "{}" when there is none. */
-static char *words_of(const char *q) {
-    size_t n = strlen(q);
-    char *out = malloc(n * 3 + 4);
+#define MAX_SEARCH_WORDS 8
+
+static int is_word_byte(char c) {
+    unsigned char ch = (unsigned char)c;
+    return isalnum(ch) || ch >= 0x80;
+}
+
+/* Splits q into its words (letters, digits, any non-ASCII byte; other characters split
+ * words), at most MAX_SEARCH_WORDS (later ones are ignored). buf receives the NUL-terminated
+ * copies and needs strlen(q) + 1 bytes. Returns the number of words. */
+static int split_words(const char *q, char *buf, const char *words[MAX_SEARCH_WORDS]) {
+    int n = 0;
     size_t o = 0;
-    int in_word = 0;
-    if (!out) return NULL;
-    out[o++] = '{';
-    for (size_t i = 0; i <= n; i++) {
-        unsigned char ch = (unsigned char)q[i];
-        int word = ch && (isalnum(ch) || ch >= 0x80);
-        if (word) {
-            if (!in_word) {
-                if (o > 1) out[o++] = ',';
-                out[o++] = '"';
-            }
-            out[o++] = (char)ch;
-            in_word = 1;
-        } else if (in_word) {
-            out[o++] = '"';
-            in_word = 0;
-        }
+    const char *p = q;
+    while (*p && n < MAX_SEARCH_WORDS) {
+        while (*p && !is_word_byte(*p))
+            p++;
+        if (!*p) break;
+        words[n++] = buf + o;
+        while (*p && is_word_byte(*p))
+            buf[o++] = *p++;
+        buf[o++] = '\0';
     }
-    out[o++] = '}';
-    out[o] = 0;
-    return out;
+    return n;
 }
 
 PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err_t *e) {
@@ -683,55 +680,63 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
         }
     }
     const char *q = json_string_value(json_object_get(in, "q"));
-    char *words = q ? words_of(q) : NULL;
     char lim[24];
     snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
-    /* text search on member.search_words (migration 0004: under RLS only leakproof
-     * comparisons can use an index): every word of q is a prefix of some word of the member's
-     * names/email, or q is a prefix of the member number. Prefix p = the range
-     * [p, p || U+10FFFF) in the C collation; the bounds come from materialised CTEs so the
-     * index conditions compare plain columns. The clause is present only with q (no OR), so
-     * the IN becomes a semi-join and the matches drive the member lookups. */
-    static const char search_sql[] =
-        "AND $6::text[] IS NOT NULL AND m.id IN (WITH q AS MATERIALIZED (SELECT lower(x) "
-        "COLLATE \"C\" AS lo, (lower(x) || chr(1114111)) COLLATE \"C\" AS hi FROM "
-        "unnest($6::text[]) AS x), k AS MATERIALIZED (SELECT lower($7) COLLATE \"C\" AS lo, "
-        "(lower($7) || chr(1114111)) COLLATE \"C\" AS hi WHERE $7 IS NOT NULL) "
-        "SELECT w.member_id FROM member.search_words w JOIN q ON w.word >= q.lo AND w.word < "
-        "q.hi WHERE w.club_id = core.current_club() AND w.kind = 'w' GROUP BY w.member_id "
-        "HAVING count(DISTINCT q.lo) = (SELECT count(DISTINCT lo) FROM q) "
-        "UNION SELECT n.member_id FROM member.search_words n JOIN k ON n.word >= k.lo AND "
-        "n.word < k.hi WHERE n.club_id = core.current_club() AND n.kind = 'n') ";
-    char sql[4096];
-    snprintf(
-        sql, sizeof sql,
-        "SELECT member.member_doc(m, $1::boolean)::text, %s COLLATE \"C\", m.id "
-        "FROM member.members m JOIN member.profiles p ON p.club_id = m.club_id AND "
-        "p.member_id = m.id WHERE m.club_id = core.current_club() "
-        "AND ($2::member.member_status_enum IS NULL OR m.status = $2::member.member_status_enum) "
-        "AND ($3::text IS NULL OR m.category = $3) "
-        "AND ($4::date IS NULL OR m.expires_on < $4::date) "
-        "AND ($5::date IS NULL OR m.expires_on > $5::date) %s"
-        "AND ($8::text IS NULL OR (%s COLLATE \"C\", m.id) %s ($8::text COLLATE \"C\", "
-        "$9::uuid)) ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
-        key, q ? search_sql : "AND $6::text[] IS NULL AND $7::text IS NULL ", key, desc ? "<" : ">",
-        desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
-    const char *p[] = {
+    /* Text search on member.search_words (migration 0004): under RLS only leakproof
+     * comparisons of plain columns can be index conditions. Every word of q must be a prefix
+     * of a word of the member's names/email (one range per word, INTERSECT), or q a prefix of
+     * the member number (UNION). A prefix p is [lower(p), lower(p) || U+10FFFF) in the C
+     * collation; the bounds are parameters, so PostgreSQL plans with the actual values and
+     * estimates the matches from the word statistics: a handful of matches drive primary-key
+     * lookups instead of a scan of the club. No OR around it, so the IN is a semi-join. */
+    char qbuf[1024], search[4096] = ""; /* q: <= 200 code points = 800 bytes */
+    const char *words[MAX_SEARCH_WORDS];
+    int nw = 0;
+    if (q) {
+        nw = strlen(q) < sizeof qbuf ? split_words(q, qbuf, words) : 0;
+        size_t o = (size_t)snprintf(search, sizeof search, "AND m.id IN (");
+        for (int i = 0; i < nw; i++)
+            o += (size_t)snprintf(
+                search + o, sizeof search - o,
+                "%s(SELECT w.member_id FROM member.search_words w WHERE w.club_id = "
+                "core.current_club() AND w.kind = 'w' AND w.word >= lower($%d) COLLATE \"C\" AND "
+                "w.word < (lower($%d) || chr(1114111)) COLLATE \"C\") ",
+                i ? "INTERSECT " : "", 11 + i, 11 + i);
+        snprintf(search + o, sizeof search - o,
+                 "%sSELECT n.member_id FROM member.search_words n WHERE n.club_id = "
+                 "core.current_club() AND n.kind = 'n' AND n.word >= lower($7) COLLATE \"C\" AND "
+                 "n.word < (lower($7) || chr(1114111)) COLLATE \"C\") ",
+                 nw ? "UNION " : "");
+    }
+    char sql[8192];
+    snprintf(sql, sizeof sql,
+             "SELECT member.member_doc(m, $1::boolean)::text, %s COLLATE \"C\", m.id "
+             "FROM member.members m JOIN member.profiles p ON p.club_id = m.club_id AND "
+             "p.member_id = m.id WHERE m.club_id = core.current_club() "
+             "AND ($2::member.member_status_enum IS NULL OR m.status = "
+             "$2::member.member_status_enum) "
+             "AND ($3::text IS NULL OR m.category = $3) "
+             "AND ($4::date IS NULL OR m.expires_on < $4::date) "
+             "AND ($5::date IS NULL OR m.expires_on > $5::date) "
+             "AND ($6::text IS NULL) AND ($7::text IS NULL OR TRUE) %s"
+             "AND ($8::text IS NULL OR (%s COLLATE \"C\", m.id) %s ($8::text COLLATE \"C\", "
+             "$9::uuid)) ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
+             key, search, key, desc ? "<" : ">", desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
+    const char *p[10 + MAX_SEARCH_WORDS] = {
         staff ? "t" : "f",
         json_string_value(json_object_get(in, "status")),
         json_string_value(json_object_get(in, "category")),
         json_string_value(json_object_get(in, "expires_before")),
         json_string_value(json_object_get(in, "expires_after")),
-        words,
+        NULL,
         q,
         after ? ck : NULL,
         after ? cid : NULL,
         lim,
     };
-    /* q with no word characters: member numbers only; words_of gave "{}" */
-    PGresult *r = db_exec(tx, sql, 10, p, e);
-    free(words);
-    return r;
+    for (int i = 0; i < nw; i++)
+        p[10 + i] = words[i];
+    return db_exec(tx, sql, 10 + nw, p, e);
 }
 
 int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
