@@ -9,10 +9,12 @@ static const struct {
     const char *perms;
 } k_roles[] = {
     {"network_admin", "*"},
-    {"club_admin", "auth:self auth:admin auth:invite club:read club:write club:admin member:read "
-                   "member:write member:admin visit:verify agreement:propose governance:vote"},
-    {"club_staff", "auth:self club:read member:read member:write visit:verify"},
-    {"member", "auth:self club:read"},
+    {"club_admin",
+     "auth:self auth:admin auth:invite club:read club:write club:admin member:read "
+     "member:write member:admin visit:verify agreement:propose governance:vote ledger:read "
+     "ledger:write"},
+    {"club_staff", "auth:self club:read member:read member:write visit:verify ledger:read"},
+    {"member", "auth:self club:read ledger:read"},
 };
 
 int rbac_is_role(const char *role) {

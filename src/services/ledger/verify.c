@@ -97,8 +97,7 @@ static const char *prefix_field(const uint8_t *env, size_t len, json_t *want) {
     lbuf_put(&b, t + o, (size_t)n);
     o += (size_t)n;
     if (!same_digest(want, "type", &b)) return "type";
-    if (rd_var(t, tlen, &o, &n) != 0 || n > tlen - o || tlen - o - (size_t)n < 32 + 8)
-        return NULL;
+    if (rd_var(t, tlen, &o, &n) != 0 || n > tlen - o || tlen - o - (size_t)n < 32 + 8) return NULL;
     lbuf_bytes(&b, t + o, (size_t)n);
     lbuf_put(&b, t + o + n, 32);
     o += (size_t)n + 32;
@@ -239,8 +238,9 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
                 char id[65];
                 ledger_hex(res.tx[i].tx_id, 32, id);
                 err_set(e, 422, "invalid_chain", "validation_code",
-                        "block %" PRIu64 " tx %zu (%s): validation_code recorded %s, replay gives %s", number, i,
-                        id, code ? code : "?", ledger_code_name(res.tx[i].code));
+                        "block %" PRIu64
+                        " tx %zu (%s): validation_code recorded %s, replay gives %s",
+                        number, i, id, code ? code : "?", ledger_code_name(res.tx[i].code));
                 bad = 1;
             }
             if (res.tx[i].code == LEDGER_VALID) rep->valid_txs++;
@@ -269,8 +269,7 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
                 else
                     err_set(e, 422, "invalid_chain", fields[f].name,
                             "block %" PRIu64 ": %s does not match the replay%s", number,
-                            fields[f].name,
-                            f == 4 ? " (header_hash or timestamp_ms altered)" : "");
+                            fields[f].name, f == 4 ? " (header_hash or timestamp_ms altered)" : "");
                 bad = 1;
             }
         }
@@ -352,8 +351,8 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
                 /* name the part: a body that still matches the replayed log means a signature
                  * line was altered; otherwise the body (origin, size, root) was */
                 uint8_t r[32];
-                int body_ok = strcmp(cn.cp.origin, origin) == 0 && cn.cp.size > 0 &&
-                              cn.cp.size <= n_leaves;
+                int body_ok =
+                    strcmp(cn.cp.origin, origin) == 0 && cn.cp.size > 0 && cn.cp.size <= n_leaves;
                 err_t re = {0};
                 if (body_ok)
                     body_ok = merkle_root((const merkle_hash_t *)leaves, cn.cp.size, r, &re) == 0 &&

@@ -136,15 +136,33 @@ static int flip_int(json_t *ex, size_t b, const char *field) {
 
 /* ---- the mutations -------------------------------------------------------------------------- */
 
-static int m_number(json_t *ex) { return flip_int(ex, cfg_blk, "number"); }
-static int m_prev(json_t *ex) { return flip_hex(ex, cfg_blk, "prev_hash"); }
-static int m_data_root(json_t *ex) { return flip_hex(ex, cfg_blk, "data_root"); }
-static int m_val_root(json_t *ex) { return flip_hex(ex, cfg_blk, "validation_root"); }
-static int m_ws_hash(json_t *ex) { return flip_hex(ex, cfg_blk, "writeset_hash"); }
-static int m_header_hash(json_t *ex) { return flip_hex(ex, cfg_blk, "header_hash"); }
-static int m_timestamp(json_t *ex) { return flip_int(ex, cfg_blk, "timestamp_ms"); }
-static int m_tx_count(json_t *ex) { return flip_int(ex, cfg_blk, "tx_count"); }
-static int m_env_version(json_t *ex) { return flip_env(ex, put_blk, put_pos, 0, NULL, 0); }
+static int m_number(json_t *ex) {
+    return flip_int(ex, cfg_blk, "number");
+}
+static int m_prev(json_t *ex) {
+    return flip_hex(ex, cfg_blk, "prev_hash");
+}
+static int m_data_root(json_t *ex) {
+    return flip_hex(ex, cfg_blk, "data_root");
+}
+static int m_val_root(json_t *ex) {
+    return flip_hex(ex, cfg_blk, "validation_root");
+}
+static int m_ws_hash(json_t *ex) {
+    return flip_hex(ex, cfg_blk, "writeset_hash");
+}
+static int m_header_hash(json_t *ex) {
+    return flip_hex(ex, cfg_blk, "header_hash");
+}
+static int m_timestamp(json_t *ex) {
+    return flip_int(ex, cfg_blk, "timestamp_ms");
+}
+static int m_tx_count(json_t *ex) {
+    return flip_int(ex, cfg_blk, "tx_count");
+}
+static int m_env_version(json_t *ex) {
+    return flip_env(ex, put_blk, put_pos, 0, NULL, 0);
+}
 static int m_creator(json_t *ex) {
     uint8_t sk[64], pk[32];
     err_t e = {0};
@@ -162,7 +180,9 @@ static int m_read_set(json_t *ex) {
 static int m_write_set(json_t *ex) {
     return flip_env(ex, put_blk, put_pos, 0, put_value, strlen(put_value));
 }
-static int m_signature(json_t *ex) { return flip_env(ex, put_blk, put_pos, -5, NULL, 0); }
+static int m_signature(json_t *ex) {
+    return flip_env(ex, put_blk, put_pos, -5, NULL, 0);
+}
 static int m_code(json_t *ex) {
     json_object_set_new(txj(ex, put_blk, put_pos), "validation_code",
                         json_string("MVCC_READ_CONFLICT"));
@@ -195,15 +215,21 @@ static int m_cp(json_t *ex, int which) {
     free(note);
     return 0;
 }
-static int m_cp_body(json_t *ex) { return m_cp(ex, 0); }
-static int m_cp_logsig(json_t *ex) { return m_cp(ex, 1); }
-static int m_cp_cosig(json_t *ex) { return m_cp(ex, 2); }
+static int m_cp_body(json_t *ex) {
+    return m_cp(ex, 0);
+}
+static int m_cp_logsig(json_t *ex) {
+    return m_cp(ex, 1);
+}
+static int m_cp_cosig(json_t *ex) {
+    return m_cp(ex, 2);
+}
 
 typedef struct tamper {
     const char *name;
     int (*mutate)(json_t *ex);
     const char *field; /* err_t.field */
-    int where;         /* 1 = the config block, 2 = the put's tx, 3 = the config tx, 4 = checkpoint */
+    int where; /* 1 = the config block, 2 = the put's tx, 3 = the config tx, 4 = checkpoint */
     const char *words; /* must occur in the message */
 } tamper_t;
 
@@ -273,8 +299,8 @@ static void test_build_chain(void) {
     snprintf(bm, sizeof bm, "%s/member", B);
     const char *sa[] = {am, NULL}, *sab[] = {am, bm, NULL};
     uint8_t id0[32];
-    json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator", A,
-                             "writes", "key", k0, "value", "first");
+    json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator", A, "writes",
+                             "key", k0, "value", "first");
     st = submit(spec, sa, id0);
     json_decref(spec);
     REQUIRE(st != NULL);
@@ -286,9 +312,9 @@ static void test_build_chain(void) {
     snprintf(put_payload, sizeof put_payload, "tamper-payload-%s", tag);
     snprintf(put_read_key, sizeof put_read_key, "%s", k0);
     snprintf(put_value, sizeof put_value, "tamper-value-%s", tag);
-    spec = json_pack("{s:s,s:s,s:{s:s},s:[{s:s,s:I}],s:[{s:s,s:s}]}", "type", "data.put",
-                     "creator", A, "payload", "note", put_payload, "reads", "key", k0, "version",
-                     v, "writes", "key", k1, "value", put_value);
+    spec = json_pack("{s:s,s:s,s:{s:s},s:[{s:s,s:I}],s:[{s:s,s:s}]}", "type", "data.put", "creator",
+                     A, "payload", "note", put_payload, "reads", "key", k0, "version", v, "writes",
+                     "key", k1, "value", put_value);
     st = submit(spec, sab, put_id);
     json_decref(spec);
     REQUIRE(st != NULL);
