@@ -35,11 +35,8 @@ static jwt_keyset_t *fetch_keyset(const svc_env_t *env, err_t *e) {
     memset(&anon, 0, sizeof anon);
     snprintf(anon.request_id, sizeof anon.request_id, "%s", log_request_id());
     json_t *in = json_object(), *out = NULL;
-    int status = 0, rc;
-    if (cfg_service_enabled(env->cfg, "auth"))
-        rc = svc_dispatch(env, m, op, &anon, in, &status, &out, e);
-    else
-        rc = svc_call_remote(env, m, op, &anon, in, &status, &out, e);
+    int status = 0;
+    int rc = svc_invoke(env, m, op, &anon, in, &status, &out, e);
     json_decref(in);
     if (rc != 0) {
         json_decref(out);

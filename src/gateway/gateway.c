@@ -205,12 +205,7 @@ static void handle_operation(gateway_t *g, const http_request_t *req, http_respo
         return;
     }
     const char *raw_type = NULL, *raw_name = NULL, *raw_body = NULL;
-    int rc;
-    if (cfg_service_enabled(g->env->cfg, t->module->name))
-        rc = svc_dispatch(g->env, t->module, t->op, &caller, input, &status, &output, &e);
-    else
-        rc = svc_call_remote(g->env, t->module, t->op, &caller, input, &status, &output, &e);
-    if (rc != 0) {
+    if (svc_invoke(g->env, t->module, t->op, &caller, input, &status, &output, &e) != 0) {
         http_set_error(resp, &e);
         authn_error_headers(resp, &e);
     } else if (status == 204 || !output || json_is_null(output)) {
