@@ -669,8 +669,26 @@ static const gql_node *first_def_named(const gql_node *doc, const char *name, bo
     return NULL;
 }
 
-static int directive_location_of(const gql_node *n, const gql_node *grand) {
+int gql_directive_location_of(const gql_node *n, const gql_node *grand, bool sdl_build) {
+    if (sdl_build && (n->kind == GQL_OPERATION_DEFINITION || n->kind == GQL_FIELD ||
+                      n->kind == GQL_FRAGMENT_SPREAD || n->kind == GQL_INLINE_FRAGMENT ||
+                      n->kind == GQL_FRAGMENT_DEFINITION || n->kind == GQL_VARIABLE_DEFINITION))
+        return -1;
     switch (n->kind) {
+    case GQL_OPERATION_DEFINITION:
+        return n->u.operation.operation == GQL_OP_QUERY      ? GQL_DL_QUERY
+               : n->u.operation.operation == GQL_OP_MUTATION ? GQL_DL_MUTATION
+                                                             : GQL_DL_SUBSCRIPTION;
+    case GQL_FIELD:
+        return GQL_DL_FIELD;
+    case GQL_FRAGMENT_SPREAD:
+        return GQL_DL_FRAGMENT_SPREAD;
+    case GQL_INLINE_FRAGMENT:
+        return GQL_DL_INLINE_FRAGMENT;
+    case GQL_FRAGMENT_DEFINITION:
+        return GQL_DL_FRAGMENT_DEFINITION;
+    case GQL_VARIABLE_DEFINITION:
+        return GQL_DL_VARIABLE_DEFINITION;
     case GQL_SCHEMA_DEFINITION:
     case GQL_SCHEMA_EXTENSION:
         return GQL_DL_SCHEMA;
@@ -698,9 +716,11 @@ static int directive_location_of(const gql_node *n, const gql_node *grand) {
         return GQL_DL_INPUT_OBJECT;
     case GQL_INPUT_VALUE_DEFINITION:
         return grand && (grand->kind == GQL_INPUT_OBJECT_TYPE_DEFINITION ||
-                         grand->kind == GQL_INPUT_OBJECT_TYPE_EXTENSION)
+                         (sdl_build && grand->kind == GQL_INPUT_OBJECT_TYPE_EXTENSION))
                    ? GQL_DL_INPUT_FIELD_DEFINITION
                    : GQL_DL_ARGUMENT_DEFINITION;
+    case GQL_DIRECTIVE_DEFINITION:
+        return sdl_build ? -1 : GQL_DL_DIRECTIVE_DEFINITION;
     default:
         return -1;
     }
@@ -729,7 +749,7 @@ static void sdl_check_directives(sdl_ctx *c, const gql_list *dirs, const gql_nod
             gql_errors_add(E, &d, 1, "Unknown directive \"@%s\".", name);
             continue;
         }
-        int loc = directive_location_of(owner, grand);
+        int loc = gql_directive_location_of(owner, grand, true);
         bool ok = false;
         for (size_t k = 0; k < def->u.directive_def.locations.count; k++)
             if (location_from_name(gql_name_str(def->u.directive_def.locations.items[k])) == loc)

@@ -211,4 +211,10 @@ int gql_value_from_ast(const gql_schema *s, const gql_tref *t, const gql_node *v
 
 /* Not yet here (the executor's part): coerceInputValue()/getVariableValues() for JSON variables. */
 
+/* The directive location (GQL_DL_*) of the node that carries a directive, given its parent node
+ * `grand` when the node is an input value definition; -1 when directives are not allowed there.
+ * sdl_build = 1 follows graphql-js's buildASTSchema (input fields of input object extensions are
+ * INPUT_FIELD_DEFINITION; executable nodes are not SDL); 0 follows the KnownDirectives rule. */
+int gql_directive_location_of(const gql_node *n, const gql_node *grand, bool sdl_build);
+
 #endif

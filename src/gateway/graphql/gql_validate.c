@@ -579,58 +579,6 @@ static const char *with_suggestions(vctx *v, const char *head, const char *sub, 
 
 /* ---- directive locations ---- */
 
-static int exec_location(const gql_node *owner, const gql_node *grand) {
-    switch (owner->kind) {
-    case GQL_OPERATION_DEFINITION:
-        return owner->u.operation.operation == GQL_OP_QUERY      ? GQL_DL_QUERY
-               : owner->u.operation.operation == GQL_OP_MUTATION ? GQL_DL_MUTATION
-                                                                 : GQL_DL_SUBSCRIPTION;
-    case GQL_FIELD:
-        return GQL_DL_FIELD;
-    case GQL_FRAGMENT_SPREAD:
-        return GQL_DL_FRAGMENT_SPREAD;
-    case GQL_INLINE_FRAGMENT:
-        return GQL_DL_INLINE_FRAGMENT;
-    case GQL_FRAGMENT_DEFINITION:
-        return GQL_DL_FRAGMENT_DEFINITION;
-    case GQL_VARIABLE_DEFINITION:
-        return GQL_DL_VARIABLE_DEFINITION;
-    case GQL_SCHEMA_DEFINITION:
-    case GQL_SCHEMA_EXTENSION:
-        return GQL_DL_SCHEMA;
-    case GQL_SCALAR_TYPE_DEFINITION:
-    case GQL_SCALAR_TYPE_EXTENSION:
-        return GQL_DL_SCALAR;
-    case GQL_OBJECT_TYPE_DEFINITION:
-    case GQL_OBJECT_TYPE_EXTENSION:
-        return GQL_DL_OBJECT;
-    case GQL_FIELD_DEFINITION:
-        return GQL_DL_FIELD_DEFINITION;
-    case GQL_INTERFACE_TYPE_DEFINITION:
-    case GQL_INTERFACE_TYPE_EXTENSION:
-        return GQL_DL_INTERFACE;
-    case GQL_UNION_TYPE_DEFINITION:
-    case GQL_UNION_TYPE_EXTENSION:
-        return GQL_DL_UNION;
-    case GQL_ENUM_TYPE_DEFINITION:
-    case GQL_ENUM_TYPE_EXTENSION:
-        return GQL_DL_ENUM;
-    case GQL_ENUM_VALUE_DEFINITION:
-        return GQL_DL_ENUM_VALUE;
-    case GQL_INPUT_OBJECT_TYPE_DEFINITION:
-    case GQL_INPUT_OBJECT_TYPE_EXTENSION:
-        return GQL_DL_INPUT_OBJECT;
-    case GQL_INPUT_VALUE_DEFINITION:
-        return grand && grand->kind == GQL_INPUT_OBJECT_TYPE_DEFINITION
-                   ? GQL_DL_INPUT_FIELD_DEFINITION
-                   : GQL_DL_ARGUMENT_DEFINITION;
-    case GQL_DIRECTIVE_DEFINITION:
-        return GQL_DL_DIRECTIVE_DEFINITION;
-    default:
-        return -1;
-    }
-}
-
 static bool is_type_def_kind(gql_kind k) {
     return k == GQL_SCALAR_TYPE_DEFINITION || k == GQL_OBJECT_TYPE_DEFINITION ||
            k == GQL_INTERFACE_TYPE_DEFINITION || k == GQL_UNION_TYPE_DEFINITION ||
@@ -1702,7 +1650,7 @@ static int rule_enter(vctx *v, int r, const gql_node *n, const gql_node *parent,
             }
             const gql_node *grand = w->nanc >= 2 ? w->ancestors[w->nanc - 2] : NULL;
             /* for INPUT_VALUE_DEFINITION graphql-js looks 3 ancestors up (past the list) */
-            int loc = exec_location(parent, grand);
+            int loc = gql_directive_location_of(parent, grand, false);
             if (loc >= 0 && !(locs & (1u << loc)))
                 report(v, &n, 1, "Directive \"@%s\" may not be used on %s.", name,
                        gql_directive_location_name((gql_directive_location)loc));
