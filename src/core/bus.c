@@ -282,6 +282,13 @@ static int subjects_equal(const jsStreamConfig *c, const char *const *subjects, 
 }
 
 int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects, err_t *e) {
+    return bus_ensure_stream_replicas(b, stream, subjects, 1, e);
+}
+
+int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *subjects,
+                               int replicas, err_t *e) {
+    if (replicas < 1 || replicas > 5)
+        return err_set(e, 500, "internal", "replicas", "replicas must be 1..5");
     if (!b || !stream || !*stream || strpbrk(stream, ". *>\t\r\n"))
         return err_set(e, 500, "internal", "stream", "invalid stream name");
     int n = 0;
@@ -297,6 +304,7 @@ int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects,
     cfg.Storage = js_FileStorage;
     cfg.Retention = js_LimitsPolicy;
     cfg.Duplicates = BUS_DUP_WINDOW_NS;
+    cfg.Replicas = replicas;
 
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
@@ -312,12 +320,30 @@ int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects,
     if (s != NATS_OK) return js_err(e, s, jerr, "JetStream stream info");
     int same = si->Config && subjects_equal(si->Config, subjects, n) &&
                si->Config->Storage == js_FileStorage && si->Config->Duplicates == BUS_DUP_WINDOW_NS;
+    /* replicas 1 = "whatever it has" (never scale an existing stream down) */
+    if (same && replicas > 1 && si->Config->Replicas != replicas) same = 0;
+    if (replicas == 1 && si->Config) cfg.Replicas = si->Config->Replicas;
     jsStreamInfo_Destroy(si);
     if (same) return 0;
     jerr = 0;
     s = js_UpdateStream(NULL, b->js, &cfg, NULL, &jerr);
     if (s != NATS_OK) return js_err(e, s, jerr, "JetStream update stream");
     log_info("nats: updated stream %s", stream);
+    return 0;
+}
+
+int bus_js_stream_leader(bus_t *b, const char *stream, char *leader, size_t cap, int *replicas,
+                         err_t *e) {
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    if (!b || !stream || !leader || cap == 0)
+        return err_set(e, 500, "internal", "stream", "missing argument");
+    leader[0] = 0;
+    natsStatus s = js_GetStreamInfo(&si, b->js, stream, NULL, &jerr);
+    if (s != NATS_OK) return js_err(e, s, jerr, "JetStream stream info");
+    if (si->Cluster && si->Cluster->Leader) snprintf(leader, cap, "%s", si->Cluster->Leader);
+    if (replicas) *replicas = si->Config ? (int)si->Config->Replicas : 0;
+    jsStreamInfo_Destroy(si);
     return 0;
 }
 

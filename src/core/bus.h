@@ -26,6 +26,13 @@ int bus_ping(bus_t *b, int timeout_ms, err_t *e);
 /* Creates or updates a JetStream stream (file storage, duplicate window 2 min). subjects is a
  * NULL-terminated list, e.g. {"events.>", NULL}. */
 int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects, err_t *e);
+/* The same with `replicas` (1..5; > 1 needs a JetStream cluster). replicas 1 keeps an existing
+ * stream's replica count (never scales it down). */
+int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *subjects,
+                               int replicas, err_t *e);
+/* The server name of the stream's current leader ("" when not clustered) and its replicas. */
+int bus_js_stream_leader(bus_t *b, const char *stream, char *leader, size_t cap, int *replicas,
+                         err_t *e);
 /* Publishes and waits for the JetStream ack. msg_id goes in the Nats-Msg-Id header; a duplicate
  * within the window is acknowledged as such and still counts as success (*duplicate = 1). */
 int bus_js_publish(bus_t *b, const char *subject, const char *msg_id, const void *data, size_t len,

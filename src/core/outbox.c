@@ -126,38 +126,26 @@ static json_t *meta_str(const char *s) {
     return json_string(buf);
 }
 
-int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *source,
-               const char *tenant_id, json_t *data, const outbox_meta_t *meta, char *id_out,
-               err_t *e) {
-    char id[37], ts[32], subject[8 + OUTBOX_MAX_TYPE + 1], sql[256];
-    json_t *env = NULL, *md = NULL;
-    char *payload = NULL;
-    int rc = -1;
-    if (!tx) return err_set(e, 500, "internal", "", "outbox_add: no transaction");
-    if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
-    if (!valid_type(type)) return err_set(e, 500, "internal", "type", "invalid event type");
-    if (tenant_id && !*tenant_id) tenant_id = NULL;
-    if (tenant_id && !is_uuid(tenant_id))
-        return err_set(e, 422, "invalid_field", "tenant_id", "tenant_id must be a UUID");
-    if (!source || !*source) source = schema;
-    if (strlen(source) > OUTBOX_MAX_SOURCE)
-        return err_set(e, 500, "internal", "source", "event source too long");
-    if (uuid_v4(id, e) < 0) return -1;
+/* The envelope of one event (id written to id_out, 37 bytes); NULL on failure. */
+static json_t *make_envelope(const char *type, const char *source, const char *tenant_id,
+                             json_t *data, const outbox_meta_t *meta, char id[37], err_t *e) {
+    char ts[32];
+    if (uuid_v4(id, e) < 0) return NULL;
     rfc3339_now(ts);
-    snprintf(subject, sizeof subject, "events.%s", type);
-
     const char *corr = meta ? meta->correlation_id : NULL;
     if (!corr || !*corr) corr = log_request_id(); /* the request being served, if any */
-    md = json_object();
-    if (!md) goto oom;
+    json_t *md = json_object(), *env = json_object();
+    if (!md || !env) {
+        json_decref(md);
+        json_decref(env);
+        err_set(e, 500, "internal", "", "out of memory");
+        return NULL;
+    }
     json_object_set_new(md, "correlation_id", meta_str(corr));
     json_object_set_new(md, "causation_id", meta_str(meta ? meta->causation_id : NULL));
     json_object_set_new(md, "user_id", meta_str(meta ? meta->user_id : NULL));
     json_object_set_new(md, "ip_address", meta_str(meta ? meta->ip_address : NULL));
     json_object_set_new(md, "user_agent", meta_str(meta ? meta->user_agent : NULL));
-
-    env = json_object();
-    if (!env) goto oom;
     json_object_set_new(env, "id", json_string(id));
     json_object_set_new(env, "type", json_string(type));
     json_object_set_new(env, "source", meta_str(source));
@@ -169,10 +157,38 @@ int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *so
     else
         json_object_set_new(env, "data", json_object());
     json_object_set_new(env, "metadata", md);
-    md = NULL;
-    payload = json_dumps(env, JSON_COMPACT);
-    if (!payload) goto oom;
+    return env;
+}
 
+static int check_args(db_tx_t *tx, const char *schema, const char *type, const char **source,
+                      const char **tenant_id, err_t *e) {
+    if (!tx) return err_set(e, 500, "internal", "", "outbox_add: no transaction");
+    if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
+    if (!valid_type(type)) return err_set(e, 500, "internal", "type", "invalid event type");
+    if (*tenant_id && !**tenant_id) *tenant_id = NULL;
+    if (*tenant_id && !is_uuid(*tenant_id))
+        return err_set(e, 422, "invalid_field", "tenant_id", "tenant_id must be a UUID");
+    if (!*source || !**source) *source = schema;
+    if (strlen(*source) > OUTBOX_MAX_SOURCE)
+        return err_set(e, 500, "internal", "source", "event source too long");
+    return 0;
+}
+
+int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *source,
+               const char *tenant_id, json_t *data, const outbox_meta_t *meta, char *id_out,
+               err_t *e) {
+    char id[37], subject[8 + OUTBOX_MAX_TYPE + 1], sql[256];
+    char *payload = NULL;
+    int rc = -1;
+    if (check_args(tx, schema, type, &source, &tenant_id, e) != 0) return -1;
+    snprintf(subject, sizeof subject, "events.%s", type);
+    json_t *env = make_envelope(type, source, tenant_id, data, meta, id, e);
+    if (!env) return -1;
+    payload = json_dumps(env, JSON_COMPACT);
+    if (!payload) {
+        err_set(e, 500, "internal", "", "out of memory");
+        goto done;
+    }
     snprintf(sql, sizeof sql,
              "INSERT INTO \"%s\".outbox (id, type, subject, tenant_id, payload) "
              "VALUES ($1::uuid, $2, $3, $4::uuid, $5::jsonb)",
@@ -181,13 +197,45 @@ int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *so
     if (db_exec_cmd(tx, sql, 5, params, e) < 0) goto done;
     if (id_out) memcpy(id_out, id, 37);
     rc = 0;
-    goto done;
-oom:
-    err_set(e, 500, "internal", "", "out of memory");
 done:
     free(payload);
     json_decref(env);
-    json_decref(md);
+    return rc;
+}
+
+int outbox_add_many(db_tx_t *tx, const char *schema, const char *type, const char *source,
+                    const char *tenant_id, json_t *const *data, size_t n, const outbox_meta_t *meta,
+                    err_t *e) {
+    char subject[8 + OUTBOX_MAX_TYPE + 1], sql[320];
+    if (check_args(tx, schema, type, &source, &tenant_id, e) != 0) return -1;
+    if (n == 0) return 0;
+    snprintf(subject, sizeof subject, "events.%s", type);
+    json_t *arr = json_array();
+    char *payload = NULL;
+    int rc = -1;
+    if (!arr) return err_set(e, 500, "internal", "", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char id[37];
+        json_t *env = make_envelope(type, source, tenant_id, data[i], meta, id, e);
+        if (!env || json_array_append_new(arr, env) != 0) goto done;
+    }
+    payload = json_dumps(arr, JSON_COMPACT);
+    if (!payload) {
+        err_set(e, 500, "internal", "", "out of memory");
+        goto done;
+    }
+    /* one statement for the whole batch; ordinality keeps the insertion order */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO \"%s\".outbox (id, type, subject, tenant_id, payload) SELECT "
+             "(x->>'id')::uuid, $1, $2, $3::uuid, x FROM jsonb_array_elements($4::jsonb) WITH "
+             "ORDINALITY AS a(x, o) ORDER BY o",
+             schema);
+    const char *params[4] = {type, subject, tenant_id, payload};
+    if (db_exec_cmd(tx, sql, 4, params, e) < 0) goto done;
+    rc = 0;
+done:
+    free(payload);
+    json_decref(arr);
     return rc;
 }
 

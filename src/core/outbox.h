@@ -30,6 +30,12 @@ int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *so
                const char *tenant_id, json_t *data, const outbox_meta_t *meta, char *id_out,
                err_t *e);
 
+/* Inserts n events of one type in ONE statement (a ledger block's per-transaction events);
+ * data[i] borrowed. Same envelopes as n outbox_add calls. */
+int outbox_add_many(db_tx_t *tx, const char *schema, const char *type, const char *source,
+                    const char *tenant_id, json_t *const *data, size_t n, const outbox_meta_t *meta,
+                    err_t *e);
+
 typedef struct outbox_relay outbox_relay_t;
 /* Starts one relay thread serving the given NULL-terminated list of schemas ([a-z_]+). Besides
  * the pool it opens one dedicated connection for LISTEN outbox, with the connection parameters

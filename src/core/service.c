@@ -41,8 +41,7 @@ int svc_call(const svc_env_t *env, const char *module_name, const char *op_name,
 }
 
 int svc_invoke(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
-               const svc_caller_t *caller, json_t *input, int *status, json_t **output,
-               err_t *e) {
+               const svc_caller_t *caller, json_t *input, int *status, json_t **output, err_t *e) {
     if (!env->cfg || cfg_service_enabled(env->cfg, m->name))
         return svc_dispatch(env, m, op, caller, input, status, output, e);
     return svc_call_remote(env, m, op, caller, input, status, output, e);

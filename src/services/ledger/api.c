@@ -255,8 +255,20 @@ int ledger_submit(db_pool_t *db, bus_t *b, const uint8_t *tx, size_t tx_len,
                            "endorsement %zu does not verify", i);
     if (ledger_envelope_encode(tx, tx_len, end, n_end, &env, &env_len, e) != 0) return -1;
     int dup = 0;
-    int rc = ledger_streams_ensure(b, e);
-    if (rc == 0) rc = ledger_publish_envelope(b, env, env_len, id, &dup, e);
+    /* the streams are ensured once per connection, not per transaction (two stream-info round
+     * trips per submit were most of its cost); a failed publish ensures them again */
+    static _Atomic(bus_t *) ensured;
+    int rc = atomic_load(&ensured) == b ? 0 : ledger_streams_ensure(b, e);
+    if (rc == 0) {
+        atomic_store(&ensured, b);
+        rc = ledger_publish_envelope(b, env, env_len, id, &dup, e);
+        if (rc != 0) {
+            atomic_store(&ensured, NULL);
+            err_clear(e);
+            rc = ledger_streams_ensure(b, e);
+            if (rc == 0) rc = ledger_publish_envelope(b, env, env_len, id, &dup, e);
+        }
+    }
     free(env);
     if (rc != 0) return -1;
     return ledger_tx_status(db, b, id, wait_ms, status, e);

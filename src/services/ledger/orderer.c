@@ -20,6 +20,13 @@ int ledger_streams_ensure(bus_t *b, err_t *e) {
     return bus_ensure_stream(b, LEDGER_BLOCK_STREAM, bl, e);
 }
 
+int ledger_streams_ensure_replicas(bus_t *b, int replicas, err_t *e) {
+    const char *const tx[] = {LEDGER_TX_SUBJECT, NULL};
+    const char *const bl[] = {LEDGER_BLOCK_SUBJECT, NULL};
+    if (bus_ensure_stream_replicas(b, LEDGER_TX_STREAM, tx, replicas, e) != 0) return -1;
+    return bus_ensure_stream_replicas(b, LEDGER_BLOCK_STREAM, bl, replicas, e);
+}
+
 int ledger_publish_envelope(bus_t *b, const uint8_t *env, size_t len, const uint8_t tx_id[32],
                             int *duplicate, err_t *e) {
     char id[65];

@@ -28,6 +28,9 @@
 #include "services/ledger/settings.h"
 
 int ledger_streams_ensure(bus_t *b, err_t *e);
+/* Creates the two streams with `replicas` (3 on a JetStream cluster); ledger_streams_ensure
+ * afterwards keeps that count. */
+int ledger_streams_ensure_replicas(bus_t *b, int replicas, err_t *e);
 int ledger_publish_envelope(bus_t *b, const uint8_t *env, size_t len, const uint8_t tx_id[32],
                             int *duplicate, err_t *e);
 /* One cut: *n_txs = envelopes ordered into a new block (0 = nothing waiting). 409 "fenced"

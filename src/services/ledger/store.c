@@ -606,21 +606,26 @@ out:
 
 static int emit_events(db_tx_t *tx, const ledger_block_result_t *res, uint64_t number,
                        uint64_t first, err_t *e) {
-    for (size_t i = 0; i < res->n; i++) {
+    /* one INSERT for the block's events (one per transaction was a round trip per tx) */
+    json_t **d = calloc(res->n ? res->n : 1, sizeof *d);
+    int rc = d ? 0 : err_set(e, 500, "internal", "", "out of memory");
+    for (size_t i = 0; rc == 0 && i < res->n; i++) {
         char id[65];
         ledger_hex(res->tx[i].tx_id, 32, id);
-        json_t *d =
+        d[i] =
             json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:s}", "tx_id", id, "block_number",
                       (json_int_t)number, "position", (json_int_t)i, "log_index",
                       (json_int_t)(first + i), "validation_code", ledger_code_name(res->tx[i].code),
                       "type", res->tx[i].type, "creator", res->tx[i].creator);
-        int rc = d ? outbox_add(tx, "ledger", "blockchain.transaction_committed", "ledger", NULL, d,
-                                NULL, NULL, e)
-                   : err_set(e, 500, "internal", "", "out of memory");
-        json_decref(d);
-        if (rc != 0) return -1;
+        if (!d[i]) rc = err_set(e, 500, "internal", "", "out of memory");
     }
-    return 0;
+    if (rc == 0)
+        rc = outbox_add_many(tx, "ledger", "blockchain.transaction_committed", "ledger", NULL, d,
+                             res->n, NULL, e);
+    for (size_t i = 0; d && i < res->n; i++)
+        json_decref(d[i]);
+    free(d);
+    return rc;
 }
 
 int ledger_commit_block(db_tx_t *tx, const ledger_head_t *head, const uint8_t *msg, size_t len,

@@ -614,15 +614,21 @@ done:
 
 /* ---- list / search ---- */
 
+/* key: the sort expression (its text is the cursor key); cursor: $8 (the cursor key) as the
+ * same type. created_at sorts on the column itself, so the default listing walks the index
+ * (club_id, created_at, id) under RLS (timestamptz/uuid comparisons are leakproof) instead of
+ * sorting the whole club; the others are text keys in the C collation. */
 static const struct {
     const char *name;
     const char *key;
+    const char *cursor;
 } sort_keys[] = {
-    {"created_at", "to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"},
-    {"member_number", "lower(m.member_number)"},
-    {"name", "lower(p.last_name || ' ' || p.first_name)"},
-    {"joined_on", "to_char(m.joined_on, 'YYYY-MM-DD')"},
-    {"expires_on", "coalesce(to_char(m.expires_on, 'YYYY-MM-DD'), '9999-12-31')"},
+    {"created_at", "m.created_at", "$8::timestamptz"},
+    {"member_number", "lower(m.member_number) COLLATE \"C\"", "$8::text COLLATE \"C\""},
+    {"name", "lower(p.last_name || ' ' || p.first_name) COLLATE \"C\"", "$8::text COLLATE \"C\""},
+    {"joined_on", "to_char(m.joined_on, 'YYYY-MM-DD') COLLATE \"C\"", "$8::text COLLATE \"C\""},
+    {"expires_on", "coalesce(to_char(m.expires_on, 'YYYY-MM-DD'), '9999-12-31') COLLATE \"C\"",
+     "$8::text COLLATE \"C\""},
 };
 
 #define MAX_SEARCH_WORDS 8
@@ -656,9 +662,10 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
     if (!sort) sort = "created_at";
     int desc = sort[0] == '-';
     const char *sname = desc ? sort + 1 : sort;
-    const char *key = sort_keys[0].key;
+    const char *key = sort_keys[0].key, *cursor = sort_keys[0].cursor;
     for (size_t i = 0; i < sizeof sort_keys / sizeof sort_keys[0]; i++)
-        if (strcmp(sort_keys[i].name, sname) == 0) key = sort_keys[i].key;
+        if (strcmp(sort_keys[i].name, sname) == 0)
+            key = sort_keys[i].key, cursor = sort_keys[i].cursor;
     char ck[512] = "", cid[40] = "";
     const char *after = json_string_value(json_object_get(in, "after"));
     if (after) {
@@ -710,7 +717,7 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
     }
     char sql[8192];
     snprintf(sql, sizeof sql,
-             "SELECT member.member_doc(m, $1::boolean)::text, %s COLLATE \"C\", m.id "
+             "SELECT member.member_doc(m, $1::boolean)::text, %s, m.id "
              "FROM member.members m JOIN member.profiles p ON p.club_id = m.club_id AND "
              "p.member_id = m.id WHERE m.club_id = core.current_club() "
              "AND ($2::member.member_status_enum IS NULL OR m.status = "
@@ -719,9 +726,10 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
              "AND ($4::date IS NULL OR m.expires_on < $4::date) "
              "AND ($5::date IS NULL OR m.expires_on > $5::date) "
              "AND ($6::text IS NULL) AND ($7::text IS NULL OR TRUE) %s"
-             "AND ($8::text IS NULL OR (%s COLLATE \"C\", m.id) %s ($8::text COLLATE \"C\", "
-             "$9::uuid)) ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
-             key, search, key, desc ? "<" : ">", desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
+             "AND ($8::text IS NULL OR (%s, m.id) %s (%s, $9::uuid)) "
+             "ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
+             key, search, key, desc ? "<" : ">", cursor, desc ? "DESC" : "ASC",
+             desc ? "DESC" : "ASC");
     const char *p[10 + MAX_SEARCH_WORDS] = {
         staff ? "t" : "f",
         json_string_value(json_object_get(in, "status")),

@@ -1,0 +1,450 @@
+/* test_ledger_cluster: the ledger on a 3-node nats-server cluster (issue 5, "Tests"). Starts
+ * three `nats-server -js --cluster_name ... --cluster ... --routes ...` on free loopback ports
+ * with their own store dirs under $RECIPROCAL_TEST_TMP, creates the ledger streams with 3
+ * replicas, uses a scratch PostgreSQL database (migrated with $RECIPROCAL_TEST_BIN, so the
+ * shared ledger's stream positions are not involved), drives load through the service functions
+ * (submit without waiting while this thread cuts and commits), SIGKILLs the leader of LEDGER_TX
+ * and LEDGER_BLOCKS mid-load, keeps going, and asserts one valid chain: dense block numbers,
+ * prev-hash links, the offline verifier passes, every acknowledged transaction committed VALID
+ * exactly once. Stops the servers and drops the database at the end. Fails (never skips) with a
+ * reason when the cluster cannot be formed. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "services/ledger/api.h"
+#include "services/ledger/engine.h"
+#include "services/ledger/orderer.h"
+#include "services/ledger/settings.h"
+#include "services/ledger/store.h"
+#include "services/ledger/verify.h"
+#include "test.h"
+
+#define NODES 3
+#define LOAD_N 300
+
+static pid_t srv[NODES];
+static int cport[NODES], rport[NODES];
+static char dir[512], urls[256], scratch[64], app_url[1024], owner_url[1024];
+static cfg_t g_cfg;
+static db_pool_t *pool;
+static bus_t *bus;
+static char A[32], B[32];
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int free_port(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    int port = -1;
+    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(s, (struct sockaddr *)&a, &l) == 0)
+        port = ntohs(a.sin_port);
+    if (s >= 0) close(s);
+    return port;
+}
+
+static int port_open(int port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
+    if (s >= 0) close(s);
+    return ok;
+}
+
+static pid_t start_node(int i) {
+    char store[600], log[600], name[16], p[16], cl[64], routes[160], cname[32];
+    snprintf(store, sizeof store, "%s/n%d", dir, i + 1);
+    snprintf(log, sizeof log, "%s/n%d.log", dir, i + 1);
+    snprintf(name, sizeof name, "n%d", i + 1);
+    snprintf(p, sizeof p, "%d", cport[i]);
+    snprintf(cl, sizeof cl, "nats://127.0.0.1:%d", rport[i]);
+    snprintf(cname, sizeof cname, "rcl%d", (int)getpid());
+    size_t k = 0;
+    routes[0] = 0;
+    for (int j = 0; j < NODES; j++)
+        if (j != i)
+            k += (size_t)snprintf(routes + k, sizeof routes - k, "%snats://127.0.0.1:%d",
+                                  k ? "," : "", rport[j]);
+    mkdir(store, 0700);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "a", stdout);
+        (void)f;
+        dup2(1, 2);
+        execlp("nats-server", "nats-server", "-js", "-sd", store, "-a", "127.0.0.1", "-p", p, "-n",
+               name, "--cluster_name", cname, "--cluster", cl, "--routes", routes, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop_node(int i, int sig) {
+    if (srv[i] <= 0) return;
+    kill(srv[i], sig);
+    waitpid(srv[i], NULL, 0);
+    srv[i] = 0;
+}
+
+/* ---- scratch database ------------------------------------------------------------------- */
+
+static int super_exec(const char *sql) {
+    PGconn *c = PQconnectdb(getenv("RECIPROCAL_TEST_SUPER_URL"));
+    int ok = PQstatus(c) == CONNECTION_OK;
+    if (ok) {
+        PGresult *r = PQexec(c, sql);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok) printf("#   %s: %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+    } else {
+        printf("#   superuser connection failed: %s", PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
+/* a postgresql:// URI with the database (its path) replaced */
+static int url_with_db(const char *uri, const char *db, char *out, size_t n) {
+    const char *host = uri ? strstr(uri, "://") : NULL;
+    const char *slash = host ? strchr(host + 3, '/') : NULL;
+    if (!slash) return -1;
+    const char *q = strchr(slash, '?');
+    int len = snprintf(out, n, "%.*s/%s%s", (int)(slash - uri), uri, db, q ? q : "");
+    return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+static int migrate_scratch(void) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("RECIPROCAL_MIGRATE_DATABASE_URL", owner_url, 1);
+        setenv("RECIPROCAL_DATABASE_URL", app_url, 1);
+        char u[64];
+        snprintf(u, sizeof u, "nats://127.0.0.1:%d", cport[0]);
+        setenv("RECIPROCAL_NATS_URL", u, 1);
+        if (!freopen("/dev/null", "w", stdout)) _exit(126);
+        const char *bin = getenv("RECIPROCAL_TEST_BIN");
+        execl(bin, bin, "migrate", "up", (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* ---- load ------------------------------------------------------------------------------- */
+
+typedef struct load {
+    uint8_t ska[64], pka[32], skb[64], pkb[32];
+    uint8_t ids[LOAD_N][32];
+    volatile int acked, failed_attempts, done;
+    int given_up;
+} load_t;
+
+static void *submitter(void *arg) {
+    load_t *L = arg;
+    for (int i = 0; i < LOAD_N; i++) {
+        char k[64];
+        snprintf(k, sizeof k, "cl/%d/%d", (int)getpid(), i);
+        json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator", A,
+                                 "writes", "key", k, "value", "v");
+        uint8_t *tx = NULL;
+        size_t len = 0;
+        err_t e = {0};
+        int rc = ledger_build_tx(spec, L->pka, &tx, &len, L->ids[i], &e);
+        json_decref(spec);
+        if (rc != 0) {
+            L->given_up++;
+            continue;
+        }
+        ledger_endorsement_t end[2];
+        ledger_endorse(tx, len, L->ska, &end[0]);
+        ledger_endorse(tx, len, L->skb, &end[1]);
+        int ok = 0;
+        /* the same tx again until acknowledged (Nats-Msg-Id de-duplicates a lost ack) */
+        for (int attempt = 0; attempt < 100 && !ok; attempt++) {
+            json_t *st = NULL;
+            err_clear(&e);
+            if (ledger_submit(pool, bus, tx, len, end, 2, 0, &st, &e) == 0) {
+                ok = 1;
+            } else {
+                if (L->failed_attempts++ < 5) printf("#   submit %d: %s\n", i, e.message);
+                usleep(100000);
+            }
+            json_decref(st);
+        }
+        free(tx);
+        if (ok)
+            L->acked = i + 1;
+        else
+            L->given_up++;
+    }
+    L->done = 1;
+    return NULL;
+}
+
+static int count_committed(load_t *L, int n, int *valid, int *rows, int *distinct) {
+    lbuf_t arr = {0};
+    for (int i = 0; i < n; i++)
+        ledger_arr_add_hex(&arr, L->ids[i], 32);
+    const char *p[] = {ledger_arr_end(&arr)};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    int rc = -1;
+    if (db_begin(pool, &(db_scope_t){0}, &tx, &e) == 0) {
+        PGresult *r = db_exec(tx,
+                              "SELECT count(*) AS n, count(DISTINCT tx_id) AS d, count(*) FILTER "
+                              "(WHERE validation_code = 0) AS v FROM ledger.txs WHERE tx_id = "
+                              "ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)",
+                              1, p, &e);
+        db_rollback(tx);
+        if (r) {
+            *rows = atoi(db_val(r, 0, "n"));
+            *distinct = atoi(db_val(r, 0, "d"));
+            *valid = atoi(db_val(r, 0, "v"));
+            PQclear(r);
+            rc = 0;
+        }
+    }
+    lbuf_free(&arr);
+    return rc;
+}
+
+static int node_of(const char *name) {
+    return name[0] == 'n' && name[1] >= '1' && name[1] <= '0' + NODES ? name[1] - '1' : -1;
+}
+
+static void test_cluster_leader_killed(void) {
+    err_t e = {0};
+    /* ---- three servers --------------------------------------------------------------- */
+    const char *tmp = getenv("RECIPROCAL_TEST_TMP");
+    snprintf(dir, sizeof dir, "%s/nats-cluster-%d", tmp ? tmp : "/tmp", (int)getpid());
+    mkdir(tmp ? tmp : "/tmp", 0700);
+    REQUIRE(mkdir(dir, 0700) == 0 || errno == EEXIST);
+    for (int i = 0; i < NODES; i++) {
+        cport[i] = free_port();
+        rport[i] = free_port();
+        REQUIRE(cport[i] > 0 && rport[i] > 0);
+    }
+    size_t k = 0;
+    for (int i = 0; i < NODES; i++)
+        k += (size_t)snprintf(urls + k, sizeof urls - k, "%snats://127.0.0.1:%d", i ? "," : "",
+                              cport[i]);
+    for (int i = 0; i < NODES; i++) {
+        srv[i] = start_node(i);
+        REQUIRE(srv[i] > 0);
+    }
+    int up = 0;
+    for (int t = 0; t < 100 && up < NODES; t++) {
+        up = 0;
+        for (int i = 0; i < NODES; i++)
+            up += port_open(cport[i]);
+        if (up < NODES) usleep(100000);
+    }
+    if (up < NODES) printf("# only %d of %d nats-servers listen (logs in %s)\n", up, NODES, dir);
+    REQUIRE(up == NODES);
+    /* one seed URL (nats.c's SetURL takes one); the client learns the other two from the
+     * server's INFO (connect_urls) and fails over to them */
+    char seed[64];
+    snprintf(seed, sizeof seed, "nats://127.0.0.1:%d", cport[0]);
+    for (int t = 0; t < 20 && !bus; t++) {
+        err_clear(&e);
+        bus = bus_connect(seed, "test_ledger_cluster", &e);
+        if (!bus) usleep(250000);
+    }
+    if (!bus) printf("# connect %s: %s (logs in %s)\n", seed, e.message, dir);
+    REQUIRE(bus != NULL);
+    /* JetStream needs a meta leader before R3 streams can be created */
+    int rc = -1;
+    double t0 = now_s();
+    while (rc != 0 && now_s() - t0 < 30) {
+        err_clear(&e);
+        rc = ledger_streams_ensure_replicas(bus, 3, &e);
+        if (rc != 0) usleep(250000);
+    }
+    if (rc != 0)
+        printf("# R3 streams could not be created in 30 s (no JetStream cluster?): %s; logs in "
+               "%s\n",
+               e.message, dir);
+    REQUIRE(rc == 0);
+    char leader[64] = "", bleader[64] = "";
+    int reps = 0;
+    REQUIRE(bus_js_stream_leader(bus, LEDGER_TX_STREAM, leader, sizeof leader, &reps, &e) == 0);
+    printf("# cluster up in %.1f s: LEDGER_TX leader %s, replicas %d\n", now_s() - t0, leader,
+           reps);
+    CHECK_EQ_INT(reps, 3);
+    CHECK(leader[0] != 0);
+
+    /* ---- scratch database, ledger genesis -------------------------------------------- */
+    unsigned rnd = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+    snprintf(scratch, sizeof scratch, "ledgercl_%08x", rnd);
+    char sql[160];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s OWNER reciprocal_owner", scratch);
+    REQUIRE(super_exec(sql) == 0);
+    REQUIRE(url_with_db(getenv("RECIPROCAL_TEST_OWNER_URL"), scratch, owner_url,
+                        sizeof owner_url) == 0);
+    REQUIRE(url_with_db(getenv("RECIPROCAL_TEST_DATABASE_URL"), scratch, app_url, sizeof app_url) ==
+            0);
+    REQUIRE(migrate_scratch() == 0);
+    pool = db_pool_open(app_url, 4, &e);
+    REQUIRE(pool != NULL);
+    REQUIRE(ledger_bootstrap(pool, bus, &e) == 0);
+    json_t *st = NULL;
+    REQUIRE(ledger_register_org(pool, bus, A, NULL, "club", 10000, &st, &e) == 0);
+    json_decref(st);
+    REQUIRE(ledger_register_org(pool, bus, B, NULL, "club", 10000, &st, &e) == 0);
+    json_decref(st);
+
+    /* ---- load, leader killed at a third ------------------------------------------------ */
+    load_t *L = calloc(1, sizeof *L);
+    REQUIRE(L != NULL);
+    REQUIRE(ledger_org_key(pool, A, "member", L->ska, L->pka, &e) == 0);
+    REQUIRE(ledger_org_key(pool, B, "member", L->skb, L->pkb, &e) == 0);
+    pthread_t th;
+    pthread_create(&th, NULL, submitter, L);
+    int killed = -1, killed_b = -1, pump_errors = 0;
+    double tk = 0;
+    while (!L->done) {
+        if (killed < 0 && L->acked >= LOAD_N / 3) {
+            err_t le = {0};
+            if (bus_js_stream_leader(bus, LEDGER_TX_STREAM, leader, sizeof leader, NULL, &le) ==
+                    0 &&
+                bus_js_stream_leader(bus, LEDGER_BLOCK_STREAM, bleader, sizeof bleader, NULL,
+                                     &le) == 0) {
+                killed = node_of(leader);
+                if (killed < 0) killed = 0;
+                printf("# at %d acked: killing %s (LEDGER_TX leader; LEDGER_BLOCKS leader %s)\n",
+                       L->acked, leader, bleader);
+                stop_node(killed, SIGKILL);
+                tk = now_s();
+                killed_b = node_of(bleader);
+            } else {
+                printf("# leader lookup: %s\n", le.message);
+            }
+        }
+        err_clear(&e);
+        if (ledger_pump(pool, bus, &e) != 0) {
+            if (pump_errors++ < 5) printf("#   pump: %s\n", e.message);
+            usleep(100000);
+        }
+    }
+    pthread_join(th, NULL);
+    CHECK(killed >= 0);
+    /* drain: everything acknowledged must commit */
+    int valid = 0, rows = 0, distinct = 0;
+    double td = now_s();
+    while (now_s() - td < 60) {
+        err_clear(&e);
+        if (ledger_pump(pool, bus, &e) != 0) {
+            if (pump_errors++ < 10) printf("#   pump: %s\n", e.message);
+            usleep(100000);
+        }
+        if (count_committed(L, L->acked, &valid, &rows, &distinct) == 0 && valid >= L->acked) break;
+    }
+    if (killed >= 0) {
+        char nl[64] = "";
+        err_t le = {0};
+        bus_js_stream_leader(bus, LEDGER_TX_STREAM, nl, sizeof nl, NULL, &le);
+        printf("# new LEDGER_TX leader %s (%.1f s after the kill)\n", nl, now_s() - tk);
+    }
+    printf("# acked %d of %d (%d given up, %d failed attempts, %d pump errors); committed VALID "
+           "%d, rows %d, distinct %d\n",
+           L->acked, LOAD_N, L->given_up, L->failed_attempts, pump_errors, valid, rows, distinct);
+    (void)killed_b;
+    CHECK(L->acked > LOAD_N / 2);
+    CHECK_EQ_INT(valid, L->acked);    /* every acknowledged tx committed ... */
+    CHECK_EQ_INT(distinct, L->acked); /* ... exactly once (a redelivery is DUPLICATE_TXID) */
+
+    /* ---- one valid chain --------------------------------------------------------------- */
+    db_tx_t *tx = NULL;
+    REQUIRE(db_begin(pool, &(db_scope_t){0}, &tx, &e) == 0);
+    PGresult *r = db_exec(tx,
+                          "SELECT (SELECT count(*) FROM ledger.blocks b LEFT JOIN ledger.blocks p "
+                          "ON p.number = b.number - 1 WHERE b.number > 0 AND (p.number IS NULL OR "
+                          "p.header_hash <> b.prev_hash)) AS bad, (SELECT max(number) + 1 - "
+                          "count(*) FROM ledger.blocks) AS gaps, (SELECT count(*) FROM "
+                          "ledger.blocks) AS blocks",
+                          0, NULL, &e);
+    db_rollback(tx);
+    REQUIRE(r != NULL);
+    CHECK_STR(db_val(r, 0, "bad"), "0");
+    CHECK_STR(db_val(r, 0, "gaps"), "0");
+    printf("# %s blocks\n", db_val(r, 0, "blocks"));
+    PQclear(r);
+    json_t *ex = NULL;
+    REQUIRE(ledger_export(pool, &ex, &e) == 0);
+    ledger_verify_report_t rep;
+    rc = ledger_verify_export(ex, NULL, &rep, &e);
+    if (rc != 0) printf("#   verify: %s\n", e.message);
+    CHECK_EQ_INT(rc, 0);
+    printf("# verified %zu blocks, %zu txs (%zu valid), %zu checkpoints\n", rep.blocks, rep.txs,
+           rep.valid_txs, rep.checkpoints);
+    json_decref(ex);
+    free(L);
+}
+
+static void cleanup(void) {
+    if (bus) bus_close(bus);
+    bus = NULL;
+    for (int i = 0; i < NODES; i++)
+        stop_node(i, SIGTERM);
+    if (pool) db_pool_close(pool);
+    pool = NULL;
+    if (scratch[0]) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", scratch);
+        super_exec(sql);
+    }
+    if (dir[0]) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+    }
+}
+
+int main(void) {
+    log_init(LOG_ERROR, 0, "test_ledger_cluster");
+    if (!TEST_ENV("RECIPROCAL_TEST_SUPER_URL") || !TEST_ENV("RECIPROCAL_TEST_BIN")) {
+        RUN(test_cluster_leader_killed);
+        TEST_DONE();
+    }
+    if (sodium_init() < 0) return 1;
+    err_t ce = {0};
+    if (cfg_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.ledger_kek_set) {
+        printf("not ok 1 - RECIPROCAL_LEDGER_KEK from tests/run.sh: %s\n", ce.message);
+        return 1;
+    }
+    ledger_configure(&g_cfg);
+    snprintf(A, sizeof A, "ca%d", (int)getpid());
+    snprintf(B, sizeof B, "cb%d", (int)getpid());
+    RUN(test_cluster_leader_killed);
+    cleanup();
+    bus_shutdown_library();
+    TEST_DONE();
+}
