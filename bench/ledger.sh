@@ -7,7 +7,7 @@
 # two endorsements per tx; prints succeeded/failed, throughput, min/avg/max latency and the
 # durability settings beside the numbers. Tears everything down on exit.
 # Environment: BENCH_LEDGER_RATE (1500), BENCH_LEDGER_SECONDS (5), BENCH_LEDGER_MODES
-# ("blind rmw"), BENCH_LEDGER_SIZES ("100 1024"), BENCH_LEDGER_DURABLE (1; 0 = the test mode),
+# ("blind rmw"), BENCH_LEDGER_SIZES ("100 1024"), BENCH_LEDGER_THREADS (4), BENCH_LEDGER_DURABLE (1; 0 = the test mode),
 # BENCH_PIN (1).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -80,7 +80,7 @@ for ((i = 0; i < 200; i++)); do
 done
 
 natsv=$(nats-server --version 2>/dev/null | awk '{print $NF}')
-echo "ledger bench: offered $RATE tx/s for $SECS s from 2 threads, 2 endorsements/tx (visit.verified)," \
+echo "ledger bench: offered $RATE tx/s for $SECS s from ${BENCH_LEDGER_THREADS:-4} driver threads, 2 endorsements/tx (visit.verified)," \
     "block <= ${RECIPROCAL_LEDGER_BLOCK_MAX_TXS:-500} txs / ${RECIPROCAL_LEDGER_BLOCK_MS:-20} ms;" \
     "serve $( ((${#SRV_PIN[@]})) && echo "on CPU 0, driver on CPU 1" || echo "not pinned")"
 printf '%-6s | %-6s | %-9s | %-9s | %-7s | %-7s | %-26s | %s\n' mode value succeeded failed \
@@ -98,7 +98,7 @@ for mode in $MODES; do
         out=$("${DRV_PIN[@]}" "$ROOT/build/bench-ledger-load" "$RATE" "$SECS" "$vb" "$mode" 2>&1) || status=1
         if [[ -n $perf_pid ]]; then
             wait "$perf_pid" || true
-            perf report -i "$TMP/perf-$mode-$vb.data" --no-children --percent-limit 1.5 --stdio \
+            perf report -i "$TMP/perf-$mode-$vb.data" --children --percent-limit 4 --stdio \
                 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >"$TMP/log/perf-$mode-$vb.txt" || true
             perf report -i "$TMP/perf-$mode-$vb.data" --no-children --percent-limit 3 --stdio -G 2>/dev/null | grep -v "^$" | head -150 >"${BENCH_LEDGER_PERF_OUT:-/tmp}/perf-$mode-$vb-graph.txt" || true
             cp "$TMP/log/perf-$mode-$vb.txt" "${BENCH_LEDGER_PERF_OUT:-/tmp}/" 2>/dev/null || true

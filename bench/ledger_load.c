@@ -1,6 +1,6 @@
 /* ledger_load: the `make bench` ledger row (Caliper style). Against a running `reciprocal serve`
  * (its background block cutter/committer does the ordering and commits), submits visit.verified
- * transactions with two endorsements and a ~100 B or 1 KB value at a fixed rate from 2 threads
+ * transactions with two endorsements and a ~100 B or 1 KB value at a fixed rate from BENCH_LEDGER_THREADS (4) threads
  * (ledger_submit with wait_ms = 0: decode, verify both endorsements, JetStream publish), then
  * waits for every commit and reads each block's commit time from PostgreSQL.
  * Usage: ledger_load RATE SECONDS VALUE_BYTES [blind|rmw]   (environment: RECIPROCAL_DATABASE_URL,
@@ -27,7 +27,7 @@
 
 static db_pool_t *pool;
 static bus_t *bus;
-static int rate, seconds, vbytes, rmw;
+static int rate, seconds, vbytes, rmw, nthreads = 4;
 static int64_t *versions; /* rmw: the version of each slot's key after the preload */
 static char orgA[32], orgB[32];
 static uint8_t skA[64], pkA[32], skB[64], pkB[32];
@@ -47,7 +47,7 @@ static double now_ms(void) {
 }
 
 static void *submitter(void *arg) {
-    int tid = (int)(intptr_t)arg, per = rate / 2;
+    int tid = (int)(intptr_t)arg, per = rate / nthreads;
     char *val = malloc((size_t)vbytes + 1);
     memset(val, 'v', (size_t)vbytes);
     val[vbytes] = 0;
@@ -92,7 +92,7 @@ static int preload(int n, err_t *e) {
     uint8_t(*ids)[32] = calloc((size_t)n, 32);
     if (!ids) return -1;
     for (int slot = 0; slot < n; slot++) {
-        int per = rate / 2, tid = slot / (per * seconds), i = slot % (per * seconds);
+        int per = rate / nthreads, tid = slot / (per * seconds), i = slot % (per * seconds);
         char key[96];
         snprintf(key, sizeof key, "bench/%d/%d/%d", (int)getpid(), tid, i);
         json_t *spec = json_pack("{s:s,s:s,s:{s:s,s:s},s:[{s:s,s:s}]}", "type", "visit.verified",
@@ -202,18 +202,21 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ledger_load: keys: %s\n", e.message);
         return 1;
     }
-    n_sent_max = (rate / 2) * 2 * seconds;
+    const char *nt = getenv("BENCH_LEDGER_THREADS");
+    if (nt && atoi(nt) >= 1 && atoi(nt) <= 64) nthreads = atoi(nt);
+    if (rate < nthreads) nthreads = rate;
+    n_sent_max = (rate / nthreads) * nthreads * seconds;
     sent = calloc((size_t)n_sent_max, sizeof *sent);
     versions = calloc((size_t)n_sent_max, sizeof *versions);
     if (rmw && preload(n_sent_max, &e) != 0) {
         fprintf(stderr, "ledger_load: preload: %s\n", e.message);
         return 1;
     }
-    pthread_t th[2];
+    pthread_t th[64];
     double start = now_ms();
-    for (int t = 0; t < 2; t++)
+    for (int t = 0; t < nthreads; t++)
         pthread_create(&th[t], NULL, submitter, (void *)(intptr_t)t);
-    for (int t = 0; t < 2; t++)
+    for (int t = 0; t < nthreads; t++)
         pthread_join(th[t], NULL);
     /* wait for the commits (up to 60 s), then read commit times */
     int ok = 0, failed = 0, committed = 0, valid = 0;

@@ -150,6 +150,9 @@ static const cfg_var_t k_vars[] = {
      "86400",
      "Default lifetime of a membership-card token, in seconds (a club's own card_ttl_seconds "
      "setting and the ttl_seconds request parameter override it)."},
+    {"RECIPROCAL_MEMBER_SWEEP_SECONDS", V_INT, MEMBER(member_sweep_s), 0, 604800, "3600",
+     "How often the member service lapses members whose expiry date has passed, in seconds "
+     "(0 = never; then call POST /api/v1/members/lapse-sweep from cron)."},
     {"RECIPROCAL_LEDGER_KEK", V_KEK, MEMBER(ledger_kek), 0, 0,
      "",
      "Key-encryption key of the ledger: 32 random bytes in base64 (head -c 32 /dev/urandom | "

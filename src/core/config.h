@@ -45,6 +45,7 @@ typedef struct cfg {
     int card_kek_set;           /* RECIPROCAL_CARD_KEK was given (no default) */
     unsigned char card_kek[32]; /* RECIPROCAL_CARD_KEK: 32 bytes, base64 in the variable */
     int card_ttl_s;             /* RECIPROCAL_CARD_TTL_SECONDS (86400) */
+    int member_sweep_s;         /* RECIPROCAL_MEMBER_SWEEP_SECONDS (3600; 0 = off) */
     /* ledger service (docs/ledger.md) */
     int ledger_kek_set;           /* RECIPROCAL_LEDGER_KEK was given (no default) */
     unsigned char ledger_kek[32]; /* RECIPROCAL_LEDGER_KEK: 32 bytes, base64 in the variable */

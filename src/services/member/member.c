@@ -6,6 +6,7 @@
  * Every member operation acts in the caller's club; a network administrator names the club with
  * `club_id` (body field or query parameter). API: docs/member.md. */
 #include "services/member/member.h"
+#include "services/member/member_sweep.h"
 
 #include "services/member/cards.h"
 #include "services/member/clubs.h"
@@ -100,4 +101,6 @@ const svc_module_t member_module = {
     .http = member_http,
     .ops = member_ops,
     .n_ops = sizeof member_ops / sizeof member_ops[0],
+    .start = member_sweep_start,
+    .stop = member_sweep_stop,
 };

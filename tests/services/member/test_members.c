@@ -784,6 +784,33 @@ static void test_lapse_sweep(void) {
     json_decref(o);
 }
 
+/* The member module's start hook runs the sweep on its own every RECIPROCAL_MEMBER_SWEEP_SECONDS.
+ */
+static void test_scheduled_sweep(void) {
+    json_t *o = NULL;
+    const char *in = "{\"category\":\"full\",\"status\":\"active\",\"joined_on\":\"2019-01-01\","
+                     "\"expires_on\":\"2022-01-01\",\"profile\":{\"first_name\":\"S\","
+                     "\"last_name\":\"Scheduled\"}}";
+    REQUIRE(mt_call(&admin_a, "create_member", in, &o) == 201);
+    char q[128];
+    snprintf(q, sizeof q, "{\"id\":\"%s\"}", mt_str(o, "id"));
+    json_decref(o);
+    err_t e = {0};
+    mt_cfg.member_sweep_s = 1;
+    REQUIRE(member_module.start && member_module.start(&mt_env, &e) == 0);
+    int lapsed = 0;
+    for (int i = 0; i < 50 && !lapsed; i++) {
+        o = NULL;
+        if (mt_call(&admin_a, "get_member", q, &o) == 200 && !strcmp(mt_str(o, "status"), "lapsed"))
+            lapsed = 1;
+        json_decref(o);
+        if (!lapsed) usleep(100000);
+    }
+    member_module.stop();
+    mt_cfg.member_sweep_s = 0;
+    CHECK(lapsed);
+}
+
 static void test_directory_settings(void) {
     json_t *o = NULL;
     /* the member (Alice, opted in, active) sees the directory of their club */
@@ -908,6 +935,7 @@ int main(void) {
     RUN(test_privacy);
     RUN(test_card);
     RUN(test_lapse_sweep);
+    RUN(test_scheduled_sweep);
     RUN(test_directory_settings);
     RUN(test_permission_matrix);
     mt_close();
