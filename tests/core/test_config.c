@@ -409,6 +409,25 @@ static void test_auth_vars(void) {
     CHECK_STR(e.field, "RECIPROCAL_AUTH_AUDIENCE");
 }
 
+/* README.md documents every variable of the config table (keeps the docs honest). */
+static void test_readme_lists_every_variable(void) {
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/README.md", root && *root ? root : ".");
+    FILE *f = fopen(path, "r");
+    REQUIRE(f != NULL);
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    for (size_t i = 0; i < cfg_var_count(); i++) {
+        char quoted[128];
+        snprintf(quoted, sizeof quoted, "`%s`", cfg_var_name(i));
+        if (!strstr(text, quoted)) printf("#   README.md does not document %s\n", cfg_var_name(i));
+        CHECK(strstr(text, quoted) != NULL);
+    }
+}
+
 int main(void) {
     RUN(test_defaults);
     RUN(test_auth_vars);
@@ -419,5 +438,6 @@ int main(void) {
     RUN(test_services);
     RUN(test_first_error_wins_and_all_vars_together);
     RUN(test_describe);
+    RUN(test_readme_lists_every_variable);
     TEST_DONE();
 }
