@@ -320,6 +320,33 @@ static void test_forbidden_and_tenancy(void) {
     REQUIRE(req_as(g_a_access, "POST", "/api/v1/auth/invites", body, &r) == 0);
     CHECK_EQ_INT(r.status, 403);
     e2e_resp_free(&r);
+    /* club B's operations are refused to club A's admin (403), its own club's are not */
+    static const struct {
+        const char *method, *fmt, *body;
+    } b_ops[] = {
+        {"PATCH", "/api/v1/clubs/%s", "{\"name\":\"Taken Over\"}"},
+        {"POST", "/api/v1/clubs/%s/deactivate", "{}"},
+        {"POST", "/api/v1/clubs/%s/activate", "{}"},
+        {"GET", "/api/v1/members?club_id=%s", NULL},
+        {"POST", "/api/v1/members?club_id=%s",
+         "{\"category\":\"full\",\"profile\":{\"first_name\":\"X\",\"last_name\":\"Y\"}}"},
+    };
+    for (size_t i = 0; i < sizeof b_ops / sizeof b_ops[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, b_ops[i].fmt, g_club_b);
+        REQUIRE(req_as(g_a_access, b_ops[i].method, path, b_ops[i].body, &r) == 0);
+        if (r.status != 403)
+            printf("#   %s %s -> %ld %s\n", b_ops[i].method, path, r.status, r.body);
+        CHECK_EQ_INT(r.status, 403);
+        e2e_resp_free(&r);
+    }
+    {
+        char path[256];
+        snprintf(path, sizeof path, "/api/v1/clubs/%s", g_club_a);
+        REQUIRE(req_as(g_a_access, "PATCH", path, "{\"website\":\"https://a.example\"}", &r) == 0);
+        CHECK_EQ_INT(r.status, 200);
+        e2e_resp_free(&r);
+    }
     /* the network admin sees both */
     REQUIRE(req_as(g_admin_token, "GET", "/api/v1/auth/users", NULL, &r) == 0);
     CHECK_EQ_INT(r.status, 200);

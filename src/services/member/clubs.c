@@ -389,7 +389,16 @@ static PGresult *select_club(db_tx_t *tx, const char *ref, int lock, err_t *e) {
     PGresult *r = db_exec(tx, sql, 1, p, e);
     if (r && PQntuples(r) == 0) {
         PQclear(r);
-        err_set(e, 404, "not_found", "id", "no club with id or slug \"%.63s\"", ref);
+        r = NULL;
+        /* The directory is readable by everyone, but FOR UPDATE only sees rows the caller may
+         * change: tell "not yours" (403) from "no such club" (404). */
+        if (lock && (r = select_club(tx, ref, 0, e)) != NULL) {
+            PQclear(r);
+            err_set(e, 403, "forbidden", "id",
+                    "only the club's administrators or a network administrator may change it");
+            return NULL;
+        }
+        if (!lock) err_set(e, 404, "not_found", "id", "no club with id or slug \"%.63s\"", ref);
         return NULL;
     }
     return r;
