@@ -64,6 +64,17 @@ bench_members() {
     fi
     run_wrk "GET /api/v1/members/{id} (token, 100k club)" \
         "$base/api/v1/members/$id?club_id=$club" "${auth[@]}"
+    # the same read over GraphQL (issue 6: get member by id, REST and GraphQL)
+    jq -n --arg q "query { member(id: \"$id\", clubId: \"$club\") { id memberNumber status category expiresOn profile { firstName lastName email } } }" \
+        '{query: $q}' >"$TMP/gql-member.json"
+    if curl -s -H 'Content-Type: application/json' "${auth[@]}" --data @"$TMP/gql-member.json" \
+        "$base/graphql" | jq -e '.data.member.id' >/dev/null 2>&1; then
+        BENCH_TOKEN=$token GRAPHQL_BODY=$TMP/gql-member.json \
+            run_wrk "POST /graphql member(id:) (token, 100k club)" "$base/graphql" \
+            -s "$ROOT/bench/graphql_post.lua"
+    else
+        add_error_row "POST /graphql member(id:)" "unexpected answer: $(curl -s -H 'Content-Type: application/json' "${auth[@]}" --data @"$TMP/gql-member.json" "$base/graphql" | head -c 200)"
+    fi
     q=lov
     n=$(curl -s "${auth[@]}" "$base/api/v1/members?club_id=$club&q=$q" |
         jq -r '.items | length' 2>/dev/null || true)

@@ -434,6 +434,7 @@ void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *
         goto done;
     }
     r.clubs = json_object();
+    r.relations = json_object();
 
     const char *text = p.query;
     int persisted = 0;
@@ -523,6 +524,7 @@ done:
     gql_errors_free(&errs);
     json_decref(result);
     json_decref(r.clubs);
+    json_decref(r.relations);
     if (doc) gql_document_free(doc);
     free(stored);
     json_decref(p.owned);

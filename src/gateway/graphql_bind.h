@@ -20,7 +20,8 @@ typedef struct api_req {
     struct gql_api *api;
     const svc_env_t *env;
     svc_caller_t caller;
-    json_t *clubs; /* club cache: id or slug -> REST club object, or null (not found) */
+    json_t *clubs;     /* club cache: id or slug -> REST club object, or null (not found) */
+    json_t *relations; /* batch cache: operation name -> member id -> REST items */
 } api_req;
 
 /* Runs module.op with the request's caller through svc_call (svc_dispatch in process,

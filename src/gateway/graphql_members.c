@@ -190,6 +190,50 @@ static int r_member_club(const gql_resolve_info *info, json_t *parent, json_t *a
     return 0;
 }
 
+/* Member.dependents / Member.statusHistory of a list of members: one member_relations_by_ids
+ * call fills the request's cache for both fields (staff only; without member:read, or for a
+ * single parent, each field falls back to its own call). */
+static void pf_member_relations(const gql_resolve_info *info, json_t *calls) {
+    api_req *r = info->ctx;
+    const char *op = info->ud;
+    json_t *cached = json_object_get(r->relations, op);
+    json_t *ids = json_array();
+    const char *club = NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        json_t *parent = json_array_get(c, 0);
+        const char *id = json_string_value(json_object_get(parent, "id"));
+        const char *pc = json_string_value(json_object_get(parent, "clubId"));
+        if (!id || json_object_get(cached, id) ||
+            json_is_array(json_object_get(parent, "dependents")))
+            continue;
+        if (!club) club = pc;
+        if (pc && club && strcmp(pc, club) == 0 && json_array_size(ids) < 100)
+            json_array_append_new(ids, json_string(id));
+    }
+    if (json_array_size(ids) > 1) {
+        json_t *input = json_pack("{s:O}", "ids", ids), *output = NULL;
+        if (club) json_object_set_new(input, "club_id", json_string(club));
+        err_t e = {0};
+        if (gqlb_call(r, "member", "member_relations_by_ids", input, &output, &e) == 0) {
+            static const char *const keys[][2] = {{"list_dependents", "dependents"},
+                                                  {"member_status_history", "status_history"}};
+            for (size_t k = 0; k < 2; k++) {
+                json_t *into = json_object_get(r->relations, keys[k][0]);
+                if (!into) {
+                    into = json_object();
+                    json_object_set_new(r->relations, keys[k][0], into);
+                }
+                json_object_update(into, json_object_get(output, keys[k][1]));
+            }
+        }
+        json_decref(output);
+        json_decref(input);
+    }
+    json_decref(ids);
+}
+
 /* Member.dependents (list_dependents) and Member.statusHistory (member_status_history): ud =
  * the operation; the items converted. Create answers with the dependents: used as they are. */
 static int r_member_list(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
@@ -199,6 +243,13 @@ static int r_member_list(const gql_resolve_info *info, json_t *parent, json_t *a
     json_t *have = json_object_get(parent, "dependents");
     if (strcmp(op, "list_dependents") == 0 && json_is_array(have)) {
         *out = json_incref(have);
+        return 0;
+    }
+    api_req *r = info->ctx;
+    const char *id = json_string_value(json_object_get(parent, "id"));
+    json_t *batched = id ? json_object_get(json_object_get(r->relations, op), id) : NULL;
+    if (json_is_array(batched)) {
+        *out = gqlb_output(batched);
         return 0;
     }
     json_t *input = json_object(), *output = NULL;
@@ -246,8 +297,9 @@ int gql_members_bind(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Viewer", "member", r_viewer_member, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Member", "club", r_member_club, pf_member_club, "clubId");
     rc |= gql_resolvers_add(rs, "Member", "homeClub", r_member_club, pf_member_club, "homeClubId");
-    rc |= gql_resolvers_add(rs, "Member", "dependents", r_member_list, NULL, "list_dependents");
-    rc |= gql_resolvers_add(rs, "Member", "statusHistory", r_member_list, NULL,
+    rc |= gql_resolvers_add(rs, "Member", "dependents", r_member_list, pf_member_relations,
+                            "list_dependents");
+    rc |= gql_resolvers_add(rs, "Member", "statusHistory", r_member_list, pf_member_relations,
                             "member_status_history");
     rc |= gql_resolvers_add(rs, "Mutation", "createMember", r_mutation, NULL, "create_member");
     rc |= gql_resolvers_add(rs, "Mutation", "updateMember", r_mutation, NULL, "update_member");

@@ -468,6 +468,34 @@ static void test_members_connection(void) {
                single1);
     CHECK(batch1 == batch0 + 1);
     CHECK(single1 == single0);
+
+    /* dependents and statusHistory of a whole list: ONE member_relations_by_ids call */
+    double rel0 = metric("member_relations_by_ids"), deps0 = metric("list_dependents"),
+           hist0 = metric("member_status_history");
+    snprintf(q, sizeof q,
+             "{ members(clubId: \"%s\", first: 10) { edges { node { id dependents { id } "
+             "statusHistory { to } } } } }",
+             g_club_m);
+    REQUIRE(post_as(g_admin, q, NULL, &r) == 0);
+    CHECK(json_is_null(json_object_get(r.json, "errors")) || !json_object_get(r.json, "errors"));
+    edges = dig(r.json, "data.members.edges");
+    CHECK(json_array_size(edges) >= 4);
+    int with_history = 0;
+    json_array_foreach(edges, i, ed) {
+        CHECK(json_is_array(dig(ed, "node.dependents")));
+        if (json_array_size(dig(ed, "node.statusHistory")) > 0) with_history++;
+    }
+    CHECK(with_history >= 1);
+    e2e_resp_free(&r);
+    double rel1 = metric("member_relations_by_ids"), deps1 = metric("list_dependents"),
+           hist1 = metric("member_status_history");
+    if (rel1 != rel0 + 1 || deps1 != deps0 || hist1 != hist0)
+        printf("#   member_relations_by_ids %g -> %g, list_dependents %g -> %g, "
+               "member_status_history %g -> %g\n",
+               rel0, rel1, deps0, deps1, hist0, hist1);
+    CHECK(rel1 == rel0 + 1);
+    CHECK(deps1 == deps0);
+    CHECK(hist1 == hist0);
 }
 
 /* ---- me and permissions ---- */

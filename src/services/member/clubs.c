@@ -43,16 +43,6 @@ int clubs_is_country(const char *code) {
     return 0;
 }
 
-/* The JSON shape of a club, built by PostgreSQL so every operation returns the same thing. */
-#define CLUB_JSON                                                                                  \
-    "json_build_object('id', id, 'name', name, 'slug', slug, 'status', status, 'timezone', "       \
-    "timezone, 'address', json_build_object('lines', to_jsonb(address_lines), 'city', city, "      \
-    "'region', region, 'postal_code', postal_code, 'country', country), 'latitude', latitude, "    \
-    "'longitude', longitude, 'contact_email', contact_email, 'contact_phone', contact_phone, "     \
-    "'website', website, 'facilities', to_jsonb(facilities), 'created_at', "                       \
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'updated_at', "  \
-    "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text"
-
 /* ---- validation ---- */
 
 static int is_slug(const char *s) {

@@ -6,17 +6,7 @@
 #include <string.h>
 
 #include "core/json.h"
-
-/* The club JSON: must stay equal to CLUB_JSON in clubs.c (tests/e2e/test_graphql_api.c compares
- * club(id:) answered by get_club and by this batch). */
-#define BATCH_CLUB_JSON                                                                            \
-    "json_build_object('id', id, 'name', name, 'slug', slug, 'status', status, 'timezone', "       \
-    "timezone, 'address', json_build_object('lines', to_jsonb(address_lines), 'city', city, "      \
-    "'region', region, 'postal_code', postal_code, 'country', country), 'latitude', latitude, "    \
-    "'longitude', longitude, 'contact_email', contact_email, 'contact_phone', contact_phone, "     \
-    "'website', website, 'facilities', to_jsonb(facilities), 'created_at', "                       \
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'updated_at', "  \
-    "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text"
+#include "services/member/clubs.h"
 
 int clubs_validate_batch(json_t *in, err_t *e) {
     static const char *const keys[] = {"ids", NULL};
@@ -50,7 +40,7 @@ int clubs_get_batch(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     json_t *byid = json_object(), *items = NULL;
     if (svc_begin(call, &tx, e) != 0) goto fail;
     r = db_exec(tx,
-                "SELECT id::text, slug, " BATCH_CLUB_JSON " FROM member.clubs WHERE id IN "
+                "SELECT id::text, slug, " CLUB_JSON " FROM member.clubs WHERE id IN "
                 "(SELECT jsonb_array_elements_text($1::jsonb)::uuid) OR slug IN (SELECT "
                 "jsonb_array_elements_text($2::jsonb))",
                 2, p, e);
