@@ -793,6 +793,51 @@ static void test_stop(void) {
     CHECK_EQ_INT(e2e_stop(&g_proc), 0);
 }
 
+/* RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS=1: inline mutations are refused, registered
+ * ones run, queries are unaffected. */
+static void test_require_persisted_mutations(void) {
+    const char *env[] = {"RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS=1", NULL};
+    REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+    char slug[64], doc[512], body[1024], url[256];
+    snprintf(slug, sizeof slug, "persisted-%s", g_tag);
+    snprintf(doc, sizeof doc,
+             "mutation { createClub(input: {name: \"Persisted\", slug: \"%s\", timezone: "
+             "\"UTC\", address: {country: \"GB\"}}) { club { slug } userErrors { field } } }",
+             slug);
+    json_t *b = json_pack("{s:s}", "query", doc);
+    char *inline_body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    e2e_resp_t r;
+    REQUIRE(gql(NULL, inline_body, &r) == 0);
+    free(inline_body);
+    CHECK(json_array_size(json_object_get(r.json, "errors")) == 1);
+    CHECK(json_object_get(data_of(&r), "createClub") == NULL);
+    e2e_resp_free(&r);
+    REQUIRE(gql(NULL, "{\"query\":\"{ health { status } }\"}", &r) == 0);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(data_of(&r), "health"), "status")),
+              "ready");
+    e2e_resp_free(&r);
+    snprintf(url, sizeof url, "%s/api/v1/graphql/documents", g_proc.base);
+    b = json_pack("{s:s, s:s}", "document", doc, "name", "create-club");
+    char *reg = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    REQUIRE(e2e_http("POST", url, "application/json", reg, &r) == 0);
+    free(reg);
+    CHECK_EQ_INT(r.status, 201);
+    snprintf(body, sizeof body, "{\"documentId\":\"%s\"}",
+             json_string_value(json_object_get(r.json, "id"))
+                 ? json_string_value(json_object_get(r.json, "id"))
+                 : "");
+    e2e_resp_free(&r);
+    REQUIRE(gql(NULL, body, &r) == 0);
+    CHECK_STR(json_string_value(json_object_get(
+                  json_object_get(json_object_get(data_of(&r), "createClub"), "club"), "slug")),
+              slug);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT(e2e_stop(&g_proc), 0);
+}
+
 int main(void) {
     snprintf(g_tag, sizeof g_tag, "%d", (int)getpid());
     RUN(test_start);
@@ -807,6 +852,7 @@ int main(void) {
         RUN(test_persisted);
         RUN(test_audit);
         RUN(test_stop);
+        RUN(test_require_persisted_mutations);
     }
     TEST_DONE();
 }
