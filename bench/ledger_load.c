@@ -1,14 +1,13 @@
 /* ledger_load: the `make bench` ledger row (Caliper style). Against a running `reciprocal serve`
  * (its background block cutter/committer does the ordering and commits), submits visit.verified
- * transactions with two endorsements and a ~100 B or 1 KB value at a fixed rate from BENCH_LEDGER_THREADS (4) threads
- * (ledger_submit with wait_ms = 0: decode, verify both endorsements, JetStream publish), then
- * waits for every commit and reads each block's commit time from PostgreSQL.
- * Usage: ledger_load RATE SECONDS VALUE_BYTES [blind|rmw]   (environment: RECIPROCAL_DATABASE_URL,
- * RECIPROCAL_NATS_URL, RECIPROCAL_LEDGER_KEK). blind: each tx writes a fresh key. rmw
- * (read-modify-write): the keys are first written (untimed), then each tx reads its key at the
- * committed version and writes it. Prints one line:
- *   ledger-bench mode=.. sent=N ok=N failed=N tps=X lat_ms_min=.. avg=.. p50=.. p99=.. max=..
- *   pg_fsync=.. pg_synchronous_commit=..
+ * transactions with two endorsements and a ~100 B or 1 KB value at a fixed rate from
+ * BENCH_LEDGER_THREADS (4) threads (ledger_submit with wait_ms = 0: decode, verify both
+ * endorsements, JetStream publish), then waits for every commit and reads each block's commit time
+ * from PostgreSQL. Usage: ledger_load RATE SECONDS VALUE_BYTES [blind|rmw]   (environment:
+ * RECIPROCAL_DATABASE_URL, RECIPROCAL_NATS_URL, RECIPROCAL_LEDGER_KEK). blind: each tx writes a
+ * fresh key. rmw (read-modify-write): the keys are first written (untimed), then each tx reads its
+ * key at the committed version and writes it. Prints one line: ledger-bench mode=.. sent=N ok=N
+ * failed=N tps=X lat_ms_min=.. avg=.. p50=.. p99=.. max=.. pg_fsync=.. pg_synchronous_commit=..
  * (the durability settings read from the PostgreSQL server under test). */
 #include <inttypes.h>
 #include <pthread.h>

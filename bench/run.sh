@@ -312,10 +312,11 @@ if ((server_ok)); then
         -lnats -lcrypt -lpthread -lm 2>"$TMP/log/ledger-load-cc.log"; then
         lrate=${BENCH_LEDGER_RATE:-3000}
         lsecs=${BENCH_LEDGER_SECONDS:-5}
-        for vb in 100 1024; do
-            name="ledger submit->commit ${vb} B @${lrate}/s"
-            say "ledger load: $lrate tx/s for $lsecs s, $vb B values, 2 endorsements"
-            if out=$("${WRK_PIN[@]}" "$ROOT/build/bench-ledger-load" "$lrate" "$lsecs" "$vb" 2>&1); then :; fi
+        # blind write and read-modify-write (bench/ledger.sh runs the same with durable PostgreSQL)
+        for lmode in blind rmw; do for vb in 100 1024; do
+            name="ledger $lmode submit->commit ${vb} B @${lrate}/s"
+            say "ledger load: $lmode, $lrate tx/s for $lsecs s, $vb B values, 2 endorsements"
+            if out=$("${WRK_PIN[@]}" "$ROOT/build/bench-ledger-load" "$lrate" "$lsecs" "$vb" "$lmode" 2>&1); then :; fi
             line=$(grep '^ledger-bench' <<<"$out" || true)
             if [[ -z $line ]]; then
                 add_error_row "$name" "$(tail -n 1 <<<"$out")"
@@ -323,8 +324,8 @@ if ((server_ok)); then
             fi
             kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
             [[ $(kv failed) == 0 ]] || errors=$((errors + 1))
-            rows+=("$name|$(kv tps) tx/s|$(kv p50)ms|$(kv p99)ms|ok $(kv ok), failed $(kv failed), latency min/avg/max $(kv lat_ms_min)/$(kv avg)/$(kv max) ms; block ≤500 txs/20 ms; PostgreSQL fsync on, JetStream fsync every 2 min")
-        done
+            rows+=("$name|$(kv tps) tx/s|$(kv p50)ms|$(kv p99)ms|ok $(kv ok), failed $(kv failed), sent $(kv send_tps)/s, latency min/avg/max $(kv lat_ms_min)/$(kv avg)/$(kv max) ms; block ≤500 txs/20 ms; PostgreSQL fsync=$(kv pg_fsync) synchronous_commit=$(kv pg_synchronous_commit) (this script's test mode), JetStream fsync every 2 min")
+        done; done
     else
         add_error_row "ledger submit->commit" "bench/ledger_load.c did not compile"
     fi
