@@ -581,11 +581,13 @@ fail:
     return NULL;
 }
 
-int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *filter, int max,
-                 int timeout_ms, bus_msg_fn fn, void *ud, err_t *e) {
+/* Fetches up to max messages from the durable pull consumer (created on first use) into *list:
+ * 1 when messages arrived, 0 on timeout, -1 + e on error. */
+static int fetch_list(bus_t *b, const char *stream, const char *durable, const char *filter,
+                      int max, int timeout_ms, natsMsgList *list, err_t *e) {
     if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
-    if (!stream || !*stream || !valid_durable(durable) || !filter || !*filter || !fn)
-        return err_set(e, 500, "internal", "", "bus_js_fetch: stream, durable, filter needed");
+    if (!stream || !*stream || !valid_durable(durable) || !filter || !*filter)
+        return err_set(e, 500, "internal", "", "JetStream fetch: stream, durable, filter needed");
     if (max < 1) max = 1;
     if (max > BUS_MAX_FETCH) max = BUS_MAX_FETCH;
     if (timeout_ms < 1) timeout_ms = 1;
@@ -595,13 +597,21 @@ int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *
     pthread_mutex_unlock(&b->mu);
     if (!p) return -1;
 
-    natsMsgList list = {0};
     jsErrCode jerr = 0;
     pthread_mutex_lock(&p->mu);
-    natsStatus s = natsSubscription_Fetch(&list, p->sub, max, timeout_ms, &jerr);
+    natsStatus s = natsSubscription_Fetch(list, p->sub, max, timeout_ms, &jerr);
     pthread_mutex_unlock(&p->mu);
     if (s == NATS_TIMEOUT) return 0;
     if (s != NATS_OK) return js_err(e, s, jerr, "JetStream fetch");
+    return 1;
+}
+
+int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *filter, int max,
+                 int timeout_ms, bus_msg_fn fn, void *ud, err_t *e) {
+    if (!fn) return err_set(e, 500, "internal", "", "bus_js_fetch: a message function is needed");
+    natsMsgList list = {0};
+    int got = fetch_list(b, stream, durable, filter, max, timeout_ms, &list, e);
+    if (got <= 0) return got;
 
     int handled = 0;
     for (int i = 0; i < list.Count; i++) {
@@ -612,7 +622,7 @@ int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *
         int rc =
             fn(natsMsg_GetSubject(m), id, data ? data : "", (size_t)natsMsg_GetDataLength(m), ud);
         handled++;
-        s = rc == 0 ? natsMsg_Ack(m, NULL) : natsMsg_Nak(m, NULL);
+        natsStatus s = rc == 0 ? natsMsg_Ack(m, NULL) : natsMsg_Nak(m, NULL);
         if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
     }
     natsMsgList_Destroy(&list);
@@ -710,25 +720,11 @@ int bus_js_last_seq(bus_t *b, const char *stream, unsigned long long *last_seq, 
 
 int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const char *filter,
                        int max, int timeout_ms, bus_batch_fn fn, void *ud, err_t *e) {
-    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
-    if (!stream || !*stream || !valid_durable(durable) || !filter || !*filter || !fn)
-        return err_set(e, 500, "internal", "", "bus_js_fetch_batch: stream, durable, filter");
-    if (max < 1) max = 1;
-    if (max > BUS_MAX_FETCH) max = BUS_MAX_FETCH;
-    if (timeout_ms < 1) timeout_ms = 1;
-
-    pthread_mutex_lock(&b->mu);
-    pull_ctx_t *p = pull_get(b, stream, durable, filter, e);
-    pthread_mutex_unlock(&b->mu);
-    if (!p) return -1;
-
+    if (!fn)
+        return err_set(e, 500, "internal", "", "bus_js_fetch_batch: a batch function is needed");
     natsMsgList list = {0};
-    jsErrCode jerr = 0;
-    pthread_mutex_lock(&p->mu);
-    natsStatus s = natsSubscription_Fetch(&list, p->sub, max, timeout_ms, &jerr);
-    pthread_mutex_unlock(&p->mu);
-    if (s == NATS_TIMEOUT) return 0;
-    if (s != NATS_OK) return js_err(e, s, jerr, "JetStream fetch");
+    int got = fetch_list(b, stream, durable, filter, max, timeout_ms, &list, e);
+    if (got <= 0) return got;
 
     bus_batch_msg_t *msgs = calloc((size_t)(list.Count > 0 ? list.Count : 1), sizeof *msgs);
     if (!msgs) {
@@ -745,7 +741,7 @@ int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const 
     }
     int rc = fn(msgs, list.Count, ud);
     for (int i = 0; i < list.Count; i++) {
-        s = rc == 0 ? natsMsg_Ack(list.Msgs[i], NULL) : natsMsg_Nak(list.Msgs[i], NULL);
+        natsStatus s = rc == 0 ? natsMsg_Ack(list.Msgs[i], NULL) : natsMsg_Nak(list.Msgs[i], NULL);
         if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
     }
     int n = list.Count;
