@@ -931,3 +931,14 @@ const char *db_val(const PGresult *r, int row, const char *col) {
     if (f < 0 || row < 0 || row >= PQntuples(r) || PQgetisnull(r, row, f)) return NULL;
     return PQgetvalue(r, row, f);
 }
+
+json_t *db_query_json(db_tx_t *tx, const char *sql, int nparams, const char *const *params,
+                      err_t *e) {
+    PGresult *r = db_exec(tx, sql, nparams, params, e);
+    if (!r) return NULL;
+    json_t *j =
+        PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
+    PQclear(r);
+    if (!j) err_set(e, 500, "internal", "", "database returned no or unreadable JSON");
+    return j;
+}

@@ -12,6 +12,7 @@
 #ifndef CORE_DB_H
 #define CORE_DB_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "core/err.h"
@@ -56,6 +57,11 @@ void db_rollback(db_tx_t *tx);        /* releases the connection; safe on NULL *
 /* Raw access for COPY and the like; do not close it. Session state changed through it (LISTEN,
  * SET without LOCAL) stays with the pooled connection: use a dedicated connection for LISTEN. */
 PGconn *db_tx_conn(db_tx_t *tx);
+
+/* Runs a statement whose first row's first column is JSON text (e.g. coalesce(jsonb_agg(..),
+ * '[]')::text) and returns it parsed (new reference), or NULL with *e set. */
+json_t *db_query_json(db_tx_t *tx, const char *sql, int nparams, const char *const *params,
+                      err_t *e);
 
 /* Helpers on results. */
 const char *db_val(const PGresult *r, int row, const char *col); /* NULL if SQL NULL */

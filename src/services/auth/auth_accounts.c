@@ -427,7 +427,7 @@ int auth_users_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     db_tx_t *tx = NULL;
     (void)in;
     if (svc_begin(call, &tx, e) != 0) return -1;
-    PGresult *r = db_exec(
+    json_t *items = db_query_json(
         tx,
         "SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'email', u.email, 'club_id', "
         "CASE WHEN u.club_id = '" AUTH_NETWORK_CLUB "' THEN NULL ELSE u.club_id END, 'status', "
@@ -436,15 +436,9 @@ int auth_users_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
         "ORDER BY u.created_at, u.id), '[]')::text FROM (SELECT * FROM auth.users ORDER BY "
         "created_at, id LIMIT 500) u",
         0, NULL, e);
-    if (!r) {
-        db_rollback(tx);
-        return -1;
-    }
-    json_t *items = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
     if (!items) {
         db_rollback(tx);
-        return err_set(e, 500, "internal", "", "database returned unreadable JSON");
+        return -1;
     }
     *out = json_pack("{s:o}", "items", items);
     return db_commit(tx, e);

@@ -152,15 +152,10 @@ static int not_self(const svc_caller_t *c, const char *id, const char *what, err
 
 static json_t *roles_of(db_tx_t *tx, const char *club, const char *id, err_t *e) {
     const char *p[] = {club, id};
-    PGresult *r = db_exec(tx,
-                          "SELECT coalesce(jsonb_agg(role ORDER BY role), '[]')::text FROM "
-                          "auth.user_roles WHERE club_id = $1::uuid AND user_id = $2::uuid",
-                          2, p, e);
-    if (!r) return NULL;
-    json_t *j = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!j) err_set(e, 500, "internal", "", "database returned unreadable JSON");
-    return j;
+    return db_query_json(tx,
+                         "SELECT coalesce(jsonb_agg(role ORDER BY role), '[]')::text FROM "
+                         "auth.user_roles WHERE club_id = $1::uuid AND user_id = $2::uuid",
+                         2, p, e);
 }
 
 static const char *public_club(const char *club) {

@@ -479,7 +479,7 @@ int auth_sessions_list(const svc_call_t *call, json_t *in, json_t **out, err_t *
     char idle[16];
     snprintf(idle, sizeof idle, "%d", call->env->cfg->auth_session_idle_s);
     const char *p[] = {club, call->caller->user_id, call->caller->session_id, idle};
-    PGresult *r = db_exec(
+    json_t *items = db_query_json(
         tx,
         "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'user_agent', user_agent, 'ip', "
         "ip, 'mfa', mfa, 'created_at', created_at, 'last_used_at', last_used_at, 'expires_at', "
@@ -487,15 +487,9 @@ int auth_sessions_list(const svc_call_t *call, json_t *in, json_t **out, err_t *
         "auth.sessions WHERE club_id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL "
         "AND expires_at > now() AND last_used_at > now() - make_interval(secs => $4::int)",
         4, p, e);
-    if (!r) {
-        db_rollback(tx);
-        return -1;
-    }
-    json_t *items = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
     if (!items) {
         db_rollback(tx);
-        return err_set(e, 500, "internal", "", "database returned unreadable JSON");
+        return -1;
     }
     *out = json_pack("{s:o}", "items", items);
     return db_commit(tx, e);
