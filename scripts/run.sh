@@ -90,6 +90,9 @@ if ! grep -q "^RECIPROCAL_LEDGER_KEK=" "$VAR/secrets.env"; then
 fi
 [[ -n ${RECIPROCAL_LEDGER_KEK:-} ]] || export "RECIPROCAL_LEDGER_KEK=$(sed -n "s/^RECIPROCAL_LEDGER_KEK=//p" "$VAR/secrets.env")"
 # ---- end ledger block
+# rcp_pg_start sources var/secrets.env (shell variables, not exported): export the service's
+# secrets whichever way they were set (environment, file, or generated above).
+export RECIPROCAL_AUTH_KEK RECIPROCAL_SEED_ADMIN_PASSWORD RECIPROCAL_CARD_KEK RECIPROCAL_LEDGER_KEK
 
 rcp_port_open "$NATS_PORT" && die "port $NATS_PORT is in use: set RECIPROCAL_NATS_PORT"
 say "starting nats-server on 127.0.0.1:$NATS_PORT (JetStream store $VAR/nats)"
@@ -136,12 +139,16 @@ EOF
 # Foreground service, but as our child so the traps can stop everything in order.
 # First Ctrl-C/TERM: SIGTERM to the service (graceful); a second one: SIGKILL.
 signals=0
+first_signal=0
 on_signal() {
     signals=$((signals + 1))
     if ((signals == 1)); then
+        first_signal=$SECONDS
         say "stopping the service"
         kill -TERM "$srv" 2>/dev/null || true
-    else
+    elif ((SECONDS - first_signal >= 2)); then
+        # a second Ctrl-C a moment later: the user wants out now. (One Ctrl-C or a SIGTERM to
+        # the process group can reach this script twice at once, via make: that is not it.)
         say "killing the service"
         kill -KILL "$srv" 2>/dev/null || true
     fi
