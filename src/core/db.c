@@ -792,8 +792,59 @@ static const char k_scope_sql[] =
     "set_config('app.ledger_writer',$5,true)";
 
 /* BEGIN + scope on a connected slot. Returns 0, or -1 with *e and *lost (connection gone). */
+/* BEGIN and the scope in ONE round trip (libpq pipeline mode): returns 0, -1 + e (with *lost
+ * when the connection is gone), or 1 when pipeline mode is unavailable (use the serial path). */
+static int begin_pipelined(db_conn_t *c, const char *const params[5], int *lost, err_t *e) {
+    PGconn *pg = c->pg;
+    /* the scope statement must already be prepared on this connection (the serial path
+     * prepares it on a connection's first transaction) */
+    const db_stmt_t *scope = cache_find(c, k_scope_sql, hash_sql(k_scope_sql));
+    if (!pg || !scope || PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQenterPipelineMode(pg) != 1)
+        return 1;
+    int sent = PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+               PQsendQueryPrepared(pg, scope->name, 5, params, NULL, NULL, 0) == 1 &&
+               PQpipelineSync(pg) == 1;
+    PGresult *bad = NULL;
+    int broken = !sent;
+    /* results: BEGIN, NULL, scope, NULL, PIPELINE_SYNC (an aborted query gives PIPELINE_ABORTED) */
+    for (int nulls = 0; sent && nulls < 4;) {
+        PGresult *r = PQgetResult(pg);
+        if (!r) {
+            if (PQstatus(pg) == CONNECTION_BAD) {
+                broken = 1;
+                break;
+            }
+            nulls++;
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !bad) {
+            bad = r;
+            continue;
+        }
+        PQclear(r);
+    }
+    if (!broken && PQexitPipelineMode(pg) != 1) broken = 1;
+    if (bad || broken) {
+        *lost = conn_lost(pg, bad);
+        if (bad && PQresultStatus(bad) != PGRES_PIPELINE_ABORTED)
+            map_error(c, pg, bad, "BEGIN", e);
+        else
+            err_set(e, 503, "unavailable", NULL, "the database connection was lost");
+        PQclear(bad);
+        return -1;
+    }
+    return 0;
+}
+
 static int begin_on(db_conn_t *c, const char *const params[5], int *lost, err_t *e) {
     *lost = 0;
+    int rc = begin_pipelined(c, params, lost, e);
+    if (rc <= 0) return rc;
     PGresult *r = PQexec(c->pg, "BEGIN");
     if (!result_ok(r)) {
         *lost = conn_lost(c->pg, r);
