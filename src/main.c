@@ -23,18 +23,19 @@
 #define RECIPROCAL_VERSION "0.1.0"
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: reciprocal <command>\n"
-                 "  serve [--services a,b]   run the services (default: all, incl. gateway)\n"
-                 "  migrate up               apply pending migrations (owner role)\n"
-                 "  migrate down [N]         undo the N latest migrations (default 1)\n"
-                 "  migrate status           list migrations and whether they are applied\n"
-                 "  seed                     create the demo network (3 clubs), idempotent\n"
-                 "  auth rotate-keys         new token signing key (old one published until expiry)\n"
-                 "  auth create-admin --email E  first network admin (password: env or stdin)\n"
-                 "  ledger export FILE       write the ledger chain to FILE (database)\n"
-                 "  ledger verify FILE [--log-key HEX]  check an exported chain offline\n"
-                 "  config                   list the RECIPROCAL_* environment variables\n"
-                 "  version                  print the version\n");
+    fprintf(out,
+            "usage: reciprocal <command>\n"
+            "  serve [--services a,b]   run the services (default: all, incl. gateway)\n"
+            "  migrate up               apply pending migrations (owner role)\n"
+            "  migrate down [N]         undo the N latest migrations (default 1)\n"
+            "  migrate status           list migrations and whether they are applied\n"
+            "  seed                     create the demo network (3 clubs), idempotent\n"
+            "  auth rotate-keys         new token signing key (old one published until expiry)\n"
+            "  auth create-admin --email E  first network admin (password: env or stdin)\n"
+            "  ledger export FILE       write the ledger chain to FILE (database)\n"
+            "  ledger verify FILE [--log-key HEX]  check an exported chain offline\n"
+            "  config                   list the RECIPROCAL_* environment variables\n"
+            "  version                  print the version\n");
 }
 
 static int fail_with(const char *what, const err_t *e) {

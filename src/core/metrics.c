@@ -56,7 +56,6 @@ static family_t *families, *families_last;
 static callback_t callbacks[METRICS_MAX_CALLBACKS];
 static int n_callbacks;
 
-
 static void sb_escaped(strbuf_t *b, const char *s, int escape_quote) {
     for (; *s; s++) {
         if (*s == '\\')

@@ -128,8 +128,7 @@ int svc_call_remote(const svc_env_t *env, const svc_module_t *m, const svc_op_t 
 /* One operation through the normal transport: svc_dispatch when its service runs in this
  * process (cfg_service_enabled), else svc_call_remote over NATS. Used by the gateway. */
 int svc_invoke(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
-               const svc_caller_t *caller, json_t *input, int *status, json_t **output,
-               err_t *e);
+               const svc_caller_t *caller, json_t *input, int *status, json_t **output, err_t *e);
 
 /* One operation of another service by name, through the normal transport: svc_dispatch when
  * that service runs in this process (cfg_service_enabled), else svc_call_remote over NATS.

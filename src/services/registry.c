@@ -6,9 +6,5 @@
 #include "services/member/member.h"
 
 const svc_module_t *const svc_registry[] = {
-    &auth_module,
-    &member_module,
-    &ledger_module,
-    &gateway_module,
-    NULL,
+    &auth_module, &member_module, &ledger_module, &gateway_module, NULL,
 };
