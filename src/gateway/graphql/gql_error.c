@@ -75,59 +75,8 @@ void gql_errors_free(gql_errors *errs) {
 
 /* ---- string builder ---- */
 
-void gql_sb_addn(gql_sb *sb, const char *s, size_t n) {
-    if (sb->oom) return;
-    if (sb->len + n + 1 > sb->cap) {
-        size_t ncap = sb->cap ? sb->cap : 64;
-        while (ncap < sb->len + n + 1)
-            ncap *= 2;
-        char *nb = realloc(sb->buf, ncap);
-        if (!nb) {
-            sb->oom = true;
-            return;
-        }
-        sb->buf = nb;
-        sb->cap = ncap;
-    }
-    memcpy(sb->buf + sb->len, s, n);
-    sb->len += n;
-    sb->buf[sb->len] = '\0';
-}
-
-void gql_sb_add(gql_sb *sb, const char *s) {
-    gql_sb_addn(sb, s, strlen(s));
-}
-
-void gql_sb_addf(gql_sb *sb, const char *fmt, ...) {
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < sizeof small) {
-        gql_sb_addn(sb, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        sb->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    gql_sb_addn(sb, big, (size_t)n);
-    free(big);
-}
-
 const char *gql_sb_str(gql_sb *sb) {
-    return sb->buf ? sb->buf : "";
-}
-
-void gql_sb_free(gql_sb *sb) {
-    free(sb->buf);
-    memset(sb, 0, sizeof *sb);
+    return sb->p ? sb->p : "";
 }
 
 /* ---- suggestions ---- */

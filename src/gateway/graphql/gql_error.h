@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/strbuf.h"
 #include "gateway/graphql/gql_ast.h"
 
 typedef struct gql_error_loc {
@@ -37,17 +38,20 @@ int gql_errors_add_msg(gql_errors *errs, const gql_node *const *nodes, size_t nn
                        const char *msg);
 void gql_errors_free(gql_errors *errs);
 
-/* Growable NUL-terminated string. On allocation failure `oom` is set and appends are dropped. */
-typedef struct gql_sb {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-} gql_sb;
-void gql_sb_add(gql_sb *sb, const char *s);
-void gql_sb_addn(gql_sb *sb, const char *s, size_t n);
-void gql_sb_addf(gql_sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Growable NUL-terminated string: core/strbuf under the engine's names. On allocation failure
+ * `oom` is set and appends are dropped. */
+typedef strbuf_t gql_sb;
+static inline void gql_sb_add(gql_sb *sb, const char *s) {
+    strbuf_puts(sb, s);
+}
+static inline void gql_sb_addn(gql_sb *sb, const char *s, size_t n) {
+    strbuf_putn(sb, s, n);
+}
+#define gql_sb_addf strbuf_printf
 const char *gql_sb_str(gql_sb *sb); /* "" when empty; valid until the next append */
-void gql_sb_free(gql_sb *sb);
+static inline void gql_sb_free(gql_sb *sb) {
+    strbuf_free(sb);
+}
 
 /* graphql-js's suggestionList(): the options within lexical distance of input, closest first
  * (ties in natural order). Fills out[] (pointers into options) and returns how many (<= max). */

@@ -200,8 +200,8 @@ static char *sb_take(gql_sb *sb) {
         gql_sb_free(sb);
         return NULL;
     }
-    if (!sb->buf) return strdup("");
-    return sb->buf;
+    if (!sb->p) return strdup("");
+    return sb->p;
 }
 
 static char *tref_str(const gql_tref *t) {

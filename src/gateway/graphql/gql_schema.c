@@ -1820,7 +1820,7 @@ int gql_leaf_parse_literal(const gql_type *t, const gql_node *v, bool hide_sugge
             }
         }
         free(vs);
-        *msg = sb.oom ? NULL : sb.buf;
+        *msg = sb.oom ? NULL : sb.p;
         if (sb.oom) gql_sb_free(&sb);
         return -1;
     }

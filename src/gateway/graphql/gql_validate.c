@@ -240,7 +240,7 @@ static const char *sb_keep(vctx *v, gql_sb *sb) {
     }
     size_t n = sb->len;
     char *p = V_alloc(v, n + 1);
-    if (n) memcpy(p, sb->buf, n);
+    if (n) memcpy(p, sb->p, n);
     gql_sb_free(sb);
     return p;
 }
@@ -1317,7 +1317,8 @@ static void values_is_valid(vctx *v, const gql_node *n) {
                print_node(v, n));
         return;
     }
-    const char *m = sb_keep(v, &(gql_sb){.buf = msg, .len = strlen(msg), .cap = strlen(msg) + 1});
+    const char *m =
+        sb_keep(v, &(gql_sb){.p = (char *)msg, .len = strlen(msg), .cap = strlen(msg) + 1});
     report1(v, n, m);
 }
 
