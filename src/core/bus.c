@@ -212,16 +212,25 @@ void bus_close(bus_t *b) {
             natsSubscription_Unsubscribe(c->sub);
     for (serve_ctx_t *c = serves; c; c = c->next)
         natsSubscription_WaitForDrainCompletion(c->sub, BUS_DRAIN_MS + 1000);
-    /* Pull subscriptions: destroy only. The durable consumers were created explicitly and are
-     * kept by the server so the next process resumes where this one stopped. */
+    /* Then drain the whole connection instead of closing it at once: nats.c 3.4.1 (Debian 12)
+     * frees a subscription in natsConnection_Close while its read loop may be about to lock it
+     * for a message that just arrived (nats.c issue #637, fixed in 3.6), e.g. a late reply to a
+     * request that timed out, which lands on the connection's shared reply subscription. A drain
+     * unsubscribes everything and waits for the server to confirm (PING/PONG) before closing, so
+     * no message for a live subscription can arrive during the close. Pull subscriptions are
+     * unsubscribed first (a drain of a pull subscription waits for its timeout) and destroyed
+     * only after the close, so the read loop never sees them freed. Their durable consumers were
+     * created explicitly and are kept by the server: the next process resumes where this one
+     * stopped. */
+    for (pull_ctx_t *p = pulls; p; p = p->next)
+        natsSubscription_Unsubscribe(p->sub);
+    jsCtx_Destroy(b->js);
+    if (natsConnection_DrainTimeout(b->nc, BUS_DRAIN_MS) != NATS_OK) natsConnection_Close(b->nc);
+    int closed = wait_closed(b);
     for (pull_ctx_t *p = pulls; p; p = p->next)
         natsSubscription_Destroy(p->sub);
-
-    jsCtx_Destroy(b->js);
-    natsConnection_Close(b->nc);
     for (serve_ctx_t *c = serves; c; c = c->next)
         natsSubscription_Destroy(c->sub);
-    int closed = wait_closed(b);
     natsConnection_Destroy(b->nc);
 
     /* A delivery thread of nats.c may still be inside (or about to enter) on_request with a
