@@ -5,7 +5,7 @@
 # administrator (`reciprocal auth create-admin`) and signs in, creates one club, then runs wrk
 # against: the hello baseline, /health/ready, GET /api/v1/clubs/<id> (authenticated), and the auth
 # service: POST /api/v1/auth/login (bounded by argon2id by design: req/s = password hashes/s),
-# GET /api/v1/auth/me (access-token verification + one read) and POST /api/v1/auth/refresh
+# GET /api/v1/auth/me (access-token check, cached per token, + one read) and POST /api/v1/auth/refresh
 # (rotation: every request presents the token the previous answer returned), GraphQL
 # `club(id:)` and `clubs(first: 50)` beside GET /api/v1/clubs/{id} and ?limit=50 (bench/graphql_post.lua),
 # the member service (bench/member.sh: 10,000-row CSV import timed, GET /api/v1/members/{id} and
@@ -273,7 +273,8 @@ if ((server_ok)); then
         # hit wrk's 2 s timeout), the rate stays the same
         run_wrk "POST /api/v1/auth/login (argon2id, -c$HTTP_THREADS)" "$base/api/v1/auth/login" \
             -c "$HTTP_THREADS" -s "$TMP/login.lua"
-        # me: RS256 access-token verification in the gateway + one read of the account
+        # me: access-token check in the gateway (RS256 once per token, then the verified-token
+        # cache: all requests here send the same token) + one read of the account (one round trip)
         got=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$base/api/v1/auth/me" || true)
         if [[ $got == 200 ]]; then
             run_wrk "GET /api/v1/auth/me (token)" "$base/api/v1/auth/me" "${auth[@]}"

@@ -168,8 +168,9 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
     if (!db) goto fail;
     bus = bus_connect(cfg->nats_url, "reciprocal", &e);
     if (!bus) goto fail;
-    const char *const subjects[] = {"events.>", NULL};
-    if (bus_ensure_stream(bus, "EVENTS", subjects, &e) != 0) goto fail;
+    /* events are kept RECIPROCAL_EVENTS_RETENTION_HOURS: the stream's MaxAge, the relay's purge */
+    const long long retention_s = (long long)cfg->events_retention_h * 3600;
+    if (outbox_ensure_stream(bus, retention_s, &e) != 0) goto fail;
     static svc_env_t env;
     env = (svc_env_t){.cfg = cfg, .db = db, .bus = bus};
 
@@ -180,7 +181,8 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
         log_info("service %s answering on svc.%s.*", (*m)->name, (*m)->name);
     }
     if (n_schemas > 0) {
-        relay = outbox_relay_start(db, bus, schemas, cfg->outbox_poll_ms, &e);
+        const outbox_relay_opts_t ro = {.poll_ms = cfg->outbox_poll_ms, .retention_s = retention_s};
+        relay = outbox_relay_start(db, bus, schemas, &ro, &e);
         if (!relay) goto fail;
     }
     /* background work of the services (e.g. the ledger's block cutter and committer) */

@@ -21,6 +21,7 @@
 #define BUS_DUP_WINDOW_NS (2LL * 60 * 1000 * 1000 * 1000)
 #define BUS_MAX_WORKERS 64
 #define BUS_MAX_FETCH 1024
+#define BUS_MAX_BATCH 4096
 #define BUS_HDR_REQUEST_ID "X-Request-Id"
 #define BUS_HDR_TRACE_ID "X-Trace-Id"
 #define BUS_HDR_MSG_ID "Nats-Msg-Id"
@@ -59,6 +60,16 @@ struct bus {
     pthread_cond_t cb_cv;
     int closed;
     char name[128];
+    /* bus_js_publish_batch: its own JetStream context (the asynchronous publish error handler
+     * belongs to a context), one batch at a time (batch_mu); the handler marks failures in the
+     * current batch under batch_state_mu. */
+    pthread_mutex_t batch_mu;
+    pthread_mutex_t batch_state_mu;
+    jsCtx *js_async;
+    const bus_pub_msg_t *batch_msgs;
+    int *batch_ok;
+    int batch_n;
+    char batch_err[256];
 };
 
 /* ---- errors ---------------------------------------------------------------------------- */
@@ -128,6 +139,8 @@ static int wait_closed(bus_t *b) {
 static void free_bus(bus_t *b) {
     pthread_mutex_destroy(&b->mu);
     pthread_mutex_destroy(&b->cb_mu);
+    pthread_mutex_destroy(&b->batch_mu);
+    pthread_mutex_destroy(&b->batch_state_mu);
     pthread_cond_destroy(&b->cb_cv);
     free(b);
 }
@@ -146,6 +159,8 @@ bus_t *bus_connect(const char *url, const char *name, err_t *e) {
     }
     pthread_mutex_init(&b->mu, NULL);
     pthread_mutex_init(&b->cb_mu, NULL);
+    pthread_mutex_init(&b->batch_mu, NULL);
+    pthread_mutex_init(&b->batch_state_mu, NULL);
     pthread_cond_init(&b->cb_cv, NULL);
     snprintf(b->name, sizeof b->name, "%s", name && *name ? name : "reciprocal");
 
@@ -225,6 +240,10 @@ void bus_close(bus_t *b) {
     for (pull_ctx_t *p = pulls; p; p = p->next)
         natsSubscription_Unsubscribe(p->sub);
     jsCtx_Destroy(b->js);
+    pthread_mutex_lock(&b->batch_mu); /* waits for a batch in progress */
+    jsCtx_Destroy(b->js_async);
+    b->js_async = NULL;
+    pthread_mutex_unlock(&b->batch_mu);
     if (natsConnection_DrainTimeout(b->nc, BUS_DRAIN_MS) != NATS_OK) natsConnection_Close(b->nc);
     int closed = wait_closed(b);
     for (pull_ctx_t *p = pulls; p; p = p->next)
@@ -290,14 +309,16 @@ static int subjects_equal(const jsStreamConfig *c, const char *const *subjects, 
     return 1;
 }
 
-int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects, err_t *e) {
-    return bus_ensure_stream_replicas(b, stream, subjects, 1, e);
-}
-
-int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *subjects,
-                               int replicas, err_t *e) {
+/* Creates the stream, or updates it when its subjects, storage, duplicate window, MaxAge (0 =
+ * unlimited) or (replicas > 1) replica count differ from the wanted ones. */
+static int ensure_stream(bus_t *b, const char *stream, const char *const *subjects, int replicas,
+                         int64_t max_age_ns, err_t *e) {
     if (replicas < 1 || replicas > 5)
         return err_set(e, 500, "internal", "replicas", "replicas must be 1..5");
+    /* JetStream requires the duplicate window to fit in MaxAge */
+    if (max_age_ns < 0 || (max_age_ns > 0 && max_age_ns < BUS_DUP_WINDOW_NS))
+        return err_set(e, 500, "internal", "max_age",
+                       "MaxAge must be 0 or >= the duplicate window");
     if (!b || !stream || !*stream || strpbrk(stream, ". *>\t\r\n"))
         return err_set(e, 500, "internal", "stream", "invalid stream name");
     int n = 0;
@@ -314,6 +335,7 @@ int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *
     cfg.Retention = js_LimitsPolicy;
     cfg.Duplicates = BUS_DUP_WINDOW_NS;
     cfg.Replicas = replicas;
+    cfg.MaxAge = max_age_ns;
 
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
@@ -328,7 +350,8 @@ int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *
     }
     if (s != NATS_OK) return js_err(e, s, jerr, "JetStream stream info");
     int same = si->Config && subjects_equal(si->Config, subjects, n) &&
-               si->Config->Storage == js_FileStorage && si->Config->Duplicates == BUS_DUP_WINDOW_NS;
+               si->Config->Storage == js_FileStorage &&
+               si->Config->Duplicates == BUS_DUP_WINDOW_NS && si->Config->MaxAge == max_age_ns;
     /* replicas 1 = "whatever it has" (never scale an existing stream down) */
     if (same && replicas > 1 && si->Config->Replicas != replicas) same = 0;
     if (replicas == 1 && si->Config) cfg.Replicas = si->Config->Replicas;
@@ -338,6 +361,32 @@ int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *
     s = js_UpdateStream(NULL, b->js, &cfg, NULL, &jerr);
     if (s != NATS_OK) return js_err(e, s, jerr, "JetStream update stream");
     log_info("nats: updated stream %s", stream);
+    return 0;
+}
+
+int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects, err_t *e) {
+    return ensure_stream(b, stream, subjects, 1, 0, e);
+}
+
+int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *subjects,
+                               int replicas, err_t *e) {
+    return ensure_stream(b, stream, subjects, replicas, 0, e);
+}
+
+int bus_ensure_stream_max_age(bus_t *b, const char *stream, const char *const *subjects,
+                              int64_t max_age_ns, err_t *e) {
+    return ensure_stream(b, stream, subjects, 1, max_age_ns, e);
+}
+
+int bus_js_stream_max_age(bus_t *b, const char *stream, int64_t *max_age_ns, err_t *e) {
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    if (!b || !stream || !max_age_ns)
+        return err_set(e, 500, "internal", "stream", "missing argument");
+    natsStatus s = js_GetStreamInfo(&si, b->js, stream, NULL, &jerr);
+    if (s != NATS_OK) return js_err(e, s, jerr, "JetStream stream info");
+    *max_age_ns = si->Config ? si->Config->MaxAge : 0;
+    jsStreamInfo_Destroy(si);
     return 0;
 }
 
@@ -387,6 +436,111 @@ int bus_js_publish(bus_t *b, const char *subject, const char *msg_id, const void
     if (duplicate) *duplicate = pa && pa->Duplicate ? 1 : 0;
     jsPubAck_Destroy(pa);
     return 0;
+}
+
+/* ---- batched publish ------------------------------------------------------------------- */
+
+/* nats.c calls this (before it counts the message as no longer pending) for every message of
+ * an asynchronous publish that JetStream refused or that found no stream. */
+static void on_async_publish_error(jsCtx *js, jsPubAckErr *pae, void *closure) {
+    (void)js;
+    bus_t *b = closure;
+    const char *id = NULL;
+    if (pae->Msg) natsMsgHeader_Get(pae->Msg, BUS_HDR_MSG_ID, &id);
+    pthread_mutex_lock(&b->batch_state_mu);
+    for (int i = 0; id && i < b->batch_n; i++)
+        if (strcmp(b->batch_msgs[i].msg_id, id) == 0) {
+            b->batch_ok[i] = 0;
+            break;
+        }
+    if (!b->batch_err[0])
+        snprintf(b->batch_err, sizeof b->batch_err, "%s",
+                 pae->ErrText && *pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+    pthread_mutex_unlock(&b->batch_state_mu);
+}
+
+static int batch_ctx(bus_t *b, err_t *e) {
+    if (b->js_async) return 0;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = BUS_JS_WAIT_MS;
+    jo.PublishAsync.MaxPending = BUS_MAX_BATCH;
+    jo.PublishAsync.ErrHandler = on_async_publish_error;
+    jo.PublishAsync.ErrHandlerClosure = b;
+    natsStatus s = natsConnection_JetStream(&b->js_async, b->nc, &jo);
+    if (s != NATS_OK) return nats_err(e, s, "JetStream context");
+    return 0;
+}
+
+int bus_js_publish_batch(bus_t *b, const bus_pub_msg_t *msgs, int n, int *ok, err_t *e) {
+    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
+    if (n < 0 || n > BUS_MAX_BATCH || (n > 0 && (!msgs || !ok)))
+        return err_set(e, 500, "internal", "", "bus_js_publish_batch: 0..%d messages",
+                       BUS_MAX_BATCH);
+    for (int i = 0; i < n; i++) {
+        ok[i] = 0;
+        if (!msgs[i].subject || !*msgs[i].subject || !msgs[i].msg_id || !*msgs[i].msg_id ||
+            msgs[i].len > (size_t)64 * 1024 * 1024)
+            return err_set(e, 500, "internal", "", "bus_js_publish_batch: message %d invalid", i);
+    }
+    if (n == 0) return 0;
+    pthread_mutex_lock(&b->batch_mu);
+    if (batch_ctx(b, e) < 0) {
+        pthread_mutex_unlock(&b->batch_mu);
+        return -1;
+    }
+    pthread_mutex_lock(&b->batch_state_mu);
+    for (int i = 0; i < n; i++)
+        ok[i] = 1;
+    b->batch_msgs = msgs;
+    b->batch_ok = ok;
+    b->batch_n = n;
+    b->batch_err[0] = '\0';
+    pthread_mutex_unlock(&b->batch_state_mu);
+
+    natsStatus s = NATS_OK;
+    int sent = 0;
+    for (; sent < n && s == NATS_OK; sent++) {
+        natsMsg *m = NULL;
+        s = natsMsg_Create(&m, msgs[sent].subject, NULL, msgs[sent].data, (int)msgs[sent].len);
+        if (s == NATS_OK) s = natsMsgHeader_Set(m, BUS_HDR_MSG_ID, msgs[sent].msg_id);
+        if (s == NATS_OK) s = js_PublishMsgAsync(b->js_async, &m, NULL); /* takes m on success */
+        natsMsg_Destroy(m);
+        if (s != NATS_OK) break;
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = BUS_JS_WAIT_MS;
+    natsStatus w = js_PublishAsyncComplete(b->js_async, &po);
+    if (w != NATS_OK) {
+        /* Acks still missing: forget them (a late ack then finds nothing) and count the whole
+         * batch as failed; republishing is harmless, JetStream drops the copies by msg id. */
+        natsMsgList pending = {0};
+        if (js_PublishAsyncGetPendingList(&pending, b->js_async) == NATS_OK)
+            natsMsgList_Destroy(&pending);
+    }
+
+    pthread_mutex_lock(&b->batch_state_mu);
+    int good = 0;
+    for (int i = 0; i < n; i++) {
+        if (i >= sent || w != NATS_OK) ok[i] = 0;
+        good += ok[i];
+    }
+    char why[256];
+    snprintf(why, sizeof why, "%s", b->batch_err);
+    b->batch_msgs = NULL;
+    b->batch_ok = NULL;
+    b->batch_n = 0;
+    pthread_mutex_unlock(&b->batch_state_mu);
+    pthread_mutex_unlock(&b->batch_mu);
+
+    if (good == n) return 0;
+    if (s != NATS_OK) return nats_err(e, s, "JetStream publish");
+    if (w != NATS_OK)
+        return err_set(e, 503, "unavailable", "",
+                       "JetStream did not acknowledge %d message(s) in time", n - good);
+    return err_set(e, 503, "unavailable", "", "JetStream refused %d of %d message(s): %s", n - good,
+                   n, why);
 }
 
 /* ---- request / reply ------------------------------------------------------------------- */

@@ -5,6 +5,7 @@
 #define CORE_BUS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 
@@ -30,6 +31,14 @@ int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects,
  * stream's replica count (never scales it down). */
 int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *subjects,
                                int replicas, err_t *e);
+/* The same with a retention: messages older than max_age_ns (nanoseconds; 0 = unlimited, else at
+ * least the 2-minute duplicate window) are removed by the server. An existing stream with another
+ * MaxAge is updated. bus_ensure_stream and bus_ensure_stream_replicas mean MaxAge 0: the
+ * ledger's streams stay unlimited. */
+int bus_ensure_stream_max_age(bus_t *b, const char *stream, const char *const *subjects,
+                              int64_t max_age_ns, err_t *e);
+/* The stream's MaxAge in nanoseconds (0 = unlimited). */
+int bus_js_stream_max_age(bus_t *b, const char *stream, int64_t *max_age_ns, err_t *e);
 /* The server name of the stream's current leader ("" when not clustered) and its replicas. */
 int bus_js_stream_leader(bus_t *b, const char *stream, char *leader, size_t cap, int *replicas,
                          err_t *e);
@@ -37,6 +46,19 @@ int bus_js_stream_leader(bus_t *b, const char *stream, char *leader, size_t cap,
  * within the window is acknowledged as such and still counts as success (*duplicate = 1). */
 int bus_js_publish(bus_t *b, const char *subject, const char *msg_id, const void *data, size_t len,
                    int *duplicate, err_t *e);
+
+/* Publishes n messages (each with a non-empty, distinct msg_id in Nats-Msg-Id) without waiting
+ * between them, then waits once for all JetStream acks: far faster than n bus_js_publish calls.
+ * ok[i] = 1 for every message the stream stored (or already had). Returns 0 when all were
+ * stored, -1 + e when some were not (ok says which; a timeout counts the whole batch as not
+ * stored). At most 4096 messages; one batch at a time per bus (callers are serialised). */
+typedef struct bus_pub_msg {
+    const char *subject;
+    const char *msg_id;
+    const char *data;
+    size_t len;
+} bus_pub_msg_t;
+int bus_js_publish_batch(bus_t *b, const bus_pub_msg_t *msgs, int n, int *ok, err_t *e);
 
 /* Request/reply. *reply is malloc'd (NUL-terminated), caller frees. Timeout or no responders
  * -> 503 "unavailable" / 504 "timeout". */

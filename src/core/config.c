@@ -91,6 +91,12 @@ static const cfg_var_t k_vars[] = {
     {"RECIPROCAL_OUTBOX_POLL_MS", V_INT, MEMBER(outbox_poll_ms), 10, 60000,
      "200",
      "How often the outbox relay looks for unpublished events, in milliseconds."},
+    {"RECIPROCAL_EVENTS_RETENTION_HOURS", V_INT, MEMBER(events_retention_h), 1, 87600,
+     "720",
+     "How long events are kept, in hours (default 30 days): the JetStream stream EVENTS drops "
+     "older messages (MaxAge), and the outbox relay deletes published outbox rows older than "
+     "this and inbox rows older than this plus one day, about once an hour. Events not yet "
+     "published are never deleted."},
     {"RECIPROCAL_GRAPHQL_INTROSPECTION", V_GQL_INTRO, MEMBER(graphql_introspection), 0, 0,
      "on",
      "GraphQL introspection (__schema, __type): on, admins (network administrators only) or off."},

@@ -25,6 +25,7 @@ typedef struct cfg {
     int nats_timeout_ms;       /* RECIPROCAL_NATS_REQUEST_TIMEOUT_MS (default 5000) */
     int shutdown_grace_s;      /* RECIPROCAL_SHUTDOWN_GRACE_SECONDS (default 10) */
     int outbox_poll_ms;        /* RECIPROCAL_OUTBOX_POLL_MS (default 200) */
+    int events_retention_h;    /* RECIPROCAL_EVENTS_RETENTION_HOURS (720 = 30 days, 1..87600) */
     int graphql_introspection; /* RECIPROCAL_GRAPHQL_INTROSPECTION: CFG_GQL_INTROSPECTION_* */
     int graphql_max_depth;     /* RECIPROCAL_GRAPHQL_MAX_DEPTH (0 = off, default 15) */
     int graphql_max_cost;      /* RECIPROCAL_GRAPHQL_MAX_COST (0 = off) */

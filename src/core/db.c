@@ -873,18 +873,29 @@ int db_begin_ledger_writer(db_pool_t *p, const db_scope_t *scope, db_tx_t **tx, 
     return begin_scoped(p, scope, 1, tx, e);
 }
 
-static int begin_scoped(db_pool_t *p, const db_scope_t *scope, int ledger_writer, db_tx_t **tx,
+/* The scope statement's parameters, checked: 0, or -1 with *e. */
+static int scope_params(const db_scope_t *scope, int ledger_writer, const char *params[5],
                         err_t *e) {
-    if (tx) *tx = NULL;
-    if (!p || !tx) return err_set(e, 500, "internal", NULL, "db_begin: no pool");
     const char *club = scope && scope->club_id ? scope->club_id : "";
     const char *user = scope && scope->user_id ? scope->user_id : "";
     if (*club && !is_uuid(club))
         return err_set(e, 400, "invalid_field", "club_id", "club id must be a UUID");
     if (strlen(user) > 128)
         return err_set(e, 400, "invalid_field", "user_id", "user id is too long");
-    const char *params[5] = {club, user, scope && scope->network_admin ? "on" : "off",
-                             scope && scope->relay ? "on" : "off", ledger_writer ? "on" : "off"};
+    params[0] = club;
+    params[1] = user;
+    params[2] = scope && scope->network_admin ? "on" : "off";
+    params[3] = scope && scope->relay ? "on" : "off";
+    params[4] = ledger_writer ? "on" : "off";
+    return 0;
+}
+
+static int begin_scoped(db_pool_t *p, const db_scope_t *scope, int ledger_writer, db_tx_t **tx,
+                        err_t *e) {
+    if (tx) *tx = NULL;
+    if (!p || !tx) return err_set(e, 500, "internal", NULL, "db_begin: no pool");
+    const char *params[5];
+    if (scope_params(scope, ledger_writer, params, e) != 0) return -1;
     db_tx_t *t = calloc(1, sizeof *t);
     if (!t) return err_set(e, 500, "internal", NULL, "out of memory");
     db_conn_t *c = acquire(p, e);
@@ -908,6 +919,140 @@ fail:
     if (c) release(p, c);
     free(t);
     return -1;
+}
+
+/* ---------------------------------------------------------------- one-statement reads */
+
+/* BEGIN READ ONLY, scope, statement, COMMIT in ONE pipeline (one round trip). 0 with *out set,
+ * -1 with *e (and *lost when the connection is gone), or 1 when the statements are not
+ * prepared on this connection yet or pipeline mode is unavailable (use read_serial). */
+static int read_pipelined(db_conn_t *c, const char *const sp[5], const char *sql, int nparams,
+                          const char *const *params, PGresult **out, int *lost, err_t *e) {
+    PGconn *pg = c->pg;
+    const db_stmt_t *scope = cache_find(c, k_scope_sql, hash_sql(k_scope_sql));
+    db_stmt_t *s = cache_find(c, sql, hash_sql(sql));
+    *out = NULL;
+    if (!pg || !scope || !s || PQpipelineStatus(pg) != PQ_PIPELINE_OFF ||
+        PQenterPipelineMode(pg) != 1)
+        return 1;
+    int sent = PQsendQueryParams(pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+               PQsendQueryPrepared(pg, scope->name, 5, sp, NULL, NULL, 0) == 1 &&
+               PQsendQueryPrepared(pg, s->name, nparams, params, NULL, NULL, 0) == 1 &&
+               PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+               PQpipelineSync(pg) == 1;
+    PGresult *res = NULL, *bad = NULL;
+    int broken = !sent, bad_at = -1;
+    /* results: per query (0 BEGIN, 1 scope, 2 statement, 3 COMMIT) its result then NULL, then
+     * PIPELINE_SYNC; after an error the remaining queries give PIPELINE_ABORTED */
+    for (int q = 0; sent && q <= 5;) {
+        PGresult *r = PQgetResult(pg);
+        if (!r) {
+            if (PQstatus(pg) == CONNECTION_BAD) {
+                broken = 1;
+                break;
+            }
+            q++;
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            if (!bad && st != PGRES_PIPELINE_ABORTED) {
+                bad = r;
+                bad_at = q;
+                continue;
+            }
+        } else if (q == 2 && !res) {
+            res = r;
+            continue;
+        }
+        PQclear(r);
+    }
+    if (!broken && PQexitPipelineMode(pg) != 1) broken = 1;
+    if (!bad && !broken && !res) broken = 1; /* the statement gave no result: should not happen */
+    if (bad || broken) {
+        PQclear(res);
+        *lost = conn_lost(pg, bad);
+        if (bad) {
+            map_error(c, pg, bad, bad_at == 2 ? "statement" : "read transaction", e);
+            if (bad_at == 2 && !*lost && plan_is_stale(bad)) cache_drop(c, s);
+        } else {
+            err_set(e, 503, "unavailable", NULL, "the database connection was lost");
+        }
+        PQclear(bad);
+        return -1;
+    }
+    *out = res;
+    return 0;
+}
+
+/* The same one statement after another (prepares the scope and the statement on this
+ * connection for next time). The result, or NULL with *e (and *lost). */
+static PGresult *read_serial(db_conn_t *c, const char *const sp[5], const char *sql, int nparams,
+                             const char *const *params, int *lost, err_t *e) {
+    PGresult *res = NULL, *r = PQexec(c->pg, "BEGIN READ ONLY");
+    if (!result_ok(r)) {
+        *lost = conn_lost(c->pg, r);
+        map_error(c, c->pg, r, "BEGIN", e);
+        PQclear(r);
+        return NULL;
+    }
+    PQclear(r);
+    r = conn_exec(c, k_scope_sql, 5, sp, e);
+    if (r) {
+        PQclear(r);
+        res = conn_exec(c, sql, nparams, params, e);
+    }
+    if (!res) {
+        *lost = !c->pg || PQstatus(c->pg) == CONNECTION_BAD;
+        return NULL;
+    }
+    r = PQexec(c->pg, "COMMIT");
+    if (!result_ok(r)) {
+        *lost = conn_lost(c->pg, r);
+        map_error(c, c->pg, r, "COMMIT", e);
+        PQclear(r);
+        PQclear(res);
+        return NULL;
+    }
+    PQclear(r);
+    return res;
+}
+
+PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
+                  const char *const *params, err_t *e) {
+    const char *sp[5];
+    if (!p || !sql) {
+        err_set(e, 500, "internal", NULL, "db_read: no pool or statement");
+        return NULL;
+    }
+    if (nparams < 0 || nparams > 65535 || (nparams > 0 && !params)) {
+        err_set(e, 500, "internal", NULL, "db_read: bad parameter count");
+        return NULL;
+    }
+    if (scope_params(scope, 0, sp, e) != 0) return NULL;
+    db_conn_t *c = acquire(p, e);
+    if (!c) return NULL;
+    PGresult *res = NULL;
+    /* read only, so a connection found gone (server restart) is reset and the read retried */
+    for (int attempt = 0; attempt < 2 && !res; attempt++) {
+        int lost = 0;
+        if (attempt) {
+            err_clear(e);
+            conn_reset(p, c, e);
+            if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) break;
+        } else if (conn_ensure(p, c, e) < 0) {
+            break;
+        }
+        int rc = read_pipelined(c, sp, sql, nparams, params, &res, &lost, e);
+        if (rc == 1) res = read_serial(c, sp, sql, nparams, params, &lost, e);
+        if (!res && !lost) break;
+    }
+    release(p, c);
+    return res;
 }
 
 int db_commit(db_tx_t *tx, err_t *e) {

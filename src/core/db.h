@@ -52,6 +52,14 @@ PGresult *db_exec(db_tx_t *tx, const char *sql, int nparams, const char *const *
 /* Same, but for statements that return no rows; returns affected row count or -1. */
 long long db_exec_cmd(db_tx_t *tx, const char *sql, int nparams, const char *const *params,
                       err_t *e);
+/* One read in its own scoped READ ONLY transaction, in ONE round trip (BEGIN READ ONLY, the
+ * scope, the statement and COMMIT sent as one libpq pipeline; the first use of a statement on a
+ * connection goes step by step and prepares it). Same scope checks and errors as db_begin +
+ * db_exec + db_commit; a lost connection is reset and the read retried once. Returns the
+ * statement's result (caller PQclear()s) or NULL with *e set. A write in it fails (25006 ->
+ * 500). For handlers whose whole work is one SELECT. */
+PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
+                  const char *const *params, err_t *e);
 int db_commit(db_tx_t *tx, err_t *e); /* releases the connection in all cases */
 void db_rollback(db_tx_t *tx);        /* releases the connection; safe on NULL */
 /* Raw access for COPY and the like; do not close it. Session state changed through it (LISTEN,

@@ -6,7 +6,9 @@
  * parameters as the pool, read from a pooled connection with PQconninfo().
  * Exactly-once effects: the relay may publish a row more than once (crash or failure between
  * the JetStream ack and the UPDATE); JetStream drops a repeat with the same Nats-Msg-Id inside
- * the 2-minute duplicate window, and consumers apply each event id once through inbox_claim. */
+ * the 2-minute duplicate window, and consumers apply each event id once through inbox_claim.
+ * Retention: the EVENTS stream's MaxAge and the relay's purge of published outbox rows and old
+ * inbox rows (outbox_purge_once; in the relay, a few batches per turn of its loop). */
 #include "core/outbox.h"
 
 #include <errno.h>
@@ -24,7 +26,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 
-#define OUTBOX_BATCH 100
+#define OUTBOX_BATCH 500
 #define OUTBOX_MAX_SCHEMA 63
 #define OUTBOX_MAX_TYPE 128
 #define OUTBOX_MAX_SOURCE 128
@@ -33,6 +35,11 @@
 #define OUTBOX_BACKOFF_MIN_MS 100
 #define OUTBOX_BACKOFF_MAX_MS 5000
 #define OUTBOX_GAUGE_EVERY_MS 2000
+#define OUTBOX_PURGE_BATCH 5000            /* rows per purge transaction */
+#define OUTBOX_PURGE_STEP_BATCHES 4        /* purge batches per turn of the relay loop */
+#define OUTBOX_PURGE_EVERY_MS 3600000      /* default purge interval: one hour */
+#define OUTBOX_PURGE_FIRST_MS 10000        /* first purge after start (or the interval) */
+#define OUTBOX_INBOX_EXTRA_S (24LL * 3600) /* inbox ids are kept a day past the retention */
 
 /* ---- validation ------------------------------------------------------------------------ */
 
@@ -269,6 +276,8 @@ int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     char *ids = NULL;
+    bus_pub_msg_t *msgs = NULL;
+    int *ok = NULL;
     int published = 0;
     if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
     if (db_begin(db, &relay_scope, &tx, e) < 0) return -1;
@@ -285,29 +294,38 @@ int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
         PQclear(r);
         return db_commit(tx, e) < 0 ? -1 : 0;
     }
-    /* "{id,id,...}" for = ANY($1::uuid[]) */
-    ids = malloc((size_t)n * 37 + 3);
-    if (!ids) {
+    /* all rows in one batch: one wait for every JetStream ack instead of one per event */
+    msgs = calloc((size_t)n, sizeof *msgs);
+    ok = calloc((size_t)n, sizeof *ok);
+    ids = malloc((size_t)n * 37 + 3); /* "{id,id,...}" for = ANY($1::uuid[]) */
+    if (!msgs || !ok || !ids) {
         err_set(e, 500, "internal", "", "out of memory");
         goto fail;
     }
-    size_t off = 0;
-    ids[off++] = '{';
     for (int i = 0; i < n; i++) {
         const char *id = db_val(r, i, "id");
         const char *subject = db_val(r, i, "subject");
         const char *payload = db_val(r, i, "payload");
-        int dup = 0;
-        if (!id || !subject || !payload) {
+        if (!id || !subject || !payload || strlen(id) != 36) {
             err_set(e, 500, "internal", "", "outbox row with NULL column");
             goto fail;
         }
-        if (bus_js_publish(bus, subject, id, payload, strlen(payload), &dup, e) < 0) goto fail;
-        if (dup) log_debug("outbox: %s.outbox event %s was already in the stream", schema, id);
-        if (i) ids[off++] = ',';
-        memcpy(ids + off, id, 36);
+        msgs[i] = (bus_pub_msg_t){subject, id, payload, strlen(payload)};
+    }
+    err_t pub_err = {0};
+    int pub_rc = bus_js_publish_batch(bus, msgs, n, ok, &pub_err);
+    size_t off = 0;
+    ids[off++] = '{';
+    for (int i = 0; i < n; i++) {
+        if (!ok[i]) continue;
+        if (published) ids[off++] = ',';
+        memcpy(ids + off, msgs[i].msg_id, 36);
         off += 36;
         published++;
+    }
+    if (published == 0) {
+        *e = pub_err;
+        goto fail;
     }
     ids[off++] = '}';
     ids[off] = '\0';
@@ -319,15 +337,95 @@ int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
     if (db_exec_cmd(tx, sql, 1, params, e) < 0) goto fail;
     free(ids);
     ids = NULL;
-    if (db_commit(tx, e) < 0) return -1; /* rows stay pending; republishing is deduplicated */
+    if (db_commit(tx, e) < 0) { /* rows stay pending; republishing is deduplicated */
+        free(msgs);
+        free(ok);
+        return -1;
+    }
     metrics_counter_add("outbox_published_total", (const char *const[]){schema, NULL},
                         (double)published);
+    free(msgs);
+    free(ok);
+    if (pub_rc < 0) { /* the rest stays pending and is retried after a back-off */
+        *e = pub_err;
+        return -1;
+    }
     return published;
 fail:
     PQclear(r);
+    free(msgs);
+    free(ok);
     free(ids);
     db_rollback(tx);
     return -1;
+}
+
+/* ---- retention ------------------------------------------------------------------------- */
+
+int outbox_ensure_stream(bus_t *bus, long long retention_s, err_t *e) {
+    if (retention_s < 120 || retention_s > 100LL * 366 * 24 * 3600)
+        return err_set(e, 500, "internal", "retention", "events retention out of range");
+    const char *const subjects[] = {"events.>", NULL};
+    return bus_ensure_stream_max_age(bus, "EVENTS", subjects,
+                                     (int64_t)retention_s * 1000 * 1000 * 1000, e);
+}
+
+/* Deletes one batch of expired rows from <schema>.outbox (table 0) or .inbox (table 1) in its
+ * own short transaction; returns the rows deleted or -1. The ctid array makes it a TID scan over
+ * at most OUTBOX_PURGE_BATCH rows; the outer condition is re-checked on a row updated meanwhile
+ * (published_at reset to republish it: then it is kept). `published_at < cutoff` is false for
+ * NULL, and the delete policy admits published rows only, so a pending event is never deleted. */
+static long long purge_batch(db_pool_t *db, const char *schema, int table, long long retention_s,
+                             err_t *e) {
+    char sql[512], secs[32];
+    db_tx_t *tx = NULL;
+    if (table == 0)
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM \"%s\".outbox WHERE ctid = ANY(ARRAY(SELECT ctid FROM \"%s\".outbox "
+                 "WHERE published_at < now() - $1::bigint * interval '1 second' LIMIT %d)) "
+                 "AND published_at < now() - $1::bigint * interval '1 second'",
+                 schema, schema, OUTBOX_PURGE_BATCH);
+    else
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM \"%s\".inbox WHERE ctid = ANY(ARRAY(SELECT ctid FROM \"%s\".inbox "
+                 "WHERE applied_at < now() - $1::bigint * interval '1 second' LIMIT %d)) "
+                 "AND applied_at < now() - $1::bigint * interval '1 second'",
+                 schema, schema, OUTBOX_PURGE_BATCH);
+    snprintf(secs, sizeof secs, "%lld",
+             table == 0 ? retention_s : retention_s + OUTBOX_INBOX_EXTRA_S);
+    const char *params[1] = {secs};
+    if (db_begin(db, &relay_scope, &tx, e) < 0) return -1;
+    long long n = db_exec_cmd(tx, sql, 1, params, e);
+    if (n < 0) {
+        db_rollback(tx);
+        return -1;
+    }
+    if (db_commit(tx, e) < 0) return -1;
+    return n;
+}
+
+static void count_purged(const char *schema, int table, long long n) {
+    char label[OUTBOX_MAX_SCHEMA + 8];
+    if (n <= 0) return;
+    snprintf(label, sizeof label, "%s.%s", schema, table == 0 ? "outbox" : "inbox");
+    metrics_counter_add("outbox_purged_total", (const char *const[]){label, NULL}, (double)n);
+}
+
+int outbox_purge_once(db_pool_t *db, const char *schema, long long retention_s,
+                      outbox_purged_t *removed, err_t *e) {
+    if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
+    if (retention_s <= 0)
+        return err_set(e, 500, "internal", "retention", "retention must be positive");
+    for (int table = 0; table < 2; table++) {
+        long long n;
+        do {
+            n = purge_batch(db, schema, table, retention_s, e);
+            if (n < 0) return -1;
+            count_purged(schema, table, n);
+            if (removed) *(table == 0 ? &removed->outbox : &removed->inbox) += n;
+        } while (n == OUTBOX_PURGE_BATCH);
+    }
+    return 0;
 }
 
 /* ---- relay thread ---------------------------------------------------------------------- */
@@ -348,6 +446,12 @@ struct outbox_relay {
     PGconn *listen;
     long long listen_retry_at;
     int listen_backoff;
+    /* retention: a purge pass walks (schema, table) a few batches per turn of the loop */
+    long long retention_s; /* 0 = no purging */
+    int purge_every_ms;
+    long long next_purge; /* now_ms() when the next pass starts */
+    int purging, purge_i, purge_table;
+    outbox_purged_t purged; /* this pass */
 };
 
 static long long now_ms(void) {
@@ -470,6 +574,42 @@ static void update_gauges(outbox_relay_t *r) {
     }
 }
 
+/* One turn of a purge pass: up to OUTBOX_PURGE_STEP_BATCHES batches, so that a large backlog
+ * (the first purge after an upgrade) is spread over many turns and publishing goes on between
+ * them. Ends the pass (next one in purge_every_ms) when every schema's tables are done or on an
+ * error (logged; publishing is unaffected). */
+static void purge_step(outbox_relay_t *r) {
+    err_t e = {0};
+    if (!r->purging) {
+        if (now_ms() < r->next_purge) return;
+        r->purging = 1;
+        r->purge_i = r->purge_table = 0;
+        r->purged = (outbox_purged_t){0, 0};
+    }
+    for (int b = 0; b < OUTBOX_PURGE_STEP_BATCHES && r->purge_i < r->n; b++) {
+        const char *schema = r->schemas[r->purge_i];
+        long long n = purge_batch(r->db, schema, r->purge_table, r->retention_s, &e);
+        if (n < 0) {
+            log_warn("outbox relay: purging %s.%s failed, next attempt in %d s: %s", schema,
+                     r->purge_table == 0 ? "outbox" : "inbox", r->purge_every_ms / 1000, e.message);
+            break;
+        }
+        count_purged(schema, r->purge_table, n);
+        *(r->purge_table == 0 ? &r->purged.outbox : &r->purged.inbox) += n;
+        if (n < OUTBOX_PURGE_BATCH && ++r->purge_table == 2) {
+            r->purge_table = 0;
+            r->purge_i++;
+        }
+        if (b + 1 == OUTBOX_PURGE_STEP_BATCHES && r->purge_i < r->n) return; /* next turn */
+    }
+    if (r->purged.outbox || r->purged.inbox)
+        log_info("outbox relay: retention %lld h: deleted %lld published outbox rows and %lld "
+                 "inbox rows",
+                 r->retention_s / 3600, r->purged.outbox, r->purged.inbox);
+    r->purging = 0;
+    r->next_purge = now_ms() + r->purge_every_ms;
+}
+
 static void *relay_main(void *arg) {
     outbox_relay_t *r = arg;
     int dirty[OUTBOX_MAX_SCHEMAS];
@@ -521,9 +661,12 @@ static void *relay_main(void *arg) {
             update_gauges(r);
             next_gauge = now_ms() + OUTBOX_GAUGE_EVERY_MS;
         }
+        if (r->retention_s > 0 && !failed && !atomic_load(&r->stop)) purge_step(r);
 
         long long t = now_ms();
         long long until = failed ? t + backoff : next_full;
+        if (r->retention_s > 0 && !failed && (r->purging || r->next_purge < until))
+            until = r->purging ? t : r->next_purge;
         if (!r->listen && r->listen_retry_at > t && r->listen_retry_at < until)
             until = r->listen_retry_at;
         int wait = until > t ? (int)(until - t) : 0;
@@ -578,7 +721,9 @@ static void relay_free(outbox_relay_t *r) {
 }
 
 outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const *schemas,
-                                   int poll_ms, err_t *e) {
+                                   const outbox_relay_opts_t *opts, err_t *e) {
+    const outbox_relay_opts_t none = {0};
+    if (!opts) opts = &none;
     int n = 0;
     while (schemas && schemas[n]) {
         if (!valid_schema(schemas[n])) {
@@ -587,7 +732,7 @@ outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const 
         }
         n++;
     }
-    if (!db || !bus || n == 0 || n > OUTBOX_MAX_SCHEMAS) {
+    if (!db || !bus || n == 0 || n > OUTBOX_MAX_SCHEMAS || opts->retention_s < 0) {
         err_set(e, 500, "internal", "", "outbox relay: pool, bus and 1..%d schemas needed",
                 OUTBOX_MAX_SCHEMAS);
         return NULL;
@@ -600,7 +745,11 @@ outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const 
     r->wake[0] = r->wake[1] = -1;
     r->db = db;
     r->bus = bus;
-    r->poll_ms = poll_ms <= 0 ? 200 : poll_ms > 60000 ? 60000 : poll_ms;
+    r->poll_ms = opts->poll_ms <= 0 ? 200 : opts->poll_ms > 60000 ? 60000 : opts->poll_ms;
+    r->retention_s = opts->retention_s;
+    r->purge_every_ms = opts->purge_every_ms > 0 ? opts->purge_every_ms : OUTBOX_PURGE_EVERY_MS;
+    r->next_purge = now_ms() + (r->purge_every_ms < OUTBOX_PURGE_FIRST_MS ? r->purge_every_ms
+                                                                          : OUTBOX_PURGE_FIRST_MS);
     r->schemas = calloc((size_t)n, sizeof *r->schemas);
     if (!r->schemas) goto oom;
     for (r->n = 0; r->n < n; r->n++) {
@@ -620,6 +769,11 @@ outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const 
     metrics_counter_declare("outbox_published_total",
                             "Outbox events published to JetStream (including re-publications).",
                             "schema");
+    metrics_counter_declare(
+        "outbox_purged_total",
+        "Rows deleted by the events retention (RECIPROCAL_EVENTS_RETENTION_HOURS) "
+        "from <schema>.outbox and <schema>.inbox.",
+        "table");
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         err_set(e, 500, "internal", "", "cannot start the outbox relay thread");
         goto fail;

@@ -36,18 +36,45 @@ int outbox_add_many(db_tx_t *tx, const char *schema, const char *type, const cha
                     const char *tenant_id, json_t *const *data, size_t n, const outbox_meta_t *meta,
                     err_t *e);
 
+/* Creates or updates the JetStream stream EVENTS (subjects events.>) with MaxAge =
+ * retention_s seconds (RECIPROCAL_EVENTS_RETENTION_HOURS; >= 120, the duplicate window): an
+ * existing stream with another MaxAge (or none) is updated. */
+int outbox_ensure_stream(bus_t *bus, long long retention_s, err_t *e);
+
+typedef struct outbox_relay_opts {
+    int poll_ms;           /* fallback poll interval (RECIPROCAL_OUTBOX_POLL_MS); <= 0: 200 */
+    long long retention_s; /* events retention in seconds (RECIPROCAL_EVENTS_RETENTION_HOURS *
+                            * 3600); 0 = never purge */
+    int purge_every_ms;    /* purge interval; <= 0: one hour (tests set less). The first purge
+                            * runs min(10 s, interval) after start. */
+} outbox_relay_opts_t;
+
 typedef struct outbox_relay outbox_relay_t;
 /* Starts one relay thread serving the given NULL-terminated list of schemas ([a-z_]+). Besides
  * the pool it opens one dedicated connection for LISTEN outbox, with the connection parameters
  * of a pooled connection (PQconninfo). Survives PostgreSQL and NATS outages (retries with
- * backoff up to 5 s). Declares the metrics outbox_pending{schema} (gauge, refreshed every 2 s)
- * and outbox_published_total{schema}. */
+ * backoff up to 5 s). With opts->retention_s > 0 it also purges (outbox_purge_once) every
+ * purge interval, a few batches per turn of its loop so publishing is never held up.
+ * Declares the metrics outbox_pending{schema} (gauge, refreshed every 2 s),
+ * outbox_published_total{schema} and outbox_purged_total{table} ("member.outbox"). */
 outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const *schemas,
-                                   int poll_ms, err_t *e);
+                                   const outbox_relay_opts_t *opts, err_t *e);
 /* Publishes everything pending once, synchronously (used by tests and the relay loop).
  * Returns number published or -1. */
 int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e);
 void outbox_relay_stop(outbox_relay_t *r);
+
+/* Retention: deletes <schema>.outbox rows published more than retention_s seconds ago and
+ * <schema>.inbox rows applied more than retention_s + 1 day ago (an event older than the
+ * stream's MaxAge cannot be delivered again, so its inbox id is no longer needed), in
+ * transactions of at most 5000 rows each. Rows not yet published are never deleted. Runs in the
+ * relay scope (app.relay on): the app role's DELETE grant and relay-only delete policies come
+ * from core migration 0003. Adds the rows deleted to *removed when non-NULL. 0 or -1. */
+typedef struct outbox_purged {
+    long long outbox, inbox;
+} outbox_purged_t;
+int outbox_purge_once(db_pool_t *db, const char *schema, long long retention_s,
+                      outbox_purged_t *removed, err_t *e);
 
 /* In a consumer's transaction: returns 1 if event_id is new for `consumer` (and records it),
  * 0 if it was already applied, -1 on error. */

@@ -2,6 +2,7 @@
 #include "gateway/authn.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +11,21 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "gateway/authn_cache.h"
 #include "services/auth/auth_util.h"
 #include "services/auth/jwt.h"
 
 #define KEYS_MAX_AGE_S 300
 #define KEYS_MIN_REFETCH_S 10
 #define LEEWAY_S 30
+#define VERIFIED_CACHE_ENTRIES 4096 /* ~2.8 MB; tokens of 4096 sessions at a time */
 
 static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
 static jwt_keyset_t *g_keys;
+static uint64_t g_keys_gen; /* bumped whenever g_keys changes: the verified cache's generation */
 static time_t g_fetched_at;
+static authn_cache_t *g_verified; /* verified tokens (authn_cache.h) */
+static pthread_once_t g_verified_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t g_fetch_mu = PTHREAD_MUTEX_INITIALIZER;
 static time_t g_last_attempt;
 
@@ -80,6 +86,7 @@ static int refresh_keys(const svc_env_t *env, int min_age, err_t *e) {
         pthread_rwlock_wrlock(&g_lock);
         jwt_keyset_free(g_keys);
         g_keys = ks;
+        g_keys_gen++;
         g_fetched_at = now;
         pthread_rwlock_unlock(&g_lock);
     } else if (have) {
@@ -89,34 +96,17 @@ static int refresh_keys(const svc_env_t *env, int min_age, err_t *e) {
     return ks || have ? 0 : -1;
 }
 
-static int verify(const svc_env_t *env, const char *tok, json_t **claims, err_t *e) {
-    const cfg_t *cf = env->cfg;
-    jwt_verify_opts_t o = {.issuer = cf->auth_issuer,
-                           .audience = cf->auth_audience,
-                           .now = (int64_t)time(NULL),
-                           .leeway = LEEWAY_S};
-    pthread_rwlock_rdlock(&g_lock);
-    int none = !g_keys, stale = none || time(NULL) - g_fetched_at >= KEYS_MAX_AGE_S;
-    pthread_rwlock_unlock(&g_lock);
-    if (stale && refresh_keys(env, none ? 0 : KEYS_MIN_REFETCH_S, e) != 0) return -1;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        pthread_rwlock_rdlock(&g_lock);
-        int rc = jwt_verify(g_keys, tok, strlen(tok), &o, claims, e);
-        pthread_rwlock_unlock(&g_lock);
-        if (rc == 0) return 0;
-        if (attempt || strcmp(e->code, "token_kid_unknown") != 0) return -1;
-        err_t fe = {0};
-        refresh_keys(env, KEYS_MIN_REFETCH_S, &fe); /* a rotation we have not seen yet? */
-    }
-    return -1;
+static void verified_init(void) {
+    g_verified = authn_cache_new(VERIFIED_CACHE_ENTRIES); /* NULL: no caching, still correct */
 }
 
-static int claims_to_caller(json_t *claims, svc_caller_t *c, err_t *e) {
+static int claims_to_ident(json_t *claims, authn_ident_t *c, err_t *e) {
     const char *sub = json_string_value(json_object_get(claims, "sub"));
     json_t *club = json_object_get(claims, "club_id");
     const char *perms = json_string_value(json_object_get(claims, "perms"));
     json_t *roles = json_object_get(claims, "roles");
     const char *sid = json_string_value(json_object_get(claims, "sid"));
+    memset(c, 0, sizeof *c);
     if (!sub || !jsonx_is_uuid(sub) || !perms || strlen(perms) >= sizeof c->perms ||
         !json_is_array(roles) || !(json_is_null(club) || json_is_string(club)) ||
         (json_is_string(club) && !jsonx_is_uuid(json_string_value(club))))
@@ -138,6 +128,62 @@ static int claims_to_caller(json_t *claims, svc_caller_t *c, err_t *e) {
     return 0;
 }
 
+/* The window in which jwt_verify accepts a token whose signature and claims it has checked:
+ * not before nbf/iat - leeway, until exp + leeway (exclusive). */
+static void claims_window(json_t *claims, int64_t *from, int64_t *until) {
+    json_t *nbf = json_object_get(claims, "nbf"), *iat = json_object_get(claims, "iat");
+    int64_t exp = (int64_t)json_integer_value(json_object_get(claims, "exp"));
+    int64_t f = INT64_MIN;
+    if (json_is_integer(nbf)) f = (int64_t)json_integer_value(nbf);
+    if (json_is_integer(iat) && (int64_t)json_integer_value(iat) > f)
+        f = (int64_t)json_integer_value(iat);
+    *from = f >= INT64_MIN + LEEWAY_S ? f - LEEWAY_S : INT64_MIN;
+    *until = exp <= INT64_MAX - LEEWAY_S ? exp + LEEWAY_S : INT64_MAX;
+}
+
+/* Verifies the token (or finds it verified in the cache) and says whom it names. */
+static int verify(const svc_env_t *env, const char *tok, authn_ident_t *id, err_t *e) {
+    const cfg_t *cf = env->cfg;
+    int64_t now = (int64_t)time(NULL);
+    jwt_verify_opts_t o = {
+        .issuer = cf->auth_issuer, .audience = cf->auth_audience, .now = now, .leeway = LEEWAY_S};
+    pthread_rwlock_rdlock(&g_lock);
+    int none = !g_keys, stale = none || time(NULL) - g_fetched_at >= KEYS_MAX_AGE_S;
+    pthread_rwlock_unlock(&g_lock);
+    if (stale && refresh_keys(env, none ? 0 : KEYS_MIN_REFETCH_S, e) != 0) return -1;
+    size_t len = strlen(tok);
+    unsigned char key[AUTHN_CACHE_KEY_LEN];
+    int cacheable = len > 0 && len <= JWT_MAX_TOKEN_LEN;
+    if (cacheable) {
+        pthread_once(&g_verified_once, verified_init);
+        authn_cache_key(cf->auth_issuer, cf->auth_audience, tok, len, key);
+        pthread_rwlock_rdlock(&g_lock);
+        uint64_t gen = g_keys_gen;
+        pthread_rwlock_unlock(&g_lock);
+        if (authn_cache_get(g_verified, key, gen, now, id)) return 0;
+    }
+    json_t *claims = NULL;
+    uint64_t gen = 0;
+    for (int attempt = 0;; attempt++) {
+        pthread_rwlock_rdlock(&g_lock);
+        int rc = jwt_verify(g_keys, tok, len, &o, &claims, e);
+        gen = g_keys_gen;
+        pthread_rwlock_unlock(&g_lock);
+        if (rc == 0) break;
+        if (attempt || strcmp(e->code, "token_kid_unknown") != 0) return -1;
+        err_t fe = {0};
+        refresh_keys(env, KEYS_MIN_REFETCH_S, &fe); /* a rotation we have not seen yet? */
+    }
+    int rc = claims_to_ident(claims, id, e);
+    if (rc == 0 && cacheable) {
+        int64_t from, until;
+        claims_window(claims, &from, &until);
+        authn_cache_put(g_verified, key, gen, from, until, id);
+    }
+    json_decref(claims);
+    return rc;
+}
+
 int authn_caller(const svc_env_t *env, const http_request_t *req, svc_caller_t *c, err_t *e) {
     memset(c, 0, sizeof *c);
     snprintf(c->request_id, sizeof c->request_id, "%s", req->request_id ? req->request_id : "");
@@ -151,15 +197,13 @@ int authn_caller(const svc_env_t *env, const http_request_t *req, svc_caller_t *
     const char *tok = h + 7;
     while (*tok == ' ')
         tok++;
-    json_t *claims = NULL;
-    if (verify(env, tok, &claims, e) != 0) return -1;
-    svc_caller_t ids = *c;
-    int rc = claims_to_caller(claims, c, e);
-    json_decref(claims);
-    if (rc != 0) {
-        *c = ids;
-        return -1;
-    }
+    authn_ident_t id;
+    if (verify(env, tok, &id, e) != 0) return -1;
+    snprintf(c->user_id, sizeof c->user_id, "%s", id.user_id);
+    snprintf(c->club_id, sizeof c->club_id, "%s", id.club_id);
+    snprintf(c->perms, sizeof c->perms, "%s", id.perms);
+    snprintf(c->session_id, sizeof c->session_id, "%s", id.session_id);
+    c->network_admin = id.network_admin;
     return 0;
 }
 
@@ -183,6 +227,8 @@ void authn_forget_keys(void) {
     pthread_rwlock_wrlock(&g_lock);
     jwt_keyset_free(g_keys);
     g_keys = NULL;
+    g_keys_gen++;
     g_fetched_at = 0;
     pthread_rwlock_unlock(&g_lock);
+    authn_cache_clear(g_verified);
 }

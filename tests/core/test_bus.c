@@ -354,6 +354,146 @@ static void test_jetstream(void) {
     bus_close(b);
 }
 
+/* A batch: every message stored once, a repeated id is a duplicate (still ok), one wait. A batch
+ * to a subject without a stream fails as a whole and says so; bad arguments are refused. */
+static int count_all(const char *subject, const char *msg_id, const char *data, size_t len,
+                     void *ud) {
+    (void)subject;
+    (void)msg_id;
+    (void)data;
+    (void)len;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_publish_batch(void) {
+    err_t e = {0};
+    bus_t *b = bus_connect(nats_url, "test_bus_batch", &e);
+    REQUIRE(b);
+    char stream[64], subj_all[96], subj[96], durable[64], nowhere[96];
+    snprintf(stream, sizeof stream, "TESTB_%s", prefix);
+    snprintf(subj_all, sizeof subj_all, "%s.batch.>", prefix);
+    snprintf(subj, sizeof subj, "%s.batch.thing", prefix);
+    snprintf(durable, sizeof durable, "durb_%s", prefix);
+    snprintf(nowhere, sizeof nowhere, "%s.nobatchstream", prefix);
+    char subj_sync_one[96], subj_sync[96];
+    snprintf(subj_sync, sizeof subj_sync, "%s.batchsync.>", prefix);
+    snprintf(subj_sync_one, sizeof subj_sync_one, "%s.batchsync.x", prefix);
+    const char *subjects[] = {subj_all, subj_sync, NULL};
+    REQUIRE(bus_ensure_stream(b, stream, subjects, &e) == 0);
+
+    enum { N = 300 };
+    static char ids[N][40];
+    bus_pub_msg_t msgs[N];
+    int ok[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "batch-%d", i);
+        msgs[i] = (bus_pub_msg_t){subj, ids[i], "payload", 7};
+    }
+    struct timespec t0, t1, t2;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_EQ_INT(bus_js_publish_batch(b, msgs, N, ok, &e), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    static char sync_ids[N][40];
+    for (int i = 0; i < N; i++) {
+        snprintf(sync_ids[i], sizeof sync_ids[i], "sync-%d", i);
+        CHECK_EQ_INT(bus_js_publish(b, subj_sync_one, sync_ids[i], "payload", 7, NULL, &e), 0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    printf("# %d JetStream publishes: batch %.1f ms, one at a time %.1f ms\n", N,
+           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+           (double)(t2.tv_sec - t1.tv_sec) * 1e3 + (double)(t2.tv_nsec - t1.tv_nsec) / 1e6);
+    int good = 0;
+    for (int i = 0; i < N; i++)
+        good += ok[i];
+    CHECK_EQ_INT(good, N);
+    /* the first 10 again (duplicates) plus 5 new: all ok, 5 more stored */
+    for (int i = 0; i < 10; i++)
+        msgs[i] = (bus_pub_msg_t){subj, ids[i], "again", 5};
+    static char more[5][40];
+    for (int i = 0; i < 5; i++) {
+        snprintf(more[i], sizeof more[i], "batch-more-%d", i);
+        msgs[10 + i] = (bus_pub_msg_t){subj, more[i], "more", 4};
+    }
+    CHECK_EQ_INT(bus_js_publish_batch(b, msgs, 15, ok, &e), 0);
+    int stored = 0;
+    for (int i = 0; i < 40 && stored < N + 5; i++) {
+        int n = bus_js_fetch(b, stream, durable, subj_all, 200, 300, count_all, &stored, &e);
+        if (n < 0) break;
+        if (n == 0 && stored >= N + 5) break;
+    }
+    CHECK_EQ_INT(stored, N + 5);
+
+    /* no stream: every message fails, the error names the reason */
+    for (int i = 0; i < 3; i++)
+        msgs[i] = (bus_pub_msg_t){nowhere, ids[i], "x", 1};
+    err_clear(&e);
+    CHECK_EQ_INT(bus_js_publish_batch(b, msgs, 3, ok, &e), -1);
+    CHECK_EQ_INT(ok[0] + ok[1] + ok[2], 0);
+    CHECK_EQ_INT(e.status, 503);
+    CHECK(e.message[0] != '\0');
+
+    /* a message without an id is refused before anything is sent */
+    msgs[0] = (bus_pub_msg_t){subj, "", "x", 1};
+    err_clear(&e);
+    CHECK_EQ_INT(bus_js_publish_batch(b, msgs, 1, ok, &e), -1);
+    CHECK_EQ_INT(bus_js_publish_batch(b, msgs, 0, ok, &e), 0);
+    bus_close(b);
+}
+
+/* Retention: bus_ensure_stream_max_age sets MaxAge on a new stream, updates an existing stream
+ * created without it (or with another one), is idempotent; bus_ensure_stream means unlimited
+ * (the ledger's streams) and takes a MaxAge off again; a MaxAge shorter than the duplicate
+ * window is refused. Stored messages survive the updates. */
+static void test_stream_max_age(void) {
+    err_t e = {0};
+    bus_t *b = bus_connect(nats_url, "test_bus_max_age", &e);
+    REQUIRE(b);
+    char stream[64], subj_all[96], subj[96], fresh[64], fresh_all[96];
+    snprintf(stream, sizeof stream, "TESTAGE_%s", prefix);
+    snprintf(subj_all, sizeof subj_all, "%s.age.>", prefix);
+    snprintf(subj, sizeof subj, "%s.age.thing", prefix);
+    snprintf(fresh, sizeof fresh, "TESTAGE2_%s", prefix);
+    snprintf(fresh_all, sizeof fresh_all, "%s.age2.>", prefix);
+    const char *subjects[] = {subj_all, NULL}, *fresh_subjects[] = {fresh_all, NULL};
+    const int64_t hour = 3600LL * 1000 * 1000 * 1000;
+    int64_t age = -1;
+
+    /* an existing stream without a retention, holding a message */
+    CHECK_EQ_INT(bus_ensure_stream(b, stream, subjects, &e), 0);
+    CHECK_EQ_INT(bus_js_stream_max_age(b, stream, &age, &e), 0);
+    CHECK(age == 0);
+    CHECK_EQ_INT(bus_js_publish(b, subj, "age-1", "kept", 4, NULL, &e), 0);
+
+    CHECK_EQ_INT(bus_ensure_stream_max_age(b, stream, subjects, 720 * hour, &e), 0);
+    CHECK_EQ_INT(bus_js_stream_max_age(b, stream, &age, &e), 0);
+    CHECK(age == 720 * hour);
+    CHECK_EQ_INT(bus_ensure_stream_max_age(b, stream, subjects, 720 * hour, &e), 0); /* same */
+    CHECK_EQ_INT(bus_ensure_stream_max_age(b, stream, subjects, 2 * hour, &e), 0);   /* shorter */
+    CHECK_EQ_INT(bus_js_stream_max_age(b, stream, &age, &e), 0);
+    CHECK(age == 2 * hour);
+    int dup = 0; /* the message is still there: publishing its id again is a duplicate */
+    CHECK_EQ_INT(bus_js_publish(b, subj, "age-1", "kept", 4, &dup, &e), 0);
+    CHECK_EQ_INT(dup, 1);
+
+    /* bus_ensure_stream: unlimited, as the ledger's streams must stay */
+    CHECK_EQ_INT(bus_ensure_stream(b, stream, subjects, &e), 0);
+    CHECK_EQ_INT(bus_js_stream_max_age(b, stream, &age, &e), 0);
+    CHECK(age == 0);
+
+    /* a new stream gets it at creation */
+    CHECK_EQ_INT(bus_ensure_stream_max_age(b, fresh, fresh_subjects, hour, &e), 0);
+    CHECK_EQ_INT(bus_js_stream_max_age(b, fresh, &age, &e), 0);
+    CHECK(age == hour);
+
+    err_clear(&e);
+    CHECK_EQ_INT(bus_ensure_stream_max_age(b, stream, subjects, 1000LL * 1000 * 1000, &e), -1);
+    CHECK_STR(e.field, "max_age");
+    CHECK_EQ_INT(bus_ensure_stream_max_age(b, stream, subjects, -1, &e), -1);
+    CHECK_EQ_INT(bus_js_stream_max_age(b, "NO_SUCH_STREAM_X", &age, &e), -1);
+    bus_close(b);
+}
+
 int main(void) {
     log_init(LOG_WARN, 0, "test_bus");
     snprintf(prefix, sizeof prefix, "t%ld", (long)getpid());
@@ -372,6 +512,8 @@ int main(void) {
     RUN(test_errors);
     RUN(test_close_drains);
     RUN(test_jetstream);
+    RUN(test_publish_batch);
+    RUN(test_stream_max_age);
     bus_shutdown_library();
     TEST_DONE();
 }

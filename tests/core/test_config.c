@@ -60,6 +60,7 @@ static void test_defaults(void) {
     CHECK_EQ_INT(c.nats_timeout_ms, 5000);
     CHECK_EQ_INT(c.shutdown_grace_s, 10);
     CHECK_EQ_INT(c.outbox_poll_ms, 200);
+    CHECK_EQ_INT(c.events_retention_h, 720); /* 30 days */
     /* empty values count as unset */
     {
         int rc_ = load1("RECIPROCAL_DB_POOL_SIZE", "", &c, &e);
@@ -97,6 +98,7 @@ static void test_integers(void) {
         {"RECIPROCAL_NATS_REQUEST_TIMEOUT_MS", 50, 120000, offsetof(cfg_t, nats_timeout_ms), 0},
         {"RECIPROCAL_SHUTDOWN_GRACE_SECONDS", 0, 300, offsetof(cfg_t, shutdown_grace_s), 0},
         {"RECIPROCAL_OUTBOX_POLL_MS", 10, 60000, offsetof(cfg_t, outbox_poll_ms), 0},
+        {"RECIPROCAL_EVENTS_RETENTION_HOURS", 1, 87600, offsetof(cfg_t, events_retention_h), 0},
     };
     cfg_t c;
     err_t e;
@@ -345,7 +347,7 @@ static void test_describe(void) {
     size_t got = fread(text, 1, (size_t)n, f);
     fclose(f);
     CHECK_EQ_INT(got, n);
-    CHECK_EQ_INT(cfg_var_count(), 36);
+    CHECK_EQ_INT(cfg_var_count(), 37);
     /* every variable appears as NAME=default, and every default loads */
     for (size_t i = 0; i < cfg_var_count(); i++) {
         char line[700];

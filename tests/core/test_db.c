@@ -312,6 +312,77 @@ static void test_rls(void) {
     db_pool_close(p);
 }
 
+/* db_read: one statement in a scoped read-only transaction, one pipeline (the first use of a
+ * statement on a connection goes step by step and prepares it; the next ones are pipelined). */
+static const char *read_value(db_pool_t *p, const db_scope_t *s, const char *sql, int n,
+                              const char *const *params, err_t *e) {
+    static char buf[256];
+    PGresult *r = db_read(p, s, sql, n, params, e);
+    if (!r) return NULL;
+    snprintf(buf, sizeof buf, "%s",
+             PQntuples(r) != 1      ? "(rows)"
+             : PQgetisnull(r, 0, 0) ? "(null)"
+                                    : PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return buf;
+}
+
+static void test_read(void) {
+    err_t e;
+    db_pool_t *p = open_pool(1); /* one connection: every call below reuses it */
+    REQUIRE(p);
+    CHECK_EQ_INT(insert_item(p, CLUB_A, "r-a", NULL, &e), 0);
+    CHECK_EQ_INT(insert_item(p, CLUB_B, "r-b", NULL, &e), 0);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT string_agg(slug, ',' ORDER BY slug) || ' ' || current_setting('app.user_id')"
+             " || ' ' || current_setting('transaction_read_only') FROM %s.items"
+             " WHERE slug LIKE $1",
+             g_schema);
+    const char *like[] = {"r-%"};
+    db_scope_t a = {CLUB_A, "44444444-4444-4444-8444-444444444444", 0, 0}, b = {CLUB_B, NULL, 0, 0};
+    for (int i = 0; i < 3; i++) { /* 1st: step by step; then pipelined */
+        CHECK_STR(read_value(p, &a, sql, 1, like, &e),
+                  "r-a 44444444-4444-4444-8444-444444444444 on");
+        CHECK_STR(read_value(p, &b, sql, 1, like, &e), "r-b  on");
+    }
+    /* the scope was transaction-local: a later transaction on the connection has none of it */
+    CHECK_STR(tx_value(p, NULL,
+                       "SELECT coalesce(core.current_club()::text, 'none') || "
+                       "current_setting('app.user_id') || current_setting('transaction_read_only')",
+                       &e),
+              "noneoff");
+    /* read only: a write fails and leaves nothing behind */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.items (club_id, slug) VALUES ($1, 'r-w') RETURNING id", g_schema);
+    const char *club_a[] = {CLUB_A};
+    for (int i = 0; i < 2; i++) {
+        err_clear(&e);
+        CHECK(db_read(p, &a, sql, 1, club_a, &e) == NULL);
+        CHECK(e.status >= 400);
+    }
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.items WHERE slug = 'r-w'", g_schema);
+    CHECK_STR(read_value(p, &a, sql, 0, NULL, &e), "0");
+    /* a failing statement (pipelined, after its first use): mapped error, connection usable */
+    snprintf(sql, sizeof sql, "SELECT 1 / $1::int FROM %s.items LIMIT 1", g_schema);
+    const char *one[] = {"1"}, *zero[] = {"0"};
+    CHECK_STR(read_value(p, &a, sql, 1, one, &e), "1");
+    err_clear(&e);
+    CHECK(read_value(p, &a, sql, 1, zero, &e) == NULL);
+    CHECK_EQ_INT(e.status, 422);
+    CHECK_STR(read_value(p, &a, sql, 1, one, &e), "1");
+    /* scope checks as db_begin */
+    db_scope_t bad = {"not-a-uuid", NULL, 0, 0};
+    err_clear(&e);
+    CHECK(db_read(p, &bad, "SELECT 1", 0, NULL, &e) == NULL);
+    CHECK_EQ_INT(e.status, 400);
+    CHECK_STR(e.field, "club_id");
+    int in_use = -1;
+    db_pool_stats(p, NULL, &in_use, NULL);
+    CHECK_EQ_INT(in_use, 0);
+    db_pool_close(p);
+}
+
 static void test_error_mapping(void) {
     err_t e;
     db_pool_t *p = open_pool(1);
@@ -693,6 +764,22 @@ static void test_restart_recovery(void) {
     fprintf(stdout, "#   after start: ok after %d attempt(s), %.0f ms\n", n, now_ms() - t0);
     CHECK(n >= 1 && n <= 3);
     CHECK_EQ_INT(db_ping(p, &e), 0);
+
+    /* db_read on connections the server dropped: reset and read again within the one call */
+    const char *sql = "SELECT 'read-' || $1::text";
+    const char *pv[] = {"ok"};
+    for (int i = 0; i < 2; i++) { /* prepare it on both connections */
+        PGresult *r = db_read(p, NULL, sql, 1, pv, &e);
+        CHECK(r != NULL);
+        PQclear(r);
+    }
+    REQUIRE_OK(pg_ctl("restart"));
+    err_clear(&e);
+    PGresult *r = db_read(p, NULL, sql, 1, pv, &e);
+    if (!r) fprintf(stdout, "#   db_read after restart: %d %s\n", e.status, e.message);
+    CHECK(r != NULL);
+    if (r) CHECK_STR(PQgetvalue(r, 0, 0), "read-ok");
+    PQclear(r);
     db_pool_close(p);
 }
 
@@ -722,6 +809,7 @@ int main(void) {
     RUN(test_concurrency);
     if (setup_schema() == 0) {
         RUN(test_rls);
+        RUN(test_read);
         RUN(test_error_mapping);
         RUN(test_outbox_rls);
         owner_exec("DROP SCHEMA %s CASCADE");

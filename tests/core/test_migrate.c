@@ -388,6 +388,99 @@ static void test_embedded_roundtrip(void) {
     scratch_drop();
 }
 
+/* Core migration 0003 (events retention) on a database whose services already have their
+ * outbox/inbox tables (the upgrade case: it is applied last, after the services' migrations):
+ * it grants DELETE and adds the relay-only delete policies to every existing table, FORCE RLS
+ * stays on, a schema created afterwards gets them from core.create_outbox; `migrate down 1`
+ * takes them all off again and restores 0001's core.create_outbox; up again re-applies. */
+static const char *k_tables =
+    "SELECT count(*) FROM pg_tables WHERE tablename IN ('outbox','inbox')";
+static const char *k_deletable =
+    "SELECT count(*) FROM pg_tables WHERE tablename IN ('outbox','inbox') AND "
+    "has_table_privilege('reciprocal_app', format('%I.%I', schemaname, tablename), 'DELETE')";
+static const char *k_policies =
+    "SELECT count(*) FROM pg_policies WHERE (tablename = 'outbox' AND policyname = "
+    "'outbox_relay_delete' AND cmd = 'DELETE' AND permissive = 'PERMISSIVE') OR (tablename = "
+    "'inbox' AND policyname = 'inbox_relay_delete' AND cmd = 'DELETE' AND permissive = "
+    "'RESTRICTIVE')";
+static const char *k_unforced =
+    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+    "c.relkind = 'r' AND c.relname IN ('outbox','inbox') AND NOT (c.relrowsecurity AND "
+    "c.relforcerowsecurity)";
+
+static void test_retention_migration_on_existing_tables(void) {
+    err_t e;
+    REQUIRE_OK(scratch_create());
+    migrate_file_t *without = calloc((size_t)migrate_embedded_count, sizeof *without);
+    REQUIRE(without != NULL);
+    int n = 0, found = 0;
+    for (int i = 0; i < migrate_embedded_count; i++) {
+        if (strcmp(migrate_embedded[i].service, "core") == 0 && migrate_embedded[i].version == 3) {
+            CHECK_STR(migrate_embedded[i].name, "events_retention");
+            found = 1;
+            continue;
+        }
+        without[n++] = migrate_embedded[i];
+    }
+    CHECK(found);
+    err_clear(&e);
+    int rc = migrate_up_files(g_url, without, n, NULL, &e);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) fprintf(stdout, "#   up without 0003: %s\n", e.message);
+    const char *v = q1(k_tables);
+    int tables = v ? atoi(v) : -1;
+    CHECK(tables >= 4); /* at least two services with an outbox and an inbox */
+    CHECK_STR(q1(k_deletable), "0");
+    CHECK_STR(q1(k_policies), "0");
+
+    /* 0003 arrives: applied last, to the tables that exist */
+    err_clear(&e);
+    rc = migrate_up(g_url, NULL, &e);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) fprintf(stdout, "#   up: %s\n", e.message);
+    CHECK_EQ_INT(records(), migrate_embedded_count);
+    char want[16];
+    snprintf(want, sizeof want, "%d", tables);
+    CHECK_STR(q1(k_deletable), want);
+    CHECK_STR(q1(k_policies), want);
+    CHECK_STR(q1(k_unforced), "0");
+    /* a schema created now gets them from core.create_outbox */
+    CHECK(q1("CREATE SCHEMA retention_new; SELECT core.create_outbox('retention_new')::text") !=
+          NULL);
+    CHECK_STR(q1("SELECT has_table_privilege('reciprocal_app', 'retention_new.outbox', 'DELETE') "
+                 "AND has_table_privilege('reciprocal_app', 'retention_new.inbox', 'DELETE')"),
+              "t");
+    snprintf(want, sizeof want, "%d", tables + 2);
+    CHECK_STR(q1(k_policies), want);
+    CHECK_STR(q1(k_unforced), "0");
+
+    /* migrate down 1 undoes 0003 while the tables exist */
+    err_clear(&e);
+    rc = migrate_down(g_url, 1, NULL, &e);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) fprintf(stdout, "#   down 1: %s\n", e.message);
+    CHECK_EQ_INT(records(), migrate_embedded_count - 1);
+    CHECK_STR(q1(k_deletable), "0");
+    CHECK_STR(q1(k_policies), "0");
+    CHECK_STR(q1(k_unforced), "0");
+    CHECK_STR(q1("SELECT to_regprocedure('core.outbox_retention(text)') IS NULL AND "
+                 "to_regprocedure('core.create_outbox(text)') IS NOT NULL"),
+              "t");
+    CHECK_STR(q1("SELECT count(*) FROM pg_proc WHERE proname = 'create_outbox' AND prosrc LIKE "
+                 "'%outbox_retention%'"),
+              "0");
+
+    err_clear(&e);
+    rc = migrate_up(g_url, NULL, &e);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) fprintf(stdout, "#   up again: %s\n", e.message);
+    snprintf(want, sizeof want, "%d", tables + 2);
+    CHECK_STR(q1(k_deletable), want);
+    CHECK_STR(q1(k_policies), want);
+    free(without);
+    scratch_drop();
+}
+
 int main(void) {
     if (!TEST_ENV("RECIPROCAL_TEST_SUPER_URL") || !TEST_ENV("RECIPROCAL_TEST_OWNER_URL")) {
         RUN(test_up_down_status); /* reports the missing environment as a failure */
@@ -398,6 +491,7 @@ int main(void) {
     RUN(test_failures);
     RUN(test_concurrent_up);
     RUN(test_embedded_roundtrip);
+    RUN(test_retention_migration_on_existing_tables);
     scratch_drop();
     TEST_DONE();
 }

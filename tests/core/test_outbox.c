@@ -313,17 +313,23 @@ static void test_publish_failure(void) {
     err_clear(&e);
     CHECK_EQ_INT(outbox_relay_once(pool, bus, schema, &e), -1);
     CHECK_EQ_INT(e.status, 503);
-    CHECK_EQ_INT(pending(), 3); /* the first one was published but its mark rolled back */
+    /* the batch is published at once: the two events JetStream stored are marked published,
+     * the refused one stays pending (and only it) */
+    CHECK_EQ_INT(pending(), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM \"%s\".outbox WHERE id = $1 AND published_at IS NULL", schema);
+    const char *still[1] = {ids[1]};
+    CHECK_EQ_INT(relay_scalar(sql, 1, still), 1);
 
     snprintf(sql, sizeof sql,
              "SET app.relay = 'on'; UPDATE \"%s\".outbox SET subject = 'events.%s' "
              "WHERE id = '%s'",
              schema, type, ids[1]);
     REQUIRE_ONCE(owner_exec(sql) == 0);
-    CHECK_EQ_INT(outbox_relay_once(pool, bus, schema, &e), 3);
+    CHECK_EQ_INT(outbox_relay_once(pool, bus, schema, &e), 1);
     CHECK_EQ_INT(pending(), 0);
 
-    /* the stream holds each event once: the re-publication of the first was a duplicate */
+    /* the stream holds each event once */
     char durable[64], filter[96];
     snprintf(durable, sizeof durable, "fail_%s", tp);
     snprintf(filter, sizeof filter, "events.%s.fail.>", tp);
@@ -355,7 +361,8 @@ static void test_notify_wakes_relay(void) {
     err_t e = {0};
     const char *schemas[] = {schema, NULL};
     /* a 20 s poll interval: only a notification can make the relay publish within 2 s */
-    outbox_relay_t *r = outbox_relay_start(pool, bus, schemas, 20000, &e);
+    outbox_relay_t *r =
+        outbox_relay_start(pool, bus, schemas, &(outbox_relay_opts_t){.poll_ms = 20000}, &e);
     REQUIRE_ONCE(r != NULL);
     sleep_ms(500); /* first pass done, LISTEN established */
     char type[96], id[37];
@@ -367,9 +374,9 @@ static void test_notify_wakes_relay(void) {
     outbox_relay_stop(r);
 
     const char *bad[] = {"Bad", NULL};
-    CHECK(outbox_relay_start(pool, bus, bad, 100, &e) == NULL);
+    CHECK(outbox_relay_start(pool, bus, bad, &(outbox_relay_opts_t){.poll_ms = 100}, &e) == NULL);
     const char *none[] = {NULL};
-    CHECK(outbox_relay_start(pool, bus, none, 100, &e) == NULL);
+    CHECK(outbox_relay_start(pool, bus, none, &(outbox_relay_opts_t){.poll_ms = 100}, &e) == NULL);
     outbox_relay_stop(NULL);
 }
 
@@ -547,7 +554,8 @@ static void test_exactly_once(void) {
 
     /* B: the relay runs while writers and a straggler commit out of seq order. */
     const char *schemas[] = {schema, NULL};
-    outbox_relay_t *relay = outbox_relay_start(pool, bus, schemas, 100, &e);
+    outbox_relay_t *relay =
+        outbox_relay_start(pool, bus, schemas, &(outbox_relay_opts_t){.poll_ms = 100}, &e);
     REQUIRE_ONCE(relay != NULL);
     straggler_t st = {0};
     pthread_t sth, wth[WRITERS];
@@ -646,7 +654,8 @@ static void test_relay_survives_pg_restart(void) {
     const char *schemas[] = {schema, NULL};
     /* long poll interval: after the restart the relay must re-LISTEN (or its backoff retry
      * must find the rows) well before a poll would */
-    outbox_relay_t *relay = outbox_relay_start(pool, bus, schemas, 20000, &e);
+    outbox_relay_t *relay =
+        outbox_relay_start(pool, bus, schemas, &(outbox_relay_opts_t){.poll_ms = 20000}, &e);
     REQUIRE_ONCE(relay != NULL);
     sleep_ms(300);
     char cmd[600];
@@ -743,7 +752,8 @@ static void test_relay_survives_nats_outage(void) {
     CHECK(b != NULL);
     CHECK(b && bus_ensure_stream(b, "EVENTS", subjects, &e) == 0);
     const char *schemas[] = {schema, NULL};
-    outbox_relay_t *relay = b ? outbox_relay_start(pool, b, schemas, 100, &e) : NULL;
+    outbox_relay_t *relay =
+        b ? outbox_relay_start(pool, b, schemas, &(outbox_relay_opts_t){.poll_ms = 100}, &e) : NULL;
     CHECK(relay != NULL);
     char type[96], ids[3][37];
     snprintf(type, sizeof type, "%s.outage.x", tp);
@@ -783,6 +793,259 @@ done:
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK_EQ_INT(system(cmd), 0);
+}
+
+/* ---- retention ----------------------------------------------------------------------------- */
+
+/* A statement in its own transaction with the given scope: affected rows, or -1. */
+static long long scoped_cmd(const db_scope_t *sc, const char *sql, int n, const char *const *p) {
+    err_t e = {0};
+    db_tx_t *tx = NULL;
+    if (db_begin(pool, sc, &tx, &e) < 0) {
+        fprintf(stdout, "#   db_begin: %s\n", e.message);
+        return -1;
+    }
+    long long rows = db_exec_cmd(tx, sql, n, p, &e);
+    if (rows < 0) {
+        fprintf(stdout, "#   statement failed: %s\n", e.message);
+        db_rollback(tx);
+        return -1;
+    }
+    return db_commit(tx, &e) < 0 ? -1 : rows;
+}
+
+/* Marks an event published `ago` (an interval, "3 hours") ago, as the relay would have. */
+static long long set_published(const char *id, const char *ago) {
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "UPDATE \"%s\".outbox SET published_at = now() - $2::interval WHERE id = $1::uuid",
+             schema);
+    const char *p[2] = {id, ago};
+    return scoped_cmd(&relay_scope, sql, 2, p);
+}
+
+static long long outbox_has(const char *id) {
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\".outbox WHERE id = $1::uuid", schema);
+    const char *p[1] = {id};
+    return relay_scalar(sql, 1, p);
+}
+
+static long long inbox_has(const char *consumer, const char *id) {
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM \"%s\".inbox WHERE consumer = $1 AND event_id = $2::uuid",
+             schema);
+    const char *p[2] = {consumer, id};
+    return relay_scalar(sql, 2, p);
+}
+
+static long long inbox_add(const char *consumer, const char *id, const char *ago) {
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO \"%s\".inbox (consumer, event_id, applied_at) "
+             "VALUES ($1, $2::uuid, now() - $3::interval)",
+             schema);
+    const char *p[3] = {consumer, id, ago};
+    return scoped_cmd(NULL, sql, 3, p);
+}
+
+static int publish_all(void) {
+    err_t e = {0};
+    int n;
+    while ((n = outbox_relay_once(pool, bus, schema, &e)) > 0) {
+    }
+    if (n < 0) fprintf(stdout, "#   relay: %s\n", e.message);
+    return n;
+}
+
+/* Retention 1 h: the row published 3 h ago goes; rows published 30 and 50 minutes ago and a
+ * pending row created 10 days ago stay. Inbox: retention + 1 day, so 26 h goes, 24 h stays.
+ * Only the relay scope may delete, and even it never a pending row. All as the app role. */
+static void test_purge(void) {
+    err_t e = {0};
+    char type[96], old_pub[37], recent_pub[37], edge_pub[37], old_pending[37], sql[300];
+    snprintf(type, sizeof type, "%s.purge.x", tp);
+    REQUIRE_ONCE(add_event(TENANT_A, type, NULL, old_pub) == 0);
+    REQUIRE_ONCE(add_event(TENANT_A, type, NULL, recent_pub) == 0);
+    REQUIRE_ONCE(add_event(TENANT_B, type, NULL, edge_pub) == 0);
+    REQUIRE_ONCE(publish_all() == 0);
+    REQUIRE_ONCE(add_event(TENANT_A, type, NULL, old_pending) == 0);
+    CHECK_EQ_INT(set_published(old_pub, "3 hours"), 1);
+    CHECK_EQ_INT(set_published(recent_pub, "30 minutes"), 1);
+    CHECK_EQ_INT(set_published(edge_pub, "50 minutes"), 1);
+    /* an acknowledged write that never got published (NATS down for days): however old */
+    snprintf(sql, sizeof sql,
+             "SELECT set_config('app.relay', 'on', false); UPDATE \"%s\".outbox SET "
+             "created_at = now() - interval '10 days' WHERE id = '%s'",
+             schema, old_pending);
+    CHECK_EQ_INT(owner_exec(sql), 0);
+
+    const char *consumer = "purge-test";
+    const char *i_old = "5b0e8d1a-0c6f-4d7e-9a1b-2c3d4e5f6a01";
+    const char *i_mid = "5b0e8d1a-0c6f-4d7e-9a1b-2c3d4e5f6a02";
+    const char *i_new = "5b0e8d1a-0c6f-4d7e-9a1b-2c3d4e5f6a03";
+    CHECK_EQ_INT(inbox_add(consumer, i_old, "26 hours"), 1);
+    CHECK_EQ_INT(inbox_add(consumer, i_mid, "24 hours"), 1);
+    CHECK_EQ_INT(inbox_add(consumer, i_new, "0 seconds"), 1);
+
+    /* the app role, not a superuser nor BYPASSRLS: row-level security applies */
+    CHECK_EQ_INT(relay_scalar("SELECT count(*) FROM pg_roles WHERE rolname = current_user AND "
+                              "NOT rolsuper AND NOT rolbypassrls",
+                              0, NULL),
+                 1);
+
+    /* outside the relay scope nothing can be deleted; in it, never a pending row */
+    const db_scope_t tenant = {TENANT_A, NULL, 0, 0}, admin = {NULL, NULL, 1, 0};
+    char del_outbox[160], del_inbox[160];
+    snprintf(del_outbox, sizeof del_outbox, "DELETE FROM \"%s\".outbox WHERE id = $1::uuid",
+             schema);
+    snprintf(del_inbox, sizeof del_inbox, "DELETE FROM \"%s\".inbox WHERE consumer = $1", schema);
+    const char *p_old[1] = {old_pub}, *p_pending[1] = {old_pending}, *p_cons[1] = {consumer};
+    CHECK_EQ_INT(scoped_cmd(&tenant, del_outbox, 1, p_old), 0);
+    CHECK_EQ_INT(scoped_cmd(&admin, del_outbox, 1, p_old), 0);
+    CHECK_EQ_INT(scoped_cmd(&relay_scope, del_outbox, 1, p_pending), 0);
+    CHECK_EQ_INT(scoped_cmd(&tenant, del_inbox, 1, p_cons), 0);
+    CHECK_EQ_INT(scoped_cmd(&admin, del_inbox, 1, p_cons), 0);
+    CHECK_EQ_INT(scoped_cmd(NULL, del_inbox, 1, p_cons), 0);
+    CHECK_EQ_INT(outbox_has(old_pub), 1);
+    CHECK_EQ_INT(outbox_has(old_pending), 1);
+    CHECK_EQ_INT(inbox_has(consumer, i_old), 1);
+
+    outbox_purged_t rm = {0, 0};
+    int rc = outbox_purge_once(pool, schema, 3600, &rm, &e);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) fprintf(stdout, "#   purge: %s\n", e.message);
+    CHECK_EQ_INT(rm.outbox, 1);
+    CHECK_EQ_INT(rm.inbox, 1);
+    CHECK_EQ_INT(outbox_has(old_pub), 0);
+    CHECK_EQ_INT(outbox_has(recent_pub), 1);
+    CHECK_EQ_INT(outbox_has(edge_pub), 1);
+    CHECK_EQ_INT(outbox_has(old_pending), 1);
+    CHECK_EQ_INT(inbox_has(consumer, i_old), 0);
+    CHECK_EQ_INT(inbox_has(consumer, i_mid), 1);
+    CHECK_EQ_INT(inbox_has(consumer, i_new), 1);
+    /* nothing more to do; counts add up */
+    CHECK_EQ_INT(outbox_purge_once(pool, schema, 3600, &rm, &e), 0);
+    CHECK_EQ_INT(rm.outbox, 1);
+    CHECK_EQ_INT(rm.inbox, 1);
+    /* a shorter retention reaches further */
+    CHECK_EQ_INT(outbox_purge_once(pool, schema, 40 * 60, NULL, &e), 0);
+    CHECK_EQ_INT(outbox_has(edge_pub), 0);
+    CHECK_EQ_INT(outbox_has(recent_pub), 1);
+    CHECK_EQ_INT(outbox_has(old_pending), 1);
+
+    /* the pending row, once published, is kept for the retention from then on */
+    CHECK_EQ_INT(publish_all(), 0);
+    CHECK_EQ_INT(outbox_purge_once(pool, schema, 3600, NULL, &e), 0);
+    CHECK_EQ_INT(outbox_has(old_pending), 1);
+
+    err_clear(&e);
+    CHECK_EQ_INT(outbox_purge_once(pool, "Bad", 3600, NULL, &e), -1);
+    CHECK_EQ_INT(outbox_purge_once(pool, schema, 0, NULL, &e), -1);
+}
+
+/* More expired rows than one batch: the purge loops (5000 rows per transaction) to the end. */
+static void test_purge_batches(void) {
+    enum { N = 12001 };
+    err_t e = {0};
+    char sql[400], n_s[16];
+    snprintf(n_s, sizeof n_s, "%d", N);
+    const char *p[1] = {n_s};
+    snprintf(sql, sizeof sql,
+             "INSERT INTO \"%s\".outbox (type, subject, payload, created_at, published_at) "
+             "SELECT 'bulk.old', 'events.bulk.old', '{}'::jsonb, now() - interval '3 days', "
+             "now() - interval '3 days' FROM generate_series(1, $1::int)",
+             schema);
+    CHECK_EQ_INT(scoped_cmd(&relay_scope, sql, 1, p), N);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO \"%s\".inbox (consumer, event_id, applied_at) SELECT 'bulk', "
+             "gen_random_uuid(), now() - interval '3 days' FROM generate_series(1, $1::int)",
+             schema);
+    CHECK_EQ_INT(scoped_cmd(NULL, sql, 1, p), N);
+    outbox_purged_t rm = {0, 0};
+    long long t0 = now_ms();
+    CHECK_EQ_INT(outbox_purge_once(pool, schema, 86400, &rm, &e), 0);
+    fprintf(stdout, "# purge: %lld outbox + %lld inbox rows in %lld ms\n", rm.outbox, rm.inbox,
+            now_ms() - t0);
+    CHECK_EQ_INT(rm.outbox, N);
+    CHECK_EQ_INT(rm.inbox, N);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\".outbox WHERE type = 'bulk.old'", schema);
+    CHECK_EQ_INT(relay_scalar(sql, 0, NULL), 0);
+}
+
+static int wait_gone(const char *id, int timeout_ms) {
+    long long deadline = now_ms() + timeout_ms;
+    while (now_ms() < deadline) {
+        if (outbox_has(id) == 0) return 1;
+        sleep_ms(50);
+    }
+    return 0;
+}
+
+/* The relay thread purges by itself: shortly after start, then every purge interval (300 ms
+ * here); a relay without a retention never does. */
+static void test_relay_purges(void) {
+    err_t e = {0};
+    const char *schemas[] = {schema, NULL};
+    char type[96], a[37], b[37], c[37];
+    snprintf(type, sizeof type, "%s.purge.relay", tp);
+    REQUIRE_ONCE(add_event(TENANT_A, type, NULL, a) == 0);
+    REQUIRE_ONCE(publish_all() == 0);
+    CHECK_EQ_INT(set_published(a, "2 hours"), 1);
+
+    /* no retention: nothing is deleted */
+    outbox_relay_t *r = outbox_relay_start(
+        pool, bus, schemas, &(outbox_relay_opts_t){.poll_ms = 100, .purge_every_ms = 100}, &e);
+    REQUIRE_ONCE(r != NULL);
+    sleep_ms(600);
+    outbox_relay_stop(r);
+    CHECK_EQ_INT(outbox_has(a), 1);
+
+    const outbox_relay_opts_t opts = {.poll_ms = 20000, .retention_s = 3600, .purge_every_ms = 300};
+    r = outbox_relay_start(pool, bus, schemas, &opts, &e);
+    REQUIRE_ONCE(r != NULL);
+    CHECK(wait_gone(a, 5000));
+    /* a later event: published by the relay (NOTIFY), aged, purged by a later pass */
+    CHECK_EQ_INT(add_event(TENANT_B, type, NULL, b), 0);
+    CHECK(wait_published(b, 3000));
+    CHECK_EQ_INT(add_event(TENANT_B, type, NULL, c), 0);
+    CHECK(wait_published(c, 3000));
+    CHECK_EQ_INT(set_published(b, "2 hours"), 1);
+    CHECK(wait_gone(b, 5000));
+    CHECK_EQ_INT(outbox_has(c), 1);
+    outbox_relay_stop(r);
+    CHECK_EQ_INT(outbox_has(c), 1);
+    CHECK(outbox_relay_start(pool, bus, schemas, &(outbox_relay_opts_t){.retention_s = -1}, &e) ==
+          NULL);
+}
+
+/* EVENTS gets MaxAge = the retention; a stream made without one (as earlier versions did) is
+ * updated, and so is one with another retention. Below the duplicate window is refused. */
+static void test_events_stream_retention(void) {
+    err_t e = {0};
+    const char *subjects[] = {"events.>", NULL};
+    const int64_t sec = 1000LL * 1000 * 1000;
+    int64_t age = -1;
+    CHECK_EQ_INT(bus_ensure_stream(bus, "EVENTS", subjects, &e), 0);
+    CHECK_EQ_INT(bus_js_stream_max_age(bus, "EVENTS", &age, &e), 0);
+    CHECK(age == 0);
+    CHECK_EQ_INT(outbox_ensure_stream(bus, 720LL * 3600, &e), 0);
+    CHECK_EQ_INT(bus_js_stream_max_age(bus, "EVENTS", &age, &e), 0);
+    CHECK(age == 720LL * 3600 * sec);
+    fprintf(stdout, "# EVENTS MaxAge %lld ns\n", (long long)age);
+    CHECK_EQ_INT(outbox_ensure_stream(bus, 3600, &e), 0);
+    CHECK_EQ_INT(bus_js_stream_max_age(bus, "EVENTS", &age, &e), 0);
+    CHECK(age == 3600 * sec);
+    /* events still flow */
+    char type[96], id[37];
+    snprintf(type, sizeof type, "%s.retention.x", tp);
+    CHECK_EQ_INT(add_event(TENANT_A, type, NULL, id), 0);
+    CHECK_EQ_INT(publish_all(), 0);
+    CHECK_EQ_INT(outbox_ensure_stream(bus, 60, &e), -1);
+    CHECK_EQ_INT(outbox_ensure_stream(bus, 720LL * 3600, &e), 0);
+    CHECK_EQ_INT(bus_js_stream_max_age(bus, "EVENTS", &age, &e), 0);
+    CHECK(age == 720LL * 3600 * sec);
 }
 
 /* ---- relay throughput (a measurement, printed) -------------------------------------------- */
@@ -836,10 +1099,9 @@ int main(void) {
              "SELECT core.create_outbox('%s'); GRANT USAGE ON SCHEMA %s TO reciprocal_app",
              schema, schema, schema, schema);
     err_t e = {0};
-    const char *subjects[] = {"events.>", NULL};
     if (owner_exec(sql) < 0 || !(pool = db_pool_open(db_url, 12, &e)) ||
         !(bus = bus_connect(nats_url, "test_outbox", &e)) ||
-        bus_ensure_stream(bus, "EVENTS", subjects, &e) < 0) {
+        outbox_ensure_stream(bus, 720LL * 3600, &e) < 0) {
         fprintf(stdout, "#   setup failed: %s\n", e.message);
         fprintf(stdout, "not ok 1 - setup\n");
         db_pool_close(pool);
@@ -856,6 +1118,10 @@ int main(void) {
     RUN(test_relay_survives_pg_restart);
     RUN(test_relay_survives_nats_outage);
     RUN(test_relay_throughput);
+    RUN(test_events_stream_retention);
+    RUN(test_purge);
+    RUN(test_purge_batches);
+    RUN(test_relay_purges);
 
     snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
     owner_exec(sql);

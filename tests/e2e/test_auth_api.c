@@ -533,6 +533,37 @@ static void test_token_rejections(void) {
     snprintf(forged, sizeof forged, "%s.%.*s.", hb, (int)(dot2 - parts - 1), parts + 1);
     free(hb);
     expect_401(forged, "token_alg_invalid");
+    /* the gateway caches verified tokens (gateway/authn_cache): g_a_access was just accepted,
+     * yet a copy with one byte of its signature changed, or with its payload changed (more
+     * permissions) under the original signature, is refused, and the original still works */
+    e2e_resp_t ok;
+    REQUIRE(req_as(g_a_access, "GET", "/api/v1/auth/me", NULL, &ok) == 0);
+    CHECK_EQ_INT(ok.status, 200);
+    e2e_resp_free(&ok);
+    snprintf(forged, sizeof forged, "%s", g_a_access);
+    size_t fl = strlen(forged);
+    REQUIRE(fl > 10);
+    forged[fl - 5] = forged[fl - 5] == 'A' ? 'B' : 'A';
+    expect_401(forged, "token_signature_invalid");
+    char seg[2048];
+    REQUIRE((size_t)(dot2 - parts - 1) < sizeof seg);
+    snprintf(seg, sizeof seg, "%.*s", (int)(dot2 - parts - 1), parts + 1);
+    dec = jsonx_b64url_decode(seg, &dl);
+    REQUIRE(dec);
+    json_t *pl = json_loadb((char *)dec, dl, 0, NULL);
+    free(dec);
+    REQUIRE(pl);
+    json_object_set_new(pl, "perms", json_string("*"));
+    char *ps = jsonx_dump(pl);
+    json_decref(pl);
+    char *pb = jsonx_b64url_encode((unsigned char *)ps, strlen(ps));
+    free(ps);
+    snprintf(forged, sizeof forged, "%.*s.%s%s", (int)hl, g_a_access, pb, dot2);
+    free(pb);
+    expect_401(forged, "token_signature_invalid");
+    REQUIRE(req_as(g_a_access, "GET", "/api/v1/auth/me", NULL, &ok) == 0);
+    CHECK_EQ_INT(ok.status, 200);
+    e2e_resp_free(&ok);
     /* unknown kid: signed by a key the service never published */
     jwt_key_t *k = NULL;
     REQUIRE(jwt_key_generate(2048, &k, &e) == 0);

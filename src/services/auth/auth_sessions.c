@@ -556,14 +556,15 @@ fail:
     return -1;
 }
 
+/* One statement, so one round trip: db_read sends BEGIN READ ONLY, the caller's scope (the
+ * same as auth_begin's), the SELECT and COMMIT as one pipeline. */
 int auth_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    db_tx_t *tx = NULL;
     (void)in;
     const char *club = auth_caller_club(call->caller);
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    db_scope_t s = {.club_id = club, .user_id = call->caller->user_id};
     const char *p[] = {club, call->caller->user_id};
-    PGresult *r = db_exec(
-        tx,
+    PGresult *r = db_read(
+        call->env->db, &s,
         "SELECT jsonb_build_object('id', u.id, 'email', u.email, 'club_id', CASE WHEN u.club_id "
         "= '" AUTH_NETWORK_CLUB "' THEN NULL ELSE u.club_id END, 'status', u.status, "
         "'email_verified', u.email_verified_at IS NOT NULL, 'roles', coalesce((SELECT "
@@ -573,24 +574,17 @@ int auth_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         "'created_at', u.created_at)::text FROM auth.users u WHERE u.club_id = $1::uuid AND u.id "
         "= $2::uuid",
         2, p, e);
-    if (!r) {
-        db_rollback(tx);
-        return -1;
-    }
+    if (!r) return -1;
     if (PQntuples(r) != 1) {
         PQclear(r);
-        db_rollback(tx);
         return err_set(e, 401, "unauthenticated", "", "the signed-in account no longer exists");
     }
     json_t *me = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);
-    if (!me) {
-        db_rollback(tx);
-        return err_set(e, 500, "internal", "", "database returned unreadable JSON");
-    }
+    if (!me) return err_set(e, 500, "internal", "", "database returned unreadable JSON");
     json_object_set_new(me, "perms", json_string(call->caller->perms));
     *out = me;
-    return db_commit(tx, e);
+    return 0;
 }
 
 int auth_jwks(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

@@ -1,0 +1,138 @@
+/* authn_cache: see authn_cache.h. */
+#include "gateway/authn_cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#define WAYS 4
+
+typedef struct entry {
+    unsigned char key[AUTHN_CACHE_KEY_LEN];
+    int used;
+    uint64_t gen;
+    int64_t valid_from, valid_until;
+    authn_ident_t id;
+} entry_t;
+
+struct authn_cache {
+    pthread_mutex_t mu;
+    size_t cap; /* power of two, multiple of WAYS */
+    entry_t *slots;
+};
+
+authn_cache_t *authn_cache_new(size_t capacity) {
+    size_t cap = WAYS;
+    while (cap < capacity && cap < ((size_t)1 << 24))
+        cap <<= 1;
+    authn_cache_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->slots = calloc(cap, sizeof *c->slots);
+    if (!c->slots) {
+        free(c);
+        return NULL;
+    }
+    c->cap = cap;
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+void authn_cache_free(authn_cache_t *c) {
+    if (!c) return;
+    pthread_mutex_destroy(&c->mu);
+    sodium_memzero(c->slots, c->cap * sizeof *c->slots);
+    free(c->slots);
+    free(c);
+}
+
+static void hash_str(crypto_hash_sha256_state *st, const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    crypto_hash_sha256_update(st, len, sizeof len);
+    crypto_hash_sha256_update(st, (const unsigned char *)(s ? s : ""), n);
+}
+
+void authn_cache_key(const char *issuer, const char *audience, const char *token, size_t len,
+                     unsigned char key[AUTHN_CACHE_KEY_LEN]) {
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    hash_str(&st, issuer);
+    hash_str(&st, audience);
+    crypto_hash_sha256_update(&st, (const unsigned char *)token, len);
+    crypto_hash_sha256_final(&st, key);
+}
+
+/* The set (WAYS consecutive slots) a key belongs to. */
+static entry_t *set_of(authn_cache_t *c, const unsigned char *key) {
+    uint64_t h = 0;
+    memcpy(&h, key, sizeof h);
+    size_t sets = c->cap / WAYS;
+    return &c->slots[(size_t)(h & (uint64_t)(sets - 1)) * WAYS];
+}
+
+static int live(const entry_t *x, uint64_t gen, int64_t now) {
+    return x->used && x->gen == gen && x->valid_from <= now && now < x->valid_until;
+}
+
+int authn_cache_get(authn_cache_t *c, const unsigned char key[AUTHN_CACHE_KEY_LEN],
+                    uint64_t keyset_gen, int64_t now, authn_ident_t *out) {
+    if (!c) return 0;
+    int hit = 0;
+    pthread_mutex_lock(&c->mu);
+    entry_t *s = set_of(c, key);
+    for (int i = 0; i < WAYS && !hit; i++) {
+        /* constant time: the digest of a bearer token is as good as the token for a lookup */
+        if (s[i].used && sodium_memcmp(s[i].key, key, AUTHN_CACHE_KEY_LEN) == 0 &&
+            live(&s[i], keyset_gen, now)) {
+            *out = s[i].id;
+            hit = 1;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+void authn_cache_put(authn_cache_t *c, const unsigned char key[AUTHN_CACHE_KEY_LEN],
+                     uint64_t keyset_gen, int64_t valid_from, int64_t valid_until,
+                     const authn_ident_t *id) {
+    if (!c || valid_from >= valid_until) return;
+    pthread_mutex_lock(&c->mu);
+    entry_t *s = set_of(c, key), *victim = NULL;
+    for (int i = 0; i < WAYS && !victim; i++)
+        if (s[i].used && sodium_memcmp(s[i].key, key, AUTHN_CACHE_KEY_LEN) == 0) victim = &s[i];
+    for (int i = 0; i < WAYS && !victim; i++)
+        if (!s[i].used || s[i].gen != keyset_gen) victim = &s[i]; /* free, or an old key set */
+    if (!victim) { /* full: evict the entry that expires first (an expired one, if any) */
+        victim = &s[0];
+        for (int i = 1; i < WAYS; i++)
+            if (s[i].valid_until < victim->valid_until) victim = &s[i];
+    }
+    memcpy(victim->key, key, AUTHN_CACHE_KEY_LEN);
+    victim->used = 1;
+    victim->gen = keyset_gen;
+    victim->valid_from = valid_from;
+    victim->valid_until = valid_until;
+    victim->id = *id;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void authn_cache_clear(authn_cache_t *c) {
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    sodium_memzero(c->slots, c->cap * sizeof *c->slots);
+    pthread_mutex_unlock(&c->mu);
+}
+
+size_t authn_cache_count(authn_cache_t *c, uint64_t keyset_gen, int64_t now) {
+    if (!c) return 0;
+    size_t n = 0;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->cap; i++)
+        n += (size_t)live(&c->slots[i], keyset_gen, now);
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
