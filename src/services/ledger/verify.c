@@ -316,8 +316,11 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
         if (bad) goto out;
     }
 
-    /* checkpoints */
-    size_t nv = 0, maxv = CHECKPOINT_MAX_SIGS;
+    /* checkpoints: verifiers = the log + every identity of the largest config (a note carries
+     * at most CHECKPOINT_MAX_SIGS lines, but any of the admins in force may have signed them) */
+    size_t nv = 0, maxv = 1;
+    for (size_t s = 0; s < n_snaps; s++)
+        if (snaps[s].cfg.n_ids + 1 > maxv) maxv = snaps[s].cfg.n_ids + 1;
     vs = calloc(maxv, sizeof *vs);
     verified = calloc(maxv, sizeof *verified);
     if (!vs || !verified) {
@@ -325,6 +328,7 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
         goto out;
     }
     if (checkpoint_verifier_init(&vs[nv++], origin, lpk, e) != 0) goto out;
+    const ledger_config_t *vs_cfg = NULL; /* the config vs[1..nv) were built from */
     uint64_t last_size = 0;
     uint8_t last_root[32];
     for (size_t ci = 0; ci < json_array_size(cps); ci++) {
@@ -339,14 +343,17 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
             const ledger_config_t *at = NULL;
             for (size_t s = 0; s < n_snaps && snaps[s].end <= cn.cp.size; s++)
                 at = &snaps[s].cfg;
-            nv = 1;
-            for (size_t i = 0; at && i < at->n_ids && nv < maxv; i++)
-                if (at->ids[i].role == POLICY_ROLE_ADMIN &&
-                    strcmp(at->ids[i].org, LEDGER_NETWORK_ORG) != 0 &&
-                    !ledger_config_is_revoked(at, at->ids[i].pk))
-                    if (checkpoint_verifier_init(&vs[nv], at->ids[i].org, at->ids[i].pk, e) == 0)
+            if (at != vs_cfg) { /* rebuilt only when the config in force changes */
+                nv = 1;
+                for (size_t i = 0; at && i < at->n_ids && nv < maxv; i++)
+                    if (at->ids[i].role == POLICY_ROLE_ADMIN &&
+                        strcmp(at->ids[i].org, LEDGER_NETWORK_ORG) != 0 &&
+                        !ledger_config_is_revoked(at, at->ids[i].pk) &&
+                        checkpoint_verifier_init(&vs[nv], at->ids[i].org, at->ids[i].pk, e) == 0)
                         nv++;
-            err_clear(e);
+                vs_cfg = at;
+                err_clear(e);
+            }
             if (checkpoint_verify(&cn, vs, nv, verified, &nver, e) != 0) {
                 /* name the part: a body that still matches the replayed log means a signature
                  * line was altered; otherwise the body (origin, size, root) was */

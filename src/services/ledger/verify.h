@@ -5,7 +5,9 @@
  * ids), data root, validation root, write-set hash, header hash; then every checkpoint: the
  * log's signature, its root recomputed from the leaves, consistency with the previous one, and
  * the witness cosignatures (keys = admin identities of the config in force at the checkpoint's
- * size). Every failure names the block/tx (or checkpoint) and the field. Owns nothing. */
+ * size; lines by any other key, e.g. an org registered later or a key revoked before, are
+ * ignored as unknown signers and not counted). Every failure names the block/tx (or checkpoint) and
+ * the field. Owns nothing. */
 #ifndef SERVICES_LEDGER_VERIFY_H
 #define SERVICES_LEDGER_VERIFY_H
 

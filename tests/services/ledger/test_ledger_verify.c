@@ -6,7 +6,12 @@
  * creator, payload, read set, write set, endorsement signature and validation code, a config
  * transaction's org config, a checkpoint's note body, its log signature and a witness
  * cosignature. Every variant must fail, and the message must name the block/tx (or checkpoint)
- * and the field. Table-driven. The chain is shared with other binaries: everything relative. */
+ * and the field. Table-driven. Then the witnesses of each checkpoint (the admin identities of
+ * the config in force at its size): cosignature lines by an org registered after the checkpoint
+ * or by a key revoked before it are ignored (not counted, not even checked), the same keys count
+ * on checkpoints where they are in force, a key's cosignature made before its revocation still
+ * counts, and a witness beyond the 31st admin identity counts. The chain is shared with other
+ * binaries: everything relative. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -19,6 +24,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "ledger/checkpoint.h"
 #include "services/ledger/api.h"
 #include "services/ledger/engine.h"
 #include "services/ledger/settings.h"
@@ -28,7 +34,7 @@
 static db_pool_t *pool;
 static bus_t *bus;
 static cfg_t g_cfg;
-static char A[32], B[32], tag[16];
+static char A[32], B[32], C[32], tag[16];
 
 /* where the interesting transactions landed in the export */
 static size_t cfg_blk, cfg_pos, put_blk, put_pos, cp_idx;
@@ -404,6 +410,212 @@ static void test_consistent_alteration(void) {
     json_decref(ex);
 }
 
+/* ---- witnesses: the config in force at each checkpoint ------------------------------------ */
+
+/* The verifier's witnesses of a checkpoint are the admin identities of the config in force at
+ * its size. A signature line by any other key (an org that joined later, a key revoked before
+ * the checkpoint) is an unknown signer of the signed note: ignored, not counted, and its
+ * signature not even checked (C2SP signed-note). */
+
+static uint64_t cp_size(json_t *ex, size_t i) {
+    const char *note = json_string_value(json_array_get(json_object_get(ex, "checkpoints"), i));
+    checkpoint_note_t cn;
+    err_t e = {0};
+    if (!note || checkpoint_parse(note, strlen(note), &cn, &e) != 0) return 0;
+    uint64_t sz = cn.cp.size;
+    checkpoint_note_free(&cn);
+    return sz;
+}
+
+/* the first checkpoint of at least `min` leaves; -1 when none */
+static long cp_at_least(json_t *ex, uint64_t min) {
+    json_t *cps = json_object_get(ex, "checkpoints");
+    for (size_t i = 0; i < json_array_size(cps); i++)
+        if (cp_size(ex, i) >= min) return (long)i;
+    return -1;
+}
+
+/* log size after the block holding transaction id */
+static uint64_t end_of_tx(json_t *ex, const uint8_t id[32]) {
+    size_t b, p;
+    if (locate(ex, id, &b, &p) != 0) return 0;
+    return (uint64_t)json_integer_value(json_object_get(blk(ex, b), "first_log_index")) +
+           (uint64_t)json_integer_value(json_object_get(blk(ex, b), "tx_count"));
+}
+
+/* Appends to checkpoint i a witness cosignature in the service's format (a signed-note
+ * Ed25519 line named after the org) made with sk; corrupt: one character of the signature
+ * flipped. */
+static int add_cosig(json_t *ex, size_t i, const char *org, const uint8_t sk[64], int corrupt) {
+    json_t *cps = json_object_get(ex, "checkpoints");
+    const char *note = json_string_value(json_array_get(cps, i));
+    checkpoint_signer_t s;
+    err_t e = {0};
+    char *out = NULL;
+    size_t ol = 0;
+    if (!note || checkpoint_signer_init(&s, org, sk, &e) != 0) return -1;
+    int rc = checkpoint_sign(note, strlen(note), &s, &out, &ol, &e);
+    checkpoint_signer_wipe(&s);
+    if (rc != 0) {
+        printf("#   cosign as %s: %s\n", org, e.message);
+        return -1;
+    }
+    if (corrupt) {
+        /* the new line, "\u2014 <org> <base64>\n", follows the old note */
+        char *sig = out + strlen(note) + 3 + 1 + strlen(org) + 1 + 10;
+        *sig = *sig == 'A' ? 'B' : 'A';
+    }
+    json_array_set_new(cps, i, json_string(out));
+    free(out);
+    return 0;
+}
+
+/* removes the signature line `line` from checkpoint i */
+static int drop_cosig(json_t *ex, size_t i, const char *line) {
+    json_t *cps = json_object_get(ex, "checkpoints");
+    char *note = strdup(json_string_value(json_array_get(cps, i)));
+    char *l = strstr(note, line), *nl = l ? strchr(l, '\n') : NULL;
+    if (!nl) {
+        free(note);
+        return -1;
+    }
+    memmove(l, nl + 1, strlen(nl + 1) + 1);
+    json_array_set_new(cps, i, json_string(note));
+    free(note);
+    return 0;
+}
+
+typedef struct witness_case {
+    const char *name;
+    int who;    /* 0 = org C (registered after checkpoint S), 1 = A's admin key (revoked) */
+    int at;     /* 0 = S (before C joined), 1 = T (after C joined, before the revocation),
+                 * 2 = R (after A's admin key was revoked) */
+    int op;     /* 0 = add a valid line, 1 = add a line with a bad signature, 2 = remove A's */
+    int fails;  /* verify must fail (a known witness key whose signature does not verify) */
+    long delta; /* otherwise: the cosignature count minus the unaltered export's */
+} witness_case_t;
+
+static const witness_case_t witness_cases[] = {
+    {"later org on a checkpoint before it joined", 0, 0, 0, 0, 0},
+    {"later org, bad signature, before it joined", 0, 0, 1, 0, 0},
+    {"later org on a checkpoint after it joined", 0, 1, 0, 0, 1},
+    {"later org, bad signature, after it joined", 0, 1, 1, 1, 0},
+    {"revoked key on a checkpoint after the revocation", 1, 2, 0, 0, 0},
+    {"revoked key, bad signature, after the revocation", 1, 2, 1, 0, 0},
+    {"same key on a checkpoint before the revocation", 1, 1, 0, 0, 1},
+    {"same key, bad signature, before the revocation", 1, 1, 1, 1, 0},
+    {"its real cosignature before the revocation removed", 1, 0, 2, 0, -1},
+};
+
+static void test_witness_config_in_force(void) {
+    err_t e = {0};
+    uint8_t c_id[32], r_id[32], a_sk[64], a_pk[32], c_sk[64], c_pk[32];
+    json_t *st = NULL, *co = NULL, *ex = NULL;
+    /* S: A cosigns the latest checkpoint; then C joins, then A's admin key is revoked */
+    REQUIRE(ledger_cosign(pool, A, NULL, &co, &e) == 0);
+    char a_line[256];
+    snprintf(a_line, sizeof a_line, "%s", json_string_value(json_object_get(co, "signature_line")));
+    json_decref(co);
+    REQUIRE(ledger_register_org(pool, bus, C, NULL, "club", 10000, &st, &e) == 0);
+    CHECK_STR(code_of(st), "VALID");
+    REQUIRE(ledger_unhex(json_string_value(json_object_get(st, "tx_id")), c_id, 32) == 0);
+    json_decref(st);
+    REQUIRE(ledger_org_key(pool, A, "admin", a_sk, a_pk, &e) == 0);
+    REQUIRE(ledger_org_key(pool, C, "admin", c_sk, c_pk, &e) == 0);
+    REQUIRE(ledger_revoke_key(pool, bus, a_pk, "witness test", 10000, &st, &e) == 0);
+    CHECK_STR(code_of(st), "VALID");
+    REQUIRE(ledger_unhex(json_string_value(json_object_get(st, "tx_id")), r_id, 32) == 0);
+    json_decref(st);
+
+    REQUIRE(ledger_export(pool, &ex, &e) == 0);
+    ledger_verify_report_t rep;
+    int rc = ledger_verify_export(ex, NULL, &rep, &e);
+    if (rc != 0) printf("#   verify: %s\n", e.message);
+    CHECK(rc == 0);
+    size_t base = rep.cosignatures;
+    uint64_t c_end = end_of_tx(ex, c_id), r_end = end_of_tx(ex, r_id);
+    long idx[3] = {-1, cp_at_least(ex, c_end), cp_at_least(ex, r_end)};
+    json_t *cps = json_object_get(ex, "checkpoints");
+    for (size_t i = 0; i < json_array_size(cps); i++)
+        if (strstr(json_string_value(json_array_get(cps, i)), a_line)) idx[0] = (long)i;
+    printf("# witnesses: %zu cosignatures; S = checkpoint %ld (size %" PRIu64
+           "), C joined at %" PRIu64 ", T = %ld, A revoked at %" PRIu64 ", R = %ld\n",
+           base, idx[0], idx[0] >= 0 ? cp_size(ex, (size_t)idx[0]) : 0, c_end, idx[1], r_end,
+           idx[2]);
+    /* S before C's config block, T between it and the revocation, R after that */
+    REQUIRE(rc == 0 && c_end > 0 && r_end > c_end && idx[0] >= 0 && idx[1] >= 0 && idx[2] >= 0);
+    REQUIRE(cp_size(ex, (size_t)idx[0]) < c_end && cp_size(ex, (size_t)idx[1]) < r_end);
+    for (size_t i = 0; i < sizeof witness_cases / sizeof witness_cases[0]; i++) {
+        const witness_case_t *c = &witness_cases[i];
+        json_t *x = json_deep_copy(ex);
+        size_t at = (size_t)idx[c->at];
+        int mrc = c->op == 2 ? drop_cosig(x, at, a_line)
+                             : add_cosig(x, at, c->who ? A : C, c->who ? a_sk : c_sk, c->op);
+        CHECK(mrc == 0);
+        err_t ve = {0};
+        int vrc = mrc == 0 ? ledger_verify_export(x, NULL, &rep, &ve) : -1;
+        json_decref(x);
+        printf("# %-52s -> %s\n", c->name,
+               vrc == 0        ? "valid"
+               : ve.message[0] ? ve.message
+                               : "(not built)");
+        if (mrc != 0) continue;
+        if (c->fails) {
+            CHECK(vrc != 0);
+            char want[64];
+            snprintf(want, sizeof want, "checkpoint %zu ", at);
+            CHECK(strstr(ve.message, want) != NULL);
+            CHECK(strstr(ve.message, c->who ? A : C) != NULL);
+            CHECK_STR(ve.field, "checkpoint");
+        } else {
+            CHECK(vrc == 0);
+            if (vrc == 0) CHECK_EQ_INT((long)rep.cosignatures - (long)base, c->delta);
+        }
+    }
+    sodium_memzero(a_sk, sizeof a_sk);
+    sodium_memzero(c_sk, sizeof c_sk);
+    json_decref(ex);
+}
+
+/* More admin identities in force than lines a note may carry (CHECKPOINT_MAX_SIGS): a witness
+ * registered after the first 31 still counts. */
+static void test_many_witnesses(void) {
+    err_t e = {0};
+    char org[32] = "";
+    for (int i = 0; i < CHECKPOINT_MAX_SIGS; i++) {
+        json_t *st = NULL;
+        snprintf(org, sizeof org, "vw%d-%d", (int)getpid(), i);
+        REQUIRE(ledger_register_org(pool, bus, org, NULL, "club", 10000, &st, &e) == 0);
+        CHECK_STR(code_of(st), "VALID");
+        json_decref(st);
+    }
+    uint8_t sk[64], pk[32];
+    REQUIRE(ledger_org_key(pool, org, "admin", sk, pk, &e) == 0);
+    json_t *ex = NULL;
+    REQUIRE(ledger_export(pool, &ex, &e) == 0);
+    size_t last = json_array_size(json_object_get(ex, "checkpoints")) - 1;
+    ledger_verify_report_t rep;
+    int rc = ledger_verify_export(ex, NULL, &rep, &e);
+    CHECK(rc == 0);
+    size_t base = rep.cosignatures;
+    json_t *x = json_deep_copy(ex);
+    CHECK(add_cosig(x, last, org, sk, 0) == 0);
+    rc = ledger_verify_export(x, NULL, &rep, &e);
+    if (rc != 0) printf("#   verify: %s\n", e.message);
+    CHECK(rc == 0);
+    printf("# the %dth witness org: %zu -> %zu cosignatures\n", CHECKPOINT_MAX_SIGS + 2, base,
+           rep.cosignatures);
+    CHECK_EQ_INT(rep.cosignatures, base + 1);
+    json_decref(x);
+    x = json_deep_copy(ex);
+    CHECK(add_cosig(x, last, org, sk, 1) == 0);
+    CHECK(ledger_verify_export(x, NULL, &rep, &e) != 0);
+    CHECK(strstr(e.message, org) != NULL);
+    json_decref(x);
+    sodium_memzero(sk, sizeof sk);
+    json_decref(ex);
+}
+
 int main(void) {
     log_init(LOG_WARN, 0, "test_ledger_verify");
     const char *db_url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
@@ -422,6 +634,7 @@ int main(void) {
     snprintf(tag, sizeof tag, "v%d", (int)getpid());
     snprintf(A, sizeof A, "va%d", (int)getpid());
     snprintf(B, sizeof B, "vb%d", (int)getpid());
+    snprintf(C, sizeof C, "vc%d", (int)getpid());
     err_t e = {0};
     pool = db_pool_open(db_url, 4, &e);
     bus = bus_connect(nats_url, "test_ledger_verify", &e);
@@ -432,6 +645,8 @@ int main(void) {
     RUN(test_build_chain);
     RUN(test_tamper_table);
     RUN(test_consistent_alteration);
+    RUN(test_witness_config_in_force);
+    RUN(test_many_witnesses);
     json_decref(g_ex);
     bus_close(bus);
     db_pool_close(pool);
