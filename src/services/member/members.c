@@ -657,7 +657,9 @@ static int split_words(const char *q, char *buf, const char *words[MAX_SEARCH_WO
     return n;
 }
 
-PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err_t *e) {
+/* explain: run EXPLAIN (FORMAT JSON) of the query instead (members_query_plan). */
+static PGresult *list_query(db_tx_t *tx, json_t *in, int staff, long long limit, int explain,
+                            err_t *e) {
     const char *sort = json_string_value(json_object_get(in, "sort"));
     if (!sort) sort = "created_at";
     int desc = sort[0] == '-';
@@ -689,47 +691,67 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
     const char *q = json_string_value(json_object_get(in, "q"));
     char lim[24];
     snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
-    /* Text search on member.search_words (migration 0004): under RLS only leakproof
+    /* Text search on member.search_words (migrations 0004, 0005): under RLS only leakproof
      * comparisons of plain columns can be index conditions. Every word of q must be a prefix
      * of a word of the member's names/email (one range per word, INTERSECT), or q a prefix of
      * the member number (UNION). A prefix p is [lower(p), lower(p) || U+10FFFF) in the C
      * collation; the bounds are parameters, so PostgreSQL plans with the actual values and
-     * estimates the matches from the word statistics: a handful of matches drive primary-key
-     * lookups instead of a scan of the club. No OR around it, so the IN is a semi-join. */
-    char qbuf[1024], search[4096] = ""; /* q: <= 200 code points = 800 bytes */
+     * estimates the matches from the word statistics. The set yields (member_id, created_at):
+     * the word rows carry their member's created_at (0005) in the primary key index. */
+    char qbuf[1024], hits[4096] = ""; /* q: <= 200 code points = 800 bytes */
     const char *words[MAX_SEARCH_WORDS];
-    int nw = 0;
+    int nw = 0, by_created = q && strcmp(sname, "created_at") == 0;
+    const char *cols = by_created ? "member_id, w.created_at" : "member_id";
     if (q) {
         nw = strlen(q) < sizeof qbuf ? split_words(q, qbuf, words) : 0;
-        size_t o = (size_t)snprintf(search, sizeof search, "AND m.id IN (");
+        size_t o = 0;
         for (int i = 0; i < nw; i++)
             o += (size_t)snprintf(
-                search + o, sizeof search - o,
-                "%s(SELECT w.member_id FROM member.search_words w WHERE w.club_id = "
+                hits + o, sizeof hits - o,
+                "%s(SELECT w.%s FROM member.search_words w WHERE w.club_id = "
                 "core.current_club() AND w.kind = 'w' AND w.word >= lower($%d) COLLATE \"C\" AND "
                 "w.word < (lower($%d) || chr(1114111)) COLLATE \"C\") ",
-                i ? "INTERSECT " : "", 11 + i, 11 + i);
-        snprintf(search + o, sizeof search - o,
-                 "%sSELECT n.member_id FROM member.search_words n WHERE n.club_id = "
-                 "core.current_club() AND n.kind = 'n' AND n.word >= lower($7) COLLATE \"C\" AND "
-                 "n.word < (lower($7) || chr(1114111)) COLLATE \"C\") ",
-                 nw ? "UNION " : "");
+                i ? "INTERSECT " : "", cols, 11 + i, 11 + i);
+        snprintf(hits + o, sizeof hits - o,
+                 "%sSELECT w.%s FROM member.search_words w WHERE w.club_id = "
+                 "core.current_club() AND w.kind = 'n' AND w.word >= lower($7) COLLATE \"C\" AND "
+                 "w.word < (lower($7) || chr(1114111)) COLLATE \"C\"",
+                 nw ? "UNION " : "", cols);
     }
+    const char *filters = "($2::member.member_status_enum IS NULL OR m.status = "
+                          "$2::member.member_status_enum) "
+                          "AND ($3::text IS NULL OR m.category = $3) "
+                          "AND ($4::date IS NULL OR m.expires_on < $4::date) "
+                          "AND ($5::date IS NULL OR m.expires_on > $5::date) "
+                          "AND ($6::text IS NULL) AND ($7::text IS NULL OR TRUE) ";
+    const char *dir = desc ? "DESC" : "ASC";
     char sql[8192];
-    snprintf(sql, sizeof sql,
-             "SELECT member.member_doc(m, $1::boolean)::text, %s, m.id "
-             "FROM member.members m JOIN member.profiles p ON p.club_id = m.club_id AND "
-             "p.member_id = m.id WHERE m.club_id = core.current_club() "
-             "AND ($2::member.member_status_enum IS NULL OR m.status = "
-             "$2::member.member_status_enum) "
-             "AND ($3::text IS NULL OR m.category = $3) "
-             "AND ($4::date IS NULL OR m.expires_on < $4::date) "
-             "AND ($5::date IS NULL OR m.expires_on > $5::date) "
-             "AND ($6::text IS NULL) AND ($7::text IS NULL OR TRUE) %s"
-             "AND ($8::text IS NULL OR (%s, m.id) %s (%s, $9::uuid)) "
-             "ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
-             key, search, key, desc ? "<" : ">", cursor, desc ? "DESC" : "ASC",
-             desc ? "DESC" : "ASC");
+    size_t so = (size_t)snprintf(sql, sizeof sql, "%s", explain ? "EXPLAIN (FORMAT JSON) " : "");
+    if (by_created)
+        /* Search in the default order: the matches and their sort key come from the index
+         * alone (no member row is read to sort them); sorted there, they drive primary-key
+         * lookups of members (and profiles) in that order until the page is full, so a page
+         * reads its own members plus the ones the filters reject, not every match. The order
+         * (h.created_at, h.member_id) is (m.created_at, m.id): the triggers keep the copy. */
+        snprintf(sql + so, sizeof sql - so,
+                 "SELECT member.member_doc(m, $1::boolean)::text, m.created_at, m.id "
+                 "FROM (SELECT h.member_id, h.created_at FROM (%s) h WHERE ($8::text IS NULL OR "
+                 "(h.created_at, h.member_id) %s ($8::timestamptz, $9::uuid)) "
+                 "ORDER BY h.created_at %s, h.member_id %s) h "
+                 "JOIN member.members m ON m.club_id = core.current_club() AND m.id = h.member_id "
+                 "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+                 "WHERE %sORDER BY h.created_at %s, h.member_id %s LIMIT $10::bigint",
+                 hits, desc ? "<" : ">", dir, dir, filters, dir, dir);
+    else
+        /* No OR around the search, so the IN is a semi-join. */
+        snprintf(sql + so, sizeof sql - so,
+                 "SELECT member.member_doc(m, $1::boolean)::text, %s, m.id "
+                 "FROM member.members m JOIN member.profiles p ON p.club_id = m.club_id AND "
+                 "p.member_id = m.id WHERE m.club_id = core.current_club() AND %s%s%s%s"
+                 "AND ($8::text IS NULL OR (%s, m.id) %s (%s, $9::uuid)) "
+                 "ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
+                 key, filters, q ? "AND m.id IN (" : "", hits, q ? ") " : "", key, desc ? "<" : ">",
+                 cursor, dir, dir);
     const char *p[10 + MAX_SEARCH_WORDS] = {
         staff ? "t" : "f",
         json_string_value(json_object_get(in, "status")),
@@ -745,6 +767,14 @@ PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err
     for (int i = 0; i < nw; i++)
         p[10 + i] = words[i];
     return db_exec(tx, sql, 10 + nw, p, e);
+}
+
+PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err_t *e) {
+    return list_query(tx, in, staff, limit, 0, e);
+}
+
+PGresult *members_query_plan(db_tx_t *tx, json_t *in, long long limit, err_t *e) {
+    return list_query(tx, in, 1, limit, 1, e);
 }
 
 int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
