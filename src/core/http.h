@@ -8,8 +8,10 @@
  * http_requests_total{method,route,status} and http_request_duration_seconds{method,route}, with
  * route "unmatched" when the handler names none and method "OTHER" for non-standard methods, and
  * writes one access log line (info) per request. Errors produced here (413 payload_too_large,
- * 500 internal when the handler leaves status 0) use the JSON error body of http_set_error;
- * errors libmicrohttpd produces itself (malformed request line, headers over 64 KiB) don't. */
+ * 414 uri_too_long, 431 headers_too_large, 400 invalid_header, 501 not_implemented, 500 internal
+ * when the handler leaves status 0) use the JSON error body of http_set_error; errors
+ * libmicrohttpd produces itself (malformed request line or chunked encoding, a head over the
+ * 64 KiB connection pool; docs/http-library.md lists them) don't. */
 #ifndef CORE_HTTP_H
 #define CORE_HTTP_H
 

@@ -1,13 +1,20 @@
 /* test_http: the libmicrohttpd server driven with libcurl over loopback: bodies, 413, keep-alive,
  * request/trace ids, the JSON 500 for an empty response, access log and metrics, graceful stop
- * with a request in flight. Needs no database. */
+ * with a request in flight. Raw-socket tests for what curl cannot send: the request-head checks
+ * answered with our JSON error (414, 431, 400 invalid_header, 501) and the malformed requests
+ * libmicrohttpd 0.9.75 still answers itself (their status codes are pinned here so that a library
+ * upgrade that changes them is noticed; docs/http-library.md lists them). Needs no database. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -209,6 +216,132 @@ static http_server_t *start_server(int threads) {
     http_server_t *s = http_start(&cfg, handler, NULL, &e);
     if (!s) printf("# http_start failed: %s\n", e.message);
     return s;
+}
+
+/* ---- raw-socket helpers ---------------------------------------------------------------------- */
+
+typedef struct raw_resp {
+    int status; /* 0: the connection closed (or timed out) without a status line */
+    char content_type[128];
+    char *head, *body; /* malloc'd (NULL when nothing came) */
+    json_t *json;
+    double seconds; /* until the answer was complete or the connection closed */
+} raw_resp_t;
+
+static void raw_free(raw_resp_t *r) {
+    free(r->head);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+static const char *ci_find(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0) return hay;
+    return NULL;
+}
+
+/* Sends len bytes on a fresh connection to port, then reads one response: up to the end of its
+ * Content-Length body, or until the server closes, or timeout_s. */
+static void raw_request_port(int port, const char *data, size_t len, int timeout_s,
+                             raw_resp_t *out) {
+    memset(out, 0, sizeof *out);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = timeout_s};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    double t0 = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    t0 = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return;
+    }
+    /* the server may answer and close before it has read everything: stop sending then */
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(fd, data + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        off += (size_t)n;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    long want = -1; /* total bytes (head + body) once the head is complete */
+    while (buf && (want < 0 || (long)n < want)) {
+        if (n == cap) {
+            char *b = realloc(buf, cap * 2 + 1);
+            if (!b) break;
+            buf = b;
+            cap *= 2;
+        }
+        ssize_t got = recv(fd, buf + n, cap - n, 0);
+        if (got <= 0) break;
+        n += (size_t)got;
+        buf[n] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end && want < 0) {
+            const char *cl = ci_find(buf, "\r\nContent-Length:");
+            want = (long)(end + 4 - buf) + (cl && cl < end ? atol(cl + 17) : 0);
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    out->seconds = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - t0;
+    close(fd);
+    if (!buf || n == 0) {
+        free(buf);
+        return;
+    }
+    buf[n] = '\0';
+    out->head = buf;
+    char *end = strstr(buf, "\r\n\r\n");
+    if (end) {
+        *end = '\0';
+        out->body = end + 4;
+        out->json = json_loads(out->body, 0, NULL);
+    }
+    if (strncmp(buf, "HTTP/1.", 7) == 0 && strlen(buf) > 12) out->status = atoi(buf + 9);
+    const char *ct = ci_find(buf, "\r\nContent-Type:");
+    if (ct) {
+        ct += 15;
+        while (*ct == ' ')
+            ct++;
+        size_t l = strcspn(ct, "\r\n");
+        if (l >= sizeof out->content_type) l = sizeof out->content_type - 1;
+        memcpy(out->content_type, ct, l);
+    }
+}
+
+static void raw_request(const char *data, size_t len, raw_resp_t *out) {
+    raw_request_port(http_port(g_srv), data, len, 5, out);
+}
+
+/* "<prefix><fill x n><suffix>" in a malloc'd buffer; *len gets its length. */
+static char *build(const char *prefix, char fill, size_t n, const char *suffix, size_t *len) {
+    size_t a = strlen(prefix), c = strlen(suffix);
+    char *p = malloc(a + n + c + 1);
+    if (!p) return NULL;
+    memcpy(p, prefix, a);
+    memset(p + a, fill, n);
+    memcpy(p + a + n, suffix, c + 1);
+    *len = a + n + c;
+    return p;
+}
+
+/* n header lines "X-H<i>: v" (or the bare "a:" when tiny) after "GET path HTTP/1.1\r\nHost". */
+static char *many_headers(const char *path, int n, int tiny, size_t *len) {
+    size_t cap = 64 + strlen(path) + (size_t)n * 24, used = 0;
+    char *p = malloc(cap);
+    if (!p) return NULL;
+    used += (size_t)snprintf(p, cap, "GET %s HTTP/1.1\r\nHost: x\r\n", path);
+    for (int i = 0; i < n; i++)
+        used += (size_t)(tiny ? snprintf(p + used, cap - used, "a:\r\n")
+                              : snprintf(p + used, cap - used, "X-H%d: v\r\n", i));
+    used += (size_t)snprintf(p + used, cap - used, "\r\n");
+    *len = used;
+    return p;
 }
 
 /* ---- tests ----------------------------------------------------------------------------------- */
@@ -665,6 +798,201 @@ static void test_stop_no_grace(void) {
     resp_free(&call.r);
 }
 
+/* Our JSON error from a raw request: status, Content-Type, error.code (and field). */
+static void check_json_error(const char *what, const char *data, size_t len, int status,
+                             const char *code, const char *field) {
+    raw_resp_t r;
+    raw_request(data, len, &r);
+    CHECK_EQ_INT(r.status, status);
+    CHECK_STR(r.content_type, "application/json");
+    REQUIRE(r.json != NULL);
+    CHECK_STR(jstr(r.json, "error", "code"), code);
+    CHECK(jstr(r.json, "error", "message") != NULL);
+    if (field) CHECK_STR(jstr(r.json, "error", "field"), field);
+    CHECK(r.head && ci_find(r.head, "\r\nX-Request-Id:") != NULL);
+    if (r.status != status || !r.json) printf("#   case: %s\n", what);
+    raw_free(&r);
+}
+
+static void check_raw_status(const char *what, const char *data, size_t len, int status) {
+    raw_resp_t r;
+    raw_request(data, len, &r);
+    CHECK_EQ_INT(r.status, status);
+    if (r.status != status) printf("#   case: %s\n", what);
+    raw_free(&r);
+}
+
+#define S(lit) lit, sizeof lit - 1
+
+/* The request-head checks of core/http (check_head): each answered with our JSON error. */
+static void test_head_errors_json(void) {
+    REQUIRE(g_srv != NULL);
+    /* Host (RFC 9112 3.2): HTTP/1.1 needs exactly one; HTTP/1.0 may omit it */
+    check_json_error("no Host", S("GET /hello HTTP/1.1\r\n\r\n"), 400, "invalid_header", "Host");
+    check_json_error("two Host", S("GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400,
+                     "invalid_header", "Host");
+    check_raw_status("HTTP/1.0 without Host", S("GET /hello HTTP/1.0\r\n\r\n"), 200);
+    check_raw_status("HTTP/1.1 with Host", S("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+
+    /* request target: 8192 bytes pass, 8193 are 414; 40 KiB used to be MHD's HTML 414 */
+    size_t len;
+    char *p = build("GET /hello?q=", 'a', 8192 - strlen("/hello?q="),
+                    " HTTP/1.1\r\nHost: x\r\n\r\n", &len);
+    REQUIRE(p != NULL);
+    check_raw_status("8192-byte target", p, len, 200);
+    free(p);
+    p = build("GET /hello?q=", 'a', 8193 - strlen("/hello?q="), " HTTP/1.1\r\nHost: x\r\n\r\n",
+              &len);
+    REQUIRE(p != NULL);
+    check_json_error("8193-byte target", p, len, 414, "uri_too_long", NULL);
+    free(p);
+    p = build("GET /", 'a', 40000, " HTTP/1.1\r\nHost: x\r\n\r\n", &len);
+    REQUIRE(p != NULL);
+    check_json_error("40 KB target", p, len, 414, "uri_too_long", NULL);
+    free(p);
+
+    /* header fields: <= 100 fields and <= 16384 bytes; 40 KiB used to be MHD's HTML 431 */
+    p = many_headers("/hello", 99, 0, &len); /* + Host = 100 */
+    REQUIRE(p != NULL);
+    check_raw_status("100 fields", p, len, 200);
+    free(p);
+    p = many_headers("/hello", 100, 0, &len);
+    REQUIRE(p != NULL);
+    check_json_error("101 fields", p, len, 431, "headers_too_large", NULL);
+    free(p);
+    p = many_headers("/hello", 500, 1, &len); /* 500 tiny fields: MHD's HTML 431 with 32 KiB */
+    REQUIRE(p != NULL);
+    check_json_error("500 tiny fields", p, len, 431, "headers_too_large", NULL);
+    free(p);
+    /* counted as name + value + 4 (": " and CRLF): "Host: x" is 9 bytes, "X-B: " 7 + the value */
+    p = build("GET /hello HTTP/1.1\r\nHost: x\r\nX-B: ", 'v', 16384 - 9 - 7, "\r\n\r\n", &len);
+    REQUIRE(p != NULL);
+    check_raw_status("16384 header bytes", p, len, 200);
+    free(p);
+    p = build("GET /hello HTTP/1.1\r\nHost: x\r\nX-B: ", 'v', 16384 - 9 - 7 + 1, "\r\n\r\n", &len);
+    REQUIRE(p != NULL);
+    check_json_error("16385 header bytes", p, len, 431, "headers_too_large", NULL);
+    free(p);
+    p = build("GET /hello HTTP/1.1\r\nHost: x\r\nX-B: ", 'v', 40000, "\r\n\r\n", &len);
+    REQUIRE(p != NULL);
+    check_json_error("40 KB header", p, len, 431, "headers_too_large", NULL);
+    free(p);
+
+    /* field syntax: a name is a token; a value has no control characters but HTAB */
+    check_json_error("space before colon", S("GET /hello HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\n"),
+                     400, "invalid_header", "X-A ");
+    check_json_error("bare CR in value", S("GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n"),
+                     400, "invalid_header", "X-A");
+    check_json_error("control char", S("GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\x01\r\n\r\n"), 400,
+                     "invalid_header", "X-A");
+    check_raw_status("HTAB and obs-text",
+                     S("GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\tb\xc3\xa9\r\n\r\n"), 200);
+
+    /* framing (RFC 9112 6.1, 6.3): no smuggling through ambiguous body lengths */
+    check_json_error("two Content-Length",
+                     S("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                       "Content-Length: 2\r\n\r\nab"),
+                     400, "invalid_header", "Content-Length");
+    check_json_error("Content-Length and chunked",
+                     S("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+                     400, "invalid_header", "Transfer-Encoding");
+    check_json_error("Transfer-Encoding gzip",
+                     S("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"), 501,
+                     "not_implemented", "Transfer-Encoding");
+    check_json_error("Transfer-Encoding gzip, chunked",
+                     S("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                       "3\r\nabc\r\n0\r\n\r\n"),
+                     501, "not_implemented", "Transfer-Encoding");
+    check_raw_status("chunked with a small trailer",
+                     S("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"),
+                     200);
+    /* trailer fields have the header limits */
+    p = build(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+        "X-T: ",
+        't', 20000, "\r\n\r\n", &len);
+    REQUIRE(p != NULL);
+    check_json_error("20 KB trailer", p, len, 431, "headers_too_large", NULL);
+    free(p);
+}
+
+/* What libmicrohttpd 0.9.75 still answers itself, with its own HTML body (or nothing), before
+ * any callback of ours can answer: the status codes are pinned so that an upgrade that changes
+ * them is noticed (then update docs/http-library.md and README "HTTP API"). */
+static void test_mhd_own_errors(void) {
+    REQUIRE(g_srv != NULL);
+    raw_resp_t r;
+    raw_request(S("GET /hello HTTP/2.0\r\nHost: x\r\n\r\n"), &r);
+    CHECK_EQ_INT(r.status, 505);
+    CHECK(strcmp(r.content_type, "application/json") != 0); /* MHD's HTML, no Content-Type */
+    CHECK(r.json == NULL);
+    raw_free(&r);
+    check_raw_status("version FOO/1.1", S("GET /hello FOO/1.1\r\nHost: x\r\n\r\n"), 400);
+    check_raw_status("no version (HTTP/0.9)", S("GET /hello\r\n\r\n"), 400);
+    check_raw_status("header line without colon",
+                     S("GET /hello HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n"), 400);
+    check_raw_status("Content-Length abc",
+                     S("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"), 400);
+    check_raw_status("Content-Length overflow",
+                     S("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999"
+                       "\r\n\r\n"),
+                     413);
+    check_raw_status("bad chunk size",
+                     S("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "zz\r\nabc\r\n0\r\n\r\n"),
+                     400);
+    check_raw_status("huge chunk size",
+                     S("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "ffffffffffffffffffff\r\nabc\r\n0\r\n\r\n"),
+                     413);
+    check_raw_status("trailer line without colon",
+                     S("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "3\r\nabc\r\n0\r\nnocolon\r\n\r\n"),
+                     400);
+    /* a request head larger than the 64 KiB connection pool */
+    size_t len;
+    char *p = build("GET /", 'a', 70000, " HTTP/1.1\r\nHost: x\r\n\r\n", &len);
+    REQUIRE(p != NULL);
+    check_raw_status("70 KB request line", p, len, 414);
+    free(p);
+    p = build("GET /hello HTTP/1.1\r\nHost: x\r\nX-B: ", 'v', 70000, "\r\n\r\n", &len);
+    REQUIRE(p != NULL);
+    check_raw_status("70 KB header", p, len, 431);
+    free(p);
+    p = many_headers("/hello", 1200, 1, &len); /* 1200 tiny fields: 64 bytes of pool each */
+    REQUIRE(p != NULL);
+    check_raw_status("1200 header fields", p, len, 431);
+    free(p);
+    /* no request line to answer: MHD closes the connection without a response */
+    raw_request(S("garbage\r\n\r\n"), &r);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK(r.head == NULL);
+    raw_free(&r);
+
+    /* more query arguments than the pool holds (~990, 64 bytes each): MHD 0.9.75 queues a 431
+     * but never sends it; the connection hangs until the connection timeout (1 s here) */
+    http_config_t cfg = {.host = "127.0.0.1", .port = 0, .threads = 1, .timeout_s = 1};
+    err_t e = {0};
+    http_server_t *s = http_start(&cfg, handler, NULL, &e);
+    REQUIRE(s != NULL);
+    size_t cap = 16 + 1200 * 2 + 32;
+    p = malloc(cap);
+    REQUIRE(p != NULL);
+    len = (size_t)snprintf(p, cap, "GET /hello?a");
+    for (int i = 1; i < 1200; i++)
+        p[len++] = '&', p[len++] = 'a';
+    len += (size_t)snprintf(p + len, cap - len, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    raw_request_port(http_port(s), p, len, 10, &r);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK(r.seconds >= 0.5 && r.seconds < 9.0); /* closed by the 1 s timeout, not by us */
+    printf("#   1200 query arguments: no answer, closed after %.1f s\n", r.seconds);
+    raw_free(&r);
+    free(p);
+    http_stop(s, 0);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     log_init(LOG_WARN, 1, "test_http");
@@ -679,6 +1007,8 @@ int main(void) {
     RUN(test_request_id);
     RUN(test_traceparent);
     RUN(test_status0_500_and_errors);
+    RUN(test_head_errors_json);
+    RUN(test_mhd_own_errors);
     RUN(test_response_helpers);
     RUN(test_access_log_and_metrics);
     RUN(test_graceful_stop);
