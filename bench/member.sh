@@ -3,8 +3,9 @@
 # token, TMP, run_wrk, add_error_row, rows, say. Creates a club, seeds it with 100,000 members
 # through ten 10,000-row CSV imports (text/csv bodies; the first one is the timed "10,000-row
 # import" row), waits (at most 120 s) until the outbox relay has published the imports'
-# member.created events, then runs wrk on GET /api/v1/members/{id} and GET
-# /api/v1/members?q=<prefix> (name prefix search, member.search_words) in that club.
+# member.created events, then runs wrk on GET /api/v1/members/{id} (REST and GraphQL), GET
+# /api/v1/members?q=<prefix> (name prefix search, member.search_words) in the default order and
+# with sort=name, and the first page of the list in the default order and by name, in that club.
 # Environment: BENCH_MEMBERS (100000, a multiple of 10000).
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh
 
@@ -97,9 +98,15 @@ bench_members() {
     fi
     run_wrk "GET /api/v1/members?q=$q (prefix search, 100k club)" \
         "$base/api/v1/members?club_id=$club&q=$q" "${auth[@]}"
-    # the first page of the unfiltered list (default sort created_at)
+    # the same search sorted by name (the matches sorted on profiles.name_key)
+    run_wrk "GET /api/v1/members?q=$q&sort=name (100k club)" \
+        "$base/api/v1/members?club_id=$club&q=$q&sort=name" "${auth[@]}"
+    # the first page of the unfiltered list (default sort created_at), and by name (index
+    # profiles_name_key_idx)
     run_wrk "GET /api/v1/members?limit=20 (100k club)" \
         "$base/api/v1/members?club_id=$club&limit=20" "${auth[@]}"
+    run_wrk "GET /api/v1/members?sort=name&limit=20 (100k club)" \
+        "$base/api/v1/members?club_id=$club&sort=name&limit=20" "${auth[@]}"
 }
 
 if [[ -n ${token:-} ]]; then

@@ -279,6 +279,12 @@ int e2e_http_as(const char *bearer, const char *method, const char *url, const c
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    /* curl sends "Expect: 100-continue" for bodies over 1 MiB and, by default, starts sending the
+     * body anyway after 1 s without an answer. On a loaded machine that 1 s can pass before the
+     * server's early 413 arrives; the server then closes while the body is still coming and the
+     * client sees a reset instead of the 413. Wait for the server's answer as the protocol
+     * intends. */
+    curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 10000L);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));

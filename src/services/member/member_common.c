@@ -9,7 +9,8 @@
 #include "core/json.h"
 #include "core/outbox.h"
 
-int m_begin(const svc_call_t *call, json_t *in, mctx_t *c, err_t *e) {
+int m_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *scope, int *named_out,
+              err_t *e) {
     const svc_caller_t *k = call->caller;
     memset(c, 0, sizeof *c);
     c->call = call;
@@ -31,26 +32,48 @@ int m_begin(const svc_call_t *call, json_t *in, mctx_t *c, err_t *e) {
         return err_set(e, 403, "forbidden", "", "the caller belongs to no club");
     }
     snprintf(c->club_id, sizeof c->club_id, "%s", club);
-    db_scope_t scope = {.club_id = c->club_id,
-                        .user_id = k->user_id,
-                        .network_admin = k->network_admin,
-                        .relay = 0};
+    *scope = (db_scope_t){.club_id = c->club_id,
+                          .user_id = k->user_id,
+                          .network_admin = k->network_admin,
+                          .relay = 0};
+    *named_out = named != NULL;
+    return 0;
+}
+
+static const char k_club_exists_sql[] = "SELECT 1 FROM member.clubs WHERE id = $1::uuid";
+
+static int club_missing(const PGresult *r, err_t *e) {
+    if (PQntuples(r) > 0) return 0;
+    return err_set(e, 404, "not_found", "club_id", "no club with this club_id");
+}
+
+int m_begin(const svc_call_t *call, json_t *in, mctx_t *c, err_t *e) {
+    db_scope_t scope;
+    int named = 0;
+    if (m_prepare(call, in, c, &scope, &named, e) != 0) return -1;
     if (db_begin(call->env->db, &scope, &c->tx, e) != 0) return -1;
     if (named) {
         const char *p[] = {c->club_id};
-        PGresult *r = db_exec(c->tx, "SELECT 1 FROM member.clubs WHERE id = $1::uuid", 1, p, e);
+        PGresult *r = db_exec(c->tx, k_club_exists_sql, 1, p, e);
         if (!r) goto fail;
-        int n = PQntuples(r);
+        int missing = club_missing(r, e);
         PQclear(r);
-        if (n == 0) {
-            err_set(e, 404, "not_found", "club_id", "no club with this club_id");
-            goto fail;
-        }
+        if (missing) goto fail;
     }
     return 0;
 fail:
     m_rollback(c);
     return -1;
+}
+
+int m_require_club(mctx_t *c, const db_scope_t *scope, err_t *e) {
+    err_t e2 = {0};
+    const char *p[] = {c->club_id};
+    PGresult *r = db_read(c->call->env->db, scope, k_club_exists_sql, 1, p, &e2);
+    if (!r) return -1; /* keep the caller's error */
+    int missing = club_missing(r, e);
+    PQclear(r);
+    return missing ? -1 : 0;
 }
 
 int m_commit(mctx_t *c, err_t *e) {
@@ -97,6 +120,24 @@ json_t *m_parse_json(const char *text, err_t *e) {
     return j;
 }
 
+#define M_LOAD_SQL                                                                                 \
+    "SELECT " M_DOC_SQL("$2::boolean") "::text, coalesce(m.auth_user_id::text, ''), "              \
+                                       "m.status::text FROM member.members m LEFT JOIN "           \
+                                       "member.profiles p ON p.club_id = m.club_id AND "           \
+                                       "p.member_id = m.id WHERE m.club_id = core.current_club() " \
+                                       "AND m.id = $1::uuid"
+
+/* The first row of a member read into the outputs of m_load; NULL with *e (404 when none). */
+static json_t *loaded(PGresult *r, char *auth_out, char *status_out, err_t *e) {
+    if (PQntuples(r) == 0) {
+        err_set(e, 404, "not_found", "id", "no member with this id");
+        return NULL;
+    }
+    if (auth_out) snprintf(auth_out, 40, "%s", PQgetvalue(r, 0, 1));
+    if (status_out) snprintf(status_out, 16, "%s", PQgetvalue(r, 0, 2));
+    return m_parse_json(PQgetvalue(r, 0, 0), e);
+}
+
 json_t *m_load(mctx_t *c, const char *id, int lock, int staff, char *auth_out, char *status_out,
                err_t *e) {
     if (!jsonx_is_uuid(id)) {
@@ -104,25 +145,32 @@ json_t *m_load(mctx_t *c, const char *id, int lock, int staff, char *auth_out, c
         return NULL;
     }
     const char *p[] = {id, staff ? "t" : "f"};
-    PGresult *r = db_exec(c->tx,
-                          lock ? "SELECT member.member_doc(m, $2::boolean)::text, "
-                                 "coalesce(m.auth_user_id::text, ''), m.status::text FROM "
-                                 "member.members m WHERE m.club_id = core.current_club() AND "
-                                 "m.id = $1::uuid FOR UPDATE"
-                               : "SELECT member.member_doc(m, $2::boolean)::text, "
-                                 "coalesce(m.auth_user_id::text, ''), m.status::text FROM "
-                                 "member.members m WHERE m.club_id = core.current_club() AND "
-                                 "m.id = $1::uuid",
-                          2, p, e);
+    PGresult *r = db_exec(c->tx, lock ? M_LOAD_SQL " FOR UPDATE OF m" : M_LOAD_SQL, 2, p, e);
     if (!r) return NULL;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        err_set(e, 404, "not_found", "id", "no member with this id");
-        return NULL;
+    json_t *j = loaded(r, auth_out, status_out, e);
+    PQclear(r);
+    return j;
+}
+
+json_t *m_read(mctx_t *c, const db_scope_t *scope, int named, const char *id, int staff,
+               char *auth_out, err_t *e) {
+    PGresult *r = NULL;
+    if (jsonx_is_uuid(id)) {
+        const char *p[] = {id, staff ? "t" : "f"};
+        r = db_read(c->call->env->db, scope, M_LOAD_SQL, 2, p, e);
+        if (!r) {
+            if (named) m_require_club(c, scope, e);
+            return NULL;
+        }
     }
-    if (auth_out) snprintf(auth_out, 40, "%s", PQgetvalue(r, 0, 1));
-    if (status_out) snprintf(status_out, 16, "%s", PQgetvalue(r, 0, 2));
-    json_t *j = m_parse_json(PQgetvalue(r, 0, 0), e);
+    json_t *j = NULL;
+    if (!r || PQntuples(r) == 0) {
+        /* as m_begin: an unknown club named by the caller is 404 club_id before anything */
+        if (!named || m_require_club(c, scope, e) == 0)
+            err_set(e, 404, "not_found", "id", "no member with this id");
+    } else {
+        j = loaded(r, auth_out, NULL, e);
+    }
     PQclear(r);
     return j;
 }

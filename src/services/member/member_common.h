@@ -24,6 +24,15 @@ typedef struct mctx {
 /* Resolves the club (caller's club_id; a network administrator names one with in.club_id,
  * which must exist) and begins a transaction scoped to it. */
 int m_begin(const svc_call_t *call, json_t *in, mctx_t *c, err_t *e);
+/* m_begin's checks without the transaction, for handlers whose work is one read (db_read):
+ * fills c (no tx), the scope (pointing into c and the caller) and *named (1 when in.club_id
+ * named the club: the handler must then answer 404 club_id when the club does not exist,
+ * m_require_club, before any other database outcome). */
+int m_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *scope, int *named,
+              err_t *e);
+/* 0 when the club c acts in exists; else -1 with 404 club_id (or, when the read itself fails,
+ * -1 with *e unchanged). One read. */
+int m_require_club(mctx_t *c, const db_scope_t *scope, err_t *e);
 /* Commits (and forgets the tx) or rolls back. */
 int m_commit(mctx_t *c, err_t *e);
 void m_rollback(mctx_t *c);
@@ -36,11 +45,29 @@ int m_require_read(const mctx_t *c, const char *auth_user_id, err_t *e);
 /* Writes an event into member.outbox in the transaction; data is consumed. */
 int m_emit(mctx_t *c, const char *type, json_t *data, err_t *e);
 
+/* The member document, the same as member.member_doc(m, staff) (migrations 0002, 0006), as
+ * an expression for a statement in which m is a member.members row and p its member.profiles
+ * row (joined; NULL when absent): member_doc_of and address_doc are inlined by the planner, so
+ * a prepared statement plans the document once instead of member_doc's body being parsed and
+ * planned on every execution and run by its own executor per row. staff: SQL text of a
+ * boolean expression ("$1::boolean"). */
+#define M_DOC_SQL(staff) M_DOC_EXPR("m", "p", "m.club_id", "m.id", staff)
+/* The same for rows under other names: m, p the member and profile rows, club and id the
+ * member's club_id and id. */
+#define M_DOC_EXPR(m, p, club, id, staff)                                                          \
+    "member.member_doc_of(" m ", " p ", (SELECT jsonb_object_agg(a.kind, member.address_doc(a)) "  \
+    "FROM member.addresses a WHERE a.club_id = " club " AND a.member_id = " id "), " staff ")"
+
 /* The member row as JSON (member.member_doc), locked when lock != 0; 404 when absent.
  * auth_out (may be NULL) receives auth_user_id ("" when none), status_out (may be NULL) the
  * status. Returns a new reference or NULL. */
 json_t *m_load(mctx_t *c, const char *id, int lock, int staff, char *auth_out, char *status_out,
                err_t *e);
+
+/* m_load (not locked) in its own read-only transaction, one round trip (db_read), after
+ * m_prepare: the same document and errors as m_begin + m_load (404 club_id first when named). */
+json_t *m_read(mctx_t *c, const db_scope_t *scope, int named, const char *id, int staff,
+               char *auth_out, err_t *e);
 
 /* Input helpers shared by the validators. */
 int m_valid_club_ref(json_t *in, err_t *e);             /* optional club_id: uuid */

@@ -383,16 +383,20 @@ int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 
 int members_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
+    db_scope_t scope;
+    int named = 0;
     char auth[40];
-    if (m_begin(call, in, &c, e) != 0) return -1;
-    *out = m_load(&c, json_string_value(json_object_get(in, "id")), 0, c.can_read, auth, NULL, e);
-    if (!*out) return fail_with(&c, out);
+    if (m_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
+    /* one round trip: a read-only transaction with the one SELECT */
+    *out = m_read(&c, &scope, named, json_string_value(json_object_get(in, "id")), c.can_read, auth,
+                  e);
+    if (!*out) return -1;
     if (m_require_read(&c, auth, e) != 0) {
         /* indistinguishable from absent for members probing other ids */
         if (e->status == 403) err_set(e, 404, "not_found", "id", "no member with this id");
         return fail_with(&c, out);
     }
-    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+    return 0;
 }
 
 /* The member linked to the signed-in caller in the club, into id (40 bytes). */
@@ -614,21 +618,25 @@ done:
 
 /* ---- list / search ---- */
 
-/* key: the sort expression (its text is the cursor key); cursor: $8 (the cursor key) as the
- * same type. created_at sorts on the column itself, so the default listing walks the index
+/* key: the sort expression (its text is the cursor key); cast: the cursor key parameter as
+ * the same type. created_at sorts on the column itself, so the default listing walks the index
  * (club_id, created_at, id) under RLS (timestamptz/uuid comparisons are leakproof) instead of
  * sorting the whole club; the others are text keys in the C collation. */
 static const struct {
     const char *name;
     const char *key;
-    const char *cursor;
+    const char *cast;
+    const char *id; /* the member id beside the key in the order and the cursor */
 } sort_keys[] = {
-    {"created_at", "m.created_at", "$8::timestamptz"},
-    {"member_number", "lower(m.member_number) COLLATE \"C\"", "$8::text COLLATE \"C\""},
-    {"name", "lower(p.last_name || ' ' || p.first_name) COLLATE \"C\"", "$8::text COLLATE \"C\""},
-    {"joined_on", "to_char(m.joined_on, 'YYYY-MM-DD') COLLATE \"C\"", "$8::text COLLATE \"C\""},
+    {"created_at", "m.created_at", "::timestamptz", "m.id"},
+    {"member_number", "lower(m.member_number) COLLATE \"C\"", "::text COLLATE \"C\"", "m.id"},
+    /* = lower(p.last_name || ' ' || p.first_name) COLLATE "C" (a stored column, migration
+     * 0006): with p.member_id, the order and the cursor of the index profiles_name_key_idx */
+    {"name", "p.name_key", "::text COLLATE \"C\"", "p.member_id"},
+    {"joined_on", "to_char(m.joined_on, 'YYYY-MM-DD') COLLATE \"C\"", "::text COLLATE \"C\"",
+     "m.id"},
     {"expires_on", "coalesce(to_char(m.expires_on, 'YYYY-MM-DD'), '9999-12-31') COLLATE \"C\"",
-     "$8::text COLLATE \"C\""},
+     "::text COLLATE \"C\"", "m.id"},
 };
 
 #define MAX_SEARCH_WORDS 8
@@ -657,18 +665,40 @@ static int split_words(const char *q, char *buf, const char *words[MAX_SEARCH_WO
     return n;
 }
 
-/* explain: run EXPLAIN (FORMAT JSON) of the query instead (members_query_plan). */
-static PGresult *list_query(db_tx_t *tx, json_t *in, int staff, long long limit, int explain,
-                            err_t *e) {
+/* The page's documents: of m and p (joined), and of the whole rows x.m and x.p. */
+static const char k_doc_m[] = M_DOC_SQL("$1::boolean") "::text";
+static const char k_doc_x[] = M_DOC_EXPR("x.m", "x.p", "x.club_id", "x.id", "$1::boolean") "::text";
+
+/* One list/search statement: its text and parameters (pointing into in, and into this). */
+typedef struct list_sql {
+    char sql[12288];
+    const char *p[16 + MAX_SEARCH_WORDS];
+    int np;
+    char ck[512], cid[40], qbuf[1024];
+} list_sql_t;
+
+/* Adds a parameter; returns its number ($n). */
+static int list_param(list_sql_t *s, const char *v) {
+    s->p[s->np++] = v;
+    return s->np;
+}
+
+/* Builds the statement of a list/search (explain: EXPLAIN (FORMAT JSON) of it). Only the
+ * filters present are in the text, and the limit is a literal: a prepared statement then gets
+ * a generic plan (planned once per connection) instead of a custom plan per execution, which
+ * PostgreSQL otherwise keeps choosing because "$n IS NULL OR ..." conditions and a parameter
+ * LIMIT make the generic plan look expensive. 0, or -1 with *e (invalid cursor). */
+static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int explain, err_t *e) {
     const char *sort = json_string_value(json_object_get(in, "sort"));
     if (!sort) sort = "created_at";
     int desc = sort[0] == '-';
     const char *sname = desc ? sort + 1 : sort;
-    const char *key = sort_keys[0].key, *cursor = sort_keys[0].cursor;
+    const char *key = sort_keys[0].key, *cast = sort_keys[0].cast, *kid = sort_keys[0].id;
     for (size_t i = 0; i < sizeof sort_keys / sizeof sort_keys[0]; i++)
         if (strcmp(sort_keys[i].name, sname) == 0)
-            key = sort_keys[i].key, cursor = sort_keys[i].cursor;
-    char ck[512] = "", cid[40] = "";
+            key = sort_keys[i].key, cast = sort_keys[i].cast, kid = sort_keys[i].id;
+    s->np = 0;
+    s->ck[0] = s->cid[0] = '\0';
     const char *after = json_string_value(json_object_get(in, "after"));
     if (after) {
         size_t n = 0;
@@ -678,95 +708,148 @@ static PGresult *list_query(db_tx_t *tx, json_t *in, int staff, long long limit,
         const char *cs = json_string_value(json_array_get(cj, 0));
         const char *kv = json_string_value(json_array_get(cj, 1));
         const char *iv = json_string_value(json_array_get(cj, 2));
-        int ok =
-            cs && kv && iv && strcmp(cs, sort) == 0 && jsonx_is_uuid(iv) && strlen(kv) < sizeof ck;
-        if (ok) snprintf(ck, sizeof ck, "%s", kv), snprintf(cid, sizeof cid, "%s", iv);
+        int ok = cs && kv && iv && strcmp(cs, sort) == 0 && jsonx_is_uuid(iv) &&
+                 strlen(kv) < sizeof s->ck;
+        if (ok) snprintf(s->ck, sizeof s->ck, "%s", kv), snprintf(s->cid, sizeof s->cid, "%s", iv);
         json_decref(cj);
-        if (!ok) {
-            err_set(e, 400, "invalid_cursor", "after",
-                    "after must be a next_cursor value returned by this list with the same sort");
-            return NULL;
-        }
+        if (!ok)
+            return err_set(e, 400, "invalid_cursor", "after",
+                           "after must be a next_cursor value returned by this list with the "
+                           "same sort");
     }
     const char *q = json_string_value(json_object_get(in, "q"));
-    char lim[24];
-    snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
+    list_param(s, staff ? "t" : "f"); /* $1 */
+    /* the filters present, on m */
+    char filters[1024] = "";
+    size_t fo = 0;
+    static const struct {
+        const char *field, *fmt;
+    } fs[] = {
+        {"status", "AND m.status = $%d::member.member_status_enum "},
+        {"category", "AND m.category = $%d::text "},
+        {"expires_before", "AND m.expires_on < $%d::date "},
+        {"expires_after", "AND m.expires_on > $%d::date "},
+    };
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
+        const char *v = json_string_value(json_object_get(in, fs[i].field));
+        if (v)
+            fo += (size_t)snprintf(filters + fo, sizeof filters - fo, fs[i].fmt, list_param(s, v));
+    }
     /* Text search on member.search_words (migrations 0004, 0005): under RLS only leakproof
      * comparisons of plain columns can be index conditions. Every word of q must be a prefix
      * of a word of the member's names/email (one range per word, INTERSECT), or q a prefix of
      * the member number (UNION). A prefix p is [lower(p), lower(p) || U+10FFFF) in the C
-     * collation; the bounds are parameters, so PostgreSQL plans with the actual values and
-     * estimates the matches from the word statistics. The set yields (member_id, created_at):
-     * the word rows carry their member's created_at (0005) in the primary key index. */
-    char qbuf[1024], hits[4096] = ""; /* q: <= 200 code points = 800 bytes */
+     * collation. The set yields (member_id, created_at): the word rows carry their member's
+     * created_at (0005) in the primary key index. */
+    char hits[4096] = ""; /* q: <= 200 code points = 800 bytes */
     const char *words[MAX_SEARCH_WORDS];
     int nw = 0, by_created = q && strcmp(sname, "created_at") == 0;
     const char *cols = by_created ? "member_id, w.created_at" : "member_id";
     if (q) {
-        nw = strlen(q) < sizeof qbuf ? split_words(q, qbuf, words) : 0;
-        size_t o = 0;
+        nw = strlen(q) < sizeof s->qbuf ? split_words(q, s->qbuf, words) : 0;
+        /* Prefixes of 3+ bytes: the bounds are uncorrelated sub-selects (InitPlans), so the
+         * planner estimates them without their values in every plan, custom or generic, and
+         * the prepared statement keeps one generic plan (a custom plan per execution was a
+         * third of the database time of a search). Such prefixes are selective and the plan
+         * is the same either way. Shorter ones (`s`, `m0`) can match most of the club: there
+         * the values are plain parameters, planned with the word statistics each time. */
+        int selective = strlen(q) >= 3;
         for (int i = 0; i < nw; i++)
-            o += (size_t)snprintf(
-                hits + o, sizeof hits - o,
-                "%s(SELECT w.%s FROM member.search_words w WHERE w.club_id = "
-                "core.current_club() AND w.kind = 'w' AND w.word >= lower($%d) COLLATE \"C\" AND "
-                "w.word < (lower($%d) || chr(1114111)) COLLATE \"C\") ",
-                i ? "INTERSECT " : "", cols, 11 + i, 11 + i);
-        snprintf(hits + o, sizeof hits - o,
-                 "%sSELECT w.%s FROM member.search_words w WHERE w.club_id = "
-                 "core.current_club() AND w.kind = 'n' AND w.word >= lower($7) COLLATE \"C\" AND "
-                 "w.word < (lower($7) || chr(1114111)) COLLATE \"C\"",
-                 nw ? "UNION " : "", cols);
+            if (strlen(words[i]) < 3) selective = 0;
+        char lo_k[64], hi_k[64];
+        size_t o = 0;
+        for (int i = 0; i <= nw; i++) {
+            int k = list_param(s, i < nw ? words[i] : q);
+            snprintf(lo_k, sizeof lo_k, selective ? "(SELECT lower($%d))" : "lower($%d)", k);
+            snprintf(hi_k, sizeof hi_k,
+                     selective ? "(SELECT lower($%d) || chr(1114111))"
+                               : "(lower($%d) || chr(1114111))",
+                     k);
+            if (i < nw)
+                o += (size_t)snprintf(hits + o, sizeof hits - o,
+                                      "%s(SELECT w.%s FROM member.search_words w WHERE w.club_id = "
+                                      "core.current_club() AND w.kind = 'w' AND w.word >= %s "
+                                      "COLLATE \"C\" AND w.word < %s COLLATE \"C\") ",
+                                      i ? "INTERSECT " : "", cols, lo_k, hi_k);
+            else
+                snprintf(hits + o, sizeof hits - o,
+                         "%sSELECT w.%s FROM member.search_words w WHERE w.club_id = "
+                         "core.current_club() AND w.kind = 'n' AND w.word >= %s COLLATE \"C\" AND "
+                         "w.word < %s COLLATE \"C\"",
+                         nw ? "UNION " : "", cols, lo_k, hi_k);
+        }
     }
-    const char *filters = "($2::member.member_status_enum IS NULL OR m.status = "
-                          "$2::member.member_status_enum) "
-                          "AND ($3::text IS NULL OR m.category = $3) "
-                          "AND ($4::date IS NULL OR m.expires_on < $4::date) "
-                          "AND ($5::date IS NULL OR m.expires_on > $5::date) "
-                          "AND ($6::text IS NULL) AND ($7::text IS NULL OR TRUE) ";
+    char cur[256] = "";
+    if (after) {
+        int k = list_param(s, s->ck), ki = list_param(s, s->cid);
+        snprintf(cur, sizeof cur, "AND (%s, %s) %s ($%d%s, $%d::uuid) ",
+                 by_created ? "h.created_at"
+                 : q        ? "x.k"
+                            : key,
+                 by_created ? "h.member_id"
+                 : q        ? "x.id"
+                            : kid,
+                 desc ? "<" : ">", k, by_created ? "::timestamptz" : cast, ki);
+    }
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
     const char *dir = desc ? "DESC" : "ASC";
-    char sql[8192];
-    size_t so = (size_t)snprintf(sql, sizeof sql, "%s", explain ? "EXPLAIN (FORMAT JSON) " : "");
+    size_t so =
+        (size_t)snprintf(s->sql, sizeof s->sql, "%s", explain ? "EXPLAIN (FORMAT JSON) " : "");
     if (by_created)
         /* Search in the default order: the matches and their sort key come from the index
          * alone (no member row is read to sort them); sorted there, they drive primary-key
          * lookups of members (and profiles) in that order until the page is full, so a page
          * reads its own members plus the ones the filters reject, not every match. The order
-         * (h.created_at, h.member_id) is (m.created_at, m.id): the triggers keep the copy. */
-        snprintf(sql + so, sizeof sql - so,
-                 "SELECT member.member_doc(m, $1::boolean)::text, m.created_at, m.id "
-                 "FROM (SELECT h.member_id, h.created_at FROM (%s) h WHERE ($8::text IS NULL OR "
-                 "(h.created_at, h.member_id) %s ($8::timestamptz, $9::uuid)) "
-                 "ORDER BY h.created_at %s, h.member_id %s) h "
+         * (h.created_at, h.member_id) is (m.created_at, m.id): the triggers keep the copy.
+         * Without filters every match is on the page in that order (every word row has its
+         * member, foreign key, and every member its profile, inserted together, never
+         * deleted), so the matches are cut to the page before the join too: a bounded (top-N)
+         * sort instead of sorting them all. */
+        snprintf(s->sql + so, sizeof s->sql - so,
+                 "SELECT %s, m.created_at, m.id "
+                 "FROM (SELECT h.member_id, h.created_at FROM (%s) h WHERE TRUE %s"
+                 "ORDER BY h.created_at %s, h.member_id %s%s%s) h "
                  "JOIN member.members m ON m.club_id = core.current_club() AND m.id = h.member_id "
                  "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
-                 "WHERE %sORDER BY h.created_at %s, h.member_id %s LIMIT $10::bigint",
-                 hits, desc ? "<" : ">", dir, dir, filters, dir, dir);
+                 "WHERE TRUE %sORDER BY h.created_at %s, h.member_id %s LIMIT %s",
+                 k_doc_m, hits, cur, dir, dir, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim,
+                 filters, dir, dir, lim);
+    else if (q)
+        /* Search in another order: each match's member and profile are read by primary key
+         * (a LATERAL subquery kept apart by OFFSET 0, so always a parameterised nested loop:
+         * joined as sets, PostgreSQL chose a sequential scan of every member of the club and
+         * a hash join, evaluating the RLS condition per row: ~45 ms at 100,000 members), the
+         * matches sorted on their key, and the documents built for the page only (the
+         * document expression is evaluated after the sort and limit). x.m and x.p are whole
+         * rows. */
+        snprintf(s->sql + so, sizeof s->sql - so,
+                 "SELECT %s, x.k, x.id FROM (%s) h "
+                 "CROSS JOIN LATERAL (SELECT m, p, %s AS k, m.id, m.club_id FROM member.members m "
+                 "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+                 "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
+                 "WHERE TRUE %sORDER BY 2 %s, 3 %s LIMIT %s",
+                 k_doc_x, hits, key, filters, cur, dir, dir, lim);
     else
-        /* No OR around the search, so the IN is a semi-join. */
-        snprintf(sql + so, sizeof sql - so,
-                 "SELECT member.member_doc(m, $1::boolean)::text, %s, m.id "
-                 "FROM member.members m JOIN member.profiles p ON p.club_id = m.club_id AND "
-                 "p.member_id = m.id WHERE m.club_id = core.current_club() AND %s%s%s%s"
-                 "AND ($8::text IS NULL OR (%s, m.id) %s (%s, $9::uuid)) "
-                 "ORDER BY 2 %s, m.id %s LIMIT $10::bigint",
-                 key, filters, q ? "AND m.id IN (" : "", hits, q ? ") " : "", key, desc ? "<" : ">",
-                 cursor, dir, dir);
-    const char *p[10 + MAX_SEARCH_WORDS] = {
-        staff ? "t" : "f",
-        json_string_value(json_object_get(in, "status")),
-        json_string_value(json_object_get(in, "category")),
-        json_string_value(json_object_get(in, "expires_before")),
-        json_string_value(json_object_get(in, "expires_after")),
-        NULL,
-        q,
-        after ? ck : NULL,
-        after ? cid : NULL,
-        lim,
-    };
-    for (int i = 0; i < nw; i++)
-        p[10 + i] = words[i];
-    return db_exec(tx, sql, 10 + nw, p, e);
+        snprintf(s->sql + so, sizeof s->sql - so,
+                 "SELECT %s, %s, m.id FROM member.members m JOIN member.profiles p ON "
+                 "p.club_id = m.club_id AND p.member_id = m.id WHERE m.club_id = "
+                 "core.current_club() %s%sORDER BY 2 %s, %s %s LIMIT %s",
+                 k_doc_m, key, filters, cur, dir, kid, dir, lim);
+    return 0;
+}
+
+static PGresult *list_query(db_tx_t *tx, json_t *in, int staff, long long limit, int explain,
+                            err_t *e) {
+    list_sql_t *s = malloc(sizeof *s);
+    if (!s) {
+        err_set(e, 500, "internal", "", "out of memory");
+        return NULL;
+    }
+    PGresult *r =
+        list_sql(s, in, staff, limit, explain, e) == 0 ? db_exec(tx, s->sql, s->np, s->p, e) : NULL;
+    free(s);
+    return r;
 }
 
 PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err_t *e) {
@@ -779,11 +862,25 @@ PGresult *members_query_plan(db_tx_t *tx, json_t *in, long long limit, err_t *e)
 
 int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
+    db_scope_t scope;
+    int named = 0;
     long long limit = 20;
     jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    if (m_begin(call, in, &c, e) != 0) return -1;
-    PGresult *r = members_query(c.tx, in, 1, limit + 1, e);
-    if (!r) return fail_with(&c, out);
+    if (m_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
+    /* One round trip (db_read: BEGIN READ ONLY, scope, the statement, COMMIT). A club named by
+     * the caller is checked only when the answer could depend on it (no rows, or an error):
+     * in a club that does not exist RLS shows no rows, and m_begin answered 404 club_id. */
+    list_sql_t *s = malloc(sizeof *s);
+    if (!s) return err_set(e, 500, "internal", "", "out of memory");
+    PGresult *r = list_sql(s, in, 1, limit + 1, 0, e) == 0
+                      ? db_read(call->env->db, &scope, s->sql, s->np, s->p, e)
+                      : NULL;
+    free(s);
+    if ((!r || PQntuples(r) == 0) && named && m_require_club(&c, &scope, e) != 0) {
+        PQclear(r);
+        return -1;
+    }
+    if (!r) return -1;
     int n = PQntuples(r), shown = n > limit ? (int)limit : n;
     json_t *items = json_array();
     for (int i = 0; i < shown; i++) {
@@ -808,7 +905,7 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     PQclear(r);
     *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
-    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+    return 0;
 }
 
 /* ---- status ---- */
@@ -1084,11 +1181,15 @@ int members_list_dependents(const svc_call_t *call, json_t *in, json_t **out, er
         return fail_with(&c, out);
     }
     const char *p[] = {id, c.can_read ? "t" : "f"};
-    PGresult *r = db_exec(c.tx,
-                          "SELECT coalesce(jsonb_agg(member.member_doc(m, $2::boolean) ORDER BY "
-                          "m.created_at, m.id), '[]')::text FROM member.members m WHERE "
-                          "m.club_id = core.current_club() AND m.primary_member_id = $1::uuid",
-                          2, p, e);
+    PGresult *r = db_exec(
+        c.tx,
+        "SELECT coalesce(jsonb_agg(" M_DOC_SQL(
+            "$2::boolean") " ORDER BY "
+                           "m.created_at, m.id), '[]')::text FROM member.members m LEFT JOIN "
+                           "member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+                           "WHERE m.club_id = core.current_club() AND m.primary_member_id = "
+                           "$1::uuid",
+        2, p, e);
     if (!r) return fail_with(&c, out);
     json_t *items = m_parse_json(PQgetvalue(r, 0, 0), e);
     PQclear(r);

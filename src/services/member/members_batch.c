@@ -9,6 +9,14 @@
 #include "core/strbuf.h"
 #include "services/member/member_common.h"
 
+/* Each primary's dependents as member documents (M_DOC_EXPR: member_doc, inlined). */
+static const char k_dependents_sql[] = "SELECT m.id::text, coalesce((SELECT jsonb_agg(" M_DOC_EXPR(
+    "d", "dp", "d.club_id", "d.id",
+    "true") " ORDER BY d.created_at, d.id) FROM member.members d LEFT JOIN member.profiles dp "
+            "ON dp.club_id = d.club_id AND dp.member_id = d.id WHERE d.club_id = m.club_id AND "
+            "d.primary_member_id = m.id), '[]')::text FROM member.members m WHERE m.club_id = "
+            "core.current_club() AND m.id = ANY($1::uuid[])";
+
 int members_validate_relations(json_t *in, err_t *e) {
     static const char *const keys[] = {"ids", "club_id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
@@ -62,13 +70,7 @@ int members_relations_by_ids(const svc_call_t *call, json_t *in, json_t **out, e
     json_t *deps = json_object(), *hist = json_object();
     /* every requested member of this club gets an entry, [] when it has none */
     int rc = ids_text ? 0 : err_set(e, 500, "internal", "", "out of memory");
-    if (rc == 0)
-        rc = collect(&c,
-                     "SELECT m.id::text, coalesce((SELECT jsonb_agg(member.member_doc(d, true) "
-                     "ORDER BY d.created_at, d.id) FROM member.members d WHERE d.club_id = "
-                     "m.club_id AND d.primary_member_id = m.id), '[]')::text FROM member.members m "
-                     "WHERE m.club_id = core.current_club() AND m.id = ANY($1::uuid[])",
-                     ids_text, deps, e);
+    if (rc == 0) rc = collect(&c, k_dependents_sql, ids_text, deps, e);
     if (rc == 0)
         rc = collect(&c,
                      "SELECT m.id::text, coalesce((SELECT jsonb_agg(jsonb_build_object('from', "

@@ -499,6 +499,7 @@ static int plan_walk(json_t *node, int under_sort, plan_facts_t *f) {
 static void test_search_plan(void) {
     static const char *const inputs[] = {
         "{\"q\":\"smi\"}",
+        "{\"q\":\"sm\"}", /* short prefixes are plain parameters, longer ones InitPlans */
         "{\"q\":\"smi\",\"sort\":\"-created_at\"}",
         "{\"q\":\"f07 jones\"}",
         "{\"q\":\"club\",\"status\":\"pending\",\"category\":\"full\"}",
