@@ -234,7 +234,8 @@ int main(int argc, char **argv) {
                                   "SELECT extract(epoch FROM b.committed_at) * 1000 AS t, "
                                   "t.validation_code AS c FROM ledger.txs t JOIN ledger.blocks b "
                                   "ON b.number = t.block_number WHERE t.tx_id = decode($1, "
-                                  "'hex') ORDER BY t.block_number LIMIT 1",
+                                  "'hex') ORDER BY (t.validation_code = 9), t.block_number "
+                                  "LIMIT 1",
                                   1, p, &e);
             if (r && PQntuples(r) == 1) {
                 double t = atof(db_val(r, 0, "t"));

@@ -84,6 +84,46 @@ static int chain_tip(bus_t *b, db_pool_t *db, uint64_t *next, uint64_t *last_seq
     return 0;
 }
 
+/* The last block this process published (owned bytes) and its stream sequence: the committer
+ * of the same process takes it instead of reading it back from JetStream (one STREAM.MSG.GET
+ * per block, the whole block base64-encoded in JSON). Only a publish JetStream acknowledged as
+ * new (not de-duplicated) fills it, so the bytes are exactly the message at that sequence. */
+static pthread_mutex_t last_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *last_msg;
+static size_t last_len;
+static unsigned long long last_msg_seq;
+
+static void last_block_put(unsigned long long seq, uint8_t *msg, size_t len) {
+    pthread_mutex_lock(&last_mu);
+    free(last_msg);
+    last_msg = msg;
+    last_len = len;
+    last_msg_seq = seq;
+    pthread_mutex_unlock(&last_mu);
+}
+
+/* The cached block if it is the one at seq (ownership passes to the caller), else NULL; a
+ * cached block at an earlier sequence is dropped (committed, here or by another process). */
+static uint8_t *last_block_take(unsigned long long seq, size_t *len) {
+    uint8_t *m = NULL;
+    pthread_mutex_lock(&last_mu);
+    if (!last_msg || last_msg_seq > seq) {
+        pthread_mutex_unlock(&last_mu);
+        return NULL;
+    }
+    if (last_msg_seq == seq) {
+        m = last_msg;
+        *len = last_len;
+    } else {
+        free(last_msg);
+    }
+    last_msg = NULL;
+    last_len = 0;
+    last_msg_seq = 0;
+    pthread_mutex_unlock(&last_mu);
+    return m;
+}
+
 typedef struct cut_ctx {
     bus_t *b;
     db_pool_t *db;
@@ -135,6 +175,10 @@ static int cut_batch(const bus_batch_msg_t *msgs, int n, void *ud) {
     tip_seq = seq;
     tip_number = next;
     pthread_mutex_unlock(&tip_mu);
+    if (!dup && seq > 0) {
+        last_block_put(seq, msg, mlen);
+        msg = NULL;
+    }
     c->n = k;
     rc = 0;
 out:
@@ -202,7 +246,10 @@ int ledger_commit_pending(db_pool_t *db, bus_t *b, int *n_blocks, err_t *e) {
         int found = 0;
         if (db_begin_ledger_writer(db, &sc, &tx, e) != 0) return -1;
         if (ledger_store_head(tx, &h, 1, e) != 0) goto fail;
-        if (bus_js_get_msg(b, LEDGER_BLOCK_STREAM, h.js_seq + 1, &found, &data, &len, e) != 0)
+        data = (char *)last_block_take(h.js_seq + 1, &len);
+        if (data)
+            found = 1;
+        else if (bus_js_get_msg(b, LEDGER_BLOCK_STREAM, h.js_seq + 1, &found, &data, &len, e) != 0)
             goto fail;
         if (!found) {
             db_rollback(tx);

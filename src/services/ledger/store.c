@@ -30,12 +30,19 @@ void ledger_arr_add(lbuf_t *b, const char *s) {
 }
 void ledger_arr_add_hex(lbuf_t *b, const uint8_t *d, size_t n) {
     static const char hx[] = "0123456789abcdef";
+    char c[256]; /* hex in chunks: one lbuf_put per 128 bytes, not per byte */
+    size_t k = 0;
     arr_sep(b);
     lbuf_put(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
-        char c[2] = {hx[d[i] >> 4], hx[d[i] & 15]};
-        lbuf_put(b, c, 2);
+        c[k++] = hx[d[i] >> 4];
+        c[k++] = hx[d[i] & 15];
+        if (k == sizeof c) {
+            lbuf_put(b, c, k);
+            k = 0;
+        }
     }
+    lbuf_put(b, c, k);
     lbuf_put(b, "\"", 1);
 }
 const char *ledger_arr_end(lbuf_t *b) {
@@ -376,9 +383,13 @@ static int prefetch(db_tx_t *tx, const ledger_block_msg_t *m, kvmap_t *versions,
         err_set(e, 500, "internal", "", "out of memory");
         goto out;
     }
+    /* one primary-key lookup per key and per tx id (LATERAL ... LIMIT 1): with "= ANY (ARRAY(
+     * SELECT ...))" the planner, on a not yet analysed table, filtered a sequential scan of
+     * ledger.txs with the whole array per row (byteaeq/memcmp were most of the committer's
+     * PostgreSQL time; the cost grew with the chain) */
     r = db_exec(tx,
-                "SELECT encode(key, 'hex') AS k, version FROM ledger.state WHERE key = ANY "
-                "(ARRAY(SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x))",
+                "SELECT u.x AS k, s.version FROM unnest($1::text[]) AS u(x) CROSS JOIN LATERAL "
+                "(SELECT version FROM ledger.state WHERE key = decode(u.x, 'hex') LIMIT 1) AS s",
                 1, pk, e);
     if (!r) goto out;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -395,8 +406,9 @@ static int prefetch(db_tx_t *tx, const ledger_block_msg_t *m, kvmap_t *versions,
     }
     PQclear(r);
     r = db_exec(tx,
-                "SELECT encode(tx_id, 'hex') AS t FROM ledger.txs WHERE tx_id = ANY (ARRAY(SELECT "
-                "decode(x, 'hex') FROM unnest($1::text[]) AS x)) AND validation_code NOT IN (2, 9)",
+                "SELECT u.x AS t FROM unnest($1::text[]) AS u(x) CROSS JOIN LATERAL (SELECT 1 FROM "
+                "ledger.txs WHERE tx_id = decode(u.x, 'hex') AND validation_code NOT IN (2, 9) "
+                "LIMIT 1) AS s",
                 1, pi, e);
     if (!r) goto out;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -513,8 +525,9 @@ static int save_state(db_tx_t *tx, const ledger_block_result_t *res, uint64_t nu
         const char *p[] = {ledger_arr_end(&dk)};
         if (!p[0]) goto oom;
         if (exec_cmd(tx,
-                     "DELETE FROM ledger.state WHERE key = ANY (ARRAY(SELECT decode(x, 'hex') "
-                     "FROM unnest($1::text[]) AS x))",
+                     "DELETE FROM ledger.state WHERE ctid = ANY (ARRAY(SELECT s.ctid FROM "
+                     "unnest($1::text[]) AS u(x) CROSS JOIN LATERAL (SELECT ctid FROM "
+                     "ledger.state WHERE key = decode(u.x, 'hex') LIMIT 1) AS s))",
                      1, p, e) != 0)
             goto out;
     }
