@@ -66,7 +66,7 @@ struct bus {
     pthread_mutex_t batch_mu;
     pthread_mutex_t batch_state_mu;
     jsCtx *js_async;
-    const bus_pub_msg_t *batch_msgs;
+    const bus_batch_msg_t *batch_msgs;
     int *batch_ok;
     int batch_n;
     char batch_err[256];
@@ -472,7 +472,7 @@ static int batch_ctx(bus_t *b, err_t *e) {
     return 0;
 }
 
-int bus_js_publish_batch(bus_t *b, const bus_pub_msg_t *msgs, int n, int *ok, err_t *e) {
+int bus_js_publish_batch(bus_t *b, const bus_batch_msg_t *msgs, int n, int *ok, err_t *e) {
     if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
     if (n < 0 || n > BUS_MAX_BATCH || (n > 0 && (!msgs || !ok)))
         return err_set(e, 500, "internal", "", "bus_js_publish_batch: 0..%d messages",

@@ -42,6 +42,15 @@ int bus_js_stream_max_age(bus_t *b, const char *stream, int64_t *max_age_ns, err
 /* The server name of the stream's current leader ("" when not clustered) and its replicas. */
 int bus_js_stream_leader(bus_t *b, const char *stream, char *leader, size_t cap, int *replicas,
                          err_t *e);
+/* One message of a batch: published together (bus_js_publish_batch) or fetched together
+ * (bus_js_fetch_batch). */
+typedef struct bus_batch_msg {
+    const char *subject;
+    const char *msg_id;
+    const char *data;
+    size_t len;
+} bus_batch_msg_t;
+
 /* Publishes and waits for the JetStream ack. msg_id goes in the Nats-Msg-Id header; a duplicate
  * within the window is acknowledged as such and still counts as success (*duplicate = 1). */
 int bus_js_publish(bus_t *b, const char *subject, const char *msg_id, const void *data, size_t len,
@@ -52,13 +61,7 @@ int bus_js_publish(bus_t *b, const char *subject, const char *msg_id, const void
  * ok[i] = 1 for every message the stream stored (or already had). Returns 0 when all were
  * stored, -1 + e when some were not (ok says which; a timeout counts the whole batch as not
  * stored). At most 4096 messages; one batch at a time per bus (callers are serialised). */
-typedef struct bus_pub_msg {
-    const char *subject;
-    const char *msg_id;
-    const char *data;
-    size_t len;
-} bus_pub_msg_t;
-int bus_js_publish_batch(bus_t *b, const bus_pub_msg_t *msgs, int n, int *ok, err_t *e);
+int bus_js_publish_batch(bus_t *b, const bus_batch_msg_t *msgs, int n, int *ok, err_t *e);
 
 /* Request/reply. *reply is malloc'd (NUL-terminated), caller frees. Timeout or no responders
  * -> 503 "unavailable" / 504 "timeout". */
@@ -103,12 +106,6 @@ int bus_js_last_seq(bus_t *b, const char *stream, unsigned long long *last_seq, 
 /* Like bus_js_fetch but hands the whole batch to one callback; all messages are acked when it
  * returns 0 and nak'ed otherwise (so a batch that cannot be used is redelivered as a whole).
  * Returns the number of messages in the batch (0 on timeout) or -1. */
-typedef struct bus_batch_msg {
-    const char *subject;
-    const char *msg_id;
-    const char *data;
-    size_t len;
-} bus_batch_msg_t;
 typedef int (*bus_batch_fn)(const bus_batch_msg_t *msgs, int n, void *ud);
 int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const char *filter,
                        int max, int timeout_ms, bus_batch_fn fn, void *ud, err_t *e);

@@ -276,7 +276,7 @@ int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     char *ids = NULL;
-    bus_pub_msg_t *msgs = NULL;
+    bus_batch_msg_t *msgs = NULL;
     int *ok = NULL;
     int published = 0;
     if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
@@ -310,7 +310,7 @@ int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
             err_set(e, 500, "internal", "", "outbox row with NULL column");
             goto fail;
         }
-        msgs[i] = (bus_pub_msg_t){subject, id, payload, strlen(payload)};
+        msgs[i] = (bus_batch_msg_t){subject, id, payload, strlen(payload)};
     }
     err_t pub_err = {0};
     int pub_rc = bus_js_publish_batch(bus, msgs, n, ok, &pub_err);

@@ -384,11 +384,11 @@ static void test_publish_batch(void) {
 
     enum { N = 300 };
     static char ids[N][40];
-    bus_pub_msg_t msgs[N];
+    bus_batch_msg_t msgs[N];
     int ok[N];
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "batch-%d", i);
-        msgs[i] = (bus_pub_msg_t){subj, ids[i], "payload", 7};
+        msgs[i] = (bus_batch_msg_t){subj, ids[i], "payload", 7};
     }
     struct timespec t0, t1, t2;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -409,11 +409,11 @@ static void test_publish_batch(void) {
     CHECK_EQ_INT(good, N);
     /* the first 10 again (duplicates) plus 5 new: all ok, 5 more stored */
     for (int i = 0; i < 10; i++)
-        msgs[i] = (bus_pub_msg_t){subj, ids[i], "again", 5};
+        msgs[i] = (bus_batch_msg_t){subj, ids[i], "again", 5};
     static char more[5][40];
     for (int i = 0; i < 5; i++) {
         snprintf(more[i], sizeof more[i], "batch-more-%d", i);
-        msgs[10 + i] = (bus_pub_msg_t){subj, more[i], "more", 4};
+        msgs[10 + i] = (bus_batch_msg_t){subj, more[i], "more", 4};
     }
     CHECK_EQ_INT(bus_js_publish_batch(b, msgs, 15, ok, &e), 0);
     int stored = 0;
@@ -426,7 +426,7 @@ static void test_publish_batch(void) {
 
     /* no stream: every message fails, the error names the reason */
     for (int i = 0; i < 3; i++)
-        msgs[i] = (bus_pub_msg_t){nowhere, ids[i], "x", 1};
+        msgs[i] = (bus_batch_msg_t){nowhere, ids[i], "x", 1};
     err_clear(&e);
     CHECK_EQ_INT(bus_js_publish_batch(b, msgs, 3, ok, &e), -1);
     CHECK_EQ_INT(ok[0] + ok[1] + ok[2], 0);
@@ -434,7 +434,7 @@ static void test_publish_batch(void) {
     CHECK(e.message[0] != '\0');
 
     /* a message without an id is refused before anything is sent */
-    msgs[0] = (bus_pub_msg_t){subj, "", "x", 1};
+    msgs[0] = (bus_batch_msg_t){subj, "", "x", 1};
     err_clear(&e);
     CHECK_EQ_INT(bus_js_publish_batch(b, msgs, 1, ok, &e), -1);
     CHECK_EQ_INT(bus_js_publish_batch(b, msgs, 0, ok, &e), 0);
