@@ -585,6 +585,78 @@ static void test_search_order(void) {
     json_decref(want);
 }
 
+/* A search sorted by name (sort on the name key the word rows carry, migration 0007) lists
+ * the matches in the order of the list by name, both directions and across pages, also after
+ * a profile's name has changed (the triggers keep the copy, member number rows included). */
+static void check_search_by_name(const char *q) {
+    json_t *all = NULL, *hits = NULL, *o = NULL;
+    char in[900];
+    snprintf(in, sizeof in, "{\"q\":\"%s\",\"limit\":100}", q);
+    REQUIRE(mt_call(&admin_b, "list_members", in, &hits) == 200);
+    REQUIRE(mt_call(&admin_b, "list_members", "{\"sort\":\"name\",\"limit\":100}", &all) == 200);
+    REQUIRE(json_is_null(json_object_get(all, "next_cursor")));
+    json_t *want = json_array(); /* the matches' ids in the order of the list by name */
+    size_t i, j;
+    json_t *it, *h;
+    json_array_foreach(json_object_get(all, "items"), i, it) {
+        json_array_foreach(json_object_get(hits, "items"), j, h) {
+            if (!strcmp(mt_str(it, "id"), mt_str(h, "id")))
+                json_array_append_new(want, json_string(mt_str(it, "id")));
+        }
+    }
+    REQUIRE(json_array_size(want) >= 1);
+    CHECK_EQ_INT(json_array_size(want), json_array_size(json_object_get(hits, "items")));
+    json_decref(all);
+    json_decref(hits);
+    for (int desc = 0; desc < 2; desc++) {
+        char after[700] = "";
+        size_t k = 0;
+        for (int page = 0; page < 20; page++) {
+            snprintf(in, sizeof in, "{\"q\":\"%s\",\"limit\":2,\"sort\":\"%s\"%s%s%s}", q,
+                     desc ? "-name" : "name", after[0] ? ",\"after\":\"" : "", after,
+                     after[0] ? "\"" : "");
+            REQUIRE(mt_call(&admin_b, "list_members", in, &o) == 200);
+            json_array_foreach(json_object_get(o, "items"), i, it) {
+                size_t at = desc ? json_array_size(want) - 1 - k : k;
+                CHECK_STR(mt_str(it, "id"), json_string_value(json_array_get(want, at)));
+                k++;
+            }
+            const char *next = mt_str(o, "next_cursor");
+            snprintf(after, sizeof after, "%s", next ? next : "");
+            json_decref(o);
+            if (!after[0]) break;
+        }
+        CHECK_EQ_INT(k, json_array_size(want));
+    }
+    json_decref(want);
+}
+
+static void test_search_name_order(void) {
+    json_t *o = NULL;
+    check_search_by_name("sm");
+    check_search_by_name("club");
+    /* the first Smith by name moves to the end of the alphabet, then back */
+    REQUIRE(mt_call(&admin_b, "list_members", "{\"q\":\"sm\",\"sort\":\"name\",\"limit\":1}", &o) ==
+            200);
+    char id[40], last[80], in[300];
+    snprintf(id, sizeof id, "%s", mt_str(json_array_get(json_object_get(o, "items"), 0), "id"));
+    snprintf(last, sizeof last, "%s",
+             mt_str(json_array_get(json_object_get(o, "items"), 0), "profile.last_name"));
+    json_decref(o);
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"profile\":{\"last_name\":\"Zz%s\"}}", id, last);
+    REQUIRE(mt_call(&admin_b, "update_member", in, NULL) == 200);
+    check_search_by_name("club");
+    check_search_by_name("zz");
+    REQUIRE(mt_call(&admin_b, "list_members", "{\"q\":\"club\",\"sort\":\"-name\",\"limit\":1}",
+                    &o) == 200);
+    CHECK_STR(mt_str(json_array_get(json_object_get(o, "items"), 0), "id"), id);
+    json_decref(o);
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"profile\":{\"last_name\":\"%s\"}}", id, last);
+    REQUIRE(mt_call(&admin_b, "update_member", in, NULL) == 200);
+    check_search_by_name("sm");
+    check_search_by_name("club");
+}
+
 static long long count_members(const svc_caller_t *c) {
     json_t *o = NULL;
     if (mt_call(c, "export_members", "{}", &o) != 200) return -1;
@@ -1058,6 +1130,7 @@ int main(void) {
     RUN(test_search_pagination);
     RUN(test_search_plan);
     RUN(test_search_order);
+    RUN(test_search_name_order);
     RUN(test_import);
     RUN(test_export_csv);
     RUN(test_privacy);
