@@ -104,9 +104,19 @@ static const cfg_var_t k_vars[] = {
      "15",
      "Deepest field nesting a GraphQL operation may select (0 = no limit)."},
     {"RECIPROCAL_GRAPHQL_MAX_COST", V_INT, MEMBER(graphql_max_cost), 0, 100000000,
-     "0",
-     "GitHub-style cost limit of a GraphQL operation (list fields then need first/last 1..100; "
-     "0 = no cost limit and no pagination requirement)."},
+     "10000",
+     "GitHub-style cost limit of a GraphQL operation: every selected list field (each alias "
+     "counted) costs the product of the list sizes on its path, first/last or the argument's "
+     "default for paginated fields (which then need first/last 1..100), 10 for other lists of "
+     "objects (0 = no cost limit and no pagination requirement)."},
+    {"RECIPROCAL_GRAPHQL_MAX_ALIASES", V_INT, MEMBER(graphql_max_aliases), 0, 100000000,
+     "100",
+     "Most aliased fields a GraphQL operation may select, a fragment counted at every spread "
+     "(0 = no limit)."},
+    {"RECIPROCAL_GRAPHQL_MAX_FIELDS", V_INT, MEMBER(graphql_max_fields), 0, 100000000,
+     "1000",
+     "Most fields a GraphQL operation may select, aliases included and a fragment counted at "
+     "every spread (0 = no limit)."},
     {"RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS", V_INT,
      MEMBER(graphql_require_persisted_mutations), 0, 1,
      "0",

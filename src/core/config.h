@@ -28,7 +28,9 @@ typedef struct cfg {
     int events_retention_h;    /* RECIPROCAL_EVENTS_RETENTION_HOURS (720 = 30 days, 1..87600) */
     int graphql_introspection; /* RECIPROCAL_GRAPHQL_INTROSPECTION: CFG_GQL_INTROSPECTION_* */
     int graphql_max_depth;     /* RECIPROCAL_GRAPHQL_MAX_DEPTH (0 = off, default 15) */
-    int graphql_max_cost;      /* RECIPROCAL_GRAPHQL_MAX_COST (0 = off) */
+    int graphql_max_cost;      /* RECIPROCAL_GRAPHQL_MAX_COST (0 = off, default 10000) */
+    int graphql_max_aliases;   /* RECIPROCAL_GRAPHQL_MAX_ALIASES (0 = off, default 100) */
+    int graphql_max_fields;    /* RECIPROCAL_GRAPHQL_MAX_FIELDS (0 = off, default 1000) */
     int graphql_require_persisted_mutations; /* RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS */
     /* auth service and the gateway's token check (docs/auth.md) */
     char auth_issuer[128];      /* RECIPROCAL_AUTH_ISSUER: `iss` of access tokens */

@@ -476,6 +476,8 @@ void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *
     }
     gql_validate_opts vo = {
         .max_depth = (unsigned)cfg->graphql_max_depth,
+        .max_aliases = (unsigned long)cfg->graphql_max_aliases,
+        .max_fields = (unsigned long)cfg->graphql_max_fields,
         .max_cost = (unsigned long)cfg->graphql_max_cost,
         .require_pagination = cfg->graphql_max_cost > 0,
     };

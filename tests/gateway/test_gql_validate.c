@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "gateway/graphql/gql_parser.h"
 #include "gateway/graphql/gql_schema.h"
@@ -287,10 +288,164 @@ static void test_limits(void) {
     gql_schema_free(s);
 }
 
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A document spreading fragment F<i+1> twice in F<i>, `levels` deep: it stands for 2^levels
+ * selections in about 60 bytes a level. */
+static char *doubling(int levels, const char *type, const char *f1, const char *f2,
+                      const char *leaf, const char *root) {
+    size_t cap = 256 + (size_t)levels * 128;
+    char *q = malloc(cap);
+    size_t n = (size_t)snprintf(q, cap, "%s\n", root);
+    for (int i = 0; i < levels; i++)
+        n +=
+            (size_t)snprintf(q + n, cap - n, "fragment F%d on %s { %s { ...F%d } %s { ...F%d } }\n",
+                             i, type, f1, i + 1, f2, i + 1);
+    snprintf(q + n, cap - n, "fragment F%d on %s { %s }\n", levels, type, leaf);
+    return q;
+}
+
+static bool has_error(const gql_errors *errs, const char *needle) {
+    for (size_t i = 0; i < errs->count; i++)
+        if (strstr(errs->items[i].message, needle)) return true;
+    return false;
+}
+
+/* Issue 9 defect 1: depth and cost were computed by walking every spread, 2^levels work (0.5 s
+ * at 18 levels, 1.2 s at 20, never finished at 40). Now every metric is computed once per
+ * fragment: 40 levels take microseconds, the numbers saturate instead of overflowing, and the
+ * spec rules (fragment spreads, variable usages, overlapping fields, cycles, introspection depth)
+ * stay linear on the same documents. */
+static void test_fragment_doubling(void) {
+    gql_schema *s = load_schema();
+    REQUIRE(s);
+    gql_validate_opts lim = {.max_depth = 15,
+                             .max_aliases = 100,
+                             .max_fields = 1000,
+                             .max_cost = 10000,
+                             .require_pagination = true};
+    gql_errors errs = {0};
+    char *q = doubling(40, "Dog", "mother", "father", "name", "{ dog { ...F0 } }");
+    double t0 = now_s();
+    CHECK_EQ_INT(run(s, q, &lim, &errs), 2);
+    double t1 = now_s();
+    printf("# 40-level doubling with limits: %.6f s\n", t1 - t0);
+    CHECK(t1 - t0 < 2.0);
+    CHECK(has_error(&errs, "Anonymous operation has depth 42, which exceeds the maximum depth of "
+                           "15."));
+    CHECK(has_error(&errs, "Anonymous operation selects 3298534883327 fields, which exceeds the "
+                           "maximum of 1000 fields"));
+    gql_errors_free(&errs);
+    /* the spec rules alone accept it, quickly */
+    t0 = now_s();
+    CHECK_EQ_INT(run(s, q, NULL, &errs), 0);
+    t1 = now_s();
+    printf("# 40-level doubling, spec rules only: %.6f s\n", t1 - t0);
+    CHECK(t1 - t0 < 2.0);
+    free(q);
+    /* lists: 10^41 items saturate the cost */
+    q = doubling(40, "Human", "relatives", "r2: relatives", "name", "{ human { ...F0 } }");
+    gql_validate_opts cost = {.max_cost = 10000};
+    t0 = now_s();
+    CHECK_EQ_INT(run(s, q, &cost, &errs), 1);
+    t1 = now_s();
+    CHECK(t1 - t0 < 2.0);
+    CHECK(has_error(&errs, "Anonymous operation has cost 18446744073709551615, which exceeds the "
+                           "maximum cost of 10000."));
+    gql_errors_free(&errs);
+    free(q);
+    /* a pagination error inside a fragment is reported once, not at every spread */
+    q = doubling(10, "Human", "a: relatives", "b: relatives", "friends { totalCount }",
+                 "{ human { ...F0 } }");
+    gql_validate_opts pag = {.require_pagination = true};
+    CHECK_EQ_INT(run(s, q, &pag, &errs), 1);
+    gql_errors_free(&errs);
+    free(q);
+    /* cycles are cut (NoFragmentCycles reports them) */
+    CHECK_EQ_INT(run(s,
+                     "{ dog { ...A } } fragment A on Dog { mother { ...B } father { ...B } } "
+                     "fragment B on Dog { mother { ...A } father { ...A } }",
+                     &lim, &errs),
+                 2);
+    CHECK(has_error(&errs, "Cannot spread fragment \"A\" within itself via \"B\"."));
+    gql_errors_free(&errs);
+    /* fragments nested beyond what the parser allows inline are refused, not recursed into */
+    size_t cap = 3000 * 48;
+    q = malloc(cap);
+    size_t n = (size_t)snprintf(q, cap, "{ dog { ...F0 } }\n");
+    for (int i = 0; i < 3000; i++)
+        n += (size_t)snprintf(q + n, cap - n, "fragment F%d on Dog { mother { ...F%d } }\n", i,
+                              i + 1);
+    snprintf(q + n, cap - n, "fragment F3000 on Dog { name }\n");
+    gql_validate_opts depth_only = {.max_depth = 15};
+    CHECK_EQ_INT(run(s, q, &depth_only, &errs), 1);
+    CHECK(has_error(&errs, "nests selections more than"));
+    gql_errors_free(&errs);
+    free(q);
+    gql_schema_free(s);
+}
+
+/* Issue 9 defect 4 (static part): aliases and fields are counted, and so are list sizes. */
+static void test_aliases_and_fields(void) {
+    gql_schema *s = load_schema();
+    REQUIRE(s);
+    gql_validate_opts lim = {.max_depth = 15,
+                             .max_aliases = 100,
+                             .max_fields = 1000,
+                             .max_cost = 10000,
+                             .require_pagination = true};
+    gql_errors errs = {0};
+    size_t cap = 7000 * 64;
+    char *q = malloc(cap);
+    size_t n = (size_t)snprintf(q, cap, "{");
+    for (int i = 0; i < 7000; i++)
+        n += (size_t)snprintf(q + n, cap - n, " a%d: __schema { queryType { name } }", i);
+    snprintf(q + n, cap - n, " }");
+    double t0 = now_s();
+    CHECK_EQ_INT(run(s, q, &lim, &errs), 2);
+    double t1 = now_s();
+    printf("# 7000 aliases of __schema: %.6f s\n", t1 - t0);
+    CHECK(t1 - t0 < 2.0);
+    CHECK(has_error(&errs, "Anonymous operation has 7000 aliased fields, which exceeds the "
+                           "maximum of 100 aliases"));
+    CHECK(has_error(&errs, "Anonymous operation selects 21000 fields, which exceeds the maximum of "
+                           "1000 fields"));
+    gql_errors_free(&errs);
+    free(q);
+    q = malloc(cap);
+    n = (size_t)snprintf(q, cap, "query Many {");
+    for (int i = 0; i < 3000; i++)
+        n += (size_t)snprintf(q + n, cap - n, " h%d: humans(first: 100) { name }", i);
+    snprintf(q + n, cap - n, " }");
+    CHECK_EQ_INT(run(s, q, &lim, &errs), 3);
+    CHECK(has_error(&errs, "Operation \"Many\" has cost 300000, which exceeds the maximum cost of "
+                           "10000."));
+    gql_errors_free(&errs);
+    free(q);
+    /* each alias of a list counts; a list of objects without first/last counts 10 */
+    gql_validate_opts cost = {.max_cost = 115};
+    CHECK_EQ_INT(run(s, "{ human { relatives { name } } }", &cost, &errs), 0);
+    CHECK_EQ_INT(run(s, "{ human { relatives { relatives { name } } } }", &cost, &errs), 0);
+    CHECK_EQ_INT(run(s, "{ human { a: relatives { relatives { name } } b: relatives { name } } }",
+                     &cost, &errs),
+                 1);
+    REQUIRE(errs.count == 1);
+    CHECK_STR(errs.items[0].message,
+              "Anonymous operation has cost 120, which exceeds the maximum cost of 115.");
+    gql_errors_free(&errs);
+    gql_schema_free(s);
+}
+
 int main(void) {
     const char *r = getenv("RECIPROCAL_TEST_ROOT");
     snprintf(root, sizeof root, "%s", r && *r ? r : ".");
     RUN(test_limits);
+    RUN(test_fragment_doubling);
+    RUN(test_aliases_and_fields);
     RUN(test_differential);
     TEST_DONE();
 }

@@ -1792,6 +1792,13 @@ static bool int_fits32(const char *text, long long *out) {
     return true;
 }
 
+int gql_float_literal(const char *text, double *out) {
+    double d = strtod(text, NULL);
+    if (!isfinite(d)) return -1;
+    *out = d;
+    return 0;
+}
+
 int gql_leaf_parse_literal(const gql_type *t, const gql_node *v, bool hide_suggestions,
                            char **msg) {
     *msg = NULL;
@@ -1842,7 +1849,12 @@ int gql_leaf_parse_literal(const gql_type *t, const gql_node *v, bool hide_sugge
     }
     const char *fmt = NULL;
     if (strcmp(n, "Float") == 0) {
-        if (v->kind == GQL_INT_VALUE || v->kind == GQL_FLOAT_VALUE) return 0;
+        double d;
+        if (v->kind == GQL_INT_VALUE || v->kind == GQL_FLOAT_VALUE) {
+            if (gql_float_literal(v->u.text.value, &d) == 0) return 0;
+            *msg = msgf("Float cannot represent non-finite value: %s%s", v->u.text.value, NULL);
+            return -1;
+        }
         fmt = "Float cannot represent non numeric value: %s%s";
     } else if (strcmp(n, "String") == 0) {
         if (v->kind == GQL_STRING_VALUE) return 0;
@@ -2015,7 +2027,9 @@ int gql_value_from_ast(const gql_schema *s, const gql_tref *t, const gql_node *v
     } else if (strcmp(nt->name, "ID") == 0) {
         *out = json_stringn(v->u.text.value, v->u.text.len);
     } else if (strcmp(nt->name, "Float") == 0) {
-        *out = json_real(strtod(v->u.text.value, NULL));
+        double d;
+        if (gql_float_literal(v->u.text.value, &d)) return -1;
+        *out = json_real(d);
     } else {
         *out = untyped(v, vars);
     }

@@ -199,9 +199,15 @@ const gql_tref *gql_tref_from_ast(const gql_schema *s, const gql_node *type_ast,
 /* graphql-js leaf parseLiteral() used by validation: 0 when the literal is valid for the scalar
  * or enum type t, else -1 with *msg = NULL ("undefined": the caller words "Expected value of
  * type ...") or a malloc'd graphql-js message (e.g. "Int cannot represent non-integer value:
- * 1.5"). Custom scalars accept every literal. */
+ * 1.5"). Custom scalars accept every literal. Used by validation and, through
+ * gql_value_from_ast, by execution: both read literals the same way. */
 int gql_leaf_parse_literal(const gql_type *t, const gql_node *value, bool hide_suggestions,
                            char **msg);
+
+/* The one reading of a Float (or Int used as Float) literal's text: 0 and *out, or -1 when the
+ * value is not a finite double (e.g. 1e400; the GraphQL spec's Float holds finite values only;
+ * graphql-js 16 accepts it as Infinity, which JSON cannot carry). */
+int gql_float_literal(const char *text, double *out);
 
 /* graphql-js valueFromAST(): coerces a literal (variables taken from `vars`, a JSON object of
  * already coerced variable values, may be NULL) to JSON for input type t. Returns 0 and *out

@@ -5,6 +5,7 @@
  * recursively referenced fragments, variable usages with their expected types). */
 #include "gateway/graphql/gql_validate.h"
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -52,6 +53,22 @@ typedef struct ptr_vec {
     size_t count, cap;
 } ptr_vec;
 
+typedef struct smap { /* name -> value; keys are not owned */
+    const char **keys;
+    uintptr_t *vals;
+    size_t count, cap;
+} smap;
+
+typedef struct pslot {
+    uintptr_t a, b, val;
+    bool used;
+} pslot;
+
+typedef struct pmap { /* (a, b) -> value */
+    pslot *slots;
+    size_t count, cap;
+} pmap;
+
 typedef struct tinfo {
     const gql_schema *s;
     const gql_tref *type_stack[STACK_MAX];
@@ -79,20 +96,6 @@ typedef struct usage_vec {
     usage *items;
     size_t count, cap;
 } usage_vec;
-
-typedef struct frag_info { /* per fragment definition (first of a name wins, as graphql-js) */
-    const gql_node *def;
-} frag_info;
-
-typedef struct depth_entry {
-    const char *name;
-    int depth;
-} depth_entry;
-
-typedef struct depth_map {
-    depth_entry *items;
-    size_t count, cap;
-} depth_map;
 
 typedef struct vctx vctx;
 
@@ -124,26 +127,37 @@ struct vctx {
     /* fragments */
     const gql_node **frags;
     size_t nfrags;
+    smap frag_by_name; /* name -> the last FRAGMENT_DEFINITION of that name */
+    pmap memo;         /* (node, MEMO_*) -> the helpers' memoised results */
+    smap refs_memo;    /* sorted spread names -> ptr_vec* of fragments (graphql-js SetMap) */
     /* rule state */
     size_t operation_count;
-    ptr_vec known_ops, known_frags;
-    ptr_vec op_defs, frag_defs; /* NoUnusedFragments */
-    ptr_vec var_defined;        /* NoUndefinedVariables: VARIABLE_DEFINITION nodes */
-    ptr_vec var_defs_unused;    /* NoUnusedVariables */
-    ptr_vec var_defs_allowed;   /* VariablesInAllowedPosition */
-    ptr_vec cycle_visited;      /* NoFragmentCycles: names visited */
-    ptr_vec spread_path;        /* NoFragmentCycles */
-    ptr_vec spread_path_names;  /* fragment names on the current DFS path */
-    ptr_vec spread_path_index;  /* their start indexes (as (void*)(uintptr_t)) */
-    ptr_vec input_names_stack;  /* UniqueInputFieldNames: per object value, NAME nodes */
-    ptr_vec type_dir_seen;      /* UniqueDirectivesPerLocation for SDL nodes: DIRECTIVE nodes */
-    ptr_vec type_dir_owner;     /* parallel: type name (const char*) */
+    smap known_ops, known_frags; /* name -> its first NAME node */
+    ptr_vec op_defs, frag_defs;  /* NoUnusedFragments */
+    ptr_vec var_defined;         /* NoUndefinedVariables: VARIABLE_DEFINITION nodes */
+    ptr_vec var_defs_unused;     /* NoUnusedVariables */
+    ptr_vec var_defs_allowed;    /* VariablesInAllowedPosition */
+    smap cycle_visited;          /* NoFragmentCycles: names visited */
+    ptr_vec spread_path;         /* NoFragmentCycles */
+    smap spread_path_index;      /* name on the current DFS path -> its start index + 1 (0: none) */
+    ptr_vec input_names_stack;   /* UniqueInputFieldNames: per object value, NAME nodes */
+    ptr_vec type_dir_seen;       /* UniqueDirectivesPerLocation for SDL nodes: DIRECTIVE nodes */
+    ptr_vec type_dir_owner;      /* parallel: type name (const char*) */
     const gql_node *sub_fragments_ready;
-    depth_map intro_checked, intro_exceeded; /* MaxIntrospectionDepth */
+    smap intro_checked, intro_exceeded; /* MaxIntrospectionDepth: name -> entry depth + 1 */
     /* OverlappingFields */
     struct ofc *of;
-    struct usage_cache *ucache;
-    size_t nucache, capucache;
+    struct walker *usage_walker; /* variable_usages() */
+    /* our limits */
+    unsigned limit_nesting;
+};
+
+enum {                   /* second key of vctx.memo */
+       MEMO_SPREADS = 1, /* selection set -> ptr_vec* of its spreads */
+       MEMO_USAGES,      /* operation or fragment -> usage_vec* (own variable usages) */
+       MEMO_REC_USAGES,  /* operation -> usage_vec* (recursive) */
+       MEMO_FRAG_USAGES, /* ptr_vec* of fragments -> usage_vec* */
+       MEMO_LIMITS,      /* fragment -> frag_memo* (our limits) */
 };
 
 /* ---- memory helpers ---- */
@@ -177,6 +191,94 @@ static void uv_push(vctx *v, usage_vec *uv, usage u) {
         uv->cap = nc;
     }
     uv->items[uv->count++] = u;
+}
+
+/* ---- hash maps in the arena (no removal): names -> value, pointer pairs -> value ----
+ * Every lookup a rule does per fragment, name or selection set goes through these, so no rule is
+ * quadratic in the number of fragments, spreads or aliases of a document. */
+
+static uint64_t str_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t pair_hash(uintptr_t a, uintptr_t b) {
+    uint64_t h = (uint64_t)a * 0x9E3779B97F4A7C15ull ^ ((uint64_t)b + 0x632BE59BD9B4E019ull);
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 32);
+}
+
+static void sm_grow(vctx *v, smap *m);
+
+/* The value slot of key, created (0) when create is set; NULL when absent. */
+static uintptr_t *sm_slot(vctx *v, smap *m, const char *key, bool create) {
+    if (create && (m->count + 1) * 2 > m->cap) sm_grow(v, m);
+    if (!m->cap) return NULL;
+    size_t mask = m->cap - 1;
+    for (size_t i = (size_t)str_hash(key) & mask;; i = (i + 1) & mask) {
+        if (!m->keys[i]) {
+            if (!create) return NULL;
+            m->keys[i] = key;
+            m->vals[i] = 0;
+            m->count++;
+            return &m->vals[i];
+        }
+        if (strcmp(m->keys[i], key) == 0) return &m->vals[i];
+    }
+}
+
+static void sm_grow(vctx *v, smap *m) {
+    smap old = *m;
+    m->cap = old.cap ? old.cap * 2 : 16;
+    m->count = 0;
+    m->keys = V_alloc(v, m->cap * sizeof *m->keys);
+    m->vals = V_alloc(v, m->cap * sizeof *m->vals);
+    memset(m->keys, 0, m->cap * sizeof *m->keys);
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.keys[i]) *sm_slot(v, m, old.keys[i], true) = old.vals[i];
+}
+
+static bool sm_get(const smap *m, const char *key, uintptr_t *val) {
+    uintptr_t *p = sm_slot(NULL, (smap *)m, key, false);
+    if (p && val) *val = *p;
+    return p != NULL;
+}
+
+static void pm_grow(vctx *v, pmap *m);
+
+static uintptr_t *pm_slot(vctx *v, pmap *m, uintptr_t a, uintptr_t b, bool create) {
+    if (create && (m->count + 1) * 2 > m->cap) pm_grow(v, m);
+    if (!m->cap) return NULL;
+    size_t mask = m->cap - 1;
+    for (size_t i = (size_t)pair_hash(a, b) & mask;; i = (i + 1) & mask) {
+        pslot *s = &m->slots[i];
+        if (!s->used) {
+            if (!create) return NULL;
+            *s = (pslot){a, b, 0, true};
+            m->count++;
+            return &s->val;
+        }
+        if (s->a == a && s->b == b) return &s->val;
+    }
+}
+
+static void pm_grow(vctx *v, pmap *m) {
+    pmap old = *m;
+    m->cap = old.cap ? old.cap * 2 : 16;
+    m->count = 0;
+    m->slots = V_alloc(v, m->cap * sizeof *m->slots);
+    memset(m->slots, 0, m->cap * sizeof *m->slots);
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.slots[i].used)
+            *pm_slot(v, m, old.slots[i].a, old.slots[i].b, true) = old.slots[i].val;
+}
+
+static uintptr_t pm_get(const pmap *m, uintptr_t a, uintptr_t b) {
+    uintptr_t *p = pm_slot(NULL, (pmap *)m, a, b, false);
+    return p ? *p : 0;
 }
 
 /* ---- errors ---- */
@@ -271,13 +373,17 @@ static const char *nm(const gql_node *name) {
 }
 
 static const gql_node *get_fragment(vctx *v, const char *name) {
-    for (size_t i = v->nfrags; i-- > 0;) /* graphql-js: the last definition of a name wins */
-        if (strcmp(nm(v->frags[i]->u.fragment.name), name) == 0) return v->frags[i];
-    return NULL;
+    uintptr_t f = 0; /* graphql-js: the last definition of a name wins */
+    return sm_get(&v->frag_by_name, name, &f) ? (const gql_node *)f : NULL;
 }
 
-/* graphql-js getFragmentSpreads(): a stack of selection sets, spreads in its order. */
-static void fragment_spreads(vctx *v, const gql_node *set, ptr_vec *out) {
+/* graphql-js getFragmentSpreads(): a stack of selection sets, spreads in its order; memoised per
+ * selection set as graphql-js does. */
+static const ptr_vec *fragment_spreads(vctx *v, const gql_node *set) {
+    const ptr_vec *memo = (const ptr_vec *)pm_get(&v->memo, (uintptr_t)set, MEMO_SPREADS);
+    if (memo) return memo;
+    ptr_vec *out = V_alloc(v, sizeof *out);
+    memset(out, 0, sizeof *out);
     ptr_vec stack = {0};
     pv_push(v, &stack, set);
     while (stack.count) {
@@ -292,41 +398,65 @@ static void fragment_spreads(vctx *v, const gql_node *set, ptr_vec *out) {
                 pv_push(v, &stack, sel->u.inline_fragment.selection_set);
         }
     }
+    *pm_slot(v, &v->memo, (uintptr_t)set, MEMO_SPREADS, true) = (uintptr_t)out;
+    return out;
 }
 
-static bool name_in(const ptr_vec *names, const char *name) {
-    for (size_t i = 0; i < names->count; i++)
-        if (strcmp(names->items[i], name) == 0) return true;
-    return false;
+static const char *spread_name(const void *spread) {
+    return nm(((const gql_node *)spread)->u.fragment_spread.name);
 }
 
-/* graphql-js getRecursivelyReferencedFragmentsForOperations(). */
-static void referenced_fragments(vctx *v, const gql_node *const *ops, size_t nops, ptr_vec *out) {
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* graphql-js getRecursivelyReferencedFragmentsForOperations(): memoised by the SET of names the
+ * operations spread (graphql-js's SetMap), spending fragment work only when computed, so many
+ * operations spreading the same fragments cost the work once. */
+static const ptr_vec *referenced_fragments(vctx *v, const gql_node *const *ops, size_t nops) {
     ptr_vec names = {0};
+    smap seen = {0};
     for (size_t i = 0; i < nops; i++) {
-        ptr_vec sp = {0};
         const gql_node *set = ops[i]->kind == GQL_OPERATION_DEFINITION
                                   ? ops[i]->u.operation.selection_set
                                   : ops[i]->u.fragment.selection_set;
-        fragment_spreads(v, set, &sp);
-        for (size_t k = 0; k < sp.count; k++) {
-            const char *n = nm(((const gql_node *)sp.items[k])->u.fragment_spread.name);
-            if (!name_in(&names, n)) pv_push(v, &names, n);
+        const ptr_vec *sp = fragment_spreads(v, set);
+        for (size_t k = 0; k < sp->count; k++) {
+            uintptr_t *slot = sm_slot(v, &seen, spread_name(sp->items[k]), true);
+            if (!*slot) {
+                *slot = 1;
+                pv_push(v, &names, spread_name(sp->items[k]));
+            }
         }
     }
+    const char **sorted = V_alloc(v, (names.count + 1) * sizeof *sorted);
+    if (names.count) memcpy(sorted, names.items, names.count * sizeof *sorted);
+    qsort(sorted, names.count, sizeof *sorted, cmp_str);
+    gql_sb key = {0};
+    for (size_t i = 0; i < names.count; i++)
+        gql_sb_addf(&key, "%s%s", i ? "," : "", sorted[i]);
+    const char *k = sb_keep(v, &key);
+    uintptr_t memo = 0;
+    if (sm_get(&v->refs_memo, k, &memo)) return (const ptr_vec *)memo;
+    ptr_vec *out = V_alloc(v, sizeof *out);
+    memset(out, 0, sizeof *out);
     spend_fragment_work(v, (long)names.count);
     for (size_t i = 0; i < names.count; i++) {
         const gql_node *f = get_fragment(v, names.items[i]);
         if (!f) continue;
         pv_push(v, out, f);
-        ptr_vec sp = {0};
-        fragment_spreads(v, f->u.fragment.selection_set, &sp);
-        spend_fragment_work(v, (long)sp.count);
-        for (size_t k = 0; k < sp.count; k++) {
-            const char *n = nm(((const gql_node *)sp.items[k])->u.fragment_spread.name);
-            if (!name_in(&names, n)) pv_push(v, &names, n);
+        const ptr_vec *sp = fragment_spreads(v, f->u.fragment.selection_set);
+        spend_fragment_work(v, (long)sp->count);
+        for (size_t k = 0; k < sp->count; k++) {
+            uintptr_t *slot = sm_slot(v, &seen, spread_name(sp->items[k]), true);
+            if (!*slot) {
+                *slot = 1;
+                pv_push(v, &names, spread_name(sp->items[k]));
+            }
         }
     }
+    *sm_slot(v, &v->refs_memo, k, true) = (uintptr_t)out;
+    return out;
 }
 
 /* ---- TypeInfo ---- */
@@ -514,53 +644,53 @@ static void usage_leave(walker *w, const gql_node *n, const gql_node *parent) {
     (void)parent;
 }
 
-typedef struct usage_cache {
-    const gql_node *node;
-    usage_vec usages;
-} usage_cache;
-
 static usage_vec *variable_usages(vctx *v, const gql_node *node) {
-    for (size_t i = 0; i < v->nucache; i++)
-        if (v->ucache[i].node == node) return &v->ucache[i].usages;
-    if (v->nucache == v->capucache) {
-        size_t nc = v->capucache ? v->capucache * 2 : 16;
-        usage_cache *ni = V_alloc(v, nc * sizeof *ni);
-        if (v->nucache) memcpy(ni, v->ucache, v->nucache * sizeof *ni);
-        v->ucache = ni;
-        v->capucache = nc;
+    usage_vec *memo = (usage_vec *)pm_get(&v->memo, (uintptr_t)node, MEMO_USAGES);
+    if (memo) return memo;
+    usage_vec *out = V_alloc(v, sizeof *out);
+    if (!v->usage_walker) { /* one TypeInfo and walker (~60 KB) for every usage walk: a walk
+                               leaves their stacks empty */
+        walker *w = V_alloc(v, sizeof *w);
+        w->ti = V_alloc(v, sizeof *w->ti);
+        w->ti->s = v->s;
+        w->v = v;
+        w->enter = usage_enter;
+        w->leave = usage_leave;
+        v->usage_walker = w;
     }
-    usage_cache *c = &v->ucache[v->nucache++];
-    memset(c, 0, sizeof *c);
-    c->node = node;
-    tinfo *ti = V_alloc(v, sizeof *ti);
-    ti->s = v->s;
-    walker *w = V_alloc(v, sizeof *w);
-    w->v = v;
-    w->ti = ti;
-    w->enter = usage_enter;
-    w->leave = usage_leave;
-    w->usages = &c->usages;
-    walk(w, node, NULL);
-    return &c->usages;
+    v->usage_walker->usages = out;
+    walk(v->usage_walker, node, NULL);
+    *pm_slot(v, &v->memo, (uintptr_t)node, MEMO_USAGES, true) = (uintptr_t)out;
+    return out;
 }
 
-static void recursive_usages(vctx *v, const gql_node *op, usage_vec *out) {
-    ptr_vec frags = {0};
-    referenced_fragments(v, &op, 1, &frags);
-    spend_fragment_work(v, (long)frags.count);
-    usage_vec fu = {0};
-    for (size_t i = 0; i < frags.count; i++) {
-        usage_vec *u = variable_usages(v, frags.items[i]);
-        spend_fragment_work(v, (long)u->count);
-        for (size_t k = 0; k < u->count; k++)
-            uv_push(v, &fu, u->items[k]);
+/* graphql-js getRecursiveVariableUsages(): memoised per operation, and the fragments' part per
+ * set of referenced fragments, with graphql-js's fragment-work spending. */
+static const usage_vec *recursive_usages(vctx *v, const gql_node *op) {
+    const usage_vec *memo = (const usage_vec *)pm_get(&v->memo, (uintptr_t)op, MEMO_REC_USAGES);
+    if (memo) return memo;
+    const ptr_vec *frags = referenced_fragments(v, &op, 1);
+    usage_vec *fu = (usage_vec *)pm_get(&v->memo, (uintptr_t)frags, MEMO_FRAG_USAGES);
+    if (!fu) {
+        fu = V_alloc(v, sizeof *fu);
+        spend_fragment_work(v, (long)frags->count);
+        for (size_t i = 0; i < frags->count; i++) {
+            usage_vec *u = variable_usages(v, frags->items[i]);
+            spend_fragment_work(v, (long)u->count);
+            for (size_t k = 0; k < u->count; k++)
+                uv_push(v, fu, u->items[k]);
+        }
+        *pm_slot(v, &v->memo, (uintptr_t)frags, MEMO_FRAG_USAGES, true) = (uintptr_t)fu;
     }
-    spend_fragment_work(v, (long)fu.count);
+    spend_fragment_work(v, (long)fu->count);
+    usage_vec *out = V_alloc(v, sizeof *out);
     usage_vec *own = variable_usages(v, op);
     for (size_t k = 0; k < own->count; k++)
         uv_push(v, out, own->items[k]);
-    for (size_t k = 0; k < fu.count; k++)
-        uv_push(v, out, fu.items[k]);
+    for (size_t k = 0; k < fu->count; k++)
+        uv_push(v, out, fu->items[k]);
+    *pm_slot(v, &v->memo, (uintptr_t)op, MEMO_REC_USAGES, true) = (uintptr_t)out;
+    return out;
 }
 
 /* ---- suggestions ---- */
@@ -668,7 +798,7 @@ static bool condition_matches(vctx *v, const gql_node *tc, const gql_type *type)
 }
 
 static void sub_collect(vctx *v, const gql_type *type, const gql_node *set, groups *g,
-                        ptr_vec *visited) {
+                        smap *visited) {
     const gql_list *sels = &set->u.selection_set.selections;
     spend_fragment_work(v, (long)sels->count);
     for (size_t i = 0; i < sels->count; i++) {
@@ -709,9 +839,9 @@ static void sub_collect(vctx *v, const gql_type *type, const gql_node *set, grou
             sub_collect(v, type, sel->u.inline_fragment.selection_set, g, visited);
         } else if (sel->kind == GQL_FRAGMENT_SPREAD) {
             const char *fname = nm(sel->u.fragment_spread.name);
-            if (name_in(visited, fname) || !include_node(&sel->u.fragment_spread.directives))
+            if (sm_get(visited, fname, NULL) || !include_node(&sel->u.fragment_spread.directives))
                 continue;
-            pv_push(v, visited, fname);
+            *sm_slot(v, visited, fname, true) = 1;
             const gql_node *f = get_fragment(v, fname);
             if (!f || !condition_matches(v, f->u.fragment.type_condition, type)) continue;
             sub_collect(v, type, f->u.fragment.selection_set, g, visited);
@@ -726,7 +856,7 @@ static void rule_single_sub(vctx *v, const gql_node *n) {
         spend_fragment_work(v, (long)v->doc->root->u.document.definitions.count);
     }
     groups g = {0};
-    ptr_vec visited = {0};
+    smap visited = {0};
     sub_collect(v, v->s->subscription, n->u.operation.selection_set, &g, &visited);
     const char *opname = n->u.operation.name ? nm(n->u.operation.name) : NULL;
     if (g.count > 1) {
@@ -755,31 +885,24 @@ static void rule_single_sub(vctx *v, const gql_node *n) {
 
 /* ---- NoFragmentCycles ---- */
 
-static long path_index(vctx *v, const char *name) {
-    for (size_t i = 0; i < v->spread_path_names.count; i++)
-        if (strcmp(v->spread_path_names.items[i], name) == 0)
-            return (long)(uintptr_t)v->spread_path_index.items[i];
-    return -1;
-}
-
 static void detect_cycle(vctx *v, const gql_node *frag) {
     const char *fname = nm(frag->u.fragment.name);
-    if (name_in(&v->cycle_visited, fname)) return;
-    pv_push(v, &v->cycle_visited, fname);
-    ptr_vec spreads = {0};
-    fragment_spreads(v, frag->u.fragment.selection_set, &spreads);
-    if (!spreads.count) return;
-    pv_push(v, &v->spread_path_names, fname);
-    pv_push(v, &v->spread_path_index, (const void *)(uintptr_t)v->spread_path.count);
-    for (size_t i = 0; i < spreads.count; i++) {
-        const gql_node *sp = spreads.items[i];
+    if (sm_get(&v->cycle_visited, fname, NULL)) return;
+    *sm_slot(v, &v->cycle_visited, fname, true) = 1;
+    const ptr_vec *spreads = fragment_spreads(v, frag->u.fragment.selection_set);
+    if (!spreads->count) return;
+    *sm_slot(v, &v->spread_path_index, fname, true) = v->spread_path.count + 1;
+    for (size_t i = 0; i < spreads->count; i++) {
+        const gql_node *sp = spreads->items[i];
         const char *sname = nm(sp->u.fragment_spread.name);
-        long ci = path_index(v, sname);
+        uintptr_t ci = 0;
+        sm_get(&v->spread_path_index, sname, &ci);
         pv_push(v, &v->spread_path, sp);
-        if (ci < 0) {
+        if (!ci) {
             const gql_node *sf = get_fragment(v, sname);
             if (sf) detect_cycle(v, sf);
         } else {
+            ci--;
             gql_sb sb = {0};
             for (size_t k = (size_t)ci; k + 1 < v->spread_path.count; k++)
                 gql_sb_addf(
@@ -798,40 +921,22 @@ static void detect_cycle(vctx *v, const gql_node *frag) {
         v->spread_path.count--;
     }
     /* graphql-js sets the index to undefined: drop the name from the path */
-    for (size_t i = v->spread_path_names.count; i-- > 0;)
-        if (strcmp(v->spread_path_names.items[i], fname) == 0) {
-            v->spread_path_names.items[i] = "";
-            break;
-        }
+    *sm_slot(v, &v->spread_path_index, fname, true) = 0;
 }
 
 /* ---- MaxIntrospectionDepth ---- */
 
-static int dm_get(const depth_map *m, const char *name) {
-    for (size_t i = 0; i < m->count; i++)
-        if (strcmp(m->items[i].name, name) == 0) return m->items[i].depth;
-    return -1;
+/* name -> entry depth (-1: none); stored as depth + 1 */
+static int dm_get(const smap *m, const char *name) {
+    uintptr_t d = 0;
+    return sm_get(m, name, &d) ? (int)d - 1 : -1;
 }
 
-static void dm_set(vctx *v, depth_map *m, const char *name, int depth) {
-    for (size_t i = 0; i < m->count; i++)
-        if (strcmp(m->items[i].name, name) == 0) {
-            m->items[i].depth = depth;
-            return;
-        }
-    if (m->count == m->cap) {
-        size_t nc = m->cap ? m->cap * 2 : 8;
-        depth_entry *ni = V_alloc(v, nc * sizeof *ni);
-        if (m->count) memcpy(ni, m->items, m->count * sizeof *ni);
-        m->items = ni;
-        m->cap = nc;
-    }
-    m->items[m->count].name = name;
-    m->items[m->count].depth = depth;
-    m->count++;
+static void dm_set(vctx *v, smap *m, const char *name, int depth) {
+    *sm_slot(v, m, name, true) = (uintptr_t)(depth + 1);
 }
 
-static bool check_intro_depth(vctx *v, const gql_node *n, depth_map *visited, int depth) {
+static bool check_intro_depth(vctx *v, const gql_node *n, smap *visited, int depth) {
     if (n->kind == GQL_FRAGMENT_SPREAD) {
         const char *fname = nm(n->u.fragment_spread.name);
         int ex = dm_get(&v->intro_exceeded, fname);
@@ -889,22 +994,18 @@ typedef struct cfr {
     const gql_node *set;
     fgroup *groups;
     size_t ngroups, capgroups;
+    smap group_index; /* response name -> index + 1 */
     ptr_vec fragment_names;
-    ptr_vec cmp_names; /* comparedFragments */
-    ptr_vec cmp_vals;  /* (void*)1 = true (exclusive), (void*)2 = false */
-    ptr_vec overlap_done;
-    struct cfr *next;
+    smap fragment_seen;
+    smap cmp; /* comparedFragments: name -> 1 = true (exclusive), 2 = false */
 } cfr;
 
-typedef struct pair_entry {
-    const char *a, *b;
-    bool excl;
-} pair_entry;
-
 typedef struct ofc {
-    cfr *cache;
-    pair_entry *pairs;
-    size_t npairs, cappairs;
+    pmap cache;        /* (parent, selection set) -> cfr* */
+    pmap overlap_done; /* (cfr*, cfr*) -> 1 */
+    smap name_ids;     /* fragment name -> id (1..) for the pair set */
+    uintptr_t next_id;
+    pmap pairs; /* (id, id) -> 1 + are-mutually-exclusive */
 } ofc;
 
 typedef struct conflict {
@@ -948,8 +1049,8 @@ static void collect_impl(vctx *v, const gql_type *parent, const gql_node *set, c
                 def = gql_type_field(parent, fname);
             const char *key = sel->u.field.alias ? nm(sel->u.field.alias) : fname;
             fgroup *g = NULL;
-            for (size_t k = 0; k < r->ngroups; k++)
-                if (strcmp(r->groups[k].name, key) == 0) g = &r->groups[k];
+            uintptr_t gi = 0;
+            if (sm_get(&r->group_index, key, &gi)) g = &r->groups[gi - 1];
             if (!g) {
                 if (r->ngroups == r->capgroups) {
                     size_t nc = r->capgroups ? r->capgroups * 2 : 8;
@@ -961,6 +1062,7 @@ static void collect_impl(vctx *v, const gql_type *parent, const gql_node *set, c
                 g = &r->groups[r->ngroups++];
                 memset(g, 0, sizeof *g);
                 g->name = key;
+                *sm_slot(v, &r->group_index, key, true) = r->ngroups;
             }
             fdetail *d = V_alloc(v, sizeof *d);
             d->parent = parent;
@@ -970,7 +1072,10 @@ static void collect_impl(vctx *v, const gql_type *parent, const gql_node *set, c
             pv_push(v, &g->fields, d);
         } else if (sel->kind == GQL_FRAGMENT_SPREAD) {
             const char *fname = nm(sel->u.fragment_spread.name);
-            if (!name_in(&r->fragment_names, fname)) pv_push(v, &r->fragment_names, fname);
+            if (!sm_get(&r->fragment_seen, fname, NULL)) {
+                *sm_slot(v, &r->fragment_seen, fname, true) = 1;
+                pv_push(v, &r->fragment_names, fname);
+            }
         } else if (sel->kind == GQL_INLINE_FRAGMENT) {
             const gql_node *tc = sel->u.inline_fragment.type_condition;
             const gql_type *t = tc ? gql_schema_type(v->s, nm(tc)) : parent;
@@ -980,14 +1085,13 @@ static void collect_impl(vctx *v, const gql_type *parent, const gql_node *set, c
 }
 
 static cfr *collect(vctx *v, const gql_type *parent, const gql_node *set) {
-    for (cfr *c = v->of->cache; c; c = c->next)
-        if (c->parent == parent && c->set == set) return c;
+    cfr *c = (cfr *)pm_get(&v->of->cache, (uintptr_t)parent, (uintptr_t)set);
+    if (c) return c;
     cfr *r = V_alloc(v, sizeof *r);
     r->parent = parent;
     r->set = set;
     collect_impl(v, parent, set, r);
-    r->next = v->of->cache;
-    v->of->cache = r;
+    *pm_slot(v, &v->of->cache, (uintptr_t)parent, (uintptr_t)set, true) = (uintptr_t)r;
     return r;
 }
 
@@ -1178,19 +1282,16 @@ static bool find_conflict(vctx *v, bool parent_excl, const char *rname, const fd
 
 static void between(vctx *v, conflicts *out, bool excl, cfr *r1, cfr *r2) {
     if (!r1->ngroups || !r2->ngroups) return;
-    bool done = false;
-    for (size_t i = 0; i < r1->overlap_done.count; i++)
-        if (r1->overlap_done.items[i] == r2) done = true;
-    if (!done) {
-        pv_push(v, &r1->overlap_done, r2);
+    uintptr_t *done = pm_slot(v, &v->of->overlap_done, (uintptr_t)r1, (uintptr_t)r2, true);
+    if (!*done) {
+        *done = 1;
         spend_complexity(v, (long)r1->ngroups);
     }
     for (size_t i = 0; i < r1->ngroups; i++) {
         fgroup *g1 = &r1->groups[i];
-        fgroup *g2 = NULL;
-        for (size_t k = 0; k < r2->ngroups; k++)
-            if (strcmp(r2->groups[k].name, g1->name) == 0) g2 = &r2->groups[k];
-        if (!g2) continue;
+        uintptr_t gi = 0;
+        if (!sm_get(&r2->group_index, g1->name, &gi)) continue;
+        fgroup *g2 = &r2->groups[gi - 1];
         for (size_t a = 0; a < g1->fields.count; a++)
             for (size_t b = 0; b < g2->fields.count; b++) {
                 conflict c;
@@ -1203,17 +1304,9 @@ static void between(vctx *v, conflicts *out, bool excl, cfr *r1, cfr *r2) {
 static void fields_and_fragment(vctx *v, conflicts *out, bool excl, cfr *r1, const char *fname) {
     spend_complexity(v, 1);
     if (!r1->ngroups) return;
-    long idx = -1;
-    for (size_t i = 0; i < r1->cmp_names.count; i++)
-        if (strcmp(r1->cmp_names.items[i], fname) == 0) idx = (long)i;
-    if (idx >= 0) {
-        uintptr_t val = (uintptr_t)r1->cmp_vals.items[idx];
-        if (val == 2 || (excl && val == 1)) return;
-        r1->cmp_vals.items[idx] = (const void *)(uintptr_t)(excl ? 1 : 2);
-    } else {
-        pv_push(v, &r1->cmp_names, fname);
-        pv_push(v, &r1->cmp_vals, (const void *)(uintptr_t)(excl ? 1 : 2));
-    }
+    uintptr_t *val = sm_slot(v, &r1->cmp, fname, true);
+    if (*val == 2 || (excl && *val == 1)) return;
+    *val = excl ? 1 : 2;
     const gql_node *f = get_fragment(v, fname);
     if (!f) return;
     cfr *r2 = collect_fragment(v, f);
@@ -1223,33 +1316,34 @@ static void fields_and_fragment(vctx *v, conflicts *out, bool excl, cfr *r1, con
         fields_and_fragment(v, out, excl, r1, r2->fragment_names.items[i]);
 }
 
-static bool pair_has1(ofc *o, const char *a, const char *b, bool excl) {
-    for (size_t i = 0; i < o->npairs; i++)
-        if (strcmp(o->pairs[i].a, a) == 0 && strcmp(o->pairs[i].b, b) == 0)
-            return excl ? true : o->pairs[i].excl == excl;
-    return false;
+static uintptr_t name_id(vctx *v, ofc *o, const char *name) {
+    uintptr_t *id = sm_slot(v, &o->name_ids, name, true);
+    if (!*id) *id = ++o->next_id;
+    return *id;
+}
+
+/* graphql-js PairSet: pairs stored in the order added; a pair recorded as mutually exclusive
+ * satisfies only an exclusive query, one recorded as not exclusive satisfies both. */
+static bool pair_has1(ofc *o, uintptr_t a, uintptr_t b, bool excl) {
+    uintptr_t x = pm_get(&o->pairs, a, b);
+    if (!x) return false;
+    return excl ? true : (x - 1) == excl;
+}
+
+static bool pair_has(vctx *v, ofc *o, const char *a, const char *b, bool excl) {
+    uintptr_t ia = name_id(v, o, a), ib = name_id(v, o, b);
+    return pair_has1(o, ia, ib, excl) || pair_has1(o, ib, ia, excl);
 }
 
 static void pair_add(vctx *v, ofc *o, const char *a, const char *b, bool excl) {
-    for (size_t i = 0; i < o->npairs; i++)
-        if (strcmp(o->pairs[i].a, a) == 0 && strcmp(o->pairs[i].b, b) == 0) {
-            o->pairs[i].excl = excl;
-            return;
-        }
-    if (o->npairs == o->cappairs) {
-        size_t nc = o->cappairs ? o->cappairs * 2 : 16;
-        pair_entry *ni = V_alloc(v, nc * sizeof *ni);
-        if (o->npairs) memcpy(ni, o->pairs, o->npairs * sizeof *ni);
-        o->pairs = ni;
-        o->cappairs = nc;
-    }
-    o->pairs[o->npairs++] = (pair_entry){a, b, excl};
+    uintptr_t ia = name_id(v, o, a), ib = name_id(v, o, b);
+    *pm_slot(v, &o->pairs, ia, ib, true) = 1 + (uintptr_t)excl;
 }
 
 static void between_fragments(vctx *v, conflicts *out, bool excl, const char *n1, const char *n2) {
     spend_complexity(v, 2);
     if (strcmp(n1, n2) == 0) return;
-    if (pair_has1(v->of, n1, n2, excl) || pair_has1(v->of, n2, n1, excl)) return;
+    if (pair_has(v, v->of, n1, n2, excl)) return;
     pair_add(v, v->of, n1, n2, excl);
     const gql_node *f1 = get_fragment(v, n1), *f2 = get_fragment(v, n2);
     if (!f1 || !f2) return;
@@ -1356,14 +1450,12 @@ static int rule_enter(vctx *v, int r, const gql_node *n, const gql_node *parent,
         if (n->kind == GQL_OPERATION_DEFINITION) {
             if (n->u.operation.name) {
                 const char *name = nm(n->u.operation.name);
-                const gql_node *prev = NULL;
-                for (size_t i = 0; i < v->known_ops.count; i++)
-                    if (strcmp(nm(v->known_ops.items[i]), name) == 0) prev = v->known_ops.items[i];
-                if (prev) {
-                    const gql_node *ns[2] = {prev, n->u.operation.name};
+                uintptr_t *prev = sm_slot(v, &v->known_ops, name, true);
+                if (*prev) {
+                    const gql_node *ns[2] = {(const gql_node *)*prev, n->u.operation.name};
                     report(v, ns, 2, "There can be only one operation named \"%s\".", name);
                 } else {
-                    pv_push(v, &v->known_ops, n->u.operation.name);
+                    *prev = (uintptr_t)n->u.operation.name;
                 }
             }
             return 1;
@@ -1540,14 +1632,12 @@ static int rule_enter(vctx *v, int r, const gql_node *n, const gql_node *parent,
         if (n->kind == GQL_OPERATION_DEFINITION) return 1;
         if (n->kind == GQL_FRAGMENT_DEFINITION) {
             const char *name = nm(n->u.fragment.name);
-            const gql_node *prev = NULL;
-            for (size_t i = 0; i < v->known_frags.count; i++)
-                if (strcmp(nm(v->known_frags.items[i]), name) == 0) prev = v->known_frags.items[i];
-            if (prev) {
-                const gql_node *ns[2] = {prev, n->u.fragment.name};
+            uintptr_t *prev = sm_slot(v, &v->known_frags, name, true);
+            if (*prev) {
+                const gql_node *ns[2] = {(const gql_node *)*prev, n->u.fragment.name};
                 report(v, ns, 2, "There can be only one fragment named \"%s\".", name);
             } else {
-                pv_push(v, &v->known_frags, n->u.fragment.name);
+                *prev = (uintptr_t)n->u.fragment.name;
             }
             return 1;
         }
@@ -1874,7 +1964,7 @@ static int rule_enter(vctx *v, int r, const gql_node *n, const gql_node *parent,
         if (n->kind == GQL_FIELD) {
             const char *fname = nm(n->u.field.name);
             if (strcmp(fname, "__schema") == 0 || strcmp(fname, "__type") == 0) {
-                depth_map visited = {0};
+                smap visited = {0};
                 if (check_intro_depth(v, n, &visited, 0)) {
                     report1(v, n, "Maximum introspection depth exceeded");
                     return 1;
@@ -1892,33 +1982,32 @@ static void rule_leave(vctx *v, int r, const gql_node *n) {
     switch (r) {
     case R_NO_UNUSED_FRAG:
         if (n->kind == GQL_DOCUMENT) {
-            ptr_vec used = {0};
-            referenced_fragments(v, (const gql_node *const *)v->op_defs.items, v->op_defs.count,
-                                 &used);
+            const ptr_vec *used = referenced_fragments(v, (const gql_node *const *)v->op_defs.items,
+                                                       v->op_defs.count);
+            smap used_names = {0};
+            for (size_t k = 0; k < used->count; k++)
+                *sm_slot(v, &used_names, nm(((const gql_node *)used->items[k])->u.fragment.name),
+                         true) = 1;
             for (size_t i = 0; i < v->frag_defs.count; i++) {
                 const gql_node *f = v->frag_defs.items[i];
                 const char *fname = nm(f->u.fragment.name);
-                bool ok = false;
-                for (size_t k = 0; k < used.count; k++)
-                    if (strcmp(nm(((const gql_node *)used.items[k])->u.fragment.name), fname) == 0)
-                        ok = true;
-                if (!ok) report(v, &f, 1, "Fragment \"%s\" is never used.", fname);
+                if (!sm_get(&used_names, fname, NULL))
+                    report(v, &f, 1, "Fragment \"%s\" is never used.", fname);
             }
         }
         break;
     case R_NO_UNDEF_VARS:
         if (n->kind == GQL_OPERATION_DEFINITION) {
-            usage_vec u = {0};
-            recursive_usages(v, n, &u);
+            const usage_vec u = *recursive_usages(v, n);
+            smap defined = {0};
+            for (size_t k = 0; k < v->var_defined.count; k++)
+                *sm_slot(v, &defined,
+                         gql_name_str(((const gql_node *)v->var_defined.items[k])
+                                          ->u.variable_definition.variable),
+                         true) = 1;
             for (size_t i = 0; i < u.count; i++) {
                 const char *vn = gql_name_str(u.items[i].node);
-                bool def = false;
-                for (size_t k = 0; k < v->var_defined.count; k++)
-                    if (strcmp(gql_name_str(((const gql_node *)v->var_defined.items[k])
-                                                ->u.variable_definition.variable),
-                               vn) == 0)
-                        def = true;
-                if (def) continue;
+                if (sm_get(&defined, vn, NULL)) continue;
                 const gql_node *ns[2] = {u.items[i].node, n};
                 if (n->u.operation.name)
                     report(v, ns, 2, "Variable \"$%s\" is not defined by operation \"%s\".", vn,
@@ -1930,15 +2019,14 @@ static void rule_leave(vctx *v, int r, const gql_node *n) {
         break;
     case R_NO_UNUSED_VARS:
         if (n->kind == GQL_OPERATION_DEFINITION) {
-            usage_vec u = {0};
-            recursive_usages(v, n, &u);
+            const usage_vec u = *recursive_usages(v, n);
+            smap used_vars = {0};
+            for (size_t k = 0; k < u.count; k++)
+                *sm_slot(v, &used_vars, gql_name_str(u.items[k].node), true) = 1;
             for (size_t i = 0; i < v->var_defs_unused.count; i++) {
                 const gql_node *d = v->var_defs_unused.items[i];
                 const char *vn = gql_name_str(d->u.variable_definition.variable);
-                bool used = false;
-                for (size_t k = 0; k < u.count; k++)
-                    if (strcmp(gql_name_str(u.items[k].node), vn) == 0) used = true;
-                if (used) continue;
+                if (sm_get(&used_vars, vn, NULL)) continue;
                 if (n->u.operation.name)
                     report(v, &d, 1, "Variable \"$%s\" is never used in operation \"%s\".", vn,
                            nm(n->u.operation.name));
@@ -2000,16 +2088,19 @@ static void rule_leave(vctx *v, int r, const gql_node *n) {
         break;
     case R_VARS_ALLOWED:
         if (n->kind == GQL_OPERATION_DEFINITION) {
-            usage_vec u = {0};
-            recursive_usages(v, n, &u);
+            const usage_vec u = *recursive_usages(v, n);
+            smap defs = {0}; /* name -> the last definition of it */
+            for (size_t k = 0; k < v->var_defs_allowed.count; k++) {
+                const gql_node *d = v->var_defs_allowed.items[k];
+                *sm_slot(v, &defs, gql_name_str(d->u.variable_definition.variable), true) =
+                    (uintptr_t)d;
+            }
             for (size_t i = 0; i < u.count; i++) {
                 const usage *us = &u.items[i];
                 const char *vn = gql_name_str(us->node);
-                const gql_node *vd = NULL;
-                for (size_t k = 0; k < v->var_defs_allowed.count; k++) {
-                    const gql_node *d = v->var_defs_allowed.items[k];
-                    if (strcmp(gql_name_str(d->u.variable_definition.variable), vn) == 0) vd = d;
-                }
+                uintptr_t vdp = 0;
+                sm_get(&defs, vn, &vdp);
+                const gql_node *vd = (const gql_node *)vdp;
                 if (!vd || !us->type) continue;
                 const gql_tref *vt = type_from_ast(v, vd->u.variable_definition.type);
                 const gql_node *ns[2] = {vd, us->node};
@@ -2067,29 +2158,29 @@ static void main_leave(walker *w, const gql_node *n, const gql_node *parent) {
     }
 }
 
-/* ---- our limits: depth, pagination arguments, cost ---- */
+/* ---- our limits: depth, aliases, fields, pagination arguments, cost ----
+ * One walk per operation computes every metric; a fragment's metrics are computed once and
+ * reused at every spread (memoised in vctx.memo), so the work is linear in the document however
+ * often fragments are spread (a document spreading two fragments per level 40 levels deep stands
+ * for 2^40 fields: its numbers saturate, its analysis takes microseconds). */
 
-static unsigned sel_depth(vctx *v, const gql_node *set, ptr_vec *path) {
-    unsigned best = 0;
-    if (!set) return 0;
-    for (size_t i = 0; i < set->u.selection_set.selections.count; i++) {
-        const gql_node *sel = set->u.selection_set.selections.items[i];
-        unsigned d = 0;
-        if (sel->kind == GQL_FIELD) {
-            d = 1 + sel_depth(v, sel->u.field.selection_set, path);
-        } else if (sel->kind == GQL_INLINE_FRAGMENT) {
-            d = sel_depth(v, sel->u.inline_fragment.selection_set, path);
-        } else {
-            const char *fname = nm(sel->u.fragment_spread.name);
-            const gql_node *f = get_fragment(v, fname);
-            if (!f || name_in(path, fname)) continue;
-            pv_push(v, path, fname);
-            d = sel_depth(v, f->u.fragment.selection_set, path);
-            path->count--;
-        }
-        if (d > best) best = d;
-    }
-    return best;
+typedef struct metrics {
+    unsigned long depth, fields, aliases, cost;
+    bool varying; /* the cost read a page size from a variable: it depends on the operation */
+} metrics;
+
+typedef struct frag_memo {
+    int state; /* 1: being computed (a spread cycle: cut), 2: done */
+    metrics m;
+    const gql_node *op; /* the operation whose variables m.cost used, when m.varying */
+} frag_memo;
+
+static unsigned long sat_add(unsigned long a, unsigned long b) {
+    return a > ULONG_MAX - b ? ULONG_MAX : a + b;
+}
+
+static unsigned long sat_mul(unsigned long a, unsigned long b) {
+    return b && a > ULONG_MAX / b ? ULONG_MAX : a * b;
 }
 
 static const char *op_label(vctx *v, const gql_node *op) {
@@ -2101,11 +2192,15 @@ static const char *op_label(vctx *v, const gql_node *op) {
     return sb_keep(v, &sb);
 }
 
-/* The page size a paginated field asks for: 1..100, or 0 after reporting a problem. */
+/* The page size a paginated field asks for: its first/last argument (a variable counts as its
+ * default, or as the maximum without one: the executor re-checks the runtime value), else the
+ * argument's default in the schema. With require_pagination a missing or out-of-range value is
+ * reported (and counts as 1); without, a missing one counts as the maximum. */
 static unsigned long page_size(vctx *v, const gql_node *op, const gql_node *field,
-                               const gql_type *parent) {
+                               const gql_type *parent, const gql_field *fd, bool *varying) {
     const gql_node *val = NULL;
     const char *which = NULL;
+    bool require = v->o->require_pagination;
     for (size_t i = 0; i < field->u.field.arguments.count; i++) {
         const gql_node *a = field->u.field.arguments.items[i];
         const char *an = nm(a->u.argument.name);
@@ -2115,6 +2210,7 @@ static unsigned long page_size(vctx *v, const gql_node *op, const gql_node *fiel
         }
     }
     if (val && val->kind == GQL_VARIABLE) {
+        *varying = true;
         const gql_node *dv = NULL;
         for (size_t i = 0; i < op->u.operation.variable_definitions.count; i++) {
             const gql_node *d = op->u.operation.variable_definitions.items[i];
@@ -2124,96 +2220,150 @@ static unsigned long page_size(vctx *v, const gql_node *op, const gql_node *fiel
         if (!dv) return GQL_VALIDATE_PAGE_MAX; /* checked at execution: assume the maximum */
         val = dv;
     }
+    if (!val) {
+        const gql_input_value *a = gql_field_arg(fd, "first");
+        if (!a || !a->default_value) a = gql_field_arg(fd, "last");
+        if (a && a->default_value && a->default_value->kind == GQL_INT_VALUE) {
+            val = a->default_value;
+            which = a->name;
+        }
+    }
     if (!val || val->kind == GQL_NULL_VALUE) {
+        if (!require) return GQL_VALIDATE_PAGE_MAX;
         report(v, &field, 1,
                "Field \"%s.%s\" is a list: it requires a \"first\" or \"last\" argument between 1 "
                "and %u.",
                parent->name, nm(field->u.field.name), GQL_VALIDATE_PAGE_MAX);
-        return 0;
+        return 1;
     }
     long long x = val->kind == GQL_INT_VALUE ? strtoll(val->u.text.value, NULL, 10) : -1;
     if (x < 1 || x > (long long)GQL_VALIDATE_PAGE_MAX) {
+        if (!require) return x < 1 ? 1 : (unsigned long)x;
         report(v, &field, 1, "Argument \"%s\" of field \"%s.%s\" must be between 1 and %u.", which,
                parent->name, nm(field->u.field.name), GQL_VALIDATE_PAGE_MAX);
-        return 0;
+        return 1;
     }
     return (unsigned long)x;
 }
 
+static bool is_connection(const gql_type *t) {
+    size_t n = t ? strlen(t->name) : 0;
+    return n > 10 && strcmp(t->name + n - 10, "Connection") == 0;
+}
+
 /* A field takes part in pagination when it returns a list of a composite type or a *Connection
- * type and declares a `first` or `last` argument (a list without those arguments is bounded by
- * its parent, e.g. a connection's `edges`). */
+ * type and declares a `first` or `last` argument. */
 static bool is_paginated(const gql_field *fd) {
     if (!gql_field_arg(fd, "first") && !gql_field_arg(fd, "last")) return false;
     const gql_tref *t = gql_tref_nullable(fd->type);
     const gql_type *named = gql_tref_named(t);
     if (!gql_type_is_composite(named)) return false;
-    if (t->kind == GQL_REF_LIST) return true;
-    size_t n = strlen(named->name);
-    return n > 10 && strcmp(named->name + n - 10, "Connection") == 0;
+    return t->kind == GQL_REF_LIST || is_connection(named);
 }
 
-static void sel_cost(vctx *v, const gql_node *op, const gql_type *parent, const gql_node *set,
-                     unsigned long mult, unsigned long *total, ptr_vec *path) {
-    if (!set || !parent) return;
+/* How many items a field stands for in the cost: its page size when paginated; a list of a
+ * composite type without first/last counts GQL_VALIDATE_LIST_SIZE, except inside a *Connection
+ * (its edges/nodes are bounded by the connection's page size); 0 for anything else. */
+static unsigned long list_size(vctx *v, const gql_node *op, const gql_node *field,
+                               const gql_type *parent, const gql_field *fd, bool *varying) {
+    if (is_paginated(fd)) return page_size(v, op, field, parent, fd, varying);
+    const gql_tref *t = gql_tref_nullable(fd->type);
+    if (t->kind != GQL_REF_LIST || !gql_type_is_composite(gql_tref_named(t))) return 0;
+    return is_connection(parent) ? 0 : GQL_VALIDATE_LIST_SIZE;
+}
+
+static metrics frag_metrics(vctx *v, const gql_node *op, const gql_node *f);
+
+static metrics set_metrics(vctx *v, const gql_node *op, const gql_type *parent,
+                           const gql_node *set) {
+    metrics r = {0};
+    if (!set) return r;
+    if (++v->limit_nesting > STACK_MAX) {
+        report(v, &op, 1, "%s nests selections more than %d deep (fragments followed).",
+               op_label(v, op), STACK_MAX);
+        longjmp(v->abort, 1);
+    }
     for (size_t i = 0; i < set->u.selection_set.selections.count; i++) {
         const gql_node *sel = set->u.selection_set.selections.items[i];
+        metrics m = {0};
         if (sel->kind == GQL_FIELD) {
-            const gql_field *fd = gql_schema_field(v->s, parent, nm(sel->u.field.name));
-            if (!fd) continue;
-            unsigned long m = mult;
-            if (is_paginated(fd)) {
-                unsigned long p = page_size(v, op, sel, parent);
-                if (!p) p = 1;
-                m = mult > (unsigned long)-1 / p ? (unsigned long)-1 : mult * p;
-                *total = *total > (unsigned long)-1 - m ? (unsigned long)-1 : *total + m;
-            }
-            sel_cost(v, op, gql_tref_named(fd->type), sel->u.field.selection_set, m, total, path);
+            const gql_field *fd =
+                parent ? gql_schema_field(v->s, parent, nm(sel->u.field.name)) : NULL;
+            metrics c = set_metrics(v, op, fd ? gql_tref_named(fd->type) : NULL,
+                                    sel->u.field.selection_set);
+            m.depth = c.depth + 1;
+            m.fields = sat_add(c.fields, 1);
+            m.aliases = sat_add(c.aliases, sel->u.field.alias ? 1 : 0);
+            m.varying = c.varying;
+            unsigned long p = fd ? list_size(v, op, sel, parent, fd, &m.varying) : 0;
+            m.cost = !fd ? 0 : p ? sat_add(p, sat_mul(p, c.cost)) : c.cost;
         } else if (sel->kind == GQL_INLINE_FRAGMENT) {
             const gql_node *tc = sel->u.inline_fragment.type_condition;
             const gql_type *t = tc ? gql_schema_type(v->s, nm(tc)) : parent;
-            sel_cost(v, op, t, sel->u.inline_fragment.selection_set, mult, total, path);
+            m = set_metrics(v, op, t, sel->u.inline_fragment.selection_set);
         } else {
-            const char *fname = nm(sel->u.fragment_spread.name);
-            const gql_node *f = get_fragment(v, fname);
-            if (!f || name_in(path, fname)) continue;
-            pv_push(v, path, fname);
-            sel_cost(v, op, gql_schema_type(v->s, nm(f->u.fragment.type_condition)),
-                     f->u.fragment.selection_set, mult, total, path);
-            path->count--;
+            const gql_node *f = get_fragment(v, nm(sel->u.fragment_spread.name));
+            if (!f) continue;
+            m = frag_metrics(v, op, f);
         }
+        if (m.depth > r.depth) r.depth = m.depth;
+        r.fields = sat_add(r.fields, m.fields);
+        r.aliases = sat_add(r.aliases, m.aliases);
+        r.cost = sat_add(r.cost, m.cost);
+        r.varying = r.varying || m.varying;
     }
+    if (!parent) r.cost = 0; /* unknown types: the spec rules report them */
+    v->limit_nesting--;
+    return r;
+}
+
+/* A fragment's metrics, computed once (again per operation only when its cost read variables). */
+static metrics frag_metrics(vctx *v, const gql_node *op, const gql_node *f) {
+    frag_memo *fm = (frag_memo *)pm_get(&v->memo, (uintptr_t)f, MEMO_LIMITS);
+    if (fm && fm->state == 1) return (metrics){0}; /* NoFragmentCycles reports the cycle */
+    if (fm && (!fm->m.varying || fm->op == op)) return fm->m;
+    if (!fm) {
+        fm = V_alloc(v, sizeof *fm);
+        *pm_slot(v, &v->memo, (uintptr_t)f, MEMO_LIMITS, true) = (uintptr_t)fm;
+    }
+    fm->state = 1;
+    metrics m = set_metrics(v, op, gql_schema_type(v->s, nm(f->u.fragment.type_condition)),
+                            f->u.fragment.selection_set);
+    fm->state = 2;
+    fm->m = m;
+    fm->op = op;
+    return m;
+}
+
+static bool limits_on(const gql_validate_opts *o) {
+    return o->max_depth || o->max_aliases || o->max_fields || o->max_cost || o->require_pagination;
 }
 
 static void extra_limits(vctx *v) {
+    const gql_validate_opts *o = v->o;
     const gql_list *defs = &v->doc->root->u.document.definitions;
     for (size_t i = 0; i < defs->count; i++) {
         const gql_node *op = defs->items[i];
         if (op->kind != GQL_OPERATION_DEFINITION) continue;
-        if (v->o->max_depth) {
-            ptr_vec path = {0};
-            unsigned d = sel_depth(v, op->u.operation.selection_set, &path);
-            if (d > v->o->max_depth)
-                report(v, &op, 1, "%s has depth %u, which exceeds the maximum depth of %u.",
-                       op_label(v, op), d, v->o->max_depth);
-        }
-        if (v->o->require_pagination || v->o->max_cost) {
-            ptr_vec path = {0};
-            unsigned long total = 0;
-            size_t before = v->errs->count;
-            sel_cost(v, op, gql_schema_root(v->s, op->u.operation.operation),
-                     op->u.operation.selection_set, 1, &total, &path);
-            if (!v->o->require_pagination) { /* keep only the cost verdict */
-                for (size_t k = before; k < v->errs->count; k++) {
-                    free(v->errs->items[k].message);
-                    free(v->errs->items[k].locations);
-                }
-                v->errs->count = before;
-            }
-            if (v->o->max_cost && total > v->o->max_cost)
-                report(v, &op, 1, "%s has cost %lu, which exceeds the maximum cost of %lu.",
-                       op_label(v, op), total, v->o->max_cost);
-        }
+        v->limit_nesting = 0;
+        metrics m = set_metrics(v, op, gql_schema_root(v->s, op->u.operation.operation),
+                                op->u.operation.selection_set);
+        if (o->max_depth && m.depth > o->max_depth)
+            report(v, &op, 1, "%s has depth %lu, which exceeds the maximum depth of %u.",
+                   op_label(v, op), m.depth, o->max_depth);
+        if (o->max_aliases && m.aliases > o->max_aliases)
+            report(v, &op, 1,
+                   "%s has %lu aliased fields, which exceeds the maximum of %lu aliases "
+                   "(fragments counted at every spread).",
+                   op_label(v, op), m.aliases, o->max_aliases);
+        if (o->max_fields && m.fields > o->max_fields)
+            report(v, &op, 1,
+                   "%s selects %lu fields, which exceeds the maximum of %lu fields (fragments "
+                   "counted at every spread).",
+                   op_label(v, op), m.fields, o->max_fields);
+        if (o->max_cost && m.cost > o->max_cost)
+            report(v, &op, 1, "%s has cost %lu, which exceeds the maximum cost of %lu.",
+                   op_label(v, op), m.cost, o->max_cost);
     }
 }
 
@@ -2250,14 +2400,19 @@ int gql_validate(const gql_schema *s, const gql_document *doc, const gql_validat
         for (size_t i = 0; i < defs->count; i++)
             if (defs->items[i]->kind == GQL_FRAGMENT_DEFINITION)
                 v->frags[v->nfrags++] = defs->items[i];
-        if (!v->o->skip_spec_rules) {
+        for (size_t i = 0; i < v->nfrags; i++)
+            *sm_slot(v, &v->frag_by_name, nm(v->frags[i]->u.fragment.name), true) =
+                (uintptr_t)v->frags[i];
+        /* our limits first: linear, and a document over them is refused without the spec
+         * rules' work */
+        if (limits_on(v->o)) extra_limits(v);
+        if (!v->o->skip_spec_rules && errs->count == v->start_count) {
             w->v = v;
             w->ti = &v->ti;
             w->enter = main_enter;
             w->leave = main_leave;
             walk(w, doc->root, NULL);
         }
-        extra_limits(v);
     }
     bool oom = v->oom || errs->oom;
     int added = (int)(errs->count - v->start_count);
