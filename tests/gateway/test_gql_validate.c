@@ -440,12 +440,50 @@ static void test_aliases_and_fields(void) {
     gql_schema_free(s);
 }
 
+/* Issue 9, graphql-js difference 5: a Float literal that overflows a double (1e400) passed
+ * validation and failed at execution. Validation and execution now read literals through the
+ * same gql_float_literal(): both refuse it (the spec's Float holds finite values; graphql-js 16
+ * accepts it as Infinity, which JSON cannot carry: a documented deviation). */
+static void test_float_literals(void) {
+    gql_schema *s = load_schema();
+    REQUIRE(s);
+    gql_errors errs = {0};
+    CHECK_EQ_INT(run(s, "{ complicatedArgs { floatArgField(floatArg: 1e300) } }", NULL, &errs), 0);
+    CHECK_EQ_INT(run(s, "{ complicatedArgs { floatArgField(floatArg: 1e400) } }", NULL, &errs), 1);
+    REQUIRE(errs.count == 1);
+    CHECK_STR(errs.items[0].message, "Float cannot represent non-finite value: 1e400");
+    CHECK_EQ_INT(errs.items[0].locations[0].column, 45);
+    gql_errors_free(&errs);
+    CHECK_EQ_INT(run(s, "{ complicatedArgs { floatArgField(floatArg: -1e400) } }", NULL, &errs),
+                 1);
+    gql_errors_free(&errs);
+    /* execution's coercion (gql_value_from_ast) agrees */
+    const char *q = "{ complicatedArgs { a: floatArgField(floatArg: 1e400) b: floatArgField("
+                    "floatArg: 2.5e3) } }";
+    err_t e;
+    gql_document *doc = gql_parse(q, strlen(q), NULL, NULL, &e);
+    REQUIRE(doc);
+    const gql_node *set = doc->root->u.document.definitions.items[0]->u.operation.selection_set;
+    const gql_node *inner = set->u.selection_set.selections.items[0]->u.field.selection_set;
+    const gql_tref *ft = &gql_schema_type(s, "Float")->ref;
+    json_t *out = NULL;
+    const gql_node *big = inner->u.selection_set.selections.items[0]->u.field.arguments.items[0];
+    CHECK_EQ_INT(gql_value_from_ast(s, ft, big->u.argument.value, NULL, &out), -1);
+    const gql_node *ok = inner->u.selection_set.selections.items[1]->u.field.arguments.items[0];
+    CHECK_EQ_INT(gql_value_from_ast(s, ft, ok->u.argument.value, NULL, &out), 0);
+    CHECK(out && json_real_value(out) == 2500.0);
+    json_decref(out);
+    gql_document_free(doc);
+    gql_schema_free(s);
+}
+
 int main(void) {
     const char *r = getenv("RECIPROCAL_TEST_ROOT");
     snprintf(root, sizeof root, "%s", r && *r ? r : ".");
     RUN(test_limits);
     RUN(test_fragment_doubling);
     RUN(test_aliases_and_fields);
+    RUN(test_float_literals);
     RUN(test_differential);
     TEST_DONE();
 }
