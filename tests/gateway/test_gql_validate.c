@@ -454,8 +454,7 @@ static void test_float_literals(void) {
     CHECK_STR(errs.items[0].message, "Float cannot represent non-finite value: 1e400");
     CHECK_EQ_INT(errs.items[0].locations[0].column, 45);
     gql_errors_free(&errs);
-    CHECK_EQ_INT(run(s, "{ complicatedArgs { floatArgField(floatArg: -1e400) } }", NULL, &errs),
-                 1);
+    CHECK_EQ_INT(run(s, "{ complicatedArgs { floatArgField(floatArg: -1e400) } }", NULL, &errs), 1);
     gql_errors_free(&errs);
     /* execution's coercion (gql_value_from_ast) agrees */
     const char *q = "{ complicatedArgs { a: floatArgField(floatArg: 1e400) b: floatArgField("
