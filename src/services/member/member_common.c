@@ -490,9 +490,32 @@ static int next_free_number(mctx_t *c, char *out, size_t cap, err_t *e) {
                    "could not find a free member number: set the club's number pattern");
 }
 
+int m_check_link(mctx_t *c, const char *user, err_t *e) {
+    if (!c->can_admin)
+        return err_set(e, 403, "forbidden", "auth_user_id",
+                       "linking a member to an account needs member:admin (or an invitation)");
+    if (!user || !user[0]) return 0; /* unlinking */
+    json_t *in = json_pack("{s:s, s:s}", "user_id", user, "club_id", c->club_id), *res = NULL;
+    int status = 0;
+    err_t ae = {0};
+    int rc =
+        svc_call(c->call->env, "auth", "user_in_club", c->call->caller, in, &status, &res, &ae);
+    json_decref(in);
+    json_decref(res);
+    if (rc == 0) return 0;
+    if (ae.status == 404 || ae.status == 422)
+        return err_set(e, 422, "invalid_field", "auth_user_id",
+                       "auth_user_id is not an account of this club");
+    *e = ae;
+    if (ae.status == 403) snprintf(e->field, sizeof e->field, "auth_user_id");
+    return -1;
+}
+
 int m_insert_member(mctx_t *c, json_t *in, const char *status, const char *primary, char *id_out,
                     err_t *e) {
     char number[64];
+    const char *link = json_string_value(json_object_get(in, "auth_user_id"));
+    if (link && m_check_link(c, link, e) != 0) return -1;
     const char *given = json_string_value(json_object_get(in, "member_number"));
     if (given) {
         snprintf(number, sizeof number, "%s", given);
