@@ -8,8 +8,9 @@
  *     one stays;
  *   - deactivating a club ends its sessions: access token refused, refresh and login refused,
  *     creating members refused; activating it lets its users sign in again;
- *   - linking a member to an account: staff 403, unknown id 422, another club's account 422,
- *     an account already linked to another member 409, each naming auth_user_id.
+ *   - linking a member to an account: staff 403, unknown id 422, another club's account 422
+ *     (also in a CSV import), an account already linked to another member 409, each naming
+ *     auth_user_id.
  * Club accounts are written directly as the database owner (password hashed with the auth
  * service's own function), so the tests do not depend on how invitations reach the invitee. */
 #include <stdio.h>
@@ -349,6 +350,21 @@ static void test_link_account(void) {
     REQUIRE(req_on(&g_a, staff, "PATCH", path, "{\"auth_user_id\":null}", &r) == 0);
     CHECK_EQ_INT(r.status, 403);
     CHECK_STR(err_field(&r), "auth_user_id");
+    e2e_resp_free(&r);
+    /* a CSV import (member:admin) links only accounts of the club: line 3 names another club's */
+    char csv[512];
+    snprintf(csv, sizeof csv,
+             "{\"csv\":\"member_number,category,first_name,last_name,auth_user_id\\nL-1,full,"
+             "Lin,Ok,%s\\nL-2,full,Lou,Bad,%s\\n\",\"dry_run\":true}",
+             admin_id, outsider);
+    REQUIRE(req_on(&g_a, admin, "POST", "/api/v1/members/import", csv, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    json_t *errs = json_object_get(r.json, "errors");
+    CHECK_EQ_INT(json_array_size(errs), 1);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(errs, 0), "line")), 3);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(errs, 0), "column")),
+              "auth_user_id");
+    if (json_array_size(errs) != 1) printf("#   %s\n", r.body);
     e2e_resp_free(&r);
 }
 

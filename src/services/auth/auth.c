@@ -71,8 +71,8 @@ static const svc_op_t auth_ops[] = {
     {"revocations", NULL, NULL, 200, NULL, auth_validate_revocations, auth_revocations},
     {"club_suspend", NULL, NULL, 200, "club:admin", auth_validate_club_ref, auth_club_suspend},
     {"club_resume", NULL, NULL, 200, "club:admin", auth_validate_club_ref, auth_club_resume},
-    {"user_in_club", NULL, NULL, 200, "member:admin", auth_validate_user_in_club,
-     auth_user_in_club},
+    {"users_in_club", NULL, NULL, 200, "member:admin", auth_validate_users_in_club,
+     auth_users_in_club},
 };
 
 const svc_module_t auth_module = {

@@ -203,36 +203,43 @@ int auth_club_resume(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
 
 /* ---------------------------------------------------------------- accounts (internal) */
 
-int auth_validate_user_in_club(json_t *in, err_t *e) {
-    static const char *const keys[] = {"user_id", "club_id", NULL};
+int auth_validate_users_in_club(json_t *in, err_t *e) {
+    static const char *const keys[] = {"user_ids", "club_id", NULL};
     const char *s;
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (jsonx_string(in, "club_id", 1, 36, 36, &s, e) != 0) return -1;
     if (!jsonx_is_uuid(s)) return err_set(e, 422, "invalid_field", "club_id", "not a club id");
-    if (jsonx_string(in, "user_id", 1, 36, 36, &s, e) != 0) return -1;
-    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "user_id", "no such account");
+    json_t *ids = json_object_get(in, "user_ids");
+    if (!ids) return err_set(e, 400, "missing_field", "user_ids", "user_ids is required");
+    if (!json_is_array(ids) || json_array_size(ids) < 1 ||
+        json_array_size(ids) > AUTH_USERS_IN_CLUB_MAX)
+        return err_set(e, 422, "invalid_field", "user_ids",
+                       "user_ids must be an array of 1 to %d ids", AUTH_USERS_IN_CLUB_MAX);
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) {
+        if (!json_is_string(v) || !jsonx_is_uuid(json_string_value(v)))
+            return err_set(e, 422, "invalid_field", "user_ids", "user_ids must hold account ids");
+    }
     return 0;
 }
 
-/* Whether user_id is an account of club_id: {user_id, club_id, status}, else 404 user_id.
- * Read in that club's scope, so another club's account is not found. */
-int auth_user_in_club(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+/* Which of user_ids are accounts of club_id: {club_id, found: [ids]}. Read in that club's
+ * scope, so another club's account is never found. */
+int auth_users_in_club(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *club = json_string_value(json_object_get(in, "club_id"));
-    const char *user = json_string_value(json_object_get(in, "user_id"));
     if (club_allowed(call, club, e) != 0) return -1;
+    char *ids = jsonx_dump(json_object_get(in, "user_ids"));
+    if (!ids) return err_set(e, 500, "internal", "", "out of memory");
     db_scope_t s = {.club_id = club, .user_id = call->caller->user_id};
-    const char *p[] = {club, user};
+    const char *p[] = {club, ids};
     PGresult *r = db_read(call->env->db, &s,
-                          "SELECT status FROM auth.users WHERE club_id = $1::uuid AND id = "
-                          "$2::uuid",
+                          "SELECT id FROM auth.users WHERE club_id = $1::uuid AND id IN (SELECT "
+                          "jsonb_array_elements_text($2::jsonb)::uuid)",
                           2, p, e);
+    free(ids);
     if (!r) return -1;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return err_set(e, 404, "not_found", "user_id", "no account with this id in the club");
-    }
-    *out = json_pack("{s:s, s:s, s:s}", "user_id", user, "club_id", club, "status",
-                     PQgetvalue(r, 0, 0));
+    *out = json_pack("{s:s, s:o}", "club_id", club, "found", auth_ids_of(r));
     PQclear(r);
     return 0;
 }

@@ -15,8 +15,8 @@
  * token: login, the MFA step and refresh refuse it (401 club_suspended), and its sessions are
  * revoked at suspension.
  *
- * `user_in_club` (internal) tells the member service whether an account exists in a club
- * before a member is linked to it. Owns no state. */
+ * `users_in_club` (internal) tells the member service which accounts exist in a club before
+ * members are linked to them. Owns no state. */
 #ifndef SERVICES_AUTH_AUTH_REVOKE_H
 #define SERVICES_AUTH_AUTH_REVOKE_H
 
@@ -53,7 +53,8 @@ int auth_revocations(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
 int auth_validate_club_ref(json_t *in, err_t *e);
 int auth_club_suspend(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int auth_club_resume(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
-int auth_validate_user_in_club(json_t *in, err_t *e);
-int auth_user_in_club(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+#define AUTH_USERS_IN_CLUB_MAX 10000
+int auth_validate_users_in_club(json_t *in, err_t *e);
+int auth_users_in_club(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
 #endif
