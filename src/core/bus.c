@@ -53,7 +53,8 @@ struct bus {
     pthread_mutex_t mu; /* guards serves and pulls lists */
     serve_ctx_t *serves;
     pull_ctx_t *pulls;
-    atomic_int closing; /* bus_close started: a disconnect is expected, not worth a warning */
+    atomic_int closing;      /* bus_close started: a disconnect is expected, not worth a warning */
+    atomic_ulong reconnects; /* bus_reconnects */
     /* nats.c runs connection callbacks on its own thread, after natsConnection_Close returns:
      * bus_close waits for the closed callback before freeing what the callbacks point to. */
     pthread_mutex_t cb_mu;
@@ -101,6 +102,7 @@ static void on_reconnected(natsConnection *nc, void *closure) {
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
     log_info("nats: reconnected (%s) to %s", b->name, url);
+    atomic_fetch_add(&b->reconnects, 1);
 }
 
 static void on_closed(natsConnection *nc, void *closure) {
@@ -652,6 +654,52 @@ int bus_serve(bus_t *b, const char *subject, const char *queue, int workers, bus
     natsStatus s = natsConnection_FlushTimeout(b->nc, 5000);
     if (s != NATS_OK) return nats_err(e, s, "NATS flush");
     return 0;
+}
+
+/* ---- broadcast ------------------------------------------------------------------------- */
+
+int bus_publish(bus_t *b, const char *subject, const void *data, size_t len, err_t *e) {
+    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
+    natsStatus s = natsConnection_Publish(b->nc, subject, data, (int)len);
+    if (s == NATS_OK) s = natsConnection_FlushTimeout(b->nc, 1000);
+    return s == NATS_OK ? 0 : nats_err(e, s, "NATS publish");
+}
+
+static void on_broadcast(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+    (void)nc;
+    (void)sub;
+    serve_ctx_t *c = closure;
+    size_t out_len = 0;
+    const char *data = natsMsg_GetData(msg); /* NUL-terminated by nats.c */
+    free(c->fn(natsMsg_GetSubject(msg), data ? data : "", (size_t)natsMsg_GetDataLength(msg),
+               &out_len, c->ud));
+    natsMsg_Destroy(msg);
+}
+
+int bus_subscribe(bus_t *b, const char *subject, bus_handler_fn fn, void *ud, err_t *e) {
+    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
+    if (!subject || !*subject || !fn)
+        return err_set(e, 500, "internal", "", "bus_subscribe: subject and handler needed");
+    serve_ctx_t *c = calloc(1, sizeof *c); /* kept with the responders: bus_close frees it */
+    if (!c) return err_set(e, 500, "internal", "", "out of memory");
+    c->b = b;
+    c->fn = fn;
+    c->ud = ud;
+    natsStatus s = natsConnection_Subscribe(&c->sub, b->nc, subject, on_broadcast, c);
+    if (s != NATS_OK) {
+        free(c);
+        return nats_err(e, s, "NATS subscribe");
+    }
+    pthread_mutex_lock(&b->mu);
+    c->next = b->serves;
+    b->serves = c;
+    pthread_mutex_unlock(&b->mu);
+    s = natsConnection_FlushTimeout(b->nc, 5000); /* the interest is registered on return */
+    return s == NATS_OK ? 0 : nats_err(e, s, "NATS flush");
+}
+
+unsigned long bus_reconnects(bus_t *b) {
+    return b ? atomic_load(&b->reconnects) : 0;
 }
 
 /* ---- pull consumers -------------------------------------------------------------------- */

@@ -76,6 +76,20 @@ typedef char *(*bus_handler_fn)(const char *subject, const char *data, size_t le
 int bus_serve(bus_t *b, const char *subject, const char *queue, int workers, bus_handler_fn fn,
               void *ud, err_t *e);
 
+/* ---- broadcast (core NATS, no JetStream) ---------------------------------------------- */
+
+/* Publishes one message to every current subscriber of subject and flushes (a round trip to
+ * the server, up to 1 s), so the server has it before the caller goes on. No persistence: a
+ * subscriber that is disconnected misses it. */
+int bus_publish(bus_t *b, const char *subject, const void *data, size_t len, err_t *e);
+/* Every message on subject (no queue group: each subscribing process gets each message) is
+ * handed to fn on nats.c's delivery thread; fn's return value is freed and not sent. The
+ * subscription lives until bus_close. */
+int bus_subscribe(bus_t *b, const char *subject, bus_handler_fn fn, void *ud, err_t *e);
+/* How many times the connection was re-established since bus_connect (a subscriber compares it
+ * with the value it last saw to learn that it may have missed broadcasts). */
+unsigned long bus_reconnects(bus_t *b);
+
 /* Push-free consumption for tests and consumers: fetch up to `max` messages from a durable pull
  * consumer on `stream` filtered by `filter`; fn is called per message, the message is acked when
  * fn returns 0 and nak'ed otherwise. Returns number of messages handled or -1. */

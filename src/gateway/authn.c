@@ -2,6 +2,7 @@
 #include "gateway/authn.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "gateway/authn_cache.h"
+#include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
 #include "services/auth/jwt.h"
 
@@ -19,6 +21,8 @@
 #define KEYS_MIN_REFETCH_S 10
 #define LEEWAY_S 30
 #define VERIFIED_CACHE_ENTRIES 4096 /* ~2.8 MB; tokens of 4096 sessions at a time */
+#define REVOKED_ENTRIES 65536       /* ~4 MB: 65536 revocations within an access-token lifetime */
+#define REVOKED_RESYNC_S 60         /* re-read the recent revocations at least this often */
 
 static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
 static jwt_keyset_t *g_keys;
@@ -28,6 +32,18 @@ static authn_cache_t *g_verified; /* verified tokens (authn_cache.h) */
 static pthread_once_t g_verified_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t g_fetch_mu = PTHREAD_MUTEX_INITIALIZER;
 static time_t g_last_attempt;
+
+/* Revocations (authn_cache.h): pushed on auth.revoked, read through the auth service's
+ * `revocations` operation when this process starts verifying, after each NATS reconnect (a
+ * message may have been missed) and every REVOKED_RESYNC_S. */
+static authn_revset_t *g_revoked;
+static pthread_mutex_t g_rev_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_rev_subscribed;      /* g_rev_mu */
+static time_t g_rev_last_attempt; /* g_rev_mu */
+static _Atomic int g_rev_synced;  /* a full read succeeded once */
+static _Atomic long long g_rev_synced_at;
+static _Atomic unsigned long g_rev_bus_gen; /* bus_reconnects() at the last read */
+static _Atomic int g_rev_ttl = 3600;        /* the access-token lifetime the entries must outlive */
 
 /* Asks the auth service for its JWKS and builds a key set. */
 static jwt_keyset_t *fetch_keyset(const svc_env_t *env, err_t *e) {
@@ -98,6 +114,109 @@ static int refresh_keys(const svc_env_t *env, int min_age, err_t *e) {
 
 static void verified_init(void) {
     g_verified = authn_cache_new(VERIFIED_CACHE_ENTRIES); /* NULL: no caching, still correct */
+    g_revoked = authn_revset_new(REVOKED_ENTRIES);
+}
+
+/* Adds {"items":[{"kind","id","at"}...], "complete_since"?} to the revoked set. */
+static void apply_revocations(json_t *msg) {
+    int64_t keep = (int64_t)atomic_load(&g_rev_ttl) + AUTH_REVOKED_SLACK_S;
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(msg, "items"), i, it) {
+        const char *kind = json_string_value(json_object_get(it, "kind"));
+        const char *id = json_string_value(json_object_get(it, "id"));
+        json_t *at = json_object_get(it, "at");
+        if (!kind || !id || !jsonx_is_uuid(id) || !json_is_integer(at)) continue;
+        int k = strcmp(kind, "session") == 0 ? AUTHN_REVOKED_SESSION
+                : strcmp(kind, "club") == 0  ? AUTHN_REVOKED_CLUB
+                                             : 0;
+        int64_t a = (int64_t)json_integer_value(at);
+        if (k && a > 0 && a < INT64_MAX - keep) authn_revset_add(g_revoked, k, id, a, a + keep);
+    }
+    json_t *since = json_object_get(msg, "complete_since");
+    if (json_is_integer(since) && json_integer_value(since) < INT64_MAX - keep)
+        authn_revset_floor(g_revoked, (int64_t)json_integer_value(since),
+                           (int64_t)json_integer_value(since) + keep);
+}
+
+/* auth.revoked: the auth service's broadcast. */
+static char *on_revoked(const char *subject, const char *data, size_t len, size_t *reply_len,
+                        void *ud) {
+    (void)subject, (void)ud, (void)reply_len;
+    json_t *msg = json_loadb(data, len, 0, NULL);
+    if (msg)
+        apply_revocations(msg);
+    else
+        log_warn("authn: unreadable message on %s", AUTH_REVOKED_SUBJECT);
+    json_decref(msg);
+    return NULL;
+}
+
+/* Reads the recent revocations from the auth service (subscribing first, so nothing published
+ * meanwhile is lost). g_rev_mu held. */
+static int read_revocations(const svc_env_t *env, err_t *e) {
+    const svc_module_t *m = svc_find_module("auth");
+    const svc_op_t *op = m ? svc_find_op(m, "revocations") : NULL;
+    if (!op) return err_set(e, 503, "unavailable", "", "the auth service is not linked in");
+    atomic_store(&g_rev_ttl, env->cfg->auth_access_ttl_s);
+    if (!g_rev_subscribed && env->bus) {
+        if (bus_subscribe(env->bus, AUTH_REVOKED_SUBJECT, on_revoked, NULL, e) != 0) return -1;
+        g_rev_subscribed = 1;
+    }
+    unsigned long gen = bus_reconnects(env->bus); /* a reconnect from now on means a new read */
+    svc_caller_t anon;
+    memset(&anon, 0, sizeof anon);
+    snprintf(anon.request_id, sizeof anon.request_id, "%s", log_request_id());
+    json_t *in = json_object(), *out = NULL;
+    int status = 0;
+    int rc = svc_invoke(env, m, op, &anon, in, &status, &out, e);
+    json_decref(in);
+    if (rc == 0) {
+        apply_revocations(out);
+        atomic_store(&g_rev_bus_gen, gen);
+        atomic_store(&g_rev_synced_at, (long long)time(NULL));
+        atomic_store(&g_rev_synced, 1);
+    }
+    json_decref(out);
+    return rc;
+}
+
+/* Makes sure the revoked set is current: read once before the first token is accepted (503
+ * while that is impossible, as for the keys), again after a NATS reconnect and every
+ * REVOKED_RESYNC_S (a failure then keeps the set, which still has every pushed revocation). */
+static int revocations_current(const svc_env_t *env, err_t *e) {
+    time_t now = time(NULL);
+    int synced = atomic_load(&g_rev_synced);
+    if (synced && atomic_load(&g_rev_bus_gen) == bus_reconnects(env->bus) &&
+        now - (time_t)atomic_load(&g_rev_synced_at) < REVOKED_RESYNC_S)
+        return 0;
+    pthread_mutex_lock(&g_rev_mu);
+    int rc = 0;
+    synced = atomic_load(&g_rev_synced);
+    int reconnected = atomic_load(&g_rev_bus_gen) != bus_reconnects(env->bus);
+    /* at most one read per KEYS_MIN_REFETCH_S unless nothing was read yet or NATS reconnected */
+    if (!synced || reconnected || now - g_rev_last_attempt >= KEYS_MIN_REFETCH_S) {
+        g_rev_last_attempt = now;
+        err_t re = {0};
+        if (read_revocations(env, &re) != 0) {
+            if (!synced) {
+                rc = err_set(e, 503, "unavailable", "", "cannot obtain the revoked sessions");
+                log_warn("authn: cannot read the revoked sessions: %s", re.message);
+            } else {
+                log_warn("authn: keeping the known revocations: %s", re.message);
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_rev_mu);
+    return rc;
+}
+
+/* 401 token_revoked when the token's session ended or its club was suspended after issue. */
+static int check_revoked(const authn_ident_t *id, int64_t now, err_t *e) {
+    if (authn_revset_revoked(g_revoked, id->session_id, id->club_id, id->issued_at, now))
+        return err_set(e, 401, "token_revoked", "",
+                       "the session of this access token has ended; sign in again");
+    return 0;
 }
 
 static int claims_to_ident(json_t *claims, authn_ident_t *c, err_t *e) {
@@ -117,6 +236,7 @@ static int claims_to_ident(json_t *claims, authn_ident_t *c, err_t *e) {
     snprintf(c->perms, sizeof c->perms, "%s", perms);
     /* the session the token was issued for (tokens of this service always carry one) */
     if (sid && jsonx_is_uuid(sid)) snprintf(c->session_id, sizeof c->session_id, "%s", sid);
+    c->issued_at = (int64_t)json_integer_value(json_object_get(claims, "iat")); /* checked */
     size_t i;
     json_t *r;
     json_array_foreach(roles, i, r) {
@@ -145,22 +265,26 @@ static void claims_window(json_t *claims, int64_t *from, int64_t *until) {
 static int verify(const svc_env_t *env, const char *tok, authn_ident_t *id, err_t *e) {
     const cfg_t *cf = env->cfg;
     int64_t now = (int64_t)time(NULL);
-    jwt_verify_opts_t o = {
-        .issuer = cf->auth_issuer, .audience = cf->auth_audience, .now = now, .leeway = LEEWAY_S};
+    jwt_verify_opts_t o = {.issuer = cf->auth_issuer,
+                           .audience = cf->auth_audience,
+                           .now = now,
+                           .leeway = LEEWAY_S,
+                           .max_lifetime = cf->auth_access_ttl_s};
     pthread_rwlock_rdlock(&g_lock);
     int none = !g_keys, stale = none || time(NULL) - g_fetched_at >= KEYS_MAX_AGE_S;
     pthread_rwlock_unlock(&g_lock);
     if (stale && refresh_keys(env, none ? 0 : KEYS_MIN_REFETCH_S, e) != 0) return -1;
+    pthread_once(&g_verified_once, verified_init);
+    if (revocations_current(env, e) != 0) return -1;
     size_t len = strlen(tok);
     unsigned char key[AUTHN_CACHE_KEY_LEN];
     int cacheable = len > 0 && len <= JWT_MAX_TOKEN_LEN;
     if (cacheable) {
-        pthread_once(&g_verified_once, verified_init);
         authn_cache_key(cf->auth_issuer, cf->auth_audience, tok, len, key);
         pthread_rwlock_rdlock(&g_lock);
         uint64_t gen = g_keys_gen;
         pthread_rwlock_unlock(&g_lock);
-        if (authn_cache_get(g_verified, key, gen, now, id)) return 0;
+        if (authn_cache_get(g_verified, key, gen, now, id)) return check_revoked(id, now, e);
     }
     json_t *claims = NULL;
     uint64_t gen = 0;
@@ -181,7 +305,7 @@ static int verify(const svc_env_t *env, const char *tok, authn_ident_t *id, err_
         authn_cache_put(g_verified, key, gen, from, until, id);
     }
     json_decref(claims);
-    return rc;
+    return rc == 0 ? check_revoked(id, now, e) : rc;
 }
 
 int authn_caller(const svc_env_t *env, const http_request_t *req, svc_caller_t *c, err_t *e) {

@@ -2,6 +2,7 @@
 #include "gateway/authn_cache.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,5 +135,127 @@ size_t authn_cache_count(authn_cache_t *c, uint64_t keyset_gen, int64_t now) {
     for (size_t i = 0; i < c->cap; i++)
         n += (size_t)live(&c->slots[i], keyset_gen, now);
     pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* ---- revoked sessions and suspended clubs ---------------------------------------------- */
+
+#define REV_WAYS 8
+#define REV_ID_LEN 40
+
+typedef struct rev_entry {
+    int kind; /* 0 = free */
+    char id[REV_ID_LEN];
+    int64_t at, until;
+} rev_entry_t;
+
+struct authn_revset {
+    pthread_mutex_t mu;
+    size_t cap; /* power of two, multiple of REV_WAYS */
+    rev_entry_t *slots;
+    int64_t floor_at, floor_until; /* tokens with iat <= floor_at refused while now < until */
+};
+
+authn_revset_t *authn_revset_new(size_t capacity) {
+    size_t cap = REV_WAYS;
+    while (cap < capacity && cap < ((size_t)1 << 24))
+        cap <<= 1;
+    authn_revset_t *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->slots = calloc(cap, sizeof *r->slots);
+    if (!r->slots) {
+        free(r);
+        return NULL;
+    }
+    r->cap = cap;
+    r->floor_at = INT64_MIN;
+    pthread_mutex_init(&r->mu, NULL);
+    return r;
+}
+
+void authn_revset_free(authn_revset_t *r) {
+    if (!r) return;
+    pthread_mutex_destroy(&r->mu);
+    free(r->slots);
+    free(r);
+}
+
+static rev_entry_t *rev_set_of(authn_revset_t *r, int kind, const char *id) {
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)kind; /* FNV-1a */
+    for (const char *p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    size_t sets = r->cap / REV_WAYS;
+    return &r->slots[(size_t)(h & (uint64_t)(sets - 1)) * REV_WAYS];
+}
+
+static void raise_floor(authn_revset_t *r, int64_t at, int64_t until) {
+    if (at > r->floor_at) r->floor_at = at;
+    if (until > r->floor_until) r->floor_until = until;
+}
+
+void authn_revset_add(authn_revset_t *r, int kind, const char *id, int64_t at, int64_t until) {
+    if (!r || !id || strlen(id) >= REV_ID_LEN || kind <= 0) return;
+    pthread_mutex_lock(&r->mu);
+    rev_entry_t *s = rev_set_of(r, kind, id), *victim = NULL;
+    for (int i = 0; i < REV_WAYS && !victim; i++)
+        if (s[i].kind == kind && strcmp(s[i].id, id) == 0) {
+            victim = &s[i];
+            if (victim->at > at) at = victim->at;
+            if (victim->until > until) until = victim->until;
+        }
+    for (int i = 0; i < REV_WAYS && !victim; i++)
+        if (!s[i].kind) victim = &s[i];
+    if (!victim) { /* full: the oldest revocation goes, and the floor covers its tokens */
+        victim = &s[0];
+        for (int i = 1; i < REV_WAYS; i++)
+            if (s[i].at < victim->at) victim = &s[i];
+        raise_floor(r, victim->at, victim->until);
+    }
+    victim->kind = kind;
+    snprintf(victim->id, sizeof victim->id, "%s", id);
+    victim->at = at;
+    victim->until = until;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void authn_revset_floor(authn_revset_t *r, int64_t at, int64_t until) {
+    if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    raise_floor(r, at, until);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* The live entry of (kind, id), or NULL; expired ones are freed on the way. mu held. */
+static rev_entry_t *rev_find(authn_revset_t *r, int kind, const char *id, int64_t now) {
+    rev_entry_t *s = rev_set_of(r, kind, id);
+    for (int i = 0; i < REV_WAYS; i++) {
+        if (s[i].kind && now >= s[i].until) s[i].kind = 0;
+        if (s[i].kind == kind && strcmp(s[i].id, id) == 0) return &s[i];
+    }
+    return NULL;
+}
+
+int authn_revset_revoked(authn_revset_t *r, const char *sid, const char *club, int64_t iat,
+                         int64_t now) {
+    if (!r) return 0;
+    int revoked = 0;
+    pthread_mutex_lock(&r->mu);
+    if (now < r->floor_until && iat <= r->floor_at) revoked = 1;
+    if (!revoked && sid && *sid && rev_find(r, AUTHN_REVOKED_SESSION, sid, now)) revoked = 1;
+    if (!revoked && club && *club) {
+        rev_entry_t *c = rev_find(r, AUTHN_REVOKED_CLUB, club, now);
+        revoked = c && iat <= c->at;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return revoked;
+}
+
+size_t authn_revset_count(authn_revset_t *r, int64_t now) {
+    if (!r) return 0;
+    size_t n = 0;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->cap; i++)
+        n += r->slots[i].kind && now < r->slots[i].until;
+    pthread_mutex_unlock(&r->mu);
     return n;
 }

@@ -14,9 +14,16 @@
  *     its tokens' entries with it), and
  *   - valid_from <= now < valid_until, which the gateway sets to exactly the window in which
  *     jwt_verify would accept the token (nbf/iat - leeway, exp + leeway).
- * So a hit gives the answer the full verification would give; revocation semantics are unchanged
- * (an access token is honoured until it expires, docs/auth.md). Tokens are never stored, only
- * their digests. */
+ * So a hit gives the answer the full verification would give. Tokens are never stored, only
+ * their digests.
+ *
+ * Beside it, authn_revset_t: the revoked sessions and suspended clubs the auth service announced
+ * (auth.revoked, services/auth/auth_revoke.h), checked after every verification or cache hit, so
+ * a revoked token is refused at once. Bounded (capacity entries, 8-way set associative, one
+ * mutex); an entry lives until the last token it concerns has expired (the caller passes
+ * at + access TTL + slack). Fail-safe when full: the entry with the oldest revocation time in
+ * the set is evicted and the set's "floor" rises to that time, so every token issued at or
+ * before it is refused (its holder refreshes) rather than a revoked one being accepted. */
 #ifndef GATEWAY_AUTHN_CACHE_H
 #define GATEWAY_AUTHN_CACHE_H
 
@@ -32,6 +39,7 @@ typedef struct authn_ident {
     char perms[512];
     char session_id[40];
     int network_admin;
+    int64_t issued_at; /* iat */
 } authn_ident_t;
 
 typedef struct authn_cache authn_cache_t;
@@ -53,5 +61,28 @@ void authn_cache_put(authn_cache_t *c, const unsigned char key[AUTHN_CACHE_KEY_L
 void authn_cache_clear(authn_cache_t *c);
 /* Entries live at `now` under generation keyset_gen (tests, metrics). */
 size_t authn_cache_count(authn_cache_t *c, uint64_t keyset_gen, int64_t now);
+
+/* ---- revoked sessions and suspended clubs ---- */
+
+typedef struct authn_revset authn_revset_t;
+
+#define AUTHN_REVOKED_SESSION 1 /* every token of the session is refused */
+#define AUTHN_REVOKED_CLUB 2    /* tokens of the club issued at or before `at` are refused */
+
+/* capacity rounded up to a power of two, at least 8. NULL when out of memory. */
+authn_revset_t *authn_revset_new(size_t capacity);
+void authn_revset_free(authn_revset_t *r);
+/* Records id (kind AUTHN_REVOKED_*, a uuid string) revoked at `at` (Unix seconds), remembered
+ * while now < until. A repeated id keeps the later `at` and `until`. */
+void authn_revset_add(authn_revset_t *r, int kind, const char *id, int64_t at, int64_t until);
+/* Refuses every token issued at or before `at` while now < until (the bound when revocations
+ * may be missing: a full set, or an incomplete list from the auth service). */
+void authn_revset_floor(authn_revset_t *r, int64_t at, int64_t until);
+/* 1 when a token of session sid (may be "") in club (may be "") issued at iat is refused at
+ * now. */
+int authn_revset_revoked(authn_revset_t *r, const char *sid, const char *club, int64_t iat,
+                         int64_t now);
+/* Entries live at now (tests, metrics). */
+size_t authn_revset_count(authn_revset_t *r, int64_t now);
 
 #endif

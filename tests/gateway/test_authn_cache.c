@@ -3,7 +3,9 @@
  * on (expiry), nor under another key set generation; the table never holds more than its
  * capacity and a full set evicts the entry that expires first; a token differing in any one
  * byte (header, payload or signature), or checked against another issuer or audience, has
- * another key and never hits; concurrent use from several threads is safe. */
+ * another key and never hits; concurrent use from several threads is safe. The revoked set:
+ * sessions refused until expiry, clubs only for tokens issued up to the suspension, and a full
+ * set fails safe (the floor). */
 #include "gateway/authn_cache.h"
 
 #include <pthread.h>
@@ -204,6 +206,64 @@ static void test_threads(void) {
     authn_cache_free(c);
 }
 
+/* ---- the revoked set ---- */
+
+#define SID "22222222-2222-4222-8222-222222222222"
+#define CLUB "11111111-1111-4111-8111-111111111111"
+
+/* A revoked session refuses every token of it until the entry expires; a suspended club only
+ * the tokens issued at or before the suspension; other sessions and clubs are untouched. */
+static void test_revoked_session_and_club(void) {
+    authn_revset_t *r = authn_revset_new(64);
+    REQUIRE(r);
+    CHECK_EQ_INT(authn_revset_revoked(r, SID, CLUB, 1000, 1000), 0);
+    authn_revset_add(r, AUTHN_REVOKED_SESSION, SID, 1000, 1960);
+    authn_revset_add(r, AUTHN_REVOKED_SESSION, SID, 900,
+                     1500); /* an older repeat keeps the later */
+    CHECK_EQ_INT(authn_revset_revoked(r, SID, CLUB, 990, 1001), 1);
+    CHECK_EQ_INT(authn_revset_revoked(r, SID, "", 990, 1959), 1);
+    CHECK_EQ_INT(authn_revset_revoked(r, "33333333-3333-4333-8333-333333333333", CLUB, 990, 1001),
+                 0);
+    authn_revset_add(r, AUTHN_REVOKED_CLUB, CLUB, 2000, 2960);
+    CHECK_EQ_INT(authn_revset_count(r, 1001), 2);
+    CHECK_EQ_INT(authn_revset_revoked(r, "", CLUB, 1999, 2001), 1);
+    CHECK_EQ_INT(authn_revset_revoked(r, "", CLUB, 2000, 2001), 1);
+    CHECK_EQ_INT(authn_revset_revoked(r, "", CLUB, 2001, 2002), 0); /* issued after */
+    /* a club id is not a session id and the other way round */
+    CHECK_EQ_INT(authn_revset_revoked(r, CLUB, "", 1999, 2001), 0);
+    /* once its tokens have expired the session's entry goes */
+    CHECK_EQ_INT(authn_revset_revoked(r, SID, "", 990, 1960), 0);
+    CHECK_EQ_INT(authn_revset_count(r, 1961), 1);
+    authn_revset_free(r);
+}
+
+/* Bounded: a full set never lets a revoked token through; the oldest revocation is evicted and
+ * every token issued at or before it is refused instead, until those tokens have expired. */
+static void test_revoked_bounded_fail_safe(void) {
+    authn_revset_t *r = authn_revset_new(8); /* one set of 8 */
+    REQUIRE(r);
+    char id[64];
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", i);
+        authn_revset_add(r, AUTHN_REVOKED_SESSION, id, 1000 + i, 1000 + i + 960);
+    }
+    CHECK(authn_revset_count(r, 1100) <= 8);
+    for (int i = 0; i < 100; i++) { /* every revoked session is still refused */
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", i);
+        CHECK_EQ_INT(authn_revset_revoked(r, id, CLUB, 1000 + i - 5, 1100), 1);
+    }
+    /* a token of another session issued after the floor is fine, one issued before is not */
+    CHECK_EQ_INT(authn_revset_revoked(r, SID, CLUB, 1100, 1101), 0);
+    CHECK_EQ_INT(authn_revset_revoked(r, SID, CLUB, 1050, 1101), 1);
+    /* once the floor's tokens have expired, it stops refusing */
+    CHECK_EQ_INT(authn_revset_revoked(r, SID, CLUB, 1050, 1000 + 99 + 960), 0);
+    /* an incomplete list from the auth service raises the floor the same way */
+    authn_revset_floor(r, 5000, 5960);
+    CHECK_EQ_INT(authn_revset_revoked(r, SID, CLUB, 4999, 5001), 1);
+    CHECK_EQ_INT(authn_revset_revoked(r, SID, CLUB, 5001, 5002), 0);
+    authn_revset_free(r);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     RUN(test_hit_returns_the_identity);
@@ -212,5 +272,7 @@ int main(void) {
     RUN(test_tampered_token_never_hits);
     RUN(test_bounded);
     RUN(test_threads);
+    RUN(test_revoked_session_and_club);
+    RUN(test_revoked_bounded_fail_safe);
     TEST_DONE();
 }

@@ -7,6 +7,7 @@
 #include "services/auth/auth_accounts.h"
 #include "services/auth/auth_admin.h"
 #include "services/auth/auth_mfa.h"
+#include "services/auth/auth_revoke.h"
 #include "services/auth/auth_sessions.h"
 
 static const svc_op_t auth_ops[] = {
@@ -65,6 +66,13 @@ static const svc_op_t auth_ops[] = {
      auth_role_create},
     {"role_delete", "DELETE", "/api/v1/auth/roles/{name}", 200, "auth:admin",
      auth_validate_role_name, auth_role_delete},
+
+    /* internal (no REST route): gateways, and the member service on behalf of its caller */
+    {"revocations", NULL, NULL, 200, NULL, auth_validate_revocations, auth_revocations},
+    {"club_suspend", NULL, NULL, 200, "club:admin", auth_validate_club_ref, auth_club_suspend},
+    {"club_resume", NULL, NULL, 200, "club:admin", auth_validate_club_ref, auth_club_resume},
+    {"users_in_club", NULL, NULL, 200, "member:admin", auth_validate_users_in_club,
+     auth_users_in_club},
 };
 
 const svc_module_t auth_module = {

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "core/json.h"
+#include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
 #include "services/auth/password.h"
 #include "services/auth/rbac.h"
@@ -294,6 +295,7 @@ int auth_password_reset(const svc_call_t *call, json_t *in, json_t **out, err_t 
     const char *password = json_string_value(json_object_get(in, "password"));
     char club[40], user_id[40], email[256], hash[PASSWORD_HASH_MAX];
     db_tx_t *tx = NULL;
+    json_t *ended = NULL;
     if (consume_token(call, tok, "reset_password", &tx, club, user_id, email, e) != 0) return -1;
     if (new_password_hash(password, email, hash, e) != 0) goto fail;
     const char *p[] = {club, user_id, hash};
@@ -302,17 +304,19 @@ int auth_password_reset(const svc_call_t *call, json_t *in, json_t **out, err_t 
                     "coalesce(email_verified_at, now()), updated_at = now() WHERE club_id = "
                     "$1::uuid AND id = $2::uuid",
                     3, p, e) < 0 ||
-        db_exec_cmd(tx,
-                    "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = "
-                    "'password_reset' WHERE club_id = $1::uuid AND user_id = $2::uuid AND "
-                    "revoked_at IS NULL",
-                    2, p, e) < 0 ||
+        auth_revoke_user_sessions(tx, club, user_id, "password_reset", NULL, &ended, e) < 0 ||
         auth_audit(tx, call->caller, club, user_id, "password_reset", NULL, e) != 0)
         goto fail;
-    if (db_commit(tx, e) != 0) return -1;
+    if (db_commit(tx, e) != 0) {
+        json_decref(ended);
+        return -1;
+    }
+    auth_revoked_publish(call->env, ended, NULL);
+    json_decref(ended);
     *out = json_pack("{s:s}", "status", "password_changed");
     return 0;
 fail:
+    json_decref(ended);
     db_rollback(tx);
     return -1;
 }
@@ -323,6 +327,8 @@ int auth_password_change(const svc_call_t *call, json_t *in, json_t **out, err_t
     const char *club = auth_caller_club(call->caller);
     char stored[PASSWORD_HASH_MAX] = "", email[256] = "", hash[PASSWORD_HASH_MAX];
     db_tx_t *tx = NULL;
+    json_t *ended = NULL; /* the other sessions, ended */
+    long long ended_n = -1;
     if (auth_begin(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, call->caller->user_id};
     PGresult *r = db_exec(tx,
@@ -345,16 +351,26 @@ int auth_password_change(const svc_call_t *call, json_t *in, json_t **out, err_t
         goto fail;
     }
     const char *q[] = {club, call->caller->user_id, hash};
+    /* every other session ends (a stolen one must not outlive the change); this one stays */
     if (db_exec_cmd(tx,
                     "UPDATE auth.users SET password_hash = $3, updated_at = now() WHERE club_id "
                     "= $1::uuid AND id = $2::uuid",
                     3, q, e) < 0 ||
-        auth_audit(tx, call->caller, club, call->caller->user_id, "password_changed", NULL, e) != 0)
+        (ended_n = auth_revoke_user_sessions(tx, club, call->caller->user_id, "password_changed",
+                                             call->caller->session_id, &ended, e)) < 0 ||
+        auth_audit(tx, call->caller, club, call->caller->user_id, "password_changed",
+                   json_pack("{s:I}", "sessions_revoked", ended_n), e) != 0)
         goto fail;
-    if (db_commit(tx, e) != 0) return -1;
-    *out = json_pack("{s:s}", "status", "password_changed");
+    if (db_commit(tx, e) != 0) {
+        json_decref(ended);
+        return -1;
+    }
+    auth_revoked_publish(call->env, ended, NULL);
+    json_decref(ended);
+    *out = json_pack("{s:s, s:I}", "status", "password_changed", "sessions_revoked", ended_n);
     return 0;
 fail:
+    json_decref(ended);
     db_rollback(tx);
     return -1;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
 #include "services/auth/rbac.h"
 
@@ -260,6 +261,7 @@ static int set_status(const svc_call_t *call, json_t *in, int disable, json_t **
     char club[40], status[16], now_status[16];
     long long revoked = 0;
     db_tx_t *tx = NULL;
+    json_t *ended = NULL; /* sessions ended by a disable */
     if (not_self(c, id, disable ? "disable" : "enable", e) != 0) return -1;
     if (svc_begin(call, &tx, e) != 0) return -1;
     int found = find_user(call, tx, id, club, status, e);
@@ -281,11 +283,7 @@ static int set_status(const svc_call_t *call, json_t *in, int disable, json_t **
         snprintf(now_status, sizeof now_status, "%s", PQgetvalue(r, 0, 0));
         PQclear(r);
         if (disable) {
-            revoked = db_exec_cmd(tx,
-                                  "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = "
-                                  "'user_disabled' WHERE club_id = $1::uuid AND user_id = "
-                                  "$2::uuid AND revoked_at IS NULL",
-                                  2, p, e);
+            revoked = auth_revoke_user_sessions(tx, club, id, "user_disabled", NULL, &ended, e);
             if (revoked < 0) goto fail;
         }
         const char *action = disable ? "user_disabled" : "user_enabled";
@@ -302,11 +300,17 @@ static int set_status(const svc_call_t *call, json_t *in, int disable, json_t **
     } else {
         snprintf(now_status, sizeof now_status, "%s", status);
     }
-    if (db_commit(tx, e) != 0) return -1;
+    if (db_commit(tx, e) != 0) {
+        json_decref(ended);
+        return -1;
+    }
+    auth_revoked_publish(call->env, ended, NULL);
+    json_decref(ended);
     *out = json_pack("{s:s, s:s, s:b, s:I}", "user_id", id, "status", now_status, "changed",
                      changed, "sessions_revoked", revoked);
     return 0;
 fail:
+    json_decref(ended);
     db_rollback(tx);
     return -1;
 }

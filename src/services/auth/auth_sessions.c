@@ -11,6 +11,7 @@
 
 #include "core/json.h"
 #include "services/auth/auth_keys.h"
+#include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
 #include "services/auth/password.h"
 #include "services/auth/rbac.h"
@@ -74,6 +75,7 @@ static void lower_copy(const char *s, char *out, size_t cap) {
 static char *access_token(const svc_call_t *call, db_tx_t *tx, const char *club,
                           const char *user_id, const char *sid, json_t **user_out, err_t *e) {
     const cfg_t *cf = call->env->cfg;
+    if (auth_require_club_active(tx, club, e) != 0) return NULL;
     const char *p[] = {club, user_id};
     PGresult *r = db_exec(tx,
                           "SELECT u.email, coalesce(jsonb_agg(r.role ORDER BY r.role) FILTER "
@@ -309,6 +311,13 @@ fail:
 
 /* ---------------------------------------------------------------- refresh */
 
+/* Broadcasts one ended session (auth_revoke.h). */
+static void publish_session(const svc_call_t *call, const char *sid) {
+    json_t *ids = json_pack("[s]", sid);
+    auth_revoked_publish(call->env, ids, NULL);
+    json_decref(ids);
+}
+
 static int revoke_session(db_tx_t *tx, const char *club, const char *sid, const char *reason,
                           err_t *e) {
     const char *p[] = {club, sid, reason};
@@ -369,6 +378,7 @@ int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                                    e) != 0))
             goto fail;
         if (db_commit(tx, e) != 0) return -1;
+        publish_session(call, sid);
         return err_set(e, 401, "refresh_token_reused", "",
                        "The refresh token was already used; the session has been revoked.");
     }
@@ -379,6 +389,7 @@ int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (expired || is_idle) {
         if (revoke_session(tx, club, sid, expired ? "expired" : "idle", e) != 0) goto fail;
         if (db_commit(tx, e) != 0) return -1;
+        publish_session(call, sid);
         return err_set(e, 401, "session_expired", "", "The session has expired; sign in again.");
     }
     const char *q[] = {club, token_id};
@@ -431,7 +442,9 @@ static int logout_current(const svc_call_t *call, err_t *e) {
         db_rollback(tx);
         return -1;
     }
-    return db_commit(tx, e);
+    if (db_commit(tx, e) != 0) return -1;
+    if (n > 0) publish_session(call, c->session_id);
+    return 0;
 }
 
 /* Logout: the refresh token names the session to end; without one, the access token's session
@@ -458,15 +471,20 @@ int auth_logout(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         return -1;
     }
     int rc = 0;
-    if (PQntuples(r) == 1)
+    char sid[40] = "";
+    if (PQntuples(r) == 1) {
+        snprintf(sid, sizeof sid, "%s", PQgetvalue(r, 0, 0));
         rc = auth_audit(tx, call->caller, club, PQgetvalue(r, 0, 1), "logout",
-                        json_pack("{s:s}", "session_id", PQgetvalue(r, 0, 0)), e);
+                        json_pack("{s:s}", "session_id", sid), e);
+    }
     PQclear(r);
     if (rc != 0) {
         db_rollback(tx);
         return -1;
     }
-    return db_commit(tx, e);
+    if (db_commit(tx, e) != 0) return -1;
+    if (sid[0]) publish_session(call, sid);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- sessions */
@@ -515,7 +533,9 @@ int auth_session_delete(const svc_call_t *call, json_t *in, json_t **out, err_t 
     if (auth_audit(tx, call->caller, club, call->caller->user_id, "session_revoked",
                    json_pack("{s:s}", "session_id", id), e) != 0)
         goto fail;
-    return db_commit(tx, e);
+    if (db_commit(tx, e) != 0) return -1;
+    publish_session(call, id);
+    return 0;
 fail:
     db_rollback(tx);
     return -1;
@@ -528,11 +548,13 @@ int auth_user_revoke_sessions(const svc_call_t *call, json_t *in, json_t **out, 
     const char *id = json_string_value(json_object_get(in, "id"));
     if (svc_begin(call, &tx, e) != 0) return -1;
     const char *p[] = {id};
+    json_t *ids = NULL;
     PGresult *r = db_exec(tx,
                           "WITH s AS (UPDATE auth.sessions SET revoked_at = now(), "
                           "revoked_reason = 'revoked_by_admin' WHERE user_id = $1::uuid AND "
-                          "revoked_at IS NULL RETURNING club_id) SELECT (SELECT count(*) FROM s), "
-                          "(SELECT club_id FROM auth.users WHERE id = $1::uuid LIMIT 1)",
+                          "revoked_at IS NULL RETURNING id) SELECT (SELECT coalesce(jsonb_agg(id), "
+                          "'[]') FROM s)::text AS ids, (SELECT club_id FROM auth.users WHERE id = "
+                          "$1::uuid LIMIT 1)",
                           1, p, e);
     if (!r) goto fail;
     const char *club = db_val(r, 0, "club_id");
@@ -541,17 +563,24 @@ int auth_user_revoke_sessions(const svc_call_t *call, json_t *in, json_t **out, 
         err_set(e, 404, "not_found", "id", "no such user");
         goto fail;
     }
-    long long n = atoll(PQgetvalue(r, 0, 0));
+    ids = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    long long n = (long long)json_array_size(ids);
     char c[40];
     snprintf(c, sizeof c, "%s", club);
     PQclear(r);
     if (auth_audit(tx, call->caller, c, id, "sessions_revoked_by_admin",
                    json_pack("{s:I}", "sessions", n), e) != 0)
         goto fail;
-    if (db_commit(tx, e) != 0) return -1;
+    if (db_commit(tx, e) != 0) {
+        json_decref(ids);
+        return -1;
+    }
+    auth_revoked_publish(call->env, ids, NULL);
+    json_decref(ids);
     *out = json_pack("{s:s, s:I}", "user_id", id, "revoked", n);
     return 0;
 fail:
+    json_decref(ids);
     db_rollback(tx);
     return -1;
 }

@@ -520,6 +520,11 @@ static int check_claims(json_t *c, const jwt_verify_opts_t *o, err_t *e) {
         return tok_err(e, "token_not_yet_valid", "token is not valid yet");
     if (has_iat && (o->now <= INT64_MAX - lw ? iat > o->now + lw : 0))
         return tok_err(e, "token_not_yet_valid", "token was issued in the future");
+    /* exp - iat without overflow: iat < 0 with a huge exp is out of range as well */
+    if (o->max_lifetime > 0 &&
+        (!has_iat || exp < iat ||
+         (iat < 0 ? exp > o->max_lifetime + iat : exp - iat > o->max_lifetime)))
+        return tok_err(e, "token_lifetime_invalid", "token lifetime exceeds the maximum");
     json_t *iss = json_object_get(c, "iss");
     if (!json_is_string(iss) || strcmp(json_string_value(iss), o->issuer) != 0)
         return tok_err(e, "token_issuer_invalid", "token issuer is not accepted");

@@ -34,6 +34,8 @@
  *   token_signature_invalid  signature does not verify (tampered header, payload or signature)
  *   token_expired        now >= exp + leeway (or exp missing: token_malformed)
  *   token_not_yet_valid  nbf > now + leeway, or iat > now + leeway
+ *   token_lifetime_invalid  max_lifetime set and iat missing or exp - iat > max_lifetime (a
+ *                        token signed with a real key but valid for years is refused)
  *   token_issuer_invalid iss missing or different
  *   token_audience_invalid aud missing or not containing the expected audience
  *   invalid_field (400), internal (500)  caller mistakes / OpenSSL failures */
@@ -107,6 +109,7 @@ typedef struct jwt_verify_opts {
     const char *audience; /* required: "aud" string equal, or array containing it */
     int64_t now;          /* Unix seconds (time(NULL) in production; fixed in tests) */
     int leeway;           /* seconds of clock skew tolerated, 0..JWT_MAX_LEEWAY */
+    int64_t max_lifetime; /* > 0: iat required and exp - iat <= max_lifetime; 0 = no bound */
 } jwt_verify_opts_t;
 
 /* Verifies `token` (len bytes, need not be NUL-terminated). On success *claims is a new

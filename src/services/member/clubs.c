@@ -576,6 +576,21 @@ fail:
     return -1;
 }
 
+/* Tells the auth service (operation club_suspend / club_resume, as the same caller) that the
+ * club is suspended (its sessions end at once, no token is issued for it) or active again.
+ * Called before the member transaction commits, so a failure leaves the club unchanged; the
+ * auth side is idempotent, so retrying the request completes both. */
+static int tell_auth(const svc_call_t *call, const char *club, const char *to, err_t *e) {
+    json_t *in = json_pack("{s:s}", "club_id", club), *res = NULL;
+    int status = 0;
+    int rc =
+        svc_call(call->env, "auth", strcmp(to, "suspended") == 0 ? "club_suspend" : "club_resume",
+                 call->caller, in, &status, &res, e);
+    json_decref(in);
+    json_decref(res);
+    return rc;
+}
+
 static int set_status(const svc_call_t *call, json_t *in, const char *to, json_t **out, err_t *e) {
     db_tx_t *tx = NULL;
     PGresult *cur = NULL, *r = NULL;
@@ -583,9 +598,11 @@ static int set_status(const svc_call_t *call, json_t *in, const char *to, json_t
     cur = select_club(tx, json_string_value(json_object_get(in, "id")), 1, e);
     if (!cur) goto fail;
     const char *from = PQgetvalue(cur, 0, 1);
+    if (tell_auth(call, PQgetvalue(cur, 0, 0), to, e) != 0) goto fail;
     if (strcmp(from, to) == 0) { /* idempotent: already there, nothing to record */
         *out = parse_row_json(cur, 0, 2, e);
         PQclear(cur);
+        cur = NULL;
         if (!*out) goto fail;
         return db_commit(tx, e);
     }

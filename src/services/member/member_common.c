@@ -1,6 +1,7 @@
 /* member_common: see member_common.h. */
 #include "services/member/member_common.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -490,9 +491,55 @@ static int next_free_number(mctx_t *c, char *out, size_t cap, err_t *e) {
                    "could not find a free member number: set the club's number pattern");
 }
 
+int m_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e) {
+    json_t *in = json_pack("{s:O, s:s}", "user_ids", ids, "club_id", c->club_id), *res = NULL;
+    int status = 0;
+    *found = NULL;
+    int rc = svc_call(c->call->env, "auth", "users_in_club", c->call->caller, in, &status, &res, e);
+    json_decref(in);
+    if (rc == 0) {
+        *found = json_object();
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(res, "found"), i, v) {
+            if (json_is_string(v)) json_object_set_new(*found, json_string_value(v), json_true());
+        }
+    }
+    json_decref(res);
+    return rc;
+}
+
+int m_check_link(mctx_t *c, const char *user, err_t *e) {
+    if (!c->can_admin)
+        return err_set(e, 403, "forbidden", "auth_user_id",
+                       "linking a member to an account needs member:admin (or an invitation)");
+    if (!user || !user[0]) return 0; /* unlinking */
+    json_t *ids = json_pack("[s]", user), *found = NULL;
+    int rc = m_accounts_in_club(c, ids, &found, e);
+    json_decref(ids);
+    if (rc != 0) {
+        snprintf(e->field, sizeof e->field, "auth_user_id");
+        return -1;
+    }
+    /* the database returns ids in lower case */
+    char low[40];
+    size_t i = 0;
+    for (; user[i] && i + 1 < sizeof low; i++)
+        low[i] = (char)tolower((unsigned char)user[i]);
+    low[i] = 0;
+    int ok = json_object_get(found, low) != NULL;
+    json_decref(found);
+    if (!ok)
+        return err_set(e, 422, "invalid_field", "auth_user_id",
+                       "auth_user_id is not an account of this club");
+    return 0;
+}
+
 int m_insert_member(mctx_t *c, json_t *in, const char *status, const char *primary, char *id_out,
                     err_t *e) {
     char number[64];
+    const char *link = json_string_value(json_object_get(in, "auth_user_id"));
+    if (link && m_check_link(c, link, e) != 0) return -1;
     const char *given = json_string_value(json_object_get(in, "member_number"));
     if (given) {
         snprintf(number, sizeof number, "%s", given);

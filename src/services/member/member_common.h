@@ -42,6 +42,17 @@ int m_is_self(const mctx_t *c, const char *auth_user_id);
 /* Staff read, or self: else 403 (401 for anonymous callers). */
 int m_require_read(const mctx_t *c, const char *auth_user_id, err_t *e);
 
+/* Linking a member to an account (auth_user_id = user, "" or NULL = unlinking): needs
+ * member:admin (403 auth_user_id otherwise; staff could link their own account to any member
+ * and read that member's data as "self"), and the account must exist in the club the call
+ * acts in, which the auth service answers (operation users_in_club, as the same caller): 422
+ * auth_user_id when it does not. Linking an account that another member of the club holds is
+ * 409 auth_user_id (the unique key). */
+int m_check_link(mctx_t *c, const char *user, err_t *e);
+/* The accounts among ids (array of uuid strings, 1..10000) that exist in the club c acts in:
+ * *found is a new object used as a set (id -> true). 0 or -1 + e (the auth service's error). */
+int m_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e);
+
 /* Writes an event into member.outbox in the transaction; data is consumed. */
 int m_emit(mctx_t *c, const char *type, json_t *data, err_t *e);
 

@@ -1,6 +1,7 @@
 /* member_csv: see member_csv.h. */
 #include "services/member/member_csv.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #define CSV_MAX_ERRORS 500
 
 /* Import columns: where each goes in the member input object ("" = top level). */
+#define AUTH_LINKS_MAX 10000 /* the auth service's users_in_club limit */
+
 static const struct {
     const char *column;
     const char *object; /* NULL top, "profile", "address" (home), "link" */
@@ -472,6 +475,44 @@ static int insert_rows(mctx_t *c, import_state_t *st, err_t *e) {
     return n;
 }
 
+/* Rows linking an account (auth_user_id) name accounts of this club (the auth service says
+ * which exist, one call for the file's distinct ids); the import itself needs member:admin,
+ * which linking does. */
+static int check_links(mctx_t *c, import_state_t *st, err_t *e) {
+    json_t *ids = json_array(), *seen = json_object(), *found = NULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach(st->rows, i, m) {
+        const char *u = json_string_value(json_object_get(m, "auth_user_id"));
+        if (u && !json_object_get(seen, u)) {
+            json_object_set_new(seen, u, json_true());
+            json_array_append_new(ids, json_string(u));
+        }
+    }
+    int rc = 0;
+    if (json_array_size(ids) > AUTH_LINKS_MAX) {
+        rc = err_set(e, 422, "invalid_field", "auth_user_id",
+                     "an import may link at most %d accounts", AUTH_LINKS_MAX);
+    } else if (json_array_size(ids) > 0 && (rc = m_accounts_in_club(c, ids, &found, e)) == 0) {
+        json_array_foreach(st->rows, i, m) {
+            const char *u = json_string_value(json_object_get(m, "auth_user_id"));
+            char low[40];
+            size_t k = 0;
+            for (; u && u[k] && k + 1 < sizeof low; k++)
+                low[k] = (char)tolower((unsigned char)u[k]);
+            low[k] = 0;
+            if (u && !json_object_get(found, low))
+                add_error(st->errors, (int)json_integer_value(json_object_get(m, "line")),
+                          "auth_user_id", "invalid_field",
+                          "auth_user_id is not an account of this club");
+        }
+    }
+    json_decref(found);
+    json_decref(seen);
+    json_decref(ids);
+    return rc;
+}
+
 int csv_import(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     int dry = 0;
@@ -487,6 +528,7 @@ int csv_import(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (rc != 0) goto fail_free;
     if (m_begin(call, in, &c, e) != 0) goto fail_free;
     if (st.n && check_db(&c, &st, e) != 0) goto fail;
+    if (st.n && check_links(&c, &st, e) != 0) goto fail;
     sort_errors(st.errors);
     size_t nerr = json_array_size(st.errors);
     if (dry || nerr) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/json.h"
@@ -608,6 +609,11 @@ int members_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (json_is_true(json_object_get(before, "erased"))) {
         err_set(e, 409, "erased", "id", "this member was erased and cannot be changed");
         goto done;
+    }
+    json_t *link = json_object_get(in, "auth_user_id");
+    if (link) { /* a new link (or unlinking) is an admin's, to an account of the club */
+        const char *want = json_string_value(link);
+        if (strcasecmp(want ? want : "", auth) != 0 && m_check_link(&c, want, e) != 0) goto done;
     }
     rc = apply_patch(&c, id, in, before, out, e);
 done:

@@ -744,6 +744,33 @@ static void test_misconfigured_verifier(void) {
     free(t);
 }
 
+/* A token signed with the real key but valid for (almost) ever: refused once the verifier has a
+ * maximum lifetime (the gateway sets the access-token TTL), and always without iat. */
+static void test_lifetime(void) {
+    jwt_verify_opts_t o = g_opts;
+    o.max_lifetime = 900;
+    char *t = sign_std(INT64_MAX, NOW - 10, NOW - 10, STD_ISS_AUD); /* exp = 2^63-1 */
+    CHECK(accepts(t, &g_opts)); /* what the gateway accepted before the bound */
+    CHECK(rejects_with(t, strlen(t), &o, "token_lifetime_invalid"));
+    free(t);
+    t = sign_std(NOW + 891, NOW - 10, NOW - 10, STD_ISS_AUD); /* 901 s */
+    CHECK(rejects_with(t, strlen(t), &o, "token_lifetime_invalid"));
+    free(t);
+    t = sign_std(NOW + 890, NOW - 10, NOW - 10, STD_ISS_AUD); /* exactly 900 s */
+    CHECK(accepts(t, &o));
+    free(t);
+    t = sign_std(NOW + 100, NOW - 10, INT64_MIN + 5, STD_ISS_AUD); /* iat far in the past */
+    CHECK(rejects_with(t, strlen(t), &o, "token_lifetime_invalid"));
+    free(t);
+    char h[256], c[512];
+    hdr(h, sizeof h, "RS256");
+    snprintf(c, sizeof c, "{" STD_ISS_AUD ",\"sub\":\"u\",\"exp\":%lld}", (long long)(NOW + 60));
+    t = forge(h, c, SIG_RS256); /* no iat: the lifetime cannot be checked */
+    CHECK(accepts(t, &g_opts));
+    CHECK(rejects_with(t, strlen(t), &o, "token_lifetime_invalid"));
+    free(t);
+}
+
 int main(void) {
     err_t e;
     if (jwt_key_generate(2048, &g_key, &e) != 0 || jwt_key_generate(2048, &g_other, &e) != 0) {
@@ -767,6 +794,7 @@ int main(void) {
     RUN(test_kid);
     RUN(test_expired);
     RUN(test_not_yet_valid);
+    RUN(test_lifetime);
     RUN(test_audience);
     RUN(test_issuer);
     RUN(test_tampered);
