@@ -1,6 +1,7 @@
 /* engine: see engine.h. Pure code: encodings, config model, validation of one block. */
 #include "services/ledger/engine.h"
 
+#include <inttypes.h>
 #include <openssl/sha.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -154,6 +155,31 @@ int ledger_unhex(const char *s, uint8_t *out, size_t n) {
         out[i] = (uint8_t)(a << 4 | b);
     }
     return 0;
+}
+
+void ledger_checkpoint_block_line(uint64_t number, const uint8_t header_hash[32],
+                                  char out[LEDGER_BLOCK_LINE_MAX]) {
+    char hx[65];
+    ledger_hex(header_hash, 32, hx);
+    snprintf(out, LEDGER_BLOCK_LINE_MAX, "block %" PRIu64 " %s", number, hx);
+}
+
+int ledger_checkpoint_block_parse(const char *line, uint64_t *number, uint8_t header_hash[32]) {
+    if (!line || strncmp(line, "block ", 6) != 0) return 0;
+    const char *p = line + 6;
+    uint64_t n = 0;
+    size_t digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) return 0;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    if (digits == 0 || (digits > 1 && line[6] == '0') || *p != ' ') return 0;
+    p++;
+    for (size_t i = 0; i < 64; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) return 0;
+    if (p[64] != 0 || ledger_unhex(p, header_hash, 32) != 0) return 0;
+    *number = n;
+    return 1;
 }
 
 uint64_t ledger_version(uint64_t block, uint32_t position) {

@@ -74,6 +74,17 @@ int ledger_unhex(const char *s, uint8_t *out, size_t n);
 uint64_t ledger_version(uint64_t block, uint32_t position);
 void ledger_sha256(const void *d, size_t n, uint8_t out[32]);
 
+/* ---- checkpoint binding ---------------------------------------------------------------- */
+/* The checkpoint the log signs after block n carries one C2SP extension line
+ *     "block <n> <64 hex header_hash>"      (decimal n without leading zeros, lowercase hex)
+ * which binds the block (boundaries, timestamp, roots, validation codes) and, through the
+ * prev_hash links, every block before it to the signed tree size. */
+#define LEDGER_BLOCK_LINE_MAX 96
+void ledger_checkpoint_block_line(uint64_t number, const uint8_t header_hash[32],
+                                  char out[LEDGER_BLOCK_LINE_MAX]);
+/* 1 when line is exactly such a line (number and header_hash filled), else 0. */
+int ledger_checkpoint_block_parse(const char *line, uint64_t *number, uint8_t header_hash[32]);
+
 /* ---- envelopes ------------------------------------------------------------------------- */
 typedef struct ledger_endorsement {
     uint8_t pk[32];

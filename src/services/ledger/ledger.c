@@ -2,6 +2,7 @@
 #include "services/ledger/ledger.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "services/ledger/api.h"
@@ -82,7 +83,7 @@ static int cli_export(const cfg_t *cfg, const char *path) {
     return 0;
 }
 
-static int cli_verify(const char *path, const char *key) {
+static int cli_verify(const char *path, const ledger_verify_opts_t *o) {
     json_error_t je;
     json_t *ex = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!ex) {
@@ -91,7 +92,7 @@ static int cli_verify(const char *path, const char *key) {
     }
     err_t e = {0};
     ledger_verify_report_t rep;
-    int rc = ledger_verify_export(ex, key, &rep, &e);
+    int rc = ledger_verify_export_opts(ex, o, &rep, &e);
     json_decref(ex);
     if (rc != 0) {
         fprintf(stderr, "reciprocal: ledger verify: INVALID: %s (%s)\n", e.message, e.field);
@@ -100,17 +101,41 @@ static int cli_verify(const char *path, const char *key) {
     printf("ledger valid: %zu blocks, %zu transactions (%zu valid), %zu checkpoints, %zu "
            "witness cosignatures%s\n",
            rep.blocks, rep.txs, rep.valid_txs, rep.checkpoints, rep.cosignatures,
-           key ? "" : " (log key taken from the export; pass --log-key HEX to pin it)");
+           o->log_key_hex ? "" : " (log key taken from the export; pass --log-key HEX to pin it)");
+    if (rep.unbound_blocks)
+        printf("WARNING: the last %zu blocks are not bound by a signed checkpoint "
+               "(--allow-unbound)\n",
+               rep.unbound_blocks);
+    return 0;
+}
+
+/* verify FILE [--log-key HEX] [--min-size N] [--allow-unbound]: 0 with *o filled, else -1 */
+static int verify_args(int argc, char **argv, ledger_verify_opts_t *o) {
+    memset(o, 0, sizeof *o);
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--allow-unbound") == 0) {
+            o->allow_unbound = 1;
+        } else if (i + 1 < argc && strcmp(argv[i], "--log-key") == 0) {
+            o->log_key_hex = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--min-size") == 0) {
+            char *end = NULL;
+            const char *v = argv[++i];
+            o->min_size = strtoull(v, &end, 10);
+            if (!*v || *v == '-' || *end) return -1;
+        } else {
+            return -1;
+        }
+    }
     return 0;
 }
 
 int ledger_cli(const cfg_t *cfg, int argc, char **argv) {
     ledger_configure(cfg);
     if (argc == 2 && strcmp(argv[0], "export") == 0) return cli_export(cfg, argv[1]);
-    if (argc == 2 && strcmp(argv[0], "verify") == 0) return cli_verify(argv[1], NULL);
-    if (argc == 4 && strcmp(argv[0], "verify") == 0 && strcmp(argv[2], "--log-key") == 0)
-        return cli_verify(argv[1], argv[3]);
+    ledger_verify_opts_t o;
+    if (argc >= 2 && strcmp(argv[0], "verify") == 0 && verify_args(argc, argv, &o) == 0)
+        return cli_verify(argv[1], &o);
     fprintf(stderr, "usage: reciprocal ledger export FILE | reciprocal ledger verify FILE "
-                    "[--log-key HEX]\n");
+                    "[--log-key HEX] [--min-size N] [--allow-unbound]\n");
     return 2;
 }

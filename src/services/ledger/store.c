@@ -592,14 +592,20 @@ static int save_txs(db_tx_t *tx, const ledger_block_msg_t *m, const ledger_block
     return rc;
 }
 
+/* The checkpoint after block `block` binds the block to the log: its extension line
+ * (ledger_checkpoint_block_line) carries the block's number and header hash, which covers the
+ * block's boundaries, timestamp, roots and validation codes and, through the prev_hash links,
+ * every block before it. */
 static int sign_checkpoint(db_tx_t *tx, uint64_t size, const uint8_t root[32], uint64_t block,
-                           err_t *e) {
+                           const uint8_t header_hash[32], err_t *e) {
     checkpoint_signer_t s;
-    char *body = NULL, *note = NULL;
+    char *body = NULL, *note = NULL, ext[LEDGER_BLOCK_LINE_MAX];
+    const char *exts[] = {ext};
     size_t bl = 0, nl = 0;
     int rc = -1;
+    ledger_checkpoint_block_line(block, header_hash, ext);
     if (ledger_log_signer(tx, &s, e) != 0) return -1;
-    if (checkpoint_format_body(ledger_origin(), size, root, NULL, 0, &body, &bl, e) != 0) goto out;
+    if (checkpoint_format_body(ledger_origin(), size, root, exts, 1, &body, &bl, e) != 0) goto out;
     if (checkpoint_sign(body, bl, &s, &note, &nl, e) != 0) goto out;
     char ss[32], bs[32], rh[65];
     snprintf(ss, sizeof ss, "%" PRIu64, size);
@@ -701,7 +707,7 @@ int ledger_commit_block(db_tx_t *tx, const ledger_head_t *head, const uint8_t *m
                      4, p, e) != 0)
             goto out;
     }
-    if (sign_checkpoint(tx, size, root, m.number, e) != 0) goto out;
+    if (sign_checkpoint(tx, size, root, m.number, res.header_hash, e) != 0) goto out;
     if (emit_events(tx, &res, m.number, head->log_size, e) != 0) goto out;
     if (info) {
         info->number = m.number;

@@ -156,8 +156,58 @@ static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t 
     return rc;
 }
 
+/* The block lines of checkpoint ci (ledger_checkpoint_block_parse): block N must be replayed,
+ * with that header hash, and end exactly at the checkpoint's size. Each binds blocks [0, N]
+ * (prev_hash links): *bound grows to N + 1. Other extension lines are opaque (C2SP). */
+static int bind_blocks(size_t ci, const checkpoint_t *cp, const merkle_hash_t *hh,
+                       const uint64_t *ends, size_t n_blocks, uint64_t *bound, err_t *e) {
+    for (size_t x = 0; x < cp->n_ext; x++) {
+        uint64_t num;
+        uint8_t h[32];
+        if (!ledger_checkpoint_block_parse(cp->ext[x], &num, h)) continue;
+        if (num >= n_blocks || ends[num] != cp->size || memcmp(hh[num], h, 32) != 0)
+            return err_set(e, 422, "invalid_chain", "checkpoint",
+                           "checkpoint %zu (size %" PRIu64 "): the log signed block %" PRIu64
+                           " with another header hash or size than the replay gives (block "
+                           "boundaries, timestamps, roots or validation codes rewritten)",
+                           ci, cp->size, num);
+        if (num + 1 > *bound) *bound = num + 1;
+    }
+    return 0;
+}
+
+/* Every block must be bound by a signed checkpoint (the last one is enough: prev_hash links
+ * the others), unless o->allow_unbound; with a pinned key an empty export proves nothing; and
+ * the log must reach o->min_size (against a rollback to an older, consistent export). */
+static int check_bound(const ledger_verify_opts_t *o, size_t n_blocks, uint64_t bound,
+                       uint64_t n_leaves, err_t *e) {
+    if (n_blocks == 0 && o->log_key_hex)
+        return err_set(e, 422, "invalid_chain", "checkpoint",
+                       "no blocks and no checkpoint signed by the pinned log key");
+    if (n_blocks > 0 && bound < n_blocks && !o->allow_unbound)
+        return err_set(e, 422, "invalid_chain", "checkpoint",
+                       "block %zu is not bound by a signed checkpoint: none of size %" PRIu64
+                       " carries its header hash (an export cut short, checkpoints removed, or "
+                       "made before checkpoints carried block lines; --allow-unbound replays "
+                       "it without that guarantee)",
+                       n_blocks - 1, n_leaves);
+    if (n_leaves < o->min_size)
+        return err_set(e, 422, "invalid_chain", "min_size",
+                       "the log has %" PRIu64 " leaves, fewer than --min-size %" PRIu64
+                       " (rolled back?)",
+                       n_leaves, o->min_size);
+    return 0;
+}
+
 int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_report_t *rep,
                          err_t *e) {
+    ledger_verify_opts_t o = {.log_key_hex = log_key_hex};
+    return ledger_verify_export_opts(ex, &o, rep, e);
+}
+
+int ledger_verify_export_opts(json_t *ex, const ledger_verify_opts_t *o,
+                              ledger_verify_report_t *rep, err_t *e) {
+    const char *log_key_hex = o->log_key_hex;
     memset(rep, 0, sizeof *rep);
     const char *fmt = json_string_value(json_object_get(ex, "format"));
     const char *origin = json_string_value(json_object_get(ex, "origin"));
@@ -183,11 +233,18 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
     kvmap_t *versions = kvmap_new(), *seen = kvmap_new();
     merkle_hash_t *leaves = NULL;
     size_t n_leaves = 0, cap = 0;
+    /* per block: header hash and log size after it, for the checkpoints' block lines */
+    merkle_hash_t *hh = NULL;
+    uint64_t *ends = NULL;
+    size_t nb = json_array_size(blocks);
+    uint64_t bound = 0; /* blocks [0, bound) are bound by a signed checkpoint */
     uint8_t prev[32] = {0};
     int rc = -1;
     checkpoint_verifier_t *vs = NULL;
     int *verified = NULL;
-    if (!versions || !seen) {
+    hh = malloc((nb ? nb : 1) * sizeof *hh);
+    ends = malloc((nb ? nb : 1) * sizeof *ends);
+    if (!versions || !seen || !hh || !ends) {
         err_set(e, 500, "internal", "", "out of memory");
         goto out;
     }
@@ -305,6 +362,8 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
                 }
             }
             memcpy(prev, res.header_hash, 32);
+            memcpy(hh[bi], res.header_hash, 32);
+            ends[bi] = n_leaves;
             rep->blocks++;
             rep->txs += n;
         }
@@ -399,6 +458,10 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
                  merkle_verify_consistency(last_size, cn.cp.size, last_root, cn.cp.root,
                                            (const merkle_hash_t *)proof, pl, e) == 0;
         }
+        if (ok && bind_blocks(ci, &cn.cp, hh, ends, rep->blocks, &bound, e) != 0) {
+            checkpoint_note_free(&cn);
+            goto out;
+        }
         uint64_t sz = cn.cp.size;
         if (ok) {
             last_size = sz;
@@ -415,8 +478,12 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
         rep->checkpoints++;
         rep->cosignatures += nver - 1;
     }
+    rep->unbound_blocks = rep->blocks - (size_t)bound;
+    if (check_bound(o, rep->blocks, bound, n_leaves, e) != 0) goto out;
     rc = 0;
 out:
+    free(hh);
+    free(ends);
     free(vs);
     free(verified);
     for (size_t s = 0; s < n_snaps; s++)

@@ -6,8 +6,12 @@
  * log's signature, its root recomputed from the leaves, consistency with the previous one, and
  * the witness cosignatures (keys = admin identities of the config in force at the checkpoint's
  * size; lines by any other key, e.g. an org registered later or a key revoked before, are
- * ignored as unknown signers and not counted). Every failure names the block/tx (or checkpoint) and
- * the field. Owns nothing. */
+ * ignored as unknown signers and not counted), and each checkpoint's block line ("block N
+ * <header hash>", engine.h): block N must replay to that header hash and end at the signed size.
+ * The last block must be bound that way (prev_hash links bind the others), so a rewrite of
+ * boundaries, timestamps or validation codes, an export without checkpoints or one cut short
+ * below its last checkpoint fails; --min-size catches a consistent rollback. Every failure names
+ * the block/tx (or checkpoint) and the field. Owns nothing. */
 #ifndef SERVICES_LEDGER_VERIFY_H
 #define SERVICES_LEDGER_VERIFY_H
 
@@ -19,12 +23,22 @@
 
 typedef struct ledger_verify_report {
     size_t blocks, txs, valid_txs, checkpoints, cosignatures;
+    size_t unbound_blocks; /* blocks after the last one a signed checkpoint binds */
 } ledger_verify_report_t;
+
+typedef struct ledger_verify_opts {
+    const char *log_key_hex; /* the trusted log public key (NULL = take the export's) */
+    uint64_t min_size;       /* the replayed log must have at least this many leaves */
+    int allow_unbound;       /* accept blocks no signed checkpoint binds (exports made before
+                              * checkpoints carried block lines); reported in unbound_blocks */
+} ledger_verify_opts_t;
 
 /* 0 when everything verifies; otherwise -1 with e->message naming the first bad block/tx/field.
  * log_key_hex: the trusted log public key (NULL = take the export's, and say so). */
 int ledger_verify_export(json_t *export, const char *log_key_hex, ledger_verify_report_t *rep,
                          err_t *e);
+int ledger_verify_export_opts(json_t *export, const ledger_verify_opts_t *o,
+                              ledger_verify_report_t *rep, err_t *e);
 
 /* Per-field digests of one envelope, written by the export beside it: {"type", "timestamp",
  * "nonce", "creator", "payload", "read_set", "write_set", "endorsements"} (hex SHA-256 of each

@@ -38,7 +38,7 @@ static char A[32], B[32], C[32], tag[16];
 
 /* where the interesting transactions landed in the export */
 static size_t cfg_blk, cfg_pos, put_blk, put_pos, cp_idx;
-static uint8_t put_id[32], cfg_id[32];
+static uint8_t put_id[32], cfg_id[32], first_id[32];
 static char put_payload[64], put_read_key[64], put_value[64];
 
 static const char *code_of(json_t *st) {
@@ -308,6 +308,7 @@ static void test_build_chain(void) {
     json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator", A, "writes",
                              "key", k0, "value", "first");
     st = submit(spec, sa, id0);
+    memcpy(first_id, id0, 32);
     json_decref(spec);
     REQUIRE(st != NULL);
     CHECK_STR(code_of(st), "VALID");
@@ -577,6 +578,193 @@ static void test_witness_config_in_force(void) {
     json_decref(ex);
 }
 
+/* ---- rewrites a holder of the export can make without any key (issue 17, items 1-2) ------ */
+
+static void set_hex(json_t *o, const char *field, const uint8_t h[32]) {
+    char hex[65];
+    ledger_hex(h, 32, hex);
+    json_object_set_new(o, field, json_string(hex));
+}
+
+/* Rewrites the blocks of ex as a holder of the export could: every block timestamp shifted by
+ * shift_ms and, when merge >= 0, blocks merge and merge + 1 made one block; then recomputes with
+ * the engine everything the replay checks (validation codes, data/validation/write-set roots,
+ * header hashes, prev-hash links, numbers, log indexes). Envelopes and checkpoints stay as
+ * signed. *changed: the validation codes that changed. */
+static int reforge(json_t *ex, int64_t shift_ms, long merge, size_t *changed) {
+    json_t *old = json_object_get(ex, "blocks"), *nb = json_array();
+    for (size_t b = 0; b < json_array_size(old); b++) {
+        json_t *o = json_array_get(old, b);
+        if ((long)b == merge + 1 && json_array_size(nb) > 0)
+            json_array_extend(json_object_get(json_array_get(nb, json_array_size(nb) - 1), "txs"),
+                              json_object_get(o, "txs"));
+        else
+            json_array_append_new(nb, json_deep_copy(o));
+    }
+    ledger_config_t cfg = {0};
+    kvmap_t *versions = kvmap_new(), *seen = kvmap_new();
+    uint8_t prev[32] = {0};
+    uint64_t first = 0;
+    int rc = versions && seen ? 0 : -1;
+    *changed = 0;
+    for (size_t b = 0; rc == 0 && b < json_array_size(nb); b++) {
+        json_t *o = json_array_get(nb, b), *txs = json_object_get(o, "txs");
+        size_t n = json_array_size(txs);
+        uint8_t **env = calloc(n, sizeof *env);
+        size_t *lens = calloc(n, sizeof *lens);
+        for (size_t i = 0; i < n; i++) {
+            json_t *t = json_array_get(txs, i);
+            size_t cap = strlen(json_string_value(json_object_get(t, "envelope"))) + 1;
+            env[i] = malloc(cap);
+            lens[i] = env_of(t, env[i], cap);
+        }
+        int64_t ts = (int64_t)json_integer_value(json_object_get(o, "timestamp_ms")) + shift_ms;
+        ledger_block_msg_t m = {
+            .number = b, .timestamp_ms = ts, .n = n, .env = (const uint8_t **)env, .env_len = lens};
+        ledger_block_result_t res = {0};
+        err_t e = {0};
+        if (ledger_validate_block(&m, prev, first, &cfg, versions, seen, &res, &e) != 0) {
+            printf("#   reforge block %zu: %s\n", b, e.message);
+            rc = -1;
+        } else {
+            json_object_set_new(o, "number", json_integer((json_int_t)b));
+            json_object_set_new(o, "timestamp_ms", json_integer(ts));
+            json_object_set_new(o, "tx_count", json_integer((json_int_t)n));
+            json_object_set_new(o, "first_log_index", json_integer((json_int_t)first));
+            set_hex(o, "prev_hash", res.hdr.prev_hash);
+            set_hex(o, "data_root", res.hdr.data_root);
+            set_hex(o, "validation_root", res.hdr.validation_root);
+            set_hex(o, "writeset_hash", res.hdr.writeset_hash);
+            set_hex(o, "header_hash", res.header_hash);
+            for (size_t i = 0; i < n; i++) {
+                json_t *t = json_array_get(txs, i);
+                const char *was = json_string_value(json_object_get(t, "validation_code"));
+                const char *now = ledger_code_name(res.tx[i].code);
+                if (!was || strcmp(was, now) != 0) (*changed)++;
+                json_object_set_new(t, "validation_code", json_string(now));
+            }
+            memcpy(prev, res.header_hash, 32);
+            first += n;
+        }
+        ledger_block_result_free(&res);
+        for (size_t i = 0; i < n; i++)
+            free(env[i]);
+        free(env);
+        free(lens);
+    }
+    ledger_config_free(&cfg);
+    kvmap_free(versions);
+    kvmap_free(seen);
+    json_object_set_new(ex, "blocks", nb);
+    return rc;
+}
+
+/* Both rewrites of the fault-injection run recompute every hash the replay checks; only what
+ * the log signed can tell: they must fail with the real log key pinned. */
+static void test_rewrites_fail(void) {
+    size_t first_blk = 0, first_pos = 0;
+    REQUIRE(g_ex != NULL && locate(g_ex, first_id, &first_blk, &first_pos) == 0 && first_blk > 0);
+    const char *key = json_string_value(json_object_get(g_ex, "log_public_key"));
+    ledger_verify_report_t rep;
+    err_t e = {0};
+    int rc = ledger_verify_export(g_ex, key, &rep, &e);
+    if (rc != 0) printf("#   verify: %s\n", e.message);
+    CHECK(rc == 0);
+    struct {
+        const char *name;
+        int64_t shift;
+        long merge;
+    } rw[] = {{"every block timestamp + 1 day", 86400000, -1},
+              {"blocks merged (moving the write the put read), validation re-run", 0,
+               (long)first_blk - 1}};
+    for (size_t i = 0; i < sizeof rw / sizeof rw[0]; i++) {
+        json_t *x = json_deep_copy(g_ex);
+        size_t changed = 0;
+        CHECK(reforge(x, rw[i].shift, rw[i].merge, &changed) == 0);
+        err_t ve = {0};
+        rc = ledger_verify_export(x, key, &rep, &ve);
+        printf("# %s (%zu codes changed) -> %s\n", rw[i].name, changed,
+               rc == 0 ? "ledger valid" : ve.message);
+        CHECK(rc != 0);
+        CHECK_STR(ve.field, "checkpoint");
+        json_decref(x);
+    }
+    /* the merge moved the first write (new version), so the put that read it conflicts */
+    json_t *x = json_deep_copy(g_ex);
+    size_t changed = 0;
+    CHECK(reforge(x, 0, (long)first_blk - 1, &changed) == 0);
+    CHECK(changed > 0);
+    json_decref(x);
+}
+
+/* keeps blocks [0, nb) and the checkpoints of at most their log size, dropping the one of
+ * exactly that size when drop_head */
+static void cut(json_t *ex, size_t nb, int drop_head) {
+    json_t *blocks = json_object_get(ex, "blocks");
+    while (json_array_size(blocks) > nb)
+        json_array_remove(blocks, json_array_size(blocks) - 1);
+    json_t *last = json_array_get(blocks, nb - 1);
+    uint64_t end = (uint64_t)json_integer_value(json_object_get(last, "first_log_index")) +
+                   (uint64_t)json_integer_value(json_object_get(last, "tx_count"));
+    json_t *cps = json_object_get(ex, "checkpoints");
+    for (size_t i = json_array_size(cps); i-- > 0;) {
+        uint64_t sz = cp_size(ex, i);
+        if (sz > end || (drop_head && sz == end)) json_array_remove(cps, i);
+    }
+}
+
+/* With the log key pinned: an export without checkpoints, or cut short with its head
+ * checkpoint dropped, fails; one cut cleanly at an earlier checkpoint (a rollback) verifies
+ * unless --min-size asks for more. */
+static void test_pinned_needs_head_checkpoint(void) {
+    REQUIRE(g_ex != NULL);
+    const char *key = json_string_value(json_object_get(g_ex, "log_public_key"));
+    size_t nb = json_array_size(json_object_get(g_ex, "blocks"));
+    REQUIRE(nb > 2);
+    ledger_verify_report_t rep;
+    err_t e = {0};
+    json_t *x = json_deep_copy(g_ex);
+    json_object_set_new(x, "checkpoints", json_array());
+    int rc = ledger_verify_export(x, key, &rep, &e);
+    printf("# no checkpoints -> %s\n", rc == 0 ? "ledger valid" : e.message);
+    CHECK(rc != 0);
+    /* an export made before checkpoints carried block lines: replayed only when asked to */
+    ledger_verify_opts_t legacy = {.allow_unbound = 1};
+    err_t e1 = {0};
+    CHECK(ledger_verify_export_opts(x, &legacy, &rep, &e1) == 0);
+    CHECK_EQ_INT(rep.unbound_blocks, nb);
+    json_decref(x);
+
+    x = json_deep_copy(g_ex);
+    cut(x, nb - 1, 1);
+    err_t e2 = {0};
+    rc = ledger_verify_export(x, key, &rep, &e2);
+    printf("# cut short, head checkpoint dropped -> %s\n", rc == 0 ? "ledger valid" : e2.message);
+    CHECK(rc != 0);
+    CHECK_STR(e2.field, "checkpoint");
+    json_decref(x);
+
+    x = json_deep_copy(g_ex);
+    cut(x, nb - 1, 0);
+    err_t e3 = {0};
+    rc = ledger_verify_export(x, key, &rep, &e3);
+    if (rc != 0) printf("#   verify: %s\n", e3.message);
+    CHECK(rc == 0);
+    json_t *last = json_array_get(json_object_get(g_ex, "blocks"), nb - 1);
+    uint64_t full = (uint64_t)json_integer_value(json_object_get(last, "first_log_index")) +
+                    (uint64_t)json_integer_value(json_object_get(last, "tx_count"));
+    ledger_verify_opts_t o = {.log_key_hex = key, .min_size = full};
+    err_t e4 = {0};
+    rc = ledger_verify_export_opts(x, &o, &rep, &e4);
+    printf("# rolled back, --min-size %" PRIu64 " -> %s\n", full,
+           rc == 0 ? "ledger valid" : e4.message);
+    CHECK(rc != 0);
+    CHECK_STR(e4.field, "min_size");
+    json_decref(x);
+    err_t e5 = {0};
+    CHECK(ledger_verify_export_opts(g_ex, &o, &rep, &e5) == 0);
+}
+
 /* More admin identities in force than lines a note may carry (CHECKPOINT_MAX_SIGS): a witness
  * registered after the first 31 still counts. */
 static void test_many_witnesses(void) {
@@ -645,6 +833,8 @@ int main(void) {
     RUN(test_build_chain);
     RUN(test_tamper_table);
     RUN(test_consistent_alteration);
+    RUN(test_rewrites_fail);
+    RUN(test_pinned_needs_head_checkpoint);
     RUN(test_witness_config_in_force);
     RUN(test_many_witnesses);
     json_decref(g_ex);
