@@ -1863,8 +1863,7 @@ static int rule_enter(vctx *v, int r, const gql_node *n, const gql_node *parent,
             for (size_t i = 0; i < g.count; i++)
                 if (g.items[i].count > 1)
                     report(v, (const gql_node *const *)g.items[i].items, g.items[i].count,
-                           "There can be only one argument named \"%s\".",
-                           nm(g.items[i].items[0]));
+                           "There can be only one argument named \"%s\".", nm(g.items[i].items[0]));
         }
         return 0;
     case R_VALUES:
