@@ -140,7 +140,7 @@ struct vctx {
     smap cycle_visited;          /* NoFragmentCycles: names visited */
     ptr_vec spread_path;         /* NoFragmentCycles */
     smap spread_path_index;      /* name on the current DFS path -> its start index + 1 (0: none) */
-    ptr_vec input_names_stack;   /* UniqueInputFieldNames: per object value, NAME nodes */
+    ptr_vec input_names_stack;   /* UniqueInputFieldNames: per object value, smap* name -> NAME */
     ptr_vec type_dir_seen;       /* UniqueDirectivesPerLocation for SDL nodes: DIRECTIVE nodes */
     ptr_vec type_dir_owner;      /* parallel: type name (const char*) */
     const gql_node *sub_fragments_ready;
@@ -1395,6 +1395,24 @@ static void rule_overlap(vctx *v, const gql_node *set, const gql_node *parent) {
 
 /* ---- the rules ---- */
 
+typedef struct name_groups {
+    ptr_vec *items; /* per distinct name, in order of first occurrence: its nodes in order */
+    size_t count;
+} name_groups;
+
+/* Groups nodes[i] by names[i] in linear time (UniqueArgumentNames, UniqueVariableNames). */
+static name_groups group_names(vctx *v, const char *const *names, const gql_node *const *nodes,
+                               size_t n) {
+    name_groups g = {V_alloc(v, (n + 1) * sizeof *g.items), 0};
+    smap index = {0}; /* name -> group index + 1 */
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t *gi = sm_slot(v, &index, names[i], true);
+        if (!*gi) *gi = ++g.count;
+        pv_push(v, &g.items[*gi - 1], nodes[i]);
+    }
+    return g;
+}
+
 static void values_is_valid(vctx *v, const gql_node *n) {
     const gql_tref *loc = ti_input(&v->ti);
     if (!loc) return;
@@ -1691,24 +1709,18 @@ static int rule_enter(vctx *v, int r, const gql_node *n, const gql_node *parent,
     case R_UNIQUE_VARS:
         if (n->kind == GQL_OPERATION_DEFINITION) {
             const gql_list *vd = &n->u.operation.variable_definitions;
+            const char **names = V_alloc(v, (vd->count + 1) * sizeof *names);
+            const gql_node **nodes = V_alloc(v, (vd->count + 1) * sizeof *nodes);
             for (size_t i = 0; i < vd->count; i++) {
-                const char *name = gql_name_str(vd->items[i]->u.variable_definition.variable);
-                bool first = true;
-                for (size_t k = 0; k < i; k++)
-                    if (strcmp(gql_name_str(vd->items[k]->u.variable_definition.variable), name) ==
-                        0)
-                        first = false;
-                if (!first) continue;
-                ptr_vec same = {0};
-                for (size_t k = i; k < vd->count; k++)
-                    if (strcmp(gql_name_str(vd->items[k]->u.variable_definition.variable), name) ==
-                        0)
-                        pv_push(v, &same,
-                                vd->items[k]->u.variable_definition.variable->u.named.name);
-                if (same.count > 1)
-                    report(v, (const gql_node *const *)same.items, same.count,
-                           "There can be only one variable named \"$%s\".", name);
+                names[i] = gql_name_str(vd->items[i]->u.variable_definition.variable);
+                nodes[i] = vd->items[i]->u.variable_definition.variable->u.named.name;
             }
+            name_groups g = group_names(v, names, nodes, vd->count);
+            for (size_t i = 0; i < g.count; i++)
+                if (g.items[i].count > 1)
+                    report(v, (const gql_node *const *)g.items[i].items, g.items[i].count,
+                           "There can be only one variable named \"$%s\".",
+                           nm(g.items[i].items[0]));
         }
         return 0;
     case R_NO_UNDEF_VARS:
@@ -1840,20 +1852,18 @@ static int rule_enter(vctx *v, int r, const gql_node *n, const gql_node *parent,
         if (n->kind == GQL_FIELD || n->kind == GQL_DIRECTIVE) {
             const gql_list *args =
                 n->kind == GQL_FIELD ? &n->u.field.arguments : &n->u.directive.arguments;
+            if (args->count < 2) return 0;
+            const char **names = V_alloc(v, (args->count + 1) * sizeof *names);
+            const gql_node **nodes = V_alloc(v, (args->count + 1) * sizeof *nodes);
             for (size_t i = 0; i < args->count; i++) {
-                const char *an = nm(args->items[i]->u.argument.name);
-                bool first = true;
-                for (size_t k = 0; k < i; k++)
-                    if (strcmp(nm(args->items[k]->u.argument.name), an) == 0) first = false;
-                if (!first) continue;
-                ptr_vec same = {0};
-                for (size_t k = i; k < args->count; k++)
-                    if (strcmp(nm(args->items[k]->u.argument.name), an) == 0)
-                        pv_push(v, &same, args->items[k]->u.argument.name);
-                if (same.count > 1)
-                    report(v, (const gql_node *const *)same.items, same.count,
-                           "There can be only one argument named \"%s\".", an);
+                names[i] = nm(args->items[i]->u.argument.name);
+                nodes[i] = args->items[i]->u.argument.name;
             }
+            name_groups g = group_names(v, names, nodes, args->count);
+            for (size_t i = 0; i < g.count; i++)
+                if (g.items[i].count > 1)
+                    report(v, (const gql_node *const *)g.items[i].items, g.items[i].count,
+                           "There can be only one argument named \"%s\".", nm(g.items[i].items[0]));
         }
         return 0;
     case R_VALUES:
@@ -1943,20 +1953,16 @@ static int rule_enter(vctx *v, int r, const gql_node *n, const gql_node *parent,
         return 0;
     case R_UNIQUE_INPUT:
         if (n->kind == GQL_OBJECT_VALUE) {
-            pv_push(v, &v->input_names_stack, NULL); /* marker */
-        } else if (n->kind == GQL_OBJECT_FIELD) {
+            pv_push(v, &v->input_names_stack, V_alloc(v, sizeof(smap)));
+        } else if (n->kind == GQL_OBJECT_FIELD && v->input_names_stack.count) {
             const char *fn = nm(n->u.argument.name);
-            const gql_node *prev = NULL;
-            for (size_t i = v->input_names_stack.count; i-- > 0;) {
-                const gql_node *x = v->input_names_stack.items[i];
-                if (!x) break;
-                if (strcmp(nm(x), fn) == 0) prev = x;
-            }
-            if (prev) {
-                const gql_node *ns[2] = {prev, n->u.argument.name};
+            smap *known = (smap *)v->input_names_stack.items[v->input_names_stack.count - 1];
+            uintptr_t *prev = sm_slot(v, known, fn, true);
+            if (*prev) {
+                const gql_node *ns[2] = {(const gql_node *)*prev, n->u.argument.name};
                 report(v, ns, 2, "There can be only one input field named \"%s\".", fn);
             } else {
-                pv_push(v, &v->input_names_stack, n->u.argument.name);
+                *prev = (uintptr_t)n->u.argument.name;
             }
         }
         return 0;
@@ -2124,9 +2130,6 @@ static void rule_leave(vctx *v, int r, const gql_node *n) {
         break;
     case R_UNIQUE_INPUT:
         if (n->kind == GQL_OBJECT_VALUE) {
-            while (v->input_names_stack.count &&
-                   v->input_names_stack.items[v->input_names_stack.count - 1])
-                v->input_names_stack.count--;
             if (v->input_names_stack.count) v->input_names_stack.count--;
         }
         break;
