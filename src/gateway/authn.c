@@ -38,9 +38,10 @@ static time_t g_last_attempt;
  * message may have been missed) and every REVOKED_RESYNC_S. */
 static authn_revset_t *g_revoked;
 static pthread_mutex_t g_rev_mu = PTHREAD_MUTEX_INITIALIZER;
-static int g_rev_subscribed;      /* g_rev_mu */
-static time_t g_rev_last_attempt; /* g_rev_mu */
-static _Atomic int g_rev_synced;  /* a full read succeeded once */
+static int g_rev_subscribed;            /* g_rev_mu */
+static time_t g_rev_last_attempt;       /* g_rev_mu */
+static unsigned long g_rev_attempt_gen; /* g_rev_mu: bus_reconnects() at the last attempt */
+static _Atomic int g_rev_synced;        /* a full read succeeded once */
 static _Atomic long long g_rev_synced_at;
 static _Atomic unsigned long g_rev_bus_gen; /* bus_reconnects() at the last read */
 static _Atomic int g_rev_ttl = 3600;        /* the access-token lifetime the entries must outlive */
@@ -193,10 +194,13 @@ static int revocations_current(const svc_env_t *env, err_t *e) {
     pthread_mutex_lock(&g_rev_mu);
     int rc = 0;
     synced = atomic_load(&g_rev_synced);
-    int reconnected = atomic_load(&g_rev_bus_gen) != bus_reconnects(env->bus);
-    /* at most one read per KEYS_MIN_REFETCH_S unless nothing was read yet or NATS reconnected */
+    unsigned long gen = bus_reconnects(env->bus);
+    int reconnected = atomic_load(&g_rev_bus_gen) != gen && g_rev_attempt_gen != gen;
+    /* at most one read per KEYS_MIN_REFETCH_S unless nothing was read yet or NATS reconnected
+     * since the last attempt (a failing auth service is not asked on every request) */
     if (!synced || reconnected || now - g_rev_last_attempt >= KEYS_MIN_REFETCH_S) {
         g_rev_last_attempt = now;
+        g_rev_attempt_gen = gen;
         err_t re = {0};
         if (read_revocations(env, &re) != 0) {
             if (!synced) {

@@ -9,9 +9,15 @@
  * A missing token leaves the caller anonymous (public operations work; the others answer 401
  * from svc_dispatch). A token that is present but invalid is an error (401 with the verifier's
  * code: token_expired, token_kid_unknown, ...) for every operation that needs a permission;
- * public operations ignore it. Revocation: access tokens live RECIPROCAL_AUTH_ACCESS_TTL_SECONDS
- * (15 min); a revoked session stops refreshing at once and its last access token expires
- * within that time (docs/auth.md). */
+ * public operations ignore it. A token whose lifetime (exp - iat) exceeds
+ * RECIPROCAL_AUTH_ACCESS_TTL_SECONDS is refused (token_lifetime_invalid).
+ *
+ * Revocation is immediate: the process keeps the revoked sessions and suspended clubs the auth
+ * service publishes on `auth.revoked` (services/auth/auth_revoke.h; subscribed when the first
+ * token is checked) in a bounded set (authn_cache.h), reads the recent ones through the auth
+ * service's `revocations` operation before accepting its first token, after each NATS reconnect
+ * and every 60 s, and refuses a token of a revoked session, or of a club suspended after it was
+ * issued, with 401 token_revoked (docs/security.md A2). */
 #ifndef GATEWAY_AUTHN_H
 #define GATEWAY_AUTHN_H
 

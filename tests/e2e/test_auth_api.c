@@ -281,17 +281,31 @@ static void test_sessions_and_logout(void) {
     REQUIRE(req_as(NULL, "POST", "/api/v1/auth/refresh", body, &r) == 0);
     CHECK_EQ_INT(r.status, 401);
     e2e_resp_free(&r);
-    /* logout */
+    /* the deleted session's access token is refused at once (docs/security.md A2) */
+    REQUIRE(req_as(access, "GET", "/api/v1/auth/me", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    CHECK_STR(err_code(&r), "token_revoked");
+    e2e_resp_free(&r);
+    /* logout: the refresh token and the access token of the session stop working */
     REQUIRE(login(g_slug_a, g_a_email, g_pw, &r) == 0);
     REQUIRE(r.status == 200);
     snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", jstr(&r, "refresh_token"));
-    snprintf(g_a_access, sizeof g_a_access, "%s", jstr(&r, "access_token"));
+    snprintf(access, sizeof access, "%s", jstr(&r, "access_token"));
     e2e_resp_free(&r);
     REQUIRE(req_as(NULL, "POST", "/api/v1/auth/logout", body, &r) == 0);
     CHECK_EQ_INT(r.status, 204);
     e2e_resp_free(&r);
     REQUIRE(req_as(NULL, "POST", "/api/v1/auth/refresh", body, &r) == 0);
     CHECK_EQ_INT(r.status, 401);
+    e2e_resp_free(&r);
+    REQUIRE(req_as(access, "GET", "/api/v1/auth/me", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    CHECK_STR(err_code(&r), "token_revoked");
+    e2e_resp_free(&r);
+    /* club A's admin signed in again, for the next tests */
+    REQUIRE(login(g_slug_a, g_a_email, g_pw, &r) == 0);
+    REQUIRE(r.status == 200);
+    snprintf(g_a_access, sizeof g_a_access, "%s", jstr(&r, "access_token"));
     e2e_resp_free(&r);
 }
 
@@ -486,8 +500,8 @@ static char *sign_claims(long long exp_off, const char *aud, const char *iss) {
     long long now = (long long)time(NULL);
     json_t *c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:[s], s:s, s:s}", "iss", iss, "sub",
                           "00000000-0000-4000-8000-000000000001", "aud", aud, "exp", now + exp_off,
-                          "iat", now - 1000, "club_id", g_club_a, "roles", "club_admin", "perms",
-                          "auth:self club:read", "sid", "x");
+                          "iat", now + exp_off - 800, "club_id", g_club_a, "roles", "club_admin",
+                          "perms", "auth:self club:read", "sid", "x");
     char *t = auth_keys_sign(&g_cfg, g_db, c, &e);
     if (!t) printf("#   sign: %s\n", e.message);
     json_decref(c);
