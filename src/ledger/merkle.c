@@ -100,6 +100,33 @@ int merkle_root(const merkle_hash_t *leaves, uint64_t n, merkle_hash_t out, err_
     return 0;
 }
 
+void merkle_range_init(merkle_range_t *r) {
+    memset(r, 0, sizeof *r);
+}
+
+int merkle_range_append(merkle_range_t *r, const merkle_hash_t leaf, err_t *e) {
+    if (r->size == UINT64_MAX) return err_set(e, 400, "invalid_field", "size", "the tree is full");
+    memcpy(r->nodes[r->n++], leaf, MERKLE_HASH_LEN);
+    r->size++;
+    /* one merge per trailing zero bit of the new size (a binary counter) */
+    for (uint64_t s = r->size; (s & 1) == 0; s >>= 1) {
+        if (merkle_node_hash(r->nodes[r->n - 2], r->nodes[r->n - 1], r->nodes[r->n - 2], e) != 0)
+            return -1;
+        r->n--;
+    }
+    return 0;
+}
+
+int merkle_range_root(const merkle_range_t *r, merkle_hash_t out, err_t *e) {
+    if (r->n == 0) return merkle_empty_root(out, e);
+    merkle_hash_t h;
+    memcpy(h, r->nodes[r->n - 1], MERKLE_HASH_LEN);
+    for (size_t i = r->n - 1; i-- > 0;)
+        if (merkle_node_hash(r->nodes[i], h, h, e) != 0) return -1;
+    memcpy(out, h, MERKLE_HASH_LEN);
+    return 0;
+}
+
 /* Writes the top-down list `rev` (count items) bottom-up after `first` items already in proof. */
 static int merkle_emit_(merkle_hash_t *proof, size_t cap, size_t first, merkle_hash_t *rev,
                         size_t count, size_t *proof_len, err_t *e) {

@@ -40,6 +40,20 @@ int merkle_node_hash_bytes(const void *left, size_t left_len, const void *right,
 /* MTH of the n leaf hashes (n == 0 gives the empty root). */
 int merkle_root(const merkle_hash_t *leaves, uint64_t n, merkle_hash_t out, err_t *e);
 
+/* Compact range of the first `size` leaves: the roots of the perfect subtrees named by the bits
+ * of size, left (largest) to right. Appending a leaf costs amortised O(1) hashes (at most
+ * log2 n), the root of the current size O(log n): a log can be followed leaf by leaf without
+ * keeping its leaves (the offline verifier). */
+typedef struct merkle_range {
+    uint64_t size;
+    size_t n;
+    merkle_hash_t nodes[64];
+} merkle_range_t;
+void merkle_range_init(merkle_range_t *r);
+int merkle_range_append(merkle_range_t *r, const merkle_hash_t leaf, err_t *e);
+/* MTH of the first r->size leaves (the empty root for 0). */
+int merkle_range_root(const merkle_range_t *r, merkle_hash_t out, err_t *e);
+
 /* Inclusion path for leaf `index` in the tree of the first n leaves, bottom to top, written to
  * proof[0..*proof_len). cap is the capacity of proof (MERKLE_MAX_PROOF is always enough). */
 int merkle_inclusion_proof(const merkle_hash_t *leaves, uint64_t n, uint64_t index,

@@ -467,6 +467,23 @@ static void test_root_matches_recursive(void) {
     }
 }
 
+/* the compact range followed leaf by leaf gives the recursive MTH at every size */
+static void test_compact_range(void) {
+    merkle_hash_t leaves[300];
+    make_leaves(leaves, 300);
+    merkle_range_t r;
+    merkle_range_init(&r);
+    for (uint64_t n = 0; n <= 300; n++) {
+        merkle_hash_t a, b;
+        err_t e;
+        CHECK_EQ_INT(merkle_range_root(&r, a, &e), 0);
+        ref_mth(leaves, n, b);
+        CHECK(memcmp(a, b, 32) == 0);
+        CHECK(r.size == n);
+        if (n < 300) CHECK_EQ_INT(merkle_range_append(&r, leaves[n], &e), 0);
+    }
+}
+
 static void test_inclusion_property(void) {
     merkle_hash_t leaves[PROP_MAX];
     make_leaves(leaves, PROP_MAX);
@@ -660,6 +677,7 @@ int main(void) {
     RUN(test_vectors_inclusion);
     RUN(test_vectors_consistency);
     RUN(test_root_matches_recursive);
+    RUN(test_compact_range);
     RUN(test_inclusion_property);
     RUN(test_consistency_property);
     RUN(test_larger_trees);

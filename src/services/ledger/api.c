@@ -605,7 +605,9 @@ int ledger_export(db_pool_t *db, json_t **out, err_t *e) {
     json_t *blocks = json_array(), *cps = json_array();
     PGresult *r = NULL;
     *out = NULL;
-    /* one snapshot: repeatable read keeps blocks and checkpoints consistent */
+    /* blocks and their transactions come from ONE statement (one snapshot of committed
+     * blocks); the checkpoints are then bounded by the log size of those blocks (the
+     * transaction is READ COMMITTED: a snapshot per statement) */
     if (db_begin_ledger_writer(db, &writer, &tx, e) != 0) goto fail0;
     checkpoint_signer_t s;
     if (ledger_log_signer(tx, &s, e) != 0) goto fail;
@@ -659,32 +661,25 @@ int ledger_export(db_pool_t *db, json_t **out, err_t *e) {
         free(clean);
     }
     PQclear(r);
-    r = db_exec(tx, "SELECT size FROM ledger.checkpoints ORDER BY size", 0, NULL, e);
+    /* the checkpoints of at most the exported log size: blocks commit with their checkpoint
+     * while this export runs, and a checkpoint beyond the exported blocks fails verify.
+     * Checkpoint and cosignature rows are append-only, so this later statement adds only
+     * cosignatures of exported checkpoints, which are as valid as the earlier ones. */
+    json_t *lb = json_array_get(blocks, json_array_size(blocks) - 1);
+    char end[32];
+    snprintf(end, sizeof end, "%" JSON_INTEGER_FORMAT,
+             lb ? json_integer_value(json_object_get(lb, "first_log_index")) +
+                      json_integer_value(json_object_get(lb, "tx_count"))
+                : (json_int_t)0);
+    const char *cp_p[] = {end};
+    r = db_exec(tx,
+                "SELECT c.note || coalesce((SELECT string_agg(s.sig_line, '' ORDER BY s.org) FROM "
+                "ledger.cosignatures s WHERE s.size = c.size), '') AS note FROM ledger.checkpoints "
+                "c WHERE c.size <= $1 ORDER BY c.size",
+                1, cp_p, e);
     if (!r) goto fail;
-    for (int i = 0; i < PQntuples(r); i++) {
-        const char *p[] = {db_val(r, i, "size")};
-        PGresult *n = db_exec(tx, "SELECT note FROM ledger.checkpoints WHERE size = $1", 1, p, e);
-        PGresult *c = n ? db_exec(tx,
-                                  "SELECT sig_line FROM ledger.cosignatures WHERE size = $1 "
-                                  "ORDER BY org",
-                                  1, p, e)
-                        : NULL;
-        if (!n || !c) {
-            PQclear(n);
-            PQclear(c);
-            goto fail;
-        }
-        lbuf_t note = {0};
-        const char *base = db_val(n, 0, "note");
-        lbuf_put(&note, base, strlen(base));
-        for (int j = 0; j < PQntuples(c); j++)
-            lbuf_put(&note, db_val(c, j, "sig_line"), strlen(db_val(c, j, "sig_line")));
-        lbuf_put(&note, "", 1);
-        json_array_append_new(cps, json_string(note.oom ? "" : (const char *)note.p));
-        lbuf_free(&note);
-        PQclear(n);
-        PQclear(c);
-    }
+    for (int i = 0; i < PQntuples(r); i++)
+        json_array_append_new(cps, json_string(db_val(r, i, "note")));
     PQclear(r);
     r = NULL;
     db_rollback(tx);

@@ -156,24 +156,229 @@ static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t 
     return rc;
 }
 
-/* The block lines of checkpoint ci (ledger_checkpoint_block_parse): block N must be replayed,
- * with that header hash, and end exactly at the checkpoint's size. Each binds blocks [0, N]
- * (prev_hash links): *bound grows to N + 1. Other extension lines are opaque (C2SP). */
-static int bind_blocks(size_t ci, const checkpoint_t *cp, const merkle_hash_t *hh,
-                       const uint64_t *ends, size_t n_blocks, uint64_t *bound, err_t *e) {
+/* The verifier's walk, in one pass: the replay state, the compact range of the log (no leaf is
+ * kept: O(log n) per leaf, O(log n) memory), and the next checkpoint, checked when the replay
+ * reaches its size. Two checkpoints whose roots both equal the replayed log's at their sizes are
+ * consistent, so no consistency proof is needed. */
+typedef struct vstate {
+    const char *origin;
+    json_t *cps;
+    ledger_config_t cfg;
+    kvmap_t *versions, *seen;
+    merkle_range_t range;
+    uint8_t prev[32]; /* header hash of the last replayed block */
+    size_t ci;        /* index of the loaded checkpoint */
+    int have_cn;      /* cn holds checkpoint ci */
+    checkpoint_note_t cn;
+    uint64_t last_size; /* size of the last verified checkpoint */
+    uint64_t bound;     /* blocks [0, bound) are bound by a verified checkpoint's block line */
+    checkpoint_verifier_t *vs; /* vs[0] = the log; then the witnesses of the config in force */
+    int *verified;
+    size_t nv, cap;
+    int vs_stale; /* the config changed since vs was built */
+} vstate_t;
+
+static int oom(err_t *e) {
+    return err_set(e, 500, "internal", "", "out of memory");
+}
+
+/* Loads checkpoint ci (none past the last). */
+static int cp_load(vstate_t *s, size_t ci, err_t *e) {
+    if (s->have_cn) checkpoint_note_free(&s->cn);
+    s->have_cn = 0;
+    s->ci = ci;
+    if (ci >= json_array_size(s->cps)) return 0;
+    const char *note = json_string_value(json_array_get(s->cps, ci));
+    err_t pe = {0};
+    if (!note || checkpoint_parse(note, strlen(note), &s->cn, &pe) != 0)
+        return err_set(e, 422, "invalid_chain", "checkpoint", "checkpoint %zu: note body: %.300s",
+                       ci, note ? pe.message : "not a string");
+    s->have_cn = 1;
+    return 0;
+}
+
+/* The witnesses of a checkpoint are the admin identities (not the network operator's, not
+ * revoked) of the config in force at its size, i.e. after the block ending there; rebuilt only
+ * when a block changed the config. */
+static int witnesses(vstate_t *s, err_t *e) {
+    if (!s->vs_stale) return 0;
+    size_t need = s->cfg.n_ids + 1;
+    if (need > s->cap) {
+        checkpoint_verifier_t *v = realloc(s->vs, need * sizeof *v);
+        if (!v) return oom(e);
+        s->vs = v;
+        int *f = realloc(s->verified, need * sizeof *f);
+        if (!f) return oom(e);
+        s->verified = f;
+        s->cap = need;
+    }
+    s->nv = 1;
+    for (size_t i = 0; i < s->cfg.n_ids; i++) {
+        const ledger_ident_t *id = &s->cfg.ids[i];
+        err_t ie = {0};
+        if (id->role == POLICY_ROLE_ADMIN && strcmp(id->org, LEDGER_NETWORK_ORG) != 0 &&
+            !ledger_config_is_revoked(&s->cfg, id->pk) &&
+            checkpoint_verifier_init(&s->vs[s->nv], id->org, id->pk, &ie) == 0)
+            s->nv++;
+    }
+    s->vs_stale = 0;
+    return 0;
+}
+
+/* Checks the loaded checkpoint against the replay so far: the log's signature (and every known
+ * witness's), the origin, a size that ends the last replayed block (`block`, header hash hh;
+ * UINT64_MAX = none) and grows, the compact range's root, and its block line ("block N
+ * <header hash>", which must name that block and hash: it binds it and, through prev_hash,
+ * every earlier block). Other extension lines are opaque (C2SP). */
+static int cp_check(vstate_t *s, uint64_t block, const uint8_t hh[32], ledger_verify_report_t *rep,
+                    err_t *e) {
+    const checkpoint_t *cp = &s->cn.cp;
+    size_t ci = s->ci, nver = 0;
+    uint8_t root[32];
+    int at = block != UINT64_MAX && cp->size == s->range.size && cp->size > 0;
+    if (at && merkle_range_root(&s->range, root, e) != 0) return -1;
+    int body_ok = at && strcmp(cp->origin, s->origin) == 0 && memcmp(root, cp->root, 32) == 0;
+    if (witnesses(s, e) != 0) return -1;
+    memset(s->verified, 0, s->nv * sizeof *s->verified);
+    if (checkpoint_verify(&s->cn, s->vs, s->nv, s->verified, &nver, e) != 0) {
+        /* name the part: a body that still matches the replayed log means a signature line was
+         * altered; otherwise the body (origin, size, root) was */
+        char msg[sizeof e->message];
+        memcpy(msg, e->message, sizeof msg);
+        return err_set(e, 422, "invalid_chain", "checkpoint",
+                       body_ok ? "checkpoint %zu (size %" PRIu64 "): signature altered: %.300s"
+                               : "checkpoint %zu (size %" PRIu64
+                                 "): note body altered (origin/size/root do not match the "
+                                 "replayed log; %.300s)",
+                       ci, cp->size, msg);
+    }
+    if (!s->verified[0] || !body_ok || cp->size <= s->last_size)
+        return err_set(e, 422, "invalid_chain", "checkpoint",
+                       "checkpoint %zu (size %" PRIu64 "): not signed by the log or inconsistent "
+                       "with the replayed log (checkpoints end a block, sizes increasing)",
+                       ci, cp->size);
     for (size_t x = 0; x < cp->n_ext; x++) {
         uint64_t num;
         uint8_t h[32];
         if (!ledger_checkpoint_block_parse(cp->ext[x], &num, h)) continue;
-        if (num >= n_blocks || ends[num] != cp->size || memcmp(hh[num], h, 32) != 0)
+        if (num != block || memcmp(h, hh, 32) != 0)
             return err_set(e, 422, "invalid_chain", "checkpoint",
                            "checkpoint %zu (size %" PRIu64 "): the log signed block %" PRIu64
                            " with another header hash or size than the replay gives (block "
                            "boundaries, timestamps, roots or validation codes rewritten)",
                            ci, cp->size, num);
-        if (num + 1 > *bound) *bound = num + 1;
+        s->bound = block + 1;
+    }
+    s->last_size = cp->size;
+    rep->checkpoints++;
+    rep->cosignatures += nver - 1;
+    return 0;
+}
+
+/* The recorded header fields of block b against the replay (res); names the altered one. */
+static int check_header(json_t *b, json_t *next, uint64_t number, const ledger_block_result_t *res,
+                        err_t *e) {
+    struct {
+        const char *name;
+        const uint8_t *want;
+    } fields[] = {{"prev_hash", res->hdr.prev_hash},
+                  {"data_root", res->hdr.data_root},
+                  {"validation_root", res->hdr.validation_root},
+                  {"writeset_hash", res->hdr.writeset_hash},
+                  {"header_hash", res->header_hash}};
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        uint8_t got[32];
+        if (hexfield(b, fields[f].name, got) == 0 && memcmp(got, fields[f].want, 32) == 0) continue;
+        /* everything else in the header matched: either the timestamp or the recorded header
+         * hash was altered; the next block's prev_hash tells which */
+        uint8_t next_prev[32];
+        if (f == 4 && next && hexfield(next, "prev_hash", next_prev) == 0 &&
+            memcmp(got, next_prev, 32) == 0)
+            return err_set(e, 422, "invalid_chain", "timestamp_ms",
+                           "block %" PRIu64 ": timestamp_ms does not match the header hash "
+                           "(the next block links to the recorded header_hash)",
+                           number);
+        return err_set(e, 422, "invalid_chain", fields[f].name,
+                       "block %" PRIu64 ": %s does not match the replay%s", number, fields[f].name,
+                       f == 4 ? " (header_hash or timestamp_ms altered)" : "");
     }
     return 0;
+}
+
+/* Replays block bi (its json b; next = the following block or NULL): envelopes and their
+ * digests, validation against the state so far, every recorded code and header field; then
+ * folds its leaves into the compact range. */
+static int replay_block(vstate_t *s, size_t bi, json_t *b, json_t *next,
+                        ledger_verify_report_t *rep, err_t *e) {
+    json_t *txs = json_object_get(b, "txs");
+    uint64_t number = (uint64_t)json_integer_value(json_object_get(b, "number"));
+    size_t n = json_array_size(txs);
+    if (number != bi)
+        return err_set(e, 422, "invalid_chain", "number", "block %zu: number is %" PRIu64, bi,
+                       number);
+    if (n == 0 || (json_int_t)n != json_integer_value(json_object_get(b, "tx_count")))
+        return err_set(e, 422, "invalid_chain", "tx_count", "block %" PRIu64 ": tx_count", number);
+    uint8_t **env = calloc(n, sizeof *env);
+    size_t *lens = calloc(n, sizeof *lens);
+    int bad = !env || !lens ? oom(e) : 0;
+    for (size_t i = 0; !bad && i < n; i++) {
+        const char *str = json_string_value(json_object_get(json_array_get(txs, i), "envelope"));
+        size_t sl = str ? strlen(str) : 0;
+        env[i] = malloc(sl + 1);
+        if (!str || !env[i] ||
+            sodium_base642bin(env[i], sl + 1, str, sl, NULL, &lens[i], NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0) {
+            err_set(e, 422, "invalid_chain", "envelope",
+                    "block %" PRIu64 " tx %zu: envelope is not base64", number, i);
+            bad = 1;
+        } else if (check_tx_fields(number, i, json_array_get(txs, i), env[i], lens[i], e) != 0) {
+            bad = 1;
+        }
+    }
+    ledger_block_msg_t m = {.number = number,
+                            .timestamp_ms =
+                                (int64_t)json_integer_value(json_object_get(b, "timestamp_ms")),
+                            .n = n,
+                            .env = (const uint8_t **)env,
+                            .env_len = lens};
+    ledger_block_result_t res = {0};
+    if (!bad && ledger_validate_block(&m, s->prev, s->range.size, &s->cfg, s->versions, s->seen,
+                                      &res, e) != 0)
+        bad = 1;
+    for (size_t i = 0; !bad && i < n; i++) {
+        const char *code =
+            json_string_value(json_object_get(json_array_get(txs, i), "validation_code"));
+        if (!code || strcmp(code, ledger_code_name(res.tx[i].code)) != 0) {
+            char id[65];
+            ledger_hex(res.tx[i].tx_id, 32, id);
+            err_set(e, 422, "invalid_chain", "validation_code",
+                    "block %" PRIu64 " tx %zu (%s): validation_code recorded %s, replay gives %s",
+                    number, i, id, code ? code : "?", ledger_code_name(res.tx[i].code));
+            bad = 1;
+        }
+        if (res.tx[i].code == LEDGER_VALID) rep->valid_txs++;
+    }
+    if (!bad && check_header(b, next, number, &res, e) != 0) bad = 1;
+    if (!bad &&
+        json_integer_value(json_object_get(b, "first_log_index")) != (json_int_t)s->range.size) {
+        err_set(e, 422, "invalid_chain", "first_log_index", "block %" PRIu64 ": first_log_index",
+                number);
+        bad = 1;
+    }
+    for (size_t i = 0; !bad && i < n; i++)
+        if (merkle_range_append(&s->range, res.tx[i].leaf, e) != 0) bad = 1;
+    if (!bad) {
+        if (res.config_changed) s->vs_stale = 1;
+        memcpy(s->prev, res.header_hash, 32);
+        rep->blocks++;
+        rep->txs += n;
+    }
+    ledger_block_result_free(&res);
+    for (size_t i = 0; env && i < n; i++)
+        free(env[i]);
+    free(env);
+    free(lens);
+    return bad ? -1 : 0;
 }
 
 /* Every block must be bound by a signed checkpoint (the last one is enough: prev_hash links
@@ -207,7 +412,6 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
 
 int ledger_verify_export_opts(json_t *ex, const ledger_verify_opts_t *o,
                               ledger_verify_report_t *rep, err_t *e) {
-    const char *log_key_hex = o->log_key_hex;
     memset(rep, 0, sizeof *rep);
     const char *fmt = json_string_value(json_object_get(ex, "format"));
     const char *origin = json_string_value(json_object_get(ex, "origin"));
@@ -216,282 +420,48 @@ int ledger_verify_export_opts(json_t *ex, const ledger_verify_opts_t *o,
     if (!fmt || strcmp(fmt, "reciprocal-ledger-export/v1") != 0 || !origin ||
         !json_is_array(blocks) || !json_is_array(cps))
         return err_set(e, 422, "invalid_export", "format", "not a reciprocal-ledger-export/v1");
-    if (ledger_unhex(log_key_hex ? log_key_hex
-                                 : json_string_value(json_object_get(ex, "log_public_key")),
+    if (ledger_unhex(o->log_key_hex ? o->log_key_hex
+                                    : json_string_value(json_object_get(ex, "log_public_key")),
                      lpk, 32) != 0)
         return err_set(e, 422, "invalid_export", "log_public_key", "bad log public key");
     if (sodium_init() < 0) return err_set(e, 500, "internal", "", "libsodium");
 
-    ledger_config_t cfg = {0};
-    /* the config in force after each block that changed it (end = log size after the block),
-     * for the witness keys of each checkpoint */
-    struct snap {
-        uint64_t end;
-        ledger_config_t cfg;
-    } *snaps = NULL;
-    size_t n_snaps = 0;
-    kvmap_t *versions = kvmap_new(), *seen = kvmap_new();
-    merkle_hash_t *leaves = NULL;
-    size_t n_leaves = 0, cap = 0;
-    /* per block: header hash and log size after it, for the checkpoints' block lines */
-    merkle_hash_t *hh = NULL;
-    uint64_t *ends = NULL;
-    size_t nb = json_array_size(blocks);
-    uint64_t bound = 0; /* blocks [0, bound) are bound by a signed checkpoint */
-    uint8_t prev[32] = {0};
+    vstate_t s = {.origin = origin, .cps = cps, .cap = 1, .nv = 1, .vs_stale = 1};
     int rc = -1;
-    checkpoint_verifier_t *vs = NULL;
-    int *verified = NULL;
-    hh = malloc((nb ? nb : 1) * sizeof *hh);
-    ends = malloc((nb ? nb : 1) * sizeof *ends);
-    if (!versions || !seen || !hh || !ends) {
-        err_set(e, 500, "internal", "", "out of memory");
+    size_t nb = json_array_size(blocks);
+    merkle_range_init(&s.range);
+    s.versions = kvmap_new();
+    s.seen = kvmap_new();
+    s.vs = calloc(1, sizeof *s.vs);
+    s.verified = calloc(1, sizeof *s.verified);
+    if (!s.versions || !s.seen || !s.vs || !s.verified) {
+        oom(e);
         goto out;
     }
-    for (size_t bi = 0; bi < json_array_size(blocks); bi++) {
-        json_t *b = json_array_get(blocks, bi);
-        json_t *txs = json_object_get(b, "txs");
-        uint64_t number = (uint64_t)json_integer_value(json_object_get(b, "number"));
-        size_t n = json_array_size(txs);
-        if (number != bi) {
-            err_set(e, 422, "invalid_chain", "number", "block %zu: number is %" PRIu64, bi, number);
+    if (checkpoint_verifier_init(&s.vs[0], origin, lpk, e) != 0) goto out;
+    if (cp_load(&s, 0, e) != 0) goto out;
+    for (size_t bi = 0; bi < nb; bi++) {
+        if (replay_block(&s, bi, json_array_get(blocks, bi), json_array_get(blocks, bi + 1), rep,
+                         e) != 0)
             goto out;
-        }
-        if (n == 0 || (json_int_t)n != json_integer_value(json_object_get(b, "tx_count"))) {
-            err_set(e, 422, "invalid_chain", "tx_count", "block %" PRIu64 ": tx_count", number);
-            goto out;
-        }
-        uint8_t **env = calloc(n, sizeof *env);
-        size_t *lens = calloc(n, sizeof *lens);
-        int bad = !env || !lens;
-        for (size_t i = 0; !bad && i < n; i++) {
-            const char *s = json_string_value(json_object_get(json_array_get(txs, i), "envelope"));
-            size_t sl = s ? strlen(s) : 0;
-            env[i] = malloc(sl + 1);
-            if (!s || !env[i] ||
-                sodium_base642bin(env[i], sl + 1, s, sl, NULL, &lens[i], NULL,
-                                  sodium_base64_VARIANT_ORIGINAL) != 0) {
-                err_set(e, 422, "invalid_chain", "envelope",
-                        "block %" PRIu64 " tx %zu: envelope is not base64", number, i);
-                bad = 1;
-            } else if (check_tx_fields(number, i, json_array_get(txs, i), env[i], lens[i], e) !=
-                       0) {
-                bad = 1;
-            }
-        }
-        ledger_block_msg_t m = {.number = number,
-                                .timestamp_ms =
-                                    (int64_t)json_integer_value(json_object_get(b, "timestamp_ms")),
-                                .n = n,
-                                .env = (const uint8_t **)env,
-                                .env_len = lens};
-        ledger_block_result_t res = {0};
-        if (!bad && ledger_validate_block(&m, prev, n_leaves, &cfg, versions, seen, &res, e) != 0)
-            bad = 1;
-        for (size_t i = 0; !bad && i < n; i++) {
-            const char *code =
-                json_string_value(json_object_get(json_array_get(txs, i), "validation_code"));
-            if (!code || strcmp(code, ledger_code_name(res.tx[i].code)) != 0) {
-                char id[65];
-                ledger_hex(res.tx[i].tx_id, 32, id);
-                err_set(e, 422, "invalid_chain", "validation_code",
-                        "block %" PRIu64
-                        " tx %zu (%s): validation_code recorded %s, replay gives %s",
-                        number, i, id, code ? code : "?", ledger_code_name(res.tx[i].code));
-                bad = 1;
-            }
-            if (res.tx[i].code == LEDGER_VALID) rep->valid_txs++;
-        }
-        struct {
-            const char *name;
-            const uint8_t *want;
-        } fields[] = {{"prev_hash", res.hdr.prev_hash},
-                      {"data_root", res.hdr.data_root},
-                      {"validation_root", res.hdr.validation_root},
-                      {"writeset_hash", res.hdr.writeset_hash},
-                      {"header_hash", res.header_hash}};
-        for (size_t f = 0; !bad && f < sizeof fields / sizeof fields[0]; f++) {
-            uint8_t got[32];
-            if (hexfield(b, fields[f].name, got) != 0 || memcmp(got, fields[f].want, 32) != 0) {
-                /* everything else in the header matched: either the timestamp or the recorded
-                 * header hash was altered; the next block's prev_hash tells which */
-                uint8_t next_prev[32];
-                json_t *nb = json_array_get(blocks, bi + 1);
-                if (f == 4 && nb && hexfield(nb, "prev_hash", next_prev) == 0 &&
-                    memcmp(got, next_prev, 32) == 0)
-                    err_set(e, 422, "invalid_chain", "timestamp_ms",
-                            "block %" PRIu64 ": timestamp_ms does not match the header hash "
-                            "(the next block links to the recorded header_hash)",
-                            number);
-                else
-                    err_set(e, 422, "invalid_chain", fields[f].name,
-                            "block %" PRIu64 ": %s does not match the replay%s", number,
-                            fields[f].name, f == 4 ? " (header_hash or timestamp_ms altered)" : "");
-                bad = 1;
-            }
-        }
-        if (!bad &&
-            json_integer_value(json_object_get(b, "first_log_index")) != (json_int_t)n_leaves) {
-            err_set(e, 422, "invalid_chain", "first_log_index",
-                    "block %" PRIu64 ": first_log_index", number);
-            bad = 1;
-        }
-        if (!bad) {
-            if (n_leaves + n > cap) {
-                size_t nc = (n_leaves + n) * 2;
-                merkle_hash_t *p = realloc(leaves, nc * sizeof *p);
-                if (!p) {
-                    err_set(e, 500, "internal", "", "out of memory");
-                    bad = 1;
-                } else {
-                    leaves = p;
-                    cap = nc;
-                }
-            }
-            for (size_t i = 0; !bad && i < n; i++)
-                memcpy(leaves[n_leaves++], res.tx[i].leaf, 32);
-            if (!bad && res.config_changed) {
-                struct snap *p = realloc(snaps, (n_snaps + 1) * sizeof *p);
-                if (!p || ledger_config_clone(&cfg, &p[n_snaps].cfg) != 0) {
-                    if (p) snaps = p;
-                    err_set(e, 500, "internal", "", "out of memory");
-                    bad = 1;
-                } else {
-                    snaps = p;
-                    snaps[n_snaps++].end = n_leaves;
-                }
-            }
-            memcpy(prev, res.header_hash, 32);
-            memcpy(hh[bi], res.header_hash, 32);
-            ends[bi] = n_leaves;
-            rep->blocks++;
-            rep->txs += n;
-        }
-        ledger_block_result_free(&res);
-        for (size_t i = 0; env && i < n; i++)
-            free(env[i]);
-        free(env);
-        free(lens);
-        if (bad) goto out;
+        while (s.have_cn && s.cn.cp.size <= s.range.size)
+            if (cp_check(&s, bi, s.prev, rep, e) != 0 || cp_load(&s, s.ci + 1, e) != 0) goto out;
     }
-
-    /* checkpoints: verifiers = the log + every identity of the largest config (a note carries
-     * at most CHECKPOINT_MAX_SIGS lines, but any of the admins in force may have signed them) */
-    size_t nv = 0, maxv = 1;
-    for (size_t s = 0; s < n_snaps; s++)
-        if (snaps[s].cfg.n_ids + 1 > maxv) maxv = snaps[s].cfg.n_ids + 1;
-    vs = calloc(maxv, sizeof *vs);
-    verified = calloc(maxv, sizeof *verified);
-    if (!vs || !verified) {
-        err_set(e, 500, "internal", "", "out of memory");
-        goto out;
-    }
-    if (checkpoint_verifier_init(&vs[nv++], origin, lpk, e) != 0) goto out;
-    const ledger_config_t *vs_cfg = NULL; /* the config vs[1..nv) were built from */
-    uint64_t last_size = 0;
-    uint8_t last_root[32];
-    for (size_t ci = 0; ci < json_array_size(cps); ci++) {
-        const char *note = json_string_value(json_array_get(cps, ci));
-        checkpoint_note_t cn;
-        size_t nver = 0;
-        memset(verified, 0, maxv * sizeof *verified);
-        int opened = note && checkpoint_parse(note, strlen(note), &cn, e) == 0;
-        if (opened) {
-            /* witnesses: the admin identities (not the network operator's) of the config in
-             * force at this checkpoint's size, not of the final config */
-            const ledger_config_t *at = NULL;
-            for (size_t s = 0; s < n_snaps && snaps[s].end <= cn.cp.size; s++)
-                at = &snaps[s].cfg;
-            if (at != vs_cfg) { /* rebuilt only when the config in force changes */
-                nv = 1;
-                for (size_t i = 0; at && i < at->n_ids && nv < maxv; i++)
-                    if (at->ids[i].role == POLICY_ROLE_ADMIN &&
-                        strcmp(at->ids[i].org, LEDGER_NETWORK_ORG) != 0 &&
-                        !ledger_config_is_revoked(at, at->ids[i].pk) &&
-                        checkpoint_verifier_init(&vs[nv], at->ids[i].org, at->ids[i].pk, e) == 0)
-                        nv++;
-                vs_cfg = at;
-                err_clear(e);
-            }
-            if (checkpoint_verify(&cn, vs, nv, verified, &nver, e) != 0) {
-                /* name the part: a body that still matches the replayed log means a signature
-                 * line was altered; otherwise the body (origin, size, root) was */
-                uint8_t r[32];
-                int body_ok =
-                    strcmp(cn.cp.origin, origin) == 0 && cn.cp.size > 0 && cn.cp.size <= n_leaves;
-                err_t re = {0};
-                if (body_ok)
-                    body_ok = merkle_root((const merkle_hash_t *)leaves, cn.cp.size, r, &re) == 0 &&
-                              memcmp(r, cn.cp.root, 32) == 0;
-                char msg[sizeof e->message];
-                memcpy(msg, e->message, sizeof msg);
-                uint64_t sz = cn.cp.size;
-                checkpoint_note_free(&cn);
-                err_set(e, 422, "invalid_chain", "checkpoint",
-                        body_ok ? "checkpoint %zu (size %" PRIu64 "): signature altered: %.300s"
-                                : "checkpoint %zu (size %" PRIu64
-                                  "): note body altered (origin/size/root do not match the "
-                                  "replayed log; %.300s)",
-                        ci, sz, msg);
-                goto out;
-            }
-        }
-        if (!opened) {
-            char msg[sizeof e->message];
-            memcpy(msg, e->message, sizeof msg);
-            err_set(e, 422, "invalid_chain", "checkpoint", "checkpoint %zu: note body: %.300s", ci,
-                    msg);
-            goto out;
-        }
-        int ok = verified[0] && strcmp(cn.cp.origin, origin) == 0 && cn.cp.size <= n_leaves &&
-                 cn.cp.size > 0;
-        uint8_t root[32];
-        if (ok)
-            ok = merkle_root((const merkle_hash_t *)leaves, cn.cp.size, root, e) == 0 &&
-                 memcmp(root, cn.cp.root, 32) == 0;
-        if (ok && last_size > 0) {
-            merkle_hash_t proof[MERKLE_MAX_PROOF];
-            size_t pl = 0;
-            ok = cn.cp.size > last_size &&
-                 merkle_consistency_proof((const merkle_hash_t *)leaves, cn.cp.size, last_size,
-                                          proof, MERKLE_MAX_PROOF, &pl, e) == 0 &&
-                 merkle_verify_consistency(last_size, cn.cp.size, last_root, cn.cp.root,
-                                           (const merkle_hash_t *)proof, pl, e) == 0;
-        }
-        if (ok && bind_blocks(ci, &cn.cp, hh, ends, rep->blocks, &bound, e) != 0) {
-            checkpoint_note_free(&cn);
-            goto out;
-        }
-        uint64_t sz = cn.cp.size;
-        if (ok) {
-            last_size = sz;
-            memcpy(last_root, cn.cp.root, 32);
-        }
-        checkpoint_note_free(&cn);
-        if (!ok) {
+    if (s.have_cn) { /* beyond the replayed log */
+        if (cp_check(&s, nb ? nb - 1 : UINT64_MAX, s.prev, rep, e) == 0)
             err_set(e, 422, "invalid_chain", "checkpoint",
-                    "checkpoint %zu (size %" PRIu64 "): not signed by the log or inconsistent "
-                    "with the replayed log",
-                    ci, sz);
-            goto out;
-        }
-        rep->checkpoints++;
-        rep->cosignatures += nver - 1;
+                    "checkpoint %zu: beyond the replayed log", s.ci);
+        goto out;
     }
-    rep->unbound_blocks = rep->blocks - (size_t)bound;
-    if (check_bound(o, rep->blocks, bound, n_leaves, e) != 0) goto out;
+    rep->unbound_blocks = rep->blocks - (size_t)s.bound;
+    if (check_bound(o, rep->blocks, s.bound, s.range.size, e) != 0) goto out;
     rc = 0;
 out:
-    free(hh);
-    free(ends);
-    free(vs);
-    free(verified);
-    for (size_t s = 0; s < n_snaps; s++)
-        ledger_config_free(&snaps[s].cfg);
-    free(snaps);
-    ledger_config_free(&cfg);
-    kvmap_free(versions);
-    kvmap_free(seen);
-    free(leaves);
+    if (s.have_cn) checkpoint_note_free(&s.cn);
+    free(s.vs);
+    free(s.verified);
+    ledger_config_free(&s.cfg);
+    kvmap_free(s.versions);
+    kvmap_free(s.seen);
     return rc;
 }

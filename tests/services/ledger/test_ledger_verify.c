@@ -14,6 +14,8 @@
  * binaries: everything relative. */
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -804,6 +806,66 @@ static void test_many_witnesses(void) {
     json_decref(ex);
 }
 
+/* ---- an export of a running ledger (issue 17, item 3) ------------------------------------- */
+
+static atomic_int load_done;
+static int load_ok;
+
+/* commits one-transaction blocks (each submit pumps its block) until told to stop */
+static void *load_thread(void *arg) {
+    (void)arg;
+    char am[48], key[64];
+    snprintf(am, sizeof am, "%s/member", A);
+    const char *sa[] = {am, NULL};
+    for (int i = 0; i < 40 && !atomic_load(&load_done); i++) {
+        snprintf(key, sizeof key, "%s/load-%d", tag, i);
+        json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator", A,
+                                 "writes", "key", key, "value", "under load");
+        uint8_t id[32];
+        json_t *st = submit(spec, sa, id);
+        json_decref(spec);
+        if (st && strcmp(code_of(st), "VALID") == 0) load_ok++;
+        json_decref(st);
+    }
+    atomic_store(&load_done, 1);
+    return NULL;
+}
+
+/* Blocks commit (with their checkpoints) while the export runs: every export must verify with
+ * the log key pinned, and the load must have moved the chain between exports. */
+static void test_export_under_load(void) {
+    pthread_t th;
+    atomic_store(&load_done, 0);
+    REQUIRE(pthread_create(&th, NULL, load_thread, NULL) == 0);
+    int exports = 0, bad = 0;
+    size_t first = 0, last = 0;
+    while (!atomic_load(&load_done) || exports < 3) {
+        json_t *ex = NULL;
+        err_t e = {0};
+        ledger_verify_report_t rep;
+        if (ledger_export(pool, &ex, &e) != 0) {
+            printf("#   export: %s\n", e.message);
+            bad++;
+            break;
+        }
+        const char *key = json_string_value(json_object_get(ex, "log_public_key"));
+        if (ledger_verify_export(ex, key, &rep, &e) != 0) {
+            if (bad++ == 0) printf("#   export %d: %s\n", exports, e.message);
+        }
+        size_t nb = json_array_size(json_object_get(ex, "blocks"));
+        if (exports == 0) first = nb;
+        last = nb;
+        json_decref(ex);
+        exports++;
+    }
+    atomic_store(&load_done, 1);
+    pthread_join(th, NULL);
+    printf("# %d exports under load (blocks %zu -> %zu, %d txs committed), %d failed verify\n",
+           exports, first, last, load_ok, bad);
+    CHECK_EQ_INT(bad, 0);
+    CHECK(load_ok > 0 && last > first);
+}
+
 int main(void) {
     log_init(LOG_WARN, 0, "test_ledger_verify");
     const char *db_url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
@@ -837,6 +899,7 @@ int main(void) {
     RUN(test_pinned_needs_head_checkpoint);
     RUN(test_witness_config_in_force);
     RUN(test_many_witnesses);
+    RUN(test_export_under_load);
     json_decref(g_ex);
     bus_close(bus);
     db_pool_close(pool);
