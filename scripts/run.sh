@@ -94,6 +94,13 @@ fi
 # secrets whichever way they were set (environment, file, or generated above).
 export RECIPROCAL_AUTH_KEK RECIPROCAL_SEED_ADMIN_PASSWORD RECIPROCAL_CARD_KEK RECIPROCAL_LEDGER_KEK
 
+# A nats-server of ours left running by a hard-killed run (its pid in var/nats/nats.pid, checked
+# to be a nats-server): stop it, so it does not hold the port; it is started afresh below, the
+# way rcp_pg_start restarts a PostgreSQL found running on var/pg.
+if [[ -s $NATS_PIDFILE ]]; then
+    say "stopping the nats-server left running by a previous run (pid $(<"$NATS_PIDFILE"))"
+    rcp_nats_stop "$NATS_PIDFILE"
+fi
 rcp_port_open "$NATS_PORT" && die "port $NATS_PORT is in use: set RECIPROCAL_NATS_PORT"
 say "starting nats-server on 127.0.0.1:$NATS_PORT (JetStream store $VAR/nats)"
 nats_started=1

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/bus.h"
 #include "core/config.h"
@@ -21,6 +23,9 @@
 #include "services/auth/auth_cli.h"
 
 #define RECIPROCAL_VERSION "0.1.0"
+/* Shutdown is bounded (docs/security.md H2): this long after the grace period the process ends
+ * even when a request handler never returns (MHD_stop_daemon joins the worker threads). */
+#define SHUTDOWN_MARGIN_S 5
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -124,6 +129,35 @@ static int cmd_seed(const cfg_t *cfg) {
     return rc;
 }
 
+/* Started on SIGTERM/SIGINT: http_stop waits up to the grace period for in-flight requests, but
+ * a handler that never returns (a stuck dependency, a runaway query) would keep the HTTP
+ * library's worker threads, and so the process, alive forever. After grace + margin seconds
+ * this ends the process at once (_exit: the stuck thread still uses what a normal exit would
+ * free); PostgreSQL rolls back what the stuck request had not committed. */
+static void *shutdown_watchdog(void *arg) {
+    int limit_s = *(const int *)arg;
+    struct timespec ts = {limit_s, 0};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    log_error("shutdown: still running %d s after the stop signal (grace %d s + %d s): a request "
+              "or service is stuck; exiting now",
+              limit_s, limit_s - SHUTDOWN_MARGIN_S, SHUTDOWN_MARGIN_S);
+    _exit(1);
+    return NULL;
+}
+
+static void start_shutdown_watchdog(int grace_s) {
+    static int limit_s;
+    limit_s = (grace_s > 0 ? grace_s : 0) + SHUTDOWN_MARGIN_S;
+    pthread_attr_t a;
+    pthread_t th;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &a, shutdown_watchdog, &limit_s) != 0)
+        log_warn("shutdown: no watchdog thread; a stuck request may delay the exit");
+    pthread_attr_destroy(&a);
+}
+
 static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
     err_t e = {0};
     int rc = 1;
@@ -198,12 +232,21 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
     if (cfg_service_enabled(cfg, "gateway")) {
         gw = gw_new(&env, &e);
         if (!gw) goto fail;
-        http_config_t hc = {.host = cfg->listen_host,
-                            .port = cfg->listen_port,
-                            .threads = cfg->http_threads,
-                            .max_body = cfg->http_max_body,
-                            .timeout_s = cfg->http_timeout_s,
-                            .body_limit = gw_body_limit};
+        http_config_t hc = {
+            .host = cfg->listen_host,
+            .port = cfg->listen_port,
+            .threads = cfg->http_threads,
+            .max_body = cfg->http_max_body,
+            .timeout_s = cfg->http_timeout_s,
+            .body_limit = gw_body_limit,
+            .max_connections = cfg->http_max_connections,
+            .max_connections_per_ip =
+                cfg->http_max_connections_per_ip > 0 ? cfg->http_max_connections_per_ip : -1,
+            .head_timeout_s = cfg->http_head_timeout_s,
+            .body_timeout_s = cfg->http_body_timeout_s,
+            .body_min_rate = cfg->http_body_min_rate > 0 ? cfg->http_body_min_rate : -1,
+            /* PostgreSQL pool, NATS, logs and files */
+            .fd_reserve = cfg->db_pool_size + 64};
         http = http_start(&hc, gw_handle, gw, &e);
         if (!http) goto fail;
         log_info("gateway listening on http://%s:%d", cfg->listen_host, http_port(http));
@@ -213,6 +256,7 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    start_shutdown_watchdog(cfg->shutdown_grace_s);
     rc = 0;
     goto cleanup;
 fail:

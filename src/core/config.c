@@ -82,12 +82,37 @@ static const cfg_var_t k_vars[] = {
     {"RECIPROCAL_HTTP_TIMEOUT_SECONDS", V_INT, MEMBER(http_timeout_s), 1, 3600,
      "30",
      "Idle/read timeout of an HTTP connection, in seconds."},
+    {"RECIPROCAL_HTTP_MAX_CONNECTIONS", V_INT, MEMBER(http_max_connections), 16, 1000000,
+     "1000",
+     "Open HTTP connections at most; further ones are closed at once. Capped below the "
+     "process's descriptor limit (RLIMIT_NOFILE; its soft value is raised to the hard one when "
+     "needed). From 3/4 of it on, the connections waiting longest for a request head are closed "
+     "first."},
+    {"RECIPROCAL_HTTP_MAX_CONNECTIONS_PER_IP", V_INT, MEMBER(http_max_connections_per_ip), 0,
+     1000000,
+     "64",
+     "Open HTTP connections from one client address at most (0 = no limit; raise it, or set "
+     "0, behind a reverse proxy, where every client has the proxy's address)."},
+    {"RECIPROCAL_HTTP_HEAD_TIMEOUT_SECONDS", V_INT, MEMBER(http_head_timeout_s), 1, 3600,
+     "10",
+     "A connection must deliver a complete request head (request line and header fields) "
+     "within this many seconds of being accepted or of the previous answer (so an idle "
+     "keep-alive connection is closed after it too), else it is closed."},
+    {"RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS", V_INT, MEMBER(http_body_timeout_s), 1, 3600,
+     "20",
+     "A request body must arrive within this many seconds plus 1 s per "
+     "RECIPROCAL_HTTP_BODY_MIN_RATE bytes received, else the connection is closed."},
+    {"RECIPROCAL_HTTP_BODY_MIN_RATE", V_INT, MEMBER(http_body_min_rate), 0, 1000000000,
+     "500",
+     "Minimum request body rate in bytes per second, see RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS "
+     "(0 = the whole body within RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS)."},
     {"RECIPROCAL_NATS_REQUEST_TIMEOUT_MS", V_INT, MEMBER(nats_timeout_ms), 50, 120000,
      "5000",
      "How long a request to another service over NATS may take, in milliseconds."},
     {"RECIPROCAL_SHUTDOWN_GRACE_SECONDS", V_INT, MEMBER(shutdown_grace_s), 0, 300,
      "10",
-     "Time in-flight requests get to finish after SIGTERM/SIGINT, in seconds."},
+     "Time in-flight requests get to finish after SIGTERM/SIGINT, in seconds; 5 s later the "
+     "process ends even if a request is stuck (exit status 1)."},
     {"RECIPROCAL_OUTBOX_POLL_MS", V_INT, MEMBER(outbox_poll_ms), 10, 60000,
      "200",
      "How often the outbox relay looks for unpublished events, in milliseconds."},

@@ -15,16 +15,21 @@ typedef struct cfg {
     char nats_url[512];             /* RECIPROCAL_NATS_URL */
     char listen_host[128];          /* RECIPROCAL_LISTEN=host:port (default 127.0.0.1:8080) */
     int listen_port;
-    int log_level;             /* RECIPROCAL_LOG_LEVEL: debug|info|warn|error -> LOG_* */
-    int log_json;              /* RECIPROCAL_LOG_FORMAT: json|text */
-    char services[256];        /* RECIPROCAL_SERVICES: "all" or comma list, e.g. "gateway,member" */
-    int db_pool_size;          /* RECIPROCAL_DB_POOL_SIZE (1..256, default 8) */
-    int http_threads;          /* RECIPROCAL_HTTP_THREADS (1..256, default 8) */
-    size_t http_max_body;      /* RECIPROCAL_HTTP_MAX_BODY_BYTES (default 1048576) */
-    int http_timeout_s;        /* RECIPROCAL_HTTP_TIMEOUT_SECONDS idle/read timeout (default 30) */
-    int nats_timeout_ms;       /* RECIPROCAL_NATS_REQUEST_TIMEOUT_MS (default 5000) */
-    int shutdown_grace_s;      /* RECIPROCAL_SHUTDOWN_GRACE_SECONDS (default 10) */
-    int outbox_poll_ms;        /* RECIPROCAL_OUTBOX_POLL_MS (default 200) */
+    int log_level;            /* RECIPROCAL_LOG_LEVEL: debug|info|warn|error -> LOG_* */
+    int log_json;             /* RECIPROCAL_LOG_FORMAT: json|text */
+    char services[256];       /* RECIPROCAL_SERVICES: "all" or comma list, e.g. "gateway,member" */
+    int db_pool_size;         /* RECIPROCAL_DB_POOL_SIZE (1..256, default 8) */
+    int http_threads;         /* RECIPROCAL_HTTP_THREADS (1..256, default 8) */
+    size_t http_max_body;     /* RECIPROCAL_HTTP_MAX_BODY_BYTES (default 1048576) */
+    int http_timeout_s;       /* RECIPROCAL_HTTP_TIMEOUT_SECONDS idle/read timeout (default 30) */
+    int http_max_connections; /* RECIPROCAL_HTTP_MAX_CONNECTIONS (1000) */
+    int http_max_connections_per_ip; /* RECIPROCAL_HTTP_MAX_CONNECTIONS_PER_IP (64; 0 = none) */
+    int http_head_timeout_s;         /* RECIPROCAL_HTTP_HEAD_TIMEOUT_SECONDS (10) */
+    int http_body_timeout_s;         /* RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS (20) */
+    int http_body_min_rate;          /* RECIPROCAL_HTTP_BODY_MIN_RATE bytes/s (500; 0 = none) */
+    int nats_timeout_ms;             /* RECIPROCAL_NATS_REQUEST_TIMEOUT_MS (default 5000) */
+    int shutdown_grace_s;            /* RECIPROCAL_SHUTDOWN_GRACE_SECONDS (default 10) */
+    int outbox_poll_ms;              /* RECIPROCAL_OUTBOX_POLL_MS (default 200) */
     int events_retention_h;    /* RECIPROCAL_EVENTS_RETENTION_HOURS (720 = 30 days, 1..87600) */
     int graphql_introspection; /* RECIPROCAL_GRAPHQL_INTROSPECTION: CFG_GQL_INTROSPECTION_* */
     int graphql_max_depth;     /* RECIPROCAL_GRAPHQL_MAX_DEPTH (0 = off, default 15) */

@@ -22,7 +22,18 @@
  * - Completed notification (MHD_OPTION_NOTIFY_COMPLETED): frees the state and decrements the
  *   in-flight counter. http_stop waits on that counter. MHD 0.9.75 skips it in one error path
  *   (too many query arguments for the pool), so the connection-closed notification
- *   (MHD_OPTION_NOTIFY_CONNECTION) frees a state that is still attached to the connection. */
+ *   (MHD_OPTION_NOTIFY_CONNECTION) frees a state that is still attached to the connection.
+ * Slow clients (docs/security.md H1): MHD's idle timeout restarts with every byte, so a client
+ * trickling one header line every few seconds would hold its connection forever. Every
+ * connection has a slot (the connection notification) in a list that a sweeper thread walks
+ * every HTTP_SWEEP_MS: a connection waiting for a request head longer than head_timeout (from
+ * accept or from the end of the previous answer: idle keep-alive counts), or receiving a body
+ * slower than body_timeout + 1 s per body_min_rate bytes, is cut with shutdown(2) on its socket
+ * (MHD then reads EOF and closes it; the descriptor stays valid while the slot is listed, as MHD
+ * notifies the close before it closes the socket). When the open connections reach 3/4 of
+ * max_connections, the connections that have waited longest for a head are cut first, down
+ * to 5/8, so new clients find room. MHD enforces max_connections and the per-IP limit itself
+ * (connections over them are closed at once). */
 #include "core/http.h"
 
 #include <arpa/inet.h>
@@ -31,6 +42,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -39,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +78,34 @@
 #define HTTP_DISCARD_LIMIT (4 * 1024 * 1024)
 #define HTTP_MAX_THREADS 256
 #define HTTP_MAX_PATH HTTP_MAX_URI
+/* slow clients, see the top of this file; defaults for the 0 fields of http_config_t */
+#define HTTP_DEFAULT_MAX_CONNS 1000
+#define HTTP_DEFAULT_PER_IP 64
+#define HTTP_DEFAULT_HEAD_TIMEOUT_S 10
+#define HTTP_DEFAULT_BODY_TIMEOUT_S 20
+#define HTTP_DEFAULT_BODY_MIN_RATE 500
+#define HTTP_DEFAULT_FD_RESERVE 64
+#define HTTP_SWEEP_MS 100
+#define HTTP_PRESSURE_GRACE_MS 500 /* under pressure, heads younger than this are spared */
+#define HTTP_LIMIT_LOG_EVERY_S 10  /* "connection limit" messages of MHD: at most one per 10 s */
+
+enum { STAGE_HEAD, STAGE_BODY, STAGE_BUSY }; /* conn_slot_t.stage */
+
+typedef struct req_state req_state_t;
+/* Per connection (MHD's socket_context): the request whose state is allocated. MHD 0.9.75 does
+ * not always call the completed notification (a request line with more query arguments than the
+ * pool holds), so the connection-closed notification frees what is left. The rest is for the
+ * sweeper: stage, since_ms and body_bytes are written by the connection's MHD thread and read by
+ * the sweeper; links and cut belong to the server's conns_mu. */
+typedef struct conn_slot {
+    req_state_t *cur;
+    struct conn_slot *prev, *next;
+    int fd;
+    int cut;               /* shut down by the sweeper, not yet closed by MHD */
+    atomic_int stage;      /* STAGE_* */
+    atomic_llong since_ms; /* when the stage began (monotonic ms) */
+    atomic_llong body_bytes;
+} conn_slot_t;
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -75,15 +116,17 @@ struct http_server {
     int port;
     atomic_int inflight;
     atomic_int stopping;
+    /* slow clients */
+    int max_conns;
+    long long head_timeout_ms, body_timeout_ms, body_min_rate; /* min rate 0: none */
+    pthread_mutex_t conns_mu;
+    pthread_cond_t sweep_cv;
+    conn_slot_t *conns; /* every open connection */
+    int n_conns, n_cut; /* listed, and of those cut */
+    int sweep_stop, sweeper_running;
+    pthread_t sweeper;
+    atomic_llong limit_logged_s; /* last "connection limit" log line (monotonic s) */
 };
-
-typedef struct req_state req_state_t;
-/* Per connection (MHD's socket_context): the request whose state is allocated. MHD 0.9.75 does
- * not always call the completed notification (a request line with more query arguments than the
- * pool holds), so the connection-closed notification frees what is left. */
-typedef struct conn_slot {
-    req_state_t *cur;
-} conn_slot_t;
 
 struct req_state {
     conn_slot_t *slot;
@@ -267,6 +310,19 @@ static double elapsed_s(const struct timespec *t0) {
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void slot_stage(conn_slot_t *slot, int stage) {
+    if (!slot) return;
+    atomic_store(&slot->since_ms, now_ms());
+    atomic_store(&slot->body_bytes, 0);
+    atomic_store(&slot->stage, stage);
+}
+
 /* Metric label for the method: known methods as is, anything else "OTHER" (bounded cardinality).*/
 static const char *method_label(const char *m) {
     static const char *const known[] = {"GET",    "HEAD",    "POST",  "PUT", "PATCH",
@@ -325,14 +381,23 @@ static enum MHD_Result send_response(struct MHD_Connection *c, req_state_t *st,
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 resp->content_type ? resp->content_type : "application/json");
     MHD_add_response_header(r, "X-Request-Id", st->request_id);
+    int cache_set = 0;
     for (int i = 0; i < resp->n_headers && i < HTTP_MAX_HEADERS; i++) {
         const char *n = resp->header_names[i], *v = resp->header_values[i];
-        if (n && v && header_value_ok(n) && header_value_ok(v)) MHD_add_response_header(r, n, v);
+        if (n && v && header_value_ok(n) && header_value_ok(v)) {
+            MHD_add_response_header(r, n, v);
+            cache_set |= strcasecmp(n, "Cache-Control") == 0;
+        }
     }
+    /* docs/security.md H3: answers (tokens, personal data) are never stored by a browser or a
+     * shared cache unless the handler says otherwise; the Content-Type is never sniffed */
+    if (!cache_set) MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (atomic_load(&st->srv->stopping)) MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned int)resp->status, r);
     MHD_destroy_response(r);
     st->phase = 2;
+    slot_stage(st->slot, STAGE_BUSY);
     record(st, resp->status, resp->route);
     http_response_free(resp);
     return ret;
@@ -509,21 +574,45 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     req_state_t *st = con_cls ? *con_cls : NULL;
     if (!st) return;
     *con_cls = NULL;
+    slot_stage(st->slot, STAGE_HEAD); /* keep-alive: the next head has head_timeout from now */
     free_state(st);
     atomic_fetch_sub(&srv->inflight, 1);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
-    (void)c;
     http_server_t *srv = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = calloc(1, sizeof(conn_slot_t)); /* NULL: no clean-up, nothing worse */
+        /* NULL: no clean-up and no deadlines for this connection, nothing worse */
+        conn_slot_t *slot = calloc(1, sizeof *slot);
+        *socket_context = slot;
+        if (!slot) return;
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        slot->fd = fi ? (int)fi->connect_fd : -1;
+        slot_stage(slot, STAGE_HEAD);
+        pthread_mutex_lock(&srv->conns_mu);
+        slot->next = srv->conns;
+        if (srv->conns) srv->conns->prev = slot;
+        srv->conns = slot;
+        srv->n_conns++;
+        pthread_mutex_unlock(&srv->conns_mu);
         return;
     }
     conn_slot_t *slot = *socket_context;
     *socket_context = NULL;
     if (!slot) return;
+    /* MHD closes the socket after this notification: the sweeper may use slot->fd until the
+     * slot leaves the list */
+    pthread_mutex_lock(&srv->conns_mu);
+    if (slot->prev)
+        slot->prev->next = slot->next;
+    else
+        srv->conns = slot->next;
+    if (slot->next) slot->next->prev = slot->prev;
+    srv->n_conns--;
+    if (slot->cut) srv->n_cut--;
+    pthread_mutex_unlock(&srv->conns_mu);
     if (slot->cur) { /* MHD never reported this request completed */
         free_state(slot->cur);
         atomic_fetch_sub(&srv->inflight, 1);
@@ -531,19 +620,107 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     free(slot);
 }
 
+/* ---- slow clients: the sweeper ----------------------------------------------------------------
+ */
+
+/* Cuts a connection: MHD reads EOF on its next pass and closes it. Under conns_mu. */
+static void cut_locked(http_server_t *srv, conn_slot_t *slot, const char *reason) {
+    if (slot->cut || slot->fd < 0) return;
+    shutdown(slot->fd, SHUT_RDWR);
+    slot->cut = 1;
+    srv->n_cut++;
+    const char *labels[] = {reason, NULL};
+    metrics_counter_add("http_connections_cut_total", labels, 1);
+}
+
+typedef struct waiting {
+    long long since;
+    conn_slot_t *slot;
+} waiting_t;
+
+static int by_since(const void *a, const void *b) {
+    long long x = ((const waiting_t *)a)->since, y = ((const waiting_t *)b)->since;
+    return (x > y) - (x < y);
+}
+
+/* One pass over the connections. Under conns_mu. */
+static void sweep_locked(http_server_t *srv) {
+    long long now = now_ms();
+    for (conn_slot_t *slot = srv->conns; slot; slot = slot->next) {
+        if (slot->cut) continue;
+        int stage = atomic_load(&slot->stage);
+        long long age = now - atomic_load(&slot->since_ms);
+        if (stage == STAGE_HEAD && age > srv->head_timeout_ms) {
+            cut_locked(srv, slot, "head_timeout");
+        } else if (stage == STAGE_BODY) {
+            long long allowed = srv->body_timeout_ms;
+            if (srv->body_min_rate > 0)
+                allowed += atomic_load(&slot->body_bytes) * 1000 / srv->body_min_rate;
+            if (age > allowed) cut_locked(srv, slot, "body_timeout");
+        }
+    }
+    /* pressure: make room for new clients by cutting the longest waits for a head */
+    int high = srv->max_conns - srv->max_conns / 4, low = srv->max_conns - srv->max_conns * 3 / 8;
+    int live = srv->n_conns - srv->n_cut;
+    if (live < high || live <= 1) return;
+    waiting_t *w = malloc((size_t)srv->n_conns * sizeof *w);
+    if (!w) return;
+    int n = 0;
+    for (conn_slot_t *slot = srv->conns; slot; slot = slot->next) {
+        long long since = atomic_load(&slot->since_ms);
+        if (!slot->cut && atomic_load(&slot->stage) == STAGE_HEAD &&
+            now - since >= HTTP_PRESSURE_GRACE_MS)
+            w[n++] = (waiting_t){since, slot};
+    }
+    qsort(w, (size_t)n, sizeof *w, by_since);
+    for (int i = 0; i < n && live > low; i++, live--)
+        cut_locked(srv, w[i].slot, "pressure");
+    free(w);
+}
+
+static void *sweeper_main(void *arg) {
+    http_server_t *srv = arg;
+    pthread_mutex_lock(&srv->conns_mu);
+    while (!srv->sweep_stop) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_nsec += HTTP_SWEEP_MS * 1000000L;
+        t.tv_sec += t.tv_nsec / 1000000000L;
+        t.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&srv->sweep_cv, &srv->conns_mu, &t);
+        if (!srv->sweep_stop) sweep_locked(srv);
+    }
+    pthread_mutex_unlock(&srv->conns_mu);
+    return NULL;
+}
+
 static void on_mhd_log(void *cls, const char *fm, va_list ap) {
-    (void)cls;
+    http_server_t *srv = cls;
     char buf[512];
     vsnprintf(buf, sizeof buf, fm, ap);
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
+    /* one line per refused connection would let a flood flood the log too: count them all,
+     * log one line per HTTP_LIMIT_LOG_EVERY_S */
+    if (strstr(buf, "connection limit")) {
+        metrics_counter_add("http_connections_refused_total", NULL, 1);
+        long long now = now_ms() / 1000, last = atomic_load(&srv->limit_logged_s);
+        if (last && now - last < HTTP_LIMIT_LOG_EVERY_S) return;
+        if (!atomic_compare_exchange_strong(&srv->limit_logged_s, &last, now)) return;
+        log_msg(LOG_WARN,
+                "libmicrohttpd: %s (connection or per-IP limit; counted in "
+                "http_connections_refused_total, logged at most every %d s)",
+                buf, HTTP_LIMIT_LOG_EVERY_S);
+        return;
+    }
     log_msg(LOG_WARN, "libmicrohttpd: %s", buf);
 }
 
 static int first_call(struct MHD_Connection *c, const char *method, req_state_t *st) {
     http_server_t *srv = st->srv;
     st->phase = 1;
+    slot_stage(st->slot, STAGE_BODY); /* the head is complete; the body deadline starts */
     st->max_body = srv->max_body;
     const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     if (valid_request_id(rid))
@@ -629,6 +806,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES; /* answer on a later call, see the top of this file */
     }
     if (*upload_data_size > 0) {
+        if (st->slot) atomic_fetch_add(&st->slot->body_bytes, (long long)*upload_data_size);
         int rc = st->phase == 1 ? append_body(st, upload_data, *upload_data_size) : 0;
         *upload_data_size = 0;
         return rc == 0 ? MHD_YES : MHD_NO;
@@ -649,6 +827,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->req.body = st->body;
     }
     st->req.body_len = st->body_len;
+    slot_stage(st->slot, STAGE_BUSY); /* the handler's time is not the client's */
 
     log_set_context(st->request_id, st->trace_id);
     http_response_t resp = {0};
@@ -659,6 +838,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 /* ---- server ---------------------------------------------------------------------------------- */
+
+/* The connection limit under the descriptor limit: raises the soft RLIMIT_NOFILE towards the
+ * hard one when want + reserve does not fit, then caps want at soft - reserve. -1 (e set) when
+ * not even a few connections fit. */
+static int conn_cap(int want, int reserve, err_t *e) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return want;
+    rlim_t need = (rlim_t)want + (rlim_t)reserve;
+    if (rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    long long room = (long long)rl.rlim_cur - reserve;
+    if (room < 8) {
+        err_set(e, 500, "invalid_config", "RLIMIT_NOFILE",
+                "descriptor limit %llu leaves no room for HTTP connections (%d reserved): raise "
+                "it (ulimit -n)",
+                (unsigned long long)rl.rlim_cur, reserve);
+        return -1;
+    }
+    if (room < want) {
+        log_warn("http: at most %lld connections, not %d: the descriptor limit is %llu (ulimit -n)",
+                 room, want, (unsigned long long)rl.rlim_cur);
+        return (int)room;
+    }
+    return want;
+}
 
 http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, void *ud, err_t *e) {
     if (!cfg || !handler) {
@@ -678,6 +885,12 @@ http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, voi
     metrics_histogram_declare("http_request_duration_seconds",
                               "Time from request line to response queued, in seconds.",
                               "method,route");
+    metrics_counter_declare("http_connections_cut_total",
+                            "Connections closed for a slow client: head_timeout, body_timeout, "
+                            "or pressure (near the connection limit).",
+                            "reason");
+    metrics_counter_declare("http_connections_refused_total",
+                            "Connections refused at once: connection or per-IP limit reached.", "");
 
     http_server_t *srv = calloc(1, sizeof *srv);
     struct addrinfo *ai = NULL;
@@ -692,6 +905,23 @@ http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, voi
     srv->body_limit = cfg->body_limit;
     atomic_init(&srv->inflight, 0);
     atomic_init(&srv->stopping, 0);
+    atomic_init(&srv->limit_logged_s, 0);
+    srv->head_timeout_ms =
+        1000LL * (cfg->head_timeout_s > 0 ? cfg->head_timeout_s : HTTP_DEFAULT_HEAD_TIMEOUT_S);
+    srv->body_timeout_ms =
+        1000LL * (cfg->body_timeout_s > 0 ? cfg->body_timeout_s : HTTP_DEFAULT_BODY_TIMEOUT_S);
+    srv->body_min_rate = cfg->body_min_rate > 0    ? cfg->body_min_rate
+                         : cfg->body_min_rate == 0 ? HTTP_DEFAULT_BODY_MIN_RATE
+                                                   : 0;
+    unsigned int per_ip = cfg->max_connections_per_ip > 0    ? (unsigned)cfg->max_connections_per_ip
+                          : cfg->max_connections_per_ip == 0 ? HTTP_DEFAULT_PER_IP
+                                                             : 0u;
+    pthread_mutex_init(&srv->conns_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->sweep_cv, &ca);
+    pthread_condattr_destroy(&ca);
 
     const char *host = cfg->host && *cfg->host ? cfg->host : "0.0.0.0";
     char port_s[8];
@@ -710,6 +940,13 @@ http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, voi
                                                              : (unsigned int)cfg->threads;
     unsigned int timeout =
         cfg->timeout_s > 0 ? (unsigned int)cfg->timeout_s : HTTP_DEFAULT_TIMEOUT_S;
+    /* MHD's descriptors: an epoll set and an ITC pipe per thread, the listening socket */
+    int reserve =
+        (cfg->fd_reserve > 0 ? cfg->fd_reserve : HTTP_DEFAULT_FD_RESERVE) + 2 * (int)threads + 8;
+    srv->max_conns = conn_cap(
+        cfg->max_connections > 0 ? cfg->max_connections : HTTP_DEFAULT_MAX_CONNS, reserve, e);
+    if (srv->max_conns < 0) goto fail;
+    if ((unsigned int)srv->max_conns < threads) threads = (unsigned int)srv->max_conns;
     unsigned int flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -717,9 +954,10 @@ http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, voi
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        srv,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)srv->max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         /* a pool of 1 is just the internal thread: end the list there */
         threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
     if (!srv->d) {
@@ -730,15 +968,32 @@ http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, voi
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? (int)di->port : cfg->port;
     freeaddrinfo(ai);
+    ai = NULL;
+    if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) != 0) {
+        err_set(e, 500, "internal", NULL, "cannot start the HTTP connection sweeper thread");
+        MHD_stop_daemon(srv->d);
+        goto fail;
+    }
+    srv->sweeper_running = 1;
+    log_info("http: at most %d connections, %u per client address (0 = no limit); request head "
+             "within %lld s, body within %lld s + 1 s per %lld bytes",
+             srv->max_conns, per_ip, srv->head_timeout_ms / 1000, srv->body_timeout_ms / 1000,
+             srv->body_min_rate);
     return srv;
 fail:
     if (ai) freeaddrinfo(ai);
+    pthread_cond_destroy(&srv->sweep_cv);
+    pthread_mutex_destroy(&srv->conns_mu);
     free(srv);
     return NULL;
 }
 
 int http_port(const http_server_t *s) {
     return s ? s->port : -1;
+}
+
+int http_max_connections(const http_server_t *s) {
+    return s ? s->max_conns : -1;
 }
 
 void http_stop(http_server_t *s, int grace_s) {
@@ -753,7 +1008,16 @@ void http_stop(http_server_t *s, int grace_s) {
     }
     int left = atomic_load(&s->inflight);
     if (left > 0) log_warn("http: stopping with %d request(s) still in flight", left);
+    if (s->sweeper_running) {
+        pthread_mutex_lock(&s->conns_mu);
+        s->sweep_stop = 1;
+        pthread_cond_signal(&s->sweep_cv);
+        pthread_mutex_unlock(&s->conns_mu);
+        pthread_join(s->sweeper, NULL);
+    }
     MHD_stop_daemon(s->d);
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    pthread_cond_destroy(&s->sweep_cv);
+    pthread_mutex_destroy(&s->conns_mu);
     free(s);
 }

@@ -11,7 +11,10 @@
  * 414 uri_too_long, 431 headers_too_large, 400 invalid_header, 501 not_implemented, 500 internal
  * when the handler leaves status 0) use the JSON error body of http_set_error; errors
  * libmicrohttpd produces itself (malformed request line or chunked encoding, a head over the
- * 64 KiB connection pool; docs/http-library.md lists them) don't. */
+ * 64 KiB connection pool; docs/http-library.md lists them) don't. Every answer carries
+ * X-Content-Type-Options: nosniff and Cache-Control: no-store (unless the handler set one). Slow
+ * clients are bounded (docs/security.md H1): per-IP and total connection limits, a deadline for
+ * the request head and a minimum body rate, enforced by a sweeper thread. */
 #ifndef CORE_HTTP_H
 #define CORE_HTTP_H
 
@@ -51,6 +54,7 @@ typedef void (*http_handler_fn)(const http_request_t *req, http_response_t *resp
  * raw path known, ud = the handler's ud). 0 or anything <= max_body keeps max_body. */
 typedef size_t (*http_body_limit_fn)(const char *method, const char *path, void *ud);
 
+/* Slow clients (docs/security.md H1): 0 in a field picks the default in parentheses. */
 typedef struct http_config {
     const char *host;
     int port; /* 0 = pick a free port (see http_port) */
@@ -58,10 +62,20 @@ typedef struct http_config {
     size_t max_body;
     int timeout_s;
     http_body_limit_fn body_limit; /* may be NULL */
+    /* connections at once (1000); capped below the descriptor limit (RLIMIT_NOFILE, whose soft
+     * value is raised to the hard one when needed) minus fd_reserve and MHD's own descriptors */
+    int max_connections;
+    int max_connections_per_ip; /* (64); -1 = no per-IP limit */
+    int head_timeout_s;         /* whole request head, from accept or the previous answer (10) */
+    int body_timeout_s;         /* body: this long plus 1 s per body_min_rate bytes (20) */
+    int body_min_rate;          /* bytes/s (500); -1 = none: the whole body within body_timeout */
+    int fd_reserve;             /* descriptors the rest of the process needs (64) */
 } http_config_t;
 
 http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, void *ud, err_t *e);
 int http_port(const http_server_t *s);
+/* The connection limit in force (after the descriptor cap), for logs and tests. */
+int http_max_connections(const http_server_t *s);
 /* Stops accepting, waits up to grace_s for in-flight requests to finish, then stops. */
 void http_stop(http_server_t *s, int grace_s);
 

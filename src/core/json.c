@@ -119,6 +119,22 @@ static int has_control(const char *s, size_t n, int multiline) {
     return 0;
 }
 
+/* 1 if the string contains a Unicode bidirectional control: the embeddings and overrides
+ * U+202A..U+202E, the isolates U+2066..U+2069 and the marks U+200E, U+200F, U+061C. They reorder
+ * how the text is displayed ("\u202Egnp.exe" shows as "exe.png"), so a name could pose as
+ * another (docs/security.md D2). UTF-8: D8 9C; E2 80 8E/8F/AA..AE; E2 81 A6..A9. */
+static int has_bidi(const char *s, size_t n) {
+    for (size_t i = 0; i + 1 < n; i++) {
+        unsigned char a = (unsigned char)s[i], b = (unsigned char)s[i + 1];
+        if (a == 0xD8 && b == 0x9C) return 1;
+        if (a != 0xE2 || i + 2 >= n) continue;
+        unsigned char c = (unsigned char)s[i + 2];
+        if (b == 0x80 && (c == 0x8E || c == 0x8F || (c >= 0xAA && c <= 0xAE))) return 1;
+        if (b == 0x81 && c >= 0xA6 && c <= 0xA9) return 1;
+    }
+    return 0;
+}
+
 static int string_common(json_t *obj, const char *name, int required, size_t min_len,
                          size_t max_len, int multiline, const char **out, err_t *e) {
     *out = NULL;
@@ -133,6 +149,11 @@ static int string_common(json_t *obj, const char *name, int required, size_t min
                        multiline ? "%s must not contain control characters other than "
                                    "newline and tab"
                                  : "%s must not contain control characters or line breaks",
+                       name);
+    if (!multiline && has_bidi(s, bytes))
+        return err_set(e, 422, "invalid_field", name,
+                       "%s must not contain bidirectional control characters (U+202A..U+202E, "
+                       "U+2066..U+2069, U+200E, U+200F, U+061C)",
                        name);
     size_t n = utf8_len(s, bytes);
     if (n < min_len || n > max_len) {

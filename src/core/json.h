@@ -20,7 +20,9 @@ char *jsonx_dump(const json_t *v);
  * borrowed from obj (or NULL when absent and not required). Errors are 400 "missing_field"
  * ("<name> is required") or 422 "invalid_field" ("<name> must be ..."). */
 /* Single-line string: min_len/max_len count Unicode code points, not bytes; rejects control
- * characters (U+0000..U+001F, U+007F, U+0080..U+009F), including newlines and tabs. */
+ * characters (U+0000..U+001F, U+007F, U+0080..U+009F), including newlines and tabs, and the
+ * bidirectional controls (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C) that let a
+ * name display as another (every name, person or club, is a single-line string). */
 int jsonx_string(json_t *obj, const char *name, int required, size_t min_len, size_t max_len,
                  const char **out, err_t *e);
 /* Multi-line text (descriptions, messages): same as jsonx_string but allows \n, \r and \t. */

@@ -6,8 +6,10 @@
  * upgrade that changes them is noticed; docs/http-library.md lists them). Needs no database. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -73,6 +75,9 @@ static void handler(const http_request_t *req, http_response_t *resp, void *ud) 
         err_set(&e, 422, "invalid_field", "name", "name must be 1..80 characters");
         http_set_error(resp, &e);
         resp->route = "/error";
+    } else if (strcmp(req->path, "/cached") == 0) {
+        http_add_header(resp, "cache-control", "public, max-age=60");
+        http_set_body(resp, 200, strdup("{}"));
     } else if (strcmp(req->path, "/text") == 0) {
         resp->content_type = "text/plain; charset=utf-8";
         http_set_body(resp, 200, strdup("plain"));
@@ -798,6 +803,278 @@ static void test_stop_no_grace(void) {
     resp_free(&call.r);
 }
 
+#define S(lit) lit, sizeof lit - 1
+
+/* docs/security.md H3: every answer (JSON, errors, text; ours and the handler's) carries
+ * X-Content-Type-Options: nosniff and Cache-Control: no-store, unless the handler set its own
+ * Cache-Control. */
+static void test_security_headers(void) {
+    REQUIRE(g_srv != NULL);
+    CURL *h = curl_easy_init();
+    static const char *const paths[] = {"/hello", "/error", "/nothing", "/text", "/no-such", NULL};
+    for (int i = 0; paths[i]; i++) {
+        resp_t r;
+        char v[64];
+        do_request(h, NULL, paths[i], NULL, 0, NULL, &r);
+        CHECK(resp_header(&r, "Cache-Control", v, sizeof v));
+        CHECK_STR(v, "no-store");
+        CHECK(resp_header(&r, "X-Content-Type-Options", v, sizeof v));
+        CHECK_STR(v, "nosniff");
+        resp_free(&r);
+    }
+    resp_t r;
+    char v[64];
+    do_request(h, NULL, "/cached", NULL, 0, NULL, &r);
+    CHECK(resp_header(&r, "Cache-Control", v, sizeof v));
+    CHECK_STR(v, "public, max-age=60");
+    CHECK(strstr(r.headers.p, "no-store") == NULL);
+    resp_free(&r);
+    curl_easy_cleanup(h);
+    /* our own early errors too (431 before any handler) */
+    char *p = NULL;
+    size_t len;
+    p = many_headers("/hello", 100, 0, &len);
+    REQUIRE(p != NULL);
+    raw_resp_t rr;
+    raw_request(p, len, &rr);
+    CHECK_EQ_INT(rr.status, 431);
+    CHECK(rr.head && ci_find(rr.head, "\r\nCache-Control: no-store") != NULL);
+    CHECK(rr.head && ci_find(rr.head, "\r\nX-Content-Type-Options: nosniff") != NULL);
+    raw_free(&rr);
+    free(p);
+}
+
+/* ---- slow clients (docs/security.md H1) ------------------------------------------------------ */
+
+/* A socket from source address 127.0.0.<host> connected to port (non-blocking after connect),
+ * or -1. */
+static int dial_from(int host, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(0x7f000000u | (unsigned)host);
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0 ||
+        connect(fd, (struct sockaddr *)&dst, sizeof dst) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Seconds until the server closes fd (EOF or reset), or -1 after limit_s. */
+static double seconds_until_closed(int fd, double limit_s) {
+    double t0 = now_s();
+    char b[256];
+    while (now_s() - t0 < limit_s) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, 100) <= 0) continue;
+        ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        if (n <= 0) return now_s() - t0;
+    }
+    return -1;
+}
+
+static http_server_t *start_guarded(int max_conns, int per_ip, int head_s, int body_s, int rate) {
+    http_config_t cfg = {.host = "127.0.0.1",
+                         .port = 0,
+                         .threads = 4,
+                         .max_body = MAX_BODY,
+                         .timeout_s = 30,
+                         .max_connections = max_conns,
+                         .max_connections_per_ip = per_ip,
+                         .head_timeout_s = head_s,
+                         .body_timeout_s = body_s,
+                         .body_min_rate = rate};
+    err_t e = {0};
+    http_server_t *s = http_start(&cfg, handler, NULL, &e);
+    if (!s) printf("# http_start failed: %s\n", e.message);
+    return s;
+}
+
+/* The head deadline: a client trickling header lines (each byte restarts MHD's idle timeout,
+ * 30 s here) is cut 2 s after connecting; an idle keep-alive connection too; a body slower
+ * than 2 s + 1 s per 100 bytes is cut; a normal request on the same server is answered. */
+static void test_slow_head_and_body_cut(void) {
+    http_server_t *s = start_guarded(64, 0, 2, 2, 100);
+    REQUIRE(s != NULL);
+    int port = http_port(s);
+    int fd = dial_from(1, port);
+    REQUIRE(fd >= 0);
+    CHECK(send(fd, S("GET /hello HTTP/1.1\r\nHost: x\r\n"), MSG_NOSIGNAL) == 30);
+    double t0 = now_s(), closed = -1;
+    for (int i = 0; i < 40 && closed < 0; i++) { /* one header line every 250 ms */
+        if (send(fd, "X-A: b\r\n", 8, MSG_NOSIGNAL) != 8) {
+            closed = now_s() - t0;
+            break;
+        }
+        double c = seconds_until_closed(fd, 0.25);
+        if (c >= 0) closed = now_s() - t0;
+    }
+    printf("#   trickling head cut after %.2f s (head deadline 2 s)\n", closed);
+    CHECK(closed >= 1.8 && closed < 3.5);
+    close(fd);
+
+    /* keep-alive: one answered request, then silence: cut 2 s after the answer */
+    fd = dial_from(1, port);
+    REQUIRE(fd >= 0);
+    CHECK(send(fd, S("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), MSG_NOSIGNAL) == 32);
+    char b[1024];
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    CHECK(poll(&pf, 1, 3000) == 1 && recv(fd, b, sizeof b, 0) > 0);
+    closed = seconds_until_closed(fd, 10);
+    printf("#   idle keep-alive connection closed %.2f s after its answer\n", closed);
+    CHECK(closed >= 1.5 && closed < 3.5);
+    close(fd);
+
+    /* body: 300 bytes announced, 10 bytes a second: allowed 2 s + 10 bytes per 100 bytes/s */
+    fd = dial_from(1, port);
+    REQUIRE(fd >= 0);
+    const char *head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n";
+    CHECK(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
+    t0 = now_s();
+    closed = -1;
+    for (int i = 0; i < 30 && closed < 0; i++) {
+        if (send(fd, "aaaaaaaaaa", 10, MSG_NOSIGNAL) != 10) break;
+        if (seconds_until_closed(fd, 1.0) >= 0) closed = now_s() - t0;
+    }
+    printf("#   slow body cut after %.2f s\n", closed);
+    CHECK(closed >= 1.8 && closed < 5.0);
+    close(fd);
+
+    raw_resp_t r;
+    raw_request_port(port, S("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 5, &r);
+    CHECK_EQ_INT(r.status, 200);
+    raw_free(&r);
+    char *m = metrics_render();
+    CHECK(m && strstr(m, "http_connections_cut_total{reason=\"head_timeout\"}") != NULL);
+    CHECK(m && strstr(m, "http_connections_cut_total{reason=\"body_timeout\"}") != NULL);
+    free(m);
+    http_stop(s, 0);
+}
+
+/* The per-IP limit: of 20 connections from one address, 6 stay open, the rest are closed at
+ * once; another address still gets in. */
+static void test_per_ip_limit(void) {
+    http_server_t *s = start_guarded(64, 6, 10, 10, 0);
+    REQUIRE(s != NULL);
+    int port = http_port(s), fds[20], open_n = 0;
+    for (int i = 0; i < 20; i++) {
+        fds[i] = dial_from(20, port);
+        if (fds[i] >= 0) send(fds[i], S("GET / HTTP/1.1\r\n"), MSG_NOSIGNAL);
+    }
+    usleep(300 * 1000);
+    for (int i = 0; i < 20; i++)
+        if (fds[i] >= 0 && seconds_until_closed(fds[i], 0.05) < 0) open_n++;
+    printf("#   20 connections from 127.0.0.20, per-IP limit 6: %d stay open\n", open_n);
+    CHECK_EQ_INT(open_n, 6);
+    raw_resp_t r;
+    raw_request_port(port, S("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 5, &r);
+    CHECK_EQ_INT(r.status, 200);
+    raw_free(&r);
+    for (int i = 0; i < 20; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    http_stop(s, 0);
+}
+
+/* Slowloris from 12 addresses, each holding as many trickling connections as the per-IP limit
+ * allows and reconnecting whenever cut: 96 wanted, connection cap 64. */
+typedef struct attack {
+    int port;
+    atomic_int stop;
+    int connects, cut; /* successful connects, connections the server closed */
+} attack_t;
+
+#define ATTACK_HOSTS 12
+#define ATTACK_PER_HOST 8
+
+static void *attack_main(void *arg) {
+    attack_t *a = arg;
+    int fds[ATTACK_HOSTS * ATTACK_PER_HOST];
+    double next_line[ATTACK_HOSTS * ATTACK_PER_HOST];
+    int n = ATTACK_HOSTS * ATTACK_PER_HOST;
+    for (int i = 0; i < n; i++)
+        fds[i] = -1, next_line[i] = 0;
+    while (!atomic_load(&a->stop)) {
+        double now = now_s();
+        for (int i = 0; i < n; i++) {
+            if (fds[i] < 0) {
+                fds[i] = dial_from(100 + i / ATTACK_PER_HOST, a->port);
+                if (fds[i] < 0) continue;
+                a->connects++;
+                send(fds[i], S("GET /hello HTTP/1.1\r\nHost: x\r\n"), MSG_NOSIGNAL);
+                next_line[i] = now + 0.3;
+            }
+            char b[64];
+            ssize_t got = recv(fds[i], b, sizeof b, MSG_DONTWAIT);
+            int dead = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+            if (!dead && now >= next_line[i]) {
+                dead = send(fds[i], "X-A: b\r\n", 8, MSG_NOSIGNAL) != 8;
+                next_line[i] = now + 0.3;
+            }
+            if (dead) {
+                close(fds[i]);
+                fds[i] = -1;
+                a->cut++;
+            }
+        }
+        usleep(20 * 1000);
+    }
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    return NULL;
+}
+
+static void test_slowloris_attack(void) {
+    http_server_t *s = start_guarded(64, ATTACK_PER_HOST, 3, 3, 100);
+    REQUIRE(s != NULL);
+    CHECK_EQ_INT(http_max_connections(s), 64);
+    attack_t a = {.port = http_port(s)};
+    atomic_init(&a.stop, 0);
+    pthread_t th;
+    int prc = pthread_create(&th, NULL, attack_main, &a);
+    REQUIRE(prc == 0);
+    usleep(1000 * 1000); /* the attack fills the server */
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", http_port(s));
+    CURL *h = curl_easy_init();
+    int asked = 0, answered = 0;
+    double worst = 0, t_end = now_s() + 8;
+    while (now_s() < t_end) {
+        char url[128];
+        snprintf(url, sizeof url, "%s/hello", base);
+        curl_easy_reset(h);
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+        buf_t body = {0};
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L);
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+        double t0 = now_s();
+        long status = 0;
+        asked++;
+        if (curl_easy_perform(h) == CURLE_OK) {
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+            if (status == 200) answered++;
+        }
+        double took = now_s() - t0;
+        if (took > worst) worst = took;
+        free(body.p);
+        usleep(100 * 1000);
+    }
+    curl_easy_cleanup(h);
+    atomic_store(&a.stop, 1);
+    pthread_join(th, NULL);
+    printf("#   slowloris from %d addresses (%d connects, %d cut): %d of %d normal requests "
+           "answered, slowest %.2f s\n",
+           ATTACK_HOSTS, a.connects, a.cut, answered, asked, worst);
+    CHECK(asked >= 20);
+    CHECK(answered >= asked - 1);
+    CHECK(a.cut > 0);
+    http_stop(s, 0);
+}
+
 /* Our JSON error from a raw request: status, Content-Type, error.code (and field). */
 static void check_json_error(const char *what, const char *data, size_t len, int status,
                              const char *code, const char *field) {
@@ -821,8 +1098,6 @@ static void check_raw_status(const char *what, const char *data, size_t len, int
     if (r.status != status) printf("#   case: %s\n", what);
     raw_free(&r);
 }
-
-#define S(lit) lit, sizeof lit - 1
 
 /* The request-head checks of core/http (check_head): each answered with our JSON error. */
 static void test_head_errors_json(void) {
@@ -1010,9 +1285,13 @@ int main(void) {
     RUN(test_head_errors_json);
     RUN(test_mhd_own_errors);
     RUN(test_response_helpers);
+    RUN(test_security_headers);
     RUN(test_access_log_and_metrics);
     RUN(test_graceful_stop);
     RUN(test_stop_no_grace);
+    RUN(test_slow_head_and_body_cut);
+    RUN(test_per_ip_limit);
+    RUN(test_slowloris_attack);
     if (g_srv) http_stop(g_srv, 0);
     metrics_reset();
     curl_global_cleanup();

@@ -214,6 +214,39 @@ static void test_string(void) {
     json_decref(o);
 }
 
+/* Bidirectional controls (docs/security.md D2): refused in single-line strings (every person
+ * and club name), each of the 12 code points, anywhere in the string; lookalike neighbours
+ * (U+200D zero-width joiner, U+2028, U+202F, U+2065, U+206A, U+061B) are not. */
+static void test_string_bidi(void) {
+    static const char *const bidi[] = {"\u202A", "\u202B", "\u202C", "\u202D", "\u202E",
+                                       "\u2066", "\u2067", "\u2068", "\u2069", "\u200E",
+                                       "\u200F", "\u061C", NULL};
+    static const char *const fine[] = {"\u200D", "\u202F", "\u2065", "\u206A",
+                                       "\u061B", "\u00E9", NULL};
+    err_t e = {0};
+    const char *out;
+    char doc[128];
+    for (int i = 0; bidi[i]; i++) {
+        snprintf(doc, sizeof doc, "{\"first_name\":\"Ann%sgnp.exe\",\"t\":\"%sx\"}", bidi[i],
+                 bidi[i]);
+        json_t *o = json_loads(doc, 0, NULL);
+        REQUIRE(o != NULL);
+        EXPECT_ERR(jsonx_string(o, "first_name", 1, 1, 100, &out, &e), 422, "invalid_field",
+                   "first_name");
+        CHECK(strstr(e.message, "bidirectional") != NULL);
+        EXPECT_ERR(jsonx_string(o, "t", 1, 1, 100, &out, &e), 422, "invalid_field", "t");
+        CHECK_EQ_INT(jsonx_text(o, "t", 1, 1, 100, &out, &e), 0); /* multi-line text: allowed */
+        json_decref(o);
+    }
+    for (int i = 0; fine[i]; i++) {
+        snprintf(doc, sizeof doc, "{\"n\":\"a%sb\"}", fine[i]);
+        json_t *o = json_loads(doc, 0, NULL);
+        REQUIRE(o != NULL);
+        CHECK_EQ_INT(jsonx_string(o, "n", 1, 1, 100, &out, &e), 0);
+        json_decref(o);
+    }
+}
+
 static void test_int(void) {
     err_t e;
     json_t *o = json_pack("{s:i, s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s, s:I, s:s}", "n", 42, "sn",
@@ -573,6 +606,7 @@ int main(void) {
     RUN(test_depth_limit);
     RUN(test_dump);
     RUN(test_string);
+    RUN(test_string_bidi);
     RUN(test_int);
     RUN(test_number);
     RUN(test_bool);

@@ -583,6 +583,48 @@ fail_free:
 
 /* ---- export ---- */
 
+/* Entirely a decimal number: [+-]digits[.digits][(e|E)[+-]digits], or [+-].digits... */
+static int csv_is_number(const char *p) {
+    if (*p == '+' || *p == '-') p++;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        digits++;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            digits++;
+    if (!digits) return 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        if (!(*p >= '0' && *p <= '9')) return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
+}
+
+/* A character a spreadsheet may take as the start of a formula (OWASP CSV injection): = + - @,
+ * and their full-width forms U+FF1D U+FF0B U+FF0D U+FF20 (EF BC 9D, 8B, 8D, A0 in UTF-8). */
+static int csv_trigger(const char *p) {
+    if (*p == '=' || *p == '+' || *p == '-' || *p == '@') return 1;
+    const unsigned char *u = (const unsigned char *)p;
+    return u[0] == 0xEF && u[1] == 0xBC &&
+           (u[2] == 0x9D || u[2] == 0x8B || u[2] == 0x8D || u[2] == 0xA0);
+}
+
+int csv_formula_risky(const char *v) {
+    if (!v || !*v) return 0;
+    /* a leading tab, CR or LF is itself on the OWASP list; spaces are skipped (some
+     * spreadsheets trim them before looking for a formula) */
+    if (*v == '\t' || *v == '\r' || *v == '\n') return 1;
+    const char *p = v;
+    while (*p == ' ')
+        p++;
+    if (!csv_trigger(p)) return 0;
+    /* exempt: a cell that is entirely a number ("-12", "+3.5") or an E.164 phone number */
+    return !(p == v && (csv_is_number(v) || jsonx_is_e164(v)));
+}
+
 static void csv_field(char **buf, size_t *len, size_t *cap, const char *v, int last) {
     size_t n = v ? strlen(v) : 0;
     if (*len + 2 * n + 8 > *cap) {
@@ -592,9 +634,8 @@ static void csv_field(char **buf, size_t *len, size_t *cap, const char *v, int l
         *buf = nb, *cap = nc;
     }
     char *o = *buf + *len;
-    /* spreadsheet formula injection: a leading = @ or +/- not followed by a digit is quoted */
-    int risky = n && (v[0] == '=' || v[0] == '@' || v[0] == '\t' ||
-                      ((v[0] == '+' || v[0] == '-') && !(v[1] >= '0' && v[1] <= '9')));
+    /* spreadsheet formula injection (docs/security.md D1): quoted with a leading apostrophe */
+    int risky = csv_formula_risky(v);
     int quote = risky || (v && strpbrk(v, ",\"\r\n") != NULL);
     if (quote) *o++ = '"';
     if (risky) *o++ = '\'';

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "services/member/cards.h"
+#include "services/member/member_csv.h"
 #include "services/member/member_test_util.h"
 #include "services/member/members.h"
 
@@ -807,6 +808,113 @@ static void test_export_csv(void) {
     CHECK_EQ_INT(mt_call(&member_a, "export_members", "{}", NULL), 403);
 }
 
+/* CSV formula injection (docs/security.md D1): the OWASP list of leading characters and the
+ * payloads that slipped through the old "+/- then a digit" exemption are exported as text
+ * ("'..."); only a cell that is entirely a number or an E.164 phone number stays raw. */
+static void test_export_csv_formula(void) {
+    static const char *const risky[] = {"=1+1",
+                                        "+1+cmd|' /C calc'!A0",
+                                        "-2+3+cmd|' /C calc'!A0",
+                                        "-1+HYPERLINK(\"http://x\")",
+                                        "@SUM(1+1)",
+                                        "+",
+                                        "-",
+                                        "=",
+                                        "\tx",
+                                        "\rx",
+                                        "\n=1",
+                                        " =1+1",
+                                        "  @x",
+                                        "+1-",
+                                        "-1e",
+                                        "+44 7700 900123",
+                                        "--1",
+                                        "\xef\xbc\x9d"
+                                        "1+1" /* U+FF1D */,
+                                        "\xef\xbc\x8b"
+                                        "1" /* U+FF0B */,
+                                        "\xef\xbc\x8d"
+                                        "1" /* U+FF0D */,
+                                        "\xef\xbc\xa0x" /* U+FF20 */,
+                                        NULL};
+    static const char *const plain[] = {"1",   "-12",           "+3.5",  "-0.25e-3",
+                                        ".5",  "+447700900123", "Smith", "O'Brien",
+                                        "a=b", "2024-01-01",    "",      NULL};
+    for (int i = 0; risky[i]; i++) {
+        if (!csv_formula_risky(risky[i])) printf("#   not quoted: [%s]\n", risky[i]);
+        CHECK(csv_formula_risky(risky[i]));
+    }
+    for (int i = 0; plain[i]; i++) {
+        if (csv_formula_risky(plain[i])) printf("#   quoted: [%s]\n", plain[i]);
+        CHECK(!csv_formula_risky(plain[i]));
+    }
+    CHECK(!csv_formula_risky(NULL));
+
+    /* through the export: names carrying the bypass payloads come out as text */
+    char id[40];
+    REQUIRE(new_member(&admin_a, NULL, id) == 0);
+    char in[512];
+    snprintf(in, sizeof in,
+             "{\"id\":\"%s\",\"profile\":{\"first_name\":\"+1+cmd|' /C calc'!A0\","
+             "\"last_name\":\"-1+HYPERLINK(\\\"http://evil\\\")\",\"preferred_name\":"
+             "\"-2+3+cmd|' /C calc'!A0\",\"phone\":\"+447700900123\"}}",
+             id);
+    REQUIRE(mt_call(&admin_a, "update_member", in, NULL) == 200);
+    json_t *o = NULL;
+    REQUIRE(mt_call(&admin_a, "export_members", "{\"status\":\"pending\"}", &o) == 200);
+    const char *ct = NULL, *fn = NULL, *body = NULL;
+    REQUIRE(svc_raw_parts(o, &ct, &fn, &body) == 1);
+    CHECK(strstr(body, ",\"'-2+3+cmd|' /C calc'!A0\",") != NULL);
+    CHECK(strstr(body, ",\"'+1+cmd|' /C calc'!A0\",") != NULL);
+    CHECK(strstr(body, ",\"'-1+HYPERLINK(\"\"http://evil\"\")\",") != NULL);
+    CHECK(strstr(body, ",+447700900123,") != NULL);
+    if (!strstr(body, "'+1+cmd")) printf("#   export: %s\n", body);
+    json_decref(o);
+}
+
+/* Bidirectional controls in names (docs/security.md D2): 422 naming the field, for a member's
+ * names, a dependent's, and a club's name (create and update). */
+static int bidi_error(const svc_caller_t *c, const char *op, const char *in, const char *field) {
+    json_t *o = NULL;
+    int st = mt_call(c, op, in, &o);
+    const char *f = json_string_value(json_object_get(json_object_get(o, "error"), "field"));
+    int ok = st == 422 && f && strcmp(f, field) == 0;
+    if (!ok) {
+        char *d = jsonx_dump(o);
+        printf("#   %s: %d %s (want 422 %s)\n", op, st, d ? d : "", field);
+        free(d);
+    }
+    json_decref(o);
+    return ok;
+}
+
+static void test_names_bidi(void) {
+    CHECK(bidi_error(&admin_a, "create_member",
+                     "{\"category\":\"full\",\"profile\":{\"first_name\":\"Ann\u202Egnp\","
+                     "\"last_name\":\"Lee\"}}",
+                     "profile.first_name"));
+    CHECK(bidi_error(&admin_a, "create_member",
+                     "{\"category\":\"full\",\"profile\":{\"first_name\":\"Ann\","
+                     "\"last_name\":\"\u2067Lee\"}}",
+                     "profile.last_name"));
+    CHECK(bidi_error(&admin_a, "create_member",
+                     "{\"category\":\"full\",\"profile\":{\"first_name\":\"Ann\","
+                     "\"last_name\":\"Lee\"},\"dependents\":[{\"category\":\"junior\","
+                     "\"relationship\":\"child\",\"profile\":{\"first_name\":\"Bo\u200F\",\"last_"
+                     "name\":\"Lee\"}}]}",
+                     "dependents[0].profile.first_name"));
+    char id[40], in[512];
+    REQUIRE(new_member(&admin_a, NULL, id) == 0);
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"profile\":{\"preferred_name\":\"x\u061Cy\"}}", id);
+    CHECK(bidi_error(&admin_a, "update_member", in, "profile.preferred_name"));
+    CHECK(bidi_error(&netadmin, "create_club",
+                     "{\"name\":\"Harbour \u202Ebulc\",\"slug\":\"bidi-club\","
+                     "\"timezone\":\"Europe/London\",\"address\":{\"country\":\"GB\"}}",
+                     "name"));
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"name\":\"\u2066Club\u2069\"}", club_a);
+    CHECK(bidi_error(&netadmin, "update_club", in, "name"));
+}
+
 static void test_privacy(void) {
     char id[40], in[512];
     json_t *o = NULL;
@@ -1133,6 +1241,8 @@ int main(void) {
     RUN(test_search_name_order);
     RUN(test_import);
     RUN(test_export_csv);
+    RUN(test_export_csv_formula);
+    RUN(test_names_bidi);
     RUN(test_privacy);
     RUN(test_card);
     RUN(test_lapse_sweep);
