@@ -109,7 +109,7 @@ static const cfg_var_t k_vars[] = {
      "(0 = no limit)."},
     {"RECIPROCAL_GRAPHQL_MAX_RESPONSE_BYTES", V_SIZE, MEMBER(graphql_max_response_bytes), 0,
      1073741824,
-     "4194304",
+     "2097152",
      "Largest GraphQL response data, in bytes: past it execution stops and the response is one "
      "`response_too_large` error with data null (0 = no limit)."},
     {"RECIPROCAL_GRAPHQL_MAX_DEPTH", V_INT, MEMBER(graphql_max_depth), 0, 1000,

@@ -620,6 +620,7 @@ void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *
         json_decref(errors);
         goto done;
     }
+    size_t built = 0; /* the executor's estimate of the data it built */
     gql_exec_opts eo = {
         .operation_name = p.operation_name,
         .variables = p.variables,
@@ -627,6 +628,7 @@ void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *
         .introspection = intro ? GQL_INTROSPECTION_ON : GQL_INTROSPECTION_OFF,
         .timeout_ms = (unsigned)cfg->graphql_timeout_ms,
         .max_response_bytes = cfg->graphql_max_response_bytes,
+        .built_bytes = &built,
     };
     gql_exec_status st;
     result = gql_execute(api->schema, api->resolvers, doc, &eo, &st);
@@ -635,11 +637,7 @@ void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *
         goto done;
     }
     trim = send_json(resp, st == GQL_EXEC_OK || !gql_mode ? 200 : 400, gql_mode, result);
-    const char *code = json_string_value(json_object_get(
-        json_object_get(json_array_get(json_object_get(result, "errors"), 0), "extensions"),
-        "code"));
-    if (code && strcmp(code, "response_too_large") == 0)
-        trim += cfg->graphql_max_response_bytes; /* the discarded data was that large */
+    if (built > trim) trim = built; /* a cut or null propagation dropped what was built */
 done:
     gql_errors_free(&errs);
     json_decref(result);

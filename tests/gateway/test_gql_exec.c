@@ -591,6 +591,15 @@ static void test_introspection_off_and_kinds(void) {
               NULL, NULL, NULL, NULL, &o, &st);
     CHECK_EQ_INT(st, GQL_EXEC_REQUEST_ERROR);
     json_decref(res);
+    /* through a chain of fragments (each visited once, however often it is spread) */
+    res = run(s, NULL,
+              "query { ...A } fragment A on Query { ...B ...B ... { ...B } } "
+              "fragment B on Query { ... on Query { ...C } } "
+              "fragment C on Query { __schema { queryType { name } } }",
+              NULL, NULL, NULL, NULL, &o, &st);
+    CHECK_EQ_INT(st, GQL_EXEC_REQUEST_ERROR);
+    CHECK(json_object_get(res, "data") == NULL);
+    json_decref(res);
     res = run(s, NULL, "{ __typename }", NULL, NULL, NULL, NULL, &o, &st);
     CHECK_EQ_INT(st, GQL_EXEC_OK);
     CHECK_STR(json_string_value(json_object_get(json_object_get(res, "data"), "__typename")),

@@ -1746,28 +1746,35 @@ static json_t *execute_fields(exec_ctx *x, const gql_type *t, json_t *parent, fi
 
 /* ---- introspection detection ---- */
 
-static int sel_uses_introspection(const gql_document *doc, const gql_node *set, int depth) {
-    if (!set || depth > 64) return 0;
-    const gql_list *sels = &set->u.selection_set.selections;
-    for (size_t i = 0; i < sels->count; i++) {
-        const gql_node *s = sels->items[i];
-        if (s->kind == GQL_FIELD) {
-            const char *n = gql_name_str(s->u.field.name);
-            if (depth == 0 && (strcmp(n, "__schema") == 0 || strcmp(n, "__type") == 0)) return 1;
-        } else if (s->kind == GQL_INLINE_FRAGMENT) {
-            if (sel_uses_introspection(doc, s->u.inline_fragment.selection_set, depth)) return 1;
-        } else if (s->kind == GQL_FRAGMENT_SPREAD) {
-            const gql_node *fr = find_fragment(doc, gql_name_str(s->u.fragment_spread.name));
-            if (fr && sel_uses_introspection(doc, fr->u.fragment.selection_set, depth + 1))
-                return 1;
-        }
-    }
-    return 0;
+typedef struct frag_index {
+    const gql_node **defs; /* fragment definitions sorted by name */
+    unsigned char *seen;
+    size_t n;
+    int oom;
+} frag_index;
+
+static int cmp_frag(const void *a, const void *b) {
+    const gql_node *x = *(const gql_node *const *)a, *y = *(const gql_node *const *)b;
+    return strcmp(gql_name_str(x->u.fragment.name), gql_name_str(y->u.fragment.name));
 }
 
-int gql_uses_introspection(const gql_document *doc, const gql_node *operation) {
-    /* root-level __schema/__type (through fragments too; depth counts fragment hops) */
-    const gql_node *set = operation->u.operation.selection_set;
+static long frag_find(const frag_index *fi, const char *name) {
+    size_t lo = 0, hi = fi->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(gql_name_str(fi->defs[mid]->u.fragment.name), name);
+        if (c == 0) return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Root-level __schema/__type in this selection set, through inline fragments and fragment
+ * spreads (every fragment visited once: linear in the document, whatever the spreads). */
+static int sel_uses_introspection(frag_index *fi, const gql_node *set) {
     const gql_list *sels = &set->u.selection_set.selections;
     for (size_t i = 0; i < sels->count; i++) {
         const gql_node *s = sels->items[i];
@@ -1775,13 +1782,32 @@ int gql_uses_introspection(const gql_document *doc, const gql_node *operation) {
             const char *n = gql_name_str(s->u.field.name);
             if (strcmp(n, "__schema") == 0 || strcmp(n, "__type") == 0) return 1;
         } else if (s->kind == GQL_INLINE_FRAGMENT) {
-            if (sel_uses_introspection(doc, s->u.inline_fragment.selection_set, 0)) return 1;
+            if (sel_uses_introspection(fi, s->u.inline_fragment.selection_set)) return 1;
         } else if (s->kind == GQL_FRAGMENT_SPREAD) {
-            const gql_node *fr = find_fragment(doc, gql_name_str(s->u.fragment_spread.name));
-            if (fr && sel_uses_introspection(doc, fr->u.fragment.selection_set, 0)) return 1;
+            long k = frag_find(fi, gql_name_str(s->u.fragment_spread.name));
+            if (k < 0 || fi->seen[k]) continue;
+            fi->seen[k] = 1;
+            if (sel_uses_introspection(fi, fi->defs[k]->u.fragment.selection_set)) return 1;
         }
     }
     return 0;
+}
+
+int gql_uses_introspection(const gql_document *doc, const gql_node *operation) {
+    const gql_list *defs = &doc->root->u.document.definitions;
+    frag_index fi = {0};
+    fi.defs = malloc((defs->count ? defs->count : 1) * sizeof *fi.defs);
+    fi.seen = calloc(defs->count ? defs->count : 1, 1);
+    if (!fi.defs || !fi.seen) {
+        free(fi.defs), free(fi.seen);
+        return 1; /* out of memory: treat as introspection (refused when not allowed) */
+    }
+    for (size_t i = 0; i < defs->count; i++)
+        if (defs->items[i]->kind == GQL_FRAGMENT_DEFINITION) fi.defs[fi.n++] = defs->items[i];
+    qsort(fi.defs, fi.n, sizeof *fi.defs, cmp_frag);
+    int r = sel_uses_introspection(&fi, operation->u.operation.selection_set);
+    free(fi.defs), free(fi.seen);
+    return r;
 }
 
 /* ---- execute ---- */
@@ -1861,6 +1887,7 @@ json_t *gql_execute(const gql_schema *s, const gql_resolvers *r, const gql_docum
     json_decref(root_value);
     gql_arena_free(&x.arena);
     json_decref(vars);
+    if (o->built_bytes) *o->built_bytes = x.out_bytes;
     if (x.oom || (x.cut == CUT_SIZE && !x.cut_msg)) {
         json_decref(data);
         json_decref(x.cut_path);

@@ -92,6 +92,9 @@ typedef struct gql_exec_opts {
      * none). Past it execution stops and the response is {"errors": [{message, path (where it
      * was crossed), extensions: {code: "response_too_large"}}], "data": null}. */
     size_t max_response_bytes;
+    /* Out (optional): the estimate of the data built, parts later dropped (a cut, null
+     * propagation) included: what the request allocated, for the caller's memory decisions. */
+    size_t *built_bytes;
 } gql_exec_opts;
 
 typedef enum gql_exec_status {
@@ -115,7 +118,8 @@ json_t *gql_execute(const gql_schema *s, const gql_resolvers *r, const gql_docum
 int gql_coerce_variables(const gql_schema *s, const gql_node *operation, const json_t *inputs,
                          json_t **out, json_t *errors);
 
-/* 1 when the operation (fragments followed) selects __schema or __type. */
+/* 1 when the operation selects __schema or __type at its root level (through inline fragments
+ * and fragment spreads, each fragment visited once). */
 int gql_uses_introspection(const gql_document *doc, const gql_node *operation);
 
 #endif
