@@ -23,7 +23,7 @@ typedef enum {
     V_SERVICES,   /* all | comma list -> char[] (normalised, no spaces) */
     V_INT,        /* integer in [min, max] -> int */
     V_SIZE,       /* integer in [min, max] -> size_t */
-    V_GQL_INTRO,  /* on|admins|off -> int CFG_GQL_INTROSPECTION_* */
+    V_GQL_INTRO,  /* on|admins|off|signed_in -> int CFG_GQL_INTROSPECTION_* */
     V_STR,        /* single-line printable text, 1..size-1 bytes -> char[] */
     V_KEK,        /* base64 of 32 bytes -> unsigned char[32] + its *_kek_set; "" = unset */
 } vkind_t;
@@ -123,8 +123,20 @@ static const cfg_var_t k_vars[] = {
      "this and inbox rows older than this plus one day, about once an hour. Events not yet "
      "published are never deleted."},
     {"RECIPROCAL_GRAPHQL_INTROSPECTION", V_GQL_INTRO, MEMBER(graphql_introspection), 0, 0,
-     "on",
-     "GraphQL introspection (__schema, __type): on, admins (network administrators only) or off."},
+     "signed_in",
+     "GraphQL introspection (__schema, __type): signed_in (any caller with a valid access token; "
+     "anonymous requests get a request error), admins (network administrators only), on "
+     "(everyone) or off."},
+    {"RECIPROCAL_GRAPHQL_TIMEOUT_MS", V_INT, MEMBER(graphql_timeout_ms), 0, 600000,
+     "10000",
+     "Execution time limit of one GraphQL operation, in milliseconds: fields not started by then "
+     "are null and the response carries a `deadline_exceeded` error with the path of the first "
+     "(0 = no limit)."},
+    {"RECIPROCAL_GRAPHQL_MAX_RESPONSE_BYTES", V_SIZE, MEMBER(graphql_max_response_bytes), 0,
+     1073741824,
+     "2097152",
+     "Largest GraphQL response data, in bytes: past it execution stops and the response is one "
+     "`response_too_large` error with data null (0 = no limit)."},
     {"RECIPROCAL_GRAPHQL_MAX_DEPTH", V_INT, MEMBER(graphql_max_depth), 0, 1000,
      "15",
      "Deepest field nesting a GraphQL operation may select (0 = no limit)."},
@@ -448,13 +460,13 @@ static int set_services(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e)
 }
 
 static int set_gql_intro(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
-    static const char *const names[] = {"on", "admins", "off"};
-    for (int i = 0; i < 3; i++)
+    static const char *const names[] = {"on", "admins", "off", "signed_in"};
+    for (int i = 0; i < 4; i++)
         if (strcasecmp(val, names[i]) == 0) {
             *(int *)((char *)c + v->offset) = i;
             return 0;
         }
-    return invalid(e, v->name, "on, admins or off", val);
+    return invalid(e, v->name, "signed_in, admins, on or off", val);
 }
 
 static int set_str(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {

@@ -37,6 +37,8 @@ typedef struct cfg {
     int graphql_max_aliases;   /* RECIPROCAL_GRAPHQL_MAX_ALIASES (0 = off, default 100) */
     int graphql_max_fields;    /* RECIPROCAL_GRAPHQL_MAX_FIELDS (0 = off, default 1000) */
     int graphql_require_persisted_mutations; /* RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS */
+    int graphql_timeout_ms;                  /* RECIPROCAL_GRAPHQL_TIMEOUT_MS (0 = off) */
+    size_t graphql_max_response_bytes;       /* RECIPROCAL_GRAPHQL_MAX_RESPONSE_BYTES (0 = off) */
     /* auth service and the gateway's token check (docs/auth.md) */
     char auth_issuer[128];      /* RECIPROCAL_AUTH_ISSUER: `iss` of access tokens */
     char auth_audience[128];    /* RECIPROCAL_AUTH_AUDIENCE: `aud` of access tokens */
@@ -63,7 +65,12 @@ typedef struct cfg {
     int ledger_witness_k;         /* RECIPROCAL_LEDGER_WITNESS_K (1) */
 } cfg_t;
 
-enum { CFG_GQL_INTROSPECTION_ON, CFG_GQL_INTROSPECTION_ADMINS, CFG_GQL_INTROSPECTION_OFF };
+enum {
+    CFG_GQL_INTROSPECTION_ON,
+    CFG_GQL_INTROSPECTION_ADMINS,
+    CFG_GQL_INTROSPECTION_OFF,
+    CFG_GQL_INTROSPECTION_SIGNED_IN, /* the default */
+};
 
 /* Looks a variable up; the default is getenv. Tests pass their own. */
 typedef const char *(*cfg_getenv_fn)(const char *name);

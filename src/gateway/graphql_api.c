@@ -2,6 +2,7 @@
 #include "gateway/graphql_api.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +22,13 @@
 #include "gateway/graphql/gql_validate.h"
 
 #define DOC_CACHE_MAX 1024
+/* After a response body (or a cut-off execution) of this size, free heap pages go back to the
+ * system (malloc_trim): a large response leaves thousands of small jansson blocks behind in the
+ * worker's malloc arena that would otherwise keep the process's RSS at its peak. */
+#define TRIM_AFTER_BYTES (1u << 20)
+/* Blocks of this size and above are always mmap'd, so a large response body is returned to the
+ * system when freed (glibc would otherwise raise its threshold after the first such free). */
+#define MMAP_THRESHOLD_BYTES (256u << 10)
 
 typedef struct doc_entry {
     char id[72]; /* sha256:<64 hex> */
@@ -192,6 +200,7 @@ gql_api_t *gql_api_new(const svc_env_t *env, err_t *e) {
     }
     api->env = env;
     pthread_mutex_init(&api->lock, NULL);
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
     api->schema = gql_schema_build(graphql_schema_sdl, graphql_schema_sdl_len, NULL, e);
     if (!api->schema) goto fail;
     api->resolvers = gql_resolvers_new(api->schema);
@@ -281,13 +290,88 @@ static const char *ci_find(const char *hay, const char *needle) {
     return NULL;
 }
 
-static int accepts_gql_response(const char *accept) {
-    if (!accept) return 0;
-    /* first acceptable of the two media types in header order (q-values ignored) */
-    const char *g = ci_find(accept, "application/graphql-response+json");
-    const char *j = ci_find(accept, "application/json");
-    if (!g) return 0;
-    return !j || g < j;
+/* How the Accept header rates one media type (RFC 9110 12.5.1): the most specific matching
+ * range wins (type/subtype, then type/any, then any/any); q from that range (default 1; q=0: not
+ * acceptable); pos = its place in the header (earlier wins a tie). */
+typedef struct accept_rating {
+    double q;
+    int specificity; /* 0 = no range matches */
+    int pos;
+} accept_rating;
+
+static int range_matches(const char *range, size_t n, const char *type, int *specificity) {
+    const char *slash = strchr(type, '/');
+    size_t tn = (size_t)(slash - type);
+    if (n == 3 && strncmp(range, "*/*", 3) == 0) {
+        *specificity = 1;
+        return 1;
+    }
+    if (n == tn + 2 && strncasecmp(range, type, tn + 1) == 0 && range[tn + 1] == '*') {
+        *specificity = 2;
+        return 1;
+    }
+    if (n == strlen(type) && strncasecmp(range, type, n) == 0) {
+        *specificity = 3;
+        return 1;
+    }
+    return 0;
+}
+
+/* q parameter of one media range's parameters ("; a=b; q=0.5"); 1 when absent or malformed. */
+static double range_q(const char *p, const char *end) {
+    while (p < end) {
+        while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
+            p++;
+        if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+            char buf[16];
+            size_t n = 0;
+            for (p += 2; p < end && n < sizeof buf - 1 && *p != ';' && *p != ' '; p++)
+                buf[n++] = *p;
+            buf[n] = 0;
+            char *stop;
+            double q = strtod(buf, &stop);
+            if (n == 0 || *stop || q < 0 || q > 1) return 1;
+            return q;
+        }
+        while (p < end && *p != ';')
+            p++;
+    }
+    return 1;
+}
+
+static accept_rating rate_media_type(const char *accept, const char *type) {
+    accept_rating best = {0, 0, 0};
+    int pos = 0;
+    for (const char *p = accept; *p; pos++) {
+        const char *end = strchr(p, ',');
+        if (!end) end = p + strlen(p);
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *r_end = p;
+        while (r_end < end && *r_end != ';' && *r_end != ' ' && *r_end != '\t')
+            r_end++;
+        int spec = 0;
+        if (range_matches(p, (size_t)(r_end - p), type, &spec) && spec > best.specificity)
+            best = (accept_rating){range_q(r_end, end), spec, pos};
+        p = *end ? end + 1 : end;
+    }
+    return best;
+}
+
+/* 1: application/graphql-response+json, 0: application/json, -1: neither is acceptable (406).
+ * No Accept header (or an empty one): application/json. A tie goes to the more specific range,
+ * then to the one named first; a tie on the any/any range to application/json. */
+static int negotiate_media_type(const char *accept) {
+    if (!accept || !*accept) return 0;
+    accept_rating g = rate_media_type(accept, "application/graphql-response+json");
+    accept_rating j = rate_media_type(accept, "application/json");
+    int g_ok = g.specificity && g.q > 0, j_ok = j.specificity && j.q > 0;
+    if (!g_ok && !j_ok) return -1;
+    if (!g_ok || !j_ok) return g_ok;
+    if (g.q != j.q) return g.q > j.q;
+    if (g.specificity != j.specificity) return g.specificity > j.specificity;
+    if (g.pos != j.pos) return g.pos < j.pos;
+    return 0;
 }
 
 static int content_type_json(const char *ct) {
@@ -306,10 +390,13 @@ static int content_type_json(const char *ct) {
     return strncasecmp(cs, "utf-8", 5) == 0;
 }
 
-static void send_json(http_response_t *resp, int status, int gql_mode, json_t *body) {
+/* Returns the length of the body sent. */
+static size_t send_json(http_response_t *resp, int status, int gql_mode, json_t *body) {
     char *s = jsonx_dump(body);
+    size_t n = s ? strlen(s) : 0;
     http_set_body(resp, status, s ? s : strdup("{}"));
     resp->content_type = gql_mode ? CT_GQL : CT_JSON;
+    return n;
 }
 
 /* A request error: {"errors":[...]} with no data. */
@@ -390,13 +477,20 @@ static int get_json_param(const http_request_t *req, json_t *obj, const char *na
 
 void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *resp) {
     int is_get = strcmp(req->method, "GET") == 0, is_post = strcmp(req->method, "POST") == 0;
-    int gql_mode = accepts_gql_response(http_header(req, "Accept"));
+    int gql_mode = negotiate_media_type(http_header(req, "Accept"));
     params p = {0};
     gql_document *doc = NULL;
     char *stored = NULL;
     json_t *result = NULL;
     api_req r = {.api = api, .env = api->env};
     gql_errors errs = {0};
+    size_t trim = 0;
+    if (gql_mode < 0) {
+        request_error_msg(resp, 406, 0,
+                          "Not acceptable: this endpoint answers application/graphql-response+json "
+                          "or application/json, and the Accept header refuses both");
+        return;
+    }
     if (!is_get && !is_post) {
         request_error_msg(resp, 405, gql_mode, "GraphQL is served over GET and POST only");
         http_add_header(resp, "Allow", "GET, POST");
@@ -508,12 +602,35 @@ void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *
     }
     int intro =
         cfg->graphql_introspection == CFG_GQL_INTROSPECTION_ON ||
-        (cfg->graphql_introspection == CFG_GQL_INTROSPECTION_ADMINS && r.caller.network_admin);
+        (cfg->graphql_introspection == CFG_GQL_INTROSPECTION_SIGNED_IN && r.caller.user_id[0]) ||
+        ((cfg->graphql_introspection == CFG_GQL_INTROSPECTION_ADMINS ||
+          cfg->graphql_introspection == CFG_GQL_INTROSPECTION_SIGNED_IN) &&
+         r.caller.network_admin);
+    if (!intro && op && gql_uses_introspection(doc, op)) {
+        /* a request error, like a validation error: nothing is executed */
+        int anon = !r.caller.user_id[0] && !r.caller.network_admin;
+        json_t *errors = json_pack(
+            "[{s:s, s:{s:s}}]", "message",
+            cfg->graphql_introspection == CFG_GQL_INTROSPECTION_OFF
+                ? "GraphQL introspection (__schema, __type) is disabled on this server."
+            : cfg->graphql_introspection == CFG_GQL_INTROSPECTION_ADMINS
+                ? "GraphQL introspection (__schema, __type) is for network administrators only."
+                : "GraphQL introspection (__schema, __type) is for signed-in callers only: send "
+                  "an access token (Authorization: Bearer).",
+            "extensions", "code", anon ? "unauthenticated" : "forbidden");
+        request_errors(resp, gql_mode ? 400 : 200, gql_mode, errors);
+        json_decref(errors);
+        goto done;
+    }
+    size_t built = 0; /* the executor's estimate of the data it built */
     gql_exec_opts eo = {
         .operation_name = p.operation_name,
         .variables = p.variables,
         .ctx = &r,
         .introspection = intro ? GQL_INTROSPECTION_ON : GQL_INTROSPECTION_OFF,
+        .timeout_ms = (unsigned)cfg->graphql_timeout_ms,
+        .max_response_bytes = cfg->graphql_max_response_bytes,
+        .built_bytes = &built,
     };
     gql_exec_status st;
     result = gql_execute(api->schema, api->resolvers, doc, &eo, &st);
@@ -521,7 +638,8 @@ void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *
         request_error_msg(resp, 500, gql_mode, "out of memory");
         goto done;
     }
-    send_json(resp, st == GQL_EXEC_OK || !gql_mode ? 200 : 400, gql_mode, result);
+    trim = send_json(resp, st == GQL_EXEC_OK || !gql_mode ? 200 : 400, gql_mode, result);
+    if (built > trim) trim = built; /* a cut or null propagation dropped what was built */
 done:
     gql_errors_free(&errs);
     json_decref(result);
@@ -530,4 +648,5 @@ done:
     if (doc) gql_document_free(doc);
     free(stored);
     json_decref(p.owned);
+    if (trim >= TRIM_AFTER_BYTES) malloc_trim(0);
 }

@@ -1,9 +1,11 @@
 /* graphql_api: the /graphql endpoint. Owns the API schema (built once from docs/schema.graphql,
  * embedded in the binary as graphql_schema_sdl), its resolver table, and a small in-process
  * cache of persisted documents. Serves GraphQL over HTTP (POST application/json, GET for
- * queries, application/graphql-response+json when accepted, the spec's status codes), checks
- * limits (document size, depth, cost: gql_parse + gql_validate), runs gql_execute with the
- * resolvers below and the caller identity of the request (gateway/authn.c), so every field goes
+ * queries, media type negotiated from Accept with q-values, the spec's status codes), checks
+ * limits (document size, depth, cost: gql_parse + gql_validate; introspection for signed-in
+ * callers by default), runs gql_execute under the execution deadline and response-size limit
+ * (returning memory with malloc_trim after a large request; gql_api_new sets glibc's mmap
+ * threshold for the whole process) with the resolvers below and the caller identity of the request (gateway/authn.c), so every field goes
  * through the same operation (svc_dispatch in process, svc_call_remote over NATS) and thus the
  * same permissions and row-level security as REST. Behaviour: docs/graphql-exec.md. */
 #ifndef GATEWAY_GRAPHQL_API_H

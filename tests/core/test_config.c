@@ -347,7 +347,7 @@ static void test_describe(void) {
     size_t got = fread(text, 1, (size_t)n, f);
     fclose(f);
     CHECK_EQ_INT(got, n);
-    CHECK_EQ_INT(cfg_var_count(), 44);
+    CHECK_EQ_INT(cfg_var_count(), 46);
     /* every variable appears as NAME=default, and every default loads */
     for (size_t i = 0; i < cfg_var_count(); i++) {
         char line[700];

@@ -7,8 +7,9 @@
  * `me` for a signed-in member (user, club, member, sessions) and permission errors with path and
  * extensions.code (a member reading another member, the member list without member:read, staff
  * of another club, anonymous), the GraphQL-over-HTTP rules (GET/POST, 405, 415, status codes per
- * Accept), persisted documents, and graphql-http's serverAudits run by node against the live
- * server (no MUST failure). */
+ * Accept, q-values included), introspection for signed-in callers only, persisted documents,
+ * graphql-http's serverAudits run by node against the live server (no MUST failure), and the
+ * runtime limits (a 1 ms execution deadline, a 4000-byte response limit). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static char g_admin[4096]; /* network administrator's access token */
 static char g_club_m[64], g_club_n[64], g_slug_m[96], g_slug_n[96];
 static char g_primary[64], g_dep[64], g_other[64]; /* members of club M */
 static const char *g_pw = "graphql member passphrase 77";
+static char g_member_tok[4096]; /* a signed-in club member (test_me_and_permissions) */
 
 static int gql(const char *accept_gql, const char *body, e2e_resp_t *r) {
     char url[256];
@@ -579,6 +581,7 @@ static void test_me_and_permissions(void) {
     e2e_resp_t r;
     snprintf(email, sizeof email, "gql-member-%s@example.test", g_tag);
     REQUIRE(club_user(g_club_m, g_slug_m, email, "member", member_tok) == 0);
+    snprintf(g_member_tok, sizeof g_member_tok, "%s", member_tok);
     snprintf(email, sizeof email, "gql-staff-%s@example.test", g_tag);
     REQUIRE(club_user(g_club_n, g_slug_n, email, "club_staff", staff_tok) == 0);
 
@@ -718,6 +721,84 @@ static void test_http_rules(void) {
     e2e_resp_free(&r);
 }
 
+/* Introspection is for signed-in callers by default (RECIPROCAL_GRAPHQL_INTROSPECTION=signed_in):
+ * anonymous __schema / __type is a request error (no data; 400 with graphql-response+json),
+ * a club member and a network administrator get the answer; __typename stays open. */
+static void test_introspection_signed_in_only(void) {
+    char url[256], ct[128];
+    snprintf(url, sizeof url, "%s/graphql", g_proc.base);
+    e2e_resp_t r;
+    static const char *const docs[] = {
+        "{ __schema { queryType { name } } }", "{ __type(name: \"Club\") { name } }",
+        "query { ...F } fragment F on Query { __schema { queryType { name } } }"};
+    for (size_t i = 0; i < 3; i++) {
+        REQUIRE(post_as("", docs[i], NULL, &r) == 0);
+        CHECK_EQ_INT(r.status, 200);
+        CHECK(json_object_get(r.json, "data") == NULL);
+        CHECK_STR(json_string_value(dig(r.json, "errors.0.extensions.code")), "unauthenticated");
+        e2e_resp_free(&r);
+    }
+    e2e_set_extra_header("Accept: application/graphql-response+json");
+    REQUIRE(post_as("", docs[0], NULL, &r) == 0);
+    e2e_set_extra_header(NULL);
+    CHECK_EQ_INT(r.status, 400);
+    e2e_resp_free(&r);
+    REQUIRE(post_as("", "{ __typename }", NULL, &r) == 0);
+    CHECK_STR(json_string_value(dig(r.json, "data.__typename")), "Query");
+    e2e_resp_free(&r);
+    const char *const tokens[] = {g_member_tok, g_admin};
+    for (size_t i = 0; i < 2; i++) {
+        REQUIRE(tokens[i][0] != 0);
+        REQUIRE(post_as(tokens[i], docs[0], NULL, &r) == 0);
+        CHECK_EQ_INT(r.status, 200);
+        CHECK(json_object_get(r.json, "errors") == NULL);
+        CHECK_STR(json_string_value(dig(r.json, "data.__schema.queryType.name")), "Query");
+        CHECK(e2e_header(&r, "Content-Type", ct, sizeof ct) && strstr(ct, "application/json"));
+        e2e_resp_free(&r);
+    }
+}
+
+/* Accept negotiation honours q-values (RFC 9110 12.5.1), q=0 included. */
+static void test_accept_q_values(void) {
+    static const struct {
+        const char *accept;
+        int status;
+        const char *media; /* expected Content-Type prefix */
+    } cases[] = {
+        {"application/graphql-response+json", 200, "application/graphql-response+json"},
+        {"application/graphql-response+json;q=0, application/json", 200, "application/json"},
+        {"application/json;q=0.5, application/graphql-response+json", 200,
+         "application/graphql-response+json"},
+        {"application/json, application/graphql-response+json;q=0.9", 200, "application/json"},
+        {"application/graphql-response+json;q=0.8, application/json;q=0.9", 200,
+         "application/json"},
+        {"*/*;q=0.1, application/graphql-response+json;q=0", 200, "application/json"},
+        {"application/*;q=0.2, application/graphql-response+json;q=0.5", 200,
+         "application/graphql-response+json"},
+        {"*/*", 200, "application/json"},
+        {"application/json;q=0", 406, "application/json"},
+        {"text/html", 406, "application/json"},
+    };
+    e2e_resp_t r;
+    char ct[128], header[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(header, sizeof header, "Accept: %s", cases[i].accept);
+        e2e_set_extra_header(header);
+        int rc = post_as("", "{ __typename }", NULL, &r);
+        e2e_set_extra_header(NULL);
+        REQUIRE(rc == 0);
+        if (r.status != cases[i].status) fprintf(stdout, "#   Accept: %s\n", cases[i].accept);
+        CHECK_EQ_INT(r.status, cases[i].status);
+        CHECK(e2e_header(&r, "Content-Type", ct, sizeof ct) &&
+              strncmp(ct, cases[i].media, strlen(cases[i].media)) == 0);
+        if (cases[i].status == 200)
+            CHECK_STR(json_string_value(dig(r.json, "data.__typename")), "Query");
+        else
+            CHECK(json_array_size(json_object_get(r.json, "errors")) == 1);
+        e2e_resp_free(&r);
+    }
+}
+
 static void test_persisted(void) {
     char url[256], body[512];
     const char *doc = "query Persisted { health { status postgres nats } }";
@@ -756,7 +837,7 @@ static void test_persisted(void) {
 static void test_audit(void) {
     const char *root = getenv("RECIPROCAL_TEST_ROOT");
     if (!root || !*root) root = ".";
-    char marker[1024], cmd[4096];
+    char marker[1024], cmd[8192];
     snprintf(marker, sizeof marker, "%s/build/oracle-exec/node_modules/graphql-http/package.json",
              root);
     struct stat st;
@@ -768,11 +849,12 @@ static void test_audit(void) {
                  root, root, root);
         REQUIRE(system(cmd) == 0);
     }
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && NODE_PATH='%s/build/oracle-exec/node_modules' node "
-             "tests/gateway/oracle-exec/audit.js %s/graphql > '%s/build/oracle-exec/audit.txt' "
-             "2>&1",
-             root, root, g_proc.base, root);
+    snprintf(
+        cmd, sizeof cmd,
+        "cd '%s' && RECIPROCAL_AUDIT_BEARER='%s' NODE_PATH='%s/build/oracle-exec/node_modules' "
+        "node tests/gateway/oracle-exec/audit.js %s/graphql > "
+        "'%s/build/oracle-exec/audit.txt' 2>&1",
+        root, g_admin, root, g_proc.base, root);
     int rc = system(cmd);
     snprintf(marker, sizeof marker, "%s/build/oracle-exec/audit.txt", root);
     FILE *f = fopen(marker, "r");
@@ -790,6 +872,63 @@ static void test_start(void) {
 }
 
 static void test_stop(void) {
+    CHECK_EQ_INT(e2e_stop(&g_proc), 0);
+}
+
+/* A small configured execution deadline on the real server (RECIPROCAL_GRAPHQL_TIMEOUT_MS=1):
+ * 100 aliases of `me` (each a call to the auth service) overrun 1 ms, so the later fields are
+ * null and one deadline_exceeded error names the first field cut. */
+static void test_deadline_configured(void) {
+    const char *env[] = {"RECIPROCAL_GRAPHQL_TIMEOUT_MS=1", NULL};
+    REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+    char *q = malloc(100 * 40 + 8);
+    REQUIRE(q != NULL);
+    size_t n = 0;
+    q[n++] = '{';
+    for (int i = 0; i < 100; i++)
+        n += (size_t)sprintf(q + n, " h%d: me { user { id } }", i);
+    q[n++] = '}';
+    q[n] = 0;
+    e2e_resp_t r;
+    REQUIRE(post_as(e2e_bearer(), q, NULL, &r) == 0);
+    free(q);
+    CHECK_EQ_INT(r.status, 200);
+    json_t *errors = json_object_get(r.json, "errors");
+    CHECK_EQ_INT(json_array_size(errors), 1);
+    CHECK_STR(json_string_value(dig(r.json, "errors.0.extensions.code")), "deadline_exceeded");
+    const char *cut = json_string_value(dig(r.json, "errors.0.path.0"));
+    CHECK(cut != NULL && cut[0] == 'h');
+    CHECK(json_array_size(dig(r.json, "errors.0.locations")) == 1);
+    json_t *data = json_object_get(r.json, "data");
+    CHECK(cut && json_is_null(json_object_get(data, cut)));
+    CHECK(json_is_null(json_object_get(data, "h99")));
+    CHECK_EQ_INT(json_object_size(data), 100);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT(e2e_stop(&g_proc), 0);
+}
+
+/* A small configured response-size limit (RECIPROCAL_GRAPHQL_MAX_RESPONSE_BYTES=4000):
+ * introspection larger than that is data null with one response_too_large error and a small
+ * body; a small answer passes. */
+static void test_response_limit_configured(void) {
+    const char *env[] = {"RECIPROCAL_GRAPHQL_MAX_RESPONSE_BYTES=4000", NULL};
+    REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+    e2e_resp_t r;
+    REQUIRE(post_as(e2e_bearer(), "{ __schema { types { name fields { name } } } }", NULL, &r) ==
+            0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(json_is_null(json_object_get(r.json, "data")));
+    CHECK_EQ_INT(json_array_size(json_object_get(r.json, "errors")), 1);
+    CHECK_STR(json_string_value(dig(r.json, "errors.0.extensions.code")), "response_too_large");
+    CHECK(strstr(r.body, "4000 bytes") != NULL);
+    CHECK(strlen(r.body) < 1000);
+    e2e_resp_free(&r);
+    REQUIRE(post_as(e2e_bearer(), "{ __type(name: \"Club\") { name } }", NULL, &r) == 0);
+    CHECK(json_object_get(r.json, "errors") == NULL);
+    CHECK_STR(json_string_value(dig(r.json, "data.__type.name")), "Club");
+    e2e_resp_free(&r);
     CHECK_EQ_INT(e2e_stop(&g_proc), 0);
 }
 
@@ -849,10 +988,14 @@ int main(void) {
         RUN(test_members_connection);
         RUN(test_me_and_permissions);
         RUN(test_http_rules);
+        RUN(test_introspection_signed_in_only);
+        RUN(test_accept_q_values);
         RUN(test_persisted);
         RUN(test_audit);
         RUN(test_stop);
         RUN(test_require_persisted_mutations);
+        RUN(test_deadline_configured);
+        RUN(test_response_limit_configured);
     }
     TEST_DONE();
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gateway/graphql/gql_exec.h"
@@ -349,6 +350,148 @@ static void test_roundtrip_api_schema(void) {
     roundtrip("docs/schema.graphql");
 }
 
+/* ---- raw introspection: the result itself (order, descriptions) equals graphql-js's ---- */
+
+/* Prints the first difference between a and b (path), 1 when equal. */
+static int first_diff(const json_t *a, const json_t *b, char *path, size_t cap) {
+    if (json_equal(a, b)) return 1;
+    size_t n = strlen(path);
+    if (json_is_object(a) && json_is_object(b)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)a, k, v) {
+            snprintf(path + n, cap - n, ".%s", k);
+            if (!first_diff(v, json_object_get(b, k), path, cap)) return 0;
+        }
+        path[n] = 0;
+    } else if (json_is_array(a) && json_is_array(b)) {
+        for (size_t i = 0; i < json_array_size(a) && i < json_array_size(b); i++) {
+            snprintf(path + n, cap - n, "[%zu]", i);
+            if (!first_diff(json_array_get(a, i), json_array_get(b, i), path, cap)) return 0;
+        }
+        path[n] = 0;
+    }
+    char *x = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *y = b ? json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    fprintf(stdout, "# first difference at %s\n#   ours:       %.300s\n#   graphql-js: %.300s\n",
+            path, x ? x : "(none)", y ? y : "(none)");
+    free(x), free(y);
+    return 0;
+}
+
+static void introspection_raw(const char *sdl_rel, const char *expected_text) {
+    char *q = oracle("introspection-query");
+    REQUIRE(q != NULL);
+    gql_schema *s = build(sdl_rel);
+    json_error_t je;
+    json_t *want = expected_text ? json_loads(expected_text, 0, &je) : NULL;
+    if (!s || !want) {
+        CHECK(!"schema and expected result load");
+    } else {
+        gql_exec_status st;
+        json_t *got = run(s, NULL, q, NULL, NULL, NULL, NULL, NULL, &st);
+        CHECK_EQ_INT(st, GQL_EXEC_OK);
+        char path[4096] = "";
+        CHECK(first_diff(got, want, path, sizeof path));
+        json_decref(got);
+    }
+    json_decref(want);
+    gql_schema_free(s);
+    free(q);
+}
+
+/* The committed fixture exec_introspection.json (exec_oracle.js introspection-raw) and, live,
+ * docs/schema.graphql: __schema.types in graphql-js's order, the specified scalars' descriptions,
+ * directives in graphql-js's order, every field as graphql-js answers it. */
+static void test_introspection_raw(void) {
+    REQUIRE(ensure_oracle() == 0);
+    char *fixture = read_file("tests/gateway/fixtures/exec_introspection.json");
+    introspection_raw("tests/gateway/fixtures/exec_schema.graphql", fixture);
+    free(fixture);
+    char *live = oracle("introspection-raw docs/schema.graphql");
+    introspection_raw("docs/schema.graphql", live);
+    free(live);
+}
+
+/* ---- runtime limits: execution deadline, response size ---- */
+
+static int r_slow_hello(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                        char **err) {
+    (void)info, (void)parent, (void)args, (void)err;
+    struct timespec ts = {0, 20 * 1000000};
+    nanosleep(&ts, NULL);
+    *out = json_string("slow");
+    return 0;
+}
+
+static void test_deadline(void) {
+    gql_schema *s = build("tests/gateway/fixtures/exec_schema.graphql");
+    REQUIRE(s != NULL);
+    gql_resolvers *r = gql_resolvers_new(s);
+    CHECK_EQ_INT(gql_resolvers_add(r, "Query", "hello", r_slow_hello, NULL, NULL), 0);
+    gql_exec_opts o = {.timeout_ms = 50};
+    gql_exec_status st;
+    /* 10 x 20 ms of resolvers with a 50 ms deadline: the first fields run, then the cut */
+    json_t *res = run(s, r,
+                      "{ a: hello b: hello c: hello d: hello e: hello f: hello g: hello h: hello "
+                      "i: hello j: hello }",
+                      NULL, NULL, NULL, NULL, &o, &st);
+    CHECK_EQ_INT(st, GQL_EXEC_OK);
+    json_t *data = json_object_get(res, "data"), *errors = json_object_get(res, "errors");
+    CHECK_STR(json_string_value(json_object_get(data, "a")), "slow");
+    CHECK(json_is_null(json_object_get(data, "j")));
+    CHECK_EQ_INT(json_array_size(errors), 1);
+    json_t *e = json_array_get(errors, 0);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(e, "extensions"), "code")),
+              "deadline_exceeded");
+    const char *cut = json_string_value(json_array_get(json_object_get(e, "path"), 0));
+    CHECK(cut && json_is_null(json_object_get(data, cut)));
+    CHECK(cut && strcmp(cut, "b") >= 0 && strcmp(cut, "e") <= 0);
+    CHECK(strstr(json_string_value(json_object_get(e, "message")), "50 ms") != NULL);
+    json_decref(res);
+    /* no deadline: everything runs */
+    o.timeout_ms = 0;
+    res = run(s, r, "{ a: hello b: hello c: hello }", NULL, NULL, NULL, NULL, &o, &st);
+    CHECK(json_object_get(res, "errors") == NULL);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(res, "data"), "c")), "slow");
+    json_decref(res);
+    gql_resolvers_free(r);
+    gql_schema_free(s);
+}
+
+static void test_response_size_limit(void) {
+    gql_schema *s = build("tests/gateway/fixtures/exec_schema.graphql");
+    REQUIRE(s != NULL);
+    const char *q = "{ a: __schema { types { name fields { name } } } b: __schema { types { name "
+                    "fields { name } } } }";
+    gql_exec_opts o = {0};
+    gql_exec_status st;
+    json_t *res = run(s, NULL, q, NULL, NULL, NULL, NULL, &o, &st);
+    char *full = json_dumps(res, JSON_COMPACT);
+    size_t full_len = full ? strlen(full) : 0;
+    free(full);
+    json_decref(res);
+    CHECK(full_len > 2000);
+    o.max_response_bytes = full_len / 2;
+    res = run(s, NULL, q, NULL, NULL, NULL, NULL, &o, &st);
+    CHECK_EQ_INT(st, GQL_EXEC_OK);
+    CHECK(json_is_null(json_object_get(res, "data")));
+    json_t *errors = json_object_get(res, "errors");
+    CHECK_EQ_INT(json_array_size(errors), 1);
+    json_t *e = json_array_get(errors, 0);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(e, "extensions"), "code")),
+              "response_too_large");
+    CHECK(json_array_size(json_object_get(e, "path")) > 0); /* where the limit was crossed */
+    json_decref(res);
+    /* the estimate stays close to the real size: a limit just above it passes */
+    o.max_response_bytes = full_len + full_len / 10;
+    res = run(s, NULL, q, NULL, NULL, NULL, NULL, &o, &st);
+    CHECK(json_object_get(res, "errors") == NULL);
+    CHECK(json_is_object(json_object_get(res, "data")));
+    json_decref(res);
+    gql_schema_free(s);
+}
+
 /* ---- batching hooks ---- */
 
 static void pf_count(const gql_resolve_info *info, json_t *calls) {
@@ -448,6 +591,15 @@ static void test_introspection_off_and_kinds(void) {
               NULL, NULL, NULL, NULL, &o, &st);
     CHECK_EQ_INT(st, GQL_EXEC_REQUEST_ERROR);
     json_decref(res);
+    /* through a chain of fragments (each visited once, however often it is spread) */
+    res = run(s, NULL,
+              "query { ...A } fragment A on Query { ...B ...B ... { ...B } } "
+              "fragment B on Query { ... on Query { ...C } } "
+              "fragment C on Query { __schema { queryType { name } } }",
+              NULL, NULL, NULL, NULL, &o, &st);
+    CHECK_EQ_INT(st, GQL_EXEC_REQUEST_ERROR);
+    CHECK(json_object_get(res, "data") == NULL);
+    json_decref(res);
     res = run(s, NULL, "{ __typename }", NULL, NULL, NULL, NULL, &o, &st);
     CHECK_EQ_INT(st, GQL_EXEC_OK);
     CHECK_STR(json_string_value(json_object_get(json_object_get(res, "data"), "__typename")),
@@ -480,5 +632,8 @@ int main(void) {
     RUN(test_roundtrip_api_schema);
     RUN(test_prefetch);
     RUN(test_introspection_off_and_kinds);
+    RUN(test_introspection_raw);
+    RUN(test_deadline);
+    RUN(test_response_size_limit);
     TEST_DONE();
 }

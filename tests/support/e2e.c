@@ -246,6 +246,12 @@ int e2e_login_admin(const e2e_proc_t *p, char *email_out, char *password_out) {
     return 0;
 }
 
+static char g_extra_header[512];
+
+void e2e_set_extra_header(const char *line) {
+    snprintf(g_extra_header, sizeof g_extra_header, "%s", line ? line : "");
+}
+
 int e2e_http_as(const char *bearer, const char *method, const char *url, const char *content_type,
                 const char *body, e2e_resp_t *r) {
     memset(r, 0, sizeof *r);
@@ -261,6 +267,7 @@ int e2e_http_as(const char *bearer, const char *method, const char *url, const c
         hdrs = curl_slist_append(hdrs, "Content-Type:");
     }
     hdrs = curl_slist_append(hdrs, "Expect:");
+    if (g_extra_header[0]) hdrs = curl_slist_append(hdrs, g_extra_header);
     if (bearer && *bearer) {
         size_t n = strlen(bearer) + 32;
         char *auth = malloc(n);

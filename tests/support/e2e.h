@@ -42,6 +42,8 @@ int e2e_http(const char *method, const char *url, const char *content_type, cons
 int e2e_http_as(const char *bearer, const char *method, const char *url, const char *content_type,
                 const char *body, e2e_resp_t *r);
 
+/* One more header line ("Name: value") every request sends from now on; NULL or "" = none. */
+void e2e_set_extra_header(const char *line);
 /* The global bearer token e2e_http sends (copied; NULL clears). e2e_bearer() is "" when none. */
 void e2e_set_bearer(const char *token);
 const char *e2e_bearer(void);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gateway/graphql/gql_print.h"
 
@@ -229,7 +230,20 @@ typedef struct exec_ctx {
     size_t max_errors;
     gql_arena arena; /* scratch: field groups, type references */
     int oom;
+    /* @skip/@include whose `if` could not be read: the first error of the current CollectFields
+     * (graphql-js throws it), reported by the caller as a field error or dropped by prefetching */
+    char *collect_msg;
+    const gql_node *collect_node;
+    /* runtime limits: once `cut` is set every remaining field is null without running */
+    uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none */
+    size_t out_bytes;     /* estimate of the serialised data so far */
+    size_t max_bytes;     /* 0 = no limit */
+    int cut;              /* CUT_* */
+    char *cut_msg;        /* CUT_SIZE: the error that replaces the response */
+    json_t *cut_path;
 } exec_ctx;
+
+enum { CUT_NONE, CUT_DEADLINE, CUT_SIZE };
 
 static json_t *path_json(const path_seg *p) {
     json_t *a = json_array();
@@ -260,9 +274,10 @@ static json_t *locations_json(const gql_node *const *nodes, size_t n) {
     return a;
 }
 
-/* Adds {message, locations, path[, extensions: {code}]} (takes msg). */
-static void field_error_code(exec_ctx *x, char *msg, const gql_node *node, const path_seg *path,
-                             const char *code) {
+/* Adds {message, locations, path[, extensions: {code}]} (takes msg); locations: every node
+ * (the field nodes merged under one response key, as graphql-js locatedError). */
+static void field_error_code(exec_ctx *x, char *msg, const gql_node *const *nodes, size_t n,
+                             const path_seg *path, const char *code) {
     if (!msg) {
         x->oom = 1;
         return;
@@ -273,16 +288,21 @@ static void field_error_code(exec_ctx *x, char *msg, const gql_node *node, const
     }
     json_t *e = json_object();
     json_object_set_new(e, "message", json_string(msg));
-    if (node) json_object_set_new(e, "locations", locations_json(&node, 1));
+    if (n) json_object_set_new(e, "locations", locations_json(nodes, n));
     if (path) json_object_set_new(e, "path", path_json(path));
     if (code && *code) json_object_set_new(e, "extensions", json_pack("{s:s}", "code", code));
     json_array_append_new(x->errors, e);
     free(msg);
 }
 
+/* A field error located at one node (an argument value, a directive's argument). */
 static void field_error(exec_ctx *x, char *msg, const gql_node *node, const path_seg *path) {
-    field_error_code(x, msg, node, path, NULL);
+    field_error_code(x, msg, &node, node ? 1 : 0, path, NULL);
 }
+
+typedef struct field_group field_group;
+/* A field error located at every field node of the response key. */
+static void group_error(exec_ctx *x, char *msg, const field_group *g, const path_seg *path);
 
 void gql_resolve_error_code(const gql_resolve_info *info, const char *code) {
     if (info && info->error_code && code)
@@ -726,11 +746,11 @@ fail:
 
 /* ---- CollectFields ---- */
 
-typedef struct field_group {
+struct field_group {
     const char *key;
     const gql_node **nodes;
     size_t n, cap;
-} field_group;
+};
 
 typedef struct field_groups {
     field_group *g;
@@ -756,25 +776,55 @@ static int grow(exec_ctx *x, void **p, size_t *cap, size_t n, size_t elem) {
     return 0;
 }
 
+static const gql_node *find_directive_node(const gql_list *dirs, const char *name) {
+    for (size_t i = 0; i < dirs->count; i++)
+        if (strcmp(gql_name_str(dirs->items[i]->u.directive.name), name) == 0)
+            return dirs->items[i];
+    return NULL;
+}
+
+/* graphql-js shouldIncludeNode: @skip first, then @include. 1 include, 0 skip, -1 when an `if`
+ * cannot be read (e.g. null from a nullable variable): x->collect_msg/collect_node are set. */
 static int should_include(exec_ctx *x, const gql_list *dirs) {
-    for (size_t i = 0; i < dirs->count; i++) {
-        const gql_node *d = dirs->items[i];
-        const char *n = gql_name_str(d->u.directive.name);
-        int skip = strcmp(n, "skip") == 0;
-        if (!skip && strcmp(n, "include") != 0) continue;
-        const gql_directive *dd = gql_schema_directive(x->s, n);
+    static const char *const names[] = {"skip", "include"};
+    for (int k = 0; k < 2; k++) {
+        const gql_node *d = find_directive_node(dirs, names[k]);
+        const gql_directive *dd = d ? gql_schema_directive(x->s, names[k]) : NULL;
         if (!dd) continue;
         char *msg = NULL;
         const gql_node *at = NULL;
         json_t *args = argument_values(x->s, dd->args, dd->nargs, &d->u.directive.arguments,
                                        x->vars, &msg, &at);
-        free(msg);
-        int v = args && json_is_true(json_object_get(args, "if"));
+        if (!args) {
+            if (!x->collect_msg) {
+                x->collect_msg = msg;
+                x->collect_node = at ? at : d;
+            } else {
+                free(msg);
+            }
+            return -1;
+        }
+        int v = json_is_true(json_object_get(args, "if"));
         json_decref(args);
-        if (skip && v) return 0;
-        if (!skip && !v) return 0;
+        if (k == 0 && v) return 0;
+        if (k == 1 && !v) return 0;
     }
     return 1;
+}
+
+/* Reports the CollectFields error (if any) as a field error at path; 1 when there was one. */
+static int take_collect_error(exec_ctx *x, const path_seg *path) {
+    if (!x->collect_msg) return 0;
+    field_error(x, x->collect_msg, x->collect_node, path);
+    x->collect_msg = NULL;
+    x->collect_node = NULL;
+    return 1;
+}
+
+static void drop_collect_error(exec_ctx *x) {
+    free(x->collect_msg);
+    x->collect_msg = NULL;
+    x->collect_node = NULL;
 }
 
 static int fragment_applies(exec_ctx *x, const gql_node *cond, const gql_type *t) {
@@ -789,11 +839,11 @@ static int fragment_applies(exec_ctx *x, const gql_node *cond, const gql_type *t
 static void collect_fields(exec_ctx *x, const gql_type *t, const gql_node *sel_set,
                            field_groups *out, name_set *visited) {
     const gql_list *sels = &sel_set->u.selection_set.selections;
-    for (size_t i = 0; i < sels->count && !x->oom; i++) {
+    for (size_t i = 0; i < sels->count && !x->oom && !x->collect_msg; i++) {
         const gql_node *sel = sels->items[i];
         switch (sel->kind) {
         case GQL_FIELD: {
-            if (!should_include(x, &sel->u.field.directives)) continue;
+            if (should_include(x, &sel->u.field.directives) != 1) continue;
             const char *key =
                 gql_name_str(sel->u.field.alias ? sel->u.field.alias : sel->u.field.name);
             field_group *g = NULL;
@@ -809,7 +859,7 @@ static void collect_fields(exec_ctx *x, const gql_type *t, const gql_node *sel_s
             break;
         }
         case GQL_INLINE_FRAGMENT:
-            if (!should_include(x, &sel->u.inline_fragment.directives)) continue;
+            if (should_include(x, &sel->u.inline_fragment.directives) != 1) continue;
             if (!fragment_applies(x, sel->u.inline_fragment.type_condition, t)) continue;
             collect_fields(x, t, sel->u.inline_fragment.selection_set, out, visited);
             break;
@@ -818,7 +868,7 @@ static void collect_fields(exec_ctx *x, const gql_type *t, const gql_node *sel_s
             int seen = 0;
             for (size_t k = 0; k < visited->n; k++)
                 if (strcmp(visited->v[k], name) == 0) seen = 1;
-            if (seen || !should_include(x, &sel->u.fragment_spread.directives)) continue;
+            if (seen || should_include(x, &sel->u.fragment_spread.directives) != 1) continue;
             if (grow(x, (void **)&visited->v, &visited->cap, visited->n, sizeof *visited->v))
                 return;
             visited->v[visited->n++] = name;
@@ -831,6 +881,10 @@ static void collect_fields(exec_ctx *x, const gql_type *t, const gql_node *sel_s
             break;
         }
     }
+}
+
+static void group_error(exec_ctx *x, char *msg, const field_group *g, const path_seg *path) {
+    field_error_code(x, msg, g->nodes, g->n, path, NULL);
 }
 
 /* Sub-fields of all nodes of a group, for object type t. */
@@ -1065,7 +1119,7 @@ static json_t *introspect_field(exec_ctx *x, json_t *parent, const char *fname, 
     switch (kind) {
     case IV_SCHEMA:
         if (!strcmp(fname, "description")) return str_or_null(s->description);
-        if (!strcmp(fname, "types")) return types_json(s->types, s->ntypes);
+        if (!strcmp(fname, "types")) return types_json(s->intro_types, s->ntypes);
         if (!strcmp(fname, "queryType"))
             return s->query ? iv(IV_TYPE, &s->query->ref) : json_null();
         if (!strcmp(fname, "mutationType"))
@@ -1075,7 +1129,7 @@ static json_t *introspect_field(exec_ctx *x, json_t *parent, const char *fname, 
         if (!strcmp(fname, "directives")) {
             json_t *a = json_array();
             for (size_t i = 0; i < s->ndirectives; i++)
-                json_array_append_new(a, iv(IV_DIRECTIVE, s->directives[i]));
+                json_array_append_new(a, iv(IV_DIRECTIVE, s->intro_directives[i]));
             return a;
         }
         break;
@@ -1163,6 +1217,10 @@ static json_t *introspect_field(exec_ctx *x, json_t *parent, const char *fname, 
                 const gql_list *l = &d->ast->u.directive_def.locations;
                 for (size_t i = 0; i < l->count; i++)
                     json_array_append_new(a, json_string(gql_name_str(l->items[i])));
+                /* graphql-js 16.15 declares @deprecated on DIRECTIVE_DEFINITION too, a location
+                 * our parser (like the 2021 specification) does not know: listed here only */
+                if (d->builtin && strcmp(d->name, "deprecated") == 0)
+                    json_array_append_new(a, json_string("DIRECTIVE_DEFINITION"));
                 return a;
             }
             for (int i = 0; i < GQL_DL_COUNT; i++)
@@ -1260,6 +1318,48 @@ static json_t *serialize_leaf(const gql_type *t, json_t *v, char **msg) {
     return NULL;
 }
 
+/* ---- runtime limits: deadline and response size ---- */
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* 1 when the field at path must not run: the deadline passed now (the first such field gets the
+ * error, with extensions.code "deadline_exceeded") or earlier, or the response grew too large. */
+static int cut_here(exec_ctx *x, const field_group *g, const path_seg *path) {
+    if (x->cut) return 1;
+    if (!x->deadline_ns || now_ns() < x->deadline_ns) return 0;
+    x->cut = CUT_DEADLINE;
+    if (json_array_size(x->errors) >= x->max_errors) x->max_errors = json_array_size(x->errors) + 1;
+    field_error_code(x,
+                     dupf("Execution time limit of %u ms exceeded: this field and the fields after "
+                          "it were not executed.",
+                          x->o->timeout_ms),
+                     g->nodes, g->n, path, "deadline_exceeded");
+    return 1;
+}
+
+/* Adds n bytes to the estimate of the serialised data; past the limit, execution stops and the
+ * response becomes a single error (gql_execute). */
+static void account(exec_ctx *x, size_t n, const path_seg *path) {
+    x->out_bytes += n;
+    if (!x->max_bytes || x->out_bytes <= x->max_bytes || x->cut == CUT_SIZE) return;
+    x->cut = CUT_SIZE;
+    x->cut_msg = dupf("The response exceeds the size limit of %zu bytes: ask for fewer fields or "
+                      "smaller pages.",
+                      x->max_bytes);
+    x->cut_path = path ? path_json(path) : NULL;
+}
+
+/* Serialised size of a leaf value (strings without their escapes). */
+static size_t leaf_bytes(const json_t *v) {
+    if (json_is_string(v)) return json_string_length(v) + 2;
+    if (json_is_number(v)) return 12;
+    return 5;
+}
+
 /* ---- execution ---- */
 
 static json_t *execute_fields(exec_ctx *x, const gql_type *t, json_t *parent, field_groups *fg,
@@ -1282,6 +1382,7 @@ static void fill_info(exec_ctx *x, gql_resolve_info *info, const gql_type *t, co
 static void prefetch_fields(exec_ctx *x, const gql_type *t, json_t *const *parents, size_t np,
                             field_groups *fg) {
     if (x->op->u.operation.operation == GQL_OP_MUTATION && t == x->s->mutation) return;
+    if (x->cut) return;
     for (size_t i = 0; i < fg->n; i++) {
         const char *fname = gql_name_str(fg->g[i].nodes[0]->u.field.name);
         const gql_field *f = gql_type_field(t, fname);
@@ -1335,6 +1436,7 @@ static void prefetch_deep(exec_ctx *x, const gql_type *t, json_t *const *parents
         if (nk > 1) {
             field_groups sub = {0};
             collect_subfields(x, ft->named, &fg->g[i], &sub);
+            drop_collect_error(x); /* reported when each value completes */
             prefetch_deep(x, ft->named, kids, nk, &sub, depth + 1);
         }
         free(kids);
@@ -1342,8 +1444,9 @@ static void prefetch_deep(exec_ctx *x, const gql_type *t, json_t *const *parents
 }
 
 static const gql_type *resolve_abstract(exec_ctx *x, const gql_type *abstract, json_t *v,
-                                        const gql_field *f, const gql_node *node,
+                                        const gql_field *f, const field_group *g,
                                         const path_seg *path) {
+    const gql_node *node = g->nodes[0];
     const char *name = NULL;
     const type_entry *te = x->r ? &x->r->types[abstract->index] : NULL;
     if (te && te->resolve_type) {
@@ -1355,35 +1458,35 @@ static const gql_type *resolve_abstract(exec_ctx *x, const gql_type *abstract, j
         name = json_string_value(json_object_get(v, "__typename"));
     }
     if (!name) {
-        field_error(x,
+        group_error(x,
                     dupf("Abstract type \"%s\" must resolve to an Object type at runtime for "
                          "field \"%s.%s\". Either the \"%s\" type should provide a \"resolveType\" "
                          "function or each possible type should provide an \"isTypeOf\" function.",
                          abstract->name, f->owner->name, f->name, abstract->name),
-                    node, path);
+                    g, path);
         return NULL;
     }
     const gql_type *rt = gql_schema_type(x->s, name);
     if (!rt) {
-        field_error(x,
+        group_error(x,
                     dupf("Abstract type \"%s\" was resolved to a type \"%s\" that does not exist "
                          "inside the schema.",
                          abstract->name, name),
-                    node, path);
+                    g, path);
         return NULL;
     }
     if (rt->kind != GQL_TYPE_OBJECT) {
-        field_error(x,
+        group_error(x,
                     dupf("Abstract type \"%s\" was resolved to a non-object type \"%s\".",
                          abstract->name, name),
-                    node, path);
+                    g, path);
         return NULL;
     }
     if (!gql_schema_is_sub_type(x->s, abstract, rt)) {
-        field_error(x,
+        group_error(x,
                     dupf("Runtime Object type \"%s\" is not a possible type for \"%s\".", name,
                          abstract->name),
-                    node, path);
+                    g, path);
         return NULL;
     }
     return rt;
@@ -1430,6 +1533,7 @@ static const gql_type **prefetch_abstract_items(exec_ctx *x, const gql_type *abs
         if (np > 1) {
             field_groups sub = {0};
             collect_subfields(x, rt, g, &sub);
+            drop_collect_error(x);
             prefetch_deep(x, rt, parents, np, &sub, 0);
         } else {
             types[i] = NULL; /* alone: prefetched as usual when it completes */
@@ -1453,14 +1557,15 @@ static json_t *complete_value(exec_ctx *x, const gql_tref *t, const gql_field *f
 static json_t *complete_list(exec_ctx *x, const gql_tref *t, const gql_field *f,
                              const field_group *g, const path_seg *path, json_t *v) {
     if (!json_is_array(v)) {
-        field_error(x,
+        group_error(x,
                     dupf("Expected Iterable, but did not find one for field \"%s.%s\".",
                          f->owner->name, f->name),
-                    g->nodes[0], path);
+                    g, path);
         return NULL;
     }
     const gql_tref *item_t = t->of;
     const gql_type *nt = gql_tref_named(item_t);
+    account(x, 2 + json_array_size(v), path);
     /* batch: prefetch the sub-fields of all items at once (concrete object item types) */
     int prefetched = 0;
     const gql_type **grouped = NULL;
@@ -1469,6 +1574,7 @@ static json_t *complete_list(exec_ctx *x, const gql_tref *t, const gql_field *f,
     if (nt->kind == GQL_TYPE_OBJECT && json_array_size(v) > 1 && x->r) {
         field_groups sub = {0};
         collect_subfields(x, nt, g, &sub);
+        drop_collect_error(x);
         size_t n = json_array_size(v);
         json_t **parents = calloc(n ? n : 1, sizeof *parents);
         if (parents) {
@@ -1491,17 +1597,18 @@ static json_t *complete_list(exec_ctx *x, const gql_tref *t, const gql_field *f,
              (item_t->kind == GQL_REF_NON_NULL && item_t->of->kind == GQL_REF_NAMED))) {
             field_groups sub = {0};
             collect_subfields(x, nt, g, &sub);
-            c = execute_fields(x, nt, item, &sub, &p, 1);
+            c = take_collect_error(x, &p) ? NULL : execute_fields(x, nt, item, &sub, &p, 1);
         } else if (grouped && grouped[i] &&
                    (item_t->kind == GQL_REF_NAMED ||
                     (item_t->kind == GQL_REF_NON_NULL && item_t->of->kind == GQL_REF_NAMED))) {
             /* CompleteValue for an abstract item whose group was prefetched */
-            const gql_type *rt = resolve_abstract(x, nt, item, f, g->nodes[0], &p);
+            const gql_type *rt = resolve_abstract(x, nt, item, f, g, &p);
             c = NULL;
             if (rt) {
                 field_groups sub = {0};
                 collect_subfields(x, rt, g, &sub);
-                c = execute_fields(x, rt, item, &sub, &p, rt == grouped[i]);
+                if (!take_collect_error(x, &p))
+                    c = execute_fields(x, rt, item, &sub, &p, rt == grouped[i]);
             }
         } else {
             c = complete_value(x, item_t, f, g, &p, item);
@@ -1528,10 +1635,10 @@ static json_t *complete_value(exec_ctx *x, const gql_tref *t, const gql_field *f
         if (!c) return NULL;
         if (json_is_null(c)) {
             json_decref(c);
-            field_error(
+            group_error(
                 x,
                 dupf("Cannot return null for non-nullable field %s.%s.", f->owner->name, f->name),
-                g->nodes[0], path);
+                g, path);
             return NULL;
         }
         return c;
@@ -1542,16 +1649,18 @@ static json_t *complete_value(exec_ctx *x, const gql_tref *t, const gql_field *f
     if (gql_type_is_leaf(nt)) {
         char *msg = NULL;
         json_t *r = serialize_leaf(nt, v, &msg);
-        if (!r) field_error(x, msg ? msg : strdup("cannot serialize"), g->nodes[0], path);
+        if (!r) group_error(x, msg ? msg : strdup("cannot serialize"), g, path);
+        if (r) account(x, leaf_bytes(r), path);
         return r;
     }
     const gql_type *rt = nt;
     if (gql_type_is_abstract(nt)) {
-        rt = resolve_abstract(x, nt, v, f, g->nodes[0], path);
+        rt = resolve_abstract(x, nt, v, f, g, path);
         if (!rt) return NULL;
     }
     field_groups sub = {0};
     collect_subfields(x, rt, g, &sub);
+    if (take_collect_error(x, path)) return NULL;
     return execute_fields(x, rt, v, &sub, path, 0);
 }
 
@@ -1563,10 +1672,11 @@ static json_t *execute_field(exec_ctx *x, const gql_type *t, json_t *parent, con
     const char *fname = gql_name_str(node->u.field.name);
     const gql_field *f = gql_schema_field(x->s, t, fname);
     if (!f) return json_null(); /* validation prevents this; graphql-js returns undefined */
+    if (cut_here(x, g, path)) return gql_tref_is_non_null(f->type) ? NULL : json_null();
     if (strcmp(fname, "__typename") == 0) return json_string(t->name);
     if ((strcmp(fname, "__schema") == 0 || strcmp(fname, "__type") == 0) && t == x->s->query &&
         x->o->introspection == GQL_INTROSPECTION_OFF) {
-        field_error(x, strdup("GraphQL introspection is not allowed here."), node, path);
+        group_error(x, strdup("GraphQL introspection is not allowed here."), g, path);
         return gql_tref_is_non_null(f->type) ? NULL : json_null();
     }
     char *msg = NULL;
@@ -1575,7 +1685,8 @@ static json_t *execute_field(exec_ctx *x, const gql_type *t, json_t *parent, con
         argument_values(x->s, f->args, f->nargs, &node->u.field.arguments, x->vars, &msg, &at);
     json_t *resolved = NULL;
     if (!args) {
-        field_error(x, msg, node, path);
+        /* graphql-js getArgumentValues: at the argument value (or the first field node) */
+        field_error(x, msg, at ? at : node, path);
         return gql_tref_is_non_null(f->type) ? NULL : json_null();
     }
     if (strcmp(fname, "__schema") == 0 && t == x->s->query) {
@@ -1596,7 +1707,8 @@ static json_t *execute_field(exec_ctx *x, const gql_type *t, json_t *parent, con
             if (re->fn(&info, parent, args, &resolved, &err) != 0) {
                 json_decref(resolved);
                 json_decref(args);
-                field_error_code(x, err ? err : strdup("resolver failed"), node, path, code);
+                field_error_code(x, err ? err : strdup("resolver failed"), g->nodes, g->n, path,
+                                 code);
                 return gql_tref_is_non_null(f->type) ? NULL : json_null();
             }
             free(err);
@@ -1616,9 +1728,12 @@ static json_t *execute_fields(exec_ctx *x, const gql_type *t, json_t *parent, fi
                               const path_seg *path, int prefetched) {
     if (!prefetched && x->r) prefetch_fields(x, t, &parent, 1, fg);
     json_t *out = json_object();
+    account(x, 2, path);
     for (size_t i = 0; i < fg->n; i++) {
         path_seg p = {path, fg->g[i].key, 0};
+        account(x, strlen(fg->g[i].key) + 4, &p);
         json_t *v = execute_field(x, t, parent, &fg->g[i], &p);
+        if (v && json_is_null(v)) account(x, 4, &p);
         if (!v || x->oom) {
             json_decref(v);
             json_decref(out);
@@ -1631,28 +1746,35 @@ static json_t *execute_fields(exec_ctx *x, const gql_type *t, json_t *parent, fi
 
 /* ---- introspection detection ---- */
 
-static int sel_uses_introspection(const gql_document *doc, const gql_node *set, int depth) {
-    if (!set || depth > 64) return 0;
-    const gql_list *sels = &set->u.selection_set.selections;
-    for (size_t i = 0; i < sels->count; i++) {
-        const gql_node *s = sels->items[i];
-        if (s->kind == GQL_FIELD) {
-            const char *n = gql_name_str(s->u.field.name);
-            if (depth == 0 && (strcmp(n, "__schema") == 0 || strcmp(n, "__type") == 0)) return 1;
-        } else if (s->kind == GQL_INLINE_FRAGMENT) {
-            if (sel_uses_introspection(doc, s->u.inline_fragment.selection_set, depth)) return 1;
-        } else if (s->kind == GQL_FRAGMENT_SPREAD) {
-            const gql_node *fr = find_fragment(doc, gql_name_str(s->u.fragment_spread.name));
-            if (fr && sel_uses_introspection(doc, fr->u.fragment.selection_set, depth + 1))
-                return 1;
-        }
-    }
-    return 0;
+typedef struct frag_index {
+    const gql_node **defs; /* fragment definitions sorted by name */
+    unsigned char *seen;
+    size_t n;
+    int oom;
+} frag_index;
+
+static int cmp_frag(const void *a, const void *b) {
+    const gql_node *x = *(const gql_node *const *)a, *y = *(const gql_node *const *)b;
+    return strcmp(gql_name_str(x->u.fragment.name), gql_name_str(y->u.fragment.name));
 }
 
-int gql_uses_introspection(const gql_document *doc, const gql_node *operation) {
-    /* root-level __schema/__type (through fragments too; depth counts fragment hops) */
-    const gql_node *set = operation->u.operation.selection_set;
+static long frag_find(const frag_index *fi, const char *name) {
+    size_t lo = 0, hi = fi->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(gql_name_str(fi->defs[mid]->u.fragment.name), name);
+        if (c == 0) return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Root-level __schema/__type in this selection set, through inline fragments and fragment
+ * spreads (every fragment visited once: linear in the document, whatever the spreads). */
+static int sel_uses_introspection(frag_index *fi, const gql_node *set) {
     const gql_list *sels = &set->u.selection_set.selections;
     for (size_t i = 0; i < sels->count; i++) {
         const gql_node *s = sels->items[i];
@@ -1660,13 +1782,32 @@ int gql_uses_introspection(const gql_document *doc, const gql_node *operation) {
             const char *n = gql_name_str(s->u.field.name);
             if (strcmp(n, "__schema") == 0 || strcmp(n, "__type") == 0) return 1;
         } else if (s->kind == GQL_INLINE_FRAGMENT) {
-            if (sel_uses_introspection(doc, s->u.inline_fragment.selection_set, 0)) return 1;
+            if (sel_uses_introspection(fi, s->u.inline_fragment.selection_set)) return 1;
         } else if (s->kind == GQL_FRAGMENT_SPREAD) {
-            const gql_node *fr = find_fragment(doc, gql_name_str(s->u.fragment_spread.name));
-            if (fr && sel_uses_introspection(doc, fr->u.fragment.selection_set, 0)) return 1;
+            long k = frag_find(fi, gql_name_str(s->u.fragment_spread.name));
+            if (k < 0 || fi->seen[k]) continue;
+            fi->seen[k] = 1;
+            if (sel_uses_introspection(fi, fi->defs[k]->u.fragment.selection_set)) return 1;
         }
     }
     return 0;
+}
+
+int gql_uses_introspection(const gql_document *doc, const gql_node *operation) {
+    const gql_list *defs = &doc->root->u.document.definitions;
+    frag_index fi = {0};
+    fi.defs = malloc((defs->count ? defs->count : 1) * sizeof *fi.defs);
+    fi.seen = calloc(defs->count ? defs->count : 1, 1);
+    if (!fi.defs || !fi.seen) {
+        free(fi.defs), free(fi.seen);
+        return 1; /* out of memory: treat as introspection (refused when not allowed) */
+    }
+    for (size_t i = 0; i < defs->count; i++)
+        if (defs->items[i]->kind == GQL_FRAGMENT_DEFINITION) fi.defs[fi.n++] = defs->items[i];
+    qsort(fi.defs, fi.n, sizeof *fi.defs, cmp_frag);
+    int r = sel_uses_introspection(&fi, operation->u.operation.selection_set);
+    free(fi.defs), free(fi.seen);
+    return r;
 }
 
 /* ---- execute ---- */
@@ -1733,20 +1874,36 @@ json_t *gql_execute(const gql_schema *s, const gql_resolvers *r, const gql_docum
     }
     exec_ctx x = {.s = s, .r = r, .doc = doc, .op = op, .o = o, .vars = vars, .errors = errors};
     x.max_errors = o->max_errors ? o->max_errors : 100;
+    x.max_bytes = o->max_response_bytes;
+    if (o->timeout_ms) x.deadline_ns = now_ns() + (uint64_t)o->timeout_ms * 1000000u;
     gql_arena_init(&x.arena, 0);
     json_t *root_value = o->root_value ? json_incref(o->root_value) : json_object();
     field_groups fg = {0};
     name_set visited = {0};
     collect_fields(&x, root, op->u.operation.selection_set, &fg, &visited);
-    json_t *data = x.oom ? NULL : execute_fields(&x, root, root_value, &fg, NULL, 0);
+    json_t *data = NULL;
+    if (!take_collect_error(&x, NULL) && !x.oom) /* root: data null (graphql-js) */
+        data = execute_fields(&x, root, root_value, &fg, NULL, 0);
     json_decref(root_value);
     gql_arena_free(&x.arena);
     json_decref(vars);
-    if (x.oom) {
+    if (o->built_bytes) *o->built_bytes = x.out_bytes;
+    if (x.oom || (x.cut == CUT_SIZE && !x.cut_msg)) {
         json_decref(data);
+        json_decref(x.cut_path);
         json_decref(resp), json_decref(errors);
         *status = GQL_EXEC_INTERNAL;
         return NULL;
+    }
+    if (x.cut == CUT_SIZE) { /* nothing of the oversized data is sent: one error, data null */
+        json_decref(data);
+        data = NULL;
+        json_array_clear(errors);
+        json_t *e = json_pack("{s:s}", "message", x.cut_msg);
+        if (x.cut_path) json_object_set_new(e, "path", x.cut_path);
+        json_object_set_new(e, "extensions", json_pack("{s:s}", "code", "response_too_large"));
+        json_array_append_new(errors, e);
+        free(x.cut_msg);
     }
     if (json_array_size(errors) > 0)
         json_object_set_new(resp, "errors", errors);

@@ -83,6 +83,18 @@ typedef struct gql_exec_opts {
      * 0 = all. A disallowed kind gives *status GQL_EXEC_NOT_ALLOWED. */
     unsigned allowed_operations;
     size_t max_errors; /* field errors kept; 0 = 100 */
+    /* Execution time limit from the start of gql_execute, in ms (0 = none). Checked before each
+     * field: once passed, that field gets the error "Execution time limit of N ms exceeded..."
+     * with its path and extensions.code "deadline_exceeded", and it and every field after it
+     * are null without running (null propagation as for any field error). */
+    unsigned timeout_ms;
+    /* Limit of the serialised data, in bytes (an estimate kept while completing values; 0 =
+     * none). Past it execution stops and the response is {"errors": [{message, path (where it
+     * was crossed), extensions: {code: "response_too_large"}}], "data": null}. */
+    size_t max_response_bytes;
+    /* Out (optional): the estimate of the data built, parts later dropped (a cut, null
+     * propagation) included: what the request allocated, for the caller's memory decisions. */
+    size_t *built_bytes;
 } gql_exec_opts;
 
 typedef enum gql_exec_status {
@@ -106,7 +118,8 @@ json_t *gql_execute(const gql_schema *s, const gql_resolvers *r, const gql_docum
 int gql_coerce_variables(const gql_schema *s, const gql_node *operation, const json_t *inputs,
                          json_t **out, json_t *errors);
 
-/* 1 when the operation (fragments followed) selects __schema or __type. */
+/* 1 when the operation selects __schema or __type at its root level (through inline fragments
+ * and fragment spreads, each fragment visited once). */
 int gql_uses_introspection(const gql_document *doc, const gql_node *operation);
 
 #endif

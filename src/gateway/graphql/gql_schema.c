@@ -298,6 +298,20 @@ static int location_from_name(const char *name) {
 
 static const char *const std_scalars[] = {"Int", "Float", "String", "Boolean", "ID"};
 #define N_STD_SCALARS 5
+/* graphql-js 16 specifiedScalarTypes descriptions (introspection shows them) */
+static const char *const std_scalar_descriptions[] = {
+    "The `Int` scalar type represents non-fractional signed whole numeric values. Int can "
+    "represent values between -(2^31) and 2^31 - 1.",
+    "The `Float` scalar type represents signed double-precision fractional values as specified "
+    "by [IEEE 754](https://en.wikipedia.org/wiki/IEEE_floating_point).",
+    "The `String` scalar type represents textual data, represented as UTF-8 character sequences. "
+    "The String type is most often used by GraphQL to represent free-form human-readable text.",
+    "The `Boolean` scalar type represents `true` or `false`.",
+    "The `ID` scalar type represents a unique identifier, often used to refetch an object or as "
+    "key for a cache. The ID type appears in a JSON response as a String; however, it is not "
+    "intended to be human-readable. When expected as an input type, any string (such as `\"4\"`) "
+    "or integer (such as `4`) input value will be accepted as an ID.",
+};
 
 /* ---- kinds of AST nodes ---- */
 
@@ -457,7 +471,10 @@ static gql_type *resolve_named(builder *b, const char *name) {
     for (int i = 0; i < N_STD_SCALARS; i++) {
         if (strcmp(name, std_scalars[i]) == 0) {
             t = add_type(b, GQL_TYPE_SCALAR, std_scalars[i], NULL);
-            if (t) t->builtin = true;
+            if (t) {
+                t->builtin = true;
+                t->description = std_scalar_descriptions[i];
+            }
             return t;
         }
     }
@@ -1397,6 +1414,96 @@ static const gql_tref *non_null(builder *b, const gql_tref *of) {
     return r;
 }
 
+/* ---- graphql-js type map order (GraphQLSchema constructor, collectReferencedTypes) ---- */
+
+typedef struct order_ctx {
+    gql_schema *s;
+    bool *in_set;
+    size_t n;
+} order_ctx;
+
+static void order_visit(order_ctx *c, gql_type *t);
+
+static void order_ref(order_ctx *c, const gql_tref *r) {
+    const gql_type *t = r ? gql_tref_named(r) : NULL;
+    if (!t || c->in_set[t->index]) return;
+    c->in_set[t->index] = true;
+    order_visit(c, (gql_type *)t);
+}
+
+/* Appends t, then (depth first) every type it references that is not in the set yet. */
+static void order_visit(order_ctx *c, gql_type *t) {
+    c->s->intro_types[c->n++] = t;
+    if (t->kind == GQL_TYPE_UNION) {
+        for (size_t i = 0; i < t->npossible; i++)
+            order_ref(c, &t->possible[i]->ref);
+    } else if (t->kind == GQL_TYPE_OBJECT || t->kind == GQL_TYPE_INTERFACE) {
+        for (size_t i = 0; i < t->ninterfaces; i++)
+            order_ref(c, &t->interfaces[i]->ref);
+        for (size_t i = 0; i < t->nfields; i++) {
+            order_ref(c, t->fields[i].type);
+            for (size_t k = 0; k < t->fields[i].nargs; k++)
+                order_ref(c, t->fields[i].args[k].type);
+        }
+    } else if (t->kind == GQL_TYPE_INPUT_OBJECT) {
+        for (size_t i = 0; i < t->ninput_fields; i++)
+            order_ref(c, t->input_fields[i].type);
+    }
+}
+
+/* s->intro_types: the order of graphql-js buildSchema's type map (what __schema.types lists):
+ * the SDL's type definitions in document order, each followed by the specified scalars it is the
+ * first to reference; then the types referenced only by the roots and the directives'
+ * arguments (user directives, then the specified ones); then the introspection types from
+ * __Schema. s->intro_directives: graphql-js's directive order (the SDL's, then the missing
+ * specified ones: include, skip, deprecated, specifiedBy, oneOf). */
+static int build_intro_order(builder *b) {
+    gql_schema *s = b->s;
+    order_ctx c = {.s = s};
+    s->intro_types = A(b, (s->ntypes ? s->ntypes : 1) * sizeof *s->intro_types);
+    s->intro_directives = A(b, (s->ndirectives ? s->ndirectives : 1) * sizeof *s->intro_directives);
+    c.in_set = calloc(s->ntypes ? s->ntypes : 1, sizeof *c.in_set);
+    if (!s->intro_types || !s->intro_directives || !c.in_set) {
+        free(c.in_set);
+        b->failed = true;
+        return -1;
+    }
+    size_t nd = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < s->ndirectives; i++)
+            if (s->directives[i]->builtin == (pass == 1))
+                s->intro_directives[nd++] = s->directives[i];
+    const gql_list *defs = &s->sdl->root->u.document.definitions;
+    for (size_t i = 0; i < defs->count; i++) /* config.types: all in the set at first */
+        if (is_type_def(defs->items[i]->kind)) {
+            gql_type *t = gql_schema_type(s, gql_name_str(defs->items[i]->u.type_def.name));
+            if (t) c.in_set[t->index] = true;
+        }
+    for (size_t i = 0; i < defs->count; i++) {
+        if (!is_type_def(defs->items[i]->kind)) continue;
+        gql_type *t = gql_schema_type(s, gql_name_str(defs->items[i]->u.type_def.name));
+        bool listed = false; /* a duplicate definition is listed once */
+        for (size_t k = 0; t && k < c.n; k++)
+            if (s->intro_types[k] == t) listed = true;
+        if (t && !listed) order_visit(&c, t);
+    }
+    gql_type *roots[] = {s->query, s->mutation, s->subscription};
+    for (int i = 0; i < 3; i++)
+        if (roots[i]) order_ref(&c, &roots[i]->ref);
+    for (size_t i = 0; i < nd; i++)
+        for (size_t k = 0; k < s->intro_directives[i]->nargs; k++)
+            order_ref(&c, s->intro_directives[i]->args[k].type);
+    gql_type *sch = gql_schema_type(s, "__Schema");
+    if (sch) order_ref(&c, &sch->ref);
+    for (size_t i = 0; i < s->ntypes; i++) /* anything else (none expected) at the end */
+        if (!c.in_set[i]) {
+            c.in_set[i] = true;
+            s->intro_types[c.n++] = s->types[i];
+        }
+    free(c.in_set);
+    return 0;
+}
+
 static int fail_with(err_t *e, gql_errors *errs) {
     if (errs->oom) return err_set(e, 500, "out_of_memory", "", "out of memory building the schema");
     return err_set(e, 400, "graphql_schema", "", "%s%s",
@@ -1546,6 +1653,7 @@ gql_schema *gql_schema_build(const char *sdl, size_t len, gql_errors *errors, er
     }
     validate_schema(&b);
     if (errs->count > before || errs->oom) goto fail;
+    if (build_intro_order(&b) != 0) goto fail;
     for (size_t i = 0; i < b.cap_types; i++)
         free(b.nodes[i].items);
     free(b.nodes);

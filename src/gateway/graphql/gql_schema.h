@@ -135,6 +135,10 @@ typedef struct gql_schema {
     size_t ntypes;
     gql_directive **directives;
     size_t ndirectives;
+    /* introspection order (graphql-js buildSchema): __schema.types lists intro_types (ntypes),
+     * __schema.directives intro_directives (ndirectives) */
+    gql_type **intro_types;
+    gql_directive **intro_directives;
     gql_type *query, *mutation, *subscription;
     gql_field schema_meta, type_meta, typename_meta; /* __schema, __type(name:), __typename */
     gql_type **hash;                                 /* open addressing, hash_cap slots */

@@ -3,6 +3,10 @@
 //   node exec_oracle.js exec <schema.graphql> <data.json> <cases.json>  -> JSON array of results
 //   node exec_oracle.js introspection-query                             -> the query text
 //   node exec_oracle.js roundtrip <schema.graphql> <result.json>        -> "OK" or both printouts
+//   node exec_oracle.js introspection-raw <schema.graphql>              -> the raw result of the
+//     introspection query on buildSchema(sdl) (generates fixtures/exec_introspection.json:
+//     node exec_oracle.js introspection-raw tests/gateway/fixtures/exec_schema.graphql
+//       > tests/gateway/fixtures/exec_introspection.json)
 // The resolvers here and in test_gql_exec.c are written to do the same thing.
 'use strict';
 const fs = require('fs');
@@ -52,6 +56,13 @@ function plain(result) {
   return out;
 }
 
+function introspectionQuery() {
+  return graphql.getIntrospectionQuery({
+    descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true,
+    schemaDescription: true, inputValueDeprecation: true, oneOf: true,
+  });
+}
+
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'exec') {
   const sdl = fs.readFileSync(args[0], 'utf8');
@@ -69,10 +80,11 @@ if (mode === 'exec') {
   });
   process.stdout.write(JSON.stringify(out));
 } else if (mode === 'introspection-query') {
-  process.stdout.write(graphql.getIntrospectionQuery({
-    descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true,
-    schemaDescription: true, inputValueDeprecation: true, oneOf: true,
-  }));
+  process.stdout.write(introspectionQuery());
+} else if (mode === 'introspection-raw') {
+  const schema = graphql.buildSchema(fs.readFileSync(args[0], 'utf8'));
+  const result = graphql.executeSync({ schema, document: graphql.parse(introspectionQuery()) });
+  process.stdout.write(JSON.stringify(plain(result), null, 1) + '\n');
 } else if (mode === 'roundtrip') {
   const sdl = fs.readFileSync(args[0], 'utf8');
   const result = JSON.parse(fs.readFileSync(args[1], 'utf8'));
@@ -87,6 +99,6 @@ if (mode === 'exec') {
   }
   process.stdout.write(got === expected ? 'OK' : '--- expected\n' + expected + '\n--- got\n' + got + '\n');
 } else {
-  process.stderr.write('usage: exec_oracle.js exec|introspection-query|roundtrip ...\n');
+  process.stderr.write('usage: exec_oracle.js exec|introspection-query|introspection-raw|roundtrip ...\n');
   process.exit(2);
 }
