@@ -31,6 +31,7 @@ typedef struct serve_ctx {
     bus_handler_fn fn;
     void *ud;
     natsSubscription *sub;
+    char broadcast[128]; /* bus_subscribe: its subject ("" for responders) */
     struct serve_ctx *next;
 } serve_ctx_t;
 
@@ -660,6 +661,20 @@ int bus_serve(bus_t *b, const char *subject, const char *queue, int workers, bus
 
 int bus_publish(bus_t *b, const char *subject, const void *data, size_t len, err_t *e) {
     if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
+    /* this process's own subscribers first, synchronously (the copy the server sends back
+     * arrives later on the delivery thread) */
+    char *text = malloc(len + 1);
+    if (!text) return err_set(e, 500, "internal", "", "out of memory");
+    memcpy(text, data, len);
+    text[len] = 0;
+    pthread_mutex_lock(&b->mu);
+    for (serve_ctx_t *c = b->serves; c; c = c->next) {
+        size_t out_len = 0;
+        if (c->broadcast[0] && strcmp(c->broadcast, subject) == 0)
+            free(c->fn(subject, text, len, &out_len, c->ud));
+    }
+    pthread_mutex_unlock(&b->mu);
+    free(text);
     natsStatus s = natsConnection_Publish(b->nc, subject, data, (int)len);
     if (s == NATS_OK) s = natsConnection_FlushTimeout(b->nc, 1000);
     return s == NATS_OK ? 0 : nats_err(e, s, "NATS publish");
@@ -678,13 +693,15 @@ static void on_broadcast(natsConnection *nc, natsSubscription *sub, natsMsg *msg
 
 int bus_subscribe(bus_t *b, const char *subject, bus_handler_fn fn, void *ud, err_t *e) {
     if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
-    if (!subject || !*subject || !fn)
-        return err_set(e, 500, "internal", "", "bus_subscribe: subject and handler needed");
+    if (!subject || !*subject || !fn || strlen(subject) >= sizeof((serve_ctx_t){0}.broadcast) ||
+        strpbrk(subject, "*>"))
+        return err_set(e, 500, "internal", "", "bus_subscribe: a literal subject and a handler");
     serve_ctx_t *c = calloc(1, sizeof *c); /* kept with the responders: bus_close frees it */
     if (!c) return err_set(e, 500, "internal", "", "out of memory");
     c->b = b;
     c->fn = fn;
     c->ud = ud;
+    snprintf(c->broadcast, sizeof c->broadcast, "%s", subject);
     natsStatus s = natsConnection_Subscribe(&c->sub, b->nc, subject, on_broadcast, c);
     if (s != NATS_OK) {
         free(c);

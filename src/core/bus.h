@@ -80,11 +80,13 @@ int bus_serve(bus_t *b, const char *subject, const char *queue, int workers, bus
 
 /* Publishes one message to every current subscriber of subject and flushes (a round trip to
  * the server, up to 1 s), so the server has it before the caller goes on. No persistence: a
- * subscriber that is disconnected misses it. */
+ * subscriber that is disconnected misses it. Subscribers of this bus (bus_subscribe) get it
+ * synchronously before the publish, and once more from the server: handlers must be
+ * idempotent. */
 int bus_publish(bus_t *b, const char *subject, const void *data, size_t len, err_t *e);
-/* Every message on subject (no queue group: each subscribing process gets each message) is
- * handed to fn on nats.c's delivery thread; fn's return value is freed and not sent. The
- * subscription lives until bus_close. */
+/* Every message on subject (a literal subject; no queue group: each subscribing process gets
+ * each message) is handed to fn on nats.c's delivery thread; fn's return value is freed and not
+ * sent. The subscription lives until bus_close. */
 int bus_subscribe(bus_t *b, const char *subject, bus_handler_fn fn, void *ud, err_t *e);
 /* How many times the connection was re-established since bus_connect (a subscriber compares it
  * with the value it last saw to learn that it may have missed broadcasts). */

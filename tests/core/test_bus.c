@@ -494,6 +494,37 @@ static void test_stream_max_age(void) {
     bus_close(b);
 }
 
+/* Broadcast (bus_publish / bus_subscribe, used for auth.revoked): every subscribing
+ * connection gets every message (no queue group); a subscriber on the publishing bus gets it
+ * before bus_publish returns. */
+static atomic_int g_bcast_local, g_bcast_remote;
+static char *on_bcast(const char *subject, const char *data, size_t len, size_t *reply_len,
+                      void *ud) {
+    (void)subject, (void)reply_len;
+    if (len == 5 && memcmp(data, "hello", 5) == 0) atomic_fetch_add((atomic_int *)ud, 1);
+    return NULL;
+}
+
+static void test_broadcast(void) {
+    err_t e = {0};
+    bus_t *a = bus_connect(nats_url, "test_bus_bcast_a", &e);
+    bus_t *b = bus_connect(nats_url, "test_bus_bcast_b", &e);
+    REQUIRE(a && b);
+    char subject[64];
+    snprintf(subject, sizeof subject, "test.bcast.%d", (int)getpid());
+    CHECK_EQ_INT(bus_subscribe(a, subject, on_bcast, &g_bcast_local, &e), 0);
+    CHECK_EQ_INT(bus_subscribe(b, subject, on_bcast, &g_bcast_remote, &e), 0);
+    CHECK(bus_subscribe(a, "test.bcast.*", on_bcast, NULL, &e) != 0); /* literal subjects only */
+    CHECK_EQ_INT(bus_publish(a, subject, "hello", 5, &e), 0);
+    CHECK(atomic_load(&g_bcast_local) >= 1); /* synchronously */
+    for (int i = 0; i < 200 && atomic_load(&g_bcast_remote) == 0; i++)
+        usleep(5000);
+    CHECK_EQ_INT(atomic_load(&g_bcast_remote), 1);
+    CHECK_EQ_INT((int)bus_reconnects(a), 0);
+    bus_close(b);
+    bus_close(a);
+}
+
 int main(void) {
     log_init(LOG_WARN, 0, "test_bus");
     snprintf(prefix, sizeof prefix, "t%ld", (long)getpid());
@@ -512,6 +543,7 @@ int main(void) {
     RUN(test_errors);
     RUN(test_close_drains);
     RUN(test_jetstream);
+    RUN(test_broadcast);
     RUN(test_publish_batch);
     RUN(test_stream_max_age);
     bus_shutdown_library();

@@ -1,6 +1,7 @@
 /* auth_revoke: see auth_revoke.h. */
 #include "services/auth/auth_revoke.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,18 +23,26 @@ json_t *auth_ids_of(PGresult *r) {
     return a;
 }
 
+/* An item of the broadcast; ids in lower case, as tokens carry them. */
+static json_t *item(const char *kind, const char *id, long long at) {
+    char low[40];
+    size_t i = 0;
+    for (; id[i] && i + 1 < sizeof low; i++)
+        low[i] = (char)tolower((unsigned char)id[i]);
+    low[i] = 0;
+    return json_pack("{s:s, s:s, s:I}", "kind", kind, "id", low, "at", at);
+}
+
 void auth_revoked_publish(const svc_env_t *env, json_t *sessions, const char *club) {
     json_t *items = json_array();
     long long at = (long long)time(NULL);
     size_t i;
     json_t *id;
     json_array_foreach(sessions, i, id) {
-        json_array_append_new(items,
-                              json_pack("{s:s, s:O, s:I}", "kind", "session", "id", id, "at", at));
+        if (json_is_string(id))
+            json_array_append_new(items, item("session", json_string_value(id), at));
     }
-    if (club)
-        json_array_append_new(items,
-                              json_pack("{s:s, s:s, s:I}", "kind", "club", "id", club, "at", at));
+    if (club) json_array_append_new(items, item("club", club, at));
     if (json_array_size(items) > 0) {
         json_t *msg = json_pack("{s:o}", "items", items);
         char *s = jsonx_dump(msg);

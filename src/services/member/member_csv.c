@@ -14,9 +14,9 @@
 #define CSV_MAX_ROWS 50000
 #define CSV_MAX_ERRORS 500
 
-/* Import columns: where each goes in the member input object ("" = top level). */
 #define AUTH_LINKS_MAX 10000 /* the auth service's users_in_club limit */
 
+/* Import columns: where each goes in the member input object ("" = top level). */
 static const struct {
     const char *column;
     const char *object; /* NULL top, "profile", "address" (home), "link" */

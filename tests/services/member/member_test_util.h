@@ -135,4 +135,29 @@ static void mt_uuid(char *out) {
              b[14], b[15]);
 }
 
+/* A new account of club in the auth service's table (status invited, written in the club's
+ * scope as the app role), so a member may be linked to it (auth_user_id must name an account
+ * of the member's club); its id into out (40). 0 or -1. */
+__attribute__((unused)) static int mt_account(const char *club, char *out) {
+    db_scope_t s = {club, NULL, 0, 0};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    char email[96];
+    snprintf(email, sizeof email, "acct-%ld-%d@example.test", random(), (int)getpid());
+    if (db_begin(mt_pool, &s, &tx, &e) != 0) return -1;
+    const char *p[] = {club, email};
+    PGresult *r = db_exec(tx,
+                          "INSERT INTO auth.users (club_id, email) VALUES ($1::uuid, $2) "
+                          "RETURNING id",
+                          2, p, &e);
+    if (!r) {
+        printf("#   account: %s\n", e.message);
+        db_rollback(tx);
+        return -1;
+    }
+    snprintf(out, 40, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return db_commit(tx, &e);
+}
+
 #endif

@@ -25,7 +25,7 @@ static void seed_b(void) {
     char u[40], in[1024], id[40];
     mt_uuid(u);
     svc_caller_t b = mt_caller(club_b, u, 0, "member:read member:write member:admin");
-    mt_uuid(u);
+    REQUIRE(mt_account(club_b, u) == 0); /* the member is linked to an account of B */
     snprintf(in, sizeof in,
              "{\"member_number\":\"SECRET-1\",\"category\":\"full\",\"status\":\"active\","
              "\"auth_user_id\":\"%s\",\"profile\":{\"first_name\":\"Bea\",\"last_name\":"

@@ -18,8 +18,8 @@ static svc_caller_t admin_a, staff_a, reader_a, member_a, anon_a, netadmin, admi
 #define ADMIN_PERMS "member:read member:write member:admin"
 
 static void setup_callers(void) {
-    mt_uuid(user_m1);
-    mt_uuid(user_m2);
+    if (mt_account(club_a, user_m1) != 0) mt_uuid(user_m1); /* linked members need accounts */
+    if (mt_account(club_a, user_m2) != 0) mt_uuid(user_m2);
     char u[40];
     mt_uuid(u);
     admin_a = mt_caller(club_a, u, 0, ADMIN_PERMS);
@@ -919,7 +919,7 @@ static void test_privacy(void) {
     char id[40], in[512];
     json_t *o = NULL;
     char user[40];
-    mt_uuid(user);
+    REQUIRE(mt_account(club_a, user) == 0);
     snprintf(in, sizeof in,
              "{\"category\":\"full\",\"status\":\"active\",\"auth_user_id\":\"%s\",\"profile\":{"
              "\"first_name\":\"Gdpr\",\"last_name\":\"Subject\",\"email\":\"subject@example.com\","
