@@ -23,6 +23,10 @@ typedef struct cfg {
     size_t http_max_body;      /* RECIPROCAL_HTTP_MAX_BODY_BYTES (default 1048576) */
     int http_timeout_s;        /* RECIPROCAL_HTTP_TIMEOUT_SECONDS idle/read timeout (default 30) */
     int nats_timeout_ms;       /* RECIPROCAL_NATS_REQUEST_TIMEOUT_MS (default 5000) */
+    char nats_user[64];        /* RECIPROCAL_NATS_USER: NATS user of this process ("" = none) */
+    char nats_password[256];   /* RECIPROCAL_NATS_PASSWORD: its password (secret, never logged) */
+    int bus_key_set;           /* RECIPROCAL_BUS_KEY was given (no default) */
+    unsigned char bus_key[32]; /* RECIPROCAL_BUS_KEY: signs the caller assertion on svc.* calls */
     int shutdown_grace_s;      /* RECIPROCAL_SHUTDOWN_GRACE_SECONDS (default 10) */
     int outbox_poll_ms;        /* RECIPROCAL_OUTBOX_POLL_MS (default 200) */
     int events_retention_h;    /* RECIPROCAL_EVENTS_RETENTION_HOURS (720 = 30 days, 1..87600) */
@@ -71,6 +75,10 @@ int cfg_load(cfg_t *c, cfg_getenv_fn get, err_t *e);
 
 /* 1 if `service` is selected by c->services ("all" selects everything, including "gateway"). */
 int cfg_service_enabled(const cfg_t *c, const char *service);
+
+/* RECIPROCAL_BUS_KEY has no default and is required by every process that serves or calls
+ * operations over NATS (serve): 0, or -1 with 500 invalid_config naming the variable. */
+int cfg_require_bus_key(const cfg_t *c, err_t *e);
 
 /* RECIPROCAL_AUTH_KEK has no default and is required only where the auth service runs (serve
  * with auth enabled, `reciprocal auth ...`, seeding accounts): 0 when set, else -1 with

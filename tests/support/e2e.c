@@ -39,13 +39,43 @@ static void print_file(const char *path) {
     fclose(f);
 }
 
-static void apply_env(const char *const *extra_env) {
+int e2e_nats_password(const char *user, char *out, size_t cap) {
+    char var[128];
+    size_t n = (size_t)snprintf(var, sizeof var, "RECIPROCAL_TEST_NATS_PASSWORD_");
+    for (const char *p = user; *p && n + 1 < sizeof var; p++) {
+        char ch = *p;
+        if (ch >= 'a' && ch <= 'z') ch = (char)(ch - 32);
+        var[n++] = ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) ? ch : '_';
+    }
+    var[n] = '\0';
+    const char *pw = getenv(var);
+    if (!pw) return -1;
+    snprintf(out, cap, "%s", pw);
+    return 0;
+}
+
+/* A server runs as the NATS user of its services (tests/run.sh creates them): "all", or the
+ * list joined by "-" ("member,auth" -> "member-auth"), like a real deployment. */
+static void apply_nats_user(const char *services) {
+    char user[64], pw[256];
+    snprintf(user, sizeof user, "%s", services ? services : "all");
+    for (char *p = user; *p; p++)
+        if (*p == ',') *p = '-';
+    const char *server = getenv("RECIPROCAL_TEST_NATS_SERVER_URL");
+    if (!server || e2e_nats_password(user, pw, sizeof pw) != 0) return;
+    setenv("RECIPROCAL_NATS_URL", server, 1);
+    setenv("RECIPROCAL_NATS_USER", user, 1);
+    setenv("RECIPROCAL_NATS_PASSWORD", pw, 1);
+}
+
+static void apply_env(const char *services, const char *const *extra_env) {
     const char *db = getenv("RECIPROCAL_TEST_DATABASE_URL");
     const char *owner = getenv("RECIPROCAL_TEST_OWNER_URL");
     const char *nats = getenv("RECIPROCAL_TEST_NATS_URL");
     if (db) setenv("RECIPROCAL_DATABASE_URL", db, 1);
     if (owner) setenv("RECIPROCAL_MIGRATE_DATABASE_URL", owner, 1);
     if (nats) setenv("RECIPROCAL_NATS_URL", nats, 1);
+    apply_nats_user(services);
     setenv("RECIPROCAL_LOG_FORMAT", "json", 1);
     setenv("RECIPROCAL_SHUTDOWN_GRACE_SECONDS", "5", 1);
     for (const char *const *e = extra_env; e && *e; e++)
@@ -81,7 +111,7 @@ int e2e_start(e2e_proc_t *p, const char *services, int port, int wait_ready,
             dup2(fd, 2);
             close(fd);
         }
-        apply_env(extra_env);
+        apply_env(services, extra_env);
         char listen[64];
         snprintf(listen, sizeof listen, "127.0.0.1:%d", p->port);
         setenv("RECIPROCAL_LISTEN", listen, 1);
@@ -154,7 +184,7 @@ int e2e_run(const char *const *args, const char *const *extra_env, char **out) {
         dup2(pipefd[1], 2);
         close(pipefd[0]);
         close(pipefd[1]);
-        apply_env(extra_env);
+        apply_env(NULL, extra_env);
         const char *argv[32] = {binary()};
         int n = 1;
         for (const char *const *a = args; *a && n < 31; a++)

@@ -24,9 +24,13 @@ typedef struct e2e_resp {
 
 /* A free TCP port on 127.0.0.1. */
 int e2e_free_port(void);
-/* Starts `reciprocal serve --services <services>` (NULL = default). extra_env: NULL-terminated
- * "NAME=value" list added to the environment. Waits for /health/ready when wait_port != 0.
- * Returns 0 or -1 (the log is printed on failure). */
+/* The password of NATS user `user` in this test run (tests/run.sh exports one per user as
+ * RECIPROCAL_TEST_NATS_PASSWORD_<USER>); -1 when there is none. */
+int e2e_nats_password(const char *user, char *out, size_t cap);
+/* Starts `reciprocal serve --services <services>` (NULL = default) as the NATS user of those
+ * services ("all", or the list joined by "-"). extra_env: NULL-terminated "NAME=value" list added
+ * to the environment. Waits for /health/ready when wait_port != 0. Returns 0 or -1 (the log is
+ * printed on failure). */
 int e2e_start(e2e_proc_t *p, const char *services, int port, int wait_ready,
               const char *const *extra_env);
 /* SIGTERM, wait; returns the exit status (0 = clean) or -1. Prints the log when not clean. */
