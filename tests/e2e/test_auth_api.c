@@ -16,7 +16,6 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/json.h"
-#include "core/service.h"
 #include "services/auth/auth_keys.h"
 #include "services/auth/jwt.h"
 #include "services/auth/totp.h"
@@ -48,7 +47,7 @@ static const char *err_msg(const e2e_resp_t *r) {
 
 /* ---- events: no token in them (docs/security.md N3). Like the notification service will,
  * the test reads the event's token_id and fetches the token with auth's NATS-only operation
- * delivery_token, as a service caller holding auth:deliver (a signed envelope). ---- */
+ * delivery_token, as a service caller holding auth:deliver (e2e_event_token). ---- */
 
 #define MAX_SEEN 32
 static char g_seen[MAX_SEEN][128]; /* every secret the tests obtained, for the final scan */
@@ -58,72 +57,10 @@ static void remember_secret(const char *s) {
     if (s && *s && g_n_seen < MAX_SEEN) snprintf(g_seen[g_n_seen++], sizeof g_seen[0], "%s", s);
 }
 
-typedef struct want_event {
-    const char *type;
-    const char *email;
-    bus_t *bus;
-    cfg_t *cfg;
-    char token[128];
-} want_event_t;
-
-/* auth.delivery_token over NATS, as the notification service would call it */
-static int delivery_token(bus_t *b, cfg_t *cfg, const char *club, const char *token_id,
-                          json_t **out, err_t *e) {
-    svc_env_t env = {.cfg = cfg, .bus = b};
-    svc_caller_t sys = {0};
-    snprintf(sys.perms, sizeof sys.perms, "auth:deliver");
-    const svc_module_t *m = svc_find_module("auth");
-    const svc_op_t *op = m ? svc_find_op(m, "delivery_token") : NULL;
-    if (!op) return err_set(e, 500, "internal", "", "no auth.delivery_token");
-    json_t *in = json_pack("{s:s, s:s}", "club_id", club, "token_id", token_id);
-    int status = 0;
-    int rc = svc_call_remote(&env, m, op, &sys, in, &status, out, e);
-    json_decref(in);
-    return rc;
-}
-
-static int on_event(const char *subject, const char *msg_id, const char *data, size_t len,
-                    void *ud) {
-    want_event_t *w = ud;
-    (void)msg_id;
-    json_t *ev = json_loadb(data, len, 0, NULL);
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    json_t *d = json_object_get(ev, "data");
-    const char *club = json_string_value(json_object_get(d, "club_id"));
-    const char *token_id = json_string_value(json_object_get(d, "token_id"));
-    CHECK(json_object_get(d, "token") == NULL);
-    if (type && strcmp(type, w->type) == 0 && strstr(subject, w->type) && club && token_id) {
-        json_t *out = NULL;
-        err_t e = {0};
-        if (delivery_token(w->bus, w->cfg, club, token_id, &out, &e) == 0) {
-            const char *email = json_string_value(json_object_get(out, "email"));
-            const char *tok = json_string_value(json_object_get(out, "token"));
-            if (email && strcmp(email, w->email) == 0 && tok)
-                snprintf(w->token, sizeof w->token, "%s", tok);
-        }
-        json_decref(out);
-    }
-    json_decref(ev);
-    return 0;
-}
-
 static int event_token(const char *type, const char *email, char *out, size_t cap) {
-    static int n;
-    static cfg_t cfg;
-    err_t e = {0};
-    if (cfg_load(&cfg, NULL, &e) != 0) return -1; /* RECIPROCAL_BUS_KEY from tests/run.sh */
-    bus_t *b = bus_connect(getenv("RECIPROCAL_TEST_NATS_URL"), "e2e-auth", &e);
-    if (!b) return -1;
-    want_event_t w = {.type = type, .email = email, .bus = b, .cfg = &cfg};
-    char durable[64], filter[96];
-    snprintf(durable, sizeof durable, "e2e_auth_%d_%d", (int)getpid(), ++n);
-    snprintf(filter, sizeof filter, "events.%s", type);
-    for (int i = 0; i < 20 && !w.token[0]; i++)
-        bus_js_fetch(b, "EVENTS", durable, filter, 500, 500, on_event, &w, &e);
-    bus_close(b);
-    snprintf(out, cap, "%s", w.token);
-    remember_secret(w.token);
-    return w.token[0] ? 0 : -1;
+    int rc = e2e_event_token(type, email, 20, out, cap);
+    remember_secret(out);
+    return rc;
 }
 
 /* ---- helpers ---- */

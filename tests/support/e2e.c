@@ -1,6 +1,10 @@
 /* e2e: see e2e.h. */
 #include "support/e2e.h"
 
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/service.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -354,4 +358,73 @@ const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t 
         line = *end ? end + 2 : end;
     }
     return NULL;
+}
+
+/* ---- one-time tokens, as the notification service gets them (docs/security.md N3) ---- */
+
+typedef struct want_token {
+    const char *type, *email;
+    bus_t *bus;
+    cfg_t *cfg;
+    char token[128];
+} want_token_t;
+
+int e2e_delivery_token(void *bus, const void *cfg, const char *club_id, const char *token_id,
+                       json_t **out) {
+    svc_env_t env = {.cfg = cfg, .bus = bus};
+    svc_caller_t sys = {0};
+    err_t e = {0};
+    int status = 0;
+    snprintf(sys.perms, sizeof sys.perms, "auth:deliver");
+    const svc_module_t *m = svc_find_module("auth");
+    const svc_op_t *op = m ? svc_find_op(m, "delivery_token") : NULL;
+    *out = NULL;
+    if (!op) return -1;
+    json_t *in = json_pack("{s:s, s:s}", "club_id", club_id, "token_id", token_id);
+    int rc = svc_call_remote(&env, m, op, &sys, in, &status, out, &e);
+    json_decref(in);
+    return rc;
+}
+
+static int on_token_event(const char *subject, const char *msg_id, const char *data, size_t len,
+                          void *ud) {
+    want_token_t *w = ud;
+    (void)msg_id;
+    json_t *ev = json_loadb(data, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *d = json_object_get(ev, "data");
+    const char *club = json_string_value(json_object_get(d, "club_id"));
+    const char *token_id = json_string_value(json_object_get(d, "token_id"));
+    if (!w->token[0] && type && strcmp(type, w->type) == 0 && strstr(subject, w->type) && club &&
+        token_id) {
+        json_t *out = NULL;
+        if (e2e_delivery_token(w->bus, w->cfg, club, token_id, &out) == 0) {
+            const char *email = json_string_value(json_object_get(out, "email"));
+            const char *tok = json_string_value(json_object_get(out, "token"));
+            if (email && strcasecmp(email, w->email) == 0 && tok)
+                snprintf(w->token, sizeof w->token, "%s", tok);
+        }
+        json_decref(out);
+    }
+    json_decref(ev);
+    return 0;
+}
+
+int e2e_event_token(const char *type, const char *email, int tries, char *out, size_t cap) {
+    static int calls;
+    static cfg_t cfg;
+    err_t e = {0};
+    out[0] = '\0';
+    if (cfg_load(&cfg, NULL, &e) != 0) return -1; /* RECIPROCAL_BUS_KEY from tests/run.sh */
+    bus_t *b = bus_connect(getenv("RECIPROCAL_TEST_NATS_URL"), "e2e-token", &e);
+    if (!b) return -1;
+    want_token_t w = {.type = type, .email = email, .bus = b, .cfg = &cfg};
+    char durable[64], filter[128];
+    snprintf(durable, sizeof durable, "e2e_token_%d_%d", (int)getpid(), ++calls);
+    snprintf(filter, sizeof filter, "events.%s", type);
+    for (int i = 0; i < tries && !w.token[0]; i++)
+        bus_js_fetch(b, "EVENTS", durable, filter, 500, 500, on_token_event, &w, &e);
+    bus_close(b);
+    snprintf(out, cap, "%s", w.token);
+    return w.token[0] ? 0 : -1;
 }

@@ -59,4 +59,15 @@ void e2e_resp_free(e2e_resp_t *r);
 /* Header value (case-insensitive) from r->headers, copied into buf; NULL when absent. */
 const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t cap);
 
+/* The one-time token of the latest `type` event (auth.invite_created,
+ * auth.password_reset_requested, auth.email_verification_requested) for `email`, fetched the way
+ * the notification service will: the event's token_id, then the auth operation delivery_token
+ * over NATS as a service caller holding auth:deliver (docs/security.md N3). Waits up to
+ * tries x 0.5 s. 0, or -1 when there is none. */
+int e2e_event_token(const char *type, const char *email, int tries, char *out, size_t cap);
+/* auth.delivery_token over NATS: bus is a bus_t *, cfg a cfg_t * (with RECIPROCAL_BUS_KEY);
+ * *out (caller frees) gets the operation's output. */
+int e2e_delivery_token(void *bus, const void *cfg, const char *club_id, const char *token_id,
+                       json_t **out);
+
 #endif
