@@ -295,7 +295,7 @@ rcp_nats_perms() {
     local s=$1 st
     printf 'pub|%s\n' "events.$s.>"
     case $s in
-    gateway) printf '%s\n' 'pub|svc.>' 'sub|auth.revoked' ;;
+    gateway) printf '%s\n' 'pub|svc.>' 'sub|auth.revoked' 'sub|svc.gateway.*' ;;
     auth) printf '%s\n' 'pub|auth.revoked' 'sub|svc.auth.*' ;;
     member) printf '%s\n' 'pub|events.club.>' 'pub|svc.auth.*' 'sub|svc.member.*' ;;
     ledger)
