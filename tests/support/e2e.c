@@ -91,6 +91,17 @@ static const char *binary(void) {
     return b && *b ? b : "build/reciprocal-san";
 }
 
+/* 1 when the file contains needle. */
+static int log_has(const char *path, const char *needle) {
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int found = 0;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    if (f) fclose(f);
+    return found;
+}
+
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -174,6 +185,12 @@ int e2e_stop(e2e_proc_t *p) {
     if (code != 0) {
         printf("#   server exited with status %d\n", code);
         print_file(p->log_path);
+    } else if (log_has(p->log_path, "Not Permitted")) {
+        /* nats-server refused a subscription or publish of the server's own NATS user: its
+         * permissions (scripts/pg.sh rcp_nats_perms) miss a subject the service uses */
+        printf("#   the server's NATS user was refused a subject (Not Permitted)\n");
+        print_file(p->log_path);
+        code = 1;
     }
     return code;
 }

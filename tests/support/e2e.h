@@ -33,7 +33,9 @@ int e2e_nats_password(const char *user, char *out, size_t cap);
  * printed on failure). */
 int e2e_start(e2e_proc_t *p, const char *services, int port, int wait_ready,
               const char *const *extra_env);
-/* SIGTERM, wait; returns the exit status (0 = clean) or -1. Prints the log when not clean. */
+/* SIGTERM, wait; returns the exit status (0 = clean) or -1. Prints the log when not clean. A
+ * server whose log shows a NATS "Not Permitted" (its NATS user was refused a subject it uses,
+ * docs/security.md N1) counts as not clean (1). */
 int e2e_stop(e2e_proc_t *p);
 /* Runs the binary with args (argv[0] excluded), returns exit status; output in *out (malloc). */
 int e2e_run(const char *const *args, const char *const *extra_env, char **out);
