@@ -292,6 +292,55 @@ static void test_auth_revoked_subject(void) {
     bus_close(gw);
 }
 
+/* N1/N2 in a split deployment: three processes, each as its own NATS user (gateway, member,
+ * auth). REST and GraphQL calls of the gateway and the member service's own call to auth (an
+ * invitation) cross processes with sealed callers and work, and no process is refused a
+ * subject it uses (e2e_stop fails on a "Not Permitted" in a server's log). */
+static void test_split_three_processes(void) {
+    e2e_proc_t au, me, gw;
+    e2e_resp_t r;
+    char url[256], body[512], id[64] = "", tok[128];
+    REQUIRE(e2e_start(&au, "auth", 0, 0, NULL) == 0);
+    REQUIRE(e2e_start(&me, "member", 0, 0, NULL) == 0);
+    REQUIRE(e2e_start(&gw, "gateway", 0, 1, NULL) == 0);
+    REQUIRE(e2e_login_admin(&gw, NULL, NULL) == 0);
+    snprintf(url, sizeof url, "%s/api/v1/clubs", gw.base);
+    snprintf(body, sizeof body,
+             "{\"name\":\"Split Club\",\"slug\":\"split-%d\",\"timezone\":\"UTC\","
+             "\"address\":{\"country\":\"GB\"}}",
+             (int)getpid());
+    REQUIRE(e2e_http("POST", url, "application/json", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 201);
+    const char *cid = json_string_value(json_object_get(r.json, "id"));
+    if (cid) snprintf(id, sizeof id, "%s", cid);
+    e2e_resp_free(&r);
+    REQUIRE(id[0]);
+    /* gateway -> member -> auth (invite), two hops over NATS */
+    char email[128];
+    snprintf(email, sizeof email, "split-%d@example.com", (int)getpid());
+    snprintf(url, sizeof url, "%s/api/v1/members", gw.base);
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"category\":\"full\",\"status\":\"active\",\"invite\":"
+             "true,\"profile\":{\"first_name\":\"Sam\",\"last_name\":\"Split\",\"email\":\"%s\"}}",
+             id, email);
+    REQUIRE(e2e_http("POST", url, "application/json", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 201);
+    CHECK(json_string_value(json_object_get(r.json, "auth_user_id")) != NULL);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT(e2e_event_token("auth.invite_created", email, 20, tok, sizeof tok), 0);
+    /* a GraphQL resolver in the split gateway */
+    snprintf(url, sizeof url, "%s/graphql", gw.base);
+    REQUIRE(e2e_http("POST", url, "application/json",
+                     "{\"query\":\"{ clubs(first: 2) { edges { node { slug } } } }\"}", &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(r.body && strstr(r.body, "\"edges\"") && !strstr(r.body, "\"errors\""));
+    e2e_resp_free(&r);
+    e2e_set_bearer(NULL);
+    CHECK_EQ_INT(e2e_stop(&gw), 0);
+    CHECK_EQ_INT(e2e_stop(&me), 0);
+    CHECK_EQ_INT(e2e_stop(&au), 0);
+}
+
 int main(void) {
     RUN(test_start);
     if (g_proc.pid) {
@@ -302,6 +351,7 @@ int main(void) {
         RUN(test_cannot_answer_others_subjects);
         RUN(test_auth_revoked_subject);
         CHECK_EQ_INT(e2e_stop(&g_proc), 0);
+        RUN(test_split_three_processes);
     }
     bus_shutdown_library();
     TEST_DONE();
