@@ -6,7 +6,8 @@
  * permission, input validation, handler). From that declaration:
  *   - the gateway serves each operation on its REST route (src/gateway/gateway.c), and
  *   - svc_serve_bus() answers NATS request/reply on "svc.<service>.<operation>" in queue group
- *     "svc.<service>", so a gateway in another process reaches it (svc_call_remote()).
+ *     "svc.<service>", so a gateway in another process reaches it (svc_call_remote()); the
+ *     caller travels in an envelope signed with RECIPROCAL_BUS_KEY, verified before dispatch.
  * svc_dispatch() is the single entry point both use: validate -> authorise -> handle.
  * Owns nothing global; svc_env_t is owned by main (serve). */
 #ifndef CORE_SERVICE_H
