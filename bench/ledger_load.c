@@ -180,7 +180,8 @@ int main(int argc, char **argv) {
     }
     ledger_configure(&cfg);
     pool = db_pool_open(cfg.database_url, 4, &e);
-    bus = pool ? bus_connect(cfg.nats_url, "ledger_load", &e) : NULL;
+    bus = pool ? bus_connect_auth(cfg.nats_url, "ledger_load", cfg.nats_user, cfg.nats_password, &e)
+               : NULL;
     if (!bus || ledger_bootstrap(pool, bus, &e) != 0) {
         fprintf(stderr, "ledger_load: setup: %s\n", e.message);
         return 1;

@@ -152,9 +152,14 @@ else
     NATS_PORT=$(rcp_free_port)
     if rcp_pg_start "$PG_DATA" "$PG_PORT" "$TMP/log/postgresql.log" "$TMP/secrets.env" test &&
         rcp_pg_roles "$PG_PORT" "$TMP/secrets.env" &&
-        rcp_nats_start "$TMP/nats" "$NATS_PORT" "$TMP/log/nats.log" "$NATS_PIDFILE"; then
+        rcp_nats_conf "$TMP/nats.conf" "$TMP/secrets.env" all &&
+        rcp_nats_start "$TMP/nats" "$NATS_PORT" "$TMP/log/nats.log" "$NATS_PIDFILE" "$TMP/nats.conf"; then
         export RECIPROCAL_DATABASE_URL=$RCP_PG_APP_URL
         export RECIPROCAL_NATS_URL="nats://127.0.0.1:$NATS_PORT"
+        export RECIPROCAL_NATS_USER=all
+        RECIPROCAL_NATS_PASSWORD=$(rcp_nats_password "$TMP/secrets.env" all)
+        export RECIPROCAL_NATS_PASSWORD
+        export RECIPROCAL_BUS_KEY=${RECIPROCAL_BUS_KEY:-$(head -c 32 /dev/urandom | base64)}
         export RECIPROCAL_LOG_FORMAT=text
         export RECIPROCAL_LOG_LEVEL=${RECIPROCAL_LOG_LEVEL:-warn}
         export RECIPROCAL_HTTP_THREADS=$HTTP_THREADS

@@ -93,6 +93,21 @@ fi
 # rcp_pg_start sources var/secrets.env (shell variables, not exported): export the service's
 # secrets whichever way they were set (environment, file, or generated above).
 export RECIPROCAL_AUTH_KEK RECIPROCAL_SEED_ADMIN_PASSWORD RECIPROCAL_CARD_KEK RECIPROCAL_LEDGER_KEK
+# ---- NATS bus (issue 9, docs/security.md N1/N2): the key that signs the caller of every NATS
+# call, and one NATS user per service set with its subject permissions (passwords generated
+# once into var/secrets.env as RECIPROCAL_NATS_PASSWORD_<USER>; this process runs as `all`)
+if ! grep -q "^RECIPROCAL_BUS_KEY=" "$VAR/secrets.env"; then
+    (umask 077 && echo "RECIPROCAL_BUS_KEY=$(head -c 32 /dev/urandom | base64)" >>"$VAR/secrets.env")
+fi
+[[ -n ${RECIPROCAL_BUS_KEY:-} ]] || export "RECIPROCAL_BUS_KEY=$(sed -n "s/^RECIPROCAL_BUS_KEY=//p" "$VAR/secrets.env")"
+export RECIPROCAL_BUS_KEY
+# shellcheck disable=SC2086
+rcp_nats_conf "$VAR/nats/auth.conf" "$VAR/secrets.env" all $RCP_NATS_SERVICES ||
+    die "writing the NATS authorization config failed"
+export RECIPROCAL_NATS_USER=all
+RECIPROCAL_NATS_PASSWORD=$(rcp_nats_password "$VAR/secrets.env" all)
+export RECIPROCAL_NATS_PASSWORD
+# ---- end NATS block
 
 # A nats-server of ours left running by a hard-killed run (its pid in var/nats/nats.pid, checked
 # to be a nats-server): stop it, so it does not hold the port; it is started afresh below, the
@@ -104,7 +119,7 @@ fi
 rcp_port_open "$NATS_PORT" && die "port $NATS_PORT is in use: set RECIPROCAL_NATS_PORT"
 say "starting nats-server on 127.0.0.1:$NATS_PORT (JetStream store $VAR/nats)"
 nats_started=1
-rcp_nats_start "$VAR/nats" "$NATS_PORT" "$VAR/log/nats.log" "$NATS_PIDFILE" ||
+rcp_nats_start "$VAR/nats" "$NATS_PORT" "$VAR/log/nats.log" "$NATS_PIDFILE" "$VAR/nats/auth.conf" ||
     die "nats-server did not start (log: $VAR/log/nats.log)"
 
 rcp_port_open "$HTTP_PORT" && die "port $HTTP_PORT is in use: set RECIPROCAL_HTTP_PORT"
@@ -123,6 +138,8 @@ export RECIPROCAL_LOG_FORMAT=${RECIPROCAL_LOG_FORMAT:-text}
         printf 'export RECIPROCAL_MIGRATE_DATABASE_URL=%q\n' "$RCP_PG_OWNER_URL"
         printf 'export RECIPROCAL_SUPER_DATABASE_URL=%q\n' "$RCP_PG_SUPER_URL"
         printf 'export RECIPROCAL_NATS_URL=%q\n' "$RECIPROCAL_NATS_URL"
+        printf 'export RECIPROCAL_NATS_USER=%q\n' "$RECIPROCAL_NATS_USER"
+        printf 'export RECIPROCAL_NATS_PASSWORD=%q\n' "$RECIPROCAL_NATS_PASSWORD"
         printf 'export RECIPROCAL_LISTEN=%q\n' "$RECIPROCAL_LISTEN"
     } >"$VAR/run.env"
 )
@@ -137,7 +154,7 @@ cat >&2 <<EOF
 [run.sh] ------------------------------------------------------------------
 [run.sh] HTTP        http://127.0.0.1:$HTTP_PORT/  (health: /health/ready)
 [run.sh] PostgreSQL  postgresql://reciprocal_app:***@127.0.0.1:$PG_PORT/reciprocal
-[run.sh] NATS        nats://127.0.0.1:$NATS_PORT
+[run.sh] NATS        nats://127.0.0.1:$NATS_PORT  (user all; users and permissions in var/nats/auth.conf)
 [run.sh] env         source var/run.env   (URLs with passwords; logs in var/log)
 [run.sh] Ctrl-C stops the service, PostgreSQL and nats-server.
 [run.sh] ------------------------------------------------------------------

@@ -198,9 +198,11 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
     const svc_module_t *started[16] = {0}; /* modules whose start hook ran, for stop */
     int n_started = 0;
 
+    /* every NATS call is signed and verified with RECIPROCAL_BUS_KEY (docs/security.md N2) */
+    if (cfg_require_bus_key(cfg, &e) != 0) goto fail;
     db = db_pool_open(cfg->database_url, cfg->db_pool_size, &e);
     if (!db) goto fail;
-    bus = bus_connect(cfg->nats_url, "reciprocal", &e);
+    bus = bus_connect_auth(cfg->nats_url, "reciprocal", cfg->nats_user, cfg->nats_password, &e);
     if (!bus) goto fail;
     /* events are kept RECIPROCAL_EVENTS_RETENTION_HOURS: the stream's MaxAge, the relay's purge */
     const long long retention_s = (long long)cfg->events_retention_h * 3600;

@@ -90,9 +90,16 @@ rcp_pg_roles "$PG_PORT" "$TMP/secrets.env" || {
 }
 
 NATS_PIDFILE=$TMP/nats.pid
+# nats-server with authentication (docs/security.md N1): "test" (unrestricted) for the test
+# programs themselves, the real service users for the servers they start (tests/support/e2e.c)
+NATS_USERS=(test all gateway auth member ledger member-auth)
+rcp_nats_conf "$TMP/nats.conf" "$TMP/secrets.env" "${NATS_USERS[@]}" || {
+    echo "0 passed, 1 failed"
+    exit 1
+}
 for attempt in 1 2 3 4 5; do
     NATS_PORT=$(rcp_free_port)
-    if rcp_nats_start "$TMP/nats" "$NATS_PORT" "$TMP/log/nats.log" "$NATS_PIDFILE"; then
+    if rcp_nats_start "$TMP/nats" "$NATS_PORT" "$TMP/log/nats.log" "$NATS_PIDFILE" "$TMP/nats.conf"; then
         break
     fi
     if ((attempt == 5)); then
@@ -116,7 +123,14 @@ chmod 755 "$TMP/pg_ctl"
 export RECIPROCAL_TEST_DATABASE_URL=$RCP_PG_APP_URL
 export RECIPROCAL_TEST_OWNER_URL=$RCP_PG_OWNER_URL
 export RECIPROCAL_TEST_SUPER_URL=$RCP_PG_SUPER_URL
-export RECIPROCAL_TEST_NATS_URL="nats://127.0.0.1:$NATS_PORT"
+export RECIPROCAL_TEST_NATS_URL="nats://test:$(rcp_nats_password "$TMP/secrets.env" test)@127.0.0.1:$NATS_PORT"
+export RECIPROCAL_TEST_NATS_SERVER_URL="nats://127.0.0.1:$NATS_PORT"
+for u in "${NATS_USERS[@]}"; do
+    v=$(rcp_nats_var "$u")
+    export "${v/RECIPROCAL_/RECIPROCAL_TEST_}=$(rcp_nats_password "$TMP/secrets.env" "$u")"
+done
+# the key that signs the caller of every NATS call (docs/security.md N2), fresh per run
+export RECIPROCAL_BUS_KEY=${RECIPROCAL_BUS_KEY:-$(head -c 32 /dev/urandom | base64)}
 export RECIPROCAL_TEST_PG_CTL=$TMP/pg_ctl
 export RECIPROCAL_TEST_BIN=${RECIPROCAL_TEST_BIN:-$ROOT/build/reciprocal-san}
 export RECIPROCAL_TEST_ROOT=$ROOT

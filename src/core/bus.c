@@ -149,6 +149,24 @@ static void free_bus(bus_t *b) {
 }
 
 bus_t *bus_connect(const char *url, const char *name, err_t *e) {
+    return bus_connect_auth(url, name, NULL, NULL, e);
+}
+
+/* The reply inbox of a user's requests: `_INBOX.<user>.` (user reduced to subject-token
+ * characters), so its NATS permissions grant it its own replies only (docs/security.md N1). */
+static void inbox_prefix(const char *user, char *out, size_t cap) {
+    size_t n = (size_t)snprintf(out, cap, "_INBOX.");
+    for (const char *p = user; *p && n + 2 < cap; p++) {
+        char ch = *p;
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '-' || ch == '_';
+        out[n++] = ok ? ch : '_';
+    }
+    out[n] = '\0';
+}
+
+bus_t *bus_connect_auth(const char *url, const char *name, const char *user, const char *password,
+                        err_t *e) {
     if (!url || !*url) {
         err_set(e, 500, "internal", "", "NATS URL is empty");
         return NULL;
@@ -170,6 +188,12 @@ bus_t *bus_connect(const char *url, const char *name, err_t *e) {
     s = natsOptions_Create(&opts);
     if (s == NATS_OK) s = natsOptions_SetURL(opts, url);
     if (s == NATS_OK) s = natsOptions_SetName(opts, b->name);
+    if (s == NATS_OK && user && *user) {
+        char prefix[96];
+        inbox_prefix(user, prefix, sizeof prefix);
+        s = natsOptions_SetUserInfo(opts, user, password ? password : "");
+        if (s == NATS_OK) s = natsOptions_SetCustomInboxPrefix(opts, prefix);
+    }
     if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, true);
     if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1); /* forever */
     if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 500);
@@ -315,11 +339,14 @@ static int subjects_equal(const jsStreamConfig *c, const char *const *subjects, 
 /* Creates the stream, or updates it when its subjects, storage, duplicate window, MaxAge (0 =
  * unlimited) or (replicas > 1) replica count differ from the wanted ones. */
 static int ensure_stream(bus_t *b, const char *stream, const char *const *subjects, int replicas,
-                         int64_t max_age_ns, err_t *e) {
+                         int64_t max_age_ns, int64_t dup_ns, err_t *e) {
     if (replicas < 1 || replicas > 5)
         return err_set(e, 500, "internal", "replicas", "replicas must be 1..5");
+    if (dup_ns < BUS_DUP_WINDOW_NS)
+        return err_set(e, 500, "internal", "duplicate_window",
+                       "the duplicate window must be at least 2 minutes");
     /* JetStream requires the duplicate window to fit in MaxAge */
-    if (max_age_ns < 0 || (max_age_ns > 0 && max_age_ns < BUS_DUP_WINDOW_NS))
+    if (max_age_ns < 0 || (max_age_ns > 0 && max_age_ns < dup_ns))
         return err_set(e, 500, "internal", "max_age",
                        "MaxAge must be 0 or >= the duplicate window");
     if (!b || !stream || !*stream || strpbrk(stream, ". *>\t\r\n"))
@@ -336,7 +363,7 @@ static int ensure_stream(bus_t *b, const char *stream, const char *const *subjec
     cfg.SubjectsLen = n;
     cfg.Storage = js_FileStorage;
     cfg.Retention = js_LimitsPolicy;
-    cfg.Duplicates = BUS_DUP_WINDOW_NS;
+    cfg.Duplicates = dup_ns;
     cfg.Replicas = replicas;
     cfg.MaxAge = max_age_ns;
 
@@ -353,8 +380,8 @@ static int ensure_stream(bus_t *b, const char *stream, const char *const *subjec
     }
     if (s != NATS_OK) return js_err(e, s, jerr, "JetStream stream info");
     int same = si->Config && subjects_equal(si->Config, subjects, n) &&
-               si->Config->Storage == js_FileStorage &&
-               si->Config->Duplicates == BUS_DUP_WINDOW_NS && si->Config->MaxAge == max_age_ns;
+               si->Config->Storage == js_FileStorage && si->Config->Duplicates == dup_ns &&
+               si->Config->MaxAge == max_age_ns;
     /* replicas 1 = "whatever it has" (never scale an existing stream down) */
     if (same && replicas > 1 && si->Config->Replicas != replicas) same = 0;
     if (replicas == 1 && si->Config) cfg.Replicas = si->Config->Replicas;
@@ -368,17 +395,34 @@ static int ensure_stream(bus_t *b, const char *stream, const char *const *subjec
 }
 
 int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects, err_t *e) {
-    return ensure_stream(b, stream, subjects, 1, 0, e);
+    return ensure_stream(b, stream, subjects, 1, 0, BUS_DUP_WINDOW_NS, e);
 }
 
 int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *subjects,
                                int replicas, err_t *e) {
-    return ensure_stream(b, stream, subjects, replicas, 0, e);
+    return ensure_stream(b, stream, subjects, replicas, 0, BUS_DUP_WINDOW_NS, e);
 }
 
 int bus_ensure_stream_max_age(bus_t *b, const char *stream, const char *const *subjects,
                               int64_t max_age_ns, err_t *e) {
-    return ensure_stream(b, stream, subjects, 1, max_age_ns, e);
+    return ensure_stream(b, stream, subjects, 1, max_age_ns, BUS_DUP_WINDOW_NS, e);
+}
+
+int bus_ensure_stream_window(bus_t *b, const char *stream, const char *const *subjects,
+                             int64_t max_age_ns, int64_t dup_window_ns, err_t *e) {
+    return ensure_stream(b, stream, subjects, 1, max_age_ns, dup_window_ns, e);
+}
+
+int bus_js_stream_dup_window(bus_t *b, const char *stream, int64_t *dup_window_ns, err_t *e) {
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    if (!b || !stream || !dup_window_ns)
+        return err_set(e, 500, "internal", "stream", "missing argument");
+    natsStatus s = js_GetStreamInfo(&si, b->js, stream, NULL, &jerr);
+    if (s != NATS_OK) return js_err(e, s, jerr, "JetStream stream info");
+    *dup_window_ns = si->Config ? si->Config->Duplicates : 0;
+    jsStreamInfo_Destroy(si);
+    return 0;
 }
 
 int bus_js_stream_max_age(bus_t *b, const char *stream, int64_t *max_age_ns, err_t *e) {

@@ -15,6 +15,11 @@ typedef struct bus bus_t;
  * Requests made while reconnecting fail at once with 503; JetStream publishes are buffered
  * and wait for their ack (5 s) across a short outage. */
 bus_t *bus_connect(const char *url, const char *name, err_t *e);
+/* The same as NATS user `user` (NULL or "" = none) with its password (never logged). Its
+ * requests take their replies on `_INBOX.<user>.>` (the only inbox its permissions grant it);
+ * a server that refuses the credentials fails the connection with 503. */
+bus_t *bus_connect_auth(const char *url, const char *name, const char *user, const char *password,
+                        err_t *e);
 /* Drains the responders (in-flight requests finish, up to 5 s), then frees everything. */
 void bus_close(bus_t *b);
 /* Releases nats.c's process-wide state (threads, timers). Call once at process end, after the
@@ -37,6 +42,13 @@ int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *
  * ledger's streams stay unlimited. */
 int bus_ensure_stream_max_age(bus_t *b, const char *stream, const char *const *subjects,
                               int64_t max_age_ns, err_t *e);
+/* The same with a duplicate window (Nats-Msg-Id de-duplication) of dup_window_ns (>= 2 minutes,
+ * <= max_age_ns when that is not 0) instead of 2 minutes; an existing stream with another window
+ * is updated. For EVENTS (outbox_ensure_stream, docs/security.md N4). */
+int bus_ensure_stream_window(bus_t *b, const char *stream, const char *const *subjects,
+                             int64_t max_age_ns, int64_t dup_window_ns, err_t *e);
+/* The stream's duplicate window in nanoseconds. */
+int bus_js_stream_dup_window(bus_t *b, const char *stream, int64_t *dup_window_ns, err_t *e);
 /* The stream's MaxAge in nanoseconds (0 = unlimited). */
 int bus_js_stream_max_age(bus_t *b, const char *stream, int64_t *max_age_ns, err_t *e);
 /* The server name of the stream's current leader ("" when not clustered) and its replicas. */

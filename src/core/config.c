@@ -109,6 +109,21 @@ static const cfg_var_t k_vars[] = {
     {"RECIPROCAL_NATS_REQUEST_TIMEOUT_MS", V_INT, MEMBER(nats_timeout_ms), 50, 120000,
      "5000",
      "How long a request to another service over NATS may take, in milliseconds."},
+    {"RECIPROCAL_NATS_USER", V_STR, MEMBER(nats_user), 0, 0,
+     "",
+     "NATS user this process connects as (nats-server runs with authentication; each user may "
+     "answer and publish only its services' subjects, see docs/security.md N1). `make run` "
+     "uses `all`; a `--services member` process uses `member`. Empty = no credentials."},
+    {"RECIPROCAL_NATS_PASSWORD", V_STR, MEMBER(nats_password), 0, 0,
+     "",
+     "Password of RECIPROCAL_NATS_USER (a secret: never logged; `make run` generates one per "
+     "user into var/secrets.env)."},
+    {"RECIPROCAL_BUS_KEY", V_KEK, MEMBER(bus_key), 0, 0,
+     "",
+     "Key that signs the caller of every operation sent over NATS (HMAC-SHA256, bound to the "
+     "subject, the input and a 30-second expiry; docs/security.md N2): 32 random bytes in "
+     "base64, the same in every process of a deployment. No default: `serve` refuses to start "
+     "without it; `make run` generates one into var/secrets.env."},
     {"RECIPROCAL_SHUTDOWN_GRACE_SECONDS", V_INT, MEMBER(shutdown_grace_s), 0, 300,
      "10",
      "Time in-flight requests get to finish after SIGTERM/SIGINT, in seconds; 5 s later the "
@@ -475,6 +490,7 @@ static int set_str(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
         if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7F)
             return err_set(e, 500, "invalid_config", v->name,
                            "%s must be one line of printable text", v->name);
+    if (n == 0 && !v->def[0]) return 0; /* optional text whose default is empty: unset */
     if (n == 0 || n >= v->size)
         return err_set(e, 500, "invalid_config", v->name, "%s must be 1 to %zu bytes long", v->name,
                        v->size - 1);
@@ -521,6 +537,8 @@ static int set_kek(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
         c->card_kek_set = 1;
     else if (v->offset == offsetof(cfg_t, ledger_kek))
         c->ledger_kek_set = 1;
+    else if (v->offset == offsetof(cfg_t, bus_key))
+        c->bus_key_set = 1;
     else
         c->auth_kek_set = 1;
     memset(out, 0, sizeof out);
@@ -531,6 +549,14 @@ bad:
                    "%s must be 32 bytes in base64, e.g. from `head -c 32 /dev/urandom | base64` "
                    "(value not shown)",
                    v->name);
+}
+
+int cfg_require_bus_key(const cfg_t *c, err_t *e) {
+    if (c->bus_key_set) return 0;
+    return err_set(e, 500, "invalid_config", "RECIPROCAL_BUS_KEY",
+                   "RECIPROCAL_BUS_KEY is not set: services sign and verify the caller of "
+                   "every NATS call with it; give every process the same 32 random bytes in "
+                   "base64 (head -c 32 /dev/urandom | base64)");
 }
 
 int cfg_require_auth_kek(const cfg_t *c, err_t *e) {

@@ -28,8 +28,12 @@ typedef struct cfg {
     int http_body_timeout_s;         /* RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS (20) */
     int http_body_min_rate;          /* RECIPROCAL_HTTP_BODY_MIN_RATE bytes/s (500; 0 = none) */
     int nats_timeout_ms;             /* RECIPROCAL_NATS_REQUEST_TIMEOUT_MS (default 5000) */
-    int shutdown_grace_s;            /* RECIPROCAL_SHUTDOWN_GRACE_SECONDS (default 10) */
-    int outbox_poll_ms;              /* RECIPROCAL_OUTBOX_POLL_MS (default 200) */
+    char nats_user[64];        /* RECIPROCAL_NATS_USER: NATS user of this process ("" = none) */
+    char nats_password[256];   /* RECIPROCAL_NATS_PASSWORD: its password (secret, never logged) */
+    int bus_key_set;           /* RECIPROCAL_BUS_KEY was given (no default) */
+    unsigned char bus_key[32]; /* RECIPROCAL_BUS_KEY: signs the caller assertion on svc.* calls */
+    int shutdown_grace_s;      /* RECIPROCAL_SHUTDOWN_GRACE_SECONDS (default 10) */
+    int outbox_poll_ms;        /* RECIPROCAL_OUTBOX_POLL_MS (default 200) */
     int events_retention_h;    /* RECIPROCAL_EVENTS_RETENTION_HOURS (720 = 30 days, 1..87600) */
     int graphql_introspection; /* RECIPROCAL_GRAPHQL_INTROSPECTION: CFG_GQL_INTROSPECTION_* */
     int graphql_max_depth;     /* RECIPROCAL_GRAPHQL_MAX_DEPTH (0 = off, default 15) */
@@ -85,6 +89,10 @@ int cfg_load(cfg_t *c, cfg_getenv_fn get, err_t *e);
 
 /* 1 if `service` is selected by c->services ("all" selects everything, including "gateway"). */
 int cfg_service_enabled(const cfg_t *c, const char *service);
+
+/* RECIPROCAL_BUS_KEY has no default and is required by every process that serves or calls
+ * operations over NATS (serve): 0, or -1 with 500 invalid_config naming the variable. */
+int cfg_require_bus_key(const cfg_t *c, err_t *e);
 
 /* RECIPROCAL_AUTH_KEK has no default and is required only where the auth service runs (serve
  * with auth enabled, `reciprocal auth ...`, seeding accounts): 0 when set, else -1 with

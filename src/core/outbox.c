@@ -366,8 +366,12 @@ int outbox_ensure_stream(bus_t *bus, long long retention_s, err_t *e) {
     if (retention_s < 120 || retention_s > 100LL * 366 * 24 * 3600)
         return err_set(e, 500, "internal", "retention", "events retention out of range");
     const char *const subjects[] = {"events.>", NULL};
-    return bus_ensure_stream_max_age(bus, "EVENTS", subjects,
-                                     (int64_t)retention_s * 1000 * 1000 * 1000, e);
+    /* the relay's recovery bound (docs/security.md N4): JetStream drops a re-published copy of
+     * an acknowledged event whose outbox commit was lost for this long, not only 2 minutes */
+    long long dup_s = retention_s < OUTBOX_DUP_WINDOW_S ? retention_s : OUTBOX_DUP_WINDOW_S;
+    return bus_ensure_stream_window(bus, "EVENTS", subjects,
+                                    (int64_t)retention_s * 1000 * 1000 * 1000,
+                                    (int64_t)dup_s * 1000 * 1000 * 1000, e);
 }
 
 /* Deletes one batch of expired rows from <schema>.outbox (table 0) or .inbox (table 1) in its

@@ -36,9 +36,17 @@ int outbox_add_many(db_tx_t *tx, const char *schema, const char *type, const cha
                     const char *tenant_id, json_t *const *data, size_t n, const outbox_meta_t *meta,
                     err_t *e);
 
+/* The relay's recovery bound: an event the stream acknowledged but whose outbox row was not
+ * marked published (a crash, or PostgreSQL down, between the ack and the commit) is published
+ * again when the relay comes back; JetStream drops that copy (same Nats-Msg-Id) if it comes
+ * within this many seconds of the first. The EVENTS stream's duplicate window (docs/security.md
+ * N4; capped by the retention). */
+#define OUTBOX_DUP_WINDOW_S 3600
+
 /* Creates or updates the JetStream stream EVENTS (subjects events.>) with MaxAge =
- * retention_s seconds (RECIPROCAL_EVENTS_RETENTION_HOURS; >= 120, the duplicate window): an
- * existing stream with another MaxAge (or none) is updated. */
+ * retention_s seconds (RECIPROCAL_EVENTS_RETENTION_HOURS; >= 120) and a duplicate window of
+ * min(OUTBOX_DUP_WINDOW_S, retention_s): an existing stream with another MaxAge or window (such
+ * as the former 2 minutes) is updated. */
 int outbox_ensure_stream(bus_t *bus, long long retention_s, err_t *e);
 
 typedef struct outbox_relay_opts {

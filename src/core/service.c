@@ -1,9 +1,11 @@
 /* service: see service.h. */
 #include "core/service.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -177,6 +179,89 @@ static json_t *error_reply(const err_t *e) {
     return json_pack("{s:i, s:o}", "status", e->status ? e->status : 500, "error", err);
 }
 
+/* ---- signed envelope (docs/security.md N2) ----
+ * A call over NATS is "RCB1 <exp_ms> <mac>\n<json>" where json is {"caller":..,"input":..},
+ * exp_ms the wall-clock expiry in Unix milliseconds and mac the hex HMAC-SHA256, under
+ * RECIPROCAL_BUS_KEY, of "RCB1\n<subject>\n<exp_ms>\n<json>": the caller is believed only when
+ * it was sealed by a process holding the key, for this subject, this input and recently. */
+
+#define ENVELOPE_TAG "RCB1"
+#define ENVELOPE_TTL_MS 30000LL  /* lifetime of an assertion */
+#define ENVELOPE_SKEW_MS 30000LL /* tolerated clock difference between two hosts */
+
+static long long wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void envelope_mac(const unsigned char key[32], const char *subject, const char *exp,
+                         const char *json, size_t len, unsigned char mac[32]) {
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, 32);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)ENVELOPE_TAG "\n", 5);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)subject, strlen(subject));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\n", 1);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)exp, strlen(exp));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\n", 1);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)json, len);
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_memzero(&st, sizeof st);
+}
+
+char *svc_envelope_seal(const unsigned char key[32], const char *subject,
+                        const svc_caller_t *caller, json_t *input, size_t *len, err_t *e) {
+    json_t *req = json_pack("{s:o, s:O}", "caller", svc_caller_to_json(caller), "input", input);
+    char *json = req ? jsonx_dump(req) : NULL;
+    json_decref(req);
+    if (!json) {
+        err_set(e, 500, "internal", "", "could not encode request");
+        return NULL;
+    }
+    char exp[24], hex[65];
+    unsigned char mac[32];
+    size_t jlen = strlen(json);
+    snprintf(exp, sizeof exp, "%lld", wall_ms() + ENVELOPE_TTL_MS);
+    envelope_mac(key, subject, exp, json, jlen, mac);
+    sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+    size_t cap = strlen(ENVELOPE_TAG) + strlen(exp) + 64 + 3 + jlen + 1;
+    char *out = malloc(cap);
+    if (out) *len = (size_t)snprintf(out, cap, ENVELOPE_TAG " %s %s\n%s", exp, hex, json);
+    free(json);
+    if (!out) err_set(e, 500, "internal", "", "out of memory");
+    return out;
+}
+
+int svc_envelope_open(const unsigned char key[32], const char *subject, const char *data,
+                      size_t len, svc_caller_t *caller, json_t **envelope, err_t *e) {
+    char exp[24];
+    unsigned char mac[32], want[32];
+    const char *p = data, *end = data + len;
+    size_t n = 0;
+    *envelope = NULL;
+    memset(caller, 0, sizeof *caller);
+    if (len < 5 || memcmp(p, ENVELOPE_TAG " ", 5) != 0) goto bad;
+    for (p += 5; p < end && *p >= '0' && *p <= '9' && n + 1 < sizeof exp; p++)
+        exp[n++] = *p;
+    exp[n] = '\0';
+    if (n == 0 || p + 66 > end || *p != ' ' || p[65] != '\n') goto bad;
+    if (sodium_hex2bin(mac, sizeof mac, p + 1, 64, NULL, &n, NULL) != 0 || n != sizeof mac)
+        goto bad;
+    p += 66;
+    envelope_mac(key, subject, exp, p, (size_t)(end - p), want);
+    if (sodium_memcmp(mac, want, sizeof mac) != 0) goto bad;
+    long long exp_ms = strtoll(exp, NULL, 10), now = wall_ms();
+    if (exp_ms < now || exp_ms > now + ENVELOPE_TTL_MS + ENVELOPE_SKEW_MS) {
+        log_warn("refused a call on %s: its caller assertion is expired or not yet valid", subject);
+        return err_set(e, 401, "invalid_assertion", "", "the caller assertion has expired");
+    }
+    if (jsonx_parse_object(p, (size_t)(end - p), envelope, e) != 0) return -1;
+    return svc_caller_from_json(json_object_get(*envelope, "caller"), caller, e);
+bad:
+    log_warn("refused a call on %s: no valid caller assertion (unsigned or forged)", subject);
+    return err_set(e, 401, "invalid_assertion", "", "the call carries no valid caller assertion");
+}
+
 static char *bus_handler(const char *subject, const char *data, size_t len, size_t *reply_len,
                          void *ud) {
     const bus_binding_t *b = ud;
@@ -190,8 +275,8 @@ static char *bus_handler(const char *subject, const char *data, size_t len, size
         err_set(&e, 404, "unknown_operation", "", "no operation %s", subject);
         goto done;
     }
-    if (jsonx_parse_object(data, len, &env, &e) != 0) goto done;
-    if (svc_caller_from_json(json_object_get(env, "caller"), &caller, &e) != 0) goto done;
+    if (svc_envelope_open(b->env->cfg->bus_key, subject, data, len, &caller, &env, &e) != 0)
+        goto done;
     json_t *input = json_object_get(env, "input");
     log_set_context(caller.request_id, caller.trace_id);
     if (svc_dispatch(b->env, b->module, op, &caller, input, &status, &output, &e) == 0)
@@ -210,6 +295,7 @@ int svc_serve_bus(const svc_env_t *env, const svc_module_t *m, int workers, err_
     static bus_binding_t bindings[32];
     static int n_bindings;
     if (n_bindings >= 32) return err_set(e, 500, "internal", "", "too many service modules");
+    if (!env->cfg || cfg_require_bus_key(env->cfg, e) != 0) return -1;
     bus_binding_t *b = &bindings[n_bindings++];
     b->env = env;
     b->module = m;
@@ -229,14 +315,12 @@ int svc_call_remote(const svc_env_t *env, const svc_module_t *m, const svc_op_t 
     int rc = -1;
     *output = NULL;
     snprintf(subject, sizeof subject, "svc.%s.%s", m->name, op->name);
-    json_t *req = json_pack("{s:o, s:O}", "caller", svc_caller_to_json(caller), "input", input);
-    char *body = jsonx_dump(req);
-    json_decref(req);
-    if (!body) {
-        err_set(e, 500, "internal", "", "could not encode request");
-        goto done;
-    }
-    if (bus_request(env->bus, subject, body, strlen(body), env->cfg->nats_timeout_ms, &reply,
+    size_t body_len = 0;
+    char *body = NULL;
+    if (cfg_require_bus_key(env->cfg, e) != 0) goto done;
+    body = svc_envelope_seal(env->cfg->bus_key, subject, caller, input, &body_len, e);
+    if (!body) goto done;
+    if (bus_request(env->bus, subject, body, body_len, env->cfg->nats_timeout_ms, &reply,
                     &reply_len, e) != 0)
         goto done;
     if (jsonx_parse_object(reply, reply_len, &rj, e) != 0) {

@@ -6,7 +6,8 @@
  * permission, input validation, handler). From that declaration:
  *   - the gateway serves each operation on its REST route (src/gateway/gateway.c), and
  *   - svc_serve_bus() answers NATS request/reply on "svc.<service>.<operation>" in queue group
- *     "svc.<service>", so a gateway in another process reaches it (svc_call_remote()).
+ *     "svc.<service>", so a gateway in another process reaches it (svc_call_remote()); the
+ *     caller travels in an envelope signed with RECIPROCAL_BUS_KEY, verified before dispatch.
  * svc_dispatch() is the single entry point both use: validate -> authorise -> handle.
  * Owns nothing global; svc_env_t is owned by main (serve). */
 #ifndef CORE_SERVICE_H
@@ -27,7 +28,9 @@ typedef struct svc_env {
     bus_t *bus;
 } svc_env_t;
 
-/* Who is calling and from where. Carried across NATS unchanged. */
+/* Who is calling and from where. Carried across NATS unchanged, inside an envelope signed with
+ * RECIPROCAL_BUS_KEY (svc_envelope_seal/open): a process that merely reaches nats-server cannot
+ * make a service believe another caller. */
 typedef struct svc_caller {
     char user_id[40];  /* "" = anonymous */
     char club_id[40];  /* tenant the caller acts for, "" = none */
@@ -140,5 +143,17 @@ int svc_call(const svc_env_t *env, const char *module_name, const char *op_name,
 /* Envelope codec (exposed for tests). */
 json_t *svc_caller_to_json(const svc_caller_t *c);
 int svc_caller_from_json(json_t *j, svc_caller_t *c, err_t *e);
+
+/* The signed envelope of a call over NATS (docs/security.md N2): services do not take the
+ * caller's word. seal returns a malloc'd message (*len bytes) carrying {caller, input} and an
+ * HMAC-SHA256 under key (RECIPROCAL_BUS_KEY) over the subject, the expiry (30 s) and the JSON.
+ * open verifies it in constant time and that it has not expired, then decodes: *envelope (the
+ * caller frees it) holds "input"; -1 + 401 invalid_assertion for an unsigned, forged, altered,
+ * re-targeted (other subject) or expired message. svc_serve_bus refuses to start and
+ * svc_call_remote fails without RECIPROCAL_BUS_KEY. */
+char *svc_envelope_seal(const unsigned char key[32], const char *subject,
+                        const svc_caller_t *caller, json_t *input, size_t *len, err_t *e);
+int svc_envelope_open(const unsigned char key[32], const char *subject, const char *data,
+                      size_t len, svc_caller_t *caller, json_t **envelope, err_t *e);
 
 #endif

@@ -5,9 +5,10 @@
  * limits (document size, depth, cost: gql_parse + gql_validate; introspection for signed-in
  * callers by default), runs gql_execute under the execution deadline and response-size limit
  * (returning memory with malloc_trim after a large request; gql_api_new sets glibc's mmap
- * threshold for the whole process) with the resolvers below and the caller identity of the request (gateway/authn.c), so every field goes
- * through the same operation (svc_dispatch in process, svc_call_remote over NATS) and thus the
- * same permissions and row-level security as REST. Behaviour: docs/graphql-exec.md. */
+ * threshold for the whole process) with the resolvers below and the caller identity of the request
+ * (gateway/authn.c), so every field goes through the same operation (svc_dispatch in process,
+ * svc_call_remote over NATS) and thus the same permissions and row-level security as REST.
+ * Behaviour: docs/graphql-exec.md. */
 #ifndef GATEWAY_GRAPHQL_API_H
 #define GATEWAY_GRAPHQL_API_H
 

@@ -347,7 +347,7 @@ static void test_describe(void) {
     size_t got = fread(text, 1, (size_t)n, f);
     fclose(f);
     CHECK_EQ_INT(got, n);
-    CHECK_EQ_INT(cfg_var_count(), 46);
+    CHECK_EQ_INT(cfg_var_count(), 49);
     /* every variable appears as NAME=default, and every default loads */
     for (size_t i = 0; i < cfg_var_count(); i++) {
         char line[700];
@@ -411,6 +411,35 @@ static void test_auth_vars(void) {
     CHECK_STR(e.field, "RECIPROCAL_AUTH_AUDIENCE");
 }
 
+/* The bus (docs/security.md N1/N2): no key, no serve; the key is 32 bytes of base64 and not
+ * echoed; the NATS user and password are optional text, the password never in an error. */
+static void test_bus_vars(void) {
+    cfg_t c;
+    err_t e = {0};
+    CHECK_EQ_INT(load1("RECIPROCAL_LOG_LEVEL", "info", &c, &e), 0);
+    CHECK_EQ_INT(c.bus_key_set, 0);
+    CHECK_STR(c.nats_user, "");
+    CHECK_STR(c.nats_password, "");
+    CHECK_EQ_INT(cfg_require_bus_key(&c, &e), -1);
+    CHECK_STR(e.field, "RECIPROCAL_BUS_KEY");
+    CHECK_EQ_INT(
+        load1("RECIPROCAL_BUS_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &c, &e), 0);
+    CHECK_EQ_INT(c.bus_key_set, 1);
+    CHECK_EQ_INT(c.auth_kek_set, 0);
+    CHECK_EQ_INT(c.bus_key[31], 31);
+    CHECK_EQ_INT(cfg_require_bus_key(&c, &e), 0);
+    e = (err_t){0};
+    CHECK_EQ_INT(load1("RECIPROCAL_BUS_KEY", "c2hvcnQ=", &c, &e), -1);
+    CHECK_STR(e.field, "RECIPROCAL_BUS_KEY");
+    CHECK(strstr(e.message, "c2hvcnQ") == NULL);
+    CHECK_EQ_INT(load1("RECIPROCAL_NATS_USER", "member-auth", &c, &e), 0);
+    CHECK_STR(c.nats_user, "member-auth");
+    e = (err_t){0};
+    CHECK_EQ_INT(load1("RECIPROCAL_NATS_PASSWORD", "s3cr\x01t", &c, &e), -1);
+    CHECK_STR(e.field, "RECIPROCAL_NATS_PASSWORD");
+    CHECK(strstr(e.message, "s3cr") == NULL);
+}
+
 /* README.md documents every variable of the config table (keeps the docs honest). */
 static void test_readme_lists_every_variable(void) {
     const char *root = getenv("RECIPROCAL_TEST_ROOT");
@@ -440,6 +469,7 @@ int main(void) {
     RUN(test_services);
     RUN(test_first_error_wins_and_all_vars_together);
     RUN(test_describe);
+    RUN(test_bus_vars);
     RUN(test_readme_lists_every_variable);
     TEST_DONE();
 }

@@ -1048,6 +1048,47 @@ static void test_events_stream_retention(void) {
     CHECK(age == 720LL * 3600 * sec);
 }
 
+/* N4 (issue 9, defect 10): the relay republishes an event the stream acknowledged when its
+ * outbox commit was lost (a crash or PostgreSQL outage between the ack and the commit); the copy
+ * must be dropped even when the relay comes back after more than JetStream's default 2 minutes.
+ * EVENTS gets a duplicate window of OUTBOX_DUP_WINDOW_S (1 hour), also applied to an existing
+ * stream made with the old 2-minute window, and a copy within it is not stored twice. */
+static void test_events_stream_duplicate_window(void) {
+    err_t e = {0};
+    const char *subjects[] = {"events.>", NULL};
+    const int64_t sec = 1000LL * 1000 * 1000;
+    int64_t dup = 0;
+    CHECK_EQ_INT(bus_ensure_stream(bus, "EVENTS", subjects, &e), 0); /* the old 2-minute one */
+    CHECK_EQ_INT(bus_js_stream_dup_window(bus, "EVENTS", &dup, &e), 0);
+    CHECK(dup == 120 * sec);
+    CHECK_EQ_INT(outbox_ensure_stream(bus, 720LL * 3600, &e), 0);
+    CHECK_EQ_INT(bus_js_stream_dup_window(bus, "EVENTS", &dup, &e), 0);
+    CHECK(dup == (int64_t)OUTBOX_DUP_WINDOW_S * sec);
+    CHECK(OUTBOX_DUP_WINDOW_S >= 3600);
+    fprintf(stdout, "# EVENTS duplicate window %lld s\n", (long long)(dup / sec));
+    /* the window never exceeds the retention (JetStream requires it to fit in MaxAge) */
+    CHECK_EQ_INT(outbox_ensure_stream(bus, 1800, &e), 0);
+    CHECK_EQ_INT(bus_js_stream_dup_window(bus, "EVENTS", &dup, &e), 0);
+    CHECK(dup == 1800 * sec);
+    CHECK_EQ_INT(outbox_ensure_stream(bus, 720LL * 3600, &e), 0);
+    /* the crash: the event reached the stream (published under its id) but its row still says
+     * unpublished; the relay publishes it again and the stream keeps one copy */
+    char type[96], subject[128], id[37];
+    snprintf(type, sizeof type, "%s.dupwin.x", tp);
+    snprintf(subject, sizeof subject, "events.%s", type);
+    CHECK_EQ_INT(add_event(TENANT_A, type, NULL, id), 0);
+    int duplicate = -1;
+    CHECK_EQ_INT(bus_js_publish(bus, subject, id, "{}", 2, &duplicate, &e), 0);
+    CHECK_EQ_INT(duplicate, 0);
+    CHECK_EQ_INT(publish_all(), 0);
+    char durable[64];
+    snprintf(durable, sizeof durable, "dupwin_%s", tp);
+    int n = 0;
+    CHECK(bus_js_fetch(bus, "EVENTS", durable, subject, 10, 500, count_msgs, &n, &e) >= 0);
+    CHECK(bus_js_fetch(bus, "EVENTS", durable, subject, 10, 300, count_msgs, &n, &e) >= 0);
+    CHECK_EQ_INT(n, 1);
+}
+
 /* ---- relay throughput (a measurement, printed) -------------------------------------------- */
 
 static void test_relay_throughput(void) {
@@ -1119,6 +1160,7 @@ int main(void) {
     RUN(test_relay_survives_nats_outage);
     RUN(test_relay_throughput);
     RUN(test_events_stream_retention);
+    RUN(test_events_stream_duplicate_window);
     RUN(test_purge);
     RUN(test_purge_batches);
     RUN(test_relay_purges);

@@ -502,28 +502,11 @@ static void test_members_connection(void) {
 
 /* ---- me and permissions ---- */
 
-typedef struct want_event {
-    const char *email;
-    char token[128];
-} want_event;
-
-static int on_event(const char *subject, const char *msg_id, const char *data, size_t len,
-                    void *ud) {
-    want_event *w = ud;
-    (void)subject, (void)msg_id;
-    json_t *ev = json_loadb(data, len, 0, NULL);
-    json_t *d = json_object_get(ev, "data");
-    if (jstr(d, "email") && strcmp(jstr(d, "email"), w->email) == 0 && jstr(d, "token"))
-        snprintf(w->token, sizeof w->token, "%s", jstr(d, "token"));
-    json_decref(ev);
-    return 0;
-}
-
 /* Invites email into club with role (as the network administrator), registers it from the
- * auth.invite_created event and signs in: the access token into token (4096). */
+ * token of its auth.invite_created event (e2e_event_token) and signs in: the access token into
+ * token (4096). */
 static int club_user(const char *club_id, const char *slug, const char *email, const char *role,
                      char *token) {
-    static int n;
     char url[256], body[512];
     e2e_resp_t r;
     snprintf(url, sizeof url, "%s/api/v1/auth/invites", g_proc.base);
@@ -535,19 +518,10 @@ static int club_user(const char *club_id, const char *slug, const char *email, c
         return -1;
     }
     e2e_resp_free(&r);
-    err_t e = {0};
-    bus_t *b = bus_connect(getenv("RECIPROCAL_TEST_NATS_URL"), "e2e-graphql", &e);
-    if (!b) return -1;
-    want_event w = {.email = email};
-    char durable[64];
-    snprintf(durable, sizeof durable, "e2e_graphql_%d_%d", (int)getpid(), ++n);
-    for (int i = 0; i < 20 && !w.token[0]; i++)
-        bus_js_fetch(b, "EVENTS", durable, "events.auth.invite_created", 500, 500, on_event, &w,
-                     &e);
-    bus_close(b);
-    if (!w.token[0]) return -1;
+    char tok[128];
+    if (e2e_event_token("auth.invite_created", email, 20, tok, sizeof tok) != 0) return -1;
     snprintf(url, sizeof url, "%s/api/v1/auth/register", g_proc.base);
-    snprintf(body, sizeof body, "{\"token\":\"%s\",\"password\":\"%s\"}", w.token, g_pw);
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"password\":\"%s\"}", tok, g_pw);
     if (e2e_http_as(NULL, "POST", url, "application/json", body, &r) != 0 || r.status != 200) {
         printf("#   register: %ld %s\n", r.status, r.body ? r.body : "");
         e2e_resp_free(&r);

@@ -1,6 +1,10 @@
 /* e2e: see e2e.h. */
 #include "support/e2e.h"
 
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/service.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -39,13 +43,43 @@ static void print_file(const char *path) {
     fclose(f);
 }
 
-static void apply_env(const char *const *extra_env) {
+int e2e_nats_password(const char *user, char *out, size_t cap) {
+    char var[128];
+    size_t n = (size_t)snprintf(var, sizeof var, "RECIPROCAL_TEST_NATS_PASSWORD_");
+    for (const char *p = user; *p && n + 1 < sizeof var; p++) {
+        char ch = *p;
+        if (ch >= 'a' && ch <= 'z') ch = (char)(ch - 32);
+        var[n++] = ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) ? ch : '_';
+    }
+    var[n] = '\0';
+    const char *pw = getenv(var);
+    if (!pw) return -1;
+    snprintf(out, cap, "%s", pw);
+    return 0;
+}
+
+/* A server runs as the NATS user of its services (tests/run.sh creates them): "all", or the
+ * list joined by "-" ("member,auth" -> "member-auth"), like a real deployment. */
+static void apply_nats_user(const char *services) {
+    char user[64], pw[256];
+    snprintf(user, sizeof user, "%s", services ? services : "all");
+    for (char *p = user; *p; p++)
+        if (*p == ',') *p = '-';
+    const char *server = getenv("RECIPROCAL_TEST_NATS_SERVER_URL");
+    if (!server || e2e_nats_password(user, pw, sizeof pw) != 0) return;
+    setenv("RECIPROCAL_NATS_URL", server, 1);
+    setenv("RECIPROCAL_NATS_USER", user, 1);
+    setenv("RECIPROCAL_NATS_PASSWORD", pw, 1);
+}
+
+static void apply_env(const char *services, const char *const *extra_env) {
     const char *db = getenv("RECIPROCAL_TEST_DATABASE_URL");
     const char *owner = getenv("RECIPROCAL_TEST_OWNER_URL");
     const char *nats = getenv("RECIPROCAL_TEST_NATS_URL");
     if (db) setenv("RECIPROCAL_DATABASE_URL", db, 1);
     if (owner) setenv("RECIPROCAL_MIGRATE_DATABASE_URL", owner, 1);
     if (nats) setenv("RECIPROCAL_NATS_URL", nats, 1);
+    apply_nats_user(services);
     setenv("RECIPROCAL_LOG_FORMAT", "json", 1);
     setenv("RECIPROCAL_SHUTDOWN_GRACE_SECONDS", "5", 1);
     for (const char *const *e = extra_env; e && *e; e++)
@@ -55,6 +89,17 @@ static void apply_env(const char *const *extra_env) {
 static const char *binary(void) {
     const char *b = getenv("RECIPROCAL_TEST_BIN");
     return b && *b ? b : "build/reciprocal-san";
+}
+
+/* 1 when the file contains needle. */
+static int log_has(const char *path, const char *needle) {
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int found = 0;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    if (f) fclose(f);
+    return found;
 }
 
 static void sleep_ms(int ms) {
@@ -81,7 +126,7 @@ int e2e_start(e2e_proc_t *p, const char *services, int port, int wait_ready,
             dup2(fd, 2);
             close(fd);
         }
-        apply_env(extra_env);
+        apply_env(services, extra_env);
         char listen[64];
         snprintf(listen, sizeof listen, "127.0.0.1:%d", p->port);
         setenv("RECIPROCAL_LISTEN", listen, 1);
@@ -140,6 +185,12 @@ int e2e_stop(e2e_proc_t *p) {
     if (code != 0) {
         printf("#   server exited with status %d\n", code);
         print_file(p->log_path);
+    } else if (log_has(p->log_path, "Not Permitted")) {
+        /* nats-server refused a subscription or publish of the server's own NATS user: its
+         * permissions (scripts/pg.sh rcp_nats_perms) miss a subject the service uses */
+        printf("#   the server's NATS user was refused a subject (Not Permitted)\n");
+        print_file(p->log_path);
+        code = 1;
     }
     return code;
 }
@@ -154,7 +205,7 @@ int e2e_run(const char *const *args, const char *const *extra_env, char **out) {
         dup2(pipefd[1], 2);
         close(pipefd[0]);
         close(pipefd[1]);
-        apply_env(extra_env);
+        apply_env(NULL, extra_env);
         const char *argv[32] = {binary()};
         int n = 1;
         for (const char *const *a = args; *a && n < 31; a++)
@@ -331,4 +382,73 @@ const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t 
         line = *end ? end + 2 : end;
     }
     return NULL;
+}
+
+/* ---- one-time tokens, as the notification service gets them (docs/security.md N3) ---- */
+
+typedef struct want_token {
+    const char *type, *email;
+    bus_t *bus;
+    cfg_t *cfg;
+    char token[128];
+} want_token_t;
+
+int e2e_delivery_token(void *bus, const void *cfg, const char *club_id, const char *token_id,
+                       json_t **out) {
+    svc_env_t env = {.cfg = cfg, .bus = bus};
+    svc_caller_t sys = {0};
+    err_t e = {0};
+    int status = 0;
+    snprintf(sys.perms, sizeof sys.perms, "auth:deliver");
+    const svc_module_t *m = svc_find_module("auth");
+    const svc_op_t *op = m ? svc_find_op(m, "delivery_token") : NULL;
+    *out = NULL;
+    if (!op) return -1;
+    json_t *in = json_pack("{s:s, s:s}", "club_id", club_id, "token_id", token_id);
+    int rc = svc_call_remote(&env, m, op, &sys, in, &status, out, &e);
+    json_decref(in);
+    return rc;
+}
+
+static int on_token_event(const char *subject, const char *msg_id, const char *data, size_t len,
+                          void *ud) {
+    want_token_t *w = ud;
+    (void)msg_id;
+    json_t *ev = json_loadb(data, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *d = json_object_get(ev, "data");
+    const char *club = json_string_value(json_object_get(d, "club_id"));
+    const char *token_id = json_string_value(json_object_get(d, "token_id"));
+    if (!w->token[0] && type && strcmp(type, w->type) == 0 && strstr(subject, w->type) && club &&
+        token_id) {
+        json_t *out = NULL;
+        if (e2e_delivery_token(w->bus, w->cfg, club, token_id, &out) == 0) {
+            const char *email = json_string_value(json_object_get(out, "email"));
+            const char *tok = json_string_value(json_object_get(out, "token"));
+            if (email && strcasecmp(email, w->email) == 0 && tok)
+                snprintf(w->token, sizeof w->token, "%s", tok);
+        }
+        json_decref(out);
+    }
+    json_decref(ev);
+    return 0;
+}
+
+int e2e_event_token(const char *type, const char *email, int tries, char *out, size_t cap) {
+    static int calls;
+    static cfg_t cfg;
+    err_t e = {0};
+    out[0] = '\0';
+    if (cfg_load(&cfg, NULL, &e) != 0) return -1; /* RECIPROCAL_BUS_KEY from tests/run.sh */
+    bus_t *b = bus_connect(getenv("RECIPROCAL_TEST_NATS_URL"), "e2e-token", &e);
+    if (!b) return -1;
+    want_token_t w = {.type = type, .email = email, .bus = b, .cfg = &cfg};
+    char durable[64], filter[128];
+    snprintf(durable, sizeof durable, "e2e_token_%d_%d", (int)getpid(), ++calls);
+    snprintf(filter, sizeof filter, "events.%s", type);
+    for (int i = 0; i < tries && !w.token[0]; i++)
+        bus_js_fetch(b, "EVENTS", durable, filter, 500, 500, on_token_event, &w, &e);
+    bus_close(b);
+    snprintf(out, cap, "%s", w.token);
+    return w.token[0] ? 0 : -1;
 }

@@ -24,12 +24,18 @@ typedef struct e2e_resp {
 
 /* A free TCP port on 127.0.0.1. */
 int e2e_free_port(void);
-/* Starts `reciprocal serve --services <services>` (NULL = default). extra_env: NULL-terminated
- * "NAME=value" list added to the environment. Waits for /health/ready when wait_port != 0.
- * Returns 0 or -1 (the log is printed on failure). */
+/* The password of NATS user `user` in this test run (tests/run.sh exports one per user as
+ * RECIPROCAL_TEST_NATS_PASSWORD_<USER>); -1 when there is none. */
+int e2e_nats_password(const char *user, char *out, size_t cap);
+/* Starts `reciprocal serve --services <services>` (NULL = default) as the NATS user of those
+ * services ("all", or the list joined by "-"). extra_env: NULL-terminated "NAME=value" list added
+ * to the environment. Waits for /health/ready when wait_port != 0. Returns 0 or -1 (the log is
+ * printed on failure). */
 int e2e_start(e2e_proc_t *p, const char *services, int port, int wait_ready,
               const char *const *extra_env);
-/* SIGTERM, wait; returns the exit status (0 = clean) or -1. Prints the log when not clean. */
+/* SIGTERM, wait; returns the exit status (0 = clean) or -1. Prints the log when not clean. A
+ * server whose log shows a NATS "Not Permitted" (its NATS user was refused a subject it uses,
+ * docs/security.md N1) counts as not clean (1). */
 int e2e_stop(e2e_proc_t *p);
 /* Runs the binary with args (argv[0] excluded), returns exit status; output in *out (malloc). */
 int e2e_run(const char *const *args, const char *const *extra_env, char **out);
@@ -56,5 +62,16 @@ int e2e_login_admin(const e2e_proc_t *p, char *email_out, char *password_out);
 void e2e_resp_free(e2e_resp_t *r);
 /* Header value (case-insensitive) from r->headers, copied into buf; NULL when absent. */
 const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t cap);
+
+/* The one-time token of the latest `type` event (auth.invite_created,
+ * auth.password_reset_requested, auth.email_verification_requested) for `email`, fetched the way
+ * the notification service will: the event's token_id, then the auth operation delivery_token
+ * over NATS as a service caller holding auth:deliver (docs/security.md N3). Waits up to
+ * tries x 0.5 s. 0, or -1 when there is none. */
+int e2e_event_token(const char *type, const char *email, int tries, char *out, size_t cap);
+/* auth.delivery_token over NATS: bus is a bus_t *, cfg a cfg_t * (with RECIPROCAL_BUS_KEY);
+ * *out (caller frees) gets the operation's output. */
+int e2e_delivery_token(void *bus, const void *cfg, const char *club_id, const char *token_id,
+                       json_t **out);
 
 #endif

@@ -44,6 +44,11 @@ static const svc_op_t auth_ops[] = {
     {"mfa_recovery_codes", "POST", "/api/v1/auth/mfa/recovery-codes", 200, "auth:self",
      auth_validate_mfa_code, auth_mfa_recovery_regenerate},
 
+    /* NATS only (no route): the notification path fetches a one-time token by the id its event
+     * carries (docs/security.md N3); auth:deliver is held by no role, only by a service caller */
+    {"delivery_token", NULL, NULL, 200, "auth:deliver", auth_validate_delivery_token,
+     auth_delivery_token},
+
     {"invite", "POST", "/api/v1/auth/invites", 201, "auth:invite", auth_validate_invite,
      auth_invite},
     {"users_list", "GET", "/api/v1/auth/users", 200, "auth:admin", auth_validate_none,

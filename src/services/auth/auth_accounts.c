@@ -61,13 +61,53 @@ int auth_validate_change(json_t *in, err_t *e) {
 
 /* ---------------------------------------------------------------- one-time tokens */
 
-static int issue_token(db_tx_t *tx, const char *club, const char *user_id, const char *purpose,
-                       int ttl, char tok[AUTH_TOKEN_LEN + 1], char *expires, size_t cap, err_t *e) {
-    char hash[AUTH_HASH_HEX], ttls[16];
-    if (auth_token_new(tok, e) != 0) return -1;
+/* One-time tokens are derived, not stored: token = base64url(HMAC-SHA256(K, "<club>/<id>")),
+ * K a subkey of RECIPROCAL_AUTH_KEK. The database keeps the token's SHA-256 and its row id,
+ * events carry the id only (docs/security.md N3), and auth_delivery_token recomputes the token
+ * for the notification path. */
+static int derive_token(const cfg_t *cfg, const char *club, const char *id,
+                        char tok[AUTH_TOKEN_LEN + 1], err_t *e) {
+    unsigned char key[32], mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    if (cfg_require_auth_kek(cfg, e) != 0) return -1;
+    crypto_kdf_derive_from_key(key, sizeof key, 1, "otokens1", cfg->auth_kek);
+    crypto_auth_hmacsha256_init(&st, key, sizeof key);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)club, strlen(club));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)"/", 1);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, strlen(id));
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_bin2base64(tok, AUTH_TOKEN_LEN + 1, mac, sizeof mac,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(mac, sizeof mac);
+    sodium_memzero(&st, sizeof st);
+    return 0;
+}
+
+/* A random (version 4) UUID: the token's row id, chosen here because the token derives from it. */
+static int new_token_id(char id[40], err_t *e) {
+    unsigned char b[16];
+    if (sodium_init() < 0) return err_set(e, 500, "internal", "", "libsodium unavailable");
+    randombytes_buf(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+    snprintf(id, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+    return 0;
+}
+
+/* Issues a one-time token of purpose for user_id: token_id gets its row id (what events carry),
+ * expires its expiry. The token itself is not returned: auth_delivery_token derives it. */
+static int issue_token(db_tx_t *tx, const cfg_t *cfg, const char *club, const char *user_id,
+                       const char *purpose, int ttl, char token_id[40], char *expires, size_t cap,
+                       err_t *e) {
+    char hash[AUTH_HASH_HEX], ttls[16], tok[AUTH_TOKEN_LEN + 1];
+    if (new_token_id(token_id, e) != 0 || derive_token(cfg, club, token_id, tok, e) != 0) return -1;
     auth_sha256_hex(tok, strlen(tok), hash);
+    sodium_memzero(tok, sizeof tok);
     snprintf(ttls, sizeof ttls, "%d", ttl);
-    const char *p[] = {club, user_id, purpose, hash, ttls};
+    const char *p[] = {club, user_id, purpose, hash, ttls, token_id};
     /* an older unused token of the same purpose stops working */
     if (db_exec_cmd(tx,
                     "UPDATE auth.one_time_tokens SET used_at = now() WHERE club_id = $1::uuid "
@@ -76,14 +116,69 @@ static int issue_token(db_tx_t *tx, const char *club, const char *user_id, const
         return -1;
     PGresult *r = db_exec(tx,
                           "INSERT INTO auth.one_time_tokens (club_id, user_id, purpose, "
-                          "token_hash, expires_at) VALUES ($1::uuid, $2::uuid, $3, $4, now() + "
-                          "make_interval(secs => $5::int)) RETURNING to_char(expires_at AT TIME "
-                          "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                          5, p, e);
+                          "token_hash, expires_at, id) VALUES ($1::uuid, $2::uuid, $3, $4, now() "
+                          "+ make_interval(secs => $5::int), $6::uuid) RETURNING to_char("
+                          "expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                          6, p, e);
     if (!r) return -1;
     if (expires) snprintf(expires, cap, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
+}
+
+int auth_validate_delivery_token(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id", "token_id", NULL};
+    static const char *const names[] = {"club_id", "token_id", NULL};
+    const char *s;
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    for (const char *const *n = names; *n; n++) {
+        if (jsonx_string(in, *n, 1, 36, 36, &s, e) != 0) return -1;
+        if (!jsonx_is_uuid(s)) return err_set(e, 422, "invalid_field", *n, "%s must be a uuid", *n);
+    }
+    return 0;
+}
+
+int auth_delivery_token(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *club = json_string_value(json_object_get(in, "club_id"));
+    const char *id = json_string_value(json_object_get(in, "token_id"));
+    char tok[AUTH_TOKEN_LEN + 1];
+    db_tx_t *tx = NULL;
+    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    const char *p[] = {club, id};
+    PGresult *r = db_exec(tx,
+                          "SELECT t.user_id, t.purpose, u.email, to_char(t.expires_at AT TIME ZONE "
+                          "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth.one_time_tokens t "
+                          "JOIN auth.users u ON u.club_id = t.club_id AND u.id = t.user_id WHERE "
+                          "t.club_id = $1::uuid AND t.id = $2::uuid AND t.used_at IS NULL AND "
+                          "t.expires_at > now() AND t.purpose IN ('invite', 'reset_password', "
+                          "'verify_email')",
+                          2, p, e);
+    if (!r) goto fail;
+    if (PQntuples(r) != 1) {
+        err_set(e, 404, "not_found", "token_id", "no pending token with this id");
+        goto fail;
+    }
+    if (derive_token(call->env->cfg, club, id, tok, e) != 0 ||
+        auth_audit(tx, call->caller, club, PQgetvalue(r, 0, 0), "token_fetched_for_delivery",
+                   json_pack("{s:s, s:s}", "purpose", PQgetvalue(r, 0, 1), "token_id", id), e) != 0)
+        goto fail;
+    *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "token", tok, "token_id", id, "purpose",
+                     PQgetvalue(r, 0, 1), "user_id", PQgetvalue(r, 0, 0), "club_id", club, "email",
+                     PQgetvalue(r, 0, 2), "expires_at", PQgetvalue(r, 0, 3));
+    sodium_memzero(tok, sizeof tok);
+    PQclear(r);
+    r = NULL;
+    if (db_commit(tx, e) != 0) {
+        json_decref(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+fail:
+    sodium_memzero(tok, sizeof tok);
+    PQclear(r);
+    db_rollback(tx);
+    return -1;
 }
 
 /* Resolves a one-time token's club, opens a transaction in that scope and consumes the token
@@ -140,7 +235,7 @@ int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *email = json_string_value(json_object_get(in, "email"));
     const char *role = json_string_value(json_object_get(in, "role"));
     const char *want = json_string_value(json_object_get(in, "club_id"));
-    char club[40], tok[AUTH_TOKEN_LEN + 1], expires[40], user_id[40];
+    char club[40], token_id[40], expires[40], user_id[40];
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     if (!role) role = "member";
@@ -188,18 +283,16 @@ int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                     "($1::uuid, $2::uuid, $3, $4::uuid)",
                     4, pr, e) < 0)
         goto fail;
-    if (issue_token(tx, club, user_id, "invite", call->env->cfg->auth_invite_ttl_s, tok, expires,
-                    sizeof expires, e) != 0)
+    if (issue_token(tx, call->env->cfg, club, user_id, "invite", call->env->cfg->auth_invite_ttl_s,
+                    token_id, expires, sizeof expires, e) != 0)
         goto fail;
     if (auth_audit(tx, c, club, user_id, "invite_created", json_pack("{s:s}", "role", role), e) !=
             0 ||
         auth_emit(tx, c, "auth.invite_created", club,
-                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}", "user_id", user_id, "club_id",
-                            club, "email", email, "role", role, "token", tok, "expires_at", expires,
-                            "sensitive", "token"),
+                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
+                            "role", role, "token_id", token_id, "expires_at", expires),
                   e) != 0)
         goto fail;
-    sodium_memzero(tok, sizeof tok);
     if (db_commit(tx, e) != 0) return -1;
     *out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club, "email",
                      email, "role", role, "expires_at", expires);
@@ -238,7 +331,7 @@ fail:
 int auth_password_forgot(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *slug = json_string_value(json_object_get(in, "club"));
     const char *email = json_string_value(json_object_get(in, "email"));
-    char club[40], subject[400], tok[AUTH_TOKEN_LEN + 1], expires[40];
+    char club[40], subject[400], token_id[40], expires[40];
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     if (auth_conf_require(call->env->cfg, e) != 0) return -1;
@@ -258,25 +351,23 @@ int auth_password_forgot(const svc_call_t *call, json_t *in, json_t **out, err_t
     if (club[0]) {
         const char *p[] = {club, email};
         r = db_exec(tx,
-                    "SELECT id, email FROM auth.users WHERE club_id = $1::uuid AND lower(email) "
+                    "SELECT id FROM auth.users WHERE club_id = $1::uuid AND lower(email) "
                     "= lower($2) AND status = 'active'",
                     2, p, e);
         if (!r) goto fail;
         if (PQntuples(r) == 1) {
-            char user_id[40], stored[256];
+            char user_id[40];
             snprintf(user_id, sizeof user_id, "%s", PQgetvalue(r, 0, 0));
-            snprintf(stored, sizeof stored, "%s", PQgetvalue(r, 0, 1));
-            if (issue_token(tx, club, user_id, "reset_password", call->env->cfg->auth_reset_ttl_s,
-                            tok, expires, sizeof expires, e) != 0 ||
+            if (issue_token(tx, call->env->cfg, club, user_id, "reset_password",
+                            call->env->cfg->auth_reset_ttl_s, token_id, expires, sizeof expires,
+                            e) != 0 ||
                 auth_audit(tx, call->caller, club, user_id, "password_reset_requested", NULL, e) !=
                     0 ||
                 auth_emit(tx, call->caller, "auth.password_reset_requested", club,
-                          json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "user_id", user_id,
-                                    "club_id", club, "email", stored, "token", tok, "expires_at",
-                                    expires, "sensitive", "token"),
+                          json_pack("{s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
+                                    "token_id", token_id, "expires_at", expires),
                           e) != 0)
                 goto fail;
-            sodium_memzero(tok, sizeof tok);
         }
         PQclear(r);
         r = NULL;
@@ -379,7 +470,7 @@ fail:
 
 int auth_email_verify_request(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *club = auth_caller_club(call->caller);
-    char tok[AUTH_TOKEN_LEN + 1], expires[40];
+    char token_id[40], expires[40];
     db_tx_t *tx = NULL;
     (void)in;
     if (auth_begin(call, club, &tx, e) != 0) return -1;
@@ -394,20 +485,16 @@ int auth_email_verify_request(const svc_call_t *call, json_t *in, json_t **out, 
         err_set(e, 401, "unauthenticated", "", "the signed-in account no longer exists");
         goto fail;
     }
-    char email[256];
     int verified = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
-    snprintf(email, sizeof email, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     if (!verified) {
-        if (issue_token(tx, club, call->caller->user_id, "verify_email", VERIFY_TTL, tok, expires,
-                        sizeof expires, e) != 0 ||
+        if (issue_token(tx, call->env->cfg, club, call->caller->user_id, "verify_email", VERIFY_TTL,
+                        token_id, expires, sizeof expires, e) != 0 ||
             auth_emit(tx, call->caller, "auth.email_verification_requested", club,
-                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "user_id",
-                                call->caller->user_id, "club_id", club, "email", email, "token",
-                                tok, "expires_at", expires, "sensitive", "token"),
+                      json_pack("{s:s, s:s, s:s, s:s}", "user_id", call->caller->user_id, "club_id",
+                                club, "token_id", token_id, "expires_at", expires),
                       e) != 0)
             goto fail;
-        sodium_memzero(tok, sizeof tok);
     }
     if (db_commit(tx, e) != 0) return -1;
     *out = json_pack("{s:s}", "status", verified ? "already_verified" : "accepted");

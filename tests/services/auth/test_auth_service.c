@@ -197,14 +197,28 @@ static int owner_exec(const char *sql, int n, const char *const *p) {
     return db_commit(tx, &e) == 0 ? (int)rc : -1;
 }
 
-/* The one-time token of the newest event `type` for `email` (what the notification service
- * would put in the link). */
+/* The one-time token of the newest event `type` for `email`, fetched the way the notification
+ * service will: the event carries only the token's id (docs/security.md N3), the NATS-only
+ * operation delivery_token (permission auth:deliver) gives the token. */
 static int event_token(const char *type, const char *email, char out[64]) {
     const char *p[] = {type, email};
-    char *v = owner_value("SELECT payload->'data'->>'token' FROM auth.outbox WHERE type = $1 AND "
-                          "lower(payload->'data'->>'email') = lower($2) ORDER BY seq DESC LIMIT 1",
+    char *v = owner_value("SELECT (o.payload->'data'->>'club_id') || ' ' || (o.payload->'data'->>"
+                          "'token_id') FROM auth.outbox o JOIN auth.users u ON u.id = "
+                          "(o.payload->'data'->>'user_id')::uuid WHERE o.type = $1 AND "
+                          "lower(u.email) = lower($2) AND NOT o.payload->'data' ? 'token' ORDER "
+                          "BY o.seq DESC LIMIT 1",
                           2, p);
-    snprintf(out, 64, "%s", v ? v : "");
+    char club[40] = "", token_id[40] = "";
+    out[0] = '\0';
+    if (v && sscanf(v, "%39s %39s", club, token_id) == 2) {
+        svc_caller_t sys = {0};
+        json_t *o = NULL;
+        snprintf(sys.perms, sizeof sys.perms, "auth:deliver");
+        if (call(&sys, "delivery_token", &o, "{s:s, s:s}", "club_id", club, "token_id", token_id) ==
+            200)
+            snprintf(out, 64, "%s", sget(o, "token") ? sget(o, "token") : "");
+        json_decref(o);
+    }
     free(v);
     return out[0] ? 0 : -1;
 }

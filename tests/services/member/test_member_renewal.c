@@ -342,22 +342,38 @@ static int club_slug(const char *club, char *out, size_t cap) {
     return ok ? 0 : -1;
 }
 
+/* The invitation token of user_id: its event carries the token's id only (docs/security.md N3);
+ * the auth operation delivery_token gives the token to a caller holding auth:deliver. */
 static int invite_token(const char *user_id, char *out, size_t cap) {
     db_scope_t s = {.network_admin = 1, .relay = 1};
     db_tx_t *tx;
     err_t e = {0};
+    char club[40] = "", token_id[40] = "";
     if (db_begin(mt_pool, &s, &tx, &e) != 0) return -1;
     const char *p[] = {user_id};
     PGresult *r = db_exec(tx,
-                          "SELECT payload->'data'->>'token' FROM auth.outbox WHERE type = "
-                          "'auth.invite_created' AND payload->'data'->>'user_id' = $1 ORDER BY "
-                          "seq DESC LIMIT 1",
+                          "SELECT payload->'data'->>'club_id', payload->'data'->>'token_id' FROM "
+                          "auth.outbox WHERE type = 'auth.invite_created' AND "
+                          "payload->'data'->>'user_id' = $1 ORDER BY seq DESC LIMIT 1",
                           1, p, &e);
     int ok = r && PQntuples(r) == 1;
     if (!r) printf("#   outbox: %s\n", e.message);
-    if (ok) snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+    if (ok) {
+        snprintf(club, sizeof club, "%s", PQgetvalue(r, 0, 0));
+        snprintf(token_id, sizeof token_id, "%s", PQgetvalue(r, 0, 1));
+    }
     PQclear(r);
     db_rollback(tx);
+    if (!ok) return -1;
+    svc_caller_t sys = mt_caller(NULL, NULL, 0, "auth:deliver");
+    json_t *in = json_pack("{s:s, s:s}", "club_id", club, "token_id", token_id), *o = NULL;
+    int st = 0;
+    svc_call(&mt_env, "auth", "delivery_token", &sys, in, &st, &o, &e);
+    json_decref(in);
+    const char *tok = json_string_value(json_object_get(o, "token"));
+    ok = st == 200 && tok;
+    if (ok) snprintf(out, cap, "%s", tok);
+    json_decref(o);
     return ok ? 0 : -1;
 }
 
