@@ -912,3 +912,20 @@ int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const 
     natsMsgList_Destroy(&list);
     return n;
 }
+
+int bus_js_consumer_state(bus_t *b, const char *stream, const char *durable,
+                          bus_consumer_state_t *st, err_t *e) {
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    memset(st, 0, sizeof *st);
+    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
+    natsStatus s = js_GetConsumerInfo(&ci, b->js, stream, durable, NULL, &jerr);
+    if (s != NATS_OK) return js_err(e, s, jerr, "JetStream consumer info");
+    st->ack_floor = ci->AckFloor.Stream;
+    st->delivered = ci->Delivered.Stream;
+    st->num_pending = ci->NumPending;
+    st->num_ack_pending = ci->NumAckPending;
+    st->num_redelivered = ci->NumRedelivered;
+    jsConsumerInfo_Destroy(ci);
+    return 0;
+}
