@@ -344,6 +344,42 @@ static void test_duplicate_txid(void) {
     free(env);
 }
 
+/* The publish succeeded but the status read fails (here: the pool's only connection is busy):
+ * submit answers "pending", not a 5xx a client could take as "not submitted" (issue 17
+ * item 6); the transaction then commits once. */
+static void test_submit_status_unreadable(void) {
+    char k[64];
+    key(k, sizeof k, "ordered-unread");
+    uint8_t sk[64], pk[32], id[32], *tx = NULL;
+    size_t len = 0;
+    err_t e = {0};
+    REQUIRE(ledger_org_key(pool, A, "member", sk, pk, &e) == 0);
+    json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator", A, "writes",
+                             "key", k, "value", "once");
+    REQUIRE(ledger_build_tx(spec, pk, &tx, &len, id, &e) == 0);
+    json_decref(spec);
+    ledger_endorsement_t en;
+    ledger_endorse(tx, len, sk, &en);
+    db_pool_t *small = db_pool_open(TEST_ENV("RECIPROCAL_TEST_DATABASE_URL"), 1, &e);
+    REQUIRE(small != NULL);
+    db_pool_set_wait_ms(small, 100);
+    db_tx_t *hold = NULL;
+    REQUIRE(db_begin(small, &(db_scope_t){0}, &hold, &e) == 0);
+    json_t *st = NULL;
+    int rc = ledger_submit(small, bus, tx, len, &en, 1, 500, &st, &e);
+    if (rc != 0) printf("#   submit: %d %s\n", e.status, e.message);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_STR(code_of(st), "pending");
+    json_decref(st);
+    db_rollback(hold);
+    db_pool_close(small);
+    st = NULL;
+    REQUIRE(ledger_tx_status(pool, bus, id, 10000, &st, &e) == 0);
+    CHECK_STR(code_of(st), "VALID");
+    json_decref(st);
+    free(tx);
+}
+
 /* ---- two cutters ------------------------------------------------------------------------ */
 
 typedef struct cutter {
@@ -1124,6 +1160,7 @@ int main(void) {
     RUN(test_policies);
     RUN(test_revoked_key);
     RUN(test_duplicate_txid);
+    RUN(test_submit_status_unreadable);
     RUN(test_two_cutters);
     RUN(test_crash_before_commit);
     RUN(test_proofs);
