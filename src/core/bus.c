@@ -145,6 +145,22 @@ static void free_bus(bus_t *b) {
     free(b);
 }
 
+/* url: one URL, or a comma-separated list (RECIPROCAL_NATS_URL="nats://a:4222,nats://b:4222"),
+ * given to natsOptions_SetServers: the connect tries every listed server, so a process starts
+ * while any one of them is up (natsOptions_SetURL takes exactly one URL). */
+static natsStatus set_servers(natsOptions *opts, const char *url) {
+    if (!strchr(url, ',')) return natsOptions_SetURL(opts, url);
+    char *copy = strdup(url), *save = NULL;
+    const char *list[64];
+    int n = 0;
+    if (!copy) return NATS_NO_MEMORY;
+    for (char *t = strtok_r(copy, ", ", &save); t && n < 64; t = strtok_r(NULL, ", ", &save))
+        list[n++] = t;
+    natsStatus s = n > 0 ? natsOptions_SetServers(opts, list, n) : NATS_INVALID_ARG;
+    free(copy); /* natsOptions_SetServers copies the strings */
+    return s;
+}
+
 bus_t *bus_connect(const char *url, const char *name, err_t *e) {
     if (!url || !*url) {
         err_set(e, 500, "internal", "", "NATS URL is empty");
@@ -165,7 +181,7 @@ bus_t *bus_connect(const char *url, const char *name, err_t *e) {
     snprintf(b->name, sizeof b->name, "%s", name && *name ? name : "reciprocal");
 
     s = natsOptions_Create(&opts);
-    if (s == NATS_OK) s = natsOptions_SetURL(opts, url);
+    if (s == NATS_OK) s = set_servers(opts, url);
     if (s == NATS_OK) s = natsOptions_SetName(opts, b->name);
     if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, true);
     if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1); /* forever */

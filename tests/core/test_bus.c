@@ -494,6 +494,22 @@ static void test_stream_max_age(void) {
     bus_close(b);
 }
 
+/* RECIPROCAL_NATS_URL may list several servers, comma-separated: the process starts while any
+ * one of them is up (issue 17 item 8; natsOptions_SetURL refused the list) */
+static void test_server_list(void) {
+    char list[1024];
+    snprintf(list, sizeof list, "nats://127.0.0.1:1, %s", nats_url);
+    err_t e = {0};
+    bus_t *b = bus_connect(list, "test_bus_list", &e);
+    if (!b) printf("#   connect %s: %s\n", list, e.message);
+    CHECK(b != NULL);
+    if (b) CHECK_EQ_INT(bus_ping(b, 2000, &e), 0);
+    bus_close(b);
+    err_clear(&e);
+    CHECK(bus_connect("nats://127.0.0.1:1,nats://127.0.0.1:2", "test_bus_list_bad", &e) == NULL);
+    CHECK_EQ_INT(e.status, 503);
+}
+
 int main(void) {
     log_init(LOG_WARN, 0, "test_bus");
     snprintf(prefix, sizeof prefix, "t%ld", (long)getpid());
@@ -514,6 +530,7 @@ int main(void) {
     RUN(test_jetstream);
     RUN(test_publish_batch);
     RUN(test_stream_max_age);
+    RUN(test_server_list);
     bus_shutdown_library();
     TEST_DONE();
 }
