@@ -138,4 +138,13 @@ typedef int (*bus_batch_fn)(const bus_batch_msg_t *msgs, int n, void *ud);
 int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const char *filter,
                        int max, int timeout_ms, bus_batch_fn fn, void *ud, err_t *e);
 
+/* State of a durable JetStream consumer (for metrics): ack floor (stream sequence up to which
+ * everything is acked), messages not yet delivered, delivered but not acked, redelivered. */
+typedef struct bus_consumer_state {
+    unsigned long long ack_floor, delivered, num_pending;
+    long long num_ack_pending, num_redelivered;
+} bus_consumer_state_t;
+int bus_js_consumer_state(bus_t *b, const char *stream, const char *durable,
+                          bus_consumer_state_t *st, err_t *e);
+
 #endif

@@ -3,12 +3,17 @@
  * matches its request, both workers run at once, the request id travels in a header), no
  * responders -> 503, slow responder -> 504, draining on close, and JetStream: stream creation,
  * Nats-Msg-Id de-duplication, pull fetch delivering each message once and redelivering a nak. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/bus.h"
@@ -525,6 +530,89 @@ static void test_broadcast(void) {
     bus_close(a);
 }
 
+/* RECIPROCAL_NATS_URL may list several servers, comma-separated: the process starts while any
+ * one of them is up (issue 17 item 8; natsOptions_SetURL refused the list) */
+static void test_server_list(void) {
+    char list[1024];
+    snprintf(list, sizeof list, "nats://127.0.0.1:1, %s", nats_url);
+    err_t e = {0};
+    bus_t *b = bus_connect(list, "test_bus_list", &e);
+    if (!b) printf("#   connect %s: %s\n", list, e.message);
+    CHECK(b != NULL);
+    if (b) CHECK_EQ_INT(bus_ping(b, 2000, &e), 0);
+    bus_close(b);
+    err_clear(&e);
+    CHECK(bus_connect("nats://127.0.0.1:1,nats://127.0.0.1:2", "test_bus_list_bad", &e) == NULL);
+    CHECK_EQ_INT(e.status, 503);
+}
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int free_port(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    int port = -1;
+    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(s, (struct sockaddr *)&a, &l) == 0)
+        port = ntohs(a.sin_port);
+    if (s >= 0) close(s);
+    return port;
+}
+
+/* A gray failure: the server is paused (SIGSTOP: connected, answers nothing). The client must
+ * notice within a few seconds (ping interval 2 s, two pings out), not after two missed pings
+ * at the 20 s interval used before (40-60 s) (issue 17 item 9). A private nats-server: pausing
+ * the harness's would stall the other tests. */
+static void test_gray_failure(void) {
+    int port = free_port();
+    REQUIRE(port > 0);
+    char ps[16], url[64];
+    snprintf(ps, sizeof ps, "%d", port);
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
+    fflush(stdout);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        FILE *f = freopen("/dev/null", "w", stdout);
+        (void)f;
+        dup2(1, 2);
+        execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", ps, (char *)NULL);
+        _exit(127);
+    }
+    bus_t *b = NULL;
+    err_t e = {0};
+    for (int i = 0; i < 50 && !b; i++) {
+        sleep_ms(100);
+        err_clear(&e);
+        b = bus_connect(url, "test_bus_gray", &e);
+    }
+    CHECK(b != NULL);
+    if (b) {
+        kill(pid, SIGSTOP);
+        double t0 = mono_s(), t = 0;
+        while (bus_connected(b) && (t = mono_s() - t0) < 30)
+            sleep_ms(100);
+        t = mono_s() - t0;
+        printf("# paused server noticed after %.1f s\n", t);
+        CHECK(!bus_connected(b));
+        CHECK(t < 8.0);
+        kill(pid, SIGCONT);
+        /* it resumes: the connection comes back */
+        for (int i = 0; i < 100 && !bus_connected(b); i++)
+            sleep_ms(100);
+        CHECK(bus_connected(b));
+        bus_close(b);
+    }
+    kill(pid, SIGCONT);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
 int main(void) {
     log_init(LOG_WARN, 0, "test_bus");
     snprintf(prefix, sizeof prefix, "t%ld", (long)getpid());
@@ -546,6 +634,8 @@ int main(void) {
     RUN(test_broadcast);
     RUN(test_publish_batch);
     RUN(test_stream_max_age);
+    RUN(test_server_list);
+    RUN(test_gray_failure);
     bus_shutdown_library();
     TEST_DONE();
 }

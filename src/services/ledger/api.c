@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "ledger/checkpoint.h"
 #include "ledger/merkle.h"
 #include "services/ledger/keys.h"
@@ -282,7 +283,19 @@ int ledger_submit(db_pool_t *db, bus_t *b, const uint8_t *tx, size_t tx_len,
         *status = json_pack("{s:s,s:s}", "tx_id", hx, "status", "pending");
         return *status ? 0 : err_set(e, 500, "internal", "", "out of memory");
     }
-    return ledger_tx_status(db, b, id, wait_ms, status, e);
+    err_t se = {0};
+    if (ledger_tx_status(db, b, id, wait_ms, status, &se) == 0) return 0;
+    /* JetStream acknowledged the publish, so the transaction IS ordered: a failed status read
+     * (PostgreSQL down or busy, a failed pump) must not answer 5xx, which a client may take as
+     * "not submitted" and build a NEW transaction, applied twice. It is pending; its status
+     * comes from GET /transactions/{id}/status. */
+    char hx[65];
+    ledger_hex(id, 32, hx);
+    log_warn("ledger: tx %.16s... ordered, its status could not be read: %s", hx, se.message);
+    *status = json_pack("{s:s,s:s,s:s}", "tx_id", hx, "status", "pending", "detail",
+                        "ordered; its commit status could not be read now: ask "
+                        "GET /transactions/{tx_id}/status");
+    return *status ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
 
 int ledger_org_key(db_pool_t *db, const char *org, const char *role, uint8_t sk[64], uint8_t pk[32],

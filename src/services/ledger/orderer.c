@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "services/ledger/engine.h"
 #include "services/ledger/settings.h"
 #include "services/ledger/store.h"
@@ -132,6 +133,80 @@ typedef struct cut_ctx {
     err_t *e;
 } cut_ctx_t;
 
+static void declare_metrics(void) {
+    metrics_counter_declare("ledger_cutter_dropped_committed_total",
+                            "Envelopes the cutter acked without ordering them: their tx id was "
+                            "already committed (re-deliveries)",
+                            NULL);
+    metrics_gauge_declare("ledger_cutter_ack_floor",
+                          "LEDGER_TX stream sequence up to which the ledger-cutter consumer "
+                          "has acked everything",
+                          NULL);
+    metrics_gauge_declare("ledger_cutter_delivered",
+                          "LEDGER_TX stream sequence last delivered to the ledger-cutter consumer",
+                          NULL);
+    metrics_gauge_declare("ledger_cutter_pending",
+                          "LEDGER_TX envelopes not yet delivered to "
+                          "the ledger-cutter consumer",
+                          NULL);
+    metrics_gauge_declare("ledger_cutter_ack_pending",
+                          "Envelopes delivered to the ledger-cutter consumer and not acked yet",
+                          NULL);
+    metrics_gauge_declare("ledger_cutter_redelivered",
+                          "Envelopes the ledger-cutter consumer has redelivered (not acked in "
+                          "time)",
+                          NULL);
+}
+
+int ledger_cutter_metrics(bus_t *b, err_t *e) {
+    bus_consumer_state_t st;
+    if (bus_js_consumer_state(b, LEDGER_TX_STREAM, LEDGER_CUTTER_DURABLE, &st, e) != 0) return -1;
+    declare_metrics();
+    metrics_gauge_set("ledger_cutter_ack_floor", NULL, (double)st.ack_floor);
+    metrics_gauge_set("ledger_cutter_delivered", NULL, (double)st.delivered);
+    metrics_gauge_set("ledger_cutter_pending", NULL, (double)st.num_pending);
+    metrics_gauge_set("ledger_cutter_ack_pending", NULL, (double)st.num_ack_pending);
+    metrics_gauge_set("ledger_cutter_redelivered", NULL, (double)st.num_redelivered);
+    return 0;
+}
+
+/* Drops (the batch is acked) the envelopes whose tx id is already committed: a consumer that
+ * re-delivers an acked envelope (seen with nats-server 2.9.10 after faults, every AckWait)
+ * would otherwise order it again and again, each time a one-transaction DUPLICATE_TXID block.
+ * When PostgreSQL cannot answer, nothing is dropped (validation still marks duplicates).
+ * Returns the envelopes kept, compacted in place. */
+static size_t drop_committed(db_pool_t *db, const uint8_t **env, size_t *lens, size_t k) {
+    uint8_t(*ids)[32] = calloc(k, sizeof *ids);
+    int *on = calloc(k, sizeof *on);
+    size_t kept = k;
+    err_t e = {0};
+    if (!ids || !on) goto out;
+    for (size_t i = 0; i < k; i++) {
+        ledger_envelope_t ev;
+        if (ledger_envelope_decode(env[i], lens[i], &ev, &e) == 0 && ev.tx_len > 1 + 32)
+            memcpy(ids[i], ev.tx + 1, 32);
+    }
+    if (ledger_store_on_chain(db, (const uint8_t(*)[32])ids, k, on, &e) != 0) {
+        log_debug("ledger: cutter: committed tx ids not checked: %s", e.message);
+        goto out;
+    }
+    kept = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (on[i]) continue;
+        env[kept] = env[i];
+        lens[kept++] = lens[i];
+    }
+    if (kept < k) {
+        declare_metrics();
+        metrics_counter_add("ledger_cutter_dropped_committed_total", NULL, (double)(k - kept));
+        log_info("ledger: cutter acked %zu re-delivered envelope(s) already committed", k - kept);
+    }
+out:
+    free(ids);
+    free(on);
+    return kept;
+}
+
 static int cut_batch(const bus_batch_msg_t *msgs, int n, void *ud) {
     cut_ctx_t *c = ud;
     const uint8_t **env = calloc((size_t)n, sizeof *env);
@@ -154,8 +229,9 @@ static int cut_batch(const bus_batch_msg_t *msgs, int n, void *ud) {
         env[k] = (const uint8_t *)msgs[i].data;
         lens[k++] = msgs[i].len;
     }
+    k = drop_committed(c->db, env, lens, k);
     if (k == 0) {
-        rc = 0;
+        rc = 0; /* everything acked: nothing to order */
         goto out;
     }
     uint64_t next = 0, last = 0;

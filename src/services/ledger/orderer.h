@@ -5,6 +5,8 @@
  *   with Nats-Expected-Last-Sequence = the stream's last sequence and Nats-Msg-Id =
  *   "blk-<number>-<digest>": a second cutter racing for the same number is fenced (409) and its
  *   envelopes are nak'ed, so they go into a later block; the chain never forks.
+ * - Envelopes whose tx id is already committed (a consumer re-delivering an acked message) are
+ *   acked and dropped by the cutter, not ordered again.
  * - The committer reads LEDGER_BLOCKS by sequence (head.js_seq + 1, no consumer state) and
  *   commits each block in PostgreSQL in order (store.c). A transaction is final only then.
  * Owns a small process-wide cache (last block number per stream sequence) and the pump mutex. */
@@ -36,6 +38,10 @@ int ledger_publish_envelope(bus_t *b, const uint8_t *env, size_t len, const uint
 /* One cut: *n_txs = envelopes ordered into a new block (0 = nothing waiting). 409 "fenced"
  * when another cutter won the race (the envelopes are redelivered). */
 int ledger_cut_once(bus_t *b, db_pool_t *db, int max_txs, int wait_ms, size_t *n_txs, err_t *e);
+/* Refreshes the gauges of the cutter's durable consumer (ledger_cutter_ack_floor, _delivered,
+ * _pending, _ack_pending, _redelivered); the runner calls it every few seconds. Envelopes
+ * dropped because their tx id was already committed: ledger_cutter_dropped_committed_total. */
+int ledger_cutter_metrics(bus_t *b, err_t *e);
 /* Commits every block ordered but not yet in PostgreSQL; *n_blocks = how many. */
 int ledger_commit_pending(db_pool_t *db, bus_t *b, int *n_blocks, err_t *e);
 /* cut once + commit pending, one pump at a time per process. */

@@ -33,10 +33,16 @@ static void nap(int ms) {
 static void *run(void *arg) {
     (void)arg;
     unsigned long long committed_seq = (unsigned long long)-1; /* unknown: commit once */
-    int64_t last_warn = 0;
+    int64_t last_warn = 0, last_metrics = 0;
     int backoff = 0;
     while (!atomic_load(&stop_flag)) {
         err_t e = {0};
+        if (mono_ms() - last_metrics >= 5000) { /* the cutter consumer's state, for /metrics */
+            err_t me = {0};
+            if (ledger_cutter_metrics(g_bus, &me) != 0)
+                log_debug("ledger: cutter consumer metrics: %s", me.message);
+            last_metrics = mono_ms();
+        }
         size_t n = 0;
         int nb = 0, fenced = 0;
         unsigned long long last = 0;

@@ -53,6 +53,35 @@ const char *ledger_arr_end(lbuf_t *b) {
 
 /* ---- head and config ------------------------------------------------------------------- */
 
+int ledger_store_on_chain(db_pool_t *db, const uint8_t (*ids)[32], size_t n, int *on, err_t *e) {
+    lbuf_t arr = {0};
+    static const db_scope_t sc = {0};
+    for (size_t i = 0; i < n; i++) {
+        on[i] = 0;
+        ledger_arr_add_hex(&arr, ids[i], 32);
+    }
+    const char *p[] = {ledger_arr_end(&arr)};
+    if (!p[0]) {
+        lbuf_free(&arr);
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
+    PGresult *r = db_read(db, &sc,
+                          "SELECT u.x AS t FROM unnest($1::text[]) AS u(x) CROSS JOIN LATERAL "
+                          "(SELECT 1 FROM ledger.txs WHERE tx_id = decode(u.x, 'hex') AND "
+                          "validation_code NOT IN (2, 9) LIMIT 1) AS s",
+                          1, p, e);
+    lbuf_free(&arr);
+    if (!r) return -1;
+    for (int j = 0; j < PQntuples(r); j++) {
+        uint8_t id[32];
+        if (ledger_unhex(db_val(r, j, "t"), id, 32) != 0) continue;
+        for (size_t i = 0; i < n; i++)
+            if (memcmp(ids[i], id, 32) == 0) on[i] = 1;
+    }
+    PQclear(r);
+    return 0;
+}
+
 int ledger_store_head(db_tx_t *tx, ledger_head_t *h, int for_update, err_t *e) {
     PGresult *r = db_exec(tx,
                           for_update ? "SELECT height, encode(header_hash, 'hex') AS h, log_size, "

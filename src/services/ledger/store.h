@@ -30,6 +30,11 @@ typedef struct ledger_head {
 #include "services/ledger/settings.h"
 
 int ledger_store_head(db_tx_t *tx, ledger_head_t *h, int for_update, err_t *e);
+/* Which of the n tx ids are already on the chain (a row whose code is neither BAD_PAYLOAD nor
+ * DUPLICATE_TXID, as validation's duplicate check): on[i] = 1. One round trip (db_read), one
+ * index lookup per id. For the cutter: a re-delivered envelope of a committed transaction is
+ * acked and dropped instead of being ordered again. */
+int ledger_store_on_chain(db_pool_t *db, const uint8_t (*ids)[32], size_t n, int *on, err_t *e);
 int ledger_store_config(db_tx_t *tx, ledger_config_t *c, err_t *e);
 
 /* Roots and proofs from stored subtrees (size <= committed log size). */

@@ -1,0 +1,220 @@
+/* bench/ledger_verify.c: time of the offline verifier (`reciprocal ledger verify`) on a
+ * synthetic chain, without PostgreSQL or NATS. Builds, with the service's engine, a genesis
+ * config (the network operator), a config.update registering one club, then BLOCKS blocks of
+ * TXS data.put transactions (a ~100 B value, two endorsements: the operator's and the club's
+ * admin keys, as a visit's two clubs), signs a checkpoint with its block line after every block
+ * and writes a reciprocal-ledger-export/v1 file; then loads it and verifies it with the log key
+ * pinned, and prints the time per block and per transaction.
+ * Usage: bench-ledger-verify BLOCKS TXS [FILE]   (FILE: keep the export there) */
+#include <inttypes.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ledger/checkpoint.h"
+#include "ledger/merkle.h"
+#include "services/ledger/api.h"
+#include "services/ledger/engine.h"
+#include "services/ledger/settings.h"
+#include "services/ledger/verify.h"
+
+static double clk(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_s(void) {
+    return clk(CLOCK_MONOTONIC);
+}
+
+static char *b64(const uint8_t *d, size_t n) {
+    size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+    char *s = malloc(cap);
+    if (s) sodium_bin2base64(s, cap, d, n, sodium_base64_VARIANT_ORIGINAL);
+    return s;
+}
+
+static json_t *jhex(const uint8_t *d) {
+    char hx[65];
+    ledger_hex(d, 32, hx);
+    return json_string(hx);
+}
+
+typedef struct chain {
+    ledger_config_t cfg;
+    kvmap_t *versions, *seen;
+    merkle_range_t range;
+    uint8_t prev[32];
+    uint64_t number;
+    checkpoint_signer_t log;
+    json_t *blocks, *cps;
+} chain_t;
+
+/* validates the block of n envelopes, appends it and its signed checkpoint to the export */
+static int add_block(chain_t *c, uint8_t **env, size_t *lens, size_t n, err_t *e) {
+    ledger_block_msg_t m = {.number = c->number,
+                            .timestamp_ms = 1764900000000 + (int64_t)c->number * 20,
+                            .n = n,
+                            .env = (const uint8_t **)env,
+                            .env_len = lens};
+    ledger_block_result_t res = {0};
+    if (ledger_validate_block(&m, c->prev, c->range.size, &c->cfg, c->versions, c->seen, &res, e) !=
+        0)
+        return -1;
+    json_t *txs = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char *s = b64(env[i], lens[i]);
+        json_t *t = json_pack("{s:s,s:s}", "envelope", s, "validation_code",
+                              ledger_code_name(res.tx[i].code));
+        free(s);
+        json_t *d = ledger_tx_digests(env[i], lens[i], e);
+        if (d) json_object_set_new(t, "digests", d);
+        json_array_append_new(txs, t);
+        merkle_range_append(&c->range, res.tx[i].leaf, e);
+    }
+    json_array_append_new(
+        c->blocks,
+        json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "number", (json_int_t)c->number,
+                  "prev_hash", jhex(res.hdr.prev_hash), "data_root", jhex(res.hdr.data_root),
+                  "validation_root", jhex(res.hdr.validation_root), "writeset_hash",
+                  jhex(res.hdr.writeset_hash), "timestamp_ms", (json_int_t)res.hdr.timestamp_ms,
+                  "tx_count", (json_int_t)n, "first_log_index", (json_int_t)res.hdr.first_log_index,
+                  "header_hash", jhex(res.header_hash), "txs", txs));
+    uint8_t root[32];
+    char line[LEDGER_BLOCK_LINE_MAX], *body = NULL, *note = NULL;
+    const char *ext[] = {line};
+    size_t bl = 0, nl = 0;
+    ledger_checkpoint_block_line(c->number, res.header_hash, line);
+    int rc = merkle_range_root(&c->range, root, e) == 0 &&
+                     checkpoint_format_body(c->log.name, c->range.size, root, ext, 1, &body, &bl,
+                                            e) == 0 &&
+                     checkpoint_sign(body, bl, &c->log, &note, &nl, e) == 0
+                 ? 0
+                 : -1;
+    if (rc == 0) json_array_append_new(c->cps, json_string(note));
+    free(body);
+    free(note);
+    memcpy(c->prev, res.header_hash, 32);
+    c->number++;
+    ledger_block_result_free(&res);
+    return rc;
+}
+
+/* a transaction created by `creator` (its key pk) endorsed by the n keys sks */
+static int make_env(json_t *spec, const uint8_t pk[32], uint8_t (*sks)[64], size_t n, uint8_t **env,
+                    size_t *len, err_t *e) {
+    uint8_t *tx = NULL, id[32];
+    size_t tl = 0;
+    ledger_endorsement_t end[2];
+    if (ledger_build_tx(spec, pk, &tx, &tl, id, e) != 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        ledger_endorse(tx, tl, sks[i], &end[i]);
+    int rc = ledger_envelope_encode(tx, tl, end, n, env, len, e);
+    free(tx);
+    return rc;
+}
+
+static int config_org(chain_t *c, const char *org, const uint8_t org_pk[32],
+                      const uint8_t op_pk[32], uint8_t (*op_sk)[64], err_t *e) {
+    char hx[65], key[80];
+    ledger_hex(org_pk, 32, hx);
+    json_t *val = json_pack("{s:n,s:s,s:[{s:s,s:s}]}", "club_id", "name", org, "identities",
+                            "public_key", hx, "role", "admin");
+    char *vs = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(val);
+    snprintf(key, sizeof key, "config/org/%s", org);
+    json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "config.update", "creator",
+                             LEDGER_NETWORK_ORG, "writes", "key", key, "value", vs);
+    free(vs);
+    uint8_t *env = NULL;
+    size_t len = 0;
+    int rc = make_env(spec, op_pk, op_sk, 1, &env, &len, e);
+    json_decref(spec);
+    if (rc == 0) rc = add_block(c, &env, &len, 1, e);
+    free(env);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s BLOCKS TXS [FILE]\n", argv[0]);
+        return 2;
+    }
+    long nblocks = atol(argv[1]), ntx = atol(argv[2]);
+    const char *file = argc > 3 ? argv[3] : "/tmp/bench-ledger-verify.json";
+    if (sodium_init() < 0 || nblocks < 1 || ntx < 1 || ntx > LEDGER_MAX_BLOCK_TXS) return 2;
+    err_t e = {0};
+    chain_t c = {
+        .versions = kvmap_new(), .seen = kvmap_new(), .blocks = json_array(), .cps = json_array()};
+    merkle_range_init(&c.range);
+    uint8_t log_pk[32], log_sk[64], pk[2][32], sk[2][64];
+    crypto_sign_keypair(log_pk, log_sk);
+    crypto_sign_keypair(pk[0], sk[0]); /* the network operator's admin key */
+    crypto_sign_keypair(pk[1], sk[1]); /* the club's admin key */
+    if (checkpoint_signer_init(&c.log, ledger_origin(), log_sk, &e) != 0) goto fail;
+    double t0 = now_s();
+    if (config_org(&c, LEDGER_NETWORK_ORG, pk[0], pk[0], sk, &e) != 0 ||
+        config_org(&c, "club1", pk[1], pk[0], sk, &e) != 0)
+        goto fail;
+    uint8_t **env = calloc((size_t)ntx, sizeof *env);
+    size_t *lens = calloc((size_t)ntx, sizeof *lens);
+    char value[101];
+    memset(value, 'v', 100);
+    value[100] = 0;
+    for (long b = 0; b < nblocks; b++) {
+        for (long i = 0; i < ntx; i++) {
+            char key[48];
+            snprintf(key, sizeof key, "bench/%ld/%ld", b, i);
+            json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator",
+                                     LEDGER_NETWORK_ORG, "writes", "key", key, "value", value);
+            int rc = make_env(spec, pk[0], sk, 2, &env[i], &lens[i], &e);
+            json_decref(spec);
+            if (rc != 0) goto fail;
+        }
+        if (add_block(&c, env, lens, (size_t)ntx, &e) != 0) goto fail;
+        for (long i = 0; i < ntx; i++)
+            free(env[i]);
+    }
+    free(env);
+    free(lens);
+    json_t *ex = json_pack("{s:s,s:s,s:o,s:o,s:o}", "format", "reciprocal-ledger-export/v1",
+                           "origin", ledger_origin(), "log_public_key", jhex(log_pk), "blocks",
+                           c.blocks, "checkpoints", c.cps);
+    if (json_dump_file(ex, file, JSON_COMPACT) != 0) goto fail;
+    json_decref(ex);
+    double t1 = now_s();
+    json_error_t je;
+    ex = json_load_file(file, 0, &je);
+    double t2 = now_s();
+    char key[65];
+    ledger_hex(log_pk, 32, key);
+    ledger_verify_opts_t o = {.log_key_hex = key};
+    ledger_verify_report_t rep;
+    double c2 = clk(CLOCK_PROCESS_CPUTIME_ID);
+    int rc = ex ? ledger_verify_export_opts(ex, &o, &rep, &e) : -1;
+    double t3 = now_s(), cpu = clk(CLOCK_PROCESS_CPUTIME_ID) - c2;
+    json_decref(ex);
+    if (rc != 0) {
+        fprintf(stderr, "verify: %s\n", e.message);
+        return 1;
+    }
+    double txs = (double)rep.txs;
+    printf("verify %zu blocks x %ld txs (%zu txs, %zu checkpoints): build %.1f s; load JSON %.2f "
+           "s; verify %.2f s wall, %.2f s CPU = %.1f us CPU/tx, %.1f us CPU/block; %.0f tx/s "
+           "per core\n",
+           rep.blocks, ntx, rep.txs, rep.checkpoints, t1 - t0, t2 - t1, t3 - t2, cpu,
+           cpu * 1e6 / txs, cpu * 1e6 / (double)rep.blocks, txs / cpu);
+    checkpoint_signer_wipe(&c.log);
+    ledger_config_free(&c.cfg);
+    kvmap_free(c.versions);
+    kvmap_free(c.seen);
+    if (argc <= 3) remove(file);
+    return 0;
+fail:
+    fprintf(stderr, "bench-ledger-verify: %s\n", e.message);
+    return 1;
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# bench/ledger_verify.sh: time of the offline verifier on a synthetic chain (bench/ledger_verify.c;
+# no PostgreSQL, no NATS). Arguments: BLOCKS TXS-PER-BLOCK (default 51000 1: the fault-injection
+# run's chain; 200 500 for full 500-transaction blocks). Prints build, JSON load and verify times
+# (wall and CPU) and the CPU per transaction and per block.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$ROOT"
+make -s build/reciprocal
+# shellcheck disable=SC2046 # pkg-config output is meant to be split
+cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+    $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-verify" \
+    bench/ledger_verify.c build/libreciprocal.a \
+    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
+    -lnats -lcrypt -lpthread -lm
+TMP=$(mktemp "${TMPDIR:-/tmp}/reciprocal-bench-verify.XXXXXX.json")
+trap 'rm -f "$TMP"' EXIT
+"$ROOT/build/bench-ledger-verify" "${1:-51000}" "${2:-1}" "$TMP"
