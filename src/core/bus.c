@@ -434,28 +434,31 @@ int bus_ensure_stream_window(bus_t *b, const char *stream, const char *const *su
     return ensure_stream(b, stream, subjects, 1, max_age_ns, dup_window_ns, e);
 }
 
-int bus_js_stream_dup_window(bus_t *b, const char *stream, int64_t *dup_window_ns, err_t *e) {
+/* The configuration of a stream through `get` (one field of it). */
+static int stream_config_value(bus_t *b, const char *stream, int64_t *v,
+                               int64_t (*get)(const jsStreamConfig *), err_t *e) {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    if (!b || !stream || !dup_window_ns)
-        return err_set(e, 500, "internal", "stream", "missing argument");
+    if (!b || !stream || !v) return err_set(e, 500, "internal", "stream", "missing argument");
     natsStatus s = js_GetStreamInfo(&si, b->js, stream, NULL, &jerr);
     if (s != NATS_OK) return js_err(e, s, jerr, "JetStream stream info");
-    *dup_window_ns = si->Config ? si->Config->Duplicates : 0;
+    *v = si->Config ? get(si->Config) : 0;
     jsStreamInfo_Destroy(si);
     return 0;
 }
+static int64_t cfg_duplicates(const jsStreamConfig *c) {
+    return c->Duplicates;
+}
+static int64_t cfg_max_age(const jsStreamConfig *c) {
+    return c->MaxAge;
+}
+
+int bus_js_stream_dup_window(bus_t *b, const char *stream, int64_t *dup_window_ns, err_t *e) {
+    return stream_config_value(b, stream, dup_window_ns, cfg_duplicates, e);
+}
 
 int bus_js_stream_max_age(bus_t *b, const char *stream, int64_t *max_age_ns, err_t *e) {
-    jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    if (!b || !stream || !max_age_ns)
-        return err_set(e, 500, "internal", "stream", "missing argument");
-    natsStatus s = js_GetStreamInfo(&si, b->js, stream, NULL, &jerr);
-    if (s != NATS_OK) return js_err(e, s, jerr, "JetStream stream info");
-    *max_age_ns = si->Config ? si->Config->MaxAge : 0;
-    jsStreamInfo_Destroy(si);
-    return 0;
+    return stream_config_value(b, stream, max_age_ns, cfg_max_age, e);
 }
 
 int bus_js_stream_leader(bus_t *b, const char *stream, char *leader, size_t cap, int *replicas,

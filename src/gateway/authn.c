@@ -46,23 +46,31 @@ static _Atomic long long g_rev_synced_at;
 static _Atomic unsigned long g_rev_bus_gen; /* bus_reconnects() at the last read */
 static _Atomic int g_rev_ttl = 3600;        /* the access-token lifetime the entries must outlive */
 
-/* Asks the auth service for its JWKS and builds a key set. */
-static jwt_keyset_t *fetch_keyset(const svc_env_t *env, err_t *e) {
+/* One operation of the auth service as an anonymous caller (its public key set, the recent
+ * revocations). 0 with *out (caller frees), or -1 + err (503 when auth is not linked in). */
+static int auth_call_anon(const svc_env_t *env, const char *op_name, json_t **out, err_t *e) {
     const svc_module_t *m = svc_find_module("auth");
-    const svc_op_t *op = m ? svc_find_op(m, "jwks") : NULL;
-    if (!op) {
-        err_set(e, 503, "unavailable", "", "the auth service is not linked into this binary");
-        return NULL;
-    }
+    const svc_op_t *op = m ? svc_find_op(m, op_name) : NULL;
+    *out = NULL;
+    if (!op) return err_set(e, 503, "unavailable", "", "the auth service is not linked in");
     svc_caller_t anon;
     memset(&anon, 0, sizeof anon);
     snprintf(anon.request_id, sizeof anon.request_id, "%s", log_request_id());
-    json_t *in = json_object(), *out = NULL;
+    json_t *in = json_object();
     int status = 0;
-    int rc = svc_invoke(env, m, op, &anon, in, &status, &out, e);
+    int rc = svc_invoke(env, m, op, &anon, in, &status, out, e);
     json_decref(in);
     if (rc != 0) {
-        json_decref(out);
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Asks the auth service for its JWKS and builds a key set. */
+static jwt_keyset_t *fetch_keyset(const svc_env_t *env, err_t *e) {
+    json_t *out = NULL;
+    if (auth_call_anon(env, "jwks", &out, e) != 0) {
         if (e->status < 500) err_set(e, 503, "unavailable", "", "cannot obtain the token keys");
         return NULL;
     }
@@ -156,22 +164,16 @@ static char *on_revoked(const char *subject, const char *data, size_t len, size_
 /* Reads the recent revocations from the auth service (subscribing first, so nothing published
  * meanwhile is lost). g_rev_mu held. */
 static int read_revocations(const svc_env_t *env, err_t *e) {
-    const svc_module_t *m = svc_find_module("auth");
-    const svc_op_t *op = m ? svc_find_op(m, "revocations") : NULL;
-    if (!op) return err_set(e, 503, "unavailable", "", "the auth service is not linked in");
+    if (!svc_find_module("auth"))
+        return err_set(e, 503, "unavailable", "", "the auth service is not linked in");
     atomic_store(&g_rev_ttl, env->cfg->auth_access_ttl_s);
     if (!g_rev_subscribed && env->bus) {
         if (bus_subscribe(env->bus, AUTH_REVOKED_SUBJECT, on_revoked, NULL, e) != 0) return -1;
         g_rev_subscribed = 1;
     }
     unsigned long gen = bus_reconnects(env->bus); /* a reconnect from now on means a new read */
-    svc_caller_t anon;
-    memset(&anon, 0, sizeof anon);
-    snprintf(anon.request_id, sizeof anon.request_id, "%s", log_request_id());
-    json_t *in = json_object(), *out = NULL;
-    int status = 0;
-    int rc = svc_invoke(env, m, op, &anon, in, &status, &out, e);
-    json_decref(in);
+    json_t *out = NULL;
+    int rc = auth_call_anon(env, "revocations", &out, e);
     if (rc == 0) {
         apply_revocations(out);
         atomic_store(&g_rev_bus_gen, gen);
