@@ -443,7 +443,7 @@ static int ensure_stream(bus_t *b, const char *stream, const char *const *subjec
     int same = si->Config && subjects_equal(si->Config, subjects, n) &&
                si->Config->Storage == js_FileStorage && si->Config->Duplicates == dup_ns &&
                si->Config->MaxAge == max_age_ns;
-    int have = si->Config ? (int)si->Config->Replicas : 1;
+    int have = si->Config && si->Config->Replicas > 0 ? (int)si->Config->Replicas : 1;
     if (!exact && have > want) cfg.Replicas = have; /* never lowered unless asked exactly */
     if (have != (int)cfg.Replicas) same = 0;
     jsStreamInfo_Destroy(si);
@@ -454,7 +454,6 @@ static int ensure_stream(bus_t *b, const char *stream, const char *const *subjec
         log_warn("nats: stream %s: %d replicas cannot be placed (JetStream error %d), keeping %d",
                  stream, (int)cfg.Replicas, (int)jerr, have);
         cfg.Replicas = have;
-        if (have == 0) cfg.Replicas = 1;
         jerr = 0;
         s = js_UpdateStream(NULL, b->js, &cfg, NULL, &jerr);
     }

@@ -37,7 +37,8 @@ int bus_cluster_size(bus_t *b);
  * item 7), applied to existing streams at their next ensure (stream update): 1..5 exactly (an
  * existing stream is scaled up or down to it), or 0 = auto: 3 when bus_cluster_size >= 3, else
  * 1, never lowering an existing stream, and 1 when the server cannot place 3 (no JetStream
- * cluster, too few servers). Resolved once, at this call. Returns the count chosen, or -1 + e.
+ * cluster, too few servers). Resolved once, at this call; call it before the bus is shared
+ * between threads (`serve` does right after connecting). Returns the count chosen, or -1 + e.
  * Without a call: 1 for a new stream, an existing one keeps its count. */
 int bus_set_stream_replicas(bus_t *b, int replicas, err_t *e);
 /* Creates or updates a JetStream stream (file storage, duplicate window 2 min, the bus's
