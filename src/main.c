@@ -204,6 +204,9 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
     if (!db) goto fail;
     bus = bus_connect_auth(cfg->nats_url, "reciprocal", cfg->nats_user, cfg->nats_password, &e);
     if (!bus) goto fail;
+    /* EVENTS and the ledger's streams get RECIPROCAL_NATS_REPLICAS (auto: 3 on a cluster of >= 3
+     * servers), existing ones updated to it: one node down stops neither (issue 17 item 7) */
+    if (bus_set_stream_replicas(bus, cfg->nats_replicas, &e) < 0) goto fail;
     /* events are kept RECIPROCAL_EVENTS_RETENTION_HOURS: the stream's MaxAge, the relay's purge */
     const long long retention_s = (long long)cfg->events_retention_h * 3600;
     if (outbox_ensure_stream(bus, retention_s, &e) != 0) goto fail;

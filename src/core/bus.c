@@ -72,6 +72,11 @@ struct bus {
     int *batch_ok;
     int batch_n;
     char batch_err[256];
+    /* bus_set_stream_replicas: replica count of the streams ensured with the bus's setting
+     * (0 = none set: 1 for a new stream, an existing one keeps its count); replicas_exact = 1
+     * when it was given explicitly (applied up or down), 0 for auto (only ever raised) */
+    int replicas;
+    int replicas_exact;
 };
 
 /* ---- errors ---------------------------------------------------------------------------- */
@@ -357,11 +362,36 @@ static int subjects_equal(const jsStreamConfig *c, const char *const *subjects, 
     return 1;
 }
 
+/* JetStream's answers when a stream cannot have the replicas asked for: no cluster, or fewer
+ * servers than replicas */
+static int placement_refused(jsErrCode jerr) {
+    return jerr == JSClusterNoPeersErr || jerr == JSInsufficientResourcesErr ||
+           jerr == JSStreamReplicasNotSupportedErr;
+}
+
+/* The replica count a stream is ensured with: `arg` > 0 from the caller (exact when > 1, 1 =
+ * keep an existing stream's count), else the bus's setting (bus_set_stream_replicas). *exact = 0
+ * means: a new stream gets *want, an existing one is raised to it, never lowered. */
+static void wanted_replicas(const bus_t *b, int arg, int *want, int *exact) {
+    if (arg > 0) {
+        *want = arg;
+        *exact = arg > 1;
+    } else if (b->replicas > 0) {
+        *want = b->replicas;
+        *exact = b->replicas_exact;
+    } else {
+        *want = 1;
+        *exact = 0;
+    }
+}
+
 /* Creates the stream, or updates it when its subjects, storage, duplicate window, MaxAge (0 =
- * unlimited) or (replicas > 1) replica count differ from the wanted ones. */
+ * unlimited) or replica count (wanted_replicas) differ from the wanted ones. `replicas` 0 = the
+ * bus's setting. With auto replicas (not exact, > 1) a server that cannot place them (no
+ * cluster, too few servers) gets 1 for a new stream and leaves an existing one as it is. */
 static int ensure_stream(bus_t *b, const char *stream, const char *const *subjects, int replicas,
                          int64_t max_age_ns, int64_t dup_ns, err_t *e) {
-    if (replicas < 1 || replicas > 5)
+    if (replicas < 0 || replicas > 5)
         return err_set(e, 500, "internal", "replicas", "replicas must be 1..5");
     if (dup_ns < BUS_DUP_WINDOW_NS)
         return err_set(e, 500, "internal", "duplicate_window",
@@ -376,6 +406,8 @@ static int ensure_stream(bus_t *b, const char *stream, const char *const *subjec
     while (subjects && subjects[n])
         n++;
     if (n == 0) return err_set(e, 500, "internal", "subjects", "stream needs subjects");
+    int want = 1, exact = 0;
+    wanted_replicas(b, replicas, &want, &exact);
 
     jsStreamConfig cfg;
     jsStreamConfig_Init(&cfg);
@@ -385,7 +417,7 @@ static int ensure_stream(bus_t *b, const char *stream, const char *const *subjec
     cfg.Storage = js_FileStorage;
     cfg.Retention = js_LimitsPolicy;
     cfg.Duplicates = dup_ns;
-    cfg.Replicas = replicas;
+    cfg.Replicas = want;
     cfg.MaxAge = max_age_ns;
 
     jsStreamInfo *si = NULL;
@@ -394,44 +426,102 @@ static int ensure_stream(bus_t *b, const char *stream, const char *const *subjec
     if (s == NATS_NOT_FOUND) {
         jerr = 0;
         s = js_AddStream(NULL, b->js, &cfg, NULL, &jerr);
+        if (s != NATS_OK && !exact && want > 1 && placement_refused(jerr)) {
+            log_warn("nats: stream %s: %d replicas cannot be placed (JetStream error %d), "
+                     "creating it with 1",
+                     stream, want, (int)jerr);
+            cfg.Replicas = 1;
+            jerr = 0;
+            s = js_AddStream(NULL, b->js, &cfg, NULL, &jerr);
+        }
         if (s != NATS_OK && jerr == JSStreamNameExistErr) return 0; /* another process won */
         if (s != NATS_OK) return js_err(e, s, jerr, "JetStream add stream");
-        log_info("nats: created stream %s", stream);
+        log_info("nats: created stream %s (%d replicas)", stream, (int)cfg.Replicas);
         return 0;
     }
     if (s != NATS_OK) return js_err(e, s, jerr, "JetStream stream info");
     int same = si->Config && subjects_equal(si->Config, subjects, n) &&
                si->Config->Storage == js_FileStorage && si->Config->Duplicates == dup_ns &&
                si->Config->MaxAge == max_age_ns;
-    /* replicas 1 = "whatever it has" (never scale an existing stream down) */
-    if (same && replicas > 1 && si->Config->Replicas != replicas) same = 0;
-    if (replicas == 1 && si->Config) cfg.Replicas = si->Config->Replicas;
+    int have = si->Config && si->Config->Replicas > 0 ? (int)si->Config->Replicas : 1;
+    if (!exact && have > want) cfg.Replicas = have; /* never lowered unless asked exactly */
+    if (have != (int)cfg.Replicas) same = 0;
     jsStreamInfo_Destroy(si);
     if (same) return 0;
     jerr = 0;
     s = js_UpdateStream(NULL, b->js, &cfg, NULL, &jerr);
+    if (s != NATS_OK && !exact && (int)cfg.Replicas > have && placement_refused(jerr)) {
+        log_warn("nats: stream %s: %d replicas cannot be placed (JetStream error %d), keeping %d",
+                 stream, (int)cfg.Replicas, (int)jerr, have);
+        cfg.Replicas = have;
+        jerr = 0;
+        s = js_UpdateStream(NULL, b->js, &cfg, NULL, &jerr);
+    }
     if (s != NATS_OK) return js_err(e, s, jerr, "JetStream update stream");
-    log_info("nats: updated stream %s", stream);
+    log_info("nats: updated stream %s (%d replicas)", stream, (int)cfg.Replicas);
     return 0;
 }
 
+/* host:port of a server URL: without scheme and credentials */
+static const char *server_hostport(const char *url) {
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    const char *at = strrchr(h, '@');
+    return at ? at + 1 : h;
+}
+
+int bus_cluster_size(bus_t *b) {
+    char **servers = NULL;
+    int count = 0;
+    if (!b || natsConnection_GetServers(b->nc, &servers, &count) != NATS_OK) return 0;
+    /* distinct host:port: the listed URLs plus those the server announced */
+    int distinct = 0;
+    for (int i = 0; i < count; i++) {
+        int dup = 0;
+        for (int j = 0; j < i && !dup; j++)
+            dup = strcmp(server_hostport(servers[i]), server_hostport(servers[j])) == 0;
+        distinct += !dup;
+    }
+    for (int i = 0; i < count; i++)
+        free(servers[i]);
+    free(servers);
+    return distinct;
+}
+
+int bus_set_stream_replicas(bus_t *b, int replicas, err_t *e) {
+    if (!b) return err_set(e, 500, "internal", "bus", "missing bus");
+    if (replicas < 0 || replicas > 5)
+        return err_set(e, 500, "internal", "replicas", "replicas must be auto (0) or 1..5");
+    if (replicas > 0) {
+        b->replicas = replicas;
+        b->replicas_exact = 1;
+        return replicas;
+    }
+    int n = bus_cluster_size(b);
+    b->replicas = n >= 3 ? 3 : 1;
+    b->replicas_exact = 0;
+    log_info("nats: %d server(s) known, streams get %d replica(s) (auto)", n, b->replicas);
+    return b->replicas;
+}
+
 int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects, err_t *e) {
-    return ensure_stream(b, stream, subjects, 1, 0, BUS_DUP_WINDOW_NS, e);
+    return ensure_stream(b, stream, subjects, 0, 0, BUS_DUP_WINDOW_NS, e);
 }
 
 int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *subjects,
                                int replicas, err_t *e) {
+    if (replicas < 1) return err_set(e, 500, "internal", "replicas", "replicas must be 1..5");
     return ensure_stream(b, stream, subjects, replicas, 0, BUS_DUP_WINDOW_NS, e);
 }
 
 int bus_ensure_stream_max_age(bus_t *b, const char *stream, const char *const *subjects,
                               int64_t max_age_ns, err_t *e) {
-    return ensure_stream(b, stream, subjects, 1, max_age_ns, BUS_DUP_WINDOW_NS, e);
+    return ensure_stream(b, stream, subjects, 0, max_age_ns, BUS_DUP_WINDOW_NS, e);
 }
 
 int bus_ensure_stream_window(bus_t *b, const char *stream, const char *const *subjects,
                              int64_t max_age_ns, int64_t dup_window_ns, err_t *e) {
-    return ensure_stream(b, stream, subjects, 1, max_age_ns, dup_window_ns, e);
+    return ensure_stream(b, stream, subjects, 0, max_age_ns, dup_window_ns, e);
 }
 
 /* The configuration of a stream through `get` (one field of it). */

@@ -29,11 +29,23 @@ int bus_connected(bus_t *b);
 /* Round trip to the server (flush with timeout), for /health/ready. */
 int bus_ping(bus_t *b, int timeout_ms, err_t *e);
 
-/* Creates or updates a JetStream stream (file storage, duplicate window 2 min). subjects is a
- * NULL-terminated list, e.g. {"events.>", NULL}. */
+/* The number of distinct NATS servers the connection knows: the URLs it was given plus those
+ * the server announced (a cluster's nodes, INFO connect_urls). 0 on error. */
+int bus_cluster_size(bus_t *b);
+/* Sets the replica count of the streams this bus ensures with bus_ensure_stream,
+ * bus_ensure_stream_max_age and bus_ensure_stream_window (RECIPROCAL_NATS_REPLICAS, issue 17
+ * item 7), applied to existing streams at their next ensure (stream update): 1..5 exactly (an
+ * existing stream is scaled up or down to it), or 0 = auto: 3 when bus_cluster_size >= 3, else
+ * 1, never lowering an existing stream, and 1 when the server cannot place 3 (no JetStream
+ * cluster, too few servers). Resolved once, at this call; call it before the bus is shared
+ * between threads (`serve` does right after connecting). Returns the count chosen, or -1 + e.
+ * Without a call: 1 for a new stream, an existing one keeps its count. */
+int bus_set_stream_replicas(bus_t *b, int replicas, err_t *e);
+/* Creates or updates a JetStream stream (file storage, duplicate window 2 min, the bus's
+ * replica count). subjects is a NULL-terminated list, e.g. {"events.>", NULL}. */
 int bus_ensure_stream(bus_t *b, const char *stream, const char *const *subjects, err_t *e);
-/* The same with `replicas` (1..5; > 1 needs a JetStream cluster). replicas 1 keeps an existing
- * stream's replica count (never scales it down). */
+/* The same with `replicas` (1..5; > 1 needs a JetStream cluster) instead of the bus's setting.
+ * replicas 1 keeps an existing stream's replica count (never scales it down). */
 int bus_ensure_stream_replicas(bus_t *b, const char *stream, const char *const *subjects,
                                int replicas, err_t *e);
 /* The same with a retention: messages older than max_age_ns (nanoseconds; 0 = unlimited, else at

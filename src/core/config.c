@@ -26,6 +26,7 @@ typedef enum {
     V_GQL_INTRO,  /* on|admins|off|signed_in -> int CFG_GQL_INTROSPECTION_* */
     V_STR,        /* single-line printable text, 1..size-1 bytes -> char[] */
     V_KEK,        /* base64 of 32 bytes -> unsigned char[32] + its *_kek_set; "" = unset */
+    V_REPLICAS,   /* auto | integer in [min, max] -> int (0 = auto) */
 } vkind_t;
 
 typedef struct cfg_var {
@@ -109,6 +110,11 @@ static const cfg_var_t k_vars[] = {
     {"RECIPROCAL_NATS_REQUEST_TIMEOUT_MS", V_INT, MEMBER(nats_timeout_ms), 50, 120000,
      "5000",
      "How long a request to another service over NATS may take, in milliseconds."},
+    {"RECIPROCAL_NATS_REPLICAS", V_REPLICAS, MEMBER(nats_replicas), 1, 5,
+     "auto",
+     "Replicas of the JetStream streams `serve` creates (EVENTS, LEDGER_TX, LEDGER_BLOCKS), "
+     "applied to existing streams too: 1 to 5, or auto = 3 when the NATS servers form a cluster "
+     "of 3 or more, else 1 (auto never lowers an existing stream's count)."},
     {"RECIPROCAL_NATS_USER", V_STR, MEMBER(nats_user), 0, 0,
      "",
      "NATS user this process connects as (nats-server runs with authentication; each user may "
@@ -484,6 +490,20 @@ static int set_gql_intro(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e
     return invalid(e, v->name, "signed_in, admins, on or off", val);
 }
 
+static int set_replicas(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+    if (strcasecmp(val, "auto") == 0) {
+        *(int *)((char *)c + v->offset) = 0;
+        return 0;
+    }
+    long long n;
+    if (parse_ll(val, &n) != 0 || n < v->min || n > v->max)
+        return err_set(e, 500, "invalid_config", v->name,
+                       "%s must be auto or an integer from %lld to %lld (got \"%.64s\")", v->name,
+                       v->min, v->max, val);
+    *(int *)((char *)c + v->offset) = (int)n;
+    return 0;
+}
+
 static int set_str(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
     size_t n = strlen(val);
     for (const char *p = val; *p; p++)
@@ -590,6 +610,8 @@ static int apply(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
         return set_str(v, val, c, e);
     case V_KEK:
         return set_kek(v, val, c, e);
+    case V_REPLICAS:
+        return set_replicas(v, val, c, e);
     }
     return err_set(e, 500, "invalid_config", v->name, "%s has an unknown kind", v->name);
 }

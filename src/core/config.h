@@ -28,6 +28,7 @@ typedef struct cfg {
     int http_body_timeout_s;         /* RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS (20) */
     int http_body_min_rate;          /* RECIPROCAL_HTTP_BODY_MIN_RATE bytes/s (500; 0 = none) */
     int nats_timeout_ms;             /* RECIPROCAL_NATS_REQUEST_TIMEOUT_MS (default 5000) */
+    int nats_replicas;               /* RECIPROCAL_NATS_REPLICAS: 1..5, 0 = auto (default) */
     char nats_user[64];        /* RECIPROCAL_NATS_USER: NATS user of this process ("" = none) */
     char nats_password[256];   /* RECIPROCAL_NATS_PASSWORD: its password (secret, never logged) */
     int bus_key_set;           /* RECIPROCAL_BUS_KEY was given (no default) */

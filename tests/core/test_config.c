@@ -347,7 +347,7 @@ static void test_describe(void) {
     size_t got = fread(text, 1, (size_t)n, f);
     fclose(f);
     CHECK_EQ_INT(got, n);
-    CHECK_EQ_INT(cfg_var_count(), 49);
+    CHECK_EQ_INT(cfg_var_count(), 50);
     /* every variable appears as NAME=default, and every default loads */
     for (size_t i = 0; i < cfg_var_count(); i++) {
         char line[700];
@@ -440,6 +440,27 @@ static void test_bus_vars(void) {
     CHECK(strstr(e.message, "s3cr") == NULL);
 }
 
+/* RECIPROCAL_NATS_REPLICAS (issue 17 item 7): auto (0) by default, 1..5, anything else named. */
+static void test_nats_replicas(void) {
+    cfg_t c;
+    err_t e = {0};
+    CHECK_EQ_INT(load1("RECIPROCAL_LOG_LEVEL", "info", &c, &e), 0);
+    CHECK_EQ_INT(c.nats_replicas, 0);
+    CHECK_EQ_INT(load1("RECIPROCAL_NATS_REPLICAS", "AUTO", &c, &e), 0);
+    CHECK_EQ_INT(c.nats_replicas, 0);
+    CHECK_EQ_INT(load1("RECIPROCAL_NATS_REPLICAS", "1", &c, &e), 0);
+    CHECK_EQ_INT(c.nats_replicas, 1);
+    CHECK_EQ_INT(load1("RECIPROCAL_NATS_REPLICAS", "5", &c, &e), 0);
+    CHECK_EQ_INT(c.nats_replicas, 5);
+    const char *bad[] = {"0", "6", "-1", "three", "3x", "auto3"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        e = (err_t){0};
+        CHECK_EQ_INT(load1("RECIPROCAL_NATS_REPLICAS", bad[i], &c, &e), -1);
+        CHECK_STR(e.code, "invalid_config");
+        CHECK_STR(e.field, "RECIPROCAL_NATS_REPLICAS");
+    }
+}
+
 /* README.md documents every variable of the config table (keeps the docs honest). */
 static void test_readme_lists_every_variable(void) {
     const char *root = getenv("RECIPROCAL_TEST_ROOT");
@@ -470,6 +491,7 @@ int main(void) {
     RUN(test_first_error_wins_and_all_vars_together);
     RUN(test_describe);
     RUN(test_bus_vars);
+    RUN(test_nats_replicas);
     RUN(test_readme_lists_every_variable);
     TEST_DONE();
 }

@@ -1,15 +1,21 @@
 /* test_ledger_cluster: the ledger on a 3-node nats-server cluster (issue 5, "Tests"). Starts
- * three `nats-server -js --cluster_name ... --cluster ... --routes ...` on free loopback ports
- * with their own store dirs under $RECIPROCAL_TEST_TMP, creates the ledger streams with 3
- * replicas, uses a scratch PostgreSQL database (migrated with $RECIPROCAL_TEST_BIN, so the
- * shared ledger's stream positions are not involved), drives load through the service functions
- * (submit without waiting while this thread cuts and commits), SIGKILLs the leader of LEDGER_TX
- * and LEDGER_BLOCKS mid-load, keeps going, and asserts one valid chain: dense block numbers,
- * prev-hash links, the offline verifier passes, every acknowledged transaction committed VALID
- * exactly once. Stops the servers and drops the database at the end. Fails (never skips) with a
- * reason when the cluster cannot be formed. */
+ * three `nats-server -js -c <conf>` on free loopback ports with their own store dirs under
+ * $RECIPROCAL_TEST_TMP, with authentication like every nats-server of the project (issue 9,
+ * docs/security.md N1): the users and subject permissions of scripts/pg.sh rcp_nats_conf, and a
+ * route user with a random password between the nodes; the test connects as the `ledger` user
+ * and checks that a connection without credentials is refused. It creates the ledger streams
+ * and EVENTS with one replica, then sets the replicas to auto (RECIPROCAL_NATS_REPLICAS, issue
+ * 17 item 7), which must choose 3 on this cluster and update the existing streams to 3; uses a
+ * scratch PostgreSQL database (migrated with $RECIPROCAL_TEST_BIN, so the shared ledger's stream
+ * positions are not involved), drives load through the service functions (submit without waiting
+ * while this thread cuts and commits), SIGKILLs the leader of LEDGER_TX and LEDGER_BLOCKS mid-load,
+ * keeps going, and asserts one valid chain: dense block numbers, prev-hash links, the offline
+ * verifier passes, every acknowledged transaction committed VALID exactly once. Stops the servers
+ * and drops the database at the end. Fails (never skips) with a reason when the cluster cannot be
+ * formed. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -30,6 +36,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "core/outbox.h"
 #include "services/ledger/api.h"
 #include "services/ledger/engine.h"
 #include "services/ledger/orderer.h"
@@ -44,6 +51,7 @@
 static pid_t srv[NODES];
 static int cport[NODES], rport[NODES];
 static char dir[512], urls[256], scratch[64], app_url[1024], owner_url[1024];
+static char route_pw[33], ledger_pw[256];
 static cfg_t g_cfg;
 static db_pool_t *pool;
 static bus_t *bus;
@@ -77,20 +85,66 @@ static int port_open(int port) {
     return ok;
 }
 
+/* dir/auth.conf (authorization block of scripts/pg.sh rcp_nats_conf, user `ledger`, its
+ * password generated into dir/secrets.env), the ledger user's password, a route password */
+static int write_auth(void) {
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/bash", "bash", "-c",
+              "source \"$1/scripts/pg.sh\" && rcp_nats_conf \"$2/auth.conf\" "
+              "\"$2/secrets.env\" ledger",
+              "bash", root && *root ? root : ".", dir, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
+    char path[600], line[256];
+    snprintf(path, sizeof path, "%s/secrets.env", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    const char *var = "RECIPROCAL_NATS_PASSWORD_LEDGER=";
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, var, strlen(var)) == 0) {
+            snprintf(ledger_pw, sizeof ledger_pw, "%s", line + strlen(var));
+            ledger_pw[strcspn(ledger_pw, "\r\n")] = 0;
+        }
+    fclose(f);
+    unsigned char r[16];
+    randombytes_buf(r, sizeof r);
+    for (int i = 0; i < 16; i++)
+        snprintf(route_pw + 2 * i, 3, "%02x", r[i]);
+    return ledger_pw[0] ? 0 : -1;
+}
+
+/* dir/n<i>.conf: the users of auth.conf and the cluster with route authentication */
+static int write_node_conf(int i, char *conf, size_t cap) {
+    snprintf(conf, cap, "%s/n%d.conf", dir, i + 1);
+    int fd = open(conf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    fprintf(f,
+            "include \"auth.conf\"\ncluster {\n  name: \"rcl%d\"\n  listen: \"127.0.0.1:%d\"\n"
+            "  authorization { user: \"route\", password: \"%s\" }\n  routes = [\n",
+            (int)getpid(), rport[i], route_pw);
+    for (int j = 0; j < NODES; j++)
+        if (j != i) fprintf(f, "    \"nats://route:%s@127.0.0.1:%d\"\n", route_pw, rport[j]);
+    fprintf(f, "  ]\n}\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 static pid_t start_node(int i) {
-    char store[600], log[600], name[16], p[16], cl[64], routes[160], cname[32];
+    char store[600], log[600], name[16], p[16], conf[600];
     snprintf(store, sizeof store, "%s/n%d", dir, i + 1);
     snprintf(log, sizeof log, "%s/n%d.log", dir, i + 1);
     snprintf(name, sizeof name, "n%d", i + 1);
     snprintf(p, sizeof p, "%d", cport[i]);
-    snprintf(cl, sizeof cl, "nats://127.0.0.1:%d", rport[i]);
-    snprintf(cname, sizeof cname, "rcl%d", (int)getpid());
-    size_t k = 0;
-    routes[0] = 0;
-    for (int j = 0; j < NODES; j++)
-        if (j != i)
-            k += (size_t)snprintf(routes + k, sizeof routes - k, "%snats://127.0.0.1:%d",
-                                  k ? "," : "", rport[j]);
+    if (write_node_conf(i, conf, sizeof conf) != 0) return -1;
     mkdir(store, 0700);
     fflush(stdout);
     pid_t pid = fork();
@@ -98,8 +152,8 @@ static pid_t start_node(int i) {
         FILE *f = freopen(log, "a", stdout);
         (void)f;
         dup2(1, 2);
-        execlp("nats-server", "nats-server", "-js", "-sd", store, "-a", "127.0.0.1", "-p", p, "-n",
-               name, "--cluster_name", cname, "--cluster", cl, "--routes", routes, (char *)NULL);
+        execlp("nats-server", "nats-server", "-c", conf, "-js", "-sd", store, "-a", "127.0.0.1",
+               "-p", p, "-n", name, (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -252,6 +306,8 @@ static void test_cluster_leader_killed(void) {
         rport[i] = free_port();
         REQUIRE(cport[i] > 0 && rport[i] > 0);
     }
+    if (write_auth() != 0) printf("# scripts/pg.sh rcp_nats_conf failed (in %s)\n", dir);
+    REQUIRE(ledger_pw[0] != 0);
     size_t k = 0;
     for (int i = 0; i < NODES; i++)
         k += (size_t)snprintf(urls + k, sizeof urls - k, "%snats://127.0.0.1:%d", i ? "," : "",
@@ -269,35 +325,72 @@ static void test_cluster_leader_killed(void) {
     }
     if (up < NODES) printf("# only %d of %d nats-servers listen (logs in %s)\n", up, NODES, dir);
     REQUIRE(up == NODES);
-    /* one seed URL (nats.c's SetURL takes one); the client learns the other two from the
-     * server's INFO (connect_urls) and fails over to them */
+    /* one seed URL; the client learns the other two from the server's INFO (connect_urls) and
+     * fails over to them */
     char seed[64];
     snprintf(seed, sizeof seed, "nats://127.0.0.1:%d", cport[0]);
     for (int t = 0; t < 20 && !bus; t++) {
         err_clear(&e);
-        bus = bus_connect(seed, "test_ledger_cluster", &e);
+        bus = bus_connect_auth(seed, "test_ledger_cluster", "ledger", ledger_pw, &e);
         if (!bus) usleep(250000);
     }
-    if (!bus) printf("# connect %s: %s (logs in %s)\n", seed, e.message, dir);
+    if (!bus) printf("# connect %s as ledger: %s (logs in %s)\n", seed, e.message, dir);
     REQUIRE(bus != NULL);
-    /* JetStream needs a meta leader before R3 streams can be created */
+    /* authentication is on: no credentials, no connection */
+    err_clear(&e);
+    bus_t *anon = bus_connect(seed, "test_ledger_cluster_anon", &e);
+    CHECK(anon == NULL);
+    if (anon) bus_close(anon);
+    /* JetStream needs a meta leader before streams can be created; first with one replica, as
+     * an older `serve` made them */
+    const long long events_s = 720LL * 3600;
     int rc = -1;
     double t0 = now_s();
     while (rc != 0 && now_s() - t0 < 30) {
         err_clear(&e);
-        rc = ledger_streams_ensure_replicas(bus, 3, &e);
+        rc = ledger_streams_ensure_replicas(bus, 1, &e);
+        if (rc == 0) rc = outbox_ensure_stream(bus, events_s, &e);
         if (rc != 0) usleep(250000);
     }
     if (rc != 0)
-        printf("# R3 streams could not be created in 30 s (no JetStream cluster?): %s; logs in "
-               "%s\n",
+        printf("# streams could not be created in 30 s (no JetStream cluster?): %s; logs in %s\n",
                e.message, dir);
     REQUIRE(rc == 0);
     char leader[64] = "", bleader[64] = "";
     int reps = 0;
     REQUIRE(bus_js_stream_leader(bus, LEDGER_TX_STREAM, leader, sizeof leader, &reps, &e) == 0);
-    printf("# cluster up in %.1f s: LEDGER_TX leader %s, replicas %d\n", now_s() - t0, leader,
-           reps);
+    CHECK_EQ_INT(reps, 1);
+    /* RECIPROCAL_NATS_REPLICAS=auto, as `serve` applies it: 3 on this cluster, and the existing
+     * streams are updated to 3 (issue 17 item 7) */
+    int known = 0;
+    for (int t = 0; t < 100 && (known = bus_cluster_size(bus)) < NODES; t++)
+        usleep(100000);
+    CHECK_EQ_INT(known, NODES);
+    CHECK_EQ_INT(bus_set_stream_replicas(bus, 0, &e), 3);
+    rc = -1;
+    while (rc != 0 && now_s() - t0 < 60) {
+        err_clear(&e);
+        rc = ledger_streams_ensure(bus, &e);
+        if (rc == 0) rc = outbox_ensure_stream(bus, events_s, &e);
+        if (rc != 0) usleep(250000);
+    }
+    if (rc != 0) printf("# streams not updated to 3 replicas: %s; logs in %s\n", e.message, dir);
+    REQUIRE(rc == 0);
+    const char *streams[] = {LEDGER_TX_STREAM, LEDGER_BLOCK_STREAM, "EVENTS"};
+    for (int i = 0; i < 3; i++) {
+        reps = 0;
+        CHECK_EQ_INT(bus_js_stream_leader(bus, streams[i], leader, sizeof leader, &reps, &e), 0);
+        if (reps != 3) printf("#   %s has %d replicas\n", streams[i], reps);
+        CHECK_EQ_INT(reps, 3);
+    }
+    /* the scaled-up stream elects a leader in its new raft group */
+    for (int t = 0; t < 100; t++) {
+        REQUIRE(bus_js_stream_leader(bus, LEDGER_TX_STREAM, leader, sizeof leader, &reps, &e) == 0);
+        if (leader[0]) break;
+        usleep(100000);
+    }
+    printf("# cluster up in %.1f s (%d servers known): LEDGER_TX leader %s, replicas %d\n",
+           now_s() - t0, known, leader, reps);
     CHECK_EQ_INT(reps, 3);
     CHECK(leader[0] != 0);
 
