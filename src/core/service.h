@@ -109,6 +109,13 @@ int svc_authorized(const svc_caller_t *caller, const char *permission);
 /* Begin a transaction scoped to the caller (club, user, network admin). */
 int svc_begin(const svc_call_t *call, db_tx_t **tx, err_t *e);
 
+/* Writes one domain event into <module schema>.outbox inside tx (source = the module's name),
+ * with the envelope metadata taken from the caller in one place: correlation_id = request id,
+ * user_id, ip_address, user_agent ("" = null); causation_id null. tenant_id: the club the event
+ * belongs to, or NULL. data is consumed (decref'd), also on failure. 0 or -1 + err. */
+int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
+             json_t *data, err_t *e);
+
 /* Non-JSON responses (CSV export, data downloads). A handler returns
  * svc_raw_output(content_type, filename, body) = {"$raw":{"content_type","filename","body"}};
  * the gateway sends `body` unchanged with that Content-Type and, when filename is given,

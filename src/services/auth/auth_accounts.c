@@ -288,10 +288,10 @@ int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         goto fail;
     if (auth_audit(tx, c, club, user_id, "invite_created", json_pack("{s:s}", "role", role), e) !=
             0 ||
-        auth_emit(tx, c, "auth.invite_created", club,
-                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
-                            "role", role, "token_id", token_id, "expires_at", expires),
-                  e) != 0)
+        svc_emit(call, tx, "auth.invite_created", club,
+                 json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club, "role",
+                           role, "token_id", token_id, "expires_at", expires),
+                 e) != 0)
         goto fail;
     if (db_commit(tx, e) != 0) return -1;
     *out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club, "email",
@@ -363,10 +363,10 @@ int auth_password_forgot(const svc_call_t *call, json_t *in, json_t **out, err_t
                             e) != 0 ||
                 auth_audit(tx, call->caller, club, user_id, "password_reset_requested", NULL, e) !=
                     0 ||
-                auth_emit(tx, call->caller, "auth.password_reset_requested", club,
-                          json_pack("{s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
-                                    "token_id", token_id, "expires_at", expires),
-                          e) != 0)
+                svc_emit(call, tx, "auth.password_reset_requested", club,
+                         json_pack("{s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
+                                   "token_id", token_id, "expires_at", expires),
+                         e) != 0)
                 goto fail;
         }
         PQclear(r);
@@ -490,10 +490,10 @@ int auth_email_verify_request(const svc_call_t *call, json_t *in, json_t **out, 
     if (!verified) {
         if (issue_token(tx, call->env->cfg, club, call->caller->user_id, "verify_email", VERIFY_TTL,
                         token_id, expires, sizeof expires, e) != 0 ||
-            auth_emit(tx, call->caller, "auth.email_verification_requested", club,
-                      json_pack("{s:s, s:s, s:s, s:s}", "user_id", call->caller->user_id, "club_id",
-                                club, "token_id", token_id, "expires_at", expires),
-                      e) != 0)
+            svc_emit(call, tx, "auth.email_verification_requested", club,
+                     json_pack("{s:s, s:s, s:s, s:s}", "user_id", call->caller->user_id, "club_id",
+                               club, "token_id", token_id, "expires_at", expires),
+                     e) != 0)
             goto fail;
     }
     if (db_commit(tx, e) != 0) return -1;

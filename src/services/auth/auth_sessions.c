@@ -165,10 +165,10 @@ int auth_open_session(const svc_call_t *call, db_tx_t *tx, const char *club_id, 
     if (!access) return -1;
     if (auth_audit(tx, c, club_id, user_id, "login",
                    json_pack("{s:s, s:b}", "session_id", sid, "mfa", mfa), e) != 0 ||
-        auth_emit(tx, c, "auth.user_logged_in", club_id,
-                  json_pack("{s:s, s:s, s:s, s:b}", "user_id", user_id, "club_id", club_id,
-                            "session_id", sid, "mfa", mfa),
-                  e) != 0) {
+        svc_emit(call, tx, "auth.user_logged_in", club_id,
+                 json_pack("{s:s, s:s, s:s, s:b}", "user_id", user_id, "club_id", club_id,
+                           "session_id", sid, "mfa", mfa),
+                 e) != 0) {
         free(access);
         json_decref(user);
         return -1;
@@ -249,10 +249,10 @@ int auth_login(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
             goto fail;
         if (club[0] && (auth_audit(tx, call->caller, club, user_id[0] ? user_id : NULL,
                                    "login_failed", NULL, e) != 0 ||
-                        auth_emit(tx, call->caller, "auth.login_failed", club,
-                                  json_pack("{s:s, s:o}", "club_id", club, "user_id",
-                                            user_id[0] ? json_string(user_id) : json_null()),
-                                  e) != 0))
+                        svc_emit(call, tx, "auth.login_failed", club,
+                                 json_pack("{s:s, s:o}", "club_id", club, "user_id",
+                                           user_id[0] ? json_string(user_id) : json_null()),
+                                 e) != 0))
             goto fail;
         if (db_commit(tx, e) != 0) return -1;
         return err_set(e, 401, "invalid_credentials", "", BAD_CREDENTIALS);
@@ -372,10 +372,10 @@ int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         if (!revoked && (revoke_session(tx, club, sid, "refresh_reuse", e) != 0 ||
                          auth_audit(tx, call->caller, club, user_id, "refresh_reuse_detected",
                                     json_pack("{s:s}", "session_id", sid), e) != 0 ||
-                         auth_emit(tx, call->caller, "auth.refresh_reuse_detected", club,
-                                   json_pack("{s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
-                                             "session_id", sid),
-                                   e) != 0))
+                         svc_emit(call, tx, "auth.refresh_reuse_detected", club,
+                                  json_pack("{s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
+                                            "session_id", sid),
+                                  e) != 0))
             goto fail;
         if (db_commit(tx, e) != 0) return -1;
         publish_session(call, sid);

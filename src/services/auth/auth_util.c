@@ -10,7 +10,6 @@
 #include <sodium.h>
 
 #include "core/json.h"
-#include "core/outbox.h"
 #include "services/auth/password.h"
 
 static pthread_once_t g_sodium_once = PTHREAD_ONCE_INIT;
@@ -181,20 +180,6 @@ int auth_audit(db_tx_t *tx, const svc_caller_t *c, const char *club_id, const ch
                               6, p, e);
     free(d);
     return n < 0 ? -1 : 0;
-}
-
-int auth_emit(db_tx_t *tx, const svc_caller_t *c, const char *type, const char *club_id,
-              json_t *data, err_t *e) {
-    outbox_meta_t m = {0};
-    if (c) {
-        m.correlation_id = nz(c->request_id);
-        m.user_id = nz(c->user_id);
-        m.ip_address = nz(c->ip);
-        m.user_agent = nz(c->user_agent);
-    }
-    int rc = outbox_add(tx, "auth", type, "auth", club_id, data, &m, NULL, e);
-    json_decref(data);
-    return rc;
 }
 
 int auth_begin(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e) {

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/json.h"
-#include "core/outbox.h"
 
 static const char *const club_status_values[] = {"active", "suspended", NULL};
 static const char *const facility_values[] = {
@@ -265,24 +264,6 @@ static json_t *parse_row_json(PGresult *r, int row, int col, err_t *e) {
     return j;
 }
 
-static void meta_from_call(const svc_call_t *call, outbox_meta_t *m) {
-    const svc_caller_t *c = call->caller;
-    m->correlation_id = c->request_id[0] ? c->request_id : NULL;
-    m->causation_id = NULL;
-    m->user_id = c->user_id[0] ? c->user_id : NULL;
-    m->ip_address = c->ip[0] ? c->ip : NULL;
-    m->user_agent = c->user_agent[0] ? c->user_agent : NULL;
-}
-
-static int emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *club_id,
-                json_t *data, err_t *e) {
-    outbox_meta_t meta;
-    meta_from_call(call, &meta);
-    int rc = outbox_add(tx, call->module->schema, type, "member", club_id, data, &meta, NULL, e);
-    json_decref(data);
-    return rc;
-}
-
 /* PostgreSQL resolves the name against its time zone database. */
 static int check_timezone(db_tx_t *tx, const char *tz, err_t *e) {
     if (!tz) return 0;
@@ -348,8 +329,8 @@ int clubs_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     *out = parse_row_json(r, 0, 1, e);
     if (!*out) goto fail;
-    if (emit(call, tx, "club.created", PQgetvalue(r, 0, 0), json_pack("{s:O}", "club", *out), e) !=
-        0)
+    if (svc_emit(call, tx, "club.created", PQgetvalue(r, 0, 0), json_pack("{s:O}", "club", *out),
+                 e) != 0)
         goto fail;
     if (db_commit(tx, e) != 0) {
         tx = NULL;
@@ -554,8 +535,8 @@ int clubs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (!*out) goto fail;
     json_t *changed = changed_fields(before, *out);
     if (json_array_size(changed) > 0) {
-        if (emit(call, tx, "club.updated", PQgetvalue(cur, 0, 0),
-                 json_pack("{s:O, s:o}", "club", *out, "changed_fields", changed), e) != 0)
+        if (svc_emit(call, tx, "club.updated", PQgetvalue(cur, 0, 0),
+                     json_pack("{s:O, s:o}", "club", *out, "changed_fields", changed), e) != 0)
             goto fail;
     } else {
         json_decref(changed);
@@ -615,10 +596,10 @@ static int set_status(const svc_call_t *call, json_t *in, const char *to, json_t
     *out = parse_row_json(r, 0, 0, e);
     if (!*out) goto fail;
     json_t *reason = json_object_get(in, "reason");
-    if (emit(call, tx, "club.status_changed", PQgetvalue(cur, 0, 0),
-             json_pack("{s:s, s:s, s:s, s:O}", "club_id", PQgetvalue(cur, 0, 0), "from", from, "to",
-                       to, "reason", reason ? reason : json_null()),
-             e) != 0)
+    if (svc_emit(call, tx, "club.status_changed", PQgetvalue(cur, 0, 0),
+                 json_pack("{s:s, s:s, s:s, s:O}", "club_id", PQgetvalue(cur, 0, 0), "from", from,
+                           "to", to, "reason", reason ? reason : json_null()),
+                 e) != 0)
         goto fail;
     if (db_commit(tx, e) != 0) {
         tx = NULL;

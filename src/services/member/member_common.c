@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "core/json.h"
-#include "core/outbox.h"
 
 int m_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *scope, int *named_out,
               err_t *e) {
@@ -98,20 +97,6 @@ int m_require_read(const mctx_t *c, const char *auth_user_id, err_t *e) {
     if (!c->call->caller->user_id[0])
         return err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
     return err_set(e, 403, "forbidden", "", "members may only see their own record (member:read)");
-}
-
-int m_emit(mctx_t *c, const char *type, json_t *data, err_t *e) {
-    const svc_caller_t *k = c->call->caller;
-    outbox_meta_t meta = {
-        .correlation_id = k->request_id[0] ? k->request_id : NULL,
-        .causation_id = NULL,
-        .user_id = k->user_id[0] ? k->user_id : NULL,
-        .ip_address = k->ip[0] ? k->ip : NULL,
-        .user_agent = k->user_agent[0] ? k->user_agent : NULL,
-    };
-    int rc = outbox_add(c->tx, "member", type, "member", c->club_id, data, &meta, NULL, e);
-    json_decref(data);
-    return rc;
 }
 
 json_t *m_parse_json(const char *text, err_t *e) {

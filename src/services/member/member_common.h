@@ -53,9 +53,6 @@ int m_check_link(mctx_t *c, const char *user, err_t *e);
  * *found is a new object used as a set (id -> true). 0 or -1 + e (the auth service's error). */
 int m_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e);
 
-/* Writes an event into member.outbox in the transaction; data is consumed. */
-int m_emit(mctx_t *c, const char *type, json_t *data, err_t *e);
-
 /* The member document, the same as member.member_doc(m, staff) (migrations 0002, 0006), as
  * an expression for a statement in which m is a member.members row and p its member.profiles
  * row (joined; NULL when absent): member_doc_of and address_doc are inlined by the planner, so
