@@ -67,13 +67,23 @@ int svc_authorized(const svc_caller_t *caller, const char *permission) {
     return 0;
 }
 
-int svc_begin(const svc_call_t *call, db_tx_t **tx, err_t *e) {
-    db_scope_t scope = {
-        .club_id = call->caller->club_id,
+db_scope_t svc_scope(const svc_call_t *call, const char *club_id) {
+    return (db_scope_t){
+        .club_id = club_id ? club_id : call->caller->club_id,
         .user_id = call->caller->user_id,
         .network_admin = call->caller->network_admin,
         .relay = 0,
     };
+}
+
+int svc_begin(const svc_call_t *call, db_tx_t **tx, err_t *e) {
+    db_scope_t scope = svc_scope(call, NULL);
+    return db_begin(call->env->db, &scope, tx, e);
+}
+
+int svc_begin_in(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e) {
+    db_scope_t scope = svc_scope(call, club_id ? club_id : "");
+    scope.network_admin = 0;
     return db_begin(call->env->db, &scope, tx, e);
 }
 

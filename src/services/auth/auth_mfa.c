@@ -171,7 +171,7 @@ int auth_mfa_enrol(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     (void)in;
     if (auth_conf_require(call->env->cfg, e) != 0) return -1;
     if (totp_secret_generate(secret, e) != 0) return -1;
-    if (auth_begin(call, club, &tx, e) != 0) goto fail;
+    if (svc_begin_in(call, club, &tx, e) != 0) goto fail;
     const char *p[] = {club, user_id};
     r = db_exec(tx,
                 "SELECT u.email, m.confirmed_at IS NOT NULL FROM auth.users u LEFT JOIN "
@@ -203,11 +203,7 @@ int auth_mfa_enrol(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                     "now()",
                     3, q, e) < 0)
         goto fail;
-    if (db_commit(tx, e) != 0) {
-        tx = NULL;
-        goto fail;
-    }
-    tx = NULL;
+    if (db_tx_commit(&tx, e) != 0) goto fail;
     *out = json_pack("{s:s, s:s, s:s}", "secret", b32, "otpauth_uri", uri, "qr_svg", svg);
     PQclear(r);
     sodium_memzero(secret, sizeof secret);
@@ -229,7 +225,7 @@ int auth_mfa_confirm(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     mfa_row_t m;
     db_tx_t *tx = NULL;
     json_t *codes = NULL;
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     int found = load_row(call->env->cfg, tx, club, user_id, &m, e);
     if (found < 0) goto fail;
     if (!found || m.confirmed) {
@@ -278,7 +274,7 @@ int auth_mfa_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     if (!club[0])
         return err_set(e, 401, "invalid_mfa_token", "mfa_token",
                        "The sign-in step has expired; sign in again.");
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, hash};
     r = db_exec(tx,
                 "SELECT id, user_id FROM auth.one_time_tokens WHERE club_id = $1::uuid AND "
@@ -393,7 +389,7 @@ int auth_mfa_disable(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     mfa_row_t m;
     db_tx_t *tx = NULL;
     memset(&m, 0, sizeof m);
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, user_id};
     PGresult *r = db_exec(tx,
                           "SELECT password_hash FROM auth.users WHERE club_id = $1::uuid AND id = "
@@ -435,7 +431,7 @@ int auth_mfa_recovery_regenerate(const svc_call_t *call, json_t *in, json_t **ou
     mfa_row_t m;
     db_tx_t *tx = NULL;
     json_t *codes = NULL;
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     int found = load_row(call->env->cfg, tx, club, user_id, &m, e);
     if (found < 0) goto fail;
     if (!found || !m.confirmed) {

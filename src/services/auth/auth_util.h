@@ -57,8 +57,6 @@ int auth_retry_after(const err_t *e);
 int auth_audit(db_tx_t *tx, const svc_caller_t *c, const char *club_id, const char *user_id,
                const char *action, json_t *detail, err_t *e);
 
-/* Begins a transaction in one club's scope (club "" = none), acting as the caller. */
-int auth_begin(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e);
 /* The tenant of a caller's own rows: its club, or AUTH_NETWORK_CLUB for a network admin. */
 const char *auth_caller_club(const svc_caller_t *c);
 /* The club of an opaque token (auth.token_club); "" (and 0) when unknown. */

@@ -46,21 +46,13 @@ int clubs_get_batch(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
                 2, p, e);
     if (!r) goto fail;
     for (int row = 0; row < PQntuples(r); row++) {
-        json_error_t je;
-        json_t *club = json_loads(PQgetvalue(r, row, 2), 0, &je);
-        if (!club) {
-            err_set(e, 500, "internal", "", "database returned unreadable JSON");
-            goto fail;
-        }
+        json_t *club = db_json(r, row, 2, e);
+        if (!club) goto fail;
         json_object_set(byid, PQgetvalue(r, row, 0), club);
         json_object_set(byid, PQgetvalue(r, row, 1), club);
         json_decref(club);
     }
-    if (db_commit(tx, e) != 0) {
-        tx = NULL;
-        goto fail;
-    }
-    tx = NULL;
+    if (db_tx_commit(&tx, e) != 0) goto fail;
     items = json_array();
     json_array_foreach(ids, i, v) {
         char key[64];

@@ -82,7 +82,6 @@ int m_valid_club_ref(json_t *in, err_t *e);             /* optional club_id: uui
 int m_valid_id(json_t *in, const char *name, err_t *e); /* required uuid */
 int m_is_date(const char *s);                           /* YYYY-MM-DD, a real date */
 int m_valid_date(json_t *in, const char *name, err_t *e);
-json_t *m_parse_json(const char *text, err_t *e);
 
 /* Validates the member/profile fields of a create (required = 1) or patch input.
  * prefix names nested objects in errors ("dependents[0]."). */

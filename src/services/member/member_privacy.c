@@ -54,9 +54,9 @@ static int export_one(mctx_t *c, const char *id, json_t **out, err_t *e) {
         json_decref(doc);
         return -1;
     }
-    json_t *hist = m_parse_json(PQgetvalue(r, 0, 0), e);
-    json_t *deps = m_parse_json(PQgetvalue(r, 0, 1), e);
-    json_t *aud = m_parse_json(PQgetvalue(r, 0, 2), e);
+    json_t *hist = db_json(r, 0, 0, e);
+    json_t *deps = db_json(r, 0, 1, e);
+    json_t *aud = db_json(r, 0, 2, e);
     json_t *data = json_pack("{s:i, s:s, s:o, s:o*, s:o*, s:o*}", "format", 1, "exported_at",
                              PQgetvalue(r, 0, 3), "member", doc, "status_history", hist,
                              "dependents", deps, "audit", aud);

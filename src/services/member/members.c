@@ -934,7 +934,7 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int n = PQntuples(r), shown = n > limit ? (int)limit : n;
     json_t *items = json_array();
     for (int i = 0; i < shown; i++) {
-        json_t *doc = m_parse_json(PQgetvalue(r, i, 0), e);
+        json_t *doc = db_json(r, i, 0, e);
         if (!doc) {
             json_decref(items);
             PQclear(r);
@@ -1178,7 +1178,7 @@ int members_history(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
         err_set(e, 404, "not_found", "id", "no member with this id");
         return fail_with(&c, out);
     }
-    json_t *items = m_parse_json(PQgetvalue(r, 0, 0), e);
+    json_t *items = db_json(r, 0, 0, e);
     PQclear(r);
     if (!items) return fail_with(&c, out);
     *out = json_pack("{s:o}", "items", items);
@@ -1243,7 +1243,7 @@ int members_list_dependents(const svc_call_t *call, json_t *in, json_t **out, er
                            "$1::uuid",
         2, p, e);
     if (!r) return fail_with(&c, out);
-    json_t *items = m_parse_json(PQgetvalue(r, 0, 0), e);
+    json_t *items = db_json(r, 0, 0, e);
     PQclear(r);
     if (!items) return fail_with(&c, out);
     *out = json_pack("{s:o}", "items", items);
@@ -1346,7 +1346,7 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
     int n = PQntuples(r), shown = n > limit ? (int)limit : n;
     json_t *items = json_array();
     for (int i = 0; i < shown; i++) {
-        json_t *doc = m_parse_json(PQgetvalue(r, i, 0), e);
+        json_t *doc = db_json(r, i, 0, e);
         if (doc) json_array_append_new(items, doc);
     }
     json_t *next = json_null();
@@ -1462,7 +1462,7 @@ int members_get_settings(const svc_call_t *call, json_t *in, json_t **out, err_t
                           "member.settings s ON s.club_id = core.current_club()",
                           0, NULL, e);
     if (!r) return fail_with(&c, out);
-    *out = m_parse_json(PQgetvalue(r, 0, 0), e);
+    *out = db_json(r, 0, 0, e);
     PQclear(r);
     if (!*out) return fail_with(&c, out);
     return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
@@ -1513,7 +1513,7 @@ int members_list_categories(const svc_call_t *call, json_t *in, json_t **out, er
         "'[]'))::text",
         0, NULL, e);
     if (!r) return fail_with(&c, out);
-    json_t *items = m_parse_json(PQgetvalue(r, 0, 0), e);
+    json_t *items = db_json(r, 0, 0, e);
     PQclear(r);
     if (!items) return fail_with(&c, out);
     *out = json_pack("{s:o}", "items", items);
@@ -1540,7 +1540,7 @@ int members_create_category(const svc_call_t *call, json_t *in, json_t **out, er
         err_set(e, 409, "conflict", "code", "%s is a built-in category", code);
         return fail_with(&c, out);
     }
-    *out = m_parse_json(PQgetvalue(r, 0, 0), e);
+    *out = db_json(r, 0, 0, e);
     PQclear(r);
     if (!*out) return fail_with(&c, out);
     return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
