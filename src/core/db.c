@@ -1102,12 +1102,16 @@ void db_tx_rollback(db_tx_t **tx) {
     *tx = NULL;
 }
 
-int db_tx_finish(db_tx_t **tx, int rc, err_t *e) {
-    if (rc != 0) {
+int db_tx_finish(db_tx_t **tx, int rc, json_t **out, err_t *e) {
+    if (rc != 0)
         db_tx_rollback(tx);
-        return -1;
+    else if (*tx)
+        rc = db_tx_commit(tx, e);
+    if (rc != 0 && out) {
+        json_decref(*out);
+        *out = NULL;
     }
-    return *tx ? db_tx_commit(tx, e) : 0;
+    return rc != 0 ? -1 : 0;
 }
 
 PGconn *db_tx_conn(db_tx_t *tx) {

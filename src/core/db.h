@@ -69,10 +69,12 @@ void db_rollback(db_tx_t *tx);        /* releases the connection; safe on NULL *
  *   db_tx_rollback: db_rollback(*tx); safe on NULL.
  *   db_tx_finish:   one exit path ends the transaction: commits when rc == 0, else rolls back;
  *                   returns 0 only when it committed (-1 + err when the commit failed, -1 with
- *                   *e untouched when rc != 0). *tx == NULL with rc == 0: 0 (already ended). */
+ *                   *e untouched when rc != 0). *tx == NULL with rc == 0: 0 (already ended).
+ *                   out (may be NULL): the handler's output, dropped (decref'd, set NULL) when
+ *                   it returns -1, so a failed commit answers no body. */
 int db_tx_commit(db_tx_t **tx, err_t *e);
 void db_tx_rollback(db_tx_t **tx);
-int db_tx_finish(db_tx_t **tx, int rc, err_t *e);
+int db_tx_finish(db_tx_t **tx, int rc, json_t **out, err_t *e);
 /* Raw access for COPY and the like; do not close it. Session state changed through it (LISTEN,
  * SET without LOCAL) stays with the pooled connection: use a dedicated connection for LISTEN. */
 PGconn *db_tx_conn(db_tx_t *tx);

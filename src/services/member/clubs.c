@@ -328,11 +328,7 @@ int clubs_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         goto done;
     rc = 0;
 done:
-    rc = db_tx_finish(&tx, rc, e);
-    if (rc != 0) {
-        json_decref(*out);
-        *out = NULL;
-    }
+    rc = db_tx_finish(&tx, rc, out, e);
     PQclear(r);
     free(lines), free(facilities), free(lat), free(lon);
     return rc;
@@ -536,11 +532,7 @@ int clubs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     rc = 0;
 done:
-    rc = db_tx_finish(&tx, rc, e);
-    if (rc != 0) {
-        json_decref(*out);
-        *out = NULL;
-    }
+    rc = db_tx_finish(&tx, rc, out, e);
     PQclear(cur), PQclear(r), json_decref(before), free(patch);
     return rc;
 }
@@ -592,11 +584,7 @@ static int set_status(const svc_call_t *call, json_t *in, const char *to, json_t
         goto done;
     rc = 0;
 done:
-    rc = db_tx_finish(&tx, rc, e);
-    if (rc != 0) {
-        json_decref(*out);
-        *out = NULL;
-    }
+    rc = db_tx_finish(&tx, rc, out, e);
     PQclear(cur), PQclear(r);
     return rc;
 }
