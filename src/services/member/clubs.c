@@ -370,14 +370,14 @@ int clubs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (!r) goto fail;
     *out = db_json(r, 0, 2, e);
     PQclear(r);
-    if (!*out) goto fail;
-    return db_commit(tx, e);
+    return db_tx_finish(&tx, *out ? 0 : -1, out, e);
 fail:
-    db_rollback(tx);
+    db_tx_rollback(&tx);
     return -1;
 }
 
 int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    int rc = -1;
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     long long limit = 20;
@@ -418,7 +418,7 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                 6, p, e);
     if (!r) {
         if (e->status == 422) err_set(e, 400, "invalid_cursor", "after", "after is not a cursor");
-        goto fail;
+        goto done;
     }
     json_t *items = json_array();
     int n = PQntuples(r);
@@ -427,7 +427,7 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_t *club = db_json(r, i, 0, e);
         if (!club) {
             json_decref(items);
-            goto fail;
+            goto done;
         }
         json_array_append_new(items, club);
     }
@@ -439,12 +439,10 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         free(c);
     }
     *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    rc = 0;
+done:
     PQclear(r);
-    return db_commit(tx, e);
-fail:
-    PQclear(r);
-    db_rollback(tx);
-    return -1;
+    return db_tx_finish(&tx, rc, out, e);
 }
 
 /* Names of the top-level (and address.*) fields whose values differ between two clubs. */
