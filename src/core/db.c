@@ -1091,6 +1091,29 @@ void db_rollback(db_tx_t *tx) {
     free(tx);
 }
 
+int db_tx_commit(db_tx_t **tx, err_t *e) {
+    db_tx_t *t = *tx;
+    *tx = NULL;
+    return db_commit(t, e);
+}
+
+void db_tx_rollback(db_tx_t **tx) {
+    db_rollback(*tx);
+    *tx = NULL;
+}
+
+int db_tx_finish(db_tx_t **tx, int rc, json_t **out, err_t *e) {
+    if (rc != 0)
+        db_tx_rollback(tx);
+    else if (*tx)
+        rc = db_tx_commit(tx, e);
+    if (rc != 0 && out) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc != 0 ? -1 : 0;
+}
+
 PGconn *db_tx_conn(db_tx_t *tx) {
     return tx && tx->c ? tx->c->pg : NULL;
 }
@@ -1132,9 +1155,18 @@ json_t *db_query_json(db_tx_t *tx, const char *sql, int nparams, const char *con
                       err_t *e) {
     PGresult *r = db_exec(tx, sql, nparams, params, e);
     if (!r) return NULL;
-    json_t *j =
-        PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
+    json_t *j = NULL;
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        j = db_json(r, 0, 0, e);
+    else
+        err_set(e, 500, "internal", "", "database returned no JSON");
     PQclear(r);
-    if (!j) err_set(e, 500, "internal", "", "database returned no or unreadable JSON");
+    return j;
+}
+
+json_t *db_json(const PGresult *r, int row, int col, err_t *e) {
+    json_error_t je;
+    json_t *j = json_loads(PQgetvalue(r, row, col), JSON_DECODE_ANY, &je);
+    if (!j) err_set(e, 500, "internal", "", "database returned unreadable JSON");
     return j;
 }

@@ -62,10 +62,27 @@ PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int np
                   const char *const *params, err_t *e);
 int db_commit(db_tx_t *tx, err_t *e); /* releases the connection in all cases */
 void db_rollback(db_tx_t *tx);        /* releases the connection; safe on NULL */
+/* The commit/rollback idiom for handlers: each takes the handler's tx variable and leaves it
+ * NULL, so a later db_rollback (or db_tx_finish) on the cleanup path is a no-op and nobody has
+ * to remember "tx = NULL" after a failed commit.
+ *   db_tx_commit:   db_commit(*tx); 0 or -1 + err.
+ *   db_tx_rollback: db_rollback(*tx); safe on NULL.
+ *   db_tx_finish:   one exit path ends the transaction: commits when rc == 0, else rolls back;
+ *                   returns 0 only when it committed (-1 + err when the commit failed, -1 with
+ *                   *e untouched when rc != 0). *tx == NULL with rc == 0: 0 (already ended).
+ *                   out (may be NULL): the handler's output, dropped (decref'd, set NULL) when
+ *                   it returns -1, so a failed commit answers no body. */
+int db_tx_commit(db_tx_t **tx, err_t *e);
+void db_tx_rollback(db_tx_t **tx);
+int db_tx_finish(db_tx_t **tx, int rc, json_t **out, err_t *e);
 /* Raw access for COPY and the like; do not close it. Session state changed through it (LISTEN,
  * SET without LOCAL) stays with the pooled connection: use a dedicated connection for LISTEN. */
 PGconn *db_tx_conn(db_tx_t *tx);
 
+/* The JSON text in row, col of r (a jsonb/json column, or ::text of one), parsed: a new
+ * reference, or NULL with 500 internal "database returned unreadable JSON". The one row
+ * parser: handlers do not call json_loads on a result themselves. */
+json_t *db_json(const PGresult *r, int row, int col, err_t *e);
 /* Runs a statement whose first row's first column is JSON text (e.g. coalesce(jsonb_agg(..),
  * '[]')::text) and returns it parsed (new reference), or NULL with *e set. */
 json_t *db_query_json(db_tx_t *tx, const char *sql, int nparams, const char *const *params,

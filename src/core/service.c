@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/outbox.h"
 
 const svc_module_t *svc_find_module(const char *name) {
     for (const svc_module_t *const *m = svc_registry; *m; m++)
@@ -66,14 +67,44 @@ int svc_authorized(const svc_caller_t *caller, const char *permission) {
     return 0;
 }
 
-int svc_begin(const svc_call_t *call, db_tx_t **tx, err_t *e) {
-    db_scope_t scope = {
-        .club_id = call->caller->club_id,
+db_scope_t svc_scope(const svc_call_t *call, const char *club_id) {
+    return (db_scope_t){
+        .club_id = club_id ? club_id : call->caller->club_id,
         .user_id = call->caller->user_id,
         .network_admin = call->caller->network_admin,
         .relay = 0,
     };
+}
+
+int svc_begin(const svc_call_t *call, db_tx_t **tx, err_t *e) {
+    db_scope_t scope = svc_scope(call, NULL);
     return db_begin(call->env->db, &scope, tx, e);
+}
+
+int svc_begin_in(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e) {
+    db_scope_t scope = svc_scope(call, club_id ? club_id : "");
+    scope.network_admin = 0;
+    return db_begin(call->env->db, &scope, tx, e);
+}
+
+static const char *nonempty(const char *s) {
+    return s && s[0] ? s : NULL;
+}
+
+int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
+             json_t *data, err_t *e) {
+    const svc_caller_t *k = call->caller;
+    outbox_meta_t meta = {
+        .correlation_id = nonempty(k->request_id),
+        .causation_id = NULL, /* a call is caused by a request, not by an event */
+        .user_id = nonempty(k->user_id),
+        .ip_address = nonempty(k->ip),
+        .user_agent = nonempty(k->user_agent),
+    };
+    int rc = outbox_add(tx, call->module->schema, type, call->module->name, tenant_id, data, &meta,
+                        NULL, e);
+    json_decref(data);
+    return rc;
 }
 
 int svc_dispatch(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,

@@ -106,8 +106,22 @@ int svc_dispatch(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op
 /* 1 if caller holds permission (NULL permission = public). */
 int svc_authorized(const svc_caller_t *caller, const char *permission);
 
+/* The caller's database scope: its user and network-admin flag, in club club_id (NULL = the
+ * caller's club). Points into call->caller and club_id. */
+db_scope_t svc_scope(const svc_call_t *call, const char *club_id);
 /* Begin a transaction scoped to the caller (club, user, network admin). */
 int svc_begin(const svc_call_t *call, db_tx_t **tx, err_t *e);
+/* Begin a transaction in one club's scope (club_id; "" or NULL = none) acting as the caller's
+ * user, without the network-admin flag: for a service that resolves the club itself (auth:
+ * from a token, a slug or the request). End it with db_tx_commit / db_tx_finish (core/db.h). */
+int svc_begin_in(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e);
+
+/* Writes one domain event into <module schema>.outbox inside tx (source = the module's name),
+ * with the envelope metadata taken from the caller in one place: correlation_id = request id,
+ * user_id, ip_address, user_agent ("" = null); causation_id null. tenant_id: the club the event
+ * belongs to, or NULL. data is consumed (decref'd), also on failure. 0 or -1 + err. */
+int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
+             json_t *data, err_t *e);
 
 /* Non-JSON responses (CSV export, data downloads). A handler returns
  * svc_raw_output(content_type, filename, body) = {"$raw":{"content_type","filename","body"}};

@@ -143,7 +143,7 @@ int auth_delivery_token(const svc_call_t *call, json_t *in, json_t **out, err_t 
     const char *id = json_string_value(json_object_get(in, "token_id"));
     char tok[AUTH_TOKEN_LEN + 1];
     db_tx_t *tx = NULL;
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, id};
     PGresult *r = db_exec(tx,
                           "SELECT t.user_id, t.purpose, u.email, to_char(t.expires_at AT TIME ZONE "
@@ -191,7 +191,7 @@ static int consume_token(const svc_call_t *call, const char *tok, const char *pu
     auth_sha256_hex(tok, strlen(tok), hash);
     if (auth_token_club(call->env, purpose, hash, club, e) != 0) return -1;
     if (!club[0]) return err_set(e, 400, "invalid_token", "token", BAD_TOKEN);
-    if (auth_begin(call, club, tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, tx, e) != 0) return -1;
     const char *p[] = {club, hash, purpose};
     PGresult *r = db_exec(*tx,
                           "UPDATE auth.one_time_tokens t SET used_at = now() FROM auth.users u "
@@ -211,8 +211,7 @@ static int consume_token(const svc_call_t *call, const char *tok, const char *pu
     PQclear(r);
     return 0;
 fail:
-    db_rollback(*tx);
-    *tx = NULL;
+    db_tx_rollback(tx);
     return -1;
 }
 
@@ -250,7 +249,7 @@ int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
             return err_set(e, 403, "forbidden", "club_id", "you can invite only to your own club");
         snprintf(club, sizeof club, "%s", c->club_id);
     }
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *pc[] = {club};
     r = db_exec(tx, "SELECT 1 FROM member.clubs WHERE id = $1::uuid AND status = 'active'", 1, pc,
                 e);
@@ -288,10 +287,10 @@ int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         goto fail;
     if (auth_audit(tx, c, club, user_id, "invite_created", json_pack("{s:s}", "role", role), e) !=
             0 ||
-        auth_emit(tx, c, "auth.invite_created", club,
-                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
-                            "role", role, "token_id", token_id, "expires_at", expires),
-                  e) != 0)
+        svc_emit(call, tx, "auth.invite_created", club,
+                 json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club, "role",
+                           role, "token_id", token_id, "expires_at", expires),
+                 e) != 0)
         goto fail;
     if (db_commit(tx, e) != 0) return -1;
     *out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club, "email",
@@ -343,7 +342,7 @@ int auth_password_forgot(const svc_call_t *call, json_t *in, json_t **out, err_t
     snprintf(subject, sizeof subject, "reset|%s|%s|%s", club, slug ? slug : "", email);
     for (char *q = subject; *q; q++)
         if (*q >= 'A' && *q <= 'Z') *q = (char)(*q + 32);
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     /* every request counts: more than max per 15 minutes for one address is throttled, whether
      * or not the account exists */
     if (auth_throttle_check(tx, subject, e) != 0) goto fail;
@@ -363,10 +362,10 @@ int auth_password_forgot(const svc_call_t *call, json_t *in, json_t **out, err_t
                             e) != 0 ||
                 auth_audit(tx, call->caller, club, user_id, "password_reset_requested", NULL, e) !=
                     0 ||
-                auth_emit(tx, call->caller, "auth.password_reset_requested", club,
-                          json_pack("{s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
-                                    "token_id", token_id, "expires_at", expires),
-                          e) != 0)
+                svc_emit(call, tx, "auth.password_reset_requested", club,
+                         json_pack("{s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
+                                   "token_id", token_id, "expires_at", expires),
+                         e) != 0)
                 goto fail;
         }
         PQclear(r);
@@ -420,7 +419,7 @@ int auth_password_change(const svc_call_t *call, json_t *in, json_t **out, err_t
     db_tx_t *tx = NULL;
     json_t *ended = NULL; /* the other sessions, ended */
     long long ended_n = -1;
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, call->caller->user_id};
     PGresult *r = db_exec(tx,
                           "SELECT password_hash, email FROM auth.users WHERE club_id = $1::uuid "
@@ -473,7 +472,7 @@ int auth_email_verify_request(const svc_call_t *call, json_t *in, json_t **out, 
     char token_id[40], expires[40];
     db_tx_t *tx = NULL;
     (void)in;
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, call->caller->user_id};
     PGresult *r = db_exec(tx,
                           "SELECT email, email_verified_at IS NOT NULL FROM auth.users WHERE "
@@ -490,10 +489,10 @@ int auth_email_verify_request(const svc_call_t *call, json_t *in, json_t **out, 
     if (!verified) {
         if (issue_token(tx, call->env->cfg, club, call->caller->user_id, "verify_email", VERIFY_TTL,
                         token_id, expires, sizeof expires, e) != 0 ||
-            auth_emit(tx, call->caller, "auth.email_verification_requested", club,
-                      json_pack("{s:s, s:s, s:s, s:s}", "user_id", call->caller->user_id, "club_id",
-                                club, "token_id", token_id, "expires_at", expires),
-                      e) != 0)
+            svc_emit(call, tx, "auth.email_verification_requested", club,
+                     json_pack("{s:s, s:s, s:s, s:s}", "user_id", call->caller->user_id, "club_id",
+                               club, "token_id", token_id, "expires_at", expires),
+                     e) != 0)
             goto fail;
     }
     if (db_commit(tx, e) != 0) return -1;

@@ -223,11 +223,11 @@ static int role_change(const svc_call_t *call, json_t *in, int grant, json_t **o
         char type[48];
         snprintf(type, sizeof type, "auth.%s", action);
         if (auth_audit(tx, c, club, id, action, json_pack("{s:s}", "role", role), e) != 0 ||
-            auth_emit(tx, c, type, club,
-                      json_pack("{s:s, s:o, s:s, s:s, s:s}", "user_id", id, "club_id",
-                                public_club(club) ? json_string(club) : json_null(), "role", role,
-                                "permissions", role_perms, "by", c->user_id),
-                      e) != 0)
+            svc_emit(call, tx, type, club,
+                     json_pack("{s:s, s:o, s:s, s:s, s:s}", "user_id", id, "club_id",
+                               public_club(club) ? json_string(club) : json_null(), "role", role,
+                               "permissions", role_perms, "by", c->user_id),
+                     e) != 0)
             goto fail;
     }
     json_t *roles = roles_of(tx, club, id, e);
@@ -291,11 +291,11 @@ static int set_status(const svc_call_t *call, json_t *in, int disable, json_t **
         snprintf(type, sizeof type, "auth.%s", action);
         if (auth_audit(tx, c, club, id, action, json_pack("{s:I}", "sessions_revoked", revoked),
                        e) != 0 ||
-            auth_emit(tx, c, type, club,
-                      json_pack("{s:s, s:o, s:s, s:I}", "user_id", id, "club_id",
-                                public_club(club) ? json_string(club) : json_null(), "by",
-                                c->user_id, "sessions_revoked", revoked),
-                      e) != 0)
+            svc_emit(call, tx, type, club,
+                     json_pack("{s:s, s:o, s:s, s:I}", "user_id", id, "club_id",
+                               public_club(club) ? json_string(club) : json_null(), "by",
+                               c->user_id, "sessions_revoked", revoked),
+                     e) != 0)
             goto fail;
     } else {
         snprintf(now_status, sizeof now_status, "%s", status);
@@ -514,10 +514,10 @@ int auth_role_delete(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
         const char *uid = PQgetvalue(holders, i, 0);
         if (auth_audit(tx, c, club, uid, "permission_revoked",
                        json_pack("{s:s, s:b}", "role", name, "role_deleted", 1), e) != 0 ||
-            auth_emit(tx, c, "auth.permission_revoked", club,
-                      json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", uid, "club_id", club,
-                                "role", name, "permissions", perms, "by", c->user_id),
-                      e) != 0)
+            svc_emit(call, tx, "auth.permission_revoked", club,
+                     json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", uid, "club_id", club, "role",
+                               name, "permissions", perms, "by", c->user_id),
+                     e) != 0)
             goto fail;
     }
     if (auth_audit(tx, c, club, NULL, "role_deleted",

@@ -99,11 +99,7 @@ static int load(const cfg_t *cfg, db_pool_t *db, err_t *e) {
         PQclear(r);
         r = NULL;
         if (!have && insert_new_key(cfg, tx, 0, NULL, e) != 0) goto fail;
-        if (db_commit(tx, e) != 0) {
-            tx = NULL;
-            goto fail;
-        }
-        tx = NULL;
+        if (db_tx_commit(&tx, e) != 0) goto fail;
     }
     if (!r) return err_set(e, 500, "internal", "", "no signing key");
     set = jwt_keyset_new();

@@ -167,34 +167,35 @@ int auth_mfa_enrol(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     size_t enc_len = 0;
     char b32[TOTP_SECRET_B32_LEN + 1], *enc_s = NULL, *uri = NULL, *svg = NULL;
     db_tx_t *tx = NULL;
+    int rc = -1;
     PGresult *r = NULL;
     (void)in;
     if (auth_conf_require(call->env->cfg, e) != 0) return -1;
     if (totp_secret_generate(secret, e) != 0) return -1;
-    if (auth_begin(call, club, &tx, e) != 0) goto fail;
+    if (svc_begin_in(call, club, &tx, e) != 0) goto done;
     const char *p[] = {club, user_id};
     r = db_exec(tx,
                 "SELECT u.email, m.confirmed_at IS NOT NULL FROM auth.users u LEFT JOIN "
                 "auth.mfa_totp m ON m.club_id = u.club_id AND m.user_id = u.id WHERE u.club_id = "
                 "$1::uuid AND u.id = $2::uuid",
                 2, p, e);
-    if (!r) goto fail;
+    if (!r) goto done;
     if (PQntuples(r) != 1) {
         err_set(e, 401, "unauthenticated", "", "the signed-in account no longer exists");
-        goto fail;
+        goto done;
     }
     if (strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
         err_set(e, 409, "mfa_already_enabled", "",
                 "TOTP is already enabled; disable it first to enrol again");
-        goto fail;
+        goto done;
     }
-    if (auth_seal(call->env->cfg, secret, sizeof secret, &enc, &enc_len, e) != 0) goto fail;
+    if (auth_seal(call->env->cfg, secret, sizeof secret, &enc, &enc_len, e) != 0) goto done;
     enc_s = auth_bytea_encode(enc, enc_len);
-    if (totp_base32_encode(secret, sizeof secret, b32, sizeof b32, e) != 0) goto fail;
+    if (totp_base32_encode(secret, sizeof secret, b32, sizeof b32, e) != 0) goto done;
     uri = totp_uri(MFA_ISSUER, PQgetvalue(r, 0, 0), secret, sizeof secret, e);
-    if (!uri) goto fail;
+    if (!uri) goto done;
     svg = totp_qr_svg(uri, e);
-    if (!svg) goto fail;
+    if (!svg) goto done;
     const char *q[] = {club, user_id, enc_s};
     if (db_exec_cmd(tx,
                     "INSERT INTO auth.mfa_totp (club_id, user_id, secret_enc) VALUES ($1::uuid, "
@@ -202,24 +203,17 @@ int auth_mfa_enrol(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                     "= EXCLUDED.secret_enc, last_step = -1, confirmed_at = NULL, created_at = "
                     "now()",
                     3, q, e) < 0)
-        goto fail;
-    if (db_commit(tx, e) != 0) {
-        tx = NULL;
-        goto fail;
-    }
-    tx = NULL;
+        goto done;
+    if (db_tx_commit(&tx, e) != 0) goto done;
     *out = json_pack("{s:s, s:s, s:s}", "secret", b32, "otpauth_uri", uri, "qr_svg", svg);
+    rc = 0;
+done:
     PQclear(r);
+    db_tx_rollback(&tx);
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(b32, sizeof b32);
     free(enc), free(enc_s), free(uri), free(svg);
-    return 0;
-fail:
-    PQclear(r);
-    db_rollback(tx);
-    sodium_memzero(secret, sizeof secret);
-    free(enc), free(enc_s), free(uri), free(svg);
-    return -1;
+    return rc;
 }
 
 int auth_mfa_confirm(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -229,7 +223,7 @@ int auth_mfa_confirm(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     mfa_row_t m;
     db_tx_t *tx = NULL;
     json_t *codes = NULL;
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     int found = load_row(call->env->cfg, tx, club, user_id, &m, e);
     if (found < 0) goto fail;
     if (!found || m.confirmed) {
@@ -278,7 +272,7 @@ int auth_mfa_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     if (!club[0])
         return err_set(e, 401, "invalid_mfa_token", "mfa_token",
                        "The sign-in step has expired; sign in again.");
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, hash};
     r = db_exec(tx,
                 "SELECT id, user_id FROM auth.one_time_tokens WHERE club_id = $1::uuid AND "
@@ -393,7 +387,7 @@ int auth_mfa_disable(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     mfa_row_t m;
     db_tx_t *tx = NULL;
     memset(&m, 0, sizeof m);
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, user_id};
     PGresult *r = db_exec(tx,
                           "SELECT password_hash FROM auth.users WHERE club_id = $1::uuid AND id = "
@@ -435,7 +429,7 @@ int auth_mfa_recovery_regenerate(const svc_call_t *call, json_t *in, json_t **ou
     mfa_row_t m;
     db_tx_t *tx = NULL;
     json_t *codes = NULL;
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     int found = load_row(call->env->cfg, tx, club, user_id, &m, e);
     if (found < 0) goto fail;
     if (!found || !m.confirmed) {

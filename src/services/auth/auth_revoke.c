@@ -157,7 +157,7 @@ int auth_club_suspend(const svc_call_t *call, json_t *in, json_t **out, err_t *e
     const char *club = json_string_value(json_object_get(in, "club_id"));
     db_tx_t *tx = NULL;
     if (club_allowed(call, club, e) != 0) return -1;
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *u = call->caller->user_id[0] ? call->caller->user_id : NULL;
     const char *p[] = {club, u};
     if (db_exec_cmd(tx,
@@ -196,7 +196,7 @@ int auth_club_resume(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     const char *club = json_string_value(json_object_get(in, "club_id"));
     db_tx_t *tx = NULL;
     if (club_allowed(call, club, e) != 0) return -1;
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club};
     long long n =
         db_exec_cmd(tx, "DELETE FROM auth.club_suspensions WHERE club_id = $1::uuid", 1, p, e);

@@ -165,10 +165,10 @@ int auth_open_session(const svc_call_t *call, db_tx_t *tx, const char *club_id, 
     if (!access) return -1;
     if (auth_audit(tx, c, club_id, user_id, "login",
                    json_pack("{s:s, s:b}", "session_id", sid, "mfa", mfa), e) != 0 ||
-        auth_emit(tx, c, "auth.user_logged_in", club_id,
-                  json_pack("{s:s, s:s, s:s, s:b}", "user_id", user_id, "club_id", club_id,
-                            "session_id", sid, "mfa", mfa),
-                  e) != 0) {
+        svc_emit(call, tx, "auth.user_logged_in", club_id,
+                 json_pack("{s:s, s:s, s:s, s:b}", "user_id", user_id, "club_id", club_id,
+                           "session_id", sid, "mfa", mfa),
+                 e) != 0) {
         free(access);
         json_decref(user);
         return -1;
@@ -204,8 +204,8 @@ int auth_login(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 
     /* 1: throttles and the stored hash, in the club's scope */
     if (club[0]) {
-        if (auth_begin(call, club, &tx, e) != 0) return -1;
-    } else if (auth_begin(call, "", &tx, e) != 0) {
+        if (svc_begin_in(call, club, &tx, e) != 0) return -1;
+    } else if (svc_begin_in(call, "", &tx, e) != 0) {
         return -1;
     }
     if (auth_throttle_check(tx, acct, e) != 0 || auth_throttle_check(tx, ipkey, e) != 0) goto fail;
@@ -223,11 +223,7 @@ int auth_login(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         PQclear(r);
         r = NULL;
     }
-    if (db_commit(tx, e) != 0) {
-        tx = NULL;
-        goto fail;
-    }
-    tx = NULL;
+    if (db_tx_commit(&tx, e) != 0) goto fail;
 
     /* 2: the password, outside any transaction (argon2id takes ~20 ms) */
     if (user_id[0]) {
@@ -242,17 +238,17 @@ int auth_login(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
 
     /* 3: record the outcome */
-    if (auth_begin(call, club[0] ? club : "", &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club[0] ? club : "", &tx, e) != 0) return -1;
     if (!ok) {
         if (auth_throttle_fail(tx, acct, cf->auth_max_failures, e) != 0 ||
             auth_throttle_fail(tx, ipkey, cf->auth_ip_max_failures, e) != 0)
             goto fail;
         if (club[0] && (auth_audit(tx, call->caller, club, user_id[0] ? user_id : NULL,
                                    "login_failed", NULL, e) != 0 ||
-                        auth_emit(tx, call->caller, "auth.login_failed", club,
-                                  json_pack("{s:s, s:o}", "club_id", club, "user_id",
-                                            user_id[0] ? json_string(user_id) : json_null()),
-                                  e) != 0))
+                        svc_emit(call, tx, "auth.login_failed", club,
+                                 json_pack("{s:s, s:o}", "club_id", club, "user_id",
+                                           user_id[0] ? json_string(user_id) : json_null()),
+                                 e) != 0))
             goto fail;
         if (db_commit(tx, e) != 0) return -1;
         return err_set(e, 401, "invalid_credentials", "", BAD_CREDENTIALS);
@@ -339,7 +335,7 @@ int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (auth_token_club(call->env, "refresh", hash, club, e) != 0) return -1;
     if (!club[0])
         return err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     char idle[16];
     snprintf(idle, sizeof idle, "%d", call->env->cfg->auth_session_idle_s);
     const char *p[] = {club, hash, idle};
@@ -372,10 +368,10 @@ int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         if (!revoked && (revoke_session(tx, club, sid, "refresh_reuse", e) != 0 ||
                          auth_audit(tx, call->caller, club, user_id, "refresh_reuse_detected",
                                     json_pack("{s:s}", "session_id", sid), e) != 0 ||
-                         auth_emit(tx, call->caller, "auth.refresh_reuse_detected", club,
-                                   json_pack("{s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
-                                             "session_id", sid),
-                                   e) != 0))
+                         svc_emit(call, tx, "auth.refresh_reuse_detected", club,
+                                  json_pack("{s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
+                                            "session_id", sid),
+                                  e) != 0))
             goto fail;
         if (db_commit(tx, e) != 0) return -1;
         publish_session(call, sid);
@@ -430,7 +426,7 @@ static int logout_current(const svc_call_t *call, err_t *e) {
         return err_set(e, 401, "unauthenticated", "",
                        "send the refresh token, or sign in with an access token of the session");
     const char *club = auth_caller_club(c);
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, c->user_id, c->session_id};
     long long n = db_exec_cmd(tx,
                               "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = "
@@ -458,7 +454,7 @@ int auth_logout(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     auth_sha256_hex(tok, strlen(tok), hash);
     if (auth_token_club(call->env, "refresh", hash, club, e) != 0) return -1;
     if (!club[0]) return 0; /* unknown token: nothing to end, same answer */
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, hash};
     PGresult *r = db_exec(tx,
                           "UPDATE auth.sessions s SET revoked_at = now(), revoked_reason = "
@@ -493,7 +489,7 @@ int auth_sessions_list(const svc_call_t *call, json_t *in, json_t **out, err_t *
     db_tx_t *tx = NULL;
     (void)in;
     const char *club = auth_caller_club(call->caller);
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     char idle[16];
     snprintf(idle, sizeof idle, "%d", call->env->cfg->auth_session_idle_s);
     const char *p[] = {club, call->caller->user_id, call->caller->session_id, idle};
@@ -518,7 +514,7 @@ int auth_session_delete(const svc_call_t *call, json_t *in, json_t **out, err_t 
     (void)out;
     const char *club = auth_caller_club(call->caller);
     const char *id = json_string_value(json_object_get(in, "id"));
-    if (auth_begin(call, club, &tx, e) != 0) return -1;
+    if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, call->caller->user_id, id};
     long long n = db_exec_cmd(tx,
                               "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = "
@@ -586,7 +582,7 @@ fail:
 }
 
 /* One statement, so one round trip: db_read sends BEGIN READ ONLY, the caller's scope (the
- * same as auth_begin's), the SELECT and COMMIT as one pipeline. */
+ * same as svc_begin_in's), the SELECT and COMMIT as one pipeline. */
 int auth_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     (void)in;
     const char *club = auth_caller_club(call->caller);
@@ -608,9 +604,9 @@ int auth_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         PQclear(r);
         return err_set(e, 401, "unauthenticated", "", "the signed-in account no longer exists");
     }
-    json_t *me = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    json_t *me = db_json(r, 0, 0, e);
     PQclear(r);
-    if (!me) return err_set(e, 500, "internal", "", "database returned unreadable JSON");
+    if (!me) return -1;
     json_object_set_new(me, "perms", json_string(call->caller->perms));
     *out = me;
     return 0;

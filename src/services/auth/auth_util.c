@@ -10,7 +10,6 @@
 #include <sodium.h>
 
 #include "core/json.h"
-#include "core/outbox.h"
 #include "services/auth/password.h"
 
 static pthread_once_t g_sodium_once = PTHREAD_ONCE_INIT;
@@ -183,26 +182,6 @@ int auth_audit(db_tx_t *tx, const svc_caller_t *c, const char *club_id, const ch
     return n < 0 ? -1 : 0;
 }
 
-int auth_emit(db_tx_t *tx, const svc_caller_t *c, const char *type, const char *club_id,
-              json_t *data, err_t *e) {
-    outbox_meta_t m = {0};
-    if (c) {
-        m.correlation_id = nz(c->request_id);
-        m.user_id = nz(c->user_id);
-        m.ip_address = nz(c->ip);
-        m.user_agent = nz(c->user_agent);
-    }
-    int rc = outbox_add(tx, "auth", type, "auth", club_id, data, &m, NULL, e);
-    json_decref(data);
-    return rc;
-}
-
-int auth_begin(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e) {
-    db_scope_t s = {
-        .club_id = club_id, .user_id = call->caller->user_id, .network_admin = 0, .relay = 0};
-    return db_begin(call->env->db, &s, tx, e);
-}
-
 const char *auth_caller_club(const svc_caller_t *c) {
     return c->club_id[0] ? c->club_id : AUTH_NETWORK_CLUB;
 }
@@ -228,7 +207,7 @@ int auth_token_club(const svc_env_t *env, const char *kind, const char *hash, ch
 int auth_club_by_slug(const svc_call_t *call, const char *slug, char club[40], err_t *e) {
     db_tx_t *tx = NULL;
     club[0] = 0;
-    if (auth_begin(call, "", &tx, e) != 0) return -1;
+    if (svc_begin_in(call, "", &tx, e) != 0) return -1;
     const char *p[] = {slug};
     PGresult *r =
         db_exec(tx, "SELECT id FROM member.clubs WHERE slug = $1 AND status = 'active'", 1, p, e);

@@ -52,15 +52,11 @@ int auth_throttle_reset(db_tx_t *tx, const char *subject, err_t *e);
 /* Seconds named by a 429 error's message ("... Try again in N seconds."), 0 if none. */
 int auth_retry_after(const err_t *e);
 
-/* An audit row (club scope of the transaction) and an outbox event (schema auth). data is
- * stolen (decref'd) by auth_emit; detail by auth_audit. */
+/* An audit row (club scope of the transaction); detail is stolen (decref'd). Events go
+ * through svc_emit (core/service.h). */
 int auth_audit(db_tx_t *tx, const svc_caller_t *c, const char *club_id, const char *user_id,
                const char *action, json_t *detail, err_t *e);
-int auth_emit(db_tx_t *tx, const svc_caller_t *c, const char *type, const char *club_id,
-              json_t *data, err_t *e);
 
-/* Begins a transaction in one club's scope (club "" = none), acting as the caller. */
-int auth_begin(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e);
 /* The tenant of a caller's own rows: its club, or AUTH_NETWORK_CLUB for a network admin. */
 const char *auth_caller_club(const svc_caller_t *c);
 /* The club of an opaque token (auth.token_club); "" (and 0) when unknown. */

@@ -45,6 +45,7 @@ int gqldocs_register(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
         snprintf(id + 7 + 2 * i, 3, "%02x", md[i]);
     const char *p[] = {id, json_string_value(d), json_string_value(json_object_get(in, "name")),
                        call->caller->user_id[0] ? call->caller->user_id : NULL};
+    int rc = -1;
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     if (svc_begin(call, &tx, e) != 0) return -1;
@@ -58,17 +59,15 @@ int gqldocs_register(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
                 4, p, e);
     if (!r || PQntuples(r) != 1) {
         if (r) err_set(e, 500, "internal", "", "document was not stored");
-        goto fail;
+        goto done;
     }
     *out = json_pack("{s:s, s:o, s:s}", "id", PQgetvalue(r, 0, 0), "name",
                      PQgetisnull(r, 0, 1) ? json_null() : json_string(PQgetvalue(r, 0, 1)),
                      "created_at", PQgetvalue(r, 0, 2));
+    rc = 0;
+done:
     PQclear(r);
-    return db_commit(tx, e);
-fail:
-    PQclear(r);
-    db_rollback(tx);
-    return -1;
+    return db_tx_finish(&tx, rc, out, e);
 }
 
 int gqldocs_validate_list(json_t *in, err_t *e) {

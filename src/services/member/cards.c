@@ -443,10 +443,7 @@ int cards_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     PQclear(r);
 done:
-    if (db_commit(tx, e) != 0) {
-        tx = NULL;
-        goto fail;
-    }
+    if (db_tx_commit(&tx, e) != 0) goto fail;
 answer:
     *out = json_pack("{s:b, s:s, s:o*, s:o}", "valid", valid, "reason", valid ? "ok" : reason,
                      "card", payload, "current", current);
@@ -478,7 +475,7 @@ int cards_public_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
         err_set(e, 404, "not_found", "id", "no club with this id");
         goto fail;
     }
-    json_t *keys = m_parse_json(PQgetvalue(r, 0, 1), e);
+    json_t *keys = db_json(r, 0, 1, e);
     PQclear(r);
     if (!keys) goto fail;
     *out = json_pack("{s:s, s:s, s:o}", "club_id", p[0], "token_format", "MC1", "keys", keys);

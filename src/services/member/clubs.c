@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/json.h"
-#include "core/outbox.h"
 
 static const char *const club_status_values[] = {"active", "suspended", NULL};
 static const char *const facility_values[] = {
@@ -258,31 +257,6 @@ static char *number_param(json_t *v) {
     return strdup(buf);
 }
 
-static json_t *parse_row_json(PGresult *r, int row, int col, err_t *e) {
-    json_error_t je;
-    json_t *j = json_loads(PQgetvalue(r, row, col), 0, &je);
-    if (!j) err_set(e, 500, "internal", "", "database returned unreadable JSON");
-    return j;
-}
-
-static void meta_from_call(const svc_call_t *call, outbox_meta_t *m) {
-    const svc_caller_t *c = call->caller;
-    m->correlation_id = c->request_id[0] ? c->request_id : NULL;
-    m->causation_id = NULL;
-    m->user_id = c->user_id[0] ? c->user_id : NULL;
-    m->ip_address = c->ip[0] ? c->ip : NULL;
-    m->user_agent = c->user_agent[0] ? c->user_agent : NULL;
-}
-
-static int emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *club_id,
-                json_t *data, err_t *e) {
-    outbox_meta_t meta;
-    meta_from_call(call, &meta);
-    int rc = outbox_add(tx, call->module->schema, type, "member", club_id, data, &meta, NULL, e);
-    json_decref(data);
-    return rc;
-}
-
 /* PostgreSQL resolves the name against its time zone database. */
 static int check_timezone(db_tx_t *tx, const char *tz, err_t *e) {
     if (!tz) return 0;
@@ -310,6 +284,7 @@ static void slug_conflict(err_t *e) {
     "longitude, contact_email, contact_phone, website, facilities"
 
 int clubs_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    int rc = -1;
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     json_t *addr = json_object_get(in, "address");
@@ -334,8 +309,8 @@ int clubs_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_string_value(json_object_get(in, "website")),
         facilities,
     };
-    if (svc_begin(call, &tx, e) != 0) goto fail;
-    if (check_timezone(tx, p[3], e) != 0) goto fail;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    if (check_timezone(tx, p[3], e) != 0) goto done;
     r = db_exec(tx,
                 "INSERT INTO member.clubs (" CLUB_COLUMNS ") VALUES ($1, $2, coalesce($3, "
                 "'active'), $4, ARRAY(SELECT jsonb_array_elements_text(coalesce($5::jsonb, "
@@ -344,25 +319,19 @@ int clubs_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                 15, p, e);
     if (!r) {
         slug_conflict(e);
-        goto fail;
+        goto done;
     }
-    *out = parse_row_json(r, 0, 1, e);
-    if (!*out) goto fail;
-    if (emit(call, tx, "club.created", PQgetvalue(r, 0, 0), json_pack("{s:O}", "club", *out), e) !=
-        0)
-        goto fail;
-    if (db_commit(tx, e) != 0) {
-        tx = NULL;
-        goto fail;
-    }
+    *out = db_json(r, 0, 1, e);
+    if (!*out) goto done;
+    if (svc_emit(call, tx, "club.created", PQgetvalue(r, 0, 0), json_pack("{s:O}", "club", *out),
+                 e) != 0)
+        goto done;
+    rc = 0;
+done:
+    rc = db_tx_finish(&tx, rc, out, e);
     PQclear(r);
     free(lines), free(facilities), free(lat), free(lon);
-    return 0;
-fail:
-    db_rollback(tx);
-    PQclear(r);
-    free(lines), free(facilities), free(lat), free(lon);
-    return -1;
+    return rc;
 }
 
 /* Selects one club by uuid or slug; FOR UPDATE when locking. Returns the row or NULL (404). */
@@ -399,16 +368,16 @@ int clubs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (svc_begin(call, &tx, e) != 0) return -1;
     PGresult *r = select_club(tx, json_string_value(json_object_get(in, "id")), 0, e);
     if (!r) goto fail;
-    *out = parse_row_json(r, 0, 2, e);
+    *out = db_json(r, 0, 2, e);
     PQclear(r);
-    if (!*out) goto fail;
-    return db_commit(tx, e);
+    return db_tx_finish(&tx, *out ? 0 : -1, out, e);
 fail:
-    db_rollback(tx);
+    db_tx_rollback(&tx);
     return -1;
 }
 
 int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    int rc = -1;
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     long long limit = 20;
@@ -449,16 +418,16 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                 6, p, e);
     if (!r) {
         if (e->status == 422) err_set(e, 400, "invalid_cursor", "after", "after is not a cursor");
-        goto fail;
+        goto done;
     }
     json_t *items = json_array();
     int n = PQntuples(r);
     int shown = n > limit ? (int)limit : n;
     for (int i = 0; i < shown; i++) {
-        json_t *club = parse_row_json(r, i, 0, e);
+        json_t *club = db_json(r, i, 0, e);
         if (!club) {
             json_decref(items);
-            goto fail;
+            goto done;
         }
         json_array_append_new(items, club);
     }
@@ -470,12 +439,10 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         free(c);
     }
     *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    rc = 0;
+done:
     PQclear(r);
-    return db_commit(tx, e);
-fail:
-    PQclear(r);
-    db_rollback(tx);
-    return -1;
+    return db_tx_finish(&tx, rc, out, e);
 }
 
 /* Names of the top-level (and address.*) fields whose values differ between two clubs. */
@@ -504,6 +471,7 @@ static json_t *changed_fields(json_t *before, json_t *after) {
 }
 
 int clubs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    int rc = -1;
     db_tx_t *tx = NULL;
     PGresult *cur = NULL, *r = NULL;
     json_t *before = NULL;
@@ -512,12 +480,12 @@ int clubs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     json_object_del(patch_obj, "id");
     patch = jsonx_dump(patch_obj);
     json_decref(patch_obj);
-    if (svc_begin(call, &tx, e) != 0) goto fail;
-    if (check_timezone(tx, json_string_value(json_object_get(in, "timezone")), e) != 0) goto fail;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    if (check_timezone(tx, json_string_value(json_object_get(in, "timezone")), e) != 0) goto done;
     cur = select_club(tx, json_string_value(json_object_get(in, "id")), 1, e);
-    if (!cur) goto fail;
-    before = parse_row_json(cur, 0, 2, e);
-    if (!before) goto fail;
+    if (!cur) goto done;
+    before = db_json(cur, 0, 2, e);
+    if (!before) goto done;
     const char *p[] = {PQgetvalue(cur, 0, 0), patch};
     r = db_exec(
         tx,
@@ -548,32 +516,23 @@ int clubs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         2, p, e);
     if (!r) {
         slug_conflict(e);
-        goto fail;
+        goto done;
     }
-    *out = parse_row_json(r, 0, 0, e);
-    if (!*out) goto fail;
+    *out = db_json(r, 0, 0, e);
+    if (!*out) goto done;
     json_t *changed = changed_fields(before, *out);
     if (json_array_size(changed) > 0) {
-        if (emit(call, tx, "club.updated", PQgetvalue(cur, 0, 0),
-                 json_pack("{s:O, s:o}", "club", *out, "changed_fields", changed), e) != 0)
-            goto fail;
+        if (svc_emit(call, tx, "club.updated", PQgetvalue(cur, 0, 0),
+                     json_pack("{s:O, s:o}", "club", *out, "changed_fields", changed), e) != 0)
+            goto done;
     } else {
         json_decref(changed);
     }
-    if (db_commit(tx, e) != 0) {
-        tx = NULL;
-        goto fail;
-    }
+    rc = 0;
+done:
+    rc = db_tx_finish(&tx, rc, out, e);
     PQclear(cur), PQclear(r), json_decref(before), free(patch);
-    return 0;
-fail:
-    if (*out) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    db_rollback(tx);
-    PQclear(cur), PQclear(r), json_decref(before), free(patch);
-    return -1;
+    return rc;
 }
 
 /* Tells the auth service (operation club_suspend / club_resume, as the same caller) that the
@@ -592,48 +551,40 @@ static int tell_auth(const svc_call_t *call, const char *club, const char *to, e
 }
 
 static int set_status(const svc_call_t *call, json_t *in, const char *to, json_t **out, err_t *e) {
+    int rc = -1;
     db_tx_t *tx = NULL;
     PGresult *cur = NULL, *r = NULL;
     if (svc_begin(call, &tx, e) != 0) return -1;
     cur = select_club(tx, json_string_value(json_object_get(in, "id")), 1, e);
-    if (!cur) goto fail;
+    if (!cur) goto done;
     const char *from = PQgetvalue(cur, 0, 1);
-    if (tell_auth(call, PQgetvalue(cur, 0, 0), to, e) != 0) goto fail;
+    if (tell_auth(call, PQgetvalue(cur, 0, 0), to, e) != 0) goto done;
     if (strcmp(from, to) == 0) { /* idempotent: already there, nothing to record */
-        *out = parse_row_json(cur, 0, 2, e);
+        *out = db_json(cur, 0, 2, e);
         PQclear(cur);
         cur = NULL;
-        if (!*out) goto fail;
-        return db_commit(tx, e);
+        if (*out) rc = 0;
+        goto done;
     }
     const char *p[] = {PQgetvalue(cur, 0, 0), to};
     r = db_exec(tx,
                 "UPDATE member.clubs SET status = $2, updated_at = now() WHERE id = $1::uuid "
                 "RETURNING " CLUB_JSON,
                 2, p, e);
-    if (!r) goto fail;
-    *out = parse_row_json(r, 0, 0, e);
-    if (!*out) goto fail;
+    if (!r) goto done;
+    *out = db_json(r, 0, 0, e);
+    if (!*out) goto done;
     json_t *reason = json_object_get(in, "reason");
-    if (emit(call, tx, "club.status_changed", PQgetvalue(cur, 0, 0),
-             json_pack("{s:s, s:s, s:s, s:O}", "club_id", PQgetvalue(cur, 0, 0), "from", from, "to",
-                       to, "reason", reason ? reason : json_null()),
-             e) != 0)
-        goto fail;
-    if (db_commit(tx, e) != 0) {
-        tx = NULL;
-        goto fail;
-    }
+    if (svc_emit(call, tx, "club.status_changed", PQgetvalue(cur, 0, 0),
+                 json_pack("{s:s, s:s, s:s, s:O}", "club_id", PQgetvalue(cur, 0, 0), "from", from,
+                           "to", to, "reason", reason ? reason : json_null()),
+                 e) != 0)
+        goto done;
+    rc = 0;
+done:
+    rc = db_tx_finish(&tx, rc, out, e);
     PQclear(cur), PQclear(r);
-    return 0;
-fail:
-    if (*out) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    db_rollback(tx);
-    PQclear(cur), PQclear(r);
-    return -1;
+    return rc;
 }
 
 int clubs_deactivate(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

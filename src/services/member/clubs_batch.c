@@ -36,31 +36,24 @@ int clubs_get_batch(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     json_decref(uuids), json_decref(slugs);
     const char *p[] = {pu, ps};
     db_tx_t *tx = NULL;
+    int rc = -1;
     PGresult *r = NULL;
     json_t *byid = json_object(), *items = NULL;
-    if (svc_begin(call, &tx, e) != 0) goto fail;
+    if (svc_begin(call, &tx, e) != 0) goto done;
     r = db_exec(tx,
                 "SELECT id::text, slug, " CLUB_JSON " FROM member.clubs WHERE id IN "
                 "(SELECT jsonb_array_elements_text($1::jsonb)::uuid) OR slug IN (SELECT "
                 "jsonb_array_elements_text($2::jsonb))",
                 2, p, e);
-    if (!r) goto fail;
+    if (!r) goto done;
     for (int row = 0; row < PQntuples(r); row++) {
-        json_error_t je;
-        json_t *club = json_loads(PQgetvalue(r, row, 2), 0, &je);
-        if (!club) {
-            err_set(e, 500, "internal", "", "database returned unreadable JSON");
-            goto fail;
-        }
+        json_t *club = db_json(r, row, 2, e);
+        if (!club) goto done;
         json_object_set(byid, PQgetvalue(r, row, 0), club);
         json_object_set(byid, PQgetvalue(r, row, 1), club);
         json_decref(club);
     }
-    if (db_commit(tx, e) != 0) {
-        tx = NULL;
-        goto fail;
-    }
-    tx = NULL;
+    if (db_tx_commit(&tx, e) != 0) goto done;
     items = json_array();
     json_array_foreach(ids, i, v) {
         char key[64];
@@ -72,14 +65,11 @@ int clubs_get_batch(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
         json_array_append(items, club ? club : json_null());
     }
     *out = json_pack("{s:o}", "items", items);
+    rc = 0;
+done:
+    db_tx_rollback(&tx);
     PQclear(r);
     json_decref(byid);
     free(pu), free(ps);
-    return 0;
-fail:
-    db_rollback(tx);
-    PQclear(r);
-    json_decref(byid);
-    free(pu), free(ps);
-    return -1;
+    return rc;
 }

@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "core/json.h"
-#include "core/outbox.h"
 
 int m_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *scope, int *named_out,
               err_t *e) {
@@ -33,10 +32,7 @@ int m_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *scope, 
         return err_set(e, 403, "forbidden", "", "the caller belongs to no club");
     }
     snprintf(c->club_id, sizeof c->club_id, "%s", club);
-    *scope = (db_scope_t){.club_id = c->club_id,
-                          .user_id = k->user_id,
-                          .network_admin = k->network_admin,
-                          .relay = 0};
+    *scope = svc_scope(call, c->club_id);
     *named_out = named != NULL;
     return 0;
 }
@@ -78,14 +74,11 @@ int m_require_club(mctx_t *c, const db_scope_t *scope, err_t *e) {
 }
 
 int m_commit(mctx_t *c, err_t *e) {
-    db_tx_t *tx = c->tx;
-    c->tx = NULL;
-    return db_commit(tx, e);
+    return db_tx_commit(&c->tx, e);
 }
 
 void m_rollback(mctx_t *c) {
-    db_rollback(c->tx);
-    c->tx = NULL;
+    db_tx_rollback(&c->tx);
 }
 
 int m_is_self(const mctx_t *c, const char *auth_user_id) {
@@ -98,27 +91,6 @@ int m_require_read(const mctx_t *c, const char *auth_user_id, err_t *e) {
     if (!c->call->caller->user_id[0])
         return err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
     return err_set(e, 403, "forbidden", "", "members may only see their own record (member:read)");
-}
-
-int m_emit(mctx_t *c, const char *type, json_t *data, err_t *e) {
-    const svc_caller_t *k = c->call->caller;
-    outbox_meta_t meta = {
-        .correlation_id = k->request_id[0] ? k->request_id : NULL,
-        .causation_id = NULL,
-        .user_id = k->user_id[0] ? k->user_id : NULL,
-        .ip_address = k->ip[0] ? k->ip : NULL,
-        .user_agent = k->user_agent[0] ? k->user_agent : NULL,
-    };
-    int rc = outbox_add(c->tx, "member", type, "member", c->club_id, data, &meta, NULL, e);
-    json_decref(data);
-    return rc;
-}
-
-json_t *m_parse_json(const char *text, err_t *e) {
-    json_error_t je;
-    json_t *j = json_loads(text ? text : "", JSON_DECODE_ANY, &je);
-    if (!j) err_set(e, 500, "internal", "", "database returned unreadable JSON");
-    return j;
 }
 
 #define M_LOAD_SQL                                                                                 \
@@ -136,7 +108,7 @@ static json_t *loaded(PGresult *r, char *auth_out, char *status_out, err_t *e) {
     }
     if (auth_out) snprintf(auth_out, 40, "%s", PQgetvalue(r, 0, 1));
     if (status_out) snprintf(status_out, 16, "%s", PQgetvalue(r, 0, 2));
-    return m_parse_json(PQgetvalue(r, 0, 0), e);
+    return db_json(r, 0, 0, e);
 }
 
 json_t *m_load(mctx_t *c, const char *id, int lock, int staff, char *auth_out, char *status_out,

@@ -53,9 +53,6 @@ int m_check_link(mctx_t *c, const char *user, err_t *e);
  * *found is a new object used as a set (id -> true). 0 or -1 + e (the auth service's error). */
 int m_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e);
 
-/* Writes an event into member.outbox in the transaction; data is consumed. */
-int m_emit(mctx_t *c, const char *type, json_t *data, err_t *e);
-
 /* The member document, the same as member.member_doc(m, staff) (migrations 0002, 0006), as
  * an expression for a statement in which m is a member.members row and p its member.profiles
  * row (joined; NULL when absent): member_doc_of and address_doc are inlined by the planner, so
@@ -85,7 +82,6 @@ int m_valid_club_ref(json_t *in, err_t *e);             /* optional club_id: uui
 int m_valid_id(json_t *in, const char *name, err_t *e); /* required uuid */
 int m_is_date(const char *s);                           /* YYYY-MM-DD, a real date */
 int m_valid_date(json_t *in, const char *name, err_t *e);
-json_t *m_parse_json(const char *text, err_t *e);
 
 /* Validates the member/profile fields of a create (required = 1) or patch input.
  * prefix names nested objects in errors ("dependents[0]."). */

@@ -562,7 +562,7 @@ int csv_import(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                               "primary_member_id",
                               PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1), "category",
                               PQgetvalue(r, i, 2), "status", PQgetvalue(r, i, 3), "imported", 1);
-        if (m_emit(&c, "member.created", d, e) != 0) {
+        if (svc_emit(c.call, c.tx, "member.created", c.club_id, d, e) != 0) {
             PQclear(r);
             goto fail;
         }
@@ -684,7 +684,7 @@ int csv_export(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     for (int h = 0; head[h]; h++)
         csv_field(&buf, &len, &cap, head[h], head[h + 1] == NULL);
     for (int i = 0; i < PQntuples(r); i++) {
-        json_t *d = m_parse_json(PQgetvalue(r, i, 0), e);
+        json_t *d = db_json(r, i, 0, e);
         if (!d) continue;
         json_t *p = json_object_get(d, "profile");
         json_t *home = json_object_get(json_object_get(d, "addresses"), "home");

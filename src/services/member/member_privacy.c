@@ -54,9 +54,9 @@ static int export_one(mctx_t *c, const char *id, json_t **out, err_t *e) {
         json_decref(doc);
         return -1;
     }
-    json_t *hist = m_parse_json(PQgetvalue(r, 0, 0), e);
-    json_t *deps = m_parse_json(PQgetvalue(r, 0, 1), e);
-    json_t *aud = m_parse_json(PQgetvalue(r, 0, 2), e);
+    json_t *hist = db_json(r, 0, 0, e);
+    json_t *deps = db_json(r, 0, 1, e);
+    json_t *aud = db_json(r, 0, 2, e);
     json_t *data = json_pack("{s:i, s:s, s:o, s:o*, s:o*, s:o*}", "format", 1, "exported_at",
                              PQgetvalue(r, 0, 3), "member", doc, "status_history", hist,
                              "dependents", deps, "audit", aud);
@@ -163,8 +163,8 @@ int privacy_erase(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                                 "\"profile.language\",\"profile.staff_notes\",\"addresses\","
                                 "\"auth_user_id\",\"directory_opt_in\",\"status_history.reason\"]",
                                 0, NULL);
-    if (m_emit(&c, "member.erased",
-               json_pack("{s:s, s:O}", "member_id", id, "erased_fields", fields), e) != 0) {
+    if (svc_emit(c.call, c.tx, "member.erased", c.club_id,
+                 json_pack("{s:s, s:O}", "member_id", id, "erased_fields", fields), e) != 0) {
         json_decref(fields);
         return fail_with(&c, out);
     }

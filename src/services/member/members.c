@@ -354,7 +354,7 @@ int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (m_insert_member(&c, in, status, NULL, id, e) != 0) return fail_with(&c, out);
     *out = m_load(&c, id, 0, 1, NULL, NULL, e);
     if (!*out) return fail_with(&c, out);
-    if (m_emit(&c, "member.created", created_event(id, NULL, *out), e) != 0)
+    if (svc_emit(c.call, c.tx, "member.created", c.club_id, created_event(id, NULL, *out), e) != 0)
         return fail_with(&c, out);
     json_t *deps = json_object_get(in, "dependents");
     json_t *dep_docs = json_array();
@@ -373,7 +373,8 @@ int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_t *doc = m_load(&c, did, 0, 1, NULL, NULL, e);
         if (!doc) return fail_with(&c, out);
         json_array_append_new(dep_docs, doc);
-        if (m_emit(&c, "member.created", created_event(did, id, doc), e) != 0)
+        if (svc_emit(c.call, c.tx, "member.created", c.club_id, created_event(did, id, doc), e) !=
+            0)
             return fail_with(&c, out);
     }
     if (json_is_true(json_object_get(in, "invite")) && invite_member(&c, id, *out, e) != 0)
@@ -583,8 +584,8 @@ static int apply_patch(mctx_t *c, const char *id, json_t *in, json_t *before, js
         json_decref(changed);
         return 0;
     }
-    return m_emit(c, "member.updated",
-                  json_pack("{s:s, s:o}", "member_id", id, "changed_fields", changed), e);
+    return svc_emit(c->call, c->tx, "member.updated", c->club_id,
+                    json_pack("{s:s, s:o}", "member_id", id, "changed_fields", changed), e);
 }
 
 int members_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -933,7 +934,7 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int n = PQntuples(r), shown = n > limit ? (int)limit : n;
     json_t *items = json_array();
     for (int i = 0; i < shown; i++) {
-        json_t *doc = m_parse_json(PQgetvalue(r, i, 0), e);
+        json_t *doc = db_json(r, i, 0, e);
         if (!doc) {
             json_decref(items);
             PQclear(r);
@@ -1005,7 +1006,7 @@ int members_transition(mctx_t *c, const char *id, const char *to, const char *re
                                PQgetvalue(r, i, 1), "to", PQgetvalue(r, i, 2), "cascade_of",
                                PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3));
         json_array_append(list, ch);
-        if (m_emit(c, "member.status_changed", ch, e) != 0) {
+        if (svc_emit(c->call, c->tx, "member.status_changed", c->club_id, ch, e) != 0) {
             PQclear(r);
             json_decref(list);
             return -1;
@@ -1104,7 +1105,9 @@ int members_renew(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                     "club_id = core.current_club() AND id = $1::uuid",
                     2, p, e) < 0)
         goto fail;
-    if (m_emit(&c, "member.renewed", renewed_event(id, NULL, prev, until), e) != 0) goto fail;
+    if (svc_emit(c.call, c.tx, "member.renewed", c.club_id, renewed_event(id, NULL, prev, until),
+                 e) != 0)
+        goto fail;
     if (with_deps) { /* dependents with an earlier expiry follow (not ended ones) */
         PGresult *r = db_exec(c.tx,
                               "WITH d AS (SELECT id, to_char(expires_on, 'YYYY-MM-DD') AS prev "
@@ -1118,9 +1121,9 @@ int members_renew(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         if (!r) goto fail;
         for (int i = 0; i < PQntuples(r); i++) {
             json_array_append_new(extended, json_string(PQgetvalue(r, i, 0)));
-            if (m_emit(&c, "member.renewed",
-                       renewed_event(PQgetvalue(r, i, 0), id, PQgetvalue(r, i, 1), until),
-                       e) != 0) {
+            if (svc_emit(c.call, c.tx, "member.renewed", c.club_id,
+                         renewed_event(PQgetvalue(r, i, 0), id, PQgetvalue(r, i, 1), until),
+                         e) != 0) {
                 PQclear(r);
                 goto fail;
             }
@@ -1175,7 +1178,7 @@ int members_history(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
         err_set(e, 404, "not_found", "id", "no member with this id");
         return fail_with(&c, out);
     }
-    json_t *items = m_parse_json(PQgetvalue(r, 0, 0), e);
+    json_t *items = db_json(r, 0, 0, e);
     PQclear(r);
     if (!items) return fail_with(&c, out);
     *out = json_pack("{s:o}", "items", items);
@@ -1212,7 +1215,7 @@ int members_add_dependent(const svc_call_t *call, json_t *in, json_t **out, err_
     if (rc != 0) return fail_with(&c, out);
     *out = m_load(&c, did, 0, 1, NULL, NULL, e);
     if (!*out) return fail_with(&c, out);
-    if (m_emit(&c, "member.created", created_event(did, id, *out), e) != 0)
+    if (svc_emit(c.call, c.tx, "member.created", c.club_id, created_event(did, id, *out), e) != 0)
         return fail_with(&c, out);
     return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
 }
@@ -1240,7 +1243,7 @@ int members_list_dependents(const svc_call_t *call, json_t *in, json_t **out, er
                            "$1::uuid",
         2, p, e);
     if (!r) return fail_with(&c, out);
-    json_t *items = m_parse_json(PQgetvalue(r, 0, 0), e);
+    json_t *items = db_json(r, 0, 0, e);
     PQclear(r);
     if (!items) return fail_with(&c, out);
     *out = json_pack("{s:o}", "items", items);
@@ -1343,7 +1346,7 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
     int n = PQntuples(r), shown = n > limit ? (int)limit : n;
     json_t *items = json_array();
     for (int i = 0; i < shown; i++) {
-        json_t *doc = m_parse_json(PQgetvalue(r, i, 0), e);
+        json_t *doc = db_json(r, i, 0, e);
         if (doc) json_array_append_new(items, doc);
     }
     json_t *next = json_null();
@@ -1459,7 +1462,7 @@ int members_get_settings(const svc_call_t *call, json_t *in, json_t **out, err_t
                           "member.settings s ON s.club_id = core.current_club()",
                           0, NULL, e);
     if (!r) return fail_with(&c, out);
-    *out = m_parse_json(PQgetvalue(r, 0, 0), e);
+    *out = db_json(r, 0, 0, e);
     PQclear(r);
     if (!*out) return fail_with(&c, out);
     return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
@@ -1510,7 +1513,7 @@ int members_list_categories(const svc_call_t *call, json_t *in, json_t **out, er
         "'[]'))::text",
         0, NULL, e);
     if (!r) return fail_with(&c, out);
-    json_t *items = m_parse_json(PQgetvalue(r, 0, 0), e);
+    json_t *items = db_json(r, 0, 0, e);
     PQclear(r);
     if (!items) return fail_with(&c, out);
     *out = json_pack("{s:o}", "items", items);
@@ -1537,7 +1540,7 @@ int members_create_category(const svc_call_t *call, json_t *in, json_t **out, er
         err_set(e, 409, "conflict", "code", "%s is a built-in category", code);
         return fail_with(&c, out);
     }
-    *out = m_parse_json(PQgetvalue(r, 0, 0), e);
+    *out = db_json(r, 0, 0, e);
     PQclear(r);
     if (!*out) return fail_with(&c, out);
     return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);

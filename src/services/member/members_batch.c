@@ -38,7 +38,7 @@ static int collect(mctx_t *c, const char *sql, const char *ids, json_t *into, er
     PGresult *r = db_exec(c->tx, sql, 1, p, e);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r); i++) {
-        json_t *items = m_parse_json(PQgetvalue(r, i, 1), e);
+        json_t *items = db_json(r, i, 1, e);
         if (!items) {
             PQclear(r);
             return -1;
