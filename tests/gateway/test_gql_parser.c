@@ -463,6 +463,33 @@ static void test_ast_equal_detects_differences(void) {
     }
 }
 
+/* print() round-trips a shorthand query that follows a type-system definition without a body:
+ * `enum E` then `{ a }` printed as "enum E\n\n{ a }" would read back as the enum's values (found
+ * by fuzz_gql_parser), so the query keeps its keyword there; elsewhere the shorthand stays. */
+static void test_print_shorthand_after_bodiless_definition(void) {
+    static const char *const docs[][2] = {
+        {"enum um\n,,,,query{e,z}", "enum um\n\nquery {\n  e\n  z\n}"},
+        {"extend schema @d query { a }", "extend schema @d\n\nquery {\n  a\n}"},
+        {"type T query { a }", "type T\n\nquery {\n  a\n}"},
+        {"{ a } { b }", "{\n  a\n}\n\n{\n  b\n}"},
+        {"fragment F on T { a } query { b }", "fragment F on T {\n  a\n}\n\n{\n  b\n}"},
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        err_t e;
+        gql_document *a = gql_parse(docs[i][0], strlen(docs[i][0]), NULL, NULL, &e);
+        REQUIRE(a);
+        size_t n = 0;
+        char *printed = gql_print(a->root, &n);
+        REQUIRE(printed);
+        CHECK_STR(printed, docs[i][1]);
+        gql_document *b = gql_parse(printed, n, NULL, NULL, &e);
+        CHECK(b && gql_ast_equal(a->root, b->root));
+        gql_document_free(b);
+        free(printed);
+        gql_document_free(a);
+    }
+}
+
 /* The struct API, read the way the validator and executor will read it. */
 static void test_ast_accessors(void) {
     const char *src = "query Q($id: ID! = \"x\") @live {\n"
@@ -794,6 +821,7 @@ int main(void) {
     RUN(test_block_string_algorithm);
     RUN(test_graphql_js_cases);
     RUN(test_ast_equal_detects_differences);
+    RUN(test_print_shorthand_after_bodiless_definition);
     RUN(test_ast_accessors);
     RUN(test_realistic_schema);
     RUN(test_limits);

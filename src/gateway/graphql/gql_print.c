@@ -29,6 +29,7 @@ typedef struct printer {
     gql_arena a;
     sbuf out;
     jmp_buf jb;
+    bool query_keyword; /* print the next operation with `query` even where shorthand would do */
 } printer;
 
 static _Noreturn void oom(printer *p) {
@@ -260,6 +261,27 @@ static pb *print_block_string(printer *p, const char *v, size_t n) {
 
 static pb *pr(printer *p, const gql_node *n);
 
+/* 1 when a definition could take a `{ ... }` body but has none, so a following `{` would be
+ * read as its body. */
+static bool lacks_body(const gql_node *d) {
+    switch (d->kind) {
+    case GQL_OBJECT_TYPE_DEFINITION:
+    case GQL_OBJECT_TYPE_EXTENSION:
+    case GQL_INTERFACE_TYPE_DEFINITION:
+    case GQL_INTERFACE_TYPE_EXTENSION:
+    case GQL_INPUT_OBJECT_TYPE_DEFINITION:
+    case GQL_INPUT_OBJECT_TYPE_EXTENSION:
+        return d->u.type_def.fields.count == 0;
+    case GQL_ENUM_TYPE_DEFINITION:
+    case GQL_ENUM_TYPE_EXTENSION:
+        return d->u.type_def.values.count == 0;
+    case GQL_SCHEMA_EXTENSION:
+        return d->u.schema.operation_types.count == 0;
+    default:
+        return false;
+    }
+}
+
 static pb **prl(printer *p, const gql_list *l) {
     pb **v = gql_arena_alloc(&p->a, (l->count ? l->count : 1) * sizeof *v);
     if (!v) oom(p);
@@ -317,8 +339,20 @@ static pb *pr(printer *p, const gql_node *n) {
         return S(p, "null");
     case GQL_VARIABLE:
         return JOIN(p, "", S(p, "$"), pr(p, n->u.named.name));
-    case GQL_DOCUMENT:
-        return join(p, PRL(n->u.document.definitions), "\n\n");
+    case GQL_DOCUMENT: {
+        /* A shorthand query `{...}` after a definition whose optional body is absent (`enum E`,
+         * `extend schema @d`) would be read back as that body: the query keeps `query` there
+         * (graphql-js prints the shorthand, which does not round-trip; found by the fuzzer). */
+        const gql_list *l = &n->u.document.definitions;
+        pb **v = gql_arena_alloc(&p->a, (l->count ? l->count : 1) * sizeof *v);
+        if (!v) oom(p);
+        for (size_t i = 0; i < l->count; i++) {
+            p->query_keyword = i > 0 && lacks_body(l->items[i - 1]);
+            v[i] = pr(p, l->items[i]);
+        }
+        p->query_keyword = false;
+        return join(p, v, l->count, "\n\n");
+    }
     case GQL_OPERATION_DEFINITION: {
         const gql_list *vl = &n->u.operation.variable_definitions;
         pb **vars = prl(p, vl);
@@ -331,7 +365,8 @@ static pb *pr(printer *p, const gql_node *n) {
         pb *dirs = join(p, PRL(n->u.operation.directives), " ");
         pb *sel = pr(p, n->u.operation.selection_set);
         pb *prefix = JOIN(p, "", desc, JOIN(p, " ", S(p, op), JOIN(p, "", name, var_defs), dirs));
-        bool bare = n->u.operation.operation == GQL_OP_QUERY && len(prefix) == strlen(op);
+        bool bare = !p->query_keyword && n->u.operation.operation == GQL_OP_QUERY &&
+                    len(prefix) == strlen(op);
         return JOIN(p, "", bare ? NULL : JOIN(p, "", prefix, S(p, " ")), sel);
     }
     case GQL_VARIABLE_DEFINITION: {
