@@ -20,6 +20,7 @@
 
 #include "core/bus.h"
 #include "core/log.h"
+#include "support/e2e.h"
 #include "test.h"
 
 static const char *nats_url;
@@ -601,18 +602,6 @@ static double mono_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    int port = -1;
-    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(s, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    if (s >= 0) close(s);
-    return port;
-}
-
 /* A random password of 32 hex digits (from /dev/urandom). */
 static int random_password(char out[33]) {
     unsigned char r[16];
@@ -632,7 +621,7 @@ static int random_password(char out[33]) {
  * nats-server of the project (issue 9, docs/security.md N1): a user with a random password,
  * and a connection without it is refused. */
 static void test_gray_failure(void) {
-    int port = free_port();
+    int port = e2e_free_port();
     REQUIRE(port > 0);
     char ps[16], url[64], pw[33], conf[600];
     snprintf(ps, sizeof ps, "%d", port);

@@ -43,6 +43,7 @@
 #include "services/ledger/settings.h"
 #include "services/ledger/store.h"
 #include "services/ledger/verify.h"
+#include "support/e2e.h"
 #include "test.h"
 
 #define NODES 3
@@ -61,18 +62,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    int port = -1;
-    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(s, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    if (s >= 0) close(s);
-    return port;
 }
 
 static int port_open(int port) {
@@ -302,8 +291,8 @@ static void test_cluster_leader_killed(void) {
     mkdir(tmp ? tmp : "/tmp", 0700);
     REQUIRE(mkdir(dir, 0700) == 0 || errno == EEXIST);
     for (int i = 0; i < NODES; i++) {
-        cport[i] = free_port();
-        rport[i] = free_port();
+        cport[i] = e2e_free_port();
+        rport[i] = e2e_free_port();
         REQUIRE(cport[i] > 0 && rport[i] > 0);
     }
     if (write_auth() != 0) printf("# scripts/pg.sh rcp_nats_conf failed (in %s)\n", dir);
