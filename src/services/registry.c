@@ -4,7 +4,8 @@
 #include "services/gateway/gateway.h"
 #include "services/ledger/ledger.h"
 #include "services/member/member.h"
+#include "services/reciprocal/reciprocal.h"
 
 const svc_module_t *const svc_registry[] = {
-    &auth_module, &member_module, &ledger_module, &gateway_module, NULL,
+    &auth_module, &member_module, &ledger_module, &gateway_module, &reciprocal_module, NULL,
 };
