@@ -454,11 +454,11 @@ static int maybe_activate(const svc_call_t *call, db_tx_t *tx, const char *id, c
                           const char *tenant, err_t *e) {
     const char *p[] = {id};
     PGresult *r = db_exec(tx,
-                          "SELECT NOT EXISTS (SELECT 1 FROM reciprocal.parties p WHERE "
-                          "p.agreement_id = $1 AND p.accepted_at IS NULL)::int",
+                          "SELECT (NOT EXISTS (SELECT 1 FROM reciprocal.parties p WHERE "
+                          "p.agreement_id = $1 AND p.accepted_at IS NULL))::int",
                           1, p, e);
     if (!r) return -1;
-    int all = PQgetvalue(r, 0, 0)[0] == 't' || PQgetvalue(r, 0, 0)[0] == '1';
+    int all = PQgetvalue(r, 0, 0)[0] == '1';
     PQclear(r);
     if (!all) return 0;
     if (set_status(tx, id, "active", ", activated_at = now()", NULL, e) != 0) return -1;
