@@ -17,6 +17,7 @@
 #include "gateway/graphql/gql_exec.h"
 #include "gateway/graphql_auth.h"
 #include "gateway/graphql_bind.h"
+#include "gateway/graphql_agreements.h"
 #include "gateway/graphql_members.h"
 #include "gateway/graphql/gql_parser.h"
 #include "gateway/graphql/gql_validate.h"
@@ -189,6 +190,7 @@ static int add_resolvers(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Mutation", "activateClub", r_mutation, NULL, "activate_club");
     rc |= gql_auth_bind(rs);
     rc |= gql_members_bind(rs);
+    rc |= gql_agreements_bind(rs);
     return rc;
 }
 

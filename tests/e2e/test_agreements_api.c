@@ -424,6 +424,124 @@ static void test_list_and_partners(void) {
     e2e_resp_free(&r);
 }
 
+/* POST /graphql {"query", "variables"} as `as` */
+static int gql_as(const char *as, const char *q, json_t *vars, e2e_resp_t *r) {
+    json_t *body = json_pack("{s:s}", "query", q);
+    if (vars) json_object_set(body, "variables", vars);
+    char *s = json_dumps(body, JSON_COMPACT);
+    int rc = req_as(as, "POST", "/graphql", s, r);
+    free(s);
+    json_decref(body);
+    return rc;
+}
+
+/* GraphQL mirrors REST: propose with terms as a list, accept, read back with parties' clubs
+ * (batched) and history, the connection, partners; club C sees nothing; a bad term is a
+ * userError naming the field path. */
+static void test_graphql(void) {
+    char today[16], id[40];
+    e2e_resp_t r;
+    day(0, today);
+    json_t *vars = json_pack("{s:{s:[s,s], s:s, s:[{s:s, s:i, s:{s:s, s:i}}]}}", "input", "clubs",
+                             g_club[1], g_club[2], "startsOn", today, "terms", "hostClubId",
+                             g_club[2], "maxGuests", 3, "fees", "currency", "EUR", "entry", 900);
+    REQUIRE(gql_as(g_admin[1],
+                   "mutation($input: ProposeAgreementInput!) { proposeAgreement(input: $input) "
+                   "{ agreement { id status terms { hostClubId maxGuests maxVisitsMonth fees { "
+                   "currency entry } } } userErrors { field code } } }",
+                   vars, &r) == 0);
+    json_decref(vars);
+    CHECK_EQ_INT(r.status, 200);
+    json_t *p = json_object_get(json_object_get(r.json, "data"), "proposeAgreement");
+    json_t *ag = json_object_get(p, "agreement");
+    if (!ag || json_is_null(ag)) printf("#   %s\n", r.body);
+    REQUIRE(json_is_object(ag));
+    snprintf(id, sizeof id, "%s", jstr(ag, "id"));
+    CHECK_STR(jstr(ag, "status"), "PROPOSED");
+    json_t *t1 = json_array_get(json_object_get(ag, "terms"), 1);
+    CHECK_STR(jstr(t1, "hostClubId"), g_club[2]);
+    CHECK_EQ_INT(json_integer_value(json_object_get(t1, "maxGuests")), 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(t1, "maxVisitsMonth")), 4);
+    CHECK_STR(jstr(json_object_get(t1, "fees"), "currency"), "EUR");
+    e2e_resp_free(&r);
+    /* a bad term: userError with the REST field path */
+    vars = json_pack("{s:{s:[s,s], s:s, s:[{s:s, s:i}]}}", "input", "clubs", g_club[1], g_club[2],
+                     "startsOn", today, "terms", "hostClubId", g_club[2], "maxGuests", 50);
+    REQUIRE(gql_as(g_admin[1],
+                   "mutation($input: ProposeAgreementInput!) { proposeAgreement(input: $input) "
+                   "{ agreement { id } userErrors { field code } } }",
+                   vars, &r) == 0);
+    json_decref(vars);
+    json_t *ue = json_array_get(
+        json_object_get(json_object_get(json_object_get(r.json, "data"), "proposeAgreement"),
+                        "userErrors"),
+        0);
+    CHECK_STR(jstr(ue, "code"), "invalid_field");
+    char field[128];
+    snprintf(field, sizeof field, "terms.%s.maxGuests", g_club[2]);
+    CHECK_STR(jstr(ue, "field"), field);
+    e2e_resp_free(&r);
+    /* C accepts */
+    vars = json_pack("{s:{s:s}}", "input", "id", id);
+    REQUIRE(gql_as(g_admin[2],
+                   "mutation($input: AgreementTransitionInput!) { acceptAgreement(input: $input) "
+                   "{ agreement { status parties { clubId accepted club { name } } history { "
+                   "action from to } } userErrors { field code message } } }",
+                   vars, &r) == 0);
+    ag = json_object_get(json_object_get(json_object_get(r.json, "data"), "acceptAgreement"),
+                         "agreement");
+    if (!json_is_object(ag)) printf("#   %s\n", r.body);
+    CHECK_STR(jstr(ag, "status"), "ACTIVE");
+    json_t *parties = json_object_get(ag, "parties");
+    CHECK_STR(jstr(json_object_get(json_array_get(parties, 0), "club"), "name"), "Hill Club");
+    CHECK_STR(jstr(json_object_get(json_array_get(parties, 1), "club"), "name"), "Lake Club");
+    json_t *h = json_object_get(ag, "history");
+    CHECK_EQ_INT(json_array_size(h), 3);
+    CHECK_STR(jstr(json_array_get(h, 2), "to"), "ACTIVE");
+    e2e_resp_free(&r);
+    /* accepting an active agreement is a userError naming the allowed actions */
+    REQUIRE(gql_as(g_admin[2],
+                   "mutation($input: AgreementTransitionInput!) { acceptAgreement(input: $input) "
+                   "{ agreement { id } userErrors { code message } } }",
+                   vars, &r) == 0);
+    if (!strstr(r.body, "invalid_transition")) printf("#   %s\n", r.body);
+    CHECK(strstr(r.body, "invalid_transition") != NULL);
+    CHECK(strstr(r.body, "suspend, terminate") != NULL);
+    e2e_resp_free(&r);
+    json_decref(vars);
+    /* queries */
+    REQUIRE(gql_as(g_admin[2],
+                   "{ agreements(first: 1, status: ACTIVE) { edges { cursor node { id status } } "
+                   "pageInfo { hasNextPage endCursor } } }",
+                   NULL, &r) == 0);
+    json_t *conn = json_object_get(json_object_get(r.json, "data"), "agreements");
+    CHECK_EQ_INT(json_array_size(json_object_get(conn, "edges")), 1);
+    CHECK(json_is_boolean(json_object_get(json_object_get(conn, "pageInfo"), "hasNextPage")));
+    e2e_resp_free(&r);
+    char q[512];
+    snprintf(q, sizeof q,
+             "{ partners(clubId: \"%s\", status: ACTIVE) { partnerClubId partnerName status "
+             "atUs { maxGuests } atPartner { maxGuests } } }",
+             g_club[2]);
+    REQUIRE(gql_as(g_admin[2], q, NULL, &r) == 0);
+    json_t *partners = json_object_get(json_object_get(r.json, "data"), "partners");
+    int found = 0;
+    for (size_t i = 0; i < json_array_size(partners); i++) {
+        json_t *pt = json_array_get(partners, i);
+        if (strcmp(jstr(pt, "partnerClubId"), g_club[1]) == 0 &&
+            json_integer_value(json_object_get(json_object_get(pt, "atUs"), "maxGuests")) == 3)
+            found = 1;
+    }
+    CHECK(found);
+    e2e_resp_free(&r);
+    /* A (not a party) gets null + not_found */
+    snprintf(q, sizeof q, "{ agreement(id: \"%s\") { id } }", id);
+    REQUIRE(gql_as(g_admin[0], q, NULL, &r) == 0);
+    CHECK(json_is_null(json_object_get(json_object_get(r.json, "data"), "agreement")));
+    CHECK(strstr(r.body, "not_found") != NULL);
+    e2e_resp_free(&r);
+}
+
 static void test_stop(void) {
     CHECK_EQ_INT(e2e_stop(&g_proc), 0);
 }
@@ -468,6 +586,7 @@ int main(void) {
         RUN(test_transitions);
         RUN(test_multiparty);
         RUN(test_list_and_partners);
+        RUN(test_graphql);
         RUN(test_stop);
         RUN(test_split);
     }
