@@ -272,6 +272,17 @@ static void test_transitions(void) {
     REQUIRE(req_as(NULL, "POST", "/api/v1/agreements/sweep", body, &r) == 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "terminated")), 0);
+    CHECK(json_integer_value(json_object_get(r.json, "ledger_pending")) >= 1);
+    e2e_resp_free(&r);
+    /* the activation's ledger record: queued with the activation; the test ledger has no
+     * organisation for these clubs, so it stays pending with the reason, retried every sweep */
+    snprintf(path, sizeof path, "/api/v1/agreements/%s", g_ag);
+    REQUIRE(req_as(g_admin[0], "GET", path, NULL, &r) == 0);
+    json_t *led = json_object_get(r.json, "ledger");
+    CHECK_STR(jstr(led, "status"), "pending");
+    CHECK(json_integer_value(json_object_get(led, "attempts")) >= 1);
+    CHECK(jstr(led, "last_error") && strstr(jstr(led, "last_error"), "not an organisation"));
+    CHECK_STR(jstr(r.json, "status"), "active");
     e2e_resp_free(&r);
     day(30, when);
     snprintf(body, sizeof body, "{\"as_of\":\"%s\"}", when);

@@ -8,6 +8,8 @@
 
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "core/log.h"
+#include "services/reciprocal/ledger_record.h"
 #include "services/reciprocal/lifecycle.h"
 #include "services/reciprocal/terms.h"
 
@@ -462,6 +464,7 @@ static int maybe_activate(const svc_call_t *call, db_tx_t *tx, const char *id, c
     PQclear(r);
     if (!all) return 0;
     if (set_status(tx, id, "active", ", activated_at = now()", NULL, e) != 0) return -1;
+    if (ag_ledger_enqueue(tx, id, e) != 0) return -1;
     return record(call, tx, id, club, "activate", "proposed", "active", NULL, "agreement.activated",
                   tenant, e);
 }
@@ -717,12 +720,24 @@ static int sweep_step(const svc_call_t *call, db_tx_t *tx, const char *select_sq
         const char *to = lc_next(action, from);
         if (!to) continue;
         rc = set_status(tx, id, to, extra, NULL, e);
+        if (rc == 0 && strcmp(action, "activate") == 0) rc = ag_ledger_enqueue(tx, id, e);
         if (rc == 0)
             rc = record(call, tx, id, NULL, action, from, to, NULL, event, PQgetvalue(r, i, 2), e);
         if (rc == 0) (*n)++;
     }
     PQclear(r);
     return rc;
+}
+
+/* After the sweep committed: submits pending ledger records (ledger_record.h) and adds
+ * ledger_submitted / ledger_pending to out. A failure is logged, never the sweep's. */
+static void ledger_pass_into(const svc_call_t *call, json_t *out) {
+    long long submitted = 0, pending = 0;
+    err_t e = {0};
+    if (ag_ledger_pass(call, &submitted, &pending, &e) != 0)
+        log_warn("agreement ledger records: %s (retried next sweep)", e.message);
+    json_object_set_new(out, "ledger_submitted", json_integer(submitted));
+    json_object_set_new(out, "ledger_pending", json_integer(pending));
 }
 
 int ag_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -768,5 +783,7 @@ int ag_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     rc = 0;
 done:
     PQclear(r);
-    return db_tx_finish(&tx, rc, out, e);
+    rc = db_tx_finish(&tx, rc, out, e);
+    if (rc == 0 && locked) ledger_pass_into(call, *out);
+    return rc;
 }
