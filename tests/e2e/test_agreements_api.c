@@ -18,8 +18,9 @@
 
 static e2e_proc_t g_proc, g_member, g_recip;
 static char g_club[3][40], g_slug[3][64], g_admin[3][2048], g_staff[2048], g_ag[40];
-static const char *const g_env[] = {
-    "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", NULL};
+static char g_kek[128], g_ag2[40];
+static const char *g_env[] = {
+    "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", g_kek, NULL};
 
 static const char *jstr(json_t *j, const char *k) {
     return json_string_value(json_object_get(j, k));
@@ -411,6 +412,7 @@ static void test_list_and_partners(void) {
     snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
     e2e_resp_free(&r);
     act(g_admin[1], id, "accept", NULL, 200, "active");
+    snprintf(g_ag2, sizeof g_ag2, "%s", id);
     snprintf(path, sizeof path, "/api/v1/clubs/%s/partners?status=active", g_club[0]);
     REQUIRE(req_as(g_admin[0], "GET", path, NULL, &r) == 0);
     CHECK_EQ_INT(r.status, 200);
@@ -432,6 +434,42 @@ static void test_list_and_partners(void) {
     CHECK(strncmp(r.body, "partner_club_id,partner_name,", 29) == 0);
     CHECK(strstr(r.body, "\"Hill Club\"") != NULL);
     CHECK(strstr(r.body, ",6,30,14,0,\"bill_home_club\",4,30,14,2,\"pay_at_host\"\n") != NULL);
+    e2e_resp_free(&r);
+}
+
+/* With A and B registered as ledger organisations (club_id), the sweep submits the pending
+ * records of their agreements: agreement.activated endorsed by both admins, committed VALID. */
+static void test_ledger_record(void) {
+    char body[256], path[256], tx_id[80];
+    e2e_resp_t r;
+    REQUIRE(req_as(NULL, "POST", "/api/v1/ledger/bootstrap", "{}", &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    for (int i = 0; i < 2; i++) {
+        snprintf(body, sizeof body, "{\"org\":\"rc%c%d\",\"club_id\":\"%s\"}", 'a' + i,
+                 (int)getpid(), g_club[i]);
+        REQUIRE(req_as(NULL, "POST", "/api/v1/ledger/orgs", body, &r) == 0);
+        if (r.status != 200) printf("#   register_org: %s\n", r.body);
+        CHECK_EQ_INT(r.status, 200);
+        e2e_resp_free(&r);
+    }
+    REQUIRE(req_as(NULL, "POST", "/api/v1/agreements/sweep", "{}", &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(json_integer_value(json_object_get(r.json, "ledger_submitted")) >= 1);
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/agreements/%s", g_ag2);
+    REQUIRE(req_as(g_admin[1], "GET", path, NULL, &r) == 0);
+    json_t *led = json_object_get(r.json, "ledger");
+    if (!jstr(led, "tx_id")) printf("#   %s\n", r.body);
+    CHECK_STR(jstr(led, "status"), "submitted");
+    REQUIRE(jstr(led, "tx_id") != NULL);
+    snprintf(tx_id, sizeof tx_id, "%s", jstr(led, "tx_id"));
+    e2e_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/ledger/transactions/%s/status?wait_ms=10000", tx_id);
+    REQUIRE(req_as(NULL, "GET", path, NULL, &r) == 0);
+    if (!r.body || !strstr(r.body, "VALID")) printf("#   %s\n", r.body);
+    CHECK_STR(jstr(r.json, "status"), "committed");
+    CHECK_STR(jstr(r.json, "validation_code"), "VALID");
     e2e_resp_free(&r);
 }
 
@@ -590,6 +628,8 @@ static void test_split(void) {
 }
 
 int main(void) {
+    const char *kek = getenv("RECIPROCAL_LEDGER_KEK"); /* exported by tests/run.sh */
+    snprintf(g_kek, sizeof g_kek, "RECIPROCAL_LEDGER_KEK=%s", kek ? kek : "");
     RUN(test_start);
     if (test_fails_ == 0) {
         RUN(test_propose);
@@ -598,6 +638,7 @@ int main(void) {
         RUN(test_multiparty);
         RUN(test_list_and_partners);
         RUN(test_graphql);
+        RUN(test_ledger_record);
         RUN(test_stop);
         RUN(test_split);
     }

@@ -43,7 +43,9 @@ static int submit_one(const svc_call_t *call, const char *id, json_t *orgs, char
     char nonce[80], key[80];
     snprintf(nonce, sizeof nonce, "agreement.activated:%s", id);
     snprintf(key, sizeof key, "agreement/%s", id);
-    json_t *sign_as = json_array();
+    /* the creator (first party, its member identity) endorses too: the ledger requires the
+     * creator's own signature besides the policy's admins */
+    json_t *sign_as = json_pack("[{s:O, s:s}]", "org", json_array_get(orgs, 0), "role", "member");
     size_t i;
     json_t *o;
     json_array_foreach(orgs, i, o) {
