@@ -16,7 +16,7 @@
 
 #include "core/db.h"
 #include "core/service.h"
-#include "services/auth/password.h"
+#include "lib/credentials/password.h"
 #include "services/auth/rbac.h"
 #include "support/e2e.h"
 #include "test.h"

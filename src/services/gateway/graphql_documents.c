@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/json.h"
-#include "gateway/graphql/gql_parser.h"
+#include "lib/graphql/gql_parser.h"
 
 int gqldocs_validate_register(json_t *in, err_t *e) {
     static const char *const keys[] = {"document", "name", NULL};

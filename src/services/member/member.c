@@ -16,6 +16,9 @@
 #include "services/member/member_csv.h"
 #include "services/member/member_privacy.h"
 #include "services/member/members.h"
+#include "services/member/members_lifecycle.h"
+#include "services/member/members_search.h"
+#include "services/member/members_settings.h"
 
 /* The CSV import also takes a raw text/csv body (query: club_id, dry_run) and up to 8 MiB
  * (50,000 rows) whatever RECIPROCAL_HTTP_MAX_BODY_BYTES says. */
