@@ -2,10 +2,13 @@
  * bit of every byte of a token flipped (each fails), the validity window's boundaries, wrong
  * host, unknown kid and a key with the right kid but the wrong public key, size limits (the
  * largest letter fits one QR code; a longer token is malformed), field formats at encode, and
- * canonical payloads (a validly signed but non-canonical payload is malformed). */
+ * canonical payloads (a validly signed but non-canonical payload is malformed), and the
+ * documented offline check tools/loi-verify.sh (openssl + jq) agreeing with loi_verify. */
 #include "services/reciprocal/loi.h"
 
 #include <sodium.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "core/json.h"
 #include "test.h"
@@ -309,6 +312,72 @@ static void test_canonical_payload(void) {
     free(t);
 }
 
+/* Runs tools/loi-verify.sh (the documented offline check) and returns its first output line. */
+static void run_script(const char *keys, const char *host, const char *token, long long now,
+                       char *line, size_t cap) {
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "sh '%s/tools/loi-verify.sh' '%s' '%s' '%s' %lld 2>&1",
+             root && *root ? root : ".", keys, host, token, now);
+    line[0] = '\0';
+    FILE *f = popen(cmd, "r");
+    if (!f) return;
+    if (fgets(line, (int)cap, f)) line[strcspn(line, "\n")] = '\0';
+    char rest[4096];
+    while (fgets(rest, sizeof rest, f))
+        ;
+    pclose(f);
+}
+
+static void test_offline_script(void) {
+    if (system("command -v jq >/dev/null && command -v openssl >/dev/null") != 0) {
+        printf("#   jq or openssl missing: tools/loi-verify.sh not exercised\n");
+        return;
+    }
+    char keys[] = "/tmp/loi-keys-XXXXXX";
+    int fd = mkstemp(keys);
+    REQUIRE(fd >= 0);
+    json_t *doc = json_pack("{s:[o]}", "keys", signkey_public_json(g_key.kid, g_key.pk));
+    char *ks = jsonx_dump(doc);
+    json_decref(doc);
+    FILE *kf = fdopen(fd, "w");
+    fputs(ks, kf);
+    fclose(kf);
+    free(ks);
+    loi_t l;
+    sample(&l);
+    char *t = issue(&l), line[256];
+    REQUIRE(t != NULL);
+    run_script(keys, k_host, t, NBF + 10, line, sizeof line);
+    CHECK_STR(line, "ok");
+    run_script(keys, k_other, t, NBF + 10, line, sizeof line);
+    CHECK_STR(line, "wrong_host");
+    run_script(keys, k_host, t, NBF - 1, line, sizeof line);
+    CHECK_STR(line, "not_yet_valid");
+    run_script(keys, k_host, t, EXP, line, sizeof line);
+    CHECK_STR(line, "expired");
+    /* a flipped payload character and a flipped signature character */
+    char saved = t[10];
+    t[10] = saved == 'A' ? 'B' : 'A';
+    run_script(keys, k_host, t, NBF + 10, line, sizeof line);
+    CHECK(strcmp(line, "bad_signature") == 0 || strcmp(line, "malformed") == 0);
+    t[10] = saved;
+    size_t n = strlen(t);
+    t[n - 5] = t[n - 5] == 'A' ? 'B' : 'A';
+    run_script(keys, k_host, t, NBF + 10, line, sizeof line);
+    CHECK_STR(line, "bad_signature");
+    free(t);
+    /* signed by a key the home club does not publish */
+    signkey_t other;
+    REQUIRE(signkey_generate(&other) == 0);
+    REQUIRE(loi_encode(&l, &other, &t, NULL) == 0);
+    run_script(keys, k_host, t, NBF + 10, line, sizeof line);
+    CHECK_STR(line, "unknown_key");
+    free(t);
+    signkey_wipe(&other);
+    unlink(keys);
+}
+
 int main(void) {
     if (sodium_init() < 0 || signkey_generate(&g_key) != 0) return 1;
     memcpy(g_pub.pk, g_key.pk, 32);
@@ -319,6 +388,7 @@ int main(void) {
     RUN(test_wrong_host_and_keys);
     RUN(test_sizes);
     RUN(test_canonical_payload);
+    RUN(test_offline_script);
     signkey_wipe(&g_key);
     TEST_DONE();
 }
