@@ -14,6 +14,7 @@
 #include "services/member/members_batch.h"
 #include "services/member/member_csv.h"
 #include "services/member/member_privacy.h"
+#include "services/member/member_standing.h"
 #include "services/member/members.h"
 
 static const svc_op_t member_ops[] = {
@@ -88,6 +89,12 @@ static const svc_op_t member_ops[] = {
      cards_validate_key, cards_public_key},
     {"rotate_card_key", "POST", "/api/v1/members/card-key/rotate", 200, "member:admin",
      cards_validate_rotate, cards_rotate_key},
+    /* visits (internal: the reciprocal service asks over the table, no REST route) */
+    {.name = "member_standing",
+     .status = 200,
+     .permission = "visit:verify",
+     .validate = standing_validate,
+     .handle = standing_get},
 };
 
 /* REST extras: the CSV import also takes a raw text/csv body (query: club_id, dry_run) and up
