@@ -8,8 +8,8 @@
 #include <time.h>
 
 #include "core/json.h"
-#include "lib/qrsvg.h"
-#include "lib/signkey.h"
+#include "lib/credentials/qrsvg.h"
+#include "lib/credentials/signkey.h"
 #include "services/member/member_common.h"
 
 #define CARD_PREFIX "MC1."

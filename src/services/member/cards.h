@@ -3,10 +3,11 @@
  * key-encryption key RECIPROCAL_CARD_KEK, base64 of 32 bytes, with the club id as associated
  * data), card issue (token + QR code SVG), online verification against member.card_registry,
  * and the public-key endpoint for offline verification. Key generation, sealing, kids, token
- * signing and the public-key JSON are lib/signkey's; the QR code is lib/qrsvg's.
- * Token: "MC1." base64url(payload JSON) "." base64url(Ed25519 signature of everything before
- * the second dot). Payload: v, kid, club, mid, num, cat, st, exp (membership expiry date or
- * null), iat, tex (token expiry, unix seconds). Format and offline check: docs/member.md. */
+ * signing and the public-key JSON are lib/credentials/signkey's; the QR code is
+ * lib/credentials/qrsvg's. Token: "MC1." base64url(payload JSON) "." base64url(Ed25519 signature of
+ * everything before the second dot). Payload: v, kid, club, mid, num, cat, st, exp (membership
+ * expiry date or null), iat, tex (token expiry, unix seconds). Format and offline check:
+ * docs/member.md. */
 #ifndef SERVICES_MEMBER_CARDS_H
 #define SERVICES_MEMBER_CARDS_H
 

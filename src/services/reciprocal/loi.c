@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "core/json.h"
-#include "lib/qrsvg.h"
+#include "lib/credentials/qrsvg.h"
 
 #define LOI_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
 

@@ -1,11 +1,11 @@
 /* loi: the letter of introduction (LOI) token a home club issues for an approved visit. Pure: no
- * database, no clock of its own (the caller passes "now"), no key storage (lib/signkey's key
- * pairs; the caller seals and stores them). Format, checks and offline verification:
- * docs/reciprocal-loi.md.
- * Token: "RL1." base64url(payload) "." base64url(Ed25519 signature of everything before the
- * second dot), at most LOI_TOKEN_MAX chars so it always fits one QR code. The payload is
- * canonical JSON: exactly these keys in this order, compact, no escapes beyond what jansson
- * writes, so one letter has exactly one encoding (decode re-encodes and compares):
+ * database, no clock of its own (the caller passes "now"), no key storage
+ * (lib/credentials/signkey's key pairs; the caller seals and stores them). Format, checks and
+ * offline verification: docs/reciprocal-loi.md. Token: "RL1." base64url(payload) "."
+ * base64url(Ed25519 signature of everything before the second dot), at most LOI_TOKEN_MAX chars so
+ * it always fits one QR code. The payload is canonical JSON: exactly these keys in this order,
+ * compact, no escapes beyond what jansson writes, so one letter has exactly one encoding (decode
+ * re-encodes and compares):
  *   {"v":1,"kid","code","visit","home","host","nbf","exp","iat","fac":[...],"guests",
  *    "member":{"name","num","cat","valid_to"}}
  * nbf/exp/iat are unix seconds (valid while nbf <= now < exp; the reciprocal service derives
@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "lib/signkey.h"
+#include "lib/credentials/signkey.h"
 
 #define LOI_PREFIX "RL1."
 #define LOI_TOKEN_MAX 2000 /* a QR code at level M holds 2331 bytes */
