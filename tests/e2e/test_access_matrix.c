@@ -112,6 +112,7 @@ static const row_t g_rows[] = {
     /* member: cards */
     {"member", "get_member_card", SVC_PERM_OR_SELF, "member:read", ID_SELF, 401, 200, 404, 200},
     {"member", "verify_card", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
+    {"member", "member_standing", SVC_PERM, "visit:verify", 0, 401, 403, NO_ROUTE, NO_ROUTE},
     {"member", "club_card_key", SVC_PUBLIC, NULL, ID_CLUB, 200, 200, 200, 200},
     {"member", "rotate_card_key", SVC_PERM, "member:admin", 0, 401, 403, 200, 200},
 

@@ -15,6 +15,7 @@
 #include "services/member/members_batch.h"
 #include "services/member/member_csv.h"
 #include "services/member/member_privacy.h"
+#include "services/member/member_standing.h"
 #include "services/member/members.h"
 #include "services/member/members_lifecycle.h"
 #include "services/member/members_search.h"
@@ -305,6 +306,13 @@ static const svc_op_t member_ops[] = {
      .permission = "member:admin",
      .validate = cards_validate_rotate,
      .handle = cards_rotate_key},
+    /* visits (internal: the reciprocal service asks over the table, no REST route) */
+    {.name = "member_standing",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:verify",
+     .validate = standing_validate,
+     .handle = standing_get},
 };
 
 const svc_module_t member_module = {
