@@ -15,17 +15,30 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/bus.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/err.h"
 
+struct svc_module;
+
+/* Every module's settings (svc_module_t.config), filled once by svc_settings_load: one struct
+ * per module, placed in `area` (a plain value: copy it to change a setting in a test). */
+#define SVC_MAX_MODULES 32
+#define SVC_SETTINGS_BYTES 8192
+typedef struct svc_settings {
+    size_t at[SVC_MAX_MODULES]; /* offset in area of the i-th registry module's struct */
+    _Alignas(max_align_t) unsigned char area[SVC_SETTINGS_BYTES];
+} svc_settings_t;
+
 /* Shared process resources handed to handlers. */
 typedef struct svc_env {
-    const cfg_t *cfg;
+    const cfg_t *cfg; /* core variables */
     db_pool_t *db;
     bus_t *bus;
+    const svc_settings_t *settings; /* the modules' variables; NULL = every default */
 } svc_env_t;
 
 /* Who is calling and from where. Carried across NATS unchanged, inside an envelope signed with
@@ -77,6 +90,24 @@ typedef struct svc_op_http {
                                RECIPROCAL_HTTP_MAX_BODY_BYTES; 0 = the global limit */
 } svc_op_http_t;
 
+/* A module's own RECIPROCAL_* variables (nginx-style directives, core/config cfg_var_t rows):
+ * they fill the module's settings struct of `size` bytes (CFG_FIELD(type, member) in each row),
+ * are listed by `reciprocal config` and read through svc_settings(env, module). */
+typedef struct svc_config {
+    const cfg_var_t *vars;
+    size_t n_vars;
+    size_t size; /* sizeof the settings struct; 0 = the module has no variables */
+} svc_config_t;
+
+/* A module's command line, `reciprocal <name> ...`: main(env, argc, argv) gets the arguments
+ * after the service name and an env with cfg and settings (db and bus NULL: the command opens
+ * what it needs) and returns the exit status (0, 1 failure, 2 usage). usage: its lines of
+ * `reciprocal help`, each "  <name> <args>   <what>\n". */
+typedef struct svc_cli {
+    const char *usage;
+    int (*main)(const svc_env_t *env, int argc, char **argv);
+} svc_cli_t;
+
 typedef struct svc_module {
     const char *name;   /* "member" */
     const char *schema; /* PostgreSQL schema it owns; its outbox is <schema>.outbox */
@@ -89,6 +120,12 @@ typedef struct svc_module {
      * database pool close (must join what start began). NULL = none. */
     int (*start)(const svc_env_t *env, err_t *e);
     void (*stop)(void);
+    svc_config_t config; /* its RECIPROCAL_* variables; {0} = none */
+    svc_cli_t cli;       /* `reciprocal <name> ...`; {0} = none */
+    /* Its part of the demo network (`reciprocal seed`, `make run`), run in registry order with
+     * env->db open (one connection) and no bus: idempotent (what exists is kept), prints what it
+     * did, 0 or -1 + err. NULL = none. */
+    int (*seed)(const svc_env_t *env, err_t *e);
 } svc_module_t;
 
 /* Every service module linked into the binary (src/services/registry.c), NULL-terminated. */
@@ -97,6 +134,22 @@ const svc_module_t *svc_find_module(const char *name);
 const svc_op_t *svc_find_op(const svc_module_t *m, const char *op_name);
 /* The REST details of op in m->http, or NULL. */
 const svc_op_http_t *svc_find_op_http(const svc_module_t *m, const char *op_name);
+
+/* Module settings. svc_settings_load fills *s (zeroed first) from every registry module's
+ * config table (defaults, then the environment; get == NULL means getenv): 0, or -1 + 500
+ * invalid_config naming the variable, as cfg_load. */
+int svc_settings_load(svc_settings_t *s, cfg_getenv_fn get, err_t *e);
+/* The module's settings struct (cast it to the module's type; the module offers a typed
+ * accessor, e.g. auth_settings(env)): env->settings, or when env or env->settings is NULL the
+ * defaults (loaded once, no environment). NULL when m is not in the registry or has no table. */
+const void *svc_settings(const svc_env_t *env, const struct svc_module *m);
+/* The same, writable, in a settings value the caller owns (tests change one setting). */
+void *svc_settings_edit(svc_settings_t *s, const struct svc_module *m);
+/* Every CFG_REQUIRED variable of every module enabled in cfg (serve): 0, or -1 + 500
+ * invalid_config naming the first missing one. */
+int svc_settings_require(const svc_settings_t *s, const cfg_t *cfg, err_t *e);
+/* `reciprocal config`: the core variables, then each module's under a heading. */
+void svc_config_describe(FILE *out);
 
 /* validate -> authorise -> handle, logging failures with 5xx status. *status gets the HTTP
  * status (op->status on success). */
