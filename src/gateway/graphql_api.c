@@ -15,9 +15,9 @@
 #include "core/metrics.h"
 #include "gateway/authn.h"
 #include "gateway/graphql/gql_exec.h"
-#include "gateway/graphql_auth.h"
+#include "services/auth/graphql_auth.h"
 #include "gateway/graphql_bind.h"
-#include "gateway/graphql_members.h"
+#include "services/member/graphql_members.h"
 #include "gateway/graphql/gql_parser.h"
 #include "gateway/graphql/gql_validate.h"
 
