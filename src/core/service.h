@@ -23,6 +23,7 @@
 #include "core/err.h"
 
 struct svc_module;
+struct gql_resolvers; /* gateway/graphql/gql_exec.h */
 
 /* Every module's settings (svc_module_t.config), filled once by svc_settings_load: one struct
  * per module, placed in `area` (a plain value: copy it to change a setting in a test). */
@@ -126,6 +127,12 @@ typedef struct svc_module {
      * env->db open (one connection) and no bus: idempotent (what exists is kept), prints what it
      * did, 0 or -1 + err. NULL = none. */
     int (*seed)(const svc_env_t *env, err_t *e);
+    /* Its GraphQL part: the SDL fragment src/services/<name>/<name>.graphql (the build assembles
+     * docs/schema.graphql from the core part and every fragment) and this hook, which binds the
+     * fields the fragment declares to operations (gql_resolvers_add; the graphql_api resolver
+     * helpers in gateway/graphql_bind.h): 0, or -1 when the schema lacks a type or field.
+     * NULL = none. */
+    int (*graphql)(struct gql_resolvers *rs);
 } svc_module_t;
 
 /* Every service module linked into the binary (src/services/registry.c), NULL-terminated. */

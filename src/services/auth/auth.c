@@ -2,6 +2,7 @@
  * permission NULL are public on purpose: they are how a caller obtains or gives up credentials
  * (login, MFA step, refresh, logout, invitation acceptance, password reset, email
  * verification) or the public keys (JWKS). */
+#include "services/auth/graphql_auth.h"
 #include "services/auth/auth.h"
 
 #include "services/auth/auth_accounts.h"
@@ -132,6 +133,7 @@ const svc_module_t auth_module = {
     .config = {auth_vars, sizeof auth_vars / sizeof auth_vars[0], sizeof(auth_settings_t)},
     .cli = {AUTH_CLI_USAGE, auth_cli_main},
     .seed = auth_seed,
+    .graphql = gql_auth_bind,
 };
 
 const auth_settings_t *auth_settings(const svc_env_t *env) {

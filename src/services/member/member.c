@@ -5,6 +5,7 @@
  * handler admits staff with the permission in brackets, or the member themself, else 401/403/404.
  * Every member operation acts in the caller's club; a network administrator names the club with
  * `club_id` (body field or query parameter). API: docs/member.md. */
+#include "services/member/graphql_members.h"
 #include "services/member/member.h"
 #include "services/member/member_sweep.h"
 
@@ -129,6 +130,7 @@ const svc_module_t member_module = {
     .stop = member_sweep_stop,
     .config = {member_vars, sizeof member_vars / sizeof member_vars[0], sizeof(member_settings_t)},
     .seed = member_seed,
+    .graphql = gql_members_bind,
 };
 
 const member_settings_t *member_settings(const svc_env_t *env) {
