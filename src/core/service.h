@@ -23,7 +23,7 @@
 #include "core/err.h"
 
 struct svc_module;
-struct gql_resolvers; /* gateway/graphql/gql_exec.h */
+struct gql_resolvers; /* lib/graphql/gql_exec.h */
 
 /* Every module's settings (svc_module_t.config), filled once by svc_settings_load: one struct
  * per module, placed in `area` (a plain value: copy it to change a setting in a test). */
