@@ -31,7 +31,7 @@
 #include "test.h"
 
 static db_pool_t *pool;
-static cfg_t g_cfg; /* the harness environment (tests/run.sh) */
+static ledger_settings_t g_cfg; /* the harness environment (tests/run.sh) */
 static bus_t *bus;
 static char A[32], B[32], C[32], tag[16];
 static const db_scope_t writer = {0}; /* with db_begin_ledger_writer */
@@ -626,7 +626,7 @@ static void test_proofs(void) {
 static void test_witnesses(void) {
     err_t e = {0};
     json_t *out = NULL;
-    g_cfg.ledger_witness_k = 2; /* RECIPROCAL_LEDGER_WITNESS_K=2 */
+    g_cfg.witness_k = 2; /* RECIPROCAL_LEDGER_WITNESS_K=2 */
     ledger_configure(&g_cfg);
     REQUIRE(ledger_cosign(pool, A, NULL, &out, &e) == 0);
     json_decref(out);
@@ -707,7 +707,7 @@ static void test_witnesses(void) {
     free(forged_big);
     free(tampered);
     json_decref(cp);
-    g_cfg.ledger_witness_k = 1;
+    g_cfg.witness_k = 1;
     ledger_configure(&g_cfg);
 }
 
@@ -1137,7 +1137,7 @@ int main(void) {
     /* settings from the harness environment (tests/run.sh exports RECIPROCAL_LEDGER_KEK) */
     {
         err_t ce = {0};
-        if (cfg_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.ledger_kek_set) {
+        if (ledger_settings_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.kek.set) {
             printf("not ok 1 - RECIPROCAL_LEDGER_KEK from tests/run.sh: %s\n",
                    ce.message[0] ? ce.message : "not set");
             return 1;

@@ -53,7 +53,7 @@ static pid_t srv[NODES];
 static int cport[NODES], rport[NODES];
 static char dir[512], urls[256], scratch[64], app_url[1024], owner_url[1024];
 static char route_pw[33], ledger_pw[256];
-static cfg_t g_cfg;
+static ledger_settings_t g_cfg;
 static db_pool_t *pool;
 static bus_t *bus;
 static char A[32], B[32];
@@ -518,7 +518,7 @@ int main(void) {
     }
     if (sodium_init() < 0) return 1;
     err_t ce = {0};
-    if (cfg_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.ledger_kek_set) {
+    if (ledger_settings_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.kek.set) {
         printf("not ok 1 - RECIPROCAL_LEDGER_KEK from tests/run.sh: %s\n", ce.message);
         return 1;
     }

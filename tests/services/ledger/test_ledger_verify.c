@@ -35,7 +35,7 @@
 
 static db_pool_t *pool;
 static bus_t *bus;
-static cfg_t g_cfg;
+static ledger_settings_t g_cfg;
 static char A[32], B[32], C[32], tag[16];
 
 /* where the interesting transactions landed in the export */
@@ -876,7 +876,7 @@ int main(void) {
     }
     if (sodium_init() < 0) return 1;
     err_t ce = {0};
-    if (cfg_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.ledger_kek_set) {
+    if (ledger_settings_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.kek.set) {
         printf("not ok 1 - RECIPROCAL_LEDGER_KEK from tests/run.sh: %s\n", ce.message);
         return 1;
     }
