@@ -762,8 +762,9 @@ static int key_is_config(const uint8_t *k, size_t n) {
 }
 
 /* Validates one decoded tx (everything but duplicates); may replace *cfg on a valid config tx. */
-static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env, uint64_t block,
-                       ledger_config_t *cfg, kvmap_t *versions, int *config_changed) {
+static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env,
+                       const uint64_t *sig_ok, uint64_t block, ledger_config_t *cfg,
+                       kvmap_t *versions, int *config_changed) {
     int is_config = strcmp(tx->type, "config.update") == 0;
     char ptext[POLICY_MAX_LEN];
     int code = ledger_policy_for(tx, ptext, sizeof ptext);
@@ -791,7 +792,8 @@ static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env, uin
         const ledger_endorsement_t *en = &env->end[i];
         const ledger_ident_t *id = ledger_config_ident(pcfg, en->pk);
         if (!id || ledger_config_is_revoked(pcfg, en->pk)) continue;
-        if (!ledger_endorsement_ok(env->tx, env->tx_len, en)) continue;
+        if (sig_ok ? !((*sig_ok >> i) & 1) : !ledger_endorsement_ok(env->tx, env->tx_len, en))
+            continue;
         if (memcmp(en->pk, tx->creator_pk, 32) == 0) creator_signed = 1;
         memset(&sigs[ns], 0, sizeof sigs[ns]);
         snprintf(sigs[ns].org, sizeof sigs[ns].org, "%s", id->org);
@@ -879,7 +881,8 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
             r->code = LEDGER_DUPLICATE_TXID;
         } else {
             if (kvmap_set(seen_txids, tx->tx_id, 32, 1) != 0) goto oom;
-            r->code = validate_tx(tx, &env, m->number, cfg, versions, &out->config_changed);
+            r->code = validate_tx(tx, &env, m->sig_ok ? &m->sig_ok[i] : NULL, m->number, cfg,
+                                  versions, &out->config_changed);
         }
         vcodes[i] = (uint8_t)r->code;
         if (r->code != LEDGER_VALID) continue;

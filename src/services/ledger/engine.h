@@ -114,6 +114,11 @@ typedef struct ledger_block_msg {
     size_t n;
     const uint8_t **env; /* n envelopes (point into the message buffer) */
     size_t *env_len;
+    /* NULL (the service), or per envelope one bit per endorsement, in envelope order: 1 = its
+     * Ed25519 signature was already checked and holds (the offline verifier checks them on
+     * several threads ahead of the replay); validation then trusts these bits instead of
+     * checking each signature again. Not encoded. */
+    const uint64_t *sig_ok;
 } ledger_block_msg_t;
 
 int ledger_block_msg_encode(uint64_t number, int64_t ts, const uint8_t *const *env,
