@@ -277,7 +277,7 @@ static void check_acknowledged(void) {
     printf("# %d submitted, %d acknowledged (%d answered committed), %d indeterminate answers "
            "retried, %d endorse failures; committed %d, VALID %d\n",
            n_subs, acked, answered_committed, indeterminate, endorse_failures, committed, valid);
-    CHECK(acked > 50);
+    CHECK(acked >= 10); /* load flowed (a loaded CI machine commits a few per second) */
     CHECK_EQ_INT(committed, acked);
     CHECK_EQ_INT(valid, acked);
 }

@@ -17,13 +17,13 @@ static int hexfield(json_t *o, const char *name, uint8_t out[32]) {
     return ledger_unhex(json_string_value(json_object_get(o, name)), out, 32);
 }
 
-static void dig(json_t *o, const char *name, lbuf_t *b) {
+static void dig(json_t *o, const char *name, ledger_buf_t *b) {
     uint8_t h[32];
     char hex[65];
     ledger_sha256(b->p ? b->p : (const uint8_t *)"", b->len, h);
     ledger_hex(h, 32, hex);
     json_object_set_new(o, name, json_string(hex));
-    lbuf_free(b);
+    ledger_buf_free(b);
 }
 
 json_t *ledger_tx_digests(const uint8_t *env, size_t len, err_t *e) {
@@ -32,32 +32,32 @@ json_t *ledger_tx_digests(const uint8_t *env, size_t len, err_t *e) {
     if (ledger_envelope_decode(env, len, &en, e) != 0) return NULL;
     if (txcodec_decode(en.tx, en.tx_len, &t, e) != 0) return NULL;
     json_t *o = json_object();
-    lbuf_t b = {0};
-    lbuf_put(&b, t.type, strlen(t.type));
+    ledger_buf_t b = {0};
+    ledger_buf_put(&b, t.type, strlen(t.type));
     dig(o, "type", &b);
-    lbuf_u64(&b, (uint64_t)t.timestamp_ms);
+    ledger_buf_u64(&b, (uint64_t)t.timestamp_ms);
     dig(o, "timestamp", &b);
-    lbuf_put(&b, t.nonce, t.nonce_len);
+    ledger_buf_put(&b, t.nonce, t.nonce_len);
     dig(o, "nonce", &b);
-    lbuf_bytes(&b, t.creator_org, strlen(t.creator_org));
-    lbuf_put(&b, t.creator_pk, sizeof t.creator_pk);
+    ledger_buf_bytes(&b, t.creator_org, strlen(t.creator_org));
+    ledger_buf_put(&b, t.creator_pk, sizeof t.creator_pk);
     dig(o, "creator", &b);
-    lbuf_put(&b, t.payload, t.payload_len);
+    ledger_buf_put(&b, t.payload, t.payload_len);
     dig(o, "payload", &b);
     for (size_t i = 0; i < t.n_reads; i++) {
-        lbuf_bytes(&b, t.reads[i].key, t.reads[i].key_len);
-        lbuf_u64(&b, t.reads[i].version);
+        ledger_buf_bytes(&b, t.reads[i].key, t.reads[i].key_len);
+        ledger_buf_u64(&b, t.reads[i].version);
     }
     dig(o, "read_set", &b);
     for (size_t i = 0; i < t.n_writes; i++) {
-        lbuf_bytes(&b, t.writes[i].key, t.writes[i].key_len);
-        lbuf_u8(&b, (uint8_t)t.writes[i].is_delete);
-        lbuf_bytes(&b, t.writes[i].value, t.writes[i].value_len);
+        ledger_buf_bytes(&b, t.writes[i].key, t.writes[i].key_len);
+        ledger_buf_u8(&b, (uint8_t)t.writes[i].is_delete);
+        ledger_buf_bytes(&b, t.writes[i].value, t.writes[i].value_len);
     }
     dig(o, "write_set", &b);
     for (size_t i = 0; i < en.n_end; i++) {
-        lbuf_put(&b, en.end[i].pk, 32);
-        lbuf_put(&b, en.end[i].sig, 64);
+        ledger_buf_put(&b, en.end[i].pk, 32);
+        ledger_buf_put(&b, en.end[i].sig, 64);
     }
     dig(o, "endorsements", &b);
     txcodec_tx_free(&t);
@@ -74,7 +74,7 @@ static int rd_var(const uint8_t *b, size_t len, size_t *off, uint64_t *v) {
     return -1;
 }
 
-static int same_digest(json_t *want, const char *name, lbuf_t *b) {
+static int same_digest(json_t *want, const char *name, ledger_buf_t *b) {
     json_t *o = json_object();
     dig(o, name, b);
     const char *w = json_string_value(json_object_get(want, name));
@@ -95,20 +95,20 @@ static const char *prefix_field(const uint8_t *env, size_t len, json_t *want) {
     const uint8_t *t = env + off;
     size_t o = 1 + 32, tlen = (size_t)tl;
     if (tlen < o || rd_var(t, tlen, &o, &n) != 0 || n > tlen - o) return NULL;
-    lbuf_t b = {0};
-    lbuf_put(&b, t + o, (size_t)n);
+    ledger_buf_t b = {0};
+    ledger_buf_put(&b, t + o, (size_t)n);
     o += (size_t)n;
     if (!same_digest(want, "type", &b)) return "type";
     if (rd_var(t, tlen, &o, &n) != 0 || n > tlen - o || tlen - o - (size_t)n < 32 + 8) return NULL;
-    lbuf_bytes(&b, t + o, (size_t)n);
-    lbuf_put(&b, t + o + n, 32);
+    ledger_buf_bytes(&b, t + o, (size_t)n);
+    ledger_buf_put(&b, t + o + n, 32);
     o += (size_t)n + 32;
     if (!same_digest(want, "creator", &b)) return "creator";
-    lbuf_put(&b, t + o, 8);
+    ledger_buf_put(&b, t + o, 8);
     o += 8;
     if (!same_digest(want, "timestamp", &b)) return "timestamp";
     if (rd_var(t, tlen, &o, &n) != 0 || n > tlen - o) return NULL;
-    lbuf_put(&b, t + o, (size_t)n);
+    ledger_buf_put(&b, t + o, (size_t)n);
     if (!same_digest(want, "nonce", &b)) return "nonce";
     return NULL;
 }
@@ -166,7 +166,7 @@ typedef struct vstate {
     const char *origin;
     json_t *cps;
     ledger_config_t cfg;
-    kvmap_t *versions, *seen;
+    ledger_kvmap_t *versions, *seen;
     merkle_range_t range;
     uint8_t prev[32]; /* header hash of the last replayed block */
     size_t ci;        /* index of the loaded checkpoint */
@@ -561,8 +561,8 @@ static int vstate_init(vstate_t *s, const char *origin, json_t *cps, const uint8
                        err_t *e) {
     *s = (vstate_t){.origin = origin, .cps = cps, .cap = 1, .nv = 1, .vs_stale = 1};
     merkle_range_init(&s->range);
-    s->versions = kvmap_new();
-    s->seen = kvmap_new();
+    s->versions = ledger_kvmap_new();
+    s->seen = ledger_kvmap_new();
     s->vs = calloc(1, sizeof *s->vs);
     s->verified = calloc(1, sizeof *s->verified);
     if (!s->versions || !s->seen || !s->vs || !s->verified) return oom(e);
@@ -575,8 +575,8 @@ static void vstate_free(vstate_t *s) {
     free(s->vs);
     free(s->verified);
     ledger_config_free(&s->cfg);
-    kvmap_free(s->versions);
-    kvmap_free(s->seen);
+    ledger_kvmap_free(s->versions);
+    ledger_kvmap_free(s->seen);
 }
 
 /* Step 3: every block in order (transactions prepared a batch ahead, in parallel), each

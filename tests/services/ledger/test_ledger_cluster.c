@@ -116,7 +116,7 @@ static void *submitter(void *arg) {
 }
 
 static int count_committed(load_t *L, int n, int *valid, int *rows, int *distinct) {
-    lbuf_t arr = {0};
+    ledger_buf_t arr = {0};
     for (int i = 0; i < n; i++)
         ledger_arr_add_hex(&arr, L->ids[i], 32);
     const char *p[] = {ledger_arr_end(&arr)};
@@ -138,7 +138,7 @@ static int count_committed(load_t *L, int n, int *valid, int *rows, int *distinc
             rc = 0;
         }
     }
-    lbuf_free(&arr);
+    ledger_buf_free(&arr);
     return rc;
 }
 

@@ -604,7 +604,7 @@ static int reforge(json_t *ex, int64_t shift_ms, long merge, size_t *changed) {
             json_array_append_new(nb, json_deep_copy(o));
     }
     ledger_config_t cfg = {0};
-    kvmap_t *versions = kvmap_new(), *seen = kvmap_new();
+    ledger_kvmap_t *versions = ledger_kvmap_new(), *seen = ledger_kvmap_new();
     uint8_t prev[32] = {0};
     uint64_t first = 0;
     int rc = versions && seen ? 0 : -1;
@@ -655,8 +655,8 @@ static int reforge(json_t *ex, int64_t shift_ms, long merge, size_t *changed) {
         free(lens);
     }
     ledger_config_free(&cfg);
-    kvmap_free(versions);
-    kvmap_free(seen);
+    ledger_kvmap_free(versions);
+    ledger_kvmap_free(seen);
     json_object_set_new(ex, "blocks", nb);
     return rc;
 }
