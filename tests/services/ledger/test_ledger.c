@@ -529,7 +529,7 @@ static void test_crash_before_commit(void) {
     CHECK_EQ_INT(rc, 0);
     /* every transaction committed exactly once */
     db_tx_t *tx = NULL;
-    lbuf_t arr = {0};
+    ledger_buf_t arr = {0};
     for (int i = 0; i < 10; i++)
         ledger_arr_add_hex(&arr, ids[i], 32);
     const char *p[] = {ledger_arr_end(&arr)};
@@ -540,7 +540,7 @@ static void test_crash_before_commit(void) {
                           "(SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)",
                           1, p, &e);
     db_rollback(tx);
-    lbuf_free(&arr);
+    ledger_buf_free(&arr);
     REQUIRE(r != NULL);
     CHECK_STR(db_val(r, 0, "n"), "10");
     CHECK_STR(db_val(r, 0, "d"), "10");
@@ -1015,15 +1015,15 @@ static void test_majority_policy(void) {
             .number = 1, .timestamp_ms = 1, .n = 1, .env = envs, .env_len = &el};
         ledger_config_t cfg;
         REQUIRE(ledger_config_clone(&base, &cfg) == 0);
-        kvmap_t *v = kvmap_new(), *seen = kvmap_new();
+        ledger_kvmap_t *v = ledger_kvmap_new(), *seen = ledger_kvmap_new();
         ledger_block_result_t res;
         uint8_t prev[32] = {0};
         REQUIRE(ledger_validate_block(&m, prev, 0, &cfg, v, seen, &res, &e) == 0);
         CHECK_EQ_INT(res.tx[0].code, want[signers - 1]);
         CHECK_EQ_INT((int)cfg.n_orgs, want[signers - 1] == LEDGER_VALID ? 4 : 3);
         ledger_block_result_free(&res);
-        kvmap_free(v);
-        kvmap_free(seen);
+        ledger_kvmap_free(v);
+        ledger_kvmap_free(seen);
         ledger_config_free(&cfg);
         free(env);
     }
