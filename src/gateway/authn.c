@@ -13,9 +13,9 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "gateway/authn_cache.h"
-#include "services/auth/auth_revoke.h"
-#include "services/auth/auth_util.h"
 #include "lib/credentials/jwt.h"
+#include "lib/credentials/revocation.h"
+#include "lib/credentials/throttle.h"
 
 #define KEYS_MAX_AGE_S 300
 #define KEYS_MIN_REFETCH_S 10
@@ -347,7 +347,7 @@ void authn_error_headers(http_response_t *resp, const err_t *e) {
         http_add_header(resp, "WWW-Authenticate", v);
     } else if (e->status == 429) {
         char v[16];
-        int s = auth_retry_after(e);
+        int s = throttle_retry_after(e);
         snprintf(v, sizeof v, "%d", s > 0 ? s : 1);
         http_add_header(resp, "Retry-After", v);
     }

@@ -51,6 +51,7 @@ static const svc_op_t auth_ops[] = {
 
     {"invite", "POST", "/api/v1/auth/invites", 201, "auth:invite", auth_validate_invite,
      auth_invite},
+    {"invite_member", NULL, NULL, 201, "auth:invite", auth_validate_invite, auth_invite_member},
     {"users_list", "GET", "/api/v1/auth/users", 200, "auth:admin", auth_validate_none,
      auth_users_list},
     {"user_revoke_sessions", "POST", "/api/v1/auth/users/{id}/revoke-sessions", 200, "auth:admin",

@@ -91,19 +91,16 @@ int auth_cli_seed(const cfg_t *cfg, const char *const *club_slugs) {
         printf("network administrator %s already present\n", admin);
     else
         rc = report("seed", &e);
+    /* The clubs come from the member service's resolve_club, run in this process (no cfg: seed
+     * is a local database tool like migrate, whatever RECIPROCAL_SERVICES says). */
+    const svc_env_t local = {.cfg = NULL, .db = db, .bus = NULL};
+    const svc_caller_t seeder = {0};
     for (const char *const *s = club_slugs; rc == 0 && s && *s; s++) {
-        db_tx_t *tx = NULL;
-        db_scope_t scope = {0};
         char club[40] = "", email[128];
+        int active = 0;
         err_clear(&e);
-        if (db_begin(db, &scope, &tx, &e) == 0) {
-            const char *p[] = {*s};
-            PGresult *r = db_exec(tx, "SELECT id FROM member.clubs WHERE slug = $1", 1, p, &e);
-            if (r && PQntuples(r) == 1) snprintf(club, sizeof club, "%s", PQgetvalue(r, 0, 0));
-            PQclear(r);
-            db_commit(tx, &e);
-        }
-        if (!club[0]) continue;
+        if (auth_club_resolve(&local, &seeder, "slug", *s, club, &active, &e) != 0 || !club[0])
+            continue;
         snprintf(email, sizeof email, "admin@%s.example", *s);
         if (auth_create_club_user(db, club, email, pw, "club_admin", id, &e) == 0)
             printf("club administrator %s (club %s)\n", email, *s);

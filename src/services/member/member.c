@@ -11,6 +11,7 @@
 #include "services/member/cards.h"
 #include "services/member/clubs.h"
 #include "services/member/clubs_batch.h"
+#include "services/member/clubs_resolve.h"
 #include "services/member/members_batch.h"
 #include "services/member/member_csv.h"
 #include "services/member/member_privacy.h"
@@ -22,6 +23,8 @@ static const svc_op_t member_ops[] = {
     {"list_clubs", "GET", "/api/v1/clubs", 200, "club:read", clubs_validate_list, clubs_list},
     {"get_club", "GET", "/api/v1/clubs/{id}", 200, "club:read", clubs_validate_ref, clubs_get},
     {"get_clubs_by_ids", NULL, NULL, 200, "club:read", clubs_validate_batch, clubs_get_batch},
+    {"resolve_club", NULL, NULL, 200, NULL /* public: internal, auth resolves clubs */,
+     clubs_validate_resolve, clubs_resolve},
     {"member_relations_by_ids", NULL, NULL, 200, "member:read", members_validate_relations,
      members_relations_by_ids},
     {"update_club", "PATCH", "/api/v1/clubs/{id}", 200, "club:write", clubs_validate_update,
