@@ -3,10 +3,10 @@
  * clubs before auth's club administrators) and the order of `reciprocal config`/`help`. */
 #include "core/service.h"
 #include "services/auth/auth.h"
-#include "services/gateway/gateway.h"
+#include "services/documents/documents.h"
 #include "services/ledger/ledger.h"
 #include "services/member/member.h"
 
 const svc_module_t *const svc_registry[] = {
-    &member_module, &auth_module, &ledger_module, &gateway_module, NULL,
+    &member_module, &auth_module, &ledger_module, &documents_module, NULL,
 };

@@ -70,6 +70,8 @@ static const row_t g_rows[] = {
     {"auth", "role_delete", SVC_PERM, "auth:admin", 0, 401, 403, 404, 404},
     /* auth: no route */
     {"auth", "revocations", SVC_INTERNAL, NULL, 0, NO_ROUTE, NO_ROUTE, NO_ROUTE, NO_ROUTE},
+    {"auth", "token_contract", SVC_INTERNAL, NULL, 0, NO_ROUTE, NO_ROUTE, NO_ROUTE, NO_ROUTE},
+    {"auth", "invite_member", SVC_PERM, "auth:invite", 0, 401, 403, NO_ROUTE, NO_ROUTE},
     {"auth", "club_suspend", SVC_PERM, "club:admin", 0, 401, 403, NO_ROUTE, NO_ROUTE},
     {"auth", "club_resume", SVC_PERM, "club:admin", 0, 401, 403, NO_ROUTE, NO_ROUTE},
     {"auth", "users_in_club", SVC_PERM, "member:admin", 0, 401, 403, NO_ROUTE, NO_ROUTE},
@@ -79,6 +81,7 @@ static const row_t g_rows[] = {
     {"member", "list_clubs", SVC_PERM, "club:read", 0, 401, 200, 200, 200},
     {"member", "get_club", SVC_PERM, "club:read", ID_CLUB, 401, 200, 200, 200}, /* network-wide */
     {"member", "get_clubs_by_ids", SVC_PERM, "club:read", 0, 401, NO_ROUTE, NO_ROUTE, NO_ROUTE},
+    {"member", "resolve_club", SVC_INTERNAL, NULL, 0, NO_ROUTE, NO_ROUTE, NO_ROUTE, NO_ROUTE},
     {"member", "member_relations_by_ids", SVC_PERM, "member:read", 0, 401, 403, NO_ROUTE, NO_ROUTE},
     {"member", "update_club", SVC_PERM, "club:write", ID_CLUB, 401, 403, 403, 200},
     {"member", "deactivate_club", SVC_PERM, "club:admin", ID_NONE, 401, 403, 404, 404},

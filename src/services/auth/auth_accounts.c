@@ -229,7 +229,12 @@ static int new_password_hash(const char *password, const char *email, char out[P
 
 /* ---------------------------------------------------------------- invitations */
 
-int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+/* from_member: the member service invites for a member it has just created in the club, so the
+ * club exists, and no call goes back to member (member -> auth -> member over NATS could wait on
+ * the very responder that waits for this answer); its suspension is checked here instead, on
+ * auth's own table. Otherwise the member service confirms the club is active (resolve_club),
+ * before auth's transaction. */
+static int invite(const svc_call_t *call, json_t *in, int from_member, json_t **out, err_t *e) {
     const svc_caller_t *c = call->caller;
     const char *email = json_string_value(json_object_get(in, "email"));
     const char *role = json_string_value(json_object_get(in, "role"));
@@ -249,16 +254,13 @@ int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
             return err_set(e, 403, "forbidden", "club_id", "you can invite only to your own club");
         snprintf(club, sizeof club, "%s", c->club_id);
     }
+    if (!from_member && auth_require_active_club_id(call, club, e) != 0) return -1;
     if (svc_begin_in(call, club, &tx, e) != 0) return -1;
-    const char *pc[] = {club};
-    r = db_exec(tx, "SELECT 1 FROM member.clubs WHERE id = $1::uuid AND status = 'active'", 1, pc,
-                e);
-    if (!r) goto fail;
-    if (PQntuples(r) != 1) {
-        err_set(e, 422, "invalid_field", "club_id", "club_id names no active club");
+    if (from_member && auth_require_club_active(tx, club, e) != 0) {
+        if (e->status == 401) /* suspended: the answer resolve_club's check gives */
+            err_set(e, 422, "invalid_field", "club_id", "club_id names no active club");
         goto fail;
     }
-    PQclear(r);
     const char *p[] = {club, email};
     r = db_exec(tx,
                 "INSERT INTO auth.users (club_id, email) VALUES ($1::uuid, $2) ON CONFLICT "
@@ -301,6 +303,14 @@ fail:
     PQclear(r);
     db_rollback(tx);
     return -1;
+}
+
+int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return invite(call, in, 0, out, e);
+}
+
+int auth_invite_member(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return invite(call, in, 1, out, e);
 }
 
 int auth_register(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

@@ -447,16 +447,8 @@ int auth_role_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
                                 json_string_value(p));
         if (len >= sizeof perms) return err_set(e, 422, "invalid_field", "permissions", "too long");
     }
+    if (auth_require_active_club_id(call, club, e) != 0) return -1;
     if (svc_begin(call, &tx, e) != 0) return -1;
-    const char *pc[] = {club};
-    r = db_exec(tx, "SELECT 1 FROM member.clubs WHERE id = $1::uuid AND status = 'active'", 1, pc,
-                e);
-    if (!r) goto fail;
-    if (PQntuples(r) != 1) {
-        err_set(e, 422, "invalid_field", "club_id", "club_id names no active club");
-        goto fail;
-    }
-    PQclear(r);
     const char *q[] = {club, name, perms, c->user_id[0] ? c->user_id : NULL};
     r = db_exec(tx,
                 "INSERT INTO auth.roles (club_id, name, perms, created_by) VALUES ($1::uuid, $2, "

@@ -88,22 +88,18 @@ int auth_seed(const svc_env_t *env, err_t *e) {
         printf("network administrator %s already present\n", admin);
     else
         return -1;
-    /* one club administrator per demo club (the member service's seed ran first) */
+    /* one club administrator per demo club (the member service's seed ran first); the clubs
+     * come from the member service's resolve_club, run in this process */
     static const char *const club_slugs[] = {"harbour-yacht", "union-university",
                                              "highveld-country", NULL};
+    const svc_env_t local = {.cfg = NULL, .db = env->db, .bus = NULL, .settings = env->settings};
+    const svc_caller_t seeder = {0};
     for (const char *const *s = club_slugs; *s; s++) {
-        db_tx_t *tx = NULL;
-        db_scope_t scope = {0};
         char club[40] = "", email[128];
+        int active = 0;
         err_clear(e);
-        if (db_begin(env->db, &scope, &tx, e) == 0) {
-            const char *p[] = {*s};
-            PGresult *r = db_exec(tx, "SELECT id FROM member.clubs WHERE slug = $1", 1, p, e);
-            if (r && PQntuples(r) == 1) snprintf(club, sizeof club, "%s", PQgetvalue(r, 0, 0));
-            PQclear(r);
-            db_commit(tx, e);
-        }
-        if (!club[0]) continue;
+        if (auth_club_resolve(&local, &seeder, "slug", *s, club, &active, e) != 0 || !club[0])
+            continue;
         snprintf(email, sizeof email, "admin@%s.example", *s);
         if (auth_create_club_user(env->db, club, email, pw, "club_admin", id, e) != 0) return -1;
         printf("club administrator %s (club %s)\n", email, *s);

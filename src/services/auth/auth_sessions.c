@@ -617,3 +617,11 @@ int auth_jwks(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     *out = auth_keys_jwks(auth_settings(call->env), call->env->db, e);
     return *out ? 0 : -1;
 }
+
+int auth_token_contract(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    (void)in;
+    const auth_settings_t *cf = auth_settings(call->env);
+    *out = json_pack("{s:s, s:s, s:i}", "issuer", cf->issuer, "audience", cf->audience,
+                     "access_ttl_s", cf->access_ttl_s);
+    return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
+}

@@ -46,12 +46,11 @@ unsigned char *auth_bytea_decode(const char *s, size_t *n);
  * "acct|<club>|<lower email>" or "ip|<ip>". check: 429 "too_many_attempts" while locked (the
  * message ends with "Try again in N seconds."). fail: records a failure, locking the key for
  * 15 s x 2^(failures - max) (capped at 15 minutes) once failures >= max; failures older than
- * 15 minutes are forgotten. reset: forgets the key. */
+ * 15 minutes are forgotten. reset: forgets the key. The 429 is lib/credentials/throttle's
+ * (throttle_refuse), which the gateway reads back as Retry-After. */
 int auth_throttle_check(db_tx_t *tx, const char *subject, err_t *e);
 int auth_throttle_fail(db_tx_t *tx, const char *subject, int max, err_t *e);
 int auth_throttle_reset(db_tx_t *tx, const char *subject, err_t *e);
-/* Seconds named by a 429 error's message ("... Try again in N seconds."), 0 if none. */
-int auth_retry_after(const err_t *e);
 
 /* An audit row (club scope of the transaction); detail is stolen (decref'd). Events go
  * through svc_emit (core/service.h). */
@@ -64,8 +63,17 @@ const char *auth_caller_club(const svc_caller_t *c);
 int auth_token_club(const svc_env_t *env, const char *kind, const char *hash, char club[40],
                     err_t *e);
 
-/* The id of an active club from the public directory (member.clubs) by slug; "" when none. */
+/* Clubs belong to the member service: auth asks it (operation member.resolve_club, through
+ * svc_call: in this process or over NATS), never reads member.clubs, and never inside one of its
+ * own transactions. auth_club_resolve: the club whose key ("id" or "slug") is value; club = its
+ * id ("" when none), *active = 1 when its status is active. */
+int auth_club_resolve(const svc_env_t *env, const svc_caller_t *caller, const char *key,
+                      const char *value, char club[40], int *active, err_t *e);
+/* The id of an active club by slug; "" when none. */
 int auth_club_by_slug(const svc_call_t *call, const char *slug, char club[40], err_t *e);
+/* 0 when club_id names an active club, else 422 invalid_field club_id (not the suspension
+ * check: that is auth_require_club_active, on auth's own table). */
+int auth_require_active_club_id(const svc_call_t *call, const char *club_id, err_t *e);
 
 /* Validation helpers: the named string field holds an email / an opaque token. */
 int auth_v_email(json_t *in, const char *name, int required, err_t *e);

@@ -13,6 +13,7 @@
 #include "services/member/cards.h"
 #include "services/member/clubs.h"
 #include "services/member/clubs_batch.h"
+#include "services/member/clubs_resolve.h"
 #include "services/member/members_batch.h"
 #include "services/member/member_csv.h"
 #include "services/member/member_privacy.h"
@@ -58,6 +59,11 @@ static const svc_op_t member_ops[] = {
      .permission = "club:read",
      .validate = clubs_validate_batch,
      .handle = clubs_get_batch},
+    {.name = "resolve_club",
+     .status = 200,
+     .access = SVC_INTERNAL,
+     .validate = clubs_validate_resolve,
+     .handle = clubs_resolve},
     {.name = "member_relations_by_ids",
      .status = 200,
      .access = SVC_PERM,

@@ -204,7 +204,8 @@ static int invite_member(mctx_t *c, const char *id, json_t *doc, err_t *e) {
     json_t *res = NULL;
     int status = 0;
     err_t ie = {0};
-    int rc = svc_call(c->call->env, "auth", "invite", c->call->caller, in, &status, &res, &ie);
+    int rc =
+        svc_call(c->call->env, "auth", "invite_member", c->call->caller, in, &status, &res, &ie);
     json_decref(in);
     if (rc != 0) {
         if (ie.status == 409)

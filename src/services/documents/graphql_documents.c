@@ -1,5 +1,5 @@
 /* graphql_documents: see graphql_documents.h. */
-#include "services/gateway/graphql_documents.h"
+#include "services/documents/graphql_documents.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>

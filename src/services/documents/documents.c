@@ -1,11 +1,11 @@
-/* gateway (service module): its one operation table (see service.h for the pattern). The
- * register/list operations need a network administrator; get is public (anyone may run a
- * registered document; it is still subject to the operations it calls). */
-#include "services/gateway/gateway.h"
+/* documents (service module, runtime name "gateway"): its one operation table (see service.h
+ * for the pattern). The register/list operations need a network administrator; get is public
+ * (anyone may run a registered document; it is still subject to the operations it calls). */
+#include "services/documents/documents.h"
 
-#include "services/gateway/graphql_documents.h"
+#include "services/documents/graphql_documents.h"
 
-static const svc_op_t gateway_ops[] = {
+static const svc_op_t documents_ops[] = {
     {.name = "register_graphql_document",
      .method = "POST",
      .route = "/api/v1/graphql/documents",
@@ -27,9 +27,9 @@ static const svc_op_t gateway_ops[] = {
      .handle = gqldocs_get},
 };
 
-const svc_module_t gateway_module = {
+const svc_module_t documents_module = {
     .name = "gateway",
     .schema = "gateway",
-    .ops = gateway_ops,
-    .n_ops = sizeof gateway_ops / sizeof gateway_ops[0],
+    .ops = documents_ops,
+    .n_ops = sizeof documents_ops / sizeof documents_ops[0],
 };
