@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cursor.h"
 #include "core/json.h"
 #include "services/member/members_lifecycle.h"
 
@@ -23,7 +24,7 @@ int members_validate_list(json_t *in, err_t *e) {
     long long limit;
     const char *s;
     if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    if (jsonx_string(in, "after", 0, 1, 600, &s, e) != 0) return -1;
+    if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
     if (jsonx_enum(in, "status", 0, members_status_values, &s, e) != 0) return -1;
     if (jsonx_string(in, "category", 0, 1, 40, &s, e) != 0) return -1;
     if (jsonx_string(in, "q", 0, 1, 200, &s, e) != 0) return -1;
@@ -38,7 +39,7 @@ int members_validate_directory(json_t *in, err_t *e) {
     long long limit;
     const char *s;
     if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    if (jsonx_string(in, "after", 0, 1, 400, &s, e) != 0) return -1;
+    if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
     return m_valid_club_ref(in, e);
 }
 
@@ -100,8 +101,20 @@ typedef struct list_sql {
     char sql[12288];
     const char *p[16 + MAX_SEARCH_WORDS];
     int np;
-    char ck[512], cid[40], qbuf[1024];
+    cursor_t cur; /* the decoded in.after */
+    char qbuf[1024];
 } list_sql_t;
+
+/* A members cursor is valid with its own sort only: the list it names is "members:<sort>". */
+static const char *cursor_list(char *buf, size_t cap, const char *sort) {
+    snprintf(buf, cap, "members:%s", sort ? sort : "created_at");
+    return buf;
+}
+
+/* Its keys: the sort key (created_at: a timestamp, else text) and the member id. */
+static const char *cursor_types(const char *sname) {
+    return strcmp(sname, "created_at") == 0 ? "Tu" : "tu";
+}
 
 /* Adds a parameter; returns its number ($n). */
 static int list_param(list_sql_t *s, const char *v) {
@@ -124,25 +137,11 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
         if (strcmp(sort_keys[i].name, sname) == 0)
             key = sort_keys[i].key, cast = sort_keys[i].cast, kid = sort_keys[i].id;
     s->np = 0;
-    s->ck[0] = s->cid[0] = '\0';
     const char *after = json_string_value(json_object_get(in, "after"));
-    if (after) {
-        size_t n = 0;
-        unsigned char *raw = jsonx_b64url_decode(after, &n);
-        json_t *cj = raw ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
-        free(raw);
-        const char *cs = json_string_value(json_array_get(cj, 0));
-        const char *kv = json_string_value(json_array_get(cj, 1));
-        const char *iv = json_string_value(json_array_get(cj, 2));
-        int ok = cs && kv && iv && strcmp(cs, sort) == 0 && jsonx_is_uuid(iv) &&
-                 strlen(kv) < sizeof s->ck;
-        if (ok) snprintf(s->ck, sizeof s->ck, "%s", kv), snprintf(s->cid, sizeof s->cid, "%s", iv);
-        json_decref(cj);
-        if (!ok)
-            return err_set(e, 400, "invalid_cursor", "after",
-                           "after must be a next_cursor value returned by this list with the "
-                           "same sort");
-    }
+    char clist[48];
+    if (after && cursor_decode(after, cursor_list(clist, sizeof clist, sort), cursor_types(sname),
+                               "after", &s->cur, e) != 0)
+        return -1;
     const char *q = json_string_value(json_object_get(in, "q"));
     list_param(s, staff ? "t" : "f"); /* $1 */
     /* the filters present, on m */
@@ -215,7 +214,7 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
     }
     char cur[256] = "";
     if (after) {
-        int k = list_param(s, s->ck), ki = list_param(s, s->cid);
+        int k = list_param(s, s->cur.key[0]), ki = list_param(s, s->cur.key[1]);
         snprintf(cur, sizeof cur, "AND (%s, %s) %s ($%d%s, $%d::uuid) ",
                  by_created ? "h.created_at"
                  : by_name  ? "h.name_key"
@@ -329,6 +328,18 @@ PGresult *members_query_plan(db_tx_t *tx, json_t *in, long long limit, err_t *e)
     return list_query(tx, in, 1, limit, 1, e);
 }
 
+/* The cursors of the first n rows of r (key in column 1, id in column 2), as an array. */
+static json_t *members_cursors(PGresult *r, int n, const char *list, const char *types) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        const char *k[] = {PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)};
+        char *c = cursor_encode(list, types, k);
+        json_array_append_new(a, c ? json_string(c) : json_null());
+        free(c);
+    }
+    return a;
+}
+
 int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     db_scope_t scope;
@@ -361,19 +372,16 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         }
         json_array_append_new(items, doc);
     }
-    json_t *next = json_null();
-    if (n > limit) {
-        const char *sort = json_string_value(json_object_get(in, "sort"));
-        json_t *cj = json_pack("[s, s, s]", sort ? sort : "created_at", PQgetvalue(r, shown - 1, 1),
-                               PQgetvalue(r, shown - 1, 2));
-        char *cs = jsonx_dump(cj);
-        char *b = jsonx_b64url_encode((const unsigned char *)cs, strlen(cs));
-        next = json_string(b);
-        free(cs), free(b);
-        json_decref(cj);
-    }
+    /* every item's cursor (GraphQL edges map them), the last shown one is next_cursor */
+    const char *sort = json_string_value(json_object_get(in, "sort"));
+    const char *sname = sort && sort[0] == '-' ? sort + 1 : sort ? sort : "created_at";
+    char clist[48];
+    json_t *cursors =
+        members_cursors(r, shown, cursor_list(clist, sizeof clist, sort), cursor_types(sname));
+    json_t *next =
+        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);
-    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
     return 0;
 }
 
@@ -392,25 +400,13 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
             return members_fail(&c, out);
         }
     }
-    char ck[256] = "", cid[40] = "", lim[24];
+    char lim[24];
+    cursor_t cur;
     const char *after = json_string_value(json_object_get(in, "after"));
-    if (after) {
-        size_t n = 0;
-        unsigned char *raw = jsonx_b64url_decode(after, &n);
-        char *bar = raw ? memchr(raw, '\x1f', n) : NULL;
-        size_t kl = bar ? (size_t)(bar - (char *)raw) : 0;
-        if (bar && kl < sizeof ck && n - kl - 1 < sizeof cid) {
-            memcpy(ck, raw, kl);
-            memcpy(cid, bar + 1, n - kl - 1);
-        }
-        free(raw);
-        if (!jsonx_is_uuid(cid)) {
-            err_set(e, 400, "invalid_cursor", "after", "after must be a next_cursor value");
-            return members_fail(&c, out);
-        }
-    }
+    if (after && cursor_decode(after, "directory", "tu", "after", &cur, e) != 0)
+        return members_fail(&c, out);
     snprintf(lim, sizeof lim, "%lld", limit + 1);
-    const char *p[] = {after ? ck : NULL, after ? cid : NULL, lim};
+    const char *p[] = {after ? cur.key[0] : NULL, after ? cur.key[1] : NULL, lim};
     PGresult *r = db_exec(
         c.tx,
         "SELECT jsonb_build_object('id', m.id, 'member_number', m.member_number, 'display_name', "
@@ -429,17 +425,10 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
         json_t *doc = db_json(r, i, 0, e);
         if (doc) json_array_append_new(items, doc);
     }
-    json_t *next = json_null();
-    if (n > limit) {
-        char key[320];
-        int kl = snprintf(key, sizeof key, "%s\x1f%s", PQgetvalue(r, shown - 1, 1),
-                          PQgetvalue(r, shown - 1, 2));
-        char *b = jsonx_b64url_encode((const unsigned char *)key,
-                                      (size_t)(kl < (int)sizeof key ? kl : (int)sizeof key - 1));
-        next = json_string(b);
-        free(b);
-    }
+    json_t *cursors = members_cursors(r, shown, "directory", "tu");
+    json_t *next =
+        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);
-    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
     return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
