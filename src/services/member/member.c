@@ -78,10 +78,10 @@ static const svc_op_t member_ops[] = {
     {"erase_member", "POST", "/api/v1/members/{id}/erase", 200, "member:admin",
      members_validate_ref, privacy_erase},
     /* CSV */
-    {"import_members", "POST", "/api/v1/members/import", 200, "member:admin", csv_validate_import,
-     csv_import},
-    {"export_members", "GET", "/api/v1/members/export", 200, "member:read", csv_validate_export,
-     csv_export},
+    {"import_members", "POST", "/api/v1/members/import", 200, "member:admin",
+     member_csv_validate_import, member_csv_import},
+    {"export_members", "GET", "/api/v1/members/export", 200, "member:read",
+     member_csv_validate_export, member_csv_export},
     /* cards */
     {"get_member_card", "GET", "/api/v1/members/{id}/card", 200, NULL /* member:read or self */,
      cards_validate_get, cards_get},

@@ -20,7 +20,7 @@ int members_validate_list(json_t *in, err_t *e) {
         "created_at", "-created_at", "member_number", "-member_number", "name", "-name",
         "joined_on",  "-joined_on",  "expires_on",    "-expires_on",    NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
     long long limit;
     const char *s;
     if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
@@ -29,8 +29,8 @@ int members_validate_list(json_t *in, err_t *e) {
     if (jsonx_string(in, "category", 0, 1, 40, &s, e) != 0) return -1;
     if (jsonx_string(in, "q", 0, 1, 200, &s, e) != 0) return -1;
     if (jsonx_enum(in, "sort", 0, sorts, &s, e) != 0) return -1;
-    if (m_valid_date(in, "expires_before", e) != 0) return -1;
-    return m_valid_date(in, "expires_after", e);
+    if (member_valid_date(in, "expires_before", e) != 0) return -1;
+    return member_valid_date(in, "expires_after", e);
 }
 
 int members_validate_directory(json_t *in, err_t *e) {
@@ -40,7 +40,7 @@ int members_validate_directory(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
     if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
-    return m_valid_club_ref(in, e);
+    return member_valid_club_ref(in, e);
 }
 
 /* ---- list / search ---- */
@@ -346,17 +346,17 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int named = 0;
     long long limit = 20;
     jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    if (m_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
+    if (member_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
     /* One round trip (db_read: BEGIN READ ONLY, scope, the statement, COMMIT). A club named by
      * the caller is checked only when the answer could depend on it (no rows, or an error):
-     * in a club that does not exist RLS shows no rows, and m_begin answered 404 club_id. */
+     * in a club that does not exist RLS shows no rows, and member_begin answered 404 club_id. */
     list_sql_t *s = malloc(sizeof *s);
     if (!s) return err_set(e, 500, "internal", "", "out of memory");
     PGresult *r = list_sql(s, in, 1, limit + 1, 0, e) == 0
                       ? db_read(call->env->db, &scope, s->sql, s->np, s->p, e)
                       : NULL;
     free(s);
-    if ((!r || PQntuples(r) == 0) && named && m_require_club(&c, &scope, e) != 0) {
+    if ((!r || PQntuples(r) == 0) && named && member_require_club(&c, &scope, e) != 0) {
         PQclear(r);
         return -1;
     }
@@ -391,7 +391,7 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
     mctx_t c;
     long long limit = 20;
     jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     if (!c.can_read) { /* members of the club only: an active member linked to the caller */
         char id[40];
         if (members_find_self(&c, id, e) != 0) {
@@ -430,5 +430,5 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
         n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);
     *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
