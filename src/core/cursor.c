@@ -51,6 +51,20 @@ char *cursor_encode(const char *list, const char *types, const char *const *keys
     return out;
 }
 
+json_t *cursor_rows(const PGresult *r, int n, int col, const char *list, const char *types) {
+    json_t *a = json_array();
+    int nk = (int)strlen(types);
+    for (int i = 0; i < n; i++) {
+        const char *k[CURSOR_MAX_KEYS] = {0};
+        for (int j = 0; j < nk && j < CURSOR_MAX_KEYS; j++)
+            k[j] = PQgetvalue(r, i, col + j);
+        char *c = cursor_encode(list, types, k);
+        json_array_append_new(a, c ? json_string(c) : json_null());
+        free(c);
+    }
+    return a;
+}
+
 /* The checks of cursor_decode, on the decoded bytes; 1 when valid (keys copied into c). */
 static int decode_json(const unsigned char *raw, size_t n, const char *list, const char *types,
                        cursor_t *c) {

@@ -11,6 +11,9 @@
 #ifndef CORE_CURSOR_H
 #define CORE_CURSOR_H
 
+#include <jansson.h>
+#include <libpq-fe.h>
+
 #include "core/err.h"
 
 #define CURSOR_VERSION 1
@@ -28,6 +31,10 @@ typedef struct cursor {
  * string, or NULL when a key is NULL, the cursor would be longer than CURSOR_MAX_LEN, or out of
  * memory. */
 char *cursor_encode(const char *list, const char *types, const char *const *keys);
+/* The cursors of the first n rows of a page (list, types as above; key i in column col + i),
+ * as a new JSON array (a row whose cursor cannot be made gets null): the per-item cursors a list
+ * operation returns beside its items. */
+json_t *cursor_rows(const PGresult *r, int n, int col, const char *list, const char *types);
 /* Decodes s, a cursor of list with keys of types, into *c. 0, or -1 with e = 400
  * invalid_cursor naming field (too long, not base64url, not canonical JSON, wrong version,
  * another list, wrong number or type of keys). */

@@ -356,13 +356,7 @@ int auth_audit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
         json_t *row = json_loads(PQgetvalue(r, i, 0), 0, NULL);
         if (row) json_array_append_new(items, row);
     }
-    json_t *cursors = json_array(); /* every item's; the last shown one is next_cursor */
-    for (int i = 0; i < shown; i++) {
-        const char *k[] = {PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)};
-        char *c = cursor_encode("audit", "iu", k);
-        json_array_append_new(cursors, c ? json_string(c) : json_null());
-        free(c);
-    }
+    json_t *cursors = cursor_rows(r, shown, 1, "audit", "iu"); /* next_cursor: the last */
     json_t *next =
         n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);

@@ -421,13 +421,7 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_array_append_new(items, club);
     }
     /* every item's cursor (GraphQL edges map them), the last shown one is next_cursor */
-    json_t *cursors = json_array();
-    for (int i = 0; i < shown; i++) {
-        const char *k[] = {PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)};
-        char *c = cursor_encode("clubs", "Tu", k);
-        json_array_append_new(cursors, c ? json_string(c) : json_null());
-        free(c);
-    }
+    json_t *cursors = cursor_rows(r, shown, 1, "clubs", "Tu");
     json_t *next =
         n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);

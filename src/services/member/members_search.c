@@ -328,18 +328,6 @@ PGresult *members_query_plan(db_tx_t *tx, json_t *in, long long limit, err_t *e)
     return list_query(tx, in, 1, limit, 1, e);
 }
 
-/* The cursors of the first n rows of r (key in column 1, id in column 2), as an array. */
-static json_t *members_cursors(PGresult *r, int n, const char *list, const char *types) {
-    json_t *a = json_array();
-    for (int i = 0; i < n; i++) {
-        const char *k[] = {PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)};
-        char *c = cursor_encode(list, types, k);
-        json_array_append_new(a, c ? json_string(c) : json_null());
-        free(c);
-    }
-    return a;
-}
-
 int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     db_scope_t scope;
@@ -377,7 +365,7 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *sname = sort && sort[0] == '-' ? sort + 1 : sort ? sort : "created_at";
     char clist[48];
     json_t *cursors =
-        members_cursors(r, shown, cursor_list(clist, sizeof clist, sort), cursor_types(sname));
+        cursor_rows(r, shown, 1, cursor_list(clist, sizeof clist, sort), cursor_types(sname));
     json_t *next =
         n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);
@@ -425,7 +413,7 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
         json_t *doc = db_json(r, i, 0, e);
         if (doc) json_array_append_new(items, doc);
     }
-    json_t *cursors = members_cursors(r, shown, "directory", "tu");
+    json_t *cursors = cursor_rows(r, shown, 1, "directory", "tu");
     json_t *next =
         n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);
