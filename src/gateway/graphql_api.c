@@ -96,18 +96,6 @@ static int r_club(const gql_resolve_info *info, json_t *parent, json_t *args, js
     return 0;
 }
 
-static char *club_cursor(json_t *club) {
-    char key[160];
-    snprintf(key, sizeof key, "%s|%s",
-             json_string_value(json_object_get(club, "created_at"))
-                 ? json_string_value(json_object_get(club, "created_at"))
-                 : "",
-             json_string_value(json_object_get(club, "id"))
-                 ? json_string_value(json_object_get(club, "id"))
-                 : "");
-    return jsonx_b64url_encode((const unsigned char *)key, strlen(key));
-}
-
 static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                    char **error) {
     (void)parent;
@@ -148,8 +136,8 @@ static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, j
         if (cid) json_object_set(r->clubs, cid, club);
     }
     char *last = NULL;
-    /* every edge's cursor is computed (the REST next_cursor has the same form) */
-    json_t *edges = gqlb_edges(items, NULL, club_cursor, NULL, &last);
+    /* the service's cursors, one per item (the last one is REST's next_cursor) */
+    json_t *edges = gqlb_edges(items, json_object_get(output, "cursors"), NULL, &last);
     json_t *next = json_object_get(output, "next_cursor");
     *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage",
                      json_is_string(next), "endCursor", last ? json_string(last) : json_null());

@@ -21,11 +21,11 @@
 int cards_validate_get(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", "club_id", "ttl_seconds", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
     long long ttl;
     if (jsonx_int(in, "ttl_seconds", 0, 60, CARD_TTL_MAX, CARD_TTL_DEFAULT, &ttl, e) != 0)
         return -1;
-    return m_valid_id(in, "id", e);
+    return member_valid_id(in, "id", e);
 }
 
 int cards_validate_verify(json_t *in, err_t *e) {
@@ -142,14 +142,14 @@ static int new_club_key(mctx_t *c, const unsigned char kek[32], unsigned char sk
 int cards_validate_rotate(json_t *in, err_t *e) {
     static const char *const keys[] = {"club_id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    return m_valid_club_ref(in, e);
+    return member_valid_club_ref(in, e);
 }
 
 int cards_rotate_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     unsigned char kek[32], sk[64];
     char kid[40];
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     if (load_kek(&c, kek, e) != 0) goto fail;
     /* one rotation at a time per club */
     PGresult *r = db_exec(c.tx,
@@ -174,7 +174,7 @@ int cards_rotate_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     sodium_memzero(sk, sizeof sk);
     sodium_memzero(kek, sizeof kek);
     *out = json_pack("{s:s, s:s, s:o}", "club_id", c.club_id, "kid", kid, "retired", retired);
-    if (m_commit(&c, e) != 0) {
+    if (member_commit(&c, e) != 0) {
         json_decref(*out);
         *out = NULL;
         return -1;
@@ -182,7 +182,7 @@ int cards_rotate_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     return 0;
 fail:
     sodium_memzero(kek, sizeof kek);
-    m_rollback(&c);
+    member_rollback(&c);
     return -1;
 }
 
@@ -197,7 +197,7 @@ int cards_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const member_settings_t *ms = member_settings(call->env);
     long long ttl = ms->card_ttl_s ? ms->card_ttl_s : CARD_TTL_DEFAULT, want = 0;
     jsonx_int(in, "ttl_seconds", 0, 60, CARD_TTL_MAX, 0, &want, e);
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     json_t *doc = NULL;
     PGresult *sr = db_exec(c.tx,
                            "SELECT card_ttl_seconds FROM member.settings WHERE club_id = "
@@ -207,9 +207,9 @@ int cards_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (PQntuples(sr) == 1) ttl = atoll(PQgetvalue(sr, 0, 0));
     PQclear(sr);
     if (want > 0 && want < ttl) ttl = want;
-    doc = m_load(&c, json_string_value(json_object_get(in, "id")), 0, 0, auth, status, e);
+    doc = member_load(&c, json_string_value(json_object_get(in, "id")), 0, 0, auth, status, e);
     if (!doc) goto fail;
-    if (m_require_read(&c, auth, e) != 0) {
+    if (member_require_read(&c, auth, e) != 0) {
         if (e->status == 403) err_set(e, 404, "not_found", "id", "no member with this id");
         goto fail;
     }
@@ -258,7 +258,7 @@ int cards_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     free(token), free(svg);
     json_decref(doc);
     doc = NULL;
-    if (m_commit(&c, e) != 0) goto fail;
+    if (member_commit(&c, e) != 0) goto fail;
     return 0;
 fail:
     json_decref(doc);
@@ -266,7 +266,7 @@ fail:
         json_decref(*out);
         *out = NULL;
     }
-    m_rollback(&c);
+    member_rollback(&c);
     return -1;
 }
 

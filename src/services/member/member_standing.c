@@ -34,8 +34,8 @@ static const char k_host_sql[] =
 int standing_validate(json_t *in, err_t *e) {
     static const char *const keys[] = {"member_id", "club_id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
-    return m_valid_id(in, "member_id", e);
+    if (member_valid_club_ref(in, e) != 0) return -1;
+    return member_valid_id(in, "member_id", e);
 }
 
 /* active = status active and no restriction; added to the answer. */
@@ -56,7 +56,7 @@ int standing_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     PGresult *r = NULL;
     int rc = -1;
     if (own) {
-        if (m_begin(call, in, &c, e) != 0) return -1;
+        if (member_begin(call, in, &c, e) != 0) return -1;
         const char *p[] = {mid};
         r = db_exec(c.tx, k_home_sql, 1, p, e);
     } else {
