@@ -296,7 +296,7 @@ rcp_nats_perms() {
     printf 'pub|%s\n' "events.$s.>"
     case $s in
     gateway) printf '%s\n' 'pub|svc.>' 'sub|auth.revoked' 'sub|svc.gateway.*' ;;
-    auth) printf '%s\n' 'pub|auth.revoked' 'sub|svc.auth.*' ;;
+    auth) printf '%s\n' 'pub|auth.revoked' 'pub|svc.member.resolve_club' 'sub|svc.auth.*' ;;
     member) printf '%s\n' 'pub|events.club.>' 'pub|svc.auth.*' 'sub|svc.member.*' ;;
     # agreements, letters of introduction and visits (docs/reciprocal.md); party clubs are
     # checked through the member service's operations, activations recorded on the ledger

@@ -34,8 +34,8 @@ static void file_path(const migrate_file_t *f, int up, char *buf, size_t n) {
         snprintf(buf, n, "src/core/migrations/%04d_%s.%s.sql", f->version, f->name,
                  up ? "up" : "down");
     else
-        snprintf(buf, n, "src/services/%s/migrations/%04d_%s.%s.sql", f->service, f->version,
-                 f->name, up ? "up" : "down");
+        snprintf(buf, n, "src/services/%s/migrations/%04d_%s.%s.sql",
+                 migrate_service_dir(f->service), f->version, f->name, up ? "up" : "down");
 }
 
 /* 1-based line of a 1-based character position in a UTF-8 script. */

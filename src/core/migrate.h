@@ -20,6 +20,9 @@ typedef struct migrate_file {
 
 extern const migrate_file_t migrate_embedded[];
 extern const int migrate_embedded_count;
+/* The folder under src/services/ of a service key's migrations: the key itself, unless the
+ * folder keeps an older key in migrations/SERVICE (tools/embed_sql.sh). For messages. */
+const char *migrate_service_dir(const char *service);
 
 /* conninfo: the owner role's URL. Applied/undone migrations are reported on `out` (may be NULL). */
 int migrate_up(const char *conninfo, FILE *out, err_t *e);

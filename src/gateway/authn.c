@@ -13,9 +13,9 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "gateway/authn_cache.h"
-#include "services/auth/auth_revoke.h"
-#include "services/auth/auth_util.h"
 #include "lib/credentials/jwt.h"
+#include "lib/credentials/revocation.h"
+#include "lib/credentials/throttle.h"
 
 #define KEYS_MAX_AGE_S 300
 #define KEYS_MIN_REFETCH_S 10
@@ -32,6 +32,15 @@ static authn_cache_t *g_verified; /* verified tokens (authn_cache.h) */
 static pthread_once_t g_verified_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t g_fetch_mu = PTHREAD_MUTEX_INITIALIZER;
 static time_t g_last_attempt;
+
+/* The contract access tokens are issued under (auth's `token_contract` operation), fetched with
+ * the keys and replaced with them (g_lock): the gateway reads no auth setting of its own. */
+typedef struct authn_contract {
+    char issuer[128];
+    char audience[128];
+    int access_ttl_s;
+} authn_contract_t;
+static authn_contract_t g_contract; /* g_lock; valid while g_keys != NULL */
 
 /* Revocations (authn_cache.h): pushed on auth.revoked, read through the auth service's
  * `revocations` operation when this process starts verifying, after each NATS reconnect (a
@@ -64,6 +73,29 @@ static int auth_call_anon(const svc_env_t *env, const char *op_name, json_t **ou
         json_decref(*out);
         *out = NULL;
     }
+    return rc;
+}
+
+/* Asks the auth service for the token contract (issuer, audience, lifetime) into *c. */
+static int fetch_contract(const svc_env_t *env, authn_contract_t *c, err_t *e) {
+    json_t *out = NULL;
+    if (auth_call_anon(env, "token_contract", &out, e) != 0) {
+        if (e->status < 500) err_set(e, 503, "unavailable", "", "cannot obtain the token contract");
+        return -1;
+    }
+    const char *iss = json_string_value(json_object_get(out, "issuer"));
+    const char *aud = json_string_value(json_object_get(out, "audience"));
+    json_t *ttl = json_object_get(out, "access_ttl_s");
+    int rc = 0;
+    if (!iss || !aud || !json_is_integer(ttl) || json_integer_value(ttl) <= 0 ||
+        json_integer_value(ttl) > 86400 * 366)
+        rc = err_set(e, 503, "unavailable", "", "the auth service sent an unusable token contract");
+    else {
+        snprintf(c->issuer, sizeof c->issuer, "%s", iss);
+        snprintf(c->audience, sizeof c->audience, "%s", aud);
+        c->access_ttl_s = (int)json_integer_value(ttl);
+    }
+    json_decref(out);
     return rc;
 }
 
@@ -106,14 +138,17 @@ static int refresh_keys(const svc_env_t *env, int min_age, err_t *e) {
         return 0;
     }
     g_last_attempt = now;
-    jwt_keyset_t *ks = fetch_keyset(env, e);
+    authn_contract_t c;
+    jwt_keyset_t *ks = fetch_contract(env, &c, e) == 0 ? fetch_keyset(env, e) : NULL;
     if (ks) {
         pthread_rwlock_wrlock(&g_lock);
         jwt_keyset_free(g_keys);
         g_keys = ks;
+        g_contract = c;
         g_keys_gen++;
         g_fetched_at = now;
         pthread_rwlock_unlock(&g_lock);
+        atomic_store(&g_rev_ttl, c.access_ttl_s);
     } else if (have) {
         log_warn("authn: keeping the cached token keys: %s", e->message);
     }
@@ -166,7 +201,6 @@ static char *on_revoked(const char *subject, const char *data, size_t len, size_
 static int read_revocations(const svc_env_t *env, err_t *e) {
     if (!svc_find_module("auth"))
         return err_set(e, 503, "unavailable", "", "the auth service is not linked in");
-    atomic_store(&g_rev_ttl, env->cfg->auth_access_ttl_s);
     if (!g_rev_subscribed && env->bus) {
         if (bus_subscribe(env->bus, AUTH_REVOKED_SUBJECT, on_revoked, NULL, e) != 0) return -1;
         g_rev_subscribed = 1;
@@ -269,24 +303,27 @@ static void claims_window(json_t *claims, int64_t *from, int64_t *until) {
 
 /* Verifies the token (or finds it verified in the cache) and says whom it names. */
 static int verify(const svc_env_t *env, const char *tok, authn_ident_t *id, err_t *e) {
-    const cfg_t *cf = env->cfg;
     int64_t now = (int64_t)time(NULL);
-    jwt_verify_opts_t o = {.issuer = cf->auth_issuer,
-                           .audience = cf->auth_audience,
-                           .now = now,
-                           .leeway = LEEWAY_S,
-                           .max_lifetime = cf->auth_access_ttl_s};
     pthread_rwlock_rdlock(&g_lock);
     int none = !g_keys, stale = none || time(NULL) - g_fetched_at >= KEYS_MAX_AGE_S;
     pthread_rwlock_unlock(&g_lock);
     if (stale && refresh_keys(env, none ? 0 : KEYS_MIN_REFETCH_S, e) != 0) return -1;
+    authn_contract_t contract, *cf = &contract; /* the token contract auth issues under */
+    pthread_rwlock_rdlock(&g_lock);
+    contract = g_contract;
+    pthread_rwlock_unlock(&g_lock);
+    jwt_verify_opts_t o = {.issuer = cf->issuer,
+                           .audience = cf->audience,
+                           .now = now,
+                           .leeway = LEEWAY_S,
+                           .max_lifetime = cf->access_ttl_s};
     pthread_once(&g_verified_once, verified_init);
     if (revocations_current(env, e) != 0) return -1;
     size_t len = strlen(tok);
     unsigned char key[AUTHN_CACHE_KEY_LEN];
     int cacheable = len > 0 && len <= JWT_MAX_TOKEN_LEN;
     if (cacheable) {
-        authn_cache_key(cf->auth_issuer, cf->auth_audience, tok, len, key);
+        authn_cache_key(cf->issuer, cf->audience, tok, len, key);
         pthread_rwlock_rdlock(&g_lock);
         uint64_t gen = g_keys_gen;
         pthread_rwlock_unlock(&g_lock);
@@ -347,7 +384,7 @@ void authn_error_headers(http_response_t *resp, const err_t *e) {
         http_add_header(resp, "WWW-Authenticate", v);
     } else if (e->status == 429) {
         char v[16];
-        int s = auth_retry_after(e);
+        int s = throttle_retry_after(e);
         snprintf(v, sizeof v, "%d", s > 0 ? s : 1);
         http_add_header(resp, "Retry-After", v);
     }

@@ -14,11 +14,8 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "gateway/authn.h"
-#include "lib/graphql/gql_exec.h"
-#include "gateway/graphql_auth.h"
 #include "gateway/graphql_bind.h"
-#include "gateway/graphql_agreements.h"
-#include "gateway/graphql_members.h"
+#include "lib/graphql/gql_exec.h"
 #include "lib/graphql/gql_parser.h"
 #include "lib/graphql/gql_validate.h"
 
@@ -99,18 +96,6 @@ static int r_club(const gql_resolve_info *info, json_t *parent, json_t *args, js
     return 0;
 }
 
-static char *club_cursor(json_t *club) {
-    char key[160];
-    snprintf(key, sizeof key, "%s|%s",
-             json_string_value(json_object_get(club, "created_at"))
-                 ? json_string_value(json_object_get(club, "created_at"))
-                 : "",
-             json_string_value(json_object_get(club, "id"))
-                 ? json_string_value(json_object_get(club, "id"))
-                 : "");
-    return jsonx_b64url_encode((const unsigned char *)key, strlen(key));
-}
-
 static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                    char **error) {
     (void)parent;
@@ -151,8 +136,8 @@ static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, j
         if (cid) json_object_set(r->clubs, cid, club);
     }
     char *last = NULL;
-    /* every edge's cursor is computed (the REST next_cursor has the same form) */
-    json_t *edges = gqlb_edges(items, NULL, club_cursor, NULL, &last);
+    /* the service's cursors, one per item (the last one is REST's next_cursor) */
+    json_t *edges = gqlb_edges(items, json_object_get(output, "cursors"), NULL, &last);
     json_t *next = json_object_get(output, "next_cursor");
     *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage",
                      json_is_string(next), "endCursor", last ? json_string(last) : json_null());
@@ -188,9 +173,8 @@ static int add_resolvers(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Mutation", "updateClub", r_mutation, NULL, "update_club");
     rc |= gql_resolvers_add(rs, "Mutation", "deactivateClub", r_mutation, NULL, "deactivate_club");
     rc |= gql_resolvers_add(rs, "Mutation", "activateClub", r_mutation, NULL, "activate_club");
-    rc |= gql_auth_bind(rs);
-    rc |= gql_members_bind(rs);
-    rc |= gql_agreements_bind(rs);
+    for (const svc_module_t *const *m = svc_registry; *m; m++) /* each service's fields */
+        if ((*m)->graphql) rc |= (*m)->graphql(rs);
     return rc;
 }
 

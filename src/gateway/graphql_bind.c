@@ -181,18 +181,17 @@ int gqlb_mutation(const gql_resolve_info *info, const char *module, const char *
     return gqlb_fail(info, &e, error);
 }
 
-json_t *gqlb_edges(json_t *items, json_t *(*node_of)(json_t *), char *(*cursor_of)(json_t *),
-                   json_t *next, char **end) {
+json_t *gqlb_edges(json_t *items, json_t *cursors, json_t *(*node_of)(json_t *), char **end) {
     json_t *edges = json_array();
-    size_t i, n = json_array_size(items);
+    size_t i;
     json_t *item;
     *end = NULL;
     json_array_foreach(items, i, item) {
+        const char *c = json_string_value(json_array_get(cursors, i));
         free(*end);
-        *end =
-            i + 1 == n && json_is_string(next) ? strdup(json_string_value(next)) : cursor_of(item);
+        *end = strdup(c ? c : "");
         json_t *node = node_of ? node_of(item) : json_incref(item);
-        json_array_append_new(edges, json_pack("{s:s, s:o}", "cursor", *end ? *end : "", "node",
+        json_array_append_new(edges, json_pack("{s:s, s:o}", "cursor", c ? c : "", "node",
                                                node ? node : json_null()));
     }
     return edges;

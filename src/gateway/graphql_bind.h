@@ -53,11 +53,10 @@ json_t *gqlb_upper(json_t *v);
 int gqlb_mutation(const gql_resolve_info *info, const char *module, const char *op, json_t *input,
                   const char *key, json_t *(*convert)(json_t *), json_t **out, char **error);
 
-/* Relay edges from REST items: [{cursor, node}], cursors from cursor_of(item) (malloc'd);
- * the last edge's cursor is `next` when that is a string. *end gets the last cursor (malloc'd,
- * NULL when no items). */
-json_t *gqlb_edges(json_t *items, json_t *(*node_of)(json_t *), char *(*cursor_of)(json_t *),
-                   json_t *next, char **end);
+/* Relay edges from a list operation's items and its cursors (the service's, one per item, same
+ * order: the gateway never rebuilds a cursor): [{cursor, node}], node = node_of(item) (new
+ * reference) or the item. *end gets the last cursor (malloc'd, NULL when no items). */
+json_t *gqlb_edges(json_t *items, json_t *cursors, json_t *(*node_of)(json_t *), char **end);
 
 /* Clubs: one by id or slug through the cache (get_club on a miss; 404 -> null, no error), and
  * a batch of ids loaded with ONE get_clubs_by_ids call into the cache (no call when fewer than

@@ -1,11 +1,13 @@
-/* registry: the list of service modules linked into the binary. Adding a service = one line. */
+/* registry: the list of service modules linked into the binary. Adding a service = one line.
+ * Order matters only for the seed hooks (`reciprocal seed` runs them in this order: member's
+ * clubs before auth's club administrators) and the order of `reciprocal config`/`help`. */
 #include "core/service.h"
 #include "services/auth/auth.h"
-#include "services/gateway/gateway.h"
+#include "services/documents/documents.h"
 #include "services/ledger/ledger.h"
 #include "services/member/member.h"
 #include "services/reciprocal/reciprocal.h"
 
 const svc_module_t *const svc_registry[] = {
-    &auth_module, &member_module, &ledger_module, &gateway_module, &reciprocal_module, NULL,
+    &member_module, &auth_module, &ledger_module, &documents_module, &reciprocal_module, NULL,
 };

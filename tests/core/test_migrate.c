@@ -481,12 +481,30 @@ static void test_retention_migration_on_existing_tables(void) {
     scratch_drop();
 }
 
+/* src/services/documents was src/services/gateway: its migrations keep the key "gateway"
+ * (migrations/SERVICE), so a database that applied them does not see them as new, and messages
+ * name the folder they are in now. */
+static void test_renamed_folder_keeps_key(void) {
+    int found = 0;
+    for (int i = 0; i < migrate_embedded_count; i++) {
+        CHECK(strcmp(migrate_embedded[i].service, "documents") != 0);
+        if (strcmp(migrate_embedded[i].service, "gateway") == 0 &&
+            migrate_embedded[i].version == 1 &&
+            strcmp(migrate_embedded[i].name, "graphql_documents") == 0)
+            found = 1;
+    }
+    CHECK(found);
+    CHECK_STR(migrate_service_dir("gateway"), "documents");
+    CHECK_STR(migrate_service_dir("member"), "member");
+}
+
 int main(void) {
     if (!TEST_ENV("RECIPROCAL_TEST_SUPER_URL") || !TEST_ENV("RECIPROCAL_TEST_OWNER_URL")) {
         RUN(test_up_down_status); /* reports the missing environment as a failure */
         TEST_DONE();
     }
     RUN(test_up_down_status);
+    RUN(test_renamed_folder_keeps_key);
     RUN(test_down_order_by_applied_at);
     RUN(test_failures);
     RUN(test_concurrent_up);

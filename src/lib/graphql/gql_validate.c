@@ -1444,698 +1444,897 @@ static bool variable_allowed(vctx *v, const gql_tref *var_type, const gql_node *
     return gql_tref_is_sub_type(v->s, var_type, loc_type);
 }
 
-static int rule_enter(vctx *v, int r, const gql_node *n, const gql_node *parent, walker *w) {
-    tinfo *ti = &v->ti;
-    switch (r) {
-    case R_EXEC:
-        if (n->kind == GQL_DOCUMENT) {
-            const gql_list *d = &n->u.document.definitions;
-            for (size_t i = 0; i < d->count; i++) {
-                const gql_node *def = d->items[i];
-                if (def->kind == GQL_OPERATION_DEFINITION || def->kind == GQL_FRAGMENT_DEFINITION)
-                    continue;
-                if (def->kind == GQL_SCHEMA_DEFINITION || def->kind == GQL_SCHEMA_EXTENSION)
-                    report(v, &def, 1, "The schema definition is not executable.");
-                else
-                    report(v, &def, 1, "The \"%s\" definition is not executable.",
-                           def->kind == GQL_DIRECTIVE_DEFINITION ? nm(def->u.directive_def.name)
-                                                                 : nm(def->u.type_def.name));
-            }
-            return 1;
+/* ExecutableDefinitionsRule: on entering a node; nonzero skips the subtree for this rule. */
+static int executable_definitions_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                        walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_DOCUMENT) {
+        const gql_list *d = &n->u.document.definitions;
+        for (size_t i = 0; i < d->count; i++) {
+            const gql_node *def = d->items[i];
+            if (def->kind == GQL_OPERATION_DEFINITION || def->kind == GQL_FRAGMENT_DEFINITION)
+                continue;
+            if (def->kind == GQL_SCHEMA_DEFINITION || def->kind == GQL_SCHEMA_EXTENSION)
+                report(v, &def, 1, "The schema definition is not executable.");
+            else
+                report(v, &def, 1, "The \"%s\" definition is not executable.",
+                       def->kind == GQL_DIRECTIVE_DEFINITION ? nm(def->u.directive_def.name)
+                                                             : nm(def->u.type_def.name));
         }
-        return 0;
-    case R_UNIQUE_OP:
-        if (n->kind == GQL_OPERATION_DEFINITION) {
-            if (n->u.operation.name) {
-                const char *name = nm(n->u.operation.name);
-                uintptr_t *prev = sm_slot(v, &v->known_ops, name, true);
-                if (*prev) {
-                    const gql_node *ns[2] = {(const gql_node *)*prev, n->u.operation.name};
-                    report(v, ns, 2, "There can be only one operation named \"%s\".", name);
-                } else {
-                    *prev = (uintptr_t)n->u.operation.name;
-                }
-            }
-            return 1;
-        }
-        return n->kind == GQL_FRAGMENT_DEFINITION;
-    case R_LONE_ANON:
-        if (n->kind == GQL_DOCUMENT) {
-            v->operation_count = 0;
-            for (size_t i = 0; i < n->u.document.definitions.count; i++)
-                if (n->u.document.definitions.items[i]->kind == GQL_OPERATION_DEFINITION)
-                    v->operation_count++;
-        } else if (n->kind == GQL_OPERATION_DEFINITION && !n->u.operation.name &&
-                   v->operation_count > 1) {
-            report1(v, n, "This anonymous operation must be the only defined operation.");
-        }
-        return 0;
-    case R_SINGLE_SUB:
-        if (n->kind == GQL_OPERATION_DEFINITION) rule_single_sub(v, n);
-        return 0;
-    case R_KNOWN_TYPES:
-        if (n->kind == GQL_NAMED_TYPE) {
-            const char *name = gql_name_str(n);
-            if (gql_schema_type(v->s, name)) return 0;
-            const gql_list *defs = &v->doc->root->u.document.definitions;
-            for (size_t i = 0; i < defs->count; i++)
-                if (is_type_def_kind(defs->items[i]->kind) &&
-                    strcmp(nm(defs->items[i]->u.type_def.name), name) == 0)
-                    return 0;
-            const gql_node *top = w->nanc >= 2 ? w->ancestors[1] : parent;
-            bool sdl = top && is_sdl_kind(top->kind);
-            static const char *const std[] = {
-                "String",    "Int",      "Float",        "Boolean",
-                "ID",        "__Schema", "__Directive",  "__DirectiveLocation",
-                "__Type",    "__Field",  "__InputValue", "__EnumValue",
-                "__TypeKind"};
-            if (sdl)
-                for (size_t i = 0; i < sizeof std / sizeof std[0]; i++)
-                    if (strcmp(std[i], name) == 0) return 0;
-            size_t nopt = v->s->ntypes + defs->count + (sdl ? 13 : 0);
-            const char **opts = V_alloc(v, nopt * sizeof *opts);
-            size_t k = 0;
-            if (sdl)
-                for (size_t i = 0; i < 13; i++)
-                    opts[k++] = std[i];
-            for (size_t i = 0; i < v->s->ntypes; i++)
-                opts[k++] = v->s->types[i]->name;
-            for (size_t i = 0; i < defs->count; i++)
-                if (is_type_def_kind(defs->items[i]->kind))
-                    opts[k++] = nm(defs->items[i]->u.type_def.name);
-            gql_sb head = {0};
-            gql_sb_addf(&head, "Unknown type \"%s\".", name);
-            report1(v, n, with_suggestions(v, sb_keep(v, &head), NULL, name, opts, k));
-        }
-        return 0;
-    case R_FRAG_COMPOSITE:
-        if (n->kind == GQL_INLINE_FRAGMENT && n->u.inline_fragment.type_condition) {
-            const gql_node *tc = n->u.inline_fragment.type_condition;
-            const gql_type *t = gql_schema_type(v->s, nm(tc));
-            if (t && !gql_type_is_composite(t))
-                report(v, &tc, 1, "Fragment cannot condition on non composite type \"%s\".",
-                       print_node(v, tc));
-        } else if (n->kind == GQL_FRAGMENT_DEFINITION) {
-            const gql_node *tc = n->u.fragment.type_condition;
-            const gql_type *t = gql_schema_type(v->s, nm(tc));
-            if (t && !gql_type_is_composite(t))
-                report(v, &tc, 1, "Fragment \"%s\" cannot condition on non composite type \"%s\".",
-                       nm(n->u.fragment.name), print_node(v, tc));
-        }
-        return 0;
-    case R_VARS_INPUT:
-        if (n->kind == GQL_VARIABLE_DEFINITION) {
-            const gql_tref *t = type_from_ast(v, n->u.variable_definition.type);
-            if (t && !gql_tref_is_input(t))
-                report(v, (const gql_node *const *)&n->u.variable_definition.type, 1,
-                       "Variable \"$%s\" cannot be non-input type \"%s\".",
-                       gql_name_str(n->u.variable_definition.variable),
-                       print_node(v, n->u.variable_definition.type));
-        }
-        return 0;
-    case R_SCALAR_LEAFS:
-        if (n->kind == GQL_FIELD) {
-            const gql_tref *t = ti_type(ti);
-            const gql_node *set = n->u.field.selection_set;
-            const char *fname = nm(n->u.field.name);
-            if (!t) return 0;
-            if (gql_type_is_leaf(gql_tref_named(t))) {
-                if (set)
-                    report(v, &set, 1,
-                           "Field \"%s\" must not have a selection since type \"%s\" has no "
-                           "subfields.",
-                           fname, tref_str(v, t));
-            } else if (!set) {
-                report(v, &n, 1,
-                       "Field \"%s\" of type \"%s\" must have a selection of subfields. Did you "
-                       "mean \"%s { ... }\"?",
-                       fname, tref_str(v, t), fname);
-            } else if (set->u.selection_set.selections.count == 0) {
-                report(v, &n, 1,
-                       "Field \"%s\" of type \"%s\" must have at least one field selected.", fname,
-                       tref_str(v, t));
-            }
-        }
-        return 0;
-    case R_FIELDS_CORRECT:
-        if (n->kind == GQL_FIELD) {
-            const gql_type *t = ti_parent(ti);
-            if (!t || ti_field(ti)) return 0;
-            const char *fname = nm(n->u.field.name);
-            gql_sb sb = {0};
-            gql_sb_addf(&sb, "Cannot query field \"%s\" on type \"%s\".", fname, t->name);
-            size_t before = sb.len;
-            if (!v->o->hide_suggestions && gql_type_is_abstract(t)) {
-                /* getSuggestedTypeNames */
-                size_t np;
-                gql_type *const *pt = gql_schema_possible_types(v->s, t, &np);
-                const gql_type **sug = V_alloc(v, (v->s->ntypes + 1) * sizeof *sug);
-                int *count = V_alloc(v, (v->s->ntypes + 1) * sizeof *count);
-                size_t ns = 0;
-                for (size_t i = 0; i < np; i++) {
-                    if (!gql_type_field(pt[i], fname)) continue;
-                    bool seen = false;
-                    for (size_t k = 0; k < ns; k++)
-                        if (sug[k] == pt[i]) seen = true;
-                    if (!seen) sug[ns++] = pt[i];
-                    count[pt[i]->index] = 1;
-                    for (size_t j = 0; j < pt[i]->ninterfaces; j++) {
-                        const gql_type *it = pt[i]->interfaces[j];
-                        if (!gql_type_field(it, fname)) continue;
-                        seen = false;
-                        for (size_t k = 0; k < ns; k++)
-                            if (sug[k] == it) seen = true;
-                        if (!seen) sug[ns++] = it;
-                        count[it->index]++;
-                    }
-                }
-                /* insertion sort with graphql-js's comparator (stable) */
-                for (size_t i = 1; i < ns; i++)
-                    for (size_t j = i; j > 0; j--) {
-                        const gql_type *a = sug[j - 1], *b = sug[j];
-                        int c = count[b->index] - count[a->index];
-                        int cmp;
-                        if (c != 0)
-                            cmp = c;
-                        else if (a->kind == GQL_TYPE_INTERFACE &&
-                                 gql_schema_is_sub_type(v->s, a, b))
-                            cmp = -1;
-                        else if (b->kind == GQL_TYPE_INTERFACE &&
-                                 gql_schema_is_sub_type(v->s, b, a))
-                            cmp = 1;
-                        else
-                            cmp = gql_natural_compare(a->name, b->name);
-                        if (cmp <= 0) break;
-                        sug[j - 1] = b;
-                        sug[j] = a;
-                    }
-                const char **names = V_alloc(v, (ns + 1) * sizeof *names);
-                for (size_t i = 0; i < ns; i++)
-                    names[i] = sug[i]->name;
-                gql_did_you_mean(&sb, "to use an inline fragment on", names, ns);
-            }
-            if (sb.len == before && !v->o->hide_suggestions &&
-                (t->kind == GQL_TYPE_OBJECT || t->kind == GQL_TYPE_INTERFACE)) {
-                const char **names = V_alloc(v, (t->nfields + 1) * sizeof *names);
-                for (size_t i = 0; i < t->nfields; i++)
-                    names[i] = t->fields[i].name;
-                const char *sug[5];
-                size_t ns = gql_suggestion_list(fname, names, t->nfields, sug, 5);
-                gql_did_you_mean(&sb, NULL, sug, ns);
-            }
-            report1(v, n, sb_keep(v, &sb));
-        }
-        return 0;
-    case R_UNIQUE_FRAG:
-        if (n->kind == GQL_OPERATION_DEFINITION) return 1;
-        if (n->kind == GQL_FRAGMENT_DEFINITION) {
-            const char *name = nm(n->u.fragment.name);
-            uintptr_t *prev = sm_slot(v, &v->known_frags, name, true);
+        return 1;
+    }
+    return 0;
+}
+
+/* UniqueOperationNamesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int unique_operation_names_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                        walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_OPERATION_DEFINITION) {
+        if (n->u.operation.name) {
+            const char *name = nm(n->u.operation.name);
+            uintptr_t *prev = sm_slot(v, &v->known_ops, name, true);
             if (*prev) {
-                const gql_node *ns[2] = {(const gql_node *)*prev, n->u.fragment.name};
-                report(v, ns, 2, "There can be only one fragment named \"%s\".", name);
+                const gql_node *ns[2] = {(const gql_node *)*prev, n->u.operation.name};
+                report(v, ns, 2, "There can be only one operation named \"%s\".", name);
             } else {
-                *prev = (uintptr_t)n->u.fragment.name;
+                *prev = (uintptr_t)n->u.operation.name;
             }
-            return 1;
         }
-        return 0;
-    case R_KNOWN_FRAG:
-        if (n->kind == GQL_FRAGMENT_SPREAD && !get_fragment(v, nm(n->u.fragment_spread.name)))
-            report(v, (const gql_node *const *)&n->u.fragment_spread.name, 1,
-                   "Unknown fragment \"%s\".", nm(n->u.fragment_spread.name));
-        return 0;
-    case R_NO_UNUSED_FRAG:
-        if (n->kind == GQL_OPERATION_DEFINITION) {
-            pv_push(v, &v->op_defs, n);
-            return 1;
+        return 1;
+    }
+    return n->kind == GQL_FRAGMENT_DEFINITION;
+}
+
+/* LoneAnonymousOperationRule: on entering a node; nonzero skips the subtree for this rule. */
+static int lone_anonymous_operation_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                          walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_DOCUMENT) {
+        v->operation_count = 0;
+        for (size_t i = 0; i < n->u.document.definitions.count; i++)
+            if (n->u.document.definitions.items[i]->kind == GQL_OPERATION_DEFINITION)
+                v->operation_count++;
+    } else if (n->kind == GQL_OPERATION_DEFINITION && !n->u.operation.name &&
+               v->operation_count > 1) {
+        report1(v, n, "This anonymous operation must be the only defined operation.");
+    }
+    return 0;
+}
+
+/* SingleFieldSubscriptionsRule: on entering a node; nonzero skips the subtree for this rule. */
+static int single_field_subscriptions_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                            walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_OPERATION_DEFINITION) rule_single_sub(v, n);
+    return 0;
+}
+
+/* KnownTypeNamesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int known_type_names_enter(vctx *v, const gql_node *n, const gql_node *parent, walker *w) {
+    if (n->kind == GQL_NAMED_TYPE) {
+        const char *name = gql_name_str(n);
+        if (gql_schema_type(v->s, name)) return 0;
+        const gql_list *defs = &v->doc->root->u.document.definitions;
+        for (size_t i = 0; i < defs->count; i++)
+            if (is_type_def_kind(defs->items[i]->kind) &&
+                strcmp(nm(defs->items[i]->u.type_def.name), name) == 0)
+                return 0;
+        const gql_node *top = w->nanc >= 2 ? w->ancestors[1] : parent;
+        bool sdl = top && is_sdl_kind(top->kind);
+        static const char *const std[] = {
+            "String",    "Int",      "Float",        "Boolean",
+            "ID",        "__Schema", "__Directive",  "__DirectiveLocation",
+            "__Type",    "__Field",  "__InputValue", "__EnumValue",
+            "__TypeKind"};
+        if (sdl)
+            for (size_t i = 0; i < sizeof std / sizeof std[0]; i++)
+                if (strcmp(std[i], name) == 0) return 0;
+        size_t nopt = v->s->ntypes + defs->count + (sdl ? 13 : 0);
+        const char **opts = V_alloc(v, nopt * sizeof *opts);
+        size_t k = 0;
+        if (sdl)
+            for (size_t i = 0; i < 13; i++)
+                opts[k++] = std[i];
+        for (size_t i = 0; i < v->s->ntypes; i++)
+            opts[k++] = v->s->types[i]->name;
+        for (size_t i = 0; i < defs->count; i++)
+            if (is_type_def_kind(defs->items[i]->kind))
+                opts[k++] = nm(defs->items[i]->u.type_def.name);
+        gql_sb head = {0};
+        gql_sb_addf(&head, "Unknown type \"%s\".", name);
+        report1(v, n, with_suggestions(v, sb_keep(v, &head), NULL, name, opts, k));
+    }
+    return 0;
+}
+
+/* FragmentsOnCompositeTypesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int fragments_on_composite_types_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                              walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_INLINE_FRAGMENT && n->u.inline_fragment.type_condition) {
+        const gql_node *tc = n->u.inline_fragment.type_condition;
+        const gql_type *t = gql_schema_type(v->s, nm(tc));
+        if (t && !gql_type_is_composite(t))
+            report(v, &tc, 1, "Fragment cannot condition on non composite type \"%s\".",
+                   print_node(v, tc));
+    } else if (n->kind == GQL_FRAGMENT_DEFINITION) {
+        const gql_node *tc = n->u.fragment.type_condition;
+        const gql_type *t = gql_schema_type(v->s, nm(tc));
+        if (t && !gql_type_is_composite(t))
+            report(v, &tc, 1, "Fragment \"%s\" cannot condition on non composite type \"%s\".",
+                   nm(n->u.fragment.name), print_node(v, tc));
+    }
+    return 0;
+}
+
+/* VariablesAreInputTypesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int variables_are_input_types_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                           walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_VARIABLE_DEFINITION) {
+        const gql_tref *t = type_from_ast(v, n->u.variable_definition.type);
+        if (t && !gql_tref_is_input(t))
+            report(v, (const gql_node *const *)&n->u.variable_definition.type, 1,
+                   "Variable \"$%s\" cannot be non-input type \"%s\".",
+                   gql_name_str(n->u.variable_definition.variable),
+                   print_node(v, n->u.variable_definition.type));
+    }
+    return 0;
+}
+
+/* ScalarLeafsRule: on entering a node; nonzero skips the subtree for this rule. */
+static int scalar_leafs_enter(vctx *v, const gql_node *n, const gql_node *parent, walker *w) {
+    tinfo *ti = &v->ti;
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_FIELD) {
+        const gql_tref *t = ti_type(ti);
+        const gql_node *set = n->u.field.selection_set;
+        const char *fname = nm(n->u.field.name);
+        if (!t) return 0;
+        if (gql_type_is_leaf(gql_tref_named(t))) {
+            if (set)
+                report(v, &set, 1,
+                       "Field \"%s\" must not have a selection since type \"%s\" has no "
+                       "subfields.",
+                       fname, tref_str(v, t));
+        } else if (!set) {
+            report(v, &n, 1,
+                   "Field \"%s\" of type \"%s\" must have a selection of subfields. Did you "
+                   "mean \"%s { ... }\"?",
+                   fname, tref_str(v, t), fname);
+        } else if (set->u.selection_set.selections.count == 0) {
+            report(v, &n, 1, "Field \"%s\" of type \"%s\" must have at least one field selected.",
+                   fname, tref_str(v, t));
         }
-        if (n->kind == GQL_FRAGMENT_DEFINITION) {
-            pv_push(v, &v->frag_defs, n);
-            return 1;
-        }
-        return 0;
-    case R_POSSIBLE_SPREADS:
-        if (n->kind == GQL_INLINE_FRAGMENT) {
-            const gql_type *ft = gql_tref_named(ti_type(ti));
-            if (ti_type(ti) && ti_type(ti)->kind != GQL_REF_NAMED) ft = NULL;
-            const gql_type *pt = ti_parent(ti);
-            if (gql_type_is_composite(ft) && gql_type_is_composite(pt) &&
-                !gql_schema_types_overlap(v->s, ft, pt))
-                report(v, &n, 1,
-                       "Fragment cannot be spread here as objects of type \"%s\" can never be of "
-                       "type \"%s\".",
-                       pt->name, ft->name);
-        } else if (n->kind == GQL_FRAGMENT_SPREAD) {
-            const char *fname = nm(n->u.fragment_spread.name);
-            const gql_node *f = get_fragment(v, fname);
-            const gql_type *ft = f ? gql_schema_type(v->s, nm(f->u.fragment.type_condition)) : NULL;
-            if (!gql_type_is_composite(ft)) ft = NULL;
-            const gql_type *pt = ti_parent(ti);
-            if (ft && pt && !gql_schema_types_overlap(v->s, ft, pt))
-                report(v, &n, 1,
-                       "Fragment \"%s\" cannot be spread here as objects of type \"%s\" can never "
-                       "be of type \"%s\".",
-                       fname, pt->name, ft->name);
-        }
-        return 0;
-    case R_NO_FRAG_CYCLES:
-        if (n->kind == GQL_OPERATION_DEFINITION) return 1;
-        if (n->kind == GQL_FRAGMENT_DEFINITION) {
-            detect_cycle(v, n);
-            return 1;
-        }
-        return 0;
-    case R_UNIQUE_VARS:
-        if (n->kind == GQL_OPERATION_DEFINITION) {
-            const gql_list *vd = &n->u.operation.variable_definitions;
-            const char **names = V_alloc(v, (vd->count + 1) * sizeof *names);
-            const gql_node **nodes = V_alloc(v, (vd->count + 1) * sizeof *nodes);
-            for (size_t i = 0; i < vd->count; i++) {
-                names[i] = gql_name_str(vd->items[i]->u.variable_definition.variable);
-                nodes[i] = vd->items[i]->u.variable_definition.variable->u.named.name;
-            }
-            name_groups g = group_names(v, names, nodes, vd->count);
-            for (size_t i = 0; i < g.count; i++)
-                if (g.items[i].count > 1)
-                    report(v, (const gql_node *const *)g.items[i].items, g.items[i].count,
-                           "There can be only one variable named \"$%s\".",
-                           nm(g.items[i].items[0]));
-        }
-        return 0;
-    case R_NO_UNDEF_VARS:
-        if (n->kind == GQL_OPERATION_DEFINITION) v->var_defined.count = 0;
-        if (n->kind == GQL_VARIABLE_DEFINITION) pv_push(v, &v->var_defined, n);
-        return 0;
-    case R_NO_UNUSED_VARS:
-        if (n->kind == GQL_OPERATION_DEFINITION) v->var_defs_unused.count = 0;
-        if (n->kind == GQL_VARIABLE_DEFINITION) pv_push(v, &v->var_defs_unused, n);
-        return 0;
-    case R_KNOWN_DIRS:
-        if (n->kind == GQL_DIRECTIVE) {
-            const char *name = nm(n->u.directive.name);
-            const gql_node *dd = doc_directive_def(v, name);
-            uint32_t locs = 0;
-            if (dd) {
-                for (size_t i = 0; i < dd->u.directive_def.locations.count; i++) {
-                    const char *ln = gql_name_str(dd->u.directive_def.locations.items[i]);
-                    for (int l = 0; l < GQL_DL_COUNT; l++)
-                        if (strcmp(gql_directive_location_name((gql_directive_location)l), ln) == 0)
-                            locs |= 1u << l;
+    }
+    return 0;
+}
+
+/* FieldsOnCorrectTypeRule: on entering a node; nonzero skips the subtree for this rule. */
+static int fields_on_correct_type_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                        walker *w) {
+    tinfo *ti = &v->ti;
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_FIELD) {
+        const gql_type *t = ti_parent(ti);
+        if (!t || ti_field(ti)) return 0;
+        const char *fname = nm(n->u.field.name);
+        gql_sb sb = {0};
+        gql_sb_addf(&sb, "Cannot query field \"%s\" on type \"%s\".", fname, t->name);
+        size_t before = sb.len;
+        if (!v->o->hide_suggestions && gql_type_is_abstract(t)) {
+            /* getSuggestedTypeNames */
+            size_t np;
+            gql_type *const *pt = gql_schema_possible_types(v->s, t, &np);
+            const gql_type **sug = V_alloc(v, (v->s->ntypes + 1) * sizeof *sug);
+            int *count = V_alloc(v, (v->s->ntypes + 1) * sizeof *count);
+            size_t ns = 0;
+            for (size_t i = 0; i < np; i++) {
+                if (!gql_type_field(pt[i], fname)) continue;
+                bool seen = false;
+                for (size_t k = 0; k < ns; k++)
+                    if (sug[k] == pt[i]) seen = true;
+                if (!seen) sug[ns++] = pt[i];
+                count[pt[i]->index] = 1;
+                for (size_t j = 0; j < pt[i]->ninterfaces; j++) {
+                    const gql_type *it = pt[i]->interfaces[j];
+                    if (!gql_type_field(it, fname)) continue;
+                    seen = false;
+                    for (size_t k = 0; k < ns; k++)
+                        if (sug[k] == it) seen = true;
+                    if (!seen) sug[ns++] = it;
+                    count[it->index]++;
                 }
-            } else {
-                const gql_directive *d = gql_schema_directive(v->s, name);
-                if (!d) {
-                    report(v, &n, 1, "Unknown directive \"@%s\".", name);
-                    return 0;
-                }
-                locs = d->locations;
             }
-            const gql_node *grand = w->nanc >= 2 ? w->ancestors[w->nanc - 2] : NULL;
-            /* for INPUT_VALUE_DEFINITION graphql-js looks 3 ancestors up (past the list) */
-            int loc = gql_directive_location_of(parent, grand, false);
-            if (loc >= 0 && !(locs & (1u << loc)))
-                report(v, &n, 1, "Directive \"@%s\" may not be used on %s.", name,
-                       gql_directive_location_name((gql_directive_location)loc));
+            /* insertion sort with graphql-js's comparator (stable) */
+            for (size_t i = 1; i < ns; i++)
+                for (size_t j = i; j > 0; j--) {
+                    const gql_type *a = sug[j - 1], *b = sug[j];
+                    int c = count[b->index] - count[a->index];
+                    int cmp;
+                    if (c != 0)
+                        cmp = c;
+                    else if (a->kind == GQL_TYPE_INTERFACE && gql_schema_is_sub_type(v->s, a, b))
+                        cmp = -1;
+                    else if (b->kind == GQL_TYPE_INTERFACE && gql_schema_is_sub_type(v->s, b, a))
+                        cmp = 1;
+                    else
+                        cmp = gql_natural_compare(a->name, b->name);
+                    if (cmp <= 0) break;
+                    sug[j - 1] = b;
+                    sug[j] = a;
+                }
+            const char **names = V_alloc(v, (ns + 1) * sizeof *names);
+            for (size_t i = 0; i < ns; i++)
+                names[i] = sug[i]->name;
+            gql_did_you_mean(&sb, "to use an inline fragment on", names, ns);
+        }
+        if (sb.len == before && !v->o->hide_suggestions &&
+            (t->kind == GQL_TYPE_OBJECT || t->kind == GQL_TYPE_INTERFACE)) {
+            const char **names = V_alloc(v, (t->nfields + 1) * sizeof *names);
+            for (size_t i = 0; i < t->nfields; i++)
+                names[i] = t->fields[i].name;
+            const char *sug[5];
+            size_t ns = gql_suggestion_list(fname, names, t->nfields, sug, 5);
+            gql_did_you_mean(&sb, NULL, sug, ns);
+        }
+        report1(v, n, sb_keep(v, &sb));
+    }
+    return 0;
+}
+
+/* UniqueFragmentNamesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int unique_fragment_names_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                       walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_OPERATION_DEFINITION) return 1;
+    if (n->kind == GQL_FRAGMENT_DEFINITION) {
+        const char *name = nm(n->u.fragment.name);
+        uintptr_t *prev = sm_slot(v, &v->known_frags, name, true);
+        if (*prev) {
+            const gql_node *ns[2] = {(const gql_node *)*prev, n->u.fragment.name};
+            report(v, ns, 2, "There can be only one fragment named \"%s\".", name);
+        } else {
+            *prev = (uintptr_t)n->u.fragment.name;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* KnownFragmentNamesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int known_fragment_names_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                      walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_FRAGMENT_SPREAD && !get_fragment(v, nm(n->u.fragment_spread.name)))
+        report(v, (const gql_node *const *)&n->u.fragment_spread.name, 1,
+               "Unknown fragment \"%s\".", nm(n->u.fragment_spread.name));
+    return 0;
+}
+
+/* NoUnusedFragmentsRule: on entering a node; nonzero skips the subtree for this rule. */
+static int no_unused_fragments_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                     walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_OPERATION_DEFINITION) {
+        pv_push(v, &v->op_defs, n);
+        return 1;
+    }
+    if (n->kind == GQL_FRAGMENT_DEFINITION) {
+        pv_push(v, &v->frag_defs, n);
+        return 1;
+    }
+    return 0;
+}
+
+/* NoUnusedFragmentsRule: on leaving a node. */
+static void no_unused_fragments_leave(vctx *v, const gql_node *n) {
+    if (n->kind == GQL_DOCUMENT) {
+        const ptr_vec *used =
+            referenced_fragments(v, (const gql_node *const *)v->op_defs.items, v->op_defs.count);
+        smap used_names = {0};
+        for (size_t k = 0; k < used->count; k++)
+            *sm_slot(v, &used_names, nm(((const gql_node *)used->items[k])->u.fragment.name),
+                     true) = 1;
+        for (size_t i = 0; i < v->frag_defs.count; i++) {
+            const gql_node *f = v->frag_defs.items[i];
+            const char *fname = nm(f->u.fragment.name);
+            if (!sm_get(&used_names, fname, NULL))
+                report(v, &f, 1, "Fragment \"%s\" is never used.", fname);
+        }
+    }
+}
+
+/* PossibleFragmentSpreadsRule: on entering a node; nonzero skips the subtree for this rule. */
+static int possible_fragment_spreads_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                           walker *w) {
+    tinfo *ti = &v->ti;
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_INLINE_FRAGMENT) {
+        const gql_type *ft = gql_tref_named(ti_type(ti));
+        if (ti_type(ti) && ti_type(ti)->kind != GQL_REF_NAMED) ft = NULL;
+        const gql_type *pt = ti_parent(ti);
+        if (gql_type_is_composite(ft) && gql_type_is_composite(pt) &&
+            !gql_schema_types_overlap(v->s, ft, pt))
+            report(v, &n, 1,
+                   "Fragment cannot be spread here as objects of type \"%s\" can never be of "
+                   "type \"%s\".",
+                   pt->name, ft->name);
+    } else if (n->kind == GQL_FRAGMENT_SPREAD) {
+        const char *fname = nm(n->u.fragment_spread.name);
+        const gql_node *f = get_fragment(v, fname);
+        const gql_type *ft = f ? gql_schema_type(v->s, nm(f->u.fragment.type_condition)) : NULL;
+        if (!gql_type_is_composite(ft)) ft = NULL;
+        const gql_type *pt = ti_parent(ti);
+        if (ft && pt && !gql_schema_types_overlap(v->s, ft, pt))
+            report(v, &n, 1,
+                   "Fragment \"%s\" cannot be spread here as objects of type \"%s\" can never "
+                   "be of type \"%s\".",
+                   fname, pt->name, ft->name);
+    }
+    return 0;
+}
+
+/* NoFragmentCyclesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int no_fragment_cycles_enter(vctx *v, const gql_node *n, const gql_node *parent, walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_OPERATION_DEFINITION) return 1;
+    if (n->kind == GQL_FRAGMENT_DEFINITION) {
+        detect_cycle(v, n);
+        return 1;
+    }
+    return 0;
+}
+
+/* UniqueVariableNamesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int unique_variable_names_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                       walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_OPERATION_DEFINITION) {
+        const gql_list *vd = &n->u.operation.variable_definitions;
+        const char **names = V_alloc(v, (vd->count + 1) * sizeof *names);
+        const gql_node **nodes = V_alloc(v, (vd->count + 1) * sizeof *nodes);
+        for (size_t i = 0; i < vd->count; i++) {
+            names[i] = gql_name_str(vd->items[i]->u.variable_definition.variable);
+            nodes[i] = vd->items[i]->u.variable_definition.variable->u.named.name;
+        }
+        name_groups g = group_names(v, names, nodes, vd->count);
+        for (size_t i = 0; i < g.count; i++)
+            if (g.items[i].count > 1)
+                report(v, (const gql_node *const *)g.items[i].items, g.items[i].count,
+                       "There can be only one variable named \"$%s\".", nm(g.items[i].items[0]));
+    }
+    return 0;
+}
+
+/* NoUndefinedVariablesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int no_undefined_variables_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                        walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_OPERATION_DEFINITION) v->var_defined.count = 0;
+    if (n->kind == GQL_VARIABLE_DEFINITION) pv_push(v, &v->var_defined, n);
+    return 0;
+}
+
+/* NoUndefinedVariablesRule: on leaving a node. */
+static void no_undefined_variables_leave(vctx *v, const gql_node *n) {
+    if (n->kind == GQL_OPERATION_DEFINITION) {
+        const usage_vec u = *recursive_usages(v, n);
+        smap defined = {0};
+        for (size_t k = 0; k < v->var_defined.count; k++)
+            *sm_slot(
+                v, &defined,
+                gql_name_str(
+                    ((const gql_node *)v->var_defined.items[k])->u.variable_definition.variable),
+                true) = 1;
+        for (size_t i = 0; i < u.count; i++) {
+            const char *vn = gql_name_str(u.items[i].node);
+            if (sm_get(&defined, vn, NULL)) continue;
+            const gql_node *ns[2] = {u.items[i].node, n};
+            if (n->u.operation.name)
+                report(v, ns, 2, "Variable \"$%s\" is not defined by operation \"%s\".", vn,
+                       nm(n->u.operation.name));
+            else
+                report(v, ns, 2, "Variable \"$%s\" is not defined.", vn);
+        }
+    }
+}
+
+/* NoUnusedVariablesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int no_unused_variables_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                     walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_OPERATION_DEFINITION) v->var_defs_unused.count = 0;
+    if (n->kind == GQL_VARIABLE_DEFINITION) pv_push(v, &v->var_defs_unused, n);
+    return 0;
+}
+
+/* NoUnusedVariablesRule: on leaving a node. */
+static void no_unused_variables_leave(vctx *v, const gql_node *n) {
+    if (n->kind == GQL_OPERATION_DEFINITION) {
+        const usage_vec u = *recursive_usages(v, n);
+        smap used_vars = {0};
+        for (size_t k = 0; k < u.count; k++)
+            *sm_slot(v, &used_vars, gql_name_str(u.items[k].node), true) = 1;
+        for (size_t i = 0; i < v->var_defs_unused.count; i++) {
+            const gql_node *d = v->var_defs_unused.items[i];
+            const char *vn = gql_name_str(d->u.variable_definition.variable);
+            if (sm_get(&used_vars, vn, NULL)) continue;
+            if (n->u.operation.name)
+                report(v, &d, 1, "Variable \"$%s\" is never used in operation \"%s\".", vn,
+                       nm(n->u.operation.name));
+            else
+                report(v, &d, 1, "Variable \"$%s\" is never used.", vn);
+        }
+    }
+}
+
+/* KnownDirectivesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int known_directives_enter(vctx *v, const gql_node *n, const gql_node *parent, walker *w) {
+    if (n->kind == GQL_DIRECTIVE) {
+        const char *name = nm(n->u.directive.name);
+        const gql_node *dd = doc_directive_def(v, name);
+        uint32_t locs = 0;
+        if (dd) {
+            for (size_t i = 0; i < dd->u.directive_def.locations.count; i++) {
+                const char *ln = gql_name_str(dd->u.directive_def.locations.items[i]);
+                for (int l = 0; l < GQL_DL_COUNT; l++)
+                    if (strcmp(gql_directive_location_name((gql_directive_location)l), ln) == 0)
+                        locs |= 1u << l;
+            }
+        } else {
+            const gql_directive *d = gql_schema_directive(v->s, name);
+            if (!d) {
+                report(v, &n, 1, "Unknown directive \"@%s\".", name);
+                return 0;
+            }
+            locs = d->locations;
+        }
+        const gql_node *grand = w->nanc >= 2 ? w->ancestors[w->nanc - 2] : NULL;
+        /* for INPUT_VALUE_DEFINITION graphql-js looks 3 ancestors up (past the list) */
+        int loc = gql_directive_location_of(parent, grand, false);
+        if (loc >= 0 && !(locs & (1u << loc)))
+            report(v, &n, 1, "Directive \"@%s\" may not be used on %s.", name,
+                   gql_directive_location_name((gql_directive_location)loc));
+    }
+    return 0;
+}
+
+/* UniqueDirectivesPerLocationRule: on entering a node; nonzero skips the subtree for this rule. */
+static int unique_directives_per_location_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                                walker *w) {
+    (void)parent;
+    (void)w;
+    const gql_list *dirs = directives_of(n);
+    if (!dirs) return 0;
+    bool typed = is_type_def_kind(n->kind) || is_type_ext_kind(n->kind);
+    bool schema = n->kind == GQL_SCHEMA_DEFINITION || n->kind == GQL_SCHEMA_EXTENSION;
+    const char *owner = typed ? nm(n->u.type_def.name) : schema ? "" : NULL;
+    ptr_vec local = {0};
+    for (size_t i = 0; i < dirs->count; i++) {
+        const gql_node *d = dirs->items[i];
+        const char *name = nm(d->u.directive.name);
+        const gql_node *dd = doc_directive_def(v, name);
+        bool unique;
+        if (dd)
+            unique = !dd->u.directive_def.repeatable;
+        else {
+            const gql_directive *sd = gql_schema_directive(v->s, name);
+            unique = sd && !sd->repeatable;
+        }
+        if (!unique) continue;
+        const gql_node *prev = NULL;
+        if (owner) {
+            for (size_t k = 0; k < v->type_dir_seen.count; k++)
+                if (strcmp(v->type_dir_owner.items[k], owner) == 0 &&
+                    strcmp(nm(((const gql_node *)v->type_dir_seen.items[k])->u.directive.name),
+                           name) == 0)
+                    prev = v->type_dir_seen.items[k];
+        } else {
+            for (size_t k = 0; k < local.count; k++)
+                if (strcmp(nm(((const gql_node *)local.items[k])->u.directive.name), name) == 0)
+                    prev = local.items[k];
+        }
+        if (prev) {
+            const gql_node *ns[2] = {prev, d};
+            report(v, ns, 2, "The directive \"@%s\" can only be used once at this location.", name);
+        } else if (owner) {
+            pv_push(v, &v->type_dir_seen, d);
+            pv_push(v, &v->type_dir_owner, owner);
+        } else {
+            pv_push(v, &local, d);
+        }
+    }
+    return 0;
+}
+
+/* KnownArgumentNamesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int known_argument_names_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                      walker *w) {
+    tinfo *ti = &v->ti;
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_DIRECTIVE) {
+        const char *name = nm(n->u.directive.name);
+        const gql_node *dd = doc_directive_def(v, name);
+        const gql_directive *sd = dd ? NULL : gql_schema_directive(v->s, name);
+        if (!dd && !sd) return 1;
+        size_t nk = dd ? dd->u.directive_def.arguments.count : sd->nargs;
+        const char **known = V_alloc(v, (nk + 1) * sizeof *known);
+        size_t k2 = 0;
+        for (size_t i = 0; i < nk; i++) {
+            const char *an = dd ? nm(dd->u.directive_def.arguments.items[i]->u.field_def.name)
+                                : sd->args[i].name;
+            bool dup = false;
+            for (size_t q = 0; q < k2; q++)
+                if (strcmp(known[q], an) == 0) dup = true;
+            if (!dup) known[k2++] = an;
+        }
+        for (size_t i = 0; i < n->u.directive.arguments.count; i++) {
+            const gql_node *a = n->u.directive.arguments.items[i];
+            const char *an = nm(a->u.argument.name);
+            bool ok = false;
+            for (size_t q = 0; q < k2; q++)
+                if (strcmp(known[q], an) == 0) ok = true;
+            if (ok) continue;
+            gql_sb head = {0};
+            gql_sb_addf(&head, "Unknown argument \"%s\" on directive \"@%s\".", an, name);
+            report1(v, a, with_suggestions(v, sb_keep(v, &head), NULL, an, known, k2));
+        }
+        return 1;
+    }
+    if (n->kind == GQL_ARGUMENT) {
+        const gql_field *fd = ti_field(ti);
+        const gql_type *pt = ti_parent(ti);
+        if (!ti->argument && fd && pt) {
+            const char *an = nm(n->u.argument.name);
+            const char **names = V_alloc(v, (fd->nargs + 1) * sizeof *names);
+            for (size_t i = 0; i < fd->nargs; i++)
+                names[i] = fd->args[i].name;
+            gql_sb head = {0};
+            gql_sb_addf(&head, "Unknown argument \"%s\" on field \"%s.%s\".", an, pt->name,
+                        fd->name);
+            report1(v, n, with_suggestions(v, sb_keep(v, &head), NULL, an, names, fd->nargs));
+        }
+    }
+    return 0;
+}
+
+/* UniqueArgumentNamesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int unique_argument_names_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                       walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_FIELD || n->kind == GQL_DIRECTIVE) {
+        const gql_list *args =
+            n->kind == GQL_FIELD ? &n->u.field.arguments : &n->u.directive.arguments;
+        if (args->count < 2) return 0;
+        const char **names = V_alloc(v, (args->count + 1) * sizeof *names);
+        const gql_node **nodes = V_alloc(v, (args->count + 1) * sizeof *nodes);
+        for (size_t i = 0; i < args->count; i++) {
+            names[i] = nm(args->items[i]->u.argument.name);
+            nodes[i] = args->items[i]->u.argument.name;
+        }
+        name_groups g = group_names(v, names, nodes, args->count);
+        for (size_t i = 0; i < g.count; i++)
+            if (g.items[i].count > 1)
+                report(v, (const gql_node *const *)g.items[i].items, g.items[i].count,
+                       "There can be only one argument named \"%s\".", nm(g.items[i].items[0]));
+    }
+    return 0;
+}
+
+/* ValuesOfCorrectTypeRule: on entering a node; nonzero skips the subtree for this rule. */
+static int values_of_correct_type_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                        walker *w) {
+    tinfo *ti = &v->ti;
+    (void)parent;
+    (void)w;
+    switch (n->kind) {
+    case GQL_LIST_VALUE: {
+        const gql_tref *t = gql_tref_nullable(ti_parent_input(ti));
+        if (!t || t->kind != GQL_REF_LIST) {
+            values_is_valid(v, n);
+            return 1;
         }
         return 0;
-    case R_UNIQUE_DIRS: {
-        const gql_list *dirs = directives_of(n);
-        if (!dirs) return 0;
-        bool typed = is_type_def_kind(n->kind) || is_type_ext_kind(n->kind);
-        bool schema = n->kind == GQL_SCHEMA_DEFINITION || n->kind == GQL_SCHEMA_EXTENSION;
-        const char *owner = typed ? nm(n->u.type_def.name) : schema ? "" : NULL;
-        ptr_vec local = {0};
-        for (size_t i = 0; i < dirs->count; i++) {
-            const gql_node *d = dirs->items[i];
-            const char *name = nm(d->u.directive.name);
-            const gql_node *dd = doc_directive_def(v, name);
-            bool unique;
-            if (dd)
-                unique = !dd->u.directive_def.repeatable;
-            else {
-                const gql_directive *sd = gql_schema_directive(v->s, name);
-                unique = sd && !sd->repeatable;
+    }
+    case GQL_OBJECT_VALUE: {
+        const gql_type *t = gql_tref_named(ti_input(ti));
+        if (!t || t->kind != GQL_TYPE_INPUT_OBJECT) {
+            values_is_valid(v, n);
+            return 1;
+        }
+        for (size_t i = 0; i < t->ninput_fields; i++) {
+            const gql_input_value *f = &t->input_fields[i];
+            bool given = false;
+            for (size_t k = 0; k < n->u.object.fields.count; k++)
+                if (strcmp(nm(n->u.object.fields.items[k]->u.argument.name), f->name) == 0)
+                    given = true;
+            if (!given && gql_tref_is_non_null(f->type) && !f->default_value)
+                report(v, &n, 1, "Field \"%s.%s\" of required type \"%s\" was not provided.",
+                       t->name, f->name, tref_str(v, f->type));
+        }
+        if (t->one_of) {
+            /* keyMap: distinct names, the last node of a name wins */
+            size_t distinct = 0;
+            const gql_node *last = NULL;
+            for (size_t k = 0; k < n->u.object.fields.count; k++) {
+                const char *fn = nm(n->u.object.fields.items[k]->u.argument.name);
+                bool seen = false;
+                for (size_t q = 0; q < k; q++)
+                    if (strcmp(nm(n->u.object.fields.items[q]->u.argument.name), fn) == 0)
+                        seen = true;
+                if (!seen) distinct++;
+                last = n->u.object.fields.items[k];
             }
-            if (!unique) continue;
-            const gql_node *prev = NULL;
-            if (owner) {
-                for (size_t k = 0; k < v->type_dir_seen.count; k++)
-                    if (strcmp(v->type_dir_owner.items[k], owner) == 0 &&
-                        strcmp(nm(((const gql_node *)v->type_dir_seen.items[k])->u.directive.name),
-                               name) == 0)
-                        prev = v->type_dir_seen.items[k];
-            } else {
-                for (size_t k = 0; k < local.count; k++)
-                    if (strcmp(nm(((const gql_node *)local.items[k])->u.directive.name), name) == 0)
-                        prev = local.items[k];
-            }
-            if (prev) {
-                const gql_node *ns[2] = {prev, d};
-                report(v, ns, 2, "The directive \"@%s\" can only be used once at this location.",
-                       name);
-            } else if (owner) {
-                pv_push(v, &v->type_dir_seen, d);
-                pv_push(v, &v->type_dir_owner, owner);
-            } else {
-                pv_push(v, &local, d);
+            if (distinct != 1) {
+                report(v, &n, 1, "OneOf Input Object \"%s\" must specify exactly one key.",
+                       t->name);
+            } else if (last->u.argument.value->kind == GQL_NULL_VALUE) {
+                report(v, &n, 1, "Field \"%s.%s\" must be non-null.", t->name,
+                       nm(last->u.argument.name));
             }
         }
         return 0;
     }
-    case R_KNOWN_ARGS:
-        if (n->kind == GQL_DIRECTIVE) {
-            const char *name = nm(n->u.directive.name);
-            const gql_node *dd = doc_directive_def(v, name);
-            const gql_directive *sd = dd ? NULL : gql_schema_directive(v->s, name);
-            if (!dd && !sd) return 1;
-            size_t nk = dd ? dd->u.directive_def.arguments.count : sd->nargs;
-            const char **known = V_alloc(v, (nk + 1) * sizeof *known);
-            size_t k2 = 0;
-            for (size_t i = 0; i < nk; i++) {
-                const char *an = dd ? nm(dd->u.directive_def.arguments.items[i]->u.field_def.name)
-                                    : sd->args[i].name;
-                bool dup = false;
-                for (size_t q = 0; q < k2; q++)
-                    if (strcmp(known[q], an) == 0) dup = true;
-                if (!dup) known[k2++] = an;
-            }
-            for (size_t i = 0; i < n->u.directive.arguments.count; i++) {
-                const gql_node *a = n->u.directive.arguments.items[i];
-                const char *an = nm(a->u.argument.name);
-                bool ok = false;
-                for (size_t q = 0; q < k2; q++)
-                    if (strcmp(known[q], an) == 0) ok = true;
-                if (ok) continue;
-                gql_sb head = {0};
-                gql_sb_addf(&head, "Unknown argument \"%s\" on directive \"@%s\".", an, name);
-                report1(v, a, with_suggestions(v, sb_keep(v, &head), NULL, an, known, k2));
-            }
-            return 1;
-        }
-        if (n->kind == GQL_ARGUMENT) {
-            const gql_field *fd = ti_field(ti);
-            const gql_type *pt = ti_parent(ti);
-            if (!ti->argument && fd && pt) {
-                const char *an = nm(n->u.argument.name);
-                const char **names = V_alloc(v, (fd->nargs + 1) * sizeof *names);
-                for (size_t i = 0; i < fd->nargs; i++)
-                    names[i] = fd->args[i].name;
-                gql_sb head = {0};
-                gql_sb_addf(&head, "Unknown argument \"%s\" on field \"%s.%s\".", an, pt->name,
-                            fd->name);
-                report1(v, n, with_suggestions(v, sb_keep(v, &head), NULL, an, names, fd->nargs));
-            }
-        }
-        return 0;
-    case R_UNIQUE_ARGS:
-        if (n->kind == GQL_FIELD || n->kind == GQL_DIRECTIVE) {
-            const gql_list *args =
-                n->kind == GQL_FIELD ? &n->u.field.arguments : &n->u.directive.arguments;
-            if (args->count < 2) return 0;
-            const char **names = V_alloc(v, (args->count + 1) * sizeof *names);
-            const gql_node **nodes = V_alloc(v, (args->count + 1) * sizeof *nodes);
-            for (size_t i = 0; i < args->count; i++) {
-                names[i] = nm(args->items[i]->u.argument.name);
-                nodes[i] = args->items[i]->u.argument.name;
-            }
-            name_groups g = group_names(v, names, nodes, args->count);
-            for (size_t i = 0; i < g.count; i++)
-                if (g.items[i].count > 1)
-                    report(v, (const gql_node *const *)g.items[i].items, g.items[i].count,
-                           "There can be only one argument named \"%s\".", nm(g.items[i].items[0]));
-        }
-        return 0;
-    case R_VALUES:
-        switch (n->kind) {
-        case GQL_LIST_VALUE: {
-            const gql_tref *t = gql_tref_nullable(ti_parent_input(ti));
-            if (!t || t->kind != GQL_REF_LIST) {
-                values_is_valid(v, n);
-                return 1;
-            }
-            return 0;
-        }
-        case GQL_OBJECT_VALUE: {
-            const gql_type *t = gql_tref_named(ti_input(ti));
-            if (!t || t->kind != GQL_TYPE_INPUT_OBJECT) {
-                values_is_valid(v, n);
-                return 1;
-            }
-            for (size_t i = 0; i < t->ninput_fields; i++) {
-                const gql_input_value *f = &t->input_fields[i];
-                bool given = false;
-                for (size_t k = 0; k < n->u.object.fields.count; k++)
-                    if (strcmp(nm(n->u.object.fields.items[k]->u.argument.name), f->name) == 0)
-                        given = true;
-                if (!given && gql_tref_is_non_null(f->type) && !f->default_value)
-                    report(v, &n, 1, "Field \"%s.%s\" of required type \"%s\" was not provided.",
-                           t->name, f->name, tref_str(v, f->type));
-            }
-            if (t->one_of) {
-                /* keyMap: distinct names, the last node of a name wins */
-                size_t distinct = 0;
-                const gql_node *last = NULL;
-                for (size_t k = 0; k < n->u.object.fields.count; k++) {
-                    const char *fn = nm(n->u.object.fields.items[k]->u.argument.name);
-                    bool seen = false;
-                    for (size_t q = 0; q < k; q++)
-                        if (strcmp(nm(n->u.object.fields.items[q]->u.argument.name), fn) == 0)
-                            seen = true;
-                    if (!seen) distinct++;
-                    last = n->u.object.fields.items[k];
-                }
-                if (distinct != 1) {
-                    report(v, &n, 1, "OneOf Input Object \"%s\" must specify exactly one key.",
-                           t->name);
-                } else if (last->u.argument.value->kind == GQL_NULL_VALUE) {
-                    report(v, &n, 1, "Field \"%s.%s\" must be non-null.", t->name,
-                           nm(last->u.argument.name));
-                }
-            }
-            return 0;
-        }
-        case GQL_OBJECT_FIELD: {
-            const gql_type *pt = gql_tref_named(ti_parent_input(ti));
-            if (!ti_input(ti) && pt && pt->kind == GQL_TYPE_INPUT_OBJECT) {
-                const char *fn = nm(n->u.argument.name);
-                const char **names = V_alloc(v, (pt->ninput_fields + 1) * sizeof *names);
-                for (size_t i = 0; i < pt->ninput_fields; i++)
-                    names[i] = pt->input_fields[i].name;
-                gql_sb head = {0};
-                gql_sb_addf(&head, "Field \"%s\" is not defined by type \"%s\".", fn, pt->name);
-                report1(v, n,
-                        with_suggestions(v, sb_keep(v, &head), NULL, fn, names, pt->ninput_fields));
-            }
-            return 0;
-        }
-        case GQL_NULL_VALUE:
-            if (gql_tref_is_non_null(ti_input(ti)))
-                report(v, &n, 1, "Expected value of type \"%s\", found null.",
-                       tref_str(v, ti_input(ti)));
-            return 0;
-        case GQL_ENUM_VALUE:
-        case GQL_INT_VALUE:
-        case GQL_FLOAT_VALUE:
-        case GQL_STRING_VALUE:
-        case GQL_BOOLEAN_VALUE:
-            values_is_valid(v, n);
-            return 0;
-        default:
-            return 0;
-        }
-    case R_VARS_ALLOWED:
-        if (n->kind == GQL_OPERATION_DEFINITION) v->var_defs_allowed.count = 0;
-        if (n->kind == GQL_VARIABLE_DEFINITION) pv_push(v, &v->var_defs_allowed, n);
-        return 0;
-    case R_OVERLAP:
-        if (n->kind == GQL_SELECTION_SET) rule_overlap(v, n, parent);
-        return 0;
-    case R_UNIQUE_INPUT:
-        if (n->kind == GQL_OBJECT_VALUE) {
-            pv_push(v, &v->input_names_stack, V_alloc(v, sizeof(smap)));
-        } else if (n->kind == GQL_OBJECT_FIELD && v->input_names_stack.count) {
+    case GQL_OBJECT_FIELD: {
+        const gql_type *pt = gql_tref_named(ti_parent_input(ti));
+        if (!ti_input(ti) && pt && pt->kind == GQL_TYPE_INPUT_OBJECT) {
             const char *fn = nm(n->u.argument.name);
-            smap *known = (smap *)v->input_names_stack.items[v->input_names_stack.count - 1];
-            uintptr_t *prev = sm_slot(v, known, fn, true);
-            if (*prev) {
-                const gql_node *ns[2] = {(const gql_node *)*prev, n->u.argument.name};
-                report(v, ns, 2, "There can be only one input field named \"%s\".", fn);
-            } else {
-                *prev = (uintptr_t)n->u.argument.name;
-            }
+            const char **names = V_alloc(v, (pt->ninput_fields + 1) * sizeof *names);
+            for (size_t i = 0; i < pt->ninput_fields; i++)
+                names[i] = pt->input_fields[i].name;
+            gql_sb head = {0};
+            gql_sb_addf(&head, "Field \"%s\" is not defined by type \"%s\".", fn, pt->name);
+            report1(v, n,
+                    with_suggestions(v, sb_keep(v, &head), NULL, fn, names, pt->ninput_fields));
         }
         return 0;
-    case R_MAX_INTRO:
-        if (n->kind == GQL_FIELD) {
-            const char *fname = nm(n->u.field.name);
-            if (strcmp(fname, "__schema") == 0 || strcmp(fname, "__type") == 0) {
-                smap visited = {0};
-                if (check_intro_depth(v, n, &visited, 0)) {
-                    report1(v, n, "Maximum introspection depth exceeded");
-                    return 1;
-                }
-            }
-        }
+    }
+    case GQL_NULL_VALUE:
+        if (gql_tref_is_non_null(ti_input(ti)))
+            report(v, &n, 1, "Expected value of type \"%s\", found null.",
+                   tref_str(v, ti_input(ti)));
+        return 0;
+    case GQL_ENUM_VALUE:
+    case GQL_INT_VALUE:
+    case GQL_FLOAT_VALUE:
+    case GQL_STRING_VALUE:
+    case GQL_BOOLEAN_VALUE:
+        values_is_valid(v, n);
         return 0;
     default:
         return 0;
     }
 }
 
-static void rule_leave(vctx *v, int r, const gql_node *n) {
+/* ProvidedRequiredArgumentsRule: on leaving a node. */
+static void provided_required_arguments_leave(vctx *v, const gql_node *n) {
     tinfo *ti = &v->ti;
-    switch (r) {
-    case R_NO_UNUSED_FRAG:
-        if (n->kind == GQL_DOCUMENT) {
-            const ptr_vec *used = referenced_fragments(v, (const gql_node *const *)v->op_defs.items,
-                                                       v->op_defs.count);
-            smap used_names = {0};
-            for (size_t k = 0; k < used->count; k++)
-                *sm_slot(v, &used_names, nm(((const gql_node *)used->items[k])->u.fragment.name),
-                         true) = 1;
-            for (size_t i = 0; i < v->frag_defs.count; i++) {
-                const gql_node *f = v->frag_defs.items[i];
-                const char *fname = nm(f->u.fragment.name);
-                if (!sm_get(&used_names, fname, NULL))
-                    report(v, &f, 1, "Fragment \"%s\" is never used.", fname);
-            }
+    if (n->kind == GQL_FIELD) {
+        const gql_field *fd = ti_field(ti);
+        if (!fd) return;
+        for (size_t i = 0; i < fd->nargs; i++) {
+            const gql_input_value *a = &fd->args[i];
+            if (!gql_tref_is_non_null(a->type) || a->default_value) continue;
+            bool given = false;
+            for (size_t k = 0; k < n->u.field.arguments.count; k++)
+                if (strcmp(nm(n->u.field.arguments.items[k]->u.argument.name), a->name) == 0)
+                    given = true;
+            if (!given)
+                report(v, &n, 1,
+                       "Field \"%s\" argument \"%s\" of type \"%s\" is required, but it was "
+                       "not provided.",
+                       fd->name, a->name, tref_str(v, a->type));
         }
-        break;
-    case R_NO_UNDEF_VARS:
-        if (n->kind == GQL_OPERATION_DEFINITION) {
-            const usage_vec u = *recursive_usages(v, n);
-            smap defined = {0};
-            for (size_t k = 0; k < v->var_defined.count; k++)
-                *sm_slot(v, &defined,
-                         gql_name_str(((const gql_node *)v->var_defined.items[k])
-                                          ->u.variable_definition.variable),
-                         true) = 1;
-            for (size_t i = 0; i < u.count; i++) {
-                const char *vn = gql_name_str(u.items[i].node);
-                if (sm_get(&defined, vn, NULL)) continue;
-                const gql_node *ns[2] = {u.items[i].node, n};
-                if (n->u.operation.name)
-                    report(v, ns, 2, "Variable \"$%s\" is not defined by operation \"%s\".", vn,
-                           nm(n->u.operation.name));
-                else
-                    report(v, ns, 2, "Variable \"$%s\" is not defined.", vn);
-            }
-        }
-        break;
-    case R_NO_UNUSED_VARS:
-        if (n->kind == GQL_OPERATION_DEFINITION) {
-            const usage_vec u = *recursive_usages(v, n);
-            smap used_vars = {0};
-            for (size_t k = 0; k < u.count; k++)
-                *sm_slot(v, &used_vars, gql_name_str(u.items[k].node), true) = 1;
-            for (size_t i = 0; i < v->var_defs_unused.count; i++) {
-                const gql_node *d = v->var_defs_unused.items[i];
-                const char *vn = gql_name_str(d->u.variable_definition.variable);
-                if (sm_get(&used_vars, vn, NULL)) continue;
-                if (n->u.operation.name)
-                    report(v, &d, 1, "Variable \"$%s\" is never used in operation \"%s\".", vn,
-                           nm(n->u.operation.name));
-                else
-                    report(v, &d, 1, "Variable \"$%s\" is never used.", vn);
-            }
-        }
-        break;
-    case R_PROVIDED_ARGS:
-        if (n->kind == GQL_FIELD) {
-            const gql_field *fd = ti_field(ti);
-            if (!fd) break;
-            for (size_t i = 0; i < fd->nargs; i++) {
-                const gql_input_value *a = &fd->args[i];
+    } else if (n->kind == GQL_DIRECTIVE) {
+        const char *name = nm(n->u.directive.name);
+        const gql_node *dd = doc_directive_def(v, name);
+        const gql_directive *sd = dd ? NULL : gql_schema_directive(v->s, name);
+        if (!dd && !sd) return;
+        size_t na = dd ? dd->u.directive_def.arguments.count : sd->nargs;
+        for (size_t i = 0; i < na; i++) {
+            const char *an;
+            const char *ts;
+            if (dd) {
+                const gql_node *ad = dd->u.directive_def.arguments.items[i];
+                if (ad->u.field_def.type->kind != GQL_NON_NULL_TYPE ||
+                    ad->u.field_def.default_value)
+                    continue;
+                an = nm(ad->u.field_def.name);
+                ts = print_node(v, ad->u.field_def.type);
+            } else {
+                const gql_input_value *a = &sd->args[i];
                 if (!gql_tref_is_non_null(a->type) || a->default_value) continue;
-                bool given = false;
-                for (size_t k = 0; k < n->u.field.arguments.count; k++)
-                    if (strcmp(nm(n->u.field.arguments.items[k]->u.argument.name), a->name) == 0)
-                        given = true;
-                if (!given)
-                    report(v, &n, 1,
-                           "Field \"%s\" argument \"%s\" of type \"%s\" is required, but it was "
-                           "not provided.",
-                           fd->name, a->name, tref_str(v, a->type));
+                an = a->name;
+                ts = tref_str(v, a->type);
             }
-        } else if (n->kind == GQL_DIRECTIVE) {
-            const char *name = nm(n->u.directive.name);
-            const gql_node *dd = doc_directive_def(v, name);
-            const gql_directive *sd = dd ? NULL : gql_schema_directive(v->s, name);
-            if (!dd && !sd) break;
-            size_t na = dd ? dd->u.directive_def.arguments.count : sd->nargs;
-            for (size_t i = 0; i < na; i++) {
-                const char *an;
-                const char *ts;
-                if (dd) {
-                    const gql_node *ad = dd->u.directive_def.arguments.items[i];
-                    if (ad->u.field_def.type->kind != GQL_NON_NULL_TYPE ||
-                        ad->u.field_def.default_value)
-                        continue;
-                    an = nm(ad->u.field_def.name);
-                    ts = print_node(v, ad->u.field_def.type);
-                } else {
-                    const gql_input_value *a = &sd->args[i];
-                    if (!gql_tref_is_non_null(a->type) || a->default_value) continue;
-                    an = a->name;
-                    ts = tref_str(v, a->type);
-                }
-                bool given = false;
-                for (size_t k = 0; k < n->u.directive.arguments.count; k++)
-                    if (strcmp(nm(n->u.directive.arguments.items[k]->u.argument.name), an) == 0)
-                        given = true;
-                if (!given)
-                    report(v, &n, 1,
-                           "Directive \"@%s\" argument \"%s\" of type \"%s\" is required, but it "
-                           "was not provided.",
-                           name, an, ts);
-            }
+            bool given = false;
+            for (size_t k = 0; k < n->u.directive.arguments.count; k++)
+                if (strcmp(nm(n->u.directive.arguments.items[k]->u.argument.name), an) == 0)
+                    given = true;
+            if (!given)
+                report(v, &n, 1,
+                       "Directive \"@%s\" argument \"%s\" of type \"%s\" is required, but it "
+                       "was not provided.",
+                       name, an, ts);
         }
-        break;
-    case R_VARS_ALLOWED:
-        if (n->kind == GQL_OPERATION_DEFINITION) {
-            const usage_vec u = *recursive_usages(v, n);
-            smap defs = {0}; /* name -> the last definition of it */
-            for (size_t k = 0; k < v->var_defs_allowed.count; k++) {
-                const gql_node *d = v->var_defs_allowed.items[k];
-                *sm_slot(v, &defs, gql_name_str(d->u.variable_definition.variable), true) =
-                    (uintptr_t)d;
-            }
-            for (size_t i = 0; i < u.count; i++) {
-                const usage *us = &u.items[i];
-                const char *vn = gql_name_str(us->node);
-                uintptr_t vdp = 0;
-                sm_get(&defs, vn, &vdp);
-                const gql_node *vd = (const gql_node *)vdp;
-                if (!vd || !us->type) continue;
-                const gql_tref *vt = type_from_ast(v, vd->u.variable_definition.type);
-                const gql_node *ns[2] = {vd, us->node};
-                if (vt && !variable_allowed(v, vt, vd->u.variable_definition.default_value,
-                                            us->type, us->default_value))
-                    report(v, ns, 2,
-                           "Variable \"$%s\" of type \"%s\" used in position expecting type "
-                           "\"%s\".",
-                           vn, tref_str(v, vt), tref_str(v, us->type));
-                const gql_type *pt = us->parent_type && us->parent_type->kind == GQL_REF_NAMED
-                                         ? us->parent_type->named
-                                         : NULL;
-                if (pt && pt->kind == GQL_TYPE_INPUT_OBJECT && pt->one_of &&
-                    !gql_tref_is_non_null(vt))
-                    report(v, ns, 2,
-                           "Variable \"$%s\" is of type \"%s\" but must be non-nullable to be used "
-                           "for OneOf Input Object \"%s\".",
-                           vn, vt ? tref_str(v, vt) : "undefined", pt->name);
-            }
-        }
-        break;
-    case R_UNIQUE_INPUT:
-        if (n->kind == GQL_OBJECT_VALUE) {
-            if (v->input_names_stack.count) v->input_names_stack.count--;
-        }
-        break;
-    default:
-        break;
     }
+}
+
+/* VariablesInAllowedPositionRule: on entering a node; nonzero skips the subtree for this rule. */
+static int variables_in_allowed_position_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                               walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_OPERATION_DEFINITION) v->var_defs_allowed.count = 0;
+    if (n->kind == GQL_VARIABLE_DEFINITION) pv_push(v, &v->var_defs_allowed, n);
+    return 0;
+}
+
+/* VariablesInAllowedPositionRule: on leaving a node. */
+static void variables_in_allowed_position_leave(vctx *v, const gql_node *n) {
+    if (n->kind == GQL_OPERATION_DEFINITION) {
+        const usage_vec u = *recursive_usages(v, n);
+        smap defs = {0}; /* name -> the last definition of it */
+        for (size_t k = 0; k < v->var_defs_allowed.count; k++) {
+            const gql_node *d = v->var_defs_allowed.items[k];
+            *sm_slot(v, &defs, gql_name_str(d->u.variable_definition.variable), true) =
+                (uintptr_t)d;
+        }
+        for (size_t i = 0; i < u.count; i++) {
+            const usage *us = &u.items[i];
+            const char *vn = gql_name_str(us->node);
+            uintptr_t vdp = 0;
+            sm_get(&defs, vn, &vdp);
+            const gql_node *vd = (const gql_node *)vdp;
+            if (!vd || !us->type) continue;
+            const gql_tref *vt = type_from_ast(v, vd->u.variable_definition.type);
+            const gql_node *ns[2] = {vd, us->node};
+            if (vt && !variable_allowed(v, vt, vd->u.variable_definition.default_value, us->type,
+                                        us->default_value))
+                report(v, ns, 2,
+                       "Variable \"$%s\" of type \"%s\" used in position expecting type "
+                       "\"%s\".",
+                       vn, tref_str(v, vt), tref_str(v, us->type));
+            const gql_type *pt = us->parent_type && us->parent_type->kind == GQL_REF_NAMED
+                                     ? us->parent_type->named
+                                     : NULL;
+            if (pt && pt->kind == GQL_TYPE_INPUT_OBJECT && pt->one_of && !gql_tref_is_non_null(vt))
+                report(v, ns, 2,
+                       "Variable \"$%s\" is of type \"%s\" but must be non-nullable to be used "
+                       "for OneOf Input Object \"%s\".",
+                       vn, vt ? tref_str(v, vt) : "undefined", pt->name);
+        }
+    }
+}
+
+/* OverlappingFieldsCanBeMergedRule: on entering a node; nonzero skips the subtree for this rule. */
+static int overlapping_fields_can_be_merged_enter(vctx *v, const gql_node *n,
+                                                  const gql_node *parent, walker *w) {
+    (void)w;
+    if (n->kind == GQL_SELECTION_SET) rule_overlap(v, n, parent);
+    return 0;
+}
+
+/* UniqueInputFieldNamesRule: on entering a node; nonzero skips the subtree for this rule. */
+static int unique_input_field_names_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                          walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_OBJECT_VALUE) {
+        pv_push(v, &v->input_names_stack, V_alloc(v, sizeof(smap)));
+    } else if (n->kind == GQL_OBJECT_FIELD && v->input_names_stack.count) {
+        const char *fn = nm(n->u.argument.name);
+        smap *known = (smap *)v->input_names_stack.items[v->input_names_stack.count - 1];
+        uintptr_t *prev = sm_slot(v, known, fn, true);
+        if (*prev) {
+            const gql_node *ns[2] = {(const gql_node *)*prev, n->u.argument.name};
+            report(v, ns, 2, "There can be only one input field named \"%s\".", fn);
+        } else {
+            *prev = (uintptr_t)n->u.argument.name;
+        }
+    }
+    return 0;
+}
+
+/* UniqueInputFieldNamesRule: on leaving a node. */
+static void unique_input_field_names_leave(vctx *v, const gql_node *n) {
+    if (n->kind == GQL_OBJECT_VALUE) {
+        if (v->input_names_stack.count) v->input_names_stack.count--;
+    }
+}
+
+/* MaxIntrospectionDepthRule: on entering a node; nonzero skips the subtree for this rule. */
+static int max_introspection_depth_enter(vctx *v, const gql_node *n, const gql_node *parent,
+                                         walker *w) {
+    (void)parent;
+    (void)w;
+    if (n->kind == GQL_FIELD) {
+        const char *fname = nm(n->u.field.name);
+        if (strcmp(fname, "__schema") == 0 || strcmp(fname, "__type") == 0) {
+            smap visited = {0};
+            if (check_intro_depth(v, n, &visited, 0)) {
+                report1(v, n, "Maximum introspection depth exceeded");
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The rule table, indexed by the enum at the top (the order the rules run in, so the order of
+ * their errors): each graphql-js 16.15.0 rule by its exported name, the function run when the
+ * walk enters a node (nonzero: skip that node's subtree for this rule) and, when the rule
+ * needs one, the function run when it leaves the node. One function per rule and event. */
+typedef struct rule_def {
+    const char *name; /* graphql-js export, e.g. "NoUnusedVariablesRule" */
+    int (*enter)(vctx *v, const gql_node *n, const gql_node *parent, walker *w);
+    void (*leave)(vctx *v, const gql_node *n);
+} rule_def;
+
+static const rule_def k_rules[R_COUNT] = {
+    [R_EXEC] = {"ExecutableDefinitionsRule", executable_definitions_enter, NULL},
+    [R_UNIQUE_OP] = {"UniqueOperationNamesRule", unique_operation_names_enter, NULL},
+    [R_LONE_ANON] = {"LoneAnonymousOperationRule", lone_anonymous_operation_enter, NULL},
+    [R_SINGLE_SUB] = {"SingleFieldSubscriptionsRule", single_field_subscriptions_enter, NULL},
+    [R_KNOWN_TYPES] = {"KnownTypeNamesRule", known_type_names_enter, NULL},
+    [R_FRAG_COMPOSITE] = {"FragmentsOnCompositeTypesRule", fragments_on_composite_types_enter,
+                          NULL},
+    [R_VARS_INPUT] = {"VariablesAreInputTypesRule", variables_are_input_types_enter, NULL},
+    [R_SCALAR_LEAFS] = {"ScalarLeafsRule", scalar_leafs_enter, NULL},
+    [R_FIELDS_CORRECT] = {"FieldsOnCorrectTypeRule", fields_on_correct_type_enter, NULL},
+    [R_UNIQUE_FRAG] = {"UniqueFragmentNamesRule", unique_fragment_names_enter, NULL},
+    [R_KNOWN_FRAG] = {"KnownFragmentNamesRule", known_fragment_names_enter, NULL},
+    [R_NO_UNUSED_FRAG] = {"NoUnusedFragmentsRule", no_unused_fragments_enter,
+                          no_unused_fragments_leave},
+    [R_POSSIBLE_SPREADS] = {"PossibleFragmentSpreadsRule", possible_fragment_spreads_enter, NULL},
+    [R_NO_FRAG_CYCLES] = {"NoFragmentCyclesRule", no_fragment_cycles_enter, NULL},
+    [R_UNIQUE_VARS] = {"UniqueVariableNamesRule", unique_variable_names_enter, NULL},
+    [R_NO_UNDEF_VARS] = {"NoUndefinedVariablesRule", no_undefined_variables_enter,
+                         no_undefined_variables_leave},
+    [R_NO_UNUSED_VARS] = {"NoUnusedVariablesRule", no_unused_variables_enter,
+                          no_unused_variables_leave},
+    [R_KNOWN_DIRS] = {"KnownDirectivesRule", known_directives_enter, NULL},
+    [R_UNIQUE_DIRS] = {"UniqueDirectivesPerLocationRule", unique_directives_per_location_enter,
+                       NULL},
+    [R_KNOWN_ARGS] = {"KnownArgumentNamesRule", known_argument_names_enter, NULL},
+    [R_UNIQUE_ARGS] = {"UniqueArgumentNamesRule", unique_argument_names_enter, NULL},
+    [R_VALUES] = {"ValuesOfCorrectTypeRule", values_of_correct_type_enter, NULL},
+    [R_PROVIDED_ARGS] = {"ProvidedRequiredArgumentsRule", NULL, provided_required_arguments_leave},
+    [R_VARS_ALLOWED] = {"VariablesInAllowedPositionRule", variables_in_allowed_position_enter,
+                        variables_in_allowed_position_leave},
+    [R_OVERLAP] = {"OverlappingFieldsCanBeMergedRule", overlapping_fields_can_be_merged_enter,
+                   NULL},
+    [R_UNIQUE_INPUT] = {"UniqueInputFieldNamesRule", unique_input_field_names_enter,
+                        unique_input_field_names_leave},
+    [R_MAX_INTRO] = {"MaxIntrospectionDepthRule", max_introspection_depth_enter, NULL},
+};
+
+static int rule_enter(vctx *v, int r, const gql_node *n, const gql_node *parent, walker *w) {
+    return k_rules[r].enter ? k_rules[r].enter(v, n, parent, w) : 0;
+}
+
+static void rule_leave(vctx *v, int r, const gql_node *n) {
+    if (k_rules[r].leave) k_rules[r].leave(v, n);
 }
 
 static int main_enter(walker *w, const gql_node *n, const gql_node *parent) {

@@ -17,6 +17,10 @@
 
 int auth_validate_invite(json_t *in, err_t *e);
 int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+/* invite_member (internal, no route): the same for the member service's `invite: true`, which
+ * has just created the member in that club; checks the club's suspension on auth's own table
+ * instead of calling member back (see auth_accounts.c). */
+int auth_invite_member(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int auth_validate_token_password(json_t *in, err_t *e);
 int auth_register(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int auth_validate_forgot(json_t *in, err_t *e);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cursor.h"
 #include "core/json.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
@@ -108,17 +109,9 @@ int auth_validate_audit_list(json_t *in, err_t *e) {
     if (s && !jsonx_is_uuid(s))
         return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
     if (jsonx_string(in, "action", 0, 1, 64, &s, e) != 0) return -1;
-    if (jsonx_string(in, "after", 0, 1, 80, &s, e) != 0) return -1;
-    if (s) {
-        /* <microseconds since the epoch>_<audit id>, as returned in next_cursor */
-        const char *u = strchr(s, '_');
-        int ok = u && u > s && u - s <= 20 && jsonx_is_uuid(u + 1);
-        for (const char *p = s; ok && p < u; p++)
-            if (!isdigit((unsigned char)*p)) ok = 0;
-        if (!ok)
-            return err_set(e, 400, "invalid_cursor", "after",
-                           "after must be a next_cursor value returned by this list");
-    }
+    if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
+    cursor_t cur;
+    if (s && cursor_decode(s, "audit", "iu", "after", &cur, e) != 0) return -1;
     return 0;
 }
 
@@ -329,28 +322,25 @@ int auth_user_enable(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
  * club's with club_id). Keyset pagination on (at, id). */
 int auth_audit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     long long limit = 50;
-    char lim[24], cursor_us[24] = "";
+    char lim[24];
+    cursor_t cur;
     const char *after = json_string_value(json_object_get(in, "after"));
     const char *user_id = json_string_value(json_object_get(in, "user_id"));
     const char *action = json_string_value(json_object_get(in, "action"));
     const char *club = json_string_value(json_object_get(in, "club_id"));
-    const char *cursor_id = NULL;
     db_tx_t *tx = NULL;
     jsonx_int(in, "limit", 0, 1, 100, 50, &limit, e);
     snprintf(lim, sizeof lim, "%lld", limit + 1);
-    if (after) {
-        const char *u = strchr(after, '_');
-        snprintf(cursor_us, sizeof cursor_us, "%.*s", (int)(u - after), after);
-        cursor_id = u + 1;
-    }
+    if (after && cursor_decode(after, "audit", "iu", "after", &cur, e) != 0) return -1;
     if (svc_begin(call, &tx, e) != 0) return -1;
-    const char *p[] = {after ? cursor_us : NULL, cursor_id, user_id, action, club, lim};
+    const char *p[] = {
+        after ? cur.key[0] : NULL, after ? cur.key[1] : NULL, user_id, action, club, lim};
     PGresult *r = db_exec(
         tx,
         "SELECT jsonb_build_object('id', id, 'at', at, 'club_id', CASE WHEN club_id = "
         "'" AUTH_NETWORK_CLUB "' THEN NULL ELSE club_id END, 'actor_id', actor_id, 'user_id', "
         "user_id, 'action', action, 'ip', ip, 'detail', detail)::text, "
-        "(extract(epoch FROM at) * 1000000)::bigint || '_' || id FROM auth.audit WHERE "
+        "(extract(epoch FROM at) * 1000000)::bigint, id FROM auth.audit WHERE "
         "($1::bigint IS NULL OR (at, id) < ('epoch'::timestamptz + $1::bigint * interval "
         "'1 microsecond', $2::uuid)) AND ($3::uuid IS NULL OR user_id = $3::uuid) AND "
         "($4::text IS NULL OR action = $4) AND ($5::uuid IS NULL OR club_id = $5::uuid) "
@@ -366,14 +356,17 @@ int auth_audit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
         json_t *row = json_loads(PQgetvalue(r, i, 0), 0, NULL);
         if (row) json_array_append_new(items, row);
     }
-    json_t *next = n > limit ? json_string(PQgetvalue(r, shown - 1, 1)) : json_null();
+    json_t *cursors = cursor_rows(r, shown, 1, "audit", "iu"); /* next_cursor: the last */
+    json_t *next =
+        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);
     if (db_commit(tx, e) != 0) {
         json_decref(items);
+        json_decref(cursors);
         json_decref(next);
         return -1;
     }
-    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
     return 0;
 }
 
@@ -447,16 +440,8 @@ int auth_role_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
                                 json_string_value(p));
         if (len >= sizeof perms) return err_set(e, 422, "invalid_field", "permissions", "too long");
     }
+    if (auth_require_active_club_id(call, club, e) != 0) return -1;
     if (svc_begin(call, &tx, e) != 0) return -1;
-    const char *pc[] = {club};
-    r = db_exec(tx, "SELECT 1 FROM member.clubs WHERE id = $1::uuid AND status = 'active'", 1, pc,
-                e);
-    if (!r) goto fail;
-    if (PQntuples(r) != 1) {
-        err_set(e, 422, "invalid_field", "club_id", "club_id names no active club");
-        goto fail;
-    }
-    PQclear(r);
     const char *q[] = {club, name, perms, c->user_id[0] ? c->user_id : NULL};
     r = db_exec(tx,
                 "INSERT INTO auth.roles (club_id, name, perms, created_by) VALUES ($1::uuid, $2, "

@@ -2,7 +2,8 @@
  *
  * Whenever sessions end (logout, session delete, admin revoke, disable, password change or
  * reset, refresh reuse, expiry found at refresh) or a club is suspended, the auth service
- * publishes the ids on the core NATS subject `auth.revoked` after its transaction commits:
+ * publishes the ids on the core NATS subject `auth.revoked` after its transaction commits (the
+ * wire contract with token verifiers is lib/credentials/revocation.h):
  *   {"items":[{"kind":"session"|"club","id":"<uuid>","at":<Unix seconds>}, ...]}
  * Every process that verifies access tokens (src/gateway/authn.c) keeps them and refuses a
  * token of a revoked session, or of a suspended club issued at or before `at`, until it could
@@ -25,12 +26,7 @@
 
 #include "core/db.h"
 #include "core/service.h"
-
-#define AUTH_REVOKED_SUBJECT "auth.revoked"
-/* Clock skew and leeway allowance on top of the access-token lifetime: a revocation entry
- * lives access TTL + this many seconds (the verifier's leeway is 30 s, plus 30 s of skew
- * between the database clock and the signer's). */
-#define AUTH_REVOKED_SLACK_S 60
+#include "lib/credentials/revocation.h" /* AUTH_REVOKED_SUBJECT, AUTH_REVOKED_SLACK_S */
 
 /* Publishes sessions (array of session id strings, may be NULL or empty) and club (may be
  * NULL) as revoked now. Best effort after the commit: a failure is logged (gateways resync from

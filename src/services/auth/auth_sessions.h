@@ -24,6 +24,9 @@ int auth_session_delete(const svc_call_t *call, json_t *in, json_t **out, err_t 
 int auth_user_revoke_sessions(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int auth_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int auth_jwks(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+/* The contract access tokens are issued under, for the token verifiers (the gateway):
+ * {issuer, audience, access_ttl_s}. Internal (no route). */
+int auth_token_contract(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
 /* Opens a session for a user who has just proved who they are (password, then MFA when
  * enrolled) inside tx (scope: the user's club), and builds the login response:

@@ -11,6 +11,7 @@
 
 #include "core/json.h"
 #include "lib/credentials/password.h"
+#include "lib/credentials/throttle.h"
 
 static pthread_once_t g_sodium_once = PTHREAD_ONCE_INIT;
 static int g_sodium_ok;
@@ -19,14 +20,11 @@ static void sodium_start(void) {
     g_sodium_ok = sodium_init() >= 0;
 }
 
-int auth_conf_require(const cfg_t *cfg, err_t *e) {
+int auth_conf_require(const auth_settings_t *as, err_t *e) {
     pthread_once(&g_sodium_once, sodium_start);
     if (!g_sodium_ok) return err_set(e, 500, "internal", "", "libsodium failed to initialise");
-    if (!cfg || !cfg->auth_kek_set)
-        return err_set(e, 503, "auth_not_configured", "",
-                       "RECIPROCAL_AUTH_KEK is not set: the auth service needs a 32-byte "
-                       "key-encryption key (base64)");
-    return 0;
+    return cfg_key_require(as ? &as->kek : NULL, "RECIPROCAL_AUTH_KEK", 503, "auth_not_configured",
+                           e);
 }
 
 int auth_token_new(char out[AUTH_TOKEN_LEN + 1], err_t *e) {
@@ -46,29 +44,29 @@ void auth_sha256_hex(const char *s, size_t len, char out[AUTH_HASH_HEX]) {
     sodium_bin2hex(out, AUTH_HASH_HEX, h, sizeof h);
 }
 
-int auth_seal(const cfg_t *cfg, const unsigned char *pt, size_t n, unsigned char **out,
+int auth_seal(const auth_settings_t *as, const unsigned char *pt, size_t n, unsigned char **out,
               size_t *out_len, err_t *e) {
-    if (auth_conf_require(cfg, e) != 0) return -1;
+    if (auth_conf_require(as, e) != 0) return -1;
     size_t len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
     unsigned char *c = malloc(len);
     if (!c) return err_set(e, 500, "internal", "", "out of memory");
     randombytes_buf(c, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(c + crypto_secretbox_NONCEBYTES, pt, n, c, cfg->auth_kek);
+    crypto_secretbox_easy(c + crypto_secretbox_NONCEBYTES, pt, n, c, as->kek.key);
     *out = c;
     *out_len = len;
     return 0;
 }
 
-int auth_open(const cfg_t *cfg, const unsigned char *ct, size_t n, unsigned char **out,
+int auth_open(const auth_settings_t *as, const unsigned char *ct, size_t n, unsigned char **out,
               size_t *out_len, err_t *e) {
-    if (auth_conf_require(cfg, e) != 0) return -1;
+    if (auth_conf_require(as, e) != 0) return -1;
     if (n < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
         return err_set(e, 500, "internal", "", "sealed secret is truncated");
     size_t len = n - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
     unsigned char *p = malloc(len + 1);
     if (!p) return err_set(e, 500, "internal", "", "out of memory");
     if (crypto_secretbox_open_easy(p, ct + crypto_secretbox_NONCEBYTES,
-                                   n - crypto_secretbox_NONCEBYTES, ct, cfg->auth_kek) != 0) {
+                                   n - crypto_secretbox_NONCEBYTES, ct, as->kek.key) != 0) {
         free(p);
         return err_set(e, 500, "kek_mismatch", "",
                        "a stored secret does not decrypt with RECIPROCAL_AUTH_KEK (wrong key?)");
@@ -116,9 +114,7 @@ int auth_throttle_check(db_tx_t *tx, const char *subject, err_t *e) {
     if (!r) return -1;
     int wait = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
-    if (wait > 0)
-        return err_set(e, 429, "too_many_attempts", "",
-                       "Too many attempts. Try again in %d seconds.", wait < 1 ? 1 : wait);
+    if (wait > 0) return throttle_refuse(e, wait);
     return 0;
 }
 
@@ -152,14 +148,6 @@ int auth_throttle_reset(db_tx_t *tx, const char *subject, err_t *e) {
     auth_sha256_hex(subject, strlen(subject), key);
     const char *p[] = {key};
     return db_exec_cmd(tx, "DELETE FROM auth.throttle WHERE key_hash = $1", 1, p, e) < 0 ? -1 : 0;
-}
-
-int auth_retry_after(const err_t *e) {
-    if (!e || e->status != 429) return 0;
-    const char *p = strstr(e->message, "Try again in ");
-    if (!p) return 0;
-    int n = atoi(p + strlen("Try again in "));
-    return n > 0 ? n : 1;
 }
 
 /* ---------------------------------------------------------------- audit and events */
@@ -204,20 +192,39 @@ int auth_token_club(const svc_env_t *env, const char *kind, const char *hash, ch
     return db_commit(tx, e);
 }
 
-int auth_club_by_slug(const svc_call_t *call, const char *slug, char club[40], err_t *e) {
-    db_tx_t *tx = NULL;
+int auth_club_resolve(const svc_env_t *env, const svc_caller_t *caller, const char *key,
+                      const char *value, char club[40], int *active, err_t *e) {
+    json_t *in = json_pack("{s:s}", key, value), *out = NULL;
+    int status = 0;
     club[0] = 0;
-    if (svc_begin_in(call, "", &tx, e) != 0) return -1;
-    const char *p[] = {slug};
-    PGresult *r =
-        db_exec(tx, "SELECT id FROM member.clubs WHERE slug = $1 AND status = 'active'", 1, p, e);
-    if (!r) {
-        db_rollback(tx);
-        return -1;
+    *active = 0;
+    if (!in) return err_set(e, 500, "internal", "", "out of memory");
+    int rc = svc_call(env, "member", "resolve_club", caller, in, &status, &out, e);
+    json_decref(in);
+    json_t *c = json_object_get(out, "club");
+    const char *id = json_string_value(json_object_get(c, "id"));
+    const char *st = json_string_value(json_object_get(c, "status"));
+    if (rc == 0 && id) {
+        snprintf(club, 40, "%s", id);
+        *active = st && strcmp(st, "active") == 0;
     }
-    if (PQntuples(r) == 1) snprintf(club, 40, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return db_commit(tx, e);
+    json_decref(out);
+    return rc;
+}
+
+int auth_club_by_slug(const svc_call_t *call, const char *slug, char club[40], err_t *e) {
+    int active = 0;
+    if (auth_club_resolve(call->env, call->caller, "slug", slug, club, &active, e) != 0) return -1;
+    if (!active) club[0] = 0;
+    return 0;
+}
+
+int auth_require_active_club_id(const svc_call_t *call, const char *club_id, err_t *e) {
+    char club[40];
+    int active = 0;
+    if (auth_club_resolve(call->env, call->caller, "id", club_id, club, &active, e) != 0) return -1;
+    if (!active) return err_set(e, 422, "invalid_field", "club_id", "club_id names no active club");
+    return 0;
 }
 
 /* ---------------------------------------------------------------- validation */

@@ -1,9 +1,9 @@
 /* auth_util: what every part of the auth service shares: the check that the key-encryption key
- * (KEK, cfg->auth_kek from RECIPROCAL_AUTH_KEK; every RECIPROCAL_AUTH_* value lives in
- * core/config's table) is configured, and the small helpers around it: opaque token generation and
- * hashing, secretbox sealing with the KEK, bytea codecs, login throttling (auth.throttle), the
- * audit log and outbox events. Thread-safe; owns no state beyond libsodium's one-time
- * initialisation. */
+ * (KEK, auth_settings(env)->kek from RECIPROCAL_AUTH_KEK; every RECIPROCAL_AUTH_* value lives in
+ * the module's table, auth.c) is configured, and the small helpers around it: opaque token
+ * generation and hashing, secretbox sealing with the KEK, bytea codecs, login throttling
+ * (auth.throttle), the audit log and outbox events. Thread-safe; owns no state beyond libsodium's
+ * one-time initialisation. */
 #ifndef SERVICES_AUTH_AUTH_UTIL_H
 #define SERVICES_AUTH_AUTH_UTIL_H
 
@@ -14,6 +14,7 @@
 #include "core/db.h"
 #include "core/err.h"
 #include "core/service.h"
+#include "services/auth/auth.h"
 
 /* The tenant id of network administrators (they belong to no club). */
 #define AUTH_NETWORK_CLUB "00000000-0000-0000-0000-000000000000"
@@ -21,10 +22,10 @@
 #define AUTH_HASH_HEX 65  /* SHA-256 hex + NUL */
 #define AUTH_KEK_LEN 32
 
-/* 0 when RECIPROCAL_AUTH_KEK is configured (cfg->auth_kek_set), else -1 with 503
- * "auth_not_configured" naming the variable. The other RECIPROCAL_AUTH_* values are read from
- * cfg (core/config.h) directly. */
-int auth_conf_require(const cfg_t *cfg, err_t *e);
+/* 0 when RECIPROCAL_AUTH_KEK is configured (as->kek.set), else -1 with 503
+ * "auth_not_configured" naming the variable (cfg_key_require). The other RECIPROCAL_AUTH_*
+ * values are read from the settings (auth_settings(env)) directly. */
+int auth_conf_require(const auth_settings_t *as, err_t *e);
 
 /* 32 random bytes as base64url (43 chars). */
 int auth_token_new(char out[AUTH_TOKEN_LEN + 1], err_t *e);
@@ -32,9 +33,9 @@ int auth_token_new(char out[AUTH_TOKEN_LEN + 1], err_t *e);
 void auth_sha256_hex(const char *s, size_t len, char out[AUTH_HASH_HEX]);
 
 /* secretbox with the KEK: out = nonce || ciphertext (malloc'd). */
-int auth_seal(const cfg_t *cfg, const unsigned char *pt, size_t n, unsigned char **out,
+int auth_seal(const auth_settings_t *as, const unsigned char *pt, size_t n, unsigned char **out,
               size_t *out_len, err_t *e);
-int auth_open(const cfg_t *cfg, const unsigned char *ct, size_t n, unsigned char **out,
+int auth_open(const auth_settings_t *as, const unsigned char *ct, size_t n, unsigned char **out,
               size_t *out_len, err_t *e);
 
 /* bytea <-> PostgreSQL hex text ("\x0a1b..."). encode: malloc'd; decode: malloc'd. */
@@ -45,12 +46,11 @@ unsigned char *auth_bytea_decode(const char *s, size_t *n);
  * "acct|<club>|<lower email>" or "ip|<ip>". check: 429 "too_many_attempts" while locked (the
  * message ends with "Try again in N seconds."). fail: records a failure, locking the key for
  * 15 s x 2^(failures - max) (capped at 15 minutes) once failures >= max; failures older than
- * 15 minutes are forgotten. reset: forgets the key. */
+ * 15 minutes are forgotten. reset: forgets the key. The 429 is lib/credentials/throttle's
+ * (throttle_refuse), which the gateway reads back as Retry-After. */
 int auth_throttle_check(db_tx_t *tx, const char *subject, err_t *e);
 int auth_throttle_fail(db_tx_t *tx, const char *subject, int max, err_t *e);
 int auth_throttle_reset(db_tx_t *tx, const char *subject, err_t *e);
-/* Seconds named by a 429 error's message ("... Try again in N seconds."), 0 if none. */
-int auth_retry_after(const err_t *e);
 
 /* An audit row (club scope of the transaction); detail is stolen (decref'd). Events go
  * through svc_emit (core/service.h). */
@@ -63,8 +63,17 @@ const char *auth_caller_club(const svc_caller_t *c);
 int auth_token_club(const svc_env_t *env, const char *kind, const char *hash, char club[40],
                     err_t *e);
 
-/* The id of an active club from the public directory (member.clubs) by slug; "" when none. */
+/* Clubs belong to the member service: auth asks it (operation member.resolve_club, through
+ * svc_call: in this process or over NATS), never reads member.clubs, and never inside one of its
+ * own transactions. auth_club_resolve: the club whose key ("id" or "slug") is value; club = its
+ * id ("" when none), *active = 1 when its status is active. */
+int auth_club_resolve(const svc_env_t *env, const svc_caller_t *caller, const char *key,
+                      const char *value, char club[40], int *active, err_t *e);
+/* The id of an active club by slug; "" when none. */
 int auth_club_by_slug(const svc_call_t *call, const char *slug, char club[40], err_t *e);
+/* 0 when club_id names an active club, else 422 invalid_field club_id (not the suspension
+ * check: that is auth_require_club_active, on auth's own table). */
+int auth_require_active_club_id(const svc_call_t *call, const char *club_id, err_t *e);
 
 /* Validation helpers: the named string field holds an email / an opaque token. */
 int auth_v_email(json_t *in, const char *name, int required, err_t *e);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cursor.h"
 #include "core/json.h"
 
 static const char *const club_status_values[] = {"active", "suspended", NULL};
@@ -222,7 +223,7 @@ int clubs_validate_list(json_t *in, err_t *e) {
     long long limit;
     const char *s;
     if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    if (jsonx_string(in, "after", 0, 1, 200, &s, e) != 0) return -1;
+    if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
     if (jsonx_enum(in, "status", 0, club_status_values, &s, e) != 0) return -1;
     if (jsonx_enum(in, "facility", 0, facility_values, &s, e) != 0) return -1;
     if (jsonx_string(in, "country", 0, 2, 2, &s, e) != 0) return -1;
@@ -381,36 +382,24 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     long long limit = 20;
-    char limit_s[24], cursor_ts[64] = "", cursor_id[40] = "";
+    char limit_s[24];
+    cursor_t cur;
     jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
     snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
     const char *after = json_string_value(json_object_get(in, "after"));
-    if (after) {
-        size_t n = 0;
-        unsigned char *raw = jsonx_b64url_decode(after, &n);
-        char *bar = raw ? memchr(raw, '|', n) : NULL;
-        if (bar && (size_t)(bar - (char *)raw) < sizeof cursor_ts &&
-            n - (size_t)(bar - (char *)raw) - 1 < sizeof cursor_id) {
-            memcpy(cursor_ts, raw, (size_t)(bar - (char *)raw));
-            memcpy(cursor_id, bar + 1, n - (size_t)(bar - (char *)raw) - 1);
-        }
-        free(raw);
-        if (!cursor_ts[0] || !jsonx_is_uuid(cursor_id))
-            return err_set(e, 400, "invalid_cursor", "after",
-                           "after must be a next_cursor value returned by this list");
-    }
+    if (after && cursor_decode(after, "clubs", "Tu", "after", &cur, e) != 0) return -1;
     const char *p[] = {
         json_string_value(json_object_get(in, "country")),
         json_string_value(json_object_get(in, "status")),
         json_string_value(json_object_get(in, "facility")),
-        after ? cursor_ts : NULL,
-        after ? cursor_id : NULL,
+        after ? cur.key[0] : NULL,
+        after ? cur.key[1] : NULL,
         limit_s,
     };
     if (svc_begin(call, &tx, e) != 0) return -1;
     r = db_exec(tx,
                 "SELECT " CLUB_JSON ", to_char(created_at AT TIME ZONE 'UTC', "
-                "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || id FROM member.clubs "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), id FROM member.clubs "
                 "WHERE ($1::text IS NULL OR country = $1) AND ($2::text IS NULL OR status = $2) "
                 "AND ($3::text IS NULL OR facilities @> ARRAY[$3::text]) "
                 "AND ($4::timestamptz IS NULL OR (created_at, id) > ($4::timestamptz, $5::uuid)) "
@@ -431,14 +420,11 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         }
         json_array_append_new(items, club);
     }
-    json_t *next = json_null();
-    if (n > limit) {
-        const char *key = PQgetvalue(r, shown - 1, 1);
-        char *c = jsonx_b64url_encode((const unsigned char *)key, strlen(key));
-        next = json_string(c);
-        free(c);
-    }
-    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    /* every item's cursor (GraphQL edges map them), the last shown one is next_cursor */
+    json_t *cursors = cursor_rows(r, shown, 1, "clubs", "Tu");
+    json_t *next =
+        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
     rc = 0;
 done:
     PQclear(r);

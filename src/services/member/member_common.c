@@ -9,8 +9,8 @@
 
 #include "core/json.h"
 
-int m_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *scope, int *named_out,
-              err_t *e) {
+int member_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *scope, int *named_out,
+                   err_t *e) {
     const svc_caller_t *k = call->caller;
     memset(c, 0, sizeof *c);
     c->call = call;
@@ -44,10 +44,10 @@ static int club_missing(const PGresult *r, err_t *e) {
     return err_set(e, 404, "not_found", "club_id", "no club with this club_id");
 }
 
-int m_begin(const svc_call_t *call, json_t *in, mctx_t *c, err_t *e) {
+int member_begin(const svc_call_t *call, json_t *in, mctx_t *c, err_t *e) {
     db_scope_t scope;
     int named = 0;
-    if (m_prepare(call, in, c, &scope, &named, e) != 0) return -1;
+    if (member_prepare(call, in, c, &scope, &named, e) != 0) return -1;
     if (db_begin(call->env->db, &scope, &c->tx, e) != 0) return -1;
     if (named) {
         const char *p[] = {c->club_id};
@@ -59,11 +59,11 @@ int m_begin(const svc_call_t *call, json_t *in, mctx_t *c, err_t *e) {
     }
     return 0;
 fail:
-    m_rollback(c);
+    member_rollback(c);
     return -1;
 }
 
-int m_require_club(mctx_t *c, const db_scope_t *scope, err_t *e) {
+int member_require_club(mctx_t *c, const db_scope_t *scope, err_t *e) {
     err_t e2 = {0};
     const char *p[] = {c->club_id};
     PGresult *r = db_read(c->call->env->db, scope, k_club_exists_sql, 1, p, &e2);
@@ -73,23 +73,21 @@ int m_require_club(mctx_t *c, const db_scope_t *scope, err_t *e) {
     return missing ? -1 : 0;
 }
 
-int m_commit(mctx_t *c, err_t *e) {
+int member_commit(mctx_t *c, err_t *e) {
     return db_tx_commit(&c->tx, e);
 }
 
-void m_rollback(mctx_t *c) {
+void member_rollback(mctx_t *c) {
     db_tx_rollback(&c->tx);
 }
 
-int m_is_self(const mctx_t *c, const char *auth_user_id) {
+int member_is_self(const mctx_t *c, const char *auth_user_id) {
     const char *u = c->call->caller->user_id;
     return u[0] && auth_user_id && auth_user_id[0] && strcmp(u, auth_user_id) == 0;
 }
 
-int m_require_read(const mctx_t *c, const char *auth_user_id, err_t *e) {
-    if (c->can_read || m_is_self(c, auth_user_id)) return 0;
-    if (!c->call->caller->user_id[0])
-        return err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
+int member_require_read(const mctx_t *c, const char *auth_user_id, err_t *e) {
+    if (c->can_read || member_is_self(c, auth_user_id)) return 0;
     return err_set(e, 403, "forbidden", "", "members may only see their own record (member:read)");
 }
 
@@ -100,7 +98,7 @@ int m_require_read(const mctx_t *c, const char *auth_user_id, err_t *e) {
                                        "p.member_id = m.id WHERE m.club_id = core.current_club() " \
                                        "AND m.id = $1::uuid"
 
-/* The first row of a member read into the outputs of m_load; NULL with *e (404 when none). */
+/* The first row of a member read into the outputs of member_load; NULL with *e (404 when none). */
 static json_t *loaded(PGresult *r, char *auth_out, char *status_out, err_t *e) {
     if (PQntuples(r) == 0) {
         err_set(e, 404, "not_found", "id", "no member with this id");
@@ -111,8 +109,8 @@ static json_t *loaded(PGresult *r, char *auth_out, char *status_out, err_t *e) {
     return db_json(r, 0, 0, e);
 }
 
-json_t *m_load(mctx_t *c, const char *id, int lock, int staff, char *auth_out, char *status_out,
-               err_t *e) {
+json_t *member_load(mctx_t *c, const char *id, int lock, int staff, char *auth_out,
+                    char *status_out, err_t *e) {
     if (!jsonx_is_uuid(id)) {
         err_set(e, 404, "not_found", "id", "no member with this id");
         return NULL;
@@ -125,21 +123,21 @@ json_t *m_load(mctx_t *c, const char *id, int lock, int staff, char *auth_out, c
     return j;
 }
 
-json_t *m_read(mctx_t *c, const db_scope_t *scope, int named, const char *id, int staff,
-               char *auth_out, err_t *e) {
+json_t *member_read(mctx_t *c, const db_scope_t *scope, int named, const char *id, int staff,
+                    char *auth_out, err_t *e) {
     PGresult *r = NULL;
     if (jsonx_is_uuid(id)) {
         const char *p[] = {id, staff ? "t" : "f"};
         r = db_read(c->call->env->db, scope, M_LOAD_SQL, 2, p, e);
         if (!r) {
-            if (named) m_require_club(c, scope, e);
+            if (named) member_require_club(c, scope, e);
             return NULL;
         }
     }
     json_t *j = NULL;
     if (!r || PQntuples(r) == 0) {
-        /* as m_begin: an unknown club named by the caller is 404 club_id before anything */
-        if (!named || m_require_club(c, scope, e) == 0)
+        /* as member_begin: an unknown club named by the caller is 404 club_id before anything */
+        if (!named || member_require_club(c, scope, e) == 0)
             err_set(e, 404, "not_found", "id", "no member with this id");
     } else {
         j = loaded(r, auth_out, NULL, e);
@@ -150,7 +148,7 @@ json_t *m_read(mctx_t *c, const db_scope_t *scope, int named, const char *id, in
 
 /* ---- validation ---- */
 
-int m_valid_club_ref(json_t *in, err_t *e) {
+int member_valid_club_ref(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_string(in, "club_id", 0, 1, 40, &s, e) != 0) return -1;
     if (s && !jsonx_is_uuid(s))
@@ -158,7 +156,7 @@ int m_valid_club_ref(json_t *in, err_t *e) {
     return 0;
 }
 
-int m_valid_id(json_t *in, const char *name, err_t *e) {
+int member_valid_id(json_t *in, const char *name, err_t *e) {
     const char *s;
     if (jsonx_string(in, name, 1, 1, 40, &s, e) != 0) return -1;
     if (!jsonx_is_uuid(s))
@@ -166,7 +164,7 @@ int m_valid_id(json_t *in, const char *name, err_t *e) {
     return 0;
 }
 
-int m_is_date(const char *s) {
+int member_is_date(const char *s) {
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return 0;
     for (int i = 0; i < 10; i++)
         if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return 0;
@@ -177,14 +175,14 @@ int m_is_date(const char *s) {
     return d <= max;
 }
 
-int m_valid_date(json_t *in, const char *name, err_t *e) {
+int member_valid_date(json_t *in, const char *name, err_t *e) {
     const char *s;
     if (jsonx_string(in, name, 0, 10, 10, &s, e) != 0) {
         if (e->status == 422)
             err_set(e, 422, "invalid_field", name, "%s must be a date YYYY-MM-DD", name);
         return -1;
     }
-    if (s && !m_is_date(s))
+    if (s && !member_is_date(s))
         return err_set(e, 422, "invalid_field", name, "%s must be a date YYYY-MM-DD", name);
     return 0;
 }
@@ -227,7 +225,7 @@ static int is_category_code(const char *s) {
     return 1;
 }
 
-char *m_join(char *dst, size_t cap, const char *a, const char *b) {
+char *member_join(char *dst, size_t cap, const char *a, const char *b) {
     size_t o = 0;
     for (const char *s = a ? a : ""; *s && o + 1 < cap; s++)
         dst[o++] = *s;
@@ -237,18 +235,18 @@ char *m_join(char *dst, size_t cap, const char *a, const char *b) {
     return dst;
 }
 
-#define PREFIXED(buf, prefix, name) m_join(buf, sizeof buf, prefix, name)
+#define PREFIXED(buf, prefix, name) member_join(buf, sizeof buf, prefix, name)
 
 static int fix_field(err_t *e, const char *prefix) {
     if (prefix && *prefix && e->field[0]) {
         char f[sizeof e->field];
-        m_join(f, sizeof f, prefix, e->field);
-        m_join(e->field, sizeof e->field, f, "");
+        member_join(f, sizeof f, prefix, e->field);
+        member_join(e->field, sizeof e->field, f, "");
     }
     return -1;
 }
 
-int m_valid_address(json_t *a, const char *prefix, err_t *e) {
+int member_valid_address(json_t *a, const char *prefix, err_t *e) {
     static const char *const keys[] = {"lines", "city", "region", "postal_code", "country", NULL};
     char f[96];
     if (!json_is_object(a))
@@ -315,7 +313,7 @@ static int valid_profile(json_t *p, int required, const char *prefix, err_t *e) 
     if (s && !jsonx_is_e164(s))
         return err_set(e, 422, "invalid_field", PREFIXED(f, pre, "phone"),
                        "phone must be in E.164 form, e.g. +442071234567");
-    if (m_valid_date(p, "date_of_birth", e) != 0) return fix_field(e, pre);
+    if (member_valid_date(p, "date_of_birth", e) != 0) return fix_field(e, pre);
     if (jsonx_string(p, "photo_url", 0, 8, 2048, &s, e) != 0) return fix_field(e, pre);
     if (s && !jsonx_is_http_url(s))
         return err_set(e, 422, "invalid_field", PREFIXED(f, pre, "photo_url"),
@@ -335,7 +333,7 @@ static int valid_profile(json_t *p, int required, const char *prefix, err_t *e) 
     return 0;
 }
 
-int m_valid_member_fields(json_t *in, int required, const char *prefix, err_t *e) {
+int member_valid_member_fields(json_t *in, int required, const char *prefix, err_t *e) {
     const char *s;
     char f[128];
     if (jsonx_string(in, "member_number", 0, 1, 40, &s, e) != 0) return fix_field(e, prefix);
@@ -346,8 +344,8 @@ int m_valid_member_fields(json_t *in, int required, const char *prefix, err_t *e
     if (s && !is_category_code(s))
         return err_set(e, 422, "invalid_field", PREFIXED(f, prefix, "category"),
                        "category must be a category code such as full or junior");
-    if (m_valid_date(in, "joined_on", e) != 0) return fix_field(e, prefix);
-    if (m_valid_date(in, "expires_on", e) != 0) return fix_field(e, prefix);
+    if (member_valid_date(in, "joined_on", e) != 0) return fix_field(e, prefix);
+    if (member_valid_date(in, "expires_on", e) != 0) return fix_field(e, prefix);
     const char *j = json_string_value(json_object_get(in, "joined_on"));
     const char *x = json_string_value(json_object_get(in, "expires_on"));
     if (j && x && strcmp(x, j) < 0)
@@ -380,7 +378,7 @@ int m_valid_member_fields(json_t *in, int required, const char *prefix, err_t *e
             if (strcmp(k, "home") && strcmp(k, "work") && strcmp(k, "billing"))
                 return err_set(e, 422, "unknown_field", an,
                                "address kinds are home, work and billing");
-            if (m_valid_address(a, an, e) != 0) return -1;
+            if (member_valid_address(a, an, e) != 0) return -1;
         }
     }
     return 0;
@@ -388,7 +386,7 @@ int m_valid_member_fields(json_t *in, int required, const char *prefix, err_t *e
 
 /* ---- member numbers ---- */
 
-int m_format_number(const char *pattern, long long seq, int year, char *buf, size_t cap) {
+int member_format_number(const char *pattern, long long seq, int year, char *buf, size_t cap) {
     size_t o = 0;
     for (const char *p = pattern; *p;) {
         char tmp[32];
@@ -416,8 +414,8 @@ int m_format_number(const char *pattern, long long seq, int year, char *buf, siz
     return o > 0 && o <= 40 ? 0 : -1;
 }
 
-int m_reserve_numbers(mctx_t *c, long long n, char *pattern, size_t cap, long long *first,
-                      err_t *e) {
+int member_reserve_numbers(mctx_t *c, long long n, char *pattern, size_t cap, long long *first,
+                           err_t *e) {
     char ns[24];
     snprintf(ns, sizeof ns, "%lld", n);
     const char *p[] = {ns};
@@ -445,8 +443,8 @@ static int next_free_number(mctx_t *c, char *out, size_t cap, err_t *e) {
     for (int attempt = 0; attempt < 50; attempt++) {
         char pattern[64];
         long long seq;
-        if (m_reserve_numbers(c, 1, pattern, sizeof pattern, &seq, e) != 0) return -1;
-        if (m_format_number(pattern, seq, current_year(), out, cap) != 0)
+        if (member_reserve_numbers(c, 1, pattern, sizeof pattern, &seq, e) != 0) return -1;
+        if (member_format_number(pattern, seq, current_year(), out, cap) != 0)
             return err_set(e, 422, "invalid_field", "member_number",
                            "the club's member-number pattern gives an invalid number");
         const char *p[] = {out};
@@ -463,7 +461,7 @@ static int next_free_number(mctx_t *c, char *out, size_t cap, err_t *e) {
                    "could not find a free member number: set the club's number pattern");
 }
 
-int m_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e) {
+int member_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e) {
     json_t *in = json_pack("{s:O, s:s}", "user_ids", ids, "club_id", c->club_id), *res = NULL;
     int status = 0;
     *found = NULL;
@@ -481,13 +479,13 @@ int m_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e) {
     return rc;
 }
 
-int m_check_link(mctx_t *c, const char *user, err_t *e) {
+int member_check_link(mctx_t *c, const char *user, err_t *e) {
     if (!c->can_admin)
         return err_set(e, 403, "forbidden", "auth_user_id",
                        "linking a member to an account needs member:admin (or an invitation)");
     if (!user || !user[0]) return 0; /* unlinking */
     json_t *ids = json_pack("[s]", user), *found = NULL;
-    int rc = m_accounts_in_club(c, ids, &found, e);
+    int rc = member_accounts_in_club(c, ids, &found, e);
     json_decref(ids);
     if (rc != 0) {
         snprintf(e->field, sizeof e->field, "auth_user_id");
@@ -507,11 +505,11 @@ int m_check_link(mctx_t *c, const char *user, err_t *e) {
     return 0;
 }
 
-int m_insert_member(mctx_t *c, json_t *in, const char *status, const char *primary, char *id_out,
-                    err_t *e) {
+int member_insert_member(mctx_t *c, json_t *in, const char *status, const char *primary,
+                         char *id_out, err_t *e) {
     char number[64];
     const char *link = json_string_value(json_object_get(in, "auth_user_id"));
-    if (link && m_check_link(c, link, e) != 0) return -1;
+    if (link && member_check_link(c, link, e) != 0) return -1;
     const char *given = json_string_value(json_object_get(in, "member_number"));
     if (given) {
         snprintf(number, sizeof number, "%s", given);

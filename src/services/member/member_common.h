@@ -23,24 +23,25 @@ typedef struct mctx {
 
 /* Resolves the club (caller's club_id; a network administrator names one with in.club_id,
  * which must exist) and begins a transaction scoped to it. */
-int m_begin(const svc_call_t *call, json_t *in, mctx_t *c, err_t *e);
-/* m_begin's checks without the transaction, for handlers whose work is one read (db_read):
+int member_begin(const svc_call_t *call, json_t *in, mctx_t *c, err_t *e);
+/* member_begin's checks without the transaction, for handlers whose work is one read (db_read):
  * fills c (no tx), the scope (pointing into c and the caller) and *named (1 when in.club_id
  * named the club: the handler must then answer 404 club_id when the club does not exist,
- * m_require_club, before any other database outcome). */
-int m_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *scope, int *named,
-              err_t *e);
+ * member_require_club, before any other database outcome). */
+int member_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *scope, int *named,
+                   err_t *e);
 /* 0 when the club c acts in exists; else -1 with 404 club_id (or, when the read itself fails,
  * -1 with *e unchanged). One read. */
-int m_require_club(mctx_t *c, const db_scope_t *scope, err_t *e);
+int member_require_club(mctx_t *c, const db_scope_t *scope, err_t *e);
 /* Commits (and forgets the tx) or rolls back. */
-int m_commit(mctx_t *c, err_t *e);
-void m_rollback(mctx_t *c);
+int member_commit(mctx_t *c, err_t *e);
+void member_rollback(mctx_t *c);
 
 /* 1 when the caller is the signed-in user linked to the member (auth_user_id). */
-int m_is_self(const mctx_t *c, const char *auth_user_id);
-/* Staff read, or self: else 403 (401 for anonymous callers). */
-int m_require_read(const mctx_t *c, const char *auth_user_id, err_t *e);
+int member_is_self(const mctx_t *c, const char *auth_user_id);
+/* Staff read, or self: else 403 (anonymous callers never get here: svc_dispatch answers them
+ * 401 for the SVC_PERM_OR_SELF operations that use it). */
+int member_require_read(const mctx_t *c, const char *auth_user_id, err_t *e);
 
 /* Linking a member to an account (auth_user_id = user, "" or NULL = unlinking): needs
  * member:admin (403 auth_user_id otherwise; staff could link their own account to any member
@@ -48,10 +49,10 @@ int m_require_read(const mctx_t *c, const char *auth_user_id, err_t *e);
  * acts in, which the auth service answers (operation users_in_club, as the same caller): 422
  * auth_user_id when it does not. Linking an account that another member of the club holds is
  * 409 auth_user_id (the unique key). */
-int m_check_link(mctx_t *c, const char *user, err_t *e);
+int member_check_link(mctx_t *c, const char *user, err_t *e);
 /* The accounts among ids (array of uuid strings, 1..10000) that exist in the club c acts in:
  * *found is a new object used as a set (id -> true). 0 or -1 + e (the auth service's error). */
-int m_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e);
+int member_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e);
 
 /* The member document, the same as member.member_doc(m, staff) (migrations 0002, 0006), as
  * an expression for a statement in which m is a member.members row and p its member.profiles
@@ -69,37 +70,38 @@ int m_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e);
 /* The member row as JSON (member.member_doc), locked when lock != 0; 404 when absent.
  * auth_out (may be NULL) receives auth_user_id ("" when none), status_out (may be NULL) the
  * status. Returns a new reference or NULL. */
-json_t *m_load(mctx_t *c, const char *id, int lock, int staff, char *auth_out, char *status_out,
-               err_t *e);
+json_t *member_load(mctx_t *c, const char *id, int lock, int staff, char *auth_out,
+                    char *status_out, err_t *e);
 
-/* m_load (not locked) in its own read-only transaction, one round trip (db_read), after
- * m_prepare: the same document and errors as m_begin + m_load (404 club_id first when named). */
-json_t *m_read(mctx_t *c, const db_scope_t *scope, int named, const char *id, int staff,
-               char *auth_out, err_t *e);
+/* member_load (not locked) in its own read-only transaction, one round trip (db_read), after
+ * member_prepare: the same document and errors as member_begin + member_load (404 club_id first
+ * when named). */
+json_t *member_read(mctx_t *c, const db_scope_t *scope, int named, const char *id, int staff,
+                    char *auth_out, err_t *e);
 
 /* Input helpers shared by the validators. */
-int m_valid_club_ref(json_t *in, err_t *e);             /* optional club_id: uuid */
-int m_valid_id(json_t *in, const char *name, err_t *e); /* required uuid */
-int m_is_date(const char *s);                           /* YYYY-MM-DD, a real date */
-int m_valid_date(json_t *in, const char *name, err_t *e);
+int member_valid_club_ref(json_t *in, err_t *e);             /* optional club_id: uuid */
+int member_valid_id(json_t *in, const char *name, err_t *e); /* required uuid */
+int member_is_date(const char *s);                           /* YYYY-MM-DD, a real date */
+int member_valid_date(json_t *in, const char *name, err_t *e);
 
 /* Validates the member/profile fields of a create (required = 1) or patch input.
  * prefix names nested objects in errors ("dependents[0]."). */
-int m_valid_member_fields(json_t *in, int required, const char *prefix, err_t *e);
-int m_valid_address(json_t *a, const char *prefix, err_t *e);
+int member_valid_member_fields(json_t *in, int required, const char *prefix, err_t *e);
+int member_valid_address(json_t *a, const char *prefix, err_t *e);
 
 /* dst = a + b, truncated to cap (no format-truncation warnings); returns dst. */
-char *m_join(char *dst, size_t cap, const char *a, const char *b);
+char *member_join(char *dst, size_t cap, const char *a, const char *b);
 
 /* Formats the next member number from a pattern; buf >= 48 bytes. Returns 0 or -1. */
-int m_format_number(const char *pattern, long long seq, int year, char *buf, size_t cap);
+int member_format_number(const char *pattern, long long seq, int year, char *buf, size_t cap);
 /* Reserves n numbers of the club's counter; writes the pattern and the first seq. */
-int m_reserve_numbers(mctx_t *c, long long n, char *pattern, size_t cap, long long *first,
-                      err_t *e);
+int member_reserve_numbers(mctx_t *c, long long n, char *pattern, size_t cap, long long *first,
+                           err_t *e);
 
 /* Inserts one member (+ profile + addresses) from validated input; returns the member id in
  * id_out (40 bytes). status: initial status; primary: primary member id or NULL. */
-int m_insert_member(mctx_t *c, json_t *in, const char *status, const char *primary, char *id_out,
-                    err_t *e);
+int member_insert_member(mctx_t *c, json_t *in, const char *status, const char *primary,
+                         char *id_out, err_t *e);
 
 #endif

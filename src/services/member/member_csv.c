@@ -47,7 +47,7 @@ static const struct {
 };
 #define N_COLUMNS (sizeof columns / sizeof columns[0])
 
-json_t *csv_parse(const char *s, size_t len, int **line_of, err_t *e) {
+json_t *member_csv_parse(const char *s, size_t len, int **line_of, err_t *e) {
     json_t *rows = json_array();
     size_t cap = 1024, n = 0;
     int *lines = malloc(cap * sizeof *lines);
@@ -145,10 +145,10 @@ fail:
     return NULL;
 }
 
-int csv_validate_import(json_t *in, err_t *e) {
+int member_csv_validate_import(json_t *in, err_t *e) {
     static const char *const keys[] = {"club_id", "csv", "dry_run", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
     int dry;
     if (jsonx_bool(in, "dry_run", 0, 0, &dry, e) != 0) return -1;
     json_t *csv = json_object_get(in, "csv");
@@ -158,7 +158,7 @@ int csv_validate_import(json_t *in, err_t *e) {
     return 0;
 }
 
-int csv_validate_export(json_t *in, err_t *e) {
+int member_csv_validate_export(json_t *in, err_t *e) {
     json_t *copy = json_deep_copy(in);
     int rc = members_validate_list(copy, e);
     json_decref(copy);
@@ -276,7 +276,7 @@ static int build_rows(json_t *records, int *line_of, import_state_t *st, err_t *
                 ok = 0;
             }
         }
-        if (ok && m_valid_member_fields(m, 1, "", &ve) != 0) {
+        if (ok && member_valid_member_fields(m, 1, "", &ve) != 0) {
             add_error(st->errors, line, column_of(ve.field), ve.code, ve.message);
             ok = 0;
         }
@@ -393,13 +393,13 @@ static int insert_rows(mctx_t *c, import_state_t *st, err_t *e) {
     if (missing) {
         char pattern[64];
         long long first;
-        if (m_reserve_numbers(c, missing, pattern, sizeof pattern, &first, e) != 0) return -1;
+        if (member_reserve_numbers(c, missing, pattern, sizeof pattern, &first, e) != 0) return -1;
         time_t t = time(NULL);
         struct tm tm;
         gmtime_r(&t, &tm);
         json_array_foreach(st->rows, i, m) if (!json_object_get(m, "member_number")) {
             char num[64];
-            if (m_format_number(pattern, first++, tm.tm_year + 1900, num, sizeof num) != 0)
+            if (member_format_number(pattern, first++, tm.tm_year + 1900, num, sizeof num) != 0)
                 return err_set(e, 422, "invalid_field", "member_number",
                                "the club's number pattern gives an invalid number");
             json_object_set_new(m, "member_number", json_string(num));
@@ -493,7 +493,7 @@ static int check_links(mctx_t *c, import_state_t *st, err_t *e) {
     if (json_array_size(ids) > AUTH_LINKS_MAX) {
         rc = err_set(e, 422, "invalid_field", "auth_user_id",
                      "an import may link at most %d accounts", AUTH_LINKS_MAX);
-    } else if (json_array_size(ids) > 0 && (rc = m_accounts_in_club(c, ids, &found, e)) == 0) {
+    } else if (json_array_size(ids) > 0 && (rc = member_accounts_in_club(c, ids, &found, e)) == 0) {
         json_array_foreach(st->rows, i, m) {
             const char *u = json_string_value(json_object_get(m, "auth_user_id"));
             char low[40];
@@ -513,26 +513,27 @@ static int check_links(mctx_t *c, import_state_t *st, err_t *e) {
     return rc;
 }
 
-int csv_import(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+int member_csv_import(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     int dry = 0;
     jsonx_bool(in, "dry_run", 0, 0, &dry, e);
     const char *text = json_string_value(json_object_get(in, "csv"));
     int *line_of = NULL;
-    json_t *records = csv_parse(text, json_string_length(json_object_get(in, "csv")), &line_of, e);
+    json_t *records =
+        member_csv_parse(text, json_string_length(json_object_get(in, "csv")), &line_of, e);
     if (!records) return -1;
     import_state_t st = {.rows = json_array(), .errors = json_array()};
     int rc = build_rows(records, line_of, &st, e);
     json_decref(records);
     free(line_of);
     if (rc != 0) goto fail_free;
-    if (m_begin(call, in, &c, e) != 0) goto fail_free;
+    if (member_begin(call, in, &c, e) != 0) goto fail_free;
     if (st.n && check_db(&c, &st, e) != 0) goto fail;
     if (st.n && check_links(&c, &st, e) != 0) goto fail;
     sort_errors(st.errors);
     size_t nerr = json_array_size(st.errors);
     if (dry || nerr) {
-        m_rollback(&c);
+        member_rollback(&c);
         if (!dry) {
             json_t *first = json_array_get(st.errors, 0);
             err_set(e, 422, "import_invalid", json_string_value(json_object_get(first, "column")),
@@ -568,13 +569,13 @@ int csv_import(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         }
     }
     PQclear(r);
-    if (m_commit(&c, e) != 0) goto fail;
+    if (member_commit(&c, e) != 0) goto fail;
     *out = json_pack("{s:b, s:I, s:b, s:I, s:o}", "dry_run", 0, "rows", (json_int_t)st.n, "valid",
                      1, "imported", (json_int_t)n, "errors", st.errors);
     json_decref(st.rows);
     return 0;
 fail:
-    m_rollback(&c);
+    member_rollback(&c);
 fail_free:
     json_decref(st.rows);
     json_decref(st.errors);
@@ -612,7 +613,7 @@ static int csv_trigger(const char *p) {
            (u[2] == 0x9D || u[2] == 0x8B || u[2] == 0x8D || u[2] == 0xA0);
 }
 
-int csv_formula_risky(const char *v) {
+int member_csv_formula_risky(const char *v) {
     if (!v || !*v) return 0;
     /* a leading tab, CR or LF is itself on the OWASP list; spaces are skipped (some
      * spreadsheets trim them before looking for a formula) */
@@ -635,7 +636,7 @@ static void csv_field(char **buf, size_t *len, size_t *cap, const char *v, int l
     }
     char *o = *buf + *len;
     /* spreadsheet formula injection (docs/security.md D1): quoted with a leading apostrophe */
-    int risky = csv_formula_risky(v);
+    int risky = member_csv_formula_risky(v);
     int quote = risky || (v && strpbrk(v, ",\"\r\n") != NULL);
     if (quote) *o++ = '"';
     if (risky) *o++ = '\'';
@@ -648,7 +649,7 @@ static void csv_field(char **buf, size_t *len, size_t *cap, const char *v, int l
     *len = (size_t)(o - *buf);
 }
 
-int csv_export(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+int member_csv_export(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     static const char *const head[] = {"id",
                                        "member_number",
                                        "category",
@@ -668,17 +669,17 @@ int csv_export(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                                        "country",
                                        NULL};
     mctx_t c;
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     PGresult *r = members_query(c.tx, in, 1, 200000, e);
     if (!r) {
-        m_rollback(&c);
+        member_rollback(&c);
         return -1;
     }
     size_t cap = 4096 + (size_t)PQntuples(r) * 256, len = 0;
     char *buf = malloc(cap);
     if (!buf) {
         PQclear(r);
-        m_rollback(&c);
+        member_rollback(&c);
         return err_set(e, 500, "internal", "", "out of memory");
     }
     for (int h = 0; head[h]; h++)
@@ -712,7 +713,7 @@ int csv_export(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     PQclear(r);
     buf[len] = 0;
-    if (m_commit(&c, e) != 0) {
+    if (member_commit(&c, e) != 0) {
         free(buf);
         return -1;
     }

@@ -13,7 +13,7 @@ static int fail_with(mctx_t *c, json_t **out) {
         json_decref(*out);
         *out = NULL;
     }
-    m_rollback(c);
+    member_rollback(c);
     return -1;
 }
 
@@ -31,7 +31,7 @@ static int audit(mctx_t *c, const char *id, const char *action, const char *fiel
 }
 
 static int export_one(mctx_t *c, const char *id, json_t **out, err_t *e) {
-    json_t *doc = m_load(c, id, 0, 1, NULL, NULL, e);
+    json_t *doc = member_load(c, id, 0, 1, NULL, NULL, e);
     if (!doc) return -1;
     const char *p[] = {id};
     PGresult *r = db_exec(
@@ -79,11 +79,7 @@ static int export_one(mctx_t *c, const char *id, json_t **out, err_t *e) {
 int privacy_export_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     const char *u = call->caller->user_id;
-    if (m_begin(call, in, &c, e) != 0) return -1;
-    if (!u[0]) {
-        err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
-        return fail_with(&c, out);
-    }
+    if (member_begin(call, in, &c, e) != 0) return -1; /* signed in: SVC_SIGNED_IN */
     const char *p[] = {u};
     PGresult *r = db_exec(c.tx,
                           "SELECT id FROM member.members WHERE club_id = core.current_club() AND "
@@ -99,15 +95,15 @@ int privacy_export_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e
     snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     if (export_one(&c, id, out, e) != 0) return fail_with(&c, out);
-    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
 }
 
 int privacy_export_member(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     if (export_one(&c, json_string_value(json_object_get(in, "id")), out, e) != 0)
         return fail_with(&c, out);
-    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
 }
 
 #define ERASED_FIELDS                                                                              \
@@ -119,8 +115,8 @@ int privacy_erase(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     char status[16];
     const char *id = json_string_value(json_object_get(in, "id"));
-    if (m_begin(call, in, &c, e) != 0) return -1;
-    json_t *doc = m_load(&c, id, 1, 1, NULL, status, e);
+    if (member_begin(call, in, &c, e) != 0) return -1;
+    json_t *doc = member_load(&c, id, 1, 1, NULL, status, e);
     if (!doc) return fail_with(&c, out);
     int erased = json_is_true(json_object_get(doc, "erased"));
     json_decref(doc);
@@ -168,11 +164,11 @@ int privacy_erase(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_decref(fields);
         return fail_with(&c, out);
     }
-    *out = m_load(&c, id, 0, 1, NULL, NULL, e);
+    *out = member_load(&c, id, 0, 1, NULL, NULL, e);
     if (*out)
         json_object_set_new(*out, "erased_fields", fields);
     else
         json_decref(fields);
     if (!*out) return fail_with(&c, out);
-    return m_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : fail_with(&c, out);
 }

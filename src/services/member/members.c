@@ -40,18 +40,18 @@ static int valid_dependent(json_t *d, const char *prefix, err_t *e) {
     if (jsonx_only_keys(d, dependent_keys, pre, e) != 0) return -1;
     const char *s;
     if (jsonx_enum(d, "relationship", 1, relationship_values, &s, e) != 0) {
-        m_join(e->field, sizeof e->field, prefix, "relationship");
+        member_join(e->field, sizeof e->field, prefix, "relationship");
         return -1;
     }
-    return m_valid_member_fields(d, 1, prefix, e);
+    return member_valid_member_fields(d, 1, prefix, e);
 }
 
 int members_validate_create(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, member_keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
     const char *s;
     if (jsonx_enum(in, "status", 0, initial_status_values, &s, e) != 0) return -1;
-    if (m_valid_member_fields(in, 1, "", e) != 0) return -1;
+    if (member_valid_member_fields(in, 1, "", e) != 0) return -1;
     json_t *inv = json_object_get(in, "invite");
     if (inv && !json_is_boolean(inv))
         return err_set(e, 422, "invalid_field", "invite", "invite must be true or false");
@@ -82,14 +82,14 @@ int members_validate_create(json_t *in, err_t *e) {
 int members_validate_ref(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", "club_id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
-    return m_valid_id(in, "id", e);
+    if (member_valid_club_ref(in, e) != 0) return -1;
+    return member_valid_id(in, "id", e);
 }
 
 int members_validate_club(json_t *in, err_t *e) {
     static const char *const keys[] = {"club_id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    return m_valid_club_ref(in, e);
+    return member_valid_club_ref(in, e);
 }
 
 int members_validate_update(json_t *in, err_t *e) {
@@ -100,8 +100,8 @@ int members_validate_update(json_t *in, err_t *e) {
         return err_set(e, 422, "invalid_field", "status",
                        "status cannot be patched: use POST /api/v1/members/{id}/status");
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
-    if (m_valid_id(in, "id", e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_id(in, "id", e) != 0) return -1;
     size_t n = json_object_size(in) - 1 - (json_object_get(in, "club_id") ? 1 : 0);
     if (n == 0) return err_set(e, 400, "empty_patch", "", "the patch names no field to change");
     static const char *const not_null[] = {"member_number",    "category", "joined_on",
@@ -116,18 +116,18 @@ int members_validate_update(json_t *in, err_t *e) {
         json_t *v;
         json_object_foreach(addrs, k, v) if (!json_is_null(v)) json_object_set(copy, k, v);
         json_t *probe = json_pack("{s:o}", "addresses", copy);
-        int rc = m_valid_member_fields(probe, 0, "", e);
+        int rc = member_valid_member_fields(probe, 0, "", e);
         /* copy the normalised countries back */
         json_object_foreach(copy, k, v) json_object_set(addrs, k, v);
         json_decref(probe);
         if (rc != 0) return -1;
         json_t *without = json_deep_copy(in);
         json_object_del(without, "addresses");
-        rc = m_valid_member_fields(without, 0, "", e);
+        rc = member_valid_member_fields(without, 0, "", e);
         json_decref(without);
         return rc;
     }
-    return m_valid_member_fields(in, 0, "", e);
+    return member_valid_member_fields(in, 0, "", e);
 }
 
 int members_validate_dependent(json_t *in, err_t *e) {
@@ -139,8 +139,8 @@ int members_validate_dependent(json_t *in, err_t *e) {
     if (rc == 0) json_object_update(in, copy);
     json_decref(copy);
     if (rc != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
-    return m_valid_id(in, "id", e);
+    if (member_valid_club_ref(in, e) != 0) return -1;
+    return member_valid_id(in, "id", e);
 }
 
 static const char *const address_kinds[] = {"home", "work", "billing", NULL};
@@ -148,8 +148,8 @@ static const char *const address_kinds[] = {"home", "work", "billing", NULL};
 int members_validate_address_ref(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", "club_id", "kind", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
-    if (m_valid_id(in, "id", e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_id(in, "id", e) != 0) return -1;
     const char *s;
     return jsonx_enum(in, "kind", 1, address_kinds, &s, e);
 }
@@ -157,13 +157,13 @@ int members_validate_address_ref(json_t *in, err_t *e) {
 int members_validate_address(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_enum(in, "kind", 1, address_kinds, &s, e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
-    if (m_valid_id(in, "id", e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_id(in, "id", e) != 0) return -1;
     json_t *a = json_deep_copy(in);
     json_object_del(a, "id");
     json_object_del(a, "club_id");
     json_object_del(a, "kind");
-    int rc = m_valid_address(a, "address", e);
+    int rc = member_valid_address(a, "address", e);
     if (rc == 0) json_object_update(in, a);
     json_decref(a);
     if (rc != 0 && strncmp(e->field, "address.", 8) == 0) {
@@ -181,7 +181,7 @@ int members_fail(mctx_t *c, json_t **out) {
         json_decref(*out);
         *out = NULL;
     }
-    m_rollback(c);
+    member_rollback(c);
     return -1;
 }
 
@@ -204,7 +204,8 @@ static int invite_member(mctx_t *c, const char *id, json_t *doc, err_t *e) {
     json_t *res = NULL;
     int status = 0;
     err_t ie = {0};
-    int rc = svc_call(c->call->env, "auth", "invite", c->call->caller, in, &status, &res, &ie);
+    int rc =
+        svc_call(c->call->env, "auth", "invite_member", c->call->caller, in, &status, &res, &ie);
     json_decref(in);
     if (rc != 0) {
         if (ie.status == 409)
@@ -241,11 +242,11 @@ static int invite_member(mctx_t *c, const char *id, json_t *doc, err_t *e) {
 int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     char id[40];
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     const char *status = json_string_value(json_object_get(in, "status"));
     if (!status) status = "pending";
-    if (m_insert_member(&c, in, status, NULL, id, e) != 0) return members_fail(&c, out);
-    *out = m_load(&c, id, 0, 1, NULL, NULL, e);
+    if (member_insert_member(&c, in, status, NULL, id, e) != 0) return members_fail(&c, out);
+    *out = member_load(&c, id, 0, 1, NULL, NULL, e);
     if (!*out) return members_fail(&c, out);
     if (svc_emit(c.call, c.tx, "member.created", c.club_id, created_event(id, NULL, *out), e) != 0)
         return members_fail(&c, out);
@@ -256,14 +257,14 @@ int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     json_t *d;
     json_array_foreach(deps, i, d) {
         char did[40];
-        if (m_insert_member(&c, d, status, id, did, e) != 0) {
+        if (member_insert_member(&c, d, status, id, did, e) != 0) {
             char pre[48], f[96];
             snprintf(pre, sizeof pre, "dependents[%u].", (unsigned)(i % 100));
-            m_join(f, sizeof f, pre, e->field);
-            m_join(e->field, sizeof e->field, f, "");
+            member_join(f, sizeof f, pre, e->field);
+            member_join(e->field, sizeof e->field, f, "");
             return members_fail(&c, out);
         }
-        json_t *doc = m_load(&c, did, 0, 1, NULL, NULL, e);
+        json_t *doc = member_load(&c, did, 0, 1, NULL, NULL, e);
         if (!doc) return members_fail(&c, out);
         json_array_append_new(dep_docs, doc);
         if (svc_emit(c.call, c.tx, "member.created", c.club_id, created_event(did, id, doc), e) !=
@@ -272,7 +273,7 @@ int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     if (json_is_true(json_object_get(in, "invite")) && invite_member(&c, id, *out, e) != 0)
         return members_fail(&c, out);
-    if (m_commit(&c, e) != 0) return members_fail(&c, out);
+    if (member_commit(&c, e) != 0) return members_fail(&c, out);
     return 0;
 }
 
@@ -281,12 +282,12 @@ int members_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     db_scope_t scope;
     int named = 0;
     char auth[40];
-    if (m_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
+    if (member_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
     /* one round trip: a read-only transaction with the one SELECT */
-    *out = m_read(&c, &scope, named, json_string_value(json_object_get(in, "id")), c.can_read, auth,
-                  e);
+    *out = member_read(&c, &scope, named, json_string_value(json_object_get(in, "id")), c.can_read,
+                       auth, e);
     if (!*out) return -1;
-    if (m_require_read(&c, auth, e) != 0) {
+    if (member_require_read(&c, auth, e) != 0) {
         /* indistinguishable from absent for members probing other ids */
         if (e->status == 403) err_set(e, 404, "not_found", "id", "no member with this id");
         return members_fail(&c, out);
@@ -294,12 +295,9 @@ int members_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     return 0;
 }
 
-/* The member linked to the signed-in caller in the club, into id (40 bytes). */
+/* see members.h */
 int members_find_self(mctx_t *c, char *id, err_t *e) {
-    const char *u = c->call->caller->user_id;
-    if (!u[0])
-        return err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
-    const char *p[] = {u};
+    const char *p[] = {c->call->caller->user_id};
     PGresult *r = db_exec(c->tx,
                           "SELECT id FROM member.members WHERE club_id = core.current_club() AND "
                           "auth_user_id = $1::uuid",
@@ -317,11 +315,11 @@ int members_find_self(mctx_t *c, char *id, err_t *e) {
 int members_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     char id[40];
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     if (members_find_self(&c, id, e) != 0) return members_fail(&c, out);
-    *out = m_load(&c, id, 0, 0, NULL, NULL, e);
+    *out = member_load(&c, id, 0, 0, NULL, NULL, e);
     if (!*out) return members_fail(&c, out);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
 
 /* ---- update ---- */
@@ -333,7 +331,7 @@ static void diff_object(json_t *before, json_t *after, const char *prefix, json_
         if (strcmp(k, "updated_at") == 0) continue;
         json_t *old = json_object_get(before, k);
         char name[96];
-        m_join(name, sizeof name, prefix, k);
+        member_join(name, sizeof name, prefix, k);
         if (!*prefix && (strcmp(k, "profile") == 0 || strcmp(k, "addresses") == 0) &&
             json_is_object(v)) {
             char pre[32];
@@ -344,7 +342,7 @@ static void diff_object(json_t *before, json_t *after, const char *prefix, json_
             json_t *ov;
             json_object_foreach(old, ok, ov) if (!json_object_get(v, ok)) {
                 char pre2[40];
-                m_join(name, sizeof name, m_join(pre2, sizeof pre2, k, "."), ok);
+                member_join(name, sizeof name, member_join(pre2, sizeof pre2, k, "."), ok);
                 json_array_append_new(changed, json_string(name));
             }
         } else if (!json_equal(old, v)) {
@@ -469,7 +467,7 @@ static int apply_patch(mctx_t *c, const char *id, json_t *in, json_t *before, js
     }
     json_t *addrs = json_object_get(in, "addresses");
     if (json_is_object(addrs) && apply_addresses(c, id, addrs, e) != 0) return -1;
-    *out = m_load(c, id, 0, 1, NULL, NULL, e);
+    *out = member_load(c, id, 0, 1, NULL, NULL, e);
     if (!*out) return -1;
     json_t *changed = json_array();
     diff_object(before, *out, "", changed);
@@ -485,13 +483,13 @@ int members_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     char auth[40];
     const char *id = json_string_value(json_object_get(in, "id"));
-    if (m_begin(call, in, &c, e) != 0) return -1;
-    json_t *before = m_load(&c, id, 1, 1, auth, NULL, e);
+    if (member_begin(call, in, &c, e) != 0) return -1;
+    json_t *before = member_load(&c, id, 1, 1, auth, NULL, e);
     if (!before) return members_fail(&c, out);
     int rc = -1;
     if (!c.can_write) {
-        if (!m_is_self(&c, auth)) {
-            if (m_require_read(&c, auth, e) == 0 || e->status == 403)
+        if (!member_is_self(&c, auth)) {
+            if (member_require_read(&c, auth, e) == 0 || e->status == 403)
                 err_set(e, c.can_read ? 403 : 404, c.can_read ? "forbidden" : "not_found",
                         c.can_read ? "" : "id",
                         c.can_read ? "changing members needs member:write"
@@ -507,13 +505,14 @@ int members_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     json_t *link = json_object_get(in, "auth_user_id");
     if (link) { /* a new link (or unlinking) is an admin's, to an account of the club */
         const char *want = json_string_value(link);
-        if (strcasecmp(want ? want : "", auth) != 0 && m_check_link(&c, want, e) != 0) goto done;
+        if (strcasecmp(want ? want : "", auth) != 0 && member_check_link(&c, want, e) != 0)
+            goto done;
     }
     rc = apply_patch(&c, id, in, before, out, e);
 done:
     json_decref(before);
     if (rc != 0) return members_fail(&c, out);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
 
 /* ---- dependents ---- */
@@ -522,8 +521,8 @@ int members_add_dependent(const svc_call_t *call, json_t *in, json_t **out, err_
     mctx_t c;
     char did[40], status[16];
     const char *id = json_string_value(json_object_get(in, "id"));
-    if (m_begin(call, in, &c, e) != 0) return -1;
-    json_t *primary = m_load(&c, id, 1, 1, NULL, status, e);
+    if (member_begin(call, in, &c, e) != 0) return -1;
+    json_t *primary = member_load(&c, id, 1, 1, NULL, status, e);
     if (!primary) return members_fail(&c, out);
     int is_dep = !json_is_null(json_object_get(primary, "primary_member_id"));
     json_decref(primary);
@@ -541,25 +540,25 @@ int members_add_dependent(const svc_call_t *call, json_t *in, json_t **out, err_
     json_t *d = json_deep_copy(in);
     json_object_del(d, "id");
     json_object_del(d, "club_id");
-    int rc = m_insert_member(&c, d, status, id, did, e);
+    int rc = member_insert_member(&c, d, status, id, did, e);
     json_decref(d);
     if (rc != 0) return members_fail(&c, out);
-    *out = m_load(&c, did, 0, 1, NULL, NULL, e);
+    *out = member_load(&c, did, 0, 1, NULL, NULL, e);
     if (!*out) return members_fail(&c, out);
     if (svc_emit(c.call, c.tx, "member.created", c.club_id, created_event(did, id, *out), e) != 0)
         return members_fail(&c, out);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
 
 int members_list_dependents(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     char auth[40];
     const char *id = json_string_value(json_object_get(in, "id"));
-    if (m_begin(call, in, &c, e) != 0) return -1;
-    json_t *primary = m_load(&c, id, 0, 0, auth, NULL, e);
+    if (member_begin(call, in, &c, e) != 0) return -1;
+    json_t *primary = member_load(&c, id, 0, 0, auth, NULL, e);
     if (!primary) return members_fail(&c, out);
     json_decref(primary);
-    if (m_require_read(&c, auth, e) != 0) {
+    if (member_require_read(&c, auth, e) != 0) {
         if (e->status == 403) err_set(e, 404, "not_found", "id", "no member with this id");
         return members_fail(&c, out);
     }
@@ -578,7 +577,7 @@ int members_list_dependents(const svc_call_t *call, json_t *in, json_t **out, er
     PQclear(r);
     if (!items) return members_fail(&c, out);
     *out = json_pack("{s:o}", "items", items);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
 
 /* ---- addresses ---- */
@@ -588,15 +587,13 @@ static int address_change(const svc_call_t *call, json_t *in, int remove, json_t
     char auth[40];
     const char *id = json_string_value(json_object_get(in, "id"));
     const char *kind = json_string_value(json_object_get(in, "kind"));
-    if (m_begin(call, in, &c, e) != 0) return -1;
-    json_t *before = m_load(&c, id, 1, 1, auth, NULL, e);
+    if (member_begin(call, in, &c, e) != 0) return -1;
+    json_t *before = member_load(&c, id, 1, 1, auth, NULL, e);
     if (!before) return members_fail(&c, out);
     int rc = -1;
-    if (!c.can_write && !m_is_self(&c, auth)) {
+    if (!c.can_write && !member_is_self(&c, auth)) {
         if (c.can_read)
             err_set(e, 403, "forbidden", "", "changing members needs member:write");
-        else if (!call->caller->user_id[0])
-            err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
         else
             err_set(e, 404, "not_found", "id", "no member with this id");
         goto done;
@@ -617,7 +614,7 @@ static int address_change(const svc_call_t *call, json_t *in, int remove, json_t
 done:
     json_decref(before);
     if (rc != 0) return members_fail(&c, out);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
 
 int members_put_address(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

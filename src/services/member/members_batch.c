@@ -51,9 +51,9 @@ static int collect(mctx_t *c, const char *sql, const char *ids, json_t *into, er
 
 int members_relations_by_ids(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     if (!c.can_read) {
-        m_rollback(&c);
+        member_rollback(&c);
         return err_set(e, 403, "forbidden", "", "reading other members needs member:read");
     }
     /* a PostgreSQL uuid[] literal from validated ids */
@@ -83,8 +83,8 @@ int members_relations_by_ids(const svc_call_t *call, json_t *in, json_t **out, e
                      "m.id = ANY($1::uuid[])",
                      ids_text, hist, e);
     free(ids_text);
-    if (rc != 0 || m_commit(&c, e) != 0) {
-        if (rc != 0) m_rollback(&c);
+    if (rc != 0 || member_commit(&c, e) != 0) {
+        if (rc != 0) member_rollback(&c);
         json_decref(deps);
         json_decref(hist);
         return -1;

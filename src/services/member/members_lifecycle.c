@@ -15,8 +15,8 @@ const char *const members_status_values[] = {"pending",  "active",   "suspended"
 int members_validate_status(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", "club_id", "status", "reason", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
-    if (m_valid_id(in, "id", e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_id(in, "id", e) != 0) return -1;
     const char *s;
     if (jsonx_enum(in, "status", 1, members_status_values, &s, e) != 0) return -1;
     return jsonx_string(in, "reason", 0, 1, 500, &s, e);
@@ -25,8 +25,8 @@ int members_validate_status(json_t *in, err_t *e) {
 int members_validate_sweep(json_t *in, err_t *e) {
     static const char *const keys[] = {"club_id", "as_of", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
-    return m_valid_date(in, "as_of", e);
+    if (member_valid_club_ref(in, e) != 0) return -1;
+    return member_valid_date(in, "as_of", e);
 }
 
 /* ---- status ---- */
@@ -95,17 +95,17 @@ int members_set_status(const svc_call_t *call, json_t *in, json_t **out, err_t *
     mctx_t c;
     json_t *changes = NULL;
     const char *id = json_string_value(json_object_get(in, "id"));
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     if (members_transition(&c, id, json_string_value(json_object_get(in, "status")),
                            json_string_value(json_object_get(in, "reason")), &changes, e) != 0)
         return members_fail(&c, out);
-    *out = m_load(&c, id, 0, 1, NULL, NULL, e);
+    *out = member_load(&c, id, 0, 1, NULL, NULL, e);
     if (!*out) {
         json_decref(changes);
         return members_fail(&c, out);
     }
     json_object_set_new(*out, "changes", changes);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
 
 /* ---- renewal ---- */
@@ -113,11 +113,11 @@ int members_set_status(const svc_call_t *call, json_t *in, json_t **out, err_t *
 int members_validate_renew(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", "club_id", "expires_on", "reason", "dependents", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
-    if (m_valid_id(in, "id", e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_id(in, "id", e) != 0) return -1;
     const char *s;
     if (jsonx_string(in, "expires_on", 1, 10, 10, &s, e) != 0) return -1;
-    if (m_valid_date(in, "expires_on", e) != 0) return -1;
+    if (member_valid_date(in, "expires_on", e) != 0) return -1;
     if (jsonx_string(in, "reason", 0, 1, 500, &s, e) != 0) return -1;
     json_t *d = json_object_get(in, "dependents");
     if (d && !json_is_boolean(d))
@@ -140,11 +140,11 @@ int members_renew(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int with_deps = !json_is_false(json_object_get(in, "dependents"));
     const svc_caller_t *k = call->caller;
     char why[600];
-    if (m_begin(call, in, &c, e) != 0) {
+    if (member_begin(call, in, &c, e) != 0) {
         json_decref(extended);
         return -1;
     }
-    json_t *before = m_load(&c, id, 1, 1, NULL, status, e);
+    json_t *before = member_load(&c, id, 1, 1, NULL, status, e);
     if (!before) goto fail;
     const char *prev = json_string_value(json_object_get(before, "expires_on"));
     if (json_is_true(json_object_get(before, "erased")) || !strcmp(status, "resigned") ||
@@ -213,14 +213,14 @@ int members_renew(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                     "$4::text[])",
                     4, pa, e) < 0)
         goto fail;
-    *out = m_load(&c, id, 0, 1, NULL, NULL, e);
+    *out = member_load(&c, id, 0, 1, NULL, NULL, e);
     if (!*out) goto fail;
     json_object_set_new(*out, "changes", changes ? changes : json_array());
     changes = NULL;
     json_object_set_new(*out, "extended_dependents", extended);
     extended = NULL;
     json_decref(before);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 fail:
     json_decref(before);
     json_decref(changes);
@@ -231,7 +231,7 @@ fail:
 int members_history(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     const char *id = json_string_value(json_object_get(in, "id"));
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     const char *p[] = {id};
     PGresult *r = db_exec(
         c.tx,
@@ -253,7 +253,7 @@ int members_history(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     PQclear(r);
     if (!items) return members_fail(&c, out);
     *out = json_pack("{s:o}", "items", items);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
 
 /* ---- lapse sweep ---- */
@@ -266,7 +266,7 @@ static int sweep_club(const svc_call_t *call, const char *club, const char *as_o
     svc_call_t sub = *call;
     sub.caller = &k;
     mctx_t c;
-    int rc = m_begin(&sub, in, &c, e);
+    int rc = member_begin(&sub, in, &c, e);
     json_decref(in);
     if (rc != 0) return -1;
     const char *p[] = {as_of};
@@ -297,11 +297,11 @@ static int sweep_club(const svc_call_t *call, const char *club, const char *as_o
         json_decref(changes);
     }
     PQclear(r);
-    return m_commit(&c, e);
+    return member_commit(&c, e);
 fail_r:
     PQclear(r);
 fail:
-    m_rollback(&c);
+    member_rollback(&c);
     return -1;
 }
 
@@ -312,10 +312,10 @@ int members_lapse_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t 
     int clubs = 0;
     if (club || call->caller->club_id[0] || !call->caller->network_admin) {
         mctx_t c; /* resolves and checks the club exactly like every other operation */
-        if (m_begin(call, in, &c, e) != 0) return -1;
+        if (member_begin(call, in, &c, e) != 0) return -1;
         char resolved[40];
         snprintf(resolved, sizeof resolved, "%s", c.club_id);
-        m_rollback(&c);
+        member_rollback(&c);
         if (sweep_club(call, resolved, as_of, &n, e) != 0) return -1;
         clubs = 1;
     } else { /* a network administrator without club_id: every club, one transaction each */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cursor.h"
 #include "core/json.h"
 #include "services/member/members_lifecycle.h"
 
@@ -19,17 +20,17 @@ int members_validate_list(json_t *in, err_t *e) {
         "created_at", "-created_at", "member_number", "-member_number", "name", "-name",
         "joined_on",  "-joined_on",  "expires_on",    "-expires_on",    NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
     long long limit;
     const char *s;
     if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    if (jsonx_string(in, "after", 0, 1, 600, &s, e) != 0) return -1;
+    if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
     if (jsonx_enum(in, "status", 0, members_status_values, &s, e) != 0) return -1;
     if (jsonx_string(in, "category", 0, 1, 40, &s, e) != 0) return -1;
     if (jsonx_string(in, "q", 0, 1, 200, &s, e) != 0) return -1;
     if (jsonx_enum(in, "sort", 0, sorts, &s, e) != 0) return -1;
-    if (m_valid_date(in, "expires_before", e) != 0) return -1;
-    return m_valid_date(in, "expires_after", e);
+    if (member_valid_date(in, "expires_before", e) != 0) return -1;
+    return member_valid_date(in, "expires_after", e);
 }
 
 int members_validate_directory(json_t *in, err_t *e) {
@@ -38,8 +39,8 @@ int members_validate_directory(json_t *in, err_t *e) {
     long long limit;
     const char *s;
     if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    if (jsonx_string(in, "after", 0, 1, 400, &s, e) != 0) return -1;
-    return m_valid_club_ref(in, e);
+    if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
+    return member_valid_club_ref(in, e);
 }
 
 /* ---- list / search ---- */
@@ -100,8 +101,20 @@ typedef struct list_sql {
     char sql[12288];
     const char *p[16 + MAX_SEARCH_WORDS];
     int np;
-    char ck[512], cid[40], qbuf[1024];
+    cursor_t cur; /* the decoded in.after */
+    char qbuf[1024];
 } list_sql_t;
+
+/* A members cursor is valid with its own sort only: the list it names is "members:<sort>". */
+static const char *cursor_list(char *buf, size_t cap, const char *sort) {
+    snprintf(buf, cap, "members:%s", sort ? sort : "created_at");
+    return buf;
+}
+
+/* Its keys: the sort key (created_at: a timestamp, else text) and the member id. */
+static const char *cursor_types(const char *sname) {
+    return strcmp(sname, "created_at") == 0 ? "Tu" : "tu";
+}
 
 /* Adds a parameter; returns its number ($n). */
 static int list_param(list_sql_t *s, const char *v) {
@@ -124,25 +137,11 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
         if (strcmp(sort_keys[i].name, sname) == 0)
             key = sort_keys[i].key, cast = sort_keys[i].cast, kid = sort_keys[i].id;
     s->np = 0;
-    s->ck[0] = s->cid[0] = '\0';
     const char *after = json_string_value(json_object_get(in, "after"));
-    if (after) {
-        size_t n = 0;
-        unsigned char *raw = jsonx_b64url_decode(after, &n);
-        json_t *cj = raw ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
-        free(raw);
-        const char *cs = json_string_value(json_array_get(cj, 0));
-        const char *kv = json_string_value(json_array_get(cj, 1));
-        const char *iv = json_string_value(json_array_get(cj, 2));
-        int ok = cs && kv && iv && strcmp(cs, sort) == 0 && jsonx_is_uuid(iv) &&
-                 strlen(kv) < sizeof s->ck;
-        if (ok) snprintf(s->ck, sizeof s->ck, "%s", kv), snprintf(s->cid, sizeof s->cid, "%s", iv);
-        json_decref(cj);
-        if (!ok)
-            return err_set(e, 400, "invalid_cursor", "after",
-                           "after must be a next_cursor value returned by this list with the "
-                           "same sort");
-    }
+    char clist[48];
+    if (after && cursor_decode(after, cursor_list(clist, sizeof clist, sort), cursor_types(sname),
+                               "after", &s->cur, e) != 0)
+        return -1;
     const char *q = json_string_value(json_object_get(in, "q"));
     list_param(s, staff ? "t" : "f"); /* $1 */
     /* the filters present, on m */
@@ -215,7 +214,7 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
     }
     char cur[256] = "";
     if (after) {
-        int k = list_param(s, s->ck), ki = list_param(s, s->cid);
+        int k = list_param(s, s->cur.key[0]), ki = list_param(s, s->cur.key[1]);
         snprintf(cur, sizeof cur, "AND (%s, %s) %s ($%d%s, $%d::uuid) ",
                  by_created ? "h.created_at"
                  : by_name  ? "h.name_key"
@@ -335,17 +334,17 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int named = 0;
     long long limit = 20;
     jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    if (m_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
+    if (member_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
     /* One round trip (db_read: BEGIN READ ONLY, scope, the statement, COMMIT). A club named by
      * the caller is checked only when the answer could depend on it (no rows, or an error):
-     * in a club that does not exist RLS shows no rows, and m_begin answered 404 club_id. */
+     * in a club that does not exist RLS shows no rows, and member_begin answered 404 club_id. */
     list_sql_t *s = malloc(sizeof *s);
     if (!s) return err_set(e, 500, "internal", "", "out of memory");
     PGresult *r = list_sql(s, in, 1, limit + 1, 0, e) == 0
                       ? db_read(call->env->db, &scope, s->sql, s->np, s->p, e)
                       : NULL;
     free(s);
-    if ((!r || PQntuples(r) == 0) && named && m_require_club(&c, &scope, e) != 0) {
+    if ((!r || PQntuples(r) == 0) && named && member_require_club(&c, &scope, e) != 0) {
         PQclear(r);
         return -1;
     }
@@ -361,19 +360,16 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         }
         json_array_append_new(items, doc);
     }
-    json_t *next = json_null();
-    if (n > limit) {
-        const char *sort = json_string_value(json_object_get(in, "sort"));
-        json_t *cj = json_pack("[s, s, s]", sort ? sort : "created_at", PQgetvalue(r, shown - 1, 1),
-                               PQgetvalue(r, shown - 1, 2));
-        char *cs = jsonx_dump(cj);
-        char *b = jsonx_b64url_encode((const unsigned char *)cs, strlen(cs));
-        next = json_string(b);
-        free(cs), free(b);
-        json_decref(cj);
-    }
+    /* every item's cursor (GraphQL edges map them), the last shown one is next_cursor */
+    const char *sort = json_string_value(json_object_get(in, "sort"));
+    const char *sname = sort && sort[0] == '-' ? sort + 1 : sort ? sort : "created_at";
+    char clist[48];
+    json_t *cursors =
+        cursor_rows(r, shown, 1, cursor_list(clist, sizeof clist, sort), cursor_types(sname));
+    json_t *next =
+        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);
-    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
     return 0;
 }
 
@@ -383,7 +379,7 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
     mctx_t c;
     long long limit = 20;
     jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     if (!c.can_read) { /* members of the club only: an active member linked to the caller */
         char id[40];
         if (members_find_self(&c, id, e) != 0) {
@@ -392,25 +388,13 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
             return members_fail(&c, out);
         }
     }
-    char ck[256] = "", cid[40] = "", lim[24];
+    char lim[24];
+    cursor_t cur;
     const char *after = json_string_value(json_object_get(in, "after"));
-    if (after) {
-        size_t n = 0;
-        unsigned char *raw = jsonx_b64url_decode(after, &n);
-        char *bar = raw ? memchr(raw, '\x1f', n) : NULL;
-        size_t kl = bar ? (size_t)(bar - (char *)raw) : 0;
-        if (bar && kl < sizeof ck && n - kl - 1 < sizeof cid) {
-            memcpy(ck, raw, kl);
-            memcpy(cid, bar + 1, n - kl - 1);
-        }
-        free(raw);
-        if (!jsonx_is_uuid(cid)) {
-            err_set(e, 400, "invalid_cursor", "after", "after must be a next_cursor value");
-            return members_fail(&c, out);
-        }
-    }
+    if (after && cursor_decode(after, "directory", "tu", "after", &cur, e) != 0)
+        return members_fail(&c, out);
     snprintf(lim, sizeof lim, "%lld", limit + 1);
-    const char *p[] = {after ? ck : NULL, after ? cid : NULL, lim};
+    const char *p[] = {after ? cur.key[0] : NULL, after ? cur.key[1] : NULL, lim};
     PGresult *r = db_exec(
         c.tx,
         "SELECT jsonb_build_object('id', m.id, 'member_number', m.member_number, 'display_name', "
@@ -429,17 +413,10 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
         json_t *doc = db_json(r, i, 0, e);
         if (doc) json_array_append_new(items, doc);
     }
-    json_t *next = json_null();
-    if (n > limit) {
-        char key[320];
-        int kl = snprintf(key, sizeof key, "%s\x1f%s", PQgetvalue(r, shown - 1, 1),
-                          PQgetvalue(r, shown - 1, 2));
-        char *b = jsonx_b64url_encode((const unsigned char *)key,
-                                      (size_t)(kl < (int)sizeof key ? kl : (int)sizeof key - 1));
-        next = json_string(b);
-        free(b);
-    }
+    json_t *cursors = cursor_rows(r, shown, 1, "directory", "tu");
+    json_t *next =
+        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);
-    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }

@@ -13,7 +13,7 @@ int members_validate_settings(json_t *in, err_t *e) {
     static const char *const keys[] = {"club_id", "number_pattern", "next_seq", "card_ttl_seconds",
                                        NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
     const char *s;
     long long n;
     if (jsonx_string(in, "number_pattern", 0, 1, 40, &s, e) != 0) return -1;
@@ -37,7 +37,7 @@ int members_validate_settings(json_t *in, err_t *e) {
                 has_seq = 0;
             }
         }
-        if (!has_seq || m_format_number(s, 1, 2000, buf, sizeof buf) != 0 ||
+        if (!has_seq || member_format_number(s, 1, 2000, buf, sizeof buf) != 0 ||
             !isalnum((unsigned char)buf[0]))
             return err_set(e, 422, "invalid_field", "number_pattern",
                            "number_pattern must contain {seq} or {seq:N} and otherwise letters, "
@@ -53,7 +53,7 @@ int members_validate_settings(json_t *in, err_t *e) {
 int members_validate_category(json_t *in, err_t *e) {
     static const char *const keys[] = {"club_id", "code", "name", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (m_valid_club_ref(in, e) != 0) return -1;
+    if (member_valid_club_ref(in, e) != 0) return -1;
     const char *s;
     if (jsonx_string(in, "code", 1, 1, 40, &s, e) != 0) return -1;
     for (const char *p = s; *p; p++)
@@ -68,7 +68,7 @@ int members_validate_category(json_t *in, err_t *e) {
 
 int members_get_settings(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     PGresult *r = db_exec(c.tx,
                           "SELECT jsonb_build_object('club_id', core.current_club(), "
                           "'number_pattern', coalesce(s.number_pattern, 'M{seq:6}'), 'next_seq', "
@@ -80,12 +80,12 @@ int members_get_settings(const svc_call_t *call, json_t *in, json_t **out, err_t
     *out = db_json(r, 0, 0, e);
     PQclear(r);
     if (!*out) return members_fail(&c, out);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
 
 int members_update_settings(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     json_t *ns = json_object_get(in, "next_seq");
     char seq[32] = "";
     if (ns) {
@@ -112,13 +112,13 @@ int members_update_settings(const svc_call_t *call, json_t *in, json_t **out, er
                     "THEN $4::integer ELSE s.card_ttl_seconds END, updated_at = now()",
                     4, p, e);
     if (n < 0) return members_fail(&c, out);
-    if (m_commit(&c, e) != 0) return members_fail(&c, out);
+    if (member_commit(&c, e) != 0) return members_fail(&c, out);
     return members_get_settings(call, in, out, e);
 }
 
 int members_list_categories(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     PGresult *r = db_exec(
         c.tx,
         "SELECT ((SELECT jsonb_agg(jsonb_build_object('code', b, 'name', initcap(replace(b, '-', "
@@ -132,13 +132,13 @@ int members_list_categories(const svc_call_t *call, json_t *in, json_t **out, er
     PQclear(r);
     if (!items) return members_fail(&c, out);
     *out = json_pack("{s:o}", "items", items);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }
 
 int members_create_category(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     const char *code = json_string_value(json_object_get(in, "code"));
-    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (member_begin(call, in, &c, e) != 0) return -1;
     const char *p[] = {code, json_string_value(json_object_get(in, "name"))};
     PGresult *r = db_exec(c.tx,
                           "INSERT INTO member.categories (club_id, code, name) SELECT "
@@ -158,5 +158,5 @@ int members_create_category(const svc_call_t *call, json_t *in, json_t **out, er
     *out = db_json(r, 0, 0, e);
     PQclear(r);
     if (!*out) return members_fail(&c, out);
-    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+    return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }

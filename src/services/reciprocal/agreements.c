@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/cursor.h"
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "core/log.h"
@@ -324,30 +325,18 @@ done:
 
 int ag_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     long long limit = 20;
-    char limit_s[24], cursor_ts[64] = "", cursor_id[40] = "";
+    char limit_s[24];
+    cursor_t cur;
     jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
     snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
     const char *after = json_string_value(json_object_get(in, "after"));
-    if (after) {
-        size_t n = 0;
-        unsigned char *raw = jsonx_b64url_decode(after, &n);
-        char *bar = raw ? memchr(raw, '|', n) : NULL;
-        if (bar && (size_t)(bar - (char *)raw) < sizeof cursor_ts &&
-            n - (size_t)(bar - (char *)raw) - 1 < sizeof cursor_id) {
-            memcpy(cursor_ts, raw, (size_t)(bar - (char *)raw));
-            memcpy(cursor_id, bar + 1, n - (size_t)(bar - (char *)raw) - 1);
-        }
-        free(raw);
-        if (!cursor_ts[0] || !jsonx_is_uuid(cursor_id))
-            return err_set(e, 400, "invalid_cursor", "after",
-                           "after must be a next_cursor value returned by this list");
-    }
+    if (after && cursor_decode(after, "agreements", "Tu", "after", &cur, e) != 0) return -1;
     const char *p[] = {json_string_value(json_object_get(in, "status")),
-                       json_string_value(json_object_get(in, "partner")), after ? cursor_ts : NULL,
-                       after ? cursor_id : NULL, limit_s};
+                       json_string_value(json_object_get(in, "partner")),
+                       after ? cur.key[0] : NULL, after ? cur.key[1] : NULL, limit_s};
     db_scope_t scope = svc_scope(call, NULL);
     PGresult *r = db_read(call->env->db, &scope,
-                          "SELECT " DOC_SQL ", reciprocal.ts(a.created_at) || '|' || a.id "
+                          "SELECT " DOC_SQL ", reciprocal.ts(a.created_at), a.id "
                           "FROM reciprocal.agreements a WHERE ($1::text IS NULL OR a.status = $1) "
                           "AND ($2::uuid IS NULL OR $2::uuid = ANY (a.club_ids)) AND "
                           "($3::timestamptz IS NULL OR (a.created_at, a.id) > ($3::timestamptz, "
@@ -368,15 +357,11 @@ int ag_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         }
         json_array_append_new(items, doc);
     }
-    json_t *next = json_null();
-    if (n > limit) {
-        const char *key = PQgetvalue(r, shown - 1, 1);
-        char *c = jsonx_b64url_encode((const unsigned char *)key, strlen(key));
-        next = json_string(c);
-        free(c);
-    }
+    json_t *cursors = cursor_rows(r, shown, 1, "agreements", "Tu");
+    json_t *next = n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);
-    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor",
+                     next ? next : json_null());
     return 0;
 }
 

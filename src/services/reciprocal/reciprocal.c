@@ -6,6 +6,8 @@
  * naming it with `club_id`. API: docs/reciprocal.md. */
 #include "services/reciprocal/reciprocal.h"
 
+#include "services/reciprocal/graphql_agreements.h"
+
 #include "services/reciprocal/agreements.h"
 #include "services/reciprocal/sweep.h"
 
@@ -14,6 +16,7 @@ static const svc_op_t reciprocal_ops[] = {
      .method = "POST",
      .route = "/api/v1/agreements",
      .status = 201,
+     .access = SVC_PERM,
      .permission = "agreement:propose",
      .validate = ag_validate_create,
      .handle = ag_create},
@@ -21,6 +24,7 @@ static const svc_op_t reciprocal_ops[] = {
      .method = "GET",
      .route = "/api/v1/agreements",
      .status = 200,
+     .access = SVC_PERM,
      .permission = "club:read",
      .validate = ag_validate_list,
      .handle = ag_list},
@@ -28,13 +32,14 @@ static const svc_op_t reciprocal_ops[] = {
      .method = "POST",
      .route = "/api/v1/agreements/sweep",
      .status = 200,
-     .permission = "agreement:sweep",
+     .access = SVC_NETWORK_ADMIN,
      .validate = ag_validate_sweep,
      .handle = ag_sweep},
     {.name = "get_agreement",
      .method = "GET",
      .route = "/api/v1/agreements/{id}",
      .status = 200,
+     .access = SVC_PERM,
      .permission = "club:read",
      .validate = ag_validate_ref,
      .handle = ag_get},
@@ -42,6 +47,7 @@ static const svc_op_t reciprocal_ops[] = {
      .method = "POST",
      .route = "/api/v1/agreements/{id}/accept",
      .status = 200,
+     .access = SVC_PERM,
      .permission = "agreement:propose",
      .validate = ag_validate_transition,
      .handle = ag_accept},
@@ -49,6 +55,7 @@ static const svc_op_t reciprocal_ops[] = {
      .method = "POST",
      .route = "/api/v1/agreements/{id}/reject",
      .status = 200,
+     .access = SVC_PERM,
      .permission = "agreement:propose",
      .validate = ag_validate_transition,
      .handle = ag_reject},
@@ -56,6 +63,7 @@ static const svc_op_t reciprocal_ops[] = {
      .method = "POST",
      .route = "/api/v1/agreements/{id}/withdraw",
      .status = 200,
+     .access = SVC_PERM,
      .permission = "agreement:propose",
      .validate = ag_validate_transition,
      .handle = ag_withdraw},
@@ -63,6 +71,7 @@ static const svc_op_t reciprocal_ops[] = {
      .method = "POST",
      .route = "/api/v1/agreements/{id}/suspend",
      .status = 200,
+     .access = SVC_PERM,
      .permission = "agreement:propose",
      .validate = ag_validate_transition,
      .handle = ag_suspend},
@@ -70,6 +79,7 @@ static const svc_op_t reciprocal_ops[] = {
      .method = "POST",
      .route = "/api/v1/agreements/{id}/resume",
      .status = 200,
+     .access = SVC_PERM,
      .permission = "agreement:propose",
      .validate = ag_validate_transition,
      .handle = ag_resume},
@@ -77,6 +87,7 @@ static const svc_op_t reciprocal_ops[] = {
      .method = "POST",
      .route = "/api/v1/agreements/{id}/terminate",
      .status = 200,
+     .access = SVC_PERM,
      .permission = "agreement:propose",
      .validate = ag_validate_transition,
      .handle = ag_terminate},
@@ -84,6 +95,7 @@ static const svc_op_t reciprocal_ops[] = {
      .method = "GET",
      .route = "/api/v1/clubs/{id}/partners",
      .status = 200,
+     .access = SVC_PERM,
      .permission = "club:read",
      .validate = ag_validate_partners,
      .handle = ag_partners},
@@ -96,4 +108,5 @@ const svc_module_t reciprocal_module = {
     .n_ops = sizeof reciprocal_ops / sizeof reciprocal_ops[0],
     .start = reciprocal_sweep_start,
     .stop = reciprocal_sweep_stop,
+    .graphql = gql_agreements_bind,
 };

@@ -841,14 +841,14 @@ static void test_export_csv_formula(void) {
                                         ".5",  "+447700900123", "Smith", "O'Brien",
                                         "a=b", "2024-01-01",    "",      NULL};
     for (int i = 0; risky[i]; i++) {
-        if (!csv_formula_risky(risky[i])) printf("#   not quoted: [%s]\n", risky[i]);
-        CHECK(csv_formula_risky(risky[i]));
+        if (!member_csv_formula_risky(risky[i])) printf("#   not quoted: [%s]\n", risky[i]);
+        CHECK(member_csv_formula_risky(risky[i]));
     }
     for (int i = 0; plain[i]; i++) {
-        if (csv_formula_risky(plain[i])) printf("#   quoted: [%s]\n", plain[i]);
-        CHECK(!csv_formula_risky(plain[i]));
+        if (member_csv_formula_risky(plain[i])) printf("#   quoted: [%s]\n", plain[i]);
+        CHECK(!member_csv_formula_risky(plain[i]));
     }
-    CHECK(!csv_formula_risky(NULL));
+    CHECK(!member_csv_formula_risky(NULL));
 
     /* through the export: names carrying the bypass payloads come out as text */
     char id[40];
@@ -1102,7 +1102,7 @@ static void test_scheduled_sweep(void) {
     snprintf(q, sizeof q, "{\"id\":\"%s\"}", mt_str(o, "id"));
     json_decref(o);
     err_t e = {0};
-    mt_cfg.member_sweep_s = 1;
+    mt_settings(&mt_set)->sweep_s = 1;
     REQUIRE(member_module.start && member_module.start(&mt_env, &e) == 0);
     int lapsed = 0;
     for (int i = 0; i < 50 && !lapsed; i++) {
@@ -1113,7 +1113,7 @@ static void test_scheduled_sweep(void) {
         if (!lapsed) usleep(100000);
     }
     member_module.stop();
-    mt_cfg.member_sweep_s = 0;
+    mt_settings(&mt_set)->sweep_s = 0;
     CHECK(lapsed);
 }
 

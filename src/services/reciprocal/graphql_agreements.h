@@ -6,8 +6,8 @@
  * accept/reject/withdraw/suspend/resume/terminateAgreement with typed userErrors. The REST terms
  * map {<host club id>: {...}} is a list of AgreementTerms with `hostClubId` here. Every call
  * carries the caller, so REST's permissions and RLS apply. Owns nothing. */
-#ifndef GATEWAY_GRAPHQL_AGREEMENTS_H
-#define GATEWAY_GRAPHQL_AGREEMENTS_H
+#ifndef SERVICES_RECIPROCAL_GRAPHQL_AGREEMENTS_H
+#define SERVICES_RECIPROCAL_GRAPHQL_AGREEMENTS_H
 
 #include "lib/graphql/gql_exec.h"
 

@@ -1,5 +1,5 @@
 /* graphql_members: see graphql_members.h. */
-#include "gateway/graphql_members.h"
+#include "services/member/graphql_members.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -42,45 +42,6 @@ static void rest_sort(const char *v, char *out, size_t cap) {
     out[o] = 0;
 }
 
-static const char *jstr(json_t *o, const char *k) {
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
-/* The keyset cursor of one REST member for a sort, as list_members makes it:
- * base64url(JSON [sort, key, id]). (Lower-casing here is ASCII; PostgreSQL's lower() may differ
- * on non-ASCII names, which only affects cursors of edges other than the last, which come from
- * REST's next_cursor.) */
-static char *member_cursor(json_t *m, const char *sort) {
-    const char *name = sort[0] == '-' ? sort + 1 : sort;
-    char key[512];
-    json_t *p = json_object_get(m, "profile");
-    if (strcmp(name, "member_number") == 0) {
-        snprintf(key, sizeof key, "%s", jstr(m, "member_number"));
-    } else if (strcmp(name, "name") == 0) {
-        snprintf(key, sizeof key, "%s %s", jstr(p, "last_name"), jstr(p, "first_name"));
-    } else if (strcmp(name, "joined_on") == 0) {
-        snprintf(key, sizeof key, "%s", jstr(m, "joined_on"));
-    } else if (strcmp(name, "expires_on") == 0) {
-        snprintf(key, sizeof key, "%s",
-                 json_is_string(json_object_get(m, "expires_on")) ? jstr(m, "expires_on")
-                                                                  : "9999-12-31");
-    } else {
-        snprintf(key, sizeof key, "%s", jstr(m, "created_at"));
-        size_t n = strlen(key);
-        if (n && key[n - 1] == 'Z') key[n - 1] = 0;
-    }
-    if (strcmp(name, "member_number") == 0 || strcmp(name, "name") == 0)
-        for (char *c = key; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-    json_t *cj = json_pack("[s, s, s]", sort, key, jstr(m, "id"));
-    char *cs = jsonx_dump(cj);
-    json_decref(cj);
-    char *b = cs ? jsonx_b64url_encode((const unsigned char *)cs, strlen(cs)) : NULL;
-    free(cs);
-    return b;
-}
-
 static int r_members(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                      char **error) {
     (void)parent;
@@ -118,19 +79,11 @@ static int r_members(const gql_resolve_info *info, json_t *parent, json_t *args,
     int rc = gqlb_call(info->ctx, "member", "list_members", input, &output, &e);
     json_decref(input);
     if (rc != 0) return gqlb_fail(info, &e, error);
-    json_t *items = json_object_get(output, "items"),
-           *next = json_object_get(output, "next_cursor");
-    json_t *edges = json_array();
-    size_t i, n = json_array_size(items);
-    json_t *m;
+    /* the service's cursors, one per item: the same as REST's, whatever the names */
+    json_t *next = json_object_get(output, "next_cursor");
     char *last = NULL;
-    json_array_foreach(items, i, m) {
-        free(last);
-        last = i + 1 == n && json_is_string(next) ? strdup(json_string_value(next))
-                                                  : member_cursor(m, buf);
-        json_array_append_new(
-            edges, json_pack("{s:s, s:o}", "cursor", last ? last : "", "node", gqlb_output(m)));
-    }
+    json_t *edges = gqlb_edges(json_object_get(output, "items"), json_object_get(output, "cursors"),
+                               gqlb_output, &last);
     *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage",
                      json_is_string(next), "endCursor", last ? json_string(last) : json_null());
     free(last);

@@ -2,8 +2,8 @@
  * "sha256:<hex of SHA-256 of the exact text>", so a client sends {"documentId": id} instead of
  * the text, and with RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS=1 only registered mutations
  * run. Owns the SQL over gateway.graphql_documents. */
-#ifndef SERVICES_GATEWAY_GRAPHQL_DOCUMENTS_H
-#define SERVICES_GATEWAY_GRAPHQL_DOCUMENTS_H
+#ifndef SERVICES_DOCUMENTS_GRAPHQL_DOCUMENTS_H
+#define SERVICES_DOCUMENTS_GRAPHQL_DOCUMENTS_H
 
 #include "core/service.h"
 

@@ -1,5 +1,5 @@
 /* graphql_agreements: see graphql_agreements.h. */
-#include "gateway/graphql_agreements.h"
+#include "services/reciprocal/graphql_agreements.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -56,15 +56,6 @@ static int r_agreement(const gql_resolve_info *info, json_t *parent, json_t *arg
     return 0;
 }
 
-/* The REST keyset cursor of one agreement, as list_agreements makes it:
- * base64url(created_at "|" id). */
-static char *agreement_cursor(json_t *item) {
-    char key[128];
-    snprintf(key, sizeof key, "%s|%s", json_string_value(json_object_get(item, "created_at")),
-             json_string_value(json_object_get(item, "id")));
-    return jsonx_b64url_encode((const unsigned char *)key, strlen(key));
-}
-
 static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                         char **error) {
     (void)parent;
@@ -82,8 +73,8 @@ static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *ar
     json_decref(input);
     if (rc != 0) return gqlb_fail(info, &e, error);
     char *end = NULL;
-    json_t *edges = gqlb_edges(json_object_get(output, "items"), agreement_out, agreement_cursor,
-                               json_object_get(output, "next_cursor"), &end);
+    json_t *edges = gqlb_edges(json_object_get(output, "items"), json_object_get(output, "cursors"),
+                               agreement_out, &end);
     int more = json_is_string(json_object_get(output, "next_cursor"));
     *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage", more,
                      "endCursor", end ? json_string(end) : json_null());

@@ -1,0 +1,110 @@
+/* cursor: see cursor.h. */
+#include "core/cursor.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+
+static int valid_key(char type, const char *v) {
+    size_t n = strlen(v);
+    switch (type) {
+    case 't':
+        return 1;
+    case 'u':
+        return jsonx_is_uuid(v);
+    case 'T':
+        if (n < 10 || n > 40 || !isdigit((unsigned char)v[0])) return 0;
+        for (const char *p = v; *p; p++)
+            if (!isdigit((unsigned char)*p) && !strchr("-:.+ TZ", *p)) return 0;
+        return 1;
+    case 'i': {
+        const char *p = v + (v[0] == '-');
+        if (!*p || strlen(p) > 19) return 0;
+        for (; *p; p++)
+            if (!isdigit((unsigned char)*p)) return 0;
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+char *cursor_encode(const char *list, const char *types, const char *const *keys) {
+    size_t nk = strlen(types);
+    if (!list || nk > CURSOR_MAX_KEYS) return NULL;
+    json_t *a = json_pack("[i, s]", CURSOR_VERSION, list);
+    for (size_t i = 0; a && i < nk; i++)
+        if (!keys[i] || json_array_append_new(a, json_string(keys[i])) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    char *js = a ? jsonx_dump(a) : NULL;
+    json_decref(a);
+    char *out = js ? jsonx_b64url_encode((const unsigned char *)js, strlen(js)) : NULL;
+    free(js);
+    if (out && strlen(out) > CURSOR_MAX_LEN) {
+        free(out);
+        out = NULL;
+    }
+    return out;
+}
+
+json_t *cursor_rows(const PGresult *r, int n, int col, const char *list, const char *types) {
+    json_t *a = json_array();
+    int nk = (int)strlen(types);
+    for (int i = 0; i < n; i++) {
+        const char *k[CURSOR_MAX_KEYS] = {0};
+        for (int j = 0; j < nk && j < CURSOR_MAX_KEYS; j++)
+            k[j] = PQgetvalue(r, i, col + j);
+        char *c = cursor_encode(list, types, k);
+        json_array_append_new(a, c ? json_string(c) : json_null());
+        free(c);
+    }
+    return a;
+}
+
+/* The checks of cursor_decode, on the decoded bytes; 1 when valid (keys copied into c). */
+static int decode_json(const unsigned char *raw, size_t n, const char *list, const char *types,
+                       cursor_t *c) {
+    size_t nk = strlen(types);
+    json_t *a = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, NULL);
+    char *again = a ? jsonx_dump(a) : NULL;
+    /* canonical only: the bytes cursor_encode makes (no spaces, no escapes it would not use) */
+    int ok = again && strlen(again) == n && memcmp(again, raw, n) == 0 && json_is_array(a) &&
+             json_array_size(a) == nk + 2 && nk <= CURSOR_MAX_KEYS &&
+             json_is_integer(json_array_get(a, 0)) &&
+             json_integer_value(json_array_get(a, 0)) == CURSOR_VERSION &&
+             json_is_string(json_array_get(a, 1)) &&
+             strcmp(json_string_value(json_array_get(a, 1)), list) == 0;
+    size_t o = 0;
+    for (size_t i = 0; ok && i < nk; i++) {
+        json_t *k = json_array_get(a, i + 2);
+        const char *v = json_string_value(k);
+        size_t len = v ? json_string_length(k) : 0;
+        ok = v && strlen(v) == len && o + len < sizeof c->buf && valid_key(types[i], v);
+        if (ok) {
+            memcpy(c->buf + o, v, len + 1);
+            c->key[i] = c->buf + o;
+            o += len + 1;
+        }
+    }
+    c->n = ok ? (int)nk : 0;
+    free(again);
+    json_decref(a);
+    return ok;
+}
+
+int cursor_decode(const char *s, const char *list, const char *types, const char *field,
+                  cursor_t *c, err_t *e) {
+    memset(c, 0, sizeof *c);
+    size_t n = 0;
+    unsigned char *raw = s && strlen(s) <= CURSOR_MAX_LEN ? jsonx_b64url_decode(s, &n) : NULL;
+    int ok = raw && decode_json(raw, n, list, types, c);
+    free(raw);
+    if (ok) return 0;
+    memset(c, 0, sizeof *c);
+    return err_set(e, 400, "invalid_cursor", field,
+                   "%s must be a cursor returned by this list (with the same sort)", field);
+}

@@ -1,0 +1,44 @@
+/* cursor: the one keyset-pagination cursor codec. A cursor is opaque to clients: base64url
+ * (no padding) of the compact JSON array [version, list, key...], where list names the listing
+ * (and whatever else must match for the cursor to be valid, e.g. "members:-name") and the keys
+ * are the sort key values of the last row of a page, as text (JSON keeps any UTF-8 exact).
+ * Each key has a type, checked on decode: 't' text, 'u' uuid, 'T' timestamp (digits and
+ * "-:.+ TZ"), 'i' integer. Decoding is strict: anything but a canonical version-1 cursor of the
+ * same list with exactly the expected keys is 400 invalid_cursor naming the input field.
+ * A cursor is a position, not a secret nor a capability: it is not signed, the query it feeds
+ * keeps every filter and row-level check. Owns nothing: cursor_encode's string is the
+ * caller's (free), a cursor_t holds its keys in itself (no free). */
+#ifndef CORE_CURSOR_H
+#define CORE_CURSOR_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "core/err.h"
+
+#define CURSOR_VERSION 1
+/* longest accepted cursor (encoded characters); also the bound input validators use */
+#define CURSOR_MAX_LEN 1024
+#define CURSOR_MAX_KEYS 4
+
+typedef struct cursor {
+    int n;                                /* number of keys */
+    const char *key[CURSOR_MAX_KEYS];     /* NUL-terminated, pointing into buf */
+    char buf[CURSOR_MAX_LEN / 4 * 3 + 1]; /* the decoded keys */
+} cursor_t;
+
+/* The cursor of list with the keys (strlen(types) of them, types as above). Returns a malloc'd
+ * string, or NULL when a key is NULL, the cursor would be longer than CURSOR_MAX_LEN, or out of
+ * memory. */
+char *cursor_encode(const char *list, const char *types, const char *const *keys);
+/* The cursors of the first n rows of a page (list, types as above; key i in column col + i),
+ * as a new JSON array (a row whose cursor cannot be made gets null): the per-item cursors a list
+ * operation returns beside its items. */
+json_t *cursor_rows(const PGresult *r, int n, int col, const char *list, const char *types);
+/* Decodes s, a cursor of list with keys of types, into *c. 0, or -1 with e = 400
+ * invalid_cursor naming field (too long, not base64url, not canonical JSON, wrong version,
+ * another list, wrong number or type of keys). */
+int cursor_decode(const char *s, const char *list, const char *types, const char *field,
+                  cursor_t *c, err_t *e);
+
+#endif

@@ -1,0 +1,146 @@
+/* Unit tests for core/cursor: round trips (non-ASCII, every key type) and every malformed
+ * cursor rejected as 400 invalid_cursor naming the field. */
+#include "core/cursor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "test.h"
+
+#define ID "0b7e6a52-2c7e-4b8e-9a53-1f0e5d8c9a10"
+
+static void test_round_trip_text_uuid(void) {
+    static const char *const names[] = {"élodie dupont", "straße", "日本 太郎",   "anne",
+                                        "Anne",          "",       "a\"b\\c\x1f", "🙂 emoji"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *k[] = {names[i], ID};
+        char *s = cursor_encode("members:name", "tu", k);
+        CHECK(s != NULL);
+        for (const char *p = s; p && *p; p++) /* opaque and URL-safe */
+            CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *p));
+        cursor_t c;
+        err_t e = {0};
+        CHECK_EQ_INT(cursor_decode(s, "members:name", "tu", "after", &c, &e), 0);
+        CHECK_EQ_INT(c.n, 2);
+        CHECK_STR(c.key[0], names[i]);
+        CHECK_STR(c.key[1], ID);
+        free(s);
+    }
+}
+
+static void test_round_trip_types(void) {
+    const char *k[] = {"2026-12-05T23:11:52.123456Z", ID};
+    char *s = cursor_encode("clubs", "Tu", k);
+    cursor_t c;
+    err_t e = {0};
+    CHECK_EQ_INT(cursor_decode(s, "clubs", "Tu", "after", &c, &e), 0);
+    CHECK_STR(c.key[0], k[0]);
+    free(s);
+    const char *k2[] = {"2026-12-05 23:11:52.123456+00", ID};
+    s = cursor_encode("members:created_at", "Tu", k2);
+    CHECK_EQ_INT(cursor_decode(s, "members:created_at", "Tu", "after", &c, &e), 0);
+    CHECK_STR(c.key[0], k2[0]);
+    free(s);
+    const char *k3[] = {"1733440312123456", ID};
+    s = cursor_encode("audit", "iu", k3);
+    CHECK_EQ_INT(cursor_decode(s, "audit", "iu", "after", &c, &e), 0);
+    CHECK_STR(c.key[0], k3[0]);
+    CHECK_STR(c.key[1], ID);
+    free(s);
+}
+
+static void test_encode_refuses(void) {
+    const char *k[] = {NULL, ID};
+    CHECK(cursor_encode("clubs", "tu", k) == NULL);
+    char big[900];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    const char *k2[] = {big, ID};
+    CHECK(cursor_encode("clubs", "tu", k2) == NULL); /* longer than CURSOR_MAX_LEN encoded */
+}
+
+/* Expects s to be rejected for list "clubs", types "tu", naming field "after". */
+static void rejected(const char *s, int line) {
+    cursor_t c;
+    err_t e = {0};
+    int rc = cursor_decode(s, "clubs", "tu", "after", &c, &e);
+    if (rc != -1 || e.status != 400 || strcmp(e.code, "invalid_cursor") != 0 ||
+        strcmp(e.field, "after") != 0 || c.n != 0) {
+        printf("#   cursor of line %d accepted or wrong error (%d %d %s %s)\n", line, rc, e.status,
+               e.code, e.field);
+        CHECK(0);
+    }
+}
+
+/* base64url of raw JSON text. */
+static char *b64(const char *json) {
+    return jsonx_b64url_encode((const unsigned char *)json, strlen(json));
+}
+
+static void test_malformed(void) {
+    static const char *const bad_json[] = {
+        "[2,\"clubs\",\"anne\",\"" ID "\"]",       /* wrong version */
+        "[0,\"clubs\",\"anne\",\"" ID "\"]",       /* wrong version */
+        "[\"1\",\"clubs\",\"anne\",\"" ID "\"]",   /* version not a number */
+        "[1,\"members\",\"anne\",\"" ID "\"]",     /* another list */
+        "[1,\"clubs\",\"anne\"]",                  /* too few keys */
+        "[1,\"clubs\",\"anne\",\"" ID "\",\"x\"]", /* too many keys */
+        "[1,\"clubs\",\"anne\",\"not-a-uuid\"]",   /* wrong type */
+        "[1,\"clubs\",7,\"" ID "\"]",              /* a number for a text key */
+        "[1,\"clubs\",null,\"" ID "\"]",           /* null key */
+        "[1, \"clubs\",\"anne\",\"" ID "\"]",      /* not canonical (a space) */
+        "[1,\"clubs\",\"\\u0061nne\",\"" ID "\"]", /* not canonical (an escape) */
+        "[1,\"clubs\",\"a\\u0000b\",\"" ID "\"]",  /* an embedded NUL */
+        "{\"v\":1}",                               /* not an array */
+        "[1,\"clubs\",\"anne\",\"" ID "\"] ",      /* trailing bytes */
+        "[1,\"clubs\",\"anne\",\"" ID "\"",        /* truncated */
+        "",                                        /* empty */
+    };
+    for (size_t i = 0; i < sizeof bad_json / sizeof bad_json[0]; i++) {
+        char *s = b64(bad_json[i]);
+        rejected(s, (int)i);
+        free(s);
+    }
+    /* not base64url / tampered bytes */
+    const char *k[] = {"anne", ID};
+    char *good = cursor_encode("clubs", "tu", k);
+    char *t = strdup(good);
+    t[3] = t[3] == 'A' ? 'B' : 'A'; /* a changed byte breaks the JSON or the key */
+    rejected(t, 100);
+    t[3] = '+'; /* base64, not base64url */
+    rejected(t, 101);
+    t[3] = '=';
+    rejected(t, 102);
+    snprintf(t, strlen(good) + 1, "%s", good);
+    t[strlen(t) - 1] = 0; /* truncated */
+    rejected(t, 103);
+    rejected("", 104);
+    rejected("a", 105);
+    rejected(NULL, 106);
+    free(t);
+    /* oversize, even if otherwise valid */
+    char big[CURSOR_MAX_LEN + 8];
+    memset(big, 'A', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    rejected(big, 107);
+    /* the good one is accepted, and only with its own list and types */
+    cursor_t c;
+    err_t e = {0};
+    CHECK_EQ_INT(cursor_decode(good, "clubs", "tu", "after", &c, &e), 0);
+    CHECK_EQ_INT(cursor_decode(good, "clubs", "Tu", "after", &c, &e), -1);
+    CHECK_EQ_INT(cursor_decode(good, "clubs", "tuu", "after", &c, &e), -1);
+    CHECK_EQ_INT(cursor_decode(good, "clubs", "tu", "cursor", &c, &e), 0);
+    e = (err_t){0};
+    CHECK_EQ_INT(cursor_decode("!!", "clubs", "tu", "cursor", &c, &e), -1);
+    CHECK_STR(e.field, "cursor");
+    free(good);
+}
+
+int main(void) {
+    RUN(test_round_trip_text_uuid);
+    RUN(test_round_trip_types);
+    RUN(test_encode_refuses);
+    RUN(test_malformed);
+    TEST_DONE();
+}
