@@ -30,6 +30,7 @@ CONNS=${BENCH_CONNECTIONS:-32}
 WRK_THREADS=${BENCH_THREADS:-1}
 HTTP_THREADS=${RECIPROCAL_HTTP_THREADS:-8}
 BIN=${RECIPROCAL_BIN:-$ROOT/build/reciprocal}
+RCP_BIN=$BIN # scripts/pg.sh: the NATS permissions come from the binary
 HELLO=$ROOT/build/bench-hello
 
 say() { printf '[bench] %s\n' "$*" >&2; }

@@ -14,7 +14,9 @@
 #                                          RCP_PG_SUPER_URL RCP_PG_OWNER_URL RCP_PG_APP_URL
 #   rcp_nats_conf FILE SECRETS USER...     write nats-server's authorization config (users with
 #                                          subject permissions; passwords generated once into
-#                                          SECRETS as RECIPROCAL_NATS_PASSWORD_<USER>)
+#                                          SECRETS as RECIPROCAL_NATS_PASSWORD_<USER>), from
+#                                          `$RCP_BIN nats-permissions USER`
+#   rcp_nats_services                      the services of $RCP_BIN (`$RCP_BIN services`)
 #   rcp_nats_password SECRETS USER         print USER's password from SECRETS
 #   rcp_nats_start DIR PORT LOG PIDFILE CONF
 #                                          nats-server -js with CONF, wait until the port answers
@@ -277,7 +279,17 @@ SQL
 # answer only its own svc.<name>.* (queue group svc.<name>), reply to requests it received
 # (allow_responses), publish only its own event types to JetStream, use only the JetStream API
 # of its streams, and read replies only on its own inbox _INBOX.<user>.> (bus_connect_auth).
-RCP_NATS_SERVICES="gateway auth member reciprocal ledger notification analytics governance"
+# The permissions come from the service modules themselves (svc_module_t.nats): the built
+# binary prints them, `$RCP_BIN nats-permissions USER`, and lists the services, `$RCP_BIN
+# services`. RCP_BIN: the `reciprocal` binary, set by the caller (scripts/run.sh: RECIPROCAL_BIN
+# or build/reciprocal; tests/run.sh: RECIPROCAL_TEST_BIN).
+
+# rcp_nats_services: the services linked into $RCP_BIN, space-separated.
+rcp_nats_services() {
+    local names
+    names=$("${RCP_BIN:?RCP_BIN: the reciprocal binary}" services) || return 1
+    printf '%s\n' "${names//$'\n'/ }"
+}
 
 # rcp_nats_var USER: the SECRETS variable holding USER's password.
 rcp_nats_var() {
@@ -290,57 +302,20 @@ rcp_nats_password() {
     sed -n "s/^$(rcp_nats_var "$user")=//p" "$secrets"
 }
 
-# rcp_nats_perms SERVICE: "pub|SUBJECT" and "sub|SUBJECT" lines.
-rcp_nats_perms() {
-    local s=$1 st
-    printf 'pub|%s\n' "events.$s.>"
-    case $s in
-    gateway) printf '%s\n' 'pub|svc.>' 'sub|auth.revoked' 'sub|svc.gateway.*' ;;
-    auth) printf '%s\n' 'pub|auth.revoked' 'pub|svc.member.resolve_club' 'sub|svc.auth.*' ;;
-    member) printf '%s\n' 'pub|events.club.>' 'pub|svc.auth.*' 'sub|svc.member.*' ;;
-    # agreements, letters of introduction and visits (docs/reciprocal.md); party clubs are
-    # checked through the member service's operations, activations recorded on the ledger
-    reciprocal)
-        printf '%s\n' 'pub|events.agreement.>' 'pub|events.loi.>' 'pub|events.visit.>' \
-            'pub|svc.member.*' 'pub|svc.ledger.*' 'sub|svc.reciprocal.*'
-        ;;
-    ledger)
-        printf '%s\n' 'pub|events.blockchain.>' 'pub|ledger.>' 'sub|svc.ledger.*' \
-            'pub|$JS.API.STREAM.NAMES'
-        for st in LEDGER_TX LEDGER_BLOCKS; do
-            printf 'pub|%s\n' "\$JS.API.STREAM.INFO.$st" "\$JS.API.STREAM.CREATE.$st" \
-                "\$JS.API.STREAM.UPDATE.$st" "\$JS.API.STREAM.MSG.GET.$st" \
-                "\$JS.API.DIRECT.GET.$st" "\$JS.API.DIRECT.GET.$st.>" \
-                "\$JS.API.CONSUMER.*.$st" "\$JS.API.CONSUMER.*.$st.>" \
-                "\$JS.API.CONSUMER.DURABLE.CREATE.$st.>" "\$JS.API.CONSUMER.MSG.NEXT.$st.>" \
-                "\$JS.ACK.$st.>"
-        done
-        ;;
-    *) printf 'sub|%s\n' "svc.$s.*" ;;
-    esac
-}
-
 # rcp_nats_user_conf USER PASSWORD: one entry of authorization.users.
 rcp_nats_user_conf() {
-    local user=$1 pw=$2 s line pub="" sub="" services
+    local user=$1 pw=$2 kind subject pub="" sub="" perms
     if [[ $user == test ]]; then
         printf '    {user: "%s", password: "%s"}\n' "$user" "$pw"
         return
     fi
-    if [[ $user == all ]]; then services=$RCP_NATS_SERVICES; else services=${user//-/ }; fi
-    local perms
-    perms=$(
-        # every service process ensures the EVENTS stream and relays its outbox to it
-        printf '%s\n' 'pub|$JS.API.STREAM.INFO.EVENTS' 'pub|$JS.API.STREAM.CREATE.EVENTS' \
-            'pub|$JS.API.STREAM.UPDATE.EVENTS' "sub|_INBOX.$user.>"
-        for s in $services; do rcp_nats_perms "$s"; done
-    )
-    while IFS= read -r line; do
-        case $line in
-        pub\|*) pub+="\"${line#pub|}\", " ;;
-        sub\|*) sub+="\"${line#sub|}\", " ;;
+    perms=$("${RCP_BIN:?RCP_BIN: the reciprocal binary}" nats-permissions "$user") || return 1
+    while read -r kind subject; do
+        case $kind in
+        pub) pub+="\"$subject\", " ;;
+        sub) sub+="\"$subject\", " ;;
         esac
-    done < <(sort -u <<<"$perms")
+    done <<<"$perms"
     printf '    {user: "%s", password: "%s", permissions: {\n' "$user" "$pw"
     printf '        publish: {allow: [%s]},\n' "${pub%, }"
     printf '        subscribe: {allow: [%s]},\n' "${sub%, }"
@@ -366,7 +341,7 @@ rcp_nats_conf() {
             echo "authorization {"
             echo "  users = ["
             for user in "$@"; do
-                rcp_nats_user_conf "$user" "$(rcp_nats_password "$secrets" "$user")"
+                rcp_nats_user_conf "$user" "$(rcp_nats_password "$secrets" "$user")" || exit 1
             done
             echo "  ]"
             echo "}"

@@ -17,6 +17,7 @@ PG_PORT=${RECIPROCAL_PG_PORT:-55432}
 NATS_PORT=${RECIPROCAL_NATS_PORT:-54222}
 HTTP_PORT=${RECIPROCAL_HTTP_PORT:-8080}
 BIN=${RECIPROCAL_BIN:-$ROOT/build/reciprocal}
+RCP_BIN=$BIN # scripts/pg.sh: the NATS users and permissions come from the binary
 VAR=$ROOT/var
 PG_DATA=$VAR/pg/data
 NATS_PIDFILE=$VAR/nats/nats.pid
@@ -101,8 +102,9 @@ if ! grep -q "^RECIPROCAL_BUS_KEY=" "$VAR/secrets.env"; then
 fi
 [[ -n ${RECIPROCAL_BUS_KEY:-} ]] || export "RECIPROCAL_BUS_KEY=$(sed -n "s/^RECIPROCAL_BUS_KEY=//p" "$VAR/secrets.env")"
 export RECIPROCAL_BUS_KEY
-# shellcheck disable=SC2086
-rcp_nats_conf "$VAR/nats/auth.conf" "$VAR/secrets.env" all $RCP_NATS_SERVICES ||
+services=$(rcp_nats_services) || die "$BIN services failed"
+# shellcheck disable=SC2086 # one user per service
+rcp_nats_conf "$VAR/nats/auth.conf" "$VAR/secrets.env" all $services ||
     die "writing the NATS authorization config failed"
 export RECIPROCAL_NATS_USER=all
 RECIPROCAL_NATS_PASSWORD=$(rcp_nats_password "$VAR/secrets.env" all)

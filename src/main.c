@@ -35,6 +35,9 @@ static void usage(FILE *out) {
                  "  migrate status           list migrations and whether they are applied\n"
                  "  seed                     create the demo network (3 clubs), idempotent\n"
                  "  config                   list the RECIPROCAL_* environment variables\n"
+                 "  services                 list the services linked into this binary\n"
+                 "  nats-permissions USER    print the NATS subject permissions of USER (all,\n"
+                 "                           a service, or services joined by -: member-auth)\n"
                  "  version                  print the version\n");
     for (const svc_module_t *const *m = svc_registry; *m; m++)
         if ((*m)->cli.usage) fputs((*m)->cli.usage, out);
@@ -257,6 +260,20 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "config") == 0) {
         svc_config_describe(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "services") == 0) {
+        svc_services_list(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "nats-permissions") == 0) {
+        err_t pe = {0};
+        if (argc != 3) {
+            usage(stderr);
+            return 2;
+        }
+        if (svc_nats_permissions(argv[2], stdout, &pe) != 0)
+            return fail_with("nats-permissions", &pe);
         return 0;
     }
     static cfg_t cfg;

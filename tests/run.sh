@@ -92,7 +92,16 @@ rcp_pg_roles "$PG_PORT" "$TMP/secrets.env" || {
 NATS_PIDFILE=$TMP/nats.pid
 # nats-server with authentication (docs/security.md N1): "test" (unrestricted) for the test
 # programs themselves, the real service users for the servers they start (tests/support/e2e.c)
-NATS_USERS=(test all gateway auth member ledger member-auth reciprocal)
+# (one per registry service, `reciprocal services`, and the combination member-auth)
+export RECIPROCAL_TEST_BIN=${RECIPROCAL_TEST_BIN:-$ROOT/build/reciprocal-san}
+RCP_BIN=$RECIPROCAL_TEST_BIN
+services=$(rcp_nats_services) || {
+    echo "# $RECIPROCAL_TEST_BIN services failed (build it first)"
+    echo "0 passed, 1 failed"
+    exit 1
+}
+# shellcheck disable=SC2206 # one user per service
+NATS_USERS=(test all $services member-auth)
 rcp_nats_conf "$TMP/nats.conf" "$TMP/secrets.env" "${NATS_USERS[@]}" || {
     echo "0 passed, 1 failed"
     exit 1

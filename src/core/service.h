@@ -140,6 +140,22 @@ typedef struct svc_cli {
     int (*main)(const svc_env_t *env, int argc, char **argv);
 } svc_cli_t;
 
+/* What the NATS user of a service may do besides the rules every service gets (answer its own
+ * svc.<name>.* in queue group svc.<name>, reply to what it received, publish its own events
+ * events.<name>.>, use the EVENTS stream, read replies on _INBOX.<user>.>): docs/security.md N1.
+ * `reciprocal nats-permissions USER` prints them and scripts/pg.sh writes nats.conf from them.
+ * Each list is NULL-terminated; NULL = nothing. Write them as compound literals:
+ * .nats = {.calls = (const char *const[]){"member", NULL}}. */
+typedef struct svc_nats {
+    const char *const *calls;      /* operations it calls: "member" (svc.member.*), one op
+                                      "member.resolve_club" (svc.member.resolve_club), "*" (svc.>) */
+    const char *const *publishes;  /* other subjects it publishes: event prefixes of other
+                                      sources ("events.club.>"), core subjects ("auth.revoked") */
+    const char *const *subscribes; /* core subjects it subscribes to ("auth.revoked") */
+    const char *const *streams;    /* JetStream streams it uses besides EVENTS ("LEDGER_TX"): their
+                                      stream, consumer, direct-get and ack API */
+} svc_nats_t;
+
 typedef struct svc_module {
     const char *name;   /* "member" */
     const char *schema; /* PostgreSQL schema it owns; its outbox is <schema>.outbox */
@@ -163,6 +179,7 @@ typedef struct svc_module {
      * helpers in gateway/graphql_bind.h): 0, or -1 when the schema lacks a type or field.
      * NULL = none. */
     int (*graphql)(struct gql_resolvers *rs);
+    svc_nats_t nats; /* its NATS permissions beyond its own subjects; {0} = none */
 } svc_module_t;
 
 /* Every service module linked into the binary (src/services/registry.c), NULL-terminated. */
@@ -177,6 +194,14 @@ const char *svc_access_name(svc_access_t access);
  * svc_check_registry runs it over svc_registry (at `reciprocal serve` startup). */
 int svc_check_module(const svc_module_t *m, err_t *e);
 int svc_check_registry(err_t *e);
+
+/* `reciprocal nats-permissions USER`: the subject permissions of NATS user USER ("all" = every
+ * registry module, else module names joined by "-", e.g. "member-auth"), one "pub SUBJECT" or
+ * "sub SUBJECT" line each, sorted, no duplicates. 0, or -1 + 400 invalid_field for a name that
+ * is not a registry module. */
+int svc_nats_permissions(const char *user, FILE *out, err_t *e);
+/* `reciprocal services`: the registry's module names, one per line, in registry order. */
+void svc_services_list(FILE *out);
 
 /* Module settings. svc_settings_load fills *s (zeroed first) from every registry module's
  * config table (defaults, then the environment; get == NULL means getenv): 0, or -1 + 500

@@ -29,7 +29,8 @@ static int port_open(int port) {
     return ok;
 }
 
-/* c->dir/auth.conf and secrets.env by scripts/pg.sh rcp_nats_conf; a random route password */
+/* c->dir/auth.conf and secrets.env by scripts/pg.sh rcp_nats_conf (permissions from the binary
+ * RECIPROCAL_TEST_BIN, `reciprocal nats-permissions`); a random route password */
 static int write_auth(cluster_t *c, const char *users) {
     const char *root = getenv("RECIPROCAL_TEST_ROOT");
     fflush(stdout);
@@ -37,6 +38,7 @@ static int write_auth(cluster_t *c, const char *users) {
     if (pid < 0) return -1;
     if (pid == 0) {
         execl("/bin/bash", "bash", "-c",
+              "RCP_BIN=${RECIPROCAL_TEST_BIN:-$1/build/reciprocal-san} && "
               "source \"$1/scripts/pg.sh\" && rcp_nats_conf \"$2/auth.conf\" "
               "\"$2/secrets.env\" $3",
               "bash", root && *root ? root : ".", c->dir, users, (char *)NULL);

@@ -187,7 +187,8 @@ int e2e_stop(e2e_proc_t *p) {
         print_file(p->log_path);
     } else if (log_has(p->log_path, "Not Permitted")) {
         /* nats-server refused a subscription or publish of the server's own NATS user: its
-         * permissions (scripts/pg.sh rcp_nats_perms) miss a subject the service uses */
+         * permissions (its module's .nats, `reciprocal nats-permissions`) miss a subject the
+         * service uses */
         printf("#   the server's NATS user was refused a subject (Not Permitted)\n");
         print_file(p->log_path);
         code = 1;

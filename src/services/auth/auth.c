@@ -333,6 +333,9 @@ const svc_module_t auth_module = {
     .cli = {AUTH_CLI_USAGE, auth_cli_main},
     .seed = auth_seed,
     .graphql = gql_auth_bind,
+    /* resolves a club slug through member; broadcasts ended sessions (auth_revoke.h) */
+    .nats = {.calls = (const char *const[]){"member.resolve_club", NULL},
+             .publishes = (const char *const[]){"auth.revoked", NULL}},
 };
 
 const auth_settings_t *auth_settings(const svc_env_t *env) {

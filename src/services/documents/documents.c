@@ -32,4 +32,7 @@ const svc_module_t documents_module = {
     .schema = "gateway",
     .ops = documents_ops,
     .n_ops = sizeof documents_ops / sizeof documents_ops[0],
+    /* the gateway process: calls every service, hears session revocations (gateway/authn.h) */
+    .nats = {.calls = (const char *const[]){"*", NULL},
+             .subscribes = (const char *const[]){"auth.revoked", NULL}},
 };

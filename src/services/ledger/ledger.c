@@ -198,6 +198,9 @@ const svc_module_t ledger_module = {
     .cli = {"  ledger export FILE       write the ledger chain to FILE (database)\n"
             "  ledger verify FILE [--log-key HEX]  check an exported chain offline\n",
             ledger_cli},
+    /* its two streams (orderer.h: subjects ledger.tx, ledger.blocks); events "blockchain.*" */
+    .nats = {.publishes = (const char *const[]){"events.blockchain.>", "ledger.>", NULL},
+             .streams = (const char *const[]){"LEDGER_TX", "LEDGER_BLOCKS", NULL}},
 };
 
 static int cli_export(const cfg_t *cfg, const char *path) {

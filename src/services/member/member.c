@@ -353,6 +353,9 @@ const svc_module_t member_module = {
     .config = {member_vars, sizeof member_vars / sizeof member_vars[0], sizeof(member_settings_t)},
     .seed = member_seed,
     .graphql = gql_members_bind,
+    /* invites through auth; club events have source type "club.*" */
+    .nats = {.calls = (const char *const[]){"auth", NULL},
+             .publishes = (const char *const[]){"events.club.>", NULL}},
 };
 
 const member_settings_t *member_settings(const svc_env_t *env) {

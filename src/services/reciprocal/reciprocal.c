@@ -109,4 +109,8 @@ const svc_module_t reciprocal_module = {
     .start = reciprocal_sweep_start,
     .stop = reciprocal_sweep_stop,
     .graphql = gql_agreements_bind,
+    /* party clubs through member, activations on the ledger (docs/reciprocal.md) */
+    .nats = {.calls = (const char *const[]){"member", "ledger", NULL},
+             .publishes = (const char *const[]){"events.agreement.>", "events.loi.>",
+                                                "events.visit.>", NULL}},
 };
