@@ -1,7 +1,6 @@
 /* graphql_api: see graphql_api.h. */
 #include "gateway/graphql_api.h"
 
-#include <ctype.h>
 #include <malloc.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -42,7 +41,7 @@ struct gql_api {
     size_t ndocs;
 };
 
-/* ---- resolvers: health and clubs (members: graphql_members.c, me: graphql_auth.c) ---- */
+/* ---- resolvers: health (every service's fields: its svc_module_t.graphql hook) ---- */
 
 static int r_health(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                     char **error) {
@@ -56,123 +55,9 @@ static int r_health(const gql_resolve_info *info, json_t *parent, json_t *args, 
     return 0;
 }
 
-/* Reads a REST key (snake_case) named by ud from the parent; the GraphQL name when absent
- * (objects already converted by gqlb_output, e.g. a member's addresses). */
-static int r_key(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                 char **error) {
-    (void)args, (void)error;
-    json_t *v = json_object_get(parent, info->ud);
-    if (!v) v = json_object_get(parent, info->field->name);
-    *out = v ? json_incref(v) : NULL;
-    return 0;
-}
-
-static int r_upper(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                   char **error) {
-    (void)args, (void)error;
-    *out = gqlb_upper(json_object_get(parent, info->ud));
-    return 0;
-}
-
-/* Query.club: batch hook loads every id of the selection set with one get_clubs_by_ids. */
-static void pf_club(const gql_resolve_info *info, json_t *calls) {
-    json_t *ids = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach(calls, i, c) {
-        json_t *id = json_object_get(json_array_get(c, 1), "id");
-        if (json_is_string(id)) json_array_append(ids, id);
-    }
-    gqlb_prefetch_clubs(info->ctx, ids);
-    json_decref(ids);
-}
-
-static int r_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                  char **error) {
-    (void)parent;
-    err_t e = {0};
-    if (gqlb_club(info->ctx, json_string_value(json_object_get(args, "id")), out, &e) != 0)
-        return gqlb_fail(info, &e, error);
-    return 0;
-}
-
-static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                   char **error) {
-    (void)parent;
-    api_req *r = info->ctx;
-    json_t *input = json_object();
-    json_t *first = json_object_get(args, "first");
-    if (json_is_integer(first)) {
-        long long n = json_integer_value(first);
-        if (n < 1 || n > 100) {
-            json_decref(input);
-            gql_resolve_error_code(info, "invalid_field");
-            *error = strdup("first must be from 1 to 100");
-            return -1;
-        }
-        json_object_set_new(input, "limit", json_integer(n));
-    }
-    static const char *const keys[] = {"after", "country", "status", "facility", NULL};
-    for (const char *const *k = keys; *k; k++) {
-        json_t *v = json_object_get(args, *k);
-        if (!json_is_string(v)) continue;
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", json_string_value(v));
-        if (strcmp(*k, "status") == 0 || strcmp(*k, "facility") == 0)
-            for (char *q = buf; *q; q++)
-                *q = (char)tolower((unsigned char)*q);
-        json_object_set_new(input, *k, json_string(buf));
-    }
-    json_t *output = NULL;
-    err_t e = {0};
-    int rc = gqlb_call(r, "member", "list_clubs", input, &output, &e);
-    json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    json_t *items = json_object_get(output, "items");
-    size_t i;
-    json_t *club;
-    json_array_foreach(items, i, club) {
-        const char *cid = json_string_value(json_object_get(club, "id"));
-        if (cid) json_object_set(r->clubs, cid, club);
-    }
-    char *last = NULL;
-    /* the service's cursors, one per item (the last one is REST's next_cursor) */
-    json_t *edges = gqlb_edges(items, json_object_get(output, "cursors"), NULL, &last);
-    json_t *next = json_object_get(output, "next_cursor");
-    *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage",
-                     json_is_string(next), "endCursor", last ? json_string(last) : json_null());
-    free(last);
-    json_decref(output);
-    return 0;
-}
-
-static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                      char **error) {
-    (void)parent;
-    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
-    int rc = gqlb_mutation(info, "member", info->ud, input, "club", NULL, out, error);
-    json_decref(input);
-    return rc;
-}
-
 static int add_resolvers(gql_resolvers *rs) {
     int rc = 0;
     rc |= gql_resolvers_add(rs, "Query", "health", r_health, NULL, NULL);
-    rc |= gql_resolvers_add(rs, "Query", "club", r_club, pf_club, NULL);
-    rc |= gql_resolvers_add(rs, "Query", "clubs", r_clubs, NULL, NULL);
-    rc |= gql_resolvers_add(rs, "Club", "status", r_upper, NULL, "status");
-    rc |= gql_resolvers_add(rs, "Club", "facilities", r_upper, NULL, "facilities");
-    static const char *const club_keys[][2] = {{"contactEmail", "contact_email"},
-                                               {"contactPhone", "contact_phone"},
-                                               {"createdAt", "created_at"},
-                                               {"updatedAt", "updated_at"}};
-    for (size_t i = 0; i < sizeof club_keys / sizeof club_keys[0]; i++)
-        rc |= gql_resolvers_add(rs, "Club", club_keys[i][0], r_key, NULL, (void *)club_keys[i][1]);
-    rc |= gql_resolvers_add(rs, "Address", "postalCode", r_key, NULL, "postal_code");
-    rc |= gql_resolvers_add(rs, "Mutation", "createClub", r_mutation, NULL, "create_club");
-    rc |= gql_resolvers_add(rs, "Mutation", "updateClub", r_mutation, NULL, "update_club");
-    rc |= gql_resolvers_add(rs, "Mutation", "deactivateClub", r_mutation, NULL, "deactivate_club");
-    rc |= gql_resolvers_add(rs, "Mutation", "activateClub", r_mutation, NULL, "activate_club");
     for (const svc_module_t *const *m = svc_registry; *m; m++) /* each service's fields */
         if ((*m)->graphql) rc |= (*m)->graphql(rs);
     return rc;

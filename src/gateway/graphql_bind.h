@@ -1,6 +1,7 @@
-/* graphql_bind: what the GraphQL resolver modules share (graphql_api.c for clubs and health,
- * graphql_auth.c for `me`, graphql_members.c for members): the per-request context (caller
- * identity, the club cache), calling a service operation through the same path as REST
+/* graphql_bind: what the GraphQL resolver modules share (graphql_api.c for health, each
+ * service's .graphql hook for its fields: graphql_auth.c for `me`, graphql_members.c and
+ * graphql_clubs.c for members and clubs, ...): the per-request context (caller identity, the
+ * club cache), calling a service operation through the same path as REST
  * (svc_dispatch in process, svc_call_remote over NATS), REST <-> GraphQL shape conversion
  * (snake_case <-> camelCase keys, lower-case <-> upper-case enum values), field errors with
  * extensions.code, mutation payloads with typed userErrors, and club loading with batching.

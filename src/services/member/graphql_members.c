@@ -8,6 +8,7 @@
 
 #include "core/json.h"
 #include "gateway/graphql_bind.h"
+#include "services/member/graphql_clubs.h"
 
 static void set_str(json_t *o, const char *key, json_t *v) {
     if (json_is_string(v)) json_object_set(o, key, v);
@@ -259,5 +260,6 @@ int gql_members_bind(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Mutation", "changeMemberStatus", r_mutation, NULL,
                             "change_member_status");
     rc |= gql_resolvers_add(rs, "Mutation", "addDependent", r_mutation, NULL, "add_dependent");
+    rc |= gql_clubs_bind(rs); /* clubs: graphql_clubs.c */
     return rc;
 }

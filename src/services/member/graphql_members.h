@@ -1,5 +1,5 @@
-/* graphql_members: the GraphQL binding of the member service's members (clubs are bound in
- * graphql_api.c): `Query.member`, `Query.members` (a Relay connection over list_members' keyset
+/* graphql_members: the GraphQL binding of the member service's members (clubs: graphql_clubs.c,
+ * bound from here): `Query.member`, `Query.members` (a Relay connection over list_members' keyset
  * cursor), `Viewer.member` (get_me), the Member fields that need a call (`club` and `homeClub`
  * batched into ONE get_clubs_by_ids per list through the executor's prefetch hook, `dependents`,
  * `statusHistory`), and the mutations createMember, updateMember, changeMemberStatus and
