@@ -8,7 +8,10 @@
  * svc_dispatch applies before any input is read. A valid-looking input is not the point: an
  * admitted caller may get a validation (400/422) or not-found (404) answer, a refused one must
  * get 401/403 (or 404 where the record is not the caller's), and never a validation answer
- * (authorise -> validate -> handle). Also: svc_check_module refuses a row without a rule. */
+ * (authorise -> validate -> handle). Also: svc_check_module refuses a row without a rule.
+ * A service may keep its rows in its own test folder instead, tests/services/<name>/access_matrix
+ * (read at start, one row a line: op access permission|- id anon member other staff, with id
+ * -|none|club|self and a status or - for "no route"; # comments): docs/adding-a-service.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +37,7 @@ typedef struct row {
 } row_t;
 
 /* clang-format off */
-static const row_t g_rows[] = {
+static const row_t g_table[] = {
     /* auth: obtaining or giving up credentials, public keys */
     {"auth", "login", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
     {"auth", "mfa_verify", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
@@ -156,7 +159,12 @@ static const row_t g_rows[] = {
     {"reciprocal", "club_partners", SVC_PERM, "club:read", ID_CLUB, 401, 200, 403, 200},
 };
 /* clang-format on */
-#define N_ROWS (sizeof g_rows / sizeof g_rows[0])
+
+/* g_table, then the rows of every tests/services/<name>/access_matrix file (load_rows) */
+static row_t *g_rows;
+static size_t N_ROWS;
+static char **g_strs; /* the file rows' strings, freed by free_rows */
+static size_t g_n_strs;
 
 static const char *g_pw = "access matrix passphrase 42 lighthouse";
 static const char *g_none = "00000000-0000-4000-8000-000000000001";
@@ -164,6 +172,78 @@ static e2e_proc_t g_proc;
 static char g_club_a[64], g_club_b[64], g_slug_a[64], g_slug_b[64], g_self[64];
 static int g_started;
 static char g_member_user[64], g_tok_member[4096], g_tok_other[4096], g_tok_staff[4096];
+
+static const char *keep(const char *v) {
+    char **a = realloc(g_strs, (g_n_strs + 1) * sizeof *a);
+    char *d = strdup(v);
+    if (!a || !d) abort();
+    g_strs = a;
+    return g_strs[g_n_strs++] = d;
+}
+
+static int parse_status(const char *v) {
+    return strcmp(v, "-") == 0 ? NO_ROUTE : atoi(v);
+}
+
+/* One line "op access permission id anon member other staff" of service's file into *r. */
+static int parse_row(const char *service, const char *line, row_t *r) {
+    char op[64], access[32], perm[64], id[16], st[4][16];
+    if (sscanf(line, "%63s %31s %63s %15s %15s %15s %15s %15s", op, access, perm, id, st[0], st[1],
+               st[2], st[3]) != 8)
+        return -1;
+    memset(r, 0, sizeof *r);
+    for (int a = SVC_PUBLIC; a <= SVC_INTERNAL; a++)
+        if (strcmp(access, svc_access_name((svc_access_t)a)) == 0) r->access = (svc_access_t)a;
+    r->service = keep(service);
+    r->op = keep(op);
+    r->permission = strcmp(perm, "-") == 0 ? NULL : keep(perm);
+    r->id = strcmp(id, "club") == 0 ? ID_CLUB : strcmp(id, "self") == 0 ? ID_SELF : ID_NONE;
+    r->anon = parse_status(st[0]);
+    r->member = parse_status(st[1]);
+    r->other = parse_status(st[2]);
+    r->staff = parse_status(st[3]);
+    return r->access == SVC_ACCESS_UNSET ? -1 : 0;
+}
+
+/* g_rows = g_table + each registry service's tests/services/<name>/access_matrix. */
+static void load_rows(void) {
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    size_t cap = sizeof g_table / sizeof g_table[0] + 64;
+    g_rows = calloc(cap, sizeof *g_rows);
+    if (!g_rows) abort();
+    memcpy(g_rows, g_table, sizeof g_table);
+    N_ROWS = sizeof g_table / sizeof g_table[0];
+    for (const svc_module_t *const *m = svc_registry; *m; m++) {
+        char path[512], line[512];
+        snprintf(path, sizeof path, "%s/tests/services/%s/access_matrix", root ? root : ".",
+                 (*m)->name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        while (fgets(line, sizeof line, f)) {
+            const char *p = line + strspn(line, " \t");
+            if (*p == '#' || *p == '\n' || !*p) continue;
+            if (N_ROWS == cap) {
+                row_t *g = realloc(g_rows, (cap *= 2) * sizeof *g);
+                if (!g) abort();
+                g_rows = g;
+            }
+            if (parse_row((*m)->name, p, &g_rows[N_ROWS]) != 0) {
+                printf("#   %s: bad row: %s", path, line);
+                CHECK(0);
+                continue;
+            }
+            N_ROWS++;
+        }
+        fclose(f);
+    }
+}
+
+static void free_rows(void) {
+    for (size_t i = 0; i < g_n_strs; i++)
+        free(g_strs[i]);
+    free(g_strs);
+    free(g_rows);
+}
 
 static const row_t *find_row(const char *service, const char *op) {
     for (size_t i = 0; i < N_ROWS; i++)
@@ -469,6 +549,7 @@ static void test_stop(void) {
 }
 
 int main(void) {
+    load_rows();
     RUN(test_table_lists_every_operation);
     RUN(test_missing_rule_fails_loudly);
     RUN(test_start);
@@ -476,5 +557,6 @@ int main(void) {
         RUN(test_matrix);
         RUN(test_stop);
     }
+    free_rows();
     TEST_DONE();
 }
