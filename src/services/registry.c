@@ -6,8 +6,17 @@
 #include "services/documents/documents.h"
 #include "services/ledger/ledger.h"
 #include "services/member/member.h"
+#include "services/notification/notification.h"
 #include "services/reciprocal/reciprocal.h"
 
+/* one module a line, so adding a service adds one line */
+/* clang-format off */
 const svc_module_t *const svc_registry[] = {
-    &member_module, &auth_module, &ledger_module, &documents_module, &reciprocal_module, NULL,
+    &member_module,
+    &auth_module,
+    &ledger_module,
+    &documents_module,
+    &reciprocal_module,
+    NULL,
 };
+/* clang-format on */
