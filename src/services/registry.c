@@ -7,6 +7,7 @@
 #include "services/ledger/ledger.h"
 #include "services/member/member.h"
 #include "services/notification/notification.h"
+#include "services/notification/notification.h"
 #include "services/reciprocal/reciprocal.h"
 
 /* one module a line, so adding a service adds one line */
@@ -17,6 +18,7 @@ const svc_module_t *const svc_registry[] = {
     &ledger_module,
     &documents_module,
     &reciprocal_module,
+    &notification_module,
     NULL,
 };
 /* clang-format on */

@@ -1,0 +1,3 @@
+SELECT core.drop_outbox('notification');
+DROP TABLE notification.preferences;
+DROP SCHEMA notification;
