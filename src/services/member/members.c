@@ -563,7 +563,7 @@ int members_list_dependents(const svc_call_t *call, json_t *in, json_t **out, er
         return members_fail(&c, out);
     }
     const char *p[] = {id, c.can_read ? "t" : "f"};
-    PGresult *r = db_exec(
+    json_t *items = db_query_json(
         c.tx,
         "SELECT coalesce(jsonb_agg(" M_DOC_SQL(
             "$2::boolean") " ORDER BY "
@@ -572,9 +572,6 @@ int members_list_dependents(const svc_call_t *call, json_t *in, json_t **out, er
                            "WHERE m.club_id = core.current_club() AND m.primary_member_id = "
                            "$1::uuid",
         2, p, e);
-    if (!r) return members_fail(&c, out);
-    json_t *items = db_json(r, 0, 0, e);
-    PQclear(r);
     if (!items) return members_fail(&c, out);
     *out = json_pack("{s:o}", "items", items);
     return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);

@@ -119,7 +119,7 @@ int members_update_settings(const svc_call_t *call, json_t *in, json_t **out, er
 int members_list_categories(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
     if (member_begin(call, in, &c, e) != 0) return -1;
-    PGresult *r = db_exec(
+    json_t *items = db_query_json(
         c.tx,
         "SELECT ((SELECT jsonb_agg(jsonb_build_object('code', b, 'name', initcap(replace(b, '-', "
         "' ')), 'builtin', true)) FROM unnest(member.builtin_categories()) b) || "
@@ -127,9 +127,6 @@ int members_list_categories(const svc_call_t *call, json_t *in, json_t **out, er
         "false) ORDER BY code) FROM member.categories WHERE club_id = core.current_club()), "
         "'[]'))::text",
         0, NULL, e);
-    if (!r) return members_fail(&c, out);
-    json_t *items = db_json(r, 0, 0, e);
-    PQclear(r);
     if (!items) return members_fail(&c, out);
     *out = json_pack("{s:o}", "items", items);
     return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
