@@ -878,10 +878,8 @@ static int scope_params(const db_scope_t *scope, int ledger_writer, const char *
                         err_t *e) {
     const char *club = scope && scope->club_id ? scope->club_id : "";
     const char *user = scope && scope->user_id ? scope->user_id : "";
-    if (*club && !is_uuid(club))
-        return err_set(e, 400, "invalid_field", "club_id", "club id must be a UUID");
-    if (strlen(user) > 128)
-        return err_set(e, 400, "invalid_field", "user_id", "user id is too long");
+    if (*club && !is_uuid(club)) return err_invalid(e, "club_id", "club id must be a UUID");
+    if (strlen(user) > 128) return err_invalid(e, "user_id", "user id is too long");
     params[0] = club;
     params[1] = user;
     params[2] = scope && scope->network_admin ? "on" : "off";

@@ -81,7 +81,7 @@ long password_utf8_length(const char *s, size_t max_bytes) {
 int password_hash(const char *password, char out[PASSWORD_HASH_MAX], err_t *e) {
     out[0] = '\0';
     if (ensure_sodium(e) != 0) return -1;
-    if (!password) return err_set(e, 400, "invalid_field", "password", "password is required");
+    if (!password) return err_missing(e, "password");
     size_t len = strnlen(password, PASSWORD_MAX_BYTES + 1);
     if (len > PASSWORD_MAX_BYTES)
         return err_set(e, 422, "password_too_long", "password", "password is too long");

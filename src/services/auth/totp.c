@@ -48,10 +48,10 @@ int totp_secret_generate(unsigned char secret[TOTP_SECRET_LEN], err_t *e) {
 }
 
 int totp_base32_encode(const unsigned char *in, size_t len, char *out, size_t cap, err_t *e) {
-    if (!out || (!in && len)) return err_set(e, 400, "invalid_field", "secret", "bad arguments");
+    if (!out || (!in && len)) return err_set(e, 500, "internal", "secret", "bad arguments");
     size_t need = (len * 8 + 4) / 5 + 1;
     if (len > 4096 || cap < need)
-        return err_set(e, 400, "invalid_field", "secret", "base32 output buffer is too small");
+        return err_set(e, 500, "internal", "secret", "base32 output buffer is too small");
     size_t o = 0;
     uint32_t buf = 0;
     int bits = 0;
@@ -76,7 +76,7 @@ static int b32_val(unsigned char c) {
 }
 
 int totp_base32_decode(const char *in, unsigned char *out, size_t cap, size_t *out_len, err_t *e) {
-    if (!in || !out) return err_set(e, 400, "invalid_field", "secret", "bad arguments");
+    if (!in || !out) return err_set(e, 500, "internal", "secret", "bad arguments");
     size_t n = strlen(in);
     while (n > 0 && in[n - 1] == '=')
         n--;
@@ -121,10 +121,9 @@ int totp_code_at_step(const unsigned char *secret, size_t len, int64_t step, uns
     if (!secret || len == 0 || len > TOTP_MAX_SECRET_LEN)
         return err_set(e, 422, "invalid_field", "secret", "TOTP secret must be 1..%d bytes",
                        TOTP_MAX_SECRET_LEN);
-    if (digits < 6 || digits > 8)
-        return err_set(e, 400, "invalid_field", "digits", "digits must be 6..8");
+    if (digits < 6 || digits > 8) return err_invalid(e, "digits", "digits must be 6..8");
     if (step < 0 || step > INT64_MAX / TOTP_PERIOD)
-        return err_set(e, 400, "invalid_field", "time", "time is out of range");
+        return err_invalid(e, "time", "time is out of range");
     if (oath_totp_generate((const char *)secret, len, (time_t)(step * TOTP_PERIOD), TOTP_PERIOD,
                            OATH_TOTP_DEFAULT_START_TIME, digits, out) != OATH_OK)
         return err_set(e, 500, "internal", "", "TOTP computation failed");
@@ -134,7 +133,7 @@ int totp_code_at_step(const unsigned char *secret, size_t len, int64_t step, uns
 int totp_verify(const unsigned char *secret, size_t len, const char *code, int64_t now,
                 int64_t last_step, int64_t *matched_step, err_t *e) {
     if (matched_step) *matched_step = -1;
-    if (now < 0) return err_set(e, 400, "invalid_field", "time", "time is out of range");
+    if (now < 0) return err_invalid(e, "time", "time is out of range");
     int ok_format = code && strlen(code) == TOTP_DIGITS;
     for (size_t i = 0; ok_format && i < TOTP_DIGITS; i++)
         if (code[i] < '0' || code[i] > '9') ok_format = 0;
@@ -315,7 +314,7 @@ static int recovery_digest(const char *norm, const unsigned char *salt, unsigned
 int totp_recovery_hash(const char *code, const unsigned char salt[TOTP_RECOVERY_SALT_LEN],
                        unsigned char out[TOTP_RECOVERY_HASH_LEN], err_t *e) {
     char norm[TOTP_RECOVERY_CODE_CHARS + 1];
-    if (!salt) return err_set(e, 400, "invalid_field", "salt", "salt is required");
+    if (!salt) return err_missing(e, "salt");
     if (recovery_normalise(code, norm) != 0)
         return err_set(e, 401, "mfa_code_invalid", "code", "the recovery code is not valid");
     int rc = recovery_digest(norm, salt, out, e);
