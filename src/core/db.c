@@ -413,22 +413,19 @@ static int map_error(db_conn_t *c, PGconn *pg, const PGresult *r, const char *wh
     }
     if (strcmp(st, "23502") == 0) {
         const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
-        return err_set(e, 422, "invalid_field", col, "%s is required", col ? col : "a value");
+        return err_invalid(e, col, "%s is required", col ? col : "a value");
     }
     if (strcmp(st, "23514") == 0) {
         const char *con = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
         name_field(PQresultErrorField(r, PG_DIAG_TABLE_NAME), con, 1, field, sizeof field);
-        if (field[0])
-            return err_set(e, 422, "invalid_field", field, "%s has a value that is not allowed",
-                           field);
-        return err_set(e, 422, "invalid_field", NULL, "a value is not allowed (constraint %s)",
-                       con ? con : "check");
+        if (field[0]) return err_invalid(e, field, "%s has a value that is not allowed", field);
+        return err_invalid(e, NULL, "a value is not allowed (constraint %s)", con ? con : "check");
     }
     if (strncmp(st, "22", 2) == 0) {
         /* messages of class 22 often quote the offending input: do not pass them on */
         const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
-        return err_set(e, 422, "invalid_field", col,
-                       "a value has an invalid format or is out of range (SQLSTATE %s)", st);
+        return err_invalid(e, col, "a value has an invalid format or is out of range (SQLSTATE %s)",
+                           st);
     }
     if (strcmp(st, "42501") == 0)
         return err_set(e, 403, "forbidden", NULL, "not allowed for this club or role");

@@ -48,9 +48,10 @@ static int max_depth(const char *buf, size_t len, int limit) {
 int jsonx_parse_object(const char *buf, size_t len, json_t **out, err_t *e) {
     *out = NULL;
     if (!buf || len == 0)
-        return err_set(e, 400, "invalid_json", "", "request body is empty; expected a JSON object");
+        return err_set(e, 400, "invalid_json", "body",
+                       "request body is empty; expected a JSON object");
     if (max_depth(buf, len, JSONX_MAX_DEPTH) > JSONX_MAX_DEPTH)
-        return err_set(e, 400, "invalid_json", "", "JSON is nested more than %d levels deep",
+        return err_set(e, 400, "invalid_json", "body", "JSON is nested more than %d levels deep",
                        JSONX_MAX_DEPTH);
     json_error_t je;
     json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
@@ -65,13 +66,13 @@ int jsonx_parse_object(const char *buf, size_t len, json_t **out, err_t *e) {
         if (flag) *flag = '\0';
         /* without JSON_DECODE_ANY a scalar top level fails here too */
         if (strstr(text, "'[' or '{' expected"))
-            return err_set(e, 400, "invalid_json", "", "body must be a JSON object");
-        return err_set(e, 400, "invalid_json", "", "invalid JSON at line %d, column %d: %s",
+            return err_set(e, 400, "invalid_json", "body", "body must be a JSON object");
+        return err_set(e, 400, "invalid_json", "body", "invalid JSON at line %d, column %d: %s",
                        je.line, je.column, text);
     }
     if (!json_is_object(v)) {
         json_decref(v);
-        return err_set(e, 400, "invalid_json", "", "body must be a JSON object");
+        return err_set(e, 400, "invalid_json", "body", "body must be a JSON object");
     }
     *out = v;
     return 0;

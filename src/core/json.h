@@ -9,7 +9,8 @@
 #include "core/err.h"
 
 /* Parses a request body: must be a JSON object, no duplicate keys, valid UTF-8, no trailing
- * garbage, depth <= 32. On success *out is a new reference. Errors are 400 "invalid_json". */
+ * garbage, depth <= 32. On success *out is a new reference. Errors are 400 "invalid_json" with
+ * field "body". */
 int jsonx_parse_object(const char *buf, size_t len, json_t **out, err_t *e);
 
 /* Compact, key-order-preserving serialisation; caller frees. */

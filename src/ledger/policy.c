@@ -480,8 +480,8 @@ int policy_evaluate(const policy_t *p, const policy_sig_t *sigs, size_t n_sigs, 
             if (memcmp(o->pk, s->pk, sizeof s->pk) != 0) continue;
             if (strcmp(o->org, s->org) != 0 || o->role != s->role) {
                 free(st);
-                return err_set(
-                    e, 422, "invalid_field", "signatures",
+                return err_invalid(
+                    e, "signatures",
                     "one key signs as two identities (signatures %zu and an earlier one)", i);
             }
             dup = 1;

@@ -21,7 +21,7 @@ static const char *parse_fails(const char *s, err_t *e) {
         json_decref(v);
         return NULL;
     }
-    if (e->status != 400 || strcmp(e->code, "invalid_json") != 0) {
+    if (e->status != 400 || strcmp(e->code, "invalid_json") != 0 || strcmp(e->field, "body") != 0) {
         fprintf(stdout, "#   wrong error %d %s for: %s\n", e->status, e->code, s);
         return NULL;
     }

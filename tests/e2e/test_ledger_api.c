@@ -160,13 +160,13 @@ static void test_tx_and_proofs(void) {
     CHECK_EQ_INT(r.status, 200);
     e2e_resp_free(&r);
     REQUIRE(req("GET", "/api/v1/ledger/proof/consistency?first=0&second=1", NULL, &r) == 0);
-    CHECK_EQ_INT(r.status, 400);
+    CHECK_EQ_INT(r.status, 422); /* well-formed, out of range */
     e2e_resp_free(&r);
     REQUIRE(req("GET", "/api/v1/ledger/proof/inclusion?index=0&size=999999999", NULL, &r) == 0);
     CHECK_EQ_INT(r.status, 404);
     e2e_resp_free(&r);
     REQUIRE(req("GET", "/api/v1/ledger/transactions/nothex", NULL, &r) == 0);
-    CHECK_EQ_INT(r.status, 400);
+    CHECK_EQ_INT(r.status, 422); /* a string, but not 64 hex digits */
     e2e_resp_free(&r);
 
     snprintf(path, sizeof path, "/api/v1/ledger/state?key=visit/%s", A);

@@ -151,8 +151,11 @@ int jwt_key_from_jwk(json_t *jwk, jwt_key_t **out, err_t *e) {
     EVP_PKEY_CTX *ctx = NULL;
     EVP_PKEY *pkey = NULL;
     if (!json_is_object(jwk)) return err_type(e, "jwk", "JWK must be a JSON object");
-    const char *kty = json_string_value(json_object_get(jwk, "kty"));
-    if (!kty || strcmp(kty, "RSA") != 0) return err_invalid(e, "kty", "JWK kty must be \"RSA\"");
+    json_t *ktyj = json_object_get(jwk, "kty");
+    const char *kty = json_string_value(ktyj);
+    if (!ktyj) return err_missing(e, "kty");
+    if (!kty) return err_type(e, "kty", "JWK kty must be a string");
+    if (strcmp(kty, "RSA") != 0) return err_invalid(e, "kty", "JWK kty must be \"RSA\"");
     json_t *alg = json_object_get(jwk, "alg");
     if (alg && (!json_is_string(alg) || strcmp(json_string_value(alg), "RS256") != 0))
         return err_invalid(e, "alg", "JWK alg must be \"RS256\"");
@@ -413,8 +416,7 @@ int jwt_keyset_add(jwt_keyset_t *ks, const jwt_key_t *k, err_t *e) {
     if (keyset_find(ks, k->kid))
         return err_set(e, 409, "conflict", "kid", "a key with this kid is already in the key set");
     if (ks->n >= JWT_KEYSET_MAX)
-        return err_set(e, 422, "invalid_field", "keys", "key set is full (%d keys)",
-                       JWT_KEYSET_MAX);
+        return err_invalid(e, "keys", "key set is full (%d keys)", JWT_KEYSET_MAX);
     /* keep only the public half, so a keyset can never sign */
     unsigned char *der = NULL;
     int der_len = i2d_PUBKEY(k->pkey, &der);

@@ -206,7 +206,7 @@ static int ascii_casecmp_eq(const char *a, const char *b, size_t bn) {
 }
 
 int password_check_policy(const char *password, const char *const *context, err_t *e) {
-    if (!password) return err_set(e, 400, "missing_field", "password", "password is required");
+    if (!password) return err_missing(e, "password");
     long n = password_utf8_length(password, PASSWORD_MAX_BYTES);
     if (n < 0) {
         if (strnlen(password, PASSWORD_MAX_BYTES + 1) > PASSWORD_MAX_BYTES)

@@ -82,16 +82,15 @@ int totp_base32_decode(const char *in, unsigned char *out, size_t cap, size_t *o
         n--;
     /* a base32 string of n characters carries n*5 bits; lengths 1, 3, 6 (mod 8) are impossible */
     size_t r = n % 8;
-    if (r == 1 || r == 3 || r == 6)
-        return err_set(e, 422, "invalid_field", "secret", "secret is not valid base32");
+    if (r == 1 || r == 3 || r == 6) return err_invalid(e, "secret", "secret is not valid base32");
     size_t bytes = n * 5 / 8;
-    if (bytes > cap) return err_set(e, 422, "invalid_field", "secret", "secret is too long");
+    if (bytes > cap) return err_invalid(e, "secret", "secret is too long");
     uint32_t buf = 0;
     int bits = 0;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int v = b32_val((unsigned char)in[i]);
-        if (v < 0) return err_set(e, 422, "invalid_field", "secret", "secret is not valid base32");
+        if (v < 0) return err_invalid(e, "secret", "secret is not valid base32");
         buf = (buf << 5) | (uint32_t)v;
         bits += 5;
         if (bits >= 8) {
@@ -100,7 +99,7 @@ int totp_base32_decode(const char *in, unsigned char *out, size_t cap, size_t *o
         }
     }
     if (bits > 0 && (buf & ((1u << bits) - 1)) != 0)
-        return err_set(e, 422, "invalid_field", "secret", "secret is not valid base32");
+        return err_invalid(e, "secret", "secret is not valid base32");
     if (out_len) *out_len = o;
     return 0;
 }
@@ -119,8 +118,7 @@ int totp_code_at_step(const unsigned char *secret, size_t len, int64_t step, uns
                       char *out, err_t *e) {
     if (ensure_oath(e) != 0) return -1;
     if (!secret || len == 0 || len > TOTP_MAX_SECRET_LEN)
-        return err_set(e, 422, "invalid_field", "secret", "TOTP secret must be 1..%d bytes",
-                       TOTP_MAX_SECRET_LEN);
+        return err_invalid(e, "secret", "TOTP secret must be 1..%d bytes", TOTP_MAX_SECRET_LEN);
     if (digits < 6 || digits > 8) return err_invalid(e, "digits", "digits must be 6..8");
     if (step < 0 || step > INT64_MAX / TOTP_PERIOD)
         return err_invalid(e, "time", "time is out of range");
@@ -193,15 +191,13 @@ static void sb_pct(strbuf_t *b, const char *s) {
 }
 
 static int label_part_ok(const char *s, size_t max, const char *field, err_t *e) {
-    if (!s || !*s) return err_set(e, 422, "invalid_field", field, "%s is required", field);
+    if (!s || !*s) return err_invalid(e, field, "%s is required", field);
     size_t n = strnlen(s, max + 1);
-    if (n > max)
-        return err_set(e, 422, "invalid_field", field, "%s must be at most %zu bytes", field, max);
+    if (n > max) return err_invalid(e, field, "%s must be at most %zu bytes", field, max);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7F || c == ':')
-            return err_set(e, 422, "invalid_field", field,
-                           "%s must not contain ':' or control characters", field);
+            return err_invalid(e, field, "%s must not contain ':' or control characters", field);
     }
     return 0;
 }
@@ -213,8 +209,7 @@ char *totp_uri(const char *issuer, const char *account, const unsigned char *sec
         return NULL;
     char b32[(TOTP_MAX_SECRET_LEN * 8 + 4) / 5 + 1];
     if (!secret || len == 0 || len > TOTP_MAX_SECRET_LEN) {
-        err_set(e, 422, "invalid_field", "secret", "TOTP secret must be 1..%d bytes",
-                TOTP_MAX_SECRET_LEN);
+        err_invalid(e, "secret", "TOTP secret must be 1..%d bytes", TOTP_MAX_SECRET_LEN);
         return NULL;
     }
     if (totp_base32_encode(secret, len, b32, sizeof b32, e) != 0) return NULL;
@@ -239,7 +234,7 @@ char *totp_uri(const char *issuer, const char *account, const unsigned char *sec
 
 char *totp_qr_svg(const char *text, err_t *e) {
     if (!text || !*text || strnlen(text, TOTP_QR_TEXT_MAX + 1) > TOTP_QR_TEXT_MAX) {
-        err_set(e, 422, "invalid_field", "text", "QR text must be 1..%d bytes", TOTP_QR_TEXT_MAX);
+        err_invalid(e, "text", "QR text must be 1..%d bytes", TOTP_QR_TEXT_MAX);
         return NULL;
     }
     QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);

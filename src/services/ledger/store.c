@@ -771,7 +771,7 @@ int ledger_witness_cosign(db_tx_t *tx, const char *org, const char *note, size_t
     if (checkpoint_verifier_init(&v, log.name, log.pk, e) != 0) goto out;
     if (checkpoint_open(note, note_len, &v, 1, &cn, NULL, NULL, e) != 0) goto out;
     if (strcmp(cn.cp.origin, ledger_origin()) != 0) {
-        err_set(e, 422, "invalid_field", "note", "checkpoint of another log");
+        err_invalid(e, "note", "checkpoint of another log");
         goto out;
     }
     const char *p1[] = {org};
