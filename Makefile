@@ -69,9 +69,9 @@ tests-build: build/reciprocal build/reciprocal-san $(TEST_BIN) fuzz-build
 # libFuzzer targets (clang; Debian's libraries are not instrumented, so each fuzzer links only the
 # project sources it exercises). tests/run.sh runs each for RECIPROCAL_FUZZ_SECONDS (30).
 FUZZ_CC   = clang
-FUZZ_GQL_SRC = $(addprefix src/gateway/graphql/,gql_arena.c gql_lexer.c gql_ast.c gql_parser.c \
+FUZZ_GQL_SRC = $(addprefix src/lib/graphql/,gql_arena.c gql_lexer.c gql_ast.c gql_parser.c \
                gql_print.c) src/core/err.c
-build/fuzz/fuzz_gql_parser: tests/gateway/fuzz_gql_parser.c $(FUZZ_GQL_SRC)
+build/fuzz/fuzz_gql_parser: tests/lib/graphql/fuzz_gql_parser.c $(FUZZ_GQL_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CSTD) $(WARN) -DGQL_FUZZ -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -Isrc -o $@ $^

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "ledger/checkpoint.h"
-#include "ledger/merkle.h"
+#include "lib/ledger/checkpoint.h"
+#include "lib/ledger/merkle.h"
 #include "services/ledger/api.h"
 #include "services/ledger/engine.h"
 #include "services/ledger/settings.h"

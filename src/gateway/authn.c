@@ -15,7 +15,7 @@
 #include "gateway/authn_cache.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
-#include "services/auth/jwt.h"
+#include "lib/credentials/jwt.h"
 
 #define KEYS_MAX_AGE_S 300
 #define KEYS_MIN_REFETCH_S 10

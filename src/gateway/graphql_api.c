@@ -14,12 +14,12 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "gateway/authn.h"
-#include "gateway/graphql/gql_exec.h"
+#include "lib/graphql/gql_exec.h"
 #include "gateway/graphql_auth.h"
 #include "gateway/graphql_bind.h"
 #include "gateway/graphql_members.h"
-#include "gateway/graphql/gql_parser.h"
-#include "gateway/graphql/gql_validate.h"
+#include "lib/graphql/gql_parser.h"
+#include "lib/graphql/gql_validate.h"
 
 #define DOC_CACHE_MAX 1024
 /* After a response body (or a cut-off execution) of this size, free heap pages go back to the

@@ -6,7 +6,7 @@
 #ifndef GATEWAY_GRAPHQL_AUTH_H
 #define GATEWAY_GRAPHQL_AUTH_H
 
-#include "gateway/graphql/gql_exec.h"
+#include "lib/graphql/gql_exec.h"
 
 /* Registers the resolvers; 0 or -1 when the schema lacks a type or field. */
 int gql_auth_bind(gql_resolvers *rs);

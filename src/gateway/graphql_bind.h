@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "core/service.h"
-#include "gateway/graphql/gql_exec.h"
+#include "lib/graphql/gql_exec.h"
 
 struct gql_api;
 

@@ -8,7 +8,7 @@
 #ifndef GATEWAY_GRAPHQL_MEMBERS_H
 #define GATEWAY_GRAPHQL_MEMBERS_H
 
-#include "gateway/graphql/gql_exec.h"
+#include "lib/graphql/gql_exec.h"
 
 /* Registers the resolvers; 0 or -1 when the schema lacks a type or field. */
 int gql_members_bind(gql_resolvers *rs);

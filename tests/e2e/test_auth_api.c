@@ -17,8 +17,8 @@
 #include "core/db.h"
 #include "core/json.h"
 #include "services/auth/auth_keys.h"
-#include "services/auth/jwt.h"
-#include "services/auth/totp.h"
+#include "lib/credentials/jwt.h"
+#include "lib/credentials/totp.h"
 #include "support/e2e.h"
 #include "test.h"
 

@@ -817,8 +817,8 @@ static void test_audit(void) {
     struct stat st;
     if (stat(marker, &st) != 0) {
         snprintf(cmd, sizeof cmd,
-                 "set -e; d='%s/build/oracle-exec'; mkdir -p \"$d\"; cp '%s/tests/gateway/"
-                 "oracle-exec/package.json' '%s/tests/gateway/oracle-exec/package-lock.json' "
+                 "set -e; d='%s/build/oracle-exec'; mkdir -p \"$d\"; cp '%s/tests/lib/graphql/"
+                 "oracle-exec/package.json' '%s/tests/lib/graphql/oracle-exec/package-lock.json' "
                  "\"$d\"/; npm ci --prefix \"$d\" --no-audit --no-fund --silent >&2",
                  root, root, root);
         REQUIRE(system(cmd) == 0);
@@ -826,7 +826,7 @@ static void test_audit(void) {
     snprintf(
         cmd, sizeof cmd,
         "cd '%s' && RECIPROCAL_AUDIT_BEARER='%s' NODE_PATH='%s/build/oracle-exec/node_modules' "
-        "node tests/gateway/oracle-exec/audit.js %s/graphql > "
+        "node tests/lib/graphql/oracle-exec/audit.js %s/graphql > "
         "'%s/build/oracle-exec/audit.txt' 2>&1",
         root, g_admin, root, g_proc.base, root);
     int rc = system(cmd);

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ledger/checkpoint.h"
-#include "ledger/merkle.h"
+#include "lib/ledger/checkpoint.h"
+#include "lib/ledger/merkle.h"
 #include "services/ledger/engine.h"
 #include "support/e2e.h"
 #include "test.h"

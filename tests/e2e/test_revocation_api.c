@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "core/db.h"
-#include "services/auth/password.h"
+#include "lib/credentials/password.h"
 #include "support/e2e.h"
 #include "test.h"
 

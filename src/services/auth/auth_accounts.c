@@ -10,7 +10,7 @@
 #include "core/json.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
-#include "services/auth/password.h"
+#include "lib/credentials/password.h"
 #include "services/auth/rbac.h"
 
 #define VERIFY_TTL 86400

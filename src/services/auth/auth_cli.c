@@ -11,7 +11,7 @@
 #include "services/auth/auth_accounts.h"
 #include "services/auth/auth_keys.h"
 #include "services/auth/auth_util.h"
-#include "services/auth/password.h"
+#include "lib/credentials/password.h"
 
 static int report(const char *what, const err_t *e) {
     fprintf(stderr, "reciprocal: auth %s: %s%s%s%s\n", what, e->message, e->field[0] ? " (" : "",

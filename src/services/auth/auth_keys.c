@@ -9,7 +9,7 @@
 
 #include "core/json.h"
 #include "services/auth/auth_util.h"
-#include "services/auth/jwt.h"
+#include "lib/credentials/jwt.h"
 
 #define RELOAD_S 60
 #define KEY_BITS 2048

@@ -11,8 +11,8 @@
 #include "core/json.h"
 #include "services/auth/auth_sessions.h"
 #include "services/auth/auth_util.h"
-#include "services/auth/password.h"
-#include "services/auth/totp.h"
+#include "lib/credentials/password.h"
+#include "lib/credentials/totp.h"
 
 #define MFA_ISSUER "Reciprocal Clubs"
 #define MFA_MAX_ATTEMPTS 5

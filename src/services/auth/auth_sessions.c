@@ -13,7 +13,7 @@
 #include "services/auth/auth_keys.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
-#include "services/auth/password.h"
+#include "lib/credentials/password.h"
 #include "services/auth/rbac.h"
 
 #define MFA_CHALLENGE_TTL 300

@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #include "core/json.h"
-#include "services/auth/password.h"
+#include "lib/credentials/password.h"
 
 static pthread_once_t g_sodium_once = PTHREAD_ONCE_INIT;
 static int g_sodium_ok;

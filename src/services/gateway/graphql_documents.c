@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/json.h"
-#include "gateway/graphql/gql_parser.h"
+#include "lib/graphql/gql_parser.h"
 
 static int require_admin(const svc_call_t *call, err_t *e) {
     if (call->caller->network_admin) return 0;

@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "ledger/checkpoint.h"
-#include "ledger/merkle.h"
+#include "lib/ledger/checkpoint.h"
+#include "lib/ledger/merkle.h"
 #include "services/ledger/keys.h"
 #include "services/ledger/orderer.h"
 #include "services/ledger/runner.h"

@@ -28,9 +28,9 @@
 #include <stdint.h>
 
 #include "core/err.h"
-#include "ledger/merkle.h"
-#include "ledger/policy.h"
-#include "ledger/txcodec.h"
+#include "lib/ledger/merkle.h"
+#include "lib/ledger/policy.h"
+#include "lib/ledger/txcodec.h"
 
 #define LEDGER_MAX_ENDORSEMENTS 64
 #define LEDGER_MAX_BLOCK_TXS 4096

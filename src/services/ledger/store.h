@@ -12,8 +12,8 @@
 
 #include "core/db.h"
 #include "core/err.h"
-#include "ledger/checkpoint.h"
-#include "ledger/merkle.h"
+#include "lib/ledger/checkpoint.h"
+#include "lib/ledger/merkle.h"
 #include "services/ledger/engine.h"
 
 #define LEDGER_LOG_KEY "log"

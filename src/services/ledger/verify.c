@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/checkpoint.h"
-#include "ledger/merkle.h"
+#include "lib/ledger/checkpoint.h"
+#include "lib/ledger/merkle.h"
 #include "services/ledger/engine.h"
 
 static int hexfield(json_t *o, const char *name, uint8_t out[32]) {

@@ -15,6 +15,9 @@
 #include "services/member/member_csv.h"
 #include "services/member/member_privacy.h"
 #include "services/member/members.h"
+#include "services/member/members_lifecycle.h"
+#include "services/member/members_search.h"
+#include "services/member/members_settings.h"
 
 static const svc_op_t member_ops[] = {
     {"create_club", "POST", "/api/v1/clubs", 201, "club:create", clubs_validate_create,

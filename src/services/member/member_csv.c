@@ -9,7 +9,7 @@
 
 #include "core/json.h"
 #include "services/member/member_common.h"
-#include "services/member/members.h"
+#include "services/member/members_search.h"
 
 #define CSV_MAX_ROWS 50000
 #define CSV_MAX_ERRORS 500

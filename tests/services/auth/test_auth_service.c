@@ -24,7 +24,7 @@
 #include "core/service.h"
 #include "services/auth/auth.h"
 #include "services/auth/auth_accounts.h"
-#include "services/auth/totp.h"
+#include "lib/credentials/totp.h"
 #include "services/member/member.h"
 #include "test.h"
 

@@ -26,7 +26,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
-#include "ledger/checkpoint.h"
+#include "lib/ledger/checkpoint.h"
 #include "services/ledger/api.h"
 #include "services/ledger/engine.h"
 #include "services/ledger/settings.h"

@@ -10,7 +10,7 @@
 #include "services/member/cards.h"
 #include "services/member/member_csv.h"
 #include "services/member/member_test_util.h"
-#include "services/member/members.h"
+#include "services/member/members_search.h"
 
 static char club_a[40], club_b[40], user_m1[40], user_m2[40];
 static svc_caller_t admin_a, staff_a, reader_a, member_a, anon_a, netadmin, admin_b;

@@ -1,0 +1,445 @@
+/* members_search: see members_search.h. */
+#include "services/member/members_search.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "services/member/members_lifecycle.h"
+
+/* ---- validation ---- */
+
+int members_validate_list(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id",       "limit", "after", "status",
+                                       "category",      "q",     "sort",  "expires_before",
+                                       "expires_after", NULL};
+    static const char *const sorts[] = {
+        "created_at", "-created_at", "member_number", "-member_number", "name", "-name",
+        "joined_on",  "-joined_on",  "expires_on",    "-expires_on",    NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (m_valid_club_ref(in, e) != 0) return -1;
+    long long limit;
+    const char *s;
+    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
+    if (jsonx_string(in, "after", 0, 1, 600, &s, e) != 0) return -1;
+    if (jsonx_enum(in, "status", 0, members_status_values, &s, e) != 0) return -1;
+    if (jsonx_string(in, "category", 0, 1, 40, &s, e) != 0) return -1;
+    if (jsonx_string(in, "q", 0, 1, 200, &s, e) != 0) return -1;
+    if (jsonx_enum(in, "sort", 0, sorts, &s, e) != 0) return -1;
+    if (m_valid_date(in, "expires_before", e) != 0) return -1;
+    return m_valid_date(in, "expires_after", e);
+}
+
+int members_validate_directory(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id", "limit", "after", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    long long limit;
+    const char *s;
+    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
+    if (jsonx_string(in, "after", 0, 1, 400, &s, e) != 0) return -1;
+    return m_valid_club_ref(in, e);
+}
+
+/* ---- list / search ---- */
+
+/* key: the sort expression (its text is the cursor key); cast: the cursor key parameter as
+ * the same type. created_at sorts on the column itself, so the default listing walks the index
+ * (club_id, created_at, id) under RLS (timestamptz/uuid comparisons are leakproof) instead of
+ * sorting the whole club; the others are text keys in the C collation. */
+static const struct {
+    const char *name;
+    const char *key;
+    const char *cast;
+    const char *id; /* the member id beside the key in the order and the cursor */
+} sort_keys[] = {
+    {"created_at", "m.created_at", "::timestamptz", "m.id"},
+    {"member_number", "lower(m.member_number) COLLATE \"C\"", "::text COLLATE \"C\"", "m.id"},
+    /* = lower(p.last_name || ' ' || p.first_name) COLLATE "C" (a stored column, migration
+     * 0006): with p.member_id, the order and the cursor of the index profiles_name_key_idx */
+    {"name", "p.name_key", "::text COLLATE \"C\"", "p.member_id"},
+    {"joined_on", "to_char(m.joined_on, 'YYYY-MM-DD') COLLATE \"C\"", "::text COLLATE \"C\"",
+     "m.id"},
+    {"expires_on", "coalesce(to_char(m.expires_on, 'YYYY-MM-DD'), '9999-12-31') COLLATE \"C\"",
+     "::text COLLATE \"C\"", "m.id"},
+};
+
+#define MAX_SEARCH_WORDS 8
+
+static int is_word_byte(char c) {
+    unsigned char ch = (unsigned char)c;
+    return isalnum(ch) || ch >= 0x80;
+}
+
+/* Splits q into its words (letters, digits, any non-ASCII byte; other characters split
+ * words), at most MAX_SEARCH_WORDS (later ones are ignored). buf receives the NUL-terminated
+ * copies and needs strlen(q) + 1 bytes. Returns the number of words. */
+static int split_words(const char *q, char *buf, const char *words[MAX_SEARCH_WORDS]) {
+    int n = 0;
+    size_t o = 0;
+    const char *p = q;
+    while (*p && n < MAX_SEARCH_WORDS) {
+        while (*p && !is_word_byte(*p))
+            p++;
+        if (!*p) break;
+        words[n++] = buf + o;
+        while (*p && is_word_byte(*p))
+            buf[o++] = *p++;
+        buf[o++] = '\0';
+    }
+    return n;
+}
+
+/* The page's documents: of m and p (joined), and of the whole rows x.m and x.p. */
+static const char k_doc_m[] = M_DOC_SQL("$1::boolean") "::text";
+static const char k_doc_x[] = M_DOC_EXPR("x.m", "x.p", "x.club_id", "x.id", "$1::boolean") "::text";
+
+/* One list/search statement: its text and parameters (pointing into in, and into this). */
+typedef struct list_sql {
+    char sql[12288];
+    const char *p[16 + MAX_SEARCH_WORDS];
+    int np;
+    char ck[512], cid[40], qbuf[1024];
+} list_sql_t;
+
+/* Adds a parameter; returns its number ($n). */
+static int list_param(list_sql_t *s, const char *v) {
+    s->p[s->np++] = v;
+    return s->np;
+}
+
+/* Builds the statement of a list/search (explain: EXPLAIN (FORMAT JSON) of it). Only the
+ * filters present are in the text, and the limit is a literal: a prepared statement then gets
+ * a generic plan (planned once per connection) instead of a custom plan per execution, which
+ * PostgreSQL otherwise keeps choosing because "$n IS NULL OR ..." conditions and a parameter
+ * LIMIT make the generic plan look expensive. 0, or -1 with *e (invalid cursor). */
+static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int explain, err_t *e) {
+    const char *sort = json_string_value(json_object_get(in, "sort"));
+    if (!sort) sort = "created_at";
+    int desc = sort[0] == '-';
+    const char *sname = desc ? sort + 1 : sort;
+    const char *key = sort_keys[0].key, *cast = sort_keys[0].cast, *kid = sort_keys[0].id;
+    for (size_t i = 0; i < sizeof sort_keys / sizeof sort_keys[0]; i++)
+        if (strcmp(sort_keys[i].name, sname) == 0)
+            key = sort_keys[i].key, cast = sort_keys[i].cast, kid = sort_keys[i].id;
+    s->np = 0;
+    s->ck[0] = s->cid[0] = '\0';
+    const char *after = json_string_value(json_object_get(in, "after"));
+    if (after) {
+        size_t n = 0;
+        unsigned char *raw = jsonx_b64url_decode(after, &n);
+        json_t *cj = raw ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
+        free(raw);
+        const char *cs = json_string_value(json_array_get(cj, 0));
+        const char *kv = json_string_value(json_array_get(cj, 1));
+        const char *iv = json_string_value(json_array_get(cj, 2));
+        int ok = cs && kv && iv && strcmp(cs, sort) == 0 && jsonx_is_uuid(iv) &&
+                 strlen(kv) < sizeof s->ck;
+        if (ok) snprintf(s->ck, sizeof s->ck, "%s", kv), snprintf(s->cid, sizeof s->cid, "%s", iv);
+        json_decref(cj);
+        if (!ok)
+            return err_set(e, 400, "invalid_cursor", "after",
+                           "after must be a next_cursor value returned by this list with the "
+                           "same sort");
+    }
+    const char *q = json_string_value(json_object_get(in, "q"));
+    list_param(s, staff ? "t" : "f"); /* $1 */
+    /* the filters present, on m */
+    char filters[1024] = "";
+    size_t fo = 0;
+    static const struct {
+        const char *field, *fmt;
+    } fs[] = {
+        {"status", "AND m.status = $%d::member.member_status_enum "},
+        {"category", "AND m.category = $%d::text "},
+        {"expires_before", "AND m.expires_on < $%d::date "},
+        {"expires_after", "AND m.expires_on > $%d::date "},
+    };
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
+        const char *v = json_string_value(json_object_get(in, fs[i].field));
+        if (v)
+            fo += (size_t)snprintf(filters + fo, sizeof filters - fo, fs[i].fmt, list_param(s, v));
+    }
+    /* Text search on member.search_words (migrations 0004, 0005): under RLS only leakproof
+     * comparisons of plain columns can be index conditions. Every word of q must be a prefix
+     * of a word of the member's names/email (one range per word, INTERSECT), or q a prefix of
+     * the member number (UNION). A prefix p is [lower(p), lower(p) || U+10FFFF) in the C
+     * collation. The set yields (member_id, created_at) or (member_id, name_key): the word
+     * rows carry their member's created_at (0005) and the name rows (kind w) their profile's
+     * name_key (0007) in the primary key index. */
+    char hits[4096] = ""; /* q: <= 200 code points = 800 bytes */
+    const char *words[MAX_SEARCH_WORDS];
+    int nw = 0, by_created = q && strcmp(sname, "created_at") == 0;
+    int by_name = q && strcmp(sname, "name") == 0;
+    const char *cols = by_created ? "member_id, w.created_at"
+                       : by_name  ? "member_id, w.name_key"
+                                  : "member_id";
+    /* member number rows carry no name key (0007): looked up in profiles per match */
+    const char *ncols = by_name ? "member_id, (SELECT p.name_key FROM member.profiles p WHERE "
+                                  "p.club_id = core.current_club() AND p.member_id = w.member_id)"
+                                : cols;
+    if (q) {
+        nw = strlen(q) < sizeof s->qbuf ? split_words(q, s->qbuf, words) : 0;
+        /* Prefixes of 3+ bytes: the bounds are uncorrelated sub-selects (InitPlans), so the
+         * planner estimates them without their values in every plan, custom or generic, and
+         * the prepared statement keeps one generic plan (a custom plan per execution was a
+         * third of the database time of a search). Such prefixes are selective and the plan
+         * is the same either way. Shorter ones (`s`, `m0`) can match most of the club: there
+         * the values are plain parameters, planned with the word statistics each time. */
+        int selective = strlen(q) >= 3;
+        for (int i = 0; i < nw; i++)
+            if (strlen(words[i]) < 3) selective = 0;
+        char lo_k[64], hi_k[64];
+        size_t o = 0;
+        for (int i = 0; i <= nw; i++) {
+            int k = list_param(s, i < nw ? words[i] : q);
+            snprintf(lo_k, sizeof lo_k, selective ? "(SELECT lower($%d))" : "lower($%d)", k);
+            snprintf(hi_k, sizeof hi_k,
+                     selective ? "(SELECT lower($%d) || chr(1114111))"
+                               : "(lower($%d) || chr(1114111))",
+                     k);
+            if (i < nw)
+                o += (size_t)snprintf(hits + o, sizeof hits - o,
+                                      "%s(SELECT w.%s FROM member.search_words w WHERE w.club_id = "
+                                      "core.current_club() AND w.kind = 'w' AND w.word >= %s "
+                                      "COLLATE \"C\" AND w.word < %s COLLATE \"C\") ",
+                                      i ? "INTERSECT " : "", cols, lo_k, hi_k);
+            else
+                snprintf(hits + o, sizeof hits - o,
+                         "%sSELECT w.%s FROM member.search_words w WHERE w.club_id = "
+                         "core.current_club() AND w.kind = 'n' AND w.word >= %s COLLATE \"C\" AND "
+                         "w.word < %s COLLATE \"C\"",
+                         nw ? "UNION " : "", ncols, lo_k, hi_k);
+        }
+    }
+    char cur[256] = "";
+    if (after) {
+        int k = list_param(s, s->ck), ki = list_param(s, s->cid);
+        snprintf(cur, sizeof cur, "AND (%s, %s) %s ($%d%s, $%d::uuid) ",
+                 by_created ? "h.created_at"
+                 : by_name  ? "h.name_key"
+                 : q        ? "x.k"
+                            : key,
+                 by_created || by_name ? "h.member_id"
+                 : q                   ? "x.id"
+                                       : kid,
+                 desc ? "<" : ">", k, by_created ? "::timestamptz" : cast, ki);
+    }
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
+    const char *dir = desc ? "DESC" : "ASC";
+    size_t so =
+        (size_t)snprintf(s->sql, sizeof s->sql, "%s", explain ? "EXPLAIN (FORMAT JSON) " : "");
+    if (by_created)
+        /* Search in the default order: the matches and their sort key come from the index
+         * alone (no member row is read to sort them); sorted there, they drive primary-key
+         * lookups of members (and profiles) in that order until the page is full, so a page
+         * reads its own members plus the ones the filters reject, not every match. The order
+         * (h.created_at, h.member_id) is (m.created_at, m.id): the triggers keep the copy.
+         * Without filters every match is on the page in that order (every word row has its
+         * member, foreign key, and every member its profile, inserted together, never
+         * deleted), so the matches are cut to the page before the join too: a bounded (top-N)
+         * sort instead of sorting them all. */
+        snprintf(s->sql + so, sizeof s->sql - so,
+                 "SELECT %s, m.created_at, m.id "
+                 "FROM (SELECT h.member_id, h.created_at FROM (%s) h WHERE TRUE %s"
+                 "ORDER BY h.created_at %s, h.member_id %s%s%s) h "
+                 "JOIN member.members m ON m.club_id = core.current_club() AND m.id = h.member_id "
+                 "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+                 "WHERE TRUE %sORDER BY h.created_at %s, h.member_id %s LIMIT %s",
+                 k_doc_m, hits, cur, dir, dir, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim,
+                 filters, dir, dir, lim);
+    else if (by_name)
+        /* Search by name: the same with the name key the word rows carry (0007): the matches
+         * sorted on (name_key, member_id) from the index alone, then each one's member and
+         * profile read by primary key in that order (LATERAL, OFFSET 0: always a
+         * parameterised nested loop, whatever the statistics) until the filters have let the
+         * page through; without filters the matches are cut to the page first. The order and
+         * the cursor (h.name_key, h.member_id) are (p.name_key, p.member_id): the profiles
+         * trigger keeps the copy in the name rows, number matches look it up (ncols). */
+        snprintf(s->sql + so, sizeof s->sql - so,
+                 "SELECT %s, x.k, x.id "
+                 "FROM (SELECT h.member_id, h.name_key FROM (%s) h WHERE TRUE %s"
+                 "ORDER BY h.name_key %s, h.member_id %s%s%s) h "
+                 "CROSS JOIN LATERAL (SELECT m, p, p.name_key AS k, m.id, m.club_id "
+                 "FROM member.members m "
+                 "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+                 "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
+                 "ORDER BY h.name_key %s, h.member_id %s LIMIT %s",
+                 k_doc_x, hits, cur, dir, dir, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim,
+                 filters, dir, dir, lim);
+    else if (q)
+        /* Search in another order: each match's member and profile are read by primary key
+         * (a LATERAL subquery kept apart by OFFSET 0, so always a parameterised nested loop:
+         * joined as sets, PostgreSQL chose a sequential scan of every member of the club and
+         * a hash join, evaluating the RLS condition per row: ~45 ms at 100,000 members), the
+         * matches sorted on their key, and the documents built for the page only (the
+         * document expression is evaluated after the sort and limit). x.m and x.p are whole
+         * rows. */
+        snprintf(s->sql + so, sizeof s->sql - so,
+                 "SELECT %s, x.k, x.id FROM (%s) h "
+                 "CROSS JOIN LATERAL (SELECT m, p, %s AS k, m.id, m.club_id FROM member.members m "
+                 "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+                 "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
+                 "WHERE TRUE %sORDER BY 2 %s, 3 %s LIMIT %s",
+                 k_doc_x, hits, key, filters, cur, dir, dir, lim);
+    else if (strcmp(sname, "name") == 0)
+        /* The list by name walks profiles_name_key_idx (club_id, name_key, member_id) and reads
+         * each profile's member by primary key (LATERAL, OFFSET 0: always a parameterised
+         * nested loop) until the filters have let the page through. As a plain join the plan
+         * depended on the statistics: right after a bulk import, before autovacuum had
+         * analyzed the tables, PostgreSQL estimated a few hundred members in the club,
+         * materialised all of them (100,000) and compared every page row with each: ~170 ms
+         * per page (p99 over 1 s in make bench) instead of ~1 ms. Every profile has its member
+         * (foreign key), so the rows are those of the join. */
+        snprintf(s->sql + so, sizeof s->sql - so,
+                 "SELECT %s, p.name_key, p.member_id FROM member.profiles p "
+                 "CROSS JOIN LATERAL (SELECT m, p, m.id, m.club_id FROM member.members m "
+                 "WHERE m.club_id = core.current_club() AND m.id = p.member_id %sOFFSET 0) x "
+                 "WHERE p.club_id = core.current_club() %sORDER BY 2 %s, 3 %s LIMIT %s",
+                 k_doc_x, filters, cur, dir, dir, lim);
+    else
+        snprintf(s->sql + so, sizeof s->sql - so,
+                 "SELECT %s, %s, m.id FROM member.members m JOIN member.profiles p ON "
+                 "p.club_id = m.club_id AND p.member_id = m.id WHERE m.club_id = "
+                 "core.current_club() %s%sORDER BY 2 %s, %s %s LIMIT %s",
+                 k_doc_m, key, filters, cur, dir, kid, dir, lim);
+    return 0;
+}
+
+static PGresult *list_query(db_tx_t *tx, json_t *in, int staff, long long limit, int explain,
+                            err_t *e) {
+    list_sql_t *s = malloc(sizeof *s);
+    if (!s) {
+        err_set(e, 500, "internal", "", "out of memory");
+        return NULL;
+    }
+    PGresult *r =
+        list_sql(s, in, staff, limit, explain, e) == 0 ? db_exec(tx, s->sql, s->np, s->p, e) : NULL;
+    free(s);
+    return r;
+}
+
+PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err_t *e) {
+    return list_query(tx, in, staff, limit, 0, e);
+}
+
+PGresult *members_query_plan(db_tx_t *tx, json_t *in, long long limit, err_t *e) {
+    return list_query(tx, in, 1, limit, 1, e);
+}
+
+int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    db_scope_t scope;
+    int named = 0;
+    long long limit = 20;
+    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
+    if (m_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
+    /* One round trip (db_read: BEGIN READ ONLY, scope, the statement, COMMIT). A club named by
+     * the caller is checked only when the answer could depend on it (no rows, or an error):
+     * in a club that does not exist RLS shows no rows, and m_begin answered 404 club_id. */
+    list_sql_t *s = malloc(sizeof *s);
+    if (!s) return err_set(e, 500, "internal", "", "out of memory");
+    PGresult *r = list_sql(s, in, 1, limit + 1, 0, e) == 0
+                      ? db_read(call->env->db, &scope, s->sql, s->np, s->p, e)
+                      : NULL;
+    free(s);
+    if ((!r || PQntuples(r) == 0) && named && m_require_club(&c, &scope, e) != 0) {
+        PQclear(r);
+        return -1;
+    }
+    if (!r) return -1;
+    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
+    json_t *items = json_array();
+    for (int i = 0; i < shown; i++) {
+        json_t *doc = db_json(r, i, 0, e);
+        if (!doc) {
+            json_decref(items);
+            PQclear(r);
+            return members_fail(&c, out);
+        }
+        json_array_append_new(items, doc);
+    }
+    json_t *next = json_null();
+    if (n > limit) {
+        const char *sort = json_string_value(json_object_get(in, "sort"));
+        json_t *cj = json_pack("[s, s, s]", sort ? sort : "created_at", PQgetvalue(r, shown - 1, 1),
+                               PQgetvalue(r, shown - 1, 2));
+        char *cs = jsonx_dump(cj);
+        char *b = jsonx_b64url_encode((const unsigned char *)cs, strlen(cs));
+        next = json_string(b);
+        free(cs), free(b);
+        json_decref(cj);
+    }
+    PQclear(r);
+    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    return 0;
+}
+
+/* ---- directory ---- */
+
+int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    mctx_t c;
+    long long limit = 20;
+    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
+    if (m_begin(call, in, &c, e) != 0) return -1;
+    if (!c.can_read) { /* members of the club only: an active member linked to the caller */
+        char id[40];
+        if (members_find_self(&c, id, e) != 0) {
+            if (e->status == 404)
+                err_set(e, 403, "forbidden", "", "the directory is for members of this club");
+            return members_fail(&c, out);
+        }
+    }
+    char ck[256] = "", cid[40] = "", lim[24];
+    const char *after = json_string_value(json_object_get(in, "after"));
+    if (after) {
+        size_t n = 0;
+        unsigned char *raw = jsonx_b64url_decode(after, &n);
+        char *bar = raw ? memchr(raw, '\x1f', n) : NULL;
+        size_t kl = bar ? (size_t)(bar - (char *)raw) : 0;
+        if (bar && kl < sizeof ck && n - kl - 1 < sizeof cid) {
+            memcpy(ck, raw, kl);
+            memcpy(cid, bar + 1, n - kl - 1);
+        }
+        free(raw);
+        if (!jsonx_is_uuid(cid)) {
+            err_set(e, 400, "invalid_cursor", "after", "after must be a next_cursor value");
+            return members_fail(&c, out);
+        }
+    }
+    snprintf(lim, sizeof lim, "%lld", limit + 1);
+    const char *p[] = {after ? ck : NULL, after ? cid : NULL, lim};
+    PGresult *r = db_exec(
+        c.tx,
+        "SELECT jsonb_build_object('id', m.id, 'member_number', m.member_number, 'display_name', "
+        "coalesce(p.preferred_name, p.first_name) || ' ' || p.last_name, 'category', m.category, "
+        "'photo_url', p.photo_url)::text, lower(p.last_name || ' ' || p.first_name) COLLATE \"C\", "
+        "m.id FROM member.members m JOIN member.profiles p ON p.club_id = m.club_id AND "
+        "p.member_id = m.id WHERE m.club_id = core.current_club() AND m.directory_opt_in AND "
+        "m.status = 'active' AND m.erased_at IS NULL AND ($1::text IS NULL OR "
+        "(lower(p.last_name || ' ' || p.first_name) COLLATE \"C\", m.id) > ($1::text COLLATE "
+        "\"C\", $2::uuid)) ORDER BY 2, m.id LIMIT $3::bigint",
+        3, p, e);
+    if (!r) return members_fail(&c, out);
+    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
+    json_t *items = json_array();
+    for (int i = 0; i < shown; i++) {
+        json_t *doc = db_json(r, i, 0, e);
+        if (doc) json_array_append_new(items, doc);
+    }
+    json_t *next = json_null();
+    if (n > limit) {
+        char key[320];
+        int kl = snprintf(key, sizeof key, "%s\x1f%s", PQgetvalue(r, shown - 1, 1),
+                          PQgetvalue(r, shown - 1, 2));
+        char *b = jsonx_b64url_encode((const unsigned char *)key,
+                                      (size_t)(kl < (int)sizeof key ? kl : (int)sizeof key - 1));
+        next = json_string(b);
+        free(b);
+    }
+    PQclear(r);
+    *out = json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
+    return m_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
+}
