@@ -51,8 +51,11 @@ static const row_t k_rows[] = {
     {"GET", "/api/v1/clubs?limit=0", NULL, 422, "invalid_field", "limit"},
     /* member: members */
     {"POST", "/api/v1/members", "{\"club_id\":\"%s\",", 400, "invalid_json", "body"},
-    {"POST", "/api/v1/members", "{\"category\":\"full\",\"profile\":{\"first_name\":\"A\"}}", 400,
+    {"POST", "/api/v1/members",
+     "{\"category\":\"full\",\"profile\":{\"first_name\":\"A\",\"last_name\":\"B\"}}", 400,
      "missing_field", "club_id"},
+    {"POST", "/api/v1/members", "{\"club_id\":\"%s\",\"category\":\"full\"}", 400, "missing_field",
+     "profile"},
     {"POST", "/api/v1/members", "{\"club_id\":\"%s\",\"category\":\"full\",\"profile\":\"Ada\"}",
      400, "invalid_type", "profile"},
     {"POST", "/api/v1/members",
