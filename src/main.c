@@ -180,6 +180,8 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
     if (cfg_service_enabled(cfg, "auth") && cfg_require_auth_kek(cfg, &e) != 0)
         return fail_with("configuration", &e);
     log_init(cfg->log_level, cfg->log_json, "reciprocal");
+    /* every operation of every linked service names who may call it (core/service.h) */
+    if (svc_check_registry(&e) != 0) return fail_with("operation table", &e);
 
     sigset_t sigs;
     sigemptyset(&sigs);

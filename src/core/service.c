@@ -24,10 +24,42 @@ const svc_op_t *svc_find_op(const svc_module_t *m, const char *op_name) {
     return NULL;
 }
 
-const svc_op_http_t *svc_find_op_http(const svc_module_t *m, const char *op_name) {
-    for (const svc_op_http_t *h = m ? m->http : NULL; h && h->op; h++)
-        if (strcmp(h->op, op_name) == 0) return h;
+static const char *const access_names[] = {"unset",        "public",        "signed_in", "perm",
+                                           "perm_or_self", "network_admin", "internal"};
+
+const char *svc_access_name(svc_access_t access) {
+    size_t n = sizeof access_names / sizeof access_names[0];
+    return (size_t)access < n ? access_names[access] : "unset";
+}
+
+/* The reason op's row is malformed, or NULL. */
+static const char *op_row_problem(const svc_op_t *op) {
+    int needs_perm = op->access == SVC_PERM || op->access == SVC_PERM_OR_SELF;
+    if (!op->name || !op->name[0]) return "has no name";
+    if (op->access <= SVC_ACCESS_UNSET || op->access > SVC_INTERNAL) return "has no access rule";
+    if (needs_perm && (!op->permission || !op->permission[0])) return "needs a .permission";
+    if (!needs_perm && op->permission) return "has a .permission its access rule ignores";
+    if (!op->method != !op->route) return "needs both .method and .route, or neither";
+    if (op->access == SVC_INTERNAL && op->route) return "is internal but has a REST route";
+    if (!op->handle) return "has no handler";
     return NULL;
+}
+
+int svc_check_module(const svc_module_t *m, err_t *e) {
+    for (size_t i = 0; i < m->n_ops; i++) {
+        const char *why = op_row_problem(&m->ops[i]);
+        if (why)
+            return err_set(e, 500, "invalid_operation_table", "",
+                           "operation %zu (%s) of service %s %s", i,
+                           m->ops[i].name ? m->ops[i].name : "?", m->name, why);
+    }
+    return 0;
+}
+
+int svc_check_registry(err_t *e) {
+    for (const svc_module_t *const *m = svc_registry; *m; m++)
+        if (svc_check_module(*m, e) != 0) return -1;
+    return 0;
 }
 
 int svc_call(const svc_env_t *env, const char *module_name, const char *op_name,
@@ -107,6 +139,35 @@ int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *
     return rc;
 }
 
+static int unauthenticated(err_t *e) {
+    return err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
+}
+
+int svc_access_check(const svc_op_t *op, const svc_caller_t *caller, err_t *e) {
+    int signed_in = caller && caller->user_id[0];
+    switch (op->access) {
+    case SVC_PUBLIC:
+    case SVC_INTERNAL:
+        return 0;
+    case SVC_SIGNED_IN:
+    case SVC_PERM_OR_SELF: /* the handler decides between staff and the record's owner */
+        return signed_in ? 0 : unauthenticated(e);
+    case SVC_PERM:
+        if (op->permission && svc_authorized(caller, op->permission)) return 0;
+        if (!signed_in) return unauthenticated(e);
+        return err_set(e, 403, "forbidden", "", "missing permission %s", op->permission);
+    case SVC_NETWORK_ADMIN:
+        if (caller && caller->network_admin) return 0;
+        if (!signed_in) return unauthenticated(e);
+        return err_set(e, 403, "forbidden", "", "only a network administrator may do this");
+    case SVC_ACCESS_UNSET:
+    default:
+        break;
+    }
+    return err_set(e, 500, "invalid_operation_table", "", "operation %s has no access rule",
+                   op->name);
+}
+
 int svc_dispatch(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
                  const svc_caller_t *caller, json_t *input, int *status, json_t **output,
                  err_t *e) {
@@ -116,13 +177,8 @@ int svc_dispatch(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op
         err_set(e, 400, "invalid_input", "", "operation input must be a JSON object");
         goto fail;
     }
-    if (!svc_authorized(caller, op->permission)) {
-        if (!caller || !caller->user_id[0])
-            err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
-        else
-            err_set(e, 403, "forbidden", "", "missing permission %s", op->permission);
-        goto fail;
-    }
+    /* authorise before validating: a caller who may not call learns nothing about its input */
+    if (svc_access_check(op, caller, e) != 0) goto fail;
     if (op->validate && op->validate(input, e) != 0) goto fail;
     svc_call_t call = {.env = env, .module = m, .op = op, .caller = caller};
     if (op->handle(&call, input, output, e) != 0) {

@@ -2,13 +2,13 @@
  * that serve a table without per-operation plumbing.
  *
  * A service module (src/services/<name>/) declares ONE svc_module_t: its name, the PostgreSQL
- * schema it owns, and a table of svc_op_t (name, REST method + route + success status, required
- * permission, input validation, handler). From that declaration:
+ * schema it owns, and a table of svc_op_t (name, REST method + route + success status, access
+ * rule (+ permission), input validation, handler, REST body extras). From that declaration:
  *   - the gateway serves each operation on its REST route (src/gateway/gateway.c), and
  *   - svc_serve_bus() answers NATS request/reply on "svc.<service>.<operation>" in queue group
  *     "svc.<service>", so a gateway in another process reaches it (svc_call_remote()); the
  *     caller travels in an envelope signed with RECIPROCAL_BUS_KEY, verified before dispatch.
- * svc_dispatch() is the single entry point both use: validate -> authorise -> handle.
+ * svc_dispatch() is the single entry point both use: authorise -> validate -> handle.
  * Owns nothing global; svc_env_t is owned by main (serve). */
 #ifndef CORE_SERVICE_H
 #define CORE_SERVICE_H
@@ -56,33 +56,63 @@ typedef struct svc_call {
 typedef int (*svc_validate_fn)(json_t *input, err_t *e);
 typedef int (*svc_handle_fn)(const svc_call_t *call, json_t *input, json_t **output, err_t *e);
 
+/* Who may call an operation: exactly one rule per row (.access), enforced by svc_dispatch before
+ * the input is validated and before the handler runs (authorise -> validate -> handle: a caller
+ * who may not call learns nothing about the input's validity). There is no default: a row
+ * without a rule (0) makes svc_check_module fail, and `reciprocal serve` refuses to start.
+ *   SVC_PUBLIC        anyone, anonymous included: obtaining or giving up credentials (login,
+ *                     refresh, logout, register, password reset, email verification), public
+ *                     keys (JWKS, a club's card key), running a registered GraphQL document. The
+ *                     gateway runs it anonymously when the bearer token is invalid. No .permission.
+ *   SVC_SIGNED_IN     any signed-in caller, acting on its own record only (GET /members/me, its
+ *                     own data export): anonymous -> 401 unauthenticated. No .permission.
+ *   SVC_PERM          the caller holds .permission: anonymous -> 401 unauthenticated, a signed-in
+ *                     caller without it -> 403 forbidden.
+ *   SVC_PERM_OR_SELF  staff holding .permission, or the signed-in member the record belongs to:
+ *                     anonymous -> 401 unauthenticated here; the handler keeps the one check
+ *                     dispatch cannot make (is this record the caller's own?) and answers a
+ *                     member probing another record 404 not_found (403 forbidden for staff
+ *                     lacking a write permission), like a caller of another club, whose club
+ *                     scope finds no such record.
+ *   SVC_NETWORK_ADMIN a network administrator: anonymous -> 401, anyone else -> 403 forbidden.
+ *                     No .permission.
+ *   SVC_INTERNAL      service-to-service only: no REST route, no GraphQL field; reached in-process
+ *                     or over NATS in an envelope signed with RECIPROCAL_BUS_KEY, i.e. only by a
+ *                     process of the deployment (e.g. a gateway fetching revocations). No caller
+ *                     check. No .permission. */
+typedef enum svc_access {
+    SVC_ACCESS_UNSET = 0, /* invalid: every row names its rule */
+    SVC_PUBLIC,
+    SVC_SIGNED_IN,
+    SVC_PERM,
+    SVC_PERM_OR_SELF,
+    SVC_NETWORK_ADMIN,
+    SVC_INTERNAL,
+} svc_access_t;
+
+/* One operation. Tables use designated initialisers: {.name = ..., .access = ..., ...}. */
 typedef struct svc_op {
     const char *name;       /* operation name, [a-z_]+: subject svc.<service>.<name> */
-    const char *method;     /* REST method */
+    const char *method;     /* REST method; NULL with route = NULL: no REST route */
     const char *route;      /* REST route template, e.g. "/api/v1/clubs/{id}" */
     int status;             /* success status, e.g. 201 */
-    const char *permission; /* required permission, e.g. "club:write"; NULL = public */
+    svc_access_t access;    /* who may call (above) */
+    const char *permission; /* SVC_PERM / SVC_PERM_OR_SELF: e.g. "club:write"; else NULL */
     svc_validate_fn validate;
     svc_handle_fn handle;
-} svc_op_t;
-
-/* Optional REST details of an operation, for the gateway only (NATS carries JSON input as
- * always). Kept beside svc_op_t, not in it, so the positional op tables stay unchanged. */
-typedef struct svc_op_http {
-    const char *op;         /* operation name; NULL ends the list */
+    /* REST extras, for the gateway only (NATS carries JSON input as always): */
     const char *body_type;  /* a non-JSON request body also accepted, e.g. "text/csv": the raw
                                body becomes the string input field body_field; NULL = JSON only */
     const char *body_field; /* e.g. "csv" */
     size_t max_body;        /* body limit of this route when larger than
                                RECIPROCAL_HTTP_MAX_BODY_BYTES; 0 = the global limit */
-} svc_op_http_t;
+} svc_op_t;
 
 typedef struct svc_module {
     const char *name;   /* "member" */
     const char *schema; /* PostgreSQL schema it owns; its outbox is <schema>.outbox */
     const svc_op_t *ops;
     size_t n_ops;
-    const svc_op_http_t *http; /* optional, NULL-terminated (op == NULL) */
     /* Optional lifecycle hooks, called by `reciprocal serve` for enabled services only:
      * start after the responders are up (background work: threads, consumers; 0 or -1 + err,
      * which aborts startup), stop at shutdown before the outbox relay, the bus and the
@@ -95,16 +125,25 @@ typedef struct svc_module {
 extern const svc_module_t *const svc_registry[];
 const svc_module_t *svc_find_module(const char *name);
 const svc_op_t *svc_find_op(const svc_module_t *m, const char *op_name);
-/* The REST details of op in m->http, or NULL. */
-const svc_op_http_t *svc_find_op_http(const svc_module_t *m, const char *op_name);
+/* The name of an access rule ("public", "perm_or_self", ...; "unset" for 0). */
+const char *svc_access_name(svc_access_t access);
+/* Checks every row of m: a name, one valid access rule with .permission given exactly for
+ * SVC_PERM / SVC_PERM_OR_SELF, method and route both set or both NULL, no route for
+ * SVC_INTERNAL, a handler. 0, or -1 + 500 invalid_operation_table naming the first bad row.
+ * svc_check_registry runs it over svc_registry (at `reciprocal serve` startup). */
+int svc_check_module(const svc_module_t *m, err_t *e);
+int svc_check_registry(err_t *e);
 
-/* validate -> authorise -> handle, logging failures with 5xx status. *status gets the HTTP
- * status (op->status on success). */
+/* authorise (op->access, svc_access_check) -> validate -> handle, logging failures with 5xx
+ * status. *status gets the HTTP status (op->status on success). */
 int svc_dispatch(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
                  const svc_caller_t *caller, json_t *input, int *status, json_t **output, err_t *e);
 
 /* 1 if caller holds permission (NULL permission = public). */
 int svc_authorized(const svc_caller_t *caller, const char *permission);
+/* The part of op->access dispatch enforces for caller: 0, or -1 + 401 unauthenticated / 403
+ * forbidden (500 for a row without a valid rule). */
+int svc_access_check(const svc_op_t *op, const svc_caller_t *caller, err_t *e);
 
 /* The caller's database scope: its user and network-admin flag, in club club_id (NULL = the
  * caller's club). Points into call->caller and club_id. */

@@ -146,16 +146,15 @@ size_t gw_body_limit(const char *method, const char *path, void *ud) {
         return 0; /* no body expected: the hot GET path skips the extra route lookup */
     if (router_match(g->router, method, path, &m, allow, sizeof allow) != 200) return 0;
     const gw_target_t *t = m.target;
-    const svc_op_http_t *h = svc_find_op_http(t->module, t->op->name);
-    return h ? h->max_body : 0;
+    return t->op->max_body;
 }
 
-/* The caller from the bearer token (gateway/authn.c). An invalid token fails only operations
- * that need a permission; public ones (login, JWKS, ...) run anonymously. */
+/* The caller from the bearer token (gateway/authn.c). An invalid token fails every operation
+ * but the SVC_PUBLIC ones (login, JWKS, ...), which run anonymously. */
 static int caller_from_request(gateway_t *g, const http_request_t *req, const svc_op_t *op,
                                svc_caller_t *c, err_t *e) {
     if (authn_caller(g->env, req, c, e) == 0) return 0;
-    return op->permission || e->status >= 500 ? -1 : 0;
+    return op->access != SVC_PUBLIC || e->status >= 500 ? -1 : 0;
 }
 
 static void handle_operation(gateway_t *g, const http_request_t *req, http_response_t *resp,
@@ -167,8 +166,8 @@ static void handle_operation(gateway_t *g, const http_request_t *req, http_respo
     int has_body = req->body_len > 0;
     int wants_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PATCH") == 0 ||
                      strcmp(req->method, "PUT") == 0;
-    const svc_op_http_t *oh = svc_find_op_http(t->module, t->op->name);
-    if (has_body && wants_body && oh && oh->body_type && oh->body_field &&
+    const svc_op_t *oh = t->op;
+    if (has_body && wants_body && oh->body_type && oh->body_field &&
         content_type_is(req->content_type, oh->body_type)) {
         /* a raw body this operation also accepts (e.g. text/csv): one string input field */
         json_t *text = json_stringn(req->body, req->body_len);
@@ -182,7 +181,7 @@ static void handle_operation(gateway_t *g, const http_request_t *req, http_respo
         if (!content_type_is_json(req->content_type)) {
             char msg[128];
             snprintf(msg, sizeof msg, "send the body as application/json%s%s",
-                     oh && oh->body_type ? " or " : "", oh && oh->body_type ? oh->body_type : "");
+                     oh->body_type ? " or " : "", oh->body_type ? oh->body_type : "");
             error_response(resp, 415, "unsupported_media_type", "content-type", msg);
             return;
         }

@@ -16,8 +16,8 @@ gateway_t *gw_new(const svc_env_t *env, err_t *e);
 void gw_free(gateway_t *g);
 /* The http_handler_fn to give to http_start (ud = the gateway). */
 void gw_handle(const http_request_t *req, http_response_t *resp, void *ud);
-/* The http_body_limit_fn to give to http_start (ud = the gateway): the route's max_body from
- * its module's svc_op_http_t (e.g. the member CSV import), else 0 (the global limit). */
+/* The http_body_limit_fn to give to http_start (ud = the gateway): the max_body of the route's
+ * operation (e.g. the member CSV import), else 0 (the global limit). */
 size_t gw_body_limit(const char *method, const char *path, void *ud);
 
 #endif

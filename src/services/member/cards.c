@@ -1,7 +1,6 @@
 /* cards: see cards.h. */
 #include "services/member/cards.h"
 
-#include <qrencode.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,11 +8,14 @@
 #include <time.h>
 
 #include "core/json.h"
+#include "lib/credentials/qrsvg.h"
+#include "lib/credentials/signkey.h"
 #include "services/member/member_common.h"
 
 #define CARD_PREFIX "MC1."
 #define CARD_TTL_DEFAULT 86400
 #define CARD_TTL_MAX 604800
+#define CARD_TOKEN_MAX 4096 /* cards_validate_verify admits no longer token */
 
 int cards_validate_get(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", "club_id", "ttl_seconds", NULL};
@@ -29,7 +31,7 @@ int cards_validate_verify(json_t *in, err_t *e) {
     static const char *const keys[] = {"token", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     const char *s;
-    return jsonx_string(in, "token", 1, 1, 4096, &s, e);
+    return jsonx_string(in, "token", 1, 1, CARD_TOKEN_MAX, &s, e);
 }
 
 int cards_validate_key(json_t *in, err_t *e) {
@@ -80,18 +82,12 @@ static int club_signing_key(mctx_t *c, unsigned char sk[64], char kid[40], err_t
                           0, NULL, e);
     if (!r) goto fail;
     if (PQntuples(r) == 1) {
-        unsigned char enc[64 + crypto_aead_xchacha20poly1305_ietf_ABYTES],
-            nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+        unsigned char enc[SIGNKEY_SEALED_BYTES], nonce[SIGNKEY_NONCE_BYTES];
         size_t el = 0, nl = 0;
-        unsigned long long sl = 0;
         snprintf(kid, 40, "%s", PQgetvalue(r, 0, 0));
         int ok = from_hex(PQgetvalue(r, 0, 1), enc, sizeof enc, &el) == 0 &&
                  from_hex(PQgetvalue(r, 0, 2), nonce, sizeof nonce, &nl) == 0 &&
-                 nl == sizeof nonce &&
-                 crypto_aead_xchacha20poly1305_ietf_decrypt(sk, &sl, NULL, enc, el,
-                                                            (const unsigned char *)c->club_id,
-                                                            strlen(c->club_id), nonce, kek) == 0 &&
-                 sl == 64;
+                 signkey_unseal(enc, el, nonce, nl, kek, c->club_id, sk) == 0;
         PQclear(r);
         if (!ok) {
             err_set(e, 500, "card_key_unreadable", "",
@@ -113,21 +109,20 @@ fail:
 
 static int new_club_key(mctx_t *c, const unsigned char kek[32], unsigned char sk[64], char kid[40],
                         err_t *e) {
-    unsigned char pk[32], hash[32], nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-    unsigned char enc[64 + crypto_aead_xchacha20poly1305_ietf_ABYTES];
-    unsigned long long el = 0;
-    crypto_sign_keypair(pk, sk);
-    crypto_hash_sha256(hash, pk, sizeof pk);
-    char *k = jsonx_b64url_encode(hash, 12);
-    snprintf(kid, 40, "%s", k ? k : "");
-    free(k);
-    randombytes_buf(nonce, sizeof nonce);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(enc, &el, sk, 64, (const unsigned char *)c->club_id,
-                                               strlen(c->club_id), NULL, nonce, kek);
-    char pk_hex[2 * 32 + 3], enc_hex[2 * sizeof enc + 3], nonce_hex[2 * sizeof nonce + 3];
-    to_hex(pk, sizeof pk, pk_hex);
-    to_hex(enc, (size_t)el, enc_hex);
-    to_hex(nonce, sizeof nonce, nonce_hex);
+    signkey_t k;
+    signkey_sealed_t sealed;
+    if (signkey_generate(&k) != 0 || signkey_seal(k.sk, kek, c->club_id, &sealed) != 0) {
+        signkey_wipe(&k);
+        return err_set(e, 500, "internal", "", "libsodium failed to make a key");
+    }
+    char pk_hex[2 * 32 + 3], enc_hex[2 * sizeof sealed.enc + 3],
+        nonce_hex[2 * sizeof sealed.nonce + 3];
+    to_hex(k.pk, sizeof k.pk, pk_hex);
+    to_hex(sealed.enc, sizeof sealed.enc, enc_hex);
+    to_hex(sealed.nonce, sizeof sealed.nonce, nonce_hex);
+    snprintf(kid, 40, "%s", k.kid);
+    memcpy(sk, k.sk, 64);
+    signkey_wipe(&k);
     const char *p1[] = {kid, pk_hex};
     const char *p2[] = {kid, enc_hex, nonce_hex};
     if (db_exec_cmd(c->tx,
@@ -193,42 +188,6 @@ fail:
     return -1;
 }
 
-/* ---- QR ---- */
-
-char *card_qr_svg(const char *text) {
-    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    if (!q) return NULL;
-    int w = q->width, quiet = 4, size = w + 2 * quiet;
-    size_t cap = 256 + (size_t)w * (size_t)w * 24, len = 0;
-    char *s = malloc(cap);
-    if (!s) {
-        QRcode_free(q);
-        return NULL;
-    }
-    len += (size_t)snprintf(s + len, cap - len,
-                            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-                            "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" "
-                            "fill=\"#fff\"/><path fill=\"#000\" d=\"",
-                            size, size, size, size);
-    for (int y = 0; y < w; y++) {
-        for (int x = 0; x < w;) {
-            if (!(q->data[y * w + x] & 1)) {
-                x++;
-                continue;
-            }
-            int run = 1;
-            while (x + run < w && (q->data[y * w + x + run] & 1))
-                run++;
-            len += (size_t)snprintf(s + len, cap - len, "M%d %dh%dv1h-%dz", x + quiet, y + quiet,
-                                    run, run);
-            x += run;
-        }
-    }
-    snprintf(s + len, cap - len, "\"/></svg>");
-    QRcode_free(q);
-    return s;
-}
-
 /* ---- issue ---- */
 
 int cards_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -281,18 +240,16 @@ int cards_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_object_get(doc, "category"), "st", json_object_get(doc, "status"), "exp",
         json_object_get(doc, "expires_on"), "iat", (json_int_t)now, "tex", (json_int_t)(now + ttl));
     char *pj = jsonx_dump(payload);
-    char *pb = jsonx_b64url_encode((const unsigned char *)pj, strlen(pj));
-    free(pj);
-    size_t signed_len = strlen(CARD_PREFIX) + strlen(pb);
-    char *token = malloc(signed_len + 1 + 100);
-    snprintf(token, signed_len + 1, "%s%s", CARD_PREFIX, pb);
-    unsigned char sig[64];
-    crypto_sign_detached(sig, NULL, (const unsigned char *)token, signed_len, sk);
+    char *token =
+        pj ? signkey_token_sign(CARD_PREFIX, (const unsigned char *)pj, strlen(pj), sk) : NULL;
     sodium_memzero(sk, sizeof sk);
-    char *sb = jsonx_b64url_encode(sig, sizeof sig);
-    snprintf(token + signed_len, 100, ".%s", sb);
-    free(pb), free(sb);
-    char *svg = card_qr_svg(token);
+    free(pj);
+    if (!token) {
+        json_decref(payload);
+        err_set(e, 500, "internal", "", "out of memory");
+        goto fail;
+    }
+    char *svg = qrsvg_render(token);
     char tex[32];
     time_t t = (time_t)(now + ttl);
     struct tm tm;
@@ -320,26 +277,17 @@ fail:
 /* Splits and decodes; *payload gets the parsed payload (even when the signature is bad). */
 static int parse_token(const char *token, json_t **payload, unsigned char sig[64],
                        size_t *signed_len) {
-    size_t pl = strlen(CARD_PREFIX);
-    if (strncmp(token, CARD_PREFIX, pl) != 0) return -1;
-    const char *dot = strchr(token + pl, '.');
-    if (!dot) return -1;
-    char *pb = strndup(token + pl, (size_t)(dot - token - (long)pl));
-    size_t n = 0, sn = 0;
-    unsigned char *raw = pb ? jsonx_b64url_decode(pb, &n) : NULL;
-    unsigned char *s = jsonx_b64url_decode(dot + 1, &sn);
-    free(pb);
-    json_t *j = raw ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
+    unsigned char *raw = NULL;
+    size_t n = 0;
+    if (signkey_token_split(token, CARD_TOKEN_MAX, CARD_PREFIX, &raw, &n, sig, signed_len) != 0)
+        return -1;
+    json_t *j = json_loadb((const char *)raw, n, 0, NULL);
     free(raw);
-    if (!j || !s || sn != 64 || !json_is_object(j)) {
+    if (!j || !json_is_object(j)) {
         json_decref(j);
-        free(s);
         return -1;
     }
-    memcpy(sig, s, 64);
-    free(s);
     *payload = j;
-    *signed_len = (size_t)(dot - token);
     return 0;
 }
 
@@ -354,7 +302,7 @@ int card_check_offline(const char *token, const unsigned char pk[32], long long 
         return 0;
     }
     int ok = 0;
-    if (crypto_sign_verify_detached(sig, (const unsigned char *)token, sl, pk) != 0) {
+    if (!signkey_verify((const unsigned char *)token, sl, sig, pk)) {
         snprintf(reason, cap, "bad_signature");
     } else if (json_integer_value(json_object_get(p, "tex")) <= now) {
         snprintf(reason, cap, "token_expired");
@@ -455,29 +403,46 @@ fail:
     return -1;
 }
 
+/* The published keys of the club (current, and retired ones whose last token has not expired):
+ * [{"kid","alg","public_key","created_at","retired_at"}], newest first. */
+static json_t *published_keys(PGresult *r) {
+    json_t *keys = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        unsigned char pk[SIGNKEY_PK_BYTES];
+        size_t n = 0;
+        if (from_hex(PQgetvalue(r, i, 0), pk, sizeof pk, &n) != 0 || n != sizeof pk) continue;
+        json_t *k = signkey_public_json(PQgetvalue(r, i, 1), pk);
+        if (!k) continue;
+        json_object_set_new(k, "created_at", json_string(PQgetvalue(r, i, 2)));
+        json_object_set_new(k, "retired_at",
+                            PQgetisnull(r, i, 3) ? json_null() : json_string(PQgetvalue(r, i, 3)));
+        json_array_append_new(keys, k);
+    }
+    return keys;
+}
+
 int cards_public_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     db_tx_t *tx = NULL;
     const char *p[] = {json_string_value(json_object_get(in, "id"))};
     if (svc_begin(call, &tx, e) != 0) return -1;
-    PGresult *r = db_exec(
-        tx,
-        "SELECT EXISTS (SELECT 1 FROM member.clubs WHERE id = $1::uuid), coalesce((SELECT "
-        "jsonb_agg(jsonb_build_object('kid', kid, 'alg', 'Ed25519', 'public_key', "
-        "rtrim(translate(encode(public_key, 'base64'), '+/', '-_'), '='), 'created_at', "
-        "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'retired_at', "
-        "to_char(retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) ORDER BY "
-        "created_at DESC) FROM member.club_keys WHERE club_id = $1::uuid AND (retired_at IS NULL "
-        "OR last_token_expires_at > now())), '[]')::text",
-        1, p, e);
+    PGresult *r = db_exec(tx, "SELECT 1 FROM member.clubs WHERE id = $1::uuid", 1, p, e);
     if (!r) goto fail;
-    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
-        PQclear(r);
+    int found = PQntuples(r) == 1;
+    PQclear(r);
+    if (!found) {
         err_set(e, 404, "not_found", "id", "no club with this id");
         goto fail;
     }
-    json_t *keys = db_json(r, 0, 1, e);
+    r = db_exec(tx,
+                "SELECT encode(public_key, 'hex'), kid, to_char(created_at AT TIME ZONE 'UTC', "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(retired_at AT TIME ZONE 'UTC', "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM member.club_keys WHERE club_id = $1::uuid "
+                "AND (retired_at IS NULL OR last_token_expires_at > now()) ORDER BY created_at "
+                "DESC",
+                1, p, e);
+    if (!r) goto fail;
+    json_t *keys = published_keys(r);
     PQclear(r);
-    if (!keys) goto fail;
     *out = json_pack("{s:s, s:s, s:o}", "club_id", p[0], "token_format", "MC1", "keys", keys);
     return db_commit(tx, e);
 fail:

@@ -2,10 +2,12 @@
  * public, member.club_key_secrets private half encrypted with XChaCha20-Poly1305 under the
  * key-encryption key RECIPROCAL_CARD_KEK, base64 of 32 bytes, with the club id as associated
  * data), card issue (token + QR code SVG), online verification against member.card_registry,
- * and the public-key endpoint for offline verification.
- * Token: "MC1." base64url(payload JSON) "." base64url(Ed25519 signature of everything before
- * the second dot). Payload: v, kid, club, mid, num, cat, st, exp (membership expiry date or
- * null), iat, tex (token expiry, unix seconds). Format and offline check: docs/member.md. */
+ * and the public-key endpoint for offline verification. Key generation, sealing, kids, token
+ * signing and the public-key JSON are lib/credentials/signkey's; the QR code is
+ * lib/credentials/qrsvg's. Token: "MC1." base64url(payload JSON) "." base64url(Ed25519 signature of
+ * everything before the second dot). Payload: v, kid, club, mid, num, cat, st, exp (membership
+ * expiry date or null), iat, tex (token expiry, unix seconds). Format and offline check:
+ * docs/member.md. */
 #ifndef SERVICES_MEMBER_CARDS_H
 #define SERVICES_MEMBER_CARDS_H
 
@@ -30,7 +32,5 @@ int cards_rotate_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
  * "member_<status>"). *payload (may be NULL) receives the decoded payload when readable. */
 int card_check_offline(const char *token, const unsigned char pk[32], long long now,
                        json_t **payload, char *reason, size_t cap);
-/* The SVG of a QR code of text (malloc'd) or NULL. */
-char *card_qr_svg(const char *text);
 
 #endif

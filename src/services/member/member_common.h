@@ -39,7 +39,8 @@ void m_rollback(mctx_t *c);
 
 /* 1 when the caller is the signed-in user linked to the member (auth_user_id). */
 int m_is_self(const mctx_t *c, const char *auth_user_id);
-/* Staff read, or self: else 403 (401 for anonymous callers). */
+/* Staff read, or self: else 403 (anonymous callers never get here: svc_dispatch answers them
+ * 401 for the SVC_PERM_OR_SELF operations that use it). */
 int m_require_read(const mctx_t *c, const char *auth_user_id, err_t *e);
 
 /* Linking a member to an account (auth_user_id = user, "" or NULL = unlinking): needs

@@ -31,8 +31,9 @@ int members_delete_address(const svc_call_t *call, json_t *in, json_t **out, err
 /* Shared by the members_* handlers. The failure exit of a handler: drops *out (if set, and
  * sets it NULL), rolls c's transaction back; returns -1 (e as set by the caller). */
 int members_fail(mctx_t *c, json_t **out);
-/* The member linked to the signed-in caller in c's club, into id (40 bytes): 401 without a
- * signed-in caller, 404 when the caller is not a member of the club. */
+/* The member linked to the signed-in caller in c's club, into id (40 bytes): 404 when the caller
+ * is not a member of the club. Only for operations whose access rule admits no anonymous caller
+ * (SVC_SIGNED_IN, SVC_PERM_OR_SELF: svc_dispatch answers those 401). */
 int members_find_self(mctx_t *c, char *id, err_t *e);
 
 #endif

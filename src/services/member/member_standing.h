@@ -1,0 +1,23 @@
+/* member_standing: the internal operation (no REST route) another service calls over the
+ * operation table to learn whether a member is in good standing at their club: the reciprocal
+ * service before it issues a letter of introduction, confirms a visit or checks a visitor in.
+ * Input {"member_id", "club_id"?} (club_id: the member's club; default the caller's club).
+ * Answer to a caller of the member's own club (or a network administrator):
+ *   {"member_id","club_id","active","status","restrictions":[...],"name","member_number",
+ *    "category","valid_to","home":{"city","country"} | null,
+ *    "club":{"name","city","country","latitude","longitude","timezone"}}
+ * (name "" and home null once the member was erased). Answer to another club (a host at its
+ * door): only {"member_id","club_id","active","status","restrictions","category","valid_to"},
+ * from member.card_registry, the one member table readable network-wide: a host never learns
+ * names, numbers or addresses here (the letter's snapshot carries what it may see).
+ * restrictions: "membership_expired" (valid_to before today), "erased"; active = status active
+ * and no restriction. 404 member_id when the club has no such member. */
+#ifndef SERVICES_MEMBER_STANDING_H
+#define SERVICES_MEMBER_STANDING_H
+
+#include "core/service.h"
+
+int standing_validate(json_t *in, err_t *e);
+int standing_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+
+#endif

@@ -1,0 +1,464 @@
+/* Access matrix (issue 10 step 3): every operation of every registered service, with the access
+ * rule its row declares (core/service.h) and the status each kind of caller gets. The table
+ * below must list every operation svc_registry holds (a new operation without a row fails the
+ * test) and agree with each row's .access and .permission. Routed operations are called over
+ * HTTP on the real binary as four callers: anonymous, a member of club A (role member, linked
+ * to a member record of A), club B's administrator, and club A's administrator (its staff);
+ * operations without a REST route are checked in-process through svc_access_check, the rule
+ * svc_dispatch applies before any input is read. A valid-looking input is not the point: an
+ * admitted caller may get a validation (400/422) or not-found (404) answer, a refused one must
+ * get 401/403 (or 404 where the record is not the caller's), and never a validation answer
+ * (authorise -> validate -> handle). Also: svc_check_module refuses a row without a rule. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/db.h"
+#include "core/service.h"
+#include "lib/credentials/password.h"
+#include "services/auth/rbac.h"
+#include "support/e2e.h"
+#include "test.h"
+
+/* placeholders of {id} in a route: club A, the member record of A's member user, none */
+enum { ID_NONE = 0, ID_CLUB, ID_SELF };
+#define NO_ROUTE 0 /* expected value for "admitted" by svc_access_check (no REST route) */
+
+typedef struct row {
+    const char *service, *op;
+    svc_access_t access;
+    const char *permission;
+    int id;                         /* what {id} stands for */
+    int anon, member, other, staff; /* expected statuses */
+} row_t;
+
+/* clang-format off */
+static const row_t g_rows[] = {
+    /* auth: obtaining or giving up credentials, public keys */
+    {"auth", "login", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
+    {"auth", "mfa_verify", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
+    {"auth", "refresh", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
+    {"auth", "logout", SVC_PUBLIC, NULL, 0, 401, 204, 204, 204}, /* ends the session: run last */
+    {"auth", "register", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
+    {"auth", "password_forgot", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
+    {"auth", "password_reset", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
+    {"auth", "email_verify", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
+    {"auth", "jwks", SVC_PUBLIC, NULL, 0, 200, 200, 200, 200},
+    /* auth: the caller's own account */
+    {"auth", "me", SVC_PERM, "auth:self", 0, 401, 200, 200, 200},
+    {"auth", "sessions_list", SVC_PERM, "auth:self", 0, 401, 200, 200, 200},
+    {"auth", "session_delete", SVC_PERM, "auth:self", ID_NONE, 401, 404, 404, 404},
+    {"auth", "password_change", SVC_PERM, "auth:self", 0, 401, 400, 400, 400},
+    {"auth", "email_verify_request", SVC_PERM, "auth:self", 0, 401, 202, 202, 202},
+    {"auth", "mfa_enrol", SVC_PERM, "auth:self", 0, 401, 200, 200, 200},
+    {"auth", "mfa_confirm", SVC_PERM, "auth:self", 0, 401, 400, 400, 400},
+    {"auth", "mfa_disable", SVC_PERM, "auth:self", 0, 401, 400, 400, 400},
+    {"auth", "mfa_recovery_codes", SVC_PERM, "auth:self", 0, 401, 400, 400, 400},
+    {"auth", "delivery_token", SVC_PERM, "auth:deliver", 0, 401, 403, 403, 403},
+    /* auth: club administration */
+    {"auth", "invite", SVC_PERM, "auth:invite", 0, 401, 403, 400, 400},
+    {"auth", "users_list", SVC_PERM, "auth:admin", 0, 401, 403, 200, 200},
+    {"auth", "user_revoke_sessions", SVC_PERM, "auth:admin", ID_NONE, 401, 403, 404, 404},
+    {"auth", "user_role_grant", SVC_PERM, "auth:admin", ID_NONE, 401, 403, 400, 400},
+    {"auth", "user_role_revoke", SVC_PERM, "auth:admin", ID_NONE, 401, 403, 404, 404},
+    {"auth", "user_disable", SVC_PERM, "auth:admin", ID_NONE, 401, 403, 404, 404},
+    {"auth", "user_enable", SVC_PERM, "auth:admin", ID_NONE, 401, 403, 404, 404},
+    {"auth", "audit_list", SVC_PERM, "auth:admin", 0, 401, 403, 200, 200},
+    {"auth", "roles_list", SVC_PERM, "auth:admin", 0, 401, 403, 200, 200},
+    {"auth", "role_create", SVC_PERM, "auth:admin", 0, 401, 403, 400, 400},
+    {"auth", "role_delete", SVC_PERM, "auth:admin", 0, 401, 403, 404, 404},
+    /* auth: no route */
+    {"auth", "revocations", SVC_INTERNAL, NULL, 0, NO_ROUTE, NO_ROUTE, NO_ROUTE, NO_ROUTE},
+    {"auth", "club_suspend", SVC_PERM, "club:admin", 0, 401, 403, NO_ROUTE, NO_ROUTE},
+    {"auth", "club_resume", SVC_PERM, "club:admin", 0, 401, 403, NO_ROUTE, NO_ROUTE},
+    {"auth", "users_in_club", SVC_PERM, "member:admin", 0, 401, 403, NO_ROUTE, NO_ROUTE},
+
+    /* member: clubs */
+    {"member", "create_club", SVC_PERM, "club:create", 0, 401, 403, 403, 403},
+    {"member", "list_clubs", SVC_PERM, "club:read", 0, 401, 200, 200, 200},
+    {"member", "get_club", SVC_PERM, "club:read", ID_CLUB, 401, 200, 200, 200}, /* network-wide */
+    {"member", "get_clubs_by_ids", SVC_PERM, "club:read", 0, 401, NO_ROUTE, NO_ROUTE, NO_ROUTE},
+    {"member", "member_relations_by_ids", SVC_PERM, "member:read", 0, 401, 403, NO_ROUTE, NO_ROUTE},
+    {"member", "update_club", SVC_PERM, "club:write", ID_CLUB, 401, 403, 403, 200},
+    {"member", "deactivate_club", SVC_PERM, "club:admin", ID_NONE, 401, 403, 404, 404},
+    {"member", "activate_club", SVC_PERM, "club:admin", ID_NONE, 401, 403, 404, 404},
+    /* member: members */
+    {"member", "create_member", SVC_PERM, "member:write", 0, 401, 403, 400, 400},
+    {"member", "list_members", SVC_PERM, "member:read", 0, 401, 403, 200, 200},
+    {"member", "get_member", SVC_PERM_OR_SELF, "member:read", ID_SELF, 401, 200, 404, 200},
+    {"member", "get_me", SVC_SIGNED_IN, NULL, 0, 401, 200, 404, 404},
+    {"member", "update_member", SVC_PERM_OR_SELF, "member:write", ID_SELF, 401, 200, 404, 200},
+    {"member", "change_member_status", SVC_PERM, "member:admin", ID_NONE, 401, 403, 400, 400},
+    {"member", "renew_member", SVC_PERM, "member:admin", ID_NONE, 401, 403, 404, 404},
+    {"member", "member_status_history", SVC_PERM, "member:read", ID_SELF, 401, 403, 404, 200},
+    {"member", "add_dependent", SVC_PERM, "member:write", ID_SELF, 401, 403, 400, 400},
+    {"member", "list_dependents", SVC_PERM_OR_SELF, "member:read", ID_SELF, 401, 200, 404, 200},
+    {"member", "put_member_address", SVC_PERM_OR_SELF, "member:write", ID_SELF, 401, 200, 404, 200},
+    {"member", "delete_member_address", SVC_PERM_OR_SELF, "member:write", ID_SELF, 401, 200, 404, 200},
+    {"member", "member_directory", SVC_PERM_OR_SELF, "member:read", 0, 401, 200, 200, 200},
+    {"member", "lapse_sweep", SVC_PERM, "member:admin", 0, 401, 403, 200, 200},
+    {"member", "get_member_settings", SVC_PERM, "member:admin", 0, 401, 403, 200, 200},
+    {"member", "update_member_settings", SVC_PERM, "member:admin", 0, 401, 403, 200, 200},
+    {"member", "list_member_categories", SVC_PERM, "member:read", 0, 401, 403, 200, 200},
+    {"member", "create_member_category", SVC_PERM, "member:admin", 0, 401, 403, 400, 400},
+    /* member: privacy */
+    {"member", "export_me", SVC_SIGNED_IN, NULL, 0, 401, 200, 404, 404},
+    {"member", "export_member_data", SVC_PERM, "member:admin", ID_SELF, 401, 403, 404, 200},
+    {"member", "erase_member", SVC_PERM, "member:admin", ID_NONE, 401, 403, 404, 404},
+    /* member: CSV */
+    {"member", "import_members", SVC_PERM, "member:admin", 0, 401, 403, 400, 400},
+    {"member", "export_members", SVC_PERM, "member:read", 0, 401, 403, 200, 200},
+    /* member: cards */
+    {"member", "get_member_card", SVC_PERM_OR_SELF, "member:read", ID_SELF, 401, 200, 404, 200},
+    {"member", "verify_card", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
+    {"member", "member_standing", SVC_PERM, "visit:verify", 0, 401, 403, NO_ROUTE, NO_ROUTE},
+    {"member", "club_card_key", SVC_PUBLIC, NULL, ID_CLUB, 200, 200, 200, 200},
+    {"member", "rotate_card_key", SVC_PERM, "member:admin", 0, 401, 403, 200, 200},
+
+    /* ledger */
+    {"ledger", "bootstrap", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
+    {"ledger", "register_org", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
+    {"ledger", "revoke_key", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
+    {"ledger", "config", SVC_PERM, "ledger:read", 0, 401, 200, 200, 200},
+    {"ledger", "endorse", SVC_PERM, "ledger:write", 0, 401, 403, 400, 400},
+    {"ledger", "submit", SVC_PERM, "ledger:write", 0, 401, 403, 400, 400},
+    {"ledger", "commit_status", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},
+    {"ledger", "transaction", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},
+    {"ledger", "block", SVC_PERM, "ledger:read", 0, 401, 404, 404, 404},
+    {"ledger", "checkpoint", SVC_PERM, "ledger:read", 0, 401, 404, 404, 404}, /* none yet */
+    {"ledger", "proof_consistency", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},
+    {"ledger", "proof_inclusion", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},
+    {"ledger", "evaluate", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},
+    {"ledger", "cosign", SVC_PERM, "ledger:write", 0, 401, 403, 403, 403}, /* not its org */
+    {"ledger", "export", SVC_PERM, "ledger:read", 0, 401, 503, 503, 503}, /* no chain yet */
+    {"ledger", "events", SVC_PERM, "ledger:read", 0, 401, 200, 200, 200},
+
+    /* gateway */
+    {"gateway", "register_graphql_document", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
+    {"gateway", "list_graphql_documents", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
+    {"gateway", "get_graphql_document", SVC_PUBLIC, NULL, 0, NO_ROUTE, NO_ROUTE, NO_ROUTE, NO_ROUTE},
+};
+/* clang-format on */
+#define N_ROWS (sizeof g_rows / sizeof g_rows[0])
+
+static const char *g_pw = "access matrix passphrase 42 lighthouse";
+static const char *g_none = "00000000-0000-4000-8000-000000000001";
+static e2e_proc_t g_proc;
+static char g_club_a[64], g_club_b[64], g_slug_a[64], g_slug_b[64], g_self[64];
+static int g_started;
+static char g_member_user[64], g_tok_member[4096], g_tok_other[4096], g_tok_staff[4096];
+
+static const row_t *find_row(const char *service, const char *op) {
+    for (size_t i = 0; i < N_ROWS; i++)
+        if (!strcmp(g_rows[i].service, service) && !strcmp(g_rows[i].op, op)) return &g_rows[i];
+    return NULL;
+}
+
+/* ---- the table against the registry (no server needed) ---- */
+
+static void test_table_lists_every_operation(void) {
+    size_t n_ops = 0;
+    for (const svc_module_t *const *m = svc_registry; *m; m++) {
+        for (size_t i = 0; i < (*m)->n_ops; i++, n_ops++) {
+            const svc_op_t *op = &(*m)->ops[i];
+            const row_t *r = find_row((*m)->name, op->name);
+            if (!r) {
+                printf("#   %s.%s is not in the access matrix: add its row\n", (*m)->name,
+                       op->name);
+                CHECK(r != NULL);
+                continue;
+            }
+            if (r->access != op->access || !r->permission != !op->permission ||
+                (r->permission && strcmp(r->permission, op->permission) != 0)) {
+                printf("#   %s.%s: the matrix says %s %s, the table %s %s\n", (*m)->name, op->name,
+                       svc_access_name(r->access), r->permission ? r->permission : "",
+                       svc_access_name(op->access), op->permission ? op->permission : "");
+                CHECK(0);
+            }
+        }
+    }
+    CHECK_EQ_INT((int)n_ops, (int)N_ROWS); /* and no row for an operation that is gone */
+    err_t e = {0};
+    CHECK_EQ_INT(svc_check_registry(&e), 0);
+}
+
+static int noop_handle(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
+    (void)c, (void)in, (void)e;
+    *out = json_object();
+    return 0;
+}
+
+/* A row without a rule, or with a rule that contradicts the row, fails the startup check; the
+ * dispatcher refuses such a row too (500), never runs it as public. */
+static void test_missing_rule_fails_loudly(void) {
+    svc_op_t ops[] = {
+        {.name = "fine", .status = 200, .access = SVC_PUBLIC, .handle = noop_handle},
+        {.name = "forgot", .method = "GET", .route = "/x", .status = 200, .handle = noop_handle}};
+    svc_module_t m = {.name = "demo", .schema = "demo", .ops = ops, .n_ops = 2};
+    err_t e = {0};
+    CHECK_EQ_INT(svc_check_module(&m, &e), -1);
+    CHECK_EQ_INT(e.status, 500);
+    CHECK(strstr(e.message, "forgot") && strstr(e.message, "no access rule"));
+
+    const struct {
+        svc_op_t op;
+        const char *why;
+    } bad[] = {
+        {{.name = "p", .access = SVC_PERM, .handle = noop_handle}, "needs a .permission"},
+        {{.name = "p", .access = SVC_PUBLIC, .permission = "x:y", .handle = noop_handle},
+         "ignores"},
+        {{.name = "i",
+          .method = "GET",
+          .route = "/i",
+          .access = SVC_INTERNAL,
+          .handle = noop_handle},
+         "internal but has a REST route"},
+        {{.name = "r", .method = "GET", .access = SVC_PUBLIC, .handle = noop_handle}, "neither"},
+        {{.name = "h", .access = SVC_PUBLIC}, "no handler"},
+        {{.name = "x", .access = (svc_access_t)99, .handle = noop_handle}, "no access rule"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        svc_module_t one = {.name = "demo", .schema = "demo", .ops = &bad[i].op, .n_ops = 1};
+        err_t e1 = {0};
+        CHECK_EQ_INT(svc_check_module(&one, &e1), -1);
+        CHECK(strstr(e1.message, bad[i].why) != NULL);
+    }
+
+    svc_caller_t admin = {.user_id = "u", .network_admin = 1, .perms = "*"};
+    json_t *in = json_object(), *out = NULL;
+    int status = 0;
+    err_t e2 = {0};
+    svc_env_t env = {0};
+    CHECK_EQ_INT(svc_dispatch(&env, &m, &ops[1], &admin, in, &status, &out, &e2), -1);
+    CHECK_EQ_INT(status, 500);
+    CHECK(out == NULL);
+    json_decref(in);
+}
+
+/* ---- set-up: two clubs, three accounts ---- */
+
+static int req(const char *bearer, const char *method, const char *path, const char *body,
+               e2e_resp_t *r) {
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", g_proc.base, path);
+    return e2e_http_as(bearer, method, url, body ? "application/json" : NULL, body, r);
+}
+
+static const char *jstr(const e2e_resp_t *r, const char *k) {
+    return json_string_value(json_object_get(r->json, k));
+}
+
+static int create_club(const char *slug, char *id_out) {
+    char body[512];
+    e2e_resp_t r;
+    snprintf(body, sizeof body,
+             "{\"name\":\"Matrix Club\",\"slug\":\"%s\",\"timezone\":\"UTC\",\"address\":{"
+             "\"country\":\"GB\"}}",
+             slug);
+    if (req(e2e_bearer(), "POST", "/api/v1/clubs", body, &r) != 0) return -1;
+    int ok = r.status == 201 && jstr(&r, "id");
+    if (ok) snprintf(id_out, 64, "%s", jstr(&r, "id"));
+    e2e_resp_free(&r);
+    return ok ? 0 : -1;
+}
+
+/* An active account of club with role, written as the owner. id_out: 64 bytes. */
+static int create_user(const char *club, const char *email, const char *role, char *id_out) {
+    err_t e = {0};
+    char hash[PASSWORD_HASH_MAX];
+    if (password_hash(g_pw, hash, &e) != 0) return -1;
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    if (!db) return -1;
+    db_scope_t s = {.network_admin = 1};
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    if (db_begin(db, &s, &tx, &e) == 0) {
+        const char *p[] = {club, email, hash, role};
+        PGresult *r = db_exec(tx,
+                              "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
+                              "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', "
+                              "$3, now()) RETURNING club_id, id), r AS (INSERT INTO "
+                              "auth.user_roles (club_id, user_id, role) SELECT club_id, id, $4 "
+                              "FROM u) SELECT id FROM u",
+                              4, p, &e);
+        if (r) {
+            snprintf(id_out, 64, "%s", PQgetvalue(r, 0, 0));
+            PQclear(r);
+            rc = db_commit(tx, &e);
+        } else {
+            db_rollback(tx);
+        }
+    }
+    if (rc != 0) printf("#   create user: %s\n", e.message);
+    db_pool_close(db);
+    return rc;
+}
+
+static int login(const char *slug, const char *email, char *tok) {
+    char body[512];
+    e2e_resp_t r;
+    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug,
+             email, g_pw);
+    if (req(NULL, "POST", "/api/v1/auth/login", body, &r) != 0) return -1;
+    int ok = r.status == 200 && jstr(&r, "access_token");
+    if (ok) snprintf(tok, 4096, "%s", jstr(&r, "access_token"));
+    e2e_resp_free(&r);
+    return ok ? 0 : -1;
+}
+
+/* An account of club with role, signed in: tok gets its access token. */
+static int account(const char *club, const char *slug, const char *role, char *uid, char *tok) {
+    char email[128];
+    snprintf(email, sizeof email, "matrix-%s-%s-%d@example.test", role, slug, (int)getpid());
+    if (create_user(club, email, role, uid) != 0) return -1;
+    return login(slug, email, tok);
+}
+
+static void test_start(void) {
+    static const char *const env[] = {
+        "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", NULL};
+    REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+    snprintf(g_slug_a, sizeof g_slug_a, "matrix-a-%d", (int)getpid());
+    snprintf(g_slug_b, sizeof g_slug_b, "matrix-b-%d", (int)getpid());
+    REQUIRE(create_club(g_slug_a, g_club_a) == 0);
+    REQUIRE(create_club(g_slug_b, g_club_b) == 0);
+    char uid[64];
+    REQUIRE(account(g_club_a, g_slug_a, "member", g_member_user, g_tok_member) == 0);
+    REQUIRE(account(g_club_b, g_slug_b, "club_admin", uid, g_tok_other) == 0);
+    REQUIRE(account(g_club_a, g_slug_a, "club_admin", uid, g_tok_staff) == 0);
+    /* the member record of A's member account, active */
+    char body[1024];
+    e2e_resp_t r;
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"category\":\"full\",\"expires_on\":\"2099-12-31\","
+             "\"auth_user_id\":\"%s\",\"profile\":{\"first_name\":\"Mat\",\"last_name\":"
+             "\"Rix\",\"email\":\"mat@example.test\"}}",
+             g_club_a, g_member_user);
+    REQUIRE(req(e2e_bearer(), "POST", "/api/v1/members", body, &r) == 0);
+    REQUIRE(r.status == 201);
+    snprintf(g_self, sizeof g_self, "%s", jstr(&r, "id"));
+    e2e_resp_free(&r);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/members/%s/status", g_self);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\"}", g_club_a);
+    REQUIRE(req(e2e_bearer(), "POST", path, body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    g_started = 1;
+}
+
+/* The route of op with its parameters filled in: {id} as the row says, the others fixed. */
+static void fill_route(const row_t *row, const char *route, char *out, size_t cap) {
+    size_t o = 0;
+    for (const char *p = route; *p && o + 1 < cap;) {
+        if (*p != '{') {
+            out[o++] = *p++;
+            continue;
+        }
+        const char *end = strchr(p, '}');
+        size_t n = (size_t)(end - p - 1);
+        const char *v = "0";
+        if (n == 2 && !strncmp(p + 1, "id", 2))
+            v = row->id == ID_CLUB ? g_club_a : row->id == ID_SELF ? g_self : g_none;
+        else if (n == 4 && !strncmp(p + 1, "kind", 4))
+            v = "home";
+        else if (n == 4 && !strncmp(p + 1, "role", 4))
+            v = "club_staff";
+        else if (n == 4 && !strncmp(p + 1, "name", 4))
+            v = "no_such_role";
+        else if (n == 3 && !strncmp(p + 1, "org", 3))
+            v = "no-such-org";
+        else if (n == 5 && !strncmp(p + 1, "tx_id", 5))
+            v = "ff";
+        o += (size_t)snprintf(out + o, cap - o, "%s", v);
+        if (o >= cap) o = cap - 1;
+        p = end + 1;
+    }
+    out[o] = 0;
+}
+
+/* The request body of a row ("{}" unless the operation needs more to pass validation). */
+static const char *body_of(const row_t *row) {
+    static const struct {
+        const char *op, *body;
+    } bodies[] = {
+        {"update_club", "{\"name\":\"Matrix Club\"}"},
+        {"update_member", "{\"profile\":{\"preferred_name\":\"Mat\"}}"},
+        {"put_member_address", "{\"country\":\"GB\"}"},
+        {"renew_member", "{\"expires_on\":\"2100-01-01\"}"},
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        if (!strcmp(bodies[i].op, row->op)) return bodies[i].body;
+    return "{}";
+}
+
+static int http_status(const row_t *row, const svc_op_t *op, const char *token) {
+    char path[512];
+    fill_route(row, op->route, path, sizeof path);
+    int body =
+        !strcmp(op->method, "POST") || !strcmp(op->method, "PUT") || !strcmp(op->method, "PATCH");
+    e2e_resp_t r;
+    if (req(token, op->method, path, body ? body_of(row) : NULL, &r) != 0) return -1;
+    int st = (int)r.status;
+    e2e_resp_free(&r);
+    return st;
+}
+
+static int access_status(const svc_op_t *op, const svc_caller_t *c) {
+    err_t e = {0};
+    return svc_access_check(op, c, &e) == 0 ? NO_ROUTE : e.status;
+}
+
+static void test_matrix(void) {
+    const char *tokens[4] = {NULL, g_tok_member, g_tok_other, g_tok_staff};
+    const char *names[4] = {"anonymous", "member", "other club's admin", "own club's admin"};
+    svc_caller_t callers[4];
+    memset(callers, 0, sizeof callers);
+    snprintf(callers[1].perms, sizeof callers[1].perms, "%s", rbac_role_perms("member"));
+    snprintf(callers[2].perms, sizeof callers[2].perms, "%s", rbac_role_perms("club_admin"));
+    snprintf(callers[3].perms, sizeof callers[3].perms, "%s", rbac_role_perms("club_admin"));
+    snprintf(callers[1].user_id, sizeof callers[1].user_id, "%.39s", g_member_user);
+    snprintf(callers[1].club_id, sizeof callers[1].club_id, "%.39s", g_club_a);
+    snprintf(callers[2].user_id, sizeof callers[2].user_id, "%.39s", g_none);
+    snprintf(callers[2].club_id, sizeof callers[2].club_id, "%.39s", g_club_b);
+    snprintf(callers[3].user_id, sizeof callers[3].user_id, "%.39s", g_none);
+    snprintf(callers[3].club_id, sizeof callers[3].club_id, "%.39s", g_club_a);
+    int checked = 0;
+    for (size_t j = 0; j <= N_ROWS; j++) {
+        /* logout ends the callers' sessions: it goes last */
+        size_t i = j < N_ROWS ? j : (size_t)(find_row("auth", "logout") - g_rows);
+        if (j < N_ROWS && i == (size_t)(find_row("auth", "logout") - g_rows)) continue;
+        const row_t *row = &g_rows[i];
+        const svc_module_t *m = svc_find_module(row->service);
+        const svc_op_t *op = m ? svc_find_op(m, row->op) : NULL;
+        if (!op) continue; /* reported by test_table_lists_every_operation */
+        const int want[4] = {row->anon, row->member, row->other, row->staff};
+        for (int k = 0; k < 4; k++) {
+            int got = op->route ? http_status(row, op, tokens[k]) : access_status(op, &callers[k]);
+            checked++;
+            if (got != want[k]) {
+                printf("#   %s.%s (%s) as %s: %d, want %d\n", row->service, row->op,
+                       svc_access_name(op->access), names[k], got, want[k]);
+                CHECK_EQ_INT(got, want[k]);
+            }
+        }
+    }
+    printf("#   %d calls checked\n", checked);
+}
+
+static void test_stop(void) {
+    CHECK_EQ_INT(e2e_stop(&g_proc), 0);
+}
+
+int main(void) {
+    RUN(test_table_lists_every_operation);
+    RUN(test_missing_rule_fails_loudly);
+    RUN(test_start);
+    if (g_started) {
+        RUN(test_matrix);
+        RUN(test_stop);
+    }
+    TEST_DONE();
+}
