@@ -96,6 +96,13 @@ static int in_u64(json_t *in, const char *name, uint64_t def, uint64_t max, uint
     return 0;
 }
 
+/* A required integer input: absent is 400 missing_field, else as in_u64. */
+static int req_u64(json_t *in, const char *name, uint64_t max, uint64_t *out, err_t *e) {
+    json_t *v = json_object_get(in, name);
+    if (!v || json_is_null(v)) return err_missing(e, name);
+    return in_u64(in, name, 0, max, out, e);
+}
+
 /* A required string input: 400 missing_field or invalid_type (core/err.h's rule). */
 static int req_str(json_t *in, const char *name, const char **out, err_t *e) {
     json_t *v = json_object_get(in, name);
@@ -1051,8 +1058,7 @@ int ledger_h_checkpoint(const svc_call_t *c, json_t *in, json_t **out, err_t *e)
 
 int ledger_h_consistency(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     uint64_t a, b;
-    if (in_u64(in, "first", 0, INT64_MAX, &a, e) != 0 ||
-        in_u64(in, "second", 0, INT64_MAX, &b, e) != 0)
+    if (req_u64(in, "first", INT64_MAX, &a, e) != 0 || req_u64(in, "second", INT64_MAX, &b, e) != 0)
         return -1;
     merkle_hash_t proof[MERKLE_MAX_PROOF];
     size_t pl = 0;
@@ -1071,8 +1077,8 @@ int ledger_h_consistency(const svc_call_t *c, json_t *in, json_t **out, err_t *e
 
 int ledger_h_inclusion(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     uint64_t idx, size;
-    if (in_u64(in, "index", 0, INT64_MAX, &idx, e) != 0 ||
-        in_u64(in, "size", 0, INT64_MAX, &size, e) != 0)
+    if (req_u64(in, "index", INT64_MAX, &idx, e) != 0 ||
+        req_u64(in, "size", INT64_MAX, &size, e) != 0)
         return -1;
     merkle_hash_t proof[MERKLE_MAX_PROOF];
     size_t pl = 0;
