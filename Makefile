@@ -21,7 +21,7 @@ TEST_SRC := $(shell find tests -name 'test_*.c' | sort)
 TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(shell find tests/support -name '*.c' | sort)
 
-.PHONY: all deps run test unit bench fmt fmt-check clean tests-build fuzz-build
+.PHONY: all deps run test unit bench fmt fmt-check clean tests-build fuzz-build schema schema-check
 all: build/reciprocal
 
 deps:
@@ -30,7 +30,18 @@ deps:
 build/gen/migrations_embedded.c: $(SQL) tools/embed_sql.sh
 	@mkdir -p $(dir $@)
 	tools/embed_sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
-# docs/schema.graphql is the reviewed GraphQL contract; the binary embeds it.
+# docs/schema.graphql is the reviewed GraphQL contract; the binary embeds it. It is assembled from
+# the core part and every service's fragment (src/services/<name>/<name>.graphql): `make schema`
+# writes it, `make schema-check` (run by `make test`) fails when the committed file differs.
+GQL_PARTS := src/gateway/schema.graphql $(sort $(wildcard src/services/*/*.graphql))
+build/gen/schema.graphql: $(GQL_PARTS) tools/assemble_schema.sh
+	@mkdir -p $(dir $@)
+	tools/assemble_schema.sh $(GQL_PARTS) > $@.tmp && mv $@.tmp $@
+schema: build/gen/schema.graphql
+	cp $< docs/schema.graphql
+schema-check: build/gen/schema.graphql
+	@cmp -s $< docs/schema.graphql || { echo "docs/schema.graphql differs from the assembly of" \
+	    "$(GQL_PARTS) (run make schema and review the diff):"; diff -u docs/schema.graphql $< | head -40; exit 1; }
 build/gen/graphql_schema_sdl.c: docs/schema.graphql tools/embed_text.sh
 	@mkdir -p $(dir $@)
 	tools/embed_text.sh graphql_schema_sdl $< > $@.tmp && mv $@.tmp $@
@@ -78,7 +89,7 @@ build/fuzz/fuzz_gql_parser: tests/lib/graphql/fuzz_gql_parser.c $(FUZZ_GQL_SRC)
 fuzz-build: build/fuzz/fuzz_gql_parser
 
 # Every test runs against a real PostgreSQL and nats-server started by tests/run.sh.
-test: deps tests-build
+test: deps tests-build schema-check
 	@tests/run.sh $(TEST_BIN) build/fuzz/fuzz_gql_parser
 
 run: deps build/reciprocal

@@ -173,12 +173,13 @@ int main(int argc, char **argv) {
     if (rate < 2 || seconds < 1 || vbytes < 1 || vbytes > 65536) return 2;
     log_init(LOG_WARN, 0, "ledger_load");
     cfg_t cfg;
+    ledger_settings_t ls;
     err_t e = {0};
-    if (cfg_load(&cfg, NULL, &e) != 0) {
+    if (cfg_load(&cfg, NULL, &e) != 0 || ledger_settings_load(&ls, NULL, &e) != 0) {
         fprintf(stderr, "ledger_load: %s\n", e.message);
         return 1;
     }
-    ledger_configure(&cfg);
+    ledger_configure(&ls);
     pool = db_pool_open(cfg.database_url, 4, &e);
     bus = pool ? bus_connect_auth(cfg.nats_url, "ledger_load", cfg.nats_user, cfg.nats_password, &e)
                : NULL;

@@ -46,7 +46,7 @@ static json_t *jhex(const uint8_t *d) {
 
 typedef struct chain {
     ledger_config_t cfg;
-    kvmap_t *versions, *seen;
+    ledger_kvmap_t *versions, *seen;
     merkle_range_t range;
     uint8_t prev[32];
     uint64_t number;
@@ -148,8 +148,10 @@ int main(int argc, char **argv) {
     const char *file = argc > 3 ? argv[3] : "/tmp/bench-ledger-verify.json";
     if (sodium_init() < 0 || nblocks < 1 || ntx < 1 || ntx > LEDGER_MAX_BLOCK_TXS) return 2;
     err_t e = {0};
-    chain_t c = {
-        .versions = kvmap_new(), .seen = kvmap_new(), .blocks = json_array(), .cps = json_array()};
+    chain_t c = {.versions = ledger_kvmap_new(),
+                 .seen = ledger_kvmap_new(),
+                 .blocks = json_array(),
+                 .cps = json_array()};
     merkle_range_init(&c.range);
     uint8_t log_pk[32], log_sk[64], pk[2][32], sk[2][64];
     crypto_sign_keypair(log_pk, log_sk);
@@ -210,8 +212,8 @@ int main(int argc, char **argv) {
            cpu * 1e6 / txs, cpu * 1e6 / (double)rep.blocks, txs / cpu);
     checkpoint_signer_wipe(&c.log);
     ledger_config_free(&c.cfg);
-    kvmap_free(c.versions);
-    kvmap_free(c.seen);
+    ledger_kvmap_free(c.versions);
+    ledger_kvmap_free(c.seen);
     if (argc <= 3) remove(file);
     return 0;
 fail:

@@ -1,4 +1,6 @@
-/* main: the `reciprocal` command line: serve, migrate, seed, config, version.
+/* main: the `reciprocal` command line: serve, migrate, seed, config, version, and each service
+ * module's own commands (`reciprocal <service> ...`, svc_module_t.cli). Names no service: what a
+ * service adds (variables, commands, demo data) comes from its module in the registry.
  * Owns the process: configuration, signal handling, and the lifetime of the database pool,
  * the NATS connection, the service responders, the outbox relay and the HTTP server. */
 #include <errno.h>
@@ -19,8 +21,6 @@
 #include "core/outbox.h"
 #include "core/service.h"
 #include "gateway/gateway.h"
-#include "services/ledger/ledger.h"
-#include "services/auth/auth_cli.h"
 
 #define RECIPROCAL_VERSION "0.1.0"
 /* Shutdown is bounded (docs/security.md H2): this long after the grace period the process ends
@@ -28,19 +28,16 @@
 #define SHUTDOWN_MARGIN_S 5
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: reciprocal <command>\n"
-            "  serve [--services a,b]   run the services (default: all, incl. gateway)\n"
-            "  migrate up               apply pending migrations (owner role)\n"
-            "  migrate down [N]         undo the N latest migrations (default 1)\n"
-            "  migrate status           list migrations and whether they are applied\n"
-            "  seed                     create the demo network (3 clubs), idempotent\n"
-            "  auth rotate-keys         new token signing key (old one published until expiry)\n"
-            "  auth create-admin --email E  first network admin (password: env or stdin)\n"
-            "  ledger export FILE       write the ledger chain to FILE (database)\n"
-            "  ledger verify FILE [--log-key HEX]  check an exported chain offline\n"
-            "  config                   list the RECIPROCAL_* environment variables\n"
-            "  version                  print the version\n");
+    fprintf(out, "usage: reciprocal <command>\n"
+                 "  serve [--services a,b]   run the services (default: all, incl. gateway)\n"
+                 "  migrate up               apply pending migrations (owner role)\n"
+                 "  migrate down [N]         undo the N latest migrations (default 1)\n"
+                 "  migrate status           list migrations and whether they are applied\n"
+                 "  seed                     create the demo network (3 clubs), idempotent\n"
+                 "  config                   list the RECIPROCAL_* environment variables\n"
+                 "  version                  print the version\n");
+    for (const svc_module_t *const *m = svc_registry; *m; m++)
+        if ((*m)->cli.usage) fputs((*m)->cli.usage, out);
 }
 
 static int fail_with(const char *what, const err_t *e) {
@@ -81,51 +78,17 @@ static int cmd_migrate(const cfg_t *cfg, int argc, char **argv) {
     return rc == 0 ? 0 : fail_with("migrate", &e);
 }
 
-/* The demo network `make run` starts with. */
-static const char *const seed_clubs[] = {
-    "{\"name\":\"Harbour Yacht Club\",\"slug\":\"harbour-yacht\",\"timezone\":\"Europe/London\","
-    "\"address\":{\"lines\":[\"1 Quay Street\"],\"city\":\"Southampton\",\"postal_code\":\"SO14 "
-    "2AQ\",\"country\":\"GB\"},\"latitude\":50.8961,\"longitude\":-1.4044,\"contact_email\":"
-    "\"desk@harbour-yacht.example\",\"facilities\":[\"dining\",\"bar\",\"rooms\",\"sailing\","
-    "\"marina\"]}",
-    "{\"name\":\"Union University Club\",\"slug\":\"union-university\",\"timezone\":\"America/"
-    "New_York\",\"address\":{\"lines\":[\"101 East 38th Street\"],\"city\":\"New York\",\"region\":"
-    "\"NY\",\"postal_code\":\"10016\",\"country\":\"US\"},\"latitude\":40.7496,\"longitude\":-73."
-    "9785,\"website\":\"https://union-university.example\",\"facilities\":[\"dining\",\"rooms\","
-    "\"library\",\"fitness\",\"squash\"]}",
-    "{\"name\":\"Highveld Country Club\",\"slug\":\"highveld-country\",\"timezone\":\"Africa/"
-    "Johannesburg\",\"address\":{\"city\":\"Johannesburg\",\"country\":\"ZA\"},\"facilities\":["
-    "\"golf\",\"tennis\",\"pool\",\"dining\",\"riding\"]}",
-    NULL};
-
-static int cmd_seed(const cfg_t *cfg) {
+/* The demo network: each module's seed hook, in registry order, on one connection. */
+static int cmd_seed(const svc_env_t *base) {
     err_t e = {0};
-    db_pool_t *db = db_pool_open(cfg->database_url, 1, &e);
+    db_pool_t *db = db_pool_open(base->cfg->database_url, 1, &e);
     if (!db) return fail_with("seed", &e);
-    svc_env_t env = {.cfg = cfg, .db = db, .bus = NULL};
-    svc_caller_t admin = {.network_admin = 1};
-    snprintf(admin.perms, sizeof admin.perms, "*");
-    snprintf(admin.request_id, sizeof admin.request_id, "seed");
-    const svc_module_t *m = svc_find_module("member");
-    const svc_op_t *op = svc_find_op(m, "create_club");
+    svc_env_t env = *base;
+    env.db = db;
     int rc = 0;
-    for (const char *const *s = seed_clubs; *s; s++) {
-        json_t *in = json_loads(*s, 0, NULL), *out = NULL;
-        int status = 0;
-        err_clear(&e);
-        if (svc_dispatch(&env, m, op, &admin, in, &status, &out, &e) == 0)
-            printf("seeded club %s\n", json_string_value(json_object_get(out, "slug")));
-        else if (status == 409)
-            printf("club %s already present\n", json_string_value(json_object_get(in, "slug")));
-        else
-            rc = fail_with("seed", &e);
-        json_decref(in);
-        json_decref(out);
-    }
+    for (const svc_module_t *const *m = svc_registry; *m && rc == 0; m++)
+        if ((*m)->seed && (*m)->seed(&env, &e) != 0) rc = fail_with("seed", &e);
     db_pool_close(db);
-    if (rc == 0) /* demo accounts when RECIPROCAL_SEED_ADMIN_PASSWORD is set (docs/auth.md) */
-        rc = auth_cli_seed(cfg, (const char *const[]){"harbour-yacht", "union-university",
-                                                      "highveld-country", NULL});
     return rc;
 }
 
@@ -158,7 +121,7 @@ static void start_shutdown_watchdog(int grace_s) {
     pthread_attr_destroy(&a);
 }
 
-static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
+static int cmd_serve(cfg_t *cfg, const svc_settings_t *settings, int argc, char **argv) {
     err_t e = {0};
     int rc = 1;
     for (int i = 0; i < argc; i++) {
@@ -176,9 +139,8 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
         setenv("RECIPROCAL_SERVICES", value, 1);
         if (cfg_load(cfg, NULL, &e) != 0) return fail_with("configuration", &e);
     }
-    /* the auth service's key-encryption key has no default (docs/auth.md) */
-    if (cfg_service_enabled(cfg, "auth") && cfg_require_auth_kek(cfg, &e) != 0)
-        return fail_with("configuration", &e);
+    /* the enabled services' variables without a default (their keys, e.g. RECIPROCAL_AUTH_KEK) */
+    if (svc_settings_require(settings, cfg, &e) != 0) return fail_with("configuration", &e);
     log_init(cfg->log_level, cfg->log_json, "reciprocal");
     /* every operation of every linked service names who may call it (core/service.h) */
     if (svc_check_registry(&e) != 0) return fail_with("operation table", &e);
@@ -213,7 +175,7 @@ static int cmd_serve(cfg_t *cfg, int argc, char **argv) {
     const long long retention_s = (long long)cfg->events_retention_h * 3600;
     if (outbox_ensure_stream(bus, retention_s, &e) != 0) goto fail;
     static svc_env_t env;
-    env = (svc_env_t){.cfg = cfg, .db = db, .bus = bus};
+    env = (svc_env_t){.cfg = cfg, .db = db, .bus = bus, .settings = settings};
 
     for (const svc_module_t *const *m = svc_registry; *m; m++) {
         if (!cfg_service_enabled(cfg, (*m)->name)) continue;
@@ -294,18 +256,22 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(argv[1], "config") == 0) {
-        cfg_describe(stdout);
+        svc_config_describe(stdout);
         return 0;
     }
-    cfg_t cfg;
+    static cfg_t cfg;
+    static svc_settings_t settings;
     err_t e = {0};
-    if (cfg_load(&cfg, NULL, &e) != 0) return fail_with("configuration", &e);
+    if (cfg_load(&cfg, NULL, &e) != 0 || svc_settings_load(&settings, NULL, &e) != 0)
+        return fail_with("configuration", &e);
     log_init(cfg.log_level, cfg.log_json, "reciprocal");
-    if (strcmp(argv[1], "serve") == 0) return cmd_serve(&cfg, argc - 2, argv + 2);
+    const svc_env_t env = {.cfg = &cfg, .settings = &settings};
+    if (strcmp(argv[1], "serve") == 0) return cmd_serve(&cfg, &settings, argc - 2, argv + 2);
     if (strcmp(argv[1], "migrate") == 0) return cmd_migrate(&cfg, argc - 2, argv + 2);
-    if (strcmp(argv[1], "seed") == 0) return cmd_seed(&cfg);
-    if (strcmp(argv[1], "ledger") == 0) return ledger_cli(&cfg, argc - 2, argv + 2);
-    if (strcmp(argv[1], "auth") == 0) return auth_cli_main(&cfg, argc - 2, argv + 2);
+    if (strcmp(argv[1], "seed") == 0) return cmd_seed(&env);
+    for (const svc_module_t *const *m = svc_registry; *m; m++)
+        if ((*m)->cli.main && strcmp(argv[1], (*m)->name) == 0)
+            return (*m)->cli.main(&env, argc - 2, argv + 2);
     fprintf(stderr, "reciprocal: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;

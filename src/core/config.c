@@ -1,7 +1,9 @@
-/* config: see config.h. One static table (k_vars) lists every RECIPROCAL_* variable with its
- * kind, bounds, default and meaning; it drives cfg_load (defaults first, then the environment)
- * and cfg_describe (`reciprocal help config`), so adding a variable is one line here plus the
- * cfg_t field. Values of *_URL variables are never echoed in errors (they may hold passwords). */
+/* config: see config.h. One static table (k_vars) lists every core RECIPROCAL_* variable with
+ * its kind, bounds, default and meaning; it drives cfg_load (defaults first, then the
+ * environment) and cfg_describe (`reciprocal config`), so adding a core variable is one line
+ * here plus the cfg_t field. The same machinery (cfg_vars_load/describe) serves each service
+ * module's own table (svc_module_t.config). Values of *_URL variables are never echoed in errors
+ * (they may hold passwords). */
 #include "core/config.h"
 
 #include <arpa/inet.h>
@@ -14,31 +16,7 @@
 
 #include "core/log.h"
 
-typedef enum {
-    V_PG_URL,     /* postgresql:// or postgres:// -> char[] */
-    V_NATS_URL,   /* nats:// or tls://, comma-separated list allowed -> char[] */
-    V_LISTEN,     /* host:port -> listen_host, listen_port */
-    V_LOG_LEVEL,  /* debug|info|warn|error -> int LOG_* */
-    V_LOG_FORMAT, /* json|text -> int (1 = json) */
-    V_SERVICES,   /* all | comma list -> char[] (normalised, no spaces) */
-    V_INT,        /* integer in [min, max] -> int */
-    V_SIZE,       /* integer in [min, max] -> size_t */
-    V_GQL_INTRO,  /* on|admins|off|signed_in -> int CFG_GQL_INTROSPECTION_* */
-    V_STR,        /* single-line printable text, 1..size-1 bytes -> char[] */
-    V_KEK,        /* base64 of 32 bytes -> unsigned char[32] + its *_kek_set; "" = unset */
-    V_REPLICAS,   /* auto | integer in [min, max] -> int (0 = auto) */
-} vkind_t;
-
-typedef struct cfg_var {
-    const char *name;
-    vkind_t kind;
-    size_t offset, size; /* the cfg_t member */
-    long long min, max;  /* V_INT, V_SIZE */
-    const char *def;     /* default, parsed like a value from the environment */
-    const char *help;
-} cfg_var_t;
-
-#define MEMBER(m) offsetof(cfg_t, m), sizeof(((cfg_t *)0)->m)
+#define MEMBER(m) CFG_FIELD(cfg_t, m)
 
 static const char *const k_services[] = {"all",        "gateway", "auth",         "member",
                                          "reciprocal", "ledger",  "notification", "analytics",
@@ -48,205 +26,137 @@ static const char *const k_services[] = {"all",        "gateway", "auth",       
 
 /* clang-format off */
 static const cfg_var_t k_vars[] = {
-    {"RECIPROCAL_DATABASE_URL", V_PG_URL, MEMBER(database_url), 0, 0,
+    {"RECIPROCAL_DATABASE_URL", CFG_PG_URL, MEMBER(database_url), 0, 0,
      "postgresql://reciprocal_app@127.0.0.1:55432/reciprocal",
      "PostgreSQL URL (postgresql:// or postgres://) of the application role: not the owner of "
-     "the database and without BYPASSRLS, so row-level security applies to every request."},
-    {"RECIPROCAL_MIGRATE_DATABASE_URL", V_PG_URL, MEMBER(migrate_database_url), 0, 0,
+     "the database and without BYPASSRLS, so row-level security applies to every request.", 0},
+    {"RECIPROCAL_MIGRATE_DATABASE_URL", CFG_PG_URL, MEMBER(migrate_database_url), 0, 0,
      "postgresql://reciprocal_owner@127.0.0.1:55432/reciprocal",
-     "PostgreSQL URL of the role that owns the database; used only to apply migrations."},
-    {"RECIPROCAL_NATS_URL", V_NATS_URL, MEMBER(nats_url), 0, 0,
+     "PostgreSQL URL of the role that owns the database; used only to apply migrations.", 0},
+    {"RECIPROCAL_NATS_URL", CFG_NATS_URL, MEMBER(nats_url), 0, 0,
      "nats://127.0.0.1:54222",
      "NATS server URL (nats:// or tls://; a comma-separated list for a cluster) carrying "
-     "requests and events between services."},
-    {"RECIPROCAL_LISTEN", V_LISTEN, MEMBER(listen_host), 0, 0,
+     "requests and events between services.", 0},
+    {"RECIPROCAL_LISTEN", CFG_LISTEN, MEMBER(listen_host), 0, 0,
      "127.0.0.1:8080",
-     "Address the HTTP gateway listens on: host:port or [ipv6]:port. Port 0 picks a free port."},
-    {"RECIPROCAL_LOG_LEVEL", V_LOG_LEVEL, MEMBER(log_level), 0, 0,
+     "Address the HTTP gateway listens on: host:port or [ipv6]:port. Port 0 picks a free port.", 0},
+    {"RECIPROCAL_LOG_LEVEL", CFG_LOG_LEVEL, MEMBER(log_level), 0, 0,
      "info",
-     "Lowest level written to the log: debug, info, warn or error."},
-    {"RECIPROCAL_LOG_FORMAT", V_LOG_FORMAT, MEMBER(log_json), 0, 0,
+     "Lowest level written to the log: debug, info, warn or error.", 0},
+    {"RECIPROCAL_LOG_FORMAT", CFG_LOG_FORMAT, MEMBER(log_json), 0, 0,
      "json",
-     "json (one JSON object per line on stderr) or text (readable lines for a terminal)."},
-    {"RECIPROCAL_SERVICES", V_SERVICES, MEMBER(services), 0, 0,
+     "json (one JSON object per line on stderr) or text (readable lines for a terminal).", 0},
+    {"RECIPROCAL_SERVICES", CFG_SERVICES, MEMBER(services), 0, 0,
      "all",
-     "Services this process runs: all, or a comma-separated list of " SERVICES_LIST "."},
-    {"RECIPROCAL_DB_POOL_SIZE", V_INT, MEMBER(db_pool_size), 1, 256,
+     "Services this process runs: all, or a comma-separated list of " SERVICES_LIST ".", 0},
+    {"RECIPROCAL_DB_POOL_SIZE", CFG_INT, MEMBER(db_pool_size), 1, 256,
      "8",
-     "PostgreSQL connections held by the process."},
-    {"RECIPROCAL_HTTP_THREADS", V_INT, MEMBER(http_threads), 1, 256,
+     "PostgreSQL connections held by the process.", 0},
+    {"RECIPROCAL_HTTP_THREADS", CFG_INT, MEMBER(http_threads), 1, 256,
      "8",
-     "HTTP worker threads."},
-    {"RECIPROCAL_HTTP_MAX_BODY_BYTES", V_SIZE, MEMBER(http_max_body), 1024, 67108864,
+     "HTTP worker threads.", 0},
+    {"RECIPROCAL_HTTP_MAX_BODY_BYTES", CFG_SIZE, MEMBER(http_max_body), 1024, 67108864,
      "1048576",
-     "Largest request body accepted, in bytes; larger bodies are refused with 413."},
-    {"RECIPROCAL_HTTP_TIMEOUT_SECONDS", V_INT, MEMBER(http_timeout_s), 1, 3600,
+     "Largest request body accepted, in bytes; larger bodies are refused with 413.", 0},
+    {"RECIPROCAL_HTTP_TIMEOUT_SECONDS", CFG_INT, MEMBER(http_timeout_s), 1, 3600,
      "30",
-     "Idle/read timeout of an HTTP connection, in seconds."},
-    {"RECIPROCAL_HTTP_MAX_CONNECTIONS", V_INT, MEMBER(http_max_connections), 16, 1000000,
+     "Idle/read timeout of an HTTP connection, in seconds.", 0},
+    {"RECIPROCAL_HTTP_MAX_CONNECTIONS", CFG_INT, MEMBER(http_max_connections), 16, 1000000,
      "1000",
      "Open HTTP connections at most; further ones are closed at once. Capped below the "
      "process's descriptor limit (RLIMIT_NOFILE; its soft value is raised to the hard one when "
      "needed). From 3/4 of it on, the connections waiting longest for a request head are closed "
-     "first."},
-    {"RECIPROCAL_HTTP_MAX_CONNECTIONS_PER_IP", V_INT, MEMBER(http_max_connections_per_ip), 0,
+     "first.", 0},
+    {"RECIPROCAL_HTTP_MAX_CONNECTIONS_PER_IP", CFG_INT, MEMBER(http_max_connections_per_ip), 0,
      1000000,
      "64",
      "Open HTTP connections from one client address at most (0 = no limit; raise it, or set "
-     "0, behind a reverse proxy, where every client has the proxy's address)."},
-    {"RECIPROCAL_HTTP_HEAD_TIMEOUT_SECONDS", V_INT, MEMBER(http_head_timeout_s), 1, 3600,
+     "0, behind a reverse proxy, where every client has the proxy's address).", 0},
+    {"RECIPROCAL_HTTP_HEAD_TIMEOUT_SECONDS", CFG_INT, MEMBER(http_head_timeout_s), 1, 3600,
      "10",
      "A connection must deliver a complete request head (request line and header fields) "
      "within this many seconds of being accepted or of the previous answer (so an idle "
-     "keep-alive connection is closed after it too), else it is closed."},
-    {"RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS", V_INT, MEMBER(http_body_timeout_s), 1, 3600,
+     "keep-alive connection is closed after it too), else it is closed.", 0},
+    {"RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS", CFG_INT, MEMBER(http_body_timeout_s), 1, 3600,
      "20",
      "A request body must arrive within this many seconds plus 1 s per "
-     "RECIPROCAL_HTTP_BODY_MIN_RATE bytes received, else the connection is closed."},
-    {"RECIPROCAL_HTTP_BODY_MIN_RATE", V_INT, MEMBER(http_body_min_rate), 0, 1000000000,
+     "RECIPROCAL_HTTP_BODY_MIN_RATE bytes received, else the connection is closed.", 0},
+    {"RECIPROCAL_HTTP_BODY_MIN_RATE", CFG_INT, MEMBER(http_body_min_rate), 0, 1000000000,
      "500",
      "Minimum request body rate in bytes per second, see RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS "
-     "(0 = the whole body within RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS)."},
-    {"RECIPROCAL_NATS_REQUEST_TIMEOUT_MS", V_INT, MEMBER(nats_timeout_ms), 50, 120000,
+     "(0 = the whole body within RECIPROCAL_HTTP_BODY_TIMEOUT_SECONDS).", 0},
+    {"RECIPROCAL_NATS_REQUEST_TIMEOUT_MS", CFG_INT, MEMBER(nats_timeout_ms), 50, 120000,
      "5000",
-     "How long a request to another service over NATS may take, in milliseconds."},
-    {"RECIPROCAL_NATS_REPLICAS", V_REPLICAS, MEMBER(nats_replicas), 1, 5,
+     "How long a request to another service over NATS may take, in milliseconds.", 0},
+    {"RECIPROCAL_NATS_REPLICAS", CFG_REPLICAS, MEMBER(nats_replicas), 1, 5,
      "auto",
      "Replicas of the JetStream streams `serve` creates (EVENTS, LEDGER_TX, LEDGER_BLOCKS), "
      "applied to existing streams too: 1 to 5, or auto = 3 when the NATS servers form a cluster "
-     "of 3 or more, else 1 (auto never lowers an existing stream's count)."},
-    {"RECIPROCAL_NATS_USER", V_STR, MEMBER(nats_user), 0, 0,
+     "of 3 or more, else 1 (auto never lowers an existing stream's count).", 0},
+    {"RECIPROCAL_NATS_USER", CFG_STR, MEMBER(nats_user), 0, 0,
      "",
      "NATS user this process connects as (nats-server runs with authentication; each user may "
      "answer and publish only its services' subjects, see docs/security.md N1). `make run` "
-     "uses `all`; a `--services member` process uses `member`. Empty = no credentials."},
-    {"RECIPROCAL_NATS_PASSWORD", V_STR, MEMBER(nats_password), 0, 0,
+     "uses `all`; a `--services member` process uses `member`. Empty = no credentials.", 0},
+    {"RECIPROCAL_NATS_PASSWORD", CFG_STR, MEMBER(nats_password), 0, 0,
      "",
      "Password of RECIPROCAL_NATS_USER (a secret: never logged; `make run` generates one per "
-     "user into var/secrets.env)."},
-    {"RECIPROCAL_BUS_KEY", V_KEK, MEMBER(bus_key), 0, 0,
+     "user into var/secrets.env).", 0},
+    {"RECIPROCAL_BUS_KEY", CFG_KEY, MEMBER(bus_key), 0, 0,
      "",
      "Key that signs the caller of every operation sent over NATS (HMAC-SHA256, bound to the "
      "subject, the input and a 30-second expiry; docs/security.md N2): 32 random bytes in "
      "base64, the same in every process of a deployment. No default: `serve` refuses to start "
-     "without it; `make run` generates one into var/secrets.env."},
-    {"RECIPROCAL_SHUTDOWN_GRACE_SECONDS", V_INT, MEMBER(shutdown_grace_s), 0, 300,
+     "without it; `make run` generates one into var/secrets.env.", 0},
+    {"RECIPROCAL_SHUTDOWN_GRACE_SECONDS", CFG_INT, MEMBER(shutdown_grace_s), 0, 300,
      "10",
      "Time in-flight requests get to finish after SIGTERM/SIGINT, in seconds; 5 s later the "
-     "process ends even if a request is stuck (exit status 1)."},
-    {"RECIPROCAL_OUTBOX_POLL_MS", V_INT, MEMBER(outbox_poll_ms), 10, 60000,
+     "process ends even if a request is stuck (exit status 1).", 0},
+    {"RECIPROCAL_OUTBOX_POLL_MS", CFG_INT, MEMBER(outbox_poll_ms), 10, 60000,
      "200",
-     "How often the outbox relay looks for unpublished events, in milliseconds."},
-    {"RECIPROCAL_EVENTS_RETENTION_HOURS", V_INT, MEMBER(events_retention_h), 1, 87600,
+     "How often the outbox relay looks for unpublished events, in milliseconds.", 0},
+    {"RECIPROCAL_EVENTS_RETENTION_HOURS", CFG_INT, MEMBER(events_retention_h), 1, 87600,
      "720",
      "How long events are kept, in hours (default 30 days): the JetStream stream EVENTS drops "
      "older messages (MaxAge), and the outbox relay deletes published outbox rows older than "
      "this and inbox rows older than this plus one day, about once an hour. Events not yet "
-     "published are never deleted."},
-    {"RECIPROCAL_GRAPHQL_INTROSPECTION", V_GQL_INTRO, MEMBER(graphql_introspection), 0, 0,
+     "published are never deleted.", 0},
+    {"RECIPROCAL_GRAPHQL_INTROSPECTION", CFG_GQL_INTRO, MEMBER(graphql_introspection), 0, 0,
      "signed_in",
      "GraphQL introspection (__schema, __type): signed_in (any caller with a valid access token; "
      "anonymous requests get a request error), admins (network administrators only), on "
-     "(everyone) or off."},
-    {"RECIPROCAL_GRAPHQL_TIMEOUT_MS", V_INT, MEMBER(graphql_timeout_ms), 0, 600000,
+     "(everyone) or off.", 0},
+    {"RECIPROCAL_GRAPHQL_TIMEOUT_MS", CFG_INT, MEMBER(graphql_timeout_ms), 0, 600000,
      "10000",
      "Execution time limit of one GraphQL operation, in milliseconds: fields not started by then "
      "are null and the response carries a `deadline_exceeded` error with the path of the first "
-     "(0 = no limit)."},
-    {"RECIPROCAL_GRAPHQL_MAX_RESPONSE_BYTES", V_SIZE, MEMBER(graphql_max_response_bytes), 0,
+     "(0 = no limit).", 0},
+    {"RECIPROCAL_GRAPHQL_MAX_RESPONSE_BYTES", CFG_SIZE, MEMBER(graphql_max_response_bytes), 0,
      1073741824,
      "2097152",
      "Largest GraphQL response data, in bytes: past it execution stops and the response is one "
-     "`response_too_large` error with data null (0 = no limit)."},
-    {"RECIPROCAL_GRAPHQL_MAX_DEPTH", V_INT, MEMBER(graphql_max_depth), 0, 1000,
+     "`response_too_large` error with data null (0 = no limit).", 0},
+    {"RECIPROCAL_GRAPHQL_MAX_DEPTH", CFG_INT, MEMBER(graphql_max_depth), 0, 1000,
      "15",
-     "Deepest field nesting a GraphQL operation may select (0 = no limit)."},
-    {"RECIPROCAL_GRAPHQL_MAX_COST", V_INT, MEMBER(graphql_max_cost), 0, 100000000,
+     "Deepest field nesting a GraphQL operation may select (0 = no limit).", 0},
+    {"RECIPROCAL_GRAPHQL_MAX_COST", CFG_INT, MEMBER(graphql_max_cost), 0, 100000000,
      "10000",
      "GitHub-style cost limit of a GraphQL operation: every selected list field (each alias "
      "counted) costs the product of the list sizes on its path, first/last or the argument's "
      "default for paginated fields (which then need first/last 1..100), 10 for other lists of "
-     "objects (0 = no cost limit and no pagination requirement)."},
-    {"RECIPROCAL_GRAPHQL_MAX_ALIASES", V_INT, MEMBER(graphql_max_aliases), 0, 100000000,
+     "objects (0 = no cost limit and no pagination requirement).", 0},
+    {"RECIPROCAL_GRAPHQL_MAX_ALIASES", CFG_INT, MEMBER(graphql_max_aliases), 0, 100000000,
      "100",
      "Most aliased fields a GraphQL operation may select, a fragment counted at every spread "
-     "(0 = no limit)."},
-    {"RECIPROCAL_GRAPHQL_MAX_FIELDS", V_INT, MEMBER(graphql_max_fields), 0, 100000000,
+     "(0 = no limit).", 0},
+    {"RECIPROCAL_GRAPHQL_MAX_FIELDS", CFG_INT, MEMBER(graphql_max_fields), 0, 100000000,
      "1000",
      "Most fields a GraphQL operation may select, aliases included and a fragment counted at "
-     "every spread (0 = no limit)."},
-    {"RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS", V_INT,
+     "every spread (0 = no limit).", 0},
+    {"RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS", CFG_INT,
      MEMBER(graphql_require_persisted_mutations), 0, 1,
      "0",
-     "1: GraphQL mutations run only from registered persisted documents (documentId)."},
-    {"RECIPROCAL_AUTH_KEK", V_KEK, MEMBER(auth_kek), 0, 0,
-     "",
-     "Key-encryption key of the auth service: 32 random bytes in base64 (head -c 32 "
-     "/dev/urandom | base64). Encrypts the token-signing keys and TOTP secrets stored in "
-     "PostgreSQL. No default: required where the auth service runs (serve with auth, "
-     "`reciprocal auth ...`, seeding accounts); losing it makes those secrets unreadable."},
-    {"RECIPROCAL_AUTH_ISSUER", V_STR, MEMBER(auth_issuer), 0, 0,
-     "reciprocal",
-     "`iss` claim of access tokens; the gateway accepts only tokens with this issuer."},
-    {"RECIPROCAL_AUTH_AUDIENCE", V_STR, MEMBER(auth_audience), 0, 0,
-     "reciprocal-api",
-     "`aud` claim of access tokens; the gateway accepts only tokens for this audience."},
-    {"RECIPROCAL_AUTH_ACCESS_TTL_SECONDS", V_INT, MEMBER(auth_access_ttl_s), 60, 3600,
-     "900",
-     "Lifetime of an access token (JWT), in seconds; also the longest a revoked session's last "
-     "access token keeps working."},
-    {"RECIPROCAL_AUTH_SESSION_MAX_SECONDS", V_INT, MEMBER(auth_session_max_s), 300, 31536000,
-     "2592000",
-     "Absolute lifetime of a session (refresh-token family) from sign-in, in seconds."},
-    {"RECIPROCAL_AUTH_SESSION_IDLE_SECONDS", V_INT, MEMBER(auth_session_idle_s), 60, 31536000,
-     "604800",
-     "A session not refreshed for this many seconds ends (idle timeout)."},
-    {"RECIPROCAL_AUTH_INVITE_TTL_SECONDS", V_INT, MEMBER(auth_invite_ttl_s), 60, 2592000,
-     "604800",
-     "Lifetime of an invitation token, in seconds."},
-    {"RECIPROCAL_AUTH_RESET_TTL_SECONDS", V_INT, MEMBER(auth_reset_ttl_s), 60, 86400,
-     "3600",
-     "Lifetime of a password-reset token, in seconds."},
-    {"RECIPROCAL_AUTH_MAX_FAILURES", V_INT, MEMBER(auth_max_failures), 1, 1000,
-     "5",
-     "Failed sign-ins per account (and reset requests per address) before exponential backoff "
-     "and lockout (429)."},
-    {"RECIPROCAL_AUTH_IP_MAX_FAILURES", V_INT, MEMBER(auth_ip_max_failures), 1, 100000,
-     "50",
-     "Failed sign-ins per client IP before exponential backoff and lockout (429)."},
-    {"RECIPROCAL_CARD_KEK", V_KEK, MEMBER(card_kek), 0, 0,
-     "",
-     "Key-encryption key of the member service's card-signing keys: 32 random bytes in base64 "
-     "(head -c 32 /dev/urandom | base64). Encrypts each club's Ed25519 private key stored in "
-     "PostgreSQL. No default: without it membership-card operations answer 503 "
-     "card_signing_unconfigured (everything else works)."},
-    {"RECIPROCAL_CARD_TTL_SECONDS", V_INT, MEMBER(card_ttl_s), 60, 604800,
-     "86400",
-     "Default lifetime of a membership-card token, in seconds (a club's own card_ttl_seconds "
-     "setting and the ttl_seconds request parameter override it)."},
-    {"RECIPROCAL_MEMBER_SWEEP_SECONDS", V_INT, MEMBER(member_sweep_s), 0, 604800, "3600",
-     "How often the member service lapses members whose expiry date has passed, in seconds "
-     "(0 = never; then call POST /api/v1/members/lapse-sweep from cron)."},
-    {"RECIPROCAL_LEDGER_KEK", V_KEK, MEMBER(ledger_kek), 0, 0,
-     "",
-     "Key-encryption key of the ledger: 32 random bytes in base64 (head -c 32 /dev/urandom | "
-     "base64). Seals the clubs' Ed25519 ledger keys and the log's checkpoint key in PostgreSQL. "
-     "No default: required where the ledger service runs (serve with ledger, `reciprocal "
-     "ledger ...`)."},
-    {"RECIPROCAL_LEDGER_ORIGIN", V_STR, MEMBER(ledger_origin), 0, 0,
-     "reciprocal-clubs.example/ledger",
-     "Origin line of the ledger's signed checkpoints (C2SP tlog-checkpoint); fixed for the life "
-     "of a chain."},
-    {"RECIPROCAL_LEDGER_BLOCK_MAX_TXS", V_INT, MEMBER(ledger_block_max_txs), 1, 4096,
-     "500",
-     "Most transactions the ledger's block cutter puts in one block."},
-    {"RECIPROCAL_LEDGER_BLOCK_MS", V_INT, MEMBER(ledger_block_ms), 1, 10000,
-     "20",
-     "Longest the block cutter waits to fill a block, in milliseconds."},
-    {"RECIPROCAL_LEDGER_WITNESS_K", V_INT, MEMBER(ledger_witness_k), 1, 1024,
-     "1",
-     "Witness cosignatures a checkpoint needs before the blocks it covers count as final "
-     "across clubs (k of n)."},
+     "1: GraphQL mutations run only from registered persisted documents (documentId).", 0},
 };
 /* clang-format on */
 
@@ -254,6 +164,10 @@ static const cfg_var_t k_vars[] = {
 
 size_t cfg_var_count(void) {
     return N_VARS;
+}
+
+const cfg_var_t *cfg_var(size_t i) {
+    return i < N_VARS ? &k_vars[i] : NULL;
 }
 
 const char *cfg_var_name(size_t i) {
@@ -278,8 +192,8 @@ static int has_space_or_ctl(const char *s) {
     return 0;
 }
 
-static int set_pg_url(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
-    char *dst = (char *)c + v->offset;
+static int set_pg_url(const cfg_var_t *v, const char *val, void *base, err_t *e) {
+    char *dst = (char *)base + v->offset;
     size_t n = strlen(val);
     int ok =
         (strncasecmp(val, "postgresql://", 13) == 0 || strncasecmp(val, "postgres://", 11) == 0);
@@ -292,8 +206,8 @@ static int set_pg_url(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
     return 0;
 }
 
-static int set_nats_url(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
-    char *dst = (char *)c + v->offset;
+static int set_nats_url(const cfg_var_t *v, const char *val, void *base, err_t *e) {
+    char *dst = (char *)base + v->offset;
     size_t n = strlen(val);
     int ok = n < v->size;
     /* each comma-separated entry: optional spaces, scheme, non-empty rest, no inner spaces */
@@ -340,16 +254,16 @@ static int parse_ll(const char *s, long long *out) {
     return 0;
 }
 
-static int set_int(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+static int set_int(const cfg_var_t *v, const char *val, void *base, err_t *e) {
     long long n;
     if (parse_ll(val, &n) != 0 || n < v->min || n > v->max)
         return err_set(e, 500, "invalid_config", v->name,
                        "%s must be an integer from %lld to %lld (got \"%.64s\")", v->name, v->min,
                        v->max, val);
-    if (v->kind == V_SIZE)
-        *(size_t *)((char *)c + v->offset) = (size_t)n;
+    if (v->kind == CFG_SIZE)
+        *(size_t *)((char *)base + v->offset) = (size_t)n;
     else
-        *(int *)((char *)c + v->offset) = (int)n;
+        *(int *)((char *)base + v->offset) = (int)n;
     return 0;
 }
 
@@ -372,7 +286,8 @@ static int valid_hostname(const char *h) {
     return label > 0 && h[n - 1] != '-';
 }
 
-static int set_listen(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+static int set_listen(const cfg_var_t *v, const char *val, void *base, err_t *e) {
+    cfg_t *c = base; /* a core-only kind */
     static const char want[] =
         "host:port, e.g. 127.0.0.1:8080 or [::1]:8080, with a port from 0 to 65535";
     char host[sizeof c->listen_host];
@@ -413,7 +328,8 @@ static int set_listen(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
     return 0;
 }
 
-static int set_log_level(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+static int set_log_level(const cfg_var_t *v, const char *val, void *base, err_t *e) {
+    cfg_t *c = base; /* a core-only kind */
     static const char *const names[] = {"debug", "info", "warn", "error"};
     static const int levels[] = {LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR};
     for (int i = 0; i < 4; i++) {
@@ -425,7 +341,8 @@ static int set_log_level(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e
     return invalid(e, v->name, "one of debug, info, warn, error", val);
 }
 
-static int set_log_format(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+static int set_log_format(const cfg_var_t *v, const char *val, void *base, err_t *e) {
+    cfg_t *c = base; /* a core-only kind */
     if (strcasecmp(val, "json") == 0) {
         c->log_json = 1;
         return 0;
@@ -443,7 +360,8 @@ static int known_service(const char *s, size_t n) {
     return 0;
 }
 
-static int set_services(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+static int set_services(const cfg_var_t *v, const char *val, void *base, err_t *e) {
+    cfg_t *c = base; /* a core-only kind */
     char out[sizeof c->services];
     size_t o = 0;
     const char *p = val;
@@ -480,19 +398,19 @@ static int set_services(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e)
     return 0;
 }
 
-static int set_gql_intro(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+static int set_gql_intro(const cfg_var_t *v, const char *val, void *base, err_t *e) {
     static const char *const names[] = {"on", "admins", "off", "signed_in"};
     for (int i = 0; i < 4; i++)
         if (strcasecmp(val, names[i]) == 0) {
-            *(int *)((char *)c + v->offset) = i;
+            *(int *)((char *)base + v->offset) = i;
             return 0;
         }
     return invalid(e, v->name, "signed_in, admins, on or off", val);
 }
 
-static int set_replicas(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+static int set_replicas(const cfg_var_t *v, const char *val, void *base, err_t *e) {
     if (strcasecmp(val, "auto") == 0) {
-        *(int *)((char *)c + v->offset) = 0;
+        *(int *)((char *)base + v->offset) = 0;
         return 0;
     }
     long long n;
@@ -500,11 +418,11 @@ static int set_replicas(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e)
         return err_set(e, 500, "invalid_config", v->name,
                        "%s must be auto or an integer from %lld to %lld (got \"%.64s\")", v->name,
                        v->min, v->max, val);
-    *(int *)((char *)c + v->offset) = (int)n;
+    *(int *)((char *)base + v->offset) = (int)n;
     return 0;
 }
 
-static int set_str(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+static int set_str(const cfg_var_t *v, const char *val, void *base, err_t *e) {
     size_t n = strlen(val);
     for (const char *p = val; *p; p++)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7F)
@@ -514,13 +432,13 @@ static int set_str(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
     if (n == 0 || n >= v->size)
         return err_set(e, 500, "invalid_config", v->name, "%s must be 1 to %zu bytes long", v->name,
                        v->size - 1);
-    memcpy((char *)c + v->offset, val, n + 1);
+    memcpy((char *)base + v->offset, val, n + 1);
     return 0;
 }
 
 /* Standard base64 (with or without '=' padding, surrounding spaces/newlines ignored) of exactly
  * 32 bytes. The value is a secret: never echoed. */
-static int set_kek(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+static int set_kek(const cfg_var_t *v, const char *val, void *base, err_t *e) {
     unsigned char out[48];
     size_t n = 0;
     unsigned bits = 0, acc = 0;
@@ -551,16 +469,10 @@ static int set_kek(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
             acc &= (1u << bits) - 1;
         }
     }
-    if (n != 32 || v->size != 32 || acc != 0) goto bad;
-    memcpy((char *)c + v->offset, out, 32);
-    if (v->offset == offsetof(cfg_t, card_kek))
-        c->card_kek_set = 1;
-    else if (v->offset == offsetof(cfg_t, ledger_kek))
-        c->ledger_kek_set = 1;
-    else if (v->offset == offsetof(cfg_t, bus_key))
-        c->bus_key_set = 1;
-    else
-        c->auth_kek_set = 1;
+    if (n != 32 || v->size != sizeof(cfg_key_t) || acc != 0) goto bad;
+    cfg_key_t *k = (cfg_key_t *)((char *)base + v->offset);
+    memcpy(k->key, out, 32);
+    k->set = 1;
     memset(out, 0, sizeof out);
     return 0;
 bad:
@@ -571,47 +483,59 @@ bad:
                    v->name);
 }
 
+int cfg_key_require(const cfg_key_t *k, const char *name, int status, const char *code, err_t *e) {
+    if (k && k->set) return 0;
+    return err_set(e, status, code, name,
+                   "%s is not set: it needs 32 random bytes in base64 (head -c 32 /dev/urandom "
+                   "| base64); keep it with your other secrets, it has no default",
+                   name);
+}
+
+int cfg_vars_require(const cfg_var_t *vars, size_t n, const void *src, err_t *e) {
+    for (size_t i = 0; i < n; i++) {
+        const cfg_var_t *v = &vars[i];
+        if (!(v->flags & CFG_REQUIRED)) continue;
+        const char *at = (const char *)src + v->offset;
+        if (v->kind == CFG_KEY) {
+            if (cfg_key_require((const cfg_key_t *)at, v->name, 500, "invalid_config", e) != 0)
+                return -1;
+        } else if ((v->kind == CFG_STR || v->kind == CFG_PG_URL || v->kind == CFG_NATS_URL) &&
+                   !at[0]) {
+            return err_set(e, 500, "invalid_config", v->name, "%s is not set", v->name);
+        }
+    }
+    return 0;
+}
+
 int cfg_require_bus_key(const cfg_t *c, err_t *e) {
-    if (c->bus_key_set) return 0;
-    return err_set(e, 500, "invalid_config", "RECIPROCAL_BUS_KEY",
-                   "RECIPROCAL_BUS_KEY is not set: services sign and verify the caller of "
-                   "every NATS call with it; give every process the same 32 random bytes in "
-                   "base64 (head -c 32 /dev/urandom | base64)");
+    return cfg_key_require(&c->bus_key, "RECIPROCAL_BUS_KEY", 500, "invalid_config", e);
 }
 
-int cfg_require_auth_kek(const cfg_t *c, err_t *e) {
-    if (c->auth_kek_set) return 0;
-    return err_set(e, 500, "invalid_config", "RECIPROCAL_AUTH_KEK",
-                   "RECIPROCAL_AUTH_KEK is not set: the auth service needs a 32-byte "
-                   "key-encryption key in base64 (head -c 32 /dev/urandom | base64); keep it "
-                   "with your other secrets, it has no default");
-}
-
-static int apply(const cfg_var_t *v, const char *val, cfg_t *c, err_t *e) {
+static int apply(const cfg_var_t *v, const char *val, void *base, err_t *e) {
     switch (v->kind) {
-    case V_PG_URL:
-        return set_pg_url(v, val, c, e);
-    case V_NATS_URL:
-        return set_nats_url(v, val, c, e);
-    case V_LISTEN:
-        return set_listen(v, val, c, e);
-    case V_LOG_LEVEL:
-        return set_log_level(v, val, c, e);
-    case V_LOG_FORMAT:
-        return set_log_format(v, val, c, e);
-    case V_SERVICES:
-        return set_services(v, val, c, e);
-    case V_INT:
-    case V_SIZE:
-        return set_int(v, val, c, e);
-    case V_GQL_INTRO:
-        return set_gql_intro(v, val, c, e);
-    case V_STR:
-        return set_str(v, val, c, e);
-    case V_KEK:
-        return set_kek(v, val, c, e);
-    case V_REPLICAS:
-        return set_replicas(v, val, c, e);
+    case CFG_PG_URL:
+        return set_pg_url(v, val, base, e);
+    case CFG_NATS_URL:
+        return set_nats_url(v, val, base, e);
+    case CFG_LISTEN:
+        return set_listen(v, val, base, e);
+    case CFG_LOG_LEVEL:
+        return set_log_level(v, val, base, e);
+    case CFG_LOG_FORMAT:
+        return set_log_format(v, val, base, e);
+    case CFG_SERVICES:
+        return set_services(v, val, base, e);
+    case CFG_INT:
+    case CFG_SIZE:
+        return set_int(v, val, base, e);
+    case CFG_GQL_INTRO:
+        return set_gql_intro(v, val, base, e);
+    case CFG_STR:
+        return set_str(v, val, base, e);
+    case CFG_KEY:
+        return set_kek(v, val, base, e);
+    case CFG_REPLICAS:
+        return set_replicas(v, val, base, e);
     }
     return err_set(e, 500, "invalid_config", v->name, "%s has an unknown kind", v->name);
 }
@@ -620,17 +544,21 @@ static const char *default_getenv(const char *name) {
     return getenv(name);
 }
 
-int cfg_load(cfg_t *c, cfg_getenv_fn get, err_t *e) {
+int cfg_vars_load(const cfg_var_t *vars, size_t n, void *dst, cfg_getenv_fn get, err_t *e) {
     if (!get) get = default_getenv;
-    memset(c, 0, sizeof *c);
-    for (size_t i = 0; i < N_VARS; i++)
-        if (apply(&k_vars[i], k_vars[i].def, c, e) != 0) return -1; /* a bug in k_vars */
-    for (size_t i = 0; i < N_VARS; i++) {
-        const char *val = get(k_vars[i].name);
+    for (size_t i = 0; i < n; i++)
+        if (apply(&vars[i], vars[i].def, dst, e) != 0) return -1; /* a bug in the table */
+    for (size_t i = 0; i < n; i++) {
+        const char *val = get(vars[i].name);
         if (!val || !*val) continue; /* unset or empty: keep the default */
-        if (apply(&k_vars[i], val, c, e) != 0) return -1;
+        if (apply(&vars[i], val, dst, e) != 0) return -1;
     }
     return 0;
+}
+
+int cfg_load(cfg_t *c, cfg_getenv_fn get, err_t *e) {
+    memset(c, 0, sizeof *c);
+    return cfg_vars_load(k_vars, N_VARS, c, get, e);
 }
 
 int cfg_service_enabled(const cfg_t *c, const char *service) {
@@ -647,14 +575,18 @@ int cfg_service_enabled(const cfg_t *c, const char *service) {
     }
 }
 
-void cfg_describe(FILE *out) {
-    fprintf(out, "Configuration is read from the environment at startup. An unset or empty\n"
-                 "variable takes the default shown (NAME=default).\n\n");
-    for (size_t i = 0; i < N_VARS; i++) {
-        const cfg_var_t *v = &k_vars[i];
+void cfg_vars_describe(FILE *out, const cfg_var_t *vars, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const cfg_var_t *v = &vars[i];
         fprintf(out, "%s=%s\n    %s", v->name, v->def, v->help);
-        if (v->kind == V_INT || v->kind == V_SIZE)
+        if (v->kind == CFG_INT || v->kind == CFG_SIZE)
             fprintf(out, " Integer from %lld to %lld.", v->min, v->max);
         fprintf(out, "\n");
     }
+}
+
+void cfg_describe(FILE *out) {
+    fprintf(out, "Configuration is read from the environment at startup. An unset or empty\n"
+                 "variable takes the default shown (NAME=default).\n\n");
+    cfg_vars_describe(out, k_vars, N_VARS);
 }

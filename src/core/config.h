@@ -9,6 +9,14 @@
 
 #include "core/err.h"
 
+/* A 32-byte secret key variable (CFG_KEY): base64 in the environment, no default. */
+typedef struct cfg_key {
+    int set;               /* the variable was given */
+    unsigned char key[32]; /* the decoded bytes */
+} cfg_key_t;
+
+/* The process's core variables. A service's own RECIPROCAL_* variables live in its module
+ * (svc_module_t.config, core/service.h), loaded by the same table machinery below. */
 typedef struct cfg {
     char database_url[512];         /* RECIPROCAL_DATABASE_URL: app role (non-owner) */
     char migrate_database_url[512]; /* RECIPROCAL_MIGRATE_DATABASE_URL: owner role, migrations */
@@ -31,8 +39,7 @@ typedef struct cfg {
     int nats_replicas;               /* RECIPROCAL_NATS_REPLICAS: 1..5, 0 = auto (default) */
     char nats_user[64];        /* RECIPROCAL_NATS_USER: NATS user of this process ("" = none) */
     char nats_password[256];   /* RECIPROCAL_NATS_PASSWORD: its password (secret, never logged) */
-    int bus_key_set;           /* RECIPROCAL_BUS_KEY was given (no default) */
-    unsigned char bus_key[32]; /* RECIPROCAL_BUS_KEY: signs the caller assertion on svc.* calls */
+    cfg_key_t bus_key;         /* RECIPROCAL_BUS_KEY: signs the caller assertion on svc.* calls */
     int shutdown_grace_s;      /* RECIPROCAL_SHUTDOWN_GRACE_SECONDS (default 10) */
     int outbox_poll_ms;        /* RECIPROCAL_OUTBOX_POLL_MS (default 200) */
     int events_retention_h;    /* RECIPROCAL_EVENTS_RETENTION_HOURS (720 = 30 days, 1..87600) */
@@ -44,30 +51,6 @@ typedef struct cfg {
     int graphql_require_persisted_mutations; /* RECIPROCAL_GRAPHQL_REQUIRE_PERSISTED_MUTATIONS */
     int graphql_timeout_ms;                  /* RECIPROCAL_GRAPHQL_TIMEOUT_MS (0 = off) */
     size_t graphql_max_response_bytes;       /* RECIPROCAL_GRAPHQL_MAX_RESPONSE_BYTES (0 = off) */
-    /* auth service and the gateway's token check (docs/auth.md) */
-    char auth_issuer[128];      /* RECIPROCAL_AUTH_ISSUER: `iss` of access tokens */
-    char auth_audience[128];    /* RECIPROCAL_AUTH_AUDIENCE: `aud` of access tokens */
-    int auth_access_ttl_s;      /* RECIPROCAL_AUTH_ACCESS_TTL_SECONDS (900) */
-    int auth_session_max_s;     /* RECIPROCAL_AUTH_SESSION_MAX_SECONDS (30 days) */
-    int auth_session_idle_s;    /* RECIPROCAL_AUTH_SESSION_IDLE_SECONDS (7 days) */
-    int auth_invite_ttl_s;      /* RECIPROCAL_AUTH_INVITE_TTL_SECONDS (7 days) */
-    int auth_reset_ttl_s;       /* RECIPROCAL_AUTH_RESET_TTL_SECONDS (3600) */
-    int auth_max_failures;      /* RECIPROCAL_AUTH_MAX_FAILURES (5) */
-    int auth_ip_max_failures;   /* RECIPROCAL_AUTH_IP_MAX_FAILURES (50) */
-    int auth_kek_set;           /* RECIPROCAL_AUTH_KEK was given (no default) */
-    unsigned char auth_kek[32]; /* RECIPROCAL_AUTH_KEK: 32 bytes, base64 in the variable */
-    /* member service: membership cards (docs/member.md) */
-    int card_kek_set;           /* RECIPROCAL_CARD_KEK was given (no default) */
-    unsigned char card_kek[32]; /* RECIPROCAL_CARD_KEK: 32 bytes, base64 in the variable */
-    int card_ttl_s;             /* RECIPROCAL_CARD_TTL_SECONDS (86400) */
-    int member_sweep_s;         /* RECIPROCAL_MEMBER_SWEEP_SECONDS (3600; 0 = off) */
-    /* ledger service (docs/ledger.md) */
-    int ledger_kek_set;           /* RECIPROCAL_LEDGER_KEK was given (no default) */
-    unsigned char ledger_kek[32]; /* RECIPROCAL_LEDGER_KEK: 32 bytes, base64 in the variable */
-    char ledger_origin[128];      /* RECIPROCAL_LEDGER_ORIGIN: checkpoint origin line */
-    int ledger_block_max_txs;     /* RECIPROCAL_LEDGER_BLOCK_MAX_TXS (500) */
-    int ledger_block_ms;          /* RECIPROCAL_LEDGER_BLOCK_MS (20) */
-    int ledger_witness_k;         /* RECIPROCAL_LEDGER_WITNESS_K (1) */
 } cfg_t;
 
 enum {
@@ -80,12 +63,60 @@ enum {
 /* Looks a variable up; the default is getenv. Tests pass their own. */
 typedef const char *(*cfg_getenv_fn)(const char *name);
 
-/* Fills *c with defaults, then applies each set variable (an empty value counts as unset).
- * Returns 0, or -1 with e->code "invalid_config", e->status 500, e->field = the variable name
- * and a message naming the accepted values (the value of a *_URL variable is never echoed).
- * get == NULL means getenv. Names in log level/format are matched case-insensitively;
- * c->services is stored normalised ("gateway,member", no spaces); c->listen_host holds an IPv6
- * address without its brackets. */
+/* ---- variable tables (nginx-style directives) ----
+ * One row per RECIPROCAL_* variable: its name, kind, the struct member it fills (offset, size),
+ * bounds, default and meaning. The same row drives loading (defaults first, then the
+ * environment), validation (errors name the variable) and `reciprocal config`. core/config
+ * holds the core table (cfg_t); each service module holds its own (svc_module_t.config). */
+typedef enum {
+    CFG_PG_URL,     /* postgresql:// or postgres:// -> char[] (never echoed) */
+    CFG_NATS_URL,   /* nats:// or tls://, comma-separated list allowed -> char[] */
+    CFG_LISTEN,     /* host:port -> cfg_t listen_host, listen_port (core only) */
+    CFG_LOG_LEVEL,  /* debug|info|warn|error -> int LOG_* */
+    CFG_LOG_FORMAT, /* json|text -> int (1 = json) */
+    CFG_SERVICES,   /* all | comma list -> char[] (normalised, no spaces) */
+    CFG_INT,        /* integer in [min, max] -> int */
+    CFG_SIZE,       /* integer in [min, max] -> size_t */
+    CFG_GQL_INTRO,  /* on|admins|off|signed_in -> int CFG_GQL_INTROSPECTION_* */
+    CFG_STR,      /* single-line printable text, 1..size-1 bytes -> char[] ("" default: optional) */
+    CFG_KEY,      /* base64 of 32 bytes -> cfg_key_t; "" = unset; never echoed */
+    CFG_REPLICAS, /* auto | integer in [min, max] -> int (0 = auto) */
+} cfg_kind_t;
+
+/* flags of a row */
+#define CFG_REQUIRED 1 /* no default: `serve` refuses to start where its module runs without it */
+
+typedef struct cfg_var {
+    const char *name; /* RECIPROCAL_... */
+    cfg_kind_t kind;
+    size_t offset, size; /* the member filled: CFG_FIELD(struct type, member) */
+    long long min, max;  /* CFG_INT, CFG_SIZE, CFG_REPLICAS */
+    const char *def;     /* default, parsed like a value from the environment */
+    const char *help;    /* one paragraph: what it does, units, what 0 means */
+    int flags;           /* CFG_REQUIRED */
+} cfg_var_t;
+
+#define CFG_FIELD(type, member) offsetof(type, member), sizeof(((type *)0)->member)
+
+/* Fills the struct at dst (zeroed by the caller) from vars[0..n): every default, then each set
+ * variable (an empty value counts as unset). 0, or -1 with e->code "invalid_config", e->status 500,
+ * e->field = the variable name and a message naming the accepted values (URL and key values are
+ * never echoed). get == NULL means getenv. */
+int cfg_vars_load(const cfg_var_t *vars, size_t n, void *dst, cfg_getenv_fn get, err_t *e);
+/* Prints each row as NAME=default and its meaning (with its integer range). */
+void cfg_vars_describe(FILE *out, const cfg_var_t *vars, size_t n);
+
+/* The one check of a key variable: 0 when k is set, else -1 with e->status = status, e->code =
+ * code (e.g. 500 "invalid_config" at startup, 503 "<service>_not_configured" at use), e->field =
+ * name and how to make one (head -c 32 /dev/urandom | base64). */
+int cfg_key_require(const cfg_key_t *k, const char *name, int status, const char *code, err_t *e);
+/* The CFG_REQUIRED rows of vars: 0 when each is set (a CFG_KEY row's key, a text row non-empty),
+ * else -1 with 500 invalid_config naming the first missing one. */
+int cfg_vars_require(const cfg_var_t *vars, size_t n, const void *src, err_t *e);
+
+/* Fills *c (core variables) with defaults, then applies each set variable, as cfg_vars_load.
+ * Names in log level/format are matched case-insensitively; c->services is stored normalised
+ * ("gateway,member", no spaces); c->listen_host holds an IPv6 address without its brackets. */
 int cfg_load(cfg_t *c, cfg_getenv_fn get, err_t *e);
 
 /* 1 if `service` is selected by c->services ("all" selects everything, including "gateway"). */
@@ -95,16 +126,13 @@ int cfg_service_enabled(const cfg_t *c, const char *service);
  * operations over NATS (serve): 0, or -1 with 500 invalid_config naming the variable. */
 int cfg_require_bus_key(const cfg_t *c, err_t *e);
 
-/* RECIPROCAL_AUTH_KEK has no default and is required only where the auth service runs (serve
- * with auth enabled, `reciprocal auth ...`, seeding accounts): 0 when set, else -1 with
- * e->status 500, code "invalid_config", field "RECIPROCAL_AUTH_KEK" and how to make one. */
-int cfg_require_auth_kek(const cfg_t *c, err_t *e);
-
-/* Prints every variable as NAME=default and its meaning (`reciprocal help config`). */
+/* Prints every core variable as NAME=default and its meaning (`reciprocal config` adds each
+ * module's table after it). */
 void cfg_describe(FILE *out);
 
-/* The variable table, for tools/tests that keep README.md honest: count, i-th name, default. */
+/* The core variable table, for tools/tests that keep README.md honest: count, i-th row. */
 size_t cfg_var_count(void);
+const cfg_var_t *cfg_var(size_t i);
 const char *cfg_var_name(size_t i);
 const char *cfg_var_default(size_t i);
 

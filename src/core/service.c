@@ -362,7 +362,7 @@ static char *bus_handler(const char *subject, const char *data, size_t len, size
         err_set(&e, 404, "unknown_operation", "", "no operation %s", subject);
         goto done;
     }
-    if (svc_envelope_open(b->env->cfg->bus_key, subject, data, len, &caller, &env, &e) != 0)
+    if (svc_envelope_open(b->env->cfg->bus_key.key, subject, data, len, &caller, &env, &e) != 0)
         goto done;
     json_t *input = json_object_get(env, "input");
     log_set_context(caller.request_id, caller.trace_id);
@@ -405,7 +405,7 @@ int svc_call_remote(const svc_env_t *env, const svc_module_t *m, const svc_op_t 
     size_t body_len = 0;
     char *body = NULL;
     if (cfg_require_bus_key(env->cfg, e) != 0) goto done;
-    body = svc_envelope_seal(env->cfg->bus_key, subject, caller, input, &body_len, e);
+    body = svc_envelope_seal(env->cfg->bus_key.key, subject, caller, input, &body_len, e);
     if (!body) goto done;
     if (bus_request(env->bus, subject, body, body_len, env->cfg->nats_timeout_ms, &reply,
                     &reply_len, e) != 0)

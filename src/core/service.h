@@ -15,17 +15,31 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/bus.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/err.h"
 
+struct svc_module;
+struct gql_resolvers; /* lib/graphql/gql_exec.h */
+
+/* Every module's settings (svc_module_t.config), filled once by svc_settings_load: one struct
+ * per module, placed in `area` (a plain value: copy it to change a setting in a test). */
+#define SVC_MAX_MODULES 32
+#define SVC_SETTINGS_BYTES 8192
+typedef struct svc_settings {
+    size_t at[SVC_MAX_MODULES]; /* offset in area of the i-th registry module's struct */
+    _Alignas(max_align_t) unsigned char area[SVC_SETTINGS_BYTES];
+} svc_settings_t;
+
 /* Shared process resources handed to handlers. */
 typedef struct svc_env {
-    const cfg_t *cfg;
+    const cfg_t *cfg; /* core variables */
     db_pool_t *db;
     bus_t *bus;
+    const svc_settings_t *settings; /* the modules' variables; NULL = every default */
 } svc_env_t;
 
 /* Who is calling and from where. Carried across NATS unchanged, inside an envelope signed with
@@ -108,6 +122,24 @@ typedef struct svc_op {
                                RECIPROCAL_HTTP_MAX_BODY_BYTES; 0 = the global limit */
 } svc_op_t;
 
+/* A module's own RECIPROCAL_* variables (nginx-style directives, core/config cfg_var_t rows):
+ * they fill the module's settings struct of `size` bytes (CFG_FIELD(type, member) in each row),
+ * are listed by `reciprocal config` and read through svc_settings(env, module). */
+typedef struct svc_config {
+    const cfg_var_t *vars;
+    size_t n_vars;
+    size_t size; /* sizeof the settings struct; 0 = the module has no variables */
+} svc_config_t;
+
+/* A module's command line, `reciprocal <name> ...`: main(env, argc, argv) gets the arguments
+ * after the service name and an env with cfg and settings (db and bus NULL: the command opens
+ * what it needs) and returns the exit status (0, 1 failure, 2 usage). usage: its lines of
+ * `reciprocal help`, each "  <name> <args>   <what>\n". */
+typedef struct svc_cli {
+    const char *usage;
+    int (*main)(const svc_env_t *env, int argc, char **argv);
+} svc_cli_t;
+
 typedef struct svc_module {
     const char *name;   /* "member" */
     const char *schema; /* PostgreSQL schema it owns; its outbox is <schema>.outbox */
@@ -119,6 +151,18 @@ typedef struct svc_module {
      * database pool close (must join what start began). NULL = none. */
     int (*start)(const svc_env_t *env, err_t *e);
     void (*stop)(void);
+    svc_config_t config; /* its RECIPROCAL_* variables; {0} = none */
+    svc_cli_t cli;       /* `reciprocal <name> ...`; {0} = none */
+    /* Its part of the demo network (`reciprocal seed`, `make run`), run in registry order with
+     * env->db open (one connection) and no bus: idempotent (what exists is kept), prints what it
+     * did, 0 or -1 + err. NULL = none. */
+    int (*seed)(const svc_env_t *env, err_t *e);
+    /* Its GraphQL part: the SDL fragment src/services/<name>/<name>.graphql (the build assembles
+     * docs/schema.graphql from the core part and every fragment) and this hook, which binds the
+     * fields the fragment declares to operations (gql_resolvers_add; the graphql_api resolver
+     * helpers in gateway/graphql_bind.h): 0, or -1 when the schema lacks a type or field.
+     * NULL = none. */
+    int (*graphql)(struct gql_resolvers *rs);
 } svc_module_t;
 
 /* Every service module linked into the binary (src/services/registry.c), NULL-terminated. */
@@ -133,6 +177,22 @@ const char *svc_access_name(svc_access_t access);
  * svc_check_registry runs it over svc_registry (at `reciprocal serve` startup). */
 int svc_check_module(const svc_module_t *m, err_t *e);
 int svc_check_registry(err_t *e);
+
+/* Module settings. svc_settings_load fills *s (zeroed first) from every registry module's
+ * config table (defaults, then the environment; get == NULL means getenv): 0, or -1 + 500
+ * invalid_config naming the variable, as cfg_load. */
+int svc_settings_load(svc_settings_t *s, cfg_getenv_fn get, err_t *e);
+/* The module's settings struct (cast it to the module's type; the module offers a typed
+ * accessor, e.g. auth_settings(env)): env->settings, or when env or env->settings is NULL the
+ * defaults (loaded once, no environment). NULL when m is not in the registry or has no table. */
+const void *svc_settings(const svc_env_t *env, const struct svc_module *m);
+/* The same, writable, in a settings value the caller owns (tests change one setting). */
+void *svc_settings_edit(svc_settings_t *s, const struct svc_module *m);
+/* Every CFG_REQUIRED variable of every module enabled in cfg (serve): 0, or -1 + 500
+ * invalid_config naming the first missing one. */
+int svc_settings_require(const svc_settings_t *s, const cfg_t *cfg, err_t *e);
+/* `reciprocal config`: the core variables, then each module's under a heading. */
+void svc_config_describe(FILE *out);
 
 /* authorise (op->access, svc_access_check) -> validate -> handle, logging failures with 5xx
  * status. *status gets the HTTP status (op->status on success). */

@@ -13,6 +13,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "gateway/authn_cache.h"
+#include "services/auth/auth.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
 #include "lib/credentials/jwt.h"
@@ -166,7 +167,7 @@ static char *on_revoked(const char *subject, const char *data, size_t len, size_
 static int read_revocations(const svc_env_t *env, err_t *e) {
     if (!svc_find_module("auth"))
         return err_set(e, 503, "unavailable", "", "the auth service is not linked in");
-    atomic_store(&g_rev_ttl, env->cfg->auth_access_ttl_s);
+    atomic_store(&g_rev_ttl, auth_settings(env)->access_ttl_s);
     if (!g_rev_subscribed && env->bus) {
         if (bus_subscribe(env->bus, AUTH_REVOKED_SUBJECT, on_revoked, NULL, e) != 0) return -1;
         g_rev_subscribed = 1;
@@ -269,13 +270,13 @@ static void claims_window(json_t *claims, int64_t *from, int64_t *until) {
 
 /* Verifies the token (or finds it verified in the cache) and says whom it names. */
 static int verify(const svc_env_t *env, const char *tok, authn_ident_t *id, err_t *e) {
-    const cfg_t *cf = env->cfg;
+    const auth_settings_t *cf = auth_settings(env); /* the token contract auth issues under */
     int64_t now = (int64_t)time(NULL);
-    jwt_verify_opts_t o = {.issuer = cf->auth_issuer,
-                           .audience = cf->auth_audience,
+    jwt_verify_opts_t o = {.issuer = cf->issuer,
+                           .audience = cf->audience,
                            .now = now,
                            .leeway = LEEWAY_S,
-                           .max_lifetime = cf->auth_access_ttl_s};
+                           .max_lifetime = cf->access_ttl_s};
     pthread_rwlock_rdlock(&g_lock);
     int none = !g_keys, stale = none || time(NULL) - g_fetched_at >= KEYS_MAX_AGE_S;
     pthread_rwlock_unlock(&g_lock);
@@ -286,7 +287,7 @@ static int verify(const svc_env_t *env, const char *tok, authn_ident_t *id, err_
     unsigned char key[AUTHN_CACHE_KEY_LEN];
     int cacheable = len > 0 && len <= JWT_MAX_TOKEN_LEN;
     if (cacheable) {
-        authn_cache_key(cf->auth_issuer, cf->auth_audience, tok, len, key);
+        authn_cache_key(cf->issuer, cf->audience, tok, len, key);
         pthread_rwlock_rdlock(&g_lock);
         uint64_t gen = g_keys_gen;
         pthread_rwlock_unlock(&g_lock);

@@ -14,10 +14,8 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "gateway/authn.h"
-#include "lib/graphql/gql_exec.h"
-#include "gateway/graphql_auth.h"
 #include "gateway/graphql_bind.h"
-#include "gateway/graphql_members.h"
+#include "lib/graphql/gql_exec.h"
 #include "lib/graphql/gql_parser.h"
 #include "lib/graphql/gql_validate.h"
 
@@ -187,8 +185,8 @@ static int add_resolvers(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Mutation", "updateClub", r_mutation, NULL, "update_club");
     rc |= gql_resolvers_add(rs, "Mutation", "deactivateClub", r_mutation, NULL, "deactivate_club");
     rc |= gql_resolvers_add(rs, "Mutation", "activateClub", r_mutation, NULL, "activate_club");
-    rc |= gql_auth_bind(rs);
-    rc |= gql_members_bind(rs);
+    for (const svc_module_t *const *m = svc_registry; *m; m++) /* each service's fields */
+        if ((*m)->graphql) rc |= (*m)->graphql(rs);
     return rc;
 }
 

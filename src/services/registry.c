@@ -1,4 +1,6 @@
-/* registry: the list of service modules linked into the binary. Adding a service = one line. */
+/* registry: the list of service modules linked into the binary. Adding a service = one line.
+ * Order matters only for the seed hooks (`reciprocal seed` runs them in this order: member's
+ * clubs before auth's club administrators) and the order of `reciprocal config`/`help`. */
 #include "core/service.h"
 #include "services/auth/auth.h"
 #include "services/gateway/gateway.h"
@@ -6,5 +8,5 @@
 #include "services/member/member.h"
 
 const svc_module_t *const svc_registry[] = {
-    &auth_module, &member_module, &ledger_module, &gateway_module, NULL,
+    &member_module, &auth_module, &ledger_module, &gateway_module, NULL,
 };

@@ -1,11 +1,14 @@
 /* test_config: defaults, every variable valid and invalid, URL values never echoed, services
- * parsing, and the describe table. Needs no database. */
+ * parsing, the describe table, and the modules' own tables (svc_module_t.config: each variable
+ * once across core and every module). Needs no database. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/service.h"
+#include "services/auth/auth.h"
 #include "test.h"
 
 /* A fake environment: up to 8 NAME=value pairs. */
@@ -347,7 +350,7 @@ static void test_describe(void) {
     size_t got = fread(text, 1, (size_t)n, f);
     fclose(f);
     CHECK_EQ_INT(got, n);
-    CHECK_EQ_INT(cfg_var_count(), 50);
+    CHECK_EQ_INT(cfg_var_count(), 32); /* core only: the modules' in test_module_vars */
     /* every variable appears as NAME=default, and every default loads */
     for (size_t i = 0; i < cfg_var_count(); i++) {
         char line[700];
@@ -366,49 +369,116 @@ static void test_describe(void) {
 
 /* The auth variables (issue 3): defaults, bounds, and the key-encryption key, which has no
  * default, must be 32 bytes of base64 and is never echoed in an error. */
+static int load_mod(const char *name, const char *value, svc_settings_t *s, err_t *e) {
+    env_reset();
+    env_set(name, value);
+    err_clear(e);
+    return svc_settings_load(s, fake_getenv, e);
+}
+
 static void test_auth_vars(void) {
-    cfg_t c;
+    static svc_settings_t s;
     err_t e;
     env_reset();
+    REQUIRE(svc_settings_load(&s, fake_getenv, &e) == 0);
+    const svc_env_t env = {.settings = &s};
+    const auth_settings_t *a = auth_settings(&env);
+    CHECK_STR(a->issuer, "reciprocal");
+    CHECK_STR(a->audience, "reciprocal-api");
+    CHECK_EQ_INT(a->access_ttl_s, 900);
+    CHECK_EQ_INT(a->session_max_s, 2592000);
+    CHECK_EQ_INT(a->session_idle_s, 604800);
+    CHECK_EQ_INT(a->invite_ttl_s, 604800);
+    CHECK_EQ_INT(a->reset_ttl_s, 3600);
+    CHECK_EQ_INT(a->max_failures, 5);
+    CHECK_EQ_INT(a->ip_max_failures, 50);
+    CHECK_EQ_INT(a->kek.set, 0);
+    /* the one key check, at startup (serve with auth) and at use */
+    cfg_t c;
     REQUIRE(cfg_load(&c, fake_getenv, &e) == 0);
-    CHECK_STR(c.auth_issuer, "reciprocal");
-    CHECK_STR(c.auth_audience, "reciprocal-api");
-    CHECK_EQ_INT(c.auth_access_ttl_s, 900);
-    CHECK_EQ_INT(c.auth_session_max_s, 2592000);
-    CHECK_EQ_INT(c.auth_session_idle_s, 604800);
-    CHECK_EQ_INT(c.auth_invite_ttl_s, 604800);
-    CHECK_EQ_INT(c.auth_reset_ttl_s, 3600);
-    CHECK_EQ_INT(c.auth_max_failures, 5);
-    CHECK_EQ_INT(c.auth_ip_max_failures, 50);
-    CHECK_EQ_INT(c.auth_kek_set, 0);
-    CHECK_EQ_INT(cfg_require_auth_kek(&c, &e), -1);
-    CHECK_STR(e.field, "RECIPROCAL_AUTH_KEK");
+    CHECK_EQ_INT(svc_settings_require(&s, &c, &e), -1);
+    CHECK_STR(e.field, "RECIPROCAL_AUTH_KEK"); /* member first: its card key is optional */
+    CHECK_STR(e.code, "invalid_config");
     CHECK(strstr(e.message, "base64") != NULL);
+    CHECK_EQ_INT(cfg_key_require(&a->kek, "RECIPROCAL_AUTH_KEK", 503, "auth_not_configured", &e),
+                 -1);
+    CHECK_STR(e.field, "RECIPROCAL_AUTH_KEK");
+    CHECK_EQ_INT(e.status, 503);
     /* 32 bytes 0x00..0x1f */
     CHECK_EQ_INT(
-        load1("RECIPROCAL_AUTH_KEK", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &c, &e), 0);
-    CHECK_EQ_INT(c.auth_kek_set, 1);
-    CHECK_EQ_INT(c.auth_kek[0], 0);
-    CHECK_EQ_INT(c.auth_kek[31], 31);
-    CHECK_EQ_INT(cfg_require_auth_kek(&c, &e), 0);
+        load_mod("RECIPROCAL_AUTH_KEK", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &s, &e), 0);
+    CHECK_EQ_INT(a->kek.set, 1);
+    CHECK_EQ_INT(a->kek.key[0], 0);
+    CHECK_EQ_INT(a->kek.key[31], 31);
+    CHECK_EQ_INT(cfg_key_require(&a->kek, "RECIPROCAL_AUTH_KEK", 500, "invalid_config", &e), 0);
     /* 31 bytes, 33 bytes, not base64: refused without echoing the value */
     static const char *const bad[] = {"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==",
                                       "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g",
                                       "secret-value!not*base64", NULL};
     for (const char *const *b = bad; *b; b++) {
-        CHECK_EQ_INT(load1("RECIPROCAL_AUTH_KEK", *b, &c, &e), -1);
+        CHECK_EQ_INT(load_mod("RECIPROCAL_AUTH_KEK", *b, &s, &e), -1);
         CHECK_STR(e.field, "RECIPROCAL_AUTH_KEK");
         CHECK(strstr(e.message, *b) == NULL);
         CHECK(strstr(e.message, "32 bytes") != NULL);
     }
-    CHECK_EQ_INT(load1("RECIPROCAL_AUTH_ACCESS_TTL_SECONDS", "59", &c, &e), -1);
+    CHECK_EQ_INT(load_mod("RECIPROCAL_AUTH_ACCESS_TTL_SECONDS", "59", &s, &e), -1);
     CHECK_STR(e.field, "RECIPROCAL_AUTH_ACCESS_TTL_SECONDS");
-    CHECK_EQ_INT(load1("RECIPROCAL_AUTH_SESSION_IDLE_SECONDS", "3600", &c, &e), 0);
-    CHECK_EQ_INT(c.auth_session_idle_s, 3600);
-    CHECK_EQ_INT(load1("RECIPROCAL_AUTH_ISSUER", "https://id.example", &c, &e), 0);
-    CHECK_STR(c.auth_issuer, "https://id.example");
-    CHECK_EQ_INT(load1("RECIPROCAL_AUTH_AUDIENCE", "two\nlines", &c, &e), -1);
+    CHECK_EQ_INT(load_mod("RECIPROCAL_AUTH_SESSION_IDLE_SECONDS", "3600", &s, &e), 0);
+    CHECK_EQ_INT(a->session_idle_s, 3600);
+    CHECK_EQ_INT(load_mod("RECIPROCAL_AUTH_ISSUER", "https://id.example", &s, &e), 0);
+    CHECK_STR(a->issuer, "https://id.example");
+    CHECK_EQ_INT(load_mod("RECIPROCAL_AUTH_AUDIENCE", "two\nlines", &s, &e), -1);
     CHECK_STR(e.field, "RECIPROCAL_AUTH_AUDIENCE");
+    /* without settings, a module reads its defaults */
+    const svc_env_t none = {0};
+    CHECK_STR(auth_settings(&none)->issuer, "reciprocal");
+    CHECK_EQ_INT(auth_settings(&none)->kek.set, 0);
+}
+
+/* Every variable of core and of every module: named once across all tables (no collisions),
+ * RECIPROCAL_-prefixed, listed by `reciprocal config` as NAME=default, and its default loads.
+ * The count keeps additions deliberate (README.md must list each, below). */
+static void test_module_vars(void) {
+    FILE *f = tmpfile();
+    REQUIRE(f != NULL);
+    svc_config_describe(f);
+    long n = ftell(f);
+    rewind(f);
+    char *text = calloc(1, (size_t)n + 1);
+    CHECK_EQ_INT(fread(text, 1, (size_t)n, f), n);
+    fclose(f);
+    const cfg_var_t *all[256];
+    size_t total = 0;
+    for (size_t i = 0; i < cfg_var_count() && total < 256; i++)
+        all[total++] = cfg_var(i);
+    for (const svc_module_t *const *m = svc_registry; *m; m++) {
+        CHECK(((*m)->config.n_vars == 0) == ((*m)->config.size == 0));
+        for (size_t i = 0; i < (*m)->config.n_vars && total < 256; i++) {
+            const cfg_var_t *v = &(*m)->config.vars[i];
+            CHECK(v->offset + v->size <= (*m)->config.size);
+            all[total++] = v;
+        }
+    }
+    CHECK_EQ_INT(total, 50);
+    for (size_t i = 0; i < total; i++) {
+        CHECK(strncmp(all[i]->name, "RECIPROCAL_", 11) == 0);
+        for (size_t j = i + 1; j < total; j++) {
+            if (strcmp(all[i]->name, all[j]->name) == 0)
+                printf("#   %s is declared twice\n", all[i]->name);
+            CHECK(strcmp(all[i]->name, all[j]->name) != 0);
+        }
+        char line[700];
+        snprintf(line, sizeof line, "%s=%s\n", all[i]->name, all[i]->def);
+        if (!strstr(text, line)) printf("#   missing in describe: %s", line);
+        CHECK(strstr(text, line) != NULL);
+        static svc_settings_t s;
+        cfg_t c;
+        err_t e;
+        CHECK_EQ_INT(load_mod(all[i]->name, all[i]->def, &s, &e), 0);
+        CHECK_EQ_INT(load1(all[i]->name, all[i]->def, &c, &e), 0);
+    }
+    CHECK(strstr(text, "# service auth\n") != NULL);
+    free(text);
 }
 
 /* The bus (docs/security.md N1/N2): no key, no serve; the key is 32 bytes of base64 and not
@@ -417,16 +487,15 @@ static void test_bus_vars(void) {
     cfg_t c;
     err_t e = {0};
     CHECK_EQ_INT(load1("RECIPROCAL_LOG_LEVEL", "info", &c, &e), 0);
-    CHECK_EQ_INT(c.bus_key_set, 0);
+    CHECK_EQ_INT(c.bus_key.set, 0);
     CHECK_STR(c.nats_user, "");
     CHECK_STR(c.nats_password, "");
     CHECK_EQ_INT(cfg_require_bus_key(&c, &e), -1);
     CHECK_STR(e.field, "RECIPROCAL_BUS_KEY");
     CHECK_EQ_INT(
         load1("RECIPROCAL_BUS_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &c, &e), 0);
-    CHECK_EQ_INT(c.bus_key_set, 1);
-    CHECK_EQ_INT(c.auth_kek_set, 0);
-    CHECK_EQ_INT(c.bus_key[31], 31);
+    CHECK_EQ_INT(c.bus_key.set, 1);
+    CHECK_EQ_INT(c.bus_key.key[31], 31);
     CHECK_EQ_INT(cfg_require_bus_key(&c, &e), 0);
     e = (err_t){0};
     CHECK_EQ_INT(load1("RECIPROCAL_BUS_KEY", "c2hvcnQ=", &c, &e), -1);
@@ -478,6 +547,14 @@ static void test_readme_lists_every_variable(void) {
         if (!strstr(text, quoted)) printf("#   README.md does not document %s\n", cfg_var_name(i));
         CHECK(strstr(text, quoted) != NULL);
     }
+    for (const svc_module_t *const *m = svc_registry; *m; m++)
+        for (size_t i = 0; i < (*m)->config.n_vars; i++) {
+            char quoted[128];
+            const char *name = (*m)->config.vars[i].name;
+            snprintf(quoted, sizeof quoted, "`%s`", name);
+            if (!strstr(text, quoted)) printf("#   README.md does not document %s\n", name);
+            CHECK(strstr(text, quoted) != NULL);
+        }
 }
 
 int main(void) {
@@ -490,6 +567,7 @@ int main(void) {
     RUN(test_services);
     RUN(test_first_error_wins_and_all_vars_together);
     RUN(test_describe);
+    RUN(test_module_vars);
     RUN(test_bus_vars);
     RUN(test_nats_replicas);
     RUN(test_readme_lists_every_variable);

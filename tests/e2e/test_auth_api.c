@@ -473,7 +473,7 @@ static void test_serve_requires_kek(void) {
 /* ---- the gateway's token checks ---- */
 
 static db_pool_t *g_db;
-static cfg_t g_cfg; /* the harness environment (RECIPROCAL_AUTH_KEK) */
+static svc_settings_t g_set; /* the harness environment (RECIPROCAL_AUTH_KEK) */
 
 static char *sign_claims(long long exp_off, const char *aud, const char *iss) {
     err_t e = {0};
@@ -482,7 +482,7 @@ static char *sign_claims(long long exp_off, const char *aud, const char *iss) {
                           "00000000-0000-4000-8000-000000000001", "aud", aud, "exp", now + exp_off,
                           "iat", now + exp_off - 800, "club_id", g_club_a, "roles", "club_admin",
                           "perms", "auth:self club:read", "sid", "x");
-    char *t = auth_keys_sign(&g_cfg, g_db, c, &e);
+    char *t = auth_keys_sign(svc_settings_edit(&g_set, &auth_module), g_db, c, &e);
     if (!t) printf("#   sign: %s\n", e.message);
     json_decref(c);
     return t;
@@ -571,7 +571,7 @@ static void test_token_rejections(void) {
     expect_401(t, "token_kid_unknown");
     free(t);
     /* signed with the service's own key but expired / wrong audience / wrong issuer */
-    REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0);
+    REQUIRE(svc_settings_load(&g_set, NULL, &e) == 0);
     g_db = db_pool_open(getenv("RECIPROCAL_TEST_DATABASE_URL"), 1, &e);
     REQUIRE(g_db);
     t = sign_claims(-120, "reciprocal-api", "reciprocal");

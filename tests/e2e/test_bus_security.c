@@ -70,7 +70,7 @@ static void test_start(void) {
     g_url = getenv("RECIPROCAL_TEST_NATS_SERVER_URL");
     REQUIRE(g_url);
     REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0);
-    REQUIRE(g_cfg.bus_key_set);
+    REQUIRE(g_cfg.bus_key.set);
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, NULL) == 0);
 }
 
@@ -119,7 +119,7 @@ static void test_envelope_binding(void) {
     int status = 0;
     char code[64];
     /* sealed with the deployment's key: believed (this is how the gateway calls) */
-    char *msg = svc_envelope_seal(g_cfg.bus_key, "svc.member.list_clubs", &admin, in, &len, &e);
+    char *msg = svc_envelope_seal(g_cfg.bus_key.key, "svc.member.list_clubs", &admin, in, &len, &e);
     REQUIRE(msg);
     CHECK_EQ_INT(raw_call(b, "svc.member.list_clubs", msg, len, &status, code, sizeof code), 0);
     CHECK_EQ_INT(status, 200);
@@ -153,7 +153,7 @@ static void test_envelope_binding(void) {
     const char *subject = "svc.member.list_clubs";
     const char *json = forged_json();
     crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, g_cfg.bus_key, 32);
+    crypto_auth_hmacsha256_init(&st, g_cfg.bus_key.key, 32);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)"RCB1\n", 5);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)subject, strlen(subject));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\n", 1);
@@ -168,7 +168,7 @@ static void test_envelope_binding(void) {
     CHECK_STR(code, "invalid_assertion");
     /* and the same with a fresh expiry is accepted, so the refusal above is the expiry's */
     snprintf(exp, sizeof exp, "%lld", (long long)time(NULL) * 1000 + 10000);
-    crypto_auth_hmacsha256_init(&st, g_cfg.bus_key, 32);
+    crypto_auth_hmacsha256_init(&st, g_cfg.bus_key.key, 32);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)"RCB1\n", 5);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)subject, strlen(subject));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\n", 1);
@@ -245,7 +245,8 @@ static void test_cannot_answer_others_subjects(void) {
         size_t len = 0;
         int status = 0;
         char code[64];
-        char *msg = svc_envelope_seal(g_cfg.bus_key, "svc.member.list_clubs", &anon, in, &len, &e);
+        char *msg =
+            svc_envelope_seal(g_cfg.bus_key.key, "svc.member.list_clubs", &anon, in, &len, &e);
         REQUIRE(msg);
         if (raw_call(g, "svc.member.list_clubs", msg, len, &status, code, sizeof code) == 0 &&
             status == 401 && strcmp(code, "unauthenticated") == 0)

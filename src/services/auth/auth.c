@@ -2,10 +2,12 @@
  * operations are public on purpose: they are how a caller obtains or gives up credentials
  * (login, MFA step, refresh, logout, invitation acceptance, password reset, email
  * verification) or the public keys (JWKS). auth:self is held by every signed-in user. */
+#include "services/auth/graphql_auth.h"
 #include "services/auth/auth.h"
 
 #include "services/auth/auth_accounts.h"
 #include "services/auth/auth_admin.h"
+#include "services/auth/auth_cli.h"
 #include "services/auth/auth_mfa.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_sessions.h"
@@ -268,9 +270,60 @@ static const svc_op_t auth_ops[] = {
      .handle = auth_users_in_club},
 };
 
+#define F(m) CFG_FIELD(auth_settings_t, m)
+/* clang-format off */
+static const cfg_var_t auth_vars[] = {
+    {"RECIPROCAL_AUTH_KEK", CFG_KEY, F(kek), 0, 0,
+     "",
+     "Key-encryption key of the auth service: 32 random bytes in base64 (head -c 32 "
+     "/dev/urandom | base64). Encrypts the token-signing keys and TOTP secrets stored in "
+     "PostgreSQL. No default: required where the auth service runs (serve with auth, "
+     "`reciprocal auth ...`, seeding accounts); losing it makes those secrets unreadable.",
+     CFG_REQUIRED},
+    {"RECIPROCAL_AUTH_ISSUER", CFG_STR, F(issuer), 0, 0,
+     "reciprocal",
+     "`iss` claim of access tokens; the gateway accepts only tokens with this issuer.", 0},
+    {"RECIPROCAL_AUTH_AUDIENCE", CFG_STR, F(audience), 0, 0,
+     "reciprocal-api",
+     "`aud` claim of access tokens; the gateway accepts only tokens for this audience.", 0},
+    {"RECIPROCAL_AUTH_ACCESS_TTL_SECONDS", CFG_INT, F(access_ttl_s), 60, 3600,
+     "900",
+     "Lifetime of an access token (JWT), in seconds; also the longest a revoked session's last "
+     "access token keeps working.", 0},
+    {"RECIPROCAL_AUTH_SESSION_MAX_SECONDS", CFG_INT, F(session_max_s), 300, 31536000,
+     "2592000",
+     "Absolute lifetime of a session (refresh-token family) from sign-in, in seconds.", 0},
+    {"RECIPROCAL_AUTH_SESSION_IDLE_SECONDS", CFG_INT, F(session_idle_s), 60, 31536000,
+     "604800",
+     "A session not refreshed for this many seconds ends (idle timeout).", 0},
+    {"RECIPROCAL_AUTH_INVITE_TTL_SECONDS", CFG_INT, F(invite_ttl_s), 60, 2592000,
+     "604800",
+     "Lifetime of an invitation token, in seconds.", 0},
+    {"RECIPROCAL_AUTH_RESET_TTL_SECONDS", CFG_INT, F(reset_ttl_s), 60, 86400,
+     "3600",
+     "Lifetime of a password-reset token, in seconds.", 0},
+    {"RECIPROCAL_AUTH_MAX_FAILURES", CFG_INT, F(max_failures), 1, 1000,
+     "5",
+     "Failed sign-ins per account (and reset requests per address) before exponential backoff "
+     "and lockout (429).", 0},
+    {"RECIPROCAL_AUTH_IP_MAX_FAILURES", CFG_INT, F(ip_max_failures), 1, 100000,
+     "50",
+     "Failed sign-ins per client IP before exponential backoff and lockout (429).", 0},
+};
+/* clang-format on */
+#undef F
+
 const svc_module_t auth_module = {
     .name = "auth",
     .schema = "auth",
     .ops = auth_ops,
     .n_ops = sizeof auth_ops / sizeof auth_ops[0],
+    .config = {auth_vars, sizeof auth_vars / sizeof auth_vars[0], sizeof(auth_settings_t)},
+    .cli = {AUTH_CLI_USAGE, auth_cli_main},
+    .seed = auth_seed,
+    .graphql = gql_auth_bind,
 };
+
+const auth_settings_t *auth_settings(const svc_env_t *env) {
+    return svc_settings(env, &auth_module);
+}

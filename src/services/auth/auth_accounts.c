@@ -64,12 +64,12 @@ int auth_validate_change(json_t *in, err_t *e) {
  * K a subkey of RECIPROCAL_AUTH_KEK. The database keeps the token's SHA-256 and its row id,
  * events carry the id only (docs/security.md N3), and auth_delivery_token recomputes the token
  * for the notification path. */
-static int derive_token(const cfg_t *cfg, const char *club, const char *id,
+static int derive_token(const auth_settings_t *as, const char *club, const char *id,
                         char tok[AUTH_TOKEN_LEN + 1], err_t *e) {
     unsigned char key[32], mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;
-    if (cfg_require_auth_kek(cfg, e) != 0) return -1;
-    crypto_kdf_derive_from_key(key, sizeof key, 1, "otokens1", cfg->auth_kek);
+    if (cfg_key_require(&as->kek, "RECIPROCAL_AUTH_KEK", 500, "invalid_config", e) != 0) return -1;
+    crypto_kdf_derive_from_key(key, sizeof key, 1, "otokens1", as->kek.key);
     crypto_auth_hmacsha256_init(&st, key, sizeof key);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)club, strlen(club));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)"/", 1);
@@ -98,11 +98,11 @@ static int new_token_id(char id[40], err_t *e) {
 
 /* Issues a one-time token of purpose for user_id: token_id gets its row id (what events carry),
  * expires its expiry. The token itself is not returned: auth_delivery_token derives it. */
-static int issue_token(db_tx_t *tx, const cfg_t *cfg, const char *club, const char *user_id,
-                       const char *purpose, int ttl, char token_id[40], char *expires, size_t cap,
-                       err_t *e) {
+static int issue_token(db_tx_t *tx, const auth_settings_t *as, const char *club,
+                       const char *user_id, const char *purpose, int ttl, char token_id[40],
+                       char *expires, size_t cap, err_t *e) {
     char hash[AUTH_HASH_HEX], ttls[16], tok[AUTH_TOKEN_LEN + 1];
-    if (new_token_id(token_id, e) != 0 || derive_token(cfg, club, token_id, tok, e) != 0) return -1;
+    if (new_token_id(token_id, e) != 0 || derive_token(as, club, token_id, tok, e) != 0) return -1;
     auth_sha256_hex(tok, strlen(tok), hash);
     sodium_memzero(tok, sizeof tok);
     snprintf(ttls, sizeof ttls, "%d", ttl);
@@ -157,7 +157,7 @@ int auth_delivery_token(const svc_call_t *call, json_t *in, json_t **out, err_t 
         err_set(e, 404, "not_found", "token_id", "no pending token with this id");
         goto fail;
     }
-    if (derive_token(call->env->cfg, club, id, tok, e) != 0 ||
+    if (derive_token(auth_settings(call->env), club, id, tok, e) != 0 ||
         auth_audit(tx, call->caller, club, PQgetvalue(r, 0, 0), "token_fetched_for_delivery",
                    json_pack("{s:s, s:s}", "purpose", PQgetvalue(r, 0, 1), "token_id", id), e) != 0)
         goto fail;
@@ -237,7 +237,7 @@ int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     if (!role) role = "member";
-    if (auth_conf_require(call->env->cfg, e) != 0) return -1;
+    if (auth_conf_require(auth_settings(call->env), e) != 0) return -1;
     if (c->network_admin) {
         if (!want)
             return err_set(e, 400, "missing_field", "club_id",
@@ -281,8 +281,9 @@ int auth_invite(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                     "($1::uuid, $2::uuid, $3, $4::uuid)",
                     4, pr, e) < 0)
         goto fail;
-    if (issue_token(tx, call->env->cfg, club, user_id, "invite", call->env->cfg->auth_invite_ttl_s,
-                    token_id, expires, sizeof expires, e) != 0)
+    if (issue_token(tx, auth_settings(call->env), club, user_id, "invite",
+                    auth_settings(call->env)->invite_ttl_s, token_id, expires, sizeof expires,
+                    e) != 0)
         goto fail;
     if (auth_audit(tx, c, club, user_id, "invite_created", json_pack("{s:s}", "role", role), e) !=
             0 ||
@@ -332,7 +333,7 @@ int auth_password_forgot(const svc_call_t *call, json_t *in, json_t **out, err_t
     char club[40], subject[400], token_id[40], expires[40];
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
-    if (auth_conf_require(call->env->cfg, e) != 0) return -1;
+    if (auth_conf_require(auth_settings(call->env), e) != 0) return -1;
     if (slug) {
         if (auth_club_by_slug(call, slug, club, e) != 0) return -1;
     } else {
@@ -345,7 +346,7 @@ int auth_password_forgot(const svc_call_t *call, json_t *in, json_t **out, err_t
     /* every request counts: more than max per 15 minutes for one address is throttled, whether
      * or not the account exists */
     if (auth_throttle_check(tx, subject, e) != 0) goto fail;
-    if (auth_throttle_fail(tx, subject, call->env->cfg->auth_max_failures, e) != 0) goto fail;
+    if (auth_throttle_fail(tx, subject, auth_settings(call->env)->max_failures, e) != 0) goto fail;
     if (club[0]) {
         const char *p[] = {club, email};
         r = db_exec(tx,
@@ -356,9 +357,9 @@ int auth_password_forgot(const svc_call_t *call, json_t *in, json_t **out, err_t
         if (PQntuples(r) == 1) {
             char user_id[40];
             snprintf(user_id, sizeof user_id, "%s", PQgetvalue(r, 0, 0));
-            if (issue_token(tx, call->env->cfg, club, user_id, "reset_password",
-                            call->env->cfg->auth_reset_ttl_s, token_id, expires, sizeof expires,
-                            e) != 0 ||
+            if (issue_token(tx, auth_settings(call->env), club, user_id, "reset_password",
+                            auth_settings(call->env)->reset_ttl_s, token_id, expires,
+                            sizeof expires, e) != 0 ||
                 auth_audit(tx, call->caller, club, user_id, "password_reset_requested", NULL, e) !=
                     0 ||
                 svc_emit(call, tx, "auth.password_reset_requested", club,
@@ -486,8 +487,8 @@ int auth_email_verify_request(const svc_call_t *call, json_t *in, json_t **out, 
     int verified = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
     PQclear(r);
     if (!verified) {
-        if (issue_token(tx, call->env->cfg, club, call->caller->user_id, "verify_email", VERIFY_TTL,
-                        token_id, expires, sizeof expires, e) != 0 ||
+        if (issue_token(tx, auth_settings(call->env), club, call->caller->user_id, "verify_email",
+                        VERIFY_TTL, token_id, expires, sizeof expires, e) != 0 ||
             svc_emit(call, tx, "auth.email_verification_requested", club,
                      json_pack("{s:s, s:s, s:s, s:s}", "user_id", call->caller->user_id, "club_id",
                                club, "token_id", token_id, "expires_at", expires),

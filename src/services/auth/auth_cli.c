@@ -26,13 +26,14 @@ static int usage(void) {
     return 2;
 }
 
-static int rotate_keys(const cfg_t *cfg) {
+static int rotate_keys(const svc_env_t *env) {
+    const auth_settings_t *as = auth_settings(env);
     err_t e = {0};
     char kid[32];
-    if (auth_conf_require(cfg, &e) != 0) return report("rotate-keys", &e);
-    db_pool_t *db = db_pool_open(cfg->database_url, 1, &e);
+    if (auth_conf_require(as, &e) != 0) return report("rotate-keys", &e);
+    db_pool_t *db = db_pool_open(env->cfg->database_url, 1, &e);
     if (!db) return report("rotate-keys", &e);
-    int rc = auth_keys_rotate(cfg, db, kid, &e);
+    int rc = auth_keys_rotate(as, db, kid, &e);
     auth_keys_forget();
     db_pool_close(db);
     if (rc != 0) return report("rotate-keys", &e);
@@ -40,12 +41,12 @@ static int rotate_keys(const cfg_t *cfg) {
     return 0;
 }
 
-static int create_admin(const cfg_t *cfg, const char *email) {
+static int create_admin(const svc_env_t *env, const char *email) {
     err_t e = {0};
     char pw[PASSWORD_MAX_BYTES + 2] = "", id[40];
-    const char *env = getenv("RECIPROCAL_ADMIN_PASSWORD");
-    if (env && *env) {
-        snprintf(pw, sizeof pw, "%s", env);
+    const char *given = getenv("RECIPROCAL_ADMIN_PASSWORD");
+    if (given && *given) {
+        snprintf(pw, sizeof pw, "%s", given);
     } else {
         if (!fgets(pw, sizeof pw, stdin)) {
             fprintf(stderr, "reciprocal: auth create-admin: give the password in "
@@ -54,8 +55,8 @@ static int create_admin(const cfg_t *cfg, const char *email) {
         }
         pw[strcspn(pw, "\r\n")] = 0;
     }
-    if (auth_conf_require(cfg, &e) != 0) return report("create-admin", &e);
-    db_pool_t *db = db_pool_open(cfg->database_url, 1, &e);
+    if (auth_conf_require(auth_settings(env), &e) != 0) return report("create-admin", &e);
+    db_pool_t *db = db_pool_open(env->cfg->database_url, 1, &e);
     if (!db) {
         sodium_memzero(pw, sizeof pw);
         return report("create-admin", &e);
@@ -68,48 +69,45 @@ static int create_admin(const cfg_t *cfg, const char *email) {
     return 0;
 }
 
-int auth_cli_main(const cfg_t *cfg, int argc, char **argv) {
-    if (argc == 1 && strcmp(argv[0], "rotate-keys") == 0) return rotate_keys(cfg);
+int auth_cli_main(const svc_env_t *env, int argc, char **argv) {
+    if (argc == 1 && strcmp(argv[0], "rotate-keys") == 0) return rotate_keys(env);
     if (argc == 3 && strcmp(argv[0], "create-admin") == 0 && strcmp(argv[1], "--email") == 0)
-        return create_admin(cfg, argv[2]);
+        return create_admin(env, argv[2]);
     return usage();
 }
 
-int auth_cli_seed(const cfg_t *cfg, const char *const *club_slugs) {
+int auth_seed(const svc_env_t *env, err_t *e) {
     const char *pw = getenv("RECIPROCAL_SEED_ADMIN_PASSWORD");
-    err_t e = {0};
     if (!pw || !*pw) return 0;
-    if (auth_conf_require(cfg, &e) != 0) return report("seed", &e);
-    db_pool_t *db = db_pool_open(cfg->database_url, 1, &e);
-    if (!db) return report("seed", &e);
-    int rc = 0;
+    if (auth_conf_require(auth_settings(env), e) != 0) return -1;
     char id[40];
     const char *admin = "admin@reciprocal.example";
-    if (auth_create_network_admin(db, admin, pw, id, &e) == 0)
+    if (auth_create_network_admin(env->db, admin, pw, id, e) == 0)
         printf("seeded network administrator %s\n", admin);
-    else if (e.status == 409)
+    else if (e->status == 409)
         printf("network administrator %s already present\n", admin);
     else
-        rc = report("seed", &e);
-    for (const char *const *s = club_slugs; rc == 0 && s && *s; s++) {
+        return -1;
+    /* one club administrator per demo club (the member service's seed ran first) */
+    static const char *const club_slugs[] = {"harbour-yacht", "union-university",
+                                             "highveld-country", NULL};
+    for (const char *const *s = club_slugs; *s; s++) {
         db_tx_t *tx = NULL;
         db_scope_t scope = {0};
         char club[40] = "", email[128];
-        err_clear(&e);
-        if (db_begin(db, &scope, &tx, &e) == 0) {
+        err_clear(e);
+        if (db_begin(env->db, &scope, &tx, e) == 0) {
             const char *p[] = {*s};
-            PGresult *r = db_exec(tx, "SELECT id FROM member.clubs WHERE slug = $1", 1, p, &e);
+            PGresult *r = db_exec(tx, "SELECT id FROM member.clubs WHERE slug = $1", 1, p, e);
             if (r && PQntuples(r) == 1) snprintf(club, sizeof club, "%s", PQgetvalue(r, 0, 0));
             PQclear(r);
-            db_commit(tx, &e);
+            db_commit(tx, e);
         }
         if (!club[0]) continue;
         snprintf(email, sizeof email, "admin@%s.example", *s);
-        if (auth_create_club_user(db, club, email, pw, "club_admin", id, &e) == 0)
-            printf("club administrator %s (club %s)\n", email, *s);
-        else
-            rc = report("seed", &e);
+        if (auth_create_club_user(env->db, club, email, pw, "club_admin", id, e) != 0) return -1;
+        printf("club administrator %s (club %s)\n", email, *s);
     }
-    db_pool_close(db);
-    return rc;
+    err_clear(e);
+    return 0;
 }

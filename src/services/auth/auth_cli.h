@@ -1,4 +1,5 @@
-/* auth_cli: the `reciprocal auth ...` commands. Owns nothing beyond one command's run.
+/* auth_cli: the auth module's command line (`reciprocal auth ...`, auth_module.cli) and its part
+ * of the demo data (auth_module.seed). Owns nothing beyond one command's run.
  *   reciprocal auth rotate-keys               new signing key; the old one stays published
  *                                             until the tokens it signed have expired
  *   reciprocal auth create-admin --email E    first network administrator; the password is
@@ -9,12 +10,17 @@
 #ifndef SERVICES_AUTH_AUTH_CLI_H
 #define SERVICES_AUTH_AUTH_CLI_H
 
-#include "core/config.h"
+#include "core/service.h"
 
-int auth_cli_main(const cfg_t *cfg, int argc, char **argv);
-/* For `reciprocal seed`: with RECIPROCAL_SEED_ADMIN_PASSWORD set, creates (idempotently) the
- * demo network admin admin@reciprocal.example and, per demo club slug, a club admin
- * admin@<slug>.example with the same password; prints what it did. Without it: nothing. */
-int auth_cli_seed(const cfg_t *cfg, const char *const *club_slugs);
+#define AUTH_CLI_USAGE                                                                             \
+    "  auth rotate-keys         new token signing key (old one published until expiry)\n"          \
+    "  auth create-admin --email E  first network admin (password: env or stdin)\n"
+
+int auth_cli_main(const svc_env_t *env, int argc, char **argv);
+/* The seed hook (`reciprocal seed`, after the member service's): with
+ * RECIPROCAL_SEED_ADMIN_PASSWORD set, creates (idempotently) the demo network admin
+ * admin@reciprocal.example and, per demo club, a club admin admin@<slug>.example with the same
+ * password; prints what it did. Without it: nothing. 0 or -1 + err. */
+int auth_seed(const svc_env_t *env, err_t *e);
 
 #endif

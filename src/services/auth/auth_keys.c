@@ -25,7 +25,8 @@ static int begin(db_pool_t *db, db_tx_t **tx, err_t *e) {
 }
 
 /* Generates a key and inserts it; retires every other active key when retire is set. */
-static int insert_new_key(const cfg_t *cfg, db_tx_t *tx, int retire, char *kid_out, err_t *e) {
+static int insert_new_key(const auth_settings_t *as, db_tx_t *tx, int retire, char *kid_out,
+                          err_t *e) {
     jwt_key_t *k = NULL;
     char *pem = NULL, *jwk_s = NULL, *enc_s = NULL;
     unsigned char *enc = NULL;
@@ -35,7 +36,7 @@ static int insert_new_key(const cfg_t *cfg, db_tx_t *tx, int retire, char *kid_o
     if (jwt_key_generate(KEY_BITS, &k, e) != 0) goto done;
     pem = jwt_key_private_pem(k, e);
     if (!pem) goto done;
-    if (auth_seal(cfg, (const unsigned char *)pem, strlen(pem), &enc, &enc_len, e) != 0) goto done;
+    if (auth_seal(as, (const unsigned char *)pem, strlen(pem), &enc, &enc_len, e) != 0) goto done;
     jwk = jwt_key_public_jwk(k, e);
     if (!jwk) goto done;
     jwk_s = jsonx_dump(jwk);
@@ -69,14 +70,14 @@ done:
 
 /* Reads the keys; with `create`, makes the first key when none is active. Called with the write
  * lock held. */
-static int load(const cfg_t *cfg, db_pool_t *db, err_t *e) {
+static int load(const auth_settings_t *as, db_pool_t *db, err_t *e) {
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     jwt_key_t *active = NULL;
     jwt_keyset_t *set = NULL;
-    if (auth_conf_require(cfg, e) != 0) return -1;
+    if (auth_conf_require(as, e) != 0) return -1;
     char ttl[16];
-    snprintf(ttl, sizeof ttl, "%d", cfg->auth_access_ttl_s + 300);
+    snprintf(ttl, sizeof ttl, "%d", as->access_ttl_s + 300);
     const char *p[] = {ttl};
     static const char q[] =
         "SELECT kid, public_jwk::text, private_key_enc, retired_at IS NULL FROM auth.signing_keys "
@@ -98,7 +99,7 @@ static int load(const cfg_t *cfg, db_pool_t *db, err_t *e) {
         int have = PQntuples(r) > 0;
         PQclear(r);
         r = NULL;
-        if (!have && insert_new_key(cfg, tx, 0, NULL, e) != 0) goto fail;
+        if (!have && insert_new_key(as, tx, 0, NULL, e) != 0) goto fail;
         if (db_tx_commit(&tx, e) != 0) goto fail;
     }
     if (!r) return err_set(e, 500, "internal", "", "no signing key");
@@ -115,7 +116,7 @@ static int load(const cfg_t *cfg, db_pool_t *db, err_t *e) {
     {
         size_t n = 0, pn = 0;
         unsigned char *enc = auth_bytea_decode(PQgetvalue(r, 0, 2), &n), *pem = NULL;
-        int ok = enc && auth_open(cfg, enc, n, &pem, &pn, e) == 0 &&
+        int ok = enc && auth_open(as, enc, n, &pem, &pn, e) == 0 &&
                  jwt_key_from_private_pem((const char *)pem, pn, &active, e) == 0;
         free(enc);
         if (pem) jwt_secret_free((char *)pem);
@@ -143,14 +144,14 @@ fail:
 }
 
 /* Takes the read lock with fresh keys loaded; returns -1 (no lock held) on failure. */
-static int rdlock_fresh(const cfg_t *cfg, db_pool_t *db, err_t *e) {
+static int rdlock_fresh(const auth_settings_t *as, db_pool_t *db, err_t *e) {
     pthread_rwlock_rdlock(&g_lock);
     if (g_active && time(NULL) - g_loaded_at < RELOAD_S) return 0;
     pthread_rwlock_unlock(&g_lock);
     pthread_rwlock_wrlock(&g_lock);
     int rc = 0;
     if (!g_active || time(NULL) - g_loaded_at >= RELOAD_S) {
-        rc = load(cfg, db, e);
+        rc = load(as, db, e);
         if (rc != 0 && g_active) rc = 0; /* keep serving with the keys we have */
     }
     pthread_rwlock_unlock(&g_lock);
@@ -163,27 +164,27 @@ static int rdlock_fresh(const cfg_t *cfg, db_pool_t *db, err_t *e) {
     return 0;
 }
 
-char *auth_keys_sign(const cfg_t *cfg, db_pool_t *db, const json_t *claims, err_t *e) {
-    if (rdlock_fresh(cfg, db, e) != 0) return NULL;
+char *auth_keys_sign(const auth_settings_t *as, db_pool_t *db, const json_t *claims, err_t *e) {
+    if (rdlock_fresh(as, db, e) != 0) return NULL;
     char *t = jwt_sign(g_active, claims, e);
     pthread_rwlock_unlock(&g_lock);
     return t;
 }
 
-json_t *auth_keys_jwks(const cfg_t *cfg, db_pool_t *db, err_t *e) {
-    if (rdlock_fresh(cfg, db, e) != 0) return NULL;
+json_t *auth_keys_jwks(const auth_settings_t *as, db_pool_t *db, err_t *e) {
+    if (rdlock_fresh(as, db, e) != 0) return NULL;
     json_t *j = jwt_keyset_jwks(g_set, e);
     pthread_rwlock_unlock(&g_lock);
     return j;
 }
 
-int auth_keys_rotate(const cfg_t *cfg, db_pool_t *db, char *kid_out, err_t *e) {
+int auth_keys_rotate(const auth_settings_t *as, db_pool_t *db, char *kid_out, err_t *e) {
     db_tx_t *tx = NULL;
-    if (auth_conf_require(cfg, e) != 0) return -1;
+    if (auth_conf_require(as, e) != 0) return -1;
     if (begin(db, &tx, e) != 0) return -1;
     if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtext('auth.signing_keys'))", 0, NULL, e) <
             0 ||
-        insert_new_key(cfg, tx, 1, kid_out, e) != 0) {
+        insert_new_key(as, tx, 1, kid_out, e) != 0) {
         db_rollback(tx);
         return -1;
     }

@@ -14,14 +14,15 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/err.h"
+#include "services/auth/auth.h"
 
 /* Signs claims with the active key; malloc'd token. */
-char *auth_keys_sign(const cfg_t *cfg, db_pool_t *db, const json_t *claims, err_t *e);
+char *auth_keys_sign(const auth_settings_t *as, db_pool_t *db, const json_t *claims, err_t *e);
 /* {"keys":[...]} of the published keys; new reference. */
-json_t *auth_keys_jwks(const cfg_t *cfg, db_pool_t *db, err_t *e);
+json_t *auth_keys_jwks(const auth_settings_t *as, db_pool_t *db, err_t *e);
 /* New active key; the previous one is retired (still published until its tokens expire).
  * Writes the new kid (23 bytes) to kid_out when non-NULL. */
-int auth_keys_rotate(const cfg_t *cfg, db_pool_t *db, char *kid_out, err_t *e);
+int auth_keys_rotate(const auth_settings_t *as, db_pool_t *db, char *kid_out, err_t *e);
 /* Drops the cache (tests; the next call reloads from the database). */
 void auth_keys_forget(void);
 

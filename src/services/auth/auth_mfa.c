@@ -55,7 +55,7 @@ typedef struct mfa_row {
 } mfa_row_t;
 
 /* 1 when found, 0 when not enrolled, -1 on error. */
-static int load_row(const cfg_t *cfg, db_tx_t *tx, const char *club, const char *user_id,
+static int load_row(const auth_settings_t *as, db_tx_t *tx, const char *club, const char *user_id,
                     mfa_row_t *m, err_t *e) {
     memset(m, 0, sizeof *m);
     const char *p[] = {club, user_id};
@@ -71,7 +71,7 @@ static int load_row(const cfg_t *cfg, db_tx_t *tx, const char *club, const char 
     }
     size_t n = 0, pn = 0;
     unsigned char *enc = auth_bytea_decode(PQgetvalue(r, 0, 0), &n), *pt = NULL;
-    int ok = enc && auth_open(cfg, enc, n, &pt, &pn, e) == 0 && pn <= sizeof m->secret;
+    int ok = enc && auth_open(as, enc, n, &pt, &pn, e) == 0 && pn <= sizeof m->secret;
     free(enc);
     if (ok) {
         memcpy(m->secret, pt, pn);
@@ -170,7 +170,7 @@ int auth_mfa_enrol(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int rc = -1;
     PGresult *r = NULL;
     (void)in;
-    if (auth_conf_require(call->env->cfg, e) != 0) return -1;
+    if (auth_conf_require(auth_settings(call->env), e) != 0) return -1;
     if (totp_secret_generate(secret, e) != 0) return -1;
     if (svc_begin_in(call, club, &tx, e) != 0) goto done;
     const char *p[] = {club, user_id};
@@ -189,7 +189,8 @@ int auth_mfa_enrol(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                 "TOTP is already enabled; disable it first to enrol again");
         goto done;
     }
-    if (auth_seal(call->env->cfg, secret, sizeof secret, &enc, &enc_len, e) != 0) goto done;
+    if (auth_seal(auth_settings(call->env), secret, sizeof secret, &enc, &enc_len, e) != 0)
+        goto done;
     enc_s = auth_bytea_encode(enc, enc_len);
     if (totp_base32_encode(secret, sizeof secret, b32, sizeof b32, e) != 0) goto done;
     uri = totp_uri(MFA_ISSUER, PQgetvalue(r, 0, 0), secret, sizeof secret, e);
@@ -224,7 +225,7 @@ int auth_mfa_confirm(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     db_tx_t *tx = NULL;
     json_t *codes = NULL;
     if (svc_begin_in(call, club, &tx, e) != 0) return -1;
-    int found = load_row(call->env->cfg, tx, club, user_id, &m, e);
+    int found = load_row(auth_settings(call->env), tx, club, user_id, &m, e);
     if (found < 0) goto fail;
     if (!found || m.confirmed) {
         err_set(e, 409, found ? "mfa_already_enabled" : "mfa_not_enrolled", "",
@@ -266,7 +267,7 @@ int auth_mfa_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     PGresult *r = NULL;
     mfa_row_t m;
     memset(&m, 0, sizeof m);
-    if (auth_conf_require(call->env->cfg, e) != 0) return -1;
+    if (auth_conf_require(auth_settings(call->env), e) != 0) return -1;
     auth_sha256_hex(tok, strlen(tok), hash);
     if (auth_token_club(call->env, "mfa_challenge", hash, club, e) != 0) return -1;
     if (!club[0])
@@ -291,7 +292,7 @@ int auth_mfa_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     r = NULL;
     snprintf(subject, sizeof subject, "mfa|%s|%s", club, user_id);
     if (auth_throttle_check(tx, subject, e) != 0) goto fail;
-    int found = load_row(call->env->cfg, tx, club, user_id, &m, e);
+    int found = load_row(auth_settings(call->env), tx, club, user_id, &m, e);
     if (found < 0) goto fail;
     err_t ce = {0};
     int ok = 0;
@@ -348,7 +349,7 @@ int auth_mfa_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
                         "UPDATE auth.one_time_tokens SET attempts = attempts + 1 WHERE club_id = "
                         "$1::uuid AND id = $2::uuid",
                         2, q, e) < 0 ||
-            auth_throttle_fail(tx, subject, call->env->cfg->auth_max_failures, e) != 0 ||
+            auth_throttle_fail(tx, subject, auth_settings(call->env)->max_failures, e) != 0 ||
             auth_audit(tx, call->caller, club, user_id, "mfa_failed", NULL, e) != 0)
             goto fail;
         if (db_commit(tx, e) != 0) return -1;
@@ -400,7 +401,7 @@ int auth_mfa_disable(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
         err_set(e, 401, "invalid_credentials", "password", "The password is not correct.");
         goto fail;
     }
-    int found = load_row(call->env->cfg, tx, club, user_id, &m, e);
+    int found = load_row(auth_settings(call->env), tx, club, user_id, &m, e);
     if (found < 0) goto fail;
     if (!found || !m.confirmed) {
         err_set(e, 409, "mfa_not_enabled", "", "TOTP is not enabled");
@@ -430,7 +431,7 @@ int auth_mfa_recovery_regenerate(const svc_call_t *call, json_t *in, json_t **ou
     db_tx_t *tx = NULL;
     json_t *codes = NULL;
     if (svc_begin_in(call, club, &tx, e) != 0) return -1;
-    int found = load_row(call->env->cfg, tx, club, user_id, &m, e);
+    int found = load_row(auth_settings(call->env), tx, club, user_id, &m, e);
     if (found < 0) goto fail;
     if (!found || !m.confirmed) {
         err_set(e, 409, "mfa_not_enabled", "", "TOTP is not enabled");

@@ -102,7 +102,7 @@ int auth_revocations(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     db_tx_t *tx = NULL;
     db_scope_t s = {0}; /* no club: the definer function reads across clubs, ids only */
     char window[16], max[16];
-    int w = call->env->cfg->auth_access_ttl_s + AUTH_REVOKED_SLACK_S;
+    int w = auth_settings(call->env)->access_ttl_s + AUTH_REVOKED_SLACK_S;
     snprintf(window, sizeof window, "%d", w);
     snprintf(max, sizeof max, "%d", REVOCATIONS_MAX + 1);
     if (db_begin(call->env->db, &s, &tx, e) != 0) return -1;

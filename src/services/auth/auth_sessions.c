@@ -74,7 +74,7 @@ static void lower_copy(const char *s, char *out, size_t cap) {
 /* The access token of a user in a session; *user_out (may be NULL) gets the user object. */
 static char *access_token(const svc_call_t *call, db_tx_t *tx, const char *club,
                           const char *user_id, const char *sid, json_t **user_out, err_t *e) {
-    const cfg_t *cf = call->env->cfg;
+    const auth_settings_t *cf = auth_settings(call->env);
     if (auth_require_club_active(tx, club, e) != 0) return NULL;
     const char *p[] = {club, user_id};
     PGresult *r = db_exec(tx,
@@ -106,12 +106,12 @@ static char *access_token(const svc_call_t *call, db_tx_t *tx, const char *club,
     sodium_bin2hex(jti, sizeof jti, rnd, sizeof rnd);
     long long now = (long long)time(NULL);
     int network = strcmp(club, AUTH_NETWORK_CLUB) == 0;
-    json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:O, s:s, s:s}", "iss",
-                               cf->auth_issuer, "sub", user_id, "aud", cf->auth_audience, "exp",
-                               now + cf->auth_access_ttl_s, "iat", now, "nbf", now, "jti", jti,
-                               "club_id", network ? json_null() : json_string(club), "roles", roles,
-                               "perms", perms, "sid", sid);
-    char *tok = claims ? auth_keys_sign(call->env->cfg, call->env->db, claims, e) : NULL;
+    json_t *claims =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:O, s:s, s:s}", "iss", cf->issuer,
+                  "sub", user_id, "aud", cf->audience, "exp", now + cf->access_ttl_s, "iat", now,
+                  "nbf", now, "jti", jti, "club_id", network ? json_null() : json_string(club),
+                  "roles", roles, "perms", perms, "sid", sid);
+    char *tok = claims ? auth_keys_sign(auth_settings(call->env), call->env->db, claims, e) : NULL;
     if (tok && user_out)
         *user_out = json_pack(
             "{s:s, s:s, s:o, s:O, s:s}", "id", user_id, "email", PQgetvalue(r, 0, 0), "club_id",
@@ -122,10 +122,10 @@ static char *access_token(const svc_call_t *call, db_tx_t *tx, const char *club,
     return tok;
 }
 
-static json_t *token_response(const cfg_t *cfg, const char *access, const char *refresh,
+static json_t *token_response(const auth_settings_t *as, const char *access, const char *refresh,
                               const char *sid, json_t *user) {
     return json_pack("{s:s, s:s, s:i, s:s, s:s, s:o}", "access_token", access, "token_type",
-                     "Bearer", "expires_in", cfg->auth_access_ttl_s, "refresh_token", refresh,
+                     "Bearer", "expires_in", as->access_ttl_s, "refresh_token", refresh,
                      "session_id", sid, "user", user ? user : json_null());
 }
 
@@ -146,7 +146,7 @@ int auth_open_session(const svc_call_t *call, db_tx_t *tx, const char *club_id, 
                       int mfa, json_t **out, err_t *e) {
     const svc_caller_t *c = call->caller;
     char max[16], refresh[AUTH_TOKEN_LEN + 1];
-    snprintf(max, sizeof max, "%d", call->env->cfg->auth_session_max_s);
+    snprintf(max, sizeof max, "%d", auth_settings(call->env)->session_max_s);
     const char *p[] = {
         club_id,         user_id, c->user_agent[0] ? c->user_agent : NULL, c->ip[0] ? c->ip : NULL,
         mfa ? "t" : "f", max};
@@ -173,7 +173,7 @@ int auth_open_session(const svc_call_t *call, db_tx_t *tx, const char *club_id, 
         json_decref(user);
         return -1;
     }
-    *out = token_response(call->env->cfg, access, refresh, sid, user);
+    *out = token_response(auth_settings(call->env), access, refresh, sid, user);
     free(access);
     sodium_memzero(refresh, sizeof refresh);
     return 0;
@@ -182,7 +182,7 @@ int auth_open_session(const svc_call_t *call, db_tx_t *tx, const char *club_id, 
 /* ---------------------------------------------------------------- login */
 
 int auth_login(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    const cfg_t *cf = call->env->cfg;
+    const auth_settings_t *cf = auth_settings(call->env);
     const char *slug = json_string_value(json_object_get(in, "club"));
     const char *email = json_string_value(json_object_get(in, "email"));
     const char *password = json_string_value(json_object_get(in, "password"));
@@ -191,7 +191,7 @@ int auth_login(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     int ok = 0, rehash = 0;
-    if (auth_conf_require(call->env->cfg, e) != 0) return -1;
+    if (auth_conf_require(auth_settings(call->env), e) != 0) return -1;
     if (slug) {
         if (auth_club_by_slug(call, slug, club, e) != 0) return -1;
     } else {
@@ -240,8 +240,8 @@ int auth_login(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     /* 3: record the outcome */
     if (svc_begin_in(call, club[0] ? club : "", &tx, e) != 0) return -1;
     if (!ok) {
-        if (auth_throttle_fail(tx, acct, cf->auth_max_failures, e) != 0 ||
-            auth_throttle_fail(tx, ipkey, cf->auth_ip_max_failures, e) != 0)
+        if (auth_throttle_fail(tx, acct, cf->max_failures, e) != 0 ||
+            auth_throttle_fail(tx, ipkey, cf->ip_max_failures, e) != 0)
             goto fail;
         if (club[0] && (auth_audit(tx, call->caller, club, user_id[0] ? user_id : NULL,
                                    "login_failed", NULL, e) != 0 ||
@@ -330,14 +330,14 @@ int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     char hash[AUTH_HASH_HEX], club[40], sid[40], user_id[40], fresh[AUTH_TOKEN_LEN + 1];
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
-    if (auth_conf_require(call->env->cfg, e) != 0) return -1;
+    if (auth_conf_require(auth_settings(call->env), e) != 0) return -1;
     auth_sha256_hex(tok, strlen(tok), hash);
     if (auth_token_club(call->env, "refresh", hash, club, e) != 0) return -1;
     if (!club[0])
         return err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
     if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     char idle[16];
-    snprintf(idle, sizeof idle, "%d", call->env->cfg->auth_session_idle_s);
+    snprintf(idle, sizeof idle, "%d", auth_settings(call->env)->session_idle_s);
     const char *p[] = {club, hash, idle};
     r = db_exec(tx,
                 "SELECT t.id, t.used_at IS NOT NULL AS used, s.id AS sid, s.user_id, "
@@ -409,7 +409,7 @@ int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_decref(user);
         return -1;
     }
-    *out = token_response(call->env->cfg, access, fresh, sid, user);
+    *out = token_response(auth_settings(call->env), access, fresh, sid, user);
     free(access);
     return 0;
 fail:
@@ -491,7 +491,7 @@ int auth_sessions_list(const svc_call_t *call, json_t *in, json_t **out, err_t *
     const char *club = auth_caller_club(call->caller);
     if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     char idle[16];
-    snprintf(idle, sizeof idle, "%d", call->env->cfg->auth_session_idle_s);
+    snprintf(idle, sizeof idle, "%d", auth_settings(call->env)->session_idle_s);
     const char *p[] = {club, call->caller->user_id, call->caller->session_id, idle};
     json_t *items = db_query_json(
         tx,
@@ -614,6 +614,6 @@ int auth_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 
 int auth_jwks(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     (void)in;
-    *out = auth_keys_jwks(call->env->cfg, call->env->db, e);
+    *out = auth_keys_jwks(auth_settings(call->env), call->env->db, e);
     return *out ? 0 : -1;
 }

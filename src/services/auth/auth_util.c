@@ -19,14 +19,11 @@ static void sodium_start(void) {
     g_sodium_ok = sodium_init() >= 0;
 }
 
-int auth_conf_require(const cfg_t *cfg, err_t *e) {
+int auth_conf_require(const auth_settings_t *as, err_t *e) {
     pthread_once(&g_sodium_once, sodium_start);
     if (!g_sodium_ok) return err_set(e, 500, "internal", "", "libsodium failed to initialise");
-    if (!cfg || !cfg->auth_kek_set)
-        return err_set(e, 503, "auth_not_configured", "",
-                       "RECIPROCAL_AUTH_KEK is not set: the auth service needs a 32-byte "
-                       "key-encryption key (base64)");
-    return 0;
+    return cfg_key_require(as ? &as->kek : NULL, "RECIPROCAL_AUTH_KEK", 503, "auth_not_configured",
+                           e);
 }
 
 int auth_token_new(char out[AUTH_TOKEN_LEN + 1], err_t *e) {
@@ -46,29 +43,29 @@ void auth_sha256_hex(const char *s, size_t len, char out[AUTH_HASH_HEX]) {
     sodium_bin2hex(out, AUTH_HASH_HEX, h, sizeof h);
 }
 
-int auth_seal(const cfg_t *cfg, const unsigned char *pt, size_t n, unsigned char **out,
+int auth_seal(const auth_settings_t *as, const unsigned char *pt, size_t n, unsigned char **out,
               size_t *out_len, err_t *e) {
-    if (auth_conf_require(cfg, e) != 0) return -1;
+    if (auth_conf_require(as, e) != 0) return -1;
     size_t len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
     unsigned char *c = malloc(len);
     if (!c) return err_set(e, 500, "internal", "", "out of memory");
     randombytes_buf(c, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(c + crypto_secretbox_NONCEBYTES, pt, n, c, cfg->auth_kek);
+    crypto_secretbox_easy(c + crypto_secretbox_NONCEBYTES, pt, n, c, as->kek.key);
     *out = c;
     *out_len = len;
     return 0;
 }
 
-int auth_open(const cfg_t *cfg, const unsigned char *ct, size_t n, unsigned char **out,
+int auth_open(const auth_settings_t *as, const unsigned char *ct, size_t n, unsigned char **out,
               size_t *out_len, err_t *e) {
-    if (auth_conf_require(cfg, e) != 0) return -1;
+    if (auth_conf_require(as, e) != 0) return -1;
     if (n < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
         return err_set(e, 500, "internal", "", "sealed secret is truncated");
     size_t len = n - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
     unsigned char *p = malloc(len + 1);
     if (!p) return err_set(e, 500, "internal", "", "out of memory");
     if (crypto_secretbox_open_easy(p, ct + crypto_secretbox_NONCEBYTES,
-                                   n - crypto_secretbox_NONCEBYTES, ct, cfg->auth_kek) != 0) {
+                                   n - crypto_secretbox_NONCEBYTES, ct, as->kek.key) != 0) {
         free(p);
         return err_set(e, 500, "kek_mismatch", "",
                        "a stored secret does not decrypt with RECIPROCAL_AUTH_KEK (wrong key?)");

@@ -1,9 +1,9 @@
 /* auth_util: what every part of the auth service shares: the check that the key-encryption key
- * (KEK, cfg->auth_kek from RECIPROCAL_AUTH_KEK; every RECIPROCAL_AUTH_* value lives in
- * core/config's table) is configured, and the small helpers around it: opaque token generation and
- * hashing, secretbox sealing with the KEK, bytea codecs, login throttling (auth.throttle), the
- * audit log and outbox events. Thread-safe; owns no state beyond libsodium's one-time
- * initialisation. */
+ * (KEK, auth_settings(env)->kek from RECIPROCAL_AUTH_KEK; every RECIPROCAL_AUTH_* value lives in
+ * the module's table, auth.c) is configured, and the small helpers around it: opaque token
+ * generation and hashing, secretbox sealing with the KEK, bytea codecs, login throttling
+ * (auth.throttle), the audit log and outbox events. Thread-safe; owns no state beyond libsodium's
+ * one-time initialisation. */
 #ifndef SERVICES_AUTH_AUTH_UTIL_H
 #define SERVICES_AUTH_AUTH_UTIL_H
 
@@ -14,6 +14,7 @@
 #include "core/db.h"
 #include "core/err.h"
 #include "core/service.h"
+#include "services/auth/auth.h"
 
 /* The tenant id of network administrators (they belong to no club). */
 #define AUTH_NETWORK_CLUB "00000000-0000-0000-0000-000000000000"
@@ -21,10 +22,10 @@
 #define AUTH_HASH_HEX 65  /* SHA-256 hex + NUL */
 #define AUTH_KEK_LEN 32
 
-/* 0 when RECIPROCAL_AUTH_KEK is configured (cfg->auth_kek_set), else -1 with 503
- * "auth_not_configured" naming the variable. The other RECIPROCAL_AUTH_* values are read from
- * cfg (core/config.h) directly. */
-int auth_conf_require(const cfg_t *cfg, err_t *e);
+/* 0 when RECIPROCAL_AUTH_KEK is configured (as->kek.set), else -1 with 503
+ * "auth_not_configured" naming the variable (cfg_key_require). The other RECIPROCAL_AUTH_*
+ * values are read from the settings (auth_settings(env)) directly. */
+int auth_conf_require(const auth_settings_t *as, err_t *e);
 
 /* 32 random bytes as base64url (43 chars). */
 int auth_token_new(char out[AUTH_TOKEN_LEN + 1], err_t *e);
@@ -32,9 +33,9 @@ int auth_token_new(char out[AUTH_TOKEN_LEN + 1], err_t *e);
 void auth_sha256_hex(const char *s, size_t len, char out[AUTH_HASH_HEX]);
 
 /* secretbox with the KEK: out = nonce || ciphertext (malloc'd). */
-int auth_seal(const cfg_t *cfg, const unsigned char *pt, size_t n, unsigned char **out,
+int auth_seal(const auth_settings_t *as, const unsigned char *pt, size_t n, unsigned char **out,
               size_t *out_len, err_t *e);
-int auth_open(const cfg_t *cfg, const unsigned char *ct, size_t n, unsigned char **out,
+int auth_open(const auth_settings_t *as, const unsigned char *ct, size_t n, unsigned char **out,
               size_t *out_len, err_t *e);
 
 /* bytea <-> PostgreSQL hex text ("\x0a1b..."). encode: malloc'd; decode: malloc'd. */

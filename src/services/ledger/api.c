@@ -16,9 +16,10 @@
 #include "services/ledger/orderer.h"
 #include "services/ledger/runner.h"
 #include "services/ledger/store.h"
+#include "services/ledger/validate.h"
 #include "services/ledger/verify.h"
 
-#define WAIT_MAX_MS 30000
+#define WAIT_MAX_MS LEDGER_WAIT_MAX_MS
 #define WAIT_DEFAULT_MS 5000
 
 static const db_scope_t writer = {0}; /* with db_begin_ledger_writer */
@@ -570,21 +571,21 @@ int ledger_latest_checkpoint(db_tx_t *tx, json_t **out, err_t *e) {
         PQclear(r);
         return -1;
     }
-    lbuf_t note = {0};
+    ledger_buf_t note = {0};
     const char *base = db_val(r, 0, "note");
-    lbuf_put(&note, base, strlen(base));
+    ledger_buf_put(&note, base, strlen(base));
     json_t *cos = json_array();
     for (int i = 0; i < PQntuples(c); i++) {
         const char *l = db_val(c, i, "sig_line");
-        lbuf_put(&note, l, strlen(l));
+        ledger_buf_put(&note, l, strlen(l));
         json_array_append_new(cos, json_string(db_val(c, i, "org")));
     }
-    lbuf_put(&note, "", 1);
+    ledger_buf_put(&note, "", 1);
     *out = json_pack("{s:I,s:s,s:I,s:s,s:o}", "size", (json_int_t)strtoll(size, NULL, 10), "root",
                      db_val(r, 0, "root"), "block_number",
                      (json_int_t)strtoll(db_val(r, 0, "block_number"), NULL, 10), "note",
                      note.oom ? "" : (const char *)note.p, "cosigners", cos);
-    lbuf_free(&note);
+    ledger_buf_free(&note);
     PQclear(r);
     PQclear(c);
     return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
@@ -742,12 +743,6 @@ fail0:
 }
 
 /* ---- handlers -------------------------------------------------------------------------- */
-
-int ledger_v_any(json_t *in, err_t *e) {
-    (void)in;
-    (void)e;
-    return 0;
-}
 
 static int wait_of(json_t *in, int *wait_ms, err_t *e) {
     uint64_t w;

@@ -68,7 +68,6 @@ int ledger_events(db_pool_t *db, bus_t *b, uint64_t from_block, uint32_t from_po
                   int wait_ms, json_t **out, err_t *e);
 
 /* Handlers of the operation table. */
-int ledger_v_any(json_t *in, err_t *e);
 int ledger_h_bootstrap(const svc_call_t *c, json_t *in, json_t **out, err_t *e);
 int ledger_h_register_org(const svc_call_t *c, json_t *in, json_t **out, err_t *e);
 int ledger_h_revoke(const svc_call_t *c, json_t *in, json_t **out, err_t *e);

@@ -39,7 +39,7 @@ int ledger_code_from_name(const char *name) {
 
 /* ---- bytes ----------------------------------------------------------------------------- */
 
-void lbuf_put(lbuf_t *b, const void *d, size_t n) {
+void ledger_buf_put(ledger_buf_t *b, const void *d, size_t n) {
     if (b->oom) return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
@@ -56,20 +56,20 @@ void lbuf_put(lbuf_t *b, const void *d, size_t n) {
     if (n) memcpy(b->p + b->len, d, n);
     b->len += n;
 }
-void lbuf_u8(lbuf_t *b, uint8_t v) {
-    lbuf_put(b, &v, 1);
+void ledger_buf_u8(ledger_buf_t *b, uint8_t v) {
+    ledger_buf_put(b, &v, 1);
 }
-void lbuf_u32(lbuf_t *b, uint32_t v) {
+void ledger_buf_u32(ledger_buf_t *b, uint32_t v) {
     uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    lbuf_put(b, x, 4);
+    ledger_buf_put(b, x, 4);
 }
-void lbuf_u64(lbuf_t *b, uint64_t v) {
+void ledger_buf_u64(ledger_buf_t *b, uint64_t v) {
     uint8_t x[8];
     for (int i = 0; i < 8; i++)
         x[i] = (uint8_t)(v >> (56 - 8 * i));
-    lbuf_put(b, x, 8);
+    ledger_buf_put(b, x, 8);
 }
-void lbuf_varint(lbuf_t *b, uint64_t v) {
+void ledger_buf_varint(ledger_buf_t *b, uint64_t v) {
     uint8_t x[10];
     size_t n = 0;
     do {
@@ -77,13 +77,13 @@ void lbuf_varint(lbuf_t *b, uint64_t v) {
         v >>= 7;
         x[n++] = (uint8_t)(c | (v ? 0x80 : 0));
     } while (v);
-    lbuf_put(b, x, n);
+    ledger_buf_put(b, x, n);
 }
-void lbuf_bytes(lbuf_t *b, const void *d, size_t n) {
-    lbuf_varint(b, n);
-    lbuf_put(b, d, n);
+void ledger_buf_bytes(ledger_buf_t *b, const void *d, size_t n) {
+    ledger_buf_varint(b, n);
+    ledger_buf_put(b, d, n);
 }
-void lbuf_free(lbuf_t *b) {
+void ledger_buf_free(ledger_buf_t *b) {
     free(b->p);
     memset(b, 0, sizeof *b);
 }
@@ -214,16 +214,16 @@ int ledger_envelope_encode(const uint8_t *tx, size_t tx_len, ledger_endorsement_
         }
         end[k++] = end[i];
     }
-    lbuf_t b = {0};
-    lbuf_u8(&b, 1);
-    lbuf_bytes(&b, tx, tx_len);
-    lbuf_varint(&b, k);
+    ledger_buf_t b = {0};
+    ledger_buf_u8(&b, 1);
+    ledger_buf_bytes(&b, tx, tx_len);
+    ledger_buf_varint(&b, k);
     for (size_t i = 0; i < k; i++) {
-        lbuf_put(&b, end[i].pk, 32);
-        lbuf_put(&b, end[i].sig, 64);
+        ledger_buf_put(&b, end[i].pk, 32);
+        ledger_buf_put(&b, end[i].sig, 64);
     }
     if (b.oom) {
-        lbuf_free(&b);
+        ledger_buf_free(&b);
         return err_set(e, 500, "internal", "", "out of memory");
     }
     *out = b.p;
@@ -293,15 +293,15 @@ int ledger_block_msg_encode(uint64_t number, int64_t ts, const uint8_t *const *e
                             err_t *e) {
     if (n < 1 || n > LEDGER_MAX_BLOCK_TXS)
         return err_set(e, 500, "internal", "", "block with %zu transactions", n);
-    lbuf_t b = {0};
-    lbuf_u8(&b, 1);
-    lbuf_u64(&b, number);
-    lbuf_u64(&b, (uint64_t)ts);
-    lbuf_varint(&b, n);
+    ledger_buf_t b = {0};
+    ledger_buf_u8(&b, 1);
+    ledger_buf_u64(&b, number);
+    ledger_buf_u64(&b, (uint64_t)ts);
+    ledger_buf_varint(&b, n);
     for (size_t i = 0; i < n; i++)
-        lbuf_bytes(&b, env[i], env_len[i]);
+        ledger_buf_bytes(&b, env[i], env_len[i]);
     if (b.oom) {
-        lbuf_free(&b);
+        ledger_buf_free(&b);
         return err_set(e, 500, "internal", "", "out of memory");
     }
     *out = b.p;
@@ -347,28 +347,28 @@ void ledger_block_msg_free(ledger_block_msg_t *m) {
 
 void ledger_header_hash(const ledger_header_t *h, uint8_t out[32]) {
     uint8_t buf[4 + 1 + 8 + 32 * 4 + 8 + 4 + 8];
-    lbuf_t b = {.p = buf, .cap = sizeof buf};
-    lbuf_put(&b, "RCLB", 4);
-    lbuf_u8(&b, 1);
-    lbuf_u64(&b, h->number);
-    lbuf_put(&b, h->prev_hash, 32);
-    lbuf_put(&b, h->data_root, 32);
-    lbuf_put(&b, h->validation_root, 32);
-    lbuf_put(&b, h->writeset_hash, 32);
-    lbuf_u64(&b, (uint64_t)h->timestamp_ms);
-    lbuf_u32(&b, h->tx_count);
-    lbuf_u64(&b, h->first_log_index);
+    ledger_buf_t b = {.p = buf, .cap = sizeof buf};
+    ledger_buf_put(&b, "RCLB", 4);
+    ledger_buf_u8(&b, 1);
+    ledger_buf_u64(&b, h->number);
+    ledger_buf_put(&b, h->prev_hash, 32);
+    ledger_buf_put(&b, h->data_root, 32);
+    ledger_buf_put(&b, h->validation_root, 32);
+    ledger_buf_put(&b, h->writeset_hash, 32);
+    ledger_buf_u64(&b, (uint64_t)h->timestamp_ms);
+    ledger_buf_u32(&b, h->tx_count);
+    ledger_buf_u64(&b, h->first_log_index);
     SHA256(buf, b.len, out);
 }
 
-/* ---- kvmap ----------------------------------------------------------------------------- */
+/* ---- key -> version map (ledger_kvmap) ------------------------------------------------- */
 
 typedef struct kv_ent {
     uint8_t *key;
     size_t len;
     uint64_t v;
 } kv_ent_t;
-struct kvmap {
+struct ledger_kvmap {
     kv_ent_t *t;
     size_t cap, n;
 };
@@ -380,8 +380,8 @@ static uint64_t fnv(const uint8_t *k, size_t n) {
     return h;
 }
 
-kvmap_t *kvmap_new(void) {
-    kvmap_t *m = calloc(1, sizeof *m);
+ledger_kvmap_t *ledger_kvmap_new(void) {
+    ledger_kvmap_t *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->cap = 64;
     m->t = calloc(m->cap, sizeof *m->t);
@@ -392,7 +392,7 @@ kvmap_t *kvmap_new(void) {
     return m;
 }
 
-void kvmap_free(kvmap_t *m) {
+void ledger_kvmap_free(ledger_kvmap_t *m) {
     if (!m) return;
     for (size_t i = 0; i < m->cap; i++)
         free(m->t[i].key);
@@ -407,13 +407,13 @@ static kv_ent_t *kv_slot(kv_ent_t *t, size_t cap, const uint8_t *key, size_t len
     return &t[i];
 }
 
-uint64_t kvmap_get(const kvmap_t *m, const uint8_t *key, size_t len, int *found) {
+uint64_t ledger_kvmap_get(const ledger_kvmap_t *m, const uint8_t *key, size_t len, int *found) {
     kv_ent_t *s = kv_slot(m->t, m->cap, key, len);
     if (found) *found = s->key != NULL;
     return s->key ? s->v : 0;
 }
 
-int kvmap_set(kvmap_t *m, const uint8_t *key, size_t len, uint64_t v) {
+int ledger_kvmap_set(ledger_kvmap_t *m, const uint8_t *key, size_t len, uint64_t v) {
     if ((m->n + 1) * 2 > m->cap) {
         size_t cap = m->cap * 2;
         kv_ent_t *t = calloc(cap, sizeof *t);
@@ -761,8 +761,9 @@ static int key_is_config(const uint8_t *k, size_t n) {
 }
 
 /* Validates one decoded tx (everything but duplicates); may replace *cfg on a valid config tx. */
-static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env, uint64_t block,
-                       ledger_config_t *cfg, kvmap_t *versions, int *config_changed) {
+static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env, const uint64_t *sig_ok,
+                       uint64_t block, ledger_config_t *cfg, ledger_kvmap_t *versions,
+                       int *config_changed) {
     int is_config = strcmp(tx->type, "config.update") == 0;
     char ptext[POLICY_MAX_LEN];
     int code = ledger_policy_for(tx, ptext, sizeof ptext);
@@ -790,7 +791,8 @@ static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env, uin
         const ledger_endorsement_t *en = &env->end[i];
         const ledger_ident_t *id = ledger_config_ident(pcfg, en->pk);
         if (!id || ledger_config_is_revoked(pcfg, en->pk)) continue;
-        if (!ledger_endorsement_ok(env->tx, env->tx_len, en)) continue;
+        if (sig_ok ? !((*sig_ok >> i) & 1) : !ledger_endorsement_ok(env->tx, env->tx_len, en))
+            continue;
         if (memcmp(en->pk, tx->creator_pk, 32) == 0) creator_signed = 1;
         memset(&sigs[ns], 0, sizeof sigs[ns]);
         snprintf(sigs[ns].org, sizeof sigs[ns].org, "%s", id->org);
@@ -822,7 +824,7 @@ static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env, uin
         goto done;
     }
     for (size_t i = 0; i < tx->n_reads; i++)
-        if (kvmap_get(versions, tx->reads[i].key, tx->reads[i].key_len, NULL) !=
+        if (ledger_kvmap_get(versions, tx->reads[i].key, tx->reads[i].key_len, NULL) !=
             tx->reads[i].version) {
             code = LEDGER_MVCC_READ_CONFLICT;
             goto done;
@@ -839,8 +841,8 @@ done:
 }
 
 int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[32],
-                          uint64_t first_log_index, ledger_config_t *cfg, kvmap_t *versions,
-                          kvmap_t *seen_txids, ledger_block_result_t *out, err_t *e) {
+                          uint64_t first_log_index, ledger_config_t *cfg, ledger_kvmap_t *versions,
+                          ledger_kvmap_t *seen_txids, ledger_block_result_t *out, err_t *e) {
     memset(out, 0, sizeof *out);
     size_t n = m->n;
     out->n = n;
@@ -849,7 +851,7 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
     out->decoded_ok = calloc(n, sizeof *out->decoded_ok);
     merkle_hash_t *leaves = calloc(n, sizeof *leaves);
     uint8_t *vcodes = malloc(n);
-    lbuf_t ws = {0};
+    ledger_buf_t ws = {0};
     size_t wcap = 0;
     if (!out->tx || !out->decoded || !out->decoded_ok || !leaves || !vcodes) goto oom;
     for (size_t i = 0; i < n; i++) {
@@ -873,24 +875,26 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
         snprintf(r->type, sizeof r->type, "%s", tx->type);
         snprintf(r->creator, sizeof r->creator, "%s", tx->creator_org);
         int seen = 0;
-        kvmap_get(seen_txids, tx->tx_id, 32, &seen);
+        ledger_kvmap_get(seen_txids, tx->tx_id, 32, &seen);
         if (seen) {
             r->code = LEDGER_DUPLICATE_TXID;
         } else {
-            if (kvmap_set(seen_txids, tx->tx_id, 32, 1) != 0) goto oom;
-            r->code = validate_tx(tx, &env, m->number, cfg, versions, &out->config_changed);
+            if (ledger_kvmap_set(seen_txids, tx->tx_id, 32, 1) != 0) goto oom;
+            r->code = validate_tx(tx, &env, m->sig_ok ? &m->sig_ok[i] : NULL, m->number, cfg,
+                                  versions, &out->config_changed);
         }
         vcodes[i] = (uint8_t)r->code;
         if (r->code != LEDGER_VALID) continue;
         uint64_t ver = ledger_version(m->number, (uint32_t)i);
-        lbuf_u32(&ws, (uint32_t)i);
-        lbuf_varint(&ws, tx->n_writes);
+        ledger_buf_u32(&ws, (uint32_t)i);
+        ledger_buf_varint(&ws, tx->n_writes);
         for (size_t j = 0; j < tx->n_writes; j++) {
             const txcodec_write_t *w = &tx->writes[j];
-            lbuf_bytes(&ws, w->key, w->key_len);
-            lbuf_u8(&ws, w->is_delete ? 1 : 0);
-            lbuf_bytes(&ws, w->value, w->value_len);
-            if (kvmap_set(versions, w->key, w->key_len, w->is_delete ? 0 : ver) != 0) goto oom;
+            ledger_buf_bytes(&ws, w->key, w->key_len);
+            ledger_buf_u8(&ws, w->is_delete ? 1 : 0);
+            ledger_buf_bytes(&ws, w->value, w->value_len);
+            if (ledger_kvmap_set(versions, w->key, w->key_len, w->is_delete ? 0 : ver) != 0)
+                goto oom;
             if (out->n_writes == wcap) {
                 size_t nc = wcap ? wcap * 2 : 64;
                 void *p = realloc(out->writes, nc * sizeof *out->writes);
@@ -915,14 +919,14 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
     ledger_header_hash(h, out->header_hash);
     free(leaves);
     free(vcodes);
-    lbuf_free(&ws);
+    ledger_buf_free(&ws);
     return 0;
 oom:
     err_set(e, 500, "internal", "", "out of memory");
 fail:
     free(leaves);
     free(vcodes);
-    lbuf_free(&ws);
+    ledger_buf_free(&ws);
     ledger_block_result_free(out);
     return -1;
 }

@@ -56,18 +56,18 @@ const char *ledger_code_name(int code);
 int ledger_code_from_name(const char *name); /* -1 if unknown */
 
 /* ---- byte helpers ---------------------------------------------------------------------- */
-typedef struct lbuf {
+typedef struct ledger_buf {
     uint8_t *p;
     size_t len, cap;
     int oom;
-} lbuf_t;
-void lbuf_put(lbuf_t *b, const void *d, size_t n);
-void lbuf_u8(lbuf_t *b, uint8_t v);
-void lbuf_u32(lbuf_t *b, uint32_t v);
-void lbuf_u64(lbuf_t *b, uint64_t v);
-void lbuf_varint(lbuf_t *b, uint64_t v);
-void lbuf_bytes(lbuf_t *b, const void *d, size_t n);
-void lbuf_free(lbuf_t *b);
+} ledger_buf_t;
+void ledger_buf_put(ledger_buf_t *b, const void *d, size_t n);
+void ledger_buf_u8(ledger_buf_t *b, uint8_t v);
+void ledger_buf_u32(ledger_buf_t *b, uint32_t v);
+void ledger_buf_u64(ledger_buf_t *b, uint64_t v);
+void ledger_buf_varint(ledger_buf_t *b, uint64_t v);
+void ledger_buf_bytes(ledger_buf_t *b, const void *d, size_t n);
+void ledger_buf_free(ledger_buf_t *b);
 
 void ledger_hex(const uint8_t *d, size_t n, char *out); /* out: 2n+1 */
 int ledger_unhex(const char *s, uint8_t *out, size_t n);
@@ -114,6 +114,11 @@ typedef struct ledger_block_msg {
     size_t n;
     const uint8_t **env; /* n envelopes (point into the message buffer) */
     size_t *env_len;
+    /* NULL (the service), or per envelope one bit per endorsement, in envelope order: 1 = its
+     * Ed25519 signature was already checked and holds (the offline verifier checks them on
+     * several threads ahead of the replay); validation then trusts these bits instead of
+     * checking each signature again. Not encoded. */
+    const uint64_t *sig_ok;
 } ledger_block_msg_t;
 
 int ledger_block_msg_encode(uint64_t number, int64_t ts, const uint8_t *const *env,
@@ -135,12 +140,12 @@ typedef struct ledger_header {
 void ledger_header_hash(const ledger_header_t *h, uint8_t out[32]);
 
 /* ---- key -> version map ---------------------------------------------------------------- */
-typedef struct kvmap kvmap_t;
-kvmap_t *kvmap_new(void);
-void kvmap_free(kvmap_t *m);
+typedef struct ledger_kvmap ledger_kvmap_t;
+ledger_kvmap_t *ledger_kvmap_new(void);
+void ledger_kvmap_free(ledger_kvmap_t *m);
 /* 0 when absent */
-uint64_t kvmap_get(const kvmap_t *m, const uint8_t *key, size_t len, int *found);
-int kvmap_set(kvmap_t *m, const uint8_t *key, size_t len, uint64_t v);
+uint64_t ledger_kvmap_get(const ledger_kvmap_t *m, const uint8_t *key, size_t len, int *found);
+int ledger_kvmap_set(ledger_kvmap_t *m, const uint8_t *key, size_t len, uint64_t v);
 
 /* ---- network config -------------------------------------------------------------------- */
 typedef struct ledger_org {
@@ -226,8 +231,8 @@ typedef struct ledger_block_result {
  * writes) and seen_txids (tx ids already on the chain, 32-byte keys; updated). prev_hash and
  * first_log_index come from the chain. */
 int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[32],
-                          uint64_t first_log_index, ledger_config_t *cfg, kvmap_t *versions,
-                          kvmap_t *seen_txids, ledger_block_result_t *out, err_t *e);
+                          uint64_t first_log_index, ledger_config_t *cfg, ledger_kvmap_t *versions,
+                          ledger_kvmap_t *seen_txids, ledger_block_result_t *out, err_t *e);
 void ledger_block_result_free(ledger_block_result_t *r);
 
 #endif

@@ -8,6 +8,7 @@
 #include "services/ledger/api.h"
 #include "services/ledger/runner.h"
 #include "services/ledger/settings.h"
+#include "services/ledger/validate.h"
 #include "services/ledger/verify.h"
 
 static const svc_op_t ledger_ops[] = {
@@ -16,21 +17,21 @@ static const svc_op_t ledger_ops[] = {
      .route = "/api/v1/ledger/bootstrap",
      .status = 200,
      .access = SVC_NETWORK_ADMIN,
-     .validate = ledger_v_any,
+     .validate = ledger_v_none,
      .handle = ledger_h_bootstrap},
     {.name = "register_org",
      .method = "POST",
      .route = "/api/v1/ledger/orgs",
      .status = 200,
      .access = SVC_NETWORK_ADMIN,
-     .validate = ledger_v_any,
+     .validate = ledger_v_register_org,
      .handle = ledger_h_register_org},
     {.name = "revoke_key",
      .method = "POST",
      .route = "/api/v1/ledger/revocations",
      .status = 200,
      .access = SVC_NETWORK_ADMIN,
-     .validate = ledger_v_any,
+     .validate = ledger_v_revoke,
      .handle = ledger_h_revoke},
     {.name = "config",
      .method = "GET",
@@ -38,7 +39,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:read",
-     .validate = ledger_v_any,
+     .validate = ledger_v_none,
      .handle = ledger_h_config},
     {.name = "endorse",
      .method = "POST",
@@ -46,7 +47,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:write",
-     .validate = ledger_v_any,
+     .validate = ledger_v_endorse,
      .handle = ledger_h_endorse},
     {.name = "submit",
      .method = "POST",
@@ -54,7 +55,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 202,
      .access = SVC_PERM,
      .permission = "ledger:write",
-     .validate = ledger_v_any,
+     .validate = ledger_v_submit,
      .handle = ledger_h_submit},
     {.name = "commit_status",
      .method = "GET",
@@ -62,7 +63,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:read",
-     .validate = ledger_v_any,
+     .validate = ledger_v_status,
      .handle = ledger_h_status},
     {.name = "transaction",
      .method = "GET",
@@ -70,7 +71,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:read",
-     .validate = ledger_v_any,
+     .validate = ledger_v_get_tx,
      .handle = ledger_h_get_tx},
     {.name = "block",
      .method = "GET",
@@ -78,7 +79,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:read",
-     .validate = ledger_v_any,
+     .validate = ledger_v_get_block,
      .handle = ledger_h_get_block},
     {.name = "checkpoint",
      .method = "GET",
@@ -86,7 +87,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:read",
-     .validate = ledger_v_any,
+     .validate = ledger_v_none,
      .handle = ledger_h_checkpoint},
     {.name = "proof_consistency",
      .method = "GET",
@@ -94,7 +95,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:read",
-     .validate = ledger_v_any,
+     .validate = ledger_v_consistency,
      .handle = ledger_h_consistency},
     {.name = "proof_inclusion",
      .method = "GET",
@@ -102,7 +103,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:read",
-     .validate = ledger_v_any,
+     .validate = ledger_v_inclusion,
      .handle = ledger_h_inclusion},
     {.name = "evaluate",
      .method = "GET",
@@ -110,7 +111,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:read",
-     .validate = ledger_v_any,
+     .validate = ledger_v_evaluate,
      .handle = ledger_h_evaluate},
     {.name = "cosign",
      .method = "POST",
@@ -118,7 +119,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:write",
-     .validate = ledger_v_any,
+     .validate = ledger_v_cosign,
      .handle = ledger_h_cosign},
     {.name = "export",
      .method = "GET",
@@ -126,7 +127,7 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:read",
-     .validate = ledger_v_any,
+     .validate = ledger_v_none,
      .handle = ledger_h_export},
     {.name = "events",
      .method = "GET",
@@ -134,20 +135,56 @@ static const svc_op_t ledger_ops[] = {
      .status = 200,
      .access = SVC_PERM,
      .permission = "ledger:read",
-     .validate = ledger_v_any,
+     .validate = ledger_v_events,
      .handle = ledger_h_events},
 };
 
 /* start hook: settings from the process configuration, the KEK check (no default: required
  * where the ledger runs), the streams, and the background cutter/committer. */
 static int ledger_start(const svc_env_t *env, err_t *e) {
-    ledger_configure(env->cfg);
+    ledger_configure(ledger_settings(env));
     if (ledger_require_kek(e) != 0) return -1;
     return ledger_runner_start(env->db, env->bus, e);
 }
 
 static void ledger_stop(void) {
     ledger_runner_stop();
+}
+
+#define F(m) CFG_FIELD(ledger_settings_t, m)
+/* clang-format off */
+static const cfg_var_t ledger_vars[] = {
+    {"RECIPROCAL_LEDGER_KEK", CFG_KEY, F(kek), 0, 0,
+     "",
+     "Key-encryption key of the ledger: 32 random bytes in base64 (head -c 32 /dev/urandom | "
+     "base64). Seals the clubs' Ed25519 ledger keys and the log's checkpoint key in PostgreSQL. "
+     "No default: required where the ledger service runs (serve with ledger, `reciprocal "
+     "ledger ...`).", CFG_REQUIRED},
+    {"RECIPROCAL_LEDGER_ORIGIN", CFG_STR, F(origin), 0, 0,
+     "reciprocal-clubs.example/ledger",
+     "Origin line of the ledger's signed checkpoints (C2SP tlog-checkpoint); fixed for the life "
+     "of a chain.", 0},
+    {"RECIPROCAL_LEDGER_BLOCK_MAX_TXS", CFG_INT, F(block_max_txs), 1, 4096,
+     "500",
+     "Most transactions the ledger's block cutter puts in one block.", 0},
+    {"RECIPROCAL_LEDGER_BLOCK_MS", CFG_INT, F(block_ms), 1, 10000,
+     "20",
+     "Longest the block cutter waits to fill a block, in milliseconds.", 0},
+    {"RECIPROCAL_LEDGER_WITNESS_K", CFG_INT, F(witness_k), 1, 1024,
+     "1",
+     "Witness cosignatures a checkpoint needs before the blocks it covers count as final "
+     "across clubs (k of n).", 0},
+};
+/* clang-format on */
+#undef F
+
+int ledger_settings_load(ledger_settings_t *out, cfg_getenv_fn get, err_t *e) {
+    memset(out, 0, sizeof *out);
+    return cfg_vars_load(ledger_vars, sizeof ledger_vars / sizeof ledger_vars[0], out, get, e);
+}
+
+const ledger_settings_t *ledger_settings(const svc_env_t *env) {
+    return svc_settings(env, &ledger_module);
 }
 
 const svc_module_t ledger_module = {
@@ -157,6 +194,10 @@ const svc_module_t ledger_module = {
     .n_ops = sizeof ledger_ops / sizeof ledger_ops[0],
     .start = ledger_start,
     .stop = ledger_stop,
+    .config = {ledger_vars, sizeof ledger_vars / sizeof ledger_vars[0], sizeof(ledger_settings_t)},
+    .cli = {"  ledger export FILE       write the ledger chain to FILE (database)\n"
+            "  ledger verify FILE [--log-key HEX]  check an exported chain offline\n",
+            ledger_cli},
 };
 
 static int cli_export(const cfg_t *cfg, const char *path) {
@@ -225,9 +266,9 @@ static int verify_args(int argc, char **argv, ledger_verify_opts_t *o) {
     return 0;
 }
 
-int ledger_cli(const cfg_t *cfg, int argc, char **argv) {
-    ledger_configure(cfg);
-    if (argc == 2 && strcmp(argv[0], "export") == 0) return cli_export(cfg, argv[1]);
+int ledger_cli(const svc_env_t *env, int argc, char **argv) {
+    ledger_configure(ledger_settings(env));
+    if (argc == 2 && strcmp(argv[0], "export") == 0) return cli_export(env->cfg, argv[1]);
     ledger_verify_opts_t o;
     if (argc >= 2 && strcmp(argv[0], "verify") == 0 && verify_args(argc, argv, &o) == 0)
         return cli_verify(argv[1], &o);

@@ -9,45 +9,35 @@
 #define DEFAULT_ORIGIN "reciprocal-clubs.example/ledger"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    int kek_set;
-    uint8_t kek[32];
-    char origin[128];
-    int block_max_txs, block_ms, witness_k;
-} s = {0, {0}, DEFAULT_ORIGIN, 500, 20, 1};
+static ledger_settings_t s = {{0, {0}}, DEFAULT_ORIGIN, 500, 20, 1};
 
-void ledger_configure(const cfg_t *c) {
+void ledger_configure(const ledger_settings_t *c) {
     pthread_mutex_lock(&mu);
-    s.kek_set = c->ledger_kek_set;
-    memcpy(s.kek, c->ledger_kek, 32);
-    if (c->ledger_origin[0] && strcmp(c->ledger_origin, s.origin) != 0)
-        snprintf(s.origin, sizeof s.origin, "%s", c->ledger_origin);
-    s.block_max_txs = c->ledger_block_max_txs > 0 ? c->ledger_block_max_txs : 500;
-    s.block_ms = c->ledger_block_ms > 0 ? c->ledger_block_ms : 20;
-    s.witness_k = c->ledger_witness_k > 0 ? c->ledger_witness_k : 1;
+    s.kek = c->kek;
+    if (c->origin[0] && strcmp(c->origin, s.origin) != 0)
+        snprintf(s.origin, sizeof s.origin, "%s", c->origin);
+    s.block_max_txs = c->block_max_txs > 0 ? c->block_max_txs : 500;
+    s.block_ms = c->block_ms > 0 ? c->block_ms : 20;
+    s.witness_k = c->witness_k > 0 ? c->witness_k : 1;
     pthread_mutex_unlock(&mu);
 }
 
 int ledger_kek(uint8_t kek[32], err_t *e) {
     if (sodium_init() < 0) return err_set(e, 500, "internal", "", "libsodium init failed");
     pthread_mutex_lock(&mu);
-    int set = s.kek_set;
-    if (set) memcpy(kek, s.kek, 32);
+    cfg_key_t k = s.kek;
     pthread_mutex_unlock(&mu);
-    if (!set)
-        return err_set(e, 503, "unavailable", "RECIPROCAL_LEDGER_KEK",
-                       "RECIPROCAL_LEDGER_KEK (base64 of 32 random bytes) is not set");
-    return 0;
+    int rc = cfg_key_require(&k, "RECIPROCAL_LEDGER_KEK", 503, "unavailable", e);
+    if (rc == 0) memcpy(kek, k.key, 32);
+    sodium_memzero(&k, sizeof k);
+    return rc;
 }
 
 int ledger_require_kek(err_t *e) {
     pthread_mutex_lock(&mu);
-    int set = s.kek_set;
+    cfg_key_t k = {.set = s.kek.set};
     pthread_mutex_unlock(&mu);
-    if (set) return 0;
-    return err_set(e, 500, "invalid_config", "RECIPROCAL_LEDGER_KEK",
-                   "RECIPROCAL_LEDGER_KEK is not set: the ledger needs a 32-byte key-encryption "
-                   "key in base64 (head -c 32 /dev/urandom | base64)");
+    return cfg_key_require(&k, "RECIPROCAL_LEDGER_KEK", 500, "invalid_config", e);
 }
 
 const char *ledger_origin(void) {

@@ -13,48 +13,48 @@
 
 /* ---- array literals -------------------------------------------------------------------- */
 
-static void arr_sep(lbuf_t *b) {
+static void arr_sep(ledger_buf_t *b) {
     if (b->len == 0)
-        lbuf_put(b, "{", 1);
+        ledger_buf_put(b, "{", 1);
     else
-        lbuf_put(b, ",", 1);
+        ledger_buf_put(b, ",", 1);
 }
-void ledger_arr_add(lbuf_t *b, const char *s) {
+void ledger_arr_add(ledger_buf_t *b, const char *s) {
     arr_sep(b);
-    lbuf_put(b, "\"", 1);
+    ledger_buf_put(b, "\"", 1);
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\') lbuf_put(b, "\\", 1);
-        lbuf_put(b, s, 1);
+        if (*s == '"' || *s == '\\') ledger_buf_put(b, "\\", 1);
+        ledger_buf_put(b, s, 1);
     }
-    lbuf_put(b, "\"", 1);
+    ledger_buf_put(b, "\"", 1);
 }
-void ledger_arr_add_hex(lbuf_t *b, const uint8_t *d, size_t n) {
+void ledger_arr_add_hex(ledger_buf_t *b, const uint8_t *d, size_t n) {
     static const char hx[] = "0123456789abcdef";
-    char c[256]; /* hex in chunks: one lbuf_put per 128 bytes, not per byte */
+    char c[256]; /* hex in chunks: one ledger_buf_put per 128 bytes, not per byte */
     size_t k = 0;
     arr_sep(b);
-    lbuf_put(b, "\"", 1);
+    ledger_buf_put(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         c[k++] = hx[d[i] >> 4];
         c[k++] = hx[d[i] & 15];
         if (k == sizeof c) {
-            lbuf_put(b, c, k);
+            ledger_buf_put(b, c, k);
             k = 0;
         }
     }
-    lbuf_put(b, c, k);
-    lbuf_put(b, "\"", 1);
+    ledger_buf_put(b, c, k);
+    ledger_buf_put(b, "\"", 1);
 }
-const char *ledger_arr_end(lbuf_t *b) {
-    if (b->len == 0) lbuf_put(b, "{", 1);
-    lbuf_put(b, "}", 2); /* closing brace and NUL */
+const char *ledger_arr_end(ledger_buf_t *b) {
+    if (b->len == 0) ledger_buf_put(b, "{", 1);
+    ledger_buf_put(b, "}", 2); /* closing brace and NUL */
     return b->oom ? NULL : (const char *)b->p;
 }
 
 /* ---- head and config ------------------------------------------------------------------- */
 
 int ledger_store_on_chain(db_pool_t *db, const uint8_t (*ids)[32], size_t n, int *on, err_t *e) {
-    lbuf_t arr = {0};
+    ledger_buf_t arr = {0};
     static const db_scope_t sc = {0};
     for (size_t i = 0; i < n; i++) {
         on[i] = 0;
@@ -62,7 +62,7 @@ int ledger_store_on_chain(db_pool_t *db, const uint8_t (*ids)[32], size_t n, int
     }
     const char *p[] = {ledger_arr_end(&arr)};
     if (!p[0]) {
-        lbuf_free(&arr);
+        ledger_buf_free(&arr);
         return err_set(e, 500, "internal", "", "out of memory");
     }
     PGresult *r = db_read(db, &sc,
@@ -70,7 +70,7 @@ int ledger_store_on_chain(db_pool_t *db, const uint8_t (*ids)[32], size_t n, int
                           "(SELECT 1 FROM ledger.txs WHERE tx_id = decode(u.x, 'hex') AND "
                           "validation_code NOT IN (2, 9) LIMIT 1) AS s",
                           1, p, e);
-    lbuf_free(&arr);
+    ledger_buf_free(&arr);
     if (!r) return -1;
     for (int j = 0; j < PQntuples(r); j++) {
         uint8_t id[32];
@@ -238,7 +238,7 @@ static void subproof(tnodes_t *t, uint64_t m, uint64_t lo, uint64_t hi, int b, m
 static int tn_fetch(db_tx_t *tx, tnodes_t *t, err_t *e) {
     if (t->oom) return err_set(e, 500, "internal", "", "out of memory");
     if (t->n == 0) return 0;
-    lbuf_t ls = {0}, is = {0};
+    ledger_buf_t ls = {0}, is = {0};
     for (size_t i = 0; i < t->n; i++) {
         char a[32];
         snprintf(a, sizeof a, "%d", t->v[i].lvl);
@@ -256,8 +256,8 @@ static int tn_fetch(db_tx_t *tx, tnodes_t *t, err_t *e) {
                     "k(l, i) CROSS JOIN LATERAL (SELECT encode(n.hash, 'hex') AS h FROM "
                     "ledger.log_nodes n WHERE n.level = k.l AND n.idx = k.i LIMIT 1) AS x",
                     2, p, e);
-    lbuf_free(&ls);
-    lbuf_free(&is);
+    ledger_buf_free(&ls);
+    ledger_buf_free(&is);
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r); i++) {
         int lvl = atoi(db_val(r, i, "level"));
@@ -389,9 +389,9 @@ static int save_config(db_tx_t *tx, const ledger_config_t *c, uint64_t height, e
 }
 
 /* Loads the versions of every key the block reads and the tx ids already on the chain. */
-static int prefetch(db_tx_t *tx, const ledger_block_msg_t *m, kvmap_t *versions, kvmap_t *seen,
-                    err_t *e) {
-    lbuf_t keys = {0}, ids = {0};
+static int prefetch(db_tx_t *tx, const ledger_block_msg_t *m, ledger_kvmap_t *versions,
+                    ledger_kvmap_t *seen, err_t *e) {
+    ledger_buf_t keys = {0}, ids = {0};
     int rc = -1;
     PGresult *r = NULL;
     for (size_t i = 0; i < m->n; i++) {
@@ -425,7 +425,7 @@ static int prefetch(db_tx_t *tx, const ledger_block_msg_t *m, kvmap_t *versions,
         size_t kl = strlen(kh) / 2;
         uint8_t *kb = malloc(kl ? kl : 1);
         if (!kb || ledger_unhex(kh, kb, kl) != 0 ||
-            kvmap_set(versions, kb, kl, strtoull(db_val(r, i, "version"), NULL, 10)) != 0) {
+            ledger_kvmap_set(versions, kb, kl, strtoull(db_val(r, i, "version"), NULL, 10)) != 0) {
             free(kb);
             err_set(e, 500, "internal", "", "out of memory");
             goto out;
@@ -441,13 +441,13 @@ static int prefetch(db_tx_t *tx, const ledger_block_msg_t *m, kvmap_t *versions,
     if (!r) goto out;
     for (int i = 0; i < PQntuples(r); i++) {
         uint8_t id[32];
-        if (ledger_unhex(db_val(r, i, "t"), id, 32) == 0) kvmap_set(seen, id, 32, 1);
+        if (ledger_unhex(db_val(r, i, "t"), id, 32) == 0) ledger_kvmap_set(seen, id, 32, 1);
     }
     rc = 0;
 out:
     PQclear(r);
-    lbuf_free(&keys);
-    lbuf_free(&ids);
+    ledger_buf_free(&keys);
+    ledger_buf_free(&ids);
     return rc;
 }
 
@@ -468,7 +468,7 @@ static int log_append(db_tx_t *tx, uint64_t n, const ledger_tx_result_t *txs, si
     int missing = t.missing;
     free(t.v);
     if (missing) return err_set(e, 500, "internal", "", "log frontier missing");
-    lbuf_t ls = {0}, is = {0}, hs = {0};
+    ledger_buf_t ls = {0}, is = {0}, hs = {0};
     for (size_t i = 0; i < k; i++) {
         uint64_t size = n + i;
         uint8_t h[32];
@@ -506,25 +506,25 @@ static int log_append(db_tx_t *tx, uint64_t n, const ledger_tx_result_t *txs, si
                       "INSERT INTO ledger.log_nodes (level, idx, hash) SELECT l, i, decode(h, "
                       "'hex') FROM unnest($1::int[], $2::bigint[], $3::text[]) AS u(l, i, h)",
                       3, p, e);
-    lbuf_free(&ls);
-    lbuf_free(&is);
-    lbuf_free(&hs);
+    ledger_buf_free(&ls);
+    ledger_buf_free(&is);
+    ledger_buf_free(&hs);
     return rc;
 }
 
 static int save_state(db_tx_t *tx, const ledger_block_result_t *res, uint64_t number, err_t *e) {
     if (res->n_writes == 0) return 0;
-    kvmap_t *done = kvmap_new();
-    lbuf_t pk = {0}, pv = {0}, pp = {0}, dk = {0};
+    ledger_kvmap_t *done = ledger_kvmap_new();
+    ledger_buf_t pk = {0}, pv = {0}, pp = {0}, dk = {0};
     int rc = -1;
     if (!done) return err_set(e, 500, "internal", "", "out of memory");
     /* the last write of a key in the block wins */
     for (size_t i = res->n_writes; i-- > 0;) {
         const struct ledger_eff_write *w = &res->writes[i];
         int seen = 0;
-        kvmap_get(done, w->key, w->key_len, &seen);
+        ledger_kvmap_get(done, w->key, w->key_len, &seen);
         if (seen) continue;
-        kvmap_set(done, w->key, w->key_len, 1);
+        ledger_kvmap_set(done, w->key, w->key_len, 1);
         if (w->is_delete) {
             ledger_arr_add_hex(&dk, w->key, w->key_len);
             continue;
@@ -564,17 +564,17 @@ static int save_state(db_tx_t *tx, const ledger_block_result_t *res, uint64_t nu
 oom:
     err_set(e, 500, "internal", "", "out of memory");
 out:
-    kvmap_free(done);
-    lbuf_free(&pk);
-    lbuf_free(&pv);
-    lbuf_free(&pp);
-    lbuf_free(&dk);
+    ledger_kvmap_free(done);
+    ledger_buf_free(&pk);
+    ledger_buf_free(&pv);
+    ledger_buf_free(&pp);
+    ledger_buf_free(&dk);
     return rc;
 }
 
 static int save_txs(db_tx_t *tx, const ledger_block_msg_t *m, const ledger_block_result_t *res,
                     uint64_t first, err_t *e) {
-    lbuf_t ids = {0}, types = {0}, cr = {0}, codes = {0}, envs = {0}, leaves = {0};
+    ledger_buf_t ids = {0}, types = {0}, cr = {0}, codes = {0}, envs = {0}, leaves = {0};
     for (size_t i = 0; i < res->n; i++) {
         char a[16];
         ledger_arr_add_hex(&ids, res->tx[i].tx_id, 32);
@@ -611,12 +611,12 @@ static int save_txs(db_tx_t *tx, const ledger_block_msg_t *m, const ledger_block
             "unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[]) WITH "
             "ORDINALITY AS u(t, ty, c, v, en, l, o)",
             8, p, e);
-    lbuf_free(&ids);
-    lbuf_free(&types);
-    lbuf_free(&cr);
-    lbuf_free(&codes);
-    lbuf_free(&envs);
-    lbuf_free(&leaves);
+    ledger_buf_free(&ids);
+    ledger_buf_free(&types);
+    ledger_buf_free(&cr);
+    ledger_buf_free(&codes);
+    ledger_buf_free(&envs);
+    ledger_buf_free(&leaves);
     return rc;
 }
 
@@ -680,7 +680,7 @@ int ledger_commit_block(db_tx_t *tx, const ledger_head_t *head, const uint8_t *m
     ledger_block_msg_t m;
     ledger_block_result_t res = {0};
     ledger_config_t cfg = {0};
-    kvmap_t *versions = NULL, *seen = NULL;
+    ledger_kvmap_t *versions = NULL, *seen = NULL;
     int rc = -1;
     if (ledger_block_msg_decode(msg, len, &m, e) != 0) return -1;
     if ((int64_t)m.number != head->height + 1) {
@@ -688,8 +688,8 @@ int ledger_commit_block(db_tx_t *tx, const ledger_head_t *head, const uint8_t *m
                 m.number, head->height);
         goto out;
     }
-    versions = kvmap_new();
-    seen = kvmap_new();
+    versions = ledger_kvmap_new();
+    seen = ledger_kvmap_new();
     if (!versions || !seen) {
         err_set(e, 500, "internal", "", "out of memory");
         goto out;
@@ -749,8 +749,8 @@ int ledger_commit_block(db_tx_t *tx, const ledger_head_t *head, const uint8_t *m
 out:
     ledger_block_result_free(&res);
     ledger_config_free(&cfg);
-    kvmap_free(versions);
-    kvmap_free(seen);
+    ledger_kvmap_free(versions);
+    ledger_kvmap_free(seen);
     ledger_block_msg_free(&m);
     return rc;
 }

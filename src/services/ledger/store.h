@@ -71,8 +71,8 @@ int ledger_witness_count(db_tx_t *tx, uint64_t size, int *count, err_t *e);
 
 /* Array literal {"a","b"} of C strings for text[] parameters (appends to b, NUL-terminated
  * when finished with ledger_arr_end). */
-void ledger_arr_add(lbuf_t *b, const char *s);
-void ledger_arr_add_hex(lbuf_t *b, const uint8_t *d, size_t n);
-const char *ledger_arr_end(lbuf_t *b);
+void ledger_arr_add(ledger_buf_t *b, const char *s);
+void ledger_arr_add_hex(ledger_buf_t *b, const uint8_t *d, size_t n);
+const char *ledger_arr_end(ledger_buf_t *b);
 
 #endif

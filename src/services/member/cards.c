@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "lib/credentials/qrsvg.h"
 #include "lib/credentials/signkey.h"
+#include "services/member/member.h"
 #include "services/member/member_common.h"
 
 #define CARD_PREFIX "MC1."
@@ -45,15 +46,12 @@ int cards_validate_key(json_t *in, err_t *e) {
 
 /* ---- keys ---- */
 
-/* RECIPROCAL_CARD_KEK from the process configuration (core/config). */
+/* RECIPROCAL_CARD_KEK from the module's settings (member.c). */
 static int load_kek(const mctx_t *c, unsigned char kek[32], err_t *e) {
-    const cfg_t *cfg = c->call->env->cfg;
-    if (!cfg || !cfg->card_kek_set)
-        return err_set(e, 503, "card_signing_unconfigured", "",
-                       "membership cards are not configured on this server: set "
-                       "RECIPROCAL_CARD_KEK (base64 of 32 random bytes, head -c 32 /dev/urandom "
-                       "| base64) where the member service runs");
-    memcpy(kek, cfg->card_kek, 32);
+    const cfg_key_t *k = &member_settings(c->call->env)->card_kek;
+    if (cfg_key_require(k, "RECIPROCAL_CARD_KEK", 503, "card_signing_unconfigured", e) != 0)
+        return -1;
+    memcpy(kek, k->key, 32);
     return 0;
 }
 
@@ -196,8 +194,8 @@ int cards_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     unsigned char sk[64];
     /* lifetime: the club's card_ttl_seconds, else RECIPROCAL_CARD_TTL_SECONDS; the request's
      * ttl_seconds may only shorten it */
-    const cfg_t *cfg = call->env->cfg;
-    long long ttl = cfg && cfg->card_ttl_s ? cfg->card_ttl_s : CARD_TTL_DEFAULT, want = 0;
+    const member_settings_t *ms = member_settings(call->env);
+    long long ttl = ms->card_ttl_s ? ms->card_ttl_s : CARD_TTL_DEFAULT, want = 0;
     jsonx_int(in, "ttl_seconds", 0, 60, CARD_TTL_MAX, 0, &want, e);
     if (m_begin(call, in, &c, e) != 0) return -1;
     json_t *doc = NULL;

@@ -6,6 +6,7 @@
  * else 403/404. SVC_SIGNED_IN ones act on the caller's own record only (me, export_me).
  * Every member operation acts in the caller's club; a network administrator names the club with
  * `club_id` (body field or query parameter). API: docs/member.md. */
+#include "services/member/graphql_members.h"
 #include "services/member/member.h"
 #include "services/member/member_sweep.h"
 
@@ -16,6 +17,7 @@
 #include "services/member/member_csv.h"
 #include "services/member/member_privacy.h"
 #include "services/member/member_standing.h"
+#include "services/member/member_seed.h"
 #include "services/member/members.h"
 #include "services/member/members_lifecycle.h"
 #include "services/member/members_search.h"
@@ -315,6 +317,26 @@ static const svc_op_t member_ops[] = {
      .handle = standing_get},
 };
 
+#define F(m) CFG_FIELD(member_settings_t, m)
+/* clang-format off */
+static const cfg_var_t member_vars[] = {
+    {"RECIPROCAL_CARD_KEK", CFG_KEY, F(card_kek), 0, 0,
+     "",
+     "Key-encryption key of the member service's card-signing keys: 32 random bytes in base64 "
+     "(head -c 32 /dev/urandom | base64). Encrypts each club's Ed25519 private key stored in "
+     "PostgreSQL. No default: without it membership-card operations answer 503 "
+     "card_signing_unconfigured (everything else works).", 0},
+    {"RECIPROCAL_CARD_TTL_SECONDS", CFG_INT, F(card_ttl_s), 60, 604800,
+     "86400",
+     "Default lifetime of a membership-card token, in seconds (a club's own card_ttl_seconds "
+     "setting and the ttl_seconds request parameter override it).", 0},
+    {"RECIPROCAL_MEMBER_SWEEP_SECONDS", CFG_INT, F(sweep_s), 0, 604800, "3600",
+     "How often the member service lapses members whose expiry date has passed, in seconds "
+     "(0 = never; then call POST /api/v1/members/lapse-sweep from cron).", 0},
+};
+/* clang-format on */
+#undef F
+
 const svc_module_t member_module = {
     .name = "member",
     .schema = "member",
@@ -322,4 +344,11 @@ const svc_module_t member_module = {
     .n_ops = sizeof member_ops / sizeof member_ops[0],
     .start = member_sweep_start,
     .stop = member_sweep_stop,
+    .config = {member_vars, sizeof member_vars / sizeof member_vars[0], sizeof(member_settings_t)},
+    .seed = member_seed,
+    .graphql = gql_members_bind,
 };
+
+const member_settings_t *member_settings(const svc_env_t *env) {
+    return svc_settings(env, &member_module);
+}

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "services/member/member.h"
 
 static pthread_t g_thread;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -40,7 +41,7 @@ static void *sweep_main(void *arg) {
         pthread_mutex_lock(&g_mu);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += g_env->cfg->member_sweep_s;
+        until.tv_sec += member_settings(g_env)->sweep_s;
         while (!g_stopping && pthread_cond_timedwait(&g_cond, &g_mu, &until) == 0) {
         }
     }
@@ -49,7 +50,7 @@ static void *sweep_main(void *arg) {
 }
 
 int member_sweep_start(const svc_env_t *env, err_t *e) {
-    if (!env->cfg || env->cfg->member_sweep_s <= 0 || !env->db) return 0;
+    if (!env->cfg || member_settings(env)->sweep_s <= 0 || !env->db) return 0;
     g_env = env;
     g_stopping = 0;
     if (pthread_create(&g_thread, NULL, sweep_main, NULL) != 0)

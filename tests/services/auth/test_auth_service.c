@@ -31,6 +31,7 @@
 static db_pool_t *g_db, *g_owner;
 static cfg_t g_cfg;
 static svc_env_t g_env;
+static svc_settings_t g_set;
 static const char *PW = "correct horse battery staple 42";
 static const char *PW2 = "a different long passphrase 77";
 static char g_club_a[40], g_club_b[40], g_slug_a[64], g_slug_b[64];
@@ -290,12 +291,13 @@ static void test_setup(void) {
     const char *url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
     const char *owner = TEST_ENV("RECIPROCAL_TEST_OWNER_URL");
     REQUIRE(url && owner);
-    REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0); /* RECIPROCAL_AUTH_KEK from tests/run.sh */
-    REQUIRE(g_cfg.auth_kek_set);
+    REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0);
+    REQUIRE(svc_settings_load(&g_set, NULL, &e) == 0); /* RECIPROCAL_AUTH_KEK from tests/run.sh */
+    REQUIRE(((const auth_settings_t *)svc_settings_edit(&g_set, &auth_module))->kek.set);
     g_db = db_pool_open(url, 4, &e);
     g_owner = db_pool_open(owner, 1, &e);
     REQUIRE(g_db && g_owner);
-    g_env = (svc_env_t){.cfg = &g_cfg, .db = g_db, .bus = NULL};
+    g_env = (svc_env_t){.cfg = &g_cfg, .db = g_db, .bus = NULL, .settings = &g_set};
     srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 
     char email[128], id[40];
@@ -344,10 +346,11 @@ static void test_invite_single_use_and_wrong_club(void) {
 }
 
 static void test_invite_expires(void) {
-    cfg_t shortcfg = g_cfg;
-    shortcfg.auth_invite_ttl_s = 1;
+    static svc_settings_t shortcfg;
+    shortcfg = g_set;
+    ((auth_settings_t *)svc_settings_edit(&shortcfg, &auth_module))->invite_ttl_s = 1;
     svc_env_t env = g_env;
-    env.cfg = &shortcfg;
+    env.settings = &shortcfg;
     char email[128], tok[64];
     unique_email("inv-exp", email);
     REQUIRE(call_env(&env, &g_admin_a, "invite", NULL, "{s:s}", "email", email) == 201);
@@ -388,10 +391,11 @@ static void test_refresh_rotation_and_reuse(void) {
 }
 
 static void test_session_idle_timeout(void) {
-    cfg_t idle = g_cfg;
-    idle.auth_session_idle_s = 1;
+    static svc_settings_t idle;
+    idle = g_set;
+    ((auth_settings_t *)svc_settings_edit(&idle, &auth_module))->session_idle_s = 1;
     svc_env_t env = g_env;
-    env.cfg = &idle;
+    env.settings = &idle;
     char email[128], r1[64], r2[64];
     unique_email("idle", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, NULL) == 0);
@@ -409,10 +413,12 @@ static void test_session_idle_timeout(void) {
 }
 
 static void test_session_absolute_lifetime(void) {
-    cfg_t shortcfg = g_cfg;
-    shortcfg.auth_session_max_s = 2; /* idle stays 7 days */
+    static svc_settings_t shortcfg;
+    shortcfg = g_set;
+    ((auth_settings_t *)svc_settings_edit(&shortcfg, &auth_module))->session_max_s =
+        2; /* idle stays 7 days */
     svc_env_t env = g_env;
-    env.cfg = &shortcfg;
+    env.settings = &shortcfg;
     char email[128], tok[64], r[64], r2[64];
     unique_email("abs", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, NULL) == 0);
@@ -626,10 +632,11 @@ static void test_password_reset_single_use(void) {
 }
 
 static void test_password_reset_expires(void) {
-    cfg_t shortcfg = g_cfg;
-    shortcfg.auth_reset_ttl_s = 1;
+    static svc_settings_t shortcfg;
+    shortcfg = g_set;
+    ((auth_settings_t *)svc_settings_edit(&shortcfg, &auth_module))->reset_ttl_s = 1;
     svc_env_t env = g_env;
-    env.cfg = &shortcfg;
+    env.settings = &shortcfg;
     char email[128], tok[64];
     unique_email("reset-exp", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, NULL) == 0);

@@ -31,7 +31,7 @@
 #include "test.h"
 
 static db_pool_t *pool;
-static cfg_t g_cfg; /* the harness environment (tests/run.sh) */
+static ledger_settings_t g_cfg; /* the harness environment (tests/run.sh) */
 static bus_t *bus;
 static char A[32], B[32], C[32], tag[16];
 static const db_scope_t writer = {0}; /* with db_begin_ledger_writer */
@@ -529,7 +529,7 @@ static void test_crash_before_commit(void) {
     CHECK_EQ_INT(rc, 0);
     /* every transaction committed exactly once */
     db_tx_t *tx = NULL;
-    lbuf_t arr = {0};
+    ledger_buf_t arr = {0};
     for (int i = 0; i < 10; i++)
         ledger_arr_add_hex(&arr, ids[i], 32);
     const char *p[] = {ledger_arr_end(&arr)};
@@ -540,7 +540,7 @@ static void test_crash_before_commit(void) {
                           "(SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)",
                           1, p, &e);
     db_rollback(tx);
-    lbuf_free(&arr);
+    ledger_buf_free(&arr);
     REQUIRE(r != NULL);
     CHECK_STR(db_val(r, 0, "n"), "10");
     CHECK_STR(db_val(r, 0, "d"), "10");
@@ -626,7 +626,7 @@ static void test_proofs(void) {
 static void test_witnesses(void) {
     err_t e = {0};
     json_t *out = NULL;
-    g_cfg.ledger_witness_k = 2; /* RECIPROCAL_LEDGER_WITNESS_K=2 */
+    g_cfg.witness_k = 2; /* RECIPROCAL_LEDGER_WITNESS_K=2 */
     ledger_configure(&g_cfg);
     REQUIRE(ledger_cosign(pool, A, NULL, &out, &e) == 0);
     json_decref(out);
@@ -707,7 +707,7 @@ static void test_witnesses(void) {
     free(forged_big);
     free(tampered);
     json_decref(cp);
-    g_cfg.ledger_witness_k = 1;
+    g_cfg.witness_k = 1;
     ledger_configure(&g_cfg);
 }
 
@@ -1015,15 +1015,15 @@ static void test_majority_policy(void) {
             .number = 1, .timestamp_ms = 1, .n = 1, .env = envs, .env_len = &el};
         ledger_config_t cfg;
         REQUIRE(ledger_config_clone(&base, &cfg) == 0);
-        kvmap_t *v = kvmap_new(), *seen = kvmap_new();
+        ledger_kvmap_t *v = ledger_kvmap_new(), *seen = ledger_kvmap_new();
         ledger_block_result_t res;
         uint8_t prev[32] = {0};
         REQUIRE(ledger_validate_block(&m, prev, 0, &cfg, v, seen, &res, &e) == 0);
         CHECK_EQ_INT(res.tx[0].code, want[signers - 1]);
         CHECK_EQ_INT((int)cfg.n_orgs, want[signers - 1] == LEDGER_VALID ? 4 : 3);
         ledger_block_result_free(&res);
-        kvmap_free(v);
-        kvmap_free(seen);
+        ledger_kvmap_free(v);
+        ledger_kvmap_free(seen);
         ledger_config_free(&cfg);
         free(env);
     }
@@ -1137,7 +1137,7 @@ int main(void) {
     /* settings from the harness environment (tests/run.sh exports RECIPROCAL_LEDGER_KEK) */
     {
         err_t ce = {0};
-        if (cfg_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.ledger_kek_set) {
+        if (ledger_settings_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.kek.set) {
             printf("not ok 1 - RECIPROCAL_LEDGER_KEK from tests/run.sh: %s\n",
                    ce.message[0] ? ce.message : "not set");
             return 1;

@@ -43,17 +43,17 @@
 #include "services/ledger/settings.h"
 #include "services/ledger/store.h"
 #include "services/ledger/verify.h"
+#include "support/cluster.h"
 #include "support/e2e.h"
 #include "test.h"
 
-#define NODES 3
+#define NODES CLUSTER_NODES
 #define LOAD_N 300
 
-static pid_t srv[NODES];
-static int cport[NODES], rport[NODES];
-static char dir[512], urls[256], scratch[64], app_url[1024], owner_url[1024];
-static char route_pw[33], ledger_pw[256];
-static cfg_t g_cfg;
+static cluster_t cl;
+static char scratch[64], app_url[1024], owner_url[1024];
+static char ledger_pw[256];
+static ledger_settings_t g_cfg;
 static db_pool_t *pool;
 static bus_t *bus;
 static char A[32], B[32];
@@ -62,143 +62,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int port_open(int port) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-    if (s >= 0) close(s);
-    return ok;
-}
-
-/* dir/auth.conf (authorization block of scripts/pg.sh rcp_nats_conf, user `ledger`, its
- * password generated into dir/secrets.env), the ledger user's password, a route password */
-static int write_auth(void) {
-    const char *root = getenv("RECIPROCAL_TEST_ROOT");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl("/bin/bash", "bash", "-c",
-              "source \"$1/scripts/pg.sh\" && rcp_nats_conf \"$2/auth.conf\" "
-              "\"$2/secrets.env\" ledger",
-              "bash", root && *root ? root : ".", dir, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
-    char path[600], line[256];
-    snprintf(path, sizeof path, "%s/secrets.env", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    const char *var = "RECIPROCAL_NATS_PASSWORD_LEDGER=";
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, var, strlen(var)) == 0) {
-            snprintf(ledger_pw, sizeof ledger_pw, "%s", line + strlen(var));
-            ledger_pw[strcspn(ledger_pw, "\r\n")] = 0;
-        }
-    fclose(f);
-    unsigned char r[16];
-    randombytes_buf(r, sizeof r);
-    for (int i = 0; i < 16; i++)
-        snprintf(route_pw + 2 * i, 3, "%02x", r[i]);
-    return ledger_pw[0] ? 0 : -1;
-}
-
-/* dir/n<i>.conf: the users of auth.conf and the cluster with route authentication */
-static int write_node_conf(int i, char *conf, size_t cap) {
-    snprintf(conf, cap, "%s/n%d.conf", dir, i + 1);
-    int fd = open(conf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    fprintf(f,
-            "include \"auth.conf\"\ncluster {\n  name: \"rcl%d\"\n  listen: \"127.0.0.1:%d\"\n"
-            "  authorization { user: \"route\", password: \"%s\" }\n  routes = [\n",
-            (int)getpid(), rport[i], route_pw);
-    for (int j = 0; j < NODES; j++)
-        if (j != i) fprintf(f, "    \"nats://route:%s@127.0.0.1:%d\"\n", route_pw, rport[j]);
-    fprintf(f, "  ]\n}\n");
-    return fclose(f) == 0 ? 0 : -1;
-}
-
-static pid_t start_node(int i) {
-    char store[600], log[600], name[16], p[16], conf[600];
-    snprintf(store, sizeof store, "%s/n%d", dir, i + 1);
-    snprintf(log, sizeof log, "%s/n%d.log", dir, i + 1);
-    snprintf(name, sizeof name, "n%d", i + 1);
-    snprintf(p, sizeof p, "%d", cport[i]);
-    if (write_node_conf(i, conf, sizeof conf) != 0) return -1;
-    mkdir(store, 0700);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *f = freopen(log, "a", stdout);
-        (void)f;
-        dup2(1, 2);
-        execlp("nats-server", "nats-server", "-c", conf, "-js", "-sd", store, "-a", "127.0.0.1",
-               "-p", p, "-n", name, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop_node(int i, int sig) {
-    if (srv[i] <= 0) return;
-    kill(srv[i], sig);
-    waitpid(srv[i], NULL, 0);
-    srv[i] = 0;
-}
-
-/* ---- scratch database ------------------------------------------------------------------- */
-
-static int super_exec(const char *sql) {
-    PGconn *c = PQconnectdb(getenv("RECIPROCAL_TEST_SUPER_URL"));
-    int ok = PQstatus(c) == CONNECTION_OK;
-    if (ok) {
-        PGresult *r = PQexec(c, sql);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok) printf("#   %s: %s", sql, PQresultErrorMessage(r));
-        PQclear(r);
-    } else {
-        printf("#   superuser connection failed: %s", PQerrorMessage(c));
-    }
-    PQfinish(c);
-    return ok ? 0 : -1;
-}
-
-/* a postgresql:// URI with the database (its path) replaced */
-static int url_with_db(const char *uri, const char *db, char *out, size_t n) {
-    const char *host = uri ? strstr(uri, "://") : NULL;
-    const char *slash = host ? strchr(host + 3, '/') : NULL;
-    if (!slash) return -1;
-    const char *q = strchr(slash, '?');
-    int len = snprintf(out, n, "%.*s/%s%s", (int)(slash - uri), uri, db, q ? q : "");
-    return len > 0 && (size_t)len < n ? 0 : -1;
-}
-
-static int migrate_scratch(void) {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("RECIPROCAL_MIGRATE_DATABASE_URL", owner_url, 1);
-        setenv("RECIPROCAL_DATABASE_URL", app_url, 1);
-        char u[64];
-        snprintf(u, sizeof u, "nats://127.0.0.1:%d", cport[0]);
-        setenv("RECIPROCAL_NATS_URL", u, 1);
-        if (!freopen("/dev/null", "w", stdout)) _exit(126);
-        const char *bin = getenv("RECIPROCAL_TEST_BIN");
-        execl(bin, bin, "migrate", "up", (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
 /* ---- load ------------------------------------------------------------------------------- */
@@ -253,7 +116,7 @@ static void *submitter(void *arg) {
 }
 
 static int count_committed(load_t *L, int n, int *valid, int *rows, int *distinct) {
-    lbuf_t arr = {0};
+    ledger_buf_t arr = {0};
     for (int i = 0; i < n; i++)
         ledger_arr_add_hex(&arr, L->ids[i], 32);
     const char *p[] = {ledger_arr_end(&arr)};
@@ -275,55 +138,25 @@ static int count_committed(load_t *L, int n, int *valid, int *rows, int *distinc
             rc = 0;
         }
     }
-    lbuf_free(&arr);
+    ledger_buf_free(&arr);
     return rc;
-}
-
-static int node_of(const char *name) {
-    return name[0] == 'n' && name[1] >= '1' && name[1] <= '0' + NODES ? name[1] - '1' : -1;
 }
 
 static void test_cluster_leader_killed(void) {
     err_t e = {0};
     /* ---- three servers --------------------------------------------------------------- */
-    const char *tmp = getenv("RECIPROCAL_TEST_TMP");
-    snprintf(dir, sizeof dir, "%s/nats-cluster-%d", tmp ? tmp : "/tmp", (int)getpid());
-    mkdir(tmp ? tmp : "/tmp", 0700);
-    REQUIRE(mkdir(dir, 0700) == 0 || errno == EEXIST);
-    for (int i = 0; i < NODES; i++) {
-        cport[i] = e2e_free_port();
-        rport[i] = e2e_free_port();
-        REQUIRE(cport[i] > 0 && rport[i] > 0);
-    }
-    if (write_auth() != 0) printf("# scripts/pg.sh rcp_nats_conf failed (in %s)\n", dir);
-    REQUIRE(ledger_pw[0] != 0);
-    size_t k = 0;
-    for (int i = 0; i < NODES; i++)
-        k += (size_t)snprintf(urls + k, sizeof urls - k, "%snats://127.0.0.1:%d", i ? "," : "",
-                              cport[i]);
-    for (int i = 0; i < NODES; i++) {
-        srv[i] = start_node(i);
-        REQUIRE(srv[i] > 0);
-    }
-    int up = 0;
-    for (int t = 0; t < 100 && up < NODES; t++) {
-        up = 0;
-        for (int i = 0; i < NODES; i++)
-            up += port_open(cport[i]);
-        if (up < NODES) usleep(100000);
-    }
-    if (up < NODES) printf("# only %d of %d nats-servers listen (logs in %s)\n", up, NODES, dir);
-    REQUIRE(up == NODES);
+    REQUIRE(cluster_start(&cl, "ledger") == 0);
+    REQUIRE(cluster_password(&cl, "ledger", ledger_pw, sizeof ledger_pw) == 0);
     /* one seed URL; the client learns the other two from the server's INFO (connect_urls) and
      * fails over to them */
     char seed[64];
-    snprintf(seed, sizeof seed, "nats://127.0.0.1:%d", cport[0]);
+    snprintf(seed, sizeof seed, "nats://127.0.0.1:%d", cl.cport[0]);
     for (int t = 0; t < 20 && !bus; t++) {
         err_clear(&e);
         bus = bus_connect_auth(seed, "test_ledger_cluster", "ledger", ledger_pw, &e);
         if (!bus) usleep(250000);
     }
-    if (!bus) printf("# connect %s as ledger: %s (logs in %s)\n", seed, e.message, dir);
+    if (!bus) printf("# connect %s as ledger: %s (logs in %s)\n", seed, e.message, cl.dir);
     REQUIRE(bus != NULL);
     /* authentication is on: no credentials, no connection */
     err_clear(&e);
@@ -343,7 +176,7 @@ static void test_cluster_leader_killed(void) {
     }
     if (rc != 0)
         printf("# streams could not be created in 30 s (no JetStream cluster?): %s; logs in %s\n",
-               e.message, dir);
+               e.message, cl.dir);
     REQUIRE(rc == 0);
     char leader[64] = "", bleader[64] = "";
     int reps = 0;
@@ -363,7 +196,7 @@ static void test_cluster_leader_killed(void) {
         if (rc == 0) rc = outbox_ensure_stream(bus, events_s, &e);
         if (rc != 0) usleep(250000);
     }
-    if (rc != 0) printf("# streams not updated to 3 replicas: %s; logs in %s\n", e.message, dir);
+    if (rc != 0) printf("# streams not updated to 3 replicas: %s; logs in %s\n", e.message, cl.dir);
     REQUIRE(rc == 0);
     const char *streams[] = {LEDGER_TX_STREAM, LEDGER_BLOCK_STREAM, "EVENTS"};
     for (int i = 0; i < 3; i++) {
@@ -384,16 +217,9 @@ static void test_cluster_leader_killed(void) {
     CHECK(leader[0] != 0);
 
     /* ---- scratch database, ledger genesis -------------------------------------------- */
-    unsigned rnd = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
-    snprintf(scratch, sizeof scratch, "ledgercl_%08x", rnd);
-    char sql[160];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s OWNER reciprocal_owner", scratch);
-    REQUIRE(super_exec(sql) == 0);
-    REQUIRE(url_with_db(getenv("RECIPROCAL_TEST_OWNER_URL"), scratch, owner_url,
-                        sizeof owner_url) == 0);
-    REQUIRE(url_with_db(getenv("RECIPROCAL_TEST_DATABASE_URL"), scratch, app_url, sizeof app_url) ==
-            0);
-    REQUIRE(migrate_scratch() == 0);
+    REQUIRE(scratch_db_create("ledgercl", scratch, sizeof scratch, app_url, owner_url,
+                              sizeof owner_url) == 0);
+    REQUIRE(scratch_db_migrate(app_url, owner_url, seed) == 0);
     pool = db_pool_open(app_url, 4, &e);
     REQUIRE(pool != NULL);
     REQUIRE(ledger_bootstrap(pool, bus, &e) == 0);
@@ -419,13 +245,13 @@ static void test_cluster_leader_killed(void) {
                     0 &&
                 bus_js_stream_leader(bus, LEDGER_BLOCK_STREAM, bleader, sizeof bleader, NULL,
                                      &le) == 0) {
-                killed = node_of(leader);
+                killed = cluster_node_of(leader);
                 if (killed < 0) killed = 0;
                 printf("# at %d acked: killing %s (LEDGER_TX leader; LEDGER_BLOCKS leader %s)\n",
                        L->acked, leader, bleader);
-                stop_node(killed, SIGKILL);
+                cluster_node_signal(&cl, killed, SIGKILL);
                 tk = now_s();
-                killed_b = node_of(bleader);
+                killed_b = cluster_node_of(bleader);
             } else {
                 printf("# leader lookup: %s\n", le.message);
             }
@@ -494,20 +320,10 @@ static void test_cluster_leader_killed(void) {
 static void cleanup(void) {
     if (bus) bus_close(bus);
     bus = NULL;
-    for (int i = 0; i < NODES; i++)
-        stop_node(i, SIGTERM);
     if (pool) db_pool_close(pool);
     pool = NULL;
-    if (scratch[0]) {
-        char sql[160];
-        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", scratch);
-        super_exec(sql);
-    }
-    if (dir[0]) {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0) printf("# could not remove %s\n", dir);
-    }
+    scratch_db_drop(scratch);
+    cluster_stop(&cl);
 }
 
 int main(void) {
@@ -518,7 +334,7 @@ int main(void) {
     }
     if (sodium_init() < 0) return 1;
     err_t ce = {0};
-    if (cfg_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.ledger_kek_set) {
+    if (ledger_settings_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.kek.set) {
         printf("not ok 1 - RECIPROCAL_LEDGER_KEK from tests/run.sh: %s\n", ce.message);
         return 1;
     }

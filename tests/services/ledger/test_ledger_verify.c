@@ -35,7 +35,7 @@
 
 static db_pool_t *pool;
 static bus_t *bus;
-static cfg_t g_cfg;
+static ledger_settings_t g_cfg;
 static char A[32], B[32], C[32], tag[16];
 
 /* where the interesting transactions landed in the export */
@@ -359,6 +359,24 @@ static void test_build_chain(void) {
            rep.blocks, put_blk, put_pos, cfg_blk, cfg_pos, cp_idx);
 }
 
+/* The transactions are prepared on several threads ahead of the replay (verify.c): with the
+ * envelopes of block 1 and of the last block both altered, the error still names block 1 (the
+ * first bad one), whichever worker finished first. */
+static void test_first_bad_named(void) {
+    REQUIRE(g_ex != NULL);
+    json_t *ex = json_deep_copy(g_ex);
+    size_t nb = json_array_size(json_object_get(ex, "blocks"));
+    REQUIRE(nb > 2);
+    REQUIRE(flip_env(ex, nb - 1, 0, -1, NULL, 0) == 0);
+    REQUIRE(flip_env(ex, 1, 0, -1, NULL, 0) == 0);
+    ledger_verify_report_t rep;
+    err_t e = {0};
+    CHECK(ledger_verify_export(ex, NULL, &rep, &e) != 0);
+    if (!strstr(e.message, "block 1 ")) printf("#   %s\n", e.message);
+    CHECK(strstr(e.message, "block 1 ") != NULL);
+    json_decref(ex);
+}
+
 static void test_tamper_table(void) {
     REQUIRE(g_ex != NULL);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -604,7 +622,7 @@ static int reforge(json_t *ex, int64_t shift_ms, long merge, size_t *changed) {
             json_array_append_new(nb, json_deep_copy(o));
     }
     ledger_config_t cfg = {0};
-    kvmap_t *versions = kvmap_new(), *seen = kvmap_new();
+    ledger_kvmap_t *versions = ledger_kvmap_new(), *seen = ledger_kvmap_new();
     uint8_t prev[32] = {0};
     uint64_t first = 0;
     int rc = versions && seen ? 0 : -1;
@@ -655,8 +673,8 @@ static int reforge(json_t *ex, int64_t shift_ms, long merge, size_t *changed) {
         free(lens);
     }
     ledger_config_free(&cfg);
-    kvmap_free(versions);
-    kvmap_free(seen);
+    ledger_kvmap_free(versions);
+    ledger_kvmap_free(seen);
     json_object_set_new(ex, "blocks", nb);
     return rc;
 }
@@ -876,7 +894,7 @@ int main(void) {
     }
     if (sodium_init() < 0) return 1;
     err_t ce = {0};
-    if (cfg_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.ledger_kek_set) {
+    if (ledger_settings_load(&g_cfg, NULL, &ce) != 0 || !g_cfg.kek.set) {
         printf("not ok 1 - RECIPROCAL_LEDGER_KEK from tests/run.sh: %s\n", ce.message);
         return 1;
     }
@@ -894,6 +912,7 @@ int main(void) {
     }
     RUN(test_build_chain);
     RUN(test_tamper_table);
+    RUN(test_first_bad_named);
     RUN(test_consistent_alteration);
     RUN(test_rewrites_fail);
     RUN(test_pinned_needs_head_checkpoint);

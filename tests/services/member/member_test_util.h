@@ -19,6 +19,12 @@
 static db_pool_t *mt_pool;
 static svc_env_t mt_env;
 static cfg_t mt_cfg;
+static svc_settings_t mt_set;
+
+/* The member module's settings in s, writable (a test changes one and restores it). */
+static inline member_settings_t *mt_settings(svc_settings_t *s) {
+    return svc_settings_edit(s, &member_module);
+}
 
 static int mt_open(void) {
     const char *url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
@@ -34,11 +40,12 @@ static int mt_open(void) {
     setenv("RECIPROCAL_CARD_KEK", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", 1);
     unsetenv("RECIPROCAL_CARD_TTL_SECONDS");
     unsetenv("RECIPROCAL_SERVICES");
-    if (cfg_load(&mt_cfg, NULL, &e) != 0) {
+    if (cfg_load(&mt_cfg, NULL, &e) != 0 || svc_settings_load(&mt_set, NULL, &e) != 0) {
         printf("#   config: %s\n", e.message);
         return -1;
     }
     mt_env.cfg = &mt_cfg;
+    mt_env.settings = &mt_set;
     return 0;
 }
 

@@ -32,24 +32,25 @@ static const char *fake_env(const char *name) {
 }
 
 static void test_config(void) {
-    cfg_t c;
+    static svc_settings_t c;
     err_t e = {0};
+    const svc_env_t env = {.settings = &c};
     g_kek = NULL, g_ttl = NULL;
-    REQUIRE(cfg_load(&c, fake_env, &e) == 0);
-    CHECK_EQ_INT(c.card_kek_set, 0);
-    CHECK_EQ_INT(c.card_ttl_s, 86400);
-    CHECK_EQ_INT(c.auth_kek_set, 0);
+    REQUIRE(svc_settings_load(&c, fake_env, &e) == 0);
+    CHECK_EQ_INT(member_settings(&env)->card_kek.set, 0);
+    CHECK_EQ_INT(member_settings(&env)->card_ttl_s, 86400);
+    CHECK_EQ_INT(auth_settings(&env)->kek.set, 0);
     g_kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", g_ttl = "604800";
-    REQUIRE(cfg_load(&c, fake_env, &e) == 0);
-    CHECK_EQ_INT(c.card_kek_set, 1);
-    CHECK_EQ_INT(c.card_kek[31], 31);
-    CHECK_EQ_INT(c.auth_kek_set, 0); /* the card key is not the auth key */
-    CHECK_EQ_INT(c.card_ttl_s, 604800);
+    REQUIRE(svc_settings_load(&c, fake_env, &e) == 0);
+    CHECK_EQ_INT(member_settings(&env)->card_kek.set, 1);
+    CHECK_EQ_INT(member_settings(&env)->card_kek.key[31], 31);
+    CHECK_EQ_INT(auth_settings(&env)->kek.set, 0); /* the card key is not the auth key */
+    CHECK_EQ_INT(member_settings(&env)->card_ttl_s, 604800);
     g_ttl = "59";
-    CHECK_EQ_INT(cfg_load(&c, fake_env, &e), -1);
+    CHECK_EQ_INT(svc_settings_load(&c, fake_env, &e), -1);
     CHECK_STR(e.field, "RECIPROCAL_CARD_TTL_SECONDS");
     g_ttl = NULL, g_kek = "c2hvcnQ=";
-    CHECK_EQ_INT(cfg_load(&c, fake_env, &e), -1);
+    CHECK_EQ_INT(svc_settings_load(&c, fake_env, &e), -1);
     CHECK_STR(e.field, "RECIPROCAL_CARD_KEK");
     CHECK(strstr(e.message, "c2hvcnQ") == NULL); /* a secret is never echoed */
 }
@@ -101,16 +102,16 @@ static void test_card_unconfigured(void) {
                    "{\"category\":\"full\",\"status\":\"active\",\"profile\":{\"first_name\":"
                    "\"No\",\"last_name\":\"Key\"}}",
                    id, NULL) == 201);
-    cfg_t nokey = mt_cfg;
-    nokey.card_kek_set = 0;
-    const cfg_t *saved = mt_env.cfg;
-    mt_env.cfg = &nokey;
+    static svc_settings_t nokey;
+    nokey = mt_set;
+    mt_settings(&nokey)->card_kek.set = 0;
+    mt_env.settings = &nokey;
     json_t *o = NULL;
     CHECK_EQ_INT(card(&admin_a, id, NULL, &o), 503);
     CHECK_STR(mt_err_code(o), "card_signing_unconfigured");
     CHECK(strstr(mt_str(o, "error.message"), "RECIPROCAL_CARD_KEK") != NULL);
     json_decref(o);
-    mt_env.cfg = saved;
+    mt_env.settings = &mt_set;
     CHECK_EQ_INT(card(&admin_a, id, NULL, NULL), 200);
 }
 
@@ -128,13 +129,14 @@ static void test_card_ttl(void) {
                    "\"Tim\",\"last_name\":\"Ttl\"}}",
                    id, NULL) == 201);
     /* the server default (RECIPROCAL_CARD_TTL_SECONDS) */
-    cfg_t shorter = mt_cfg;
-    shorter.card_ttl_s = 7200;
-    mt_env.cfg = &shorter;
+    static svc_settings_t shorter;
+    shorter = mt_set;
+    mt_settings(&shorter)->card_ttl_s = 7200;
+    mt_env.settings = &shorter;
     REQUIRE(card(&admin_b, id, NULL, &o) == 200);
     CHECK_EQ_INT(token_life(o), 7200);
     json_decref(o);
-    mt_env.cfg = &mt_cfg;
+    mt_env.settings = &mt_set;
     /* the club's own lifetime; the request may only shorten it */
     CHECK_EQ_INT(mt_call(&staff_a, "update_member_settings", "{\"card_ttl_seconds\":120}", NULL),
                  403);

@@ -1102,7 +1102,7 @@ static void test_scheduled_sweep(void) {
     snprintf(q, sizeof q, "{\"id\":\"%s\"}", mt_str(o, "id"));
     json_decref(o);
     err_t e = {0};
-    mt_cfg.member_sweep_s = 1;
+    mt_settings(&mt_set)->sweep_s = 1;
     REQUIRE(member_module.start && member_module.start(&mt_env, &e) == 0);
     int lapsed = 0;
     for (int i = 0; i < 50 && !lapsed; i++) {
@@ -1113,7 +1113,7 @@ static void test_scheduled_sweep(void) {
         if (!lapsed) usleep(100000);
     }
     member_module.stop();
-    mt_cfg.member_sweep_s = 0;
+    mt_settings(&mt_set)->sweep_s = 0;
     CHECK(lapsed);
 }
 

@@ -1,5 +1,5 @@
 /* graphql_members: see graphql_members.h. */
-#include "gateway/graphql_members.h"
+#include "services/member/graphql_members.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -3,8 +3,8 @@
  * (auth.sessions_list) and `Viewer.club` (the caller's club, through the club cache). Signing
  * in stays on REST (no login/refresh mutations: tokens are not handed out through GraphQL).
  * `Viewer.member` is bound by graphql_members. Owns nothing. */
-#ifndef GATEWAY_GRAPHQL_AUTH_H
-#define GATEWAY_GRAPHQL_AUTH_H
+#ifndef SERVICES_AUTH_GRAPHQL_AUTH_H
+#define SERVICES_AUTH_GRAPHQL_AUTH_H
 
 #include "lib/graphql/gql_exec.h"
 

@@ -1,5 +1,5 @@
 /* graphql_auth: see graphql_auth.h. */
-#include "gateway/graphql_auth.h"
+#include "services/auth/graphql_auth.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
  * `statusHistory`), and the mutations createMember, updateMember, changeMemberStatus and
  * addDependent with typed userErrors. Every call carries the caller, so REST's permissions and
  * RLS apply. Owns nothing. */
-#ifndef GATEWAY_GRAPHQL_MEMBERS_H
-#define GATEWAY_GRAPHQL_MEMBERS_H
+#ifndef SERVICES_MEMBER_GRAPHQL_MEMBERS_H
+#define SERVICES_MEMBER_GRAPHQL_MEMBERS_H
 
 #include "lib/graphql/gql_exec.h"
 
