@@ -64,11 +64,12 @@ static const row_t k_rows[] = {
      422, "invalid_field", "profile.email"},
     /* ledger */
     {"POST", "/api/v1/ledger/transactions", "{", 400, "invalid_json", "body"},
-    {"POST", "/api/v1/ledger/transactions", "{}", 400, "missing_field", "endorsements"},
-    {"POST", "/api/v1/ledger/transactions", "{\"endorsements\":\"x\"}", 400, "invalid_type",
+    {"POST", "/api/v1/ledger/transactions", "{\"tx\":\"AAAA\"}", 400, "missing_field",
      "endorsements"},
-    {"POST", "/api/v1/ledger/transactions", "{\"endorsements\":[]}", 422, "invalid_field",
-     "endorsements"},
+    {"POST", "/api/v1/ledger/transactions", "{\"tx\":\"AAAA\",\"endorsements\":\"x\"}", 400,
+     "invalid_type", "endorsements"},
+    {"POST", "/api/v1/ledger/transactions", "{\"tx\":\"AAAA\",\"endorsements\":[]}", 422,
+     "invalid_field", "endorsements"},
     {"GET", "/api/v1/ledger/events?limit=abc", NULL, 400, "invalid_type", "limit"},
     {"GET", "/api/v1/ledger/events?limit=101", NULL, 422, "invalid_field", "limit"},
     /* GraphQL persisted documents */
