@@ -298,6 +298,12 @@ rcp_nats_perms() {
     gateway) printf '%s\n' 'pub|svc.>' 'sub|auth.revoked' 'sub|svc.gateway.*' ;;
     auth) printf '%s\n' 'pub|auth.revoked' 'pub|svc.member.resolve_club' 'sub|svc.auth.*' ;;
     member) printf '%s\n' 'pub|events.club.>' 'pub|svc.auth.*' 'sub|svc.member.*' ;;
+    # agreements, letters of introduction and visits (docs/reciprocal.md); party clubs are
+    # checked through the member service's operations, activations recorded on the ledger
+    reciprocal)
+        printf '%s\n' 'pub|events.agreement.>' 'pub|events.loi.>' 'pub|events.visit.>' \
+            'pub|svc.member.*' 'pub|svc.ledger.*' 'sub|svc.reciprocal.*'
+        ;;
     ledger)
         printf '%s\n' 'pub|events.blockchain.>' 'pub|ledger.>' 'sub|svc.ledger.*' \
             'pub|$JS.API.STREAM.NAMES'

@@ -92,7 +92,7 @@ rcp_pg_roles "$PG_PORT" "$TMP/secrets.env" || {
 NATS_PIDFILE=$TMP/nats.pid
 # nats-server with authentication (docs/security.md N1): "test" (unrestricted) for the test
 # programs themselves, the real service users for the servers they start (tests/support/e2e.c)
-NATS_USERS=(test all gateway auth member ledger member-auth)
+NATS_USERS=(test all gateway auth member ledger member-auth reciprocal)
 rcp_nats_conf "$TMP/nats.conf" "$TMP/secrets.env" "${NATS_USERS[@]}" || {
     echo "0 passed, 1 failed"
     exit 1

@@ -6,7 +6,8 @@
 #include "services/documents/documents.h"
 #include "services/ledger/ledger.h"
 #include "services/member/member.h"
+#include "services/reciprocal/reciprocal.h"
 
 const svc_module_t *const svc_registry[] = {
-    &member_module, &auth_module, &ledger_module, &documents_module, NULL,
+    &member_module, &auth_module, &ledger_module, &documents_module, &reciprocal_module, NULL,
 };

@@ -142,6 +142,19 @@ static const row_t g_rows[] = {
     {"gateway", "register_graphql_document", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
     {"gateway", "list_graphql_documents", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
     {"gateway", "get_graphql_document", SVC_PUBLIC, NULL, 0, NO_ROUTE, NO_ROUTE, NO_ROUTE, NO_ROUTE},
+
+    /* reciprocal: agreements */
+    {"reciprocal", "create_agreement", SVC_PERM, "agreement:propose", 0, 401, 403, 400, 400},
+    {"reciprocal", "list_agreements", SVC_PERM, "club:read", 0, 401, 200, 200, 200},
+    {"reciprocal", "agreement_sweep", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
+    {"reciprocal", "get_agreement", SVC_PERM, "club:read", ID_NONE, 401, 404, 404, 404},
+    {"reciprocal", "accept_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "reject_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "withdraw_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "suspend_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 400, 400},
+    {"reciprocal", "resume_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "terminate_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 400, 400},
+    {"reciprocal", "club_partners", SVC_PERM, "club:read", ID_CLUB, 401, 200, 403, 200},
 };
 /* clang-format on */
 #define N_ROWS (sizeof g_rows / sizeof g_rows[0])

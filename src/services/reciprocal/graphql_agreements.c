@@ -1,0 +1,204 @@
+/* graphql_agreements: see graphql_agreements.h. */
+#include "services/reciprocal/graphql_agreements.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "gateway/graphql_bind.h"
+
+static void set_str(json_t *o, const char *key, json_t *v) {
+    if (json_is_string(v)) json_object_set(o, key, v);
+}
+
+/* "ACTIVE" -> "active" into buf. */
+static const char *lower(const char *v, char *buf, size_t cap) {
+    size_t o = 0;
+    for (; v && v[o] && o + 1 < cap; o++)
+        buf[o] = (char)tolower((unsigned char)v[o]);
+    buf[o] = 0;
+    return buf;
+}
+
+/* REST agreement -> GraphQL: the terms map becomes a list in the order of `clubs`, each entry
+ * with host_club_id; then camelCase keys and upper-case statuses. New reference. */
+static json_t *agreement_out(json_t *rest) {
+    json_t *copy = json_deep_copy(rest);
+    json_t *terms = json_object_get(copy, "terms"), *list = json_array();
+    size_t i;
+    json_t *id;
+    json_array_foreach(json_object_get(copy, "clubs"), i, id) {
+        json_t *t = json_object_get(terms, json_string_value(id));
+        if (!json_is_object(t)) continue;
+        json_t *entry = json_deep_copy(t);
+        json_object_set(entry, "host_club_id", id);
+        json_array_append_new(list, entry);
+    }
+    json_object_set_new(copy, "terms", list);
+    json_t *out = gqlb_output(copy);
+    json_decref(copy);
+    return out;
+}
+
+static int r_agreement(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                       char **error) {
+    (void)parent;
+    json_t *input = json_object(), *output = NULL;
+    set_str(input, "id", json_object_get(args, "id"));
+    err_t e = {0};
+    int rc = gqlb_call(info->ctx, "reciprocal", "get_agreement", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    *out = agreement_out(output);
+    json_decref(output);
+    return 0;
+}
+
+static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                        char **error) {
+    (void)parent;
+    json_t *input = json_object();
+    json_t *first = json_object_get(args, "first");
+    if (json_is_integer(first)) json_object_set(input, "limit", first);
+    set_str(input, "after", json_object_get(args, "after"));
+    set_str(input, "partner", json_object_get(args, "partner"));
+    char buf[32];
+    const char *status = json_string_value(json_object_get(args, "status"));
+    if (status) json_object_set_new(input, "status", json_string(lower(status, buf, sizeof buf)));
+    json_t *output = NULL;
+    err_t e = {0};
+    int rc = gqlb_call(info->ctx, "reciprocal", "list_agreements", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    char *end = NULL;
+    json_t *edges = gqlb_edges(json_object_get(output, "items"), json_object_get(output, "cursors"),
+                               agreement_out, &end);
+    int more = json_is_string(json_object_get(output, "next_cursor"));
+    *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage", more,
+                     "endCursor", end ? json_string(end) : json_null());
+    free(end);
+    json_decref(output);
+    return 0;
+}
+
+static int r_partners(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                      char **error) {
+    (void)parent;
+    json_t *input = json_object(), *output = NULL;
+    set_str(input, "id", json_object_get(args, "clubId"));
+    char buf[32];
+    const char *status = json_string_value(json_object_get(args, "status"));
+    if (status) json_object_set_new(input, "status", json_string(lower(status, buf, sizeof buf)));
+    err_t e = {0};
+    int rc = gqlb_call(info->ctx, "reciprocal", "club_partners", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    *out = gqlb_output(json_object_get(output, "items"));
+    json_decref(output);
+    return 0;
+}
+
+/* Agreement.history: present when the agreement came from get_agreement (or a mutation answer
+ * without it: one get_agreement call). */
+static int r_history(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                     char **error) {
+    (void)args;
+    json_t *have = json_object_get(parent, "history");
+    if (json_is_array(have)) {
+        *out = json_incref(have);
+        return 0;
+    }
+    json_t *input = json_object(), *output = NULL;
+    set_str(input, "id", json_object_get(parent, "id"));
+    err_t e = {0};
+    int rc = gqlb_call(info->ctx, "reciprocal", "get_agreement", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    *out = gqlb_output(json_object_get(output, "history"));
+    json_decref(output);
+    return 0;
+}
+
+/* AgreementParty.club: all parents' club ids in one batch. */
+static void pf_party_club(const gql_resolve_info *info, json_t *calls) {
+    json_t *ids = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        json_t *id = json_object_get(json_array_get(c, 0), "clubId");
+        if (json_is_string(id)) json_array_append(ids, id);
+    }
+    gqlb_prefetch_clubs(info->ctx, ids);
+    json_decref(ids);
+}
+
+static int r_party_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                        char **error) {
+    (void)args;
+    const char *id = json_string_value(json_object_get(parent, "clubId"));
+    if (!id) {
+        *out = json_null();
+        return 0;
+    }
+    err_t e = {0};
+    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
+    return 0;
+}
+
+/* GraphQL terms list -> REST map {<host club id>: {...}}; null fields dropped (= defaults). */
+static void terms_to_rest(json_t *input) {
+    json_t *list = json_object_get(input, "terms");
+    if (!json_is_array(list)) return;
+    json_t *map = json_object();
+    size_t i;
+    json_t *t;
+    json_array_foreach(list, i, t) {
+        const char *host = json_string_value(json_object_get(t, "host_club_id"));
+        if (!host) continue;
+        json_t *entry = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(t, k, v) {
+            if (strcmp(k, "host_club_id") != 0 && !json_is_null(v)) json_object_set(entry, k, v);
+        }
+        json_object_set_new(map, host, entry);
+    }
+    json_object_set_new(input, "terms", map);
+}
+
+static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                      char **error) {
+    (void)parent;
+    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
+    terms_to_rest(input);
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(input, tmp, k, v) { /* absent = default, as over REST */
+        if (json_is_null(v)) json_object_del(input, k);
+    }
+    int rc =
+        gqlb_mutation(info, "reciprocal", info->ud, input, "agreement", agreement_out, out, error);
+    json_decref(input);
+    return rc;
+}
+
+int gql_agreements_bind(gql_resolvers *rs) {
+    static const char *const mutations[][2] = {
+        {"proposeAgreement", "create_agreement"},     {"acceptAgreement", "accept_agreement"},
+        {"rejectAgreement", "reject_agreement"},      {"withdrawAgreement", "withdraw_agreement"},
+        {"suspendAgreement", "suspend_agreement"},    {"resumeAgreement", "resume_agreement"},
+        {"terminateAgreement", "terminate_agreement"}};
+    int rc = 0;
+    rc |= gql_resolvers_add(rs, "Query", "agreement", r_agreement, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Query", "agreements", r_agreements, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Query", "partners", r_partners, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Agreement", "history", r_history, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "AgreementParty", "club", r_party_club, pf_party_club, NULL);
+    for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++)
+        rc |= gql_resolvers_add(rs, "Mutation", mutations[i][0], r_mutation, NULL,
+                                (void *)mutations[i][1]);
+    return rc;
+}

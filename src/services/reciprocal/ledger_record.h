@@ -1,0 +1,22 @@
+/* ledger_record: the ledger record of an agreement's activation. The activating transaction
+ * queues it (reciprocal.ledger_records, status pending) so an activation is never lost; the
+ * sweep then submits it through the ledger service's operations (endorse + submit over
+ * svc_call: type agreement.activated, payload {agreement_id, clubs: [ledger orgs]}, endorsed by
+ * every party's admin identity the ledger holds keys for, nonce derived from the agreement id so
+ * a resubmission is the same transaction). A record that cannot be submitted yet (a party with
+ * no ledger organisation, the ledger not bootstrapped or unreachable, a club holding its own
+ * keys) stays pending with the reason and is retried by every sweep. Owns no state. */
+#ifndef SERVICES_RECIPROCAL_LEDGER_RECORD_H
+#define SERVICES_RECIPROCAL_LEDGER_RECORD_H
+
+#include "core/db.h"
+#include "core/service.h"
+
+/* Queues the record of agreement_id's activation inside tx (idempotent). 0 or -1 + err. */
+int ag_ledger_enqueue(db_tx_t *tx, const char *agreement_id, err_t *e);
+
+/* Tries up to 20 pending records as call's caller (a network administrator: the sweep).
+ * *submitted / *pending get the counts of records submitted now and still pending. */
+int ag_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e);
+
+#endif

@@ -1,0 +1,26 @@
+/* lifecycle: the agreement state machine as one table (pure; no I/O).
+ *   proposed  --accept (last party, starts_on come)--> active   (else stays proposed)
+ *   proposed  --reject--> rejected      proposed --withdraw--> withdrawn
+ *   active    --suspend--> suspended    suspended --resume--> active
+ *   active|suspended --terminate--> (same state, notice given; terminated after the notice)
+ *   scheduler: proposed --activate--> active, active|suspended --expire--> expired,
+ *              active|suspended --enact--> terminated
+ * rejected, withdrawn, terminated and expired are terminal. */
+#ifndef SERVICES_RECIPROCAL_LIFECYCLE_H
+#define SERVICES_RECIPROCAL_LIFECYCLE_H
+
+#include <stddef.h>
+
+/* The state `action` leads to from `from`, or NULL when the transition is illegal. For accept
+ * and terminate the state is unchanged (activation and termination happen when their condition
+ * holds: lc_next("activate"/"enact", ...)). */
+const char *lc_next(const char *action, const char *from);
+/* The actions a party may request in state `from`, comma separated into buf ("none" when
+ * terminal). Returns buf. */
+const char *lc_allowed(const char *from, char *buf, size_t cap);
+/* 1 for a known state / a party action (accept, reject, withdraw, suspend, resume, terminate). */
+int lc_is_state(const char *s);
+int lc_is_action(const char *s);
+int lc_is_terminal(const char *state);
+
+#endif

@@ -1,0 +1,2 @@
+SELECT core.drop_outbox('reciprocal');
+DROP SCHEMA reciprocal CASCADE;
