@@ -70,8 +70,8 @@ static void test_defaults(void) {
 static void refused(const char *text, const char *field, const char *code) {
     err_t e = {0};
     json_t *t = parse(text, &e);
-    if (t || strcmp(e.field, field) != 0)
-        printf("#   %s -> field %s (%s)\n", text, e.field, e.message);
+    if (t || strcmp(e.field, field) != 0 || strcmp(e.code, code) != 0)
+        printf("#   %s -> field %s %s (%s)\n", text, e.field, e.code, e.message);
     CHECK(t == NULL);
     CHECK_EQ_INT(e.status, strcmp(code, "invalid_field") == 0 ? 422 : 400);
     CHECK_STR(e.field, field);
@@ -80,7 +80,7 @@ static void refused(const char *text, const char *field, const char *code) {
 }
 
 static void test_refusals(void) {
-    refused("[]", PATH, "invalid_field");
+    refused("[]", PATH, "invalid_type");
     refused("{\"bogus\":1}", PATH ".bogus", "unknown_field");
     refused("{\"max_guests\":21}", PATH ".max_guests", "invalid_field");
     refused("{\"max_guests\":\"2\"}", PATH ".max_guests", "invalid_field");
@@ -117,7 +117,7 @@ static void test_refusals(void) {
     refused("{\"fees\":{\"currency\":\"XYZ\"}}", PATH ".fees.currency", "invalid_field");
     refused("{\"fees\":{\"currency\":\"EUR\",\"guest\":-1}}", PATH ".fees.guest", "invalid_field");
     refused("{\"fees\":{\"currency\":\"EUR\",\"room_rate\":12.5}}", PATH ".fees.room_rate",
-            "invalid_type"); /* minor units are integers: a fraction is the wrong type */
+            "invalid_field");
     refused("{\"fees\":{\"tip\":1}}", PATH ".fees.tip", "unknown_field");
     refused("{\"cancellation_tiers\":[{\"hours_before\":24,\"fee_percent\":50},{\"hours_before\":"
             "48,\"fee_percent\":10}]}",
