@@ -244,3 +244,16 @@ void gqlb_prefetch_clubs(api_req *r, json_t *ids) {
     }
     json_decref(want);
 }
+
+int gqlb_first(const gql_resolve_info *info, json_t *args, json_t *input, char **error) {
+    json_t *first = json_object_get(args, "first");
+    if (!json_is_integer(first)) return 0;
+    long long n = json_integer_value(first);
+    if (n < 1 || n > 100) {
+        gql_resolve_error_code(info, "invalid_field");
+        *error = strdup("first must be from 1 to 100");
+        return -1;
+    }
+    json_object_set_new(input, "limit", json_integer(n));
+    return 0;
+}

@@ -54,6 +54,10 @@ json_t *gqlb_upper(json_t *v);
 int gqlb_mutation(const gql_resolve_info *info, const char *module, const char *op, json_t *input,
                   const char *key, json_t *(*convert)(json_t *), json_t **out, char **error);
 
+/* A connection's `first` argument into input "limit": 0 when absent or 1..100 (copied), else -1
+ * with a field error, extensions.code invalid_field, "first must be from 1 to 100". */
+int gqlb_first(const gql_resolve_info *info, json_t *args, json_t *input, char **error);
+
 /* Relay edges from a list operation's items and its cursors (the service's, one per item, same
  * order: the gateway never rebuilds a cursor): [{cursor, node}], node = node_of(item) (new
  * reference) or the item. *end gets the last cursor (malloc'd, NULL when no items). */

@@ -222,6 +222,14 @@ static void test_connection(void) {
     }
     CHECK(seen_a);
     CHECK(pages >= 2);
+    /* `first` out of range: refused by validation before any resolver runs (the resolvers'
+     * gqlb_first check is the second line) */
+    REQUIRE(post_query("{ clubs(first: 101) { edges { cursor } } }", NULL, &r) == 0);
+    json_t *err = json_array_get(json_object_get(r.json, "errors"), 0);
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    CHECK(msg && strstr(msg, "between 1 and 100"));
+    CHECK(json_object_get(data_of(&r), "clubs") == NULL);
+    e2e_resp_free(&r);
 }
 
 /* ---- members ---- */

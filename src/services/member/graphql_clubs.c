@@ -53,16 +53,9 @@ static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, j
     (void)parent;
     api_req *r = info->ctx;
     json_t *input = json_object();
-    json_t *first = json_object_get(args, "first");
-    if (json_is_integer(first)) {
-        long long n = json_integer_value(first);
-        if (n < 1 || n > 100) {
-            json_decref(input);
-            gql_resolve_error_code(info, "invalid_field");
-            *error = strdup("first must be from 1 to 100");
-            return -1;
-        }
-        json_object_set_new(input, "limit", json_integer(n));
+    if (gqlb_first(info, args, input, error) != 0) {
+        json_decref(input);
+        return -1;
     }
     static const char *const keys[] = {"after", "country", "status", "facility", NULL};
     for (const char *const *k = keys; *k; k++) {

@@ -47,16 +47,9 @@ static int r_members(const gql_resolve_info *info, json_t *parent, json_t *args,
                      char **error) {
     (void)parent;
     json_t *input = json_object();
-    json_t *first = json_object_get(args, "first");
-    if (json_is_integer(first)) {
-        long long n = json_integer_value(first);
-        if (n < 1 || n > 100) {
-            json_decref(input);
-            gql_resolve_error_code(info, "invalid_field");
-            *error = strdup("first must be from 1 to 100");
-            return -1;
-        }
-        json_object_set_new(input, "limit", json_integer(n));
+    if (gqlb_first(info, args, input, error) != 0) {
+        json_decref(input);
+        return -1;
     }
     static const char *const map[][2] = {{"after", "after"},
                                          {"clubId", "club_id"},
