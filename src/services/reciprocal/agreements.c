@@ -332,8 +332,8 @@ int ag_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *after = json_string_value(json_object_get(in, "after"));
     if (after && cursor_decode(after, "agreements", "Tu", "after", &cur, e) != 0) return -1;
     const char *p[] = {json_string_value(json_object_get(in, "status")),
-                       json_string_value(json_object_get(in, "partner")),
-                       after ? cur.key[0] : NULL, after ? cur.key[1] : NULL, limit_s};
+                       json_string_value(json_object_get(in, "partner")), after ? cur.key[0] : NULL,
+                       after ? cur.key[1] : NULL, limit_s};
     db_scope_t scope = svc_scope(call, NULL);
     PGresult *r = db_read(call->env->db, &scope,
                           "SELECT " DOC_SQL ", reciprocal.ts(a.created_at), a.id "
@@ -358,7 +358,8 @@ int ag_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_array_append_new(items, doc);
     }
     json_t *cursors = cursor_rows(r, shown, 1, "agreements", "Tu");
-    json_t *next = n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    json_t *next =
+        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     PQclear(r);
     *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor",
                      next ? next : json_null());
