@@ -154,6 +154,10 @@ static const row_t g_rows[] = {
     {"reciprocal", "resume_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 404, 404},
     {"reciprocal", "terminate_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 400, 400},
     {"reciprocal", "club_partners", SVC_PERM, "club:read", ID_CLUB, 401, 200, 403, 200},
+    /* reciprocal: visits */
+    {"reciprocal", "create_visit", SVC_PERM_OR_SELF, "member:write", 0, 401, 400, 400, 400},
+    {"reciprocal", "list_visits", SVC_PERM_OR_SELF, "member:read", 0, 401, 200, 200, 200},
+    {"reciprocal", "get_visit", SVC_PERM_OR_SELF, "member:read", ID_NONE, 401, 404, 404, 404},
 };
 /* clang-format on */
 #define N_ROWS (sizeof g_rows / sizeof g_rows[0])

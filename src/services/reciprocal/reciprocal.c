@@ -3,13 +3,15 @@
  * for reading the agreements of the caller's own club (row-level security shows a club only the
  * agreements it is a party to), agreement:sweep (network administrators only: "*") for the
  * scheduler's operation. A network administrator changes an agreement on behalf of a party by
- * naming it with `club_id`. API: docs/reciprocal.md. */
+ * naming it with `club_id`. Visits: member:write (staff) or the member themself to request,
+ * member:read (staff) or the member themself to read (their own only). API: docs/reciprocal.md. */
 #include "services/reciprocal/reciprocal.h"
 
 #include "services/reciprocal/graphql_agreements.h"
 
 #include "services/reciprocal/agreements.h"
 #include "services/reciprocal/sweep.h"
+#include "services/reciprocal/visits.h"
 
 static const svc_op_t reciprocal_ops[] = {
     {.name = "create_agreement",
@@ -99,6 +101,32 @@ static const svc_op_t reciprocal_ops[] = {
      .permission = "club:read",
      .validate = ag_validate_partners,
      .handle = ag_partners},
+    /* visits: staff (member:write / member:read) for their club's members and guests; a
+     * member for themself (SVC_PERM_OR_SELF: visits.c narrows a member to their own) */
+    {.name = "create_visit",
+     .method = "POST",
+     .route = "/api/v1/visits",
+     .status = 201,
+     .access = SVC_PERM_OR_SELF,
+     .permission = "member:write",
+     .validate = visit_validate_create,
+     .handle = visit_create},
+    {.name = "list_visits",
+     .method = "GET",
+     .route = "/api/v1/visits",
+     .status = 200,
+     .access = SVC_PERM_OR_SELF,
+     .permission = "member:read",
+     .validate = visit_validate_list,
+     .handle = visit_list},
+    {.name = "get_visit",
+     .method = "GET",
+     .route = "/api/v1/visits/{id}",
+     .status = 200,
+     .access = SVC_PERM_OR_SELF,
+     .permission = "member:read",
+     .validate = visit_validate_ref,
+     .handle = visit_get},
 };
 
 const svc_module_t reciprocal_module = {
