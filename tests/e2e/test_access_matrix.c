@@ -158,6 +158,12 @@ static const row_t g_rows[] = {
     {"reciprocal", "create_visit", SVC_PERM_OR_SELF, "member:write", 0, 401, 400, 400, 400},
     {"reciprocal", "list_visits", SVC_PERM_OR_SELF, "member:read", 0, 401, 200, 200, 200},
     {"reciprocal", "get_visit", SVC_PERM_OR_SELF, "member:read", ID_NONE, 401, 404, 404, 404},
+    {"reciprocal", "approve_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "confirm_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "decline_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 400, 400},
+    {"reciprocal", "cancel_visit", SVC_PERM_OR_SELF, "member:write", ID_NONE, 401, 404, 404, 404},
+    {"reciprocal", "revoke_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "club_loi_keys", SVC_PUBLIC, NULL, ID_CLUB, 200, 200, 200, 200},
 };
 /* clang-format on */
 #define N_ROWS (sizeof g_rows / sizeof g_rows[0])

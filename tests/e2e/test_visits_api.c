@@ -15,6 +15,8 @@
 
 #include "core/db.h"
 #include "lib/credentials/password.h"
+#include "lib/credentials/signkey.h"
+#include "services/reciprocal/loi.h"
 #include "support/e2e.h"
 #include "test.h"
 
@@ -22,7 +24,7 @@
 
 static e2e_proc_t g_proc;
 static char g_club[4][64], g_slug[4][64], g_admin[4][4096], g_member_tok[4096];
-static char g_m1[64], g_m2[64], g_m3[64], g_m4[64], g_m1_user[64], g_v1[64];
+static char g_m1[64], g_m2[64], g_m3[64], g_m4[64], g_m1_user[64], g_v1[64], g_vc[64];
 static const char g_pw[] = "Marmalade-Harbour-77";
 
 static const char *jstr(json_t *j, const char *k) {
@@ -140,7 +142,8 @@ static int agreement(int host, const char *terms) {
 
 static void test_start(void) {
     static const char *const env[] = {
-        "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", NULL};
+        "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", NULL};
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
     srand((unsigned)getpid());
@@ -212,6 +215,7 @@ static void test_request(void) {
     /* C admits no Sundays (2030-02-03), but Mondays */
     visit(g_m1, 2, "2030-02-04", "2030-02-04", NULL, &r);
     CHECK_EQ_INT(r.status, 201);
+    snprintf(g_vc, sizeof g_vc, "%s", r.status == 201 ? jstr(r.json, "id") : "");
     e2e_resp_free(&r);
 }
 
@@ -405,6 +409,109 @@ static void test_paging(void) {
     e2e_resp_free(&r);
 }
 
+/* POST /visits/{id}/<action> as `as`: the status, *out (may be NULL) the body. */
+static long act(const char *as, const char *id, const char *action, const char *body,
+                json_t **out) {
+    char path[256];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/visits/%s/%s", id, action);
+    if (req(as, "POST", path, body ? body : "{}", &r) != 0) return -1;
+    long st = r.status;
+    if (out) *out = json_incref(r.json);
+    e2e_resp_free(&r);
+    return st;
+}
+
+/* approve (home), confirm (host), decline, cancel, revoke; the letter; who may do what. */
+static void test_flow(void) {
+    json_t *v = NULL;
+    /* the host does not approve; club D sees nothing; confirm before approval is illegal */
+    CHECK_EQ_INT(act(g_admin[1], g_v1, "approve", NULL, NULL), 403);
+    CHECK_EQ_INT(act(g_admin[3], g_v1, "approve", NULL, NULL), 404);
+    CHECK_EQ_INT(act(g_member_tok, g_v1, "approve", NULL, NULL), 403);
+    CHECK_EQ_INT(act(g_admin[1], g_v1, "confirm", NULL, &v), 409);
+    const char *msg = jstr(json_object_get(v, "error"), "message");
+    CHECK(msg && strstr(msg, "approve, decline, cancel"));
+    json_decref(v);
+    /* the home club approves: the letter */
+    REQUIRE(act(g_admin[0], g_v1, "approve", NULL, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "approved");
+    json_t *loi = json_object_get(v, "loi");
+    const char *token = jstr(loi, "token");
+    REQUIRE(token != NULL);
+    CHECK(strncmp(token, "RL1.", 4) == 0);
+    CHECK_EQ_INT((long)strlen(jstr(loi, "code")), 22);
+    CHECK(jstr(loi, "qr_svg") && strstr(jstr(loi, "qr_svg"), "<svg"));
+    char tok[LOI_TOKEN_MAX + 1];
+    snprintf(tok, sizeof tok, "%s", token);
+    json_decref(v);
+    CHECK_EQ_INT(act(g_admin[0], g_v1, "approve", NULL, NULL), 409);
+    /* offline verification from the home club's public keys; every tampered byte fails */
+    char path[256];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/clubs/%s/loi-keys", g_club[0]);
+    REQUIRE(req("", "GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    signkey_pub_t *keys = NULL;
+    size_t n = 0;
+    REQUIRE(signkey_set_from_json(json_object_get(r.json, "keys"), &keys, &n) == 0);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT((long)n, 1);
+    loi_t l;
+    long long at = 1896480000LL; /* 2030-02-04T12:00:00Z: inside the letter */
+    CHECK_EQ_INT(loi_verify(tok, keys, n, g_club[1], at, &l), LOI_OK);
+    CHECK_STR(l.visit, g_v1);
+    CHECK_EQ_INT(loi_verify(tok, keys, n, g_club[2], at, NULL), LOI_WRONG_HOST);
+    int tampered_ok = 0;
+    for (size_t i = 0; i < strlen(tok); i++) {
+        char t2[LOI_TOKEN_MAX + 1];
+        snprintf(t2, sizeof t2, "%s", tok);
+        t2[i] = t2[i] == 'A' ? 'B' : 'A';
+        if (strcmp(t2, tok) != 0 && loi_verify(t2, keys, n, g_club[1], at, NULL) == LOI_OK)
+            tampered_ok++;
+    }
+    CHECK_EQ_INT(tampered_ok, 0);
+    free(keys);
+    /* the host confirms (the rules again); the home club may not */
+    CHECK_EQ_INT(act(g_admin[0], g_v1, "confirm", NULL, NULL), 403);
+    long cst = act(g_admin[1], g_v1, "confirm", NULL, &v);
+    if (cst != 200) printf("#   confirm: %s\n", jstr(json_object_get(v, "error"), "message"));
+    REQUIRE(cst == 200);
+    CHECK_STR(jstr(v, "status"), "confirmed");
+    json_decref(v);
+    /* the home club revokes the letter: terminal */
+    REQUIRE(act(g_admin[0], g_v1, "revoke", "{\"reason\":\"membership review\"}", &v) == 200);
+    CHECK_STR(jstr(v, "status"), "revoked");
+    CHECK(json_is_true(json_object_get(json_object_get(v, "loi"), "revoked")));
+    json_decref(v);
+    CHECK_EQ_INT(act(g_admin[0], g_v1, "cancel", NULL, &v), 409);
+    msg = jstr(json_object_get(v, "error"), "message");
+    CHECK(msg && strstr(msg, "allowed: none"));
+    json_decref(v);
+    /* the member cancels their own request; decline needs a reason */
+    CHECK_EQ_INT(act(g_member_tok, g_vc, "cancel", NULL, NULL), 200);
+    CHECK_EQ_INT(act(g_member_tok, g_vc, "cancel", NULL, NULL), 409);
+    e2e_resp_t lr;
+    REQUIRE(req(g_admin[1], "GET", "/api/v1/visits?side=host&status=requested&limit=1", NULL,
+                &lr) == 0);
+    char vid[64];
+    snprintf(vid, sizeof vid, "%s",
+             jstr(json_array_get(json_object_get(lr.json, "items"), 0), "id"));
+    e2e_resp_free(&lr);
+    CHECK_EQ_INT(act(g_member_tok, vid, "cancel", NULL, NULL), 404);
+    CHECK_EQ_INT(act(g_admin[1], vid, "decline", NULL, NULL), 400);
+    REQUIRE(act(g_admin[1], vid, "decline", "{\"reason\":\"house full\"}", &v) == 200);
+    CHECK_STR(jstr(v, "status"), "declined");
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/visits/%s", vid);
+    REQUIRE(req(g_admin[0], "GET", path, NULL, &lr) == 0);
+    json_t *h = json_object_get(lr.json, "history");
+    CHECK_EQ_INT(json_array_size(h), 2);
+    CHECK_STR(jstr(json_array_get(h, 1), "reason"), "house full");
+    CHECK_STR(jstr(json_array_get(h, 1), "club_id"), g_club[1]);
+    e2e_resp_free(&lr);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_request);
@@ -412,6 +519,7 @@ int main(void) {
     RUN(test_concurrency);
     RUN(test_isolation);
     RUN(test_paging);
+    RUN(test_flow);
     e2e_stop(&g_proc);
     TEST_DONE();
 }

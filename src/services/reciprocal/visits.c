@@ -126,7 +126,7 @@ int visit_validate_ref(json_t *in, err_t *e) {
 /* ---- the member service ---- */
 
 /* The signed-in member's own member id (member.get_me). */
-static int self_member(const svc_call_t *call, char id[40], err_t *e) {
+int visit_self_member(const svc_call_t *call, char id[40], err_t *e) {
     json_t *in = json_object(), *res = NULL;
     int status = 0;
     int rc = svc_call(call->env, "member", "get_me", call->caller, in, &status, &res, e);
@@ -141,7 +141,7 @@ static int self_member(const svc_call_t *call, char id[40], err_t *e) {
 /* The member's standing at home (member.member_standing), asked in the home club's scope with
  * visit:verify: the reciprocal service checks a member's standing for every visit request,
  * whoever asks (the member themself holds no visit:verify). New reference or NULL + err. */
-static json_t *standing(const svc_call_t *call, const char *home, const char *member, err_t *e) {
+json_t *visit_standing(const svc_call_t *call, const char *home, const char *member, err_t *e) {
     svc_caller_t as = *call->caller;
     snprintf(as.perms, sizeof as.perms, "visit:verify");
     if (!as.network_admin) snprintf(as.club_id, sizeof as.club_id, "%s", home);
@@ -208,7 +208,7 @@ static int resolve_actor(const svc_call_t *call, json_t *in, vreq_t *r, err_t *e
         snprintf(r->member, sizeof r->member, "%s", member);
         return 0;
     }
-    if (self_member(call, r->member, e) != 0) return -1;
+    if (visit_self_member(call, r->member, e) != 0) return -1;
     if (member && strcmp(member, r->member) != 0)
         return err_set(e, 404, "not_found", "member_id", "no member with this member_id");
     return 0;
@@ -400,7 +400,7 @@ static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, ch
                     e);
 }
 
-static json_t *load_doc(db_tx_t *tx, const char *id, err_t *e) {
+json_t *visit_load_doc(db_tx_t *tx, const char *id, err_t *e) {
     const char *p[] = {id};
     PGresult *q =
         db_exec(tx, "SELECT " DOC_SQL " FROM reciprocal.visits v WHERE v.id = $1", 1, p, e);
@@ -429,7 +429,7 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         err_set(e, 422, "not_parties", "host_club_id", "a member visits another club");
         goto done;
     }
-    if (!(r.standing = standing(call, r.home, r.member, e))) goto done;
+    if (!(r.standing = visit_standing(call, r.home, r.member, e))) goto done;
     if (host_timezone(call, r.host, r.tz, e) != 0) goto done;
     if (svc_begin_in(call, r.home, &tx, e) != 0) goto done;
     /* one request at a time per (member, host): the limits below count what committed before */
@@ -448,7 +448,7 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (check_static(&r, e) != 0 || check_clock(tx, &r, e) != 0 || check_limits(tx, &r, e) != 0)
         goto done;
     if (insert_visit(call, tx, &r, id, e) != 0) goto done;
-    *out = load_doc(tx, id, e);
+    *out = visit_load_doc(tx, id, e);
     rc = *out ? 0 : -1;
 done:
     json_decref(r.terms);
@@ -462,7 +462,7 @@ done:
 static int reader(const svc_call_t *call, char self[40], err_t *e) {
     self[0] = 0;
     if (svc_authorized(call->caller, "member:read")) return 0;
-    return self_member(call, self, e);
+    return visit_self_member(call, self, e);
 }
 
 int visit_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

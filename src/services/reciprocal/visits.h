@@ -22,4 +22,12 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int visit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int visit_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
+/* Shared with visits_flow.c. The signed-in member's own member id (member.get_me). */
+int visit_self_member(const svc_call_t *call, char id[40], err_t *e);
+/* The member's standing at home (member.member_standing in the home club's scope, with
+ * visit:verify whoever asks): new reference or NULL + err. */
+json_t *visit_standing(const svc_call_t *call, const char *home, const char *member, err_t *e);
+/* The visit document of id in tx (new reference); 404 when the caller cannot see it. */
+json_t *visit_load_doc(db_tx_t *tx, const char *id, err_t *e);
+
 #endif

@@ -81,16 +81,12 @@ CREATE POLICY visit_transitions_create ON reciprocal.visit_transitions FOR INSER
                 AND EXISTS (SELECT 1 FROM reciprocal.visits v WHERE v.id = visit_id));
 GRANT SELECT, INSERT ON reciprocal.visit_transitions TO reciprocal_app;
 
--- A home club's LOI signing keys (Ed25519): the private key sealed under RECIPROCAL_CARD_KEK
--- with the club id as associated data (lib/credentials/signkey), like member.card_keys. The
--- public part is public (GET /clubs/{id}/loi-keys): every club may read every row; only the
--- owning club writes its own.
+-- A home club's LOI signing keys (Ed25519). The public part is public (GET
+-- /clubs/{id}/loi-keys): every caller reads every row; only the owning club adds or retires.
 CREATE TABLE reciprocal.loi_keys (
     kid         text PRIMARY KEY,
     club_id     uuid NOT NULL,
     public_key  bytea NOT NULL CHECK (length(public_key) = 32),
-    sealed_key  bytea NOT NULL,
-    seal_nonce  bytea NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     retired_at  timestamptz
 );
@@ -104,6 +100,22 @@ CREATE POLICY loi_keys_retire ON reciprocal.loi_keys FOR UPDATE
     USING (core.is_network_admin() OR club_id = core.current_club())
     WITH CHECK (core.is_network_admin() OR club_id = core.current_club());
 GRANT SELECT, INSERT, UPDATE ON reciprocal.loi_keys TO reciprocal_app;
+
+-- The private key, sealed under RECIPROCAL_LOI_KEK with the club id as associated data
+-- (lib/credentials/signkey), like member.club_key_secrets: the owning club only (and a
+-- network administrator approving on its behalf).
+CREATE TABLE reciprocal.loi_key_secrets (
+    kid         text PRIMARY KEY REFERENCES reciprocal.loi_keys (kid),
+    club_id     uuid NOT NULL,
+    sealed_key  bytea NOT NULL,
+    seal_nonce  bytea NOT NULL
+);
+ALTER TABLE reciprocal.loi_key_secrets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reciprocal.loi_key_secrets FORCE ROW LEVEL SECURITY;
+CREATE POLICY loi_key_secrets_owner ON reciprocal.loi_key_secrets
+    USING (core.is_network_admin() OR club_id = core.current_club())
+    WITH CHECK (core.is_network_admin() OR club_id = core.current_club());
+GRANT SELECT, INSERT ON reciprocal.loi_key_secrets TO reciprocal_app;
 
 -- Letters of introduction: one per approved visit (visible with the visit).
 CREATE TABLE reciprocal.lois (
