@@ -163,6 +163,9 @@ static const row_t g_rows[] = {
     {"reciprocal", "decline_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 400, 400},
     {"reciprocal", "cancel_visit", SVC_PERM_OR_SELF, "member:write", ID_NONE, 401, 404, 404, 404},
     {"reciprocal", "revoke_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "check_out_visit", SVC_PERM, "visit:verify", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "check_in_visit", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
+    {"reciprocal", "verify_loi", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
     {"reciprocal", "club_loi_keys", SVC_PUBLIC, NULL, ID_CLUB, 200, 200, 200, 200},
 };
 /* clang-format on */

@@ -512,6 +512,109 @@ static void test_flow(void) {
     e2e_resp_free(&lr);
 }
 
+static long long utc(int y, int mo, int d, int h) {
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h};
+    return (long long)timegm(&tm);
+}
+
+/* POST path {"token", "at"?} as `as`: status, *out the body. */
+static long door(const char *as, const char *path, const char *token, long long at, json_t **out) {
+    char body[LOI_TOKEN_MAX + 128], atf[48] = "";
+    e2e_resp_t r;
+    if (at) snprintf(atf, sizeof atf, ",\"at\":%lld", at);
+    snprintf(body, sizeof body, "{\"token\":\"%s\"%s}", token, atf);
+    if (req(as, "POST", path, body, &r) != 0) return -1;
+    long st = r.status;
+    *out = json_incref(r.json);
+    e2e_resp_free(&r);
+    return st;
+}
+
+static void expect_reason(const char *as, const char *token, long long at, const char *reason) {
+    json_t *v = NULL;
+    CHECK_EQ_INT(door(as, "/api/v1/lois/verify", token, at, &v), 200);
+    if (!jstr(v, "reason") || strcmp(jstr(v, "reason"), reason) != 0)
+        printf("#   verify: %s (want %s)\n", jstr(v, "reason"), reason);
+    CHECK_STR(jstr(v, "reason"), reason);
+    CHECK_EQ_INT(json_is_true(json_object_get(v, "valid")), strcmp(reason, "ok") == 0);
+    json_decref(v);
+}
+
+/* verify and check-in at the door, check-out. */
+static void test_door(void) {
+    e2e_resp_t r;
+    json_t *v = NULL;
+    visit(g_m1, 1, "2030-06-03", "2030-06-04", ",\"facilities\":[\"dining\"]", &r);
+    REQUIRE(r.status == 201);
+    char id[64], tok[LOI_TOKEN_MAX + 1];
+    snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
+    e2e_resp_free(&r);
+    REQUIRE(act(g_admin[0], id, "approve", NULL, &v) == 200);
+    snprintf(tok, sizeof tok, "%s", jstr(json_object_get(v, "loi"), "token"));
+    json_decref(v);
+    long long inside = utc(2030, 6, 3, 12);
+    /* before confirmation the letter verifies, but check-in waits for the host */
+    expect_reason(NULL, tok, inside, "ok");
+    CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, inside, &v), 409);
+    json_decref(v);
+    REQUIRE(act(g_admin[1], id, "confirm", NULL, NULL) == 200);
+    /* the answer */
+    CHECK_EQ_INT(door(NULL, "/api/v1/lois/verify", tok, inside, &v), 200);
+    CHECK(json_is_true(json_object_get(v, "valid")));
+    CHECK_STR(jstr(json_object_get(v, "member"), "name"), "Vis Itor");
+    CHECK_STR(jstr(json_object_get(v, "visit"), "id"), id);
+    CHECK_EQ_INT(json_array_size(json_object_get(v, "facilities")), 1);
+    CHECK(json_is_array(json_object_get(v, "restrictions")));
+    json_decref(v);
+    /* each refusal names its reason */
+    expect_reason(g_admin[1], tok, 0, "not_yet_valid"); /* the real clock: 2026 */
+    expect_reason(g_admin[2], tok, 0, "wrong_host");
+    expect_reason(NULL, tok, utc(2030, 6, 5, 1), "expired");
+    expect_reason(NULL, "RL1.garbage", inside, "malformed");
+    char bad[LOI_TOKEN_MAX + 1];
+    snprintf(bad, sizeof bad, "%s", tok);
+    size_t last = strlen(bad) - 3;
+    bad[last] = bad[last] == 'A' ? 'B' : 'A';
+    CHECK_EQ_INT(door(NULL, "/api/v1/lois/verify", bad, inside, &v), 200);
+    CHECK(json_is_false(json_object_get(v, "valid")));
+    json_decref(v);
+    CHECK_EQ_INT(door(g_admin[1], "/api/v1/lois/verify", tok, inside, &v), 403); /* at: admins */
+    json_decref(v);
+    /* check-in: only at the host, inside the window; idempotent the same day */
+    CHECK_EQ_INT(door(g_admin[0], "/api/v1/visits/check-in", tok, 0, &v), 422);
+    CHECK_STR(jstr(json_object_get(v, "error"), "code"), "loi_wrong_host");
+    json_decref(v);
+    CHECK_EQ_INT(door(g_admin[1], "/api/v1/visits/check-in", tok, 0, &v), 422);
+    CHECK_STR(jstr(json_object_get(v, "error"), "code"), "loi_not_yet_valid");
+    json_decref(v);
+    REQUIRE(door(NULL, "/api/v1/visits/check-in", tok, inside, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "checked_in");
+    CHECK(jstr(v, "checked_in_at") != NULL);
+    json_decref(v);
+    CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, inside + 3600, &v), 200);
+    CHECK_STR(jstr(v, "status"), "checked_in");
+    json_decref(v);
+    /* check-out: the host completes the visit */
+    CHECK_EQ_INT(act(g_admin[0], id, "check-out", NULL, NULL), 403);
+    REQUIRE(act(g_admin[1], id, "check-out", NULL, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "completed");
+    CHECK(jstr(v, "checked_out_at") != NULL);
+    json_decref(v);
+    CHECK_EQ_INT(act(g_admin[1], id, "check-out", NULL, NULL), 409);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/visits/%s", id);
+    REQUIRE(req(g_admin[1], "GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(r.json, "history")), 5);
+    e2e_resp_free(&r);
+    /* a revoked letter (test_flow) */
+    REQUIRE(req(NULL, "GET", "/api/v1/visits?status=revoked", NULL, &r) == 0);
+    const char *rt =
+        jstr(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "loi"), "token");
+    if (rt) expect_reason(NULL, rt, utc(2030, 2, 4, 12), "revoked");
+    CHECK(rt != NULL);
+    e2e_resp_free(&r);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_request);
@@ -520,6 +623,7 @@ int main(void) {
     RUN(test_isolation);
     RUN(test_paging);
     RUN(test_flow);
+    RUN(test_door);
     e2e_stop(&g_proc);
     TEST_DONE();
 }

@@ -14,6 +14,7 @@
 #include "services/reciprocal/agreements.h"
 #include "services/reciprocal/sweep.h"
 #include "services/reciprocal/visits.h"
+#include "services/reciprocal/visits_door.h"
 #include "services/reciprocal/visits_flow.h"
 
 static const svc_op_t reciprocal_ops[] = {
@@ -170,6 +171,30 @@ static const svc_op_t reciprocal_ops[] = {
      .permission = "member:write",
      .validate = visit_validate_transition,
      .handle = visit_revoke},
+    {.name = "check_out_visit",
+     .method = "POST",
+     .route = "/api/v1/visits/{id}/check-out",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:verify",
+     .validate = visit_validate_transition,
+     .handle = visit_check_out},
+    {.name = "check_in_visit",
+     .method = "POST",
+     .route = "/api/v1/visits/check-in",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:verify",
+     .validate = visit_validate_token,
+     .handle = visit_check_in},
+    {.name = "verify_loi",
+     .method = "POST",
+     .route = "/api/v1/lois/verify",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:verify",
+     .validate = visit_validate_token,
+     .handle = visit_verify_loi},
     {.name = "club_loi_keys",
      .method = "GET",
      .route = "/api/v1/clubs/{id}/loi-keys",

@@ -281,11 +281,9 @@ static int caller_sides(const svc_call_t *call, const vrow_t *v, const char *sel
 
 static const struct {
     const char *action, *event;
-} k_events[] = {{"approve", "loi.issued"},
-                {"confirm", "visit.confirmed"},
-                {"decline", "loi.declined"},
-                {"cancel", "visit.cancelled"},
-                {"revoke", "loi.revoked"}};
+} k_events[] = {{"approve", "loi.issued"},   {"confirm", "visit.confirmed"},
+                {"decline", "loi.declined"}, {"cancel", "visit.cancelled"},
+                {"revoke", "loi.revoked"},   {"check_out", "visit.checked_out"}};
 
 static int transition(const svc_call_t *call, json_t *in, const char *action, json_t **out,
                       err_t *e) {
@@ -319,9 +317,14 @@ static int transition(const svc_call_t *call, json_t *in, const char *action, js
     if (strcmp(action, "approve") == 0 && issue_loi(call, tx, &v, e) != 0) goto done;
     if (strcmp(action, "confirm") == 0 && recheck(call, tx, &v, e) != 0) goto done;
     const char *p[] = {v.id, to};
+    const char *pu[] = {v.id, to, call->caller->user_id[0] ? call->caller->user_id : NULL};
+    int out_ = strcmp(action, "check_out") == 0;
     if (db_exec_cmd(tx,
-                    "UPDATE reciprocal.visits SET status = $2, updated_at = now() WHERE id = $1", 2,
-                    p, e) < 0)
+                    out_ ? "UPDATE reciprocal.visits SET status = $2, checked_out_at = now(), "
+                           "checked_out_by = $3, updated_at = now() WHERE id = $1"
+                         : "UPDATE reciprocal.visits SET status = $2, updated_at = now() WHERE id "
+                           "= $1",
+                    out_ ? 3 : 2, pu, e) < 0)
         goto done;
     if (strcmp(to, "revoked") == 0 || strcmp(to, "cancelled") == 0 || strcmp(to, "declined") == 0) {
         if (db_exec_cmd(tx,
@@ -375,6 +378,9 @@ int visit_cancel(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 }
 int visit_revoke(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     return transition(call, in, "revoke", out, e);
+}
+int visit_check_out(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return transition(call, in, "check_out", out, e);
 }
 
 /* ---- public keys ---- */
