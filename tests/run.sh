@@ -2,9 +2,9 @@
 # tests/run.sh: the test runner behind `make test`. Usage: tests/run.sh TEST_BINARY...
 # Starts a private PostgreSQL 15 and nats-server (JetStream) in a temp dir on free ports
 # (scripts/pg.sh), creates the roles, applies migrations with `$RECIPROCAL_TEST_BIN migrate up`,
-# exports the RECIPROCAL_TEST_* environment (docs/HELPERS.md), runs each binary in turn with a
-# timeout, counts its "ok N - name" / "not ok N - name" lines and ends with exactly one line
-# "N passed, N failed" (exit status 1 when anything failed).
+# exports the RECIPROCAL_TEST_* environment (listed in README.md "Tests"), runs each binary in
+# turn with a timeout, counts its "ok N - name" / "not ok N - name" lines and ends with exactly
+# one line "N passed, N failed" (exit status 1 when anything failed).
 #
 # Environment: RECIPROCAL_TEST_BIN (default build/reciprocal-san), RECIPROCAL_TEST_TIMEOUT
 # (seconds per binary, default 300), KEEP_TEST_ENV=1 keeps the temp dir (logs, data).

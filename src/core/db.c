@@ -413,22 +413,19 @@ static int map_error(db_conn_t *c, PGconn *pg, const PGresult *r, const char *wh
     }
     if (strcmp(st, "23502") == 0) {
         const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
-        return err_set(e, 422, "invalid_field", col, "%s is required", col ? col : "a value");
+        return err_invalid(e, col, "%s is required", col ? col : "a value");
     }
     if (strcmp(st, "23514") == 0) {
         const char *con = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
         name_field(PQresultErrorField(r, PG_DIAG_TABLE_NAME), con, 1, field, sizeof field);
-        if (field[0])
-            return err_set(e, 422, "invalid_field", field, "%s has a value that is not allowed",
-                           field);
-        return err_set(e, 422, "invalid_field", NULL, "a value is not allowed (constraint %s)",
-                       con ? con : "check");
+        if (field[0]) return err_invalid(e, field, "%s has a value that is not allowed", field);
+        return err_invalid(e, NULL, "a value is not allowed (constraint %s)", con ? con : "check");
     }
     if (strncmp(st, "22", 2) == 0) {
         /* messages of class 22 often quote the offending input: do not pass them on */
         const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
-        return err_set(e, 422, "invalid_field", col,
-                       "a value has an invalid format or is out of range (SQLSTATE %s)", st);
+        return err_invalid(e, col, "a value has an invalid format or is out of range (SQLSTATE %s)",
+                           st);
     }
     if (strcmp(st, "42501") == 0)
         return err_set(e, 403, "forbidden", NULL, "not allowed for this club or role");
@@ -878,10 +875,8 @@ static int scope_params(const db_scope_t *scope, int ledger_writer, const char *
                         err_t *e) {
     const char *club = scope && scope->club_id ? scope->club_id : "";
     const char *user = scope && scope->user_id ? scope->user_id : "";
-    if (*club && !is_uuid(club))
-        return err_set(e, 400, "invalid_field", "club_id", "club id must be a UUID");
-    if (strlen(user) > 128)
-        return err_set(e, 400, "invalid_field", "user_id", "user id is too long");
+    if (*club && !is_uuid(club)) return err_invalid(e, "club_id", "club id must be a UUID");
+    if (strlen(user) > 128) return err_invalid(e, "user_id", "user id is too long");
     params[0] = club;
     params[1] = user;
     params[2] = scope && scope->network_admin ? "on" : "off";

@@ -17,4 +17,18 @@ int err_set(err_t *e, int status, const char *code, const char *field, const cha
     __attribute__((format(printf, 5, 6)));
 void err_clear(err_t *e);
 
+/* The request-error rule (README "HTTP API", docs/architecture.md "Errors"): 400 when the input
+ * cannot be read as the operation's input (not JSON, wrong JSON type, unknown key, required field
+ * absent), 422 when it can be read but a value is not acceptable (length, range, format such as
+ * uuid/email/date/URL, enum, a business rule). Each code has one status. Validators call these
+ * instead of choosing a status per call; all return -1 (fill *e when e != NULL). */
+/* 400 "missing_field": "<field> is required". */
+int err_missing(err_t *e, const char *field);
+/* 400 "invalid_type": the value has the wrong JSON type, e.g. "<field> must be a string". */
+int err_type(err_t *e, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* 422 "invalid_field": the value is of the right type but not acceptable. */
+int err_invalid(err_t *e, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -48,9 +48,10 @@ static int max_depth(const char *buf, size_t len, int limit) {
 int jsonx_parse_object(const char *buf, size_t len, json_t **out, err_t *e) {
     *out = NULL;
     if (!buf || len == 0)
-        return err_set(e, 400, "invalid_json", "", "request body is empty; expected a JSON object");
+        return err_set(e, 400, "invalid_json", "body",
+                       "request body is empty; expected a JSON object");
     if (max_depth(buf, len, JSONX_MAX_DEPTH) > JSONX_MAX_DEPTH)
-        return err_set(e, 400, "invalid_json", "", "JSON is nested more than %d levels deep",
+        return err_set(e, 400, "invalid_json", "body", "JSON is nested more than %d levels deep",
                        JSONX_MAX_DEPTH);
     json_error_t je;
     json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
@@ -65,13 +66,13 @@ int jsonx_parse_object(const char *buf, size_t len, json_t **out, err_t *e) {
         if (flag) *flag = '\0';
         /* without JSON_DECODE_ANY a scalar top level fails here too */
         if (strstr(text, "'[' or '{' expected"))
-            return err_set(e, 400, "invalid_json", "", "body must be a JSON object");
-        return err_set(e, 400, "invalid_json", "", "invalid JSON at line %d, column %d: %s",
+            return err_set(e, 400, "invalid_json", "body", "body must be a JSON object");
+        return err_set(e, 400, "invalid_json", "body", "invalid JSON at line %d, column %d: %s",
                        je.line, je.column, text);
     }
     if (!json_is_object(v)) {
         json_decref(v);
-        return err_set(e, 400, "invalid_json", "", "body must be a JSON object");
+        return err_set(e, 400, "invalid_json", "body", "body must be a JSON object");
     }
     *out = v;
     return 0;
@@ -91,7 +92,7 @@ static json_t *get(json_t *obj, const char *name) {
 }
 
 static int missing(const char *name, err_t *e) {
-    return err_set(e, 400, "missing_field", name, "%s is required", name);
+    return err_missing(e, name);
 }
 
 /* Number of code points in valid UTF-8 (jansson guarantees validity). */
@@ -140,31 +141,27 @@ static int string_common(json_t *obj, const char *name, int required, size_t min
     *out = NULL;
     json_t *v = get(obj, name);
     if (!v) return required ? missing(name, e) : 0;
-    if (!json_is_string(v))
-        return err_set(e, 422, "invalid_field", name, "%s must be a string", name);
+    if (!json_is_string(v)) return err_type(e, name, "%s must be a string", name);
     const char *s = json_string_value(v);
     size_t bytes = json_string_length(v);
     if (has_control(s, bytes, multiline))
-        return err_set(e, 422, "invalid_field", name,
-                       multiline ? "%s must not contain control characters other than "
-                                   "newline and tab"
-                                 : "%s must not contain control characters or line breaks",
-                       name);
+        return err_invalid(e, name,
+                           multiline ? "%s must not contain control characters other than "
+                                       "newline and tab"
+                                     : "%s must not contain control characters or line breaks",
+                           name);
     if (!multiline && has_bidi(s, bytes))
-        return err_set(e, 422, "invalid_field", name,
-                       "%s must not contain bidirectional control characters (U+202A..U+202E, "
-                       "U+2066..U+2069, U+200E, U+200F, U+061C)",
-                       name);
+        return err_invalid(e, name,
+                           "%s must not contain bidirectional control characters (U+202A..U+202E, "
+                           "U+2066..U+2069, U+200E, U+200F, U+061C)",
+                           name);
     size_t n = utf8_len(s, bytes);
     if (n < min_len || n > max_len) {
         if (min_len == max_len)
-            return err_set(e, 422, "invalid_field", name, "%s must be exactly %zu characters long",
-                           name, min_len);
-        if (n < min_len && min_len == 1)
-            return err_set(e, 422, "invalid_field", name, "%s must not be empty", name);
-        return err_set(e, 422, "invalid_field", name,
-                       "%s must be from %zu to %zu characters long (got %zu)", name, min_len,
-                       max_len, n);
+            return err_invalid(e, name, "%s must be exactly %zu characters long", name, min_len);
+        if (n < min_len && min_len == 1) return err_invalid(e, name, "%s must not be empty", name);
+        return err_invalid(e, name, "%s must be from %zu to %zu characters long (got %zu)", name,
+                           min_len, max_len, n);
     }
     *out = s;
     return 0;
@@ -211,12 +208,10 @@ int jsonx_int(json_t *obj, const char *name, int required, long long min, long l
                strlen(json_string_value(v)) == json_string_length(v)) {
         /* decimal string (query parameters) */
     } else {
-        return err_set(e, 422, "invalid_field", name, "%s must be an integer from %lld to %lld",
-                       name, min, max);
+        return err_type(e, name, "%s must be an integer from %lld to %lld", name, min, max);
     }
     if (n < min || n > max)
-        return err_set(e, 422, "invalid_field", name, "%s must be an integer from %lld to %lld",
-                       name, min, max);
+        return err_invalid(e, name, "%s must be an integer from %lld to %lld", name, min, max);
     *out = n;
     return 0;
 }
@@ -261,12 +256,10 @@ int jsonx_number(json_t *obj, const char *name, int required, double min, double
                parse_decimal(json_string_value(v), &d) == 0) {
         /* decimal string */
     } else {
-        return err_set(e, 422, "invalid_field", name, "%s must be a number from %g to %g", name,
-                       min, max);
+        return err_type(e, name, "%s must be a number from %g to %g", name, min, max);
     }
     if (!isfinite(d) || d < min || d > max)
-        return err_set(e, 422, "invalid_field", name, "%s must be a number from %g to %g", name,
-                       min, max);
+        return err_invalid(e, name, "%s must be a number from %g to %g", name, min, max);
     *out = d;
     if (present) *present = 1;
     return 0;
@@ -294,7 +287,7 @@ int jsonx_bool(json_t *obj, const char *name, int required, int def, int *out, e
             return 0;
         }
     }
-    return err_set(e, 422, "invalid_field", name, "%s must be true or false", name);
+    return err_type(e, name, "%s must be true or false", name);
 }
 
 int jsonx_enum(json_t *obj, const char *name, int required, const char *const *allowed,
@@ -302,13 +295,12 @@ int jsonx_enum(json_t *obj, const char *name, int required, const char *const *a
     *out = NULL;
     json_t *v = get(obj, name);
     if (!v) return required ? missing(name, e) : 0;
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        for (size_t i = 0; allowed[i]; i++) {
-            if (strcmp(s, allowed[i]) == 0 && strlen(allowed[i]) == json_string_length(v)) {
-                *out = allowed[i];
-                return 0;
-            }
+    if (!json_is_string(v)) return err_type(e, name, "%s must be a string", name);
+    const char *s = json_string_value(v);
+    for (size_t i = 0; allowed[i]; i++) {
+        if (strcmp(s, allowed[i]) == 0 && strlen(allowed[i]) == json_string_length(v)) {
+            *out = allowed[i];
+            return 0;
         }
     }
     char list[320];
@@ -319,7 +311,7 @@ int jsonx_enum(json_t *obj, const char *name, int required, const char *const *a
         if (w < 0) break;
         off += (size_t)w;
     }
-    return err_set(e, 422, "invalid_field", name, "%s must be one of: %s", name, list);
+    return err_invalid(e, name, "%s must be one of: %s", name, list);
 }
 
 int jsonx_only_keys(json_t *obj, const char *const *known, const char *prefix, err_t *e) {
@@ -338,7 +330,7 @@ int jsonx_only_keys(json_t *obj, const char *const *known, const char *prefix, e
         if (!ok) {
             char field[sizeof e->field];
             snprintf(field, sizeof field, "%s%s", prefix, key);
-            return err_set(e, 422, "unknown_field", field, "%.64s%.64s is not a known field",
+            return err_set(e, 400, "unknown_field", field, "%.64s%.64s is not a known field",
                            prefix, key);
         }
     }

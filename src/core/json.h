@@ -9,7 +9,8 @@
 #include "core/err.h"
 
 /* Parses a request body: must be a JSON object, no duplicate keys, valid UTF-8, no trailing
- * garbage, depth <= 32. On success *out is a new reference. Errors are 400 "invalid_json". */
+ * garbage, depth <= 32. On success *out is a new reference. Errors are 400 "invalid_json" with
+ * field "body". */
 int jsonx_parse_object(const char *buf, size_t len, json_t **out, err_t *e);
 
 /* Compact, key-order-preserving serialisation; caller frees. */
@@ -17,8 +18,11 @@ char *jsonx_dump(const json_t *v);
 
 /* Field validators. `obj` is the input object; `name` the key (also used as the error field).
  * required: 1 = must be present and non-null (JSON null counts as absent). On success *out is
- * borrowed from obj (or NULL when absent and not required). Errors are 400 "missing_field"
- * ("<name> is required") or 422 "invalid_field" ("<name> must be ..."). */
+ * borrowed from obj (or NULL when absent and not required). Errors follow err.h's rule: 400
+ * "missing_field" ("<name> is required"), 400 "invalid_type" when the JSON type is wrong (for
+ * integers and numbers a decimal string is the right type, since query parameters arrive as
+ * strings; 1.5 or "abc" for an integer is not), 422 "invalid_field" ("<name> must be ...") when
+ * the value is out of length/range or not in the enum. */
 /* Single-line string: min_len/max_len count Unicode code points, not bytes; rejects control
  * characters (U+0000..U+001F, U+007F, U+0080..U+009F), including newlines and tabs, and the
  * bidirectional controls (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C) that let a
@@ -41,7 +45,7 @@ int jsonx_bool(json_t *obj, const char *name, int required, int def, int *out, e
 /* String that must be one of the NULL-terminated `allowed` list. */
 int jsonx_enum(json_t *obj, const char *name, int required, const char *const *allowed,
                const char **out, err_t *e);
-/* Rejects any key not in the NULL-terminated `known` list (422 "unknown_field", field =
+/* Rejects any key not in the NULL-terminated `known` list (400 "unknown_field", field =
  * prefix + key; prefix is e.g. "address." for a nested object, "" or NULL at the top). */
 int jsonx_only_keys(json_t *obj, const char *const *known, const char *prefix, err_t *e);
 

@@ -288,7 +288,7 @@ static int cmp_recent(const void *x, const void *y) {
 
 int migrate_down_files(const char *conninfo, const migrate_file_t *files, int count, int n,
                        FILE *out, err_t *e) {
-    if (n < 1) return err_set(e, 400, "invalid_field", "n", "migrate down needs a count >= 1");
+    if (n < 1) return err_invalid(e, "n", "migrate down needs a count >= 1");
     if (validate(files, count, e) < 0) return -1;
     PGconn *c = open_locked(conninfo, 0, e);
     if (!c) return -1;

@@ -174,7 +174,7 @@ static int check_args(db_tx_t *tx, const char *schema, const char *type, const c
     if (!valid_type(type)) return err_set(e, 500, "internal", "type", "invalid event type");
     if (*tenant_id && !**tenant_id) *tenant_id = NULL;
     if (*tenant_id && !is_uuid(*tenant_id))
-        return err_set(e, 422, "invalid_field", "tenant_id", "tenant_id must be a UUID");
+        return err_invalid(e, "tenant_id", "tenant_id must be a UUID");
     if (!*source || !**source) *source = schema;
     if (strlen(*source) > OUTBOX_MAX_SOURCE)
         return err_set(e, 500, "internal", "source", "event source too long");
@@ -255,8 +255,7 @@ int inbox_claim(db_tx_t *tx, const char *schema, const char *consumer, const cha
     if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
     if (!consumer || !*consumer || strlen(consumer) > 128)
         return err_set(e, 500, "internal", "consumer", "invalid consumer name");
-    if (!is_uuid(event_id))
-        return err_set(e, 422, "invalid_field", "event_id", "event id must be a UUID");
+    if (!is_uuid(event_id)) return err_invalid(e, "event_id", "event id must be a UUID");
     snprintf(sql, sizeof sql,
              "INSERT INTO \"%s\".inbox (consumer, event_id) VALUES ($1, $2::uuid) "
              "ON CONFLICT DO NOTHING",

@@ -23,7 +23,7 @@ void gql_api_free(gql_api_t *api);
 /* Answers one request to /graphql. */
 void gql_api_handle(gql_api_t *api, const http_request_t *req, http_response_t *resp);
 
-/* The SDL embedded by tools/embed_text.sh (src/gateway/graphql_schema_sdl.c). */
+/* The SDL embedded by tools/embed_text.sh (build/gen/graphql_schema_sdl.c). */
 extern const char graphql_schema_sdl[];
 extern const unsigned long graphql_schema_sdl_len;
 

@@ -232,7 +232,7 @@ static void test_scope(void) {
     err_clear(&e);
     CHECK_EQ_INT(db_begin(p, &bad, &tx, &e), -1);
     CHECK(tx == NULL);
-    CHECK_EQ_INT(e.status, 400);
+    CHECK_EQ_INT(e.status, 422); /* a string, not a UUID: an invalid value */
     CHECK_STR(e.field, "club_id");
     int in_use = -1;
     db_pool_stats(p, NULL, &in_use, NULL);
@@ -375,7 +375,7 @@ static void test_read(void) {
     db_scope_t bad = {"not-a-uuid", NULL, 0, 0};
     err_clear(&e);
     CHECK(db_read(p, &bad, "SELECT 1", 0, NULL, &e) == NULL);
-    CHECK_EQ_INT(e.status, 400);
+    CHECK_EQ_INT(e.status, 422);
     CHECK_STR(e.field, "club_id");
     int in_use = -1;
     db_pool_stats(p, NULL, &in_use, NULL);

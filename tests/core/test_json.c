@@ -21,7 +21,7 @@ static const char *parse_fails(const char *s, err_t *e) {
         json_decref(v);
         return NULL;
     }
-    if (e->status != 400 || strcmp(e->code, "invalid_json") != 0) {
+    if (e->status != 400 || strcmp(e->code, "invalid_json") != 0 || strcmp(e->field, "body") != 0) {
         fprintf(stdout, "#   wrong error %d %s for: %s\n", e->status, e->code, s);
         return NULL;
     }
@@ -69,7 +69,7 @@ static void test_parse_rejects(void) {
     CHECK(strstr(m, "line 2") != NULL);
     CHECK(strstr(m, "column") != NULL);
     CHECK(strstr(m, "hunter2") == NULL);
-    CHECK_STR(e.field, "");
+    CHECK_STR(e.field, "body");
 
     /* non-object top level */
     const char *tops[] = {"[]", "[1,2]", "\"str\"", "1", "true", "null", NULL};
@@ -184,7 +184,7 @@ static void test_string(void) {
     EXPECT_ERR(jsonx_string(o, "absent", 1, 1, 10, &out, &e), 400, "missing_field", "absent");
     CHECK_STR(e.message, "absent is required");
     EXPECT_ERR(jsonx_string(o, "nul", 1, 1, 10, &out, &e), 400, "missing_field", "nul");
-    EXPECT_ERR(jsonx_string(o, "num", 1, 1, 10, &out, &e), 422, "invalid_field", "num");
+    EXPECT_ERR(jsonx_string(o, "num", 1, 1, 10, &out, &e), 400, "invalid_type", "num");
     CHECK_STR(e.message, "num must be a string");
     EXPECT_ERR(jsonx_string(o, "empty", 1, 1, 10, &out, &e), 422, "invalid_field", "empty");
     CHECK_STR(e.message, "empty must not be empty");
@@ -268,7 +268,7 @@ static void test_int(void) {
     EXPECT_ERR(jsonx_int(o, "neg", 1, 0, 10, 0, &v, &e), 422, "invalid_field", "neg");
     const char *bad[] = {"real", "b", "junk", "space", "plus", "big", "empty", NULL};
     for (int i = 0; bad[i]; i++) {
-        EXPECT_ERR(jsonx_int(o, bad[i], 1, 0, 100, 0, &v, &e), 422, "invalid_field", bad[i]);
+        EXPECT_ERR(jsonx_int(o, bad[i], 1, 0, 100, 0, &v, &e), 400, "invalid_type", bad[i]);
         CHECK(strstr(e.message, "must be an integer") != NULL);
     }
     CHECK_EQ_INT(jsonx_int(o, "max", 1, 0, 9223372036854775807LL, 0, &v, &e), 0);
@@ -308,8 +308,8 @@ static void test_number(void) {
     CHECK(present == 0);
     const char *bad[] = {"hex", "inf", "nan", "dot", "huge", NULL};
     for (int i = 0; bad[i]; i++)
-        EXPECT_ERR(jsonx_number(o, bad[i], 1, -1e300, 1e300, &d, &present, &e), 422,
-                   "invalid_field", bad[i]);
+        EXPECT_ERR(jsonx_number(o, bad[i], 1, -1e300, 1e300, &d, &present, &e), 400, "invalid_type",
+                   bad[i]);
     json_decref(o);
 }
 
@@ -329,9 +329,9 @@ static void test_bool(void) {
     CHECK_EQ_INT(jsonx_bool(o, "absent", 0, 1, &b, &e), 0);
     CHECK_EQ_INT(b, 1);
     EXPECT_ERR(jsonx_bool(o, "absent", 1, 1, &b, &e), 400, "missing_field", "absent");
-    EXPECT_ERR(jsonx_bool(o, "one", 1, 1, &b, &e), 422, "invalid_field", "one");
+    EXPECT_ERR(jsonx_bool(o, "one", 1, 1, &b, &e), 400, "invalid_type", "one");
     CHECK_STR(e.message, "one must be true or false");
-    EXPECT_ERR(jsonx_bool(o, "yes", 1, 1, &b, &e), 422, "invalid_field", "yes");
+    EXPECT_ERR(jsonx_bool(o, "yes", 1, 1, &b, &e), 400, "invalid_type", "yes");
     json_decref(o);
 }
 
@@ -348,8 +348,22 @@ static void test_enum(void) {
     EXPECT_ERR(jsonx_enum(o, "absent", 1, allowed, &out, &e), 400, "missing_field", "absent");
     EXPECT_ERR(jsonx_enum(o, "bad", 1, allowed, &out, &e), 422, "invalid_field", "bad");
     CHECK_STR(e.message, "bad must be one of: gold, silver, bronze");
-    EXPECT_ERR(jsonx_enum(o, "num", 1, allowed, &out, &e), 422, "invalid_field", "num");
+    EXPECT_ERR(jsonx_enum(o, "num", 1, allowed, &out, &e), 400, "invalid_type", "num");
     json_decref(o);
+}
+
+/* core/err.h's rule: each code has one status, and the helpers fill the field. */
+static void test_error_rule(void) {
+    err_t e;
+    EXPECT_ERR(err_missing(&e, "name"), 400, "missing_field", "name");
+    CHECK_STR(e.message, "name is required");
+    EXPECT_ERR(err_type(&e, "limit", "%s must be an integer", "limit"), 400, "invalid_type",
+               "limit");
+    CHECK_STR(e.message, "limit must be an integer");
+    EXPECT_ERR(err_invalid(&e, "email", "%s must be an email address", "email"), 422,
+               "invalid_field", "email");
+    CHECK_STR(e.message, "email must be an email address");
+    CHECK_EQ_INT(err_invalid(NULL, "x", "y"), -1);
 }
 
 static void test_only_keys(void) {
@@ -360,12 +374,12 @@ static void test_only_keys(void) {
     CHECK_EQ_INT(jsonx_only_keys(o, known, "", &e), 0);
     CHECK_EQ_INT(jsonx_only_keys(json_object_get(o, "address"), addr_known, "address.", &e), 0);
     json_object_set_new(json_object_get(o, "address"), "zip", json_string("1"));
-    EXPECT_ERR(jsonx_only_keys(json_object_get(o, "address"), addr_known, "address.", &e), 422,
+    EXPECT_ERR(jsonx_only_keys(json_object_get(o, "address"), addr_known, "address.", &e), 400,
                "unknown_field", "address.zip");
     CHECK(strstr(e.message, "address.zip") != NULL);
     json_object_set_new(o, "role", json_string("admin"));
-    EXPECT_ERR(jsonx_only_keys(o, known, "", &e), 422, "unknown_field", "role");
-    EXPECT_ERR(jsonx_only_keys(o, known, NULL, &e), 422, "unknown_field", "role");
+    EXPECT_ERR(jsonx_only_keys(o, known, "", &e), 400, "unknown_field", "role");
+    EXPECT_ERR(jsonx_only_keys(o, known, NULL, &e), 400, "unknown_field", "role");
     json_decref(o);
 }
 
@@ -611,6 +625,7 @@ int main(void) {
     RUN(test_number);
     RUN(test_bool);
     RUN(test_enum);
+    RUN(test_error_rule);
     RUN(test_only_keys);
     RUN(test_uuid);
     RUN(test_email);

@@ -126,8 +126,9 @@ static const row_t g_rows[] = {
     {"ledger", "config", SVC_PERM, "ledger:read", 0, 401, 200, 200, 200},
     {"ledger", "endorse", SVC_PERM, "ledger:write", 0, 401, 403, 400, 400},
     {"ledger", "submit", SVC_PERM, "ledger:write", 0, 401, 403, 400, 400},
-    {"ledger", "commit_status", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},
-    {"ledger", "transaction", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},
+    /* tx_id "ff" is a string but not 64 hex digits: an invalid value (422) */
+    {"ledger", "commit_status", SVC_PERM, "ledger:read", 0, 401, 422, 422, 422},
+    {"ledger", "transaction", SVC_PERM, "ledger:read", 0, 401, 422, 422, 422},
     {"ledger", "block", SVC_PERM, "ledger:read", 0, 401, 404, 404, 404},
     {"ledger", "checkpoint", SVC_PERM, "ledger:read", 0, 401, 404, 404, 404}, /* none yet */
     {"ledger", "proof_consistency", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},

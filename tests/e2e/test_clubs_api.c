@@ -119,7 +119,7 @@ static void test_bad_input(void) {
     expect_error("POST", "/api/v1/clubs", j,
                  "{\"name\":\"A\",\"slug\":\"ok-slug-zz\",\"timezone\":\"UTC\",\"address\":{"
                  "\"country\":\"GB\"},\"colour\":\"red\"}",
-                 422, "colour");
+                 400, "colour");
     expect_error("POST", "/api/v1/clubs", j,
                  "{\"name\":\"A\",\"slug\":\"ok-slug-zz\",\"timezone\":\"UTC\",\"address\":{"
                  "\"country\":\"GB\"},\"facilities\":[\"helipad\"]}",
@@ -141,7 +141,7 @@ static void test_bad_input(void) {
     expect_error("GET", "/api/v1/nothing-here", NULL, NULL, 404, NULL);
     expect_error("DELETE", "/api/v1/clubs", NULL, NULL, 405, NULL);
     expect_error("GET", "/api/v1/clubs?limit=0", NULL, NULL, 422, "limit");
-    expect_error("GET", "/api/v1/clubs?limit=abc", NULL, NULL, 422, "limit");
+    expect_error("GET", "/api/v1/clubs?limit=abc", NULL, NULL, 400, "limit");
     expect_error("GET", "/api/v1/clubs?after=garbage", NULL, NULL, 400, "after");
     expect_error("GET", "/api/v1/clubs?country=ZZ", NULL, NULL, 422, "country");
     /* oversized body (limit 1 MiB by default) */

@@ -90,7 +90,7 @@ static int key_wrap(EVP_PKEY *pkey, int is_private, jwt_key_t **out, err_t *e) {
 int jwt_key_generate(int bits, jwt_key_t **out, err_t *e) {
     *out = NULL;
     if (bits != 2048 && bits != 3072 && bits != 4096)
-        return err_set(e, 400, "invalid_field", "bits", "bits must be 2048, 3072 or 4096");
+        return err_invalid(e, "bits", "bits must be 2048, 3072 or 4096");
     EVP_PKEY *pkey = EVP_RSA_gen((unsigned int)bits);
     if (!pkey) return internal(e, "RSA key generation");
     return key_wrap(pkey, 1, out, e);
@@ -99,20 +99,18 @@ int jwt_key_generate(int bits, jwt_key_t **out, err_t *e) {
 int jwt_key_from_private_pem(const char *pem, size_t len, jwt_key_t **out, err_t *e) {
     *out = NULL;
     if (!pem || len == 0 || len > 64 * 1024)
-        return err_set(e, 400, "invalid_field", "private_key",
-                       "private key PEM is empty or too long");
+        return err_invalid(e, "private_key", "private key PEM is empty or too long");
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
     if (!bio) return internal(e, "BIO allocation");
     /* a NULL password callback with an empty passphrase makes encrypted PEM fail, not prompt */
     EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
     BIO_free(bio);
     if (!pkey)
-        return err_set(e, 400, "invalid_field", "private_key",
-                       "private key is not an unencrypted PEM RSA key");
+        return err_invalid(e, "private_key", "private key is not an unencrypted PEM RSA key");
     if (!rsa_bits_ok(pkey)) {
         EVP_PKEY_free(pkey);
-        return err_set(e, 400, "invalid_field", "private_key",
-                       "private key must be RSA with a 2048..8192-bit modulus");
+        return err_invalid(e, "private_key",
+                           "private key must be RSA with a 2048..8192-bit modulus");
     }
     return key_wrap(pkey, 1, out, e);
 }
@@ -121,15 +119,22 @@ int jwt_key_from_private_pem(const char *pem, size_t len, jwt_key_t **out, err_t
 static BIGNUM *jwk_bn(json_t *jwk, const char *name, err_t *e) {
     json_t *v = json_object_get(jwk, name);
     const char *s = json_string_value(v);
-    if (!s || !*s || strlen(s) > JWT_MAX_JWK_FIELD) {
-        err_set(e, 400, "invalid_field", name, "JWK member %s must be a base64url string", name);
+    if (!s) {
+        if (!v)
+            err_missing(e, name);
+        else
+            err_type(e, name, "JWK member %s must be a base64url string", name);
+        return NULL;
+    }
+    if (!*s || strlen(s) > JWT_MAX_JWK_FIELD) {
+        err_invalid(e, name, "JWK member %s must be a base64url string", name);
         return NULL;
     }
     size_t n = 0;
     unsigned char *bin = jsonx_b64url_decode(s, &n);
     if (!bin || n == 0 || bin[0] == 0) { /* RFC 7518 6.3.1: no leading zero octets */
         free(bin);
-        err_set(e, 400, "invalid_field", name, "JWK member %s is not valid base64url", name);
+        err_invalid(e, name, "JWK member %s is not valid base64url", name);
         return NULL;
     }
     BIGNUM *bn = BN_bin2bn(bin, (int)n, NULL);
@@ -145,17 +150,18 @@ int jwt_key_from_jwk(json_t *jwk, jwt_key_t **out, err_t *e) {
     OSSL_PARAM *params = NULL;
     EVP_PKEY_CTX *ctx = NULL;
     EVP_PKEY *pkey = NULL;
-    if (!json_is_object(jwk))
-        return err_set(e, 400, "invalid_field", "jwk", "JWK must be a JSON object");
-    const char *kty = json_string_value(json_object_get(jwk, "kty"));
-    if (!kty || strcmp(kty, "RSA") != 0)
-        return err_set(e, 400, "invalid_field", "kty", "JWK kty must be \"RSA\"");
+    if (!json_is_object(jwk)) return err_type(e, "jwk", "JWK must be a JSON object");
+    json_t *ktyj = json_object_get(jwk, "kty");
+    const char *kty = json_string_value(ktyj);
+    if (!ktyj) return err_missing(e, "kty");
+    if (!kty) return err_type(e, "kty", "JWK kty must be a string");
+    if (strcmp(kty, "RSA") != 0) return err_invalid(e, "kty", "JWK kty must be \"RSA\"");
     json_t *alg = json_object_get(jwk, "alg");
     if (alg && (!json_is_string(alg) || strcmp(json_string_value(alg), "RS256") != 0))
-        return err_set(e, 400, "invalid_field", "alg", "JWK alg must be \"RS256\"");
+        return err_invalid(e, "alg", "JWK alg must be \"RS256\"");
     json_t *use = json_object_get(jwk, "use");
     if (use && (!json_is_string(use) || strcmp(json_string_value(use), "sig") != 0))
-        return err_set(e, 400, "invalid_field", "use", "JWK use must be \"sig\"");
+        return err_invalid(e, "use", "JWK use must be \"sig\"");
     if (!(n = jwk_bn(jwk, "n", e)) || !(ex = jwk_bn(jwk, "e", e))) goto fail;
     if (!(bld = OSSL_PARAM_BLD_new()) || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, ex) ||
@@ -166,12 +172,12 @@ int jwt_key_from_jwk(json_t *jwk, jwt_key_t **out, err_t *e) {
     if (!(ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) ||
         EVP_PKEY_fromdata_init(ctx) <= 0 ||
         EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-        err_set(e, 400, "invalid_field", "jwk", "JWK is not a valid RSA public key");
+        err_invalid(e, "jwk", "JWK is not a valid RSA public key");
         goto fail;
     }
     if (!rsa_bits_ok(pkey) || BN_is_one(ex) || !BN_is_odd(ex)) {
-        err_set(e, 400, "invalid_field", "jwk",
-                "JWK must be an RSA key with a 2048..8192-bit modulus and an odd exponent > 1");
+        err_invalid(e, "jwk",
+                    "JWK must be an RSA key with a 2048..8192-bit modulus and an odd exponent > 1");
         goto fail;
     }
     jwt_key_t *k = NULL;
@@ -183,7 +189,7 @@ int jwt_key_from_jwk(json_t *jwk, jwt_key_t **out, err_t *e) {
     json_t *kid = json_object_get(jwk, "kid");
     if (kid && (!json_is_string(kid) || strcmp(json_string_value(kid), k->kid) != 0)) {
         jwt_key_free(k);
-        err_set(e, 400, "invalid_field", "kid", "JWK kid does not match the key");
+        err_invalid(e, "kid", "JWK kid does not match the key");
         goto fail;
     }
     *out = k;
@@ -233,7 +239,7 @@ static char *bio_to_string(BIO *bio) {
 
 char *jwt_key_private_pem(const jwt_key_t *k, err_t *e) {
     if (!k || !k->is_private) {
-        err_set(e, 400, "invalid_field", "key", "key has no private half");
+        err_set(e, 500, "internal", "key", "key has no private half");
         return NULL;
     }
     BIO *bio = BIO_new(BIO_s_secmem());
@@ -252,7 +258,7 @@ char *jwt_key_private_pem(const jwt_key_t *k, err_t *e) {
 
 char *jwt_key_public_pem(const jwt_key_t *k, err_t *e) {
     if (!k) {
-        err_set(e, 400, "invalid_field", "key", "key is required");
+        err_missing(e, "key");
         return NULL;
     }
     BIO *bio = BIO_new(BIO_s_mem());
@@ -306,7 +312,7 @@ static json_t *pkey_jwk(EVP_PKEY *pkey, const char *kid, err_t *e) {
 
 json_t *jwt_key_public_jwk(const jwt_key_t *k, err_t *e) {
     if (!k) {
-        err_set(e, 400, "invalid_field", "key", "key is required");
+        err_missing(e, "key");
         return NULL;
     }
     return pkey_jwk(k->pkey, k->kid, e);
@@ -328,11 +334,11 @@ char *jwt_sign(const jwt_key_t *k, const json_t *claims, err_t *e) {
     EVP_MD_CTX *md = NULL;
     json_t *header = NULL;
     if (!k || !k->is_private) {
-        err_set(e, 400, "invalid_field", "key", "signing needs a private key");
+        err_set(e, 500, "internal", "key", "signing needs a private key");
         return NULL;
     }
     if (!json_is_object(claims)) {
-        err_set(e, 400, "invalid_field", "claims", "claims must be a JSON object");
+        err_type(e, "claims", "claims must be a JSON object");
         return NULL;
     }
     header = json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "kid", k->kid);
@@ -344,7 +350,7 @@ char *jwt_sign(const jwt_key_t *k, const json_t *claims, err_t *e) {
     size_t sig_len = (size_t)EVP_PKEY_get_size(k->pkey);
     /* header + '.' + payload + '.' + signature must fit the verifier's limit */
     if (hl + pl + 2 + (sig_len * 4 + 2) / 3 > JWT_MAX_TOKEN_LEN) {
-        err_set(e, 400, "invalid_field", "claims", "claims are too large for a token");
+        err_invalid(e, "claims", "claims are too large for a token");
         goto fail;
     }
     char *input = malloc(hl + 1 + pl + 1);
@@ -406,12 +412,11 @@ static EVP_PKEY *keyset_find(const jwt_keyset_t *ks, const char *kid) {
 }
 
 int jwt_keyset_add(jwt_keyset_t *ks, const jwt_key_t *k, err_t *e) {
-    if (!ks || !k) return err_set(e, 400, "invalid_field", "key", "key set and key are required");
+    if (!ks || !k) return err_set(e, 500, "internal", "key", "key set and key are required");
     if (keyset_find(ks, k->kid))
         return err_set(e, 409, "conflict", "kid", "a key with this kid is already in the key set");
     if (ks->n >= JWT_KEYSET_MAX)
-        return err_set(e, 422, "invalid_field", "keys", "key set is full (%d keys)",
-                       JWT_KEYSET_MAX);
+        return err_invalid(e, "keys", "key set is full (%d keys)", JWT_KEYSET_MAX);
     /* keep only the public half, so a keyset can never sign */
     unsigned char *der = NULL;
     int der_len = i2d_PUBKEY(k->pkey, &der);

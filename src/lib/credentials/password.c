@@ -81,7 +81,7 @@ long password_utf8_length(const char *s, size_t max_bytes) {
 int password_hash(const char *password, char out[PASSWORD_HASH_MAX], err_t *e) {
     out[0] = '\0';
     if (ensure_sodium(e) != 0) return -1;
-    if (!password) return err_set(e, 400, "invalid_field", "password", "password is required");
+    if (!password) return err_missing(e, "password");
     size_t len = strnlen(password, PASSWORD_MAX_BYTES + 1);
     if (len > PASSWORD_MAX_BYTES)
         return err_set(e, 422, "password_too_long", "password", "password is too long");
@@ -206,7 +206,7 @@ static int ascii_casecmp_eq(const char *a, const char *b, size_t bn) {
 }
 
 int password_check_policy(const char *password, const char *const *context, err_t *e) {
-    if (!password) return err_set(e, 400, "missing_field", "password", "password is required");
+    if (!password) return err_missing(e, "password");
     long n = password_utf8_length(password, PASSWORD_MAX_BYTES);
     if (n < 0) {
         if (strnlen(password, PASSWORD_MAX_BYTES + 1) > PASSWORD_MAX_BYTES)

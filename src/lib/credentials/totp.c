@@ -48,10 +48,10 @@ int totp_secret_generate(unsigned char secret[TOTP_SECRET_LEN], err_t *e) {
 }
 
 int totp_base32_encode(const unsigned char *in, size_t len, char *out, size_t cap, err_t *e) {
-    if (!out || (!in && len)) return err_set(e, 400, "invalid_field", "secret", "bad arguments");
+    if (!out || (!in && len)) return err_set(e, 500, "internal", "secret", "bad arguments");
     size_t need = (len * 8 + 4) / 5 + 1;
     if (len > 4096 || cap < need)
-        return err_set(e, 400, "invalid_field", "secret", "base32 output buffer is too small");
+        return err_set(e, 500, "internal", "secret", "base32 output buffer is too small");
     size_t o = 0;
     uint32_t buf = 0;
     int bits = 0;
@@ -76,22 +76,21 @@ static int b32_val(unsigned char c) {
 }
 
 int totp_base32_decode(const char *in, unsigned char *out, size_t cap, size_t *out_len, err_t *e) {
-    if (!in || !out) return err_set(e, 400, "invalid_field", "secret", "bad arguments");
+    if (!in || !out) return err_set(e, 500, "internal", "secret", "bad arguments");
     size_t n = strlen(in);
     while (n > 0 && in[n - 1] == '=')
         n--;
     /* a base32 string of n characters carries n*5 bits; lengths 1, 3, 6 (mod 8) are impossible */
     size_t r = n % 8;
-    if (r == 1 || r == 3 || r == 6)
-        return err_set(e, 422, "invalid_field", "secret", "secret is not valid base32");
+    if (r == 1 || r == 3 || r == 6) return err_invalid(e, "secret", "secret is not valid base32");
     size_t bytes = n * 5 / 8;
-    if (bytes > cap) return err_set(e, 422, "invalid_field", "secret", "secret is too long");
+    if (bytes > cap) return err_invalid(e, "secret", "secret is too long");
     uint32_t buf = 0;
     int bits = 0;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int v = b32_val((unsigned char)in[i]);
-        if (v < 0) return err_set(e, 422, "invalid_field", "secret", "secret is not valid base32");
+        if (v < 0) return err_invalid(e, "secret", "secret is not valid base32");
         buf = (buf << 5) | (uint32_t)v;
         bits += 5;
         if (bits >= 8) {
@@ -100,7 +99,7 @@ int totp_base32_decode(const char *in, unsigned char *out, size_t cap, size_t *o
         }
     }
     if (bits > 0 && (buf & ((1u << bits) - 1)) != 0)
-        return err_set(e, 422, "invalid_field", "secret", "secret is not valid base32");
+        return err_invalid(e, "secret", "secret is not valid base32");
     if (out_len) *out_len = o;
     return 0;
 }
@@ -119,12 +118,10 @@ int totp_code_at_step(const unsigned char *secret, size_t len, int64_t step, uns
                       char *out, err_t *e) {
     if (ensure_oath(e) != 0) return -1;
     if (!secret || len == 0 || len > TOTP_MAX_SECRET_LEN)
-        return err_set(e, 422, "invalid_field", "secret", "TOTP secret must be 1..%d bytes",
-                       TOTP_MAX_SECRET_LEN);
-    if (digits < 6 || digits > 8)
-        return err_set(e, 400, "invalid_field", "digits", "digits must be 6..8");
+        return err_invalid(e, "secret", "TOTP secret must be 1..%d bytes", TOTP_MAX_SECRET_LEN);
+    if (digits < 6 || digits > 8) return err_invalid(e, "digits", "digits must be 6..8");
     if (step < 0 || step > INT64_MAX / TOTP_PERIOD)
-        return err_set(e, 400, "invalid_field", "time", "time is out of range");
+        return err_invalid(e, "time", "time is out of range");
     if (oath_totp_generate((const char *)secret, len, (time_t)(step * TOTP_PERIOD), TOTP_PERIOD,
                            OATH_TOTP_DEFAULT_START_TIME, digits, out) != OATH_OK)
         return err_set(e, 500, "internal", "", "TOTP computation failed");
@@ -134,7 +131,7 @@ int totp_code_at_step(const unsigned char *secret, size_t len, int64_t step, uns
 int totp_verify(const unsigned char *secret, size_t len, const char *code, int64_t now,
                 int64_t last_step, int64_t *matched_step, err_t *e) {
     if (matched_step) *matched_step = -1;
-    if (now < 0) return err_set(e, 400, "invalid_field", "time", "time is out of range");
+    if (now < 0) return err_invalid(e, "time", "time is out of range");
     int ok_format = code && strlen(code) == TOTP_DIGITS;
     for (size_t i = 0; ok_format && i < TOTP_DIGITS; i++)
         if (code[i] < '0' || code[i] > '9') ok_format = 0;
@@ -194,15 +191,13 @@ static void sb_pct(strbuf_t *b, const char *s) {
 }
 
 static int label_part_ok(const char *s, size_t max, const char *field, err_t *e) {
-    if (!s || !*s) return err_set(e, 422, "invalid_field", field, "%s is required", field);
+    if (!s || !*s) return err_invalid(e, field, "%s is required", field);
     size_t n = strnlen(s, max + 1);
-    if (n > max)
-        return err_set(e, 422, "invalid_field", field, "%s must be at most %zu bytes", field, max);
+    if (n > max) return err_invalid(e, field, "%s must be at most %zu bytes", field, max);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7F || c == ':')
-            return err_set(e, 422, "invalid_field", field,
-                           "%s must not contain ':' or control characters", field);
+            return err_invalid(e, field, "%s must not contain ':' or control characters", field);
     }
     return 0;
 }
@@ -214,8 +209,7 @@ char *totp_uri(const char *issuer, const char *account, const unsigned char *sec
         return NULL;
     char b32[(TOTP_MAX_SECRET_LEN * 8 + 4) / 5 + 1];
     if (!secret || len == 0 || len > TOTP_MAX_SECRET_LEN) {
-        err_set(e, 422, "invalid_field", "secret", "TOTP secret must be 1..%d bytes",
-                TOTP_MAX_SECRET_LEN);
+        err_invalid(e, "secret", "TOTP secret must be 1..%d bytes", TOTP_MAX_SECRET_LEN);
         return NULL;
     }
     if (totp_base32_encode(secret, len, b32, sizeof b32, e) != 0) return NULL;
@@ -240,7 +234,7 @@ char *totp_uri(const char *issuer, const char *account, const unsigned char *sec
 
 char *totp_qr_svg(const char *text, err_t *e) {
     if (!text || !*text || strnlen(text, TOTP_QR_TEXT_MAX + 1) > TOTP_QR_TEXT_MAX) {
-        err_set(e, 422, "invalid_field", "text", "QR text must be 1..%d bytes", TOTP_QR_TEXT_MAX);
+        err_invalid(e, "text", "QR text must be 1..%d bytes", TOTP_QR_TEXT_MAX);
         return NULL;
     }
     QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
@@ -315,7 +309,7 @@ static int recovery_digest(const char *norm, const unsigned char *salt, unsigned
 int totp_recovery_hash(const char *code, const unsigned char salt[TOTP_RECOVERY_SALT_LEN],
                        unsigned char out[TOTP_RECOVERY_HASH_LEN], err_t *e) {
     char norm[TOTP_RECOVERY_CODE_CHARS + 1];
-    if (!salt) return err_set(e, 400, "invalid_field", "salt", "salt is required");
+    if (!salt) return err_missing(e, "salt");
     if (recovery_normalise(code, norm) != 0)
         return err_set(e, 401, "mfa_code_invalid", "code", "the recovery code is not valid");
     int rc = recovery_digest(norm, salt, out, e);

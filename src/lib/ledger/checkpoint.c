@@ -108,13 +108,11 @@ static int b64_decode_(const char *s, size_t len, uint8_t *out, size_t cap, size
 
 int checkpoint_key_id(const char *name, const uint8_t pk[CHECKPOINT_PK_LEN], uint32_t *key_id,
                       err_t *e) {
-    if (!name || !pk || !key_id)
-        return err_set(e, 400, "invalid_field", "name", "missing argument");
+    if (!name || !pk || !key_id) return err_set(e, 500, "internal", "name", "missing argument");
     size_t nl = strlen(name);
     if (!name_ok_(name, nl))
-        return err_set(e, 400, "invalid_field", "name",
-                       "key name must be 1-%d bytes of UTF-8 without spaces or '+'",
-                       CHECKPOINT_MAX_NAME);
+        return err_invalid(e, "name", "key name must be 1-%d bytes of UTF-8 without spaces or '+'",
+                           CHECKPOINT_MAX_NAME);
     uint8_t buf[CHECKPOINT_MAX_NAME + 2 + CHECKPOINT_PK_LEN], h[32];
     unsigned int hl = 0;
     memcpy(buf, name, nl);
@@ -129,7 +127,7 @@ int checkpoint_key_id(const char *name, const uint8_t pk[CHECKPOINT_PK_LEN], uin
 
 int checkpoint_verifier_init(checkpoint_verifier_t *v, const char *name,
                              const uint8_t pk[CHECKPOINT_PK_LEN], err_t *e) {
-    if (!v) return err_set(e, 400, "invalid_field", "verifier", "missing argument");
+    if (!v) return err_set(e, 500, "internal", "verifier", "missing argument");
     memset(v, 0, sizeof *v);
     if (checkpoint_key_id(name, pk, &v->key_id, e) != 0) return -1;
     snprintf(v->name, sizeof v->name, "%s", name);
@@ -139,7 +137,7 @@ int checkpoint_verifier_init(checkpoint_verifier_t *v, const char *name,
 
 int checkpoint_signer_init(checkpoint_signer_t *s, const char *name,
                            const uint8_t sk[CHECKPOINT_SK_LEN], err_t *e) {
-    if (!s || !sk) return err_set(e, 400, "invalid_field", "signer", "missing argument");
+    if (!s || !sk) return err_set(e, 500, "internal", "signer", "missing argument");
     if (checkpoint_sodium_(e) != 0) return -1;
     memset(s, 0, sizeof *s);
     /* derive the key pair from the seed half: the public half of sk must match it */
@@ -151,7 +149,7 @@ int checkpoint_signer_init(checkpoint_signer_t *s, const char *name,
     sodium_memzero(sk2, sizeof sk2);
     if (bad) {
         sodium_memzero(s, sizeof *s);
-        return err_set(e, 400, "invalid_field", "sk", "not a consistent Ed25519 secret key");
+        return err_invalid(e, "sk", "not a consistent Ed25519 secret key");
     }
     if (checkpoint_key_id(name, s->pk, &s->key_id, e) != 0) return -1;
     snprintf(s->name, sizeof s->name, "%s", name);
@@ -236,23 +234,22 @@ int checkpoint_format_body(const char *origin, uint64_t size,
                            const uint8_t root[CHECKPOINT_ROOT_LEN], const char *const *ext,
                            size_t n_ext, char **out, size_t *out_len, err_t *e) {
     if (!origin || !root || !out || (n_ext && !ext))
-        return err_set(e, 400, "invalid_field", "origin", "missing argument");
+        return err_set(e, 500, "internal", "origin", "missing argument");
     *out = NULL;
     size_t ol = strlen(origin);
     if (ol == 0 || ol > CHECKPOINT_MAX_NAME || !text_ok_(origin, ol, 0))
-        return err_set(e, 400, "invalid_field", "origin",
-                       "origin must be 1-%d bytes of UTF-8 without control characters",
-                       CHECKPOINT_MAX_NAME);
+        return err_invalid(e, "origin",
+                           "origin must be 1-%d bytes of UTF-8 without control characters",
+                           CHECKPOINT_MAX_NAME);
     if (n_ext > CHECKPOINT_MAX_EXT)
-        return err_set(e, 400, "invalid_field", "ext", "at most %d extension lines",
-                       CHECKPOINT_MAX_EXT);
+        return err_invalid(e, "ext", "at most %d extension lines", CHECKPOINT_MAX_EXT);
     size_t total = ol + 1 + 21 + 45 + 1;
     for (size_t i = 0; i < n_ext; i++) {
         size_t l = ext[i] ? strlen(ext[i]) : 0;
         if (l == 0 || l > CHECKPOINT_MAX_EXT_LEN || !text_ok_(ext[i], l, 0))
-            return err_set(e, 400, "invalid_field", "ext",
-                           "extension line %zu must be 1-%d bytes without control characters", i,
-                           CHECKPOINT_MAX_EXT_LEN);
+            return err_invalid(e, "ext",
+                               "extension line %zu must be 1-%d bytes without control characters",
+                               i, CHECKPOINT_MAX_EXT_LEN);
         total += l + 1;
     }
     char *buf = malloc(total);
@@ -322,7 +319,7 @@ static int sig_line_parse_(const char *line, size_t len, checkpoint_sig_t *sig, 
 }
 
 int checkpoint_parse(const char *note, size_t len, checkpoint_note_t *out, err_t *e) {
-    if (!note || !out) return err_set(e, 400, "invalid_field", "note", "missing argument");
+    if (!note || !out) return err_set(e, 500, "internal", "note", "missing argument");
     memset(out, 0, sizeof *out);
     if (checkpoint_sodium_(e) != 0) return -1;
     if (len > CHECKPOINT_MAX_NOTE)
@@ -379,7 +376,7 @@ fail:
 int checkpoint_verify(const checkpoint_note_t *n, const checkpoint_verifier_t *vs, size_t n_vs,
                       int *verified, size_t *n_verified, err_t *e) {
     if (!n || !n->text || (n_vs && !vs))
-        return err_set(e, 400, "invalid_field", "note", "missing argument");
+        return err_set(e, 500, "internal", "note", "missing argument");
     if (checkpoint_sodium_(e) != 0) return -1;
     if (verified)
         for (size_t j = 0; j < n_vs; j++)
@@ -413,7 +410,7 @@ int checkpoint_verify(const checkpoint_note_t *n, const checkpoint_verifier_t *v
 int checkpoint_open(const char *note, size_t len, const checkpoint_verifier_t *vs, size_t n_vs,
                     checkpoint_note_t *out, int *verified, size_t *n_verified, err_t *e) {
     checkpoint_note_t tmp;
-    if (!out) return err_set(e, 400, "invalid_field", "note", "missing argument");
+    if (!out) return err_set(e, 500, "internal", "note", "missing argument");
     memset(out, 0, sizeof *out);
     if (checkpoint_parse(note, len, &tmp, e) != 0) return -1;
     if (checkpoint_verify(&tmp, vs, n_vs, verified, n_verified, e) != 0) {
@@ -426,7 +423,7 @@ int checkpoint_open(const char *note, size_t len, const checkpoint_verifier_t *v
 
 int checkpoint_sig_line(const char *text, size_t text_len, const checkpoint_signer_t *s, char *line,
                         size_t cap, size_t *line_len, err_t *e) {
-    if (!text || !s || !line) return err_set(e, 400, "invalid_field", "note", "missing argument");
+    if (!text || !s || !line) return err_set(e, 500, "internal", "note", "missing argument");
     if (checkpoint_sodium_(e) != 0) return -1;
     uint8_t raw[4 + crypto_sign_BYTES];
     raw[0] = (uint8_t)(s->key_id >> 24);
@@ -439,14 +436,14 @@ int checkpoint_sig_line(const char *text, size_t text_len, const checkpoint_sign
     sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_ORIGINAL);
     int n = snprintf(line, cap, EM_DASH " %s %s\n", s->name, b64);
     if (n < 0 || (size_t)n >= cap)
-        return err_set(e, 400, "invalid_field", "line", "signature line buffer too small");
+        return err_set(e, 500, "internal", "line", "signature line buffer too small");
     if (line_len) *line_len = (size_t)n;
     return 0;
 }
 
 int checkpoint_sign(const char *in, size_t in_len, const checkpoint_signer_t *s, char **out,
                     size_t *out_len, err_t *e) {
-    if (!in || !s || !out) return err_set(e, 400, "invalid_field", "note", "missing argument");
+    if (!in || !s || !out) return err_set(e, 500, "internal", "note", "missing argument");
     *out = NULL;
     if (checkpoint_sodium_(e) != 0) return -1;
     const char *text = in;

@@ -44,7 +44,7 @@ int merkle_empty_root(merkle_hash_t out, err_t *e) {
 }
 
 int merkle_leaf_hash(const void *data, size_t len, merkle_hash_t out, err_t *e) {
-    if (!data && len) return err_set(e, 400, "invalid_field", "data", "leaf data is missing");
+    if (!data && len) return err_set(e, 500, "internal", "data", "leaf data is missing");
     return merkle_sha256_(0x00, data, len, NULL, 0, out, e);
 }
 
@@ -64,7 +64,7 @@ int merkle_node_hash(const merkle_hash_t left, const merkle_hash_t right, merkle
 int merkle_node_hash_bytes(const void *left, size_t left_len, const void *right, size_t right_len,
                            merkle_hash_t out, err_t *e) {
     if ((!left && left_len) || (!right && right_len))
-        return err_set(e, 400, "invalid_field", "data", "node child is missing");
+        return err_set(e, 500, "internal", "data", "node child is missing");
     return merkle_sha256_(0x01, left, left_len, right, right_len, out, e);
 }
 
@@ -75,7 +75,7 @@ static uint64_t merkle_split_(uint64_t n) {
 
 int merkle_root(const merkle_hash_t *leaves, uint64_t n, merkle_hash_t out, err_t *e) {
     if (n == 0) return merkle_empty_root(out, e);
-    if (!leaves) return err_set(e, 400, "invalid_field", "leaves", "leaf hashes are missing");
+    if (!leaves) return err_set(e, 500, "internal", "leaves", "leaf hashes are missing");
     /* Stack of perfect subtrees, as in a binary counter: stack[i] covers 2^height[i] leaves,
      * heights strictly decreasing. Adding leaf j merges while the top two have equal height.
      * At the end the MTH folds the stack from the right: the leftmost entry is the subtree of
@@ -105,7 +105,7 @@ void merkle_range_init(merkle_range_t *r) {
 }
 
 int merkle_range_append(merkle_range_t *r, const merkle_hash_t leaf, err_t *e) {
-    if (r->size == UINT64_MAX) return err_set(e, 400, "invalid_field", "size", "the tree is full");
+    if (r->size == UINT64_MAX) return err_set(e, 500, "internal", "size", "the tree is full");
     memcpy(r->nodes[r->n++], leaf, MERKLE_HASH_LEN);
     r->size++;
     /* one merge per trailing zero bit of the new size (a binary counter) */
@@ -131,7 +131,7 @@ int merkle_range_root(const merkle_range_t *r, merkle_hash_t out, err_t *e) {
 static int merkle_emit_(merkle_hash_t *proof, size_t cap, size_t first, merkle_hash_t *rev,
                         size_t count, size_t *proof_len, err_t *e) {
     if (first + count > cap)
-        return err_set(e, 400, "invalid_field", "proof", "proof buffer too small (%zu < %zu)", cap,
+        return err_set(e, 500, "internal", "proof", "proof buffer too small (%zu < %zu)", cap,
                        first + count);
     for (size_t i = 0; i < count; i++)
         memcpy(proof[first + i], rev[count - 1 - i], MERKLE_HASH_LEN);
@@ -142,11 +142,10 @@ static int merkle_emit_(merkle_hash_t *proof, size_t cap, size_t first, merkle_h
 int merkle_inclusion_proof(const merkle_hash_t *leaves, uint64_t n, uint64_t index,
                            merkle_hash_t *proof, size_t cap, size_t *proof_len, err_t *e) {
     if (!leaves || !proof || !proof_len)
-        return err_set(e, 400, "invalid_field", "proof", "missing argument");
+        return err_set(e, 500, "internal", "proof", "missing argument");
     if (index >= n)
-        return err_set(e, 400, "invalid_field", "index",
-                       "leaf index %llu is not below tree size %llu", (unsigned long long)index,
-                       (unsigned long long)n);
+        return err_invalid(e, "index", "leaf index %llu is not below tree size %llu",
+                           (unsigned long long)index, (unsigned long long)n);
     /* PATH(m, D[n]) of RFC 9162 2.1.3.1, unrolled: walk from the root to the leaf, collecting
      * the sibling subtree root at each level (top-down), then emit bottom-up. */
     merkle_hash_t rev[64];
@@ -171,11 +170,11 @@ int merkle_inclusion_proof(const merkle_hash_t *leaves, uint64_t n, uint64_t ind
 int merkle_consistency_proof(const merkle_hash_t *leaves, uint64_t n, uint64_t m,
                              merkle_hash_t *proof, size_t cap, size_t *proof_len, err_t *e) {
     if (!leaves || !proof || !proof_len)
-        return err_set(e, 400, "invalid_field", "proof", "missing argument");
+        return err_set(e, 500, "internal", "proof", "missing argument");
     if (m == 0 || m > n)
-        return err_set(e, 400, "invalid_field", "size1",
-                       "consistency proof needs 0 < size1 <= size2 (got %llu, %llu)",
-                       (unsigned long long)m, (unsigned long long)n);
+        return err_invalid(e, "size1",
+                           "consistency proof needs 0 < size1 <= size2 (got %llu, %llu)",
+                           (unsigned long long)m, (unsigned long long)n);
     /* SUBPROOF(m, D[n], b) of RFC 9162 2.1.4.1, unrolled. */
     merkle_hash_t rev[64];
     size_t count = 0;
@@ -197,7 +196,7 @@ int merkle_consistency_proof(const merkle_hash_t *leaves, uint64_t n, uint64_t m
     }
     size_t first = 0;
     if (!b) {
-        if (cap < 1) return err_set(e, 400, "invalid_field", "proof", "proof buffer too small");
+        if (cap < 1) return err_set(e, 500, "internal", "proof", "proof buffer too small");
         if (merkle_root(leaves + lo, size, proof[0], e) != 0) return -1;
         first = 1;
     }
@@ -212,7 +211,7 @@ int merkle_verify_inclusion(uint64_t index, uint64_t size, const merkle_hash_t l
                             const merkle_hash_t *proof, size_t proof_len, const merkle_hash_t root,
                             err_t *e) {
     if (!leaf || !root || (!proof && proof_len))
-        return err_set(e, 400, "invalid_field", "proof", "missing argument");
+        return err_set(e, 500, "internal", "proof", "missing argument");
     if (proof_len > MERKLE_MAX_PROOF) return merkle_invalid_(e, "proof too long");
     /* 1. If leaf_index >= tree_size, fail. */
     if (index >= size) return merkle_invalid_(e, "leaf index not below tree size");
@@ -256,7 +255,7 @@ int merkle_verify_consistency(uint64_t size1, uint64_t size2, const merkle_hash_
                               const merkle_hash_t root2, const merkle_hash_t *proof,
                               size_t proof_len, err_t *e) {
     if (!root1 || !root2 || (!proof && proof_len))
-        return err_set(e, 400, "invalid_field", "proof", "missing argument");
+        return err_set(e, 500, "internal", "proof", "missing argument");
     if (size1 > size2) return merkle_invalid_(e, "size1 is greater than size2");
     if (size1 == 0) return merkle_invalid_(e, "a proof from the empty tree proves nothing");
     if (size1 == size2) {

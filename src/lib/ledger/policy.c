@@ -455,7 +455,7 @@ static int solve_(search_t *st, size_t off, size_t ng) {
 int policy_evaluate(const policy_t *p, const policy_sig_t *sigs, size_t n_sigs, int *satisfied,
                     err_t *e) {
     if (!p || !p->root || !satisfied || (n_sigs && !sigs))
-        return err_set(e, 400, "invalid_field", "signatures", "missing argument");
+        return err_set(e, 500, "internal", "signatures", "missing argument");
     *satisfied = 0;
     if (n_sigs > POLICY_MAX_SIGS)
         return err_set(e, 413, "too_large", "signatures", "more than %d signatures",
@@ -467,13 +467,12 @@ int policy_evaluate(const policy_t *p, const policy_sig_t *sigs, size_t n_sigs, 
         const policy_sig_t *s = &sigs[i];
         if (s->role != POLICY_ROLE_MEMBER && s->role != POLICY_ROLE_ADMIN) {
             free(st);
-            return err_set(e, 400, "invalid_field", "signatures", "signature %zu has no valid role",
-                           i);
+            return err_invalid(e, "signatures", "signature %zu has no valid role", i);
         }
         if (strnlen(s->org, sizeof s->org) == sizeof s->org) {
             free(st);
-            return err_set(e, 400, "invalid_field", "signatures",
-                           "signature %zu has an unterminated organisation", i);
+            return err_invalid(e, "signatures", "signature %zu has an unterminated organisation",
+                               i);
         }
         int dup = 0;
         for (size_t j = 0; j < st->n_sigs; j++) {
@@ -481,8 +480,8 @@ int policy_evaluate(const policy_t *p, const policy_sig_t *sigs, size_t n_sigs, 
             if (memcmp(o->pk, s->pk, sizeof s->pk) != 0) continue;
             if (strcmp(o->org, s->org) != 0 || o->role != s->role) {
                 free(st);
-                return err_set(
-                    e, 422, "invalid_field", "signatures",
+                return err_invalid(
+                    e, "signatures",
                     "one key signs as two identities (signatures %zu and an earlier one)", i);
             }
             dup = 1;

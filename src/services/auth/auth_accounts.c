@@ -26,8 +26,7 @@ int auth_validate_invite(json_t *in, err_t *e) {
     if (auth_v_email(in, "email", 1, e) != 0) return -1;
     if (jsonx_enum(in, "role", 0, roles, &s, e) != 0) return -1;
     if (jsonx_string(in, "club_id", 0, 36, 36, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+    if (s && !jsonx_is_uuid(s)) return err_invalid(e, "club_id", "club_id must be a club id");
     return 0;
 }
 
@@ -133,7 +132,7 @@ int auth_validate_delivery_token(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     for (const char *const *n = names; *n; n++) {
         if (jsonx_string(in, *n, 1, 36, 36, &s, e) != 0) return -1;
-        if (!jsonx_is_uuid(s)) return err_set(e, 422, "invalid_field", *n, "%s must be a uuid", *n);
+        if (!jsonx_is_uuid(s)) return err_invalid(e, *n, "%s must be a uuid", *n);
     }
     return 0;
 }
@@ -258,7 +257,7 @@ static int invite(const svc_call_t *call, json_t *in, int from_member, json_t **
     if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     if (from_member && auth_require_club_active(tx, club, e) != 0) {
         if (e->status == 401) /* suspended: the answer resolve_club's check gives */
-            err_set(e, 422, "invalid_field", "club_id", "club_id names no active club");
+            err_invalid(e, "club_id", "club_id names no active club");
         goto fail;
     }
     const char *p[] = {club, email};
@@ -605,17 +604,15 @@ fail:
 
 int auth_create_network_admin(db_pool_t *db, const char *email, const char *password, char *id_out,
                               err_t *e) {
-    if (!jsonx_is_email(email))
-        return err_set(e, 422, "invalid_field", "email", "email must be an email address");
+    if (!jsonx_is_email(email)) return err_invalid(e, "email", "email must be an email address");
     return create_user(db, AUTH_NETWORK_CLUB, email, password, "network_admin", 1, id_out, e);
 }
 
 int auth_create_club_user(db_pool_t *db, const char *club_id, const char *email,
                           const char *password, const char *role, char *id_out, err_t *e) {
-    if (!jsonx_is_email(email))
-        return err_set(e, 422, "invalid_field", "email", "email must be an email address");
+    if (!jsonx_is_email(email)) return err_invalid(e, "email", "email must be an email address");
     if (!rbac_is_role(role) || strcmp(role, "network_admin") == 0)
-        return err_set(e, 422, "invalid_field", "role", "role must be a club role");
+        return err_invalid(e, "role", "role must be a club role");
     int rc = create_user(db, club_id, email, password, role, 0, id_out, e);
     return rc < 0 ? -1 : 0;
 }

@@ -28,10 +28,11 @@ static int v_role(json_t *in, const char *name, err_t *e) {
     const char *s;
     if (jsonx_string(in, name, 1, 1, 40, &s, e) != 0) return -1;
     if (!rbac_is_role(s) && !rbac_is_custom_name(s))
-        return err_set(e, 422, "invalid_field", name,
-                       "%s must be network_admin, club_admin, club_staff, member or the name of a "
-                       "custom role ([a-z][a-z0-9_]{1,39})",
-                       name);
+        return err_invalid(
+            e, name,
+            "%s must be network_admin, club_admin, club_staff, member or the name of a "
+            "custom role ([a-z][a-z0-9_]{1,39})",
+            name);
     return 0;
 }
 
@@ -48,28 +49,28 @@ int auth_validate_role_create(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (jsonx_string(in, "name", 1, 2, 40, &s, e) != 0) return -1;
     if (!rbac_is_custom_name(s))
-        return err_set(e, 422, "invalid_field", "name",
-                       "name must match [a-z][a-z0-9_]{1,39} and not be a built-in role");
+        return err_invalid(e, "name",
+                           "name must match [a-z][a-z0-9_]{1,39} and not be a built-in role");
     if (jsonx_string(in, "club_id", 0, 36, 36, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+    if (s && !jsonx_is_uuid(s)) return err_invalid(e, "club_id", "club_id must be a club id");
     json_t *perms = json_object_get(in, "permissions");
-    if (!perms || json_is_null(perms))
-        return err_set(e, 400, "missing_field", "permissions", "permissions is required");
-    if (!json_is_array(perms) || json_array_size(perms) < 1 || json_array_size(perms) > 32)
-        return err_set(e, 422, "invalid_field", "permissions",
-                       "permissions must be a list of 1 to 32 permission names");
+    if (!perms || json_is_null(perms)) return err_missing(e, "permissions");
+    if (!json_is_array(perms))
+        return err_type(e, "permissions", "permissions must be a list of permission names");
+    if (json_array_size(perms) < 1 || json_array_size(perms) > 32)
+        return err_invalid(e, "permissions",
+                           "permissions must be a list of 1 to 32 permission names");
     size_t i, j;
     json_t *p;
     json_array_foreach(perms, i, p) {
         const char *v = json_string_value(p);
-        if (!v || !rbac_is_grantable(v))
-            return err_set(e, 422, "invalid_field", "permissions",
-                           "permissions may hold only these: %s", rbac_role_perms("club_admin"));
+        if (!v) return err_type(e, "permissions", "permissions must hold strings");
+        if (!rbac_is_grantable(v))
+            return err_invalid(e, "permissions", "permissions may hold only these: %s",
+                               rbac_role_perms("club_admin"));
         for (j = 0; j < i; j++)
             if (strcmp(v, json_string_value(json_array_get(perms, j))) == 0)
-                return err_set(e, 422, "invalid_field", "permissions", "permissions lists %s twice",
-                               v);
+                return err_invalid(e, "permissions", "permissions lists %s twice", v);
     }
     return 0;
 }
@@ -81,8 +82,7 @@ int auth_validate_role_name(json_t *in, err_t *e) {
     if (jsonx_string(in, "name", 1, 1, 40, &s, e) != 0) return -1;
     if (!rbac_is_custom_name(s)) return err_set(e, 404, "not_found", "name", "no such custom role");
     if (jsonx_string(in, "club_id", 0, 36, 36, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+    if (s && !jsonx_is_uuid(s)) return err_invalid(e, "club_id", "club_id must be a club id");
     return 0;
 }
 
@@ -91,8 +91,7 @@ int auth_validate_roles_list(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (jsonx_string(in, "club_id", 0, 36, 36, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+    if (s && !jsonx_is_uuid(s)) return err_invalid(e, "club_id", "club_id must be a club id");
     return 0;
 }
 
@@ -103,11 +102,9 @@ int auth_validate_audit_list(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (jsonx_int(in, "limit", 0, 1, 100, 50, &n, e) != 0) return -1;
     if (jsonx_string(in, "user_id", 0, 36, 36, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return err_set(e, 422, "invalid_field", "user_id", "user_id must be a user id");
+    if (s && !jsonx_is_uuid(s)) return err_invalid(e, "user_id", "user_id must be a user id");
     if (jsonx_string(in, "club_id", 0, 36, 36, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+    if (s && !jsonx_is_uuid(s)) return err_invalid(e, "club_id", "club_id must be a club id");
     if (jsonx_string(in, "action", 0, 1, 64, &s, e) != 0) return -1;
     if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
     cursor_t cur;
@@ -174,9 +171,10 @@ static int role_change(const svc_call_t *call, json_t *in, int grant, json_t **o
     if (found <= 0) goto fail;
     int network_user = strcmp(club, AUTH_NETWORK_CLUB) == 0;
     if (network_role != network_user) {
-        err_set(e, 422, "invalid_field", "role",
-                network_user ? "a network account can hold only network_admin"
-                             : "network_admin is held only by network accounts, not club members");
+        err_invalid(e, "role",
+                    network_user
+                        ? "a network account can hold only network_admin"
+                        : "network_admin is held only by network accounts, not club members");
         goto fail;
     }
     /* the permissions the role carries: built-in, or the club's custom role */
@@ -192,7 +190,7 @@ static int role_change(const svc_call_t *call, json_t *in, int grant, json_t **o
         snprintf(role_perms, sizeof role_perms, "%s", have ? PQgetvalue(r, 0, 0) : "");
         PQclear(r);
         if (!have && grant) {
-            err_set(e, 422, "invalid_field", "role", "the club has no role %s", role);
+            err_invalid(e, "role", "the club has no role %s", role);
             goto fail;
         }
     }
@@ -438,7 +436,7 @@ int auth_role_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     json_array_foreach(list, i, p) {
         len += (size_t)snprintf(perms + len, sizeof perms - len, "%s%s", i ? " " : "",
                                 json_string_value(p));
-        if (len >= sizeof perms) return err_set(e, 422, "invalid_field", "permissions", "too long");
+        if (len >= sizeof perms) return err_invalid(e, "permissions", "too long");
     }
     if (auth_require_active_club_id(call, club, e) != 0) return -1;
     if (svc_begin(call, &tx, e) != 0) return -1;

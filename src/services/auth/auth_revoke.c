@@ -140,7 +140,7 @@ int auth_validate_club_ref(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (jsonx_string(in, "club_id", 1, 36, 36, &s, e) != 0) return -1;
     if (!jsonx_is_uuid(s) || strcmp(s, AUTH_NETWORK_CLUB) == 0)
-        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club id");
+        return err_invalid(e, "club_id", "club_id must be a club id");
     return 0;
 }
 
@@ -217,18 +217,19 @@ int auth_validate_users_in_club(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (jsonx_string(in, "club_id", 1, 36, 36, &s, e) != 0) return -1;
-    if (!jsonx_is_uuid(s)) return err_set(e, 422, "invalid_field", "club_id", "not a club id");
+    if (!jsonx_is_uuid(s)) return err_invalid(e, "club_id", "not a club id");
     json_t *ids = json_object_get(in, "user_ids");
-    if (!ids) return err_set(e, 400, "missing_field", "user_ids", "user_ids is required");
-    if (!json_is_array(ids) || json_array_size(ids) < 1 ||
-        json_array_size(ids) > AUTH_USERS_IN_CLUB_MAX)
-        return err_set(e, 422, "invalid_field", "user_ids",
-                       "user_ids must be an array of 1 to %d ids", AUTH_USERS_IN_CLUB_MAX);
+    if (!ids) return err_missing(e, "user_ids");
+    if (!json_is_array(ids)) return err_type(e, "user_ids", "user_ids must be an array of ids");
+    if (json_array_size(ids) < 1 || json_array_size(ids) > AUTH_USERS_IN_CLUB_MAX)
+        return err_invalid(e, "user_ids", "user_ids must be an array of 1 to %d ids",
+                           AUTH_USERS_IN_CLUB_MAX);
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v) {
-        if (!json_is_string(v) || !jsonx_is_uuid(json_string_value(v)))
-            return err_set(e, 422, "invalid_field", "user_ids", "user_ids must hold account ids");
+        if (!json_is_string(v)) return err_type(e, "user_ids", "user_ids must hold strings");
+        if (!jsonx_is_uuid(json_string_value(v)))
+            return err_invalid(e, "user_ids", "user_ids must hold account ids");
     }
     return 0;
 }

@@ -223,7 +223,7 @@ int auth_require_active_club_id(const svc_call_t *call, const char *club_id, err
     char club[40];
     int active = 0;
     if (auth_club_resolve(call->env, call->caller, "id", club_id, club, &active, e) != 0) return -1;
-    if (!active) return err_set(e, 422, "invalid_field", "club_id", "club_id names no active club");
+    if (!active) return err_invalid(e, "club_id", "club_id names no active club");
     return 0;
 }
 
@@ -232,8 +232,7 @@ int auth_require_active_club_id(const svc_call_t *call, const char *club_id, err
 int auth_v_email(json_t *in, const char *name, int required, err_t *e) {
     const char *s;
     if (jsonx_string(in, name, required, 3, 254, &s, e) != 0) return -1;
-    if (s && !jsonx_is_email(s))
-        return err_set(e, 422, "invalid_field", name, "%s must be an email address", name);
+    if (s && !jsonx_is_email(s)) return err_invalid(e, name, "%s must be an email address", name);
     return 0;
 }
 
@@ -242,17 +241,16 @@ int auth_v_token(json_t *in, const char *name, err_t *e) {
     if (jsonx_string(in, name, 1, 1, 128, &s, e) != 0) return -1;
     for (const char *q = s; *q; q++)
         if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '_'))
-            return err_set(e, 422, "invalid_field", name, "%s is not a valid token", name);
+            return err_invalid(e, name, "%s is not a valid token", name);
     return 0;
 }
 
 int auth_v_password(json_t *in, const char *name, err_t *e) {
     json_t *v = json_object_get(in, name);
-    if (!v || json_is_null(v))
-        return err_set(e, 400, "missing_field", name, "%s is required", name);
-    if (!json_is_string(v) || json_string_length(v) < 1 ||
-        json_string_length(v) > PASSWORD_MAX_BYTES)
-        return err_set(e, 422, "invalid_field", name, "%s must be a string of at most %d bytes",
-                       name, PASSWORD_MAX_BYTES);
+    if (!v || json_is_null(v)) return err_missing(e, name);
+    if (!json_is_string(v)) return err_type(e, name, "%s must be a string", name);
+    if (json_string_length(v) < 1 || json_string_length(v) > PASSWORD_MAX_BYTES)
+        return err_invalid(e, name, "%s must be a string of at most %d bytes", name,
+                           PASSWORD_MAX_BYTES);
     return 0;
 }

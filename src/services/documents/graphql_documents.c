@@ -15,14 +15,14 @@ int gqldocs_validate_register(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_string(in, "name", 0, 1, 200, &s, e) != 0) return -1;
     json_t *d = json_object_get(in, "document");
-    if (!d || json_is_null(d))
-        return err_set(e, 400, "missing_field", "document", "document is required");
-    if (!json_is_string(d) || json_string_length(d) < 1 || json_string_length(d) > 102400)
-        return err_set(e, 422, "invalid_field", "document",
-                       "document must be a GraphQL document of 1 to 102400 bytes");
+    if (!d || json_is_null(d)) return err_missing(e, "document");
+    if (!json_is_string(d)) return err_type(e, "document", "document must be a string");
+    if (json_string_length(d) < 1 || json_string_length(d) > 102400)
+        return err_invalid(e, "document",
+                           "document must be a GraphQL document of 1 to 102400 bytes");
     err_t pe = {0};
     gql_document *doc = gql_parse(json_string_value(d), json_string_length(d), NULL, NULL, &pe);
-    if (!doc) return err_set(e, 422, "invalid_field", "document", "%s", pe.message);
+    if (!doc) return err_invalid(e, "document", "%s", pe.message);
     gql_document_free(doc);
     return 0;
 }

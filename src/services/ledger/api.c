@@ -78,29 +78,47 @@ static int in_u64(json_t *in, const char *name, uint64_t def, uint64_t max, uint
     json_t *v = json_object_get(in, name);
     *out = def;
     if (!v || json_is_null(v)) return 0;
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+    if (json_is_integer(v)) {
+        if (json_integer_value(v) < 0)
+            return err_invalid(e, name, "%s must be a non-negative integer", name);
         *out = (uint64_t)json_integer_value(v);
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end;
-        if (!*s || strlen(s) > 20 || *s == '-' || *s == '+')
-            return err_set(e, 400, "invalid_field", name, "%s must be a non-negative integer",
-                           name);
+        if (*s == '-') return err_invalid(e, name, "%s must be a non-negative integer", name);
+        if (!*s || strlen(s) > 20 || *s == '+')
+            return err_type(e, name, "%s must be a non-negative integer", name);
         *out = strtoull(s, &end, 10);
-        if (*end)
-            return err_set(e, 400, "invalid_field", name, "%s must be a non-negative integer",
-                           name);
+        if (*end) return err_type(e, name, "%s must be a non-negative integer", name);
     } else {
-        return err_set(e, 400, "invalid_field", name, "%s must be a non-negative integer", name);
+        return err_type(e, name, "%s must be a non-negative integer", name);
     }
-    if (*out > max) return err_set(e, 422, "invalid_field", name, "%s is too large", name);
+    if (*out > max) return err_invalid(e, name, "%s is too large", name);
+    return 0;
+}
+
+/* A required integer input: absent is 400 missing_field, else as in_u64. */
+static int req_u64(json_t *in, const char *name, uint64_t max, uint64_t *out, err_t *e) {
+    json_t *v = json_object_get(in, name);
+    if (!v || json_is_null(v)) return err_missing(e, name);
+    return in_u64(in, name, 0, max, out, e);
+}
+
+/* A required string input: 400 missing_field or invalid_type (core/err.h's rule). */
+static int req_str(json_t *in, const char *name, const char **out, err_t *e) {
+    json_t *v = json_object_get(in, name);
+    if (!v || json_is_null(v)) return err_missing(e, name);
+    if (!json_is_string(v)) return err_type(e, name, "%s must be a string", name);
+    *out = json_string_value(v);
     return 0;
 }
 
 static int parse_id(json_t *in, const char *name, uint8_t id[32], err_t *e) {
-    const char *s = json_string_value(json_object_get(in, name));
-    if (!s || ledger_unhex(s, id, 32) != 0)
-        return err_set(e, 400, "invalid_field", name, "%s must be 64 hex digits", name);
+    json_t *v = json_object_get(in, name);
+    if (!v || json_is_null(v)) return err_missing(e, name);
+    if (!json_is_string(v)) return err_type(e, name, "%s must be a string of 64 hex digits", name);
+    if (ledger_unhex(json_string_value(v), id, 32) != 0)
+        return err_invalid(e, name, "%s must be 64 hex digits", name);
     return 0;
 }
 
@@ -111,21 +129,22 @@ int ledger_build_tx(json_t *spec, const uint8_t creator_pk[32], uint8_t **tx, si
     txcodec_tx_t t;
     memset(&t, 0, sizeof t);
     *tx = NULL;
-    const char *type = json_string_value(json_object_get(spec, "type"));
-    const char *creator = json_string_value(json_object_get(spec, "creator"));
+    const char *type = NULL, *creator = NULL;
     json_t *payload = json_object_get(spec, "payload"), *reads = json_object_get(spec, "reads"),
            *writes = json_object_get(spec, "writes");
     const char *nonce = json_string_value(json_object_get(spec, "nonce"));
     char *ptext = NULL;
     int rc = -1;
-    if (!type || strlen(type) > TXCODEC_MAX_TYPE)
-        return err_set(e, 400, "invalid_field", "type", "type is required");
-    if (!creator || strlen(creator) > TXCODEC_MAX_ORG)
-        return err_set(e, 400, "invalid_field", "creator", "creator is required");
-    if ((reads && !json_is_array(reads)) || (writes && !json_is_array(writes)))
-        return err_set(e, 400, "invalid_field", "reads", "reads and writes must be arrays");
+    if (req_str(spec, "type", &type, e) != 0) return -1;
+    if (strlen(type) > TXCODEC_MAX_TYPE)
+        return err_invalid(e, "type", "type must be at most %d bytes", TXCODEC_MAX_TYPE);
+    if (req_str(spec, "creator", &creator, e) != 0) return -1;
+    if (strlen(creator) > TXCODEC_MAX_ORG)
+        return err_invalid(e, "creator", "creator must be at most %d bytes", TXCODEC_MAX_ORG);
+    if (reads && !json_is_array(reads)) return err_type(e, "reads", "reads must be an array");
+    if (writes && !json_is_array(writes)) return err_type(e, "writes", "writes must be an array");
     if (json_array_size(reads) > TXCODEC_MAX_SET || json_array_size(writes) > TXCODEC_MAX_SET)
-        return err_set(e, 422, "invalid_field", "writes", "too many reads or writes");
+        return err_invalid(e, "writes", "too many reads or writes");
     t.version = TXCODEC_VERSION;
     snprintf(t.type, sizeof t.type, "%s", type);
     snprintf(t.creator_org, sizeof t.creator_org, "%s", creator);
@@ -133,7 +152,7 @@ int ledger_build_tx(json_t *spec, const uint8_t creator_pk[32], uint8_t **tx, si
     t.timestamp_ms = now_ms();
     if (nonce) {
         if (strlen(nonce) < TXCODEC_MIN_NONCE || strlen(nonce) > TXCODEC_MAX_NONCE)
-            return err_set(e, 422, "invalid_field", "nonce", "nonce must be 8..64 bytes");
+            return err_invalid(e, "nonce", "nonce must be 8..64 bytes");
         memcpy(t.nonce, nonce, strlen(nonce));
         t.nonce_len = strlen(nonce);
     } else {
@@ -161,8 +180,12 @@ int ledger_build_tx(json_t *spec, const uint8_t creator_pk[32], uint8_t **tx, si
         json_t *r = json_array_get(reads, i);
         const char *k = json_string_value(json_object_get(r, "key"));
         json_t *v = json_object_get(r, "version");
-        if (!k || !*k || !json_is_integer(v) || json_integer_value(v) < 0) {
-            err_set(e, 400, "invalid_field", "reads", "each read needs key and version");
+        if (!k || !json_is_integer(v)) {
+            err_type(e, "reads", "each read is {\"key\": string, \"version\": integer}");
+            goto out;
+        }
+        if (!*k || json_integer_value(v) < 0) {
+            err_invalid(e, "reads", "each read needs a non-empty key and a version >= 0");
             goto out;
         }
         t.reads[i] =
@@ -173,8 +196,14 @@ int ledger_build_tx(json_t *spec, const uint8_t creator_pk[32], uint8_t **tx, si
         const char *k = json_string_value(json_object_get(w, "key"));
         const char *v = json_string_value(json_object_get(w, "value"));
         int del = json_is_true(json_object_get(w, "delete"));
-        if (!k || !*k || (!del && !v)) {
-            err_set(e, 400, "invalid_field", "writes", "each write needs key and value or delete");
+        if (!k || (!del && !v)) {
+            err_type(e, "writes",
+                     "each write is {\"key\": string, \"value\": string} or "
+                     "{\"key\": string, \"delete\": true}");
+            goto out;
+        }
+        if (!*k) {
+            err_invalid(e, "writes", "each write needs a non-empty key");
             goto out;
         }
         t.writes[i] = (txcodec_write_t){(const uint8_t *)k, strlen(k),
@@ -186,7 +215,11 @@ int ledger_build_tx(json_t *spec, const uint8_t creator_pk[32], uint8_t **tx, si
     memcpy(id, t.tx_id, 32);
     rc = 0;
 out:
-    if (rc != 0 && e->status == 400) e->status = 422;
+    /* txcodec refusing what the caller described (sizes, a key listed twice) is a value error */
+    if (rc != 0 && strcmp(e->code, "invalid_transaction") == 0) {
+        e->status = 422;
+        snprintf(e->code, sizeof e->code, "invalid_field");
+    }
     free(t.reads);
     free(t.writes);
     free(ptext);
@@ -449,14 +482,14 @@ int ledger_register_org_keys(db_pool_t *db, bus_t *b, const char *org, const cha
     if (!org || !*org || strlen(org) > POLICY_MAX_ORG || strcmp(org, LEDGER_NETWORK_ORG) == 0 ||
         strspn(org, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
             strlen(org))
-        return err_set(e, 422, "invalid_field", "org", "org must be 1..64 of [A-Za-z0-9.-]");
+        return err_invalid(e, "org", "org must be 1..64 of [A-Za-z0-9.-]");
     const char *roles[] = {"member", "admin"};
     const uint8_t *ext[2] = {member_pk, admin_pk};
     char hx[2][65];
     if ((member_pk == NULL) != (admin_pk == NULL) ||
         (member_pk && memcmp(member_pk, admin_pk, 32) == 0))
-        return err_set(e, 422, "invalid_field", "public_keys",
-                       "give both a member and an admin public key, and two different ones");
+        return err_invalid(e, "public_keys",
+                           "give both a member and an admin public key, and two different ones");
     for (int i = 0; i < 2; i++) {
         char kn[POLICY_MAX_ORG + 16];
         if (ext[i]) { /* held by the club: nothing stored here */
@@ -727,20 +760,25 @@ int ledger_h_bootstrap(const svc_call_t *c, json_t *in, json_t **out, err_t *e) 
 
 int ledger_h_register_org(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     int w;
-    if (wait_of(in, &w, e) != 0) return -1;
+    const char *org = NULL;
+    if (wait_of(in, &w, e) != 0 || req_str(in, "org", &org, e) != 0) return -1;
     json_t *club = json_object_get(in, "club_id"), *name = json_object_get(in, "name");
-    if ((club && !json_is_string(club) && !json_is_null(club)) || (name && !json_is_string(name)))
-        return err_set(e, 400, "invalid_field", "club_id", "club_id and name must be strings");
+    if (club && !json_is_string(club) && !json_is_null(club))
+        return err_type(e, "club_id", "club_id must be a string");
+    if (name && !json_is_string(name)) return err_type(e, "name", "name must be a string");
     json_t *keys = json_object_get(in, "public_keys");
     uint8_t mpk[32], apk[32];
-    if (keys && (!json_is_object(keys) || parse_id(keys, "member", mpk, e) != 0 ||
-                 parse_id(keys, "admin", apk, e) != 0))
-        return err_set(e, 400, "invalid_field", "public_keys",
-                       "public_keys: {\"member\": 64 hex, \"admin\": 64 hex}");
-    return ledger_register_org_keys(c->env->db, c->env->bus,
-                                    json_string_value(json_object_get(in, "org")),
-                                    json_string_value(club), json_string_value(name),
-                                    keys ? mpk : NULL, keys ? apk : NULL, w, out, e);
+    if (keys && !json_is_object(keys))
+        return err_type(e, "public_keys", "public_keys: {\"member\": 64 hex, \"admin\": 64 hex}");
+    if (keys && (parse_id(keys, "member", mpk, e) != 0 || parse_id(keys, "admin", apk, e) != 0)) {
+        char f[sizeof e->field];
+        snprintf(f, sizeof f, "public_keys.%.80s", e->field);
+        snprintf(e->field, sizeof e->field, "%s", f);
+        return -1;
+    }
+    return ledger_register_org_keys(c->env->db, c->env->bus, org, json_string_value(club),
+                                    json_string_value(name), keys ? mpk : NULL, keys ? apk : NULL,
+                                    w, out, e);
 }
 
 int ledger_h_revoke(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
@@ -798,13 +836,15 @@ static int member_identity(db_pool_t *db, const char *org, uint8_t pk[32], err_t
 }
 
 int ledger_h_endorse(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
-    const char *creator = json_string_value(json_object_get(in, "creator"));
+    const char *creator = NULL;
     json_t *sign_as = json_object_get(in, "sign_as");
     uint8_t sk[64], pk[32], id[32], *tx = NULL;
     size_t len = 0;
-    if (!creator) return err_set(e, 400, "invalid_field", "creator", "creator is required");
-    if (sign_as && (!json_is_array(sign_as) || json_array_size(sign_as) > LEDGER_MAX_ENDORSEMENTS))
-        return err_set(e, 400, "invalid_field", "sign_as", "sign_as must be a list of orgs");
+    if (req_str(in, "creator", &creator, e) != 0) return -1;
+    if (sign_as && !json_is_array(sign_as))
+        return err_type(e, "sign_as", "sign_as must be a list of orgs");
+    if (json_array_size(sign_as) > LEDGER_MAX_ENDORSEMENTS)
+        return err_invalid(e, "sign_as", "sign_as lists at most %d orgs", LEDGER_MAX_ENDORSEMENTS);
     if (may_act_for(c, creator, e) != 0) return -1;
     if (ledger_org_key(c->env->db, creator, "member", sk, pk, e) != 0) {
         /* a club holding its own keys: build with its member identity; it signs itself */
@@ -820,8 +860,12 @@ int ledger_h_endorse(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
             json_is_string(s) ? json_string_value(s) : json_string_value(json_object_get(s, "org"));
         const char *role = json_is_object(s) ? json_string_value(json_object_get(s, "role")) : NULL;
         if (!role) role = "member";
-        if (!org || (strcmp(role, "member") != 0 && strcmp(role, "admin") != 0)) {
-            err_set(e, 400, "invalid_field", "sign_as", "entries are an org or {org, role}");
+        if (!org) {
+            err_type(e, "sign_as", "entries are an org or {org, role}");
+            goto fail;
+        }
+        if (strcmp(role, "member") != 0 && strcmp(role, "admin") != 0) {
+            err_invalid(e, "sign_as", "role must be member or admin");
             goto fail;
         }
         if (may_act_for(c, org, e) != 0 || ledger_org_key(c->env->db, org, role, sk, pk, e) != 0)
@@ -849,9 +893,10 @@ int ledger_h_submit(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     json_t *ends = json_object_get(in, "endorsements");
     ledger_endorsement_t end[LEDGER_MAX_ENDORSEMENTS];
     if (wait_of(in, &w, e) != 0) return -1;
-    if (!json_is_array(ends) || json_array_size(ends) < 1 ||
-        json_array_size(ends) > LEDGER_MAX_ENDORSEMENTS)
-        return err_set(e, 400, "invalid_field", "endorsements", "1..64 endorsements needed");
+    if (!ends || json_is_null(ends)) return err_missing(e, "endorsements");
+    if (!json_is_array(ends)) return err_type(e, "endorsements", "endorsements must be an array");
+    if (json_array_size(ends) < 1 || json_array_size(ends) > LEDGER_MAX_ENDORSEMENTS)
+        return err_invalid(e, "endorsements", "1..64 endorsements needed");
     for (size_t i = 0; i < json_array_size(ends); i++) {
         json_t *x = json_array_get(ends, i);
         uint8_t *sig = NULL;
@@ -861,14 +906,17 @@ int ledger_h_submit(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
             unb64(json_string_value(json_object_get(x, "signature")), &sig, &sl, 64) != 0 ||
             sl != 64) {
             free(sig);
-            return err_set(e, 400, "invalid_field", "endorsements",
-                           "each endorsement: public_key (hex) and signature (base64, 64 bytes)");
+            return err_invalid(
+                e, "endorsements",
+                "each endorsement: public_key (hex) and signature (base64, 64 bytes)");
         }
         memcpy(end[i].sig, sig, 64);
         free(sig);
     }
-    if (unb64(json_string_value(json_object_get(in, "tx")), &tx, &len, TXCODEC_MAX_ENCODED) != 0)
-        return err_set(e, 400, "invalid_field", "tx", "tx must be base64");
+    const char *txs = NULL;
+    if (req_str(in, "tx", &txs, e) != 0) return -1;
+    if (unb64(txs, &tx, &len, TXCODEC_MAX_ENCODED) != 0)
+        return err_invalid(e, "tx", "tx must be base64");
     if (ledger_bootstrap(c->env->db, c->env->bus, e) != 0) {
         free(tx);
         return -1;
@@ -1005,8 +1053,7 @@ int ledger_h_checkpoint(const svc_call_t *c, json_t *in, json_t **out, err_t *e)
 
 int ledger_h_consistency(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     uint64_t a, b;
-    if (in_u64(in, "first", 0, INT64_MAX, &a, e) != 0 ||
-        in_u64(in, "second", 0, INT64_MAX, &b, e) != 0)
+    if (req_u64(in, "first", INT64_MAX, &a, e) != 0 || req_u64(in, "second", INT64_MAX, &b, e) != 0)
         return -1;
     merkle_hash_t proof[MERKLE_MAX_PROOF];
     size_t pl = 0;
@@ -1025,8 +1072,8 @@ int ledger_h_consistency(const svc_call_t *c, json_t *in, json_t **out, err_t *e
 
 int ledger_h_inclusion(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     uint64_t idx, size;
-    if (in_u64(in, "index", 0, INT64_MAX, &idx, e) != 0 ||
-        in_u64(in, "size", 0, INT64_MAX, &size, e) != 0)
+    if (req_u64(in, "index", INT64_MAX, &idx, e) != 0 ||
+        req_u64(in, "size", INT64_MAX, &size, e) != 0)
         return -1;
     merkle_hash_t proof[MERKLE_MAX_PROOF];
     size_t pl = 0;
@@ -1044,9 +1091,10 @@ int ledger_h_inclusion(const svc_call_t *c, json_t *in, json_t **out, err_t *e) 
 }
 
 int ledger_h_evaluate(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
-    const char *key = json_string_value(json_object_get(in, "key"));
-    if (!key || !*key || strlen(key) > TXCODEC_MAX_KEY)
-        return err_set(e, 400, "invalid_field", "key", "key is required (1..256 bytes)");
+    const char *key = NULL;
+    if (req_str(in, "key", &key, e) != 0) return -1;
+    if (!*key || strlen(key) > TXCODEC_MAX_KEY)
+        return err_invalid(e, "key", "key must be 1..256 bytes");
     const char *p[] = {key};
     db_tx_t *tx = NULL;
     if (db_begin(c->env->db, &reader, &tx, e) != 0) return -1;
@@ -1070,11 +1118,10 @@ int ledger_h_evaluate(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
 }
 
 int ledger_h_cosign(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
-    const char *org = json_string_value(json_object_get(in, "org"));
+    const char *org = NULL;
     json_t *note = json_object_get(in, "note");
-    if (!org) return err_set(e, 400, "invalid_field", "org", "org is required");
-    if (note && !json_is_string(note))
-        return err_set(e, 400, "invalid_field", "note", "note must be a string");
+    if (req_str(in, "org", &org, e) != 0) return -1;
+    if (note && !json_is_string(note)) return err_type(e, "note", "note must be a string");
     if (may_act_for(c, org, e) != 0) return -1;
     return ledger_cosign(c->env->db, org, json_string_value(note), out, e);
 }
@@ -1180,6 +1227,6 @@ int ledger_h_events(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
         in_u64(in, "from_position", 0, LEDGER_MAX_BLOCK_TXS, &fp, e) != 0 ||
         in_u64(in, "limit", 10, 100, &lim, e) != 0 || in_u64(in, "wait_ms", 0, WAIT_MAX_MS, &w, e))
         return -1;
-    if (lim == 0) return err_set(e, 422, "invalid_field", "limit", "limit must be 1..100");
+    if (lim == 0) return err_invalid(e, "limit", "limit must be 1..100");
     return ledger_events(c->env->db, c->env->bus, fb, (uint32_t)fp, lim, (int)w, out, e);
 }

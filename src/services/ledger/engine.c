@@ -200,17 +200,16 @@ int ledger_envelope_encode(const uint8_t *tx, size_t tx_len, ledger_endorsement_
                            size_t n_end, uint8_t **out, size_t *out_len, err_t *e) {
     *out = NULL;
     if (n_end < 1 || n_end > LEDGER_MAX_ENDORSEMENTS)
-        return err_set(e, 422, "invalid_field", "endorsements", "1 to %d endorsements needed",
-                       LEDGER_MAX_ENDORSEMENTS);
+        return err_invalid(e, "endorsements", "1 to %d endorsements needed",
+                           LEDGER_MAX_ENDORSEMENTS);
     if (!tx || tx_len == 0 || tx_len > TXCODEC_MAX_ENCODED)
-        return err_set(e, 422, "invalid_field", "tx", "transaction missing or too large");
+        return err_invalid(e, "tx", "transaction missing or too large");
     qsort(end, n_end, sizeof *end, end_cmp);
     size_t k = 0;
     for (size_t i = 0; i < n_end; i++) {
         if (k > 0 && memcmp(end[k - 1].pk, end[i].pk, 32) == 0) {
             if (memcmp(end[k - 1].sig, end[i].sig, 64) != 0)
-                return err_set(e, 422, "invalid_field", "endorsements",
-                               "two different signatures by the same key");
+                return err_invalid(e, "endorsements", "two different signatures by the same key");
             continue;
         }
         end[k++] = end[i];

@@ -296,7 +296,7 @@ int ledger_tree_root(db_tx_t *tx, uint64_t size, uint8_t root[32], err_t *e) {
 int ledger_tree_inclusion(db_tx_t *tx, uint64_t index, uint64_t size, merkle_hash_t *proof,
                           size_t *len, err_t *e) {
     *len = 0;
-    if (index >= size) return err_set(e, 400, "invalid_field", "index", "index beyond the size");
+    if (index >= size) return err_invalid(e, "index", "index beyond the size");
     if (tree_size_ok(tx, size, e) != 0) return -1;
     tnodes_t t = {.record = 1};
     path(&t, index, 0, size, proof, len);
@@ -311,8 +311,7 @@ int ledger_tree_inclusion(db_tx_t *tx, uint64_t index, uint64_t size, merkle_has
 int ledger_tree_consistency(db_tx_t *tx, uint64_t m, uint64_t n, merkle_hash_t *proof, size_t *len,
                             err_t *e) {
     *len = 0;
-    if (m == 0 || m > n)
-        return err_set(e, 400, "invalid_field", "first", "need 0 < first <= second");
+    if (m == 0 || m > n) return err_invalid(e, "first", "need 0 < first <= second");
     if (tree_size_ok(tx, n, e) != 0) return -1;
     if (m == n) return 0;
     tnodes_t t = {.record = 1};
@@ -772,7 +771,7 @@ int ledger_witness_cosign(db_tx_t *tx, const char *org, const char *note, size_t
     if (checkpoint_verifier_init(&v, log.name, log.pk, e) != 0) goto out;
     if (checkpoint_open(note, note_len, &v, 1, &cn, NULL, NULL, e) != 0) goto out;
     if (strcmp(cn.cp.origin, ledger_origin()) != 0) {
-        err_set(e, 422, "invalid_field", "note", "checkpoint of another log");
+        err_invalid(e, "note", "checkpoint of another log");
         goto out;
     }
     const char *p1[] = {org};

@@ -12,7 +12,7 @@
 #define ORG_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-"
 
 static int missing(const char *name, err_t *e) {
-    return err_set(e, 400, "invalid_field", name, "%s is required", name);
+    return err_missing(e, name);
 }
 
 /* ---- field checks: 0, or -1 with e naming the field ---------------------------------------- */
@@ -26,11 +26,10 @@ static int is_object(json_t *in, err_t *e) {
 static int str_field(json_t *in, const char *name, int required, size_t min, size_t max, err_t *e) {
     json_t *v = json_object_get(in, name);
     if (!v || json_is_null(v)) return required ? missing(name, e) : 0;
-    if (!json_is_string(v))
-        return err_set(e, 400, "invalid_field", name, "%s must be a string", name);
+    if (!json_is_string(v)) return err_type(e, name, "%s must be a string", name);
     size_t n = json_string_length(v);
     if (n < min || n > max)
-        return err_set(e, 422, "invalid_field", name, "%s must be %zu..%zu bytes", name, min, max);
+        return err_invalid(e, name, "%s must be %zu..%zu bytes", name, min, max);
     return 0;
 }
 
@@ -39,7 +38,7 @@ static int org_field(json_t *in, const char *name, int required, err_t *e) {
     if (str_field(in, name, required, 1, POLICY_MAX_ORG, e) != 0) return -1;
     const char *s = json_string_value(json_object_get(in, name));
     if (s && strspn(s, ORG_CHARS) != strlen(s))
-        return err_set(e, 422, "invalid_field", name, "%s must be 1..64 of [A-Za-z0-9.-]", name);
+        return err_invalid(e, name, "%s must be 1..64 of [A-Za-z0-9.-]", name);
     return 0;
 }
 
@@ -52,8 +51,8 @@ static int hex32_ok(json_t *v) {
 static int hex32_field(json_t *in, const char *name, int required, err_t *e) {
     json_t *v = json_object_get(in, name);
     if (!v || json_is_null(v)) return required ? missing(name, e) : 0;
-    if (!hex32_ok(v))
-        return err_set(e, 400, "invalid_field", name, "%s must be 64 hex digits", name);
+    if (!json_is_string(v)) return err_type(e, name, "%s must be a string of 64 hex digits", name);
+    if (!hex32_ok(v)) return err_invalid(e, name, "%s must be 64 hex digits", name);
     return 0;
 }
 
@@ -82,19 +81,19 @@ static int u64_field(json_t *in, const char *name, int required, uint64_t min, u
         if (out) *out = min;
         return 0;
     }
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+    if (json_is_integer(v) && json_integer_value(v) < 0) {
+        return err_invalid(e, name, "%s must be a non-negative integer", name);
+    } else if (json_is_integer(v)) {
         x = (uint64_t)json_integer_value(v);
     } else {
         const char *s = json_string_value(v);
         char *end = NULL;
         if (!s || !*s || strlen(s) > 20 || strspn(s, "0123456789") != strlen(s))
-            return err_set(e, 400, "invalid_field", name, "%s must be a non-negative integer",
-                           name);
+            return err_type(e, name, "%s must be a non-negative integer", name);
         x = strtoull(s, &end, 10);
     }
     if (x < min || x > max)
-        return err_set(e, 422, "invalid_field", name, "%s must be %" PRIu64 "..%" PRIu64, name, min,
-                       max);
+        return err_invalid(e, name, "%s must be %" PRIu64 "..%" PRIu64, name, min, max);
     if (out) *out = x;
     return 0;
 }
@@ -107,10 +106,9 @@ static int wait_field(json_t *in, err_t *e) {
 static int array_field(json_t *in, const char *name, size_t max, err_t *e) {
     json_t *v = json_object_get(in, name);
     if (!v || json_is_null(v)) return 0;
-    if (!json_is_array(v))
-        return err_set(e, 400, "invalid_field", name, "%s must be an array", name);
+    if (!json_is_array(v)) return err_type(e, name, "%s must be an array", name);
     if (json_array_size(v) > max)
-        return err_set(e, 422, "invalid_field", name, "%s has more than %zu entries", name, max);
+        return err_invalid(e, name, "%s has more than %zu entries", name, max);
     return 0;
 }
 
@@ -126,18 +124,17 @@ int ledger_v_register_org(json_t *in, err_t *e) {
         str_field(in, "name", 0, 0, LEDGER_NAME_MAX, e) != 0 || wait_field(in, e) != 0)
         return -1;
     if (strcmp(json_string_value(json_object_get(in, "org")), LEDGER_NETWORK_ORG) == 0)
-        return err_set(e, 422, "invalid_field", "org", "org \"%s\" is the network operator's",
-                       LEDGER_NETWORK_ORG);
+        return err_invalid(e, "org", "org \"%s\" is the network operator's", LEDGER_NETWORK_ORG);
     json_t *keys = json_object_get(in, "public_keys");
     if (!keys || json_is_null(keys)) return 0;
-    if (!json_is_object(keys) || !hex32_ok(json_object_get(keys, "member")) ||
-        !hex32_ok(json_object_get(keys, "admin")))
-        return err_set(e, 400, "invalid_field", "public_keys",
-                       "public_keys: {\"member\": 64 hex, \"admin\": 64 hex}");
+    if (!json_is_object(keys))
+        return err_type(e, "public_keys", "public_keys: {\"member\": 64 hex, \"admin\": 64 hex}");
+    if (!hex32_ok(json_object_get(keys, "member")) || !hex32_ok(json_object_get(keys, "admin")))
+        return err_invalid(e, "public_keys",
+                           "public_keys: {\"member\": 64 hex, \"admin\": 64 hex}");
     if (strcmp(json_string_value(json_object_get(keys, "member")),
                json_string_value(json_object_get(keys, "admin"))) == 0)
-        return err_set(e, 422, "invalid_field", "public_keys",
-                       "the member and admin public keys must differ");
+        return err_invalid(e, "public_keys", "the member and admin public keys must differ");
     return 0;
 }
 
@@ -170,8 +167,8 @@ static int sets_ok(json_t *in, err_t *e) {
         if (array_field(in, names[w], TXCODEC_MAX_SET, e) != 0) return -1;
         json_t *arr = json_object_get(in, names[w]), *x;
         size_t i;
-        json_array_foreach(arr, i, x) if (!set_entry_ok(x, w)) return err_set(
-            e, 400, "invalid_field", names[w],
+        json_array_foreach(arr, i, x) if (!set_entry_ok(x, w)) return err_type(
+            e, names[w],
             w ? "%s[%zu]: {\"key\": 1..256 bytes, \"value\": string} or {\"key\", \"delete\": "
                 "true}"
               : "%s[%zu]: {\"key\": 1..256 bytes, \"version\": non-negative integer}",
@@ -187,15 +184,14 @@ static int sign_as_ok(json_t *in, err_t *e) {
     size_t i;
     json_array_foreach(arr, i, x) {
         json_t *holder = json_is_string(x) ? json_pack("{s:O}", "org", x) : json_incref(x);
-        int rc = json_is_object(holder) ? org_field(holder, "org", 1, e)
-                                        : err_set(e, 400, "invalid_field", "sign_as",
-                                                  "sign_as[%zu]: an org or {org, role}", i);
+        int rc = json_is_object(holder)
+                     ? org_field(holder, "org", 1, e)
+                     : err_type(e, "sign_as", "sign_as[%zu]: an org or {org, role}", i);
         const char *role = json_string_value(json_object_get(holder, "role"));
         if (rc == 0 && json_object_get(holder, "role") && !role)
-            rc = err_set(e, 400, "invalid_field", "sign_as", "sign_as[%zu].role: a string", i);
+            rc = err_type(e, "sign_as", "sign_as[%zu].role: a string", i);
         if (rc == 0 && role && strcmp(role, "member") != 0 && strcmp(role, "admin") != 0)
-            rc = err_set(e, 422, "invalid_field", "sign_as",
-                         "sign_as[%zu].role: \"member\" or \"admin\"", i);
+            rc = err_invalid(e, "sign_as", "sign_as[%zu].role: \"member\" or \"admin\"", i);
         json_decref(holder);
         if (rc != 0) {
             snprintf(e->field, sizeof e->field, "sign_as");
@@ -213,7 +209,7 @@ int ledger_v_endorse(json_t *in, err_t *e) {
         return -1;
     json_t *p = json_object_get(in, "payload");
     if (json_is_string(p) && json_string_length(p) > TXCODEC_MAX_PAYLOAD)
-        return err_set(e, 422, "invalid_field", "payload", "payload is larger than 1 MiB");
+        return err_invalid(e, "payload", "payload is larger than 1 MiB");
     return 0;
 }
 
@@ -222,20 +218,19 @@ int ledger_v_submit(json_t *in, err_t *e) {
     json_t *tx = json_object_get(in, "tx"), *ends = json_object_get(in, "endorsements"), *x;
     if (!tx) return missing("tx", e);
     if (!b64_ok(tx, TXCODEC_MAX_ENCODED, 0))
-        return err_set(e, 400, "invalid_field", "tx", "tx must be standard base64 (1 B..4 MiB)");
+        return err_invalid(e, "tx", "tx must be standard base64 (1 B..4 MiB)");
     if (!ends) return missing("endorsements", e);
-    if (!json_is_array(ends))
-        return err_set(e, 400, "invalid_field", "endorsements", "endorsements must be an array");
+    if (!json_is_array(ends)) return err_type(e, "endorsements", "endorsements must be an array");
     if (json_array_size(ends) < 1 || json_array_size(ends) > LEDGER_MAX_ENDORSEMENTS)
-        return err_set(e, 422, "invalid_field", "endorsements", "1..64 endorsements needed");
+        return err_invalid(e, "endorsements", "1..64 endorsements needed");
     size_t i;
-    json_array_foreach(ends, i,
-                       x) if (!json_is_object(x) || !hex32_ok(json_object_get(x, "public_key")) ||
-                              !b64_ok(json_object_get(x, "signature"), 64,
-                                      64)) return err_set(e, 400, "invalid_field", "endorsements",
-                                                          "endorsements[%zu]: public_key (64 hex) "
-                                                          "and signature (base64, 64 bytes)",
-                                                          i);
+    json_array_foreach(
+        ends, i, x) if (!json_is_object(x) || !hex32_ok(json_object_get(x, "public_key")) ||
+                        !b64_ok(json_object_get(x, "signature"), 64,
+                                64)) return err_invalid(e, "endorsements",
+                                                        "endorsements[%zu]: public_key (64 hex) "
+                                                        "and signature (base64, 64 bytes)",
+                                                        i);
     return 0;
 }
 
@@ -260,7 +255,7 @@ static int pair_ok(json_t *in, const char *a, const char *b, int strict, err_t *
         u64_field(in, b, 1, 0, INT64_MAX, &y, e) != 0)
         return -1;
     if (strict ? x >= y : x > y)
-        return err_set(e, 422, "invalid_field", a, "%s must be %s %s", a, strict ? "<" : "<=", b);
+        return err_invalid(e, a, "%s must be %s %s", a, strict ? "<" : "<=", b);
     return 0;
 }
 

@@ -77,36 +77,33 @@ static int validate_string_array(json_t *in, const char *prefix, const char *key
     snprintf(name, sizeof name, "%s%s", prefix, key);
     json_t *a = json_object_get(in, key);
     if (!a || json_is_null(a)) return 0;
-    if (!json_is_array(a))
-        return err_set(e, 422, "invalid_field", name, "%s must be an array of strings", name);
+    if (!json_is_array(a)) return err_type(e, name, "%s must be an array of strings", name);
     if (json_array_size(a) > max_items)
-        return err_set(e, 422, "invalid_field", name, "%s has more than %zu items", name,
-                       max_items);
+        return err_invalid(e, name, "%s has more than %zu items", name, max_items);
     size_t i;
     json_t *v;
     json_array_foreach(a, i, v) {
         const char *s = json_string_value(v);
         char field[96];
         snprintf(field, sizeof field, "%s[%zu]", name, i);
-        if (!s) return err_set(e, 422, "invalid_field", field, "%s must be a string", field);
+        if (!s) return err_type(e, field, "%s must be a string", field);
         if (strlen(s) == 0 || strlen(s) > max_len)
-            return err_set(e, 422, "invalid_field", field, "%s must be 1 to %zu characters", field,
-                           max_len);
+            return err_invalid(e, field, "%s must be 1 to %zu characters", field, max_len);
         if (allowed) {
             int found = 0;
             for (const char *const *p = allowed; *p; p++)
                 if (strcmp(*p, s) == 0) found = 1;
             if (!found)
-                return err_set(e, 422, "invalid_field", field,
-                               "%s: unknown facility \"%.40s\" (allowed: dining, bar, rooms, "
-                               "golf, fitness, pool, tennis, squash, padel, spa, sailing, marina, "
-                               "library, business_centre, parking, beach, skiing, riding, "
-                               "croquet, bowls, events, childcare)",
-                               field, s);
+                return err_invalid(
+                    e, field,
+                    "%s: unknown facility \"%.40s\" (allowed: dining, bar, rooms, "
+                    "golf, fitness, pool, tennis, squash, padel, spa, sailing, marina, "
+                    "library, business_centre, parking, beach, skiing, riding, "
+                    "croquet, bowls, events, childcare)",
+                    field, s);
             for (size_t k = 0; k < i; k++)
                 if (strcmp(json_string_value(json_array_get(a, k)), s) == 0)
-                    return err_set(e, 422, "invalid_field", field, "%s: \"%s\" is listed twice",
-                                   field, s);
+                    return err_invalid(e, field, "%s: \"%s\" is listed twice", field, s);
         }
     }
     return 0;
@@ -118,18 +115,16 @@ static int validate_fields(json_t *in, int required, err_t *e) {
     if (jsonx_string(in, "name", required, 1, 200, &s, e) != 0) return -1;
     if (jsonx_string(in, "slug", required, 1, 63, &s, e) != 0) return -1;
     if (s && !is_slug(s))
-        return err_set(e, 422, "invalid_field", "slug",
-                       "slug must be 1 to 63 lower-case letters, digits or inner hyphens");
+        return err_invalid(e, "slug",
+                           "slug must be 1 to 63 lower-case letters, digits or inner hyphens");
     if (jsonx_string(in, "timezone", required, 1, 64, &s, e) != 0) return -1;
     if (s && !is_timezone_name(s))
-        return err_set(e, 422, "invalid_field", "timezone",
-                       "timezone must be an IANA time zone name such as Europe/London");
+        return err_invalid(e, "timezone",
+                           "timezone must be an IANA time zone name such as Europe/London");
     json_t *addr = json_object_get(in, "address");
-    if (required && !addr)
-        return err_set(e, 400, "missing_field", "address", "address is required");
+    if (required && !addr) return err_missing(e, "address");
     if (addr) {
-        if (!json_is_object(addr))
-            return err_set(e, 422, "invalid_field", "address", "address must be an object");
+        if (!json_is_object(addr)) return err_type(e, "address", "address must be an object");
         if (jsonx_only_keys(addr, address_keys, "address.", e) != 0) return -1;
         if (validate_string_array(addr, "address.", "lines", NULL, 4, 200, e) != 0) return -1;
         static const struct {
@@ -145,10 +140,14 @@ static int validate_fields(json_t *in, int required, err_t *e) {
             }
         }
         json_t *c = json_object_get(addr, "country");
-        if ((required || c) && !json_is_string(c))
-            return err_set(e, c ? 422 : 400, c ? "invalid_field" : "missing_field",
-                           "address.country",
+        if (required && (!c || json_is_null(c)))
+            return err_set(e, 400, "missing_field", "address.country",
                            "address.country is required: an ISO 3166-1 alpha-2 code such as GB");
+        if (json_is_null(c))
+            return err_invalid(e, "address.country", "address.country cannot be null");
+        if (c && !json_is_string(c))
+            return err_type(e, "address.country",
+                            "address.country must be a string: an ISO 3166-1 alpha-2 code");
         if (c) {
             char up[3] = {0};
             const char *cv = json_string_value(c);
@@ -157,8 +156,8 @@ static int validate_fields(json_t *in, int required, err_t *e) {
                 up[1] = (char)(cv[1] >= 'a' && cv[1] <= 'z' ? cv[1] - 32 : cv[1]);
             }
             if (!clubs_is_country(up))
-                return err_set(e, 422, "invalid_field", "address.country",
-                               "address.country must be an ISO 3166-1 alpha-2 code such as GB");
+                return err_invalid(e, "address.country",
+                                   "address.country must be an ISO 3166-1 alpha-2 code such as GB");
             json_object_set_new(addr, "country", json_string(up));
         }
     }
@@ -167,20 +166,18 @@ static int validate_fields(json_t *in, int required, err_t *e) {
     if (jsonx_number(in, "latitude", 0, -90, 90, &lat, &has_lat, e) != 0) return -1;
     if (jsonx_number(in, "longitude", 0, -180, 180, &lon, &has_lon, e) != 0) return -1;
     if (has_lat != has_lon)
-        return err_set(e, 422, "invalid_field", has_lat ? "longitude" : "latitude",
-                       "latitude and longitude must be given together");
+        return err_invalid(e, has_lat ? "longitude" : "latitude",
+                           "latitude and longitude must be given together");
     if (jsonx_string(in, "contact_email", 0, 3, 254, &s, e) != 0) return -1;
     if (s && !jsonx_is_email(s))
-        return err_set(e, 422, "invalid_field", "contact_email",
-                       "contact_email must be an email address");
+        return err_invalid(e, "contact_email", "contact_email must be an email address");
     if (jsonx_string(in, "contact_phone", 0, 8, 16, &s, e) != 0) return -1;
     if (s && !jsonx_is_e164(s))
-        return err_set(e, 422, "invalid_field", "contact_phone",
-                       "contact_phone must be in E.164 form, e.g. +442071234567");
+        return err_invalid(e, "contact_phone",
+                           "contact_phone must be in E.164 form, e.g. +442071234567");
     if (jsonx_string(in, "website", 0, 8, 2048, &s, e) != 0) return -1;
     if (s && !jsonx_is_http_url(s))
-        return err_set(e, 422, "invalid_field", "website",
-                       "website must be an http:// or https:// URL");
+        return err_invalid(e, "website", "website must be an http:// or https:// URL");
     if (validate_string_array(in, "", "facilities", facility_values, 30, 40, e) != 0) return -1;
     return 0;
 }
@@ -199,9 +196,9 @@ int clubs_validate_ref(json_t *in, err_t *e) {
 
 int clubs_validate_update(json_t *in, err_t *e) {
     if (json_object_get(in, "status"))
-        return err_set(e, 422, "invalid_field", "status",
-                       "status cannot be patched: use POST /api/v1/clubs/{id}/deactivate or "
-                       "/activate");
+        return err_invalid(e, "status",
+                           "status cannot be patched: use POST /api/v1/clubs/{id}/deactivate or "
+                           "/activate");
     if (jsonx_only_keys(in, update_keys, "", e) != 0) return -1;
     if (clubs_validate_ref(in, e) != 0) return -1;
     if (json_object_size(in) < 2)
@@ -209,11 +206,10 @@ int clubs_validate_update(json_t *in, err_t *e) {
     static const char *const not_null[] = {"name", "slug", "timezone", "address", NULL};
     for (const char *const *k = not_null; *k; k++)
         if (json_is_null(json_object_get(in, *k)))
-            return err_set(e, 422, "invalid_field", *k, "%s cannot be null", *k);
+            return err_invalid(e, *k, "%s cannot be null", *k);
     json_t *addr = json_object_get(in, "address");
     if (json_is_object(addr) && json_is_null(json_object_get(addr, "country")))
-        return err_set(e, 422, "invalid_field", "address.country",
-                       "address.country cannot be null");
+        return err_invalid(e, "address.country", "address.country cannot be null");
     return validate_fields(in, 0, e);
 }
 
@@ -230,8 +226,8 @@ int clubs_validate_list(json_t *in, err_t *e) {
     if (s) {
         char up[3] = {(char)(s[0] & ~0x20), (char)(s[1] & ~0x20), 0};
         if (!clubs_is_country(up))
-            return err_set(e, 422, "invalid_field", "country",
-                           "country must be an ISO 3166-1 alpha-2 code such as GB");
+            return err_invalid(e, "country",
+                               "country must be an ISO 3166-1 alpha-2 code such as GB");
         json_object_set_new(in, "country", json_string(up));
     }
     return 0;
@@ -268,8 +264,7 @@ static int check_timezone(db_tx_t *tx, const char *tz, err_t *e) {
     int ok = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     if (!ok)
-        return err_set(e, 422, "invalid_field", "timezone",
-                       "timezone \"%.64s\" is not a known IANA time zone", tz);
+        return err_invalid(e, "timezone", "timezone \"%.64s\" is not a known IANA time zone", tz);
     return 0;
 }
 

@@ -12,14 +12,16 @@ int clubs_validate_batch(json_t *in, err_t *e) {
     static const char *const keys[] = {"ids", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     json_t *ids = json_object_get(in, "ids");
-    if (!json_is_array(ids) || json_array_size(ids) < 1 || json_array_size(ids) > 100)
-        return err_set(e, 422, "invalid_field", "ids", "ids must be an array of 1 to 100 strings");
+    if (!ids || json_is_null(ids)) return err_missing(e, "ids");
+    if (!json_is_array(ids)) return err_type(e, "ids", "ids must be an array of strings");
+    if (json_array_size(ids) < 1 || json_array_size(ids) > 100)
+        return err_invalid(e, "ids", "ids must be an array of 1 to 100 strings");
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v) {
-        if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 63)
-            return err_set(e, 422, "invalid_field", "ids", "ids[%zu] must be 1 to 63 characters",
-                           i);
+        if (!json_is_string(v)) return err_type(e, "ids", "ids[%zu] must be a string", i);
+        if (json_string_length(v) < 1 || json_string_length(v) > 63)
+            return err_invalid(e, "ids", "ids[%zu] must be 1 to 63 characters", i);
     }
     return 0;
 }

@@ -12,8 +12,7 @@ int clubs_validate_resolve(json_t *in, err_t *e) {
     if (!id == !slug)
         return err_set(e, 400, "missing_field", id ? "slug" : "id",
                        "exactly one of id and slug is required");
-    if (id && !jsonx_is_uuid(id))
-        return err_set(e, 422, "invalid_field", "id", "id must be a UUID");
+    if (id && !jsonx_is_uuid(id)) return err_invalid(e, "id", "id must be a UUID");
     return 0;
 }
 

@@ -151,8 +151,7 @@ json_t *member_read(mctx_t *c, const db_scope_t *scope, int named, const char *i
 int member_valid_club_ref(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_string(in, "club_id", 0, 1, 40, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return err_set(e, 422, "invalid_field", "club_id", "club_id must be a club uuid");
+    if (s && !jsonx_is_uuid(s)) return err_invalid(e, "club_id", "club_id must be a club uuid");
     return 0;
 }
 
@@ -178,12 +177,10 @@ int member_is_date(const char *s) {
 int member_valid_date(json_t *in, const char *name, err_t *e) {
     const char *s;
     if (jsonx_string(in, name, 0, 10, 10, &s, e) != 0) {
-        if (e->status == 422)
-            err_set(e, 422, "invalid_field", name, "%s must be a date YYYY-MM-DD", name);
+        if (e->status == 422) err_invalid(e, name, "%s must be a date YYYY-MM-DD", name);
         return -1;
     }
-    if (s && !member_is_date(s))
-        return err_set(e, 422, "invalid_field", name, "%s must be a date YYYY-MM-DD", name);
+    if (s && !member_is_date(s)) return err_invalid(e, name, "%s must be a date YYYY-MM-DD", name);
     return 0;
 }
 
@@ -249,22 +246,22 @@ static int fix_field(err_t *e, const char *prefix) {
 int member_valid_address(json_t *a, const char *prefix, err_t *e) {
     static const char *const keys[] = {"lines", "city", "region", "postal_code", "country", NULL};
     char f[96];
-    if (!json_is_object(a))
-        return err_set(e, 422, "invalid_field", prefix, "%s must be an object", prefix);
+    if (!json_is_object(a)) return err_type(e, prefix, "%s must be an object", prefix);
     snprintf(f, sizeof f, "%s.", prefix);
     if (jsonx_only_keys(a, keys, f, e) != 0) return -1;
     json_t *lines = json_object_get(a, "lines");
     if (lines && !json_is_null(lines)) {
         snprintf(f, sizeof f, "%s.lines", prefix);
-        if (!json_is_array(lines) || json_array_size(lines) > 4)
-            return err_set(e, 422, "invalid_field", f, "%s must be an array of at most 4 strings",
-                           f);
+        if (!json_is_array(lines)) return err_type(e, f, "%s must be an array of strings", f);
+        if (json_array_size(lines) > 4)
+            return err_invalid(e, f, "%s must be an array of at most 4 strings", f);
         size_t i;
         json_t *v;
         json_array_foreach(lines, i, v) {
             const char *s = json_string_value(v);
-            if (!s || !*s || strlen(s) > 200)
-                return err_set(e, 422, "invalid_field", f, "%s must hold 1 to 200 characters", f);
+            if (!s) return err_type(e, f, "%s must hold strings", f);
+            if (!*s || strlen(s) > 200)
+                return err_invalid(e, f, "%s must hold 1 to 200 characters", f);
         }
     }
     const char *s;
@@ -286,7 +283,7 @@ int member_valid_address(json_t *a, const char *prefix, err_t *e) {
         up[1] = (char)(s[1] >= 'a' && s[1] <= 'z' ? s[1] - 32 : s[1]);
     }
     if (!(up[0] >= 'A' && up[0] <= 'Z' && up[1] >= 'A' && up[1] <= 'Z'))
-        return err_set(e, 422, "invalid_field", f, "%s must be an ISO 3166-1 alpha-2 code", f);
+        return err_invalid(e, f, "%s must be an ISO 3166-1 alpha-2 code", f);
     json_object_set_new(a, "country", json_string(up));
     return 0;
 }
@@ -298,8 +295,7 @@ static int valid_profile(json_t *p, int required, const char *prefix, err_t *e) 
     char pre[96], f[128];
     snprintf(pre, sizeof pre, "%sprofile.", prefix);
     if (!json_is_object(p))
-        return err_set(e, 422, "invalid_field", PREFIXED(f, prefix, "profile"),
-                       "%sprofile must be an object", prefix);
+        return err_type(e, PREFIXED(f, prefix, "profile"), "%sprofile must be an object", prefix);
     if (jsonx_only_keys(p, keys, pre, e) != 0) return -1;
     const char *s;
     if (jsonx_string(p, "first_name", required, 1, 100, &s, e) != 0) return fix_field(e, pre);
@@ -307,28 +303,26 @@ static int valid_profile(json_t *p, int required, const char *prefix, err_t *e) 
     if (jsonx_string(p, "preferred_name", 0, 1, 100, &s, e) != 0) return fix_field(e, pre);
     if (jsonx_string(p, "email", 0, 3, 254, &s, e) != 0) return fix_field(e, pre);
     if (s && !jsonx_is_email(s))
-        return err_set(e, 422, "invalid_field", PREFIXED(f, pre, "email"),
-                       "email must be an email address");
+        return err_invalid(e, PREFIXED(f, pre, "email"), "email must be an email address");
     if (jsonx_string(p, "phone", 0, 8, 16, &s, e) != 0) return fix_field(e, pre);
     if (s && !jsonx_is_e164(s))
-        return err_set(e, 422, "invalid_field", PREFIXED(f, pre, "phone"),
-                       "phone must be in E.164 form, e.g. +442071234567");
+        return err_invalid(e, PREFIXED(f, pre, "phone"),
+                           "phone must be in E.164 form, e.g. +442071234567");
     if (member_valid_date(p, "date_of_birth", e) != 0) return fix_field(e, pre);
     if (jsonx_string(p, "photo_url", 0, 8, 2048, &s, e) != 0) return fix_field(e, pre);
     if (s && !jsonx_is_http_url(s))
-        return err_set(e, 422, "invalid_field", PREFIXED(f, pre, "photo_url"),
-                       "photo_url must be an http:// or https:// URL");
+        return err_invalid(e, PREFIXED(f, pre, "photo_url"),
+                           "photo_url must be an http:// or https:// URL");
     if (jsonx_string(p, "language", 0, 2, 35, &s, e) != 0) return fix_field(e, pre);
     if (s && !is_language(s))
-        return err_set(e, 422, "invalid_field", PREFIXED(f, pre, "language"),
-                       "language must be a language tag such as en or en-GB");
+        return err_invalid(e, PREFIXED(f, pre, "language"),
+                           "language must be a language tag such as en or en-GB");
     if (jsonx_text(p, "staff_notes", 0, 0, 4000, &s, e) != 0) return fix_field(e, pre);
     if (!required) {
         static const char *const not_null[] = {"first_name", "last_name", NULL};
         for (const char *const *k = not_null; *k; k++)
             if (json_is_null(json_object_get(p, *k)))
-                return err_set(e, 422, "invalid_field", PREFIXED(f, pre, *k), "%s cannot be null",
-                               *k);
+                return err_invalid(e, PREFIXED(f, pre, *k), "%s cannot be null", *k);
     }
     return 0;
 }
@@ -338,25 +332,24 @@ int member_valid_member_fields(json_t *in, int required, const char *prefix, err
     char f[128];
     if (jsonx_string(in, "member_number", 0, 1, 40, &s, e) != 0) return fix_field(e, prefix);
     if (s && !is_number(s))
-        return err_set(e, 422, "invalid_field", PREFIXED(f, prefix, "member_number"),
-                       "member_number must be 1 to 40 letters, digits, '.', '/' or '-'");
+        return err_invalid(e, PREFIXED(f, prefix, "member_number"),
+                           "member_number must be 1 to 40 letters, digits, '.', '/' or '-'");
     if (jsonx_string(in, "category", required, 1, 40, &s, e) != 0) return fix_field(e, prefix);
     if (s && !is_category_code(s))
-        return err_set(e, 422, "invalid_field", PREFIXED(f, prefix, "category"),
-                       "category must be a category code such as full or junior");
+        return err_invalid(e, PREFIXED(f, prefix, "category"),
+                           "category must be a category code such as full or junior");
     if (member_valid_date(in, "joined_on", e) != 0) return fix_field(e, prefix);
     if (member_valid_date(in, "expires_on", e) != 0) return fix_field(e, prefix);
     const char *j = json_string_value(json_object_get(in, "joined_on"));
     const char *x = json_string_value(json_object_get(in, "expires_on"));
     if (j && x && strcmp(x, j) < 0)
-        return err_set(e, 422, "invalid_field", PREFIXED(f, prefix, "expires_on"),
-                       "expires_on must not be before joined_on");
+        return err_invalid(e, PREFIXED(f, prefix, "expires_on"),
+                           "expires_on must not be before joined_on");
     static const char *const uuids[] = {"home_club_id", "auth_user_id", NULL};
     for (const char *const *k = uuids; *k; k++) {
         if (jsonx_string(in, *k, 0, 1, 40, &s, e) != 0) return fix_field(e, prefix);
         if (s && !jsonx_is_uuid(s))
-            return err_set(e, 422, "invalid_field", PREFIXED(f, prefix, *k), "%s must be a uuid",
-                           *k);
+            return err_invalid(e, PREFIXED(f, prefix, *k), "%s must be a uuid", *k);
     }
     int b;
     if (jsonx_bool(in, "directory_opt_in", 0, 0, &b, e) != 0) return fix_field(e, prefix);
@@ -368,15 +361,15 @@ int member_valid_member_fields(json_t *in, int required, const char *prefix, err
     json_t *addrs = json_object_get(in, "addresses");
     if (addrs && !json_is_null(addrs)) {
         if (!json_is_object(addrs))
-            return err_set(e, 422, "invalid_field", PREFIXED(f, prefix, "addresses"),
-                           "addresses must be an object keyed home, work or billing");
+            return err_type(e, PREFIXED(f, prefix, "addresses"),
+                            "addresses must be an object keyed home, work or billing");
         const char *k;
         json_t *a;
         json_object_foreach(addrs, k, a) {
             char an[128];
             snprintf(an, sizeof an, "%saddresses.%s", prefix, k);
             if (strcmp(k, "home") && strcmp(k, "work") && strcmp(k, "billing"))
-                return err_set(e, 422, "unknown_field", an,
+                return err_set(e, 400, "unknown_field", an,
                                "address kinds are home, work and billing");
             if (member_valid_address(a, an, e) != 0) return -1;
         }
@@ -445,8 +438,8 @@ static int next_free_number(mctx_t *c, char *out, size_t cap, err_t *e) {
         long long seq;
         if (member_reserve_numbers(c, 1, pattern, sizeof pattern, &seq, e) != 0) return -1;
         if (member_format_number(pattern, seq, current_year(), out, cap) != 0)
-            return err_set(e, 422, "invalid_field", "member_number",
-                           "the club's member-number pattern gives an invalid number");
+            return err_invalid(e, "member_number",
+                               "the club's member-number pattern gives an invalid number");
         const char *p[] = {out};
         PGresult *r = db_exec(c->tx,
                               "SELECT 1 FROM member.members WHERE club_id = core.current_club() "
@@ -499,9 +492,7 @@ int member_check_link(mctx_t *c, const char *user, err_t *e) {
     low[i] = 0;
     int ok = json_object_get(found, low) != NULL;
     json_decref(found);
-    if (!ok)
-        return err_set(e, 422, "invalid_field", "auth_user_id",
-                       "auth_user_id is not an account of this club");
+    if (!ok) return err_invalid(e, "auth_user_id", "auth_user_id is not an account of this club");
     return 0;
 }
 
@@ -582,9 +573,9 @@ int member_insert_member(mctx_t *c, json_t *in, const char *status, const char *
         else if (e->status == 409)
             err_set(e, 409, "conflict", "home_club_id", "home_club_id is not a club");
         else if (e->status == 422 && strstr(e->message, "category"))
-            err_set(e, 422, "invalid_field", "category",
-                    "category is neither built in (full, social, junior, senior, non-resident, "
-                    "corporate, honorary) nor one of the club's categories");
+            err_invalid(e, "category",
+                        "category is neither built in (full, social, junior, senior, non-resident, "
+                        "corporate, honorary) nor one of the club's categories");
         return -1;
     }
     snprintf(id_out, 40, "%s", PQgetvalue(r, 0, 0));

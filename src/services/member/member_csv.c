@@ -152,9 +152,11 @@ int member_csv_validate_import(json_t *in, err_t *e) {
     int dry;
     if (jsonx_bool(in, "dry_run", 0, 0, &dry, e) != 0) return -1;
     json_t *csv = json_object_get(in, "csv");
-    if (!json_is_string(csv))
-        return err_set(e, csv ? 422 : 400, csv ? "invalid_field" : "missing_field", "csv",
+    if (!csv || json_is_null(csv))
+        return err_set(e, 400, "missing_field", "csv",
                        "csv is required: the CSV text with a header row");
+    if (!json_is_string(csv))
+        return err_type(e, "csv", "csv must be a string: the CSV text with a header row");
     return 0;
 }
 
@@ -163,7 +165,7 @@ int member_csv_validate_export(json_t *in, err_t *e) {
     int rc = members_validate_list(copy, e);
     json_decref(copy);
     if (rc == 0 && json_object_get(in, "limit"))
-        return err_set(e, 422, "unknown_field", "limit", "the export has no limit parameter");
+        return err_set(e, 400, "unknown_field", "limit", "the export has no limit parameter");
     return rc;
 }
 
@@ -400,8 +402,8 @@ static int insert_rows(mctx_t *c, import_state_t *st, err_t *e) {
         json_array_foreach(st->rows, i, m) if (!json_object_get(m, "member_number")) {
             char num[64];
             if (member_format_number(pattern, first++, tm.tm_year + 1900, num, sizeof num) != 0)
-                return err_set(e, 422, "invalid_field", "member_number",
-                               "the club's number pattern gives an invalid number");
+                return err_invalid(e, "member_number",
+                                   "the club's number pattern gives an invalid number");
             json_object_set_new(m, "member_number", json_string(num));
         }
     }
@@ -467,8 +469,8 @@ static int insert_rows(mctx_t *c, import_state_t *st, err_t *e) {
         }
         if (u != (long long)json_array_size(lj)) {
             json_decref(lj);
-            return err_set(e, 422, "invalid_field", "primary_member_number",
-                           "a primary_member_number names a dependent, not a primary member");
+            return err_invalid(e, "primary_member_number",
+                               "a primary_member_number names a dependent, not a primary member");
         }
     }
     json_decref(lj);
@@ -491,8 +493,8 @@ static int check_links(mctx_t *c, import_state_t *st, err_t *e) {
     }
     int rc = 0;
     if (json_array_size(ids) > AUTH_LINKS_MAX) {
-        rc = err_set(e, 422, "invalid_field", "auth_user_id",
-                     "an import may link at most %d accounts", AUTH_LINKS_MAX);
+        rc = err_invalid(e, "auth_user_id", "an import may link at most %d accounts",
+                         AUTH_LINKS_MAX);
     } else if (json_array_size(ids) > 0 && (rc = member_accounts_in_club(c, ids, &found, e)) == 0) {
         json_array_foreach(st->rows, i, m) {
             const char *u = json_string_value(json_object_get(m, "auth_user_id"));

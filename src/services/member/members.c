@@ -35,8 +35,7 @@ static const char *const dependent_keys[] = {"member_number",
 static int valid_dependent(json_t *d, const char *prefix, err_t *e) {
     char pre[96];
     snprintf(pre, sizeof pre, "%s", prefix);
-    if (!json_is_object(d))
-        return err_set(e, 422, "invalid_field", prefix, "%s must be an object", prefix);
+    if (!json_is_object(d)) return err_type(e, prefix, "%s must be an object", prefix);
     if (jsonx_only_keys(d, dependent_keys, pre, e) != 0) return -1;
     const char *s;
     if (jsonx_enum(d, "relationship", 1, relationship_values, &s, e) != 0) {
@@ -53,21 +52,22 @@ int members_validate_create(json_t *in, err_t *e) {
     if (jsonx_enum(in, "status", 0, initial_status_values, &s, e) != 0) return -1;
     if (member_valid_member_fields(in, 1, "", e) != 0) return -1;
     json_t *inv = json_object_get(in, "invite");
-    if (inv && !json_is_boolean(inv))
-        return err_set(e, 422, "invalid_field", "invite", "invite must be true or false");
+    if (inv && !json_is_boolean(inv)) return err_type(e, "invite", "invite must be true or false");
     if (json_is_true(inv)) {
         if (!json_string_value(json_object_get(json_object_get(in, "profile"), "email")))
-            return err_set(e, 422, "missing_field", "profile.email",
+            return err_set(e, 400, "missing_field", "profile.email",
                            "an invitation needs profile.email");
         if (json_string_value(json_object_get(in, "auth_user_id")))
-            return err_set(e, 422, "invalid_field", "invite",
-                           "give either auth_user_id (an existing account) or invite, not both");
+            return err_invalid(
+                e, "invite", "give either auth_user_id (an existing account) or invite, not both");
     }
     json_t *deps = json_object_get(in, "dependents");
     if (deps && !json_is_null(deps)) {
-        if (!json_is_array(deps) || json_array_size(deps) > 20)
-            return err_set(e, 422, "invalid_field", "dependents",
-                           "dependents must be an array of at most 20 members");
+        if (!json_is_array(deps))
+            return err_type(e, "dependents", "dependents must be an array of members");
+        if (json_array_size(deps) > 20)
+            return err_invalid(e, "dependents",
+                               "dependents must be an array of at most 20 members");
         size_t i;
         json_t *d;
         json_array_foreach(deps, i, d) {
@@ -97,8 +97,8 @@ int members_validate_update(json_t *in, err_t *e) {
         "id",           "club_id",      "member_number",    "category", "joined_on", "expires_on",
         "home_club_id", "auth_user_id", "directory_opt_in", "profile",  "addresses", NULL};
     if (json_object_get(in, "status"))
-        return err_set(e, 422, "invalid_field", "status",
-                       "status cannot be patched: use POST /api/v1/members/{id}/status");
+        return err_invalid(e, "status",
+                           "status cannot be patched: use POST /api/v1/members/{id}/status");
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (member_valid_club_ref(in, e) != 0) return -1;
     if (member_valid_id(in, "id", e) != 0) return -1;
@@ -108,7 +108,7 @@ int members_validate_update(json_t *in, err_t *e) {
                                            "directory_opt_in", "profile",  NULL};
     for (const char *const *k = not_null; *k; k++)
         if (json_is_null(json_object_get(in, *k)))
-            return err_set(e, 422, "invalid_field", *k, "%s cannot be null", *k);
+            return err_invalid(e, *k, "%s cannot be null", *k);
     json_t *addrs = json_object_get(in, "addresses");
     if (json_is_object(addrs)) { /* null = remove that address */
         json_t *copy = json_object();
@@ -462,7 +462,7 @@ static int apply_patch(mctx_t *c, const char *id, json_t *in, json_t *before, js
         else if (e->status == 409)
             err_set(e, 409, "conflict", "home_club_id", "home_club_id is not a club");
         else if (e->status == 422 && strstr(e->message, "category"))
-            err_set(e, 422, "invalid_field", "category", "category is not a category of this club");
+            err_invalid(e, "category", "category is not a category of this club");
         return -1;
     }
     json_t *addrs = json_object_get(in, "addresses");

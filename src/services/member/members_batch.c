@@ -21,13 +21,16 @@ int members_validate_relations(json_t *in, err_t *e) {
     static const char *const keys[] = {"ids", "club_id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     json_t *ids = json_object_get(in, "ids");
-    if (!json_is_array(ids) || json_array_size(ids) < 1 || json_array_size(ids) > 100)
-        return err_set(e, 422, "invalid_field", "ids", "ids must be an array of 1 to 100 ids");
+    if (!ids || json_is_null(ids)) return err_missing(e, "ids");
+    if (!json_is_array(ids)) return err_type(e, "ids", "ids must be an array of member ids");
+    if (json_array_size(ids) < 1 || json_array_size(ids) > 100)
+        return err_invalid(e, "ids", "ids must be an array of 1 to 100 ids");
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v) {
-        if (!jsonx_is_uuid(json_string_value(v) ? json_string_value(v) : ""))
-            return err_set(e, 422, "invalid_field", "ids", "ids[%zu] must be a member id", i);
+        if (!json_is_string(v)) return err_type(e, "ids", "ids[%zu] must be a string", i);
+        if (!jsonx_is_uuid(json_string_value(v)))
+            return err_invalid(e, "ids", "ids[%zu] must be a member id", i);
     }
     return 0;
 }

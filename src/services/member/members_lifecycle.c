@@ -121,7 +121,7 @@ int members_validate_renew(json_t *in, err_t *e) {
     if (jsonx_string(in, "reason", 0, 1, 500, &s, e) != 0) return -1;
     json_t *d = json_object_get(in, "dependents");
     if (d && !json_is_boolean(d))
-        return err_set(e, 422, "invalid_field", "dependents", "dependents must be true or false");
+        return err_type(e, "dependents", "dependents must be true or false");
     return 0;
 }
 
@@ -165,9 +165,9 @@ int members_renew(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     gmtime_r(&now, &tm);
     strftime(today, sizeof today, "%Y-%m-%d", &tm);
     if (strcmp(until, today) < 0 || (prev && strcmp(until, prev) <= 0)) {
-        err_set(e, 422, "invalid_field", "expires_on",
-                "expires_on must be today or later and later than the current expiry%s%s",
-                prev ? " " : "", prev ? prev : "");
+        err_invalid(e, "expires_on",
+                    "expires_on must be today or later and later than the current expiry%s%s",
+                    prev ? " " : "", prev ? prev : "");
         goto fail;
     }
     const char *p[] = {id, until};

@@ -39,9 +39,10 @@ int members_validate_settings(json_t *in, err_t *e) {
         }
         if (!has_seq || member_format_number(s, 1, 2000, buf, sizeof buf) != 0 ||
             !isalnum((unsigned char)buf[0]))
-            return err_set(e, 422, "invalid_field", "number_pattern",
-                           "number_pattern must contain {seq} or {seq:N} and otherwise letters, "
-                           "digits, '.', '/', '-' or {yyyy}, e.g. HC-{yyyy}-{seq:5}");
+            return err_invalid(
+                e, "number_pattern",
+                "number_pattern must contain {seq} or {seq:N} and otherwise letters, "
+                "digits, '.', '/', '-' or {yyyy}, e.g. HC-{yyyy}-{seq:5}");
     }
     if (jsonx_int(in, "next_seq", 0, 1, 1000000000000LL, 1, &n, e) != 0) return -1;
     if (!json_is_null(json_object_get(in, "card_ttl_seconds")) && /* null = server default */
@@ -59,8 +60,8 @@ int members_validate_category(json_t *in, err_t *e) {
     for (const char *p = s; *p; p++)
         if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-') ||
             !islower((unsigned char)s[0]))
-            return err_set(e, 422, "invalid_field", "code",
-                           "code must start with a lower-case letter and hold a-z, 0-9, _ or -");
+            return err_invalid(
+                e, "code", "code must start with a lower-case letter and hold a-z, 0-9, _ or -");
     return jsonx_string(in, "name", 1, 1, 100, &s, e);
 }
 

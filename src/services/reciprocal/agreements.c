@@ -33,19 +33,17 @@ static int lower_uuid(json_t *arr, size_t i) {
 static int valid_uuid_field(json_t *in, const char *name, int required, err_t *e) {
     const char *s;
     if (jsonx_string(in, name, required, 1, 64, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return err_set(e, 422, "invalid_field", name, "%s must be a uuid", name);
+    if (s && !jsonx_is_uuid(s)) return err_invalid(e, name, "%s must be a uuid", name);
     return 0;
 }
 
 static int valid_date_field(json_t *in, const char *name, int required, err_t *e) {
     const char *s;
     if (jsonx_string(in, name, required, 10, 10, &s, e) != 0) {
-        if (e->status == 422) err_set(e, 422, "invalid_field", name, "%s must be a date", name);
+        if (e->status == 422) err_invalid(e, name, "%s must be a date", name);
         return -1;
     }
-    if (s && !terms_is_date(s))
-        return err_set(e, 422, "invalid_field", name, "%s must be a date YYYY-MM-DD", name);
+    if (s && !terms_is_date(s)) return err_invalid(e, name, "%s must be a date YYYY-MM-DD", name);
     return 0;
 }
 
@@ -54,27 +52,26 @@ int ag_validate_create(json_t *in, err_t *e) {
                                        "notice_days", "club_id",   NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     json_t *clubs = json_object_get(in, "clubs");
-    if (!clubs || json_is_null(clubs))
-        return err_set(e, 400, "missing_field", "clubs", "clubs is required");
-    if (!json_is_array(clubs) || json_array_size(clubs) < 2 || json_array_size(clubs) > 16)
-        return err_set(e, 422, "invalid_field", "clubs",
-                       "clubs must be an array of 2 to 16 club ids (the parties)");
+    if (!clubs || json_is_null(clubs)) return err_missing(e, "clubs");
+    if (!json_is_array(clubs))
+        return err_type(e, "clubs", "clubs must be an array of 2 to 16 club ids (the parties)");
+    if (json_array_size(clubs) < 2 || json_array_size(clubs) > 16)
+        return err_invalid(e, "clubs", "clubs must be an array of 2 to 16 club ids (the parties)");
     for (size_t i = 0; i < json_array_size(clubs); i++) {
         const char *s = json_string_value(json_array_get(clubs, i));
         char f[32];
         snprintf(f, sizeof f, "clubs[%zu]", i);
-        if (!s || !jsonx_is_uuid(s))
-            return err_set(e, 422, "invalid_field", f, "%s must be a club id (uuid)", f);
+        if (!s || !jsonx_is_uuid(s)) return err_invalid(e, f, "%s must be a club id (uuid)", f);
         lower_uuid(clubs, i);
         for (size_t k = 0; k < i; k++)
             if (json_equal(json_array_get(clubs, k), json_array_get(clubs, i)))
-                return err_set(e, 422, "invalid_field", f, "%s: the club is listed twice", f);
+                return err_invalid(e, f, "%s: the club is listed twice", f);
     }
     if (valid_date_field(in, "starts_on", 1, e) != 0) return -1;
     if (valid_date_field(in, "ends_on", 0, e) != 0) return -1;
     const char *ends = json_string_value(json_object_get(in, "ends_on"));
     if (ends && strcmp(ends, json_string_value(json_object_get(in, "starts_on"))) < 0)
-        return err_set(e, 422, "invalid_field", "ends_on", "ends_on must not be before starts_on");
+        return err_invalid(e, "ends_on", "ends_on must not be before starts_on");
     long long notice;
     if (jsonx_int(in, "notice_days", 0, 0, 365, 30, &notice, e) != 0) return -1;
     json_object_set_new(in, "notice_days", json_integer(notice));
@@ -82,8 +79,7 @@ int ag_validate_create(json_t *in, err_t *e) {
     /* terms: per host club, every key a party; parties without terms get the defaults */
     json_t *terms = json_object_get(in, "terms");
     if (terms && !json_is_null(terms) && !json_is_object(terms))
-        return err_set(e, 422, "invalid_field", "terms",
-                       "terms must be an object {<host club id>: {...}}");
+        return err_type(e, "terms", "terms must be an object {<host club id>: {...}}");
     const char *k;
     json_t *v;
     json_object_foreach(terms, k, v) {
@@ -96,7 +92,7 @@ int ag_validate_create(json_t *in, err_t *e) {
             if (strcmp(json_string_value(json_array_get(clubs, i)), lk) == 0 && strlen(k) == 36)
                 party = 1;
         if (!party) {
-            err_set(e, 422, "invalid_field", "", "terms.%.40s: not one of the clubs", k);
+            err_invalid(e, "", "terms.%.40s: not one of the clubs", k);
             snprintf(e->field, sizeof e->field, "terms.%.40s", k);
             return -1;
         }
@@ -252,9 +248,9 @@ static int check_parties(const svc_call_t *call, json_t *in, err_t *e) {
         snprintf(f, sizeof f, "clubs[%zu]", i);
         snprintf(path, sizeof path, "terms.%s", id);
         if (!json_is_object(club))
-            rc = err_set(e, 422, "invalid_field", f, "%s: no such club", f);
+            rc = err_invalid(e, f, "%s: no such club", f);
         else if (strcmp(json_string_value(json_object_get(club, "status")), "active") != 0)
-            rc = err_set(e, 422, "invalid_field", f, "%s: the club is not active", f);
+            rc = err_invalid(e, f, "%s: the club is not active", f);
         else
             rc = terms_apply_facilities(json_object_get(terms, id),
                                         json_object_get(club, "facilities"), path, e);
@@ -270,9 +266,7 @@ int ag_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int party = 0;
     for (size_t i = 0; i < json_array_size(clubs); i++)
         if (strcmp(json_string_value(json_array_get(clubs, i)), club) == 0) party = 1;
-    if (!party)
-        return err_set(e, 422, "invalid_field", "clubs",
-                       "clubs must include the proposing club (%s)", club);
+    if (!party) return err_invalid(e, "clubs", "clubs must include the proposing club (%s)", club);
     if (check_parties(call, in, e) != 0) return -1;
     int rc = -1;
     db_tx_t *tx = NULL;

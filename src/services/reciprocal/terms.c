@@ -76,6 +76,13 @@ static void field_path(err_t *e, const char *path, const char *key) {
     e->field[o] = 0;
 }
 
+/* 400 invalid_type naming <path>.<key>: the value has the wrong JSON type. */
+static int bad_type(err_t *e, const char *path, const char *key, const char *what) {
+    err_type(e, "", "%s.%s must be %s", path, key, what);
+    field_path(e, path, key);
+    return -1;
+}
+
 /* 422 invalid_field naming <path>.<key>. */
 static int bad(err_t *e, const char *path, const char *key, const char *what) {
     err_set(e, 422, "invalid_field", "", "%s.%s must be %s", path, key, what);
@@ -83,9 +90,9 @@ static int bad(err_t *e, const char *path, const char *key, const char *what) {
     return -1;
 }
 
-/* 422 unknown_field naming <path>.<key>. */
+/* 400 unknown_field naming <path>.<key>. */
 static int unknown(err_t *e, const char *path, const char *key) {
-    err_set(e, 422, "unknown_field", "", "%s.%.40s is not a known field", path, key);
+    err_set(e, 400, "unknown_field", "", "%s.%.40s is not a known field", path, key);
     field_path(e, path, key);
     return -1;
 }
@@ -151,7 +158,7 @@ static int parse_hours(const json_t *in, json_t *out, const char *path, err_t *e
     static const char *const keys[] = {"from", "to", NULL};
     json_t *v = json_object_get(in, "hours");
     if (!v) return 0;
-    if (!json_is_object(v)) return bad(e, path, "hours", "an object {\"from\",\"to\"}");
+    if (!json_is_object(v)) return bad_type(e, path, "hours", "an object {\"from\",\"to\"}");
     const char *k;
     json_t *x;
     json_object_foreach(v, k, x) {
@@ -218,7 +225,7 @@ static int parse_fees(const json_t *in, json_t *out, const char *path, err_t *e)
     static const char *const amounts[] = {"entry", "guest", "room_rate", NULL};
     json_t *v = json_object_get(in, "fees");
     if (!v) return 0;
-    if (!json_is_object(v)) return bad(e, path, "fees", "an object");
+    if (!json_is_object(v)) return bad_type(e, path, "fees", "an object");
     json_t *fees = json_object_get(out, "fees");
     char fpath[96];
     snprintf(fpath, sizeof fpath, "%s.fees", path);
@@ -339,7 +346,7 @@ static int parse_fields(const json_t *in, json_t *out, const char *path, err_t *
 
 json_t *terms_parse(const json_t *in, const char *path, err_t *e) {
     if (in && !json_is_null(in) && !json_is_object(in)) {
-        err_set(e, 422, "invalid_field", "", "%s must be an object", path);
+        err_type(e, "", "%s must be an object", path);
         snprintf(e->field, sizeof e->field, "%s", path);
         return NULL;
     }

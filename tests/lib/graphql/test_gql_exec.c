@@ -622,7 +622,7 @@ static void test_embedded_sdl_current(void) {
     CHECK(strcmp(graphql_schema_sdl, sdl) == 0);
     if (strcmp(graphql_schema_sdl, sdl) != 0)
         fprintf(stdout, "# regenerate: tools/embed_text.sh graphql_schema_sdl docs/schema.graphql "
-                        "> src/gateway/graphql_schema_sdl.c\n");
+                        "> build/gen/graphql_schema_sdl.c (make does this)\n");
     free(sdl);
 }
 
