@@ -91,9 +91,16 @@ if ! grep -q "^RECIPROCAL_LEDGER_KEK=" "$VAR/secrets.env"; then
 fi
 [[ -n ${RECIPROCAL_LEDGER_KEK:-} ]] || export "RECIPROCAL_LEDGER_KEK=$(sed -n "s/^RECIPROCAL_LEDGER_KEK=//p" "$VAR/secrets.env")"
 # ---- end ledger block
+# ---- reciprocal service (issue 11): the key-encryption key of the home clubs' LOI-signing keys
+if ! grep -q "^RECIPROCAL_LOI_KEK=" "$VAR/secrets.env"; then
+    (umask 077 && echo "RECIPROCAL_LOI_KEK=$(head -c 32 /dev/urandom | base64)" >>"$VAR/secrets.env")
+fi
+[[ -n ${RECIPROCAL_LOI_KEK:-} ]] || export "RECIPROCAL_LOI_KEK=$(sed -n "s/^RECIPROCAL_LOI_KEK=//p" "$VAR/secrets.env")"
+# ---- end reciprocal block
 # rcp_pg_start sources var/secrets.env (shell variables, not exported): export the service's
 # secrets whichever way they were set (environment, file, or generated above).
 export RECIPROCAL_AUTH_KEK RECIPROCAL_SEED_ADMIN_PASSWORD RECIPROCAL_CARD_KEK RECIPROCAL_LEDGER_KEK
+export RECIPROCAL_LOI_KEK
 # ---- NATS bus (issue 9, docs/security.md N1/N2): the key that signs the caller of every NATS
 # call, and one NATS user per service set with its subject permissions (passwords generated
 # once into var/secrets.env as RECIPROCAL_NATS_PASSWORD_<USER>; this process runs as `all`)

@@ -158,6 +158,19 @@ static const row_t g_table[] = {
     {"reciprocal", "resume_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 404, 404},
     {"reciprocal", "terminate_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 400, 400},
     {"reciprocal", "club_partners", SVC_PERM, "club:read", ID_CLUB, 401, 200, 403, 200},
+    /* reciprocal: visits */
+    {"reciprocal", "create_visit", SVC_PERM_OR_SELF, "member:write", 0, 401, 400, 400, 400},
+    {"reciprocal", "list_visits", SVC_PERM_OR_SELF, "member:read", 0, 401, 200, 200, 200},
+    {"reciprocal", "get_visit", SVC_PERM_OR_SELF, "member:read", ID_NONE, 401, 404, 404, 404},
+    {"reciprocal", "approve_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "confirm_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "decline_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 400, 400},
+    {"reciprocal", "cancel_visit", SVC_PERM_OR_SELF, "member:write", ID_NONE, 401, 404, 404, 404},
+    {"reciprocal", "revoke_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "check_out_visit", SVC_PERM, "visit:verify", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "check_in_visit", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
+    {"reciprocal", "verify_loi", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
+    {"reciprocal", "club_loi_keys", SVC_PUBLIC, NULL, ID_CLUB, 200, 200, 200, 200},
 };
 /* clang-format on */
 

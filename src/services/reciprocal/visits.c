@@ -1,0 +1,544 @@
+/* visits: see visits.h. */
+#include "services/reciprocal/visits.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/cursor.h"
+#include "core/json.h"
+#include "services/reciprocal/terms.h"
+
+#define DOC_SQL "reciprocal.visit_doc(v)::text"
+/* Visits that hold a place against the limits at request time: the ones the issue counts
+ * (confirmed, checked in, completed, no-show) and the pending ones (requested, approved), so a
+ * member cannot hold more requests than the host admits. */
+#define HELD_SQL "('requested', 'approved', 'confirmed', 'checked_in', 'completed', 'no_show')"
+
+static const char *const status_values[] = {"requested", "approved", "confirmed", "checked_in",
+                                            "completed", "declined", "cancelled", "revoked",
+                                            "expired",   "no_show",  NULL};
+
+/* ---- validation ---- */
+
+static int valid_uuid_field(json_t *in, const char *name, int required, err_t *e) {
+    const char *s;
+    if (jsonx_string(in, name, required, 1, 64, &s, e) != 0) return -1;
+    if (s && !jsonx_is_uuid(s))
+        return err_set(e, 422, "invalid_field", name, "%s must be a uuid", name);
+    if (s) {
+        char low[40];
+        snprintf(low, sizeof low, "%s", s);
+        for (char *c = low; *c; c++)
+            if (*c >= 'A' && *c <= 'F') *c = (char)(*c + 32);
+        json_object_set_new(in, name, json_string(low));
+    }
+    return 0;
+}
+
+static int valid_date_field(json_t *in, const char *name, int required, err_t *e) {
+    const char *s;
+    if (jsonx_string(in, name, required, 10, 10, &s, e) != 0) {
+        if (e->status == 422) err_set(e, 422, "invalid_field", name, "%s must be a date", name);
+        return -1;
+    }
+    if (s && !terms_is_date(s))
+        return err_set(e, 422, "invalid_field", name, "%s must be a date YYYY-MM-DD", name);
+    return 0;
+}
+
+/* YYYY-MM-DDTHH:MM:SS, then fraction / zone characters only */
+static int is_timestamp(const char *s) {
+    static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+    size_t n = strlen(s);
+    if (n < sizeof pat - 1 || n > 40) return 0;
+    for (size_t i = 0; i < sizeof pat - 1; i++)
+        if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i]) return 0;
+    for (size_t i = sizeof pat - 1; i < n; i++)
+        if (!strchr("0123456789.:+-Z", s[i])) return 0;
+    char day[11];
+    snprintf(day, sizeof day, "%.10s", s);
+    return terms_is_date(day);
+}
+
+int visit_validate_create(json_t *in, err_t *e) {
+    static const char *const keys[] = {"member_id", "host_club_id", "arrive_on",
+                                       "depart_on", "guests",       "facilities",
+                                       "club_id",   "as_of",        NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    if (valid_uuid_field(in, "member_id", 0, e) != 0) return -1;
+    if (valid_uuid_field(in, "host_club_id", 1, e) != 0) return -1;
+    if (valid_uuid_field(in, "club_id", 0, e) != 0) return -1;
+    if (valid_date_field(in, "arrive_on", 1, e) != 0) return -1;
+    if (valid_date_field(in, "depart_on", 1, e) != 0) return -1;
+    if (strcmp(json_string_value(json_object_get(in, "depart_on")),
+               json_string_value(json_object_get(in, "arrive_on"))) < 0)
+        return err_set(e, 422, "invalid_field", "depart_on",
+                       "depart_on must not be before arrive_on");
+    long long guests;
+    if (jsonx_int(in, "guests", 0, 0, 20, 0, &guests, e) != 0) return -1;
+    json_object_set_new(in, "guests", json_integer(guests));
+    json_t *fac = json_object_get(in, "facilities");
+    if (fac && !json_is_null(fac)) {
+        if (!json_is_array(fac) || json_array_size(fac) > 12)
+            return err_set(e, 422, "invalid_field", "facilities",
+                           "facilities must be an array of at most 12 facility names");
+        for (size_t i = 0; i < json_array_size(fac); i++) {
+            const char *f = json_string_value(json_array_get(fac, i));
+            if (!f || !*f || strlen(f) > 31)
+                return err_set(e, 422, "invalid_field", "facilities",
+                               "facilities[%zu] must be a facility name", i);
+        }
+    } else {
+        json_object_set_new(in, "facilities", json_array());
+    }
+    const char *as_of;
+    if (jsonx_string(in, "as_of", 0, 1, 40, &as_of, e) != 0) return -1;
+    if (as_of && !is_timestamp(as_of))
+        return err_set(e, 422, "invalid_field", "as_of",
+                       "as_of must be an ISO 8601 timestamp YYYY-MM-DDTHH:MM:SSZ");
+    return 0;
+}
+
+int visit_validate_list(json_t *in, err_t *e) {
+    static const char *const keys[] = {"side",      "status", "from",  "to",
+                                       "member_id", "limit",  "after", NULL};
+    static const char *const sides[] = {"home", "host", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    const char *s;
+    long long limit;
+    if (jsonx_enum(in, "side", 0, sides, &s, e) != 0) return -1;
+    if (jsonx_enum(in, "status", 0, status_values, &s, e) != 0) return -1;
+    if (valid_date_field(in, "from", 0, e) != 0) return -1;
+    if (valid_date_field(in, "to", 0, e) != 0) return -1;
+    if (valid_uuid_field(in, "member_id", 0, e) != 0) return -1;
+    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
+    return jsonx_string(in, "after", 0, 1, 200, &s, e);
+}
+
+int visit_validate_ref(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    return valid_uuid_field(in, "id", 1, e);
+}
+
+/* ---- the member service ---- */
+
+/* The signed-in member's own member id (member.get_me). */
+int visit_self_member(const svc_call_t *call, char id[40], err_t *e) {
+    json_t *in = json_object(), *res = NULL;
+    int status = 0;
+    int rc = svc_call(call->env, "member", "get_me", call->caller, in, &status, &res, e);
+    json_decref(in);
+    if (rc != 0) return -1;
+    const char *s = json_string_value(json_object_get(res, "id"));
+    if (s) snprintf(id, 40, "%s", s);
+    json_decref(res);
+    return s ? 0 : err_set(e, 502, "bad_gateway", "", "the member service answered no member");
+}
+
+/* The member's standing at home (member.member_standing), asked in the home club's scope with
+ * visit:verify: the reciprocal service checks a member's standing for every visit request,
+ * whoever asks (the member themself holds no visit:verify). New reference or NULL + err. */
+json_t *visit_standing(const svc_call_t *call, const char *home, const char *member, err_t *e) {
+    svc_caller_t as = *call->caller;
+    snprintf(as.perms, sizeof as.perms, "visit:verify");
+    if (!as.network_admin) snprintf(as.club_id, sizeof as.club_id, "%s", home);
+    json_t *in = json_pack("{s:s, s:s}", "member_id", member, "club_id", home), *res = NULL;
+    int status = 0;
+    int rc = svc_call(call->env, "member", "member_standing", &as, in, &status, &res, e);
+    json_decref(in);
+    return rc == 0 ? res : NULL;
+}
+
+/* The host club's time zone (member.get_clubs_by_ids); 422 when there is no such active club. */
+static int host_timezone(const svc_call_t *call, const char *host, char tz[72], err_t *e) {
+    json_t *in = json_pack("{s:[s]}", "ids", host), *res = NULL;
+    int status = 0;
+    int rc = svc_call(call->env, "member", "get_clubs_by_ids", call->caller, in, &status, &res, e);
+    json_decref(in);
+    if (rc != 0) return -1;
+    json_t *club = json_array_get(json_object_get(res, "items"), 0);
+    const char *z = json_string_value(json_object_get(club, "timezone"));
+    const char *st = json_string_value(json_object_get(club, "status"));
+    rc = 0;
+    if (!z || !st || strcmp(st, "active") != 0)
+        rc = err_set(e, 422, "not_parties", "host_club_id", "no active club with this id");
+    else
+        snprintf(tz, 72, "%s", z);
+    json_decref(res);
+    return rc;
+}
+
+/* ---- the request ---- */
+
+typedef struct vreq {
+    char home[40], host[40], member[40], agreement[40], tz[72], today[16];
+    const char *arrive, *depart, *as_of;
+    long long guests, days;
+    json_t *facilities; /* borrowed from the input */
+    json_t *terms;      /* owned */
+    json_t *standing;   /* owned */
+} vreq_t;
+
+/* Home club and member: staff (member:write) name the member of their club; a member asks for
+ * themself. A network administrator names the home club (club_id) and the member. */
+static int resolve_actor(const svc_call_t *call, json_t *in, vreq_t *r, err_t *e) {
+    const svc_caller_t *who = call->caller;
+    const char *club = json_string_value(json_object_get(in, "club_id"));
+    const char *member = json_string_value(json_object_get(in, "member_id"));
+    r->as_of = json_string_value(json_object_get(in, "as_of"));
+    if (r->as_of && !who->network_admin)
+        return err_set(e, 403, "forbidden", "as_of", "only a network administrator sets as_of");
+    if (who->club_id[0]) {
+        if (club && strcasecmp(club, who->club_id) != 0)
+            return err_set(e, 403, "forbidden", "club_id", "you act for your own club only");
+        snprintf(r->home, sizeof r->home, "%s", who->club_id);
+    } else if (who->network_admin && club) {
+        snprintf(r->home, sizeof r->home, "%s", club);
+    } else {
+        return err_set(e, 400, "missing_field", "club_id",
+                       "club_id is required: the home club a network administrator acts for");
+    }
+    if (svc_authorized(who, "member:write")) {
+        if (!member)
+            return err_set(e, 400, "missing_field", "member_id",
+                           "member_id is required when staff request a visit for a member");
+        snprintf(r->member, sizeof r->member, "%s", member);
+        return 0;
+    }
+    if (visit_self_member(call, r->member, e) != 0) return -1;
+    if (member && strcmp(member, r->member) != 0)
+        return err_set(e, 404, "not_found", "member_id", "no member with this member_id");
+    return 0;
+}
+
+/* The agreement between home and host that admits the dates; each failure its own 422. */
+static int find_agreement(db_tx_t *tx, vreq_t *r, err_t *e) {
+    const char *p[] = {r->home, r->host, r->arrive, r->depart};
+    PGresult *q = db_exec(
+        tx,
+        "SELECT a.id, a.status, (a.starts_on <= $3::date AND (a.ends_on IS NULL OR a.ends_on >= "
+        "$4::date))::int, (a.notice_given_at IS NOT NULL)::int, (a.terms -> "
+        "($2::uuid)::text)::text "
+        "FROM reciprocal.agreements a WHERE $1::uuid = ANY (a.club_ids) AND $2::uuid = ANY "
+        "(a.club_ids) ORDER BY (a.status = 'active') DESC, (a.starts_on <= $3::date AND "
+        "(a.ends_on IS NULL OR a.ends_on >= $4::date)) DESC, (a.notice_given_at IS NULL) DESC, "
+        "a.created_at DESC LIMIT 1",
+        4, p, e);
+    if (!q) return -1;
+    int rc = -1;
+    if (PQntuples(q) == 0)
+        err_set(e, 422, "not_parties", "host_club_id",
+                "the home club and the host club have no agreement");
+    else if (strcmp(PQgetvalue(q, 0, 1), "active") != 0)
+        err_set(e, 422, "agreement_not_active", "host_club_id",
+                "the agreement with the host club is %s", PQgetvalue(q, 0, 1));
+    else if (PQgetvalue(q, 0, 2)[0] != '1')
+        err_set(e, 422, "agreement_not_active", "arrive_on",
+                "the agreement is not active on every requested date");
+    else if (PQgetvalue(q, 0, 3)[0] == '1')
+        err_set(e, 422, "agreement_terminating", "host_club_id",
+                "notice of termination has been given: new visits are refused");
+    else if (!(r->terms = json_loads(PQgetvalue(q, 0, 4), 0, NULL)))
+        err_set(e, 500, "internal", "", "the agreement holds no terms for the host club");
+    else {
+        snprintf(r->agreement, sizeof r->agreement, "%s", PQgetvalue(q, 0, 0));
+        rc = 0;
+    }
+    PQclear(q);
+    return rc;
+}
+
+static long long term_int(const vreq_t *r, const char *k) {
+    return (long long)json_integer_value(json_object_get(r->terms, k));
+}
+
+static int in_list(const json_t *list, const char *s) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0) return 1;
+    }
+    return 0;
+}
+
+/* The rules that need neither the clock nor other visits. */
+static int check_static(const vreq_t *r, err_t *e) {
+    if (!json_is_true(json_object_get(r->standing, "active")))
+        return err_set(e, 422, "member_not_active", "member_id",
+                       "the member is not active at the home club (status %s)",
+                       json_string_value(json_object_get(r->standing, "status")));
+    json_t *cats = json_object_get(r->terms, "eligible_categories");
+    const char *cat = json_string_value(json_object_get(r->standing, "category"));
+    if (json_is_array(cats) && !(cat && in_list(cats, cat)))
+        return err_set(e, 422, "category_not_eligible", "member_id",
+                       "the member's category is not eligible at the host club");
+    if (r->days > term_int(r, "max_days_per_stay"))
+        return err_set(e, 422, "stay_limit", "depart_on",
+                       "a stay at the host club is at most %lld days",
+                       term_int(r, "max_days_per_stay"));
+    if (r->guests > term_int(r, "max_guests"))
+        return err_set(e, 422, "guest_limit", "guests", "the host club admits at most %lld guests",
+                       term_int(r, "max_guests"));
+    json_t *allowed = json_object_get(r->terms, "allowed_facilities");
+    for (size_t i = 0; json_is_array(allowed) && i < json_array_size(r->facilities); i++) {
+        const char *f = json_string_value(json_array_get(r->facilities, i));
+        if (!in_list(allowed, f)) {
+            err_set(e, 422, "facility_not_allowed", "", "facility %s is not open to visitors", f);
+            snprintf(e->field, sizeof e->field, "facilities[%zu]", i);
+            return -1;
+        }
+    }
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(r->terms, "blackouts"), i, b) {
+        const char *from = json_string_value(json_object_get(b, "from"));
+        const char *to = json_string_value(json_object_get(b, "to"));
+        if (from && to && strcmp(r->arrive, to) <= 0 && strcmp(r->depart, from) >= 0)
+            return err_set(e, 422, "blackout", "arrive_on",
+                           "the host club admits no visitors from %s to %s", from, to);
+    }
+    return 0;
+}
+
+/* The rules of the clock, in the host's time zone: not in the past, notice, advance, weekdays. */
+static int check_clock(db_tx_t *tx, vreq_t *r, err_t *e) {
+    const char *p[] = {r->as_of, r->tz, r->arrive, r->depart};
+    PGresult *q = db_exec(
+        tx,
+        "WITH c AS (SELECT coalesce($1::timestamptz, now()) AS t) SELECT ((SELECT t FROM c) AT "
+        "TIME ZONE $2)::date::text, floor(extract(epoch FROM ($3::date::timestamp AT TIME ZONE "
+        "$2) - (SELECT t FROM c)))::bigint, $3::date - ((SELECT t FROM c) AT TIME ZONE $2)::date, "
+        "(SELECT string_agg(lower(to_char(d, 'Dy')), ',' ORDER BY d) FROM generate_series("
+        "$3::date, $4::date, interval '1 day') AS d)",
+        4, p, e);
+    if (!q) return -1;
+    snprintf(r->today, sizeof r->today, "%s", PQgetvalue(q, 0, 0));
+    long long secs = atoll(PQgetvalue(q, 0, 1)), ahead = atoll(PQgetvalue(q, 0, 2));
+    char days[128];
+    snprintf(days, sizeof days, "%s", PQgetvalue(q, 0, 3));
+    PQclear(q);
+    if (ahead < 0)
+        return err_set(e, 422, "in_the_past", "arrive_on",
+                       "arrive_on is before today (%s) at the host", r->today);
+    if (secs < term_int(r, "min_notice_hours") * 3600)
+        return err_set(e, 422, "notice", "arrive_on",
+                       "the host club needs %lld hours of notice before arrival",
+                       term_int(r, "min_notice_hours"));
+    if (ahead > term_int(r, "max_advance_days"))
+        return err_set(e, 422, "advance", "arrive_on",
+                       "the host club accepts requests at most %lld days ahead",
+                       term_int(r, "max_advance_days"));
+    json_t *week = json_object_get(r->terms, "weekdays");
+    for (char *d = strtok(days, ","); d && json_is_array(week); d = strtok(NULL, ","))
+        if (!in_list(week, d))
+            return err_set(e, 422, "weekday", "arrive_on", "the host club admits visitors on no %s",
+                           d);
+    return 0;
+}
+
+/* The limits, counted under the per (member, host) lock: visits this calendar month (of
+ * arrival, host dates), days this year, and no overlapping live visit. */
+static int check_limits(db_tx_t *tx, vreq_t *r, err_t *e) {
+    const char *p[] = {r->member, r->host, r->arrive, r->depart};
+    PGresult *q = db_exec(
+        tx,
+        "SELECT count(*) FILTER (WHERE date_trunc('month', v.arrive_on) = date_trunc('month', "
+        "$3::date)), coalesce(sum(v.days) FILTER (WHERE date_trunc('year', v.arrive_on) = "
+        "date_trunc('year', $3::date)), 0), count(*) FILTER (WHERE v.status IN ('requested', "
+        "'approved', 'confirmed', 'checked_in') AND v.arrive_on <= $4::date AND v.depart_on >= "
+        "$3::date) FROM reciprocal.visits v WHERE v.member_id = $1 AND v.host_club_id = $2 AND "
+        "v.status IN " HELD_SQL,
+        4, p, e);
+    if (!q) return -1;
+    long long month = atoll(PQgetvalue(q, 0, 0)), year = atoll(PQgetvalue(q, 0, 1)),
+              overlap = atoll(PQgetvalue(q, 0, 2));
+    PQclear(q);
+    if (overlap > 0)
+        return err_set(e, 422, "overlapping_visit", "arrive_on",
+                       "the member already has a visit to this club on these dates");
+    if (month + 1 > term_int(r, "max_visits_month"))
+        return err_set(e, 422, "monthly_limit", "arrive_on",
+                       "at most %lld visits a month at the host club",
+                       term_int(r, "max_visits_month"));
+    if (year + r->days > term_int(r, "max_days_year"))
+        return err_set(e, 422, "yearly_limit", "depart_on",
+                       "at most %lld days a year at the host club (%lld used)",
+                       term_int(r, "max_days_year"), year);
+    return 0;
+}
+
+static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, char id[40],
+                        err_t *e) {
+    char guests[24], *fac = jsonx_dump(r->facilities);
+    snprintf(guests, sizeof guests, "%lld", r->guests);
+    const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
+    const char *p[] = {r->home,   r->host, r->member, r->agreement, r->arrive,
+                       r->depart, guests,  fac,       r->tz,        user};
+    PGresult *q = db_exec(tx,
+                          "INSERT INTO reciprocal.visits (home_club_id, host_club_id, member_id, "
+                          "agreement_id, arrive_on, depart_on, guests, facilities, host_timezone, "
+                          "requested_by) VALUES ($1, $2, $3, $4, $5, $6, $7::int, ARRAY(SELECT "
+                          "jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING id",
+                          10, p, e);
+    free(fac);
+    if (!q) return -1;
+    snprintf(id, 40, "%s", PQgetvalue(q, 0, 0));
+    PQclear(q);
+    const char *pt[] = {id, r->home, user};
+    if (db_exec_cmd(tx,
+                    "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "
+                    "action, to_status) VALUES ($1, $2, $3, 'request', 'requested')",
+                    3, pt, e) < 0)
+        return -1;
+    return svc_emit(call, tx, "visit.requested", r->home,
+                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "visit_id", id, "member_id", r->member,
+                              "home_club_id", r->home, "host_club_id", r->host, "status",
+                              "requested"),
+                    e);
+}
+
+json_t *visit_load_doc(db_tx_t *tx, const char *id, err_t *e) {
+    const char *p[] = {id};
+    PGresult *q =
+        db_exec(tx, "SELECT " DOC_SQL " FROM reciprocal.visits v WHERE v.id = $1", 1, p, e);
+    if (!q) return NULL;
+    json_t *doc = NULL;
+    if (PQntuples(q) == 0)
+        err_set(e, 404, "not_found", "id", "no such visit");
+    else
+        doc = db_json(q, 0, 0, e);
+    PQclear(q);
+    return doc;
+}
+
+int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    vreq_t r = {0};
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    char id[40];
+    snprintf(r.host, sizeof r.host, "%s", json_string_value(json_object_get(in, "host_club_id")));
+    r.arrive = json_string_value(json_object_get(in, "arrive_on"));
+    r.depart = json_string_value(json_object_get(in, "depart_on"));
+    r.guests = (long long)json_integer_value(json_object_get(in, "guests"));
+    r.facilities = json_object_get(in, "facilities");
+    if (resolve_actor(call, in, &r, e) != 0) goto done;
+    if (strcmp(r.home, r.host) == 0) {
+        err_set(e, 422, "not_parties", "host_club_id", "a member visits another club");
+        goto done;
+    }
+    if (!(r.standing = visit_standing(call, r.home, r.member, e))) goto done;
+    if (host_timezone(call, r.host, r.tz, e) != 0) goto done;
+    if (svc_begin_in(call, r.home, &tx, e) != 0) goto done;
+    /* one request at a time per (member, host): the limits below count what committed before */
+    const char *pl[] = {r.member, r.host};
+    if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11))", 2,
+                    pl, e) < 0)
+        goto done;
+    if (find_agreement(tx, &r, e) != 0) goto done;
+    {
+        const char *pd[] = {r.arrive, r.depart};
+        PGresult *q = db_exec(tx, "SELECT ($2::date - $1::date + 1)::text", 2, pd, e);
+        if (!q) goto done;
+        r.days = atoll(PQgetvalue(q, 0, 0));
+        PQclear(q);
+    }
+    if (check_static(&r, e) != 0 || check_clock(tx, &r, e) != 0 || check_limits(tx, &r, e) != 0)
+        goto done;
+    if (insert_visit(call, tx, &r, id, e) != 0) goto done;
+    *out = visit_load_doc(tx, id, e);
+    rc = *out ? 0 : -1;
+done:
+    json_decref(r.terms);
+    json_decref(r.standing);
+    return db_tx_finish(&tx, rc, out, e);
+}
+
+/* ---- reading ---- */
+
+/* A caller without member:read is a member: they see only their own visits (*self). */
+static int reader(const svc_call_t *call, char self[40], err_t *e) {
+    self[0] = 0;
+    if (svc_authorized(call->caller, "member:read")) return 0;
+    return visit_self_member(call, self, e);
+}
+
+int visit_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    char self[40];
+    if (reader(call, self, e) != 0) return -1;
+    const char *p[] = {json_string_value(json_object_get(in, "id")), self[0] ? self : NULL};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(
+        call->env->db, &scope,
+        "SELECT (reciprocal.visit_doc(v) || jsonb_build_object('history', (SELECT "
+        "coalesce(jsonb_agg(jsonb_build_object('action', t.action, 'from', t.from_status, 'to', "
+        "t.to_status, 'club_id', t.club_id, 'actor_user_id', t.actor_user_id, 'reason', "
+        "t.reason, 'at', reciprocal.ts(t.at)) ORDER BY t.id), '[]') FROM "
+        "reciprocal.visit_transitions t WHERE t.visit_id = v.id)))::text FROM reciprocal.visits "
+        "v WHERE v.id = $1 AND ($2::uuid IS NULL OR v.member_id = $2::uuid)",
+        2, p, e);
+    if (!r) return -1;
+    int rc = -1;
+    if (PQntuples(r) == 0)
+        err_set(e, 404, "not_found", "id", "no such visit");
+    else if ((*out = db_json(r, 0, 0, e)) != NULL)
+        rc = 0;
+    PQclear(r);
+    return rc;
+}
+
+int visit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    char self[40];
+    if (reader(call, self, e) != 0) return -1;
+    long long limit = 20;
+    char limit_s[24];
+    cursor_t cur;
+    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
+    snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
+    const char *after = json_string_value(json_object_get(in, "after"));
+    if (after && cursor_decode(after, "visits", "Tu", "after", &cur, e) != 0) return -1;
+    const char *member = self[0] ? self : json_string_value(json_object_get(in, "member_id"));
+    const char *p[] = {json_string_value(json_object_get(in, "side")),
+                       json_string_value(json_object_get(in, "status")),
+                       json_string_value(json_object_get(in, "from")),
+                       json_string_value(json_object_get(in, "to")),
+                       member,
+                       after ? cur.key[0] : NULL,
+                       after ? cur.key[1] : NULL,
+                       limit_s};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(
+        call->env->db, &scope,
+        "SELECT " DOC_SQL ", reciprocal.ts(v.created_at), v.id FROM reciprocal.visits v WHERE "
+        "($1::text IS NULL OR ($1 = 'home' AND v.home_club_id = core.current_club()) OR ($1 = "
+        "'host' AND v.host_club_id = core.current_club())) AND ($2::text IS NULL OR v.status = "
+        "$2) AND ($3::date IS NULL OR v.depart_on >= $3::date) AND ($4::date IS NULL OR "
+        "v.arrive_on <= $4::date) AND ($5::uuid IS NULL OR v.member_id = $5::uuid) AND "
+        "($6::timestamptz IS NULL OR (v.created_at, v.id) > ($6::timestamptz, $7::uuid)) ORDER "
+        "BY v.created_at, v.id LIMIT $8::int",
+        8, p, e);
+    if (!r) {
+        if (e->status == 422) err_set(e, 400, "invalid_cursor", "after", "after is not a cursor");
+        return -1;
+    }
+    json_t *items = json_array();
+    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
+    for (int i = 0; i < shown; i++) {
+        json_t *doc = db_json(r, i, 0, e);
+        if (!doc) {
+            json_decref(items);
+            PQclear(r);
+            return -1;
+        }
+        json_array_append_new(items, doc);
+    }
+    json_t *cursors = cursor_rows(r, shown, 1, "visits", "Tu");
+    json_t *next =
+        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    PQclear(r);
+    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor",
+                     next ? next : json_null());
+    return 0;
+}

@@ -1,0 +1,209 @@
+/* visits_door: see visits_door.h. */
+#include "services/reciprocal/visits_door.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/json.h"
+#include "services/reciprocal/loi.h"
+#include "services/reciprocal/visit_lifecycle.h"
+#include "services/reciprocal/visits.h"
+
+int visit_validate_token(json_t *in, err_t *e) {
+    static const char *const keys[] = {"token", "at", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    const char *s;
+    long long at;
+    if (jsonx_string(in, "token", 1, 1, LOI_TOKEN_MAX, &s, e) != 0) return -1;
+    return jsonx_int(in, "at", 0, 0, 32503680000LL, 0, &at, e);
+}
+
+typedef struct door {
+    loi_t l;
+    int decoded;
+    const char *reason;
+    json_t *visit;    /* owned; the stored visit when the letter is known */
+    json_t *standing; /* owned */
+    long long now;
+} door_t;
+
+static void door_free(door_t *d) {
+    json_decref(d->visit);
+    json_decref(d->standing);
+}
+
+/* The home club's public LOI keys (malloc'd array, *n). */
+static int home_keys(const svc_call_t *call, const char *club, signkey_pub_t **keys, size_t *n,
+                     err_t *e) {
+    const char *p[] = {club};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(call->env->db, &scope,
+                          "SELECT kid, encode(public_key, 'hex') FROM reciprocal.loi_keys WHERE "
+                          "club_id = $1::uuid",
+                          1, p, e);
+    if (!r) return -1;
+    *n = 0;
+    *keys = calloc((size_t)PQntuples(r) + 1, sizeof **keys);
+    for (int i = 0; *keys && i < PQntuples(r); i++) {
+        size_t len = 0;
+        signkey_pub_t *k = &(*keys)[*n];
+        snprintf(k->kid, sizeof k->kid, "%s", PQgetvalue(r, i, 0));
+        const char *hex = PQgetvalue(r, i, 1);
+        if (sodium_hex2bin(k->pk, sizeof k->pk, hex, strlen(hex), NULL, &len, NULL) == 0 &&
+            len == sizeof k->pk)
+            (*n)++;
+    }
+    PQclear(r);
+    return *keys ? 0 : err_set(e, 500, "internal", "", "out of memory");
+}
+
+/* Every check of the letter; d->reason names the first failure ("ok" when none). -1 only for
+ * errors of the service itself. */
+static int check_letter(const svc_call_t *call, const char *token, door_t *d, err_t *e) {
+    d->reason = "ok";
+    if (loi_decode(token, &d->l) != 0) {
+        d->reason = "malformed";
+        return 0;
+    }
+    d->decoded = 1;
+    signkey_pub_t *keys = NULL;
+    size_t n = 0;
+    if (home_keys(call, d->l.home, &keys, &n, e) != 0) return -1;
+    const char *host = call->caller->network_admin ? NULL : call->caller->club_id;
+    loi_reason_t r = loi_verify(token, keys, n, host, d->now, &d->l);
+    free(keys);
+    if (r != LOI_OK) {
+        d->reason = loi_reason_name(r);
+        return 0;
+    }
+    const char *p[] = {d->l.visit, token};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *q = db_read(call->env->db, &scope,
+                          "SELECT reciprocal.visit_doc(v)::text, (l.revoked_at IS NOT NULL OR "
+                          "l.token <> $2)::int FROM reciprocal.lois l JOIN reciprocal.visits v ON "
+                          "v.id = l.visit_id WHERE l.visit_id = $1::uuid",
+                          2, p, e);
+    if (!q) return -1;
+    int known = PQntuples(q) == 1, revoked = known && PQgetvalue(q, 0, 1)[0] == '1';
+    if (known && !(d->visit = db_json(q, 0, 0, e))) {
+        PQclear(q);
+        return -1;
+    }
+    PQclear(q);
+    if (!known) {
+        d->reason = "unknown_letter";
+        return 0;
+    }
+    if (revoked) {
+        d->reason = "revoked";
+        return 0;
+    }
+    d->standing = visit_standing(call, d->l.home,
+                                 json_string_value(json_object_get(d->visit, "member_id")), e);
+    if (!d->standing) return -1;
+    if (!json_is_true(json_object_get(d->standing, "active"))) d->reason = "member_not_active";
+    return 0;
+}
+
+/* now: `at` (unix seconds; network administrators only, for tests) or the clock. */
+static int door_now(const svc_call_t *call, json_t *in, door_t *d, err_t *e) {
+    json_t *at = json_object_get(in, "at");
+    if (at && !call->caller->network_admin)
+        return err_set(e, 403, "forbidden", "at", "only a network administrator sets at");
+    d->now = at ? (long long)json_integer_value(at) : (long long)time(NULL);
+    return 0;
+}
+
+int visit_verify_loi(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    door_t d = {0};
+    if (door_now(call, in, &d, e) != 0) return -1;
+    if (check_letter(call, json_string_value(json_object_get(in, "token")), &d, e) != 0) {
+        door_free(&d);
+        return -1;
+    }
+    json_t *letter = d.decoded ? loi_to_json(&d.l) : NULL;
+    json_t *restrictions = json_object_get(d.standing, "restrictions");
+    *out =
+        json_pack("{s:b, s:s, s:O?, s:O?, s:O?, s:O}", "valid", strcmp(d.reason, "ok") == 0,
+                  "reason", d.reason, "visit", d.visit, "member", json_object_get(letter, "member"),
+                  "facilities", json_object_get(letter, "facilities"), "restrictions",
+                  restrictions ? restrictions : json_array());
+    if (!restrictions) json_decref(json_object_get(*out, "restrictions"));
+    json_decref(letter);
+    door_free(&d);
+    return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
+}
+
+int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    door_t d = {0};
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    int rc = -1;
+    char allowed[128], at[24];
+    if (door_now(call, in, &d, e) != 0) return -1;
+    if (check_letter(call, json_string_value(json_object_get(in, "token")), &d, e) != 0) goto done;
+    if (strcmp(d.reason, "ok") != 0) {
+        char code[48];
+        snprintf(code, sizeof code, "loi_%s", d.reason);
+        err_set(e, 422, code, "token", "the letter is not valid here and now: %s", d.reason);
+        goto done;
+    }
+    snprintf(at, sizeof at, "%lld", d.now);
+    const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
+    const char *p[] = {d.l.visit, at};
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    r = db_exec(
+        tx,
+        "SELECT v.status, v.host_club_id, (v.checked_in_at IS NOT NULL AND (v.checked_in_at "
+        "AT TIME ZONE v.host_timezone)::date = (to_timestamp($2::bigint) AT TIME ZONE "
+        "v.host_timezone)::date)::int FROM reciprocal.visits v WHERE v.id = $1 FOR UPDATE",
+        2, p, e);
+    if (!r) goto done;
+    if (PQntuples(r) == 0) {
+        err_set(e, 404, "not_found", "token", "no such visit");
+        goto done;
+    }
+    char status[16], host[40];
+    snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
+    snprintf(host, sizeof host, "%s", PQgetvalue(r, 0, 1));
+    int same_day = PQgetvalue(r, 0, 2)[0] == '1';
+    if (strcmp(status, "checked_in") == 0 && same_day) {
+        *out = visit_load_doc(tx, d.l.visit, e);
+        rc = *out ? 0 : -1;
+        goto done;
+    }
+    if (!vlc_next("check_in", status)) {
+        err_set(e, 409, "invalid_transition", "status",
+                "cannot check in a visit that is %s; allowed: %s", status,
+                vlc_allowed(status, allowed, sizeof allowed));
+        goto done;
+    }
+    const char *pu[] = {d.l.visit, at, user};
+    if (db_exec_cmd(
+            tx,
+            "UPDATE reciprocal.visits SET status = 'checked_in', checked_in_at = "
+            "to_timestamp($2::bigint), checked_in_by = $3, updated_at = now() WHERE id = $1",
+            3, pu, e) < 0)
+        goto done;
+    const char *pt[] = {d.l.visit, host, user, status};
+    if (db_exec_cmd(tx,
+                    "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "
+                    "action, from_status, to_status) VALUES ($1, $2, $3, 'check_in', $4, "
+                    "'checked_in')",
+                    4, pt, e) < 0)
+        goto done;
+    if (svc_emit(call, tx, "visit.checked_in", host,
+                 json_pack("{s:s, s:s, s:s, s:s}", "visit_id", d.l.visit, "home_club_id", d.l.home,
+                           "host_club_id", host, "status", "checked_in"),
+                 e) != 0)
+        goto done;
+    *out = visit_load_doc(tx, d.l.visit, e);
+    rc = *out ? 0 : -1;
+done:
+    PQclear(r);
+    door_free(&d);
+    return db_tx_finish(&tx, rc, out, e);
+}

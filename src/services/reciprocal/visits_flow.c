@@ -1,0 +1,413 @@
+/* visits_flow: see visits_flow.h. */
+#include "services/reciprocal/visits_flow.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/json.h"
+#include "services/reciprocal/loi.h"
+#include "services/reciprocal/reciprocal.h"
+#include "services/reciprocal/visit_lifecycle.h"
+#include "services/reciprocal/visits.h"
+
+int visit_validate_transition(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "reason", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    const char *s;
+    if (jsonx_string(in, "reason", 0, 1, 500, &s, e) != 0) return -1;
+    if (jsonx_string(in, "id", 1, 1, 64, &s, e) != 0) return -1;
+    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "id", "no such visit");
+    return 0;
+}
+
+int visit_validate_keys(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    const char *s;
+    if (jsonx_string(in, "id", 1, 1, 64, &s, e) != 0) return -1;
+    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "id", "no club with this id");
+    return 0;
+}
+
+/* ---- the LOI key ---- */
+
+static void to_hex(const unsigned char *b, size_t n, char *out) {
+    out[0] = '\\', out[1] = 'x';
+    sodium_bin2hex(out + 2, n * 2 + 1, b, n);
+}
+
+static int from_hex(const char *hex, unsigned char *out, size_t cap, size_t *n) {
+    return sodium_hex2bin(out, cap, hex, strlen(hex), NULL, n, NULL);
+}
+
+/* A new key pair for club, stored (public part) and sealed (private part). */
+static int new_loi_key(db_tx_t *tx, const char *club, const unsigned char kek[32], signkey_t *k,
+                       err_t *e) {
+    signkey_sealed_t sealed;
+    if (signkey_generate(k) != 0 || signkey_seal(k->sk, kek, club, &sealed) != 0)
+        return err_set(e, 500, "internal", "", "libsodium failed to make a key");
+    char pk_hex[2 * SIGNKEY_PK_BYTES + 3], enc_hex[2 * sizeof sealed.enc + 3],
+        nonce_hex[2 * sizeof sealed.nonce + 3];
+    to_hex(k->pk, sizeof k->pk, pk_hex);
+    to_hex(sealed.enc, sizeof sealed.enc, enc_hex);
+    to_hex(sealed.nonce, sizeof sealed.nonce, nonce_hex);
+    const char *p1[] = {k->kid, club, pk_hex};
+    const char *p2[] = {k->kid, club, enc_hex, nonce_hex};
+    if (db_exec_cmd(tx,
+                    "INSERT INTO reciprocal.loi_keys (kid, club_id, public_key) VALUES ($1, $2, "
+                    "$3::bytea)",
+                    3, p1, e) < 0 ||
+        db_exec_cmd(tx,
+                    "INSERT INTO reciprocal.loi_key_secrets (kid, club_id, sealed_key, "
+                    "seal_nonce) VALUES ($1, $2, $3::bytea, $4::bytea)",
+                    4, p2, e) < 0)
+        return -1;
+    return 0;
+}
+
+/* The home club's current LOI key, created on first use (one creation at a time per club).
+ * The transaction is in club's scope. k is wiped by the caller (signkey_wipe). */
+static int loi_key(const svc_call_t *call, db_tx_t *tx, const char *club, signkey_t *k, err_t *e) {
+    const cfg_key_t *kk = &reciprocal_settings(call->env)->loi_kek;
+    if (cfg_key_require(kk, "RECIPROCAL_LOI_KEK", 503, "loi_signing_unconfigured", e) != 0)
+        return -1;
+    const char *p[] = {club};
+    if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtext('reciprocal.loi_key:' || $1))", 1, p,
+                    e) < 0)
+        return -1;
+    PGresult *r = db_exec(tx,
+                          "SELECT k.kid, encode(k.public_key, 'hex'), encode(s.sealed_key, "
+                          "'hex'), encode(s.seal_nonce, 'hex') FROM reciprocal.loi_keys k JOIN "
+                          "reciprocal.loi_key_secrets s ON s.kid = k.kid WHERE k.club_id = $1 "
+                          "AND k.retired_at IS NULL",
+                          1, p, e);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return new_loi_key(tx, club, kk->key, k, e);
+    }
+    unsigned char enc[SIGNKEY_SEALED_BYTES], nonce[SIGNKEY_NONCE_BYTES];
+    size_t el = 0, nl = 0, pl = 0;
+    snprintf(k->kid, sizeof k->kid, "%s", PQgetvalue(r, 0, 0));
+    int ok = from_hex(PQgetvalue(r, 0, 1), k->pk, sizeof k->pk, &pl) == 0 &&
+             pl == SIGNKEY_PK_BYTES && from_hex(PQgetvalue(r, 0, 2), enc, sizeof enc, &el) == 0 &&
+             from_hex(PQgetvalue(r, 0, 3), nonce, sizeof nonce, &nl) == 0 &&
+             signkey_unseal(enc, el, nonce, nl, kk->key, club, k->sk) == 0;
+    PQclear(r);
+    if (!ok)
+        return err_set(e, 500, "loi_key_unreadable", "",
+                       "the club's LOI key cannot be decrypted with RECIPROCAL_LOI_KEK");
+    return 0;
+}
+
+/* ---- the visit row ---- */
+
+typedef struct vrow {
+    char id[40], status[16], home[40], host[40], member[40], tz[72], arrive[16], depart[16];
+    char agreement[40];
+    json_t *facilities;
+    int guests;
+    long long nbf, end, now; /* start of arrival day, end of departure day (host), now */
+} vrow_t;
+
+static int lock_visit(db_tx_t *tx, const char *id, vrow_t *v, err_t *e) {
+    const char *p[] = {id};
+    PGresult *r = db_exec(
+        tx,
+        "SELECT v.status, v.home_club_id, v.host_club_id, v.member_id, v.host_timezone, "
+        "v.arrive_on::text, v.depart_on::text, to_jsonb(v.facilities)::text, v.guests, "
+        "extract(epoch FROM (v.arrive_on::timestamp AT TIME ZONE v.host_timezone))::bigint, "
+        "extract(epoch FROM ((v.depart_on + 1)::timestamp AT TIME ZONE v.host_timezone))::bigint, "
+        "extract(epoch FROM now())::bigint, v.agreement_id FROM reciprocal.visits v WHERE v.id = "
+        "$1 FOR UPDATE",
+        1, p, e);
+    if (!r) return -1;
+    int rc = 0;
+    if (PQntuples(r) == 0) {
+        rc = err_set(e, 404, "not_found", "id", "no such visit");
+    } else {
+        snprintf(v->id, sizeof v->id, "%s", id);
+        snprintf(v->status, sizeof v->status, "%s", PQgetvalue(r, 0, 0));
+        snprintf(v->home, sizeof v->home, "%s", PQgetvalue(r, 0, 1));
+        snprintf(v->host, sizeof v->host, "%s", PQgetvalue(r, 0, 2));
+        snprintf(v->member, sizeof v->member, "%s", PQgetvalue(r, 0, 3));
+        snprintf(v->tz, sizeof v->tz, "%s", PQgetvalue(r, 0, 4));
+        snprintf(v->arrive, sizeof v->arrive, "%s", PQgetvalue(r, 0, 5));
+        snprintf(v->depart, sizeof v->depart, "%s", PQgetvalue(r, 0, 6));
+        v->facilities = json_loads(PQgetvalue(r, 0, 7), 0, NULL);
+        v->guests = atoi(PQgetvalue(r, 0, 8));
+        v->nbf = atoll(PQgetvalue(r, 0, 9));
+        v->end = atoll(PQgetvalue(r, 0, 10));
+        v->now = atoll(PQgetvalue(r, 0, 11));
+        snprintf(v->agreement, sizeof v->agreement, "%s", PQgetvalue(r, 0, 12));
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* ---- approve: the letter ---- */
+
+static void copy_str(char *dst, size_t cap, const json_t *o, const char *k) {
+    const char *s = json_string_value(json_object_get(o, k));
+    snprintf(dst, cap, "%s", s ? s : "");
+}
+
+/* Signs and stores the letter of v (the member snapshot from the home club's standing). */
+static int issue_loi(const svc_call_t *call, db_tx_t *tx, const vrow_t *v, err_t *e) {
+    /* at most one live letter per member per host for overlapping dates */
+    const char *pc[] = {v->member, v->host, v->arrive, v->depart, v->id};
+    PGresult *r = db_exec(tx,
+                          "SELECT count(*) FROM reciprocal.visits o JOIN reciprocal.lois l ON "
+                          "l.visit_id = o.id WHERE o.member_id = $1 AND o.host_club_id = $2 AND "
+                          "o.id <> $5 AND l.revoked_at IS NULL AND o.status IN ('approved', "
+                          "'confirmed', 'checked_in') AND o.arrive_on <= $4::date AND "
+                          "o.depart_on >= $3::date",
+                          5, pc, e);
+    if (!r) return -1;
+    int clash = atoi(PQgetvalue(r, 0, 0)) > 0;
+    PQclear(r);
+    if (clash)
+        return err_set(e, 409, "loi_conflict", "id",
+                       "the member already holds a live letter for this club on these dates");
+    json_t *st = visit_standing(call, v->home, v->member, e);
+    if (!st) return -1;
+    if (!json_is_true(json_object_get(st, "active"))) {
+        json_decref(st);
+        return err_set(e, 422, "member_not_active", "member_id",
+                       "the member is not active at the home club");
+    }
+    loi_t l = {0};
+    copy_str(l.name, sizeof l.name, st, "name");
+    if (!l.name[0]) snprintf(l.name, sizeof l.name, "-");
+    copy_str(l.num, sizeof l.num, st, "member_number");
+    copy_str(l.cat, sizeof l.cat, st, "category");
+    copy_str(l.valid_to, sizeof l.valid_to, st, "valid_to");
+    json_decref(st);
+    snprintf(l.visit, sizeof l.visit, "%.36s", v->id);
+    snprintf(l.home, sizeof l.home, "%.36s", v->home);
+    snprintf(l.host, sizeof l.host, "%.36s", v->host);
+    l.nbf = v->nbf;
+    l.exp = v->end;
+    l.iat = v->now;
+    l.guests = v->guests;
+    for (size_t i = 0; i < json_array_size(v->facilities) && i < LOI_FAC_MAX; i++, l.n_fac++)
+        snprintf(l.fac[i], LOI_FAC_LEN, "%s", json_string_value(json_array_get(v->facilities, i)));
+    if (loi_new_code(l.code) != 0) return err_set(e, 500, "internal", "", "no randomness");
+    signkey_t k = {0};
+    char *token = NULL;
+    const char *field = NULL;
+    int rc = loi_key(call, tx, v->home, &k, e);
+    if (rc == 0 && loi_encode(&l, &k, &token, &field) != 0)
+        rc = err_set(e, 422, "loi_unencodable", "id", "the letter cannot be encoded (%s)",
+                     field ? field : "too long");
+    signkey_wipe(&k);
+    if (rc != 0) return -1;
+    char nbf[24], exp[24];
+    snprintf(nbf, sizeof nbf, "%lld", l.nbf);
+    snprintf(exp, sizeof exp, "%lld", l.exp);
+    const char *pi[] = {v->id, l.kid, l.code, nbf, exp, token};
+    rc = db_exec_cmd(tx,
+                     "INSERT INTO reciprocal.lois (visit_id, kid, code, valid_from, valid_to, "
+                     "token) VALUES ($1, $2, $3, to_timestamp($4::bigint), "
+                     "to_timestamp($5::bigint), $6)",
+                     6, pi, e) < 0
+             ? -1
+             : 0;
+    free(token);
+    return rc;
+}
+
+/* ---- confirm: the rules again ---- */
+
+/* The agreement still admits the dates, the member is still in standing (the host's view) and
+ * the limits hold counting the confirmed, checked-in, completed and no-show visits. */
+static int recheck(const svc_call_t *call, db_tx_t *tx, const vrow_t *v, err_t *e) {
+    const char *pl[] = {v->member, v->host};
+    if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11))", 2,
+                    pl, e) < 0)
+        return -1;
+    const char *p[] = {v->agreement, v->arrive, v->depart, v->member, v->host, v->id};
+    PGresult *r = db_exec(
+        tx,
+        "SELECT (a.status = 'active' AND a.starts_on <= $2::date AND (a.ends_on IS NULL OR "
+        "a.ends_on >= $3::date) AND (a.terminates_on IS NULL OR a.terminates_on > $3::date))::int, "
+        "(a.terms -> a_host.k ->> 'max_visits_month')::bigint, (a.terms -> a_host.k ->> "
+        "'max_days_year')::bigint, (SELECT count(*) FROM reciprocal.visits o WHERE o.member_id = "
+        "$4 AND o.host_club_id = $5::uuid AND o.id <> $6 AND o.status IN ('confirmed', "
+        "'checked_in', "
+        "'completed', 'no_show') AND date_trunc('month', o.arrive_on) = date_trunc('month', "
+        "$2::date)), (SELECT coalesce(sum(o.days), 0) FROM reciprocal.visits o WHERE o.member_id "
+        "= $4 AND o.host_club_id = $5::uuid AND o.id <> $6 AND o.status IN ('confirmed', "
+        "'checked_in', "
+        "'completed', 'no_show') AND date_trunc('year', o.arrive_on) = date_trunc('year', "
+        "$2::date)), $3::date - $2::date + 1 FROM reciprocal.agreements a CROSS JOIN (SELECT "
+        "$5::text AS k) a_host WHERE a.id = $1",
+        6, p, e);
+    if (!r) return -1;
+    int rc = 0;
+    if (PQntuples(r) == 0 || PQgetvalue(r, 0, 0)[0] != '1')
+        rc = err_set(e, 422, "agreement_not_active", "id",
+                     "the agreement no longer admits this visit");
+    else if (atoll(PQgetvalue(r, 0, 3)) + 1 > atoll(PQgetvalue(r, 0, 1)))
+        rc = err_set(e, 422, "monthly_limit", "id", "the member's monthly limit is reached");
+    else if (atoll(PQgetvalue(r, 0, 4)) + atoll(PQgetvalue(r, 0, 5)) > atoll(PQgetvalue(r, 0, 2)))
+        rc = err_set(e, 422, "yearly_limit", "id", "the member's yearly limit is reached");
+    PQclear(r);
+    if (rc != 0) return -1;
+    json_t *st = visit_standing(call, v->home, v->member, e);
+    if (!st) return -1;
+    int active = json_is_true(json_object_get(st, "active"));
+    json_decref(st);
+    return active ? 0
+                  : err_set(e, 422, "member_not_active", "id",
+                            "the member is no longer active at the home club");
+}
+
+/* ---- one transition ---- */
+
+/* The caller's sides for v (VLC_* bits); a network administrator acts for every side. */
+static int caller_sides(const svc_call_t *call, const vrow_t *v, const char *self) {
+    const svc_caller_t *c = call->caller;
+    if (c->network_admin) return VLC_HOME | VLC_HOST | VLC_MEMBER;
+    if (self[0]) return strcmp(self, v->member) == 0 ? VLC_MEMBER : 0;
+    int s = 0;
+    if (strcasecmp(c->club_id, v->home) == 0) s |= VLC_HOME;
+    if (strcasecmp(c->club_id, v->host) == 0) s |= VLC_HOST;
+    return s;
+}
+
+static const struct {
+    const char *action, *event;
+} k_events[] = {{"approve", "loi.issued"},   {"confirm", "visit.confirmed"},
+                {"decline", "loi.declined"}, {"cancel", "visit.cancelled"},
+                {"revoke", "loi.revoked"},   {"check_out", "visit.checked_out"}};
+
+static int transition(const svc_call_t *call, json_t *in, const char *action, json_t **out,
+                      err_t *e) {
+    const char *id = json_string_value(json_object_get(in, "id"));
+    const char *reason = json_string_value(json_object_get(in, "reason"));
+    char self[40] = "", allowed[128], club[40] = "";
+    if (!svc_authorized(call->caller, "member:write") && visit_self_member(call, self, e) != 0)
+        return -1;
+    if (!reason && strcmp(action, "decline") == 0)
+        return err_set(e, 400, "missing_field", "reason", "reason is required to decline");
+    db_tx_t *tx = NULL;
+    vrow_t v = {0};
+    int rc = -1;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    if (lock_visit(tx, id, &v, e) != 0) goto done;
+    int mine = caller_sides(call, &v, self);
+    if (!mine) {
+        err_set(e, 404, "not_found", "id", "no such visit");
+        goto done;
+    }
+    const char *to = vlc_next(action, v.status);
+    if (!to) {
+        err_set(e, 409, "invalid_transition", "status", "cannot %s a visit that is %s; allowed: %s",
+                action, v.status, vlc_allowed(v.status, allowed, sizeof allowed));
+        goto done;
+    }
+    if (!(vlc_sides(action, v.status) & mine)) {
+        err_set(e, 403, "forbidden", "id", "your side of the visit may not %s it", action);
+        goto done;
+    }
+    if (strcmp(action, "approve") == 0 && issue_loi(call, tx, &v, e) != 0) goto done;
+    if (strcmp(action, "confirm") == 0 && recheck(call, tx, &v, e) != 0) goto done;
+    const char *p[] = {v.id, to};
+    const char *pu[] = {v.id, to, call->caller->user_id[0] ? call->caller->user_id : NULL};
+    int out_ = strcmp(action, "check_out") == 0;
+    if (db_exec_cmd(tx,
+                    out_ ? "UPDATE reciprocal.visits SET status = $2, checked_out_at = now(), "
+                           "checked_out_by = $3, updated_at = now() WHERE id = $1"
+                         : "UPDATE reciprocal.visits SET status = $2, updated_at = now() WHERE id "
+                           "= $1",
+                    out_ ? 3 : 2, pu, e) < 0)
+        goto done;
+    if (strcmp(to, "revoked") == 0 || strcmp(to, "cancelled") == 0 || strcmp(to, "declined") == 0) {
+        if (db_exec_cmd(tx,
+                        "UPDATE reciprocal.lois SET revoked_at = now() WHERE visit_id = $1 AND "
+                        "revoked_at IS NULL",
+                        1, p, e) < 0)
+            goto done;
+    }
+    snprintf(club, sizeof club, "%s", (mine & VLC_HOST) && !(mine & VLC_HOME) ? v.host : v.home);
+    const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
+    const char *pt[] = {v.id, club, user, action, v.status, to, reason};
+    if (db_exec_cmd(tx,
+                    "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "
+                    "action, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    7, pt, e) < 0)
+        goto done;
+    const char *event = NULL;
+    for (size_t i = 0; i < sizeof k_events / sizeof k_events[0]; i++)
+        if (strcmp(k_events[i].action, action) == 0) event = k_events[i].event;
+    if (svc_emit(call, tx, event, club,
+                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "visit_id", v.id, "member_id",
+                           v.member, "home_club_id", v.home, "host_club_id", v.host, "status", to,
+                           "from_status", v.status),
+                 e) != 0)
+        goto done;
+    *out = visit_load_doc(tx, v.id, e);
+    rc = *out ? 0 : -1;
+    if (rc == 0) {
+        json_t *loi = json_object_get(*out, "loi");
+        const char *token = json_string_value(json_object_get(loi, "token"));
+        char *svg = token ? loi_qr_svg(token) : NULL;
+        if (svg) json_object_set_new(loi, "qr_svg", json_string(svg));
+        free(svg);
+    }
+done:
+    json_decref(v.facilities);
+    return db_tx_finish(&tx, rc, out, e);
+}
+
+int visit_approve(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return transition(call, in, "approve", out, e);
+}
+int visit_confirm(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return transition(call, in, "confirm", out, e);
+}
+int visit_decline(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return transition(call, in, "decline", out, e);
+}
+int visit_cancel(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return transition(call, in, "cancel", out, e);
+}
+int visit_revoke(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return transition(call, in, "revoke", out, e);
+}
+int visit_check_out(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    return transition(call, in, "check_out", out, e);
+}
+
+/* ---- public keys ---- */
+
+int visit_loi_keys(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *club = json_string_value(json_object_get(in, "id"));
+    const char *p[] = {club};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(call->env->db, &scope,
+                          "SELECT kid, encode(public_key, 'hex'), reciprocal.ts(created_at), "
+                          "reciprocal.ts(retired_at) FROM reciprocal.loi_keys WHERE club_id = "
+                          "$1::uuid ORDER BY created_at, kid",
+                          1, p, e);
+    if (!r) return -1;
+    json_t *keys = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        unsigned char pk[SIGNKEY_PK_BYTES];
+        size_t n = 0;
+        if (from_hex(PQgetvalue(r, i, 1), pk, sizeof pk, &n) != 0 || n != sizeof pk) continue;
+        json_t *k = signkey_public_json(PQgetvalue(r, i, 0), pk);
+        if (!k) continue;
+        json_object_set_new(k, "created_at", json_string(PQgetvalue(r, i, 2)));
+        json_object_set_new(k, "retired_at",
+                            PQgetisnull(r, i, 3) ? json_null() : json_string(PQgetvalue(r, i, 3)));
+        json_array_append_new(keys, k);
+    }
+    PQclear(r);
+    *out = json_pack("{s:s, s:o}", "club_id", club, "keys", keys);
+    return 0;
+}

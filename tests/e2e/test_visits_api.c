@@ -1,0 +1,629 @@
+/* End-to-end: visit requests through the real binary. Four clubs: A (home), B and C (hosts
+ * under active agreements with A; C admits full members only and no Sundays), D (no party).
+ * A request that passes every rule (201 requested), each rule's refusal (422 with its own code
+ * and field: agreement, parties, member standing, category, stay, guests, facility, blackout,
+ * past, notice, advance, weekday, overlap, month, year; the clock injected with as_of by the
+ * network administrator), 20 simultaneous requests that together exceed the monthly limit by
+ * one (exactly 19 succeed), tenant isolation (club D sees nothing; the host sees its side; a
+ * member sees and requests only their own), keyset paging. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/db.h"
+#include "lib/credentials/password.h"
+#include "lib/credentials/signkey.h"
+#include "services/reciprocal/loi.h"
+#include "support/e2e.h"
+#include "test.h"
+
+#define AS_OF "2030-01-01T00:00:00Z" /* a Tuesday */
+
+static e2e_proc_t g_proc;
+static char g_club[4][64], g_slug[4][64], g_admin[4][4096], g_member_tok[4096];
+static char g_m1[64], g_m2[64], g_m3[64], g_m4[64], g_m1_user[64], g_v1[64], g_vc[64];
+static const char g_pw[] = "Marmalade-Harbour-77";
+
+static const char *jstr(json_t *j, const char *k) {
+    return json_string_value(json_object_get(j, k));
+}
+static const char *err_code(const e2e_resp_t *r) {
+    return jstr(json_object_get(r->json, "error"), "code");
+}
+static const char *err_field(const e2e_resp_t *r) {
+    return jstr(json_object_get(r->json, "error"), "field");
+}
+
+/* as: bearer token (NULL = the network administrator's) */
+static int req(const char *as, const char *method, const char *path, const char *body,
+               e2e_resp_t *r) {
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", g_proc.base, path);
+    return e2e_http_as(as ? as : e2e_bearer(), method, url, body ? "application/json" : NULL, body,
+                       r);
+}
+
+static void day(int days, char out[16]) {
+    time_t t = time(NULL) + (time_t)days * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+/* An active account of club with role, written as the owner, signed in. */
+static int account(int club, const char *role, char *uid, char *tok) {
+    char email[128], hash[PASSWORD_HASH_MAX];
+    err_t e = {0};
+    snprintf(email, sizeof email, "visits-%s-%d-%d@example.test", role, club, (int)getpid());
+    if (password_hash(g_pw, hash, &e) != 0) return -1;
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    if (!db) return -1;
+    db_scope_t s = {.network_admin = 1};
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    if (db_begin(db, &s, &tx, &e) == 0) {
+        const char *p[] = {g_club[club], email, hash, role};
+        PGresult *r = db_exec(tx,
+                              "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
+                              "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', "
+                              "$3, now()) RETURNING club_id, id), r AS (INSERT INTO "
+                              "auth.user_roles (club_id, user_id, role) SELECT club_id, id, $4 "
+                              "FROM u) SELECT id FROM u",
+                              4, p, &e);
+        if (r) {
+            snprintf(uid, 64, "%s", PQgetvalue(r, 0, 0));
+            PQclear(r);
+            rc = db_commit(tx, &e);
+        } else {
+            db_rollback(tx);
+        }
+    }
+    db_pool_close(db);
+    if (rc != 0) return -1;
+    char body[512];
+    e2e_resp_t r;
+    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}",
+             g_slug[club], email, g_pw);
+    if (req("", "POST", "/api/v1/auth/login", body, &r) != 0) return -1;
+    int ok = r.status == 200 && jstr(r.json, "access_token");
+    if (ok) snprintf(tok, 4096, "%s", jstr(r.json, "access_token"));
+    e2e_resp_free(&r);
+    return ok ? 0 : -1;
+}
+
+/* A member of club A (category, linked user or NULL), activated when active. */
+static int member(const char *category, const char *user, int active, char id[64]) {
+    char body[1024], path[256];
+    e2e_resp_t r;
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"category\":\"%s\",\"expires_on\":\"2099-12-31\"%s%s%s,"
+             "\"profile\":{\"first_name\":\"Vis\",\"last_name\":\"Itor\",\"email\":"
+             "\"vis%d@example.test\"}}",
+             g_club[0], category, user ? ",\"auth_user_id\":\"" : "", user ? user : "",
+             user ? "\"" : "", rand());
+    if (req(NULL, "POST", "/api/v1/members", body, &r) != 0) return -1;
+    int ok = r.status == 201;
+    if (!ok) printf("#   member: %s\n", r.body);
+    if (ok) snprintf(id, 64, "%s", jstr(r.json, "id"));
+    e2e_resp_free(&r);
+    if (!ok || !active) return ok ? 0 : -1;
+    snprintf(path, sizeof path, "/api/v1/members/%s/status", id);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\"}", g_club[0]);
+    if (req(NULL, "POST", path, body, &r) != 0) return -1;
+    ok = r.status == 200;
+    e2e_resp_free(&r);
+    return ok ? 0 : -1;
+}
+
+/* An active agreement between A and host with the host's terms (JSON object text). */
+static int agreement(int host, const char *terms) {
+    char body[2048], today[16], path[256];
+    e2e_resp_t r;
+    day(0, today);
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\",\"terms\":{"
+             "\"%s\":%s}}",
+             g_club[0], g_club[0], g_club[host], today, g_club[host], terms);
+    if (req(NULL, "POST", "/api/v1/agreements", body, &r) != 0) return -1;
+    int ok = r.status == 201;
+    if (!ok) printf("#   agreement: %s\n", r.body);
+    snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", ok ? jstr(r.json, "id") : "x");
+    e2e_resp_free(&r);
+    if (!ok) return -1;
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", g_club[host]);
+    if (req(NULL, "POST", path, body, &r) != 0) return -1;
+    ok = r.status == 200 && strcmp(jstr(r.json, "status"), "active") == 0;
+    e2e_resp_free(&r);
+    return ok ? 0 : -1;
+}
+
+static void test_start(void) {
+    static const char *const env[] = {
+        "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", NULL};
+    REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+    srand((unsigned)getpid());
+    for (int i = 0; i < 4; i++) {
+        char body[512], uid[64];
+        e2e_resp_t r;
+        snprintf(g_slug[i], sizeof g_slug[i], "visits-%c-%d", 'a' + i, (int)getpid());
+        snprintf(body, sizeof body,
+                 "{\"name\":\"Club %c\",\"slug\":\"%s\",\"timezone\":\"Europe/London\","
+                 "\"address\":{\"country\":\"GB\"},\"facilities\":[\"dining\",\"rooms\"]}",
+                 'A' + i, g_slug[i]);
+        REQUIRE(req(NULL, "POST", "/api/v1/clubs", body, &r) == 0);
+        REQUIRE(r.status == 201);
+        snprintf(g_club[i], sizeof g_club[i], "%s", jstr(r.json, "id"));
+        e2e_resp_free(&r);
+        REQUIRE(account(i, "club_admin", uid, g_admin[i]) == 0);
+    }
+    REQUIRE(account(0, "member", g_m1_user, g_member_tok) == 0);
+    REQUIRE(member("full", g_m1_user, 1, g_m1) == 0);
+    REQUIRE(member("full", NULL, 1, g_m2) == 0);
+    REQUIRE(member("social", NULL, 1, g_m3) == 0);
+    REQUIRE(member("full", NULL, 0, g_m4) == 0);
+    REQUIRE(agreement(1, "{\"max_visits_month\":19,\"max_days_year\":20,\"max_days_per_stay\":3,"
+                         "\"max_guests\":1,\"allowed_facilities\":[\"dining\"],\"blackouts\":[{"
+                         "\"from\":\"2030-05-10\",\"to\":\"2030-05-12\"}],\"min_notice_hours\":48,"
+                         "\"max_advance_days\":200}") == 0);
+    REQUIRE(agreement(2, "{\"weekdays\":[\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\"],"
+                         "\"eligible_categories\":[\"full\"]}") == 0);
+}
+
+/* POST /visits as the network administrator for club A at AS_OF. */
+static void visit(const char *member_id, int host, const char *arrive, const char *depart,
+                  const char *extra, e2e_resp_t *r) {
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
+             "\"%s\",\"depart_on\":\"%s\",\"as_of\":\"" AS_OF "\"%s}",
+             g_club[0], member_id, g_club[host], arrive, depart, extra ? extra : "");
+    if (req(NULL, "POST", "/api/v1/visits", body, r) != 0) memset(r, 0, sizeof *r);
+}
+
+static void refused(const char *member_id, int host, const char *arrive, const char *depart,
+                    const char *extra, long status, const char *code, const char *field) {
+    e2e_resp_t r;
+    visit(member_id, host, arrive, depart, extra, &r);
+    if (r.status != status || !err_code(&r) || strcmp(err_code(&r), code) != 0)
+        printf("#   %s..%s %s -> %ld %s (want %s)\n", arrive, depart, extra ? extra : "", r.status,
+               r.body ? r.body : "", code);
+    CHECK_EQ_INT(r.status, status);
+    CHECK_STR(err_code(&r), code);
+    if (field) CHECK_STR(err_field(&r), field);
+    e2e_resp_free(&r);
+}
+
+static void test_request(void) {
+    e2e_resp_t r;
+    visit(g_m1, 1, "2030-02-04", "2030-02-05", ",\"guests\":1,\"facilities\":[\"dining\"]", &r);
+    if (r.status != 201) printf("#   %s\n", r.body);
+    REQUIRE(r.status == 201);
+    snprintf(g_v1, sizeof g_v1, "%s", jstr(r.json, "id"));
+    CHECK_STR(jstr(r.json, "status"), "requested");
+    CHECK_STR(jstr(r.json, "member_id"), g_m1);
+    CHECK_STR(jstr(r.json, "home_club_id"), g_club[0]);
+    CHECK_STR(jstr(r.json, "host_club_id"), g_club[1]);
+    CHECK_STR(jstr(r.json, "host_timezone"), "Europe/London");
+    CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "days")), 2);
+    CHECK(json_is_null(json_object_get(r.json, "loi")));
+    e2e_resp_free(&r);
+    /* C admits no Sundays (2030-02-03), but Mondays */
+    visit(g_m1, 2, "2030-02-04", "2030-02-04", NULL, &r);
+    CHECK_EQ_INT(r.status, 201);
+    snprintf(g_vc, sizeof g_vc, "%s", r.status == 201 ? jstr(r.json, "id") : "");
+    e2e_resp_free(&r);
+}
+
+static void test_rules(void) {
+    refused(g_m1, 1, "2030-02-10", "2030-02-14", NULL, 422, "stay_limit", "depart_on");
+    refused(g_m1, 1, "2030-02-10", "2030-02-10", ",\"guests\":2", 422, "guest_limit", "guests");
+    refused(g_m1, 1, "2030-02-10", "2030-02-10", ",\"facilities\":[\"dining\",\"rooms\"]", 422,
+            "facility_not_allowed", "facilities[1]");
+    refused(g_m1, 1, "2030-05-09", "2030-05-10", NULL, 422, "blackout", "arrive_on");
+    refused(g_m1, 1, "2030-01-02", "2030-01-02", NULL, 422, "notice", "arrive_on");
+    refused(g_m1, 1, "2030-08-01", "2030-08-01", NULL, 422, "advance", "arrive_on");
+    refused(g_m1, 1, "2029-12-31", "2029-12-31", NULL, 422, "in_the_past", "arrive_on");
+    refused(g_m1, 2, "2030-02-02", "2030-02-03", NULL, 422, "weekday", "arrive_on");
+    refused(g_m3, 2, "2030-02-05", "2030-02-05", NULL, 422, "category_not_eligible", "member_id");
+    refused(g_m4, 1, "2030-02-05", "2030-02-05", NULL, 422, "member_not_active", "member_id");
+    refused(g_m1, 3, "2030-02-05", "2030-02-05", NULL, 422, "not_parties", "host_club_id");
+    refused(g_m1, 0, "2030-02-05", "2030-02-05", NULL, 422, "not_parties", "host_club_id");
+    refused(g_m1, 1, "2026-01-01", "2026-01-01", NULL, 422, "agreement_not_active", "arrive_on");
+    refused(g_m1, 1, "2030-02-05", "2030-02-06", NULL, 422, "overlapping_visit", "arrive_on");
+    refused(g_m1, 1, "2030-02-07", "2030-02-06", NULL, 422, "invalid_field", "depart_on");
+    /* malformed: 400 naming the field */
+    e2e_resp_t r;
+    REQUIRE(req(NULL, "POST", "/api/v1/visits", "{\"arrive_on\":\"2030-02-05\"}", &r) == 0);
+    CHECK_EQ_INT(r.status, 400);
+    CHECK_STR(err_field(&r), "host_club_id");
+    e2e_resp_free(&r);
+    /* only a network administrator injects the clock */
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":\"2030-02-05\","
+             "\"depart_on\":\"2030-02-05\",\"as_of\":\"" AS_OF "\"}",
+             g_m1, g_club[1]);
+    REQUIRE(req(g_admin[0], "POST", "/api/v1/visits", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 403);
+    CHECK_STR(err_field(&r), "as_of");
+    e2e_resp_free(&r);
+}
+
+static int g_ok, g_limited;
+static char g_round_member[64];
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *one_request(void *arg) {
+    char date[16];
+    snprintf(date, sizeof date, "2030-03-%02d", (int)(long)arg);
+    e2e_resp_t r;
+    visit(g_round_member, 1, date, date, NULL, &r);
+    pthread_mutex_lock(&g_mu);
+    if (r.status == 201) g_ok++;
+    if (r.status == 422 && err_code(&r) && strcmp(err_code(&r), "monthly_limit") == 0) g_limited++;
+    if (r.status != 201 && r.status != 422) printf("#   %ld %s\n", r.status, r.body);
+    pthread_mutex_unlock(&g_mu);
+    e2e_resp_free(&r);
+    return NULL;
+}
+
+/* 20 simultaneous one-day requests of one member in one month at a host admitting 19 a month:
+ * exactly 19 succeed. Five rounds (fresh members), the last one g_m2's. */
+static void test_concurrency(void) {
+    for (int round = 0; round < 5; round++) {
+        if (round < 4)
+            REQUIRE(member("full", NULL, 1, g_round_member) == 0);
+        else
+            snprintf(g_round_member, sizeof g_round_member, "%s", g_m2);
+        g_ok = g_limited = 0;
+        pthread_t th[20];
+        for (long i = 0; i < 20; i++)
+            REQUIRE(pthread_create(&th[i], NULL, one_request, (void *)(i + 1)) == 0);
+        for (int i = 0; i < 20; i++)
+            pthread_join(th[i], NULL);
+        CHECK_EQ_INT(g_ok, 19);
+        CHECK_EQ_INT(g_limited, 1);
+    }
+    /* the month is full; the year (20 days) has one day left */
+    refused(g_m2, 1, "2030-03-25", "2030-03-25", NULL, 422, "monthly_limit", "arrive_on");
+    refused(g_m2, 1, "2030-04-01", "2030-04-02", NULL, 422, "yearly_limit", "depart_on");
+    e2e_resp_t r;
+    visit(g_m2, 1, "2030-04-01", "2030-04-01", NULL, &r);
+    CHECK_EQ_INT(r.status, 201);
+    e2e_resp_free(&r);
+}
+
+static int count_items(const char *as, const char *query, const char *only_member) {
+    char path[512];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/visits%s", query);
+    if (req(as, "GET", path, NULL, &r) != 0) return -1;
+    if (r.status != 200) printf("#   GET %s -> %ld %s\n", path, r.status, r.body);
+    json_t *items = json_object_get(r.json, "items");
+    int n = r.status == 200 ? (int)json_array_size(items) : -1;
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        if (only_member && strcmp(jstr(it, "member_id"), only_member) != 0) n = -2;
+    }
+    e2e_resp_free(&r);
+    return n;
+}
+
+static void test_isolation(void) {
+    char path[256], body[512], soon[16];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/visits/%s", g_v1);
+    /* D is no party: it sees nothing */
+    REQUIRE(req(g_admin[3], "GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 404);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT(count_items(g_admin[3], "", NULL), 0);
+    /* the host sees its side, C only its own visit */
+    REQUIRE(req(g_admin[1], "GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(r.json, "history")), 1);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT(count_items(g_admin[1], "?side=host&limit=100", NULL), 97);
+    CHECK_EQ_INT(count_items(g_admin[1], "?side=home", NULL), 0);
+    CHECK_EQ_INT(count_items(g_admin[2], "?limit=100", NULL), 1);
+    CHECK_EQ_INT(count_items(g_admin[0], "?side=home&limit=100", NULL), 98);
+    CHECK_EQ_INT(count_items(g_admin[0], "?limit=100&from=2030-03-01&to=2030-03-31", NULL), 95);
+    char q[256];
+    snprintf(q, sizeof q, "?member_id=%s", g_m1);
+    CHECK_EQ_INT(count_items(g_admin[0], q, g_m1), 2);
+    /* a member sees only their own visits, and requests for themself */
+    CHECK_EQ_INT(count_items(g_member_tok, "?limit=100", g_m1), 2);
+    day(10, soon);
+    snprintf(body, sizeof body,
+             "{\"host_club_id\":\"%s\",\"arrive_on\":\"%s\",\"depart_on\":\"%s\"}", g_club[1], soon,
+             soon);
+    REQUIRE(req(g_member_tok, "POST", "/api/v1/visits", body, &r) == 0);
+    if (r.status != 201) printf("#   %s\n", r.body);
+    CHECK_EQ_INT(r.status, 201);
+    CHECK_STR(jstr(r.json, "member_id"), g_m1);
+    e2e_resp_free(&r);
+    snprintf(body, sizeof body,
+             "{\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":\"%s\",\"depart_on\":"
+             "\"%s\"}",
+             g_m2, g_club[1], soon, soon);
+    REQUIRE(req(g_member_tok, "POST", "/api/v1/visits", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 404);
+    e2e_resp_free(&r);
+    REQUIRE(req(g_member_tok, "GET", "/api/v1/visits?member_id=x", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 422);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT(count_items(g_member_tok, "?limit=100", g_m1), 3);
+    /* another member's visit is not found for a member */
+    REQUIRE(req(g_admin[0], "GET", "/api/v1/visits?limit=1&from=2030-03-01", NULL, &r) == 0);
+    snprintf(path, sizeof path, "/api/v1/visits/%s",
+             jstr(json_array_get(json_object_get(r.json, "items"), 0), "id"));
+    e2e_resp_free(&r);
+    REQUIRE(req(g_member_tok, "GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 404);
+    e2e_resp_free(&r);
+    /* staff of A request for their member on real dates */
+    day(20, soon);
+    snprintf(body, sizeof body,
+             "{\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":\"%s\",\"depart_on\":"
+             "\"%s\"}",
+             g_m1, g_club[1], soon, soon);
+    REQUIRE(req(g_admin[0], "POST", "/api/v1/visits", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 201);
+    e2e_resp_free(&r);
+}
+
+static void test_paging(void) {
+    char path[512], seen[128][40];
+    int n = 0;
+    const char *after = NULL;
+    char cur[512] = "";
+    for (int page = 0; page < 20; page++) {
+        e2e_resp_t r;
+        snprintf(path, sizeof path, "/api/v1/visits?side=home&limit=20%s%s", after ? "&after=" : "",
+                 after ? cur : "");
+        REQUIRE(req(g_admin[0], "GET", path, NULL, &r) == 0);
+        REQUIRE(r.status == 200);
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(r.json, "items"), i, it) {
+            for (int k = 0; k < n; k++)
+                CHECK(strcmp(seen[k], jstr(it, "id")) != 0);
+            if (n < 128) snprintf(seen[n++], 40, "%s", jstr(it, "id"));
+        }
+        const char *next = jstr(r.json, "next_cursor");
+        if (next) snprintf(cur, sizeof cur, "%s", next);
+        after = next ? cur : NULL;
+        e2e_resp_free(&r);
+        if (!after) break;
+    }
+    CHECK_EQ_INT(n, 100);
+    e2e_resp_t r;
+    REQUIRE(req(g_admin[0], "GET", "/api/v1/visits?after=bogus", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 400);
+    e2e_resp_free(&r);
+}
+
+/* POST /visits/{id}/<action> as `as`: the status, *out (may be NULL) the body. */
+static long act(const char *as, const char *id, const char *action, const char *body,
+                json_t **out) {
+    char path[256];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/visits/%s/%s", id, action);
+    if (req(as, "POST", path, body ? body : "{}", &r) != 0) return -1;
+    long st = r.status;
+    if (out) *out = json_incref(r.json);
+    e2e_resp_free(&r);
+    return st;
+}
+
+/* approve (home), confirm (host), decline, cancel, revoke; the letter; who may do what. */
+static void test_flow(void) {
+    json_t *v = NULL;
+    /* the host does not approve; club D sees nothing; confirm before approval is illegal */
+    CHECK_EQ_INT(act(g_admin[1], g_v1, "approve", NULL, NULL), 403);
+    CHECK_EQ_INT(act(g_admin[3], g_v1, "approve", NULL, NULL), 404);
+    CHECK_EQ_INT(act(g_member_tok, g_v1, "approve", NULL, NULL), 403);
+    CHECK_EQ_INT(act(g_admin[1], g_v1, "confirm", NULL, &v), 409);
+    const char *msg = jstr(json_object_get(v, "error"), "message");
+    CHECK(msg && strstr(msg, "approve, decline, cancel"));
+    json_decref(v);
+    /* the home club approves: the letter */
+    REQUIRE(act(g_admin[0], g_v1, "approve", NULL, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "approved");
+    json_t *loi = json_object_get(v, "loi");
+    const char *token = jstr(loi, "token");
+    REQUIRE(token != NULL);
+    CHECK(strncmp(token, "RL1.", 4) == 0);
+    CHECK_EQ_INT((long)strlen(jstr(loi, "code")), 22);
+    CHECK(jstr(loi, "qr_svg") && strstr(jstr(loi, "qr_svg"), "<svg"));
+    char tok[LOI_TOKEN_MAX + 1];
+    snprintf(tok, sizeof tok, "%s", token);
+    json_decref(v);
+    CHECK_EQ_INT(act(g_admin[0], g_v1, "approve", NULL, NULL), 409);
+    /* offline verification from the home club's public keys; every tampered byte fails */
+    char path[256];
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/clubs/%s/loi-keys", g_club[0]);
+    REQUIRE(req("", "GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    signkey_pub_t *keys = NULL;
+    size_t n = 0;
+    REQUIRE(signkey_set_from_json(json_object_get(r.json, "keys"), &keys, &n) == 0);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT((long)n, 1);
+    loi_t l;
+    long long at = 1896480000LL; /* 2030-02-04T12:00:00Z: inside the letter */
+    CHECK_EQ_INT(loi_verify(tok, keys, n, g_club[1], at, &l), LOI_OK);
+    CHECK_STR(l.visit, g_v1);
+    CHECK_EQ_INT(loi_verify(tok, keys, n, g_club[2], at, NULL), LOI_WRONG_HOST);
+    int tampered_ok = 0;
+    for (size_t i = 0; i < strlen(tok); i++) {
+        char t2[LOI_TOKEN_MAX + 1];
+        snprintf(t2, sizeof t2, "%s", tok);
+        t2[i] = t2[i] == 'A' ? 'B' : 'A';
+        if (strcmp(t2, tok) != 0 && loi_verify(t2, keys, n, g_club[1], at, NULL) == LOI_OK)
+            tampered_ok++;
+    }
+    CHECK_EQ_INT(tampered_ok, 0);
+    free(keys);
+    /* the host confirms (the rules again); the home club may not */
+    CHECK_EQ_INT(act(g_admin[0], g_v1, "confirm", NULL, NULL), 403);
+    long cst = act(g_admin[1], g_v1, "confirm", NULL, &v);
+    if (cst != 200) printf("#   confirm: %s\n", jstr(json_object_get(v, "error"), "message"));
+    REQUIRE(cst == 200);
+    CHECK_STR(jstr(v, "status"), "confirmed");
+    json_decref(v);
+    /* the home club revokes the letter: terminal */
+    REQUIRE(act(g_admin[0], g_v1, "revoke", "{\"reason\":\"membership review\"}", &v) == 200);
+    CHECK_STR(jstr(v, "status"), "revoked");
+    CHECK(json_is_true(json_object_get(json_object_get(v, "loi"), "revoked")));
+    json_decref(v);
+    CHECK_EQ_INT(act(g_admin[0], g_v1, "cancel", NULL, &v), 409);
+    msg = jstr(json_object_get(v, "error"), "message");
+    CHECK(msg && strstr(msg, "allowed: none"));
+    json_decref(v);
+    /* the member cancels their own request; decline needs a reason */
+    CHECK_EQ_INT(act(g_member_tok, g_vc, "cancel", NULL, NULL), 200);
+    CHECK_EQ_INT(act(g_member_tok, g_vc, "cancel", NULL, NULL), 409);
+    e2e_resp_t lr;
+    REQUIRE(req(g_admin[1], "GET", "/api/v1/visits?side=host&status=requested&limit=1", NULL,
+                &lr) == 0);
+    char vid[64];
+    snprintf(vid, sizeof vid, "%s",
+             jstr(json_array_get(json_object_get(lr.json, "items"), 0), "id"));
+    e2e_resp_free(&lr);
+    CHECK_EQ_INT(act(g_member_tok, vid, "cancel", NULL, NULL), 404);
+    CHECK_EQ_INT(act(g_admin[1], vid, "decline", NULL, NULL), 400);
+    REQUIRE(act(g_admin[1], vid, "decline", "{\"reason\":\"house full\"}", &v) == 200);
+    CHECK_STR(jstr(v, "status"), "declined");
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/visits/%s", vid);
+    REQUIRE(req(g_admin[0], "GET", path, NULL, &lr) == 0);
+    json_t *h = json_object_get(lr.json, "history");
+    CHECK_EQ_INT(json_array_size(h), 2);
+    CHECK_STR(jstr(json_array_get(h, 1), "reason"), "house full");
+    CHECK_STR(jstr(json_array_get(h, 1), "club_id"), g_club[1]);
+    e2e_resp_free(&lr);
+}
+
+static long long utc(int y, int mo, int d, int h) {
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h};
+    return (long long)timegm(&tm);
+}
+
+/* POST path {"token", "at"?} as `as`: status, *out the body. */
+static long door(const char *as, const char *path, const char *token, long long at, json_t **out) {
+    char body[LOI_TOKEN_MAX + 128], atf[48] = "";
+    e2e_resp_t r;
+    if (at) snprintf(atf, sizeof atf, ",\"at\":%lld", at);
+    snprintf(body, sizeof body, "{\"token\":\"%s\"%s}", token, atf);
+    if (req(as, "POST", path, body, &r) != 0) return -1;
+    long st = r.status;
+    *out = json_incref(r.json);
+    e2e_resp_free(&r);
+    return st;
+}
+
+static void expect_reason(const char *as, const char *token, long long at, const char *reason) {
+    json_t *v = NULL;
+    CHECK_EQ_INT(door(as, "/api/v1/lois/verify", token, at, &v), 200);
+    if (!jstr(v, "reason") || strcmp(jstr(v, "reason"), reason) != 0)
+        printf("#   verify: %s (want %s)\n", jstr(v, "reason"), reason);
+    CHECK_STR(jstr(v, "reason"), reason);
+    CHECK_EQ_INT(json_is_true(json_object_get(v, "valid")), strcmp(reason, "ok") == 0);
+    json_decref(v);
+}
+
+/* verify and check-in at the door, check-out. */
+static void test_door(void) {
+    e2e_resp_t r;
+    json_t *v = NULL;
+    visit(g_m1, 1, "2030-06-03", "2030-06-04", ",\"facilities\":[\"dining\"]", &r);
+    REQUIRE(r.status == 201);
+    char id[64], tok[LOI_TOKEN_MAX + 1];
+    snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
+    e2e_resp_free(&r);
+    REQUIRE(act(g_admin[0], id, "approve", NULL, &v) == 200);
+    snprintf(tok, sizeof tok, "%s", jstr(json_object_get(v, "loi"), "token"));
+    json_decref(v);
+    long long inside = utc(2030, 6, 3, 12);
+    /* before confirmation the letter verifies, but check-in waits for the host */
+    expect_reason(NULL, tok, inside, "ok");
+    CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, inside, &v), 409);
+    json_decref(v);
+    REQUIRE(act(g_admin[1], id, "confirm", NULL, NULL) == 200);
+    /* the answer */
+    CHECK_EQ_INT(door(NULL, "/api/v1/lois/verify", tok, inside, &v), 200);
+    CHECK(json_is_true(json_object_get(v, "valid")));
+    CHECK_STR(jstr(json_object_get(v, "member"), "name"), "Vis Itor");
+    CHECK_STR(jstr(json_object_get(v, "visit"), "id"), id);
+    CHECK_EQ_INT(json_array_size(json_object_get(v, "facilities")), 1);
+    CHECK(json_is_array(json_object_get(v, "restrictions")));
+    json_decref(v);
+    /* each refusal names its reason */
+    expect_reason(g_admin[1], tok, 0, "not_yet_valid"); /* the real clock: 2026 */
+    expect_reason(g_admin[2], tok, 0, "wrong_host");
+    expect_reason(NULL, tok, utc(2030, 6, 5, 1), "expired");
+    expect_reason(NULL, "RL1.garbage", inside, "malformed");
+    char bad[LOI_TOKEN_MAX + 1];
+    snprintf(bad, sizeof bad, "%s", tok);
+    size_t last = strlen(bad) - 3;
+    bad[last] = bad[last] == 'A' ? 'B' : 'A';
+    CHECK_EQ_INT(door(NULL, "/api/v1/lois/verify", bad, inside, &v), 200);
+    CHECK(json_is_false(json_object_get(v, "valid")));
+    json_decref(v);
+    CHECK_EQ_INT(door(g_admin[1], "/api/v1/lois/verify", tok, inside, &v), 403); /* at: admins */
+    json_decref(v);
+    /* check-in: only at the host, inside the window; idempotent the same day */
+    CHECK_EQ_INT(door(g_admin[0], "/api/v1/visits/check-in", tok, 0, &v), 422);
+    CHECK_STR(jstr(json_object_get(v, "error"), "code"), "loi_wrong_host");
+    json_decref(v);
+    CHECK_EQ_INT(door(g_admin[1], "/api/v1/visits/check-in", tok, 0, &v), 422);
+    CHECK_STR(jstr(json_object_get(v, "error"), "code"), "loi_not_yet_valid");
+    json_decref(v);
+    REQUIRE(door(NULL, "/api/v1/visits/check-in", tok, inside, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "checked_in");
+    CHECK(jstr(v, "checked_in_at") != NULL);
+    json_decref(v);
+    CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, inside + 3600, &v), 200);
+    CHECK_STR(jstr(v, "status"), "checked_in");
+    json_decref(v);
+    /* check-out: the host completes the visit */
+    CHECK_EQ_INT(act(g_admin[0], id, "check-out", NULL, NULL), 403);
+    REQUIRE(act(g_admin[1], id, "check-out", NULL, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "completed");
+    CHECK(jstr(v, "checked_out_at") != NULL);
+    json_decref(v);
+    CHECK_EQ_INT(act(g_admin[1], id, "check-out", NULL, NULL), 409);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/visits/%s", id);
+    REQUIRE(req(g_admin[1], "GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(r.json, "history")), 5);
+    e2e_resp_free(&r);
+    /* a revoked letter (test_flow) */
+    REQUIRE(req(NULL, "GET", "/api/v1/visits?status=revoked", NULL, &r) == 0);
+    const char *rt =
+        jstr(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "loi"), "token");
+    if (rt) expect_reason(NULL, rt, utc(2030, 2, 4, 12), "revoked");
+    CHECK(rt != NULL);
+    e2e_resp_free(&r);
+}
+
+int main(void) {
+    RUN(test_start);
+    RUN(test_request);
+    RUN(test_rules);
+    RUN(test_concurrency);
+    RUN(test_isolation);
+    RUN(test_paging);
+    RUN(test_flow);
+    RUN(test_door);
+    e2e_stop(&g_proc);
+    TEST_DONE();
+}
