@@ -171,6 +171,8 @@ static const row_t g_table[] = {
     {"reciprocal", "check_in_visit", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
     {"reciprocal", "verify_loi", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
     {"reciprocal", "club_loi_keys", SVC_PUBLIC, NULL, ID_CLUB, 200, 200, 200, 200},
+    /* reciprocal: visits' scheduled work (vsched) */
+    {"reciprocal", "visit_sweep", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
 };
 /* clang-format on */
 
