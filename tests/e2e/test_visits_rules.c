@@ -6,8 +6,9 @@
  *     country (case-insensitive) without them; the address coordinates' validation;
  *   - auto_approve: the request answers `approved` with its letter;
  *   - every rule again at confirmation (agreement suspended between approve and confirm: 422,
- *     resumed: 200) and at check-in (agreement suspended: 422 agreement_not_active; outside the
- *     opening hours: 422 hours; member suspended at home: 422 loi_member_not_active; inside: 200);
+ *     resumed: 200; the member moved next to the host: 422 residency, moved back: 200) and at
+ * check-in (agreement suspended: 422 agreement_not_active; outside the opening hours: 422 hours;
+ * member suspended at home: 422 loi_member_not_active; inside: 200);
  *   - the sweep (POST /visits/sweep {as_of}): requested and approved visits expire when their
  *     validity ended (loi.expired), confirmed ones become no_show 2 h after the last day in the
  *     host's time zone, across both DST changes in New York (not a second early);
@@ -345,7 +346,26 @@ static void test_stages(void) {
     CHECK_EQ_INT(check_in(tok, utc(2030, 3, 6, 12, 0), code), 422);
     CHECK_STR(code, "loi_member_not_active");
     CHECK_STR(status_of(id, st), "confirmed");
+    /* the member moved next to the host between approve and confirm: residency at confirm */
+    REQUIRE(approved(g_city, "2030-03-12", id, tok) == 0); /* Bristol, no coordinates: passes */
+    snprintf(path, sizeof path, "/api/v1/members/%s/addresses/home", g_city);
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"city\":\"London\",\"country\":\"GB\",\"latitude\":51.5,"
+             "\"longitude\":-0.12}",
+             g_club[0]);
+    REQUIRE(req("PUT", path, body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT(act(id, "confirm", &v), 422);
+    CHECK_STR(jstr(json_object_get(v, "error"), "code"), "residency");
+    json_decref(v);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"city\":\"Bristol\",\"country\":\"GB\"}",
+             g_club[0]);
+    REQUIRE(req("PUT", path, body, &r) == 0);
+    e2e_resp_free(&r);
+    CHECK_EQ_INT(act(id, "confirm", NULL), 200);
     /* and a member suspended before confirmation is refused there */
+    snprintf(path, sizeof path, "/api/v1/members/%s/status", g_susp);
     snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\"}", g_club[0]);
     REQUIRE(req("POST", path, body, &r) == 0);
     e2e_resp_free(&r);
