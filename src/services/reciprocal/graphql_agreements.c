@@ -9,10 +9,6 @@
 #include "core/json.h"
 #include "gateway/graphql_bind.h"
 
-static void set_str(json_t *o, const char *key, json_t *v) {
-    if (json_is_string(v)) json_object_set(o, key, v);
-}
-
 /* "ACTIVE" -> "active" into buf. */
 static const char *lower(const char *v, char *buf, size_t cap) {
     size_t o = 0;
@@ -45,15 +41,12 @@ static json_t *agreement_out(json_t *rest) {
 static int r_agreement(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                        char **error) {
     (void)parent;
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(args, "id"));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "get_agreement", input, &output, &e);
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(args, "id"));
+    int rc =
+        gqlb_query(info, "reciprocal", "get_agreement", input, NULL, agreement_out, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = agreement_out(output);
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
@@ -64,36 +57,27 @@ static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *ar
         json_decref(input);
         return -1;
     }
-    set_str(input, "after", json_object_get(args, "after"));
-    set_str(input, "partner", json_object_get(args, "partner"));
+    gqlb_set_str(input, "after", json_object_get(args, "after"));
+    gqlb_set_str(input, "partner", json_object_get(args, "partner"));
     char buf[32];
     const char *status = json_string_value(json_object_get(args, "status"));
     if (status) json_object_set_new(input, "status", json_string(lower(status, buf, sizeof buf)));
-    json_t *output = NULL;
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "list_agreements", input, &output, &e);
+    int rc = gqlb_list(info, "reciprocal", "list_agreements", input, agreement_out, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_connection(output, agreement_out);
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 static int r_partners(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                       char **error) {
     (void)parent;
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(args, "clubId"));
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(args, "clubId"));
     char buf[32];
     const char *status = json_string_value(json_object_get(args, "status"));
     if (status) json_object_set_new(input, "status", json_string(lower(status, buf, sizeof buf)));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "club_partners", input, &output, &e);
+    int rc = gqlb_query(info, "reciprocal", "club_partners", input, "items", NULL, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_output(json_object_get(output, "items"));
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 /* Agreement.history: present when the agreement came from get_agreement (or a mutation answer
@@ -106,15 +90,11 @@ static int r_history(const gql_resolve_info *info, json_t *parent, json_t *args,
         *out = json_incref(have);
         return 0;
     }
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(parent, "id"));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "get_agreement", input, &output, &e);
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(parent, "id"));
+    int rc = gqlb_query(info, "reciprocal", "get_agreement", input, "history", NULL, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_output(json_object_get(output, "history"));
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 /* AgreementParty.club: all parents' club ids in one batch. */
