@@ -293,3 +293,28 @@ int gqlb_first(const gql_resolve_info *info, json_t *args, json_t *input, char *
     json_object_set_new(input, "limit", json_integer(n));
     return 0;
 }
+
+void gqlb_prefetch_parent_clubs(const gql_resolve_info *info, json_t *calls) {
+    json_t *ids = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        json_t *id = json_object_get(json_array_get(c, 0), info->ud);
+        if (json_is_string(id)) json_array_append(ids, id);
+    }
+    gqlb_prefetch_clubs(info->ctx, ids);
+    json_decref(ids);
+}
+
+int gqlb_parent_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                     char **error) {
+    (void)args;
+    const char *id = json_string_value(json_object_get(parent, info->ud));
+    if (!id) {
+        *out = json_null();
+        return 0;
+    }
+    err_t e = {0};
+    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
+    return 0;
+}

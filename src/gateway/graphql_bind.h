@@ -69,6 +69,13 @@ int gqlb_list(const gql_resolve_info *info, const char *module, const char *op, 
 /* Copies v into input[key] when it is a string (an optional argument given). */
 void gqlb_set_str(json_t *input, const char *key, json_t *v);
 
+/* A club field of a parent object that holds the club's id under the key given as the
+ * resolver's user data (e.g. Member.club with "clubId"): the prefetch hook loads every parent's
+ * club with one get_clubs_by_ids, the resolver answers the club (or null without an id). */
+void gqlb_prefetch_parent_clubs(const gql_resolve_info *info, json_t *calls);
+int gqlb_parent_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                     char **error);
+
 /* A Relay connection {edges: [{cursor, node}], pageInfo: {hasNextPage, endCursor}} from a list
  * operation's output {items, cursors, next_cursor} (the service's cursors, one per item, same
  * order: the gateway never rebuilds a cursor). node = node_of(item) (new reference) or the item.

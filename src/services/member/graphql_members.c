@@ -92,32 +92,6 @@ static int r_viewer_member(const gql_resolve_info *info, json_t *parent, json_t 
 
 /* ---- Member fields that need a call ---- */
 
-/* Member.club / Member.homeClub (ud = the id key): all parents' club ids in one batch. */
-static void pf_member_club(const gql_resolve_info *info, json_t *calls) {
-    json_t *ids = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach(calls, i, c) {
-        json_t *id = json_object_get(json_array_get(c, 0), info->ud);
-        if (json_is_string(id)) json_array_append(ids, id);
-    }
-    gqlb_prefetch_clubs(info->ctx, ids);
-    json_decref(ids);
-}
-
-static int r_member_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                         char **error) {
-    (void)args;
-    const char *id = json_string_value(json_object_get(parent, info->ud));
-    if (!id) {
-        *out = json_null();
-        return 0;
-    }
-    err_t e = {0};
-    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
-    return 0;
-}
-
 /* Member.dependents / Member.statusHistory of a list of members: one member_relations_by_ids
  * call fills the request's cache for both fields (staff only; without member:read, or for a
  * single parent, each field falls back to its own call). */
@@ -219,8 +193,11 @@ int gql_members_bind(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Query", "member", r_member, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "members", r_members, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Viewer", "member", r_viewer_member, NULL, NULL);
-    rc |= gql_resolvers_add(rs, "Member", "club", r_member_club, pf_member_club, "clubId");
-    rc |= gql_resolvers_add(rs, "Member", "homeClub", r_member_club, pf_member_club, "homeClubId");
+    /* Member.club / Member.homeClub: all parents' club ids in one batch */
+    rc |= gql_resolvers_add(rs, "Member", "club", gqlb_parent_club, gqlb_prefetch_parent_clubs,
+                            "clubId");
+    rc |= gql_resolvers_add(rs, "Member", "homeClub", gqlb_parent_club, gqlb_prefetch_parent_clubs,
+                            "homeClubId");
     rc |= gql_resolvers_add(rs, "Member", "dependents", r_member_list, pf_member_relations,
                             "list_dependents");
     rc |= gql_resolvers_add(rs, "Member", "statusHistory", r_member_list, pf_member_relations,

@@ -97,32 +97,6 @@ static int r_history(const gql_resolve_info *info, json_t *parent, json_t *args,
     return rc;
 }
 
-/* AgreementParty.club: all parents' club ids in one batch. */
-static void pf_party_club(const gql_resolve_info *info, json_t *calls) {
-    json_t *ids = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach(calls, i, c) {
-        json_t *id = json_object_get(json_array_get(c, 0), "clubId");
-        if (json_is_string(id)) json_array_append(ids, id);
-    }
-    gqlb_prefetch_clubs(info->ctx, ids);
-    json_decref(ids);
-}
-
-static int r_party_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                        char **error) {
-    (void)args;
-    const char *id = json_string_value(json_object_get(parent, "clubId"));
-    if (!id) {
-        *out = json_null();
-        return 0;
-    }
-    err_t e = {0};
-    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
-    return 0;
-}
-
 /* GraphQL terms list -> REST map {<host club id>: {...}}; null fields dropped (= defaults). */
 static void terms_to_rest(json_t *input) {
     json_t *list = json_object_get(input, "terms");
@@ -172,7 +146,9 @@ int gql_agreements_bind(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Query", "agreements", r_agreements, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "partners", r_partners, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Agreement", "history", r_history, NULL, NULL);
-    rc |= gql_resolvers_add(rs, "AgreementParty", "club", r_party_club, pf_party_club, NULL);
+    /* AgreementParty.club: all parents' club ids in one batch */
+    rc |= gql_resolvers_add(rs, "AgreementParty", "club", gqlb_parent_club,
+                            gqlb_prefetch_parent_clubs, "clubId");
     for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++)
         rc |= gql_resolvers_add(rs, "Mutation", mutations[i][0], r_mutation, NULL,
                                 (void *)mutations[i][1]);
