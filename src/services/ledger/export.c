@@ -163,10 +163,10 @@ static json_t *block_json(const xcur_t *b, xcur_t *t, xbuf_t *bin, err_t *e) {
     json_t *txs = json_array();
     json_t *blk = json_pack(
         "{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:o}", "number", (json_int_t)strtoll(num, NULL, 10),
-        "prev_hash", xv(b, 1), "data_root", xv(b, 2), "validation_root", xv(b, 3),
-        "writeset_hash", xv(b, 4), "timestamp_ms", (json_int_t)strtoll(xv(b, 5), NULL, 10),
-        "tx_count", (json_int_t)atoi(xv(b, 6)), "first_log_index",
-        (json_int_t)strtoll(xv(b, 7), NULL, 10), "header_hash", xv(b, 8), "txs", txs);
+        "prev_hash", xv(b, 1), "data_root", xv(b, 2), "validation_root", xv(b, 3), "writeset_hash",
+        xv(b, 4), "timestamp_ms", (json_int_t)strtoll(xv(b, 5), NULL, 10), "tx_count",
+        (json_int_t)atoi(xv(b, 6)), "first_log_index", (json_int_t)strtoll(xv(b, 7), NULL, 10),
+        "header_hash", xv(b, 8), "txs", txs);
     if (!blk) {
         err_set(e, 500, "internal", "", "out of memory");
         return NULL;

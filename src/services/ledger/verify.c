@@ -371,8 +371,9 @@ typedef struct vtx {
 enum { VITEM_BLOCK, VITEM_CP };
 typedef struct vitem {
     int kind;
-    json_t *j;  /* owned reference */
-    size_t tx0; /* a block: index of its first tx in the batch */
+    json_t *j;    /* owned reference */
+    size_t tx0;   /* a block: index of its first tx in the batch */
+    size_t bytes; /* streamed: the length of its line */
 } vitem_t;
 
 /* Where the items come from: a v1 document (every checkpoint first, each checked when the replay
@@ -389,10 +390,11 @@ typedef struct vsrc {
 } vsrc_t;
 
 /* The items read together, at least one block, and blocks are added while the batch holds
- * fewer than VBATCH_TXS transactions (and, streamed, VBATCH_ITEMS items): bounded memory. Their
- * transactions are prepared together. */
+ * fewer than VBATCH_TXS transactions (and, streamed, VBATCH_ITEMS items and VBATCH_BYTES bytes of
+ * lines): bounded memory. Their transactions are prepared together. */
 #define VBATCH_TXS 4096
 #define VBATCH_ITEMS 8192
+#define VBATCH_BYTES ((size_t)4 << 20)
 #define VERIFY_MAX_THREADS 16
 typedef struct vbatch {
     vtx_t *tx;
@@ -503,9 +505,9 @@ static int src_line(vsrc_t *s, vitem_t *it, err_t *e) {
     json_t *b = json_object_get(o, "block"), *c = json_object_get(o, "checkpoint");
     int one = json_object_size(o) == 1;
     if (one && json_is_object(b))
-        *it = (vitem_t){.kind = VITEM_BLOCK, .j = json_incref(b)};
+        *it = (vitem_t){.kind = VITEM_BLOCK, .j = json_incref(b), .bytes = len};
     else if (one && json_is_string(c))
-        *it = (vitem_t){.kind = VITEM_CP, .j = json_incref(c)};
+        *it = (vitem_t){.kind = VITEM_CP, .j = json_incref(c), .bytes = len};
     json_decref(o);
     if (!it->j)
         return err_set(e, 422, "invalid_export", "line",
@@ -536,13 +538,13 @@ static int batch_add_txs(vbatch_t *vb, json_t *b, err_t *e) {
     uint64_t number = (uint64_t)json_integer_value(json_object_get(b, "number"));
     size_t n = json_array_size(txs);
     if (vb->n + n > vb->cap) {
-            size_t nc = vb->cap ? vb->cap : VBATCH_TXS;
-            while (nc < vb->n + n)
-                nc *= 2;
-            vtx_t *t = realloc(vb->tx, nc * sizeof *t);
-            if (!t) return oom(e);
-            vb->tx = t;
-            vb->cap = nc;
+        size_t nc = vb->cap ? vb->cap : VBATCH_TXS;
+        while (nc < vb->n + n)
+            nc *= 2;
+        vtx_t *t = realloc(vb->tx, nc * sizeof *t);
+        if (!t) return oom(e);
+        vb->tx = t;
+        vb->cap = nc;
     }
     for (size_t i = 0; i < n; i++)
         vb->tx[vb->n++] = (vtx_t){.jt = json_array_get(txs, i), .number = number, .i = i};
@@ -553,13 +555,13 @@ static int batch_add_txs(vbatch_t *vb, json_t *b, err_t *e) {
  * threads (and this one). */
 static int batch_fill(vbatch_t *vb, vsrc_t *src, err_t *e) {
     batch_clear(vb);
-    size_t nblocks = 0;
+    size_t nblocks = 0, bytes = 0;
     for (;;) {
         vitem_t it;
         if (src_next(src, &it, e) != 0) return -1;
         if (!it.j) break;
-        if (nblocks > 0 &&
-            (vb->n >= VBATCH_TXS || (src->f && vb->nit >= VBATCH_ITEMS && it.kind == VITEM_BLOCK))) {
+        if (nblocks > 0 && it.kind == VITEM_BLOCK &&
+            (vb->n >= VBATCH_TXS || vb->nit >= VBATCH_ITEMS || bytes >= VBATCH_BYTES)) {
             src->peek = it;
             src->has_peek = 1;
             break;
@@ -575,6 +577,7 @@ static int batch_fill(vbatch_t *vb, vsrc_t *src, err_t *e) {
             vb->itcap = nc;
         }
         it.tx0 = vb->n;
+        bytes += it.bytes;
         vb->it[vb->nit++] = it;
         if (it.kind == VITEM_BLOCK) {
             nblocks++;
@@ -781,7 +784,8 @@ int ledger_verify_export_opts(json_t *ex, const ledger_verify_opts_t *o,
     memset(rep, 0, sizeof *rep);
     const char *origin;
     uint8_t lpk[32];
-    vsrc_t src = {.blocks = json_object_get(ex, "blocks"), .cps = json_object_get(ex, "checkpoints")};
+    vsrc_t src = {.blocks = json_object_get(ex, "blocks"),
+                  .cps = json_object_get(ex, "checkpoints")};
     if (read_header(ex, LEDGER_EXPORT_V1, o, &origin, lpk, e) != 0) return -1;
     if (!json_is_array(src.blocks) || !json_is_array(src.cps))
         return err_set(e, 422, "invalid_export", "format", "not a %s", LEDGER_EXPORT_V1);
@@ -809,8 +813,8 @@ int ledger_verify_stream(FILE *f, const ledger_verify_opts_t *o, ledger_verify_r
     return rc;
 }
 
-int ledger_verify_file(const char *path, const ledger_verify_opts_t *o,
-                       ledger_verify_report_t *rep, err_t *e) {
+int ledger_verify_file(const char *path, const ledger_verify_opts_t *o, ledger_verify_report_t *rep,
+                       err_t *e) {
     memset(rep, 0, sizeof *rep);
     FILE *f = fopen(path, "r");
     if (!f) return err_set(e, 400, "invalid_export", "file", "%s: cannot open", path);

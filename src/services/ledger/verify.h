@@ -47,8 +47,8 @@ int ledger_verify_stream(FILE *f, const ledger_verify_opts_t *o, ledger_verify_r
                          err_t *e);
 /* The file at path: v2 streamed, anything else loaded whole as a v1 document. An unreadable
  * file: 400 with field "file". */
-int ledger_verify_file(const char *path, const ledger_verify_opts_t *o,
-                       ledger_verify_report_t *rep, err_t *e);
+int ledger_verify_file(const char *path, const ledger_verify_opts_t *o, ledger_verify_report_t *rep,
+                       err_t *e);
 
 /* Per-field digests of one envelope, written by the export beside it: {"type", "timestamp",
  * "nonce", "creator", "payload", "read_set", "write_set", "endorsements"} (hex SHA-256 of each

@@ -352,8 +352,8 @@ static void check_stream_export(void) {
     const char *p = strstr(buf, "\n{\"block\":");
     CHECK(p && strstr(p + 1, "\n{\"checkpoint\":") == strchr(p + 1, '\n'));
     FILE *in = fmemopen(buf, len, "r");
-    ledger_verify_opts_t o = {
-        .log_key_hex = json_string_value(json_object_get(v1, "log_public_key"))};
+    ledger_verify_opts_t o = {.log_key_hex =
+                                  json_string_value(json_object_get(v1, "log_public_key"))};
     ledger_verify_report_t rep;
     rc = ledger_verify_stream(in, &o, &rep, &e);
     if (rc != 0) printf("#   stream verify: %s\n", e.message);
