@@ -27,41 +27,68 @@ static void dig(json_t *o, const char *name, ledger_buf_t *b) {
     ledger_buf_free(b);
 }
 
-json_t *ledger_tx_digests(const uint8_t *env, size_t len, err_t *e) {
+/* The exported field digests, in this order. */
+enum { D_N = 8 };
+static const char *const dnames[D_N] = {"type",    "timestamp", "nonce",     "creator",
+                                        "payload", "read_set",  "write_set", "endorsements"};
+
+static void dig_raw(ledger_buf_t *b, uint8_t out[32]) {
+    ledger_sha256(b->p ? b->p : (const uint8_t *)"", b->len, out);
+    b->len = 0;
+}
+
+/* The field digests of an envelope into d, in dnames order; b is a scratch buffer the caller
+ * reuses (and frees). 0, or -1 with *e when the envelope does not decode. */
+static int tx_digests_raw(const uint8_t *env, size_t len, uint8_t d[D_N][32], ledger_buf_t *b,
+                          err_t *e) {
     ledger_envelope_t en;
     txcodec_tx_t t;
-    if (ledger_envelope_decode(env, len, &en, e) != 0) return NULL;
-    if (txcodec_decode(en.tx, en.tx_len, &t, e) != 0) return NULL;
-    json_t *o = json_object();
-    ledger_buf_t b = {0};
-    ledger_buf_put(&b, t.type, strlen(t.type));
-    dig(o, "type", &b);
-    ledger_buf_u64(&b, (uint64_t)t.timestamp_ms);
-    dig(o, "timestamp", &b);
-    ledger_buf_put(&b, t.nonce, t.nonce_len);
-    dig(o, "nonce", &b);
-    ledger_buf_bytes(&b, t.creator_org, strlen(t.creator_org));
-    ledger_buf_put(&b, t.creator_pk, sizeof t.creator_pk);
-    dig(o, "creator", &b);
-    ledger_buf_put(&b, t.payload, t.payload_len);
-    dig(o, "payload", &b);
+    if (ledger_envelope_decode(env, len, &en, e) != 0) return -1;
+    if (txcodec_decode(en.tx, en.tx_len, &t, e) != 0) return -1;
+    b->len = 0;
+    ledger_buf_put(b, t.type, strlen(t.type));
+    dig_raw(b, d[0]);
+    ledger_buf_u64(b, (uint64_t)t.timestamp_ms);
+    dig_raw(b, d[1]);
+    ledger_buf_put(b, t.nonce, t.nonce_len);
+    dig_raw(b, d[2]);
+    ledger_buf_bytes(b, t.creator_org, strlen(t.creator_org));
+    ledger_buf_put(b, t.creator_pk, sizeof t.creator_pk);
+    dig_raw(b, d[3]);
+    ledger_buf_put(b, t.payload, t.payload_len);
+    dig_raw(b, d[4]);
     for (size_t i = 0; i < t.n_reads; i++) {
-        ledger_buf_bytes(&b, t.reads[i].key, t.reads[i].key_len);
-        ledger_buf_u64(&b, t.reads[i].version);
+        ledger_buf_bytes(b, t.reads[i].key, t.reads[i].key_len);
+        ledger_buf_u64(b, t.reads[i].version);
     }
-    dig(o, "read_set", &b);
+    dig_raw(b, d[5]);
     for (size_t i = 0; i < t.n_writes; i++) {
-        ledger_buf_bytes(&b, t.writes[i].key, t.writes[i].key_len);
-        ledger_buf_u8(&b, (uint8_t)t.writes[i].is_delete);
-        ledger_buf_bytes(&b, t.writes[i].value, t.writes[i].value_len);
+        ledger_buf_bytes(b, t.writes[i].key, t.writes[i].key_len);
+        ledger_buf_u8(b, (uint8_t)t.writes[i].is_delete);
+        ledger_buf_bytes(b, t.writes[i].value, t.writes[i].value_len);
     }
-    dig(o, "write_set", &b);
+    dig_raw(b, d[6]);
     for (size_t i = 0; i < en.n_end; i++) {
-        ledger_buf_put(&b, en.end[i].pk, 32);
-        ledger_buf_put(&b, en.end[i].sig, 64);
+        ledger_buf_put(b, en.end[i].pk, 32);
+        ledger_buf_put(b, en.end[i].sig, 64);
     }
-    dig(o, "endorsements", &b);
+    dig_raw(b, d[7]);
     txcodec_tx_free(&t);
+    return 0;
+}
+
+json_t *ledger_tx_digests(const uint8_t *env, size_t len, err_t *e) {
+    uint8_t d[D_N][32];
+    ledger_buf_t b = {0};
+    int rc = tx_digests_raw(env, len, d, &b, e);
+    ledger_buf_free(&b);
+    if (rc != 0) return NULL;
+    json_t *o = json_object();
+    for (size_t f = 0; f < D_N; f++) {
+        char hex[65];
+        ledger_hex(d[f], 32, hex);
+        json_object_set_new(o, dnames[f], json_string(hex));
+    }
     return o;
 }
 
@@ -117,11 +144,11 @@ static const char *prefix_field(const uint8_t *env, size_t len, json_t *want) {
 /* The envelope of block `number` tx i must decode, and match its exported field digests (when
  * present): names the altered field. */
 static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t *env, size_t len,
-                           err_t *e) {
+                           ledger_buf_t *scratch, err_t *e) {
     err_t de = {0};
-    json_t *d = ledger_tx_digests(env, len, &de);
+    uint8_t d[D_N][32];
     json_t *want = json_object_get(jt, "digests");
-    if (!d) {
+    if (tx_digests_raw(env, len, d, scratch, &de) != 0) {
         /* the transaction's id covers creator and nonce, so altering them fails the strict
          * decode: name the field from the raw prefix against the exported digests */
         const char *f = prefix_field(env, len, want);
@@ -134,13 +161,11 @@ static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t 
                        "block %" PRIu64 " tx %zu: envelope does not decode (%.200s)", number, i,
                        de.message);
     }
-    static const char *names[] = {"type",    "timestamp", "nonce",     "creator",
-                                  "payload", "read_set",  "write_set", "endorsements"};
     int rc = 0;
-    for (size_t f = 0; json_is_object(want) && f < sizeof names / sizeof names[0]; f++) {
-        const char *w = json_string_value(json_object_get(want, names[f]));
-        const char *g = json_string_value(json_object_get(d, names[f]));
-        if (!w || !g || strcmp(w, g) != 0) {
+    for (size_t f = 0; json_is_object(want) && f < D_N; f++) {
+        uint8_t w[32];
+        if (ledger_unhex(json_string_value(json_object_get(want, dnames[f])), w, 32) != 0 ||
+            memcmp(w, d[f], 32) != 0) {
             ledger_envelope_t en;
             uint8_t id[32] = {0};
             char hex[65];
@@ -148,14 +173,13 @@ static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t 
             if (ledger_envelope_decode(env, len, &en, &ie) == 0 && en.tx_len > 1 + 32)
                 memcpy(id, en.tx + 1, 32);
             ledger_hex(id, 32, hex);
-            rc = err_set(e, 422, "invalid_chain", names[f],
+            rc = err_set(e, 422, "invalid_chain", dnames[f],
                          "block %" PRIu64 " tx %zu (%.16s...): %s differs from the exported "
                          "digest (envelope altered)",
-                         number, i, hex, names[f]);
+                         number, i, hex, dnames[f]);
             break;
         }
     }
-    json_decref(d);
     return rc;
 }
 
@@ -404,7 +428,7 @@ typedef struct vbatch {
     size_t next; /* the next tx to prepare (threads take them with an atomic add) */
 } vbatch_t;
 
-static void prepare_tx(vtx_t *t) {
+static void prepare_tx(vtx_t *t, ledger_buf_t *scratch) {
     const char *str = json_string_value(json_object_get(t->jt, "envelope"));
     size_t sl = str ? strlen(str) : 0;
     t->env = str ? malloc(sl + 1) : NULL;
@@ -416,7 +440,7 @@ static void prepare_tx(vtx_t *t) {
                 "block %" PRIu64 " tx %zu: envelope is not base64", t->number, t->i);
         return;
     }
-    if (check_tx_fields(t->number, t->i, t->jt, t->env, t->len, &t->err) != 0) {
+    if (check_tx_fields(t->number, t->i, t->jt, t->env, t->len, scratch, &t->err) != 0) {
         t->bad = 1;
         return;
     }
@@ -429,12 +453,15 @@ static void prepare_tx(vtx_t *t) {
 
 static void *prepare_worker(void *arg) {
     vbatch_t *vb = arg;
+    ledger_buf_t scratch = {0}; /* reused for every transaction of this thread */
     for (;;) {
         size_t k = __atomic_fetch_add(&vb->next, 8, __ATOMIC_RELAXED);
-        if (k >= vb->n) return NULL;
+        if (k >= vb->n) break;
         for (size_t x = k; x < k + 8 && x < vb->n; x++)
-            prepare_tx(&vb->tx[x]);
+            prepare_tx(&vb->tx[x], &scratch);
     }
+    ledger_buf_free(&scratch);
+    return NULL;
 }
 
 static size_t verify_threads(void) {
