@@ -6,13 +6,18 @@
  * over HTTP to either process (the same signed bytes again after an indeterminate answer) while
  * the main thread, in turn: SIGKILLs the LEDGER_TX stream leader and restarts it, pauses it
  * (SIGSTOP for PAUSE_S, then SIGCONT), SIGKILLs one serve process (a cutter) and restarts it, and
- * pauses the new stream leader again. Asserts:
+ * restarts PostgreSQL (pg_ctl restart of the harness's server; tests run one binary at a time)
+ * while transactions are submitted. With RECIPROCAL_TEST_FAULTS=full (`make test-faults`, run by
+ * .ci/run) also: SIGKILL of the PostgreSQL postmaster and every backend, started again 2 s later,
+ * and a second pause of the new stream leader. Asserts:
  *  - after every fault, commits resume within RECOVER_S (a transaction submitted after the fault
  *    began is answered committed), and prints the stall (seconds from the fault to that commit);
- *  - every transaction answered `committed` or `pending` is in the chain exactly once, VALID;
+ *  - every transaction answered `committed` or `pending` is in the chain exactly once, VALID,
+ *    and no tx id is in the chain twice (not even as DUPLICATE_TXID);
  *  - no fork: dense block numbers, prev-hash links, and both processes serve the same block
  *    hashes (GET /events from block 0);
- *  - `reciprocal ledger export` + `reciprocal ledger verify --min-size <log size>` pass;
+ *  - `reciprocal ledger export` (the streamed v2 format) + `reciprocal ledger verify --min-size
+ *    <log size>` pass;
  *  - both processes end cleanly (exit 0, no leaks).
  * The measured stalls are recorded in docs/ledger.md ("Fault injection"). */
 #include <dirent.h>

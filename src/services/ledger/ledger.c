@@ -197,7 +197,7 @@ const svc_module_t ledger_module = {
     .start = ledger_start,
     .stop = ledger_stop,
     .config = {ledger_vars, sizeof ledger_vars / sizeof ledger_vars[0], sizeof(ledger_settings_t)},
-    .cli = {"  ledger export FILE       write the ledger chain to FILE (database)\n"
+    .cli = {"  ledger export FILE       stream the ledger chain to FILE (database; NDJSON v2)\n"
             "  ledger verify FILE [--log-key HEX]  check an exported chain offline\n",
             ledger_cli},
     /* its two streams (orderer.h: subjects ledger.tx, ledger.blocks); events "blockchain.*" */
