@@ -400,15 +400,29 @@ typedef struct vitem {
     size_t bytes; /* streamed: the length of its line */
 } vitem_t;
 
+/* A line of a v2 file read ahead: parsed on the worker threads, its item (or its error) handed
+ * out in file order. */
+typedef struct vline {
+    char *raw; /* owned until parsed */
+    size_t len, lineno;
+    vitem_t it;
+    int bad;
+    err_t err;
+} vline_t;
+
 /* Where the items come from: a v1 document (every checkpoint first, each checked when the replay
- * reaches its size, then the blocks), or a v2 file read one line at a time. One item can be
- * put back (the block that starts the next batch). */
+ * reaches its size, then the blocks), or a v2 file read a chunk of lines at a time (at most
+ * VBATCH_ITEMS lines and VBATCH_BYTES bytes), the chunk's lines parsed on every CPU. One item
+ * can be put back (the block that starts the next batch). */
 typedef struct vsrc {
     json_t *blocks, *cps; /* v1 (borrowed) */
     size_t bi, ci;
     FILE *f; /* v2 */
     char *line;
     size_t cap, lineno;
+    vline_t *lq; /* the chunk read ahead: lq[li..ln) not handed out yet */
+    size_t ln, li, lcap, lnext;
+    int eof;
     int has_peek;
     vitem_t peek;
 } vsrc_t;
@@ -515,32 +529,105 @@ static int read_line(FILE *f, char **buf, size_t *cap, size_t max, size_t *len) 
     return n ? 0 : 1;
 }
 
-/* The next line of a v2 file as an item (it->j NULL at the end); empty lines are skipped. */
-static int src_line(vsrc_t *s, vitem_t *it, err_t *e) {
-    size_t len = 0;
-    int r;
-    do {
-        r = read_line(s->f, &s->line, &s->cap, VLINE_MAX, &len);
-        s->lineno++;
-    } while (r == 0 && len == 0);
-    if (r == 1) return 0;
-    if (r < 0)
-        return err_set(e, 422, "invalid_export", "line",
-                       "line %zu: unreadable or longer than %zu bytes", s->lineno, VLINE_MAX);
+/* Parses one line read ahead into its item (or its error); frees the raw text. */
+static void parse_line(vline_t *l) {
     json_error_t je;
-    json_t *o = json_loadb(s->line, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_loadb(l->raw, l->len, JSON_REJECT_DUPLICATES, &je);
     json_t *b = json_object_get(o, "block"), *c = json_object_get(o, "checkpoint");
     int one = json_object_size(o) == 1;
     if (one && json_is_object(b))
-        *it = (vitem_t){.kind = VITEM_BLOCK, .j = json_incref(b), .bytes = len};
+        l->it = (vitem_t){.kind = VITEM_BLOCK, .j = json_incref(b), .bytes = l->len};
     else if (one && json_is_string(c))
-        *it = (vitem_t){.kind = VITEM_CP, .j = json_incref(c), .bytes = len};
+        l->it = (vitem_t){.kind = VITEM_CP, .j = json_incref(c), .bytes = l->len};
     json_decref(o);
-    if (!it->j)
-        return err_set(e, 422, "invalid_export", "line",
-                       "line %zu: neither {\"block\": {...}} nor {\"checkpoint\": \"...\"}%s%.200s",
-                       s->lineno, o ? "" : ": ", o ? "" : je.text);
+    free(l->raw);
+    l->raw = NULL;
+    if (!l->it.j) {
+        l->bad = 1;
+        err_set(&l->err, 422, "invalid_export", "line",
+                "line %zu: neither {\"block\": {...}} nor {\"checkpoint\": \"...\"}%s%.200s",
+                l->lineno, o ? "" : ": ", o ? "" : je.text);
+    }
+}
+
+static void *parse_worker(void *arg) {
+    vsrc_t *s = arg;
+    for (;;) {
+        size_t k = __atomic_fetch_add(&s->lnext, 1, __ATOMIC_RELAXED);
+        if (k >= s->ln) return NULL;
+        parse_line(&s->lq[k]);
+    }
+}
+
+/* Reads the next chunk of lines (empty lines skipped) and parses them on the worker threads
+ * (and this one). A line that cannot be read ends the file, as an error in its place. */
+static int src_refill(vsrc_t *s, err_t *e) {
+    s->ln = s->li = s->lnext = 0;
+    size_t bytes = 0;
+    while (!s->eof && s->ln < VBATCH_ITEMS && bytes < VBATCH_BYTES) {
+        size_t len = 0;
+        int r = read_line(s->f, &s->line, &s->cap, VLINE_MAX, &len);
+        s->lineno++;
+        if (r == 1) {
+            s->eof = 1;
+            break;
+        }
+        if (r == 0 && len == 0) continue;
+        if (s->ln == s->lcap) {
+            size_t nc = s->lcap ? s->lcap * 2 : 256;
+            vline_t *q = realloc(s->lq, nc * sizeof *q);
+            if (!q) return oom(e);
+            s->lq = q;
+            s->lcap = nc;
+        }
+        vline_t *l = &s->lq[s->ln++];
+        *l = (vline_t){.len = len, .lineno = s->lineno};
+        if (r < 0) {
+            l->bad = 1;
+            err_set(&l->err, 422, "invalid_export", "line",
+                    "line %zu: unreadable or longer than %zu bytes", s->lineno, VLINE_MAX);
+            s->eof = 1;
+            break;
+        }
+        l->raw = malloc(len + 1);
+        if (!l->raw) return oom(e);
+        memcpy(l->raw, s->line, len + 1);
+        bytes += len;
+    }
+    pthread_t th[VERIFY_MAX_THREADS];
+    size_t nt = verify_threads(), started = 0;
+    if (nt > s->ln) nt = s->ln ? s->ln : 1;
+    for (size_t t = 1; t < nt; t++)
+        if (pthread_create(&th[started], NULL, parse_worker, s) == 0) started++;
+    parse_worker(s);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
     return 0;
+}
+
+/* The next line of a v2 file as an item (it->j NULL at the end). */
+static int src_line(vsrc_t *s, vitem_t *it, err_t *e) {
+    if (s->li == s->ln && src_refill(s, e) != 0) return -1;
+    if (s->li == s->ln) return 0;
+    vline_t *l = &s->lq[s->li++];
+    if (l->bad) {
+        *e = l->err;
+        return -1;
+    }
+    *it = l->it;
+    l->it.j = NULL;
+    return 0;
+}
+
+static void src_free(vsrc_t *s) {
+    for (size_t x = s->li; x < s->ln; x++) {
+        free(s->lq[x].raw);
+        json_decref(s->lq[x].it.j);
+    }
+    free(s->lq);
+    free(s->line);
+    if (s->has_peek) json_decref(s->peek.j);
+    s->has_peek = 0;
 }
 
 /* The next item (it->j NULL at the end). */
@@ -836,7 +923,7 @@ int ledger_verify_stream(FILE *f, const ledger_verify_opts_t *o, ledger_verify_r
         rc = verify_src(&src, origin, lpk, o, rep, e);
     }
     json_decref(hdr);
-    free(src.line);
+    src_free(&src);
     return rc;
 }
 

@@ -269,7 +269,8 @@ static long file_kb(const char *path) {
 }
 
 static void test_bounded_memory(void) {
-    const int sizes[2] = {60, 360}; /* blocks of TXS_PER_BLOCK txs; 60 exceed a verify batch */
+    const int sizes[2] = {100, 400}; /* blocks of TXS_PER_BLOCK txs; 100 (11.8 MB) fill the
+                                        read-ahead chunk and a batch (4 MB of lines each) */
     long rss2[2] = {0}, rss1[2] = {0}, kb[2] = {0};
     for (int k = 0; k < 2; k++) {
         char v2[600], v1[600], out[4096];
