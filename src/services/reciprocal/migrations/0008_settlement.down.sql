@@ -1,0 +1,4 @@
+DROP FUNCTION reciprocal.charge_doc(reciprocal.charges);
+DROP TABLE reciprocal.statement_disputes;
+DROP TABLE reciprocal.charges;
+DROP TABLE reciprocal.statements;
