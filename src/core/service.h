@@ -251,7 +251,8 @@ int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *
  * svc_raw_output(content_type, filename, body) = {"$raw":{"content_type","filename","body"}};
  * the gateway sends `body` unchanged with that Content-Type and, when filename is given,
  * Content-Disposition: attachment. Over NATS it travels as ordinary JSON. content_type must be
- * one of: "text/csv; charset=utf-8", "application/json; charset=utf-8", "image/svg+xml". */
+ * one of: "text/csv; charset=utf-8", "application/json; charset=utf-8", "image/svg+xml",
+ * "application/pdf" (an ASCII-only PDF: body is a C string). */
 json_t *svc_raw_output(const char *content_type, const char *filename, const char *body);
 /* 1 when output is a raw response: *content_type is the static string from the list above,
  * *filename (may be NULL) and *body are borrowed from output. 0 otherwise. */

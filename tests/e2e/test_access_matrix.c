@@ -171,6 +171,21 @@ static const row_t g_table[] = {
     {"reciprocal", "check_in_visit", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
     {"reciprocal", "verify_loi", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
     {"reciprocal", "club_loi_keys", SVC_PUBLIC, NULL, ID_CLUB, 200, 200, 200, 200},
+    /* reciprocal: charges and settlement (issue 12) */
+    {"reciprocal", "post_charge", SVC_PERM, "member:write", ID_NONE, 401, 403, 400, 400},
+    {"reciprocal", "reverse_charge", SVC_PERM, "member:write", ID_NONE, 401, 403, 400, 400},
+    {"reciprocal", "list_charges", SVC_PERM, "member:read", 0, 401, 403, 200, 200},
+    {"reciprocal", "visit_cancellation_fee", SVC_PERM_OR_SELF, "member:read", ID_NONE, 401, 404, 404, 404},
+    {"reciprocal", "member_reciprocal_charges", SVC_PERM, "member:read", ID_NONE, 401, 403, 200, 200},
+    {"reciprocal", "list_statements", SVC_PERM, "member:read", 0, 401, 403, 200, 200},
+    {"reciprocal", "statement_sweep", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
+    {"reciprocal", "get_statement", SVC_PERM, "member:read", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "issue_statement", SVC_PERM, "club:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "dispute_statement", SVC_PERM, "club:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "dispute_statement_line", SVC_PERM, "club:write", ID_NONE, 401, 403, 400, 400},
+    {"reciprocal", "reject_statement_dispute", SVC_PERM, "club:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "accept_statement", SVC_PERM, "club:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "pay_statement", SVC_PERM, "club:write", ID_NONE, 401, 403, 404, 404},
 };
 /* clang-format on */
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "services/reciprocal/statements.h"
 
 static pthread_t g_thread;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -46,6 +47,7 @@ static void *sweep_main(void *arg) {
                      (long long)json_integer_value(json_object_get(res, "terminated")),
                      (long long)json_integer_value(json_object_get(res, "expired")));
         json_decref(res);
+        if (stmt_sweep_once(g_env, &e) != 0) log_warn("statement sweep failed: %s", e.message);
         pthread_mutex_lock(&g_mu);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/json.h"
+#include "services/reciprocal/charges.h"
 #include "services/reciprocal/loi.h"
 #include "services/reciprocal/reciprocal.h"
 #include "services/reciprocal/visit_lifecycle.h"
@@ -333,6 +334,8 @@ static int transition(const svc_call_t *call, json_t *in, const char *action, js
                         1, p, e) < 0)
             goto done;
     }
+    if (strcmp(to, "cancelled") == 0 && charge_on_cancel(call, tx, v.id, v.status, e) != 0)
+        goto done;
     snprintf(club, sizeof club, "%s", (mine & VLC_HOST) && !(mine & VLC_HOME) ? v.host : v.home);
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
     const char *pt[] = {v.id, club, user, action, v.status, to, reason};

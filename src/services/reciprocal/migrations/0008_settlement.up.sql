@@ -137,3 +137,48 @@ CREATE FUNCTION reciprocal.charge_doc(c reciprocal.charges) RETURNS jsonb
         'created_at', reciprocal.ts(c.created_at))
     $$;
 GRANT EXECUTE ON FUNCTION reciprocal.charge_doc(reciprocal.charges) TO reciprocal_app;
+
+-- A statement's JSON. Lines (with_lines) in visit order then posting order; totals are the sums
+-- of the lines (per tax rate too); issued_totals what was fixed when it was (last) issued.
+CREATE FUNCTION reciprocal.statement_doc(s reciprocal.statements, with_lines boolean)
+    RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT jsonb_build_object(
+        'id', s.id, 'number', s.number, 'host_club_id', s.host_club_id,
+        'home_club_id', s.home_club_id, 'currency', s.currency,
+        'period', to_char(s.period, 'YYYY-MM'), 'host_timezone', s.host_timezone,
+        'status', s.status,
+        'lines', CASE WHEN with_lines THEN (SELECT coalesce(jsonb_agg(reciprocal.charge_doc(c)
+                     ORDER BY c.visit_id, c.seq), '[]') FROM reciprocal.charges c
+                     WHERE c.statement_id = s.id) END,
+        'totals', (SELECT jsonb_build_object('lines', count(*),
+                       'net', coalesce(sum(c.net_amount), 0)::bigint,
+                       'tax', coalesce(sum(c.tax_amount), 0)::bigint,
+                       'total', coalesce(sum(c.total_amount), 0)::bigint)
+                   FROM reciprocal.charges c WHERE c.statement_id = s.id),
+        'by_tax_rate', (SELECT coalesce(jsonb_agg(jsonb_build_object('tax_rate_bp', t.rate,
+                            'net', t.net, 'tax', t.tax, 'total', t.total) ORDER BY t.rate), '[]')
+                        FROM (SELECT c.tax_rate_bp AS rate, sum(c.net_amount)::bigint AS net,
+                                  sum(c.tax_amount)::bigint AS tax,
+                                  sum(c.total_amount)::bigint AS total
+                              FROM reciprocal.charges c WHERE c.statement_id = s.id
+                              GROUP BY c.tax_rate_bp) t),
+        'issued_totals', CASE WHEN s.total IS NULL THEN NULL ELSE jsonb_build_object(
+            'lines', s.line_count, 'net', s.total_net, 'tax', s.total_tax, 'total', s.total) END,
+        'disputes', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', d.id,
+                         'charge_id', d.charge_id, 'reason', d.reason, 'status', d.status,
+                         'answer', d.answer, 'opened_at', reciprocal.ts(d.opened_at),
+                         'resolved_at', reciprocal.ts(d.resolved_at))
+                         ORDER BY d.opened_at, d.id), '[]')
+                     FROM reciprocal.statement_disputes d WHERE d.statement_id = s.id),
+        'hash', s.hash,
+        'ledger', CASE WHEN s.ledger_status IS NULL THEN NULL ELSE jsonb_build_object(
+            'status', s.ledger_status, 'tx_id', s.ledger_tx_id, 'error', s.ledger_error) END,
+        'payment_ref', s.payment_ref,
+        'drafted_at', reciprocal.ts(s.drafted_at), 'issued_at', reciprocal.ts(s.issued_at),
+        'accepted_at', reciprocal.ts(s.accepted_at), 'paid_at', reciprocal.ts(s.paid_at),
+        'created_at', reciprocal.ts(s.created_at))
+    $$;
+GRANT EXECUTE ON FUNCTION reciprocal.statement_doc(reciprocal.statements, boolean)
+    TO reciprocal_app;
