@@ -137,10 +137,14 @@ static int agreement(int host, const char *terms) {
     return call(NULL, "POST", path, body, NULL) == 200 ? 0 : -1;
 }
 
+static char g_kek[128];
+
 static void test_start(void) {
-    static const char *const env[] = {
+    const char *kek = getenv("RECIPROCAL_LEDGER_KEK"); /* exported by tests/run.sh */
+    snprintf(g_kek, sizeof g_kek, "RECIPROCAL_LEDGER_KEK=%s", kek ? kek : "");
+    const char *const env[] = {
         "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-        "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", NULL};
+        "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", g_kek, NULL};
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
     srand((unsigned)getpid());
@@ -571,6 +575,36 @@ static void test_statements(void) {
     e2e_resp_free(&a);
 }
 
+/* With A and B ledger organisations, the sweep records the accepted statement's hash:
+ * statement.accepted endorsed by both clubs' admins, committed VALID, its tx id on the
+ * statement (and in the PDF). */
+static void test_ledger(void) {
+    char body[512], path[256], tx_id[80];
+    json_t *j = NULL;
+    REQUIRE(call(NULL, "POST", "/api/v1/ledger/bootstrap", "{}", NULL) == 200);
+    for (int i = 0; i < 2; i++) {
+        snprintf(body, sizeof body, "{\"org\":\"st%c%d\",\"club_id\":\"%s\"}", 'a' + i,
+                 (int)getpid(), g_club[i]);
+        REQUIRE(call(NULL, "POST", "/api/v1/ledger/orgs", body, NULL) == 200);
+    }
+    REQUIRE(call(NULL, "POST", "/api/v1/statements/sweep", "{}", &j) == 200);
+    CHECK(jint(j, "ledger_submitted") >= 1);
+    json_decref(j);
+    long st;
+    json_t *s = statement(g_admin[0], g_feb, &st);
+    json_t *led = json_object_get(s, "ledger");
+    if (!jstr(led, "tx_id")) printf("#   %s\n", json_dumps(led, 0));
+    CHECK_STR(jstr(led, "status"), "submitted");
+    REQUIRE(jstr(led, "tx_id") != NULL);
+    snprintf(tx_id, sizeof tx_id, "%s", jstr(led, "tx_id"));
+    json_decref(s);
+    snprintf(path, sizeof path, "/api/v1/ledger/transactions/%s/status?wait_ms=10000", tx_id);
+    REQUIRE(call(NULL, "GET", path, NULL, &j) == 200);
+    CHECK_STR(jstr(j, "status"), "committed");
+    CHECK_STR(jstr(j, "validation_code"), "VALID");
+    json_decref(j);
+}
+
 static void test_pdf(void) {
     char path[256], file[128], cmd[512];
     e2e_resp_t r;
@@ -599,6 +633,11 @@ static void test_pdf(void) {
     CHECK(strstr(text, "Visit subtotal") != NULL);
     CHECK(strstr(text, "20.00 %") != NULL);
     CHECK(strstr(text, "Ledger transaction") != NULL);
+    long st;
+    json_t *s = statement(g_admin[0], g_feb, &st);
+    const char *tx = jstr(json_object_get(s, "ledger"), "tx_id");
+    CHECK(tx && strstr(text, tx) != NULL);
+    json_decref(s);
     if (!strstr(text, "Total due")) printf("# %s\n", text);
     /* JPY: no decimals */
     char v[64], id[64];
@@ -690,6 +729,7 @@ int main(void) {
     RUN(test_charges);
     RUN(test_cancellation);
     RUN(test_statements);
+    RUN(test_ledger);
     RUN(test_pdf);
     RUN(test_concurrency);
     e2e_stop(&g_proc);

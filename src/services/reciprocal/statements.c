@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "services/reciprocal/fees.h"
+#include "services/reciprocal/statement_ledger.h"
 #include "services/reciprocal/statement_pdf.h"
 
 #define DOC_SQL(lines) "reciprocal.statement_doc(s, " lines ")::text"
@@ -627,7 +628,11 @@ int stmt_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_decref(res);
     }
     PQclear(r);
-    *out = json_pack("{s:I, s:I}", "drafted", (json_int_t)drafted, "issued", (json_int_t)issued);
+    long long submitted = 0, pending = 0;
+    if (stmt_ledger_pass(call, &submitted, &pending, e) != 0) return -1;
+    *out = json_pack("{s:I, s:I, s:I, s:I}", "drafted", (json_int_t)drafted, "issued",
+                     (json_int_t)issued, "ledger_submitted", (json_int_t)submitted,
+                     "ledger_pending", (json_int_t)pending);
     return 0;
 }
 
