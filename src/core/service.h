@@ -115,11 +115,14 @@ typedef struct svc_op {
     svc_validate_fn validate;
     svc_handle_fn handle;
     /* REST extras, for the gateway only (NATS carries JSON input as always): */
-    const char *body_type;  /* a non-JSON request body also accepted, e.g. "text/csv": the raw
-                               body becomes the string input field body_field; NULL = JSON only */
-    const char *body_field; /* e.g. "csv" */
-    size_t max_body;        /* body limit of this route when larger than
-                               RECIPROCAL_HTTP_MAX_BODY_BYTES; 0 = the global limit */
+    const char *body_type;    /* a non-JSON request body also accepted, e.g. "text/csv": the raw
+                                 body becomes the string input field body_field; NULL = JSON only */
+    const char *body_field;   /* e.g. "csv" */
+    size_t max_body;          /* body limit of this route when larger than
+                                 RECIPROCAL_HTTP_MAX_BODY_BYTES; 0 = the global limit */
+    const char *accept_field; /* e.g. "format": an Accept of text/csv or application/pdf sets
+                                 this input field to "csv" / "pdf" unless the query names it;
+                                 NULL = the Accept header is not read */
 } svc_op_t;
 
 /* A module's own RECIPROCAL_* variables (nginx-style directives, core/config cfg_var_t rows):

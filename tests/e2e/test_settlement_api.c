@@ -611,6 +611,18 @@ static void test_pdf(void) {
     snprintf(path, sizeof path, "/api/v1/statements/%s?format=pdf", g_feb);
     REQUIRE(req(g_admin[0], "GET", path, NULL, &r) == 0);
     CHECK_EQ_INT(r.status, 200);
+    char *by_query = strdup(r.body ? r.body : "");
+    e2e_resp_free(&r);
+    /* the same document by Accept; the same bytes */
+    e2e_set_extra_header("Accept: application/pdf");
+    snprintf(path, sizeof path, "/api/v1/statements/%s", g_feb);
+    REQUIRE(req(g_admin[0], "GET", path, NULL, &r) == 0);
+    e2e_set_extra_header(NULL);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR(r.body, by_query);
+    free(by_query);
+    char ct[128];
+    CHECK(e2e_header(&r, "Content-Type", ct, sizeof ct) && strstr(ct, "application/pdf"));
     REQUIRE(r.body && strncmp(r.body, "%PDF-", 5) == 0);
     snprintf(file, sizeof file, "/tmp/settle-%d.pdf", (int)getpid());
     FILE *f = fopen(file, "wb");
