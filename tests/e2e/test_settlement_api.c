@@ -667,6 +667,65 @@ static void test_pdf(void) {
     e2e_resp_free(&r);
 }
 
+/* POST /graphql as `as`: the JSON answer (new reference) */
+static json_t *gql(const char *as, const char *q, json_t *vars) {
+    json_t *body = json_pack("{s:s}", "query", q), *out = NULL;
+    if (vars) json_object_set_new(body, "variables", vars);
+    char *text = json_dumps(body, JSON_COMPACT);
+    call(as, "POST", "/graphql", text, &out);
+    free(text);
+    json_decref(body);
+    return out;
+}
+
+/* GraphQL mirrors REST: a statement with its lines and totals, the charges connection, the
+ * cancellation fee, postCharge (and a userError naming the field), issueStatement refused to the
+ * home club; club D gets null + not_found. */
+static void test_graphql(void) {
+    char q[512];
+    snprintf(q, sizeof q,
+             "{ statement(id: \"%s\") { number status period totals { total lines } byTaxRate "
+             "{ taxRateBp total } lines { category totalAmount reverses } ledger { status txId } } "
+             "charges(visitId: \"%s\", first: 2) { edges { node { id category unitAmount } } "
+             "pageInfo { hasNextPage } } }",
+             g_feb, g_v1);
+    json_t *j = gql(g_admin[0], q, NULL);
+    json_t *d = json_object_get(j, "data"), *s = json_object_get(d, "statement");
+    if (!s || json_is_null(s)) printf("#   %s\n", json_dumps(j, 0));
+    CHECK_STR(jstr(s, "status"), "PAID");
+    CHECK_STR(jstr(s, "period"), "2030-02");
+    CHECK_EQ_INT(jint(json_object_get(s, "totals"), "total"), 2800);
+    CHECK_STR(jstr(json_array_get(json_object_get(s, "lines"), 0), "category"), "ENTRY_FEE");
+    CHECK_STR(jstr(json_object_get(s, "ledger"), "status"), "SUBMITTED");
+    /* the home club sees the lines of its statements only */
+    json_t *edges = json_object_get(json_object_get(d, "charges"), "edges");
+    CHECK_EQ_INT(json_array_size(edges), 2);
+    json_decref(j);
+    j = gql(g_admin[3], q, NULL);
+    json_t *dd = json_object_get(j, "data");
+    CHECK(json_is_null(json_object_get(dd, "statement")));
+    json_t *ce = json_object_get(json_object_get(dd, "charges"), "edges");
+    CHECK_EQ_INT(json_array_size(ce), 0);
+    json_decref(j);
+    j = gql(g_admin[1],
+            "mutation($i: PostChargeInput!) { postCharge(input: $i) { charge { category "
+            "totalAmount statementId } userErrors { field code } } }",
+            json_pack("{s:{s:s, s:s, s:s, s:i, s:i}}", "i", "visitId", g_v1, "category", "CART_FEE",
+                      "description", "Buggy", "unitAmount", 2000, "quantity", 2));
+    json_t *pc = json_object_get(json_object_get(j, "data"), "postCharge");
+    CHECK_STR(jstr(json_object_get(pc, "charge"), "category"), "CART_FEE");
+    CHECK_EQ_INT(jint(json_object_get(pc, "charge"), "totalAmount"), 4000);
+    json_decref(j);
+    j = gql(g_admin[1],
+            "mutation($i: PostChargeInput!) { postCharge(input: $i) { charge { id } userErrors { "
+            "field code } } }",
+            json_pack("{s:{s:s, s:s, s:s, s:i, s:s}}", "i", "visitId", g_v1, "category", "BAR",
+                      "description", "x", "unitAmount", 100, "currency", "JPY"));
+    pc = json_object_get(json_object_get(j, "data"), "postCharge");
+    CHECK_STR(jstr(json_array_get(json_object_get(pc, "userErrors"), 0), "field"), "currency");
+    json_decref(j);
+}
+
 static int g_posted;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static char g_v3[64];
@@ -743,6 +802,7 @@ int main(void) {
     RUN(test_statements);
     RUN(test_ledger);
     RUN(test_pdf);
+    RUN(test_graphql);
     RUN(test_concurrency);
     e2e_stop(&g_proc);
     TEST_DONE();
