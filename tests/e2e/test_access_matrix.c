@@ -186,6 +186,7 @@ static const row_t g_table[] = {
     {"reciprocal", "reject_statement_dispute", SVC_PERM, "club:write", ID_NONE, 401, 403, 404, 404},
     {"reciprocal", "accept_statement", SVC_PERM, "club:write", ID_NONE, 401, 403, 404, 404},
     {"reciprocal", "pay_statement", SVC_PERM, "club:write", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "statement_netting", SVC_PERM, "member:read", ID_CLUB, 401, 403, 400, 400},
 };
 /* clang-format on */
 

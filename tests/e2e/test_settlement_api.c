@@ -792,7 +792,25 @@ static void test_concurrency(void) {
     CHECK_EQ_INT(jint(json_object_get(s, "issued_totals"), "lines"), in_june);
     check_sums(s);
     printf("# %d of 91 charges in June, %d in July\n", in_june, elsewhere);
+    long long june_total = jint(json_object_get(s, "issued_totals"), "total");
     json_decref(s);
+    /* netting: B is owed the issued June statement by A; A sees the mirror; D may not look */
+    snprintf(path, sizeof path, "/api/v1/clubs/%s/netting?partner=%s&period=2030-06", g_club[1],
+             g_club[0]);
+    REQUIRE(call(g_admin[1], "GET", path, NULL, &j) == 200);
+    json_t *it = json_array_get(json_object_get(j, "items"), 0);
+    CHECK_STR(jstr(it, "currency"), "GBP");
+    CHECK_EQ_INT(jint(it, "receivable"), june_total);
+    CHECK_EQ_INT(jint(it, "net"), june_total);
+    CHECK_STR(jstr(it, "payer_club_id"), g_club[0]);
+    json_decref(j);
+    snprintf(path, sizeof path, "/api/v1/clubs/%s/netting?partner=%s&period=2030-06", g_club[0],
+             g_club[1]);
+    REQUIRE(call(g_admin[0], "GET", path, NULL, &j) == 200);
+    CHECK_EQ_INT(jint(json_array_get(json_object_get(j, "items"), 0), "net"), -june_total);
+    json_decref(j);
+    CHECK_EQ_INT(call(g_admin[3], "GET", path, NULL, &j), 403);
+    json_decref(j);
 }
 
 int main(void) {

@@ -647,3 +647,67 @@ int stmt_sweep_once(const svc_env_t *env, err_t *e) {
     json_decref(res);
     return rc;
 }
+
+/* ---- netting ---- */
+
+int stmt_validate_netting(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "partner", "period", NULL};
+    const char *s;
+    if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "id", 1, 1, 64, &s, e) != 0)
+        return -1;
+    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "id", "no such club");
+    if (jsonx_string(in, "partner", 1, 1, 64, &s, e) != 0) return -1;
+    if (!jsonx_is_uuid(s)) return err_set(e, 422, "invalid_field", "partner", "not a club id");
+    if (jsonx_string(in, "period", 1, 7, 7, &s, e) != 0) return -1;
+    return is_period(s) ? 0 : err_set(e, 422, "invalid_field", "period", "period is YYYY-MM");
+}
+
+int stmt_netting(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *club = json_string_value(json_object_get(in, "id"));
+    const char *partner = json_string_value(json_object_get(in, "partner"));
+    const char *period = json_string_value(json_object_get(in, "period"));
+    if (!call->caller->network_admin && strcasecmp(club, call->caller->club_id) != 0)
+        return err_set(e, 403, "forbidden", "id", "a club nets its own statements only");
+    const char *p[] = {club, partner, period};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(
+        call->env->db, &scope,
+        "SELECT s.currency, coalesce(jsonb_agg(jsonb_build_object('id', s.id, 'number', "
+        "s.number, 'side', CASE WHEN s.host_club_id = $1::uuid THEN 'host' ELSE 'home' END, "
+        "'status', s.status, 'total', s.total) ORDER BY s.number), '[]')::text, "
+        "coalesce(sum(s.total) FILTER (WHERE s.host_club_id = $1::uuid), 0)::bigint, "
+        "coalesce(sum(s.total) FILTER (WHERE s.home_club_id = $1::uuid), 0)::bigint FROM "
+        "reciprocal.statements s WHERE ((s.host_club_id = $1::uuid AND s.home_club_id = "
+        "$2::uuid) OR (s.host_club_id = $2::uuid AND s.home_club_id = $1::uuid)) AND "
+        "to_char(s.period, 'YYYY-MM') = $3 AND s.status IN ('issued', 'accepted') GROUP BY "
+        "s.currency ORDER BY s.currency",
+        3, p, e);
+    if (!r) return -1;
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *list = db_json(r, i, 1, e);
+        if (!list) {
+            json_decref(items);
+            PQclear(r);
+            return -1;
+        }
+        long long rec = atoll(PQgetvalue(r, i, 2)), pay = atoll(PQgetvalue(r, i, 3));
+        long long net = rec - pay;
+        json_array_append_new(items, json_pack("{s:s, s:I, s:I, s:I, s:s?, s:s?, s:o}", "currency",
+                                               PQgetvalue(r, i, 0), "receivable", (json_int_t)rec,
+                                               "payable", (json_int_t)pay, "net", (json_int_t)net,
+                                               "payer_club_id",
+                                               net > 0   ? partner
+                                               : net < 0 ? club
+                                                         : NULL,
+                                               "payee_club_id",
+                                               net > 0   ? club
+                                               : net < 0 ? partner
+                                                         : NULL,
+                                               "statements", list));
+    }
+    PQclear(r);
+    *out = json_pack("{s:s, s:s, s:s, s:o}", "club_id", club, "partner_club_id", partner, "period",
+                     period, "items", items);
+    return 0;
+}

@@ -34,6 +34,14 @@ int stmt_dispute_line(const svc_call_t *call, json_t *in, json_t **out, err_t *e
 int stmt_reject_dispute(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int stmt_accept(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int stmt_pay(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+int stmt_validate_netting(json_t *in, err_t *e);
+/* GET /clubs/{id}/netting?partner=&period=YYYY-MM: per currency, what the club and the partner
+ * owe each other on the period's issued or accepted statements (not yet paid), netted: {club_id,
+ * partner_club_id, period, items: [{currency, receivable, payable, net, payer_club_id,
+ * payee_club_id, statements: [{id, number, side, total}]}]}. Both statements stay as they are;
+ * the net is what one transfer settles. The club's own (403 otherwise; a network administrator
+ * any). */
+int stmt_netting(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 /* The scheduler's pass (network administrators; as_of for tests): marks the drafts of ended
  * months drafted (statement.drafted) and issues those whose host-local date is the 5th of the
  * next month or later. {drafted, issued}. Idempotent and restart-safe (state in the rows). */
