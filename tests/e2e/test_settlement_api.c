@@ -813,6 +813,88 @@ static void test_concurrency(void) {
     json_decref(j);
 }
 
+/* ---- measurements (RECIPROCAL_SETTLE_BENCH=1; run with RECIPROCAL_TEST_BIN=build/reciprocal) ----
+ */
+
+static int g_bench_ok;
+static void *bench_poster(void *arg) {
+    long n = (long)arg;
+    for (long i = 0; i < n; i++) {
+        long st = charge(g_admin[1], g_v3,
+                         "{\"category\":\"bar\",\"description\":\"Bench\",\"unit_amount\":100,"
+                         "\"at\":\"2030-06-16T18:00:00Z\"}",
+                         NULL);
+        if (st == 201) __atomic_add_fetch(&g_bench_ok, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void *bench_getter(void *arg) {
+    long n = (long)arg;
+    for (long i = 0; i < n; i++)
+        if (call(g_admin[1], "GET", "/health/live", NULL, NULL) == 200)
+            __atomic_add_fetch(&g_bench_ok, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Posting charges over REST (16 connections) and issuing 50 pairs' statements with 100,000 lines
+ * in all (the lines inserted as the owner, the issue through the schedule). */
+static void test_bench(void) {
+    pthread_t th[16];
+    double t0 = now_s();
+    for (int i = 0; i < 16; i++) /* the baseline: the same client on GET /health/live */
+        REQUIRE(pthread_create(&th[i], NULL, bench_getter, (void *)100L) == 0);
+    for (int i = 0; i < 16; i++)
+        pthread_join(th[i], NULL);
+    printf("# bench: baseline %d GET /health/live in %.2f s = %.0f req/s\n", g_bench_ok,
+           now_s() - t0, g_bench_ok / (now_s() - t0));
+    g_bench_ok = 0;
+    t0 = now_s();
+    for (int i = 0; i < 16; i++)
+        REQUIRE(pthread_create(&th[i], NULL, bench_poster, (void *)250L) == 0);
+    for (int i = 0; i < 16; i++)
+        pthread_join(th[i], NULL);
+    double dt = now_s() - t0;
+    printf("# bench: posted %d charges in %.2f s = %.0f lines/s\n", g_bench_ok, dt,
+           g_bench_ok / dt);
+    err_t e = {0};
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    REQUIRE(db != NULL);
+    db_scope_t sc = {.network_admin = 1};
+    db_tx_t *tx = NULL;
+    REQUIRE(db_begin(db, &sc, &tx, &e) == 0);
+    const char *p[] = {g_club[0], g_v1, g_m1};
+    REQUIRE(db_exec_cmd(tx,
+                        "WITH s AS (INSERT INTO reciprocal.statements (number, host_club_id, "
+                        "home_club_id, currency, period, host_timezone) SELECT 'BENCH-' || k, "
+                        "gen_random_uuid(), $1::uuid, 'GBP', '2031-01-01', 'Europe/London' FROM "
+                        "generate_series(1, 50) k RETURNING id, host_club_id) INSERT INTO "
+                        "reciprocal.charges (visit_id, host_club_id, home_club_id, member_id, "
+                        "category, description, quantity, unit_amount, tax_amount, tax_rate_bp, "
+                        "currency, payment_mode, at, statement_id) SELECT $2::uuid, "
+                        "s.host_club_id, $1::uuid, $3::uuid, 'dining', 'Bench line', 1, 1000 + "
+                        "i % 97, 200, 2000, 'GBP', 'bill_home_club', '2031-01-15T12:00:00Z', s.id "
+                        "FROM s, generate_series(1, 2000) i",
+                        3, p, &e) == 100000);
+    REQUIRE(db_commit(tx, &e) == 0);
+    db_pool_close(db);
+    json_t *j = NULL;
+    t0 = now_s();
+    REQUIRE(call(NULL, "POST", "/api/v1/statements/sweep", "{\"as_of\":\"2031-02-05T12:00:00Z\"}",
+                 &j) == 200);
+    dt = now_s() - t0;
+    printf("# bench: issued %lld statements (50 pairs, 100000 lines) in %.2f s\n",
+           jint(j, "issued"), dt);
+    CHECK(jint(j, "issued") >= 50);
+    json_decref(j);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_charges);
@@ -822,6 +904,7 @@ int main(void) {
     RUN(test_pdf);
     RUN(test_graphql);
     RUN(test_concurrency);
+    if (getenv("RECIPROCAL_SETTLE_BENCH")) RUN(test_bench);
     e2e_stop(&g_proc);
     TEST_DONE();
 }
