@@ -6,7 +6,10 @@
  * naming it with `club_id`. Visits: member:write (staff) or the member themself to request,
  * member:read (staff) or the member themself to read (their own only); member:write (staff of
  * the side the lifecycle names) for approve, confirm, decline, revoke, and the member themself
- * too for cancel; the clubs' public LOI keys are public. API: docs/reciprocal.md. */
+ * too for cancel; the clubs' public LOI keys are public. Settlement (issue 12): member:write
+ * (the host's staff) posts and reverses charges, member:read reads charges, statements and the
+ * netting, club:write (the side's administrators) moves a statement, the schedule is the network
+ * administrator's. API: docs/reciprocal.md. */
 #include "services/reciprocal/reciprocal.h"
 
 #include "services/reciprocal/graphql_agreements.h"
