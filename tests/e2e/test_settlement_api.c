@@ -322,6 +322,17 @@ static void test_charges(void) {
                  409);
     CHECK_STR(jstr(json_object_get(j, "error"), "code"), "visit_not_billable");
     json_decref(j);
+    /* the scheduler marks it no_show: 100 % of one night, the host's line */
+    REQUIRE(call(NULL, "POST", "/api/v1/visits/sweep", "{\"as_of\":\"2030-02-13T00:00:00Z\"}",
+                 &j) == 200);
+    CHECK(jint(j, "no_show") >= 1);
+    json_decref(j);
+    snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s", v2);
+    REQUIRE(call(g_admin[1], "GET", path, NULL, &j) == 200);
+    json_t *ns = json_array_get(json_object_get(j, "items"), 0);
+    CHECK_STR(jstr(ns, "category"), "no_show_fee");
+    CHECK_EQ_INT(jint(ns, "total_amount"), 12000);
+    json_decref(j);
     /* keyset paging over every charge of B */
     int seen = 0;
     char after[600] = "";
@@ -335,7 +346,7 @@ static void test_charges(void) {
         json_decref(j);
         if (!after[0]) break;
     }
-    CHECK_EQ_INT(seen, 6);
+    CHECK_EQ_INT(seen, 7);
     /* the home club sees no line of a draft statement; D sees nothing */
     CHECK_EQ_INT(count(g_admin[0], "/api/v1/charges"), 0);
     CHECK_EQ_INT(count(g_admin[3], "/api/v1/charges"), 0);
@@ -565,7 +576,7 @@ static void test_statements(void) {
     /* the home club's list to re-bill its member (JSON and CSV); D sees none */
     snprintf(path, sizeof path, "/api/v1/members/%s/reciprocal-charges", g_m1);
     REQUIRE(call(g_admin[0], "GET", path, NULL, &j) == 200);
-    CHECK_EQ_INT(json_array_size(json_object_get(j, "items")), 8);
+    CHECK_EQ_INT(json_array_size(json_object_get(j, "items")), 9);
     json_decref(j);
     CHECK_EQ_INT(count(g_admin[3], path), 0);
     snprintf(path, sizeof path, "/api/v1/members/%s/reciprocal-charges?format=csv", g_m1);

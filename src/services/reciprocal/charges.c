@@ -519,6 +519,17 @@ done:
     return rc;
 }
 
+int charge_on_no_show(const svc_call_t *call, db_tx_t *tx, const char *visit_id, err_t *e) {
+    vctx_t c = {0};
+    int rc = load_ctx(tx, visit_id, NULL, &c, e);
+    if (rc == 0)
+        rc =
+            post_fee(call, tx, &c, "no_show_fee", "No-show fee (100 %)", 1,
+                     fees_percent_of(fees_day_fee(json_object_get(c.terms, "fees")), 100), NULL, e);
+    json_decref(c.terms);
+    return rc;
+}
+
 /* ---- the home club's re-billing list ---- */
 
 int charge_member_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

@@ -44,4 +44,8 @@ int charge_on_check_in(const svc_call_t *call, db_tx_t *tx, const char *visit_id
 int charge_on_cancel(const svc_call_t *call, db_tx_t *tx, const char *visit_id,
                      const char *from_status, err_t *e);
 
+/* When the scheduler marks a visit no_show (visits_sweep.c): 100 % of one night/day fee, when
+ * not 0, as the host's no_show_fee line (the sweep runs as a network administrator). */
+int charge_on_no_show(const svc_call_t *call, db_tx_t *tx, const char *visit_id, err_t *e);
+
 #endif

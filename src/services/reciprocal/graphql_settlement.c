@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -47,13 +46,7 @@ static json_t *statement_out(json_t *rest) {
 static int connection(const gql_resolve_info *info, json_t *output, json_t *(*node)(json_t *),
                       json_t **out) {
     (void)info;
-    char *end = NULL;
-    json_t *edges = gqlb_edges(json_object_get(output, "items"), json_object_get(output, "cursors"),
-                               node, &end);
-    int more = json_is_string(json_object_get(output, "next_cursor"));
-    *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage", more,
-                     "endCursor", end ? json_string(end) : json_null());
-    free(end);
+    *out = gqlb_connection(output, node);
     return 0;
 }
 
