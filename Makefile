@@ -4,7 +4,7 @@ CSTD     = -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     = -Wall -Wextra -Werror
 DEPS_PKG = libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(DEPS_PKG) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(DEPS_PKG) 2>/dev/null) -lnats -lcrypt -lpthread -lm
+PKG_LIBS   := $(shell pkg-config --libs $(DEPS_PKG) 2>/dev/null) -lnats -lhpdf -lcrypt -lpthread -lm
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -Ibuild/gen
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -10,9 +10,9 @@ set -euo pipefail
 PACKAGES=(
     build-essential pkg-config clang clang-format libclang-rt-14-dev
     libmicrohttpd-dev libnats-dev libjansson-dev libpq-dev libsodium-dev libssl-dev
-    libcurl4-openssl-dev liboath-dev libqrencode-dev libcrypt-dev
+    libcurl4-openssl-dev liboath-dev libqrencode-dev libcrypt-dev libhpdf-dev
     postgresql-15 nats-server
-    wrk prometheus curl ca-certificates jq nodejs npm
+    wrk prometheus curl ca-certificates jq nodejs npm poppler-utils
 )
 
 die() {

@@ -200,7 +200,8 @@ fail:
 /* ---- raw (non-JSON) responses ---- */
 
 static const char *const raw_types[] = {"text/csv; charset=utf-8",
-                                        "application/json; charset=utf-8", "image/svg+xml", NULL};
+                                        "application/json; charset=utf-8", "image/svg+xml",
+                                        "application/pdf", NULL};
 
 json_t *svc_raw_output(const char *content_type, const char *filename, const char *body) {
     return json_pack("{s:{s:s, s:s?, s:s}}", "$raw", "content_type", content_type, "filename",

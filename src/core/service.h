@@ -115,11 +115,14 @@ typedef struct svc_op {
     svc_validate_fn validate;
     svc_handle_fn handle;
     /* REST extras, for the gateway only (NATS carries JSON input as always): */
-    const char *body_type;  /* a non-JSON request body also accepted, e.g. "text/csv": the raw
-                               body becomes the string input field body_field; NULL = JSON only */
-    const char *body_field; /* e.g. "csv" */
-    size_t max_body;        /* body limit of this route when larger than
-                               RECIPROCAL_HTTP_MAX_BODY_BYTES; 0 = the global limit */
+    const char *body_type;    /* a non-JSON request body also accepted, e.g. "text/csv": the raw
+                                 body becomes the string input field body_field; NULL = JSON only */
+    const char *body_field;   /* e.g. "csv" */
+    size_t max_body;          /* body limit of this route when larger than
+                                 RECIPROCAL_HTTP_MAX_BODY_BYTES; 0 = the global limit */
+    const char *accept_field; /* e.g. "format": an Accept of text/csv or application/pdf sets
+                                 this input field to "csv" / "pdf" unless the query names it;
+                                 NULL = the Accept header is not read */
 } svc_op_t;
 
 /* A module's own RECIPROCAL_* variables (nginx-style directives, core/config cfg_var_t rows):
@@ -251,7 +254,8 @@ int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *
  * svc_raw_output(content_type, filename, body) = {"$raw":{"content_type","filename","body"}};
  * the gateway sends `body` unchanged with that Content-Type and, when filename is given,
  * Content-Disposition: attachment. Over NATS it travels as ordinary JSON. content_type must be
- * one of: "text/csv; charset=utf-8", "application/json; charset=utf-8", "image/svg+xml". */
+ * one of: "text/csv; charset=utf-8", "application/json; charset=utf-8", "image/svg+xml",
+ * "application/pdf" (an ASCII-only PDF: body is a C string). */
 json_t *svc_raw_output(const char *content_type, const char *filename, const char *body);
 /* 1 when output is a raw response: *content_type is the static string from the list above,
  * *filename (may be NULL) and *body are borrowed from output. 0 otherwise. */

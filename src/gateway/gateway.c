@@ -120,6 +120,17 @@ static void handle_ready(gateway_t *g, http_response_t *resp) {
 /* ---- operations ---- */
 
 /* Query arguments become string fields of the input unless the body already set them. */
+/* op->accept_field from the Accept header (text/csv -> "csv", application/pdf -> "pdf") when
+ * the query did not set it: GET /statements/{id} with Accept: application/pdf. */
+static void accept_format(const http_request_t *req, const svc_op_t *op, json_t *input) {
+    const char *accept = http_header(req, "Accept");
+    if (!op->accept_field || !accept || json_object_get(input, op->accept_field)) return;
+    const char *v = strstr(accept, "text/csv")          ? "csv"
+                    : strstr(accept, "application/pdf") ? "pdf"
+                                                        : NULL;
+    if (v) json_object_set_new(input, op->accept_field, json_string(v));
+}
+
 static void add_query_arg(const char *k, const char *v, void *ud) {
     json_t *input = ud;
     if (!k || !*k || json_object_get(input, k)) return;
@@ -193,6 +204,7 @@ static void handle_operation(gateway_t *g, const http_request_t *req, http_respo
         input = json_object();
     }
     http_query_each(req, add_query_arg, input);
+    accept_format(req, t->op, input);
     for (int i = 0; i < m->n_params; i++)
         json_object_set_new(input, m->names[i], json_string(m->values[i]));
 

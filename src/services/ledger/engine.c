@@ -675,6 +675,13 @@ int ledger_policy_for(const txcodec_tx_t *tx, char *policy, size_t cap) {
             code = LEDGER_BAD_PAYLOAD;
         for (size_t i = 0; code == LEDGER_VALID && i < json_array_size(a); i++)
             orgs[n++] = json_string_value(json_array_get(a, i));
+    } else if (strcmp(tx->type, "statement.accepted") == 0) {
+        /* a settlement statement's hash, endorsed by the admins of its two clubs (issue 12) */
+        json_t *a = json_object_get(p, "clubs");
+        role = "admin";
+        if (!json_is_array(a) || json_array_size(a) != 2) code = LEDGER_BAD_PAYLOAD;
+        for (size_t i = 0; code == LEDGER_VALID && i < 2; i++)
+            orgs[n++] = json_string_value(json_array_get(a, i));
     } else if (strcmp(tx->type, "governance.vote_cast") == 0) {
         orgs[n++] = json_string_value(json_object_get(p, "voter"));
     } else {

@@ -8,6 +8,7 @@
 
 #include "core/json.h"
 #include "gateway/graphql_bind.h"
+#include "services/reciprocal/graphql_settlement.h"
 
 /* "ACTIVE" -> "active" into buf. */
 static const char *lower(const char *v, char *buf, size_t cap) {
@@ -152,5 +153,6 @@ int gql_agreements_bind(gql_resolvers *rs) {
     for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++)
         rc |= gql_resolvers_add(rs, "Mutation", mutations[i][0], r_mutation, NULL,
                                 (void *)mutations[i][1]);
+    rc |= gql_settlement_bind(rs); /* charges and statements (issue 12) */
     return rc;
 }

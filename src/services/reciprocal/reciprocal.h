@@ -1,6 +1,6 @@
 /* reciprocal: the reciprocal service module (schema `reciprocal`): agreements between clubs,
  * their terms and lifecycle, the partner directory, the scheduled sweep; visits and their
- * letters of introduction. API and rules:
+ * letters of introduction; charges, fees and monthly statements between clubs. API and rules:
  * docs/reciprocal.md. */
 #ifndef SERVICES_RECIPROCAL_RECIPROCAL_H
 #define SERVICES_RECIPROCAL_RECIPROCAL_H

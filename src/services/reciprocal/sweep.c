@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/periodic.h"
+#include "services/reciprocal/statements.h"
 
 int reciprocal_sweep_once(const svc_env_t *env, const char *as_of, json_t **out, err_t *e) {
     svc_caller_t system = {.network_admin = 1};
@@ -59,11 +60,21 @@ static int sweep_run(const svc_env_t *env, void *arg, err_t *e) {
 
 static periodic_t g_job = PERIODIC_INIT("reciprocal.sweep", sweep_run, NULL);
 
+/* the monthly statements (issue 12): drafted on the 1st, issued by the 5th, ledger records */
+static int statements_run(const svc_env_t *env, void *arg, err_t *e) {
+    (void)arg;
+    return stmt_sweep_once(env, e);
+}
+
+static periodic_t g_statements = PERIODIC_INIT("reciprocal.statements", statements_run, NULL);
+
 int reciprocal_sweep_start(const svc_env_t *env, err_t *e) {
     if (!env->db) return 0;
-    return periodic_start(&g_job, env, RECIPROCAL_SWEEP_PERIOD_S, e);
+    if (periodic_start(&g_job, env, RECIPROCAL_SWEEP_PERIOD_S, e) != 0) return -1;
+    return periodic_start(&g_statements, env, RECIPROCAL_SWEEP_PERIOD_S, e);
 }
 
 void reciprocal_sweep_stop(void) {
+    periodic_stop(&g_statements);
     periodic_stop(&g_job);
 }

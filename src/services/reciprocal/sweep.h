@@ -5,7 +5,9 @@
  * Owns that job. Several processes may run it: periodic runs one at a time (advisory lock
  * `periodic:reciprocal.sweep`), the operation takes its own transaction-scoped advisory lock
  * (the others skip that turn) and locks rows FOR UPDATE SKIP LOCKED; a transition
- * missed while no process ran is made by the next sweep (it selects by date, not by event). */
+ * missed while no process ran is made by the next sweep (it selects by date, not by event).
+ * A second job, `reciprocal.statements`, runs the statement_sweep operation on the same period
+ * (statements.h: drafted on the 1st, issued by the 5th, acceptances to the ledger). */
 #ifndef SERVICES_RECIPROCAL_SWEEP_H
 #define SERVICES_RECIPROCAL_SWEEP_H
 

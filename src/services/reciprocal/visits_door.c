@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/json.h"
+#include "services/reciprocal/charges.h"
 #include "services/reciprocal/loi.h"
 #include "services/reciprocal/visit_lifecycle.h"
 #include "services/reciprocal/visits.h"
@@ -210,6 +211,7 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                     "'checked_in')",
                     4, pt, e) < 0)
         goto done;
+    if (charge_on_check_in(call, tx, d.l.visit, d.now, e) != 0) goto done; /* entry/guest fees */
     if (svc_emit(call, tx, "visit.checked_in", host,
                  json_pack("{s:s, s:s, s:s, s:s}", "visit_id", d.l.visit, "home_club_id", d.l.home,
                            "host_club_id", host, "status", "checked_in"),

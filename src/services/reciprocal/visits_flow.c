@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/json.h"
+#include "services/reciprocal/charges.h"
 #include "services/reciprocal/loi.h"
 #include "services/reciprocal/reciprocal.h"
 #include "services/reciprocal/visit_lifecycle.h"
@@ -346,6 +347,8 @@ static int transition(const svc_call_t *call, json_t *in, const char *action, js
     if (strcmp(action, "confirm") == 0 && recheck(call, tx, &v, e) != 0) goto done;
     snprintf(club, sizeof club, "%s", (mine & VLC_HOST) && !(mine & VLC_HOME) ? v.host : v.home);
     if (apply(call, tx, &v, action, to, club, reason, e) != 0) goto done;
+    if (strcmp(to, "cancelled") == 0 && charge_on_cancel(call, tx, v.id, v.status, e) != 0)
+        goto done;
     *out = visit_load_doc(tx, v.id, e);
     rc = *out ? 0 : -1;
     if (rc == 0) visit_add_qr(*out);

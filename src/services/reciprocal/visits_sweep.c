@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "services/reciprocal/charges.h"
 #include "services/reciprocal/reciprocal.h"
 #include "services/reciprocal/visit_lifecycle.h"
 #include "services/reciprocal/visits.h"
@@ -50,6 +51,7 @@ static int sweep_step(const svc_call_t *call, db_tx_t *tx, const char *select_sq
                                     "host_club_id", PQgetvalue(r, i, 3), "status", to,
                                     "from_status", from),
                           e);
+        if (rc == 0 && strcmp(to, "no_show") == 0) rc = charge_on_no_show(call, tx, id, e);
         if (rc == 0) (*n)++;
     }
     PQclear(r);
