@@ -171,6 +171,13 @@ static const row_t g_table[] = {
     {"reciprocal", "check_in_visit", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
     {"reciprocal", "verify_loi", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
     {"reciprocal", "club_loi_keys", SVC_PUBLIC, NULL, ID_CLUB, 200, 200, 200, 200},
+    /* reciprocal: reciprocity suspensions and visitor bans (club administrators) */
+    {"reciprocal", "create_reciprocity_suspension", SVC_PERM, "visit:restrict", 0, 401, 403, 400, 400},
+    {"reciprocal", "list_reciprocity_suspensions", SVC_PERM, "visit:restrict", 0, 401, 403, 200, 200},
+    {"reciprocal", "lift_reciprocity_suspension", SVC_PERM, "visit:restrict", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "create_visitor_ban", SVC_PERM, "visit:restrict", 0, 401, 403, 400, 400},
+    {"reciprocal", "list_visitor_bans", SVC_PERM, "visit:restrict", 0, 401, 403, 200, 200},
+    {"reciprocal", "lift_visitor_ban", SVC_PERM, "visit:restrict", ID_NONE, 401, 403, 404, 404},
 };
 /* clang-format on */
 

@@ -6,12 +6,14 @@
  * naming it with `club_id`. Visits: member:write (staff) or the member themself to request,
  * member:read (staff) or the member themself to read (their own only); member:write (staff of
  * the side the lifecycle names) for approve, confirm, decline, revoke, and the member themself
- * too for cancel; the clubs' public LOI keys are public. API: docs/reciprocal.md. */
+ * too for cancel; the clubs' public LOI keys are public. Reciprocity suspensions and visitor
+ * bans: visit:restrict (club administrators). API: docs/reciprocal.md. */
 #include "services/reciprocal/reciprocal.h"
 
 #include "services/reciprocal/graphql_agreements.h"
 
 #include "services/reciprocal/agreements.h"
+#include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/sweep.h"
 #include "services/reciprocal/visits.h"
 #include "services/reciprocal/visits_door.h"
@@ -202,6 +204,56 @@ static const svc_op_t reciprocal_ops[] = {
      .access = SVC_PUBLIC,
      .validate = visit_validate_keys,
      .handle = visit_loi_keys},
+    /* restrictions: reciprocity suspensions (home club) and visitor bans (host club), club
+     * administrators (visit:restrict); row-level security shows each only to its own club */
+    {.name = "create_reciprocity_suspension",
+     .method = "POST",
+     .route = "/api/v1/reciprocity-suspensions",
+     .status = 201,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_create_suspension,
+     .handle = rx_create_suspension},
+    {.name = "list_reciprocity_suspensions",
+     .method = "GET",
+     .route = "/api/v1/reciprocity-suspensions",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_list,
+     .handle = rx_list_suspensions},
+    {.name = "lift_reciprocity_suspension",
+     .method = "POST",
+     .route = "/api/v1/reciprocity-suspensions/{id}/lift",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_lift,
+     .handle = rx_lift_suspension},
+    {.name = "create_visitor_ban",
+     .method = "POST",
+     .route = "/api/v1/visitor-bans",
+     .status = 201,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_create_ban,
+     .handle = rx_create_ban},
+    {.name = "list_visitor_bans",
+     .method = "GET",
+     .route = "/api/v1/visitor-bans",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_list,
+     .handle = rx_list_bans},
+    {.name = "lift_visitor_ban",
+     .method = "POST",
+     .route = "/api/v1/visitor-bans/{id}/lift",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_lift,
+     .handle = rx_lift_ban},
 };
 
 #define F(m) CFG_FIELD(reciprocal_settings_t, m)

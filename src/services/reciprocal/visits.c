@@ -8,6 +8,7 @@
 
 #include "core/cursor.h"
 #include "core/json.h"
+#include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/terms.h"
 
 #define DOC_SQL "reciprocal.visit_doc(v)::text"
@@ -438,6 +439,8 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                     pl, e) < 0)
         goto done;
     if (find_agreement(tx, &r, e) != 0) goto done;
+    if (restrictions_check(tx, r.member, r.home, r.host, r.arrive, 1, "member_id", e) != 0)
+        goto done;
     {
         const char *pd[] = {r.arrive, r.depart};
         PGresult *q = db_exec(tx, "SELECT ($2::date - $1::date + 1)::text", 2, pd, e);

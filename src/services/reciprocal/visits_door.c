@@ -9,6 +9,7 @@
 
 #include "core/json.h"
 #include "services/reciprocal/loi.h"
+#include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/visit_lifecycle.h"
 #include "services/reciprocal/visits.h"
 
@@ -175,6 +176,11 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         rc = *out ? 0 : -1;
         goto done;
     }
+    if (vlc_next("check_in", status) &&
+        restrictions_check(tx, json_string_value(json_object_get(d.visit, "member_id")), d.l.home,
+                           host, json_string_value(json_object_get(d.visit, "arrive_on")), 0,
+                           "token", e) != 0)
+        goto done;
     if (!vlc_next("check_in", status)) {
         err_set(e, 409, "invalid_transition", "status",
                 "cannot check in a visit that is %s; allowed: %s", status,
