@@ -178,6 +178,7 @@ static const row_t g_table[] = {
     {"reciprocal", "create_visitor_ban", SVC_PERM, "visit:restrict", 0, 401, 403, 400, 400},
     {"reciprocal", "list_visitor_bans", SVC_PERM, "visit:restrict", 0, 401, 403, 200, 200},
     {"reciprocal", "lift_visitor_ban", SVC_PERM, "visit:restrict", ID_NONE, 401, 403, 404, 404},
+    {"reciprocal", "visit_ledger_record", SVC_PERM, "member:read", ID_NONE, 401, 403, 404, 404},
 };
 /* clang-format on */
 

@@ -11,6 +11,7 @@
 #include "core/strbuf.h"
 #include "core/log.h"
 #include "services/reciprocal/ledger_record.h"
+#include "services/reciprocal/visit_ledger.h"
 #include "services/reciprocal/lifecycle.h"
 #include "services/reciprocal/terms.h"
 
@@ -718,6 +719,11 @@ static void ledger_pass_into(const svc_call_t *call, json_t *out) {
         log_warn("agreement ledger records: %s (retried next sweep)", e.message);
     json_object_set_new(out, "ledger_submitted", json_integer(submitted));
     json_object_set_new(out, "ledger_pending", json_integer(pending));
+    submitted = pending = 0;
+    if (visit_ledger_pass(call, &submitted, &pending, &e) != 0)
+        log_warn("visit ledger records: %s (retried next sweep)", e.message);
+    json_object_set_new(out, "visit_ledger_submitted", json_integer(submitted));
+    json_object_set_new(out, "visit_ledger_pending", json_integer(pending));
 }
 
 int ag_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

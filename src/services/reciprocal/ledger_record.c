@@ -14,9 +14,7 @@ int ag_ledger_enqueue(db_tx_t *tx, const char *agreement_id, err_t *e) {
                : 0;
 }
 
-/* The ledger org of each club id (array) from the ledger config's orgs; NULL + why when one
- * has none. New reference. */
-static json_t *orgs_of(json_t *clubs, json_t *config, char *why, size_t cap) {
+json_t *ag_ledger_orgs(json_t *clubs, json_t *config, char *why, size_t cap) {
     json_t *orgs = json_array();
     size_t i, j;
     json_t *c, *o;
@@ -37,6 +35,28 @@ static json_t *orgs_of(json_t *clubs, json_t *config, char *why, size_t cap) {
     return orgs;
 }
 
+int ag_ledger_submit_spec(const svc_call_t *call, json_t *spec, char tx_id[65], char *why,
+                          size_t cap) {
+    json_t *endorsed = NULL, *res = NULL, *in = NULL;
+    int status = 0, rc = -1;
+    err_t e = {0};
+    if (svc_call(call->env, "ledger", "endorse", call->caller, spec, &status, &endorsed, &e) != 0) {
+        snprintf(why, cap, "ledger endorse: %s", e.message);
+        goto done;
+    }
+    in = json_pack("{s:O, s:O, s:i}", "tx", json_object_get(endorsed, "tx"), "endorsements",
+                   json_object_get(endorsed, "endorsements"), "wait_ms", 0);
+    if (svc_call(call->env, "ledger", "submit", call->caller, in, &status, &res, &e) != 0) {
+        snprintf(why, cap, "ledger submit: %s", e.message);
+        goto done;
+    }
+    snprintf(tx_id, 65, "%s", json_string_value(json_object_get(endorsed, "tx_id")));
+    rc = 0;
+done:
+    json_decref(endorsed), json_decref(in), json_decref(res);
+    return rc;
+}
+
 /* endorse + submit of one record; 0 + tx_id (65 bytes), or -1 + why. */
 static int submit_one(const svc_call_t *call, const char *id, json_t *orgs, char tx_id[65],
                       char *why, size_t cap) {
@@ -55,23 +75,8 @@ static int submit_one(const svc_call_t *call, const char *id, json_t *orgs, char
                              "agreement.activated", "creator", json_array_get(orgs, 0), "nonce",
                              nonce, "payload", "agreement_id", id, "clubs", orgs, "writes", "key",
                              key, "value", "activated", "sign_as", sign_as);
-    json_t *endorsed = NULL, *res = NULL, *in = NULL;
-    int status = 0, rc = -1;
-    err_t e = {0};
-    if (svc_call(call->env, "ledger", "endorse", call->caller, spec, &status, &endorsed, &e) != 0) {
-        snprintf(why, cap, "ledger endorse: %s", e.message);
-        goto done;
-    }
-    in = json_pack("{s:O, s:O, s:i}", "tx", json_object_get(endorsed, "tx"), "endorsements",
-                   json_object_get(endorsed, "endorsements"), "wait_ms", 0);
-    if (svc_call(call->env, "ledger", "submit", call->caller, in, &status, &res, &e) != 0) {
-        snprintf(why, cap, "ledger submit: %s", e.message);
-        goto done;
-    }
-    snprintf(tx_id, 65, "%s", json_string_value(json_object_get(endorsed, "tx_id")));
-    rc = 0;
-done:
-    json_decref(spec), json_decref(endorsed), json_decref(in), json_decref(res);
+    int rc = ag_ledger_submit_spec(call, spec, tx_id, why, cap);
+    json_decref(spec);
     return rc;
 }
 
@@ -122,7 +127,7 @@ int ag_ledger_pass(const svc_call_t *call, long long *submitted, long long *pend
         json_t *orgs = NULL;
         if (cfg_why[0])
             snprintf(why, sizeof why, "%s", cfg_why);
-        else if ((orgs = orgs_of(clubs, config, why, sizeof why)) != NULL &&
+        else if ((orgs = ag_ledger_orgs(clubs, config, why, sizeof why)) != NULL &&
                  submit_one(call, id, orgs, tx_id, why, sizeof why) == 0)
             why[0] = 0;
         json_decref(orgs);

@@ -19,4 +19,13 @@ int ag_ledger_enqueue(db_tx_t *tx, const char *agreement_id, err_t *e);
  * *submitted / *pending get the counts of records submitted now and still pending. */
 int ag_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e);
 
+/* Shared with visit_ledger.c. The ledger organisation of each club id (JSON array of ids) from
+ * the ledger config's orgs (registered with club_id): a new array, or NULL + why when a club
+ * has none. */
+json_t *ag_ledger_orgs(json_t *clubs, json_t *config, char *why, size_t cap);
+/* ledger endorse (spec, as call's caller) then submit without waiting: 0 + tx_id (64 hex), or
+ * -1 + why (the ledger's error). */
+int ag_ledger_submit_spec(const svc_call_t *call, json_t *spec, char tx_id[65], char *why,
+                          size_t cap);
+
 #endif

@@ -15,6 +15,7 @@
 #include "services/reciprocal/agreements.h"
 #include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/sweep.h"
+#include "services/reciprocal/visit_ledger.h"
 #include "services/reciprocal/visits.h"
 #include "services/reciprocal/visits_door.h"
 #include "services/reciprocal/visits_flow.h"
@@ -254,6 +255,15 @@ static const svc_op_t reciprocal_ops[] = {
      .permission = "visit:restrict",
      .validate = rx_validate_lift,
      .handle = rx_lift_ban},
+    /* the ledger record of a verified visit (salted commitment; docs/reciprocal.md) */
+    {.name = "visit_ledger_record",
+     .method = "GET",
+     .route = "/api/v1/visits/{id}/ledger",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "member:read",
+     .validate = visit_validate_ref,
+     .handle = visit_ledger_get},
 };
 
 #define F(m) CFG_FIELD(reciprocal_settings_t, m)

@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "services/reciprocal/loi.h"
 #include "services/reciprocal/restrictions.h"
+#include "services/reciprocal/visit_ledger.h"
 #include "services/reciprocal/visit_lifecycle.h"
 #include "services/reciprocal/visits.h"
 
@@ -206,6 +207,7 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                            "host_club_id", host, "status", "checked_in"),
                  e) != 0)
         goto done;
+    if (visit_ledger_enqueue(tx, d.l.visit, d.l.num, e) != 0) goto done;
     *out = visit_load_doc(tx, d.l.visit, e);
     rc = *out ? 0 : -1;
 done:
