@@ -234,9 +234,104 @@ static void test_visit_verified(void) {
     unlink(file);
 }
 
+static json_t *agreement_doc(const char *id) {
+    char path[256];
+    json_t *v = NULL;
+    snprintf(path, sizeof path, "/api/v1/agreements/%s", id);
+    CHECK_EQ_INT(call(NULL, "GET", path, NULL, &v), 200);
+    return v;
+}
+
+/* Club C holds its own ledger keys: an A-C agreement stays proposed after C's acceptance, its
+ * record needs_endorsements with the transaction and A's endorsements; C signs it and submits
+ * through the ledger's existing flow; the next sweep activates the agreement. */
+static void test_held_activation(void) {
+    unsigned char mpk[32], msk[64], apk[32], ask[64];
+    char mhex[65], ahex[65], body[2048], today[16], id[64];
+    crypto_sign_keypair(mpk, msk);
+    crypto_sign_keypair(apk, ask);
+    sodium_bin2hex(mhex, sizeof mhex, mpk, 32);
+    sodium_bin2hex(ahex, sizeof ahex, apk, 32);
+    json_t *v = NULL;
+    snprintf(body, sizeof body,
+             "{\"org\":\"vlc%d\",\"club_id\":\"%s\",\"public_keys\":{\"member\":\"%s\","
+             "\"admin\":\"%s\"}}",
+             (int)getpid(), g_club[2], mhex, ahex);
+    long st = call(NULL, "POST", "/api/v1/ledger/orgs", body, &v);
+    if (st != 200)
+        printf("#   register_org: %ld %s\n", st, jstr(json_object_get(v, "error"), "message"));
+    REQUIRE(st == 200);
+    json_decref(v);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\"}", g_club[0],
+             g_club[0], g_club[2], today);
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements", body, &v) == 201);
+    snprintf(id, sizeof id, "%s", jstr(v, "id"));
+    json_decref(v);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", id);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", g_club[2]);
+    REQUIRE(call(NULL, "POST", path, body, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "proposed");
+    json_t *led = json_object_get(v, "ledger");
+    CHECK_STR(jstr(led, "status"), "needs_endorsements");
+    CHECK(json_is_true(json_object_get(led, "holds_activation")));
+    REQUIRE(jstr(led, "tx") != NULL && jstr(led, "tx_id") != NULL);
+    CHECK(jstr(led, "policy") && strstr(jstr(led, "policy"), ".admin"));
+    CHECK_EQ_INT(json_array_size(json_object_get(led, "endorsements")), 2);
+    char tx_id[80];
+    snprintf(tx_id, sizeof tx_id, "%s", jstr(led, "tx_id"));
+    /* C signs the transaction itself */
+    const char *b64 = jstr(led, "tx");
+    size_t cap = strlen(b64), n = 0;
+    static const char dom[] = "reciprocal-ledger/endorse/v1\n";
+    unsigned char *msg = malloc(sizeof dom + cap);
+    REQUIRE(msg != NULL);
+    memcpy(msg, dom, sizeof dom - 1);
+    REQUIRE(sodium_base642bin(msg + sizeof dom - 1, cap, b64, cap, NULL, &n, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) == 0);
+    unsigned char sig[64];
+    crypto_sign_detached(sig, NULL, msg, sizeof dom - 1 + n, ask);
+    free(msg);
+    char sig64[128];
+    sodium_bin2base64(sig64, sizeof sig64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
+    json_t *ends = json_deep_copy(json_object_get(led, "endorsements"));
+    json_array_append_new(ends, json_pack("{s:s, s:s}", "public_key", ahex, "signature", sig64));
+    json_t *sub = json_pack("{s:s, s:o, s:i}", "tx", b64, "endorsements", ends, "wait_ms", 10000);
+    json_decref(v);
+    /* not active before the ledger commits */
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
+    v = agreement_doc(id);
+    CHECK_STR(jstr(v, "status"), "proposed");
+    json_decref(v);
+    char *sb = json_dumps(sub, JSON_COMPACT);
+    json_decref(sub);
+    st = call(NULL, "POST", "/api/v1/ledger/transactions", sb, &v);
+    free(sb);
+    if (st != 202) printf("#   submit: %ld\n", st);
+    CHECK_EQ_INT(st, 202);
+    CHECK_STR(jstr(v, "status"), "committed");
+    CHECK_STR(jstr(v, "validation_code"), "VALID");
+    json_decref(v);
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", &v) == 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(v, "activated")), 1);
+    json_decref(v);
+    v = agreement_doc(id);
+    CHECK_STR(jstr(v, "status"), "active");
+    led = json_object_get(v, "ledger");
+    CHECK_STR(jstr(led, "status"), "submitted");
+    CHECK_STR(jstr(led, "tx_id"), tx_id);
+    json_decref(v);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_visit_verified);
+    RUN(test_held_activation);
     e2e_stop(&g_proc);
     TEST_DONE();
 }

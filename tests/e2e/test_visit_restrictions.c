@@ -507,6 +507,95 @@ static void test_confirm_and_door(void) {
     json_decref(v);
 }
 
+/* POST /graphql {"query", "variables"} as `as`: the data object (new reference) or NULL. */
+static json_t *gql(const char *as, const char *q, json_t *vars) {
+    json_t *body = json_pack("{s:s}", "query", q), *v = NULL;
+    if (vars) json_object_set_new(body, "variables", vars);
+    char *s = json_dumps(body, JSON_COMPACT);
+    long st = call(as, "POST", "/graphql", s, &v);
+    free(s);
+    json_decref(body);
+    json_t *data = st == 200 ? json_incref(json_object_get(v, "data")) : NULL;
+    if (!data || json_object_get(v, "errors")) {
+        char *dump = json_dumps(v, 0);
+        printf("#   graphql: %ld %s\n", st, dump ? dump : "");
+        free(dump);
+    }
+    json_decref(v);
+    return data;
+}
+
+static size_t edges(json_t *data, const char *field) {
+    return json_array_size(json_object_get(json_object_get(data, field), "edges"));
+}
+
+/* GraphQL mirrors REST: suspend, list (home only), lift; ban, list (host only), lift; a
+ * refusal is a userError with REST's code. */
+static void test_graphql(void) {
+    static const char *const suspend =
+        "mutation($i: SuspendReciprocityInput!) { suspendReciprocity(input: $i) { suspension { "
+        "id status scope hostClubId endsOn reason cancelledVisits } userErrors { field code } } }";
+    json_t *d = gql(g_admin[0], suspend,
+                    json_pack("{s:{s:s, s:s, s:s, s:s}}", "i", "memberId", g_m2, "hostClubId",
+                              g_club[1], "reason", "gql", "endsOn", "2031-01-01"));
+    json_t *s = json_object_get(json_object_get(d, "suspendReciprocity"), "suspension");
+    REQUIRE(json_is_object(s));
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(s, "id"));
+    CHECK_STR(jstr(s, "status"), "ACTIVE");
+    CHECK_STR(jstr(s, "scope"), "club");
+    CHECK_STR(jstr(s, "hostClubId"), g_club[1]);
+    CHECK_STR(jstr(s, "endsOn"), "2031-01-01");
+    CHECK(json_is_array(json_object_get(s, "cancelledVisits")));
+    json_decref(d);
+    /* B is not m2's home club: not_found as a userError */
+    d = gql(g_admin[1], suspend, json_pack("{s:{s:s, s:s}}", "i", "memberId", g_m2, "reason", "x"));
+    json_t *ue = json_object_get(json_object_get(d, "suspendReciprocity"), "userErrors");
+    CHECK_STR(jstr(json_array_get(ue, 0), "code"), "not_found");
+    json_decref(d);
+    static const char *const list =
+        "query($s: RestrictionStatus) { reciprocitySuspensions(first: 10, status: $s) { edges { "
+        "cursor node { id status memberId } } pageInfo { hasNextPage endCursor } } }";
+    d = gql(g_admin[0], list, json_pack("{s:s}", "s", "ACTIVE"));
+    CHECK(edges(d, "reciprocitySuspensions") >= 2);
+    json_decref(d);
+    d = gql(g_admin[3], list, NULL);
+    CHECK_EQ_INT(edges(d, "reciprocitySuspensions"), 0);
+    json_decref(d);
+    d = gql(g_admin[0],
+            "mutation($i: LiftRestrictionInput!) { liftReciprocitySuspension(input: $i) { "
+            "suspension { status liftReason } userErrors { code } } }",
+            json_pack("{s:{s:s, s:s}}", "i", "id", id, "reason", "done"));
+    s = json_object_get(json_object_get(d, "liftReciprocitySuspension"), "suspension");
+    CHECK_STR(jstr(s, "status"), "LIFTED");
+    CHECK_STR(jstr(s, "liftReason"), "done");
+    json_decref(d);
+    /* bans */
+    d = gql(g_admin[2],
+            "mutation($i: BanVisitorInput!) { banVisitor(input: $i) { ban { id status hostClubId "
+            "} userErrors { code } } }",
+            json_pack("{s:{s:s, s:s}}", "i", "memberId", g_m2, "reason", "gql"));
+    s = json_object_get(json_object_get(d, "banVisitor"), "ban");
+    REQUIRE(json_is_object(s));
+    snprintf(id, sizeof id, "%s", jstr(s, "id"));
+    CHECK_STR(jstr(s, "hostClubId"), g_club[2]);
+    json_decref(d);
+    static const char *const bans = "{ visitorBans(first: 10) { edges { node { id } } } }";
+    d = gql(g_admin[2], bans, NULL);
+    CHECK(edges(d, "visitorBans") >= 1);
+    json_decref(d);
+    d = gql(g_admin[0], bans, NULL);
+    CHECK_EQ_INT(edges(d, "visitorBans"), 0);
+    json_decref(d);
+    d = gql(g_admin[0],
+            "mutation($i: LiftRestrictionInput!) { liftVisitorBan(input: $i) { ban { status } "
+            "userErrors { code } } }",
+            json_pack("{s:{s:s}}", "i", "id", id));
+    ue = json_object_get(json_object_get(d, "liftVisitorBan"), "userErrors");
+    CHECK_STR(jstr(json_array_get(ue, 0), "code"), "not_found");
+    json_decref(d);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_suspension_at_one_club);
@@ -514,6 +603,7 @@ int main(void) {
     RUN(test_suspension_isolation);
     RUN(test_ban);
     RUN(test_confirm_and_door);
+    RUN(test_graphql);
     e2e_stop(&g_proc);
     TEST_DONE();
 }

@@ -11,6 +11,7 @@
 #include "services/reciprocal/reciprocal.h"
 
 #include "services/reciprocal/graphql_agreements.h"
+#include "services/reciprocal/graphql_restrictions.h"
 
 #include "services/reciprocal/agreements.h"
 #include "services/reciprocal/restrictions.h"
@@ -279,6 +280,13 @@ static const cfg_var_t reciprocal_vars[] = {
 /* clang-format on */
 #undef F
 
+/* The service's GraphQL parts (each its own file). */
+static int reciprocal_gql_bind(gql_resolvers *rs) {
+    int rc = gql_agreements_bind(rs);
+    rc |= gql_restrictions_bind(rs);
+    return rc;
+}
+
 const svc_module_t reciprocal_module = {
     .name = "reciprocal",
     .schema = "reciprocal",
@@ -286,7 +294,7 @@ const svc_module_t reciprocal_module = {
     .n_ops = sizeof reciprocal_ops / sizeof reciprocal_ops[0],
     .start = reciprocal_sweep_start,
     .stop = reciprocal_sweep_stop,
-    .graphql = gql_agreements_bind,
+    .graphql = reciprocal_gql_bind,
     /* party clubs through member, activations on the ledger (docs/reciprocal.md) */
     .nats = {.calls = (const char *const[]){"member", "ledger", NULL},
              .publishes = (const char *const[]){"events.agreement.>", "events.loi.>",
