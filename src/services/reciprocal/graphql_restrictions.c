@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -36,13 +35,7 @@ static int r_list(const gql_resolve_info *info, json_t *parent, json_t *args, js
     int rc = gqlb_call(info->ctx, "reciprocal", info->ud, input, &output, &e);
     json_decref(input);
     if (rc != 0) return gqlb_fail(info, &e, error);
-    char *end = NULL;
-    json_t *edges = gqlb_edges(json_object_get(output, "items"), json_object_get(output, "cursors"),
-                               gqlb_output, &end);
-    int more = json_is_string(json_object_get(output, "next_cursor"));
-    *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage", more,
-                     "endCursor", end ? json_string(end) : json_null());
-    free(end);
+    *out = gqlb_connection(output, gqlb_output);
     json_decref(output);
     return 0;
 }

@@ -97,11 +97,9 @@ int rx_validate_list(json_t *in, err_t *e) {
     static const char *const statuses[] = {"active", "lifted", "expired", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     const char *s;
-    long long limit;
     if (uuid_field(in, "member_id", 0, 0, e) != 0) return -1;
     if (jsonx_enum(in, "status", 0, statuses, &s, e) != 0) return -1;
-    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    return jsonx_string(in, "after", 0, 1, 200, &s, e);
+    return cursor_page_validate(in, e);
 }
 
 int rx_validate_lift(json_t *in, err_t *e) {
@@ -358,16 +356,12 @@ int rx_lift_ban(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 /* ---- listing ---- */
 
 static int list(const svc_call_t *call, const kind_t *k, json_t *in, json_t **out, err_t *e) {
-    long long limit = 20;
-    char limit_s[24], sql[2048];
-    cursor_t cur;
-    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
-    const char *after = json_string_value(json_object_get(in, "after"));
-    if (after && cursor_decode(after, k->list, "Tu", "after", &cur, e) != 0) return -1;
+    char sql[2048];
+    cursor_page_t pg;
+    if (cursor_page_begin(in, 20, k->list, "Tu", &pg, e) != 0) return -1;
     const char *p[] = {json_string_value(json_object_get(in, "member_id")),
-                       json_string_value(json_object_get(in, "status")), after ? cur.key[0] : NULL,
-                       after ? cur.key[1] : NULL, limit_s};
+                       json_string_value(json_object_get(in, "status")), cursor_page_key(&pg, 0),
+                       cursor_page_key(&pg, 1), pg.fetch};
     snprintf(sql, sizeof sql,
              "SELECT %s, reciprocal.ts(s.created_at), s.id FROM %s s WHERE ($1::uuid IS NULL OR "
              "s.member_id = $1::uuid) AND ($2::text IS NULL OR "
@@ -377,28 +371,10 @@ static int list(const svc_call_t *call, const kind_t *k, json_t *in, json_t **ou
              k->doc, k->table);
     db_scope_t scope = svc_scope(call, NULL);
     PGresult *r = db_read(call->env->db, &scope, sql, 5, p, e);
-    if (!r) {
-        if (e->status == 422) err_set(e, 400, "invalid_cursor", "after", "after is not a cursor");
-        return -1;
-    }
-    json_t *items = json_array();
-    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
-    for (int i = 0; i < shown; i++) {
-        json_t *doc = db_json(r, i, 0, e);
-        if (!doc) {
-            json_decref(items);
-            PQclear(r);
-            return -1;
-        }
-        json_array_append_new(items, doc);
-    }
-    json_t *cursors = cursor_rows(r, shown, 1, k->list, "Tu");
-    json_t *next =
-        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    if (!r) return cursor_page_failed(e);
+    *out = cursor_page_output(r, pg.limit, k->list, "Tu", e);
     PQclear(r);
-    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor",
-                     next ? next : json_null());
-    return 0;
+    return *out ? 0 : -1;
 }
 
 int rx_list_suspensions(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
