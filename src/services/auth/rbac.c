@@ -12,7 +12,7 @@ static const struct {
     {"club_admin",
      "auth:self auth:admin auth:invite club:read club:write club:admin member:read "
      "member:write member:admin visit:verify agreement:propose governance:vote ledger:read "
-     "ledger:write"},
+     "ledger:write visit:restrict"},
     {"club_staff", "auth:self club:read member:read member:write visit:verify ledger:read"},
     {"member", "auth:self club:read ledger:read"},
 };

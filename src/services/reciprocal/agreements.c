@@ -11,6 +11,7 @@
 #include "core/strbuf.h"
 #include "core/log.h"
 #include "services/reciprocal/ledger_record.h"
+#include "services/reciprocal/visit_ledger.h"
 #include "services/reciprocal/lifecycle.h"
 #include "services/reciprocal/terms.h"
 
@@ -418,6 +419,9 @@ static int maybe_activate(const svc_call_t *call, db_tx_t *tx, const char *id, c
     int all = PQgetvalue(r, 0, 0)[0] == '1';
     PQclear(r);
     if (!all) return 0;
+    int held = 0; /* a club holding its own ledger keys: proposed until the ledger commits */
+    if (ag_ledger_hold(call, tx, id, &held, e) != 0) return -1;
+    if (held) return 0;
     if (set_status(tx, id, "active", ", activated_at = now()", NULL, e) != 0) return -1;
     if (ag_ledger_enqueue(tx, id, e) != 0) return -1;
     return record(call, tx, id, club, "activate", "proposed", "active", NULL, "agreement.activated",
@@ -674,6 +678,10 @@ static int sweep_step(const svc_call_t *call, db_tx_t *tx, const char *select_sq
         const char *id = PQgetvalue(r, i, 0), *from = PQgetvalue(r, i, 1);
         const char *to = lc_next(action, from);
         if (!to) continue;
+        int held = 0;
+        if (strcmp(action, "activate") == 0 && (rc = ag_ledger_hold(call, tx, id, &held, e)) != 0)
+            break;
+        if (held) continue;
         rc = set_status(tx, id, to, extra, NULL, e);
         if (rc == 0 && strcmp(action, "activate") == 0) rc = ag_ledger_enqueue(tx, id, e);
         if (rc == 0)
@@ -693,6 +701,11 @@ static void ledger_pass_into(const svc_call_t *call, json_t *out) {
         log_warn("agreement ledger records: %s (retried next sweep)", e.message);
     json_object_set_new(out, "ledger_submitted", json_integer(submitted));
     json_object_set_new(out, "ledger_pending", json_integer(pending));
+    submitted = pending = 0;
+    if (visit_ledger_pass(call, &submitted, &pending, &e) != 0)
+        log_warn("visit ledger records: %s (retried next sweep)", e.message);
+    json_object_set_new(out, "visit_ledger_submitted", json_integer(submitted));
+    json_object_set_new(out, "visit_ledger_pending", json_integer(pending));
 }
 
 int ag_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -702,6 +715,10 @@ int ag_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     db_tx_t *tx = NULL;
     char as_of[16];
     PGresult *r = NULL;
+    long long endorsed = 0; /* held activations whose transaction committed: activated below */
+    err_t ce = {0};
+    if (ag_ledger_commits(call, &endorsed, &ce) != 0)
+        log_warn("agreement ledger commits: %s (retried next sweep)", ce.message);
     if (svc_begin(call, &tx, e) != 0) goto done;
     const char *p[] = {as_of_in};
     r = db_exec(tx,

@@ -19,4 +19,27 @@ int ag_ledger_enqueue(db_tx_t *tx, const char *agreement_id, err_t *e);
  * *submitted / *pending get the counts of records submitted now and still pending. */
 int ag_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e);
 
+/* Clubs that hold their own ledger keys: called where an agreement would activate (the last
+ * acceptance, the sweep on starts_on). When the ledger holds no key for a party's admin (or the
+ * creator's member) identity, endorses the activation with every key it holds, stores the
+ * record as needs_endorsements (tx_id, tx, endorsements, policy; holds_activation) in tx and
+ * sets *held: the agreement stays proposed until that transaction commits. A record already
+ * held keeps *held until it is submitted (committed). When the ledger cannot be asked or a party
+ * is not on it, *held = 0 (the record waits as pending, as before). 0 or -1 + err. */
+int ag_ledger_hold(const svc_call_t *call, db_tx_t *tx, const char *agreement_id, int *held,
+                   err_t *e);
+/* For every needs_endorsements record asks the ledger (commit_status): committed VALID ->
+ * submitted (the sweep's activation step then activates the agreement); committed otherwise ->
+ * last_error names the validation code. *committed counts the first. */
+int ag_ledger_commits(const svc_call_t *call, long long *committed, err_t *e);
+
+/* Shared with visit_ledger.c. The ledger organisation of each club id (JSON array of ids) from
+ * the ledger config's orgs (registered with club_id): a new array, or NULL + why when a club
+ * has none. */
+json_t *ag_ledger_orgs(json_t *clubs, json_t *config, char *why, size_t cap);
+/* ledger endorse (spec, as call's caller) then submit without waiting: 0 + tx_id (64 hex), or
+ * -1 + why (the ledger's error). */
+int ag_ledger_submit_spec(const svc_call_t *call, json_t *spec, char tx_id[65], char *why,
+                          size_t cap);
+
 #endif

@@ -9,15 +9,19 @@
  * the member themself too for cancel; the clubs' public LOI keys are public. Settlement (issue
  * 12): member:write (the host's staff) posts and reverses charges, member:read reads charges,
  * statements and the netting, club:write (the side's administrators) moves a statement, the
- * schedule is the network administrator's. API: docs/reciprocal.md. */
+ * schedule is the network administrator's. Reciprocity suspensions and visitor bans:
+ * visit:restrict (club administrators). API: docs/reciprocal.md. */
 #include "services/reciprocal/reciprocal.h"
 
 #include "services/reciprocal/graphql_agreements.h"
+#include "services/reciprocal/graphql_restrictions.h"
 
 #include "services/reciprocal/agreements.h"
 #include "services/reciprocal/charges.h"
+#include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/statements.h"
 #include "services/reciprocal/sweep.h"
+#include "services/reciprocal/visit_ledger.h"
 #include "services/reciprocal/visits.h"
 #include "services/reciprocal/visits_door.h"
 #include "services/reciprocal/visits_flow.h"
@@ -340,6 +344,65 @@ static const svc_op_t reciprocal_ops[] = {
      .access = SVC_NETWORK_ADMIN,
      .validate = visit_validate_sweep,
      .handle = visit_sweep},
+    /* restrictions: reciprocity suspensions (home club) and visitor bans (host club), club
+     * administrators (visit:restrict); row-level security shows each only to its own club */
+    {.name = "create_reciprocity_suspension",
+     .method = "POST",
+     .route = "/api/v1/reciprocity-suspensions",
+     .status = 201,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_create_suspension,
+     .handle = rx_create_suspension},
+    {.name = "list_reciprocity_suspensions",
+     .method = "GET",
+     .route = "/api/v1/reciprocity-suspensions",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_list,
+     .handle = rx_list_suspensions},
+    {.name = "lift_reciprocity_suspension",
+     .method = "POST",
+     .route = "/api/v1/reciprocity-suspensions/{id}/lift",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_lift,
+     .handle = rx_lift_suspension},
+    {.name = "create_visitor_ban",
+     .method = "POST",
+     .route = "/api/v1/visitor-bans",
+     .status = 201,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_create_ban,
+     .handle = rx_create_ban},
+    {.name = "list_visitor_bans",
+     .method = "GET",
+     .route = "/api/v1/visitor-bans",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_list,
+     .handle = rx_list_bans},
+    {.name = "lift_visitor_ban",
+     .method = "POST",
+     .route = "/api/v1/visitor-bans/{id}/lift",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "visit:restrict",
+     .validate = rx_validate_lift,
+     .handle = rx_lift_ban},
+    /* the ledger record of a verified visit (salted commitment; docs/reciprocal.md) */
+    {.name = "visit_ledger_record",
+     .method = "GET",
+     .route = "/api/v1/visits/{id}/ledger",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "member:read",
+     .validate = visit_validate_ref,
+     .handle = visit_ledger_get},
 };
 
 #define F(m) CFG_FIELD(reciprocal_settings_t, m)
@@ -359,6 +422,13 @@ static const cfg_var_t reciprocal_vars[] = {
 /* clang-format on */
 #undef F
 
+/* The service's GraphQL parts (each its own file). */
+static int reciprocal_gql_bind(gql_resolvers *rs) {
+    int rc = gql_agreements_bind(rs);
+    rc |= gql_restrictions_bind(rs);
+    return rc;
+}
+
 const svc_module_t reciprocal_module = {
     .name = "reciprocal",
     .schema = "reciprocal",
@@ -366,7 +436,7 @@ const svc_module_t reciprocal_module = {
     .n_ops = sizeof reciprocal_ops / sizeof reciprocal_ops[0],
     .start = reciprocal_sweep_start,
     .stop = reciprocal_sweep_stop,
-    .graphql = gql_agreements_bind,
+    .graphql = reciprocal_gql_bind,
     /* party clubs through member, activations on the ledger (docs/reciprocal.md) */
     .nats = {.calls = (const char *const[]){"member", "ledger", NULL},
              .publishes =

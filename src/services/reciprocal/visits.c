@@ -9,6 +9,7 @@
 
 #include "core/cursor.h"
 #include "core/json.h"
+#include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/terms.h"
 #include "services/reciprocal/visits_flow.h"
 
@@ -558,6 +559,8 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (svc_begin_in(call, r.home, &tx, e) != 0) goto done;
     /* one request at a time per (member, host): the limits below count what committed before */
     if (visit_lock_member_host(tx, r.member, r.host, e) != 0) goto done;
+    if (restrictions_check(tx, r.member, r.home, r.host, r.arrive, 1, "member_id", e) != 0)
+        goto done;
     {
         const char *pd[] = {r.arrive, r.depart};
         PGresult *q = db_exec(tx, "SELECT ($2::date - $1::date + 1)::text", 2, pd, e);

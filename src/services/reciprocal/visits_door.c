@@ -10,6 +10,8 @@
 #include "core/json.h"
 #include "services/reciprocal/charges.h"
 #include "services/reciprocal/loi.h"
+#include "services/reciprocal/restrictions.h"
+#include "services/reciprocal/visit_ledger.h"
 #include "services/reciprocal/visit_lifecycle.h"
 #include "services/reciprocal/visits.h"
 
@@ -190,6 +192,11 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         rc = *out ? 0 : -1;
         goto done;
     }
+    if (vlc_next("check_in", status) &&
+        restrictions_check(tx, json_string_value(json_object_get(d.visit, "member_id")), d.l.home,
+                           host, json_string_value(json_object_get(d.visit, "arrive_on")), 0,
+                           "token", e) != 0)
+        goto done;
     if (!vlc_next("check_in", status)) {
         err_set(e, 409, "invalid_transition", "status",
                 "cannot check in a visit that is %s; allowed: %s", status,
@@ -217,6 +224,7 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                            "host_club_id", host, "status", "checked_in"),
                  e) != 0)
         goto done;
+    if (visit_ledger_enqueue(tx, d.l.visit, d.l.num, e) != 0) goto done;
     *out = visit_load_doc(tx, d.l.visit, e);
     rc = *out ? 0 : -1;
 done:

@@ -11,6 +11,7 @@
 #include "services/reciprocal/charges.h"
 #include "services/reciprocal/loi.h"
 #include "services/reciprocal/reciprocal.h"
+#include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/visit_lifecycle.h"
 #include "services/reciprocal/visits.h"
 
@@ -343,6 +344,9 @@ static int transition(const svc_call_t *call, json_t *in, const char *action, js
         err_set(e, 403, "forbidden", "id", "your side of the visit may not %s it", action);
         goto done;
     }
+    if ((strcmp(action, "approve") == 0 || strcmp(action, "confirm") == 0) &&
+        restrictions_check(tx, v.member, v.home, v.host, v.arrive, 0, "id", e) != 0)
+        goto done;
     if (strcmp(action, "approve") == 0 && issue_loi(call, tx, &v, e) != 0) goto done;
     if (strcmp(action, "confirm") == 0 && recheck(call, tx, &v, e) != 0) goto done;
     snprintf(club, sizeof club, "%s", (mine & VLC_HOST) && !(mine & VLC_HOME) ? v.host : v.home);

@@ -1,0 +1,29 @@
+/* visit_ledger: the ledger record of a verified visit (issue 11). The check-in's transaction
+ * queues it (reciprocal.visit_ledger_records, status pending) with a fresh random 32-byte salt
+ * and the commitment SHA-256(salt || member number) (txcodec_commit), so the door never waits
+ * for the ledger and a check-in is never without its record; the sweep then submits it through
+ * the ledger service's operations (endorse + submit over svc_call: type visit.verified, creator
+ * the host's ledger organisation, payload {visit_id, host, home, member: hex commitment,
+ * checked_in_on}, one write visit/<id> = verified, endorsed by the host's and the home club's
+ * member identities, nonce derived from the visit id so a resubmission is the same
+ * transaction). A record that cannot be submitted yet stays pending with the reason and is
+ * retried by every sweep. GET /visits/{id}/ledger shows it to both clubs with the salt, so
+ * either can open the commitment to an auditor. Owns no state. */
+#ifndef SERVICES_RECIPROCAL_VISIT_LEDGER_H
+#define SERVICES_RECIPROCAL_VISIT_LEDGER_H
+
+#include "core/db.h"
+#include "core/service.h"
+
+/* Queues the record of visit_id's check-in inside tx (idempotent): member_number is committed
+ * to with a fresh salt and never stored in clear. 0 or -1 + err. */
+int visit_ledger_enqueue(db_tx_t *tx, const char *visit_id, const char *member_number, err_t *e);
+
+/* Tries up to 20 pending records as call's caller (a network administrator: the sweep). */
+int visit_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e);
+
+/* GET /visits/{id}/ledger: {visit_id, type, status, tx_id, attempts, last_error, commitment,
+ * salt} (hex), 404 when the visit has none or the caller cannot see it. */
+int visit_ledger_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+
+#endif

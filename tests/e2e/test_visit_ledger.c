@@ -1,0 +1,337 @@
+/* End-to-end: the ledger record of a verified visit. Clubs A (home) and B (host), registered
+ * as ledger organisations with their club ids; an active agreement; a member with a known
+ * member number and name. The check-in answers without waiting for the ledger and leaves the
+ * record pending (GET /visits/{id}/ledger: commitment and salt, to the home and the host club;
+ * club C 404); the sweep submits it: visit.verified, committed VALID, endorsed by both clubs'
+ * member identities; the transaction holds the commitment SHA-256(salt || member number) and
+ * neither the member number, the name nor the member id; `reciprocal ledger export` and
+ * `reciprocal ledger verify` accept the chain. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/db.h"
+#include "lib/credentials/password.h"
+#include "lib/ledger/txcodec.h"
+#include "services/reciprocal/loi.h"
+#include "support/e2e.h"
+#include "test.h"
+
+#define AS_OF "2030-01-01T00:00:00Z"
+
+static e2e_proc_t g_proc;
+static char g_kek[128];
+static char g_club[3][64], g_slug[3][64], g_admin[3][4096], g_member[64], g_number[48];
+static const char g_pw[] = "Marmalade-Harbour-77";
+
+static const char *jstr(json_t *j, const char *k) {
+    return json_string_value(json_object_get(j, k));
+}
+
+static long call(const char *as, const char *method, const char *path, const char *body,
+                 json_t **out) {
+    char url[1024];
+    e2e_resp_t r;
+    snprintf(url, sizeof url, "%s%s", g_proc.base, path);
+    if (e2e_http_as(as ? as : e2e_bearer(), method, url, body ? "application/json" : NULL, body,
+                    &r) != 0)
+        return -1;
+    long st = r.status;
+    if (out) *out = json_incref(r.json);
+    e2e_resp_free(&r);
+    return st;
+}
+
+/* 1 when the n bytes at b hold the len bytes of s */
+static int has(const unsigned char *b, size_t n, const char *s, size_t len) {
+    for (size_t i = 0; len && i + len <= n; i++)
+        if (memcmp(b + i, s, len) == 0) return 1;
+    return 0;
+}
+
+static int account(int club, char *tok) {
+    char email[128], hash[PASSWORD_HASH_MAX];
+    err_t e = {0};
+    snprintf(email, sizeof email, "vledger-%d-%d@example.test", club, (int)getpid());
+    if (password_hash(g_pw, hash, &e) != 0) return -1;
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    if (!db) return -1;
+    db_scope_t s = {.network_admin = 1};
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    const char *p[] = {g_club[club], email, hash};
+    if (db_begin(db, &s, &tx, &e) == 0) {
+        if (db_exec_cmd(tx,
+                        "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
+                        "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', $3, "
+                        "now()) RETURNING club_id, id) INSERT INTO auth.user_roles (club_id, "
+                        "user_id, role) SELECT club_id, id, 'club_admin' FROM u",
+                        3, p, &e) >= 0)
+            rc = db_commit(tx, &e);
+        else
+            db_rollback(tx);
+    }
+    db_pool_close(db);
+    if (rc != 0) return -1;
+    char body[512];
+    json_t *v = NULL;
+    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}",
+             g_slug[club], email, g_pw);
+    int ok = call("", "POST", "/api/v1/auth/login", body, &v) == 200 && jstr(v, "access_token");
+    if (ok) snprintf(tok, 4096, "%s", jstr(v, "access_token"));
+    json_decref(v);
+    return ok ? 0 : -1;
+}
+
+static void test_start(void) {
+    const char *kek = getenv("RECIPROCAL_LEDGER_KEK"); /* exported by tests/run.sh */
+    snprintf(g_kek, sizeof g_kek, "RECIPROCAL_LEDGER_KEK=%s", kek ? kek : "");
+    const char *env[] = {"RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+                         "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", g_kek,
+                         NULL};
+    REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
+    REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+    char body[1024], today[16];
+    json_t *v = NULL;
+    for (int i = 0; i < 3; i++) {
+        snprintf(g_slug[i], sizeof g_slug[i], "vledger-%c-%d", 'a' + i, (int)getpid());
+        snprintf(body, sizeof body,
+                 "{\"name\":\"Club %c\",\"slug\":\"%s\",\"timezone\":\"Europe/London\","
+                 "\"address\":{\"country\":\"GB\"}}",
+                 'A' + i, g_slug[i]);
+        REQUIRE(call(NULL, "POST", "/api/v1/clubs", body, &v) == 201);
+        snprintf(g_club[i], sizeof g_club[i], "%s", jstr(v, "id"));
+        json_decref(v);
+        REQUIRE(account(i, g_admin[i]) == 0);
+    }
+    REQUIRE(call(NULL, "POST", "/api/v1/ledger/bootstrap", "{}", NULL) == 200);
+    for (int i = 0; i < 2; i++) {
+        snprintf(body, sizeof body, "{\"org\":\"vl%c%d\",\"club_id\":\"%s\"}", 'a' + i,
+                 (int)getpid(), g_club[i]);
+        REQUIRE(call(NULL, "POST", "/api/v1/ledger/orgs", body, NULL) == 200);
+    }
+    snprintf(g_number, sizeof g_number, "ZQX%dW", (int)getpid());
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"member_number\":\"%s\",\"category\":\"full\",\"expires_on\":"
+             "\"2099-12-31\",\"profile\":{\"first_name\":\"Ledgerina\",\"last_name\":"
+             "\"Quillfeather\",\"email\":\"lq%d@example.test\"}}",
+             g_club[0], g_number, (int)getpid());
+    REQUIRE(call(NULL, "POST", "/api/v1/members", body, &v) == 201);
+    snprintf(g_member, sizeof g_member, "%s", jstr(v, "id"));
+    json_decref(v);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/members/%s/status", g_member);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\"}", g_club[0]);
+    REQUIRE(call(NULL, "POST", path, body, NULL) == 200);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\"}", g_club[0],
+             g_club[0], g_club[1], today);
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements", body, &v) == 201);
+    snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", jstr(v, "id"));
+    json_decref(v);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", g_club[1]);
+    REQUIRE(call(NULL, "POST", path, body, NULL) == 200);
+}
+
+static void test_visit_verified(void) {
+    char body[LOI_TOKEN_MAX + 1024], path[256], vid[64], tok[LOI_TOKEN_MAX + 1], tx_id[80];
+    json_t *v = NULL;
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
+             "\"2030-03-04\",\"depart_on\":\"2030-03-04\",\"as_of\":\"" AS_OF "\"}",
+             g_club[0], g_member, g_club[1]);
+    REQUIRE(call(NULL, "POST", "/api/v1/visits", body, &v) == 201);
+    snprintf(vid, sizeof vid, "%s", jstr(v, "id"));
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
+    REQUIRE(call(g_admin[0], "POST", path, "{}", &v) == 200);
+    snprintf(tok, sizeof tok, "%s", jstr(json_object_get(v, "loi"), "token"));
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
+    REQUIRE(call(g_admin[1], "POST", path, "{}", NULL) == 200);
+    /* no record before the check-in */
+    snprintf(path, sizeof path, "/api/v1/visits/%s/ledger", vid);
+    CHECK_EQ_INT(call(g_admin[0], "GET", path, NULL, NULL), 404);
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"at\":1898856000}", tok); /* 03-04 12:00 */
+    REQUIRE(call(NULL, "POST", "/api/v1/visits/check-in", body, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "checked_in");
+    json_decref(v);
+    /* pending, to both clubs; not to C */
+    REQUIRE(call(g_admin[1], "GET", path, NULL, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "pending");
+    CHECK_STR(jstr(v, "type"), "visit.verified");
+    char commit[80], salt[80];
+    snprintf(commit, sizeof commit, "%s", jstr(v, "commitment") ? jstr(v, "commitment") : "");
+    snprintf(salt, sizeof salt, "%s", jstr(v, "salt") ? jstr(v, "salt") : "");
+    json_decref(v);
+    CHECK_EQ_INT((long)strlen(commit), 64);
+    CHECK_EQ_INT((long)strlen(salt), 64);
+    CHECK_EQ_INT(call(g_admin[2], "GET", path, NULL, NULL), 404);
+    /* the commitment opens with the salt and the member number */
+    uint8_t sb[32], cb[32];
+    err_t e = {0};
+    REQUIRE(sodium_hex2bin(sb, 32, salt, 64, NULL, NULL, NULL) == 0);
+    REQUIRE(sodium_hex2bin(cb, 32, commit, 64, NULL, NULL, NULL) == 0);
+    CHECK_EQ_INT(txcodec_commit_verify(sb, g_number, strlen(g_number), cb, &e), 0);
+    CHECK(txcodec_commit_verify(sb, "other", 5, cb, &e) != 0);
+    /* the sweep submits it */
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", &v) == 200);
+    CHECK(json_integer_value(json_object_get(v, "visit_ledger_submitted")) >= 1);
+    json_decref(v);
+    REQUIRE(call(g_admin[0], "GET", path, NULL, &v) == 200);
+    if (!jstr(v, "tx_id")) printf("#   %s\n", jstr(v, "last_error"));
+    CHECK_STR(jstr(v, "status"), "submitted");
+    REQUIRE(jstr(v, "tx_id") != NULL);
+    snprintf(tx_id, sizeof tx_id, "%s", jstr(v, "tx_id"));
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/ledger/transactions/%s/status?wait_ms=10000", tx_id);
+    REQUIRE(call(NULL, "GET", path, NULL, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "committed");
+    CHECK_STR(jstr(v, "validation_code"), "VALID");
+    json_decref(v);
+    /* the transaction: the commitment, no personal data */
+    snprintf(path, sizeof path, "/api/v1/ledger/transactions/%s", tx_id);
+    REQUIRE(call(NULL, "GET", path, NULL, &v) == 200);
+    const char *b64 = jstr(v, "envelope");
+    REQUIRE(b64 != NULL);
+    size_t cap = strlen(b64), n = 0;
+    unsigned char *env = malloc(cap + 1);
+    REQUIRE(env != NULL);
+    REQUIRE(sodium_base642bin(env, cap, b64, strlen(b64), NULL, &n, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) == 0);
+    env[n] = 0;
+    json_decref(v);
+    CHECK(has(env, n, commit, 64));
+    CHECK(has(env, n, "visit.verified", 14));
+    CHECK(!has(env, n, g_number, strlen(g_number)));
+    CHECK(!has(env, n, "Ledgerina", 9));
+    CHECK(!has(env, n, "Quillfeather", 12));
+    CHECK(!has(env, n, g_member, strlen(g_member)));
+    free(env);
+    /* export + verify */
+    char file[480];
+    const char *tmp = getenv("RECIPROCAL_TEST_TMP");
+    snprintf(file, sizeof file, "%s/visit-ledger-%d.json", tmp ? tmp : "/tmp", (int)getpid());
+    const char *env_kek[] = {g_kek, NULL};
+    char *out = NULL;
+    const char *ex[] = {"ledger", "export", file, NULL};
+    CHECK_EQ_INT(e2e_run(ex, env_kek, &out), 0);
+    free(out);
+    out = NULL;
+    const char *vf[] = {"ledger", "verify", file, NULL};
+    int rc = e2e_run(vf, env_kek, &out);
+    if (rc != 0 && out) printf("# %s\n", out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(out && strstr(out, "ledger valid"));
+    free(out);
+    unlink(file);
+}
+
+static json_t *agreement_doc(const char *id) {
+    char path[256];
+    json_t *v = NULL;
+    snprintf(path, sizeof path, "/api/v1/agreements/%s", id);
+    CHECK_EQ_INT(call(NULL, "GET", path, NULL, &v), 200);
+    return v;
+}
+
+/* Club C holds its own ledger keys: an A-C agreement stays proposed after C's acceptance, its
+ * record needs_endorsements with the transaction and A's endorsements; C signs it and submits
+ * through the ledger's existing flow; the next sweep activates the agreement. */
+static void test_held_activation(void) {
+    unsigned char mpk[32], msk[64], apk[32], ask[64];
+    char mhex[65], ahex[65], body[2048], today[16], id[64];
+    crypto_sign_keypair(mpk, msk);
+    crypto_sign_keypair(apk, ask);
+    sodium_bin2hex(mhex, sizeof mhex, mpk, 32);
+    sodium_bin2hex(ahex, sizeof ahex, apk, 32);
+    json_t *v = NULL;
+    snprintf(body, sizeof body,
+             "{\"org\":\"vlc%d\",\"club_id\":\"%s\",\"public_keys\":{\"member\":\"%s\","
+             "\"admin\":\"%s\"}}",
+             (int)getpid(), g_club[2], mhex, ahex);
+    long st = call(NULL, "POST", "/api/v1/ledger/orgs", body, &v);
+    if (st != 200)
+        printf("#   register_org: %ld %s\n", st, jstr(json_object_get(v, "error"), "message"));
+    REQUIRE(st == 200);
+    json_decref(v);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\"}", g_club[0],
+             g_club[0], g_club[2], today);
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements", body, &v) == 201);
+    snprintf(id, sizeof id, "%s", jstr(v, "id"));
+    json_decref(v);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", id);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", g_club[2]);
+    REQUIRE(call(NULL, "POST", path, body, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "proposed");
+    json_t *led = json_object_get(v, "ledger");
+    CHECK_STR(jstr(led, "status"), "needs_endorsements");
+    CHECK(json_is_true(json_object_get(led, "holds_activation")));
+    REQUIRE(jstr(led, "tx") != NULL && jstr(led, "tx_id") != NULL);
+    CHECK(jstr(led, "policy") && strstr(jstr(led, "policy"), ".admin"));
+    CHECK_EQ_INT(json_array_size(json_object_get(led, "endorsements")), 2);
+    char tx_id[80];
+    snprintf(tx_id, sizeof tx_id, "%s", jstr(led, "tx_id"));
+    /* C signs the transaction itself */
+    const char *b64 = jstr(led, "tx");
+    size_t cap = strlen(b64), n = 0;
+    static const char dom[] = "reciprocal-ledger/endorse/v1\n";
+    unsigned char *msg = malloc(sizeof dom + cap);
+    REQUIRE(msg != NULL);
+    memcpy(msg, dom, sizeof dom - 1);
+    REQUIRE(sodium_base642bin(msg + sizeof dom - 1, cap, b64, cap, NULL, &n, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) == 0);
+    unsigned char sig[64];
+    crypto_sign_detached(sig, NULL, msg, sizeof dom - 1 + n, ask);
+    free(msg);
+    char sig64[128];
+    sodium_bin2base64(sig64, sizeof sig64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
+    json_t *ends = json_deep_copy(json_object_get(led, "endorsements"));
+    json_array_append_new(ends, json_pack("{s:s, s:s}", "public_key", ahex, "signature", sig64));
+    json_t *sub = json_pack("{s:s, s:o, s:i}", "tx", b64, "endorsements", ends, "wait_ms", 10000);
+    json_decref(v);
+    /* not active before the ledger commits */
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
+    v = agreement_doc(id);
+    CHECK_STR(jstr(v, "status"), "proposed");
+    json_decref(v);
+    char *sb = json_dumps(sub, JSON_COMPACT);
+    json_decref(sub);
+    st = call(NULL, "POST", "/api/v1/ledger/transactions", sb, &v);
+    free(sb);
+    if (st != 202) printf("#   submit: %ld\n", st);
+    CHECK_EQ_INT(st, 202);
+    CHECK_STR(jstr(v, "status"), "committed");
+    CHECK_STR(jstr(v, "validation_code"), "VALID");
+    json_decref(v);
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", &v) == 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(v, "activated")), 1);
+    json_decref(v);
+    v = agreement_doc(id);
+    CHECK_STR(jstr(v, "status"), "active");
+    led = json_object_get(v, "ledger");
+    CHECK_STR(jstr(led, "status"), "submitted");
+    CHECK_STR(jstr(led, "tx_id"), tx_id);
+    json_decref(v);
+}
+
+int main(void) {
+    RUN(test_start);
+    RUN(test_visit_verified);
+    RUN(test_held_activation);
+    e2e_stop(&g_proc);
+    TEST_DONE();
+}
