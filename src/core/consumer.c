@@ -177,7 +177,7 @@ static int apply(run_t *r, const svc_event_t *ev, int *dup, err_t *e) {
     snprintf(caller.club_id, sizeof caller.club_id, "%s", ev->tenant_id ? ev->tenant_id : "");
     snprintf(caller.request_id, sizeof caller.request_id, "%s", ev->correlation_id);
     const svc_call_t call = {.env = r->env, .module = r->m, .op = NULL, .caller = &caller};
-    const db_scope_t scope = {ev->tenant_id, NULL, 0, 0};
+    const db_scope_t scope = {ev->tenant_id, NULL, 0, 1}; /* a system process: relay scope */
     if (db_begin(r->env->db, &scope, &tx, e) < 0) return -1;
     int claimed = inbox_claim(tx, r->m->schema, r->durable, ev->id, e);
     if (claimed < 0) goto done;

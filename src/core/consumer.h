@@ -1,7 +1,8 @@
 /* consumer: runs the event consumers a module declares (svc_module_t.consumers, core/service.h):
  * one thread per consumer pulling from its durable JetStream consumer "<module>_<name>" on the
  * EVENTS stream (bus_js_fetch, created on first use with DeliverAll), and for each event:
- *   BEGIN (scope: the event's tenant) -> inbox_claim(<schema>, durable, id) -> handler -> COMMIT
+ *   BEGIN (scope: the event's tenant, relay on) -> inbox_claim(<schema>, durable, id) -> handler ->
+ * COMMIT
  *   -> ack. An id already claimed commits nothing and is acked (a redelivery or a replay).
  * A handler error 503/504 (dependency down) naks the message and the thread backs off (100 ms
  * doubling to 5 s), without limit. Any other error is a failed try: counted in

@@ -161,12 +161,13 @@ typedef struct svc_nats {
  * ONE transaction that first claims its id in <schema>.inbox (inbox_claim, consumer = the
  * durable name "<module>_<name>"), so a redelivered or replayed event is applied once; the
  * message is acked after the commit. The handler gets that transaction (scope: the event's
- * tenant as club, no user) and a call whose caller is the service itself (no user, club = the
- * tenant, request id = the event's correlation id) for svc_call to other services. It returns
- * 0 (applied; also for an event it ignores) or -1 + err: 503/504 (a dependency is down) is
- * retried without limit, with backoff; any other error is a failed try, counted in
- * <schema>.dead_letter, and after max_tries the event is dead-lettered there (and claimed, so
- * it is never applied later), metric consumer_dead_letter_total{consumer}. */
+ * tenant as club, no user, relay on: a consumer is a system process like the relay) and a call
+ * whose caller is the service itself (no user, club = the tenant, request id = the event's
+ * correlation id) for svc_call to other services. It returns 0 (applied; also for an event it
+ * ignores) or -1 + err: 503/504 (a dependency is down) is retried without limit, with backoff; any
+ * other error is a failed try, counted in <schema>.dead_letter, and after max_tries the event is
+ * dead-lettered there (and claimed, so it is never applied later), metric
+ * consumer_dead_letter_total{consumer}. */
 typedef struct svc_event {
     const char *id;             /* envelope id (uuid) */
     const char *type;           /* "visit.approved" */
