@@ -305,6 +305,17 @@ static int falsy(json_t *v) {
            (json_is_string(v) && json_string_length(v) == 0);
 }
 
+/* Backslash before every ASCII punctuation character (CommonMark's escapable set). */
+static void put_md_escaped(buf_t *b, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 0x21 && ch <= 0x2f) || (ch >= 0x3a && ch <= 0x40) ||
+            (ch >= 0x5b && ch <= 0x60) || (ch >= 0x7b && ch <= 0x7e))
+            put(b, "\\", 1);
+        put(b, s + i, 1);
+    }
+}
+
 static void put_value(buf_t *b, json_t *v, int escape) {
     char num[64];
     const char *s = NULL;
@@ -327,7 +338,9 @@ static void put_value(buf_t *b, json_t *v, int escape) {
     } else {
         return; /* null, objects and arrays render nothing */
     }
-    if (escape)
+    if (escape == MUSTACHE_ESCAPE_MARKDOWN)
+        put_md_escaped(b, s, n);
+    else if (escape)
         put_escaped(b, s, n);
     else
         put(b, s, n);
@@ -415,7 +428,11 @@ static int render_range(ctx_t *c, const toks_t *t, size_t from, size_t to, buf_t
             json_t *v = lookup(c, k->s, k->n);
             if (!v && (c->flags & MUSTACHE_STRICT))
                 return fail(c, "missing variable \"%.*s\"", (int)k->n, k->s);
-            if (v) put_value(b, v, k->kind == T_VAR);
+            int escape = k->kind != T_VAR                        ? 0
+                         : (c->flags & MUSTACHE_NO_ESCAPE)       ? 0
+                         : (c->flags & MUSTACHE_ESCAPE_MARKDOWN) ? MUSTACHE_ESCAPE_MARKDOWN
+                                                                 : 1;
+            if (v) put_value(b, v, escape);
             break;
         }
         case T_SECTION:

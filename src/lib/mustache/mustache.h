@@ -18,6 +18,11 @@
 #include <stddef.h>
 
 #define MUSTACHE_STRICT 1 /* flags: missing names and partials are errors */
+/* {{name}} backslash-escapes ASCII punctuation instead of HTML-escaping: for a Markdown source
+ * whose renderer (cmark) escapes the HTML itself, so a value can add no Markdown (links,
+ * emphasis) and no HTML */
+#define MUSTACHE_ESCAPE_MARKDOWN 2
+#define MUSTACHE_NO_ESCAPE 4 /* {{name}} renders raw, like {{{name}}} (plain-text output) */
 
 /* Renders tmpl with data (any JSON value: the bottom of the context stack) and partials (an
  * object name -> template string, or NULL). 0 and *out (malloc'd, NUL-terminated), or -1 with a

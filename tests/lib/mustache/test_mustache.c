@@ -87,6 +87,14 @@ static void test_strict(void) {
             0);
     CHECK_STR(out, "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt; <a href='x'>&</a>");
     free(out);
+    /* Markdown escaping: punctuation backslashed, raw stays raw; no escaping for plain text */
+    REQUIRE(render("{{x}}|{{{x}}}", "{\"x\":\"[a](b) *c*\"}", MUSTACHE_ESCAPE_MARKDOWN, &out,
+                   err) == 0);
+    CHECK_STR(out, "\\[a\\]\\(b\\) \\*c\\*|[a](b) *c*");
+    free(out);
+    REQUIRE(render("{{x}}", "{\"x\":\"<b>\"}", MUSTACHE_NO_ESCAPE, &out, err) == 0);
+    CHECK_STR(out, "<b>");
+    free(out);
     /* the spec's mode: missing is blank */
     REQUIRE(render("[{{nope}}]", "{}", 0, &out, err) == 0);
     CHECK_STR(out, "[]");
