@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "services/notification/delivery.h"
+#include "services/notification/graphql_notification.h"
 #include "services/notification/inbox.h"
 #include "services/notification/rules.h"
 
@@ -141,6 +142,7 @@ const svc_module_t notification_module = {
     .stop = notify_delivery_stop,
     .config = {notification_vars, sizeof notification_vars / sizeof notification_vars[0],
                sizeof(notification_settings_t)},
+    .graphql = gql_notification_bind,
     .consumers = notification_consumers,
     .n_consumers = sizeof notification_consumers / sizeof notification_consumers[0],
     /* audiences and tokens through the owning services; in-app messages on inbox.<user> */
