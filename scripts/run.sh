@@ -4,7 +4,9 @@
 # roles, runs `build/reciprocal migrate up` and `build/reciprocal seed`, then runs
 # `build/reciprocal serve` in the foreground. Ctrl-C / SIGTERM stops the service, then PostgreSQL
 # and nats. Ports: RECIPROCAL_PG_PORT (55432), RECIPROCAL_NATS_PORT (54222),
-# RECIPROCAL_HTTP_PORT (8080). Other RECIPROCAL_* variables set by the caller pass through.
+# RECIPROCAL_HTTP_PORT (8080), RECIPROCAL_SMTP_PORT (2525: a local aiosmtpd whose Maildir handler
+# writes every mail the notification service sends into var/mail, unless RECIPROCAL_SMTP_URL is
+# set). Other RECIPROCAL_* variables set by the caller pass through.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -16,6 +18,7 @@ source "$ROOT/scripts/pg.sh"
 PG_PORT=${RECIPROCAL_PG_PORT:-55432}
 NATS_PORT=${RECIPROCAL_NATS_PORT:-54222}
 HTTP_PORT=${RECIPROCAL_HTTP_PORT:-8080}
+SMTP_PORT=${RECIPROCAL_SMTP_PORT:-2525}
 BIN=${RECIPROCAL_BIN:-$ROOT/build/reciprocal}
 RCP_BIN=$BIN # scripts/pg.sh: the NATS users and permissions come from the binary
 VAR=$ROOT/var
@@ -28,12 +31,13 @@ die() {
     exit 1
 }
 
-for v in PG_PORT NATS_PORT HTTP_PORT; do
+for v in PG_PORT NATS_PORT HTTP_PORT SMTP_PORT; do
     [[ ${!v} =~ ^[0-9]+$ ]] && ((${!v} > 0 && ${!v} < 65536)) || die "bad port $v=${!v}"
 done
 [[ -x $BIN ]] || die "$BIN not found: run \`make\` first"
 
 srv=
+smtp=
 pg_started=0
 nats_started=0
 cleanup() {
@@ -42,6 +46,11 @@ cleanup() {
     if [[ -n $srv ]] && kill -0 "$srv" 2>/dev/null; then
         kill -TERM "$srv" 2>/dev/null || true
         wait "$srv" 2>/dev/null || true
+    fi
+    if [[ -n $smtp ]] && kill -0 "$smtp" 2>/dev/null; then
+        say "stopping the SMTP server"
+        kill -TERM "$smtp" 2>/dev/null || true
+        wait "$smtp" 2>/dev/null || true
     fi
     if ((pg_started)); then
         say "stopping PostgreSQL"
@@ -138,6 +147,19 @@ export RECIPROCAL_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 export RECIPROCAL_LISTEN="127.0.0.1:$HTTP_PORT"
 export RECIPROCAL_LOG_FORMAT=${RECIPROCAL_LOG_FORMAT:-text}
 
+# A real local SMTP server for the notification service's mail: aiosmtpd (python3-aiosmtpd) with
+# its Maildir handler, so every mail sent lands in var/mail/new (read it with `mutt -f var/mail`
+# or any text viewer). Skipped when RECIPROCAL_SMTP_URL points elsewhere.
+if [[ -z ${RECIPROCAL_SMTP_URL:-} ]]; then
+    rcp_port_open "$SMTP_PORT" && die "port $SMTP_PORT is in use: set RECIPROCAL_SMTP_PORT"
+    mkdir -p "$VAR/mail"
+    say "starting aiosmtpd on 127.0.0.1:$SMTP_PORT (mail into $VAR/mail)"
+    /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox \
+        "$VAR/mail" >"$VAR/log/smtp.log" 2>&1 &
+    smtp=$!
+    export RECIPROCAL_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
+fi
+
 # The URLs for psql and friends (passwords included), private to the user.
 (
     umask 077
@@ -164,6 +186,7 @@ cat >&2 <<EOF
 [run.sh] HTTP        http://127.0.0.1:$HTTP_PORT/  (health: /health/ready)
 [run.sh] PostgreSQL  postgresql://reciprocal_app:***@127.0.0.1:$PG_PORT/reciprocal
 [run.sh] NATS        nats://127.0.0.1:$NATS_PORT  (user all; users and permissions in var/nats/auth.conf)
+[run.sh] SMTP        $RECIPROCAL_SMTP_URL  (make run's own: the mail sent is in var/mail/new)
 [run.sh] env         source var/run.env   (URLs with passwords; logs in var/log)
 [run.sh] Ctrl-C stops the service, PostgreSQL and nats-server.
 [run.sh] ------------------------------------------------------------------

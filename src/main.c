@@ -14,6 +14,7 @@
 
 #include "core/bus.h"
 #include "core/config.h"
+#include "core/consumer.h"
 #include "core/db.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -164,6 +165,8 @@ static int cmd_serve(cfg_t *cfg, const svc_settings_t *settings, int argc, char 
     int n_schemas = 0;
     const svc_module_t *started[16] = {0}; /* modules whose start hook ran, for stop */
     int n_started = 0;
+    svc_consumers_t *consumers[16] = {0}; /* the enabled modules' event consumers */
+    int n_consumers = 0;
 
     /* every NATS call is signed and verified with RECIPROCAL_BUS_KEY (docs/security.md N2) */
     if (cfg_require_bus_key(cfg, &e) != 0) goto fail;
@@ -201,6 +204,17 @@ static int cmd_serve(cfg_t *cfg, const svc_settings_t *settings, int argc, char 
         if ((*m)->start(&env, &e) != 0) goto fail;
         started[n_started++] = *m;
     }
+    /* the services' event consumers (svc_module_t.consumers, core/consumer.h) */
+    for (const svc_module_t *const *m = svc_registry; *m; m++) {
+        if (!cfg_service_enabled(cfg, (*m)->name) || (*m)->n_consumers == 0) continue;
+        if (n_consumers == 16) {
+            err_set(&e, 500, "internal", "", "too many services with consumers");
+            goto fail;
+        }
+        consumers[n_consumers] = svc_consumers_start(&env, *m, &e);
+        if (!consumers[n_consumers]) goto fail;
+        n_consumers++;
+    }
     if (cfg_service_enabled(cfg, "gateway")) {
         gw = gw_new(&env, &e);
         if (!gw) goto fail;
@@ -236,6 +250,8 @@ fail:
     fail_with("serve", &e);
 cleanup:
     if (http) http_stop(http, cfg->shutdown_grace_s);
+    while (n_consumers > 0)
+        svc_consumers_stop(consumers[--n_consumers]);
     while (n_started > 0) {
         const svc_module_t *m = started[--n_started];
         if (m->stop) m->stop();

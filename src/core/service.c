@@ -45,6 +45,23 @@ static const char *op_row_problem(const svc_op_t *op) {
     return NULL;
 }
 
+/* The reason consumer row c is malformed, or NULL: a [a-z_]+ name (durable "<module>_<name>"
+ * fits in 64 bytes), an "events." filter, a handler. */
+static const char *consumer_row_problem(const svc_module_t *m, const svc_consumer_t *c) {
+    if (!c->name || !c->name[0]) return "has no name";
+    if (strlen(m->name) + 1 + strlen(c->name) > 63) return "has too long a name";
+    for (const char *p = c->name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || *p == '_')) return "has a name that is not [a-z_]+";
+    if (!c->filter || strncmp(c->filter, "events.", 7) != 0 || !c->filter[7])
+        return "needs an events.* .filter";
+    if (strlen(c->filter) > 200 || strpbrk(c->filter, " \t\r\n")) return "has a bad .filter";
+    if (!c->handle) return "has no handler";
+    if (c->max_tries < 0) return "has a negative .max_tries";
+    for (const svc_consumer_t *o = m->consumers; o < c; o++)
+        if (strcmp(o->name, c->name) == 0) return "repeats a name";
+    return NULL;
+}
+
 int svc_check_module(const svc_module_t *m, err_t *e) {
     for (size_t i = 0; i < m->n_ops; i++) {
         const char *why = op_row_problem(&m->ops[i]);
@@ -52,6 +69,13 @@ int svc_check_module(const svc_module_t *m, err_t *e) {
             return err_set(e, 500, "invalid_operation_table", "",
                            "operation %zu (%s) of service %s %s", i,
                            m->ops[i].name ? m->ops[i].name : "?", m->name, why);
+    }
+    for (size_t i = 0; i < m->n_consumers; i++) {
+        const char *why = m->consumers ? consumer_row_problem(m, &m->consumers[i]) : "is NULL";
+        if (why)
+            return err_set(
+                e, 500, "invalid_operation_table", "", "consumer %zu (%s) of service %s %s", i,
+                m->consumers && m->consumers[i].name ? m->consumers[i].name : "?", m->name, why);
     }
     return 0;
 }

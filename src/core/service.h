@@ -159,6 +159,39 @@ typedef struct svc_nats {
                                       stream, consumer, direct-get and ack API */
 } svc_nats_t;
 
+/* A durable JetStream consumer of the EVENTS stream declared by a module (svc_module_t
+ * .consumers): core runs it (core/consumer.h) wherever the module runs. Each event is applied in
+ * ONE transaction that first claims its id in <schema>.inbox (inbox_claim, consumer = the
+ * durable name "<module>_<name>"), so a redelivered or replayed event is applied once; the
+ * message is acked after the commit. The handler gets that transaction (scope: the event's
+ * tenant as club, no user, relay on: a consumer is a system process like the relay) and a call
+ * whose caller is the service itself (no user, club = the tenant, request id = the event's
+ * correlation id) for svc_call to other services. It returns 0 (applied; also for an event it
+ * ignores) or -1 + err: 503/504 (a dependency is down) is retried without limit, with backoff; any
+ * other error is a failed try, counted in <schema>.dead_letter, and after max_tries the event is
+ * dead-lettered there (and claimed, so it is never applied later), metric
+ * consumer_dead_letter_total{consumer}. */
+typedef struct svc_event {
+    const char *id;             /* envelope id (uuid) */
+    const char *type;           /* "visit.approved" */
+    const char *subject;        /* "events.visit.approved" */
+    const char *tenant_id;      /* club uuid, or NULL */
+    const char *correlation_id; /* metadata.correlation_id, or "" */
+    json_t *data;               /* borrowed: the envelope's "data" object */
+    json_t *envelope;           /* borrowed: the whole event */
+    int tries;                  /* failed tries before this one (0 on the first) */
+} svc_event_t;
+
+typedef int (*svc_consume_fn)(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e);
+
+typedef struct svc_consumer {
+    const char *name;   /* [a-z_]+, unique in the module: durable "<module>_<name>" */
+    const char *filter; /* subject filter on EVENTS, "events." prefixed: "events.visit.>" */
+    svc_consume_fn handle;
+    int max_tries; /* failed tries before the dead-letter table; 0 = SVC_CONSUMER_MAX_TRIES */
+} svc_consumer_t;
+#define SVC_CONSUMER_MAX_TRIES 5
+
 typedef struct svc_module {
     const char *name;   /* "member" */
     const char *schema; /* PostgreSQL schema it owns; its outbox is <schema>.outbox */
@@ -183,6 +216,11 @@ typedef struct svc_module {
      * NULL = none. */
     int (*graphql)(struct gql_resolvers *rs);
     svc_nats_t nats; /* its NATS permissions beyond its own subjects; {0} = none */
+    /* Its event consumers (above), run by `reciprocal serve` where the module runs; their
+     * JetStream permissions are added to the module's NATS user. Its migration must call
+     * core.create_dead_letter('<schema>'). NULL/0 = none. */
+    const svc_consumer_t *consumers;
+    size_t n_consumers;
 } svc_module_t;
 
 /* Every service module linked into the binary (src/services/registry.c), NULL-terminated. */

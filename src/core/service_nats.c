@@ -53,6 +53,16 @@ static void add_list(lines_t *l, const char *kind, const char *fmt, const char *
         add(l, kind, fmt, list[i]);
 }
 
+/* The JetStream API one durable consumer of EVENTS needs (core/consumer.c through bus_js_fetch:
+ * look it up, create it, pull from it, ack), limited to that durable; %s = "<module>_<name>". */
+static const char *const k_consumer_api[] = {"$JS.API.CONSUMER.INFO.EVENTS.%s",
+                                             "$JS.API.CONSUMER.CREATE.EVENTS.%s",
+                                             "$JS.API.CONSUMER.CREATE.EVENTS.%s.>",
+                                             "$JS.API.CONSUMER.DURABLE.CREATE.EVENTS.%s",
+                                             "$JS.API.CONSUMER.MSG.NEXT.EVENTS.%s",
+                                             "$JS.ACK.EVENTS.%s.>",
+                                             NULL};
+
 /* One module's lines. */
 static void add_module(lines_t *l, const svc_module_t *m) {
     add(l, "pub", "events.%s.>", m->name);
@@ -67,6 +77,12 @@ static void add_module(lines_t *l, const svc_module_t *m) {
     add_list(l, "pub", "%s", m->nats.publishes);
     add_list(l, "sub", "%s", m->nats.subscribes);
     if (m->nats.streams && m->nats.streams[0]) add(l, "pub", "$JS.API.STREAM.NAMES", "");
+    for (size_t i = 0; m->consumers && i < m->n_consumers; i++) {
+        char durable[128];
+        snprintf(durable, sizeof durable, "%s_%s", m->name, m->consumers[i].name);
+        for (size_t k = 0; k_consumer_api[k]; k++)
+            add(l, "pub", k_consumer_api[k], durable);
+    }
     for (size_t i = 0; m->nats.streams && m->nats.streams[i]; i++)
         for (size_t k = 0; k_stream_api[k]; k++)
             add(l, "pub", k_stream_api[k], m->nats.streams[i]);

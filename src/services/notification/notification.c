@@ -1,7 +1,14 @@
-/* notification: its operation table and handlers (see notification.h and core/service.h). */
+/* notification: its operation table, settings, consumers and worker (see notification.h and
+ * core/service.h). */
 #include "services/notification/notification.h"
 
 #include <libpq-fe.h>
+#include <string.h>
+
+#include "services/notification/delivery.h"
+#include "services/notification/graphql_notification.h"
+#include "services/notification/inbox.h"
+#include "services/notification/rules.h"
 
 /* The caller's row, or the defaults (email on, push off), as one JSON object. RLS limits the
  * table to the caller's club and user; the WHERE repeats the user for the index. */
@@ -29,11 +36,121 @@ static const svc_op_t notification_ops[] = {
      .status = 200,
      .access = SVC_SIGNED_IN,
      .handle = notification_get_preferences},
+    /* the in-app inbox (issue 13) */
+    {.name = "list_inbox",
+     .method = "GET",
+     .route = "/api/v1/notifications/inbox",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = inbox_validate_list,
+     .handle = inbox_list},
+    {.name = "inbox_unread_count",
+     .method = "GET",
+     .route = "/api/v1/notifications/inbox/unread-count",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = inbox_validate_none,
+     .handle = inbox_unread},
+    {.name = "mark_inbox_seen",
+     .method = "POST",
+     .route = "/api/v1/notifications/inbox/{id}/seen",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = inbox_validate_id,
+     .handle = inbox_mark_seen},
+    {.name = "mark_inbox_read",
+     .method = "POST",
+     .route = "/api/v1/notifications/inbox/{id}/read",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = inbox_validate_id,
+     .handle = inbox_mark_read},
+    {.name = "list_failed_notifications",
+     .method = "GET",
+     .route = "/api/v1/notifications/failed",
+     .status = 200,
+     .access = SVC_NETWORK_ADMIN,
+     .validate = inbox_validate_list,
+     .handle = inbox_list_failed},
+    {.name = "retry_failed_notification",
+     .method = "POST",
+     .route = "/api/v1/notifications/failed/{id}/retry",
+     .status = 200,
+     .access = SVC_NETWORK_ADMIN,
+     .validate = inbox_validate_id,
+     .handle = inbox_retry_failed},
 };
+
+/* One consumer per concern; every one applies the rule table (rules.c). */
+static const svc_consumer_t notification_consumers[] = {
+    {.name = "auth", .filter = "events.auth.>", .handle = notify_on_event},
+    {.name = "visits", .filter = "events.visit.>", .handle = notify_on_event},
+    {.name = "lois", .filter = "events.loi.>", .handle = notify_on_event},
+    {.name = "agreements", .filter = "events.reciprocal.>", .handle = notify_on_event},
+};
+
+#define F(m) CFG_FIELD(notification_settings_t, m)
+/* clang-format off */
+static const cfg_var_t notification_vars[] = {
+    {"RECIPROCAL_SMTP_URL", CFG_STR, F(smtp_url), 0, 0, "smtp://127.0.0.1:2525",
+     "SMTP server of outgoing mail: smtp://host:port (STARTTLS per RECIPROCAL_SMTP_TLS) or "
+     "smtps://host:port (TLS from the start). make run starts a local aiosmtpd on 2525 writing "
+     "into var/mail.", 0},
+    {"RECIPROCAL_SMTP_USER", CFG_STR, F(smtp_user), 0, 0, "",
+     "SMTP AUTH user (empty = no AUTH).", 0},
+    {"RECIPROCAL_SMTP_PASSWORD", CFG_STR, F(smtp_password), 0, 0, "",
+     "SMTP AUTH password (secret, never logged).", 0},
+    {"RECIPROCAL_SMTP_FROM", CFG_STR, F(smtp_from), 0, 0,
+     "Reciprocal Clubs <no-reply@reciprocal.example>",
+     "From: of every mail, \"Name <address>\" or an address.", 0},
+    {"RECIPROCAL_SMTP_TLS", CFG_STR, F(smtp_tls), 0, 0, "try",
+     "STARTTLS on smtp://: try (when the server offers it), required (refuse to send in clear), "
+     "off.", 0},
+    {"RECIPROCAL_SMTP_TIMEOUT_SECONDS", CFG_INT, F(smtp_timeout_s), 1, 300, "10",
+     "Connect and send timeout of one mail; a timeout is retried.", 0},
+    {"RECIPROCAL_NOTIFY_LINK_BASE", CFG_STR, F(link_base), 0, 0, "http://127.0.0.1:8080",
+     "Base URL of the links in mails (invitation, password reset, email verification).", 0},
+    {"RECIPROCAL_NOTIFY_POLL_MS", CFG_INT, F(poll_ms), 50, 60000, "500",
+     "Delivery worker interval when nothing is due.", 0},
+    {"RECIPROCAL_NOTIFY_MAX_TRIES", CFG_INT, F(max_tries), 1, 20, "8",
+     "Tries of a mail before it is undelivered (transient failures: SMTP 4xx, connection).", 0},
+    {"RECIPROCAL_NOTIFY_RETRY_BASE_SECONDS", CFG_INT, F(retry_base_s), 1, 3600, "10",
+     "First retry delay; doubled per try with +-20% jitter (10: 8 tries within about 25 min).",
+     0},
+};
+/* clang-format on */
+#undef F
+
+static int notification_start(const svc_env_t *env, err_t *e) {
+    const notification_settings_t *s = notification_settings(env);
+    if (strcmp(s->smtp_tls, "try") != 0 && strcmp(s->smtp_tls, "required") != 0 &&
+        strcmp(s->smtp_tls, "off") != 0)
+        return err_set(e, 500, "invalid_config", "RECIPROCAL_SMTP_TLS",
+                       "RECIPROCAL_SMTP_TLS must be try, required or off");
+    if (strncmp(s->smtp_url, "smtp://", 7) != 0 && strncmp(s->smtp_url, "smtps://", 8) != 0)
+        return err_set(e, 500, "invalid_config", "RECIPROCAL_SMTP_URL",
+                       "RECIPROCAL_SMTP_URL must start with smtp:// or smtps://");
+    return notify_delivery_start(env, e);
+}
 
 const svc_module_t notification_module = {
     .name = "notification",
     .schema = "notification",
     .ops = notification_ops,
     .n_ops = sizeof notification_ops / sizeof notification_ops[0],
+    .start = notification_start,
+    .stop = notify_delivery_stop,
+    .config = {notification_vars, sizeof notification_vars / sizeof notification_vars[0],
+               sizeof(notification_settings_t)},
+    .graphql = gql_notification_bind,
+    .consumers = notification_consumers,
+    .n_consumers = sizeof notification_consumers / sizeof notification_consumers[0],
+    /* audiences and tokens through the owning services; in-app messages on inbox.<user> */
+    .nats = {.calls = (const char *const[]){"auth.delivery_token", "member.get_member",
+                                            "member.get_club", NULL},
+             .publishes = (const char *const[]){"inbox.>", NULL}},
 };
+
+const notification_settings_t *notification_settings(const svc_env_t *env) {
+    return svc_settings(env, &notification_module);
+}

@@ -1,14 +1,35 @@
-/* notification (service module): the members' notification preferences and, later, the delivery
- * of notifications (email, push) from other services' events. Today one operation:
- * get_preferences, GET /api/v1/notifications/preferences, the signed-in caller's own
- * preferences in their club ({"email": bool, "push": bool}; the defaults until they are set).
- * Its data: schema `notification` (migrations/). Owns nothing global. Guide to this layout:
- * docs/adding-a-service.md. */
+/* notification (service module): turns other services' events into messages people receive
+ * (docs/notification.md). Consumers (svc_module_t.consumers) on auth, visit, LOI and agreement
+ * events apply the rule table (rules.c: event type -> audience -> template -> channels, critical
+ * flag) and queue one row per recipient and channel in notification.messages, once per event
+ * (inbox_claim). The delivery worker (delivery.c) renders email at send time (Mustache +
+ * Markdown -> text + HTML; one-time tokens fetched from auth's delivery_token then), sends it
+ * over SMTP (smtp.c) with retries and backoff, and publishes in-app messages on NATS
+ * inbox.<user>. Operations (notification.c): the caller's preferences, their in-app inbox
+ * (list, unread count, mark seen/read) and the network's failed list (inspect, retry).
+ * Its data: schema `notification` (migrations/). Owns nothing global but the worker thread
+ * (notification_start/stop). Guide to this layout: docs/adding-a-service.md. */
 #ifndef SERVICES_NOTIFICATION_NOTIFICATION_H
 #define SERVICES_NOTIFICATION_NOTIFICATION_H
 
 #include "core/service.h"
 
 extern const svc_module_t notification_module;
+
+/* RECIPROCAL_SMTP_* and RECIPROCAL_NOTIFY_* (README.md "Notifications"). */
+typedef struct notification_settings {
+    char smtp_url[512];
+    char smtp_user[256];
+    char smtp_password[256];
+    char smtp_from[320];
+    char smtp_tls[16]; /* try | required | off */
+    int smtp_timeout_s;
+    char link_base[256]; /* links in mails: <link_base>/register?token=... */
+    int poll_ms;         /* delivery worker interval */
+    int max_tries;       /* email tries before undelivered */
+    int retry_base_s;    /* first retry delay; doubles per try, +-20% jitter */
+} notification_settings_t;
+
+const notification_settings_t *notification_settings(const svc_env_t *env);
 
 #endif

@@ -1,0 +1,362 @@
+/* consumer: see consumer.h. The module kit's event consumer runner.
+ * Owns: per svc_consumers_start, an array of runs (one thread each) freed by
+ * svc_consumers_stop. Each run keeps the ids of its last failed events (a small ring) so that a
+ * later success removes their retry row from <schema>.dead_letter. */
+#include "core/consumer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/outbox.h"
+
+#define CONSUMER_FETCH_MAX 64
+#define CONSUMER_FETCH_WAIT_MS 1000
+#define CONSUMER_BACKOFF_MIN_MS 100
+#define CONSUMER_BACKOFF_MAX_MS 5000
+#define CONSUMER_RECENT 32 /* failed ids remembered per run */
+
+/* One consumer being applied: what on_msg needs. */
+typedef struct run {
+    const svc_env_t *env;
+    const svc_module_t *m;
+    const svc_consumer_t *c;
+    char durable[64];
+    int failed; /* messages nak'ed in the current fetch */
+    char recent[CONSUMER_RECENT][37];
+    int recent_next;
+    pthread_mutex_t mu; /* guards recent: svc_consumer_poll may run beside the thread in tests */
+} run_t;
+
+typedef struct thread_run {
+    run_t run;
+    pthread_t th;
+    int started;
+    atomic_int *stop;
+} thread_run_t;
+
+struct svc_consumers {
+    thread_run_t *runs;
+    size_t n;
+    atomic_int stop;
+};
+
+static const db_scope_t k_relay_scope = {NULL, NULL, 0, 1};
+
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+static void declare_metrics(void) {
+    metrics_counter_declare("consumer_applied_total", "events applied by a consumer", "consumer");
+    metrics_counter_declare("consumer_duplicates_total",
+                            "events a consumer had already applied (redelivery, replay)",
+                            "consumer");
+    metrics_counter_declare("consumer_failures_total",
+                            "failed tries of a consumer's handler (retried)", "consumer");
+    metrics_counter_declare("consumer_dead_letter_total",
+                            "events a consumer gave up on (<schema>.dead_letter)", "consumer");
+}
+
+static void count(const run_t *r, const char *metric) {
+    const char *labels[] = {r->durable, NULL};
+    metrics_counter_add(metric, labels, 1);
+}
+
+void svc_consumer_durable(const svc_module_t *m, const svc_consumer_t *c, char out[64]) {
+    snprintf(out, 64, "%s_%s", m->name, c->name);
+}
+
+static int is_uuid(const char *s) {
+    if (!s || strlen(s) != 36) return 0;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
+static void recent_add(run_t *r, const char *id) {
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < CONSUMER_RECENT; i++)
+        if (strcmp(r->recent[i], id) == 0) {
+            pthread_mutex_unlock(&r->mu);
+            return;
+        }
+    snprintf(r->recent[r->recent_next], 37, "%s", id);
+    r->recent_next = (r->recent_next + 1) % CONSUMER_RECENT;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* 1 when id was in the ring (and removes it). */
+static int recent_take(run_t *r, const char *id) {
+    int found = 0;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < CONSUMER_RECENT && !found; i++)
+        if (r->recent[i][0] && strcmp(r->recent[i], id) == 0) {
+            r->recent[i][0] = '\0';
+            found = 1;
+        }
+    pthread_mutex_unlock(&r->mu);
+    return found;
+}
+
+/* ---- dead-letter bookkeeping (relay scope, own transaction) ------------------------------ */
+
+/* Records one failed try of event id; *dead = 1 when it reached max_tries (or permanent), in
+ * which case the row is marked dead and the id claimed in the inbox in the same transaction. */
+static int record_failure(run_t *r, const char *id, const char *subject, const char *tenant_id,
+                          const char *payload, size_t len, const err_t *why, int permanent,
+                          int *dead, err_t *e) {
+    char sql[768], error[480], tries_max[16], perm[2] = {permanent ? 't' : 'f', '\0'};
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    *dead = 0;
+    int max = r->c->max_tries > 0 ? r->c->max_tries : SVC_CONSUMER_MAX_TRIES;
+    snprintf(tries_max, sizeof tries_max, "%d", max);
+    snprintf(error, sizeof error, "%d %s: %s", why->status, why->code, why->message);
+    char *body = strndup(payload, len);
+    if (!body) return err_set(e, 500, "internal", "", "out of memory");
+    snprintf(sql, sizeof sql,
+             "INSERT INTO \"%s\".dead_letter AS d (consumer, event_id, subject, tenant_id, "
+             "payload, error, dead) VALUES ($1, $2::uuid, $3, NULLIF($4, '')::uuid, $5, $6, "
+             "$8::boolean OR 1 >= $7::int) ON CONFLICT (consumer, event_id) DO UPDATE SET "
+             "tries = d.tries + 1, error = EXCLUDED.error, last_failed_at = now(), "
+             "dead = d.dead OR $8::boolean OR d.tries + 1 >= $7::int RETURNING dead",
+             r->m->schema);
+    const char *params[8] = {r->durable, id,    subject,   tenant_id ? tenant_id : "",
+                             body,       error, tries_max, perm};
+    if (db_begin(r->env->db, &k_relay_scope, &tx, e) < 0) goto done;
+    PGresult *res = db_exec(tx, sql, 8, params, e);
+    if (!res) goto done;
+    *dead = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (*dead && inbox_claim(tx, r->m->schema, r->durable, id, e) < 0) goto done;
+    rc = 0;
+done:
+    free(body);
+    rc = db_tx_finish(&tx, rc, NULL, e);
+    if (rc != 0) *dead = 0;
+    return rc;
+}
+
+/* After a success: the retry row of an event that failed before is removed (best effort). */
+static void clear_failure(run_t *r, const char *id) {
+    char sql[256];
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    snprintf(sql, sizeof sql,
+             "DELETE FROM \"%s\".dead_letter WHERE consumer = $1 AND event_id = $2::uuid "
+             "AND NOT dead",
+             r->m->schema);
+    const char *params[2] = {r->durable, id};
+    if (db_begin(r->env->db, &k_relay_scope, &tx, &e) < 0 ||
+        db_exec_cmd(tx, sql, 2, params, &e) < 0)
+        log_warn("consumer %s: cannot clear the retry row of %s: %s", r->durable, id, e.message);
+    db_tx_finish(&tx, 0, NULL, &e);
+}
+
+/* ---- applying one event ------------------------------------------------------------------ */
+
+static const char *str_or(json_t *o, const char *key, const char *def) {
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : def;
+}
+
+/* Applies ev in one transaction after the inbox claim. 0 applied or duplicate (*dup), -1 + e. */
+static int apply(run_t *r, const svc_event_t *ev, int *dup, err_t *e) {
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    *dup = 0;
+    svc_caller_t caller = {0};
+    snprintf(caller.club_id, sizeof caller.club_id, "%s", ev->tenant_id ? ev->tenant_id : "");
+    snprintf(caller.request_id, sizeof caller.request_id, "%s", ev->correlation_id);
+    const svc_call_t call = {.env = r->env, .module = r->m, .op = NULL, .caller = &caller};
+    const db_scope_t scope = {ev->tenant_id, NULL, 0, 1}; /* a system process: relay scope */
+    if (db_begin(r->env->db, &scope, &tx, e) < 0) return -1;
+    int claimed = inbox_claim(tx, r->m->schema, r->durable, ev->id, e);
+    if (claimed < 0) goto done;
+    if (claimed == 0) {
+        *dup = 1;
+        rc = 0;
+        goto done;
+    }
+    rc = r->c->handle(&call, tx, ev, e);
+done:
+    return db_tx_finish(&tx, rc, NULL, e);
+}
+
+/* bus_js_fetch callback: 0 = ack, -1 = nak (redelivered). */
+static int on_msg(const char *subject, const char *msg_id, const char *data, size_t len, void *ud) {
+    run_t *r = ud;
+    err_t e = {0};
+    json_t *env = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *md = json_object_get(env, "metadata");
+    const char *tenant = json_string_value(json_object_get(env, "tenant_id"));
+    svc_event_t ev = {
+        .id = str_or(env, "id", ""),
+        .type = str_or(env, "type", ""),
+        .subject = subject,
+        .tenant_id = is_uuid(tenant) ? tenant : NULL,
+        .correlation_id = str_or(md, "correlation_id", ""),
+        .data = json_object_get(env, "data"),
+        .envelope = env,
+    };
+    int rc = 0, dead = 0, dup = 0;
+    log_set_context(ev.correlation_id, "");
+    if (!json_is_object(env) || !is_uuid(ev.id) || !*ev.type || !json_is_object(ev.data)) {
+        /* poison: it can never be applied; dead-letter it under its message id */
+        const char *id = is_uuid(ev.id) ? ev.id : msg_id;
+        err_t why = {0};
+        err_set(&why, 422, "invalid_event", "", "not an event envelope");
+        count(r, "consumer_dead_letter_total");
+        if (!is_uuid(id)) {
+            log_error("consumer %s: dropped an unreadable message without an id on %s", r->durable,
+                      subject);
+        } else if (record_failure(r, id, subject, NULL, data, len, &why, 1, &dead, &e) != 0) {
+            log_error("consumer %s: cannot dead-letter %s: %s", r->durable, id, e.message);
+            r->failed++;
+            rc = -1;
+        }
+        goto done;
+    }
+    if (apply(r, &ev, &dup, &e) == 0) {
+        count(r, dup ? "consumer_duplicates_total" : "consumer_applied_total");
+        if (recent_take(r, ev.id)) clear_failure(r, ev.id);
+        goto done;
+    }
+    r->failed++;
+    rc = -1;
+    if (e.status == 503 || e.status == 504) {
+        log_warn("consumer %s: %s %s not applied, will retry: %s", r->durable, ev.type, ev.id,
+                 e.message);
+        goto done;
+    }
+    count(r, "consumer_failures_total");
+    err_t why = e;
+    if (record_failure(r, ev.id, subject, ev.tenant_id, data, len, &why, 0, &dead, &e) != 0) {
+        log_error("consumer %s: %s %s failed (%s) and cannot be recorded: %s", r->durable, ev.type,
+                  ev.id, why.message, e.message);
+        goto done;
+    }
+    recent_add(r, ev.id);
+    if (dead) {
+        count(r, "consumer_dead_letter_total");
+        log_error("consumer %s: %s %s dead-lettered after its last try: %d %s: %s", r->durable,
+                  ev.type, ev.id, why.status, why.code, why.message);
+        r->failed--;
+        rc = 0; /* claimed and recorded: ack */
+    } else {
+        log_warn("consumer %s: %s %s failed, will retry: %d %s: %s", r->durable, ev.type, ev.id,
+                 why.status, why.code, why.message);
+    }
+done:
+    log_clear_context();
+    json_decref(env);
+    return rc;
+}
+
+static void run_init(run_t *r, const svc_env_t *env, const svc_module_t *m,
+                     const svc_consumer_t *c) {
+    memset(r, 0, sizeof *r);
+    r->env = env;
+    r->m = m;
+    r->c = c;
+    svc_consumer_durable(m, c, r->durable);
+    pthread_mutex_init(&r->mu, NULL);
+}
+
+static int run_poll(run_t *r, int max, int timeout_ms, int *failed, err_t *e) {
+    char filter[256];
+    snprintf(filter, sizeof filter, "%s", r->c->filter);
+    r->failed = 0;
+    int n = bus_js_fetch(r->env->bus, "EVENTS", r->durable, filter, max, timeout_ms, on_msg, r, e);
+    if (failed) *failed = r->failed;
+    return n;
+}
+
+int svc_consumer_poll(const svc_env_t *env, const svc_module_t *m, const svc_consumer_t *c, int max,
+                      int timeout_ms, int *failed, err_t *e) {
+    run_t r;
+    pthread_once(&metrics_once, declare_metrics);
+    run_init(&r, env, m, c);
+    int n = run_poll(&r, max, timeout_ms, failed, e);
+    pthread_mutex_destroy(&r.mu);
+    return n;
+}
+
+/* ---- threads ----------------------------------------------------------------------------- */
+
+/* Sleeps ms in steps of 50 ms, returning early when stop is set. */
+static void nap(atomic_int *stop, int ms) {
+    for (int slept = 0; slept < ms && !atomic_load(stop); slept += 50) {
+        struct timespec ts = {0, 50L * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *consumer_main(void *arg) {
+    thread_run_t *t = arg;
+    run_t *r = &t->run;
+    int backoff = 0;
+    log_info("consumer %s pulling %s", r->durable, r->c->filter);
+    while (!atomic_load(t->stop)) {
+        err_t e = {0};
+        int failed = 0;
+        int n = run_poll(r, CONSUMER_FETCH_MAX, CONSUMER_FETCH_WAIT_MS, &failed, &e);
+        if (n >= 0 && failed == 0) {
+            backoff = 0;
+            continue;
+        }
+        if (n < 0 && backoff == 0)
+            log_warn("consumer %s: fetch failed, retrying: %s", r->durable, e.message);
+        backoff = backoff ? backoff * 2 : CONSUMER_BACKOFF_MIN_MS;
+        if (backoff > CONSUMER_BACKOFF_MAX_MS) backoff = CONSUMER_BACKOFF_MAX_MS;
+        nap(t->stop, backoff);
+    }
+    return NULL;
+}
+
+svc_consumers_t *svc_consumers_start(const svc_env_t *env, const svc_module_t *m, err_t *e) {
+    if (!m->consumers || m->n_consumers == 0) return NULL;
+    pthread_once(&metrics_once, declare_metrics);
+    svc_consumers_t *g = calloc(1, sizeof *g);
+    thread_run_t *runs = calloc(m->n_consumers, sizeof *runs);
+    if (!g || !runs) {
+        free(g);
+        free(runs);
+        err_set(e, 500, "internal", "", "out of memory");
+        return NULL;
+    }
+    g->runs = runs;
+    atomic_init(&g->stop, 0);
+    for (size_t i = 0; i < m->n_consumers; i++) {
+        thread_run_t *t = &runs[i];
+        run_init(&t->run, env, m, &m->consumers[i]);
+        t->stop = &g->stop;
+        g->n = i + 1;
+        if (pthread_create(&t->th, NULL, consumer_main, t) != 0) {
+            err_set(e, 500, "internal", "", "cannot start consumer %s", t->run.durable);
+            svc_consumers_stop(g);
+            return NULL;
+        }
+        t->started = 1;
+    }
+    return g;
+}
+
+void svc_consumers_stop(svc_consumers_t *g) {
+    if (!g) return;
+    atomic_store(&g->stop, 1);
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->runs[i].started) pthread_join(g->runs[i].th, NULL);
+        pthread_mutex_destroy(&g->runs[i].run.mu);
+    }
+    free(g->runs);
+    free(g);
+}

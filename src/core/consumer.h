@@ -1,0 +1,38 @@
+/* consumer: runs the event consumers a module declares (svc_module_t.consumers, core/service.h):
+ * one thread per consumer pulling from its durable JetStream consumer "<module>_<name>" on the
+ * EVENTS stream (bus_js_fetch, created on first use with DeliverAll), and for each event:
+ *   BEGIN (scope: the event's tenant, relay on) -> inbox_claim(<schema>, durable, id) -> handler ->
+ * COMMIT
+ *   -> ack. An id already claimed commits nothing and is acked (a redelivery or a replay).
+ * A handler error 503/504 (dependency down) naks the message and the thread backs off (100 ms
+ * doubling to 5 s), without limit. Any other error is a failed try: counted in
+ * <schema>.dead_letter (relay scope, its own transaction) and nak'ed; at the consumer's
+ * max_tries the row is marked dead, the id claimed and the message acked (never applied).
+ * An unreadable message (not a JSON envelope with a UUID id) is dead-lettered at once.
+ * Metrics (label consumer = durable): consumer_applied_total, consumer_duplicates_total,
+ * consumer_failures_total, consumer_dead_letter_total.
+ * Owns: per started module, its threads and their state; svc_consumers_stop joins and frees. */
+#ifndef CORE_CONSUMER_H
+#define CORE_CONSUMER_H
+
+#include "core/service.h"
+
+typedef struct svc_consumers svc_consumers_t;
+
+/* Starts a thread per consumer of m (NULL with no error when m has none). env must outlive the
+ * threads. NULL + e on failure (nothing left running). */
+svc_consumers_t *svc_consumers_start(const svc_env_t *env, const svc_module_t *m, err_t *e);
+/* Stops and joins the threads (each notices within its fetch timeout, 1 s), frees. NULL: no-op. */
+void svc_consumers_stop(svc_consumers_t *g);
+
+/* One fetch of consumer c of m, synchronously (tests; the threads loop on it): up to max events
+ * waited for up to timeout_ms, each applied as above. Returns the number of messages handled
+ * (0 on timeout) or -1 + e when the fetch itself failed. *failed (may be NULL) gets the number
+ * nak'ed for a retry. */
+int svc_consumer_poll(const svc_env_t *env, const svc_module_t *m, const svc_consumer_t *c, int max,
+                      int timeout_ms, int *failed, err_t *e);
+
+/* The durable name of consumer c of m, "<module>_<name>", into out (64 bytes). */
+void svc_consumer_durable(const svc_module_t *m, const svc_consumer_t *c, char out[64]);
+
+#endif

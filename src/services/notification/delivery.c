@@ -1,0 +1,286 @@
+/* delivery: see delivery.h. */
+#include "services/notification/delivery.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/outbox.h"
+#include "services/notification/notification.h"
+#include "services/notification/rules.h"
+#include "services/notification/smtp.h"
+
+#define DELIVERY_BATCH "20"
+#define DELIVERY_LEASE "5 minutes"
+
+static const db_scope_t k_system = {NULL, NULL, 0, 1};
+
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+static void declare_metrics(void) {
+    metrics_counter_declare("notification_sent_total",
+                            "messages sent (accepted by SMTP, "
+                            "published in-app)",
+                            "channel");
+    metrics_counter_declare("notification_retries_total", "transient delivery failures retried",
+                            "channel");
+    metrics_counter_declare("notification_failed_total",
+                            "messages given up on (undelivered, not_sent)", "channel");
+}
+
+static void count(const char *metric, const char *channel) {
+    const char *labels[] = {channel, NULL};
+    metrics_counter_add(metric, labels, 1);
+}
+
+typedef struct msg {
+    char id[40], club[40], user[40], channel[16], template[72], locale[16], event_type[128];
+    char recipient[330];
+    int tries;
+    json_t *vars;
+    char *subject, *text; /* in-app: rendered when queued */
+} msg_t;
+
+/* Where a token mail's link points (RECIPROCAL_NOTIFY_LINK_BASE + path + token). */
+static const char *link_path(const char *purpose) {
+    if (strcmp(purpose, "invite") == 0) return "/register?token=";
+    if (strcmp(purpose, "reset_password") == 0) return "/password/reset?token=";
+    return "/email/verify?token=";
+}
+
+/* Fetches the one-time token of vars.token_id and sets vars.link (the token lives only in
+ * memory, is wiped after the send by the caller's json_decref). */
+static int add_token_link(const svc_env_t *env, const notification_settings_t *s, msg_t *m,
+                          err_t *e) {
+    const char *token_id = json_string_value(json_object_get(m->vars, "token_id"));
+    if (!token_id) return 0;
+    svc_caller_t c = {0};
+    snprintf(c.club_id, sizeof c.club_id, "%s", m->club);
+    snprintf(c.perms, sizeof c.perms, "auth:deliver");
+    json_t *in = json_pack("{s:s, s:s}", "club_id", m->club, "token_id", token_id), *out = NULL;
+    int status = 0;
+    int rc = svc_call(env, "auth", "delivery_token", &c, in, &status, &out, e);
+    json_decref(in);
+    if (rc == 0) {
+        const char *tok = json_string_value(json_object_get(out, "token"));
+        const char *purpose = json_string_value(json_object_get(out, "purpose"));
+        char link[512];
+        snprintf(link, sizeof link, "%s%s%s", s->link_base, link_path(purpose ? purpose : ""),
+                 tok ? tok : "");
+        json_object_set_new(m->vars, "link", json_string(link));
+        sodium_memzero(link, sizeof link);
+    }
+    json_decref(out);
+    return rc;
+}
+
+static int send_email(const svc_env_t *env, db_tx_t *tx, msg_t *m, err_t *e) {
+    const notification_settings_t *s = notification_settings(env);
+    char *st = NULL, *bt = NULL, *subject = NULL, *text = NULL, *html = NULL;
+    int rc = -1;
+    if (notify_template(tx, m->club, m->template, m->locale, &st, &bt, e) != 0 ||
+        add_token_link(env, s, m, e) != 0 ||
+        notify_render(st, bt, m->vars, &subject, &text, &html, e) != 0)
+        goto done;
+    const notify_smtp_t conf = {.url = s->smtp_url,
+                                .user = s->smtp_user,
+                                .password = s->smtp_password,
+                                .tls = strcmp(s->smtp_tls, "required") == 0 ? NOTIFY_TLS_REQUIRED
+                                       : strcmp(s->smtp_tls, "off") == 0    ? NOTIFY_TLS_OFF
+                                                                            : NOTIFY_TLS_TRY,
+                                .timeout_s = s->smtp_timeout_s};
+    const notify_mail_t mail = {s->smtp_from, m->recipient, subject, text, html};
+    rc = notify_smtp_send(&conf, &mail, e);
+done:
+    free(st);
+    free(bt);
+    free(subject);
+    if (text) sodium_memzero(text, strlen(text));
+    if (html) sodium_memzero(html, strlen(html));
+    free(text);
+    free(html);
+    return rc;
+}
+
+static int send_in_app(const svc_env_t *env, msg_t *m, err_t *e) {
+    char subject[64];
+    snprintf(subject, sizeof subject, "inbox.%s", m->user);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "id", m->id, "club_id", m->club,
+                          "event_type", m->event_type, "subject", m->subject, "body", m->text);
+    char *payload = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!payload) return err_set(e, 500, "internal", "", "out of memory");
+    int rc = bus_publish(env->bus, subject, payload, strlen(payload), e);
+    free(payload);
+    return rc;
+}
+
+/* The state after an attempt, in its own transaction. */
+static int record(const svc_env_t *env, const msg_t *m, int ok, const err_t *why, err_t *e) {
+    const notification_settings_t *s = notification_settings(env);
+    char delay[32], tries[16], error[420];
+    db_tx_t *tx = NULL;
+    int transient = !ok && (why->status == 503 || why->status == 504);
+    int tries_now = m->tries + 1;
+    int final = !ok && (!transient || tries_now >= s->max_tries);
+    const char *status = ok                                           ? "sent"
+                         : !final                                     ? "queued"
+                         : (why->status == 422 || why->status == 404) ? "not_sent"
+                                                                      : "undelivered";
+    /* retry_base * 2^(tries-1), +-20% jitter */
+    double d = (double)s->retry_base_s * (double)(1LL << (tries_now - 1 < 20 ? tries_now - 1 : 20));
+    d *= 0.8 + 0.4 * (double)randombytes_uniform(1001) / 1000.0;
+    snprintf(delay, sizeof delay, "%.3f", d);
+    snprintf(tries, sizeof tries, "%d", tries_now);
+    snprintf(error, sizeof error, "%s", ok ? "" : why->message);
+    const char *p[] = {m->id, status, tries, delay, ok ? NULL : error};
+    if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
+    int rc = -1;
+    if (db_exec_cmd(tx,
+                    "UPDATE notification.messages SET status = $2, tries = $3::int, last_error = "
+                    "$5, next_attempt_at = now() + make_interval(secs => $4::float8), sent_at = "
+                    "CASE WHEN $2 = 'sent' THEN now() END, failed_at = CASE WHEN $2 IN "
+                    "('undelivered', 'not_sent') THEN now() END WHERE id = $1::uuid",
+                    5, p, e) < 0)
+        goto done;
+    if (final) {
+        json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "message_id", m->id, "channel",
+                                 m->channel, "template", m->template, "status", status,
+                                 "event_type", m->event_type, "tries", tries_now);
+        const outbox_meta_t meta = {0};
+        int erc = outbox_add(tx, "notification", "notification.failed", "notification", m->club,
+                             data, &meta, NULL, e);
+        json_decref(data);
+        if (erc != 0) goto done;
+    }
+    rc = 0;
+done:
+    rc = db_tx_finish(&tx, rc, NULL, e);
+    if (rc == 0) {
+        if (ok)
+            count("notification_sent_total", m->channel);
+        else if (final) {
+            count("notification_failed_total", m->channel);
+            log_warn("notification %s (%s to %s) %s after %d tries: %s", m->id, m->channel,
+                     m->channel[0] == 'e' ? "an address" : m->user, status, tries_now,
+                     why->message);
+        } else
+            count("notification_retries_total", m->channel);
+    }
+    return rc;
+}
+
+static void msg_free(msg_t *m) {
+    json_decref(m->vars);
+    free(m->subject);
+    free(m->text);
+}
+
+int notify_deliver_once(const svc_env_t *env, err_t *e) {
+    pthread_once(&metrics_once, declare_metrics);
+    db_tx_t *tx = NULL;
+    if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
+    PGresult *r = db_exec(
+        tx,
+        "UPDATE notification.messages m SET next_attempt_at = now() + interval '" DELIVERY_LEASE
+        "' FROM (SELECT id FROM notification.messages WHERE status = 'queued' AND "
+        "next_attempt_at <= now() ORDER BY next_attempt_at LIMIT " DELIVERY_BATCH
+        " FOR UPDATE SKIP LOCKED) d WHERE m.id = d.id RETURNING m.id::text, m.club_id::text, "
+        "coalesce(m.user_id::text, ''), m.channel, m.template, m.locale, m.event_type, "
+        "m.recipient, m.tries, m.vars::text, m.subject, m.body_text",
+        0, NULL, e);
+    if (!r) {
+        db_rollback(tx);
+        return -1;
+    }
+    int n = PQntuples(r);
+    msg_t *msgs = calloc((size_t)(n ? n : 1), sizeof *msgs);
+    for (int i = 0; msgs && i < n; i++) {
+        msg_t *m = &msgs[i];
+        snprintf(m->id, sizeof m->id, "%s", PQgetvalue(r, i, 0));
+        snprintf(m->club, sizeof m->club, "%s", PQgetvalue(r, i, 1));
+        snprintf(m->user, sizeof m->user, "%s", PQgetvalue(r, i, 2));
+        snprintf(m->channel, sizeof m->channel, "%s", PQgetvalue(r, i, 3));
+        snprintf(m->template, sizeof m->template, "%s", PQgetvalue(r, i, 4));
+        snprintf(m->locale, sizeof m->locale, "%s", PQgetvalue(r, i, 5));
+        snprintf(m->event_type, sizeof m->event_type, "%s", PQgetvalue(r, i, 6));
+        snprintf(m->recipient, sizeof m->recipient, "%s", PQgetvalue(r, i, 7));
+        m->tries = atoi(PQgetvalue(r, i, 8));
+        m->vars = db_json(r, i, 9, e);
+        m->subject = PQgetisnull(r, i, 10) ? NULL : strdup(PQgetvalue(r, i, 10));
+        m->text = PQgetisnull(r, i, 11) ? NULL : strdup(PQgetvalue(r, i, 11));
+    }
+    PQclear(r);
+    if (!msgs || db_commit(tx, e) != 0) {
+        for (int i = 0; msgs && i < n; i++)
+            msg_free(&msgs[i]);
+        free(msgs);
+        return msgs ? -1 : err_set(e, 500, "internal", "", "out of memory");
+    }
+    int handled = 0;
+    for (int i = 0; i < n; i++) {
+        msg_t *m = &msgs[i];
+        err_t why = {0};
+        int ok;
+        if (!m->vars) {
+            err_set(&why, 422, "invalid_field", "vars", "unreadable variables");
+            ok = 0;
+        } else if (strcmp(m->channel, "in_app") == 0) {
+            ok = send_in_app(env, m, &why) == 0;
+        } else {
+            /* templates are read in the system scope (club overrides of any club) */
+            db_tx_t *rtx = NULL;
+            ok =
+                db_begin(env->db, &k_system, &rtx, &why) == 0 && send_email(env, rtx, m, &why) == 0;
+            db_rollback(rtx);
+        }
+        if (record(env, m, ok, &why, e) == 0) handled++;
+        msg_free(m);
+    }
+    free(msgs);
+    return handled;
+}
+
+/* ---- the worker thread ---------------------------------------------------------------------- */
+
+static pthread_t g_thread;
+static int g_running;
+static atomic_int g_stop;
+static const svc_env_t *g_env;
+
+static void *worker(void *arg) {
+    (void)arg;
+    int poll_ms = notification_settings(g_env)->poll_ms;
+    while (!atomic_load(&g_stop)) {
+        err_t e = {0};
+        int n = notify_deliver_once(g_env, &e);
+        if (n < 0) log_warn("notification delivery: %s", e.message);
+        if (n > 0) continue; /* more may be due */
+        for (int slept = 0; slept < poll_ms && !atomic_load(&g_stop); slept += 50) {
+            struct timespec ts = {0, 50L * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+int notify_delivery_start(const svc_env_t *env, err_t *e) {
+    g_env = env;
+    atomic_store(&g_stop, 0);
+    if (pthread_create(&g_thread, NULL, worker, NULL) != 0)
+        return err_set(e, 500, "internal", "", "cannot start the notification worker");
+    g_running = 1;
+    return 0;
+}
+
+void notify_delivery_stop(void) {
+    if (!g_running) return;
+    atomic_store(&g_stop, 1);
+    pthread_join(g_thread, NULL);
+    g_running = 0;
+}

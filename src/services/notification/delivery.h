@@ -1,0 +1,23 @@
+/* delivery: the worker that sends queued messages (notification.messages, status queued and
+ * due). One pass leases up to 20 due rows (next_attempt_at moved 5 min ahead, committed), then
+ * for each: email is rendered (template resolution, Mustache + cmark; a one-time token fetched
+ * from auth.delivery_token right then and put in the link) and sent over SMTP; in-app is
+ * published on NATS inbox.<user>. Outcome: sent; a permanent failure (SMTP 5xx, render error,
+ * token gone) -> undelivered / not_sent; a transient one (SMTP 4xx, connection) -> retried after
+ * retry_base * 2^(tries-1) +-20% jitter, undelivered after max_tries. Every final failure emits
+ * notification.failed and counts in notification_failed_total{channel}; the failed list is
+ * GET /api/v1/notifications/failed. A crash between send and update sends again when the lease
+ * expires (at least once). Owns the worker thread (delivery_start / delivery_stop). */
+#ifndef SERVICES_NOTIFICATION_DELIVERY_H
+#define SERVICES_NOTIFICATION_DELIVERY_H
+
+#include "core/service.h"
+
+/* One pass: returns the number of messages handled (sent or failed), -1 + e on a database
+ * error. Tests call it directly. */
+int notify_deliver_once(const svc_env_t *env, err_t *e);
+
+int notify_delivery_start(const svc_env_t *env, err_t *e);
+void notify_delivery_stop(void);
+
+#endif

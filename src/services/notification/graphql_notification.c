@@ -1,0 +1,44 @@
+/* graphql_notification: see graphql_notification.h. */
+#include "services/notification/graphql_notification.h"
+
+#include "gateway/graphql_bind.h"
+
+static int r_notifications(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                           char **error) {
+    (void)parent;
+    api_req *r = info->ctx;
+    json_t *input = json_object(), *output = NULL;
+    if (gqlb_first(info, args, input, error) != 0) {
+        json_decref(input);
+        return -1;
+    }
+    json_t *unread = json_object_get(args, "unread");
+    if (json_is_boolean(unread)) json_object_set(input, "unread", unread);
+    err_t e = {0};
+    int rc = gqlb_call(r, "notification", "list_inbox", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    *out = gqlb_output(output);
+    json_decref(output);
+    return 0;
+}
+
+static int r_mark(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                  char **error) {
+    (void)parent;
+    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
+    int rc = gqlb_mutation(info, "notification", info->ud, input, "notification", gqlb_output, out,
+                           error);
+    json_decref(input);
+    return rc;
+}
+
+int gql_notification_bind(gql_resolvers *rs) {
+    int rc = 0;
+    rc |= gql_resolvers_add(rs, "Viewer", "notifications", r_notifications, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Mutation", "markNotificationSeen", r_mark, NULL,
+                            (void *)"mark_inbox_seen");
+    rc |= gql_resolvers_add(rs, "Mutation", "markNotificationRead", r_mark, NULL,
+                            (void *)"mark_inbox_read");
+    return rc;
+}

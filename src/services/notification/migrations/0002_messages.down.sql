@@ -1,0 +1,3 @@
+DROP TABLE notification.templates;
+DROP TABLE notification.messages;
+SELECT core.drop_dead_letter('notification');

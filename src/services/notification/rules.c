@@ -1,0 +1,388 @@
+/* rules: see rules.h. The rule table and the network default templates are data in this file;
+ * docs/notification.md lists them. */
+#include "services/notification/rules.h"
+
+#include <cmark.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/mustache/mustache.h"
+
+/* clang-format off */
+const notify_rule_t notify_rules[] = {
+    /* auth: one-time tokens fetched through auth.delivery_token (never from the event) */
+    {"auth.invite_created",               "token_user",   "invite",             NOTIFY_EMAIL, 1},
+    {"auth.password_reset_requested",     "token_user",   "password_reset",     NOTIFY_EMAIL, 1},
+    {"auth.email_verification_requested", "token_user",   "verify_email",       NOTIFY_EMAIL, 1},
+    /* visits and letters of introduction: the visiting member */
+    {"loi.issued",        "visit_member", "visit_approved",  NOTIFY_EMAIL | NOTIFY_IN_APP, 0},
+    {"visit.confirmed",   "visit_member", "visit_confirmed", NOTIFY_EMAIL | NOTIFY_IN_APP, 1},
+    {"visit.cancelled",   "visit_member", "visit_cancelled", NOTIFY_EMAIL | NOTIFY_IN_APP, 1},
+    {"loi.revoked",       "visit_member", "loi_revoked",     NOTIFY_EMAIL | NOTIFY_IN_APP, 1},
+    /* agreements: the contact address of every party club but the proposer */
+    {"reciprocal.agreement_created", "party_clubs", "agreement_proposed", NOTIFY_EMAIL, 0},
+};
+const size_t notify_n_rules = sizeof notify_rules / sizeof notify_rules[0];
+
+/* Network default templates: key, locale, subject, Markdown body. */
+static const struct {
+    const char *key, *locale, *subject, *body;
+} k_defaults[] = {
+    {"invite", "en", "You are invited to {{club.name}}",
+     "Hello,\n\n{{club.name}} invites you to join the Reciprocal Clubs network.\n\n"
+     "[Accept the invitation]({{link}})\n\nThe link works once and expires at {{expires_at}}.\n"},
+    {"password_reset", "en", "Reset your password at {{club.name}}",
+     "Hello,\n\nSomeone (we hope you) asked to reset your password at {{club.name}}.\n\n"
+     "[Choose a new password]({{link}})\n\nThe link works once and expires at {{expires_at}}. "
+     "If you did not ask, ignore this message: your password is unchanged.\n"},
+    {"verify_email", "en", "Confirm your email address",
+     "Hello,\n\nPlease confirm that {{email}} is your address at {{club.name}}.\n\n"
+     "[Confirm my address]({{link}})\n\nThe link expires at {{expires_at}}.\n"},
+    {"visit_approved", "en", "Your visit to {{host_club.name}} is approved",
+     "Hello {{member.first_name}},\n\n{{home_club.name}} approved your visit to "
+     "**{{host_club.name}}** and issued your letter of introduction. {{host_club.name}} will "
+     "confirm it.\n"},
+    {"visit_confirmed", "en", "Your visit to {{host_club.name}} is confirmed",
+     "Hello {{member.first_name}},\n\n**{{host_club.name}}** confirmed your visit. Show your "
+     "letter of introduction at the door.\n"},
+    {"visit_confirmed", "fr", "Votre visite au {{host_club.name}} est confirmée",
+     "Bonjour {{member.first_name}},\n\nLe **{{host_club.name}}** a confirmé votre visite. "
+     "Présentez votre lettre d'introduction à l'accueil.\n"},
+    {"visit_cancelled", "en", "Your visit to {{host_club.name}} is cancelled",
+     "Hello {{member.first_name}},\n\nYour visit to **{{host_club.name}}** was cancelled.\n"},
+    {"loi_revoked", "en", "Your letter of introduction to {{host_club.name}} was revoked",
+     "Hello {{member.first_name}},\n\n{{home_club.name}} revoked your letter of introduction to "
+     "**{{host_club.name}}**: it is no longer valid at the door.\n"},
+    {"agreement_proposed", "en", "{{proposer.name}} proposes a reciprocal agreement",
+     "Hello {{club.name}},\n\n**{{proposer.name}}** proposes a reciprocal agreement with your "
+     "club. Review it in the administration (agreement {{agreement_id}}).\n"},
+};
+/* clang-format on */
+
+/* ---- templates ------------------------------------------------------------------------------ */
+
+static int network_default(const char *key, const char *locale, char **subject, char **body) {
+    for (size_t i = 0; i < sizeof k_defaults / sizeof k_defaults[0]; i++)
+        if (strcmp(k_defaults[i].key, key) == 0 && strcmp(k_defaults[i].locale, locale) == 0) {
+            *subject = strdup(k_defaults[i].subject);
+            *body = strdup(k_defaults[i].body);
+            return 1;
+        }
+    return 0;
+}
+
+/* A club override (key, locale) into *subject, *body: 1 found, 0 none, -1 error. */
+static int club_override(db_tx_t *tx, const char *club_id, const char *key, const char *locale,
+                         char **subject, char **body, err_t *e) {
+    const char *p[] = {club_id, key, locale};
+    PGresult *r = db_exec(tx,
+                          "SELECT subject, body FROM notification.templates WHERE club_id = "
+                          "$1::uuid AND key = $2 AND locale = $3",
+                          3, p, e);
+    if (!r) return -1;
+    int found = PQntuples(r) == 1;
+    if (found) {
+        *subject = strdup(PQgetvalue(r, 0, 0));
+        *body = strdup(PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return found;
+}
+
+int notify_template(db_tx_t *tx, const char *club_id, const char *key, const char *locale,
+                    char **subject, char **body, err_t *e) {
+    *subject = *body = NULL;
+    const char *loc = locale && *locale ? locale : "en";
+    int found = 0;
+    if (club_id && *club_id) {
+        found = club_override(tx, club_id, key, loc, subject, body, e);
+        if (found == 0 && strcmp(loc, "en") != 0)
+            found = club_override(tx, club_id, key, "en", subject, body, e);
+        if (found < 0) return -1;
+    }
+    if (!found) found = network_default(key, loc, subject, body);
+    if (!found) found = network_default(key, "en", subject, body);
+    if (!found) return err_set(e, 404, "not_found", "template", "no template \"%s\"", key);
+    if (!*subject || !*body) {
+        free(*subject);
+        free(*body);
+        *subject = *body = NULL;
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
+    return 0;
+}
+
+/* ---- rendering ------------------------------------------------------------------------------ */
+
+static int render_one(const char *tmpl, json_t *vars, int flags, char **out, const char *what,
+                      err_t *e) {
+    char why[256];
+    if (mustache_render(tmpl, vars, NULL, MUSTACHE_STRICT | flags, out, why, sizeof why) != 0)
+        return err_set(e, 422, "template_error", what, "%s: %s", what, why);
+    return 0;
+}
+
+int notify_render(const char *subject_t, const char *body_t, json_t *vars, char **subject,
+                  char **text, char **html, err_t *e) {
+    char *md = NULL;
+    *subject = *text = NULL;
+    if (html) *html = NULL;
+    if (render_one(subject_t, vars, MUSTACHE_NO_ESCAPE, subject, "subject", e) != 0) goto fail;
+    /* one line: a value with a line break must not split the subject */
+    for (char *p = *subject; *p; p++)
+        if (*p == '\r' || *p == '\n') *p = ' ';
+    if (render_one(body_t, vars, MUSTACHE_NO_ESCAPE, text, "body", e) != 0) goto fail;
+    if (html) {
+        if (render_one(body_t, vars, MUSTACHE_ESCAPE_MARKDOWN, &md, "body", e) != 0) goto fail;
+        /* CMARK_OPT_DEFAULT is safe in cmark 0.30: raw HTML and javascript: links are dropped */
+        char *frag = cmark_markdown_to_html(md, strlen(md), CMARK_OPT_DEFAULT);
+        size_t n = frag ? strlen(frag) + 160 : 0;
+        *html = frag ? malloc(n) : NULL;
+        if (*html)
+            snprintf(*html, n,
+                     "<!doctype html>\n<html><head><meta charset=\"utf-8\"></head><body>\n%s"
+                     "</body></html>\n",
+                     frag);
+        free(frag);
+        free(md);
+        md = NULL;
+        if (!*html) {
+            err_set(e, 500, "internal", "", "out of memory");
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    free(md);
+    free(*subject);
+    free(*text);
+    *subject = *text = NULL;
+    return -1;
+}
+
+/* ---- audiences ------------------------------------------------------------------------------ */
+
+/* One person or club to reach. */
+typedef struct recipient {
+    char club_id[40];
+    char user_id[40]; /* "" = no account: no in-app */
+    char email[320];  /* "" = no email */
+    char locale[8];
+    json_t *vars; /* owned */
+} recipient_t;
+
+/* Calls svc.op as the service itself in club `club` holding `perms`. *out: new reference. */
+static int op(const svc_call_t *call, const char *svc, const char *name, const char *club,
+              const char *perms, json_t *in, json_t **out, err_t *e) {
+    svc_caller_t c = *call->caller;
+    c.user_id[0] = '\0';
+    snprintf(c.club_id, sizeof c.club_id, "%s", club ? club : "");
+    snprintf(c.perms, sizeof c.perms, "%s", perms);
+    int status = 0;
+    *out = NULL;
+    int rc = svc_call(call->env, svc, name, &c, in, &status, out, e);
+    json_decref(in);
+    if (rc != 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* {"name": ...} of a club (member.get_club), or NULL + e. */
+static json_t *club_vars(const svc_call_t *call, const char *club_id, json_t **doc, err_t *e) {
+    json_t *c = NULL;
+    if (doc) *doc = NULL;
+    if (op(call, "member", "get_club", club_id, "club:read", json_pack("{s:s}", "id", club_id), &c,
+           e) != 0)
+        return NULL;
+    json_t *v = json_pack("{s:s, s:s}", "id", club_id, "name",
+                          json_string_value(json_object_get(c, "name"))
+                              ? json_string_value(json_object_get(c, "name"))
+                              : "");
+    if (doc)
+        *doc = c;
+    else
+        json_decref(c);
+    return v;
+}
+
+static const char *sget(json_t *o, const char *k) {
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static int add_recipient(recipient_t **list, size_t *n, recipient_t r) {
+    recipient_t *v = realloc(*list, (*n + 1) * sizeof *v);
+    if (!v) {
+        json_decref(r.vars);
+        return -1;
+    }
+    *list = v;
+    v[(*n)++] = r;
+    return 0;
+}
+
+/* auth's one-time token events: the user behind the token (auth.delivery_token gives the
+ * address; the token itself is fetched again at send time and never stored). A token already
+ * used, replaced or expired (404) means nothing to send. */
+static int aud_token_user(const svc_call_t *call, const svc_event_t *ev, recipient_t **list,
+                          size_t *n, err_t *e) {
+    const char *club = sget(ev->data, "club_id"), *token_id = sget(ev->data, "token_id");
+    json_t *t = NULL;
+    if (op(call, "auth", "delivery_token", club, "auth:deliver",
+           json_pack("{s:s, s:s}", "club_id", club, "token_id", token_id), &t, e) != 0)
+        return e->status == 404 ? 0 : -1;
+    recipient_t r = {0};
+    snprintf(r.club_id, sizeof r.club_id, "%s", club);
+    snprintf(r.user_id, sizeof r.user_id, "%s", sget(t, "user_id"));
+    snprintf(r.email, sizeof r.email, "%s", sget(t, "email"));
+    snprintf(r.locale, sizeof r.locale, "en");
+    json_t *cv = club_vars(call, club, NULL, e);
+    if (!cv) {
+        json_decref(t);
+        return -1;
+    }
+    r.vars =
+        json_pack("{s:s, s:s, s:s, s:s, s:o}", "token_id", token_id, "purpose", sget(t, "purpose"),
+                  "email", r.email, "expires_at", sget(t, "expires_at"), "club", cv);
+    json_decref(t);
+    r.user_id[0] = '\0'; /* token mails are email only */
+    return r.vars ? add_recipient(list, n, r) : err_set(e, 500, "internal", "", "out of memory");
+}
+
+/* visit and LOI events: the visiting member (member.get_member in the home club). */
+static int aud_visit_member(const svc_call_t *call, const svc_event_t *ev, recipient_t **list,
+                            size_t *n, err_t *e) {
+    const char *home = sget(ev->data, "home_club_id"), *host = sget(ev->data, "host_club_id");
+    json_t *m = NULL, *hv = NULL, *ov = NULL;
+    if (op(call, "member", "get_member", home, "member:read",
+           json_pack("{s:s, s:s}", "id", sget(ev->data, "member_id"), "club_id", home), &m, e) != 0)
+        return e->status == 404 ? 0 : -1;
+    int rc = -1;
+    if (!(hv = club_vars(call, home, NULL, e)) || !(ov = club_vars(call, host, NULL, e))) goto done;
+    json_t *prof = json_object_get(m, "profile");
+    recipient_t r = {0};
+    snprintf(r.club_id, sizeof r.club_id, "%s", home);
+    snprintf(r.user_id, sizeof r.user_id, "%s", sget(m, "auth_user_id"));
+    snprintf(r.email, sizeof r.email, "%s", sget(prof, "email"));
+    snprintf(r.locale, sizeof r.locale, "%s",
+             *sget(prof, "language") ? sget(prof, "language") : "en");
+    const char *first =
+        *sget(prof, "preferred_name") ? sget(prof, "preferred_name") : sget(prof, "first_name");
+    r.vars = json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}", "visit_id", sget(ev->data, "visit_id"),
+                       "status", sget(ev->data, "status"), "member", "first_name", first,
+                       "home_club", hv, "host_club", ov);
+    rc = r.vars ? add_recipient(list, n, r) : err_set(e, 500, "internal", "", "out of memory");
+done:
+    json_decref(m);
+    json_decref(hv);
+    json_decref(ov);
+    return rc;
+}
+
+/* reciprocal.agreement_created: every party club but the proposer, at its contact address. */
+static int aud_party_clubs(const svc_call_t *call, const svc_event_t *ev, recipient_t **list,
+                           size_t *n, err_t *e) {
+    const char *proposer = sget(ev->data, "proposer_club_id");
+    json_t *pv = club_vars(call, proposer, NULL, e);
+    if (!pv) return -1;
+    size_t i;
+    json_t *id;
+    int rc = 0;
+    json_array_foreach(json_object_get(ev->data, "clubs"), i, id) {
+        const char *club = json_string_value(id);
+        if (!club || strcmp(club, proposer) == 0) continue;
+        json_t *doc = NULL, *cv = club_vars(call, club, &doc, e);
+        if (!cv) {
+            rc = -1;
+            break;
+        }
+        recipient_t r = {0};
+        snprintf(r.club_id, sizeof r.club_id, "%s", club);
+        snprintf(r.email, sizeof r.email, "%s", sget(doc, "contact_email"));
+        snprintf(r.locale, sizeof r.locale, "en");
+        json_decref(doc);
+        r.vars = json_pack("{s:s, s:o, s:O}", "agreement_id", sget(ev->data, "agreement_id"),
+                           "club", cv, "proposer", pv);
+        if (!r.vars || add_recipient(list, n, r) != 0) {
+            rc = err_set(e, 500, "internal", "", "out of memory");
+            break;
+        }
+    }
+    json_decref(pv);
+    return rc;
+}
+
+/* ---- queueing ------------------------------------------------------------------------------- */
+
+static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
+                          const recipient_t *r, const char *channel, const char *to,
+                          const char *subject, const char *text, err_t *e) {
+    char *vars = json_dumps(r->vars, JSON_COMPACT);
+    if (!vars) return err_set(e, 500, "internal", "", "out of memory");
+    const char *p[] = {r->club_id,
+                       r->user_id[0] ? r->user_id : NULL,
+                       ev->id,
+                       ev->type,
+                       rule->template,
+                       r->locale,
+                       channel,
+                       to,
+                       rule->critical ? "t" : "f",
+                       vars,
+                       subject,
+                       text};
+    long long n = db_exec_cmd(
+        tx,
+        "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, template, "
+        "locale, channel, recipient, critical, vars, subject, body_text) VALUES ($1::uuid, "
+        "$2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12) ON CONFLICT "
+        "(event_id, template, channel, recipient) DO NOTHING",
+        12, p, e);
+    free(vars);
+    return n < 0 ? -1 : 0;
+}
+
+/* The rows of one recipient: email queued for the worker (rendered at send), in-app rendered
+ * now (plain text; no token ever goes in-app). */
+static int queue(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
+                 const recipient_t *r, err_t *e) {
+    if ((rule->channels & NOTIFY_EMAIL) && r->email[0] &&
+        insert_message(tx, ev, rule, r, "email", r->email, NULL, NULL, e) != 0)
+        return -1;
+    if (!(rule->channels & NOTIFY_IN_APP) || !r->user_id[0]) return 0;
+    char *st = NULL, *bt = NULL, *subject = NULL, *text = NULL;
+    int rc = -1;
+    if (notify_template(tx, r->club_id, rule->template, r->locale, &st, &bt, e) != 0 ||
+        notify_render(st, bt, r->vars, &subject, &text, NULL, e) != 0)
+        goto done;
+    rc = insert_message(tx, ev, rule, r, "in_app", r->user_id, subject, text, e);
+done:
+    free(st);
+    free(bt);
+    free(subject);
+    free(text);
+    return rc;
+}
+
+int notify_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e) {
+    for (size_t k = 0; k < notify_n_rules; k++) {
+        const notify_rule_t *rule = &notify_rules[k];
+        if (strcmp(rule->event, ev->type) != 0) continue;
+        recipient_t *list = NULL;
+        size_t n = 0;
+        int rc = strcmp(rule->audience, "token_user") == 0 ? aud_token_user(call, ev, &list, &n, e)
+                 : strcmp(rule->audience, "visit_member") == 0
+                     ? aud_visit_member(call, ev, &list, &n, e)
+                     : aud_party_clubs(call, ev, &list, &n, e);
+        for (size_t i = 0; i < n; i++) {
+            if (rc == 0) rc = queue(tx, ev, rule, &list[i], e);
+            json_decref(list[i].vars);
+        }
+        free(list);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}

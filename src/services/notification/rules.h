@@ -1,0 +1,42 @@
+/* rules: the notification rule table (event type -> audience -> template -> channels, critical),
+ * the network default templates (en) with the club-override resolution, the rendering of a
+ * template (Mustache in strict mode, Markdown -> HTML with cmark, plain text), and the consumer
+ * handler that turns one event into queued messages. Audiences are resolved through operations
+ * of the owning services (auth.delivery_token, member.get_member, member.get_club), never their
+ * tables. Owns nothing between calls. */
+#ifndef SERVICES_NOTIFICATION_RULES_H
+#define SERVICES_NOTIFICATION_RULES_H
+
+#include <jansson.h>
+
+#include "core/service.h"
+
+enum { NOTIFY_EMAIL = 1, NOTIFY_IN_APP = 2 };
+
+typedef struct notify_rule {
+    const char *event;    /* "visit.confirmed" */
+    const char *audience; /* "token_user", "visit_member", "party_clubs" */
+    const char *template; /* key of the template */
+    unsigned channels;    /* NOTIFY_EMAIL | NOTIFY_IN_APP */
+    int critical;         /* sent whatever the recipient's opt-outs */
+} notify_rule_t;
+
+extern const notify_rule_t notify_rules[];
+extern const size_t notify_n_rules;
+
+/* The consumer handler of every notification consumer (core/consumer.h): applies the rules of
+ * ev->type; events without a rule are ignored (0). */
+int notify_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e);
+
+/* The template key/locale for club_id (NULL = network) by the resolution order: club override
+ * in locale -> club override in "en" -> network default in locale -> network default "en".
+ * *subject and *body are malloc'd. 0, or -1 + 404 not_found (no such key) / db error. */
+int notify_template(db_tx_t *tx, const char *club_id, const char *key, const char *locale,
+                    char **subject, char **body, err_t *e);
+
+/* Renders subject and body (Markdown) with vars: *subject and *text always, *html when html is
+ * not NULL (cmark, raw HTML dropped). A missing variable is 422 template_error naming it. */
+int notify_render(const char *subject_t, const char *body_t, json_t *vars, char **subject,
+                  char **text, char **html, err_t *e);
+
+#endif

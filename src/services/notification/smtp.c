@@ -1,0 +1,238 @@
+/* smtp: see smtp.h. One libcurl easy handle per message (no connection reuse: the delivery
+ * worker sends a handful per turn, and a fresh connection never inherits a broken session). */
+#include "services/notification/smtp.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct sbuf {
+    char *s;
+    size_t n, cap;
+    int oom;
+} sbuf_t;
+
+static void sb_put(sbuf_t *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+}
+
+static void sb_str(sbuf_t *b, const char *s) {
+    sb_put(b, s, strlen(s));
+}
+
+/* base64 of s in lines of 76 characters, CRLF-terminated. */
+static void sb_base64(sbuf_t *b, const char *s, size_t n) {
+    for (size_t at = 0; at < n || (n == 0 && at == 0); at += 57) {
+        size_t chunk = n - at < 57 ? n - at : 57;
+        char line[80];
+        sodium_bin2base64(line, sizeof line, (const unsigned char *)s + at, chunk,
+                          sodium_base64_VARIANT_ORIGINAL);
+        sb_str(b, line);
+        sb_str(b, "\r\n");
+        if (n == 0) break;
+    }
+}
+
+static int has_line_break(const char *s) {
+    return s && strpbrk(s, "\r\n") != NULL;
+}
+
+static int ascii_only(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x7f || (unsigned char)*s < 0x20) return 0;
+    return 1;
+}
+
+/* The bare address of "Name <addr>" or "addr" into out. 0, or -1 when there is none. */
+static int bare_address(const char *from, char *out, size_t cap) {
+    const char *lt = strrchr(from, '<');
+    const char *start = lt ? lt + 1 : from;
+    size_t n = lt ? strcspn(start, ">") : strlen(start);
+    if (n == 0 || n >= cap || (lt && start[n] != '>')) return -1;
+    memcpy(out, start, n);
+    out[n] = '\0';
+    if (!strchr(out, '@') || strpbrk(out, " <>\"")) return -1;
+    return 0;
+}
+
+static void random_hex(char *out, size_t bytes) {
+    unsigned char b[32];
+    if (bytes > sizeof b) bytes = sizeof b;
+    randombytes_buf(b, bytes);
+    sodium_bin2hex(out, bytes * 2 + 1, b, bytes);
+}
+
+char *notify_mime_build(const notify_mail_t *m, const char *boundary_seed, err_t *e) {
+    char addr[320], boundary[80], id[80], date[64];
+    if (!m->to || has_line_break(m->to) || bare_address(m->to, addr, sizeof addr) != 0) {
+        err_set(e, 422, "invalid_field", "to", "the recipient is not an email address");
+        return NULL;
+    }
+    if (!m->from || has_line_break(m->from) || bare_address(m->from, addr, sizeof addr) != 0) {
+        err_set(e, 422, "invalid_field", "from", "the sender is not an email address");
+        return NULL;
+    }
+    if (!m->subject || has_line_break(m->subject) || !m->text) {
+        err_set(e, 422, "invalid_field", "subject", "the subject must be one line");
+        return NULL;
+    }
+    if (sodium_init() < 0) {
+        err_set(e, 500, "internal", "", "libsodium unavailable");
+        return NULL;
+    }
+    char rnd[33];
+    if (boundary_seed)
+        snprintf(rnd, sizeof rnd, "%s", boundary_seed);
+    else
+        random_hex(rnd, 16);
+    snprintf(boundary, sizeof boundary, "=_rc_%s", rnd);
+    const char *domain = strchr(addr, '@') + 1;
+    snprintf(id, sizeof id, "<%s@%.40s>", rnd, domain);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+
+    sbuf_t b = {0};
+    sb_str(&b, "Date: ");
+    sb_str(&b, date);
+    sb_str(&b, "\r\nFrom: ");
+    sb_str(&b, m->from);
+    sb_str(&b, "\r\nTo: ");
+    sb_str(&b, m->to);
+    sb_str(&b, "\r\nSubject: ");
+    if (ascii_only(m->subject)) {
+        sb_str(&b, m->subject);
+    } else { /* RFC 2047 encoded-word */
+        size_t n = strlen(m->subject);
+        char *enc = malloc(sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL));
+        if (!enc) b.oom = 1;
+        if (enc) {
+            sodium_bin2base64(enc, sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL),
+                              (const unsigned char *)m->subject, n, sodium_base64_VARIANT_ORIGINAL);
+            sb_str(&b, "=?UTF-8?B?");
+            sb_str(&b, enc);
+            sb_str(&b, "?=");
+            free(enc);
+        }
+    }
+    sb_str(&b, "\r\nMessage-ID: ");
+    sb_str(&b, id);
+    sb_str(&b, "\r\nMIME-Version: 1.0\r\n");
+    if (m->html) {
+        sb_str(&b, "Content-Type: multipart/alternative; boundary=\"");
+        sb_str(&b, boundary);
+        sb_str(&b, "\"\r\n\r\n--");
+        sb_str(&b, boundary);
+        sb_str(&b, "\r\n");
+    }
+    sb_str(&b,
+           "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    sb_base64(&b, m->text, strlen(m->text));
+    if (m->html) {
+        sb_str(&b, "--");
+        sb_str(&b, boundary);
+        sb_str(&b, "\r\nContent-Type: text/html; charset=utf-8\r\n"
+                   "Content-Transfer-Encoding: base64\r\n\r\n");
+        sb_base64(&b, m->html, strlen(m->html));
+        sb_str(&b, "--");
+        sb_str(&b, boundary);
+        sb_str(&b, "--\r\n");
+    }
+    if (b.oom) {
+        free(b.s);
+        err_set(e, 500, "internal", "", "out of memory");
+        return NULL;
+    }
+    return b.s;
+}
+
+typedef struct reader {
+    const char *s;
+    size_t n, at;
+} reader_t;
+
+static size_t read_cb(char *dst, size_t size, size_t nmemb, void *ud) {
+    reader_t *r = ud;
+    size_t room = size * nmemb, left = r->n - r->at;
+    size_t k = left < room ? left : room;
+    memcpy(dst, r->s + r->at, k);
+    r->at += k;
+    return k;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_setup(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int notify_smtp_send(const notify_smtp_t *s, const notify_mail_t *m, err_t *e) {
+    char from[320], to[320], errbuf[CURL_ERROR_SIZE] = "";
+    if (bare_address(m->from ? m->from : "", from, sizeof from) != 0 ||
+        bare_address(m->to ? m->to : "", to, sizeof to) != 0)
+        return err_set(e, 422, "invalid_field", "to", "not an email address");
+    char *msg = notify_mime_build(m, NULL, e);
+    if (!msg) return -1;
+    pthread_once(&curl_once, curl_setup);
+    CURL *c = curl_easy_init();
+    if (!c) {
+        free(msg);
+        return err_set(e, 503, "smtp_unavailable", "", "libcurl unavailable");
+    }
+    char mail_from[330];
+    snprintf(mail_from, sizeof mail_from, "<%s>", from);
+    struct curl_slist *rcpt = curl_slist_append(NULL, to);
+    reader_t rd = {msg, strlen(msg), 0};
+    curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(c, CURLOPT_MAIL_FROM, mail_from);
+    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(c, CURLOPT_READDATA, &rd);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(s->timeout_s > 0 ? s->timeout_s : 10));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(s->timeout_s > 0 ? s->timeout_s : 10));
+    curl_easy_setopt(c, CURLOPT_USE_SSL,
+                     s->tls == NOTIFY_TLS_REQUIRED ? (long)CURLUSESSL_ALL
+                     : s->tls == NOTIFY_TLS_OFF    ? (long)CURLUSESSL_NONE
+                                                   : (long)CURLUSESSL_TRY);
+    if (s->user && *s->user) {
+        curl_easy_setopt(c, CURLOPT_USERNAME, s->user);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, s->password ? s->password : "");
+    }
+    CURLcode rc = rcpt ? curl_easy_perform(c) : CURLE_OUT_OF_MEMORY;
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(rcpt);
+    curl_easy_cleanup(c);
+    sodium_memzero(msg, strlen(msg));
+    free(msg);
+    if (rc == CURLE_OK) return 0;
+    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (code >= 500 && code < 600)
+        return err_set(e, 502, "smtp_rejected", "", "SMTP %ld: %s", code, why);
+    if (code >= 400 && code < 500)
+        return err_set(e, 503, "smtp_unavailable", "", "SMTP %ld: %s", code, why);
+    return err_set(e, 503, "smtp_unavailable", "", "SMTP: %s", why);
+}

@@ -1,0 +1,37 @@
+"""A real SMTP server for the notification tests: aiosmtpd (Debian python3-aiosmtpd) on
+127.0.0.1:PORT writing every accepted message into the Maildir DIR, like `make run`'s
+aiosmtpd.handlers.Mailbox, except that a recipient whose local part starts with "reject" is
+refused with 550 (permanent) and one starting with "later" with 451 (transient), so the tests
+exercise both delivery failure paths against a real server.
+Usage: /usr/bin/python3 smtp_server.py PORT DIR   (runs until SIGTERM)"""
+import signal
+import sys
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+
+
+class Handler(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0]
+        if local.startswith("reject"):
+            return "550 5.1.1 no such mailbox"
+        if local.startswith("later"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def main():
+    port, maildir = int(sys.argv[1]), sys.argv[2]
+    controller = Controller(Handler(maildir), hostname="127.0.0.1", port=port)
+    controller.start()
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    while not stop:
+        time.sleep(0.2)
+    controller.stop()
+
+
+main()

@@ -1,0 +1,577 @@
+/* test_notification: the notification service against the harness's PostgreSQL and NATS and a
+ * real SMTP server (aiosmtpd, tests/services/notification/smtp_server.py, started here on a free
+ * port with a Maildir in the scratch folder). An invitation made through auth's operation
+ * becomes an auth.invite_created event (relayed to JetStream), the notification consumer queues
+ * one email (the audience and the token through auth.delivery_token), the worker sends it over
+ * SMTP and the mail's link carries a token that registers the account. Replaying the whole
+ * stream (durable deleted) queues and sends nothing twice (messages and Maildir files counted).
+ * SMTP 550 is permanent (undelivered at once, notification.failed emitted), 451 is retried with
+ * backoff and undelivered after max_tries. The in-app inbox: list, unread count, mark seen/read,
+ * publication on inbox.<user>, and tenant isolation (another member, another club: nothing,
+ * 404). Every default template renders in strict mode with its audience's variables. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <nats/nats.h>
+#include <sodium.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/consumer.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/outbox.h"
+#include "core/service.h"
+#include "services/auth/auth.h"
+#include "services/auth/auth_accounts.h"
+#include "services/member/member.h"
+#include "services/notification/delivery.h"
+#include "services/notification/notification.h"
+#include "services/notification/rules.h"
+#include "test.h"
+
+static db_pool_t *g_db, *g_owner;
+static bus_t *g_bus;
+static cfg_t g_cfg;
+static svc_env_t g_env;
+static svc_settings_t g_set;
+static const char *g_nats_url;
+static char g_maildir[512];
+static pid_t g_smtp = -1;
+static char g_club_a[40], g_club_b[40];
+static svc_caller_t g_na; /* a network administrator */
+static int g_seq;
+static const char *PW = "correct horse battery staple 42";
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static const char *sget(json_t *j, const char *k) {
+    return json_string_value(json_object_get(j, k));
+}
+
+static int vcall(const svc_module_t *m, const svc_caller_t *c, const char *op, json_t **out,
+                 const char *fmt, va_list ap) {
+    const svc_op_t *o = svc_find_op(m, op);
+    if (!o) return -1;
+    json_t *in = fmt ? json_vpack_ex(NULL, 0, fmt, ap) : json_object();
+    err_t e = {0};
+    int status = 0;
+    json_t *output = NULL;
+    svc_dispatch(&g_env, m, o, c, in, &status, &output, &e);
+    json_decref(in);
+    if (!output && status >= 300)
+        output = json_pack("{s:{s:s, s:s}}", "error", "code", e.code, "message", e.message);
+    if (out)
+        *out = output;
+    else
+        json_decref(output);
+    return status;
+}
+
+static int call(const svc_module_t *m, const svc_caller_t *c, const char *op, json_t **out,
+                const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int st = vcall(m, c, op, out, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static db_tx_t *owner_tx(void) {
+    db_scope_t s = {.network_admin = 1, .relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    if (db_begin(g_owner, &s, &tx, &e) != 0) printf("#   owner begin: %s\n", e.message);
+    return tx;
+}
+
+static long long owner_count(const char *sql, int n, const char *const *p) {
+    db_tx_t *tx = owner_tx();
+    if (!tx) return -1;
+    err_t e = {0};
+    PGresult *r = db_exec(tx, sql, n, p, &e);
+    long long v = -1;
+    if (!r) printf("#   owner query: %s\n", e.message);
+    if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    db_commit(tx, &e);
+    return v;
+}
+
+static int owner_exec(const char *sql, int n, const char *const *p) {
+    db_tx_t *tx = owner_tx();
+    if (!tx) return -1;
+    err_t e = {0};
+    long long rc = db_exec_cmd(tx, sql, n, p, &e);
+    if (rc < 0) printf("#   owner exec: %s\n", e.message);
+    return db_tx_finish(&tx, rc < 0 ? -1 : 0, NULL, &e);
+}
+
+static void unique_email(const char *tag, char out[128]) {
+    snprintf(out, 128, "%s-%d-%d@notify.example", tag, (int)getpid(), ++g_seq);
+}
+
+/* ---- the SMTP server -------------------------------------------------------------------- */
+
+static int free_port(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0) {
+        if (s >= 0) close(s);
+        return -1;
+    }
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static int port_open(int port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
+    if (s >= 0) close(s);
+    return ok;
+}
+
+static int start_smtp(int port) {
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    char script[512], portstr[16];
+    snprintf(script, sizeof script, "%s/tests/services/notification/smtp_server.py",
+             root ? root : ".");
+    snprintf(portstr, sizeof portstr, "%d", port);
+    g_smtp = fork();
+    if (g_smtp == 0) {
+        execl("/usr/bin/python3", "python3", script, portstr, g_maildir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        if (port_open(port)) return 0;
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+static void stop_smtp(void) {
+    if (g_smtp > 0) {
+        kill(g_smtp, SIGTERM);
+        waitpid(g_smtp, NULL, 0);
+    }
+}
+
+/* Mails in the Maildir whose text contains needle (every mail when NULL); the last one's text
+ * into last (malloc'd) when not NULL. */
+static int mails_with(const char *needle, char **last) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/new", g_maildir);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        char *buf = calloc(1, 65536);
+        size_t got = buf ? fread(buf, 1, 65535, f) : 0;
+        fclose(f);
+        (void)got;
+        if (buf && (!needle || strstr(buf, needle))) {
+            n++;
+            if (last) {
+                free(*last);
+                *last = buf;
+                buf = NULL;
+            }
+        }
+        free(buf);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Decodes the base64 text/plain part of a mail (the first base64 block) into out. */
+static void plain_part(const char *mail, char *out, size_t cap) {
+    out[0] = '\0';
+    const char *p = strstr(mail, "Content-Type: text/plain");
+    p = p ? strstr(p, "\n\n") : NULL;
+    if (!p) return;
+    p += 2;
+    char b64[8192];
+    size_t n = 0;
+    while (*p && *p != '-' && n + 1 < sizeof b64) {
+        if (*p != '\r' && *p != '\n') b64[n++] = *p;
+        p++;
+    }
+    b64[n] = '\0';
+    size_t len = 0;
+    if (sodium_base642bin((unsigned char *)out, cap - 1, b64, n, NULL, &len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) == 0)
+        out[len] = '\0';
+}
+
+/* ---- the pipeline ----------------------------------------------------------------------- */
+
+/* Relays the auth outbox and applies what the notification consumers find. */
+static void consume(void) {
+    err_t e = {0};
+    while (outbox_relay_once(g_db, g_bus, "auth", &e) > 0) {
+    }
+    for (size_t k = 0; k < notification_module.n_consumers; k++)
+        for (int i = 0; i < 100; i++) {
+            int n = svc_consumer_poll(&g_env, &notification_module,
+                                      &notification_module.consumers[k], 64, 300, NULL, &e);
+            if (n < 0) printf("#   poll: %s\n", e.message);
+            if (n <= 0) break;
+        }
+}
+
+static void deliver(void) {
+    err_t e = {0};
+    while (notify_deliver_once(&g_env, &e) > 0) {
+    }
+}
+
+static int invite(const char *email, const char *club) {
+    json_t *o = NULL;
+    int st = call(&auth_module, &g_na, "invite", &o, "{s:s, s:s, s:s}", "email", email, "role",
+                  "member", "club_id", club);
+    if (st != 201) printf("#   invite: %d\n", st);
+    json_decref(o);
+    return st == 201 ? 0 : -1;
+}
+
+static long long messages_to(const char *email) {
+    const char *p[] = {email};
+    return owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1", 1, p);
+}
+
+static void test_invite_mail_over_smtp(void) {
+    char email[128], needle[160];
+    unique_email("invitee", email);
+    REQUIRE(invite(email, g_club_a) == 0);
+    consume();
+    CHECK_EQ_INT(messages_to(email), 1);
+    deliver();
+    snprintf(needle, sizeof needle, "To: %s", email);
+    char *mail = NULL;
+    CHECK_EQ_INT(mails_with(needle, &mail), 1);
+    REQUIRE(mail);
+    CHECK(strstr(mail, "multipart/alternative") != NULL);
+    CHECK(strstr(mail, "text/html") != NULL);
+    CHECK(strstr(mail, "Subject: You are invited to Notify Club A") != NULL);
+    char text[4096];
+    plain_part(mail, text, sizeof text);
+    free(mail);
+    const char *link = strstr(text, "/register?token=");
+    REQUIRE(link);
+    char token[64] = "";
+    sscanf(link + strlen("/register?token="), "%63[A-Za-z0-9_-]", token);
+    CHECK(strlen(token) >= 40);
+    /* the token from the mail registers the account */
+    svc_caller_t anon = {0};
+    snprintf(anon.ip, sizeof anon.ip, "10.7.0.%d", ++g_seq % 250);
+    CHECK_EQ_INT(
+        call(&auth_module, &anon, "register", NULL, "{s:s, s:s}", "token", token, "password", PW),
+        200);
+    const char *p[] = {email};
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 "
+                             "AND status = 'sent' AND sent_at IS NOT NULL AND tries = 1",
+                             1, p),
+                 1);
+    /* the token never reaches the database of the notification service */
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE vars::text LIKE "
+                             "'%' || $1 || '%' OR coalesce(body_text, '') LIKE '%' || $1 || '%'",
+                             1, (const char *[]){token}),
+                 0);
+}
+
+/* Replaying the whole stream: the durables are deleted, so every event in EVENTS is delivered
+ * again; nothing is queued or sent twice. */
+static void test_replay_sends_nothing_twice(void) {
+    char email[128];
+    unique_email("replay", email);
+    REQUIRE(invite(email, g_club_a) == 0);
+    consume();
+    deliver();
+    long long messages = owner_count("SELECT count(*) FROM notification.messages", 0, NULL);
+    int mails = mails_with(NULL, NULL);
+    CHECK(messages >= 2);
+    CHECK(mails >= 2);
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    REQUIRE(natsConnection_ConnectTo(&nc, g_nats_url) == NATS_OK);
+    CHECK(natsConnection_JetStream(&js, nc, NULL) == NATS_OK);
+    for (size_t k = 0; js && k < notification_module.n_consumers; k++) {
+        char durable[64];
+        jsErrCode jerr = 0;
+        svc_consumer_durable(&notification_module, &notification_module.consumers[k], durable);
+        js_DeleteConsumer(js, "EVENTS", durable, NULL, &jerr);
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    err_t e = {0};
+    bus_close(g_bus);
+    g_bus = g_env.bus = bus_connect(g_nats_url, "test_notification", &e);
+    REQUIRE(g_bus);
+    consume();
+    deliver();
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages", 0, NULL), messages);
+    CHECK_EQ_INT(mails_with(NULL, NULL), mails);
+    CHECK_EQ_INT(messages_to(email), 1);
+}
+
+static void test_smtp_permanent_and_transient(void) {
+    char rejected[128], later[128];
+    unique_email("reject", rejected);
+    unique_email("later", later);
+    REQUIRE(invite(rejected, g_club_a) == 0);
+    REQUIRE(invite(later, g_club_a) == 0);
+    consume();
+    err_t e = {0};
+    notify_deliver_once(&g_env, &e);
+    const char *p1[] = {rejected}, *p2[] = {later};
+    /* 550: undelivered after one try, notification.failed emitted */
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                             "status = 'undelivered' AND tries = 1 AND last_error LIKE 'SMTP 550%'",
+                             1, p1),
+                 1);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.outbox o JOIN "
+                             "notification.messages m ON m.id::text = o.payload->'data'->>"
+                             "'message_id' WHERE o.type = 'notification.failed' AND m.recipient "
+                             "= $1",
+                             1, p1),
+                 1);
+    /* 451: retried with backoff (base 1 s), undelivered after max_tries (3) */
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                             "status = 'queued' AND tries = 1 AND next_attempt_at > now()",
+                             1, p2),
+                 1);
+    for (int i = 0; i < 80 && owner_count("SELECT count(*) FROM notification.messages WHERE "
+                                          "recipient = $1 AND status = 'undelivered'",
+                                          1, p2) < 1;
+         i++) {
+        sleep_ms(100);
+        notify_deliver_once(&g_env, &e);
+    }
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                             "status = 'undelivered' AND tries = 3 AND last_error LIKE 'SMTP 451%'",
+                             1, p2),
+                 1);
+    /* the failed list, and a retry queues it again */
+    json_t *o = NULL;
+    CHECK_EQ_INT(call(&notification_module, &g_na, "list_failed_notifications", &o, NULL), 200);
+    CHECK(json_array_size(json_object_get(o, "items")) >= 2);
+    json_decref(o);
+    svc_caller_t member = {0};
+    snprintf(member.user_id, sizeof member.user_id, "%s", "9d3c1f7e-0000-4000-8000-000000000001");
+    snprintf(member.club_id, sizeof member.club_id, "%s", g_club_a);
+    CHECK_EQ_INT(call(&notification_module, &member, "list_failed_notifications", NULL, NULL), 403);
+}
+
+/* In-app messages, as the consumer queues them (rendered), for two users of club A and one of
+ * club B. */
+static int add_in_app(const char *club, const char *user, const char *subject) {
+    char event[40];
+    snprintf(event, sizeof event, "8e2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    const char *p[] = {club, user, event, subject};
+    return owner_exec("INSERT INTO notification.messages (club_id, user_id, event_id, event_type, "
+                      "template, channel, recipient, subject, body_text) VALUES ($1::uuid, "
+                      "$2::uuid, $3::uuid, 'visit.confirmed', 'visit_confirmed', 'in_app', $2, "
+                      "$4, 'body')",
+                      4, p);
+}
+
+typedef struct got {
+    atomic_int n;
+} got_t;
+
+static char *on_inbox(const char *subject, const char *data, size_t len, size_t *reply_len,
+                      void *ud) {
+    (void)subject, (void)len, (void)reply_len;
+    got_t *g = ud;
+    if (strstr(data, "Hello inbox")) atomic_fetch_add(&g->n, 1);
+    return NULL;
+}
+
+static void test_inbox_and_isolation(void) {
+    static const char *u1 = "5b1e0c1a-0000-4000-8000-0000000000a1";
+    static const char *u2 = "5b1e0c1a-0000-4000-8000-0000000000a2";
+    static const char *u3 = "5b1e0c1a-0000-4000-8000-0000000000b1";
+    svc_caller_t c1 = {0}, c2 = {0}, c3 = {0};
+    snprintf(c1.user_id, sizeof c1.user_id, "%s", u1);
+    snprintf(c1.club_id, sizeof c1.club_id, "%s", g_club_a);
+    snprintf(c2.user_id, sizeof c2.user_id, "%s", u2);
+    snprintf(c2.club_id, sizeof c2.club_id, "%s", g_club_a);
+    snprintf(c3.user_id, sizeof c3.user_id, "%s", u3);
+    snprintf(c3.club_id, sizeof c3.club_id, "%s", g_club_b);
+    static got_t got;
+    err_t e = {0};
+    char subject[64];
+    snprintf(subject, sizeof subject, "inbox.%s", u1);
+    REQUIRE(bus_subscribe(g_bus, subject, on_inbox, &got, &e) == 0);
+    REQUIRE(add_in_app(g_club_a, u1, "Hello inbox 1") == 0);
+    REQUIRE(add_in_app(g_club_a, u1, "Hello inbox 2") == 0);
+    REQUIRE(add_in_app(g_club_b, u3, "Club B message") == 0);
+    deliver();
+    for (int i = 0; i < 50 && atomic_load(&got.n) < 2; i++)
+        sleep_ms(100);
+    CHECK(atomic_load(&got.n) >= 2);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &c1, "list_inbox", &o, "{s:i}", "limit", 10) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(o, "unread")), 2);
+    char id[40];
+    snprintf(id, sizeof id, "%s", sget(json_array_get(json_object_get(o, "items"), 0), "id"));
+    CHECK_STR(sget(json_array_get(json_object_get(o, "items"), 0), "status"), "sent");
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &c1, "mark_inbox_seen", &o, "{s:s}", "id", id), 200);
+    CHECK_STR(sget(o, "status"), "seen");
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &c1, "mark_inbox_read", &o, "{s:s}", "id", id), 200);
+    CHECK_STR(sget(o, "status"), "read");
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &c1, "inbox_unread_count", &o, NULL), 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(o, "unread")), 1);
+    json_decref(o);
+    /* another member of club A, and club B's member: nothing of u1's, and 404 on its id */
+    CHECK_EQ_INT(call(&notification_module, &c2, "list_inbox", &o, NULL), 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 0);
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &c2, "mark_inbox_read", NULL, "{s:s}", "id", id), 404);
+    CHECK_EQ_INT(call(&notification_module, &c3, "mark_inbox_read", NULL, "{s:s}", "id", id), 404);
+    CHECK_EQ_INT(call(&notification_module, &c3, "list_inbox", &o, NULL), 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 1);
+    json_decref(o);
+    /* u1 acting in club B sees nothing of club A */
+    svc_caller_t c1b = c1;
+    snprintf(c1b.club_id, sizeof c1b.club_id, "%s", g_club_b);
+    CHECK_EQ_INT(call(&notification_module, &c1b, "list_inbox", &o, NULL), 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 0);
+    json_decref(o);
+    /* input */
+    CHECK_EQ_INT(call(&notification_module, &c1, "list_inbox", NULL, "{s:i}", "limit", 0), 422);
+    CHECK_EQ_INT(call(&notification_module, &c1, "mark_inbox_read", NULL, "{s:s}", "id", "x"), 422);
+    CHECK_EQ_INT(call(&notification_module, &c1, "list_inbox", NULL, "{s:s}", "bogus", "1"), 400);
+}
+
+/* Every rule's template renders in strict mode with its audience's variables. */
+static void test_templates_render(void) {
+    json_t *club = json_pack("{s:s, s:s}", "id", g_club_a, "name", "A & <B>");
+    json_t *vars[] = {
+        json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "token_id", "x", "purpose", "invite", "email",
+                  "a@b.example", "expires_at", "2026-01-01T00:00:00Z", "club", club, "link",
+                  "http://x/register?token=abc"),
+        json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}", "visit_id", "v", "status", "confirmed", "member",
+                  "first_name", "[Ann](http://evil.example)", "home_club", club, "host_club", club),
+        json_pack("{s:s, s:O, s:O}", "agreement_id", "g", "club", club, "proposer", club),
+    };
+    for (size_t k = 0; k < notify_n_rules; k++) {
+        const notify_rule_t *r = &notify_rules[k];
+        json_t *v = strcmp(r->audience, "token_user") == 0     ? vars[0]
+                    : strcmp(r->audience, "visit_member") == 0 ? vars[1]
+                                                               : vars[2];
+        char *st = NULL, *bt = NULL, *s = NULL, *t = NULL, *h = NULL;
+        err_t e = {0};
+        db_tx_t *tx = owner_tx();
+        CHECK(notify_template(tx, NULL, r->template, "en", &st, &bt, &e) == 0);
+        db_rollback(tx);
+        int rc = st ? notify_render(st, bt, v, &s, &t, &h, &e) : -1;
+        if (rc != 0) printf("#   %s: %s\n", r->template, e.message);
+        CHECK_EQ_INT(rc, 0);
+        /* values add no HTML and no Markdown link */
+        if (h) CHECK(strstr(h, "<B>") == NULL && strstr(h, "href=\"http://evil") == NULL);
+        free(st), free(bt), free(s), free(t), free(h);
+    }
+    /* a missing variable is an error naming it, never a blank */
+    char *s = NULL, *t = NULL;
+    err_t e = {0};
+    CHECK_EQ_INT(notify_render("Hi {{member.first_name}}", "x", vars[2], &s, &t, NULL, &e), -1);
+    CHECK_STR(e.code, "template_error");
+    CHECK(strstr(e.message, "member.first_name") != NULL);
+    for (size_t i = 0; i < 3; i++)
+        json_decref(vars[i]);
+    json_decref(club);
+}
+
+static int create_club(const char *name, char id[40]) {
+    char slug[64];
+    snprintf(slug, sizeof slug, "notify-%d-%d", (int)getpid(), ++g_seq);
+    json_t *o = NULL;
+    int st = call(&member_module, &g_na, "create_club", &o, "{s:s, s:s, s:s, s:{s:s}}", "name",
+                  name, "slug", slug, "timezone", "UTC", "address", "country", "GB");
+    if (st == 201) snprintf(id, 40, "%s", sget(o, "id"));
+    if (st != 201) printf("#   create_club: %d\n", st);
+    json_decref(o);
+    return st == 201 ? 0 : -1;
+}
+
+static void test_setup(void) {
+    err_t e = {0};
+    const char *url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
+    const char *owner = TEST_ENV("RECIPROCAL_TEST_OWNER_URL");
+    const char *tmp = TEST_ENV("RECIPROCAL_TEST_TMP");
+    g_nats_url = TEST_ENV("RECIPROCAL_TEST_NATS_URL");
+    REQUIRE(url && owner && tmp && g_nats_url);
+    snprintf(g_maildir, sizeof g_maildir, "%s/notify-mail-%d", tmp, (int)getpid());
+    mkdir(tmp, 0700);
+    int port = free_port();
+    REQUIRE(port > 0 && start_smtp(port) == 0);
+    REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0);
+    REQUIRE(svc_settings_load(&g_set, NULL, &e) == 0);
+    notification_settings_t *ns = svc_settings_edit(&g_set, &notification_module);
+    snprintf(ns->smtp_url, sizeof ns->smtp_url, "smtp://127.0.0.1:%d", port);
+    ns->retry_base_s = 1;
+    ns->max_tries = 3;
+    g_db = db_pool_open(url, 6, &e);
+    g_owner = db_pool_open(owner, 1, &e);
+    REQUIRE(g_db && g_owner);
+    g_bus = bus_connect(g_nats_url, "test_notification", &e);
+    REQUIRE(g_bus && outbox_ensure_stream(g_bus, 720LL * 3600, &e) == 0);
+    g_env = (svc_env_t){.cfg = &g_cfg, .db = g_db, .bus = g_bus, .settings = &g_set};
+    char email[128], id[40];
+    unique_email("netadmin", email);
+    REQUIRE(auth_create_network_admin(g_db, email, PW, id, &e) == 0);
+    snprintf(g_na.user_id, sizeof g_na.user_id, "%s", id);
+    g_na.network_admin = 1;
+    snprintf(g_na.perms, sizeof g_na.perms, "*");
+    snprintf(g_na.ip, sizeof g_na.ip, "10.8.0.1");
+    REQUIRE(create_club("Notify Club A", g_club_a) == 0);
+    REQUIRE(create_club("Notify Club B", g_club_b) == 0);
+}
+
+int main(void) {
+    log_init(LOG_ERROR, 0, "test_notification");
+    RUN(test_setup);
+    if (g_db && g_bus && g_club_b[0]) {
+        RUN(test_templates_render);
+        RUN(test_invite_mail_over_smtp);
+        RUN(test_replay_sends_nothing_twice);
+        RUN(test_smtp_permanent_and_transient);
+        RUN(test_inbox_and_isolation);
+    }
+    stop_smtp();
+    db_pool_close(g_db);
+    db_pool_close(g_owner);
+    bus_close(g_bus);
+    bus_shutdown_library();
+    TEST_DONE();
+}
