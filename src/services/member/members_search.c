@@ -352,7 +352,8 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int n = PQntuples(r), shown = n > limit ? (int)limit : n;
     json_t *items = json_array();
     for (int i = 0; i < shown; i++) {
-        json_t *doc = db_json(r, i, 0, e);
+        /* the documents as PostgreSQL built them, spliced into the answer (core/json.h) */
+        json_t *doc = db_json_raw(r, i, 0, e);
         if (!doc) {
             json_decref(items);
             PQclear(r);
@@ -410,7 +411,7 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
     int n = PQntuples(r), shown = n > limit ? (int)limit : n;
     json_t *items = json_array();
     for (int i = 0; i < shown; i++) {
-        json_t *doc = db_json(r, i, 0, e);
+        json_t *doc = db_json_raw(r, i, 0, e);
         if (doc) json_array_append_new(items, doc);
     }
     json_t *cursors = cursor_rows(r, shown, 1, "directory", "tu");
