@@ -8,6 +8,7 @@
 
 #include "core/db.h"
 #include "core/json.h"
+#include "core/strbuf.h"
 
 static int valid_key(char type, const char *v) {
     size_t n = strlen(v);
@@ -36,15 +37,24 @@ static int valid_key(char type, const char *v) {
 char *cursor_encode(const char *list, const char *types, const char *const *keys) {
     size_t nk = strlen(types);
     if (!list || nk > CURSOR_MAX_KEYS) return NULL;
-    json_t *a = json_pack("[i, s]", CURSOR_VERSION, list);
-    for (size_t i = 0; a && i < nk; i++)
-        if (!keys[i] || json_array_append_new(a, json_string(keys[i])) != 0) {
-            json_decref(a);
-            a = NULL;
+    /* the compact JSON array [version, list, key...] written directly: the bytes jsonx_dump
+     * prints for that array (test_cursor checks it), without building it (a page makes one
+     * cursor per item) */
+    strbuf_t b = {0};
+    strbuf_printf(&b, "[%d,", CURSOR_VERSION);
+    jsonx_put_string(&b, list, strlen(list));
+    for (size_t i = 0; i < nk; i++) {
+        if (!keys[i]) {
+            strbuf_free(&b);
+            return NULL;
         }
-    char *js = a ? jsonx_dump(a) : NULL;
-    json_decref(a);
-    char *out = js ? jsonx_b64url_encode((const unsigned char *)js, strlen(js)) : NULL;
+        strbuf_putn(&b, ",", 1);
+        jsonx_put_string(&b, keys[i], strlen(keys[i]));
+    }
+    strbuf_putn(&b, "]", 1);
+    size_t n = b.len;
+    char *js = strbuf_take(&b);
+    char *out = js ? jsonx_b64url_encode((const unsigned char *)js, n) : NULL;
     free(js);
     if (out && strlen(out) > CURSOR_MAX_LEN) {
         free(out);
@@ -146,7 +156,8 @@ json_t *cursor_page_output(const PGresult *r, long long limit, const char *list,
     int n = PQntuples(r), shown = n > limit ? (int)limit : n;
     json_t *items = json_array();
     for (int i = 0; i < shown; i++) {
-        json_t *doc = db_json(r, i, 0, e);
+        /* the item as PostgreSQL built it, spliced into the answer unparsed (core/json.h) */
+        json_t *doc = db_json_raw(r, i, 0, e);
         if (!doc) {
             json_decref(items);
             return NULL;

@@ -67,7 +67,9 @@ const char *cursor_page_key(const cursor_page_t *pg, int i);
  * Returns -1. */
 int cursor_page_failed(err_t *e);
 /* The page's envelope from the fetched rows r (not cleared: the caller's), showing at most limit
- * of them. New reference, or NULL with e = 500 when an item is not JSON. */
+ * of them; the items are pass-through values (db_json_raw: answered as PostgreSQL built them,
+ * docs/architecture.md "JSON pass-through (reads)"), so the rows' column 0 must be the item
+ * answered unchanged. New reference, or NULL with e = 500 when an item is not JSON. */
 json_t *cursor_page_output(const PGresult *r, long long limit, const char *list, const char *types,
                            err_t *e);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/json.h"
 #include "core/log.h"
 
 #define DB_WAIT_MS_DEFAULT 5000
@@ -1157,6 +1158,12 @@ json_t *db_query_json(db_tx_t *tx, const char *sql, int nparams, const char *con
         err_set(e, 500, "internal", "", "database returned no JSON");
     PQclear(r);
     return j;
+}
+
+json_t *db_json_raw(const PGresult *r, int row, int col, err_t *e) {
+    json_t *v = jsonx_raw(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col), e);
+    if (!v) err_set(e, 500, "internal", "", "database returned unreadable JSON");
+    return v;
 }
 
 json_t *db_json(const PGresult *r, int row, int col, err_t *e) {

@@ -83,6 +83,11 @@ PGconn *db_tx_conn(db_tx_t *tx);
  * reference, or NULL with 500 internal "database returned unreadable JSON". The one row
  * parser: handlers do not call json_loads on a result themselves. */
 json_t *db_json(const PGresult *r, int row, int col, err_t *e);
+/* The same document as a pass-through raw value (core/json.h jsonx_raw): for read paths that
+ * answer PostgreSQL's document as it is (a get, a page of items), with no parse and no print.
+ * New reference, or NULL with 500 internal. Use db_json where the handler reads or changes
+ * fields. */
+json_t *db_json_raw(const PGresult *r, int row, int col, err_t *e);
 /* Runs a statement whose first row's first column is JSON text (e.g. coalesce(jsonb_agg(..),
  * '[]')::text) and returns it parsed (new reference), or NULL with *e set. */
 json_t *db_query_json(db_tx_t *tx, const char *sql, int nparams, const char *const *params,

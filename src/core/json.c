@@ -4,6 +4,8 @@
  * base64url. Owns nothing beyond the values it returns. */
 #include "core/json.h"
 
+#include "core/strbuf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -76,11 +78,6 @@ int jsonx_parse_object(const char *buf, size_t len, json_t **out, err_t *e) {
     }
     *out = v;
     return 0;
-}
-
-char *jsonx_dump(const json_t *v) {
-    if (!v) return NULL;
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 }
 
 /* ---------------------------------------------------------------- validators */
@@ -558,4 +555,536 @@ unsigned char *jsonx_b64url_decode(const char *s, size_t *out_len) {
 fail:
     free(out);
     return NULL;
+}
+
+/* ---------------------------------------------------------------- pass-through (raw JSON) */
+
+/* A raw value is an object whose one key is RAW_KEY (it starts with a NUL byte: no parsed JSON,
+ * request or database, can hold such a key, since jansson refuses \u0000 without
+ * JSON_ALLOW_NUL and PostgreSQL's jsonb refuses it too), whose value is the canonical text. */
+static const char RAW_KEY[] = "\0jsonx-raw";
+#define RAW_KEY_LEN (sizeof RAW_KEY - 1)
+#define RAW_MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+
+/* The canonicaliser: a strict reader of JSON text that writes what jansson's json_loads +
+ * jsonx_dump would write (compact; strings re-escaped the way jansson escapes: \" \\ \b \f \n
+ * \r \t, other controls \u00XX in upper case, everything else as UTF-8; integers as
+ * long long; reals through jsonx_dtostr). It fails wherever json_loads(JSON_DECODE_ANY) fails
+ * (syntax, invalid UTF-8, \u0000, lone surrogates, integer or real overflow, depth). Duplicate
+ * keys are not detected (jansson keeps the first position with the last value): the texts it
+ * takes come from jsonb, which has none. */
+typedef struct rd {
+    const unsigned char *p, *end;
+    strbuf_t *out;
+    int depth;
+} rd_t;
+
+static void rd_ws(rd_t *r) {
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+        r->p++;
+}
+
+static int hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int rd_hex4(rd_t *r, int32_t *cp) {
+    if (r->end - r->p < 4) return -1;
+    int32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(r->p[i]);
+        if (h < 0) return -1;
+        v = v << 4 | h;
+    }
+    r->p += 4;
+    *cp = v;
+    return 0;
+}
+
+/* Appends code point cp of a string the way jansson's dump writes it. */
+static void put_cp(strbuf_t *b, int32_t cp) {
+    char u[8];
+    switch (cp) {
+    case '"':
+        strbuf_putn(b, "\\\"", 2);
+        return;
+    case '\\':
+        strbuf_putn(b, "\\\\", 2);
+        return;
+    case '\b':
+        strbuf_putn(b, "\\b", 2);
+        return;
+    case '\f':
+        strbuf_putn(b, "\\f", 2);
+        return;
+    case '\n':
+        strbuf_putn(b, "\\n", 2);
+        return;
+    case '\r':
+        strbuf_putn(b, "\\r", 2);
+        return;
+    case '\t':
+        strbuf_putn(b, "\\t", 2);
+        return;
+    default:
+        break;
+    }
+    if (cp < 0x20) {
+        snprintf(u, sizeof u, "\\u%04X", (unsigned)cp);
+        strbuf_putn(b, u, 6);
+    } else if (cp < 0x80) {
+        u[0] = (char)cp;
+        strbuf_putn(b, u, 1);
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F));
+        strbuf_putn(b, u, 2);
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        strbuf_putn(b, u, 3);
+    } else {
+        u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+        u[2] = (char)(0x80 | (cp >> 6 & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F));
+        strbuf_putn(b, u, 4);
+    }
+}
+
+/* Length of the valid UTF-8 sequence at p (first byte >= 0x80), 0 when invalid (jansson's
+ * rules: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t seq_len(const unsigned char *p, const unsigned char *end) {
+    unsigned char c = p[0];
+    size_t n;
+    int32_t v;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, v = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, v = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, v = c & 0x07;
+    else
+        return 0;
+    if ((size_t)(end - p) < n) return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        v = v << 6 | (p[i] & 0x3F);
+    }
+    if ((n == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) ||
+        (n == 4 && (v < 0x10000 || v > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
+static int rd_string(rd_t *r) {
+    r->p++; /* the opening quote */
+    strbuf_putn(r->out, "\"", 1);
+    for (;;) {
+        const unsigned char *run = r->p;
+        while (r->p < r->end && *r->p >= 0x20 && *r->p < 0x80 && *r->p != '"' && *r->p != '\\')
+            r->p++;
+        if (r->p > run) strbuf_putn(r->out, (const char *)run, (size_t)(r->p - run));
+        if (r->p >= r->end) return -1;
+        unsigned char c = *r->p;
+        if (c == '"') {
+            r->p++;
+            strbuf_putn(r->out, "\"", 1);
+            return 0;
+        }
+        if (c < 0x20) return -1;
+        if (c >= 0x80) {
+            size_t n = seq_len(r->p, r->end);
+            if (!n) return -1;
+            strbuf_putn(r->out, (const char *)r->p, n);
+            r->p += n;
+            continue;
+        }
+        /* an escape */
+        if (r->end - r->p < 2) return -1;
+        c = r->p[1];
+        r->p += 2;
+        int32_t cp;
+        switch (c) {
+        case '"':
+            cp = '"';
+            break;
+        case '\\':
+            cp = '\\';
+            break;
+        case '/':
+            cp = '/';
+            break;
+        case 'b':
+            cp = '\b';
+            break;
+        case 'f':
+            cp = '\f';
+            break;
+        case 'n':
+            cp = '\n';
+            break;
+        case 'r':
+            cp = '\r';
+            break;
+        case 't':
+            cp = '\t';
+            break;
+        case 'u':
+            if (rd_hex4(r, &cp) != 0) return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                int32_t lo;
+                if (r->end - r->p < 2 || r->p[0] != '\\' || r->p[1] != 'u') return -1;
+                r->p += 2;
+                if (rd_hex4(r, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF) return -1;
+                cp = ((cp - 0xD800) << 10) + (lo - 0xDC00) + 0x10000;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                return -1;
+            }
+            if (cp == 0) return -1;
+            break;
+        default:
+            return -1;
+        }
+        put_cp(r->out, cp);
+    }
+}
+
+/* jansson's jsonp_dtostr: "%.*g", ".0" when neither '.' nor 'e', no '+' nor leading zeros in
+ * the exponent. buf >= 32 bytes; returns the length or -1. */
+static int jsonx_dtostr(char *buf, size_t size, double v, int precision) {
+    int ret = snprintf(buf, size, "%.*g", precision, v);
+    if (ret < 0 || (size_t)ret >= size) return -1;
+    size_t len = (size_t)ret;
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+        if (len + 3 >= size) return -1;
+        buf[len++] = '.', buf[len++] = '0', buf[len] = '\0';
+    }
+    char *start = strchr(buf, 'e');
+    if (start) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-') start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - buf) + 1);
+            len -= (size_t)(end - start);
+        }
+    }
+    return (int)len;
+}
+
+static int isdig(const rd_t *r) {
+    return r->p < r->end && *r->p >= '0' && *r->p <= '9';
+}
+
+static int rd_number(rd_t *r) {
+    const unsigned char *s = r->p;
+    int real = 0;
+    if (*r->p == '-') r->p++;
+    if (r->p < r->end && *r->p == '0') {
+        r->p++;
+        if (isdig(r)) return -1;
+    } else if (isdig(r)) {
+        while (isdig(r))
+            r->p++;
+    } else {
+        return -1;
+    }
+    if (r->p < r->end && *r->p == '.') {
+        r->p++, real = 1;
+        if (!isdig(r)) return -1;
+        while (isdig(r))
+            r->p++;
+    }
+    if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
+        r->p++, real = 1;
+        if (r->p < r->end && (*r->p == '+' || *r->p == '-')) r->p++;
+        if (!isdig(r)) return -1;
+        while (isdig(r))
+            r->p++;
+    }
+    char tok[64], out[64];
+    size_t n = (size_t)(r->p - s);
+    if (n >= sizeof tok) {
+        /* a long number: still exact, at the price of a copy */
+        char *big = malloc(n + 1);
+        if (!big) return -1;
+        memcpy(big, s, n);
+        big[n] = '\0';
+        errno = 0;
+        int len = -1;
+        if (real) {
+            double d = strtod(big, NULL);
+            if (!((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE))
+                len = jsonx_dtostr(out, sizeof out, d, 15);
+        } else {
+            long long v = strtoll(big, NULL, 10);
+            if (errno != ERANGE) len = snprintf(out, sizeof out, "%lld", v);
+        }
+        free(big);
+        if (len < 0) return -1;
+        strbuf_putn(r->out, out, (size_t)len);
+        return 0;
+    }
+    memcpy(tok, s, n);
+    tok[n] = '\0';
+    errno = 0;
+    int len;
+    if (real) {
+        double d = strtod(tok, NULL);
+        if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE) return -1;
+        len = jsonx_dtostr(out, sizeof out, d, 15);
+    } else {
+        long long v = strtoll(tok, NULL, 10);
+        if (errno == ERANGE) return -1;
+        len = snprintf(out, sizeof out, "%lld", v);
+        /* the common case, a plain integer, is written as it came ("-0" is "0") */
+    }
+    if (len < 0) return -1;
+    strbuf_putn(r->out, out, (size_t)len);
+    return 0;
+}
+
+static int rd_lit(rd_t *r, const char *lit) {
+    size_t n = strlen(lit);
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, lit, n) != 0) return -1;
+    r->p += n;
+    strbuf_putn(r->out, lit, n);
+    return 0;
+}
+
+static int rd_value(rd_t *r);
+
+/* object or array: open/close brackets, keys when obj */
+static int rd_container(rd_t *r, int obj) {
+    if (++r->depth > RAW_MAX_DEPTH) return -1;
+    strbuf_putn(r->out, obj ? "{" : "[", 1);
+    r->p++;
+    rd_ws(r);
+    if (r->p < r->end && *r->p == (obj ? '}' : ']')) {
+        r->p++;
+    } else {
+        for (;;) {
+            if (obj) {
+                if (r->p >= r->end || *r->p != '"' || rd_string(r) != 0) return -1;
+                rd_ws(r);
+                if (r->p >= r->end || *r->p != ':') return -1;
+                r->p++;
+                strbuf_putn(r->out, ":", 1);
+                rd_ws(r);
+            }
+            if (rd_value(r) != 0) return -1;
+            rd_ws(r);
+            if (r->p >= r->end) return -1;
+            if (*r->p == ',') {
+                r->p++;
+                strbuf_putn(r->out, ",", 1);
+                rd_ws(r);
+                continue;
+            }
+            if (*r->p != (obj ? '}' : ']')) return -1;
+            r->p++;
+            break;
+        }
+    }
+    strbuf_putn(r->out, obj ? "}" : "]", 1);
+    r->depth--;
+    return 0;
+}
+
+static int rd_value(rd_t *r) {
+    if (r->p >= r->end) return -1;
+    switch (*r->p) {
+    case '{':
+        return rd_container(r, 1);
+    case '[':
+        return rd_container(r, 0);
+    case '"':
+        return rd_string(r);
+    case 't':
+        return rd_lit(r, "true");
+    case 'f':
+        return rd_lit(r, "false");
+    case 'n':
+        return rd_lit(r, "null");
+    default:
+        return rd_number(r);
+    }
+}
+
+/* The canonical text of text[0..len) into b (appended); 0 or -1 when it is not JSON that
+ * json_loads(JSON_DECODE_ANY) would accept. */
+static int canonicalize(const char *text, size_t len, strbuf_t *b) {
+    rd_t r = {(const unsigned char *)text, (const unsigned char *)text + len, b, 0};
+    rd_ws(&r);
+    if (rd_value(&r) != 0) return -1;
+    rd_ws(&r);
+    return r.p == r.end && !b->oom ? 0 : -1;
+}
+
+json_t *jsonx_raw(const char *text, size_t len, err_t *e) {
+    strbuf_t b = {0};
+    strbuf_reserve(&b, len);
+    json_t *s = NULL, *v = NULL;
+    if (text && canonicalize(text, len, &b) == 0) {
+        s = json_stringn_nocheck(b.p, b.len);
+        v = s ? json_object() : NULL;
+        if (v && json_object_setn_new_nocheck(v, RAW_KEY, RAW_KEY_LEN, s) != 0) {
+            json_decref(v);
+            v = NULL;
+        } else if (!v) {
+            json_decref(s);
+        }
+    }
+    strbuf_free(&b);
+    if (!v) err_set(e, 500, "internal", "", "unreadable JSON document");
+    return v;
+}
+
+int jsonx_is_raw(const json_t *v) {
+    if (!json_is_object(v) || json_object_size(v) != 1) return 0;
+    void *it = json_object_iter((json_t *)v);
+    return it && json_object_iter_key_len(it) == RAW_KEY_LEN &&
+           memcmp(json_object_iter_key(it), RAW_KEY, RAW_KEY_LEN) == 0;
+}
+
+const char *jsonx_raw_text(const json_t *v, size_t *len) {
+    if (!jsonx_is_raw(v)) return NULL;
+    json_t *s = json_object_iter_value(json_object_iter((json_t *)v));
+    if (len) *len = json_string_length(s);
+    return json_string_value(s);
+}
+
+json_t *jsonx_materialize(json_t *v) {
+    if (!v) return NULL;
+    size_t len;
+    const char *text = jsonx_raw_text(v, &len);
+    if (text) {
+        json_t *parsed = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+        json_decref(v);
+        return parsed;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *x = json_array_get(v, i);
+            if (!json_is_object(x) && !json_is_array(x)) continue;
+            json_t *m = jsonx_materialize(json_incref(x));
+            if (m != x && json_array_set_new(v, i, m ? m : json_null()) != 0) break;
+            if (m == x) json_decref(m);
+        }
+    } else if (json_is_object(v)) {
+        for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+            json_t *x = json_object_iter_value(it);
+            if (!json_is_object(x) && !json_is_array(x)) continue;
+            json_t *m = jsonx_materialize(json_incref(x));
+            if (m != x)
+                json_object_iter_set_new(v, it, m ? m : json_null());
+            else
+                json_decref(m);
+        }
+    }
+    return v;
+}
+
+/* 1 when v holds a raw value anywhere. */
+static int has_raw(const json_t *v) {
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (has_raw(json_array_get(v, i))) return 1;
+    } else if (json_is_object(v)) {
+        if (jsonx_is_raw(v)) return 1;
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it))
+            if (has_raw(json_object_iter_value(it))) return 1;
+    }
+    return 0;
+}
+
+/* A string as jansson's dump writes it (s is valid UTF-8: jansson checked it when it was made). */
+void jsonx_put_string(strbuf_t *b, const char *s, size_t n) {
+    strbuf_putn(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (i > run) strbuf_putn(b, s + run, i - run);
+        put_cp(b, c);
+        run = i + 1;
+    }
+    if (n > run) strbuf_putn(b, s + run, n - run);
+    strbuf_putn(b, "\"", 1);
+}
+
+/* jsonx_dump's writer for a tree holding raw values: jansson's compact form, raw texts spliced. */
+static int dump_raw(const json_t *v, strbuf_t *b, int depth) {
+    char num[64];
+    int n;
+    if (depth > RAW_MAX_DEPTH) return -1;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t len;
+        const char *text = jsonx_raw_text(v, &len);
+        if (text) {
+            strbuf_putn(b, text, len);
+            return 0;
+        }
+        strbuf_putn(b, "{", 1);
+        int first = 1;
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first) strbuf_putn(b, ",", 1);
+            first = 0;
+            jsonx_put_string(b, json_object_iter_key(it), json_object_iter_key_len(it));
+            strbuf_putn(b, ":", 1);
+            if (dump_raw(json_object_iter_value(it), b, depth + 1) != 0) return -1;
+        }
+        strbuf_putn(b, "}", 1);
+        return 0;
+    }
+    case JSON_ARRAY:
+        strbuf_putn(b, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) strbuf_putn(b, ",", 1);
+            if (dump_raw(json_array_get(v, i), b, depth + 1) != 0) return -1;
+        }
+        strbuf_putn(b, "]", 1);
+        return 0;
+    case JSON_STRING:
+        jsonx_put_string(b, json_string_value(v), json_string_length(v));
+        return 0;
+    case JSON_INTEGER:
+        n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        n = jsonx_dtostr(num, sizeof num, json_real_value(v), 15);
+        break;
+    case JSON_TRUE:
+        strbuf_putn(b, "true", 4);
+        return 0;
+    case JSON_FALSE:
+        strbuf_putn(b, "false", 5);
+        return 0;
+    case JSON_NULL:
+        strbuf_putn(b, "null", 4);
+        return 0;
+    default:
+        return -1;
+    }
+    if (n < 0) return -1;
+    strbuf_putn(b, num, (size_t)n);
+    return 0;
+}
+
+char *jsonx_dump(const json_t *v) {
+    if (!v) return NULL;
+    if (!has_raw(v)) return json_dumps(v, DUMP_FLAGS);
+    strbuf_t b = {0};
+    if (dump_raw(v, &b, 0) != 0) {
+        strbuf_free(&b);
+        return NULL;
+    }
+    return strbuf_take(&b);
 }

@@ -13,8 +13,39 @@
  * field "body". */
 int jsonx_parse_object(const char *buf, size_t len, json_t **out, err_t *e);
 
-/* Compact, key-order-preserving serialisation; caller frees. */
+/* Compact, key-order-preserving serialisation; caller frees. Raw values (below) anywhere in v
+ * are written as their text, spliced in unparsed. */
 char *jsonx_dump(const json_t *v);
+
+/* Pass-through of JSON someone else built (PostgreSQL's jsonb documents; db_json_raw): a raw
+ * value carries the document's text instead of its parsed tree, so that a read answers it
+ * without jansson parsing it and printing it again. jsonx_raw rewrites the text once, in one
+ * linear pass with no allocation per node, into exactly the bytes json_loads + jsonx_dump
+ * would have produced (compact; jansson's string escapes; integers and reals printed as jansson
+ * prints them), and fails (500 internal) wherever json_loads would fail; the text must have no
+ * duplicate keys (jsonb never has). The value is an ordinary jansson object holding one key
+ * that no parsed JSON can contain (it starts with a NUL byte), so it goes wherever a json_t
+ * goes: put it in arrays and objects (a page envelope: items, cursors, next), return it from a
+ * handler. Only two things look inside: jsonx_dump (splices the text) and jsonx_materialize
+ * (parses it, for callers that read fields: svc_dispatch does it for every caller but the
+ * gateway's REST answer and the bus responder, which only serialise). Do not json_deep_copy or
+ * json_object_update a raw value (jansson copies keys as C strings, which drops the marker):
+ * materialize first. jsonx_raw returns a new reference, or NULL + 500 internal "unreadable JSON
+ * document". */
+json_t *jsonx_raw(const char *text, size_t len, err_t *e);
+/* Appends s[0..n) as a JSON string, quoted and escaped exactly as jsonx_dump writes it (s must
+ * be valid UTF-8): for code that writes small JSON texts without building a tree (cursors). */
+struct strbuf;
+void jsonx_put_string(struct strbuf *b, const char *s, size_t n);
+/* 1 when v is a raw value. */
+int jsonx_is_raw(const json_t *v);
+/* The canonical text of raw value v (borrowed, NUL-terminated, *len bytes), or NULL when v is
+ * not raw. */
+const char *jsonx_raw_text(const json_t *v, size_t *len);
+/* Takes v (its reference) and returns it with every raw value in it, at any depth, replaced by
+ * its parsed tree (a raw v itself becomes the parsed value); NULL when v is NULL or out of
+ * memory. */
+json_t *jsonx_materialize(json_t *v);
 
 /* Field validators. `obj` is the input object; `name` the key (also used as the error field).
  * required: 1 = must be present and non-null (JSON null counts as absent). On success *out is

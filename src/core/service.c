@@ -106,6 +106,14 @@ int svc_invoke(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
     return svc_call_remote(env, m, op, caller, input, status, output, e);
 }
 
+int svc_invoke_raw(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
+                   const svc_caller_t *caller, json_t *input, int *status, json_t **output,
+                   err_t *e) {
+    if (!env->cfg || cfg_service_enabled(env->cfg, m->name))
+        return svc_dispatch_raw(env, m, op, caller, input, status, output, e);
+    return svc_call_remote(env, m, op, caller, input, status, output, e);
+}
+
 int svc_authorized(const svc_caller_t *caller, const char *permission) {
     if (!permission) return 1;
     if (!caller) return 0;
@@ -195,6 +203,20 @@ int svc_access_check(const svc_op_t *op, const svc_caller_t *caller, err_t *e) {
 int svc_dispatch(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
                  const svc_caller_t *caller, json_t *input, int *status, json_t **output,
                  err_t *e) {
+    if (svc_dispatch_raw(env, m, op, caller, input, status, output, e) != 0) return -1;
+    json_t *had = *output;
+    *output = jsonx_materialize(*output);
+    if (had && !*output) {
+        err_set(e, 500, "internal", "", "out of memory reading a document");
+        *status = e->status;
+        return -1;
+    }
+    return 0;
+}
+
+int svc_dispatch_raw(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
+                     const svc_caller_t *caller, json_t *input, int *status, json_t **output,
+                     err_t *e) {
     *output = NULL;
     *status = 0;
     if (!json_is_object(input)) {
@@ -391,7 +413,8 @@ static char *bus_handler(const char *subject, const char *data, size_t len, size
         goto done;
     json_t *input = json_object_get(env, "input");
     log_set_context(caller.request_id, caller.trace_id);
-    if (svc_dispatch(b->env, b->module, op, &caller, input, &status, &output, &e) == 0)
+    /* the reply is only serialised (jsonx_dump): pass-through documents stay unparsed */
+    if (svc_dispatch_raw(b->env, b->module, op, &caller, input, &status, &output, &e) == 0)
         reply = json_pack("{s:i, s:o}", "status", status, "body", output ? output : json_null());
     log_clear_context();
 done:

@@ -261,9 +261,17 @@ int svc_settings_require(const svc_settings_t *s, const cfg_t *cfg, err_t *e);
 void svc_config_describe(FILE *out);
 
 /* authorise (op->access, svc_access_check) -> validate -> handle, logging failures with 5xx
- * status. *status gets the HTTP status (op->status on success). */
+ * status. *status gets the HTTP status (op->status on success). A handler may answer
+ * pass-through documents (core/json.h jsonx_raw, db_json_raw): svc_dispatch hands its caller
+ * the output with them parsed (jsonx_materialize), so every caller reads fields as usual. */
 int svc_dispatch(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
                  const svc_caller_t *caller, json_t *input, int *status, json_t **output, err_t *e);
+/* The same, leaving pass-through documents unparsed: for callers that only serialise the
+ * output with jsonx_dump (the gateway's REST answer through svc_invoke_raw, the bus responder),
+ * which splices their text. */
+int svc_dispatch_raw(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
+                     const svc_caller_t *caller, json_t *input, int *status, json_t **output,
+                     err_t *e);
 
 /* 1 if caller holds permission (NULL permission = public). */
 int svc_authorized(const svc_caller_t *caller, const char *permission);
@@ -312,6 +320,11 @@ int svc_call_remote(const svc_env_t *env, const svc_module_t *m, const svc_op_t 
  * process (cfg_service_enabled), else svc_call_remote over NATS. Used by the gateway. */
 int svc_invoke(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
                const svc_caller_t *caller, json_t *input, int *status, json_t **output, err_t *e);
+/* svc_invoke through svc_dispatch_raw: the output may hold pass-through documents; only for a
+ * caller that serialises it with jsonx_dump (the gateway's REST answer). */
+int svc_invoke_raw(const svc_env_t *env, const svc_module_t *m, const svc_op_t *op,
+                   const svc_caller_t *caller, json_t *input, int *status, json_t **output,
+                   err_t *e);
 
 /* One operation of another service by name, through the normal transport: svc_dispatch when
  * that service runs in this process (cfg_service_enabled), else svc_call_remote over NATS.

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #define WAYS 4
@@ -48,23 +49,59 @@ void authn_cache_free(authn_cache_t *c) {
     free(c);
 }
 
+/* The key is SHA-256 over len(issuer) issuer len(audience) audience token (lengths as 8
+ * little-endian bytes). Computed with OpenSSL, whose SHA-256 uses the CPU's SHA instructions
+ * (libsodium's is portable C): ~4-5x faster on a 850-byte token (docs/architecture.md,
+ * "Performance notes"). The SHA256 implementation is fetched once; libsodium computes the same
+ * digest if OpenSSL cannot (no provider, out of memory). */
+static EVP_MD *g_sha256;
+static pthread_once_t g_sha256_once = PTHREAD_ONCE_INIT;
+static void sha256_fetch(void) {
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void le64(unsigned char out[8], size_t n) {
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)((uint64_t)n >> (8 * i));
+}
+
+static int key_openssl(const char *issuer, const char *audience, const char *token, size_t len,
+                       unsigned char key[AUTHN_CACHE_KEY_LEN]) {
+    pthread_once(&g_sha256_once, sha256_fetch);
+    EVP_MD_CTX *ctx = g_sha256 ? EVP_MD_CTX_new() : NULL;
+    unsigned char li[8], la[8];
+    size_t ni = issuer ? strlen(issuer) : 0, na = audience ? strlen(audience) : 0;
+    le64(li, ni), le64(la, na);
+    int ok = ctx && EVP_DigestInit_ex2(ctx, g_sha256, NULL) && EVP_DigestUpdate(ctx, li, 8) &&
+             EVP_DigestUpdate(ctx, issuer ? issuer : "", ni) && EVP_DigestUpdate(ctx, la, 8) &&
+             EVP_DigestUpdate(ctx, audience ? audience : "", na) &&
+             EVP_DigestUpdate(ctx, token, len) && EVP_DigestFinal_ex(ctx, key, NULL);
+    EVP_MD_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
 static void hash_str(crypto_hash_sha256_state *st, const char *s) {
     size_t n = s ? strlen(s) : 0;
     unsigned char len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    le64(len, n);
     crypto_hash_sha256_update(st, len, sizeof len);
     crypto_hash_sha256_update(st, (const unsigned char *)(s ? s : ""), n);
 }
 
-void authn_cache_key(const char *issuer, const char *audience, const char *token, size_t len,
-                     unsigned char key[AUTHN_CACHE_KEY_LEN]) {
+void authn_cache_key_portable(const char *issuer, const char *audience, const char *token,
+                              size_t len, unsigned char key[AUTHN_CACHE_KEY_LEN]) {
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     hash_str(&st, issuer);
     hash_str(&st, audience);
     crypto_hash_sha256_update(&st, (const unsigned char *)token, len);
     crypto_hash_sha256_final(&st, key);
+}
+
+void authn_cache_key(const char *issuer, const char *audience, const char *token, size_t len,
+                     unsigned char key[AUTHN_CACHE_KEY_LEN]) {
+    if (key_openssl(issuer, audience, token, len, key) != 0)
+        authn_cache_key_portable(issuer, audience, token, len, key);
 }
 
 /* The set (WAYS consecutive slots) a key belongs to. */

@@ -47,9 +47,14 @@ typedef struct authn_cache authn_cache_t;
 /* capacity is rounded up to a power of two, at least 4. NULL when out of memory. */
 authn_cache_t *authn_cache_new(size_t capacity);
 void authn_cache_free(authn_cache_t *c);
-/* key = SHA-256(len(issuer) issuer len(audience) audience token) */
+/* key = SHA-256(len(issuer) issuer len(audience) audience token), lengths as 8 little-endian
+ * bytes: OpenSSL's SHA-256 (hardware SHA instructions), libsodium's when OpenSSL fails.
+ * authn_cache_key_portable is the libsodium computation alone (the same digest; the test and
+ * the micro-benchmark compare them). */
 void authn_cache_key(const char *issuer, const char *audience, const char *token, size_t len,
                      unsigned char key[AUTHN_CACHE_KEY_LEN]);
+void authn_cache_key_portable(const char *issuer, const char *audience, const char *token,
+                              size_t len, unsigned char key[AUTHN_CACHE_KEY_LEN]);
 /* 1 and *out filled when a live entry matches (key, generation, window); 0 otherwise. */
 int authn_cache_get(authn_cache_t *c, const unsigned char key[AUTHN_CACHE_KEY_LEN],
                     uint64_t keyset_gen, int64_t now, authn_ident_t *out);

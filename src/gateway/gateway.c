@@ -216,7 +216,8 @@ static void handle_operation(gateway_t *g, const http_request_t *req, http_respo
         return;
     }
     const char *raw_type = NULL, *raw_name = NULL, *raw_body = NULL;
-    if (svc_invoke(g->env, t->module, t->op, &caller, input, &status, &output, &e) != 0) {
+    /* the answer is only serialised (set_json: jsonx_dump splices pass-through documents) */
+    if (svc_invoke_raw(g->env, t->module, t->op, &caller, input, &status, &output, &e) != 0) {
         http_set_error(resp, &e);
         authn_error_headers(resp, &e);
     } else if (status == 204 || !output || json_is_null(output)) {

@@ -18,6 +18,13 @@ static void test_round_trip_text_uuid(void) {
         const char *k[] = {names[i], ID};
         char *s = cursor_encode("members:name", "tu", k);
         CHECK(s != NULL);
+        /* written directly, the bytes are those of the array printed by jsonx_dump */
+        json_t *a = json_pack("[i, s, s, s]", CURSOR_VERSION, "members:name", names[i], ID);
+        char *js = jsonx_dump(a);
+        char *want = jsonx_b64url_encode((const unsigned char *)js, strlen(js));
+        CHECK_STR(s, want);
+        free(js), free(want);
+        json_decref(a);
         for (const char *p = s; p && *p; p++) /* opaque and URL-safe */
             CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *p));
         cursor_t c;

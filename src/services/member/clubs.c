@@ -358,16 +358,25 @@ static PGresult *select_club(db_tx_t *tx, const char *ref, int lock, err_t *e) {
 }
 
 int clubs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    db_tx_t *tx = NULL;
-    if (svc_begin(call, &tx, e) != 0) return -1;
-    PGresult *r = select_club(tx, json_string_value(json_object_get(in, "id")), 0, e);
-    if (!r) goto fail;
-    *out = db_json(r, 0, 2, e);
+    /* one round trip (db_read: BEGIN READ ONLY, scope, the SELECT, COMMIT), the document
+     * answered as PostgreSQL built it (db_json_raw: no parse, no print) */
+    const char *ref = json_string_value(json_object_get(in, "id"));
+    const char *p[] = {ref};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r =
+        db_read(call->env->db, &scope,
+                jsonx_is_uuid(ref)
+                    ? "SELECT id, status, " CLUB_JSON " FROM member.clubs WHERE id = $1::uuid"
+                    : "SELECT id, status, " CLUB_JSON " FROM member.clubs WHERE slug = $1",
+                1, p, e);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return err_set(e, 404, "not_found", "id", "no club with id or slug \"%.63s\"", ref);
+    }
+    *out = db_json_raw(r, 0, 2, e);
     PQclear(r);
-    return db_tx_finish(&tx, *out ? 0 : -1, out, e);
-fail:
-    db_tx_rollback(&tx);
-    return -1;
+    return *out ? 0 : -1;
 }
 
 int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

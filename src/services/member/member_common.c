@@ -98,15 +98,16 @@ int member_require_read(const mctx_t *c, const char *auth_user_id, err_t *e) {
                                        "p.member_id = m.id WHERE m.club_id = core.current_club() " \
                                        "AND m.id = $1::uuid"
 
-/* The first row of a member read into the outputs of member_load; NULL with *e (404 when none). */
-static json_t *loaded(PGresult *r, char *auth_out, char *status_out, err_t *e) {
+/* The first row of a member read into the outputs of member_load; NULL with *e (404 when none).
+ * raw: the document as a pass-through value (db_json_raw), else parsed. */
+static json_t *loaded(PGresult *r, char *auth_out, char *status_out, int raw, err_t *e) {
     if (PQntuples(r) == 0) {
         err_set(e, 404, "not_found", "id", "no member with this id");
         return NULL;
     }
     if (auth_out) snprintf(auth_out, 40, "%s", PQgetvalue(r, 0, 1));
     if (status_out) snprintf(status_out, 16, "%s", PQgetvalue(r, 0, 2));
-    return db_json(r, 0, 0, e);
+    return raw ? db_json_raw(r, 0, 0, e) : db_json(r, 0, 0, e);
 }
 
 json_t *member_load(mctx_t *c, const char *id, int lock, int staff, char *auth_out,
@@ -118,7 +119,7 @@ json_t *member_load(mctx_t *c, const char *id, int lock, int staff, char *auth_o
     const char *p[] = {id, staff ? "t" : "f"};
     PGresult *r = db_exec(c->tx, lock ? M_LOAD_SQL " FOR UPDATE OF m" : M_LOAD_SQL, 2, p, e);
     if (!r) return NULL;
-    json_t *j = loaded(r, auth_out, status_out, e);
+    json_t *j = loaded(r, auth_out, status_out, 0, e);
     PQclear(r);
     return j;
 }
@@ -140,7 +141,7 @@ json_t *member_read(mctx_t *c, const db_scope_t *scope, int named, const char *i
         if (!named || member_require_club(c, scope, e) == 0)
             err_set(e, 404, "not_found", "id", "no member with this id");
     } else {
-        j = loaded(r, auth_out, NULL, e);
+        j = loaded(r, auth_out, NULL, 1, e);
     }
     PQclear(r);
     return j;

@@ -75,7 +75,7 @@ json_t *member_load(mctx_t *c, const char *id, int lock, int staff, char *auth_o
 
 /* member_load (not locked) in its own read-only transaction, one round trip (db_read), after
  * member_prepare: the same document and errors as member_begin + member_load (404 club_id first
- * when named). */
+ * when named), as a pass-through value (db_json_raw: a get answers it unparsed). */
 json_t *member_read(mctx_t *c, const db_scope_t *scope, int named, const char *id, int staff,
                     char *auth_out, err_t *e);
 

@@ -1154,6 +1154,78 @@ static void test_directory_settings(void) {
     json_decref(o);
 }
 
+/* The pass-through reads (core/json.h jsonx_raw; docs/architecture.md "JSON pass-through"):
+ * what the gateway sends (svc_dispatch_raw, PostgreSQL's documents spliced into the envelope
+ * unparsed) is byte for byte what the old path sends (svc_dispatch: every document parsed by
+ * jansson, the whole answer printed by jansson), for a member get, the list in three orders,
+ * a search, the directory, a club get (by id and slug) and the club list, with names in many
+ * scripts, quotes, backslashes and emoji; and the raw path really carries raw values. */
+static int dump_both(const svc_caller_t *c, const char *op, const char *input, int *raw_seen) {
+    const svc_op_t *o = svc_find_op(&member_module, op);
+    json_t *in1 = json_loads(input, 0, NULL), *in2 = json_loads(input, 0, NULL);
+    json_t *old = NULL, *raw = NULL;
+    err_t e1 = {0}, e2 = {0};
+    int s1 = 0, s2 = 0, same = 0;
+    if (o && in1 && in2) {
+        svc_dispatch(&mt_env, &member_module, o, c, in1, &s1, &old, &e1);
+        svc_dispatch_raw(&mt_env, &member_module, o, c, in2, &s2, &raw, &e2);
+    }
+    char *a = old ? jsonx_dump(old) : NULL, *b = raw ? jsonx_dump(raw) : NULL;
+    same = s1 == 200 && s2 == 200 && a && b && strcmp(a, b) == 0;
+    if (!same)
+        printf("#   %s %s: %d %s\n#   raw: %d %s\n", op, input, s1, a ? a : e1.message, s2,
+               b ? b : e2.message);
+    if (raw &&
+        (jsonx_is_raw(raw) || jsonx_is_raw(json_array_get(json_object_get(raw, "items"), 0))))
+        (*raw_seen)++;
+    free(a), free(b);
+    json_decref(old), json_decref(raw), json_decref(in1), json_decref(in2);
+    return same;
+}
+
+static void test_passthrough_identical(void) {
+    static const char *const names[][2] = {
+        {"Zo\u00eb", "\u00c5ngstr\u00f6m"},
+        {"Fran\u00e7ois", "O'Brien \\\"Q\\\" back\\\\slash"},
+        {"\u6771\u4eac", "\u5c71\u7530"},
+        {"Emoji \U0001F600", "\u0417\u043e\u044f"},
+        {"\u0645\u0631\u064a\u0645", "Nu\u00f1ez"},
+    };
+    char id[40] = "", in[1024];
+    json_t *o = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(in, sizeof in,
+                 "{\"category\":\"full\",\"status\":\"active\",\"directory_opt_in\":true,"
+                 "\"profile\":{\"first_name\":\"%s\",\"last_name\":\"%s\",\"email\":"
+                 "\"pt%zu@example.com\",\"staff_notes\":\"line one\\nline two\\t\u00e9\"},"
+                 "\"addresses\":{\"home\":{\"lines\":[\"1 Rue de l'\u00c9glise\"],\"city\":"
+                 "\"Z\u00fcrich\",\"country\":\"CH\"}}}",
+                 names[i][0], names[i][1], i);
+        REQUIRE(mt_call(&admin_a, "create_member", in, &o) == 201);
+        snprintf(id, sizeof id, "%s", mt_str(o, "id"));
+        json_decref(o);
+    }
+    int raw_seen = 0;
+    char ref[160];
+    snprintf(ref, sizeof ref, "{\"id\":\"%s\"}", id);
+    CHECK(dump_both(&reader_a, "get_member", ref, &raw_seen));
+    CHECK(dump_both(&reader_a, "list_members", "{\"limit\":100}", &raw_seen));
+    CHECK(dump_both(&reader_a, "list_members", "{\"limit\":7,\"sort\":\"name\"}", &raw_seen));
+    CHECK(dump_both(&reader_a, "list_members", "{\"limit\":5,\"sort\":\"-member_number\"}",
+                    &raw_seen));
+    CHECK(dump_both(&reader_a, "list_members", "{\"q\":\"zo\u00eb\"}", &raw_seen));
+    CHECK(dump_both(&reader_a, "list_members", "{\"q\":\"\u6771\",\"sort\":\"name\"}", &raw_seen));
+    CHECK(dump_both(&staff_a, "member_directory", "{\"limit\":100}", &raw_seen));
+    snprintf(ref, sizeof ref, "{\"id\":\"%s\"}", club_a);
+    CHECK(dump_both(&netadmin, "get_club", ref, &raw_seen));
+    CHECK(dump_both(&netadmin, "list_clubs", "{\"limit\":100}", &raw_seen));
+    REQUIRE(mt_call(&netadmin, "get_club", ref, &o) == 200);
+    snprintf(ref, sizeof ref, "{\"id\":\"%s\"}", mt_str(o, "slug"));
+    json_decref(o);
+    CHECK(dump_both(&netadmin, "get_club", ref, &raw_seen));
+    CHECK(raw_seen >= 10);
+}
+
 /* Who may call what: op x caller -> status (the dispatcher's permission plus the handlers'
  * self rules). */
 static void test_permission_matrix(void) {
@@ -1248,6 +1320,7 @@ int main(void) {
     RUN(test_lapse_sweep);
     RUN(test_scheduled_sweep);
     RUN(test_directory_settings);
+    RUN(test_passthrough_identical);
     RUN(test_permission_matrix);
     mt_close();
     TEST_DONE();
