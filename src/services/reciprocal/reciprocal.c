@@ -10,6 +10,7 @@
 #include "services/reciprocal/reciprocal.h"
 
 #include "services/reciprocal/graphql_agreements.h"
+#include "services/reciprocal/graphql_visits.h"
 
 #include "services/reciprocal/agreements.h"
 #include "services/reciprocal/sweep.h"
@@ -204,6 +205,13 @@ static const svc_op_t reciprocal_ops[] = {
      .handle = visit_loi_keys},
 };
 
+/* The service's GraphQL fields: agreements and partners, visits and letters. */
+static int reciprocal_graphql(gql_resolvers *rs) {
+    int rc = gql_agreements_bind(rs);
+    rc |= gql_visits_bind(rs);
+    return rc;
+}
+
 #define F(m) CFG_FIELD(reciprocal_settings_t, m)
 /* clang-format off */
 static const cfg_var_t reciprocal_vars[] = {
@@ -224,7 +232,7 @@ const svc_module_t reciprocal_module = {
     .n_ops = sizeof reciprocal_ops / sizeof reciprocal_ops[0],
     .start = reciprocal_sweep_start,
     .stop = reciprocal_sweep_stop,
-    .graphql = gql_agreements_bind,
+    .graphql = reciprocal_graphql,
     /* party clubs through member, activations on the ledger (docs/reciprocal.md) */
     .nats = {.calls = (const char *const[]){"member", "ledger", NULL},
              .publishes = (const char *const[]){"events.agreement.>", "events.loi.>",
