@@ -13,6 +13,7 @@
 #include "services/reciprocal/graphql_visits.h"
 
 #include "services/reciprocal/agreements.h"
+#include "services/reciprocal/reciprocal_seed.h"
 #include "services/reciprocal/sweep.h"
 #include "services/reciprocal/visits.h"
 #include "services/reciprocal/visits_door.h"
@@ -233,6 +234,7 @@ const svc_module_t reciprocal_module = {
     .start = reciprocal_sweep_start,
     .stop = reciprocal_sweep_stop,
     .graphql = reciprocal_graphql,
+    .seed = reciprocal_seed, /* the demo agreement and members (reciprocal_seed.h) */
     /* party clubs through member, activations on the ledger (docs/reciprocal.md) */
     .nats = {.calls = (const char *const[]){"member", "ledger", NULL},
              .publishes = (const char *const[]){"events.agreement.>", "events.loi.>",
