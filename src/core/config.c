@@ -15,14 +15,9 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/service.h"
 
 #define MEMBER(m) CFG_FIELD(cfg_t, m)
-
-static const char *const k_services[] = {"all",        "gateway", "auth",         "member",
-                                         "reciprocal", "ledger",  "notification", "analytics",
-                                         "governance", NULL};
-#define SERVICES_LIST                                                                              \
-    "gateway, auth, member, reciprocal, ledger, notification, analytics, governance"
 
 /* clang-format off */
 static const cfg_var_t k_vars[] = {
@@ -48,7 +43,8 @@ static const cfg_var_t k_vars[] = {
      "json (one JSON object per line on stderr) or text (readable lines for a terminal).", 0},
     {"RECIPROCAL_SERVICES", CFG_SERVICES, MEMBER(services), 0, 0,
      "all",
-     "Services this process runs: all, or a comma-separated list of " SERVICES_LIST ".", 0},
+     "Services this process runs: all, or a comma-separated list of the services linked in "
+     "(`reciprocal services`; src/services/registry.c).", 0},
     {"RECIPROCAL_DB_POOL_SIZE", CFG_INT, MEMBER(db_pool_size), 1, 256,
      "8",
      "PostgreSQL connections held by the process.", 0},
@@ -354,10 +350,23 @@ static int set_log_format(const cfg_var_t *v, const char *val, void *base, err_t
     return invalid(e, v->name, "json or text", val);
 }
 
+/* The names RECIPROCAL_SERVICES accepts: every module of the registry (src/services/registry.c),
+ * so a new service is accepted by its registry line alone, and "all". */
 static int known_service(const char *s, size_t n) {
-    for (size_t i = 0; k_services[i]; i++)
-        if (strlen(k_services[i]) == n && strncmp(k_services[i], s, n) == 0) return 1;
+    if (n == 3 && strncmp(s, "all", 3) == 0) return 1;
+    for (size_t i = 0; svc_registry[i]; i++)
+        if (strlen(svc_registry[i]->name) == n && strncmp(svc_registry[i]->name, s, n) == 0)
+            return 1;
     return 0;
+}
+
+/* "member, auth, ..." (the registry's names, in its order) into buf. */
+static const char *service_names(char *buf, size_t cap) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; svc_registry[i] && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", svc_registry[i]->name);
+    return buf;
 }
 
 static int set_services(const cfg_var_t *v, const char *val, void *base, err_t *e) {
@@ -374,16 +383,17 @@ static int set_services(const cfg_var_t *v, const char *val, void *base, err_t *
         }
         while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
             len--;
+        char names[256];
         if (len == 0)
             return err_set(e, 500, "invalid_config", v->name,
-                           "%s must be all or a comma-separated list of " SERVICES_LIST
-                           " (found an empty entry)",
-                           v->name);
+                           "%s must be all or a comma-separated list of %s (found an empty entry)",
+                           v->name, service_names(names, sizeof names));
         if (!known_service(p, len))
             return err_set(e, 500, "invalid_config", v->name,
-                           "%s must be all or a comma-separated list of " SERVICES_LIST
-                           " (unknown service \"%.*s\")",
-                           v->name, (int)(len > 32 ? 32 : len), p);
+                           "%s must be all or a comma-separated list of %s (unknown service "
+                           "\"%.*s\")",
+                           v->name, service_names(names, sizeof names), (int)(len > 32 ? 32 : len),
+                           p);
         if (o + len + 2 > sizeof out)
             return err_set(e, 500, "invalid_config", v->name, "%s is too long (at most %zu bytes)",
                            v->name, sizeof out - 1);
@@ -581,6 +591,10 @@ void cfg_vars_describe(FILE *out, const cfg_var_t *vars, size_t n) {
         fprintf(out, "%s=%s\n    %s", v->name, v->def, v->help);
         if (v->kind == CFG_INT || v->kind == CFG_SIZE)
             fprintf(out, " Integer from %lld to %lld.", v->min, v->max);
+        if (v->kind == CFG_SERVICES) {
+            char names[256];
+            fprintf(out, " Linked: %s.", service_names(names, sizeof names));
+        }
         fprintf(out, "\n");
     }
 }

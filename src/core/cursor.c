@@ -2,9 +2,11 @@
 #include "core/cursor.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/db.h"
 #include "core/json.h"
 
 static int valid_key(char type, const char *v) {
@@ -107,4 +109,54 @@ int cursor_decode(const char *s, const char *list, const char *types, const char
     memset(c, 0, sizeof *c);
     return err_set(e, 400, "invalid_cursor", field,
                    "%s must be a cursor returned by this list (with the same sort)", field);
+}
+
+/* ---- a list page ---- */
+
+int cursor_page_validate(json_t *in, err_t *e) {
+    long long limit;
+    const char *s;
+    if (jsonx_int(in, "limit", 0, 1, 100, 0, &limit, e) != 0) return -1;
+    return jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e);
+}
+
+int cursor_page_begin(json_t *in, long long deflt, const char *list, const char *types,
+                      cursor_page_t *pg, err_t *e) {
+    memset(pg, 0, sizeof *pg);
+    pg->limit = deflt;
+    jsonx_int(in, "limit", 0, 1, 100, deflt, &pg->limit, e); /* validated before */
+    snprintf(pg->fetch, sizeof pg->fetch, "%lld", pg->limit + 1);
+    const char *after = json_string_value(json_object_get(in, "after"));
+    if (!after) return 0;
+    pg->has_after = 1;
+    return cursor_decode(after, list, types, "after", &pg->after, e);
+}
+
+const char *cursor_page_key(const cursor_page_t *pg, int i) {
+    return pg->has_after && i >= 0 && i < pg->after.n ? pg->after.key[i] : NULL;
+}
+
+int cursor_page_failed(err_t *e) {
+    if (e->status == 422) err_set(e, 400, "invalid_cursor", "after", "after is not a cursor");
+    return -1;
+}
+
+json_t *cursor_page_output(const PGresult *r, long long limit, const char *list, const char *types,
+                           err_t *e) {
+    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
+    json_t *items = json_array();
+    for (int i = 0; i < shown; i++) {
+        json_t *doc = db_json(r, i, 0, e);
+        if (!doc) {
+            json_decref(items);
+            return NULL;
+        }
+        json_array_append_new(items, doc);
+    }
+    /* every item's cursor (GraphQL edges map them), the last shown one is next_cursor */
+    json_t *cursors = cursor_rows(r, shown, 1, list, types);
+    json_t *next =
+        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    return json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor",
+                     next ? next : json_null());
 }

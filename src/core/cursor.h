@@ -41,4 +41,34 @@ json_t *cursor_rows(const PGresult *r, int n, int col, const char *list, const c
 int cursor_decode(const char *s, const char *list, const char *types, const char *field,
                   cursor_t *c, err_t *e);
 
+/* ---- a list page: what every keyset-paginated list operation shares ----
+ * Input: `limit` (1..100, default per list) and `after` (a cursor of the list); output
+ * {"items": [...], "cursors": [...], "next_cursor": <the last item's cursor, or null>}: the
+ * query fetches limit + 1 rows (the extra one says that a next page exists) whose column 0 is
+ * the item as JSON text and columns 1.. its sort keys (types as above). */
+typedef struct cursor_page {
+    long long limit; /* in.limit, or the list's default */
+    char fetch[24];  /* limit + 1 as text: the query's LIMIT parameter */
+    int has_after;   /* 1 when in.after was given (and decoded into after) */
+    cursor_t after;
+} cursor_page_t;
+
+/* The validator part: limit an integer 1..100 and after a string of at most CURSOR_MAX_LEN
+ * characters, each optional (422 naming the field). */
+int cursor_page_validate(json_t *in, err_t *e);
+/* Reads in.limit (default deflt) and decodes in.after (a cursor of list with keys of types)
+ * into *pg. 0, or -1 with e = 400 invalid_cursor naming "after". */
+int cursor_page_begin(json_t *in, long long deflt, const char *list, const char *types,
+                      cursor_page_t *pg, err_t *e);
+/* Key i of the decoded after cursor, or NULL on a first page: the keyset query parameter. */
+const char *cursor_page_key(const cursor_page_t *pg, int i);
+/* The page query failed (e set by db_read/db_exec): a 422 there is a cursor key the database
+ * cannot read (e.g. a timestamp out of range), answered 400 invalid_cursor naming "after".
+ * Returns -1. */
+int cursor_page_failed(err_t *e);
+/* The page's envelope from the fetched rows r (not cleared: the caller's), showing at most limit
+ * of them. New reference, or NULL with e = 500 when an item is not JSON. */
+json_t *cursor_page_output(const PGresult *r, long long limit, const char *list, const char *types,
+                           err_t *e);
+
 #endif

@@ -181,20 +181,21 @@ int gqlb_mutation(const gql_resolve_info *info, const char *module, const char *
     return gqlb_fail(info, &e, error);
 }
 
-json_t *gqlb_edges(json_t *items, json_t *cursors, json_t *(*node_of)(json_t *), char **end) {
-    json_t *edges = json_array();
+json_t *gqlb_connection(json_t *output, json_t *(*node_of)(json_t *)) {
+    json_t *edges = json_array(), *cursors = json_object_get(output, "cursors");
+    const char *end = NULL;
     size_t i;
     json_t *item;
-    *end = NULL;
-    json_array_foreach(items, i, item) {
+    json_array_foreach(json_object_get(output, "items"), i, item) {
         const char *c = json_string_value(json_array_get(cursors, i));
-        free(*end);
-        *end = strdup(c ? c : "");
+        end = c ? c : "";
         json_t *node = node_of ? node_of(item) : json_incref(item);
-        json_array_append_new(edges, json_pack("{s:s, s:o}", "cursor", c ? c : "", "node",
-                                               node ? node : json_null()));
+        json_array_append_new(
+            edges, json_pack("{s:s, s:o}", "cursor", end, "node", node ? node : json_null()));
     }
-    return edges;
+    int more = json_is_string(json_object_get(output, "next_cursor"));
+    return json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage", more,
+                     "endCursor", end ? json_string(end) : json_null());
 }
 
 int gqlb_club(api_req *r, const char *id, json_t **out, err_t *e) {

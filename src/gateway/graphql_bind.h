@@ -58,10 +58,11 @@ int gqlb_mutation(const gql_resolve_info *info, const char *module, const char *
  * with a field error, extensions.code invalid_field, "first must be from 1 to 100". */
 int gqlb_first(const gql_resolve_info *info, json_t *args, json_t *input, char **error);
 
-/* Relay edges from a list operation's items and its cursors (the service's, one per item, same
- * order: the gateway never rebuilds a cursor): [{cursor, node}], node = node_of(item) (new
- * reference) or the item. *end gets the last cursor (malloc'd, NULL when no items). */
-json_t *gqlb_edges(json_t *items, json_t *cursors, json_t *(*node_of)(json_t *), char **end);
+/* A Relay connection {edges: [{cursor, node}], pageInfo: {hasNextPage, endCursor}} from a list
+ * operation's output {items, cursors, next_cursor} (the service's cursors, one per item, same
+ * order: the gateway never rebuilds a cursor). node = node_of(item) (new reference) or the item.
+ * New reference. */
+json_t *gqlb_connection(json_t *output, json_t *(*node_of)(json_t *));
 
 /* Clubs: one by id or slug through the cache (get_club on a miss; 404 -> null, no error), and
  * a batch of ids loaded with ONE get_clubs_by_ids call into the cache (no call when fewer than

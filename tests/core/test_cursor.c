@@ -2,6 +2,7 @@
  * cursor rejected as 400 invalid_cursor naming the field. */
 #include "core/cursor.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,10 +138,89 @@ static void test_malformed(void) {
     free(good);
 }
 
+/* A fetched page: rows (JSON, created_at, id), as a list query returns them. */
+static PGresult *page_rows(int n) {
+    PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc att[3] = {{.name = "doc", .format = 0}, {.name = "at"}, {.name = "id"}};
+    PQsetResultAttrs(r, 3, att);
+    for (int i = 0; i < n; i++) {
+        char doc[32], at[40];
+        snprintf(doc, sizeof doc, "{\"n\": %d}", i);
+        snprintf(at, sizeof at, "2026-12-05T10:00:0%d.000000Z", i);
+        PQsetvalue(r, i, 0, doc, (int)strlen(doc));
+        PQsetvalue(r, i, 1, at, (int)strlen(at));
+        PQsetvalue(r, i, 2, ID, (int)strlen(ID));
+    }
+    return r;
+}
+
+/* cursor_page_*: limit/after read and validated, limit + 1 fetched, the envelope with one
+ * cursor per shown item and next_cursor = the last shown item's when a row more was fetched;
+ * that next_cursor decodes into the keys of the next page. */
+static void test_page(void) {
+    err_t e = {0};
+    json_t *in = json_pack("{s:i}", "limit", 2);
+    CHECK_EQ_INT(cursor_page_validate(in, &e), 0);
+    cursor_page_t pg;
+    CHECK_EQ_INT(cursor_page_begin(in, 20, "visits", "Tu", &pg, &e), 0);
+    CHECK_EQ_INT((int)pg.limit, 2);
+    CHECK_STR(pg.fetch, "3");
+    CHECK(cursor_page_key(&pg, 0) == NULL && cursor_page_key(&pg, 1) == NULL);
+    PGresult *r = page_rows(3);
+    json_t *out = cursor_page_output(r, pg.limit, "visits", "Tu", &e);
+    CHECK(out != NULL);
+    CHECK_EQ_INT((int)json_array_size(json_object_get(out, "items")), 2);
+    CHECK_EQ_INT((int)json_array_size(json_object_get(out, "cursors")), 2);
+    CHECK(json_equal(json_object_get(out, "next_cursor"),
+                     json_array_get(json_object_get(out, "cursors"), 1)));
+    json_object_set(in, "after", json_object_get(out, "next_cursor"));
+    CHECK_EQ_INT(cursor_page_begin(in, 20, "visits", "Tu", &pg, &e), 0);
+    CHECK_STR(cursor_page_key(&pg, 0), "2026-12-05T10:00:01.000000Z");
+    CHECK_STR(cursor_page_key(&pg, 1), ID);
+    CHECK(cursor_page_key(&pg, 2) == NULL);
+    json_decref(out);
+    PQclear(r);
+    /* the last page: no next_cursor; the default limit */
+    json_object_del(in, "limit");
+    CHECK_EQ_INT(cursor_page_begin(in, 20, "visits", "Tu", &pg, &e), 0);
+    CHECK_EQ_INT((int)pg.limit, 20);
+    r = page_rows(1);
+    out = cursor_page_output(r, pg.limit, "visits", "Tu", &e);
+    CHECK(json_is_null(json_object_get(out, "next_cursor")));
+    CHECK_EQ_INT((int)json_array_size(json_object_get(out, "items")), 1);
+    json_decref(out);
+    PQclear(r);
+    /* another list's cursor, a bad limit, an overlong after */
+    e = (err_t){0};
+    CHECK_EQ_INT(cursor_page_begin(in, 20, "agreements", "Tu", &pg, &e), -1);
+    CHECK_EQ_INT(e.status, 400);
+    CHECK_STR(e.field, "after");
+    json_object_set_new(in, "limit", json_integer(101));
+    e = (err_t){0};
+    CHECK_EQ_INT(cursor_page_validate(in, &e), -1);
+    CHECK_STR(e.field, "limit");
+    char big[CURSOR_MAX_LEN + 2];
+    memset(big, 'A', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    json_object_set_new(in, "limit", json_integer(5));
+    json_object_set_new(in, "after", json_string(big));
+    e = (err_t){0};
+    CHECK_EQ_INT(cursor_page_validate(in, &e), -1);
+    CHECK_STR(e.field, "after");
+    /* a database 422 on the page query is the cursor's */
+    e = (err_t){0};
+    err_invalid(&e, "", "out of range");
+    CHECK_EQ_INT(cursor_page_failed(&e), -1);
+    CHECK_EQ_INT(e.status, 400);
+    CHECK_STR(e.code, "invalid_cursor");
+    json_decref(in);
+}
+
 int main(void) {
     RUN(test_round_trip_text_uuid);
     RUN(test_round_trip_types);
     RUN(test_encode_refuses);
     RUN(test_malformed);
+    RUN(test_page);
     TEST_DONE();
 }

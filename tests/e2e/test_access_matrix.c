@@ -1,17 +1,18 @@
 /* Access matrix (issue 10 step 3): every operation of every registered service, with the access
- * rule its row declares (core/service.h) and the status each kind of caller gets. The table
- * below must list every operation svc_registry holds (a new operation without a row fails the
- * test) and agree with each row's .access and .permission. Routed operations are called over
- * HTTP on the real binary as four callers: anonymous, a member of club A (role member, linked
- * to a member record of A), club B's administrator, and club A's administrator (its staff);
- * operations without a REST route are checked in-process through svc_access_check, the rule
- * svc_dispatch applies before any input is read. A valid-looking input is not the point: an
+ * rule its row declares (core/service.h) and the status each kind of caller gets. The rows
+ * (below: where they live) must list every operation svc_registry holds (a new operation without
+ * a row fails the test) and agree with each op table row's .access and .permission. Routed
+ * operations are called over HTTP on the real binary as four callers: anonymous, a member of club A
+ * (role member, linked to a member record of A), club B's administrator, and club A's administrator
+ * (its staff); operations without a REST route are checked in-process through svc_access_check, the
+ * rule svc_dispatch applies before any input is read. A valid-looking input is not the point: an
  * admitted caller may get a validation (400/422) or not-found (404) answer, a refused one must
  * get 401/403 (or 404 where the record is not the caller's), and never a validation answer
  * (authorise -> validate -> handle). Also: svc_check_module refuses a row without a rule.
- * A service may keep its rows in its own test folder instead, tests/services/<name>/access_matrix
- * (read at start, one row a line: op access permission|- id anon member other staff, with id
- * -|none|club|self and a status or - for "no route"; # comments): docs/adding-a-service.md. */
+ * The rows live beside each service's tests: tests/services/<name>/access_matrix (<name> the
+ * module's runtime name; read at start, one row a line: op access permission|- id anon member
+ * other staff, with id -|none|club|self and a status or - for "no route"; # starts a comment, on
+ * its own line or after a row), so adding a service adds its own file: docs/adding-a-service.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,145 +37,7 @@ typedef struct row {
     int anon, member, other, staff; /* expected statuses */
 } row_t;
 
-/* clang-format off */
-static const row_t g_table[] = {
-    /* auth: obtaining or giving up credentials, public keys */
-    {"auth", "login", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
-    {"auth", "mfa_verify", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
-    {"auth", "refresh", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
-    {"auth", "logout", SVC_PUBLIC, NULL, 0, 401, 204, 204, 204}, /* ends the session: run last */
-    {"auth", "register", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
-    {"auth", "password_forgot", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
-    {"auth", "password_reset", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
-    {"auth", "email_verify", SVC_PUBLIC, NULL, 0, 400, 400, 400, 400},
-    {"auth", "jwks", SVC_PUBLIC, NULL, 0, 200, 200, 200, 200},
-    /* auth: the caller's own account */
-    {"auth", "me", SVC_PERM, "auth:self", 0, 401, 200, 200, 200},
-    {"auth", "sessions_list", SVC_PERM, "auth:self", 0, 401, 200, 200, 200},
-    {"auth", "session_delete", SVC_PERM, "auth:self", ID_NONE, 401, 404, 404, 404},
-    {"auth", "password_change", SVC_PERM, "auth:self", 0, 401, 400, 400, 400},
-    {"auth", "email_verify_request", SVC_PERM, "auth:self", 0, 401, 202, 202, 202},
-    {"auth", "mfa_enrol", SVC_PERM, "auth:self", 0, 401, 200, 200, 200},
-    {"auth", "mfa_confirm", SVC_PERM, "auth:self", 0, 401, 400, 400, 400},
-    {"auth", "mfa_disable", SVC_PERM, "auth:self", 0, 401, 400, 400, 400},
-    {"auth", "mfa_recovery_codes", SVC_PERM, "auth:self", 0, 401, 400, 400, 400},
-    {"auth", "delivery_token", SVC_PERM, "auth:deliver", 0, 401, 403, 403, 403},
-    /* auth: club administration */
-    {"auth", "invite", SVC_PERM, "auth:invite", 0, 401, 403, 400, 400},
-    {"auth", "users_list", SVC_PERM, "auth:admin", 0, 401, 403, 200, 200},
-    {"auth", "user_revoke_sessions", SVC_PERM, "auth:admin", ID_NONE, 401, 403, 404, 404},
-    {"auth", "user_role_grant", SVC_PERM, "auth:admin", ID_NONE, 401, 403, 400, 400},
-    {"auth", "user_role_revoke", SVC_PERM, "auth:admin", ID_NONE, 401, 403, 404, 404},
-    {"auth", "user_disable", SVC_PERM, "auth:admin", ID_NONE, 401, 403, 404, 404},
-    {"auth", "user_enable", SVC_PERM, "auth:admin", ID_NONE, 401, 403, 404, 404},
-    {"auth", "audit_list", SVC_PERM, "auth:admin", 0, 401, 403, 200, 200},
-    {"auth", "roles_list", SVC_PERM, "auth:admin", 0, 401, 403, 200, 200},
-    {"auth", "role_create", SVC_PERM, "auth:admin", 0, 401, 403, 400, 400},
-    {"auth", "role_delete", SVC_PERM, "auth:admin", 0, 401, 403, 404, 404},
-    /* auth: no route */
-    {"auth", "revocations", SVC_INTERNAL, NULL, 0, NO_ROUTE, NO_ROUTE, NO_ROUTE, NO_ROUTE},
-    {"auth", "token_contract", SVC_INTERNAL, NULL, 0, NO_ROUTE, NO_ROUTE, NO_ROUTE, NO_ROUTE},
-    {"auth", "invite_member", SVC_PERM, "auth:invite", 0, 401, 403, NO_ROUTE, NO_ROUTE},
-    {"auth", "club_suspend", SVC_PERM, "club:admin", 0, 401, 403, NO_ROUTE, NO_ROUTE},
-    {"auth", "club_resume", SVC_PERM, "club:admin", 0, 401, 403, NO_ROUTE, NO_ROUTE},
-    {"auth", "users_in_club", SVC_PERM, "member:admin", 0, 401, 403, NO_ROUTE, NO_ROUTE},
-
-    /* member: clubs */
-    {"member", "create_club", SVC_PERM, "club:create", 0, 401, 403, 403, 403},
-    {"member", "list_clubs", SVC_PERM, "club:read", 0, 401, 200, 200, 200},
-    {"member", "get_club", SVC_PERM, "club:read", ID_CLUB, 401, 200, 200, 200}, /* network-wide */
-    {"member", "get_clubs_by_ids", SVC_PERM, "club:read", 0, 401, NO_ROUTE, NO_ROUTE, NO_ROUTE},
-    {"member", "resolve_club", SVC_INTERNAL, NULL, 0, NO_ROUTE, NO_ROUTE, NO_ROUTE, NO_ROUTE},
-    {"member", "member_relations_by_ids", SVC_PERM, "member:read", 0, 401, 403, NO_ROUTE, NO_ROUTE},
-    {"member", "update_club", SVC_PERM, "club:write", ID_CLUB, 401, 403, 403, 200},
-    {"member", "deactivate_club", SVC_PERM, "club:admin", ID_NONE, 401, 403, 404, 404},
-    {"member", "activate_club", SVC_PERM, "club:admin", ID_NONE, 401, 403, 404, 404},
-    /* member: members */
-    {"member", "create_member", SVC_PERM, "member:write", 0, 401, 403, 400, 400},
-    {"member", "list_members", SVC_PERM, "member:read", 0, 401, 403, 200, 200},
-    {"member", "get_member", SVC_PERM_OR_SELF, "member:read", ID_SELF, 401, 200, 404, 200},
-    {"member", "get_me", SVC_SIGNED_IN, NULL, 0, 401, 200, 404, 404},
-    {"member", "update_member", SVC_PERM_OR_SELF, "member:write", ID_SELF, 401, 200, 404, 200},
-    {"member", "change_member_status", SVC_PERM, "member:admin", ID_NONE, 401, 403, 400, 400},
-    {"member", "renew_member", SVC_PERM, "member:admin", ID_NONE, 401, 403, 404, 404},
-    {"member", "member_status_history", SVC_PERM, "member:read", ID_SELF, 401, 403, 404, 200},
-    {"member", "add_dependent", SVC_PERM, "member:write", ID_SELF, 401, 403, 400, 400},
-    {"member", "list_dependents", SVC_PERM_OR_SELF, "member:read", ID_SELF, 401, 200, 404, 200},
-    {"member", "put_member_address", SVC_PERM_OR_SELF, "member:write", ID_SELF, 401, 200, 404, 200},
-    {"member", "delete_member_address", SVC_PERM_OR_SELF, "member:write", ID_SELF, 401, 200, 404, 200},
-    {"member", "member_directory", SVC_PERM_OR_SELF, "member:read", 0, 401, 200, 200, 200},
-    {"member", "lapse_sweep", SVC_PERM, "member:admin", 0, 401, 403, 200, 200},
-    {"member", "get_member_settings", SVC_PERM, "member:admin", 0, 401, 403, 200, 200},
-    {"member", "update_member_settings", SVC_PERM, "member:admin", 0, 401, 403, 200, 200},
-    {"member", "list_member_categories", SVC_PERM, "member:read", 0, 401, 403, 200, 200},
-    {"member", "create_member_category", SVC_PERM, "member:admin", 0, 401, 403, 400, 400},
-    /* member: privacy */
-    {"member", "export_me", SVC_SIGNED_IN, NULL, 0, 401, 200, 404, 404},
-    {"member", "export_member_data", SVC_PERM, "member:admin", ID_SELF, 401, 403, 404, 200},
-    {"member", "erase_member", SVC_PERM, "member:admin", ID_NONE, 401, 403, 404, 404},
-    /* member: CSV */
-    {"member", "import_members", SVC_PERM, "member:admin", 0, 401, 403, 400, 400},
-    {"member", "export_members", SVC_PERM, "member:read", 0, 401, 403, 200, 200},
-    /* member: cards */
-    {"member", "get_member_card", SVC_PERM_OR_SELF, "member:read", ID_SELF, 401, 200, 404, 200},
-    {"member", "verify_card", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
-    {"member", "member_standing", SVC_PERM, "visit:verify", 0, 401, 403, NO_ROUTE, NO_ROUTE},
-    {"member", "club_card_key", SVC_PUBLIC, NULL, ID_CLUB, 200, 200, 200, 200},
-    {"member", "rotate_card_key", SVC_PERM, "member:admin", 0, 401, 403, 200, 200},
-
-    /* ledger */
-    {"ledger", "bootstrap", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
-    {"ledger", "register_org", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
-    {"ledger", "revoke_key", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
-    {"ledger", "config", SVC_PERM, "ledger:read", 0, 401, 200, 200, 200},
-    {"ledger", "endorse", SVC_PERM, "ledger:write", 0, 401, 403, 400, 400},
-    {"ledger", "submit", SVC_PERM, "ledger:write", 0, 401, 403, 400, 400},
-    /* tx_id "ff" is a string but not 64 hex digits: an invalid value (422) */
-    {"ledger", "commit_status", SVC_PERM, "ledger:read", 0, 401, 422, 422, 422},
-    {"ledger", "transaction", SVC_PERM, "ledger:read", 0, 401, 422, 422, 422},
-    {"ledger", "block", SVC_PERM, "ledger:read", 0, 401, 404, 404, 404},
-    {"ledger", "checkpoint", SVC_PERM, "ledger:read", 0, 401, 404, 404, 404}, /* none yet */
-    {"ledger", "proof_consistency", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},
-    {"ledger", "proof_inclusion", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},
-    {"ledger", "evaluate", SVC_PERM, "ledger:read", 0, 401, 400, 400, 400},
-    {"ledger", "cosign", SVC_PERM, "ledger:write", 0, 401, 403, 403, 403}, /* not its org */
-    {"ledger", "export", SVC_PERM, "ledger:read", 0, 401, 503, 503, 503}, /* no chain yet */
-    {"ledger", "events", SVC_PERM, "ledger:read", 0, 401, 200, 200, 200},
-
-    /* gateway */
-    {"gateway", "register_graphql_document", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
-    {"gateway", "list_graphql_documents", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
-    {"gateway", "get_graphql_document", SVC_PUBLIC, NULL, 0, NO_ROUTE, NO_ROUTE, NO_ROUTE, NO_ROUTE},
-
-    /* reciprocal: agreements */
-    {"reciprocal", "create_agreement", SVC_PERM, "agreement:propose", 0, 401, 403, 400, 400},
-    {"reciprocal", "list_agreements", SVC_PERM, "club:read", 0, 401, 200, 200, 200},
-    {"reciprocal", "agreement_sweep", SVC_NETWORK_ADMIN, NULL, 0, 401, 403, 403, 403},
-    {"reciprocal", "get_agreement", SVC_PERM, "club:read", ID_NONE, 401, 404, 404, 404},
-    {"reciprocal", "accept_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 404, 404},
-    {"reciprocal", "reject_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 404, 404},
-    {"reciprocal", "withdraw_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 404, 404},
-    {"reciprocal", "suspend_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 400, 400},
-    {"reciprocal", "resume_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 404, 404},
-    {"reciprocal", "terminate_agreement", SVC_PERM, "agreement:propose", ID_NONE, 401, 403, 400, 400},
-    {"reciprocal", "club_partners", SVC_PERM, "club:read", ID_CLUB, 401, 200, 403, 200},
-    /* reciprocal: visits */
-    {"reciprocal", "create_visit", SVC_PERM_OR_SELF, "member:write", 0, 401, 400, 400, 400},
-    {"reciprocal", "list_visits", SVC_PERM_OR_SELF, "member:read", 0, 401, 200, 200, 200},
-    {"reciprocal", "get_visit", SVC_PERM_OR_SELF, "member:read", ID_NONE, 401, 404, 404, 404},
-    {"reciprocal", "approve_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 404, 404},
-    {"reciprocal", "confirm_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 404, 404},
-    {"reciprocal", "decline_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 400, 400},
-    {"reciprocal", "cancel_visit", SVC_PERM_OR_SELF, "member:write", ID_NONE, 401, 404, 404, 404},
-    {"reciprocal", "revoke_visit", SVC_PERM, "member:write", ID_NONE, 401, 403, 404, 404},
-    {"reciprocal", "check_out_visit", SVC_PERM, "visit:verify", ID_NONE, 401, 403, 404, 404},
-    {"reciprocal", "check_in_visit", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
-    {"reciprocal", "verify_loi", SVC_PERM, "visit:verify", 0, 401, 403, 400, 400},
-    {"reciprocal", "club_loi_keys", SVC_PUBLIC, NULL, ID_CLUB, 200, 200, 200, 200},
-};
-/* clang-format on */
-
-/* g_table, then the rows of every tests/services/<name>/access_matrix file (load_rows) */
+/* the rows of every registry service's tests/services/<name>/access_matrix file (load_rows) */
 static row_t *g_rows;
 static size_t N_ROWS;
 static char **g_strs; /* the file rows' strings, freed by free_rows */
@@ -219,14 +82,15 @@ static int parse_row(const char *service, const char *line, row_t *r) {
     return r->access == SVC_ACCESS_UNSET ? -1 : 0;
 }
 
-/* g_rows = g_table + each registry service's tests/services/<name>/access_matrix. */
+/* g_rows = each registry service's tests/services/<name>/access_matrix (<name> the module's
+ * runtime name); a service without the file has no rows, which test_table_lists_every_operation
+ * reports op by op. */
 static void load_rows(void) {
     const char *root = getenv("RECIPROCAL_TEST_ROOT");
-    size_t cap = sizeof g_table / sizeof g_table[0] + 64;
+    size_t cap = 128;
     g_rows = calloc(cap, sizeof *g_rows);
     if (!g_rows) abort();
-    memcpy(g_rows, g_table, sizeof g_table);
-    N_ROWS = sizeof g_table / sizeof g_table[0];
+    N_ROWS = 0;
     for (const svc_module_t *const *m = svc_registry; *m; m++) {
         char path[512], line[512];
         snprintf(path, sizeof path, "%s/tests/services/%s/access_matrix", root ? root : ".",
@@ -234,15 +98,17 @@ static void load_rows(void) {
         FILE *f = fopen(path, "r");
         if (!f) continue;
         while (fgets(line, sizeof line, f)) {
-            const char *p = line + strspn(line, " \t");
-            if (*p == '#' || *p == '\n' || !*p) continue;
+            char *hash = strchr(line, '#');
+            if (hash) *hash = 0; /* a comment, on its own line or after a row */
+            const char *p = line + strspn(line, " \t\r\n");
+            if (!*p) continue;
             if (N_ROWS == cap) {
                 row_t *g = realloc(g_rows, (cap *= 2) * sizeof *g);
                 if (!g) abort();
                 g_rows = g;
             }
             if (parse_row((*m)->name, p, &g_rows[N_ROWS]) != 0) {
-                printf("#   %s: bad row: %s", path, line);
+                printf("#   %s: bad row: %s\n", path, line);
                 CHECK(0);
                 continue;
             }

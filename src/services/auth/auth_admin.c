@@ -319,20 +319,15 @@ int auth_user_enable(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
 /* Newest first; a club admin sees its club's rows (RLS), a network admin every club's (or one
  * club's with club_id). Keyset pagination on (at, id). */
 int auth_audit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    long long limit = 50;
-    char lim[24];
-    cursor_t cur;
-    const char *after = json_string_value(json_object_get(in, "after"));
+    cursor_page_t pg;
     const char *user_id = json_string_value(json_object_get(in, "user_id"));
     const char *action = json_string_value(json_object_get(in, "action"));
     const char *club = json_string_value(json_object_get(in, "club_id"));
     db_tx_t *tx = NULL;
-    jsonx_int(in, "limit", 0, 1, 100, 50, &limit, e);
-    snprintf(lim, sizeof lim, "%lld", limit + 1);
-    if (after && cursor_decode(after, "audit", "iu", "after", &cur, e) != 0) return -1;
+    if (cursor_page_begin(in, 50, "audit", "iu", &pg, e) != 0) return -1;
     if (svc_begin(call, &tx, e) != 0) return -1;
     const char *p[] = {
-        after ? cur.key[0] : NULL, after ? cur.key[1] : NULL, user_id, action, club, lim};
+        cursor_page_key(&pg, 0), cursor_page_key(&pg, 1), user_id, action, club, pg.fetch};
     PGresult *r = db_exec(
         tx,
         "SELECT jsonb_build_object('id', id, 'at', at, 'club_id', CASE WHEN club_id = "
@@ -344,28 +339,9 @@ int auth_audit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
         "($4::text IS NULL OR action = $4) AND ($5::uuid IS NULL OR club_id = $5::uuid) "
         "ORDER BY at DESC, id DESC LIMIT $6::int",
         6, p, e);
-    if (!r) {
-        db_rollback(tx);
-        return -1;
-    }
-    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
-    json_t *items = json_array();
-    for (int i = 0; i < shown; i++) {
-        json_t *row = json_loads(PQgetvalue(r, i, 0), 0, NULL);
-        if (row) json_array_append_new(items, row);
-    }
-    json_t *cursors = cursor_rows(r, shown, 1, "audit", "iu"); /* next_cursor: the last */
-    json_t *next =
-        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    if (r) *out = cursor_page_output(r, pg.limit, "audit", "iu", e);
     PQclear(r);
-    if (db_commit(tx, e) != 0) {
-        json_decref(items);
-        json_decref(cursors);
-        json_decref(next);
-        return -1;
-    }
-    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
-    return 0;
+    return db_tx_finish(&tx, r && *out ? 0 : -1, out, e);
 }
 
 /* ---------------------------------------------------------------- custom roles */

@@ -216,10 +216,8 @@ int clubs_validate_update(json_t *in, err_t *e) {
 int clubs_validate_list(json_t *in, err_t *e) {
     static const char *const keys[] = {"limit", "after", "country", "status", "facility", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    long long limit;
     const char *s;
-    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
+    if (cursor_page_validate(in, e) != 0) return -1;
     if (jsonx_enum(in, "status", 0, club_status_values, &s, e) != 0) return -1;
     if (jsonx_enum(in, "facility", 0, facility_values, &s, e) != 0) return -1;
     if (jsonx_string(in, "country", 0, 2, 2, &s, e) != 0) return -1;
@@ -376,20 +374,15 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int rc = -1;
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
-    long long limit = 20;
-    char limit_s[24];
-    cursor_t cur;
-    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
-    const char *after = json_string_value(json_object_get(in, "after"));
-    if (after && cursor_decode(after, "clubs", "Tu", "after", &cur, e) != 0) return -1;
+    cursor_page_t pg;
+    if (cursor_page_begin(in, 20, "clubs", "Tu", &pg, e) != 0) return -1;
     const char *p[] = {
         json_string_value(json_object_get(in, "country")),
         json_string_value(json_object_get(in, "status")),
         json_string_value(json_object_get(in, "facility")),
-        after ? cur.key[0] : NULL,
-        after ? cur.key[1] : NULL,
-        limit_s,
+        cursor_page_key(&pg, 0),
+        cursor_page_key(&pg, 1),
+        pg.fetch,
     };
     if (svc_begin(call, &tx, e) != 0) return -1;
     r = db_exec(tx,
@@ -401,26 +394,11 @@ int clubs_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                 "ORDER BY created_at, id LIMIT $6::int",
                 6, p, e);
     if (!r) {
-        if (e->status == 422) err_set(e, 400, "invalid_cursor", "after", "after is not a cursor");
+        cursor_page_failed(e);
         goto done;
     }
-    json_t *items = json_array();
-    int n = PQntuples(r);
-    int shown = n > limit ? (int)limit : n;
-    for (int i = 0; i < shown; i++) {
-        json_t *club = db_json(r, i, 0, e);
-        if (!club) {
-            json_decref(items);
-            goto done;
-        }
-        json_array_append_new(items, club);
-    }
-    /* every item's cursor (GraphQL edges map them), the last shown one is next_cursor */
-    json_t *cursors = cursor_rows(r, shown, 1, "clubs", "Tu");
-    json_t *next =
-        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
-    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
-    rc = 0;
+    *out = cursor_page_output(r, pg.limit, "clubs", "Tu", e);
+    rc = *out ? 0 : -1;
 done:
     PQclear(r);
     return db_tx_finish(&tx, rc, out, e);

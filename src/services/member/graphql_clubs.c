@@ -80,13 +80,8 @@ static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, j
         const char *cid = json_string_value(json_object_get(club, "id"));
         if (cid) json_object_set(r->clubs, cid, club);
     }
-    char *last = NULL;
     /* the service's cursors, one per item (the last one is REST's next_cursor) */
-    json_t *edges = gqlb_edges(items, json_object_get(output, "cursors"), NULL, &last);
-    json_t *next = json_object_get(output, "next_cursor");
-    *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage",
-                     json_is_string(next), "endCursor", last ? json_string(last) : json_null());
-    free(last);
+    *out = gqlb_connection(output, NULL);
     json_decref(output);
     return 0;
 }

@@ -74,13 +74,7 @@ static int r_members(const gql_resolve_info *info, json_t *parent, json_t *args,
     json_decref(input);
     if (rc != 0) return gqlb_fail(info, &e, error);
     /* the service's cursors, one per item: the same as REST's, whatever the names */
-    json_t *next = json_object_get(output, "next_cursor");
-    char *last = NULL;
-    json_t *edges = gqlb_edges(json_object_get(output, "items"), json_object_get(output, "cursors"),
-                               gqlb_output, &last);
-    *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage",
-                     json_is_string(next), "endCursor", last ? json_string(last) : json_null());
-    free(last);
+    *out = gqlb_connection(output, gqlb_output);
     json_decref(output);
     return 0;
 }

@@ -21,10 +21,8 @@ int members_validate_list(json_t *in, err_t *e) {
         "joined_on",  "-joined_on",  "expires_on",    "-expires_on",    NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (member_valid_club_ref(in, e) != 0) return -1;
-    long long limit;
     const char *s;
-    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
+    if (cursor_page_validate(in, e) != 0) return -1;
     if (jsonx_enum(in, "status", 0, members_status_values, &s, e) != 0) return -1;
     if (jsonx_string(in, "category", 0, 1, 40, &s, e) != 0) return -1;
     if (jsonx_string(in, "q", 0, 1, 200, &s, e) != 0) return -1;
@@ -36,10 +34,7 @@ int members_validate_list(json_t *in, err_t *e) {
 int members_validate_directory(json_t *in, err_t *e) {
     static const char *const keys[] = {"club_id", "limit", "after", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    long long limit;
-    const char *s;
-    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    if (jsonx_string(in, "after", 0, 1, CURSOR_MAX_LEN, &s, e) != 0) return -1;
+    if (cursor_page_validate(in, e) != 0) return -1;
     return member_valid_club_ref(in, e);
 }
 
@@ -349,36 +344,20 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         return -1;
     }
     if (!r) return -1;
-    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
-    json_t *items = json_array();
-    for (int i = 0; i < shown; i++) {
-        json_t *doc = db_json(r, i, 0, e);
-        if (!doc) {
-            json_decref(items);
-            PQclear(r);
-            return members_fail(&c, out);
-        }
-        json_array_append_new(items, doc);
-    }
-    /* every item's cursor (GraphQL edges map them), the last shown one is next_cursor */
     const char *sort = json_string_value(json_object_get(in, "sort"));
     const char *sname = sort && sort[0] == '-' ? sort + 1 : sort ? sort : "created_at";
     char clist[48];
-    json_t *cursors =
-        cursor_rows(r, shown, 1, cursor_list(clist, sizeof clist, sort), cursor_types(sname));
-    json_t *next =
-        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    *out = cursor_page_output(r, limit, cursor_list(clist, sizeof clist, sort), cursor_types(sname),
+                              e);
     PQclear(r);
-    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
-    return 0;
+    return *out ? 0 : members_fail(&c, out);
 }
 
 /* ---- directory ---- */
 
 int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     mctx_t c;
-    long long limit = 20;
-    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
+    cursor_page_t pg;
     if (member_begin(call, in, &c, e) != 0) return -1;
     if (!c.can_read) { /* members of the club only: an active member linked to the caller */
         char id[40];
@@ -388,13 +367,8 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
             return members_fail(&c, out);
         }
     }
-    char lim[24];
-    cursor_t cur;
-    const char *after = json_string_value(json_object_get(in, "after"));
-    if (after && cursor_decode(after, "directory", "tu", "after", &cur, e) != 0)
-        return members_fail(&c, out);
-    snprintf(lim, sizeof lim, "%lld", limit + 1);
-    const char *p[] = {after ? cur.key[0] : NULL, after ? cur.key[1] : NULL, lim};
+    if (cursor_page_begin(in, 20, "directory", "tu", &pg, e) != 0) return members_fail(&c, out);
+    const char *p[] = {cursor_page_key(&pg, 0), cursor_page_key(&pg, 1), pg.fetch};
     PGresult *r = db_exec(
         c.tx,
         "SELECT jsonb_build_object('id', m.id, 'member_number', m.member_number, 'display_name', "
@@ -407,16 +381,8 @@ int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e
         "\"C\", $2::uuid)) ORDER BY 2, m.id LIMIT $3::bigint",
         3, p, e);
     if (!r) return members_fail(&c, out);
-    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
-    json_t *items = json_array();
-    for (int i = 0; i < shown; i++) {
-        json_t *doc = db_json(r, i, 0, e);
-        if (doc) json_array_append_new(items, doc);
-    }
-    json_t *cursors = cursor_rows(r, shown, 1, "directory", "tu");
-    json_t *next =
-        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    *out = cursor_page_output(r, pg.limit, "directory", "tu", e);
     PQclear(r);
-    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor", next);
+    if (!*out) return members_fail(&c, out);
     return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }

@@ -121,11 +121,9 @@ int ag_validate_list(json_t *in, err_t *e) {
     static const char *const keys[] = {"status", "partner", "limit", "after", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     const char *s;
-    long long limit;
     if (jsonx_enum(in, "status", 0, status_values, &s, e) != 0) return -1;
     if (valid_uuid_field(in, "partner", 0, e) != 0) return -1;
-    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    return jsonx_string(in, "after", 0, 1, 200, &s, e);
+    return cursor_page_validate(in, e);
 }
 
 int ag_validate_ref(json_t *in, err_t *e) {
@@ -318,16 +316,11 @@ done:
 }
 
 int ag_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    long long limit = 20;
-    char limit_s[24];
-    cursor_t cur;
-    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
-    const char *after = json_string_value(json_object_get(in, "after"));
-    if (after && cursor_decode(after, "agreements", "Tu", "after", &cur, e) != 0) return -1;
+    cursor_page_t pg;
+    if (cursor_page_begin(in, 20, "agreements", "Tu", &pg, e) != 0) return -1;
     const char *p[] = {json_string_value(json_object_get(in, "status")),
-                       json_string_value(json_object_get(in, "partner")), after ? cur.key[0] : NULL,
-                       after ? cur.key[1] : NULL, limit_s};
+                       json_string_value(json_object_get(in, "partner")), cursor_page_key(&pg, 0),
+                       cursor_page_key(&pg, 1), pg.fetch};
     db_scope_t scope = svc_scope(call, NULL);
     PGresult *r = db_read(call->env->db, &scope,
                           "SELECT " DOC_SQL ", reciprocal.ts(a.created_at), a.id "
@@ -336,28 +329,10 @@ int ag_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                           "($3::timestamptz IS NULL OR (a.created_at, a.id) > ($3::timestamptz, "
                           "$4::uuid)) ORDER BY a.created_at, a.id LIMIT $5::int",
                           5, p, e);
-    if (!r) {
-        if (e->status == 422) err_set(e, 400, "invalid_cursor", "after", "after is not a cursor");
-        return -1;
-    }
-    json_t *items = json_array();
-    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
-    for (int i = 0; i < shown; i++) {
-        json_t *doc = db_json(r, i, 0, e);
-        if (!doc) {
-            json_decref(items);
-            PQclear(r);
-            return -1;
-        }
-        json_array_append_new(items, doc);
-    }
-    json_t *cursors = cursor_rows(r, shown, 1, "agreements", "Tu");
-    json_t *next =
-        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    if (!r) return cursor_page_failed(e);
+    *out = cursor_page_output(r, pg.limit, "agreements", "Tu", e);
     PQclear(r);
-    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor",
-                     next ? next : json_null());
-    return 0;
+    return *out ? 0 : -1;
 }
 
 int ag_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

@@ -60,8 +60,10 @@ static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *ar
                         char **error) {
     (void)parent;
     json_t *input = json_object();
-    json_t *first = json_object_get(args, "first");
-    if (json_is_integer(first)) json_object_set(input, "limit", first);
+    if (gqlb_first(info, args, input, error) != 0) {
+        json_decref(input);
+        return -1;
+    }
     set_str(input, "after", json_object_get(args, "after"));
     set_str(input, "partner", json_object_get(args, "partner"));
     char buf[32];
@@ -72,13 +74,7 @@ static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *ar
     int rc = gqlb_call(info->ctx, "reciprocal", "list_agreements", input, &output, &e);
     json_decref(input);
     if (rc != 0) return gqlb_fail(info, &e, error);
-    char *end = NULL;
-    json_t *edges = gqlb_edges(json_object_get(output, "items"), json_object_get(output, "cursors"),
-                               agreement_out, &end);
-    int more = json_is_string(json_object_get(output, "next_cursor"));
-    *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage", more,
-                     "endCursor", end ? json_string(end) : json_null());
-    free(end);
+    *out = gqlb_connection(output, agreement_out);
     json_decref(output);
     return 0;
 }

@@ -1,17 +1,10 @@
 /* sweep: see sweep.h. */
 #include "services/reciprocal/sweep.h"
 
-#include <pthread.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "core/log.h"
-
-static pthread_t g_thread;
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER;
-static int g_running, g_stopping;
-static const svc_env_t *g_env;
+#include "core/periodic.h"
 
 int reciprocal_sweep_once(const svc_env_t *env, const char *as_of, json_t **out, err_t *e) {
     svc_caller_t system = {.network_admin = 1};
@@ -28,51 +21,28 @@ int reciprocal_sweep_once(const svc_env_t *env, const char *as_of, json_t **out,
     return rc;
 }
 
-static void *sweep_main(void *arg) {
-    (void)arg;
-    pthread_mutex_lock(&g_mu);
-    while (!g_stopping) {
-        pthread_mutex_unlock(&g_mu);
-        json_t *res = NULL;
-        err_t e = {0};
-        if (reciprocal_sweep_once(g_env, NULL, &res, &e) != 0)
-            log_warn("agreement sweep failed: %s (retried next period)", e.message);
-        else if (json_integer_value(json_object_get(res, "activated")) +
-                     json_integer_value(json_object_get(res, "terminated")) +
-                     json_integer_value(json_object_get(res, "expired")) >
-                 0)
-            log_info("agreement sweep: %lld activated, %lld terminated, %lld expired",
-                     (long long)json_integer_value(json_object_get(res, "activated")),
-                     (long long)json_integer_value(json_object_get(res, "terminated")),
-                     (long long)json_integer_value(json_object_get(res, "expired")));
-        json_decref(res);
-        pthread_mutex_lock(&g_mu);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += RECIPROCAL_SWEEP_PERIOD_S;
-        while (!g_stopping && pthread_cond_timedwait(&g_cond, &g_mu, &until) == 0) {
-        }
-    }
-    pthread_mutex_unlock(&g_mu);
-    return NULL;
+static long long count(const json_t *res, const char *k) {
+    return (long long)json_integer_value(json_object_get(res, k));
 }
 
-int reciprocal_sweep_start(const svc_env_t *env, err_t *e) {
-    if (!env->db) return 0;
-    g_env = env;
-    g_stopping = 0;
-    if (pthread_create(&g_thread, NULL, sweep_main, NULL) != 0)
-        return err_set(e, 500, "internal", "", "cannot start the agreement-sweep thread");
-    g_running = 1;
+static int sweep_run(const svc_env_t *env, void *arg, err_t *e) {
+    (void)arg;
+    json_t *res = NULL;
+    if (reciprocal_sweep_once(env, NULL, &res, e) != 0) return -1;
+    if (count(res, "activated") + count(res, "terminated") + count(res, "expired") > 0)
+        log_info("agreement sweep: %lld activated, %lld terminated, %lld expired",
+                 count(res, "activated"), count(res, "terminated"), count(res, "expired"));
+    json_decref(res);
     return 0;
 }
 
+static periodic_t g_job = PERIODIC_INIT("reciprocal.sweep", sweep_run, NULL);
+
+int reciprocal_sweep_start(const svc_env_t *env, err_t *e) {
+    if (!env->db) return 0;
+    return periodic_start(&g_job, env, RECIPROCAL_SWEEP_PERIOD_S, e);
+}
+
 void reciprocal_sweep_stop(void) {
-    if (!g_running) return;
-    pthread_mutex_lock(&g_mu);
-    g_stopping = 1;
-    pthread_cond_broadcast(&g_cond);
-    pthread_mutex_unlock(&g_mu);
-    pthread_join(g_thread, NULL);
-    g_running = 0;
+    periodic_stop(&g_job);
 }

@@ -1,8 +1,9 @@
-/* sweep: the reciprocal service's scheduled work. A background thread (started by the module's
+/* sweep: the reciprocal service's scheduled work. A core/periodic job (started by the module's
  * start hook) runs the agreement_sweep operation as a network administrator every
  * RECIPROCAL_SWEEP_PERIOD_S (60) seconds: activations, terminations after notice, expiries.
- * Owns that thread. Several processes may run it: the operation takes a transaction-scoped
- * advisory lock (the others skip that turn) and locks rows FOR UPDATE SKIP LOCKED; a transition
+ * Owns that job. Several processes may run it: periodic runs one at a time (advisory lock
+ * `periodic:reciprocal.sweep`), the operation takes its own transaction-scoped advisory lock
+ * (the others skip that turn) and locks rows FOR UPDATE SKIP LOCKED; a transition
  * missed while no process ran is made by the next sweep (it selects by date, not by event). */
 #ifndef SERVICES_RECIPROCAL_SWEEP_H
 #define SERVICES_RECIPROCAL_SWEEP_H

@@ -107,14 +107,12 @@ int visit_validate_list(json_t *in, err_t *e) {
     static const char *const sides[] = {"home", "host", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     const char *s;
-    long long limit;
     if (jsonx_enum(in, "side", 0, sides, &s, e) != 0) return -1;
     if (jsonx_enum(in, "status", 0, status_values, &s, e) != 0) return -1;
     if (valid_date_field(in, "from", 0, e) != 0) return -1;
     if (valid_date_field(in, "to", 0, e) != 0) return -1;
     if (valid_uuid_field(in, "member_id", 0, e) != 0) return -1;
-    if (jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0) return -1;
-    return jsonx_string(in, "after", 0, 1, 200, &s, e);
+    return cursor_page_validate(in, e);
 }
 
 int visit_validate_ref(json_t *in, err_t *e) {
@@ -492,23 +490,18 @@ int visit_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 
 int visit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     char self[40];
+    cursor_page_t pg;
     if (reader(call, self, e) != 0) return -1;
-    long long limit = 20;
-    char limit_s[24];
-    cursor_t cur;
-    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
-    const char *after = json_string_value(json_object_get(in, "after"));
-    if (after && cursor_decode(after, "visits", "Tu", "after", &cur, e) != 0) return -1;
+    if (cursor_page_begin(in, 20, "visits", "Tu", &pg, e) != 0) return -1;
     const char *member = self[0] ? self : json_string_value(json_object_get(in, "member_id"));
     const char *p[] = {json_string_value(json_object_get(in, "side")),
                        json_string_value(json_object_get(in, "status")),
                        json_string_value(json_object_get(in, "from")),
                        json_string_value(json_object_get(in, "to")),
                        member,
-                       after ? cur.key[0] : NULL,
-                       after ? cur.key[1] : NULL,
-                       limit_s};
+                       cursor_page_key(&pg, 0),
+                       cursor_page_key(&pg, 1),
+                       pg.fetch};
     db_scope_t scope = svc_scope(call, NULL);
     PGresult *r = db_read(
         call->env->db, &scope,
@@ -520,26 +513,8 @@ int visit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         "($6::timestamptz IS NULL OR (v.created_at, v.id) > ($6::timestamptz, $7::uuid)) ORDER "
         "BY v.created_at, v.id LIMIT $8::int",
         8, p, e);
-    if (!r) {
-        if (e->status == 422) err_set(e, 400, "invalid_cursor", "after", "after is not a cursor");
-        return -1;
-    }
-    json_t *items = json_array();
-    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
-    for (int i = 0; i < shown; i++) {
-        json_t *doc = db_json(r, i, 0, e);
-        if (!doc) {
-            json_decref(items);
-            PQclear(r);
-            return -1;
-        }
-        json_array_append_new(items, doc);
-    }
-    json_t *cursors = cursor_rows(r, shown, 1, "visits", "Tu");
-    json_t *next =
-        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    if (!r) return cursor_page_failed(e);
+    *out = cursor_page_output(r, pg.limit, "visits", "Tu", e);
     PQclear(r);
-    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor",
-                     next ? next : json_null());
-    return 0;
+    return *out ? 0 : -1;
 }

@@ -1,0 +1,52 @@
+/* periodic: a service module's scheduled work, one job on one background thread (the member
+ * lapse sweep, the reciprocal agreement and visit sweeps). The job runs at start, then every
+ * period_s seconds until periodic_stop, which wakes the thread and joins it (a run in progress
+ * finishes first). Several processes may run the same job: each run first takes the
+ * transaction-scoped advisory lock pg_try_advisory_xact_lock(hashtext('periodic:' || name)) in
+ * a transaction of its own, held while the job runs; a process that does not get it skips that
+ * turn (the holder is doing the work). Jobs select what is due by time, never by "what changed
+ * since last run", so a run skipped, a restart or an outage loses nothing: the next run catches
+ * up. Without a database (env->db NULL) the job runs unlocked.
+ *
+ * Owns its thread; the periodic_t is the caller's (usually a static of the module) and must
+ * outlive periodic_stop. One periodic_t runs one thread at a time. */
+#ifndef CORE_PERIODIC_H
+#define CORE_PERIODIC_H
+
+#include <pthread.h>
+
+#include "core/err.h"
+#include "core/service.h"
+
+/* One run of the job: 0, or -1 + err (logged as a warning; retried next period). */
+typedef int (*periodic_fn)(const svc_env_t *env, void *arg, err_t *e);
+
+typedef struct periodic {
+    /* The caller's, set before periodic_start (PERIODIC_INIT): */
+    const char *name; /* [a-z._]+: the logs and the advisory lock key */
+    periodic_fn run;
+    void *arg;
+    /* periodic's own: */
+    const svc_env_t *env;
+    int period_s, running, stopping;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+} periodic_t;
+
+#define PERIODIC_INIT(name_, run_, arg_)                                                           \
+    {                                                                                              \
+        .name = (name_), .run = (run_), .arg = (arg_), .mu = PTHREAD_MUTEX_INITIALIZER,            \
+        .cond = PTHREAD_COND_INITIALIZER                                                           \
+    }
+
+/* Starts the thread: the first run now, then every period_s (>= 1) seconds. A second start
+ * while running is a no-op. 0 or -1 + 500 internal. */
+int periodic_start(periodic_t *j, const svc_env_t *env, int period_s, err_t *e);
+/* Stops and joins the thread; safe when not started, and more than once. */
+void periodic_stop(periodic_t *j);
+/* One run now in the caller's thread, under the same lock (tests, an operator's "run now"):
+ * 1 ran, 0 skipped (another process holds the lock), -1 + err (the lock's or the job's). */
+int periodic_run_now(periodic_t *j, const svc_env_t *env, err_t *e);
+
+#endif
