@@ -64,13 +64,7 @@ static int r_visits(const gql_resolve_info *info, json_t *parent, json_t *args, 
     int rc = gqlb_call(info->ctx, "reciprocal", "list_visits", input, &output, &e);
     json_decref(input);
     if (rc != 0) return gqlb_fail(info, &e, error);
-    char *end = NULL;
-    json_t *edges = gqlb_edges(json_object_get(output, "items"), json_object_get(output, "cursors"),
-                               gqlb_output, &end);
-    int more = json_is_string(json_object_get(output, "next_cursor"));
-    *out = json_pack("{s:o, s:{s:b, s:o}}", "edges", edges, "pageInfo", "hasNextPage", more,
-                     "endCursor", end ? json_string(end) : json_null());
-    free(end);
+    *out = gqlb_connection(output, gqlb_output);
     json_decref(output);
     return 0;
 }
