@@ -32,7 +32,7 @@ bench_visits() {
     today=$(date -u +%F)
     yesterday=$(date -u -d yesterday +%F)
     tomorrow_s=$(date -u -d "$today + 1 day" +%s)
-    out=$(visits_api POST /api/v1/agreements "{\"club_id\":\"$home\",\"clubs\":[\"$home\",\"$host\"],\"starts_on\":\"$yesterday\",\"terms\":{\"$host\":{\"max_visits_month\":31,\"max_days_year\":366,\"max_days_per_stay\":14,\"max_guests\":1,\"allowed_facilities\":[\"dining\"],\"min_notice_hours\":0,\"max_advance_days\":3650}}}") || {
+    out=$(visits_api POST /api/v1/agreements "{\"club_id\":\"$home\",\"clubs\":[\"$home\",\"$host\"],\"starts_on\":\"$yesterday\",\"terms\":{\"$host\":{\"max_visits_month\":31,\"max_days_year\":366,\"max_days_per_stay\":14,\"max_guests\":1,\"allowed_facilities\":[\"dining\"],\"min_notice_hours\":0,\"max_advance_days\":1095}}}") || {
         add_error_row "POST /api/v1/visits" "could not propose the agreement"
         return
     }
@@ -61,6 +61,7 @@ bench_visits() {
     say "visits: $(wc -l <"$TMP/visit-members.txt") members in the home club"
     # the door pool: request (today), approve, confirm; one letter token a line
     export VB_BASE=$base VB_TOKEN=$token VB_HOME=$home VB_HOST=$host VB_DAY=$today
+    # shellcheck disable=SC2016 # the script expands in the child shell
     head -n "$ndoor" "$TMP/visit-members.txt" | xargs -P 8 -I{} bash -c '
         h=(-H "Content-Type: application/json" -H "Authorization: Bearer $VB_TOKEN")
         v=$(curl -sf -X POST "${h[@]}" --data "{\"club_id\":\"$VB_HOME\",\"member_id\":\"$1\",\"host_club_id\":\"$VB_HOST\",\"arrive_on\":\"$VB_DAY\",\"depart_on\":\"$VB_DAY\",\"facilities\":[\"dining\"]}" "$VB_BASE/api/v1/visits" | jq -r .id) || exit 0
