@@ -21,7 +21,7 @@ TEST_SRC := $(shell find tests -name 'test_*.c' | sort)
 TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(shell find tests/support -name '*.c' | sort)
 
-.PHONY: all deps run test unit bench fmt fmt-check clean tests-build fuzz-build schema schema-check check-layers
+.PHONY: all deps run test test-faults unit bench fmt fmt-check clean tests-build fuzz-build schema schema-check check-layers
 all: build/reciprocal
 
 deps:
@@ -96,6 +96,12 @@ check-layers:
 # Every test runs against a real PostgreSQL and nats-server started by tests/run.sh.
 test: deps check-layers tests-build schema-check
 	@tests/run.sh $(TEST_BIN) build/fuzz/fuzz_gql_parser
+
+# The whole fault-injection run (issue 17; .ci/run runs it after make test): test_ledger_faults with
+# every fault (RECIPROCAL_TEST_FAULTS=full), i.e. also a SIGKILL of PostgreSQL and a second pause
+# of the stream leader on top of what make test injects. ~80 s.
+test-faults: deps tests-build
+	@RECIPROCAL_TEST_FAULTS=full tests/run.sh build/tests/e2e/test_ledger_faults
 
 run: deps build/reciprocal
 	@scripts/run.sh

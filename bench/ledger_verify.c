@@ -3,21 +3,28 @@
  * config (the network operator), a config.update registering one club, then BLOCKS blocks of
  * TXS data.put transactions (a ~100 B value, two endorsements: the operator's and the club's
  * admin keys, as a visit's two clubs), signs a checkpoint with its block line after every block
- * and writes a reciprocal-ledger-export/v1 file; then loads it and verifies it with the log key
- * pinned, and prints the time per block and per transaction.
- * Usage: bench-ledger-verify BLOCKS TXS [FILE]   (FILE: keep the export there) */
+ * and writes the streamed export (reciprocal-ledger-export/v2, export.h) block by block; then
+ * runs BIN (default build/reciprocal) `ledger verify FILE --log-key K` as a child and prints its
+ * wall time, CPU (user + system of every thread), CPU per transaction and maximum RSS (wait4),
+ * as one line "ledger-verify-bench key=value ..." (bench/run.sh reads it).
+ * Usage: bench-ledger-verify BLOCKS TXS [FILE [BIN]]   (FILE: keep the export there) */
 #include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/ledger/checkpoint.h"
 #include "lib/ledger/merkle.h"
 #include "services/ledger/api.h"
 #include "services/ledger/engine.h"
+#include "services/ledger/export.h"
 #include "services/ledger/settings.h"
 #include "services/ledger/verify.h"
 
@@ -51,7 +58,7 @@ typedef struct chain {
     uint8_t prev[32];
     uint64_t number;
     checkpoint_signer_t log;
-    json_t *blocks, *cps;
+    FILE *f;
 } chain_t;
 
 /* validates the block of n envelopes, appends it and its signed checkpoint to the export */
@@ -76,26 +83,26 @@ static int add_block(chain_t *c, uint8_t **env, size_t *lens, size_t n, err_t *e
         json_array_append_new(txs, t);
         merkle_range_append(&c->range, res.tx[i].leaf, e);
     }
-    json_array_append_new(
-        c->blocks,
-        json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "number", (json_int_t)c->number,
-                  "prev_hash", jhex(res.hdr.prev_hash), "data_root", jhex(res.hdr.data_root),
-                  "validation_root", jhex(res.hdr.validation_root), "writeset_hash",
-                  jhex(res.hdr.writeset_hash), "timestamp_ms", (json_int_t)res.hdr.timestamp_ms,
-                  "tx_count", (json_int_t)n, "first_log_index", (json_int_t)res.hdr.first_log_index,
-                  "header_hash", jhex(res.header_hash), "txs", txs));
+    json_t *blk = json_pack(
+        "{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "number", (json_int_t)c->number, "prev_hash",
+        jhex(res.hdr.prev_hash), "data_root", jhex(res.hdr.data_root), "validation_root",
+        jhex(res.hdr.validation_root), "writeset_hash", jhex(res.hdr.writeset_hash), "timestamp_ms",
+        (json_int_t)res.hdr.timestamp_ms, "tx_count", (json_int_t)n, "first_log_index",
+        (json_int_t)res.hdr.first_log_index, "header_hash", jhex(res.header_hash), "txs", txs);
+    int wrc = ledger_export_write_block(c->f, blk, e);
+    json_decref(blk);
     uint8_t root[32];
     char line[LEDGER_BLOCK_LINE_MAX], *body = NULL, *note = NULL;
     const char *ext[] = {line};
     size_t bl = 0, nl = 0;
     ledger_checkpoint_block_line(c->number, res.header_hash, line);
-    int rc = merkle_range_root(&c->range, root, e) == 0 &&
+    int rc = wrc == 0 && merkle_range_root(&c->range, root, e) == 0 &&
                      checkpoint_format_body(c->log.name, c->range.size, root, ext, 1, &body, &bl,
                                             e) == 0 &&
                      checkpoint_sign(body, bl, &c->log, &note, &nl, e) == 0
                  ? 0
                  : -1;
-    if (rc == 0) json_array_append_new(c->cps, json_string(note));
+    if (rc == 0) rc = ledger_export_write_checkpoint(c->f, note, e);
     free(body);
     free(note);
     memcpy(c->prev, res.header_hash, 32);
@@ -139,25 +146,49 @@ static int config_org(chain_t *c, const char *org, const uint8_t org_pk[32],
     return rc;
 }
 
+/* runs `bin ledger verify file --log-key key`; 0 when it says valid */
+static int verify_child(const char *bin, const char *file, const char *key, struct rusage *ru,
+                        double *wall) {
+    double t0 = now_s();
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(bin, bin, "ledger", "verify", file, "--log-key", key, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || wait4(pid, &st, 0, ru) != pid) return -1;
+    *wall = now_s() - t0;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static double tv(struct timeval t) {
+    return (double)t.tv_sec + (double)t.tv_usec / 1e6;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s BLOCKS TXS [FILE]\n", argv[0]);
+        fprintf(stderr, "usage: %s BLOCKS TXS [FILE [BIN]]\n", argv[0]);
         return 2;
     }
     long nblocks = atol(argv[1]), ntx = atol(argv[2]);
-    const char *file = argc > 3 ? argv[3] : "/tmp/bench-ledger-verify.json";
+    const char *file = argc > 3 ? argv[3] : "/tmp/bench-ledger-verify.ndjson";
+    const char *bin = argc > 4 ? argv[4] : "build/reciprocal";
     if (sodium_init() < 0 || nblocks < 1 || ntx < 1 || ntx > LEDGER_MAX_BLOCK_TXS) return 2;
     err_t e = {0};
-    chain_t c = {.versions = ledger_kvmap_new(),
-                 .seen = ledger_kvmap_new(),
-                 .blocks = json_array(),
-                 .cps = json_array()};
+    chain_t c = {.versions = ledger_kvmap_new(), .seen = ledger_kvmap_new()};
     merkle_range_init(&c.range);
     uint8_t log_pk[32], log_sk[64], pk[2][32], sk[2][64];
+    char key[65];
     crypto_sign_keypair(log_pk, log_sk);
     crypto_sign_keypair(pk[0], sk[0]); /* the network operator's admin key */
     crypto_sign_keypair(pk[1], sk[1]); /* the club's admin key */
-    if (checkpoint_signer_init(&c.log, ledger_origin(), log_sk, &e) != 0) goto fail;
+    ledger_hex(log_pk, 32, key);
+    c.f = fopen(file, "w");
+    if (!c.f) return 2;
+    if (checkpoint_signer_init(&c.log, ledger_origin(), log_sk, &e) != 0 ||
+        ledger_export_write_header(c.f, ledger_origin(), key, &e) != 0)
+        goto fail;
     double t0 = now_s();
     if (config_org(&c, LEDGER_NETWORK_ORG, pk[0], pk[0], sk, &e) != 0 ||
         config_org(&c, "club1", pk[1], pk[0], sk, &e) != 0)
@@ -169,10 +200,10 @@ int main(int argc, char **argv) {
     value[100] = 0;
     for (long b = 0; b < nblocks; b++) {
         for (long i = 0; i < ntx; i++) {
-            char key[48];
-            snprintf(key, sizeof key, "bench/%ld/%ld", b, i);
+            char k[48];
+            snprintf(k, sizeof k, "bench/%ld/%ld", b, i);
             json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator",
-                                     LEDGER_NETWORK_ORG, "writes", "key", key, "value", value);
+                                     LEDGER_NETWORK_ORG, "writes", "key", k, "value", value);
             int rc = make_env(spec, pk[0], sk, 2, &env[i], &lens[i], &e);
             json_decref(spec);
             if (rc != 0) goto fail;
@@ -183,33 +214,26 @@ int main(int argc, char **argv) {
     }
     free(env);
     free(lens);
-    json_t *ex = json_pack("{s:s,s:s,s:o,s:o,s:o}", "format", "reciprocal-ledger-export/v1",
-                           "origin", ledger_origin(), "log_public_key", jhex(log_pk), "blocks",
-                           c.blocks, "checkpoints", c.cps);
-    if (json_dump_file(ex, file, JSON_COMPACT) != 0) goto fail;
-    json_decref(ex);
+    if (fclose(c.f) != 0) goto fail;
     double t1 = now_s();
-    json_error_t je;
-    ex = json_load_file(file, 0, &je);
-    double t2 = now_s();
-    char key[65];
-    ledger_hex(log_pk, 32, key);
-    ledger_verify_opts_t o = {.log_key_hex = key};
-    ledger_verify_report_t rep;
-    double c2 = clk(CLOCK_PROCESS_CPUTIME_ID);
-    int rc = ex ? ledger_verify_export_opts(ex, &o, &rep, &e) : -1;
-    double t3 = now_s(), cpu = clk(CLOCK_PROCESS_CPUTIME_ID) - c2;
-    json_decref(ex);
+    struct stat sb;
+    stat(file, &sb);
+    struct rusage ru;
+    double wall = 0;
+    int rc = verify_child(bin, file, key, &ru, &wall);
     if (rc != 0) {
-        fprintf(stderr, "verify: %s\n", e.message);
+        fprintf(stderr, "bench-ledger-verify: %s ledger verify %s failed\n", bin, file);
         return 1;
     }
-    double txs = (double)rep.txs;
-    printf("verify %zu blocks x %ld txs (%zu txs, %zu checkpoints): build %.1f s; load JSON %.2f "
-           "s; verify %.2f s wall, %.2f s CPU = %.1f us CPU/tx, %.1f us CPU/block; %.0f tx/s "
-           "per core\n",
-           rep.blocks, ntx, rep.txs, rep.checkpoints, t1 - t0, t2 - t1, t3 - t2, cpu,
-           cpu * 1e6 / txs, cpu * 1e6 / (double)rep.blocks, txs / cpu);
+    double txs = (double)(nblocks * ntx + 2), cpu = tv(ru.ru_utime) + tv(ru.ru_stime);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    double la[1] = {0};
+    getloadavg(la, 1);
+    printf("ledger-verify-bench blocks=%ld txs=%.0f file_mb=%.1f build_s=%.1f wall_s=%.2f "
+           "cpu_s=%.2f us_cpu_per_tx=%.1f tx_s=%.0f tx_s_per_core=%.0f maxrss_mb=%.1f cpus=%ld "
+           "load=%.1f\n",
+           nblocks + 2, txs, (double)sb.st_size / 1048576.0, t1 - t0, wall, cpu, cpu * 1e6 / txs,
+           txs / wall, txs / cpu, (double)ru.ru_maxrss / 1024.0, ncpu, la[0]);
     checkpoint_signer_wipe(&c.log);
     ledger_config_free(&c.cfg);
     ledger_kvmap_free(c.versions);

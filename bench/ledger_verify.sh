@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/ledger_verify.sh: time of the offline verifier on a synthetic chain (bench/ledger_verify.c;
-# no PostgreSQL, no NATS). Arguments: BLOCKS TXS-PER-BLOCK (default 51000 1: the fault-injection
-# run's chain; 200 500 for full 500-transaction blocks). Prints build, JSON load and verify times
-# (wall and CPU) and the CPU per transaction and per block.
+# no PostgreSQL, no NATS). Arguments: BLOCKS TXS-PER-BLOCK (default 100 500: 50,002 transactions
+# in full 500-transaction blocks; 51000 1 is the fault-injection run's chain shape). Writes the
+# streamed export (v2), runs `build/reciprocal ledger verify` on it and prints its wall time, CPU,
+# CPU per transaction, tx/s and maximum RSS.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
@@ -13,6 +14,6 @@ cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O
     bench/ledger_verify.c build/libreciprocal.a \
     $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
     -lnats -lcrypt -lpthread -lm
-TMP=$(mktemp "${TMPDIR:-/tmp}/reciprocal-bench-verify.XXXXXX.json")
+TMP=$(mktemp "${TMPDIR:-/tmp}/reciprocal-bench-verify.XXXXXX.ndjson")
 trap 'rm -f "$TMP"' EXIT
-"$ROOT/build/bench-ledger-verify" "${1:-51000}" "${2:-1}" "$TMP"
+"$ROOT/build/bench-ledger-verify" "${1:-100}" "${2:-500}" "$TMP" "$ROOT/build/reciprocal"

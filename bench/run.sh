@@ -342,6 +342,29 @@ if ((server_ok)); then
     else
         add_error_row "ledger submit->commit" "bench/ledger_load.c did not compile"
     fi
+    # ---- ledger offline verifier (issue 17): a synthetic chain written as the streamed export,
+    # then `reciprocal ledger verify` on it (bench/ledger_verify.c; no server involved)
+    # shellcheck disable=SC2046 # pkg-config output is meant to be split
+    if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+        $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-verify" \
+        bench/ledger_verify.c build/libreciprocal.a \
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
+        -lnats -lcrypt -lpthread -lm 2>"$TMP/log/ledger-verify-cc.log"; then
+        vblocks=${BENCH_LEDGER_VERIFY_BLOCKS:-100}
+        vtxs=${BENCH_LEDGER_VERIFY_TXS:-500}
+        say "ledger verify: $vblocks blocks x $vtxs txs, 2 endorsements each"
+        out=$("$ROOT/build/bench-ledger-verify" "$vblocks" "$vtxs" "$TMP/ledger-verify.ndjson" "$BIN" 2>&1 || true)
+        rm -f "$TMP/ledger-verify.ndjson"
+        line=$(grep '^ledger-verify-bench' <<<"$out" || true)
+        if [[ -z $line ]]; then
+            add_error_row "ledger verify" "$(tail -n 1 <<<"$out")"
+        else
+            kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+            rows+=("ledger verify: $(kv txs) txs|$(kv tx_s) tx/s|-|-|max RSS $(kv maxrss_mb) MB, wall $(kv wall_s) s, CPU $(kv cpu_s) s = $(kv us_cpu_per_tx) µs/tx ($(kv tx_s_per_core) tx/s per core), $(kv cpus) CPUs at load $(kv load), streamed export $(kv file_mb) MB in $(kv blocks) blocks")
+        fi
+    else
+        add_error_row "ledger verify" "bench/ledger_verify.c did not compile"
+    fi
 else
     add_error_row "GET /health/ready" "service not running (see above)"
     add_error_row "GET /api/v1/clubs/{id}" "service not running (see above)"

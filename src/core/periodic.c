@@ -1,38 +1,61 @@
 /* periodic: see periodic.h. */
 #include "core/periodic.h"
 
+#include <libpq-fe.h>
+#include <stdio.h>
 #include <time.h>
 
-#include "core/db.h"
 #include "core/log.h"
 
-/* Takes the job's advisory lock in a transaction of its own (*tx; NULL without a database):
- * 1 taken, 0 held by another process, -1 + err. */
-static int take_lock(const periodic_t *j, const svc_env_t *env, db_tx_t **tx, err_t *e) {
-    *tx = NULL;
-    if (!env->db) return 1;
-    db_scope_t scope = {.network_admin = 1};
-    if (db_begin(env->db, &scope, tx, e) != 0) return -1;
-    const char *p[] = {j->name};
-    PGresult *r =
-        db_exec(*tx, "SELECT pg_try_advisory_xact_lock(hashtext('periodic:' || $1))::int", 1, p, e);
-    if (!r) {
-        db_tx_rollback(tx);
-        return -1;
-    }
-    int got = PQgetvalue(r, 0, 0)[0] == '1';
+/* Runs `sql` ($1 = the lock key) on the lock connection: 1 when it answered true, 0 false, -1
+ * + err (the connection is dropped, reopened next time). */
+static int lock_query(periodic_t *j, const char *sql, err_t *e) {
+    char key[160];
+    snprintf(key, sizeof key, "periodic:%s", j->name);
+    const char *p[] = {key};
+    PGresult *r = PQexecParams(j->conn, sql, 1, NULL, p, NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        rc = PQgetvalue(r, 0, 0)[0] == 't';
+    else
+        err_set(e, 503, "unavailable", "", "%s: its lock failed: %s", j->name,
+                PQerrorMessage(j->conn));
     PQclear(r);
-    if (!got) db_tx_rollback(tx);
-    return got;
+    if (rc < 0) {
+        PQfinish(j->conn);
+        j->conn = NULL;
+    }
+    return rc;
+}
+
+/* Takes the job's advisory lock: 1 taken (or no database: unlocked), 0 held by another
+ * process, -1 + err. */
+static int take_lock(periodic_t *j, const svc_env_t *env, err_t *e) {
+    if (!env->db || !env->cfg) return 1;
+    if (!j->conn) {
+        j->conn = PQconnectdb(env->cfg->database_url);
+        if (PQstatus(j->conn) != CONNECTION_OK) {
+            err_set(e, 503, "unavailable", "", "%s: cannot connect for its lock: %s", j->name,
+                    PQerrorMessage(j->conn));
+            PQfinish(j->conn);
+            j->conn = NULL;
+            return -1;
+        }
+    }
+    return lock_query(j, "SELECT pg_try_advisory_lock(hashtext($1))", e);
 }
 
 int periodic_run_now(periodic_t *j, const svc_env_t *env, err_t *e) {
-    db_tx_t *tx = NULL;
-    int got = take_lock(j, env, &tx, e);
-    if (got <= 0) return got;
-    int rc = j->run(env, j->arg, e);
-    db_tx_rollback(&tx); /* wrote nothing: ending it releases the lock */
-    return rc == 0 ? 1 : -1;
+    pthread_mutex_lock(&j->run_mu);
+    int got = take_lock(j, env, e), rc = got;
+    if (got > 0) {
+        rc = j->run(env, j->arg, e) == 0 ? 1 : -1;
+        err_t ignored = {0};
+        if (j->conn) /* a failed unlock dropped the connection: the server released the lock */
+            lock_query(j, "SELECT pg_advisory_unlock(hashtext($1))", &ignored);
+    }
+    pthread_mutex_unlock(&j->run_mu);
+    return rc;
 }
 
 static void *periodic_main(void *arg) {
@@ -65,12 +88,23 @@ int periodic_start(periodic_t *j, const svc_env_t *env, int period_s, err_t *e) 
     return 0;
 }
 
+static void close_lock(periodic_t *j) {
+    pthread_mutex_lock(&j->run_mu);
+    if (j->conn) PQfinish(j->conn);
+    j->conn = NULL;
+    pthread_mutex_unlock(&j->run_mu);
+}
+
 void periodic_stop(periodic_t *j) {
-    if (!j->running) return;
+    if (!j->running) {
+        close_lock(j);
+        return;
+    }
     pthread_mutex_lock(&j->mu);
     j->stopping = 1;
     pthread_cond_broadcast(&j->cond);
     pthread_mutex_unlock(&j->mu);
     pthread_join(j->thread, NULL);
     j->running = 0;
+    close_lock(j);
 }

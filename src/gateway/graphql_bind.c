@@ -181,6 +181,41 @@ int gqlb_mutation(const gql_resolve_info *info, const char *module, const char *
     return gqlb_fail(info, &e, error);
 }
 
+/* module.op's output (new reference) or NULL after gqlb_fail set *error. */
+static json_t *query_output(const gql_resolve_info *info, const char *module, const char *op,
+                            json_t *input, char **error) {
+    json_t *output = NULL;
+    err_t e = {0};
+    if (gqlb_call(info->ctx, module, op, input, &output, &e) != 0) {
+        gqlb_fail(info, &e, error);
+        return NULL;
+    }
+    return output ? output : json_null();
+}
+
+int gqlb_query(const gql_resolve_info *info, const char *module, const char *op, json_t *input,
+               const char *key, json_t *(*convert)(json_t *), json_t **out, char **error) {
+    json_t *output = query_output(info, module, op, input, error);
+    if (!output) return -1;
+    json_t *v = key ? json_object_get(output, key) : output;
+    *out = convert ? convert(v) : gqlb_output(v);
+    json_decref(output);
+    return 0;
+}
+
+int gqlb_list(const gql_resolve_info *info, const char *module, const char *op, json_t *input,
+              json_t *(*node_of)(json_t *), json_t **out, char **error) {
+    json_t *output = query_output(info, module, op, input, error);
+    if (!output) return -1;
+    *out = gqlb_connection(output, node_of);
+    json_decref(output);
+    return 0;
+}
+
+void gqlb_set_str(json_t *input, const char *key, json_t *v) {
+    if (json_is_string(v)) json_object_set(input, key, v);
+}
+
 json_t *gqlb_connection(json_t *output, json_t *(*node_of)(json_t *)) {
     json_t *edges = json_array(), *cursors = json_object_get(output, "cursors");
     const char *end = NULL;
@@ -256,5 +291,30 @@ int gqlb_first(const gql_resolve_info *info, json_t *args, json_t *input, char *
         return -1;
     }
     json_object_set_new(input, "limit", json_integer(n));
+    return 0;
+}
+
+void gqlb_prefetch_parent_clubs(const gql_resolve_info *info, json_t *calls) {
+    json_t *ids = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        json_t *id = json_object_get(json_array_get(c, 0), info->ud);
+        if (json_is_string(id)) json_array_append(ids, id);
+    }
+    gqlb_prefetch_clubs(info->ctx, ids);
+    json_decref(ids);
+}
+
+int gqlb_parent_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                     char **error) {
+    (void)args;
+    const char *id = json_string_value(json_object_get(parent, info->ud));
+    if (!id) {
+        *out = json_null();
+        return 0;
+    }
+    err_t e = {0};
+    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
     return 0;
 }

@@ -58,6 +58,24 @@ int gqlb_mutation(const gql_resolve_info *info, const char *module, const char *
  * with a field error, extensions.code invalid_field, "first must be from 1 to 100". */
 int gqlb_first(const gql_resolve_info *info, json_t *args, json_t *input, char **error);
 
+/* A query field: calls module.op with input (not consumed); on success *out = convert(the
+ * output's key, or the whole output when key is NULL), convert NULL = gqlb_output; a failure is
+ * gqlb_fail's field error. 0 or -1. */
+int gqlb_query(const gql_resolve_info *info, const char *module, const char *op, json_t *input,
+               const char *key, json_t *(*convert)(json_t *), json_t **out, char **error);
+/* A connection field: the same over a list operation, *out = gqlb_connection(output, node_of). */
+int gqlb_list(const gql_resolve_info *info, const char *module, const char *op, json_t *input,
+              json_t *(*node_of)(json_t *), json_t **out, char **error);
+/* Copies v into input[key] when it is a string (an optional argument given). */
+void gqlb_set_str(json_t *input, const char *key, json_t *v);
+
+/* A club field of a parent object that holds the club's id under the key given as the
+ * resolver's user data (e.g. Member.club with "clubId"): the prefetch hook loads every parent's
+ * club with one get_clubs_by_ids, the resolver answers the club (or null without an id). */
+void gqlb_prefetch_parent_clubs(const gql_resolve_info *info, json_t *calls);
+int gqlb_parent_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                     char **error);
+
 /* A Relay connection {edges: [{cursor, node}], pageInfo: {hasNextPage, endCursor}} from a list
  * operation's output {items, cursors, next_cursor} (the service's cursors, one per item, same
  * order: the gateway never rebuilds a cursor). node = node_of(item) (new reference) or the item.

@@ -475,7 +475,7 @@ static void test_module_vars(void) {
             all[total++] = v;
         }
     }
-    CHECK_EQ_INT(total, 51);
+    CHECK_EQ_INT(total, 52);
     for (size_t i = 0; i < total; i++) {
         CHECK(strncmp(all[i]->name, "RECIPROCAL_", 11) == 0);
         for (size_t j = i + 1; j < total; j++) {

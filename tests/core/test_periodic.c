@@ -1,9 +1,11 @@
 /* test_periodic: core/periodic against the test PostgreSQL: the thread runs the job at start and
  * every period, stops cleanly (joined, also when never started and twice), run-now runs in the
  * caller's thread, a job's failure does not stop the thread, and two runners of one job name
- * exclude each other through the advisory lock (one holds it: the other skips its turn); without
- * a database the job runs unlocked. */
+ * exclude each other through the advisory lock (one holds it: the other skips its turn), the lock
+ * is not taken from the pool (a pool of one connection serves the job); without a database the
+ * job runs unlocked. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -32,11 +34,12 @@ static void sleep_ms(int ms) {
 }
 
 static db_pool_t *g_db;
+static cfg_t g_cfg; /* database_url: the lock's connection */
 
 static void test_thread(void) {
     counter_t c = {0};
     periodic_t j = PERIODIC_INIT("test.thread", count_run, &c);
-    svc_env_t env = {.db = g_db};
+    svc_env_t env = {.db = g_db, .cfg = &g_cfg};
     err_t e = {0};
     periodic_stop(&j); /* never started: a no-op */
     REQUIRE(periodic_start(&j, &env, 1, &e) == 0);
@@ -58,7 +61,7 @@ static void test_thread(void) {
 static void test_failure_keeps_running(void) {
     counter_t c = {.fail = 1};
     periodic_t j = PERIODIC_INIT("test.failing", count_run, &c);
-    svc_env_t env = {.db = g_db};
+    svc_env_t env = {.db = g_db, .cfg = &g_cfg};
     err_t e = {0};
     REQUIRE(periodic_start(&j, &env, 1, &e) == 0);
     for (int i = 0; i < 50 && atomic_load(&c.runs) < 2; i++)
@@ -67,6 +70,7 @@ static void test_failure_keeps_running(void) {
     CHECK(atomic_load(&c.runs) >= 2);
     CHECK_EQ_INT(periodic_run_now(&j, &env, &e), -1);
     CHECK_STR(e.message, "job failed on purpose");
+    periodic_stop(&j);
 }
 
 static void test_lock(void) {
@@ -76,7 +80,7 @@ static void test_lock(void) {
     periodic_t same = PERIODIC_INIT("test.lock", count_run, &inner);
     periodic_t diff = PERIODIC_INIT("test.lock2", count_run, &other);
     periodic_t j = PERIODIC_INIT("test.lock", count_run, &outer);
-    svc_env_t env = {.db = g_db};
+    svc_env_t env = {.db = g_db, .cfg = &g_cfg};
     err_t e = {0};
     outer.other = &same;
     CHECK_EQ_INT(periodic_run_now(&j, &env, &e), 1);
@@ -89,6 +93,33 @@ static void test_lock(void) {
     /* released after the run: the same name runs again */
     CHECK_EQ_INT(periodic_run_now(&same, &env, &e), 1);
     CHECK_EQ_INT(atomic_load(&inner.runs), 1);
+    periodic_stop(&same); /* closes the lock connections */
+    periodic_stop(&diff);
+    periodic_stop(&j);
+}
+
+/* The job uses the database through a pool of ONE connection: the lock is not taken from the
+ * pool, so the job gets the connection at once (it waited 5 s for it and failed 503 when the
+ * lock held a pooled connection). */
+static int pool_run(const svc_env_t *env, void *arg, err_t *e) {
+    (void)arg;
+    db_scope_t scope = {.network_admin = 1};
+    db_tx_t *tx = NULL;
+    if (db_begin(env->db, &scope, &tx, e) != 0) return -1;
+    db_rollback(tx);
+    return 0;
+}
+
+static void test_pool_of_one(void) {
+    err_t e = {0};
+    db_pool_t *one = db_pool_open(g_cfg.database_url, 1, &e);
+    REQUIRE(one != NULL);
+    db_pool_set_wait_ms(one, 500);
+    periodic_t j = PERIODIC_INIT("test.pool", pool_run, NULL);
+    svc_env_t env = {.db = one, .cfg = &g_cfg};
+    CHECK_EQ_INT(periodic_run_now(&j, &env, &e), 1);
+    periodic_stop(&j);
+    db_pool_close(one);
 }
 
 static void test_no_database(void) {
@@ -103,6 +134,7 @@ static void test_no_database(void) {
 int main(void) {
     const char *url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
     err_t e = {0};
+    if (url) snprintf(g_cfg.database_url, sizeof g_cfg.database_url, "%s", url);
     if (!url || !(g_db = db_pool_open(url, 4, &e))) {
         printf("not ok 1 - environment (run through tests/run.sh): %s\n", e.message);
         return 1;
@@ -110,6 +142,7 @@ int main(void) {
     RUN(test_thread);
     RUN(test_failure_keeps_running);
     RUN(test_lock);
+    RUN(test_pool_of_one);
     RUN(test_no_database);
     db_pool_close(g_db);
     TEST_DONE();

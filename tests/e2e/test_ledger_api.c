@@ -187,7 +187,7 @@ static void test_tx_and_proofs(void) {
 static void test_cli_verify(void) {
     char file[480], bad[512];
     const char *tmp = getenv("RECIPROCAL_TEST_TMP");
-    snprintf(file, sizeof file, "%s/ledger-export-%d.json", tmp ? tmp : "/tmp", (int)getpid());
+    snprintf(file, sizeof file, "%s/ledger-export-%d.ndjson", tmp ? tmp : "/tmp", (int)getpid());
     snprintf(bad, sizeof bad, "%s.bad", file);
     const char *env[] = {g_kek, NULL};
     char *out = NULL;
@@ -202,14 +202,30 @@ static void test_cli_verify(void) {
     if (rc != 0 && out) printf("# %s\n", out);
     free(out);
     out = NULL;
-    /* tamper: change one block's timestamp */
-    json_t *j = json_load_file(file, 0, NULL);
-    REQUIRE(j != NULL);
-    json_t *b0 = json_array_get(json_object_get(j, "blocks"), 0);
-    json_object_set_new(b0, "timestamp_ms",
-                        json_integer(json_integer_value(json_object_get(b0, "timestamp_ms")) + 7));
-    json_dump_file(j, bad, 0);
-    json_decref(j);
+    /* tamper: change one block's timestamp (line 2 of the streamed export: block 0) */
+    FILE *in = fopen(file, "r"), *outf = fopen(bad, "w");
+    REQUIRE(in != NULL && outf != NULL);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    for (int no = 1; (n = getline(&line, &cap, in)) > 0; no++) {
+        json_t *j = no == 2 ? json_loadb(line, (size_t)n, 0, NULL) : NULL;
+        json_t *b0 = json_object_get(j, "block");
+        if (b0) {
+            json_object_set_new(
+                b0, "timestamp_ms",
+                json_integer(json_integer_value(json_object_get(b0, "timestamp_ms")) + 7));
+            json_dumpf(j, outf, JSON_COMPACT);
+            fputc('\n', outf);
+        } else {
+            fputs(line, outf);
+        }
+        CHECK(no != 2 || b0 != NULL);
+        json_decref(j);
+    }
+    free(line);
+    fclose(in);
+    fclose(outf);
     const char *vb[] = {"ledger", "verify", bad, NULL};
     rc = e2e_run(vb, env, &out);
     CHECK(rc != 0);

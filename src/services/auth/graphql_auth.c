@@ -27,36 +27,31 @@ static json_t *words(const char *s) {
     return a;
 }
 
+/* auth.me -> User: perms (space-separated) becomes the permissions list. New reference. */
+static json_t *user_out(json_t *me) {
+    json_t *user = gqlb_output(me);
+    json_object_del(user, "perms");
+    json_object_set_new(user, "permissions",
+                        words(json_string_value(json_object_get(me, "perms"))));
+    return user;
+}
+
 static int r_user(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                   char **error) {
     (void)parent, (void)args;
-    api_req *r = info->ctx;
-    json_t *input = json_object(), *output = NULL;
-    err_t e = {0};
-    int rc = gqlb_call(r, "auth", "me", input, &output, &e);
+    json_t *input = json_object();
+    int rc = gqlb_query(info, "auth", "me", input, NULL, user_out, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    json_t *user = gqlb_output(output);
-    json_object_del(user, "perms");
-    json_object_set_new(user, "permissions",
-                        words(json_string_value(json_object_get(output, "perms"))));
-    json_decref(output);
-    *out = user;
-    return 0;
+    return rc;
 }
 
 static int r_sessions(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                       char **error) {
     (void)parent, (void)args;
-    api_req *r = info->ctx;
-    json_t *input = json_object(), *output = NULL;
-    err_t e = {0};
-    int rc = gqlb_call(r, "auth", "sessions_list", input, &output, &e);
+    json_t *input = json_object();
+    int rc = gqlb_query(info, "auth", "sessions_list", input, "items", NULL, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_output(json_object_get(output, "items"));
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 static int r_viewer_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,

@@ -1,11 +1,13 @@
 /* ledger: the ledger service's one operation table and its command line (see ledger.h). */
 #include "services/ledger/ledger.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "services/ledger/api.h"
+#include "services/ledger/export.h"
 #include "services/ledger/runner.h"
 #include "services/ledger/settings.h"
 #include "services/ledger/validate.h"
@@ -195,7 +197,7 @@ const svc_module_t ledger_module = {
     .start = ledger_start,
     .stop = ledger_stop,
     .config = {ledger_vars, sizeof ledger_vars / sizeof ledger_vars[0], sizeof(ledger_settings_t)},
-    .cli = {"  ledger export FILE       write the ledger chain to FILE (database)\n"
+    .cli = {"  ledger export FILE       stream the ledger chain to FILE (database; NDJSON v2)\n"
             "  ledger verify FILE [--log-key HEX]  check an exported chain offline\n",
             ledger_cli},
     /* its two streams (orderer.h: subjects ledger.tx, ledger.blocks); events "blockchain.*" */
@@ -203,37 +205,46 @@ const svc_module_t ledger_module = {
              .streams = (const char *const[]){"LEDGER_TX", "LEDGER_BLOCKS", NULL}},
 };
 
+/* export FILE: the chain streamed as reciprocal-ledger-export/v2 (export.h) from one snapshot;
+ * written to FILE.tmp and renamed, so FILE is never a partial export */
 static int cli_export(const cfg_t *cfg, const char *path) {
     err_t e = {0};
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     db_pool_t *db = db_pool_open(cfg->database_url, 1, &e);
-    json_t *ex = NULL;
-    if (!db || ledger_export(db, &ex, &e) != 0) {
-        fprintf(stderr, "reciprocal: ledger export: %s\n", e.message);
-        db_pool_close(db);
-        return 1;
+    FILE *f = db ? fopen(tmp, "w") : NULL;
+    ledger_export_stats_t st;
+    int rc = 1;
+    if (db && !f) err_set(&e, 500, "internal", "file", "cannot write %s", tmp);
+    if (f && ledger_export_stream(db, cfg->database_url, f, &st, &e) == 0) rc = 0;
+    if (f && fclose(f) != 0 && rc == 0) {
+        err_set(&e, 500, "internal", "file", "cannot write %s", tmp);
+        rc = 1;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        err_set(&e, 500, "internal", "file", "cannot rename %s to %s", tmp, path);
+        rc = 1;
     }
     db_pool_close(db);
-    int rc = json_dump_file(ex, path, JSON_INDENT(1) | JSON_SORT_KEYS);
-    json_decref(ex);
     if (rc != 0) {
-        fprintf(stderr, "reciprocal: ledger export: cannot write %s\n", path);
+        if (f) remove(tmp);
+        fprintf(stderr, "reciprocal: ledger export: %s\n", e.message);
         return 1;
     }
-    printf("exported the ledger to %s\n", path);
+    printf("exported the ledger to %s: %" PRIu64 " blocks, %" PRIu64 " transactions, %" PRIu64
+           " checkpoints (" LEDGER_EXPORT_V2 ")\n",
+           path, st.blocks, st.txs, st.checkpoints);
     return 0;
 }
 
 static int cli_verify(const char *path, const ledger_verify_opts_t *o) {
-    json_error_t je;
-    json_t *ex = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!ex) {
-        fprintf(stderr, "reciprocal: ledger verify: %s: %s (line %d)\n", path, je.text, je.line);
-        return 2;
-    }
     err_t e = {0};
     ledger_verify_report_t rep;
-    int rc = ledger_verify_export_opts(ex, o, &rep, &e);
-    json_decref(ex);
+    int rc = ledger_verify_file(path, o, &rep, &e);
+    if (rc != 0 && strcmp(e.field, "file") == 0) {
+        fprintf(stderr, "reciprocal: ledger verify: %s\n", e.message);
+        return 2;
+    }
     if (rc != 0) {
         fprintf(stderr, "reciprocal: ledger verify: INVALID: %s (%s)\n", e.message, e.field);
         return 1;

@@ -12,6 +12,7 @@
 #include "lib/ledger/checkpoint.h"
 #include "lib/ledger/merkle.h"
 #include "services/ledger/engine.h"
+#include "services/ledger/export.h"
 
 static int hexfield(json_t *o, const char *name, uint8_t out[32]) {
     return ledger_unhex(json_string_value(json_object_get(o, name)), out, 32);
@@ -26,41 +27,68 @@ static void dig(json_t *o, const char *name, ledger_buf_t *b) {
     ledger_buf_free(b);
 }
 
-json_t *ledger_tx_digests(const uint8_t *env, size_t len, err_t *e) {
+/* The exported field digests, in this order. */
+enum { D_N = 8 };
+static const char *const dnames[D_N] = {"type",    "timestamp", "nonce",     "creator",
+                                        "payload", "read_set",  "write_set", "endorsements"};
+
+static void dig_raw(ledger_buf_t *b, uint8_t out[32]) {
+    ledger_sha256(b->p ? b->p : (const uint8_t *)"", b->len, out);
+    b->len = 0;
+}
+
+/* The field digests of an envelope into d, in dnames order; b is a scratch buffer the caller
+ * reuses (and frees). 0, or -1 with *e when the envelope does not decode. */
+static int tx_digests_raw(const uint8_t *env, size_t len, uint8_t d[D_N][32], ledger_buf_t *b,
+                          err_t *e) {
     ledger_envelope_t en;
     txcodec_tx_t t;
-    if (ledger_envelope_decode(env, len, &en, e) != 0) return NULL;
-    if (txcodec_decode(en.tx, en.tx_len, &t, e) != 0) return NULL;
-    json_t *o = json_object();
-    ledger_buf_t b = {0};
-    ledger_buf_put(&b, t.type, strlen(t.type));
-    dig(o, "type", &b);
-    ledger_buf_u64(&b, (uint64_t)t.timestamp_ms);
-    dig(o, "timestamp", &b);
-    ledger_buf_put(&b, t.nonce, t.nonce_len);
-    dig(o, "nonce", &b);
-    ledger_buf_bytes(&b, t.creator_org, strlen(t.creator_org));
-    ledger_buf_put(&b, t.creator_pk, sizeof t.creator_pk);
-    dig(o, "creator", &b);
-    ledger_buf_put(&b, t.payload, t.payload_len);
-    dig(o, "payload", &b);
+    if (ledger_envelope_decode(env, len, &en, e) != 0) return -1;
+    if (txcodec_decode(en.tx, en.tx_len, &t, e) != 0) return -1;
+    b->len = 0;
+    ledger_buf_put(b, t.type, strlen(t.type));
+    dig_raw(b, d[0]);
+    ledger_buf_u64(b, (uint64_t)t.timestamp_ms);
+    dig_raw(b, d[1]);
+    ledger_buf_put(b, t.nonce, t.nonce_len);
+    dig_raw(b, d[2]);
+    ledger_buf_bytes(b, t.creator_org, strlen(t.creator_org));
+    ledger_buf_put(b, t.creator_pk, sizeof t.creator_pk);
+    dig_raw(b, d[3]);
+    ledger_buf_put(b, t.payload, t.payload_len);
+    dig_raw(b, d[4]);
     for (size_t i = 0; i < t.n_reads; i++) {
-        ledger_buf_bytes(&b, t.reads[i].key, t.reads[i].key_len);
-        ledger_buf_u64(&b, t.reads[i].version);
+        ledger_buf_bytes(b, t.reads[i].key, t.reads[i].key_len);
+        ledger_buf_u64(b, t.reads[i].version);
     }
-    dig(o, "read_set", &b);
+    dig_raw(b, d[5]);
     for (size_t i = 0; i < t.n_writes; i++) {
-        ledger_buf_bytes(&b, t.writes[i].key, t.writes[i].key_len);
-        ledger_buf_u8(&b, (uint8_t)t.writes[i].is_delete);
-        ledger_buf_bytes(&b, t.writes[i].value, t.writes[i].value_len);
+        ledger_buf_bytes(b, t.writes[i].key, t.writes[i].key_len);
+        ledger_buf_u8(b, (uint8_t)t.writes[i].is_delete);
+        ledger_buf_bytes(b, t.writes[i].value, t.writes[i].value_len);
     }
-    dig(o, "write_set", &b);
+    dig_raw(b, d[6]);
     for (size_t i = 0; i < en.n_end; i++) {
-        ledger_buf_put(&b, en.end[i].pk, 32);
-        ledger_buf_put(&b, en.end[i].sig, 64);
+        ledger_buf_put(b, en.end[i].pk, 32);
+        ledger_buf_put(b, en.end[i].sig, 64);
     }
-    dig(o, "endorsements", &b);
+    dig_raw(b, d[7]);
     txcodec_tx_free(&t);
+    return 0;
+}
+
+json_t *ledger_tx_digests(const uint8_t *env, size_t len, err_t *e) {
+    uint8_t d[D_N][32];
+    ledger_buf_t b = {0};
+    int rc = tx_digests_raw(env, len, d, &b, e);
+    ledger_buf_free(&b);
+    if (rc != 0) return NULL;
+    json_t *o = json_object();
+    for (size_t f = 0; f < D_N; f++) {
+        char hex[65];
+        ledger_hex(d[f], 32, hex);
+        json_object_set_new(o, dnames[f], json_string(hex));
+    }
     return o;
 }
 
@@ -116,11 +144,11 @@ static const char *prefix_field(const uint8_t *env, size_t len, json_t *want) {
 /* The envelope of block `number` tx i must decode, and match its exported field digests (when
  * present): names the altered field. */
 static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t *env, size_t len,
-                           err_t *e) {
+                           ledger_buf_t *scratch, err_t *e) {
     err_t de = {0};
-    json_t *d = ledger_tx_digests(env, len, &de);
+    uint8_t d[D_N][32];
     json_t *want = json_object_get(jt, "digests");
-    if (!d) {
+    if (tx_digests_raw(env, len, d, scratch, &de) != 0) {
         /* the transaction's id covers creator and nonce, so altering them fails the strict
          * decode: name the field from the raw prefix against the exported digests */
         const char *f = prefix_field(env, len, want);
@@ -133,13 +161,11 @@ static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t 
                        "block %" PRIu64 " tx %zu: envelope does not decode (%.200s)", number, i,
                        de.message);
     }
-    static const char *names[] = {"type",    "timestamp", "nonce",     "creator",
-                                  "payload", "read_set",  "write_set", "endorsements"};
     int rc = 0;
-    for (size_t f = 0; json_is_object(want) && f < sizeof names / sizeof names[0]; f++) {
-        const char *w = json_string_value(json_object_get(want, names[f]));
-        const char *g = json_string_value(json_object_get(d, names[f]));
-        if (!w || !g || strcmp(w, g) != 0) {
+    for (size_t f = 0; json_is_object(want) && f < D_N; f++) {
+        uint8_t w[32];
+        if (ledger_unhex(json_string_value(json_object_get(want, dnames[f])), w, 32) != 0 ||
+            memcmp(w, d[f], 32) != 0) {
             ledger_envelope_t en;
             uint8_t id[32] = {0};
             char hex[65];
@@ -147,14 +173,13 @@ static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t 
             if (ledger_envelope_decode(env, len, &en, &ie) == 0 && en.tx_len > 1 + 32)
                 memcpy(id, en.tx + 1, 32);
             ledger_hex(id, 32, hex);
-            rc = err_set(e, 422, "invalid_chain", names[f],
+            rc = err_set(e, 422, "invalid_chain", dnames[f],
                          "block %" PRIu64 " tx %zu (%.16s...): %s differs from the exported "
                          "digest (envelope altered)",
-                         number, i, hex, names[f]);
+                         number, i, hex, dnames[f]);
             break;
         }
     }
-    json_decref(d);
     return rc;
 }
 
@@ -164,12 +189,13 @@ static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t 
  * consistent, so no consistency proof is needed. */
 typedef struct vstate {
     const char *origin;
-    json_t *cps;
+    json_t *cpq; /* checkpoints read and not yet checked, from cq (owned) */
+    size_t cq;
     ledger_config_t cfg;
     ledger_kvmap_t *versions, *seen;
     merkle_range_t range;
     uint8_t prev[32]; /* header hash of the last replayed block */
-    size_t ci;        /* index of the loaded checkpoint */
+    size_t ci;        /* index of the loaded checkpoint (= checkpoints loaded before it) */
     int have_cn;      /* cn holds checkpoint ci */
     checkpoint_note_t cn;
     uint64_t last_size; /* size of the last verified checkpoint */
@@ -184,19 +210,40 @@ static int oom(err_t *e) {
     return err_set(e, 500, "internal", "", "out of memory");
 }
 
-/* Loads checkpoint ci (none past the last). */
-static int cp_load(vstate_t *s, size_t ci, err_t *e) {
-    if (s->have_cn) checkpoint_note_free(&s->cn);
-    s->have_cn = 0;
-    s->ci = ci;
-    if (ci >= json_array_size(s->cps)) return 0;
-    const char *note = json_string_value(json_array_get(s->cps, ci));
+/* Drops the loaded checkpoint (checked) and loads the next queued one, if any. */
+static int cp_next(vstate_t *s, err_t *e) {
+    if (s->have_cn) {
+        checkpoint_note_free(&s->cn);
+        s->have_cn = 0;
+        s->ci++;
+    }
+    if (s->cq >= json_array_size(s->cpq)) {
+        json_array_clear(s->cpq);
+        s->cq = 0;
+        return 0;
+    }
+    const char *note = json_string_value(json_array_get(s->cpq, s->cq++));
     err_t pe = {0};
     if (!note || checkpoint_parse(note, strlen(note), &s->cn, &pe) != 0)
         return err_set(e, 422, "invalid_chain", "checkpoint", "checkpoint %zu: note body: %.300s",
-                       ci, note ? pe.message : "not a string");
+                       s->ci, note ? pe.message : "not a string");
     s->have_cn = 1;
     return 0;
+}
+
+/* A checkpoint read from the export joins the queue (checked when the replay reaches its size).
+ * A streamed export has it right after its block; `ahead_max` bounds how many may wait there (0:
+ * no bound, a v1 document already in memory). */
+#define VCP_AHEAD_MAX 1024
+static int cp_push(vstate_t *s, json_t *note, size_t ahead_max, err_t *e) {
+    size_t waiting = json_array_size(s->cpq) - s->cq + (size_t)s->have_cn;
+    if (ahead_max && waiting >= ahead_max)
+        return err_set(e, 422, "invalid_chain", "checkpoint",
+                       "checkpoint %zu: beyond the replayed log (more than %zu checkpoints ahead "
+                       "of the blocks)",
+                       s->ci + waiting, ahead_max);
+    if (json_array_append(s->cpq, note) != 0) return oom(e);
+    return s->have_cn ? 0 : cp_next(s, e);
 }
 
 /* The witnesses of a checkpoint are the admin identities (not the network operator's, not
@@ -344,19 +391,58 @@ typedef struct vtx {
     err_t err;
 } vtx_t;
 
-/* The transactions of blocks [b0, b0 + nb), prepared together: at least one block, and blocks
- * are added while the batch holds fewer than VBATCH_TXS transactions (bounded memory). */
+/* An item of the export in log order: a block (its JSON object) or a checkpoint (its note). */
+enum { VITEM_BLOCK, VITEM_CP };
+typedef struct vitem {
+    int kind;
+    json_t *j;    /* owned reference */
+    size_t tx0;   /* a block: index of its first tx in the batch */
+    size_t bytes; /* streamed: the length of its line */
+} vitem_t;
+
+/* A line of a v2 file read ahead: parsed on the worker threads, its item (or its error) handed
+ * out in file order. */
+typedef struct vline {
+    char *raw; /* owned until parsed */
+    size_t len, lineno;
+    vitem_t it;
+    int bad;
+    err_t err;
+} vline_t;
+
+/* Where the items come from: a v1 document (every checkpoint first, each checked when the replay
+ * reaches its size, then the blocks), or a v2 file read a chunk of lines at a time (at most
+ * VBATCH_ITEMS lines and VBATCH_BYTES bytes), the chunk's lines parsed on every CPU. One item
+ * can be put back (the block that starts the next batch). */
+typedef struct vsrc {
+    json_t *blocks, *cps; /* v1 (borrowed) */
+    size_t bi, ci;
+    FILE *f; /* v2 */
+    char *line;
+    size_t cap, lineno;
+    vline_t *lq; /* the chunk read ahead: lq[li..ln) not handed out yet */
+    size_t ln, li, lcap, lnext;
+    int eof;
+    int has_peek;
+    vitem_t peek;
+} vsrc_t;
+
+/* The items read together, at least one block, and blocks are added while the batch holds
+ * fewer than VBATCH_TXS transactions (and, streamed, VBATCH_ITEMS items and VBATCH_BYTES bytes of
+ * lines): bounded memory. Their transactions are prepared together. */
 #define VBATCH_TXS 4096
+#define VBATCH_ITEMS 8192
+#define VBATCH_BYTES ((size_t)4 << 20)
 #define VERIFY_MAX_THREADS 16
 typedef struct vbatch {
     vtx_t *tx;
     size_t n, cap;
-    size_t *first; /* per block of the batch: index of its first tx in tx[]; first[nb] = n */
-    size_t b0, nb, bcap;
+    vitem_t *it;
+    size_t nit, itcap;
     size_t next; /* the next tx to prepare (threads take them with an atomic add) */
 } vbatch_t;
 
-static void prepare_tx(vtx_t *t) {
+static void prepare_tx(vtx_t *t, ledger_buf_t *scratch) {
     const char *str = json_string_value(json_object_get(t->jt, "envelope"));
     size_t sl = str ? strlen(str) : 0;
     t->env = str ? malloc(sl + 1) : NULL;
@@ -368,7 +454,7 @@ static void prepare_tx(vtx_t *t) {
                 "block %" PRIu64 " tx %zu: envelope is not base64", t->number, t->i);
         return;
     }
-    if (check_tx_fields(t->number, t->i, t->jt, t->env, t->len, &t->err) != 0) {
+    if (check_tx_fields(t->number, t->i, t->jt, t->env, t->len, scratch, &t->err) != 0) {
         t->bad = 1;
         return;
     }
@@ -381,12 +467,15 @@ static void prepare_tx(vtx_t *t) {
 
 static void *prepare_worker(void *arg) {
     vbatch_t *vb = arg;
+    ledger_buf_t scratch = {0}; /* reused for every transaction of this thread */
     for (;;) {
         size_t k = __atomic_fetch_add(&vb->next, 8, __ATOMIC_RELAXED);
-        if (k >= vb->n) return NULL;
+        if (k >= vb->n) break;
         for (size_t x = k; x < k + 8 && x < vb->n; x++)
-            prepare_tx(&vb->tx[x]);
+            prepare_tx(&vb->tx[x], &scratch);
     }
+    ledger_buf_free(&scratch);
+    return NULL;
 }
 
 static size_t verify_threads(void) {
@@ -397,46 +486,218 @@ static size_t verify_threads(void) {
 static void batch_clear(vbatch_t *vb) {
     for (size_t x = 0; x < vb->n; x++)
         free(vb->tx[x].env);
-    vb->n = vb->nb = vb->next = 0;
+    for (size_t x = 0; x < vb->nit; x++)
+        json_decref(vb->it[x].j);
+    vb->n = vb->nit = vb->next = 0;
 }
 
 static void batch_free(vbatch_t *vb) {
     batch_clear(vb);
     free(vb->tx);
-    free(vb->first);
+    free(vb->it);
 }
 
-/* Collects the transactions of the blocks from b0 and prepares them on the worker threads (and
- * this one). */
-static int batch_prepare(vbatch_t *vb, json_t *blocks, size_t b0, err_t *e) {
-    batch_clear(vb);
-    vb->b0 = b0;
-    size_t nblocks = json_array_size(blocks);
-    for (size_t bi = b0; bi < nblocks && (bi == b0 || vb->n < VBATCH_TXS); bi++) {
-        json_t *b = json_array_get(blocks, bi), *txs = json_object_get(b, "txs");
-        uint64_t number = (uint64_t)json_integer_value(json_object_get(b, "number"));
-        size_t n = json_array_size(txs);
-        if (vb->nb + 2 > vb->bcap) {
-            size_t nc = vb->bcap ? vb->bcap * 2 : 64;
-            size_t *f = realloc(vb->first, nc * sizeof *f);
-            if (!f) return oom(e);
-            vb->first = f;
-            vb->bcap = nc;
+/* ---- reading the export ------------------------------------------------------------------ */
+
+/* The longest line of a streamed export: one block (at most LEDGER_MAX_BLOCK_TXS transactions). */
+#define VLINE_MAX ((size_t)1 << 30)
+
+/* One line without its newline into *buf: 0, 1 at the end of the file, -1 when longer than max
+ * or unreadable. */
+static int read_line(FILE *f, char **buf, size_t *cap, size_t max, size_t *len) {
+    size_t n = 0;
+    for (;;) {
+        if (n + 2 > *cap) {
+            if (*cap >= max) return -1;
+            size_t nc = *cap ? *cap * 2 : 1 << 16;
+            char *p = realloc(*buf, nc > max ? max : nc);
+            if (!p) return -1;
+            *buf = p;
+            *cap = nc > max ? max : nc;
         }
-        if (vb->n + n > vb->cap) {
-            size_t nc = vb->cap ? vb->cap : VBATCH_TXS;
-            while (nc < vb->n + n)
-                nc *= 2;
-            vtx_t *t = realloc(vb->tx, nc * sizeof *t);
-            if (!t) return oom(e);
-            vb->tx = t;
-            vb->cap = nc;
+        size_t room = *cap - n;
+        if (!fgets(*buf + n, room > INT32_MAX ? INT32_MAX : (int)room, f)) break;
+        n += strlen(*buf + n);
+        if (n && (*buf)[n - 1] == '\n') {
+            (*buf)[--n] = 0;
+            *len = n;
+            return 0;
         }
-        vb->first[vb->nb++] = vb->n;
-        for (size_t i = 0; i < n; i++)
-            vb->tx[vb->n++] = (vtx_t){.jt = json_array_get(txs, i), .number = number, .i = i};
     }
-    vb->first[vb->nb] = vb->n;
+    if (ferror(f)) return -1;
+    *len = n;
+    return n ? 0 : 1;
+}
+
+/* Parses one line read ahead into its item (or its error); frees the raw text. */
+static void parse_line(vline_t *l) {
+    json_error_t je;
+    json_t *o = json_loadb(l->raw, l->len, JSON_REJECT_DUPLICATES, &je);
+    json_t *b = json_object_get(o, "block"), *c = json_object_get(o, "checkpoint");
+    int one = json_object_size(o) == 1;
+    if (one && json_is_object(b))
+        l->it = (vitem_t){.kind = VITEM_BLOCK, .j = json_incref(b), .bytes = l->len};
+    else if (one && json_is_string(c))
+        l->it = (vitem_t){.kind = VITEM_CP, .j = json_incref(c), .bytes = l->len};
+    json_decref(o);
+    free(l->raw);
+    l->raw = NULL;
+    if (!l->it.j) {
+        l->bad = 1;
+        err_set(&l->err, 422, "invalid_export", "line",
+                "line %zu: neither {\"block\": {...}} nor {\"checkpoint\": \"...\"}%s%.200s",
+                l->lineno, o ? "" : ": ", o ? "" : je.text);
+    }
+}
+
+static void *parse_worker(void *arg) {
+    vsrc_t *s = arg;
+    for (;;) {
+        size_t k = __atomic_fetch_add(&s->lnext, 1, __ATOMIC_RELAXED);
+        if (k >= s->ln) return NULL;
+        parse_line(&s->lq[k]);
+    }
+}
+
+/* Reads the next chunk of lines (empty lines skipped) and parses them on the worker threads
+ * (and this one). A line that cannot be read ends the file, as an error in its place. */
+static int src_refill(vsrc_t *s, err_t *e) {
+    s->ln = s->li = s->lnext = 0;
+    size_t bytes = 0;
+    while (!s->eof && s->ln < VBATCH_ITEMS && bytes < VBATCH_BYTES) {
+        size_t len = 0;
+        int r = read_line(s->f, &s->line, &s->cap, VLINE_MAX, &len);
+        s->lineno++;
+        if (r == 1) {
+            s->eof = 1;
+            break;
+        }
+        if (r == 0 && len == 0) continue;
+        if (s->ln == s->lcap) {
+            size_t nc = s->lcap ? s->lcap * 2 : 256;
+            vline_t *q = realloc(s->lq, nc * sizeof *q);
+            if (!q) return oom(e);
+            s->lq = q;
+            s->lcap = nc;
+        }
+        vline_t *l = &s->lq[s->ln++];
+        *l = (vline_t){.len = len, .lineno = s->lineno};
+        if (r < 0) {
+            l->bad = 1;
+            err_set(&l->err, 422, "invalid_export", "line",
+                    "line %zu: unreadable or longer than %zu bytes", s->lineno, VLINE_MAX);
+            s->eof = 1;
+            break;
+        }
+        l->raw = malloc(len + 1);
+        if (!l->raw) return oom(e);
+        memcpy(l->raw, s->line, len + 1);
+        bytes += len;
+    }
+    pthread_t th[VERIFY_MAX_THREADS];
+    size_t nt = verify_threads(), started = 0;
+    if (nt > s->ln) nt = s->ln ? s->ln : 1;
+    for (size_t t = 1; t < nt; t++)
+        if (pthread_create(&th[started], NULL, parse_worker, s) == 0) started++;
+    parse_worker(s);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    return 0;
+}
+
+/* The next line of a v2 file as an item (it->j NULL at the end). */
+static int src_line(vsrc_t *s, vitem_t *it, err_t *e) {
+    if (s->li == s->ln && src_refill(s, e) != 0) return -1;
+    if (s->li == s->ln) return 0;
+    vline_t *l = &s->lq[s->li++];
+    if (l->bad) {
+        *e = l->err;
+        return -1;
+    }
+    *it = l->it;
+    l->it.j = NULL;
+    return 0;
+}
+
+static void src_free(vsrc_t *s) {
+    for (size_t x = s->li; x < s->ln; x++) {
+        free(s->lq[x].raw);
+        json_decref(s->lq[x].it.j);
+    }
+    free(s->lq);
+    free(s->line);
+    if (s->has_peek) json_decref(s->peek.j);
+    s->has_peek = 0;
+}
+
+/* The next item (it->j NULL at the end). */
+static int src_next(vsrc_t *s, vitem_t *it, err_t *e) {
+    *it = (vitem_t){0};
+    if (s->has_peek) {
+        *it = s->peek;
+        s->has_peek = 0;
+        return 0;
+    }
+    if (s->f) return src_line(s, it, e);
+    if (s->ci < json_array_size(s->cps))
+        *it = (vitem_t){.kind = VITEM_CP, .j = json_incref(json_array_get(s->cps, s->ci++))};
+    else if (s->bi < json_array_size(s->blocks))
+        *it = (vitem_t){.kind = VITEM_BLOCK, .j = json_incref(json_array_get(s->blocks, s->bi++))};
+    return 0;
+}
+
+/* Adds a block's transactions to the batch. */
+static int batch_add_txs(vbatch_t *vb, json_t *b, err_t *e) {
+    json_t *txs = json_object_get(b, "txs");
+    uint64_t number = (uint64_t)json_integer_value(json_object_get(b, "number"));
+    size_t n = json_array_size(txs);
+    if (vb->n + n > vb->cap) {
+        size_t nc = vb->cap ? vb->cap : VBATCH_TXS;
+        while (nc < vb->n + n)
+            nc *= 2;
+        vtx_t *t = realloc(vb->tx, nc * sizeof *t);
+        if (!t) return oom(e);
+        vb->tx = t;
+        vb->cap = nc;
+    }
+    for (size_t i = 0; i < n; i++)
+        vb->tx[vb->n++] = (vtx_t){.jt = json_array_get(txs, i), .number = number, .i = i};
+    return 0;
+}
+
+/* Reads the next batch of items (none at the end) and prepares its transactions on the worker
+ * threads (and this one). */
+static int batch_fill(vbatch_t *vb, vsrc_t *src, err_t *e) {
+    batch_clear(vb);
+    size_t nblocks = 0, bytes = 0;
+    for (;;) {
+        vitem_t it;
+        if (src_next(src, &it, e) != 0) return -1;
+        if (!it.j) break;
+        if (nblocks > 0 && it.kind == VITEM_BLOCK &&
+            (vb->n >= VBATCH_TXS || vb->nit >= VBATCH_ITEMS || bytes >= VBATCH_BYTES)) {
+            src->peek = it;
+            src->has_peek = 1;
+            break;
+        }
+        if (vb->nit == vb->itcap) {
+            size_t nc = vb->itcap ? vb->itcap * 2 : 64;
+            vitem_t *p = realloc(vb->it, nc * sizeof *p);
+            if (!p) {
+                json_decref(it.j);
+                return oom(e);
+            }
+            vb->it = p;
+            vb->itcap = nc;
+        }
+        it.tx0 = vb->n;
+        bytes += it.bytes;
+        vb->it[vb->nit++] = it;
+        if (it.kind == VITEM_BLOCK) {
+            nblocks++;
+            if (batch_add_txs(vb, it.j, e) != 0) return -1;
+        }
+    }
     pthread_t th[VERIFY_MAX_THREADS];
     size_t nt = verify_threads(), started = 0;
     if (nt > 1 + vb->n / 64) nt = 1 + vb->n / 64; /* a few transactions: fewer threads */
@@ -538,16 +799,14 @@ int ledger_verify_export(json_t *ex, const char *log_key_hex, ledger_verify_repo
     return ledger_verify_export_opts(ex, &o, rep, e);
 }
 
-/* Step 1: the export's format, origin, arrays and the log key (pinned, else the export's). */
-static int read_export(json_t *ex, const ledger_verify_opts_t *o, const char **origin,
-                       json_t **blocks, json_t **cps, uint8_t lpk[32], err_t *e) {
+/* Step 1: the export's (or its header line's) format, origin and the log key (pinned, else the
+ * export's). */
+static int read_header(json_t *ex, const char *format, const ledger_verify_opts_t *o,
+                       const char **origin, uint8_t lpk[32], err_t *e) {
     const char *fmt = json_string_value(json_object_get(ex, "format"));
     *origin = json_string_value(json_object_get(ex, "origin"));
-    *blocks = json_object_get(ex, "blocks");
-    *cps = json_object_get(ex, "checkpoints");
-    if (!fmt || strcmp(fmt, "reciprocal-ledger-export/v1") != 0 || !*origin ||
-        !json_is_array(*blocks) || !json_is_array(*cps))
-        return err_set(e, 422, "invalid_export", "format", "not a reciprocal-ledger-export/v1");
+    if (!fmt || strcmp(fmt, format) != 0 || !*origin)
+        return err_set(e, 422, "invalid_export", "format", "not a %s", format);
     if (ledger_unhex(o->log_key_hex ? o->log_key_hex
                                     : json_string_value(json_object_get(ex, "log_public_key")),
                      lpk, 32) != 0)
@@ -556,22 +815,22 @@ static int read_export(json_t *ex, const ledger_verify_opts_t *o, const char **o
     return 0;
 }
 
-/* Step 2: the empty replay state, the log as the first verifier, the first checkpoint loaded. */
-static int vstate_init(vstate_t *s, const char *origin, json_t *cps, const uint8_t lpk[32],
-                       err_t *e) {
-    *s = (vstate_t){.origin = origin, .cps = cps, .cap = 1, .nv = 1, .vs_stale = 1};
+/* Step 2: the empty replay state, the log as the first verifier. */
+static int vstate_init(vstate_t *s, const char *origin, const uint8_t lpk[32], err_t *e) {
+    *s = (vstate_t){.origin = origin, .cap = 1, .nv = 1, .vs_stale = 1};
     merkle_range_init(&s->range);
+    s->cpq = json_array();
     s->versions = ledger_kvmap_new();
     s->seen = ledger_kvmap_new();
     s->vs = calloc(1, sizeof *s->vs);
     s->verified = calloc(1, sizeof *s->verified);
-    if (!s->versions || !s->seen || !s->vs || !s->verified) return oom(e);
-    if (checkpoint_verifier_init(&s->vs[0], origin, lpk, e) != 0) return -1;
-    return cp_load(s, 0, e);
+    if (!s->cpq || !s->versions || !s->seen || !s->vs || !s->verified) return oom(e);
+    return checkpoint_verifier_init(&s->vs[0], origin, lpk, e);
 }
 
 static void vstate_free(vstate_t *s) {
     if (s->have_cn) checkpoint_note_free(&s->cn);
+    json_decref(s->cpq);
     free(s->vs);
     free(s->verified);
     ledger_config_free(&s->cfg);
@@ -579,50 +838,118 @@ static void vstate_free(vstate_t *s) {
     ledger_kvmap_free(s->seen);
 }
 
-/* Step 3: every block in order (transactions prepared a batch ahead, in parallel), each
- * checkpoint checked when the replay reaches its size. */
-static int replay_blocks(vstate_t *s, json_t *blocks, ledger_verify_report_t *rep, err_t *e) {
+/* The block after item k of the batch (the next batch's first when k is its last block), or
+ * NULL: only the diagnosis of an altered timestamp uses it. */
+static json_t *next_block(const vbatch_t *vb, size_t k, const vsrc_t *src) {
+    for (size_t x = k + 1; x < vb->nit; x++)
+        if (vb->it[x].kind == VITEM_BLOCK) return vb->it[x].j;
+    return src->has_peek && src->peek.kind == VITEM_BLOCK ? src->peek.j : NULL;
+}
+
+/* Step 3: every item in order (a batch's transactions prepared ahead, in parallel): blocks
+ * replayed, checkpoints queued, each checkpoint checked when the replay reaches its size. */
+static int replay_items(vstate_t *s, vsrc_t *src, ledger_verify_report_t *rep, err_t *e) {
     vbatch_t vb = {0};
-    size_t nb = json_array_size(blocks);
     int rc = 0;
-    for (size_t bi = 0; rc == 0 && bi < nb; bi++) {
-        if (bi == vb.b0 + vb.nb && batch_prepare(&vb, blocks, bi, e) != 0) {
-            rc = -1;
-            break;
+    while (rc == 0 && (rc = batch_fill(&vb, src, e)) == 0 && vb.nit > 0) {
+        for (size_t k = 0; rc == 0 && k < vb.nit; k++) {
+            vitem_t *it = &vb.it[k];
+            if (it->kind == VITEM_CP)
+                rc = cp_push(s, it->j, src->f ? VCP_AHEAD_MAX : 0, e);
+            else
+                rc = replay_block(s, rep->blocks, it->j, next_block(&vb, k, src), &vb.tx[it->tx0],
+                                  rep, e);
+            while (rc == 0 && rep->blocks > 0 && s->have_cn && s->cn.cp.size <= s->range.size)
+                if (cp_check(s, rep->blocks - 1, s->prev, rep, e) != 0 || cp_next(s, e) != 0)
+                    rc = -1;
         }
-        rc = replay_block(s, bi, json_array_get(blocks, bi), json_array_get(blocks, bi + 1),
-                          &vb.tx[vb.first[bi - vb.b0]], rep, e);
-        while (rc == 0 && s->have_cn && s->cn.cp.size <= s->range.size)
-            if (cp_check(s, bi, s->prev, rep, e) != 0 || cp_load(s, s->ci + 1, e) != 0) rc = -1;
     }
     batch_free(&vb);
+    if (src->has_peek) json_decref(src->peek.j);
+    src->has_peek = 0;
     return rc;
 }
 
 /* Step 4: a checkpoint left over is beyond the replayed log (checked first, so that a bad
  * signature is named as such). */
-static int check_leftover(vstate_t *s, size_t nb, ledger_verify_report_t *rep, err_t *e) {
+static int check_leftover(vstate_t *s, ledger_verify_report_t *rep, err_t *e) {
     if (!s->have_cn) return 0;
-    if (cp_check(s, nb ? nb - 1 : UINT64_MAX, s->prev, rep, e) == 0)
+    if (cp_check(s, rep->blocks ? rep->blocks - 1 : UINT64_MAX, s->prev, rep, e) == 0)
         err_set(e, 422, "invalid_chain", "checkpoint", "checkpoint %zu: beyond the replayed log",
                 s->ci);
     return -1;
+}
+
+static int verify_src(vsrc_t *src, const char *origin, const uint8_t lpk[32],
+                      const ledger_verify_opts_t *o, ledger_verify_report_t *rep, err_t *e) {
+    vstate_t s;
+    int rc = -1;
+    if (vstate_init(&s, origin, lpk, e) == 0 && replay_items(&s, src, rep, e) == 0 &&
+        check_leftover(&s, rep, e) == 0) {
+        rep->unbound_blocks = rep->blocks - (size_t)s.bound;
+        rc = check_bound(o, rep->blocks, s.bound, s.range.size, e);
+    }
+    vstate_free(&s);
+    return rc;
 }
 
 int ledger_verify_export_opts(json_t *ex, const ledger_verify_opts_t *o,
                               ledger_verify_report_t *rep, err_t *e) {
     memset(rep, 0, sizeof *rep);
     const char *origin;
-    json_t *blocks, *cps;
     uint8_t lpk[32];
-    if (read_export(ex, o, &origin, &blocks, &cps, lpk, e) != 0) return -1;
-    vstate_t s;
+    vsrc_t src = {.blocks = json_object_get(ex, "blocks"),
+                  .cps = json_object_get(ex, "checkpoints")};
+    if (read_header(ex, LEDGER_EXPORT_V1, o, &origin, lpk, e) != 0) return -1;
+    if (!json_is_array(src.blocks) || !json_is_array(src.cps))
+        return err_set(e, 422, "invalid_export", "format", "not a %s", LEDGER_EXPORT_V1);
+    return verify_src(&src, origin, lpk, o, rep, e);
+}
+
+int ledger_verify_stream(FILE *f, const ledger_verify_opts_t *o, ledger_verify_report_t *rep,
+                         err_t *e) {
+    memset(rep, 0, sizeof *rep);
+    vsrc_t src = {.f = f};
+    json_t *hdr = NULL;
+    const char *origin;
+    uint8_t lpk[32];
+    size_t len = 0;
     int rc = -1;
-    if (vstate_init(&s, origin, cps, lpk, e) == 0 && replay_blocks(&s, blocks, rep, e) == 0 &&
-        check_leftover(&s, json_array_size(blocks), rep, e) == 0) {
-        rep->unbound_blocks = rep->blocks - (size_t)s.bound;
-        rc = check_bound(o, rep->blocks, s.bound, s.range.size, e);
+    if (read_line(f, &src.line, &src.cap, VLINE_MAX, &len) != 0 ||
+        !(hdr = json_loadb(src.line, len, JSON_REJECT_DUPLICATES, NULL)))
+        err_set(e, 422, "invalid_export", "format", "not a %s (line 1)", LEDGER_EXPORT_V2);
+    else if (read_header(hdr, LEDGER_EXPORT_V2, o, &origin, lpk, e) == 0) {
+        src.lineno = 1;
+        rc = verify_src(&src, origin, lpk, o, rep, e);
     }
-    vstate_free(&s);
+    json_decref(hdr);
+    src_free(&src);
+    return rc;
+}
+
+int ledger_verify_file(const char *path, const ledger_verify_opts_t *o, ledger_verify_report_t *rep,
+                       err_t *e) {
+    memset(rep, 0, sizeof *rep);
+    FILE *f = fopen(path, "r");
+    if (!f) return err_set(e, 400, "invalid_export", "file", "%s: cannot open", path);
+    /* v2 starts with its header line; anything else is read as a v1 document */
+    char head[64] = {0};
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    static const char v2[] = "{\"format\":\"" LEDGER_EXPORT_V2 "\"";
+    int rc;
+    if (n >= sizeof v2 - 1 && memcmp(head, v2, sizeof v2 - 1) == 0) {
+        rewind(f);
+        rc = ledger_verify_stream(f, o, rep, e);
+        fclose(f);
+        return rc;
+    }
+    fclose(f);
+    json_error_t je;
+    json_t *ex = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!ex)
+        return err_set(e, 400, "invalid_export", "file", "%s: %s (line %d)", path, je.text,
+                       je.line);
+    rc = ledger_verify_export_opts(ex, o, rep, e);
+    json_decref(ex);
     return rc;
 }

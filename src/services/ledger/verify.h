@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/err.h"
 
@@ -39,6 +40,15 @@ int ledger_verify_export(json_t *export, const char *log_key_hex, ledger_verify_
                          err_t *e);
 int ledger_verify_export_opts(json_t *export, const ledger_verify_opts_t *o,
                               ledger_verify_report_t *rep, err_t *e);
+/* The same for a streamed export (reciprocal-ledger-export/v2, export.h) read from f one line
+ * at a time: memory bounded by a batch of blocks (about 4,096 transactions, and the largest
+ * block), whatever the file's size. */
+int ledger_verify_stream(FILE *f, const ledger_verify_opts_t *o, ledger_verify_report_t *rep,
+                         err_t *e);
+/* The file at path: v2 streamed, anything else loaded whole as a v1 document. An unreadable
+ * file: 400 with field "file". */
+int ledger_verify_file(const char *path, const ledger_verify_opts_t *o, ledger_verify_report_t *rep,
+                       err_t *e);
 
 /* Per-field digests of one envelope, written by the export beside it: {"type", "timestamp",
  * "nonce", "creator", "payload", "read_set", "write_set", "endorsements"} (hex SHA-256 of each

@@ -10,26 +10,18 @@
 #include "gateway/graphql_bind.h"
 #include "services/member/graphql_clubs.h"
 
-static void set_str(json_t *o, const char *key, json_t *v) {
-    if (json_is_string(v)) json_object_set(o, key, v);
-}
-
 /* ---- queries ---- */
 
 static int r_member(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                     char **error) {
     (void)parent;
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(args, "id"));
-    set_str(input, "club_id", json_object_get(args, "clubId"));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "member", "get_member", input, &output, &e);
-    json_decref(input);
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(args, "id"));
+    gqlb_set_str(input, "club_id", json_object_get(args, "clubId"));
     /* another club's member, or one the caller may not read, is 404 as over REST: null + error */
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_output(output);
-    json_decref(output);
-    return 0;
+    int rc = gqlb_query(info, "member", "get_member", input, NULL, NULL, out, error);
+    json_decref(input);
+    return rc;
 }
 
 /* GraphQL MemberSort -> REST sort: NAME_DESC -> "-name". */
@@ -58,7 +50,7 @@ static int r_members(const gql_resolve_info *info, json_t *parent, json_t *args,
                                          {"expiresAfter", "expires_after"},
                                          {"q", "q"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        set_str(input, map[i][1], json_object_get(args, map[i][0]));
+        gqlb_set_str(input, map[i][1], json_object_get(args, map[i][0]));
     char buf[64];
     const char *status = json_string_value(json_object_get(args, "status"));
     if (status) {
@@ -68,15 +60,10 @@ static int r_members(const gql_resolve_info *info, json_t *parent, json_t *args,
     const char *sort = json_string_value(json_object_get(args, "sort"));
     rest_sort(sort ? sort : "CREATED_AT", buf, sizeof buf);
     json_object_set_new(input, "sort", json_string(buf));
-    json_t *output = NULL;
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "member", "list_members", input, &output, &e);
-    json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
     /* the service's cursors, one per item: the same as REST's, whatever the names */
-    *out = gqlb_connection(output, gqlb_output);
-    json_decref(output);
-    return 0;
+    int rc = gqlb_list(info, "member", "list_members", input, gqlb_output, out, error);
+    json_decref(input);
+    return rc;
 }
 
 static int r_viewer_member(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
@@ -104,32 +91,6 @@ static int r_viewer_member(const gql_resolve_info *info, json_t *parent, json_t 
 }
 
 /* ---- Member fields that need a call ---- */
-
-/* Member.club / Member.homeClub (ud = the id key): all parents' club ids in one batch. */
-static void pf_member_club(const gql_resolve_info *info, json_t *calls) {
-    json_t *ids = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach(calls, i, c) {
-        json_t *id = json_object_get(json_array_get(c, 0), info->ud);
-        if (json_is_string(id)) json_array_append(ids, id);
-    }
-    gqlb_prefetch_clubs(info->ctx, ids);
-    json_decref(ids);
-}
-
-static int r_member_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                         char **error) {
-    (void)args;
-    const char *id = json_string_value(json_object_get(parent, info->ud));
-    if (!id) {
-        *out = json_null();
-        return 0;
-    }
-    err_t e = {0};
-    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
-    return 0;
-}
 
 /* Member.dependents / Member.statusHistory of a list of members: one member_relations_by_ids
  * call fills the request's cache for both fields (staff only; without member:read, or for a
@@ -193,16 +154,12 @@ static int r_member_list(const gql_resolve_info *info, json_t *parent, json_t *a
         *out = gqlb_output(batched);
         return 0;
     }
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(parent, "id"));
-    set_str(input, "club_id", json_object_get(parent, "clubId"));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "member", op, input, &output, &e);
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(parent, "id"));
+    gqlb_set_str(input, "club_id", json_object_get(parent, "clubId"));
+    int rc = gqlb_query(info, "member", op, input, "items", NULL, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_output(json_object_get(output, "items"));
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 /* ---- mutations ---- */
@@ -236,8 +193,11 @@ int gql_members_bind(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Query", "member", r_member, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "members", r_members, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Viewer", "member", r_viewer_member, NULL, NULL);
-    rc |= gql_resolvers_add(rs, "Member", "club", r_member_club, pf_member_club, "clubId");
-    rc |= gql_resolvers_add(rs, "Member", "homeClub", r_member_club, pf_member_club, "homeClubId");
+    /* Member.club / Member.homeClub: all parents' club ids in one batch */
+    rc |= gql_resolvers_add(rs, "Member", "club", gqlb_parent_club, gqlb_prefetch_parent_clubs,
+                            "clubId");
+    rc |= gql_resolvers_add(rs, "Member", "homeClub", gqlb_parent_club, gqlb_prefetch_parent_clubs,
+                            "homeClubId");
     rc |= gql_resolvers_add(rs, "Member", "dependents", r_member_list, pf_member_relations,
                             "list_dependents");
     rc |= gql_resolvers_add(rs, "Member", "statusHistory", r_member_list, pf_member_relations,

@@ -244,7 +244,8 @@ static int fix_field(err_t *e, const char *prefix) {
 }
 
 int member_valid_address(json_t *a, const char *prefix, err_t *e) {
-    static const char *const keys[] = {"lines", "city", "region", "postal_code", "country", NULL};
+    static const char *const keys[] = {"lines",   "city",     "region",    "postal_code",
+                                       "country", "latitude", "longitude", NULL};
     char f[96];
     if (!json_is_object(a)) return err_type(e, prefix, "%s must be an object", prefix);
     snprintf(f, sizeof f, "%s.", prefix);
@@ -285,6 +286,21 @@ int member_valid_address(json_t *a, const char *prefix, err_t *e) {
     if (!(up[0] >= 'A' && up[0] <= 'Z' && up[1] >= 'A' && up[1] <= 'Z'))
         return err_invalid(e, f, "%s must be an ISO 3166-1 alpha-2 code", f);
     json_object_set_new(a, "country", json_string(up));
+    /* optional coordinates (degrees), both or neither */
+    double lat = 0, lon = 0;
+    int has_lat = 0, has_lon = 0;
+    snprintf(f, sizeof f, "%s.", prefix);
+    if (jsonx_number(a, "latitude", 0, -90, 90, &lat, &has_lat, e) != 0 ||
+        jsonx_number(a, "longitude", 0, -180, 180, &lon, &has_lon, e) != 0)
+        return fix_field(e, f);
+    if (has_lat != has_lon) {
+        snprintf(f, sizeof f, "%s.%s", prefix, has_lat ? "longitude" : "latitude");
+        return err_invalid(e, f, "latitude and longitude must be given together");
+    }
+    if (has_lat) {
+        json_object_set_new(a, "latitude", json_real(lat));
+        json_object_set_new(a, "longitude", json_real(lon));
+    }
     return 0;
 }
 
@@ -557,9 +573,10 @@ int member_insert_member(mctx_t *c, json_t *in, const char *status, const char *
         "reason, changed_by, request_id) SELECT club_id, id, NULL, $3::member.member_status_enum, "
         "'created', $20::uuid, $21 FROM m), "
         "a AS (INSERT INTO member.addresses (club_id, member_id, kind, lines, city, region, "
-        "postal_code, country) SELECT m.club_id, m.id, x.key, ARRAY(SELECT "
+        "postal_code, country, latitude, longitude) SELECT m.club_id, m.id, x.key, ARRAY(SELECT "
         "jsonb_array_elements_text(coalesce(nullif(x.value->'lines', 'null'), '[]'))), "
-        "x.value->>'city', x.value->>'region', x.value->>'postal_code', x.value->>'country' "
+        "x.value->>'city', x.value->>'region', x.value->>'postal_code', x.value->>'country', "
+        "(x.value->>'latitude')::float8, (x.value->>'longitude')::float8 "
         "FROM m, jsonb_each(coalesce($22::jsonb, '{}')) x) "
         "SELECT id FROM m",
         22, p, e);

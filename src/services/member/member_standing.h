@@ -4,7 +4,7 @@
  * Input {"member_id", "club_id"?} (club_id: the member's club; default the caller's club).
  * Answer to a caller of the member's own club (or a network administrator):
  *   {"member_id","club_id","active","status","restrictions":[...],"name","member_number",
- *    "category","valid_to","home":{"city","country"} | null,
+ *    "category","valid_to","home":{"city","country","latitude","longitude"} | null,
  *    "club":{"name","city","country","latitude","longitude","timezone"}}
  * (name "" and home null once the member was erased). Answer to another club (a host at its
  * door): only {"member_id","club_id","active","status","restrictions","category","valid_to"},

@@ -393,12 +393,14 @@ static int apply_addresses(mctx_t *c, const char *id, json_t *addrs, err_t *e) {
         long long n = db_exec_cmd(
             c->tx,
             "INSERT INTO member.addresses AS t (club_id, member_id, kind, lines, city, region, "
-            "postal_code, country) SELECT core.current_club(), $1::uuid, $2, ARRAY(SELECT "
-            "jsonb_array_elements_text(coalesce(nullif(x->'lines', 'null'), '[]'))), "
-            "x->>'city', x->>'region', x->>'postal_code', x->>'country' FROM (SELECT $3::jsonb "
-            "AS x) s ON CONFLICT (club_id, member_id, kind) DO UPDATE SET lines = "
-            "EXCLUDED.lines, city = EXCLUDED.city, region = EXCLUDED.region, postal_code = "
-            "EXCLUDED.postal_code, country = EXCLUDED.country, updated_at = now()",
+            "postal_code, country, latitude, longitude) SELECT core.current_club(), $1::uuid, $2, "
+            "ARRAY(SELECT jsonb_array_elements_text(coalesce(nullif(x->'lines', 'null'), "
+            "'[]'))), x->>'city', x->>'region', x->>'postal_code', x->>'country', "
+            "(x->>'latitude')::float8, (x->>'longitude')::float8 FROM (SELECT $3::jsonb AS x) s "
+            "ON CONFLICT (club_id, member_id, kind) DO UPDATE SET lines = EXCLUDED.lines, city = "
+            "EXCLUDED.city, region = EXCLUDED.region, postal_code = EXCLUDED.postal_code, "
+            "country = EXCLUDED.country, latitude = EXCLUDED.latitude, longitude = "
+            "EXCLUDED.longitude, updated_at = now()",
             3, p, e);
         free(js);
         if (n < 0) return -1;

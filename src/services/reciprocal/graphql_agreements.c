@@ -9,10 +9,6 @@
 #include "core/json.h"
 #include "gateway/graphql_bind.h"
 
-static void set_str(json_t *o, const char *key, json_t *v) {
-    if (json_is_string(v)) json_object_set(o, key, v);
-}
-
 /* "ACTIVE" -> "active" into buf. */
 static const char *lower(const char *v, char *buf, size_t cap) {
     size_t o = 0;
@@ -45,15 +41,12 @@ static json_t *agreement_out(json_t *rest) {
 static int r_agreement(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                        char **error) {
     (void)parent;
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(args, "id"));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "get_agreement", input, &output, &e);
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(args, "id"));
+    int rc =
+        gqlb_query(info, "reciprocal", "get_agreement", input, NULL, agreement_out, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = agreement_out(output);
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
@@ -64,36 +57,27 @@ static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *ar
         json_decref(input);
         return -1;
     }
-    set_str(input, "after", json_object_get(args, "after"));
-    set_str(input, "partner", json_object_get(args, "partner"));
+    gqlb_set_str(input, "after", json_object_get(args, "after"));
+    gqlb_set_str(input, "partner", json_object_get(args, "partner"));
     char buf[32];
     const char *status = json_string_value(json_object_get(args, "status"));
     if (status) json_object_set_new(input, "status", json_string(lower(status, buf, sizeof buf)));
-    json_t *output = NULL;
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "list_agreements", input, &output, &e);
+    int rc = gqlb_list(info, "reciprocal", "list_agreements", input, agreement_out, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_connection(output, agreement_out);
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 static int r_partners(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                       char **error) {
     (void)parent;
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(args, "clubId"));
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(args, "clubId"));
     char buf[32];
     const char *status = json_string_value(json_object_get(args, "status"));
     if (status) json_object_set_new(input, "status", json_string(lower(status, buf, sizeof buf)));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "club_partners", input, &output, &e);
+    int rc = gqlb_query(info, "reciprocal", "club_partners", input, "items", NULL, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_output(json_object_get(output, "items"));
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 /* Agreement.history: present when the agreement came from get_agreement (or a mutation answer
@@ -106,41 +90,11 @@ static int r_history(const gql_resolve_info *info, json_t *parent, json_t *args,
         *out = json_incref(have);
         return 0;
     }
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(parent, "id"));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "get_agreement", input, &output, &e);
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(parent, "id"));
+    int rc = gqlb_query(info, "reciprocal", "get_agreement", input, "history", NULL, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_output(json_object_get(output, "history"));
-    json_decref(output);
-    return 0;
-}
-
-/* AgreementParty.club: all parents' club ids in one batch. */
-static void pf_party_club(const gql_resolve_info *info, json_t *calls) {
-    json_t *ids = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach(calls, i, c) {
-        json_t *id = json_object_get(json_array_get(c, 0), "clubId");
-        if (json_is_string(id)) json_array_append(ids, id);
-    }
-    gqlb_prefetch_clubs(info->ctx, ids);
-    json_decref(ids);
-}
-
-static int r_party_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                        char **error) {
-    (void)args;
-    const char *id = json_string_value(json_object_get(parent, "clubId"));
-    if (!id) {
-        *out = json_null();
-        return 0;
-    }
-    err_t e = {0};
-    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
-    return 0;
+    return rc;
 }
 
 /* GraphQL terms list -> REST map {<host club id>: {...}}; null fields dropped (= defaults). */
@@ -192,7 +146,9 @@ int gql_agreements_bind(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Query", "agreements", r_agreements, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "partners", r_partners, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Agreement", "history", r_history, NULL, NULL);
-    rc |= gql_resolvers_add(rs, "AgreementParty", "club", r_party_club, pf_party_club, NULL);
+    /* AgreementParty.club: all parents' club ids in one batch */
+    rc |= gql_resolvers_add(rs, "AgreementParty", "club", gqlb_parent_club,
+                            gqlb_prefetch_parent_clubs, "clubId");
     for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++)
         rc |= gql_resolvers_add(rs, "Mutation", mutations[i][0], r_mutation, NULL,
                                 (void *)mutations[i][1]);

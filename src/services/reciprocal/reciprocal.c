@@ -2,11 +2,12 @@
  * Permissions: agreement:propose (club administrators) for every agreement change, club:read
  * for reading the agreements of the caller's own club (row-level security shows a club only the
  * agreements it is a party to), agreement:sweep (network administrators only: "*") for the
- * scheduler's operation. A network administrator changes an agreement on behalf of a party by
- * naming it with `club_id`. Visits: member:write (staff) or the member themself to request,
- * member:read (staff) or the member themself to read (their own only); member:write (staff of
- * the side the lifecycle names) for approve, confirm, decline, revoke, and the member themself
- * too for cancel; the clubs' public LOI keys are public. API: docs/reciprocal.md. */
+ * scheduler's operations (agreement_sweep, visit_sweep). A network administrator changes an
+ * agreement on behalf of a party by naming it with `club_id`. Visits: member:write (staff) or the
+ * member themself to request, member:read (staff) or the member themself to read (their own only);
+ * member:write (staff of the side the lifecycle names) for approve, confirm, decline, revoke, and
+ * the member themself too for cancel; the clubs' public LOI keys are public. API:
+ * docs/reciprocal.md. */
 #include "services/reciprocal/reciprocal.h"
 
 #include "services/reciprocal/graphql_agreements.h"
@@ -18,6 +19,7 @@
 #include "services/reciprocal/visits.h"
 #include "services/reciprocal/visits_door.h"
 #include "services/reciprocal/visits_flow.h"
+#include "services/reciprocal/visits_sweep.h"
 
 static const svc_op_t reciprocal_ops[] = {
     {.name = "create_agreement",
@@ -204,6 +206,14 @@ static const svc_op_t reciprocal_ops[] = {
      .access = SVC_PUBLIC,
      .validate = visit_validate_keys,
      .handle = visit_loi_keys},
+    /* visits' scheduled work (vsched): the periodic job's operation, run-now with as_of */
+    {.name = "visit_sweep",
+     .method = "POST",
+     .route = "/api/v1/visits/sweep",
+     .status = 200,
+     .access = SVC_NETWORK_ADMIN,
+     .validate = visit_validate_sweep,
+     .handle = visit_sweep},
 };
 
 /* The service's GraphQL fields: agreements and partners, visits and letters. */
@@ -222,6 +232,10 @@ static const cfg_var_t reciprocal_vars[] = {
      "in base64 (head -c 32 /dev/urandom | base64). Encrypts each club's Ed25519 private key "
      "stored in PostgreSQL. No default: without it approving a visit answers 503 "
      "loi_signing_unconfigured (everything else works).", 0},
+    {"RECIPROCAL_VISIT_NO_SHOW_GRACE_MINUTES", CFG_INT, F(no_show_grace_min), 0, 10080,
+     "120",
+     "Minutes after the end of a visit's last day (host time zone) before a confirmed visit "
+     "without check-in becomes no_show (the scheduled visit sweep).", 0},
 };
 /* clang-format on */
 #undef F

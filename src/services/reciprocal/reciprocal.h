@@ -11,7 +11,8 @@ extern const svc_module_t reciprocal_module;
 
 /* The reciprocal service's variables (reciprocal_module.config, rows in reciprocal.c). */
 typedef struct reciprocal_settings {
-    cfg_key_t loi_kek; /* RECIPROCAL_LOI_KEK: seals the home clubs' LOI-signing keys */
+    cfg_key_t loi_kek;     /* RECIPROCAL_LOI_KEK: seals the home clubs' LOI-signing keys */
+    int no_show_grace_min; /* RECIPROCAL_VISIT_NO_SHOW_GRACE_MINUTES (120) */
 } reciprocal_settings_t;
 
 /* The settings of env (svc_settings): never NULL. */

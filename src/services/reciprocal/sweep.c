@@ -21,6 +21,21 @@ int reciprocal_sweep_once(const svc_env_t *env, const char *as_of, json_t **out,
     return rc;
 }
 
+int reciprocal_visit_sweep_once(const svc_env_t *env, const char *as_of, json_t **out, err_t *e) {
+    svc_caller_t system = {.network_admin = 1};
+    snprintf(system.perms, sizeof system.perms, "*");
+    snprintf(system.request_id, sizeof system.request_id, "visit-sweep");
+    json_t *in = as_of ? json_pack("{s:s}", "as_of", as_of) : json_object(), *res = NULL;
+    int status = 0;
+    int rc = svc_call(env, "reciprocal", "visit_sweep", &system, in, &status, &res, e);
+    json_decref(in);
+    if (rc == 0 && out)
+        *out = res;
+    else
+        json_decref(res);
+    return rc;
+}
+
 static long long count(const json_t *res, const char *k) {
     return (long long)json_integer_value(json_object_get(res, k));
 }
@@ -32,6 +47,12 @@ static int sweep_run(const svc_env_t *env, void *arg, err_t *e) {
     if (count(res, "activated") + count(res, "terminated") + count(res, "expired") > 0)
         log_info("agreement sweep: %lld activated, %lld terminated, %lld expired",
                  count(res, "activated"), count(res, "terminated"), count(res, "expired"));
+    json_decref(res);
+    res = NULL;
+    if (reciprocal_visit_sweep_once(env, NULL, &res, e) != 0) return -1;
+    if (count(res, "expired") + count(res, "no_show") > 0)
+        log_info("visit sweep: %lld expired, %lld no-show", count(res, "expired"),
+                 count(res, "no_show"));
     json_decref(res);
     return 0;
 }

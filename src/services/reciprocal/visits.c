@@ -1,6 +1,7 @@
 /* visits: see visits.h. */
 #include "services/reciprocal/visits.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,14 @@
 #include "core/cursor.h"
 #include "core/json.h"
 #include "services/reciprocal/terms.h"
+#include "services/reciprocal/visits_flow.h"
 
 #define DOC_SQL "reciprocal.visit_doc(v)::text"
 /* Visits that hold a place against the limits at request time: the ones the issue counts
  * (confirmed, checked in, completed, no-show) and the pending ones (requested, approved), so a
  * member cannot hold more requests than the host admits. */
 #define HELD_SQL "('requested', 'approved', 'confirmed', 'checked_in', 'completed', 'no_show')"
+#define COUNTED_SQL "('confirmed', 'checked_in', 'completed', 'no_show')"
 
 static const char *const status_values[] = {"requested", "approved", "confirmed", "checked_in",
                                             "completed", "declined", "cancelled", "revoked",
@@ -60,6 +63,10 @@ static int is_timestamp(const char *s) {
     char day[11];
     snprintf(day, sizeof day, "%.10s", s);
     return terms_is_date(day);
+}
+
+int visit_is_timestamp(const char *s) {
+    return is_timestamp(s);
 }
 
 int visit_validate_create(json_t *in, err_t *e) {
@@ -150,35 +157,71 @@ json_t *visit_standing(const svc_call_t *call, const char *home, const char *mem
     return rc == 0 ? res : NULL;
 }
 
-/* The host club's time zone (member.get_clubs_by_ids); 422 when there is no such active club. */
-static int host_timezone(const svc_call_t *call, const char *host, char tz[72], err_t *e) {
-    json_t *in = json_pack("{s:[s]}", "ids", host), *res = NULL;
+/* The host club's document (member.get_clubs_by_ids, asked with club:read whoever asks) into
+ * r->host_club, its time zone into r->tz when empty; 422 when there is no such active club. */
+static int host_club(const svc_call_t *call, vreq_t *r, err_t *e) {
+    svc_caller_t as = *call->caller;
+    snprintf(as.perms, sizeof as.perms, "club:read");
+    json_t *in = json_pack("{s:[s]}", "ids", r->host), *res = NULL;
     int status = 0;
-    int rc = svc_call(call->env, "member", "get_clubs_by_ids", call->caller, in, &status, &res, e);
+    int rc = svc_call(call->env, "member", "get_clubs_by_ids", &as, in, &status, &res, e);
     json_decref(in);
     if (rc != 0) return -1;
     json_t *club = json_array_get(json_object_get(res, "items"), 0);
     const char *z = json_string_value(json_object_get(club, "timezone"));
     const char *st = json_string_value(json_object_get(club, "status"));
     rc = 0;
-    if (!z || !st || strcmp(st, "active") != 0)
+    if (!z || !st || strcmp(st, "active") != 0) {
         rc = err_set(e, 422, "not_parties", "host_club_id", "no active club with this id");
-    else
-        snprintf(tz, 72, "%s", z);
+    } else {
+        if (!r->tz[0]) snprintf(r->tz, sizeof r->tz, "%s", z);
+        r->host_club = json_incref(club);
+    }
     json_decref(res);
     return rc;
 }
 
-/* ---- the request ---- */
+/* ---- the rules ---- */
 
-typedef struct vreq {
-    char home[40], host[40], member[40], agreement[40], tz[72], today[16];
-    const char *arrive, *depart, *as_of;
-    long long guests, days;
-    json_t *facilities; /* borrowed from the input */
-    json_t *terms;      /* owned */
-    json_t *standing;   /* owned */
-} vreq_t;
+void visit_rules_free(vreq_t *r) {
+    json_decref(r->terms);
+    json_decref(r->standing);
+    json_decref(r->host_club);
+    r->terms = r->standing = r->host_club = NULL;
+}
+
+int visit_rules_from_doc(const json_t *doc, vreq_t *r, err_t *e) {
+    static const struct {
+        const char *key;
+        size_t off, cap;
+    } k[] = {
+        {"id", offsetof(vreq_t, id), sizeof r->id},
+        {"home_club_id", offsetof(vreq_t, home), sizeof r->home},
+        {"host_club_id", offsetof(vreq_t, host), sizeof r->host},
+        {"member_id", offsetof(vreq_t, member), sizeof r->member},
+        {"agreement_id", offsetof(vreq_t, agreement), sizeof r->agreement},
+        {"host_timezone", offsetof(vreq_t, tz), sizeof r->tz},
+        {"arrive_on", offsetof(vreq_t, arrive), sizeof r->arrive},
+        {"depart_on", offsetof(vreq_t, depart), sizeof r->depart},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        const char *v = json_string_value(json_object_get(doc, k[i].key));
+        if (!v) return err_set(e, 500, "internal", "", "the stored visit has no %s", k[i].key);
+        snprintf((char *)r + k[i].off, k[i].cap, "%s", v);
+    }
+    r->guests = (long long)json_integer_value(json_object_get(doc, "guests"));
+    r->days = (long long)json_integer_value(json_object_get(doc, "days"));
+    r->facilities = json_object_get(doc, "facilities");
+    return 0;
+}
+
+int visit_lock_member_host(db_tx_t *tx, const char *member, const char *host, err_t *e) {
+    const char *p[] = {member, host};
+    return db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11))", 2,
+                       p, e) < 0
+               ? -1
+               : 0;
+}
 
 /* Home club and member: staff (member:write) name the member of their club; a member asks for
  * themself. A network administrator names the home club (club_id) and the member. */
@@ -212,19 +255,23 @@ static int resolve_actor(const svc_call_t *call, json_t *in, vreq_t *r, err_t *e
     return 0;
 }
 
-/* The agreement between home and host that admits the dates; each failure its own 422. */
-static int find_agreement(db_tx_t *tx, vreq_t *r, err_t *e) {
-    const char *p[] = {r->home, r->host, r->arrive, r->depart};
+/* The agreement between home and host that admits the dates (at request the best one between
+ * the clubs, later the visit's own); each failure its own 422. Notice of termination refuses a
+ * request; a visit already accepted stands unless the termination takes effect by its last day. */
+static int find_agreement(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
+    const char *p[] = {r->home, r->host, r->arrive, r->depart,
+                       stage == VISIT_AT_REQUEST ? NULL : r->agreement};
     PGresult *q = db_exec(
         tx,
         "SELECT a.id, a.status, (a.starts_on <= $3::date AND (a.ends_on IS NULL OR a.ends_on >= "
-        "$4::date))::int, (a.notice_given_at IS NOT NULL)::int, (a.terms -> "
+        "$4::date))::int, (CASE WHEN $5::uuid IS NULL THEN a.notice_given_at IS NOT NULL ELSE "
+        "a.terminates_on IS NOT NULL AND a.terminates_on <= $4::date END)::int, (a.terms -> "
         "($2::uuid)::text)::text "
         "FROM reciprocal.agreements a WHERE $1::uuid = ANY (a.club_ids) AND $2::uuid = ANY "
-        "(a.club_ids) ORDER BY (a.status = 'active') DESC, (a.starts_on <= $3::date AND "
-        "(a.ends_on IS NULL OR a.ends_on >= $4::date)) DESC, (a.notice_given_at IS NULL) DESC, "
-        "a.created_at DESC LIMIT 1",
-        4, p, e);
+        "(a.club_ids) AND ($5::uuid IS NULL OR a.id = $5::uuid) ORDER BY (a.status = 'active') "
+        "DESC, (a.starts_on <= $3::date AND (a.ends_on IS NULL OR a.ends_on >= $4::date)) DESC, "
+        "(a.notice_given_at IS NULL) DESC, a.created_at DESC LIMIT 1",
+        5, p, e);
     if (!q) return -1;
     int rc = -1;
     if (PQntuples(q) == 0)
@@ -238,7 +285,9 @@ static int find_agreement(db_tx_t *tx, vreq_t *r, err_t *e) {
                 "the agreement is not active on every requested date");
     else if (PQgetvalue(q, 0, 3)[0] == '1')
         err_set(e, 422, "agreement_terminating", "host_club_id",
-                "notice of termination has been given: new visits are refused");
+                stage == VISIT_AT_REQUEST
+                    ? "notice of termination has been given: new visits are refused"
+                    : "the agreement terminates before the last day of the visit");
     else if (!(r->terms = json_loads(PQgetvalue(q, 0, 4), 0, NULL)))
         err_set(e, 500, "internal", "", "the agreement holds no terms for the host club");
     else {
@@ -301,23 +350,44 @@ static int check_static(const vreq_t *r, err_t *e) {
     return 0;
 }
 
-/* The rules of the clock, in the host's time zone: not in the past, notice, advance, weekdays. */
-static int check_clock(db_tx_t *tx, vreq_t *r, err_t *e) {
-    const char *p[] = {r->as_of, r->tz, r->arrive, r->depart};
+/* The rules of the clock, in the host's time zone: at request not in the past, notice and
+ * advance; at every stage the weekdays of the stay; at check-in the opening hours (`hours`, the
+ * host's local time of the check-in, from inclusive, to exclusive). */
+static int check_clock(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
+    char at[24];
+    snprintf(at, sizeof at, "%lld", r->at);
+    const char *p[] = {r->as_of, r->tz, r->arrive, r->depart, at};
     PGresult *q = db_exec(
         tx,
         "WITH c AS (SELECT coalesce($1::timestamptz, now()) AS t) SELECT ((SELECT t FROM c) AT "
         "TIME ZONE $2)::date::text, floor(extract(epoch FROM ($3::date::timestamp AT TIME ZONE "
         "$2) - (SELECT t FROM c)))::bigint, $3::date - ((SELECT t FROM c) AT TIME ZONE $2)::date, "
         "(SELECT string_agg(lower(to_char(d, 'Dy')), ',' ORDER BY d) FROM generate_series("
-        "$3::date, $4::date, interval '1 day') AS d)",
-        4, p, e);
+        "$3::date, $4::date, interval '1 day') AS d), to_char(to_timestamp($5::bigint) AT TIME "
+        "ZONE $2, 'HH24:MI')",
+        5, p, e);
     if (!q) return -1;
     snprintf(r->today, sizeof r->today, "%s", PQgetvalue(q, 0, 0));
     long long secs = atoll(PQgetvalue(q, 0, 1)), ahead = atoll(PQgetvalue(q, 0, 2));
-    char days[128];
+    char days[128], local[8];
     snprintf(days, sizeof days, "%s", PQgetvalue(q, 0, 3));
+    snprintf(local, sizeof local, "%s", PQgetvalue(q, 0, 4));
     PQclear(q);
+    json_t *week = json_object_get(r->terms, "weekdays");
+    for (char *d = strtok(days, ","); d && json_is_array(week); d = strtok(NULL, ","))
+        if (!in_list(week, d))
+            return err_set(e, 422, "weekday", "arrive_on", "the host club admits visitors on no %s",
+                           d);
+    if (stage == VISIT_AT_CHECK_IN) {
+        json_t *h = json_object_get(r->terms, "hours");
+        const char *from = json_string_value(json_object_get(h, "from"));
+        const char *to = json_string_value(json_object_get(h, "to"));
+        if (from && to && (strcmp(local, from) < 0 || strcmp(local, to) >= 0))
+            return err_set(e, 422, "hours", "token",
+                           "the host club admits visitors from %s to %s (it is %s there)", from, to,
+                           local);
+    }
+    if (stage != VISIT_AT_REQUEST) return 0;
     if (ahead < 0)
         return err_set(e, 422, "in_the_past", "arrive_on",
                        "arrive_on is before today (%s) at the host", r->today);
@@ -330,27 +400,24 @@ static int check_clock(db_tx_t *tx, vreq_t *r, err_t *e) {
         return err_set(e, 422, "advance", "arrive_on",
                        "the host club accepts requests at most %lld days ahead",
                        term_int(r, "max_advance_days"));
-    json_t *week = json_object_get(r->terms, "weekdays");
-    for (char *d = strtok(days, ","); d && json_is_array(week); d = strtok(NULL, ","))
-        if (!in_list(week, d))
-            return err_set(e, 422, "weekday", "arrive_on", "the host club admits visitors on no %s",
-                           d);
     return 0;
 }
 
 /* The limits, counted under the per (member, host) lock: visits this calendar month (of
- * arrival, host dates), days this year, and no overlapping live visit. */
-static int check_limits(db_tx_t *tx, vreq_t *r, err_t *e) {
-    const char *p[] = {r->member, r->host, r->arrive, r->depart};
+ * arrival, host dates), days this year, and no overlapping live visit; the visit itself
+ * excluded. At request the pending visits hold a place too (HELD_SQL); later only the ones the
+ * issue counts (COUNTED_SQL). */
+#define LIMITS_SQL(statuses)                                                                       \
+    "SELECT count(*) FILTER (WHERE date_trunc('month', v.arrive_on) = date_trunc('month', "        \
+    "$3::date)), coalesce(sum(v.days) FILTER (WHERE date_trunc('year', v.arrive_on) = "            \
+    "date_trunc('year', $3::date)), 0), count(*) FILTER (WHERE v.status IN ('requested', "         \
+    "'approved', 'confirmed', 'checked_in') AND v.arrive_on <= $4::date AND v.depart_on >= "       \
+    "$3::date) FROM reciprocal.visits v WHERE v.member_id = $1 AND v.host_club_id = $2 AND "       \
+    "($5::uuid IS NULL OR v.id <> $5::uuid) AND v.status IN " statuses
+static int check_limits(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
+    const char *p[] = {r->member, r->host, r->arrive, r->depart, r->id[0] ? r->id : NULL};
     PGresult *q = db_exec(
-        tx,
-        "SELECT count(*) FILTER (WHERE date_trunc('month', v.arrive_on) = date_trunc('month', "
-        "$3::date)), coalesce(sum(v.days) FILTER (WHERE date_trunc('year', v.arrive_on) = "
-        "date_trunc('year', $3::date)), 0), count(*) FILTER (WHERE v.status IN ('requested', "
-        "'approved', 'confirmed', 'checked_in') AND v.arrive_on <= $4::date AND v.depart_on >= "
-        "$3::date) FROM reciprocal.visits v WHERE v.member_id = $1 AND v.host_club_id = $2 AND "
-        "v.status IN " HELD_SQL,
-        4, p, e);
+        tx, stage == VISIT_AT_REQUEST ? LIMITS_SQL(HELD_SQL) : LIMITS_SQL(COUNTED_SQL), 5, p, e);
     if (!q) return -1;
     long long month = atoll(PQgetvalue(q, 0, 0)), year = atoll(PQgetvalue(q, 0, 1)),
               overlap = atoll(PQgetvalue(q, 0, 2));
@@ -366,6 +433,65 @@ static int check_limits(db_tx_t *tx, vreq_t *r, err_t *e) {
         return err_set(e, 422, "yearly_limit", "depart_on",
                        "at most %lld days a year at the host club (%lld used)",
                        term_int(r, "max_days_year"), year);
+    return 0;
+}
+
+/* A number of o (latitude / longitude) as text, or 0 when absent. */
+static int coord(const json_t *o, const char *k, char out[32]) {
+    json_t *v = json_object_get(o, k);
+    if (!json_is_number(v)) return 0;
+    snprintf(out, 32, "%.7f", json_number_value(v));
+    return 1;
+}
+
+/* residency_exclusion_km: a member whose home lies within that distance of the host may not
+ * visit it under reciprocity. The distance is the great-circle (haversine, mean earth radius
+ * 6371.0088 km) between the member's home address coordinates (member_standing's `home`) and
+ * the host club's; without both coordinates, the same city and country (case-insensitive)
+ * counts as within. No home address, or 0 km: the rule does not apply. */
+static int check_residency(const svc_call_t *call, db_tx_t *tx, vreq_t *r, err_t *e) {
+    long long km = term_int(r, "residency_exclusion_km");
+    json_t *home = json_object_get(r->standing, "home");
+    if (km <= 0 || !json_is_object(home)) return 0;
+    if (!r->host_club && host_club(call, r, e) != 0) return -1;
+    char hlat[32], hlon[32], mlat[32], mlon[32], kms[24];
+    snprintf(kms, sizeof kms, "%lld", km);
+    int near = 0;
+    if (coord(r->host_club, "latitude", hlat) && coord(r->host_club, "longitude", hlon) &&
+        coord(home, "latitude", mlat) && coord(home, "longitude", mlon)) {
+        const char *p[] = {hlat, hlon, mlat, mlon, kms};
+        PGresult *q =
+            db_exec(tx,
+                    "SELECT (2 * 6371.0088 * asin(least(1, sqrt(power(sin(radians($3::float8 - "
+                    "$1::float8) / 2), 2) + cos(radians($1::float8)) * cos(radians($3::float8)) * "
+                    "power(sin(radians($4::float8 - $2::float8) / 2), 2)))) < $5::float8)::int",
+                    5, p, e);
+        if (!q) return -1;
+        near = PQgetvalue(q, 0, 0)[0] == '1';
+        PQclear(q);
+    } else {
+        json_t *addr = json_object_get(r->host_club, "address");
+        const char *hc = json_string_value(json_object_get(addr, "city"));
+        const char *hn = json_string_value(json_object_get(addr, "country"));
+        const char *mc = json_string_value(json_object_get(home, "city"));
+        const char *mn = json_string_value(json_object_get(home, "country"));
+        near = hc && hn && mc && mn && *hc && *hn && strcasecmp(hc, mc) == 0 &&
+               strcasecmp(hn, mn) == 0;
+    }
+    return near ? err_set(e, 422, "residency", "member_id",
+                          "the member lives within %lld km of the host club: reciprocity is for "
+                          "visitors",
+                          km)
+                : 0;
+}
+
+int visit_rules_check(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stage_t stage,
+                      err_t *e) {
+    if (find_agreement(tx, r, stage, e) != 0) return -1;
+    if (!r->standing && !(r->standing = visit_standing(call, r->home, r->member, e))) return -1;
+    if (check_static(r, e) != 0 || check_residency(call, tx, r, e) != 0 ||
+        check_clock(tx, r, stage, e) != 0 || check_limits(tx, r, stage, e) != 0)
+        return -1;
     return 0;
 }
 
@@ -419,8 +545,8 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int rc = -1;
     char id[40];
     snprintf(r.host, sizeof r.host, "%s", json_string_value(json_object_get(in, "host_club_id")));
-    r.arrive = json_string_value(json_object_get(in, "arrive_on"));
-    r.depart = json_string_value(json_object_get(in, "depart_on"));
+    snprintf(r.arrive, sizeof r.arrive, "%s", json_string_value(json_object_get(in, "arrive_on")));
+    snprintf(r.depart, sizeof r.depart, "%s", json_string_value(json_object_get(in, "depart_on")));
     r.guests = (long long)json_integer_value(json_object_get(in, "guests"));
     r.facilities = json_object_get(in, "facilities");
     if (resolve_actor(call, in, &r, e) != 0) goto done;
@@ -429,14 +555,10 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         goto done;
     }
     if (!(r.standing = visit_standing(call, r.home, r.member, e))) goto done;
-    if (host_timezone(call, r.host, r.tz, e) != 0) goto done;
+    if (host_club(call, &r, e) != 0) goto done;
     if (svc_begin_in(call, r.home, &tx, e) != 0) goto done;
     /* one request at a time per (member, host): the limits below count what committed before */
-    const char *pl[] = {r.member, r.host};
-    if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11))", 2,
-                    pl, e) < 0)
-        goto done;
-    if (find_agreement(tx, &r, e) != 0) goto done;
+    if (visit_lock_member_host(tx, r.member, r.host, e) != 0) goto done;
     {
         const char *pd[] = {r.arrive, r.depart};
         PGresult *q = db_exec(tx, "SELECT ($2::date - $1::date + 1)::text", 2, pd, e);
@@ -444,15 +566,19 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         r.days = atoll(PQgetvalue(q, 0, 0));
         PQclear(q);
     }
-    if (check_static(&r, e) != 0 || check_clock(tx, &r, e) != 0 || check_limits(tx, &r, e) != 0)
-        goto done;
+    if (visit_rules_check(call, tx, &r, VISIT_AT_REQUEST, e) != 0) goto done;
     if (insert_visit(call, tx, &r, id, e) != 0) goto done;
+    /* auto_approve: the home club issues the letter at once, in the request's transaction */
+    if (json_is_true(json_object_get(r.terms, "auto_approve")) &&
+        visit_auto_approve(call, tx, id, e) != 0)
+        goto done;
     *out = visit_load_doc(tx, id, e);
     rc = *out ? 0 : -1;
 done:
-    json_decref(r.terms);
-    json_decref(r.standing);
-    return db_tx_finish(&tx, rc, out, e);
+    visit_rules_free(&r);
+    rc = db_tx_finish(&tx, rc, out, e);
+    if (rc == 0) visit_add_qr(*out);
+    return rc;
 }
 
 /* ---- reading ---- */

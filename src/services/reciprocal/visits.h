@@ -22,6 +22,40 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int visit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int visit_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
+/* ---- the rules (docs/reciprocal.md "The rules"): one function at every stage ---- */
+
+/* Where the rules are checked: at the request, again when the host confirms, again at the door.
+ * Only the clock rules differ: notice, advance and "not in the past" at request, opening hours
+ * at check-in; the limits count pending visits at request, confirmed ones after. */
+typedef enum visit_stage { VISIT_AT_REQUEST, VISIT_AT_CONFIRM, VISIT_AT_CHECK_IN } visit_stage_t;
+
+/* One visit as the rules see it. visit_rules_free releases what it owns. */
+typedef struct vreq {
+    char id[40]; /* "" at request */
+    char home[40], host[40], member[40], agreement[40], tz[72], today[16];
+    char arrive[16], depart[16];
+    const char *as_of; /* request: the injected clock (ISO 8601) or NULL = now */
+    long long at;      /* check-in: its time, unix seconds */
+    long long guests, days;
+    json_t *facilities; /* borrowed (the input or the stored visit's document) */
+    json_t *terms;      /* owned: the host's terms of the agreement (visit_rules_check) */
+    json_t *standing;   /* owned: member_standing at home; fetched when NULL */
+    json_t *host_club;  /* owned: the host's club document; fetched when needed */
+} vreq_t;
+
+void visit_rules_free(vreq_t *r);
+/* r from a stored visit's document doc (which must outlive r: facilities are borrowed). */
+int visit_rules_from_doc(const json_t *doc, vreq_t *r, err_t *e);
+/* Every rule of the host's terms for r at stage, in tx; the caller holds the (member, host)
+ * lock. At request the agreement is the one between home and host (r->agreement filled), later
+ * the visit's own. 0, or -1 + 422 with the rule's code (or the service's error). */
+int visit_rules_check(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stage_t stage,
+                      err_t *e);
+/* The (member, host) lock every stage takes before checking the limits. */
+int visit_lock_member_host(db_tx_t *tx, const char *member, const char *host, err_t *e);
+/* 1 when s is an ISO 8601 timestamp YYYY-MM-DDTHH:MM:SS[fraction][zone]. */
+int visit_is_timestamp(const char *s);
+
 /* Shared with visits_flow.c. The signed-in member's own member id (member.get_me). */
 int visit_self_member(const svc_call_t *call, char id[40], err_t *e);
 /* The member's standing at home (member.member_standing in the home club's scope, with

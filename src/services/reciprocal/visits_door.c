@@ -137,6 +137,20 @@ int visit_verify_loi(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
 
+/* Every rule of the request again at the door (visit_rules_check, the same function), under the
+ * (member, host) lock, with the standing check_letter fetched and the check-in time for the
+ * opening hours. */
+static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, err_t *e) {
+    vreq_t r = {0};
+    int rc = visit_rules_from_doc(d->visit, &r, e);
+    if (rc == 0) rc = visit_lock_member_host(tx, r.member, r.host, e);
+    r.at = d->now;
+    r.standing = json_incref(d->standing);
+    if (rc == 0) rc = visit_rules_check(call, tx, &r, VISIT_AT_CHECK_IN, e);
+    visit_rules_free(&r);
+    return rc;
+}
+
 int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     door_t d = {0};
     db_tx_t *tx = NULL;
@@ -181,6 +195,7 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                 vlc_allowed(status, allowed, sizeof allowed));
         goto done;
     }
+    if (door_rules(call, tx, &d, e) != 0) goto done;
     const char *pu[] = {d.l.visit, at, user};
     if (db_exec_cmd(
             tx,

@@ -222,48 +222,20 @@ static int issue_loi(const svc_call_t *call, db_tx_t *tx, const vrow_t *v, err_t
 
 /* ---- confirm: the rules again ---- */
 
-/* The agreement still admits the dates, the member is still in standing (the host's view) and
- * the limits hold counting the confirmed, checked-in, completed and no-show visits. */
+/* Every rule of the request again (visit_rules_check, the same function), under the same
+ * (member, host) lock, the limits counting the confirmed, checked-in, completed and no-show
+ * visits. */
 static int recheck(const svc_call_t *call, db_tx_t *tx, const vrow_t *v, err_t *e) {
-    const char *pl[] = {v->member, v->host};
-    if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11))", 2,
-                    pl, e) < 0)
-        return -1;
-    const char *p[] = {v->agreement, v->arrive, v->depart, v->member, v->host, v->id};
-    PGresult *r = db_exec(
-        tx,
-        "SELECT (a.status = 'active' AND a.starts_on <= $2::date AND (a.ends_on IS NULL OR "
-        "a.ends_on >= $3::date) AND (a.terminates_on IS NULL OR a.terminates_on > $3::date))::int, "
-        "(a.terms -> a_host.k ->> 'max_visits_month')::bigint, (a.terms -> a_host.k ->> "
-        "'max_days_year')::bigint, (SELECT count(*) FROM reciprocal.visits o WHERE o.member_id = "
-        "$4 AND o.host_club_id = $5::uuid AND o.id <> $6 AND o.status IN ('confirmed', "
-        "'checked_in', "
-        "'completed', 'no_show') AND date_trunc('month', o.arrive_on) = date_trunc('month', "
-        "$2::date)), (SELECT coalesce(sum(o.days), 0) FROM reciprocal.visits o WHERE o.member_id "
-        "= $4 AND o.host_club_id = $5::uuid AND o.id <> $6 AND o.status IN ('confirmed', "
-        "'checked_in', "
-        "'completed', 'no_show') AND date_trunc('year', o.arrive_on) = date_trunc('year', "
-        "$2::date)), $3::date - $2::date + 1 FROM reciprocal.agreements a CROSS JOIN (SELECT "
-        "$5::text AS k) a_host WHERE a.id = $1",
-        6, p, e);
-    if (!r) return -1;
-    int rc = 0;
-    if (PQntuples(r) == 0 || PQgetvalue(r, 0, 0)[0] != '1')
-        rc = err_set(e, 422, "agreement_not_active", "id",
-                     "the agreement no longer admits this visit");
-    else if (atoll(PQgetvalue(r, 0, 3)) + 1 > atoll(PQgetvalue(r, 0, 1)))
-        rc = err_set(e, 422, "monthly_limit", "id", "the member's monthly limit is reached");
-    else if (atoll(PQgetvalue(r, 0, 4)) + atoll(PQgetvalue(r, 0, 5)) > atoll(PQgetvalue(r, 0, 2)))
-        rc = err_set(e, 422, "yearly_limit", "id", "the member's yearly limit is reached");
-    PQclear(r);
-    if (rc != 0) return -1;
-    json_t *st = visit_standing(call, v->home, v->member, e);
-    if (!st) return -1;
-    int active = json_is_true(json_object_get(st, "active"));
-    json_decref(st);
-    return active ? 0
-                  : err_set(e, 422, "member_not_active", "id",
-                            "the member is no longer active at the home club");
+    if (visit_lock_member_host(tx, v->member, v->host, e) != 0) return -1;
+    json_t *doc = visit_load_doc(tx, v->id, e);
+    if (!doc) return -1;
+    vreq_t r = {0};
+    int rc = visit_rules_from_doc(doc, &r, e) == 0
+                 ? visit_rules_check(call, tx, &r, VISIT_AT_CONFIRM, e)
+                 : -1;
+    visit_rules_free(&r);
+    json_decref(doc);
+    return rc;
 }
 
 /* ---- one transition ---- */
@@ -284,6 +256,62 @@ static const struct {
 } k_events[] = {{"approve", "loi.issued"},   {"confirm", "visit.confirmed"},
                 {"decline", "loi.declined"}, {"cancel", "visit.cancelled"},
                 {"revoke", "loi.revoked"},   {"check_out", "visit.checked_out"}};
+
+void visit_add_qr(json_t *doc) {
+    json_t *loi = json_object_get(doc, "loi");
+    const char *token = json_string_value(json_object_get(loi, "token"));
+    char *svg = token ? loi_qr_svg(token) : NULL;
+    if (svg) json_object_set_new(loi, "qr_svg", json_string(svg));
+    free(svg);
+}
+
+/* Moves v to `to` by `action` as club: the status (and check-out's staff and time), the letter
+ * revoked on the exits, the transition row and the event. */
+static int apply(const svc_call_t *call, db_tx_t *tx, const vrow_t *v, const char *action,
+                 const char *to, const char *club, const char *reason, err_t *e) {
+    const char *p[] = {v->id, to};
+    const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
+    const char *pu[] = {v->id, to, user};
+    int out_ = strcmp(action, "check_out") == 0;
+    if (db_exec_cmd(tx,
+                    out_ ? "UPDATE reciprocal.visits SET status = $2, checked_out_at = now(), "
+                           "checked_out_by = $3, updated_at = now() WHERE id = $1"
+                         : "UPDATE reciprocal.visits SET status = $2, updated_at = now() WHERE id "
+                           "= $1",
+                    out_ ? 3 : 2, pu, e) < 0)
+        return -1;
+    if (strcmp(to, "revoked") == 0 || strcmp(to, "cancelled") == 0 || strcmp(to, "declined") == 0) {
+        if (db_exec_cmd(tx,
+                        "UPDATE reciprocal.lois SET revoked_at = now() WHERE visit_id = $1 AND "
+                        "revoked_at IS NULL",
+                        1, p, e) < 0)
+            return -1;
+    }
+    const char *pt[] = {v->id, club, user, action, v->status, to, reason};
+    if (db_exec_cmd(tx,
+                    "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "
+                    "action, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    7, pt, e) < 0)
+        return -1;
+    const char *event = NULL;
+    for (size_t i = 0; i < sizeof k_events / sizeof k_events[0]; i++)
+        if (strcmp(k_events[i].action, action) == 0) event = k_events[i].event;
+    return svc_emit(call, tx, event, club,
+                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "visit_id", v->id, "member_id",
+                              v->member, "home_club_id", v->home, "host_club_id", v->host, "status",
+                              to, "from_status", v->status),
+                    e);
+}
+
+int visit_auto_approve(const svc_call_t *call, db_tx_t *tx, const char *id, err_t *e) {
+    vrow_t v = {0};
+    int rc = -1;
+    if (lock_visit(tx, id, &v, e) == 0 && issue_loi(call, tx, &v, e) == 0)
+        rc = apply(call, tx, &v, "approve", vlc_next("approve", v.status), v.home, "auto_approve",
+                   e);
+    json_decref(v.facilities);
+    return rc;
+}
 
 static int transition(const svc_call_t *call, json_t *in, const char *action, json_t **out,
                       err_t *e) {
@@ -316,49 +344,11 @@ static int transition(const svc_call_t *call, json_t *in, const char *action, js
     }
     if (strcmp(action, "approve") == 0 && issue_loi(call, tx, &v, e) != 0) goto done;
     if (strcmp(action, "confirm") == 0 && recheck(call, tx, &v, e) != 0) goto done;
-    const char *p[] = {v.id, to};
-    const char *pu[] = {v.id, to, call->caller->user_id[0] ? call->caller->user_id : NULL};
-    int out_ = strcmp(action, "check_out") == 0;
-    if (db_exec_cmd(tx,
-                    out_ ? "UPDATE reciprocal.visits SET status = $2, checked_out_at = now(), "
-                           "checked_out_by = $3, updated_at = now() WHERE id = $1"
-                         : "UPDATE reciprocal.visits SET status = $2, updated_at = now() WHERE id "
-                           "= $1",
-                    out_ ? 3 : 2, pu, e) < 0)
-        goto done;
-    if (strcmp(to, "revoked") == 0 || strcmp(to, "cancelled") == 0 || strcmp(to, "declined") == 0) {
-        if (db_exec_cmd(tx,
-                        "UPDATE reciprocal.lois SET revoked_at = now() WHERE visit_id = $1 AND "
-                        "revoked_at IS NULL",
-                        1, p, e) < 0)
-            goto done;
-    }
     snprintf(club, sizeof club, "%s", (mine & VLC_HOST) && !(mine & VLC_HOME) ? v.host : v.home);
-    const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
-    const char *pt[] = {v.id, club, user, action, v.status, to, reason};
-    if (db_exec_cmd(tx,
-                    "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "
-                    "action, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    7, pt, e) < 0)
-        goto done;
-    const char *event = NULL;
-    for (size_t i = 0; i < sizeof k_events / sizeof k_events[0]; i++)
-        if (strcmp(k_events[i].action, action) == 0) event = k_events[i].event;
-    if (svc_emit(call, tx, event, club,
-                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "visit_id", v.id, "member_id",
-                           v.member, "home_club_id", v.home, "host_club_id", v.host, "status", to,
-                           "from_status", v.status),
-                 e) != 0)
-        goto done;
+    if (apply(call, tx, &v, action, to, club, reason, e) != 0) goto done;
     *out = visit_load_doc(tx, v.id, e);
     rc = *out ? 0 : -1;
-    if (rc == 0) {
-        json_t *loi = json_object_get(*out, "loi");
-        const char *token = json_string_value(json_object_get(loi, "token"));
-        char *svg = token ? loi_qr_svg(token) : NULL;
-        if (svg) json_object_set_new(loi, "qr_svg", json_string(svg));
-        free(svg);
-    }
+    if (rc == 0) visit_add_qr(*out);
 done:
     json_decref(v.facilities);
     return db_tx_finish(&tx, rc, out, e);

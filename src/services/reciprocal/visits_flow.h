@@ -26,4 +26,11 @@ int visit_check_out(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
  * "retired_at"}]} (public). */
 int visit_loi_keys(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
+/* auto_approve (the host's terms): approves the visit id just requested in tx (the home club's
+ * scope) as the home club: the letter issued, transition `approve` with reason auto_approve,
+ * event loi.issued. 0 or -1 + err (503 loi_signing_unconfigured without RECIPROCAL_LOI_KEK). */
+int visit_auto_approve(const svc_call_t *call, db_tx_t *tx, const char *id, err_t *e);
+/* Adds loi.qr_svg (the letter's QR code) to a visit document that carries a letter. */
+void visit_add_qr(json_t *doc);
+
 #endif

@@ -28,6 +28,7 @@
 #include "services/ledger/settings.h"
 #include "services/ledger/store.h"
 #include "services/ledger/verify.h"
+#include "verify_both.h"
 #include "test.h"
 
 static db_pool_t *pool;

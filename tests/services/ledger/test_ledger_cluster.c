@@ -43,6 +43,7 @@
 #include "services/ledger/settings.h"
 #include "services/ledger/store.h"
 #include "services/ledger/verify.h"
+#include "verify_both.h"
 #include "support/cluster.h"
 #include "support/e2e.h"
 #include "test.h"

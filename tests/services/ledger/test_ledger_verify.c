@@ -31,10 +31,12 @@
 #include "services/ledger/engine.h"
 #include "services/ledger/settings.h"
 #include "services/ledger/verify.h"
+#include "verify_both.h"
 #include "test.h"
 
 static db_pool_t *pool;
 static bus_t *bus;
+static const char *g_db_url;
 static ledger_settings_t g_cfg;
 static char A[32], B[32], C[32], tag[16];
 
@@ -287,6 +289,82 @@ static int locate(json_t *ex, const uint8_t id[32], size_t *bo, size_t *po) {
 
 static json_t *g_ex;
 
+/* The chain streamed (`reciprocal ledger export`: ledger_export_stream, v2) into memory; *buf
+ * malloc'd. */
+static int export_stream(char **buf, size_t *len, ledger_export_stats_t *st, err_t *e) {
+    FILE *f = open_memstream(buf, len);
+    if (!f) return -1;
+    int rc = ledger_export_stream(pool, g_db_url, f, st, e);
+    fclose(f);
+    return rc;
+}
+
+/* A v2 export read back as a v1 document (blocks and checkpoints in their order). */
+static json_t *v2_to_doc(const char *buf, size_t len) {
+    FILE *f = fmemopen((void *)buf, len, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    json_t *doc = NULL, *blocks = json_array(), *cps = json_array();
+    while (f && (n = getline(&line, &cap, f)) > 0) {
+        json_t *o = json_loadb(line, (size_t)n, 0, NULL);
+        if (!doc) {
+            doc = json_pack("{s:s,s:O,s:O}", "format", LEDGER_EXPORT_V1, "origin",
+                            json_object_get(o, "origin"), "log_public_key",
+                            json_object_get(o, "log_public_key"));
+        } else if (json_object_get(o, "block")) {
+            json_array_append(blocks, json_object_get(o, "block"));
+        } else {
+            json_array_append(cps, json_object_get(o, "checkpoint"));
+        }
+        json_decref(o);
+    }
+    free(line);
+    if (f) fclose(f);
+    if (doc) {
+        json_object_set(doc, "blocks", blocks);
+        json_object_set(doc, "checkpoints", cps);
+    }
+    json_decref(blocks);
+    json_decref(cps);
+    return doc;
+}
+
+/* The streamed export (v2, one REPEATABLE READ snapshot, cursors) holds exactly what the
+ * whole-document export holds, in log order: each checkpoint right after the block it ends. */
+static void check_stream_export(void) {
+    char *buf = NULL;
+    size_t len = 0;
+    ledger_export_stats_t st;
+    err_t e = {0};
+    int rc = export_stream(&buf, &len, &st, &e);
+    if (rc != 0) printf("#   stream export: %s\n", e.message);
+    REQUIRE(rc == 0);
+    static const char head[] = "{\"format\":\"" LEDGER_EXPORT_V2 "\"";
+    CHECK(strncmp(buf, head, sizeof head - 1) == 0);
+    json_t *doc = v2_to_doc(buf, len);
+    json_t *v1 = NULL;
+    REQUIRE(ledger_export(pool, &v1, &e) == 0);
+    CHECK(doc != NULL && json_equal(doc, v1));
+    CHECK_EQ_INT(st.blocks, json_array_size(json_object_get(v1, "blocks")));
+    CHECK_EQ_INT(st.checkpoints, json_array_size(json_object_get(v1, "checkpoints")));
+    /* log order: the line after a block is the checkpoint of its end (one per block) */
+    const char *p = strstr(buf, "\n{\"block\":");
+    CHECK(p && strstr(p + 1, "\n{\"checkpoint\":") == strchr(p + 1, '\n'));
+    FILE *in = fmemopen(buf, len, "r");
+    ledger_verify_opts_t o = {.log_key_hex =
+                                  json_string_value(json_object_get(v1, "log_public_key"))};
+    ledger_verify_report_t rep;
+    rc = ledger_verify_stream(in, &o, &rep, &e);
+    if (rc != 0) printf("#   stream verify: %s\n", e.message);
+    CHECK(rc == 0);
+    CHECK_EQ_INT(rep.txs, st.txs);
+    fclose(in);
+    json_decref(doc);
+    json_decref(v1);
+    free(buf);
+}
+
 static void test_build_chain(void) {
     err_t e = {0};
     REQUIRE(ledger_bootstrap(pool, bus, &e) == 0);
@@ -354,6 +432,7 @@ static void test_build_chain(void) {
         }
     REQUIRE(found);
     CHECK(json_object_get(txj(g_ex, put_blk, put_pos), "digests") != NULL);
+    check_stream_export();
     printf("# chain: %zu blocks; put at block %zu tx %zu, config at block %zu tx %zu, "
            "checkpoint %zu\n",
            rep.blocks, put_blk, put_pos, cfg_blk, cfg_pos, cp_idx);
@@ -855,12 +934,26 @@ static void test_export_under_load(void) {
     pthread_t th;
     atomic_store(&load_done, 0);
     REQUIRE(pthread_create(&th, NULL, load_thread, NULL) == 0);
-    int exports = 0, bad = 0;
+    int exports = 0, bad = 0, stream_exports = 0;
     size_t first = 0, last = 0;
     while (!atomic_load(&load_done) || exports < 3) {
         json_t *ex = NULL;
         err_t e = {0};
         ledger_verify_report_t rep;
+        if (exports % 2 == 1) { /* the streamed export (v2), verified as a stream */
+            char *buf = NULL;
+            size_t len = 0;
+            ledger_export_stats_t st;
+            FILE *in = NULL;
+            if (export_stream(&buf, &len, &st, &e) != 0 || !(in = fmemopen(buf, len, "r")) ||
+                ledger_verify_stream(in, &(ledger_verify_opts_t){0}, &rep, &e) != 0)
+                if (bad++ == 0) printf("#   stream export %d: %s\n", exports, e.message);
+            if (in) fclose(in);
+            free(buf);
+            stream_exports++;
+            exports++;
+            continue;
+        }
         if (ledger_export(pool, &ex, &e) != 0) {
             printf("#   export: %s\n", e.message);
             bad++;
@@ -878,15 +971,17 @@ static void test_export_under_load(void) {
     }
     atomic_store(&load_done, 1);
     pthread_join(th, NULL);
-    printf("# %d exports under load (blocks %zu -> %zu, %d txs committed), %d failed verify\n",
-           exports, first, last, load_ok, bad);
+    printf("# %d exports under load (%d streamed; blocks %zu -> %zu, %d txs committed), %d failed "
+           "verify\n",
+           exports, stream_exports, first, last, load_ok, bad);
+    CHECK(stream_exports > 0);
     CHECK_EQ_INT(bad, 0);
     CHECK(load_ok > 0 && last > first);
 }
 
 int main(void) {
     log_init(LOG_WARN, 0, "test_ledger_verify");
-    const char *db_url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
+    const char *db_url = g_db_url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
     const char *nats_url = TEST_ENV("RECIPROCAL_TEST_NATS_URL");
     if (!db_url || !nats_url) {
         RUN(test_build_chain);

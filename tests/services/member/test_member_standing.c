@@ -63,7 +63,7 @@ static void test_home_view(void) {
     REQUIRE(new_member("\"status\":\"active\",\"expires_on\":\"2099-12-31\"", id) == 0);
     snprintf(in, sizeof in,
              "{\"id\":\"%s\",\"kind\":\"home\",\"lines\":[\"1 High St\"],\"city\":\"York\","
-             "\"country\":\"GB\"}",
+             "\"country\":\"GB\",\"latitude\":53.96,\"longitude\":-1.08}",
              id);
     REQUIRE(mt_call(&admin_a, "put_member_address", in, NULL) == 200);
     json_t *o = standing(&staff_a, id, NULL, 200);
@@ -79,6 +79,9 @@ static void test_home_view(void) {
     CHECK_STR(mt_str(o, "member_id"), id);
     CHECK_STR(mt_str(o, "home.city"), "York");
     CHECK_STR(mt_str(o, "home.country"), "GB");
+    json_t *home = json_object_get(o, "home"); /* the coordinates (member migration 0008) */
+    CHECK(json_real_value(json_object_get(home, "latitude")) > 53.95);
+    CHECK(json_real_value(json_object_get(home, "longitude")) < -1.07);
     CHECK(mt_str(o, "club.country") != NULL);
     CHECK(mt_str(o, "club.timezone") != NULL);
     json_decref(o);

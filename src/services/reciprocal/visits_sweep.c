@@ -1,0 +1,100 @@
+/* visits_sweep: see visits_sweep.h. */
+#include "services/reciprocal/visits_sweep.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "services/reciprocal/reciprocal.h"
+#include "services/reciprocal/visit_lifecycle.h"
+#include "services/reciprocal/visits.h"
+
+int visit_validate_sweep(json_t *in, err_t *e) {
+    static const char *const keys[] = {"as_of", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    const char *as_of;
+    if (jsonx_string(in, "as_of", 0, 1, 40, &as_of, e) != 0) return -1;
+    if (as_of && !visit_is_timestamp(as_of))
+        return err_set(e, 422, "invalid_field", "as_of",
+                       "as_of must be an ISO 8601 timestamp YYYY-MM-DDTHH:MM:SSZ");
+    return 0;
+}
+
+/* Moves every visit the query selects (id, status, home, host, member; np parameters of p:
+ * as_of, grace minutes) by `action`: status, transition row (no club: the scheduler), event. *n:
+ * the count. */
+static int sweep_step(const svc_call_t *call, db_tx_t *tx, const char *select_sql, int np,
+                      const char *const *p, const char *action, const char *event, long long *n,
+                      err_t *e) {
+    PGresult *r = db_exec(tx, select_sql, np, p, e);
+    if (!r) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        const char *id = PQgetvalue(r, i, 0), *from = PQgetvalue(r, i, 1);
+        const char *to = vlc_next(action, from);
+        if (!to) continue;
+        const char *pu[] = {id, to}, *pt[] = {id, action, from, to};
+        if (db_exec_cmd(tx,
+                        "UPDATE reciprocal.visits SET status = $2, updated_at = now() WHERE id = "
+                        "$1",
+                        2, pu, e) < 0 ||
+            db_exec_cmd(tx,
+                        "INSERT INTO reciprocal.visit_transitions (visit_id, action, from_status, "
+                        "to_status) VALUES ($1, $2, $3, $4)",
+                        4, pt, e) < 0)
+            rc = -1;
+        if (rc == 0)
+            rc = svc_emit(call, tx, event, PQgetvalue(r, i, 2),
+                          json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "visit_id", id, "member_id",
+                                    PQgetvalue(r, i, 4), "home_club_id", PQgetvalue(r, i, 2),
+                                    "host_club_id", PQgetvalue(r, i, 3), "status", to,
+                                    "from_status", from),
+                          e);
+        if (rc == 0) (*n)++;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* The end of the departure day in the host's time zone (DST-aware: PostgreSQL's zone rules). */
+#define END_SQL "((v.depart_on + 1)::timestamp AT TIME ZONE v.host_timezone)"
+
+int visit_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *as_of_in = json_string_value(json_object_get(in, "as_of"));
+    long long expired = 0, no_show = 0;
+    int rc = -1, locked = 0;
+    char as_of[48], grace[24];
+    snprintf(grace, sizeof grace, "%d", reciprocal_settings(call->env)->no_show_grace_min);
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    const char *pa[] = {as_of_in};
+    r = db_exec(tx,
+                "SELECT reciprocal.ts(coalesce($1::timestamptz, now())), "
+                "pg_try_advisory_xact_lock(hashtext('reciprocal.visit_sweep'))::int",
+                1, pa, e);
+    if (!r) goto done;
+    snprintf(as_of, sizeof as_of, "%s", PQgetvalue(r, 0, 0));
+    locked = PQgetvalue(r, 0, 1)[0] == '1';
+    const char *p[] = {as_of, grace};
+    if (locked &&
+        (sweep_step(call, tx,
+                    "SELECT v.id, v.status, v.home_club_id, v.host_club_id, v.member_id FROM "
+                    "reciprocal.visits v LEFT JOIN reciprocal.lois l ON l.visit_id = v.id WHERE "
+                    "v.status IN ('requested', 'approved') AND coalesce(l.valid_to, " END_SQL
+                    ") <= $1::timestamptz ORDER BY v.id FOR UPDATE OF v SKIP LOCKED",
+                    1, p, "expire", "loi.expired", &expired, e) != 0 ||
+         sweep_step(call, tx,
+                    "SELECT v.id, v.status, v.home_club_id, v.host_club_id, v.member_id FROM "
+                    "reciprocal.visits v WHERE v.status = 'confirmed' AND " END_SQL
+                    " + make_interval(mins => $2::int) <= $1::timestamptz ORDER BY v.id FOR "
+                    "UPDATE SKIP LOCKED",
+                    2, p, "no_show", "visit.no_show", &no_show, e) != 0))
+        goto done;
+    *out = json_pack("{s:I, s:I, s:s, s:b}", "expired", (json_int_t)expired, "no_show",
+                     (json_int_t)no_show, "as_of", as_of, "ran", locked);
+    rc = *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
+done:
+    PQclear(r);
+    return db_tx_finish(&tx, rc, out, e);
+}

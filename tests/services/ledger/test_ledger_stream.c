@@ -1,0 +1,414 @@
+/* test_ledger_stream: the streamed export (reciprocal-ledger-export/v2, export.h) is verified in
+ * bounded memory (issue 17: "a day at 3k tx/s would be ~130 GB"). Builds synthetic chains with
+ * the service's engine (no PostgreSQL, no NATS): a genesis config, one club, then blocks of
+ * data.put transactions with an 8 KB value and two endorsements, a signed checkpoint with its
+ * block line after every block, written line by line (never the whole chain in memory). Then
+ * runs `reciprocal ledger verify FILE --log-key K` (the -O2 binary: no sanitizer quarantine in
+ * the figure) as a child and reads its maximum RSS (wait4): a chain 4 times larger (35 MB more)
+ * must need less than a sixth of that more (measured: 0.8-3.9 MB: the replay state's versions
+ * and seen tx ids, which do grow with the chain, and the allocator). The same chains written as v1
+ * documents show the difference (the whole document loaded: RSS grows with the file), which is what
+ * made this test fail before the streaming verifier. Also: a v2 file cut inside a line, a line that
+ * is neither a block nor a checkpoint, and too many checkpoints ahead of their blocks are refused,
+ * naming the line. */
+#include <fcntl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/ledger/checkpoint.h"
+#include "lib/ledger/merkle.h"
+#include "services/ledger/api.h"
+#include "services/ledger/engine.h"
+#include "services/ledger/export.h"
+#include "services/ledger/settings.h"
+#include "services/ledger/verify.h"
+#include "test.h"
+
+#define VALUE_BYTES 8192
+#define TXS_PER_BLOCK 10
+
+typedef struct chain {
+    ledger_config_t cfg;
+    ledger_kvmap_t *versions, *seen;
+    merkle_range_t range;
+    uint8_t prev[32];
+    uint64_t number;
+    checkpoint_signer_t log;
+    FILE *f;     /* v2, written as it goes */
+    FILE *v1;    /* v1 document: its blocks written as they go, or NULL */
+    json_t *cps; /* v1: the notes, written after the blocks */
+} chain_t;
+
+static uint8_t log_pk[32], log_sk[64], pk[2][32], sk[2][64];
+static char tmpdir[512];
+
+static json_t *jhex(const uint8_t *d) {
+    char hx[65];
+    ledger_hex(d, 32, hx);
+    return json_string(hx);
+}
+
+/* validates the block, writes it and its signed checkpoint */
+static int add_block(chain_t *c, uint8_t **env, size_t *lens, size_t n, err_t *e) {
+    ledger_block_msg_t m = {.number = c->number,
+                            .timestamp_ms = 1764900000000 + (int64_t)c->number * 20,
+                            .n = n,
+                            .env = (const uint8_t **)env,
+                            .env_len = lens};
+    ledger_block_result_t res = {0};
+    if (ledger_validate_block(&m, c->prev, c->range.size, &c->cfg, c->versions, c->seen, &res, e) !=
+        0)
+        return -1;
+    json_t *txs = json_array();
+    for (size_t i = 0; i < n; i++) {
+        size_t cap = sodium_base64_ENCODED_LEN(lens[i], sodium_base64_VARIANT_ORIGINAL);
+        char *b = malloc(cap);
+        sodium_bin2base64(b, cap, env[i], lens[i], sodium_base64_VARIANT_ORIGINAL);
+        json_t *t = json_pack("{s:s,s:s,s:o}", "envelope", b, "validation_code",
+                              ledger_code_name(res.tx[i].code), "digests",
+                              ledger_tx_digests(env[i], lens[i], e));
+        free(b);
+        json_array_append_new(txs, t);
+        merkle_range_append(&c->range, res.tx[i].leaf, e);
+    }
+    json_t *blk = json_pack(
+        "{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "number", (json_int_t)c->number, "prev_hash",
+        jhex(res.hdr.prev_hash), "data_root", jhex(res.hdr.data_root), "validation_root",
+        jhex(res.hdr.validation_root), "writeset_hash", jhex(res.hdr.writeset_hash), "timestamp_ms",
+        (json_int_t)res.hdr.timestamp_ms, "tx_count", (json_int_t)n, "first_log_index",
+        (json_int_t)res.hdr.first_log_index, "header_hash", jhex(res.header_hash), "txs", txs);
+    uint8_t root[32];
+    char line[LEDGER_BLOCK_LINE_MAX], *body = NULL, *note = NULL;
+    const char *ext[] = {line};
+    size_t bl = 0, nl = 0;
+    ledger_checkpoint_block_line(c->number, res.header_hash, line);
+    int rc = merkle_range_root(&c->range, root, e) == 0 &&
+                     checkpoint_format_body(c->log.name, c->range.size, root, ext, 1, &body, &bl,
+                                            e) == 0 &&
+                     checkpoint_sign(body, bl, &c->log, &note, &nl, e) == 0 &&
+                     ledger_export_write_block(c->f, blk, e) == 0 &&
+                     ledger_export_write_checkpoint(c->f, note, e) == 0
+                 ? 0
+                 : -1;
+    if (rc == 0 && c->v1) {
+        if ((c->number > 0 && fputc(',', c->v1) == EOF) ||
+            json_dumpf(blk, c->v1, JSON_COMPACT) != 0)
+            rc = -1;
+        json_array_append_new(c->cps, json_string(note));
+    }
+    json_decref(blk);
+    free(body);
+    free(note);
+    memcpy(c->prev, res.header_hash, 32);
+    c->number++;
+    ledger_block_result_free(&res);
+    return rc;
+}
+
+static int make_env(json_t *spec, size_t nsig, uint8_t **env, size_t *len, err_t *e) {
+    uint8_t *tx = NULL, id[32];
+    size_t tl = 0;
+    ledger_endorsement_t end[2];
+    if (ledger_build_tx(spec, pk[0], &tx, &tl, id, e) != 0) return -1;
+    for (size_t i = 0; i < nsig; i++)
+        ledger_endorse(tx, tl, sk[i], &end[i]);
+    int rc = ledger_envelope_encode(tx, tl, end, nsig, env, len, e);
+    free(tx);
+    return rc;
+}
+
+static int config_org(chain_t *c, const char *org, const uint8_t org_pk[32], err_t *e) {
+    char hx[65], key[80];
+    ledger_hex(org_pk, 32, hx);
+    json_t *val = json_pack("{s:n,s:s,s:[{s:s,s:s}]}", "club_id", "name", org, "identities",
+                            "public_key", hx, "role", "admin");
+    char *vs = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(val);
+    snprintf(key, sizeof key, "config/org/%s", org);
+    json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "config.update", "creator",
+                             LEDGER_NETWORK_ORG, "writes", "key", key, "value", vs);
+    free(vs);
+    uint8_t *env = NULL;
+    size_t len = 0;
+    int rc = make_env(spec, 1, &env, &len, e);
+    json_decref(spec);
+    if (rc == 0) rc = add_block(c, &env, &len, 1, e);
+    free(env);
+    return rc;
+}
+
+/* writes a chain of nblocks blocks to path (v2) and, when v1_path, as a v1 document too */
+static int build_chain(const char *path, const char *v1_path, int nblocks, err_t *e) {
+    chain_t c = {.versions = ledger_kvmap_new(), .seen = ledger_kvmap_new()};
+    char hx[65];
+    merkle_range_init(&c.range);
+    ledger_hex(log_pk, 32, hx);
+    c.f = fopen(path, "w");
+    if (v1_path) {
+        c.v1 = fopen(v1_path, "w");
+        c.cps = json_array();
+        if (c.v1)
+            fprintf(c.v1,
+                    "{\"format\":\"%s\",\"origin\":\"%s\",\"log_public_key\":\"%s\","
+                    "\"blocks\":[",
+                    LEDGER_EXPORT_V1, ledger_origin(), hx);
+    }
+    int rc = c.f && checkpoint_signer_init(&c.log, ledger_origin(), log_sk, e) == 0 &&
+                     ledger_export_write_header(c.f, ledger_origin(), hx, e) == 0 &&
+                     config_org(&c, LEDGER_NETWORK_ORG, pk[0], e) == 0 &&
+                     config_org(&c, "club1", pk[1], e) == 0
+                 ? 0
+                 : -1;
+    char *value = malloc(VALUE_BYTES + 1);
+    memset(value, 'v', VALUE_BYTES);
+    value[VALUE_BYTES] = 0;
+    for (int b = 0; rc == 0 && b < nblocks; b++) {
+        uint8_t *env[TXS_PER_BLOCK] = {0};
+        size_t lens[TXS_PER_BLOCK];
+        for (int i = 0; rc == 0 && i < TXS_PER_BLOCK; i++) {
+            char key[48];
+            snprintf(key, sizeof key, "s/%d/%d", b, i);
+            json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator",
+                                     LEDGER_NETWORK_ORG, "writes", "key", key, "value", value);
+            rc = make_env(spec, 2, &env[i], &lens[i], e);
+            json_decref(spec);
+        }
+        if (rc == 0) rc = add_block(&c, env, lens, TXS_PER_BLOCK, e);
+        for (int i = 0; i < TXS_PER_BLOCK; i++)
+            free(env[i]);
+    }
+    free(value);
+    if (c.f && fclose(c.f) != 0) rc = -1;
+    if (c.v1) {
+        if (rc == 0 && (fputs("],\"checkpoints\":", c.v1) == EOF ||
+                        json_dumpf(c.cps, c.v1, JSON_COMPACT) != 0 || fputs("}", c.v1) == EOF))
+            rc = -1;
+        if (fclose(c.v1) != 0) rc = -1;
+    }
+    json_decref(c.cps);
+    checkpoint_signer_wipe(&c.log);
+    ledger_config_free(&c.cfg);
+    ledger_kvmap_free(c.versions);
+    ledger_kvmap_free(c.seen);
+    return rc;
+}
+
+/* `reciprocal ledger verify path --log-key K` (the -O2 binary): exit status, *maxrss_kb. Run by
+ * the launcher: a child's maximum RSS includes what its parent held when it forked (the copied
+ * page tables count until exec), so the verifier must be forked by a process that stayed small. */
+static int run_verify(const char *path, const char *key, long *maxrss_kb) {
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    char bin[600], log[600];
+    snprintf(bin, sizeof bin, "%s/build/reciprocal", root ? root : ".");
+    snprintf(log, sizeof log, "%s/verify.out", tmpdir);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(bin, bin, "ledger", "verify", path, "--log-key", key, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &st, 0, &ru) != pid) return -1;
+    *maxrss_kb = ru.ru_maxrss;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* the launcher, forked first thing in main: reads a path, answers exit status and max RSS */
+static int lreq[2], lresp[2];
+static pid_t launcher;
+
+static void launcher_start(void) {
+    if (pipe(lreq) != 0 || pipe(lresp) != 0) return;
+    launcher = fork();
+    if (launcher != 0) {
+        close(lreq[0]);
+        close(lresp[1]);
+        return;
+    }
+    close(lreq[1]);
+    close(lresp[0]);
+    char req[600 + 65]; /* path, then the hex log key */
+    while (read(lreq[0], req, sizeof req) == (ssize_t)sizeof req) {
+        long r[2] = {0, 0};
+        r[0] = run_verify(req, req + 600, &r[1]);
+        if (write(lresp[1], r, sizeof r) != (ssize_t)sizeof r) break;
+    }
+    _exit(0);
+}
+
+static int verify_child(const char *path, long *maxrss_kb, char *out, size_t cap) {
+    char p[600 + 65] = {0}, log[600];
+    long r[2];
+    snprintf(p, 600, "%s", path);
+    ledger_hex(log_pk, 32, p + 600);
+    if (launcher <= 0 || write(lreq[1], p, sizeof p) != (ssize_t)sizeof p ||
+        read(lresp[0], r, sizeof r) != (ssize_t)sizeof r)
+        return -1;
+    *maxrss_kb = r[1];
+    snprintf(log, sizeof log, "%s/verify.out", tmpdir);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+    out[n] = 0;
+    if (f) fclose(f);
+    unlink(log);
+    return (int)r[0];
+}
+
+static long file_kb(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)(sb.st_size / 1024) : -1;
+}
+
+static void test_bounded_memory(void) {
+    const int sizes[2] = {100, 400}; /* blocks of TXS_PER_BLOCK txs; 100 (11.8 MB) fill the
+                                        read-ahead chunk and a batch (4 MB of lines each) */
+    long rss2[2] = {0}, rss1[2] = {0}, kb[2] = {0};
+    for (int k = 0; k < 2; k++) {
+        char v2[600], v1[600], out[4096];
+        snprintf(v2, sizeof v2, "%s/chain-%d.ndjson", tmpdir, k);
+        snprintf(v1, sizeof v1, "%s/chain-%d.json", tmpdir, k);
+        err_t e = {0};
+        int rc = build_chain(v2, v1, sizes[k], &e);
+        if (rc != 0) printf("#   build: %s\n", e.message);
+        REQUIRE(rc == 0);
+        kb[k] = file_kb(v2);
+        rc = verify_child(v2, &rss2[k], out, sizeof out);
+        printf("# v2 %d blocks x %d txs (%ld KB): exit %d, max RSS %ld KB: %s", sizes[k],
+               TXS_PER_BLOCK, kb[k], rc, rss2[k], out);
+        CHECK_EQ_INT(rc, 0);
+        CHECK(strstr(out, "ledger valid") != NULL);
+        rc = verify_child(v1, &rss1[k], out, sizeof out);
+        printf("# v1 document, same chain (%ld KB): exit %d, max RSS %ld KB\n", file_kb(v1), rc,
+               rss1[k]);
+        CHECK_EQ_INT(rc, 0);
+        unlink(v2);
+        unlink(v1);
+    }
+    long grew2 = rss2[1] - rss2[0], grew1 = rss1[1] - rss1[0];
+    printf("# the file grew %ld KB; max RSS grew %ld KB streamed (v2), %ld KB as a document (v1)\n",
+           kb[1] - kb[0], grew2, grew1);
+    CHECK(kb[1] - kb[0] > 20000);
+    /* bounded by the read-ahead and a batch, not the chain; what still grows is the replay
+     * state (world-state versions and seen tx ids: a few hundred bytes per transaction) */
+    CHECK(grew2 < (kb[1] - kb[0]) / 6);
+    CHECK(grew1 > (kb[1] - kb[0]) / 2); /* the test tells the two apart */
+}
+
+static int verify_text(const char *text, err_t *e) {
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    ledger_verify_opts_t o = {0};
+    ledger_verify_report_t rep;
+    int rc = ledger_verify_stream(f, &o, &rep, e);
+    fclose(f);
+    return rc;
+}
+
+/* A damaged stream is refused and the line named. */
+static void test_bad_lines(void) {
+    char v2[600];
+    snprintf(v2, sizeof v2, "%s/small.ndjson", tmpdir);
+    err_t e = {0};
+    REQUIRE(build_chain(v2, NULL, 2, &e) == 0);
+    FILE *f = fopen(v2, "r");
+    REQUIRE(f != NULL);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    unlink(v2);
+    ledger_verify_opts_t o = {0};
+    ledger_verify_report_t rep;
+    f = fmemopen(buf, n, "r");
+    CHECK(ledger_verify_stream(f, &o, &rep, &e) == 0);
+    fclose(f);
+    CHECK_EQ_INT(rep.blocks, 4);
+    /* cut inside the last line (the last checkpoint) */
+    char *cut = strndup(buf, n - 40);
+    err_clear(&e);
+    CHECK(verify_text(cut, &e) != 0);
+    printf("# cut inside a line -> %s\n", e.message);
+    CHECK(strstr(e.message, "line 9") != NULL);
+    free(cut);
+    /* a line that is neither a block nor a checkpoint */
+    char *third = strchr(strchr(buf, '\n') + 1, '\n') + 1;
+    size_t head = (size_t)(third - buf);
+    char *odd = malloc(n + 64);
+    memcpy(odd, buf, head);
+    strcpy(odd + head, "{\"blocks\":[]}\n");
+    strcat(odd, third);
+    err_clear(&e);
+    CHECK(verify_text(odd, &e) != 0);
+    printf("# odd line -> %s\n", e.message);
+    CHECK(strstr(e.message, "line 3") != NULL);
+    CHECK_STR(e.field, "line");
+    free(odd);
+    /* not a v2 header */
+    err_clear(&e);
+    CHECK(verify_text("{\"format\":\"reciprocal-ledger-export/v1\"}\n", &e) != 0);
+    CHECK_STR(e.field, "format");
+}
+
+/* Checkpoints ahead of their blocks wait in a bounded queue. */
+static void test_checkpoints_ahead(void) {
+    char hx[65];
+    ledger_hex(log_pk, 32, hx);
+    size_t cap = 4 << 20, len = 0;
+    char *t = malloc(cap);
+    len += (size_t)snprintf(t, cap,
+                            "{\"format\":\"reciprocal-ledger-export/v2\",\"log_public_key\":"
+                            "\"%s\",\"origin\":\"%s\"}\n",
+                            hx, ledger_origin());
+    err_t e = {0};
+    checkpoint_signer_t s;
+    REQUIRE(checkpoint_signer_init(&s, ledger_origin(), log_sk, &e) == 0);
+    uint8_t root[32] = {0};
+    for (int i = 0; i < 1100; i++) {
+        char *body = NULL, *note = NULL;
+        size_t bl = 0, nl = 0;
+        REQUIRE(checkpoint_format_body(ledger_origin(), (uint64_t)i + 1, root, NULL, 0, &body, &bl,
+                                       &e) == 0);
+        REQUIRE(checkpoint_sign(body, bl, &s, &note, &nl, &e) == 0);
+        json_t *line = json_pack("{s:s}", "checkpoint", note);
+        char *js = json_dumps(line, JSON_COMPACT);
+        len += (size_t)snprintf(t + len, cap - len, "%s\n", js);
+        free(js);
+        json_decref(line);
+        free(body);
+        free(note);
+    }
+    checkpoint_signer_wipe(&s);
+    CHECK(verify_text(t, &e) != 0);
+    printf("# 1100 checkpoints and no block -> %s\n", e.message);
+    CHECK(strstr(e.message, "checkpoints ahead of the blocks") != NULL);
+    free(t);
+}
+
+int main(void) {
+    if (sodium_init() < 0) return 1;
+    const char *tmp = getenv("RECIPROCAL_TEST_TMP");
+    snprintf(tmpdir, sizeof tmpdir, "%s/ledger-stream-%d", tmp ? tmp : "/tmp", (int)getpid());
+    mkdir(tmp ? tmp : "/tmp", 0700);
+    if (mkdir(tmpdir, 0700) != 0) return 1;
+    launcher_start();
+    crypto_sign_keypair(log_pk, log_sk);
+    crypto_sign_keypair(pk[0], sk[0]);
+    crypto_sign_keypair(pk[1], sk[1]);
+    RUN(test_bad_lines);
+    RUN(test_checkpoints_ahead);
+    RUN(test_bounded_memory);
+    close(lreq[1]);
+    if (launcher > 0) waitpid(launcher, NULL, 0);
+    rmdir(tmpdir);
+    TEST_DONE();
+}
