@@ -171,6 +171,9 @@ else
         export RECIPROCAL_AUTH_KEK
         RECIPROCAL_LEDGER_KEK=${RECIPROCAL_LEDGER_KEK:-$(head -c 32 /dev/urandom | base64)}
         export RECIPROCAL_LEDGER_KEK
+        # the home clubs' letter-signing keys (bench/visits.sh approves visits)
+        RECIPROCAL_LOI_KEK=${RECIPROCAL_LOI_KEK:-$(head -c 32 /dev/urandom | base64)}
+        export RECIPROCAL_LOI_KEK
         if ! out=$(RECIPROCAL_MIGRATE_DATABASE_URL=$RCP_PG_OWNER_URL "$BIN" migrate up 2>&1); then
             say "error: migrate up failed:"
             printf '%s\n' "$out" | tail -n 20 >&2
