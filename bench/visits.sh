@@ -22,6 +22,10 @@ bench_visits() {
     local nmem=${BENCH_VISIT_MEMBERS:-3000} ndoor=${BENCH_DOOR_VISITS:-2000} home host k
     local today yesterday tomorrow_s out ag after page
     [[ $ndoor -le $nmem ]] || ndoor=$nmem
+    # a fresh access token: the one signed in at the start has expired after the member rows
+    token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+        "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
+    auth=(-H "Authorization: Bearer $token")
     for k in home host; do
         out=$(visits_api POST /api/v1/clubs "{\"name\":\"Bench Visits $k\",\"slug\":\"bench-visits-$k\",\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"},\"facilities\":[\"dining\"]}") || {
             add_error_row "POST /api/v1/visits" "could not create the $k club"
