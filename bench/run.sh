@@ -9,7 +9,9 @@
 # (rotation: every request presents the token the previous answer returned), GraphQL
 # `club(id:)` and `clubs(first: 50)` beside GET /api/v1/clubs/{id} and ?limit=50 (bench/graphql_post.lua),
 # the member service (bench/member.sh: 10,000-row CSV import timed, GET /api/v1/members/{id} and
-# ?q=<prefix> in a club of 100,000 members), and prints
+# ?q=<prefix> in a club of 100,000 members), the reciprocal service's visits (bench/visits.sh:
+# POST /api/v1/visits with every rule checked, POST /api/v1/lois/verify, the door check-in),
+# and prints
 # "target | req/s | p50 | p99 | errors". Tears everything down on exit. Exit status 1 when a target
 # could not be measured (the table says why).
 #
@@ -169,6 +171,9 @@ else
         export RECIPROCAL_AUTH_KEK
         RECIPROCAL_LEDGER_KEK=${RECIPROCAL_LEDGER_KEK:-$(head -c 32 /dev/urandom | base64)}
         export RECIPROCAL_LEDGER_KEK
+        # the home clubs' letter-signing keys (bench/visits.sh approves visits)
+        RECIPROCAL_LOI_KEK=${RECIPROCAL_LOI_KEK:-$(head -c 32 /dev/urandom | base64)}
+        export RECIPROCAL_LOI_KEK
         if ! out=$(RECIPROCAL_MIGRATE_DATABASE_URL=$RCP_PG_OWNER_URL "$BIN" migrate up 2>&1); then
             say "error: migrate up failed:"
             printf '%s\n' "$out" | tail -n 20 >&2
@@ -266,6 +271,10 @@ if ((server_ok)); then
     # club of 100,000 members (bench/member.sh)
     # shellcheck source=member.sh
     source "$ROOT/bench/member.sh"
+
+    # ---- reciprocal service (issue 11): POST /visits, the door (verify, check-in) (bench/visits.sh)
+    # shellcheck source=visits.sh
+    source "$ROOT/bench/visits.sh"
 
     # ---- auth service (issue 3)
     if [[ -n $token ]]; then

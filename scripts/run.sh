@@ -212,6 +212,11 @@ on_signal() {
 trap on_signal INT TERM
 "$BIN" serve &
 srv=$!
+# ---- reciprocal demo (issue 11): the ledger bootstrapped with the demo clubs as organisations
+# and the demo agreement's activation recorded (scripts/demo_ledger.sh, needs the running ledger)
+"$ROOT/scripts/demo_ledger.sh" "http://127.0.0.1:$HTTP_PORT" ||
+    say "warning: the demo ledger bootstrap failed (the service runs without it)"
+# ---- end reciprocal demo block
 rc=0
 while :; do
     rc=0

@@ -70,7 +70,7 @@ int members_relations_by_ids(const svc_call_t *call, json_t *in, json_t **out, e
     }
     strbuf_puts(&ids, "}");
     char *ids_text = strbuf_take(&ids);
-    json_t *deps = json_object(), *hist = json_object();
+    json_t *deps = json_object(), *hist = json_object(), *members = json_object();
     /* every requested member of this club gets an entry, [] when it has none */
     int rc = ids_text ? 0 : err_set(e, 500, "internal", "", "out of memory");
     if (rc == 0) rc = collect(&c, k_dependents_sql, ids_text, deps, e);
@@ -85,13 +85,25 @@ int members_relations_by_ids(const svc_call_t *call, json_t *in, json_t **out, e
                      "'[]')::text FROM member.members m WHERE m.club_id = core.current_club() AND "
                      "m.id = ANY($1::uuid[])",
                      ids_text, hist, e);
+    if (rc == 0) /* the members themselves (the staff view, as get_member answers staff) */
+        rc = collect(&c,
+                     "SELECT m.id::text, " M_DOC_EXPR("m", "p", "m.club_id", "m.id",
+                                                      "true") "::text FROM member.members m LEFT "
+                                                              "JOIN member.profiles p ON "
+                                                              "p.club_id = m.club_id AND "
+                                                              "p.member_id = m.id WHERE m.club_id "
+                                                              "= core.current_club() AND m.id = "
+                                                              "ANY($1::uuid[])",
+                     ids_text, members, e);
     free(ids_text);
     if (rc != 0 || member_commit(&c, e) != 0) {
         if (rc != 0) member_rollback(&c);
         json_decref(deps);
         json_decref(hist);
+        json_decref(members);
         return -1;
     }
-    *out = json_pack("{s:o, s:o}", "dependents", deps, "status_history", hist);
+    *out = json_pack("{s:o, s:o, s:o}", "dependents", deps, "status_history", hist, "members",
+                     members);
     return 0;
 }

@@ -9,7 +9,9 @@
 
 int members_validate_relations(json_t *in, err_t *e);
 /* in: {ids: [uuid, ...] (1..100), club_id?}; out: {"dependents": {id: [member...]},
- * "status_history": {id: [change...]}} with an entry (maybe []) for every id of the club. */
+ * "status_history": {id: [change...]}} with an entry (maybe []) for every id of the club, and
+ * "members": {id: member} (the staff view of get_member; GraphQL's Visit.member) for every id
+ * of the club. */
 int members_relations_by_ids(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
 #endif

@@ -15,9 +15,11 @@
 
 #include "services/reciprocal/graphql_agreements.h"
 #include "services/reciprocal/graphql_restrictions.h"
+#include "services/reciprocal/graphql_visits.h"
 
 #include "services/reciprocal/agreements.h"
 #include "services/reciprocal/charges.h"
+#include "services/reciprocal/reciprocal_seed.h"
 #include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/statements.h"
 #include "services/reciprocal/sweep.h"
@@ -425,6 +427,7 @@ static const cfg_var_t reciprocal_vars[] = {
 /* The service's GraphQL parts (each its own file). */
 static int reciprocal_gql_bind(gql_resolvers *rs) {
     int rc = gql_agreements_bind(rs);
+    rc |= gql_visits_bind(rs);
     rc |= gql_restrictions_bind(rs);
     return rc;
 }
@@ -437,6 +440,7 @@ const svc_module_t reciprocal_module = {
     .start = reciprocal_sweep_start,
     .stop = reciprocal_sweep_stop,
     .graphql = reciprocal_gql_bind,
+    .seed = reciprocal_seed, /* the demo agreement and members (reciprocal_seed.h) */
     /* party clubs through member, activations on the ledger (docs/reciprocal.md) */
     .nats = {.calls = (const char *const[]){"member", "ledger", NULL},
              .publishes =

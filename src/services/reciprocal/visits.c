@@ -392,7 +392,8 @@ static int check_clock(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
     if (ahead < 0)
         return err_set(e, 422, "in_the_past", "arrive_on",
                        "arrive_on is before today (%s) at the host", r->today);
-    if (secs < term_int(r, "min_notice_hours") * 3600)
+    /* 0 hours of notice admits arrival today (the start of today is already past) */
+    if (term_int(r, "min_notice_hours") > 0 && secs < term_int(r, "min_notice_hours") * 3600)
         return err_set(e, 422, "notice", "arrive_on",
                        "the host club needs %lld hours of notice before arrival",
                        term_int(r, "min_notice_hours"));

@@ -1,0 +1,244 @@
+/* graphql_visits: see graphql_visits.h. */
+#include "services/reciprocal/graphql_visits.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "gateway/graphql_bind.h"
+
+/* The request's cache of batched members (api_req.relations): id -> member or null. */
+#define MEMBER_CACHE "get_member"
+
+static void set_str(json_t *o, const char *key, json_t *v) {
+    if (json_is_string(v)) json_object_set(o, key, v);
+}
+
+/* "CHECKED_IN" -> "checked_in" into buf. */
+static const char *lower(const char *v, char *buf, size_t cap) {
+    size_t o = 0;
+    for (; v && v[o] && o + 1 < cap; o++)
+        buf[o] = (char)tolower((unsigned char)v[o]);
+    buf[o] = 0;
+    return buf;
+}
+
+/* ---- queries ---- */
+
+static int r_visit(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                   char **error) {
+    (void)parent;
+    json_t *input = json_object(), *output = NULL;
+    set_str(input, "id", json_object_get(args, "id"));
+    err_t e = {0};
+    int rc = gqlb_call(info->ctx, "reciprocal", "get_visit", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    *out = gqlb_output(output);
+    json_decref(output);
+    return 0;
+}
+
+static int r_visits(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                    char **error) {
+    (void)parent;
+    json_t *input = json_object();
+    if (gqlb_first(info, args, input, error) != 0) {
+        json_decref(input);
+        return -1;
+    }
+    static const char *const plain[][2] = {
+        {"after", "after"}, {"from", "from"}, {"to", "to"}, {"memberId", "member_id"}};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        set_str(input, plain[i][1], json_object_get(args, plain[i][0]));
+    static const char *const enums[] = {"side", "status"};
+    char buf[32];
+    for (size_t i = 0; i < sizeof enums / sizeof enums[0]; i++) {
+        const char *v = json_string_value(json_object_get(args, enums[i]));
+        if (v) json_object_set_new(input, enums[i], json_string(lower(v, buf, sizeof buf)));
+    }
+    json_t *output = NULL;
+    err_t e = {0};
+    int rc = gqlb_call(info->ctx, "reciprocal", "list_visits", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    *out = gqlb_connection(output, gqlb_output);
+    json_decref(output);
+    return 0;
+}
+
+/* ---- Visit fields that need a call ---- */
+
+/* Visit.history: present when the visit came from get_visit (else one get_visit call). */
+static int r_history(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                     char **error) {
+    (void)args;
+    json_t *have = json_object_get(parent, "history");
+    if (json_is_array(have)) {
+        *out = json_incref(have);
+        return 0;
+    }
+    json_t *input = json_object(), *output = NULL;
+    set_str(input, "id", json_object_get(parent, "id"));
+    err_t e = {0};
+    int rc = gqlb_call(info->ctx, "reciprocal", "get_visit", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) return gqlb_fail(info, &e, error);
+    *out = gqlb_output(json_object_get(output, "history"));
+    json_decref(output);
+    return 0;
+}
+
+/* Visit.homeClub / Visit.hostClub: all parents' home AND host club ids in one batch (the
+ * other field then finds its clubs in the cache). */
+static void pf_club(const gql_resolve_info *info, json_t *calls) {
+    json_t *ids = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        static const char *const keys[] = {"homeClubId", "hostClubId"};
+        for (size_t k = 0; k < 2; k++) {
+            json_t *id = json_object_get(json_array_get(c, 0), keys[k]);
+            if (json_is_string(id)) json_array_append(ids, id);
+        }
+    }
+    gqlb_prefetch_clubs(info->ctx, ids);
+    json_decref(ids);
+}
+
+static int r_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                  char **error) {
+    (void)args;
+    const char *id = json_string_value(json_object_get(parent, info->ud));
+    if (!id) {
+        *out = json_null();
+        return 0;
+    }
+    err_t e = {0};
+    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
+    return 0;
+}
+
+/* The caller may see the member of a visit with home club `home` through the member service:
+ * the home club's staff or a network administrator (the member themself too: get_member
+ * answers them). The host may not: no call. */
+static int may_see_member(const api_req *r, const char *home) {
+    return r->caller.network_admin || (home && strcmp(r->caller.club_id, home) == 0);
+}
+
+static json_t *member_cache(api_req *r) {
+    json_t *c = json_object_get(r->relations, MEMBER_CACHE);
+    if (!c) {
+        c = json_object();
+        json_object_set_new(r->relations, MEMBER_CACHE, c);
+    }
+    return c;
+}
+
+/* Visit.member of a list: the members of one home club (the caller's, or the first named for a
+ * network administrator) in ONE member_relations_by_ids call (staff holding member:read); every
+ * id asked is cached, null when the member service did not answer it. Other parents fall back
+ * to their own get_member (or null for the host). */
+static void pf_member(const gql_resolve_info *info, json_t *calls) {
+    api_req *r = info->ctx;
+    if (!svc_authorized(&r->caller, "member:read")) return;
+    json_t *cache = member_cache(r);
+    json_t *ids = json_array();
+    const char *club = NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        json_t *parent = json_array_get(c, 0);
+        const char *id = json_string_value(json_object_get(parent, "memberId"));
+        const char *home = json_string_value(json_object_get(parent, "homeClubId"));
+        if (!id || !home || json_object_get(cache, id) || !may_see_member(r, home)) continue;
+        if (!club) club = home;
+        if (strcmp(home, club) == 0 && json_array_size(ids) < 100)
+            json_array_append_new(ids, json_string(id));
+    }
+    if (json_array_size(ids) > 1) {
+        json_t *input = json_pack("{s:O}", "ids", ids), *output = NULL;
+        if (r->caller.network_admin) json_object_set_new(input, "club_id", json_string(club));
+        err_t e = {0};
+        if (gqlb_call(r, "member", "member_relations_by_ids", input, &output, &e) == 0) {
+            json_t *members = json_object_get(output, "members");
+            json_t *id;
+            json_array_foreach(ids, i, id) {
+                json_t *m = json_object_get(members, json_string_value(id));
+                json_object_set(cache, json_string_value(id), m ? m : json_null());
+            }
+        }
+        json_decref(output);
+        json_decref(input);
+    }
+    json_decref(ids);
+}
+
+static int r_member(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                    char **error) {
+    (void)args;
+    api_req *r = info->ctx;
+    const char *id = json_string_value(json_object_get(parent, "memberId"));
+    const char *home = json_string_value(json_object_get(parent, "homeClubId"));
+    *out = NULL;
+    if (!id || !may_see_member(r, home)) return 0; /* the host: the letter's snapshot only */
+    json_t *cached = json_object_get(member_cache(r), id);
+    if (cached) {
+        *out = json_is_null(cached) ? NULL : gqlb_output(cached);
+        return 0;
+    }
+    json_t *input = json_pack("{s:s, s:s}", "id", id, "club_id", home), *output = NULL;
+    err_t e = {0};
+    int rc = gqlb_call(r, "member", "get_member", input, &output, &e);
+    json_decref(input);
+    if (rc != 0) {
+        if (e.status == 404 || e.status == 403) return 0; /* not visible: null */
+        return gqlb_fail(info, &e, error);
+    }
+    json_object_set(member_cache(r), id, output);
+    *out = gqlb_output(output);
+    json_decref(output);
+    return 0;
+}
+
+/* ---- mutations (ud = the operation) ---- */
+
+static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                      char **error) {
+    (void)parent;
+    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(input, tmp, k, v) { /* absent = default, as over REST */
+        if (json_is_null(v)) json_object_del(input, k);
+    }
+    const char *op = info->ud;
+    int rc = gqlb_mutation(info, "reciprocal", op, input,
+                           strcmp(op, "verify_loi") == 0 ? "verification" : "visit", gqlb_output,
+                           out, error);
+    json_decref(input);
+    return rc;
+}
+
+int gql_visits_bind(gql_resolvers *rs) {
+    static const char *const mutations[][2] = {
+        {"requestVisit", "create_visit"},   {"approveVisit", "approve_visit"},
+        {"confirmVisit", "confirm_visit"},  {"declineVisit", "decline_visit"},
+        {"cancelVisit", "cancel_visit"},    {"revokeVisit", "revoke_visit"},
+        {"checkInVisit", "check_in_visit"}, {"checkOutVisit", "check_out_visit"},
+        {"verifyLoi", "verify_loi"}};
+    int rc = 0;
+    rc |= gql_resolvers_add(rs, "Query", "visit", r_visit, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Query", "visits", r_visits, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Visit", "history", r_history, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Visit", "homeClub", r_club, pf_club, "homeClubId");
+    rc |= gql_resolvers_add(rs, "Visit", "hostClub", r_club, pf_club, "hostClubId");
+    rc |= gql_resolvers_add(rs, "Visit", "member", r_member, pf_member, NULL);
+    for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++)
+        rc |= gql_resolvers_add(rs, "Mutation", mutations[i][0], r_mutation, NULL,
+                                (void *)mutations[i][1]);
+    return rc;
+}
