@@ -450,6 +450,10 @@ static PGconn *conn_open(const char *conninfo) {
     return PQconnectdbParams(keys, vals, 1);
 }
 
+PGconn *db_pool_connect(db_pool_t *p) {
+    return conn_open(p->conninfo);
+}
+
 static void conn_forget_session(db_conn_t *c) {
     cache_clear(c);
 }

@@ -29,6 +29,10 @@ typedef struct db_scope {
 
 db_pool_t *db_pool_open(const char *conninfo, int size, err_t *e);
 void db_pool_close(db_pool_t *p);
+/* A new connection outside the pool, to the pool's database with its connection settings (for
+ * a session-scoped advisory lock held across transactions, core/periodic). The caller owns it
+ * (PQfinish); NULL only when out of memory; check PQstatus. */
+PGconn *db_pool_connect(db_pool_t *p);
 /* Round trip "SELECT 1" on a pooled connection (used by /health/ready). */
 int db_ping(db_pool_t *p, err_t *e);
 void db_pool_stats(db_pool_t *p, int *size, int *in_use, long long *waits);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "core/db.h"
 #include "core/log.h"
 
 /* Runs `sql` ($1 = the lock key) on the lock connection: 1 when it answered true, 0 false, -1
@@ -31,12 +32,12 @@ static int lock_query(periodic_t *j, const char *sql, err_t *e) {
 /* Takes the job's advisory lock: 1 taken (or no database: unlocked), 0 held by another
  * process, -1 + err. */
 static int take_lock(periodic_t *j, const svc_env_t *env, err_t *e) {
-    if (!env->db || !env->cfg) return 1;
+    if (!env->db) return 1;
     if (!j->conn) {
-        j->conn = PQconnectdb(env->cfg->database_url);
-        if (PQstatus(j->conn) != CONNECTION_OK) {
+        j->conn = db_pool_connect(env->db);
+        if (!j->conn || PQstatus(j->conn) != CONNECTION_OK) {
             err_set(e, 503, "unavailable", "", "%s: cannot connect for its lock: %s", j->name,
-                    PQerrorMessage(j->conn));
+                    j->conn ? PQerrorMessage(j->conn) : "out of memory");
             PQfinish(j->conn);
             j->conn = NULL;
             return -1;
