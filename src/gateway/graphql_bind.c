@@ -216,6 +216,20 @@ void gqlb_set_str(json_t *input, const char *key, json_t *v) {
     if (json_is_string(v)) json_object_set(input, key, v);
 }
 
+int gqlb_parent_or_get(const gql_resolve_info *info, json_t *parent, const char *key,
+                       const char *module, const char *op, json_t **out, char **error) {
+    json_t *have = json_object_get(parent, key);
+    if (json_is_array(have)) {
+        *out = json_incref(have);
+        return 0;
+    }
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(parent, "id"));
+    int rc = gqlb_query(info, module, op, input, key, NULL, out, error);
+    json_decref(input);
+    return rc;
+}
+
 void gqlb_set_enum(json_t *input, const char *key, json_t *v) {
     const char *s = json_string_value(v);
     if (!s) return;

@@ -66,6 +66,11 @@ int gqlb_query(const gql_resolve_info *info, const char *module, const char *op,
 /* A connection field: the same over a list operation, *out = gqlb_connection(output, node_of). */
 int gqlb_list(const gql_resolve_info *info, const char *module, const char *op, json_t *input,
               json_t *(*node_of)(json_t *), json_t **out, char **error);
+/* A list field of a parent object that its get operation answers (e.g. Visit.history): the
+ * parent's key when it holds it (the parent came from module.op), else one module.op call with
+ * {id: parent.id} answering its key (gqlb_query). 0 or -1. */
+int gqlb_parent_or_get(const gql_resolve_info *info, json_t *parent, const char *key,
+                       const char *module, const char *op, json_t **out, char **error);
 /* Copies v into input[key] when it is a string (an optional argument given). */
 void gqlb_set_str(json_t *input, const char *key, json_t *v);
 /* Copies v lower-cased into input[key] when it is a string (an enum argument given:

@@ -72,16 +72,7 @@ static int r_partners(const gql_resolve_info *info, json_t *parent, json_t *args
 static int r_history(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                      char **error) {
     (void)args;
-    json_t *have = json_object_get(parent, "history");
-    if (json_is_array(have)) {
-        *out = json_incref(have);
-        return 0;
-    }
-    json_t *input = json_object();
-    gqlb_set_str(input, "id", json_object_get(parent, "id"));
-    int rc = gqlb_query(info, "reciprocal", "get_agreement", input, "history", NULL, out, error);
-    json_decref(input);
-    return rc;
+    return gqlb_parent_or_get(info, parent, "history", "reciprocal", "get_agreement", out, error);
 }
 
 /* GraphQL terms list -> REST map {<host club id>: {...}}; null fields dropped (= defaults). */

@@ -48,16 +48,7 @@ static int r_visits(const gql_resolve_info *info, json_t *parent, json_t *args, 
 static int r_history(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                      char **error) {
     (void)args;
-    json_t *have = json_object_get(parent, "history");
-    if (json_is_array(have)) {
-        *out = json_incref(have);
-        return 0;
-    }
-    json_t *input = json_object();
-    gqlb_set_str(input, "id", json_object_get(parent, "id"));
-    int rc = gqlb_query(info, "reciprocal", "get_visit", input, "history", NULL, out, error);
-    json_decref(input);
-    return rc;
+    return gqlb_parent_or_get(info, parent, "history", "reciprocal", "get_visit", out, error);
 }
 
 /* Visit.homeClub / Visit.hostClub: all parents' home AND host club ids in one batch (the
@@ -75,19 +66,6 @@ static void pf_club(const gql_resolve_info *info, json_t *calls) {
     }
     gqlb_prefetch_clubs(info->ctx, ids);
     json_decref(ids);
-}
-
-static int r_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                  char **error) {
-    (void)args;
-    const char *id = json_string_value(json_object_get(parent, info->ud));
-    if (!id) {
-        *out = json_null();
-        return 0;
-    }
-    err_t e = {0};
-    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
-    return 0;
 }
 
 /* The caller may see the member of a visit with home club `home` through the member service:
@@ -197,8 +175,8 @@ int gql_visits_bind(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Query", "visit", r_visit, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "visits", r_visits, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Visit", "history", r_history, NULL, NULL);
-    rc |= gql_resolvers_add(rs, "Visit", "homeClub", r_club, pf_club, "homeClubId");
-    rc |= gql_resolvers_add(rs, "Visit", "hostClub", r_club, pf_club, "hostClubId");
+    rc |= gql_resolvers_add(rs, "Visit", "homeClub", gqlb_parent_club, pf_club, "homeClubId");
+    rc |= gql_resolvers_add(rs, "Visit", "hostClub", gqlb_parent_club, pf_club, "hostClubId");
     rc |= gql_resolvers_add(rs, "Visit", "member", r_member, pf_member, NULL);
     for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++)
         rc |= gql_resolvers_add(rs, "Mutation", mutations[i][0], r_mutation, NULL,
