@@ -216,6 +216,42 @@ void gqlb_set_str(json_t *input, const char *key, json_t *v) {
     if (json_is_string(v)) json_object_set(input, key, v);
 }
 
+int gqlb_parent_or_get(const gql_resolve_info *info, json_t *parent, const char *key,
+                       const char *module, const char *op, json_t **out, char **error) {
+    json_t *have = json_object_get(parent, key);
+    if (json_is_array(have)) {
+        *out = json_incref(have);
+        return 0;
+    }
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(parent, "id"));
+    int rc = gqlb_query(info, module, op, input, key, NULL, out, error);
+    json_decref(input);
+    return rc;
+}
+
+void gqlb_set_enum(json_t *input, const char *key, json_t *v) {
+    const char *s = json_string_value(v);
+    if (!s) return;
+    char buf[32];
+    size_t o = 0;
+    for (; s[o] && o + 1 < sizeof buf; o++)
+        buf[o] = (char)tolower((unsigned char)s[o]);
+    buf[o] = 0;
+    json_object_set_new(input, key, json_string(buf));
+}
+
+json_t *gqlb_mutation_input(json_t *args) {
+    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(input, tmp, k, v) { /* absent = default, as over REST */
+        if (json_is_null(v)) json_object_del(input, k);
+    }
+    return input;
+}
+
 json_t *gqlb_connection(json_t *output, json_t *(*node_of)(json_t *)) {
     json_t *edges = json_array(), *cursors = json_object_get(output, "cursors");
     const char *end = NULL;

@@ -66,8 +66,19 @@ int gqlb_query(const gql_resolve_info *info, const char *module, const char *op,
 /* A connection field: the same over a list operation, *out = gqlb_connection(output, node_of). */
 int gqlb_list(const gql_resolve_info *info, const char *module, const char *op, json_t *input,
               json_t *(*node_of)(json_t *), json_t **out, char **error);
+/* A list field of a parent object that its get operation answers (e.g. Visit.history): the
+ * parent's key when it holds it (the parent came from module.op), else one module.op call with
+ * {id: parent.id} answering its key (gqlb_query). 0 or -1. */
+int gqlb_parent_or_get(const gql_resolve_info *info, json_t *parent, const char *key,
+                       const char *module, const char *op, json_t **out, char **error);
 /* Copies v into input[key] when it is a string (an optional argument given). */
 void gqlb_set_str(json_t *input, const char *key, json_t *v);
+/* Copies v lower-cased into input[key] when it is a string (an enum argument given:
+ * "CHECKED_IN" -> "checked_in"). */
+void gqlb_set_enum(json_t *input, const char *key, json_t *v);
+/* A mutation's REST input: gqlb_rest_input(args.input) without its null fields (absent =
+ * default, as over REST). New reference. */
+json_t *gqlb_mutation_input(json_t *args);
 
 /* A club field of a parent object that holds the club's id under the key given as the
  * resolver's user data (e.g. Member.club with "clubId"): the prefetch hook loads every parent's

@@ -351,19 +351,14 @@ done:
 }
 
 int charge_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    long long limit = 20;
-    char limit_s[24];
-    cursor_t cur;
-    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
-    const char *after = json_string_value(json_object_get(in, "after"));
-    if (after && cursor_decode(after, "charges", "i", "after", &cur, e) != 0) return -1;
+    cursor_page_t pg;
+    if (cursor_page_begin(in, 20, "charges", "i", &pg, e) != 0) return -1;
     const char *p[] = {json_string_value(json_object_get(in, "visit_id")),
                        json_string_value(json_object_get(in, "member_id")),
                        json_string_value(json_object_get(in, "category")),
                        json_string_value(json_object_get(in, "statement_id")),
-                       after ? cur.key[0] : NULL,
-                       limit_s};
+                       cursor_page_key(&pg, 0),
+                       pg.fetch};
     db_scope_t scope = svc_scope(call, NULL);
     PGresult *r = db_read(
         call->env->db, &scope,
@@ -373,28 +368,10 @@ int charge_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         "IS NULL OR c.statement_id = $4::uuid) AND ($5::bigint IS NULL OR c.seq > $5::bigint) "
         "ORDER BY c.seq LIMIT $6::int",
         6, p, e);
-    if (!r) {
-        if (e->status == 422) err_set(e, 400, "invalid_cursor", "after", "after is not a cursor");
-        return -1;
-    }
-    json_t *items = json_array();
-    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
-    for (int i = 0; i < shown; i++) {
-        json_t *doc = db_json(r, i, 0, e);
-        if (!doc) {
-            json_decref(items);
-            PQclear(r);
-            return -1;
-        }
-        json_array_append_new(items, doc);
-    }
-    json_t *cursors = cursor_rows(r, shown, 1, "charges", "i");
-    json_t *next =
-        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    if (!r) return cursor_page_failed(e);
+    *out = cursor_page_output_parsed(r, pg.limit, "charges", "i", NULL, e);
     PQclear(r);
-    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor",
-                     next ? next : json_null());
-    return 0;
+    return *out ? 0 : -1;
 }
 
 /* ---- cancellation fee ---- */

@@ -1,7 +1,6 @@
 /* graphql_agreements: see graphql_agreements.h. */
 #include "services/reciprocal/graphql_agreements.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +8,6 @@
 #include "core/json.h"
 #include "gateway/graphql_bind.h"
 #include "services/reciprocal/graphql_settlement.h"
-
-/* "ACTIVE" -> "active" into buf. */
-static const char *lower(const char *v, char *buf, size_t cap) {
-    size_t o = 0;
-    for (; v && v[o] && o + 1 < cap; o++)
-        buf[o] = (char)tolower((unsigned char)v[o]);
-    buf[o] = 0;
-    return buf;
-}
 
 /* REST agreement -> GraphQL: the terms map becomes a list in the order of `clubs`, each entry
  * with host_club_id; then camelCase keys and upper-case statuses. New reference. */
@@ -60,9 +50,7 @@ static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *ar
     }
     gqlb_set_str(input, "after", json_object_get(args, "after"));
     gqlb_set_str(input, "partner", json_object_get(args, "partner"));
-    char buf[32];
-    const char *status = json_string_value(json_object_get(args, "status"));
-    if (status) json_object_set_new(input, "status", json_string(lower(status, buf, sizeof buf)));
+    gqlb_set_enum(input, "status", json_object_get(args, "status"));
     int rc = gqlb_list(info, "reciprocal", "list_agreements", input, agreement_out, out, error);
     json_decref(input);
     return rc;
@@ -73,9 +61,7 @@ static int r_partners(const gql_resolve_info *info, json_t *parent, json_t *args
     (void)parent;
     json_t *input = json_object();
     gqlb_set_str(input, "id", json_object_get(args, "clubId"));
-    char buf[32];
-    const char *status = json_string_value(json_object_get(args, "status"));
-    if (status) json_object_set_new(input, "status", json_string(lower(status, buf, sizeof buf)));
+    gqlb_set_enum(input, "status", json_object_get(args, "status"));
     int rc = gqlb_query(info, "reciprocal", "club_partners", input, "items", NULL, out, error);
     json_decref(input);
     return rc;
@@ -86,16 +72,7 @@ static int r_partners(const gql_resolve_info *info, json_t *parent, json_t *args
 static int r_history(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                      char **error) {
     (void)args;
-    json_t *have = json_object_get(parent, "history");
-    if (json_is_array(have)) {
-        *out = json_incref(have);
-        return 0;
-    }
-    json_t *input = json_object();
-    gqlb_set_str(input, "id", json_object_get(parent, "id"));
-    int rc = gqlb_query(info, "reciprocal", "get_agreement", input, "history", NULL, out, error);
-    json_decref(input);
-    return rc;
+    return gqlb_parent_or_get(info, parent, "history", "reciprocal", "get_agreement", out, error);
 }
 
 /* GraphQL terms list -> REST map {<host club id>: {...}}; null fields dropped (= defaults). */
@@ -122,14 +99,8 @@ static void terms_to_rest(json_t *input) {
 static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                       char **error) {
     (void)parent;
-    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
+    json_t *input = gqlb_mutation_input(args);
     terms_to_rest(input);
-    const char *k;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(input, tmp, k, v) { /* absent = default, as over REST */
-        if (json_is_null(v)) json_object_del(input, k);
-    }
     int rc =
         gqlb_mutation(info, "reciprocal", info->ud, input, "agreement", agreement_out, out, error);
     json_decref(input);

@@ -1,7 +1,6 @@
 /* graphql_visits: see graphql_visits.h. */
 #include "services/reciprocal/graphql_visits.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,33 +11,16 @@
 /* The request's cache of batched members (api_req.relations): id -> member or null. */
 #define MEMBER_CACHE "get_member"
 
-static void set_str(json_t *o, const char *key, json_t *v) {
-    if (json_is_string(v)) json_object_set(o, key, v);
-}
-
-/* "CHECKED_IN" -> "checked_in" into buf. */
-static const char *lower(const char *v, char *buf, size_t cap) {
-    size_t o = 0;
-    for (; v && v[o] && o + 1 < cap; o++)
-        buf[o] = (char)tolower((unsigned char)v[o]);
-    buf[o] = 0;
-    return buf;
-}
-
 /* ---- queries ---- */
 
 static int r_visit(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                    char **error) {
     (void)parent;
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(args, "id"));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "get_visit", input, &output, &e);
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(args, "id"));
+    int rc = gqlb_query(info, "reciprocal", "get_visit", input, NULL, NULL, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_output(output);
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 static int r_visits(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
@@ -52,21 +34,12 @@ static int r_visits(const gql_resolve_info *info, json_t *parent, json_t *args, 
     static const char *const plain[][2] = {
         {"after", "after"}, {"from", "from"}, {"to", "to"}, {"memberId", "member_id"}};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
-        set_str(input, plain[i][1], json_object_get(args, plain[i][0]));
-    static const char *const enums[] = {"side", "status"};
-    char buf[32];
-    for (size_t i = 0; i < sizeof enums / sizeof enums[0]; i++) {
-        const char *v = json_string_value(json_object_get(args, enums[i]));
-        if (v) json_object_set_new(input, enums[i], json_string(lower(v, buf, sizeof buf)));
-    }
-    json_t *output = NULL;
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "list_visits", input, &output, &e);
+        gqlb_set_str(input, plain[i][1], json_object_get(args, plain[i][0]));
+    gqlb_set_enum(input, "side", json_object_get(args, "side"));
+    gqlb_set_enum(input, "status", json_object_get(args, "status"));
+    int rc = gqlb_list(info, "reciprocal", "list_visits", input, gqlb_output, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_connection(output, gqlb_output);
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 /* ---- Visit fields that need a call ---- */
@@ -75,20 +48,7 @@ static int r_visits(const gql_resolve_info *info, json_t *parent, json_t *args, 
 static int r_history(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                      char **error) {
     (void)args;
-    json_t *have = json_object_get(parent, "history");
-    if (json_is_array(have)) {
-        *out = json_incref(have);
-        return 0;
-    }
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(parent, "id"));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "get_visit", input, &output, &e);
-    json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = gqlb_output(json_object_get(output, "history"));
-    json_decref(output);
-    return 0;
+    return gqlb_parent_or_get(info, parent, "history", "reciprocal", "get_visit", out, error);
 }
 
 /* Visit.homeClub / Visit.hostClub: all parents' home AND host club ids in one batch (the
@@ -106,19 +66,6 @@ static void pf_club(const gql_resolve_info *info, json_t *calls) {
     }
     gqlb_prefetch_clubs(info->ctx, ids);
     json_decref(ids);
-}
-
-static int r_club(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                  char **error) {
-    (void)args;
-    const char *id = json_string_value(json_object_get(parent, info->ud));
-    if (!id) {
-        *out = json_null();
-        return 0;
-    }
-    err_t e = {0};
-    if (gqlb_club(info->ctx, id, out, &e) != 0) return gqlb_fail(info, &e, error);
-    return 0;
 }
 
 /* The caller may see the member of a visit with home club `home` through the member service:
@@ -208,13 +155,7 @@ static int r_member(const gql_resolve_info *info, json_t *parent, json_t *args, 
 static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                       char **error) {
     (void)parent;
-    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
-    const char *k;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(input, tmp, k, v) { /* absent = default, as over REST */
-        if (json_is_null(v)) json_object_del(input, k);
-    }
+    json_t *input = gqlb_mutation_input(args);
     const char *op = info->ud;
     int rc = gqlb_mutation(info, "reciprocal", op, input,
                            strcmp(op, "verify_loi") == 0 ? "verification" : "visit", gqlb_output,
@@ -234,8 +175,8 @@ int gql_visits_bind(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Query", "visit", r_visit, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "visits", r_visits, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Visit", "history", r_history, NULL, NULL);
-    rc |= gql_resolvers_add(rs, "Visit", "homeClub", r_club, pf_club, "homeClubId");
-    rc |= gql_resolvers_add(rs, "Visit", "hostClub", r_club, pf_club, "hostClubId");
+    rc |= gql_resolvers_add(rs, "Visit", "homeClub", gqlb_parent_club, pf_club, "homeClubId");
+    rc |= gql_resolvers_add(rs, "Visit", "hostClub", gqlb_parent_club, pf_club, "hostClubId");
     rc |= gql_resolvers_add(rs, "Visit", "member", r_member, pf_member, NULL);
     for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++)
         rc |= gql_resolvers_add(rs, "Mutation", mutations[i][0], r_mutation, NULL,

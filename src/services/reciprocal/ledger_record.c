@@ -84,13 +84,17 @@ static json_t *activation_spec(const char *id, json_t *orgs, json_t *skip) {
                      "activated", "sign_as", sign_as);
 }
 
-/* endorse + submit of one record; 0 + tx_id (65 bytes), or -1 + why. */
-static int submit_one(const svc_call_t *call, const char *id, json_t *orgs, char tx_id[65],
-                      char *why, size_t cap) {
-    json_t *spec = activation_spec(id, orgs, NULL);
-    int rc = ag_ledger_submit_spec(call, spec, tx_id, why, cap);
-    json_decref(spec);
-    return rc;
+/* The activation spec of pending row i (agreement id, club ids). */
+static int agreement_spec(PGresult *r, int i, json_t *config, json_t **spec, char *why, size_t cap,
+                          err_t *e) {
+    json_t *clubs = db_json(r, i, 1, e);
+    if (!clubs) return -1;
+    json_t *orgs = ag_ledger_orgs(clubs, config, why, cap);
+    json_decref(clubs);
+    if (!orgs) return 1;
+    *spec = activation_spec(PQgetvalue(r, i, 0), orgs, NULL);
+    json_decref(orgs);
+    return 0;
 }
 
 /* ---- clubs that hold their own keys ---- */
@@ -237,31 +241,21 @@ int ag_ledger_commits(const svc_call_t *call, long long *committed, err_t *e) {
     return rc;
 }
 
-static int store(const svc_call_t *call, const char *id, const char *tx_id, const char *why,
-                 err_t *e) {
+/* Row update of one record: $1 id, $2 tx_id (NULL: still pending), $3 why. */
+static int store(const svc_call_t *call, const char *sql, const char *id, const char *tx_id,
+                 const char *why, err_t *e) {
     db_tx_t *tx = NULL;
     const char *p[] = {id, tx_id, why};
     if (svc_begin(call, &tx, e) != 0) return -1;
-    int rc = db_exec_cmd(tx,
-                         "UPDATE reciprocal.ledger_records SET attempts = attempts + 1, status = "
-                         "CASE WHEN $2::text IS NULL THEN 'pending' ELSE 'submitted' END, tx_id "
-                         "= $2, last_error = left($3, 400), updated_at = now() WHERE "
-                         "agreement_id = $1 AND status = 'pending'",
-                         3, p, e) < 0
-                 ? -1
-                 : 0;
+    int rc = db_exec_cmd(tx, sql, 3, p, e) < 0 ? -1 : 0;
     return db_tx_finish(&tx, rc, NULL, e);
 }
 
-int ag_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e) {
+int ag_ledger_record_pass(const svc_call_t *call, const ag_ledger_kind_t *kind,
+                          long long *submitted, long long *pending, err_t *e) {
     *submitted = *pending = 0;
     db_scope_t scope = svc_scope(call, NULL);
-    PGresult *r =
-        db_read(call->env->db, &scope,
-                "SELECT l.agreement_id, to_jsonb(a.club_ids)::text FROM "
-                "reciprocal.ledger_records l JOIN reciprocal.agreements a ON a.id = "
-                "l.agreement_id WHERE l.status = 'pending' ORDER BY l.created_at LIMIT 20",
-                0, NULL, e);
+    PGresult *r = db_read(call->env->db, &scope, kind->pending_sql, 0, NULL, e);
     if (!r) return -1;
     json_t *config = NULL;
     char cfg_why[400] = "";
@@ -274,22 +268,18 @@ int ag_ledger_pass(const svc_call_t *call, long long *submitted, long long *pend
         json_decref(in);
     }
     for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        const char *id = PQgetvalue(r, i, 0);
         char why[400] = "", tx_id[65] = "";
-        json_t *clubs = db_json(r, i, 1, e);
-        if (!clubs) {
-            rc = -1;
-            break;
-        }
-        json_t *orgs = NULL;
+        json_t *spec = NULL;
         if (cfg_why[0])
             snprintf(why, sizeof why, "%s", cfg_why);
-        else if ((orgs = ag_ledger_orgs(clubs, config, why, sizeof why)) != NULL &&
-                 submit_one(call, id, orgs, tx_id, why, sizeof why) == 0)
+        else if (kind->spec(r, i, config, &spec, why, sizeof why, e) < 0) {
+            rc = -1;
+            break;
+        } else if (spec && ag_ledger_submit_spec(call, spec, tx_id, why, sizeof why) == 0)
             why[0] = 0;
-        json_decref(orgs);
-        json_decref(clubs);
-        rc = store(call, id, tx_id[0] ? tx_id : NULL, why[0] ? why : NULL, e);
+        json_decref(spec);
+        rc = store(call, kind->store_sql, PQgetvalue(r, i, 0), tx_id[0] ? tx_id : NULL,
+                   why[0] ? why : NULL, e);
         if (tx_id[0])
             (*submitted)++;
         else
@@ -298,4 +288,19 @@ int ag_ledger_pass(const svc_call_t *call, long long *submitted, long long *pend
     json_decref(config);
     PQclear(r);
     return rc;
+}
+
+static const ag_ledger_kind_t agreement_kind = {
+    .pending_sql = "SELECT l.agreement_id, to_jsonb(a.club_ids)::text FROM "
+                   "reciprocal.ledger_records l JOIN reciprocal.agreements a ON a.id = "
+                   "l.agreement_id WHERE l.status = 'pending' ORDER BY l.created_at LIMIT 20",
+    .store_sql = "UPDATE reciprocal.ledger_records SET attempts = attempts + 1, status = CASE "
+                 "WHEN $2::text IS NULL THEN 'pending' ELSE 'submitted' END, tx_id = $2, "
+                 "last_error = left($3, 400), updated_at = now() WHERE agreement_id = $1 AND "
+                 "status = 'pending'",
+    .spec = agreement_spec,
+};
+
+int ag_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e) {
+    return ag_ledger_record_pass(call, &agreement_kind, submitted, pending, e);
 }

@@ -42,4 +42,23 @@ json_t *ag_ledger_orgs(json_t *clubs, json_t *config, char *why, size_t cap);
 int ag_ledger_submit_spec(const svc_call_t *call, json_t *spec, char tx_id[65], char *why,
                           size_t cap);
 
+/* One kind of ledger record (agreement activation, visit, statement acceptance): what differs
+ * between the sweeps' passes. The pass, the ledger config call, endorse + submit and the retry
+ * are ag_ledger_record_pass's. */
+typedef struct {
+    /* up to 20 pending records, oldest first; column 0 the record's id */
+    const char *pending_sql;
+    /* the row update: $1 id, $2 tx_id (NULL: still pending), $3 why (NULL once submitted) */
+    const char *store_sql;
+    /* row i's transaction spec from the ledger config: 0 + *spec (new ref), 1 + why (cannot be
+     * submitted yet: stays pending), or -1 + e (the pass fails) */
+    int (*spec)(PGresult *r, int i, json_t *config, json_t **spec, char *why, size_t cap, err_t *e);
+} ag_ledger_kind_t;
+
+/* Tries kind's pending records as call's caller: asks the ledger config once, submits each
+ * record's spec and stores tx_id or the reason it stays pending. *submitted / *pending get the
+ * counts. 0 or -1 + err. */
+int ag_ledger_record_pass(const svc_call_t *call, const ag_ledger_kind_t *kind,
+                          long long *submitted, long long *pending, err_t *e);
+
 #endif

@@ -210,19 +210,14 @@ int stmt_line_reversed(const svc_call_t *call, db_tx_t *tx, const char *statemen
 /* ---- reading ---- */
 
 int stmt_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    long long limit = 20;
-    char limit_s[24];
-    cursor_t cur;
-    jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
-    snprintf(limit_s, sizeof limit_s, "%lld", limit + 1);
-    const char *after = json_string_value(json_object_get(in, "after"));
-    if (after && cursor_decode(after, "statements", "tu", "after", &cur, e) != 0) return -1;
+    cursor_page_t pg;
+    if (cursor_page_begin(in, 20, "statements", "tu", &pg, e) != 0) return -1;
     const char *p[] = {json_string_value(json_object_get(in, "side")),
                        json_string_value(json_object_get(in, "period")),
                        json_string_value(json_object_get(in, "status")),
-                       after ? cur.key[0] : NULL,
-                       after ? cur.key[1] : NULL,
-                       limit_s};
+                       cursor_page_key(&pg, 0),
+                       cursor_page_key(&pg, 1),
+                       pg.fetch};
     db_scope_t scope = svc_scope(call, NULL);
     PGresult *r = db_read(
         call->env->db, &scope,
@@ -235,29 +230,11 @@ int stmt_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                                    "(to_char(s.period, 'YYYY-MM'), s.id) > ($4, $5::uuid)) ORDER "
                                    "BY to_char(s.period, 'YYYY-MM'), s.id LIMIT $6::int",
         6, p, e);
-    if (!r) {
-        if (e->status == 422) err_set(e, 400, "invalid_cursor", "after", "after is not a cursor");
-        return -1;
-    }
-    json_t *items = json_array();
-    int n = PQntuples(r), shown = n > limit ? (int)limit : n;
-    for (int i = 0; i < shown; i++) {
-        json_t *doc = db_json(r, i, 0, e);
-        if (!doc) {
-            json_decref(items);
-            PQclear(r);
-            return -1;
-        }
-        json_object_del(doc, "lines");
-        json_array_append_new(items, doc);
-    }
-    json_t *cursors = cursor_rows(r, shown, 1, "statements", "tu");
-    json_t *next =
-        n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
+    if (!r) return cursor_page_failed(e);
+    /* the list answers each statement without its lines */
+    *out = cursor_page_output_parsed(r, pg.limit, "statements", "tu", "lines", e);
     PQclear(r);
-    *out = json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor",
-                     next ? next : json_null());
-    return 0;
+    return *out ? 0 : -1;
 }
 
 /* The statement document of id (with lines) as the caller sees it; 404 when unseen. */

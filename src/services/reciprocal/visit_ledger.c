@@ -26,82 +26,44 @@ int visit_ledger_enqueue(db_tx_t *tx, const char *visit_id, const char *member_n
                : 0;
 }
 
-/* endorse + submit of one record (row i: visit id, host, home, commitment hex, day). */
-static int submit_one(const svc_call_t *call, PGresult *r, int i, json_t *config, char tx_id[65],
-                      char *why, size_t cap) {
+/* The visit.verified spec of pending row i (visit id, host, home, commitment hex, day). */
+static int visit_spec(PGresult *r, int i, json_t *config, json_t **spec, char *why, size_t cap,
+                      err_t *e) {
+    (void)e;
     const char *id = PQgetvalue(r, i, 0);
     json_t *clubs = json_pack("[s, s]", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
     json_t *orgs = ag_ledger_orgs(clubs, config, why, cap);
     json_decref(clubs);
-    if (!orgs) return -1;
+    if (!orgs) return 1;
     char nonce[80], key[80];
     snprintf(nonce, sizeof nonce, "visit.verified:%s", id);
     snprintf(key, sizeof key, "visit/%s", id);
     json_t *host = json_array_get(orgs, 0), *home = json_array_get(orgs, 1);
-    json_t *spec = json_pack(
+    *spec = json_pack(
         "{s:s, s:O, s:s, s:{s:s, s:O, s:O, s:s, s:s}, s:[{s:s, s:s}], s:[{s:O, s:s}, {s:O, s:s}]}",
         "type", "visit.verified", "creator", host, "nonce", nonce, "payload", "visit_id", id,
         "host", host, "home", home, "member", PQgetvalue(r, i, 3), "checked_in_on",
         PQgetvalue(r, i, 4), "writes", "key", key, "value", "verified", "sign_as", "org", host,
         "role", "member", "org", home, "role", "member");
-    int rc = ag_ledger_submit_spec(call, spec, tx_id, why, cap);
-    json_decref(spec);
     json_decref(orgs);
-    return rc;
+    return 0;
 }
 
-static int store(const svc_call_t *call, const char *id, const char *tx_id, const char *why,
-                 err_t *e) {
-    db_tx_t *tx = NULL;
-    const char *p[] = {id, tx_id, why};
-    if (svc_begin(call, &tx, e) != 0) return -1;
-    int rc = db_exec_cmd(tx,
-                         "UPDATE reciprocal.visit_ledger_records SET attempts = attempts + 1, "
-                         "status = CASE WHEN $2::text IS NULL THEN 'pending' ELSE 'submitted' "
-                         "END, tx_id = $2, last_error = left($3, 400), updated_at = now() WHERE "
-                         "visit_id = $1 AND status = 'pending'",
-                         3, p, e) < 0
-                 ? -1
-                 : 0;
-    return db_tx_finish(&tx, rc, NULL, e);
-}
+static const ag_ledger_kind_t visit_kind = {
+    .pending_sql = "SELECT l.visit_id, v.host_club_id, v.home_club_id, "
+                   "encode(l.member_commitment, 'hex'), (v.checked_in_at AT TIME ZONE "
+                   "v.host_timezone)::date::text FROM reciprocal.visit_ledger_records l "
+                   "JOIN reciprocal.visits v ON v.id = l.visit_id WHERE l.status = "
+                   "'pending' ORDER BY l.created_at LIMIT 20",
+    .store_sql = "UPDATE reciprocal.visit_ledger_records SET attempts = attempts + 1, "
+                 "status = CASE WHEN $2::text IS NULL THEN 'pending' ELSE 'submitted' "
+                 "END, tx_id = $2, last_error = left($3, 400), updated_at = now() WHERE "
+                 "visit_id = $1 AND status = 'pending'",
+    .spec = visit_spec,
+};
 
 int visit_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e) {
-    *submitted = *pending = 0;
-    db_scope_t scope = svc_scope(call, NULL);
-    PGresult *r = db_read(call->env->db, &scope,
-                          "SELECT l.visit_id, v.host_club_id, v.home_club_id, "
-                          "encode(l.member_commitment, 'hex'), (v.checked_in_at AT TIME ZONE "
-                          "v.host_timezone)::date::text FROM reciprocal.visit_ledger_records l "
-                          "JOIN reciprocal.visits v ON v.id = l.visit_id WHERE l.status = "
-                          "'pending' ORDER BY l.created_at LIMIT 20",
-                          0, NULL, e);
-    if (!r) return -1;
-    json_t *config = NULL;
-    char cfg_why[400] = "";
-    int status = 0, rc = 0;
-    if (PQntuples(r) > 0) {
-        json_t *in = json_object();
-        err_t ce = {0};
-        if (svc_call(call->env, "ledger", "config", call->caller, in, &status, &config, &ce) != 0)
-            snprintf(cfg_why, sizeof cfg_why, "ledger config: %s", ce.message);
-        json_decref(in);
-    }
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        char why[400] = "", tx_id[65] = "";
-        if (cfg_why[0])
-            snprintf(why, sizeof why, "%s", cfg_why);
-        else if (submit_one(call, r, i, config, tx_id, why, sizeof why) == 0)
-            why[0] = 0;
-        rc = store(call, PQgetvalue(r, i, 0), tx_id[0] ? tx_id : NULL, why[0] ? why : NULL, e);
-        if (tx_id[0])
-            (*submitted)++;
-        else
-            (*pending)++;
-    }
-    json_decref(config);
-    PQclear(r);
-    return rc;
+    return ag_ledger_record_pass(call, &visit_kind, submitted, pending, e);
 }
 
 int visit_ledger_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
