@@ -151,20 +151,17 @@ int cursor_page_failed(err_t *e) {
     return -1;
 }
 
-/* The envelope of cursor_page_output / cursor_page_output_parsed: raw pass-through items, or
- * parsed ones with field drop (when not NULL) removed. */
-static json_t *page_output(const PGresult *r, long long limit, const char *list, const char *types,
-                           int raw, const char *drop, err_t *e) {
+json_t *cursor_page_output(const PGresult *r, long long limit, const char *list, const char *types,
+                           err_t *e) {
     int n = PQntuples(r), shown = n > limit ? (int)limit : n;
     json_t *items = json_array();
     for (int i = 0; i < shown; i++) {
-        /* raw: the item as PostgreSQL built it, spliced into the answer unparsed (core/json.h) */
-        json_t *doc = raw ? db_json_raw(r, i, 0, e) : db_json(r, i, 0, e);
+        /* the item as PostgreSQL built it, spliced into the answer unparsed (core/json.h) */
+        json_t *doc = db_json_raw(r, i, 0, e);
         if (!doc) {
             json_decref(items);
             return NULL;
         }
-        if (drop) json_object_del(doc, drop);
         json_array_append_new(items, doc);
     }
     /* every item's cursor (GraphQL edges map them), the last shown one is next_cursor */
@@ -173,14 +170,4 @@ static json_t *page_output(const PGresult *r, long long limit, const char *list,
         n > limit ? json_incref(json_array_get(cursors, (size_t)shown - 1)) : json_null();
     return json_pack("{s:o, s:o, s:o}", "items", items, "cursors", cursors, "next_cursor",
                      next ? next : json_null());
-}
-
-json_t *cursor_page_output(const PGresult *r, long long limit, const char *list, const char *types,
-                           err_t *e) {
-    return page_output(r, limit, list, types, 1, NULL, e);
-}
-
-json_t *cursor_page_output_parsed(const PGresult *r, long long limit, const char *list,
-                                  const char *types, const char *drop, err_t *e) {
-    return page_output(r, limit, list, types, 0, drop, e);
 }

@@ -72,9 +72,5 @@ int cursor_page_failed(err_t *e);
  * answered unchanged. New reference, or NULL with e = 500 when an item is not JSON. */
 json_t *cursor_page_output(const PGresult *r, long long limit, const char *list, const char *types,
                            err_t *e);
-/* The same envelope with the items parsed (db_json), for a list whose items are edited: drop
- * (when not NULL) names a field removed from every item. */
-json_t *cursor_page_output_parsed(const PGresult *r, long long limit, const char *list,
-                                  const char *types, const char *drop, err_t *e);
 
 #endif

@@ -369,7 +369,7 @@ int charge_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         "ORDER BY c.seq LIMIT $6::int",
         6, p, e);
     if (!r) return cursor_page_failed(e);
-    *out = cursor_page_output_parsed(r, pg.limit, "charges", "i", NULL, e);
+    *out = cursor_page_output(r, pg.limit, "charges", "i", e);
     PQclear(r);
     return *out ? 0 : -1;
 }

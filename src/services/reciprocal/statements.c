@@ -219,20 +219,21 @@ int stmt_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                        cursor_page_key(&pg, 1),
                        pg.fetch};
     db_scope_t scope = svc_scope(call, NULL);
-    PGresult *r = db_read(
-        call->env->db, &scope,
-        "SELECT " DOC_SQL("false") ", to_char(s.period, 'YYYY-MM'), s.id FROM "
-                                   "reciprocal.statements s WHERE ($1::text IS NULL OR ($1 = "
-                                   "'host' AND s.host_club_id = core.current_club()) OR ($1 = "
-                                   "'home' AND s.home_club_id = core.current_club())) AND "
-                                   "($2::text IS NULL OR to_char(s.period, 'YYYY-MM') = $2) AND "
-                                   "($3::text IS NULL OR s.status = $3) AND ($4::text IS NULL OR "
-                                   "(to_char(s.period, 'YYYY-MM'), s.id) > ($4, $5::uuid)) ORDER "
-                                   "BY to_char(s.period, 'YYYY-MM'), s.id LIMIT $6::int",
-        6, p, e);
+    PGresult *r =
+        db_read(call->env->db, &scope,
+                /* the list answers each statement without its lines */
+                "SELECT (reciprocal.statement_doc(s, false) - 'lines')::text, to_char(s.period, "
+                "'YYYY-MM'), s.id FROM "
+                "reciprocal.statements s WHERE ($1::text IS NULL OR ($1 = "
+                "'host' AND s.host_club_id = core.current_club()) OR ($1 = "
+                "'home' AND s.home_club_id = core.current_club())) AND "
+                "($2::text IS NULL OR to_char(s.period, 'YYYY-MM') = $2) AND "
+                "($3::text IS NULL OR s.status = $3) AND ($4::text IS NULL OR "
+                "(to_char(s.period, 'YYYY-MM'), s.id) > ($4, $5::uuid)) ORDER "
+                "BY to_char(s.period, 'YYYY-MM'), s.id LIMIT $6::int",
+                6, p, e);
     if (!r) return cursor_page_failed(e);
-    /* the list answers each statement without its lines */
-    *out = cursor_page_output_parsed(r, pg.limit, "statements", "tu", "lines", e);
+    *out = cursor_page_output(r, pg.limit, "statements", "tu", e);
     PQclear(r);
     return *out ? 0 : -1;
 }
