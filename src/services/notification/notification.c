@@ -146,7 +146,7 @@ const svc_module_t notification_module = {
     .consumers = notification_consumers,
     .n_consumers = sizeof notification_consumers / sizeof notification_consumers[0],
     /* audiences and tokens through the owning services; in-app messages on inbox.<user> */
-    .nats = {.calls = (const char *const[]){"auth.delivery_token", "member.get_member",
+    .nats = {.calls = (const char *const[]){"auth.delivery_token", "member.member_contact",
                                             "member.get_club", NULL},
              .publishes = (const char *const[]){"inbox.>", NULL}},
 };

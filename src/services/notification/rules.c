@@ -252,25 +252,24 @@ static int aud_token_user(const svc_call_t *call, const svc_event_t *ev, recipie
     return r.vars ? add_recipient(list, n, r) : err_set(e, 500, "internal", "", "out of memory");
 }
 
-/* visit and LOI events: the visiting member (member.get_member in the home club). */
+/* visit and LOI events: the visiting member (member.member_contact in the home club, the
+ * service-audience operation: permission member:contact, held by no role). */
 static int aud_visit_member(const svc_call_t *call, const svc_event_t *ev, recipient_t **list,
                             size_t *n, err_t *e) {
     const char *home = sget(ev->data, "home_club_id"), *host = sget(ev->data, "host_club_id");
     json_t *m = NULL, *hv = NULL, *ov = NULL;
-    if (op(call, "member", "get_member", home, "member:read",
+    if (op(call, "member", "member_contact", home, "member:contact",
            json_pack("{s:s, s:s}", "id", sget(ev->data, "member_id"), "club_id", home), &m, e) != 0)
         return e->status == 404 ? 0 : -1;
     int rc = -1;
     if (!(hv = club_vars(call, home, NULL, e)) || !(ov = club_vars(call, host, NULL, e))) goto done;
-    json_t *prof = json_object_get(m, "profile");
     recipient_t r = {0};
     snprintf(r.club_id, sizeof r.club_id, "%s", home);
     snprintf(r.user_id, sizeof r.user_id, "%s", sget(m, "auth_user_id"));
-    snprintf(r.email, sizeof r.email, "%s", sget(prof, "email"));
-    snprintf(r.locale, sizeof r.locale, "%s",
-             *sget(prof, "language") ? sget(prof, "language") : "en");
+    snprintf(r.email, sizeof r.email, "%s", sget(m, "email"));
+    snprintf(r.locale, sizeof r.locale, "%s", *sget(m, "language") ? sget(m, "language") : "en");
     const char *first =
-        *sget(prof, "preferred_name") ? sget(prof, "preferred_name") : sget(prof, "first_name");
+        *sget(m, "preferred_name") ? sget(m, "preferred_name") : sget(m, "first_name");
     r.vars = json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}", "visit_id", sget(ev->data, "visit_id"),
                        "status", sget(ev->data, "status"), "member", "first_name", first,
                        "home_club", hv, "host_club", ov);

@@ -2,7 +2,7 @@
  * the network default templates (en) with the club-override resolution, the rendering of a
  * template (Mustache in strict mode, Markdown -> HTML with cmark, plain text), and the consumer
  * handler that turns one event into queued messages. Audiences are resolved through operations
- * of the owning services (auth.delivery_token, member.get_member, member.get_club), never their
+ * of the owning services (auth.delivery_token, member.member_contact, member.get_club), never their
  * tables. Owns nothing between calls. */
 #ifndef SERVICES_NOTIFICATION_RULES_H
 #define SERVICES_NOTIFICATION_RULES_H
