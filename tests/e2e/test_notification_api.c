@@ -277,6 +277,50 @@ static void test_split_visit_confirmation_mail(void) {
     CHECK_EQ_INT(got, 1);
     CHECK_EQ_INT(mails_to_with(email, "is approved"), 1);
     CHECK_EQ_INT(relay_count("SELECT count(*) FROM notification.dead_letter", NULL), 0);
+    /* preferences over REST and GraphQL (the club administrator's own) */
+    REQUIRE(api(home_admin, "PUT", "/api/v1/notifications/preferences",
+                "{\"timezone\":\"Europe/London\",\"quiet_hours\":{\"start\":\"22:00\","
+                "\"end\":\"07:00\"}}",
+                &v) == 200);
+    CHECK_STR(json_string_value(json_object_get(v, "timezone")), "Europe/London");
+    json_decref(v);
+    REQUIRE(api(home_admin, "POST", "/graphql",
+                "{\"query\":\"mutation { updateNotificationPreferences(input: {categories: "
+                "[{category: \\\"visits\\\", email: false}]}) { preferences { quietHours { "
+                "start end } categories { category email inApp mandatory } } userErrors { code "
+                "} } }\"}",
+                &v) == 200);
+    json_t *pr = json_object_get(
+        json_object_get(json_object_get(v, "data"), "updateNotificationPreferences"),
+        "preferences");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(pr, "quietHours"), "end")),
+              "07:00");
+    json_t *cat = json_array_get(json_object_get(pr, "categories"), 1);
+    CHECK(json_is_false(json_object_get(cat, "email")) &&
+          json_is_true(json_object_get(cat, "inApp")));
+    if (!pr) printf("#   %s\n", json_dumps(v, 0));
+    json_decref(v);
+    REQUIRE(api(home_admin, "POST", "/graphql",
+                "{\"query\":\"mutation { updateNotificationPreferences(input: {categories: "
+                "[{category: \\\"security\\\", email: false}]}) { preferences { email } "
+                "userErrors { code field } } }\"}",
+                &v) == 200);
+    json_t *ue = json_array_get(json_object_get(json_object_get(json_object_get(v, "data"),
+                                                                "updateNotificationPreferences"),
+                                                "userErrors"),
+                                0);
+    CHECK_STR(json_string_value(json_object_get(ue, "code")), "invalid_field");
+    json_decref(v);
+    REQUIRE(api(home_admin, "POST", "/graphql",
+                "{\"query\":\"{ me { notificationPreferences { timezone categories { "
+                "category mandatory } } } }\"}",
+                &v) == 200);
+    pr = json_object_get(json_object_get(json_object_get(v, "data"), "me"),
+                         "notificationPreferences");
+    CHECK_STR(json_string_value(json_object_get(pr, "timezone")), "Europe/London");
+    CHECK(json_is_true(
+        json_object_get(json_array_get(json_object_get(pr, "categories"), 0), "mandatory")));
+    json_decref(v);
     CHECK_EQ_INT(relay_count("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' "
                              "= $1 AND channel = 'email' AND status = 'sent'",
                              vid),

@@ -2,32 +2,13 @@
  * core/service.h). */
 #include "services/notification/notification.h"
 
-#include <libpq-fe.h>
 #include <string.h>
 
 #include "services/notification/delivery.h"
 #include "services/notification/graphql_notification.h"
 #include "services/notification/inbox.h"
+#include "services/notification/prefs.h"
 #include "services/notification/rules.h"
-
-/* The caller's row, or the defaults (email on, push off), as one JSON object. RLS limits the
- * table to the caller's club and user; the WHERE repeats the user for the index. */
-static const char k_sql_get[] =
-    "SELECT coalesce((SELECT json_build_object('email', email, 'push', push)"
-    " FROM notification.preferences WHERE user_id = $1),"
-    " json_build_object('email', true, 'push', false))::text";
-
-static int notification_get_preferences(const svc_call_t *call, json_t *input, json_t **output,
-                                        err_t *e) {
-    (void)input;
-    db_scope_t scope = svc_scope(call, NULL);
-    const char *params[] = {call->caller->user_id};
-    PGresult *r = db_read(call->env->db, &scope, k_sql_get, 1, params, e);
-    if (!r) return -1;
-    *output = db_json(r, 0, 0, e);
-    PQclear(r);
-    return *output ? 0 : -1;
-}
 
 static const svc_op_t notification_ops[] = {
     {.name = "get_preferences",
@@ -35,7 +16,8 @@ static const svc_op_t notification_ops[] = {
      .route = "/api/v1/notifications/preferences",
      .status = 200,
      .access = SVC_SIGNED_IN,
-     .handle = notification_get_preferences},
+     .validate = prefs_validate_get,
+     .handle = prefs_get},
     /* the in-app inbox (issue 13) */
     {.name = "list_inbox",
      .method = "GET",
@@ -79,6 +61,14 @@ static const svc_op_t notification_ops[] = {
      .access = SVC_NETWORK_ADMIN,
      .validate = inbox_validate_id,
      .handle = inbox_retry_failed},
+    /* preferences and quiet hours (issue 13) */
+    {.name = "update_preferences",
+     .method = "PUT",
+     .route = "/api/v1/notifications/preferences",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = prefs_validate_update,
+     .handle = prefs_update},
 };
 
 /* One consumer per concern; every one applies the rule table (rules.c). */

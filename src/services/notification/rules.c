@@ -8,20 +8,22 @@
 #include <string.h>
 
 #include "lib/mustache/mustache.h"
+#include "services/notification/prefs.h"
 
 /* clang-format off */
 const notify_rule_t notify_rules[] = {
     /* auth: one-time tokens fetched through auth.delivery_token (never from the event) */
-    {"auth.invite_created",               "token_user",   "invite",             NOTIFY_EMAIL, 1},
-    {"auth.password_reset_requested",     "token_user",   "password_reset",     NOTIFY_EMAIL, 1},
-    {"auth.email_verification_requested", "token_user",   "verify_email",       NOTIFY_EMAIL, 1},
+    {"auth.invite_created",               "token_user",   "invite",             NOTIFY_EMAIL, 1, "security"},
+    {"auth.password_reset_requested",     "token_user",   "password_reset",     NOTIFY_EMAIL, 1, "security"},
+    {"auth.email_verification_requested", "token_user",   "verify_email",       NOTIFY_EMAIL, 1, "security"},
     /* visits and letters of introduction: the visiting member */
-    {"loi.issued",        "visit_member", "visit_approved",  NOTIFY_EMAIL | NOTIFY_IN_APP, 0},
-    {"visit.confirmed",   "visit_member", "visit_confirmed", NOTIFY_EMAIL | NOTIFY_IN_APP, 1},
-    {"visit.cancelled",   "visit_member", "visit_cancelled", NOTIFY_EMAIL | NOTIFY_IN_APP, 1},
-    {"loi.revoked",       "visit_member", "loi_revoked",     NOTIFY_EMAIL | NOTIFY_IN_APP, 1},
+    {"loi.issued",        "visit_member", "visit_approved",  NOTIFY_EMAIL | NOTIFY_IN_APP, 0, "visits"},
+    {"visit.confirmed",   "visit_member", "visit_confirmed", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits"},
+    {"visit.cancelled",   "visit_member", "visit_cancelled", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits"},
+    {"loi.revoked",       "visit_member", "loi_revoked",     NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits"},
     /* agreements: the contact address of every party club but the proposer */
-    {"reciprocal.agreement_created", "party_clubs", "agreement_proposed", NOTIFY_EMAIL, 0},
+    {"reciprocal.agreement_created", "party_clubs", "agreement_proposed", NOTIFY_EMAIL, 0,
+     "agreements"},
 };
 const size_t notify_n_rules = sizeof notify_rules / sizeof notify_rules[0];
 
@@ -169,6 +171,7 @@ typedef struct recipient {
     char user_id[40]; /* "" = no account: no in-app */
     char email[320];  /* "" = no email */
     char locale[8];
+    char tz[64];  /* default time zone of quiet hours: the club's */
     json_t *vars; /* owned */
 } recipient_t;
 
@@ -239,11 +242,13 @@ static int aud_token_user(const svc_call_t *call, const svc_event_t *ev, recipie
     snprintf(r.user_id, sizeof r.user_id, "%s", sget(t, "user_id"));
     snprintf(r.email, sizeof r.email, "%s", sget(t, "email"));
     snprintf(r.locale, sizeof r.locale, "en");
-    json_t *cv = club_vars(call, club, NULL, e);
+    json_t *cdoc = NULL, *cv = club_vars(call, club, &cdoc, e);
     if (!cv) {
         json_decref(t);
         return -1;
     }
+    snprintf(r.tz, sizeof r.tz, "%s", sget(cdoc, "timezone"));
+    json_decref(cdoc);
     r.vars =
         json_pack("{s:s, s:s, s:s, s:s, s:o}", "token_id", token_id, "purpose", sget(t, "purpose"),
                   "email", r.email, "expires_at", sget(t, "expires_at"), "club", cv);
@@ -262,9 +267,13 @@ static int aud_visit_member(const svc_call_t *call, const svc_event_t *ev, recip
            json_pack("{s:s, s:s}", "id", sget(ev->data, "member_id"), "club_id", home), &m, e) != 0)
         return e->status == 404 ? 0 : -1;
     int rc = -1;
-    if (!(hv = club_vars(call, home, NULL, e)) || !(ov = club_vars(call, host, NULL, e))) goto done;
+    json_t *hdoc = NULL;
+    if (!(hv = club_vars(call, home, &hdoc, e)) || !(ov = club_vars(call, host, NULL, e)))
+        goto done;
     recipient_t r = {0};
     snprintf(r.club_id, sizeof r.club_id, "%s", home);
+    snprintf(r.tz, sizeof r.tz, "%s", sget(hdoc, "timezone"));
+    json_decref(hdoc);
     snprintf(r.user_id, sizeof r.user_id, "%s", sget(m, "auth_user_id"));
     snprintf(r.email, sizeof r.email, "%s", sget(m, "email"));
     snprintf(r.locale, sizeof r.locale, "%s", *sget(m, "language") ? sget(m, "language") : "en");
@@ -318,7 +327,7 @@ static int aud_party_clubs(const svc_call_t *call, const svc_event_t *ev, recipi
 
 static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
                           const recipient_t *r, const char *channel, const char *to,
-                          const char *subject, const char *text, err_t *e) {
+                          const char *subject, const char *text, const char *deliver_at, err_t *e) {
     char *vars = json_dumps(r->vars, JSON_COMPACT);
     if (!vars) return err_set(e, 500, "internal", "", "out of memory");
     const char *p[] = {r->club_id,
@@ -332,14 +341,16 @@ static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_
                        rule->critical ? "t" : "f",
                        vars,
                        subject,
-                       text};
+                       text,
+                       deliver_at && *deliver_at ? deliver_at : NULL};
     long long n = db_exec_cmd(
         tx,
         "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, template, "
-        "locale, channel, recipient, critical, vars, subject, body_text) VALUES ($1::uuid, "
-        "$2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12) ON CONFLICT "
-        "(event_id, template, channel, recipient) DO NOTHING",
-        12, p, e);
+        "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at) VALUES "
+        "($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12, "
+        "coalesce($13::timestamptz, now())) ON CONFLICT (event_id, template, channel, recipient) "
+        "DO NOTHING",
+        13, p, e);
     free(vars);
     return n < 0 ? -1 : 0;
 }
@@ -348,16 +359,25 @@ static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_
  * now (plain text; no token ever goes in-app). */
 static int queue(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
                  const recipient_t *r, err_t *e) {
+    int send = 1;
+    char at[40];
+    /* the recipient's wishes (prefs.c): opt-outs, and quiet hours defer non-critical email */
     if ((rule->channels & NOTIFY_EMAIL) && r->email[0] &&
-        insert_message(tx, ev, rule, r, "email", r->email, NULL, NULL, e) != 0)
+        (notify_prefs_decide(tx, r->club_id, r->user_id, rule->category, "email", rule->critical,
+                             r->tz, NULL, &send, at, e) != 0 ||
+         (send && insert_message(tx, ev, rule, r, "email", r->email, NULL, NULL, at, e) != 0)))
         return -1;
     if (!(rule->channels & NOTIFY_IN_APP) || !r->user_id[0]) return 0;
+    if (notify_prefs_decide(tx, r->club_id, r->user_id, rule->category, "in_app", rule->critical,
+                            r->tz, NULL, &send, at, e) != 0)
+        return -1;
+    if (!send) return 0;
     char *st = NULL, *bt = NULL, *subject = NULL, *text = NULL;
     int rc = -1;
     if (notify_template(tx, r->club_id, rule->template, r->locale, &st, &bt, e) != 0 ||
         notify_render(st, bt, r->vars, &subject, &text, NULL, e) != 0)
         goto done;
-    rc = insert_message(tx, ev, rule, r, "in_app", r->user_id, subject, text, e);
+    rc = insert_message(tx, ev, rule, r, "in_app", r->user_id, subject, text, NULL, e);
 done:
     free(st);
     free(bt);

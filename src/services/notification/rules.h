@@ -18,7 +18,8 @@ typedef struct notify_rule {
     const char *audience; /* "token_user", "visit_member", "party_clubs" */
     const char *template; /* key of the template */
     unsigned channels;    /* NOTIFY_EMAIL | NOTIFY_IN_APP */
-    int critical;         /* sent whatever the recipient's opt-outs */
+    int critical;         /* sent whatever the recipient's opt-outs and quiet hours */
+    const char *category; /* preferences (prefs.h): "security" (mandatory), "visits", ... */
 } notify_rule_t;
 
 extern const notify_rule_t notify_rules[];

@@ -38,6 +38,7 @@
 #include "services/member/member.h"
 #include "services/notification/delivery.h"
 #include "services/notification/notification.h"
+#include "services/notification/prefs.h"
 #include "services/notification/rules.h"
 #include "test.h"
 
@@ -512,6 +513,230 @@ static void test_templates_render(void) {
     json_decref(club);
 }
 
+/* ---- preferences and quiet hours ----------------------------------------------------------- */
+
+/* The end of the quiet window at `at` (notification.quiet_until through notify_quiet_until: the
+ * clock is the argument). */
+static void quiet(const char *at, const char *tz, const char *qs, const char *qe, char out[40]) {
+    err_t e = {0};
+    db_tx_t *tx = owner_tx();
+    out[0] = '?';
+    if (tx && notify_quiet_until(tx, at, tz, qs, qe, out, &e) != 0)
+        printf("#   quiet_until: %s\n", e.message);
+    db_rollback(tx);
+}
+
+/* Quiet hours in the user's time zone, wrapping midnight, across both DST changes. */
+static void test_quiet_hours_dst(void) {
+    char out[40];
+    /* London, 22:00-07:00. Spring forward 2026-03-29 01:00 GMT -> 02:00 BST: the night is an
+     * hour shorter; 07:00 BST is 06:00Z */
+    quiet("2026-03-28T23:30:00Z", "Europe/London", "22:00", "07:00", out);
+    CHECK_STR(out, "2026-03-29T06:00:00Z");
+    quiet("2026-03-29T00:30:00Z", "Europe/London", "22:00", "07:00", out);
+    CHECK_STR(out, "2026-03-29T06:00:00Z");
+    quiet("2026-03-29T05:59:00Z", "Europe/London", "22:00", "07:00", out); /* 06:59 BST */
+    CHECK_STR(out, "2026-03-29T06:00:00Z");
+    quiet("2026-03-29T06:00:00Z", "Europe/London", "22:00", "07:00", out); /* 07:00 BST: over */
+    CHECK_STR(out, "");
+    /* fall back 2026-10-25 02:00 BST -> 01:00 GMT: 07:00 GMT is 07:00Z */
+    quiet("2026-10-24T21:30:00Z", "Europe/London", "22:00", "07:00", out); /* 22:30 BST */
+    CHECK_STR(out, "2026-10-25T07:00:00Z");
+    quiet("2026-10-25T01:30:00Z", "Europe/London", "22:00", "07:00", out); /* the repeated hour */
+    CHECK_STR(out, "2026-10-25T07:00:00Z");
+    /* before the window starts: nothing deferred */
+    quiet("2026-10-24T20:59:00Z", "Europe/London", "22:00", "07:00", out); /* 21:59 BST */
+    CHECK_STR(out, "");
+    /* a window ending in the skipped hour (01:00-02:00 on 2026-03-29 does not exist in London):
+     * 01:30 is read in the offset before the change, 01:30 GMT = 02:30 BST */
+    quiet("2026-03-29T00:15:00Z", "Europe/London", "00:00", "01:30", out);
+    CHECK_STR(out, "2026-03-29T01:30:00Z");
+    /* New York (DST 2026-03-08), a daytime window not wrapping midnight */
+    quiet("2026-03-08T14:00:00Z", "America/New_York", "09:00", "12:00", out); /* 10:00 EDT */
+    CHECK_STR(out, "2026-03-08T16:00:00Z");
+    quiet("2026-03-07T14:00:00Z", "America/New_York", "09:00", "12:00", out); /* 09:00 EST */
+    CHECK_STR(out, "2026-03-07T17:00:00Z");
+    /* no window */
+    quiet("2026-03-07T14:00:00Z", "UTC", NULL, NULL, out);
+    CHECK_STR(out, "");
+}
+
+static void test_preferences_api(void) {
+    svc_caller_t u = {0};
+    snprintf(u.user_id, sizeof u.user_id, "%s", "6c1e0c1a-0000-4000-8000-0000000000c1");
+    snprintf(u.club_id, sizeof u.club_id, "%s", g_club_a);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &u, "get_preferences", &o, NULL) == 200);
+    CHECK(json_is_true(json_object_get(o, "email")));
+    CHECK(json_is_true(json_object_get(o, "in_app")));
+    CHECK(json_is_null(json_object_get(o, "quiet_hours")));
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "categories")), 3);
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", &o,
+                      "{s:s, s:{s:s, s:s}, s:[{s:s, s:b}]}", "timezone", "Europe/Paris",
+                      "quiet_hours", "start", "22:30", "end", "06:45", "categories", "category",
+                      "visits", "email", 0),
+                 200);
+    CHECK_STR(sget(o, "timezone"), "Europe/Paris");
+    CHECK_STR(sget(json_object_get(o, "quiet_hours"), "start"), "22:30");
+    json_t *visits = json_array_get(json_object_get(o, "categories"), 1);
+    CHECK_STR(sget(visits, "category"), "visits");
+    CHECK(json_is_false(json_object_get(visits, "email")));
+    CHECK(json_is_true(json_object_get(visits, "in_app")));
+    json_decref(o);
+    /* a later change keeps what it does not name */
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", &o, "{s:[{s:s, s:b}]}",
+                      "categories", "category", "visits", "in_app", 0),
+                 200);
+    visits = json_array_get(json_object_get(o, "categories"), 1);
+    CHECK(json_is_false(json_object_get(visits, "email")));
+    CHECK(json_is_false(json_object_get(visits, "in_app")));
+    CHECK_STR(sget(o, "timezone"), "Europe/Paris");
+    json_decref(o);
+    /* mandatory, unknown, invalid */
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", &o, "{s:[{s:s, s:b}]}",
+                      "categories", "category", "security", "email", 0),
+                 422);
+    CHECK_STR(sget(json_object_get(o, "error"), "code"), "invalid_field");
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", NULL, "{s:[{s:s}]}",
+                      "categories", "category", "gossip"),
+                 422);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", NULL, "{s:s}", "timezone",
+                      "Mars/Olympus"),
+                 422);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", NULL, "{s:{s:s, s:s}}",
+                      "quiet_hours", "start", "25:00", "end", "06:00"),
+                 422);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", NULL, "{s:{s:s, s:s}}",
+                      "quiet_hours", "start", "06:00", "end", "06:00"),
+                 422);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", NULL, "{s:s}", "bogus", "x"),
+                 400);
+    CHECK_EQ_INT(
+        call(&notification_module, &u, "update_preferences", &o, "{s:b}", "clear_quiet_hours", 1),
+        200);
+    CHECK(json_is_null(json_object_get(o, "quiet_hours")));
+    json_decref(o);
+    /* another member of the club sees its own defaults */
+    svc_caller_t v = u;
+    snprintf(v.user_id, sizeof v.user_id, "%s", "6c1e0c1a-0000-4000-8000-0000000000c2");
+    REQUIRE(call(&notification_module, &v, "get_preferences", &o, NULL) == 200);
+    CHECK(json_is_null(json_object_get(o, "timezone")));
+    json_decref(o);
+}
+
+/* A member of club A (id into member) with an account (linked, id into user) and its profile
+ * email into email. */
+static int member_with_account(char user[40], char member[40], char email[128]) {
+    unique_email("member", email);
+    const char *p[] = {g_club_a, email};
+    db_tx_t *tx = owner_tx();
+    err_t e = {0};
+    PGresult *r = tx ? db_exec(tx,
+                               "INSERT INTO auth.users (club_id, email, status) VALUES ($1::uuid, "
+                               "$2, 'active') RETURNING id",
+                               2, p, &e)
+                     : NULL;
+    if (r) snprintf(user, 40, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (db_tx_finish(&tx, r ? 0 : -1, NULL, &e) != 0) return -1;
+    json_t *o = NULL;
+    int st =
+        call(&member_module, &g_na, "create_member", &o, "{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}",
+             "club_id", g_club_a, "category", "full", "expires_on", "2099-12-31", "auth_user_id",
+             user, "profile", "first_name", "Pia", "last_name", "Prefs", "email", email);
+    if (st != 201) printf("#   create_member: %d %s\n", st, o ? json_dumps(o, 0) : "");
+    if (st == 201) snprintf(member, 40, "%s", sget(o, "id"));
+    json_decref(o);
+    return st == 201 ? 0 : -1;
+}
+
+/* Applies one visit event of type for member (as the consumers do). */
+static int visit_event(const char *type, const char *member) {
+    char id[40], vid[40];
+    snprintf(id, sizeof id, "7a2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    snprintf(vid, sizeof vid, "7b2f6a1c-0000-4000-8000-%012d", g_seq);
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "visit_id", vid, "member_id", member,
+                             "home_club_id", g_club_a, "host_club_id", g_club_b, "status", "x");
+    svc_event_t ev = {.id = id,
+                      .type = type,
+                      .subject = type,
+                      .tenant_id = g_club_a,
+                      .correlation_id = "",
+                      .data = data,
+                      .envelope = data};
+    svc_caller_t sys = {0};
+    snprintf(sys.club_id, sizeof sys.club_id, "%s", g_club_a);
+    svc_call_t c = {.env = &g_env, .module = &notification_module, .caller = &sys};
+    db_scope_t scope = {.club_id = g_club_a, .relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    int rc = db_begin(g_db, &scope, &tx, &e);
+    if (rc == 0) rc = db_tx_finish(&tx, notify_on_event(&c, tx, &ev, &e), NULL, &e);
+    if (rc != 0) printf("#   %s: %s\n", type, e.message);
+    json_decref(data);
+    return rc;
+}
+
+/* Opt-outs drop non-critical messages, critical ones are sent; quiet hours defer non-critical
+ * email to the end of the window, critical email and in-app are not deferred. */
+static void test_preferences_in_pipeline(void) {
+    char user[40], member[40], email[128];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    svc_caller_t u = {0};
+    snprintf(u.user_id, sizeof u.user_id, "%s", user);
+    snprintf(u.club_id, sizeof u.club_id, "%s", g_club_a);
+    const char *p[] = {email};
+    /* visits by email off: loi.issued (not critical) queues in-app only; visit.confirmed
+     * (critical) is mailed anyway */
+    REQUIRE(call(&notification_module, &u, "update_preferences", NULL, "{s:[{s:s, s:b}]}",
+                 "categories", "category", "visits", "email", 0) == 200);
+    REQUIRE(visit_event("loi.issued", member) == 0);
+    CHECK_EQ_INT(messages_to(email), 0);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE user_id::text = $1 "
+                             "AND channel = 'in_app' AND template = 'visit_approved'",
+                             1, (const char *[]){user}),
+                 1);
+    REQUIRE(visit_event("visit.confirmed", member) == 0);
+    CHECK_EQ_INT(messages_to(email), 1);
+    /* email back on, quiet hours around now (UTC): loi.issued's email waits for the window's
+     * end, the in-app message does not; a critical mail is not deferred */
+    time_t now = time(NULL);
+    char qs[8], qe[8];
+    struct tm tm;
+    time_t a = now - 3600, b = now + 7200;
+    gmtime_r(&a, &tm);
+    strftime(qs, sizeof qs, "%H:%M", &tm);
+    gmtime_r(&b, &tm);
+    strftime(qe, sizeof qe, "%H:%M", &tm);
+    REQUIRE(call(&notification_module, &u, "update_preferences", NULL,
+                 "{s:s, s:{s:s, s:s}, s:[{s:s, s:b}]}", "timezone", "UTC", "quiet_hours", "start",
+                 qs, "end", qe, "categories", "category", "visits", "email", 1) == 200);
+    REQUIRE(visit_event("loi.issued", member) == 0);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 "
+                             "AND template = 'visit_approved' AND status = 'queued' AND "
+                             "next_attempt_at > now() + interval '100 minutes' AND "
+                             "next_attempt_at <= now() + interval '2 hours'",
+                             1, p),
+                 1);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE user_id::text = $1 "
+                             "AND channel = 'in_app' AND next_attempt_at > now()",
+                             1, (const char *[]){user}),
+                 0);
+    REQUIRE(visit_event("visit.cancelled", member) == 0);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 "
+                             "AND template = 'visit_cancelled' AND next_attempt_at <= now()",
+                             1, p),
+                 1);
+    /* the deferred mail is not sent by the worker now */
+    deliver();
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 "
+                             "AND template = 'visit_approved' AND status = 'queued'",
+                             1, p),
+                 1);
+}
+
 static int create_club(const char *name, char id[40]) {
     char slug[64];
     snprintf(slug, sizeof slug, "notify-%d-%d", (int)getpid(), ++g_seq);
@@ -567,6 +792,9 @@ int main(void) {
         RUN(test_replay_sends_nothing_twice);
         RUN(test_smtp_permanent_and_transient);
         RUN(test_inbox_and_isolation);
+        RUN(test_quiet_hours_dst);
+        RUN(test_preferences_api);
+        RUN(test_preferences_in_pipeline);
     }
     stop_smtp();
     db_pool_close(g_db);
