@@ -185,6 +185,14 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
     pthread_once(&metrics_once, declare_metrics);
     db_tx_t *tx = NULL;
     if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
+    /* queued past expires_at: not sent (a reminder whose day has begun) */
+    if (db_exec_cmd(tx,
+                    "UPDATE notification.messages SET status = 'not_sent', last_error = 'expired', "
+                    "failed_at = now() WHERE status = 'queued' AND expires_at <= now()",
+                    0, NULL, e) < 0) {
+        db_rollback(tx);
+        return -1;
+    }
     PGresult *r = db_exec(
         tx,
         "UPDATE notification.messages m SET next_attempt_at = now() + interval '" DELIVERY_LEASE

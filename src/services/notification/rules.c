@@ -13,17 +13,21 @@
 /* clang-format off */
 const notify_rule_t notify_rules[] = {
     /* auth: one-time tokens fetched through auth.delivery_token (never from the event) */
-    {"auth.invite_created",               "token_user",   "invite",             NOTIFY_EMAIL, 1, "security"},
-    {"auth.password_reset_requested",     "token_user",   "password_reset",     NOTIFY_EMAIL, 1, "security"},
-    {"auth.email_verification_requested", "token_user",   "verify_email",       NOTIFY_EMAIL, 1, "security"},
+    {"auth.invite_created",               "token_user",   "invite",             NOTIFY_EMAIL, 1, "security", 0},
+    {"auth.password_reset_requested",     "token_user",   "password_reset",     NOTIFY_EMAIL, 1, "security", 0},
+    {"auth.email_verification_requested", "token_user",   "verify_email",       NOTIFY_EMAIL, 1, "security", 0},
     /* visits and letters of introduction: the visiting member */
-    {"loi.issued",        "visit_member", "visit_approved",  NOTIFY_EMAIL | NOTIFY_IN_APP, 0, "visits"},
-    {"visit.confirmed",   "visit_member", "visit_confirmed", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits"},
-    {"visit.cancelled",   "visit_member", "visit_cancelled", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits"},
-    {"loi.revoked",       "visit_member", "loi_revoked",     NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits"},
+    {"loi.issued",        "visit_member", "visit_approved",  NOTIFY_EMAIL | NOTIFY_IN_APP, 0, "visits", 0},
+    {"visit.confirmed",   "visit_member", "visit_confirmed", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits", 0},
+    {"visit.confirmed",   "visit_member", "visit_reminder",  NOTIFY_EMAIL, 0, "visits",
+     NOTIFY_DAY_BEFORE},
+    {"visit.cancelled",   "visit_member", "visit_cancelled", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits",
+     NOTIFY_CANCELS},
+    {"loi.revoked",       "visit_member", "loi_revoked",     NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits",
+     NOTIFY_CANCELS},
     /* agreements: the contact address of every party club but the proposer */
     {"reciprocal.agreement_created", "party_clubs", "agreement_proposed", NOTIFY_EMAIL, 0,
-     "agreements"},
+     "agreements", 0},
 };
 const size_t notify_n_rules = sizeof notify_rules / sizeof notify_rules[0];
 
@@ -51,6 +55,9 @@ static const struct {
     {"visit_confirmed", "fr", "Votre visite au {{host_club.name}} est confirmée",
      "Bonjour {{member.first_name}},\n\nLe **{{host_club.name}}** a confirmé votre visite. "
      "Présentez votre lettre d'introduction à l'accueil.\n"},
+    {"visit_reminder", "en", "Tomorrow: your visit to {{host_club.name}}",
+     "Hello {{member.first_name}},\n\nA reminder: you are expected at **{{host_club.name}}** "
+     "from {{arrive_on}} to {{depart_on}}. Show your letter of introduction at the door.\n"},
     {"visit_cancelled", "en", "Your visit to {{host_club.name}} is cancelled",
      "Hello {{member.first_name}},\n\nYour visit to **{{host_club.name}}** was cancelled.\n"},
     {"loi_revoked", "en", "Your letter of introduction to {{host_club.name}} was revoked",
@@ -279,9 +286,10 @@ static int aud_visit_member(const svc_call_t *call, const svc_event_t *ev, recip
     snprintf(r.locale, sizeof r.locale, "%s", *sget(m, "language") ? sget(m, "language") : "en");
     const char *first =
         *sget(m, "preferred_name") ? sget(m, "preferred_name") : sget(m, "first_name");
-    r.vars = json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}", "visit_id", sget(ev->data, "visit_id"),
-                       "status", sget(ev->data, "status"), "member", "first_name", first,
-                       "home_club", hv, "host_club", ov);
+    r.vars = json_pack("{s:s, s:s, s:{s:s}, s:O, s:O, s:s, s:s}", "visit_id",
+                       sget(ev->data, "visit_id"), "status", sget(ev->data, "status"), "member",
+                       "first_name", first, "home_club", hv, "host_club", ov, "arrive_on",
+                       sget(ev->data, "arrive_on"), "depart_on", sget(ev->data, "depart_on"));
     rc = r.vars ? add_recipient(list, n, r) : err_set(e, 500, "internal", "", "out of memory");
 done:
     json_decref(m);
@@ -325,9 +333,31 @@ static int aud_party_clubs(const svc_call_t *call, const svc_event_t *ev, recipi
 
 /* ---- queueing ------------------------------------------------------------------------------- */
 
+/* What the message is about: the visit, token or agreement of the event ("" = none). */
+static const char *subject_id(const svc_event_t *ev) {
+    static const char *const keys[] = {"visit_id", "token_id", "agreement_id", NULL};
+    for (const char *const *k = keys; *k; k++)
+        if (*sget(ev->data, *k)) return sget(ev->data, *k);
+    return "";
+}
+
+/* One row, once: the unique keys (event, template, channel, recipient) and (club,
+ * idempotency key, channel, recipient) make a replayed or re-published event queue nothing.
+ * deliver_at: the end of quiet hours ("" = now); a NOTIFY_DAY_BEFORE rule is due at 09:00 the
+ * day before arrive_on in the host's zone and expires when that day starts (skipped when the
+ * event has no dates). */
 static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
                           const recipient_t *r, const char *channel, const char *to,
                           const char *subject, const char *text, const char *deliver_at, err_t *e) {
+    const char *about = subject_id(ev), *arrive = NULL, *tz = NULL;
+    if (rule->flags & NOTIFY_DAY_BEFORE) {
+        arrive = sget(ev->data, "arrive_on");
+        tz = sget(ev->data, "host_timezone");
+        if (!*arrive || !*tz) return 0;
+    }
+    char idem[256], cancel[128];
+    snprintf(idem, sizeof idem, "%s:%s", rule->template, about);
+    snprintf(cancel, sizeof cancel, "visit:%s", sget(ev->data, "visit_id"));
     char *vars = json_dumps(r->vars, JSON_COMPACT);
     if (!vars) return err_set(e, 500, "internal", "", "out of memory");
     const char *p[] = {r->club_id,
@@ -342,17 +372,40 @@ static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_
                        vars,
                        subject,
                        text,
-                       deliver_at && *deliver_at ? deliver_at : NULL};
+                       deliver_at && *deliver_at ? deliver_at : NULL,
+                       *about ? idem : NULL,
+                       *sget(ev->data, "visit_id") ? cancel : NULL,
+                       arrive,
+                       tz};
     long long n = db_exec_cmd(
         tx,
         "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, template, "
-        "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at) VALUES "
-        "($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12, "
-        "coalesce($13::timestamptz, now())) ON CONFLICT (event_id, template, channel, recipient) "
-        "DO NOTHING",
-        13, p, e);
+        "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at, "
+        "idempotency_key, cancellation_key, scheduled_for, expires_at) SELECT $1::uuid, "
+        "$2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12, "
+        "greatest(coalesce($13::timestamptz, now()), coalesce(s.due, now())), $14, $15, s.due, "
+        "s.expires FROM (SELECT (($16::date - 1) + time '09:00') AT TIME ZONE $17::text AS due, "
+        "($16::date + time '00:00') AT TIME ZONE $17::text AS expires) s ON CONFLICT DO NOTHING",
+        17, p, e);
     free(vars);
     return n < 0 ? -1 : 0;
+}
+
+/* NOTIFY_CANCELS: the queued messages about the event's visit are not sent (a cancelled visit's
+ * reminder, a mail deferred by quiet hours). */
+static int cancel_pending(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
+    char key[128];
+    if (!*sget(ev->data, "visit_id")) return 0;
+    snprintf(key, sizeof key, "visit:%s", sget(ev->data, "visit_id"));
+    const char *p[] = {sget(ev->data, "home_club_id"), key, ev->type};
+    return db_exec_cmd(
+               tx,
+               "UPDATE notification.messages SET status = 'not_sent', cancelled_at = now(), "
+               "last_error = 'cancelled by ' || $3 WHERE club_id = $1::uuid AND "
+               "cancellation_key = $2 AND status = 'queued'",
+               3, p, e) < 0
+               ? -1
+               : 0;
 }
 
 /* The rows of one recipient: email queued for the worker (rendered at send), in-app rendered
@@ -390,6 +443,7 @@ int notify_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, 
     for (size_t k = 0; k < notify_n_rules; k++) {
         const notify_rule_t *rule = &notify_rules[k];
         if (strcmp(rule->event, ev->type) != 0) continue;
+        if ((rule->flags & NOTIFY_CANCELS) && cancel_pending(tx, ev, e) != 0) return -1;
         recipient_t *list = NULL;
         size_t n = 0;
         int rc = strcmp(rule->audience, "token_user") == 0 ? aud_token_user(call, ev, &list, &n, e)

@@ -20,7 +20,13 @@ typedef struct notify_rule {
     unsigned channels;    /* NOTIFY_EMAIL | NOTIFY_IN_APP */
     int critical;         /* sent whatever the recipient's opt-outs and quiet hours */
     const char *category; /* preferences (prefs.h): "security" (mandatory), "visits", ... */
+    unsigned flags;       /* NOTIFY_CANCELS | NOTIFY_DAY_BEFORE */
 } notify_rule_t;
+
+/* NOTIFY_CANCELS: the event first cancels the queued messages of its subject (cancellation key
+ * "visit:<id>"); NOTIFY_DAY_BEFORE: due at 09:00 (host's zone) the day before arrive_on, expires
+ * at the start of that day. */
+enum { NOTIFY_CANCELS = 1, NOTIFY_DAY_BEFORE = 2 };
 
 extern const notify_rule_t notify_rules[];
 extern const size_t notify_n_rules;

@@ -481,8 +481,9 @@ static void test_templates_render(void) {
         json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "token_id", "x", "purpose", "invite", "email",
                   "a@b.example", "expires_at", "2026-01-01T00:00:00Z", "club", club, "link",
                   "http://x/register?token=abc"),
-        json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}", "visit_id", "v", "status", "confirmed", "member",
-                  "first_name", "[Ann](http://evil.example)", "home_club", club, "host_club", club),
+        json_pack("{s:s, s:s, s:{s:s}, s:O, s:O, s:s, s:s}", "visit_id", "v", "status", "confirmed",
+                  "member", "first_name", "[Ann](http://evil.example)", "home_club", club,
+                  "host_club", club, "arrive_on", "2030-03-04", "depart_on", "2030-03-05"),
         json_pack("{s:s, s:O, s:O}", "agreement_id", "g", "club", club, "proposer", club),
     };
     for (size_t k = 0; k < notify_n_rules; k++) {
@@ -652,13 +653,19 @@ static int member_with_account(char user[40], char member[40], char email[128]) 
     return st == 201 ? 0 : -1;
 }
 
-/* Applies one visit event of type for member (as the consumers do). */
-static int visit_event(const char *type, const char *member) {
-    char id[40], vid[40];
+/* Applies one visit event of type (a new event id) for member and visit vid, with the dates
+ * and host zone when arrive is not NULL, as the consumers do. */
+static int visit_event_of(const char *type, const char *member, const char *vid, const char *arrive,
+                          const char *tz) {
+    char id[40];
     snprintf(id, sizeof id, "7a2f6a1c-0000-4000-8000-%012d", ++g_seq);
-    snprintf(vid, sizeof vid, "7b2f6a1c-0000-4000-8000-%012d", g_seq);
     json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "visit_id", vid, "member_id", member,
                              "home_club_id", g_club_a, "host_club_id", g_club_b, "status", "x");
+    if (arrive) {
+        json_object_set_new(data, "arrive_on", json_string(arrive));
+        json_object_set_new(data, "depart_on", json_string(arrive));
+        json_object_set_new(data, "host_timezone", json_string(tz));
+    }
     svc_event_t ev = {.id = id,
                       .type = type,
                       .subject = type,
@@ -677,6 +684,13 @@ static int visit_event(const char *type, const char *member) {
     if (rc != 0) printf("#   %s: %s\n", type, e.message);
     json_decref(data);
     return rc;
+}
+
+/* The same for a new visit, without dates. */
+static int visit_event(const char *type, const char *member) {
+    char vid[40];
+    snprintf(vid, sizeof vid, "7b2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    return visit_event_of(type, member, vid, NULL, NULL);
 }
 
 /* Opt-outs drop non-critical messages, critical ones are sent; quiet hours defer non-critical
@@ -737,6 +751,104 @@ static void test_preferences_in_pipeline(void) {
                  1);
 }
 
+/* ---- idempotency, scheduling, cancellation ------------------------------------------------- */
+
+static long long count_of(const char *sql, const char *a, const char *b) {
+    const char *p[] = {a, b};
+    return owner_count(sql, b ? 2 : 1, p);
+}
+
+/* The same notification published twice under two event ids is queued once per recipient and
+ * channel (idempotency key "<template>:<visit>"). */
+static void test_idempotent_events(void) {
+    char user[40], member[40], email[128], vid[40];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    snprintf(vid, sizeof vid, "7c2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    REQUIRE(visit_event_of("visit.confirmed", member, vid, NULL, NULL) == 0);
+    REQUIRE(visit_event_of("visit.confirmed", member, vid, NULL, NULL) == 0);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_confirmed' AND channel = 'email'",
+                          vid, NULL),
+                 1);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_confirmed' AND channel = 'in_app'",
+                          vid, NULL),
+                 1);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE idempotency_key = $1",
+                          "visit_confirmed:", NULL),
+                 0);
+}
+
+/* visit.confirmed schedules a reminder at 09:00 (host's zone) the day before arrival, expiring
+ * when the day starts; visit.cancelled cancels it (and anything else queued about the visit). */
+static void test_reminder_and_cancellation(void) {
+    char user[40], member[40], email[128], vid[40], arrive[16];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    snprintf(vid, sizeof vid, "7d2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    time_t t = time(NULL) + 5 * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(arrive, sizeof arrive, "%Y-%m-%d", &tm);
+    REQUIRE(visit_event_of("visit.confirmed", member, vid, arrive, "Europe/London") == 0);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_reminder' AND status = 'queued' AND "
+                          "scheduled_for = (($2::date - 1) + time '09:00') AT TIME ZONE "
+                          "'Europe/London' AND next_attempt_at = scheduled_for AND expires_at = "
+                          "$2::date::timestamp AT TIME ZONE 'Europe/London' AND "
+                          "cancellation_key = 'visit:' || $1",
+                          vid, arrive),
+                 1);
+    deliver(); /* not due: stays queued */
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_reminder' AND status = 'queued'",
+                          vid, NULL),
+                 1);
+    REQUIRE(visit_event_of("visit.cancelled", member, vid, arrive, "Europe/London") == 0);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_reminder' AND status = 'not_sent' AND "
+                          "cancelled_at IS NOT NULL AND last_error = 'cancelled by "
+                          "visit.cancelled'",
+                          vid, NULL),
+                 1);
+    deliver();
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_cancelled' AND channel = 'email' AND status "
+                          "= 'sent'",
+                          vid, NULL),
+                 1);
+    /* cancelled rows are not in the operators' failed list */
+    json_t *o = NULL, *it;
+    size_t i;
+    int listed = 0;
+    CHECK_EQ_INT(
+        call(&notification_module, &g_na, "list_failed_notifications", &o, "{s:i}", "limit", 100),
+        200);
+    json_array_foreach(json_object_get(o, "items"), i, it) {
+        if (sget(it, "template") && strcmp(sget(it, "template"), "visit_reminder") == 0) listed++;
+    }
+    json_decref(o);
+    CHECK_EQ_INT(listed, 0);
+}
+
+/* A reminder queued when its day has already begun expires: not sent. */
+static void test_reminder_expiry(void) {
+    char user[40], member[40], email[128], vid[40], arrive[16];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    snprintf(vid, sizeof vid, "7e2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(arrive, sizeof arrive, "%Y-%m-%d", &tm);
+    REQUIRE(visit_event_of("visit.confirmed", member, vid, arrive, "UTC") == 0);
+    deliver();
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_reminder' AND status = 'not_sent' AND "
+                          "last_error = 'expired'",
+                          vid, NULL),
+                 1);
+    CHECK_EQ_INT(mails_with("Tomorrow: your visit", NULL), 0);
+}
+
 static int create_club(const char *name, char id[40]) {
     char slug[64];
     snprintf(slug, sizeof slug, "notify-%d-%d", (int)getpid(), ++g_seq);
@@ -795,6 +907,9 @@ int main(void) {
         RUN(test_quiet_hours_dst);
         RUN(test_preferences_api);
         RUN(test_preferences_in_pipeline);
+        RUN(test_idempotent_events);
+        RUN(test_reminder_and_cancellation);
+        RUN(test_reminder_expiry);
     }
     stop_smtp();
     db_pool_close(g_db);
