@@ -15,6 +15,7 @@
 #include "services/notification/notification.h"
 #include "services/notification/rules.h"
 #include "services/notification/smtp.h"
+#include "services/notification/webhook.h"
 
 #define DELIVERY_BATCH "20"
 #define DELIVERY_LEASE "5 minutes"
@@ -268,6 +269,10 @@ static void *worker(void *arg) {
         err_t e = {0};
         int n = notify_deliver_once(g_env, &e);
         if (n < 0) log_warn("notification delivery: %s", e.message);
+        err_t we = {0};
+        int w = notify_webhooks_deliver_once(g_env, &we);
+        if (w < 0) log_warn("webhook delivery: %s", we.message);
+        if (w > 0 && n >= 0) n += w;
         if (n > 0) continue; /* more may be due */
         for (int slept = 0; slept < poll_ms && !atomic_load(&g_stop); slept += 50) {
             struct timespec ts = {0, 50L * 1000 * 1000};

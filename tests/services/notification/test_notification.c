@@ -39,6 +39,8 @@
 #include "services/notification/delivery.h"
 #include "services/notification/notification.h"
 #include "services/notification/prefs.h"
+#include "services/notification/webhook.h"
+#include "services/notification/webhook_http.h"
 #include "services/notification/rules.h"
 #include "test.h"
 
@@ -49,7 +51,7 @@ static svc_env_t g_env;
 static svc_settings_t g_set;
 static const char *g_nats_url;
 static char g_maildir[512];
-static pid_t g_smtp = -1;
+static pid_t g_smtp = -1, g_hook = -1;
 static char g_club_a[40], g_club_b[40];
 static svc_caller_t g_na; /* a network administrator */
 static int g_seq;
@@ -849,6 +851,282 @@ static void test_reminder_expiry(void) {
     CHECK_EQ_INT(mails_with("Tomorrow: your visit", NULL), 0);
 }
 
+/* ---- webhooks -------------------------------------------------------------------------------- */
+
+static char g_hook_log[600], g_hook_secrets[600];
+static int g_hook_port;
+
+static int start_receiver(void) {
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    char script[512], portstr[16];
+    snprintf(script, sizeof script, "%s/tests/services/notification/webhook_receiver.py",
+             root ? root : ".");
+    snprintf(g_hook_log, sizeof g_hook_log, "%s.hooks.log", g_maildir);
+    snprintf(g_hook_secrets, sizeof g_hook_secrets, "%s.hooks.secrets", g_maildir);
+    g_hook_port = free_port();
+    snprintf(portstr, sizeof portstr, "%d", g_hook_port);
+    fflush(stdout);
+    g_hook = fork();
+    if (g_hook == 0) {
+        execl("/usr/bin/python3", "python3", script, portstr, g_hook_secrets, g_hook_log,
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        if (port_open(g_hook_port)) return 0;
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+static void write_secrets(const char *a, const char *b) {
+    FILE *f = fopen(g_hook_secrets, "w");
+    if (!f) return;
+    fprintf(f, "%s\n%s\n", a ? a : "", b ? b : "");
+    fclose(f);
+}
+
+/* Lines of the receiver's log that contain needle. */
+static int hook_lines(const char *needle) {
+    FILE *f = fopen(g_hook_log, "r");
+    char line[512];
+    int n = 0;
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, needle)) n++;
+    fclose(f);
+    return n;
+}
+
+static svc_caller_t club_admin(const char *club) {
+    svc_caller_t c = {0};
+    snprintf(c.user_id, sizeof c.user_id, "%s", "6d1e0c1a-0000-4000-8000-0000000000d1");
+    snprintf(c.club_id, sizeof c.club_id, "%s", club);
+    snprintf(c.perms, sizeof c.perms, "club:read club:write club:admin");
+    return c;
+}
+
+/* A webhook of club for types (JSON array text) at path on the receiver: id and secret. */
+static int hook(const char *club, const char *path, const char *types, char id[40],
+                char secret[WEBHOOK_SECRET_MAX]) {
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", g_hook_port, path);
+    svc_caller_t a = club_admin(club);
+    json_t *o = NULL;
+    int st = call(&notification_module, &a, "create_webhook", &o, "{s:s, s:o}", "url", url,
+                  "event_types", json_loads(types, 0, NULL));
+    if (st == 201) {
+        snprintf(id, 40, "%s", sget(o, "id"));
+        snprintf(secret, WEBHOOK_SECRET_MAX, "%s", sget(o, "secret"));
+    } else {
+        printf("#   create_webhook %s: %d\n", path, st);
+    }
+    json_decref(o);
+    return st == 201 ? 0 : -1;
+}
+
+/* One event of type for club (tenant, no other club named) queued for the webhooks. */
+static int hook_event(const char *type, const char *club) {
+    char id[40];
+    snprintf(id, sizeof id, "7f2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    json_t *data = json_pack("{s:s, s:s}", "visit_id", id, "status", "x");
+    svc_event_t ev = {.id = id,
+                      .type = type,
+                      .subject = type,
+                      .tenant_id = club,
+                      .correlation_id = "",
+                      .data = data,
+                      .envelope = data};
+    db_scope_t scope = {.club_id = club, .relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    int rc = db_begin(g_db, &scope, &tx, &e);
+    if (rc == 0) rc = db_tx_finish(&tx, notify_webhooks_queue(tx, &ev, &e), NULL, &e);
+    if (rc != 0) printf("#   hook_event: %s\n", e.message);
+    json_decref(data);
+    return rc;
+}
+
+static void deliver_hooks(void) {
+    err_t e = {0};
+    while (notify_webhooks_deliver_once(&g_env, &e) > 0) {
+    }
+}
+
+static long long hook_count(const char *where, const char *id) {
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM notification.webhook_deliveries WHERE webhook_id = $1::uuid "
+             "AND %s",
+             where);
+    return owner_count(sql, 1, (const char *[]){id});
+}
+
+/* Signed per Standard Webhooks and verified by a real receiver; rotation signs with both
+ * secrets; tenant isolation; the delivery log. */
+static void test_webhook_signed_delivery(void) {
+    char a_id[40], a_secret[WEBHOOK_SECRET_MAX], b_id[40], b_secret[WEBHOOK_SECRET_MAX];
+    REQUIRE(start_receiver() == 0);
+    REQUIRE(hook(g_club_a, "/ok", "[\"visit.confirmed\"]", a_id, a_secret) == 0);
+    REQUIRE(hook(g_club_b, "/ok", "[\"*\"]", b_id, b_secret) == 0);
+    CHECK(strncmp(a_secret, "whsec_", 6) == 0 && strlen(a_secret) == 6 + 44);
+    write_secrets(a_secret, NULL);
+    REQUIRE(hook_event("visit.confirmed", g_club_a) == 0);
+    REQUIRE(hook_event("visit.cancelled", g_club_a) == 0); /* not subscribed */
+    CHECK_EQ_INT(hook_count("true", a_id), 1);
+    CHECK_EQ_INT(hook_count("true", b_id), 0); /* club B's catch-all sees nothing of A */
+    deliver_hooks();
+    CHECK_EQ_INT(hook_lines("/ok verified"), 1);
+    CHECK_EQ_INT(hook_lines(" bad "), 0);
+    CHECK_EQ_INT(hook_count("status = 'sent' AND last_status_code = 200 AND tries = 1", a_id), 1);
+    /* the log, to the club's administrators only; the secret is never listed */
+    svc_caller_t aa = club_admin(g_club_a), ba = club_admin(g_club_b);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &aa, "list_webhook_deliveries", &o, "{s:s}", "id", a_id) ==
+            200);
+    json_t *d0 = json_array_get(json_object_get(o, "items"), 0);
+    CHECK_STR(sget(d0, "status"), "sent");
+    CHECK(sget(d0, "id") && strncmp(sget(d0, "id"), "msg_", 4) == 0);
+    char msg[64];
+    snprintf(msg, sizeof msg, " %s ", sget(d0, "id") ? sget(d0, "id") : "?");
+    CHECK_EQ_INT(hook_lines(msg), 1); /* the same webhook-id as the header */
+    json_decref(o);
+    CHECK_EQ_INT(
+        call(&notification_module, &ba, "list_webhook_deliveries", NULL, "{s:s}", "id", a_id), 404);
+    CHECK_EQ_INT(
+        call(&notification_module, &ba, "rotate_webhook_secret", NULL, "{s:s}", "id", a_id), 404);
+    REQUIRE(call(&notification_module, &aa, "list_webhooks", &o, NULL) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 1);
+    CHECK(json_object_get(json_array_get(json_object_get(o, "items"), 0), "secret") == NULL);
+    json_decref(o);
+    /* rotation: both signatures for 24 h; the receiver knowing only the new, or only the old
+     * secret verifies */
+    REQUIRE(call(&notification_module, &aa, "rotate_webhook_secret", &o, "{s:s}", "id", a_id) ==
+            200);
+    char fresh[WEBHOOK_SECRET_MAX];
+    snprintf(fresh, sizeof fresh, "%s", sget(o, "secret") ? sget(o, "secret") : "");
+    json_decref(o);
+    CHECK(strcmp(fresh, a_secret) != 0 && strncmp(fresh, "whsec_", 6) == 0);
+    write_secrets(fresh, NULL);
+    REQUIRE(hook_event("visit.confirmed", g_club_a) == 0);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_lines("/ok verified"), 2);
+    CHECK_EQ_INT(hook_lines(" 2 0\n"), 1); /* two signatures, the new secret's matched */
+    write_secrets(a_secret, NULL);
+    REQUIRE(hook_event("visit.confirmed", g_club_a) == 0);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_lines("/ok verified"), 3);
+    /* past the overlap only the new secret signs */
+    const char *p[] = {a_id};
+    owner_exec("UPDATE notification.webhooks SET previous_expires_at = now() - interval '1 "
+               "second' WHERE id = $1::uuid",
+               1, p);
+    REQUIRE(hook_event("visit.confirmed", g_club_a) == 0);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_lines("/ok bad"), 1);
+    /* a wrong secret never verifies */
+    CHECK_EQ_INT(hook_lines(" bad ") + hook_lines(" verified "), 4);
+}
+
+/* 5xx and timeouts are retried on the schedule 0 s, 5 s, 5 min, ...; 4xx (not 408/429) and
+ * redirects are permanent. */
+static void test_webhook_retries(void) {
+    char id500[40], id410[40], idr[40], sec[WEBHOOK_SECRET_MAX];
+    REQUIRE(hook(g_club_a, "/e500", "[\"loi.issued\"]", id500, sec) == 0);
+    REQUIRE(hook(g_club_a, "/e410", "[\"loi.issued\"]", id410, sec) == 0);
+    REQUIRE(hook(g_club_a, "/redirect", "[\"loi.issued\"]", idr, sec) == 0);
+    REQUIRE(hook_event("loi.issued", g_club_a) == 0);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_count("status = 'queued' AND tries = 1 AND last_status_code = 500 AND "
+                            "next_attempt_at BETWEEN now() + interval '3 seconds' AND now() + "
+                            "interval '6 seconds'",
+                            id500),
+                 1);
+    CHECK_EQ_INT(
+        hook_count("status = 'undelivered' AND tries = 1 AND last_status_code = 410", id410), 1);
+    CHECK_EQ_INT(hook_count("status = 'undelivered' AND tries = 1 AND last_error LIKE "
+                            "'%redirects are not followed%'",
+                            idr),
+                 1);
+    CHECK_EQ_INT(hook_lines("/ok") - hook_lines("/ok bad") - hook_lines("/ok verified"), 0);
+    const char *p[] = {id500};
+    owner_exec("UPDATE notification.webhook_deliveries SET next_attempt_at = now() WHERE "
+               "webhook_id = $1::uuid",
+               1, p);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_count("status = 'queued' AND tries = 2 AND next_attempt_at > now() + "
+                            "interval '290 seconds'",
+                            id500),
+                 1);
+    /* the last try: undelivered */
+    owner_exec("UPDATE notification.webhook_deliveries SET next_attempt_at = now(), tries = 7 "
+               "WHERE webhook_id = $1::uuid",
+               1, p);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_count("status = 'undelivered' AND tries = 8", id500), 1);
+}
+
+/* SSRF: https only, loopback / private / link-local / metadata / reserved targets refused after
+ * resolution, at creation and again at every send. */
+static void test_webhook_ssrf(void) {
+    notification_settings_t *ns = svc_settings_edit(&g_set, &notification_module);
+    char saved[sizeof ns->webhook_allow_hosts];
+    snprintf(saved, sizeof saved, "%s", ns->webhook_allow_hosts);
+    ns->webhook_allow_hosts[0] = '\0';
+    svc_caller_t a = club_admin(g_club_a);
+    static const char *const refused[] = {
+        "http://example.com/hook",                   /* not https */
+        "https://127.0.0.1/hook",                    /* loopback */
+        "https://localhost/hook",                    /* resolves to loopback */
+        "https://10.1.2.3/hook",                     /* private */
+        "https://192.168.1.10/hook",                 /* private */
+        "https://172.20.0.1/hook",                   /* private */
+        "https://169.254.169.254/latest/meta-data/", /* cloud metadata */
+        "https://[::1]/hook",                        /* v6 loopback */
+        "https://[fd00:ec2::254]/hook",              /* v6 metadata (unique local) */
+        "https://[::ffff:10.0.0.1]/hook",            /* v4-mapped private */
+        "https://0.0.0.0/hook",                      /* unspecified */
+        "https://100.64.1.1/hook",                   /* CGNAT */
+        "https://2130706433/hook",                   /* 127.0.0.1 as a number */
+        "https://user:pw@example.com/hook",          /* user info */
+        "ftp://example.com/hook",                    /* not http(s) */
+        NULL};
+    for (const char *const *u = refused; *u; u++) {
+        json_t *o = NULL;
+        int st = call(&notification_module, &a, "create_webhook", &o, "{s:s, s:[s]}", "url", *u,
+                      "event_types", "*");
+        if (st != 422) printf("#   %s -> %d\n", *u, st);
+        CHECK_EQ_INT(st, 422);
+        const char *m = sget(json_object_get(o, "error"), "message");
+        CHECK(m && strncmp(m, "url ", 4) == 0); /* err_invalid names the field first */
+        json_decref(o);
+    }
+    CHECK(webhook_addr_public("93.184.216.34"));
+    CHECK(webhook_addr_public("2606:2800:220:1:248:1893:25c8:1946"));
+    CHECK(!webhook_addr_public("64:ff9b::a00:1")); /* NAT64 of 10.0.0.1 */
+    CHECK(!webhook_addr_public("fe80::1"));
+    /* checked again at send time: an endpoint created under the development allowance is
+     * refused once the allowance is gone (as a name now resolving to a private address) */
+    ns->webhook_allow_hosts[0] = '\0';
+    snprintf(ns->webhook_allow_hosts, sizeof ns->webhook_allow_hosts, "%s", saved);
+    char id[40], sec[WEBHOOK_SECRET_MAX];
+    REQUIRE(hook(g_club_a, "/ok", "[\"loi.revoked\"]", id, sec) == 0);
+    REQUIRE(hook_event("loi.revoked", g_club_a) == 0);
+    ns->webhook_allow_hosts[0] = '\0';
+    int before = hook_lines("/ok");
+    deliver_hooks();
+    CHECK_EQ_INT(hook_lines("/ok"), before);
+    CHECK_EQ_INT(hook_count("status = 'undelivered' AND last_error LIKE '%https%'", id), 1);
+    snprintf(ns->webhook_allow_hosts, sizeof ns->webhook_allow_hosts, "%s", saved);
+    /* input */
+    CHECK_EQ_INT(call(&notification_module, &a, "create_webhook", NULL, "{s:s}", "url",
+                      "https://example.com/"),
+                 400);
+    CHECK_EQ_INT(call(&notification_module, &a, "create_webhook", NULL, "{s:s, s:[s]}", "url",
+                      "https://example.com/", "event_types", "Visit Confirmed"),
+                 422);
+}
+
 static int create_club(const char *name, char id[40]) {
     char slug[64];
     snprintf(slug, sizeof slug, "notify-%d-%d", (int)getpid(), ++g_seq);
@@ -878,6 +1156,8 @@ static void test_setup(void) {
     snprintf(ns->smtp_url, sizeof ns->smtp_url, "smtp://127.0.0.1:%d", port);
     ns->retry_base_s = 1;
     ns->max_tries = 3;
+    snprintf(ns->webhook_allow_hosts, sizeof ns->webhook_allow_hosts, "127.0.0.1");
+    ns->webhook_timeout_s = 5;
     g_db = db_pool_open(url, 6, &e);
     g_owner = db_pool_open(owner, 1, &e);
     REQUIRE(g_db && g_owner);
@@ -910,8 +1190,15 @@ int main(void) {
         RUN(test_idempotent_events);
         RUN(test_reminder_and_cancellation);
         RUN(test_reminder_expiry);
+        RUN(test_webhook_signed_delivery);
+        RUN(test_webhook_retries);
+        RUN(test_webhook_ssrf);
     }
     stop_smtp();
+    if (g_hook > 0) {
+        kill(g_hook, SIGTERM);
+        waitpid(g_hook, NULL, 0);
+    }
     db_pool_close(g_db);
     db_pool_close(g_owner);
     bus_close(g_bus);

@@ -1,0 +1,2 @@
+DROP TABLE notification.webhook_deliveries;
+DROP TABLE notification.webhooks;
