@@ -8,6 +8,7 @@
 #include "services/notification/graphql_notification.h"
 #include "services/notification/inbox.h"
 #include "services/notification/prefs.h"
+#include "services/notification/preview.h"
 #include "services/notification/rules.h"
 #include "services/notification/webhook.h"
 
@@ -103,6 +104,15 @@ static const svc_op_t notification_ops[] = {
      .permission = "club:admin",
      .validate = webhook_validate_id,
      .handle = webhook_deliveries},
+    /* template preview (issue 13): a club's administrators */
+    {.name = "preview_template",
+     .method = "POST",
+     .route = "/api/v1/notifications/templates/preview",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = preview_validate,
+     .handle = preview_template},
 };
 
 /* The rule table (rules.c), then the clubs' webhooks (webhook.c), in the event's transaction. */

@@ -122,6 +122,30 @@ int notify_template(db_tx_t *tx, const char *club_id, const char *key, const cha
     return 0;
 }
 
+json_t *notify_sample_vars(const char *key) {
+    const char *audience = NULL;
+    for (size_t k = 0; k < notify_n_rules && !audience; k++)
+        if (strcmp(notify_rules[k].template, key) == 0) audience = notify_rules[k].audience;
+    if (!audience) return NULL;
+    if (strcmp(audience, "token_user") == 0)
+        return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s}", "token_id",
+                         "00000000-0000-4000-8000-000000000000", "purpose", "invite", "email",
+                         "ada@example.org", "expires_at", "2030-03-01T12:00:00Z", "club", "id",
+                         "00000000-0000-4000-8000-000000000001", "name", "Sample Club", "link",
+                         "https://example.org/register?token=SAMPLE");
+    if (strcmp(audience, "visit_member") == 0)
+        return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:s}", "visit_id",
+                         "00000000-0000-4000-8000-000000000002", "status", "confirmed", "member",
+                         "first_name", "Ada", "home_club", "id",
+                         "00000000-0000-4000-8000-000000000001", "name", "Sample Home Club",
+                         "host_club", "id", "00000000-0000-4000-8000-000000000003", "name",
+                         "Sample Host Club", "arrive_on", "2030-03-04", "depart_on", "2030-03-06");
+    return json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "agreement_id",
+                     "00000000-0000-4000-8000-000000000004", "club", "id",
+                     "00000000-0000-4000-8000-000000000001", "name", "Sample Club", "proposer",
+                     "id", "00000000-0000-4000-8000-000000000003", "name", "Sample Partner Club");
+}
+
 /* ---- rendering ------------------------------------------------------------------------------ */
 
 static int render_one(const char *tmpl, json_t *vars, int flags, char **out, const char *what,

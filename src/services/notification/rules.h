@@ -41,6 +41,10 @@ int notify_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, 
 int notify_template(db_tx_t *tx, const char *club_id, const char *key, const char *locale,
                     char **subject, char **body, err_t *e);
 
+/* Sample variables of template key (the shape its rule's audience gives), for the preview: a
+ * new reference, or NULL when no rule uses key. */
+json_t *notify_sample_vars(const char *key);
+
 /* Renders subject and body (Markdown) with vars: *subject and *text always, *html when html is
  * not NULL (cmark, raw HTML dropped). A missing variable is 422 template_error naming it. */
 int notify_render(const char *subject_t, const char *body_t, json_t *vars, char **subject,

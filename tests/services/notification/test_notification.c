@@ -1127,6 +1127,67 @@ static void test_webhook_ssrf(void) {
                  422);
 }
 
+/* ---- template preview ---------------------------------------------------------------------- */
+
+static void test_template_preview(void) {
+    svc_caller_t a = club_admin(g_club_a), b = club_admin(g_club_b);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &a, "preview_template", &o, "{s:s, s:s}", "key",
+                 "visit_confirmed", "locale", "fr") == 200);
+    CHECK(sget(o, "subject") && strstr(sget(o, "subject"), "Sample Host Club") &&
+          strstr(sget(o, "subject"), "confirm"));
+    CHECK(sget(o, "html") && strstr(sget(o, "html"), "<strong>Sample Host Club</strong>"));
+    CHECK_STR(sget(o, "source"), "resolved");
+    json_decref(o);
+    /* club A's override is A's preview only */
+    const char *p[] = {g_club_a};
+    db_scope_t in_a = {.club_id = g_club_a};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    REQUIRE(db_begin(g_db, &in_a, &tx, &e) == 0);
+    long long ins = db_exec_cmd(tx,
+                                "INSERT INTO notification.templates (club_id, key, locale, "
+                                "subject, body) VALUES ($1::uuid, 'visit_approved', 'en', 'A says "
+                                "yes to {{host_club.name}}', 'Bon voyage {{member.first_name}}') "
+                                "ON CONFLICT DO NOTHING",
+                                1, p, &e);
+    REQUIRE(db_tx_finish(&tx, ins < 0 ? -1 : 0, NULL, &e) == 0);
+    REQUIRE(call(&notification_module, &a, "preview_template", &o, "{s:s}", "key",
+                 "visit_approved") == 200);
+    CHECK_STR(sget(o, "subject"), "A says yes to Sample Host Club");
+    json_decref(o);
+    REQUIRE(call(&notification_module, &b, "preview_template", &o, "{s:s}", "key",
+                 "visit_approved") == 200);
+    CHECK(sget(o, "subject") && strncmp(sget(o, "subject"), "Your visit", 10) == 0);
+    json_decref(o);
+    /* a draft with given variables: values are text in the HTML */
+    REQUIRE(call(&notification_module, &a, "preview_template", &o, "{s:s, s:s, s:s, s:{s:{s:s}}}",
+                 "key", "visit_approved", "subject", "Hi {{member.first_name}}", "body",
+                 "**Dear** {{member.first_name}}", "vars", "member", "first_name",
+                 "<b>Eve</b>") == 200);
+    CHECK_STR(sget(o, "source"), "draft");
+    CHECK(sget(o, "html") && strstr(sget(o, "html"), "&lt;b&gt;Eve&lt;/b&gt;") &&
+          strstr(sget(o, "html"), "<strong>Dear</strong>"));
+    json_decref(o);
+    /* a missing variable is an error naming it; unknown key; drafts need both parts */
+    CHECK_EQ_INT(call(&notification_module, &a, "preview_template", &o, "{s:s, s:s, s:s}", "key",
+                      "visit_approved", "subject", "Hi {{nobody.name}}", "body", "x"),
+                 422);
+    CHECK_STR(sget(json_object_get(o, "error"), "code"), "template_error");
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &a, "preview_template", NULL, "{s:s}", "key",
+                      "no_such_template"),
+                 404);
+    CHECK_EQ_INT(call(&notification_module, &a, "preview_template", NULL, "{s:s, s:s}", "key",
+                      "visit_approved", "subject", "x"),
+                 422);
+    svc_caller_t m = a;
+    snprintf(m.perms, sizeof m.perms, "club:read");
+    CHECK_EQ_INT(
+        call(&notification_module, &m, "preview_template", NULL, "{s:s}", "key", "visit_approved"),
+        403);
+}
+
 static int create_club(const char *name, char id[40]) {
     char slug[64];
     snprintf(slug, sizeof slug, "notify-%d-%d", (int)getpid(), ++g_seq);
@@ -1193,6 +1254,7 @@ int main(void) {
         RUN(test_webhook_signed_delivery);
         RUN(test_webhook_retries);
         RUN(test_webhook_ssrf);
+        RUN(test_template_preview);
     }
     stop_smtp();
     if (g_hook > 0) {
