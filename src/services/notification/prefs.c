@@ -56,8 +56,8 @@ static int validate_quiet(json_t *q, err_t *e) {
 
 /* [{category, email?, in_app?, push?}] -> {category: {channel: bool}} in place of the array. */
 static int validate_categories(json_t *in, err_t *e) {
-    static const char *const keys[] = {"category", "email", "in_app", "push", NULL};
-    static const char *const chans[] = {"email", "in_app", "push", NULL};
+    static const char *const keys[] = {"category", "email", "in_app", "push", "digest", NULL};
+    static const char *const chans[] = {"email", "in_app", "push", "digest", NULL};
     json_t *a = json_object_get(in, "categories"), *v;
     size_t i;
     if (!a) return 0;
@@ -94,7 +94,7 @@ static int validate_categories(json_t *in, err_t *e) {
                 json_decref(obj);
                 return -1;
             }
-            if (!b && notify_category_mandatory(c)) {
+            if (!b && notify_category_mandatory(c) && strcmp(*k, "digest") != 0) {
                 json_decref(obj);
                 return err_invalid(e, "categories",
                                    "%s notifications are mandatory: they cannot be switched off",
@@ -154,8 +154,10 @@ static json_t *prefs_doc(PGresult *r, err_t *e) {
         json_t *em = json_object_get(o, "email"), *ia = json_object_get(o, "in_app");
         int email = m || (em ? json_is_true(em) : json_is_true(json_object_get(doc, "email")));
         int in_app = m || (ia ? json_is_true(ia) : json_is_true(json_object_get(doc, "in_app")));
-        json_array_append_new(list, json_pack("{s:s, s:b, s:b, s:b}", "category", *c, "email",
-                                              email, "in_app", in_app, "mandatory", m));
+        int digest = !m && json_is_true(json_object_get(o, "digest"));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:b, s:b, s:b, s:b}", "category", *c, "email", email,
+                                        "in_app", in_app, "digest", digest, "mandatory", m));
     }
     json_object_set_new(doc, "categories", list);
     json_decref(cats);
@@ -263,13 +265,17 @@ static const char k_sql_decide[] =
     "SELECT coalesce((p.categories -> $3 ->> $4)::boolean, CASE $4 WHEN 'email' THEN p.email WHEN "
     "'in_app' THEN p.in_app WHEN 'push' THEN p.push END, $4 <> 'push'), coalesce(to_char("
     "notification.quiet_until(coalesce($5::timestamptz, now()), coalesce(p.timezone, $6), "
-    "p.quiet_start, p.quiet_end) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM "
-    "(SELECT 1) x LEFT JOIN notification.preferences p ON p.club_id = $1::uuid AND p.user_id = $2";
+    "p.quiet_start, p.quiet_end) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
+    "coalesce((p.categories -> $3 ->> 'digest')::boolean, false), to_char(notification."
+    "next_local(coalesce($5::timestamptz, now()), coalesce(p.timezone, $6), time '08:00') AT "
+    "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM (SELECT 1) x LEFT JOIN "
+    "notification.preferences p ON p.club_id = $1::uuid AND p.user_id = $2";
 
 int notify_prefs_decide(db_tx_t *tx, const char *club, const char *user, const char *category,
                         const char *channel, int critical, const char *default_tz, const char *at,
-                        int *send, char deliver_at[40], err_t *e) {
+                        int *send, char deliver_at[40], int *digest, err_t *e) {
     *send = 1;
+    *digest = 0;
     deliver_at[0] = '\0';
     if (!user || !*user) return 0;
     const char *p[] = {club,    user, category,
@@ -279,6 +285,12 @@ int notify_prefs_decide(db_tx_t *tx, const char *club, const char *user, const c
     if (!critical && !notify_category_mandatory(category)) *send = PQgetvalue(r, 0, 0)[0] == 't';
     if (!critical && strcmp(channel, "in_app") != 0)
         snprintf(deliver_at, 40, "%s", PQgetvalue(r, 0, 1));
+    /* a daily digest: the email waits for the next 08:00 in the user's zone */
+    if (!critical && !notify_category_mandatory(category) && strcmp(channel, "email") == 0 &&
+        PQgetvalue(r, 0, 2)[0] == 't') {
+        *digest = 1;
+        snprintf(deliver_at, 40, "%s", PQgetvalue(r, 0, 3));
+    }
     PQclear(r);
     return 0;
 }

@@ -20,7 +20,7 @@ int notify_category_mandatory(const char *category);
 int prefs_validate_get(json_t *in, err_t *e);
 int prefs_validate_update(json_t *in, err_t *e);
 /* {email, in_app, push, timezone, quiet_hours: {start, end} | null,
- *  categories: [{category, email, in_app, mandatory}]} (the effective values). */
+ *  categories: [{category, email, in_app, digest, mandatory}]} (the effective values). */
 int prefs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 /* Changes the given fields (absent = unchanged; timezone null = the club's, quiet_hours null or
  * clear_quiet_hours = none; a category entry changes the channels it names); answers prefs_get's
@@ -32,10 +32,12 @@ int prefs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
  * for a message of category on channel: *send 0 when the recipient opted out (never for a
  * critical message or a mandatory category); deliver_at gets the end of the quiet window that
  * `at` (ISO instant; NULL = now) falls in, in the user's time zone (default_tz when the user set
- * none), for a non-critical message on a channel other than in_app, else "". 0 or -1 + e. */
+ * none), for a non-critical message on a channel other than in_app, else "". *digest 1 for a
+ * non-critical email of a category the user takes as a daily digest: deliver_at is then the next
+ * 08:00 in the user's zone. 0 or -1 + e. */
 int notify_prefs_decide(db_tx_t *tx, const char *club, const char *user, const char *category,
                         const char *channel, int critical, const char *default_tz, const char *at,
-                        int *send, char deliver_at[40], err_t *e);
+                        int *send, char deliver_at[40], int *digest, err_t *e);
 
 /* notification.quiet_until: the end of the quiet window [qs, qe) ("HH:MM", local in tz) that
  * `at` falls in as "YYYY-MM-DDTHH:MM:SSZ" into out, or "" outside it. 0 or -1 + e. */

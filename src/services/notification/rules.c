@@ -18,7 +18,8 @@ const notify_rule_t notify_rules[] = {
     {"auth.email_verification_requested", "token_user",   "verify_email",       NOTIFY_EMAIL, 1, "security", 0},
     /* visits and letters of introduction: the visiting member */
     {"loi.issued",        "visit_member", "visit_approved",  NOTIFY_EMAIL | NOTIFY_IN_APP, 0, "visits", 0},
-    {"visit.confirmed",   "visit_member", "visit_confirmed", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits", 0},
+    {"visit.confirmed",   "visit_member", "visit_confirmed", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits",
+     NOTIFY_ICS},
     {"visit.confirmed",   "visit_member", "visit_reminder",  NOTIFY_EMAIL, 0, "visits",
      NOTIFY_DAY_BEFORE},
     {"visit.cancelled",   "visit_member", "visit_cancelled", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits",
@@ -372,7 +373,8 @@ static const char *subject_id(const svc_event_t *ev) {
  * event has no dates). */
 static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
                           const recipient_t *r, const char *channel, const char *to,
-                          const char *subject, const char *text, const char *deliver_at, err_t *e) {
+                          const char *subject, const char *text, const char *deliver_at, int digest,
+                          err_t *e) {
     const char *about = subject_id(ev), *arrive = NULL, *tz = NULL;
     if (rule->flags & NOTIFY_DAY_BEFORE) {
         arrive = sget(ev->data, "arrive_on");
@@ -400,17 +402,19 @@ static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_
                        *about ? idem : NULL,
                        *sget(ev->data, "visit_id") ? cancel : NULL,
                        arrive,
-                       tz};
+                       tz,
+                       digest ? "t" : "f"};
     long long n = db_exec_cmd(
         tx,
         "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, template, "
         "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at, "
-        "idempotency_key, cancellation_key, scheduled_for, expires_at) SELECT $1::uuid, "
+        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest) SELECT $1::uuid, "
         "$2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12, "
         "greatest(coalesce($13::timestamptz, now()), coalesce(s.due, now())), $14, $15, s.due, "
-        "s.expires FROM (SELECT (($16::date - 1) + time '09:00') AT TIME ZONE $17::text AS due, "
-        "($16::date + time '00:00') AT TIME ZONE $17::text AS expires) s ON CONFLICT DO NOTHING",
-        17, p, e);
+        "s.expires, $18::boolean FROM (SELECT (($16::date - 1) + time '09:00') AT TIME ZONE "
+        "$17::text AS due, ($16::date + time '00:00') AT TIME ZONE $17::text AS expires) s ON "
+        "CONFLICT DO NOTHING",
+        18, p, e);
     free(vars);
     return n < 0 ? -1 : 0;
 }
@@ -436,17 +440,22 @@ static int cancel_pending(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
  * now (plain text; no token ever goes in-app). */
 static int queue(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
                  const recipient_t *r, err_t *e) {
-    int send = 1;
+    int send = 1, digest = 0;
     char at[40];
+    /* the worker attaches the calendar entry when the variables ask for it */
+    if ((rule->flags & NOTIFY_ICS) && *sget(ev->data, "arrive_on") &&
+        json_object_set_new(r->vars, "calendar", json_true()) != 0)
+        return err_set(e, 500, "internal", "", "out of memory");
     /* the recipient's wishes (prefs.c): opt-outs, and quiet hours defer non-critical email */
     if ((rule->channels & NOTIFY_EMAIL) && r->email[0] &&
         (notify_prefs_decide(tx, r->club_id, r->user_id, rule->category, "email", rule->critical,
-                             r->tz, NULL, &send, at, e) != 0 ||
-         (send && insert_message(tx, ev, rule, r, "email", r->email, NULL, NULL, at, e) != 0)))
+                             r->tz, NULL, &send, at, &digest, e) != 0 ||
+         (send &&
+          insert_message(tx, ev, rule, r, "email", r->email, NULL, NULL, at, digest, e) != 0)))
         return -1;
     if (!(rule->channels & NOTIFY_IN_APP) || !r->user_id[0]) return 0;
     if (notify_prefs_decide(tx, r->club_id, r->user_id, rule->category, "in_app", rule->critical,
-                            r->tz, NULL, &send, at, e) != 0)
+                            r->tz, NULL, &send, at, &digest, e) != 0)
         return -1;
     if (!send) return 0;
     char *st = NULL, *bt = NULL, *subject = NULL, *text = NULL;
@@ -454,7 +463,7 @@ static int queue(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
     if (notify_template(tx, r->club_id, rule->template, r->locale, &st, &bt, e) != 0 ||
         notify_render(st, bt, r->vars, &subject, &text, NULL, e) != 0)
         goto done;
-    rc = insert_message(tx, ev, rule, r, "in_app", r->user_id, subject, text, NULL, e);
+    rc = insert_message(tx, ev, rule, r, "in_app", r->user_id, subject, text, NULL, 0, e);
 done:
     free(st);
     free(bt);

@@ -25,8 +25,8 @@ typedef struct notify_rule {
 
 /* NOTIFY_CANCELS: the event first cancels the queued messages of its subject (cancellation key
  * "visit:<id>"); NOTIFY_DAY_BEFORE: due at 09:00 (host's zone) the day before arrive_on, expires
- * at the start of that day. */
-enum { NOTIFY_CANCELS = 1, NOTIFY_DAY_BEFORE = 2 };
+ * at the start of that day; NOTIFY_ICS: the email carries the visit's calendar entry (ics.h). */
+enum { NOTIFY_CANCELS = 1, NOTIFY_DAY_BEFORE = 2, NOTIFY_ICS = 4 };
 
 extern const notify_rule_t notify_rules[];
 extern const size_t notify_n_rules;

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <nats/nats.h>
 #include <sodium.h>
+#include <libical/ical.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1188,6 +1189,116 @@ static void test_template_preview(void) {
         403);
 }
 
+/* ---- the calendar attachment ---------------------------------------------------------------- */
+
+/* The confirmation mail carries the visit as an all-day calendar entry (libical parses it). */
+static void test_confirmation_ics(void) {
+    char user[40], member[40], email[128], vid[40], arrive[16], needle[160], day[16], next[16];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    snprintf(vid, sizeof vid, "7a3f6a1c-0000-4000-8000-%012d", ++g_seq);
+    time_t t = time(NULL) + 10 * 86400, t2 = t + 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(arrive, sizeof arrive, "%Y-%m-%d", &tm);
+    strftime(day, sizeof day, "%Y%m%d", &tm);
+    gmtime_r(&t2, &tm);
+    strftime(next, sizeof next, "%Y%m%d", &tm);
+    REQUIRE(visit_event_of("visit.confirmed", member, vid, arrive, "Europe/London") == 0);
+    deliver();
+    snprintf(needle, sizeof needle, "To: %s", email);
+    char *mail = NULL;
+    REQUIRE(mails_with(needle, &mail) >= 1);
+    REQUIRE(mail);
+    CHECK(strstr(mail, "multipart/mixed") != NULL);
+    CHECK(strstr(mail, "multipart/alternative") != NULL);
+    const char *p = strstr(mail, "Content-Type: text/calendar");
+    REQUIRE(p);
+    p = strstr(p, "\n\n");
+    REQUIRE(p);
+    p += 2;
+    char b64[8192], ics[8192];
+    size_t n = 0, len = 0;
+    while (*p && *p != '-' && n + 1 < sizeof b64) {
+        if (*p != '\r' && *p != '\n') b64[n++] = *p;
+        p++;
+    }
+    b64[n] = '\0';
+    free(mail);
+    REQUIRE(sodium_base642bin((unsigned char *)ics, sizeof ics - 1, b64, n, NULL, &len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) == 0);
+    ics[len] = '\0';
+    icalcomponent *cal = icalparser_parse_string(ics);
+    REQUIRE(cal);
+    icalcomponent *ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+    REQUIRE(ev);
+    struct icaltimetype s = icalcomponent_get_dtstart(ev), en = icalcomponent_get_dtend(ev);
+    char got[16], got_end[16];
+    snprintf(got, sizeof got, "%04d%02d%02d", s.year, s.month, s.day);
+    snprintf(got_end, sizeof got_end, "%04d%02d%02d", en.year, en.month, en.day);
+    CHECK(s.is_date);
+    CHECK_STR(got, day);
+    CHECK_STR(got_end, next); /* one day, DTEND exclusive */
+    CHECK(strstr(icalcomponent_get_uid(ev), vid) != NULL);
+    CHECK(strstr(icalcomponent_get_summary(ev), "Notify Club B") != NULL);
+    CHECK_EQ_INT(icalcomponent_get_method(cal), ICAL_METHOD_PUBLISH);
+    icalcomponent_free(cal);
+}
+
+/* ---- digests --------------------------------------------------------------------------------- */
+
+/* visits as a daily digest: non-critical mails wait for 08:00 (the user's zone) and leave as one
+ * mail listing them; a critical one is not held. */
+static void test_daily_digest(void) {
+    char user[40], member[40], email[128], needle[160];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    svc_caller_t u = {0};
+    snprintf(u.user_id, sizeof u.user_id, "%s", user);
+    snprintf(u.club_id, sizeof u.club_id, "%s", g_club_a);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &u, "update_preferences", &o, "{s:s, s:[{s:s, s:b}]}",
+                 "timezone", "Asia/Tokyo", "categories", "category", "visits", "digest", 1) == 200);
+    CHECK(json_is_true(
+        json_object_get(json_array_get(json_object_get(o, "categories"), 1), "digest")));
+    json_decref(o);
+    REQUIRE(visit_event("loi.issued", member) == 0);
+    REQUIRE(visit_event("loi.issued", member) == 0);
+    REQUIRE(visit_event("visit.cancelled", member) == 0); /* critical: not held */
+    const char *p[] = {email};
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                             "digest AND status = 'queued' AND next_attempt_at = "
+                             "notification.next_local(now(), 'Asia/Tokyo', time '08:00')",
+                             1, p),
+                 2);
+    deliver();
+    err_t e = {0};
+    CHECK_EQ_INT(notify_digest_once(&g_env, &e), 0); /* not due yet */
+    snprintf(needle, sizeof needle, "To: %s", email);
+    CHECK_EQ_INT(mails_with(needle, NULL), 1); /* the cancellation only */
+    /* 08:00 comes */
+    owner_exec("UPDATE notification.messages SET next_attempt_at = now() WHERE recipient = $1 AND "
+               "digest",
+               1, p);
+    CHECK_EQ_INT(notify_digest_once(&g_env, &e), 1);
+    char *mail = NULL;
+    CHECK_EQ_INT(mails_with(needle, NULL), 2);
+    CHECK_EQ_INT(mails_with("Subject: Your daily digest: 2 notifications", &mail), 1);
+    REQUIRE(mail);
+    CHECK(strstr(mail, needle) != NULL);
+    char text[4096] = "";
+    plain_part(mail, text, sizeof text);
+    free(mail);
+    /* both held mails, by their subjects (club A's override of visit_approved, set by the
+     * preview test), then the closing paragraph outside the list */
+    const char *first = strstr(text, "- A says yes to Notify Club B\n");
+    CHECK(first && strstr(first + 1, "- A says yes to Notify Club B\n"));
+    CHECK(strstr(text, "Club B\n\nYou chose") != NULL);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                             "digest AND status = 'sent'",
+                             1, p),
+                 2);
+    CHECK_EQ_INT(notify_digest_once(&g_env, &e), 0);
+}
+
 static int create_club(const char *name, char id[40]) {
     char slug[64];
     snprintf(slug, sizeof slug, "notify-%d-%d", (int)getpid(), ++g_seq);
@@ -1255,6 +1366,8 @@ int main(void) {
         RUN(test_webhook_retries);
         RUN(test_webhook_ssrf);
         RUN(test_template_preview);
+        RUN(test_confirmation_ics);
+        RUN(test_daily_digest);
     }
     stop_smtp();
     if (g_hook > 0) {

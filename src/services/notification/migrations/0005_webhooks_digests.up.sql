@@ -54,3 +54,19 @@ CREATE POLICY webhook_deliveries_club ON notification.webhook_deliveries
     USING (club_id = core.current_club() OR core.is_relay())
     WITH CHECK (core.is_relay());
 GRANT SELECT, INSERT, UPDATE ON notification.webhook_deliveries TO reciprocal_app;
+
+-- Digests (docs/notification.md "Digests"): a non-critical email of a category the user asked
+-- to receive as a daily digest waits (digest = true) until the next 08:00 in the user's zone,
+-- when the worker sends every waiting one of that recipient as one mail.
+ALTER TABLE notification.messages ADD COLUMN digest boolean NOT NULL DEFAULT false;
+CREATE INDEX messages_digest_idx ON notification.messages (next_attempt_at)
+    WHERE status = 'queued' AND digest;
+
+-- The next local wall time `at_time` in zone tz strictly after the instant `at`.
+CREATE FUNCTION notification.next_local(at timestamptz, tz text, at_time time)
+    RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN (at AT TIME ZONE tz)::time < at_time
+                THEN ((at AT TIME ZONE tz)::date + at_time) AT TIME ZONE tz
+                ELSE ((at AT TIME ZONE tz)::date + 1 + at_time) AT TIME ZONE tz END
+$$;
+GRANT EXECUTE ON FUNCTION notification.next_local(timestamptz, text, time) TO reciprocal_app;

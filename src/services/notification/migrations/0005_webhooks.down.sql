@@ -1,2 +1,0 @@
-DROP TABLE notification.webhook_deliveries;
-DROP TABLE notification.webhooks;
