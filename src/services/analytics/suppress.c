@@ -15,11 +15,14 @@
 #define SUP_INF ((int64_t)1 << 60)
 #define SUP_MAX_TOTAL ((int64_t)1000000000000000) /* 1e15: grand totals beyond are refused */
 
-/* Scratch of the audit: an n x n residual capacity matrix and the BFS arrays. */
+/* Scratch of the audit: the residual graph of the suppressed entries (one edge per entry between
+ * its row node and its column node, a capacity each way), in CSR form, and the BFS arrays. */
 typedef struct sup_flow {
-    size_t n;
-    int64_t *cap;
-    size_t *prev, *queue;
+    size_t n, m;              /* nodes (rows+1 + cols+1), edges */
+    size_t *eu, *ew;          /* edge endpoints: row node, column node */
+    int64_t *cap_uw, *cap_wu; /* residual capacities */
+    size_t *off, *adj;        /* node -> incident edges: adj[off[v] .. off[v+1]) */
+    size_t *prev_e, *queue;   /* BFS: the edge that reached a node (SIZE_MAX: none), queue */
 } sup_flow_t;
 
 static size_t sup_n(const suppress_table_t *t) {
@@ -32,72 +35,115 @@ static int sup_sign(const suppress_table_t *t, size_t r, size_t c) {
 }
 
 static int sup_flow_init(sup_flow_t *f, const suppress_table_t *t) {
-    f->n = t->rows + t->cols + 2;
-    f->cap = malloc(f->n * f->n * sizeof *f->cap);
-    f->prev = malloc(f->n * sizeof *f->prev);
-    f->queue = malloc(f->n * sizeof *f->queue);
-    return f->cap && f->prev && f->queue ? 0 : -1;
+    size_t n = t->rows + t->cols + 2, m = sup_n(t);
+    f->n = n;
+    f->eu = malloc(m * sizeof *f->eu);
+    f->ew = malloc(m * sizeof *f->ew);
+    f->cap_uw = malloc(m * sizeof *f->cap_uw);
+    f->cap_wu = malloc(m * sizeof *f->cap_wu);
+    f->off = malloc((n + 1) * sizeof *f->off);
+    f->adj = malloc(2 * m * sizeof *f->adj);
+    f->prev_e = malloc(n * sizeof *f->prev_e);
+    f->queue = malloc(n * sizeof *f->queue);
+    return f->eu && f->ew && f->cap_uw && f->cap_wu && f->off && f->adj && f->prev_e && f->queue
+               ? 0
+               : -1;
 }
 
 static void sup_flow_free(sup_flow_t *f) {
-    free(f->cap);
-    free(f->prev);
+    free(f->eu);
+    free(f->ew);
+    free(f->cap_uw);
+    free(f->cap_wu);
+    free(f->off);
+    free(f->adj);
+    free(f->prev_e);
     free(f->queue);
 }
 
-/* Residual graph of the suppressed entries other than (er, ec). */
+/* Residual graph of the suppressed entries other than (er, ec). An entry's z > 0 runs from its
+ * row node to its column node and raises the count when the sign is +1. */
 static void sup_flow_build(sup_flow_t *f, const suppress_table_t *t, size_t er, size_t ec) {
-    memset(f->cap, 0, f->n * f->n * sizeof *f->cap);
+    f->m = 0;
+    memset(f->off, 0, (f->n + 1) * sizeof *f->off);
     for (size_t r = 0; r <= t->rows; r++) {
         for (size_t c = 0; c <= t->cols; c++) {
             size_t i = suppress_idx(t, r, c);
             if (!t->flag[i] || (r == er && c == ec)) continue;
-            size_t u = r, w = t->rows + 1 + c;
+            size_t k = f->m++;
             int64_t x = t->value[i];
-            /* z > 0 is the arc u -> w; it raises the count when the sign is +1 */
-            if (sup_sign(t, r, c) > 0) {
-                f->cap[u * f->n + w] = SUP_INF;
-                f->cap[w * f->n + u] = x;
-            } else {
-                f->cap[u * f->n + w] = x;
-                f->cap[w * f->n + u] = SUP_INF;
-            }
+            f->eu[k] = r, f->ew[k] = t->rows + 1 + c;
+            f->cap_uw[k] = sup_sign(t, r, c) > 0 ? SUP_INF : x;
+            f->cap_wu[k] = sup_sign(t, r, c) > 0 ? x : SUP_INF;
+            f->off[f->eu[k] + 1]++;
+            f->off[f->ew[k] + 1]++;
         }
+    }
+    for (size_t v = 0; v < f->n; v++)
+        f->off[v + 1] += f->off[v];
+    /* fill with prev_e as the per-node cursor */
+    for (size_t v = 0; v < f->n; v++)
+        f->prev_e[v] = f->off[v];
+    for (size_t k = 0; k < f->m; k++) {
+        f->adj[f->prev_e[f->eu[k]]++] = k;
+        f->adj[f->prev_e[f->ew[k]]++] = k;
     }
 }
 
-/* Edmonds-Karp from s to d on the built graph (consumed), stopping at SUP_INF. */
-static int64_t sup_maxflow(sup_flow_t *f, size_t s, size_t d) {
+/* The residual capacity of edge k leaving node v. */
+static int64_t *sup_cap_from(sup_flow_t *f, size_t k, size_t v) {
+    return v == f->eu[k] ? &f->cap_uw[k] : &f->cap_wu[k];
+}
+
+/* Edmonds-Karp from s to d on the built graph (consumed), stopping once the flow reaches limit
+ * (at most SUP_INF): min(max flow, limit). */
+static int64_t sup_maxflow(sup_flow_t *f, size_t s, size_t d, int64_t limit) {
     int64_t flow = 0;
-    size_t n = f->n;
-    while (flow < SUP_INF) {
-        for (size_t i = 0; i < n; i++)
-            f->prev[i] = SIZE_MAX;
-        f->prev[s] = s;
+    while (flow < limit) {
+        for (size_t v = 0; v < f->n; v++)
+            f->prev_e[v] = SIZE_MAX;
         size_t head = 0, tail = 0;
         f->queue[tail++] = s;
-        while (head < tail && f->prev[d] == SIZE_MAX) {
+        while (head < tail && f->prev_e[d] == SIZE_MAX) {
             size_t u = f->queue[head++];
-            for (size_t v = 0; v < n; v++) {
-                if (f->prev[v] == SIZE_MAX && f->cap[u * n + v] > 0) {
-                    f->prev[v] = u;
-                    f->queue[tail++] = v;
-                }
+            for (size_t a = f->off[u]; a < f->off[u + 1]; a++) {
+                size_t k = f->adj[a], v = f->eu[k] == u ? f->ew[k] : f->eu[k];
+                if (v == s || f->prev_e[v] != SIZE_MAX || *sup_cap_from(f, k, u) <= 0) continue;
+                f->prev_e[v] = k;
+                f->queue[tail++] = v;
             }
         }
-        if (f->prev[d] == SIZE_MAX) break;
-        int64_t b = SUP_INF;
-        for (size_t v = d; v != s; v = f->prev[v]) {
-            int64_t c = f->cap[f->prev[v] * n + v];
+        if (f->prev_e[d] == SIZE_MAX) break;
+        int64_t b = limit - flow;
+        for (size_t v = d; v != s;) {
+            size_t k = f->prev_e[v], u = f->eu[k] == v ? f->ew[k] : f->eu[k];
+            int64_t c = *sup_cap_from(f, k, u);
             if (c < b) b = c;
+            v = u;
         }
-        for (size_t v = d; v != s; v = f->prev[v]) {
-            f->cap[f->prev[v] * n + v] -= b;
-            f->cap[v * n + f->prev[v]] += b;
+        for (size_t v = d; v != s;) {
+            size_t k = f->prev_e[v], u = f->eu[k] == v ? f->ew[k] : f->eu[k];
+            *sup_cap_from(f, k, u) -= b;
+            *sup_cap_from(f, k, v) += b;
+            v = u;
         }
         flow += b;
     }
-    return flow < SUP_INF ? flow : SUP_INF;
+    return flow < limit ? flow : limit;
+}
+
+/* How far entry (r, c) can rise (up = 1) or fall (up = 0) given everything published, at most
+ * limit. */
+static int64_t sup_slack(sup_flow_t *f, const suppress_table_t *t, size_t r, size_t c, int up,
+                         int64_t limit) {
+    size_t u = r, w = t->rows + 1 + c;
+    int pos = sup_sign(t, r, c) > 0;
+    /* raising the count: z_e > 0 (sign +1) returns w -> u; z_e < 0 (sign -1) returns u -> w */
+    int from_w = pos == up;
+    sup_flow_build(f, t, r, c);
+    int64_t x = t->value[suppress_idx(t, r, c)];
+    if (!up && limit > x) limit = x;
+    return limit > 0 ? sup_maxflow(f, from_w ? w : u, from_w ? u : w, limit) : 0;
 }
 
 static void sup_range(sup_flow_t *f, const suppress_table_t *t, size_t r, size_t c, int64_t *lo,
@@ -108,21 +154,22 @@ static void sup_range(sup_flow_t *f, const suppress_table_t *t, size_t r, size_t
         *lo = *hi = x;
         return;
     }
-    size_t u = r, w = t->rows + 1 + c;
-    int pos = sup_sign(t, r, c) > 0;
-    /* raising the count: z_e > 0 (sign +1) returns w -> u; z_e < 0 (sign -1) returns u -> w */
-    sup_flow_build(f, t, r, c);
-    int64_t up = pos ? sup_maxflow(f, w, u) : sup_maxflow(f, u, w);
-    sup_flow_build(f, t, r, c);
-    int64_t down = pos ? sup_maxflow(f, u, w) : sup_maxflow(f, w, u);
-    if (down > x) down = x;
+    int64_t up = sup_slack(f, t, r, c, 1, SUP_INF), down = sup_slack(f, t, r, c, 0, SUP_INF);
     *lo = x - down;
     *hi = up >= SUP_INF ? INT64_MAX : x + up;
 }
 
-static int sup_protected(const suppress_table_t *t, size_t i, int64_t lo, int64_t hi) {
-    if (lo >= hi) return 0;
-    return t->flag[i] != SUPPRESS_PRIMARY || hi >= t->k;
+/* The rule: a suppressed entry's range is not one value, and a small count's reaches k. Returns
+ * how much of the needed rise there is (0 .. need; need when protected) so candidates can be
+ * ranked; a complement that cannot rise but can fall counts as protected. */
+static int64_t sup_check(sup_flow_t *f, const suppress_table_t *t, size_t r, size_t c,
+                         int64_t *need) {
+    size_t i = suppress_idx(t, r, c);
+    int64_t x = t->value[i];
+    *need = t->flag[i] == SUPPRESS_PRIMARY && t->k - x > 1 ? t->k - x : 1;
+    int64_t up = sup_slack(f, t, r, c, 1, *need);
+    if (up >= *need || t->flag[i] == SUPPRESS_PRIMARY) return up;
+    return sup_slack(f, t, r, c, 0, 1) >= 1 ? *need : 0;
 }
 
 int suppress_is_hidden(const suppress_table_t *t, size_t r, size_t c) {
@@ -218,25 +265,17 @@ static int sup_fix(sup_flow_t *f, suppress_table_t *t, size_t r, size_t c) {
         }
     }
     qsort(cand, nc, sizeof *cand, sup_cand_cmp);
-    size_t e = suppress_idx(t, r, c);
-    int64_t lo0, hi0, lo, hi;
-    sup_range(f, t, r, c, &lo0, &hi0);
-    /* the first candidate (cheapest) that protects the entry; else the one widening its range
-     * the most (the highest upper bound, then the widest range) */
+    /* the first candidate (cheapest) that protects the entry; else the one that lets it rise the
+     * most towards what it needs */
+    int64_t need, best_got = sup_check(f, t, r, c, &need);
     size_t best = SIZE_MAX;
-    int64_t best_hi = hi0, best_w = hi0 - lo0;
     unsigned char added[3];
     for (size_t j = 0; j < nc; j++) {
         sup_apply_cand(t, &cand[j], r, c, added, 1);
-        sup_range(f, t, r, c, &lo, &hi);
+        int64_t got = sup_check(f, t, r, c, &need);
         sup_apply_cand(t, &cand[j], r, c, added, 0);
-        if (sup_protected(t, e, lo, hi)) {
-            best = j;
-            break;
-        }
-        if (hi > best_hi || (hi == best_hi && hi - lo > best_w)) {
-            best = j, best_hi = hi, best_w = hi - lo;
-        }
+        if (got > best_got) best = j, best_got = got;
+        if (got >= need) break;
     }
     int n = 0;
     if (best != SIZE_MAX) {
@@ -307,7 +346,8 @@ int suppress_apply(const int64_t *cells, size_t rows, size_t cols, int k, suppre
     out->rows = rows, out->cols = cols, out->k = k;
     out->value = calloc(sup_n(out), sizeof *out->value);
     out->flag = calloc(sup_n(out), 1);
-    if (!out->value || !out->flag || sup_flow_init(&f, out) < 0) goto oom;
+    unsigned char *ok = calloc(sup_n(out), 1); /* entries found protected */
+    if (!out->value || !out->flag || !ok || sup_flow_init(&f, out) < 0) goto oom;
     sup_primary(out, cells);
     /* Hiding more only widens the ranges of entries already hidden, so passes until none adds
      * an entry end with every hidden entry protected. */
@@ -316,10 +356,12 @@ int suppress_apply(const int64_t *cells, size_t rows, size_t cols, int k, suppre
         for (size_t r = 0; r <= rows; r++) {
             for (size_t c = 0; c <= cols; c++) {
                 size_t i = suppress_idx(out, r, c);
-                int64_t lo, hi;
-                if (!out->flag[i]) continue;
-                sup_range(&f, out, r, c, &lo, &hi);
-                if (sup_protected(out, i, lo, hi)) continue;
+                int64_t need;
+                if (!out->flag[i] || ok[i]) continue;
+                if (sup_check(&f, out, r, c, &need) >= need) {
+                    ok[i] = 1; /* for good: hiding more only widens its range */
+                    continue;
+                }
                 int n = sup_fix(&f, out, r, c);
                 if (n < 0) goto oom;
                 out->n_complement += (size_t)n;
@@ -333,6 +375,7 @@ oom:
     err_set(e, 500, "internal", "", "out of memory");
     suppress_table_free(out);
 done:
+    free(ok);
     sup_flow_free(&f);
     return rc;
 }
