@@ -407,3 +407,92 @@ char *gov_tally_canonical(const gov_tally_t *t) {
     json_decref(j);
     return s;
 }
+
+/* ---- from the records' JSON ------------------------------------------------------------------ */
+
+static const char *opt_str(json_t *o, const char *key, int *bad) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return NULL;
+    if (!json_is_string(v) || !json_string_length(v)) *bad = 1;
+    return json_string_value(v);
+}
+
+static int snapshot_voters(json_t *snapshot, gov_voter_t **out, size_t *n, err_t *e) {
+    json_t *arr = json_object_get(snapshot, "voters");
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(arr))
+        return err_set(e, 422, "invalid_snapshot", "snapshot.voters", "voters must be an array");
+    gov_voter_t *v = calloc(json_array_size(arr) + 1, sizeof *v);
+    if (!v) return err_set(e, 500, "internal", "", "out of memory");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *o = json_array_get(arr, i), *w = json_object_get(o, "weight");
+        int bad = !json_is_object(o) || !json_is_string(json_object_get(o, "voter")) ||
+                  (w && !json_is_integer(w));
+        v[i].id = json_string_value(json_object_get(o, "voter"));
+        v[i].weight = w ? (int64_t)json_integer_value(w) : 1;
+        v[i].delegate_all = opt_str(o, "delegate_all", &bad);
+        v[i].delegate_type = opt_str(o, "delegate_type", &bad);
+        if (bad) {
+            free(v);
+            return err_set(e, 422, "invalid_snapshot", "snapshot.voters",
+                           "voters[%zu] must be {voter, weight, delegate_all?, delegate_type?}", i);
+        }
+    }
+    *out = v;
+    *n = json_array_size(arr);
+    return 0;
+}
+
+static int record_votes(json_t *votes, gov_vote_t **out, err_t *e) {
+    *out = NULL;
+    if (!json_is_array(votes)) return err_set(e, 422, "invalid_votes", "votes", "not an array");
+    gov_vote_t *v = calloc(json_array_size(votes) + 1, sizeof *v);
+    if (!v) return err_set(e, 500, "internal", "", "out of memory");
+    for (size_t i = 0; i < json_array_size(votes); i++) {
+        json_t *o = json_array_get(votes, i);
+        v[i].voter = json_string_value(json_object_get(o, "voter"));
+        v[i].choice = json_string_value(json_object_get(o, "choice"));
+        if (!v[i].voter || !v[i].choice) {
+            free(v);
+            return err_set(e, 422, "invalid_votes", "votes", "votes[%zu] must be {voter, choice}",
+                           i);
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+int gov_tally_records(json_t *proposal, json_t *snapshot, json_t *votes, gov_tally_t *t, err_t *e) {
+    gov_rule_t rule;
+    gov_voter_t *voters = NULL;
+    gov_vote_t *vs = NULL;
+    const char **opts = NULL;
+    size_t nv = 0;
+    int rc = -1;
+    memset(t, 0, sizeof *t);
+    json_t *o = json_object_get(proposal, "options");
+    if (gov_rule_from_json(json_object_get(proposal, "rule"), &rule, e) != 0) goto done;
+    if (o && !json_is_array(o)) {
+        err_set(e, 422, "invalid_options", "proposal.options", "options must be an array");
+        goto done;
+    }
+    opts = calloc(json_array_size(o) + 1, sizeof *opts);
+    if (!opts) {
+        err_set(e, 500, "internal", "", "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < json_array_size(o); i++)
+        if (!(opts[i] = json_string_value(json_array_get(o, i)))) {
+            err_set(e, 422, "invalid_options", "proposal.options", "options must be strings");
+            goto done;
+        }
+    if (snapshot_voters(snapshot, &voters, &nv, e) != 0 || record_votes(votes, &vs, e) != 0)
+        goto done;
+    rc = gov_tally(&rule, voters, nv, vs, json_array_size(votes), opts, json_array_size(o), t, e);
+done:
+    free(voters);
+    free(vs);
+    free(opts);
+    return rc;
+}

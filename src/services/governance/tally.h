@@ -116,6 +116,15 @@ int gov_tally(const gov_rule_t *rule, const gov_voter_t *voters, size_t n_voters
               gov_tally_t *t, err_t *e);
 void gov_tally_free(gov_tally_t *t);
 
+/* The tally of a proposal from the JSON of its ledger records (docs/governance.md "Ledger
+ * records"), so the service and the offline recount read them alike: proposal = the
+ * governance.proposal payload (its "rule" and "options"; other members ignored), snapshot = the
+ * governance.eligible_snapshot payload ("voters": [{voter, weight, delegate_all?,
+ * delegate_type?}]), votes = an array of {voter, choice} (one per voter: the caller picked the
+ * last one before close). 0, or -1 + 422 naming the record's field. The option ids of t point
+ * into proposal: keep it until gov_tally_free(t). */
+int gov_tally_records(json_t *proposal, json_t *snapshot, json_t *votes, gov_tally_t *t, err_t *e);
+
 /* The result as a JSON object (new reference), every number an integer, so that
  * json_dumps(.., JSON_COMPACT | JSON_SORT_KEYS) (gov_tally_canonical) is deterministic:
  *   {"abstain":{"count","weight"}, "against":{...}, "delegated":{...}, "eligible":{...},

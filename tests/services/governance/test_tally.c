@@ -410,6 +410,48 @@ static void test_rule_json(void) {
     }
 }
 
+/* the records' JSON (docs/governance.md "Ledger records") count like the structs */
+static void test_records(void) {
+    json_t *prop = json_loads("{\"proposal\":\"p\",\"options\":[],\"rule\":{\"kind\":"
+                              "\"supermajority\",\"num\":2,\"den\":3,\"quorum_bp\":5000},"
+                              "\"type\":\"admit_club\"}",
+                              0, NULL);
+    json_t *snap = json_loads("{\"voters\":[{\"voter\":\"a\",\"weight\":2},{\"voter\":\"b\","
+                              "\"weight\":1,\"delegate_all\":\"a\"},{\"voter\":\"c\",\"weight\":"
+                              "1,\"delegate_type\":\"d\"},{\"voter\":\"d\",\"weight\":1}]}",
+                              0, NULL);
+    json_t *votes = json_loads("[{\"voter\":\"a\",\"choice\":\"for\"},{\"voter\":\"d\","
+                               "\"choice\":\"against\"}]",
+                               0, NULL);
+    gov_tally_t t;
+    err_t e;
+    CHECK_EQ_INT(gov_tally_records(prop, snap, votes, &t, &e), 0);
+    CHECK_EQ_INT(t.for_weight, 3);         /* a 2 + b through a */
+    CHECK_EQ_INT(t.against_weight, 2);     /* d + c through d */
+    CHECK_EQ_INT(t.outcome, GOV_DEFEATED); /* 3 of 5 < 2/3 */
+    gov_tally_free(&t);
+    json_array_append_new(votes, json_pack("{s:s,s:s}", "voter", "b", "choice", "for"));
+    CHECK_EQ_INT(gov_tally_records(prop, snap, votes, &t, &e), 0);
+    CHECK_EQ_INT(t.outcome, GOV_DEFEATED); /* b overrides: still 3 of 5 */
+    gov_tally_free(&t);
+    json_array_append_new(votes, json_pack("{s:s,s:s}", "voter", "c", "choice", "for"));
+    CHECK_EQ_INT(gov_tally_records(prop, snap, votes, &t, &e), 0);
+    CHECK_EQ_INT(t.outcome, GOV_SUCCEEDED); /* 4 of 5 */
+    gov_tally_free(&t);
+    json_object_set_new(json_array_get(json_object_get(snap, "voters"), 0), "weight",
+                        json_string("2"));
+    CHECK_EQ_INT(gov_tally_records(prop, snap, votes, &t, &e), -1);
+    CHECK_STR(e.field, "snapshot.voters");
+    gov_tally_free(&t);
+    json_object_del(prop, "rule");
+    CHECK_EQ_INT(gov_tally_records(prop, snap, votes, &t, &e), -1);
+    CHECK_STR(e.field, "rule");
+    gov_tally_free(&t);
+    json_decref(prop);
+    json_decref(snap);
+    json_decref(votes);
+}
+
 int main(void) {
     RUN(test_simple_majority);
     RUN(test_supermajority_two_thirds);
@@ -423,5 +465,6 @@ int main(void) {
     RUN(test_bad_input);
     RUN(test_canonical_json);
     RUN(test_rule_json);
+    RUN(test_records);
     TEST_DONE();
 }
