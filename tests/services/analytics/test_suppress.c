@@ -339,6 +339,34 @@ static void test_single_nonzero_row(void) {
     suppress_table_free(&t);
 }
 
+/* A 1 x 1 table: the cell is its row, column and grand total; small, all four go, large, none. */
+static void test_single_cell(void) {
+    int64_t small[1] = {5}, large[1] = {50};
+    suppress_table_t t;
+    CHECK_EQ_INT(run_and_attack(small, 1, 1, &t), 0);
+    CHECK_EQ_INT(t.n_primary, 4);
+    CHECK(structure_ok(&t));
+    suppress_table_free(&t);
+    CHECK_EQ_INT(run_and_attack(large, 1, 1, &t), 0);
+    CHECK_EQ_INT(t.n_primary + t.n_complement, 0);
+    suppress_table_free(&t);
+}
+
+/* k is the threshold: with k = 5 a 4 is hidden and a 5 is not. */
+static void test_k_threshold(void) {
+    int64_t cells[] = {4, 5, 30, 40, 20, 35};
+    suppress_table_t t;
+    err_t e;
+    REQUIRE(suppress_apply(cells, 2, 3, 5, &t, &e) == 0);
+    CHECK_EQ_INT(t.flag[suppress_idx(&t, 0, 0)], SUPPRESS_PRIMARY);
+    CHECK(t.flag[suppress_idx(&t, 0, 1)] != SUPPRESS_PRIMARY);
+    char buf[24];
+    CHECK_STR(suppress_text(&t, 0, 0, buf, sizeof buf), "<5");
+    CHECK_EQ_INT(attack(&t, 1), 0);
+    CHECK(structure_ok(&t));
+    suppress_table_free(&t);
+}
+
 /* Small totals are suppressed like cells, the whole table small included. */
 static void test_small_totals(void) {
     int64_t cells[] = {1, 2, 0, 3};
@@ -429,6 +457,8 @@ int main(void) {
     RUN(test_one_row);
     RUN(test_one_column);
     RUN(test_single_nonzero_row);
+    RUN(test_single_cell);
+    RUN(test_k_threshold);
     RUN(test_small_totals);
     RUN(test_random_tables_deterministic);
     RUN(test_large_table);
