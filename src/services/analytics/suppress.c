@@ -203,6 +203,7 @@ done:
 typedef struct sup_cand {
     size_t r2, c2;
     int n_new, n_margin;
+    int short_; /* the rectangle alone cannot raise the entry by what it needs */
     int64_t sum;
 } sup_cand_t;
 
@@ -210,6 +211,7 @@ static int sup_cand_cmp(const void *a, const void *b) {
     const sup_cand_t *x = a, *y = b;
     if (x->n_new != y->n_new) return x->n_new < y->n_new ? -1 : 1;
     if (x->n_margin != y->n_margin) return x->n_margin < y->n_margin ? -1 : 1;
+    if (x->short_ != y->short_) return x->short_ < y->short_ ? -1 : 1;
     if (x->sum != y->sum) return x->sum < y->sum ? -1 : 1;
     if (x->r2 != y->r2) return x->r2 < y->r2 ? -1 : 1;
     if (x->c2 != y->c2) return x->c2 < y->c2 ? -1 : 1;
@@ -244,14 +246,50 @@ static int sup_is_margin(const suppress_table_t *t, size_t r, size_t c) {
 
 /* Adds complementary suppressions until entry (r, c) is protected or nothing more can be
  * hidden. Returns the number of entries hidden, or -1 on allocation failure. */
+/* 1 when raising entry (r, c) by need around the rectangle through (r2, c2) alone would take a
+ * corner below zero: going round the cycle the corners in its row and column move against it,
+ * the opposite one with it, each in its own sign (totals count with -1). */
+static int sup_rect_short(const suppress_table_t *t, size_t r, size_t c, size_t r2, size_t c2,
+                          int64_t need) {
+    size_t rr[3], cc[3];
+    sup_corners(r, c, r2, c2, rr, cc);
+    int se = sup_sign(t, r, c);
+    for (int j = 0; j < 3; j++) {
+        int moves = (j == 2 ? 1 : -1) * se * sup_sign(t, rr[j], cc[j]);
+        if (moves < 0 && t->value[suppress_idx(t, rr[j], cc[j])] < need) return 1;
+    }
+    return 0;
+}
+
+/* The candidates in cost order without sorting them all, as the first one nearly always does:
+ * the first SUP_PICKS by selecting the cheapest left (moved behind *left), then the rest sorted.
+ * 0 when none is left. */
+#define SUP_PICKS 16
+static int sup_next_cand(sup_cand_t *cand, size_t nc, size_t *left, size_t *pos, sup_cand_t *out) {
+    if (nc - *left < SUP_PICKS) {
+        if (*left == 0) return 0;
+        size_t m = 0;
+        for (size_t i = 1; i < *left; i++)
+            if (sup_cand_cmp(&cand[i], &cand[m]) < 0) m = i;
+        *out = cand[m];
+        cand[m] = cand[--*left];
+        if (nc - *left == SUP_PICKS) qsort(cand, *left, sizeof *cand, sup_cand_cmp);
+        return 1;
+    }
+    if (*pos >= *left) return 0;
+    *out = cand[(*pos)++];
+    return 1;
+}
+
 static int sup_fix(sup_flow_t *f, suppress_table_t *t, size_t r, size_t c) {
     size_t nc = 0, R = t->rows + 1, C = t->cols + 1;
     sup_cand_t *cand = malloc(R * C * sizeof *cand);
     if (!cand) return -1;
+    int64_t need, best_got = sup_check(f, t, r, c, &need);
     for (size_t r2 = 0; r2 < R; r2++) {
         for (size_t c2 = 0; c2 < C; c2++) {
             if (r2 == r || c2 == c) continue;
-            sup_cand_t k = {r2, c2, 0, 0, 0};
+            sup_cand_t k = {r2, c2, 0, 0, sup_rect_short(t, r, c, r2, c2, need), 0};
             size_t rr[3], cc[3];
             sup_corners(r, c, r2, c2, rr, cc);
             for (int j = 0; j < 3; j++) {
@@ -264,22 +302,21 @@ static int sup_fix(sup_flow_t *f, suppress_table_t *t, size_t r, size_t c) {
             if (k.n_new) cand[nc++] = k;
         }
     }
-    qsort(cand, nc, sizeof *cand, sup_cand_cmp);
-    /* the first candidate (cheapest) that protects the entry; else the one that lets it rise the
-     * most towards what it needs */
-    int64_t need, best_got = sup_check(f, t, r, c, &need);
-    size_t best = SIZE_MAX;
+    /* the first candidate in cost order that protects the entry; else the one that lets it rise
+     * the most towards what it needs */
+    sup_cand_t k, best = {0};
+    int have_best = 0;
     unsigned char added[3];
-    for (size_t j = 0; j < nc; j++) {
-        sup_apply_cand(t, &cand[j], r, c, added, 1);
+    for (size_t left = nc, pos = 0; sup_next_cand(cand, nc, &left, &pos, &k);) {
+        sup_apply_cand(t, &k, r, c, added, 1);
         int64_t got = sup_check(f, t, r, c, &need);
-        sup_apply_cand(t, &cand[j], r, c, added, 0);
-        if (got > best_got) best = j, best_got = got;
+        sup_apply_cand(t, &k, r, c, added, 0);
+        if (got > best_got) best = k, best_got = got, have_best = 1;
         if (got >= need) break;
     }
     int n = 0;
-    if (best != SIZE_MAX) {
-        sup_apply_cand(t, &cand[best], r, c, added, 1);
+    if (have_best) {
+        sup_apply_cand(t, &best, r, c, added, 1);
         n = added[0] + added[1] + added[2];
     } else {
         /* no rectangle helps: hide the entry's whole row and column of the augmented table */

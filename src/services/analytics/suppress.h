@@ -11,7 +11,8 @@
  *   - primary: every entry (cell or total) with a count in 1..k-1 (k = 11 by default, never below
  *     SUPPRESS_K_MIN); zeros are published;
  *   - complementary: more entries, chosen greedily (4-cycles "hypercube" candidates, fewest new
- *     entries first, then cells before totals, then the smallest sum) until an exact audit finds
+ *     entries first, then cells before totals, then rectangles that alone can carry the needed
+ *     rise, then the smallest sum) until an exact audit finds
  *     every suppressed entry protected: its feasible range given everything published (all
  *     row/column relations and non-negativity, i.e. the LP bounds, which are the integer bounds
  *     for a two-way table) is not a single value, and for a primary entry reaches k or more, so
