@@ -1,5 +1,5 @@
-/* suppress: see suppress.h. The audit of one entry is two max-flows on the bipartite graph whose
- * nodes are the rows and columns of the augmented table and whose edges are the suppressed
+/* suppress: see suppress.h. The audit of one entry is up to two max-flows on the bipartite graph
+ * whose nodes are the rows and columns of the augmented table and whose edges are the suppressed
  * entries: with y = x for cells and the grand total and y = -x for row/column totals, every row
  * and column of y sums to 0, so what a reader cannot see is exactly a circulation z added to the
  * suppressed y. Entry f allows z_f up to +inf one way and down to the point where its count
@@ -203,7 +203,7 @@ done:
 typedef struct sup_cand {
     size_t r2, c2;
     int n_new, n_margin;
-    int short_; /* the rectangle alone cannot raise the entry by what it needs */
+    int weak; /* the rectangle alone cannot raise the entry by what it needs */
     int64_t sum;
 } sup_cand_t;
 
@@ -211,7 +211,7 @@ static int sup_cand_cmp(const void *a, const void *b) {
     const sup_cand_t *x = a, *y = b;
     if (x->n_new != y->n_new) return x->n_new < y->n_new ? -1 : 1;
     if (x->n_margin != y->n_margin) return x->n_margin < y->n_margin ? -1 : 1;
-    if (x->short_ != y->short_) return x->short_ < y->short_ ? -1 : 1;
+    if (x->weak != y->weak) return x->weak < y->weak ? -1 : 1;
     if (x->sum != y->sum) return x->sum < y->sum ? -1 : 1;
     if (x->r2 != y->r2) return x->r2 < y->r2 ? -1 : 1;
     if (x->c2 != y->c2) return x->c2 < y->c2 ? -1 : 1;
