@@ -55,12 +55,13 @@ typedef struct svgchart_series {
 
 /* Grouped bars (style SVGCHART_BARS) or lines with point markers (SVGCHART_LINES) of n_series
  * series (1..SVGCHART_MAX_SERIES) over n_cat categories (1..SVGCHART_MAX_CATEGORIES). 0, or -1
- * with e set (422 naming "title", "desc", "id", "categories", "series", "values" or "decimals"). */
+ * with e set (422 naming "title", "desc", "id", "decimals", "width", "categories", "series",
+ * "style" or "values"). */
 int svgchart_series(strbuf_t *b, const svgchart_meta_t *m, const char *const *categories,
                     size_t n_cat, const svgchart_series_t *series, size_t n_series, int style,
                     err_t *e);
 
-/* One horizontal bar per label (0..SVGCHART_MAX_BARS; none draws "no data"), in the given order.
+/* One horizontal bar per label (0..SVGCHART_MAX_BARS; none draws "No data"), in the given order.
  * Errors as svgchart_series ("labels" for the count). */
 int svgchart_diverging(strbuf_t *b, const svgchart_meta_t *m, const char *const *labels,
                        const double *values, size_t n, err_t *e);
