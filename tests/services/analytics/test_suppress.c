@@ -293,6 +293,25 @@ static void test_classic_table(void) {
     suppress_table_free(&t);
 }
 
+/* One small cell among large ones costs one rectangle: three complementary cells, no total, the
+ * smallest ones that carry it to k (ties by position). */
+static void test_one_rectangle(void) {
+    int64_t cells[] = {
+        3,  40, 25, /* */
+        50, 60, 30, /* */
+        45, 35, 20, /* */
+    };
+    suppress_table_t t;
+    CHECK_EQ_INT(run_and_attack(cells, 3, 3, &t), 0);
+    CHECK_EQ_INT(t.n_primary, 1);
+    CHECK_EQ_INT(t.n_complement, 3);
+    CHECK(suppress_is_hidden(&t, 0, 2) && suppress_is_hidden(&t, 2, 0) &&
+          suppress_is_hidden(&t, 2, 2));
+    for (size_t i = 0; i <= 3; i++)
+        CHECK(!suppress_is_hidden(&t, i, 3) && !suppress_is_hidden(&t, 3, i));
+    suppress_table_free(&t);
+}
+
 static void test_all_zeros(void) {
     int64_t cells[6] = {0};
     suppress_table_t t;
@@ -453,6 +472,7 @@ int main(void) {
     RUN(test_k_limits);
     RUN(test_attacker_breaks_primary_only);
     RUN(test_classic_table);
+    RUN(test_one_rectangle);
     RUN(test_all_zeros);
     RUN(test_one_row);
     RUN(test_one_column);
