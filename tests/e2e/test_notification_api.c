@@ -81,9 +81,12 @@ static void test_split_invite_mail_and_inbox(void) {
         execl("/usr/bin/python3", "python3", script, portstr, g_maildir, (char *)NULL);
         _exit(127);
     }
-    const char *env[] = {smtp_env, "RECIPROCAL_NOTIFY_POLL_MS=100",
+    const char *env[] = {smtp_env,
+                         "RECIPROCAL_NOTIFY_POLL_MS=100",
+                         "RECIPROCAL_WEBHOOK_ALLOW_HOSTS=127.0.0.1",
                          "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-                         "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", NULL};
+                         "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
+                         NULL};
     REQUIRE(e2e_start(&g_notify, "notification", 0, 0, env) == 0);
     REQUIRE(e2e_start(&g_gw, "gateway,auth,member,reciprocal", 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_gw, NULL, NULL) == 0);
@@ -327,6 +330,76 @@ static void test_split_visit_confirmation_mail(void) {
                  2);
 }
 
+/* The webhook GraphQL fields through the gateway (split deployment): create (the secret answered
+ * once), list, disable, deliveries, delete; a refused URL and an unknown id are userErrors. */
+static void test_webhooks_graphql(void) {
+    char club[64], admin[4096], q[1024], id[64];
+    REQUIRE(club_with_admin("hooks", club, admin) == 0);
+    json_t *v = NULL;
+    REQUIRE(api(admin, "POST", "/graphql",
+                "{\"query\":\"mutation { createWebhook(input: {url: \\\"http://127.0.0.1:9/h\\\", "
+                "eventTypes: [\\\"visit.confirmed\\\"]}) { webhook { id url eventTypes active "
+                "secret } userErrors { code field } } }\"}",
+                &v) == 200);
+    json_t *w = json_object_get(
+        json_object_get(json_object_get(json_object_get(v, "data"), "createWebhook"), "webhook"),
+        "id");
+    if (!w) printf("#   %s\n", json_dumps(v, 0));
+    REQUIRE(json_is_string(w));
+    snprintf(id, sizeof id, "%s", json_string_value(w));
+    json_t *hook =
+        json_object_get(json_object_get(json_object_get(v, "data"), "createWebhook"), "webhook");
+    CHECK(json_is_true(json_object_get(hook, "active")));
+    CHECK(strncmp(json_string_value(json_object_get(hook, "secret")), "whsec_", 6) == 0);
+    json_decref(v);
+    REQUIRE(api(admin, "POST", "/graphql",
+                "{\"query\":\"mutation { createWebhook(input: {url: \\\"ftp://127.0.0.1/h\\\", "
+                "eventTypes: [\\\"*\\\"]}) { webhook { id } userErrors { code field } } }\"}",
+                &v) == 200);
+    json_t *ue = json_array_get(
+        json_object_get(json_object_get(json_object_get(v, "data"), "createWebhook"), "userErrors"),
+        0);
+    CHECK_STR(json_string_value(json_object_get(ue, "field")), "url");
+    json_decref(v);
+    snprintf(q, sizeof q,
+             "{\"query\":\"mutation { updateWebhook(input: {id: \\\"%s\\\", active: false}) { "
+             "webhook { active eventTypes } userErrors { code } } }\"}",
+             id);
+    REQUIRE(api(admin, "POST", "/graphql", q, &v) == 200);
+    hook = json_object_get(json_object_get(json_object_get(v, "data"), "updateWebhook"), "webhook");
+    CHECK(json_is_false(json_object_get(hook, "active")));
+    json_decref(v);
+    snprintf(q, sizeof q,
+             "{\"query\":\"{ me { webhooks { id active secret } webhookDeliveries(id: "
+             "\\\"%s\\\", first: 5) { id status } } }\"}",
+             id);
+    REQUIRE(api(admin, "POST", "/graphql", q, &v) == 200);
+    json_t *me = json_object_get(json_object_get(v, "data"), "me");
+    CHECK_EQ_INT(json_array_size(json_object_get(me, "webhooks")), 1);
+    CHECK(json_is_null(
+        json_object_get(json_array_get(json_object_get(me, "webhooks"), 0), "secret")));
+    CHECK_EQ_INT(json_array_size(json_object_get(me, "webhookDeliveries")), 0);
+    if (!me) printf("#   %s\n", json_dumps(v, 0));
+    json_decref(v);
+    snprintf(q, sizeof q,
+             "{\"query\":\"mutation { deleteWebhook(input: {id: \\\"%s\\\"}) { webhook { id } "
+             "userErrors { code } } }\"}",
+             id);
+    REQUIRE(api(admin, "POST", "/graphql", q, &v) == 200);
+    CHECK_STR(json_string_value(json_object_get(
+                  json_object_get(json_object_get(json_object_get(v, "data"), "deleteWebhook"),
+                                  "webhook"),
+                  "id")),
+              id);
+    json_decref(v);
+    REQUIRE(api(admin, "POST", "/graphql", q, &v) == 200); /* gone: a userError */
+    ue = json_array_get(
+        json_object_get(json_object_get(json_object_get(v, "data"), "deleteWebhook"), "userErrors"),
+        0);
+    CHECK_STR(json_string_value(json_object_get(ue, "code")), "not_found");
+    json_decref(v);
+}
+
 static void test_stop(void) {
     CHECK_EQ_INT(e2e_stop(&g_gw), 0);
     CHECK_EQ_INT(e2e_stop(&g_notify), 0);
@@ -335,6 +408,7 @@ static void test_stop(void) {
 int main(void) {
     RUN(test_split_invite_mail_and_inbox);
     RUN(test_split_visit_confirmation_mail);
+    RUN(test_webhooks_graphql);
     RUN(test_stop);
     if (g_smtp > 0) {
         kill(g_smtp, SIGTERM);

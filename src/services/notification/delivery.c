@@ -95,7 +95,8 @@ static int send_email(const svc_env_t *env, db_tx_t *tx, msg_t *m, err_t *e) {
                                 .tls = strcmp(s->smtp_tls, "required") == 0 ? NOTIFY_TLS_REQUIRED
                                        : strcmp(s->smtp_tls, "off") == 0    ? NOTIFY_TLS_OFF
                                                                             : NOTIFY_TLS_TRY,
-                                .timeout_s = s->smtp_timeout_s};
+                                .timeout_s = s->smtp_timeout_s,
+                                .ca_file = s->smtp_ca_file};
     if (json_is_true(json_object_get(m->vars, "calendar"))) {
         const char *host =
             json_string_value(json_object_get(json_object_get(m->vars, "host_club"), "name"));
@@ -324,7 +325,8 @@ static int digest_one(const svc_env_t *env, db_tx_t *tx, const char *club, const
                                                ? NOTIFY_TLS_REQUIRED
                                            : strcmp(s->smtp_tls, "off") == 0 ? NOTIFY_TLS_OFF
                                                                              : NOTIFY_TLS_TRY,
-                                    .timeout_s = s->smtp_timeout_s};
+                                    .timeout_s = s->smtp_timeout_s,
+                                    .ca_file = s->smtp_ca_file};
         const notify_mail_t mail = {s->smtp_from, to, subject, text, html, NULL};
         ok = notify_smtp_send(&conf, &mail, &why) == 0;
     }

@@ -52,6 +52,40 @@ static int r_update_preferences(const gql_resolve_info *info, json_t *parent, js
     return rc;
 }
 
+static int r_webhooks(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                      char **error) {
+    (void)parent, (void)args;
+    json_t *input = json_object();
+    int rc = gqlb_query(info, "notification", "list_webhooks", input, "items", NULL, out, error);
+    json_decref(input);
+    return rc;
+}
+
+static int r_webhook_deliveries(const gql_resolve_info *info, json_t *parent, json_t *args,
+                                json_t **out, char **error) {
+    (void)parent;
+    json_t *input = json_object();
+    int rc = gqlb_first(info, args, input, error);
+    if (rc == 0) {
+        gqlb_set_str(input, "id", json_object_get(args, "id"));
+        rc = gqlb_query(info, "notification", "list_webhook_deliveries", input, "items", NULL, out,
+                        error);
+    }
+    json_decref(input);
+    return rc;
+}
+
+/* createWebhook, updateWebhook, deleteWebhook, rotateWebhookSecret: ud is the operation */
+static int r_webhook_mutation(const gql_resolve_info *info, json_t *parent, json_t *args,
+                              json_t **out, char **error) {
+    (void)parent;
+    json_t *input = gqlb_mutation_input(args);
+    int rc =
+        gqlb_mutation(info, "notification", info->ud, input, "webhook", gqlb_output, out, error);
+    json_decref(input);
+    return rc;
+}
+
 int gql_notification_bind(gql_resolvers *rs) {
     int rc = 0;
     rc |= gql_resolvers_add(rs, "Viewer", "notifications", r_notifications, NULL, NULL);
@@ -62,5 +96,15 @@ int gql_notification_bind(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Viewer", "notificationPreferences", r_preferences, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Mutation", "updateNotificationPreferences", r_update_preferences,
                             NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Viewer", "webhooks", r_webhooks, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Viewer", "webhookDeliveries", r_webhook_deliveries, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Mutation", "createWebhook", r_webhook_mutation, NULL,
+                            (void *)"create_webhook");
+    rc |= gql_resolvers_add(rs, "Mutation", "updateWebhook", r_webhook_mutation, NULL,
+                            (void *)"update_webhook");
+    rc |= gql_resolvers_add(rs, "Mutation", "deleteWebhook", r_webhook_mutation, NULL,
+                            (void *)"delete_webhook");
+    rc |= gql_resolvers_add(rs, "Mutation", "rotateWebhookSecret", r_webhook_mutation, NULL,
+                            (void *)"rotate_webhook_secret");
     return rc;
 }

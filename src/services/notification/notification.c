@@ -113,6 +113,23 @@ static const svc_op_t notification_ops[] = {
      .permission = "club:admin",
      .validate = preview_validate,
      .handle = preview_template},
+    /* webhooks: disable/enable, change, delete (issue 13) */
+    {.name = "update_webhook",
+     .method = "PATCH",
+     .route = "/api/v1/notifications/webhooks/{id}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = webhook_validate_update,
+     .handle = webhook_update},
+    {.name = "delete_webhook",
+     .method = "DELETE",
+     .route = "/api/v1/notifications/webhooks/{id}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = webhook_validate_id,
+     .handle = webhook_delete},
 };
 
 /* The rule table (rules.c), then the clubs' webhooks (webhook.c), in the event's transaction. */
@@ -166,6 +183,10 @@ static const cfg_var_t notification_vars[] = {
      "Connect and total timeout of one webhook POST; a timeout is retried.", 0},
     {"RECIPROCAL_WEBHOOK_MAX_BYTES", CFG_INT, F(webhook_max_bytes), 1024, 1048576, "65536",
      "Largest webhook payload sent and largest response read (bytes).", 0},
+    /* SMTP TLS trust (issue 13) */
+    {"RECIPROCAL_SMTP_CA_FILE", CFG_STR, F(smtp_ca_file), 0, 0, "",
+     "PEM file of the CA(s) that sign the SMTP server's certificate (STARTTLS and smtps://); "
+     "empty = the system's CA store. The certificate and host name are always verified.", 0},
 };
 /* clang-format on */
 #undef F

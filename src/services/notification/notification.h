@@ -24,10 +24,11 @@ typedef struct notification_settings {
     char smtp_from[320];
     char smtp_tls[16]; /* try | required | off */
     int smtp_timeout_s;
-    char link_base[256]; /* links in mails: <link_base>/register?token=... */
-    int poll_ms;         /* delivery worker interval */
-    int max_tries;       /* email tries before undelivered */
-    int retry_base_s;    /* first retry delay; doubles per try, +-20% jitter */
+    char smtp_ca_file[512]; /* "" = the system's CA store */
+    char link_base[256];    /* links in mails: <link_base>/register?token=... */
+    int poll_ms;            /* delivery worker interval */
+    int max_tries;          /* email tries before undelivered */
+    int retry_base_s;       /* first retry delay; doubles per try, +-20% jitter */
     /* webhooks (webhook.c) */
     char webhook_allow_hosts[512]; /* development: hosts allowed over http and on private IPs */
     int webhook_timeout_s;         /* one POST */

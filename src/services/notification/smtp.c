@@ -237,6 +237,11 @@ int notify_smtp_send(const notify_smtp_t *s, const notify_mail_t *m, err_t *e) {
                      s->tls == NOTIFY_TLS_REQUIRED ? (long)CURLUSESSL_ALL
                      : s->tls == NOTIFY_TLS_OFF    ? (long)CURLUSESSL_NONE
                                                    : (long)CURLUSESSL_TRY);
+    /* TLS (STARTTLS or smtps://): the certificate chain and the host name are verified, against
+     * the configured CA file when one is set */
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (s->ca_file && *s->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
     if (s->user && *s->user) {
         curl_easy_setopt(c, CURLOPT_USERNAME, s->user);
         curl_easy_setopt(c, CURLOPT_PASSWORD, s->password ? s->password : "");

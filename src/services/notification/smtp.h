@@ -16,6 +16,7 @@ typedef struct notify_smtp {
     const char *password; /* never logged */
     int tls;              /* NOTIFY_TLS_*: STARTTLS policy of smtp:// */
     int timeout_s;
+    const char *ca_file; /* NULL or "" = the system's CA store; the peer is always verified */
 } notify_smtp_t;
 
 enum { NOTIFY_TLS_TRY, NOTIFY_TLS_REQUIRED, NOTIFY_TLS_OFF };

@@ -25,14 +25,10 @@ static const db_scope_t k_system = {NULL, NULL, 0, 1};
 
 /* ---- validation ----------------------------------------------------------------------------- */
 
-int webhook_validate_create(json_t *in, err_t *e) {
-    static const char *const keys[] = {"url", "event_types", "club_id", NULL};
-    const char *url;
-    json_t *types = json_object_get(in, "event_types"), *v;
+/* event_types: 1..32 event types like visit.confirmed, or "*". */
+static int validate_types(json_t *types, err_t *e) {
+    json_t *v;
     size_t i;
-    if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "url", 1, 8, 2048, &url, e) != 0)
-        return -1;
-    if (!types) return err_set(e, 400, "missing_field", "event_types", "event_types is required");
     if (!json_is_array(types))
         return err_set(e, 400, "invalid_type", "event_types", "event_types must be an array");
     if (json_array_size(types) < 1 || json_array_size(types) > 32)
@@ -47,6 +43,31 @@ int webhook_validate_create(json_t *in, err_t *e) {
             return err_invalid(e, "event_types",
                                "event_types must be event types like visit.confirmed, or *");
     }
+    return 0;
+}
+
+int webhook_validate_create(json_t *in, err_t *e) {
+    static const char *const keys[] = {"url", "event_types", "club_id", NULL};
+    const char *url;
+    json_t *types = json_object_get(in, "event_types");
+    if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "url", 1, 8, 2048, &url, e) != 0)
+        return -1;
+    if (!types) return err_set(e, 400, "missing_field", "event_types", "event_types is required");
+    return validate_types(types, e);
+}
+
+int webhook_validate_update(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "club_id", "active", "event_types", NULL};
+    const char *id;
+    int active;
+    json_t *types = json_object_get(in, "event_types");
+    if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "id", 1, 1, 64, &id, e) != 0 ||
+        jsonx_bool(in, "active", 0, 1, &active, e) != 0)
+        return -1;
+    if (!jsonx_is_uuid(id)) return err_invalid(e, "id", "id must be a uuid");
+    if (types && validate_types(types, e) != 0) return -1;
+    if (!types && !json_object_get(in, "active"))
+        return err_set(e, 400, "missing_field", "active", "active or event_types is required");
     return 0;
 }
 
@@ -184,6 +205,63 @@ int webhook_deliveries(const svc_call_t *call, json_t *in, json_t **out, err_t *
     return *out ? 0 : -1;
 }
 
+/* Disables/enables an endpoint or changes its event types. A disabled endpoint is queued no
+ * new delivery, and the worker ends its queued ones as undelivered ("webhook disabled"). */
+int webhook_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    if (require_club(call, e) != 0) return -1;
+    json_t *a = json_object_get(in, "active"), *types = json_object_get(in, "event_types");
+    char *tj = types ? json_dumps(types, JSON_COMPACT) : NULL;
+    if (types && !tj) return err_set(e, 500, "internal", "", "out of memory");
+    const char *p[] = {json_string_value(json_object_get(in, "id")),
+                       a ? (json_is_true(a) ? "true" : "false") : NULL, tj};
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    int rc = -1;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    r = db_exec(tx,
+                "UPDATE notification.webhooks SET active = coalesce($2::boolean, active), "
+                "event_types = CASE WHEN $3::jsonb IS NULL THEN event_types ELSE ARRAY(SELECT "
+                "jsonb_array_elements_text($3::jsonb)) END, updated_at = now() WHERE id = $1::uuid "
+                "AND club_id = "
+                "core.current_club() RETURNING " WEBHOOK_DOC "::text",
+                3, p, e);
+    if (!r) goto done;
+    if (PQntuples(r) != 1) {
+        err_set(e, 404, "not_found", "id", "no webhook with this id");
+        goto done;
+    }
+    *out = db_json(r, 0, 0, e);
+    rc = *out ? 0 : -1;
+done:
+    PQclear(r);
+    free(tj);
+    return db_tx_finish(&tx, rc, out, e);
+}
+
+/* Deletes an endpoint, its secrets and its delivery log (ON DELETE CASCADE); answers it. */
+int webhook_delete(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    if (require_club(call, e) != 0) return -1;
+    const char *p[] = {json_string_value(json_object_get(in, "id"))};
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    int rc = -1;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    r = db_exec(tx,
+                "DELETE FROM notification.webhooks WHERE id = $1::uuid AND club_id = "
+                "core.current_club() RETURNING " WEBHOOK_DOC "::text",
+                1, p, e);
+    if (!r) goto done;
+    if (PQntuples(r) != 1) {
+        err_set(e, 404, "not_found", "id", "no webhook with this id");
+        goto done;
+    }
+    *out = db_json(r, 0, 0, e);
+    rc = *out ? 0 : -1;
+done:
+    PQclear(r);
+    return db_tx_finish(&tx, rc, out, e);
+}
+
 /* ---- the consumers' part --------------------------------------------------------------------- */
 
 int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
@@ -307,6 +385,16 @@ int notify_webhooks_deliver_once(const svc_env_t *env, err_t *e) {
     const notification_settings_t *s = notification_settings(env);
     db_tx_t *tx = NULL;
     if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
+    /* a disabled endpoint's queued deliveries end here */
+    if (db_exec_cmd(tx,
+                    "UPDATE notification.webhook_deliveries d SET status = 'undelivered', "
+                    "last_error = 'webhook disabled', failed_at = now() FROM "
+                    "notification.webhooks w WHERE w.id = d.webhook_id AND NOT w.active AND "
+                    "d.status = 'queued'",
+                    0, NULL, e) < 0) {
+        db_rollback(tx);
+        return -1;
+    }
     /* lease like the messages: at least once after a crash */
     PGresult *r = db_exec(
         tx,

@@ -2,9 +2,12 @@
 127.0.0.1:PORT writing every accepted message into the Maildir DIR, like `make run`'s
 aiosmtpd.handlers.Mailbox, except that a recipient whose local part starts with "reject" is
 refused with 550 (permanent) and one starting with "later" with 451 (transient), so the tests
-exercise both delivery failure paths against a real server.
-Usage: /usr/bin/python3 smtp_server.py PORT DIR   (runs until SIGTERM)"""
+exercise both delivery failure paths against a real server. With CERT and KEY (PEM files) it
+offers STARTTLS with that certificate and requires it (530 to any mail in clear).
+Usage: /usr/bin/python3 smtp_server.py PORT DIR [CERT KEY]   (runs until SIGTERM)"""
+import logging
 import signal
+import ssl
 import sys
 import time
 
@@ -25,7 +28,13 @@ class Handler(Mailbox):
 
 def main():
     port, maildir = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Handler(maildir), hostname="127.0.0.1", port=port)
+    tls = {}
+    if len(sys.argv) > 4:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        tls = {"tls_context": context, "require_starttls": True}
+        logging.getLogger("mail.log").setLevel(logging.CRITICAL)  # the refused handshakes
+    controller = Controller(Handler(maildir), hostname="127.0.0.1", port=port, **tls)
     controller.start()
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))

@@ -40,6 +40,7 @@
 #include "services/notification/delivery.h"
 #include "services/notification/notification.h"
 #include "services/notification/prefs.h"
+#include "services/notification/smtp.h"
 #include "services/notification/webhook.h"
 #include "services/notification/webhook_http.h"
 #include "services/notification/rules.h"
@@ -1067,6 +1068,126 @@ static void test_webhook_retries(void) {
     CHECK_EQ_INT(hook_count("status = 'undelivered' AND tries = 8", id500), 1);
 }
 
+/* ---- STARTTLS ------------------------------------------------------------------------------- */
+
+/* A self-signed certificate for 127.0.0.1 / localhost: dir/name.crt and dir/name.key. */
+static int self_signed(const char *name, char crt[600], char key[600]) {
+    char cmd[2048];
+    snprintf(crt, 600, "%s.%s.crt", g_maildir, name);
+    snprintf(key, 600, "%s.%s.key", g_maildir, name);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
+             "subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1",
+             key, crt);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int send_test_mail(const char *url, int tls, const char *ca, const char *subject, err_t *e) {
+    const notify_smtp_t conf = {.url = url, .tls = tls, .timeout_s = 10, .ca_file = ca};
+    const notify_mail_t m = {
+        "no-reply@reciprocal.example", "starttls@example.org", subject, "over TLS", NULL, NULL};
+    return notify_smtp_send(&conf, &m, e);
+}
+
+/* aiosmtpd requiring STARTTLS with a self-signed certificate: sent when the client trusts that
+ * certificate (RECIPROCAL_SMTP_CA_FILE); refused (transient, nothing delivered) without the CA or
+ * with another CA; a server that offers no STARTTLS gets nothing in clear when it is required. */
+static void test_smtp_starttls(void) {
+    char crt[600], key[600], other[600], okey[600], portstr[16], url[64], plain[512];
+    REQUIRE(self_signed("tls", crt, key) == 0);
+    REQUIRE(self_signed("other", other, okey) == 0);
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    char script[512];
+    snprintf(script, sizeof script, "%s/tests/services/notification/smtp_server.py",
+             root ? root : ".");
+    int port = free_port();
+    snprintf(portstr, sizeof portstr, "%d", port);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/usr/bin/python3", "python3", script, portstr, g_maildir, crt, key, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100 && !port_open(port); i++)
+        sleep_ms(100);
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", port);
+    snprintf(plain, sizeof plain, "%s", notification_settings(&g_env)->smtp_url);
+    err_t e = {0};
+    CHECK_EQ_INT(send_test_mail(url, NOTIFY_TLS_REQUIRED, crt, "tls-trusted", &e), 0);
+    CHECK_EQ_INT(mails_with("Subject: tls-trusted", NULL), 1);
+    e = (err_t){0};
+    CHECK_EQ_INT(send_test_mail(url, NOTIFY_TLS_REQUIRED, NULL, "tls-no-ca", &e), -1);
+    CHECK_EQ_INT(e.status, 503); /* unverified certificate: transient, retried */
+    e = (err_t){0};
+    CHECK_EQ_INT(send_test_mail(url, NOTIFY_TLS_TRY, other, "tls-other-ca", &e), -1);
+    CHECK_EQ_INT(e.status, 503);
+    e = (err_t){0};
+    CHECK_EQ_INT(send_test_mail(url, NOTIFY_TLS_OFF, crt, "tls-clear", &e), -1);
+    CHECK_EQ_INT(e.status, 502); /* the server's 530: must issue STARTTLS first */
+    /* the plain test server offers no STARTTLS: required refuses to send in clear */
+    e = (err_t){0};
+    CHECK_EQ_INT(send_test_mail(plain, NOTIFY_TLS_REQUIRED, crt, "clear-refused", &e), -1);
+    CHECK_EQ_INT(e.status, 503);
+    CHECK_EQ_INT(
+        mails_with("Subject: tls-no-ca", NULL) + mails_with("Subject: tls-other-ca", NULL) +
+            mails_with("Subject: tls-clear", NULL) + mails_with("Subject: clear-refused", NULL),
+        0);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+/* Disable (queued deliveries end undelivered, no new ones), enable, change types, delete (the
+ * log goes too); another club's administrator gets 404; bad input names the field. */
+static void test_webhook_disable_delete(void) {
+    char id[40], sec[WEBHOOK_SECRET_MAX];
+    svc_caller_t aa = club_admin(g_club_a), ba = club_admin(g_club_b);
+    json_t *o = NULL;
+    REQUIRE(hook(g_club_a, "/ok", "[\"agreement.test\"]", id, sec) == 0);
+    REQUIRE(hook_event("agreement.test", g_club_a) == 0);
+    CHECK_EQ_INT(hook_count("status = 'queued'", id), 1);
+    CHECK_EQ_INT(call(&notification_module, &ba, "update_webhook", NULL, "{s:s, s:b}", "id", id,
+                      "active", 0),
+                 404);
+    CHECK_EQ_INT(call(&notification_module, &aa, "update_webhook", &o, "{s:s}", "id", id), 400);
+    CHECK_STR(sget(json_object_get(o, "error"), "code"), "missing_field");
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &aa, "update_webhook", NULL, "{s:s, s:[s]}", "id", id,
+                      "event_types", "Bad Type"),
+                 422);
+    REQUIRE(call(&notification_module, &aa, "update_webhook", &o, "{s:s, s:b}", "id", id, "active",
+                 0) == 200);
+    CHECK(json_is_false(json_object_get(o, "active")));
+    json_decref(o);
+    REQUIRE(hook_event("agreement.test", g_club_a) == 0); /* disabled: nothing queued */
+    CHECK_EQ_INT(hook_count("true", id), 1);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_count("status = 'undelivered' AND tries = 0 AND last_error = 'webhook "
+                            "disabled'",
+                            id),
+                 1);
+    /* enabled again, for another type */
+    REQUIRE(call(&notification_module, &aa, "update_webhook", &o, "{s:s, s:b, s:[s]}", "id", id,
+                 "active", 1, "event_types", "agreement.other") == 200);
+    CHECK(json_is_true(json_object_get(o, "active")));
+    CHECK_STR(json_string_value(json_array_get(json_object_get(o, "event_types"), 0)),
+              "agreement.other");
+    json_decref(o);
+    REQUIRE(hook_event("agreement.test", g_club_a) == 0);
+    REQUIRE(hook_event("agreement.other", g_club_a) == 0);
+    CHECK_EQ_INT(hook_count("status = 'queued' AND event_type = 'agreement.other'", id), 1);
+    CHECK_EQ_INT(hook_count("true", id), 2);
+    /* delete: another club's admin cannot; the owner's removes the endpoint and its log */
+    CHECK_EQ_INT(call(&notification_module, &ba, "delete_webhook", NULL, "{s:s}", "id", id), 404);
+    REQUIRE(call(&notification_module, &aa, "delete_webhook", &o, "{s:s}", "id", id) == 200);
+    CHECK_STR(sget(o, "id"), id);
+    CHECK(json_object_get(o, "secret") == NULL);
+    json_decref(o);
+    CHECK_EQ_INT(hook_count("true", id), 0);
+    CHECK_EQ_INT(call(&notification_module, &aa, "delete_webhook", NULL, "{s:s}", "id", id), 404);
+    CHECK_EQ_INT(
+        call(&notification_module, &aa, "list_webhook_deliveries", NULL, "{s:s}", "id", id), 404);
+}
+
 /* SSRF: https only, loopback / private / link-local / metadata / reserved targets refused after
  * resolution, at creation and again at every send. */
 static void test_webhook_ssrf(void) {
@@ -1364,6 +1485,8 @@ int main(void) {
         RUN(test_reminder_expiry);
         RUN(test_webhook_signed_delivery);
         RUN(test_webhook_retries);
+        RUN(test_webhook_disable_delete);
+        RUN(test_smtp_starttls);
         RUN(test_webhook_ssrf);
         RUN(test_template_preview);
         RUN(test_confirmation_ics);
