@@ -144,6 +144,7 @@ static const svc_consumer_t notification_consumers[] = {
     {.name = "visits", .filter = "events.visit.>", .handle = on_event},
     {.name = "lois", .filter = "events.loi.>", .handle = on_event},
     {.name = "agreements", .filter = "events.reciprocal.>", .handle = on_event},
+    {.name = "statements", .filter = "events.statement.>", .handle = on_event},
 };
 
 #define F(m) CFG_FIELD(notification_settings_t, m)

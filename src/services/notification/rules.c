@@ -29,6 +29,11 @@ const notify_rule_t notify_rules[] = {
     /* agreements: the contact address of every party club but the proposer */
     {"reciprocal.agreement_created", "party_clubs", "agreement_proposed", NOTIFY_EMAIL, 0,
      "agreements", 0},
+    /* settlement statements: the contact address of the club that must act */
+    {"statement.issued",   "statement_home", "statement_issued",   NOTIFY_EMAIL, 0, "agreements", 0},
+    {"statement.disputed", "statement_host", "statement_disputed", NOTIFY_EMAIL, 0, "agreements", 0},
+    {"statement.accepted", "statement_host", "statement_accepted", NOTIFY_EMAIL, 0, "agreements", 0},
+    {"statement.paid",     "statement_home", "statement_paid",     NOTIFY_EMAIL, 0, "agreements", 0},
 };
 const size_t notify_n_rules = sizeof notify_rules / sizeof notify_rules[0];
 
@@ -67,6 +72,18 @@ static const struct {
     {"agreement_proposed", "en", "{{proposer.name}} proposes a reciprocal agreement",
      "Hello {{club.name}},\n\n**{{proposer.name}}** proposes a reciprocal agreement with your "
      "club. Review it in the administration (agreement {{agreement_id}}).\n"},
+    {"statement_issued", "en", "{{host_club.name}} issued a reciprocal statement",
+     "Hello {{club.name}},\n\n**{{host_club.name}}** issued a statement of your members' visits "
+     "(statement {{statement_id}}). Review it and accept or dispute it in the administration.\n"},
+    {"statement_disputed", "en", "{{home_club.name}} disputed your statement",
+     "Hello {{club.name}},\n\n**{{home_club.name}}** disputed your statement {{statement_id}}. "
+     "Review the disputed lines in the administration.\n"},
+    {"statement_accepted", "en", "{{home_club.name}} accepted your statement",
+     "Hello {{club.name}},\n\n**{{home_club.name}}** accepted your statement {{statement_id}}; "
+     "it is due for payment.\n"},
+    {"statement_paid", "en", "{{host_club.name}} recorded the payment of a statement",
+     "Hello {{club.name}},\n\n**{{host_club.name}}** recorded your payment of statement "
+     "{{statement_id}}: it is settled.\n"},
 };
 /* clang-format on */
 
@@ -141,6 +158,13 @@ json_t *notify_sample_vars(const char *key) {
                          "00000000-0000-4000-8000-000000000001", "name", "Sample Home Club",
                          "host_club", "id", "00000000-0000-4000-8000-000000000003", "name",
                          "Sample Host Club", "arrive_on", "2030-03-04", "depart_on", "2030-03-06");
+    if (strncmp(audience, "statement_", 10) == 0)
+        return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s}}", "statement_id",
+                         "00000000-0000-4000-8000-000000000005", "status", "issued", "club", "id",
+                         "00000000-0000-4000-8000-000000000001", "name", "Sample Club", "home_club",
+                         "id", "00000000-0000-4000-8000-000000000001", "name", "Sample Club",
+                         "host_club", "id", "00000000-0000-4000-8000-000000000003", "name",
+                         "Sample Host Club");
     return json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "agreement_id",
                      "00000000-0000-4000-8000-000000000004", "club", "id",
                      "00000000-0000-4000-8000-000000000001", "name", "Sample Club", "proposer",
@@ -356,6 +380,35 @@ static int aud_party_clubs(const svc_call_t *call, const svc_event_t *ev, recipi
     return rc;
 }
 
+/* statement.*: the contact address of the statement's home club (statement_home: it reviews,
+ * accepts, pays) or host club (statement_host: it hears of disputes and acceptance). A club
+ * without a contact address gets nothing. */
+static int aud_statement_club(const svc_call_t *call, const svc_event_t *ev, int home_side,
+                              recipient_t **list, size_t *n, err_t *e) {
+    const char *home = sget(ev->data, "home_club_id"), *host = sget(ev->data, "host_club_id");
+    json_t *hv = NULL, *ov = NULL, *doc = NULL;
+    int rc = -1;
+    if (!(hv = club_vars(call, home, home_side ? &doc : NULL, e)) ||
+        !(ov = club_vars(call, host, home_side ? NULL : &doc, e)))
+        goto done;
+    rc = 0;
+    if (!*sget(doc, "contact_email")) goto done;
+    recipient_t r = {0};
+    snprintf(r.club_id, sizeof r.club_id, "%s", home_side ? home : host);
+    snprintf(r.email, sizeof r.email, "%s", sget(doc, "contact_email"));
+    snprintf(r.tz, sizeof r.tz, "%s", sget(doc, "timezone"));
+    snprintf(r.locale, sizeof r.locale, "en");
+    r.vars = json_pack("{s:s, s:s, s:O, s:O, s:O}", "statement_id", sget(ev->data, "statement_id"),
+                       "status", sget(ev->data, "status"), "club", home_side ? hv : ov, "home_club",
+                       hv, "host_club", ov);
+    rc = r.vars ? add_recipient(list, n, r) : err_set(e, 500, "internal", "", "out of memory");
+done:
+    json_decref(doc);
+    json_decref(hv);
+    json_decref(ov);
+    return rc;
+}
+
 /* ---- queueing ------------------------------------------------------------------------------- */
 
 /* What the message is about: the visit, token or agreement of the event ("" = none). */
@@ -482,6 +535,10 @@ int notify_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, 
         int rc = strcmp(rule->audience, "token_user") == 0 ? aud_token_user(call, ev, &list, &n, e)
                  : strcmp(rule->audience, "visit_member") == 0
                      ? aud_visit_member(call, ev, &list, &n, e)
+                 : strcmp(rule->audience, "statement_home") == 0
+                     ? aud_statement_club(call, ev, 1, &list, &n, e)
+                 : strcmp(rule->audience, "statement_host") == 0
+                     ? aud_statement_club(call, ev, 0, &list, &n, e)
                      : aud_party_clubs(call, ev, &list, &n, e);
         for (size_t i = 0; i < n; i++) {
             if (rc == 0) rc = queue(tx, ev, rule, &list[i], e);

@@ -15,7 +15,8 @@ enum { NOTIFY_EMAIL = 1, NOTIFY_IN_APP = 2 };
 
 typedef struct notify_rule {
     const char *event;    /* "visit.confirmed" */
-    const char *audience; /* "token_user", "visit_member", "party_clubs" */
+    const char *audience; /* "token_user", "visit_member", "party_clubs", "statement_home",
+                             "statement_host" */
     const char *template; /* key of the template */
     unsigned channels;    /* NOTIFY_EMAIL | NOTIFY_IN_APP */
     int critical;         /* sent whatever the recipient's opt-outs and quiet hours */

@@ -489,12 +489,15 @@ static void test_templates_render(void) {
                   "member", "first_name", "[Ann](http://evil.example)", "home_club", club,
                   "host_club", club, "arrive_on", "2030-03-04", "depart_on", "2030-03-05"),
         json_pack("{s:s, s:O, s:O}", "agreement_id", "g", "club", club, "proposer", club),
+        json_pack("{s:s, s:s, s:O, s:O, s:O}", "statement_id", "s", "status", "issued", "club",
+                  club, "home_club", club, "host_club", club),
     };
     for (size_t k = 0; k < notify_n_rules; k++) {
         const notify_rule_t *r = &notify_rules[k];
-        json_t *v = strcmp(r->audience, "token_user") == 0     ? vars[0]
-                    : strcmp(r->audience, "visit_member") == 0 ? vars[1]
-                                                               : vars[2];
+        json_t *v = strcmp(r->audience, "token_user") == 0        ? vars[0]
+                    : strcmp(r->audience, "visit_member") == 0    ? vars[1]
+                    : strncmp(r->audience, "statement_", 10) == 0 ? vars[3]
+                                                                  : vars[2];
         char *st = NULL, *bt = NULL, *s = NULL, *t = NULL, *h = NULL;
         err_t e = {0};
         db_tx_t *tx = owner_tx();
@@ -513,7 +516,7 @@ static void test_templates_render(void) {
     CHECK_EQ_INT(notify_render("Hi {{member.first_name}}", "x", vars[2], &s, &t, NULL, &e), -1);
     CHECK_STR(e.code, "template_error");
     CHECK(strstr(e.message, "member.first_name") != NULL);
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         json_decref(vars[i]);
     json_decref(club);
 }
@@ -1068,6 +1071,75 @@ static void test_webhook_retries(void) {
     CHECK_EQ_INT(hook_count("status = 'undelivered' AND tries = 8", id500), 1);
 }
 
+/* ---- settlement statements ------------------------------------------------------------------ */
+
+/* A statement event with event id eid (host B, home A) applied as the statements consumer does. */
+static int statement_event(const char *type, const char *eid, const char *sid) {
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "statement_id", sid, "host_club_id", g_club_b,
+                             "home_club_id", g_club_a, "status", "issued");
+    svc_event_t ev = {.id = eid,
+                      .type = type,
+                      .subject = type,
+                      .tenant_id = g_club_b,
+                      .correlation_id = "",
+                      .data = data,
+                      .envelope = data};
+    svc_caller_t sys = {0};
+    snprintf(sys.club_id, sizeof sys.club_id, "%s", g_club_b);
+    svc_call_t c = {.env = &g_env, .module = &notification_module, .caller = &sys};
+    db_scope_t scope = {.club_id = g_club_b, .relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    int rc = db_begin(g_db, &scope, &tx, &e);
+    if (rc == 0) rc = db_tx_finish(&tx, notify_on_event(&c, tx, &ev, &e), NULL, &e);
+    if (rc != 0) printf("#   %s: %s\n", type, e.message);
+    json_decref(data);
+    return rc;
+}
+
+/* statement.issued and .paid mail the home club's contact address, .disputed and .accepted the
+ * host club's; a replayed event mails nothing twice; a club without a contact address gets none;
+ * the statements consumer listens on events.statement.>. */
+static void test_statement_mails(void) {
+    char home[128], host[128], sid[40], eid[40];
+    snprintf(home, sizeof home, "treasurer-home-%d@notify.example", (int)getpid());
+    snprintf(host, sizeof host, "treasurer-host-%d@notify.example", (int)getpid());
+    snprintf(sid, sizeof sid, "5a7e0000-0000-4000-8000-%012d", ++g_seq);
+    REQUIRE(owner_exec("UPDATE member.clubs SET contact_email = $2 WHERE id = $1::uuid", 2,
+                       (const char *[]){g_club_a, home}) == 0);
+    REQUIRE(owner_exec("UPDATE member.clubs SET contact_email = $2 WHERE id = $1::uuid", 2,
+                       (const char *[]){g_club_b, host}) == 0);
+    static const char *const types[] = {"statement.issued", "statement.disputed",
+                                        "statement.accepted", "statement.paid"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(eid, sizeof eid, "5a7e1111-0000-4000-8000-%012d", ++g_seq);
+        REQUIRE(statement_event(types[i], eid, sid) == 0);
+        if (i == 0) REQUIRE(statement_event(types[i], eid, sid) == 0); /* replayed */
+    }
+    CHECK_EQ_INT(messages_to(home), 2);
+    CHECK_EQ_INT(messages_to(host), 2);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                          "club_id = $2::uuid AND template IN ('statement_issued', "
+                          "'statement_paid')",
+                          home, g_club_a),
+                 2);
+    deliver();
+    CHECK_EQ_INT(mails_with("issued a reciprocal statement", NULL), 1);
+    CHECK_EQ_INT(mails_with("disputed your statement", NULL), 1);
+    CHECK_EQ_INT(mails_with("accepted your statement", NULL), 1);
+    CHECK_EQ_INT(mails_with("recorded the payment of a statement", NULL), 1);
+    /* no contact address: nothing queued, no error */
+    REQUIRE(owner_exec("UPDATE member.clubs SET contact_email = NULL WHERE id = $1::uuid", 1,
+                       (const char *[]){g_club_a}) == 0);
+    snprintf(eid, sizeof eid, "5a7e1111-0000-4000-8000-%012d", ++g_seq);
+    CHECK_EQ_INT(statement_event("statement.issued", eid, sid), 0);
+    CHECK_EQ_INT(messages_to(home), 2);
+    int found = 0;
+    for (size_t k = 0; k < notification_module.n_consumers; k++)
+        found |= strcmp(notification_module.consumers[k].filter, "events.statement.>") == 0;
+    CHECK(found);
+}
+
 /* ---- STARTTLS ------------------------------------------------------------------------------- */
 
 /* A self-signed certificate for 127.0.0.1 / localhost: dir/name.crt and dir/name.key. */
@@ -1487,6 +1559,7 @@ int main(void) {
         RUN(test_webhook_retries);
         RUN(test_webhook_disable_delete);
         RUN(test_smtp_starttls);
+        RUN(test_statement_mails);
         RUN(test_webhook_ssrf);
         RUN(test_template_preview);
         RUN(test_confirmation_ics);
