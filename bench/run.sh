@@ -418,6 +418,35 @@ else
     add_error_row "chart rendering" "bench/svgchart.c did not compile"
 fi
 
+# ---- notification mail (issue 13; bench/mail.c, no service): notify_smtp_send, one connection
+# per mail, BENCH_MAIL_THREADS (8) senders, BENCH_MAIL_N (2000) mails to a local aiosmtpd writing a
+# Maildir (tests/services/notification/smtp_server.py); goal >= 500 mails/s
+# shellcheck disable=SC2046 # pkg-config output is meant to be split
+if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+    $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-mail" bench/mail.c \
+    build/libreciprocal.a \
+    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
+    -lcmark -lical -lnats -lcrypt -lpthread -lm 2>"$TMP/log/mail-cc.log"; then
+    mail_port=$(rcp_free_port)
+    /usr/bin/python3 tests/services/notification/smtp_server.py "$mail_port" "$TMP/mail" \
+        >"$TMP/log/aiosmtpd.log" 2>&1 &
+    mail_pid=$!
+    sleep 2
+    say "mail: ${BENCH_MAIL_N:-2000} mails, ${BENCH_MAIL_THREADS:-8} senders, aiosmtpd Maildir"
+    out=$("$ROOT/build/bench-mail" "$mail_port" "${BENCH_MAIL_N:-2000}" \
+        "${BENCH_MAIL_THREADS:-8}" 2>&1 || true)
+    kill "$mail_pid" 2>/dev/null || true
+    line=$(grep '^mail-bench' <<<"$out" || true)
+    if [[ -z $line ]]; then
+        add_error_row "mail to aiosmtpd" "$(tail -n 1 <<<"$out")"
+    else
+        kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+        rows+=("mail to aiosmtpd (SMTP, one connection each)|$(kv rate) mails/s|$(kv p50_ms) ms|$(kv p99_ms) ms|$(kv sent) sent, $(kv failed) failed, $(kv threads) senders; goal >= 500 mails/s")
+    fi
+else
+    add_error_row "mail to aiosmtpd" "bench/mail.c did not compile"
+fi
+
 # table
 echo
 echo "wrk -t$WRK_THREADS -c$CONNS -d$DURATION --latency; server threads $HTTP_THREADS;" \
