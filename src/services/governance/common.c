@@ -117,8 +117,8 @@ int gov_transition(const svc_call_t *call, db_tx_t *tx, const char *id, const ch
         json_decref(event_extra);
         return 0;
     }
-    json_t *data = json_pack("{s:s, s:s, s:s}", "proposal_id", id, "status", to, "from_status",
-                             from);
+    json_t *data =
+        json_pack("{s:s, s:s, s:s}", "proposal_id", id, "status", to, "from_status", from);
     if (event_extra) {
         json_object_update(data, event_extra);
         json_decref(event_extra);

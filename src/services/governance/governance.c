@@ -5,9 +5,13 @@
  * sweep and a guardian's cancel are the network administrator's. API: docs/governance.md. */
 #include "services/governance/governance.h"
 
+#include "services/governance/execute.h"
+#include "services/governance/lifecycle.h"
 #include "services/governance/proposals.h"
 #include "services/governance/recount.h"
+#include "services/governance/sweep.h"
 #include "services/governance/types.h"
+#include "services/governance/votes.h"
 
 static const svc_op_t governance_ops[] = {
     {.name = "create_proposal",
@@ -48,6 +52,49 @@ static const svc_op_t governance_ops[] = {
      .permission = "governance:vote",
      .validate = gov_validate_action,
      .handle = gov_cancel},
+    {.name = "execute_proposal",
+     .method = "POST",
+     .route = "/api/v1/governance/proposals/{id}/execute",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "governance:vote",
+     .validate = gov_validate_action,
+     .handle = gov_execute},
+    {.name = "cast_vote",
+     .method = "POST",
+     .route = "/api/v1/governance/proposals/{id}/votes",
+     .status = 201,
+     .access = SVC_SIGNED_IN,
+     .validate = gov_validate_cast,
+     .handle = gov_cast},
+    {.name = "list_votes",
+     .method = "GET",
+     .route = "/api/v1/governance/proposals/{id}/votes",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = gov_validate_votes_list,
+     .handle = gov_votes_list},
+    {.name = "put_delegation",
+     .method = "PUT",
+     .route = "/api/v1/governance/delegations",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = gov_validate_delegation,
+     .handle = gov_delegate},
+    {.name = "governance_sweep",
+     .method = "POST",
+     .route = "/api/v1/governance/sweep",
+     .status = 200,
+     .access = SVC_NETWORK_ADMIN,
+     .validate = gov_validate_sweep,
+     .handle = gov_sweep},
+    {.name = "list_network_terms",
+     .method = "GET",
+     .route = "/api/v1/governance/network-terms",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = gov_validate_terms,
+     .handle = gov_network_terms},
     {.name = "list_proposal_types",
      .method = "GET",
      .route = "/api/v1/governance/types",
@@ -79,6 +126,8 @@ const svc_module_t governance_module = {
     .schema = "governance",
     .ops = governance_ops,
     .n_ops = sizeof governance_ops / sizeof governance_ops[0],
+    .start = governance_sweep_start,
+    .stop = governance_sweep_stop,
     .cli = {GOV_RECOUNT_CLI_USAGE, gov_recount_cli}, /* reciprocal governance tally ... */
     .config = {governance_vars, sizeof governance_vars / sizeof governance_vars[0],
                sizeof(governance_settings_t)},

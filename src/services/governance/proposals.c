@@ -12,7 +12,7 @@
 
 static const char *const scopes[] = {"network", "club", NULL};
 static const char *const status_values[] = {
-    "draft",    "pending", "active",    "defeated",         "succeeded", "queued",
+    "draft",     "pending",  "active",  "defeated",         "succeeded", "queued",
     "executing", "executed", "expired", "execution_failed", "canceled",  NULL};
 
 int gov_validate_create(json_t *in, err_t *e) {
@@ -97,8 +97,7 @@ int gov_fetch_clubs(const svc_call_t *call, json_t *ids, json_t **items, err_t *
 }
 
 /* The club must exist and be active ("in good standing"): 0, or -1 + 422 naming field. */
-static int club_in_standing(const svc_call_t *call, const char *club, const char *field,
-                            err_t *e) {
+static int club_in_standing(const svc_call_t *call, const char *club, const char *field, err_t *e) {
     json_t *ids = json_pack("[s]", club), *items = NULL;
     int rc = gov_fetch_clubs(call, ids, &items, e);
     json_decref(ids);
@@ -156,7 +155,6 @@ int gov_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     json_t *actions = json_object_get(in, "actions"), *options = json_object_get(in, "options");
     int network = strcmp(scope, "network") == 0;
     if (network && club_in_standing(call, club, "club_id", e) != 0) return -1;
-    if (check_action_clubs(call, actions, e) != 0) return -1;
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
     const char *proposer_key = network || !user ? club : user;
     int rc = -1;
@@ -176,6 +174,7 @@ int gov_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         goto done;
     }
     if (gov_validate_actions(actions, rule, e) != 0) goto done;
+    if (check_action_clubs(call, actions, e) != 0) goto done;
     int plurality = strcmp(json_string_value(json_object_get(rule, "kind")), "plurality") == 0;
     if (plurality && !json_is_array(options)) {
         err_set(e, 400, "missing_field", "options", "options (the candidates) are required");
@@ -235,8 +234,9 @@ int gov_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
     if (!needs_sponsor) {
         char upd[512];
-        snprintf(upd, sizeof upd, "UPDATE governance.proposals SET updated_at = $2::timestamptz%s "
-                                  "WHERE id = $1",
+        snprintf(upd, sizeof upd,
+                 "UPDATE governance.proposals SET updated_at = $2::timestamptz%s "
+                 "WHERE id = $1",
                  window);
         /* the window's $4 -> $2 here */
         char *w = strstr(upd, "$4");
@@ -391,8 +391,7 @@ int gov_cancel(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (lock_prop(tx, id, &row, e) != 0) goto done;
     int early = strcmp(row.status, "draft") == 0 || strcmp(row.status, "pending") == 0;
     int open = early || strcmp(row.status, "active") == 0 || strcmp(row.status, "queued") == 0 ||
-               strcmp(row.status, "succeeded") == 0 ||
-               strcmp(row.status, "execution_failed") == 0;
+               strcmp(row.status, "succeeded") == 0 || strcmp(row.status, "execution_failed") == 0;
     if (!guardian && strcmp(row.club, call->caller->club_id) != 0) {
         err_set(e, 403, "forbidden", "id",
                 "only the proposing club (before voting) or a network guardian cancels");

@@ -8,11 +8,10 @@
 
 #include "core/json.h"
 
-const char *const gov_type_names[] = {"admit_club", "suspend_club", "expel_club",
-                                      "amend_terms", "amend_bylaws", "fees",
-                                      "budget",      "policy",       "board_election",
-                                      NULL};
-const char *const gov_action_kinds[] = {"admit_club", "suspend_club", "expel_club",
+const char *const gov_type_names[] = {
+    "admit_club", "suspend_club", "expel_club", "amend_terms",    "amend_bylaws",
+    "fees",       "budget",       "policy",     "board_election", NULL};
+const char *const gov_action_kinds[] = {"admit_club",       "suspend_club",        "expel_club",
                                         "set_network_term", "terminate_agreement", NULL};
 static const char *const rule_names[] = {"simple",    "supermajority", "absolute",
                                          "unanimous", "plurality",     NULL};
@@ -44,13 +43,12 @@ json_t *gov_type_default(const char *type) {
     for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++) {
         const type_row_t *t = &types[i];
         if (strcmp(t->name, type) != 0) continue;
-        json_t *r = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:i, s:o, s:o}", "kind",
-                         t->rule, "quorum_bp", t->quorum * 100,
-                         "notice_days", t->notice_days, "voting_delay_s", 3600, "voting_period_s",
-                         7 * 24 * 3600, "timelock_s", 2 * 24 * 3600, "grace_s", 14 * 24 * 3600,
-                         "allow_change", t->allow_change, "sponsors", 1, "scopes",
-                         json_loads(t->scopes, 0, NULL), "actions",
-                         json_loads(t->actions, 0, NULL));
+        json_t *r = json_pack(
+            "{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:i, s:o, s:o}", "kind", t->rule, "quorum_bp",
+            t->quorum * 100, "notice_days", t->notice_days, "voting_delay_s", 3600,
+            "voting_period_s", 7 * 24 * 3600, "timelock_s", 2 * 24 * 3600, "grace_s",
+            14 * 24 * 3600, "allow_change", t->allow_change, "sponsors", 1, "scopes",
+            json_loads(t->scopes, 0, NULL), "actions", json_loads(t->actions, 0, NULL));
         if (strcmp(t->rule, "supermajority") == 0) {
             json_object_set_new(r, "num", json_integer(t->num));
             json_object_set_new(r, "den", json_integer(t->den));
@@ -68,8 +66,8 @@ json_t *gov_type_rule(db_tx_t *tx, const char *type, err_t *e) {
         return NULL;
     }
     const char *p[] = {type};
-    PGresult *r = db_exec(tx, "SELECT rule::text FROM governance.type_rules WHERE type = $1", 1, p,
-                          e);
+    PGresult *r =
+        db_exec(tx, "SELECT rule::text FROM governance.type_rules WHERE type = $1", 1, p, e);
     if (!r) {
         json_decref(rule);
         return NULL;
@@ -97,10 +95,18 @@ static int bad(err_t *e, const char *prefix, const char *key, const char *what) 
 }
 
 int gov_validate_rule_override(json_t *rule, err_t *e) {
-    static const char *const keys[] = {"kind",           "num",        "den",
-                                       "seats",          "quorum_bp",  "notice_days",
-                                       "voting_delay_s", "voting_period_s", "timelock_s",
-                                       "grace_s",        "allow_change", "sponsors",
+    static const char *const keys[] = {"kind",
+                                       "num",
+                                       "den",
+                                       "seats",
+                                       "quorum_bp",
+                                       "notice_days",
+                                       "voting_delay_s",
+                                       "voting_period_s",
+                                       "timelock_s",
+                                       "grace_s",
+                                       "allow_change",
+                                       "sponsors",
                                        NULL};
     if (!json_is_object(rule)) return err_type(e, "rule", "rule must be an object");
     if (jsonx_only_keys(rule, keys, "rule.", e) != 0) return -1;

@@ -21,15 +21,16 @@ extern const char *const gov_type_names[];
 extern const char *const gov_action_kinds[];
 
 /* The default rule of type as a new object {kind, num?, den? (supermajority), seats?
- * (plurality), quorum_bp (the counting rule of tally.h), notice_days, voting_delay_s, voting_period_s, timelock_s, grace_s, allow_change, sponsors,
- * scopes: [...], actions: [...]}, or NULL for an unknown type. */
+ * (plurality), quorum_bp (the counting rule of tally.h), notice_days, voting_delay_s,
+ * voting_period_s, timelock_s, grace_s, allow_change, sponsors, scopes: [...], actions: [...]}, or
+ * NULL for an unknown type. */
 json_t *gov_type_default(const char *type);
 /* The rule of type in force: the default with the network's override (type_rules) merged over
  * it, read in tx. New reference, or NULL + err (404 for an unknown type). */
 json_t *gov_type_rule(db_tx_t *tx, const char *type, err_t *e);
 
-/* Validates an override {kind?, num?, den?, seats?, quorum_bp?, ...} in place (bounds above): 0 or -1 +
- * 400/422 naming "rule.<key>". */
+/* Validates an override {kind?, num?, den?, seats?, quorum_bp?, ...} in place (bounds above): 0 or
+ * -1 + 400/422 naming "rule.<key>". */
 int gov_validate_rule_override(json_t *rule, err_t *e);
 /* Validates the actions array of a proposal of type (each {type, ...} of a kind the type allows,
  * its fields): 0 or -1 + 400/422 naming "actions[i].<field>". */
