@@ -373,6 +373,28 @@ else
     add_error_row "GET /api/v1/clubs/{id}" "service not running (see above)"
 fi
 
+# ---- governance (issue 15): tallying a club-scope proposal of 10,000 votes, from the snapshot's
+# and the votes' JSON to the canonical result (bench/governance_tally.c; no server involved)
+# shellcheck disable=SC2046 # pkg-config output is meant to be split
+if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+    $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-governance-tally" \
+    bench/governance_tally.c build/libreciprocal.a \
+    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
+    -lnats -lcrypt -lpthread -lm 2>"$TMP/log/governance-tally-cc.log"; then
+    say "governance tally: 10,000 club-scope votes, 12,000 eligible"
+    out=$("$ROOT/build/bench-governance-tally" 10000 50 2>&1 || true)
+    line=$(grep '^governance-tally-bench' <<<"$out" || true)
+    if [[ -z $line ]]; then
+        add_error_row "governance tally" "$(tail -n 1 <<<"$out")"
+    else
+        kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+        [[ $(kv ok) == 1 ]] || errors=$((errors + 1))
+        rows+=("governance tally: $(kv votes) votes|-|$(kv p50_ms)ms|-|wall min/median/max $(kv min_ms)/$(kv p50_ms)/$(kv max_ms) ms over $(kv runs) runs, CPU median $(kv cpu_p50_ms) ms (JSON in, canonical result out), the count alone $(kv core_p50_ms) ms; $(kv eligible) eligible; target < 100 ms")
+    fi
+else
+    add_error_row "governance tally" "bench/governance_tally.c did not compile"
+fi
+
 # table
 echo
 echo "wrk -t$WRK_THREADS -c$CONNS -d$DURATION --latency; server threads $HTTP_THREADS;" \

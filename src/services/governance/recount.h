@@ -42,7 +42,8 @@ void gov_recount_free(gov_recount_t *r);
  * [--allow-unbound]` (the options go to the verification): exit status 0 when the export verifies
  * and the recount equals the recorded result (the tally printed), 1 when the export does not
  * verify, a record is missing or malformed, or the results differ (both printed), 2 for a usage
- * error or an unreadable file. argv[0] is "tally". */
+ * error or an unreadable file. argv[0] is "tally"; EXPORT must be a regular file (it is read
+ * twice). The governance module's command: .cli = {GOV_RECOUNT_CLI_USAGE, gov_recount_cli}. */
 int gov_recount_cli(const svc_env_t *env, int argc, char **argv);
 #define GOV_RECOUNT_CLI_USAGE                                                                      \
     "  governance tally EXPORT PROPOSAL [--log-key HEX]  verify a ledger export and recount the "  \

@@ -103,38 +103,58 @@ json_t *gov_rule_to_json(const gov_rule_t *r) {
     return j;
 }
 
-/* ---- lookups: ids sorted once, found by binary search ------------------------------------- */
+/* ---- lookups: a hash index of the ids (open addressing, linear probing) ---------------------- */
 
 typedef struct ix {
-    const char *id;
-    size_t pos;
+    const char **ids; /* position -> id (borrowed strings) */
+    uint32_t *slot;   /* 0 = empty, else position + 1 */
+    size_t mask;
 } ix_t;
 
-static int ix_cmp(const void *a, const void *b) {
-    return strcmp(((const ix_t *)a)->id, ((const ix_t *)b)->id);
+static uint64_t ix_hash(const char *s) { /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
 }
 
-/* position of id in the sorted index, or -1 */
-static long ix_find(const ix_t *ix, size_t n, const char *id) {
+/* position of id, or -1 */
+static long ix_find(const ix_t *ix, const char *id) {
     if (!id) return -1;
-    ix_t key = {id, 0};
-    const ix_t *hit = bsearch(&key, ix, n, sizeof *ix, ix_cmp);
-    return hit ? (long)hit->pos : -1;
+    for (size_t i = ix_hash(id) & ix->mask;; i = (i + 1) & ix->mask) {
+        uint32_t s = ix->slot[i];
+        if (!s) return -1;
+        if (strcmp(ix->ids[s - 1], id) == 0) return (long)s - 1;
+    }
 }
 
-/* sorts ix (n ids) and fails on a duplicate, naming field */
-static int ix_sort(ix_t *ix, size_t n, const char *field, const char *what, err_t *e) {
-    qsort(ix, n, sizeof *ix, ix_cmp);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(ix[i - 1].id, ix[i].id) == 0)
-            return err_set(e, 422, "duplicate", field, "%s %s appears twice", what, ix[i].id);
+/* indexes the n ids already in ix->ids; fails on a duplicate, naming field */
+static int ix_build(ix_t *ix, size_t n, const char *field, const char *what, err_t *e) {
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    ix->slot = calloc(cap, sizeof *ix->slot);
+    if (!ix->slot) return err_set(e, 500, "internal", "", "out of memory");
+    ix->mask = cap - 1;
+    for (size_t p = 0; p < n; p++) {
+        size_t i = ix_hash(ix->ids[p]) & ix->mask;
+        for (; ix->slot[i]; i = (i + 1) & ix->mask)
+            if (strcmp(ix->ids[ix->slot[i] - 1], ix->ids[p]) == 0)
+                return err_set(e, 422, "duplicate", field, "%s %s appears twice", what, ix->ids[p]);
+        ix->slot[i] = (uint32_t)p + 1;
+    }
     return 0;
+}
+
+static void ix_free(ix_t *ix) {
+    free(ix->ids);
+    free(ix->slot);
 }
 
 /* ---- counting ------------------------------------------------------------------------------ */
 
 typedef struct work {
-    ix_t *voters, *options;
+    ix_t voters, options;
     int *direct; /* per voter: its direct choice or CHOICE_NONE */
 } work_t;
 
@@ -160,7 +180,7 @@ static int check_input(const gov_voter_t *v, size_t nv, const char *const *opts,
     return 0;
 }
 
-static int choice_code(const gov_rule_t *r, const work_t *w, size_t no, const char *c) {
+static int choice_code(const gov_rule_t *r, const work_t *w, const char *c) {
     if (!c) return CHOICE_NONE;
     if (strcmp(c, "abstain") == 0) return CHOICE_ABSTAIN;
     if (r->kind != GOV_RULE_PLURALITY) {
@@ -168,20 +188,20 @@ static int choice_code(const gov_rule_t *r, const work_t *w, size_t no, const ch
         if (strcmp(c, "against") == 0) return CHOICE_AGAINST;
         return CHOICE_NONE;
     }
-    long k = ix_find(w->options, no, c);
+    long k = ix_find(&w->options, c);
     return k < 0 ? CHOICE_NONE : CHOICE_OPTION0 + (int)k;
 }
 
 /* records each direct vote in w->direct; votes by voters outside the snapshot are ignored */
-static int take_votes(const gov_rule_t *r, work_t *w, size_t nv, const gov_vote_t *votes, size_t n,
-                      size_t no, gov_tally_t *t, err_t *e) {
+static int take_votes(const gov_rule_t *r, work_t *w, const gov_vote_t *votes, size_t n,
+                      gov_tally_t *t, err_t *e) {
     for (size_t i = 0; i < n; i++) {
-        long p = ix_find(w->voters, nv, votes[i].voter);
+        long p = ix_find(&w->voters, votes[i].voter);
         if (p < 0) {
             t->ignored++;
             continue;
         }
-        int c = choice_code(r, w, no, votes[i].choice);
+        int c = choice_code(r, w, votes[i].choice);
         if (c == CHOICE_NONE)
             return err_set(e, 422, "invalid_choice", "votes",
                            "vote of %s: choice \"%s\" is not one of this proposal's",
@@ -211,12 +231,11 @@ static void add_choice(gov_tally_t *t, int c, int64_t weight) {
 }
 
 /* the choice voter i counts with: its own, else its delegate's direct vote (one hop) */
-static int effective_choice(const gov_voter_t *v, const work_t *w, size_t nv, size_t i,
-                            int *delegated) {
+static int effective_choice(const gov_voter_t *v, const work_t *w, size_t i, int *delegated) {
     *delegated = 0;
     if (w->direct[i] != CHOICE_NONE) return w->direct[i];
     const char *to = v[i].delegate_type ? v[i].delegate_type : v[i].delegate_all;
-    long d = ix_find(w->voters, nv, to);
+    long d = ix_find(&w->voters, to);
     if (d < 0 || (size_t)d == i || w->direct[d] == CHOICE_NONE) return CHOICE_NONE;
     *delegated = 1;
     return w->direct[d];
@@ -286,7 +305,7 @@ static int count(const gov_voter_t *v, size_t nv, work_t *w, gov_tally_t *t) {
         int delegated;
         t->eligible_count++;
         t->eligible_weight += v[i].weight;
-        int c = effective_choice(v, w, nv, i, &delegated);
+        int c = effective_choice(v, w, i, &delegated);
         if (c == CHOICE_NONE) continue;
         add_choice(t, c, v[i].weight);
         t->delegated_count += delegated;
@@ -315,19 +334,19 @@ static int count(const gov_voter_t *v, size_t nv, work_t *w, gov_tally_t *t) {
 static int work_init(work_t *w, const gov_voter_t *v, size_t nv, const char *const *opts, size_t no,
                      err_t *e) {
     memset(w, 0, sizeof *w);
-    w->voters = malloc((nv ? nv : 1) * sizeof *w->voters);
-    w->options = malloc((no ? no : 1) * sizeof *w->options);
+    w->voters.ids = malloc((nv ? nv : 1) * sizeof *w->voters.ids);
+    w->options.ids = malloc((no ? no : 1) * sizeof *w->options.ids);
     w->direct = malloc((nv ? nv : 1) * sizeof *w->direct);
-    if (!w->voters || !w->options || !w->direct)
+    if (!w->voters.ids || !w->options.ids || !w->direct)
         return err_set(e, 500, "internal", "", "out of memory");
     for (size_t i = 0; i < nv; i++) {
-        w->voters[i] = (ix_t){v[i].id, i};
+        w->voters.ids[i] = v[i].id;
         w->direct[i] = CHOICE_NONE;
     }
     for (size_t i = 0; i < no; i++)
-        w->options[i] = (ix_t){opts[i], i};
-    if (ix_sort(w->voters, nv, "voters", "voter", e) != 0 ||
-        ix_sort(w->options, no, "options", "option", e) != 0)
+        w->options.ids[i] = opts[i];
+    if (ix_build(&w->voters, nv, "voters", "voter", e) != 0 ||
+        ix_build(&w->options, no, "options", "option", e) != 0)
         return -1;
     return 0;
 }
@@ -353,7 +372,7 @@ int gov_tally(const gov_rule_t *rule, const gov_voter_t *voters, size_t n_voters
             t->options[i].id = options[i];
     }
     if (work_init(&w, voters, n_voters, options, n_options, e) != 0 ||
-        take_votes(rule, &w, n_voters, votes, n_votes, n_options, t, e) != 0)
+        take_votes(rule, &w, votes, n_votes, t, e) != 0)
         goto done;
     if (count(voters, n_voters, &w, t) != 0) {
         err_set(e, 500, "internal", "", "out of memory");
@@ -361,8 +380,8 @@ int gov_tally(const gov_rule_t *rule, const gov_voter_t *voters, size_t n_voters
     }
     rc = 0;
 done:
-    free(w.voters);
-    free(w.options);
+    ix_free(&w.voters);
+    ix_free(&w.options);
     free(w.direct);
     return rc;
 }

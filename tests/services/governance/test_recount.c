@@ -2,11 +2,11 @@
  * issue 15 "offline recount"). Builds ledger exports (reciprocal-ledger-export/v2) with the
  * ledger's own engine, as test_ledger_stream does (no PostgreSQL, no NATS): the network and five
  * clubs with their own keys, then a network proposal's records (docs/governance.md "Ledger
- * records"): governance.proposal (2/3, quorum 50 %), governance.eligible_snapshot (club5
- * delegates to club1), one governance.vote_cast per vote endorsed by the voting club's key (club3
- * changes its vote, club4 also votes after the close, club1 votes again after the result), and
- * governance.result with the tally the service would have stored; a signed checkpoint with its
- * block line after every block. Then:
+ * records", built by records.c as the service builds them): governance.proposal (2/3, quorum 50 %),
+ * governance.eligible_snapshot (club5 delegates to club1), one governance.vote_cast per vote
+ * endorsed by the voting club's key (club3 changes its vote, club4 also votes after the close,
+ * club1 votes again after the result), and governance.result with the tally the service would have
+ * stored; a signed checkpoint with its block line after every block. Then:
  *   - the honest export verifies and recounts equal (exit 0): last vote per voter, the votes
  *     after the close and after the result not counted, the delegation resolved;
  *   - an export whose governance.result does not match its votes (club2's vote is "against" in
@@ -27,6 +27,7 @@
 #include "lib/ledger/checkpoint.h"
 #include "lib/ledger/merkle.h"
 #include "services/governance/recount.h"
+#include "services/governance/records.h"
 #include "services/governance/tally.h"
 #include "services/ledger/api.h"
 #include "services/ledger/engine.h"
@@ -120,6 +121,7 @@ static int add_tx(chain_t *c, json_t *spec, const uint8_t pk[32], const uint8_t 
     uint8_t *tx = NULL, id[32], *env = NULL;
     size_t tl = 0, len = 0;
     ledger_endorsement_t end;
+    if (!spec) return err_set(e, 500, "internal", "", "no spec");
     int rc = ledger_build_tx(spec, pk, &tx, &tl, id, e);
     if (rc == 0) {
         ledger_endorse(tx, tl, sk, &end);
@@ -153,57 +155,48 @@ static int config_orgs(chain_t *c, const char *const *orgs, uint8_t (*pks)[32], 
     return add_tx(c, spec, net_pk, net_sk, e);
 }
 
-/* a governance record written by the network */
-static int net_record(chain_t *c, const char *type, const char *nonce, const char *key,
-                      json_t *payload, err_t *e) {
-    json_t *spec =
-        json_pack("{s:s,s:s,s:s,s:o,s:[{s:s,s:s}]}", "type", type, "creator", LEDGER_NETWORK_ORG,
-                  "nonce", nonce, "payload", payload, "writes", "key", key, "value", "recorded");
-    return add_tx(c, spec, net_pk, net_sk, e);
-}
-
 static int vote(chain_t *c, int club, const char *choice, long long cast_at_ms, err_t *e) {
-    char org[16], key[128], nonce[40];
+    char org[16];
     snprintf(org, sizeof org, "club%d", club + 1);
-    snprintf(key, sizeof key, "governance/%s/vote/%s", PROPOSAL, org);
-    snprintf(nonce, sizeof nonce, "gv:%s:%lld", org, cast_at_ms);
-    json_t *spec = json_pack("{s:s,s:s,s:s,s:{s:I,s:s,s:s,s:s},s:[{s:s,s:s}]}", "type",
-                             "governance.vote_cast", "creator", org, "nonce", nonce, "payload",
-                             "cast_at_ms", (json_int_t)cast_at_ms, "choice", choice, "proposal",
-                             PROPOSAL, "voter", org, "writes", "key", key, "value", choice);
-    return add_tx(c, spec, club_pk[club], club_sk[club], e);
+    return add_tx(c, gov_record_vote(PROPOSAL, org, choice, cast_at_ms, NULL), club_pk[club],
+                  club_sk[club], e);
 }
 
-static json_t *proposal_payload(void) {
-    return json_pack("{s:s,s:s,s:I,s:[],s:s,s:s,s:{s:s,s:i,s:i,s:i},s:s,s:s}", "actions_sha256",
-                     "00", "content_sha256", "00", "created_at_ms", (json_int_t)OPENED - 1000,
-                     "options", "proposal", PROPOSAL, "proposer", "club1", "rule", "kind",
-                     "supermajority", "num", 2, "den", 3, "quorum_bp", 5000, "scope", "network",
-                     "type", "admit_club");
+static json_t *proposal_spec(void) {
+    json_t *rule = json_pack("{s:s,s:i,s:i,s:i}", "kind", "supermajority", "num", 2, "den", 3,
+                             "quorum_bp", 5000);
+    json_t *s = gov_record_proposal(PROPOSAL, "admit_club", "club1", rule, NULL, "c0ffee", "ac7105",
+                                    OPENED - 1000);
+    json_decref(rule);
+    return s;
 }
 
-static json_t *snapshot_payload(void) {
+/* the five clubs, club5 delegating to club1, given in reverse (the record sorts them) */
+static json_t *snapshot_spec(void) {
     json_t *voters = json_array();
-    for (int i = 0; i < NCLUBS; i++) {
+    for (int i = NCLUBS - 1; i >= 0; i--) {
         char org[16];
         snprintf(org, sizeof org, "club%d", i + 1);
         json_t *v = json_pack("{s:s,s:i}", "voter", org, "weight", 1);
         if (i == 4) json_object_set_new(v, "delegate_all", json_string("club1"));
         json_array_append_new(voters, v);
     }
-    return json_pack("{s:I,s:I,s:s,s:o}", "closes_at_ms", (json_int_t)CLOSED, "opened_at_ms",
-                     (json_int_t)OPENED, "proposal", PROPOSAL, "voters", voters);
+    json_t *s = gov_record_snapshot(PROPOSAL, OPENED, CLOSED, voters);
+    json_decref(voters);
+    return s;
 }
 
-/* the tally the service stored: club1 for, club2 for, club3 against (its last vote), club4
+/* the result the service stored: club1 for, club2 for, club3 against (its last vote), club4
  * abstain, club5 for through club1 = 3 for, 1 against: 3/4 >= 2/3, succeeded */
-static json_t *honest_tally(err_t *e) {
-    json_t *p = proposal_payload(), *s = snapshot_payload();
+static json_t *honest_result_spec(err_t *e) {
+    json_t *p = proposal_spec(), *s = snapshot_spec(), *out = NULL;
     json_t *v = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "voter", "club1", "choice",
                           "for", "voter", "club2", "choice", "for", "voter", "club3", "choice",
                           "against", "voter", "club4", "choice", "abstain");
     gov_tally_t t;
-    json_t *out = gov_tally_records(p, s, v, &t, e) == 0 ? gov_tally_json(&t) : NULL;
+    if (gov_tally_records(json_object_get(p, "payload"), json_object_get(s, "payload"), v, &t, e) ==
+        0)
+        out = gov_record_result(PROPOSAL, CLOSED, &t);
     gov_tally_free(&t);
     json_decref(p);
     json_decref(s);
@@ -216,7 +209,7 @@ enum { HONEST, CLUB2_AGAINST, NO_RESULT };
 /* writes the chain of the proposal to path */
 static int build_chain(const char *path, int variant, err_t *e) {
     chain_t c = {.versions = ledger_kvmap_new(), .seen = ledger_kvmap_new()};
-    char hx[65], key[128];
+    char hx[65];
     merkle_range_init(&c.range);
     ledger_hex(log_pk, 32, hx);
     c.f = fopen(path, "w");
@@ -227,13 +220,8 @@ static int build_chain(const char *path, int variant, err_t *e) {
                                  club_pk, NCLUBS, e) == 0
                  ? 0
                  : -1;
-    snprintf(key, sizeof key, "governance/%s/proposal", PROPOSAL);
-    if (rc == 0)
-        rc = net_record(&c, "governance.proposal", "gp:" PROPOSAL, key, proposal_payload(), e);
-    snprintf(key, sizeof key, "governance/%s/snapshot", PROPOSAL);
-    if (rc == 0)
-        rc = net_record(&c, "governance.eligible_snapshot", "gs:" PROPOSAL, key, snapshot_payload(),
-                        e);
+    if (rc == 0) rc = add_tx(&c, proposal_spec(), net_pk, net_sk, e);
+    if (rc == 0) rc = add_tx(&c, snapshot_spec(), net_pk, net_sk, e);
     if (rc == 0) rc = vote(&c, 0, "for", OPENED + 10, e);
     if (rc == 0) rc = vote(&c, 1, variant == CLUB2_AGAINST ? "against" : "for", OPENED + 20, e);
     if (rc == 0) rc = vote(&c, 2, "for", OPENED + 30, e);
@@ -241,13 +229,8 @@ static int build_chain(const char *path, int variant, err_t *e) {
     if (rc == 0) rc = vote(&c, 2, "against", OPENED + 50, e); /* club3 changes its vote */
     if (rc == 0) rc = vote(&c, 3, "for", CLOSED, e);          /* at the close: too late */
     if (rc == 0 && variant != NO_RESULT) {
-        json_t *tally = honest_tally(e);
-        snprintf(key, sizeof key, "governance/%s/result", PROPOSAL);
-        rc = tally ? net_record(&c, "governance.result", "gr:" PROPOSAL, key,
-                                json_pack("{s:I,s:s,s:o}", "closed_at_ms", (json_int_t)CLOSED,
-                                          "proposal", PROPOSAL, "tally", tally),
-                                e)
-                   : -1;
+        json_t *result = honest_result_spec(e);
+        rc = result ? add_tx(&c, result, net_pk, net_sk, e) : -1;
     }
     if (rc == 0) rc = vote(&c, 0, "against", OPENED + 60, e); /* after the result */
     if (c.f && fclose(c.f) != 0) rc = -1;
@@ -424,6 +407,101 @@ static void test_no_result_yet(void) {
     unlink(path);
 }
 
+/* the same honest chain as a v1 document (GET /api/v1/ledger/export's format) recounts too */
+static void test_v1_document(void) {
+    char path[600], doc[640];
+    snprintf(path, sizeof path, "%s/v2.ndjson", tmpdir);
+    snprintf(doc, sizeof doc, "%s/v1.json", tmpdir);
+    err_t e = {0};
+    REQUIRE(build_chain(path, HONEST, &e) == 0);
+    FILE *in = fopen(path, "r");
+    REQUIRE(in != NULL);
+    json_t *blocks = json_array(), *cps = json_array(), *head = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, in)) > 0) {
+        json_t *o = json_loadb(line, (size_t)len, 0, NULL);
+        if (!head)
+            head = json_incref(o);
+        else if (json_object_get(o, "block"))
+            json_array_append(blocks, json_object_get(o, "block"));
+        else
+            json_array_append(cps, json_object_get(o, "checkpoint"));
+        json_decref(o);
+    }
+    free(line);
+    fclose(in);
+    json_t *d =
+        json_pack("{s:s,s:O,s:O,s:o,s:o}", "format", "reciprocal-ledger-export/v1", "origin",
+                  json_object_get(head, "origin"), "log_public_key",
+                  json_object_get(head, "log_public_key"), "blocks", blocks, "checkpoints", cps);
+    CHECK_EQ_INT(json_dump_file(d, doc, JSON_COMPACT), 0);
+    json_decref(d);
+    json_decref(head);
+    CHECK_EQ_INT(cli(doc, PROPOSAL), 0);
+    gov_recount_t r;
+    CHECK_EQ_INT(recount(doc, PROPOSAL, &r, &e), 0);
+    CHECK_EQ_INT(r.equal, 1);
+    CHECK_EQ_INT(r.vote_records, 6);
+    gov_recount_free(&r);
+    unlink(path);
+    unlink(doc);
+}
+
+/* the records' transactions as docs/governance.md "Ledger records" lists them */
+static void test_record_formats(void) {
+    json_t *v = gov_record_vote(PROPOSAL, "club2", "for", 1764900000123LL, NULL);
+    REQUIRE(v != NULL);
+    CHECK_STR(json_string_value(json_object_get(v, "type")), "governance.vote_cast");
+    CHECK_STR(json_string_value(json_object_get(v, "creator")), "club2");
+    char nonce[80];
+    snprintf(nonce, sizeof nonce, "%s", json_string_value(json_object_get(v, "nonce")));
+    CHECK(strlen(nonce) == 35 && strncmp(nonce, "gv:", 3) == 0);
+    char *p = json_dumps(json_object_get(v, "payload"), JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_STR(p, "{\"cast_at_ms\":1764900000123,\"choice\":\"for\",\"proposal\":\"" PROPOSAL
+                 "\",\"voter\":\"club2\"}");
+    free(p);
+    json_t *w = json_array_get(json_object_get(v, "writes"), 0);
+    CHECK_STR(json_string_value(json_object_get(w, "key")), "governance/" PROPOSAL "/vote/club2");
+    CHECK_STR(
+        json_string_value(json_object_get(json_array_get(json_object_get(v, "sign_as"), 0), "org")),
+        "club2");
+    json_decref(v);
+    /* a second vote at another time is another transaction */
+    json_t *v2 = gov_record_vote(PROPOSAL, "club2", "for", 1764900000124LL, "ab");
+    CHECK(strcmp(json_string_value(json_object_get(v2, "nonce")), nonce) != 0);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(v2, "payload"), "reason_sha256")),
+              "ab");
+    json_decref(v2);
+    json_t *s = snapshot_spec();
+    REQUIRE(s != NULL);
+    CHECK_STR(json_string_value(json_object_get(s, "nonce")), "gs:" PROPOSAL);
+    CHECK_STR(json_string_value(json_object_get(s, "creator")), "network");
+    p = json_dumps(json_array_get(json_object_get(json_object_get(s, "payload"), "voters"), 0),
+                   JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_STR(p, "{\"voter\":\"club1\",\"weight\":1}"); /* sorted, no null delegates */
+    free(p);
+    json_decref(s);
+    json_t *pr = proposal_spec();
+    REQUIRE(pr != NULL);
+    p = json_dumps(json_object_get(pr, "payload"), JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_STR(p, "{\"actions_sha256\":\"ac7105\",\"content_sha256\":\"c0ffee\","
+                 "\"created_at_ms\":1764899999000,\"options\":[],\"proposal\":\"" PROPOSAL
+                 "\",\"proposer\":\"club1\",\"rule\":{\"den\":3,\"kind\":\"supermajority\","
+                 "\"num\":2,\"quorum_bp\":5000},\"scope\":\"network\",\"type\":\"admit_club\"}");
+    free(p);
+    json_decref(pr);
+    err_t e = {0};
+    json_t *res = honest_result_spec(&e);
+    REQUIRE(res != NULL);
+    CHECK_STR(json_string_value(json_object_get(res, "nonce")), "gr:" PROPOSAL);
+    CHECK_STR(json_string_value(
+                  json_object_get(json_array_get(json_object_get(res, "writes"), 0), "value")),
+              "succeeded");
+    json_decref(res);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const char *tmp = getenv("RECIPROCAL_TEST_TMP");
@@ -438,6 +516,8 @@ int main(void) {
     RUN(test_result_not_matching_votes_fails);
     RUN(test_tampered_vote_fails_verification);
     RUN(test_no_result_yet);
+    RUN(test_v1_document);
+    RUN(test_record_formats);
     rmdir(tmpdir);
     TEST_DONE();
 }
