@@ -139,9 +139,13 @@ static int open_one(const svc_call_t *call, const char *id, const char *scope, c
                     "$1) WHERE id = $1",
                     1, pc, e) < 0)
         goto done;
-    if (gov_transition(
-            call, tx, id, "pending", "active", s->now, NULL, "voting opened", "opened", club,
-            json_pack("{s:s, s:s, s:s}", "scope", scope, "type", type, "club_id", club), e) != 0)
+    json_t *extra = json_pack("{s:s, s:s, s:s, s:s}", "scope", scope, "type", type, "club_id", club,
+                              "proposer_club_id", club);
+    /* the notification service tells every eligible club (rules.c "party_clubs") */
+    if (strcmp(scope, "network") == 0)
+        json_object_set_new(extra, "clubs", json_loads(ids_s, 0, NULL));
+    if (gov_transition(call, tx, id, "pending", "active", s->now, NULL, "voting opened", "opened",
+                       club, extra, e) != 0)
         goto done;
     if (strcmp(scope, "network") == 0 && gov_ledger_enqueue_opening(tx, id, e) != 0) goto done;
     s->opened++;
@@ -176,9 +180,11 @@ static int remind_one(const svc_call_t *call, const char *id, const char *club, 
     if (!r) goto done;
     json_t *non_voters = db_json(r, 0, 2, e);
     if (!non_voters) goto done;
-    json_t *data =
-        json_pack("{s:s, s:s, s:s, s:s, s:o}", "proposal_id", id, "scope", PQgetvalue(r, 0, 0),
-                  "club_id", club, "voting_ends_at", PQgetvalue(r, 0, 1), "non_voters", non_voters);
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "proposal_id", id, "scope",
+                             PQgetvalue(r, 0, 0), "club_id", club, "proposer_club_id", club,
+                             "voting_ends_at", PQgetvalue(r, 0, 1), "non_voters", non_voters);
+    /* network: the clubs to remind (rules.c "party_clubs"); club scope: user ids, no mail */
+    if (strcmp(PQgetvalue(r, 0, 0), "network") == 0) json_object_set(data, "clubs", non_voters);
     if (db_exec_cmd(tx,
                     "UPDATE governance.proposals SET reminded_at = $2::timestamptz WHERE id = $1",
                     2, p, e) < 0) {
@@ -233,6 +239,21 @@ done:
     return rc;
 }
 
+/* The eligible voters of network proposal id as summary.clubs (who hears the result). */
+static int eligible_clubs(db_tx_t *tx, const char *id, json_t *summary, err_t *e) {
+    const char *p[] = {id};
+    PGresult *r = db_exec(tx,
+                          "SELECT coalesce(jsonb_agg(voter_id ORDER BY voter_id), '[]')::text FROM "
+                          "governance.eligible WHERE proposal_id = $1",
+                          1, p, e);
+    if (!r) return -1;
+    json_t *clubs = db_json(r, 0, 0, e);
+    PQclear(r);
+    if (!clubs) return -1;
+    json_object_set_new(summary, "clubs", clubs);
+    return 0;
+}
+
 static int close_one(const svc_call_t *call, const char *id, const char *scope, const char *club,
                      sweep_t *s, err_t *e) {
     db_tx_t *tx = NULL;
@@ -251,9 +272,13 @@ static int close_one(const svc_call_t *call, const char *id, const char *scope, 
     if (db_exec_cmd(tx, "UPDATE governance.proposals SET result = $2::jsonb WHERE id = $1", 2, p,
                     e) < 0)
         goto done;
-    json_t *summary =
-        json_pack("{s:s, s:s, s:O, s:O}", "scope", scope, "club_id", club, "outcome",
-                  json_object_get(result, "outcome"), "reason", json_object_get(result, "reason"));
+    json_t *summary = json_pack(
+        "{s:s, s:s, s:s, s:O, s:O}", "scope", scope, "club_id", club, "proposer_club_id", club,
+        "outcome", json_object_get(result, "outcome"), "reason", json_object_get(result, "reason"));
+    if (strcmp(scope, "network") == 0 && eligible_clubs(tx, id, summary, e) != 0) {
+        json_decref(summary);
+        goto done;
+    }
     if (!ok) {
         if (gov_transition(call, tx, id, "active", "defeated", s->now, NULL,
                            json_string_value(json_object_get(result, "reason")), "defeated", club,

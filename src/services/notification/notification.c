@@ -87,6 +87,7 @@ static const svc_consumer_t notification_consumers[] = {
     {.name = "visits", .filter = "events.visit.>", .handle = notify_on_event},
     {.name = "lois", .filter = "events.loi.>", .handle = notify_on_event},
     {.name = "agreements", .filter = "events.reciprocal.>", .handle = notify_on_event},
+    {.name = "governance", .filter = "events.governance.>", .handle = notify_on_event},
 };
 
 #define F(m) CFG_FIELD(notification_settings_t, m)
