@@ -368,3 +368,65 @@ int gov_network_terms(const svc_call_t *call, json_t *in, json_t **out, err_t *e
     PQclear(r);
     return *out ? 0 : -1;
 }
+
+/* Lifts one suspension (action_runs row pid/idx): 0 or -1 + err. */
+static int resume_one(const svc_call_t *call, const char *pid, const char *idx, json_t *result,
+                      const char *now, err_t *e) {
+    const char *club = json_string_value(json_object_get(result, "club_id"));
+    err_t ae = {0};
+    if (call_op(call, "member", "activate_club", json_pack("{s:s}", "id", club), NULL, &ae) != 0 &&
+        ae.status != 409)
+        return err_set(e, ae.status, ae.code, ae.field, "member activate_club: %s", ae.message);
+    size_t i;
+    json_t *id;
+    json_array_foreach(json_object_get(result, "agreements"), i, id) {
+        err_t re = {0};
+        if (call_op(call, "reciprocal", "resume_agreement",
+                    json_pack("{s:O, s:s, s:s}", "id", id, "club_id", club, "reason",
+                              "suspension ended"),
+                    NULL, &re) != 0 &&
+            re.status != 409 && re.status != 403)
+            return err_set(e, re.status, re.code, re.field, "reciprocal resume_agreement: %s",
+                           re.message);
+    }
+    db_tx_t *tx = NULL;
+    const char *p[] = {pid, idx, now};
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    int rc = db_exec_cmd(tx,
+                         "UPDATE governance.action_runs SET result = result || jsonb_build_object("
+                         "'resumed_at', $3::text) WHERE proposal_id = $1 AND idx = $2::int",
+                         3, p, e) < 0
+                 ? -1
+                 : 0;
+    return db_tx_finish(&tx, rc, NULL, e);
+}
+
+int gov_execute_resume(const svc_call_t *call, const char *now, long long *n, err_t *e) {
+    *n = 0;
+    /* club_id is the suspended club: the action's */
+    const char *p[] = {now};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(call->env->db, &scope,
+                          "SELECT a.proposal_id, a.idx::text, (a.result || jsonb_build_object("
+                          "'club_id', p.actions -> a.idx -> 'club_id'))::text FROM "
+                          "governance.action_runs a JOIN governance.proposals p ON p.id = "
+                          "a.proposal_id WHERE a.kind = 'suspend_club' AND a.status = 'done' AND "
+                          "a.result ? 'until' AND NOT a.result ? 'resumed_at' AND (a.result->>"
+                          "'until')::date <= ($1::timestamptz AT TIME ZONE 'UTC')::date ORDER BY "
+                          "a.at LIMIT 50",
+                          1, p, e);
+    if (!r) return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        err_t re = {0};
+        json_t *result = db_json(r, i, 2, &re);
+        if (result &&
+            resume_one(call, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), result, now, &re) == 0)
+            (*n)++;
+        else
+            log_warn("governance: lifting the suspension of proposal %s: %s", PQgetvalue(r, i, 0),
+                     re.message);
+        json_decref(result);
+    }
+    PQclear(r);
+    return 0;
+}

@@ -24,6 +24,11 @@
  * or another process runs it), -1 + err. */
 int gov_execute_run(const svc_call_t *call, const char *id, const char *now, int *ok, err_t *e);
 
+/* suspend_club{until}: the suspensions whose `until` date came (as of now) are lifted through
+ * the owning services (member.activate_club, reciprocal.resume_agreement of the agreements the
+ * suspension suspended), once each (the action's result records `resumed_at`). *n counts them. */
+int gov_execute_resume(const svc_call_t *call, const char *now, long long *n, err_t *e);
+
 /* POST /governance/proposals/{id}/execute {as_of?}: runs it now (409 not_executable when there
  * is nothing to run) and answers the proposal. */
 int gov_execute(const svc_call_t *call, json_t *in, json_t **out, err_t *e);

@@ -6,6 +6,7 @@
 #include "services/governance/governance.h"
 
 #include "services/governance/execute.h"
+#include "services/governance/graphql_governance.h"
 #include "services/governance/lifecycle.h"
 #include "services/governance/proposals.h"
 #include "services/governance/recount.h"
@@ -126,6 +127,7 @@ const svc_module_t governance_module = {
     .schema = "governance",
     .ops = governance_ops,
     .n_ops = sizeof governance_ops / sizeof governance_ops[0],
+    .graphql = gql_governance_bind,
     .start = governance_sweep_start,
     .stop = governance_sweep_stop,
     .cli = {GOV_RECOUNT_CLI_USAGE, gov_recount_cli}, /* reciprocal governance tally ... */

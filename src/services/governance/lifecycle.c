@@ -414,15 +414,17 @@ int gov_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                           "p.expires_at > $1::timestamptz ORDER BY p.executable_at, p.id LIMIT 100",
                  step_execute, e) != 0)
         return -1;
+    long long resumed = 0;
+    if (gov_execute_resume(call, now, &resumed, e) != 0) return -1;
     long long submitted = 0, pending = 0;
     err_t le = {0};
     if (gov_ledger_pass(call, &submitted, &pending, &le) != 0)
         log_warn("governance ledger records: %s (retried next sweep)", le.message);
-    *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "opened",
-                     (json_int_t)s.opened, "reminded", (json_int_t)s.reminded, "defeated",
-                     (json_int_t)s.defeated, "queued", (json_int_t)s.queued, "executed",
-                     (json_int_t)s.executed, "execution_failed", (json_int_t)s.failed, "expired",
-                     (json_int_t)s.expired, "ledger_submitted", (json_int_t)submitted,
-                     "ledger_pending", (json_int_t)pending, "as_of", now);
+    *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "resumed",
+                     (json_int_t)resumed, "opened", (json_int_t)s.opened, "reminded",
+                     (json_int_t)s.reminded, "defeated", (json_int_t)s.defeated, "queued",
+                     (json_int_t)s.queued, "executed", (json_int_t)s.executed, "execution_failed",
+                     (json_int_t)s.failed, "expired", (json_int_t)s.expired, "ledger_submitted",
+                     (json_int_t)submitted, "ledger_pending", (json_int_t)pending, "as_of", now);
     return 0;
 }

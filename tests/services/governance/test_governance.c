@@ -297,6 +297,32 @@ static void test_cancel(void) {
     json_decref(o);
 }
 
+static void test_suspend_until(void) {
+    char ids[3][40], id[40], actions[256], in[96];
+    svc_caller_t a[3];
+    clubs(3, ids, a);
+    snprintf(actions, sizeof actions,
+             "[{\"type\":\"suspend_club\",\"club_id\":\"%s\",\"until\":\"2031-05-01\"}]", ids[2]);
+    REQUIRE(propose(&a[0], &a[1], "suspend_club", actions, id) == 0);
+    json_decref(sweep("2031-03-22T10:00:00Z"));
+    CHECK_EQ_INT(vote(&a[0], id, "for", "2031-03-23T10:00:00Z", 201), 201);
+    CHECK_EQ_INT(vote(&a[1], id, "for", "2031-03-23T10:00:00Z", 201), 201);
+    CHECK_EQ_INT(sweep_count("2031-03-29T10:00:00Z", "queued"), 1);
+    CHECK_EQ_INT(sweep_count("2031-03-31T10:00:00Z", "executed"), 1);
+    json_t *c = NULL;
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", ids[2]);
+    CHECK_EQ_INT(mt_call(&netadmin, "get_club", in, &c), 200);
+    CHECK_STR(mt_str(c, "status"), "suspended");
+    json_decref(c);
+    /* lifted once when `until` comes */
+    CHECK_EQ_INT(sweep_count("2031-04-30T23:59:59Z", "resumed"), 0);
+    CHECK_EQ_INT(sweep_count("2031-05-01T00:00:00Z", "resumed"), 1);
+    CHECK_EQ_INT(sweep_count("2031-05-02T00:00:00Z", "resumed"), 0);
+    CHECK_EQ_INT(mt_call(&netadmin, "get_club", in, &c), 200);
+    CHECK_STR(mt_str(c, "status"), "active");
+    json_decref(c);
+}
+
 /* ---- late quorum, delegation ---- */
 
 static void test_late_quorum(void) {
@@ -601,6 +627,7 @@ int main(void) {
     RUN(test_pass_queue_execute);
     RUN(test_failed_then_expired);
     RUN(test_cancel);
+    RUN(test_suspend_until);
     RUN(test_late_quorum);
     RUN(test_quorum_early_no_extension);
     RUN(test_delegation_override);
