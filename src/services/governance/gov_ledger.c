@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "services/governance/records.h"
 
 #define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
 
@@ -146,17 +147,27 @@ static int to_org(json_t *obj, const char *key, json_t *config, char *why, size_
     return 0;
 }
 
-/* The transaction spec of record (kind, payload with club ids): 0 + *spec, or 1 + why. */
+static const char *str(json_t *o, const char *k) {
+    return json_string_value(json_object_get(o, k));
+}
+static int64_t num(json_t *o, const char *k) {
+    return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+/* The transaction spec of record (kind, payload with club ids): the clubs become their ledger
+ * organisations, then records.c builds the spec the offline recount reads (the result: its
+ * stored tally as is, in the same shape). 0 + *spec, or 1 + why. */
 static int record_spec(const char *kind, const char *proposal, json_t *payload, json_t *config,
                        json_t **spec, char *why, size_t cap) {
-    char nonce[128], key[160], value[64] = "";
-    const char *creator = "network";
     int rc = 0;
+    *spec = NULL;
     if (strcmp(kind, "governance.proposal") == 0) {
-        rc = to_org(payload, "proposer", config, why, cap);
-        snprintf(nonce, sizeof nonce, "gp:%s", proposal);
-        snprintf(key, sizeof key, "governance/%s/proposal", proposal);
-        snprintf(value, sizeof value, "proposed");
+        if ((rc = to_org(payload, "proposer", config, why, cap)) == 0)
+            *spec = gov_record_proposal(
+                proposal, str(payload, "type"), str(payload, "proposer"),
+                json_object_get(payload, "rule"), json_object_get(payload, "options"),
+                str(payload, "content_sha256"), str(payload, "actions_sha256"),
+                num(payload, "created_at_ms"));
     } else if (strcmp(kind, "governance.eligible_snapshot") == 0) {
         size_t i;
         json_t *v;
@@ -165,32 +176,29 @@ static int record_spec(const char *kind, const char *proposal, json_t *payload, 
             if (rc == 0) rc = to_org(v, "delegate_all", config, why, cap);
             if (rc == 0) rc = to_org(v, "delegate_type", config, why, cap);
         }
-        snprintf(nonce, sizeof nonce, "gs:%s", proposal);
-        snprintf(key, sizeof key, "governance/%s/snapshot", proposal);
-        snprintf(value, sizeof value, "opened");
+        if (rc == 0)
+            *spec = gov_record_snapshot(proposal, num(payload, "opened_at_ms"),
+                                        num(payload, "closes_at_ms"),
+                                        json_object_get(payload, "voters"));
     } else if (strcmp(kind, "governance.vote_cast") == 0) {
-        rc = to_org(payload, "voter", config, why, cap);
-        const char *voter = json_string_value(json_object_get(payload, "voter"));
-        char seed[256], h[65];
-        snprintf(seed, sizeof seed, "%s|%s|%lld", proposal, voter ? voter : "",
-                 (long long)json_integer_value(json_object_get(payload, "cast_at_ms")));
-        sha256_hex(seed, h);
-        snprintf(nonce, sizeof nonce, "gv:%.32s", h);
-        snprintf(key, sizeof key, "governance/%s/vote/%s", proposal, voter ? voter : "");
-        snprintf(value, sizeof value, "%.60s",
-                 json_string_value(json_object_get(payload, "choice")));
-        creator = voter;
+        if ((rc = to_org(payload, "voter", config, why, cap)) == 0)
+            *spec = gov_record_vote(proposal, str(payload, "voter"), str(payload, "choice"),
+                                    num(payload, "cast_at_ms"), str(payload, "reason_sha256"));
     } else {
+        char nonce[128], key[160];
         snprintf(nonce, sizeof nonce, "gr:%s", proposal);
         snprintf(key, sizeof key, "governance/%s/result", proposal);
-        snprintf(value, sizeof value, "%.60s",
-                 json_string_value(json_object_get(json_object_get(payload, "tally"), "outcome")));
+        *spec = json_pack("{s:s, s:s, s:s, s:O, s:[{s:s, s:s?}], s:[{s:s, s:s}]}", "type", kind,
+                          "creator", GOV_NETWORK_ORG, "nonce", nonce, "payload", payload, "writes",
+                          "key", key, "value", str(json_object_get(payload, "tally"), "outcome"),
+                          "sign_as", "org", GOV_NETWORK_ORG, "role", "member");
     }
     if (rc != 0) return 1;
-    *spec = json_pack("{s:s, s:s, s:s, s:O, s:[{s:s, s:s}], s:[{s:s, s:s}]}", "type", kind,
-                      "creator", creator, "nonce", nonce, "payload", payload, "writes", "key", key,
-                      "value", value, "sign_as", "org", creator, "role", "member");
-    return *spec ? 0 : 1;
+    if (!*spec) {
+        snprintf(why, cap, "the %s record of %s is malformed", kind, proposal);
+        return 1;
+    }
+    return 0;
 }
 
 static int submit(const svc_call_t *call, json_t *spec, char tx_id[65], char *why, size_t cap) {
