@@ -524,6 +524,65 @@ static void test_execute_once_two_processes(void) {
     PQclear(q);
 }
 
+/* ---- a club proposal: its members vote ---- */
+
+static void test_club_vote(void) {
+    char ids[1][40], users[3][40], in[1024];
+    svc_caller_t a[1], members[3];
+    clubs(1, ids, a);
+    char u[40];
+    mt_uuid(u);
+    svc_caller_t staff = mt_caller(ids[0], u, 0, "member:read member:write member:admin");
+    for (int i = 0; i < 3; i++) {
+        REQUIRE(mt_account(ids[0], users[i]) == 0);
+        snprintf(in, sizeof in,
+                 "{\"category\":\"full\",\"status\":\"active\",\"auth_user_id\":\"%s\","
+                 "\"expires_on\":\"2099-12-31\",\"profile\":{\"first_name\":\"V%d\","
+                 "\"last_name\":\"Oter\"}}",
+                 users[i], i);
+        REQUIRE(mt_call(&staff, "create_member", in, NULL) == 201);
+        members[i] = mt_caller(ids[0], users[i], 1, "");
+    }
+    /* the third member delegates to the first (club scope: the member's own) */
+    snprintf(in, sizeof in, "{\"scope\":\"club\",\"delegate_id\":\"%s\"}", users[0]);
+    json_decref(gt_want(&members[2], "put_delegation", in, 200));
+    json_t *o = gt_want(&a[0], "create_proposal",
+                        "{\"type\":\"budget\",\"title\":\"Budget\",\"scope\":\"club\","
+                        "\"as_of\":\"" T0 "\"}",
+                        201);
+    REQUIRE(o != NULL);
+    char id[40];
+    snprintf(id, sizeof id, "%s", mt_str(o, "id"));
+    CHECK_STR(mt_str(o, "status"), "pending");
+    json_decref(o);
+    json_decref(sweep("2031-03-02T11:00:00Z"));
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", id);
+    o = gt_want(&netadmin, "get_proposal", in, 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(o, "eligible_count")), 3);
+    json_decref(o);
+    CHECK_EQ_INT(vote(&members[0], id, "for", "2031-03-03T10:00:00Z", 201), 201);
+    CHECK_EQ_INT(vote(&members[1], id, "against", "2031-03-03T10:00:00Z", 201), 201);
+    /* the club's administrator is no member: not in the snapshot */
+    CHECK_EQ_INT(vote(&a[0], id, "for", "2031-03-03T10:00:00Z", 403), 403);
+    json_decref(sweep("2031-03-09T11:00:00Z"));
+    o = gt_want(&netadmin, "get_proposal", in, 200);
+    CHECK_STR(mt_str(o, "status"), "queued");
+    json_t *r = json_object_get(o, "result");
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r, "for"), "count")), 2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r, "delegated"), "count")), 1);
+    json_decref(o);
+    /* no ledger record for a club proposal */
+    db_scope_t sc = {NULL, NULL, 1, 0};
+    const char *p[] = {id};
+    err_t e = {0};
+    PGresult *q =
+        db_read(mt_pool, &sc,
+                "SELECT count(*) FROM governance.ledger_records WHERE proposal_id = $1", 1, p, &e);
+    REQUIRE(q != NULL);
+    CHECK_STR(PQgetvalue(q, 0, 0), "0");
+    PQclear(q);
+}
+
 /* ---- tenant isolation ---- */
 
 static void test_club_proposal_isolation(void) {
@@ -634,6 +693,7 @@ int main(void) {
     RUN(test_concurrent_casts);
     RUN(test_execute_once_two_processes);
     RUN(test_club_proposal_isolation);
+    RUN(test_club_vote);
     RUN(test_type_override);
     mt_close();
     TEST_DONE();
