@@ -225,15 +225,7 @@ static json_t *load_doc(db_tx_t *tx, const kind_t *k, const char *id, err_t *e) 
     char sql[1024];
     snprintf(sql, sizeof sql, "SELECT %s FROM %s s WHERE s.id = $1", k->doc, k->table);
     const char *p[] = {id};
-    PGresult *r = db_exec(tx, sql, 1, p, e);
-    if (!r) return NULL;
-    json_t *doc = NULL;
-    if (PQntuples(r) == 0)
-        err_set(e, 404, "not_found", "id", "no such %s", k->noun);
-    else
-        doc = db_json(r, 0, 0, e);
-    PQclear(r);
-    return doc;
+    return db_row_json(db_exec(tx, sql, 1, p, e), e, "id", "no such %s", k->noun);
 }
 
 /* Inserts the restriction (scope: the suspension's host club or NULL), cancels what it covers

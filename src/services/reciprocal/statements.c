@@ -251,11 +251,7 @@ static json_t *load_doc(const svc_call_t *call, db_tx_t *tx, const char *id, err
                     "SELECT " DOC_SQL("true") " FROM reciprocal.statements s WHERE s.id = $1", 1, p,
                     e);
     }
-    if (!r) return NULL;
-    json_t *doc = PQntuples(r) == 1 ? db_json(r, 0, 0, e) : NULL;
-    if (PQntuples(r) == 0) err_set(e, 404, "not_found", "id", "no such statement");
-    PQclear(r);
-    return doc;
+    return db_row_json(r, e, "id", "no such statement");
 }
 
 static char *csv_of(const json_t *doc) {
