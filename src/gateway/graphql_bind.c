@@ -252,6 +252,27 @@ json_t *gqlb_mutation_input(json_t *args) {
     return input;
 }
 
+/* A row of gqlb_add_mutations (info->ud). */
+static int r_table_mutation(const gql_resolve_info *info, json_t *parent, json_t *args,
+                            json_t **out, char **error) {
+    (void)parent;
+    const gqlb_mutation_row_t *m = info->ud;
+    json_t *input = gqlb_mutation_input(args);
+    if (m->prepare) m->prepare(input);
+    int rc = gqlb_mutation(info, m->module, m->op, input, m->key,
+                           m->convert ? m->convert : gqlb_output, out, error);
+    json_decref(input);
+    return rc;
+}
+
+int gqlb_add_mutations(gql_resolvers *rs, const gqlb_mutation_row_t *rows, size_t n) {
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        rc |= gql_resolvers_add(rs, "Mutation", rows[i].field, r_table_mutation, NULL,
+                                (void *)&rows[i]);
+    return rc;
+}
+
 json_t *gqlb_connection(json_t *output, json_t *(*node_of)(json_t *)) {
     json_t *edges = json_array(), *cursors = json_object_get(output, "cursors");
     const char *end = NULL;
