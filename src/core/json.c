@@ -373,6 +373,23 @@ int jsonx_uuid(json_t *obj, const char *name, int required, err_t *e) {
                : err_set(e, 500, "internal", "", "out of memory");
 }
 
+int jsonx_ref(json_t *obj, const char *name, int required, const char *missing, err_t *e) {
+    const char *s;
+    if (jsonx_string(obj, name, required, 1, 64, &s, e) != 0) return -1;
+    return !s || jsonx_is_uuid(s) ? 0 : err_set(e, 404, "not_found", name, "%s", missing);
+}
+
+int jsonx_is_timestamp(const char *s) {
+    static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+    size_t n = s ? strlen(s) : 0;
+    if (n < sizeof pat - 1 || n > 40) return 0;
+    for (size_t i = 0; i < sizeof pat - 1; i++)
+        if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i]) return 0;
+    for (size_t i = sizeof pat - 1; i < n; i++)
+        if (!strchr("0123456789.:+-Z", s[i])) return 0;
+    return 1;
+}
+
 int jsonx_date(json_t *obj, const char *name, int required, err_t *e) {
     const char *s;
     if (jsonx_string(obj, name, required, 10, 10, &s, e) != 0) {

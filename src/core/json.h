@@ -104,6 +104,13 @@ int jsonx_is_date(const char *s);
  *   be a date YYYY-MM-DD"). */
 int jsonx_uuid(json_t *obj, const char *name, int required, err_t *e);
 int jsonx_date(json_t *obj, const char *name, int required, err_t *e);
+/* A reference to a record (an id in the path): 1..64 characters as jsonx_string; a string that
+ * is not a uuid names no record: 404 "not_found" naming the field, message `missing`. */
+int jsonx_ref(json_t *obj, const char *name, int required, const char *missing, err_t *e);
+/* timestamp shape: YYYY-MM-DDTHH:MM:SS, then only fraction and zone characters
+ * (0-9 . : + - Z), at most 40 characters; the calendar is PostgreSQL's (or the caller's) to check.
+ */
+int jsonx_is_timestamp(const char *s);
 
 /* base64url without padding; caller frees the result. decode returns NULL on bad input
  * (characters outside the alphabet, '=' padding, impossible length, non-zero unused bits); its

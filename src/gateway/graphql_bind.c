@@ -212,6 +212,16 @@ int gqlb_list(const gql_resolve_info *info, const char *module, const char *op, 
     return 0;
 }
 
+json_t *gqlb_page_input(const gql_resolve_info *info, json_t *args, char **error) {
+    json_t *input = json_object();
+    if (gqlb_first(info, args, input, error) != 0) {
+        json_decref(input);
+        return NULL;
+    }
+    gqlb_set_str(input, "after", json_object_get(args, "after"));
+    return input;
+}
+
 void gqlb_set_str(json_t *input, const char *key, json_t *v) {
     if (json_is_string(v)) json_object_set(input, key, v);
 }

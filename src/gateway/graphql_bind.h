@@ -69,6 +69,9 @@ int gqlb_add_mutations(gql_resolvers *rs, const gqlb_mutation_row_t *rows, size_
 /* A connection's `first` argument into input "limit": 0 when absent or 1..100 (copied), else -1
  * with a field error, extensions.code invalid_field, "first must be from 1 to 100". */
 int gqlb_first(const gql_resolve_info *info, json_t *args, json_t *input, char **error);
+/* A list operation's input from a connection's arguments: {limit (gqlb_first), after} (new
+ * reference; the resolver adds its filters), or NULL after gqlb_first's field error. */
+json_t *gqlb_page_input(const gql_resolve_info *info, json_t *args, char **error);
 
 /* A query field: calls module.op with input (not consumed); on success *out = convert(the
  * output's key, or the whole output when key is NULL), convert NULL = gqlb_output; a failure is

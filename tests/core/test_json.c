@@ -643,6 +643,19 @@ static void test_uuid_date_fields(void) {
     CHECK_STR(e.message, "short must be a date");
     CHECK_EQ_INT(jsonx_date(o, "num", 1, &e), -1);
     CHECK_EQ_INT(e.status, 400);
+    CHECK_EQ_INT(jsonx_ref(o, "id", 1, "no such thing", &e), 0);
+    CHECK_EQ_INT(jsonx_ref(o, "absent", 0, "no such thing", &e), 0);
+    CHECK_EQ_INT(jsonx_ref(o, "bad", 1, "no such thing", &e), -1);
+    CHECK_EQ_INT(e.status, 404);
+    CHECK_STR(e.code, "not_found");
+    CHECK_STR(e.field, "bad");
+    CHECK_STR(e.message, "no such thing");
+    CHECK_EQ_INT(jsonx_ref(o, "num", 1, "no such thing", &e), -1);
+    CHECK_EQ_INT(e.status, 400);
+    CHECK(jsonx_is_timestamp("2030-01-01T00:00:00Z") &&
+          jsonx_is_timestamp("2030-01-01T00:00:00.123+02:00") &&
+          !jsonx_is_timestamp("2030-01-01 00:00:00") && !jsonx_is_timestamp("2030-01-01T00:00") &&
+          !jsonx_is_timestamp("2030-01-01T00:00:00 UTC") && !jsonx_is_timestamp(NULL));
     CHECK(jsonx_is_date("2000-02-29") && !jsonx_is_date("1900-02-29") &&
           !jsonx_is_date("1899-12-31") && !jsonx_is_date("2024-13-01") &&
           !jsonx_is_date("2024-04-31") && !jsonx_is_date(NULL));

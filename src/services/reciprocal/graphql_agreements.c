@@ -43,12 +43,8 @@ static int r_agreement(const gql_resolve_info *info, json_t *parent, json_t *arg
 static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                         char **error) {
     (void)parent;
-    json_t *input = json_object();
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
-    gqlb_set_str(input, "after", json_object_get(args, "after"));
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
     gqlb_set_str(input, "partner", json_object_get(args, "partner"));
     gqlb_set_enum(input, "status", json_object_get(args, "status"));
     int rc = gqlb_list(info, "reciprocal", "list_agreements", input, agreement_out, out, error);

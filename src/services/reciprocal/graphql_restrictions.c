@@ -11,12 +11,8 @@
 static int r_list(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                   char **error) {
     (void)parent;
-    json_t *input = json_object();
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
-    gqlb_set_str(input, "after", json_object_get(args, "after"));
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
     gqlb_set_str(input, "member_id", json_object_get(args, "memberId"));
     gqlb_set_enum(input, "status", json_object_get(args, "status"));
     int rc = gqlb_list(info, "reciprocal", info->ud, input, gqlb_output, out, error);

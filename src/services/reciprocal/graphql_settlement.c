@@ -42,12 +42,8 @@ static json_t *statement_out(json_t *rest) {
 static int r_charges(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                      char **error) {
     (void)parent;
-    json_t *input = json_object();
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
-    gqlb_set_str(input, "after", json_object_get(args, "after"));
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
     gqlb_set_str(input, "visit_id", json_object_get(args, "visitId"));
     gqlb_set_str(input, "member_id", json_object_get(args, "memberId"));
     gqlb_set_str(input, "statement_id", json_object_get(args, "statementId"));
@@ -60,12 +56,8 @@ static int r_charges(const gql_resolve_info *info, json_t *parent, json_t *args,
 static int r_statements(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                         char **error) {
     (void)parent;
-    json_t *input = json_object();
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
-    gqlb_set_str(input, "after", json_object_get(args, "after"));
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
     gqlb_set_str(input, "period", json_object_get(args, "period"));
     gqlb_set_enum(input, "side", json_object_get(args, "side"));
     gqlb_set_enum(input, "status", json_object_get(args, "status"));

@@ -26,13 +26,10 @@ static int r_visit(const gql_resolve_info *info, json_t *parent, json_t *args, j
 static int r_visits(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                     char **error) {
     (void)parent;
-    json_t *input = json_object();
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
     static const char *const plain[][2] = {
-        {"after", "after"}, {"from", "from"}, {"to", "to"}, {"memberId", "member_id"}};
+        {"from", "from"}, {"to", "to"}, {"memberId", "member_id"}};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         gqlb_set_str(input, plain[i][1], json_object_get(args, plain[i][0]));
     gqlb_set_enum(input, "side", json_object_get(args, "side"));

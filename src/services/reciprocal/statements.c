@@ -26,9 +26,7 @@ static int is_period(const char *s) {
 }
 
 static int stmt_ref(json_t *in, err_t *e) {
-    const char *s;
-    if (jsonx_string(in, "id", 1, 1, 64, &s, e) != 0) return -1;
-    return jsonx_is_uuid(s) ? 0 : err_set(e, 404, "not_found", "id", "no such statement");
+    return jsonx_ref(in, "id", 1, "no such statement", e);
 }
 
 int stmt_validate_list(json_t *in, err_t *e) {
@@ -61,9 +59,8 @@ int stmt_validate_action(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "reason", 0, 1, 500, &s, e) ||
         jsonx_string(in, "answer", 0, 1, 500, &s, e) ||
         jsonx_string(in, "payment_ref", 0, 1, 200, &s, e) ||
-        jsonx_string(in, "line", 0, 1, 64, &s, e) != 0)
+        jsonx_ref(in, "line", 0, "no such line", e) != 0)
         return -1;
-    if (s && !jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "line", "no such line");
     return stmt_ref(in, e);
 }
 

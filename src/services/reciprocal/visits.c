@@ -29,13 +29,7 @@ static const char *const status_values[] = {"requested", "approved", "confirmed"
 
 /* YYYY-MM-DDTHH:MM:SS, then fraction / zone characters only */
 static int is_timestamp(const char *s) {
-    static const char pat[] = "dddd-dd-ddTdd:dd:dd";
-    size_t n = strlen(s);
-    if (n < sizeof pat - 1 || n > 40) return 0;
-    for (size_t i = 0; i < sizeof pat - 1; i++)
-        if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i]) return 0;
-    for (size_t i = sizeof pat - 1; i < n; i++)
-        if (!strchr("0123456789.:+-Z", s[i])) return 0;
+    if (!jsonx_is_timestamp(s)) return 0;
     char day[11];
     snprintf(day, sizeof day, "%.10s", s);
     return terms_is_date(day);

@@ -20,18 +20,13 @@ int visit_validate_transition(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     const char *s;
     if (jsonx_string(in, "reason", 0, 1, 500, &s, e) != 0) return -1;
-    if (jsonx_string(in, "id", 1, 1, 64, &s, e) != 0) return -1;
-    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "id", "no such visit");
-    return 0;
+    return jsonx_ref(in, "id", 1, "no such visit", e);
 }
 
 int visit_validate_keys(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    const char *s;
-    if (jsonx_string(in, "id", 1, 1, 64, &s, e) != 0) return -1;
-    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "id", "no club with this id");
-    return 0;
+    return jsonx_ref(in, "id", 1, "no club with this id", e);
 }
 
 /* ---- the LOI key ---- */
