@@ -8,7 +8,6 @@
 #include "services/ledger/ledger.h"
 #include "services/member/member.h"
 #include "services/notification/notification.h"
-#include "services/notification/notification.h"
 #include "services/reciprocal/reciprocal.h"
 
 /* one module a line, so adding a service adds one line */

@@ -78,12 +78,6 @@ int visit_ledger_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
                           "reciprocal.ts(l.updated_at))::text FROM "
                           "reciprocal.visit_ledger_records l WHERE l.visit_id = $1::uuid",
                           1, p, e);
-    if (!r) return -1;
-    int rc = -1;
-    if (PQntuples(r) == 0)
-        err_set(e, 404, "not_found", "id", "no ledger record for this visit");
-    else if ((*out = db_json(r, 0, 0, e)) != NULL)
-        rc = 0;
-    PQclear(r);
-    return rc;
+    *out = db_row_json(r, e, "id", "no ledger record for this visit");
+    return *out ? 0 : -1;
 }

@@ -9,6 +9,7 @@
 
 #include "core/cursor.h"
 #include "core/json.h"
+#include "services/reciprocal/lifecycle.h"
 #include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/terms.h"
 #include "services/reciprocal/visits_flow.h"
@@ -26,41 +27,9 @@ static const char *const status_values[] = {"requested", "approved", "confirmed"
 
 /* ---- validation ---- */
 
-static int valid_uuid_field(json_t *in, const char *name, int required, err_t *e) {
-    const char *s;
-    if (jsonx_string(in, name, required, 1, 64, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return err_set(e, 422, "invalid_field", name, "%s must be a uuid", name);
-    if (s) {
-        char low[40];
-        snprintf(low, sizeof low, "%s", s);
-        for (char *c = low; *c; c++)
-            if (*c >= 'A' && *c <= 'F') *c = (char)(*c + 32);
-        json_object_set_new(in, name, json_string(low));
-    }
-    return 0;
-}
-
-static int valid_date_field(json_t *in, const char *name, int required, err_t *e) {
-    const char *s;
-    if (jsonx_string(in, name, required, 10, 10, &s, e) != 0) {
-        if (e->status == 422) err_set(e, 422, "invalid_field", name, "%s must be a date", name);
-        return -1;
-    }
-    if (s && !terms_is_date(s))
-        return err_set(e, 422, "invalid_field", name, "%s must be a date YYYY-MM-DD", name);
-    return 0;
-}
-
 /* YYYY-MM-DDTHH:MM:SS, then fraction / zone characters only */
 static int is_timestamp(const char *s) {
-    static const char pat[] = "dddd-dd-ddTdd:dd:dd";
-    size_t n = strlen(s);
-    if (n < sizeof pat - 1 || n > 40) return 0;
-    for (size_t i = 0; i < sizeof pat - 1; i++)
-        if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i]) return 0;
-    for (size_t i = sizeof pat - 1; i < n; i++)
-        if (!strchr("0123456789.:+-Z", s[i])) return 0;
+    if (!jsonx_is_timestamp(s)) return 0;
     char day[11];
     snprintf(day, sizeof day, "%.10s", s);
     return terms_is_date(day);
@@ -75,11 +44,11 @@ int visit_validate_create(json_t *in, err_t *e) {
                                        "depart_on", "guests",       "facilities",
                                        "club_id",   "as_of",        NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (valid_uuid_field(in, "member_id", 0, e) != 0) return -1;
-    if (valid_uuid_field(in, "host_club_id", 1, e) != 0) return -1;
-    if (valid_uuid_field(in, "club_id", 0, e) != 0) return -1;
-    if (valid_date_field(in, "arrive_on", 1, e) != 0) return -1;
-    if (valid_date_field(in, "depart_on", 1, e) != 0) return -1;
+    if (jsonx_uuid(in, "member_id", 0, e) != 0) return -1;
+    if (jsonx_uuid(in, "host_club_id", 1, e) != 0) return -1;
+    if (jsonx_uuid(in, "club_id", 0, e) != 0) return -1;
+    if (jsonx_date(in, "arrive_on", 1, e) != 0) return -1;
+    if (jsonx_date(in, "depart_on", 1, e) != 0) return -1;
     if (strcmp(json_string_value(json_object_get(in, "depart_on")),
                json_string_value(json_object_get(in, "arrive_on"))) < 0)
         return err_set(e, 422, "invalid_field", "depart_on",
@@ -117,16 +86,16 @@ int visit_validate_list(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_enum(in, "side", 0, sides, &s, e) != 0) return -1;
     if (jsonx_enum(in, "status", 0, status_values, &s, e) != 0) return -1;
-    if (valid_date_field(in, "from", 0, e) != 0) return -1;
-    if (valid_date_field(in, "to", 0, e) != 0) return -1;
-    if (valid_uuid_field(in, "member_id", 0, e) != 0) return -1;
+    if (jsonx_date(in, "from", 0, e) != 0) return -1;
+    if (jsonx_date(in, "to", 0, e) != 0) return -1;
+    if (jsonx_uuid(in, "member_id", 0, e) != 0) return -1;
     return cursor_page_validate(in, e);
 }
 
 int visit_validate_ref(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    return valid_uuid_field(in, "id", 1, e);
+    return jsonx_uuid(in, "id", 1, e);
 }
 
 /* ---- the member service ---- */
@@ -598,23 +567,16 @@ int visit_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (reader(call, self, e) != 0) return -1;
     const char *p[] = {json_string_value(json_object_get(in, "id")), self[0] ? self : NULL};
     db_scope_t scope = svc_scope(call, NULL);
-    PGresult *r = db_read(
-        call->env->db, &scope,
-        "SELECT (reciprocal.visit_doc(v) || jsonb_build_object('history', (SELECT "
-        "coalesce(jsonb_agg(jsonb_build_object('action', t.action, 'from', t.from_status, 'to', "
-        "t.to_status, 'club_id', t.club_id, 'actor_user_id', t.actor_user_id, 'reason', "
-        "t.reason, 'at', reciprocal.ts(t.at)) ORDER BY t.id), '[]') FROM "
-        "reciprocal.visit_transitions t WHERE t.visit_id = v.id)))::text FROM reciprocal.visits "
-        "v WHERE v.id = $1 AND ($2::uuid IS NULL OR v.member_id = $2::uuid)",
-        2, p, e);
-    if (!r) return -1;
-    int rc = -1;
-    if (PQntuples(r) == 0)
-        err_set(e, 404, "not_found", "id", "no such visit");
-    else if ((*out = db_json(r, 0, 0, e)) != NULL)
-        rc = 0;
-    PQclear(r);
-    return rc;
+    PGresult *r =
+        db_read(call->env->db, &scope,
+                "SELECT (reciprocal.visit_doc(v) || jsonb_build_object('history', " LC_HISTORY_SQL(
+                    "visit_transitions", "visit_id",
+                    "v") "))::text FROM "
+                         "reciprocal.visits v WHERE v.id = $1 AND ($2::uuid IS NULL OR "
+                         "v.member_id = $2::uuid)",
+                2, p, e);
+    *out = db_row_json(r, e, "id", "no such visit");
+    return *out ? 0 : -1;
 }
 
 int visit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
