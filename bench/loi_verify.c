@@ -64,8 +64,10 @@ int main(int argc, char **argv) {
     printf("loi-verify-bench letters=%d verified=%lld secs=%.2f per_s=%.0f us_per_verify=%.1f "
            "failed=%lld\n",
            n, verified, el, (double)verified / el, el * 1e6 / (double)verified, failed);
-    for (int i = 0; i < n; i++) free(tokens[i]);
+    for (int i = 0; i < n; i++)
+        free(tokens[i]);
     free(tokens);
-    for (int k = 0; k < 3; k++) signkey_wipe(&keys[k]);
+    for (int k = 0; k < 3; k++)
+        signkey_wipe(&keys[k]);
     return failed ? 1 : 0;
 }

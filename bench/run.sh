@@ -19,7 +19,8 @@
 # BENCH_PIN (1 = servers on CPU 0, wrk on CPU 1 when there are 2+ CPUs), RECIPROCAL_HTTP_THREADS
 # (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir,
 # BENCH_ONLY (comma-separated groups to run: hello, graphql, member, visits, auth, ledger; empty
-# = all; e.g. BENCH_ONLY=visits runs the server, /health/ready, the club read and the visit rows).
+# = all; e.g. BENCH_ONLY=visits runs the server, /health/ready, the club read and the visit rows;
+# the governance and analytics rows, which need no server, always run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
