@@ -146,6 +146,8 @@ void ledger_kvmap_free(ledger_kvmap_t *m);
 /* 0 when absent */
 uint64_t ledger_kvmap_get(const ledger_kvmap_t *m, const uint8_t *key, size_t len, int *found);
 int ledger_kvmap_set(ledger_kvmap_t *m, const uint8_t *key, size_t len, uint64_t v);
+/* Bytes held: the slot table and the arena chunks (the replay state's cost per entry). */
+size_t ledger_kvmap_bytes(const ledger_kvmap_t *m);
 
 /* ---- network config -------------------------------------------------------------------- */
 typedef struct ledger_org {
