@@ -921,7 +921,10 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
         ledger_tx_result_t *r = &out->tx[i];
         ledger_envelope_t env;
         err_t de = {0};
-        merkle_leaf_hash(m->env[i], m->env_len[i], r->leaf, &de);
+        if (m->leaf)
+            memcpy(r->leaf, m->leaf[i], 32);
+        else
+            merkle_leaf_hash(m->env[i], m->env_len[i], r->leaf, &de);
         memcpy(leaves[i], r->leaf, 32);
         if (ledger_envelope_decode(m->env[i], m->env_len[i], &env, &de) != 0 ||
             txcodec_decode(env.tx, env.tx_len, &out->decoded[i], &de) != 0) {

@@ -387,6 +387,7 @@ typedef struct vtx {
     uint8_t *env;    /* owned */
     size_t len;
     uint64_t sig_ok;
+    merkle_hash_t leaf; /* its log leaf hash */
     int bad;
     err_t err;
 } vtx_t;
@@ -458,6 +459,8 @@ static void prepare_tx(vtx_t *t, ledger_buf_t *scratch) {
         t->bad = 1;
         return;
     }
+    err_t le = {0};
+    merkle_leaf_hash(t->env, t->len, t->leaf, &le); /* cannot fail: the envelope is in memory */
     ledger_envelope_t en;
     err_t de = {0};
     if (ledger_envelope_decode(t->env, t->len, &en, &de) != 0) return; /* BAD_PAYLOAD later */
@@ -730,11 +733,13 @@ static int replay_block(vstate_t *s, size_t bi, json_t *b, json_t *next, vtx_t *
     const uint8_t **env = calloc(n, sizeof *env);
     size_t *lens = calloc(n, sizeof *lens);
     uint64_t *sig_ok = calloc(n, sizeof *sig_ok);
-    int bad = !env || !lens || !sig_ok ? oom(e) : 0;
+    merkle_hash_t *leaf = calloc(n, sizeof *leaf);
+    int bad = !env || !lens || !sig_ok || !leaf ? oom(e) : 0;
     for (size_t i = 0; !bad && i < n; i++) {
         env[i] = t[i].env;
         lens[i] = t[i].len;
         sig_ok[i] = t[i].sig_ok;
+        memcpy(leaf[i], t[i].leaf, sizeof leaf[i]);
     }
     ledger_block_msg_t m = {.number = number,
                             .timestamp_ms =
@@ -742,7 +747,8 @@ static int replay_block(vstate_t *s, size_t bi, json_t *b, json_t *next, vtx_t *
                             .n = n,
                             .env = env,
                             .env_len = lens,
-                            .sig_ok = sig_ok};
+                            .sig_ok = sig_ok,
+                            .leaf = (const merkle_hash_t *)leaf};
     ledger_block_result_t res = {0};
     if (!bad && ledger_validate_block(&m, s->prev, s->range.size, &s->cfg, s->versions, s->seen,
                                       &res, e) != 0)
@@ -767,6 +773,7 @@ static int replay_block(vstate_t *s, size_t bi, json_t *b, json_t *next, vtx_t *
     free(env);
     free(lens);
     free(sig_ok);
+    free(leaf);
     return bad ? -1 : 0;
 }
 
