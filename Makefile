@@ -2,7 +2,7 @@
 CC      ?= cc
 CSTD     = -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     = -Wall -Wextra -Werror
-DEPS_PKG = libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark
+DEPS_PKG = libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical
 PKG_CFLAGS := $(shell pkg-config --cflags $(DEPS_PKG) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(DEPS_PKG) 2>/dev/null) -lnats -lhpdf -lcrypt -lpthread -lm
 CFLAGS  ?= -O2 -g
@@ -74,6 +74,11 @@ build/reciprocal-san: build/san/main.o build/libreciprocal-san.a
 build/tests/%: tests/%.c $(TEST_SUPPORT) build/libreciprocal-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -Itests -o $@ $< $(TEST_SUPPORT) build/libreciprocal-san.a $(PKG_LIBS)
+
+# test_svgchart parses the charts with libxml2 (libxml2-dev, scripts/deps.sh); only it links it
+# (`private`: the library objects it depends on build without these flags).
+build/tests/lib/svgchart/test_svgchart: private ALL_CFLAGS += $(shell pkg-config --cflags libxml-2.0)
+build/tests/lib/svgchart/test_svgchart: private PKG_LIBS += $(shell pkg-config --libs libxml-2.0)
 
 tests-build: build/reciprocal build/reciprocal-san $(TEST_BIN) fuzz-build
 

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/db.h"
+#include "lib/credentials/password.h"
 #include "support/e2e.h"
 #include "test.h"
 
@@ -28,7 +30,8 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
-static int mails_to(const char *email) {
+/* Mails to email whose text also contains also (NULL = any). */
+static int mails_to_with(const char *email, const char *also) {
     char dir[600], needle[200];
     snprintf(dir, sizeof dir, "%s/new", g_maildir);
     snprintf(needle, sizeof needle, "To: %s", email);
@@ -45,10 +48,14 @@ static int mails_to(const char *email) {
         size_t got = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
         buf[got] = '\0';
-        if (strstr(buf, needle)) n++;
+        if (strstr(buf, needle) && (!also || strstr(buf, also))) n++;
     }
     closedir(d);
     return n;
+}
+
+static int mails_to(const char *email) {
+    return mails_to_with(email, NULL);
 }
 
 static int req(const char *method, const char *path, const char *body, e2e_resp_t *r) {
@@ -74,9 +81,11 @@ static void test_split_invite_mail_and_inbox(void) {
         execl("/usr/bin/python3", "python3", script, portstr, g_maildir, (char *)NULL);
         _exit(127);
     }
-    const char *env[] = {smtp_env, "RECIPROCAL_NOTIFY_POLL_MS=100", NULL};
+    const char *env[] = {smtp_env, "RECIPROCAL_NOTIFY_POLL_MS=100",
+                         "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+                         "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", NULL};
     REQUIRE(e2e_start(&g_notify, "notification", 0, 0, env) == 0);
-    REQUIRE(e2e_start(&g_gw, "gateway,auth,member", 0, 1, env) == 0);
+    REQUIRE(e2e_start(&g_gw, "gateway,auth,member,reciprocal", 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_gw, NULL, NULL) == 0);
 
     char slug[64], body[512], email[128], club[64] = "";
@@ -132,6 +141,192 @@ static void test_split_invite_mail_and_inbox(void) {
     e2e_resp_free(&r);
 }
 
+/* ---- a visit's mails (the consumers resolve the member through member.member_contact) ---- */
+
+static long api(const char *as, const char *method, const char *path, const char *body,
+                json_t **out) {
+    char url[1024];
+    e2e_resp_t r;
+    snprintf(url, sizeof url, "%s%s", g_gw.base, path);
+    if (out) *out = NULL;
+    if (e2e_http_as(as ? as : e2e_bearer(), method, url, body ? "application/json" : NULL, body,
+                    &r) != 0)
+        return -1;
+    long st = r.status;
+    if (st >= 300) printf("#   %s %s -> %ld %s\n", method, path, st, r.body ? r.body : "");
+    if (out) *out = json_incref(r.json);
+    e2e_resp_free(&r);
+    return st;
+}
+
+/* A club (id into id, slug into slug) and a signed-in club_admin of it (token into tok). */
+static int club_with_admin(const char *name, char id[64], char tok[4096]) {
+    char slug[64], body[512], email[128], hash[PASSWORD_HASH_MAX];
+    static const char pw[] = "Marmalade-Harbour-77";
+    json_t *v = NULL;
+    snprintf(slug, sizeof slug, "notify-%s-%d", name, (int)getpid());
+    snprintf(body, sizeof body,
+             "{\"name\":\"Notify %s\",\"slug\":\"%s\",\"timezone\":\"Europe/London\","
+             "\"address\":{\"country\":\"GB\"}}",
+             name, slug);
+    if (api(NULL, "POST", "/api/v1/clubs", body, &v) != 201) return -1;
+    snprintf(id, 64, "%s", json_string_value(json_object_get(v, "id")));
+    json_decref(v);
+    err_t e = {0};
+    snprintf(email, sizeof email, "notify-admin-%s-%d@example.test", name, (int)getpid());
+    if (password_hash(pw, hash, &e) != 0) return -1;
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    if (!db) return -1;
+    db_scope_t s = {.network_admin = 1};
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    const char *p[] = {id, email, hash};
+    if (db_begin(db, &s, &tx, &e) == 0)
+        rc = db_tx_finish(&tx,
+                          db_exec_cmd(tx,
+                                      "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
+                                      "password_hash, email_verified_at) VALUES ($1::uuid, $2, "
+                                      "'active', $3, now()) RETURNING club_id, id) INSERT INTO "
+                                      "auth.user_roles (club_id, user_id, role) SELECT club_id, "
+                                      "id, 'club_admin' FROM u",
+                                      3, p, &e) < 0
+                              ? -1
+                              : 0,
+                          NULL, &e);
+    db_pool_close(db);
+    if (rc != 0) return -1;
+    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug,
+             email, pw);
+    if (api("", "POST", "/api/v1/auth/login", body, &v) != 200) return -1;
+    const char *t = json_string_value(json_object_get(v, "access_token"));
+    if (t) snprintf(tok, 4096, "%s", t);
+    json_decref(v);
+    return t ? 0 : -1;
+}
+
+/* A count in the relay scope as the application role (the dead-letter policies are the app's). */
+static long long relay_count(const char *sql, const char *arg) {
+    err_t e = {0};
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_DATABASE_URL"), 1, &e);
+    if (!db) return -1;
+    db_scope_t s = {.network_admin = 1, .relay = 1};
+    db_tx_t *tx = NULL;
+    long long v = -1;
+    if (db_begin(db, &s, &tx, &e) == 0) {
+        const char *p[] = {arg};
+        PGresult *r = db_exec(tx, sql, arg ? 1 : 0, p, &e);
+        if (r && PQntuples(r) == 1) v = atoll(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        db_rollback(tx);
+    }
+    db_pool_close(db);
+    return v;
+}
+
+/* A visit requested, approved by the home club and confirmed by the host: the notification
+ * process resolves the visiting member through member's service operation and the confirmation
+ * mail arrives at the SMTP server; nothing is dead-lettered (before the fix member.get_member
+ * answered the service caller 401 and every visit event was dead-lettered). */
+static void test_split_visit_confirmation_mail(void) {
+    char home[64], host[64], home_admin[4096], host_admin[4096], today[16], body[1024], path[256],
+        email[128], member[64], vid[64];
+    REQUIRE(club_with_admin("home", home, home_admin) == 0);
+    REQUIRE(club_with_admin("host", host, host_admin) == 0);
+    json_t *v = NULL;
+    snprintf(email, sizeof email, "visitor-%d@notify.example", (int)getpid());
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"category\":\"full\",\"expires_on\":\"2099-12-31\","
+             "\"profile\":{\"first_name\":\"Vera\",\"last_name\":\"Visitor\",\"email\":\"%s\"}}",
+             home, email);
+    REQUIRE(api(NULL, "POST", "/api/v1/members", body, &v) == 201);
+    snprintf(member, sizeof member, "%s", json_string_value(json_object_get(v, "id")));
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/members/%s/status", member);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\"}", home);
+    REQUIRE(api(NULL, "POST", path, body, NULL) == 200);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\"}", home, home,
+             host, today);
+    REQUIRE(api(NULL, "POST", "/api/v1/agreements", body, &v) == 201);
+    snprintf(path, sizeof path, "/api/v1/agreements/%s/accept",
+             json_string_value(json_object_get(v, "id")));
+    json_decref(v);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", host);
+    REQUIRE(api(NULL, "POST", path, body, NULL) == 200);
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
+             "\"2030-03-04\",\"depart_on\":\"2030-03-05\",\"as_of\":\"2030-01-01T00:00:00Z\"}",
+             home, member, host);
+    REQUIRE(api(NULL, "POST", "/api/v1/visits", body, &v) == 201);
+    snprintf(vid, sizeof vid, "%s", json_string_value(json_object_get(v, "id")));
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
+    REQUIRE(api(home_admin, "POST", path, "{}", NULL) == 200);
+    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
+    REQUIRE(api(host_admin, "POST", path, "{}", NULL) == 200);
+    /* relay -> JetStream -> notification_visits -> member_contact -> messages -> SMTP */
+    int got = 0;
+    for (int i = 0; i < 300 && !got; i++) {
+        got = mails_to_with(email, "is confirmed");
+        if (!got) sleep_ms(100);
+    }
+    CHECK_EQ_INT(got, 1);
+    CHECK_EQ_INT(mails_to_with(email, "is approved"), 1);
+    CHECK_EQ_INT(relay_count("SELECT count(*) FROM notification.dead_letter", NULL), 0);
+    /* preferences over REST and GraphQL (the club administrator's own) */
+    REQUIRE(api(home_admin, "PUT", "/api/v1/notifications/preferences",
+                "{\"timezone\":\"Europe/London\",\"quiet_hours\":{\"start\":\"22:00\","
+                "\"end\":\"07:00\"}}",
+                &v) == 200);
+    CHECK_STR(json_string_value(json_object_get(v, "timezone")), "Europe/London");
+    json_decref(v);
+    REQUIRE(api(home_admin, "POST", "/graphql",
+                "{\"query\":\"mutation { updateNotificationPreferences(input: {categories: "
+                "[{category: \\\"visits\\\", email: false}]}) { preferences { quietHours { "
+                "start end } categories { category email inApp mandatory } } userErrors { code "
+                "} } }\"}",
+                &v) == 200);
+    json_t *pr = json_object_get(
+        json_object_get(json_object_get(v, "data"), "updateNotificationPreferences"),
+        "preferences");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(pr, "quietHours"), "end")),
+              "07:00");
+    json_t *cat = json_array_get(json_object_get(pr, "categories"), 1);
+    CHECK(json_is_false(json_object_get(cat, "email")) &&
+          json_is_true(json_object_get(cat, "inApp")));
+    if (!pr) printf("#   %s\n", json_dumps(v, 0));
+    json_decref(v);
+    REQUIRE(api(home_admin, "POST", "/graphql",
+                "{\"query\":\"mutation { updateNotificationPreferences(input: {categories: "
+                "[{category: \\\"security\\\", email: false}]}) { preferences { email } "
+                "userErrors { code field } } }\"}",
+                &v) == 200);
+    json_t *ue = json_array_get(json_object_get(json_object_get(json_object_get(v, "data"),
+                                                                "updateNotificationPreferences"),
+                                                "userErrors"),
+                                0);
+    CHECK_STR(json_string_value(json_object_get(ue, "code")), "invalid_field");
+    json_decref(v);
+    REQUIRE(api(home_admin, "POST", "/graphql",
+                "{\"query\":\"{ me { notificationPreferences { timezone categories { "
+                "category mandatory } } } }\"}",
+                &v) == 200);
+    pr = json_object_get(json_object_get(json_object_get(v, "data"), "me"),
+                         "notificationPreferences");
+    CHECK_STR(json_string_value(json_object_get(pr, "timezone")), "Europe/London");
+    CHECK(json_is_true(
+        json_object_get(json_array_get(json_object_get(pr, "categories"), 0), "mandatory")));
+    json_decref(v);
+    CHECK_EQ_INT(relay_count("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' "
+                             "= $1 AND channel = 'email' AND status = 'sent'",
+                             vid),
+                 2);
+}
+
 static void test_stop(void) {
     CHECK_EQ_INT(e2e_stop(&g_gw), 0);
     CHECK_EQ_INT(e2e_stop(&g_notify), 0);
@@ -139,6 +334,7 @@ static void test_stop(void) {
 
 int main(void) {
     RUN(test_split_invite_mail_and_inbox);
+    RUN(test_split_visit_confirmation_mail);
     RUN(test_stop);
     if (g_smtp > 0) {
         kill(g_smtp, SIGTERM);

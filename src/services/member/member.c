@@ -15,6 +15,7 @@
 #include "services/member/clubs_batch.h"
 #include "services/member/clubs_resolve.h"
 #include "services/member/members_batch.h"
+#include "services/member/member_contact.h"
 #include "services/member/member_csv.h"
 #include "services/member/member_privacy.h"
 #include "services/member/member_standing.h"
@@ -321,6 +322,14 @@ static const svc_op_t member_ops[] = {
      .permission = "visit:verify",
      .validate = standing_validate,
      .handle = standing_get},
+    /* notification (issue 13): a member's contact fields for a service caller only: member:contact
+     * is held by no role, like auth:deliver (docs/security.md M4); no REST route */
+    {.name = "member_contact",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "member:contact",
+     .validate = member_contact_validate,
+     .handle = member_contact},
 };
 
 #define F(m) CFG_FIELD(member_settings_t, m)

@@ -12,9 +12,11 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/outbox.h"
+#include "services/notification/ics.h"
 #include "services/notification/notification.h"
 #include "services/notification/rules.h"
 #include "services/notification/smtp.h"
+#include "services/notification/webhook.h"
 
 #define DELIVERY_BATCH "20"
 #define DELIVERY_LEASE "5 minutes"
@@ -81,7 +83,7 @@ static int add_token_link(const svc_env_t *env, const notification_settings_t *s
 
 static int send_email(const svc_env_t *env, db_tx_t *tx, msg_t *m, err_t *e) {
     const notification_settings_t *s = notification_settings(env);
-    char *st = NULL, *bt = NULL, *subject = NULL, *text = NULL, *html = NULL;
+    char *st = NULL, *bt = NULL, *subject = NULL, *text = NULL, *html = NULL, *ics = NULL;
     int rc = -1;
     if (notify_template(tx, m->club, m->template, m->locale, &st, &bt, e) != 0 ||
         add_token_link(env, s, m, e) != 0 ||
@@ -94,9 +96,19 @@ static int send_email(const svc_env_t *env, db_tx_t *tx, msg_t *m, err_t *e) {
                                        : strcmp(s->smtp_tls, "off") == 0    ? NOTIFY_TLS_OFF
                                                                             : NOTIFY_TLS_TRY,
                                 .timeout_s = s->smtp_timeout_s};
-    const notify_mail_t mail = {s->smtp_from, m->recipient, subject, text, html};
+    if (json_is_true(json_object_get(m->vars, "calendar"))) {
+        const char *host =
+            json_string_value(json_object_get(json_object_get(m->vars, "host_club"), "name"));
+        char summary[400];
+        snprintf(summary, sizeof summary, "Visit to %s", host ? host : "the host club");
+        ics = notify_visit_ics(json_string_value(json_object_get(m->vars, "visit_id")), summary,
+                               host, json_string_value(json_object_get(m->vars, "arrive_on")),
+                               json_string_value(json_object_get(m->vars, "depart_on")));
+    }
+    const notify_mail_t mail = {s->smtp_from, m->recipient, subject, text, html, ics};
     rc = notify_smtp_send(&conf, &mail, e);
 done:
+    free(ics);
     free(st);
     free(bt);
     free(subject);
@@ -185,11 +197,19 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
     pthread_once(&metrics_once, declare_metrics);
     db_tx_t *tx = NULL;
     if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
+    /* queued past expires_at: not sent (a reminder whose day has begun) */
+    if (db_exec_cmd(tx,
+                    "UPDATE notification.messages SET status = 'not_sent', last_error = 'expired', "
+                    "failed_at = now() WHERE status = 'queued' AND expires_at <= now()",
+                    0, NULL, e) < 0) {
+        db_rollback(tx);
+        return -1;
+    }
     PGresult *r = db_exec(
         tx,
         "UPDATE notification.messages m SET next_attempt_at = now() + interval '" DELIVERY_LEASE
-        "' FROM (SELECT id FROM notification.messages WHERE status = 'queued' AND "
-        "next_attempt_at <= now() ORDER BY next_attempt_at LIMIT " DELIVERY_BATCH
+        "' FROM (SELECT id FROM notification.messages WHERE status = 'queued' AND NOT digest "
+        "AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT " DELIVERY_BATCH
         " FOR UPDATE SKIP LOCKED) d WHERE m.id = d.id RETURNING m.id::text, m.club_id::text, "
         "coalesce(m.user_id::text, ''), m.channel, m.template, m.locale, m.event_type, "
         "m.recipient, m.tries, m.vars::text, m.subject, m.body_text",
@@ -246,6 +266,130 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
     return handled;
 }
 
+/* ---- digests ----------------------------------------------------------------------------- */
+
+static const char k_digest_subject[] = "Your daily digest: {{count}} notifications";
+/* {{/items}} alone on its line is a standalone tag (its line break dropped): hence \n\n */
+static const char k_digest_body[] =
+    "Hello,\n\nHere is what happened since your last digest:\n\n{{#items}}- {{subject}}\n"
+    "{{/items}}\n\nYou chose to receive these as a daily digest; change it in your notification "
+    "preferences.\n";
+
+/* The digest of one recipient: the waiting rows locked in tx, rendered, sent, marked. */
+static int digest_one(const svc_env_t *env, db_tx_t *tx, const char *club, const char *to,
+                      err_t *e) {
+    const notification_settings_t *s = notification_settings(env);
+    const char *p[] = {club, to};
+    PGresult *r = db_exec(tx,
+                          "SELECT id::text, template, locale, vars::text, tries FROM "
+                          "notification.messages WHERE club_id = $1::uuid AND recipient = $2 AND "
+                          "channel = 'email' AND digest AND status = 'queued' AND "
+                          "next_attempt_at <= now() ORDER BY created_at FOR UPDATE SKIP LOCKED",
+                          2, p, e);
+    if (!r) return -1;
+    int n = PQntuples(r), rc = -1, tries = 0;
+    json_t *items = json_array(), *ids = json_array(), *vars = NULL;
+    char *subject = NULL, *text = NULL, *html = NULL;
+    err_t why = {0};
+    for (int i = 0; items && ids && i < n; i++) {
+        char *st = NULL, *bt = NULL, *subj = NULL, *txt = NULL;
+        json_t *v = db_json(r, i, 3, e);
+        if (v &&
+            notify_template(tx, club, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), &st, &bt, &why) ==
+                0 &&
+            notify_render(st, bt, v, &subj, &txt, NULL, &why) == 0)
+            json_array_append_new(items, json_pack("{s:s}", "subject", subj));
+        json_array_append_new(ids, json_string(PQgetvalue(r, i, 0)));
+        if (atoi(PQgetvalue(r, i, 4)) > tries) tries = atoi(PQgetvalue(r, i, 4));
+        json_decref(v);
+        free(st), free(bt), free(subj), free(txt);
+    }
+    PQclear(r);
+    if (!items || !ids) {
+        err_set(e, 500, "internal", "", "out of memory");
+        goto done;
+    }
+    if (n == 0) {
+        rc = 0;
+        goto done;
+    }
+    vars = json_pack("{s:i, s:O}", "count", (int)json_array_size(items), "items", items);
+    int ok = vars && notify_render(k_digest_subject, k_digest_body, vars, &subject, &text, &html,
+                                   &why) == 0;
+    if (ok) {
+        const notify_smtp_t conf = {.url = s->smtp_url,
+                                    .user = s->smtp_user,
+                                    .password = s->smtp_password,
+                                    .tls = strcmp(s->smtp_tls, "required") == 0
+                                               ? NOTIFY_TLS_REQUIRED
+                                           : strcmp(s->smtp_tls, "off") == 0 ? NOTIFY_TLS_OFF
+                                                                             : NOTIFY_TLS_TRY,
+                                    .timeout_s = s->smtp_timeout_s};
+        const notify_mail_t mail = {s->smtp_from, to, subject, text, html, NULL};
+        ok = notify_smtp_send(&conf, &mail, &why) == 0;
+    }
+    char *idtxt = json_dumps(ids, JSON_COMPACT), delay[32], t[16];
+    int final = !ok && (why.status != 503 || tries + 1 >= s->max_tries);
+    snprintf(delay, sizeof delay, "%d", s->retry_base_s * (1 << (tries < 16 ? tries : 16)));
+    snprintf(t, sizeof t, "%d", tries + 1);
+    const char *u[] = {idtxt,
+                       ok      ? "sent"
+                       : final ? "undelivered"
+                               : "queued",
+                       t, delay, ok ? NULL : why.message};
+    if (idtxt &&
+        db_exec_cmd(tx,
+                    "UPDATE notification.messages SET status = $2, tries = $3::int, last_error = "
+                    "$5, sent_at = CASE WHEN $2 = 'sent' THEN now() END, failed_at = CASE WHEN $2 "
+                    "= 'undelivered' THEN now() END, next_attempt_at = now() + make_interval(secs "
+                    "=> $4::int) WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)",
+                    5, u, e) >= 0) {
+        rc = 0;
+        count(ok      ? "notification_sent_total"
+              : final ? "notification_failed_total"
+                      : "notification_retries_total",
+              "email");
+    }
+    free(idtxt);
+done:
+    json_decref(items);
+    json_decref(ids);
+    json_decref(vars);
+    free(subject);
+    free(text);
+    free(html);
+    return rc;
+}
+
+int notify_digest_once(const svc_env_t *env, err_t *e) {
+    pthread_once(&metrics_once, declare_metrics);
+    db_tx_t *tx = NULL;
+    if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
+    PGresult *r = db_exec(tx,
+                          "SELECT DISTINCT club_id::text, recipient FROM notification.messages "
+                          "WHERE status = 'queued' AND digest AND channel = 'email' AND "
+                          "next_attempt_at <= now() LIMIT 20",
+                          0, NULL, e);
+    db_rollback(tx);
+    if (!r) return -1;
+    int handled = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        db_tx_t *gtx = NULL;
+        err_t ge = {0};
+        int rc = db_begin(env->db, &k_system, &gtx, &ge);
+        if (rc == 0)
+            rc = db_tx_finish(&gtx,
+                              digest_one(env, gtx, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), &ge),
+                              NULL, &ge);
+        if (rc == 0)
+            handled++;
+        else
+            log_warn("notification digest: %s", ge.message);
+    }
+    PQclear(r);
+    return handled;
+}
+
 /* ---- the worker thread ---------------------------------------------------------------------- */
 
 static pthread_t g_thread;
@@ -260,6 +404,13 @@ static void *worker(void *arg) {
         err_t e = {0};
         int n = notify_deliver_once(g_env, &e);
         if (n < 0) log_warn("notification delivery: %s", e.message);
+        err_t we = {0};
+        int w = notify_webhooks_deliver_once(g_env, &we);
+        if (w < 0) log_warn("webhook delivery: %s", we.message);
+        if (w > 0 && n >= 0) n += w;
+        int d = notify_digest_once(g_env, &we);
+        if (d < 0) log_warn("notification digest: %s", we.message);
+        if (d > 0 && n >= 0) n += d;
         if (n > 0) continue; /* more may be due */
         for (int slept = 0; slept < poll_ms && !atomic_load(&g_stop); slept += 50) {
             struct timespec ts = {0, 50L * 1000 * 1000};

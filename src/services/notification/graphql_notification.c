@@ -33,6 +33,25 @@ static int r_mark(const gql_resolve_info *info, json_t *parent, json_t *args, js
     return rc;
 }
 
+static int r_preferences(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                         char **error) {
+    (void)parent, (void)args;
+    json_t *input = json_object();
+    int rc = gqlb_query(info, "notification", "get_preferences", input, NULL, NULL, out, error);
+    json_decref(input);
+    return rc;
+}
+
+static int r_update_preferences(const gql_resolve_info *info, json_t *parent, json_t *args,
+                                json_t **out, char **error) {
+    (void)parent;
+    json_t *input = gqlb_mutation_input(args);
+    int rc = gqlb_mutation(info, "notification", "update_preferences", input, "preferences",
+                           gqlb_output, out, error);
+    json_decref(input);
+    return rc;
+}
+
 int gql_notification_bind(gql_resolvers *rs) {
     int rc = 0;
     rc |= gql_resolvers_add(rs, "Viewer", "notifications", r_notifications, NULL, NULL);
@@ -40,5 +59,8 @@ int gql_notification_bind(gql_resolvers *rs) {
                             (void *)"mark_inbox_seen");
     rc |= gql_resolvers_add(rs, "Mutation", "markNotificationRead", r_mark, NULL,
                             (void *)"mark_inbox_read");
+    rc |= gql_resolvers_add(rs, "Viewer", "notificationPreferences", r_preferences, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Mutation", "updateNotificationPreferences", r_update_preferences,
+                            NULL, NULL);
     return rc;
 }

@@ -136,7 +136,7 @@ int inbox_list_failed(const svc_call_t *call, json_t *in, json_t **out, err_t *e
         "status, 'tries', tries, 'last_error', last_error, 'failed_at', to_char(failed_at AT TIME "
         "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) ORDER BY failed_at DESC), '[]')::text "
         "FROM (SELECT * FROM notification.messages WHERE status IN ('undelivered', 'not_sent') "
-        "ORDER BY failed_at DESC LIMIT $1::int) x",
+        "AND cancelled_at IS NULL ORDER BY failed_at DESC LIMIT $1::int) x",
         1, (const char *[]){limit}, e);
     if (!r) return -1;
     json_t *items = db_json(r, 0, 0, e);

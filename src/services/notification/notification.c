@@ -2,32 +2,15 @@
  * core/service.h). */
 #include "services/notification/notification.h"
 
-#include <libpq-fe.h>
 #include <string.h>
 
 #include "services/notification/delivery.h"
 #include "services/notification/graphql_notification.h"
 #include "services/notification/inbox.h"
+#include "services/notification/prefs.h"
+#include "services/notification/preview.h"
 #include "services/notification/rules.h"
-
-/* The caller's row, or the defaults (email on, push off), as one JSON object. RLS limits the
- * table to the caller's club and user; the WHERE repeats the user for the index. */
-static const char k_sql_get[] =
-    "SELECT coalesce((SELECT json_build_object('email', email, 'push', push)"
-    " FROM notification.preferences WHERE user_id = $1),"
-    " json_build_object('email', true, 'push', false))::text";
-
-static int notification_get_preferences(const svc_call_t *call, json_t *input, json_t **output,
-                                        err_t *e) {
-    (void)input;
-    db_scope_t scope = svc_scope(call, NULL);
-    const char *params[] = {call->caller->user_id};
-    PGresult *r = db_read(call->env->db, &scope, k_sql_get, 1, params, e);
-    if (!r) return -1;
-    *output = db_json(r, 0, 0, e);
-    PQclear(r);
-    return *output ? 0 : -1;
-}
+#include "services/notification/webhook.h"
 
 static const svc_op_t notification_ops[] = {
     {.name = "get_preferences",
@@ -35,7 +18,8 @@ static const svc_op_t notification_ops[] = {
      .route = "/api/v1/notifications/preferences",
      .status = 200,
      .access = SVC_SIGNED_IN,
-     .handle = notification_get_preferences},
+     .validate = prefs_validate_get,
+     .handle = prefs_get},
     /* the in-app inbox (issue 13) */
     {.name = "list_inbox",
      .method = "GET",
@@ -79,14 +63,70 @@ static const svc_op_t notification_ops[] = {
      .access = SVC_NETWORK_ADMIN,
      .validate = inbox_validate_id,
      .handle = inbox_retry_failed},
+    /* preferences and quiet hours (issue 13) */
+    {.name = "update_preferences",
+     .method = "PUT",
+     .route = "/api/v1/notifications/preferences",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = prefs_validate_update,
+     .handle = prefs_update},
+    /* webhooks per club (issue 13): a club's administrators */
+    {.name = "create_webhook",
+     .method = "POST",
+     .route = "/api/v1/notifications/webhooks",
+     .status = 201,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = webhook_validate_create,
+     .handle = webhook_create},
+    {.name = "list_webhooks",
+     .method = "GET",
+     .route = "/api/v1/notifications/webhooks",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = webhook_validate_list,
+     .handle = webhook_list},
+    {.name = "rotate_webhook_secret",
+     .method = "POST",
+     .route = "/api/v1/notifications/webhooks/{id}/rotate-secret",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = webhook_validate_id,
+     .handle = webhook_rotate},
+    {.name = "list_webhook_deliveries",
+     .method = "GET",
+     .route = "/api/v1/notifications/webhooks/{id}/deliveries",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = webhook_validate_id,
+     .handle = webhook_deliveries},
+    /* template preview (issue 13): a club's administrators */
+    {.name = "preview_template",
+     .method = "POST",
+     .route = "/api/v1/notifications/templates/preview",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = preview_validate,
+     .handle = preview_template},
 };
 
-/* One consumer per concern; every one applies the rule table (rules.c). */
+/* The rule table (rules.c), then the clubs' webhooks (webhook.c), in the event's transaction. */
+static int on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e) {
+    if (notify_on_event(call, tx, ev, e) != 0) return -1;
+    return notify_webhooks_queue(tx, ev, e);
+}
+
+/* One consumer per concern; every one applies the rule table and the webhooks. */
 static const svc_consumer_t notification_consumers[] = {
-    {.name = "auth", .filter = "events.auth.>", .handle = notify_on_event},
-    {.name = "visits", .filter = "events.visit.>", .handle = notify_on_event},
-    {.name = "lois", .filter = "events.loi.>", .handle = notify_on_event},
-    {.name = "agreements", .filter = "events.reciprocal.>", .handle = notify_on_event},
+    {.name = "auth", .filter = "events.auth.>", .handle = on_event},
+    {.name = "visits", .filter = "events.visit.>", .handle = on_event},
+    {.name = "lois", .filter = "events.loi.>", .handle = on_event},
+    {.name = "agreements", .filter = "events.reciprocal.>", .handle = on_event},
 };
 
 #define F(m) CFG_FIELD(notification_settings_t, m)
@@ -117,6 +157,15 @@ static const cfg_var_t notification_vars[] = {
     {"RECIPROCAL_NOTIFY_RETRY_BASE_SECONDS", CFG_INT, F(retry_base_s), 1, 3600, "10",
      "First retry delay; doubled per try with +-20% jitter (10: 8 tries within about 25 min).",
      0},
+    /* webhooks (issue 13) */
+    {"RECIPROCAL_WEBHOOK_ALLOW_HOSTS", CFG_STR, F(webhook_allow_hosts), 0, 0, "",
+     "Development only: comma-separated webhook hosts allowed over http:// and on loopback or "
+     "private addresses (e.g. 127.0.0.1). Empty in production: https and public addresses only.",
+     0},
+    {"RECIPROCAL_WEBHOOK_TIMEOUT_SECONDS", CFG_INT, F(webhook_timeout_s), 1, 60, "10",
+     "Connect and total timeout of one webhook POST; a timeout is retried.", 0},
+    {"RECIPROCAL_WEBHOOK_MAX_BYTES", CFG_INT, F(webhook_max_bytes), 1024, 1048576, "65536",
+     "Largest webhook payload sent and largest response read (bytes).", 0},
 };
 /* clang-format on */
 #undef F
@@ -146,7 +195,7 @@ const svc_module_t notification_module = {
     .consumers = notification_consumers,
     .n_consumers = sizeof notification_consumers / sizeof notification_consumers[0],
     /* audiences and tokens through the owning services; in-app messages on inbox.<user> */
-    .nats = {.calls = (const char *const[]){"auth.delivery_token", "member.get_member",
+    .nats = {.calls = (const char *const[]){"auth.delivery_token", "member.member_contact",
                                             "member.get_club", NULL},
              .publishes = (const char *const[]){"inbox.>", NULL}},
 };

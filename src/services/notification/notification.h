@@ -28,6 +28,10 @@ typedef struct notification_settings {
     int poll_ms;         /* delivery worker interval */
     int max_tries;       /* email tries before undelivered */
     int retry_base_s;    /* first retry delay; doubles per try, +-20% jitter */
+    /* webhooks (webhook.c) */
+    char webhook_allow_hosts[512]; /* development: hosts allowed over http and on private IPs */
+    int webhook_timeout_s;         /* one POST */
+    int webhook_max_bytes;         /* payload sent, response read */
 } notification_settings_t;
 
 const notification_settings_t *notification_settings(const svc_env_t *env);

@@ -8,20 +8,27 @@
 #include <string.h>
 
 #include "lib/mustache/mustache.h"
+#include "services/notification/prefs.h"
 
 /* clang-format off */
 const notify_rule_t notify_rules[] = {
     /* auth: one-time tokens fetched through auth.delivery_token (never from the event) */
-    {"auth.invite_created",               "token_user",   "invite",             NOTIFY_EMAIL, 1},
-    {"auth.password_reset_requested",     "token_user",   "password_reset",     NOTIFY_EMAIL, 1},
-    {"auth.email_verification_requested", "token_user",   "verify_email",       NOTIFY_EMAIL, 1},
+    {"auth.invite_created",               "token_user",   "invite",             NOTIFY_EMAIL, 1, "security", 0},
+    {"auth.password_reset_requested",     "token_user",   "password_reset",     NOTIFY_EMAIL, 1, "security", 0},
+    {"auth.email_verification_requested", "token_user",   "verify_email",       NOTIFY_EMAIL, 1, "security", 0},
     /* visits and letters of introduction: the visiting member */
-    {"loi.issued",        "visit_member", "visit_approved",  NOTIFY_EMAIL | NOTIFY_IN_APP, 0},
-    {"visit.confirmed",   "visit_member", "visit_confirmed", NOTIFY_EMAIL | NOTIFY_IN_APP, 1},
-    {"visit.cancelled",   "visit_member", "visit_cancelled", NOTIFY_EMAIL | NOTIFY_IN_APP, 1},
-    {"loi.revoked",       "visit_member", "loi_revoked",     NOTIFY_EMAIL | NOTIFY_IN_APP, 1},
+    {"loi.issued",        "visit_member", "visit_approved",  NOTIFY_EMAIL | NOTIFY_IN_APP, 0, "visits", 0},
+    {"visit.confirmed",   "visit_member", "visit_confirmed", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits",
+     NOTIFY_ICS},
+    {"visit.confirmed",   "visit_member", "visit_reminder",  NOTIFY_EMAIL, 0, "visits",
+     NOTIFY_DAY_BEFORE},
+    {"visit.cancelled",   "visit_member", "visit_cancelled", NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits",
+     NOTIFY_CANCELS},
+    {"loi.revoked",       "visit_member", "loi_revoked",     NOTIFY_EMAIL | NOTIFY_IN_APP, 1, "visits",
+     NOTIFY_CANCELS},
     /* agreements: the contact address of every party club but the proposer */
-    {"reciprocal.agreement_created", "party_clubs", "agreement_proposed", NOTIFY_EMAIL, 0},
+    {"reciprocal.agreement_created", "party_clubs", "agreement_proposed", NOTIFY_EMAIL, 0,
+     "agreements", 0},
 };
 const size_t notify_n_rules = sizeof notify_rules / sizeof notify_rules[0];
 
@@ -49,6 +56,9 @@ static const struct {
     {"visit_confirmed", "fr", "Votre visite au {{host_club.name}} est confirmée",
      "Bonjour {{member.first_name}},\n\nLe **{{host_club.name}}** a confirmé votre visite. "
      "Présentez votre lettre d'introduction à l'accueil.\n"},
+    {"visit_reminder", "en", "Tomorrow: your visit to {{host_club.name}}",
+     "Hello {{member.first_name}},\n\nA reminder: you are expected at **{{host_club.name}}** "
+     "from {{arrive_on}} to {{depart_on}}. Show your letter of introduction at the door.\n"},
     {"visit_cancelled", "en", "Your visit to {{host_club.name}} is cancelled",
      "Hello {{member.first_name}},\n\nYour visit to **{{host_club.name}}** was cancelled.\n"},
     {"loi_revoked", "en", "Your letter of introduction to {{host_club.name}} was revoked",
@@ -113,6 +123,30 @@ int notify_template(db_tx_t *tx, const char *club_id, const char *key, const cha
     return 0;
 }
 
+json_t *notify_sample_vars(const char *key) {
+    const char *audience = NULL;
+    for (size_t k = 0; k < notify_n_rules && !audience; k++)
+        if (strcmp(notify_rules[k].template, key) == 0) audience = notify_rules[k].audience;
+    if (!audience) return NULL;
+    if (strcmp(audience, "token_user") == 0)
+        return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s}", "token_id",
+                         "00000000-0000-4000-8000-000000000000", "purpose", "invite", "email",
+                         "ada@example.org", "expires_at", "2030-03-01T12:00:00Z", "club", "id",
+                         "00000000-0000-4000-8000-000000000001", "name", "Sample Club", "link",
+                         "https://example.org/register?token=SAMPLE");
+    if (strcmp(audience, "visit_member") == 0)
+        return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:s}", "visit_id",
+                         "00000000-0000-4000-8000-000000000002", "status", "confirmed", "member",
+                         "first_name", "Ada", "home_club", "id",
+                         "00000000-0000-4000-8000-000000000001", "name", "Sample Home Club",
+                         "host_club", "id", "00000000-0000-4000-8000-000000000003", "name",
+                         "Sample Host Club", "arrive_on", "2030-03-04", "depart_on", "2030-03-06");
+    return json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "agreement_id",
+                     "00000000-0000-4000-8000-000000000004", "club", "id",
+                     "00000000-0000-4000-8000-000000000001", "name", "Sample Club", "proposer",
+                     "id", "00000000-0000-4000-8000-000000000003", "name", "Sample Partner Club");
+}
+
 /* ---- rendering ------------------------------------------------------------------------------ */
 
 static int render_one(const char *tmpl, json_t *vars, int flags, char **out, const char *what,
@@ -169,6 +203,7 @@ typedef struct recipient {
     char user_id[40]; /* "" = no account: no in-app */
     char email[320];  /* "" = no email */
     char locale[8];
+    char tz[64];  /* default time zone of quiet hours: the club's */
     json_t *vars; /* owned */
 } recipient_t;
 
@@ -239,11 +274,13 @@ static int aud_token_user(const svc_call_t *call, const svc_event_t *ev, recipie
     snprintf(r.user_id, sizeof r.user_id, "%s", sget(t, "user_id"));
     snprintf(r.email, sizeof r.email, "%s", sget(t, "email"));
     snprintf(r.locale, sizeof r.locale, "en");
-    json_t *cv = club_vars(call, club, NULL, e);
+    json_t *cdoc = NULL, *cv = club_vars(call, club, &cdoc, e);
     if (!cv) {
         json_decref(t);
         return -1;
     }
+    snprintf(r.tz, sizeof r.tz, "%s", sget(cdoc, "timezone"));
+    json_decref(cdoc);
     r.vars =
         json_pack("{s:s, s:s, s:s, s:s, s:o}", "token_id", token_id, "purpose", sget(t, "purpose"),
                   "email", r.email, "expires_at", sget(t, "expires_at"), "club", cv);
@@ -252,28 +289,32 @@ static int aud_token_user(const svc_call_t *call, const svc_event_t *ev, recipie
     return r.vars ? add_recipient(list, n, r) : err_set(e, 500, "internal", "", "out of memory");
 }
 
-/* visit and LOI events: the visiting member (member.get_member in the home club). */
+/* visit and LOI events: the visiting member (member.member_contact in the home club, the
+ * service-audience operation: permission member:contact, held by no role). */
 static int aud_visit_member(const svc_call_t *call, const svc_event_t *ev, recipient_t **list,
                             size_t *n, err_t *e) {
     const char *home = sget(ev->data, "home_club_id"), *host = sget(ev->data, "host_club_id");
     json_t *m = NULL, *hv = NULL, *ov = NULL;
-    if (op(call, "member", "get_member", home, "member:read",
+    if (op(call, "member", "member_contact", home, "member:contact",
            json_pack("{s:s, s:s}", "id", sget(ev->data, "member_id"), "club_id", home), &m, e) != 0)
         return e->status == 404 ? 0 : -1;
     int rc = -1;
-    if (!(hv = club_vars(call, home, NULL, e)) || !(ov = club_vars(call, host, NULL, e))) goto done;
-    json_t *prof = json_object_get(m, "profile");
+    json_t *hdoc = NULL;
+    if (!(hv = club_vars(call, home, &hdoc, e)) || !(ov = club_vars(call, host, NULL, e)))
+        goto done;
     recipient_t r = {0};
     snprintf(r.club_id, sizeof r.club_id, "%s", home);
+    snprintf(r.tz, sizeof r.tz, "%s", sget(hdoc, "timezone"));
+    json_decref(hdoc);
     snprintf(r.user_id, sizeof r.user_id, "%s", sget(m, "auth_user_id"));
-    snprintf(r.email, sizeof r.email, "%s", sget(prof, "email"));
-    snprintf(r.locale, sizeof r.locale, "%s",
-             *sget(prof, "language") ? sget(prof, "language") : "en");
+    snprintf(r.email, sizeof r.email, "%s", sget(m, "email"));
+    snprintf(r.locale, sizeof r.locale, "%s", *sget(m, "language") ? sget(m, "language") : "en");
     const char *first =
-        *sget(prof, "preferred_name") ? sget(prof, "preferred_name") : sget(prof, "first_name");
-    r.vars = json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}", "visit_id", sget(ev->data, "visit_id"),
-                       "status", sget(ev->data, "status"), "member", "first_name", first,
-                       "home_club", hv, "host_club", ov);
+        *sget(m, "preferred_name") ? sget(m, "preferred_name") : sget(m, "first_name");
+    r.vars = json_pack("{s:s, s:s, s:{s:s}, s:O, s:O, s:s, s:s}", "visit_id",
+                       sget(ev->data, "visit_id"), "status", sget(ev->data, "status"), "member",
+                       "first_name", first, "home_club", hv, "host_club", ov, "arrive_on",
+                       sget(ev->data, "arrive_on"), "depart_on", sget(ev->data, "depart_on"));
     rc = r.vars ? add_recipient(list, n, r) : err_set(e, 500, "internal", "", "out of memory");
 done:
     json_decref(m);
@@ -317,9 +358,32 @@ static int aud_party_clubs(const svc_call_t *call, const svc_event_t *ev, recipi
 
 /* ---- queueing ------------------------------------------------------------------------------- */
 
+/* What the message is about: the visit, token or agreement of the event ("" = none). */
+static const char *subject_id(const svc_event_t *ev) {
+    static const char *const keys[] = {"visit_id", "token_id", "agreement_id", NULL};
+    for (const char *const *k = keys; *k; k++)
+        if (*sget(ev->data, *k)) return sget(ev->data, *k);
+    return "";
+}
+
+/* One row, once: the unique keys (event, template, channel, recipient) and (club,
+ * idempotency key, channel, recipient) make a replayed or re-published event queue nothing.
+ * deliver_at: the end of quiet hours ("" = now); a NOTIFY_DAY_BEFORE rule is due at 09:00 the
+ * day before arrive_on in the host's zone and expires when that day starts (skipped when the
+ * event has no dates). */
 static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
                           const recipient_t *r, const char *channel, const char *to,
-                          const char *subject, const char *text, err_t *e) {
+                          const char *subject, const char *text, const char *deliver_at, int digest,
+                          err_t *e) {
+    const char *about = subject_id(ev), *arrive = NULL, *tz = NULL;
+    if (rule->flags & NOTIFY_DAY_BEFORE) {
+        arrive = sget(ev->data, "arrive_on");
+        tz = sget(ev->data, "host_timezone");
+        if (!*arrive || !*tz) return 0;
+    }
+    char idem[256], cancel[128];
+    snprintf(idem, sizeof idem, "%s:%s", rule->template, about);
+    snprintf(cancel, sizeof cancel, "visit:%s", sget(ev->data, "visit_id"));
     char *vars = json_dumps(r->vars, JSON_COMPACT);
     if (!vars) return err_set(e, 500, "internal", "", "out of memory");
     const char *p[] = {r->club_id,
@@ -333,32 +397,73 @@ static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_
                        rule->critical ? "t" : "f",
                        vars,
                        subject,
-                       text};
+                       text,
+                       deliver_at && *deliver_at ? deliver_at : NULL,
+                       *about ? idem : NULL,
+                       *sget(ev->data, "visit_id") ? cancel : NULL,
+                       arrive,
+                       tz,
+                       digest ? "t" : "f"};
     long long n = db_exec_cmd(
         tx,
         "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, template, "
-        "locale, channel, recipient, critical, vars, subject, body_text) VALUES ($1::uuid, "
-        "$2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12) ON CONFLICT "
-        "(event_id, template, channel, recipient) DO NOTHING",
-        12, p, e);
+        "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at, "
+        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest) SELECT $1::uuid, "
+        "$2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12, "
+        "greatest(coalesce($13::timestamptz, now()), coalesce(s.due, now())), $14, $15, s.due, "
+        "s.expires, $18::boolean FROM (SELECT (($16::date - 1) + time '09:00') AT TIME ZONE "
+        "$17::text AS due, ($16::date + time '00:00') AT TIME ZONE $17::text AS expires) s ON "
+        "CONFLICT DO NOTHING",
+        18, p, e);
     free(vars);
     return n < 0 ? -1 : 0;
+}
+
+/* NOTIFY_CANCELS: the queued messages about the event's visit are not sent (a cancelled visit's
+ * reminder, a mail deferred by quiet hours). */
+static int cancel_pending(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
+    char key[128];
+    if (!*sget(ev->data, "visit_id")) return 0;
+    snprintf(key, sizeof key, "visit:%s", sget(ev->data, "visit_id"));
+    const char *p[] = {sget(ev->data, "home_club_id"), key, ev->type};
+    return db_exec_cmd(
+               tx,
+               "UPDATE notification.messages SET status = 'not_sent', cancelled_at = now(), "
+               "last_error = 'cancelled by ' || $3 WHERE club_id = $1::uuid AND "
+               "cancellation_key = $2 AND status = 'queued'",
+               3, p, e) < 0
+               ? -1
+               : 0;
 }
 
 /* The rows of one recipient: email queued for the worker (rendered at send), in-app rendered
  * now (plain text; no token ever goes in-app). */
 static int queue(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
                  const recipient_t *r, err_t *e) {
+    int send = 1, digest = 0;
+    char at[40];
+    /* the worker attaches the calendar entry when the variables ask for it */
+    if ((rule->flags & NOTIFY_ICS) && *sget(ev->data, "arrive_on") &&
+        json_object_set_new(r->vars, "calendar", json_true()) != 0)
+        return err_set(e, 500, "internal", "", "out of memory");
+    /* the recipient's wishes (prefs.c): opt-outs, and quiet hours defer non-critical email */
     if ((rule->channels & NOTIFY_EMAIL) && r->email[0] &&
-        insert_message(tx, ev, rule, r, "email", r->email, NULL, NULL, e) != 0)
+        (notify_prefs_decide(tx, r->club_id, r->user_id, rule->category, "email", rule->critical,
+                             r->tz, NULL, &send, at, &digest, e) != 0 ||
+         (send &&
+          insert_message(tx, ev, rule, r, "email", r->email, NULL, NULL, at, digest, e) != 0)))
         return -1;
     if (!(rule->channels & NOTIFY_IN_APP) || !r->user_id[0]) return 0;
+    if (notify_prefs_decide(tx, r->club_id, r->user_id, rule->category, "in_app", rule->critical,
+                            r->tz, NULL, &send, at, &digest, e) != 0)
+        return -1;
+    if (!send) return 0;
     char *st = NULL, *bt = NULL, *subject = NULL, *text = NULL;
     int rc = -1;
     if (notify_template(tx, r->club_id, rule->template, r->locale, &st, &bt, e) != 0 ||
         notify_render(st, bt, r->vars, &subject, &text, NULL, e) != 0)
         goto done;
-    rc = insert_message(tx, ev, rule, r, "in_app", r->user_id, subject, text, e);
+    rc = insert_message(tx, ev, rule, r, "in_app", r->user_id, subject, text, NULL, 0, e);
 done:
     free(st);
     free(bt);
@@ -371,6 +476,7 @@ int notify_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, 
     for (size_t k = 0; k < notify_n_rules; k++) {
         const notify_rule_t *rule = &notify_rules[k];
         if (strcmp(rule->event, ev->type) != 0) continue;
+        if ((rule->flags & NOTIFY_CANCELS) && cancel_pending(tx, ev, e) != 0) return -1;
         recipient_t *list = NULL;
         size_t n = 0;
         int rc = strcmp(rule->audience, "token_user") == 0 ? aud_token_user(call, ev, &list, &n, e)

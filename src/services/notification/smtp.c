@@ -138,6 +138,15 @@ char *notify_mime_build(const notify_mail_t *m, const char *boundary_seed, err_t
     sb_str(&b, "\r\nMessage-ID: ");
     sb_str(&b, id);
     sb_str(&b, "\r\nMIME-Version: 1.0\r\n");
+    char mixed[96];
+    snprintf(mixed, sizeof mixed, "%s_mixed", boundary);
+    if (m->html && m->ics) { /* multipart/mixed: the alternative, then the calendar */
+        sb_str(&b, "Content-Type: multipart/mixed; boundary=\"");
+        sb_str(&b, mixed);
+        sb_str(&b, "\"\r\n\r\n--");
+        sb_str(&b, mixed);
+        sb_str(&b, "\r\n");
+    }
     if (m->html) {
         sb_str(&b, "Content-Type: multipart/alternative; boundary=\"");
         sb_str(&b, boundary);
@@ -156,6 +165,17 @@ char *notify_mime_build(const notify_mail_t *m, const char *boundary_seed, err_t
         sb_base64(&b, m->html, strlen(m->html));
         sb_str(&b, "--");
         sb_str(&b, boundary);
+        sb_str(&b, "--\r\n");
+    }
+    if (m->html && m->ics) {
+        sb_str(&b, "--");
+        sb_str(&b, mixed);
+        sb_str(&b, "\r\nContent-Type: text/calendar; charset=utf-8; method=PUBLISH; "
+                   "name=\"visit.ics\"\r\nContent-Disposition: attachment; "
+                   "filename=\"visit.ics\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+        sb_base64(&b, m->ics, strlen(m->ics));
+        sb_str(&b, "--");
+        sb_str(&b, mixed);
         sb_str(&b, "--\r\n");
     }
     if (b.oom) {

@@ -1,8 +1,8 @@
 /* smtp: sends one email over SMTP with libcurl (smtp:// with STARTTLS when offered or required,
  * smtps://, AUTH when a user is set): a multipart/alternative message with a plain-text and an
- * HTML part (both UTF-8, base64), a Message-ID and a Date. Classifies failures as the delivery
- * rules need them: a 5xx reply is permanent, a 4xx reply or a connection/TLS/timeout error is
- * transient. Owns nothing between calls. */
+ * HTML part (both UTF-8, base64), optionally a calendar attachment (.ics), a Message-ID and a Date.
+ * Classifies failures as the delivery rules need them: a 5xx reply is permanent, a 4xx reply or a
+ * connection/TLS/timeout error is transient. Owns nothing between calls. */
 #ifndef SERVICES_NOTIFICATION_SMTP_H
 #define SERVICES_NOTIFICATION_SMTP_H
 
@@ -26,6 +26,8 @@ typedef struct notify_mail {
     const char *subject;
     const char *text;
     const char *html; /* NULL = text only */
+    const char *ics;  /* NULL = none; else a text/calendar attachment (with html: the message is
+                         multipart/mixed around the multipart/alternative) */
 } notify_mail_t;
 
 /* 0 when the server accepted the message; -1 + e: 502 smtp_rejected (a 5xx reply: permanent,

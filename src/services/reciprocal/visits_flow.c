@@ -298,10 +298,12 @@ static int apply(const svc_call_t *call, db_tx_t *tx, const vrow_t *v, const cha
     const char *event = NULL;
     for (size_t i = 0; i < sizeof k_events / sizeof k_events[0]; i++)
         if (strcmp(k_events[i].action, action) == 0) event = k_events[i].event;
+    /* the dates and the host's zone: the notification service's reminder and calendar entry */
     return svc_emit(call, tx, event, club,
-                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "visit_id", v->id, "member_id",
-                              v->member, "home_club_id", v->home, "host_club_id", v->host, "status",
-                              to, "from_status", v->status),
+                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "visit_id", v->id,
+                              "member_id", v->member, "home_club_id", v->home, "host_club_id",
+                              v->host, "status", to, "from_status", v->status, "arrive_on",
+                              v->arrive, "depart_on", v->depart, "host_timezone", v->tz),
                     e);
 }
 

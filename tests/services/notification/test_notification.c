@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <nats/nats.h>
 #include <sodium.h>
+#include <libical/ical.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,6 +39,9 @@
 #include "services/member/member.h"
 #include "services/notification/delivery.h"
 #include "services/notification/notification.h"
+#include "services/notification/prefs.h"
+#include "services/notification/webhook.h"
+#include "services/notification/webhook_http.h"
 #include "services/notification/rules.h"
 #include "test.h"
 
@@ -48,7 +52,7 @@ static svc_env_t g_env;
 static svc_settings_t g_set;
 static const char *g_nats_url;
 static char g_maildir[512];
-static pid_t g_smtp = -1;
+static pid_t g_smtp = -1, g_hook = -1;
 static char g_club_a[40], g_club_b[40];
 static svc_caller_t g_na; /* a network administrator */
 static int g_seq;
@@ -480,8 +484,9 @@ static void test_templates_render(void) {
         json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "token_id", "x", "purpose", "invite", "email",
                   "a@b.example", "expires_at", "2026-01-01T00:00:00Z", "club", club, "link",
                   "http://x/register?token=abc"),
-        json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}", "visit_id", "v", "status", "confirmed", "member",
-                  "first_name", "[Ann](http://evil.example)", "home_club", club, "host_club", club),
+        json_pack("{s:s, s:s, s:{s:s}, s:O, s:O, s:s, s:s}", "visit_id", "v", "status", "confirmed",
+                  "member", "first_name", "[Ann](http://evil.example)", "home_club", club,
+                  "host_club", club, "arrive_on", "2030-03-04", "depart_on", "2030-03-05"),
         json_pack("{s:s, s:O, s:O}", "agreement_id", "g", "club", club, "proposer", club),
     };
     for (size_t k = 0; k < notify_n_rules; k++) {
@@ -510,6 +515,788 @@ static void test_templates_render(void) {
     for (size_t i = 0; i < 3; i++)
         json_decref(vars[i]);
     json_decref(club);
+}
+
+/* ---- preferences and quiet hours ----------------------------------------------------------- */
+
+/* The end of the quiet window at `at` (notification.quiet_until through notify_quiet_until: the
+ * clock is the argument). */
+static void quiet(const char *at, const char *tz, const char *qs, const char *qe, char out[40]) {
+    err_t e = {0};
+    db_tx_t *tx = owner_tx();
+    out[0] = '?';
+    if (tx && notify_quiet_until(tx, at, tz, qs, qe, out, &e) != 0)
+        printf("#   quiet_until: %s\n", e.message);
+    db_rollback(tx);
+}
+
+/* Quiet hours in the user's time zone, wrapping midnight, across both DST changes. */
+static void test_quiet_hours_dst(void) {
+    char out[40];
+    /* London, 22:00-07:00. Spring forward 2026-03-29 01:00 GMT -> 02:00 BST: the night is an
+     * hour shorter; 07:00 BST is 06:00Z */
+    quiet("2026-03-28T23:30:00Z", "Europe/London", "22:00", "07:00", out);
+    CHECK_STR(out, "2026-03-29T06:00:00Z");
+    quiet("2026-03-29T00:30:00Z", "Europe/London", "22:00", "07:00", out);
+    CHECK_STR(out, "2026-03-29T06:00:00Z");
+    quiet("2026-03-29T05:59:00Z", "Europe/London", "22:00", "07:00", out); /* 06:59 BST */
+    CHECK_STR(out, "2026-03-29T06:00:00Z");
+    quiet("2026-03-29T06:00:00Z", "Europe/London", "22:00", "07:00", out); /* 07:00 BST: over */
+    CHECK_STR(out, "");
+    /* fall back 2026-10-25 02:00 BST -> 01:00 GMT: 07:00 GMT is 07:00Z */
+    quiet("2026-10-24T21:30:00Z", "Europe/London", "22:00", "07:00", out); /* 22:30 BST */
+    CHECK_STR(out, "2026-10-25T07:00:00Z");
+    quiet("2026-10-25T01:30:00Z", "Europe/London", "22:00", "07:00", out); /* the repeated hour */
+    CHECK_STR(out, "2026-10-25T07:00:00Z");
+    /* before the window starts: nothing deferred */
+    quiet("2026-10-24T20:59:00Z", "Europe/London", "22:00", "07:00", out); /* 21:59 BST */
+    CHECK_STR(out, "");
+    /* a window ending in the skipped hour (01:00-02:00 on 2026-03-29 does not exist in London):
+     * 01:30 is read in the offset before the change, 01:30 GMT = 02:30 BST */
+    quiet("2026-03-29T00:15:00Z", "Europe/London", "00:00", "01:30", out);
+    CHECK_STR(out, "2026-03-29T01:30:00Z");
+    /* New York (DST 2026-03-08), a daytime window not wrapping midnight */
+    quiet("2026-03-08T14:00:00Z", "America/New_York", "09:00", "12:00", out); /* 10:00 EDT */
+    CHECK_STR(out, "2026-03-08T16:00:00Z");
+    quiet("2026-03-07T14:00:00Z", "America/New_York", "09:00", "12:00", out); /* 09:00 EST */
+    CHECK_STR(out, "2026-03-07T17:00:00Z");
+    /* no window */
+    quiet("2026-03-07T14:00:00Z", "UTC", NULL, NULL, out);
+    CHECK_STR(out, "");
+}
+
+static void test_preferences_api(void) {
+    svc_caller_t u = {0};
+    snprintf(u.user_id, sizeof u.user_id, "%s", "6c1e0c1a-0000-4000-8000-0000000000c1");
+    snprintf(u.club_id, sizeof u.club_id, "%s", g_club_a);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &u, "get_preferences", &o, NULL) == 200);
+    CHECK(json_is_true(json_object_get(o, "email")));
+    CHECK(json_is_true(json_object_get(o, "in_app")));
+    CHECK(json_is_null(json_object_get(o, "quiet_hours")));
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "categories")), 3);
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", &o,
+                      "{s:s, s:{s:s, s:s}, s:[{s:s, s:b}]}", "timezone", "Europe/Paris",
+                      "quiet_hours", "start", "22:30", "end", "06:45", "categories", "category",
+                      "visits", "email", 0),
+                 200);
+    CHECK_STR(sget(o, "timezone"), "Europe/Paris");
+    CHECK_STR(sget(json_object_get(o, "quiet_hours"), "start"), "22:30");
+    json_t *visits = json_array_get(json_object_get(o, "categories"), 1);
+    CHECK_STR(sget(visits, "category"), "visits");
+    CHECK(json_is_false(json_object_get(visits, "email")));
+    CHECK(json_is_true(json_object_get(visits, "in_app")));
+    json_decref(o);
+    /* a later change keeps what it does not name */
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", &o, "{s:[{s:s, s:b}]}",
+                      "categories", "category", "visits", "in_app", 0),
+                 200);
+    visits = json_array_get(json_object_get(o, "categories"), 1);
+    CHECK(json_is_false(json_object_get(visits, "email")));
+    CHECK(json_is_false(json_object_get(visits, "in_app")));
+    CHECK_STR(sget(o, "timezone"), "Europe/Paris");
+    json_decref(o);
+    /* mandatory, unknown, invalid */
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", &o, "{s:[{s:s, s:b}]}",
+                      "categories", "category", "security", "email", 0),
+                 422);
+    CHECK_STR(sget(json_object_get(o, "error"), "code"), "invalid_field");
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", NULL, "{s:[{s:s}]}",
+                      "categories", "category", "gossip"),
+                 422);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", NULL, "{s:s}", "timezone",
+                      "Mars/Olympus"),
+                 422);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", NULL, "{s:{s:s, s:s}}",
+                      "quiet_hours", "start", "25:00", "end", "06:00"),
+                 422);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", NULL, "{s:{s:s, s:s}}",
+                      "quiet_hours", "start", "06:00", "end", "06:00"),
+                 422);
+    CHECK_EQ_INT(call(&notification_module, &u, "update_preferences", NULL, "{s:s}", "bogus", "x"),
+                 400);
+    CHECK_EQ_INT(
+        call(&notification_module, &u, "update_preferences", &o, "{s:b}", "clear_quiet_hours", 1),
+        200);
+    CHECK(json_is_null(json_object_get(o, "quiet_hours")));
+    json_decref(o);
+    /* another member of the club sees its own defaults */
+    svc_caller_t v = u;
+    snprintf(v.user_id, sizeof v.user_id, "%s", "6c1e0c1a-0000-4000-8000-0000000000c2");
+    REQUIRE(call(&notification_module, &v, "get_preferences", &o, NULL) == 200);
+    CHECK(json_is_null(json_object_get(o, "timezone")));
+    json_decref(o);
+}
+
+/* A member of club A (id into member) with an account (linked, id into user) and its profile
+ * email into email. */
+static int member_with_account(char user[40], char member[40], char email[128]) {
+    unique_email("member", email);
+    const char *p[] = {g_club_a, email};
+    db_tx_t *tx = owner_tx();
+    err_t e = {0};
+    PGresult *r = tx ? db_exec(tx,
+                               "INSERT INTO auth.users (club_id, email, status) VALUES ($1::uuid, "
+                               "$2, 'active') RETURNING id",
+                               2, p, &e)
+                     : NULL;
+    if (r) snprintf(user, 40, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (db_tx_finish(&tx, r ? 0 : -1, NULL, &e) != 0) return -1;
+    json_t *o = NULL;
+    int st =
+        call(&member_module, &g_na, "create_member", &o, "{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}",
+             "club_id", g_club_a, "category", "full", "expires_on", "2099-12-31", "auth_user_id",
+             user, "profile", "first_name", "Pia", "last_name", "Prefs", "email", email);
+    if (st != 201) printf("#   create_member: %d %s\n", st, o ? json_dumps(o, 0) : "");
+    if (st == 201) snprintf(member, 40, "%s", sget(o, "id"));
+    json_decref(o);
+    return st == 201 ? 0 : -1;
+}
+
+/* Applies one visit event of type (a new event id) for member and visit vid, with the dates
+ * and host zone when arrive is not NULL, as the consumers do. */
+static int visit_event_of(const char *type, const char *member, const char *vid, const char *arrive,
+                          const char *tz) {
+    char id[40];
+    snprintf(id, sizeof id, "7a2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "visit_id", vid, "member_id", member,
+                             "home_club_id", g_club_a, "host_club_id", g_club_b, "status", "x");
+    if (arrive) {
+        json_object_set_new(data, "arrive_on", json_string(arrive));
+        json_object_set_new(data, "depart_on", json_string(arrive));
+        json_object_set_new(data, "host_timezone", json_string(tz));
+    }
+    svc_event_t ev = {.id = id,
+                      .type = type,
+                      .subject = type,
+                      .tenant_id = g_club_a,
+                      .correlation_id = "",
+                      .data = data,
+                      .envelope = data};
+    svc_caller_t sys = {0};
+    snprintf(sys.club_id, sizeof sys.club_id, "%s", g_club_a);
+    svc_call_t c = {.env = &g_env, .module = &notification_module, .caller = &sys};
+    db_scope_t scope = {.club_id = g_club_a, .relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    int rc = db_begin(g_db, &scope, &tx, &e);
+    if (rc == 0) rc = db_tx_finish(&tx, notify_on_event(&c, tx, &ev, &e), NULL, &e);
+    if (rc != 0) printf("#   %s: %s\n", type, e.message);
+    json_decref(data);
+    return rc;
+}
+
+/* The same for a new visit, without dates. */
+static int visit_event(const char *type, const char *member) {
+    char vid[40];
+    snprintf(vid, sizeof vid, "7b2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    return visit_event_of(type, member, vid, NULL, NULL);
+}
+
+/* Opt-outs drop non-critical messages, critical ones are sent; quiet hours defer non-critical
+ * email to the end of the window, critical email and in-app are not deferred. */
+static void test_preferences_in_pipeline(void) {
+    char user[40], member[40], email[128];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    svc_caller_t u = {0};
+    snprintf(u.user_id, sizeof u.user_id, "%s", user);
+    snprintf(u.club_id, sizeof u.club_id, "%s", g_club_a);
+    const char *p[] = {email};
+    /* visits by email off: loi.issued (not critical) queues in-app only; visit.confirmed
+     * (critical) is mailed anyway */
+    REQUIRE(call(&notification_module, &u, "update_preferences", NULL, "{s:[{s:s, s:b}]}",
+                 "categories", "category", "visits", "email", 0) == 200);
+    REQUIRE(visit_event("loi.issued", member) == 0);
+    CHECK_EQ_INT(messages_to(email), 0);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE user_id::text = $1 "
+                             "AND channel = 'in_app' AND template = 'visit_approved'",
+                             1, (const char *[]){user}),
+                 1);
+    REQUIRE(visit_event("visit.confirmed", member) == 0);
+    CHECK_EQ_INT(messages_to(email), 1);
+    /* email back on, quiet hours around now (UTC): loi.issued's email waits for the window's
+     * end, the in-app message does not; a critical mail is not deferred */
+    time_t now = time(NULL);
+    char qs[8], qe[8];
+    struct tm tm;
+    time_t a = now - 3600, b = now + 7200;
+    gmtime_r(&a, &tm);
+    strftime(qs, sizeof qs, "%H:%M", &tm);
+    gmtime_r(&b, &tm);
+    strftime(qe, sizeof qe, "%H:%M", &tm);
+    REQUIRE(call(&notification_module, &u, "update_preferences", NULL,
+                 "{s:s, s:{s:s, s:s}, s:[{s:s, s:b}]}", "timezone", "UTC", "quiet_hours", "start",
+                 qs, "end", qe, "categories", "category", "visits", "email", 1) == 200);
+    REQUIRE(visit_event("loi.issued", member) == 0);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 "
+                             "AND template = 'visit_approved' AND status = 'queued' AND "
+                             "next_attempt_at > now() + interval '100 minutes' AND "
+                             "next_attempt_at <= now() + interval '2 hours'",
+                             1, p),
+                 1);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE user_id::text = $1 "
+                             "AND channel = 'in_app' AND next_attempt_at > now()",
+                             1, (const char *[]){user}),
+                 0);
+    REQUIRE(visit_event("visit.cancelled", member) == 0);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 "
+                             "AND template = 'visit_cancelled' AND next_attempt_at <= now()",
+                             1, p),
+                 1);
+    /* the deferred mail is not sent by the worker now */
+    deliver();
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 "
+                             "AND template = 'visit_approved' AND status = 'queued'",
+                             1, p),
+                 1);
+}
+
+/* ---- idempotency, scheduling, cancellation ------------------------------------------------- */
+
+static long long count_of(const char *sql, const char *a, const char *b) {
+    const char *p[] = {a, b};
+    return owner_count(sql, b ? 2 : 1, p);
+}
+
+/* The same notification published twice under two event ids is queued once per recipient and
+ * channel (idempotency key "<template>:<visit>"). */
+static void test_idempotent_events(void) {
+    char user[40], member[40], email[128], vid[40];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    snprintf(vid, sizeof vid, "7c2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    REQUIRE(visit_event_of("visit.confirmed", member, vid, NULL, NULL) == 0);
+    REQUIRE(visit_event_of("visit.confirmed", member, vid, NULL, NULL) == 0);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_confirmed' AND channel = 'email'",
+                          vid, NULL),
+                 1);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_confirmed' AND channel = 'in_app'",
+                          vid, NULL),
+                 1);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE idempotency_key = $1",
+                          "visit_confirmed:", NULL),
+                 0);
+}
+
+/* visit.confirmed schedules a reminder at 09:00 (host's zone) the day before arrival, expiring
+ * when the day starts; visit.cancelled cancels it (and anything else queued about the visit). */
+static void test_reminder_and_cancellation(void) {
+    char user[40], member[40], email[128], vid[40], arrive[16];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    snprintf(vid, sizeof vid, "7d2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    time_t t = time(NULL) + 5 * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(arrive, sizeof arrive, "%Y-%m-%d", &tm);
+    REQUIRE(visit_event_of("visit.confirmed", member, vid, arrive, "Europe/London") == 0);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_reminder' AND status = 'queued' AND "
+                          "scheduled_for = (($2::date - 1) + time '09:00') AT TIME ZONE "
+                          "'Europe/London' AND next_attempt_at = scheduled_for AND expires_at = "
+                          "$2::date::timestamp AT TIME ZONE 'Europe/London' AND "
+                          "cancellation_key = 'visit:' || $1",
+                          vid, arrive),
+                 1);
+    deliver(); /* not due: stays queued */
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_reminder' AND status = 'queued'",
+                          vid, NULL),
+                 1);
+    REQUIRE(visit_event_of("visit.cancelled", member, vid, arrive, "Europe/London") == 0);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_reminder' AND status = 'not_sent' AND "
+                          "cancelled_at IS NOT NULL AND last_error = 'cancelled by "
+                          "visit.cancelled'",
+                          vid, NULL),
+                 1);
+    deliver();
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_cancelled' AND channel = 'email' AND status "
+                          "= 'sent'",
+                          vid, NULL),
+                 1);
+    /* cancelled rows are not in the operators' failed list */
+    json_t *o = NULL, *it;
+    size_t i;
+    int listed = 0;
+    CHECK_EQ_INT(
+        call(&notification_module, &g_na, "list_failed_notifications", &o, "{s:i}", "limit", 100),
+        200);
+    json_array_foreach(json_object_get(o, "items"), i, it) {
+        if (sget(it, "template") && strcmp(sget(it, "template"), "visit_reminder") == 0) listed++;
+    }
+    json_decref(o);
+    CHECK_EQ_INT(listed, 0);
+}
+
+/* A reminder queued when its day has already begun expires: not sent. */
+static void test_reminder_expiry(void) {
+    char user[40], member[40], email[128], vid[40], arrive[16];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    snprintf(vid, sizeof vid, "7e2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(arrive, sizeof arrive, "%Y-%m-%d", &tm);
+    REQUIRE(visit_event_of("visit.confirmed", member, vid, arrive, "UTC") == 0);
+    deliver();
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_reminder' AND status = 'not_sent' AND "
+                          "last_error = 'expired'",
+                          vid, NULL),
+                 1);
+    CHECK_EQ_INT(mails_with("Tomorrow: your visit", NULL), 0);
+}
+
+/* ---- webhooks -------------------------------------------------------------------------------- */
+
+static char g_hook_log[600], g_hook_secrets[600];
+static int g_hook_port;
+
+static int start_receiver(void) {
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    char script[512], portstr[16];
+    snprintf(script, sizeof script, "%s/tests/services/notification/webhook_receiver.py",
+             root ? root : ".");
+    snprintf(g_hook_log, sizeof g_hook_log, "%s.hooks.log", g_maildir);
+    snprintf(g_hook_secrets, sizeof g_hook_secrets, "%s.hooks.secrets", g_maildir);
+    g_hook_port = free_port();
+    snprintf(portstr, sizeof portstr, "%d", g_hook_port);
+    fflush(stdout);
+    g_hook = fork();
+    if (g_hook == 0) {
+        execl("/usr/bin/python3", "python3", script, portstr, g_hook_secrets, g_hook_log,
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        if (port_open(g_hook_port)) return 0;
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+static void write_secrets(const char *a, const char *b) {
+    FILE *f = fopen(g_hook_secrets, "w");
+    if (!f) return;
+    fprintf(f, "%s\n%s\n", a ? a : "", b ? b : "");
+    fclose(f);
+}
+
+/* Lines of the receiver's log that contain needle. */
+static int hook_lines(const char *needle) {
+    FILE *f = fopen(g_hook_log, "r");
+    char line[512];
+    int n = 0;
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, needle)) n++;
+    fclose(f);
+    return n;
+}
+
+static svc_caller_t club_admin(const char *club) {
+    svc_caller_t c = {0};
+    snprintf(c.user_id, sizeof c.user_id, "%s", "6d1e0c1a-0000-4000-8000-0000000000d1");
+    snprintf(c.club_id, sizeof c.club_id, "%s", club);
+    snprintf(c.perms, sizeof c.perms, "club:read club:write club:admin");
+    return c;
+}
+
+/* A webhook of club for types (JSON array text) at path on the receiver: id and secret. */
+static int hook(const char *club, const char *path, const char *types, char id[40],
+                char secret[WEBHOOK_SECRET_MAX]) {
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", g_hook_port, path);
+    svc_caller_t a = club_admin(club);
+    json_t *o = NULL;
+    int st = call(&notification_module, &a, "create_webhook", &o, "{s:s, s:o}", "url", url,
+                  "event_types", json_loads(types, 0, NULL));
+    if (st == 201) {
+        snprintf(id, 40, "%s", sget(o, "id"));
+        snprintf(secret, WEBHOOK_SECRET_MAX, "%s", sget(o, "secret"));
+    } else {
+        printf("#   create_webhook %s: %d\n", path, st);
+    }
+    json_decref(o);
+    return st == 201 ? 0 : -1;
+}
+
+/* One event of type for club (tenant, no other club named) queued for the webhooks. */
+static int hook_event(const char *type, const char *club) {
+    char id[40];
+    snprintf(id, sizeof id, "7f2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    json_t *data = json_pack("{s:s, s:s}", "visit_id", id, "status", "x");
+    svc_event_t ev = {.id = id,
+                      .type = type,
+                      .subject = type,
+                      .tenant_id = club,
+                      .correlation_id = "",
+                      .data = data,
+                      .envelope = data};
+    db_scope_t scope = {.club_id = club, .relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    int rc = db_begin(g_db, &scope, &tx, &e);
+    if (rc == 0) rc = db_tx_finish(&tx, notify_webhooks_queue(tx, &ev, &e), NULL, &e);
+    if (rc != 0) printf("#   hook_event: %s\n", e.message);
+    json_decref(data);
+    return rc;
+}
+
+static void deliver_hooks(void) {
+    err_t e = {0};
+    while (notify_webhooks_deliver_once(&g_env, &e) > 0) {
+    }
+}
+
+static long long hook_count(const char *where, const char *id) {
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM notification.webhook_deliveries WHERE webhook_id = $1::uuid "
+             "AND %s",
+             where);
+    return owner_count(sql, 1, (const char *[]){id});
+}
+
+/* Signed per Standard Webhooks and verified by a real receiver; rotation signs with both
+ * secrets; tenant isolation; the delivery log. */
+static void test_webhook_signed_delivery(void) {
+    char a_id[40], a_secret[WEBHOOK_SECRET_MAX], b_id[40], b_secret[WEBHOOK_SECRET_MAX];
+    REQUIRE(start_receiver() == 0);
+    REQUIRE(hook(g_club_a, "/ok", "[\"visit.confirmed\"]", a_id, a_secret) == 0);
+    REQUIRE(hook(g_club_b, "/ok", "[\"*\"]", b_id, b_secret) == 0);
+    CHECK(strncmp(a_secret, "whsec_", 6) == 0 && strlen(a_secret) == 6 + 44);
+    write_secrets(a_secret, NULL);
+    REQUIRE(hook_event("visit.confirmed", g_club_a) == 0);
+    REQUIRE(hook_event("visit.cancelled", g_club_a) == 0); /* not subscribed */
+    CHECK_EQ_INT(hook_count("true", a_id), 1);
+    CHECK_EQ_INT(hook_count("true", b_id), 0); /* club B's catch-all sees nothing of A */
+    deliver_hooks();
+    CHECK_EQ_INT(hook_lines("/ok verified"), 1);
+    CHECK_EQ_INT(hook_lines(" bad "), 0);
+    CHECK_EQ_INT(hook_count("status = 'sent' AND last_status_code = 200 AND tries = 1", a_id), 1);
+    /* the log, to the club's administrators only; the secret is never listed */
+    svc_caller_t aa = club_admin(g_club_a), ba = club_admin(g_club_b);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &aa, "list_webhook_deliveries", &o, "{s:s}", "id", a_id) ==
+            200);
+    json_t *d0 = json_array_get(json_object_get(o, "items"), 0);
+    CHECK_STR(sget(d0, "status"), "sent");
+    CHECK(sget(d0, "id") && strncmp(sget(d0, "id"), "msg_", 4) == 0);
+    char msg[64];
+    snprintf(msg, sizeof msg, " %s ", sget(d0, "id") ? sget(d0, "id") : "?");
+    CHECK_EQ_INT(hook_lines(msg), 1); /* the same webhook-id as the header */
+    json_decref(o);
+    CHECK_EQ_INT(
+        call(&notification_module, &ba, "list_webhook_deliveries", NULL, "{s:s}", "id", a_id), 404);
+    CHECK_EQ_INT(
+        call(&notification_module, &ba, "rotate_webhook_secret", NULL, "{s:s}", "id", a_id), 404);
+    REQUIRE(call(&notification_module, &aa, "list_webhooks", &o, NULL) == 200);
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 1);
+    CHECK(json_object_get(json_array_get(json_object_get(o, "items"), 0), "secret") == NULL);
+    json_decref(o);
+    /* rotation: both signatures for 24 h; the receiver knowing only the new, or only the old
+     * secret verifies */
+    REQUIRE(call(&notification_module, &aa, "rotate_webhook_secret", &o, "{s:s}", "id", a_id) ==
+            200);
+    char fresh[WEBHOOK_SECRET_MAX];
+    snprintf(fresh, sizeof fresh, "%s", sget(o, "secret") ? sget(o, "secret") : "");
+    json_decref(o);
+    CHECK(strcmp(fresh, a_secret) != 0 && strncmp(fresh, "whsec_", 6) == 0);
+    write_secrets(fresh, NULL);
+    REQUIRE(hook_event("visit.confirmed", g_club_a) == 0);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_lines("/ok verified"), 2);
+    CHECK_EQ_INT(hook_lines(" 2 0\n"), 1); /* two signatures, the new secret's matched */
+    write_secrets(a_secret, NULL);
+    REQUIRE(hook_event("visit.confirmed", g_club_a) == 0);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_lines("/ok verified"), 3);
+    /* past the overlap only the new secret signs */
+    const char *p[] = {a_id};
+    owner_exec("UPDATE notification.webhooks SET previous_expires_at = now() - interval '1 "
+               "second' WHERE id = $1::uuid",
+               1, p);
+    REQUIRE(hook_event("visit.confirmed", g_club_a) == 0);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_lines("/ok bad"), 1);
+    /* a wrong secret never verifies */
+    CHECK_EQ_INT(hook_lines(" bad ") + hook_lines(" verified "), 4);
+}
+
+/* 5xx and timeouts are retried on the schedule 0 s, 5 s, 5 min, ...; 4xx (not 408/429) and
+ * redirects are permanent. */
+static void test_webhook_retries(void) {
+    char id500[40], id410[40], idr[40], sec[WEBHOOK_SECRET_MAX];
+    REQUIRE(hook(g_club_a, "/e500", "[\"loi.issued\"]", id500, sec) == 0);
+    REQUIRE(hook(g_club_a, "/e410", "[\"loi.issued\"]", id410, sec) == 0);
+    REQUIRE(hook(g_club_a, "/redirect", "[\"loi.issued\"]", idr, sec) == 0);
+    REQUIRE(hook_event("loi.issued", g_club_a) == 0);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_count("status = 'queued' AND tries = 1 AND last_status_code = 500 AND "
+                            "next_attempt_at BETWEEN now() + interval '3 seconds' AND now() + "
+                            "interval '6 seconds'",
+                            id500),
+                 1);
+    CHECK_EQ_INT(
+        hook_count("status = 'undelivered' AND tries = 1 AND last_status_code = 410", id410), 1);
+    CHECK_EQ_INT(hook_count("status = 'undelivered' AND tries = 1 AND last_error LIKE "
+                            "'%redirects are not followed%'",
+                            idr),
+                 1);
+    CHECK_EQ_INT(hook_lines("/ok") - hook_lines("/ok bad") - hook_lines("/ok verified"), 0);
+    const char *p[] = {id500};
+    owner_exec("UPDATE notification.webhook_deliveries SET next_attempt_at = now() WHERE "
+               "webhook_id = $1::uuid",
+               1, p);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_count("status = 'queued' AND tries = 2 AND next_attempt_at > now() + "
+                            "interval '290 seconds'",
+                            id500),
+                 1);
+    /* the last try: undelivered */
+    owner_exec("UPDATE notification.webhook_deliveries SET next_attempt_at = now(), tries = 7 "
+               "WHERE webhook_id = $1::uuid",
+               1, p);
+    deliver_hooks();
+    CHECK_EQ_INT(hook_count("status = 'undelivered' AND tries = 8", id500), 1);
+}
+
+/* SSRF: https only, loopback / private / link-local / metadata / reserved targets refused after
+ * resolution, at creation and again at every send. */
+static void test_webhook_ssrf(void) {
+    notification_settings_t *ns = svc_settings_edit(&g_set, &notification_module);
+    char saved[sizeof ns->webhook_allow_hosts];
+    snprintf(saved, sizeof saved, "%s", ns->webhook_allow_hosts);
+    ns->webhook_allow_hosts[0] = '\0';
+    svc_caller_t a = club_admin(g_club_a);
+    static const char *const refused[] = {
+        "http://example.com/hook",                   /* not https */
+        "https://127.0.0.1/hook",                    /* loopback */
+        "https://localhost/hook",                    /* resolves to loopback */
+        "https://10.1.2.3/hook",                     /* private */
+        "https://192.168.1.10/hook",                 /* private */
+        "https://172.20.0.1/hook",                   /* private */
+        "https://169.254.169.254/latest/meta-data/", /* cloud metadata */
+        "https://[::1]/hook",                        /* v6 loopback */
+        "https://[fd00:ec2::254]/hook",              /* v6 metadata (unique local) */
+        "https://[::ffff:10.0.0.1]/hook",            /* v4-mapped private */
+        "https://0.0.0.0/hook",                      /* unspecified */
+        "https://100.64.1.1/hook",                   /* CGNAT */
+        "https://2130706433/hook",                   /* 127.0.0.1 as a number */
+        "https://user:pw@example.com/hook",          /* user info */
+        "ftp://example.com/hook",                    /* not http(s) */
+        NULL};
+    for (const char *const *u = refused; *u; u++) {
+        json_t *o = NULL;
+        int st = call(&notification_module, &a, "create_webhook", &o, "{s:s, s:[s]}", "url", *u,
+                      "event_types", "*");
+        if (st != 422) printf("#   %s -> %d\n", *u, st);
+        CHECK_EQ_INT(st, 422);
+        const char *m = sget(json_object_get(o, "error"), "message");
+        CHECK(m && strncmp(m, "url ", 4) == 0); /* err_invalid names the field first */
+        json_decref(o);
+    }
+    CHECK(webhook_addr_public("93.184.216.34"));
+    CHECK(webhook_addr_public("2606:2800:220:1:248:1893:25c8:1946"));
+    CHECK(!webhook_addr_public("64:ff9b::a00:1")); /* NAT64 of 10.0.0.1 */
+    CHECK(!webhook_addr_public("fe80::1"));
+    /* checked again at send time: an endpoint created under the development allowance is
+     * refused once the allowance is gone (as a name now resolving to a private address) */
+    ns->webhook_allow_hosts[0] = '\0';
+    snprintf(ns->webhook_allow_hosts, sizeof ns->webhook_allow_hosts, "%s", saved);
+    char id[40], sec[WEBHOOK_SECRET_MAX];
+    REQUIRE(hook(g_club_a, "/ok", "[\"loi.revoked\"]", id, sec) == 0);
+    REQUIRE(hook_event("loi.revoked", g_club_a) == 0);
+    ns->webhook_allow_hosts[0] = '\0';
+    int before = hook_lines("/ok");
+    deliver_hooks();
+    CHECK_EQ_INT(hook_lines("/ok"), before);
+    CHECK_EQ_INT(hook_count("status = 'undelivered' AND last_error LIKE '%https%'", id), 1);
+    snprintf(ns->webhook_allow_hosts, sizeof ns->webhook_allow_hosts, "%s", saved);
+    /* input */
+    CHECK_EQ_INT(call(&notification_module, &a, "create_webhook", NULL, "{s:s}", "url",
+                      "https://example.com/"),
+                 400);
+    CHECK_EQ_INT(call(&notification_module, &a, "create_webhook", NULL, "{s:s, s:[s]}", "url",
+                      "https://example.com/", "event_types", "Visit Confirmed"),
+                 422);
+}
+
+/* ---- template preview ---------------------------------------------------------------------- */
+
+static void test_template_preview(void) {
+    svc_caller_t a = club_admin(g_club_a), b = club_admin(g_club_b);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &a, "preview_template", &o, "{s:s, s:s}", "key",
+                 "visit_confirmed", "locale", "fr") == 200);
+    CHECK(sget(o, "subject") && strstr(sget(o, "subject"), "Sample Host Club") &&
+          strstr(sget(o, "subject"), "confirm"));
+    CHECK(sget(o, "html") && strstr(sget(o, "html"), "<strong>Sample Host Club</strong>"));
+    CHECK_STR(sget(o, "source"), "resolved");
+    json_decref(o);
+    /* club A's override is A's preview only */
+    const char *p[] = {g_club_a};
+    db_scope_t in_a = {.club_id = g_club_a};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    REQUIRE(db_begin(g_db, &in_a, &tx, &e) == 0);
+    long long ins = db_exec_cmd(tx,
+                                "INSERT INTO notification.templates (club_id, key, locale, "
+                                "subject, body) VALUES ($1::uuid, 'visit_approved', 'en', 'A says "
+                                "yes to {{host_club.name}}', 'Bon voyage {{member.first_name}}') "
+                                "ON CONFLICT DO NOTHING",
+                                1, p, &e);
+    REQUIRE(db_tx_finish(&tx, ins < 0 ? -1 : 0, NULL, &e) == 0);
+    REQUIRE(call(&notification_module, &a, "preview_template", &o, "{s:s}", "key",
+                 "visit_approved") == 200);
+    CHECK_STR(sget(o, "subject"), "A says yes to Sample Host Club");
+    json_decref(o);
+    REQUIRE(call(&notification_module, &b, "preview_template", &o, "{s:s}", "key",
+                 "visit_approved") == 200);
+    CHECK(sget(o, "subject") && strncmp(sget(o, "subject"), "Your visit", 10) == 0);
+    json_decref(o);
+    /* a draft with given variables: values are text in the HTML */
+    REQUIRE(call(&notification_module, &a, "preview_template", &o, "{s:s, s:s, s:s, s:{s:{s:s}}}",
+                 "key", "visit_approved", "subject", "Hi {{member.first_name}}", "body",
+                 "**Dear** {{member.first_name}}", "vars", "member", "first_name",
+                 "<b>Eve</b>") == 200);
+    CHECK_STR(sget(o, "source"), "draft");
+    CHECK(sget(o, "html") && strstr(sget(o, "html"), "&lt;b&gt;Eve&lt;/b&gt;") &&
+          strstr(sget(o, "html"), "<strong>Dear</strong>"));
+    json_decref(o);
+    /* a missing variable is an error naming it; unknown key; drafts need both parts */
+    CHECK_EQ_INT(call(&notification_module, &a, "preview_template", &o, "{s:s, s:s, s:s}", "key",
+                      "visit_approved", "subject", "Hi {{nobody.name}}", "body", "x"),
+                 422);
+    CHECK_STR(sget(json_object_get(o, "error"), "code"), "template_error");
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &a, "preview_template", NULL, "{s:s}", "key",
+                      "no_such_template"),
+                 404);
+    CHECK_EQ_INT(call(&notification_module, &a, "preview_template", NULL, "{s:s, s:s}", "key",
+                      "visit_approved", "subject", "x"),
+                 422);
+    svc_caller_t m = a;
+    snprintf(m.perms, sizeof m.perms, "club:read");
+    CHECK_EQ_INT(
+        call(&notification_module, &m, "preview_template", NULL, "{s:s}", "key", "visit_approved"),
+        403);
+}
+
+/* ---- the calendar attachment ---------------------------------------------------------------- */
+
+/* The confirmation mail carries the visit as an all-day calendar entry (libical parses it). */
+static void test_confirmation_ics(void) {
+    char user[40], member[40], email[128], vid[40], arrive[16], needle[160], day[16], next[16];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    snprintf(vid, sizeof vid, "7a3f6a1c-0000-4000-8000-%012d", ++g_seq);
+    time_t t = time(NULL) + 10 * 86400, t2 = t + 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(arrive, sizeof arrive, "%Y-%m-%d", &tm);
+    strftime(day, sizeof day, "%Y%m%d", &tm);
+    gmtime_r(&t2, &tm);
+    strftime(next, sizeof next, "%Y%m%d", &tm);
+    REQUIRE(visit_event_of("visit.confirmed", member, vid, arrive, "Europe/London") == 0);
+    deliver();
+    snprintf(needle, sizeof needle, "To: %s", email);
+    char *mail = NULL;
+    REQUIRE(mails_with(needle, &mail) >= 1);
+    REQUIRE(mail);
+    CHECK(strstr(mail, "multipart/mixed") != NULL);
+    CHECK(strstr(mail, "multipart/alternative") != NULL);
+    const char *p = strstr(mail, "Content-Type: text/calendar");
+    REQUIRE(p);
+    p = strstr(p, "\n\n");
+    REQUIRE(p);
+    p += 2;
+    char b64[8192], ics[8192];
+    size_t n = 0, len = 0;
+    while (*p && *p != '-' && n + 1 < sizeof b64) {
+        if (*p != '\r' && *p != '\n') b64[n++] = *p;
+        p++;
+    }
+    b64[n] = '\0';
+    free(mail);
+    REQUIRE(sodium_base642bin((unsigned char *)ics, sizeof ics - 1, b64, n, NULL, &len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) == 0);
+    ics[len] = '\0';
+    icalcomponent *cal = icalparser_parse_string(ics);
+    REQUIRE(cal);
+    icalcomponent *ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+    REQUIRE(ev);
+    struct icaltimetype s = icalcomponent_get_dtstart(ev), en = icalcomponent_get_dtend(ev);
+    char got[16], got_end[16];
+    snprintf(got, sizeof got, "%04d%02d%02d", s.year, s.month, s.day);
+    snprintf(got_end, sizeof got_end, "%04d%02d%02d", en.year, en.month, en.day);
+    CHECK(s.is_date);
+    CHECK_STR(got, day);
+    CHECK_STR(got_end, next); /* one day, DTEND exclusive */
+    CHECK(strstr(icalcomponent_get_uid(ev), vid) != NULL);
+    CHECK(strstr(icalcomponent_get_summary(ev), "Notify Club B") != NULL);
+    CHECK_EQ_INT(icalcomponent_get_method(cal), ICAL_METHOD_PUBLISH);
+    icalcomponent_free(cal);
+}
+
+/* ---- digests --------------------------------------------------------------------------------- */
+
+/* visits as a daily digest: non-critical mails wait for 08:00 (the user's zone) and leave as one
+ * mail listing them; a critical one is not held. */
+static void test_daily_digest(void) {
+    char user[40], member[40], email[128], needle[160];
+    REQUIRE(member_with_account(user, member, email) == 0);
+    svc_caller_t u = {0};
+    snprintf(u.user_id, sizeof u.user_id, "%s", user);
+    snprintf(u.club_id, sizeof u.club_id, "%s", g_club_a);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &u, "update_preferences", &o, "{s:s, s:[{s:s, s:b}]}",
+                 "timezone", "Asia/Tokyo", "categories", "category", "visits", "digest", 1) == 200);
+    CHECK(json_is_true(
+        json_object_get(json_array_get(json_object_get(o, "categories"), 1), "digest")));
+    json_decref(o);
+    REQUIRE(visit_event("loi.issued", member) == 0);
+    REQUIRE(visit_event("loi.issued", member) == 0);
+    REQUIRE(visit_event("visit.cancelled", member) == 0); /* critical: not held */
+    const char *p[] = {email};
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                             "digest AND status = 'queued' AND next_attempt_at = "
+                             "notification.next_local(now(), 'Asia/Tokyo', time '08:00')",
+                             1, p),
+                 2);
+    deliver();
+    err_t e = {0};
+    CHECK_EQ_INT(notify_digest_once(&g_env, &e), 0); /* not due yet */
+    snprintf(needle, sizeof needle, "To: %s", email);
+    CHECK_EQ_INT(mails_with(needle, NULL), 1); /* the cancellation only */
+    /* 08:00 comes */
+    owner_exec("UPDATE notification.messages SET next_attempt_at = now() WHERE recipient = $1 AND "
+               "digest",
+               1, p);
+    CHECK_EQ_INT(notify_digest_once(&g_env, &e), 1);
+    char *mail = NULL;
+    CHECK_EQ_INT(mails_with(needle, NULL), 2);
+    CHECK_EQ_INT(mails_with("Subject: Your daily digest: 2 notifications", &mail), 1);
+    REQUIRE(mail);
+    CHECK(strstr(mail, needle) != NULL);
+    char text[4096] = "";
+    plain_part(mail, text, sizeof text);
+    free(mail);
+    /* both held mails, by their subjects (club A's override of visit_approved, set by the
+     * preview test), then the closing paragraph outside the list */
+    const char *first = strstr(text, "- A says yes to Notify Club B\n");
+    CHECK(first && strstr(first + 1, "- A says yes to Notify Club B\n"));
+    CHECK(strstr(text, "Club B\n\nYou chose") != NULL);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                             "digest AND status = 'sent'",
+                             1, p),
+                 2);
+    CHECK_EQ_INT(notify_digest_once(&g_env, &e), 0);
 }
 
 static int create_club(const char *name, char id[40]) {
@@ -541,6 +1328,8 @@ static void test_setup(void) {
     snprintf(ns->smtp_url, sizeof ns->smtp_url, "smtp://127.0.0.1:%d", port);
     ns->retry_base_s = 1;
     ns->max_tries = 3;
+    snprintf(ns->webhook_allow_hosts, sizeof ns->webhook_allow_hosts, "127.0.0.1");
+    ns->webhook_timeout_s = 5;
     g_db = db_pool_open(url, 6, &e);
     g_owner = db_pool_open(owner, 1, &e);
     REQUIRE(g_db && g_owner);
@@ -567,8 +1356,24 @@ int main(void) {
         RUN(test_replay_sends_nothing_twice);
         RUN(test_smtp_permanent_and_transient);
         RUN(test_inbox_and_isolation);
+        RUN(test_quiet_hours_dst);
+        RUN(test_preferences_api);
+        RUN(test_preferences_in_pipeline);
+        RUN(test_idempotent_events);
+        RUN(test_reminder_and_cancellation);
+        RUN(test_reminder_expiry);
+        RUN(test_webhook_signed_delivery);
+        RUN(test_webhook_retries);
+        RUN(test_webhook_ssrf);
+        RUN(test_template_preview);
+        RUN(test_confirmation_ics);
+        RUN(test_daily_digest);
     }
     stop_smtp();
+    if (g_hook > 0) {
+        kill(g_hook, SIGTERM);
+        waitpid(g_hook, NULL, 0);
+    }
     db_pool_close(g_db);
     db_pool_close(g_owner);
     bus_close(g_bus);

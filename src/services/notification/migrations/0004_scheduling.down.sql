@@ -1,0 +1,9 @@
+DROP INDEX notification.messages_expiry_idx;
+DROP INDEX notification.messages_cancellation_idx;
+DROP INDEX notification.messages_idempotency_idx;
+ALTER TABLE notification.messages
+    DROP COLUMN cancelled_at,
+    DROP COLUMN cancellation_key,
+    DROP COLUMN expires_at,
+    DROP COLUMN scheduled_for,
+    DROP COLUMN idempotency_key;

@@ -1,0 +1,356 @@
+/* webhook: see webhook.h. */
+#include "services/notification/webhook.h"
+
+#include <libpq-fe.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "services/notification/notification.h"
+#include "services/notification/webhook_http.h"
+
+/* seconds before try n+1 after try n failed (n = 1..7) */
+static const int k_backoff[WEBHOOK_MAX_TRIES] = {0, 5, 300, 1800, 7200, 18000, 36000, 36000};
+
+static const db_scope_t k_system = {NULL, NULL, 0, 1};
+
+#define WEBHOOK_DOC                                                                                \
+    "json_build_object('id', id, 'club_id', club_id, 'url', url, 'event_types', event_types, "     \
+    "'active', active, 'created_at', to_char(created_at AT TIME ZONE 'UTC', "                      \
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
+
+/* ---- validation ----------------------------------------------------------------------------- */
+
+int webhook_validate_create(json_t *in, err_t *e) {
+    static const char *const keys[] = {"url", "event_types", "club_id", NULL};
+    const char *url;
+    json_t *types = json_object_get(in, "event_types"), *v;
+    size_t i;
+    if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "url", 1, 8, 2048, &url, e) != 0)
+        return -1;
+    if (!types) return err_set(e, 400, "missing_field", "event_types", "event_types is required");
+    if (!json_is_array(types))
+        return err_set(e, 400, "invalid_type", "event_types", "event_types must be an array");
+    if (json_array_size(types) < 1 || json_array_size(types) > 32)
+        return err_invalid(e, "event_types", "event_types must hold 1 to 32 event types");
+    json_array_foreach(types, i, v) {
+        const char *t = json_string_value(v);
+        size_t n = t ? strlen(t) : 0;
+        int ok = n >= 1 && n <= 128;
+        for (size_t k = 0; ok && k < n; k++)
+            ok = (t[k] >= 'a' && t[k] <= 'z') || t[k] == '.' || t[k] == '_' || t[k] == '*';
+        if (!ok)
+            return err_invalid(e, "event_types",
+                               "event_types must be event types like visit.confirmed, or *");
+    }
+    return 0;
+}
+
+int webhook_validate_id(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "club_id", "limit", NULL};
+    const char *id;
+    long long limit;
+    if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "id", 1, 1, 64, &id, e) != 0 ||
+        jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e) != 0)
+        return -1;
+    if (!jsonx_is_uuid(id)) return err_invalid(e, "id", "id must be a uuid");
+    json_object_set_new(in, "limit", json_integer(limit));
+    return 0;
+}
+
+int webhook_validate_list(json_t *in, err_t *e) {
+    static const char *const keys[] = {"club_id", NULL};
+    return jsonx_only_keys(in, keys, "", e);
+}
+
+/* ---- operations ------------------------------------------------------------------------------ */
+
+static int require_club(const svc_call_t *call, err_t *e) {
+    if (!call->caller->club_id[0])
+        return err_set(e, 403, "forbidden", "", "webhooks belong to a club");
+    return 0;
+}
+
+int webhook_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const notification_settings_t *s = notification_settings(call->env);
+    const char *url = json_string_value(json_object_get(in, "url"));
+    webhook_target_t t;
+    char secret[WEBHOOK_SECRET_MAX];
+    if (require_club(call, e) != 0 || webhook_check_url(url, s->webhook_allow_hosts, &t, e) != 0)
+        return -1;
+    char *types = json_dumps(json_object_get(in, "event_types"), JSON_COMPACT);
+    if (!types) return err_set(e, 500, "internal", "", "out of memory");
+    webhook_new_secret(secret);
+    const char *p[] = {url, types, secret};
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    int rc = -1;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    r = db_exec(tx,
+                "INSERT INTO notification.webhooks (club_id, url, event_types, secret) VALUES "
+                "(core.current_club(), $1, ARRAY(SELECT jsonb_array_elements_text($2::jsonb)), "
+                "$3) RETURNING " WEBHOOK_DOC "::text",
+                3, p, e);
+    if (!r) goto done;
+    *out = db_json(r, 0, 0, e);
+    if (!*out) goto done;
+    /* the secret is answered once, here */
+    json_object_set_new(*out, "secret", json_string(secret));
+    rc = 0;
+done:
+    PQclear(r);
+    free(types);
+    sodium_memzero(secret, sizeof secret);
+    return db_tx_finish(&tx, rc, out, e);
+}
+
+int webhook_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    (void)in;
+    if (require_club(call, e) != 0) return -1;
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(call->env->db, &scope,
+                          "SELECT json_build_object('items', coalesce(json_agg(" WEBHOOK_DOC
+                          " ORDER BY created_at), '[]'))::text FROM notification.webhooks WHERE "
+                          "club_id = core.current_club()",
+                          0, NULL, e);
+    if (!r) return -1;
+    *out = db_json(r, 0, 0, e);
+    PQclear(r);
+    return *out ? 0 : -1;
+}
+
+int webhook_rotate(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    char secret[WEBHOOK_SECRET_MAX];
+    if (require_club(call, e) != 0) return -1;
+    webhook_new_secret(secret);
+    const char *p[] = {json_string_value(json_object_get(in, "id")), secret};
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    int rc = -1;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    /* the old secret keeps signing (a second signature) for 24 h */
+    r = db_exec(tx,
+                "UPDATE notification.webhooks SET previous_secret = secret, previous_expires_at = "
+                "now() + interval '24 hours', secret = $2, updated_at = now() WHERE id = $1::uuid "
+                "AND club_id = core.current_club() RETURNING " WEBHOOK_DOC "::text",
+                2, p, e);
+    if (!r) goto done;
+    if (PQntuples(r) != 1) {
+        err_set(e, 404, "not_found", "id", "no webhook with this id");
+        goto done;
+    }
+    *out = db_json(r, 0, 0, e);
+    if (!*out) goto done;
+    json_object_set_new(*out, "secret", json_string(secret));
+    rc = 0;
+done:
+    PQclear(r);
+    sodium_memzero(secret, sizeof secret);
+    return db_tx_finish(&tx, rc, out, e);
+}
+
+int webhook_deliveries(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    char limit[16];
+    if (require_club(call, e) != 0) return -1;
+    snprintf(limit, sizeof limit, "%lld",
+             (long long)json_integer_value(json_object_get(in, "limit")));
+    const char *p[] = {json_string_value(json_object_get(in, "id")), limit};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(
+        call->env->db, &scope,
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM notification.webhooks WHERE id = $1::uuid AND "
+        "club_id = core.current_club()) THEN json_build_object('items', coalesce((SELECT "
+        "json_agg(json_build_object('id', 'msg_' || replace(d.id::text, '-', ''), 'event_id', "
+        "d.event_id, 'event_type', d.event_type, 'status', d.status, 'tries', d.tries, "
+        "'last_status_code', d.last_status_code, 'last_error', d.last_error, 'created_at', "
+        "to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'sent_at', "
+        "to_char(d.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "'next_attempt_at', CASE WHEN d.status = 'queued' THEN to_char(d.next_attempt_at AT "
+        "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END) ORDER BY d.created_at DESC) "
+        "FROM (SELECT * FROM notification.webhook_deliveries WHERE webhook_id = $1::uuid ORDER "
+        "BY created_at DESC LIMIT $2::int) d), '[]'))::text END",
+        2, p, e);
+    if (!r) return -1;
+    if (PQgetisnull(r, 0, 0)) {
+        PQclear(r);
+        return err_set(e, 404, "not_found", "id", "no webhook with this id");
+    }
+    *out = db_json(r, 0, 0, e);
+    PQclear(r);
+    return *out ? 0 : -1;
+}
+
+/* ---- the consumers' part --------------------------------------------------------------------- */
+
+int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
+    json_t *clubs = json_array(), *payload;
+    static const char *const keys[] = {"home_club_id", "host_club_id", "club_id", NULL};
+    if (!clubs) return err_set(e, 500, "internal", "", "out of memory");
+    if (ev->tenant_id && *ev->tenant_id) json_array_append_new(clubs, json_string(ev->tenant_id));
+    for (const char *const *k = keys; *k; k++) {
+        json_t *v = json_object_get(ev->data, *k);
+        if (json_is_string(v) && jsonx_is_uuid(json_string_value(v))) json_array_append(clubs, v);
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(ev->data, "clubs"), i, v) {
+        if (json_is_string(v) && jsonx_is_uuid(json_string_value(v))) json_array_append(clubs, v);
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    char ts[32];
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    payload = json_pack("{s:s, s:s, s:O}", "type", ev->type, "timestamp", ts, "data", ev->data);
+    char *body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    char *ids = json_dumps(clubs, JSON_COMPACT);
+    json_decref(payload);
+    json_decref(clubs);
+    long long n = -1;
+    if (body && ids) {
+        const char *p[] = {ids, ev->type, ev->id, body};
+        n = db_exec_cmd(tx,
+                        "INSERT INTO notification.webhook_deliveries (club_id, webhook_id, "
+                        "event_id, event_type, payload) SELECT w.club_id, w.id, $3::uuid, $2, $4 "
+                        "FROM notification.webhooks w WHERE w.active AND w.club_id IN (SELECT "
+                        "jsonb_array_elements_text($1::jsonb)::uuid) AND ($2 = ANY (w.event_types) "
+                        "OR '*' = ANY (w.event_types)) ON CONFLICT (webhook_id, event_id) DO "
+                        "NOTHING",
+                        4, p, e);
+    } else {
+        err_set(e, 500, "internal", "", "out of memory");
+    }
+    free(body);
+    free(ids);
+    return n < 0 ? -1 : 0;
+}
+
+/* ---- the worker's part ----------------------------------------------------------------------- */
+
+typedef struct wdel {
+    char id[40], club[40], url[2100], secret[WEBHOOK_SECRET_MAX], previous[WEBHOOK_SECRET_MAX];
+    int tries;
+    char *payload;
+} wdel_t;
+
+/* Sends one delivery; *permanent when it must not be retried; *code the HTTP status (0 none). */
+static int send_one(const notification_settings_t *s, const wdel_t *d, int *permanent, long *code,
+                    err_t *e) {
+    webhook_target_t t;
+    char msg_id[48], sig[2 * WEBHOOK_SIG_MAX + 2], one[WEBHOOK_SIG_MAX];
+    *permanent = 0;
+    *code = 0;
+    if (strlen(d->payload) > (size_t)s->webhook_max_bytes) {
+        *permanent = 1;
+        return err_set(e, 413, "payload_too_large", "", "payload larger than %d bytes",
+                       s->webhook_max_bytes);
+    }
+    /* the target again at every try: DNS may now answer a private address */
+    if (webhook_check_url(d->url, s->webhook_allow_hosts, &t, e) != 0) {
+        *permanent = 1;
+        return -1;
+    }
+    snprintf(msg_id, sizeof msg_id, "msg_");
+    for (const char *p = d->id; *p && strlen(msg_id) < sizeof msg_id - 1; p++)
+        if (*p != '-') strncat(msg_id, p, 1);
+    long long ts = (long long)time(NULL);
+    if (webhook_sign(d->secret, msg_id, ts, d->payload, sig) != 0) {
+        *permanent = 1;
+        return err_set(e, 500, "internal", "", "unreadable webhook secret");
+    }
+    if (d->previous[0] && webhook_sign(d->previous, msg_id, ts, d->payload, one) == 0) {
+        strcat(sig, " ");
+        strcat(sig, one);
+    }
+    if (webhook_post(d->url, &t, msg_id, ts, sig, d->payload, s->webhook_timeout_s,
+                     (size_t)s->webhook_max_bytes, code, e) != 0)
+        return -1;
+    if (*code >= 200 && *code < 300) return 0;
+    if (*code >= 300 && *code < 400) {
+        *permanent = 1; /* redirects are not followed */
+        return err_set(e, 502, "redirect_refused", "", "HTTP %ld: redirects are not followed",
+                       *code);
+    }
+    *permanent = *code >= 400 && *code < 500 && *code != 408 && *code != 429;
+    return err_set(e, 502, "http_error", "", "HTTP %ld", *code);
+}
+
+static int record(const svc_env_t *env, const wdel_t *d, int ok, int permanent, long code,
+                  const err_t *why, err_t *e) {
+    int tries = d->tries + 1;
+    int final = !ok && (permanent || tries >= WEBHOOK_MAX_TRIES);
+    char t[16], c[16], delay[16];
+    snprintf(t, sizeof t, "%d", tries);
+    snprintf(c, sizeof c, "%ld", code);
+    snprintf(delay, sizeof delay, "%d", tries < WEBHOOK_MAX_TRIES ? k_backoff[tries] : 0);
+    const char *status = ok ? "sent" : final ? "undelivered" : "queued";
+    const char *p[] = {d->id, status, t, code ? c : NULL, ok ? NULL : why->message, delay};
+    db_tx_t *tx = NULL;
+    if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
+    long long n = db_exec_cmd(
+        tx,
+        "UPDATE notification.webhook_deliveries SET status = $2, tries = $3::int, "
+        "last_status_code = $4::int, last_error = $5, next_attempt_at = now() + "
+        "make_interval(secs => $6::int), sent_at = CASE WHEN $2 = 'sent' THEN now() END, "
+        "failed_at = CASE WHEN $2 = 'undelivered' THEN now() END WHERE id = $1::uuid",
+        6, p, e);
+    if (final && n >= 0)
+        log_warn("webhook delivery %s undelivered after %d tries: %s", d->id, tries, why->message);
+    return db_tx_finish(&tx, n < 0 ? -1 : 0, NULL, e);
+}
+
+int notify_webhooks_deliver_once(const svc_env_t *env, err_t *e) {
+    const notification_settings_t *s = notification_settings(env);
+    db_tx_t *tx = NULL;
+    if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
+    /* lease like the messages: at least once after a crash */
+    PGresult *r = db_exec(
+        tx,
+        "UPDATE notification.webhook_deliveries d SET next_attempt_at = now() + interval '5 "
+        "minutes' FROM (SELECT x.id FROM notification.webhook_deliveries x WHERE x.status = "
+        "'queued' AND x.next_attempt_at <= now() ORDER BY x.next_attempt_at LIMIT 20 FOR UPDATE "
+        "SKIP LOCKED) due, notification.webhooks w WHERE d.id = due.id AND w.id = d.webhook_id "
+        "RETURNING d.id::text, d.club_id::text, w.url, w.secret, CASE WHEN "
+        "w.previous_expires_at > now() THEN w.previous_secret ELSE '' END, d.tries, d.payload",
+        0, NULL, e);
+    if (!r) {
+        db_rollback(tx);
+        return -1;
+    }
+    int n = PQntuples(r);
+    wdel_t *ds = calloc((size_t)(n ? n : 1), sizeof *ds);
+    for (int i = 0; ds && i < n; i++) {
+        snprintf(ds[i].id, sizeof ds[i].id, "%s", PQgetvalue(r, i, 0));
+        snprintf(ds[i].club, sizeof ds[i].club, "%s", PQgetvalue(r, i, 1));
+        snprintf(ds[i].url, sizeof ds[i].url, "%s", PQgetvalue(r, i, 2));
+        snprintf(ds[i].secret, sizeof ds[i].secret, "%s", PQgetvalue(r, i, 3));
+        snprintf(ds[i].previous, sizeof ds[i].previous, "%s", PQgetvalue(r, i, 4));
+        ds[i].tries = atoi(PQgetvalue(r, i, 5));
+        ds[i].payload = strdup(PQgetvalue(r, i, 6));
+    }
+    PQclear(r);
+    if (!ds || db_commit(tx, e) != 0) {
+        for (int i = 0; ds && i < n; i++)
+            free(ds[i].payload);
+        free(ds);
+        return ds ? -1 : err_set(e, 500, "internal", "", "out of memory");
+    }
+    int handled = 0;
+    for (int i = 0; i < n; i++) {
+        err_t why = {0};
+        int permanent = 0;
+        long code = 0;
+        int ok = ds[i].payload && send_one(s, &ds[i], &permanent, &code, &why) == 0;
+        if (!ds[i].payload) err_set(&why, 500, "internal", "", "out of memory");
+        if (record(env, &ds[i], ok, permanent, code, &why, e) == 0) handled++;
+        free(ds[i].payload);
+        sodium_memzero(ds[i].secret, sizeof ds[i].secret);
+        sodium_memzero(ds[i].previous, sizeof ds[i].previous);
+    }
+    free(ds);
+    return handled;
+}
