@@ -51,7 +51,7 @@ trap 'exit 143' TERM
 cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
     $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-load" \
     bench/ledger_load.c build/libreciprocal.a \
-    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark) \
+    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
     -lnats -lhpdf -lcrypt -lpthread -lm
 
 PG_DATA=$TMP/pg/data

@@ -12,7 +12,7 @@ make -s build/reciprocal
 cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
     $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-verify" \
     bench/ledger_verify.c build/libreciprocal.a \
-    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark) \
+    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
     -lnats -lhpdf -lcrypt -lpthread -lm
 TMP=$(mktemp "${TMPDIR:-/tmp}/reciprocal-bench-verify.XXXXXX.ndjson")
 trap 'rm -f "$TMP"' EXIT

@@ -324,7 +324,7 @@ if ((server_ok)); then
     if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
         $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-load" \
         bench/ledger_load.c build/libreciprocal.a \
-        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark) \
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
         -lnats -lhpdf -lcrypt -lpthread -lm 2>"$TMP/log/ledger-load-cc.log"; then
         lrate=${BENCH_LEDGER_RATE:-3000}
         lsecs=${BENCH_LEDGER_SECONDS:-5}
@@ -351,7 +351,7 @@ if ((server_ok)); then
     if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
         $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-verify" \
         bench/ledger_verify.c build/libreciprocal.a \
-        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark) \
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
         -lnats -lhpdf -lcrypt -lpthread -lm 2>"$TMP/log/ledger-verify-cc.log"; then
         vblocks=${BENCH_LEDGER_VERIFY_BLOCKS:-100}
         vtxs=${BENCH_LEDGER_VERIFY_TXS:-500}
