@@ -337,8 +337,8 @@ if ((server_ok)); then
     elif cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
         $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-load" \
         bench/ledger_load.c build/libreciprocal.a \
-        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
-        -lnats -lcrypt -lpthread -lm 2>"$TMP/log/ledger-load-cc.log"; then
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
+        -lnats -lhpdf -lcrypt -lpthread -lm 2>"$TMP/log/ledger-load-cc.log"; then
         lrate=${BENCH_LEDGER_RATE:-3000}
         lsecs=${BENCH_LEDGER_SECONDS:-5}
         # blind write and read-modify-write (bench/ledger.sh runs the same with durable PostgreSQL)
@@ -366,8 +366,8 @@ if ((server_ok)); then
     elif cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
         $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-verify" \
         bench/ledger_verify.c build/libreciprocal.a \
-        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
-        -lnats -lcrypt -lpthread -lm 2>"$TMP/log/ledger-verify-cc.log"; then
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
+        -lnats -lhpdf -lcrypt -lpthread -lm 2>"$TMP/log/ledger-verify-cc.log"; then
         vblocks=${BENCH_LEDGER_VERIFY_BLOCKS:-100}
         vtxs=${BENCH_LEDGER_VERIFY_TXS:-500}
         say "ledger verify: $vblocks blocks x $vtxs txs, 2 endorsements each"
