@@ -6,6 +6,7 @@
 #include "core/db.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1160,6 +1161,35 @@ json_t *db_query_json(db_tx_t *tx, const char *sql, int nparams, const char *con
         j = db_json(r, 0, 0, e);
     else
         err_set(e, 500, "internal", "", "database returned no JSON");
+    PQclear(r);
+    return j;
+}
+
+/* r when it has a row, else NULL with 404 (fmt, ap) and r cleared. */
+static PGresult *row_or_404(PGresult *r, err_t *e, const char *field, const char *fmt, va_list ap) {
+    if (!r || PQntuples(r) > 0) return r;
+    PQclear(r);
+    char msg[sizeof e->message];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    err_set(e, 404, "not_found", field, "%s", msg);
+    return NULL;
+}
+
+PGresult *db_row(PGresult *r, err_t *e, const char *field, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    r = row_or_404(r, e, field, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+json_t *db_row_json(PGresult *r, err_t *e, const char *field, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    r = row_or_404(r, e, field, fmt, ap);
+    va_end(ap);
+    if (!r) return NULL;
+    json_t *j = db_json(r, 0, 0, e);
     PQclear(r);
     return j;
 }

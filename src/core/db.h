@@ -97,6 +97,15 @@ json_t *db_json_raw(const PGresult *r, int row, int col, err_t *e);
 json_t *db_query_json(db_tx_t *tx, const char *sql, int nparams, const char *const *params,
                       err_t *e);
 
+/* The one-row read (a get by id): r is a statement's result, NULL when it failed (*e set, passed
+ * through). db_row: r itself when it has a row (the caller PQclear()s it), else NULL with 404
+ * "not_found" naming field, the message fmt (r cleared). db_row_json: consumes r; its first
+ * row's first column parsed (db_json), or NULL with that 404 (or db_json's 500). */
+PGresult *db_row(PGresult *r, err_t *e, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+json_t *db_row_json(PGresult *r, err_t *e, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Helpers on results. */
 const char *db_val(const PGresult *r, int row, const char *col); /* NULL if SQL NULL */
 

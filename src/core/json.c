@@ -348,6 +348,58 @@ int jsonx_is_uuid(const char *s) {
     return 1;
 }
 
+int jsonx_is_date(const char *s) {
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return 0;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return 0;
+    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || m < 1 || m > 12 || d < 1) return 0;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= mdays[m - 1] + (m == 2 && leap);
+}
+
+int jsonx_uuid(json_t *obj, const char *name, int required, err_t *e) {
+    const char *s;
+    if (jsonx_string(obj, name, required, 1, 64, &s, e) != 0) return -1;
+    if (!s) return 0;
+    if (!jsonx_is_uuid(s)) return err_invalid(e, name, "%s must be a uuid", name);
+    char low[40];
+    snprintf(low, sizeof low, "%s", s);
+    for (char *c = low; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    return json_object_set_new(obj, name, json_string(low)) == 0
+               ? 0
+               : err_set(e, 500, "internal", "", "out of memory");
+}
+
+int jsonx_ref(json_t *obj, const char *name, int required, const char *missing, err_t *e) {
+    const char *s;
+    if (jsonx_string(obj, name, required, 1, 64, &s, e) != 0) return -1;
+    return !s || jsonx_is_uuid(s) ? 0 : err_set(e, 404, "not_found", name, "%s", missing);
+}
+
+int jsonx_is_timestamp(const char *s) {
+    static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+    size_t n = s ? strlen(s) : 0;
+    if (n < sizeof pat - 1 || n > 40) return 0;
+    for (size_t i = 0; i < sizeof pat - 1; i++)
+        if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i]) return 0;
+    for (size_t i = sizeof pat - 1; i < n; i++)
+        if (!strchr("0123456789.:+-Z", s[i])) return 0;
+    return 1;
+}
+
+int jsonx_date(json_t *obj, const char *name, int required, err_t *e) {
+    const char *s;
+    if (jsonx_string(obj, name, required, 10, 10, &s, e) != 0) {
+        if (e && e->status == 422) err_invalid(e, name, "%s must be a date", name);
+        return -1;
+    }
+    if (s && !jsonx_is_date(s)) return err_invalid(e, name, "%s must be a date YYYY-MM-DD", name);
+    return 0;
+}
+
 static int is_alnum_ascii(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }

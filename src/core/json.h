@@ -93,6 +93,24 @@ int jsonx_is_uuid(const char *s);
 int jsonx_is_email(const char *s);
 int jsonx_is_e164(const char *s);
 int jsonx_is_http_url(const char *s);
+/* date: YYYY-MM-DD, a day of the calendar (year 1900 on, the month's length, leap years). */
+int jsonx_is_date(const char *s);
+
+/* Reference and date fields, validated the one way every service answers them (required as
+ * jsonx_string; 422 "invalid_field" naming the field otherwise):
+ * uuid: 1..64 characters and a uuid ("<name> must be a uuid"); stored back into obj in lower
+ *   case (the form PostgreSQL prints), so a later comparison with an id read back holds.
+ * date: a 10-character string ("<name> must be a date") that jsonx_is_date accepts ("<name> must
+ *   be a date YYYY-MM-DD"). */
+int jsonx_uuid(json_t *obj, const char *name, int required, err_t *e);
+int jsonx_date(json_t *obj, const char *name, int required, err_t *e);
+/* A reference to a record (an id in the path): 1..64 characters as jsonx_string; a string that
+ * is not a uuid names no record: 404 "not_found" naming the field, message `missing`. */
+int jsonx_ref(json_t *obj, const char *name, int required, const char *missing, err_t *e);
+/* timestamp shape: YYYY-MM-DDTHH:MM:SS, then only fraction and zone characters
+ * (0-9 . : + - Z), at most 40 characters; the calendar is PostgreSQL's (or the caller's) to check.
+ */
+int jsonx_is_timestamp(const char *s);
 
 /* base64url without padding; caller frees the result. decode returns NULL on bad input
  * (characters outside the alphabet, '=' padding, impossible length, non-zero unused bits); its

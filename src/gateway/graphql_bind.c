@@ -212,6 +212,16 @@ int gqlb_list(const gql_resolve_info *info, const char *module, const char *op, 
     return 0;
 }
 
+json_t *gqlb_page_input(const gql_resolve_info *info, json_t *args, char **error) {
+    json_t *input = json_object();
+    if (gqlb_first(info, args, input, error) != 0) {
+        json_decref(input);
+        return NULL;
+    }
+    gqlb_set_str(input, "after", json_object_get(args, "after"));
+    return input;
+}
+
 void gqlb_set_str(json_t *input, const char *key, json_t *v) {
     if (json_is_string(v)) json_object_set(input, key, v);
 }
@@ -250,6 +260,27 @@ json_t *gqlb_mutation_input(json_t *args) {
         if (json_is_null(v)) json_object_del(input, k);
     }
     return input;
+}
+
+/* A row of gqlb_add_mutations (info->ud). */
+static int r_table_mutation(const gql_resolve_info *info, json_t *parent, json_t *args,
+                            json_t **out, char **error) {
+    (void)parent;
+    const gqlb_mutation_row_t *m = info->ud;
+    json_t *input = gqlb_mutation_input(args);
+    if (m->prepare) m->prepare(input);
+    int rc = gqlb_mutation(info, m->module, m->op, input, m->key,
+                           m->convert ? m->convert : gqlb_output, out, error);
+    json_decref(input);
+    return rc;
+}
+
+int gqlb_add_mutations(gql_resolvers *rs, const gqlb_mutation_row_t *rows, size_t n) {
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        rc |= gql_resolvers_add(rs, "Mutation", rows[i].field, r_table_mutation, NULL,
+                                (void *)&rows[i]);
+    return rc;
 }
 
 json_t *gqlb_connection(json_t *output, json_t *(*node_of)(json_t *)) {

@@ -54,9 +54,24 @@ json_t *gqlb_upper(json_t *v);
 int gqlb_mutation(const gql_resolve_info *info, const char *module, const char *op, json_t *input,
                   const char *key, json_t *(*convert)(json_t *), json_t **out, char **error);
 
+/* A service's mutations as one table: each row binds Mutation.<field> to module.op. The
+ * resolver reads the REST input from args.input (gqlb_mutation_input), lets prepare (may be
+ * NULL) adjust it (e.g. a GraphQL list into the REST map), and answers gqlb_mutation with the
+ * row's key and convert (NULL = gqlb_output). The rows are the resolvers' user data: they must
+ * outlive rs (a static table). 0, or -1 when a field could not be bound. */
+typedef struct gqlb_mutation_row {
+    const char *field, *module, *op, *key;
+    json_t *(*convert)(json_t *rest);
+    void (*prepare)(json_t *input);
+} gqlb_mutation_row_t;
+int gqlb_add_mutations(gql_resolvers *rs, const gqlb_mutation_row_t *rows, size_t n);
+
 /* A connection's `first` argument into input "limit": 0 when absent or 1..100 (copied), else -1
  * with a field error, extensions.code invalid_field, "first must be from 1 to 100". */
 int gqlb_first(const gql_resolve_info *info, json_t *args, json_t *input, char **error);
+/* A list operation's input from a connection's arguments: {limit (gqlb_first), after} (new
+ * reference; the resolver adds its filters), or NULL after gqlb_first's field error. */
+json_t *gqlb_page_input(const gql_resolve_info *info, json_t *args, char **error);
 
 /* A query field: calls module.op with input (not consumed); on success *out = convert(the
  * output's key, or the whole output when key is NULL), convert NULL = gqlb_output; a failure is

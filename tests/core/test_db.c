@@ -121,6 +121,26 @@ static void test_basics(void) {
     CHECK(db_val(r, 0, "missing") == NULL); /* no such column */
     CHECK(db_val(r, 1, "v") == NULL);       /* no such row */
     PQclear(r);
+    /* the one-row read: a row, no row (404 naming the field), a failed statement passed through */
+    r = db_row(db_exec(tx, "SELECT 1 WHERE $1::int = 40", 1, params, &e), &e, "id", "none");
+    CHECK(r != NULL);
+    PQclear(r);
+    CHECK(db_row(db_exec(tx, "SELECT 1 WHERE false", 0, NULL, &e), &e, "id", "no %s", "x") == NULL);
+    CHECK_EQ_INT(e.status, 404);
+    CHECK_STR(e.code, "not_found");
+    CHECK_STR(e.field, "id");
+    CHECK_STR(e.message, "no x");
+    json_t *j =
+        db_row_json(db_exec(tx, "SELECT '{\"a\":1}'::jsonb::text", 0, NULL, &e), &e, "id", "none");
+    CHECK(j && json_integer_value(json_object_get(j, "a")) == 1);
+    json_decref(j);
+    CHECK(db_row_json(db_exec(tx, "SELECT '{}'::text WHERE false", 0, NULL, &e), &e, "key",
+                      "no such thing") == NULL);
+    CHECK_EQ_INT(e.status, 404);
+    CHECK_STR(e.field, "key");
+    err_t keep = {.status = 503};
+    CHECK(db_row_json(NULL, &keep, "id", "none") == NULL);
+    CHECK_EQ_INT(keep.status, 503);
     CHECK_EQ_INT(db_exec_cmd(tx, "CREATE TEMP TABLE t_basic (x int) ON COMMIT DROP", 0, NULL, &e),
                  0);
     CHECK_EQ_INT(db_exec_cmd(tx, "INSERT INTO t_basic SELECT generate_series(1, 3)", 0, NULL, &e),

@@ -614,6 +614,54 @@ static void test_b64url(void) {
     CHECK(jsonx_b64url_decode(NULL, NULL) == NULL);
 }
 
+/* jsonx_uuid / jsonx_date: the one reference and date validators (lower-cased uuid back in the
+ * object; 400 for a wrong type or an absent required field, 422 naming the field otherwise). */
+static void test_uuid_date_fields(void) {
+    err_t e = {0};
+    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "id",
+                          "123E4567-E89B-12D3-A456-426614174000", "bad", "123e4567", "num", 7,
+                          "day", "2024-02-29", "feb", "2023-02-29", "short", "2024-2-1");
+    CHECK_EQ_INT(jsonx_uuid(o, "id", 1, &e), 0);
+    CHECK_STR(json_string_value(json_object_get(o, "id")), "123e4567-e89b-12d3-a456-426614174000");
+    CHECK_EQ_INT(jsonx_uuid(o, "absent", 0, &e), 0);
+    CHECK(json_object_get(o, "absent") == NULL);
+    CHECK_EQ_INT(jsonx_uuid(o, "absent", 1, &e), -1);
+    CHECK_EQ_INT(e.status, 400);
+    CHECK_EQ_INT(jsonx_uuid(o, "num", 1, &e), -1);
+    CHECK_EQ_INT(e.status, 400);
+    CHECK_EQ_INT(jsonx_uuid(o, "bad", 1, &e), -1);
+    CHECK_EQ_INT(e.status, 422);
+    CHECK_STR(e.field, "bad");
+    CHECK_STR(e.message, "bad must be a uuid");
+    CHECK_EQ_INT(jsonx_date(o, "day", 1, &e), 0);
+    CHECK_EQ_INT(jsonx_date(o, "absent", 0, &e), 0);
+    CHECK_EQ_INT(jsonx_date(o, "feb", 1, &e), -1);
+    CHECK_EQ_INT(e.status, 422);
+    CHECK_STR(e.message, "feb must be a date YYYY-MM-DD");
+    CHECK_EQ_INT(jsonx_date(o, "short", 1, &e), -1);
+    CHECK_EQ_INT(e.status, 422);
+    CHECK_STR(e.message, "short must be a date");
+    CHECK_EQ_INT(jsonx_date(o, "num", 1, &e), -1);
+    CHECK_EQ_INT(e.status, 400);
+    CHECK_EQ_INT(jsonx_ref(o, "id", 1, "no such thing", &e), 0);
+    CHECK_EQ_INT(jsonx_ref(o, "absent", 0, "no such thing", &e), 0);
+    CHECK_EQ_INT(jsonx_ref(o, "bad", 1, "no such thing", &e), -1);
+    CHECK_EQ_INT(e.status, 404);
+    CHECK_STR(e.code, "not_found");
+    CHECK_STR(e.field, "bad");
+    CHECK_STR(e.message, "no such thing");
+    CHECK_EQ_INT(jsonx_ref(o, "num", 1, "no such thing", &e), -1);
+    CHECK_EQ_INT(e.status, 400);
+    CHECK(jsonx_is_timestamp("2030-01-01T00:00:00Z") &&
+          jsonx_is_timestamp("2030-01-01T00:00:00.123+02:00") &&
+          !jsonx_is_timestamp("2030-01-01 00:00:00") && !jsonx_is_timestamp("2030-01-01T00:00") &&
+          !jsonx_is_timestamp("2030-01-01T00:00:00 UTC") && !jsonx_is_timestamp(NULL));
+    CHECK(jsonx_is_date("2000-02-29") && !jsonx_is_date("1900-02-29") &&
+          !jsonx_is_date("1899-12-31") && !jsonx_is_date("2024-13-01") &&
+          !jsonx_is_date("2024-04-31") && !jsonx_is_date(NULL));
+    json_decref(o);
+}
+
 int main(void) {
     RUN(test_parse_ok);
     RUN(test_parse_rejects);
@@ -628,6 +676,7 @@ int main(void) {
     RUN(test_error_rule);
     RUN(test_only_keys);
     RUN(test_uuid);
+    RUN(test_uuid_date_fields);
     RUN(test_email);
     RUN(test_e164);
     RUN(test_http_url);

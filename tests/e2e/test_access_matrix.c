@@ -18,9 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/db.h"
 #include "core/service.h"
-#include "lib/credentials/password.h"
 #include "services/auth/rbac.h"
 #include "support/e2e.h"
 #include "test.h"
@@ -239,56 +237,11 @@ static int create_club(const char *slug, char *id_out) {
     return ok ? 0 : -1;
 }
 
-/* An active account of club with role, written as the owner. id_out: 64 bytes. */
-static int create_user(const char *club, const char *email, const char *role, char *id_out) {
-    err_t e = {0};
-    char hash[PASSWORD_HASH_MAX];
-    if (password_hash(g_pw, hash, &e) != 0) return -1;
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    int rc = -1;
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        const char *p[] = {club, email, hash, role};
-        PGresult *r = db_exec(tx,
-                              "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
-                              "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', "
-                              "$3, now()) RETURNING club_id, id), r AS (INSERT INTO "
-                              "auth.user_roles (club_id, user_id, role) SELECT club_id, id, $4 "
-                              "FROM u) SELECT id FROM u",
-                              4, p, &e);
-        if (r) {
-            snprintf(id_out, 64, "%s", PQgetvalue(r, 0, 0));
-            PQclear(r);
-            rc = db_commit(tx, &e);
-        } else {
-            db_rollback(tx);
-        }
-    }
-    if (rc != 0) printf("#   create user: %s\n", e.message);
-    db_pool_close(db);
-    return rc;
-}
-
-static int login(const char *slug, const char *email, char *tok) {
-    char body[512];
-    e2e_resp_t r;
-    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug,
-             email, g_pw);
-    if (req(NULL, "POST", "/api/v1/auth/login", body, &r) != 0) return -1;
-    int ok = r.status == 200 && jstr(&r, "access_token");
-    if (ok) snprintf(tok, 4096, "%s", jstr(&r, "access_token"));
-    e2e_resp_free(&r);
-    return ok ? 0 : -1;
-}
-
-/* An account of club with role, signed in: tok gets its access token. */
+/* An account of club with role, signed in: tok gets its access token (e2e_account). */
 static int account(const char *club, const char *slug, const char *role, char *uid, char *tok) {
     char email[128];
     snprintf(email, sizeof email, "matrix-%s-%s-%d@example.test", role, slug, (int)getpid());
-    if (create_user(club, email, role, uid) != 0) return -1;
-    return login(slug, email, tok);
+    return e2e_account(&g_proc, club, slug, email, role, g_pw, uid, tok);
 }
 
 static void test_start(void) {
@@ -296,6 +249,15 @@ static void test_start(void) {
         "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", NULL};
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
+    /* The run's binaries share one database and one JetStream (tests/run.sh), and the ledger is
+     * one chain for the whole network: whether it exists depended on which test ran before
+     * (test_agreements_api, test_visit_ledger, test_demo_seed bootstrap it). Bootstrapping it
+     * here (idempotent) gives the ledger rows one state in any order: block 0, a checkpoint and
+     * an export exist. */
+    e2e_resp_t boot;
+    REQUIRE(req(e2e_bearer(), "POST", "/api/v1/ledger/bootstrap", "{}", &boot) == 0);
+    CHECK_EQ_INT(boot.status, 200);
+    e2e_resp_free(&boot);
     snprintf(g_slug_a, sizeof g_slug_a, "matrix-a-%d", (int)getpid());
     snprintf(g_slug_b, sizeof g_slug_b, "matrix-b-%d", (int)getpid());
     REQUIRE(create_club(g_slug_a, g_club_a) == 0);

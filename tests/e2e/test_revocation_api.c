@@ -21,8 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/db.h"
-#include "lib/credentials/password.h"
 #include "support/e2e.h"
 #include "test.h"
 
@@ -132,36 +130,10 @@ static int create_club(const char *slug, char *id_out) {
     return ok ? 0 : -1;
 }
 
-/* An active account of club with role, written as the owner (network scope). id_out: 64. */
+/* An active account of club with role, written as the owner (e2e_account, no sign-in). id_out:
+ * 64 bytes. */
 static int create_user(const char *club, const char *email, const char *role, char *id_out) {
-    err_t e = {0};
-    char hash[PASSWORD_HASH_MAX];
-    if (password_hash(g_pw, hash, &e) != 0) return -1;
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    int rc = -1;
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        const char *p[] = {club, email, hash, role};
-        PGresult *r = db_exec(tx,
-                              "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
-                              "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', "
-                              "$3, now()) RETURNING club_id, id), r AS (INSERT INTO "
-                              "auth.user_roles (club_id, user_id, role) SELECT club_id, id, $4 "
-                              "FROM u) SELECT id FROM u",
-                              4, p, &e);
-        if (r) {
-            snprintf(id_out, 64, "%s", PQgetvalue(r, 0, 0));
-            PQclear(r);
-            rc = db_commit(tx, &e);
-        } else {
-            db_rollback(tx);
-        }
-    }
-    if (rc != 0) printf("#   create user: %s\n", e.message);
-    db_pool_close(db);
-    return rc;
+    return e2e_account(&g_a, club, NULL, email, role, g_pw, id_out, NULL);
 }
 
 /* ---- tests ---- */

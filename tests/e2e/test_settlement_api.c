@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "core/db.h"
-#include "lib/credentials/password.h"
 #include "support/e2e.h"
 #include "test.h"
 
@@ -64,77 +63,17 @@ static void day(int days, char out[16]) {
 }
 
 static int account(int club, const char *role, char *tok) {
-    char email[128], hash[PASSWORD_HASH_MAX];
-    err_t e = {0};
+    char email[128];
     snprintf(email, sizeof email, "settle-%s-%d-%d@example.test", role, club, (int)getpid());
-    if (password_hash(g_pw, hash, &e) != 0) return -1;
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    int rc = -1;
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        const char *p[] = {g_club[club], email, hash, role};
-        PGresult *r = db_exec(tx,
-                              "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
-                              "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', "
-                              "$3, now()) RETURNING club_id, id), r AS (INSERT INTO "
-                              "auth.user_roles (club_id, user_id, role) SELECT club_id, id, $4 "
-                              "FROM u) SELECT id FROM u",
-                              4, p, &e);
-        if (r) {
-            PQclear(r);
-            rc = db_commit(tx, &e);
-        } else {
-            db_rollback(tx);
-        }
-    }
-    db_pool_close(db);
-    if (rc != 0) return -1;
-    char body[512];
-    e2e_resp_t r;
-    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}",
-             g_slug[club], email, g_pw);
-    if (req("", "POST", "/api/v1/auth/login", body, &r) != 0) return -1;
-    int ok = r.status == 200 && jstr(r.json, "access_token");
-    if (ok) snprintf(tok, 4096, "%s", jstr(r.json, "access_token"));
-    e2e_resp_free(&r);
-    return ok ? 0 : -1;
+    return e2e_account(&g_proc, g_club[club], g_slug[club], email, role, g_pw, NULL, tok);
 }
 
 static int member(char id[64]) {
-    char body[1024], path[256];
-    json_t *j = NULL;
-    snprintf(body, sizeof body,
-             "{\"club_id\":\"%s\",\"category\":\"full\",\"expires_on\":\"2099-12-31\","
-             "\"profile\":{\"first_name\":\"Set\",\"last_name\":\"Tler\",\"email\":"
-             "\"set%d@example.test\"}}",
-             g_club[0], rand());
-    if (call(NULL, "POST", "/api/v1/members", body, &j) != 201) return -1;
-    snprintf(id, 64, "%s", jstr(j, "id"));
-    json_decref(j);
-    snprintf(path, sizeof path, "/api/v1/members/%s/status", id);
-    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\"}", g_club[0]);
-    return call(NULL, "POST", path, body, NULL) == 200 ? 0 : -1;
+    return e2e_member(&g_proc, g_club[0], "full", NULL, 1, "Set", "Tler", id);
 }
 
 static int agreement(int host, const char *terms) {
-    char body[2048], today[16], path[256];
-    json_t *j = NULL;
-    day(0, today);
-    snprintf(body, sizeof body,
-             "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\",\"terms\":{"
-             "\"%s\":%s}}",
-             g_club[0], g_club[0], g_club[host], today, g_club[host], terms);
-    if (call(NULL, "POST", "/api/v1/agreements", body, &j) != 201) {
-        printf("#   agreement: %s\n", json_dumps(j, 0));
-        json_decref(j);
-        return -1;
-    }
-    snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", jstr(j, "id"));
-    json_decref(j);
-    snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", g_club[host]);
-    return call(NULL, "POST", path, body, NULL) == 200 ? 0 : -1;
+    return e2e_agreement(&g_proc, g_club[0], g_club[host], terms);
 }
 
 static char g_kek[128];

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "core/db.h"
-#include "lib/credentials/password.h"
 #include "services/reciprocal/loi.h"
 #include "support/e2e.h"
 #include "test.h"
@@ -54,13 +53,6 @@ static long call(const char *as, const char *method, const char *path, const cha
     return st;
 }
 
-static void day(int days, char out[16]) {
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 16, "%Y-%m-%d", &tm);
-}
-
 /* One SQL statement as the owner in the network administrator's (and the relay's) scope; first
  * gets the first column of the first row ("" when none). */
 static int owner_exec(const char *sql, int n, const char *const *p, char *first, size_t cap) {
@@ -91,65 +83,19 @@ static int owner_exec(const char *sql, int n, const char *const *p, char *first,
 }
 
 static int account(int club, const char *role, char *uid, char *tok) {
-    char email[128], hash[PASSWORD_HASH_MAX];
-    err_t e = {0};
+    char email[128];
     snprintf(email, sizeof email, "restrict-%s-%d-%d@example.test", role, club, (int)getpid());
-    if (password_hash(g_pw, hash, &e) != 0) return -1;
-    const char *p[] = {g_club[club], email, hash, role};
-    if (owner_exec("WITH u AS (INSERT INTO auth.users (club_id, email, status, password_hash, "
-                   "email_verified_at) VALUES ($1::uuid, $2, 'active', $3, now()) RETURNING "
-                   "club_id, id), r AS (INSERT INTO auth.user_roles (club_id, user_id, role) "
-                   "SELECT club_id, id, $4 FROM u) SELECT id FROM u",
-                   4, p, uid, 64) != 0)
-        return -1;
-    char body[512];
-    e2e_resp_t r;
-    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}",
-             g_slug[club], email, g_pw);
-    if (req("", "POST", "/api/v1/auth/login", body, &r) != 0) return -1;
-    int ok = r.status == 200 && jstr(r.json, "access_token");
-    if (ok) snprintf(tok, 4096, "%s", jstr(r.json, "access_token"));
-    e2e_resp_free(&r);
-    return ok ? 0 : -1;
+    return e2e_account(&g_proc, g_club[club], g_slug[club], email, role, g_pw, uid, tok);
 }
 
 /* An active full member of club A (linked to user or not). */
 static int member(const char *user, char id[64]) {
-    char body[1024], path[256];
-    json_t *v = NULL;
-    snprintf(body, sizeof body,
-             "{\"club_id\":\"%s\",\"category\":\"full\",\"expires_on\":\"2099-12-31\"%s%s%s,"
-             "\"profile\":{\"first_name\":\"Res\",\"last_name\":\"Tricted\",\"email\":"
-             "\"res%d@example.test\"}}",
-             g_club[0], user ? ",\"auth_user_id\":\"" : "", user ? user : "", user ? "\"" : "",
-             rand());
-    if (call(NULL, "POST", "/api/v1/members", body, &v) != 201) {
-        json_decref(v);
-        return -1;
-    }
-    snprintf(id, 64, "%s", jstr(v, "id"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/members/%s/status", id);
-    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\"}", g_club[0]);
-    return call(NULL, "POST", path, body, NULL) == 200 ? 0 : -1;
+    return e2e_member(&g_proc, g_club[0], "full", user, 1, "Res", "Tricted", id);
 }
 
 static int agreement(int host) {
-    char body[2048], today[16], path[256];
-    json_t *v = NULL;
-    day(0, today);
-    snprintf(body, sizeof body,
-             "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\",\"terms\":{"
-             "\"%s\":{\"max_visits_month\":20,\"max_days_year\":60}}}",
-             g_club[0], g_club[0], g_club[host], today, g_club[host]);
-    if (call(NULL, "POST", "/api/v1/agreements", body, &v) != 201) {
-        json_decref(v);
-        return -1;
-    }
-    snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", jstr(v, "id"));
-    json_decref(v);
-    snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", g_club[host]);
-    return call(NULL, "POST", path, body, NULL) == 200 ? 0 : -1;
+    return e2e_agreement(&g_proc, g_club[0], g_club[host],
+                         "{\"max_visits_month\":20,\"max_days_year\":60}");
 }
 
 static void test_start(void) {

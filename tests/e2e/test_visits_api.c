@@ -13,8 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/db.h"
-#include "lib/credentials/password.h"
 #include "lib/credentials/signkey.h"
 #include "services/reciprocal/loi.h"
 #include "support/e2e.h"
@@ -53,91 +51,21 @@ static void day(int days, char out[16]) {
     strftime(out, 16, "%Y-%m-%d", &tm);
 }
 
-/* An active account of club with role, written as the owner, signed in. */
+/* An active account of club with role, signed in (e2e_account). */
 static int account(int club, const char *role, char *uid, char *tok) {
-    char email[128], hash[PASSWORD_HASH_MAX];
-    err_t e = {0};
+    char email[128];
     snprintf(email, sizeof email, "visits-%s-%d-%d@example.test", role, club, (int)getpid());
-    if (password_hash(g_pw, hash, &e) != 0) return -1;
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    int rc = -1;
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        const char *p[] = {g_club[club], email, hash, role};
-        PGresult *r = db_exec(tx,
-                              "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
-                              "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', "
-                              "$3, now()) RETURNING club_id, id), r AS (INSERT INTO "
-                              "auth.user_roles (club_id, user_id, role) SELECT club_id, id, $4 "
-                              "FROM u) SELECT id FROM u",
-                              4, p, &e);
-        if (r) {
-            snprintf(uid, 64, "%s", PQgetvalue(r, 0, 0));
-            PQclear(r);
-            rc = db_commit(tx, &e);
-        } else {
-            db_rollback(tx);
-        }
-    }
-    db_pool_close(db);
-    if (rc != 0) return -1;
-    char body[512];
-    e2e_resp_t r;
-    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}",
-             g_slug[club], email, g_pw);
-    if (req("", "POST", "/api/v1/auth/login", body, &r) != 0) return -1;
-    int ok = r.status == 200 && jstr(r.json, "access_token");
-    if (ok) snprintf(tok, 4096, "%s", jstr(r.json, "access_token"));
-    e2e_resp_free(&r);
-    return ok ? 0 : -1;
+    return e2e_account(&g_proc, g_club[club], g_slug[club], email, role, g_pw, uid, tok);
 }
 
 /* A member of club A (category, linked user or NULL), activated when active. */
 static int member(const char *category, const char *user, int active, char id[64]) {
-    char body[1024], path[256];
-    e2e_resp_t r;
-    snprintf(body, sizeof body,
-             "{\"club_id\":\"%s\",\"category\":\"%s\",\"expires_on\":\"2099-12-31\"%s%s%s,"
-             "\"profile\":{\"first_name\":\"Vis\",\"last_name\":\"Itor\",\"email\":"
-             "\"vis%d@example.test\"}}",
-             g_club[0], category, user ? ",\"auth_user_id\":\"" : "", user ? user : "",
-             user ? "\"" : "", rand());
-    if (req(NULL, "POST", "/api/v1/members", body, &r) != 0) return -1;
-    int ok = r.status == 201;
-    if (!ok) printf("#   member: %s\n", r.body);
-    if (ok) snprintf(id, 64, "%s", jstr(r.json, "id"));
-    e2e_resp_free(&r);
-    if (!ok || !active) return ok ? 0 : -1;
-    snprintf(path, sizeof path, "/api/v1/members/%s/status", id);
-    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\"}", g_club[0]);
-    if (req(NULL, "POST", path, body, &r) != 0) return -1;
-    ok = r.status == 200;
-    e2e_resp_free(&r);
-    return ok ? 0 : -1;
+    return e2e_member(&g_proc, g_club[0], category, user, active, "Vis", "Itor", id);
 }
 
 /* An active agreement between A and host with the host's terms (JSON object text). */
 static int agreement(int host, const char *terms) {
-    char body[2048], today[16], path[256];
-    e2e_resp_t r;
-    day(0, today);
-    snprintf(body, sizeof body,
-             "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\",\"terms\":{"
-             "\"%s\":%s}}",
-             g_club[0], g_club[0], g_club[host], today, g_club[host], terms);
-    if (req(NULL, "POST", "/api/v1/agreements", body, &r) != 0) return -1;
-    int ok = r.status == 201;
-    if (!ok) printf("#   agreement: %s\n", r.body);
-    snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", ok ? jstr(r.json, "id") : "x");
-    e2e_resp_free(&r);
-    if (!ok) return -1;
-    snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", g_club[host]);
-    if (req(NULL, "POST", path, body, &r) != 0) return -1;
-    ok = r.status == 200 && strcmp(jstr(r.json, "status"), "active") == 0;
-    e2e_resp_free(&r);
-    return ok ? 0 : -1;
+    return e2e_agreement(&g_proc, g_club[0], g_club[host], terms);
 }
 
 static void test_start(void) {

@@ -3,7 +3,9 @@
 
 #include "core/bus.h"
 #include "core/config.h"
+#include "core/db.h"
 #include "core/service.h"
+#include "lib/credentials/password.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -452,4 +454,119 @@ int e2e_event_token(const char *type, const char *email, int tries, char *out, s
     bus_close(b);
     snprintf(out, cap, "%s", w.token);
     return w.token[0] ? 0 : -1;
+}
+
+/* ---- fixtures ---- */
+
+/* method path on p as the global bearer; *r the answer (caller frees). 0 when it answered want,
+ * else -1 printing the answer. */
+static int fixture_call(const e2e_proc_t *p, const char *method, const char *path, const char *body,
+                        long want, e2e_resp_t *r) {
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", p->base, path);
+    if (e2e_http(method, url, "application/json", body, r) != 0) return -1;
+    if (r->status == want) return 0;
+    printf("#   %s %s: %ld %s\n", method, path, r->status, r->body ? r->body : "");
+    return -1;
+}
+
+static const char *fixture_str(const e2e_resp_t *r, const char *key) {
+    return json_string_value(json_object_get(r->json, key));
+}
+
+/* The account row (and its role) written as the database owner; uid gets its id. */
+static int account_row(const char *club_id, const char *email, const char *role, const char *pw,
+                       char uid[64]) {
+    err_t e = {0};
+    char hash[PASSWORD_HASH_MAX];
+    if (password_hash(pw, hash, &e) != 0) return -1;
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    if (!db) return -1;
+    db_scope_t s = {.network_admin = 1};
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    if (db_begin(db, &s, &tx, &e) == 0) {
+        const char *p[] = {club_id, email, hash, role};
+        PGresult *r = db_exec(tx,
+                              "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
+                              "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', "
+                              "$3, now()) RETURNING club_id, id), r AS (INSERT INTO "
+                              "auth.user_roles (club_id, user_id, role) SELECT club_id, id, $4 "
+                              "FROM u) SELECT id FROM u",
+                              4, p, &e);
+        if (r) {
+            snprintf(uid, 64, "%s", PQgetvalue(r, 0, 0));
+            PQclear(r);
+            rc = db_tx_commit(&tx, &e);
+        }
+        db_tx_rollback(&tx);
+    }
+    if (rc != 0) printf("#   account %s: %s\n", email, e.message);
+    db_pool_close(db);
+    return rc;
+}
+
+int e2e_account(const e2e_proc_t *p, const char *club_id, const char *slug, const char *email,
+                const char *role, const char *pw, char *uid, char *tok) {
+    char id[64], url[256], body[512];
+    if (account_row(club_id, email, role, pw, id) != 0) return -1;
+    if (uid) snprintf(uid, 64, "%s", id);
+    if (!tok) return 0;
+    snprintf(url, sizeof url, "%s/api/v1/auth/login", p->base);
+    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug,
+             email, pw);
+    e2e_resp_t r;
+    if (e2e_http_as(NULL, "POST", url, "application/json", body, &r) != 0) return -1;
+    int ok = r.status == 200 && fixture_str(&r, "access_token");
+    if (ok)
+        snprintf(tok, 4096, "%s", fixture_str(&r, "access_token"));
+    else
+        printf("#   login %s: %ld %s\n", email, r.status, r.body ? r.body : "");
+    e2e_resp_free(&r);
+    return ok ? 0 : -1;
+}
+
+int e2e_member(const e2e_proc_t *p, const char *club_id, const char *category, const char *user,
+               int active, const char *first, const char *last, char *id) {
+    static int counter;
+    char body[1024], path[256];
+    e2e_resp_t r;
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"category\":\"%s\",\"expires_on\":\"2099-12-31\"%s%s%s,"
+             "\"profile\":{\"first_name\":\"%s\",\"last_name\":\"%s\",\"email\":"
+             "\"e2e-member-%d-%d@example.test\"}}",
+             club_id, category, user ? ",\"auth_user_id\":\"" : "", user ? user : "",
+             user ? "\"" : "", first, last, (int)getpid(), ++counter);
+    int rc = fixture_call(p, "POST", "/api/v1/members", body, 201, &r);
+    if (rc == 0) snprintf(id, 64, "%s", fixture_str(&r, "id"));
+    e2e_resp_free(&r);
+    if (rc != 0 || !active) return rc;
+    snprintf(path, sizeof path, "/api/v1/members/%s/status", id);
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\"}", club_id);
+    rc = fixture_call(p, "POST", path, body, 200, &r);
+    e2e_resp_free(&r);
+    return rc;
+}
+
+int e2e_agreement(const e2e_proc_t *p, const char *home, const char *host, const char *terms) {
+    char body[2048], today[16], path[256];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\",\"terms\":{"
+             "\"%s\":%s}}",
+             home, home, host, today, host, terms);
+    e2e_resp_t r;
+    int rc = fixture_call(p, "POST", "/api/v1/agreements", body, 201, &r);
+    if (rc == 0) snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", fixture_str(&r, "id"));
+    e2e_resp_free(&r);
+    if (rc != 0) return -1;
+    snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", host);
+    rc = fixture_call(p, "POST", path, body, 200, &r);
+    if (rc == 0 && strcmp(fixture_str(&r, "status") ? fixture_str(&r, "status") : "", "active"))
+        rc = -1;
+    e2e_resp_free(&r);
+    return rc;
 }

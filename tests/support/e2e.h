@@ -63,6 +63,23 @@ void e2e_resp_free(e2e_resp_t *r);
 /* Header value (case-insensitive) from r->headers, copied into buf; NULL when absent. */
 const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t cap);
 
+/* Fixtures the e2e tests share (the REST calls as the global bearer, e2e_login_admin's):
+ * e2e_account: an active account (email verified) of club_id with role and password pw, written
+ *   as the database owner (RECIPROCAL_TEST_OWNER_URL), then signed in on p as club slug; uid
+ *   (64 bytes, may be NULL) gets its id, tok (4096 bytes, may be NULL: no sign-in) its access
+ *   token.
+ * e2e_member: a member of club_id (category, linked to auth user `user` or NULL, expires
+ *   2099-12-31, profile first/last name and a unique email), set active when active; id gets
+ *   its id (64 bytes).
+ * e2e_agreement: an agreement of home and host from today with host's terms (a JSON object
+ *   text), proposed by home and accepted by host: active.
+ * All return 0, or -1 (printing the refused answer). */
+int e2e_account(const e2e_proc_t *p, const char *club_id, const char *slug, const char *email,
+                const char *role, const char *pw, char *uid, char *tok);
+int e2e_member(const e2e_proc_t *p, const char *club_id, const char *category, const char *user,
+               int active, const char *first, const char *last, char *id);
+int e2e_agreement(const e2e_proc_t *p, const char *home, const char *host, const char *terms);
+
 /* The one-time token of the latest `type` event (auth.invite_created,
  * auth.password_reset_requested, auth.email_verification_requested) for `email`, fetched the way
  * the notification service will: the event's token_id, then the auth operation delivery_token

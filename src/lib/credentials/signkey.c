@@ -63,6 +63,39 @@ json_t *signkey_public_json(const char *kid, const unsigned char pk[SIGNKEY_PK_B
     return j;
 }
 
+void signkey_hex(const unsigned char *b, size_t n, char *out) {
+    out[0] = '\\', out[1] = 'x';
+    sodium_bin2hex(out + 2, n * 2 + 1, b, n);
+}
+
+int signkey_unhex(const char *hex, unsigned char *out, size_t cap, size_t *n) {
+    return sodium_hex2bin(out, cap, hex, strlen(hex), NULL, n, NULL);
+}
+
+int signkey_unseal_hex(const char *enc_hex, const char *nonce_hex, const unsigned char kek[32],
+                       const char *ad, unsigned char sk[SIGNKEY_SK_BYTES]) {
+    unsigned char enc[SIGNKEY_SEALED_BYTES], nonce[SIGNKEY_NONCE_BYTES];
+    size_t el = 0, nl = 0;
+    if (signkey_unhex(enc_hex, enc, sizeof enc, &el) != 0 ||
+        signkey_unhex(nonce_hex, nonce, sizeof nonce, &nl) != 0) {
+        sodium_memzero(sk, SIGNKEY_SK_BYTES);
+        return -1;
+    }
+    return signkey_unseal(enc, el, nonce, nl, kek, ad, sk);
+}
+
+json_t *signkey_published_json(const char *kid, const char *pk_hex, const char *created_at,
+                               const char *retired_at) {
+    unsigned char pk[SIGNKEY_PK_BYTES];
+    size_t n = 0;
+    if (signkey_unhex(pk_hex, pk, sizeof pk, &n) != 0 || n != sizeof pk) return NULL;
+    json_t *k = signkey_public_json(kid, pk);
+    if (!k) return NULL;
+    json_object_set_new(k, "created_at", json_string(created_at));
+    json_object_set_new(k, "retired_at", retired_at ? json_string(retired_at) : json_null());
+    return k;
+}
+
 json_t *signkey_jwk(const char *kid, const unsigned char pk[SIGNKEY_PK_BYTES]) {
     char *x = jsonx_b64url_encode(pk, SIGNKEY_PK_BYTES);
     json_t *j = x ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv", "Ed25519",

@@ -62,6 +62,21 @@ int signkey_unseal(const unsigned char *enc, size_t enc_len, const unsigned char
 /* {"kid","alg":"Ed25519","public_key":<base64url>} (new reference) or NULL on allocation
  * failure. */
 json_t *signkey_public_json(const char *kid, const unsigned char pk[SIGNKEY_PK_BYTES]);
+
+/* Keys as their owners store them (a public key table, a sealed-secret table; bytea columns
+ * read as encode(x, 'hex') and written as '\x...' literals): the one code cards and letters of
+ * introduction share.
+ * signkey_hex: out = "\\x" + the hex of b (2 * n + 3 bytes), a bytea parameter.
+ * signkey_unhex: hex into out (at most cap bytes, *n of them); 0, or -1 when not hex.
+ * signkey_unseal_hex: signkey_unseal of a sealed key read back as hex; 0, or -1 (sk wiped).
+ * signkey_published_json: one published key, signkey_public_json of kid and the hex public key
+ *   with "created_at" and "retired_at" (NULL: null); NULL when pk_hex is not a 32-byte key. */
+void signkey_hex(const unsigned char *b, size_t n, char *out);
+int signkey_unhex(const char *hex, unsigned char *out, size_t cap, size_t *n);
+int signkey_unseal_hex(const char *enc_hex, const char *nonce_hex, const unsigned char kek[32],
+                       const char *ad, unsigned char sk[SIGNKEY_SK_BYTES]);
+json_t *signkey_published_json(const char *kid, const char *pk_hex, const char *created_at,
+                               const char *retired_at);
 /* {"kty":"OKP","crv":"Ed25519","alg":"EdDSA","use":"sig","kid","x"} (RFC 8037), new reference. */
 json_t *signkey_jwk(const char *kid, const unsigned char pk[SIGNKEY_PK_BYTES]);
 /* One key from either JSON form: kid (1..SIGNKEY_KID_MAX-1 chars) and a 32-byte base64url key

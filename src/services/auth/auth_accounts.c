@@ -144,19 +144,16 @@ int auth_delivery_token(const svc_call_t *call, json_t *in, json_t **out, err_t 
     db_tx_t *tx = NULL;
     if (svc_begin_in(call, club, &tx, e) != 0) return -1;
     const char *p[] = {club, id};
-    PGresult *r = db_exec(tx,
-                          "SELECT t.user_id, t.purpose, u.email, to_char(t.expires_at AT TIME ZONE "
-                          "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM auth.one_time_tokens t "
-                          "JOIN auth.users u ON u.club_id = t.club_id AND u.id = t.user_id WHERE "
-                          "t.club_id = $1::uuid AND t.id = $2::uuid AND t.used_at IS NULL AND "
-                          "t.expires_at > now() AND t.purpose IN ('invite', 'reset_password', "
-                          "'verify_email')",
-                          2, p, e);
+    PGresult *r = db_row(db_exec(tx,
+                                 "SELECT t.user_id, t.purpose, u.email, to_char(t.expires_at AT "
+                                 "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM "
+                                 "auth.one_time_tokens t JOIN auth.users u ON u.club_id = "
+                                 "t.club_id AND u.id = t.user_id WHERE t.club_id = $1::uuid AND "
+                                 "t.id = $2::uuid AND t.used_at IS NULL AND t.expires_at > now() "
+                                 "AND t.purpose IN ('invite', 'reset_password', 'verify_email')",
+                                 2, p, e),
+                         e, "token_id", "no pending token with this id");
     if (!r) goto fail;
-    if (PQntuples(r) != 1) {
-        err_set(e, 404, "not_found", "token_id", "no pending token with this id");
-        goto fail;
-    }
     if (derive_token(auth_settings(call->env), club, id, tok, e) != 0 ||
         auth_audit(tx, call->caller, club, PQgetvalue(r, 0, 0), "token_fetched_for_delivery",
                    json_pack("{s:s, s:s}", "purpose", PQgetvalue(r, 0, 1), "token_id", id), e) != 0)

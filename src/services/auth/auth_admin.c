@@ -452,12 +452,10 @@ int auth_role_delete(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     if (roles_club(c, json_string_value(json_object_get(in, "club_id")), club, e) != 0) return -1;
     if (svc_begin(call, &tx, e) != 0) return -1;
     const char *p[] = {club, name};
-    r = db_exec(tx, "SELECT perms FROM auth.roles WHERE club_id = $1::uuid AND name = $2", 2, p, e);
+    r = db_row(
+        db_exec(tx, "SELECT perms FROM auth.roles WHERE club_id = $1::uuid AND name = $2", 2, p, e),
+        e, "name", "no such custom role");
     if (!r) goto fail;
-    if (PQntuples(r) != 1) {
-        err_set(e, 404, "not_found", "name", "no such custom role");
-        goto fail;
-    }
     snprintf(perms, sizeof perms, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     r = NULL;

@@ -552,15 +552,12 @@ int ledger_revoke_key(db_pool_t *db, bus_t *b, const uint8_t pk[32], const char 
 
 int ledger_latest_checkpoint(db_tx_t *tx, json_t **out, err_t *e) {
     *out = NULL;
-    PGresult *r = db_exec(tx,
-                          "SELECT size, encode(root, 'hex') AS root, block_number, note FROM "
-                          "ledger.checkpoints ORDER BY size DESC LIMIT 1",
-                          0, NULL, e);
+    PGresult *r = db_row(db_exec(tx,
+                                 "SELECT size, encode(root, 'hex') AS root, block_number, note "
+                                 "FROM ledger.checkpoints ORDER BY size DESC LIMIT 1",
+                                 0, NULL, e),
+                         e, "", "no checkpoint yet");
     if (!r) return -1;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return err_set(e, 404, "not_found", "", "no checkpoint yet");
-    }
     const char *size = db_val(r, 0, "size");
     const char *p[] = {size};
     PGresult *c = db_exec(tx,
@@ -624,16 +621,12 @@ int ledger_block_final(db_pool_t *db, uint64_t number, int *final, int *cosigner
     *final = 0;
     *cosigners = 0;
     if (db_begin(db, &reader, &tx, e) != 0) return -1;
-    PGresult *r = db_exec(tx,
-                          "SELECT first_log_index + tx_count AS covered FROM ledger.blocks WHERE "
-                          "number = $1",
-                          1, p, e);
+    PGresult *r = db_row(db_exec(tx,
+                                 "SELECT first_log_index + tx_count AS covered FROM ledger.blocks "
+                                 "WHERE number = $1",
+                                 1, p, e),
+                         e, "number", "no block %s", ns);
     if (!r) goto fail;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        err_set(e, 404, "not_found", "number", "no block %s", ns);
-        goto fail;
-    }
     uint64_t covered = strtoull(db_val(r, 0, "covered"), NULL, 10);
     PQclear(r);
     if (ledger_witness_count(tx, covered, cosigners, e) != 0) goto fail;

@@ -55,15 +55,6 @@ static int load_kek(const mctx_t *c, unsigned char kek[32], err_t *e) {
     return 0;
 }
 
-static void to_hex(const unsigned char *b, size_t n, char *out) {
-    out[0] = '\\', out[1] = 'x';
-    sodium_bin2hex(out + 2, n * 2 + 1, b, n);
-}
-
-static int from_hex(const char *hex, unsigned char *out, size_t cap, size_t *n) {
-    return sodium_hex2bin(out, cap, hex, strlen(hex), NULL, n, NULL);
-}
-
 /* A new key pair for the club (the current one from now on). sk: 64 bytes. */
 static int new_club_key(mctx_t *c, const unsigned char kek[32], unsigned char sk[64], char kid[40],
                         err_t *e);
@@ -80,12 +71,9 @@ static int club_signing_key(mctx_t *c, unsigned char sk[64], char kid[40], err_t
                           0, NULL, e);
     if (!r) goto fail;
     if (PQntuples(r) == 1) {
-        unsigned char enc[SIGNKEY_SEALED_BYTES], nonce[SIGNKEY_NONCE_BYTES];
-        size_t el = 0, nl = 0;
         snprintf(kid, 40, "%s", PQgetvalue(r, 0, 0));
-        int ok = from_hex(PQgetvalue(r, 0, 1), enc, sizeof enc, &el) == 0 &&
-                 from_hex(PQgetvalue(r, 0, 2), nonce, sizeof nonce, &nl) == 0 &&
-                 signkey_unseal(enc, el, nonce, nl, kek, c->club_id, sk) == 0;
+        int ok =
+            signkey_unseal_hex(PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), kek, c->club_id, sk) == 0;
         PQclear(r);
         if (!ok) {
             err_set(e, 500, "card_key_unreadable", "",
@@ -115,9 +103,9 @@ static int new_club_key(mctx_t *c, const unsigned char kek[32], unsigned char sk
     }
     char pk_hex[2 * 32 + 3], enc_hex[2 * sizeof sealed.enc + 3],
         nonce_hex[2 * sizeof sealed.nonce + 3];
-    to_hex(k.pk, sizeof k.pk, pk_hex);
-    to_hex(sealed.enc, sizeof sealed.enc, enc_hex);
-    to_hex(sealed.nonce, sizeof sealed.nonce, nonce_hex);
+    signkey_hex(k.pk, sizeof k.pk, pk_hex);
+    signkey_hex(sealed.enc, sizeof sealed.enc, enc_hex);
+    signkey_hex(sealed.nonce, sizeof sealed.nonce, nonce_hex);
     snprintf(kid, 40, "%s", k.kid);
     memcpy(sk, k.sk, 64);
     signkey_wipe(&k);
@@ -354,7 +342,7 @@ int cards_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (!r) goto fail;
     size_t n = 0;
     int have_key =
-        PQntuples(r) == 1 && from_hex(PQgetvalue(r, 0, 0), pk, sizeof pk, &n) == 0 && n == 32;
+        PQntuples(r) == 1 && signkey_unhex(PQgetvalue(r, 0, 0), pk, sizeof pk, &n) == 0 && n == 32;
     PQclear(r);
     if (!have_key) {
         snprintf(reason, sizeof reason, "unknown_key");
@@ -406,15 +394,10 @@ fail:
 static json_t *published_keys(PGresult *r) {
     json_t *keys = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
-        unsigned char pk[SIGNKEY_PK_BYTES];
-        size_t n = 0;
-        if (from_hex(PQgetvalue(r, i, 0), pk, sizeof pk, &n) != 0 || n != sizeof pk) continue;
-        json_t *k = signkey_public_json(PQgetvalue(r, i, 1), pk);
-        if (!k) continue;
-        json_object_set_new(k, "created_at", json_string(PQgetvalue(r, i, 2)));
-        json_object_set_new(k, "retired_at",
-                            PQgetisnull(r, i, 3) ? json_null() : json_string(PQgetvalue(r, i, 3)));
-        json_array_append_new(keys, k);
+        json_t *k =
+            signkey_published_json(PQgetvalue(r, i, 1), PQgetvalue(r, i, 0), PQgetvalue(r, i, 2),
+                                   PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3));
+        if (k) json_array_append_new(keys, k);
     }
     return keys;
 }
@@ -423,14 +406,10 @@ int cards_public_key(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     db_tx_t *tx = NULL;
     const char *p[] = {json_string_value(json_object_get(in, "id"))};
     if (svc_begin(call, &tx, e) != 0) return -1;
-    PGresult *r = db_exec(tx, "SELECT 1 FROM member.clubs WHERE id = $1::uuid", 1, p, e);
+    PGresult *r = db_row(db_exec(tx, "SELECT 1 FROM member.clubs WHERE id = $1::uuid", 1, p, e), e,
+                         "id", "no club with this id");
     if (!r) goto fail;
-    int found = PQntuples(r) == 1;
     PQclear(r);
-    if (!found) {
-        err_set(e, 404, "not_found", "id", "no club with this id");
-        goto fail;
-    }
     r = db_exec(tx,
                 "SELECT encode(public_key, 'hex'), kid, to_char(created_at AT TIME ZONE 'UTC', "
                 "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(retired_at AT TIME ZONE 'UTC', "

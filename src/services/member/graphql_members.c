@@ -38,13 +38,9 @@ static void rest_sort(const char *v, char *out, size_t cap) {
 static int r_members(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                      char **error) {
     (void)parent;
-    json_t *input = json_object();
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
-    static const char *const map[][2] = {{"after", "after"},
-                                         {"clubId", "club_id"},
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
+    static const char *const map[][2] = {{"clubId", "club_id"},
                                          {"category", "category"},
                                          {"expiresBefore", "expires_before"},
                                          {"expiresAfter", "expires_after"},

@@ -65,16 +65,10 @@ int standing_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         const char *p[] = {club, mid};
         r = db_exec(tx, k_host_sql, 2, p, e);
     }
-    if (!r) goto done;
-    if (PQntuples(r) != 1) {
-        err_set(e, 404, "not_found", "member_id", "no member with this member_id in the club");
-        goto done;
-    }
-    *out = db_json(r, 0, 0, e);
+    *out = db_row_json(r, e, "member_id", "no member with this member_id in the club");
     if (!*out) goto done;
     add_active(*out);
     rc = 0;
 done:
-    PQclear(r);
     return db_tx_finish(own ? &c.tx : &tx, rc, out, e);
 }

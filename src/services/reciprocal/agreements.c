@@ -31,23 +31,6 @@ static int lower_uuid(json_t *arr, size_t i) {
     return json_array_set_new(arr, i, json_string(buf));
 }
 
-static int valid_uuid_field(json_t *in, const char *name, int required, err_t *e) {
-    const char *s;
-    if (jsonx_string(in, name, required, 1, 64, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s)) return err_invalid(e, name, "%s must be a uuid", name);
-    return 0;
-}
-
-static int valid_date_field(json_t *in, const char *name, int required, err_t *e) {
-    const char *s;
-    if (jsonx_string(in, name, required, 10, 10, &s, e) != 0) {
-        if (e->status == 422) err_invalid(e, name, "%s must be a date", name);
-        return -1;
-    }
-    if (s && !terms_is_date(s)) return err_invalid(e, name, "%s must be a date YYYY-MM-DD", name);
-    return 0;
-}
-
 int ag_validate_create(json_t *in, err_t *e) {
     static const char *const keys[] = {"clubs",       "starts_on", "ends_on", "terms",
                                        "notice_days", "club_id",   NULL};
@@ -68,15 +51,15 @@ int ag_validate_create(json_t *in, err_t *e) {
             if (json_equal(json_array_get(clubs, k), json_array_get(clubs, i)))
                 return err_invalid(e, f, "%s: the club is listed twice", f);
     }
-    if (valid_date_field(in, "starts_on", 1, e) != 0) return -1;
-    if (valid_date_field(in, "ends_on", 0, e) != 0) return -1;
+    if (jsonx_date(in, "starts_on", 1, e) != 0) return -1;
+    if (jsonx_date(in, "ends_on", 0, e) != 0) return -1;
     const char *ends = json_string_value(json_object_get(in, "ends_on"));
     if (ends && strcmp(ends, json_string_value(json_object_get(in, "starts_on"))) < 0)
         return err_invalid(e, "ends_on", "ends_on must not be before starts_on");
     long long notice;
     if (jsonx_int(in, "notice_days", 0, 0, 365, 30, &notice, e) != 0) return -1;
     json_object_set_new(in, "notice_days", json_integer(notice));
-    if (valid_uuid_field(in, "club_id", 0, e) != 0) return -1;
+    if (jsonx_uuid(in, "club_id", 0, e) != 0) return -1;
     /* terms: per host club, every key a party; parties without terms get the defaults */
     json_t *terms = json_object_get(in, "terms");
     if (terms && !json_is_null(terms) && !json_is_object(terms))
@@ -123,14 +106,14 @@ int ag_validate_list(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     const char *s;
     if (jsonx_enum(in, "status", 0, status_values, &s, e) != 0) return -1;
-    if (valid_uuid_field(in, "partner", 0, e) != 0) return -1;
+    if (jsonx_uuid(in, "partner", 0, e) != 0) return -1;
     return cursor_page_validate(in, e);
 }
 
 int ag_validate_ref(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    return valid_uuid_field(in, "id", 1, e);
+    return jsonx_uuid(in, "id", 1, e);
 }
 
 int ag_validate_transition(json_t *in, err_t *e) {
@@ -138,8 +121,8 @@ int ag_validate_transition(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     const char *s;
     if (jsonx_string(in, "reason", 0, 1, 500, &s, e) != 0) return -1;
-    if (valid_uuid_field(in, "club_id", 0, e) != 0) return -1;
-    return valid_uuid_field(in, "id", 1, e);
+    if (jsonx_uuid(in, "club_id", 0, e) != 0) return -1;
+    return jsonx_uuid(in, "id", 1, e);
 }
 
 int ag_validate_partners(json_t *in, err_t *e) {
@@ -149,13 +132,13 @@ int ag_validate_partners(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_enum(in, "status", 0, status_values, &s, e) != 0) return -1;
     if (jsonx_enum(in, "format", 0, formats, &s, e) != 0) return -1;
-    return valid_uuid_field(in, "id", 1, e);
+    return jsonx_uuid(in, "id", 1, e);
 }
 
 int ag_validate_sweep(json_t *in, err_t *e) {
     static const char *const keys[] = {"as_of", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    return valid_date_field(in, "as_of", 0, e);
+    return jsonx_date(in, "as_of", 0, e);
 }
 
 /* ---- helpers ---- */
@@ -221,14 +204,7 @@ static json_t *load_doc(db_tx_t *tx, const char *id, err_t *e) {
     const char *p[] = {id};
     PGresult *r =
         db_exec(tx, "SELECT " DOC_SQL " FROM reciprocal.agreements a WHERE a.id = $1", 1, p, e);
-    if (!r) return NULL;
-    json_t *doc = NULL;
-    if (PQntuples(r) == 0)
-        err_set(e, 404, "not_found", "id", "no such agreement");
-    else
-        doc = db_json(r, 0, 0, e);
-    PQclear(r);
-    return doc;
+    return db_row_json(r, e, "id", "no such agreement");
 }
 
 /* ---- operations ---- */
@@ -341,21 +317,13 @@ int ag_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     db_scope_t scope = svc_scope(call, NULL);
     PGresult *r = db_read(
         call->env->db, &scope,
-        "SELECT (reciprocal.agreement_doc(a) || jsonb_build_object('history', (SELECT "
-        "coalesce(jsonb_agg(jsonb_build_object('action', t.action, 'from', t.from_status, 'to', "
-        "t.to_status, 'club_id', t.club_id, 'actor_user_id', t.actor_user_id, 'reason', "
-        "t.reason, 'at', reciprocal.ts(t.at)) ORDER BY t.id), '[]') FROM "
-        "reciprocal.agreement_transitions t WHERE t.agreement_id = a.id)))::text FROM "
-        "reciprocal.agreements a WHERE a.id = $1",
+        "SELECT (reciprocal.agreement_doc(a) || jsonb_build_object('history', " LC_HISTORY_SQL(
+            "agreement_transitions", "agreement_id",
+            "a") "))::text "
+                 "FROM reciprocal.agreements a WHERE a.id = $1",
         1, p, e);
-    if (!r) return -1;
-    int rc = -1;
-    if (PQntuples(r) == 0)
-        err_set(e, 404, "not_found", "id", "no such agreement");
-    else if ((*out = db_json(r, 0, 0, e)) != NULL)
-        rc = 0;
-    PQclear(r);
-    return rc;
+    *out = db_row_json(r, e, "id", "no such agreement");
+    return *out ? 0 : -1;
 }
 
 /* ---- transitions ---- */

@@ -20,30 +20,16 @@ static const char *const k_categories[] = {
     "room",      "dining",           "bar",         "green_fee", "cart_fee", "guest_fee",
     "entry_fee", "cancellation_fee", "no_show_fee", "other",     NULL};
 
-/* ISO 8601 timestamp YYYY-MM-DDTHH:MM:SS[.fff][Z|+hh:mm] (PostgreSQL checks the calendar). */
-static int is_timestamp(const char *s) {
-    static const char pat[] = "dddd-dd-ddTdd:dd:dd";
-    size_t n = strlen(s);
-    if (n < sizeof pat - 1 || n > 40) return 0;
-    for (size_t i = 0; i < sizeof pat - 1; i++)
-        if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i]) return 0;
-    for (size_t i = sizeof pat - 1; i < n; i++)
-        if (!strchr("0123456789.:+-Z", s[i])) return 0;
-    return 1;
-}
-
 static int opt_timestamp(json_t *in, const char *k, err_t *e) {
     const char *s;
     if (jsonx_string(in, k, 0, 1, 40, &s, e) != 0) return -1;
-    if (s && !is_timestamp(s))
+    if (s && !jsonx_is_timestamp(s)) /* PostgreSQL checks the calendar */
         return err_set(e, 422, "invalid_field", k, "%s must be an ISO 8601 timestamp", k);
     return 0;
 }
 
 static int visit_ref(json_t *in, err_t *e) {
-    const char *s;
-    if (jsonx_string(in, "id", 1, 1, 64, &s, e) != 0) return -1;
-    return jsonx_is_uuid(s) ? 0 : err_set(e, 404, "not_found", "id", "no such visit");
+    return jsonx_ref(in, "id", 1, "no such visit", e);
 }
 
 int charge_validate_post(json_t *in, err_t *e) {
@@ -69,9 +55,9 @@ int charge_validate_reverse(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", "reason", "as_of", NULL};
     const char *s;
     if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "reason", 1, 1, 500, &s, e) ||
-        opt_timestamp(in, "as_of", e) != 0 || jsonx_string(in, "id", 1, 1, 64, &s, e) != 0)
+        opt_timestamp(in, "as_of", e) != 0)
         return -1;
-    return jsonx_is_uuid(s) ? 0 : err_set(e, 404, "not_found", "id", "no such charge");
+    return jsonx_ref(in, "id", 1, "no such charge", e);
 }
 
 int charge_validate_list(json_t *in, err_t *e) {
@@ -102,10 +88,9 @@ int charge_validate_member(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", "format", NULL};
     static const char *const formats[] = {"json", "csv", NULL};
     const char *s;
-    if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_enum(in, "format", 0, formats, &s, e) != 0 ||
-        jsonx_string(in, "id", 1, 1, 64, &s, e) != 0)
+    if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_enum(in, "format", 0, formats, &s, e) != 0)
         return -1;
-    return jsonx_is_uuid(s) ? 0 : err_set(e, 404, "not_found", "id", "no such member");
+    return jsonx_ref(in, "id", 1, "no such member", e);
 }
 
 /* ---- the visit and its agreement's terms at the host ---- */

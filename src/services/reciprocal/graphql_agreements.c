@@ -43,12 +43,8 @@ static int r_agreement(const gql_resolve_info *info, json_t *parent, json_t *arg
 static int r_agreements(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                         char **error) {
     (void)parent;
-    json_t *input = json_object();
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
-    gqlb_set_str(input, "after", json_object_get(args, "after"));
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
     gqlb_set_str(input, "partner", json_object_get(args, "partner"));
     gqlb_set_enum(input, "status", json_object_get(args, "status"));
     int rc = gqlb_list(info, "reciprocal", "list_agreements", input, agreement_out, out, error);
@@ -96,23 +92,22 @@ static void terms_to_rest(json_t *input) {
     json_object_set_new(input, "terms", map);
 }
 
-static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                      char **error) {
-    (void)parent;
-    json_t *input = gqlb_mutation_input(args);
-    terms_to_rest(input);
-    int rc =
-        gqlb_mutation(info, "reciprocal", info->ud, input, "agreement", agreement_out, out, error);
-    json_decref(input);
-    return rc;
-}
+#define AG_MUTATION(f, o)                                                                          \
+    {                                                                                              \
+        .field = f, .module = "reciprocal", .op = o, .key = "agreement", .convert = agreement_out, \
+        .prepare = terms_to_rest                                                                   \
+    }
+static const gqlb_mutation_row_t k_mutations[] = {
+    AG_MUTATION("proposeAgreement", "create_agreement"),
+    AG_MUTATION("acceptAgreement", "accept_agreement"),
+    AG_MUTATION("rejectAgreement", "reject_agreement"),
+    AG_MUTATION("withdrawAgreement", "withdraw_agreement"),
+    AG_MUTATION("suspendAgreement", "suspend_agreement"),
+    AG_MUTATION("resumeAgreement", "resume_agreement"),
+    AG_MUTATION("terminateAgreement", "terminate_agreement"),
+};
 
 int gql_agreements_bind(gql_resolvers *rs) {
-    static const char *const mutations[][2] = {
-        {"proposeAgreement", "create_agreement"},     {"acceptAgreement", "accept_agreement"},
-        {"rejectAgreement", "reject_agreement"},      {"withdrawAgreement", "withdraw_agreement"},
-        {"suspendAgreement", "suspend_agreement"},    {"resumeAgreement", "resume_agreement"},
-        {"terminateAgreement", "terminate_agreement"}};
     int rc = 0;
     rc |= gql_resolvers_add(rs, "Query", "agreement", r_agreement, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "agreements", r_agreements, NULL, NULL);
@@ -121,9 +116,7 @@ int gql_agreements_bind(gql_resolvers *rs) {
     /* AgreementParty.club: all parents' club ids in one batch */
     rc |= gql_resolvers_add(rs, "AgreementParty", "club", gqlb_parent_club,
                             gqlb_prefetch_parent_clubs, "clubId");
-    for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++)
-        rc |= gql_resolvers_add(rs, "Mutation", mutations[i][0], r_mutation, NULL,
-                                (void *)mutations[i][1]);
+    rc |= gqlb_add_mutations(rs, k_mutations, sizeof k_mutations / sizeof k_mutations[0]);
     rc |= gql_settlement_bind(rs); /* charges and statements (issue 12) */
     return rc;
 }

@@ -8,10 +8,6 @@
 #include "core/json.h"
 #include "gateway/graphql_bind.h"
 
-static void set_str(json_t *o, const char *key, json_t *v) {
-    if (json_is_string(v)) json_object_set(o, key, v);
-}
-
 /* v in lower case ("GREEN_FEE" -> "green_fee") as a new string, or NULL. */
 static json_t *lower(json_t *v) {
     const char *s = json_string_value(v);
@@ -43,70 +39,40 @@ static json_t *statement_out(json_t *rest) {
     return out;
 }
 
-static int connection(const gql_resolve_info *info, json_t *output, json_t *(*node)(json_t *),
-                      json_t **out) {
-    (void)info;
-    *out = gqlb_connection(output, node);
-    return 0;
-}
-
 static int r_charges(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                      char **error) {
     (void)parent;
-    json_t *input = json_object(), *output = NULL;
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
-    set_str(input, "after", json_object_get(args, "after"));
-    set_str(input, "visit_id", json_object_get(args, "visitId"));
-    set_str(input, "member_id", json_object_get(args, "memberId"));
-    set_str(input, "statement_id", json_object_get(args, "statementId"));
-    json_t *cat = lower(json_object_get(args, "category"));
-    if (cat) json_object_set_new(input, "category", cat);
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "list_charges", input, &output, &e);
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
+    gqlb_set_str(input, "visit_id", json_object_get(args, "visitId"));
+    gqlb_set_str(input, "member_id", json_object_get(args, "memberId"));
+    gqlb_set_str(input, "statement_id", json_object_get(args, "statementId"));
+    gqlb_set_enum(input, "category", json_object_get(args, "category"));
+    int rc = gqlb_list(info, "reciprocal", "list_charges", input, charge_out, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    connection(info, output, charge_out, out);
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 static int r_statements(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                         char **error) {
     (void)parent;
-    json_t *input = json_object(), *output = NULL;
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
-    set_str(input, "after", json_object_get(args, "after"));
-    set_str(input, "period", json_object_get(args, "period"));
-    json_t *side = lower(json_object_get(args, "side")),
-           *status = lower(json_object_get(args, "status"));
-    if (side) json_object_set_new(input, "side", side);
-    if (status) json_object_set_new(input, "status", status);
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", "list_statements", input, &output, &e);
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
+    gqlb_set_str(input, "period", json_object_get(args, "period"));
+    gqlb_set_enum(input, "side", json_object_get(args, "side"));
+    gqlb_set_enum(input, "status", json_object_get(args, "status"));
+    int rc = gqlb_list(info, "reciprocal", "list_statements", input, statement_out, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    connection(info, output, statement_out, out);
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 static int r_one(const gql_resolve_info *info, json_t *args, const char *op, const char *arg,
                  json_t *(*convert)(json_t *), json_t **out, char **error) {
-    json_t *input = json_object(), *output = NULL;
-    set_str(input, "id", json_object_get(args, arg));
-    err_t e = {0};
-    int rc = gqlb_call(info->ctx, "reciprocal", op, input, &output, &e);
+    json_t *input = json_object();
+    gqlb_set_str(input, "id", json_object_get(args, arg));
+    int rc = gqlb_query(info, "reciprocal", op, input, NULL, convert, out, error);
     json_decref(input);
-    if (rc != 0) return gqlb_fail(info, &e, error);
-    *out = convert(output);
-    json_decref(output);
-    return 0;
+    return rc;
 }
 
 static int r_statement(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
@@ -121,10 +87,8 @@ static int r_fee(const gql_resolve_info *info, json_t *parent, json_t *args, jso
     return r_one(info, args, "visit_cancellation_fee", "visitId", gqlb_output, out, error);
 }
 
-static int r_charge_mutation(const gql_resolve_info *info, json_t *parent, json_t *args,
-                             json_t **out, char **error) {
-    (void)parent;
-    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
+/* A charge's REST input: the category in lower case, the visit as "id". */
+static void charge_in(json_t *input) {
     json_t *cat = lower(json_object_get(input, "category"));
     if (cat) json_object_set_new(input, "category", cat);
     json_t *visit = json_object_get(input, "visit_id");
@@ -132,53 +96,32 @@ static int r_charge_mutation(const gql_resolve_info *info, json_t *parent, json_
         json_object_set(input, "id", visit);
         json_object_del(input, "visit_id");
     }
-    const char *k;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(input, tmp, k, v) {
-        if (json_is_null(v)) json_object_del(input, k);
-    }
-    int rc = gqlb_mutation(info, "reciprocal", info->ud, input, "charge", charge_out, out, error);
-    json_decref(input);
-    return rc;
 }
 
-static int r_statement_mutation(const gql_resolve_info *info, json_t *parent, json_t *args,
-                                json_t **out, char **error) {
-    (void)parent;
-    json_t *input = gqlb_rest_input(json_object_get(args, "input"));
-    const char *k;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(input, tmp, k, v) {
-        if (json_is_null(v)) json_object_del(input, k);
+#define CHARGE_MUTATION(f, o)                                                                      \
+    {                                                                                              \
+        .field = f, .module = "reciprocal", .op = o, .key = "charge", .convert = charge_out,       \
+        .prepare = charge_in                                                                       \
     }
-    int rc =
-        gqlb_mutation(info, "reciprocal", info->ud, input, "statement", statement_out, out, error);
-    json_decref(input);
-    return rc;
-}
+#define STATEMENT_MUTATION(f, o)                                                                   \
+    { .field = f, .module = "reciprocal", .op = o, .key = "statement", .convert = statement_out }
+static const gqlb_mutation_row_t k_mutations[] = {
+    CHARGE_MUTATION("postCharge", "post_charge"),
+    CHARGE_MUTATION("reverseCharge", "reverse_charge"),
+    STATEMENT_MUTATION("issueStatement", "issue_statement"),
+    STATEMENT_MUTATION("disputeStatement", "dispute_statement"),
+    STATEMENT_MUTATION("disputeStatementLine", "dispute_statement_line"),
+    STATEMENT_MUTATION("rejectStatementDispute", "reject_statement_dispute"),
+    STATEMENT_MUTATION("acceptStatement", "accept_statement"),
+    STATEMENT_MUTATION("payStatement", "pay_statement"),
+};
 
 int gql_settlement_bind(gql_resolvers *rs) {
-    static const char *const charges[][2] = {{"postCharge", "post_charge"},
-                                             {"reverseCharge", "reverse_charge"}};
-    static const char *const statements[][2] = {
-        {"issueStatement", "issue_statement"},
-        {"disputeStatement", "dispute_statement"},
-        {"disputeStatementLine", "dispute_statement_line"},
-        {"rejectStatementDispute", "reject_statement_dispute"},
-        {"acceptStatement", "accept_statement"},
-        {"payStatement", "pay_statement"}};
     int rc = 0;
     rc |= gql_resolvers_add(rs, "Query", "charges", r_charges, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "statement", r_statement, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "statements", r_statements, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "cancellationFee", r_fee, NULL, NULL);
-    for (size_t i = 0; i < sizeof charges / sizeof charges[0]; i++)
-        rc |= gql_resolvers_add(rs, "Mutation", charges[i][0], r_charge_mutation, NULL,
-                                (void *)charges[i][1]);
-    for (size_t i = 0; i < sizeof statements / sizeof statements[0]; i++)
-        rc |= gql_resolvers_add(rs, "Mutation", statements[i][0], r_statement_mutation, NULL,
-                                (void *)statements[i][1]);
+    rc |= gqlb_add_mutations(rs, k_mutations, sizeof k_mutations / sizeof k_mutations[0]);
     return rc;
 }

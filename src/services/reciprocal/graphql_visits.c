@@ -26,13 +26,10 @@ static int r_visit(const gql_resolve_info *info, json_t *parent, json_t *args, j
 static int r_visits(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
                     char **error) {
     (void)parent;
-    json_t *input = json_object();
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
     static const char *const plain[][2] = {
-        {"after", "after"}, {"from", "from"}, {"to", "to"}, {"memberId", "member_id"}};
+        {"from", "from"}, {"to", "to"}, {"memberId", "member_id"}};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         gqlb_set_str(input, plain[i][1], json_object_get(args, plain[i][0]));
     gqlb_set_enum(input, "side", json_object_get(args, "side"));
@@ -150,27 +147,23 @@ static int r_member(const gql_resolve_info *info, json_t *parent, json_t *args, 
     return 0;
 }
 
-/* ---- mutations (ud = the operation) ---- */
+/* ---- mutations ---- */
 
-static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
-                      char **error) {
-    (void)parent;
-    json_t *input = gqlb_mutation_input(args);
-    const char *op = info->ud;
-    int rc = gqlb_mutation(info, "reciprocal", op, input,
-                           strcmp(op, "verify_loi") == 0 ? "verification" : "visit", gqlb_output,
-                           out, error);
-    json_decref(input);
-    return rc;
-}
+#define VISIT_MUTATION(f, o, k)                                                                    \
+    { .field = f, .module = "reciprocal", .op = o, .key = k }
+static const gqlb_mutation_row_t k_mutations[] = {
+    VISIT_MUTATION("requestVisit", "create_visit", "visit"),
+    VISIT_MUTATION("approveVisit", "approve_visit", "visit"),
+    VISIT_MUTATION("confirmVisit", "confirm_visit", "visit"),
+    VISIT_MUTATION("declineVisit", "decline_visit", "visit"),
+    VISIT_MUTATION("cancelVisit", "cancel_visit", "visit"),
+    VISIT_MUTATION("revokeVisit", "revoke_visit", "visit"),
+    VISIT_MUTATION("checkInVisit", "check_in_visit", "visit"),
+    VISIT_MUTATION("checkOutVisit", "check_out_visit", "visit"),
+    VISIT_MUTATION("verifyLoi", "verify_loi", "verification"),
+};
 
 int gql_visits_bind(gql_resolvers *rs) {
-    static const char *const mutations[][2] = {
-        {"requestVisit", "create_visit"},   {"approveVisit", "approve_visit"},
-        {"confirmVisit", "confirm_visit"},  {"declineVisit", "decline_visit"},
-        {"cancelVisit", "cancel_visit"},    {"revokeVisit", "revoke_visit"},
-        {"checkInVisit", "check_in_visit"}, {"checkOutVisit", "check_out_visit"},
-        {"verifyLoi", "verify_loi"}};
     int rc = 0;
     rc |= gql_resolvers_add(rs, "Query", "visit", r_visit, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "visits", r_visits, NULL, NULL);
@@ -178,8 +171,6 @@ int gql_visits_bind(gql_resolvers *rs) {
     rc |= gql_resolvers_add(rs, "Visit", "homeClub", gqlb_parent_club, pf_club, "homeClubId");
     rc |= gql_resolvers_add(rs, "Visit", "hostClub", gqlb_parent_club, pf_club, "hostClubId");
     rc |= gql_resolvers_add(rs, "Visit", "member", r_member, pf_member, NULL);
-    for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++)
-        rc |= gql_resolvers_add(rs, "Mutation", mutations[i][0], r_mutation, NULL,
-                                (void *)mutations[i][1]);
+    rc |= gqlb_add_mutations(rs, k_mutations, sizeof k_mutations / sizeof k_mutations[0]);
     return rc;
 }

@@ -23,4 +23,13 @@ int lc_is_state(const char *s);
 int lc_is_action(const char *s);
 int lc_is_terminal(const char *state);
 
+/* The "history" of a get (agreements and visits alike): a SQL expression, the jsonb array of the
+ * rows of reciprocal.<transitions> whose <fk> is <owner>.id, oldest first, each {action, from,
+ * to, club_id, actor_user_id, reason, at}. */
+#define LC_HISTORY_SQL(transitions, fk, owner)                                                     \
+    "(SELECT coalesce(jsonb_agg(jsonb_build_object('action', t.action, 'from', t.from_status, "    \
+    "'to', t.to_status, 'club_id', t.club_id, 'actor_user_id', t.actor_user_id, 'reason', "        \
+    "t.reason, 'at', reciprocal.ts(t.at)) ORDER BY t.id), '[]') FROM reciprocal." transitions      \
+    " t WHERE t." fk " = " owner ".id)"
+
 #endif

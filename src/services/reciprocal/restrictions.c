@@ -49,20 +49,10 @@ static const kind_t k_ban = {
 
 /* ---- validation ---- */
 
+/* An id field, stored back in lower case; not_found: a non-uuid names no record (404). */
 static int uuid_field(json_t *in, const char *name, int required, int not_found, err_t *e) {
-    const char *s;
-    if (jsonx_string(in, name, required, 1, 64, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return not_found ? err_set(e, 404, "not_found", name, "no such record")
-                         : err_set(e, 422, "invalid_field", name, "%s must be a uuid", name);
-    if (s) {
-        char low[40];
-        snprintf(low, sizeof low, "%s", s);
-        for (char *c = low; *c; c++)
-            if (*c >= 'A' && *c <= 'F') *c = (char)(*c + 32);
-        json_object_set_new(in, name, json_string(low));
-    }
-    return 0;
+    if (not_found && jsonx_ref(in, name, required, "no such record", e) != 0) return -1;
+    return jsonx_uuid(in, name, required, e);
 }
 
 static int create_common(json_t *in, err_t *e) {
@@ -225,15 +215,7 @@ static json_t *load_doc(db_tx_t *tx, const kind_t *k, const char *id, err_t *e) 
     char sql[1024];
     snprintf(sql, sizeof sql, "SELECT %s FROM %s s WHERE s.id = $1", k->doc, k->table);
     const char *p[] = {id};
-    PGresult *r = db_exec(tx, sql, 1, p, e);
-    if (!r) return NULL;
-    json_t *doc = NULL;
-    if (PQntuples(r) == 0)
-        err_set(e, 404, "not_found", "id", "no such %s", k->noun);
-    else
-        doc = db_json(r, 0, 0, e);
-    PQclear(r);
-    return doc;
+    return db_row_json(db_exec(tx, sql, 1, p, e), e, "id", "no such %s", k->noun);
 }
 
 /* Inserts the restriction (scope: the suspension's host club or NULL), cancels what it covers

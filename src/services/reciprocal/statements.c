@@ -27,9 +27,7 @@ static int is_period(const char *s) {
 }
 
 static int stmt_ref(json_t *in, err_t *e) {
-    const char *s;
-    if (jsonx_string(in, "id", 1, 1, 64, &s, e) != 0) return -1;
-    return jsonx_is_uuid(s) ? 0 : err_set(e, 404, "not_found", "id", "no such statement");
+    return jsonx_ref(in, "id", 1, "no such statement", e);
 }
 
 int stmt_validate_list(json_t *in, err_t *e) {
@@ -62,9 +60,8 @@ int stmt_validate_action(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "reason", 0, 1, 500, &s, e) ||
         jsonx_string(in, "answer", 0, 1, 500, &s, e) ||
         jsonx_string(in, "payment_ref", 0, 1, 200, &s, e) ||
-        jsonx_string(in, "line", 0, 1, 64, &s, e) != 0)
+        jsonx_ref(in, "line", 0, "no such line", e) != 0)
         return -1;
-    if (s && !jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "line", "no such line");
     return stmt_ref(in, e);
 }
 
@@ -237,11 +234,7 @@ static json_t *load_doc(const svc_call_t *call, db_tx_t *tx, const char *id, err
                     "SELECT " DOC_SQL("true") " FROM reciprocal.statements s WHERE s.id = $1", 1, p,
                     e);
     }
-    if (!r) return NULL;
-    json_t *doc = PQntuples(r) == 1 ? db_json(r, 0, 0, e) : NULL;
-    if (PQntuples(r) == 0) err_set(e, 404, "not_found", "id", "no such statement");
-    PQclear(r);
-    return doc;
+    return db_row_json(r, e, "id", "no such statement");
 }
 
 static char *csv_of(const json_t *doc) {

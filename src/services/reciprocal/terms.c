@@ -1,6 +1,8 @@
 /* terms: see terms.h. */
 #include "services/reciprocal/terms.h"
 
+#include "core/json.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +47,7 @@ int terms_is_currency(const char *code) {
 }
 
 int terms_is_date(const char *s) {
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return 0;
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || m < 1 || m > 12 || d < 1) return 0;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= mdays[m - 1] + (m == 2 && leap);
+    return jsonx_is_date(s);
 }
 
 /* "HH:MM" with 00:00..24:00; minutes since midnight, or -1. */

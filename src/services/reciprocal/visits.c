@@ -9,6 +9,7 @@
 
 #include "core/cursor.h"
 #include "core/json.h"
+#include "services/reciprocal/lifecycle.h"
 #include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/terms.h"
 #include "services/reciprocal/visits_flow.h"
@@ -26,41 +27,9 @@ static const char *const status_values[] = {"requested", "approved", "confirmed"
 
 /* ---- validation ---- */
 
-static int valid_uuid_field(json_t *in, const char *name, int required, err_t *e) {
-    const char *s;
-    if (jsonx_string(in, name, required, 1, 64, &s, e) != 0) return -1;
-    if (s && !jsonx_is_uuid(s))
-        return err_set(e, 422, "invalid_field", name, "%s must be a uuid", name);
-    if (s) {
-        char low[40];
-        snprintf(low, sizeof low, "%s", s);
-        for (char *c = low; *c; c++)
-            if (*c >= 'A' && *c <= 'F') *c = (char)(*c + 32);
-        json_object_set_new(in, name, json_string(low));
-    }
-    return 0;
-}
-
-static int valid_date_field(json_t *in, const char *name, int required, err_t *e) {
-    const char *s;
-    if (jsonx_string(in, name, required, 10, 10, &s, e) != 0) {
-        if (e->status == 422) err_set(e, 422, "invalid_field", name, "%s must be a date", name);
-        return -1;
-    }
-    if (s && !terms_is_date(s))
-        return err_set(e, 422, "invalid_field", name, "%s must be a date YYYY-MM-DD", name);
-    return 0;
-}
-
 /* YYYY-MM-DDTHH:MM:SS, then fraction / zone characters only */
 static int is_timestamp(const char *s) {
-    static const char pat[] = "dddd-dd-ddTdd:dd:dd";
-    size_t n = strlen(s);
-    if (n < sizeof pat - 1 || n > 40) return 0;
-    for (size_t i = 0; i < sizeof pat - 1; i++)
-        if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i]) return 0;
-    for (size_t i = sizeof pat - 1; i < n; i++)
-        if (!strchr("0123456789.:+-Z", s[i])) return 0;
+    if (!jsonx_is_timestamp(s)) return 0;
     char day[11];
     snprintf(day, sizeof day, "%.10s", s);
     return terms_is_date(day);
@@ -75,11 +44,11 @@ int visit_validate_create(json_t *in, err_t *e) {
                                        "depart_on", "guests",       "facilities",
                                        "club_id",   "as_of",        NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    if (valid_uuid_field(in, "member_id", 0, e) != 0) return -1;
-    if (valid_uuid_field(in, "host_club_id", 1, e) != 0) return -1;
-    if (valid_uuid_field(in, "club_id", 0, e) != 0) return -1;
-    if (valid_date_field(in, "arrive_on", 1, e) != 0) return -1;
-    if (valid_date_field(in, "depart_on", 1, e) != 0) return -1;
+    if (jsonx_uuid(in, "member_id", 0, e) != 0) return -1;
+    if (jsonx_uuid(in, "host_club_id", 1, e) != 0) return -1;
+    if (jsonx_uuid(in, "club_id", 0, e) != 0) return -1;
+    if (jsonx_date(in, "arrive_on", 1, e) != 0) return -1;
+    if (jsonx_date(in, "depart_on", 1, e) != 0) return -1;
     if (strcmp(json_string_value(json_object_get(in, "depart_on")),
                json_string_value(json_object_get(in, "arrive_on"))) < 0)
         return err_set(e, 422, "invalid_field", "depart_on",
@@ -117,16 +86,16 @@ int visit_validate_list(json_t *in, err_t *e) {
     const char *s;
     if (jsonx_enum(in, "side", 0, sides, &s, e) != 0) return -1;
     if (jsonx_enum(in, "status", 0, status_values, &s, e) != 0) return -1;
-    if (valid_date_field(in, "from", 0, e) != 0) return -1;
-    if (valid_date_field(in, "to", 0, e) != 0) return -1;
-    if (valid_uuid_field(in, "member_id", 0, e) != 0) return -1;
+    if (jsonx_date(in, "from", 0, e) != 0) return -1;
+    if (jsonx_date(in, "to", 0, e) != 0) return -1;
+    if (jsonx_uuid(in, "member_id", 0, e) != 0) return -1;
     return cursor_page_validate(in, e);
 }
 
 int visit_validate_ref(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    return valid_uuid_field(in, "id", 1, e);
+    return jsonx_uuid(in, "id", 1, e);
 }
 
 /* ---- the member service ---- */
@@ -405,23 +374,37 @@ static int check_clock(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
 }
 
 /* The limits, counted under the per (member, host) lock: visits this calendar month (of
- * arrival, host dates), days this year, and no overlapping live visit; the visit itself
- * excluded. At request the pending visits hold a place too (HELD_SQL); later only the ones the
- * issue counts (COUNTED_SQL). */
+ * arrival, host dates), days in each calendar year the stay touches (a stay across the year's
+ * end counts its days in the year each falls in, the other visits' days likewise), and no
+ * overlapping live visit; the visit itself excluded. At request the pending visits hold a place
+ * too (HELD_SQL); later only the ones the issue counts (COUNTED_SQL). */
+#define YEAR_DAYS_SQL(d)                                                                           \
+    "coalesce(sum(greatest(0, least(v.depart_on, (date_trunc('year', " d "::date) + interval "     \
+    "'1 year - 1 day')::date) - greatest(v.arrive_on, date_trunc('year', " d                       \
+    "::date)::date) + 1)), 0)"
 #define LIMITS_SQL(statuses)                                                                       \
     "SELECT count(*) FILTER (WHERE date_trunc('month', v.arrive_on) = date_trunc('month', "        \
-    "$3::date)), coalesce(sum(v.days) FILTER (WHERE date_trunc('year', v.arrive_on) = "            \
-    "date_trunc('year', $3::date)), 0), count(*) FILTER (WHERE v.status IN ('requested', "         \
-    "'approved', 'confirmed', 'checked_in') AND v.arrive_on <= $4::date AND v.depart_on >= "       \
-    "$3::date) FROM reciprocal.visits v WHERE v.member_id = $1 AND v.host_club_id = $2 AND "       \
-    "($5::uuid IS NULL OR v.id <> $5::uuid) AND v.status IN " statuses
+    "$3::date)), " YEAR_DAYS_SQL("$3") ", " YEAR_DAYS_SQL(                                         \
+        "$4") ", count(*) FILTER (WHERE "                                                          \
+              "v.status IN ('requested', 'approved', 'confirmed', 'checked_in') AND v.arrive_on "  \
+              "<= "                                                                                \
+              "$4::date AND v.depart_on >= $3::date), extract(year FROM $3::date)::int, "          \
+              "extract(year FROM "                                                                 \
+              "$4::date)::int, (date_trunc('year', $4::date)::date - $3::date) FROM "              \
+              "reciprocal.visits v "                                                               \
+              "WHERE v.member_id = $1 AND v.host_club_id = $2 AND ($5::uuid IS NULL OR v.id <> "   \
+              "$5::uuid) "                                                                         \
+              "AND v.status IN " statuses
 static int check_limits(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
     const char *p[] = {r->member, r->host, r->arrive, r->depart, r->id[0] ? r->id : NULL};
     PGresult *q = db_exec(
         tx, stage == VISIT_AT_REQUEST ? LIMITS_SQL(HELD_SQL) : LIMITS_SQL(COUNTED_SQL), 5, p, e);
     if (!q) return -1;
-    long long month = atoll(PQgetvalue(q, 0, 0)), year = atoll(PQgetvalue(q, 0, 1)),
-              overlap = atoll(PQgetvalue(q, 0, 2));
+    long long month = atoll(PQgetvalue(q, 0, 0)),
+              used[2] = {atoll(PQgetvalue(q, 0, 1)), atoll(PQgetvalue(q, 0, 2))},
+              overlap = atoll(PQgetvalue(q, 0, 3)),
+              year[2] = {atoll(PQgetvalue(q, 0, 4)), atoll(PQgetvalue(q, 0, 5))},
+              before = atoll(PQgetvalue(q, 0, 6)); /* the stay's days before its last year */
     PQclear(q);
     if (overlap > 0)
         return err_set(e, 422, "overlapping_visit", "arrive_on",
@@ -430,10 +413,17 @@ static int check_limits(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
         return err_set(e, 422, "monthly_limit", "arrive_on",
                        "at most %lld visits a month at the host club",
                        term_int(r, "max_visits_month"));
-    if (year + r->days > term_int(r, "max_days_year"))
-        return err_set(e, 422, "yearly_limit", "depart_on",
-                       "at most %lld days a year at the host club (%lld used)",
-                       term_int(r, "max_days_year"), year);
+    /* the stay's days in its first and its last calendar year (the same year: all of them) */
+    long long days[2] = {r->days, r->days};
+    if (year[0] != year[1]) {
+        days[0] = before;
+        days[1] = r->days - before;
+    }
+    for (int i = 0; i < 2; i++)
+        if (used[i] + days[i] > term_int(r, "max_days_year"))
+            return err_set(e, 422, "yearly_limit", "depart_on",
+                           "at most %lld days a year at the host club (%lld used in %lld)",
+                           term_int(r, "max_days_year"), used[i], year[i]);
     return 0;
 }
 
@@ -598,23 +588,16 @@ int visit_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (reader(call, self, e) != 0) return -1;
     const char *p[] = {json_string_value(json_object_get(in, "id")), self[0] ? self : NULL};
     db_scope_t scope = svc_scope(call, NULL);
-    PGresult *r = db_read(
-        call->env->db, &scope,
-        "SELECT (reciprocal.visit_doc(v) || jsonb_build_object('history', (SELECT "
-        "coalesce(jsonb_agg(jsonb_build_object('action', t.action, 'from', t.from_status, 'to', "
-        "t.to_status, 'club_id', t.club_id, 'actor_user_id', t.actor_user_id, 'reason', "
-        "t.reason, 'at', reciprocal.ts(t.at)) ORDER BY t.id), '[]') FROM "
-        "reciprocal.visit_transitions t WHERE t.visit_id = v.id)))::text FROM reciprocal.visits "
-        "v WHERE v.id = $1 AND ($2::uuid IS NULL OR v.member_id = $2::uuid)",
-        2, p, e);
-    if (!r) return -1;
-    int rc = -1;
-    if (PQntuples(r) == 0)
-        err_set(e, 404, "not_found", "id", "no such visit");
-    else if ((*out = db_json(r, 0, 0, e)) != NULL)
-        rc = 0;
-    PQclear(r);
-    return rc;
+    PGresult *r =
+        db_read(call->env->db, &scope,
+                "SELECT (reciprocal.visit_doc(v) || jsonb_build_object('history', " LC_HISTORY_SQL(
+                    "visit_transitions", "visit_id",
+                    "v") "))::text FROM "
+                         "reciprocal.visits v WHERE v.id = $1 AND ($2::uuid IS NULL OR "
+                         "v.member_id = $2::uuid)",
+                2, p, e);
+    *out = db_row_json(r, e, "id", "no such visit");
+    return *out ? 0 : -1;
 }
 
 int visit_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

@@ -20,30 +20,16 @@ int visit_validate_transition(json_t *in, err_t *e) {
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     const char *s;
     if (jsonx_string(in, "reason", 0, 1, 500, &s, e) != 0) return -1;
-    if (jsonx_string(in, "id", 1, 1, 64, &s, e) != 0) return -1;
-    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "id", "no such visit");
-    return 0;
+    return jsonx_ref(in, "id", 1, "no such visit", e);
 }
 
 int visit_validate_keys(json_t *in, err_t *e) {
     static const char *const keys[] = {"id", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
-    const char *s;
-    if (jsonx_string(in, "id", 1, 1, 64, &s, e) != 0) return -1;
-    if (!jsonx_is_uuid(s)) return err_set(e, 404, "not_found", "id", "no club with this id");
-    return 0;
+    return jsonx_ref(in, "id", 1, "no club with this id", e);
 }
 
 /* ---- the LOI key ---- */
-
-static void to_hex(const unsigned char *b, size_t n, char *out) {
-    out[0] = '\\', out[1] = 'x';
-    sodium_bin2hex(out + 2, n * 2 + 1, b, n);
-}
-
-static int from_hex(const char *hex, unsigned char *out, size_t cap, size_t *n) {
-    return sodium_hex2bin(out, cap, hex, strlen(hex), NULL, n, NULL);
-}
 
 /* A new key pair for club, stored (public part) and sealed (private part). */
 static int new_loi_key(db_tx_t *tx, const char *club, const unsigned char kek[32], signkey_t *k,
@@ -53,9 +39,9 @@ static int new_loi_key(db_tx_t *tx, const char *club, const unsigned char kek[32
         return err_set(e, 500, "internal", "", "libsodium failed to make a key");
     char pk_hex[2 * SIGNKEY_PK_BYTES + 3], enc_hex[2 * sizeof sealed.enc + 3],
         nonce_hex[2 * sizeof sealed.nonce + 3];
-    to_hex(k->pk, sizeof k->pk, pk_hex);
-    to_hex(sealed.enc, sizeof sealed.enc, enc_hex);
-    to_hex(sealed.nonce, sizeof sealed.nonce, nonce_hex);
+    signkey_hex(k->pk, sizeof k->pk, pk_hex);
+    signkey_hex(sealed.enc, sizeof sealed.enc, enc_hex);
+    signkey_hex(sealed.nonce, sizeof sealed.nonce, nonce_hex);
     const char *p1[] = {k->kid, club, pk_hex};
     const char *p2[] = {k->kid, club, enc_hex, nonce_hex};
     if (db_exec_cmd(tx,
@@ -91,13 +77,12 @@ static int loi_key(const svc_call_t *call, db_tx_t *tx, const char *club, signke
         PQclear(r);
         return new_loi_key(tx, club, kk->key, k, e);
     }
-    unsigned char enc[SIGNKEY_SEALED_BYTES], nonce[SIGNKEY_NONCE_BYTES];
-    size_t el = 0, nl = 0, pl = 0;
+    size_t pl = 0;
     snprintf(k->kid, sizeof k->kid, "%s", PQgetvalue(r, 0, 0));
-    int ok = from_hex(PQgetvalue(r, 0, 1), k->pk, sizeof k->pk, &pl) == 0 &&
-             pl == SIGNKEY_PK_BYTES && from_hex(PQgetvalue(r, 0, 2), enc, sizeof enc, &el) == 0 &&
-             from_hex(PQgetvalue(r, 0, 3), nonce, sizeof nonce, &nl) == 0 &&
-             signkey_unseal(enc, el, nonce, nl, kk->key, club, k->sk) == 0;
+    int ok =
+        signkey_unhex(PQgetvalue(r, 0, 1), k->pk, sizeof k->pk, &pl) == 0 &&
+        pl == SIGNKEY_PK_BYTES &&
+        signkey_unseal_hex(PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3), kk->key, club, k->sk) == 0;
     PQclear(r);
     if (!ok)
         return err_set(e, 500, "loi_key_unreadable", "",
@@ -396,15 +381,10 @@ int visit_loi_keys(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (!r) return -1;
     json_t *keys = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
-        unsigned char pk[SIGNKEY_PK_BYTES];
-        size_t n = 0;
-        if (from_hex(PQgetvalue(r, i, 1), pk, sizeof pk, &n) != 0 || n != sizeof pk) continue;
-        json_t *k = signkey_public_json(PQgetvalue(r, i, 0), pk);
-        if (!k) continue;
-        json_object_set_new(k, "created_at", json_string(PQgetvalue(r, i, 2)));
-        json_object_set_new(k, "retired_at",
-                            PQgetisnull(r, i, 3) ? json_null() : json_string(PQgetvalue(r, i, 3)));
-        json_array_append_new(keys, k);
+        json_t *k =
+            signkey_published_json(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+                                   PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3));
+        if (k) json_array_append_new(keys, k);
     }
     PQclear(r);
     *out = json_pack("{s:s, s:o}", "club_id", club, "keys", keys);

@@ -56,6 +56,42 @@ static void test_seal_unseal(void) {
     signkey_wipe(&k);
 }
 
+/* The stored forms (hex) cards and letters of introduction share. */
+static void test_hex_forms(void) {
+    signkey_t k;
+    signkey_sealed_t s;
+    unsigned char kek[32], sk[SIGNKEY_SK_BYTES], back[SIGNKEY_PK_BYTES];
+    char pk_hex[2 * SIGNKEY_PK_BYTES + 3], enc_hex[2 * sizeof s.enc + 3],
+        nonce_hex[2 * sizeof s.nonce + 3];
+    randombytes_buf(kek, sizeof kek);
+    REQUIRE(signkey_generate(&k) == 0);
+    REQUIRE(signkey_seal(k.sk, kek, "club-a", &s) == 0);
+    signkey_hex(k.pk, sizeof k.pk, pk_hex);
+    signkey_hex(s.enc, sizeof s.enc, enc_hex);
+    signkey_hex(s.nonce, sizeof s.nonce, nonce_hex);
+    CHECK(pk_hex[0] == '\\' && pk_hex[1] == 'x' && strlen(pk_hex) == 2 * SIGNKEY_PK_BYTES + 2);
+    size_t n = 0;
+    CHECK_EQ_INT(signkey_unhex(pk_hex + 2, back, sizeof back, &n), 0);
+    CHECK(n == sizeof back && memcmp(back, k.pk, n) == 0);
+    CHECK_EQ_INT(signkey_unhex("zz", back, sizeof back, &n), -1);
+    CHECK_EQ_INT(signkey_unseal_hex(enc_hex + 2, nonce_hex + 2, kek, "club-a", sk), 0);
+    CHECK(memcmp(sk, k.sk, sizeof sk) == 0);
+    CHECK_EQ_INT(signkey_unseal_hex(enc_hex + 2, nonce_hex + 2, kek, "club-b", sk), -1);
+    CHECK(sodium_is_zero(sk, sizeof sk));
+    CHECK_EQ_INT(signkey_unseal_hex("nothex", nonce_hex + 2, kek, "club-a", sk), -1);
+    json_t *pub = signkey_published_json(k.kid, pk_hex + 2, "2026-01-01T00:00:00Z", NULL);
+    REQUIRE(pub);
+    CHECK_STR(json_string_value(json_object_get(pub, "kid")), k.kid);
+    CHECK_STR(json_string_value(json_object_get(pub, "created_at")), "2026-01-01T00:00:00Z");
+    CHECK(json_is_null(json_object_get(pub, "retired_at")));
+    json_decref(pub);
+    pub = signkey_published_json(k.kid, pk_hex + 2, "a", "b");
+    CHECK_STR(json_string_value(json_object_get(pub, "retired_at")), "b");
+    json_decref(pub);
+    CHECK(signkey_published_json(k.kid, "abcd", "a", NULL) == NULL);
+    signkey_wipe(&k);
+}
+
 static void test_public_json_and_set(void) {
     signkey_t a, b;
     REQUIRE(signkey_generate(&a) == 0 && signkey_generate(&b) == 0);
@@ -128,6 +164,7 @@ int main(void) {
     if (sodium_init() < 0) return 1;
     RUN(test_generate_and_kid);
     RUN(test_seal_unseal);
+    RUN(test_hex_forms);
     RUN(test_public_json_and_set);
     RUN(test_token_sign_split);
     TEST_DONE();
