@@ -354,8 +354,9 @@ BEGIN
         JOIN jsonb_array_elements(batch) x ON x->>'type' LIKE 'member.%'
              AND v.home_club_id = (x->>'club')::uuid AND v.member_key = x->>'member_key') s;
     IF vids IS NOT NULL THEN
-        CREATE TEMP TABLE IF NOT EXISTS analytics_days (host uuid, home uuid, d date)
-            ON COMMIT DELETE ROWS;
+        IF to_regclass('pg_temp.analytics_days') IS NULL THEN
+            CREATE TEMP TABLE analytics_days (host uuid, home uuid, d date) ON COMMIT DELETE ROWS;
+        END IF;
         INSERT INTO analytics_days SELECT host_club_id, home_club_id, arrive_on
             FROM analytics.visits WHERE visit_id = ANY (vids);
         PERFORM analytics.refresh_visits(vids);
