@@ -75,6 +75,11 @@ build/tests/%: tests/%.c $(TEST_SUPPORT) build/libreciprocal-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -Itests -o $@ $< $(TEST_SUPPORT) build/libreciprocal-san.a $(PKG_LIBS)
 
+# test_svgchart parses the charts with libxml2 (libxml2-dev, scripts/deps.sh); only it links it
+# (`private`: the library objects it depends on build without these flags).
+build/tests/lib/svgchart/test_svgchart: private ALL_CFLAGS += $(shell pkg-config --cflags libxml-2.0)
+build/tests/lib/svgchart/test_svgchart: private PKG_LIBS += $(shell pkg-config --libs libxml-2.0)
+
 tests-build: build/reciprocal build/reciprocal-san $(TEST_BIN) fuzz-build
 
 # libFuzzer targets (clang; Debian's libraries are not instrumented, so each fuzzer links only the

@@ -11,7 +11,7 @@
 # the member service (bench/member.sh: 10,000-row CSV import timed, GET /api/v1/members/{id} and
 # ?q=<prefix> in a club of 100,000 members), the reciprocal service's visits (bench/visits.sh:
 # POST /api/v1/visits with every rule checked, POST /api/v1/lois/verify, the door check-in),
-# and prints
+# the analytics charts and suppression (bench/svgchart.c: no server), and prints
 # "target | req/s | p50 | p99 | errors". Tears everything down on exit. Exit status 1 when a target
 # could not be measured (the table says why).
 #
@@ -371,6 +371,51 @@ if ((server_ok)); then
 else
     add_error_row "GET /health/ready" "service not running (see above)"
     add_error_row "GET /api/v1/clubs/{id}" "service not running (see above)"
+fi
+
+# ---- governance (issue 15): tallying a club-scope proposal of 10,000 votes, from the snapshot's
+# and the votes' JSON to the canonical result (bench/governance_tally.c; no server involved)
+# shellcheck disable=SC2046 # pkg-config output is meant to be split
+if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+    $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-governance-tally" \
+    bench/governance_tally.c build/libreciprocal.a \
+    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
+    -lnats -lcrypt -lpthread -lm 2>"$TMP/log/governance-tally-cc.log"; then
+    say "governance tally: 10,000 club-scope votes, 12,000 eligible"
+    out=$("$ROOT/build/bench-governance-tally" 10000 50 2>&1 || true)
+    line=$(grep '^governance-tally-bench' <<<"$out" || true)
+    if [[ -z $line ]]; then
+        add_error_row "governance tally" "$(tail -n 1 <<<"$out")"
+    else
+        kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+        [[ $(kv ok) == 1 ]] || errors=$((errors + 1))
+        rows+=("governance tally: $(kv votes) votes|-|$(kv p50_ms)ms|-|wall min/median/max $(kv min_ms)/$(kv p50_ms)/$(kv max_ms) ms over $(kv runs) runs, CPU median $(kv cpu_p50_ms) ms (JSON in, canonical result out), the count alone $(kv core_p50_ms) ms; $(kv eligible) eligible; target < 100 ms")
+    fi
+else
+    add_error_row "governance tally" "bench/governance_tally.c did not compile"
+fi
+
+# ---- analytics charts and suppression (issue 14; bench/svgchart.c, no server): each chart kind
+# rendered BENCH_CHART_RUNS times (500), goal < 20 ms; suppression of a 100 x 12 table (1/10 runs)
+if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+    -o "$ROOT/build/bench-svgchart" bench/svgchart.c build/libreciprocal.a -lm \
+    2>"$TMP/log/svgchart-cc.log"; then
+    say "charts: ${BENCH_CHART_RUNS:-500} renders per kind"
+    out=$("$ROOT/build/bench-svgchart" "${BENCH_CHART_RUNS:-500}" 2>&1 || true)
+    if ! grep -q '^svgchart-bench' <<<"$out"; then
+        add_error_row "chart rendering" "$(tail -n 1 <<<"$out")"
+    fi
+    while read -r line; do
+        kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+        name=$(kv name)
+        if [[ $name == suppress-* ]]; then
+            rows+=("$name (k=11)|-|$(kv p50_ms) ms|$(kv p99_ms) ms|$(kv n) tables, CPU p50/p99 $(kv cpu_p50_ms)/$(kv cpu_p99_ms) ms, $(kv bytes) entries hidden on average")
+        else
+            rows+=("chart $name|-|$(kv p50_ms) ms|$(kv p99_ms) ms|$(kv n) renders, CPU p50/p99 $(kv cpu_p50_ms)/$(kv cpu_p99_ms) ms, $(kv bytes) B; goal < 20 ms")
+        fi
+    done < <(grep '^svgchart-bench' <<<"$out")
+else
+    add_error_row "chart rendering" "bench/svgchart.c did not compile"
 fi
 
 # table

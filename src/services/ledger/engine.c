@@ -659,6 +659,14 @@ int ledger_policy_for(const txcodec_tx_t *tx, char *policy, size_t cap) {
         snprintf(policy, cap, "'%s.member'", tx->creator_org);
         return LEDGER_VALID;
     }
+    /* governance records written by the network (issue 15; docs/governance.md "Ledger
+     * records"); the votes are governance.vote_cast below, endorsed by the voter */
+    if (strcmp(tx->type, "governance.proposal") == 0 ||
+        strcmp(tx->type, "governance.eligible_snapshot") == 0 ||
+        strcmp(tx->type, "governance.result") == 0) {
+        snprintf(policy, cap, "'%s.member'", LEDGER_NETWORK_ORG);
+        return LEDGER_VALID;
+    }
     const char *orgs[16];
     size_t n = 0;
     const char *role = "member";

@@ -10,6 +10,7 @@
 #include "core/cursor.h"
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "lib/csv/csv.h"
 #include "services/reciprocal/fees.h"
 #include "services/reciprocal/statements.h"
 #include "services/reciprocal/terms.h"
@@ -534,10 +535,10 @@ int charge_member_list(const svc_call_t *call, json_t *in, json_t **out, err_t *
             char text[40];
             static const int cols[] = {1, 2, 3, 4, 13, 5, 6, 7, 8, 9, 10, 11, 12};
             for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-                stmt_csv_cell(&b, PQgetvalue(r, i, cols[k]), cols[k] == 7);
+                csv_put_field(&b, PQgetvalue(r, i, cols[k]), cols[k] == 7 ? CSV_TEXT : 0);
                 strbuf_puts(&b, ",");
             }
-            stmt_csv_cell(
+            csv_put_field(
                 &b,
                 fees_format(atoll(PQgetvalue(r, i, 11)), PQgetvalue(r, i, 12), text, sizeof text),
                 0);

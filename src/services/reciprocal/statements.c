@@ -10,6 +10,7 @@
 #include "core/cursor.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "lib/csv/csv.h"
 #include "services/reciprocal/fees.h"
 #include "services/reciprocal/statement_ledger.h"
 #include "services/reciprocal/statement_pdf.h"
@@ -141,21 +142,6 @@ int stmt_lock_open(db_tx_t *tx, const char *id, int *open, err_t *e) {
     return 0;
 }
 
-void stmt_csv_cell(strbuf_t *b, const char *v, int text) {
-    int risky = text && v[0] && strchr("=+-@\t\r", v[0]);
-    int quote = risky || strpbrk(v, ",\"\r\n") != NULL;
-    if (!quote) {
-        strbuf_puts(b, v);
-        return;
-    }
-    strbuf_puts(b, risky ? "\"'" : "\"");
-    for (const char *p = v; *p; p++) {
-        if (*p == '"') strbuf_puts(b, "\"");
-        strbuf_putn(b, p, 1);
-    }
-    strbuf_puts(b, "\"");
-}
-
 /* Fixes the totals from the lines and marks the statement issued (the row locked FOR UPDATE). */
 static int fix_issued(db_tx_t *tx, const char *id, err_t *e) {
     const char *p[] = {id};
@@ -274,7 +260,7 @@ static char *csv_of(const json_t *doc) {
         static const char *const head[] = {"number", "period", "host_club_id", "home_club_id",
                                            "currency"};
         for (size_t k = 0; k < 5; k++) {
-            stmt_csv_cell(&b, json_string_value(json_object_get(doc, head[k])), 0);
+            csv_put_field(&b, json_string_value(json_object_get(doc, head[k])), 0);
             strbuf_puts(&b, ",");
         }
         strbuf_printf(&b, "%zu,", i + 1);
@@ -283,8 +269,8 @@ static char *csv_of(const json_t *doc) {
             if (json_is_integer(v))
                 strbuf_printf(&b, "%lld", (long long)json_integer_value(v));
             else
-                stmt_csv_cell(&b, json_is_string(v) ? json_string_value(v) : "",
-                              strcmp(cols[k], "description") == 0);
+                csv_put_field(&b, json_is_string(v) ? json_string_value(v) : "",
+                              strcmp(cols[k], "description") == 0 ? CSV_TEXT : 0);
             strbuf_puts(&b, ",");
         }
         strbuf_printf(&b, "%s\r\n",

@@ -57,10 +57,6 @@ int stmt_open_for(db_tx_t *tx, const char *host, const char *home, const char *c
 /* Locks statement id FOR SHARE; *open = 1 when it is a draft or disputed (a reversing line of
  * one of its lines joins it). */
 int stmt_lock_open(db_tx_t *tx, const char *id, int *open, err_t *e);
-/* Appends one RFC 4180 field to b (quoted when it holds a comma, quote, CR or LF; quotes
- * doubled). text: free text from people, prefixed with ' when it starts like a spreadsheet
- * formula (= + - @ tab CR). */
-void stmt_csv_cell(strbuf_t *b, const char *v, int text);
 /* After a reversing line of charge_id joined statement_id: the open dispute of that line is
  * answered `reversed`, and a disputed statement with no open dispute left is issued again. */
 int stmt_line_reversed(const svc_call_t *call, db_tx_t *tx, const char *statement_id,
