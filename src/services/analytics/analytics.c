@@ -2,6 +2,8 @@
 #include "services/analytics/analytics.h"
 
 #include "core/periodic.h"
+#include "services/analytics/charts.h"
+#include "services/analytics/graphql_analytics.h"
 #include "services/analytics/ingest.h"
 #include "services/analytics/reports.h"
 
@@ -15,6 +17,14 @@ static const svc_op_t analytics_ops[] = {
      .validate = analytics_validate_report,
      .handle = analytics_club_report,
      .accept_field = "format"},
+    {.name = "club_chart",
+     .method = "GET",
+     .route = "/api/v1/analytics/clubs/{id}/chart",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "member:read",
+     .validate = analytics_validate_chart,
+     .handle = analytics_club_chart},
     {.name = "network_report",
      .method = "GET",
      .route = "/api/v1/analytics/network/report",
@@ -89,6 +99,7 @@ const svc_module_t analytics_module = {
     .stop = analytics_stop,
     .config = {analytics_vars, sizeof analytics_vars / sizeof analytics_vars[0],
                sizeof(analytics_settings_t)},
+    .graphql = gql_analytics_bind,
     .consumers = analytics_consumers,
     .n_consumers = sizeof analytics_consumers / sizeof analytics_consumers[0],
     /* visit dates and club time zones the events lack; partner names and the directory */

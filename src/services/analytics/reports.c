@@ -5,12 +5,16 @@
 #include "services/analytics/reports.h"
 
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/json.h"
+#include "core/strbuf.h"
+#include "lib/csv/csv.h"
 #include "services/analytics/analytics.h"
+#include "services/analytics/suppress.h"
 
 static const char *const k_periods[] = {"day", "week", "month", "year", NULL};
 static const char *const k_formats[] = {"json", "csv", NULL};
@@ -283,7 +287,7 @@ static const char *str_or_null(json_t *in, const char *k) {
     return json_string_value(json_object_get(in, k));
 }
 
-int analytics_club_report(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+int analytics_club_doc(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *club = str_or_null(in, "id");
     if (!call->caller->network_admin && strcasecmp(club, call->caller->club_id) != 0)
         return err_set(e, 403, "forbidden", "id", "a club sees its own reports only");
@@ -314,6 +318,134 @@ int analytics_club_report(const svc_call_t *call, json_t *in, json_t **out, err_
     return 0;
 }
 
+/* ---- CSV (RFC 4180, CRLF records): one row per figure --------------------------------- */
+
+static void csv_row(strbuf_t *b, const char *scope, const char *partner, const char *name,
+                    const char *measure, const char *currency, const char *value) {
+    csv_put_field(b, scope, 0);
+    strbuf_puts(b, ",");
+    csv_put_field(b, partner, 0);
+    strbuf_puts(b, ",");
+    csv_put_field(b, name, CSV_TEXT);
+    strbuf_puts(b, ",");
+    csv_put_field(b, measure, 0);
+    strbuf_puts(b, ",");
+    csv_put_field(b, currency, 0);
+    strbuf_puts(b, ",");
+    csv_put_field(b, value, 0);
+    strbuf_puts(b, "\r\n");
+}
+
+/* The text of a JSON number or null ("" for null). */
+static const char *num_text(json_t *v, char buf[48]) {
+    if (json_is_integer(v))
+        snprintf(buf, 48, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, 48, "%.4f", json_real_value(v));
+    else if (json_is_string(v))
+        snprintf(buf, 48, "%s", json_string_value(v));
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+static char *club_csv(json_t *doc) {
+    strbuf_t b = {0};
+    char buf[48];
+    strbuf_puts(&b, "scope,partner_club_id,partner_name,measure,currency,value\r\n");
+    static const char *const k_club[] = {"visits_in",
+                                         "visits_out",
+                                         "unique_visitors_in",
+                                         "unique_visitors_out",
+                                         "visitor_days_in",
+                                         "visitor_nights_in",
+                                         "visitor_days_out",
+                                         "visitor_nights_out",
+                                         "guests_in",
+                                         "guests_out",
+                                         "requests_in",
+                                         "requests_out",
+                                         "no_show_rate",
+                                         "cancellation_rate",
+                                         "loi_approval_rate",
+                                         "median_approve_seconds",
+                                         NULL};
+    for (const char *const *k = k_club; *k; k++)
+        csv_row(&b, "club", NULL, NULL, *k, NULL, num_text(json_object_get(doc, *k), buf));
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(doc, "statuses_in"), key, v) {
+        char m[64];
+        snprintf(m, sizeof m, "%s_in", key);
+        csv_row(&b, "club", NULL, NULL, m, NULL, num_text(v, buf));
+    }
+    json_object_foreach(json_object_get(doc, "lead_time"), key, v) {
+        char m[64];
+        snprintf(m, sizeof m, "lead_time_%s", key);
+        csv_row(&b, "club", NULL, NULL, m, NULL, num_text(v, buf));
+    }
+    json_object_foreach(json_object_get(doc, "usage"), key, v)
+        csv_row(&b, "club", NULL, NULL, key, NULL, num_text(v, buf));
+    static const char *const k_money[] = {"revenue", "spend_abroad", NULL};
+    for (const char *const *k = k_money; *k; k++) {
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(doc, *k), i, it)
+            csv_row(&b, "club", NULL, NULL, *k, str_or_null(it, "currency"),
+                    num_text(json_object_get(it, "amount_minor"), buf));
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(doc, "partners"), i, p) {
+        const char *id = str_or_null(p, "partner_club_id"), *name = str_or_null(p, "partner_name");
+        static const char *const k_p[] = {"visits_in", "visits_out", "net_visits", NULL};
+        for (const char *const *k = k_p; *k; k++)
+            csv_row(&b, "partner", id, name, *k, NULL, num_text(json_object_get(p, *k), buf));
+        size_t j;
+        json_t *m;
+        json_array_foreach(json_object_get(p, "money"), j, m) {
+            static const char *const k_m[] = {"revenue_minor", "spend_minor", "net_minor", NULL};
+            for (const char *const *k = k_m; *k; k++)
+                csv_row(&b, "partner", id, name, *k, str_or_null(m, "currency"),
+                        num_text(json_object_get(m, *k), buf));
+        }
+    }
+    json_array_foreach(json_object_get(doc, "seasonality"), i, p) {
+        static const char *const k_s[] = {"visits_in", "visits_out", "last_year_in",
+                                          "last_year_out", NULL};
+        for (const char *const *k = k_s; *k; k++) {
+            char m[64];
+            snprintf(m, sizeof m, "%s_%s", *k, str_or_null(p, "month") ?: "");
+            csv_row(&b, "month", NULL, NULL, m, NULL, num_text(json_object_get(p, *k), buf));
+        }
+    }
+    json_array_foreach(json_object_get(doc, "flags"), i, p)
+        csv_row(&b, "flag", str_or_null(p, "partner_club_id"), str_or_null(p, "partner_name"),
+                str_or_null(p, "flag"), NULL, "1");
+    return strbuf_take(&b);
+}
+
+static int is_csv(json_t *in) {
+    const char *f = str_or_null(in, "format");
+    return f && strcmp(f, "csv") == 0;
+}
+
+int analytics_club_report(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    json_t *doc = NULL;
+    if (analytics_club_doc(call, in, &doc, e) != 0) return -1;
+    if (!is_csv(in)) {
+        *out = doc;
+        return 0;
+    }
+    char *body = club_csv(doc), name[96];
+    snprintf(name, sizeof name, "analytics-%s-%s-%s.csv", str_or_null(in, "id"),
+             str_or_null(doc, "from"), str_or_null(doc, "to"));
+    json_decref(doc);
+    *out = body ? svc_raw_output("text/csv; charset=utf-8", name, body) : NULL;
+    free(body);
+    return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
+}
+
 /* The network report: per host club x home club, the visits (checked in or completed) over the
  * range, with the club totals; network administrators only (RLS: every row). */
 static const char k_sql_network[] = RANGE_SQL
@@ -329,6 +461,136 @@ static const char k_sql_network[] = RANGE_SQL
     "'cancellation_rate', (SELECT round(sum(canc)::numeric / nullif(sum(req), 0), 4) FROM v))"
     "::text FROM r";
 
+/* Index of id in the sorted array ids (n entries), or -1. */
+static long find_id(const char *const *ids, size_t n, const char *id) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(ids[mid], id);
+        if (c == 0) return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The distinct values of column col of cells ([host, home, n] arrays), sorted; *n their count. */
+static const char **distinct_ids(json_t *cells, int col, size_t *n) {
+    size_t m = json_array_size(cells), k = 0;
+    const char **ids = calloc(m ? m : 1, sizeof *ids);
+    if (!ids) return NULL;
+    for (size_t i = 0; i < m; i++)
+        ids[i] = json_string_value(json_array_get(json_array_get(cells, i), col));
+    qsort(ids, m, sizeof *ids, cmp_str);
+    for (size_t i = 0; i < m; i++)
+        if (ids[i] && (k == 0 || strcmp(ids[k - 1], ids[i]) != 0)) ids[k++] = ids[i];
+    *n = k;
+    return ids;
+}
+
+/* The host x home table of doc's cells, suppressed with k, as the published JSON: rows (host
+ * clubs), cols (home clubs), cells, row_totals, col_totals and total as texts ("<k" hidden). */
+static int suppressed_table(json_t *doc, int k, err_t *e) {
+    json_t *cells = json_object_get(doc, "cells");
+    size_t nr = 0, nc = 0;
+    const char **rows = distinct_ids(cells, 0, &nr), **cols = distinct_ids(cells, 1, &nc);
+    int64_t *v = rows && cols ? calloc(nr * nc + 1, sizeof *v) : NULL;
+    suppress_table_t t = {0};
+    int rc = -1;
+    if (!v) {
+        err_set(e, 500, "internal", "", "out of memory");
+        goto done;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(cells, i, c) {
+        long r = find_id(rows, nr, json_string_value(json_array_get(c, 0)));
+        long q = find_id(cols, nc, json_string_value(json_array_get(c, 1)));
+        if (r >= 0 && q >= 0)
+            v[(size_t)r * nc + (size_t)q] = json_integer_value(json_array_get(c, 2));
+    }
+    json_t *jr = json_array(), *jc = json_array(), *jcells = json_array(), *rt = json_array(),
+           *ct = json_array();
+    json_object_set_new(doc, "rows", jr);
+    json_object_set_new(doc, "cols", jc);
+    json_object_set_new(doc, "table", jcells);
+    json_object_set_new(doc, "row_totals", rt);
+    json_object_set_new(doc, "col_totals", ct);
+    json_object_set_new(doc, "k", json_integer(k));
+    if (nr == 0 || nc == 0) {
+        json_object_set_new(doc, "total", json_string("0"));
+        rc = 0;
+        goto done;
+    }
+    if (nr > SUPPRESS_MAX_DIM || nc > SUPPRESS_MAX_DIM) {
+        err_set(e, 422, "invalid_field", "from", "too many clubs in the range for one table");
+        goto done;
+    }
+    if (suppress_apply(v, nr, nc, k, &t, e) != 0) goto done;
+    char buf[24];
+    for (size_t r = 0; r < nr; r++) {
+        json_array_append_new(jr, json_string(rows[r]));
+        json_t *row = json_array();
+        for (size_t q = 0; q < nc; q++)
+            json_array_append_new(row, json_string(suppress_text(&t, r, q, buf, sizeof buf)));
+        json_array_append_new(jcells, row);
+        json_array_append_new(rt, json_string(suppress_text(&t, r, nc, buf, sizeof buf)));
+    }
+    for (size_t q = 0; q < nc; q++) {
+        json_array_append_new(jc, json_string(cols[q]));
+        json_array_append_new(ct, json_string(suppress_text(&t, nr, q, buf, sizeof buf)));
+    }
+    json_object_set_new(doc, "total", json_string(suppress_text(&t, nr, nc, buf, sizeof buf)));
+    rc = 0;
+done:
+    json_object_del(doc, "cells");
+    suppress_table_free(&t);
+    free(v);
+    free(rows);
+    free(cols);
+    return rc;
+}
+
+static char *network_csv(json_t *doc) {
+    strbuf_t b = {0};
+    json_t *cols = json_object_get(doc, "cols"), *rows = json_object_get(doc, "rows");
+    strbuf_puts(&b, "host_club_id");
+    size_t i, j;
+    json_t *v;
+    json_array_foreach(cols, i, v) {
+        strbuf_puts(&b, ",");
+        csv_put_field(&b, json_string_value(v), 0);
+    }
+    strbuf_puts(&b, ",total\r\n");
+    json_array_foreach(rows, i, v) {
+        csv_put_field(&b, json_string_value(v), 0);
+        json_t *x;
+        json_array_foreach(json_array_get(json_object_get(doc, "table"), i), j, x) {
+            strbuf_puts(&b, ",");
+            csv_put_field(&b, json_string_value(x), 0);
+        }
+        strbuf_puts(&b, ",");
+        csv_put_field(&b, json_string_value(json_array_get(json_object_get(doc, "row_totals"), i)),
+                      0);
+        strbuf_puts(&b, "\r\n");
+    }
+    strbuf_puts(&b, "total");
+    json_array_foreach(json_object_get(doc, "col_totals"), i, v) {
+        strbuf_puts(&b, ",");
+        csv_put_field(&b, json_string_value(v), 0);
+    }
+    strbuf_puts(&b, ",");
+    csv_put_field(&b, str_or_null(doc, "total"), 0);
+    strbuf_puts(&b, "\r\n");
+    return strbuf_take(&b);
+}
+
 int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *period = str_or_null(in, "period") ? str_or_null(in, "period") : "month";
     const char *p[] = {NULL, str_or_null(in, "from"), str_or_null(in, "to"), period,
@@ -339,8 +601,21 @@ int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, e
     json_t *doc = db_json(r, 0, 0, e);
     PQclear(r);
     if (!doc) return -1;
-    *out = doc;
-    return 0;
+    if (suppressed_table(doc, analytics_settings(call->env)->k, e) != 0) {
+        json_decref(doc);
+        return -1;
+    }
+    if (!is_csv(in)) {
+        *out = doc;
+        return 0;
+    }
+    char *body = network_csv(doc), name[64];
+    snprintf(name, sizeof name, "analytics-network-%s-%s.csv", str_or_null(doc, "from"),
+             str_or_null(doc, "to"));
+    json_decref(doc);
+    *out = body ? svc_raw_output("text/csv; charset=utf-8", name, body) : NULL;
+    free(body);
+    return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
 
 /* Runs sql in the relay scope (the consumers' writer rights) for a network administrator. */

@@ -10,6 +10,8 @@
 
 int analytics_validate_report(json_t *in, err_t *e);
 int analytics_club_report(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+/* The club report's JSON document (validated input as for club_report; format ignored). */
+int analytics_club_doc(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int analytics_validate_network(json_t *in, err_t *e);
 int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int analytics_validate_none(json_t *in, err_t *e);

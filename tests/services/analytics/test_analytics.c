@@ -553,6 +553,76 @@ static void test_tenant_isolation(void) {
                  0);
 }
 
+/* CSV (RFC 4180: CRLF records, header first) and SVG charts (well-formed root, title and desc,
+ * the plotted numbers in the document, same bytes twice). */
+static void test_csv_and_charts(void) {
+    json_t *r = NULL;
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s, s:s}", "id", A, "period", "month",
+                 "date", "2026-01-15", "format", "csv") == 200);
+    const char *ct = NULL, *fn = NULL, *body = NULL;
+    REQUIRE(svc_raw_parts(r, &ct, &fn, &body) == 1);
+    CHECK_STR(ct, "text/csv; charset=utf-8");
+    CHECK(strncmp(body, "scope,partner_club_id,partner_name,measure,currency,value\r\n", 59) == 0);
+    CHECK(strstr(body, "club,,,visits_in,,2\r\n") != NULL);
+    CHECK(strstr(body, "club,,,revenue,GBP,6000\r\n") != NULL);
+    CHECK(strstr(body, "club,,,no_show_rate,,0.3333\r\n") != NULL);
+    char line[160];
+    snprintf(line, sizeof line, "partner,%s,,net_visits,,2\r\n", B);
+    CHECK(strstr(body, line) != NULL);
+    for (const char *c = body; *c; c++)
+        if (*c == '\n') CHECK(c > body && c[-1] == '\r');
+    json_decref(r);
+    static const char *const kinds[] = {"visits", "balance", "seasonality"};
+    for (int k = 0; k < 3; k++) {
+        json_t *r2 = NULL;
+        REQUIRE(call(&g_staff_a, "club_chart", &r, "{s:s, s:s, s:s, s:s}", "id", A, "kind",
+                     kinds[k], "period", "month", "date", "2026-01-15") == 200);
+        REQUIRE(call(&g_staff_a, "club_chart", &r2, "{s:s, s:s, s:s, s:s}", "id", A, "kind",
+                     kinds[k], "period", "month", "date", "2026-01-15") == 200);
+        const char *b2 = NULL;
+        REQUIRE(svc_raw_parts(r, &ct, &fn, &body) == 1 && svc_raw_parts(r2, &ct, &fn, &b2) == 1);
+        CHECK_STR(ct, "image/svg+xml");
+        CHECK(strstr(body, "<svg") != NULL && strstr(body, "</svg>") != NULL);
+        CHECK(strstr(body, "<title") != NULL && strstr(body, "<desc") != NULL);
+        CHECK_STR(body, b2);
+        if (k == 1)
+            CHECK(strstr(body, ": 2") != NULL && strstr(body, "-1") != NULL);
+        else
+            CHECK(strstr(body, "Jan 2026") != NULL);
+        json_decref(r);
+        json_decref(r2);
+    }
+}
+
+/* The network report (network administrators): the host x home table with every count of
+ * 1..10 shown as "<11" (cells and totals), CSV with the same texts. */
+static void test_network_suppression(void) {
+    CHECK_EQ_INT(call(&g_staff_a, "network_report", NULL, NULL), 403);
+    json_t *r = NULL;
+    REQUIRE(call(&g_na, "network_report", &r, "{s:s, s:s}", "from", "2026-01-01", "to",
+                 "2026-01-31") == 200);
+    CHECK_EQ_INT(num(r, "k"), 11);
+    json_t *rows = json_object_get(r, "rows"), *cols = json_object_get(r, "cols");
+    long ra = -1, cb = -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(rows, i, v) if (strcmp(json_string_value(v), A) == 0) ra = (long)i;
+    json_array_foreach(cols, i, v) if (strcmp(json_string_value(v), B) == 0) cb = (long)i;
+    REQUIRE(ra >= 0 && cb >= 0);
+    json_t *cell =
+        json_array_get(json_array_get(json_object_get(r, "table"), (size_t)ra), (size_t)cb);
+    CHECK_STR(json_string_value(cell), "<11"); /* 2 visits */
+    CHECK_STR(json_string_value(json_array_get(json_object_get(r, "row_totals"), (size_t)ra)),
+              "<11");
+    json_decref(r);
+    REQUIRE(call(&g_na, "network_report", &r, "{s:s, s:s, s:s}", "from", "2026-01-01", "to",
+                 "2026-01-31", "format", "csv") == 200);
+    const char *ct = NULL, *fn = NULL, *body = NULL;
+    REQUIRE(svc_raw_parts(r, &ct, &fn, &body) == 1);
+    CHECK(strncmp(body, "host_club_id,", 13) == 0 && strstr(body, "<11") != NULL);
+    json_decref(r);
+}
+
 static void test_validation(void) {
     CHECK_EQ_INT(call(&g_staff_a, "club_report", NULL, "{s:s, s:s}", "id", A, "from", "2026-01-01"),
                  400);
@@ -616,6 +686,8 @@ int main(void) {
         RUN(test_time_zone_days);
         RUN(test_retention_keeps_rollups);
         RUN(test_tenant_isolation);
+        RUN(test_csv_and_charts);
+        RUN(test_network_suppression);
         RUN(test_validation);
     }
     db_pool_close(g_db);
