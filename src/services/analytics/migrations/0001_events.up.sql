@@ -345,14 +345,21 @@ BEGIN
     ORDER BY (x->>'club')::uuid, x->>'member_key', (x->>'at')::timestamptz DESC
     ON CONFLICT (club_id, member_key) DO UPDATE SET category = EXCLUDED.category,
         updated_at = EXCLUDED.updated_at WHERE m.updated_at <= EXCLUDED.updated_at;
-    -- visits: the batch's and those of members whose category came in
-    SELECT array_agg(DISTINCT id) INTO vids FROM (
-        SELECT (x->>'visit')::uuid id FROM jsonb_array_elements(batch) x
-        WHERE x->>'visit' IS NOT NULL AND (x->>'type' LIKE 'visit.%' OR x->>'type' LIKE 'loi.%')
-        UNION ALL
-        SELECT v.visit_id FROM analytics.visits v
-        JOIN jsonb_array_elements(batch) x ON x->>'type' LIKE 'member.%'
-             AND v.home_club_id = (x->>'club')::uuid AND v.member_key = x->>'member_key') s;
+    -- visits: the batch's and those of members whose category came in (looked up only when
+    -- the batch has member events: an index probe per member)
+    SELECT array_agg(DISTINCT (x->>'visit')::uuid) INTO vids FROM jsonb_array_elements(batch) x
+    WHERE x->>'visit' IS NOT NULL AND (x->>'type' LIKE 'visit.%' OR x->>'type' LIKE 'loi.%');
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(batch) x
+               WHERE x->>'type' LIKE 'member.%' AND x->>'member_key' IS NOT NULL) THEN
+        SELECT array_agg(DISTINCT id) INTO vids FROM (
+            SELECT unnest(coalesce(vids, '{}')) id
+            UNION ALL
+            SELECT v.visit_id FROM jsonb_array_elements(batch) x
+            CROSS JOIN LATERAL (SELECT visit_id FROM analytics.visits
+                                WHERE home_club_id = (x->>'club')::uuid
+                                  AND member_key = x->>'member_key') v
+            WHERE x->>'type' LIKE 'member.%' AND x->>'member_key' IS NOT NULL) s;
+    END IF;
     IF vids IS NOT NULL THEN
         IF to_regclass('pg_temp.analytics_days') IS NULL THEN
             CREATE TEMP TABLE analytics_days (host uuid, home uuid, d date) ON COMMIT DELETE ROWS;
