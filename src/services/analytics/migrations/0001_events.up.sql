@@ -215,9 +215,12 @@ CREATE FUNCTION analytics.refresh_visits(vids uuid[]) RETURNS void
           FROM analytics.raw_events r
           WHERE r.visit_id = ANY (vids) AND r.facts ? 'arrive_on'
           ORDER BY r.visit_id, r.occurred_at, r.event_id) a
-    JOIN LATERAL (SELECT r.facts->>'status' AS status FROM analytics.raw_events r
-                  WHERE r.visit_id = a.visit_id AND r.facts ? 'status'
-                  ORDER BY r.occurred_at DESC, r.event_id DESC LIMIT 1) s ON true
+    -- an aggregate, not ORDER BY .. LIMIT 1: the latter lets the planner walk the time index of
+    -- every partition instead of the visit's few rows
+    JOIN LATERAL (SELECT (array_agg(r.facts->>'status' ORDER BY r.occurred_at DESC,
+                                    r.event_id DESC))[1] AS status
+                  FROM analytics.raw_events r
+                  WHERE r.visit_id = a.visit_id AND r.facts ? 'status') s ON s.status IS NOT NULL
     LEFT JOIN LATERAL (SELECT min(r.occurred_at) AS at FROM analytics.raw_events r
                        WHERE r.visit_id = a.visit_id AND r.type = 'loi.issued') l ON true
     LEFT JOIN analytics.members m
