@@ -3,7 +3,7 @@
  * applied into the raw store and the rollups by analytics_ingest in transactions of BATCH facts
  * (the path of the consumers minus NATS and the inbox): events/s, goal >= 20,000. (2) Report: a
  * club with VISITS recorded visits (rows of analytics.visits generated in SQL and rolled up with
- * analytics.recompute_visit_day) and its 12-month report (club_report, period year, in process:
+ * analytics.recompute_visit_days) and its 12-month report (club_report, period year, in process:
  * svc_dispatch) timed RUNS times: p50/p99, goal p99 < 200 ms. Prints one line:
  * analytics-bench events=.. ingest_eps=.. visits=.. runs=.. p50_ms=.. p99_ms=.. ok=1|0.
  * Needs RECIPROCAL_DATABASE_URL (the app role, migrated). Usage: analytics [EVENTS [VISITS
@@ -149,9 +149,9 @@ int main(int argc, char **argv) {
             "generate_series(1, $2::int) g",
             2, p, &e) != 0 ||
         relay_exec(db,
-                   "SELECT analytics.recompute_visit_day(host_club_id, home_club_id, arrive_on) "
-                   "FROM (SELECT DISTINCT host_club_id, home_club_id, arrive_on FROM "
-                   "analytics.visits WHERE host_club_id = $1::uuid) s",
+                   "SELECT analytics.recompute_visit_days((SELECT jsonb_agg(DISTINCT "
+                   "jsonb_build_array(host_club_id, home_club_id, arrive_on)) FROM "
+                   "analytics.visits WHERE host_club_id = $1::uuid))",
                    1, p, &e) != 0) {
         fprintf(stderr, "analytics bench: load: %s\n", e.message);
         return 1;

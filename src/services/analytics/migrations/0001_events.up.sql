@@ -235,14 +235,17 @@ CREATE FUNCTION analytics.refresh_visits(vids uuid[]) RETURNS void
         lead_days = EXCLUDED.lead_days
 $fn$;
 
--- The daily_visits rows of (host, home, day), recomputed from visits.
-CREATE FUNCTION analytics.recompute_visit_day(host uuid, home uuid, d date) RETURNS void
+-- The daily_visits rows of every (host, home, day) in days (a JSON array of [host, home, day]),
+-- recomputed from visits in two statements (set-based: one plan per batch, not per day).
+CREATE FUNCTION analytics.recompute_visit_days(days jsonb) RETURNS void
     LANGUAGE sql
     AS $fn$
-    DELETE FROM analytics.daily_visits
-    WHERE host_club_id = host AND home_club_id = home AND day = d;
+    DELETE FROM analytics.daily_visits dv
+    USING (SELECT DISTINCT (t->>0)::uuid AS host, (t->>1)::uuid AS home, (t->>2)::date AS d
+           FROM jsonb_array_elements(days) t) k
+    WHERE dv.host_club_id = k.host AND dv.home_club_id = k.home AND dv.day = k.d;
     INSERT INTO analytics.daily_visits
-    SELECT host, home, d, v.facility, v.category,
+    SELECT v.host_club_id, v.home_club_id, v.arrive_on, v.facility, v.category,
            count(*),
            count(*) FILTER (WHERE v.approved_at IS NOT NULL),
            count(*) FILTER (WHERE v.status = 'declined'),
@@ -268,8 +271,17 @@ CREATE FUNCTION analytics.recompute_visit_day(host uuid, home uuid, d date) RETU
                         array_agg(v.member_key) FILTER (WHERE v.member_key IS NOT NULL
                             AND v.status IN ('checked_in', 'completed'))) k), '{}')
     FROM analytics.visits v
-    WHERE v.host_club_id = host AND v.home_club_id = home AND v.arrive_on = d
-    GROUP BY v.facility, v.category
+    JOIN (SELECT DISTINCT (t->>0)::uuid AS host, (t->>1)::uuid AS home, (t->>2)::date AS d
+          FROM jsonb_array_elements(days) t) k
+      ON v.host_club_id = k.host AND v.home_club_id = k.home AND v.arrive_on = k.d
+    GROUP BY v.host_club_id, v.home_club_id, v.arrive_on, v.facility, v.category
+$fn$;
+
+-- One (host, home, day): recompute_visit_days of that day.
+CREATE FUNCTION analytics.recompute_visit_day(host uuid, home uuid, d date) RETURNS void
+    LANGUAGE sql
+    AS $fn$
+    SELECT analytics.recompute_visit_days(jsonb_build_array(jsonb_build_array(host, home, d)))
 $fn$;
 
 -- The daily_money rows of (host, home, day), recomputed from the charge events in raw_events.
@@ -372,8 +384,9 @@ BEGIN
         PERFORM analytics.refresh_visits(vids);
         INSERT INTO analytics_days SELECT host_club_id, home_club_id, arrive_on
             FROM analytics.visits WHERE visit_id = ANY (vids);
-        PERFORM analytics.recompute_visit_day(host, home, d)
-        FROM (SELECT DISTINCT host, home, d FROM analytics_days) s;
+        PERFORM analytics.recompute_visit_days(
+            (SELECT jsonb_agg(DISTINCT jsonb_build_array(host, home, d)) FROM analytics_days
+             WHERE d IS NOT NULL));
         DELETE FROM analytics_days;
         -- the charges of those visits carry the visit's member category
         PERFORM analytics.recompute_money_day(host, home, d)
@@ -407,8 +420,10 @@ BEGIN
     PERFORM analytics.refresh_visits(array_agg(DISTINCT visit_id))
     FROM analytics.raw_events WHERE visit_id IS NOT NULL;
     DELETE FROM analytics.daily_visits;
-    PERFORM analytics.recompute_visit_day(host_club_id, home_club_id, arrive_on)
-    FROM (SELECT DISTINCT host_club_id, home_club_id, arrive_on FROM analytics.visits) s;
+    PERFORM analytics.recompute_visit_days(
+        (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_array(host_club_id, home_club_id,
+                                                              arrive_on)), '[]')
+         FROM analytics.visits));
     DELETE FROM analytics.daily_money m USING (SELECT DISTINCT host_club_id, home_club_id, day
         FROM analytics.raw_events WHERE day IS NOT NULL) r
     WHERE m.host_club_id = r.host_club_id AND m.home_club_id = r.home_club_id AND m.day = r.day;
