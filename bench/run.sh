@@ -358,6 +358,29 @@ if ((server_ok)); then
     else
         add_error_row "ledger submit->commit" "bench/ledger_load.c did not compile"
     fi
+
+    # ---- analytics (issue 14): batched ingest into the rollups and the 12-month report of a club
+    # with 1,000,000 recorded visits (bench/analytics.c, in process against this PostgreSQL)
+    # shellcheck disable=SC2046 # pkg-config output is meant to be split
+    if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+        $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-analytics" \
+        bench/analytics.c build/libreciprocal.a \
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark) \
+        -lnats -lhpdf -lcrypt -lpthread -lm 2>"$TMP/log/analytics-cc.log"; then
+        say "analytics: ingest ${BENCH_ANALYTICS_EVENTS:-100000} events, report over ${BENCH_ANALYTICS_VISITS:-1000000} visits"
+        out=$("$ROOT/build/bench-analytics" "${BENCH_ANALYTICS_EVENTS:-100000}" \
+            "${BENCH_ANALYTICS_VISITS:-1000000}" 50 1000 2>&1 || true)
+        line=$(grep '^analytics-bench' <<<"$out" || true)
+        if [[ -z $line ]]; then
+            add_error_row "analytics" "$(tail -n 1 <<<"$out")"
+        else
+            kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+            rows+=("analytics ingest (batches of $(kv batch))|$(kv ingest_eps) events/s|-|-|$(kv events) events into raw store + rollups; goal >= 20,000/s")
+            rows+=("analytics 12-month club report|-|$(kv p50_ms) ms|$(kv p99_ms) ms|$(kv visits) visits, $(kv runs) runs; goal p99 < 200 ms")
+        fi
+    else
+        add_error_row "analytics" "bench/analytics.c did not compile"
+    fi
     # ---- ledger offline verifier (issue 17): a synthetic chain written as the streamed export,
     # then `reciprocal ledger verify` on it (bench/ledger_verify.c; no server involved)
     # shellcheck disable=SC2046 # pkg-config output is meant to be split

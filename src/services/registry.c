@@ -2,6 +2,7 @@
  * Order matters only for the seed hooks (`reciprocal seed` runs them in this order: member's
  * clubs before auth's club administrators) and the order of `reciprocal config`/`help`. */
 #include "core/service.h"
+#include "services/analytics/analytics.h"
 #include "services/auth/auth.h"
 #include "services/documents/documents.h"
 #include "services/governance/governance.h"
@@ -20,6 +21,7 @@ const svc_module_t *const svc_registry[] = {
     &reciprocal_module,
     &notification_module,
     &governance_module,
+    &analytics_module,
     NULL,
 };
 /* clang-format on */

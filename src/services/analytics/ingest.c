@@ -1,0 +1,264 @@
+/* ingest: events -> facts -> analytics.ingest (see ingest.h). Only whitelisted, non-personal
+ * fields leave an event: ids of clubs and visits, statuses, dates, counts, amounts, categories;
+ * members and users become analytics_member_key. */
+#include "services/analytics/ingest.h"
+
+#include <libpq-fe.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "services/analytics/analytics.h"
+
+static const char *sget(const json_t *o, const char *k) {
+    return json_string_value(json_object_get(o, k));
+}
+
+int analytics_member_key(const svc_env_t *env, const char *club, const char *id, char out[65],
+                         err_t *e) {
+    const analytics_settings_t *s = analytics_settings(env);
+    const cfg_key_t *k = s && s->key.set ? &s->key : env->cfg ? &env->cfg->bus_key : NULL;
+    if (!k || !k->set)
+        return err_set(e, 500, "invalid_config", "RECIPROCAL_ANALYTICS_KEY",
+                       "RECIPROCAL_ANALYTICS_KEY (or RECIPROCAL_BUS_KEY) is not set");
+    unsigned char sub[32], mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_kdf_derive_from_key(sub, sizeof sub, 1, "anmember", k->key);
+    crypto_auth_hmacsha256_init(&st, sub, sizeof sub);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)club, strlen(club));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)"/", 1);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, strlen(id));
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_memzero(sub, sizeof sub);
+    sodium_bin2hex(out, 65, mac, sizeof mac);
+    return 0;
+}
+
+/* Calls svc.op as the service itself in `club` with `perms`; *out a new reference or NULL.
+ * 1 found, 0 not found (404/403: the fact goes without it), -1 + e (503: retried). */
+static int ask(const svc_call_t *call, const char *svc, const char *op, const char *club,
+               const char *perms, json_t *in, json_t **out, err_t *e) {
+    svc_caller_t c = *call->caller;
+    c.user_id[0] = '\0';
+    c.network_admin = 0;
+    snprintf(c.club_id, sizeof c.club_id, "%s", club);
+    snprintf(c.perms, sizeof c.perms, "%s", perms);
+    int status = 0;
+    *out = NULL;
+    err_t e2 = {0};
+    int rc = svc_call(call->env, svc, op, &c, in, &status, out, &e2);
+    json_decref(in);
+    if (rc == 0) return 1;
+    json_decref(*out);
+    *out = NULL;
+    if (status == 404 || status == 403 || status == 400 || status == 422) return 0;
+    *e = e2;
+    if (e->status != 503 && e->status != 504) e->status = 503; /* a dependency: try again */
+    return -1;
+}
+
+/* The time zone of club: the club dimension, else member's get_club. */
+static int club_tz(const svc_call_t *call, db_tx_t *tx, const char *club, char tz[72], err_t *e) {
+    snprintf(tz, 72, "UTC");
+    const char *p[] = {club};
+    PGresult *r =
+        db_exec(tx, "SELECT timezone FROM analytics.clubs WHERE club_id = $1::uuid", 1, p, e);
+    if (!r) return -1;
+    int found = PQntuples(r) == 1;
+    if (found) snprintf(tz, 72, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (found) return 0;
+    json_t *doc = NULL;
+    int rc =
+        ask(call, "member", "get_club", club, "club:read", json_pack("{s:s}", "id", club), &doc, e);
+    if (rc < 0) return -1;
+    if (sget(doc, "timezone")) snprintf(tz, 72, "%s", sget(doc, "timezone"));
+    json_decref(doc);
+    return 0;
+}
+
+static int set_key(const svc_call_t *call, json_t *f, const char *club, const char *id, err_t *e) {
+    if (!club || !id) return 0;
+    char key[65];
+    if (analytics_member_key(call->env, club, id, key, e) != 0) return -1;
+    json_object_set_new(f, "member_key", json_string(key));
+    return 0;
+}
+
+/* Adds the visit's dates, guests, facility, time zone and request time from reciprocal's
+ * get_visit when the event lacks them and no earlier event of the visit carried them. */
+static int visit_facts(const svc_call_t *call, db_tx_t *tx, const json_t *d, json_t *f,
+                       json_t *facts, err_t *e) {
+    const char *visit = sget(d, "visit_id"), *host = sget(d, "host_club_id");
+    json_t *doc = NULL;
+    if (sget(d, "arrive_on")) {
+        doc = json_incref((json_t *)d);
+    } else {
+        const char *p[] = {visit};
+        PGresult *r = db_exec(tx,
+                              "SELECT 1 FROM analytics.raw_events WHERE visit_id = $1::uuid AND "
+                              "facts ? 'arrive_on' LIMIT 1",
+                              1, p, e);
+        if (!r) return -1;
+        int known = PQntuples(r) > 0;
+        PQclear(r);
+        if (known || !host) return 0;
+        if (ask(call, "reciprocal", "get_visit", host, "member:read",
+                json_pack("{s:s}", "id", visit), &doc, e) < 0)
+            return -1;
+        if (!doc) return 0;
+    }
+    const char *arrive = sget(doc, "arrive_on"), *depart = sget(doc, "depart_on");
+    if (arrive && depart) {
+        json_object_set_new(facts, "arrive_on", json_string(arrive));
+        json_object_set_new(facts, "depart_on", json_string(depart));
+        json_object_set_new(facts, "guests",
+                            json_integer(json_integer_value(json_object_get(doc, "guests"))));
+        const char *fac = json_string_value(json_array_get(json_object_get(doc, "facilities"), 0));
+        if (fac) json_object_set_new(facts, "facility", json_string(fac));
+        const char *tz =
+            sget(doc, "host_timezone") ? sget(doc, "host_timezone") : sget(doc, "timezone");
+        if (tz) json_object_set_new(facts, "timezone", json_string(tz));
+        const char *req =
+            sget(doc, "requested_at") ? sget(doc, "requested_at") : sget(doc, "created_at");
+        if (req) json_object_set_new(facts, "requested_at", json_string(req));
+        if (!json_object_get(f, "member_key") &&
+            set_key(call, f, sget(d, "home_club_id"), sget(doc, "member_id"), e) != 0) {
+            json_decref(doc);
+            return -1;
+        }
+    }
+    json_decref(doc);
+    return 0;
+}
+
+static int member_facts(const svc_call_t *call, const svc_event_t *ev, json_t *f, json_t *facts,
+                        err_t *e) {
+    const json_t *d = ev->data;
+    const char *club = ev->tenant_id, *member = sget(d, "member_id");
+    if (!club || !member || set_key(call, f, club, member, e) != 0) return member ? -1 : 0;
+    if (sget(d, "category")) {
+        json_object_set_new(facts, "category", json_string(sget(d, "category")));
+        return 0;
+    }
+    if (strcmp(ev->type, "member.updated") != 0) return 0;
+    int changed = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(d, "changed_fields"), i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), "category") == 0) changed = 1;
+    }
+    if (!changed) return 0;
+    json_t *doc = NULL;
+    if (ask(call, "member", "get_member", club, "member:read", json_pack("{s:s}", "id", member),
+            &doc, e) < 0)
+        return -1;
+    if (sget(doc, "category"))
+        json_object_set_new(facts, "category", json_string(sget(doc, "category")));
+    json_decref(doc);
+    return 0;
+}
+
+static int prefix(const char *type, const char *p) {
+    return strncmp(type, p, strlen(p)) == 0;
+}
+
+/* The per-type part of the fact; 1 = keep, 0 = ignore the event, -1 + e. */
+static int typed_facts(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, json_t *f,
+                       json_t *facts, err_t *e) {
+    const json_t *d = ev->data;
+    const char *t = ev->type;
+    if (prefix(t, "visit.") || prefix(t, "loi.")) {
+        if (!sget(d, "visit_id") || !sget(d, "host_club_id") || !sget(d, "home_club_id")) return 0;
+        if (sget(d, "status")) json_object_set_new(facts, "status", json_string(sget(d, "status")));
+        if (set_key(call, f, sget(d, "home_club_id"), sget(d, "member_id"), e) != 0) return -1;
+        return visit_facts(call, tx, d, f, facts, e) == 0 ? 1 : -1;
+    }
+    if (prefix(t, "charge.")) {
+        json_t *amount = json_object_get(d, "total_amount");
+        if (!sget(d, "currency") || !json_is_integer(amount) || !sget(d, "host_club_id")) return 0;
+        json_object_set_new(facts, "currency", json_string(sget(d, "currency")));
+        json_object_set_new(facts, "amount", json_integer(json_integer_value(amount)));
+        if (sget(d, "category"))
+            json_object_set_new(facts, "facility", json_string(sget(d, "category")));
+        char tz[72];
+        if (club_tz(call, tx, sget(d, "host_club_id"), tz, e) != 0) return -1;
+        json_object_set_new(f, "tz", json_string(tz));
+        return 1;
+    }
+    if (prefix(t, "statement.") || prefix(t, "agreement.")) {
+        if (sget(d, "status")) json_object_set_new(facts, "status", json_string(sget(d, "status")));
+        return 1;
+    }
+    if (prefix(t, "member.")) return member_facts(call, ev, f, facts, e) == 0 ? 1 : -1;
+    if (strcmp(t, "club.created") == 0 || strcmp(t, "club.updated") == 0) {
+        json_t *c = json_object_get(d, "club");
+        if (sget(c, "timezone"))
+            json_object_set_new(facts, "timezone", json_string(sget(c, "timezone")));
+        if (sget(c, "name")) json_object_set_new(facts, "name", json_string(sget(c, "name")));
+        return 1;
+    }
+    if (strcmp(t, "auth.user_logged_in") == 0) {
+        const char *club = sget(d, "club_id") ? sget(d, "club_id") : ev->tenant_id;
+        if (!club || !jsonx_is_uuid(club)) return 0;
+        json_object_set_new(f, "club", json_string(club));
+        if (set_key(call, f, club, sget(d, "user_id"), e) != 0) return -1;
+        char tz[72];
+        if (club_tz(call, tx, club, tz, e) != 0) return -1;
+        json_object_set_new(f, "tz", json_string(tz));
+        return 1;
+    }
+    return 0;
+}
+
+static void set_uuid(json_t *f, const char *name, const char *v) {
+    if (v && jsonx_is_uuid(v)) json_object_set_new(f, name, json_string(v));
+}
+
+int analytics_fact(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, json_t **fact,
+                   err_t *e) {
+    *fact = NULL;
+    const char *at = sget(ev->envelope, "timestamp");
+    if (!ev->type || !at || !ev->id) return 0;
+    json_t *f = json_pack("{s:s, s:s, s:s}", "id", ev->id, "at", at, "type", ev->type);
+    json_t *facts = json_object();
+    if (!f || !facts) {
+        json_decref(f);
+        json_decref(facts);
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
+    set_uuid(f, "club", ev->tenant_id);
+    set_uuid(f, "host", sget(ev->data, "host_club_id"));
+    set_uuid(f, "home", sget(ev->data, "home_club_id"));
+    set_uuid(f, "visit", sget(ev->data, "visit_id"));
+    int rc = typed_facts(call, tx, ev, f, facts, e);
+    json_object_set_new(f, "facts", facts);
+    if (rc == 1)
+        *fact = f;
+    else
+        json_decref(f);
+    return rc < 0 ? -1 : 0;
+}
+
+int analytics_ingest(db_tx_t *tx, json_t *facts, long *added, err_t *e) {
+    char *text = jsonx_dump(facts);
+    if (!text) return err_set(e, 500, "internal", "", "out of memory");
+    const char *p[] = {text};
+    PGresult *r = db_exec(tx, "SELECT analytics.ingest($1::jsonb)", 1, p, e);
+    free(text);
+    if (!r) return -1;
+    if (added) *added = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+int analytics_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e) {
+    json_t *fact = NULL;
+    if (analytics_fact(call, tx, ev, &fact, e) != 0) return -1;
+    if (!fact) return 0;
+    json_t *batch = json_pack("[o]", fact);
+    int rc = analytics_ingest(tx, batch, NULL, e);
+    json_decref(batch);
+    return rc;
+}

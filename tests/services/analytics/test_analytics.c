@@ -1,0 +1,698 @@
+/* test_analytics: the analytics service against the harness's PostgreSQL and NATS. A fixture of
+ * events (clubs, members, visits through their lifecycle, LOIs, charges, sign-ins; timestamps
+ * chosen by the test: the injected clock) is published on JetStream and applied by the real
+ * consumers (svc_consumer_poll: inbox claim, handler, commit). Then: every measure of the club
+ * report against the hand-computed figures below; replay of the whole stream (durables deleted)
+ * changes nothing; a late or replayed event recomputes exactly its day; a rebuild from the raw
+ * store gives byte-identical rollups; local days in the club's time zone across the DST change;
+ * retention drops raw partitions and keeps the rollups; tenant isolation (own reports only,
+ * no third club's pairwise figures, RLS); no member id reaches the analytics schema. */
+#include <nats/nats.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/consumer.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/outbox.h"
+#include "core/service.h"
+#include "services/analytics/analytics.h"
+#include "services/analytics/ingest.h"
+#include "test.h"
+
+static db_pool_t *g_db, *g_owner;
+static bus_t *g_bus;
+static cfg_t g_cfg;
+static svc_env_t g_env;
+static svc_settings_t g_set;
+static const char *g_nats_url;
+static char A[40], B[40], C[40];            /* clubs: A (Europe/London), B, C (UTC) */
+static char M1[40], M2[40], M3[40], A1[40]; /* members: m1..m3 of B, a1 of A */
+static char V[8][40];                       /* visits */
+static svc_caller_t g_na, g_staff_a, g_staff_b, g_staff_c;
+
+static void uuid(char out[40]) {
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+static void staff(svc_caller_t *c, const char *club) {
+    memset(c, 0, sizeof *c);
+    uuid(c->user_id);
+    snprintf(c->club_id, sizeof c->club_id, "%s", club);
+    snprintf(c->perms, sizeof c->perms, "club:read member:read");
+}
+
+static int call(const svc_caller_t *c, const char *op, json_t **out, const char *fmt, ...) {
+    const svc_op_t *o = svc_find_op(&analytics_module, op);
+    if (!o) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    json_t *in = fmt ? json_vpack_ex(NULL, 0, fmt, ap) : json_object();
+    va_end(ap);
+    err_t e = {0};
+    int status = 0;
+    json_t *output = NULL;
+    svc_dispatch(&g_env, &analytics_module, o, c, in, &status, &output, &e);
+    json_decref(in);
+    if (status >= 300) printf("#   %s: %d %s %s\n", op, status, e.field, e.message);
+    if (out)
+        *out = output;
+    else
+        json_decref(output);
+    return status;
+}
+
+/* The owner in the relay scope (FORCE ROW LEVEL SECURITY applies to the owner too). */
+static db_tx_t *owner_tx(void) {
+    db_scope_t s = {.relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    if (db_begin(g_owner, &s, &tx, &e) != 0) printf("#   owner: %s\n", e.message);
+    return tx;
+}
+
+/* The first value of sql as the owner (text, caller frees), NULL on error or no row. */
+static char *owner_text(const char *sql, int n, const char *const *p) {
+    db_tx_t *tx = owner_tx();
+    if (!tx) return NULL;
+    err_t e = {0};
+    PGresult *r = db_exec(tx, sql, n, p, &e);
+    char *v = NULL;
+    if (!r) printf("#   owner query: %s\n", e.message);
+    if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) v = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    db_commit(tx, &e);
+    return v;
+}
+
+static long long owner_count(const char *sql, int n, const char *const *p) {
+    char *v = owner_text(sql, n, p);
+    long long x = v ? atoll(v) : -1;
+    free(v);
+    return x;
+}
+
+/* Every rollup row of the fixture's clubs, as text in key order: the byte-identity witness. */
+static char *snapshot(const char *except_day) {
+    const char *p[] = {A, B, C, except_day ? except_day : "1900-01-01"};
+    return owner_text(
+        "SELECT md5(coalesce((SELECT string_agg(d::text, E'\\n' ORDER BY d::text) FROM "
+        "analytics.daily_visits d WHERE (host_club_id IN ($1::uuid, $2::uuid, $3::uuid) OR "
+        "home_club_id IN ($1::uuid, $2::uuid, $3::uuid)) AND day <> $4::date), '') || "
+        "coalesce((SELECT string_agg(d::text, E'\\n' ORDER BY d::text) FROM analytics.daily_money "
+        "d WHERE (host_club_id IN ($1::uuid, $2::uuid, $3::uuid) OR home_club_id IN ($1::uuid, "
+        "$2::uuid, $3::uuid)) AND day <> $4::date), '') || coalesce((SELECT string_agg(d::text, "
+        "E'\\n' ORDER BY d::text) FROM analytics.daily_usage d WHERE club_id IN ($1::uuid, "
+        "$2::uuid, $3::uuid) AND day <> $4::date), ''))",
+        4, p);
+}
+
+/* ---- the event stream ------------------------------------------------------------------- */
+
+/* Publishes one event envelope on events.<type> (tenant, ISO time, data: consumed). */
+static void publish(const char *type, const char *tenant, const char *at, json_t *data) {
+    char id[40], subject[128];
+    uuid(id);
+    json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:{}}", "id", id, "type", type,
+                            "source", "test", "tenant_id", tenant, "timestamp", at, "version", 1,
+                            "data", data, "metadata");
+    char *text = json_dumps(env, JSON_COMPACT);
+    snprintf(subject, sizeof subject, "events.%s", type);
+    err_t e = {0};
+    int dup = 0;
+    if (bus_js_publish(g_bus, subject, id, text, strlen(text), &dup, &e) != 0)
+        printf("#   publish %s: %s\n", type, e.message);
+    free(text);
+    json_decref(env);
+}
+
+/* Applies everything the consumers find. */
+static void consume(void) {
+    err_t e = {0};
+    for (size_t k = 0; k < analytics_module.n_consumers; k++)
+        for (int i = 0; i < 200; i++) {
+            int n = svc_consumer_poll(&g_env, &analytics_module, &analytics_module.consumers[k],
+                                      256, 200, NULL, &e);
+            if (n < 0) printf("#   poll: %s\n", e.message);
+            if (n <= 0) break;
+        }
+}
+
+static void club(const char *id, const char *tz) {
+    publish("club.created", id, "2025-01-01T00:00:00.000Z",
+            json_pack("{s:{s:s, s:s, s:s}}", "club", "id", id, "name", "Club", "timezone", tz));
+}
+
+static void member(const char *club_id, const char *id, const char *category) {
+    publish(
+        "member.created", club_id, "2025-06-01T00:00:00.000Z",
+        json_pack("{s:s, s:s, s:s}", "member_id", id, "category", category, "status", "active"));
+}
+
+/* visit.requested with the visit's facts (dates, guests, facility, host time zone). */
+static void request(const char *v, const char *host, const char *home, const char *m,
+                    const char *at, const char *arrive, const char *depart, int guests,
+                    const char *facility) {
+    publish("visit.requested", home, at,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:[s], s:s, s:s}", "visit_id", v,
+                      "member_id", m, "home_club_id", home, "host_club_id", host, "status",
+                      "requested", "arrive_on", arrive, "depart_on", depart, "guests", guests,
+                      "facilities", facility, "host_timezone",
+                      strcmp(host, A) == 0 ? "Europe/London" : "UTC", "created_at", at));
+}
+
+static void step(const char *type, const char *v, const char *host, const char *home, const char *m,
+                 const char *status, const char *at) {
+    publish(type, host, at,
+            json_pack("{s:s, s:s, s:s, s:s, s:s}", "visit_id", v, "member_id", m, "home_club_id",
+                      home, "host_club_id", host, "status", status));
+}
+
+static void charge(const char *type, const char *v, const char *host, const char *home,
+                   const char *currency, long long amount, const char *at) {
+    char id[40];
+    uuid(id);
+    publish(type, host, at,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "charge_id", id, "visit_id", v,
+                      "host_club_id", host, "home_club_id", home, "category", "dining",
+                      "total_amount", amount, "currency", currency));
+}
+
+static void sign_in(const char *club_id, const char *user, const char *at) {
+    publish("auth.user_logged_in", club_id, at,
+            json_pack("{s:s, s:s, s:s, s:b}", "user_id", user, "club_id", club_id, "session_id",
+                      user, "mfa", 0));
+}
+
+/* The fixture (figures for club A, January 2026, computed by hand in test_club_measures). */
+static char U1[40], U2[40];
+static void fixture(void) {
+    club(A, "Europe/London");
+    club(B, "UTC");
+    club(C, "UTC");
+    member(B, M1, "full");
+    member(B, M2, "full");
+    member(B, M3, "junior");
+    member(A, A1, "full");
+    /* v0: B's m1 at A, 2026-01-02..04 (3 days, 2 nights), 1 guest, approved after 7200 s,
+     * completed */
+    request(V[0], A, B, M1, "2026-01-01T10:00:00.000Z", "2026-01-02", "2026-01-04", 1, "rooms");
+    step("loi.issued", V[0], A, B, M1, "approved", "2026-01-01T12:00:00.000Z");
+    step("visit.confirmed", V[0], A, B, M1, "confirmed", "2026-01-01T13:00:00.000Z");
+    step("visit.checked_in", V[0], A, B, M1, "checked_in", "2026-01-02T15:00:00.000Z");
+    step("visit.checked_out", V[0], A, B, M1, "completed", "2026-01-04T10:00:00.000Z");
+    /* v1: m1 again, 2026-01-10 (1 day, 0 nights), approved after 3600 s, checked in */
+    request(V[1], A, B, M1, "2026-01-05T09:00:00.000Z", "2026-01-10", "2026-01-10", 0, "dining");
+    step("loi.issued", V[1], A, B, M1, "approved", "2026-01-05T10:00:00.000Z");
+    step("visit.confirmed", V[1], A, B, M1, "confirmed", "2026-01-05T11:00:00.000Z");
+    step("visit.checked_in", V[1], A, B, M1, "checked_in", "2026-01-10T12:00:00.000Z");
+    /* v2: m2, 2026-01-20..21, approved after 1800 s, no-show */
+    request(V[2], A, B, M2, "2026-01-03T08:00:00.000Z", "2026-01-20", "2026-01-21", 2, "rooms");
+    step("loi.issued", V[2], A, B, M2, "approved", "2026-01-03T08:30:00.000Z");
+    step("visit.confirmed", V[2], A, B, M2, "confirmed", "2026-01-03T09:00:00.000Z");
+    step("visit.no_show", V[2], A, B, M2, "no_show", "2026-01-21T01:00:00.000Z");
+    /* v3: m3, 2026-01-25, declined */
+    request(V[3], A, B, M3, "2026-01-10T08:00:00.000Z", "2026-01-25", "2026-01-25", 0, "golf");
+    step("loi.declined", V[3], A, B, M3, "declined", "2026-01-10T09:00:00.000Z");
+    /* v4: m2, 2026-01-16, approved after 600 s, cancelled */
+    request(V[4], A, B, M2, "2026-01-15T08:00:00.000Z", "2026-01-16", "2026-01-16", 0, "golf");
+    step("loi.issued", V[4], A, B, M2, "approved", "2026-01-15T08:10:00.000Z");
+    step("visit.cancelled", V[4], A, B, M2, "cancelled", "2026-01-15T20:00:00.000Z");
+    /* v5: A's a1 at C, 2026-01-12..14, completed */
+    request(V[5], C, A, A1, "2026-01-02T08:00:00.000Z", "2026-01-12", "2026-01-14", 0, "rooms");
+    step("loi.issued", V[5], C, A, A1, "approved", "2026-01-02T09:00:00.000Z");
+    step("visit.checked_in", V[5], C, A, A1, "checked_in", "2026-01-12T12:00:00.000Z");
+    step("visit.checked_out", V[5], C, A, A1, "completed", "2026-01-14T10:00:00.000Z");
+    /* v6: B's m1 at C (a third club's pair for A): 2026-01-12 completed */
+    request(V[6], C, B, M1, "2026-01-02T08:00:00.000Z", "2026-01-12", "2026-01-12", 0, "rooms");
+    step("visit.checked_out", V[6], C, B, M1, "completed", "2026-01-12T18:00:00.000Z");
+    charge("charge.posted", V[0], A, B, "GBP", 5000, "2026-01-02T20:00:00.000Z");
+    charge("charge.posted", V[1], A, B, "GBP", 1500, "2026-01-10T13:00:00.000Z");
+    charge("charge.reversed", V[1], A, B, "GBP", -500, "2026-01-10T14:00:00.000Z");
+    charge("charge.posted", V[5], C, A, "EUR", 3000, "2026-01-13T19:00:00.000Z");
+    sign_in(A, U1, "2026-01-05T10:00:00.000Z");
+    sign_in(A, U1, "2026-01-06T10:00:00.000Z");
+    sign_in(A, U2, "2026-01-06T11:00:00.000Z");
+    consume();
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static long long num(json_t *o, const char *path) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *cur = o;
+    for (char *s = buf, *dot; cur && s; s = dot ? dot + 1 : NULL) {
+        dot = strchr(s, '.');
+        if (dot) *dot = '\0';
+        cur = json_object_get(cur, s);
+    }
+    return json_integer_value(cur);
+}
+
+static double real(json_t *o, const char *k) {
+    return json_number_value(json_object_get(o, k));
+}
+
+static json_t *item_of(json_t *arr, const char *key, const char *val) {
+    size_t i;
+    json_t *it;
+    json_array_foreach(arr, i, it) {
+        const char *v = json_string_value(json_object_get(it, key));
+        if (v && strcmp(v, val) == 0) return it;
+    }
+    return NULL;
+}
+
+static void test_club_measures(void) {
+    json_t *r = NULL;
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s}", "id", A, "period", "month",
+                 "date", "2026-01-15") == 200);
+    CHECK_STR(json_string_value(json_object_get(r, "from")), "2026-01-01");
+    CHECK_STR(json_string_value(json_object_get(r, "to")), "2026-01-31");
+    CHECK_STR(json_string_value(json_object_get(r, "timezone")), "Europe/London");
+    CHECK_EQ_INT(num(r, "visits_in"), 2);          /* v0 completed, v1 checked in */
+    CHECK_EQ_INT(num(r, "visits_out"), 1);         /* v5 */
+    CHECK_EQ_INT(num(r, "unique_visitors_in"), 1); /* m1 twice */
+    CHECK_EQ_INT(num(r, "unique_visitors_out"), 1);
+    CHECK_EQ_INT(num(r, "visitor_days_in"), 4);   /* 3 + 1 */
+    CHECK_EQ_INT(num(r, "visitor_nights_in"), 2); /* 2 + 0 */
+    CHECK_EQ_INT(num(r, "visitor_days_out"), 3);
+    CHECK_EQ_INT(num(r, "visitor_nights_out"), 2);
+    CHECK_EQ_INT(num(r, "guests_in"), 1);
+    CHECK_EQ_INT(num(r, "requests_in"), 5);
+    CHECK_EQ_INT(num(r, "statuses_in.approved"), 4);
+    CHECK_EQ_INT(num(r, "statuses_in.declined"), 1);
+    CHECK_EQ_INT(num(r, "statuses_in.no_show"), 1);
+    CHECK_EQ_INT(num(r, "statuses_in.cancelled"), 1);
+    CHECK_EQ_INT(num(r, "statuses_in.completed"), 1);
+    CHECK_EQ_INT(num(r, "statuses_in.checked_in"), 1);
+    /* no_show / (confirmed 0 + checked_in 1 + completed 1 + no_show 1) */
+    CHECK(real(r, "no_show_rate") > 0.3332 && real(r, "no_show_rate") < 0.3334);
+    CHECK(real(r, "cancellation_rate") > 0.1999 && real(r, "cancellation_rate") < 0.2001);
+    CHECK(real(r, "loi_approval_rate") > 0.7999 && real(r, "loi_approval_rate") < 0.8001);
+    CHECK_EQ_INT(num(r, "median_approve_seconds"), 1800); /* 600 1800 3600 7200: lower median */
+    /* lead days: v0 1, v1 5, v2 17, v3 15, v4 1 */
+    CHECK_EQ_INT(num(r, "lead_time.0-1"), 2);
+    CHECK_EQ_INT(num(r, "lead_time.2-7"), 1);
+    CHECK_EQ_INT(num(r, "lead_time.8+"), 2);
+    json_t *rev = json_array_get(json_object_get(r, "revenue"), 0);
+    CHECK_STR(json_string_value(json_object_get(rev, "currency")), "GBP");
+    CHECK_EQ_INT(num(rev, "amount_minor"), 6000); /* 5000 + 1500 - 500 */
+    json_t *sp = json_array_get(json_object_get(r, "spend_abroad"), 0);
+    CHECK_STR(json_string_value(json_object_get(sp, "currency")), "EUR");
+    CHECK_EQ_INT(num(sp, "amount_minor"), 3000);
+    json_t *parts = json_object_get(r, "partners");
+    CHECK_EQ_INT(json_array_size(parts), 2);
+    json_t *pb = item_of(parts, "partner_club_id", B), *pc = item_of(parts, "partner_club_id", C);
+    REQUIRE(pb && pc);
+    CHECK_EQ_INT(num(pb, "visits_in"), 2);
+    CHECK_EQ_INT(num(pb, "net_visits"), 2);
+    CHECK_EQ_INT(num(pc, "visits_out"), 1);
+    CHECK_EQ_INT(num(pc, "net_visits"), -1);
+    CHECK_EQ_INT(num(json_array_get(json_object_get(pb, "money"), 0), "net_minor"), 6000);
+    CHECK_EQ_INT(num(json_array_get(json_object_get(pc, "money"), 0), "net_minor"), -3000);
+    json_t *top = json_array_get(json_object_get(r, "top_by_visits"), 0);
+    CHECK_STR(json_string_value(json_object_get(top, "partner_club_id")), B);
+    json_t *topr = json_array_get(json_object_get(r, "top_by_revenue"), 0);
+    CHECK_EQ_INT(num(topr, "revenue_minor"), 6000);
+    CHECK_EQ_INT(num(r, "usage.sign_ins"), 3);
+    CHECK_EQ_INT(num(r, "usage.active_members"), 2);
+    json_t *seas = json_object_get(r, "seasonality");
+    CHECK_EQ_INT(json_array_size(seas), 12); /* 2025-02 .. 2026-01 */
+    json_t *jan = item_of(seas, "month", "2026-01");
+    CHECK(jan && num(jan, "visits_in") == 2 && num(jan, "visits_out") == 1);
+    CHECK_EQ_INT(num(r, "same_period_last_year.visits_in"), 0);
+    json_decref(r);
+    /* pairwise: partner=B keeps only the A-B figures */
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s, s:s}", "id", A, "from",
+                 "2026-01-01", "to", "2026-01-31", "partner", B) == 200);
+    CHECK_EQ_INT(num(r, "visits_in"), 2);
+    CHECK_EQ_INT(num(r, "visits_out"), 0);
+    json_decref(r);
+    /* a week and a day range */
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s}", "id", A, "period", "week",
+                 "date", "2026-01-07") == 200); /* Monday 2026-01-05 .. Sunday 01-11 */
+    CHECK_STR(json_string_value(json_object_get(r, "from")), "2026-01-05");
+    CHECK_EQ_INT(num(r, "visits_in"), 1); /* v1 on the 10th */
+    CHECK_EQ_INT(num(r, "usage.sign_ins"), 3);
+    json_decref(r);
+}
+
+/* Flags: B sends 21 visits to A in the trailing 12 months and receives none -> one_sided. */
+static void test_flags(void) {
+    char host[40], home[40];
+    uuid(host);
+    uuid(home);
+    club(host, "UTC");
+    for (int i = 0; i < 21; i++) {
+        char v[40], m[40], day[16];
+        uuid(v);
+        uuid(m);
+        snprintf(day, sizeof day, "2025-%02d-10", 1 + i % 12);
+        request(v, host, home, m, "2025-01-01T00:00:00.000Z", day, day, 0, "rooms");
+        step("visit.checked_out", v, host, home, m, "completed", "2025-12-01T00:00:00.000Z");
+    }
+    consume();
+    svc_caller_t s;
+    staff(&s, host);
+    json_t *r = NULL;
+    REQUIRE(call(&s, "club_report", &r, "{s:s, s:s, s:s}", "id", host, "period", "year", "date",
+                 "2025-06-01") == 200);
+    CHECK_EQ_INT(num(r, "visits_in"), 21);
+    json_t *f = item_of(json_object_get(r, "flags"), "flag", "one_sided");
+    CHECK(f != NULL);
+    CHECK_STR(json_string_value(json_object_get(f, "partner_club_id")), home);
+    json_decref(r);
+}
+
+/* Same stream again (durables deleted): the inbox skips every event; rollups unchanged. */
+static void test_replay_is_idempotent(void) {
+    char *before = snapshot(NULL);
+    long long raw = owner_count("SELECT count(*) FROM analytics.raw_events", 0, NULL);
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    REQUIRE(natsConnection_ConnectTo(&nc, g_nats_url) == NATS_OK);
+    CHECK(natsConnection_JetStream(&js, nc, NULL) == NATS_OK);
+    for (size_t k = 0; js && k < analytics_module.n_consumers; k++) {
+        char durable[64];
+        jsErrCode jerr = 0;
+        svc_consumer_durable(&analytics_module, &analytics_module.consumers[k], durable);
+        js_DeleteConsumer(js, "EVENTS", durable, NULL, &jerr);
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    err_t e = {0};
+    bus_close(g_bus);
+    g_bus = g_env.bus = bus_connect(g_nats_url, "test_analytics", &e);
+    REQUIRE(g_bus);
+    consume();
+    char *after = snapshot(NULL);
+    CHECK(before && after && strcmp(before, after) == 0);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM analytics.raw_events", 0, NULL), raw);
+    free(before);
+    free(after);
+}
+
+/* A late event (v1 checked out days later) and a replayed old one (v0 confirmed again with an
+ * old time, a new id) recompute exactly their day: every other day's rows are unchanged, the
+ * newer status wins over the older one. */
+static void test_late_event_recomputes_its_day(void) {
+    char *others = snapshot("2026-01-10");
+    char *all = snapshot(NULL);
+    step("visit.checked_out", V[1], A, B, M1, "completed", "2026-01-12T09:00:00.000Z");
+    step("visit.confirmed", V[0], A, B, M1, "confirmed", "2026-01-01T13:00:00.000Z");
+    consume();
+    char *others2 = snapshot("2026-01-10"), *all2 = snapshot(NULL);
+    CHECK(others && others2 && strcmp(others, others2) == 0);
+    CHECK(all && all2 && strcmp(all, all2) != 0);
+    const char *p[] = {A, B};
+    CHECK_EQ_INT(owner_count("SELECT sum(completed) FROM analytics.daily_visits WHERE "
+                             "host_club_id = $1 AND home_club_id = $2 AND day = '2026-01-10'",
+                             2, p),
+                 1);
+    CHECK_EQ_INT(owner_count("SELECT sum(completed) FROM analytics.daily_visits WHERE "
+                             "host_club_id = $1 AND home_club_id = $2 AND day = '2026-01-02'",
+                             2, p),
+                 1);
+    free(others);
+    free(others2);
+    free(all);
+    free(all2);
+}
+
+/* The rebuild (network administrators) from the raw store gives byte-identical rollups. */
+static void test_rebuild_is_byte_identical(void) {
+    char *before = snapshot(NULL);
+    const char *p[] = {A};
+    CHECK(owner_count("SELECT count(*) FROM analytics.daily_visits WHERE host_club_id = $1", 1, p) >
+          0);
+    json_t *r = NULL;
+    CHECK_EQ_INT(call(&g_na, "rebuild", &r, NULL), 200);
+    CHECK(num(r, "daily_visits") > 0);
+    json_decref(r);
+    char *after = snapshot(NULL);
+    CHECK(before && after && strcmp(before, after) == 0);
+    free(before);
+    free(after);
+    CHECK_EQ_INT(call(&g_staff_a, "rebuild", NULL, NULL), 403);
+}
+
+/* Local days in the club's time zone at the DST change (Europe/London, 2026-03-29 01:00 UTC):
+ * 2026-03-29T23:30Z is 00:30 on the 30th in London (the UTC date would be the 29th). */
+static void test_time_zone_days(void) {
+    char v[40], m[40], u[40];
+    uuid(v);
+    uuid(m);
+    uuid(u);
+    sign_in(A, u, "2026-03-29T23:30:00.000Z");
+    sign_in(A, u, "2026-03-29T00:30:00.000Z"); /* before the change: GMT, the 29th */
+    request(v, A, B, m, "2026-03-29T23:30:00.000Z", "2026-03-31", "2026-03-31", 0, "rooms");
+    consume();
+    json_t *r = NULL;
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s}", "id", A, "period", "day", "date",
+                 "2026-03-30") == 200);
+    CHECK_EQ_INT(num(r, "usage.sign_ins"), 1);
+    json_decref(r);
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s}", "id", A, "period", "day", "date",
+                 "2026-03-29") == 200);
+    CHECK_EQ_INT(num(r, "usage.sign_ins"), 1);
+    json_decref(r);
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s}", "id", A, "period", "day", "date",
+                 "2026-03-31") == 200);
+    CHECK_EQ_INT(num(r, "lead_time.0-1"), 1); /* requested on the 30th local: 1 day */
+    json_decref(r);
+}
+
+/* Retention drops raw partitions older than the retention; the rollups stay (and a rebuild
+ * keeps them). */
+static void test_retention_keeps_rollups(void) {
+    char v[40], m[40], host[40], home[40];
+    uuid(v);
+    uuid(m);
+    uuid(host);
+    uuid(home);
+    request(v, host, home, m, "2020-03-01T10:00:00.000Z", "2020-03-05", "2020-03-05", 0, "rooms");
+    step("visit.checked_out", v, host, home, m, "completed", "2020-03-05T10:00:00.000Z");
+    consume();
+    const char *p[] = {v, host};
+    CHECK_EQ_INT(
+        owner_count("SELECT count(*) FROM analytics.raw_events WHERE visit_id = $1::uuid", 1, p),
+        2);
+    json_t *r = NULL;
+    REQUIRE(call(&g_na, "retention", &r, NULL) == 200);
+    CHECK(num(r, "dropped_partitions") >= 1);
+    json_decref(r);
+    CHECK_EQ_INT(
+        owner_count("SELECT count(*) FROM analytics.raw_events WHERE visit_id = $1::uuid", 1, p),
+        0);
+    CHECK_EQ_INT(call(&g_na, "rebuild", NULL, NULL), 200);
+    CHECK_EQ_INT(owner_count("SELECT sum(visits) FROM analytics.daily_visits WHERE host_club_id "
+                             "= $1",
+                             1, p + 1),
+                 1);
+    CHECK_EQ_INT(
+        owner_count("SELECT count(*) FROM pg_class WHERE relname = 'raw_events_202003'", 0, NULL),
+        0);
+}
+
+/* A club reads its own reports only; its pairwise figures never include a third club's pair;
+ * RLS alone hides the third pair; no member id is stored. */
+static void test_tenant_isolation(void) {
+    CHECK_EQ_INT(call(&g_staff_c, "club_report", NULL, "{s:s}", "id", A), 403);
+    json_t *r = NULL;
+    REQUIRE(call(&g_staff_b, "club_report", &r, "{s:s, s:s, s:s}", "id", B, "period", "month",
+                 "date", "2026-01-15") == 200);
+    char *text = json_dumps(r, JSON_COMPACT);
+    CHECK_EQ_INT(num(r, "visits_out"), 3); /* at A: v0 (completed), v1; at C: v6 */
+    CHECK(text && strstr(text, A) != NULL);
+    json_decref(r);
+    free(text);
+    /* B asks for A's report naming C as partner: refused (not its club) */
+    CHECK_EQ_INT(call(&g_staff_b, "club_report", NULL, "{s:s, s:s}", "id", A, "partner", C), 403);
+    /* C's view of B: only the B-C pair; A's report has no B-C figures */
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s}", "id", A, "period", "month",
+                 "date", "2026-01-15") == 200);
+    CHECK(item_of(json_object_get(r, "partners"), "partner_club_id", B) != NULL);
+    json_t *pc = item_of(json_object_get(r, "partners"), "partner_club_id", C);
+    CHECK(pc && num(pc, "visits_in") == 0 && num(pc, "visits_out") == 1); /* not v6 (B at C) */
+    json_decref(r);
+    /* RLS: in A's scope the B-C rows do not exist */
+    db_scope_t s = {.club_id = A};
+    err_t e = {0};
+    const char *p[] = {B, C};
+    PGresult *q = db_read(g_db, &s,
+                          "SELECT count(*) FROM analytics.daily_visits WHERE home_club_id = $1 "
+                          "AND host_club_id = $2",
+                          2, p, &e);
+    REQUIRE(q);
+    CHECK_EQ_INT(atoll(PQgetvalue(q, 0, 0)), 0);
+    PQclear(q);
+    q = db_read(g_db, &s, "SELECT count(*) FROM analytics.raw_events", 0, NULL, &e);
+    REQUIRE(q);
+    CHECK_EQ_INT(atoll(PQgetvalue(q, 0, 0)), 0);
+    PQclear(q);
+    /* pseudonymous: no member or user id anywhere in the schema's data */
+    const char *ids[] = {M1, U1};
+    CHECK_EQ_INT(owner_count("SELECT (SELECT count(*) FROM analytics.raw_events WHERE "
+                             "facts::text LIKE '%' || $1 || '%' OR member_key IN ($1, $2)) + "
+                             "(SELECT count(*) FROM analytics.members WHERE member_key IN ($1, "
+                             "$2))",
+                             2, ids),
+                 0);
+}
+
+/* CSV (RFC 4180: CRLF records, header first) and SVG charts (well-formed root, title and desc,
+ * the plotted numbers in the document, same bytes twice). */
+static void test_csv_and_charts(void) {
+    json_t *r = NULL;
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s, s:s}", "id", A, "period", "month",
+                 "date", "2026-01-15", "format", "csv") == 200);
+    const char *ct = NULL, *fn = NULL, *body = NULL;
+    REQUIRE(svc_raw_parts(r, &ct, &fn, &body) == 1);
+    CHECK_STR(ct, "text/csv; charset=utf-8");
+    CHECK(strncmp(body, "scope,partner_club_id,partner_name,measure,currency,value\r\n", 59) == 0);
+    CHECK(strstr(body, "club,,,visits_in,,2\r\n") != NULL);
+    CHECK(strstr(body, "club,,,revenue,GBP,6000\r\n") != NULL);
+    CHECK(strstr(body, "club,,,no_show_rate,,0.3333\r\n") != NULL);
+    char line[160];
+    snprintf(line, sizeof line, "partner,%s,,net_visits,,2\r\n", B);
+    CHECK(strstr(body, line) != NULL);
+    for (const char *c = body; *c; c++)
+        if (*c == '\n') CHECK(c > body && c[-1] == '\r');
+    json_decref(r);
+    static const char *const kinds[] = {"visits", "balance", "seasonality"};
+    for (int k = 0; k < 3; k++) {
+        json_t *r2 = NULL;
+        REQUIRE(call(&g_staff_a, "club_chart", &r, "{s:s, s:s, s:s, s:s}", "id", A, "kind",
+                     kinds[k], "period", "month", "date", "2026-01-15") == 200);
+        REQUIRE(call(&g_staff_a, "club_chart", &r2, "{s:s, s:s, s:s, s:s}", "id", A, "kind",
+                     kinds[k], "period", "month", "date", "2026-01-15") == 200);
+        const char *b2 = NULL;
+        REQUIRE(svc_raw_parts(r, &ct, &fn, &body) == 1 && svc_raw_parts(r2, &ct, &fn, &b2) == 1);
+        CHECK_STR(ct, "image/svg+xml");
+        CHECK(strstr(body, "<svg") != NULL && strstr(body, "</svg>") != NULL);
+        CHECK(strstr(body, "<title") != NULL && strstr(body, "<desc") != NULL);
+        CHECK_STR(body, b2);
+        if (k == 1)
+            CHECK(strstr(body, ": 2") != NULL && strstr(body, "-1") != NULL);
+        else
+            CHECK(strstr(body, "Jan 2026") != NULL);
+        json_decref(r);
+        json_decref(r2);
+    }
+}
+
+/* The network report (network administrators): the host x home table with every count of
+ * 1..10 shown as "<11" (cells and totals), CSV with the same texts. */
+static void test_network_suppression(void) {
+    CHECK_EQ_INT(call(&g_staff_a, "network_report", NULL, NULL), 403);
+    json_t *r = NULL;
+    REQUIRE(call(&g_na, "network_report", &r, "{s:s, s:s}", "from", "2026-01-01", "to",
+                 "2026-01-31") == 200);
+    CHECK_EQ_INT(num(r, "k"), 11);
+    json_t *rows = json_object_get(r, "rows"), *cols = json_object_get(r, "cols");
+    long ra = -1, cb = -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(rows, i, v) if (strcmp(json_string_value(v), A) == 0) ra = (long)i;
+    json_array_foreach(cols, i, v) if (strcmp(json_string_value(v), B) == 0) cb = (long)i;
+    REQUIRE(ra >= 0 && cb >= 0);
+    json_t *cell =
+        json_array_get(json_array_get(json_object_get(r, "table"), (size_t)ra), (size_t)cb);
+    CHECK_STR(json_string_value(cell), "<11"); /* 2 visits */
+    CHECK_STR(json_string_value(json_array_get(json_object_get(r, "row_totals"), (size_t)ra)),
+              "<11");
+    json_decref(r);
+    REQUIRE(call(&g_na, "network_report", &r, "{s:s, s:s, s:s}", "from", "2026-01-01", "to",
+                 "2026-01-31", "format", "csv") == 200);
+    const char *ct = NULL, *fn = NULL, *body = NULL;
+    REQUIRE(svc_raw_parts(r, &ct, &fn, &body) == 1);
+    CHECK(strncmp(body, "host_club_id,", 13) == 0 && strstr(body, "<11") != NULL);
+    json_decref(r);
+}
+
+static void test_validation(void) {
+    CHECK_EQ_INT(call(&g_staff_a, "club_report", NULL, "{s:s, s:s}", "id", A, "from", "2026-01-01"),
+                 400);
+    CHECK_EQ_INT(call(&g_staff_a, "club_report", NULL, "{s:s, s:s, s:s}", "id", A, "from",
+                      "2026-02-01", "to", "2026-01-01"),
+                 422);
+    CHECK_EQ_INT(call(&g_staff_a, "club_report", NULL, "{s:s, s:s}", "id", A, "period", "decade"),
+                 422);
+    CHECK_EQ_INT(call(&g_staff_a, "club_report", NULL, "{s:s, s:s}", "id", A, "date", "2026-1-1"),
+                 422);
+    CHECK_EQ_INT(call(&g_staff_a, "club_report", NULL, "{s:s}", "id", "nope"), 422);
+}
+
+static void test_setup(void) {
+    err_t e = {0};
+    const char *url = getenv("RECIPROCAL_TEST_DATABASE_URL");
+    const char *owner = getenv("RECIPROCAL_TEST_OWNER_URL");
+    g_nats_url = getenv("RECIPROCAL_TEST_NATS_URL");
+    REQUIRE(url && owner && g_nats_url);
+    REQUIRE(sodium_init() >= 0);
+    REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0);
+    REQUIRE(svc_settings_load(&g_set, NULL, &e) == 0);
+    analytics_settings_t *as = svc_settings_edit(&g_set, &analytics_module);
+    as->key.set = 1;
+    randombytes_buf(as->key.key, sizeof as->key.key);
+    g_db = db_pool_open(url, 4, &e);
+    g_owner = db_pool_open(owner, 1, &e);
+    REQUIRE(g_db && g_owner);
+    g_bus = bus_connect(g_nats_url, "test_analytics", &e);
+    REQUIRE(g_bus && outbox_ensure_stream(g_bus, 24LL * 3600 * 3650, &e) == 0);
+    g_env = (svc_env_t){.cfg = &g_cfg, .db = g_db, .bus = g_bus, .settings = &g_set};
+    uuid(A);
+    uuid(B);
+    uuid(C);
+    uuid(M1);
+    uuid(M2);
+    uuid(M3);
+    uuid(A1);
+    uuid(U1);
+    uuid(U2);
+    for (int i = 0; i < 8; i++)
+        uuid(V[i]);
+    uuid(g_na.user_id);
+    g_na.network_admin = 1;
+    snprintf(g_na.perms, sizeof g_na.perms, "*");
+    staff(&g_staff_a, A);
+    staff(&g_staff_b, B);
+    staff(&g_staff_c, C);
+    fixture();
+}
+
+int main(void) {
+    log_init(LOG_ERROR, 0, "test_analytics");
+    RUN(test_setup);
+    if (g_db && g_bus) {
+        RUN(test_club_measures);
+        RUN(test_flags);
+        RUN(test_replay_is_idempotent);
+        RUN(test_late_event_recomputes_its_day);
+        RUN(test_rebuild_is_byte_identical);
+        RUN(test_time_zone_days);
+        RUN(test_retention_keeps_rollups);
+        RUN(test_tenant_isolation);
+        RUN(test_csv_and_charts);
+        RUN(test_network_suppression);
+        RUN(test_validation);
+    }
+    db_pool_close(g_db);
+    db_pool_close(g_owner);
+    bus_close(g_bus);
+    bus_shutdown_library();
+    TEST_DONE();
+}
