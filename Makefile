@@ -113,6 +113,11 @@ run: deps build/reciprocal
 
 bench: deps build/reciprocal
 	@bench/run.sh
+# a bench program bench/<name>.c becomes build/bench-<name with - for _>, linked against the library
+# with the binary's own link line (the one list of libraries: DEPS_PKG/PKG_LIBS above)
+.SECONDEXPANSION:
+build/bench-%: bench/$$(subst -,_,$$*).c build/libreciprocal.a
+	$(CC) $(CSTD) $(WARN) -O2 $(PKG_CFLAGS) -Isrc -o $@ $< build/libreciprocal.a $(PKG_LIBS)
 
 fmt:
 	clang-format -i $(SRC_ALL) $(shell find tests bench -name '*.[ch]') $(shell find src -name '*.h')

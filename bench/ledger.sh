@@ -47,12 +47,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# shellcheck disable=SC2046 # pkg-config output is meant to be split
-cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
-    $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-load" \
-    bench/ledger_load.c build/libreciprocal.a \
-    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
-    -lnats -lhpdf -lcrypt -lpthread -lm
+make -s build/bench-ledger-load
 
 PG_DATA=$TMP/pg/data
 PG_PORT=$(rcp_free_port)

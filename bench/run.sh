@@ -334,11 +334,7 @@ if ((server_ok)); then
     # shellcheck disable=SC2046 # pkg-config output is meant to be split
     if ! want ledger; then
         :
-    elif cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
-        $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-load" \
-        bench/ledger_load.c build/libreciprocal.a \
-        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
-        -lnats -lhpdf -lcrypt -lpthread -lm 2>"$TMP/log/ledger-load-cc.log"; then
+    elif make -s build/bench-ledger-load 2>"$TMP/log/ledger-load-cc.log"; then
         lrate=${BENCH_LEDGER_RATE:-3000}
         lsecs=${BENCH_LEDGER_SECONDS:-5}
         # blind write and read-modify-write (bench/ledger.sh runs the same with durable PostgreSQL)
@@ -361,12 +357,7 @@ if ((server_ok)); then
 
     # ---- analytics (issue 14): batched ingest into the rollups and the 12-month report of a club
     # with 1,000,000 recorded visits (bench/analytics.c, in process against this PostgreSQL)
-    # shellcheck disable=SC2046 # pkg-config output is meant to be split
-    if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
-        $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-analytics" \
-        bench/analytics.c build/libreciprocal.a \
-        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark) \
-        -lnats -lhpdf -lcrypt -lpthread -lm 2>"$TMP/log/analytics-cc.log"; then
+    if make -s build/bench-analytics 2>"$TMP/log/analytics-cc.log"; then
         say "analytics: ingest ${BENCH_ANALYTICS_EVENTS:-100000} events, report over ${BENCH_ANALYTICS_VISITS:-1000000} visits"
         out=$("$ROOT/build/bench-analytics" "${BENCH_ANALYTICS_EVENTS:-100000}" \
             "${BENCH_ANALYTICS_VISITS:-1000000}" 50 1000 2>&1 || true)
@@ -386,11 +377,7 @@ if ((server_ok)); then
     # shellcheck disable=SC2046 # pkg-config output is meant to be split
     if ! want ledger; then
         :
-    elif cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
-        $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-verify" \
-        bench/ledger_verify.c build/libreciprocal.a \
-        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
-        -lnats -lhpdf -lcrypt -lpthread -lm 2>"$TMP/log/ledger-verify-cc.log"; then
+    elif make -s build/bench-ledger-verify 2>"$TMP/log/ledger-verify-cc.log"; then
         vblocks=${BENCH_LEDGER_VERIFY_BLOCKS:-100}
         vtxs=${BENCH_LEDGER_VERIFY_TXS:-500}
         say "ledger verify: $vblocks blocks x $vtxs txs, 2 endorsements each"
@@ -413,12 +400,7 @@ fi
 
 # ---- governance (issue 15): tallying a club-scope proposal of 10,000 votes, from the snapshot's
 # and the votes' JSON to the canonical result (bench/governance_tally.c; no server involved)
-# shellcheck disable=SC2046 # pkg-config output is meant to be split
-if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
-    $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-governance-tally" \
-    bench/governance_tally.c build/libreciprocal.a \
-    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
-    -lnats -lcrypt -lpthread -lm 2>"$TMP/log/governance-tally-cc.log"; then
+if make -s build/bench-governance-tally 2>"$TMP/log/governance-tally-cc.log"; then
     say "governance tally: 10,000 club-scope votes, 12,000 eligible"
     out=$("$ROOT/build/bench-governance-tally" 10000 50 2>&1 || true)
     line=$(grep '^governance-tally-bench' <<<"$out" || true)
@@ -435,9 +417,7 @@ fi
 
 # ---- analytics charts and suppression (issue 14; bench/svgchart.c, no server): each chart kind
 # rendered BENCH_CHART_RUNS times (500), goal < 20 ms; suppression of a 100 x 12 table (1/10 runs)
-if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
-    -o "$ROOT/build/bench-svgchart" bench/svgchart.c build/libreciprocal.a -lm \
-    2>"$TMP/log/svgchart-cc.log"; then
+if make -s build/bench-svgchart 2>"$TMP/log/svgchart-cc.log"; then
     say "charts: ${BENCH_CHART_RUNS:-500} renders per kind"
     out=$("$ROOT/build/bench-svgchart" "${BENCH_CHART_RUNS:-500}" 2>&1 || true)
     if ! grep -q '^svgchart-bench' <<<"$out"; then
@@ -459,12 +439,7 @@ fi
 # ---- notification mail (issue 13; bench/mail.c, no service): notify_smtp_send, one connection
 # per mail, BENCH_MAIL_THREADS (8) senders, BENCH_MAIL_N (2000) mails to a local aiosmtpd writing a
 # Maildir (tests/services/notification/smtp_server.py); goal >= 500 mails/s
-# shellcheck disable=SC2046 # pkg-config output is meant to be split
-if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
-    $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-mail" bench/mail.c \
-    build/libreciprocal.a \
-    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
-    -lcmark -lical -lnats -lcrypt -lpthread -lm 2>"$TMP/log/mail-cc.log"; then
+if make -s build/bench-mail 2>"$TMP/log/mail-cc.log"; then
     mail_port=$(rcp_free_port)
     /usr/bin/python3 tests/services/notification/smtp_server.py "$mail_port" "$TMP/mail" \
         >"$TMP/log/aiosmtpd.log" 2>&1 &

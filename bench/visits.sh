@@ -90,12 +90,7 @@ bench_visits() {
     export BENCH_VISIT_IDS=$TMP/visit-ids.txt
     local npool rounds=${BENCH_VISIT_ROUNDS:-3} r loi_ok=0 line
     npool=$(grep -c . "$TMP/visit-tokens.txt" || true)
-    # shellcheck disable=SC2046 # pkg-config output is meant to be split
-    if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
-        $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-loi-verify" \
-        bench/loi_verify.c build/libreciprocal.a \
-        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
-        -lnats -lcrypt -lhpdf -lcmark -lpthread -lm 2>"$TMP/log/loi-verify-cc.log"; then
+    if make -s build/bench-loi-verify 2>"$TMP/log/loi-verify-cc.log"; then
         loi_ok=1
     else
         add_error_row "LOI offline verify" "bench/loi_verify.c did not compile"
