@@ -19,7 +19,10 @@
  *     arrival, F (New York) by the days of each calendar year a stay across the year's end
  *     touches, the terms tightened between confirm and check-in (as by an amendment);
  *   - notice of termination (club G): requests refused, visits ending before the termination
- *     honoured at confirm and the door, later ones refused there (agreement_terminating). */
+ *     honoured at confirm and the door, later ones refused there (agreement_terminating);
+ *   - loi_validity_days (club H, New York, 2 days): the letter of a 4-day stay ends with the
+ *     second day (host time, across the start of summer time), signed into the token; verify
+ *     one second before that end ok, exactly at it and one second after expired. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +37,7 @@
 #define AS_OF "2030-01-01T00:00:00Z" /* a Tuesday */
 
 static e2e_proc_t g_proc;
-static char g_club[7][64], g_agr[7][64];
+static char g_club[8][64], g_agr[8][64];
 static char g_near[64], g_far[64], g_city[64], g_susp[64];
 static const char *const g_env[] = {
     "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
@@ -643,6 +646,42 @@ static void test_terminating(void) {
     CHECK_STR(code, "agreement_terminating");
 }
 
+/* POST /lois/verify {token, at} as the network administrator: the answer's reason. */
+static void expect_reason(const char *token, long long at, const char *reason) {
+    char body[LOI_TOKEN_MAX + 128];
+    e2e_resp_t r;
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"at\":%lld}", token, at);
+    REQUIRE(req("POST", "/api/v1/lois/verify", body, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR(jstr(r.json, "reason"), reason);
+    e2e_resp_free(&r);
+}
+
+/* loi_validity_days 2 at H (New York, summer time from 2030-03-10 07:00 UTC): a stay of
+ * 10..13 March gets a letter valid from 10 March 00:00 EST to 12 March 00:00 EDT (04:00 UTC),
+ * not to the end of the departure day. */
+static void test_loi_validity_days(void) {
+    char id[64], tok[LOI_TOKEN_MAX];
+    REQUIRE(extra_club(7, "America/New_York",
+                       "{\"loi_validity_days\":2,\"max_days_per_stay\":5}") == 0);
+    json_t *v = NULL;
+    REQUIRE(new_visit(g_far, 7, "2030-03-10", "2030-03-13", id) == 0);
+    REQUIRE(act(id, "approve", &v) == 200);
+    json_t *loi = json_object_get(v, "loi");
+    snprintf(tok, sizeof tok, "%s", jstr(loi, "token"));
+    CHECK_STR(jstr(loi, "valid_from"), "2030-03-10T05:00:00.000000Z");
+    CHECK_STR(jstr(loi, "valid_to"), "2030-03-12T04:00:00.000000Z");
+    json_decref(v);
+    long long end = utc(2030, 3, 12, 4, 0);
+    loi_t l;
+    REQUIRE(loi_decode(tok, &l) == 0); /* the signed letter carries it (offline check) */
+    CHECK_EQ_INT(l.exp, end);
+    expect_reason(tok, utc(2030, 3, 10, 5, 0), "ok");
+    expect_reason(tok, end - 1, "ok");
+    expect_reason(tok, end, "expired");
+    expect_reason(tok, end + 1, "expired");
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_residency);
@@ -654,6 +693,7 @@ int main(void) {
     RUN(test_month_limit_at_check_in);
     RUN(test_year_limit_at_check_in);
     RUN(test_terminating);
+    RUN(test_loi_validity_days);
     CHECK_EQ_INT(e2e_stop(&g_proc), 0);
     TEST_DONE();
 }

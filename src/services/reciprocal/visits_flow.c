@@ -97,7 +97,10 @@ typedef struct vrow {
     char agreement[40];
     json_t *facilities;
     int guests;
-    long long nbf, end, now; /* start of arrival day, end of departure day (host), now */
+    /* start of the arrival day; the letter's end: the end of the departure day, or sooner the
+     * end of the loi_validity_days-th day counted from the later of the issue day and the
+     * arrival day (host time); now */
+    long long nbf, end, now;
 } vrow_t;
 
 static int lock_visit(db_tx_t *tx, const char *id, vrow_t *v, err_t *e) {
@@ -107,7 +110,10 @@ static int lock_visit(db_tx_t *tx, const char *id, vrow_t *v, err_t *e) {
         "SELECT v.status, v.home_club_id, v.host_club_id, v.member_id, v.host_timezone, "
         "v.arrive_on::text, v.depart_on::text, to_jsonb(v.facilities)::text, v.guests, "
         "extract(epoch FROM (v.arrive_on::timestamp AT TIME ZONE v.host_timezone))::bigint, "
-        "extract(epoch FROM ((v.depart_on + 1)::timestamp AT TIME ZONE v.host_timezone))::bigint, "
+        "extract(epoch FROM (least(v.depart_on + 1, greatest((now() AT TIME ZONE "
+        "v.host_timezone)::date, v.arrive_on) + coalesce((SELECT (a.terms -> "
+        "v.host_club_id::text ->> 'loi_validity_days')::int FROM reciprocal.agreements a WHERE "
+        "a.id = v.agreement_id), 30))::timestamp AT TIME ZONE v.host_timezone))::bigint, "
         "extract(epoch FROM now())::bigint, v.agreement_id FROM reciprocal.visits v WHERE v.id = "
         "$1 FOR UPDATE",
         1, p, e);
