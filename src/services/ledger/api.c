@@ -418,8 +418,11 @@ int ledger_bootstrap(db_pool_t *db, bus_t *b, err_t *e) {
     if (ledger_kek(kek, e) != 0) return -1;
     sodium_memzero(kek, sizeof kek);
     if (ledger_streams_ensure(b, e) != 0) return -1;
-    const char *names[] = {LEDGER_LOG_KEY, LEDGER_NETWORK_ORG "/admin"};
-    for (int i = 0; i < 2; i++) {
+    /* the network's member identity creates the records the network writes itself (the
+     * governance records, docs/governance.md "Ledger records"); its admin identity the config */
+    const char *names[] = {LEDGER_LOG_KEY, LEDGER_NETWORK_ORG "/admin",
+                           LEDGER_NETWORK_ORG "/member"};
+    for (int i = 0; i < 3; i++) {
         db_tx_t *tx = NULL;
         uint8_t sk[64], pk[32];
         int found = 0;
@@ -434,30 +437,38 @@ int ledger_bootstrap(db_pool_t *db, bus_t *b, err_t *e) {
         if (rc != 0 && e->status != 409) return -1; /* 409: created concurrently */
         err_clear(e);
     }
-    /* genesis config */
+    /* genesis config; a network bootstrapped before it had a member identity gets one */
     db_tx_t *tx = NULL;
     if (db_begin(db, &reader, &tx, e) != 0) return -1;
     const char *p[] = {LEDGER_NETWORK_ORG};
-    PGresult *r = db_exec(tx, "SELECT 1 FROM ledger.orgs WHERE org = $1", 1, p, e);
+    PGresult *r = db_exec(tx,
+                          "SELECT (SELECT count(*) FROM ledger.orgs WHERE org = $1), (SELECT "
+                          "count(*) FROM ledger.identities WHERE org = $1 AND role = 'member')",
+                          1, p, e);
     db_rollback(tx);
     if (!r) return -1;
-    int have = PQntuples(r) == 1;
+    int have = atoi(PQgetvalue(r, 0, 0)) > 0, have_member = atoi(PQgetvalue(r, 0, 1)) > 0;
     PQclear(r);
-    if (!have) {
-        uint8_t sk[64], pk[32];
-        if (ledger_org_key(db, LEDGER_NETWORK_ORG, "admin", sk, pk, e) != 0) return -1;
-        sodium_memzero(sk, sizeof sk);
-        char hx[65];
-        ledger_hex(pk, 32, hx);
-        json_t *val = json_pack("{s:n,s:s,s:[{s:s,s:s}]}", "club_id", "name", "Network operator",
-                                "identities", "public_key", hx, "role", "admin");
+    if (!have || !have_member) {
+        uint8_t sk[64], pk[2][32];
+        const char *roles[] = {"admin", "member"};
+        char hx[2][65];
+        for (int i = 0; i < 2; i++) {
+            if (ledger_org_key(db, LEDGER_NETWORK_ORG, roles[i], sk, pk[i], e) != 0) return -1;
+            sodium_memzero(sk, sizeof sk);
+            ledger_hex(pk[i], 32, hx[i]);
+        }
+        json_t *val = json_pack("{s:n,s:s,s:[{s:s,s:s},{s:s,s:s}]}", "club_id", "name",
+                                "Network operator", "identities", "public_key", hx[0], "role",
+                                "admin", "public_key", hx[1], "role", "member");
         char *vs = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(val);
         json_t *writes = json_pack("[{s:s,s:s}]", "key", "config/org/" LEDGER_NETWORK_ORG, "value",
                                    vs ? vs : "");
         free(vs);
         json_t *st = NULL;
-        int rc = submit_config(db, b, writes, "genesis-network", WAIT_MAX_MS, &st, e);
+        int rc = submit_config(db, b, writes, have ? "network-member-identity" : "genesis-network",
+                               WAIT_MAX_MS, &st, e);
         json_decref(writes);
         const char *code = json_string_value(json_object_get(st, "validation_code"));
         int ok =
