@@ -51,8 +51,8 @@ trap 'exit 143' TERM
 cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
     $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-load" \
     bench/ledger_load.c build/libreciprocal.a \
-    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
-    -lnats -lcrypt -lpthread -lm
+    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
+    -lnats -lhpdf -lcrypt -lpthread -lm
 
 PG_DATA=$TMP/pg/data
 PG_PORT=$(rcp_free_port)

@@ -12,8 +12,8 @@ make -s build/reciprocal
 cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
     $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-verify" \
     bench/ledger_verify.c build/libreciprocal.a \
-    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
-    -lnats -lcrypt -lpthread -lm
+    $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
+    -lnats -lhpdf -lcrypt -lpthread -lm
 TMP=$(mktemp "${TMPDIR:-/tmp}/reciprocal-bench-verify.XXXXXX.ndjson")
 trap 'rm -f "$TMP"' EXIT
 "$ROOT/build/bench-ledger-verify" "${1:-100}" "${2:-500}" "$TMP" "$ROOT/build/reciprocal"

@@ -17,7 +17,10 @@
 #
 # Environment: BENCH_DURATION (5s), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 1),
 # BENCH_PIN (1 = servers on CPU 0, wrk on CPU 1 when there are 2+ CPUs), RECIPROCAL_HTTP_THREADS
-# (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir.
+# (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir,
+# BENCH_ONLY (comma-separated groups to run: hello, graphql, member, visits, auth, ledger; empty
+# = all; e.g. BENCH_ONLY=visits runs the server, /health/ready, the club read and the visit rows;
+# the governance and analytics rows, which need no server, always run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -36,6 +39,8 @@ RCP_BIN=$BIN # scripts/pg.sh: the NATS permissions come from the binary
 HELLO=$ROOT/build/bench-hello
 
 say() { printf '[bench] %s\n' "$*" >&2; }
+# want GROUP: 0 when BENCH_ONLY is empty or names GROUP
+want() { [[ -z ${BENCH_ONLY:-} || ",$BENCH_ONLY," == *",$1,"* ]]; }
 
 SRV_PIN=()
 WRK_PIN=()
@@ -123,6 +128,9 @@ run_wrk() {
 }
 
 # 1. hello-world baseline
+if ! want hello; then
+    :
+else
 say "building $HELLO"
 mkdir -p "$ROOT/build"
 # shellcheck disable=SC2046 # pkg-config output is meant to be split
@@ -142,6 +150,7 @@ if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror
     wait "$hello_pid" 2>/dev/null || true
 else
     add_error_row "hello (libmicrohttpd)" "bench/hello.c did not compile"
+fi
 fi
 
 # 2. the service
@@ -242,7 +251,7 @@ if ((server_ok)); then
     fi
 
     # ---- GraphQL (issue 4): the same reads as REST — one club, and a page of 50 clubs
-    if [[ -n $club_id && -n $token ]]; then
+    if want graphql && [[ -n $club_id && -n $token ]]; then
         for ((i = 1; i < 50; i++)); do
             curl -s -o /dev/null -X POST -H 'Content-Type: application/json' "${auth[@]}" \
                 --data "{\"name\":\"Bench Club $i\",\"slug\":\"bench-$i\",\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"}}" \
@@ -270,14 +279,16 @@ if ((server_ok)); then
     # ---- member service (issue 6): 10,000-row CSV import, GET by id and prefix search in a
     # club of 100,000 members (bench/member.sh)
     # shellcheck source=member.sh
-    source "$ROOT/bench/member.sh"
+    if want member; then source "$ROOT/bench/member.sh"; fi
 
     # ---- reciprocal service (issue 11): POST /visits, the door (verify, check-in) (bench/visits.sh)
     # shellcheck source=visits.sh
-    source "$ROOT/bench/visits.sh"
+    if want visits; then source "$ROOT/bench/visits.sh"; fi
 
     # ---- auth service (issue 3)
-    if [[ -n $token ]]; then
+    if ! want auth; then
+        :
+    elif [[ -n $token ]]; then
         # login: one argon2id verification per request, so req/s = password hashes/s by design
         {
             echo 'wrk.method = "POST"'
@@ -321,11 +332,13 @@ if ((server_ok)); then
     # ---- ledger (issue 5): submit -> background cutter -> commit in PostgreSQL, Caliper style
     # (fixed send rate, 2 endorsements per tx, blind writes): bench/ledger_load.c
     # shellcheck disable=SC2046 # pkg-config output is meant to be split
-    if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+    if ! want ledger; then
+        :
+    elif cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
         $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-load" \
         bench/ledger_load.c build/libreciprocal.a \
-        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
-        -lnats -lcrypt -lpthread -lm 2>"$TMP/log/ledger-load-cc.log"; then
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
+        -lnats -lhpdf -lcrypt -lpthread -lm 2>"$TMP/log/ledger-load-cc.log"; then
         lrate=${BENCH_LEDGER_RATE:-3000}
         lsecs=${BENCH_LEDGER_SECONDS:-5}
         # blind write and read-modify-write (bench/ledger.sh runs the same with durable PostgreSQL)
@@ -348,11 +361,13 @@ if ((server_ok)); then
     # ---- ledger offline verifier (issue 17): a synthetic chain written as the streamed export,
     # then `reciprocal ledger verify` on it (bench/ledger_verify.c; no server involved)
     # shellcheck disable=SC2046 # pkg-config output is meant to be split
-    if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+    if ! want ledger; then
+        :
+    elif cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
         $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-ledger-verify" \
         bench/ledger_verify.c build/libreciprocal.a \
-        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
-        -lnats -lcrypt -lpthread -lm 2>"$TMP/log/ledger-verify-cc.log"; then
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical) \
+        -lnats -lhpdf -lcrypt -lpthread -lm 2>"$TMP/log/ledger-verify-cc.log"; then
         vblocks=${BENCH_LEDGER_VERIFY_BLOCKS:-100}
         vtxs=${BENCH_LEDGER_VERIFY_TXS:-500}
         say "ledger verify: $vblocks blocks x $vtxs txs, 2 endorsements each"

@@ -10,7 +10,15 @@
 #     (bench/visits_post.lua), so every rule is checked and passes (201);
 #   - POST /api/v1/lois/verify and POST /api/v1/visits/check-in cycling through the pool's
 #     letters (bench/visits_door.lua): the first pass checks each visit in, later passes are
-#     same-day repeats (the same letter and standing checks, answered without a write).
+#     same-day repeats (the same letter and standing checks, answered without a write);
+#   - the offline letter check (bench/loi_verify.c: loi_verify over 2000 letters, one thread,
+#     no server; what a door device does with the home club's published keys);
+#   - POST /api/v1/visits/{id}/charges cycling through the pool's (checked-in) visits
+#     (bench/visits_charges.lua: one dining line each, bill_home_club, so every line goes into
+#     the pair's statement of the month);
+# interleaved: BENCH_VISIT_ROUNDS (3) rounds of these rows, one after the other, so a burst of
+# load from the shared machine's other users hits one round rather than one row; then
+#   - POST /api/v1/statements/{id}/issue of the pair's month, timed with curl: lines/s.
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh
 
 # api METHOD PATH [BODY]: the body of the answer (stdout); fails on non-2xx.
@@ -36,7 +44,7 @@ bench_visits() {
     today=$(date -u +%F)
     yesterday=$(date -u -d yesterday +%F)
     tomorrow_s=$(date -u -d "$today + 1 day" +%s)
-    out=$(visits_api POST /api/v1/agreements "{\"club_id\":\"$home\",\"clubs\":[\"$home\",\"$host\"],\"starts_on\":\"$yesterday\",\"terms\":{\"$host\":{\"max_visits_month\":31,\"max_days_year\":366,\"max_days_per_stay\":14,\"max_guests\":1,\"allowed_facilities\":[\"dining\"],\"min_notice_hours\":0,\"max_advance_days\":1095}}}") || {
+    out=$(visits_api POST /api/v1/agreements "{\"club_id\":\"$home\",\"clubs\":[\"$home\",\"$host\"],\"starts_on\":\"$yesterday\",\"terms\":{\"$host\":{\"max_visits_month\":31,\"max_days_year\":366,\"max_days_per_stay\":14,\"max_guests\":1,\"allowed_facilities\":[\"dining\"],\"min_notice_hours\":0,\"max_advance_days\":1095,\"payment_mode\":\"bill_home_club\",\"fees\":{\"currency\":\"GBP\"}}}}") || {
         add_error_row "POST /api/v1/visits" "could not propose the agreement"
         return
     }
@@ -66,25 +74,72 @@ bench_visits() {
     # the door pool: request (today), approve, confirm; one letter token a line
     export VB_BASE=$base VB_TOKEN=$token VB_HOME=$home VB_HOST=$host VB_DAY=$today
     # shellcheck disable=SC2016 # the script expands in the child shell
-    head -n "$ndoor" "$TMP/visit-members.txt" | xargs -P 8 -I{} bash -c '
+    # one member id per child ($1): not xargs -I{}, which would also replace the "{}" bodies
+    head -n "$ndoor" "$TMP/visit-members.txt" | xargs -P 8 -n 1 bash -c '
         h=(-H "Content-Type: application/json" -H "Authorization: Bearer $VB_TOKEN")
         v=$(curl -sf -X POST "${h[@]}" --data "{\"club_id\":\"$VB_HOME\",\"member_id\":\"$1\",\"host_club_id\":\"$VB_HOST\",\"arrive_on\":\"$VB_DAY\",\"depart_on\":\"$VB_DAY\",\"facilities\":[\"dining\"]}" "$VB_BASE/api/v1/visits" | jq -r .id) || exit 0
         t=$(curl -sf -X POST "${h[@]}" --data "{}" "$VB_BASE/api/v1/visits/$v/approve" | jq -r .loi.token) || exit 0
-        curl -sf -o /dev/null -X POST "${h[@]}" --data "{}" "$VB_BASE/api/v1/visits/$v/confirm" && echo "$t"
-    ' _ {} >"$TMP/visit-tokens.txt" || true
+        curl -sf -o /dev/null -X POST "${h[@]}" --data "{}" "$VB_BASE/api/v1/visits/$v/confirm" && echo "$v $t"
+    ' _ >"$TMP/visit-pool.txt" || true
+    awk '{ print $2 }' "$TMP/visit-pool.txt" >"$TMP/visit-tokens.txt"
+    awk '{ print $1 }' "$TMP/visit-pool.txt" >"$TMP/visit-ids.txt"
     say "visits: $(grep -c . "$TMP/visit-tokens.txt") confirmed visits with letters for the door"
     export BENCH_TOKEN=$token BENCH_WRK_THREADS=$WRK_THREADS
-    export BENCH_VISIT_MEMBERS=$TMP/visit-members.txt BENCH_VISIT_START=$tomorrow_s
+    export BENCH_VISIT_MEMBERS=$TMP/visit-members.txt
     export BENCH_VISIT_HOME=$home BENCH_VISIT_HOST=$host BENCH_LOI_TOKENS=$TMP/visit-tokens.txt
-    run_wrk "POST /api/v1/visits (all rules checked, 201)" "$base/api/v1/visits" \
-        -s "$ROOT/bench/visits_post.lua"
-    if (($(grep -c . "$TMP/visit-tokens.txt") > 0)); then
-        run_wrk "POST /api/v1/lois/verify ($(grep -c . "$TMP/visit-tokens.txt") letters)" \
-            "$base/api/v1/lois/verify" -s "$ROOT/bench/visits_door.lua"
-        run_wrk "POST /api/v1/visits/check-in (verify + check-in, $(grep -c . "$TMP/visit-tokens.txt") letters, then same-day repeats)" \
-            "$base/api/v1/visits/check-in" -s "$ROOT/bench/visits_door.lua"
+    export BENCH_VISIT_IDS=$TMP/visit-ids.txt
+    local npool rounds=${BENCH_VISIT_ROUNDS:-3} r loi_ok=0 line
+    npool=$(grep -c . "$TMP/visit-tokens.txt" || true)
+    # shellcheck disable=SC2046 # pkg-config output is meant to be split
+    if cc -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -Isrc \
+        $(pkg-config --cflags libpq jansson libsodium) -o "$ROOT/build/bench-loi-verify" \
+        bench/loi_verify.c build/libreciprocal.a \
+        $(pkg-config --libs libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl) \
+        -lnats -lcrypt -lhpdf -lcmark -lpthread -lm 2>"$TMP/log/loi-verify-cc.log"; then
+        loi_ok=1
     else
-        add_error_row "POST /api/v1/visits/check-in" "no confirmed visit for the door pool"
+        add_error_row "LOI offline verify" "bench/loi_verify.c did not compile"
+    fi
+    for ((r = 1; r <= rounds; r++)); do
+        # each round's requests start 10 days after the previous round's (no overlap)
+        export BENCH_VISIT_START=$((tomorrow_s + (r - 1) * 10 * 86400))
+        run_wrk "POST /api/v1/visits (all rules checked, 201), round $r" "$base/api/v1/visits" \
+            -s "$ROOT/bench/visits_post.lua"
+        if ((npool > 0)); then
+            run_wrk "POST /api/v1/lois/verify ($npool letters), round $r" \
+                "$base/api/v1/lois/verify" -s "$ROOT/bench/visits_door.lua"
+            run_wrk "POST /api/v1/visits/check-in (verify + check-in, $npool letters$( ((r == 1)) && echo ', first pass checks in' || echo ', same-day repeats')), round $r" \
+                "$base/api/v1/visits/check-in" -s "$ROOT/bench/visits_door.lua"
+            run_wrk "POST /api/v1/visits/{id}/charges (1 line each, $npool visits), round $r" \
+                "$base/api/v1/visits" -s "$ROOT/bench/visits_charges.lua"
+        else
+            add_error_row "POST /api/v1/visits/check-in" "no confirmed visit for the door pool"
+        fi
+        if ((loi_ok)); then
+            line=$("${WRK_PIN[@]}" "$ROOT/build/bench-loi-verify" 2000 3 2>&1 | grep '^loi-verify-bench' || true)
+            if [[ -n $line ]]; then
+                rows+=("LOI offline verify (loi_verify, 1 thread, no server), round $r|$(sed -n 's/.* per_s=\([^ ]*\).*/\1/p' <<<"$line")|-|-|$(sed -n 's/.* us_per_verify=\([^ ]*\).*/\1/p' <<<"$line") µs per letter: decode, kid in 3 keys, Ed25519, host, window")
+            else
+                add_error_row "LOI offline verify" "bench-loi-verify failed"
+            fi
+        fi
+    done
+    # the month's statement of the pair (host -> home) with every line posted above: issue it
+    local sid nlines t
+    sid=$(visits_api GET "/api/v1/statements?status=draft&limit=100" |
+        jq -r --arg h "$host" '[.items[] | select(.host_club_id == $h)][0].id // empty') || sid=
+    if [[ -n $sid ]]; then
+        t=$(curl -sf -o "$TMP/statement-issued.json" -w '%{time_total}' -X POST \
+            -H 'Content-Type: application/json' "${auth[@]}" --data '{}' \
+            "$base/api/v1/statements/$sid/issue") || t=
+        nlines=$(jq -r '(.lines | length) // .line_count // empty' "$TMP/statement-issued.json" 2>/dev/null || true)
+        if [[ -n $t && -n $nlines ]]; then
+            rows+=("POST /api/v1/statements/{id}/issue ($nlines lines, 1 pair)|$(awk -v n="$nlines" -v t="$t" 'BEGIN { printf "%.0f lines/s", n / t }')|$(awk -v t="$t" 'BEGIN { printf "%.0fms", t * 1000 }')|-|one request, curl time_total")
+        else
+            add_error_row "POST /api/v1/statements/{id}/issue" "the issue failed"
+        fi
+    else
+        add_error_row "POST /api/v1/statements/{id}/issue" "no draft statement for the bench pair"
     fi
 }
 

@@ -82,10 +82,12 @@ static int cmd_migrate(const cfg_t *cfg, int argc, char **argv) {
     return rc == 0 ? 0 : fail_with("migrate", &e);
 }
 
-/* The demo network: each module's seed hook, in registry order, on one connection. */
+/* The demo network: each module's seed hook, in registry order, on a pool of four connections
+ * (an operation calling another module's operation inside its transaction, as the reciprocal
+ * seed's visit history does through approve_visit -> member.member_standing, needs two). */
 static int cmd_seed(const svc_env_t *base) {
     err_t e = {0};
-    db_pool_t *db = db_pool_open(base->cfg->database_url, 1, &e);
+    db_pool_t *db = db_pool_open(base->cfg->database_url, 4, &e);
     if (!db) return fail_with("seed", &e);
     svc_env_t env = *base;
     env.db = db;

@@ -4,6 +4,7 @@
 #include "core/service.h"
 #include "services/auth/auth.h"
 #include "services/documents/documents.h"
+#include "services/governance/governance.h"
 #include "services/ledger/ledger.h"
 #include "services/member/member.h"
 #include "services/notification/notification.h"
@@ -18,6 +19,7 @@ const svc_module_t *const svc_registry[] = {
     &documents_module,
     &reciprocal_module,
     &notification_module,
+    &governance_module,
     NULL,
 };
 /* clang-format on */

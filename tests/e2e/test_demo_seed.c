@@ -6,13 +6,20 @@
  * Then the README's walk with the demo accounts at the real clock: harbour-yacht's
  * administrator requests a visit to union-university for member DEMO-1 arriving today (host
  * date), approves it (the letter), union-university's administrator confirms and checks the
- * member in with the letter's token; `reciprocal ledger export` + `ledger verify` pass. */
+ * member in with the letter's token; `reciprocal ledger export` + `ledger verify` pass.
+ * The visit history (reciprocal_seed_history.h): the seed's summary line agrees with the
+ * database (visits before the current month by outcome, charges, last month's issued
+ * statements), the history spans the 12 months before the current one at every demo host,
+ * harbour-yacht's members never visit highveld-country, guests and several facilities occur,
+ * and the outbox holds the events of every step (visit.requested, visit.checked_in,
+ * visit.no_show, charge.posted, statement.issued); a second run adds nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/db.h"
 #include "support/e2e.h"
 #include "test.h"
 
@@ -24,6 +31,7 @@ static const char *const g_env[] = {
     "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
     "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", NULL};
 static char g_harbour[4096], g_union[4096], g_hy[64], g_uu[64], g_ag[64];
+static long long g_hist[8]; /* the seed's summary line's numbers */
 
 static const char *jstr(json_t *j, const char *k) {
     return json_string_value(json_object_get(j, k));
@@ -61,18 +69,118 @@ static int login(const char *club, const char *email, char tok[4096]) {
 static void test_seed(void) {
     const char *args[] = {"seed", NULL};
     char *out = NULL;
-    CHECK_EQ_INT(e2e_run(args, g_env, &out), 0);
-    if (!out || !strstr(out, "seeded agreement")) printf("# %s\n", out ? out : "");
+    int rc = e2e_run(args, g_env, &out);
+    CHECK_EQ_INT(rc, 0);
+    if (rc != 0 || !out || !strstr(out, "seeded agreement")) printf("# %s\n", out ? out : "");
     CHECK(out && strstr(out, "seeded agreement") && strstr(out, "(active)"));
     CHECK(out && strstr(out, "seeded member DEMO-2 of highveld-country"));
+    const char *sum = out ? strstr(out, "seeded visit history: ") : NULL;
+    CHECK(sum && sscanf(sum,
+                        "seeded visit history: %lld requests (%lld refused by the rules), %lld "
+                        "completed, %lld no-show, %lld cancelled, %lld declined, %lld charges, "
+                        "%lld statements of last month issued",
+                        &g_hist[0], &g_hist[1], &g_hist[2], &g_hist[3], &g_hist[4], &g_hist[5],
+                        &g_hist[6], &g_hist[7]) == 8);
     free(out);
     out = NULL;
     /* idempotent */
     CHECK_EQ_INT(e2e_run(args, g_env, &out), 0);
     CHECK(out && strstr(out, "agreement among the demo clubs already active"));
+    CHECK(out && strstr(out, "visit history already present"));
     CHECK(out && strstr(out, "member DEMO-1 of harbour-yacht already present"));
     CHECK(out && !strstr(out, "seeded agreement"));
     free(out);
+}
+
+/* One row of integers as the database owner (network administrator and relay scope). */
+static int owner_ints(const char *sql, long long *out, int n) {
+    err_t e = {0};
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    if (!db) return -1;
+    db_scope_t s = {.network_admin = 1, .relay = 1};
+    PGresult *r = db_read(db, &s, sql, 0, NULL, &e);
+    int rc = r && PQntuples(r) == 1 && PQnfields(r) == n ? 0 : -1;
+    for (int i = 0; rc == 0 && i < n; i++)
+        out[i] = atoll(PQgetvalue(r, 0, i));
+    if (!r) printf("#   owner: %s\n", e.message);
+    PQclear(r);
+    db_pool_close(db);
+    return rc;
+}
+
+static void test_history(void) {
+    long long *h = g_hist, db[8], ev[6], shape[6];
+    /* requests, refused, completed, no-show, cancelled, declined, charges, issued */
+    printf("# history: %lld requests (%lld refused), %lld completed, %lld no-show, %lld "
+           "cancelled, %lld declined, %lld charges, %lld statements issued\n",
+           h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+    CHECK(h[0] >= 150);
+    CHECK(h[1] * 10 < h[0]); /* the rules refuse few of the generated requests */
+    CHECK(h[2] >= 100);
+    CHECK(h[3] >= 5);
+    CHECK(h[4] >= 5);
+    CHECK(h[5] >= 3);
+    CHECK(h[6] >= 2 * h[2]);
+    CHECK(h[7] >= 3);
+    /* the demo clubs' rows only (other tests may share the database) */
+#define DEMO_CLUBS                                                                                 \
+    "(SELECT id FROM member.clubs WHERE slug IN ('harbour-yacht', 'union-university', "            \
+    "'highveld-country'))"
+    REQUIRE(
+        owner_ints(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'completed'), count(*) FILTER "
+            "(WHERE status = 'no_show'), count(*) FILTER (WHERE status = 'cancelled'), "
+            "count(*) FILTER (WHERE status = 'declined'), (SELECT count(*) FROM "
+            "reciprocal.charges WHERE category NOT IN ('entry_fee', 'guest_fee', "
+            "'no_show_fee') AND host_club_id IN " DEMO_CLUBS "), (SELECT count(*) FROM "
+            "reciprocal.statements WHERE status = 'issued' AND period = (date_trunc('month', "
+            "now()) - interval '1 month')::date AND host_club_id IN " DEMO_CLUBS "), "
+            "count(*) FILTER (WHERE status NOT IN ('completed', 'no_show', 'cancelled', "
+            "'declined')) FROM reciprocal.visits WHERE arrive_on < date_trunc('month', now()) AND "
+            "home_club_id IN " DEMO_CLUBS,
+            db, 8) == 0);
+    CHECK_EQ_INT(db[0], h[0] - h[1]);
+    CHECK_EQ_INT(db[1], h[2]);
+    CHECK_EQ_INT(db[2], h[3]);
+    CHECK_EQ_INT(db[3], h[4]);
+    CHECK_EQ_INT(db[4], h[5]);
+    CHECK_EQ_INT(db[5], h[6]);
+    CHECK_EQ_INT(db[6], h[7]);
+    CHECK_EQ_INT(db[7], 0); /* every visit of the past reached its end */
+    /* the shape: 12 months, 3 hosts, no harbour-yacht member at highveld-country, guests,
+     * facilities beyond dining */
+    REQUIRE(
+        owner_ints("SELECT count(DISTINCT date_trunc('month', v.arrive_on)), count(DISTINCT "
+                   "v.host_club_id), count(*) FILTER (WHERE hc.slug = 'harbour-yacht' AND "
+                   "gc.slug = 'highveld-country'), count(*) FILTER (WHERE v.guests > 0), "
+                   "count(*) FILTER (WHERE cardinality(v.facilities) > 1), count(*) "
+                   "FILTER (WHERE v.depart_on > v.arrive_on) FROM reciprocal.visits v JOIN "
+                   "member.clubs hc ON hc.id = v.home_club_id JOIN member.clubs gc ON gc.id "
+                   "= v.host_club_id WHERE v.arrive_on < date_trunc('month', now()) AND hc.slug IN "
+                   "('harbour-yacht', 'union-university', 'highveld-country')",
+                   shape, 6) == 0);
+    CHECK_EQ_INT(shape[0], 12);
+    CHECK_EQ_INT(shape[1], 3);
+    CHECK_EQ_INT(shape[2], 0);
+    CHECK(shape[3] > 0);
+    CHECK(shape[4] > 0);
+    CHECK(shape[5] > 0);
+    /* the events of every step, through the outbox (the demo clubs' only: other tests may share
+     * the database) */
+    REQUIRE(owner_ints("SELECT count(*) FILTER (WHERE type = 'visit.requested'), count(*) "
+                       "FILTER (WHERE type = 'visit.checked_in'), count(*) FILTER (WHERE type = "
+                       "'visit.no_show'), count(*) FILTER (WHERE type = 'charge.posted'), count(*) "
+                       "FILTER (WHERE type = 'visit.cancelled'), count(*) FILTER (WHERE type = "
+                       "'statement.issued') FROM reciprocal.outbox o JOIN member.clubs c ON c.id "
+                       "= o.tenant_id WHERE c.slug IN ('harbour-yacht', 'union-university', "
+                       "'highveld-country')",
+                       ev, 6) == 0);
+    CHECK_EQ_INT(ev[0], h[0] - h[1]);
+    CHECK_EQ_INT(ev[1], h[2]);
+    CHECK_EQ_INT(ev[2], h[3]);
+    CHECK(ev[3] >= h[6]);
+    CHECK_EQ_INT(ev[4], h[4]);
+    CHECK(ev[5] >= h[7]);
 }
 
 static void test_ledger(void) {
@@ -183,6 +291,7 @@ static void test_walk(void) {
 
 int main(void) {
     RUN(test_seed);
+    RUN(test_history);
     RUN(test_ledger);
     RUN(test_walk);
     TEST_DONE();

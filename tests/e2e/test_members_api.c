@@ -178,6 +178,71 @@ static void test_import_export(void) {
     e2e_resp_free(&r);
 }
 
+/* latitude / longitude columns: a number of degrees each, both or neither, in range; imported
+ * into the home address (REST and GraphQL show them). */
+static void test_import_coordinates(void) {
+    e2e_resp_t r;
+    json_t *b = json_pack("{s:s, s:s, s:b}", "club_id", g_club, "csv",
+                          "member_number,category,first_name,last_name,city,country,latitude,"
+                          "longitude\n"
+                          "G-1,full,Geo,Ok,London,GB,51.5074,-0.1278\n"
+                          "G-2,full,Geo,Word,London,GB,north,-0.1\n"
+                          "G-3,full,Geo,Range,London,GB,95,0\n"
+                          "G-4,full,Geo,Half,London,GB,51.5,\n",
+                          "dry_run", 1);
+    char *s = jsonx_dump(b);
+    REQUIRE(req("POST", "/api/v1/members/import", s, &r) == 0);
+    free(s);
+    CHECK_EQ_INT(r.status, 200);
+    json_t *errs = json_object_get(r.json, "errors");
+    CHECK_EQ_INT(json_array_size(errs), 3);
+    for (size_t i = 0; i < json_array_size(errs) && i < 3; i++) {
+        json_t *x = json_array_get(errs, i);
+        CHECK_EQ_INT(json_integer_value(json_object_get(x, "line")), (long)i + 3);
+        CHECK(strcmp(jstr(x, "column"), "latitude") == 0 ||
+              strcmp(jstr(x, "column"), "longitude") == 0);
+    }
+    e2e_resp_free(&r);
+    json_object_set_new(b, "dry_run", json_false());
+    json_object_set_new(b, "csv",
+                        json_string("member_number,category,first_name,last_name,city,"
+                                    "country,latitude,longitude\n"
+                                    "G-1,full,Geo,Ok,London,GB,51.5074,-0.1278\n"));
+    s = jsonx_dump(b);
+    REQUIRE(req("POST", "/api/v1/members/import", s, &r) == 0);
+    free(s);
+    json_decref(b);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "imported")), 1);
+    e2e_resp_free(&r);
+    char path[256], id[64] = "";
+    snprintf(path, sizeof path, "/api/v1/members?club_id=%s&q=geo", g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    json_t *m = json_array_get(json_object_get(r.json, "items"), 0);
+    if (jstr(m, "id")) snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    e2e_resp_free(&r);
+    REQUIRE(id[0]);
+    snprintf(path, sizeof path, "/api/v1/members/%s?club_id=%s", id, g_club);
+    REQUIRE(req("GET", path, NULL, &r) == 0);
+    json_t *home = json_object_get(json_object_get(r.json, "addresses"), "home");
+    CHECK(json_real_value(json_object_get(home, "latitude")) == 51.5074);
+    CHECK(json_real_value(json_object_get(home, "longitude")) == -0.1278);
+    e2e_resp_free(&r);
+    char q[512];
+    snprintf(q, sizeof q,
+             "{\"query\":\"{ member(id: \\\"%s\\\", clubId: \\\"%s\\\") { addresses { home { "
+             "city latitude longitude } } } }\"}",
+             id, g_club);
+    REQUIRE(req("POST", "/graphql", q, &r) == 0);
+    json_t *gh = json_object_get(
+        json_object_get(json_object_get(json_object_get(r.json, "data"), "member"), "addresses"),
+        "home");
+    if (!gh) printf("#   graphql: %s\n", r.body);
+    CHECK(json_real_value(json_object_get(gh, "latitude")) == 51.5074);
+    CHECK(json_real_value(json_object_get(gh, "longitude")) == -0.1278);
+    e2e_resp_free(&r);
+}
+
 static void test_card(void) {
     char path[256], body[2200];
     e2e_resp_t r;
@@ -461,6 +526,7 @@ int main(void) {
         RUN(test_transitions);
         RUN(test_search);
         RUN(test_import_export);
+        RUN(test_import_coordinates);
         RUN(test_card);
         RUN(test_gdpr);
         RUN(test_csv_body);

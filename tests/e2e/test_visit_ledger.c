@@ -241,6 +241,9 @@ static json_t *agreement_doc(const char *id) {
 /* Club C holds its own ledger keys: an A-C agreement stays proposed after C's acceptance, its
  * record needs_endorsements with the transaction and A's endorsements; C signs it and submits
  * through the ledger's existing flow; the next sweep activates the agreement. */
+static unsigned char g_c_msk[64]; /* club C's member secret key (it holds its own keys) */
+static char g_c_mhex[65];
+
 static void test_held_activation(void) {
     unsigned char mpk[32], msk[64], apk[32], ask[64];
     char mhex[65], ahex[65], body[2048], today[16], id[64];
@@ -248,6 +251,8 @@ static void test_held_activation(void) {
     crypto_sign_keypair(apk, ask);
     sodium_bin2hex(mhex, sizeof mhex, mpk, 32);
     sodium_bin2hex(ahex, sizeof ahex, apk, 32);
+    memcpy(g_c_msk, msk, sizeof g_c_msk);
+    snprintf(g_c_mhex, sizeof g_c_mhex, "%s", mhex);
     json_t *v = NULL;
     snprintf(body, sizeof body,
              "{\"org\":\"vlc%d\",\"club_id\":\"%s\",\"public_keys\":{\"member\":\"%s\","
@@ -324,10 +329,85 @@ static void test_held_activation(void) {
     json_decref(v);
 }
 
+/* A visit at C, which holds its own ledger keys: the visit.verified record is held
+ * (needs_endorsements) with the transaction to sign; C signs it with its member key and submits
+ * it to the ledger; the next sweep marks it submitted. */
+static void test_held_visit(void) {
+    char body[LOI_TOKEN_MAX + 1024], path[256], vid[64], tok[LOI_TOKEN_MAX + 1], tx_id[80];
+    json_t *v = NULL;
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
+             "\"2030-03-05\",\"depart_on\":\"2030-03-05\",\"as_of\":\"" AS_OF "\"}",
+             g_club[0], g_member, g_club[2]);
+    REQUIRE(call(NULL, "POST", "/api/v1/visits", body, &v) == 201);
+    snprintf(vid, sizeof vid, "%s", jstr(v, "id"));
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
+    REQUIRE(call(g_admin[0], "POST", path, "{}", &v) == 200);
+    snprintf(tok, sizeof tok, "%s", jstr(json_object_get(v, "loi"), "token"));
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
+    REQUIRE(call(g_admin[2], "POST", path, "{}", NULL) == 200);
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"at\":1898942400}", tok); /* 03-05 12:00 */
+    REQUIRE(call(NULL, "POST", "/api/v1/visits/check-in", body, NULL) == 200);
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
+    snprintf(path, sizeof path, "/api/v1/visits/%s/ledger", vid);
+    REQUIRE(call(g_admin[2], "GET", path, NULL, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "needs_endorsements");
+    if (!jstr(v, "tx")) printf("#   %s\n", jstr(v, "last_error"));
+    REQUIRE(jstr(v, "tx") != NULL && jstr(v, "tx_id") != NULL);
+    CHECK(jstr(v, "policy") && strstr(jstr(v, "policy"), ".member"));
+    CHECK(jstr(v, "last_error") && strstr(jstr(v, "last_error"), "/member"));
+    CHECK_EQ_INT(json_array_size(json_object_get(v, "endorsements")), 1);
+    snprintf(tx_id, sizeof tx_id, "%s", jstr(v, "tx_id"));
+    /* the home club sees the same record */
+    json_t *home = NULL;
+    REQUIRE(call(g_admin[0], "GET", path, NULL, &home) == 200);
+    CHECK_STR(jstr(home, "tx_id"), tx_id);
+    json_decref(home);
+    /* a sweep before C signs keeps it held */
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
+    REQUIRE(call(g_admin[2], "GET", path, NULL, &home) == 200);
+    CHECK_STR(jstr(home, "status"), "needs_endorsements");
+    json_decref(home);
+    /* C signs with its member identity and submits to the ledger */
+    const char *b64 = jstr(v, "tx");
+    size_t cap = strlen(b64), n = 0;
+    static const char dom[] = "reciprocal-ledger/endorse/v1\n";
+    unsigned char *msg = malloc(sizeof dom + cap);
+    REQUIRE(msg != NULL);
+    memcpy(msg, dom, sizeof dom - 1);
+    REQUIRE(sodium_base642bin(msg + sizeof dom - 1, cap, b64, cap, NULL, &n, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) == 0);
+    unsigned char sig[64];
+    crypto_sign_detached(sig, NULL, msg, sizeof dom - 1 + n, g_c_msk);
+    free(msg);
+    char sig64[128];
+    sodium_bin2base64(sig64, sizeof sig64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
+    json_t *ends = json_deep_copy(json_object_get(v, "endorsements"));
+    json_array_append_new(ends,
+                          json_pack("{s:s, s:s}", "public_key", g_c_mhex, "signature", sig64));
+    json_t *sub = json_pack("{s:s, s:o, s:i}", "tx", b64, "endorsements", ends, "wait_ms", 10000);
+    char *sb = json_dumps(sub, JSON_COMPACT);
+    json_decref(sub);
+    json_decref(v);
+    long st = call(NULL, "POST", "/api/v1/ledger/transactions", sb, &v);
+    free(sb);
+    CHECK_EQ_INT(st, 202);
+    CHECK_STR(jstr(v, "validation_code"), "VALID");
+    json_decref(v);
+    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
+    REQUIRE(call(g_admin[0], "GET", path, NULL, &v) == 200);
+    CHECK_STR(jstr(v, "status"), "submitted");
+    CHECK_STR(jstr(v, "tx_id"), tx_id);
+    json_decref(v);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_visit_verified);
     RUN(test_held_activation);
+    RUN(test_held_visit);
     e2e_stop(&g_proc);
     TEST_DONE();
 }

@@ -13,7 +13,13 @@
  *     validity ended (loi.expired), confirmed ones become no_show 2 h after the last day in the
  *     host's time zone, across both DST changes in New York (not a second early);
  *   - a restart loses no transition: the binary stopped, the visits' dates moved into the past
- *     in the database, the binary started again: its periodic job makes them expired / no_show. */
+ *     in the database, the binary started again: its periodic job makes them expired / no_show;
+ *   - the month and year limits at check-in, with the clock injected (`at`): club E (London,
+ *     summer time starting on 2030-03-31, the month's last day) by the host's calendar month of
+ *     arrival, F (New York) by the days of each calendar year a stay across the year's end
+ *     touches, the terms tightened between confirm and check-in (as by an amendment);
+ *   - notice of termination (club G): requests refused, visits ending before the termination
+ *     honoured at confirm and the door, later ones refused there (agreement_terminating). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +34,7 @@
 #define AS_OF "2030-01-01T00:00:00Z" /* a Tuesday */
 
 static e2e_proc_t g_proc;
-static char g_club[4][64], g_agr[4][64];
+static char g_club[7][64], g_agr[7][64];
 static char g_near[64], g_far[64], g_city[64], g_susp[64];
 static const char *const g_env[] = {
     "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
@@ -507,6 +513,131 @@ static void test_restart(void) {
     CHECK_STR(status_of(conf, st), "no_show");
 }
 
+/* Club i (E, F, G) with its time zone and an active agreement with A under terms. */
+static int extra_club(int i, const char *tz, const char *terms) {
+    char body[512];
+    e2e_resp_t r;
+    snprintf(body, sizeof body,
+             "{\"name\":\"Rules %c\",\"slug\":\"rules-%c-%d\",\"timezone\":\"%s\","
+             "\"address\":{\"city\":\"Elsewhere\",\"country\":\"US\"},\"facilities\":["
+             "\"dining\"]}",
+             'A' + i, 'a' + i, (int)getpid(), tz);
+    if (req("POST", "/api/v1/clubs", body, &r) != 0) return -1;
+    int ok = r.status == 201;
+    if (!ok) printf("#   club: %s\n", r.body);
+    if (ok) snprintf(g_club[i], sizeof g_club[i], "%s", jstr(r.json, "id"));
+    e2e_resp_free(&r);
+    return ok ? agreement(i, terms) : -1;
+}
+
+/* A confirmed visit of g_far at host on arrive..depart; its token into tok (may be NULL). */
+static int confirmed_at(int host, const char *arrive, const char *depart, char id[64],
+                        char tok[LOI_TOKEN_MAX]) {
+    json_t *v = NULL;
+    if (new_visit(g_far, host, arrive, depart, id) != 0) return -1;
+    int ok = act(id, "approve", &v) == 200 && act(id, "confirm", NULL) == 200;
+    if (ok && tok) snprintf(tok, LOI_TOKEN_MAX, "%s", jstr(json_object_get(v, "loi"), "token"));
+    json_decref(v);
+    return ok ? 0 : -1;
+}
+
+/* The host's term set to n in the agreement (as an amendment would). */
+static int tighten(int host, const char *term, int n) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE reciprocal.agreements SET terms = jsonb_set(terms, ARRAY[$1::text, '%s'], "
+             "'%d') WHERE $1::uuid = ANY (club_ids)",
+             term, n);
+    return owner_exec(sql, g_club[host]);
+}
+
+/* max_visits_month at check-in, by the host's calendar month of arrival: London, summer time
+ * from 2030-03-31 01:00 UTC; 00:30 BST on 1 April is still 31 March in UTC. */
+static void test_month_limit_at_check_in(void) {
+    char v1[64], v2[64], v3[64], t1[LOI_TOKEN_MAX], t2[LOI_TOKEN_MAX], t3[LOI_TOKEN_MAX];
+    char code[64], st[32];
+    REQUIRE(extra_club(4, "Europe/London",
+                       "{\"max_visits_month\":2,\"max_days_year\":30,\"max_days_per_stay\":4}") ==
+            0);
+    REQUIRE(confirmed_at(4, "2030-03-31", "2030-03-31", v1, t1) == 0);
+    REQUIRE(confirmed_at(4, "2030-04-01", "2030-04-01", v2, t2) == 0);
+    REQUIRE(confirmed_at(4, "2030-04-02", "2030-04-02", v3, t3) == 0);
+    REQUIRE(tighten(4, "max_visits_month", 1) == 0);
+    /* 23:30 BST on 31 March: March holds only this visit */
+    CHECK_EQ_INT(check_in(t1, utc(2030, 3, 31, 22, 30), code), 200);
+    /* April holds v2 and v3: the second refused at the door, the visit stays confirmed */
+    CHECK_EQ_INT(check_in(t3, utc(2030, 4, 2, 9, 0), code), 422);
+    CHECK_STR(code, "monthly_limit");
+    CHECK_STR(status_of(v3, st), "confirmed");
+    CHECK_EQ_INT(act(v3, "cancel", NULL), 200);
+    /* 23:59 BST on 31 March: the letter of 1 April is not valid yet */
+    CHECK(check_in(t2, utc(2030, 3, 31, 22, 59), code) != 200);
+    CHECK_STR(status_of(v2, st), "confirmed");
+    /* 00:30 BST on 1 April (31 March in UTC, where v1 counts): April holds only v2 */
+    CHECK_EQ_INT(check_in(t2, utc(2030, 3, 31, 23, 30), code), 200);
+    CHECK_STR(status_of(v2, st), "checked_in");
+}
+
+/* max_days_year at check-in across the year's end in New York (UTC-5): a stay from 30 December
+ * to 2 January counts 2 days in each year. */
+static void test_year_limit_at_check_in(void) {
+    char w1[64], w2[64], w3[64], t1[LOI_TOKEN_MAX], t2[LOI_TOKEN_MAX], t3[LOI_TOKEN_MAX];
+    char code[64], st[32];
+    REQUIRE(extra_club(5, "America/New_York",
+                       "{\"max_visits_month\":5,\"max_days_year\":6,\"max_days_per_stay\":4,"
+                       "\"max_advance_days\":730}") == 0);
+    REQUIRE(confirmed_at(5, "2030-12-30", "2031-01-02", w1, t1) == 0); /* 2 + 2 days */
+    REQUIRE(confirmed_at(5, "2030-12-26", "2030-12-27", w2, t2) == 0); /* 2030: 4 */
+    REQUIRE(confirmed_at(5, "2031-01-05", "2031-01-07", w3, t3) == 0); /* 2031: 5 */
+    /* at request, 2031 holds 5 of 6 days: a 2-day stay there refused, in 2030 admitted */
+    json_t *v = NULL;
+    CHECK_EQ_INT(visit(g_far, 5, "2031-01-10", "2031-01-11", &v), 422);
+    CHECK_STR(jstr(json_object_get(v, "error"), "code"), "yearly_limit");
+    json_decref(v);
+    char w4[64];
+    CHECK_EQ_INT(new_visit(g_far, 5, "2030-12-20", "2030-12-21", w4), 0);
+    CHECK_EQ_INT(act(w4, "cancel", NULL), 200);
+    REQUIRE(tighten(5, "max_days_year", 4) == 0);
+    /* 2030 holds w2's 2 days and w1's first 2: admitted (counting w1's 4 days in 2030 would
+     * refuse it) */
+    CHECK_EQ_INT(check_in(t2, utc(2030, 12, 26, 15, 0), code), 200);
+    /* 2031 holds w1's last 2 days and w3's 3: both refused at the door */
+    CHECK_EQ_INT(check_in(t3, utc(2031, 1, 5, 15, 0), code), 422);
+    CHECK_STR(code, "yearly_limit");
+    /* 23:30 EST on 30 December is 31 December in UTC */
+    CHECK_EQ_INT(check_in(t1, utc(2030, 12, 31, 4, 30), code), 422);
+    CHECK_STR(code, "yearly_limit");
+    CHECK_EQ_INT(act(w3, "cancel", NULL), 200);
+    CHECK_EQ_INT(check_in(t1, utc(2030, 12, 31, 4, 30), code), 200);
+    CHECK_STR(status_of(w1, st), "checked_in");
+}
+
+/* Notice of termination: it takes effect on 2030-03-20 (moved there in the database). */
+static void test_terminating(void) {
+    char early[64], late[64], te[LOI_TOKEN_MAX], tl[LOI_TOKEN_MAX], appr[64], code[64];
+    REQUIRE(extra_club(6, "Europe/London",
+                       "{\"max_visits_month\":30,\"max_days_year\":365,\"max_days_per_stay\":"
+                       "14}") == 0);
+    REQUIRE(confirmed_at(6, "2030-03-12", "2030-03-13", early, te) == 0);
+    REQUIRE(confirmed_at(6, "2030-03-19", "2030-03-20", late, tl) == 0);
+    REQUIRE(new_visit(g_far, 6, "2030-03-05", "2030-03-05", appr) == 0);
+    REQUIRE(act(appr, "approve", NULL) == 200);
+    REQUIRE(agreement_action(6, "terminate") == 200);
+    REQUIRE(owner_exec("UPDATE reciprocal.agreements SET terminates_on = '2030-03-20' WHERE id = "
+                       "$1::uuid",
+                       g_agr[6]) == 0);
+    json_t *v = NULL;
+    CHECK_EQ_INT(visit(g_far, 6, "2030-03-06", "2030-03-06", &v), 422);
+    CHECK_STR(jstr(json_object_get(v, "error"), "code"), "agreement_terminating");
+    json_decref(v);
+    /* confirm: a visit ending before the effective day is honoured */
+    CHECK_EQ_INT(act(appr, "confirm", NULL), 200);
+    CHECK_EQ_INT(check_in(te, utc(2030, 3, 12, 10, 0), code), 200);
+    /* the door: one whose last day is the effective day is refused */
+    CHECK_EQ_INT(check_in(tl, utc(2030, 3, 19, 10, 0), code), 422);
+    CHECK_STR(code, "agreement_terminating");
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_residency);
@@ -515,6 +646,9 @@ int main(void) {
     RUN(test_sweep);
     RUN(test_no_show_dst);
     RUN(test_restart);
+    RUN(test_month_limit_at_check_in);
+    RUN(test_year_limit_at_check_in);
+    RUN(test_terminating);
     CHECK_EQ_INT(e2e_stop(&g_proc), 0);
     TEST_DONE();
 }

@@ -363,21 +363,31 @@ void ledger_header_hash(const ledger_header_t *h, uint8_t out[32]) {
 
 /* ---- key -> version map (ledger_kvmap) ------------------------------------------------- */
 
+/* Open addressing (linear probing, at most 3/4 full) over slots of 24 bytes that point into
+ * an arena of key bytes: no allocation per key. The offline verifier keeps one entry per
+ * world-state key and per tx id of the whole chain, so this is most of its memory: ~43 bytes of
+ * slot per entry on average plus the key itself (a malloc'd copy per key and a table at most
+ * half full took ~110 bytes per tx id before). The arena grows in chunks (never moved: no copy
+ * and no doubled peak when it grows); a chunk holds at least KV_CHUNK bytes. */
+#define KV_CHUNK ((size_t)1 << 20)
 typedef struct kv_ent {
-    uint8_t *key;
-    size_t len;
+    uint64_t off; /* chunk index << 32 | offset in it, plus 1; 0 = empty slot */
     uint64_t v;
+    uint32_t len;
+    uint32_t tag; /* the hash's high half: most probes compare no key bytes */
 } kv_ent_t;
 struct ledger_kvmap {
     kv_ent_t *t;
     size_t cap, n;
+    uint8_t **chunk;                     /* arena chunks (owned) */
+    size_t nchunk, chunkcap, used, room; /* used/room: of the last chunk */
 };
 
 static uint64_t fnv(const uint8_t *k, size_t n) {
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++)
         h = (h ^ k[i]) * 1099511628211ULL;
-    return h;
+    return h ^ (h >> 29);
 }
 
 ledger_kvmap_t *ledger_kvmap_new(void) {
@@ -394,42 +404,88 @@ ledger_kvmap_t *ledger_kvmap_new(void) {
 
 void ledger_kvmap_free(ledger_kvmap_t *m) {
     if (!m) return;
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->t[i].key);
+    for (size_t i = 0; i < m->nchunk; i++)
+        free(m->chunk[i]);
+    free(m->chunk);
     free(m->t);
     free(m);
 }
 
-static kv_ent_t *kv_slot(kv_ent_t *t, size_t cap, const uint8_t *key, size_t len) {
-    size_t i = fnv(key, len) & (cap - 1);
-    while (t[i].key && !(t[i].len == len && memcmp(t[i].key, key, len) == 0))
+static const uint8_t *kv_key(const ledger_kvmap_t *m, const kv_ent_t *s) {
+    uint64_t o = s->off - 1;
+    return m->chunk[o >> 32] + (uint32_t)o;
+}
+
+static kv_ent_t *kv_slot(const ledger_kvmap_t *m, kv_ent_t *t, size_t cap, const uint8_t *key,
+                         size_t len, uint64_t h) {
+    size_t i = (size_t)h & (cap - 1);
+    uint32_t tag = (uint32_t)(h >> 32);
+    while (t[i].off &&
+           !(t[i].tag == tag && t[i].len == len && memcmp(kv_key(m, &t[i]), key, len) == 0))
         i = (i + 1) & (cap - 1);
     return &t[i];
 }
 
+/* Copies the key into the arena: its off, or 0 when out of memory. */
+static uint64_t kv_store(ledger_kvmap_t *m, const uint8_t *key, size_t len) {
+    if (len > UINT32_MAX) return 0;
+    if (!m->nchunk || m->room - m->used < len) {
+        if (m->nchunk == m->chunkcap) {
+            size_t nc = m->chunkcap ? m->chunkcap * 2 : 16;
+            uint8_t **p = realloc(m->chunk, nc * sizeof *p);
+            if (!p) return 0;
+            m->chunk = p;
+            m->chunkcap = nc;
+        }
+        size_t room = len > KV_CHUNK ? len : KV_CHUNK;
+        uint8_t *c = malloc(room);
+        if (!c) return 0;
+        m->chunk[m->nchunk++] = c;
+        m->used = 0;
+        m->room = room;
+    }
+    uint64_t off = ((uint64_t)(m->nchunk - 1) << 32 | m->used) + 1;
+    if (len) memcpy(m->chunk[m->nchunk - 1] + m->used, key, len);
+    m->used += len;
+    return off;
+}
+
+static int kv_grow(ledger_kvmap_t *m) {
+    size_t cap = m->cap * 2;
+    kv_ent_t *t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->t[i].off) {
+            const uint8_t *k = kv_key(m, &m->t[i]);
+            *kv_slot(m, t, cap, k, m->t[i].len, fnv(k, m->t[i].len)) = m->t[i];
+        }
+    free(m->t);
+    m->t = t;
+    m->cap = cap;
+    return 0;
+}
+
 uint64_t ledger_kvmap_get(const ledger_kvmap_t *m, const uint8_t *key, size_t len, int *found) {
-    kv_ent_t *s = kv_slot(m->t, m->cap, key, len);
-    if (found) *found = s->key != NULL;
-    return s->key ? s->v : 0;
+    kv_ent_t *s = kv_slot(m, m->t, m->cap, key, len, fnv(key, len));
+    if (found) *found = s->off != 0;
+    return s->off ? s->v : 0;
+}
+
+size_t ledger_kvmap_bytes(const ledger_kvmap_t *m) {
+    size_t b = m->cap * sizeof *m->t + m->chunkcap * sizeof *m->chunk;
+    for (size_t i = 0; i + 1 < m->nchunk; i++)
+        b += KV_CHUNK; /* every chunk but the last is KV_CHUNK or one larger key */
+    return b + (m->nchunk ? m->room : 0);
 }
 
 int ledger_kvmap_set(ledger_kvmap_t *m, const uint8_t *key, size_t len, uint64_t v) {
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t cap = m->cap * 2;
-        kv_ent_t *t = calloc(cap, sizeof *t);
-        if (!t) return -1;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->t[i].key) *kv_slot(t, cap, m->t[i].key, m->t[i].len) = m->t[i];
-        free(m->t);
-        m->t = t;
-        m->cap = cap;
-    }
-    kv_ent_t *s = kv_slot(m->t, m->cap, key, len);
-    if (!s->key) {
-        s->key = malloc(len ? len : 1);
-        if (!s->key) return -1;
-        if (len) memcpy(s->key, key, len);
-        s->len = len;
+    if ((m->n + 1) * 4 > m->cap * 3 && kv_grow(m) != 0) return -1;
+    uint64_t h = fnv(key, len);
+    kv_ent_t *s = kv_slot(m, m->t, m->cap, key, len, h);
+    if (!s->off) {
+        uint64_t off = kv_store(m, key, len);
+        if (!off) return -1;
+        *s = (kv_ent_t){.off = off, .len = (uint32_t)len, .tag = (uint32_t)(h >> 32)};
         m->n++;
     }
     s->v = v;
@@ -873,7 +929,10 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
         ledger_tx_result_t *r = &out->tx[i];
         ledger_envelope_t env;
         err_t de = {0};
-        merkle_leaf_hash(m->env[i], m->env_len[i], r->leaf, &de);
+        if (m->leaf)
+            memcpy(r->leaf, m->leaf[i], 32);
+        else
+            merkle_leaf_hash(m->env[i], m->env_len[i], r->leaf, &de);
         memcpy(leaves[i], r->leaf, 32);
         if (ledger_envelope_decode(m->env[i], m->env_len[i], &env, &de) != 0 ||
             txcodec_decode(env.tx, env.tx_len, &out->decoded[i], &de) != 0) {

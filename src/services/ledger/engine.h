@@ -119,6 +119,10 @@ typedef struct ledger_block_msg {
      * several threads ahead of the replay); validation then trusts these bits instead of
      * checking each signature again. Not encoded. */
     const uint64_t *sig_ok;
+    /* NULL (the service), or per envelope its RFC 6962 leaf hash, computed ahead on the
+     * verifier's worker threads so that the replay does not hash the envelope again. Not
+     * encoded. */
+    const merkle_hash_t *leaf;
 } ledger_block_msg_t;
 
 int ledger_block_msg_encode(uint64_t number, int64_t ts, const uint8_t *const *env,
@@ -146,6 +150,8 @@ void ledger_kvmap_free(ledger_kvmap_t *m);
 /* 0 when absent */
 uint64_t ledger_kvmap_get(const ledger_kvmap_t *m, const uint8_t *key, size_t len, int *found);
 int ledger_kvmap_set(ledger_kvmap_t *m, const uint8_t *key, size_t len, uint64_t v);
+/* Bytes held: the slot table and the arena chunks (the replay state's cost per entry). */
+size_t ledger_kvmap_bytes(const ledger_kvmap_t *m);
 
 /* ---- network config -------------------------------------------------------------------- */
 typedef struct ledger_org {

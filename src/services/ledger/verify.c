@@ -387,6 +387,7 @@ typedef struct vtx {
     uint8_t *env;    /* owned */
     size_t len;
     uint64_t sig_ok;
+    merkle_hash_t leaf; /* its log leaf hash */
     int bad;
     err_t err;
 } vtx_t;
@@ -432,7 +433,7 @@ typedef struct vsrc {
  * lines): bounded memory. Their transactions are prepared together. */
 #define VBATCH_TXS 4096
 #define VBATCH_ITEMS 8192
-#define VBATCH_BYTES ((size_t)4 << 20)
+#define VBATCH_BYTES ((size_t)2 << 20)
 #define VERIFY_MAX_THREADS 16
 typedef struct vbatch {
     vtx_t *tx;
@@ -458,6 +459,8 @@ static void prepare_tx(vtx_t *t, ledger_buf_t *scratch) {
         t->bad = 1;
         return;
     }
+    err_t le = {0};
+    merkle_leaf_hash(t->env, t->len, t->leaf, &le); /* cannot fail: the envelope is in memory */
     ledger_envelope_t en;
     err_t de = {0};
     if (ledger_envelope_decode(t->env, t->len, &en, &de) != 0) return; /* BAD_PAYLOAD later */
@@ -730,11 +733,13 @@ static int replay_block(vstate_t *s, size_t bi, json_t *b, json_t *next, vtx_t *
     const uint8_t **env = calloc(n, sizeof *env);
     size_t *lens = calloc(n, sizeof *lens);
     uint64_t *sig_ok = calloc(n, sizeof *sig_ok);
-    int bad = !env || !lens || !sig_ok ? oom(e) : 0;
+    merkle_hash_t *leaf = calloc(n, sizeof *leaf);
+    int bad = !env || !lens || !sig_ok || !leaf ? oom(e) : 0;
     for (size_t i = 0; !bad && i < n; i++) {
         env[i] = t[i].env;
         lens[i] = t[i].len;
         sig_ok[i] = t[i].sig_ok;
+        memcpy(leaf[i], t[i].leaf, sizeof leaf[i]);
     }
     ledger_block_msg_t m = {.number = number,
                             .timestamp_ms =
@@ -742,7 +747,8 @@ static int replay_block(vstate_t *s, size_t bi, json_t *b, json_t *next, vtx_t *
                             .n = n,
                             .env = env,
                             .env_len = lens,
-                            .sig_ok = sig_ok};
+                            .sig_ok = sig_ok,
+                            .leaf = (const merkle_hash_t *)leaf};
     ledger_block_result_t res = {0};
     if (!bad && ledger_validate_block(&m, s->prev, s->range.size, &s->cfg, s->versions, s->seen,
                                       &res, e) != 0)
@@ -767,6 +773,7 @@ static int replay_block(vstate_t *s, size_t bi, json_t *b, json_t *next, vtx_t *
     free(env);
     free(lens);
     free(sig_ok);
+    free(leaf);
     return bad ? -1 : 0;
 }
 
@@ -838,33 +845,77 @@ static void vstate_free(vstate_t *s) {
     ledger_kvmap_free(s->seen);
 }
 
-/* The block after item k of the batch (the next batch's first when k is its last block), or
- * NULL: only the diagnosis of an altered timestamp uses it. */
-static json_t *next_block(const vbatch_t *vb, size_t k, const vsrc_t *src) {
+/* The block after item k of the batch, or NULL: `after` (the block that starts the next batch)
+ * when k is its last block; only the diagnosis of an altered timestamp uses it. */
+static json_t *next_block(const vbatch_t *vb, size_t k, json_t *after) {
     for (size_t x = k + 1; x < vb->nit; x++)
         if (vb->it[x].kind == VITEM_BLOCK) return vb->it[x].j;
-    return src->has_peek && src->peek.kind == VITEM_BLOCK ? src->peek.j : NULL;
+    return after;
 }
 
-/* Step 3: every item in order (a batch's transactions prepared ahead, in parallel): blocks
- * replayed, checkpoints queued, each checkpoint checked when the replay reaches its size. */
-static int replay_items(vstate_t *s, vsrc_t *src, ledger_verify_report_t *rep, err_t *e) {
-    vbatch_t vb = {0};
-    int rc = 0;
-    while (rc == 0 && (rc = batch_fill(&vb, src, e)) == 0 && vb.nit > 0) {
-        for (size_t k = 0; rc == 0 && k < vb.nit; k++) {
-            vitem_t *it = &vb.it[k];
-            if (it->kind == VITEM_CP)
-                rc = cp_push(s, it->j, src->f ? VCP_AHEAD_MAX : 0, e);
-            else
-                rc = replay_block(s, rep->blocks, it->j, next_block(&vb, k, src), &vb.tx[it->tx0],
-                                  rep, e);
-            while (rc == 0 && rep->blocks > 0 && s->have_cn && s->cn.cp.size <= s->range.size)
-                if (cp_check(s, rep->blocks - 1, s->prev, rep, e) != 0 || cp_next(s, e) != 0)
-                    rc = -1;
-        }
+/* The next batch, read and prepared on its own thread while the replay works through the
+ * current one (the preparation is most of the CPU, the replay must stay in order). */
+typedef struct vfill {
+    vbatch_t *vb;
+    vsrc_t *src;
+    int rc;
+    err_t e;
+} vfill_t;
+
+static void *fill_thread(void *arg) {
+    vfill_t *f = arg;
+    f->rc = batch_fill(f->vb, f->src, &f->e);
+    return NULL;
+}
+
+/* Replays the items of one prepared batch in order: blocks replayed, checkpoints queued, each
+ * checkpoint checked when the replay reaches its size. */
+static int replay_batch(vstate_t *s, const vsrc_t *src, vbatch_t *vb, json_t *after,
+                        ledger_verify_report_t *rep, err_t *e) {
+    for (size_t k = 0; k < vb->nit; k++) {
+        vitem_t *it = &vb->it[k];
+        int rc = it->kind == VITEM_CP
+                     ? cp_push(s, it->j, src->f ? VCP_AHEAD_MAX : 0, e)
+                     : replay_block(s, rep->blocks, it->j, next_block(vb, k, after),
+                                    &vb->tx[it->tx0], rep, e);
+        while (rc == 0 && rep->blocks > 0 && s->have_cn && s->cn.cp.size <= s->range.size)
+            if (cp_check(s, rep->blocks - 1, s->prev, rep, e) != 0 || cp_next(s, e) != 0) rc = -1;
+        if (rc != 0) return -1;
     }
-    batch_free(&vb);
+    return 0;
+}
+
+/* Step 3: every item in order. Two batches: while batch cur is replayed on this thread, the
+ * next one is read and its transactions prepared (base64, digests, Ed25519) on the worker
+ * threads, so the replay's sequential share overlaps the parallel part. The source is touched
+ * only by the filling thread meanwhile; the block starting the next batch (the one the fill put
+ * back) is taken before it starts. An error of the next batch is reported after the current
+ * batch replays, so the first fault in file order is still the one named. */
+static int replay_items(vstate_t *s, vsrc_t *src, ledger_verify_report_t *rep, err_t *e) {
+    vbatch_t vb[2] = {{0}, {0}};
+    size_t cur = 0;
+    int rc = batch_fill(&vb[cur], src, e);
+    while (rc == 0 && vb[cur].nit > 0) {
+        json_t *after =
+            src->has_peek && src->peek.kind == VITEM_BLOCK ? json_incref(src->peek.j) : NULL;
+        vfill_t f = {.vb = &vb[cur ^ 1], .src = src};
+        pthread_t th;
+        int threaded = pthread_create(&th, NULL, fill_thread, &f) == 0;
+        rc = replay_batch(s, src, &vb[cur], after, rep, e);
+        if (threaded)
+            pthread_join(th, NULL);
+        else if (rc == 0)
+            fill_thread(&f);
+        json_decref(after);
+        batch_clear(&vb[cur]);
+        if (rc == 0 && f.rc != 0) {
+            *e = f.e;
+            rc = -1;
+        }
+        cur ^= 1;
+    }
+    batch_free(&vb[0]);
+    batch_free(&vb[1]);
     if (src->has_peek) json_decref(src->peek.j);
     src->has_peek = 0;
     return rc;

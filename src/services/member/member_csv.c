@@ -42,6 +42,8 @@ static const struct {
     {"region", "address", "region"},
     {"postal_code", "address", "postal_code"},
     {"country", "address", "country"},
+    {"latitude", "address", "latitude"}, /* decimal degrees, WGS 84: both or neither */
+    {"longitude", "address", "longitude"},
     {"primary_member_number", "link", "primary_member_number"},
     {"relationship", "link", "relationship"},
 };
@@ -237,6 +239,7 @@ static int build_rows(json_t *records, int *line_of, import_state_t *st, err_t *
         json_t *m = json_object(), *prof = json_object(), *addr = json_object(),
                *lines = json_array();
         const char *status = NULL, *pnum = NULL, *rel = NULL;
+        int bad_number = 0;
         for (size_t c = 0; c < ncol; c++) {
             const char *v = json_string_value(json_array_get(rec, c));
             if (!*v) continue;
@@ -249,7 +252,18 @@ static int build_rows(json_t *records, int *line_of, import_state_t *st, err_t *
                 status = v;
             else if (!strcmp(obj, "address") && !strncmp(key, "line", 4))
                 json_array_append_new(lines, json_string(v));
-            else if (!strcmp(obj, "address"))
+            else if (!strcmp(obj, "address") &&
+                     (!strcmp(key, "latitude") || !strcmp(key, "longitude"))) {
+                char *end = NULL;
+                double d = strtod(v, &end);
+                if (end == v || *end || d != d) {
+                    char msg[64];
+                    snprintf(msg, sizeof msg, "%s must be a number of degrees", key);
+                    add_error(st->errors, line, key, "invalid_field", msg);
+                    bad_number = 1;
+                } else
+                    json_object_set_new(addr, key, json_real(d));
+            } else if (!strcmp(obj, "address"))
                 json_object_set_new(addr, key, json_string(v));
             else if (!strcmp(key, "primary_member_number"))
                 pnum = v;
@@ -264,7 +278,7 @@ static int build_rows(json_t *records, int *line_of, import_state_t *st, err_t *
         }
         json_decref(addr);
         err_t ve = {0};
-        int ok = 1;
+        int ok = !bad_number;
         json_t *dopt = json_object_get(m, "directory_opt_in");
         if (dopt) {
             const char *dv = json_string_value(dopt);
@@ -428,10 +442,12 @@ static int insert_rows(mctx_t *c, import_state_t *st, err_t *e) {
         "x.j->'profile'->>'phone', (x.j->'profile'->>'date_of_birth')::date, "
         "x.j->'profile'->>'language' FROM m JOIN x ON x.j->>'member_number' = m.member_number), "
         "a AS (INSERT INTO member.addresses (club_id, member_id, kind, lines, city, region, "
-        "postal_code, country) SELECT m.club_id, m.id, 'home', ARRAY(SELECT "
+        "postal_code, country, latitude, longitude) SELECT m.club_id, m.id, 'home', ARRAY(SELECT "
         "jsonb_array_elements_text(coalesce(x.j->'addresses'->'home'->'lines', '[]'))), "
         "x.j->'addresses'->'home'->>'city', x.j->'addresses'->'home'->>'region', "
-        "x.j->'addresses'->'home'->>'postal_code', x.j->'addresses'->'home'->>'country' FROM m "
+        "x.j->'addresses'->'home'->>'postal_code', x.j->'addresses'->'home'->>'country', "
+        "(x.j->'addresses'->'home'->>'latitude')::float8, "
+        "(x.j->'addresses'->'home'->>'longitude')::float8 FROM m "
         "JOIN x ON x.j->>'member_number' = m.member_number WHERE x.j->'addresses' ? 'home'), "
         "h AS (INSERT INTO member.status_history (club_id, member_id, from_status, to_status, "
         "reason, changed_by, request_id) SELECT club_id, id, NULL, status, 'imported', $2::uuid, "

@@ -127,6 +127,7 @@ static const svc_consumer_t notification_consumers[] = {
     {.name = "visits", .filter = "events.visit.>", .handle = on_event},
     {.name = "lois", .filter = "events.loi.>", .handle = on_event},
     {.name = "agreements", .filter = "events.reciprocal.>", .handle = on_event},
+    {.name = "governance", .filter = "events.governance.>", .handle = on_event},
 };
 
 #define F(m) CFG_FIELD(notification_settings_t, m)

@@ -29,6 +29,18 @@ const notify_rule_t notify_rules[] = {
     /* agreements: the contact address of every party club but the proposer */
     {"reciprocal.agreement_created", "party_clubs", "agreement_proposed", NOTIFY_EMAIL, 0,
      "agreements", 0},
+    /* governance (issue 15): network proposals, at the contact address of each club the event
+     * lists in "clubs" (opened and the result: every eligible club; the reminder 24 h before the
+     * close: the clubs that have not voted), the proposing club excepted; preference category
+     * "agreements" (the network's business between clubs) */
+    {"governance.proposal_opened",    "party_clubs", "governance_opened",   NOTIFY_EMAIL, 0,
+     "agreements", 0},
+    {"governance.proposal_closing",   "party_clubs", "governance_reminder", NOTIFY_EMAIL, 0,
+     "agreements", 0},
+    {"governance.proposal_succeeded", "party_clubs", "governance_result",   NOTIFY_EMAIL, 0,
+     "agreements", 0},
+    {"governance.proposal_defeated",  "party_clubs", "governance_result",   NOTIFY_EMAIL, 0,
+     "agreements", 0},
 };
 const size_t notify_n_rules = sizeof notify_rules / sizeof notify_rules[0];
 
@@ -67,6 +79,16 @@ static const struct {
     {"agreement_proposed", "en", "{{proposer.name}} proposes a reciprocal agreement",
      "Hello {{club.name}},\n\n**{{proposer.name}}** proposes a reciprocal agreement with your "
      "club. Review it in the administration (agreement {{agreement_id}}).\n"},
+    /* governance (issue 15) */
+    {"governance_opened", "en", "Voting is open on a proposal by {{proposer.name}}",
+     "Hello {{club.name}},\n\nVoting is open on a network proposal by **{{proposer.name}}**. "
+     "Cast your club's vote in the governance area before the deadline.\n"},
+    {"governance_reminder", "en", "Voting closes in 24 hours: a proposal by {{proposer.name}}",
+     "Hello {{club.name}},\n\nYour club has not voted on the network proposal by "
+     "**{{proposer.name}}**. Voting closes in 24 hours.\n"},
+    {"governance_result", "en", "The proposal by {{proposer.name}} is decided",
+     "Hello {{club.name}},\n\nVoting on the network proposal by **{{proposer.name}}** has "
+     "closed. The result is in the governance area.\n"},
 };
 /* clang-format on */
 

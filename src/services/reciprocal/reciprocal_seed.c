@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "services/reciprocal/reciprocal_seed_history.h"
+
 static const char *const seed_slugs[] = {"harbour-yacht", "union-university", "highveld-country"};
 #define N_SEED_CLUBS 3
 
@@ -102,18 +104,28 @@ static int seed_agreement(const svc_env_t *env, char ids[N_SEED_CLUBS][40], err_
         printf("agreement among the demo clubs already active\n");
         return 0;
     }
-    /* from yesterday (UTC): in force today in every demo club's time zone */
+    /* from the first day of the month a year ago: the visit history (reciprocal_seed_history)
+     * lies inside it */
     char since[16];
-    time_t yesterday = time(NULL) - 86400;
-    struct tm tm;
-    gmtime_r(&yesterday, &tm);
-    strftime(since, sizeof since, "%Y-%m-%d", &tm);
+    reciprocal_seed_month_start(12, since);
+    /* per host: currency, entry / guest / room fees, payment mode, facilities */
+    static const struct {
+        const char *cur, *mode, *fac[3];
+        int entry, guest, room;
+    } host_terms[N_SEED_CLUBS] = {
+        {"GBP", "bill_home_club", {"dining", "bar", "rooms"}, 1500, 2000, 14500},
+        {"USD", "bill_home_club", {"dining", "rooms", "library"}, 2500, 3000, 32500},
+        {"ZAR", "pay_at_host", {"dining", "golf", "tennis"}, 15000, 20000, 180000}};
     json_t *terms = json_object();
     for (size_t i = 0; i < N_SEED_CLUBS; i++)
         json_object_set_new(terms, ids[i],
-                            json_pack("{s:i, s:i, s:[s], s:s}", "min_notice_hours", 0, "max_guests",
-                                      1, "allowed_facilities", "dining", "payment_mode",
-                                      "pay_at_host"));
+                            json_pack("{s:i, s:i, s:[s,s,s], s:s, s:{s:s, s:i, s:i, s:i}}",
+                                      "min_notice_hours", 0, "max_guests", 2, "allowed_facilities",
+                                      host_terms[i].fac[0], host_terms[i].fac[1],
+                                      host_terms[i].fac[2], "payment_mode", host_terms[i].mode,
+                                      "fees", "currency", host_terms[i].cur, "entry",
+                                      host_terms[i].entry, "guest", host_terms[i].guest,
+                                      "room_rate", host_terms[i].room));
     json_t *in = json_pack("{s:s, s:[s,s,s], s:s, s:o}", "club_id", ids[0], "clubs", ids[0], ids[1],
                            ids[2], "starts_on", since, "terms", terms);
     json_t *out = NULL;
@@ -144,6 +156,7 @@ int reciprocal_seed(const svc_env_t *env, err_t *e) {
     for (size_t i = 0; i < N_SEED_CLUBS; i++)
         if (seed_members(env, ids[i], seed_slugs[i], e) != 0) return -1;
     if (seed_agreement(env, ids, e) != 0) return -1;
+    if (reciprocal_seed_history(env, ids, e) != 0) return -1;
     err_clear(e);
     return 0;
 }

@@ -3,7 +3,10 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/json.h"
 
 #include "lib/ledger/txcodec.h"
 #include "services/reciprocal/ledger_record.h"
@@ -62,8 +65,173 @@ static const ag_ledger_kind_t visit_kind = {
     .spec = visit_spec,
 };
 
+/* ---- clubs that hold their own keys ---- */
+
+/* spec's sign_as without the signers in skip ("<org>/<role>"). */
+static void drop_signers(json_t *spec, const json_t *skip) {
+    json_t *sign_as = json_object_get(spec, "sign_as");
+    char name[160];
+    for (size_t k = json_array_size(sign_as); k-- > 0;) {
+        json_t *s = json_array_get(sign_as, k);
+        snprintf(name, sizeof name, "%s/%s", json_string_value(json_object_get(s, "org")),
+                 json_string_value(json_object_get(s, "role")));
+        for (size_t j = 0; j < json_array_size(skip); j++)
+            if (strcmp(json_string_value(json_array_get(skip, j)), name) == 0) {
+                json_array_remove(sign_as, k);
+                break;
+            }
+    }
+}
+
+/* Endorses spec with every key the ledger holds: 0 + *endorsed {tx_id, tx, endorsements} and
+ * *skip (the signers it holds no key for, non-empty), or 1 when there is nothing to hold (the
+ * ledger holds every key, refuses for another reason, or holds none of them). */
+static int endorse_held(const svc_call_t *call, json_t *spec, json_t **endorsed, json_t **skip) {
+    *skip = json_array();
+    *endorsed = NULL;
+    for (int round = 0; round < 3; round++) {
+        json_t *one = json_deep_copy(spec);
+        drop_signers(one, *skip);
+        int none = json_array_size(json_object_get(one, "sign_as")) == 0;
+        err_t e = {0};
+        int status = 0;
+        int rc = none ? -1
+                      : svc_call(call->env, "ledger", "endorse", call->caller, one, &status,
+                                 endorsed, &e);
+        json_decref(one);
+        if (rc == 0 && json_array_size(*skip) > 0) return 0;
+        if (rc == 0 || none || e.status != 404 || strcmp(e.field, "org") != 0 ||
+            strncmp(e.message, "no key ", 7) != 0)
+            break;
+        json_array_append_new(*skip, json_string(e.message + 7));
+    }
+    json_decref(*endorsed);
+    json_decref(*skip);
+    *endorsed = *skip = NULL;
+    return 1;
+}
+
+/* Row i of HELD_SQL: its spec endorsed with the server's keys and stored needs_endorsements
+ * (tx_id, tx, endorsements, policy, last_error naming the missing signers). 0 held, 1 not
+ * (stays pending), -1 error. */
+static int hold_one(const svc_call_t *call, PGresult *r, int i, json_t *config, err_t *e) {
+    json_t *spec = NULL, *endorsed = NULL, *skip = NULL;
+    char why[400], policy[400];
+    int rc = visit_spec(r, i, config, &spec, why, sizeof why, e);
+    if (rc != 0) return rc;
+    rc = endorse_held(call, spec, &endorsed, &skip);
+    if (rc == 0) {
+        json_t *sign_as = json_object_get(spec, "sign_as");
+        snprintf(policy, sizeof policy, "AND('%s.member', '%s.member')",
+                 json_string_value(json_object_get(json_array_get(sign_as, 0), "org")),
+                 json_string_value(json_object_get(json_array_get(sign_as, 1), "org")));
+        char *ends = jsonx_dump(json_object_get(endorsed, "endorsements"));
+        char *skipped = jsonx_dump(skip);
+        const char *p[] = {PQgetvalue(r, i, 0),
+                           json_string_value(json_object_get(endorsed, "tx_id")),
+                           json_string_value(json_object_get(endorsed, "tx")),
+                           ends,
+                           policy,
+                           skipped};
+        db_tx_t *tx = NULL;
+        rc = svc_begin(call, &tx, e);
+        if (rc == 0) {
+            rc = db_exec_cmd(tx,
+                             "UPDATE reciprocal.visit_ledger_records SET status = "
+                             "'needs_endorsements', tx_id = $2, tx = $3, endorsements = "
+                             "$4::jsonb, policy = $5, attempts = attempts + 1, last_error = "
+                             "left('waiting for the endorsements of ' || $6, 400), updated_at = "
+                             "now() WHERE visit_id = $1 AND status = 'pending'",
+                             6, p, e) < 0
+                     ? -1
+                     : 0;
+            rc = db_tx_finish(&tx, rc, NULL, e);
+        }
+        free(ends);
+        free(skipped);
+    }
+    json_decref(spec), json_decref(endorsed), json_decref(skip);
+    return rc;
+}
+
+/* Pending records the ledger refused for a missing key: held for the club's own signature. */
+static int hold_pass(const svc_call_t *call, err_t *e) {
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(call->env->db, &scope,
+                          "SELECT l.visit_id, v.host_club_id, v.home_club_id, "
+                          "encode(l.member_commitment, 'hex'), (v.checked_in_at AT TIME ZONE "
+                          "v.host_timezone)::date::text FROM reciprocal.visit_ledger_records l "
+                          "JOIN reciprocal.visits v ON v.id = l.visit_id WHERE l.status = "
+                          "'pending' AND l.last_error LIKE 'ledger endorse: no key %' ORDER BY "
+                          "l.created_at LIMIT 20",
+                          0, NULL, e);
+    if (!r) return -1;
+    json_t *config = NULL;
+    int rc = 0;
+    if (PQntuples(r) > 0) {
+        json_t *in = json_object();
+        err_t ce = {0};
+        int status = 0;
+        if (svc_call(call->env, "ledger", "config", call->caller, in, &status, &config, &ce) != 0)
+            config = NULL;
+        json_decref(in);
+    }
+    for (int i = 0; config && rc == 0 && i < PQntuples(r); i++)
+        rc = hold_one(call, r, i, config, e) < 0 ? -1 : 0;
+    json_decref(config);
+    PQclear(r);
+    return rc;
+}
+
+/* needs_endorsements records: committed VALID on the ledger -> submitted; committed otherwise
+ * -> last_error names the code (the transaction id is spent). */
+static int commits_pass(const svc_call_t *call, err_t *e) {
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(call->env->db, &scope,
+                          "SELECT visit_id, tx_id FROM reciprocal.visit_ledger_records WHERE "
+                          "status = 'needs_endorsements' ORDER BY updated_at LIMIT 50",
+                          0, NULL, e);
+    if (!r) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        json_t *in = json_pack("{s:s, s:i}", "tx_id", PQgetvalue(r, i, 1), "wait_ms", 0),
+               *st = NULL;
+        err_t se = {0};
+        int status = 0;
+        int asked =
+            svc_call(call->env, "ledger", "commit_status", call->caller, in, &status, &st, &se);
+        json_decref(in);
+        const char *s = json_string_value(json_object_get(st, "status"));
+        const char *code = json_string_value(json_object_get(st, "validation_code"));
+        if (asked == 0 && s && strcmp(s, "committed") == 0) {
+            char why[200];
+            snprintf(why, sizeof why, "the transaction committed %s", code ? code : "?");
+            const char *p[] = {PQgetvalue(r, i, 0),
+                               code && strcmp(code, "VALID") == 0 ? NULL : why};
+            db_tx_t *tx = NULL;
+            if ((rc = svc_begin(call, &tx, e)) == 0) {
+                rc = db_exec_cmd(tx,
+                                 "UPDATE reciprocal.visit_ledger_records SET status = CASE "
+                                 "WHEN $2::text IS NULL THEN 'submitted' ELSE status END, "
+                                 "last_error = $2, updated_at = now() WHERE visit_id = $1 AND "
+                                 "status = 'needs_endorsements'",
+                                 2, p, e) < 0
+                         ? -1
+                         : 0;
+                rc = db_tx_finish(&tx, rc, NULL, e);
+            }
+        }
+        json_decref(st);
+    }
+    PQclear(r);
+    return rc;
+}
+
 int visit_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e) {
-    return ag_ledger_record_pass(call, &visit_kind, submitted, pending, e);
+    if (commits_pass(call, e) != 0 ||
+        ag_ledger_record_pass(call, &visit_kind, submitted, pending, e) != 0)
+        return -1;
+    return hold_pass(call, e);
 }
 
 int visit_ledger_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -72,7 +240,9 @@ int visit_ledger_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     PGresult *r = db_read(call->env->db, &scope,
                           "SELECT jsonb_build_object('visit_id', l.visit_id, 'type', l.type, "
                           "'status', l.status, 'tx_id', l.tx_id, 'attempts', l.attempts, "
-                          "'last_error', l.last_error, 'commitment', encode(l.member_commitment, "
+                          "'last_error', l.last_error, 'tx', l.tx, 'endorsements', "
+                          "l.endorsements, 'policy', l.policy, 'commitment', "
+                          "encode(l.member_commitment, "
                           "'hex'), 'salt', encode(l.member_salt, 'hex'), 'created_at', "
                           "reciprocal.ts(l.created_at), 'updated_at', "
                           "reciprocal.ts(l.updated_at))::text FROM "

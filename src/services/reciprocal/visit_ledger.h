@@ -7,8 +7,12 @@
  * checked_in_on}, one write visit/<id> = verified, endorsed by the host's and the home club's
  * member identities, nonce derived from the visit id so a resubmission is the same
  * transaction). A record that cannot be submitted yet stays pending with the reason and is
- * retried by every sweep. GET /visits/{id}/ledger shows it to both clubs with the salt, so
- * either can open the commitment to an auditor. Owns no state. */
+ * retried by every sweep; one the ledger refuses for a key it does not hold (the host or the
+ * home club holds its own keys) is endorsed with the keys the server holds and stored
+ * needs_endorsements (tx_id, tx, endorsements, policy): the club signs tx and submits it to the
+ * ledger (POST /ledger/transactions), and the sweep marks it submitted once committed VALID. GET
+ * /visits/{id}/ledger shows it to both clubs with the salt, so either can open the commitment to an
+ * auditor. Owns no state. */
 #ifndef SERVICES_RECIPROCAL_VISIT_LEDGER_H
 #define SERVICES_RECIPROCAL_VISIT_LEDGER_H
 
@@ -19,11 +23,14 @@
  * to with a fresh salt and never stored in clear. 0 or -1 + err. */
 int visit_ledger_enqueue(db_tx_t *tx, const char *visit_id, const char *member_number, err_t *e);
 
-/* Tries up to 20 pending records as call's caller (a network administrator: the sweep). */
+/* Tries up to 20 pending records as call's caller (a network administrator: the sweep): first
+ * asks the ledger about the held (needs_endorsements) ones, then submits, then holds the ones
+ * refused for a missing key. */
 int visit_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e);
 
-/* GET /visits/{id}/ledger: {visit_id, type, status, tx_id, attempts, last_error, commitment,
- * salt} (hex), 404 when the visit has none or the caller cannot see it. */
+/* GET /visits/{id}/ledger: {visit_id, type, status, tx_id, attempts, last_error, tx,
+ * endorsements, policy, commitment, salt} (hex), 404 when the visit has none or the caller cannot
+ * see it. */
 int visit_ledger_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
 #endif

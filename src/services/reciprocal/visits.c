@@ -374,23 +374,37 @@ static int check_clock(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
 }
 
 /* The limits, counted under the per (member, host) lock: visits this calendar month (of
- * arrival, host dates), days this year, and no overlapping live visit; the visit itself
- * excluded. At request the pending visits hold a place too (HELD_SQL); later only the ones the
- * issue counts (COUNTED_SQL). */
+ * arrival, host dates), days in each calendar year the stay touches (a stay across the year's
+ * end counts its days in the year each falls in, the other visits' days likewise), and no
+ * overlapping live visit; the visit itself excluded. At request the pending visits hold a place
+ * too (HELD_SQL); later only the ones the issue counts (COUNTED_SQL). */
+#define YEAR_DAYS_SQL(d)                                                                           \
+    "coalesce(sum(greatest(0, least(v.depart_on, (date_trunc('year', " d "::date) + interval "     \
+    "'1 year - 1 day')::date) - greatest(v.arrive_on, date_trunc('year', " d                       \
+    "::date)::date) + 1)), 0)"
 #define LIMITS_SQL(statuses)                                                                       \
     "SELECT count(*) FILTER (WHERE date_trunc('month', v.arrive_on) = date_trunc('month', "        \
-    "$3::date)), coalesce(sum(v.days) FILTER (WHERE date_trunc('year', v.arrive_on) = "            \
-    "date_trunc('year', $3::date)), 0), count(*) FILTER (WHERE v.status IN ('requested', "         \
-    "'approved', 'confirmed', 'checked_in') AND v.arrive_on <= $4::date AND v.depart_on >= "       \
-    "$3::date) FROM reciprocal.visits v WHERE v.member_id = $1 AND v.host_club_id = $2 AND "       \
-    "($5::uuid IS NULL OR v.id <> $5::uuid) AND v.status IN " statuses
+    "$3::date)), " YEAR_DAYS_SQL("$3") ", " YEAR_DAYS_SQL(                                         \
+        "$4") ", count(*) FILTER (WHERE "                                                          \
+              "v.status IN ('requested', 'approved', 'confirmed', 'checked_in') AND v.arrive_on "  \
+              "<= "                                                                                \
+              "$4::date AND v.depart_on >= $3::date), extract(year FROM $3::date)::int, "          \
+              "extract(year FROM "                                                                 \
+              "$4::date)::int, (date_trunc('year', $4::date)::date - $3::date) FROM "              \
+              "reciprocal.visits v "                                                               \
+              "WHERE v.member_id = $1 AND v.host_club_id = $2 AND ($5::uuid IS NULL OR v.id <> "   \
+              "$5::uuid) "                                                                         \
+              "AND v.status IN " statuses
 static int check_limits(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
     const char *p[] = {r->member, r->host, r->arrive, r->depart, r->id[0] ? r->id : NULL};
     PGresult *q = db_exec(
         tx, stage == VISIT_AT_REQUEST ? LIMITS_SQL(HELD_SQL) : LIMITS_SQL(COUNTED_SQL), 5, p, e);
     if (!q) return -1;
-    long long month = atoll(PQgetvalue(q, 0, 0)), year = atoll(PQgetvalue(q, 0, 1)),
-              overlap = atoll(PQgetvalue(q, 0, 2));
+    long long month = atoll(PQgetvalue(q, 0, 0)),
+              used[2] = {atoll(PQgetvalue(q, 0, 1)), atoll(PQgetvalue(q, 0, 2))},
+              overlap = atoll(PQgetvalue(q, 0, 3)),
+              year[2] = {atoll(PQgetvalue(q, 0, 4)), atoll(PQgetvalue(q, 0, 5))},
+              before = atoll(PQgetvalue(q, 0, 6)); /* the stay's days before its last year */
     PQclear(q);
     if (overlap > 0)
         return err_set(e, 422, "overlapping_visit", "arrive_on",
@@ -399,10 +413,17 @@ static int check_limits(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
         return err_set(e, 422, "monthly_limit", "arrive_on",
                        "at most %lld visits a month at the host club",
                        term_int(r, "max_visits_month"));
-    if (year + r->days > term_int(r, "max_days_year"))
-        return err_set(e, 422, "yearly_limit", "depart_on",
-                       "at most %lld days a year at the host club (%lld used)",
-                       term_int(r, "max_days_year"), year);
+    /* the stay's days in its first and its last calendar year (the same year: all of them) */
+    long long days[2] = {r->days, r->days};
+    if (year[0] != year[1]) {
+        days[0] = before;
+        days[1] = r->days - before;
+    }
+    for (int i = 0; i < 2; i++)
+        if (used[i] + days[i] > term_int(r, "max_days_year"))
+            return err_set(e, 422, "yearly_limit", "depart_on",
+                           "at most %lld days a year at the host club (%lld used in %lld)",
+                           term_int(r, "max_days_year"), used[i], year[i]);
     return 0;
 }
 

@@ -1,0 +1,288 @@
+/* gov_ledger: see gov_ledger.h. */
+#include "services/governance/gov_ledger.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "services/governance/records.h"
+
+#define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
+
+static void sha256_hex(const char *s, char out[65]) {
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)s, strlen(s));
+    sodium_bin2hex(out, 65, h, sizeof h);
+}
+
+int gov_ledger_enqueue_opening(db_tx_t *tx, const char *id, err_t *e) {
+    const char *p[] = {id};
+    PGresult *r = db_exec(tx,
+                          "SELECT jsonb_build_object('body', body, 'title', title)::text FROM "
+                          "governance.proposals WHERE id = $1",
+                          1, p, e);
+    if (!r) return -1;
+    json_t *content = db_json(r, 0, 0, e);
+    PQclear(r);
+    if (!content) return -1;
+    char *canon = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(content);
+    char hash[65];
+    sha256_hex(canon ? canon : "", hash);
+    free(canon);
+    const char *pp[] = {id, hash};
+    /* the counting rule as tally.h reads it (kind, num/den, seats, quorum_bp) */
+    if (db_exec_cmd(
+            tx,
+            "INSERT INTO governance.ledger_records (proposal_id, kind, payload) SELECT p.id, "
+            "'governance.proposal', jsonb_build_object('actions_sha256', p.actions_hash, "
+            "'content_sha256', $2::text, 'created_at_ms', " MS(
+                "p.created_at") ", 'options', "
+                                "coalesce(p.options, '[]'), 'proposal', p.id, 'proposer', "
+                                "p.club_id, 'rule', "
+                                "jsonb_strip_nulls(jsonb_build_object('kind', p.rule->'kind', "
+                                "'quorum_bp', "
+                                "p.rule->'quorum_bp', 'num', CASE WHEN p.rule->>'kind' = "
+                                "'supermajority' THEN "
+                                "p.rule->'num' END, 'den', CASE WHEN p.rule->>'kind' = "
+                                "'supermajority' THEN "
+                                "p.rule->'den' END, 'seats', CASE WHEN p.rule->>'kind' = "
+                                "'plurality' THEN "
+                                "coalesce(p.rule->'seats', '1') END)), 'scope', p.scope, 'type', "
+                                "p.type) FROM "
+                                "governance.proposals p WHERE p.id = $1 ON CONFLICT DO NOTHING",
+            2, pp, e) < 0)
+        return -1;
+    return db_exec_cmd(
+               tx,
+               "INSERT INTO governance.ledger_records (proposal_id, kind, payload) SELECT p.id, "
+               "'governance.eligible_snapshot', jsonb_build_object('closes_at_ms', " MS(
+                   "p.voting_ends_at") ", 'opened_at_ms', " MS("p.updated_at") ", 'proposal', "
+                                                                               "p.id, 'voters', "
+                                                                               "(SELECT "
+                                                                               "coalesce(jsonb_agg("
+                                                                               "jsonb_strip_nulls("
+                                                                               "jsonb_build_object("
+                                                                               "'voter', "
+                                                                               "e.voter_id, "
+                                                                               "'weight', "
+                                                                               "e.weight, "
+                                                                               "'delegate_all', "
+                                                                               "e.delegate_all, "
+                                                                               "'delegate_type', "
+                                                                               "e.delegate_type)) "
+                                                                               "ORDER BY "
+                                                                               "e.voter_id), '[]') "
+                                                                               "FROM "
+                                                                               "governance."
+                                                                               "eligible e WHERE "
+                                                                               "e.proposal_id = "
+                                                                               "p.id)) FROM "
+                                                                               "governance."
+                                                                               "proposals p WHERE "
+                                                                               "p.id = $1 ON "
+                                                                               "CONFLICT "
+                                                                               "DO NOTHING",
+               1, p, e) < 0
+               ? -1
+               : 0;
+}
+
+int gov_ledger_enqueue_vote(db_tx_t *tx, const char *id, const char *voter, err_t *e) {
+    const char *p[] = {id, voter};
+    return db_exec_cmd(
+               tx,
+               "INSERT INTO governance.ledger_records (proposal_id, kind, voter_id, seq, payload) "
+               "SELECT v.proposal_id, 'governance.vote_cast', v.voter_id, v.changed, "
+               "jsonb_strip_nulls(jsonb_build_object('cast_at_ms', " MS(
+                   "v.cast_at") ", 'choice', v.choice, 'proposal', v.proposal_id, "
+                                "'reason_sha256', CASE WHEN v.reason IS NOT NULL THEN "
+                                "encode(sha256(convert_to(v.reason, 'UTF8')), 'hex') END, "
+                                "'voter', v.voter_id)) FROM governance.votes v WHERE "
+                                "v.proposal_id = $1 AND v.voter_id = $2 ON CONFLICT DO NOTHING",
+               2, p, e) < 0
+               ? -1
+               : 0;
+}
+
+int gov_ledger_enqueue_result(db_tx_t *tx, const char *id, err_t *e) {
+    const char *p[] = {id};
+    return db_exec_cmd(tx,
+                       "INSERT INTO governance.ledger_records (proposal_id, kind, payload) SELECT "
+                       "p.id, 'governance.result', jsonb_build_object('closed_at_ms', " MS(
+                           "p.voting_ends_at") ", 'proposal', p.id, 'tally', p.result) FROM "
+                                               "governance.proposals p WHERE p.id = $1 ON "
+                                               "CONFLICT DO NOTHING",
+                       1, p, e) < 0
+               ? -1
+               : 0;
+}
+
+/* ---- submission ---- */
+
+/* The ledger organisation of club (a uuid string) in the ledger config, or NULL. */
+static const char *org_of(json_t *config, const char *club) {
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(config, "orgs"), i, o) {
+        if (json_is_string(json_object_get(o, "club_id")) &&
+            strcmp(json_string_value(json_object_get(o, "club_id")), club) == 0)
+            return json_string_value(json_object_get(o, "org"));
+    }
+    return NULL;
+}
+
+/* Replaces the club id in obj.key by its org: 0, or 1 + why when the club has none. */
+static int to_org(json_t *obj, const char *key, json_t *config, char *why, size_t cap) {
+    const char *club = json_string_value(json_object_get(obj, key));
+    if (!club) return 0;
+    const char *org = org_of(config, club);
+    if (!org) {
+        snprintf(why, cap, "club %s is not an organisation on the ledger", club);
+        return 1;
+    }
+    json_object_set_new(obj, key, json_string(org));
+    return 0;
+}
+
+static const char *str(json_t *o, const char *k) {
+    return json_string_value(json_object_get(o, k));
+}
+static int64_t num(json_t *o, const char *k) {
+    return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+/* The transaction spec of record (kind, payload with club ids): the clubs become their ledger
+ * organisations, then records.c builds the spec the offline recount reads (the result: its
+ * stored tally as is, in the same shape). 0 + *spec, or 1 + why. */
+static int record_spec(const char *kind, const char *proposal, json_t *payload, json_t *config,
+                       json_t **spec, char *why, size_t cap) {
+    int rc = 0;
+    *spec = NULL;
+    if (strcmp(kind, "governance.proposal") == 0) {
+        if ((rc = to_org(payload, "proposer", config, why, cap)) == 0)
+            *spec = gov_record_proposal(
+                proposal, str(payload, "type"), str(payload, "proposer"),
+                json_object_get(payload, "rule"), json_object_get(payload, "options"),
+                str(payload, "content_sha256"), str(payload, "actions_sha256"),
+                num(payload, "created_at_ms"));
+    } else if (strcmp(kind, "governance.eligible_snapshot") == 0) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(payload, "voters"), i, v) {
+            if (rc == 0) rc = to_org(v, "voter", config, why, cap);
+            if (rc == 0) rc = to_org(v, "delegate_all", config, why, cap);
+            if (rc == 0) rc = to_org(v, "delegate_type", config, why, cap);
+        }
+        if (rc == 0)
+            *spec = gov_record_snapshot(proposal, num(payload, "opened_at_ms"),
+                                        num(payload, "closes_at_ms"),
+                                        json_object_get(payload, "voters"));
+    } else if (strcmp(kind, "governance.vote_cast") == 0) {
+        if ((rc = to_org(payload, "voter", config, why, cap)) == 0)
+            *spec = gov_record_vote(proposal, str(payload, "voter"), str(payload, "choice"),
+                                    num(payload, "cast_at_ms"), str(payload, "reason_sha256"));
+    } else {
+        char nonce[128], key[160];
+        snprintf(nonce, sizeof nonce, "gr:%s", proposal);
+        snprintf(key, sizeof key, "governance/%s/result", proposal);
+        *spec = json_pack("{s:s, s:s, s:s, s:O, s:[{s:s, s:s?}], s:[{s:s, s:s}]}", "type", kind,
+                          "creator", GOV_NETWORK_ORG, "nonce", nonce, "payload", payload, "writes",
+                          "key", key, "value", str(json_object_get(payload, "tally"), "outcome"),
+                          "sign_as", "org", GOV_NETWORK_ORG, "role", "member");
+    }
+    if (rc != 0) return 1;
+    if (!*spec) {
+        snprintf(why, cap, "the %s record of %s is malformed", kind, proposal);
+        return 1;
+    }
+    return 0;
+}
+
+static int submit(const svc_call_t *call, json_t *spec, char tx_id[65], char *why, size_t cap) {
+    json_t *endorsed = NULL, *res = NULL, *in = NULL;
+    int status = 0, rc = -1;
+    err_t e = {0};
+    if (svc_call(call->env, "ledger", "endorse", call->caller, spec, &status, &endorsed, &e) != 0) {
+        snprintf(why, cap, "ledger endorse: %s", e.message);
+        goto done;
+    }
+    in = json_pack("{s:O, s:O, s:i}", "tx", json_object_get(endorsed, "tx"), "endorsements",
+                   json_object_get(endorsed, "endorsements"), "wait_ms", 0);
+    if (svc_call(call->env, "ledger", "submit", call->caller, in, &status, &res, &e) != 0 &&
+        !strstr(e.message, "DUPLICATE")) {
+        snprintf(why, cap, "ledger submit: %s", e.message);
+        goto done;
+    }
+    snprintf(tx_id, 65, "%s", json_string_value(json_object_get(endorsed, "tx_id")));
+    rc = 0;
+done:
+    json_decref(endorsed), json_decref(in), json_decref(res);
+    return rc;
+}
+
+static int store(const svc_call_t *call, const char *rid, const char *tx_id, const char *why,
+                 err_t *e) {
+    db_tx_t *tx = NULL;
+    const char *p[] = {rid, tx_id, why};
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    int rc = db_exec_cmd(tx,
+                         "UPDATE governance.ledger_records SET attempts = attempts + 1, status = "
+                         "CASE WHEN $2::text IS NULL THEN 'pending' ELSE 'submitted' END, tx_id = "
+                         "$2, last_error = left($3, 400), updated_at = now() WHERE id = "
+                         "$1::bigint AND status = 'pending'",
+                         3, p, e) < 0
+                 ? -1
+                 : 0;
+    return db_tx_finish(&tx, rc, NULL, e);
+}
+
+int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e) {
+    *submitted = *pending = 0;
+    db_scope_t scope = svc_scope(call, NULL);
+    /* a result waits for the votes of its proposal */
+    PGresult *r = db_read(
+        call->env->db, &scope,
+        "SELECT l.id, l.kind, l.proposal_id, l.payload::text FROM governance.ledger_records l "
+        "WHERE l.status = 'pending' AND NOT (l.kind = 'governance.result' AND EXISTS (SELECT 1 "
+        "FROM governance.ledger_records v WHERE v.proposal_id = l.proposal_id AND v.status = "
+        "'pending' AND v.kind <> 'governance.result')) ORDER BY l.id LIMIT 50",
+        0, NULL, e);
+    if (!r) return -1;
+    json_t *config = NULL;
+    char cfg_why[400] = "";
+    int rc = 0;
+    if (PQntuples(r) > 0) {
+        json_t *in = json_object();
+        err_t ce = {0};
+        int status = 0;
+        if (svc_call(call->env, "ledger", "config", call->caller, in, &status, &config, &ce) != 0)
+            snprintf(cfg_why, sizeof cfg_why, "ledger config: %s", ce.message);
+        json_decref(in);
+    }
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        char why[400] = "", tx_id[65] = "";
+        json_t *spec = NULL, *payload = db_json(r, i, 3, e);
+        if (!payload) {
+            rc = -1;
+            break;
+        }
+        if (cfg_why[0])
+            snprintf(why, sizeof why, "%s", cfg_why);
+        else if (record_spec(PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), payload, config, &spec, why,
+                             sizeof why) == 0 &&
+                 submit(call, spec, tx_id, why, sizeof why) == 0)
+            why[0] = 0;
+        json_decref(spec), json_decref(payload);
+        rc = store(call, PQgetvalue(r, i, 0), tx_id[0] ? tx_id : NULL, why[0] ? why : NULL, e);
+        if (tx_id[0])
+            (*submitted)++;
+        else
+            (*pending)++;
+    }
+    json_decref(config);
+    PQclear(r);
+    return rc;
+}

@@ -1,0 +1,16 @@
+SELECT core.drop_outbox('governance');
+DROP FUNCTION governance.proposal_doc(governance.proposals);
+DROP FUNCTION governance.tally_doc(uuid);
+DROP FUNCTION governance.ballots(uuid);
+DROP TABLE governance.ledger_records;
+DROP TABLE governance.network_terms;
+DROP TABLE governance.action_runs;
+DROP TABLE governance.weights;
+DROP TABLE governance.delegations;
+DROP TABLE governance.votes;
+DROP TABLE governance.eligible;
+DROP TABLE governance.transitions;
+DROP TABLE governance.proposals;
+DROP TABLE governance.type_rules;
+DROP FUNCTION governance.ts(timestamptz);
+DROP SCHEMA governance;
