@@ -9,7 +9,8 @@
  *   (check_head: request target <= 8 KiB else 414, header fields <= 100 and <= 16 KiB else 431,
  *   field syntax, Host, Content-Length/Transfer-Encoding framing else 400/501). If that fails, or
  *   Content-Length announces more than max_body (413), it answers at once with the JSON error
- *   (MHD then closes the connection, the body is never read). Otherwise it returns without a
+ *   and `Connection: close` (MHD then closes the connection, the body is never read by MHD; the
+ *   socket gets a lingering close, see HTTP_LINGER_MS). Otherwise it returns without a
  *   response: MHD 0.9.75 sends `Connection: close` when the response is queued on the first
  *   call, so everything else is answered on a later call. What MHD answers itself, before any
  *   callback of ours (malformed request line, head larger than the pool, bad chunked
@@ -38,6 +39,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -76,6 +78,16 @@
  * request than 32 KiB on a bare hello-world (9.3 vs 7.5 us). */
 #define HTTP_MEMORY_LIMIT (64 * 1024)
 #define HTTP_DISCARD_LIMIT (4 * 1024 * 1024)
+/* Lingering close (like nginx's lingering_close), after an answer sent before the body was read:
+ * the socket is kept (a dup of MHD's descriptor), shut for writing, and the sweeper reads and
+ * discards what the client still sends, for at most HTTP_LINGER_MS or HTTP_DISCARD_LIMIT bytes,
+ * until the client closes; then it is closed. Closing with unread input would send a TCP reset
+ * that can make the client fail on its send before it reads our answer. At most HTTP_LINGER_MAX
+ * connections linger at once (they hold a descriptor each, reserved in conn_cap); past that a
+ * connection is closed at once, as before. */
+#define HTTP_LINGER_MS 5000
+#define HTTP_LINGER_MAX 32
+#define HTTP_LINGER_READ (64 * 1024) /* bytes read per lingering connection per sweep pass */
 #define HTTP_MAX_THREADS 256
 #define HTTP_MAX_PATH HTTP_MAX_URI
 /* slow clients, see the top of this file; defaults for the 0 fields of http_config_t */
@@ -102,6 +114,7 @@ typedef struct conn_slot {
     struct conn_slot *prev, *next;
     int fd;
     int cut;               /* shut down by the sweeper, not yet closed by MHD */
+    int linger;            /* answered before the body was read: lingering close */
     atomic_int stage;      /* STAGE_* */
     atomic_llong since_ms; /* when the stage began (monotonic ms) */
     atomic_llong body_bytes;
@@ -126,6 +139,13 @@ struct http_server {
     int sweep_stop, sweeper_running;
     pthread_t sweeper;
     atomic_llong limit_logged_s; /* last "connection limit" log line (monotonic s) */
+    /* lingering closes, under conns_mu: descriptors owned here (dups of MHD's) */
+    struct {
+        int fd;
+        long long deadline_ms;
+        size_t bytes;
+    } lingering[HTTP_LINGER_MAX];
+    int n_lingering;
 };
 
 struct req_state {
@@ -134,6 +154,7 @@ struct req_state {
     http_request_t req;
     int phase; /* 0: first call pending, 1: receiving, 2: answered */
     int too_large;
+    int early;       /* answered on the first call, before the body was read */
     size_t max_body; /* this request's limit: srv->max_body or the route's (body_limit) */
     char *body;
     size_t body_len, body_cap, discarded;
@@ -393,7 +414,9 @@ static enum MHD_Result send_response(struct MHD_Connection *c, req_state_t *st,
      * shared cache unless the handler says otherwise; the Content-Type is never sniffed */
     if (!cache_set) MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    if (atomic_load(&st->srv->stopping)) MHD_add_response_header(r, "Connection", "close");
+    if (atomic_load(&st->srv->stopping) || st->early)
+        MHD_add_response_header(r, "Connection", "close");
+    if (st->early && st->slot) st->slot->linger = 1; /* the body is not read: lingering close */
     enum MHD_Result ret = MHD_queue_response(c, (unsigned int)resp->status, r);
     MHD_destroy_response(r);
     st->phase = 2;
@@ -579,6 +602,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_sub(&srv->inflight, 1);
 }
 
+static void linger_locked(http_server_t *srv, int fd);
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
     http_server_t *srv = cls;
@@ -612,6 +637,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (slot->next) slot->next->prev = slot->prev;
     srv->n_conns--;
     if (slot->cut) srv->n_cut--;
+    if (slot->linger && !slot->cut) linger_locked(srv, slot->fd);
     pthread_mutex_unlock(&srv->conns_mu);
     if (slot->cur) { /* MHD never reported this request completed */
         free_state(slot->cur);
@@ -622,6 +648,50 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 /* ---- slow clients: the sweeper ----------------------------------------------------------------
  */
+
+/* Starts the lingering close of fd (MHD closes fd itself right after): see HTTP_LINGER_MS. Under
+ * conns_mu. Nothing happens when the table is full or the server is stopping. */
+static void linger_locked(http_server_t *srv, int fd) {
+    if (fd < 0 || srv->n_lingering >= HTTP_LINGER_MAX || srv->sweep_stop ||
+        atomic_load(&srv->stopping))
+        return;
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0) return;
+    shutdown(d, SHUT_WR); /* the answer is complete: FIN once the socket is ours alone */
+    srv->lingering[srv->n_lingering].fd = d;
+    srv->lingering[srv->n_lingering].deadline_ms = now_ms() + HTTP_LINGER_MS;
+    srv->lingering[srv->n_lingering].bytes = 0;
+    srv->n_lingering++;
+}
+
+/* Reads and discards what the lingering clients sent; closes those that closed, failed, passed
+ * their deadline or HTTP_DISCARD_LIMIT bytes (all of them when all is set). Under conns_mu. */
+static void linger_sweep_locked(http_server_t *srv, int all) {
+    char sink[16384]; /* discarded input */
+    long long now = now_ms();
+    for (int i = 0; i < srv->n_lingering;) {
+        int done = all || now >= srv->lingering[i].deadline_ms;
+        size_t pass = 0;
+        while (!done && pass < HTTP_LINGER_READ) {
+            ssize_t n = recv(srv->lingering[i].fd, sink, sizeof sink, MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                done = 1; /* the client closed, or the connection failed */
+                break;
+            }
+            pass += (size_t)n;
+            srv->lingering[i].bytes += (size_t)n;
+            if (srv->lingering[i].bytes > HTTP_DISCARD_LIMIT) done = 1;
+        }
+        if (!done) {
+            i++;
+            continue;
+        }
+        close(srv->lingering[i].fd);
+        srv->lingering[i] = srv->lingering[--srv->n_lingering];
+    }
+}
 
 /* Cuts a connection: MHD reads EOF on its next pass and closes it. Under conns_mu. */
 static void cut_locked(http_server_t *srv, conn_slot_t *slot, const char *reason) {
@@ -688,8 +758,12 @@ static void *sweeper_main(void *arg) {
         t.tv_sec += t.tv_nsec / 1000000000L;
         t.tv_nsec %= 1000000000L;
         pthread_cond_timedwait(&srv->sweep_cv, &srv->conns_mu, &t);
-        if (!srv->sweep_stop) sweep_locked(srv);
+        if (!srv->sweep_stop) {
+            sweep_locked(srv);
+            linger_sweep_locked(srv, 0);
+        }
     }
+    linger_sweep_locked(srv, 1);
     pthread_mutex_unlock(&srv->conns_mu);
     return NULL;
 }
@@ -799,10 +873,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         err_t e;
         /* errors on the first call: MHD closes the connection after them (body never read) */
         if (first_call(c, method, st) != 0) {
+            st->early = 1;
             if (check_head(c, version, st, &e) != 0) return send_error(c, st, &e);
             return send_413(c, st);
         }
-        if (check_head(c, version, st, &e) != 0) return send_error(c, st, &e);
+        if (check_head(c, version, st, &e) != 0) {
+            st->early = 1;
+            return send_error(c, st, &e);
+        }
         return MHD_YES; /* answer on a later call, see the top of this file */
     }
     if (*upload_data_size > 0) {
@@ -941,8 +1019,8 @@ http_server_t *http_start(const http_config_t *cfg, http_handler_fn handler, voi
     unsigned int timeout =
         cfg->timeout_s > 0 ? (unsigned int)cfg->timeout_s : HTTP_DEFAULT_TIMEOUT_S;
     /* MHD's descriptors: an epoll set and an ITC pipe per thread, the listening socket */
-    int reserve =
-        (cfg->fd_reserve > 0 ? cfg->fd_reserve : HTTP_DEFAULT_FD_RESERVE) + 2 * (int)threads + 8;
+    int reserve = (cfg->fd_reserve > 0 ? cfg->fd_reserve : HTTP_DEFAULT_FD_RESERVE) +
+                  2 * (int)threads + 8 + HTTP_LINGER_MAX;
     srv->max_conns = conn_cap(
         cfg->max_connections > 0 ? cfg->max_connections : HTTP_DEFAULT_MAX_CONNS, reserve, e);
     if (srv->max_conns < 0) goto fail;

@@ -514,6 +514,56 @@ static void test_413(void) {
     free(big);
 }
 
+/* Regression (lingering close): an oversized body sent in pieces, much more than the socket
+ * buffers hold, after the server has answered 413 on the head. The server must keep reading and
+ * discarding (lingering close) so that every send succeeds and the client reads the 413; a server
+ * that closes at once with unread input resets the connection and the sends fail. */
+static void test_413_lingering_close(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port(g_srv))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    REQUIRE(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    size_t body_len = (size_t)3 * 1024 * 1024; /* under the 4 MiB discard bound */
+    char head[256];
+    int hn = snprintf(head, sizeof head,
+                      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      body_len);
+    CHECK(send(fd, head, (size_t)hn, MSG_NOSIGNAL) == hn);
+    static char piece[32 * 1024];
+    memset(piece, 'x', sizeof piece);
+    size_t sent = 0;
+    int send_failed = 0;
+    while (sent < body_len) {
+        ssize_t n = send(fd, piece, sizeof piece, MSG_NOSIGNAL);
+        if (n <= 0) {
+            send_failed = 1;
+            break;
+        }
+        sent += (size_t)n;
+        struct timespec ts = {0, 1000 * 1000}; /* 1 ms: the answer arrives meanwhile */
+        nanosleep(&ts, NULL);
+    }
+    CHECK_EQ_INT(send_failed, 0);
+    char buf[4096];
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (n <= 0) break;
+        got += (size_t)n;
+        if (got == sizeof buf - 1) break;
+    }
+    buf[got] = '\0';
+    close(fd);
+    CHECK(strncmp(buf, "HTTP/1.1 413", 12) == 0);
+    CHECK(ci_find(buf, "\r\nConnection: close") != NULL);
+    CHECK(strstr(buf, "payload_too_large") != NULL);
+}
+
 static void test_keepalive(void) {
     CURL *h = curl_easy_init();
     resp_t r;
@@ -1278,6 +1328,7 @@ int main(void) {
     RUN(test_post_echo);
     RUN(test_query_and_raw_path);
     RUN(test_413);
+    RUN(test_413_lingering_close);
     RUN(test_keepalive);
     RUN(test_request_id);
     RUN(test_traceparent);

@@ -224,17 +224,8 @@ static const char *jstr(const e2e_resp_t *r, const char *k) {
 }
 
 static int create_club(const char *slug, char *id_out) {
-    char body[512];
-    e2e_resp_t r;
-    snprintf(body, sizeof body,
-             "{\"name\":\"Matrix Club\",\"slug\":\"%s\",\"timezone\":\"UTC\",\"address\":{"
-             "\"country\":\"GB\"}}",
-             slug);
-    if (req(e2e_bearer(), "POST", "/api/v1/clubs", body, &r) != 0) return -1;
-    int ok = r.status == 201 && jstr(&r, "id");
-    if (ok) snprintf(id_out, 64, "%s", jstr(&r, "id"));
-    e2e_resp_free(&r);
-    return ok ? 0 : -1;
+    return e2e_club(&g_proc, "Matrix Club", slug,
+                    "\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"}", id_out);
 }
 
 /* An account of club with role, signed in: tok gets its access token (e2e_account). */

@@ -17,7 +17,7 @@
 #include "test.h"
 
 static e2e_proc_t g_proc, g_member, g_recip;
-static char g_club[3][40], g_slug[3][64], g_admin[3][2048], g_staff[2048], g_ag[40];
+static char g_club[3][64], g_slug[3][64], g_admin[3][2048], g_staff[2048], g_ag[40];
 static char g_kek[128], g_ag2[40];
 static const char *g_env[] = {
     "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", g_kek, NULL};
@@ -91,19 +91,15 @@ static void test_start(void) {
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
     static const char *const names[] = {"Harbour", "Hill", "Lake"};
     for (int i = 0; i < 3; i++) {
-        char body[512];
-        e2e_resp_t r;
+        char name[64];
         snprintf(g_slug[i], sizeof g_slug[i], "ag-%s-%d", names[i], (int)getpid());
         for (char *c = g_slug[i]; *c; c++)
             if (*c >= 'A' && *c <= 'Z') *c = (char)(*c + 32);
-        snprintf(body, sizeof body,
-                 "{\"name\":\"%s Club\",\"slug\":\"%s\",\"timezone\":\"Europe/London\","
-                 "\"address\":{\"country\":\"GB\"},\"facilities\":[\"dining\",\"rooms\"]}",
-                 names[i], g_slug[i]);
-        REQUIRE(req_as(NULL, "POST", "/api/v1/clubs", body, &r) == 0);
-        REQUIRE(r.status == 201);
-        snprintf(g_club[i], sizeof g_club[i], "%s", jstr(r.json, "id"));
-        e2e_resp_free(&r);
+        snprintf(name, sizeof name, "%s Club", names[i]);
+        REQUIRE(e2e_club(&g_proc, name, g_slug[i],
+                         "\"timezone\":\"Europe/London\",\"address\":{\"country\":\"GB\"},"
+                         "\"facilities\":[\"dining\",\"rooms\"]",
+                         g_club[i]) == 0);
         REQUIRE(account(i, "club_admin", g_admin[i], sizeof g_admin[i]) == 0);
     }
     REQUIRE(account(0, "club_staff", g_staff, sizeof g_staff) == 0);

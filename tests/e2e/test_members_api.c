@@ -18,7 +18,7 @@
 #include "test.h"
 
 static e2e_proc_t g_proc, g_member;
-static char g_club[40], g_primary[40], g_dep[40], g_token[2048], g_slug[64];
+static char g_club[64], g_primary[40], g_dep[40], g_token[2048], g_slug[64];
 static const char *const g_env[] = {
     "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", NULL};
 
@@ -44,14 +44,7 @@ static void test_club_and_members(void) {
     char body[2048], path[256];
     e2e_resp_t r;
     snprintf(g_slug, sizeof g_slug, "members-%d", (int)getpid());
-    snprintf(body, sizeof body,
-             "{\"name\":\"Member Club\",\"slug\":\"%s\",\"timezone\":\"Europe/London\","
-             "\"address\":{\"country\":\"GB\"}}",
-             g_slug);
-    REQUIRE(req("POST", "/api/v1/clubs", body, &r) == 0);
-    REQUIRE(r.status == 201);
-    snprintf(g_club, sizeof g_club, "%s", jstr(r.json, "id"));
-    e2e_resp_free(&r);
+    REQUIRE(e2e_club(&g_proc, "Member Club", g_slug, NULL, g_club) == 0);
 
     /* a network administrator must name the club */
     REQUIRE(req("POST", "/api/v1/members",

@@ -94,16 +94,8 @@ static void test_split_invite_mail_and_inbox(void) {
     char slug[64], body[512], email[128], club[64] = "";
     e2e_resp_t r;
     snprintf(slug, sizeof slug, "notify-e2e-%d", (int)getpid());
-    snprintf(body, sizeof body,
-             "{\"name\":\"Notify E2E Club\",\"slug\":\"%s\",\"timezone\":\"UTC\",\"address\":{"
-             "\"country\":\"GB\"}}",
-             slug);
-    REQUIRE(req("POST", "/api/v1/clubs", body, &r) == 0);
-    CHECK_EQ_INT(r.status, 201);
-    const char *id = json_string_value(json_object_get(r.json, "id"));
-    if (id) snprintf(club, sizeof club, "%s", id);
-    e2e_resp_free(&r);
-    REQUIRE(club[0]);
+    REQUIRE(e2e_club(&g_gw, "Notify E2E Club", slug,
+                     "\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"}", club) == 0);
     snprintf(email, sizeof email, "e2e-invitee-%d@notify.example", (int)getpid());
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"role\":\"member\",\"club_id\":\"%s\"}", email,
              club);
@@ -164,17 +156,12 @@ static long api(const char *as, const char *method, const char *path, const char
 
 /* A club (id into id, slug into slug) and a signed-in club_admin of it (token into tok). */
 static int club_with_admin(const char *name, char id[64], char tok[4096]) {
-    char slug[64], body[512], email[128], hash[PASSWORD_HASH_MAX];
+    char slug[64], club_name[64], body[512], email[128], hash[PASSWORD_HASH_MAX];
     static const char pw[] = "Marmalade-Harbour-77";
     json_t *v = NULL;
     snprintf(slug, sizeof slug, "notify-%s-%d", name, (int)getpid());
-    snprintf(body, sizeof body,
-             "{\"name\":\"Notify %s\",\"slug\":\"%s\",\"timezone\":\"Europe/London\","
-             "\"address\":{\"country\":\"GB\"}}",
-             name, slug);
-    if (api(NULL, "POST", "/api/v1/clubs", body, &v) != 201) return -1;
-    snprintf(id, 64, "%s", json_string_value(json_object_get(v, "id")));
-    json_decref(v);
+    snprintf(club_name, sizeof club_name, "Notify %s", name);
+    if (e2e_club(&g_gw, club_name, slug, NULL, id) != 0) return -1;
     err_t e = {0};
     snprintf(email, sizeof email, "notify-admin-%s-%d@example.test", name, (int)getpid());
     if (password_hash(pw, hash, &e) != 0) return -1;

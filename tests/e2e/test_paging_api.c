@@ -14,7 +14,7 @@
 #include "test.h"
 
 static e2e_proc_t g_proc;
-static char g_club[40], g_country[8];
+static char g_club[64], g_country[8];
 static int g_members, g_clubs;
 
 static int req(const char *method, const char *path, const char *body, e2e_resp_t *r) {
@@ -37,16 +37,10 @@ static const char *const g_names[][2] = {
 static void test_start(void) {
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, NULL) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
-    char body[1024];
+    char slug[64];
     e2e_resp_t r;
-    snprintf(body, sizeof body,
-             "{\"name\":\"Paging Club\",\"slug\":\"paging-%d\",\"timezone\":\"Europe/London\","
-             "\"address\":{\"country\":\"GB\"}}",
-             (int)getpid());
-    REQUIRE(req("POST", "/api/v1/clubs", body, &r) == 0);
-    REQUIRE(r.status == 201);
-    snprintf(g_club, sizeof g_club, "%s", jstr(r.json, "id"));
-    e2e_resp_free(&r);
+    snprintf(slug, sizeof slug, "paging-%d", (int)getpid());
+    REQUIRE(e2e_club(&g_proc, "Paging Club", slug, NULL, g_club) == 0);
     for (size_t i = 0; i < sizeof g_names / sizeof g_names[0]; i++) {
         json_t *b = json_pack("{s:s, s:s, s:{s:s, s:s}}", "club_id", g_club, "category", "full",
                               "profile", "first_name", g_names[i][0], "last_name", g_names[i][1]);
@@ -64,17 +58,13 @@ static void test_start(void) {
                                      "Straße Club", "Same",     "Same"};
     snprintf(g_country, sizeof g_country, "GL");
     for (size_t i = 0; i < sizeof cn / sizeof cn[0]; i++) {
-        char slug[64];
+        char id[64], extra[128];
         snprintf(slug, sizeof slug, "paging-%d-%zu", (int)getpid(), i);
-        json_t *b = json_pack("{s:s, s:s, s:s, s:{s:s}}", "name", cn[i], "slug", slug, "timezone",
-                              "Atlantic/Reykjavik", "address", "country", g_country);
-        char *s = json_dumps(b, JSON_COMPACT);
-        json_decref(b);
-        REQUIRE(req("POST", "/api/v1/clubs", s, &r) == 0);
-        free(s);
-        CHECK_EQ_INT(r.status, 201);
-        g_clubs += r.status == 201;
-        e2e_resp_free(&r);
+        snprintf(extra, sizeof extra,
+                 "\"timezone\":\"Atlantic/Reykjavik\",\"address\":{\"country\":\"%s\"}", g_country);
+        int rc = e2e_club(&g_proc, cn[i], slug, extra, id);
+        CHECK_EQ_INT(rc, 0);
+        g_clubs += rc == 0;
     }
 }
 

@@ -97,14 +97,10 @@ static void test_start(void) {
     char body[1024], today[16];
     json_t *v = NULL;
     for (int i = 0; i < 3; i++) {
+        char name[16];
         snprintf(g_slug[i], sizeof g_slug[i], "vledger-%c-%d", 'a' + i, (int)getpid());
-        snprintf(body, sizeof body,
-                 "{\"name\":\"Club %c\",\"slug\":\"%s\",\"timezone\":\"Europe/London\","
-                 "\"address\":{\"country\":\"GB\"}}",
-                 'A' + i, g_slug[i]);
-        REQUIRE(call(NULL, "POST", "/api/v1/clubs", body, &v) == 201);
-        snprintf(g_club[i], sizeof g_club[i], "%s", jstr(v, "id"));
-        json_decref(v);
+        snprintf(name, sizeof name, "Club %c", 'A' + i);
+        REQUIRE(e2e_club(&g_proc, name, g_slug[i], NULL, g_club[i]) == 0);
         REQUIRE(account(i, g_admin[i]) == 0);
     }
     REQUIRE(call(NULL, "POST", "/api/v1/ledger/bootstrap", "{}", NULL) == 200);

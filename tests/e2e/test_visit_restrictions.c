@@ -106,16 +106,13 @@ static void test_start(void) {
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
     srand((unsigned)getpid());
     for (int i = 0; i < 4; i++) {
-        char body[512], uid[64];
-        json_t *v = NULL;
+        char name[16], uid[64];
         snprintf(g_slug[i], sizeof g_slug[i], "restrict-%c-%d", 'a' + i, (int)getpid());
-        snprintf(body, sizeof body,
-                 "{\"name\":\"Club %c\",\"slug\":\"%s\",\"timezone\":\"Europe/London\","
-                 "\"address\":{\"country\":\"GB\"},\"facilities\":[\"dining\"]}",
-                 'A' + i, g_slug[i]);
-        REQUIRE(call(NULL, "POST", "/api/v1/clubs", body, &v) == 201);
-        snprintf(g_club[i], sizeof g_club[i], "%s", jstr(v, "id"));
-        json_decref(v);
+        snprintf(name, sizeof name, "Club %c", 'A' + i);
+        REQUIRE(e2e_club(&g_proc, name, g_slug[i],
+                         "\"timezone\":\"Europe/London\",\"address\":{\"country\":\"GB\"},"
+                         "\"facilities\":[\"dining\"]",
+                         g_club[i]) == 0);
         REQUIRE(account(i, "club_admin", uid, g_admin[i]) == 0);
     }
     char uid[64];

@@ -101,17 +101,13 @@ static void test_start(void) {
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
     srand((unsigned)getpid());
     for (int i = 0; i < 3; i++) {
-        char body[512], uid[64];
-        e2e_resp_t r;
+        char name[16], uid[64];
         snprintf(g_slug[i], sizeof g_slug[i], "vgql-%c-%d", 'a' + i, (int)getpid());
-        snprintf(body, sizeof body,
-                 "{\"name\":\"GQL Club %c\",\"slug\":\"%s\",\"timezone\":\"Europe/London\","
-                 "\"address\":{\"country\":\"GB\"},\"facilities\":[\"dining\",\"rooms\"]}",
-                 'A' + i, g_slug[i]);
-        REQUIRE(req(NULL, "POST", "/api/v1/clubs", body, &r) == 0);
-        REQUIRE(r.status == 201);
-        snprintf(g_club[i], sizeof g_club[i], "%s", jstr(r.json, "id"));
-        e2e_resp_free(&r);
+        snprintf(name, sizeof name, "GQL Club %c", 'A' + i);
+        REQUIRE(e2e_club(&g_proc, name, g_slug[i],
+                         "\"timezone\":\"Europe/London\",\"address\":{\"country\":\"GB\"},"
+                         "\"facilities\":[\"dining\",\"rooms\"]",
+                         g_club[i]) == 0);
         REQUIRE(account(i, "club_admin", uid, g_admin[i]) == 0);
     }
     REQUIRE(account(0, "member", g_m1_user, g_member_tok) == 0);

@@ -97,14 +97,13 @@ static void walk(const e2e_proc_t *p, const char *tag) {
     char today[16], arrive[16];
     json_t *out = NULL;
     for (int i = 0; i < 2; i++) {
+        char name[16];
         snprintf(slug[i], sizeof slug[i], "split-%s-%c-%d", tag, 'a' + i, (int)getpid());
-        snprintf(body, sizeof body,
-                 "{\"name\":\"Split %c\",\"slug\":\"%s\",\"timezone\":\"UTC\",\"address\":{"
-                 "\"country\":\"GB\"},\"facilities\":[\"dining\"]}",
-                 'A' + i, slug[i]);
-        REQUIRE(call(p, NULL, "POST", "/api/v1/clubs", body, &out) == 201);
-        snprintf(club[i], sizeof club[i], "%s", jstr(out, "id"));
-        json_decref(out);
+        snprintf(name, sizeof name, "Split %c", 'A' + i);
+        REQUIRE(e2e_club(p, name, slug[i],
+                         "\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"},"
+                         "\"facilities\":[\"dining\"]",
+                         club[i]) == 0);
         REQUIRE(admin_of(p, club[i], slug[i], admin[i]) == 0);
     }
     /* a member of A, by A's staff */

@@ -548,6 +548,17 @@ int e2e_member(const e2e_proc_t *p, const char *club_id, const char *category, c
     return rc;
 }
 
+int e2e_club(const e2e_proc_t *p, const char *name, const char *slug, const char *extra, char *id) {
+    char body[2048];
+    e2e_resp_t r;
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"slug\":\"%s\",%s}", name, slug,
+             extra ? extra : "\"timezone\":\"Europe/London\",\"address\":{\"country\":\"GB\"}");
+    int rc = fixture_call(p, "POST", "/api/v1/clubs", body, 201, &r);
+    if (rc == 0) snprintf(id, 64, "%s", fixture_str(&r, "id") ? fixture_str(&r, "id") : "");
+    e2e_resp_free(&r);
+    return rc == 0 && id[0] ? 0 : -1;
+}
+
 int e2e_agreement(const e2e_proc_t *p, const char *home, const char *host, const char *terms) {
     char body[2048], today[16], path[256];
     time_t now = time(NULL);

@@ -73,12 +73,17 @@ const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t 
  *   its id (64 bytes).
  * e2e_agreement: an agreement of home and host from today with host's terms (a JSON object
  *   text), proposed by home and accepted by host: active.
+ * e2e_club: a club created over REST (POST /api/v1/clubs) with name and slug (plain text, no
+ *   quotes) and the further body members extra (JSON members without braces: timezone,
+ *   address, facilities...; NULL = "timezone":"Europe/London","address":{"country":"GB"}); id
+ *   gets its id (64 bytes).
  * All return 0, or -1 (printing the refused answer). */
 int e2e_account(const e2e_proc_t *p, const char *club_id, const char *slug, const char *email,
                 const char *role, const char *pw, char *uid, char *tok);
 int e2e_member(const e2e_proc_t *p, const char *club_id, const char *category, const char *user,
                int active, const char *first, const char *last, char *id);
 int e2e_agreement(const e2e_proc_t *p, const char *home, const char *host, const char *terms);
+int e2e_club(const e2e_proc_t *p, const char *name, const char *slug, const char *extra, char *id);
 
 /* The one-time token of the latest `type` event (auth.invite_created,
  * auth.password_reset_requested, auth.email_verification_requested) for `email`, fetched the way

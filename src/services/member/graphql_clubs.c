@@ -1,11 +1,6 @@
 /* graphql_clubs: see graphql_clubs.h. */
 #include "services/member/graphql_clubs.h"
 
-#include <ctype.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "gateway/graphql_bind.h"
 
 /* Reads a REST key (snake_case) named by ud from the parent; the GraphQL name when absent
@@ -52,22 +47,11 @@ static int r_clubs(const gql_resolve_info *info, json_t *parent, json_t *args, j
                    char **error) {
     (void)parent;
     api_req *r = info->ctx;
-    json_t *input = json_object();
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
-    static const char *const keys[] = {"after", "country", "status", "facility", NULL};
-    for (const char *const *k = keys; *k; k++) {
-        json_t *v = json_object_get(args, *k);
-        if (!json_is_string(v)) continue;
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", json_string_value(v));
-        if (strcmp(*k, "status") == 0 || strcmp(*k, "facility") == 0)
-            for (char *q = buf; *q; q++)
-                *q = (char)tolower((unsigned char)*q);
-        json_object_set_new(input, *k, json_string(buf));
-    }
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
+    gqlb_set_str(input, "country", json_object_get(args, "country"));
+    gqlb_set_enum(input, "status", json_object_get(args, "status"));
+    gqlb_set_enum(input, "facility", json_object_get(args, "facility"));
     json_t *output = NULL;
     err_t e = {0};
     int rc = gqlb_call(r, "member", "list_clubs", input, &output, &e);

@@ -7,11 +7,8 @@ static int r_notifications(const gql_resolve_info *info, json_t *parent, json_t 
                            char **error) {
     (void)parent;
     api_req *r = info->ctx;
-    json_t *input = json_object(), *output = NULL;
-    if (gqlb_first(info, args, input, error) != 0) {
-        json_decref(input);
-        return -1;
-    }
+    json_t *input = gqlb_page_input(info, args, error), *output = NULL;
+    if (!input) return -1;
     json_t *unread = json_object_get(args, "unread");
     if (json_is_boolean(unread)) json_object_set(input, "unread", unread);
     err_t e = {0};
