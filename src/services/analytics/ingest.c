@@ -86,27 +86,30 @@ static int set_key(const svc_call_t *call, json_t *f, const char *club, const ch
     return 0;
 }
 
-/* Adds the visit's dates, guests, facility, time zone and request time from reciprocal's
- * get_visit when the event lacks them and no earlier event of the visit carried them. */
+/* Adds the visit's dates, guests, facility, time zone and request time, once per visit: from
+ * the event when it carries them all (visit.requested does), else from reciprocal's get_visit,
+ * else the dates the event carries (the flow events carry dates and time zone, not guests). An
+ * event after one that carried them adds nothing: the earliest such event is the visit's. */
 static int visit_facts(const svc_call_t *call, db_tx_t *tx, const json_t *d, json_t *f,
                        json_t *facts, err_t *e) {
     const char *visit = sget(d, "visit_id"), *host = sget(d, "host_club_id");
+    const char *p[] = {visit};
+    PGresult *r = db_exec(tx,
+                          "SELECT 1 FROM analytics.raw_events WHERE visit_id = $1::uuid AND "
+                          "facts ? 'arrive_on' LIMIT 1",
+                          1, p, e);
+    if (!r) return -1;
+    int known = PQntuples(r) > 0;
+    PQclear(r);
+    if (known) return 0;
     json_t *doc = NULL;
-    if (sget(d, "arrive_on")) {
+    if (sget(d, "arrive_on") && json_is_integer(json_object_get(d, "guests"))) {
         doc = json_incref((json_t *)d);
     } else {
-        const char *p[] = {visit};
-        PGresult *r = db_exec(tx,
-                              "SELECT 1 FROM analytics.raw_events WHERE visit_id = $1::uuid AND "
-                              "facts ? 'arrive_on' LIMIT 1",
-                              1, p, e);
-        if (!r) return -1;
-        int known = PQntuples(r) > 0;
-        PQclear(r);
-        if (known || !host) return 0;
         if (ask(call, "reciprocal", "get_visit", host, "member:read",
                 json_pack("{s:s}", "id", visit), &doc, e) < 0)
             return -1;
+        if (!doc && sget(d, "arrive_on")) doc = json_incref((json_t *)d);
         if (!doc) return 0;
     }
     const char *arrive = sget(doc, "arrive_on"), *depart = sget(doc, "depart_on");

@@ -510,9 +510,11 @@ static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, ch
                     3, pt, e) < 0)
         return -1;
     return svc_emit(call, tx, "visit.requested", r->home,
-                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "visit_id", id, "member_id", r->member,
-                              "home_club_id", r->home, "host_club_id", r->host, "status",
-                              "requested"),
+                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O?}", "visit_id", id,
+                              "member_id", r->member, "home_club_id", r->home, "host_club_id",
+                              r->host, "status", "requested", "arrive_on", r->arrive, "depart_on",
+                              r->depart, "host_timezone", r->tz, "guests", (json_int_t)r->guests,
+                              "facilities", r->facilities),
                     e);
 }
 
