@@ -109,3 +109,19 @@ void periodic_stop(periodic_t *j) {
     j->running = 0;
     close_lock(j);
 }
+
+int periodic_call(const svc_env_t *env, const char *service, const char *op, const char *request_id,
+                  const char *as_of, json_t **out, err_t *e) {
+    svc_caller_t system = {.network_admin = 1};
+    snprintf(system.perms, sizeof system.perms, "*");
+    snprintf(system.request_id, sizeof system.request_id, "%s", request_id);
+    json_t *in = as_of ? json_pack("{s:s}", "as_of", as_of) : json_object(), *res = NULL;
+    int status = 0;
+    int rc = svc_call(env, service, op, &system, in, &status, &res, e);
+    json_decref(in);
+    if (rc == 0 && out)
+        *out = res;
+    else
+        json_decref(res);
+    return rc;
+}

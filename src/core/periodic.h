@@ -54,5 +54,11 @@ void periodic_stop(periodic_t *j);
 /* One run now in the caller's thread, under the same lock (tests, an operator's "run now"):
  * 1 ran, 0 skipped (another process holds the lock), -1 + err (the lock's or the job's). */
 int periodic_run_now(periodic_t *j, const svc_env_t *env, err_t *e);
+/* A scheduled job's call of one of its service's operations as the system: a network-admin
+ * caller holding every permission, request id `request_id`, input {"as_of": as_of} when as_of
+ * is set (the injectable clock), else {}. *out (may be NULL: the answer is dropped) receives the
+ * answer, the caller's to json_decref. 0 or -1 + err (svc_call's). */
+int periodic_call(const svc_env_t *env, const char *service, const char *op, const char *request_id,
+                  const char *as_of, json_t **out, err_t *e);
 
 #endif

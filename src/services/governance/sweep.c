@@ -8,18 +8,7 @@
 #include "services/governance/governance.h"
 
 int governance_sweep_once(const svc_env_t *env, const char *as_of, json_t **out, err_t *e) {
-    svc_caller_t system = {.network_admin = 1};
-    snprintf(system.perms, sizeof system.perms, "*");
-    snprintf(system.request_id, sizeof system.request_id, "governance-sweep");
-    json_t *in = as_of ? json_pack("{s:s}", "as_of", as_of) : json_object(), *res = NULL;
-    int status = 0;
-    int rc = svc_call(env, "governance", "governance_sweep", &system, in, &status, &res, e);
-    json_decref(in);
-    if (rc == 0 && out)
-        *out = res;
-    else
-        json_decref(res);
-    return rc;
+    return periodic_call(env, "governance", "governance_sweep", "governance-sweep", as_of, out, e);
 }
 
 static long long count(const json_t *res, const char *k) {

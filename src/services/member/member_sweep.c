@@ -8,13 +8,8 @@
 #include "services/member/member.h"
 
 int member_sweep_once(const svc_env_t *env, long long *lapsed, err_t *e) {
-    svc_caller_t system = {.network_admin = 1};
-    snprintf(system.perms, sizeof system.perms, "*");
-    snprintf(system.request_id, sizeof system.request_id, "lapse-sweep");
-    json_t *in = json_object(), *out = NULL;
-    int status = 0;
-    int rc = svc_call(env, "member", "lapse_sweep", &system, in, &status, &out, e);
-    json_decref(in);
+    json_t *out = NULL;
+    int rc = periodic_call(env, "member", "lapse_sweep", "lapse-sweep", NULL, &out, e);
     if (rc == 0 && lapsed) *lapsed = json_integer_value(json_object_get(out, "lapsed"));
     json_decref(out);
     return rc;

@@ -10,6 +10,7 @@
 #include "core/cursor.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/periodic.h"
 #include "lib/csv/csv.h"
 #include "services/reciprocal/fees.h"
 #include "services/reciprocal/statement_ledger.h"
@@ -597,15 +598,7 @@ int stmt_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 }
 
 int stmt_sweep_once(const svc_env_t *env, err_t *e) {
-    svc_caller_t system = {.network_admin = 1};
-    snprintf(system.perms, sizeof system.perms, "*");
-    snprintf(system.request_id, sizeof system.request_id, "statement-sweep");
-    json_t *in = json_object(), *res = NULL;
-    int status = 0;
-    int rc = svc_call(env, "reciprocal", "statement_sweep", &system, in, &status, &res, e);
-    json_decref(in);
-    json_decref(res);
-    return rc;
+    return periodic_call(env, "reciprocal", "statement_sweep", "statement-sweep", NULL, NULL, e);
 }
 
 /* ---- netting ---- */

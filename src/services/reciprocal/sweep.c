@@ -8,33 +8,11 @@
 #include "services/reciprocal/statements.h"
 
 int reciprocal_sweep_once(const svc_env_t *env, const char *as_of, json_t **out, err_t *e) {
-    svc_caller_t system = {.network_admin = 1};
-    snprintf(system.perms, sizeof system.perms, "*");
-    snprintf(system.request_id, sizeof system.request_id, "agreement-sweep");
-    json_t *in = as_of ? json_pack("{s:s}", "as_of", as_of) : json_object(), *res = NULL;
-    int status = 0;
-    int rc = svc_call(env, "reciprocal", "agreement_sweep", &system, in, &status, &res, e);
-    json_decref(in);
-    if (rc == 0 && out)
-        *out = res;
-    else
-        json_decref(res);
-    return rc;
+    return periodic_call(env, "reciprocal", "agreement_sweep", "agreement-sweep", as_of, out, e);
 }
 
 int reciprocal_visit_sweep_once(const svc_env_t *env, const char *as_of, json_t **out, err_t *e) {
-    svc_caller_t system = {.network_admin = 1};
-    snprintf(system.perms, sizeof system.perms, "*");
-    snprintf(system.request_id, sizeof system.request_id, "visit-sweep");
-    json_t *in = as_of ? json_pack("{s:s}", "as_of", as_of) : json_object(), *res = NULL;
-    int status = 0;
-    int rc = svc_call(env, "reciprocal", "visit_sweep", &system, in, &status, &res, e);
-    json_decref(in);
-    if (rc == 0 && out)
-        *out = res;
-    else
-        json_decref(res);
-    return rc;
+    return periodic_call(env, "reciprocal", "visit_sweep", "visit-sweep", as_of, out, e);
 }
 
 static long long count(const json_t *res, const char *k) {
