@@ -307,9 +307,10 @@ int gov_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         1, p, e);
     if (!r) return -1;
     int rc = -1;
+    /* answered as PostgreSQL built it (db_json_raw: no parse, no print; jsonb) */
     if (PQntuples(r) == 0)
         err_set(e, 404, "not_found", "id", "no such proposal");
-    else if ((*out = db_json(r, 0, 0, e)) != NULL)
+    else if ((*out = db_json_raw(r, 0, 0, e)) != NULL)
         rc = 0;
     PQclear(r);
     return rc;

@@ -69,7 +69,9 @@ int inbox_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                           "ORDER BY created_at DESC, id DESC LIMIT $2::int) x",
                           3, p, e);
     if (!r) return -1;
-    json_t *items = db_json(r, 0, 0, e);
+    /* the items as PostgreSQL built them (db_json_raw: no parse, no print; json_build_object with
+     * fixed, distinct keys, so no duplicate keys), in the envelope with the unread count */
+    json_t *items = db_json_raw(r, 0, 0, e);
     PQclear(r);
     long long unread = 0;
     if (!items || unread_of(call, &unread, e) != 0) {
@@ -139,7 +141,7 @@ int inbox_list_failed(const svc_call_t *call, json_t *in, json_t **out, err_t *e
         "AND cancelled_at IS NULL ORDER BY failed_at DESC LIMIT $1::int) x",
         1, (const char *[]){limit}, e);
     if (!r) return -1;
-    json_t *items = db_json(r, 0, 0, e);
+    json_t *items = db_json_raw(r, 0, 0, e); /* pass-through, as inbox_list */
     PQclear(r);
     if (!items) return -1;
     *out = json_pack("{s:o}", "items", items);

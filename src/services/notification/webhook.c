@@ -139,7 +139,9 @@ int webhook_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                           "club_id = core.current_club()",
                           0, NULL, e);
     if (!r) return -1;
-    *out = db_json(r, 0, 0, e);
+    /* answered as PostgreSQL built it (db_json_raw: no parse, no print; json_build_object with
+     * fixed, distinct keys, so no duplicate keys) */
+    *out = db_json_raw(r, 0, 0, e);
     PQclear(r);
     return *out ? 0 : -1;
 }
@@ -200,7 +202,7 @@ int webhook_deliveries(const svc_call_t *call, json_t *in, json_t **out, err_t *
         PQclear(r);
         return err_set(e, 404, "not_found", "id", "no webhook with this id");
     }
-    *out = db_json(r, 0, 0, e);
+    *out = db_json_raw(r, 0, 0, e); /* pass-through, as webhook_list */
     PQclear(r);
     return *out ? 0 : -1;
 }
