@@ -321,7 +321,12 @@ static void test_replay_sends_nothing_twice(void) {
     REQUIRE(invite(email, g_club_a) == 0);
     consume();
     deliver();
+    /* The database and the SMTP sink are shared with the run's other tests, whose retries and
+     * reminders may fall due meanwhile: a mail is "sent twice" when the sink grows by more than
+     * the number of messages that became sent. */
+    const char *sent_sql = "SELECT count(*) FROM notification.messages WHERE status = 'sent'";
     long long messages = owner_count("SELECT count(*) FROM notification.messages", 0, NULL);
+    long long sent = owner_count(sent_sql, 0, NULL);
     int mails = mails_with(NULL, NULL);
     CHECK(messages >= 2);
     CHECK(mails >= 2);
@@ -344,8 +349,9 @@ static void test_replay_sends_nothing_twice(void) {
     consume();
     deliver();
     CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages", 0, NULL), messages);
-    CHECK_EQ_INT(mails_with(NULL, NULL), mails);
+    CHECK_EQ_INT(mails_with(NULL, NULL) - mails, owner_count(sent_sql, 0, NULL) - sent);
     CHECK_EQ_INT(messages_to(email), 1);
+    CHECK_EQ_INT(mails_with(email, NULL), 1);
 }
 
 static void test_smtp_permanent_and_transient(void) {
