@@ -9,10 +9,12 @@
 #include "core/json.h"
 
 const char *const gov_type_names[] = {
-    "admit_club", "suspend_club", "expel_club", "amend_terms",    "amend_bylaws",
-    "fees",       "budget",       "policy",     "board_election", NULL};
-const char *const gov_action_kinds[] = {"admit_club",       "suspend_club",        "expel_club",
-                                        "set_network_term", "terminate_agreement", NULL};
+    "admit_club",     "suspend_club",   "expel_club", "amend_terms",
+    "amend_bylaws",   "fees",           "budget",     "policy",
+    "board_election", "reinstate_club", NULL};
+const char *const gov_action_kinds[] = {
+    "admit_club",          "suspend_club",   "expel_club", "set_network_term",
+    "terminate_agreement", "reinstate_club", NULL};
 static const char *const rule_names[] = {"simple",    "supermajority", "absolute",
                                          "unanimous", "plurality",     NULL};
 
@@ -36,6 +38,8 @@ static const type_row_t types[] = {
     {"policy",         "simple",        1, 2, 0,  0,  1, "[\"network\", \"club\"]",
      "[\"set_network_term\", \"terminate_agreement\"]"},
     {"board_election", "plurality",     1, 2, 0,  0,  0, "[\"network\", \"club\"]", "[]"},
+    /* lifts a suspension before its `until` (or one without): execute.c act_reinstate */
+    {"reinstate_club", "supermajority", 2, 3, 50, 0,  0, "[\"network\"]", "[\"reinstate_club\"]"},
 };
 /* clang-format on */
 
@@ -200,7 +204,7 @@ static int one_action(json_t *a, const char *prefix, json_t *allowed, err_t *e) 
             return err_invalid(e, f, "%s must be a date YYYY-MM-DD", f);
         return action_uuid(a, prefix, "club_id", e);
     }
-    if (strcmp(kind, "expel_club") == 0) {
+    if (strcmp(kind, "expel_club") == 0 || strcmp(kind, "reinstate_club") == 0) {
         static const char *const keys[] = {"type", "club_id", NULL};
         if (jsonx_only_keys(a, keys, prefix, e) != 0) return -1;
         return action_uuid(a, prefix, "club_id", e);
