@@ -108,12 +108,12 @@ bench_governance_votes() {
         rows+=("$(awk -v n="$sub" -v t1="$t1" -v t2="$t2" -v s="$ss" -v g="$sg" -v hz="$hz" \
             -v pend="$pend" -v r="$r" 'BEGIN {
             printf "governance vote records ledger-submitted, round %d|%.0f|-|-|%d records in %.2f s through POST /sweep (endorse + submit each); CPU per record %.3f + %.3f ms; %d pending after (stuck: clubs not on the ledger)",
-                r, t2 > t1 ? n / (t2 - t1) : 0, n, t2 - t1, n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, pend }')")
+                r, (t2 > t1 ? n / (t2 - t1) : 0), n, t2 - t1, n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, pend }')")
         rows+=("$(awk -v n="$sub" -v c="$casts" -v t0="$t0" -v t2="$t2" -v s=$((cs + ss)) \
             -v g=$((cg + sg)) -v hz="$hz" -v r="$r" 'BEGIN {
             m = n < c ? n : c
             printf "governance votes cast + ledger-submitted, round %d|%.0f|-|-|cast, then submitted: %.2f s wall; CPU per vote %.3f + %.3f ms (server + PostgreSQL) = %.0f votes/s per core; goal 1,000 votes/s",
-                r, t2 > t0 ? m / (t2 - t0) : 0, t2 - t0, m ? s * 1000 / hz / m : 0, m ? g * 1000 / hz / m : 0, (s + g) ? m * hz / (s + g) : 0 }')")
+                r, (t2 > t0 ? m / (t2 - t0) : 0), t2 - t0, m ? s * 1000 / hz / m : 0, m ? g * 1000 / hz / m : 0, (s + g) ? m * hz / (s + g) : 0 }')")
     done
     gov_api PUT /api/v1/governance/types/policy '{"rule":null}' >/dev/null || true
 }

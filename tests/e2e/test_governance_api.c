@@ -9,18 +9,18 @@
  *   test_graphql: the governance fields over POST /graphql: createProposal (and its userError
  *     naming type), setDelegation (and self-delegation's userError), sponsorProposal, castVote
  *     (a change where the type allows it; a bad choice's userError; a plain member's field
- *     error with its path and extensions.code forbidden), proposal (live tally, eligibleCount,
- *     its votes connection), proposal(id) of an unknown id (null, not_found with its path),
- *     proposals paging (first/after), the result after the close (for with the delegated
- *     vote, against, quorum), executeProposal before the timelock (userError not_executable),
- *     cancelProposal by another club (forbidden with its path) and by the proposer.
- *   test_presigned_vote: club D registered with its own ledger keys casts a pre-signed vote:
- *     prepare_vote answers the transaction and the bytes to sign (checked here: prefix || tx),
- *     a signature by another key is refused 422 invalid_signature naming signature (nothing
- *     stored), a tx signed for another choice is refused 422 naming tx, the valid one is stored
- *     (signed, the record's choice), its ledger record is submitted as signed and committed
- *     VALID with D's member key in the envelope, and `reciprocal governance tally` recounts the
- *     proposal equal to the stored result. */
+ *     error with its path and extensions.code forbidden), prepareVote of a club that is no ledger
+ *     organisation and castVote with a tx that is none (userErrors), proposal (live tally,
+ * eligibleCount, its votes connection), proposal(id) of an unknown id (null, not_found with its
+ * path), proposals paging (first/after), the result after the close (for with the delegated vote,
+ * against, quorum), executeProposal before the timelock (userError not_executable), cancelProposal
+ * by another club (forbidden with its path) and by the proposer. test_presigned_vote: club D
+ * registered with its own ledger keys casts a pre-signed vote: prepare_vote answers the transaction
+ * and the bytes to sign (checked here: prefix || tx), a signature by another key is refused 422
+ * invalid_signature naming signature (nothing stored), a tx signed for another choice is refused
+ * 422 naming tx, the valid one is stored (signed, the record's choice), its ledger record is
+ * submitted as signed and committed VALID with D's member key in the envelope, and `reciprocal
+ * governance tally` recounts the proposal equal to the stored result. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +37,9 @@ static char g_kek[128];
 static char g_club[3][64], g_member_c[64], g_agreement[64], g_member_tok[4096];
 static int g_day = 20;
 static const char g_pw[] = "Marmalade-Harbour-77";
+/* 64 zero bytes in base64: a signature of the right length */
+static const char g_zero_sig[] =
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
 
 static const char *jstr(json_t *j, const char *k) {
     return json_string_value(json_object_get(j, k));
@@ -373,6 +376,18 @@ static void test_graphql(void) {
                  json_pack("{s:s, s:s}", "id", id, "choice", "for"));
     CHECK_STR(dstr(r, "errors.0.path.0"), "castVote");
     CHECK_STR(dstr(r, "errors.0.extensions.code"), "forbidden");
+    json_decref(r);
+    /* pre-signed votes over GraphQL: A is no ledger organisation (userError naming clubId); a
+     * tx that is no transaction (userError naming tx) */
+    r = mutation(NULL, "prepareVote", "PrepareVoteInput", "ballot { tx signBytes }",
+                 json_pack("{s:s, s:s, s:s}", "id", id, "choice", "for", "clubId", g_club[0]));
+    CHECK_STR(dstr(r, "data.prepareVote.userErrors.0.code"), "not_on_ledger");
+    CHECK_STR(dstr(r, "data.prepareVote.userErrors.0.field"), "clubId");
+    json_decref(r);
+    r = mutation(NULL, "castVote", "CastVoteInput", vf,
+                 json_pack("{s:s, s:s, s:s, s:s}", "id", id, "tx", "AAAA", "signature", g_zero_sig,
+                           "clubId", g_club[0]));
+    CHECK_STR(dstr(r, "data.castVote.userErrors.0.field"), "tx");
     json_decref(r);
     /* the proposal: live tally and its votes */
     r = gql(NULL,

@@ -119,6 +119,14 @@ static const svc_op_t governance_ops[] = {
      .permission = "governance:vote",
      .validate = gov_validate_prepare,
      .handle = gov_prepare_vote},
+    /* a club's weight in network votes ("one club one vote by default, optional weights") */
+    {.name = "set_club_weight",
+     .method = "PUT",
+     .route = "/api/v1/governance/weights/{id}",
+     .status = 200,
+     .access = SVC_NETWORK_ADMIN,
+     .validate = gov_validate_weight_put,
+     .handle = gov_weight_put},
 };
 
 #define F(m) CFG_FIELD(governance_settings_t, m)

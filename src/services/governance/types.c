@@ -330,3 +330,35 @@ json_t *gov_counting_rule(json_t *rule) {
     }
     return c;
 }
+
+int gov_validate_weight_put(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "weight", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    json_t *w = json_object_get(in, "weight");
+    if (!w) return err_missing(e, "weight");
+    if (!json_is_integer(w)) return err_type(e, "weight", "weight must be an integer");
+    if (json_integer_value(w) < 1 || json_integer_value(w) > 1000000000)
+        return err_invalid(e, "weight", "weight must be between 1 and 1000000000");
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (!id || !jsonx_is_uuid(id)) return err_invalid(e, "id", "id must be a club's uuid");
+    return 0;
+}
+
+int gov_weight_put(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    char w[24];
+    snprintf(w, sizeof w, "%lld", (long long)json_integer_value(json_object_get(in, "weight")));
+    const char *p[] = {json_string_value(json_object_get(in, "id")), w};
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    if (db_exec_cmd(tx,
+                    "INSERT INTO governance.weights (club_id, weight) VALUES ($1, $2::bigint) ON "
+                    "CONFLICT (club_id) DO UPDATE SET weight = EXCLUDED.weight, updated_at = now()",
+                    2, p, e) < 0)
+        goto done;
+    *out = json_pack("{s:O, s:O}", "club_id", json_object_get(in, "id"), "weight",
+                     json_object_get(in, "weight"));
+    rc = 0;
+done:
+    return db_tx_finish(&tx, rc, out, e);
+}
