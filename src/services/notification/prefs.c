@@ -158,9 +158,13 @@ static json_t *prefs_doc(PGresult *r, err_t *e) {
         int email = m || (em ? json_is_true(em) : json_is_true(json_object_get(doc, "email")));
         int in_app = m || (ia ? json_is_true(ia) : json_is_true(json_object_get(doc, "in_app")));
         int digest = !m && json_is_true(json_object_get(o, "digest"));
-        json_array_append_new(list,
-                              json_pack("{s:s, s:b, s:b, s:b, s:b}", "category", *c, "email", email,
-                                        "in_app", in_app, "digest", digest, "mandatory", m));
+        /* SMS and push (issue 13): the category's override, else the user's switch */
+        json_t *pu = json_object_get(o, "push"), *sm = json_object_get(o, "sms");
+        int push = m || (pu ? json_is_true(pu) : json_is_true(json_object_get(doc, "push")));
+        int sms = m || (sm ? json_is_true(sm) : json_is_true(json_object_get(doc, "sms")));
+        json_array_append_new(list, json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:b}", "category", *c,
+                                              "email", email, "in_app", in_app, "digest", digest,
+                                              "mandatory", m, "push", push, "sms", sms));
     }
     json_object_set_new(doc, "categories", list);
     json_decref(cats);

@@ -645,8 +645,20 @@ static void test_preferences_and_quiet_hours(void) {
                              1, p),
                  2);
     /* push switched off per category: the next non-critical push is not queued */
-    REQUIRE(call(&notification_module, &u, "update_preferences", NULL, "{s:[{s:s, s:b}]}",
+    REQUIRE(call(&notification_module, &u, "update_preferences", &o, "{s:[{s:s, s:b}]}",
                  "categories", "category", "visits", "push", 0) == 200);
+    /* the effective values per category: visits push off, security (mandatory) on */
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(o, "categories"), i, c) {
+        if (strcmp(sget(c, "category"), "visits") == 0) {
+            CHECK(json_is_false(json_object_get(c, "push")));
+            CHECK(json_is_false(json_object_get(c, "sms")));
+        }
+        if (strcmp(sget(c, "category"), "security") == 0)
+            CHECK(json_is_true(json_object_get(c, "push")));
+    }
+    json_decref(o);
     REQUIRE(visit_event("loi.issued", member, vid) == 0);
     CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE user_id::text = $1 "
                              "AND channel = 'push' AND template = 'visit_approved'",
