@@ -206,6 +206,24 @@ static int build_push(const notification_settings_t *s, const notify_provider_ms
     return q->body ? 0 : -1;
 }
 
+/* The push gateway no longer knows the device's token (404, 410: FCM UNREGISTERED): the device
+ * is removed, so later events queue nothing for it. Best effort (a failure is logged). */
+static void forget_device(const svc_env_t *env, const notify_provider_msg_t *m) {
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    const char *p[] = {m->recipient, m->club};
+    if (db_begin(env->db, &k_system, &tx, &e) != 0 ||
+        db_tx_finish(&tx,
+                     db_exec_cmd(tx,
+                                 "DELETE FROM notification.devices WHERE id = $1::uuid AND "
+                                 "club_id = $2::uuid",
+                                 2, p, &e) < 0
+                         ? -1
+                         : 0,
+                     NULL, &e) != 0)
+        log_warn("notification: forgetting push device %s: %s", m->recipient, e.message);
+}
+
 int notify_provider_send(const svc_env_t *env, db_tx_t *tx, const notify_provider_msg_t *m,
                          char ref[NOTIFY_REF_MAX], err_t *e) {
     const notification_settings_t *s = notification_settings(env);
@@ -238,8 +256,11 @@ int notify_provider_send(const svc_env_t *env, db_tx_t *tx, const notify_provide
                                   .max_bytes = 65536,
                                   .user_agent = "reciprocal-notifications/1",
                                   .what = sms ? "sms provider" : "push provider"};
-    if (webhook_http_post(&rq, &code, &response, e) != 0 || map_status(m->channel, code, e) != 0)
+    if (webhook_http_post(&rq, &code, &response, e) != 0) goto done;
+    if (map_status(m->channel, code, e) != 0) {
+        if (!sms && (code == 404 || code == 410)) forget_device(env, m);
         goto done;
+    }
     answer_ref(response, m->id, ref);
     rc = 0;
 done:

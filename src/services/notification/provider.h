@@ -5,7 +5,8 @@
  * of the webhooks); the answer mapped for delivery.c's retry machinery: 2xx sent (the provider's
  * message id kept for its callbacks), 408/429/5xx and connection errors 503 (retried with
  * backoff), any other status 502 (permanent: undelivered), a device removed or an unusable
- * target 404/422 (not_sent). The per-user rate limit (deferral) the worker applies before a send.
+ * target 404/422 (not_sent); a push device the gateway answers 404/410 for (FCM UNREGISTERED) is
+ * removed. The per-user rate limit (deferral) the worker applies before a send.
  * The providers' status callbacks (operations): authenticated by X-Twilio-Signature (HMAC-SHA1,
  * twilio) or X-Reciprocal-Signature (HMAC-SHA256 with the channel's shared secret, generic),
  * compared in constant time, at most NOTIFY_CALLBACK_MAX_BYTES, idempotent (one row per

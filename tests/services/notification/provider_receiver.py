@@ -3,7 +3,7 @@ provider, Twilio's Messages API and a push gateway (FCM HTTP v1 shape or generic
 appends one JSON line per request to LOG: {"path", "auth", "content_type", "body"}. It answers by
 path: /sms/ok 200 {"id": "gen-<n>"}; /twilio/Messages.json 201 {"sid": "SM<n>"} when the basic
 credentials are AUTH (argv[3]), else 401; /push/ok 200 {"name": "projects/test/messages/<n>"};
-/e400, /e429, /e500 (also under /sms/ and /push/) that status; anything else 404.
+/e400, /e404, /e429, /e500 (also under /sms/ and /push/) that status; anything else 404.
 Usage: /usr/bin/python3 provider_receiver.py PORT LOG AUTH   (runs until SIGTERM)"""
 import base64
 import json
@@ -40,7 +40,7 @@ class Handler(BaseHTTPRequestHandler):
                                     "content_type": self.headers.get("Content-Type", ""),
                                     "body": body.decode("utf-8", "replace")}) + "\n")
         tail = self.path.rsplit("/", 1)[-1]
-        if tail in ("e400", "e429", "e500"):
+        if tail in ("e400", "e404", "e429", "e500"):
             self.answer(int(tail[1:]), {"error": "as asked"})
         elif self.path == "/sms/ok":
             self.answer(200, {"id": f"gen-{n}-{PORT}"})

@@ -445,6 +445,17 @@ static void test_delivery_and_callbacks(void) {
     message_of(user, "push", vid, pid, pst, pref);
     CHECK_STR(pst, "undelivered");
     CHECK_EQ_INT(failed_events(pid), 1);
+    /* the gateway no longer knows the token (FCM UNREGISTERED, 404): undelivered, device gone */
+    notification_settings_t saved = *g_ns;
+    set_url(g_ns->push_url, "/push/e404");
+    REQUIRE(visit_event("loi.revoked", member, vid) == 0);
+    deliver();
+    message_of(user, "push", vid, pid, pst, pref);
+    CHECK_STR(pst, "undelivered");
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.devices WHERE id = $1::uuid", 1,
+                             (const char *[]){dev}),
+                 0);
+    *g_ns = saved;
     /* an unknown provider id: 404 */
     CHECK_EQ_INT(callback("sms", "gen-no-such-message", "delivered", NULL, &o), 404);
     json_decref(o);

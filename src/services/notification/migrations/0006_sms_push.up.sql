@@ -20,7 +20,8 @@ CREATE INDEX messages_rate_idx ON notification.messages (user_id, channel, sent_
 ALTER TABLE notification.preferences ADD COLUMN sms boolean NOT NULL DEFAULT false;
 
 -- A member's push device (tenant data: its club and user; the member registers, lists and
--- removes only its own, policy devices_own; the delivery worker reads any in the relay scope).
+-- removes only its own, policy devices_own; the delivery worker reads any in the relay scope and
+-- removes one the gateway reports unknown).
 -- token: the push gateway's registration token (FCM), never answered back in full.
 CREATE TABLE notification.devices (
     id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -42,4 +43,6 @@ CREATE POLICY devices_own ON notification.devices
     WITH CHECK (club_id = core.current_club()
                 AND user_id = NULLIF(pg_catalog.current_setting('app.user_id', true), ''));
 CREATE POLICY devices_system ON notification.devices FOR SELECT USING (core.is_relay());
+-- the worker forgets a device its push gateway no longer knows (404/410: FCM UNREGISTERED)
+CREATE POLICY devices_system_forget ON notification.devices FOR DELETE USING (core.is_relay());
 GRANT SELECT, INSERT, UPDATE, DELETE ON notification.devices TO reciprocal_app;
