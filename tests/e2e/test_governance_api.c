@@ -20,7 +20,11 @@
  * invalid_signature naming signature (nothing stored), a tx signed for another choice is refused
  * 422 naming tx, the valid one is stored (signed, the record's choice), its ledger record is
  * submitted as signed and committed VALID with D's member key in the envelope, and `reciprocal
- * governance tally` recounts the proposal equal to the stored result. */
+ * governance tally` recounts the proposal equal to the stored result; D's plain vote (no
+ * signature: the server holds no key of D) is refused 422 signature_required naming signature
+ * and nothing is stored, E's (server keys) is accepted. test_reinstate_resumes_agreements also
+ * proposes reinstate_club for the club once active again: 422 not_suspended naming
+ * actions[0].club_id. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,7 +276,17 @@ static void test_reinstate_resumes_agreements(void) {
     st = request_visit(code);
     if (st != 201) printf("#   visit after the reinstatement: %ld %s\n", st, code);
     CHECK_EQ_INT(st, 201);
-    /* a reinstatement with nothing left to lift still succeeds (the club stays active) */
+    /* C is active again: a reinstate_club proposal naming it is refused when proposed */
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"type\":\"reinstate_club\",\"title\":\"E2E again\","
+             "\"actions\":[{\"type\":\"reinstate_club\",\"club_id\":\"%s\"}],\"as_of\":"
+             "\"2032-03-13T10:00:00Z\"}",
+             g_club[0], g_club[2]);
+    CHECK_EQ_INT(call_q("POST", "/api/v1/governance/proposals", body, &v, 1), 422);
+    CHECK_STR(dstr(v, "error.code"), "not_suspended");
+    CHECK_STR(dstr(v, "error.field"), "actions[0].club_id");
+    json_decref(v);
 }
 
 /* ---- GraphQL ---- */
@@ -662,7 +676,17 @@ static void test_presigned_vote(void) {
                  422);
     CHECK_STR(dstr(res, "error.field"), "reason");
     json_decref(res);
+    /* D's plain vote: the server holds no key to sign its record (it would stay pending and
+     * hold back the result record): refused, naming signature, nothing stored */
     snprintf(path, sizeof path, "/api/v1/governance/proposals/%s/votes", id);
+    snprintf(body, sizeof body,
+             "{\"club_id\":\"%s\",\"choice\":\"for\",\"as_of\":\"2032-05-03T10:00:01Z\"}",
+             clubs[0]);
+    CHECK_EQ_INT(call_q("POST", path, body, &res, 1), 422);
+    CHECK_STR(dstr(res, "error.code"), "signature_required");
+    CHECK_STR(dstr(res, "error.field"), "signature");
+    CHECK(dstr(res, "error.message") && strstr(dstr(res, "error.message"), "prepare"));
+    json_decref(res);
     json_t *list = NULL;
     REQUIRE(call("GET", path, NULL, &list) == 200);
     CHECK_EQ_INT(json_array_size(json_object_get(list, "items")), 0);

@@ -18,38 +18,30 @@ void gov_reason_sha256(const char *reason, char out[65]) {
 }
 
 int gov_ledger_signer(const svc_call_t *call, const char *club, char org[72], char pk[72],
-                      err_t *e) {
+                      int *held, err_t *e) {
     svc_caller_t sys;
     gov_system_caller(call, &sys);
-    json_t *in = json_object(), *config = NULL;
+    json_t *in = json_pack("{s:s}", "id", club), *res = NULL;
     int status = 0;
-    int rc = svc_call(call->env, "ledger", "config", &sys, in, &status, &config, e);
-    json_decref(in);
-    if (rc != 0) return -1;
     org[0] = pk[0] = 0;
-    size_t i, j, k;
-    json_t *o, *id, *rev;
-    json_array_foreach(json_object_get(config, "orgs"), i, o) {
-        const char *c = json_string_value(json_object_get(o, "club_id"));
-        if (!c || strcmp(c, club) != 0) continue;
-        snprintf(org, 72, "%s", json_string_value(json_object_get(o, "org")));
-        json_array_foreach(json_object_get(o, "identities"), j, id) {
-            const char *role = json_string_value(json_object_get(id, "role"));
-            const char *key = json_string_value(json_object_get(id, "public_key"));
-            int revoked = 0;
-            json_array_foreach(json_object_get(config, "revoked"), k, rev) revoked |=
-                key && json_is_string(rev) && strcmp(json_string_value(rev), key) == 0;
-            /* the smallest unrevoked member key, as the ledger's endorse picks it */
-            if (role && key && strcmp(role, "member") == 0 && !revoked &&
-                (!pk[0] || strcmp(key, pk) < 0))
-                snprintf(pk, 72, "%s", key);
-        }
-        break;
+    int rc = svc_call(call->env, "ledger", "club_signer", &sys, in, &status, &res, e);
+    json_decref(in);
+    if (rc != 0) {
+        if (e->status == 404)
+            err_set(e, 409, "not_on_ledger", "club_id",
+                    "the club is not an organisation with a member identity on the ledger");
+        return -1;
     }
-    json_decref(config);
+    const char *o = json_string_value(json_object_get(res, "org"));
+    const char *k = json_string_value(json_object_get(res, "public_key"));
+    if (o && k) {
+        snprintf(org, 72, "%s", o);
+        snprintf(pk, 72, "%s", k);
+    }
+    if (held) *held = json_is_true(json_object_get(res, "held"));
+    json_decref(res);
     if (!org[0] || !pk[0])
-        return err_set(e, 409, "not_on_ledger", "club_id",
-                       "the club is not an organisation with a member identity on the ledger");
+        return err_set(e, 502, "ledger_error", "club_id", "the ledger answered no club signer");
     return 0;
 }
 
@@ -88,7 +80,7 @@ static unsigned char *signed_bytes(const unsigned char *tx, size_t len, size_t *
 int gov_prepare_tx(const svc_call_t *call, const char *id, const char *club, const char *choice,
                    int64_t cast_at_ms, const char *reason, json_t **out, err_t *e) {
     char org[72], pk[72], rs[65];
-    if (gov_ledger_signer(call, club, org, pk, e) != 0) return -1;
+    if (gov_ledger_signer(call, club, org, pk, NULL, e) != 0) return -1;
     if (reason) gov_reason_sha256(reason, rs);
     json_t *spec = gov_record_vote(id, org, choice, cast_at_ms, reason ? rs : NULL), *end = NULL;
     if (!spec) return err_set(e, 500, "internal", "", "out of memory");
@@ -202,7 +194,7 @@ int gov_signed_vote_check(const svc_call_t *call, const char *id, const char *cl
         goto done;
     }
     decoded = 1;
-    if (gov_ledger_signer(call, club, org, pk, e) != 0) goto done;
+    if (gov_ledger_signer(call, club, org, pk, NULL, e) != 0) goto done;
     if (same_record(&t, id, org, pk, reason, v, e) != 0) goto done;
     if (sodium_hex2bin(pkb, sizeof pkb, pk, strlen(pk), NULL, NULL, NULL) != 0 ||
         !(m = signed_bytes(tx, len, &n)) || crypto_sign_verify_detached(sig, m, n, pkb) != 0) {

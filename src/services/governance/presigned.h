@@ -22,10 +22,12 @@ typedef struct {
     json_t *endorsements; /* [{public_key (hex), signature (base64)}] */
 } gov_signed_vote_t;
 
-/* The ledger organisation of club and its unrevoked member identity (hex) from the ledger's
- * config: 0, or -1 + 409 not_on_ledger naming club_id (or the ledger's error). */
+/* The ledger organisation of club, its unrevoked member identity (hex) and *held (may be NULL):
+ * whether the ledger holds that member key (else the club signs its own records), from the
+ * ledger's club_signer operation: 0, or -1 + 409 not_on_ledger naming club_id (or the ledger's
+ * error). */
 int gov_ledger_signer(const svc_call_t *call, const char *club, char org[72], char pk[72],
-                      err_t *e);
+                      int *held, err_t *e);
 
 /* The SHA-256 (hex) of a reason's UTF-8 text, as the vote record carries it. */
 void gov_reason_sha256(const char *reason, char out[65]);

@@ -111,8 +111,8 @@ static int club_in_standing(const svc_call_t *call, const char *club, const char
     return rc;
 }
 
-/* The clubs suspend_club / expel_club / reinstate_club name must exist (422 naming
- * actions[i].club_id). */
+/* The clubs suspend_club / expel_club / reinstate_club name must exist, and the club a
+ * reinstate_club names must be suspended (422 naming actions[i].club_id). */
 static int check_action_clubs(const svc_call_t *call, json_t *actions, err_t *e) {
     size_t i;
     json_t *a;
@@ -125,13 +125,17 @@ static int check_action_clubs(const svc_call_t *call, json_t *actions, err_t *e)
         int rc = gov_fetch_clubs(call, ids, &items, e);
         json_decref(ids);
         if (rc != 0) return -1;
-        int found = json_is_object(json_array_get(items, 0));
+        json_t *c = json_array_get(items, 0);
+        int found = json_is_object(c);
+        const char *status = found ? json_string_value(json_object_get(c, "status")) : NULL;
+        int suspended = status && strcmp(status, "suspended") == 0;
         json_decref(items);
-        if (!found) {
-            char f[48];
-            snprintf(f, sizeof f, "actions[%zu].club_id", i);
-            return err_invalid(e, f, "%s: no such club", f);
-        }
+        char f[48];
+        snprintf(f, sizeof f, "actions[%zu].club_id", i);
+        if (!found) return err_invalid(e, f, "%s: no such club", f);
+        if (strcmp(kind, "reinstate_club") == 0 && !suspended)
+            return err_set(e, 422, "not_suspended", f,
+                           "%s: the club is not suspended; only a suspended club is reinstated", f);
     }
     return 0;
 }

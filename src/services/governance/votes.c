@@ -160,6 +160,25 @@ static int network_voter(const svc_call_t *call, json_t *in, char voter[40], err
     return gov_acting_club(call, in, voter, e);
 }
 
+/* An unsigned network vote of a club that holds its own member key is refused (422 naming
+ * signature): the service cannot sign its ledger record, which would stay pending and hold back
+ * the proposal's result record. The ledger's club_signer answers (presigned.h); a club that is no
+ * ledger organisation yet votes as before (its record waits until it is registered). */
+static int plain_vote_signable(const svc_call_t *call, const char *club, err_t *e) {
+    char org[72], pk[72];
+    int held = 1;
+    if (gov_ledger_signer(call, club, org, pk, &held, e) != 0) {
+        if (e->status != 409) return -1;
+        err_clear(e);
+        return 0;
+    }
+    if (held) return 0;
+    return err_set(e, 422, "signature_required", "signature",
+                   "this club holds its own ledger key: prepare the vote (POST "
+                   "/api/v1/governance/proposals/{id}/votes/prepare), sign its sign_bytes with "
+                   "the club's member key and cast {tx, signature}");
+}
+
 int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     char now[40], voter[40], cast_at[40];
     if (gov_clock(call, in, now, e) != 0) return -1;
@@ -214,6 +233,9 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         goto done;
     }
     PQclear(r);
+    r = NULL;
+    if (strcmp(v.scope, "network") == 0 && !is_signed && plain_vote_signable(call, voter, e) != 0)
+        goto done;
     const char *vclub = strcmp(v.scope, "network") == 0 ? voter : v.club;
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
     const char *pv[] = {id,

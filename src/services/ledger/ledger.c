@@ -10,6 +10,7 @@
 #include "services/ledger/export.h"
 #include "services/ledger/runner.h"
 #include "services/ledger/settings.h"
+#include "services/ledger/signer.h"
 #include "services/ledger/validate.h"
 #include "services/ledger/verify.h"
 
@@ -139,6 +140,15 @@ static const svc_op_t ledger_ops[] = {
      .permission = "ledger:read",
      .validate = ledger_v_events,
      .handle = ledger_h_events},
+    /* governance: who signs for a club and whether the ledger holds that key (signer.h) */
+    {.name = "club_signer",
+     .method = "GET",
+     .route = "/api/v1/ledger/clubs/{id}/signer",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "ledger:read",
+     .validate = ledger_v_club_signer,
+     .handle = ledger_h_club_signer},
 };
 
 /* start hook: settings from the process configuration, the KEK check (no default: required
