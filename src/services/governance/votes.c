@@ -163,7 +163,11 @@ static int network_voter(const svc_call_t *call, json_t *in, char voter[40], err
 /* An unsigned network vote of a club that holds its own member key is refused (422 naming
  * signature): the service cannot sign its ledger record, which would stay pending and hold back
  * the proposal's result record. The ledger's club_signer answers (presigned.h); a club that is no
- * ledger organisation yet votes as before (its record waits until it is registered). */
+ * ledger organisation yet votes as before (its record waits until it is registered). Asked
+ * before the cast's transaction: the ledger's reads take pool connections, and holding one (and
+ * the proposal's lock) while waiting for others starved concurrent casts (test_concurrent_casts).
+ * A proposal's scope never changes, so it is read unlocked here; an unknown id is left to the
+ * transaction (404). */
 static int plain_vote_signable(const svc_call_t *call, const char *club, err_t *e) {
     char org[72], pk[72];
     int held = 1;
@@ -177,6 +181,22 @@ static int plain_vote_signable(const svc_call_t *call, const char *club, err_t *
                    "this club holds its own ledger key: prepare the vote (POST "
                    "/api/v1/governance/proposals/{id}/votes/prepare), sign its sign_bytes with "
                    "the club's member key and cast {tx, signature}");
+}
+
+/* A plain vote on a network proposal: the acting club's record must be one the ledger can sign
+ * (plain_vote_signable); other votes pass. */
+static int plain_network_vote_ok(const svc_call_t *call, json_t *in, const char *id, err_t *e) {
+    const char *p[] = {id};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(call->env->db, &scope,
+                          "SELECT scope FROM governance.proposals WHERE id = $1", 1, p, e);
+    if (!r) return -1;
+    int network = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "network") == 0;
+    PQclear(r);
+    char voter[40];
+    if (!network) return 0;
+    if (network_voter(call, in, voter, e) != 0) return -1;
+    return plain_vote_signable(call, voter, e);
 }
 
 int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -202,6 +222,7 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         ms_iso(sv.cast_at_ms, cast_at);
         ends = jsonx_dump(sv.endorsements);
     }
+    if (!is_signed && plain_network_vote_ok(call, in, id, e) != 0) goto done;
     if (svc_begin(call, &tx, e) != 0) goto done;
     if (lock_for_vote(tx, id, now, &v, e) != 0) goto done;
     if (strcmp(v.scope, "network") == 0) {
@@ -234,8 +255,6 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     PQclear(r);
     r = NULL;
-    if (strcmp(v.scope, "network") == 0 && !is_signed && plain_vote_signable(call, voter, e) != 0)
-        goto done;
     const char *vclub = strcmp(v.scope, "network") == 0 ? voter : v.club;
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
     const char *pv[] = {id,
