@@ -10,6 +10,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "services/notification/idem.h"
 #include "services/notification/notification.h"
 #include "services/notification/webhook_http.h"
 
@@ -47,10 +48,11 @@ static int validate_types(json_t *types, err_t *e) {
 }
 
 int webhook_validate_create(json_t *in, err_t *e) {
-    static const char *const keys[] = {"url", "event_types", "club_id", NULL};
+    static const char *const keys[] = {"url", "event_types", "club_id", "idempotency_key", NULL};
     const char *url;
     json_t *types = json_object_get(in, "event_types");
-    if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "url", 1, 8, 2048, &url, e) != 0)
+    if (jsonx_only_keys(in, keys, "", e) != 0 ||
+        jsonx_string(in, "url", 1, 8, 2048, &url, e) != 0 || notify_idem_validate(in, e) != 0)
         return -1;
     if (!types) return err_set(e, 400, "missing_field", "event_types", "event_types is required");
     return validate_types(types, e);
@@ -96,6 +98,24 @@ static int require_club(const svc_call_t *call, err_t *e) {
     return 0;
 }
 
+/* The answer to a replayed create (idempotency key): the remembered endpoint document with the
+ * endpoint's current secret when it still exists (consumes replay). */
+static int webhook_replay(db_tx_t *tx, json_t *replay, json_t **out, err_t *e) {
+    const char *p[] = {json_string_value(json_object_get(replay, "id"))};
+    PGresult *r = db_exec(tx,
+                          "SELECT secret FROM notification.webhooks WHERE id = $1::uuid AND "
+                          "club_id = core.current_club()",
+                          1, p, e);
+    if (!r) {
+        json_decref(replay);
+        return -1;
+    }
+    if (PQntuples(r) == 1) json_object_set_new(replay, "secret", json_string(PQgetvalue(r, 0, 0)));
+    PQclear(r);
+    *out = replay;
+    return 0;
+}
+
 int webhook_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const notification_settings_t *s = notification_settings(call->env);
     const char *url = json_string_value(json_object_get(in, "url"));
@@ -110,7 +130,14 @@ int webhook_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     int rc = -1;
-    if (svc_begin(call, &tx, e) != 0) goto done;
+    json_t *replay = NULL;
+    if (svc_begin(call, &tx, e) != 0 ||
+        notify_idem_begin(tx, "create_webhook", in, NULL, &replay, e) != 0)
+        goto done;
+    if (replay) { /* the same request again: the same endpoint (and its secret) */
+        rc = webhook_replay(tx, replay, out, e);
+        goto done;
+    }
     r = db_exec(tx,
                 "INSERT INTO notification.webhooks (club_id, url, event_types, secret) VALUES "
                 "(core.current_club(), $1, ARRAY(SELECT jsonb_array_elements_text($2::jsonb)), "
@@ -118,8 +145,8 @@ int webhook_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                 3, p, e);
     if (!r) goto done;
     *out = db_json(r, 0, 0, e);
-    if (!*out) goto done;
-    /* the secret is answered once, here */
+    if (!*out || notify_idem_finish(tx, "create_webhook", in, *out, NULL, e) != 0) goto done;
+    /* the secret is answered once, here (and to a replay of the same idempotent request) */
     json_object_set_new(*out, "secret", json_string(secret));
     rc = 0;
 done:

@@ -1,0 +1,445 @@
+/* test_notification_rest: the notification service's client idempotency keys, club preference
+ * defaults, hourly digests, template overrides, ICU formatting and sealed webhook secrets
+ * (docs/notification.md, the sections from "Client idempotency keys" on), against the harness's
+ * PostgreSQL and NATS and a real SMTP server (aiosmtpd, tests/services/notification/
+ * smtp_server.py on a free port, a Maildir in the scratch folder). Every count is scoped to the
+ * clubs, addresses and ids this test creates. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/outbox.h"
+#include "core/service.h"
+#include "services/auth/auth.h"
+#include "services/auth/auth_accounts.h"
+#include "services/member/member.h"
+#include "services/notification/delivery.h"
+#include "services/notification/idem.h"
+#include "services/notification/notification.h"
+#include "services/notification/prefs.h"
+#include "services/notification/rules.h"
+#include "test.h"
+
+static db_pool_t *g_db, *g_owner;
+static bus_t *g_bus;
+static cfg_t g_cfg;
+static svc_env_t g_env;
+static svc_settings_t g_set;
+static char g_maildir[512];
+static pid_t g_smtp = -1;
+static char g_club_a[40], g_club_b[40];
+static svc_caller_t g_na; /* a network administrator */
+static int g_seq;
+static const char *PW = "correct horse battery staple 42";
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static const char *sget(json_t *j, const char *k) {
+    return json_string_value(json_object_get(j, k));
+}
+
+static int call(const svc_module_t *m, const svc_caller_t *c, const char *op, json_t **out,
+                const char *fmt, ...) {
+    const svc_op_t *o = svc_find_op(m, op);
+    if (!o) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    json_t *in = fmt ? json_vpack_ex(NULL, 0, fmt, ap) : json_object();
+    va_end(ap);
+    err_t e = {0};
+    int status = 0;
+    json_t *output = NULL;
+    svc_dispatch(&g_env, m, o, c, in, &status, &output, &e);
+    json_decref(in);
+    if (!output && status >= 300)
+        output = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", e.code, "message", e.message,
+                           "field", e.field);
+    if (out)
+        *out = output;
+    else
+        json_decref(output);
+    return status;
+}
+
+static const char *err_field(json_t *o) {
+    return sget(json_object_get(o, "error"), "field");
+}
+
+static db_tx_t *owner_tx(void) {
+    db_scope_t s = {.network_admin = 1, .relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    if (db_begin(g_owner, &s, &tx, &e) != 0) printf("#   owner begin: %s\n", e.message);
+    return tx;
+}
+
+static long long owner_count(const char *sql, int n, const char *const *p) {
+    db_tx_t *tx = owner_tx();
+    if (!tx) return -1;
+    err_t e = {0};
+    PGresult *r = db_exec(tx, sql, n, p, &e);
+    long long v = -1;
+    if (!r) printf("#   owner query: %s\n", e.message);
+    if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    db_commit(tx, &e);
+    return v;
+}
+
+/* The first column of the first row of sql as text into out ("" when none). */
+static void owner_text(const char *sql, int n, const char *const *p, char *out, size_t cap) {
+    db_tx_t *tx = owner_tx();
+    out[0] = '\0';
+    if (!tx) return;
+    err_t e = {0};
+    PGresult *r = db_exec(tx, sql, n, p, &e);
+    if (!r) printf("#   owner query: %s\n", e.message);
+    if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    db_commit(tx, &e);
+}
+
+static int owner_exec(const char *sql, int n, const char *const *p) {
+    db_tx_t *tx = owner_tx();
+    if (!tx) return -1;
+    err_t e = {0};
+    long long rc = db_exec_cmd(tx, sql, n, p, &e);
+    if (rc < 0) printf("#   owner exec: %s\n", e.message);
+    return db_tx_finish(&tx, rc < 0 ? -1 : 0, NULL, &e);
+}
+
+static void unique_email(const char *tag, char out[128]) {
+    snprintf(out, 128, "%s-%d-%d@notifyrest.example", tag, (int)getpid(), ++g_seq);
+}
+
+static svc_caller_t club_admin(const char *club) {
+    svc_caller_t c = {0};
+    snprintf(c.user_id, sizeof c.user_id, "%s", "6d1e0c1a-0000-4000-8000-0000000000e1");
+    snprintf(c.club_id, sizeof c.club_id, "%s", club);
+    snprintf(c.perms, sizeof c.perms, "club:read club:write club:admin");
+    return c;
+}
+
+/* ---- the SMTP server -------------------------------------------------------------------- */
+
+static int free_port(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0) {
+        if (s >= 0) close(s);
+        return -1;
+    }
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static int port_open(int port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
+    if (s >= 0) close(s);
+    return ok;
+}
+
+static int start_smtp(int port) {
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    char script[512], portstr[16];
+    snprintf(script, sizeof script, "%s/tests/services/notification/smtp_server.py",
+             root ? root : ".");
+    snprintf(portstr, sizeof portstr, "%d", port);
+    fflush(stdout);
+    g_smtp = fork();
+    if (g_smtp == 0) {
+        execl("/usr/bin/python3", "python3", script, portstr, g_maildir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        if (port_open(port)) return 0;
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+/* Mails in the Maildir containing needle; the last one's text into last (malloc'd) if given. */
+static int mails_with(const char *needle, char **last) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/new", g_maildir);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        char *buf = calloc(1, 65536);
+        if (buf && fread(buf, 1, 65535, f) == 0) buf[0] = '\0';
+        fclose(f);
+        if (buf && strstr(buf, needle)) {
+            n++;
+            if (last) {
+                free(*last);
+                *last = buf;
+                buf = NULL;
+            }
+        }
+        free(buf);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Decodes the base64 text/plain part of a mail into out. */
+static void plain_part(const char *mail, char *out, size_t cap) {
+    out[0] = '\0';
+    const char *p = strstr(mail, "Content-Type: text/plain");
+    p = p ? strstr(p, "\n\n") : NULL;
+    if (!p) return;
+    p += 2;
+    char b64[8192];
+    size_t n = 0, len = 0;
+    while (*p && *p != '-' && n + 1 < sizeof b64) {
+        if (*p != '\r' && *p != '\n') b64[n++] = *p;
+        p++;
+    }
+    b64[n] = '\0';
+    if (sodium_base642bin((unsigned char *)out, cap - 1, b64, n, NULL, &len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) == 0)
+        out[len] = '\0';
+}
+
+/* ---- members and events --------------------------------------------------------------------- */
+
+/* A member of club with an account: user id, member id, profile email. */
+static int member_with_account(const char *club, char user[40], char member[40], char email[128]) {
+    unique_email("member", email);
+    const char *p[] = {club, email};
+    db_tx_t *tx = owner_tx();
+    err_t e = {0};
+    PGresult *r = tx ? db_exec(tx,
+                               "INSERT INTO auth.users (club_id, email, status) VALUES ($1::uuid, "
+                               "$2, 'active') RETURNING id",
+                               2, p, &e)
+                     : NULL;
+    if (r) snprintf(user, 40, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (db_tx_finish(&tx, r ? 0 : -1, NULL, &e) != 0) return -1;
+    json_t *o = NULL;
+    int st =
+        call(&member_module, &g_na, "create_member", &o, "{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}",
+             "club_id", club, "category", "full", "expires_on", "2099-12-31", "auth_user_id", user,
+             "profile", "first_name", "Rhea", "last_name", "Rest", "email", email);
+    if (st != 201) printf("#   create_member: %d\n", st);
+    if (st == 201) snprintf(member, 40, "%s", sget(o, "id"));
+    json_decref(o);
+    return st == 201 ? 0 : -1;
+}
+
+/* One visit event of type (new event and visit ids) for member of club, applied as the
+ * consumers do. */
+static int visit_event(const char *club, const char *type, const char *member) {
+    char id[40], vid[40];
+    snprintf(id, sizeof id, "8a2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    snprintf(vid, sizeof vid, "8b2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    const char *other = strcmp(club, g_club_a) == 0 ? g_club_b : g_club_a;
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "visit_id", vid, "member_id", member,
+                             "home_club_id", club, "host_club_id", other, "status", "x");
+    svc_event_t ev = {.id = id,
+                      .type = type,
+                      .subject = type,
+                      .tenant_id = club,
+                      .correlation_id = "",
+                      .data = data,
+                      .envelope = data};
+    svc_caller_t sys = {0};
+    snprintf(sys.club_id, sizeof sys.club_id, "%s", club);
+    svc_call_t c = {.env = &g_env, .module = &notification_module, .caller = &sys};
+    db_scope_t scope = {.club_id = club, .relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    int rc = db_begin(g_db, &scope, &tx, &e);
+    if (rc == 0) rc = db_tx_finish(&tx, notify_on_event(&c, tx, &ev, &e), NULL, &e);
+    if (rc != 0) printf("#   %s: %s\n", type, e.message);
+    json_decref(data);
+    return rc;
+}
+
+static long long count1(const char *sql, const char *a) {
+    return owner_count(sql, 1, (const char *[]){a});
+}
+
+/* ---- client idempotency keys ------------------------------------------------------------- */
+
+/* create_webhook with an idempotency key: the same request answers the same endpoint (and
+ * secret), a different one is 409 naming the differing field, another club's same key is its
+ * own; after 24 h (injected clock) the key is free. */
+static void test_idempotency_keys(void) {
+    svc_caller_t a = club_admin(g_club_a), b = club_admin(g_club_b);
+    char key[64];
+    snprintf(key, sizeof key, "idem-%d-%d", (int)getpid(), ++g_seq);
+    json_t *o1 = NULL, *o2 = NULL, *o3 = NULL;
+    REQUIRE(call(&notification_module, &a, "create_webhook", &o1, "{s:s, s:[s], s:s}", "url",
+                 "http://127.0.0.1:9/idem", "event_types", "visit.confirmed", "idempotency_key",
+                 key) == 201);
+    REQUIRE(call(&notification_module, &a, "create_webhook", &o2, "{s:s, s:[s], s:s}", "url",
+                 "http://127.0.0.1:9/idem", "event_types", "visit.confirmed", "idempotency_key",
+                 key) == 201);
+    CHECK_STR(sget(o1, "id"), sget(o2, "id"));
+    CHECK_STR(sget(o1, "secret"), sget(o2, "secret"));
+    CHECK_EQ_INT(count1("SELECT count(*) FROM notification.webhooks WHERE club_id = $1::uuid AND "
+                        "url = 'http://127.0.0.1:9/idem'",
+                        g_club_a),
+                 1);
+    /* the stored answer holds no secret */
+    CHECK_EQ_INT(count1("SELECT count(*) FROM notification.idempotency_keys WHERE key = $1 AND "
+                        "response ? 'secret'",
+                        key),
+                 0);
+    /* same key, different payload: 409 naming the field */
+    CHECK_EQ_INT(call(&notification_module, &a, "create_webhook", &o3, "{s:s, s:[s], s:s}", "url",
+                      "http://127.0.0.1:9/idem", "event_types", "visit.cancelled",
+                      "idempotency_key", key),
+                 409);
+    CHECK_STR(sget(json_object_get(o3, "error"), "code"), "idempotency_conflict");
+    CHECK_STR(err_field(o3), "idempotency_key");
+    CHECK(strstr(sget(json_object_get(o3, "error"), "message"), "event_types") != NULL);
+    json_decref(o3);
+    /* another club: its own key space */
+    REQUIRE(call(&notification_module, &b, "create_webhook", &o3, "{s:s, s:[s], s:s}", "url",
+                 "http://127.0.0.1:9/idem-b", "event_types", "visit.confirmed", "idempotency_key",
+                 key) == 201);
+    CHECK(strcmp(sget(o3, "id"), sget(o1, "id")) != 0);
+    json_decref(o3);
+    /* too long: 422 idempotency_key */
+    char longkey[300];
+    memset(longkey, 'k', 256);
+    longkey[256] = '\0';
+    CHECK_EQ_INT(call(&notification_module, &a, "create_webhook", &o3, "{s:s, s:[s], s:s}", "url",
+                      "http://127.0.0.1:9/idem", "event_types", "visit.confirmed",
+                      "idempotency_key", longkey),
+                 422);
+    CHECK_STR(err_field(o3), "idempotency_key");
+    json_decref(o3);
+    json_decref(o1);
+    json_decref(o2);
+
+    /* expiry with the injected clock: remembered at T, replayed at T + 23:59:59, free at T + 24 h
+     */
+    db_scope_t in_a = {.club_id = g_club_a};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    json_t *in = json_pack("{s:s, s:i}", "idempotency_key", key, "n", 1), *rep = NULL;
+    json_t *other = json_pack("{s:s, s:i}", "idempotency_key", key, "n", 2);
+    json_t *ans = json_pack("{s:s}", "id", "first");
+    REQUIRE(db_begin(g_db, &in_a, &tx, &e) == 0);
+    CHECK_EQ_INT(notify_idem_begin(tx, "clock_test", in, "2026-03-01T10:00:00Z", &rep, &e), 0);
+    CHECK(rep == NULL);
+    CHECK_EQ_INT(notify_idem_finish(tx, "clock_test", in, ans, "2026-03-01T10:00:00Z", &e), 0);
+    CHECK_EQ_INT(notify_idem_begin(tx, "clock_test", in, "2026-03-02T09:59:59Z", &rep, &e), 0);
+    CHECK(rep && strcmp(sget(rep, "id"), "first") == 0);
+    json_decref(rep);
+    rep = NULL;
+    CHECK_EQ_INT(notify_idem_begin(tx, "clock_test", other, "2026-03-02T09:59:59Z", &rep, &e), -1);
+    CHECK_EQ_INT(e.status, 409);
+    CHECK(strstr(e.message, "(n differs)") != NULL);
+    e = (err_t){0};
+    CHECK_EQ_INT(notify_idem_begin(tx, "clock_test", other, "2026-03-02T10:00:00Z", &rep, &e), 0);
+    CHECK(rep == NULL);
+    db_tx_rollback(&tx);
+    json_decref(in);
+    json_decref(other);
+    json_decref(ans);
+}
+
+/* ---- setup ---------------------------------------------------------------------------------- */
+
+static int create_club(const char *name, const char *tz, char id[40]) {
+    char slug[64];
+    snprintf(slug, sizeof slug, "notifyrest-%d-%d", (int)getpid(), ++g_seq);
+    json_t *o = NULL;
+    int st = call(&member_module, &g_na, "create_club", &o, "{s:s, s:s, s:s, s:{s:s}}", "name",
+                  name, "slug", slug, "timezone", tz, "address", "country", "GB");
+    if (st == 201) snprintf(id, 40, "%s", sget(o, "id"));
+    if (st != 201) printf("#   create_club: %d\n", st);
+    json_decref(o);
+    return st == 201 ? 0 : -1;
+}
+
+static void test_setup(void) {
+    err_t e = {0};
+    const char *url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
+    const char *owner = TEST_ENV("RECIPROCAL_TEST_OWNER_URL");
+    const char *tmp = TEST_ENV("RECIPROCAL_TEST_TMP");
+    const char *nats = TEST_ENV("RECIPROCAL_TEST_NATS_URL");
+    REQUIRE(url && owner && tmp && nats);
+    snprintf(g_maildir, sizeof g_maildir, "%s/notifyrest-mail-%d", tmp, (int)getpid());
+    mkdir(tmp, 0700);
+    int port = free_port();
+    REQUIRE(port > 0 && start_smtp(port) == 0);
+    REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0);
+    REQUIRE(svc_settings_load(&g_set, NULL, &e) == 0);
+    notification_settings_t *ns = svc_settings_edit(&g_set, &notification_module);
+    snprintf(ns->smtp_url, sizeof ns->smtp_url, "smtp://127.0.0.1:%d", port);
+    ns->retry_base_s = 1;
+    ns->max_tries = 3;
+    snprintf(ns->webhook_allow_hosts, sizeof ns->webhook_allow_hosts, "127.0.0.1");
+    g_db = db_pool_open(url, 4, &e);
+    g_owner = db_pool_open(owner, 1, &e);
+    REQUIRE(g_db && g_owner);
+    g_bus = bus_connect(nats, "test_notification_rest", &e);
+    REQUIRE(g_bus && outbox_ensure_stream(g_bus, 720LL * 3600, &e) == 0);
+    g_env = (svc_env_t){.cfg = &g_cfg, .db = g_db, .bus = g_bus, .settings = &g_set};
+    char email[128], id[40];
+    unique_email("netadmin", email);
+    REQUIRE(auth_create_network_admin(g_db, email, PW, id, &e) == 0);
+    snprintf(g_na.user_id, sizeof g_na.user_id, "%s", id);
+    g_na.network_admin = 1;
+    snprintf(g_na.perms, sizeof g_na.perms, "*");
+    snprintf(g_na.ip, sizeof g_na.ip, "10.8.0.2");
+    REQUIRE(create_club("Rest Club A", "Europe/London", g_club_a) == 0);
+    REQUIRE(create_club("Rest Club B", "Europe/Berlin", g_club_b) == 0);
+}
+
+int main(void) {
+    log_init(LOG_ERROR, 0, "test_notification_rest");
+    RUN(test_setup);
+    if (g_db && g_bus && g_club_b[0]) {
+        RUN(test_idempotency_keys);
+    }
+    (void)visit_event, (void)member_with_account, (void)plain_part, (void)mails_with;
+    (void)owner_exec, (void)owner_text;
+    if (g_smtp > 0) {
+        kill(g_smtp, SIGTERM);
+        waitpid(g_smtp, NULL, 0);
+    }
+    db_pool_close(g_db);
+    db_pool_close(g_owner);
+    bus_close(g_bus);
+    bus_shutdown_library();
+    TEST_DONE();
+}
