@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "services/notification/club_prefs.h"
 #include "services/notification/delivery.h"
 #include "services/notification/graphql_notification.h"
 #include "services/notification/inbox.h"
@@ -130,6 +131,23 @@ static const svc_op_t notification_ops[] = {
      .permission = "club:admin",
      .validate = webhook_validate_id,
      .handle = webhook_delete},
+    /* notification-rest (issue 13): club preference defaults, template overrides */
+    {.name = "get_club_notification_defaults",
+     .method = "GET",
+     .route = "/api/v1/notifications/club-defaults",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = club_prefs_validate_get,
+     .handle = club_prefs_get},
+    {.name = "set_club_notification_defaults",
+     .method = "PUT",
+     .route = "/api/v1/notifications/club-defaults",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = club_prefs_validate_set,
+     .handle = club_prefs_set},
 };
 
 /* The rule table (rules.c), then the clubs' webhooks (webhook.c), in the event's transaction. */

@@ -478,15 +478,19 @@ static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_
                        *sget(ev->data, "visit_id") ? cancel : NULL,
                        arrive,
                        tz,
-                       digest ? "t" : "f"};
+                       digest == 2 ? "hourly"
+                       : digest    ? "daily"
+                                   : NULL};
     long long n = db_exec_cmd(
         tx,
         "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, template, "
         "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at, "
-        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest) SELECT $1::uuid, "
+        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest, digest_window) "
+        "SELECT $1::uuid, "
         "$2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12, "
         "greatest(coalesce($13::timestamptz, now()), coalesce(s.due, now())), $14, $15, s.due, "
-        "s.expires, $18::boolean FROM (SELECT (($16::date - 1) + time '09:00') AT TIME ZONE "
+        "s.expires, $18::text IS NOT NULL, coalesce($18::text, 'daily') FROM (SELECT (($16::date - "
+        "1) + time '09:00') AT TIME ZONE "
         "$17::text AS due, ($16::date + time '00:00') AT TIME ZONE $17::text AS expires) s ON "
         "CONFLICT DO NOTHING",
         18, p, e);
