@@ -11,6 +11,7 @@
 #include "services/notification/prefs.h"
 #include "services/notification/preview.h"
 #include "services/notification/rules.h"
+#include "services/notification/tmpl_admin.h"
 #include "services/notification/webhook.h"
 
 static const svc_op_t notification_ops[] = {
@@ -148,6 +149,38 @@ static const svc_op_t notification_ops[] = {
      .permission = "club:admin",
      .validate = club_prefs_validate_set,
      .handle = club_prefs_set},
+    {.name = "list_template_overrides",
+     .method = "GET",
+     .route = "/api/v1/notifications/templates",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_list,
+     .handle = tmpl_list},
+    {.name = "get_template_override",
+     .method = "GET",
+     .route = "/api/v1/notifications/templates/{key}/{locale}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_id,
+     .handle = tmpl_get},
+    {.name = "put_template_override",
+     .method = "PUT",
+     .route = "/api/v1/notifications/templates/{key}/{locale}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_put,
+     .handle = tmpl_put},
+    {.name = "delete_template_override",
+     .method = "DELETE",
+     .route = "/api/v1/notifications/templates/{key}/{locale}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_id,
+     .handle = tmpl_delete},
 };
 
 /* The rule table (rules.c), then the clubs' webhooks (webhook.c), in the event's transaction. */
