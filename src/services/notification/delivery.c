@@ -14,6 +14,7 @@
 #include "core/outbox.h"
 #include "services/notification/ics.h"
 #include "services/notification/notification.h"
+#include "services/notification/icu_fmt.h"
 #include "services/notification/rules.h"
 #include "services/notification/smtp.h"
 #include "services/notification/webhook.h"
@@ -87,6 +88,7 @@ static int send_email(const svc_env_t *env, db_tx_t *tx, msg_t *m, err_t *e) {
     int rc = -1;
     if (notify_template(tx, m->club, m->template, m->locale, &st, &bt, e) != 0 ||
         add_token_link(env, s, m, e) != 0 ||
+        notify_format_vars_fill(m->vars, m->locale, "UTC", e) != 0 ||
         notify_render(st, bt, m->vars, &subject, &text, &html, e) != 0)
         goto done;
     const notify_smtp_t conf = {.url = s->smtp_url,

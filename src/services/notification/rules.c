@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/mustache/mustache.h"
+#include "services/notification/icu_fmt.h"
 #include "services/notification/prefs.h"
 
 /* clang-format off */
@@ -55,14 +56,15 @@ static const struct {
 } k_defaults[] = {
     {"invite", "en", "You are invited to {{club.name}}",
      "Hello,\n\n{{club.name}} invites you to join the Reciprocal Clubs network.\n\n"
-     "[Accept the invitation]({{link}})\n\nThe link works once and expires at {{expires_at}}.\n"},
+     "[Accept the invitation]({{link}})\n\nThe link works once and expires on {{expires_at_local}}.\n"},
     {"password_reset", "en", "Reset your password at {{club.name}}",
      "Hello,\n\nSomeone (we hope you) asked to reset your password at {{club.name}}.\n\n"
-     "[Choose a new password]({{link}})\n\nThe link works once and expires at {{expires_at}}. "
+     "[Choose a new password]({{link}})\n\nThe link works once and expires on "
+     "{{expires_at_local}}. "
      "If you did not ask, ignore this message: your password is unchanged.\n"},
     {"verify_email", "en", "Confirm your email address",
      "Hello,\n\nPlease confirm that {{email}} is your address at {{club.name}}.\n\n"
-     "[Confirm my address]({{link}})\n\nThe link expires at {{expires_at}}.\n"},
+     "[Confirm my address]({{link}})\n\nThe link expires on {{expires_at_local}}.\n"},
     {"visit_approved", "en", "Your visit to {{host_club.name}} is approved",
      "Hello {{member.first_name}},\n\n{{home_club.name}} approved your visit to "
      "**{{host_club.name}}** and issued your letter of introduction. {{host_club.name}} will "
@@ -75,7 +77,7 @@ static const struct {
      "Présentez votre lettre d'introduction à l'accueil.\n"},
     {"visit_reminder", "en", "Tomorrow: your visit to {{host_club.name}}",
      "Hello {{member.first_name}},\n\nA reminder: you are expected at **{{host_club.name}}** "
-     "from {{arrive_on}} to {{depart_on}}. Show your letter of introduction at the door.\n"},
+     "from {{arrive_on_local}} to {{depart_on_local}}. Show your letter of introduction at the door.\n"},
     {"visit_cancelled", "en", "Your visit to {{host_club.name}} is cancelled",
      "Hello {{member.first_name}},\n\nYour visit to **{{host_club.name}}** was cancelled.\n"},
     {"loi_revoked", "en", "Your letter of introduction to {{host_club.name}} was revoked",
@@ -515,12 +517,31 @@ static int cancel_pending(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
                : 0;
 }
 
+/* Dates, times and money of the recipient's variables formatted for its locale and time zone
+ * (its own, else the club's): the "_local" values of icu_fmt.h. */
+static int localise(db_tx_t *tx, const recipient_t *r, err_t *e) {
+    char tz[64];
+    snprintf(tz, sizeof tz, "%s", r->tz[0] ? r->tz : "UTC");
+    if (r->user_id[0]) {
+        const char *p[] = {r->club_id, r->user_id};
+        PGresult *q = db_exec(tx,
+                              "SELECT timezone FROM notification.preferences WHERE club_id = "
+                              "$1::uuid AND user_id = $2 AND timezone IS NOT NULL",
+                              2, p, e);
+        if (!q) return -1;
+        if (PQntuples(q) == 1) snprintf(tz, sizeof tz, "%s", PQgetvalue(q, 0, 0));
+        PQclear(q);
+    }
+    return notify_format_vars(r->vars, r->locale, tz, e);
+}
+
 /* The rows of one recipient: email queued for the worker (rendered at send), in-app rendered
  * now (plain text; no token ever goes in-app). */
 static int queue(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
                  const recipient_t *r, err_t *e) {
     int send = 1, digest = 0;
     char at[40];
+    if (localise(tx, r, e) != 0) return -1;
     /* the worker attaches the calendar entry when the variables ask for it */
     if ((rule->flags & NOTIFY_ICS) && *sget(ev->data, "arrive_on") &&
         json_object_set_new(r->vars, "calendar", json_true()) != 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "services/notification/icu_fmt.h"
 #include "services/notification/rules.h"
 
 #define TMPL_DOC                                                                                   \
@@ -116,8 +117,10 @@ int tmpl_put(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     json_t *sample = notify_sample_vars(key);
     if (!sample)
         return err_set(e, 404, "not_found", "key", "no notification uses template \"%s\"", key);
-    /* parses, and uses only variables the notification carries (strict mode, as at send) */
-    int ok = notify_render(subject, body, sample, &s, &t, &h, e) == 0;
+    /* parses, and uses only variables the notification carries (strict mode, as at send; the
+     * "_local" forms of its dates, times and money included) */
+    int ok = notify_format_vars(sample, str(in, "locale"), "UTC", e) == 0 &&
+             notify_render(subject, body, sample, &s, &t, &h, e) == 0;
     json_decref(sample);
     free(s), free(t), free(h);
     if (!ok) return -1;

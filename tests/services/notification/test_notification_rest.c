@@ -29,6 +29,7 @@
 #include "services/auth/auth_accounts.h"
 #include "services/member/member.h"
 #include "services/notification/delivery.h"
+#include "services/notification/icu_fmt.h"
 #include "services/notification/idem.h"
 #include "services/notification/notification.h"
 #include "services/notification/prefs.h"
@@ -260,15 +261,33 @@ static int member_with_account(const char *club, char user[40], char member[40],
     return st == 201 ? 0 : -1;
 }
 
+/* The same with the profile's language (a BCP 47 tag: the recipient's locale). */
+static int member_with_language(const char *club, const char *lang, char user[40], char member[40],
+                                char email[128]) {
+    if (member_with_account(club, user, member, email) != 0) return -1;
+    json_t *o = NULL;
+    int st = call(&member_module, &g_na, "update_member", &o, "{s:s, s:s, s:{s:s}}", "club_id",
+                  club, "id", member, "profile", "language", lang);
+    if (st != 200) printf("#   update_member: %d %s\n", st, o ? json_dumps(o, 0) : "");
+    json_decref(o);
+    return st == 200 ? 0 : -1;
+}
+
 /* One visit event of type (new event and visit ids) for member of club, applied as the
- * consumers do. */
-static int visit_event(const char *club, const char *type, const char *member) {
+ * consumers do; with arrival and departure dates (host zone Europe/Berlin) when arrive is set. */
+static int visit_event_on(const char *club, const char *type, const char *member,
+                          const char *arrive, const char *depart) {
     char id[40], vid[40];
     snprintf(id, sizeof id, "8a2f6a1c-0000-4000-8000-%012d", ++g_seq);
     snprintf(vid, sizeof vid, "8b2f6a1c-0000-4000-8000-%012d", ++g_seq);
     const char *other = strcmp(club, g_club_a) == 0 ? g_club_b : g_club_a;
     json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "visit_id", vid, "member_id", member,
                              "home_club_id", club, "host_club_id", other, "status", "x");
+    if (arrive) {
+        json_object_set_new(data, "arrive_on", json_string(arrive));
+        json_object_set_new(data, "depart_on", json_string(depart));
+        json_object_set_new(data, "host_timezone", json_string("Europe/Berlin"));
+    }
     svc_event_t ev = {.id = id,
                       .type = type,
                       .subject = type,
@@ -287,6 +306,10 @@ static int visit_event(const char *club, const char *type, const char *member) {
     if (rc != 0) printf("#   %s: %s\n", type, e.message);
     json_decref(data);
     return rc;
+}
+
+static int visit_event(const char *club, const char *type, const char *member) {
+    return visit_event_on(club, type, member, NULL, NULL);
 }
 
 static long long count1(const char *sql, const char *a) {
@@ -745,6 +768,85 @@ static void test_template_overrides(void) {
                  "visit_confirmed", "locale", "en") == 200);
 }
 
+/* ---- ICU formatting ---------------------------------------------------------------------------
+ */
+
+/* Dates, times and money for en-GB and de-DE, an instant on the spring-forward day in two zones;
+ * the consumers store the "_local" values in the recipient's locale; preview and overrides use
+ * them. */
+static void test_icu_formatting(void) {
+    char out[200];
+    REQUIRE(notify_format_date("2030-03-04", "en-GB", out, sizeof out) == 0);
+    CHECK_STR(out, "4 March 2030");
+    REQUIRE(notify_format_date("2030-03-04", "de-DE", out, sizeof out) == 0);
+    CHECK_STR(out, "4. März 2030");
+    CHECK_EQ_INT(notify_format_date("2030-13-04", "de-DE", out, sizeof out), -1);
+    /* 01:30Z on 29 March 2026: London has just moved to BST (02:30), Berlin to CEST (03:30); the
+     * day before both are on winter time */
+    REQUIRE(notify_format_instant("2026-03-29T01:30:00Z", "en-GB", "Europe/London", out,
+                                  sizeof out) == 0);
+    CHECK_STR(out, "29 March 2026 at 02:30");
+    REQUIRE(notify_format_instant("2026-03-29T01:30:00Z", "de-DE", "Europe/Berlin", out,
+                                  sizeof out) == 0);
+    CHECK_STR(out, "29. März 2026 um 03:30");
+    REQUIRE(notify_format_instant("2026-03-28T01:30:00Z", "en-GB", "Europe/London", out,
+                                  sizeof out) == 0);
+    CHECK_STR(out, "28 March 2026 at 01:30");
+    REQUIRE(notify_format_instant("2026-03-28T02:30:00+01:00", "de-DE", "Europe/Berlin", out,
+                                  sizeof out) == 0);
+    CHECK_STR(out, "28. März 2026 um 02:30");
+    CHECK_EQ_INT(notify_format_instant("2026-03-28 02:30", "de-DE", "UTC", out, sizeof out), -1);
+    /* money: exact decimals, the locale's separators and symbol placement */
+    REQUIRE(notify_format_money("1234.5", "GBP", "en-GB", out, sizeof out) == 0);
+    CHECK_STR(out, "£1,234.50");
+    REQUIRE(notify_format_money("1234.5", "EUR", "de-DE", out, sizeof out) == 0);
+    CHECK(strncmp(out, "1.234,50", 8) == 0 && strstr(out, "€") != NULL);
+    REQUIRE(notify_format_money("-0.10", "EUR", "en-GB", out, sizeof out) == 0);
+    CHECK(strstr(out, "0.10") && strstr(out, "€") && strchr(out, '-'));
+    CHECK_EQ_INT(notify_format_money("1e3", "EUR", "en-GB", out, sizeof out), -1);
+    CHECK_EQ_INT(notify_format_money("12", "eur", "en-GB", out, sizeof out), -1);
+    /* the variables: dates, instants and money anywhere, "_local" beside them */
+    json_t *v = json_pack("{s:s, s:s, s:{s:{s:s, s:s}}, s:s}", "arrive_on", "2030-03-04",
+                          "expires_at", "2026-03-29T01:30:00Z", "charge", "total", "amount",
+                          "1234.5", "currency", "EUR", "name", "2030-03-04 is not a date here");
+    REQUIRE(notify_format_vars(v, "de-DE", "Europe/Berlin", NULL) == 0);
+    CHECK_STR(sget(v, "arrive_on_local"), "4. März 2030");
+    CHECK_STR(sget(v, "expires_at_local"), "29. März 2026 um 03:30");
+    const char *money = sget(json_object_get(v, "charge"), "total_local");
+    CHECK(money && strncmp(money, "1.234,50", 8) == 0);
+    CHECK(json_object_get(v, "name_local") == NULL);
+    json_decref(v);
+
+    /* the pipeline: a de-DE member's reminder carries the German dates; an en-GB member's the
+     * British ones (the DST day as arrival) */
+    char user[40], member[40], email[128], user2[40], member2[40], email2[128];
+    REQUIRE(member_with_language(g_club_a, "de-DE", user, member, email) == 0);
+    REQUIRE(member_with_language(g_club_a, "en-GB", user2, member2, email2) == 0);
+    REQUIRE(visit_event_on(g_club_a, "visit.confirmed", member, "2030-03-31", "2030-04-02") == 0);
+    REQUIRE(visit_event_on(g_club_a, "visit.confirmed", member2, "2030-03-31", "2030-04-02") == 0);
+    char got[200];
+    owner_text("SELECT vars->>'arrive_on_local' || ' / ' || (vars->>'depart_on_local') FROM "
+               "notification.messages WHERE recipient = $1 AND template = 'visit_reminder'",
+               1, (const char *[]){email}, got, sizeof got);
+    CHECK_STR(got, "31. März 2030 / 2. April 2030");
+    owner_text("SELECT vars->>'arrive_on_local' FROM notification.messages WHERE recipient = $1 "
+               "AND template = 'visit_reminder'",
+               1, (const char *[]){email2}, got, sizeof got);
+    CHECK_STR(got, "31 March 2030");
+    /* preview in de-DE renders the reminder's dates in German; an override may use them */
+    svc_caller_t a = club_admin(g_club_a);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &a, "preview_template", &o, "{s:s, s:s}", "key",
+                 "visit_reminder", "locale", "de-DE") == 200);
+    CHECK(sget(o, "text") && strstr(sget(o, "text"), "4. März 2030"));
+    json_decref(o);
+    REQUIRE(call(&notification_module, &a, "put_template_override", NULL, "{s:s, s:s, s:s, s:s}",
+                 "key", "visit_reminder", "locale", "de-DE", "subject",
+                 "Morgen: {{host_club.name}}", "body", "Ankunft am {{arrive_on_local}}.") == 200);
+    REQUIRE(call(&notification_module, &a, "delete_template_override", NULL, "{s:s, s:s}", "key",
+                 "visit_reminder", "locale", "de-DE") == 200);
+}
+
 /* ---- setup ---------------------------------------------------------------------------------- */
 
 static int create_club(const char *name, const char *tz, char id[40]) {
@@ -802,6 +904,7 @@ int main(void) {
         RUN(test_club_defaults);
         RUN(test_hourly_digest);
         RUN(test_template_overrides);
+        RUN(test_icu_formatting);
     }
     if (g_smtp > 0) {
         kill(g_smtp, SIGTERM);
