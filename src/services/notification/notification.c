@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "core/log.h"
+
 #include "services/notification/club_prefs.h"
 #include "services/notification/delivery.h"
 #include "services/notification/graphql_notification.h"
@@ -13,6 +15,7 @@
 #include "services/notification/rules.h"
 #include "services/notification/tmpl_admin.h"
 #include "services/notification/webhook.h"
+#include "services/notification/webhook_seal.h"
 
 static const svc_op_t notification_ops[] = {
     {.name = "get_preferences",
@@ -240,6 +243,12 @@ static const cfg_var_t notification_vars[] = {
     {"RECIPROCAL_SMTP_CA_FILE", CFG_STR, F(smtp_ca_file), 0, 0, "",
      "PEM file of the CA(s) that sign the SMTP server's certificate (STARTTLS and smtps://); "
      "empty = the system's CA store. The certificate and host name are always verified.", 0},
+    /* notification-rest: webhook secrets sealed at rest */
+    {"RECIPROCAL_WEBHOOK_KEK", CFG_KEY, F(webhook_kek), 0, 0, "",
+     "Key-encryption key of the webhook signing secrets: 32 random bytes in base64 "
+     "(head -c 32 /dev/urandom | base64). Seals each endpoint's secret in PostgreSQL; secrets "
+     "stored in clear before are sealed at start. No default: without it creating or rotating a "
+     "webhook answers 503 webhook_secrets_unconfigured and deliveries wait.", 0},
 };
 /* clang-format on */
 #undef F
@@ -253,6 +262,11 @@ static int notification_start(const svc_env_t *env, err_t *e) {
     if (strncmp(s->smtp_url, "smtp://", 7) != 0 && strncmp(s->smtp_url, "smtps://", 8) != 0)
         return err_set(e, 500, "invalid_config", "RECIPROCAL_SMTP_URL",
                        "RECIPROCAL_SMTP_URL must start with smtp:// or smtps://");
+    if (s->webhook_kek.set) {
+        int sealed = notify_webhooks_seal_legacy(env, e);
+        if (sealed < 0) return -1;
+        if (sealed > 0) log_info("notification: sealed %d webhook secrets stored in clear", sealed);
+    }
     return notify_delivery_start(env, e);
 }
 

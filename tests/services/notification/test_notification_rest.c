@@ -34,6 +34,9 @@
 #include "services/notification/notification.h"
 #include "services/notification/prefs.h"
 #include "services/notification/rules.h"
+#include "services/notification/webhook.h"
+#include "services/notification/webhook_http.h"
+#include "services/notification/webhook_seal.h"
 #include "test.h"
 
 static db_pool_t *g_db, *g_owner;
@@ -847,6 +850,140 @@ static void test_icu_formatting(void) {
                  "visit_reminder", "locale", "de-DE") == 200);
 }
 
+/* ---- sealed webhook secrets ---------------------------------------------------------------------
+ */
+
+/* The sealed columns of webhook id: enc and nonce as hex into the buffers. */
+static void sealed_of(const char *id, char enc[200], char nonce[100]) {
+    owner_text("SELECT encode(secret_enc, 'hex') FROM notification.webhooks WHERE id = $1::uuid", 1,
+               (const char *[]){id}, enc, 200);
+    owner_text("SELECT encode(secret_nonce, 'hex') FROM notification.webhooks WHERE id = $1::uuid",
+               1, (const char *[]){id}, nonce, 100);
+}
+
+/* Webhook secrets are stored only sealed under RECIPROCAL_WEBHOOK_KEK (bound to their endpoint);
+ * rows in clear from before are sealed at start; without the KEK creation is 503; no secret
+ * reaches the log (debug level captured). */
+static void test_webhook_sealed_secrets(void) {
+    char logpath[600];
+    snprintf(logpath, sizeof logpath, "%s.log", g_maildir);
+    FILE *logf = fopen(logpath, "w+");
+    REQUIRE(logf);
+    log_init(LOG_DEBUG, 0, "test_notification_rest");
+    log_set_stream(logf);
+    svc_caller_t a = club_admin(g_club_a);
+    json_t *o = NULL;
+    REQUIRE(call(&notification_module, &a, "create_webhook", &o, "{s:s, s:[s]}", "url",
+                 "http://127.0.0.1:9/sealed", "event_types", "*") == 201);
+    char id[40], secret[128], enc[200], nonce[100], opened[WEBHOOK_SECRET_MAX];
+    snprintf(id, sizeof id, "%s", sget(o, "id"));
+    snprintf(secret, sizeof secret, "%s", sget(o, "secret"));
+    json_decref(o);
+    /* nothing in clear: no column holds it */
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.webhooks w WHERE id = $1::uuid AND "
+                             "(secret IS NOT NULL OR previous_secret IS NOT NULL OR "
+                             "position($2 IN row_to_json(w)::text) > 0 OR position(substr($2, 7) "
+                             "IN row_to_json(w)::text) > 0)",
+                             2, (const char *[]){id, secret}),
+                 0);
+    sealed_of(id, enc, nonce);
+    CHECK_EQ_INT((long long)strlen(enc), 96);
+    CHECK_EQ_INT((long long)strlen(nonce), 48);
+    const notification_settings_t *ns = notification_settings(&g_env);
+    REQUIRE(ns->webhook_kek.set);
+    CHECK_EQ_INT(webhook_unseal(enc, nonce, ns->webhook_kek.key, id, opened), 0);
+    CHECK_STR(opened, secret);
+    /* bound to the endpoint and the key */
+    CHECK_EQ_INT(webhook_unseal(enc, nonce, ns->webhook_kek.key,
+                                "00000000-0000-4000-8000-000000000000", opened),
+                 -1);
+    unsigned char other[32];
+    memset(other, 7, sizeof other);
+    CHECK_EQ_INT(webhook_unseal(enc, nonce, other, id, opened), -1);
+    /* rotation: the new secret sealed, the previous one moved sealed */
+    REQUIRE(call(&notification_module, &a, "rotate_webhook_secret", &o, "{s:s}", "id", id) == 200);
+    char rotated[128], penc[200];
+    snprintf(rotated, sizeof rotated, "%s", sget(o, "secret"));
+    json_decref(o);
+    owner_text("SELECT encode(previous_enc, 'hex') FROM notification.webhooks WHERE id = $1::uuid",
+               1, (const char *[]){id}, penc, sizeof penc);
+    CHECK_STR(penc, enc);
+    sealed_of(id, enc, nonce);
+    CHECK_EQ_INT(webhook_unseal(enc, nonce, ns->webhook_kek.key, id, opened), 0);
+    CHECK_STR(opened, rotated);
+    /* an idempotent create replays the secret it opens */
+    char key[48];
+    snprintf(key, sizeof key, "sealed-%d", ++g_seq);
+    json_t *o2 = NULL;
+    REQUIRE(call(&notification_module, &a, "create_webhook", &o, "{s:s, s:[s], s:s}", "url",
+                 "http://127.0.0.1:9/sealed2", "event_types", "*", "idempotency_key", key) == 201);
+    REQUIRE(call(&notification_module, &a, "create_webhook", &o2, "{s:s, s:[s], s:s}", "url",
+                 "http://127.0.0.1:9/sealed2", "event_types", "*", "idempotency_key", key) == 201);
+    CHECK(sget(o, "secret") && sget(o2, "secret") &&
+          !strcmp(sget(o, "secret"), sget(o2, "secret")));
+    json_decref(o);
+    json_decref(o2);
+    /* a row stored in clear before migration 0009 (and its previous secret) is sealed at start */
+    char legacy[WEBHOOK_SECRET_MAX], legacy_prev[WEBHOOK_SECRET_MAX], lid[40];
+    webhook_new_secret(legacy);
+    webhook_new_secret(legacy_prev);
+    owner_text("INSERT INTO notification.webhooks (club_id, url, event_types, secret, "
+               "previous_secret, previous_expires_at) VALUES ($1::uuid, 'http://127.0.0.1:9/old', "
+               "'{*}', $2, $3, now() + interval '1 hour') RETURNING id::text",
+               3, (const char *[]){g_club_a, legacy, legacy_prev}, lid, sizeof lid);
+    REQUIRE(lid[0]);
+    err_t e = {0};
+    CHECK(notify_webhooks_seal_legacy(&g_env, &e) >= 1);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.webhooks WHERE secret IS NOT NULL "
+                             "OR previous_secret IS NOT NULL",
+                             0, NULL),
+                 0);
+    sealed_of(lid, enc, nonce);
+    CHECK_EQ_INT(webhook_unseal(enc, nonce, ns->webhook_kek.key, lid, opened), 0);
+    CHECK_STR(opened, legacy);
+    char pn[100];
+    owner_text("SELECT encode(previous_enc, 'hex') FROM notification.webhooks WHERE id = $1::uuid",
+               1, (const char *[]){lid}, penc, sizeof penc);
+    owner_text("SELECT encode(previous_nonce, 'hex') FROM notification.webhooks WHERE id = "
+               "$1::uuid",
+               1, (const char *[]){lid}, pn, sizeof pn);
+    CHECK_EQ_INT(webhook_unseal(penc, pn, ns->webhook_kek.key, lid, opened), 0);
+    CHECK_STR(opened, legacy_prev);
+    CHECK_EQ_INT(notify_webhooks_seal_legacy(&g_env, &e), 0);
+    /* the database refuses a row with a secret in both forms or in none */
+    CHECK(owner_exec("UPDATE notification.webhooks SET secret = 'whsec_x' WHERE id = $1::uuid", 1,
+                     (const char *[]){lid}) != 0);
+    /* without the KEK: 503, nothing stored */
+    notification_settings_t *ws = svc_settings_edit(&g_set, &notification_module);
+    cfg_key_t saved = ws->webhook_kek;
+    ws->webhook_kek.set = 0;
+    CHECK_EQ_INT(call(&notification_module, &a, "create_webhook", &o, "{s:s, s:[s]}", "url",
+                      "http://127.0.0.1:9/nokek", "event_types", "*"),
+                 503);
+    CHECK_STR(sget(json_object_get(o, "error"), "code"), "webhook_secrets_unconfigured");
+    json_decref(o);
+    CHECK_EQ_INT(call(&notification_module, &a, "rotate_webhook_secret", NULL, "{s:s}", "id", id),
+                 503);
+    ws->webhook_kek = saved;
+    sodium_memzero(&saved, sizeof saved);
+    /* the log (debug level) holds none of the secrets */
+    log_set_stream(stderr);
+    log_init(LOG_ERROR, 0, "test_notification_rest");
+    fflush(logf);
+    fseek(logf, 0, SEEK_END);
+    long size = ftell(logf);
+    fseek(logf, 0, SEEK_SET);
+    char *text = calloc(1, (size_t)size + 1);
+    REQUIRE(text);
+    if (size > 0 && fread(text, 1, (size_t)size, logf) != (size_t)size) text[0] = '\0';
+    fclose(logf);
+    const char *secrets[] = {secret, rotated, legacy, legacy_prev};
+    for (size_t i = 0; i < 4; i++)
+        CHECK(strstr(text, secrets[i] + 6) == NULL);
+    CHECK(strstr(text, "whsec_") == NULL);
+    free(text);
+}
+
 /* ---- setup ---------------------------------------------------------------------------------- */
 
 static int create_club(const char *name, const char *tz, char id[40]) {
@@ -905,6 +1042,7 @@ int main(void) {
         RUN(test_hourly_digest);
         RUN(test_template_overrides);
         RUN(test_icu_formatting);
+        RUN(test_webhook_sealed_secrets);
     }
     if (g_smtp > 0) {
         kill(g_smtp, SIGTERM);
