@@ -193,7 +193,7 @@ static void test_setup(void) {
 /* A deploy's stop (SIGTERM) mid-batch: the current mail is finished and recorded; nothing is
  * lost or sent twice. */
 static void test_stop_mid_batch(void) {
-    CHECK_EQ_INT(batch("stop", 60, 10, SIGTERM), 0);
+    CHECK_EQ_INT(batch("stop", 400, 10, SIGTERM), 0);
 }
 
 /* A crash (SIGKILL) mid-batch: nothing is lost; at most the mail in flight is sent again. */
