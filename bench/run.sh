@@ -189,13 +189,6 @@ else
         else
             HTTP_PORT=$(rcp_free_port)
             export RECIPROCAL_LISTEN=127.0.0.1:$HTTP_PORT
-            # the notification worker mails a local aiosmtpd (the end-to-end latency row below)
-            NOTIFY_SMTP_PORT=$(rcp_free_port)
-            /usr/bin/python3 tests/services/notification/smtp_server.py "$NOTIFY_SMTP_PORT" \
-                "$TMP/notify-mail" >"$TMP/log/notify-aiosmtpd.log" 2>&1 &
-            pids+=("$!")
-            export RECIPROCAL_SMTP_URL=smtp://127.0.0.1:$NOTIFY_SMTP_PORT
-            export RECIPROCAL_NOTIFY_POLL_MS=${RECIPROCAL_NOTIFY_POLL_MS:-100}
             say "starting $BIN serve on 127.0.0.1:$HTTP_PORT (log level $RECIPROCAL_LOG_LEVEL)"
             "${SRV_PIN[@]}" "$BIN" serve >"$TMP/log/serve.log" 2>&1 &
             srv_pid=$!
@@ -360,24 +353,6 @@ if ((server_ok)); then
         done; done
     else
         add_error_row "ledger submit->commit" "bench/ledger_load.c did not compile"
-    fi
-
-    # ---- notification end to end (issue 13; bench/notify_latency.c against this service): events
-    # at BENCH_NOTIFY_RATE (200)/s for BENCH_NOTIFY_SECS (10) s through outbox, relay, consumer,
-    # member.get_club, worker and SMTP to the local aiosmtpd; goal p99 < 2 s
-    if make -s build/bench-notify-latency 2>"$TMP/log/notify-latency-cc.log"; then
-        say "notification: ${BENCH_NOTIFY_RATE:-200} events/s for ${BENCH_NOTIFY_SECS:-10} s, event -> SMTP accepted"
-        out=$("$ROOT/build/bench-notify-latency" "${BENCH_NOTIFY_RATE:-200}" \
-            "${BENCH_NOTIFY_SECS:-10}" 2>&1 || true)
-        line=$(grep '^notify-latency-bench' <<<"$out" || true)
-        if [[ -z $line ]]; then
-            add_error_row "notification event -> SMTP" "$(tail -n 1 <<<"$out")"
-        else
-            kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-            rows+=("notification event -> SMTP accepted @$(kv rate)/s|$(kv sent) mails|$(kv p50_ms) ms|$(kv p99_ms) ms|$(kv events) events over $(kv secs) s (sent at $(kv send_rate)/s), max $(kv max_ms) ms, $(kv unsent) unsent; one delivery worker; goal p99 < 2 s")
-        fi
-    else
-        add_error_row "notification event -> SMTP" "bench/notify_latency.c did not compile"
     fi
 
     # ---- analytics (issue 14): batched ingest into the rollups and the 12-month report of a club
