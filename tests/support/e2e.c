@@ -460,6 +460,25 @@ int e2e_event_token(const char *type, const char *email, int tries, char *out, s
 
 /* method path on p as the global bearer; *r the answer (caller frees). 0 when it answered want,
  * else -1 printing the answer. */
+long e2e_call(const e2e_proc_t *p, const char *as, const char *method, const char *path,
+              const char *body, json_t **out) {
+    char url[1024];
+    e2e_resp_t r;
+    snprintf(url, sizeof url, "%s%s", p->base, path);
+    if (out) *out = NULL;
+    if (e2e_http_as(as ? as : e2e_bearer(), method, url, body ? "application/json" : NULL, body,
+                    &r) != 0)
+        return -1;
+    long st = r.status;
+    if (out) *out = json_incref(r.json);
+    e2e_resp_free(&r);
+    return st;
+}
+
+const char *e2e_str(const json_t *j, const char *k) {
+    return json_string_value(json_object_get(j, k));
+}
+
 static int fixture_call(const e2e_proc_t *p, const char *method, const char *path, const char *body,
                         long want, e2e_resp_t *r) {
     char url[1024];
