@@ -64,21 +64,13 @@ static long figure(int club, const char *date, const char *name, long want) {
 }
 
 static void test_visit_report(void) {
-    char body[LOI_TOKEN_MAX + 1024], path[256], vid[64], tok[LOI_TOKEN_MAX + 1];
+    char body[LOI_TOKEN_MAX + 1024], vid[64], tok[LOI_TOKEN_MAX + 1];
     json_t *v = NULL;
     snprintf(body, sizeof body,
              "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
              "\"2030-03-04\",\"depart_on\":\"2030-03-05\",\"guests\":1,\"as_of\":\"" AS_OF "\"}",
              g_club[0], g_member, g_club[1]);
-    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/visits", body, &v) == 201);
-    snprintf(vid, sizeof vid, "%s", e2e_str(v, "id"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
-    REQUIRE(e2e_call(&g_proc, g_admin[0], "POST", path, "{}", &v) == 200);
-    snprintf(tok, sizeof tok, "%s", e2e_str(json_object_get(v, "loi"), "token"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
-    REQUIRE(e2e_call(&g_proc, g_admin[1], "POST", path, "{}", NULL) == 200);
+    REQUIRE(e2e_visit_confirmed(&g_proc, body, g_admin[0], g_admin[1], vid, tok, sizeof tok) == 0);
     /* 2030-03-04 00:30 UTC = 13:30 in Auckland */
     snprintf(body, sizeof body, "{\"token\":\"%s\",\"at\":1898814600}", tok);
     REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/visits/check-in", body, &v) == 200);

@@ -95,15 +95,7 @@ static void test_visit_verified(void) {
              "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
              "\"2030-03-04\",\"depart_on\":\"2030-03-04\",\"as_of\":\"" AS_OF "\"}",
              g_club[0], g_member, g_club[1]);
-    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/visits", body, &v) == 201);
-    snprintf(vid, sizeof vid, "%s", e2e_str(v, "id"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
-    REQUIRE(e2e_call(&g_proc, g_admin[0], "POST", path, "{}", &v) == 200);
-    snprintf(tok, sizeof tok, "%s", e2e_str(json_object_get(v, "loi"), "token"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
-    REQUIRE(e2e_call(&g_proc, g_admin[1], "POST", path, "{}", NULL) == 200);
+    REQUIRE(e2e_visit_confirmed(&g_proc, body, g_admin[0], g_admin[1], vid, tok, sizeof tok) == 0);
     /* no record before the check-in */
     snprintf(path, sizeof path, "/api/v1/visits/%s/ledger", vid);
     CHECK_EQ_INT(e2e_call(&g_proc, g_admin[0], "GET", path, NULL, NULL), 404);
@@ -291,15 +283,7 @@ static void test_held_visit(void) {
              "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
              "\"2030-03-05\",\"depart_on\":\"2030-03-05\",\"as_of\":\"" AS_OF "\"}",
              g_club[0], g_member, g_club[2]);
-    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/visits", body, &v) == 201);
-    snprintf(vid, sizeof vid, "%s", e2e_str(v, "id"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
-    REQUIRE(e2e_call(&g_proc, g_admin[0], "POST", path, "{}", &v) == 200);
-    snprintf(tok, sizeof tok, "%s", e2e_str(json_object_get(v, "loi"), "token"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
-    REQUIRE(e2e_call(&g_proc, g_admin[2], "POST", path, "{}", NULL) == 200);
+    REQUIRE(e2e_visit_confirmed(&g_proc, body, g_admin[0], g_admin[2], vid, tok, sizeof tok) == 0);
     snprintf(body, sizeof body, "{\"token\":\"%s\",\"at\":1898942400}", tok); /* 03-05 12:00 */
     REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/visits/check-in", body, NULL) == 200);
     REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);

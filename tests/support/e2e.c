@@ -578,6 +578,33 @@ int e2e_club(const e2e_proc_t *p, const char *name, const char *slug, const char
     return rc == 0 && id[0] ? 0 : -1;
 }
 
+int e2e_visit_confirmed(const e2e_proc_t *p, const char *body, const char *home_tok,
+                        const char *host_tok, char *vid, char *tok, size_t cap) {
+    char path[256];
+    json_t *v = NULL;
+    long st = e2e_call(p, NULL, "POST", "/api/v1/visits", body, &v);
+    if (st != 201 || !e2e_str(v, "id")) {
+        printf("#   request visit: %ld\n", st);
+        json_decref(v);
+        return -1;
+    }
+    snprintf(vid, 64, "%s", e2e_str(v, "id"));
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
+    st = e2e_call(p, home_tok, "POST", path, "{}", &v);
+    const char *letter = e2e_str(json_object_get(v, "loi"), "token");
+    if (st == 200 && letter) snprintf(tok, cap, "%s", letter);
+    json_decref(v);
+    if (st != 200 || !letter) {
+        printf("#   approve visit: %ld\n", st);
+        return -1;
+    }
+    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
+    st = e2e_call(p, host_tok, "POST", path, "{}", NULL);
+    if (st != 200) printf("#   confirm visit: %ld\n", st);
+    return st == 200 ? 0 : -1;
+}
+
 int e2e_agreement(const e2e_proc_t *p, const char *home, const char *host, const char *terms) {
     char body[2048], today[16], path[256];
     time_t now = time(NULL);

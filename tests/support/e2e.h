@@ -92,6 +92,12 @@ int e2e_member(const e2e_proc_t *p, const char *club_id, const char *category, c
                int active, const char *first, const char *last, char *id);
 int e2e_agreement(const e2e_proc_t *p, const char *home, const char *host, const char *terms);
 int e2e_club(const e2e_proc_t *p, const char *name, const char *slug, const char *extra, char *id);
+/* A visit requested with body (POST /api/v1/visits as the global bearer: JSON naming club_id,
+ * member_id, host_club_id, the dates...), approved by the home club's staff token home_tok and
+ * confirmed by the host's host_tok: vid (64 bytes) gets its id, tok (cap bytes) its letter
+ * (loi.token) for the check-in. 0, or -1 (printing the refused step). */
+int e2e_visit_confirmed(const e2e_proc_t *p, const char *body, const char *home_tok,
+                        const char *host_tok, char *vid, char *tok, size_t cap);
 /* e2e_club's extra for a club in UTC (address in GB). */
 #define E2E_CLUB_UTC "\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"}"
 
