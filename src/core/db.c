@@ -1152,6 +1152,11 @@ const char *db_val(const PGresult *r, int row, const char *col) {
     return PQgetvalue(r, row, f);
 }
 
+void db_texts(const PGresult *r, int row, int first, const db_text_t *cols, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        snprintf(cols[i].dst, cols[i].size, "%s", PQgetvalue(r, row, first + (int)i));
+}
+
 json_t *db_query_json(db_tx_t *tx, const char *sql, int nparams, const char *const *params,
                       err_t *e) {
     PGresult *r = db_exec(tx, sql, nparams, params, e);

@@ -109,4 +109,19 @@ json_t *db_row_json(PGresult *r, err_t *e, const char *field, const char *fmt, .
 /* Helpers on results. */
 const char *db_val(const PGresult *r, int row, const char *col); /* NULL if SQL NULL */
 
+/* A row's text columns into fixed buffers (a row loaded into a struct, e.g. after db_row):
+ * DB_TEXTS(r, row, first, DB_TEXT(s->host), DB_TEXT(s->home), ...) copies columns first,
+ * first + 1, ... of row into the buffers in that order, each truncated to fit ("" for SQL NULL).
+ * DB_TEXT takes an array (its size is sizeof the array). */
+typedef struct db_text {
+    char *dst;
+    size_t size;
+} db_text_t;
+void db_texts(const PGresult *r, int row, int first, const db_text_t *cols, size_t n);
+#define DB_TEXT(arr)                                                                               \
+    { (arr), sizeof(arr) }
+#define DB_TEXTS(r, row, first, ...)                                                               \
+    db_texts((r), (row), (first), (const db_text_t[]){__VA_ARGS__},                                \
+             sizeof((const db_text_t[]){__VA_ARGS__}) / sizeof(db_text_t))
+
 #endif

@@ -333,6 +333,29 @@ static void test_services(void) {
     }
 }
 
+/* `reciprocal nats-permissions USER`: a user name that is no registry module (or an empty part)
+ * is a readable but unacceptable value, 422 invalid_field naming user (docs/architecture.md
+ * "Errors"); a module's name lists its subjects. */
+static void test_nats_permissions_user(void) {
+    static const char *const bad[] = {"nosuch", "member--auth", "-member", "member-nosuch"};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    REQUIRE(f != NULL);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err_t e = {0};
+        CHECK_EQ_INT(svc_nats_permissions(bad[i], f, &e), -1);
+        CHECK_EQ_INT(e.status, 422);
+        CHECK_STR(e.code, "invalid_field");
+        CHECK_STR(e.field, "user");
+    }
+    err_t e = {0};
+    CHECK_EQ_INT(svc_nats_permissions("member", f, &e), 0);
+    fclose(f);
+    CHECK(buf && strstr(buf, "svc.member.") != NULL);
+    free(buf);
+}
+
 static void test_first_error_wins_and_all_vars_together(void) {
     cfg_t c;
     err_t e;
@@ -591,5 +614,6 @@ int main(void) {
     RUN(test_bus_vars);
     RUN(test_nats_replicas);
     RUN(test_readme_lists_every_variable);
+    RUN(test_nats_permissions_user);
     TEST_DONE();
 }

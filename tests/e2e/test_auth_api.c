@@ -75,23 +75,6 @@ static int login(const char *slug, const char *email, const char *pw, e2e_resp_t
     return req_as(NULL, "POST", "/api/v1/auth/login", body, r);
 }
 
-static int create_club(const char *slug, char *id_out) {
-    char body[512];
-    snprintf(body, sizeof body,
-             "{\"name\":\"Auth Club\",\"slug\":\"%s\",\"timezone\":\"UTC\",\"address\":{"
-             "\"country\":\"GB\"}}",
-             slug);
-    e2e_resp_t r;
-    int rc = req_as(g_admin_token, "POST", "/api/v1/clubs", body, &r);
-    int ok = rc == 0 && r.status == 201 && jstr(&r, "id");
-    if (ok)
-        snprintf(id_out, 64, "%s", jstr(&r, "id"));
-    else
-        printf("#   create club: %ld %s\n", r.status, r.body);
-    e2e_resp_free(&r);
-    return ok ? 0 : -1;
-}
-
 /* invite (as network admin) -> event -> register */
 static int invite_and_register(const char *club_id, const char *email, const char *role) {
     char body[512], tok[128];
@@ -132,11 +115,11 @@ static void test_start_and_bootstrap(void) {
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, NULL) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
     snprintf(g_admin_token, sizeof g_admin_token, "%s", e2e_bearer());
-    e2e_set_bearer(NULL);
     snprintf(g_slug_a, sizeof g_slug_a, "auth-a-%d", (int)getpid());
     snprintf(g_slug_b, sizeof g_slug_b, "auth-b-%d", (int)getpid());
-    REQUIRE(create_club(g_slug_a, g_club_a) == 0);
-    REQUIRE(create_club(g_slug_b, g_club_b) == 0);
+    REQUIRE(e2e_club(&g_proc, "Auth Club", g_slug_a, E2E_CLUB_UTC, g_club_a) == 0);
+    REQUIRE(e2e_club(&g_proc, "Auth Club", g_slug_b, E2E_CLUB_UTC, g_club_b) == 0);
+    e2e_set_bearer(NULL); /* from here every request names its token */
 }
 
 static void test_jwks(void) {

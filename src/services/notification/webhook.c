@@ -198,6 +198,16 @@ int webhook_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     return *out ? 0 : -1;
 }
 
+/* One statement on a webhook of the caller's club that answers its document (RETURNING
+ * WEBHOOK_DOC::text), in its own transaction: 0 + *out, or -1 (404 naming id when no row). */
+static int webhook_write(const svc_call_t *call, const char *sql, int n, const char *const *p,
+                         json_t **out, err_t *e) {
+    db_tx_t *tx = NULL;
+    if (svc_begin(call, &tx, e) != 0) return -1;
+    *out = db_row_json(db_exec(tx, sql, n, p, e), e, "id", "no webhook with this id");
+    return db_tx_finish(&tx, *out ? 0 : -1, out, e);
+}
+
 int webhook_rotate(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     char secret[WEBHOOK_SECRET_MAX], enc[WEBHOOK_ENC_PARAM], nonce[WEBHOOK_NONCE_PARAM];
     unsigned char kek[32];
@@ -211,31 +221,18 @@ int webhook_rotate(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         return err_set(e, 500, "internal", "", "webhook secret could not be sealed");
     }
     const char *p[] = {id, enc, nonce};
-    db_tx_t *tx = NULL;
-    PGresult *r = NULL;
-    int rc = -1;
-    if (svc_begin(call, &tx, e) != 0) goto done;
     /* the old secret keeps signing (a second signature) for 24 h; both sealed */
-    r = db_exec(tx,
-                "UPDATE notification.webhooks SET previous_enc = secret_enc, previous_nonce = "
-                "secret_nonce, previous_secret = NULL, previous_expires_at = now() + interval "
-                "'24 hours', secret_enc = $2::bytea, secret_nonce = $3::bytea, secret = NULL, "
-                "updated_at = now() WHERE id = $1::uuid AND club_id = core.current_club() "
-                "RETURNING " WEBHOOK_DOC "::text",
-                3, p, e);
-    if (!r) goto done;
-    if (PQntuples(r) != 1) {
-        err_set(e, 404, "not_found", "id", "no webhook with this id");
-        goto done;
-    }
-    *out = db_json(r, 0, 0, e);
-    if (!*out) goto done;
-    json_object_set_new(*out, "secret", json_string(secret));
-    rc = 0;
-done:
-    PQclear(r);
+    int rc = webhook_write(
+        call,
+        "UPDATE notification.webhooks SET previous_enc = secret_enc, previous_nonce = "
+        "secret_nonce, previous_secret = NULL, previous_expires_at = now() + interval "
+        "'24 hours', secret_enc = $2::bytea, secret_nonce = $3::bytea, secret = NULL, "
+        "updated_at = now() WHERE id = $1::uuid AND club_id = core.current_club() "
+        "RETURNING " WEBHOOK_DOC "::text",
+        3, p, out, e);
+    if (rc == 0) json_object_set_new(*out, "secret", json_string(secret));
     sodium_memzero(secret, sizeof secret);
-    return db_tx_finish(&tx, rc, out, e);
+    return rc;
 }
 
 int webhook_deliveries(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -278,52 +275,25 @@ int webhook_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (types && !tj) return err_set(e, 500, "internal", "", "out of memory");
     const char *p[] = {json_string_value(json_object_get(in, "id")),
                        a ? (json_is_true(a) ? "true" : "false") : NULL, tj};
-    db_tx_t *tx = NULL;
-    PGresult *r = NULL;
-    int rc = -1;
-    if (svc_begin(call, &tx, e) != 0) goto done;
-    r = db_exec(tx,
-                "UPDATE notification.webhooks SET active = coalesce($2::boolean, active), "
-                "event_types = CASE WHEN $3::jsonb IS NULL THEN event_types ELSE ARRAY(SELECT "
-                "jsonb_array_elements_text($3::jsonb)) END, updated_at = now() WHERE id = $1::uuid "
-                "AND club_id = "
-                "core.current_club() RETURNING " WEBHOOK_DOC "::text",
-                3, p, e);
-    if (!r) goto done;
-    if (PQntuples(r) != 1) {
-        err_set(e, 404, "not_found", "id", "no webhook with this id");
-        goto done;
-    }
-    *out = db_json(r, 0, 0, e);
-    rc = *out ? 0 : -1;
-done:
-    PQclear(r);
+    int rc = webhook_write(
+        call,
+        "UPDATE notification.webhooks SET active = coalesce($2::boolean, active), event_types = "
+        "CASE WHEN $3::jsonb IS NULL THEN event_types ELSE ARRAY(SELECT "
+        "jsonb_array_elements_text($3::jsonb)) END, updated_at = now() WHERE id = $1::uuid AND "
+        "club_id = core.current_club() RETURNING " WEBHOOK_DOC "::text",
+        3, p, out, e);
     free(tj);
-    return db_tx_finish(&tx, rc, out, e);
+    return rc;
 }
 
 /* Deletes an endpoint, its secrets and its delivery log (ON DELETE CASCADE); answers it. */
 int webhook_delete(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (require_club(call, e) != 0) return -1;
     const char *p[] = {json_string_value(json_object_get(in, "id"))};
-    db_tx_t *tx = NULL;
-    PGresult *r = NULL;
-    int rc = -1;
-    if (svc_begin(call, &tx, e) != 0) goto done;
-    r = db_exec(tx,
-                "DELETE FROM notification.webhooks WHERE id = $1::uuid AND club_id = "
-                "core.current_club() RETURNING " WEBHOOK_DOC "::text",
-                1, p, e);
-    if (!r) goto done;
-    if (PQntuples(r) != 1) {
-        err_set(e, 404, "not_found", "id", "no webhook with this id");
-        goto done;
-    }
-    *out = db_json(r, 0, 0, e);
-    rc = *out ? 0 : -1;
-done:
-    PQclear(r);
-    return db_tx_finish(&tx, rc, out, e);
+    return webhook_write(call,
+                         "DELETE FROM notification.webhooks WHERE id = $1::uuid AND club_id = "
+                         "core.current_club() RETURNING " WEBHOOK_DOC "::text",
+                         1, p, out, e);
 }
 
 /* ---- the consumers' part --------------------------------------------------------------------- */

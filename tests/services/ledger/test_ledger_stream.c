@@ -29,139 +29,24 @@
 #include "services/ledger/export.h"
 #include "services/ledger/settings.h"
 #include "services/ledger/verify.h"
+#include "support/ledger_chain.h"
 #include "test.h"
 
 #define VALUE_BYTES 8192
 #define TXS_PER_BLOCK 10
 
-typedef struct chain {
-    ledger_config_t cfg;
-    ledger_kvmap_t *versions, *seen;
-    merkle_range_t range;
-    uint8_t prev[32];
-    uint64_t number;
-    checkpoint_signer_t log;
-    FILE *f;     /* v2, written as it goes */
-    FILE *v1;    /* v1 document: its blocks written as they go, or NULL */
-    json_t *cps; /* v1: the notes, written after the blocks */
-} chain_t;
-
 static uint8_t log_pk[32], log_sk[64], pk[2][32], sk[2][64];
 static char tmpdir[512];
 
-static json_t *jhex(const uint8_t *d) {
-    char hx[65];
-    ledger_hex(d, 32, hx);
-    return json_string(hx);
-}
-
-/* validates the block, writes it and its signed checkpoint */
-static int add_block(chain_t *c, uint8_t **env, size_t *lens, size_t n, err_t *e) {
-    ledger_block_msg_t m = {.number = c->number,
-                            .timestamp_ms = 1764900000000 + (int64_t)c->number * 20,
-                            .n = n,
-                            .env = (const uint8_t **)env,
-                            .env_len = lens};
-    ledger_block_result_t res = {0};
-    if (ledger_validate_block(&m, c->prev, c->range.size, &c->cfg, c->versions, c->seen, &res, e) !=
-        0)
-        return -1;
-    json_t *txs = json_array();
-    for (size_t i = 0; i < n; i++) {
-        size_t cap = sodium_base64_ENCODED_LEN(lens[i], sodium_base64_VARIANT_ORIGINAL);
-        char *b = malloc(cap);
-        sodium_bin2base64(b, cap, env[i], lens[i], sodium_base64_VARIANT_ORIGINAL);
-        json_t *t = json_pack("{s:s,s:s,s:o}", "envelope", b, "validation_code",
-                              ledger_code_name(res.tx[i].code), "digests",
-                              ledger_tx_digests(env[i], lens[i], e));
-        free(b);
-        json_array_append_new(txs, t);
-        merkle_range_append(&c->range, res.tx[i].leaf, e);
-    }
-    json_t *blk = json_pack(
-        "{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "number", (json_int_t)c->number, "prev_hash",
-        jhex(res.hdr.prev_hash), "data_root", jhex(res.hdr.data_root), "validation_root",
-        jhex(res.hdr.validation_root), "writeset_hash", jhex(res.hdr.writeset_hash), "timestamp_ms",
-        (json_int_t)res.hdr.timestamp_ms, "tx_count", (json_int_t)n, "first_log_index",
-        (json_int_t)res.hdr.first_log_index, "header_hash", jhex(res.header_hash), "txs", txs);
-    uint8_t root[32];
-    char line[LEDGER_BLOCK_LINE_MAX], *body = NULL, *note = NULL;
-    const char *ext[] = {line};
-    size_t bl = 0, nl = 0;
-    ledger_checkpoint_block_line(c->number, res.header_hash, line);
-    int rc = merkle_range_root(&c->range, root, e) == 0 &&
-                     checkpoint_format_body(c->log.name, c->range.size, root, ext, 1, &body, &bl,
-                                            e) == 0 &&
-                     checkpoint_sign(body, bl, &c->log, &note, &nl, e) == 0 &&
-                     ledger_export_write_block(c->f, blk, e) == 0 &&
-                     ledger_export_write_checkpoint(c->f, note, e) == 0
-                 ? 0
-                 : -1;
-    if (rc == 0 && c->v1) {
-        if ((c->number > 0 && fputc(',', c->v1) == EOF) ||
-            json_dumpf(blk, c->v1, JSON_COMPACT) != 0)
-            rc = -1;
-        json_array_append_new(c->cps, json_string(note));
-    }
-    json_decref(blk);
-    free(body);
-    free(note);
-    memcpy(c->prev, res.header_hash, 32);
-    c->number++;
-    ledger_block_result_free(&res);
-    return rc;
-}
-
-static int make_env(json_t *spec, size_t nsig, uint8_t **env, size_t *len, err_t *e) {
-    uint8_t *tx = NULL, id[32];
-    size_t tl = 0;
-    ledger_endorsement_t end[2];
-    if (ledger_build_tx(spec, pk[0], &tx, &tl, id, e) != 0) return -1;
-    for (size_t i = 0; i < nsig; i++)
-        ledger_endorse(tx, tl, sk[i], &end[i]);
-    int rc = ledger_envelope_encode(tx, tl, end, nsig, env, len, e);
-    free(tx);
-    return rc;
-}
-
-static int config_org(chain_t *c, const char *org, const uint8_t org_pk[32], err_t *e) {
-    char hx[65], key[80];
-    ledger_hex(org_pk, 32, hx);
-    json_t *val = json_pack("{s:n,s:s,s:[{s:s,s:s}]}", "club_id", "name", org, "identities",
-                            "public_key", hx, "role", "admin");
-    char *vs = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(val);
-    snprintf(key, sizeof key, "config/org/%s", org);
-    json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "config.update", "creator",
-                             LEDGER_NETWORK_ORG, "writes", "key", key, "value", vs);
-    free(vs);
-    uint8_t *env = NULL;
-    size_t len = 0;
-    int rc = make_env(spec, 1, &env, &len, e);
-    json_decref(spec);
-    if (rc == 0) rc = add_block(c, &env, &len, 1, e);
-    free(env);
-    return rc;
+static int config_org(ledger_chain_t *c, const char *org, const uint8_t org_pk[32], err_t *e) {
+    return ledger_chain_config_orgs(c, (const char *[]){org}, (const uint8_t(*)[32])org_pk, 1,
+                                    pk[0], sk[0], e);
 }
 
 /* writes a chain of nblocks blocks to path (v2) and, when v1_path, as a v1 document too */
 static int build_chain(const char *path, const char *v1_path, int nblocks, err_t *e) {
-    chain_t c = {.versions = ledger_kvmap_new(), .seen = ledger_kvmap_new()};
-    char hx[65];
-    merkle_range_init(&c.range);
-    ledger_hex(log_pk, 32, hx);
-    c.f = fopen(path, "w");
-    if (v1_path) {
-        c.v1 = fopen(v1_path, "w");
-        c.cps = json_array();
-        if (c.v1)
-            fprintf(c.v1,
-                    "{\"format\":\"%s\",\"origin\":\"%s\",\"log_public_key\":\"%s\","
-                    "\"blocks\":[",
-                    LEDGER_EXPORT_V1, ledger_origin(), hx);
-    }
-    int rc = c.f && checkpoint_signer_init(&c.log, ledger_origin(), log_sk, e) == 0 &&
-                     ledger_export_write_header(c.f, ledger_origin(), hx, e) == 0 &&
+    ledger_chain_t c;
+    int rc = ledger_chain_open(&c, path, v1_path, log_pk, log_sk, 1764900000000, 20, e) == 0 &&
                      config_org(&c, LEDGER_NETWORK_ORG, pk[0], e) == 0 &&
                      config_org(&c, "club1", pk[1], e) == 0
                  ? 0
@@ -177,27 +62,16 @@ static int build_chain(const char *path, const char *v1_path, int nblocks, err_t
             snprintf(key, sizeof key, "s/%d/%d", b, i);
             json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator",
                                      LEDGER_NETWORK_ORG, "writes", "key", key, "value", value);
-            rc = make_env(spec, 2, &env[i], &lens[i], e);
+            rc = ledger_chain_envelope(spec, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, 2,
+                                       &env[i], &lens[i], e);
             json_decref(spec);
         }
-        if (rc == 0) rc = add_block(&c, env, lens, TXS_PER_BLOCK, e);
+        if (rc == 0) rc = ledger_chain_add_block(&c, env, lens, TXS_PER_BLOCK, e);
         for (int i = 0; i < TXS_PER_BLOCK; i++)
             free(env[i]);
     }
     free(value);
-    if (c.f && fclose(c.f) != 0) rc = -1;
-    if (c.v1) {
-        if (rc == 0 && (fputs("],\"checkpoints\":", c.v1) == EOF ||
-                        json_dumpf(c.cps, c.v1, JSON_COMPACT) != 0 || fputs("}", c.v1) == EOF))
-            rc = -1;
-        if (fclose(c.v1) != 0) rc = -1;
-    }
-    json_decref(c.cps);
-    checkpoint_signer_wipe(&c.log);
-    ledger_config_free(&c.cfg);
-    ledger_kvmap_free(c.versions);
-    ledger_kvmap_free(c.seen);
-    return rc;
+    return ledger_chain_close(&c, rc);
 }
 
 /* `reciprocal ledger verify path --log-key K` (the -O2 binary): exit status, *maxrss_kb. Run by
