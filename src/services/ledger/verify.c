@@ -419,8 +419,8 @@ typedef struct vitem {
 /* A line of a v2 file read ahead: parsed on the worker threads, its item (or its error) handed
  * out in file order. */
 typedef struct vline {
-    char *raw; /* owned until parsed */
-    size_t len, lineno;
+    const char *raw; /* into vsrc_t.rb, until parsed */
+    size_t off, len, lineno;
     vitem_t it;
     int bad;
     err_t err;
@@ -436,7 +436,9 @@ typedef struct vsrc {
     FILE *f; /* v2 */
     char *line;
     size_t cap, lineno;
-    vline_t *lq; /* the chunk read ahead: lq[li..ln) not handed out yet */
+    char *rb; /* the file read in large chunks: rb[rpos..rlen) not split into lines yet */
+    size_t rcap, rlen, rpos, scan; /* scan: bytes after rpos known to hold no newline */
+    vline_t *lq;                   /* the chunk read ahead: lq[li..ln) not handed out yet */
     size_t ln, li, lcap, lnext;
     int eof;
     int has_peek;
@@ -462,8 +464,11 @@ typedef struct vbatch {
     uint8_t *dup; /* recorded DUPLICATE_TXID (checked at the end: idcheck.h) */
     int *rec;     /* the recorded code, -1 = missing or unknown */
     size_t n, cap;
+    size_t held; /* slots [0, held) of tx and pre hold buffers (freed when a slot is reused) */
     vitem_t *it;
     size_t nit, itcap;
+    vitem_t *dead; /* the previous batch's items, released by the workers */
+    size_t ndead, deadcap, dnext;
     size_t next;                /* the next tx to prepare (threads take them with an atomic add) */
     const ledger_config_t *cfg; /* the config the prechecks ran against (NULL: none) */
     uint64_t epoch;             /* its epoch (vstate_t.epoch) */
@@ -472,6 +477,11 @@ typedef struct vbatch {
 static void prepare_tx(vbatch_t *vb, size_t x, ledger_buf_t *scratch) {
     vtx_t *t = &vb->tx[x];
     ledger_pretx_t *p = &vb->pre[x];
+    free(t->env); /* what the slot held in an earlier batch */
+    free(t->end);
+    t->env = NULL;
+    t->end = NULL;
+    txcodec_tx_free(&p->tx);
     *p = (ledger_pretx_t){.code = -1};
     vb->sig_ok[x] = 0;
     const char *code = json_string_value(json_object_get(t->jt, "validation_code"));
@@ -526,6 +536,11 @@ static void *prepare_worker(void *arg) {
             prepare_tx(vb, x, &scratch);
     }
     ledger_buf_free(&scratch);
+    for (;;) { /* then the previous batch's parse trees */
+        size_t k = __atomic_fetch_add(&vb->dnext, 1, __ATOMIC_RELAXED);
+        if (k >= vb->ndead) break;
+        json_decref(vb->dead[k].j);
+    }
     return NULL;
 }
 
@@ -535,19 +550,31 @@ static size_t verify_threads(size_t want) {
     return n < 1 ? 1 : n > VERIFY_MAX_THREADS ? VERIFY_MAX_THREADS : (size_t)n;
 }
 
+/* Empties the batch for the next fill: its items become the dead ones (the next fill's workers
+ * release them); the transaction slots' buffers are freed as the slots are reused. */
 static void batch_clear(vbatch_t *vb) {
-    for (size_t x = 0; x < vb->n; x++) {
-        free(vb->tx[x].env);
-        free(vb->tx[x].end);
-        txcodec_tx_free(&vb->pre[x].tx);
-    }
-    for (size_t x = 0; x < vb->nit; x++)
-        json_decref(vb->it[x].j);
+    for (size_t x = vb->dnext; x < vb->ndead; x++)
+        json_decref(vb->dead[x].j);
+    vitem_t *d = vb->dead;
+    size_t dc = vb->deadcap;
+    vb->dead = vb->it;
+    vb->deadcap = vb->itcap;
+    vb->ndead = vb->nit;
+    vb->dnext = 0;
+    vb->it = d;
+    vb->itcap = dc;
     vb->n = vb->nit = vb->next = 0;
 }
 
 static void batch_free(vbatch_t *vb) {
     batch_clear(vb);
+    batch_clear(vb);
+    for (size_t x = 0; x < vb->held; x++) {
+        free(vb->tx[x].env);
+        free(vb->tx[x].end);
+        txcodec_tx_free(&vb->pre[x].tx);
+    }
+    free(vb->dead);
     free(vb->tx);
     free(vb->pre);
     free(vb->env);
@@ -602,7 +629,6 @@ static void parse_line(vline_t *l) {
     else if (one && json_is_string(c))
         l->it = (vitem_t){.kind = VITEM_CP, .j = json_incref(c), .bytes = l->len};
     json_decref(o);
-    free(l->raw);
     l->raw = NULL;
     if (!l->it.j) {
         l->bad = 1;
@@ -617,45 +643,91 @@ static void *parse_worker(void *arg) {
     for (;;) {
         size_t k = __atomic_fetch_add(&s->lnext, 1, __ATOMIC_RELAXED);
         if (k >= s->ln) return NULL;
-        parse_line(&s->lq[k]);
+        if (!s->lq[k].bad) parse_line(&s->lq[k]);
     }
 }
 
+/* Adds the line at rb[off..off+len) (or, with why, an error in its place) to the chunk. */
+static int add_line(vsrc_t *s, size_t off, size_t len, const char *why, err_t *e) {
+    if (s->ln == s->lcap) {
+        size_t nc = s->lcap ? s->lcap * 2 : 256;
+        vline_t *q = realloc(s->lq, nc * sizeof *q);
+        if (!q) return oom(e);
+        s->lq = q;
+        s->lcap = nc;
+    }
+    vline_t *l = &s->lq[s->ln++];
+    *l = (vline_t){.off = off, .len = len, .lineno = s->lineno};
+    if (why) {
+        l->bad = 1;
+        err_set(&l->err, 422, "invalid_export", "line", "line %zu: %s", s->lineno, why);
+    }
+    return 0;
+}
+
+/* More of the file into rb (grown when full: the chunk's lines are offsets into it). 0, 1 at the
+ * end of the file, -1 when unreadable, -2 out of memory (e). */
+static int src_read(vsrc_t *s, err_t *e) {
+    if (s->rlen == s->rcap) {
+        size_t nc = s->rcap ? s->rcap * 2 : (size_t)4 << 20;
+        char *p = realloc(s->rb, nc);
+        if (!p) {
+            oom(e);
+            return -2;
+        }
+        s->rb = p;
+        s->rcap = nc;
+    }
+    size_t got = fread(s->rb + s->rlen, 1, s->rcap - s->rlen, s->f);
+    s->rlen += got;
+    return got > 0 ? 0 : ferror(s->f) ? -1 : 1;
+}
+
 /* Reads the next chunk of lines (empty lines skipped) and parses them on the worker threads
- * (and this one). A line that cannot be read ends the file, as an error in its place. */
+ * (and this one). The file is read in large blocks and split at newlines in place (no copy per
+ * line). A line that cannot be read ends the file, as an error in its place. */
 static int src_refill(vsrc_t *s, err_t *e) {
     s->ln = s->li = s->lnext = 0;
+    if (s->rpos > 0) { /* drop what the previous chunk consumed */
+        memmove(s->rb, s->rb + s->rpos, s->rlen - s->rpos);
+        s->rlen -= s->rpos;
+        s->rpos = 0;
+    }
     size_t bytes = 0;
     while (!s->eof && s->ln < VBATCH_ITEMS && bytes < VBATCH_BYTES) {
-        size_t len = 0;
-        int r = read_line(s->f, &s->line, &s->cap, VLINE_MAX, &len);
+        size_t have = s->rlen - s->rpos;
+        char *nl = have > s->scan ? memchr(s->rb + s->rpos + s->scan, '\n', have - s->scan) : NULL;
+        size_t len = nl ? (size_t)(nl - (s->rb + s->rpos)) : have;
+        if (!nl && len <= VLINE_MAX) {
+            s->scan = have;
+            int r = src_read(s, e);
+            if (r == 0) continue;
+            if (r == -2) return -1;
+            s->lineno++;
+            s->eof = 1;
+            if (r < 0) {
+                if (add_line(s, 0, 0, "unreadable", e) != 0) return -1;
+            } else if (len > 0) { /* the last line, without its newline */
+                if (add_line(s, s->rpos, len, NULL, e) != 0) return -1;
+                s->rpos = s->rlen;
+            }
+            break;
+        }
         s->lineno++;
-        if (r == 1) {
+        s->scan = 0;
+        if (len > VLINE_MAX) {
+            char why[64];
+            snprintf(why, sizeof why, "longer than %zu bytes", VLINE_MAX);
             s->eof = 1;
+            if (add_line(s, 0, 0, why, e) != 0) return -1;
             break;
         }
-        if (r == 0 && len == 0) continue;
-        if (s->ln == s->lcap) {
-            size_t nc = s->lcap ? s->lcap * 2 : 256;
-            vline_t *q = realloc(s->lq, nc * sizeof *q);
-            if (!q) return oom(e);
-            s->lq = q;
-            s->lcap = nc;
-        }
-        vline_t *l = &s->lq[s->ln++];
-        *l = (vline_t){.len = len, .lineno = s->lineno};
-        if (r < 0) {
-            l->bad = 1;
-            err_set(&l->err, 422, "invalid_export", "line",
-                    "line %zu: unreadable or longer than %zu bytes", s->lineno, VLINE_MAX);
-            s->eof = 1;
-            break;
-        }
-        l->raw = malloc(len + 1);
-        if (!l->raw) return oom(e);
-        memcpy(l->raw, s->line, len + 1);
+        if (len > 0 && add_line(s, s->rpos, len, NULL, e) != 0) return -1;
+        s->rpos += len + 1;
         bytes += len;
     }
+    for (size_t k = 0; k < s->ln; k++)
+        if (!s->lq[k].bad) s->lq[k].raw = s->rb + s->lq[k].off;
     pthread_t th[VERIFY_MAX_THREADS];
     size_t nt = verify_threads(s->threads), started = 0;
     if (nt > s->ln) nt = s->ln ? s->ln : 1;
@@ -682,12 +754,11 @@ static int src_line(vsrc_t *s, vitem_t *it, err_t *e) {
 }
 
 static void src_free(vsrc_t *s) {
-    for (size_t x = s->li; x < s->ln; x++) {
-        free(s->lq[x].raw);
+    for (size_t x = s->li; x < s->ln; x++)
         json_decref(s->lq[x].it.j);
-    }
     free(s->lq);
     free(s->line);
+    free(s->rb);
     if (s->has_peek) json_decref(s->peek.j);
     s->has_peek = 0;
 }
@@ -740,9 +811,17 @@ static int batch_add_txs(vbatch_t *vb, vitem_t *it, err_t *e) {
     size_t n = json_array_size(txs);
     if (batch_reserve(vb, vb->n + n, e) != 0) return -1;
     it->ntx = n;
-    for (size_t i = 0; i < n; i++) {
-        vb->pre[vb->n] = (ledger_pretx_t){.code = -1};
-        vb->tx[vb->n++] = (vtx_t){.jt = json_array_get(txs, i), .number = number, .i = i};
+    for (size_t i = 0; i < n; i++, vb->n++) {
+        vtx_t *t = &vb->tx[vb->n];
+        if (vb->n == vb->held) { /* a new slot: nothing to free */
+            *t = (vtx_t){0};
+            vb->pre[vb->n] = (ledger_pretx_t){.code = -1};
+            vb->held++;
+        }
+        t->jt = json_array_get(txs, i);
+        t->number = number;
+        t->i = i;
+        t->bad = 0;
     }
     return 0;
 }
