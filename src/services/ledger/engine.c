@@ -906,8 +906,8 @@ int ledger_tx_precheck(const txcodec_tx_t *tx, const uint8_t *etx, size_t etx_le
  * pre: ledger_tx_precheck's code against cfg, or -1 to check here. */
 static int validate_tx(const txcodec_tx_t *tx, const uint8_t *etx, size_t etx_len,
                        const ledger_endorsement_t *end, size_t n_end, const uint64_t *sig_ok,
-                       int pre, uint64_t block, ledger_config_t *cfg, ledger_kvmap_t *versions,
-                       int *config_changed) {
+                       int pre, const uint8_t *mvcc, uint64_t block, ledger_config_t *cfg,
+                       ledger_kvmap_t *versions, int *config_changed) {
     int is_config = strcmp(tx->type, "config.update") == 0;
     ledger_config_t next = {0};
     int code;
@@ -929,7 +929,11 @@ static int validate_tx(const txcodec_tx_t *tx, const uint8_t *etx, size_t etx_le
         code = endorsed(tx, etx, etx_len, end, n_end, sig_ok, pcfg, is_config, ptext);
     }
     if (code != LEDGER_VALID) goto done;
-    for (size_t i = 0; i < tx->n_reads; i++)
+    if (mvcc && *mvcc) {
+        code = LEDGER_MVCC_READ_CONFLICT;
+        goto done;
+    }
+    for (size_t i = 0; !mvcc && i < tx->n_reads; i++)
         if (ledger_kvmap_get(versions, tx->reads[i].key, tx->reads[i].key_len, NULL) !=
             tx->reads[i].version) {
             code = LEDGER_MVCC_READ_CONFLICT;
@@ -995,12 +999,12 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
         } else {
             if (!m->dup && ledger_kvmap_set(seen_txids, tx->tx_id, 32, 1) != 0) goto oom;
             int pc = pre && m->pre_codes && !out->config_changed ? pre->code : -1;
-            r->code = pre ? validate_tx(tx, pre->etx, pre->etx_len, pre->end, pre->n_end,
-                                        m->sig_ok ? &m->sig_ok[i] : NULL, pc, m->number, cfg,
-                                        versions, &out->config_changed)
-                          : validate_tx(tx, env.tx, env.tx_len, env.end, env.n_end,
-                                        m->sig_ok ? &m->sig_ok[i] : NULL, -1, m->number, cfg,
-                                        versions, &out->config_changed);
+            const uint64_t *so = m->sig_ok ? &m->sig_ok[i] : NULL;
+            const uint8_t *mv = m->mvcc ? &m->mvcc[i] : NULL;
+            r->code = pre ? validate_tx(tx, pre->etx, pre->etx_len, pre->end, pre->n_end, so, pc,
+                                        mv, m->number, cfg, versions, &out->config_changed)
+                          : validate_tx(tx, env.tx, env.tx_len, env.end, env.n_end, so, -1, mv,
+                                        m->number, cfg, versions, &out->config_changed);
         }
         vcodes[i] = (uint8_t)r->code;
         if (r->code != LEDGER_VALID) continue;
@@ -1012,7 +1016,8 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
             ledger_buf_bytes(&ws, w->key, w->key_len);
             ledger_buf_u8(&ws, w->is_delete ? 1 : 0);
             ledger_buf_bytes(&ws, w->value, w->value_len);
-            if (ledger_kvmap_set(versions, w->key, w->key_len, w->is_delete ? 0 : ver) != 0)
+            if (!m->mvcc &&
+                ledger_kvmap_set(versions, w->key, w->key_len, w->is_delete ? 0 : ver) != 0)
                 goto oom;
             if (out->n_writes == wcap) {
                 size_t nc = wcap ? wcap * 2 : 64;

@@ -133,6 +133,11 @@ typedef struct ledger_block_msg {
      * instead of looking the id up in seen_txids (which may then be NULL). The verifier takes
      * the recorded DUPLICATE_TXID codes and checks them all at the end (idcheck.h). */
     const uint8_t *dup;
+    /* NULL (the service), or per envelope 1 = its reads conflict (MVCC_READ_CONFLICT), 0 = they
+     * hold: validation takes that instead of reading versions (which may then be NULL: nothing
+     * is written to it). The verifier takes the recorded codes and checks every read against the
+     * writes before it at the end (statecheck.h). */
+    const uint8_t *mvcc;
     /* NULL, or the RFC 6962 root of the block's leaf hashes, computed ahead. */
     const uint8_t *data_root;
 } ledger_block_msg_t;

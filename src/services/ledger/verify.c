@@ -14,6 +14,7 @@
 #include "services/ledger/engine.h"
 #include "services/ledger/export.h"
 #include "services/ledger/idcheck.h"
+#include "services/ledger/statecheck.h"
 
 static int hexfield(json_t *o, const char *name, uint8_t out[32]) {
     return ledger_unhex(json_string_value(json_object_get(o, name)), out, 32);
@@ -196,8 +197,8 @@ typedef struct vstate {
     ledger_config_t snap; /* a copy of cfg at snap_epoch, for the batch being prepared */
     uint64_t snap_epoch;
     int have_snap;
-    ledger_kvmap_t *versions; /* the world state: every key's version */
-    ledger_idcheck_t *ids;    /* the tx ids, checked at the end (idcheck.h) */
+    ledger_statecheck_t *state; /* the reads and writes, checked at the end (statecheck.h) */
+    ledger_idcheck_t *ids;      /* the tx ids, checked at the end (idcheck.h) */
     size_t threads;
     /* where the replay failed (block, position; LEDGER_MAX_BLOCK_TXS = after its txs), so that
      * an earlier duplicate-id fault is named instead */
@@ -401,6 +402,7 @@ typedef struct vtx {
     size_t i;                  /* its position */
     uint8_t *env;              /* owned */
     ledger_endorsement_t *end; /* owned: the decoded endorsements */
+    uint8_t (*kh)[32];         /* owned: SHA-256 of each read key, then of each write key */
     int bad;
     err_t err;
 } vtx_t;
@@ -461,8 +463,9 @@ typedef struct vbatch {
     size_t *len;
     uint64_t *sig_ok;
     merkle_hash_t *leaf;
-    uint8_t *dup; /* recorded DUPLICATE_TXID (checked at the end: idcheck.h) */
-    int *rec;     /* the recorded code, -1 = missing or unknown */
+    uint8_t *dup;  /* recorded DUPLICATE_TXID (checked at the end: idcheck.h) */
+    uint8_t *mvcc; /* recorded MVCC_READ_CONFLICT (checked at the end: statecheck.h) */
+    int *rec;      /* the recorded code, -1 = missing or unknown */
     size_t n, cap;
     size_t held; /* slots [0, held) of tx and pre hold buffers (freed when a slot is reused) */
     vitem_t *it;
@@ -479,14 +482,17 @@ static void prepare_tx(vbatch_t *vb, size_t x, ledger_buf_t *scratch) {
     ledger_pretx_t *p = &vb->pre[x];
     free(t->env); /* what the slot held in an earlier batch */
     free(t->end);
+    free(t->kh);
     t->env = NULL;
     t->end = NULL;
+    t->kh = NULL;
     txcodec_tx_free(&p->tx);
     *p = (ledger_pretx_t){.code = -1};
     vb->sig_ok[x] = 0;
     const char *code = json_string_value(json_object_get(t->jt, "validation_code"));
     vb->rec[x] = code ? ledger_code_from_name(code) : -1;
     vb->dup[x] = vb->rec[x] == LEDGER_DUPLICATE_TXID;
+    vb->mvcc[x] = vb->rec[x] == LEDGER_MVCC_READ_CONFLICT;
     const char *str = json_string_value(json_object_get(t->jt, "envelope"));
     size_t sl = str ? strlen(str) : 0, len = 0;
     t->env = str ? malloc(sl + 1) : NULL;
@@ -507,13 +513,19 @@ static void prepare_tx(vbatch_t *vb, size_t x, ledger_buf_t *scratch) {
     }
     err_t le = {0};
     merkle_leaf_hash(t->env, len, vb->leaf[x], &le); /* cannot fail: the envelope is in memory */
+    const txcodec_tx_t *tx = &p->tx;
     t->end = malloc(en.n_end * sizeof *t->end);
-    if (!t->end) {
+    t->kh = malloc((tx->n_reads + tx->n_writes + 1) * sizeof *t->kh);
+    if (!t->end || !t->kh) {
         t->bad = 1;
         oom(&t->err);
         return;
     }
     memcpy(t->end, en.end, en.n_end * sizeof *t->end);
+    for (size_t r = 0; r < tx->n_reads; r++)
+        ledger_sha256(tx->reads[r].key, tx->reads[r].key_len, t->kh[r]);
+    for (size_t w = 0; w < tx->n_writes; w++)
+        ledger_sha256(tx->writes[w].key, tx->writes[w].key_len, t->kh[tx->n_reads + w]);
     p->ok = 1;
     p->etx = en.tx;
     p->etx_len = en.tx_len;
@@ -572,6 +584,7 @@ static void batch_free(vbatch_t *vb) {
     for (size_t x = 0; x < vb->held; x++) {
         free(vb->tx[x].env);
         free(vb->tx[x].end);
+        free(vb->tx[x].kh);
         txcodec_tx_free(&vb->pre[x].tx);
     }
     free(vb->dead);
@@ -582,6 +595,7 @@ static void batch_free(vbatch_t *vb) {
     free(vb->sig_ok);
     free(vb->leaf);
     free(vb->dup);
+    free(vb->mvcc);
     free(vb->rec);
     free(vb->it);
 }
@@ -798,6 +812,7 @@ static int batch_reserve(vbatch_t *vb, size_t need, err_t *e) {
     GROW(sig_ok);
     GROW(leaf);
     GROW(dup);
+    GROW(mvcc);
     GROW(rec);
 #undef GROW
     vb->cap = nc;
@@ -876,6 +891,25 @@ static int batch_fill(vbatch_t *vb, vsrc_t *src, err_t *e) {
     return 0;
 }
 
+/* The reads of a tx that reached the MVCC check and the writes of a VALID one, for the check
+ * at the end (statecheck.h); kh: the keys' SHA-256, reads then writes. */
+static int record_state(vstate_t *s, uint64_t number, size_t i, const txcodec_tx_t *tx,
+                        uint8_t (*kh)[32], const ledger_tx_result_t *r, err_t *e) {
+    int conflict = r->code == LEDGER_MVCC_READ_CONFLICT;
+    if (r->code != LEDGER_VALID && !conflict) return 0;
+    for (size_t k = 0; k < tx->n_reads; k++)
+        if (ledger_statecheck_read(s->state, kh[k], number, (uint32_t)i, tx->reads[k].version,
+                                   conflict, e) != 0)
+            return -1;
+    if (conflict) return ledger_statecheck_conflict(s->state, number, (uint32_t)i, r->tx_id, e);
+    uint64_t ver = ledger_version(number, (uint32_t)i);
+    for (size_t k = 0; k < tx->n_writes; k++)
+        if (ledger_statecheck_write(s->state, kh[tx->n_reads + k], number, (uint32_t)i,
+                                    tx->writes[k].is_delete ? 0 : ver, e) != 0)
+            return -1;
+    return 0;
+}
+
 /* Replays block bi (item it of batch vb; next = the following block or NULL): the prepared
  * envelopes and digests, validation against the state so far (the tx ids recorded for the
  * check at the end), every recorded code and header field; then folds its leaves into the
@@ -908,14 +942,17 @@ static int replay_block(vstate_t *s, size_t bi, const vitem_t *it, json_t *next,
                             .pre = &vb->pre[x],
                             .pre_codes = vb->cfg && vb->epoch == s->epoch,
                             .dup = &vb->dup[x],
+                            .mvcc = &vb->mvcc[x],
                             .data_root = it->root};
     ledger_block_result_t res = {0};
-    if (ledger_validate_block(&m, s->prev, s->range.size, &s->cfg, s->versions, NULL, &res, e) != 0)
+    if (ledger_validate_block(&m, s->prev, s->range.size, &s->cfg, NULL, NULL, &res, e) != 0)
         return -1;
     int bad = 0;
     for (size_t i = 0; !bad && i < n; i++)
-        if (vb->pre[x + i].ok && ledger_idcheck_add(s->ids, res.tx[i].tx_id, number, (uint32_t)i,
-                                                    vb->rec[x + i], e) != 0)
+        if (vb->pre[x + i].ok &&
+            (ledger_idcheck_add(s->ids, res.tx[i].tx_id, number, (uint32_t)i, vb->rec[x + i], e) !=
+                 0 ||
+             record_state(s, number, i, &vb->pre[x + i].tx, vb->tx[x + i].kh, &res.tx[i], e) != 0))
             bad = 1;
     size_t at = LEDGER_MAX_BLOCK_TXS;
     if (!bad && check_codes(number, txs, &vb->rec[x], &res, rep, &at, e) != 0) bad = 1;
@@ -992,11 +1029,11 @@ static int vstate_init(vstate_t *s, const char *origin, const uint8_t lpk[32], e
     *s = (vstate_t){.origin = origin, .cap = 1, .nv = 1, .vs_stale = 1};
     merkle_range_init(&s->range);
     s->cpq = json_array();
-    s->versions = ledger_kvmap_new();
+    s->state = ledger_statecheck_new(0);
     s->ids = ledger_idcheck_new(0);
     s->vs = calloc(1, sizeof *s->vs);
     s->verified = calloc(1, sizeof *s->verified);
-    if (!s->cpq || !s->versions || !s->ids || !s->vs || !s->verified) return oom(e);
+    if (!s->cpq || !s->state || !s->ids || !s->vs || !s->verified) return oom(e);
     return checkpoint_verifier_init(&s->vs[0], origin, lpk, e);
 }
 
@@ -1006,7 +1043,7 @@ static void vstate_free(vstate_t *s) {
     free(s->vs);
     free(s->verified);
     ledger_config_free(&s->cfg);
-    ledger_kvmap_free(s->versions);
+    ledger_statecheck_free(s->state);
     ledger_config_free(&s->snap);
     ledger_idcheck_free(s->ids);
 }
@@ -1051,28 +1088,51 @@ static int replay_batch(vstate_t *s, const vsrc_t *src, vbatch_t *vb, json_t *af
     return 0;
 }
 
-/* The duplicate-id check of the records up to (block, position) `upto`: a violation before that
- * point is the first fault (the replay took the recorded DUPLICATE_TXID codes as true), so it
- * replaces *e (fault >= 0: the replay failed there) or is reported (fault < 0: at the end). */
-static int ids_check(vstate_t *s, int fault, err_t *e) {
-    ledger_idcheck_bad_t bad;
+/* The checks deferred to the end (duplicate ids: idcheck.h; MVCC: statecheck.h) of the records
+ * up to the replay's failure point (fault >= 0: s->fail_block, s->fail_pos) or all of them
+ * (fault < 0). The replay took the recorded DUPLICATE_TXID and MVCC_READ_CONFLICT codes as true,
+ * so the earliest violation before the failure point is the first fault: it replaces *e (or is
+ * reported, at the end). */
+static int deferred_check(vstate_t *s, int fault, err_t *e) {
+    ledger_idcheck_bad_t ib;
+    ledger_statecheck_bad_t sb;
     err_t ie = {0};
     uint64_t upto = fault >= 0 ? s->fail_block : UINT64_MAX;
-    int r = ledger_idcheck_run(s->ids, upto, verify_threads(s->threads), &bad, &ie);
-    if (r < 0) {
+    size_t nt = verify_threads(s->threads);
+    int ri = ledger_idcheck_run(s->ids, upto, nt, &ib, &ie);
+    int rs = ri < 0 ? -1 : ledger_statecheck_run(s->state, upto, nt, &sb, &ie);
+    if (ri < 0 || rs < 0) {
         if (fault < 0) *e = ie;
         return -1;
     }
-    if (r == 0 || (fault >= 0 && (bad.block > s->fail_block ||
-                                  (bad.block == s->fail_block && bad.position >= s->fail_pos))))
-        return fault >= 0 ? -1 : 0;
+    uint64_t ai = ri ? ib.block << 12 | ib.position : UINT64_MAX;
+    uint64_t as = rs ? sb.block << 12 | sb.position : UINT64_MAX;
+    uint64_t at = ai < as ? ai : as;
+    uint64_t lim = fault >= 0 ? (s->fail_block << 12) + s->fail_pos : UINT64_MAX;
+    if (at == UINT64_MAX || at >= lim) return fault >= 0 ? -1 : 0;
     char id[65];
-    ledger_hex(bad.id, 32, id);
+    if (ai <= as) {
+        ledger_hex(ib.id, 32, id);
+        return err_set(e, 422, "invalid_chain", "validation_code",
+                       "block %" PRIu64 " tx %" PRIu32 " (%s): validation_code recorded %s, "
+                       "replay gives %s",
+                       ib.block, ib.position, id, ib.code == 255 ? "?" : ledger_code_name(ib.code),
+                       ib.dup ? "DUPLICATE_TXID"
+                              : "the first use of this tx id (not DUPLICATE_TXID)");
+    }
+    if (sb.conflict) {
+        ledger_hex(sb.tx_id, 32, id);
+        return err_set(e, 422, "invalid_chain", "validation_code",
+                       "block %" PRIu64 " tx %" PRIu32 " (%s): validation_code recorded "
+                       "MVCC_READ_CONFLICT, replay gives VALID (every read holds)",
+                       sb.block, sb.position, id);
+    }
+    ledger_hex(sb.key, 32, id);
     return err_set(e, 422, "invalid_chain", "validation_code",
-                   "block %" PRIu64 " tx %" PRIu32 " (%s): validation_code recorded %s, replay "
-                   "gives %s",
-                   bad.block, bad.position, id, bad.code == 255 ? "?" : ledger_code_name(bad.code),
-                   bad.dup ? "DUPLICATE_TXID" : "the first use of this tx id (not DUPLICATE_TXID)");
+                   "block %" PRIu64 " tx %" PRIu32 ": validation_code recorded VALID, replay "
+                   "gives MVCC_READ_CONFLICT (it read version %" PRIu64 " of the key with SHA-256 "
+                   "%.16s..., the chain had version %" PRIu64 ")",
+                   sb.block, sb.position, sb.want, id, sb.have);
 }
 
 /* The config the next batch's prechecks run against: the one in force now (a block of the batch
@@ -1151,8 +1211,8 @@ static int verify_src(vsrc_t *src, const char *origin, const uint8_t lpk[32],
     s.threads = o->threads;
     src->threads = o->threads;
     if (replay_items(&s, src, rep, e) != 0)
-        ids_check(&s, 1, e);
-    else if (ids_check(&s, -1, e) == 0 && check_leftover(&s, rep, e) == 0) {
+        deferred_check(&s, 1, e);
+    else if (deferred_check(&s, -1, e) == 0 && check_leftover(&s, rep, e) == 0) {
         rep->unbound_blocks = rep->blocks - (size_t)s.bound;
         rc = check_bound(o, rep->blocks, s.bound, s.range.size, e);
     }
