@@ -943,6 +943,15 @@ static void test_background_runner(void) {
     json_decref(st);
     json_decref(payload);
     json_decref(writes);
+    /* idle (issue 16 step 6): nothing submitted for 3 s; the runner waits in a held JetStream
+     * pull request instead of polling: about one pass per LEDGER_RUNNER_IDLE_MS (a pass = one
+     * fetch + one stream info), where it made ~150 (a 20 ms fetch each) before */
+    usleep(300000); /* let the pass that cut the last block end */
+    unsigned long p0 = ledger_runner_passes();
+    usleep(3000000);
+    unsigned long idle_passes = ledger_runner_passes() - p0;
+    printf("# idle runner: %lu passes in 3 s\n", idle_passes);
+    CHECK(idle_passes <= 3000 / LEDGER_RUNNER_IDLE_MS + 2);
     ledger_runner_stop();
     CHECK(!ledger_runner_active());
     ledger_runner_stop(); /* idempotent */
