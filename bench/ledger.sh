@@ -90,9 +90,10 @@ cpu_all() {
     pm=$(head -n 1 "$PG_DATA/postmaster.pid")
     t=$(ticks "$pm")
     for p in $(pgrep -P "$pm"); do t=$((t + $(ticks "$p"))); done
-    d=$(times | tail -n 1 | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/);
+    times >"$TMP/times" # in this shell (not a subshell): its reaped children, the drivers
+    d=$(tail -n 1 "$TMP/times" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/);
         printf "%d", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * '"$HZ"' }')
-    echo "$(ticks "$srv_pid") $t $(ticks "$(cat "$NATS_PIDFILE")") $d"
+    CPU="$(ticks "$srv_pid") $t $(ticks "$(cat "$NATS_PIDFILE")") $d"
 }
 natsv=$(nats-server --version 2>/dev/null | awk '{print $NF}')
 echo "ledger bench: offered $RATE tx/s for $SECS s from ${BENCH_LEDGER_THREADS:-4} driver threads, 2 endorsements/tx (visit.verified)," \
@@ -110,9 +111,11 @@ for mode in $MODES; do
                 >/dev/null 2>&1 &
             perf_pid=$!
         fi
-        c0=$(cpu_all)
+        cpu_all
+        c0=$CPU
         out=$("${DRV_PIN[@]}" "$DRV" "$RATE" "$SECS" "$vb" "$mode" 2>&1) || status=1
-        c1=$(cpu_all)
+        cpu_all
+        c1=$CPU
         if [[ -n $perf_pid ]]; then
             wait "$perf_pid" || true
             perf report -i "$TMP/perf-$mode-$vb.data" --children --percent-limit 4 --stdio \

@@ -1191,8 +1191,7 @@ int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, c
                             err_t *e) {
     if (!fn)
         return err_set(e, 500, "internal", "", "bus_js_fetch_batch: a batch function is needed");
-    if (idle_ms < 1)
-        return bus_js_fetch_batch(b, stream, durable, filter, max, fill_ms, fn, ud, e);
+    if (idle_ms < 1) return bus_js_fetch_batch(b, stream, durable, filter, max, fill_ms, fn, ud, e);
     natsMsgList first = {0}, rest = {0};
     int got = fetch_waiting(b, stream, durable, filter, max, idle_ms, fill_ms, &first, &rest, e);
     if (got <= 0) return got;

@@ -155,8 +155,7 @@ int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const 
  * batch. idle_ms 0 = bus_js_fetch_batch(..., fill_ms, ...). Returns the batch size (0 when
  * nothing came within idle_ms) or -1. */
 int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, const char *filter,
-                            int max, int idle_ms, int fill_ms, bus_batch_fn fn, void *ud,
-                            err_t *e);
+                            int max, int idle_ms, int fill_ms, bus_batch_fn fn, void *ud, err_t *e);
 
 /* State of a durable JetStream consumer (for metrics): ack floor (stream sequence up to which
  * everything is acked), messages not yet delivered, delivered but not acked, redelivered. */
