@@ -8,4 +8,3 @@
 -- the JWKS whatever its algorithm.
 ALTER TABLE auth.signing_keys
     ADD COLUMN alg text NOT NULL DEFAULT 'RS256' CHECK (alg IN ('RS256', 'EdDSA', 'ES256'));
-ALTER TABLE auth.signing_keys ALTER COLUMN alg DROP DEFAULT;
