@@ -9,7 +9,7 @@
 # chain) and on GET /api/v1/auth/me (one token: the gateway's verified-token cache + one read),
 # and stops it. BIN_A runs first in each round, before any key of another algorithm exists:
 # a binary from before auth 0005 cannot load EdDSA/ES256 keys, so the other algorithms' keys are
-# deleted (as the owner) before BIN_A starts again. Prints one line per (route, config, round):
+# deleted (as the superuser) before BIN_A starts again. Prints one line per (route, config, round):
 # route|config|round|req/s|server CPU ms per request|PostgreSQL CPU ms per request|p50|p99, and a
 # summary with every round's req/s and the median CPU per request. CPU per request (from /proc:
 # the server process, and the postmaster's children) is what to compare on a busy box.
@@ -112,7 +112,8 @@ stop() {
     wait "$srv_pid" 2>/dev/null || true
     srv_pid=
 }
-owner_sql() { psql -qAt "$RCP_PG_OWNER_URL" -c "$1"; }
+# as the superuser: signing_keys is FORCE ROW LEVEL SECURITY with a policy for the app role only
+super_sql() { psql -qAt "$RCP_PG_SUPER_URL" -c "$1"; }
 
 results=$TMP/results.txt
 : >"$results"
@@ -144,7 +145,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         bin=$BIN_A
         if [[ $which == A ]]; then
             # keys a binary from before auth 0005 cannot read
-            owner_sql "DELETE FROM auth.signing_keys WHERE alg <> 'RS256'" >/dev/null
+            super_sql "DELETE FROM auth.signing_keys WHERE alg <> 'RS256'" >/dev/null
         else
             bin=$BIN_B
         fi
