@@ -113,7 +113,7 @@ stop() {
     srv_pid=
 }
 # as the superuser: signing_keys is FORCE ROW LEVEL SECURITY with a policy for the app role only
-super_sql() { psql -qAt "$RCP_PG_SUPER_URL" -c "$1"; }
+super_sql() { psql -qAt "${RCP_PG_SUPER_URL%/postgres}/reciprocal" -c "$1"; }
 
 results=$TMP/results.txt
 : >"$results"
