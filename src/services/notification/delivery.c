@@ -14,6 +14,7 @@
 #include "core/outbox.h"
 #include "services/notification/ics.h"
 #include "services/notification/notification.h"
+#include "services/notification/provider.h"
 #include "services/notification/rules.h"
 #include "services/notification/smtp.h"
 #include "services/notification/webhook.h"
@@ -45,7 +46,8 @@ typedef struct msg {
     char recipient[330];
     int tries;
     json_t *vars;
-    char *subject, *text; /* in-app: rendered when queued */
+    char *subject, *text;     /* in-app: rendered when queued */
+    char ref[NOTIFY_REF_MAX]; /* sms, push: the provider's id of the sent message */
 } msg_t;
 
 /* Where a token mail's link points (RECIPROCAL_NOTIFY_LINK_BASE + path + token). */
@@ -151,15 +153,16 @@ static int record(const svc_env_t *env, const msg_t *m, int ok, const err_t *why
     snprintf(delay, sizeof delay, "%.3f", d);
     snprintf(tries, sizeof tries, "%d", tries_now);
     snprintf(error, sizeof error, "%s", ok ? "" : why->message);
-    const char *p[] = {m->id, status, tries, delay, ok ? NULL : error};
+    const char *p[] = {m->id, status, tries, delay, ok ? NULL : error, m->ref[0] ? m->ref : NULL};
     if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
     int rc = -1;
     if (db_exec_cmd(tx,
                     "UPDATE notification.messages SET status = $2, tries = $3::int, last_error = "
                     "$5, next_attempt_at = now() + make_interval(secs => $4::float8), sent_at = "
                     "CASE WHEN $2 = 'sent' THEN now() END, failed_at = CASE WHEN $2 IN "
-                    "('undelivered', 'not_sent') THEN now() END WHERE id = $1::uuid",
-                    5, p, e) < 0)
+                    "('undelivered', 'not_sent') THEN now() END, provider_ref = coalesce($6, "
+                    "provider_ref), status_changed_at = now() WHERE id = $1::uuid",
+                    6, p, e) < 0)
         goto done;
     if (final) {
         json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "message_id", m->id, "channel",
@@ -253,6 +256,21 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
             ok = 0;
         } else if (strcmp(m->channel, "in_app") == 0) {
             ok = send_in_app(env, m, &why) == 0;
+        } else if (strcmp(m->channel, "sms") == 0 || strcmp(m->channel, "push") == 0) {
+            /* SMS and push (provider.c): the user's hourly limit first (deferral, no try) */
+            const notify_provider_msg_t pm = {m->id,         m->club,      m->user,
+                                              m->channel,    m->template,  m->locale,
+                                              m->event_type, m->recipient, m->vars};
+            int deferred = 0;
+            if (notify_provider_rate_limit(env, &pm, &deferred, &why) == 0 && deferred) {
+                handled++;
+                msg_free(m);
+                continue;
+            }
+            db_tx_t *rtx = NULL;
+            ok = why.status == 0 && db_begin(env->db, &k_system, &rtx, &why) == 0 &&
+                 notify_provider_send(env, rtx, &pm, m->ref, &why) == 0;
+            db_rollback(rtx);
         } else {
             /* templates are read in the system scope (club overrides of any club) */
             db_tx_t *rtx = NULL;

@@ -56,8 +56,9 @@ static int validate_quiet(json_t *q, err_t *e) {
 
 /* [{category, email?, in_app?, push?}] -> {category: {channel: bool}} in place of the array. */
 static int validate_categories(json_t *in, err_t *e) {
-    static const char *const keys[] = {"category", "email", "in_app", "push", "digest", NULL};
-    static const char *const chans[] = {"email", "in_app", "push", "digest", NULL};
+    static const char *const keys[] = {"category", "email", "in_app", "push",
+                                       "digest",   "sms",   NULL};
+    static const char *const chans[] = {"email", "in_app", "push", "digest", "sms", NULL};
     json_t *a = json_object_get(in, "categories"), *v;
     size_t i;
     if (!a) return 0;
@@ -108,10 +109,11 @@ static int validate_categories(json_t *in, err_t *e) {
 }
 
 int prefs_validate_update(json_t *in, err_t *e) {
-    static const char *const keys[] = {"email",      "in_app",      "push",
-                                       "timezone",   "quiet_hours", "clear_quiet_hours",
-                                       "categories", "club_id",     NULL};
-    static const char *const bools[] = {"email", "in_app", "push", "clear_quiet_hours", NULL};
+    static const char *const keys[] = {
+        "email",      "in_app",  "push", "timezone", "quiet_hours", "clear_quiet_hours",
+        "categories", "club_id", "sms",  NULL};
+    static const char *const bools[] = {"email", "in_app", "push", "clear_quiet_hours",
+                                        "sms",   NULL};
     const char *tz;
     int b;
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
@@ -127,7 +129,7 @@ int prefs_validate_update(json_t *in, err_t *e) {
 
 static const char k_sql_row[] =
     "SELECT p.email, p.in_app, p.push, p.timezone, to_char(p.quiet_start, 'HH24:MI'), "
-    "to_char(p.quiet_end, 'HH24:MI'), p.categories::text FROM (SELECT 1) x LEFT JOIN "
+    "to_char(p.quiet_end, 'HH24:MI'), p.categories::text, p.sms FROM (SELECT 1) x LEFT JOIN "
     "notification.preferences p ON p.club_id = core.current_club() AND p.user_id = $1";
 
 static json_t *flag(PGresult *r, int col, int def) {
@@ -142,6 +144,7 @@ static json_t *prefs_doc(PGresult *r, err_t *e) {
     json_object_set_new(doc, "email", flag(r, 0, 1));
     json_object_set_new(doc, "in_app", flag(r, 1, 1));
     json_object_set_new(doc, "push", flag(r, 2, 0));
+    json_object_set_new(doc, "sms", flag(r, 7, 0));
     json_object_set_new(doc, "timezone",
                         PQgetisnull(r, 0, 3) ? json_null() : json_string(PQgetvalue(r, 0, 3)));
     json_object_set_new(doc, "quiet_hours",
@@ -155,9 +158,13 @@ static json_t *prefs_doc(PGresult *r, err_t *e) {
         int email = m || (em ? json_is_true(em) : json_is_true(json_object_get(doc, "email")));
         int in_app = m || (ia ? json_is_true(ia) : json_is_true(json_object_get(doc, "in_app")));
         int digest = !m && json_is_true(json_object_get(o, "digest"));
-        json_array_append_new(list,
-                              json_pack("{s:s, s:b, s:b, s:b, s:b}", "category", *c, "email", email,
-                                        "in_app", in_app, "digest", digest, "mandatory", m));
+        /* SMS and push (issue 13): the category's override, else the user's switch */
+        json_t *pu = json_object_get(o, "push"), *sm = json_object_get(o, "sms");
+        int push = m || (pu ? json_is_true(pu) : json_is_true(json_object_get(doc, "push")));
+        int sms = m || (sm ? json_is_true(sm) : json_is_true(json_object_get(doc, "sms")));
+        json_array_append_new(list, json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:b}", "category", *c,
+                                              "email", email, "in_app", in_app, "digest", digest,
+                                              "mandatory", m, "push", push, "sms", sms));
     }
     json_object_set_new(doc, "categories", list);
     json_decref(cats);
@@ -190,13 +197,15 @@ int prefs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 
 static const char k_sql_upsert[] =
     "INSERT INTO notification.preferences AS p (club_id, user_id, email, in_app, push, timezone, "
-    "quiet_start, quiet_end, categories) VALUES (core.current_club(), $1, coalesce($2::boolean, "
-    "true), coalesce($3::boolean, true), coalesce($4::boolean, false), $5, $6::time, $7::time, "
-    "coalesce($8::jsonb, '{}')) ON CONFLICT (club_id, user_id) DO UPDATE SET email = "
+    "quiet_start, quiet_end, categories, sms) VALUES (core.current_club(), $1, "
+    "coalesce($2::boolean, true), coalesce($3::boolean, true), coalesce($4::boolean, false), $5, "
+    "$6::time, $7::time, coalesce($8::jsonb, '{}'), coalesce($11::boolean, false)) ON CONFLICT "
+    "(club_id, user_id) DO UPDATE SET email = "
     "coalesce($2::boolean, p.email), in_app = coalesce($3::boolean, p.in_app), push = "
     "coalesce($4::boolean, p.push), timezone = CASE WHEN $9::boolean THEN $5 ELSE p.timezone END, "
     "quiet_start = CASE WHEN $10::boolean THEN $6::time ELSE p.quiet_start END, quiet_end = CASE "
-    "WHEN $10::boolean THEN $7::time ELSE p.quiet_end END, categories = (SELECT "
+    "WHEN $10::boolean THEN $7::time ELSE p.quiet_end END, sms = coalesce($11::boolean, p.sms), "
+    "categories = (SELECT "
     "coalesce(jsonb_object_agg(k, coalesce(p.categories -> k, '{}') || coalesce($8::jsonb -> k, "
     "'{}')), '{}') FROM (SELECT jsonb_object_keys(p.categories) UNION SELECT "
     "jsonb_object_keys(coalesce($8::jsonb, '{}'))) ks(k)), updated_at = now()";
@@ -245,8 +254,9 @@ int prefs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                        qe,
                        cats,
                        tzv ? "t" : "f",
-                       quiet_given ? "t" : "f"};
-    if (db_exec_cmd(tx, k_sql_upsert, 10, p, e) < 0) goto done;
+                       quiet_given ? "t" : "f",
+                       opt_bool(in, "sms")};
+    if (db_exec_cmd(tx, k_sql_upsert, 11, p, e) < 0) goto done;
     r = db_exec(tx, k_sql_row, 1, p, e);
     if (!r) goto done;
     *out = prefs_doc(r, e);
@@ -263,7 +273,8 @@ done:
 
 static const char k_sql_decide[] =
     "SELECT coalesce((p.categories -> $3 ->> $4)::boolean, CASE $4 WHEN 'email' THEN p.email WHEN "
-    "'in_app' THEN p.in_app WHEN 'push' THEN p.push END, $4 <> 'push'), coalesce(to_char("
+    "'in_app' THEN p.in_app WHEN 'push' THEN p.push WHEN 'sms' THEN p.sms END, $4 NOT IN ("
+    "'push', 'sms')), coalesce(to_char("
     "notification.quiet_until(coalesce($5::timestamptz, now()), coalesce(p.timezone, $6), "
     "p.quiet_start, p.quiet_end) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
     "coalesce((p.categories -> $3 ->> 'digest')::boolean, false), to_char(notification."
