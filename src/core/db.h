@@ -64,6 +64,12 @@ long long db_exec_cmd(db_tx_t *tx, const char *sql, int nparams, const char *con
  * 500). For handlers whose whole work is one SELECT. */
 PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
                   const char *const *params, err_t *e);
+/* The same for one statement that writes (a statement calling a plpgsql function that does
+ * the whole operation): BEGIN, the scope, the statement and COMMIT in ONE round trip. Not
+ * retried when the connection is lost (the COMMIT may have run): 503 "unavailable" then, and
+ * the caller's client retries. */
+PGresult *db_write(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
+                   const char *const *params, err_t *e);
 int db_commit(db_tx_t *tx, err_t *e); /* releases the connection in all cases */
 void db_rollback(db_tx_t *tx);        /* releases the connection; safe on NULL */
 /* The commit/rollback idiom for handlers: each takes the handler's tx variable and leaves it

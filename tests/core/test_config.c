@@ -468,6 +468,18 @@ static void test_auth_vars(void) {
     CHECK_STR(a->issuer, "https://id.example");
     CHECK_EQ_INT(load_mod("RECIPROCAL_AUTH_AUDIENCE", "two\nlines", &s, &e), -1);
     CHECK_STR(e.field, "RECIPROCAL_AUTH_AUDIENCE");
+    /* RECIPROCAL_JWT_ALG (issue 16): RS256 by default, any case, jwt_alg_t order; nothing else */
+    CHECK_EQ_INT(a->jwt_alg, 0);
+    CHECK_EQ_INT(load_mod("RECIPROCAL_JWT_ALG", "eddsa", &s, &e), 0);
+    CHECK_EQ_INT(a->jwt_alg, 1);
+    CHECK_EQ_INT(load_mod("RECIPROCAL_JWT_ALG", "ES256", &s, &e), 0);
+    CHECK_EQ_INT(a->jwt_alg, 2);
+    static const char *const algs[] = {"HS256", "none", "RS512", "Ed25519", NULL};
+    for (const char *const *b = algs; *b; b++) {
+        CHECK_EQ_INT(load_mod("RECIPROCAL_JWT_ALG", *b, &s, &e), -1);
+        CHECK_STR(e.field, "RECIPROCAL_JWT_ALG");
+        CHECK(strstr(e.message, "RS256, EdDSA or ES256") != NULL);
+    }
     /* without settings, a module reads its defaults */
     const svc_env_t none = {0};
     CHECK_STR(auth_settings(&none)->issuer, "reciprocal");
@@ -498,11 +510,11 @@ static void test_module_vars(void) {
             all[total++] = v;
         }
     }
-    CHECK_EQ_INT(total, 87); /* + notification: RECIPROCAL_SMTP_* (7), RECIPROCAL_NOTIFY_* (4),
+    CHECK_EQ_INT(total, 88); /* + notification: RECIPROCAL_SMTP_* (7), RECIPROCAL_NOTIFY_* (4),
                                 RECIPROCAL_WEBHOOK_* (3); + governance (1); + analytics (4);
                                 + notification SMS/push: RECIPROCAL_SMS_* (7), RECIPROCAL_PUSH_*
                                 (6), RECIPROCAL_PROVIDER_* (2); + notification-rest:
-                                RECIPROCAL_WEBHOOK_KEK (1) */
+                                RECIPROCAL_WEBHOOK_KEK (1); + auth: RECIPROCAL_JWT_ALG (1) */
     for (size_t i = 0; i < total; i++) {
         CHECK(strncmp(all[i]->name, "RECIPROCAL_", 11) == 0);
         for (size_t j = i + 1; j < total; j++) {
