@@ -47,7 +47,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-make -s build/bench-ledger-load
+DRV=${BENCH_LEDGER_LOAD:-}
+[[ -n $DRV ]] || { make -s build/bench-ledger-load && DRV=$ROOT/build/bench-ledger-load; }
 
 PG_DATA=$TMP/pg/data
 PG_PORT=$(rcp_free_port)
@@ -57,13 +58,19 @@ pgmode=
 [[ ${BENCH_LEDGER_DURABLE:-1} == 1 ]] || pgmode=test
 rcp_pg_start "$PG_DATA" "$PG_PORT" "$TMP/log/postgresql.log" "$TMP/secrets.env" $pgmode
 rcp_pg_roles "$PG_PORT" "$TMP/secrets.env"
-rcp_nats_start "$TMP/nats" "$NATS_PORT" "$TMP/log/nats.log" "$NATS_PIDFILE"
+# shellcheck disable=SC2034 # read by scripts/pg.sh: the NATS permissions come from the binary
+RCP_BIN=$BIN
+rcp_nats_conf "$TMP/nats.conf" "$TMP/secrets.env" all
+rcp_nats_start "$TMP/nats" "$NATS_PORT" "$TMP/log/nats.log" "$NATS_PIDFILE" "$TMP/nats.conf"
 export RECIPROCAL_DATABASE_URL=$RCP_PG_APP_URL
-export RECIPROCAL_NATS_URL="nats://127.0.0.1:$NATS_PORT"
+export RECIPROCAL_NATS_URL="nats://127.0.0.1:$NATS_PORT" RECIPROCAL_NATS_USER=all
+RECIPROCAL_NATS_PASSWORD=$(rcp_nats_password "$TMP/secrets.env" all)
+export RECIPROCAL_NATS_PASSWORD
 export RECIPROCAL_LOG_FORMAT=text RECIPROCAL_LOG_LEVEL=${RECIPROCAL_LOG_LEVEL:-warn}
 RECIPROCAL_AUTH_KEK=${RECIPROCAL_AUTH_KEK:-$(head -c 32 /dev/urandom | base64)}
 RECIPROCAL_LEDGER_KEK=${RECIPROCAL_LEDGER_KEK:-$(head -c 32 /dev/urandom | base64)}
-export RECIPROCAL_AUTH_KEK RECIPROCAL_LEDGER_KEK
+RECIPROCAL_BUS_KEY=${RECIPROCAL_BUS_KEY:-$(head -c 32 /dev/urandom | base64)}
+export RECIPROCAL_AUTH_KEK RECIPROCAL_LEDGER_KEK RECIPROCAL_BUS_KEY
 RECIPROCAL_MIGRATE_DATABASE_URL=$RCP_PG_OWNER_URL "$BIN" migrate up >/dev/null
 HTTP_PORT=$(rcp_free_port)
 export RECIPROCAL_LISTEN=127.0.0.1:$HTTP_PORT
@@ -74,6 +81,20 @@ for ((i = 0; i < 200; i++)); do
     sleep 0.1
 done
 
+HZ=$(getconf CLK_TCK)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# utime+stime (clock ticks) of serve, PostgreSQL (postmaster and children), nats-server and the
+# finished driver processes (this shell's reaped children: times' second line)
+cpu_all() {
+    local pm t p d
+    pm=$(head -n 1 "$PG_DATA/postmaster.pid")
+    t=$(ticks "$pm")
+    for p in $(pgrep -P "$pm"); do t=$((t + $(ticks "$p"))); done
+    times >"$TMP/times" # in this shell (not a subshell): its reaped children, the drivers
+    d=$(tail -n 1 "$TMP/times" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/);
+        printf "%d", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * '"$HZ"' }')
+    CPU="$(ticks "$srv_pid") $t $(ticks "$(cat "$NATS_PIDFILE")") $d"
+}
 natsv=$(nats-server --version 2>/dev/null | awk '{print $NF}')
 echo "ledger bench: offered $RATE tx/s for $SECS s from ${BENCH_LEDGER_THREADS:-4} driver threads, 2 endorsements/tx (visit.verified)," \
     "block <= ${RECIPROCAL_LEDGER_BLOCK_MAX_TXS:-500} txs / ${RECIPROCAL_LEDGER_BLOCK_MS:-20} ms;" \
@@ -90,7 +111,11 @@ for mode in $MODES; do
                 >/dev/null 2>&1 &
             perf_pid=$!
         fi
-        out=$("${DRV_PIN[@]}" "$ROOT/build/bench-ledger-load" "$RATE" "$SECS" "$vb" "$mode" 2>&1) || status=1
+        cpu_all
+        c0=$CPU
+        out=$("${DRV_PIN[@]}" "$DRV" "$RATE" "$SECS" "$vb" "$mode" 2>&1) || status=1
+        cpu_all
+        c1=$CPU
         if [[ -n $perf_pid ]]; then
             wait "$perf_pid" || true
             perf report -i "$TMP/perf-$mode-$vb.data" --children --percent-limit 4 --stdio \
@@ -108,6 +133,15 @@ for mode in $MODES; do
         printf '%-6s | %-6s | %-9s | %-9s | %-7s | %-7s | %-26s | %s\n' "$mode" "$vb B" "$(kv ok)" \
             "$(kv failed)" "$(kv send_tps)" "$(kv tps)" "$(kv lat_ms_min)/$(kv avg)/$(kv max)" \
             "PostgreSQL fsync=$(kv pg_fsync) synchronous_commit=$(kv pg_synchronous_commit); nats-server $natsv JetStream fsync every 2 min (default)"
+        # CPU per committed tx (µs) over the whole driver run (incl. its untimed preload and
+        # final reads): serve, PostgreSQL (all its processes), nats-server, the driver
+        read -r s0 p0 n0 d0 <<<"$c0"
+        read -r s1 p1 n1 d1 <<<"$c1"
+        ok=$(kv ok)
+        awk -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v n=$((n1 - n0)) -v d=$((d1 - d0)) -v ok="${ok:-0}" \
+            -v hz="$HZ" 'BEGIN { if (ok > 0) { f = 1e6 / hz / ok;
+                printf "  CPU us/tx: serve %.0f, PostgreSQL %.0f, nats-server %.0f, driver %.0f, total %.0f\n",
+                    s * f, p * f, n * f, d * f, (s + p + n + d) * f } }'
     done
 done
 exit $status

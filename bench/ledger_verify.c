@@ -7,7 +7,8 @@
  * runs BIN (default build/reciprocal) `ledger verify FILE --log-key K` as a child and prints its
  * wall time, CPU (user + system of every thread), CPU per transaction and maximum RSS (wait4),
  * as one line "ledger-verify-bench key=value ..." (bench/run.sh reads it).
- * Usage: bench-ledger-verify BLOCKS TXS [FILE [BIN]]   (FILE: keep the export there) */
+ * Usage: bench-ledger-verify BLOCKS TXS [FILE [BIN [THREADS]]]   (FILE: keep the export there;
+ * THREADS: `--threads`, default one per online CPU) */
 #include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -147,13 +148,17 @@ static int config_org(chain_t *c, const char *org, const uint8_t org_pk[32],
 }
 
 /* runs `bin ledger verify file --log-key key`; 0 when it says valid */
-static int verify_child(const char *bin, const char *file, const char *key, struct rusage *ru,
-                        double *wall) {
+static int verify_child(const char *bin, const char *file, const char *key, const char *threads,
+                        struct rusage *ru, double *wall) {
     double t0 = now_s();
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        execl(bin, bin, "ledger", "verify", file, "--log-key", key, (char *)NULL);
+        if (threads)
+            execl(bin, bin, "ledger", "verify", file, "--log-key", key, "--threads", threads,
+                  (char *)NULL);
+        else
+            execl(bin, bin, "ledger", "verify", file, "--log-key", key, (char *)NULL);
         _exit(127);
     }
     int st = 0;
@@ -168,7 +173,7 @@ static double tv(struct timeval t) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s BLOCKS TXS [FILE [BIN]]\n", argv[0]);
+        fprintf(stderr, "usage: %s BLOCKS TXS [FILE [BIN [THREADS]]]\n", argv[0]);
         return 2;
     }
     long nblocks = atol(argv[1]), ntx = atol(argv[2]);
@@ -220,7 +225,8 @@ int main(int argc, char **argv) {
     stat(file, &sb);
     struct rusage ru;
     double wall = 0;
-    int rc = verify_child(bin, file, key, &ru, &wall);
+    const char *threads = argc > 5 && atoi(argv[5]) > 0 ? argv[5] : NULL;
+    int rc = verify_child(bin, file, key, threads, &ru, &wall);
     if (rc != 0) {
         fprintf(stderr, "bench-ledger-verify: %s ledger verify %s failed\n", bin, file);
         return 1;
@@ -231,9 +237,10 @@ int main(int argc, char **argv) {
     getloadavg(la, 1);
     printf("ledger-verify-bench blocks=%ld txs=%.0f file_mb=%.1f build_s=%.1f wall_s=%.2f "
            "cpu_s=%.2f us_cpu_per_tx=%.1f tx_s=%.0f tx_s_per_core=%.0f maxrss_mb=%.1f cpus=%ld "
-           "load=%.1f\n",
+           "threads=%s load=%.1f\n",
            nblocks + 2, txs, (double)sb.st_size / 1048576.0, t1 - t0, wall, cpu, cpu * 1e6 / txs,
-           txs / wall, txs / cpu, (double)ru.ru_maxrss / 1024.0, ncpu, la[0]);
+           txs / wall, txs / cpu, (double)ru.ru_maxrss / 1024.0, ncpu, threads ? threads : "all",
+           la[0]);
     checkpoint_signer_wipe(&c.log);
     ledger_config_free(&c.cfg);
     ledger_kvmap_free(c.versions);

@@ -6,7 +6,8 @@
 # against: the hello baseline, /health/ready, GET /api/v1/clubs/<id> (authenticated), and the auth
 # service: POST /api/v1/auth/login (bounded by argon2id by design: req/s = password hashes/s),
 # GET /api/v1/auth/me (access-token check, cached per token, + one read) and POST /api/v1/auth/refresh
-# (rotation: every request presents the token the previous answer returned), GraphQL
+# (rotation: every request presents the token the previous answer returned; one row per signing
+# algorithm: RS256, and EdDSA and ES256 from a second server, BENCH_JWT_ALGS), GraphQL
 # `club(id:)` and `clubs(first: 50)` beside GET /api/v1/clubs/{id} and ?limit=50 (bench/graphql_post.lua),
 # the member service (bench/member.sh: 10,000-row CSV import timed, GET /api/v1/members/{id} and
 # ?q=<prefix> in a club of 100,000 members), the reciprocal service's visits (bench/visits.sh:
@@ -313,21 +314,41 @@ if ((server_ok)); then
         # refresh: a token presented twice is a reuse (its session ends), so every connection
         # rotates its own chain: sign in once per connection (plus a spare per wrk thread: wrk
         # calls request() once more to check the script), then each answer's new token is what
-        # the next request presents (bench/refresh.lua)
+        # the next request presents (bench/refresh.lua). One row per signing algorithm
+        # (RECIPROCAL_JWT_ALG, issue 16): the server above signs with RS256 (the default); for
+        # EdDSA and ES256 a second server on the same database is started with the variable set
+        # (BENCH_JWT_ALGS, "EdDSA ES256"; empty = none)
         export BENCH_REFRESH_TOKENS=$TMP/refresh-tokens.txt BENCH_WRK_THREADS=$WRK_THREADS
-        : >"$BENCH_REFRESH_TOKENS"
-        for ((i = 0; i < CONNS + 2 * WRK_THREADS; i++)); do
-            curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
-                "$base/api/v1/auth/login" | jq -r '.refresh_token // empty' \
-                >>"$BENCH_REFRESH_TOKENS" || true
+        refresh_row() { # refresh_row ALG BASE
+            local name="POST /api/v1/auth/refresh (rotation, $1)" i ntok
+            : >"$BENCH_REFRESH_TOKENS"
+            for ((i = 0; i < CONNS + 2 * WRK_THREADS; i++)); do
+                curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+                    "$2/api/v1/auth/login" | jq -r '.refresh_token // empty' \
+                    >>"$BENCH_REFRESH_TOKENS" || true
+            done
+            ntok=$(grep -c . "$BENCH_REFRESH_TOKENS" || true)
+            if ((ntok >= CONNS)); then
+                run_wrk "$name" "$2/api/v1/auth/refresh" -s "$ROOT/bench/refresh.lua"
+            else
+                add_error_row "$name" "only $ntok of $CONNS sign-ins worked"
+            fi
+        }
+        refresh_row RS256 "$base"
+        for alg in ${BENCH_JWT_ALGS-EdDSA ES256}; do
+            alg_port=$(rcp_free_port)
+            RECIPROCAL_JWT_ALG=$alg RECIPROCAL_LISTEN=127.0.0.1:$alg_port "${SRV_PIN[@]}" "$BIN" serve \
+                >"$TMP/log/serve-$alg.log" 2>&1 &
+            alg_pid=$!
+            pids+=("$alg_pid")
+            if wait_http "http://127.0.0.1:$alg_port/health/ready" "$alg_pid"; then
+                refresh_row "$alg" "http://127.0.0.1:$alg_port"
+            else
+                add_error_row "POST /api/v1/auth/refresh (rotation, $alg)" "server did not start"
+            fi
+            kill -TERM "$alg_pid" 2>/dev/null || true
+            wait "$alg_pid" 2>/dev/null || true
         done
-        ntok=$(grep -c . "$BENCH_REFRESH_TOKENS" || true)
-        if ((ntok >= CONNS)); then
-            run_wrk "POST /api/v1/auth/refresh (rotation)" "$base/api/v1/auth/refresh" \
-                -s "$ROOT/bench/refresh.lua"
-        else
-            add_error_row "POST /api/v1/auth/refresh (rotation)" "only $ntok of $CONNS sign-ins worked"
-        fi
     else
         add_error_row "POST /api/v1/auth/login (argon2id)" "no administrator token (see above)"
     fi

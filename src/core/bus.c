@@ -1104,6 +1104,78 @@ int bus_js_last_seq(bus_t *b, const char *stream, unsigned long long *last_seq, 
     return 0;
 }
 
+/* Waits up to idle_ms for one message (a pull request for one message that the server holds
+ * until one arrives or it expires: no traffic while nothing comes), then fetches up to max - 1
+ * more, waiting at most fill_ms for them (natsSubscription_Fetch: what is there at once, else
+ * until the batch is full or fill_ms elapse). 1 with first/rest filled, 0 when nothing came,
+ * -1 + e. */
+static int fetch_waiting(bus_t *b, const char *stream, const char *durable, const char *filter,
+                         int max, int idle_ms, int fill_ms, natsMsgList *first, natsMsgList *rest,
+                         err_t *e) {
+    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
+    if (!stream || !*stream || !valid_durable(durable) || !filter || !*filter)
+        return err_set(e, 500, "internal", "", "JetStream fetch: stream, durable, filter needed");
+    if (max < 1) max = 1;
+    if (max > BUS_MAX_FETCH) max = BUS_MAX_FETCH;
+    if (fill_ms < 1) fill_ms = 1;
+
+    pthread_mutex_lock(&b->mu);
+    pull_ctx_t *p = pull_get(b, stream, durable, filter, e);
+    pthread_mutex_unlock(&b->mu);
+    if (!p) return -1;
+
+    jsFetchRequest req;
+    jsFetchRequest_Init(&req);
+    req.Batch = 1;
+    req.Expires = (int64_t)idle_ms * 1000000;
+    jsErrCode jerr = 0;
+    pthread_mutex_lock(&p->mu);
+    natsStatus s = natsSubscription_FetchRequest(first, p->sub, &req);
+    if (s == NATS_OK && max > 1) {
+        natsStatus s2 = natsSubscription_Fetch(rest, p->sub, max - 1, fill_ms, &jerr);
+        if (s2 != NATS_OK && s2 != NATS_TIMEOUT) /* keep the first: it is acked with the rest */
+            log_debug("nats: JetStream fetch after the first message: %s", natsStatus_GetText(s2));
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (s == NATS_TIMEOUT) return 0;
+    if (s != NATS_OK) return js_err(e, s, 0, "JetStream fetch");
+    return 1;
+}
+
+/* Hands the messages of up to two lists to fn as one batch, then acks them all (fn returned 0)
+ * or naks them all; destroys the lists. Returns the number of messages or -1 + e. */
+static int batch_run(natsMsgList *l1, natsMsgList *l2, bus_batch_fn fn, void *ud, err_t *e) {
+    natsMsgList *lists[2] = {l1, l2};
+    int n = l1->Count + (l2 ? l2->Count : 0);
+    bus_batch_msg_t *msgs = calloc((size_t)(n > 0 ? n : 1), sizeof *msgs);
+    if (!msgs) {
+        natsMsgList_Destroy(l1);
+        if (l2) natsMsgList_Destroy(l2);
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
+    int k = 0;
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; lists[j] && i < lists[j]->Count; i++) {
+            natsMsg *m = lists[j]->Msgs[i];
+            const char *id = NULL;
+            if (natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &id) != NATS_OK || !id) id = "";
+            const char *data = natsMsg_GetData(m);
+            msgs[k++] = (bus_batch_msg_t){natsMsg_GetSubject(m), id, data ? data : "",
+                                          (size_t)natsMsg_GetDataLength(m)};
+        }
+    int rc = fn(msgs, n, ud);
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; lists[j] && i < lists[j]->Count; i++) {
+            natsMsg *m = lists[j]->Msgs[i];
+            natsStatus s = rc == 0 ? natsMsg_Ack(m, NULL) : natsMsg_Nak(m, NULL);
+            if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
+        }
+    free(msgs);
+    natsMsgList_Destroy(l1);
+    if (l2) natsMsgList_Destroy(l2);
+    return n;
+}
+
 int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const char *filter,
                        int max, int timeout_ms, bus_batch_fn fn, void *ud, err_t *e) {
     if (!fn)
@@ -1111,29 +1183,19 @@ int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const 
     natsMsgList list = {0};
     int got = fetch_list(b, stream, durable, filter, max, timeout_ms, &list, e);
     if (got <= 0) return got;
+    return batch_run(&list, NULL, fn, ud, e);
+}
 
-    bus_batch_msg_t *msgs = calloc((size_t)(list.Count > 0 ? list.Count : 1), sizeof *msgs);
-    if (!msgs) {
-        natsMsgList_Destroy(&list);
-        return err_set(e, 500, "internal", "", "out of memory");
-    }
-    for (int i = 0; i < list.Count; i++) {
-        natsMsg *m = list.Msgs[i];
-        const char *id = NULL;
-        if (natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &id) != NATS_OK || !id) id = "";
-        const char *data = natsMsg_GetData(m);
-        msgs[i] = (bus_batch_msg_t){natsMsg_GetSubject(m), id, data ? data : "",
-                                    (size_t)natsMsg_GetDataLength(m)};
-    }
-    int rc = fn(msgs, list.Count, ud);
-    for (int i = 0; i < list.Count; i++) {
-        natsStatus s = rc == 0 ? natsMsg_Ack(list.Msgs[i], NULL) : natsMsg_Nak(list.Msgs[i], NULL);
-        if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
-    }
-    int n = list.Count;
-    free(msgs);
-    natsMsgList_Destroy(&list);
-    return n;
+int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, const char *filter,
+                            int max, int idle_ms, int fill_ms, bus_batch_fn fn, void *ud,
+                            err_t *e) {
+    if (!fn)
+        return err_set(e, 500, "internal", "", "bus_js_fetch_batch: a batch function is needed");
+    if (idle_ms < 1) return bus_js_fetch_batch(b, stream, durable, filter, max, fill_ms, fn, ud, e);
+    natsMsgList first = {0}, rest = {0};
+    int got = fetch_waiting(b, stream, durable, filter, max, idle_ms, fill_ms, &first, &rest, e);
+    if (got <= 0) return got;
+    return batch_run(&first, &rest, fn, ud, e);
 }
 
 int bus_js_consumer_state(bus_t *b, const char *stream, const char *durable,

@@ -149,6 +149,13 @@ int bus_js_last_seq(bus_t *b, const char *stream, unsigned long long *last_seq, 
 typedef int (*bus_batch_fn)(const bus_batch_msg_t *msgs, int n, void *ud);
 int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const char *filter,
                        int max, int timeout_ms, bus_batch_fn fn, void *ud, err_t *e);
+/* The same for an idle consumer: waits up to idle_ms for a first message without polling (one
+ * pull request for one message, held by the server until a message arrives or it expires), then
+ * takes up to max - 1 more, waiting at most fill_ms for them, and hands them all to fn as one
+ * batch. idle_ms 0 = bus_js_fetch_batch(..., fill_ms, ...). Returns the batch size (0 when
+ * nothing came within idle_ms) or -1. */
+int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, const char *filter,
+                            int max, int idle_ms, int fill_ms, bus_batch_fn fn, void *ud, err_t *e);
 
 /* State of a durable JetStream consumer (for metrics): ack floor (stream sequence up to which
  * everything is acked), messages not yet delivered, delivered but not acked, redelivered. */

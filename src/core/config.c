@@ -418,6 +418,16 @@ static int set_gql_intro(const cfg_var_t *v, const char *val, void *base, err_t 
     return invalid(e, v->name, "signed_in, admins, on or off", val);
 }
 
+static int set_jwt_alg(const cfg_var_t *v, const char *val, void *base, err_t *e) {
+    static const char *const names[] = {"RS256", "EdDSA", "ES256"}; /* jwt_alg_t order */
+    for (int i = 0; i < 3; i++)
+        if (strcasecmp(val, names[i]) == 0) {
+            *(int *)((char *)base + v->offset) = i;
+            return 0;
+        }
+    return invalid(e, v->name, "RS256, EdDSA or ES256", val);
+}
+
 static int set_replicas(const cfg_var_t *v, const char *val, void *base, err_t *e) {
     if (strcasecmp(val, "auto") == 0) {
         *(int *)((char *)base + v->offset) = 0;
@@ -546,6 +556,8 @@ static int apply(const cfg_var_t *v, const char *val, void *base, err_t *e) {
         return set_kek(v, val, base, e);
     case CFG_REPLICAS:
         return set_replicas(v, val, base, e);
+    case CFG_JWT_ALG:
+        return set_jwt_alg(v, val, base, e);
     }
     return err_set(e, 500, "invalid_config", v->name, "%s has an unknown kind", v->name);
 }

@@ -81,6 +81,8 @@ typedef enum {
     CFG_STR,      /* single-line printable text, 1..size-1 bytes -> char[] ("" default: optional) */
     CFG_KEY,      /* base64 of 32 bytes -> cfg_key_t; "" = unset; never echoed */
     CFG_REPLICAS, /* auto | integer in [min, max] -> int (0 = auto) */
+    CFG_JWT_ALG,  /* RS256|EdDSA|ES256 (any case) -> int 0|1|2, the order of lib/credentials/jwt.h
+                     jwt_alg_t */
 } cfg_kind_t;
 
 /* flags of a row */

@@ -924,11 +924,13 @@ fail:
 
 /* ---------------------------------------------------------------- one-statement reads */
 
-/* BEGIN READ ONLY, scope, statement, COMMIT in ONE pipeline (one round trip). 0 with *out set,
- * -1 with *e (and *lost when the connection is gone), or 1 when the statements are not
- * prepared on this connection yet or pipeline mode is unavailable (use read_serial). */
-static int read_pipelined(db_conn_t *c, const char *const sp[5], const char *sql, int nparams,
-                          const char *const *params, PGresult **out, int *lost, err_t *e) {
+/* `begin` (BEGIN READ ONLY, or BEGIN for db_write), scope, statement, COMMIT in ONE pipeline
+ * (one round trip). 0 with *out set, -1 with *e (and *lost when the connection is gone), or 1
+ * when the statements are not prepared on this connection yet or pipeline mode is unavailable
+ * (use read_serial). */
+static int read_pipelined(db_conn_t *c, const char *begin, const char *const sp[5], const char *sql,
+                          int nparams, const char *const *params, PGresult **out, int *lost,
+                          err_t *e) {
     PGconn *pg = c->pg;
     const db_stmt_t *scope = cache_find(c, k_scope_sql, hash_sql(k_scope_sql));
     db_stmt_t *s = cache_find(c, sql, hash_sql(sql));
@@ -936,7 +938,7 @@ static int read_pipelined(db_conn_t *c, const char *const sp[5], const char *sql
     if (!pg || !scope || !s || PQpipelineStatus(pg) != PQ_PIPELINE_OFF ||
         PQenterPipelineMode(pg) != 1)
         return 1;
-    int sent = PQsendQueryParams(pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+    int sent = PQsendQueryParams(pg, begin, 0, NULL, NULL, NULL, NULL, 0) == 1 &&
                PQsendQueryPrepared(pg, scope->name, 5, sp, NULL, NULL, 0) == 1 &&
                PQsendQueryPrepared(pg, s->name, nparams, params, NULL, NULL, 0) == 1 &&
                PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
@@ -992,9 +994,10 @@ static int read_pipelined(db_conn_t *c, const char *const sp[5], const char *sql
 
 /* The same one statement after another (prepares the scope and the statement on this
  * connection for next time). The result, or NULL with *e (and *lost). */
-static PGresult *read_serial(db_conn_t *c, const char *const sp[5], const char *sql, int nparams,
-                             const char *const *params, int *lost, err_t *e) {
-    PGresult *res = NULL, *r = PQexec(c->pg, "BEGIN READ ONLY");
+static PGresult *read_serial(db_conn_t *c, const char *begin, const char *const sp[5],
+                             const char *sql, int nparams, const char *const *params, int *lost,
+                             err_t *e) {
+    PGresult *res = NULL, *r = PQexec(c->pg, begin);
     if (!result_ok(r)) {
         *lost = conn_lost(c->pg, r);
         map_error(c, c->pg, r, "BEGIN", e);
@@ -1023,8 +1026,11 @@ static PGresult *read_serial(db_conn_t *c, const char *const sp[5], const char *
     return res;
 }
 
-PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
-                  const char *const *params, err_t *e) {
+/* db_read and db_write: `begin` opens the transaction; `retry` resets a lost connection and
+ * runs the statement once more (only for reads: a write may have committed before the
+ * connection broke). */
+static PGresult *one_statement(db_pool_t *p, const db_scope_t *scope, const char *begin, int retry,
+                               const char *sql, int nparams, const char *const *params, err_t *e) {
     const char *sp[5];
     if (!p || !sql) {
         err_set(e, 500, "internal", NULL, "db_read: no pool or statement");
@@ -1038,8 +1044,7 @@ PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int np
     db_conn_t *c = acquire(p, e);
     if (!c) return NULL;
     PGresult *res = NULL;
-    /* read only, so a connection found gone (server restart) is reset and the read retried */
-    for (int attempt = 0; attempt < 2 && !res; attempt++) {
+    for (int attempt = 0; attempt < 1 + retry && !res; attempt++) {
         int lost = 0;
         if (attempt) {
             err_clear(e);
@@ -1048,12 +1053,23 @@ PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int np
         } else if (conn_ensure(p, c, e) < 0) {
             break;
         }
-        int rc = read_pipelined(c, sp, sql, nparams, params, &res, &lost, e);
-        if (rc == 1) res = read_serial(c, sp, sql, nparams, params, &lost, e);
+        int rc = read_pipelined(c, begin, sp, sql, nparams, params, &res, &lost, e);
+        if (rc == 1) res = read_serial(c, begin, sp, sql, nparams, params, &lost, e);
         if (!res && !lost) break;
     }
     release(p, c);
     return res;
+}
+
+PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
+                  const char *const *params, err_t *e) {
+    /* read only, so a connection found gone (server restart) is reset and the read retried */
+    return one_statement(p, scope, "BEGIN READ ONLY", 1, sql, nparams, params, e);
+}
+
+PGresult *db_write(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
+                   const char *const *params, err_t *e) {
+    return one_statement(p, scope, "BEGIN", 0, sql, nparams, params, e);
 }
 
 int db_commit(db_tx_t *tx, err_t *e) {
@@ -1150,6 +1166,11 @@ const char *db_val(const PGresult *r, int row, const char *col) {
     int f = PQfnumber(r, col);
     if (f < 0 || row < 0 || row >= PQntuples(r) || PQgetisnull(r, row, f)) return NULL;
     return PQgetvalue(r, row, f);
+}
+
+void db_texts(const PGresult *r, int row, int first, const db_text_t *cols, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        snprintf(cols[i].dst, cols[i].size, "%s", PQgetvalue(r, row, first + (int)i));
 }
 
 json_t *db_query_json(db_tx_t *tx, const char *sql, int nparams, const char *const *params,

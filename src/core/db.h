@@ -64,6 +64,12 @@ long long db_exec_cmd(db_tx_t *tx, const char *sql, int nparams, const char *con
  * 500). For handlers whose whole work is one SELECT. */
 PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
                   const char *const *params, err_t *e);
+/* The same for one statement that writes (a statement calling a plpgsql function that does
+ * the whole operation): BEGIN, the scope, the statement and COMMIT in ONE round trip. Not
+ * retried when the connection is lost (the COMMIT may have run): 503 "unavailable" then, and
+ * the caller's client retries. */
+PGresult *db_write(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
+                   const char *const *params, err_t *e);
 int db_commit(db_tx_t *tx, err_t *e); /* releases the connection in all cases */
 void db_rollback(db_tx_t *tx);        /* releases the connection; safe on NULL */
 /* The commit/rollback idiom for handlers: each takes the handler's tx variable and leaves it
@@ -108,5 +114,20 @@ json_t *db_row_json(PGresult *r, err_t *e, const char *field, const char *fmt, .
 
 /* Helpers on results. */
 const char *db_val(const PGresult *r, int row, const char *col); /* NULL if SQL NULL */
+
+/* A row's text columns into fixed buffers (a row loaded into a struct, e.g. after db_row):
+ * DB_TEXTS(r, row, first, DB_TEXT(s->host), DB_TEXT(s->home), ...) copies columns first,
+ * first + 1, ... of row into the buffers in that order, each truncated to fit ("" for SQL NULL).
+ * DB_TEXT takes an array (its size is sizeof the array). */
+typedef struct db_text {
+    char *dst;
+    size_t size;
+} db_text_t;
+void db_texts(const PGresult *r, int row, int first, const db_text_t *cols, size_t n);
+#define DB_TEXT(arr)                                                                               \
+    { (arr), sizeof(arr) }
+#define DB_TEXTS(r, row, first, ...)                                                               \
+    db_texts((r), (row), (first), (const db_text_t[]){__VA_ARGS__},                                \
+             sizeof((const db_text_t[]){__VA_ARGS__}) / sizeof(db_text_t))
 
 #endif

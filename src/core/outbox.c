@@ -35,6 +35,10 @@
 #define OUTBOX_BACKOFF_MIN_MS 100
 #define OUTBOX_BACKOFF_MAX_MS 5000
 #define OUTBOX_GAUGE_EVERY_MS 2000
+/* the full pass while the LISTEN connection works (NOTIFY wakes the relay for new rows; the pass
+ * only finds rows another relay held locked or a lost notification): at least this apart, so an
+ * idle process does not query every schema 5 times a second (issue 16 step 6) */
+#define OUTBOX_LISTEN_FULL_MS 2000
 #define OUTBOX_PURGE_BATCH 5000            /* rows per purge transaction */
 #define OUTBOX_PURGE_STEP_BATCHES 4        /* purge batches per turn of the relay loop */
 #define OUTBOX_PURGE_EVERY_MS 3600000      /* default purge interval: one hour */
@@ -621,13 +625,16 @@ static void *relay_main(void *arg) {
     long long last_err_log = 0, next_gauge = 0, next_full = 0;
 
     while (!atomic_load(&r->stop)) {
-        /* every schema at least once per poll interval, whatever the notifications: rows skipped
-         * while another relay held them locked, or a notification missed, are found then */
+        /* every schema at least once per poll interval (OUTBOX_LISTEN_FULL_MS while LISTEN
+         * works), whatever the notifications: rows skipped while another relay held them
+         * locked, or a notification missed, are found then */
         int all = listen_open(r) || now_ms() >= next_full;
         if (all) {
             for (int i = 0; i < r->n; i++)
                 dirty[i] = 1;
-            next_full = now_ms() + r->poll_ms;
+            int every = r->poll_ms;
+            if (r->listen && every < OUTBOX_LISTEN_FULL_MS) every = OUTBOX_LISTEN_FULL_MS;
+            next_full = now_ms() + every;
         }
 
         int failed = 0;
@@ -695,6 +702,7 @@ static void *relay_main(void *arg) {
                 listen_close(r);
                 r->listen_backoff = OUTBOX_BACKOFF_MIN_MS;
                 r->listen_retry_at = now_ms() + OUTBOX_BACKOFF_MIN_MS;
+                next_full = 0; /* without LISTEN: full passes every poll_ms from now */
                 for (int i = 0; i < r->n; i++)
                     dirty[i] = 1;
                 continue;

@@ -50,7 +50,8 @@ int outbox_add_many(db_tx_t *tx, const char *schema, const char *type, const cha
 int outbox_ensure_stream(bus_t *bus, long long retention_s, err_t *e);
 
 typedef struct outbox_relay_opts {
-    int poll_ms;           /* fallback poll interval (RECIPROCAL_OUTBOX_POLL_MS); <= 0: 200 */
+    int poll_ms;           /* fallback poll interval (RECIPROCAL_OUTBOX_POLL_MS); <= 0: 200;
+                            * at least 2 s while the LISTEN connection works */
     long long retention_s; /* events retention in seconds (RECIPROCAL_EVENTS_RETENTION_HOURS *
                             * 3600); 0 = never purge */
     int purge_every_ms;    /* purge interval; <= 0: one hour (tests set less). The first purge

@@ -242,7 +242,7 @@ int svc_check_registry(err_t *e);
 
 /* `reciprocal nats-permissions USER`: the subject permissions of NATS user USER ("all" = every
  * registry module, else module names joined by "-", e.g. "member-auth"), one "pub SUBJECT" or
- * "sub SUBJECT" line each, sorted, no duplicates. 0, or -1 + 400 invalid_field for a name that
+ * "sub SUBJECT" line each, sorted, no duplicates. 0, or -1 + 422 invalid_field for a name that
  * is not a registry module. */
 int svc_nats_permissions(const char *user, FILE *out, err_t *e);
 /* `reciprocal services`: the registry's module names, one per line, in registry order. */

@@ -100,15 +100,14 @@ static int add_user(lines_t *l, const char *user, err_t *e) {
         size_t n = strcspn(p, "-");
         char name[64];
         if (n == 0 || n >= sizeof name) {
-            err_set(e, 400, "invalid_field", "user", "bad NATS user \"%s\"", user);
+            err_invalid(e, "user", "bad NATS user \"%s\"", user);
             return -1;
         }
         memcpy(name, p, n);
         name[n] = '\0';
         const svc_module_t *m = svc_find_module(name);
         if (!m) {
-            err_set(e, 400, "invalid_field", "user", "no service \"%s\" (reciprocal services)",
-                    name);
+            err_invalid(e, "user", "no service \"%s\" (reciprocal services)", name);
             return -1;
         }
         add_module(l, m);

@@ -1,10 +1,11 @@
 /* authn: the gateway's authentication check. Turns `Authorization: Bearer <jwt>` into the
  * svc_caller_t the operations see (user_id = sub, club_id, network_admin from the roles,
- * perms, session_id = sid), verifying the RS256 access token with the auth service's published
- * keys. Owns a process-wide cache of that key set, fetched through the normal service transport
- * (the auth module's `jwks` operation: a local call when auth runs in this process, NATS
- * otherwise), refreshed every 5 minutes and at once when a token names an unknown kid (at most once
- * per 10 s, so forged kids cannot make it hammer the auth service). Thread-safe (rwlock).
+ * perms, session_id = sid), verifying the access token (RS256, EdDSA or ES256: jwt.h) with the auth
+ * service's published keys. Owns a process-wide cache of that key set, fetched through the normal
+ * service transport (the auth module's `jwks` operation: a local call when auth runs in this
+ * process, NATS otherwise), refreshed every 5 minutes and at once when a token names an unknown kid
+ * (at most once per 10 s, so forged kids cannot make it hammer the auth service). Thread-safe
+ * (rwlock).
  *
  * A missing token leaves the caller anonymous (public operations work; the others answer 401
  * from svc_dispatch). A token that is present but invalid is an error (401 with the verifier's

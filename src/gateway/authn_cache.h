@@ -1,4 +1,4 @@
-/* authn_cache: verified access tokens -> the identity they carry, so the gateway runs the RS256
+/* authn_cache: verified access tokens -> the identity they carry, so the gateway runs the JWT
  * signature check and the claims parsing once per token instead of once per request (an RSA
  * verification was ~15% of the CPU of an authenticated GET /api/v1/auth/me).
  *

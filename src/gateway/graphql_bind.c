@@ -348,6 +348,45 @@ void gqlb_prefetch_clubs(api_req *r, json_t *ids) {
     json_decref(want);
 }
 
+json_t *gqlb_batch_ids(const gql_resolve_info *info, json_t *calls, const char *id_key,
+                       const char *club_key, gqlb_batch_skip_fn skip, const char **club) {
+    json_t *ids = json_array(), *c;
+    size_t i;
+    *club = NULL;
+    json_array_foreach(calls, i, c) {
+        json_t *parent = json_array_get(c, 0);
+        const char *id = json_string_value(json_object_get(parent, id_key));
+        const char *pc = json_string_value(json_object_get(parent, club_key));
+        if (!id || !pc || skip(info, parent, id, pc)) continue;
+        if (!*club) *club = pc;
+        if (strcmp(pc, *club) == 0 && json_array_size(ids) < 100)
+            json_array_append_new(ids, json_string(id));
+    }
+    return ids;
+}
+
+json_t *gqlb_member_relations(api_req *r, json_t *ids, const char *club) {
+    if (json_array_size(ids) < 2) return NULL;
+    json_t *input = json_pack("{s:O}", "ids", ids), *output = NULL;
+    if (club) json_object_set_new(input, "club_id", json_string(club));
+    err_t e = {0};
+    if (gqlb_call(r, "member", "member_relations_by_ids", input, &output, &e) != 0) {
+        json_decref(output);
+        output = NULL;
+    }
+    json_decref(input);
+    return output;
+}
+
+json_t *gqlb_relations_cache(api_req *r, const char *key) {
+    json_t *c = json_object_get(r->relations, key);
+    if (!c) {
+        c = json_object();
+        json_object_set_new(r->relations, key, c);
+    }
+    return c;
+}
+
 int gqlb_first(const gql_resolve_info *info, json_t *args, json_t *input, char **error) {
     json_t *first = json_object_get(args, "first");
     if (!json_is_integer(first)) return 0;

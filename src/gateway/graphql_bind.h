@@ -114,4 +114,22 @@ json_t *gqlb_connection(json_t *output, json_t *(*node_of)(json_t *));
 int gqlb_club(api_req *r, const char *id, json_t **out, err_t *e);
 void gqlb_prefetch_clubs(api_req *r, json_t *ids);
 
+/* Members of a list of parents (Member.dependents, Visit.member), prefetched with ONE
+ * member_relations_by_ids call, which answers one club's members:
+ *   gqlb_batch_ids: the ids (new array) of the prefetch batch `calls` to ask for: each parent's
+ *                   string id_key, when its club (string club_key) is the batch's (*club: the
+ *                   first parent's with a club) and skip(info, parent, id, club) is 0; at most
+ *                   100. A parent without an id or a club is left out.
+ *   gqlb_member_relations: the call for ids (naming club_id when club is not NULL): its output
+ *                   (new reference), or NULL when ids holds fewer than two (the single call is as
+ *                   cheap) or the call failed (each field then falls back to its own call).
+ *   gqlb_relations_cache: r->relations[key], the request's cache of one kind of answer (created
+ *                   empty on first use; borrowed). */
+typedef int (*gqlb_batch_skip_fn)(const gql_resolve_info *info, json_t *parent, const char *id,
+                                  const char *club);
+json_t *gqlb_batch_ids(const gql_resolve_info *info, json_t *calls, const char *id_key,
+                       const char *club_key, gqlb_batch_skip_fn skip, const char **club);
+json_t *gqlb_member_relations(api_req *r, json_t *ids, const char *club);
+json_t *gqlb_relations_cache(api_req *r, const char *key);
+
 #endif

@@ -333,6 +333,29 @@ static void test_services(void) {
     }
 }
 
+/* `reciprocal nats-permissions USER`: a user name that is no registry module (or an empty part)
+ * is a readable but unacceptable value, 422 invalid_field naming user (docs/architecture.md
+ * "Errors"); a module's name lists its subjects. */
+static void test_nats_permissions_user(void) {
+    static const char *const bad[] = {"nosuch", "member--auth", "-member", "member-nosuch"};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    REQUIRE(f != NULL);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err_t e = {0};
+        CHECK_EQ_INT(svc_nats_permissions(bad[i], f, &e), -1);
+        CHECK_EQ_INT(e.status, 422);
+        CHECK_STR(e.code, "invalid_field");
+        CHECK_STR(e.field, "user");
+    }
+    err_t e = {0};
+    CHECK_EQ_INT(svc_nats_permissions("member", f, &e), 0);
+    fclose(f);
+    CHECK(buf && strstr(buf, "svc.member.") != NULL);
+    free(buf);
+}
+
 static void test_first_error_wins_and_all_vars_together(void) {
     cfg_t c;
     err_t e;
@@ -445,6 +468,18 @@ static void test_auth_vars(void) {
     CHECK_STR(a->issuer, "https://id.example");
     CHECK_EQ_INT(load_mod("RECIPROCAL_AUTH_AUDIENCE", "two\nlines", &s, &e), -1);
     CHECK_STR(e.field, "RECIPROCAL_AUTH_AUDIENCE");
+    /* RECIPROCAL_JWT_ALG (issue 16): RS256 by default, any case, jwt_alg_t order; nothing else */
+    CHECK_EQ_INT(a->jwt_alg, 0);
+    CHECK_EQ_INT(load_mod("RECIPROCAL_JWT_ALG", "eddsa", &s, &e), 0);
+    CHECK_EQ_INT(a->jwt_alg, 1);
+    CHECK_EQ_INT(load_mod("RECIPROCAL_JWT_ALG", "ES256", &s, &e), 0);
+    CHECK_EQ_INT(a->jwt_alg, 2);
+    static const char *const algs[] = {"HS256", "none", "RS512", "Ed25519", NULL};
+    for (const char *const *b = algs; *b; b++) {
+        CHECK_EQ_INT(load_mod("RECIPROCAL_JWT_ALG", *b, &s, &e), -1);
+        CHECK_STR(e.field, "RECIPROCAL_JWT_ALG");
+        CHECK(strstr(e.message, "RS256, EdDSA or ES256") != NULL);
+    }
     /* without settings, a module reads its defaults */
     const svc_env_t none = {0};
     CHECK_STR(auth_settings(&none)->issuer, "reciprocal");
@@ -475,10 +510,11 @@ static void test_module_vars(void) {
             all[total++] = v;
         }
     }
-    CHECK_EQ_INT(total, 86); /* + notification: RECIPROCAL_SMTP_* (7), RECIPROCAL_NOTIFY_* (4),
+    CHECK_EQ_INT(total, 88); /* + notification: RECIPROCAL_SMTP_* (7), RECIPROCAL_NOTIFY_* (4),
                                 RECIPROCAL_WEBHOOK_* (3); + governance (1); + analytics (4);
                                 + notification SMS/push: RECIPROCAL_SMS_* (7), RECIPROCAL_PUSH_*
-                                (6), RECIPROCAL_PROVIDER_* (2) */
+                                (6), RECIPROCAL_PROVIDER_* (2); + notification-rest:
+                                RECIPROCAL_WEBHOOK_KEK (1); + auth: RECIPROCAL_JWT_ALG (1) */
     for (size_t i = 0; i < total; i++) {
         CHECK(strncmp(all[i]->name, "RECIPROCAL_", 11) == 0);
         for (size_t j = i + 1; j < total; j++) {
@@ -590,5 +626,6 @@ int main(void) {
     RUN(test_bus_vars);
     RUN(test_nats_replicas);
     RUN(test_readme_lists_every_variable);
+    RUN(test_nats_permissions_user);
     TEST_DONE();
 }

@@ -403,6 +403,48 @@ static void test_read(void) {
     db_pool_close(p);
 }
 
+/* db_write (issue 16): one writing statement in a scoped transaction, one pipeline: it commits
+ * (visible to the next transaction), runs in the scope (RLS: another club's row is not written),
+ * a failing statement leaves nothing behind and the connection usable. */
+static void test_write(void) {
+    err_t e;
+    db_pool_t *p = open_pool(1);
+    REQUIRE(p);
+    char sql[256], count[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.items (club_id, slug) VALUES ($1, $2) RETURNING "
+             "current_setting('transaction_read_only')",
+             g_schema);
+    snprintf(count, sizeof count, "SELECT count(*) FROM %s.items WHERE slug LIKE 'w-%%'", g_schema);
+    db_scope_t a = {CLUB_A, NULL, 0, 0};
+    for (int i = 0; i < 3; i++) { /* 1st: step by step; then pipelined */
+        char slug[16];
+        snprintf(slug, sizeof slug, "w-%d", i);
+        const char *pv[] = {CLUB_A, slug};
+        err_clear(&e);
+        PGresult *r = db_write(p, &a, sql, 2, pv, &e);
+        CHECK(r != NULL);
+        if (r) CHECK_STR(PQgetvalue(r, 0, 0), "off");
+        PQclear(r);
+    }
+    CHECK_STR(read_value(p, &a, count, 0, NULL, &e), "3"); /* committed */
+    /* RLS: club A's scope cannot write a club B row */
+    const char *other[] = {CLUB_B, "w-b"};
+    err_clear(&e);
+    CHECK(db_write(p, &a, sql, 2, other, &e) == NULL);
+    CHECK_EQ_INT(e.status, 403);
+    /* a failing statement rolls back; the connection stays usable */
+    const char *dup[] = {CLUB_A, NULL};
+    err_clear(&e);
+    CHECK(db_write(p, &a, sql, 2, dup, &e) == NULL);
+    CHECK(e.status >= 400);
+    CHECK_STR(read_value(p, &a, count, 0, NULL, &e), "3");
+    int in_use = -1;
+    db_pool_stats(p, NULL, &in_use, NULL);
+    CHECK_EQ_INT(in_use, 0);
+    db_pool_close(p);
+}
+
 static void test_error_mapping(void) {
     err_t e;
     db_pool_t *p = open_pool(1);
@@ -830,6 +872,7 @@ int main(void) {
     if (setup_schema() == 0) {
         RUN(test_rls);
         RUN(test_read);
+        RUN(test_write);
         RUN(test_error_mapping);
         RUN(test_outbox_rls);
         owner_exec("DROP SCHEMA %s CASCADE");

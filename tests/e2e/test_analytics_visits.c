@@ -21,24 +21,6 @@ static char g_club[2][64], g_slug[2][64], g_admin[2][4096], g_member[64];
 static const char g_pw[] = "Marmalade-Harbour-77";
 static const char *const g_tz[2] = {"Europe/London", "Pacific/Auckland"};
 
-static const char *jstr(json_t *j, const char *k) {
-    return json_string_value(json_object_get(j, k));
-}
-
-static long call(const char *as, const char *method, const char *path, const char *body,
-                 json_t **out) {
-    char url[1024];
-    e2e_resp_t r;
-    snprintf(url, sizeof url, "%s%s", g_proc.base, path);
-    if (e2e_http_as(as ? as : e2e_bearer(), method, url, body ? "application/json" : NULL, body,
-                    &r) != 0)
-        return -1;
-    long st = r.status;
-    if (out) *out = json_incref(r.json);
-    e2e_resp_free(&r);
-    return st;
-}
-
 static int account(int club, char *tok) {
     char email[128];
     snprintf(email, sizeof email, "avisits-%d-%d@example.test", club, (int)getpid());
@@ -51,17 +33,13 @@ static void test_start(void) {
                          "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", NULL};
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
-    char body[1024];
-    json_t *v = NULL;
+    char name[16], extra[128];
     for (int i = 0; i < 2; i++) {
         snprintf(g_slug[i], sizeof g_slug[i], "avisits-%c-%d", 'a' + i, (int)getpid());
-        snprintf(body, sizeof body,
-                 "{\"name\":\"Club %c\",\"slug\":\"%s\",\"timezone\":\"%s\","
-                 "\"address\":{\"country\":\"GB\"}}",
-                 'A' + i, g_slug[i], g_tz[i]);
-        REQUIRE(call(NULL, "POST", "/api/v1/clubs", body, &v) == 201);
-        snprintf(g_club[i], sizeof g_club[i], "%s", jstr(v, "id"));
-        json_decref(v);
+        snprintf(name, sizeof name, "Club %c", 'A' + i);
+        snprintf(extra, sizeof extra, "\"timezone\":\"%s\",\"address\":{\"country\":\"GB\"}",
+                 g_tz[i]);
+        REQUIRE(e2e_club(&g_proc, name, g_slug[i], extra, g_club[i]) == 0);
         REQUIRE(account(i, g_admin[i]) == 0);
     }
     REQUIRE(e2e_member(&g_proc, g_club[0], "full", NULL, 1, "Ana", "Lytic", g_member) == 0);
@@ -76,7 +54,7 @@ static long figure(int club, const char *date, const char *name, long want) {
     long got = -1;
     for (int i = 0; i < 150; i++) {
         json_t *v = NULL;
-        if (call(g_admin[club], "GET", path, NULL, &v) == 200)
+        if (e2e_call(&g_proc, g_admin[club], "GET", path, NULL, &v) == 200)
             got = (long)json_integer_value(json_object_get(v, name));
         json_decref(v);
         if (got == want) break;
@@ -86,25 +64,17 @@ static long figure(int club, const char *date, const char *name, long want) {
 }
 
 static void test_visit_report(void) {
-    char body[LOI_TOKEN_MAX + 1024], path[256], vid[64], tok[LOI_TOKEN_MAX + 1];
+    char body[LOI_TOKEN_MAX + 1024], vid[64], tok[LOI_TOKEN_MAX + 1];
     json_t *v = NULL;
     snprintf(body, sizeof body,
              "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
              "\"2030-03-04\",\"depart_on\":\"2030-03-05\",\"guests\":1,\"as_of\":\"" AS_OF "\"}",
              g_club[0], g_member, g_club[1]);
-    REQUIRE(call(NULL, "POST", "/api/v1/visits", body, &v) == 201);
-    snprintf(vid, sizeof vid, "%s", jstr(v, "id"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
-    REQUIRE(call(g_admin[0], "POST", path, "{}", &v) == 200);
-    snprintf(tok, sizeof tok, "%s", jstr(json_object_get(v, "loi"), "token"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
-    REQUIRE(call(g_admin[1], "POST", path, "{}", NULL) == 200);
+    REQUIRE(e2e_visit_confirmed(&g_proc, body, g_admin[0], g_admin[1], vid, tok, sizeof tok) == 0);
     /* 2030-03-04 00:30 UTC = 13:30 in Auckland */
     snprintf(body, sizeof body, "{\"token\":\"%s\",\"at\":1898814600}", tok);
-    REQUIRE(call(NULL, "POST", "/api/v1/visits/check-in", body, &v) == 200);
-    CHECK_STR(jstr(v, "status"), "checked_in");
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/visits/check-in", body, &v) == 200);
+    CHECK_STR(e2e_str(v, "status"), "checked_in");
     json_decref(v);
     CHECK_EQ_INT(figure(1, "2030-03-04", "visits_in", 1), 1);
     CHECK_EQ_INT(figure(1, "2030-03-04", "visitor_days_in", 2), 2);

@@ -4,13 +4,24 @@
  * sessions list/revoke, logout, TOTP MFA (enrol, confirm, login with a code, replay refused,
  * recovery code single use), password reset, JWKS, the gateway's token checks (missing,
  * garbage, alg none, unknown kid, expired, wrong audience, wrong issuer: 401), permission
- * denied (403), tenant isolation (club A's admin sees no club B user) and key rotation. */
+ * denied (403), tenant isolation (club A's admin sees no club B user) and key rotation.
+ * test_algorithms (issue 16): for each RECIPROCAL_JWT_ALG (RS256, EdDSA, ES256) a server signs
+ * with a key of that algorithm (its JWKS member set per RFC 7518 / 8037), refresh rotates, and
+ * the gateway's alg-confusion set is refused for each: none, HS256 keyed with the public key,
+ * the header renamed to another accepted algorithm, another algorithm's key signing under the
+ * real kid, a changed signature byte, an unknown kid. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
 
 #include "core/bus.h"
 #include "core/config.h"
@@ -75,23 +86,6 @@ static int login(const char *slug, const char *email, const char *pw, e2e_resp_t
     return req_as(NULL, "POST", "/api/v1/auth/login", body, r);
 }
 
-static int create_club(const char *slug, char *id_out) {
-    char body[512];
-    snprintf(body, sizeof body,
-             "{\"name\":\"Auth Club\",\"slug\":\"%s\",\"timezone\":\"UTC\",\"address\":{"
-             "\"country\":\"GB\"}}",
-             slug);
-    e2e_resp_t r;
-    int rc = req_as(g_admin_token, "POST", "/api/v1/clubs", body, &r);
-    int ok = rc == 0 && r.status == 201 && jstr(&r, "id");
-    if (ok)
-        snprintf(id_out, 64, "%s", jstr(&r, "id"));
-    else
-        printf("#   create club: %ld %s\n", r.status, r.body);
-    e2e_resp_free(&r);
-    return ok ? 0 : -1;
-}
-
 /* invite (as network admin) -> event -> register */
 static int invite_and_register(const char *club_id, const char *email, const char *role) {
     char body[512], tok[128];
@@ -132,11 +126,11 @@ static void test_start_and_bootstrap(void) {
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, NULL) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
     snprintf(g_admin_token, sizeof g_admin_token, "%s", e2e_bearer());
-    e2e_set_bearer(NULL);
     snprintf(g_slug_a, sizeof g_slug_a, "auth-a-%d", (int)getpid());
     snprintf(g_slug_b, sizeof g_slug_b, "auth-b-%d", (int)getpid());
-    REQUIRE(create_club(g_slug_a, g_club_a) == 0);
-    REQUIRE(create_club(g_slug_b, g_club_b) == 0);
+    REQUIRE(e2e_club(&g_proc, "Auth Club", g_slug_a, E2E_CLUB_UTC, g_club_a) == 0);
+    REQUIRE(e2e_club(&g_proc, "Auth Club", g_slug_b, E2E_CLUB_UTC, g_club_b) == 0);
+    e2e_set_bearer(NULL); /* from here every request names its token */
 }
 
 static void test_jwks(void) {
@@ -600,6 +594,227 @@ static void test_token_rejections(void) {
     e2e_resp_free(&r);
 }
 
+/* ---- every signing algorithm (issue 16 step 4): table-driven ---- */
+
+static int req_on(const e2e_proc_t *p, const char *bearer, const char *method, const char *path,
+                  const char *body, e2e_resp_t *r) {
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", p->base, path);
+    return e2e_http_as(bearer, method, url, body ? "application/json" : NULL, body, r);
+}
+
+/* The decoded header of a token (new reference) or NULL. */
+static json_t *token_header(const char *tok) {
+    const char *d = strchr(tok, '.');
+    if (!d) return NULL;
+    char *h64 = strndup(tok, (size_t)(d - tok));
+    size_t n = 0;
+    unsigned char *h = jsonx_b64url_decode(h64, &n);
+    free(h64);
+    json_t *j = h ? json_loadb((char *)h, n, 0, NULL) : NULL;
+    free(h);
+    return j;
+}
+
+/* header JSON + the token's payload segment + a signature (base64url text, may be ""). */
+static char *with_header(const char *tok, json_t *header, const char *sig64) {
+    const char *d1 = strchr(tok, '.'), *d2 = strrchr(tok, '.');
+    char *hs = jsonx_dump(header);
+    char *hb = jsonx_b64url_encode((unsigned char *)hs, strlen(hs));
+    size_t n = strlen(hb) + strlen(tok) + strlen(sig64) + 4;
+    char *out = malloc(n);
+    snprintf(out, n, "%s%.*s.%s", hb, (int)(d2 - d1), d1, sig64);
+    free(hs);
+    free(hb);
+    return out;
+}
+
+/* Signs header.payload (already in `input`) with pk's own JWS algorithm; base64url. */
+static char *sign_input(jwt_key_t *k, const char *input, size_t n) {
+    err_t e = {0};
+    char *pem = jwt_key_private_pem(k, &e);
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    jwt_secret_free(pem);
+    unsigned char sig[512], der[128];
+    size_t sl = sizeof sig, dl = sizeof der;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    jwt_alg_t a = jwt_key_alg(k);
+    if (a == JWT_ALG_EDDSA) {
+        EVP_DigestSignInit(md, NULL, NULL, NULL, pk);
+        EVP_DigestSign(md, sig, &sl, (const unsigned char *)input, n);
+    } else if (a == JWT_ALG_ES256) {
+        EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk);
+        EVP_DigestSign(md, der, &dl, (const unsigned char *)input, n);
+        const unsigned char *p = der;
+        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)dl);
+        const BIGNUM *r = NULL, *sv = NULL;
+        ECDSA_SIG_get0(es, &r, &sv);
+        BN_bn2binpad(r, sig, 32);
+        BN_bn2binpad(sv, sig + 32, 32);
+        sl = 64;
+        ECDSA_SIG_free(es);
+    } else {
+        EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk);
+        EVP_DigestSign(md, sig, &sl, (const unsigned char *)input, n);
+    }
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(pk);
+    return jsonx_b64url_encode(sig, sl);
+}
+
+static void expect_401_on(const e2e_proc_t *p, const char *token, const char *code) {
+    e2e_resp_t r;
+    REQUIRE(req_on(p, token, "GET", "/api/v1/auth/me", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 401);
+    if (r.status != 401 || !err_code(&r) || strcmp(err_code(&r), code) != 0)
+        printf("#   expected 401 %s, got %ld %s\n", code, r.status, r.body);
+    else
+        CHECK_STR(err_code(&r), code);
+    e2e_resp_free(&r);
+}
+
+/* The attack set against p's gateway for a genuine token `tok` of algorithm alg. */
+static void alg_attacks(const e2e_proc_t *p, const char *tok, jwt_alg_t alg, json_t *jwk) {
+    err_t e = {0};
+    json_t *h = token_header(tok);
+    REQUIRE(h);
+    const char *kid = json_string_value(json_object_get(h, "kid"));
+    /* none, with the real kid */
+    json_t *h2 = json_deep_copy(h);
+    json_object_set_new(h2, "alg", json_string("none"));
+    char *t = with_header(tok, h2, "");
+    expect_401_on(p, t, "token_alg_invalid");
+    free(t);
+    /* HS256 keyed with the public key (PEM), the classic confusion */
+    jwt_key_t *pub = NULL;
+    REQUIRE(jwt_key_from_jwk(jwk, &pub, &e) == 0);
+    char *pem = jwt_key_public_pem(pub, &e);
+    jwt_key_free(pub);
+    REQUIRE(pem);
+    json_object_set_new(h2, "alg", json_string("HS256"));
+    t = with_header(tok, h2, "");
+    const char *d2 = strrchr(t, '.');
+    unsigned char mac[32];
+    unsigned int ml = 0;
+    HMAC(EVP_sha256(), pem, (int)strlen(pem), (unsigned char *)t, (size_t)(d2 - t), mac, &ml);
+    char *m64 = jsonx_b64url_encode(mac, ml);
+    char *t2 = with_header(tok, h2, m64);
+    expect_401_on(p, t2, "token_alg_invalid");
+    free(m64);
+    free(t2);
+    free(t);
+    free(pem);
+    for (int a = 0; a < 3; a++) {
+        if (a == (int)alg) continue;
+        /* the header renamed to another accepted algorithm, signature kept */
+        json_object_set_new(h2, "alg", json_string(jwt_alg_name((jwt_alg_t)a)));
+        const char *sig = strrchr(tok, '.') + 1;
+        t = with_header(tok, h2, sig);
+        expect_401_on(p, t, "token_alg_invalid");
+        free(t);
+        /* a key of that algorithm signs honestly under the real kid */
+        jwt_key_t *k = NULL;
+        REQUIRE(jwt_key_generate_alg((jwt_alg_t)a, &k, &e) == 0);
+        t = with_header(tok, h2, "");
+        char *s64 = sign_input(k, t, strlen(t) - 1);
+        t2 = with_header(tok, h2, s64);
+        expect_401_on(p, t2, "token_alg_invalid");
+        free(s64);
+        free(t2);
+        free(t);
+        jwt_key_free(k);
+    }
+    /* one signature byte changed */
+    t = strdup(tok);
+    size_t mid = (size_t)(strrchr(t, '.') - t) + strlen(strrchr(t, '.')) / 2;
+    t[mid] = t[mid] == 'A' ? 'B' : 'A';
+    expect_401_on(p, t, "token_signature_invalid");
+    free(t);
+    /* a key of the same algorithm the service never published */
+    jwt_key_t *k = NULL;
+    REQUIRE(jwt_key_generate_alg(alg, &k, &e) == 0);
+    json_object_set_new(h2, "alg", json_string(jwt_alg_name(alg)));
+    json_object_set_new(h2, "kid", json_string(jwt_key_kid(k)));
+    t = with_header(tok, h2, "");
+    char *s64 = sign_input(k, t, strlen(t) - 1);
+    t2 = with_header(tok, h2, s64);
+    expect_401_on(p, t2, "token_kid_unknown");
+    free(s64);
+    free(t2);
+    free(t);
+    jwt_key_free(k);
+    /* control: the genuine token */
+    e2e_resp_t r;
+    REQUIRE(req_on(p, tok, "GET", "/api/v1/auth/me", NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    e2e_resp_free(&r);
+    (void)kid;
+    json_decref(h2);
+    json_decref(h);
+}
+
+static void test_algorithms(void) {
+    static const char *const env_alg[] = {"RECIPROCAL_JWT_ALG=RS256", "RECIPROCAL_JWT_ALG=EdDSA",
+                                          "RECIPROCAL_JWT_ALG=ES256"};
+    static const char *const kty[] = {"RSA", "OKP", "EC"};
+    for (int a = 0; a < 3; a++) {
+        const char *env[] = {env_alg[a], NULL};
+        e2e_proc_t p = {0};
+        printf("# %s\n", env_alg[a]);
+        REQUIRE(e2e_start(&p, NULL, 0, 1, env) == 0);
+        char email[128], pw[128];
+        if (e2e_login_admin(&p, email, pw) != 0) {
+            CHECK(0);
+            e2e_stop(&p);
+            return;
+        }
+        char tok[4096];
+        snprintf(tok, sizeof tok, "%s", e2e_bearer());
+        e2e_set_bearer(NULL);
+        json_t *h = token_header(tok);
+        CHECK_STR(json_string_value(json_object_get(h, "alg")), jwt_alg_name((jwt_alg_t)a));
+        /* the JWKS publishes the signing key with the members of its type */
+        e2e_resp_t r;
+        REQUIRE(req_on(&p, NULL, "GET", "/.well-known/jwks.json", NULL, &r) == 0);
+        json_t *jwk = NULL, *k;
+        size_t i;
+        json_array_foreach(json_object_get(r.json, "keys"), i, k) {
+            if (json_equal(json_object_get(k, "kid"), json_object_get(h, "kid"))) jwk = k;
+        }
+        REQUIRE(jwk);
+        json_incref(jwk);
+        e2e_resp_free(&r);
+        CHECK_STR(json_string_value(json_object_get(jwk, "kty")), kty[a]);
+        CHECK_STR(json_string_value(json_object_get(jwk, "alg")), jwt_alg_name((jwt_alg_t)a));
+        CHECK(json_object_get(jwk, "d") == NULL);
+        if (a == JWT_ALG_EDDSA)
+            CHECK_STR(json_string_value(json_object_get(jwk, "crv")), "Ed25519");
+        if (a == JWT_ALG_ES256) {
+            CHECK_STR(json_string_value(json_object_get(jwk, "crv")), "P-256");
+            CHECK_EQ_INT(strlen(json_string_value(json_object_get(jwk, "y"))), 43);
+        }
+        /* refresh with this algorithm: a new token of the same algorithm */
+        char body[512];
+        snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, pw);
+        REQUIRE(req_on(&p, NULL, "POST", "/api/v1/auth/login", body, &r) == 0);
+        REQUIRE(r.status == 200);
+        snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", jstr(&r, "refresh_token"));
+        e2e_resp_free(&r);
+        REQUIRE(req_on(&p, NULL, "POST", "/api/v1/auth/refresh", body, &r) == 0);
+        CHECK_EQ_INT(r.status, 200);
+        json_t *h2 = jstr(&r, "access_token") ? token_header(jstr(&r, "access_token")) : NULL;
+        CHECK_STR(json_string_value(json_object_get(h2, "alg")), jwt_alg_name((jwt_alg_t)a));
+        json_decref(h2);
+        e2e_resp_free(&r);
+        alg_attacks(&p, tok, (jwt_alg_t)a, jwk);
+        json_decref(jwk);
+        json_decref(h);
+        CHECK_EQ_INT(e2e_stop(&p), 0);
+    }
+}
+
 /* ---- MFA ---- */
 
 static void code_at(const unsigned char *secret, size_t n, long long step, char out[8]) {
@@ -809,6 +1024,7 @@ int main(void) {
         RUN(test_admin_routes_and_current_session);
         RUN(test_serve_requires_kek);
         RUN(test_token_rejections);
+        RUN(test_algorithms);
         RUN(test_mfa);
         RUN(test_password_reset);
         RUN(test_rotate_keys);

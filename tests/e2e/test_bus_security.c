@@ -305,17 +305,9 @@ static void test_split_three_processes(void) {
     REQUIRE(e2e_start(&me, "member", 0, 0, NULL) == 0);
     REQUIRE(e2e_start(&gw, "gateway", 0, 1, NULL) == 0);
     REQUIRE(e2e_login_admin(&gw, NULL, NULL) == 0);
-    snprintf(url, sizeof url, "%s/api/v1/clubs", gw.base);
-    snprintf(body, sizeof body,
-             "{\"name\":\"Split Club\",\"slug\":\"split-%d\",\"timezone\":\"UTC\","
-             "\"address\":{\"country\":\"GB\"}}",
-             (int)getpid());
-    REQUIRE(e2e_http("POST", url, "application/json", body, &r) == 0);
-    CHECK_EQ_INT(r.status, 201);
-    const char *cid = json_string_value(json_object_get(r.json, "id"));
-    if (cid) snprintf(id, sizeof id, "%s", cid);
-    e2e_resp_free(&r);
-    REQUIRE(id[0]);
+    char slug[64];
+    snprintf(slug, sizeof slug, "split-%d", (int)getpid());
+    REQUIRE(e2e_club(&gw, "Split Club", slug, E2E_CLUB_UTC, id) == 0);
     /* gateway -> member -> auth (invite), two hops over NATS */
     char email[128];
     snprintf(email, sizeof email, "split-%d@example.com", (int)getpid());

@@ -3,8 +3,8 @@
  * absent, a field of the wrong JSON type and an unknown field are 400 (invalid_json,
  * missing_field, invalid_type, unknown_field); a well-formed value that is not acceptable (format,
  * range, enum) is 422 invalid_field. Each row checks the status, the code and the field the JSON
- * error names. Representative operations of auth, member (clubs, members), ledger and the
- * GraphQL documents; GraphQL mutations report the same code and field in userErrors. */
+ * error names. Representative operations of auth, member (clubs, members), ledger, analytics and
+ * the GraphQL documents; GraphQL mutations report the same code and field in userErrors. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,7 @@
 #include "test.h"
 
 static e2e_proc_t g_proc;
-static char g_club[40];
+static char g_club[64];
 
 typedef struct row {
     const char *method, *path;
@@ -78,7 +78,20 @@ static const row_t k_rows[] = {
     {"POST", "/api/v1/graphql/documents", "{\"document\":5}", 400, "invalid_type", "document"},
     {"POST", "/api/v1/graphql/documents", "{\"document\":\"query {\"}", 422, "invalid_field",
      "document"},
+    /* analytics: a range names both ends ("%s" in a path is the club id too) */
+    {"GET", "/api/v1/analytics/clubs/%s/report?from=2030-01-01", NULL, 400, "missing_field", "to"},
+    {"GET", "/api/v1/analytics/clubs/%s/report?from=2030-01-02&to=2030-01-01", NULL, 422,
+     "invalid_field", "to"},
 };
+
+/* tmpl with its "%s" (at most one) replaced by the club id */
+static void with_club(const char *tmpl, char *out, size_t cap) {
+    const char *p = strstr(tmpl, "%s");
+    if (p)
+        snprintf(out, cap, "%.*s%s%s", (int)(p - tmpl), tmpl, g_club, p + 2);
+    else
+        snprintf(out, cap, "%s", tmpl);
+}
 
 static void test_start(void) {
     const char *kek = getenv("RECIPROCAL_LEDGER_KEK");
@@ -87,35 +100,18 @@ static void test_start(void) {
     const char *env[] = {kek_buf, NULL};
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
-    char url[256], body[512];
-    snprintf(url, sizeof url, "%s/api/v1/clubs", g_proc.base);
-    snprintf(body, sizeof body,
-             "{\"name\":\"Error Club\",\"slug\":\"errors-%d\",\"timezone\":\"UTC\","
-             "\"address\":{\"country\":\"GB\"}}",
-             (int)getpid());
-    e2e_resp_t r;
-    REQUIRE(e2e_http("POST", url, "application/json", body, &r) == 0);
-    REQUIRE(r.status == 201);
-    snprintf(g_club, sizeof g_club, "%s",
-             json_string_value(json_object_get(r.json, "id"))
-                 ? json_string_value(json_object_get(r.json, "id"))
-                 : "");
-    e2e_resp_free(&r);
-    REQUIRE(g_club[0]);
+    char slug[64];
+    snprintf(slug, sizeof slug, "errors-%d", (int)getpid());
+    REQUIRE(e2e_club(&g_proc, "Error Club", slug, E2E_CLUB_UTC, g_club) == 0);
 }
 
 static void test_rest_table(void) {
     for (size_t i = 0; i < sizeof k_rows / sizeof k_rows[0]; i++) {
         const row_t *w = &k_rows[i];
-        char url[512], body[1024] = "";
-        snprintf(url, sizeof url, "%s%s", g_proc.base, w->path);
-        if (w->body) {
-            const char *p = strstr(w->body, "%s");
-            if (p)
-                snprintf(body, sizeof body, "%.*s%s%s", (int)(p - w->body), w->body, g_club, p + 2);
-            else
-                snprintf(body, sizeof body, "%s", w->body);
-        }
+        char url[512], path[256], body[1024] = "";
+        with_club(w->path, path, sizeof path);
+        snprintf(url, sizeof url, "%s%s", g_proc.base, path);
+        if (w->body) with_club(w->body, body, sizeof body);
         e2e_resp_t r;
         if (e2e_http(w->method, url, w->body ? "application/json" : NULL, w->body ? body : NULL,
                      &r) != 0) {

@@ -113,21 +113,13 @@ static long refresh_status(const char *refresh) {
     return st;
 }
 
+/* A club of the test (e2e_club as the network administrator: requests name their token, there
+ * is no global bearer). id_out: 64 bytes. */
 static int create_club(const char *slug, char *id_out) {
-    char body[512];
-    e2e_resp_t r;
-    snprintf(body, sizeof body,
-             "{\"name\":\"Revocation Club\",\"slug\":\"%s\",\"timezone\":\"UTC\",\"address\":{"
-             "\"country\":\"GB\"}}",
-             slug);
-    if (req_on(&g_a, g_admin, "POST", "/api/v1/clubs", body, &r) != 0) return -1;
-    int ok = r.status == 201 && jstr(&r, "id");
-    if (ok)
-        snprintf(id_out, 64, "%s", jstr(&r, "id"));
-    else
-        printf("#   create club: %ld %s\n", r.status, r.body);
-    e2e_resp_free(&r);
-    return ok ? 0 : -1;
+    e2e_set_bearer(g_admin);
+    int rc = e2e_club(&g_a, "Revocation Club", slug, E2E_CLUB_UTC, id_out);
+    e2e_set_bearer(NULL);
+    return rc;
 }
 
 /* An active account of club with role, written as the owner (e2e_account, no sign-in). id_out:

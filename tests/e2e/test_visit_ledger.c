@@ -13,8 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/db.h"
-#include "lib/credentials/password.h"
 #include "lib/ledger/txcodec.h"
 #include "services/reciprocal/loi.h"
 #include "support/e2e.h"
@@ -27,24 +25,6 @@ static char g_kek[128];
 static char g_club[3][64], g_slug[3][64], g_admin[3][4096], g_member[64], g_number[48];
 static const char g_pw[] = "Marmalade-Harbour-77";
 
-static const char *jstr(json_t *j, const char *k) {
-    return json_string_value(json_object_get(j, k));
-}
-
-static long call(const char *as, const char *method, const char *path, const char *body,
-                 json_t **out) {
-    char url[1024];
-    e2e_resp_t r;
-    snprintf(url, sizeof url, "%s%s", g_proc.base, path);
-    if (e2e_http_as(as ? as : e2e_bearer(), method, url, body ? "application/json" : NULL, body,
-                    &r) != 0)
-        return -1;
-    long st = r.status;
-    if (out) *out = json_incref(r.json);
-    e2e_resp_free(&r);
-    return st;
-}
-
 /* 1 when the n bytes at b hold the len bytes of s */
 static int has(const unsigned char *b, size_t n, const char *s, size_t len) {
     for (size_t i = 0; len && i + len <= n; i++)
@@ -53,37 +33,9 @@ static int has(const unsigned char *b, size_t n, const char *s, size_t len) {
 }
 
 static int account(int club, char *tok) {
-    char email[128], hash[PASSWORD_HASH_MAX];
-    err_t e = {0};
+    char email[128];
     snprintf(email, sizeof email, "vledger-%d-%d@example.test", club, (int)getpid());
-    if (password_hash(g_pw, hash, &e) != 0) return -1;
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    int rc = -1;
-    const char *p[] = {g_club[club], email, hash};
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        if (db_exec_cmd(tx,
-                        "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
-                        "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', $3, "
-                        "now()) RETURNING club_id, id) INSERT INTO auth.user_roles (club_id, "
-                        "user_id, role) SELECT club_id, id, 'club_admin' FROM u",
-                        3, p, &e) >= 0)
-            rc = db_commit(tx, &e);
-        else
-            db_rollback(tx);
-    }
-    db_pool_close(db);
-    if (rc != 0) return -1;
-    char body[512];
-    json_t *v = NULL;
-    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}",
-             g_slug[club], email, g_pw);
-    int ok = call("", "POST", "/api/v1/auth/login", body, &v) == 200 && jstr(v, "access_token");
-    if (ok) snprintf(tok, 4096, "%s", jstr(v, "access_token"));
-    json_decref(v);
-    return ok ? 0 : -1;
+    return e2e_account(&g_proc, g_club[club], g_slug[club], email, "club_admin", g_pw, NULL, tok);
 }
 
 static void test_start(void) {
@@ -103,11 +55,11 @@ static void test_start(void) {
         REQUIRE(e2e_club(&g_proc, name, g_slug[i], NULL, g_club[i]) == 0);
         REQUIRE(account(i, g_admin[i]) == 0);
     }
-    REQUIRE(call(NULL, "POST", "/api/v1/ledger/bootstrap", "{}", NULL) == 200);
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/ledger/bootstrap", "{}", NULL) == 200);
     for (int i = 0; i < 2; i++) {
         snprintf(body, sizeof body, "{\"org\":\"vl%c%d\",\"club_id\":\"%s\"}", 'a' + i,
                  (int)getpid(), g_club[i]);
-        REQUIRE(call(NULL, "POST", "/api/v1/ledger/orgs", body, NULL) == 200);
+        REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/ledger/orgs", body, NULL) == 200);
     }
     snprintf(g_number, sizeof g_number, "ZQX%dW", (int)getpid());
     snprintf(body, sizeof body,
@@ -115,13 +67,13 @@ static void test_start(void) {
              "\"2099-12-31\",\"profile\":{\"first_name\":\"Ledgerina\",\"last_name\":"
              "\"Quillfeather\",\"email\":\"lq%d@example.test\"}}",
              g_club[0], g_number, (int)getpid());
-    REQUIRE(call(NULL, "POST", "/api/v1/members", body, &v) == 201);
-    snprintf(g_member, sizeof g_member, "%s", jstr(v, "id"));
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/members", body, &v) == 201);
+    snprintf(g_member, sizeof g_member, "%s", e2e_str(v, "id"));
     json_decref(v);
     char path[256];
     snprintf(path, sizeof path, "/api/v1/members/%s/status", g_member);
     snprintf(body, sizeof body, "{\"club_id\":\"%s\",\"status\":\"active\"}", g_club[0]);
-    REQUIRE(call(NULL, "POST", path, body, NULL) == 200);
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", path, body, NULL) == 200);
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -129,11 +81,11 @@ static void test_start(void) {
     snprintf(body, sizeof body,
              "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\"}", g_club[0],
              g_club[0], g_club[1], today);
-    REQUIRE(call(NULL, "POST", "/api/v1/agreements", body, &v) == 201);
-    snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", jstr(v, "id"));
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/agreements", body, &v) == 201);
+    snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", e2e_str(v, "id"));
     json_decref(v);
     snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", g_club[1]);
-    REQUIRE(call(NULL, "POST", path, body, NULL) == 200);
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", path, body, NULL) == 200);
 }
 
 static void test_visit_verified(void) {
@@ -143,33 +95,25 @@ static void test_visit_verified(void) {
              "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
              "\"2030-03-04\",\"depart_on\":\"2030-03-04\",\"as_of\":\"" AS_OF "\"}",
              g_club[0], g_member, g_club[1]);
-    REQUIRE(call(NULL, "POST", "/api/v1/visits", body, &v) == 201);
-    snprintf(vid, sizeof vid, "%s", jstr(v, "id"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
-    REQUIRE(call(g_admin[0], "POST", path, "{}", &v) == 200);
-    snprintf(tok, sizeof tok, "%s", jstr(json_object_get(v, "loi"), "token"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
-    REQUIRE(call(g_admin[1], "POST", path, "{}", NULL) == 200);
+    REQUIRE(e2e_visit_confirmed(&g_proc, body, g_admin[0], g_admin[1], vid, tok, sizeof tok) == 0);
     /* no record before the check-in */
     snprintf(path, sizeof path, "/api/v1/visits/%s/ledger", vid);
-    CHECK_EQ_INT(call(g_admin[0], "GET", path, NULL, NULL), 404);
+    CHECK_EQ_INT(e2e_call(&g_proc, g_admin[0], "GET", path, NULL, NULL), 404);
     snprintf(body, sizeof body, "{\"token\":\"%s\",\"at\":1898856000}", tok); /* 03-04 12:00 */
-    REQUIRE(call(NULL, "POST", "/api/v1/visits/check-in", body, &v) == 200);
-    CHECK_STR(jstr(v, "status"), "checked_in");
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/visits/check-in", body, &v) == 200);
+    CHECK_STR(e2e_str(v, "status"), "checked_in");
     json_decref(v);
     /* pending, to both clubs; not to C */
-    REQUIRE(call(g_admin[1], "GET", path, NULL, &v) == 200);
-    CHECK_STR(jstr(v, "status"), "pending");
-    CHECK_STR(jstr(v, "type"), "visit.verified");
+    REQUIRE(e2e_call(&g_proc, g_admin[1], "GET", path, NULL, &v) == 200);
+    CHECK_STR(e2e_str(v, "status"), "pending");
+    CHECK_STR(e2e_str(v, "type"), "visit.verified");
     char commit[80], salt[80];
-    snprintf(commit, sizeof commit, "%s", jstr(v, "commitment") ? jstr(v, "commitment") : "");
-    snprintf(salt, sizeof salt, "%s", jstr(v, "salt") ? jstr(v, "salt") : "");
+    snprintf(commit, sizeof commit, "%s", e2e_str(v, "commitment") ? e2e_str(v, "commitment") : "");
+    snprintf(salt, sizeof salt, "%s", e2e_str(v, "salt") ? e2e_str(v, "salt") : "");
     json_decref(v);
     CHECK_EQ_INT((long)strlen(commit), 64);
     CHECK_EQ_INT((long)strlen(salt), 64);
-    CHECK_EQ_INT(call(g_admin[2], "GET", path, NULL, NULL), 404);
+    CHECK_EQ_INT(e2e_call(&g_proc, g_admin[2], "GET", path, NULL, NULL), 404);
     /* the commitment opens with the salt and the member number */
     uint8_t sb[32], cb[32];
     err_t e = {0};
@@ -178,24 +122,24 @@ static void test_visit_verified(void) {
     CHECK_EQ_INT(txcodec_commit_verify(sb, g_number, strlen(g_number), cb, &e), 0);
     CHECK(txcodec_commit_verify(sb, "other", 5, cb, &e) != 0);
     /* the sweep submits it */
-    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", &v) == 200);
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/agreements/sweep", "{}", &v) == 200);
     CHECK(json_integer_value(json_object_get(v, "visit_ledger_submitted")) >= 1);
     json_decref(v);
-    REQUIRE(call(g_admin[0], "GET", path, NULL, &v) == 200);
-    if (!jstr(v, "tx_id")) printf("#   %s\n", jstr(v, "last_error"));
-    CHECK_STR(jstr(v, "status"), "submitted");
-    REQUIRE(jstr(v, "tx_id") != NULL);
-    snprintf(tx_id, sizeof tx_id, "%s", jstr(v, "tx_id"));
+    REQUIRE(e2e_call(&g_proc, g_admin[0], "GET", path, NULL, &v) == 200);
+    if (!e2e_str(v, "tx_id")) printf("#   %s\n", e2e_str(v, "last_error"));
+    CHECK_STR(e2e_str(v, "status"), "submitted");
+    REQUIRE(e2e_str(v, "tx_id") != NULL);
+    snprintf(tx_id, sizeof tx_id, "%s", e2e_str(v, "tx_id"));
     json_decref(v);
     snprintf(path, sizeof path, "/api/v1/ledger/transactions/%s/status?wait_ms=10000", tx_id);
-    REQUIRE(call(NULL, "GET", path, NULL, &v) == 200);
-    CHECK_STR(jstr(v, "status"), "committed");
-    CHECK_STR(jstr(v, "validation_code"), "VALID");
+    REQUIRE(e2e_call(&g_proc, NULL, "GET", path, NULL, &v) == 200);
+    CHECK_STR(e2e_str(v, "status"), "committed");
+    CHECK_STR(e2e_str(v, "validation_code"), "VALID");
     json_decref(v);
     /* the transaction: the commitment, no personal data */
     snprintf(path, sizeof path, "/api/v1/ledger/transactions/%s", tx_id);
-    REQUIRE(call(NULL, "GET", path, NULL, &v) == 200);
-    const char *b64 = jstr(v, "envelope");
+    REQUIRE(e2e_call(&g_proc, NULL, "GET", path, NULL, &v) == 200);
+    const char *b64 = e2e_str(v, "envelope");
     REQUIRE(b64 != NULL);
     size_t cap = strlen(b64), n = 0;
     unsigned char *env = malloc(cap + 1);
@@ -234,7 +178,7 @@ static json_t *agreement_doc(const char *id) {
     char path[256];
     json_t *v = NULL;
     snprintf(path, sizeof path, "/api/v1/agreements/%s", id);
-    CHECK_EQ_INT(call(NULL, "GET", path, NULL, &v), 200);
+    CHECK_EQ_INT(e2e_call(&g_proc, NULL, "GET", path, NULL, &v), 200);
     return v;
 }
 
@@ -258,9 +202,9 @@ static void test_held_activation(void) {
              "{\"org\":\"vlc%d\",\"club_id\":\"%s\",\"public_keys\":{\"member\":\"%s\","
              "\"admin\":\"%s\"}}",
              (int)getpid(), g_club[2], mhex, ahex);
-    long st = call(NULL, "POST", "/api/v1/ledger/orgs", body, &v);
+    long st = e2e_call(&g_proc, NULL, "POST", "/api/v1/ledger/orgs", body, &v);
     if (st != 200)
-        printf("#   register_org: %ld %s\n", st, jstr(json_object_get(v, "error"), "message"));
+        printf("#   register_org: %ld %s\n", st, e2e_str(json_object_get(v, "error"), "message"));
     REQUIRE(st == 200);
     json_decref(v);
     time_t t = time(NULL);
@@ -270,24 +214,24 @@ static void test_held_activation(void) {
     snprintf(body, sizeof body,
              "{\"club_id\":\"%s\",\"clubs\":[\"%s\",\"%s\"],\"starts_on\":\"%s\"}", g_club[0],
              g_club[0], g_club[2], today);
-    REQUIRE(call(NULL, "POST", "/api/v1/agreements", body, &v) == 201);
-    snprintf(id, sizeof id, "%s", jstr(v, "id"));
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/agreements", body, &v) == 201);
+    snprintf(id, sizeof id, "%s", e2e_str(v, "id"));
     json_decref(v);
     char path[256];
     snprintf(path, sizeof path, "/api/v1/agreements/%s/accept", id);
     snprintf(body, sizeof body, "{\"club_id\":\"%s\"}", g_club[2]);
-    REQUIRE(call(NULL, "POST", path, body, &v) == 200);
-    CHECK_STR(jstr(v, "status"), "proposed");
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", path, body, &v) == 200);
+    CHECK_STR(e2e_str(v, "status"), "proposed");
     json_t *led = json_object_get(v, "ledger");
-    CHECK_STR(jstr(led, "status"), "needs_endorsements");
+    CHECK_STR(e2e_str(led, "status"), "needs_endorsements");
     CHECK(json_is_true(json_object_get(led, "holds_activation")));
-    REQUIRE(jstr(led, "tx") != NULL && jstr(led, "tx_id") != NULL);
-    CHECK(jstr(led, "policy") && strstr(jstr(led, "policy"), ".admin"));
+    REQUIRE(e2e_str(led, "tx") != NULL && e2e_str(led, "tx_id") != NULL);
+    CHECK(e2e_str(led, "policy") && strstr(e2e_str(led, "policy"), ".admin"));
     CHECK_EQ_INT(json_array_size(json_object_get(led, "endorsements")), 2);
     char tx_id[80];
-    snprintf(tx_id, sizeof tx_id, "%s", jstr(led, "tx_id"));
+    snprintf(tx_id, sizeof tx_id, "%s", e2e_str(led, "tx_id"));
     /* C signs the transaction itself */
-    const char *b64 = jstr(led, "tx");
+    const char *b64 = e2e_str(led, "tx");
     size_t cap = strlen(b64), n = 0;
     static const char dom[] = "reciprocal-ledger/endorse/v1\n";
     unsigned char *msg = malloc(sizeof dom + cap);
@@ -305,27 +249,27 @@ static void test_held_activation(void) {
     json_t *sub = json_pack("{s:s, s:o, s:i}", "tx", b64, "endorsements", ends, "wait_ms", 10000);
     json_decref(v);
     /* not active before the ledger commits */
-    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
     v = agreement_doc(id);
-    CHECK_STR(jstr(v, "status"), "proposed");
+    CHECK_STR(e2e_str(v, "status"), "proposed");
     json_decref(v);
     char *sb = json_dumps(sub, JSON_COMPACT);
     json_decref(sub);
-    st = call(NULL, "POST", "/api/v1/ledger/transactions", sb, &v);
+    st = e2e_call(&g_proc, NULL, "POST", "/api/v1/ledger/transactions", sb, &v);
     free(sb);
     if (st != 202) printf("#   submit: %ld\n", st);
     CHECK_EQ_INT(st, 202);
-    CHECK_STR(jstr(v, "status"), "committed");
-    CHECK_STR(jstr(v, "validation_code"), "VALID");
+    CHECK_STR(e2e_str(v, "status"), "committed");
+    CHECK_STR(e2e_str(v, "validation_code"), "VALID");
     json_decref(v);
-    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", &v) == 200);
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/agreements/sweep", "{}", &v) == 200);
     CHECK_EQ_INT(json_integer_value(json_object_get(v, "activated")), 1);
     json_decref(v);
     v = agreement_doc(id);
-    CHECK_STR(jstr(v, "status"), "active");
+    CHECK_STR(e2e_str(v, "status"), "active");
     led = json_object_get(v, "ledger");
-    CHECK_STR(jstr(led, "status"), "submitted");
-    CHECK_STR(jstr(led, "tx_id"), tx_id);
+    CHECK_STR(e2e_str(led, "status"), "submitted");
+    CHECK_STR(e2e_str(led, "tx_id"), tx_id);
     json_decref(v);
 }
 
@@ -339,39 +283,31 @@ static void test_held_visit(void) {
              "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
              "\"2030-03-05\",\"depart_on\":\"2030-03-05\",\"as_of\":\"" AS_OF "\"}",
              g_club[0], g_member, g_club[2]);
-    REQUIRE(call(NULL, "POST", "/api/v1/visits", body, &v) == 201);
-    snprintf(vid, sizeof vid, "%s", jstr(v, "id"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
-    REQUIRE(call(g_admin[0], "POST", path, "{}", &v) == 200);
-    snprintf(tok, sizeof tok, "%s", jstr(json_object_get(v, "loi"), "token"));
-    json_decref(v);
-    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
-    REQUIRE(call(g_admin[2], "POST", path, "{}", NULL) == 200);
+    REQUIRE(e2e_visit_confirmed(&g_proc, body, g_admin[0], g_admin[2], vid, tok, sizeof tok) == 0);
     snprintf(body, sizeof body, "{\"token\":\"%s\",\"at\":1898942400}", tok); /* 03-05 12:00 */
-    REQUIRE(call(NULL, "POST", "/api/v1/visits/check-in", body, NULL) == 200);
-    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/visits/check-in", body, NULL) == 200);
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
     snprintf(path, sizeof path, "/api/v1/visits/%s/ledger", vid);
-    REQUIRE(call(g_admin[2], "GET", path, NULL, &v) == 200);
-    CHECK_STR(jstr(v, "status"), "needs_endorsements");
-    if (!jstr(v, "tx")) printf("#   %s\n", jstr(v, "last_error"));
-    REQUIRE(jstr(v, "tx") != NULL && jstr(v, "tx_id") != NULL);
-    CHECK(jstr(v, "policy") && strstr(jstr(v, "policy"), ".member"));
-    CHECK(jstr(v, "last_error") && strstr(jstr(v, "last_error"), "/member"));
+    REQUIRE(e2e_call(&g_proc, g_admin[2], "GET", path, NULL, &v) == 200);
+    CHECK_STR(e2e_str(v, "status"), "needs_endorsements");
+    if (!e2e_str(v, "tx")) printf("#   %s\n", e2e_str(v, "last_error"));
+    REQUIRE(e2e_str(v, "tx") != NULL && e2e_str(v, "tx_id") != NULL);
+    CHECK(e2e_str(v, "policy") && strstr(e2e_str(v, "policy"), ".member"));
+    CHECK(e2e_str(v, "last_error") && strstr(e2e_str(v, "last_error"), "/member"));
     CHECK_EQ_INT(json_array_size(json_object_get(v, "endorsements")), 1);
-    snprintf(tx_id, sizeof tx_id, "%s", jstr(v, "tx_id"));
+    snprintf(tx_id, sizeof tx_id, "%s", e2e_str(v, "tx_id"));
     /* the home club sees the same record */
     json_t *home = NULL;
-    REQUIRE(call(g_admin[0], "GET", path, NULL, &home) == 200);
-    CHECK_STR(jstr(home, "tx_id"), tx_id);
+    REQUIRE(e2e_call(&g_proc, g_admin[0], "GET", path, NULL, &home) == 200);
+    CHECK_STR(e2e_str(home, "tx_id"), tx_id);
     json_decref(home);
     /* a sweep before C signs keeps it held */
-    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
-    REQUIRE(call(g_admin[2], "GET", path, NULL, &home) == 200);
-    CHECK_STR(jstr(home, "status"), "needs_endorsements");
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
+    REQUIRE(e2e_call(&g_proc, g_admin[2], "GET", path, NULL, &home) == 200);
+    CHECK_STR(e2e_str(home, "status"), "needs_endorsements");
     json_decref(home);
     /* C signs with its member identity and submits to the ledger */
-    const char *b64 = jstr(v, "tx");
+    const char *b64 = e2e_str(v, "tx");
     size_t cap = strlen(b64), n = 0;
     static const char dom[] = "reciprocal-ledger/endorse/v1\n";
     unsigned char *msg = malloc(sizeof dom + cap);
@@ -391,15 +327,15 @@ static void test_held_visit(void) {
     char *sb = json_dumps(sub, JSON_COMPACT);
     json_decref(sub);
     json_decref(v);
-    long st = call(NULL, "POST", "/api/v1/ledger/transactions", sb, &v);
+    long st = e2e_call(&g_proc, NULL, "POST", "/api/v1/ledger/transactions", sb, &v);
     free(sb);
     CHECK_EQ_INT(st, 202);
-    CHECK_STR(jstr(v, "validation_code"), "VALID");
+    CHECK_STR(e2e_str(v, "validation_code"), "VALID");
     json_decref(v);
-    REQUIRE(call(NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
-    REQUIRE(call(g_admin[0], "GET", path, NULL, &v) == 200);
-    CHECK_STR(jstr(v, "status"), "submitted");
-    CHECK_STR(jstr(v, "tx_id"), tx_id);
+    REQUIRE(e2e_call(&g_proc, NULL, "POST", "/api/v1/agreements/sweep", "{}", NULL) == 200);
+    REQUIRE(e2e_call(&g_proc, g_admin[0], "GET", path, NULL, &v) == 200);
+    CHECK_STR(e2e_str(v, "status"), "submitted");
+    CHECK_STR(e2e_str(v, "tx_id"), tx_id);
     json_decref(v);
 }
 

@@ -460,6 +460,25 @@ int e2e_event_token(const char *type, const char *email, int tries, char *out, s
 
 /* method path on p as the global bearer; *r the answer (caller frees). 0 when it answered want,
  * else -1 printing the answer. */
+long e2e_call(const e2e_proc_t *p, const char *as, const char *method, const char *path,
+              const char *body, json_t **out) {
+    char url[1024];
+    e2e_resp_t r;
+    snprintf(url, sizeof url, "%s%s", p->base, path);
+    if (out) *out = NULL;
+    if (e2e_http_as(as ? as : e2e_bearer(), method, url, body ? "application/json" : NULL, body,
+                    &r) != 0)
+        return -1;
+    long st = r.status;
+    if (out) *out = json_incref(r.json);
+    e2e_resp_free(&r);
+    return st;
+}
+
+const char *e2e_str(const json_t *j, const char *k) {
+    return json_string_value(json_object_get(j, k));
+}
+
 static int fixture_call(const e2e_proc_t *p, const char *method, const char *path, const char *body,
                         long want, e2e_resp_t *r) {
     char url[1024];
@@ -557,6 +576,33 @@ int e2e_club(const e2e_proc_t *p, const char *name, const char *slug, const char
     if (rc == 0) snprintf(id, 64, "%s", fixture_str(&r, "id") ? fixture_str(&r, "id") : "");
     e2e_resp_free(&r);
     return rc == 0 && id[0] ? 0 : -1;
+}
+
+int e2e_visit_confirmed(const e2e_proc_t *p, const char *body, const char *home_tok,
+                        const char *host_tok, char *vid, char *tok, size_t cap) {
+    char path[256];
+    json_t *v = NULL;
+    long st = e2e_call(p, NULL, "POST", "/api/v1/visits", body, &v);
+    if (st != 201 || !e2e_str(v, "id")) {
+        printf("#   request visit: %ld\n", st);
+        json_decref(v);
+        return -1;
+    }
+    snprintf(vid, 64, "%s", e2e_str(v, "id"));
+    json_decref(v);
+    snprintf(path, sizeof path, "/api/v1/visits/%s/approve", vid);
+    st = e2e_call(p, home_tok, "POST", path, "{}", &v);
+    const char *letter = e2e_str(json_object_get(v, "loi"), "token");
+    if (st == 200 && letter) snprintf(tok, cap, "%s", letter);
+    json_decref(v);
+    if (st != 200 || !letter) {
+        printf("#   approve visit: %ld\n", st);
+        return -1;
+    }
+    snprintf(path, sizeof path, "/api/v1/visits/%s/confirm", vid);
+    st = e2e_call(p, host_tok, "POST", path, "{}", NULL);
+    if (st != 200) printf("#   confirm visit: %ld\n", st);
+    return st == 200 ? 0 : -1;
 }
 
 int e2e_agreement(const e2e_proc_t *p, const char *home, const char *host, const char *terms) {

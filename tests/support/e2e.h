@@ -60,6 +60,14 @@ const char *e2e_bearer(void);
  * (printing why). */
 int e2e_login_admin(const e2e_proc_t *p, char *email_out, char *password_out);
 void e2e_resp_free(e2e_resp_t *r);
+/* A JSON request to p: method path (e.g. "/api/v1/visits") as bearer token `as` (NULL = the global
+ * bearer, "" = anonymous) with body (JSON text, NULL = none). Returns the status, or -1 when no
+ * answer came; *out (out may be NULL) gets the answer's JSON (new reference, NULL when not JSON).
+ */
+long e2e_call(const e2e_proc_t *p, const char *as, const char *method, const char *path,
+              const char *body, json_t **out);
+/* The string member k of object j, or NULL. */
+const char *e2e_str(const json_t *j, const char *k);
 /* Header value (case-insensitive) from r->headers, copied into buf; NULL when absent. */
 const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t cap);
 
@@ -84,6 +92,14 @@ int e2e_member(const e2e_proc_t *p, const char *club_id, const char *category, c
                int active, const char *first, const char *last, char *id);
 int e2e_agreement(const e2e_proc_t *p, const char *home, const char *host, const char *terms);
 int e2e_club(const e2e_proc_t *p, const char *name, const char *slug, const char *extra, char *id);
+/* A visit requested with body (POST /api/v1/visits as the global bearer: JSON naming club_id,
+ * member_id, host_club_id, the dates...), approved by the home club's staff token home_tok and
+ * confirmed by the host's host_tok: vid (64 bytes) gets its id, tok (cap bytes) its letter
+ * (loi.token) for the check-in. 0, or -1 (printing the refused step). */
+int e2e_visit_confirmed(const e2e_proc_t *p, const char *body, const char *home_tok,
+                        const char *host_tok, char *vid, char *tok, size_t cap);
+/* e2e_club's extra for a club in UTC (address in GB). */
+#define E2E_CLUB_UTC "\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"}"
 
 /* The one-time token of the latest `type` event (auth.invite_created,
  * auth.password_reset_requested, auth.email_verification_requested) for `email`, fetched the way

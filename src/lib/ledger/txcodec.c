@@ -1,6 +1,7 @@
 /* txcodec: see txcodec.h. */
 #include "lib/ledger/txcodec.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,19 @@ static void put_bytes_(wbuf_t *w, const void *p, size_t n) {
 
 /* ---------- id, validation ---------- */
 
+static pthread_once_t sha_once_ = PTHREAD_ONCE_INIT;
+static EVP_MD *sha_md_;
+
+static void sha_init_(void) {
+    sha_md_ = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* SHA-256 fetched once (EVP_sha256() makes EVP_Digest look the implementation up per call). */
+static const EVP_MD *sha256_md_(void) {
+    pthread_once(&sha_once_, sha_init_);
+    return sha_md_ ? sha_md_ : EVP_sha256();
+}
+
 int txcodec_compute_id(const txcodec_tx_t *tx, uint8_t out[TXCODEC_ID_LEN], err_t *e) {
     if (!tx || !out) return bad_(e, "tx", "missing argument");
     if (!org_ok_(tx->creator_org))
@@ -110,7 +124,7 @@ int txcodec_compute_id(const txcodec_tx_t *tx, uint8_t out[TXCODEC_ID_LEN], err_
     memcpy(buf + n, tx->nonce, tx->nonce_len);
     n += tx->nonce_len;
     unsigned int hl = 0;
-    if (EVP_Digest(buf, n, out, &hl, EVP_sha256(), NULL) != 1 || hl != TXCODEC_ID_LEN)
+    if (EVP_Digest(buf, n, out, &hl, sha256_md_(), NULL) != 1 || hl != TXCODEC_ID_LEN)
         return err_set(e, 500, "internal", "", "SHA-256 failed");
     return 0;
 }

@@ -62,9 +62,8 @@ static int range_fields(json_t *in, err_t *e) {
         return -1;
     json_object_set_new(in, "top", json_integer(top));
     int has_from = json_object_get(in, "from") != NULL, has_to = json_object_get(in, "to") != NULL;
-    if (has_from != has_to)
-        return err_set(e, 400, "invalid_field", has_from ? "to" : "from",
-                       "from and to go together");
+    if (has_from != has_to) /* one end of a range without the other: a field is missing */
+        return err_missing(e, has_from ? "to" : "from");
     if (has_from && strcmp(json_string_value(json_object_get(in, "from")),
                            json_string_value(json_object_get(in, "to"))) > 0)
         return err_set(e, 422, "invalid_field", "to", "to must not be before from");

@@ -320,6 +320,13 @@ static const cfg_var_t auth_vars[] = {
     {"RECIPROCAL_AUTH_IP_MAX_FAILURES", CFG_INT, F(ip_max_failures), 1, 100000,
      "50",
      "Failed sign-ins per client IP before exponential backoff and lockout (429).", 0},
+    /* issue 16 step 4 */
+    {"RECIPROCAL_JWT_ALG", CFG_JWT_ALG, F(jwt_alg), 0, 0,
+     "RS256",
+     "Signing algorithm of access tokens: RS256 (RSA 2048), EdDSA (Ed25519, ~10x cheaper to "
+     "sign) or ES256 (ECDSA P-256). A process signs with the newest key of this algorithm (made "
+     "on first use); keys of every algorithm stay published in the JWKS until their tokens "
+     "expire, and verifiers accept each key only with its own algorithm.", 0},
 };
 /* clang-format on */
 #undef F

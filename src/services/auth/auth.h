@@ -25,6 +25,7 @@ typedef struct auth_settings {
     int reset_ttl_s;     /* RECIPROCAL_AUTH_RESET_TTL_SECONDS (3600) */
     int max_failures;    /* RECIPROCAL_AUTH_MAX_FAILURES (5) */
     int ip_max_failures; /* RECIPROCAL_AUTH_IP_MAX_FAILURES (50) */
+    int jwt_alg;         /* RECIPROCAL_JWT_ALG: jwt_alg_t of new signing keys (RS256) */
 } auth_settings_t;
 
 /* The settings of env (svc_settings): never NULL. */

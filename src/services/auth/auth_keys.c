@@ -12,7 +12,6 @@
 #include "lib/credentials/jwt.h"
 
 #define RELOAD_S 60
-#define KEY_BITS 2048
 
 static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
 static jwt_key_t *g_active; /* private */
@@ -24,7 +23,8 @@ static int begin(db_pool_t *db, db_tx_t **tx, err_t *e) {
     return db_begin(db, &s, tx, e);
 }
 
-/* Generates a key and inserts it; retires every other active key when retire is set. */
+/* Generates a key of the configured algorithm and inserts it; retires every other active key
+ * (of any algorithm) when retire is set. */
 static int insert_new_key(const auth_settings_t *as, db_tx_t *tx, int retire, char *kid_out,
                           err_t *e) {
     jwt_key_t *k = NULL;
@@ -33,7 +33,7 @@ static int insert_new_key(const auth_settings_t *as, db_tx_t *tx, int retire, ch
     size_t enc_len = 0;
     json_t *jwk = NULL;
     int rc = -1;
-    if (jwt_key_generate(KEY_BITS, &k, e) != 0) goto done;
+    if (jwt_key_generate_alg((jwt_alg_t)as->jwt_alg, &k, e) != 0) goto done;
     pem = jwt_key_private_pem(k, e);
     if (!pem) goto done;
     if (auth_seal(as, (const unsigned char *)pem, strlen(pem), &enc, &enc_len, e) != 0) goto done;
@@ -45,16 +45,16 @@ static int insert_new_key(const auth_settings_t *as, db_tx_t *tx, int retire, ch
         err_set(e, 500, "internal", "", "out of memory");
         goto done;
     }
-    const char *p[] = {jwt_key_kid(k), jwk_s, enc_s};
+    const char *p[] = {jwt_key_kid(k), jwk_s, enc_s, jwt_alg_name(jwt_key_alg(k))};
     if (retire && db_exec_cmd(tx,
                               "UPDATE auth.signing_keys SET retired_at = now() WHERE retired_at "
                               "IS NULL",
                               0, NULL, e) < 0)
         goto done;
     if (db_exec_cmd(tx,
-                    "INSERT INTO auth.signing_keys (kid, public_jwk, private_key_enc) VALUES ($1, "
-                    "$2::jsonb, $3::bytea)",
-                    3, p, e) < 0)
+                    "INSERT INTO auth.signing_keys (kid, public_jwk, private_key_enc, alg) VALUES "
+                    "($1, $2::jsonb, $3::bytea, $4)",
+                    4, p, e) < 0)
         goto done;
     if (kid_out) snprintf(kid_out, JWT_KID_LEN + 1, "%s", jwt_key_kid(k));
     rc = 0;
@@ -77,15 +77,17 @@ static int load(const auth_settings_t *as, db_pool_t *db, err_t *e) {
     jwt_keyset_t *set = NULL;
     if (auth_conf_require(as, e) != 0) return -1;
     char ttl[16];
+    const char *alg = jwt_alg_name((jwt_alg_t)as->jwt_alg);
     snprintf(ttl, sizeof ttl, "%d", as->access_ttl_s + 300);
-    const char *p[] = {ttl};
+    const char *p[] = {ttl, alg};
+    /* row 0: the newest active key of the configured algorithm, when there is one */
     static const char q[] =
-        "SELECT kid, public_jwk::text, private_key_enc, retired_at IS NULL FROM auth.signing_keys "
-        "WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1::int) "
-        "ORDER BY (retired_at IS NULL) DESC, created_at DESC";
+        "SELECT kid, public_jwk::text, private_key_enc, retired_at IS NULL AND alg = $2 FROM "
+        "auth.signing_keys WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs "
+        "=> $1::int) ORDER BY (retired_at IS NULL AND alg = $2) DESC, created_at DESC";
     for (int attempt = 0; attempt < 2; attempt++) {
         if (begin(db, &tx, e) != 0) return -1;
-        r = db_exec(tx, q, 1, p, e);
+        r = db_exec(tx, q, 2, p, e);
         if (!r) goto fail;
         if (PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 3), "t") == 0) break;
         /* no active key yet: make one (one process wins the lock, the others see its key) */
@@ -94,7 +96,8 @@ static int load(const auth_settings_t *as, db_pool_t *db, err_t *e) {
         if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtext('auth.signing_keys'))", 0, NULL,
                         e) < 0)
             goto fail;
-        r = db_exec(tx, "SELECT 1 FROM auth.signing_keys WHERE retired_at IS NULL", 0, NULL, e);
+        r = db_exec(tx, "SELECT 1 FROM auth.signing_keys WHERE retired_at IS NULL AND alg = $1", 1,
+                    p + 1, e);
         if (!r) goto fail;
         int have = PQntuples(r) > 0;
         PQclear(r);
@@ -169,6 +172,12 @@ char *auth_keys_sign(const auth_settings_t *as, db_pool_t *db, const json_t *cla
     char *t = jwt_sign(g_active, claims, e);
     pthread_rwlock_unlock(&g_lock);
     return t;
+}
+
+int auth_keys_ready(const auth_settings_t *as, db_pool_t *db, err_t *e) {
+    if (rdlock_fresh(as, db, e) != 0) return -1;
+    pthread_rwlock_unlock(&g_lock);
+    return 0;
 }
 
 json_t *auth_keys_jwks(const auth_settings_t *as, db_pool_t *db, err_t *e) {

@@ -71,10 +71,44 @@ static void lower_copy(const char *s, char *out, size_t cap) {
     out[i] = 0;
 }
 
+/* Signs the access token of a user in a session from what the database returned: roles_text
+ * (a JSON array of role names) and extra (the custom roles' permissions, space-separated, or
+ * NULL). *user_out (may be NULL) gets the user object. */
+static char *sign_access(const svc_call_t *call, const char *club, const char *user_id,
+                         const char *sid, const char *email, const char *roles_text,
+                         const char *extra, json_t **user_out, err_t *e) {
+    const auth_settings_t *cf = auth_settings(call->env);
+    json_t *roles = json_loads(roles_text, 0, NULL);
+    char perms[512];
+    if (!roles || rbac_perms_for_roles_ex(roles, extra, perms, sizeof perms) != 0) {
+        json_decref(roles);
+        err_set(e, 500, "internal", "", "cannot compute permissions");
+        return NULL;
+    }
+    unsigned char rnd[16];
+    char jti[33];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(jti, sizeof jti, rnd, sizeof rnd);
+    long long now = (long long)time(NULL);
+    int network = strcmp(club, AUTH_NETWORK_CLUB) == 0;
+    json_t *claims =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:O, s:s, s:s}", "iss", cf->issuer,
+                  "sub", user_id, "aud", cf->audience, "exp", now + cf->access_ttl_s, "iat", now,
+                  "nbf", now, "jti", jti, "club_id", network ? json_null() : json_string(club),
+                  "roles", roles, "perms", perms, "sid", sid);
+    char *tok = claims ? auth_keys_sign(cf, call->env->db, claims, e) : NULL;
+    if (tok && user_out)
+        *user_out =
+            json_pack("{s:s, s:s, s:o, s:O, s:s}", "id", user_id, "email", email, "club_id",
+                      network ? json_null() : json_string(club), "roles", roles, "perms", perms);
+    json_decref(claims);
+    json_decref(roles);
+    return tok;
+}
+
 /* The access token of a user in a session; *user_out (may be NULL) gets the user object. */
 static char *access_token(const svc_call_t *call, db_tx_t *tx, const char *club,
                           const char *user_id, const char *sid, json_t **user_out, err_t *e) {
-    const auth_settings_t *cf = auth_settings(call->env);
     if (auth_require_club_active(tx, club, e) != 0) return NULL;
     const char *p[] = {club, user_id};
     PGresult *r = db_exec(tx,
@@ -91,33 +125,8 @@ static char *access_token(const svc_call_t *call, db_tx_t *tx, const char *club,
         err_set(e, 401, "invalid_credentials", "", BAD_CREDENTIALS);
         return NULL;
     }
-    json_t *roles = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
-    char perms[512];
-    const char *extra = PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2); /* custom roles */
-    if (!roles || rbac_perms_for_roles_ex(roles, extra, perms, sizeof perms) != 0) {
-        json_decref(roles);
-        PQclear(r);
-        err_set(e, 500, "internal", "", "cannot compute permissions");
-        return NULL;
-    }
-    unsigned char rnd[16];
-    char jti[33];
-    randombytes_buf(rnd, sizeof rnd);
-    sodium_bin2hex(jti, sizeof jti, rnd, sizeof rnd);
-    long long now = (long long)time(NULL);
-    int network = strcmp(club, AUTH_NETWORK_CLUB) == 0;
-    json_t *claims =
-        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:O, s:s, s:s}", "iss", cf->issuer,
-                  "sub", user_id, "aud", cf->audience, "exp", now + cf->access_ttl_s, "iat", now,
-                  "nbf", now, "jti", jti, "club_id", network ? json_null() : json_string(club),
-                  "roles", roles, "perms", perms, "sid", sid);
-    char *tok = claims ? auth_keys_sign(auth_settings(call->env), call->env->db, claims, e) : NULL;
-    if (tok && user_out)
-        *user_out = json_pack(
-            "{s:s, s:s, s:o, s:O, s:s}", "id", user_id, "email", PQgetvalue(r, 0, 0), "club_id",
-            network ? json_null() : json_string(club), "roles", roles, "perms", perms);
-    json_decref(claims);
-    json_decref(roles);
+    char *tok = sign_access(call, club, user_id, sid, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+                            PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2), user_out, e);
     PQclear(r);
     return tok;
 }
@@ -314,108 +323,88 @@ static void publish_session(const svc_call_t *call, const char *sid) {
     json_decref(ids);
 }
 
-static int revoke_session(db_tx_t *tx, const char *club, const char *sid, const char *reason,
-                          err_t *e) {
+/* Ends a session; the number of sessions it ended (0 when already ended), or -1. */
+static long long revoke_session(db_tx_t *tx, const char *club, const char *sid, const char *reason,
+                                err_t *e) {
     const char *p[] = {club, sid, reason};
     return db_exec_cmd(tx,
                        "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3 WHERE "
                        "club_id = $1::uuid AND id = $2::uuid AND revoked_at IS NULL",
-                       3, p, e) < 0
-               ? -1
-               : 0;
+                       3, p, e);
 }
 
-int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    const char *tok = json_string_value(json_object_get(in, "refresh_token"));
-    char hash[AUTH_HASH_HEX], club[40], sid[40], user_id[40], fresh[AUTH_TOKEN_LEN + 1];
+/* Reuse of a rotated refresh token: someone holds a copy, so the whole family (the session)
+ * ends, with its audit row and event when this call ended it. */
+static int refresh_reused(const svc_call_t *call, const char *club, const char *sid,
+                          const char *user_id, err_t *e) {
     db_tx_t *tx = NULL;
-    PGresult *r = NULL;
-    if (auth_conf_require(auth_settings(call->env), e) != 0) return -1;
-    auth_sha256_hex(tok, strlen(tok), hash);
-    if (auth_token_club(call->env, "refresh", hash, club, e) != 0) return -1;
-    if (!club[0])
-        return err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
     if (svc_begin_in(call, club, &tx, e) != 0) return -1;
-    char idle[16];
-    snprintf(idle, sizeof idle, "%d", auth_settings(call->env)->session_idle_s);
-    const char *p[] = {club, hash, idle};
-    r = db_exec(tx,
-                "SELECT t.id, t.used_at IS NOT NULL AS used, s.id AS sid, s.user_id, "
-                "s.revoked_at IS NOT NULL AS revoked, s.expires_at <= now() AS expired, "
-                "s.last_used_at <= now() - make_interval(secs => $3::int) AS idle, u.status, s.mfa "
-                "FROM auth.refresh_tokens t JOIN auth.sessions s ON s.club_id = t.club_id AND "
-                "s.id = t.session_id JOIN auth.users u ON u.club_id = s.club_id AND u.id = "
-                "s.user_id WHERE t.club_id = $1::uuid AND t.token_hash = $2 FOR UPDATE OF t, s",
-                3, p, e);
-    if (!r) goto fail;
-    if (PQntuples(r) != 1) {
-        err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
-        goto fail;
-    }
-    snprintf(sid, sizeof sid, "%s", PQgetvalue(r, 0, 2));
-    snprintf(user_id, sizeof user_id, "%s", PQgetvalue(r, 0, 3));
-    int used = strcmp(db_val(r, 0, "used"), "t") == 0;
-    int revoked = strcmp(db_val(r, 0, "revoked"), "t") == 0;
-    int expired = strcmp(db_val(r, 0, "expired"), "t") == 0;
-    int is_idle = strcmp(db_val(r, 0, "idle"), "t") == 0;
-    int active = strcmp(db_val(r, 0, "status"), "active") == 0;
-    char token_id[40];
-    snprintf(token_id, sizeof token_id, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    r = NULL;
-    if (used) {
-        /* reuse: someone holds a copy of a rotated token; end the whole family */
-        if (!revoked && (revoke_session(tx, club, sid, "refresh_reuse", e) != 0 ||
-                         auth_audit(tx, call->caller, club, user_id, "refresh_reuse_detected",
-                                    json_pack("{s:s}", "session_id", sid), e) != 0 ||
-                         svc_emit(call, tx, "auth.refresh_reuse_detected", club,
-                                  json_pack("{s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
-                                            "session_id", sid),
-                                  e) != 0))
-            goto fail;
-        if (db_commit(tx, e) != 0) return -1;
+    long long n = revoke_session(tx, club, sid, "refresh_reuse", e);
+    int rc = n < 0 ? -1 : 0;
+    if (n > 0 && (auth_audit(tx, call->caller, club, user_id, "refresh_reuse_detected",
+                             json_pack("{s:s}", "session_id", sid), e) != 0 ||
+                  svc_emit(call, tx, "auth.refresh_reuse_detected", club,
+                           json_pack("{s:s, s:s, s:s}", "user_id", user_id, "club_id", club,
+                                     "session_id", sid),
+                           e) != 0))
+        rc = -1;
+    if (db_tx_finish(&tx, rc, NULL, e) != 0) return -1;
+    publish_session(call, sid);
+    return err_set(e, 401, "refresh_token_reused", "",
+                   "The refresh token was already used; the session has been revoked.");
+}
+
+/* One statement, one round trip (auth.refresh_rotate, migration 0004): the rotation, the
+ * session checks and what the access token needs; the token is signed after the commit. */
+int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const auth_settings_t *as = auth_settings(call->env);
+    const char *tok = json_string_value(json_object_get(in, "refresh_token"));
+    char hash[AUTH_HASH_HEX], fresh_hash[AUTH_HASH_HEX], idle[16], fresh[AUTH_TOKEN_LEN + 1];
+    char club[40], sid[40], user_id[40];
+    if (auth_conf_require(as, e) != 0) return -1;
+    /* a signing key in hand before the rotation commits (a failure after it would burn the
+     * client's token) */
+    if (auth_keys_ready(as, call->env->db, e) != 0) return -1;
+    auth_sha256_hex(tok, strlen(tok), hash);
+    if (auth_token_new(fresh, e) != 0) return -1;
+    auth_sha256_hex(fresh, strlen(fresh), fresh_hash);
+    snprintf(idle, sizeof idle, "%d", as->session_idle_s);
+    const char *p[] = {hash, fresh_hash, idle};
+    db_scope_t scope = {0};
+    PGresult *r = db_write(call->env->db, &scope,
+                           "SELECT r_outcome, r_club, r_session, r_user, r_email, r_roles, "
+                           "r_extra FROM auth.refresh_rotate($1, $2, $3::int)",
+                           3, p, e);
+    if (!r) return -1;
+    const char *outcome = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "invalid";
+    snprintf(club, sizeof club, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 1) : "");
+    snprintf(sid, sizeof sid, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 2) : "");
+    snprintf(user_id, sizeof user_id, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 3) : "");
+    int rc = -1;
+    if (strcmp(outcome, "ok") == 0) {
+        json_t *user = NULL;
+        char *access =
+            sign_access(call, club, user_id, sid, PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5),
+                        PQgetisnull(r, 0, 6) ? NULL : PQgetvalue(r, 0, 6), &user, e);
+        if (access) {
+            *out = token_response(as, access, fresh, sid, user);
+            free(access);
+            rc = *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
+        }
+    } else if (strcmp(outcome, "reused") == 0) {
+        refresh_reused(call, club, sid, user_id, e);
+    } else if (strcmp(outcome, "expired") == 0 || strcmp(outcome, "idle") == 0) {
         publish_session(call, sid);
-        return err_set(e, 401, "refresh_token_reused", "",
-                       "The refresh token was already used; the session has been revoked.");
-    }
-    if (revoked || !active) {
+        err_set(e, 401, "session_expired", "", "The session has expired; sign in again.");
+    } else if (strcmp(outcome, "suspended") == 0) {
+        err_set(e, 401, "club_suspended", "",
+                "The club is suspended; its accounts cannot sign in.");
+    } else {
         err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
-        goto fail;
     }
-    if (expired || is_idle) {
-        if (revoke_session(tx, club, sid, expired ? "expired" : "idle", e) != 0) goto fail;
-        if (db_commit(tx, e) != 0) return -1;
-        publish_session(call, sid);
-        return err_set(e, 401, "session_expired", "", "The session has expired; sign in again.");
-    }
-    const char *q[] = {club, token_id};
-    if (db_exec_cmd(tx,
-                    "UPDATE auth.refresh_tokens SET used_at = now() WHERE club_id = $1::uuid AND "
-                    "id = $2::uuid",
-                    2, q, e) < 0)
-        goto fail;
-    const char *s[] = {club, sid};
-    if (db_exec_cmd(tx,
-                    "UPDATE auth.sessions SET last_used_at = now() WHERE club_id = $1::uuid AND "
-                    "id = $2::uuid",
-                    2, s, e) < 0)
-        goto fail;
-    if (insert_refresh(tx, club, sid, fresh, e) != 0) goto fail;
-    json_t *user = NULL;
-    char *access = access_token(call, tx, club, user_id, sid, &user, e);
-    if (!access) goto fail;
-    if (db_commit(tx, e) != 0) {
-        free(access);
-        json_decref(user);
-        return -1;
-    }
-    *out = token_response(auth_settings(call->env), access, fresh, sid, user);
-    free(access);
-    return 0;
-fail:
     PQclear(r);
-    db_rollback(tx);
-    return -1;
+    sodium_memzero(fresh, sizeof fresh);
+    return rc;
 }
 
 /* Logout without a refresh token: ends the session of the caller's access token (its `sid`). */

@@ -2,7 +2,8 @@
  * password, or global for network administrators), refresh-token rotation with reuse
  * detection, logout, the caller's sessions, an admin's "revoke every session of a user", `me`
  * and the JWKS document. A session is one refresh-token family (auth.sessions); access tokens
- * are RS256 JWTs signed by auth_keys. Owns no state. */
+ * are JWTs (RECIPROCAL_JWT_ALG: RS256, EdDSA or ES256) signed by auth_keys. A refresh is one
+ * statement (auth.refresh_rotate) in one round trip. Owns no state. */
 #ifndef SERVICES_AUTH_AUTH_SESSIONS_H
 #define SERVICES_AUTH_AUTH_SESSIONS_H
 

@@ -2,7 +2,9 @@
 #include "services/ledger/engine.h"
 
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,8 +188,17 @@ uint64_t ledger_version(uint64_t block, uint32_t position) {
     return (block << 24) + position + 1;
 }
 
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha_md;
+
+static void sha_init(void) {
+    sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* SHA256() fetches the implementation on every call (OpenSSL 3): fetched once here. */
 void ledger_sha256(const void *d, size_t n, uint8_t out[32]) {
-    SHA256(d, n, out);
+    pthread_once(&sha_once, sha_init);
+    if (!sha_md || EVP_Digest(d, n, out, NULL, sha_md, NULL) != 1) SHA256(d, n, out);
 }
 
 /* ---- envelopes ------------------------------------------------------------------------- */
@@ -831,39 +842,22 @@ static int key_is_config(const uint8_t *k, size_t n) {
     return n >= pl && memcmp(k, LEDGER_CONFIG_PREFIX, pl) == 0;
 }
 
-/* Validates one decoded tx (everything but duplicates); may replace *cfg on a valid config tx. */
-static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env, const uint64_t *sig_ok,
-                       uint64_t block, ledger_config_t *cfg, ledger_kvmap_t *versions,
-                       int *config_changed) {
-    int is_config = strcmp(tx->type, "config.update") == 0;
-    char ptext[POLICY_MAX_LEN];
-    int code = ledger_policy_for(tx, ptext, sizeof ptext);
-    if (code != LEDGER_VALID) return code;
-    for (size_t i = 0; i < tx->n_writes; i++)
-        if (key_is_config(tx->writes[i].key, tx->writes[i].key_len) != is_config)
-            return is_config ? LEDGER_INVALID_CONFIG_TRANSACTION : LEDGER_ILLEGAL_WRITESET;
-
-    ledger_config_t next = {0};
-    const ledger_config_t *pcfg = cfg;
-    if (is_config) {
-        if (config_clone(cfg, &next) != 0) return LEDGER_INVALID_CONFIG_TRANSACTION;
-        if (config_apply(&next, tx, (int64_t)block) != 0) {
-            ledger_config_free(&next);
-            return LEDGER_INVALID_CONFIG_TRANSACTION;
-        }
-        if (cfg->n_orgs == 0) pcfg = &next; /* genesis: self-endorsed by the new network admin */
-    }
+/* The creator and endorsement checks of a tx against pcfg (the config in force; at genesis the
+ * one the tx creates): LEDGER_VALID, BAD_CREATOR_SIGNATURE, ENDORSEMENT_POLICY_FAILURE or
+ * BAD_PAYLOAD. ptext: the policy of a non-config tx. */
+static int endorsed(const txcodec_tx_t *tx, const uint8_t *etx, size_t etx_len,
+                    const ledger_endorsement_t *end, size_t n_end, const uint64_t *sig_ok,
+                    const ledger_config_t *pcfg, int is_config, const char *ptext) {
     /* creator: a current identity of its org, not revoked, that endorsed */
     const ledger_ident_t *cid = ledger_config_ident(pcfg, tx->creator_pk);
     int creator_signed = 0;
     policy_sig_t sigs[LEDGER_MAX_ENDORSEMENTS];
     size_t ns = 0;
-    for (size_t i = 0; i < env->n_end; i++) {
-        const ledger_endorsement_t *en = &env->end[i];
+    for (size_t i = 0; i < n_end; i++) {
+        const ledger_endorsement_t *en = &end[i];
         const ledger_ident_t *id = ledger_config_ident(pcfg, en->pk);
         if (!id || ledger_config_is_revoked(pcfg, en->pk)) continue;
-        if (sig_ok ? !((*sig_ok >> i) & 1) : !ledger_endorsement_ok(env->tx, env->tx_len, en))
-            continue;
+        if (sig_ok ? !((*sig_ok >> i) & 1) : !ledger_endorsement_ok(etx, etx_len, en)) continue;
         if (memcmp(en->pk, tx->creator_pk, 32) == 0) creator_signed = 1;
         memset(&sigs[ns], 0, sizeof sigs[ns]);
         snprintf(sigs[ns].org, sizeof sigs[ns].org, "%s", id->org);
@@ -872,10 +866,8 @@ static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env, con
         ns++;
     }
     if (!cid || strcmp(cid->org, tx->creator_org) != 0 ||
-        ledger_config_is_revoked(pcfg, tx->creator_pk) || !creator_signed) {
-        code = LEDGER_BAD_CREATOR_SIGNATURE;
-        goto done;
-    }
+        ledger_config_is_revoked(pcfg, tx->creator_pk) || !creator_signed)
+        return LEDGER_BAD_CREATOR_SIGNATURE;
     int sat = 0;
     if (is_config) {
         /* MAJORITY of the admins of the config in force (at genesis: of the new config) */
@@ -883,18 +875,65 @@ static int validate_tx(const txcodec_tx_t *tx, const ledger_envelope_t *env, con
     } else {
         policy_t pol;
         err_t pe = {0};
-        if (policy_parse(ptext, &pol, NULL, &pe) != 0) {
-            code = LEDGER_BAD_PAYLOAD;
-            goto done;
-        }
+        if (policy_parse(ptext, &pol, NULL, &pe) != 0) return LEDGER_BAD_PAYLOAD;
         if (policy_evaluate(&pol, sigs, ns, &sat, &pe) != 0) sat = 0;
         policy_free(&pol);
     }
-    if (!sat) {
-        code = LEDGER_ENDORSEMENT_POLICY_FAILURE;
+    return sat ? LEDGER_VALID : LEDGER_ENDORSEMENT_POLICY_FAILURE;
+}
+
+/* The policy text and the write-set keys' kind (config keys only in a config.update). */
+static int policy_and_keys(const txcodec_tx_t *tx, int is_config, char ptext[POLICY_MAX_LEN]) {
+    int code = ledger_policy_for(tx, ptext, POLICY_MAX_LEN);
+    if (code != LEDGER_VALID) return code;
+    for (size_t i = 0; i < tx->n_writes; i++)
+        if (key_is_config(tx->writes[i].key, tx->writes[i].key_len) != is_config)
+            return is_config ? LEDGER_INVALID_CONFIG_TRANSACTION : LEDGER_ILLEGAL_WRITESET;
+    return LEDGER_VALID;
+}
+
+int ledger_tx_precheck(const txcodec_tx_t *tx, const uint8_t *etx, size_t etx_len,
+                       const ledger_endorsement_t *end, size_t n_end, const uint64_t *sig_ok,
+                       const ledger_config_t *cfg) {
+    if (strcmp(tx->type, "config.update") == 0) return -1;
+    char ptext[POLICY_MAX_LEN];
+    int code = policy_and_keys(tx, 0, ptext);
+    return code != LEDGER_VALID ? code
+                                : endorsed(tx, etx, etx_len, end, n_end, sig_ok, cfg, 0, ptext);
+}
+
+/* Validates one decoded tx (everything but duplicates); may replace *cfg on a valid config tx.
+ * pre: ledger_tx_precheck's code against cfg, or -1 to check here. */
+static int validate_tx(const txcodec_tx_t *tx, const uint8_t *etx, size_t etx_len,
+                       const ledger_endorsement_t *end, size_t n_end, const uint64_t *sig_ok,
+                       int pre, const uint8_t *mvcc, uint64_t block, ledger_config_t *cfg,
+                       ledger_kvmap_t *versions, int *config_changed) {
+    int is_config = strcmp(tx->type, "config.update") == 0;
+    ledger_config_t next = {0};
+    int code;
+    if (!is_config && pre >= 0) {
+        code = pre;
+    } else {
+        char ptext[POLICY_MAX_LEN];
+        code = policy_and_keys(tx, is_config, ptext);
+        if (code != LEDGER_VALID) return code;
+        const ledger_config_t *pcfg = cfg;
+        if (is_config) {
+            if (config_clone(cfg, &next) != 0) return LEDGER_INVALID_CONFIG_TRANSACTION;
+            if (config_apply(&next, tx, (int64_t)block) != 0) {
+                ledger_config_free(&next);
+                return LEDGER_INVALID_CONFIG_TRANSACTION;
+            }
+            if (cfg->n_orgs == 0) pcfg = &next; /* genesis: self-endorsed by the new admin */
+        }
+        code = endorsed(tx, etx, etx_len, end, n_end, sig_ok, pcfg, is_config, ptext);
+    }
+    if (code != LEDGER_VALID) goto done;
+    if (mvcc && *mvcc) {
+        code = LEDGER_MVCC_READ_CONFLICT;
         goto done;
     }
-    for (size_t i = 0; i < tx->n_reads; i++)
+    for (size_t i = 0; !mvcc && i < tx->n_reads; i++)
         if (ledger_kvmap_get(versions, tx->reads[i].key, tx->reads[i].key_len, NULL) !=
             tx->reads[i].version) {
             code = LEDGER_MVCC_READ_CONFLICT;
@@ -934,8 +973,10 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
         else
             merkle_leaf_hash(m->env[i], m->env_len[i], r->leaf, &de);
         memcpy(leaves[i], r->leaf, 32);
-        if (ledger_envelope_decode(m->env[i], m->env_len[i], &env, &de) != 0 ||
-            txcodec_decode(env.tx, env.tx_len, &out->decoded[i], &de) != 0) {
+        const ledger_pretx_t *pre = m->pre ? &m->pre[i] : NULL;
+        if (pre ? !pre->ok
+                : ledger_envelope_decode(m->env[i], m->env_len[i], &env, &de) != 0 ||
+                      txcodec_decode(env.tx, env.tx_len, &out->decoded[i], &de) != 0) {
             r->code = LEDGER_BAD_PAYLOAD;
             ledger_sha256(m->env[i], m->env_len[i], r->tx_id);
             snprintf(r->type, sizeof r->type, "?");
@@ -943,19 +984,27 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
             vcodes[i] = (uint8_t)r->code;
             continue;
         }
-        out->decoded_ok[i] = 1;
-        txcodec_tx_t *tx = &out->decoded[i];
+        out->decoded_ok[i] = !pre; /* a pre-decoded tx stays the caller's */
+        const txcodec_tx_t *tx = pre ? &pre->tx : &out->decoded[i];
         memcpy(r->tx_id, tx->tx_id, 32);
         snprintf(r->type, sizeof r->type, "%s", tx->type);
         snprintf(r->creator, sizeof r->creator, "%s", tx->creator_org);
         int seen = 0;
-        ledger_kvmap_get(seen_txids, tx->tx_id, 32, &seen);
+        if (m->dup)
+            seen = m->dup[i];
+        else
+            ledger_kvmap_get(seen_txids, tx->tx_id, 32, &seen);
         if (seen) {
             r->code = LEDGER_DUPLICATE_TXID;
         } else {
-            if (ledger_kvmap_set(seen_txids, tx->tx_id, 32, 1) != 0) goto oom;
-            r->code = validate_tx(tx, &env, m->sig_ok ? &m->sig_ok[i] : NULL, m->number, cfg,
-                                  versions, &out->config_changed);
+            if (!m->dup && ledger_kvmap_set(seen_txids, tx->tx_id, 32, 1) != 0) goto oom;
+            int pc = pre && m->pre_codes && !out->config_changed ? pre->code : -1;
+            const uint64_t *so = m->sig_ok ? &m->sig_ok[i] : NULL;
+            const uint8_t *mv = m->mvcc ? &m->mvcc[i] : NULL;
+            r->code = pre ? validate_tx(tx, pre->etx, pre->etx_len, pre->end, pre->n_end, so, pc,
+                                        mv, m->number, cfg, versions, &out->config_changed)
+                          : validate_tx(tx, env.tx, env.tx_len, env.end, env.n_end, so, -1, mv,
+                                        m->number, cfg, versions, &out->config_changed);
         }
         vcodes[i] = (uint8_t)r->code;
         if (r->code != LEDGER_VALID) continue;
@@ -967,7 +1016,8 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
             ledger_buf_bytes(&ws, w->key, w->key_len);
             ledger_buf_u8(&ws, w->is_delete ? 1 : 0);
             ledger_buf_bytes(&ws, w->value, w->value_len);
-            if (ledger_kvmap_set(versions, w->key, w->key_len, w->is_delete ? 0 : ver) != 0)
+            if (!m->mvcc &&
+                ledger_kvmap_set(versions, w->key, w->key_len, w->is_delete ? 0 : ver) != 0)
                 goto oom;
             if (out->n_writes == wcap) {
                 size_t nc = wcap ? wcap * 2 : 64;
@@ -984,7 +1034,10 @@ int ledger_validate_block(const ledger_block_msg_t *m, const uint8_t prev_hash[3
     ledger_header_t *h = &out->hdr;
     h->number = m->number;
     memcpy(h->prev_hash, prev_hash, 32);
-    if (merkle_root((const merkle_hash_t *)leaves, n, h->data_root, e) != 0) goto fail;
+    if (m->data_root)
+        memcpy(h->data_root, m->data_root, 32);
+    else if (merkle_root((const merkle_hash_t *)leaves, n, h->data_root, e) != 0)
+        goto fail;
     ledger_sha256(vcodes, n, h->validation_root);
     ledger_sha256(ws.p ? ws.p : (const uint8_t *)"", ws.len, h->writeset_hash);
     h->timestamp_ms = m->timestamp_ms;

@@ -123,6 +123,23 @@ typedef struct ledger_block_msg {
      * verifier's worker threads so that the replay does not hash the envelope again. Not
      * encoded. */
     const merkle_hash_t *leaf;
+    /* NULL (the service), or per envelope its decoding done ahead (the verifier decodes each
+     * envelope once, on its worker threads): validation uses it instead of decoding env[i]
+     * again; with pre_codes set, also pre[i].code (ledger_tx_precheck against the config in
+     * force at the block's start) until a config change inside the block. Not encoded. */
+    const struct ledger_pretx *pre;
+    int pre_codes;
+    /* NULL (the service), or per envelope 1 = its tx id is a duplicate: validation takes that
+     * instead of looking the id up in seen_txids (which may then be NULL). The verifier takes
+     * the recorded DUPLICATE_TXID codes and checks them all at the end (idcheck.h). */
+    const uint8_t *dup;
+    /* NULL (the service), or per envelope 1 = its reads conflict (MVCC_READ_CONFLICT), 0 = they
+     * hold: validation takes that instead of reading versions (which may then be NULL: nothing
+     * is written to it). The verifier takes the recorded codes and checks every read against the
+     * writes before it at the end (statecheck.h). */
+    const uint8_t *mvcc;
+    /* NULL, or the RFC 6962 root of the block's leaf hashes, computed ahead. */
+    const uint8_t *data_root;
 } ledger_block_msg_t;
 
 int ledger_block_msg_encode(uint64_t number, int64_t ts, const uint8_t *const *env,
@@ -203,6 +220,26 @@ int ledger_config_update_policy(const ledger_config_t *c, char *policy, size_t c
 int ledger_policy_for(const txcodec_tx_t *tx, char *policy, size_t cap);
 
 /* ---- validation ------------------------------------------------------------------------ */
+/* A transaction decoded ahead of validation (ledger_block_msg_t.pre). */
+typedef struct ledger_pretx {
+    int ok;             /* the envelope and its transaction decoded (else BAD_PAYLOAD) */
+    txcodec_tx_t tx;    /* when ok (the caller's: txcodec_tx_free) */
+    const uint8_t *etx; /* the envelope's transaction bytes (the endorsed message) */
+    size_t etx_len;
+    size_t n_end;
+    const ledger_endorsement_t *end; /* n_end, the caller's */
+    int code;                        /* ledger_tx_precheck's result, or -1 */
+} ledger_pretx_t;
+
+/* Everything validation checks of one transaction that depends only on it and the config in
+ * force (policy text, write-set keys, creator, endorsement policy; sig_ok as in
+ * ledger_block_msg_t), not on the world state: LEDGER_VALID when those pass (MVCC and the
+ * duplicate check remain), else the code. -1 for a config.update (its checks depend on the
+ * config it creates). Thread-safe: cfg is only read. */
+int ledger_tx_precheck(const txcodec_tx_t *tx, const uint8_t *etx, size_t etx_len,
+                       const ledger_endorsement_t *end, size_t n_end, const uint64_t *sig_ok,
+                       const ledger_config_t *cfg);
+
 typedef struct ledger_tx_result {
     int code;
     uint8_t tx_id[32];

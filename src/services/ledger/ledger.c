@@ -270,7 +270,8 @@ static int cli_verify(const char *path, const ledger_verify_opts_t *o) {
     return 0;
 }
 
-/* verify FILE [--log-key HEX] [--min-size N] [--allow-unbound]: 0 with *o filled, else -1 */
+/* verify FILE [--log-key HEX] [--min-size N] [--allow-unbound] [--threads N]: 0 with *o
+ * filled, else -1 */
 static int verify_args(int argc, char **argv, ledger_verify_opts_t *o) {
     memset(o, 0, sizeof *o);
     for (int i = 2; i < argc; i++) {
@@ -278,6 +279,12 @@ static int verify_args(int argc, char **argv, ledger_verify_opts_t *o) {
             o->allow_unbound = 1;
         } else if (i + 1 < argc && strcmp(argv[i], "--log-key") == 0) {
             o->log_key_hex = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--threads") == 0) {
+            char *end = NULL;
+            const char *v = argv[++i];
+            unsigned long long t = strtoull(v, &end, 10);
+            if (!*v || *v == '-' || *end || t < 1 || t > 256) return -1;
+            o->threads = (size_t)t;
         } else if (i + 1 < argc && strcmp(argv[i], "--min-size") == 0) {
             char *end = NULL;
             const char *v = argv[++i];
@@ -297,6 +304,6 @@ int ledger_cli(const svc_env_t *env, int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[0], "verify") == 0 && verify_args(argc, argv, &o) == 0)
         return cli_verify(argv[1], &o);
     fprintf(stderr, "usage: reciprocal ledger export FILE | reciprocal ledger verify FILE "
-                    "[--log-key HEX] [--min-size N] [--allow-unbound]\n");
+                    "[--log-key HEX] [--min-size N] [--allow-unbound] [--threads N]\n");
     return 2;
 }

@@ -266,10 +266,15 @@ out:
 }
 
 int ledger_cut_once(bus_t *b, db_pool_t *db, int max_txs, int wait_ms, size_t *n_txs, err_t *e) {
+    return ledger_cut_idle(b, db, max_txs, wait_ms, 0, n_txs, e);
+}
+
+int ledger_cut_idle(bus_t *b, db_pool_t *db, int max_txs, int wait_ms, int idle_ms, size_t *n_txs,
+                    err_t *e) {
     cut_ctx_t c = {b, db, 0, 0, e};
     *n_txs = 0;
-    int n = bus_js_fetch_batch(b, LEDGER_TX_STREAM, LEDGER_CUTTER_DURABLE, LEDGER_TX_SUBJECT,
-                               max_txs, wait_ms, cut_batch, &c, e);
+    int n = bus_js_fetch_batch_idle(b, LEDGER_TX_STREAM, LEDGER_CUTTER_DURABLE, LEDGER_TX_SUBJECT,
+                                    max_txs, idle_ms, wait_ms, cut_batch, &c, e);
     if (n < 0) return -1;
     if (c.failed) return -1; /* the batch was nak'ed and will be redelivered */
     *n_txs = c.n;

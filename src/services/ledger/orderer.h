@@ -38,6 +38,11 @@ int ledger_publish_envelope(bus_t *b, const uint8_t *env, size_t len, const uint
 /* One cut: *n_txs = envelopes ordered into a new block (0 = nothing waiting). 409 "fenced"
  * when another cutter won the race (the envelopes are redelivered). */
 int ledger_cut_once(bus_t *b, db_pool_t *db, int max_txs, int wait_ms, size_t *n_txs, err_t *e);
+/* The same for the background runner: first waits up to idle_ms for an envelope without
+ * polling (a JetStream pull request the server holds), then fills the block for up to wait_ms.
+ * With nothing submitted it returns after idle_ms with *n_txs = 0. */
+int ledger_cut_idle(bus_t *b, db_pool_t *db, int max_txs, int wait_ms, int idle_ms, size_t *n_txs,
+                    err_t *e);
 /* Refreshes the gauges of the cutter's durable consumer (ledger_cutter_ack_floor, _delivered,
  * _pending, _ack_pending, _redelivered); the runner calls it every few seconds. Envelopes
  * dropped because their tx id was already committed: ledger_cutter_dropped_committed_total. */

@@ -13,6 +13,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t thread;
 static int running;
 static atomic_int stop_flag, active;
+static atomic_ulong passes;
 static db_pool_t *g_db;
 static bus_t *g_bus;
 
@@ -46,7 +47,10 @@ static void *run(void *arg) {
         size_t n = 0;
         int nb = 0, fenced = 0;
         unsigned long long last = 0;
-        int rc = ledger_cut_once(g_bus, g_db, ledger_block_max_txs(), ledger_block_ms(), &n, &e);
+        /* idle: the fetch waits (server side) up to LEDGER_RUNNER_IDLE_MS for an envelope */
+        int rc = ledger_cut_idle(g_bus, g_db, ledger_block_max_txs(), ledger_block_ms(),
+                                 LEDGER_RUNNER_IDLE_MS, &n, &e);
+        atomic_fetch_add(&passes, 1);
         if (rc != 0 && e.status == 409) { /* another cutter won: commit what it ordered */
             fenced = 1;
             err_clear(&e);
@@ -112,4 +116,8 @@ void ledger_runner_stop(void) {
 
 int ledger_runner_active(void) {
     return atomic_load(&active);
+}
+
+unsigned long ledger_runner_passes(void) {
+    return atomic_load(&passes);
 }

@@ -13,6 +13,8 @@
 #include "lib/ledger/merkle.h"
 #include "services/ledger/engine.h"
 #include "services/ledger/export.h"
+#include "services/ledger/idcheck.h"
+#include "services/ledger/statecheck.h"
 
 static int hexfield(json_t *o, const char *name, uint8_t out[32]) {
     return ledger_unhex(json_string_value(json_object_get(o, name)), out, 32);
@@ -37,52 +39,57 @@ static void dig_raw(ledger_buf_t *b, uint8_t out[32]) {
     b->len = 0;
 }
 
-/* The field digests of an envelope into d, in dnames order; b is a scratch buffer the caller
- * reuses (and frees). 0, or -1 with *e when the envelope does not decode. */
-static int tx_digests_raw(const uint8_t *env, size_t len, uint8_t d[D_N][32], ledger_buf_t *b,
-                          err_t *e) {
-    ledger_envelope_t en;
-    txcodec_tx_t t;
-    if (ledger_envelope_decode(env, len, &en, e) != 0) return -1;
-    if (txcodec_decode(en.tx, en.tx_len, &t, e) != 0) return -1;
+/* The field digests of a decoded envelope (en, t) into d, in dnames order; b is a scratch buffer
+ * the caller reuses (and frees). */
+static void digests_of(const ledger_envelope_t *en, const txcodec_tx_t *t, uint8_t d[D_N][32],
+                       ledger_buf_t *b) {
     b->len = 0;
-    ledger_buf_put(b, t.type, strlen(t.type));
+    ledger_buf_put(b, t->type, strlen(t->type));
     dig_raw(b, d[0]);
-    ledger_buf_u64(b, (uint64_t)t.timestamp_ms);
+    ledger_buf_u64(b, (uint64_t)t->timestamp_ms);
     dig_raw(b, d[1]);
-    ledger_buf_put(b, t.nonce, t.nonce_len);
+    ledger_buf_put(b, t->nonce, t->nonce_len);
     dig_raw(b, d[2]);
-    ledger_buf_bytes(b, t.creator_org, strlen(t.creator_org));
-    ledger_buf_put(b, t.creator_pk, sizeof t.creator_pk);
+    ledger_buf_bytes(b, t->creator_org, strlen(t->creator_org));
+    ledger_buf_put(b, t->creator_pk, sizeof t->creator_pk);
     dig_raw(b, d[3]);
-    ledger_buf_put(b, t.payload, t.payload_len);
+    ledger_buf_put(b, t->payload, t->payload_len);
     dig_raw(b, d[4]);
-    for (size_t i = 0; i < t.n_reads; i++) {
-        ledger_buf_bytes(b, t.reads[i].key, t.reads[i].key_len);
-        ledger_buf_u64(b, t.reads[i].version);
+    for (size_t i = 0; i < t->n_reads; i++) {
+        ledger_buf_bytes(b, t->reads[i].key, t->reads[i].key_len);
+        ledger_buf_u64(b, t->reads[i].version);
     }
     dig_raw(b, d[5]);
-    for (size_t i = 0; i < t.n_writes; i++) {
-        ledger_buf_bytes(b, t.writes[i].key, t.writes[i].key_len);
-        ledger_buf_u8(b, (uint8_t)t.writes[i].is_delete);
-        ledger_buf_bytes(b, t.writes[i].value, t.writes[i].value_len);
+    for (size_t i = 0; i < t->n_writes; i++) {
+        ledger_buf_bytes(b, t->writes[i].key, t->writes[i].key_len);
+        ledger_buf_u8(b, (uint8_t)t->writes[i].is_delete);
+        ledger_buf_bytes(b, t->writes[i].value, t->writes[i].value_len);
     }
     dig_raw(b, d[6]);
-    for (size_t i = 0; i < en.n_end; i++) {
-        ledger_buf_put(b, en.end[i].pk, 32);
-        ledger_buf_put(b, en.end[i].sig, 64);
+    for (size_t i = 0; i < en->n_end; i++) {
+        ledger_buf_put(b, en->end[i].pk, 32);
+        ledger_buf_put(b, en->end[i].sig, 64);
     }
     dig_raw(b, d[7]);
-    txcodec_tx_free(&t);
-    return 0;
+}
+
+/* Decodes an envelope into en and t (the caller frees t; zeroed on failure): 0, or -1 with *e. */
+static int decode_env(const uint8_t *env, size_t len, ledger_envelope_t *en, txcodec_tx_t *t,
+                      err_t *e) {
+    memset(t, 0, sizeof *t);
+    if (ledger_envelope_decode(env, len, en, e) != 0) return -1;
+    return txcodec_decode(en->tx, en->tx_len, t, e);
 }
 
 json_t *ledger_tx_digests(const uint8_t *env, size_t len, err_t *e) {
     uint8_t d[D_N][32];
     ledger_buf_t b = {0};
-    int rc = tx_digests_raw(env, len, d, &b, e);
+    ledger_envelope_t en;
+    txcodec_tx_t t;
+    if (decode_env(env, len, &en, &t, e) != 0) return NULL;
+    digests_of(&en, &t, d, &b);
+    txcodec_tx_free(&t);
     ledger_buf_free(&b);
-    if (rc != 0) return NULL;
     json_t *o = json_object();
     for (size_t f = 0; f < D_N; f++) {
         char hex[65];
@@ -141,14 +148,13 @@ static const char *prefix_field(const uint8_t *env, size_t len, json_t *want) {
     return NULL;
 }
 
-/* The envelope of block `number` tx i must decode, and match its exported field digests (when
- * present): names the altered field. */
-static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t *env, size_t len,
-                           ledger_buf_t *scratch, err_t *e) {
+/* Decodes the envelope of block `number` tx i once (into en and t; the caller frees t, also on
+ * failure) and compares its exported field digests (when present): names the altered field. */
+static int decode_check(uint64_t number, size_t i, json_t *jt, const uint8_t *env, size_t len,
+                        ledger_envelope_t *en, txcodec_tx_t *t, ledger_buf_t *scratch, err_t *e) {
     err_t de = {0};
-    uint8_t d[D_N][32];
     json_t *want = json_object_get(jt, "digests");
-    if (tx_digests_raw(env, len, d, scratch, &de) != 0) {
+    if (decode_env(env, len, en, t, &de) != 0) {
         /* the transaction's id covers creator and nonce, so altering them fails the strict
          * decode: name the field from the raw prefix against the exported digests */
         const char *f = prefix_field(env, len, want);
@@ -161,26 +167,21 @@ static int check_tx_fields(uint64_t number, size_t i, json_t *jt, const uint8_t 
                        "block %" PRIu64 " tx %zu: envelope does not decode (%.200s)", number, i,
                        de.message);
     }
-    int rc = 0;
+    uint8_t d[D_N][32];
+    digests_of(en, t, d, scratch);
     for (size_t f = 0; json_is_object(want) && f < D_N; f++) {
         uint8_t w[32];
         if (ledger_unhex(json_string_value(json_object_get(want, dnames[f])), w, 32) != 0 ||
             memcmp(w, d[f], 32) != 0) {
-            ledger_envelope_t en;
-            uint8_t id[32] = {0};
             char hex[65];
-            err_t ie = {0};
-            if (ledger_envelope_decode(env, len, &en, &ie) == 0 && en.tx_len > 1 + 32)
-                memcpy(id, en.tx + 1, 32);
-            ledger_hex(id, 32, hex);
-            rc = err_set(e, 422, "invalid_chain", dnames[f],
-                         "block %" PRIu64 " tx %zu (%.16s...): %s differs from the exported "
-                         "digest (envelope altered)",
-                         number, i, hex, dnames[f]);
-            break;
+            ledger_hex(t->tx_id, 32, hex);
+            return err_set(e, 422, "invalid_chain", dnames[f],
+                           "block %" PRIu64 " tx %zu (%.16s...): %s differs from the exported "
+                           "digest (envelope altered)",
+                           number, i, hex, dnames[f]);
         }
     }
-    return rc;
+    return 0;
 }
 
 /* The verifier's walk, in one pass: the replay state, the compact range of the log (no leaf is
@@ -192,7 +193,17 @@ typedef struct vstate {
     json_t *cpq; /* checkpoints read and not yet checked, from cq (owned) */
     size_t cq;
     ledger_config_t cfg;
-    ledger_kvmap_t *versions, *seen;
+    uint64_t epoch;       /* bumped by every config change */
+    ledger_config_t snap; /* a copy of cfg at snap_epoch, for the batch being prepared */
+    uint64_t snap_epoch;
+    int have_snap;
+    ledger_statecheck_t *state; /* the reads and writes, checked at the end (statecheck.h) */
+    ledger_idcheck_t *ids;      /* the tx ids, checked at the end (idcheck.h) */
+    size_t threads;
+    /* where the replay failed (block, position; LEDGER_MAX_BLOCK_TXS = after its txs), so that
+     * an earlier duplicate-id fault is named instead */
+    uint64_t fail_block;
+    uint32_t fail_pos;
     merkle_range_t range;
     uint8_t prev[32]; /* header hash of the last replayed block */
     size_t ci;        /* index of the loaded checkpoint (= checkpoints loaded before it) */
@@ -354,15 +365,18 @@ static int check_header(json_t *b, json_t *next, uint64_t number, const ledger_b
     return 0;
 }
 
-/* The recorded validation code of every tx of block `number` against the replay (res). */
-static int check_codes(uint64_t number, json_t *txs, const ledger_block_result_t *res,
-                       ledger_verify_report_t *rep, err_t *e) {
+/* The recorded validation code (rec, -1 = missing or unknown) of every tx of block `number`
+ * against the replay (res); *at = the first that differs. */
+static int check_codes(uint64_t number, json_t *txs, const int *rec,
+                       const ledger_block_result_t *res, ledger_verify_report_t *rep, size_t *at,
+                       err_t *e) {
     for (size_t i = 0; i < res->n; i++) {
-        const char *code =
-            json_string_value(json_object_get(json_array_get(txs, i), "validation_code"));
-        if (!code || strcmp(code, ledger_code_name(res->tx[i].code)) != 0) {
+        if (rec[i] != res->tx[i].code) {
+            const char *code =
+                json_string_value(json_object_get(json_array_get(txs, i), "validation_code"));
             char id[65];
             ledger_hex(res->tx[i].tx_id, 32, id);
+            *at = i;
             return err_set(e, 422, "invalid_chain", "validation_code",
                            "block %" PRIu64 " tx %zu (%s): validation_code recorded %s, replay "
                            "gives %s",
@@ -375,19 +389,20 @@ static int check_codes(uint64_t number, json_t *txs, const ledger_block_result_t
 
 /* ---- transactions prepared ahead of the replay, on several threads ----------------------- */
 
-/* One exported transaction, prepared off the replay's thread: its envelope decoded from base64,
- * its field digests compared, and every endorsement signature checked (bit j of sig_ok: the
- * Ed25519 checks are most of the verifier's CPU; libsodium is thread-safe after sodium_init).
- * A failure is kept in err and reported when the replay reaches that transaction, so the first
- * bad block/tx is named whatever order the threads ran in. */
+/* One exported transaction, prepared off the replay's thread: its envelope decoded from base64
+ * and then decoded ONCE (the replay validates the decoded transaction: vbatch_t.pre), its field
+ * digests compared, every endorsement signature checked (bit j of sig_ok: the Ed25519 checks are
+ * most of the verifier's CPU; libsodium is thread-safe after sodium_init), its log leaf hashed,
+ * and the checks that need only the config (ledger_tx_precheck) run against the config in force
+ * when the batch was read. A failure is kept in err and reported when the replay reaches that
+ * transaction, so the first bad block/tx is named whatever order the threads ran in. */
 typedef struct vtx {
-    json_t *jt;      /* the exported tx (borrowed) */
-    uint64_t number; /* its block's recorded number */
-    size_t i;        /* its position */
-    uint8_t *env;    /* owned */
-    size_t len;
-    uint64_t sig_ok;
-    merkle_hash_t leaf; /* its log leaf hash */
+    json_t *jt;                /* the exported tx (borrowed) */
+    uint64_t number;           /* its block's recorded number */
+    size_t i;                  /* its position */
+    uint8_t *env;              /* owned */
+    ledger_endorsement_t *end; /* owned: the decoded endorsements */
+    uint8_t (*kh)[32];         /* owned: SHA-256 of each read key, then of each write key */
     int bad;
     err_t err;
 } vtx_t;
@@ -396,16 +411,18 @@ typedef struct vtx {
 enum { VITEM_BLOCK, VITEM_CP };
 typedef struct vitem {
     int kind;
-    json_t *j;    /* owned reference */
-    size_t tx0;   /* a block: index of its first tx in the batch */
-    size_t bytes; /* streamed: the length of its line */
+    json_t *j;        /* owned reference */
+    size_t tx0;       /* a block: index of its first tx in the batch */
+    size_t ntx;       /* a block: its transactions */
+    size_t bytes;     /* streamed: the length of its line */
+    uint8_t root[32]; /* a block: the data root of its leaves, computed ahead */
 } vitem_t;
 
 /* A line of a v2 file read ahead: parsed on the worker threads, its item (or its error) handed
  * out in file order. */
 typedef struct vline {
-    char *raw; /* owned until parsed */
-    size_t len, lineno;
+    const char *raw; /* into vsrc_t.rb, until parsed */
+    size_t off, len, lineno;
     vitem_t it;
     int bad;
     err_t err;
@@ -421,11 +438,14 @@ typedef struct vsrc {
     FILE *f; /* v2 */
     char *line;
     size_t cap, lineno;
-    vline_t *lq; /* the chunk read ahead: lq[li..ln) not handed out yet */
+    char *rb; /* the file read in large chunks: rb[rpos..rlen) not split into lines yet */
+    size_t rcap, rlen, rpos, scan; /* scan: bytes after rpos known to hold no newline */
+    vline_t *lq;                   /* the chunk read ahead: lq[li..ln) not handed out yet */
     size_t ln, li, lcap, lnext;
     int eof;
     int has_peek;
     vitem_t peek;
+    size_t threads; /* ledger_verify_opts_t.threads */
 } vsrc_t;
 
 /* The items read together, at least one block, and blocks are added while the batch holds
@@ -434,38 +454,88 @@ typedef struct vsrc {
 #define VBATCH_TXS 4096
 #define VBATCH_ITEMS 8192
 #define VBATCH_BYTES ((size_t)2 << 20)
-#define VERIFY_MAX_THREADS 16
+#define VERIFY_MAX_THREADS 256
 typedef struct vbatch {
     vtx_t *tx;
+    /* per transaction, what the replay hands to ledger_validate_block (ledger_block_msg_t) */
+    ledger_pretx_t *pre;
+    const uint8_t **env;
+    size_t *len;
+    uint64_t *sig_ok;
+    merkle_hash_t *leaf;
+    uint8_t *dup;  /* recorded DUPLICATE_TXID (checked at the end: idcheck.h) */
+    uint8_t *mvcc; /* recorded MVCC_READ_CONFLICT (checked at the end: statecheck.h) */
+    int *rec;      /* the recorded code, -1 = missing or unknown */
     size_t n, cap;
+    size_t held; /* slots [0, held) of tx and pre hold buffers (freed when a slot is reused) */
     vitem_t *it;
     size_t nit, itcap;
-    size_t next; /* the next tx to prepare (threads take them with an atomic add) */
+    vitem_t *dead; /* the previous batch's items, released by the workers */
+    size_t ndead, deadcap, dnext;
+    size_t next;                /* the next tx to prepare (threads take them with an atomic add) */
+    const ledger_config_t *cfg; /* the config the prechecks ran against (NULL: none) */
+    uint64_t epoch;             /* its epoch (vstate_t.epoch) */
 } vbatch_t;
 
-static void prepare_tx(vtx_t *t, ledger_buf_t *scratch) {
+static void prepare_tx(vbatch_t *vb, size_t x, ledger_buf_t *scratch) {
+    vtx_t *t = &vb->tx[x];
+    ledger_pretx_t *p = &vb->pre[x];
+    free(t->env); /* what the slot held in an earlier batch */
+    free(t->end);
+    free(t->kh);
+    t->env = NULL;
+    t->end = NULL;
+    t->kh = NULL;
+    txcodec_tx_free(&p->tx);
+    *p = (ledger_pretx_t){.code = -1};
+    vb->sig_ok[x] = 0;
+    const char *code = json_string_value(json_object_get(t->jt, "validation_code"));
+    vb->rec[x] = code ? ledger_code_from_name(code) : -1;
+    vb->dup[x] = vb->rec[x] == LEDGER_DUPLICATE_TXID;
+    vb->mvcc[x] = vb->rec[x] == LEDGER_MVCC_READ_CONFLICT;
     const char *str = json_string_value(json_object_get(t->jt, "envelope"));
-    size_t sl = str ? strlen(str) : 0;
+    size_t sl = str ? strlen(str) : 0, len = 0;
     t->env = str ? malloc(sl + 1) : NULL;
+    vb->env[x] = t->env;
     if (!str || !t->env ||
-        sodium_base642bin(t->env, sl + 1, str, sl, NULL, &t->len, NULL,
+        sodium_base642bin(t->env, sl + 1, str, sl, NULL, &len, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0) {
         t->bad = 1;
         err_set(&t->err, 422, "invalid_chain", "envelope",
                 "block %" PRIu64 " tx %zu: envelope is not base64", t->number, t->i);
         return;
     }
-    if (check_tx_fields(t->number, t->i, t->jt, t->env, t->len, scratch, &t->err) != 0) {
+    vb->len[x] = len;
+    ledger_envelope_t en;
+    if (decode_check(t->number, t->i, t->jt, t->env, len, &en, &p->tx, scratch, &t->err) != 0) {
         t->bad = 1;
         return;
     }
     err_t le = {0};
-    merkle_leaf_hash(t->env, t->len, t->leaf, &le); /* cannot fail: the envelope is in memory */
-    ledger_envelope_t en;
-    err_t de = {0};
-    if (ledger_envelope_decode(t->env, t->len, &en, &de) != 0) return; /* BAD_PAYLOAD later */
+    merkle_leaf_hash(t->env, len, vb->leaf[x], &le); /* cannot fail: the envelope is in memory */
+    const txcodec_tx_t *tx = &p->tx;
+    t->end = malloc(en.n_end * sizeof *t->end);
+    t->kh = malloc((tx->n_reads + tx->n_writes + 1) * sizeof *t->kh);
+    if (!t->end || !t->kh) {
+        t->bad = 1;
+        oom(&t->err);
+        return;
+    }
+    memcpy(t->end, en.end, en.n_end * sizeof *t->end);
+    for (size_t r = 0; r < tx->n_reads; r++)
+        ledger_sha256(tx->reads[r].key, tx->reads[r].key_len, t->kh[r]);
+    for (size_t w = 0; w < tx->n_writes; w++)
+        ledger_sha256(tx->writes[w].key, tx->writes[w].key_len, t->kh[tx->n_reads + w]);
+    p->ok = 1;
+    p->etx = en.tx;
+    p->etx_len = en.tx_len;
+    p->n_end = en.n_end;
+    p->end = t->end;
     for (size_t j = 0; j < en.n_end; j++)
-        if (ledger_endorsement_ok(en.tx, en.tx_len, &en.end[j])) t->sig_ok |= (uint64_t)1 << j;
+        if (ledger_endorsement_ok(en.tx, en.tx_len, &en.end[j])) vb->sig_ok[x] |= (uint64_t)1 << j;
+    if (vb->cfg)
+        p->code = ledger_tx_precheck(&p->tx, p->etx, p->etx_len, p->end, p->n_end, &vb->sig_ok[x],
+                                     vb->cfg);
 }
 
 static void *prepare_worker(void *arg) {
@@ -475,28 +545,58 @@ static void *prepare_worker(void *arg) {
         size_t k = __atomic_fetch_add(&vb->next, 8, __ATOMIC_RELAXED);
         if (k >= vb->n) break;
         for (size_t x = k; x < k + 8 && x < vb->n; x++)
-            prepare_tx(&vb->tx[x], &scratch);
+            prepare_tx(vb, x, &scratch);
     }
     ledger_buf_free(&scratch);
+    for (;;) { /* then the previous batch's parse trees */
+        size_t k = __atomic_fetch_add(&vb->dnext, 1, __ATOMIC_RELAXED);
+        if (k >= vb->ndead) break;
+        json_decref(vb->dead[k].j);
+    }
     return NULL;
 }
 
-static size_t verify_threads(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+/* --threads, else one per online CPU (at most VERIFY_MAX_THREADS). */
+static size_t verify_threads(size_t want) {
+    long n = want ? (long)want : sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > VERIFY_MAX_THREADS ? VERIFY_MAX_THREADS : (size_t)n;
 }
 
+/* Empties the batch for the next fill: its items become the dead ones (the next fill's workers
+ * release them); the transaction slots' buffers are freed as the slots are reused. */
 static void batch_clear(vbatch_t *vb) {
-    for (size_t x = 0; x < vb->n; x++)
-        free(vb->tx[x].env);
-    for (size_t x = 0; x < vb->nit; x++)
-        json_decref(vb->it[x].j);
+    for (size_t x = vb->dnext; x < vb->ndead; x++)
+        json_decref(vb->dead[x].j);
+    vitem_t *d = vb->dead;
+    size_t dc = vb->deadcap;
+    vb->dead = vb->it;
+    vb->deadcap = vb->itcap;
+    vb->ndead = vb->nit;
+    vb->dnext = 0;
+    vb->it = d;
+    vb->itcap = dc;
     vb->n = vb->nit = vb->next = 0;
 }
 
 static void batch_free(vbatch_t *vb) {
     batch_clear(vb);
+    batch_clear(vb);
+    for (size_t x = 0; x < vb->held; x++) {
+        free(vb->tx[x].env);
+        free(vb->tx[x].end);
+        free(vb->tx[x].kh);
+        txcodec_tx_free(&vb->pre[x].tx);
+    }
+    free(vb->dead);
     free(vb->tx);
+    free(vb->pre);
+    free(vb->env);
+    free(vb->len);
+    free(vb->sig_ok);
+    free(vb->leaf);
+    free(vb->dup);
+    free(vb->mvcc);
+    free(vb->rec);
     free(vb->it);
 }
 
@@ -543,7 +643,6 @@ static void parse_line(vline_t *l) {
     else if (one && json_is_string(c))
         l->it = (vitem_t){.kind = VITEM_CP, .j = json_incref(c), .bytes = l->len};
     json_decref(o);
-    free(l->raw);
     l->raw = NULL;
     if (!l->it.j) {
         l->bad = 1;
@@ -558,47 +657,93 @@ static void *parse_worker(void *arg) {
     for (;;) {
         size_t k = __atomic_fetch_add(&s->lnext, 1, __ATOMIC_RELAXED);
         if (k >= s->ln) return NULL;
-        parse_line(&s->lq[k]);
+        if (!s->lq[k].bad) parse_line(&s->lq[k]);
     }
 }
 
+/* Adds the line at rb[off..off+len) (or, with why, an error in its place) to the chunk. */
+static int add_line(vsrc_t *s, size_t off, size_t len, const char *why, err_t *e) {
+    if (s->ln == s->lcap) {
+        size_t nc = s->lcap ? s->lcap * 2 : 256;
+        vline_t *q = realloc(s->lq, nc * sizeof *q);
+        if (!q) return oom(e);
+        s->lq = q;
+        s->lcap = nc;
+    }
+    vline_t *l = &s->lq[s->ln++];
+    *l = (vline_t){.off = off, .len = len, .lineno = s->lineno};
+    if (why) {
+        l->bad = 1;
+        err_set(&l->err, 422, "invalid_export", "line", "line %zu: %s", s->lineno, why);
+    }
+    return 0;
+}
+
+/* More of the file into rb (grown when full: the chunk's lines are offsets into it). 0, 1 at the
+ * end of the file, -1 when unreadable, -2 out of memory (e). */
+static int src_read(vsrc_t *s, err_t *e) {
+    if (s->rlen == s->rcap) {
+        size_t nc = s->rcap ? s->rcap * 2 : (size_t)4 << 20;
+        char *p = realloc(s->rb, nc);
+        if (!p) {
+            oom(e);
+            return -2;
+        }
+        s->rb = p;
+        s->rcap = nc;
+    }
+    size_t got = fread(s->rb + s->rlen, 1, s->rcap - s->rlen, s->f);
+    s->rlen += got;
+    return got > 0 ? 0 : ferror(s->f) ? -1 : 1;
+}
+
 /* Reads the next chunk of lines (empty lines skipped) and parses them on the worker threads
- * (and this one). A line that cannot be read ends the file, as an error in its place. */
+ * (and this one). The file is read in large blocks and split at newlines in place (no copy per
+ * line). A line that cannot be read ends the file, as an error in its place. */
 static int src_refill(vsrc_t *s, err_t *e) {
     s->ln = s->li = s->lnext = 0;
+    if (s->rpos > 0) { /* drop what the previous chunk consumed */
+        memmove(s->rb, s->rb + s->rpos, s->rlen - s->rpos);
+        s->rlen -= s->rpos;
+        s->rpos = 0;
+    }
     size_t bytes = 0;
     while (!s->eof && s->ln < VBATCH_ITEMS && bytes < VBATCH_BYTES) {
-        size_t len = 0;
-        int r = read_line(s->f, &s->line, &s->cap, VLINE_MAX, &len);
+        size_t have = s->rlen - s->rpos;
+        char *nl = have > s->scan ? memchr(s->rb + s->rpos + s->scan, '\n', have - s->scan) : NULL;
+        size_t len = nl ? (size_t)(nl - (s->rb + s->rpos)) : have;
+        if (!nl && len <= VLINE_MAX) {
+            s->scan = have;
+            int r = src_read(s, e);
+            if (r == 0) continue;
+            if (r == -2) return -1;
+            s->lineno++;
+            s->eof = 1;
+            if (r < 0) {
+                if (add_line(s, 0, 0, "unreadable", e) != 0) return -1;
+            } else if (len > 0) { /* the last line, without its newline */
+                if (add_line(s, s->rpos, len, NULL, e) != 0) return -1;
+                s->rpos = s->rlen;
+            }
+            break;
+        }
         s->lineno++;
-        if (r == 1) {
+        s->scan = 0;
+        if (len > VLINE_MAX) {
+            char why[64];
+            snprintf(why, sizeof why, "longer than %zu bytes", VLINE_MAX);
             s->eof = 1;
+            if (add_line(s, 0, 0, why, e) != 0) return -1;
             break;
         }
-        if (r == 0 && len == 0) continue;
-        if (s->ln == s->lcap) {
-            size_t nc = s->lcap ? s->lcap * 2 : 256;
-            vline_t *q = realloc(s->lq, nc * sizeof *q);
-            if (!q) return oom(e);
-            s->lq = q;
-            s->lcap = nc;
-        }
-        vline_t *l = &s->lq[s->ln++];
-        *l = (vline_t){.len = len, .lineno = s->lineno};
-        if (r < 0) {
-            l->bad = 1;
-            err_set(&l->err, 422, "invalid_export", "line",
-                    "line %zu: unreadable or longer than %zu bytes", s->lineno, VLINE_MAX);
-            s->eof = 1;
-            break;
-        }
-        l->raw = malloc(len + 1);
-        if (!l->raw) return oom(e);
-        memcpy(l->raw, s->line, len + 1);
+        if (len > 0 && add_line(s, s->rpos, len, NULL, e) != 0) return -1;
+        s->rpos += len + 1;
         bytes += len;
     }
+    for (size_t k = 0; k < s->ln; k++)
+        if (!s->lq[k].bad) s->lq[k].raw = s->rb + s->lq[k].off;
     pthread_t th[VERIFY_MAX_THREADS];
-    size_t nt = verify_threads(), started = 0;
+    size_t nt = verify_threads(s->threads), started = 0;
     if (nt > s->ln) nt = s->ln ? s->ln : 1;
     for (size_t t = 1; t < nt; t++)
         if (pthread_create(&th[started], NULL, parse_worker, s) == 0) started++;
@@ -623,12 +768,11 @@ static int src_line(vsrc_t *s, vitem_t *it, err_t *e) {
 }
 
 static void src_free(vsrc_t *s) {
-    for (size_t x = s->li; x < s->ln; x++) {
-        free(s->lq[x].raw);
+    for (size_t x = s->li; x < s->ln; x++)
         json_decref(s->lq[x].it.j);
-    }
     free(s->lq);
     free(s->line);
+    free(s->rb);
     if (s->has_peek) json_decref(s->peek.j);
     s->has_peek = 0;
 }
@@ -649,27 +793,56 @@ static int src_next(vsrc_t *s, vitem_t *it, err_t *e) {
     return 0;
 }
 
+/* Grows the batch's per-transaction arrays to hold `need`. */
+static int batch_reserve(vbatch_t *vb, size_t need, err_t *e) {
+    if (need <= vb->cap) return 0;
+    size_t nc = vb->cap ? vb->cap : VBATCH_TXS;
+    while (nc < need)
+        nc *= 2;
+#define GROW(f)                                                                                    \
+    do {                                                                                           \
+        void *q = realloc(vb->f, nc * sizeof *vb->f);                                              \
+        if (!q) return oom(e);                                                                     \
+        vb->f = q;                                                                                 \
+    } while (0)
+    GROW(tx);
+    GROW(pre);
+    GROW(env);
+    GROW(len);
+    GROW(sig_ok);
+    GROW(leaf);
+    GROW(dup);
+    GROW(mvcc);
+    GROW(rec);
+#undef GROW
+    vb->cap = nc;
+    return 0;
+}
+
 /* Adds a block's transactions to the batch. */
-static int batch_add_txs(vbatch_t *vb, json_t *b, err_t *e) {
-    json_t *txs = json_object_get(b, "txs");
-    uint64_t number = (uint64_t)json_integer_value(json_object_get(b, "number"));
+static int batch_add_txs(vbatch_t *vb, vitem_t *it, err_t *e) {
+    json_t *txs = json_object_get(it->j, "txs");
+    uint64_t number = (uint64_t)json_integer_value(json_object_get(it->j, "number"));
     size_t n = json_array_size(txs);
-    if (vb->n + n > vb->cap) {
-        size_t nc = vb->cap ? vb->cap : VBATCH_TXS;
-        while (nc < vb->n + n)
-            nc *= 2;
-        vtx_t *t = realloc(vb->tx, nc * sizeof *t);
-        if (!t) return oom(e);
-        vb->tx = t;
-        vb->cap = nc;
+    if (batch_reserve(vb, vb->n + n, e) != 0) return -1;
+    it->ntx = n;
+    for (size_t i = 0; i < n; i++, vb->n++) {
+        vtx_t *t = &vb->tx[vb->n];
+        if (vb->n == vb->held) { /* a new slot: nothing to free */
+            *t = (vtx_t){0};
+            vb->pre[vb->n] = (ledger_pretx_t){.code = -1};
+            vb->held++;
+        }
+        t->jt = json_array_get(txs, i);
+        t->number = number;
+        t->i = i;
+        t->bad = 0;
     }
-    for (size_t i = 0; i < n; i++)
-        vb->tx[vb->n++] = (vtx_t){.jt = json_array_get(txs, i), .number = number, .i = i};
     return 0;
 }
 
 /* Reads the next batch of items (none at the end) and prepares its transactions on the worker
- * threads (and this one). */
+ * threads (and this one); then the data root of each block. */
 static int batch_fill(vbatch_t *vb, vsrc_t *src, err_t *e) {
     batch_clear(vb);
     size_t nblocks = 0, bytes = 0;
@@ -698,62 +871,92 @@ static int batch_fill(vbatch_t *vb, vsrc_t *src, err_t *e) {
         vb->it[vb->nit++] = it;
         if (it.kind == VITEM_BLOCK) {
             nblocks++;
-            if (batch_add_txs(vb, it.j, e) != 0) return -1;
+            if (batch_add_txs(vb, &vb->it[vb->nit - 1], e) != 0) return -1;
         }
     }
     pthread_t th[VERIFY_MAX_THREADS];
-    size_t nt = verify_threads(), started = 0;
+    size_t nt = verify_threads(src->threads), started = 0;
     if (nt > 1 + vb->n / 64) nt = 1 + vb->n / 64; /* a few transactions: fewer threads */
     for (size_t t = 1; t < nt; t++)
         if (pthread_create(&th[started], NULL, prepare_worker, vb) == 0) started++;
     prepare_worker(vb);
     for (size_t t = 0; t < started; t++)
         pthread_join(th[t], NULL);
+    for (size_t k = 0; k < vb->nit; k++) {
+        vitem_t *it = &vb->it[k];
+        err_t re = {0};
+        if (it->kind == VITEM_BLOCK && it->ntx > 0)
+            merkle_root((const merkle_hash_t *)&vb->leaf[it->tx0], it->ntx, it->root, &re);
+    }
     return 0;
 }
 
-/* Replays block bi (its json b; next = the following block or NULL; its transactions prepared
- * in t[0..]): the prepared envelopes and digests, validation against the state so far, every
- * recorded code and header field; then folds its leaves into the compact range. */
-static int replay_block(vstate_t *s, size_t bi, json_t *b, json_t *next, vtx_t *t,
+/* The reads of a tx that reached the MVCC check and the writes of a VALID one, for the check
+ * at the end (statecheck.h); kh: the keys' SHA-256, reads then writes. */
+static int record_state(vstate_t *s, uint64_t number, size_t i, const txcodec_tx_t *tx,
+                        uint8_t (*kh)[32], const ledger_tx_result_t *r, err_t *e) {
+    int conflict = r->code == LEDGER_MVCC_READ_CONFLICT;
+    if (r->code != LEDGER_VALID && !conflict) return 0;
+    for (size_t k = 0; k < tx->n_reads; k++)
+        if (ledger_statecheck_read(s->state, kh[k], number, (uint32_t)i, tx->reads[k].version,
+                                   conflict, e) != 0)
+            return -1;
+    if (conflict) return ledger_statecheck_conflict(s->state, number, (uint32_t)i, r->tx_id, e);
+    uint64_t ver = ledger_version(number, (uint32_t)i);
+    for (size_t k = 0; k < tx->n_writes; k++)
+        if (ledger_statecheck_write(s->state, kh[tx->n_reads + k], number, (uint32_t)i,
+                                    tx->writes[k].is_delete ? 0 : ver, e) != 0)
+            return -1;
+    return 0;
+}
+
+/* Replays block bi (item it of batch vb; next = the following block or NULL): the prepared
+ * envelopes and digests, validation against the state so far (the tx ids recorded for the
+ * check at the end), every recorded code and header field; then folds its leaves into the
+ * compact range. */
+static int replay_block(vstate_t *s, size_t bi, const vitem_t *it, json_t *next, vbatch_t *vb,
                         ledger_verify_report_t *rep, err_t *e) {
-    json_t *txs = json_object_get(b, "txs");
+    json_t *b = it->j, *txs = json_object_get(b, "txs");
     uint64_t number = (uint64_t)json_integer_value(json_object_get(b, "number"));
-    size_t n = json_array_size(txs);
+    size_t n = json_array_size(txs), x = it->tx0;
+    s->fail_block = bi;
+    s->fail_pos = 0;
     if (number != bi)
         return err_set(e, 422, "invalid_chain", "number", "block %zu: number is %" PRIu64, bi,
                        number);
     if (n == 0 || (json_int_t)n != json_integer_value(json_object_get(b, "tx_count")))
         return err_set(e, 422, "invalid_chain", "tx_count", "block %" PRIu64 ": tx_count", number);
     for (size_t i = 0; i < n; i++)
-        if (t[i].bad) {
-            *e = t[i].err;
+        if (vb->tx[x + i].bad) {
+            *e = vb->tx[x + i].err;
             return -1;
         }
-    const uint8_t **env = calloc(n, sizeof *env);
-    size_t *lens = calloc(n, sizeof *lens);
-    uint64_t *sig_ok = calloc(n, sizeof *sig_ok);
-    merkle_hash_t *leaf = calloc(n, sizeof *leaf);
-    int bad = !env || !lens || !sig_ok || !leaf ? oom(e) : 0;
-    for (size_t i = 0; !bad && i < n; i++) {
-        env[i] = t[i].env;
-        lens[i] = t[i].len;
-        sig_ok[i] = t[i].sig_ok;
-        memcpy(leaf[i], t[i].leaf, sizeof leaf[i]);
-    }
     ledger_block_msg_t m = {.number = number,
                             .timestamp_ms =
                                 (int64_t)json_integer_value(json_object_get(b, "timestamp_ms")),
                             .n = n,
-                            .env = env,
-                            .env_len = lens,
-                            .sig_ok = sig_ok,
-                            .leaf = (const merkle_hash_t *)leaf};
+                            .env = &vb->env[x],
+                            .env_len = &vb->len[x],
+                            .sig_ok = &vb->sig_ok[x],
+                            .leaf = (const merkle_hash_t *)&vb->leaf[x],
+                            .pre = &vb->pre[x],
+                            .pre_codes = vb->cfg && vb->epoch == s->epoch,
+                            .dup = &vb->dup[x],
+                            .mvcc = &vb->mvcc[x],
+                            .data_root = it->root};
     ledger_block_result_t res = {0};
-    if (!bad && ledger_validate_block(&m, s->prev, s->range.size, &s->cfg, s->versions, s->seen,
-                                      &res, e) != 0)
-        bad = 1;
-    if (!bad && check_codes(number, txs, &res, rep, e) != 0) bad = 1;
+    if (ledger_validate_block(&m, s->prev, s->range.size, &s->cfg, NULL, NULL, &res, e) != 0)
+        return -1;
+    int bad = 0;
+    for (size_t i = 0; !bad && i < n; i++)
+        if (vb->pre[x + i].ok &&
+            (ledger_idcheck_add(s->ids, res.tx[i].tx_id, number, (uint32_t)i, vb->rec[x + i], e) !=
+                 0 ||
+             record_state(s, number, i, &vb->pre[x + i].tx, vb->tx[x + i].kh, &res.tx[i], e) != 0))
+            bad = 1;
+    size_t at = LEDGER_MAX_BLOCK_TXS;
+    if (!bad && check_codes(number, txs, &vb->rec[x], &res, rep, &at, e) != 0) bad = 1;
+    s->fail_pos = (uint32_t)at;
     if (!bad && check_header(b, next, number, &res, e) != 0) bad = 1;
     if (!bad &&
         json_integer_value(json_object_get(b, "first_log_index")) != (json_int_t)s->range.size) {
@@ -764,16 +967,15 @@ static int replay_block(vstate_t *s, size_t bi, json_t *b, json_t *next, vtx_t *
     for (size_t i = 0; !bad && i < n; i++)
         if (merkle_range_append(&s->range, res.tx[i].leaf, e) != 0) bad = 1;
     if (!bad) {
-        if (res.config_changed) s->vs_stale = 1;
+        if (res.config_changed) {
+            s->vs_stale = 1;
+            s->epoch++;
+        }
         memcpy(s->prev, res.header_hash, 32);
         rep->blocks++;
         rep->txs += n;
     }
     ledger_block_result_free(&res);
-    free(env);
-    free(lens);
-    free(sig_ok);
-    free(leaf);
     return bad ? -1 : 0;
 }
 
@@ -827,11 +1029,11 @@ static int vstate_init(vstate_t *s, const char *origin, const uint8_t lpk[32], e
     *s = (vstate_t){.origin = origin, .cap = 1, .nv = 1, .vs_stale = 1};
     merkle_range_init(&s->range);
     s->cpq = json_array();
-    s->versions = ledger_kvmap_new();
-    s->seen = ledger_kvmap_new();
+    s->state = ledger_statecheck_new(0);
+    s->ids = ledger_idcheck_new(0);
     s->vs = calloc(1, sizeof *s->vs);
     s->verified = calloc(1, sizeof *s->verified);
-    if (!s->cpq || !s->versions || !s->seen || !s->vs || !s->verified) return oom(e);
+    if (!s->cpq || !s->state || !s->ids || !s->vs || !s->verified) return oom(e);
     return checkpoint_verifier_init(&s->vs[0], origin, lpk, e);
 }
 
@@ -841,8 +1043,9 @@ static void vstate_free(vstate_t *s) {
     free(s->vs);
     free(s->verified);
     ledger_config_free(&s->cfg);
-    ledger_kvmap_free(s->versions);
-    ledger_kvmap_free(s->seen);
+    ledger_statecheck_free(s->state);
+    ledger_config_free(&s->snap);
+    ledger_idcheck_free(s->ids);
 }
 
 /* The block after item k of the batch, or NULL: `after` (the block that starts the next batch)
@@ -876,12 +1079,74 @@ static int replay_batch(vstate_t *s, const vsrc_t *src, vbatch_t *vb, json_t *af
         vitem_t *it = &vb->it[k];
         int rc = it->kind == VITEM_CP
                      ? cp_push(s, it->j, src->f ? VCP_AHEAD_MAX : 0, e)
-                     : replay_block(s, rep->blocks, it->j, next_block(vb, k, after),
-                                    &vb->tx[it->tx0], rep, e);
+                     : replay_block(s, rep->blocks, it, next_block(vb, k, after), vb, rep, e);
+        if (rc == 0) s->fail_pos = LEDGER_MAX_BLOCK_TXS; /* a later fault: after this block */
         while (rc == 0 && rep->blocks > 0 && s->have_cn && s->cn.cp.size <= s->range.size)
             if (cp_check(s, rep->blocks - 1, s->prev, rep, e) != 0 || cp_next(s, e) != 0) rc = -1;
         if (rc != 0) return -1;
     }
+    return 0;
+}
+
+/* The checks deferred to the end (duplicate ids: idcheck.h; MVCC: statecheck.h) of the records
+ * up to the replay's failure point (fault >= 0: s->fail_block, s->fail_pos) or all of them
+ * (fault < 0). The replay took the recorded DUPLICATE_TXID and MVCC_READ_CONFLICT codes as true,
+ * so the earliest violation before the failure point is the first fault: it replaces *e (or is
+ * reported, at the end). */
+static int deferred_check(vstate_t *s, int fault, err_t *e) {
+    ledger_idcheck_bad_t ib;
+    ledger_statecheck_bad_t sb;
+    err_t ie = {0};
+    uint64_t upto = fault >= 0 ? s->fail_block : UINT64_MAX;
+    size_t nt = verify_threads(s->threads);
+    int ri = ledger_idcheck_run(s->ids, upto, nt, &ib, &ie);
+    int rs = ri < 0 ? -1 : ledger_statecheck_run(s->state, upto, nt, &sb, &ie);
+    if (ri < 0 || rs < 0) {
+        if (fault < 0) *e = ie;
+        return -1;
+    }
+    uint64_t ai = ri ? ib.block << 12 | ib.position : UINT64_MAX;
+    uint64_t as = rs ? sb.block << 12 | sb.position : UINT64_MAX;
+    uint64_t at = ai < as ? ai : as;
+    uint64_t lim = fault >= 0 ? (s->fail_block << 12) + s->fail_pos : UINT64_MAX;
+    if (at == UINT64_MAX || at >= lim) return fault >= 0 ? -1 : 0;
+    char id[65];
+    if (ai <= as) {
+        ledger_hex(ib.id, 32, id);
+        return err_set(e, 422, "invalid_chain", "validation_code",
+                       "block %" PRIu64 " tx %" PRIu32 " (%s): validation_code recorded %s, "
+                       "replay gives %s",
+                       ib.block, ib.position, id, ib.code == 255 ? "?" : ledger_code_name(ib.code),
+                       ib.dup ? "DUPLICATE_TXID"
+                              : "the first use of this tx id (not DUPLICATE_TXID)");
+    }
+    if (sb.conflict) {
+        ledger_hex(sb.tx_id, 32, id);
+        return err_set(e, 422, "invalid_chain", "validation_code",
+                       "block %" PRIu64 " tx %" PRIu32 " (%s): validation_code recorded "
+                       "MVCC_READ_CONFLICT, replay gives VALID (every read holds)",
+                       sb.block, sb.position, id);
+    }
+    ledger_hex(sb.key, 32, id);
+    return err_set(e, 422, "invalid_chain", "validation_code",
+                   "block %" PRIu64 " tx %" PRIu32 ": validation_code recorded VALID, replay "
+                   "gives MVCC_READ_CONFLICT (it read version %" PRIu64 " of the key with SHA-256 "
+                   "%.16s..., the chain had version %" PRIu64 ")",
+                   sb.block, sb.position, sb.want, id, sb.have);
+}
+
+/* The config the next batch's prechecks run against: the one in force now (a block of the batch
+ * being replayed meanwhile may change it; the replay then checks those transactions itself). */
+static int snapshot(vstate_t *s, vbatch_t *vb, err_t *e) {
+    if (!s->have_snap || s->snap_epoch != s->epoch) {
+        ledger_config_free(&s->snap);
+        s->have_snap = 0;
+        if (ledger_config_clone(&s->cfg, &s->snap) != 0) return oom(e);
+        s->have_snap = 1;
+        s->snap_epoch = s->epoch;
+    }
+    vb->cfg = &s->snap;
+    vb->epoch = s->snap_epoch;
     return 0;
 }
 
@@ -894,11 +1159,16 @@ static int replay_batch(vstate_t *s, const vsrc_t *src, vbatch_t *vb, json_t *af
 static int replay_items(vstate_t *s, vsrc_t *src, ledger_verify_report_t *rep, err_t *e) {
     vbatch_t vb[2] = {{0}, {0}};
     size_t cur = 0;
-    int rc = batch_fill(&vb[cur], src, e);
+    int rc = snapshot(s, &vb[cur], e) == 0 ? batch_fill(&vb[cur], src, e) : -1;
     while (rc == 0 && vb[cur].nit > 0) {
         json_t *after =
             src->has_peek && src->peek.kind == VITEM_BLOCK ? json_incref(src->peek.j) : NULL;
         vfill_t f = {.vb = &vb[cur ^ 1], .src = src};
+        if (snapshot(s, f.vb, e) != 0) {
+            json_decref(after);
+            rc = -1;
+            break;
+        }
         pthread_t th;
         int threaded = pthread_create(&th, NULL, fill_thread, &f) == 0;
         rc = replay_batch(s, src, &vb[cur], after, rep, e);
@@ -906,8 +1176,7 @@ static int replay_items(vstate_t *s, vsrc_t *src, ledger_verify_report_t *rep, e
             pthread_join(th, NULL);
         else if (rc == 0)
             fill_thread(&f);
-        json_decref(after);
-        batch_clear(&vb[cur]);
+        json_decref(after); /* vb[cur] is cleared by its next fill, on the filling thread */
         if (rc == 0 && f.rc != 0) {
             *e = f.e;
             rc = -1;
@@ -935,8 +1204,15 @@ static int verify_src(vsrc_t *src, const char *origin, const uint8_t lpk[32],
                       const ledger_verify_opts_t *o, ledger_verify_report_t *rep, err_t *e) {
     vstate_t s;
     int rc = -1;
-    if (vstate_init(&s, origin, lpk, e) == 0 && replay_items(&s, src, rep, e) == 0 &&
-        check_leftover(&s, rep, e) == 0) {
+    if (vstate_init(&s, origin, lpk, e) != 0) {
+        vstate_free(&s);
+        return -1;
+    }
+    s.threads = o->threads;
+    src->threads = o->threads;
+    if (replay_items(&s, src, rep, e) != 0)
+        deferred_check(&s, 1, e);
+    else if (deferred_check(&s, -1, e) == 0 && check_leftover(&s, rep, e) == 0) {
         rep->unbound_blocks = rep->blocks - (size_t)s.bound;
         rc = check_bound(o, rep->blocks, s.bound, s.range.size, e);
     }

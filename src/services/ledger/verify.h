@@ -32,6 +32,7 @@ typedef struct ledger_verify_opts {
     uint64_t min_size;       /* the replayed log must have at least this many leaves */
     int allow_unbound;       /* accept blocks no signed checkpoint binds (exports made before
                               * checkpoints carried block lines); reported in unbound_blocks */
+    size_t threads;          /* worker threads (0 = one per online CPU; at most 256) */
 } ledger_verify_opts_t;
 
 /* 0 when everything verifies; otherwise -1 with e->message naming the first bad block/tx/field.

@@ -91,43 +91,26 @@ static int r_viewer_member(const gql_resolve_info *info, json_t *parent, json_t 
 /* Member.dependents / Member.statusHistory of a list of members: one member_relations_by_ids
  * call fills the request's cache for both fields (staff only; without member:read, or for a
  * single parent, each field falls back to its own call). */
+static int relations_known(const gql_resolve_info *info, json_t *parent, const char *id,
+                           const char *club) {
+    api_req *r = info->ctx;
+    (void)club;
+    return json_object_get(json_object_get(r->relations, info->ud), id) ||
+           json_is_array(json_object_get(parent, "dependents"));
+}
+
 static void pf_member_relations(const gql_resolve_info *info, json_t *calls) {
     api_req *r = info->ctx;
-    const char *op = info->ud;
-    json_t *cached = json_object_get(r->relations, op);
-    json_t *ids = json_array();
-    const char *club = NULL;
-    size_t i;
-    json_t *c;
-    json_array_foreach(calls, i, c) {
-        json_t *parent = json_array_get(c, 0);
-        const char *id = json_string_value(json_object_get(parent, "id"));
-        const char *pc = json_string_value(json_object_get(parent, "clubId"));
-        if (!id || json_object_get(cached, id) ||
-            json_is_array(json_object_get(parent, "dependents")))
-            continue;
-        if (!club) club = pc;
-        if (pc && club && strcmp(pc, club) == 0 && json_array_size(ids) < 100)
-            json_array_append_new(ids, json_string(id));
-    }
-    if (json_array_size(ids) > 1) {
-        json_t *input = json_pack("{s:O}", "ids", ids), *output = NULL;
-        if (club) json_object_set_new(input, "club_id", json_string(club));
-        err_t e = {0};
-        if (gqlb_call(r, "member", "member_relations_by_ids", input, &output, &e) == 0) {
-            static const char *const keys[][2] = {{"list_dependents", "dependents"},
-                                                  {"member_status_history", "status_history"}};
-            for (size_t k = 0; k < 2; k++) {
-                json_t *into = json_object_get(r->relations, keys[k][0]);
-                if (!into) {
-                    into = json_object();
-                    json_object_set_new(r->relations, keys[k][0], into);
-                }
-                json_object_update(into, json_object_get(output, keys[k][1]));
-            }
-        }
+    const char *club;
+    json_t *ids = gqlb_batch_ids(info, calls, "id", "clubId", relations_known, &club);
+    json_t *output = gqlb_member_relations(r, ids, club);
+    if (output) {
+        static const char *const keys[][2] = {{"list_dependents", "dependents"},
+                                              {"member_status_history", "status_history"}};
+        for (size_t k = 0; k < 2; k++)
+            json_object_update(gqlb_relations_cache(r, keys[k][0]),
+                               json_object_get(output, keys[k][1]));
         json_decref(output);
-        json_decref(input);
     }
     json_decref(ids);
 }

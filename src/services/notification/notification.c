@@ -4,6 +4,9 @@
 
 #include <string.h>
 
+#include "core/log.h"
+
+#include "services/notification/club_prefs.h"
 #include "services/notification/delivery.h"
 #include "services/notification/devices.h"
 #include "services/notification/graphql_notification.h"
@@ -12,7 +15,9 @@
 #include "services/notification/provider.h"
 #include "services/notification/preview.h"
 #include "services/notification/rules.h"
+#include "services/notification/tmpl_admin.h"
 #include "services/notification/webhook.h"
+#include "services/notification/webhook_seal.h"
 
 static const svc_op_t notification_ops[] = {
     {.name = "get_preferences",
@@ -132,6 +137,55 @@ static const svc_op_t notification_ops[] = {
      .permission = "club:admin",
      .validate = webhook_validate_id,
      .handle = webhook_delete},
+    /* notification-rest (issue 13): club preference defaults, template overrides */
+    {.name = "get_club_notification_defaults",
+     .method = "GET",
+     .route = "/api/v1/notifications/club-defaults",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = club_prefs_validate_get,
+     .handle = club_prefs_get},
+    {.name = "set_club_notification_defaults",
+     .method = "PUT",
+     .route = "/api/v1/notifications/club-defaults",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = club_prefs_validate_set,
+     .handle = club_prefs_set},
+    {.name = "list_template_overrides",
+     .method = "GET",
+     .route = "/api/v1/notifications/templates",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_list,
+     .handle = tmpl_list},
+    {.name = "get_template_override",
+     .method = "GET",
+     .route = "/api/v1/notifications/templates/{key}/{locale}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_id,
+     .handle = tmpl_get},
+    {.name = "put_template_override",
+     .method = "PUT",
+     .route = "/api/v1/notifications/templates/{key}/{locale}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_put,
+     .handle = tmpl_put},
+    {.name = "delete_template_override",
+     .method = "DELETE",
+     .route = "/api/v1/notifications/templates/{key}/{locale}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_id,
+     .handle = tmpl_delete},
     /* SMS and push (issue 13): a member's push devices; the providers' status callbacks, public
      * and authenticated by their signature header (provider.c) */
     {.name = "register_push_device",
@@ -247,6 +301,12 @@ static const cfg_var_t notification_vars[] = {
     {"RECIPROCAL_SMTP_CA_FILE", CFG_STR, F(smtp_ca_file), 0, 0, "",
      "PEM file of the CA(s) that sign the SMTP server's certificate (STARTTLS and smtps://); "
      "empty = the system's CA store. The certificate and host name are always verified.", 0},
+    /* notification-rest: webhook secrets sealed at rest */
+    {"RECIPROCAL_WEBHOOK_KEK", CFG_KEY, F(webhook_kek), 0, 0, "",
+     "Key-encryption key of the webhook signing secrets: 32 random bytes in base64 "
+     "(head -c 32 /dev/urandom | base64). Seals each endpoint's secret in PostgreSQL; secrets "
+     "stored in clear before are sealed at start. No default: without it creating or rotating a "
+     "webhook answers 503 webhook_secrets_unconfigured and deliveries wait.", 0},
     /* SMS and push through HTTP providers (issue 13, provider.c) */
     {"RECIPROCAL_SMS_PROVIDER", CFG_STR, F(sms_provider), 0, 0, "off",
      "SMS provider: off (no SMS queued), generic (JSON POST of RECIPROCAL_SMS_BODY_TEMPLATE) or "
@@ -311,6 +371,11 @@ static int notification_start(const svc_env_t *env, err_t *e) {
     if (strncmp(s->smtp_url, "smtp://", 7) != 0 && strncmp(s->smtp_url, "smtps://", 8) != 0)
         return err_set(e, 500, "invalid_config", "RECIPROCAL_SMTP_URL",
                        "RECIPROCAL_SMTP_URL must start with smtp:// or smtps://");
+    if (s->webhook_kek.set) {
+        int sealed = notify_webhooks_seal_legacy(env, e);
+        if (sealed < 0) return -1;
+        if (sealed > 0) log_info("notification: sealed %d webhook secrets stored in clear", sealed);
+    }
     if (notify_provider_check(s, e) != 0) return -1;
     return notify_delivery_start(env, e);
 }

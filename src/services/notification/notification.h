@@ -33,6 +33,8 @@ typedef struct notification_settings {
     char webhook_allow_hosts[512]; /* development: hosts allowed over http and on private IPs */
     int webhook_timeout_s;         /* one POST */
     int webhook_max_bytes;         /* payload sent, response read */
+    /* notification-rest: webhook secrets sealed at rest (webhook_seal.c) */
+    cfg_key_t webhook_kek; /* RECIPROCAL_WEBHOOK_KEK */
     /* SMS and push through HTTP providers (provider.c, issue 13) */
     char sms_provider[16]; /* off | generic | twilio */
     char sms_url[256];

@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "lib/mustache/mustache.h"
+#include "services/notification/icu_fmt.h"
 #include "services/notification/prefs.h"
 #include "services/notification/provider.h"
 
@@ -66,14 +67,15 @@ static const struct {
 } k_defaults[] = {
     {"invite", "en", "You are invited to {{club.name}}",
      "Hello,\n\n{{club.name}} invites you to join the Reciprocal Clubs network.\n\n"
-     "[Accept the invitation]({{link}})\n\nThe link works once and expires at {{expires_at}}.\n"},
+     "[Accept the invitation]({{link}})\n\nThe link works once and expires on {{expires_at_local}}.\n"},
     {"password_reset", "en", "Reset your password at {{club.name}}",
      "Hello,\n\nSomeone (we hope you) asked to reset your password at {{club.name}}.\n\n"
-     "[Choose a new password]({{link}})\n\nThe link works once and expires at {{expires_at}}. "
+     "[Choose a new password]({{link}})\n\nThe link works once and expires on "
+     "{{expires_at_local}}. "
      "If you did not ask, ignore this message: your password is unchanged.\n"},
     {"verify_email", "en", "Confirm your email address",
      "Hello,\n\nPlease confirm that {{email}} is your address at {{club.name}}.\n\n"
-     "[Confirm my address]({{link}})\n\nThe link expires at {{expires_at}}.\n"},
+     "[Confirm my address]({{link}})\n\nThe link expires on {{expires_at_local}}.\n"},
     {"visit_approved", "en", "Your visit to {{host_club.name}} is approved",
      "Hello {{member.first_name}},\n\n{{home_club.name}} approved your visit to "
      "**{{host_club.name}}** and issued your letter of introduction. {{host_club.name}} will "
@@ -86,7 +88,7 @@ static const struct {
      "Présentez votre lettre d'introduction à l'accueil.\n"},
     {"visit_reminder", "en", "Tomorrow: your visit to {{host_club.name}}",
      "Hello {{member.first_name}},\n\nA reminder: you are expected at **{{host_club.name}}** "
-     "from {{arrive_on}} to {{depart_on}}. Show your letter of introduction at the door.\n"},
+     "from {{arrive_on_local}} to {{depart_on_local}}. Show your letter of introduction at the door.\n"},
     {"visit_cancelled", "en", "Your visit to {{host_club.name}} is cancelled",
      "Hello {{member.first_name}},\n\nYour visit to **{{host_club.name}}** was cancelled.\n"},
     {"loi_revoked", "en", "Your letter of introduction to {{host_club.name}} was revoked",
@@ -491,15 +493,19 @@ static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_
                        *sget(ev->data, "visit_id") ? cancel : NULL,
                        arrive,
                        tz,
-                       digest ? "t" : "f"};
+                       digest == 2 ? "hourly"
+                       : digest    ? "daily"
+                                   : NULL};
     long long n = db_exec_cmd(
         tx,
         "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, template, "
         "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at, "
-        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest) SELECT $1::uuid, "
+        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest, digest_window) "
+        "SELECT $1::uuid, "
         "$2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12, "
         "greatest(coalesce($13::timestamptz, now()), coalesce(s.due, now())), $14, $15, s.due, "
-        "s.expires, $18::boolean FROM (SELECT (($16::date - 1) + time '09:00') AT TIME ZONE "
+        "s.expires, $18::text IS NOT NULL, coalesce($18::text, 'daily') FROM (SELECT (($16::date - "
+        "1) + time '09:00') AT TIME ZONE "
         "$17::text AS due, ($16::date + time '00:00') AT TIME ZONE $17::text AS expires) s ON "
         "CONFLICT DO NOTHING",
         18, p, e);
@@ -522,6 +528,24 @@ static int cancel_pending(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
                3, p, e) < 0
                ? -1
                : 0;
+}
+
+/* Dates, times and money of the recipient's variables formatted for its locale and time zone
+ * (its own, else the club's): the "_local" values of icu_fmt.h. */
+static int localise(db_tx_t *tx, const recipient_t *r, err_t *e) {
+    char tz[64];
+    snprintf(tz, sizeof tz, "%s", r->tz[0] ? r->tz : "UTC");
+    if (r->user_id[0]) {
+        const char *p[] = {r->club_id, r->user_id};
+        PGresult *q = db_exec(tx,
+                              "SELECT timezone FROM notification.preferences WHERE club_id = "
+                              "$1::uuid AND user_id = $2 AND timezone IS NOT NULL",
+                              2, p, e);
+        if (!q) return -1;
+        if (PQntuples(q) == 1) snprintf(tz, sizeof tz, "%s", PQgetvalue(q, 0, 0));
+        PQclear(q);
+    }
+    return notify_format_vars(r->vars, r->locale, tz, e);
 }
 
 /* SMS and push (issue 13; provider.c sends, rendered at send like email): the member's phone,
@@ -570,6 +594,7 @@ static int queue(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev,
                  const notify_rule_t *rule, const recipient_t *r, err_t *e) {
     int send = 1, digest = 0;
     char at[40];
+    if (localise(tx, r, e) != 0) return -1;
     /* the worker attaches the calendar entry when the variables ask for it */
     if ((rule->flags & NOTIFY_ICS) && *sget(ev->data, "arrive_on") &&
         json_object_set_new(r->vars, "calendar", json_true()) != 0)

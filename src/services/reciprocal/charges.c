@@ -105,37 +105,31 @@ typedef struct vctx {
 /* The visit (locked FOR SHARE) at `at` (timestamptz text; NULL = now). 404 when unseen. */
 static int load_ctx(db_tx_t *tx, const char *id, const char *at, vctx_t *c, err_t *e) {
     const char *p[] = {id, at};
-    PGresult *r = db_exec(
-        tx,
-        "SELECT v.status, v.host_club_id, v.home_club_id, v.member_id, v.host_timezone, "
-        "v.guests, (a.terms -> v.host_club_id::text)::text, (v.checked_out_at IS NULL OR "
-        "v.checked_out_at + interval '7 days' >= coalesce($2::timestamptz, now()))::int, "
-        "extract(epoch FROM v.arrive_on::timestamp)::bigint, extract(epoch FROM "
-        "(coalesce($2::timestamptz, now()) AT TIME ZONE v.host_timezone))::bigint, "
-        "reciprocal.ts(coalesce($2::timestamptz, now())) FROM reciprocal.visits v JOIN "
-        "reciprocal.agreements a ON a.id = v.agreement_id WHERE v.id = $1::uuid FOR SHARE OF v",
-        2, p, e);
+    PGresult *r = db_row(
+        db_exec(
+            tx,
+            "SELECT v.status, v.host_club_id, v.home_club_id, v.member_id, v.host_timezone, "
+            "v.guests, (a.terms -> v.host_club_id::text)::text, (v.checked_out_at IS NULL OR "
+            "v.checked_out_at + interval '7 days' >= coalesce($2::timestamptz, now()))::int, "
+            "extract(epoch FROM v.arrive_on::timestamp)::bigint, extract(epoch FROM "
+            "(coalesce($2::timestamptz, now()) AT TIME ZONE v.host_timezone))::bigint, "
+            "reciprocal.ts(coalesce($2::timestamptz, now())) FROM reciprocal.visits v JOIN "
+            "reciprocal.agreements a ON a.id = v.agreement_id WHERE v.id = $1::uuid FOR SHARE OF v",
+            2, p, e),
+        e, "id", "no such visit");
     if (!r) return -1;
-    int rc = 0;
-    if (PQntuples(r) == 0) {
-        rc = err_set(e, 404, "not_found", "id", "no such visit");
-    } else {
-        snprintf(c->id, sizeof c->id, "%s", id);
-        snprintf(c->status, sizeof c->status, "%s", PQgetvalue(r, 0, 0));
-        snprintf(c->host, sizeof c->host, "%s", PQgetvalue(r, 0, 1));
-        snprintf(c->home, sizeof c->home, "%s", PQgetvalue(r, 0, 2));
-        snprintf(c->member, sizeof c->member, "%s", PQgetvalue(r, 0, 3));
-        snprintf(c->tz, sizeof c->tz, "%s", PQgetvalue(r, 0, 4));
-        c->guests = atoi(PQgetvalue(r, 0, 5));
-        c->terms = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
-        c->in_window = PQgetvalue(r, 0, 7)[0] == '1';
-        c->arrive_wall = atoll(PQgetvalue(r, 0, 8));
-        c->now_wall = atoll(PQgetvalue(r, 0, 9));
-        snprintf(c->now, sizeof c->now, "%s", PQgetvalue(r, 0, 10));
-        if (!c->terms) rc = err_set(e, 500, "internal", "", "the agreement's terms are unreadable");
-    }
+    snprintf(c->id, sizeof c->id, "%s", id);
+    DB_TEXTS(r, 0, 0, DB_TEXT(c->status), DB_TEXT(c->host), DB_TEXT(c->home), DB_TEXT(c->member),
+             DB_TEXT(c->tz));
+    c->guests = atoi(PQgetvalue(r, 0, 5));
+    c->terms = db_json(r, 0, 6, e);
+    c->in_window = PQgetvalue(r, 0, 7)[0] == '1';
+    c->arrive_wall = atoll(PQgetvalue(r, 0, 8));
+    c->now_wall = atoll(PQgetvalue(r, 0, 9));
+    snprintf(c->now, sizeof c->now, "%s", PQgetvalue(r, 0, 10));
     PQclear(r);
-    return rc;
+    if (!c->terms) return err_set(e, 500, "internal", "", "the agreement's terms are unreadable");
+    return 0;
 }
 
 static const char *terms_currency(const vctx_t *c) {

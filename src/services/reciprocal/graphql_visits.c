@@ -72,50 +72,33 @@ static int may_see_member(const api_req *r, const char *home) {
     return r->caller.network_admin || (home && strcmp(r->caller.club_id, home) == 0);
 }
 
-static json_t *member_cache(api_req *r) {
-    json_t *c = json_object_get(r->relations, MEMBER_CACHE);
-    if (!c) {
-        c = json_object();
-        json_object_set_new(r->relations, MEMBER_CACHE, c);
-    }
-    return c;
-}
-
 /* Visit.member of a list: the members of one home club (the caller's, or the first named for a
  * network administrator) in ONE member_relations_by_ids call (staff holding member:read); every
  * id asked is cached, null when the member service did not answer it. Other parents fall back
  * to their own get_member (or null for the host). */
+/* a member already cached, or one the caller may not see */
+static int member_skip(const gql_resolve_info *info, json_t *parent, const char *id,
+                       const char *home) {
+    api_req *r = info->ctx;
+    (void)parent;
+    return json_object_get(gqlb_relations_cache(r, MEMBER_CACHE), id) || !may_see_member(r, home);
+}
+
 static void pf_member(const gql_resolve_info *info, json_t *calls) {
     api_req *r = info->ctx;
     if (!svc_authorized(&r->caller, "member:read")) return;
-    json_t *cache = member_cache(r);
-    json_t *ids = json_array();
-    const char *club = NULL;
-    size_t i;
-    json_t *c;
-    json_array_foreach(calls, i, c) {
-        json_t *parent = json_array_get(c, 0);
-        const char *id = json_string_value(json_object_get(parent, "memberId"));
-        const char *home = json_string_value(json_object_get(parent, "homeClubId"));
-        if (!id || !home || json_object_get(cache, id) || !may_see_member(r, home)) continue;
-        if (!club) club = home;
-        if (strcmp(home, club) == 0 && json_array_size(ids) < 100)
-            json_array_append_new(ids, json_string(id));
-    }
-    if (json_array_size(ids) > 1) {
-        json_t *input = json_pack("{s:O}", "ids", ids), *output = NULL;
-        if (r->caller.network_admin) json_object_set_new(input, "club_id", json_string(club));
-        err_t e = {0};
-        if (gqlb_call(r, "member", "member_relations_by_ids", input, &output, &e) == 0) {
-            json_t *members = json_object_get(output, "members");
-            json_t *id;
-            json_array_foreach(ids, i, id) {
-                json_t *m = json_object_get(members, json_string_value(id));
-                json_object_set(cache, json_string_value(id), m ? m : json_null());
-            }
+    const char *club;
+    json_t *ids = gqlb_batch_ids(info, calls, "memberId", "homeClubId", member_skip, &club);
+    json_t *output = gqlb_member_relations(r, ids, r->caller.network_admin ? club : NULL);
+    if (output) {
+        json_t *members = json_object_get(output, "members"), *id;
+        json_t *cache = gqlb_relations_cache(r, MEMBER_CACHE);
+        size_t i;
+        json_array_foreach(ids, i, id) {
+            json_t *m = json_object_get(members, json_string_value(id));
+            json_object_set(cache, json_string_value(id), m ? m : json_null());
         }
         json_decref(output);
-        json_decref(input);
     }
     json_decref(ids);
 }
@@ -128,7 +111,7 @@ static int r_member(const gql_resolve_info *info, json_t *parent, json_t *args, 
     const char *home = json_string_value(json_object_get(parent, "homeClubId"));
     *out = NULL;
     if (!id || !may_see_member(r, home)) return 0; /* the host: the letter's snapshot only */
-    json_t *cached = json_object_get(member_cache(r), id);
+    json_t *cached = json_object_get(gqlb_relations_cache(r, MEMBER_CACHE), id);
     if (cached) {
         *out = json_is_null(cached) ? NULL : gqlb_output(cached);
         return 0;
@@ -141,7 +124,7 @@ static int r_member(const gql_resolve_info *info, json_t *parent, json_t *args, 
         if (e.status == 404 || e.status == 403) return 0; /* not visible: null */
         return gqlb_fail(info, &e, error);
     }
-    json_object_set(member_cache(r), id, output);
+    json_object_set(gqlb_relations_cache(r, MEMBER_CACHE), id, output);
     *out = gqlb_output(output);
     json_decref(output);
     return 0;

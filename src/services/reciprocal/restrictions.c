@@ -156,7 +156,6 @@ static int cancel_one(const svc_call_t *call, db_tx_t *tx, const kind_t *k, cons
     int live = PQgetvalue(r, i, 4)[0] == '1';
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
     const char *p[] = {id};
-    const char *pt[] = {id, club, user, from, k->cause};
     if (db_exec_cmd(tx,
                     "UPDATE reciprocal.visits SET status = 'cancelled', updated_at = now() WHERE "
                     "id = $1",
@@ -165,11 +164,7 @@ static int cancel_one(const svc_call_t *call, db_tx_t *tx, const kind_t *k, cons
                     "UPDATE reciprocal.lois SET revoked_at = now() WHERE visit_id = $1 AND "
                     "revoked_at IS NULL",
                     1, p, e) < 0 ||
-        db_exec_cmd(tx,
-                    "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "
-                    "action, from_status, to_status, reason) VALUES ($1, $2, $3, 'cancel', $4, "
-                    "'cancelled', $5)",
-                    5, pt, e) < 0)
+        visit_transition_add(tx, id, club, user, "cancel", from, "cancelled", k->cause, e) != 0)
         return -1;
     if (svc_emit(call, tx, "visit.cancelled", club,
                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "visit_id", id, "member_id",

@@ -347,22 +347,16 @@ typedef struct srow {
 
 static int lock_stmt(db_tx_t *tx, const char *id, srow_t *s, err_t *e) {
     const char *p[] = {id};
-    PGresult *r = db_exec(tx,
-                          "SELECT host_club_id, home_club_id, status FROM reciprocal.statements "
-                          "WHERE id = $1::uuid FOR UPDATE",
-                          1, p, e);
+    PGresult *r = db_row(db_exec(tx,
+                                 "SELECT host_club_id, home_club_id, status FROM "
+                                 "reciprocal.statements WHERE id = $1::uuid FOR UPDATE",
+                                 1, p, e),
+                         e, "id", "no such statement");
     if (!r) return -1;
-    int rc = 0;
-    if (PQntuples(r) == 0) {
-        rc = err_set(e, 404, "not_found", "id", "no such statement");
-    } else {
-        snprintf(s->id, sizeof s->id, "%s", id);
-        snprintf(s->host, sizeof s->host, "%s", PQgetvalue(r, 0, 0));
-        snprintf(s->home, sizeof s->home, "%s", PQgetvalue(r, 0, 1));
-        snprintf(s->status, sizeof s->status, "%s", PQgetvalue(r, 0, 2));
-    }
+    snprintf(s->id, sizeof s->id, "%s", id);
+    DB_TEXTS(r, 0, 0, DB_TEXT(s->host), DB_TEXT(s->home), DB_TEXT(s->status));
     PQclear(r);
-    return rc;
+    return 0;
 }
 
 enum { SIDE_HOST = 1, SIDE_HOME = 2 };

@@ -258,7 +258,7 @@ static int find_agreement(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e)
                 stage == VISIT_AT_REQUEST
                     ? "notice of termination has been given: new visits are refused"
                     : "the agreement terminates before the last day of the visit");
-    else if (!(r->terms = json_loads(PQgetvalue(q, 0, 4), 0, NULL)))
+    else if (!(r->terms = db_json(q, 0, 4, e)))
         err_set(e, 500, "internal", "", "the agreement holds no terms for the host club");
     else {
         snprintf(r->agreement, sizeof r->agreement, "%s", PQgetvalue(q, 0, 0));
@@ -503,11 +503,7 @@ static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, ch
     if (!q) return -1;
     snprintf(id, 40, "%s", PQgetvalue(q, 0, 0));
     PQclear(q);
-    const char *pt[] = {id, r->home, user};
-    if (db_exec_cmd(tx,
-                    "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "
-                    "action, to_status) VALUES ($1, $2, $3, 'request', 'requested')",
-                    3, pt, e) < 0)
+    if (visit_transition_add(tx, id, r->home, user, "request", NULL, "requested", NULL, e) != 0)
         return -1;
     return svc_emit(call, tx, "visit.requested", r->home,
                     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O?}", "visit_id", id,
@@ -516,6 +512,19 @@ static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, ch
                               r->depart, "host_timezone", r->tz, "guests", (json_int_t)r->guests,
                               "facilities", r->facilities),
                     e);
+}
+
+int visit_transition_add(db_tx_t *tx, const char *id, const char *club, const char *user,
+                         const char *action, const char *from, const char *to, const char *reason,
+                         err_t *e) {
+    const char *p[] = {id, club, user, action, from, to, reason};
+    return db_exec_cmd(tx,
+                       "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, "
+                       "actor_user_id, action, from_status, to_status, reason) VALUES ($1, $2, "
+                       "$3, $4, $5, $6, $7)",
+                       7, p, e) < 0
+               ? -1
+               : 0;
 }
 
 json_t *visit_load_doc(db_tx_t *tx, const char *id, err_t *e) {

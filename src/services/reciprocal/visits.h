@@ -56,6 +56,13 @@ int visit_lock_member_host(db_tx_t *tx, const char *member, const char *host, er
 /* 1 when s is an ISO 8601 timestamp YYYY-MM-DDTHH:MM:SS[fraction][zone]. */
 int visit_is_timestamp(const char *s);
 
+/* One row of a visit's history (reciprocal.visit_transitions), written by every move of the
+ * state machine: club (the acting club), user (the actor), from (the state left) and reason may
+ * be NULL (the scheduler has no club and no actor; a request leaves no state). 0 or -1 + err. */
+int visit_transition_add(db_tx_t *tx, const char *id, const char *club, const char *user,
+                         const char *action, const char *from, const char *to, const char *reason,
+                         err_t *e);
+
 /* Shared with visits_flow.c. The signed-in member's own member id (member.get_me). */
 int visit_self_member(const svc_call_t *call, char id[40], err_t *e);
 /* The member's standing at home (member.member_standing in the home club's scope, with

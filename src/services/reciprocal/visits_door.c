@@ -211,12 +211,8 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
             "to_timestamp($2::bigint), checked_in_by = $3, updated_at = now() WHERE id = $1",
             3, pu, e) < 0)
         goto done;
-    const char *pt[] = {d.l.visit, host, user, status};
-    if (db_exec_cmd(tx,
-                    "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "
-                    "action, from_status, to_status) VALUES ($1, $2, $3, 'check_in', $4, "
-                    "'checked_in')",
-                    4, pt, e) < 0)
+    if (visit_transition_add(tx, d.l.visit, host, user, "check_in", status, "checked_in", NULL,
+                             e) != 0)
         goto done;
     if (charge_on_check_in(call, tx, d.l.visit, d.now, e) != 0) goto done; /* entry/guest fees */
     if (svc_emit(call, tx, "visit.checked_in", host,

@@ -105,40 +105,33 @@ typedef struct vrow {
 
 static int lock_visit(db_tx_t *tx, const char *id, vrow_t *v, err_t *e) {
     const char *p[] = {id};
-    PGresult *r = db_exec(
-        tx,
-        "SELECT v.status, v.home_club_id, v.host_club_id, v.member_id, v.host_timezone, "
-        "v.arrive_on::text, v.depart_on::text, to_jsonb(v.facilities)::text, v.guests, "
-        "extract(epoch FROM (v.arrive_on::timestamp AT TIME ZONE v.host_timezone))::bigint, "
-        "extract(epoch FROM (least(v.depart_on + 1, greatest((now() AT TIME ZONE "
-        "v.host_timezone)::date, v.arrive_on) + coalesce((SELECT (a.terms -> "
-        "v.host_club_id::text ->> 'loi_validity_days')::int FROM reciprocal.agreements a WHERE "
-        "a.id = v.agreement_id), 30))::timestamp AT TIME ZONE v.host_timezone))::bigint, "
-        "extract(epoch FROM now())::bigint, v.agreement_id FROM reciprocal.visits v WHERE v.id = "
-        "$1 FOR UPDATE",
-        1, p, e);
+    PGresult *r = db_row(
+        db_exec(
+            tx,
+            "SELECT v.status, v.home_club_id, v.host_club_id, v.member_id, v.host_timezone, "
+            "v.arrive_on::text, v.depart_on::text, to_jsonb(v.facilities)::text, v.guests, "
+            "extract(epoch FROM (v.arrive_on::timestamp AT TIME ZONE v.host_timezone))::bigint, "
+            "extract(epoch FROM (least(v.depart_on + 1, greatest((now() AT TIME ZONE "
+            "v.host_timezone)::date, v.arrive_on) + coalesce((SELECT (a.terms -> "
+            "v.host_club_id::text ->> 'loi_validity_days')::int FROM reciprocal.agreements a WHERE "
+            "a.id = v.agreement_id), 30))::timestamp AT TIME ZONE v.host_timezone))::bigint, "
+            "extract(epoch FROM now())::bigint, v.agreement_id FROM reciprocal.visits v WHERE v.id "
+            "= "
+            "$1 FOR UPDATE",
+            1, p, e),
+        e, "id", "no such visit");
     if (!r) return -1;
-    int rc = 0;
-    if (PQntuples(r) == 0) {
-        rc = err_set(e, 404, "not_found", "id", "no such visit");
-    } else {
-        snprintf(v->id, sizeof v->id, "%s", id);
-        snprintf(v->status, sizeof v->status, "%s", PQgetvalue(r, 0, 0));
-        snprintf(v->home, sizeof v->home, "%s", PQgetvalue(r, 0, 1));
-        snprintf(v->host, sizeof v->host, "%s", PQgetvalue(r, 0, 2));
-        snprintf(v->member, sizeof v->member, "%s", PQgetvalue(r, 0, 3));
-        snprintf(v->tz, sizeof v->tz, "%s", PQgetvalue(r, 0, 4));
-        snprintf(v->arrive, sizeof v->arrive, "%s", PQgetvalue(r, 0, 5));
-        snprintf(v->depart, sizeof v->depart, "%s", PQgetvalue(r, 0, 6));
-        v->facilities = json_loads(PQgetvalue(r, 0, 7), 0, NULL);
-        v->guests = atoi(PQgetvalue(r, 0, 8));
-        v->nbf = atoll(PQgetvalue(r, 0, 9));
-        v->end = atoll(PQgetvalue(r, 0, 10));
-        v->now = atoll(PQgetvalue(r, 0, 11));
-        snprintf(v->agreement, sizeof v->agreement, "%s", PQgetvalue(r, 0, 12));
-    }
+    snprintf(v->id, sizeof v->id, "%s", id);
+    DB_TEXTS(r, 0, 0, DB_TEXT(v->status), DB_TEXT(v->home), DB_TEXT(v->host), DB_TEXT(v->member),
+             DB_TEXT(v->tz), DB_TEXT(v->arrive), DB_TEXT(v->depart));
+    v->facilities = db_json(r, 0, 7, e);
+    v->guests = atoi(PQgetvalue(r, 0, 8));
+    v->nbf = atoll(PQgetvalue(r, 0, 9));
+    v->end = atoll(PQgetvalue(r, 0, 10));
+    v->now = atoll(PQgetvalue(r, 0, 11));
+    snprintf(v->agreement, sizeof v->agreement, "%s", PQgetvalue(r, 0, 12));
     PQclear(r);
-    return rc;
+    return v->facilities ? 0 : -1;
 }
 
 /* ---- approve: the letter ---- */
@@ -280,11 +273,7 @@ static int apply(const svc_call_t *call, db_tx_t *tx, const vrow_t *v, const cha
                         1, p, e) < 0)
             return -1;
     }
-    const char *pt[] = {v->id, club, user, action, v->status, to, reason};
-    if (db_exec_cmd(tx,
-                    "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "
-                    "action, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    7, pt, e) < 0)
+    if (visit_transition_add(tx, v->id, club, user, action, v->status, to, reason, e) != 0)
         return -1;
     const char *event = NULL;
     for (size_t i = 0; i < sizeof k_events / sizeof k_events[0]; i++)

@@ -34,15 +34,12 @@ static int sweep_step(const svc_call_t *call, db_tx_t *tx, const char *select_sq
         const char *id = PQgetvalue(r, i, 0), *from = PQgetvalue(r, i, 1);
         const char *to = vlc_next(action, from);
         if (!to) continue;
-        const char *pu[] = {id, to}, *pt[] = {id, action, from, to};
+        const char *pu[] = {id, to};
         if (db_exec_cmd(tx,
                         "UPDATE reciprocal.visits SET status = $2, updated_at = now() WHERE id = "
                         "$1",
                         2, pu, e) < 0 ||
-            db_exec_cmd(tx,
-                        "INSERT INTO reciprocal.visit_transitions (visit_id, action, from_status, "
-                        "to_status) VALUES ($1, $2, $3, $4)",
-                        4, pt, e) < 0)
+            visit_transition_add(tx, id, NULL, NULL, action, from, to, NULL, e) != 0)
             rc = -1;
         if (rc == 0)
             rc = svc_emit(call, tx, event, PQgetvalue(r, i, 2),

@@ -8,7 +8,9 @@
  * re-hashed to argon2id at login, role grant/removal (who may grant what, events), disable /
  * enable (no sign-in, no refresh, sessions revoked, event), the audit log (club-scoped,
  * paginated) and tenant isolation: club A's admin cannot read or touch club B's users even with
- * a guessed id. */
+ * a guessed id. test_signing_algorithms (issue 16): RECIPROCAL_JWT_ALG switches the signing key
+ * (login and refresh tokens carry the configured alg and verify against the published JWKS),
+ * a switch keeps the other algorithms' keys published, rotation retires every active key. */
 #include <crypt.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -24,6 +26,8 @@
 #include "core/service.h"
 #include "services/auth/auth.h"
 #include "services/auth/auth_accounts.h"
+#include "services/auth/auth_keys.h"
+#include "lib/credentials/jwt.h"
 #include "lib/credentials/totp.h"
 #include "services/member/member.h"
 #include "test.h"
@@ -388,6 +392,116 @@ static void test_refresh_rotation_and_reuse(void) {
     json_decref(o);
     CHECK_EQ_INT(event_count("auth.refresh_reuse_detected", id), 1);
     CHECK_EQ_INT(refresh("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, NULL), 401);
+}
+
+/* The token's header alg and whether it verifies against the service's own JWKS. */
+static int token_alg_verifies(const svc_env_t *env, const char *tok, char alg[16]) {
+    svc_caller_t a = anon();
+    json_t *jwks = NULL;
+    alg[0] = 0;
+    if (call_env(env, &a, "jwks", &jwks, "{}") != 200) return -1;
+    jwt_keyset_t *ks = jwt_keyset_new();
+    size_t i;
+    json_t *k;
+    err_t e = {0};
+    json_array_foreach(json_object_get(jwks, "keys"), i, k) {
+        jwt_key_t *key = NULL;
+        if (jwt_key_from_jwk(k, &key, &e) == 0) jwt_keyset_add(ks, key, &e);
+        jwt_key_free(key);
+    }
+    json_decref(jwks);
+    const auth_settings_t *as = svc_settings(env, &auth_module);
+    jwt_verify_opts_t o = {
+        .issuer = as->issuer, .audience = as->audience, .now = time(NULL), .leeway = 30};
+    json_t *claims = NULL;
+    int rc = jwt_verify(ks, tok, strlen(tok), &o, &claims, &e);
+    json_decref(claims);
+    jwt_keyset_free(ks);
+    const char *d = strchr(tok, '.');
+    char h64[256];
+    snprintf(h64, sizeof h64, "%.*s", (int)(d - tok), tok);
+    size_t n = 0;
+    unsigned char *h = jsonx_b64url_decode(h64, &n);
+    json_t *hj = h ? json_loadb((char *)h, n, 0, NULL) : NULL;
+    snprintf(alg, 16, "%s", hj ? sget(hj, "alg") : "");
+    json_decref(hj);
+    free(h);
+    if (rc != 0) printf("#   token does not verify: %s\n", e.code);
+    return rc;
+}
+
+/* The number of published keys of each algorithm. */
+static void jwks_algs(int count[3]) {
+    svc_caller_t a = anon();
+    json_t *jwks = NULL;
+    count[0] = count[1] = count[2] = 0;
+    if (call(&a, "jwks", &jwks, "{}") != 200) return;
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(jwks, "keys"), i, k) {
+        jwt_alg_t alg;
+        if (jwt_alg_parse(sget(k, "alg"), &alg) == 0) count[alg]++;
+    }
+    json_decref(jwks);
+}
+
+static void test_signing_algorithms(void) {
+    char email[128], r1[64], r2[64], alg[16];
+    unique_email("algs", email);
+    REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, NULL) == 0);
+    for (int a = 0; a < 3; a++) {
+        static svc_settings_t cf;
+        cf = g_set;
+        ((auth_settings_t *)svc_settings_edit(&cf, &auth_module))->jwt_alg = a;
+        svc_env_t env = g_env;
+        env.settings = &cf;
+        auth_keys_forget(); /* the key cache does not follow a settings change */
+        svc_caller_t an = anon();
+        json_t *o = NULL;
+        REQUIRE(call_env(&env, &an, "login", &o, "{s:s, s:s, s:s}", "club", g_slug_a, "email",
+                         email, "password", PW) == 200);
+        CHECK_EQ_INT(token_alg_verifies(&env, sget(o, "access_token"), alg), 0);
+        CHECK_STR(alg, jwt_alg_name((jwt_alg_t)a));
+        snprintf(r1, sizeof r1, "%s", sget(o, "refresh_token"));
+        json_decref(o);
+        REQUIRE(call_env(&env, &an, "refresh", &o, "{s:s}", "refresh_token", r1) == 200);
+        CHECK_EQ_INT(token_alg_verifies(&env, sget(o, "access_token"), alg), 0);
+        CHECK_STR(alg, jwt_alg_name((jwt_alg_t)a));
+        snprintf(r2, sizeof r2, "%s", sget(o, "refresh_token"));
+        json_decref(o);
+        /* reuse detection works whatever the algorithm */
+        CHECK_EQ_INT(call_env(&env, &an, "refresh", &o, "{s:s}", "refresh_token", r1), 401);
+        CHECK_STR(ecode(o), "refresh_token_reused");
+        json_decref(o);
+        CHECK_EQ_INT(call_env(&env, &an, "refresh", NULL, "{s:s}", "refresh_token", r2), 401);
+    }
+    /* a switch retires nothing: a key of each algorithm is published */
+    int n[3];
+    jwks_algs(n);
+    CHECK(n[0] >= 1 && n[1] >= 1 && n[2] >= 1);
+    /* rotation with EdDSA configured: every active key retired (still published), one new EdDSA
+     * key; an RS256 process then makes itself a new RS256 key */
+    static svc_settings_t ed;
+    ed = g_set;
+    ((auth_settings_t *)svc_settings_edit(&ed, &auth_module))->jwt_alg = JWT_ALG_EDDSA;
+    err_t e = {0};
+    char kid[32];
+    REQUIRE(auth_keys_rotate(svc_settings_edit(&ed, &auth_module), g_db, kid, &e) == 0);
+    db_scope_t none = {0}; /* signing_keys admits the app role (not the owner) */
+    PGresult *r = db_read(g_db, &none,
+                          "SELECT string_agg(alg, ',') FROM auth.signing_keys WHERE retired_at "
+                          "IS NULL",
+                          0, NULL, &e);
+    REQUIRE(r);
+    CHECK_STR(PQgetvalue(r, 0, 0), "EdDSA");
+    PQclear(r);
+    int m[3];
+    auth_keys_forget();
+    jwks_algs(m);
+    CHECK(m[0] >= n[0] && m[1] == n[1] + 1 && m[2] >= n[2]); /* retired keys stay published */
+    svc_caller_t c;
+    CHECK_EQ_INT(login(g_slug_a, email, PW, &c, NULL), 200); /* RS256 (g_set) again */
+    auth_keys_forget();
 }
 
 static void test_session_idle_timeout(void) {
@@ -981,6 +1095,7 @@ int main(void) {
         RUN(test_invite_single_use_and_wrong_club);
         RUN(test_invite_expires);
         RUN(test_refresh_rotation_and_reuse);
+        RUN(test_signing_algorithms);
         RUN(test_session_idle_timeout);
         RUN(test_session_absolute_lifetime);
         RUN(test_sessions_current_delete_logout);

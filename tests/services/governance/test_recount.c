@@ -34,6 +34,7 @@
 #include "services/ledger/export.h"
 #include "services/ledger/settings.h"
 #include "services/ledger/verify.h"
+#include "support/ledger_chain.h"
 #include "test.h"
 
 #define PROPOSAL "5b0e8f52-3c1d-4a7e-9f10-2b3c4d5e6f70"
@@ -41,125 +42,15 @@
 #define OPENED 1764900000000LL
 #define CLOSED (OPENED + 7LL * 24 * 3600 * 1000)
 
-typedef struct chain {
-    ledger_config_t cfg;
-    ledger_kvmap_t *versions, *seen;
-    merkle_range_t range;
-    uint8_t prev[32];
-    uint64_t number;
-    checkpoint_signer_t log;
-    FILE *f;
-} chain_t;
-
 static uint8_t log_pk[32], log_sk[64];
 static uint8_t net_pk[32], net_sk[64], club_pk[NCLUBS][32], club_sk[NCLUBS][64];
 static char tmpdir[512];
 
-static json_t *jhex(const uint8_t *d) {
-    char hx[65];
-    ledger_hex(d, 32, hx);
-    return json_string(hx);
-}
-
-/* validates one block of n envelopes, writes it and its signed checkpoint */
-static int add_block(chain_t *c, uint8_t **env, size_t *lens, size_t n, err_t *e) {
-    ledger_block_msg_t m = {.number = c->number,
-                            .timestamp_ms = OPENED + (int64_t)c->number * 1000,
-                            .n = n,
-                            .env = (const uint8_t **)env,
-                            .env_len = lens};
-    ledger_block_result_t res = {0};
-    if (ledger_validate_block(&m, c->prev, c->range.size, &c->cfg, c->versions, c->seen, &res, e) !=
-        0)
-        return -1;
-    json_t *txs = json_array();
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (res.tx[i].code != LEDGER_VALID) {
-            printf("#   block %llu tx %zu: %s\n", (unsigned long long)c->number, i,
-                   ledger_code_name(res.tx[i].code));
-            rc = -1;
-        }
-        size_t cap = sodium_base64_ENCODED_LEN(lens[i], sodium_base64_VARIANT_ORIGINAL);
-        char *b = malloc(cap);
-        sodium_bin2base64(b, cap, env[i], lens[i], sodium_base64_VARIANT_ORIGINAL);
-        json_array_append_new(txs, json_pack("{s:s,s:s,s:o}", "envelope", b, "validation_code",
-                                             ledger_code_name(res.tx[i].code), "digests",
-                                             ledger_tx_digests(env[i], lens[i], e)));
-        free(b);
-        merkle_range_append(&c->range, res.tx[i].leaf, e);
-    }
-    json_t *blk = json_pack(
-        "{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "number", (json_int_t)c->number, "prev_hash",
-        jhex(res.hdr.prev_hash), "data_root", jhex(res.hdr.data_root), "validation_root",
-        jhex(res.hdr.validation_root), "writeset_hash", jhex(res.hdr.writeset_hash), "timestamp_ms",
-        (json_int_t)res.hdr.timestamp_ms, "tx_count", (json_int_t)n, "first_log_index",
-        (json_int_t)res.hdr.first_log_index, "header_hash", jhex(res.header_hash), "txs", txs);
-    uint8_t root[32];
-    char line[LEDGER_BLOCK_LINE_MAX], *body = NULL, *note = NULL;
-    const char *ext[] = {line};
-    size_t bl = 0, nl = 0;
-    ledger_checkpoint_block_line(c->number, res.header_hash, line);
-    if (rc == 0 &&
-        (merkle_range_root(&c->range, root, e) != 0 ||
-         checkpoint_format_body(c->log.name, c->range.size, root, ext, 1, &body, &bl, e) != 0 ||
-         checkpoint_sign(body, bl, &c->log, &note, &nl, e) != 0 ||
-         ledger_export_write_block(c->f, blk, e) != 0 ||
-         ledger_export_write_checkpoint(c->f, note, e) != 0))
-        rc = -1;
-    json_decref(blk);
-    free(body);
-    free(note);
-    memcpy(c->prev, res.header_hash, 32);
-    c->number++;
-    ledger_block_result_free(&res);
-    return rc;
-}
-
-/* one transaction of spec, created and endorsed by (pk, sk), as a block of its own */
-static int add_tx(chain_t *c, json_t *spec, const uint8_t pk[32], const uint8_t sk[64], err_t *e) {
-    uint8_t *tx = NULL, id[32], *env = NULL;
-    size_t tl = 0, len = 0;
-    ledger_endorsement_t end;
-    if (!spec) return err_set(e, 500, "internal", "", "no spec");
-    int rc = ledger_build_tx(spec, pk, &tx, &tl, id, e);
-    if (rc == 0) {
-        ledger_endorse(tx, tl, sk, &end);
-        rc = ledger_envelope_encode(tx, tl, &end, 1, &env, &len, e);
-    }
-    if (rc == 0) rc = add_block(c, &env, &len, 1, e);
-    free(tx);
-    free(env);
-    json_decref(spec);
-    return rc;
-}
-
-/* config.update of orgs[i] with key pks[i], endorsed by the network: one transaction, so the
- * network's admin key is still the whole majority the config policy needs */
-static int config_orgs(chain_t *c, const char *const *orgs, uint8_t (*pks)[32], size_t n,
-                       err_t *e) {
-    json_t *writes = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char hx[65], key[80];
-        ledger_hex(pks[i], 32, hx);
-        json_t *val = json_pack("{s:n,s:s,s:[{s:s,s:s}]}", "club_id", "name", orgs[i], "identities",
-                                "public_key", hx, "role", "admin");
-        char *vs = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(val);
-        snprintf(key, sizeof key, "config/org/%s", orgs[i]);
-        json_array_append_new(writes, json_pack("{s:s,s:s}", "key", key, "value", vs));
-        free(vs);
-    }
-    json_t *spec = json_pack("{s:s,s:s,s:o}", "type", "config.update", "creator",
-                             LEDGER_NETWORK_ORG, "writes", writes);
-    return add_tx(c, spec, net_pk, net_sk, e);
-}
-
-static int vote(chain_t *c, int club, const char *choice, long long cast_at_ms, err_t *e) {
+static int vote(ledger_chain_t *c, int club, const char *choice, long long cast_at_ms, err_t *e) {
     char org[16];
     snprintf(org, sizeof org, "club%d", club + 1);
-    return add_tx(c, gov_record_vote(PROPOSAL, org, choice, cast_at_ms, NULL), club_pk[club],
-                  club_sk[club], e);
+    return ledger_chain_add_tx(c, gov_record_vote(PROPOSAL, org, choice, cast_at_ms, NULL),
+                               club_pk[club], club_sk[club], e);
 }
 
 static json_t *proposal_spec(void) {
@@ -208,20 +99,18 @@ enum { HONEST, CLUB2_AGAINST, NO_RESULT };
 
 /* writes the chain of the proposal to path */
 static int build_chain(const char *path, int variant, err_t *e) {
-    chain_t c = {.versions = ledger_kvmap_new(), .seen = ledger_kvmap_new()};
-    char hx[65];
-    merkle_range_init(&c.range);
-    ledger_hex(log_pk, 32, hx);
-    c.f = fopen(path, "w");
-    int rc = c.f && checkpoint_signer_init(&c.log, ledger_origin(), log_sk, e) == 0 &&
-                     ledger_export_write_header(c.f, ledger_origin(), hx, e) == 0 &&
-                     config_orgs(&c, (const char *[]){LEDGER_NETWORK_ORG}, &net_pk, 1, e) == 0 &&
-                     config_orgs(&c, (const char *[]){"club1", "club2", "club3", "club4", "club5"},
-                                 club_pk, NCLUBS, e) == 0
-                 ? 0
-                 : -1;
-    if (rc == 0) rc = add_tx(&c, proposal_spec(), net_pk, net_sk, e);
-    if (rc == 0) rc = add_tx(&c, snapshot_spec(), net_pk, net_sk, e);
+    ledger_chain_t c;
+    int rc =
+        ledger_chain_open(&c, path, NULL, log_pk, log_sk, OPENED, 1000, e) == 0 &&
+                ledger_chain_config_orgs(&c, (const char *[]){LEDGER_NETWORK_ORG},
+                                         (const uint8_t(*)[32])net_pk, 1, net_pk, net_sk, e) == 0 &&
+                ledger_chain_config_orgs(
+                    &c, (const char *[]){"club1", "club2", "club3", "club4", "club5"},
+                    (const uint8_t(*)[32])club_pk, NCLUBS, net_pk, net_sk, e) == 0
+            ? 0
+            : -1;
+    if (rc == 0) rc = ledger_chain_add_tx(&c, proposal_spec(), net_pk, net_sk, e);
+    if (rc == 0) rc = ledger_chain_add_tx(&c, snapshot_spec(), net_pk, net_sk, e);
     if (rc == 0) rc = vote(&c, 0, "for", OPENED + 10, e);
     if (rc == 0) rc = vote(&c, 1, variant == CLUB2_AGAINST ? "against" : "for", OPENED + 20, e);
     if (rc == 0) rc = vote(&c, 2, "for", OPENED + 30, e);
@@ -230,15 +119,10 @@ static int build_chain(const char *path, int variant, err_t *e) {
     if (rc == 0) rc = vote(&c, 3, "for", CLOSED, e);          /* at the close: too late */
     if (rc == 0 && variant != NO_RESULT) {
         json_t *result = honest_result_spec(e);
-        rc = result ? add_tx(&c, result, net_pk, net_sk, e) : -1;
+        rc = result ? ledger_chain_add_tx(&c, result, net_pk, net_sk, e) : -1;
     }
     if (rc == 0) rc = vote(&c, 0, "against", OPENED + 60, e); /* after the result */
-    if (c.f && fclose(c.f) != 0) rc = -1;
-    checkpoint_signer_wipe(&c.log);
-    ledger_config_free(&c.cfg);
-    ledger_kvmap_free(c.versions);
-    ledger_kvmap_free(c.seen);
-    return rc;
+    return ledger_chain_close(&c, rc);
 }
 
 static uint8_t *find(uint8_t *hay, size_t n, const char *needle) {

@@ -826,6 +826,9 @@ static void test_throughput(void) {
         ledger_endorsement_t en[2];
         ledger_endorse(tx, len, ska, &en[0]);
         ledger_endorse(tx, len, skb, &en[1]);
+        /* every 97th: B's signature broken, so the policy (A and B) fails; spread over the
+         * blocks and the commit's signature-check threads (store.c sig_check) */
+        if (i % 97 == 5) en[1].sig[7] ^= 0x20;
         REQUIRE(ledger_envelope_encode(tx, len, en, 2, &env, &el, &e) == 0);
         REQUIRE(ledger_publish_envelope(bus, env, el, ids[i], NULL, &e) == 0);
         free(tx);
@@ -843,6 +846,19 @@ static void test_throughput(void) {
     double t2 = now_s();
     CHECK_STR(code_of(s), "VALID");
     json_decref(s);
+    int wrong = 0, broken = 0; /* every broken one and every 13th of the others */
+    for (int i = 0; i < N; i++) {
+        int bad_sig = i % 97 == 5;
+        if (!bad_sig && i % 13 != 0) continue;
+        broken += bad_sig;
+        s = NULL;
+        if (ledger_tx_status(pool, NULL, ids[i], 0, &s, &e) != 0 ||
+            strcmp(code_of(s), bad_sig ? "ENDORSEMENT_POLICY_FAILURE" : "VALID") != 0)
+            wrong++;
+        json_decref(s);
+    }
+    CHECK(broken > 0);
+    CHECK_EQ_INT(wrong, 0);
     printf("# throughput: %d txs (2 endorsements, ~100 B value): publish %.0f tx/s, cutter + "
            "validate + commit %.0f tx/s\n",
            N, N / (t1 - t0), N / (t2 - t1));
@@ -943,6 +959,15 @@ static void test_background_runner(void) {
     json_decref(st);
     json_decref(payload);
     json_decref(writes);
+    /* idle (issue 16 step 6): nothing submitted for 3 s; the runner waits in a held JetStream
+     * pull request instead of polling: about one pass per LEDGER_RUNNER_IDLE_MS (a pass = one
+     * fetch + one stream info), where it made ~150 (a 20 ms fetch each) before */
+    usleep(300000); /* let the pass that cut the last block end */
+    unsigned long p0 = ledger_runner_passes();
+    usleep(3000000);
+    unsigned long idle_passes = ledger_runner_passes() - p0;
+    printf("# idle runner: %lu passes in 3 s\n", idle_passes);
+    CHECK(idle_passes <= 3000 / LEDGER_RUNNER_IDLE_MS + 2);
     ledger_runner_stop();
     CHECK(!ledger_runner_active());
     ledger_runner_stop(); /* idempotent */

@@ -1,0 +1,1 @@
+DROP FUNCTION auth.refresh_rotate(text, text, int);
