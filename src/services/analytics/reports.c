@@ -169,7 +169,11 @@ static const char k_sql_club[] = RANGE_SQL
     "us AS (SELECT coalesce(sum(sign_ins), 0) AS sign_ins, (SELECT count(DISTINCT k) FROM "
     "analytics.daily_usage u2, r, unnest(u2.member_keys) k WHERE u2.club_id = $1::uuid AND "
     "u2.day BETWEEN r.f AND r.t) AS active FROM analytics.daily_usage u, r WHERE u.club_id = "
-    "$1::uuid AND u.day BETWEEN r.f AND r.t) "
+    "$1::uuid AND u.day BETWEEN r.f AND r.t), "
+    "rm AS (SELECT (SELECT rooms FROM analytics.capacity WHERE club_id = $1::uuid) AS cap, "
+    "(SELECT coalesce(sum(dr.rooms), 0) FROM analytics.daily_rooms dr WHERE dr.host_club_id = "
+    "$1::uuid AND dr.night BETWEEN r.f AND r.t AND ($6::uuid IS NULL OR dr.home_club_id = "
+    "$6::uuid)) AS used, r.t - r.f + 1 AS nights FROM r) "
     "SELECT jsonb_build_object('club_id', $1::uuid, 'timezone', z.tz, 'from', r.f, 'to', r.t, "
     "'partner', $6::uuid, "
     "'visits_in', tin.visits, 'visits_out', tout.visits, 'unique_visitors_in', uin.n, "
@@ -200,10 +204,13 @@ static const char k_sql_club[] = RANGE_SQL
     "'same_period_last_year', jsonb_build_object('from', r.lf, 'to', r.lt, 'visits_in', ly.vin, "
     "'visits_out', ly.vout, 'requests_in', ly.req, 'money', coalesce(lym.j, '[]')), "
     "'usage', jsonb_build_object('sign_ins', us.sign_ins, 'active_members', us.active), "
+    "'rooms', jsonb_build_object('capacity', rm.cap, 'room_nights', rm.used, "
+    "'available_room_nights', rm.cap * rm.nights, 'utilisation', round(rm.used::numeric / "
+    "nullif(rm.cap * rm.nights, 0), 4)), "
     "'trailing', coalesce((SELECT jsonb_agg(jsonb_build_object('partner_club_id', p, "
     "'visits_in', vin, 'visits_out', vout, 'requests', req) ORDER BY p) FROM trail), '[]'), "
     "'trailing_from', r.tf)::text "
-    "FROM z, r, tin, tout, uin, uout, med, cur, seas, ly, lym, us";
+    "FROM z, r, tin, tout, uin, uout, med, cur, seas, ly, lym, us, rm";
 
 /* The partner directory of the caller's club (reciprocal.club_partners): items or NULL when the
  * reciprocal service does not answer (names then stay null, and "unused" is not flagged). */
@@ -385,6 +392,11 @@ static char *club_csv(json_t *doc) {
     }
     json_object_foreach(json_object_get(doc, "usage"), key, v)
         csv_row(&b, "club", NULL, NULL, key, NULL, num_text(v, buf));
+    json_object_foreach(json_object_get(doc, "rooms"), key, v) {
+        char m[64];
+        snprintf(m, sizeof m, "rooms_%s", key);
+        csv_row(&b, "club", NULL, NULL, m, NULL, num_text(v, buf));
+    }
     static const char *const k_money[] = {"revenue", "spend_abroad", NULL};
     for (const char *const *k = k_money; *k; k++) {
         size_t i;
@@ -688,4 +700,35 @@ int analytics_retention_run(const svc_env_t *env, void *arg, err_t *e) {
     (void)arg;
     long long n = 0;
     return drop_old(env, NULL, &n, e);
+}
+
+int analytics_validate_capacity(json_t *in, err_t *e) {
+    long long rooms = 0;
+    if (uuid_field(in, "id", 1, e) != 0 || jsonx_int(in, "rooms", 1, 0, 100000, 0, &rooms, e) != 0)
+        return -1;
+    json_object_set_new(in, "rooms", json_integer(rooms));
+    return 0;
+}
+
+/* Sets the club's bookable rooms (0: none configured, utilisation null) in the club's scope:
+ * RLS lets a club write its own row only. */
+int analytics_set_capacity(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *club = str_or_null(in, "id");
+    if (!call->caller->network_admin && strcasecmp(club, call->caller->club_id) != 0)
+        return err_set(e, 403, "forbidden", "id", "a club sets its own capacity only");
+    char rooms[24];
+    snprintf(rooms, sizeof rooms, "%lld", json_integer_value(json_object_get(in, "rooms")));
+    const char *p[] = {club, rooms};
+    db_scope_t scope = svc_scope(call, club);
+    db_tx_t *tx = NULL;
+    if (db_begin(call->env->db, &scope, &tx, e) != 0) return -1;
+    long long n = db_exec_cmd(tx,
+                              "INSERT INTO analytics.capacity (club_id, rooms) VALUES ($1::uuid, "
+                              "$2::int) ON CONFLICT (club_id) DO UPDATE SET rooms = "
+                              "EXCLUDED.rooms, updated_at = now()",
+                              2, p, e);
+    if (db_tx_finish(&tx, n < 0 ? -1 : 0, NULL, e) != 0) return -1;
+    *out = json_pack("{s:s, s:I}", "club_id", club, "rooms",
+                     json_integer_value(json_object_get(in, "rooms")));
+    return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
