@@ -223,7 +223,8 @@ static void test_graphql(void) {
     /* the network table: network administrators only */
     static const char q_net[] =
         "{ analyticsNetworkReport(from: \"2030-03-01\", to: \"2030-03-31\") { k rows cols "
-        "table rowTotals colTotals total } }";
+        "table rowTotals colTotals total requests noShowRate measures { visitorDays guests "
+        "leadTime8 roomNights } money { currency amountMinor charges } } }";
     res = gql(g_admin[1], q_net, NULL);
     CHECK_STR(dstr(res, "errors.0.path.0"), "analyticsNetworkReport");
     CHECK_STR(dstr(res, "errors.0.extensions.code"), "forbidden");
@@ -232,6 +233,7 @@ static void test_graphql(void) {
     json_t *net = dig(res, "data.analyticsNetworkReport");
     REQUIRE(net != NULL);
     CHECK_EQ_INT(dint(net, "k"), 11);
+    CHECK(dstr(net, "measures.visitorDays") != NULL && dstr(net, "requests") != NULL);
     long row = -1, col = -1;
     size_t i;
     json_t *v;

@@ -463,11 +463,37 @@ static const char k_sql_network[] = RANGE_SQL
     "v AS (SELECT host_club_id, home_club_id, sum(visits) AS n, sum(requested) AS req, "
     "sum(no_show) AS ns, sum(confirmed + checked_in + completed + no_show) AS held, "
     "sum(cancelled) AS canc FROM analytics.daily_visits dv, r WHERE dv.day BETWEEN r.f AND r.t "
-    "GROUP BY 1, 2) "
+    "GROUP BY 1, 2), "
+    "t AS (SELECT coalesce(sum(visitor_days), 0) AS vd, coalesce(sum(visitor_nights), 0) AS vn, "
+    "coalesce(sum(guests), 0) AS g, coalesce(sum(approved), 0) AS ap, coalesce(sum(declined), 0) "
+    "AS de, coalesce(sum(lead_0_1), 0) AS l01, coalesce(sum(lead_2_7), 0) AS l27, "
+    "coalesce(sum(lead_8), 0) AS l8 FROM analytics.daily_visits dv, r WHERE dv.day BETWEEN r.f "
+    "AND r.t), "
+    "uv AS (SELECT count(DISTINCT k) AS n FROM analytics.daily_visits dv, r, "
+    "unnest(dv.member_keys) k WHERE dv.day BETWEEN r.f AND r.t), "
+    "md AS (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY s) AS m, count(*) AS n FROM "
+    "analytics.daily_visits dv, r, unnest(dv.approve_secs) s WHERE dv.day BETWEEN r.f AND r.t), "
+    "mo AS (SELECT jsonb_agg(jsonb_build_array(currency, amt, n) ORDER BY currency) AS j FROM "
+    "(SELECT currency, sum(amount_minor) AS amt, sum(charges) AS n FROM analytics.daily_money "
+    "dm, r WHERE dm.day BETWEEN r.f AND r.t GROUP BY 1) s), "
+    "rn AS (SELECT coalesce(sum(rooms), 0) AS n FROM analytics.daily_rooms d, r WHERE d.night "
+    "BETWEEN r.f AND r.t), "
+    "us AS (SELECT coalesce(sum(sign_ins), 0) AS si, (SELECT count(DISTINCT k) FROM "
+    "analytics.daily_usage u2, r, unnest(u2.member_keys) k WHERE u2.day BETWEEN r.f AND r.t) AS "
+    "act FROM analytics.daily_usage u, r WHERE u.day BETWEEN r.f AND r.t) "
     "SELECT jsonb_build_object('from', r.f, 'to', r.t, "
+    "'measures', (SELECT jsonb_build_object('unique_visitors', uv.n, 'visitor_days', t.vd, "
+    "'visitor_nights', t.vn, 'guests', t.g, 'lois_issued', t.ap, 'lois_declined', t.de, "
+    "'lead_time_0_1', t.l01, 'lead_time_2_7', t.l27, 'lead_time_8', t.l8, 'room_nights', rn.n, "
+    "'sign_ins', us.si, 'active_members', us.act) FROM t, uv, rn, us), "
+    "'loi_approval_rate', (SELECT round(ap::numeric / nullif(ap + de, 0), 4) FROM t), "
+    "'loi_decided', (SELECT ap + de FROM t), "
+    "'median_approve_seconds', (SELECT m FROM md), 'approvals', (SELECT n FROM md), "
+    "'money', coalesce((SELECT j FROM mo), '[]'), "
     "'cells', coalesce((SELECT jsonb_agg(jsonb_build_array(host_club_id, home_club_id, n) ORDER "
     "BY host_club_id, home_club_id) FROM v WHERE n > 0), '[]'), "
     "'requests', (SELECT coalesce(sum(req), 0) FROM v), "
+    "'held', (SELECT coalesce(sum(held), 0) FROM v), "
     "'no_show_rate', (SELECT round(sum(ns)::numeric / nullif(sum(held), 0), 4) FROM v), "
     "'cancellation_rate', (SELECT round(sum(canc)::numeric / nullif(sum(req), 0), 4) FROM v))"
     "::text FROM r";
@@ -602,6 +628,55 @@ static char *network_csv(json_t *doc) {
     return strbuf_take(&b);
 }
 
+/* The published text of a network count: "<k" for 1..k-1, else the number. */
+static json_t *count_text(long long n, int k) {
+    char buf[32];
+    if (n > 0 && n < k)
+        snprintf(buf, sizeof buf, "<%d", k);
+    else
+        snprintf(buf, sizeof buf, "%lld", n);
+    return json_string(buf);
+}
+
+/* The network's measures beyond the host x home table, each a single count over every club
+ * (no row/column equations tie them to each other or to the table: primary suppression):
+ * counts as texts ("<k" for 1..k-1), amounts per currency hidden when fewer than k charges,
+ * a rate or median only when its base holds at least k visits (else null). */
+static void network_measures(json_t *doc, int k) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(doc, "measures"), key, v) {
+        json_object_set_new(json_object_get(doc, "measures"), key,
+                            count_text(json_integer_value(v), k));
+    }
+    static const char *const k_rates[][2] = {{"no_show_rate", "held"},
+                                             {"cancellation_rate", "requests"},
+                                             {"loi_approval_rate", "loi_decided"},
+                                             {"median_approve_seconds", "approvals"}};
+    for (size_t i = 0; i < sizeof k_rates / sizeof k_rates[0]; i++) {
+        if (json_integer_value(json_object_get(doc, k_rates[i][1])) < k)
+            json_object_set_new(doc, k_rates[i][0], json_null());
+    }
+    json_object_set_new(doc, "requests",
+                        count_text(json_integer_value(json_object_get(doc, "requests")), k));
+    json_object_del(doc, "held");
+    json_object_del(doc, "loi_decided");
+    json_object_del(doc, "approvals");
+    json_t *money = json_array();
+    size_t i;
+    json_array_foreach(json_object_get(doc, "money"), i, v) {
+        long long n = json_integer_value(json_array_get(v, 2));
+        char amt[32];
+        if (n < k)
+            snprintf(amt, sizeof amt, "<%d charges", k);
+        else
+            snprintf(amt, sizeof amt, "%lld", json_integer_value(json_array_get(v, 1)));
+        json_array_append_new(money, json_pack("{s:O, s:s, s:o}", "currency", json_array_get(v, 0),
+                                               "amount_minor", amt, "charges", count_text(n, k)));
+    }
+    json_object_set_new(doc, "money", money);
+}
+
 int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *period = str_or_null(in, "period") ? str_or_null(in, "period") : "month";
     const char *p[] = {NULL, str_or_null(in, "from"), str_or_null(in, "to"), period,
@@ -616,6 +691,7 @@ int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, e
         json_decref(doc);
         return -1;
     }
+    network_measures(doc, analytics_settings(call->env)->k);
     if (!is_csv(in)) {
         *out = doc;
         return 0;

@@ -700,6 +700,40 @@ static void test_network_suppression(void) {
     CHECK_STR(json_string_value(cell), "<11"); /* 2 visits */
     CHECK_STR(json_string_value(json_array_get(json_object_get(r, "row_totals"), (size_t)ra)),
               "<11");
+    /* the measures beyond the table: network counts as texts, small ones "<11"; rates and
+     * medians only over at least 11; money hidden under 11 charges. Other tests of the run may
+     * add visits in January 2026, so only the shape and the suppression rule are checked. */
+    json_t *ms = json_object_get(r, "measures");
+    static const char *const k_m[] = {"unique_visitors",
+                                      "visitor_days",
+                                      "visitor_nights",
+                                      "guests",
+                                      "lois_issued",
+                                      "lois_declined",
+                                      "lead_time_0_1",
+                                      "lead_time_2_7",
+                                      "lead_time_8",
+                                      "room_nights",
+                                      "sign_ins",
+                                      "active_members",
+                                      NULL};
+    for (const char *const *k = k_m; *k; k++) {
+        const char *t = json_string_value(json_object_get(ms, *k));
+        CHECK(t != NULL);
+        if (t && t[0] != '<') CHECK(atoll(t) == 0 || atoll(t) >= 11);
+    }
+    CHECK(json_is_string(json_object_get(r, "requests")));
+    CHECK(json_object_get(r, "held") == NULL && json_object_get(r, "approvals") == NULL);
+    json_t *mon = json_array_get(json_object_get(r, "money"), 0);
+    CHECK(mon && json_is_string(json_object_get(mon, "amount_minor")));
+    json_decref(r);
+    /* 2020-03-05 holds the retention test's single visit (1 day, kept in the rollups): its
+     * visitor days are published as "<11", no rate over a base of 1 */
+    REQUIRE(call(&g_na, "network_report", &r, "{s:s, s:s}", "from", "2020-03-05", "to",
+                 "2020-03-05") == 200);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(r, "measures"), "visitor_days")),
+              "<11");
+    CHECK(json_is_null(json_object_get(r, "no_show_rate")));
     json_decref(r);
     REQUIRE(call(&g_na, "network_report", &r, "{s:s, s:s, s:s}", "from", "2026-01-01", "to",
                  "2026-01-31", "format", "csv") == 200);
