@@ -2,7 +2,7 @@
 CC      ?= cc
 CSTD     = -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     = -Wall -Wextra -Werror
-DEPS_PKG = libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical
+DEPS_PKG = libmicrohttpd jansson libsodium libpq liboath libqrencode libcurl openssl libcmark libical icu-i18n icu-uc
 PKG_CFLAGS := $(shell pkg-config --cflags $(DEPS_PKG) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(DEPS_PKG) 2>/dev/null) -lnats -lhpdf -lcrypt -lpthread -lm
 CFLAGS  ?= -O2 -g

@@ -11,7 +11,7 @@ PACKAGES=(
     build-essential pkg-config clang clang-format libclang-rt-14-dev
     libmicrohttpd-dev libnats-dev libjansson-dev libpq-dev libsodium-dev libssl-dev
     libcurl4-openssl-dev liboath-dev libqrencode-dev libcrypt-dev libhpdf-dev libcmark-dev
-    libxml2-dev libical-dev
+    libxml2-dev libical-dev libicu-dev
     python3-aiosmtpd
     postgresql-15 nats-server
     wrk prometheus curl ca-certificates jq nodejs npm poppler-utils

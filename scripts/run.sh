@@ -110,6 +110,14 @@ fi
 # secrets whichever way they were set (environment, file, or generated above).
 export RECIPROCAL_AUTH_KEK RECIPROCAL_SEED_ADMIN_PASSWORD RECIPROCAL_CARD_KEK RECIPROCAL_LEDGER_KEK
 export RECIPROCAL_LOI_KEK
+# ---- notification (issue 13): the key-encryption key of the webhook signing secrets, generated
+# once into var/secrets.env (docs/notification.md "Sealed webhook secrets")
+if ! grep -q "^RECIPROCAL_WEBHOOK_KEK=" "$VAR/secrets.env"; then
+    (umask 077 && echo "RECIPROCAL_WEBHOOK_KEK=$(head -c 32 /dev/urandom | base64)" >>"$VAR/secrets.env")
+fi
+[[ -n ${RECIPROCAL_WEBHOOK_KEK:-} ]] || RECIPROCAL_WEBHOOK_KEK=$(sed -n "s/^RECIPROCAL_WEBHOOK_KEK=//p" "$VAR/secrets.env")
+export RECIPROCAL_WEBHOOK_KEK
+# ---- end notification block
 # ---- NATS bus (issue 9, docs/security.md N1/N2): the key that signs the caller of every NATS
 # call, and one NATS user per service set with its subject permissions (passwords generated
 # once into var/secrets.env as RECIPROCAL_NATS_PASSWORD_<USER>; this process runs as `all`)

@@ -157,6 +157,10 @@ export RECIPROCAL_CARD_KEK=${RECIPROCAL_CARD_KEK:-$(head -c 32 /dev/urandom | ba
 # ---- ledger (issue 5): a fresh key-encryption key per run for the ledger keys (no default)
 export RECIPROCAL_LEDGER_KEK=${RECIPROCAL_LEDGER_KEK:-$(head -c 32 /dev/urandom | base64)}
 # ---- end ledger block
+# ---- notification (issue 13, notification-rest): a fresh key-encryption key per run for the
+# webhook signing secrets (no default)
+export RECIPROCAL_WEBHOOK_KEK=${RECIPROCAL_WEBHOOK_KEK:-$(head -c 32 /dev/urandom | base64)}
+# ---- end notification block
 
 note "PostgreSQL 127.0.0.1:$PG_PORT, nats 127.0.0.1:$NATS_PORT, temp dir $TMP"
 

@@ -123,6 +123,10 @@ typedef struct svc_op {
     const char *accept_field; /* e.g. "format": an Accept of text/csv or application/pdf sets
                                  this input field to "csv" / "pdf" unless the query names it;
                                  NULL = the Accept header is not read */
+    const char *header;       /* a request header whose value becomes the string input field
+                                 header_field (absent header: the field is removed), e.g. a
+                                 provider callback's "X-Twilio-Signature"; NULL = none */
+    const char *header_field; /* e.g. "signature" */
 } svc_op_t;
 
 /* A module's own RECIPROCAL_* variables (nginx-style directives, core/config cfg_var_t rows):

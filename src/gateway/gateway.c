@@ -207,6 +207,15 @@ static void handle_operation(gateway_t *g, const http_request_t *req, http_respo
     accept_format(req, t->op, input);
     for (int i = 0; i < m->n_params; i++)
         json_object_set_new(input, m->names[i], json_string(m->values[i]));
+    if (oh->header && oh->header_field) {
+        /* only the header sets this field: a query or body value of that name is dropped */
+        const char *hv = http_header(req, oh->header);
+        json_t *hs = hv ? json_string(hv) : NULL;
+        if (hs)
+            json_object_set_new(input, oh->header_field, hs);
+        else
+            json_object_del(input, oh->header_field);
+    }
 
     svc_caller_t caller;
     if (caller_from_request(g, req, t->op, &caller, &e) != 0) {

@@ -14,6 +14,8 @@
 #include "core/outbox.h"
 #include "services/notification/ics.h"
 #include "services/notification/notification.h"
+#include "services/notification/icu_fmt.h"
+#include "services/notification/provider.h"
 #include "services/notification/rules.h"
 #include "services/notification/smtp.h"
 #include "services/notification/webhook.h"
@@ -45,7 +47,8 @@ typedef struct msg {
     char recipient[330];
     int tries;
     json_t *vars;
-    char *subject, *text; /* in-app: rendered when queued */
+    char *subject, *text;     /* in-app: rendered when queued */
+    char ref[NOTIFY_REF_MAX]; /* sms, push: the provider's id of the sent message */
 } msg_t;
 
 /* Where a token mail's link points (RECIPROCAL_NOTIFY_LINK_BASE + path + token). */
@@ -87,6 +90,7 @@ static int send_email(const svc_env_t *env, db_tx_t *tx, msg_t *m, err_t *e) {
     int rc = -1;
     if (notify_template(tx, m->club, m->template, m->locale, &st, &bt, e) != 0 ||
         add_token_link(env, s, m, e) != 0 ||
+        notify_format_vars_fill(m->vars, m->locale, "UTC", e) != 0 ||
         notify_render(st, bt, m->vars, &subject, &text, &html, e) != 0)
         goto done;
     const notify_smtp_t conf = {.url = s->smtp_url,
@@ -151,15 +155,16 @@ static int record(const svc_env_t *env, const msg_t *m, int ok, const err_t *why
     snprintf(delay, sizeof delay, "%.3f", d);
     snprintf(tries, sizeof tries, "%d", tries_now);
     snprintf(error, sizeof error, "%s", ok ? "" : why->message);
-    const char *p[] = {m->id, status, tries, delay, ok ? NULL : error};
+    const char *p[] = {m->id, status, tries, delay, ok ? NULL : error, m->ref[0] ? m->ref : NULL};
     if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
     int rc = -1;
     if (db_exec_cmd(tx,
                     "UPDATE notification.messages SET status = $2, tries = $3::int, last_error = "
                     "$5, next_attempt_at = now() + make_interval(secs => $4::float8), sent_at = "
                     "CASE WHEN $2 = 'sent' THEN now() END, failed_at = CASE WHEN $2 IN "
-                    "('undelivered', 'not_sent') THEN now() END WHERE id = $1::uuid",
-                    5, p, e) < 0)
+                    "('undelivered', 'not_sent') THEN now() END, provider_ref = coalesce($6, "
+                    "provider_ref), status_changed_at = now() WHERE id = $1::uuid",
+                    6, p, e) < 0)
         goto done;
     if (final) {
         json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "message_id", m->id, "channel",
@@ -253,6 +258,21 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
             ok = 0;
         } else if (strcmp(m->channel, "in_app") == 0) {
             ok = send_in_app(env, m, &why) == 0;
+        } else if (strcmp(m->channel, "sms") == 0 || strcmp(m->channel, "push") == 0) {
+            /* SMS and push (provider.c): the user's hourly limit first (deferral, no try) */
+            const notify_provider_msg_t pm = {m->id,         m->club,      m->user,
+                                              m->channel,    m->template,  m->locale,
+                                              m->event_type, m->recipient, m->vars};
+            int deferred = 0;
+            if (notify_provider_rate_limit(env, &pm, &deferred, &why) == 0 && deferred) {
+                handled++;
+                msg_free(m);
+                continue;
+            }
+            db_tx_t *rtx = NULL;
+            ok = why.status == 0 && db_begin(env->db, &k_system, &rtx, &why) == 0 &&
+                 notify_provider_send(env, rtx, &pm, m->ref, &why) == 0;
+            db_rollback(rtx);
         } else {
             /* templates are read in the system scope (club overrides of any club) */
             db_tx_t *rtx = NULL;
@@ -269,26 +289,52 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
 
 /* ---- digests ----------------------------------------------------------------------------- */
 
-static const char k_digest_subject[] = "Your daily digest: {{count}} notifications";
-/* {{/items}} alone on its line is a standalone tag (its line break dropped): hence \n\n */
+static const char k_digest_subject[] = "Your {{window}} digest: {{count}} notifications";
+/* grouped by category; the section tags stand alone on their lines (their line breaks dropped) */
 static const char k_digest_body[] =
-    "Hello,\n\nHere is what happened since your last digest:\n\n{{#items}}- {{subject}}\n"
-    "{{/items}}\n\nYou chose to receive these as a daily digest; change it in your notification "
-    "preferences.\n";
+    "Hello,\n\nHere is what happened since your last digest:\n\n{{#groups}}\n{{name}}:\n\n"
+    "{{#items}}\n- {{subject}}\n{{/items}}\n\n{{/groups}}\nYou chose to receive these as a "
+    "digest ({{window}}); change it in your notification preferences.\n";
+
+/* The category of template key (its rule's), "other" when no rule uses it. */
+static const char *category_of(const char *key) {
+    for (size_t i = 0; i < notify_n_rules; i++)
+        if (strcmp(notify_rules[i].template, key) == 0) return notify_rules[i].category;
+    return "other";
+}
+
+/* The item {subject} appended to the group of category in groups ([{category, name, items}],
+ * in the order the categories first appear). */
+static int add_to_group(json_t *groups, const char *category, const char *subject) {
+    size_t i;
+    json_t *g;
+    json_array_foreach(groups, i, g) {
+        if (strcmp(json_string_value(json_object_get(g, "category")), category) == 0)
+            return json_array_append_new(json_object_get(g, "items"),
+                                         json_pack("{s:s}", "subject", subject));
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%s", category);
+    if (name[0] >= 'a' && name[0] <= 'z') name[0] = (char)(name[0] - 'a' + 'A');
+    return json_array_append_new(groups, json_pack("{s:s, s:s, s:[{s:s}]}", "category", category,
+                                                   "name", name, "items", "subject", subject));
+}
 
 /* The digest of one recipient: the waiting rows locked in tx, rendered, sent, marked. */
 static int digest_one(const svc_env_t *env, db_tx_t *tx, const char *club, const char *to,
-                      err_t *e) {
+                      const char *at, err_t *e) {
     const notification_settings_t *s = notification_settings(env);
-    const char *p[] = {club, to};
-    PGresult *r = db_exec(tx,
-                          "SELECT id::text, template, locale, vars::text, tries FROM "
-                          "notification.messages WHERE club_id = $1::uuid AND recipient = $2 AND "
-                          "channel = 'email' AND digest AND status = 'queued' AND "
-                          "next_attempt_at <= now() ORDER BY created_at FOR UPDATE SKIP LOCKED",
-                          2, p, e);
+    const char *p[] = {club, to, at};
+    PGresult *r =
+        db_exec(tx,
+                "SELECT id::text, template, locale, vars::text, tries, digest_window FROM "
+                "notification.messages WHERE club_id = $1::uuid AND recipient = $2 AND "
+                "channel = 'email' AND digest AND status = 'queued' AND "
+                "next_attempt_at <= coalesce($3::timestamptz, now()) ORDER BY created_at "
+                "FOR UPDATE SKIP LOCKED",
+                3, p, e);
     if (!r) return -1;
-    int n = PQntuples(r), rc = -1, tries = 0;
+    int n = PQntuples(r), rc = -1, tries = 0, daily = 0;
     json_t *items = json_array(), *ids = json_array(), *vars = NULL;
     char *subject = NULL, *text = NULL, *html = NULL;
     err_t why = {0};
@@ -299,7 +345,8 @@ static int digest_one(const svc_env_t *env, db_tx_t *tx, const char *club, const
             notify_template(tx, club, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), &st, &bt, &why) ==
                 0 &&
             notify_render(st, bt, v, &subj, &txt, NULL, &why) == 0)
-            json_array_append_new(items, json_pack("{s:s}", "subject", subj));
+            add_to_group(items, category_of(PQgetvalue(r, i, 1)), subj);
+        if (strcmp(PQgetvalue(r, i, 5), "daily") == 0) daily = 1;
         json_array_append_new(ids, json_string(PQgetvalue(r, i, 0)));
         if (atoi(PQgetvalue(r, i, 4)) > tries) tries = atoi(PQgetvalue(r, i, 4));
         json_decref(v);
@@ -314,7 +361,12 @@ static int digest_one(const svc_env_t *env, db_tx_t *tx, const char *club, const
         rc = 0;
         goto done;
     }
-    vars = json_pack("{s:i, s:O}", "count", (int)json_array_size(items), "items", items);
+    size_t k, listed = 0;
+    json_t *g;
+    json_array_foreach(items, k, g) listed += json_array_size(json_object_get(g, "items"));
+    /* one mail for what is due: "daily" when any row waited for 08:00, else "hourly" */
+    vars = json_pack("{s:i, s:O, s:s}", "count", (int)listed, "groups", items, "window",
+                     daily ? "daily" : "hourly");
     int ok = vars && notify_render(k_digest_subject, k_digest_body, vars, &subject, &text, &html,
                                    &why) == 0;
     if (ok) {
@@ -364,14 +416,18 @@ done:
 }
 
 int notify_digest_once(const svc_env_t *env, err_t *e) {
+    return notify_digest_pass(env, NULL, e);
+}
+
+int notify_digest_pass(const svc_env_t *env, const char *at, err_t *e) {
     pthread_once(&metrics_once, declare_metrics);
     db_tx_t *tx = NULL;
     if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
     PGresult *r = db_exec(tx,
                           "SELECT DISTINCT club_id::text, recipient FROM notification.messages "
                           "WHERE status = 'queued' AND digest AND channel = 'email' AND "
-                          "next_attempt_at <= now() LIMIT 20",
-                          0, NULL, e);
+                          "next_attempt_at <= coalesce($1::timestamptz, now()) LIMIT 20",
+                          1, &at, e);
     db_rollback(tx);
     if (!r) return -1;
     int handled = 0;
@@ -380,9 +436,9 @@ int notify_digest_once(const svc_env_t *env, err_t *e) {
         err_t ge = {0};
         int rc = db_begin(env->db, &k_system, &gtx, &ge);
         if (rc == 0)
-            rc = db_tx_finish(&gtx,
-                              digest_one(env, gtx, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), &ge),
-                              NULL, &ge);
+            rc = db_tx_finish(
+                &gtx, digest_one(env, gtx, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), at, &ge), NULL,
+                &ge);
         if (rc == 0)
             handled++;
         else

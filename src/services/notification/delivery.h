@@ -18,11 +18,15 @@
 int notify_deliver_once(const svc_env_t *env, err_t *e);
 
 /* One digest pass: for up to 20 recipients with due digest rows (digest = true, queued, due),
- * one mail "Your daily digest" listing every waiting message's subject (rendered in strict
- * mode), all of them marked sent with it; a failed send retries the group after retry_base *
+ * one mail "Your daily digest" (or hourly) listing every waiting message's subject (rendered in
+ * strict mode), all of them marked sent with it; a failed send retries the group after retry_base *
  * 2^tries, undelivered after max_tries. The rows stay locked during the send. Returns the
  * number of digests handled, -1 + e. */
 int notify_digest_once(const svc_env_t *env, err_t *e);
+/* The same with the clock as an argument (at: ISO instant, NULL = now()): rows due at `at` are
+ * sent, grouped by category (a heading per category, its subjects below); the subject says
+ * "daily" when any row waited for 08:00, else "hourly" (docs "Hourly digests"). */
+int notify_digest_pass(const svc_env_t *env, const char *at, err_t *e);
 
 int notify_delivery_start(const svc_env_t *env, err_t *e);
 void notify_delivery_stop(void);

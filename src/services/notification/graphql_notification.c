@@ -83,6 +83,27 @@ static int r_webhook_mutation(const gql_resolve_info *info, json_t *parent, json
     return rc;
 }
 
+static int r_push_devices(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                          char **error) {
+    (void)parent, (void)args;
+    json_t *input = json_object();
+    int rc =
+        gqlb_query(info, "notification", "list_push_devices", input, "items", NULL, out, error);
+    json_decref(input);
+    return rc;
+}
+
+/* registerPushDevice, deletePushDevice: ud is the operation */
+static int r_device_mutation(const gql_resolve_info *info, json_t *parent, json_t *args,
+                             json_t **out, char **error) {
+    (void)parent;
+    json_t *input = gqlb_mutation_input(args);
+    int rc =
+        gqlb_mutation(info, "notification", info->ud, input, "device", gqlb_output, out, error);
+    json_decref(input);
+    return rc;
+}
+
 int gql_notification_bind(gql_resolvers *rs) {
     int rc = 0;
     rc |= gql_resolvers_add(rs, "Viewer", "notifications", r_notifications, NULL, NULL);
@@ -103,5 +124,11 @@ int gql_notification_bind(gql_resolvers *rs) {
                             (void *)"delete_webhook");
     rc |= gql_resolvers_add(rs, "Mutation", "rotateWebhookSecret", r_webhook_mutation, NULL,
                             (void *)"rotate_webhook_secret");
+    /* SMS and push (issue 13): the caller's push devices */
+    rc |= gql_resolvers_add(rs, "Viewer", "pushDevices", r_push_devices, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Mutation", "registerPushDevice", r_device_mutation, NULL,
+                            (void *)"register_push_device");
+    rc |= gql_resolvers_add(rs, "Mutation", "deletePushDevice", r_device_mutation, NULL,
+                            (void *)"delete_push_device");
     return rc;
 }

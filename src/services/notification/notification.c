@@ -4,13 +4,20 @@
 
 #include <string.h>
 
+#include "core/log.h"
+
+#include "services/notification/club_prefs.h"
 #include "services/notification/delivery.h"
+#include "services/notification/devices.h"
 #include "services/notification/graphql_notification.h"
 #include "services/notification/inbox.h"
 #include "services/notification/prefs.h"
+#include "services/notification/provider.h"
 #include "services/notification/preview.h"
 #include "services/notification/rules.h"
+#include "services/notification/tmpl_admin.h"
 #include "services/notification/webhook.h"
+#include "services/notification/webhook_seal.h"
 
 static const svc_op_t notification_ops[] = {
     {.name = "get_preferences",
@@ -130,6 +137,111 @@ static const svc_op_t notification_ops[] = {
      .permission = "club:admin",
      .validate = webhook_validate_id,
      .handle = webhook_delete},
+    /* notification-rest (issue 13): club preference defaults, template overrides */
+    {.name = "get_club_notification_defaults",
+     .method = "GET",
+     .route = "/api/v1/notifications/club-defaults",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = club_prefs_validate_get,
+     .handle = club_prefs_get},
+    {.name = "set_club_notification_defaults",
+     .method = "PUT",
+     .route = "/api/v1/notifications/club-defaults",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = club_prefs_validate_set,
+     .handle = club_prefs_set},
+    {.name = "list_template_overrides",
+     .method = "GET",
+     .route = "/api/v1/notifications/templates",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_list,
+     .handle = tmpl_list},
+    {.name = "get_template_override",
+     .method = "GET",
+     .route = "/api/v1/notifications/templates/{key}/{locale}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_id,
+     .handle = tmpl_get},
+    {.name = "put_template_override",
+     .method = "PUT",
+     .route = "/api/v1/notifications/templates/{key}/{locale}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_put,
+     .handle = tmpl_put},
+    {.name = "delete_template_override",
+     .method = "DELETE",
+     .route = "/api/v1/notifications/templates/{key}/{locale}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = tmpl_validate_id,
+     .handle = tmpl_delete},
+    /* SMS and push (issue 13): a member's push devices; the providers' status callbacks, public
+     * and authenticated by their signature header (provider.c) */
+    {.name = "register_push_device",
+     .method = "POST",
+     .route = "/api/v1/notifications/devices",
+     .status = 201,
+     .access = SVC_SIGNED_IN,
+     .validate = devices_validate_register,
+     .handle = devices_register},
+    {.name = "list_push_devices",
+     .method = "GET",
+     .route = "/api/v1/notifications/devices",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = devices_validate_list,
+     .handle = devices_list},
+    {.name = "delete_push_device",
+     .method = "DELETE",
+     .route = "/api/v1/notifications/devices/{id}",
+     .status = 200,
+     .access = SVC_SIGNED_IN,
+     .validate = devices_validate_id,
+     .handle = devices_delete},
+    {.name = "twilio_status_callback",
+     .method = "POST",
+     .route = "/api/v1/notifications/callbacks/twilio",
+     .status = 200,
+     .access = SVC_PUBLIC,
+     .validate = provider_validate_callback,
+     .handle = provider_callback_twilio,
+     .body_type = "application/x-www-form-urlencoded",
+     .body_field = "form",
+     .header = "X-Twilio-Signature",
+     .header_field = "signature"},
+    {.name = "sms_status_callback",
+     .method = "POST",
+     .route = "/api/v1/notifications/callbacks/sms",
+     .status = 200,
+     .access = SVC_PUBLIC,
+     .validate = provider_validate_callback,
+     .handle = provider_callback_sms,
+     .body_type = "application/json",
+     .body_field = "body",
+     .header = "X-Reciprocal-Signature",
+     .header_field = "signature"},
+    {.name = "push_status_callback",
+     .method = "POST",
+     .route = "/api/v1/notifications/callbacks/push",
+     .status = 200,
+     .access = SVC_PUBLIC,
+     .validate = provider_validate_callback,
+     .handle = provider_callback_push,
+     .body_type = "application/json",
+     .body_field = "body",
+     .header = "X-Reciprocal-Signature",
+     .header_field = "signature"},
 };
 
 /* The rule table (rules.c), then the clubs' webhooks (webhook.c), in the event's transaction. */
@@ -189,6 +301,63 @@ static const cfg_var_t notification_vars[] = {
     {"RECIPROCAL_SMTP_CA_FILE", CFG_STR, F(smtp_ca_file), 0, 0, "",
      "PEM file of the CA(s) that sign the SMTP server's certificate (STARTTLS and smtps://); "
      "empty = the system's CA store. The certificate and host name are always verified.", 0},
+    /* notification-rest: webhook secrets sealed at rest */
+    {"RECIPROCAL_WEBHOOK_KEK", CFG_KEY, F(webhook_kek), 0, 0, "",
+     "Key-encryption key of the webhook signing secrets: 32 random bytes in base64 "
+     "(head -c 32 /dev/urandom | base64). Seals each endpoint's secret in PostgreSQL; secrets "
+     "stored in clear before are sealed at start. No default: without it creating or rotating a "
+     "webhook answers 503 webhook_secrets_unconfigured and deliveries wait.", 0},
+    /* SMS and push through HTTP providers (issue 13, provider.c) */
+    {"RECIPROCAL_SMS_PROVIDER", CFG_STR, F(sms_provider), 0, 0, "off",
+     "SMS provider: off (no SMS queued), generic (JSON POST of RECIPROCAL_SMS_BODY_TEMPLATE) or "
+     "twilio (the Messages API form: To, From, Body, StatusCallback; basic auth).", 0},
+    {"RECIPROCAL_SMS_URL", CFG_STR, F(sms_url), 0, 0, "",
+     "URL the SMS requests are POSTed to (https; http and private addresses only for hosts in "
+     "RECIPROCAL_WEBHOOK_ALLOW_HOSTS), e.g. "
+     "https://api.twilio.com/2010-04-01/Accounts/<sid>/Messages.json.", 0},
+    {"RECIPROCAL_SMS_AUTH", CFG_STR, F(sms_auth), 0, 0, "",
+     "Secret, never logged. generic: the Authorization header value (e.g. \"Bearer <key>\"); "
+     "twilio: AccountSid:AuthToken (basic auth; the AuthToken also verifies X-Twilio-Signature "
+     "of status callbacks).", 0},
+    {"RECIPROCAL_SMS_FROM", CFG_STR, F(sms_from), 0, 0, "",
+     "Sender of the SMS: an E.164 number or an alphanumeric sender id.", 0},
+    {"RECIPROCAL_SMS_BODY_TEMPLATE", CFG_STR, F(sms_body_template), 0, 0,
+     "{\"to\":\"{{to}}\",\"from\":\"{{from}}\",\"text\":\"{{text}}\",\"reference\":"
+     "\"{{id}}\",\"status_callback\":\"{{callback_url}}\"}",
+     "generic: the JSON body, a Mustache template of to, from, text, id, callback_url (values "
+     "JSON-escaped).", 0},
+    {"RECIPROCAL_SMS_CALLBACK_SECRET", CFG_STR, F(sms_callback_secret), 0, 0, "",
+     "generic: the shared secret of the status callbacks POST /api/v1/notifications/callbacks/sms "
+     "(X-Reciprocal-Signature: sha256=<hex HMAC-SHA256 of the body>); empty = refused. Secret.",
+     0},
+    {"RECIPROCAL_SMS_MAX_PER_HOUR", CFG_INT, F(sms_max_per_hour), 1, 1000, "5",
+     "SMS per user per rolling hour; more (critical ones too) are deferred until the hour "
+     "allows, never dropped.", 0},
+    {"RECIPROCAL_PUSH_PROVIDER", CFG_STR, F(push_provider), 0, 0, "off",
+     "Push gateway: off (no push queued), generic (JSON POST of RECIPROCAL_PUSH_BODY_TEMPLATE) "
+     "or fcm (the FCM HTTP v1 messages:send shape).", 0},
+    {"RECIPROCAL_PUSH_URL", CFG_STR, F(push_url), 0, 0, "",
+     "URL the push requests are POSTed to, e.g. "
+     "https://fcm.googleapis.com/v1/projects/<project>/messages:send.", 0},
+    {"RECIPROCAL_PUSH_AUTH", CFG_STR, F(push_auth), 0, 0, "",
+     "Secret, never logged: the Authorization header value of push requests (fcm: \"Bearer "
+     "<OAuth 2 access token>\").", 0},
+    {"RECIPROCAL_PUSH_BODY_TEMPLATE", CFG_STR, F(push_body_template), 0, 0,
+     "{\"token\":\"{{token}}\",\"title\":\"{{title}}\",\"body\":\"{{text}}\",\"reference\":"
+     "\"{{id}}\",\"event_type\":\"{{event_type}}\"}",
+     "generic: the JSON body, a Mustache template of token, title, text, id, event_type (values "
+     "JSON-escaped).", 0},
+    {"RECIPROCAL_PUSH_CALLBACK_SECRET", CFG_STR, F(push_callback_secret), 0, 0, "",
+     "The shared secret of the push status callbacks POST "
+     "/api/v1/notifications/callbacks/push (as for SMS); empty = refused. Secret.", 0},
+    {"RECIPROCAL_PUSH_MAX_PER_HOUR", CFG_INT, F(push_max_per_hour), 1, 10000, "30",
+     "Push messages per user per rolling hour; more are deferred.", 0},
+    {"RECIPROCAL_PROVIDER_CALLBACK_BASE", CFG_STR, F(provider_callback_base), 0, 0,
+     "http://127.0.0.1:8080",
+     "Public base URL of this API as the providers reach it: the status callback URL sent with "
+     "each SMS (and, for twilio, the URL X-Twilio-Signature signs).", 0},
+    {"RECIPROCAL_PROVIDER_TIMEOUT_SECONDS", CFG_INT, F(provider_timeout_s), 1, 60, "10",
+     "Connect and total timeout of one SMS or push request; a timeout is retried.", 0},
 };
 /* clang-format on */
 #undef F
@@ -202,6 +371,12 @@ static int notification_start(const svc_env_t *env, err_t *e) {
     if (strncmp(s->smtp_url, "smtp://", 7) != 0 && strncmp(s->smtp_url, "smtps://", 8) != 0)
         return err_set(e, 500, "invalid_config", "RECIPROCAL_SMTP_URL",
                        "RECIPROCAL_SMTP_URL must start with smtp:// or smtps://");
+    if (s->webhook_kek.set) {
+        int sealed = notify_webhooks_seal_legacy(env, e);
+        if (sealed < 0) return -1;
+        if (sealed > 0) log_info("notification: sealed %d webhook secrets stored in clear", sealed);
+    }
+    if (notify_provider_check(s, e) != 0) return -1;
     return notify_delivery_start(env, e);
 }
 

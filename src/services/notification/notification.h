@@ -33,6 +33,24 @@ typedef struct notification_settings {
     char webhook_allow_hosts[512]; /* development: hosts allowed over http and on private IPs */
     int webhook_timeout_s;         /* one POST */
     int webhook_max_bytes;         /* payload sent, response read */
+    /* notification-rest: webhook secrets sealed at rest (webhook_seal.c) */
+    cfg_key_t webhook_kek; /* RECIPROCAL_WEBHOOK_KEK */
+    /* SMS and push through HTTP providers (provider.c, issue 13) */
+    char sms_provider[16]; /* off | generic | twilio */
+    char sms_url[256];
+    char sms_auth[256]; /* generic: Authorization value; twilio: AccountSid:AuthToken */
+    char sms_from[32];
+    char sms_body_template[320];
+    char sms_callback_secret[128];
+    int sms_max_per_hour;
+    char push_provider[16]; /* off | generic | fcm */
+    char push_url[256];
+    char push_auth[512]; /* Authorization value, e.g. "Bearer <access token>" */
+    char push_body_template[320];
+    char push_callback_secret[128];
+    int push_max_per_hour;
+    char provider_callback_base[256]; /* public base URL of the callback endpoints */
+    int provider_timeout_s;
 } notification_settings_t;
 
 const notification_settings_t *notification_settings(const svc_env_t *env);

@@ -56,8 +56,9 @@ static int validate_quiet(json_t *q, err_t *e) {
 
 /* [{category, email?, in_app?, push?}] -> {category: {channel: bool}} in place of the array. */
 static int validate_categories(json_t *in, err_t *e) {
-    static const char *const keys[] = {"category", "email", "in_app", "push", "digest", NULL};
-    static const char *const chans[] = {"email", "in_app", "push", "digest", NULL};
+    static const char *const keys[] = {"category", "email", "in_app", "push",
+                                       "digest",   "sms",   NULL};
+    static const char *const chans[] = {"email", "in_app", "push", "digest", "sms", NULL};
     json_t *a = json_object_get(in, "categories"), *v;
     size_t i;
     if (!a) return 0;
@@ -90,6 +91,17 @@ static int validate_categories(json_t *in, err_t *e) {
             int b;
             json_t *x = json_object_get(v, *k);
             if (!x || json_is_null(x)) continue;
+            /* digest: true (= "daily"), false, "daily" (08:00 local) or "hourly" */
+            if (strcmp(*k, "digest") == 0 && json_is_string(x)) {
+                const char *w = json_string_value(x);
+                if (strcmp(w, "daily") != 0 && strcmp(w, "hourly") != 0) {
+                    json_decref(obj);
+                    return err_invalid(e, "categories.digest",
+                                       "digest must be true, false, \"daily\" or \"hourly\"");
+                }
+                json_object_set_new(ch, *k, json_string(w));
+                continue;
+            }
             if (jsonx_bool(v, *k, 1, 1, &b, e) != 0) {
                 json_decref(obj);
                 return -1;
@@ -108,10 +120,11 @@ static int validate_categories(json_t *in, err_t *e) {
 }
 
 int prefs_validate_update(json_t *in, err_t *e) {
-    static const char *const keys[] = {"email",      "in_app",      "push",
-                                       "timezone",   "quiet_hours", "clear_quiet_hours",
-                                       "categories", "club_id",     NULL};
-    static const char *const bools[] = {"email", "in_app", "push", "clear_quiet_hours", NULL};
+    static const char *const keys[] = {
+        "email",      "in_app",  "push", "timezone", "quiet_hours", "clear_quiet_hours",
+        "categories", "club_id", "sms",  NULL};
+    static const char *const bools[] = {"email", "in_app", "push", "clear_quiet_hours",
+                                        "sms",   NULL};
     const char *tz;
     int b;
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
@@ -127,21 +140,38 @@ int prefs_validate_update(json_t *in, err_t *e) {
 
 static const char k_sql_row[] =
     "SELECT p.email, p.in_app, p.push, p.timezone, to_char(p.quiet_start, 'HH24:MI'), "
-    "to_char(p.quiet_end, 'HH24:MI'), p.categories::text FROM (SELECT 1) x LEFT JOIN "
-    "notification.preferences p ON p.club_id = core.current_club() AND p.user_id = $1";
+    "to_char(p.quiet_end, 'HH24:MI'), p.categories::text, c.email, c.in_app, c.push, "
+    "c.categories::text, p.sms FROM (SELECT 1) x LEFT JOIN notification.preferences p ON "
+    "p.club_id = core.current_club() AND p.user_id = $1 LEFT JOIN notification.club_defaults c "
+    "ON c.club_id = core.current_club()";
 
-static json_t *flag(PGresult *r, int col, int def) {
-    return json_boolean(PQgetisnull(r, 0, col) ? def : PQgetvalue(r, 0, col)[0] == 't');
+/* A boolean column, -1 when NULL (unset). */
+static int tri(PGresult *r, int col) {
+    return PQgetisnull(r, 0, col) ? -1 : PQgetvalue(r, 0, col)[0] == 't';
+}
+
+/* The first set value of the levels (-1 = unset; JSON booleans via jbool), else def. */
+static int jbool(json_t *v) {
+    return json_is_boolean(v) ? json_is_true(v) : -1;
+}
+static int first_set(int a, int b, int c, int d, int def) {
+    return a >= 0 ? a : b >= 0 ? b : c >= 0 ? c : d >= 0 ? d : def;
 }
 
 /* The document of prefs_get from k_sql_row's result. */
 static json_t *prefs_doc(PGresult *r, err_t *e) {
     json_t *cats = PQgetisnull(r, 0, 6) ? json_object() : json_loads(PQgetvalue(r, 0, 6), 0, NULL);
+    json_t *ccats =
+        PQgetisnull(r, 0, 10) ? json_object() : json_loads(PQgetvalue(r, 0, 10), 0, NULL);
     json_t *doc = json_object(), *list = json_array();
-    if (!cats || !doc || !list) goto oom;
-    json_object_set_new(doc, "email", flag(r, 0, 1));
-    json_object_set_new(doc, "in_app", flag(r, 1, 1));
-    json_object_set_new(doc, "push", flag(r, 2, 0));
+    if (!cats || !ccats || !doc || !list) goto oom;
+    /* user global -> club default -> network default (docs "Club preference defaults") */
+    int user_g[3] = {tri(r, 0), tri(r, 1), tri(r, 2)};
+    int club_g[3] = {tri(r, 7), tri(r, 8), tri(r, 9)};
+    json_object_set_new(doc, "email", json_boolean(first_set(user_g[0], club_g[0], -1, -1, 1)));
+    json_object_set_new(doc, "in_app", json_boolean(first_set(user_g[1], club_g[1], -1, -1, 1)));
+    json_object_set_new(doc, "push", json_boolean(first_set(user_g[2], club_g[2], -1, -1, 0)));
+    json_object_set_new(doc, "sms", json_boolean(first_set(tri(r, 11), -1, -1, -1, 0)));
     json_object_set_new(doc, "timezone",
                         PQgetisnull(r, 0, 3) ? json_null() : json_string(PQgetvalue(r, 0, 3)));
     json_object_set_new(doc, "quiet_hours",
@@ -151,19 +181,35 @@ static json_t *prefs_doc(PGresult *r, err_t *e) {
     for (const char *const *c = notify_categories; *c; c++) {
         json_t *o = json_object_get(cats, *c);
         int m = notify_category_mandatory(*c);
-        json_t *em = json_object_get(o, "email"), *ia = json_object_get(o, "in_app");
-        int email = m || (em ? json_is_true(em) : json_is_true(json_object_get(doc, "email")));
-        int in_app = m || (ia ? json_is_true(ia) : json_is_true(json_object_get(doc, "in_app")));
-        int digest = !m && json_is_true(json_object_get(o, "digest"));
-        json_array_append_new(list,
-                              json_pack("{s:s, s:b, s:b, s:b, s:b}", "category", *c, "email", email,
-                                        "in_app", in_app, "digest", digest, "mandatory", m));
+        json_t *co = json_object_get(ccats, *c);
+        /* user per category -> user global -> club per category -> club global -> network */
+        int email = m || first_set(jbool(json_object_get(o, "email")), user_g[0],
+                                   jbool(json_object_get(co, "email")), club_g[0], 1);
+        int in_app = m || first_set(jbool(json_object_get(o, "in_app")), user_g[1],
+                                    jbool(json_object_get(co, "in_app")), club_g[1], 1);
+        json_t *dg = json_object_get(o, "digest");
+        const char *window = m                    ? NULL
+                             : json_is_true(dg)   ? "daily"
+                             : json_is_string(dg) ? json_string_value(dg)
+                                                  : NULL;
+        /* SMS and push (issue 13): the category's override, else the user's switch (push: else
+         * the club's defaults) */
+        json_t *sm = json_object_get(o, "sms");
+        int push = m || first_set(jbool(json_object_get(o, "push")), user_g[2],
+                                  jbool(json_object_get(co, "push")), club_g[2], 0);
+        int sms = m || (sm ? json_is_true(sm) : json_is_true(json_object_get(doc, "sms")));
+        json_array_append_new(list, json_pack("{s:s, s:b, s:b, s:b, s:s?, s:b, s:b, s:b}",
+                                              "category", *c, "email", email, "in_app", in_app,
+                                              "digest", window != NULL, "digest_window", window,
+                                              "mandatory", m, "push", push, "sms", sms));
     }
     json_object_set_new(doc, "categories", list);
     json_decref(cats);
+    json_decref(ccats);
     return doc;
 oom:
     json_decref(cats);
+    json_decref(ccats);
     json_decref(doc);
     json_decref(list);
     err_set(e, 500, "internal", "", "out of memory");
@@ -190,13 +236,14 @@ int prefs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 
 static const char k_sql_upsert[] =
     "INSERT INTO notification.preferences AS p (club_id, user_id, email, in_app, push, timezone, "
-    "quiet_start, quiet_end, categories) VALUES (core.current_club(), $1, coalesce($2::boolean, "
-    "true), coalesce($3::boolean, true), coalesce($4::boolean, false), $5, $6::time, $7::time, "
-    "coalesce($8::jsonb, '{}')) ON CONFLICT (club_id, user_id) DO UPDATE SET email = "
+    "quiet_start, quiet_end, categories, sms) VALUES (core.current_club(), $1, $2::boolean, "
+    "$3::boolean, $4::boolean, $5, $6::time, $7::time, coalesce($8::jsonb, '{}'), "
+    "coalesce($11::boolean, false)) ON CONFLICT (club_id, user_id) DO UPDATE SET email = "
     "coalesce($2::boolean, p.email), in_app = coalesce($3::boolean, p.in_app), push = "
     "coalesce($4::boolean, p.push), timezone = CASE WHEN $9::boolean THEN $5 ELSE p.timezone END, "
     "quiet_start = CASE WHEN $10::boolean THEN $6::time ELSE p.quiet_start END, quiet_end = CASE "
-    "WHEN $10::boolean THEN $7::time ELSE p.quiet_end END, categories = (SELECT "
+    "WHEN $10::boolean THEN $7::time ELSE p.quiet_end END, sms = coalesce($11::boolean, p.sms), "
+    "categories = (SELECT "
     "coalesce(jsonb_object_agg(k, coalesce(p.categories -> k, '{}') || coalesce($8::jsonb -> k, "
     "'{}')), '{}') FROM (SELECT jsonb_object_keys(p.categories) UNION SELECT "
     "jsonb_object_keys(coalesce($8::jsonb, '{}'))) ks(k)), updated_at = now()";
@@ -245,8 +292,9 @@ int prefs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                        qe,
                        cats,
                        tzv ? "t" : "f",
-                       quiet_given ? "t" : "f"};
-    if (db_exec_cmd(tx, k_sql_upsert, 10, p, e) < 0) goto done;
+                       quiet_given ? "t" : "f",
+                       opt_bool(in, "sms")};
+    if (db_exec_cmd(tx, k_sql_upsert, 11, p, e) < 0) goto done;
     r = db_exec(tx, k_sql_row, 1, p, e);
     if (!r) goto done;
     *out = prefs_doc(r, e);
@@ -263,13 +311,19 @@ done:
 
 static const char k_sql_decide[] =
     "SELECT coalesce((p.categories -> $3 ->> $4)::boolean, CASE $4 WHEN 'email' THEN p.email WHEN "
-    "'in_app' THEN p.in_app WHEN 'push' THEN p.push END, $4 <> 'push'), coalesce(to_char("
+    "'in_app' THEN p.in_app WHEN 'push' THEN p.push WHEN 'sms' THEN p.sms END, (c.categories -> "
+    "$3 ->> $4)::boolean, CASE $4 WHEN 'email' THEN c.email WHEN 'in_app' THEN c.in_app WHEN "
+    "'push' THEN c.push END, $4 NOT IN ('push', 'sms')), coalesce(to_char("
     "notification.quiet_until(coalesce($5::timestamptz, now()), coalesce(p.timezone, $6), "
     "p.quiet_start, p.quiet_end) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
-    "coalesce((p.categories -> $3 ->> 'digest')::boolean, false), to_char(notification."
-    "next_local(coalesce($5::timestamptz, now()), coalesce(p.timezone, $6), time '08:00') AT "
-    "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM (SELECT 1) x LEFT JOIN "
-    "notification.preferences p ON p.club_id = $1::uuid AND p.user_id = $2";
+    "CASE p.categories -> $3 ->> 'digest' WHEN 'true' THEN 'd' WHEN 'daily' THEN 'd' WHEN "
+    "'hourly' THEN 'h' ELSE 'f' END, to_char(CASE p.categories -> $3 ->> 'digest' WHEN 'hourly' "
+    "THEN notification.next_hour(coalesce($5::timestamptz, now()), coalesce(p.timezone, $6)) "
+    "ELSE notification.next_local(coalesce($5::timestamptz, now()), coalesce(p.timezone, $6), "
+    "time '08:00') END AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM (SELECT 1) x "
+    "LEFT JOIN "
+    "notification.preferences p ON p.club_id = $1::uuid AND p.user_id = $2 LEFT JOIN "
+    "notification.club_defaults c ON c.club_id = $1::uuid";
 
 int notify_prefs_decide(db_tx_t *tx, const char *club, const char *user, const char *category,
                         const char *channel, int critical, const char *default_tz, const char *at,
@@ -287,8 +341,8 @@ int notify_prefs_decide(db_tx_t *tx, const char *club, const char *user, const c
         snprintf(deliver_at, 40, "%s", PQgetvalue(r, 0, 1));
     /* a daily digest: the email waits for the next 08:00 in the user's zone */
     if (!critical && !notify_category_mandatory(category) && strcmp(channel, "email") == 0 &&
-        PQgetvalue(r, 0, 2)[0] == 't') {
-        *digest = 1;
+        PQgetvalue(r, 0, 2)[0] != 'f') {
+        *digest = PQgetvalue(r, 0, 2)[0] == 'h' ? 2 : 1;
         snprintf(deliver_at, 40, "%s", PQgetvalue(r, 0, 3));
     }
     PQclear(r);

@@ -20,7 +20,8 @@ int notify_category_mandatory(const char *category);
 int prefs_validate_get(json_t *in, err_t *e);
 int prefs_validate_update(json_t *in, err_t *e);
 /* {email, in_app, push, timezone, quiet_hours: {start, end} | null,
- *  categories: [{category, email, in_app, digest, mandatory}]} (the effective values). */
+ *  categories: [{category, email, in_app, digest, digest_window, mandatory}]} (the effective
+ * values: user per category -> user global -> club per category -> club global -> network). */
 int prefs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 /* Changes the given fields (absent = unchanged; timezone null = the club's, quiet_hours null or
  * clear_quiet_hours = none; a category entry changes the channels it names); answers prefs_get's
@@ -32,9 +33,12 @@ int prefs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
  * for a message of category on channel: *send 0 when the recipient opted out (never for a
  * critical message or a mandatory category); deliver_at gets the end of the quiet window that
  * `at` (ISO instant; NULL = now) falls in, in the user's time zone (default_tz when the user set
- * none), for a non-critical message on a channel other than in_app, else "". *digest 1 for a
- * non-critical email of a category the user takes as a daily digest: deliver_at is then the next
- * 08:00 in the user's zone. 0 or -1 + e. */
+ * none), for a non-critical message on a channel other than in_app, else "". The channel switch
+ * is the user's per-category choice, else the user's global one, else the club's per-category
+ * default, else the club's global default (club_prefs.h), else the network's. *digest 1 for a
+ * non-critical email of a category the user takes as a daily digest (deliver_at: the next 08:00
+ * in the user's zone), 2 as an hourly one (deliver_at: the next full local hour,
+ * notification.next_hour); at is the clock of both. 0 or -1 + e. */
 int notify_prefs_decide(db_tx_t *tx, const char *club, const char *user, const char *category,
                         const char *channel, int critical, const char *default_tz, const char *at,
                         int *send, char deliver_at[40], int *digest, err_t *e);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "services/notification/icu_fmt.h"
 #include "services/notification/rules.h"
 
 int preview_validate(json_t *in, err_t *e) {
@@ -41,6 +42,12 @@ int preview_template(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     if (!sample)
         return err_set(e, 404, "not_found", "key", "no notification uses template \"%s\"", key);
     if (!locale) locale = "en";
+    /* the sample's dates, times and money in the preview's locale (icu_fmt.h) */
+    if (notify_format_vars(sample, locale, "UTC", e) != 0 ||
+        (vars && notify_format_vars(vars, locale, "UTC", e) != 0)) {
+        json_decref(sample);
+        return -1;
+    }
     const char *source = "draft";
     if (!ds) {
         /* the club's resolution (its overrides under RLS: its own club only) */

@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
+#include "core/log.h"
 #include "lib/mustache/mustache.h"
+#include "services/notification/icu_fmt.h"
 #include "services/notification/prefs.h"
+#include "services/notification/provider.h"
 
 /* clang-format off */
 const notify_rule_t notify_rules[] = {
@@ -46,6 +50,14 @@ const notify_rule_t notify_rules[] = {
      "agreements", 0},
     {"governance.proposal_defeated",  "party_clubs", "governance_result",   NOTIFY_EMAIL, 0,
      "agreements", 0},
+    /* SMS and push (issue 13, provider.c): the visiting member's phone and devices; critical
+     * ones (confirmation, cancellation, revocation) ignore opt-outs and quiet hours, the approval
+     * is push only and follows them. The rows above already cancelled what a cancellation
+     * cancels (no NOTIFY_CANCELS here: it would cancel these rows' own messages). */
+    {"visit.confirmed", "visit_member", "visit_confirmed", NOTIFY_SMS | NOTIFY_PUSH, 1, "visits", 0},
+    {"visit.cancelled", "visit_member", "visit_cancelled", NOTIFY_SMS | NOTIFY_PUSH, 1, "visits", 0},
+    {"loi.revoked",     "visit_member", "loi_revoked",     NOTIFY_SMS | NOTIFY_PUSH, 1, "visits", 0},
+    {"loi.issued",      "visit_member", "visit_approved",  NOTIFY_PUSH,              0, "visits", 0},
 };
 const size_t notify_n_rules = sizeof notify_rules / sizeof notify_rules[0];
 
@@ -55,14 +67,15 @@ static const struct {
 } k_defaults[] = {
     {"invite", "en", "You are invited to {{club.name}}",
      "Hello,\n\n{{club.name}} invites you to join the Reciprocal Clubs network.\n\n"
-     "[Accept the invitation]({{link}})\n\nThe link works once and expires at {{expires_at}}.\n"},
+     "[Accept the invitation]({{link}})\n\nThe link works once and expires on {{expires_at_local}}.\n"},
     {"password_reset", "en", "Reset your password at {{club.name}}",
      "Hello,\n\nSomeone (we hope you) asked to reset your password at {{club.name}}.\n\n"
-     "[Choose a new password]({{link}})\n\nThe link works once and expires at {{expires_at}}. "
+     "[Choose a new password]({{link}})\n\nThe link works once and expires on "
+     "{{expires_at_local}}. "
      "If you did not ask, ignore this message: your password is unchanged.\n"},
     {"verify_email", "en", "Confirm your email address",
      "Hello,\n\nPlease confirm that {{email}} is your address at {{club.name}}.\n\n"
-     "[Confirm my address]({{link}})\n\nThe link expires at {{expires_at}}.\n"},
+     "[Confirm my address]({{link}})\n\nThe link expires on {{expires_at_local}}.\n"},
     {"visit_approved", "en", "Your visit to {{host_club.name}} is approved",
      "Hello {{member.first_name}},\n\n{{home_club.name}} approved your visit to "
      "**{{host_club.name}}** and issued your letter of introduction. {{host_club.name}} will "
@@ -75,7 +88,7 @@ static const struct {
      "Présentez votre lettre d'introduction à l'accueil.\n"},
     {"visit_reminder", "en", "Tomorrow: your visit to {{host_club.name}}",
      "Hello {{member.first_name}},\n\nA reminder: you are expected at **{{host_club.name}}** "
-     "from {{arrive_on}} to {{depart_on}}. Show your letter of introduction at the door.\n"},
+     "from {{arrive_on_local}} to {{depart_on_local}}. Show your letter of introduction at the door.\n"},
     {"visit_cancelled", "en", "Your visit to {{host_club.name}} is cancelled",
      "Hello {{member.first_name}},\n\nYour visit to **{{host_club.name}}** was cancelled.\n"},
     {"loi_revoked", "en", "Your letter of introduction to {{host_club.name}} was revoked",
@@ -248,6 +261,7 @@ typedef struct recipient {
     char club_id[40];
     char user_id[40]; /* "" = no account: no in-app */
     char email[320];  /* "" = no email */
+    char phone[20];   /* E.164, "" = none (SMS) */
     char locale[8];
     char tz[64];  /* default time zone of quiet hours: the club's */
     json_t *vars; /* owned */
@@ -354,6 +368,7 @@ static int aud_visit_member(const svc_call_t *call, const svc_event_t *ev, recip
     json_decref(hdoc);
     snprintf(r.user_id, sizeof r.user_id, "%s", sget(m, "auth_user_id"));
     snprintf(r.email, sizeof r.email, "%s", sget(m, "email"));
+    snprintf(r.phone, sizeof r.phone, "%s", sget(m, "phone"));
     snprintf(r.locale, sizeof r.locale, "%s", *sget(m, "language") ? sget(m, "language") : "en");
     const char *first =
         *sget(m, "preferred_name") ? sget(m, "preferred_name") : sget(m, "first_name");
@@ -478,15 +493,19 @@ static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_
                        *sget(ev->data, "visit_id") ? cancel : NULL,
                        arrive,
                        tz,
-                       digest ? "t" : "f"};
+                       digest == 2 ? "hourly"
+                       : digest    ? "daily"
+                                   : NULL};
     long long n = db_exec_cmd(
         tx,
         "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, template, "
         "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at, "
-        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest) SELECT $1::uuid, "
+        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest, digest_window) "
+        "SELECT $1::uuid, "
         "$2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12, "
         "greatest(coalesce($13::timestamptz, now()), coalesce(s.due, now())), $14, $15, s.due, "
-        "s.expires, $18::boolean FROM (SELECT (($16::date - 1) + time '09:00') AT TIME ZONE "
+        "s.expires, $18::text IS NOT NULL, coalesce($18::text, 'daily') FROM (SELECT (($16::date - "
+        "1) + time '09:00') AT TIME ZONE "
         "$17::text AS due, ($16::date + time '00:00') AT TIME ZONE $17::text AS expires) s ON "
         "CONFLICT DO NOTHING",
         18, p, e);
@@ -511,12 +530,71 @@ static int cancel_pending(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
                : 0;
 }
 
-/* The rows of one recipient: email queued for the worker (rendered at send), in-app rendered
- * now (plain text; no token ever goes in-app). */
-static int queue(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
-                 const recipient_t *r, err_t *e) {
+/* Dates, times and money of the recipient's variables formatted for its locale and time zone
+ * (its own, else the club's): the "_local" values of icu_fmt.h. */
+static int localise(db_tx_t *tx, const recipient_t *r, err_t *e) {
+    char tz[64];
+    snprintf(tz, sizeof tz, "%s", r->tz[0] ? r->tz : "UTC");
+    if (r->user_id[0]) {
+        const char *p[] = {r->club_id, r->user_id};
+        PGresult *q = db_exec(tx,
+                              "SELECT timezone FROM notification.preferences WHERE club_id = "
+                              "$1::uuid AND user_id = $2 AND timezone IS NOT NULL",
+                              2, p, e);
+        if (!q) return -1;
+        if (PQntuples(q) == 1) snprintf(tz, sizeof tz, "%s", PQgetvalue(q, 0, 0));
+        PQclear(q);
+    }
+    return notify_format_vars(r->vars, r->locale, tz, e);
+}
+
+/* SMS and push (issue 13; provider.c sends, rendered at send like email): the member's phone,
+ * E.164 checked again here (a number that is not is skipped, logged), and each of the user's
+ * registered devices (at most 10), when that channel's provider is configured; the recipient's
+ * wishes as for email (opt-outs drop, quiet hours defer; critical ignores both). SMS and push
+ * are opt-in (preferences sms, push): a non-critical one needs an account that switched it on. */
+static int queue_mobile(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev,
+                        const notify_rule_t *rule, const recipient_t *r, err_t *e) {
+    const notification_settings_t *s = notification_settings(call->env);
     int send = 1, digest = 0;
     char at[40];
+    if ((rule->channels & NOTIFY_SMS) && r->phone[0] && notify_provider_enabled(s, "sms") &&
+        (rule->critical || r->user_id[0])) {
+        if (!jsonx_is_e164(r->phone)) {
+            log_warn("notification: member phone of event %s is not E.164, no SMS", ev->id);
+        } else if (notify_prefs_decide(tx, r->club_id, r->user_id, rule->category, "sms",
+                                       rule->critical, r->tz, NULL, &send, at, &digest, e) != 0 ||
+                   (send &&
+                    insert_message(tx, ev, rule, r, "sms", r->phone, NULL, NULL, at, 0, e) != 0)) {
+            return -1;
+        }
+    }
+    if (!(rule->channels & NOTIFY_PUSH) || !r->user_id[0] || !notify_provider_enabled(s, "push"))
+        return 0;
+    if (notify_prefs_decide(tx, r->club_id, r->user_id, rule->category, "push", rule->critical,
+                            r->tz, NULL, &send, at, &digest, e) != 0)
+        return -1;
+    if (!send) return 0;
+    const char *p[] = {r->club_id, r->user_id};
+    PGresult *d = db_exec(tx,
+                          "SELECT id::text FROM notification.devices WHERE club_id = $1::uuid AND "
+                          "user_id = $2 ORDER BY created_at LIMIT 10",
+                          2, p, e);
+    if (!d) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(d); i++)
+        rc = insert_message(tx, ev, rule, r, "push", PQgetvalue(d, i, 0), NULL, NULL, at, 0, e);
+    PQclear(d);
+    return rc;
+}
+
+/* The rows of one recipient: email queued for the worker (rendered at send), in-app rendered
+ * now (plain text; no token ever goes in-app). */
+static int queue(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev,
+                 const notify_rule_t *rule, const recipient_t *r, err_t *e) {
+    int send = 1, digest = 0;
+    char at[40];
+    if (localise(tx, r, e) != 0) return -1;
     /* the worker attaches the calendar entry when the variables ask for it */
     if ((rule->flags & NOTIFY_ICS) && *sget(ev->data, "arrive_on") &&
         json_object_set_new(r->vars, "calendar", json_true()) != 0)
@@ -527,6 +605,9 @@ static int queue(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
                              r->tz, NULL, &send, at, &digest, e) != 0 ||
          (send &&
           insert_message(tx, ev, rule, r, "email", r->email, NULL, NULL, at, digest, e) != 0)))
+        return -1;
+    if ((rule->channels & (NOTIFY_SMS | NOTIFY_PUSH)) &&
+        queue_mobile(call, tx, ev, rule, r, e) != 0)
         return -1;
     if (!(rule->channels & NOTIFY_IN_APP) || !r->user_id[0]) return 0;
     if (notify_prefs_decide(tx, r->club_id, r->user_id, rule->category, "in_app", rule->critical,
@@ -551,6 +632,11 @@ int notify_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, 
     for (size_t k = 0; k < notify_n_rules; k++) {
         const notify_rule_t *rule = &notify_rules[k];
         if (strcmp(rule->event, ev->type) != 0) continue;
+        /* an SMS/push-only row with neither provider configured: no audience to resolve */
+        if (!(rule->channels & (NOTIFY_EMAIL | NOTIFY_IN_APP)) &&
+            !notify_provider_enabled(notification_settings(call->env), "sms") &&
+            !notify_provider_enabled(notification_settings(call->env), "push"))
+            continue;
         if ((rule->flags & NOTIFY_CANCELS) && cancel_pending(tx, ev, e) != 0) return -1;
         recipient_t *list = NULL;
         size_t n = 0;
@@ -563,7 +649,7 @@ int notify_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, 
                      ? aud_statement_club(call, ev, 0, &list, &n, e)
                      : aud_party_clubs(call, ev, &list, &n, e);
         for (size_t i = 0; i < n; i++) {
-            if (rc == 0) rc = queue(tx, ev, rule, &list[i], e);
+            if (rc == 0) rc = queue(call, tx, ev, rule, &list[i], e);
             json_decref(list[i].vars);
         }
         free(list);

@@ -12,6 +12,8 @@
 #include "core/service.h"
 
 enum { NOTIFY_EMAIL = 1, NOTIFY_IN_APP = 2 };
+/* SMS (the member's E.164 phone) and push (each registered device): provider.c */
+enum { NOTIFY_SMS = 4, NOTIFY_PUSH = 8 };
 
 typedef struct notify_rule {
     const char *event;    /* "visit.confirmed" */

@@ -10,8 +10,10 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "services/notification/idem.h"
 #include "services/notification/notification.h"
 #include "services/notification/webhook_http.h"
+#include "services/notification/webhook_seal.h"
 
 /* seconds before try n+1 after try n failed (n = 1..7) */
 static const int k_backoff[WEBHOOK_MAX_TRIES] = {0, 5, 300, 1800, 7200, 18000, 36000, 36000};
@@ -47,10 +49,11 @@ static int validate_types(json_t *types, err_t *e) {
 }
 
 int webhook_validate_create(json_t *in, err_t *e) {
-    static const char *const keys[] = {"url", "event_types", "club_id", NULL};
+    static const char *const keys[] = {"url", "event_types", "club_id", "idempotency_key", NULL};
     const char *url;
     json_t *types = json_object_get(in, "event_types");
-    if (jsonx_only_keys(in, keys, "", e) != 0 || jsonx_string(in, "url", 1, 8, 2048, &url, e) != 0)
+    if (jsonx_only_keys(in, keys, "", e) != 0 ||
+        jsonx_string(in, "url", 1, 8, 2048, &url, e) != 0 || notify_idem_validate(in, e) != 0)
         return -1;
     if (!types) return err_set(e, 400, "missing_field", "event_types", "event_types is required");
     return validate_types(types, e);
@@ -96,36 +99,85 @@ static int require_club(const svc_call_t *call, err_t *e) {
     return 0;
 }
 
+/* The answer to a replayed create (idempotency key): the remembered endpoint document with the
+ * endpoint's current secret when it still exists (consumes replay). */
+static int webhook_replay(db_tx_t *tx, const unsigned char kek[32], json_t *replay, json_t **out,
+                          err_t *e) {
+    const char *p[] = {json_string_value(json_object_get(replay, "id"))};
+    char secret[WEBHOOK_SECRET_MAX];
+    PGresult *r = db_exec(tx,
+                          "SELECT encode(secret_enc, 'hex'), encode(secret_nonce, 'hex') FROM "
+                          "notification.webhooks WHERE id = $1::uuid AND club_id = "
+                          "core.current_club() AND secret_enc IS NOT NULL",
+                          1, p, e);
+    if (!r) {
+        json_decref(replay);
+        return -1;
+    }
+    if (PQntuples(r) == 1 &&
+        webhook_unseal(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), kek, p[0], secret) == 0)
+        json_object_set_new(replay, "secret", json_string(secret));
+    sodium_memzero(secret, sizeof secret);
+    PQclear(r);
+    *out = replay;
+    return 0;
+}
+
 int webhook_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const notification_settings_t *s = notification_settings(call->env);
     const char *url = json_string_value(json_object_get(in, "url"));
     webhook_target_t t;
-    char secret[WEBHOOK_SECRET_MAX];
-    if (require_club(call, e) != 0 || webhook_check_url(url, s->webhook_allow_hosts, &t, e) != 0)
+    char secret[WEBHOOK_SECRET_MAX], id[40], enc[WEBHOOK_ENC_PARAM], nonce[WEBHOOK_NONCE_PARAM];
+    unsigned char kek[32];
+    if (require_club(call, e) != 0 || webhook_check_url(url, s->webhook_allow_hosts, &t, e) != 0 ||
+        webhook_kek(call->env, kek, e) != 0)
         return -1;
     char *types = json_dumps(json_object_get(in, "event_types"), JSON_COMPACT);
-    if (!types) return err_set(e, 500, "internal", "", "out of memory");
+    if (!types) {
+        sodium_memzero(kek, sizeof kek);
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
     webhook_new_secret(secret);
-    const char *p[] = {url, types, secret};
+    const char *p[] = {url, types, enc, nonce, id};
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     int rc = -1;
-    if (svc_begin(call, &tx, e) != 0) goto done;
-    r = db_exec(tx,
-                "INSERT INTO notification.webhooks (club_id, url, event_types, secret) VALUES "
-                "(core.current_club(), $1, ARRAY(SELECT jsonb_array_elements_text($2::jsonb)), "
-                "$3) RETURNING " WEBHOOK_DOC "::text",
-                3, p, e);
+    json_t *replay = NULL;
+    if (svc_begin(call, &tx, e) != 0 ||
+        notify_idem_begin(tx, "create_webhook", in, NULL, &replay, e) != 0)
+        goto done;
+    if (replay) { /* the same request again: the same endpoint (and its secret) */
+        rc = webhook_replay(tx, kek, replay, out, e);
+        goto done;
+    }
+    /* the id first: the seal names its endpoint (associated data) */
+    r = db_exec(tx, "SELECT gen_random_uuid()::text", 0, NULL, e);
+    if (!r) goto done;
+    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    if (webhook_seal(secret, kek, id, enc, nonce) != 0) {
+        err_set(e, 500, "internal", "", "webhook secret could not be sealed");
+        goto done;
+    }
+    r = db_exec(
+        tx,
+        "INSERT INTO notification.webhooks (id, club_id, url, event_types, secret_enc, "
+        "secret_nonce) VALUES ($5::uuid, core.current_club(), $1, ARRAY(SELECT "
+        "jsonb_array_elements_text($2::jsonb)), $3::bytea, $4::bytea) RETURNING " WEBHOOK_DOC
+        "::text",
+        5, p, e);
     if (!r) goto done;
     *out = db_json(r, 0, 0, e);
-    if (!*out) goto done;
-    /* the secret is answered once, here */
+    if (!*out || notify_idem_finish(tx, "create_webhook", in, *out, NULL, e) != 0) goto done;
+    /* the secret is answered once, here (and to a replay of the same idempotent request) */
     json_object_set_new(*out, "secret", json_string(secret));
     rc = 0;
 done:
     PQclear(r);
     free(types);
     sodium_memzero(secret, sizeof secret);
+    sodium_memzero(kek, sizeof kek);
     return db_tx_finish(&tx, rc, out, e);
 }
 
@@ -147,20 +199,30 @@ int webhook_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 }
 
 int webhook_rotate(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    char secret[WEBHOOK_SECRET_MAX];
-    if (require_club(call, e) != 0) return -1;
+    char secret[WEBHOOK_SECRET_MAX], enc[WEBHOOK_ENC_PARAM], nonce[WEBHOOK_NONCE_PARAM];
+    unsigned char kek[32];
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (require_club(call, e) != 0 || webhook_kek(call->env, kek, e) != 0) return -1;
     webhook_new_secret(secret);
-    const char *p[] = {json_string_value(json_object_get(in, "id")), secret};
+    int sealed = webhook_seal(secret, kek, id, enc, nonce) == 0;
+    sodium_memzero(kek, sizeof kek);
+    if (!sealed) {
+        sodium_memzero(secret, sizeof secret);
+        return err_set(e, 500, "internal", "", "webhook secret could not be sealed");
+    }
+    const char *p[] = {id, enc, nonce};
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     int rc = -1;
     if (svc_begin(call, &tx, e) != 0) goto done;
-    /* the old secret keeps signing (a second signature) for 24 h */
+    /* the old secret keeps signing (a second signature) for 24 h; both sealed */
     r = db_exec(tx,
-                "UPDATE notification.webhooks SET previous_secret = secret, previous_expires_at = "
-                "now() + interval '24 hours', secret = $2, updated_at = now() WHERE id = $1::uuid "
-                "AND club_id = core.current_club() RETURNING " WEBHOOK_DOC "::text",
-                2, p, e);
+                "UPDATE notification.webhooks SET previous_enc = secret_enc, previous_nonce = "
+                "secret_nonce, previous_secret = NULL, previous_expires_at = now() + interval "
+                "'24 hours', secret_enc = $2::bytea, secret_nonce = $3::bytea, secret = NULL, "
+                "updated_at = now() WHERE id = $1::uuid AND club_id = core.current_club() "
+                "RETURNING " WEBHOOK_DOC "::text",
+                3, p, e);
     if (!r) goto done;
     if (PQntuples(r) != 1) {
         err_set(e, 404, "not_found", "id", "no webhook with this id");
@@ -313,9 +375,23 @@ int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
 
 typedef struct wdel {
     char id[40], club[40], url[2100], secret[WEBHOOK_SECRET_MAX], previous[WEBHOOK_SECRET_MAX];
+    char webhook[40]; /* the endpoint: the seals' associated data */
+    char enc[2 * WEBHOOK_ENC_BYTES + 1], nonce[2 * WEBHOOK_NONCE_BYTES + 1];
+    char penc[2 * WEBHOOK_ENC_BYTES + 1], pnonce[2 * WEBHOOK_NONCE_BYTES + 1];
     int tries;
     char *payload;
 } wdel_t;
+
+/* The delivery's secrets opened from their seals (a previous one only while it still signs). */
+static int open_secrets(const svc_env_t *env, wdel_t *d, err_t *e) {
+    unsigned char kek[32];
+    if (webhook_kek(env, kek, e) != 0) return -1;
+    int ok = webhook_unseal(d->enc, d->nonce, kek, d->webhook, d->secret) == 0;
+    if (ok && d->penc[0] && webhook_unseal(d->penc, d->pnonce, kek, d->webhook, d->previous) != 0)
+        d->previous[0] = '\0';
+    sodium_memzero(kek, sizeof kek);
+    return ok ? 0 : err_set(e, 500, "internal", "", "webhook secret could not be opened");
+}
 
 /* Sends one delivery; *permanent when it must not be retried; *code the HTTP status (0 none). */
 static int send_one(const notification_settings_t *s, const wdel_t *d, int *permanent, long *code,
@@ -404,8 +480,9 @@ int notify_webhooks_deliver_once(const svc_env_t *env, err_t *e) {
         "minutes' FROM (SELECT x.id FROM notification.webhook_deliveries x WHERE x.status = "
         "'queued' AND x.next_attempt_at <= now() ORDER BY x.next_attempt_at LIMIT 20 FOR UPDATE "
         "SKIP LOCKED) due, notification.webhooks w WHERE d.id = due.id AND w.id = d.webhook_id "
-        "RETURNING d.id::text, d.club_id::text, w.url, w.secret, CASE WHEN "
-        "w.previous_expires_at > now() THEN w.previous_secret ELSE '' END, d.tries, d.payload",
+        "RETURNING d.id::text, d.club_id::text, w.url, w.id::text, encode(w.secret_enc, 'hex'), "
+        "encode(w.secret_nonce, 'hex'), CASE WHEN w.previous_expires_at > now() THEN "
+        "encode(w.previous_enc, 'hex') END, encode(w.previous_nonce, 'hex'), d.tries, d.payload",
         0, NULL, e);
     if (!r) {
         db_rollback(tx);
@@ -417,10 +494,13 @@ int notify_webhooks_deliver_once(const svc_env_t *env, err_t *e) {
         snprintf(ds[i].id, sizeof ds[i].id, "%s", PQgetvalue(r, i, 0));
         snprintf(ds[i].club, sizeof ds[i].club, "%s", PQgetvalue(r, i, 1));
         snprintf(ds[i].url, sizeof ds[i].url, "%s", PQgetvalue(r, i, 2));
-        snprintf(ds[i].secret, sizeof ds[i].secret, "%s", PQgetvalue(r, i, 3));
-        snprintf(ds[i].previous, sizeof ds[i].previous, "%s", PQgetvalue(r, i, 4));
-        ds[i].tries = atoi(PQgetvalue(r, i, 5));
-        ds[i].payload = strdup(PQgetvalue(r, i, 6));
+        snprintf(ds[i].webhook, sizeof ds[i].webhook, "%s", PQgetvalue(r, i, 3));
+        snprintf(ds[i].enc, sizeof ds[i].enc, "%s", PQgetvalue(r, i, 4));
+        snprintf(ds[i].nonce, sizeof ds[i].nonce, "%s", PQgetvalue(r, i, 5));
+        snprintf(ds[i].penc, sizeof ds[i].penc, "%s", PQgetvalue(r, i, 6));
+        snprintf(ds[i].pnonce, sizeof ds[i].pnonce, "%s", PQgetvalue(r, i, 7));
+        ds[i].tries = atoi(PQgetvalue(r, i, 8));
+        ds[i].payload = strdup(PQgetvalue(r, i, 9));
     }
     PQclear(r);
     if (!ds || db_commit(tx, e) != 0) {
@@ -434,7 +514,8 @@ int notify_webhooks_deliver_once(const svc_env_t *env, err_t *e) {
         err_t why = {0};
         int permanent = 0;
         long code = 0;
-        int ok = ds[i].payload && send_one(s, &ds[i], &permanent, &code, &why) == 0;
+        int ok = ds[i].payload && open_secrets(env, &ds[i], &why) == 0 &&
+                 send_one(s, &ds[i], &permanent, &code, &why) == 0;
         if (!ds[i].payload) err_set(&why, 500, "internal", "", "out of memory");
         if (record(env, &ds[i], ok, permanent, code, &why, e) == 0) handled++;
         free(ds[i].payload);

@@ -175,54 +175,87 @@ int webhook_sign(const char *secret, const char *id, long long ts, const char *b
 
 typedef struct sink {
     size_t got, max;
+    char *buf; /* NULL = discard */
 } sink_t;
 
-static size_t discard(char *p, size_t size, size_t n, void *ud) {
-    (void)p;
+static size_t collect(char *p, size_t size, size_t n, void *ud) {
     sink_t *s = ud;
-    s->got += size * n;
-    return s->got > s->max ? 0 : size * n; /* 0 aborts the transfer */
+    size_t len = size * n;
+    if (s->got + len > s->max) {
+        s->got += len;
+        return 0; /* 0 aborts the transfer */
+    }
+    if (s->buf) memcpy(s->buf + s->got, p, len);
+    s->got += len;
+    return len;
 }
 
-int webhook_post(const char *url, const webhook_target_t *t, const char *id, long long ts,
-                 const char *signature, const char *body, int timeout_s, size_t max_bytes,
-                 long *http_status, err_t *e) {
-    char h_id[128], h_ts[64], h_sig[256], pin[400];
+int webhook_http_post(const webhook_request_t *rq, long *http_status, char **response, err_t *e) {
+    const webhook_target_t *t = rq->target;
+    char pin[400];
     *http_status = 0;
+    if (response) *response = NULL;
+    sink_t sink = {0, rq->max_bytes, response ? calloc(1, rq->max_bytes + 1) : NULL};
     CURL *c = curl_easy_init();
-    if (!c) return err_set(e, 500, "internal", "", "out of memory");
-    snprintf(h_id, sizeof h_id, "webhook-id: %s", id);
-    snprintf(h_ts, sizeof h_ts, "webhook-timestamp: %lld", ts);
-    snprintf(h_sig, sizeof h_sig, "webhook-signature: %s", signature);
+    if (!c || (response && !sink.buf)) {
+        if (c) curl_easy_cleanup(c);
+        free(sink.buf);
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
     /* connect to the checked address only: no second DNS answer (rebinding) */
     snprintf(pin, sizeof pin, strchr(t->addr, ':') ? "%s:%d:[%s]" : "%s:%d:%s", t->host, t->port,
              t->addr);
-    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    hdr = curl_slist_append(hdr, h_id);
-    hdr = curl_slist_append(hdr, h_ts);
-    hdr = curl_slist_append(hdr, h_sig);
+    struct curl_slist *hdr = NULL;
+    for (const char *const *h = rq->headers; h && *h; h++)
+        hdr = curl_slist_append(hdr, *h);
     struct curl_slist *resolve = curl_slist_append(NULL, pin);
-    sink_t sink = {0, max_bytes};
-    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_URL, rq->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)timeout_s);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+    if (rq->userpwd) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERPWD, rq->userpwd);
+    }
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)rq->timeout_s);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)rq->timeout_s);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "reciprocal-webhooks/1");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, rq->user_agent);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http_status);
     curl_slist_free_all(hdr);
     curl_slist_free_all(resolve);
     curl_easy_cleanup(c);
-    if (rc == CURLE_WRITE_ERROR && sink.got > sink.max)
-        return err_set(e, 502, "bad_gateway", "", "response larger than %zu bytes", max_bytes);
-    if (rc != CURLE_OK)
-        return err_set(e, 503, "unavailable", "", "webhook: %s", curl_easy_strerror(rc));
+    if (rc != CURLE_OK) {
+        free(sink.buf);
+        if (rc == CURLE_WRITE_ERROR && sink.got > sink.max)
+            return err_set(e, 502, "bad_gateway", "", "response larger than %zu bytes",
+                           rq->max_bytes);
+        return err_set(e, 503, "unavailable", "", "%s: %s", rq->what, curl_easy_strerror(rc));
+    }
+    if (response) *response = sink.buf;
     return 0;
+}
+
+int webhook_post(const char *url, const webhook_target_t *t, const char *id, long long ts,
+                 const char *signature, const char *body, int timeout_s, size_t max_bytes,
+                 long *http_status, err_t *e) {
+    char h_id[128], h_ts[64], h_sig[256];
+    snprintf(h_id, sizeof h_id, "webhook-id: %s", id);
+    snprintf(h_ts, sizeof h_ts, "webhook-timestamp: %lld", ts);
+    snprintf(h_sig, sizeof h_sig, "webhook-signature: %s", signature);
+    const char *const headers[] = {"Content-Type: application/json", h_id, h_ts, h_sig, NULL};
+    const webhook_request_t rq = {.url = url,
+                                  .target = t,
+                                  .headers = headers,
+                                  .body = body,
+                                  .timeout_s = timeout_s,
+                                  .max_bytes = max_bytes,
+                                  .user_agent = "reciprocal-webhooks/1",
+                                  .what = "webhook"};
+    return webhook_http_post(&rq, http_status, NULL, e);
 }

@@ -38,6 +38,29 @@ void webhook_new_secret(char out[WEBHOOK_SECRET_MAX]);
 int webhook_sign(const char *secret, const char *id, long long ts, const char *body,
                  char out[WEBHOOK_SIG_MAX]);
 
+/* One POST to a checked target, shared by the webhooks and the SMS and push providers
+ * (provider.c): connected to t->addr only (no second resolution), http/https only, no
+ * redirects, connect and total timeout, at most max_bytes of response. headers: NULL-terminated
+ * "Name: value" lines; userpwd: HTTP basic credentials "user:password" or NULL; what: the
+ * sender named in errors ("webhook", "sms provider"). */
+typedef struct webhook_request {
+    const char *url;
+    const webhook_target_t *target;
+    const char *const *headers;
+    const char *userpwd;
+    const char *body;
+    int timeout_s;
+    size_t max_bytes;
+    const char *user_agent;
+    const char *what;
+} webhook_request_t;
+
+/* *http_status gets the response status (0 when there was none); *response (NULL = discarded)
+ * the response body, malloc'd and NUL-terminated (the caller frees it; NULL on failure). 0 when
+ * a response arrived (any status), -1 + e on a connection, TLS or timeout error (503) or when
+ * more than max_bytes came back (502). */
+int webhook_http_post(const webhook_request_t *rq, long *http_status, char **response, err_t *e);
+
 /* POSTs body (JSON) to url pinned to t->addr with the three Standard Webhooks headers;
  * signature is the header value (one or two space-separated signatures). *http_status gets the
  * response status (0 when there was none). 0 when a response arrived (any status), -1 + e on a

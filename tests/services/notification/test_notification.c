@@ -38,6 +38,7 @@
 #include "services/auth/auth_accounts.h"
 #include "services/member/member.h"
 #include "services/notification/delivery.h"
+#include "services/notification/icu_fmt.h"
 #include "services/notification/notification.h"
 #include "services/notification/prefs.h"
 #include "services/notification/smtp.h"
@@ -508,6 +509,7 @@ static void test_templates_render(void) {
                     : strcmp(r->audience, "visit_member") == 0    ? vars[1]
                     : strncmp(r->audience, "statement_", 10) == 0 ? vars[3]
                                                                   : vars[2];
+        notify_format_vars(v, "en-GB", "Europe/London", NULL); /* the consumers' "_local" values */
         char *st = NULL, *bt = NULL, *s = NULL, *t = NULL, *h = NULL;
         err_t e = {0};
         db_tx_t *tx = owner_tx();
