@@ -1,8 +1,8 @@
 /* members_search: the member list/search (filters, text search on member.search_words, five
- * sort orders and the match order of a search without sort, keyset paging) and the club directory (opted-in active members, visible to the
- * club's members). Owns the list SQL builder (its index-walking plans are documented inline)
- * and both cursors. Handlers set *out (the caller's, json_decref) only on success.
- * API: docs/member.md. */
+ * sort orders and the match order of a search without sort, keyset paging) and the club directory
+ * (opted-in active members, visible to the club's members). Owns the list SQL builder (its
+ * index-walking plans are documented inline) and both cursors. Handlers set *out (the caller's,
+ * json_decref) only on success. API: docs/member.md. */
 #ifndef SERVICES_MEMBER_MEMBERS_SEARCH_H
 #define SERVICES_MEMBER_MEMBERS_SEARCH_H
 
