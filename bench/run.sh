@@ -18,7 +18,8 @@
 # Environment: BENCH_DURATION (5s), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 1),
 # BENCH_PIN (1 = servers on CPU 0, wrk on CPU 1 when there are 2+ CPUs), RECIPROCAL_HTTP_THREADS
 # (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir,
-# BENCH_ONLY (comma-separated groups to run: hello, graphql, member, visits, auth, ledger; empty
+# BENCH_ONLY (comma-separated groups to run: hello, graphql, member, visits, auth, ledger,
+# governance (the votes cast and ledger-submitted, bench/governance_votes.sh); empty
 # = all; e.g. BENCH_ONLY=visits runs the server, /health/ready, the club read and the visit rows;
 # the governance and analytics rows, which need no server, always run).
 set -euo pipefail
@@ -175,6 +176,8 @@ else
         export RECIPROCAL_LOG_FORMAT=text
         export RECIPROCAL_LOG_LEVEL=${RECIPROCAL_LOG_LEVEL:-warn}
         export RECIPROCAL_HTTP_THREADS=$HTTP_THREADS
+        # the governance vote rows drive the sweep themselves (bench/governance_votes.sh)
+        export RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0
         # the auth service's key-encryption key (no default; docs/auth.md)
         RECIPROCAL_AUTH_KEK=${RECIPROCAL_AUTH_KEK:-$(head -c 32 /dev/urandom | base64)}
         export RECIPROCAL_AUTH_KEK
@@ -354,6 +357,11 @@ if ((server_ok)); then
     else
         add_error_row "ledger submit->commit" "bench/ledger_load.c did not compile"
     fi
+
+    # ---- governance (issue 15): network votes cast over REST and their ledger records submitted
+    # (bench/governance_votes.sh)
+    # shellcheck source=governance_votes.sh
+    if want governance; then source "$ROOT/bench/governance_votes.sh"; fi
 
     # ---- analytics (issue 14): batched ingest into the rollups and the 12-month report of a club
     # with 1,000,000 recorded visits (bench/analytics.c, in process against this PostgreSQL)

@@ -174,9 +174,12 @@ done:
     return db_tx_finish(&tx, rc, NULL, e);
 }
 
+static int act_reinstate(const svc_call_t *call, json_t *a, json_t *result, const char *now,
+                         err_t *e);
+
 /* Runs action a (index idx) unless done; stores its outcome. 0 done, -1 + e failed. */
 static int run_action(const svc_call_t *call, const char *pid, int idx, json_t *a, json_t *prev,
-                      err_t *e) {
+                      const char *now, err_t *e) {
     const char *kind = json_string_value(json_object_get(a, "type"));
     json_t *result = json_is_object(prev) ? json_deep_copy(prev) : json_object();
     int rc;
@@ -186,6 +189,8 @@ static int run_action(const svc_call_t *call, const char *pid, int idx, json_t *
         rc = act_suspend(call, pid, a, result, kind[0] == 'e', e);
     else if (strcmp(kind, "terminate_agreement") == 0)
         rc = act_terminate(call, pid, a, e);
+    else if (strcmp(kind, "reinstate_club") == 0)
+        rc = act_reinstate(call, a, result, now, e);
     else
         rc = act_term(call, pid, a, e);
     char idx_s[16];
@@ -291,7 +296,8 @@ int gov_execute_run(const svc_call_t *call, const char *id, const char *now, int
         json_t *prev = json_object_get(runs, k);
         const char *st = json_string_value(json_object_get(prev, "status"));
         if (st && strcmp(st, "done") == 0) continue;
-        if (run_action(call, id, (int)i, a, json_object_get(prev, "result"), &ae) != 0) failed = 1;
+        if (run_action(call, id, (int)i, a, json_object_get(prev, "result"), now, &ae) != 0)
+            failed = 1;
     }
     json_decref(runs);
     json_decref(actions);
@@ -429,4 +435,52 @@ int gov_execute_resume(const svc_call_t *call, const char *now, long long *n, er
     }
     PQclear(r);
     return 0;
+}
+
+/* reinstate_club{club_id}: every suspension of the club by a governance proposal not lifted yet
+ * is lifted as when its `until` comes (resume_one: the club activated, the agreements that
+ * suspension suspended resumed, the suspension's result marked resumed_at, so a retry or the
+ * `until` sweep does not lift it twice); the club is activated even when no suspension by
+ * governance is on record. result gets the lifted proposals and the agreements resumed. */
+static int act_reinstate(const svc_call_t *call, json_t *a, json_t *result, const char *now,
+                         err_t *e) {
+    const char *club = json_string_value(json_object_get(a, "club_id"));
+    err_t ae = {0};
+    if (call_op(call, "member", "activate_club", json_pack("{s:s}", "id", club), NULL, &ae) != 0 &&
+        ae.status != 409)
+        return err_set(e, ae.status, ae.code, ae.field, "member activate_club: %s", ae.message);
+    json_object_set_new(result, "club_activated", json_true());
+    const char *p[] = {club};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(call->env->db, &scope,
+                          "SELECT a.proposal_id, a.idx::text, (a.result || jsonb_build_object("
+                          "'club_id', p.actions -> a.idx -> 'club_id'))::text FROM "
+                          "governance.action_runs a JOIN governance.proposals p ON p.id = "
+                          "a.proposal_id WHERE a.kind = 'suspend_club' AND a.status = 'done' AND "
+                          "NOT a.result ? 'resumed_at' AND p.actions -> a.idx ->> 'club_id' = "
+                          "$1 ORDER BY a.at",
+                          1, p, e);
+    if (!r) return -1;
+    json_t *lifted = json_object_get(result, "lifted");
+    if (!json_is_array(lifted)) {
+        lifted = json_array();
+        json_object_set_new(result, "lifted", lifted);
+    }
+    json_t *resumed = json_object_get(result, "agreements");
+    if (!json_is_array(resumed)) {
+        resumed = json_array();
+        json_object_set_new(result, "agreements", resumed);
+    }
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        json_t *one = db_json(r, i, 2, e);
+        rc = one ? resume_one(call, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), one, now, e) : -1;
+        if (rc == 0) {
+            json_array_append_new(lifted, json_string(PQgetvalue(r, i, 0)));
+            json_array_extend(resumed, json_object_get(one, "agreements"));
+        }
+        json_decref(one);
+    }
+    PQclear(r);
+    return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "services/governance/presigned.h"
 #include "services/governance/records.h"
 
 #define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
@@ -90,19 +91,21 @@ int gov_ledger_enqueue_opening(db_tx_t *tx, const char *id, err_t *e) {
                : 0;
 }
 
-int gov_ledger_enqueue_vote(db_tx_t *tx, const char *id, const char *voter, err_t *e) {
-    const char *p[] = {id, voter};
+int gov_ledger_enqueue_vote(db_tx_t *tx, const char *id, const char *voter, const char *signed_tx,
+                            const char *endorsements, err_t *e) {
+    const char *p[] = {id, voter, signed_tx, endorsements};
     return db_exec_cmd(
                tx,
-               "INSERT INTO governance.ledger_records (proposal_id, kind, voter_id, seq, payload) "
-               "SELECT v.proposal_id, 'governance.vote_cast', v.voter_id, v.changed, "
-               "jsonb_strip_nulls(jsonb_build_object('cast_at_ms', " MS(
+               "INSERT INTO governance.ledger_records (proposal_id, kind, voter_id, seq, payload, "
+               "tx, endorsements) SELECT v.proposal_id, 'governance.vote_cast', v.voter_id, "
+               "v.changed, jsonb_strip_nulls(jsonb_build_object('cast_at_ms', " MS(
                    "v.cast_at") ", 'choice', v.choice, 'proposal', v.proposal_id, "
                                 "'reason_sha256', CASE WHEN v.reason IS NOT NULL THEN "
                                 "encode(sha256(convert_to(v.reason, 'UTF8')), 'hex') END, "
-                                "'voter', v.voter_id)) FROM governance.votes v WHERE "
-                                "v.proposal_id = $1 AND v.voter_id = $2 ON CONFLICT DO NOTHING",
-               2, p, e) < 0
+                                "'voter', v.voter_id)), $3, $4::jsonb FROM governance.votes v "
+                                "WHERE v.proposal_id = $1 AND v.voter_id = $2 ON CONFLICT DO "
+                                "NOTHING",
+               4, p, e) < 0
                ? -1
                : 0;
 }
@@ -223,6 +226,28 @@ done:
     return rc;
 }
 
+/* A pre-signed record: its transaction and the club's endorsement to `submit`. */
+static int submit_signed(const svc_call_t *call, const char *txb64, json_t *ends, char tx_id[65],
+                         char *why, size_t cap) {
+    json_t *res = NULL,
+           *in = json_pack("{s:s, s:O, s:i}", "tx", txb64, "endorsements", ends, "wait_ms", 0);
+    int status = 0;
+    err_t e = {0};
+    int rc = svc_call(call->env, "ledger", "submit", call->caller, in, &status, &res, &e);
+    json_decref(in);
+    if (rc != 0 && !strstr(e.message, "DUPLICATE")) {
+        snprintf(why, cap, "ledger submit: %s", e.message);
+        json_decref(res);
+        return -1;
+    }
+    json_decref(res);
+    if (gov_signed_tx_id(txb64, tx_id) != 0) {
+        snprintf(why, cap, "the stored transaction does not decode");
+        return -1;
+    }
+    return 0;
+}
+
 static int store(const svc_call_t *call, const char *rid, const char *tx_id, const char *why,
                  err_t *e) {
     db_tx_t *tx = NULL;
@@ -242,13 +267,17 @@ static int store(const svc_call_t *call, const char *rid, const char *tx_id, con
 int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e) {
     *submitted = *pending = 0;
     db_scope_t scope = svc_scope(call, NULL);
-    /* a result waits for the votes of its proposal */
+    /* a result waits for the votes of its proposal; records never tried first, then the least
+     * recently tried: records that cannot be submitted (a club not on the ledger) take turns
+     * instead of filling every pass (50 of them starved every later proposal) */
     PGresult *r = db_read(
         call->env->db, &scope,
-        "SELECT l.id, l.kind, l.proposal_id, l.payload::text FROM governance.ledger_records l "
+        "SELECT l.id, l.kind, l.proposal_id, l.payload::text, l.tx, l.endorsements::text FROM "
+        "governance.ledger_records l "
         "WHERE l.status = 'pending' AND NOT (l.kind = 'governance.result' AND EXISTS (SELECT 1 "
         "FROM governance.ledger_records v WHERE v.proposal_id = l.proposal_id AND v.status = "
-        "'pending' AND v.kind <> 'governance.result')) ORDER BY l.id LIMIT 50",
+        "'pending' AND v.kind <> 'governance.result')) ORDER BY l.attempts > 0, l.updated_at, "
+        "l.id LIMIT 50",
         0, NULL, e);
     if (!r) return -1;
     json_t *config = NULL;
@@ -269,7 +298,18 @@ int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pen
             rc = -1;
             break;
         }
-        if (cfg_why[0])
+        if (!PQgetisnull(r, i, 4)) {
+            /* pre-signed by the voting club (presigned.h): submitted as it is */
+            json_t *ends = db_json(r, i, 5, e);
+            if (!ends) {
+                json_decref(payload);
+                rc = -1;
+                break;
+            }
+            if (submit_signed(call, PQgetvalue(r, i, 4), ends, tx_id, why, sizeof why) == 0)
+                why[0] = 0;
+            json_decref(ends);
+        } else if (cfg_why[0])
             snprintf(why, sizeof why, "%s", cfg_why);
         else if (record_spec(PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), payload, config, &spec, why,
                              sizeof why) == 0 &&

@@ -17,7 +17,8 @@
 /* Queues governance.proposal and governance.eligible_snapshot of proposal id (opened in tx). */
 int gov_ledger_enqueue_opening(db_tx_t *tx, const char *id, err_t *e);
 /* Queues governance.vote_cast of voter's current vote on id (its seq-th cast). */
-int gov_ledger_enqueue_vote(db_tx_t *tx, const char *id, const char *voter, err_t *e);
+int gov_ledger_enqueue_vote(db_tx_t *tx, const char *id, const char *voter, const char *signed_tx,
+                            const char *endorsements, err_t *e);
 /* Queues governance.result of id (its result stored in tx). */
 int gov_ledger_enqueue_result(db_tx_t *tx, const char *id, err_t *e);
 

@@ -110,6 +110,23 @@ static const svc_op_t governance_ops[] = {
      .access = SVC_NETWORK_ADMIN,
      .validate = gov_validate_type_put,
      .handle = gov_type_put},
+    /* pre-signed votes of clubs holding their own ledger keys (presigned.h) */
+    {.name = "prepare_vote",
+     .method = "POST",
+     .route = "/api/v1/governance/proposals/{id}/votes/prepare",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "governance:vote",
+     .validate = gov_validate_prepare,
+     .handle = gov_prepare_vote},
+    /* a club's weight in network votes ("one club one vote by default, optional weights") */
+    {.name = "set_club_weight",
+     .method = "PUT",
+     .route = "/api/v1/governance/weights/{id}",
+     .status = 200,
+     .access = SVC_NETWORK_ADMIN,
+     .validate = gov_validate_weight_put,
+     .handle = gov_weight_put},
 };
 
 #define F(m) CFG_FIELD(governance_settings_t, m)

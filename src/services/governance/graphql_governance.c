@@ -28,7 +28,18 @@ static int r_proposals(const gql_resolve_info *info, json_t *parent, json_t *arg
     gqlb_set_str(input, "scope", json_object_get(args, "scope"));
     gqlb_set_str(input, "type", json_object_get(args, "type"));
     gqlb_set_enum(input, "status", json_object_get(args, "status"));
-    int rc = gqlb_list(info, "governance", "list_proposals", input, NULL, out, error);
+    int rc = gqlb_list(info, "governance", "list_proposals", input, gqlb_output, out, error);
+    json_decref(input);
+    return rc;
+}
+
+/* Proposal.votes: the direct votes (list_votes), a connection. */
+static int r_votes(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                   char **error) {
+    json_t *input = gqlb_page_input(info, args, error);
+    if (!input) return -1;
+    json_object_set(input, "id", json_object_get(parent, "id"));
+    int rc = gqlb_list(info, "governance", "list_votes", input, gqlb_output, out, error);
     json_decref(input);
     return rc;
 }
@@ -55,11 +66,13 @@ static int r_mutation(const gql_resolve_info *info, json_t *parent, json_t *args
     actions_to_rest(input);
     const char *key = strcmp(op, "cast_vote") == 0        ? "vote"
                       : strcmp(op, "put_delegation") == 0 ? "delegation"
+                      : strcmp(op, "prepare_vote") == 0   ? "ballot"
                                                           : "proposal";
     /* setDelegation: an explicit null delegateId clears (absent fields are dropped) */
     if (strcmp(op, "put_delegation") == 0 && !json_object_get(input, "delegate_id"))
         json_object_set_new(input, "delegate_id", json_null());
-    int rc = gqlb_mutation(info, "governance", op, input, key, NULL, out, error);
+    /* keys camelCase and statuses upper case, as the queries answer them */
+    int rc = gqlb_mutation(info, "governance", op, input, key, gqlb_output, out, error);
     json_decref(input);
     return rc;
 }
@@ -70,10 +83,12 @@ int gql_governance_bind(gql_resolvers *rs) {
                                                {"cancelProposal", "cancel_proposal"},
                                                {"executeProposal", "execute_proposal"},
                                                {"castVote", "cast_vote"},
-                                               {"setDelegation", "put_delegation"}};
+                                               {"setDelegation", "put_delegation"},
+                                               {"prepareVote", "prepare_vote"}};
     int rc = 0;
     rc |= gql_resolvers_add(rs, "Query", "proposal", r_proposal, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "proposals", r_proposals, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Proposal", "votes", r_votes, NULL, NULL);
     for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++)
         rc |= gql_resolvers_add(rs, "Mutation", mutations[i][0], r_mutation, NULL,
                                 (void *)mutations[i][1]);

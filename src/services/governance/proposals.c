@@ -111,13 +111,16 @@ static int club_in_standing(const svc_call_t *call, const char *club, const char
     return rc;
 }
 
-/* The clubs suspend_club / expel_club name must exist (422 naming actions[i].club_id). */
+/* The clubs suspend_club / expel_club / reinstate_club name must exist (422 naming
+ * actions[i].club_id). */
 static int check_action_clubs(const svc_call_t *call, json_t *actions, err_t *e) {
     size_t i;
     json_t *a;
     json_array_foreach(actions, i, a) {
         const char *kind = json_string_value(json_object_get(a, "type"));
-        if (strcmp(kind, "suspend_club") != 0 && strcmp(kind, "expel_club") != 0) continue;
+        if (strcmp(kind, "suspend_club") != 0 && strcmp(kind, "expel_club") != 0 &&
+            strcmp(kind, "reinstate_club") != 0)
+            continue;
         json_t *ids = json_pack("[O]", json_object_get(a, "club_id")), *items = NULL;
         int rc = gov_fetch_clubs(call, ids, &items, e);
         json_decref(ids);

@@ -9,10 +9,12 @@
 #include "core/json.h"
 
 const char *const gov_type_names[] = {
-    "admit_club", "suspend_club", "expel_club", "amend_terms",    "amend_bylaws",
-    "fees",       "budget",       "policy",     "board_election", NULL};
-const char *const gov_action_kinds[] = {"admit_club",       "suspend_club",        "expel_club",
-                                        "set_network_term", "terminate_agreement", NULL};
+    "admit_club",     "suspend_club",   "expel_club", "amend_terms",
+    "amend_bylaws",   "fees",           "budget",     "policy",
+    "board_election", "reinstate_club", NULL};
+const char *const gov_action_kinds[] = {
+    "admit_club",          "suspend_club",   "expel_club", "set_network_term",
+    "terminate_agreement", "reinstate_club", NULL};
 static const char *const rule_names[] = {"simple",    "supermajority", "absolute",
                                          "unanimous", "plurality",     NULL};
 
@@ -36,6 +38,8 @@ static const type_row_t types[] = {
     {"policy",         "simple",        1, 2, 0,  0,  1, "[\"network\", \"club\"]",
      "[\"set_network_term\", \"terminate_agreement\"]"},
     {"board_election", "plurality",     1, 2, 0,  0,  0, "[\"network\", \"club\"]", "[]"},
+    /* lifts a suspension before its `until` (or one without): execute.c act_reinstate */
+    {"reinstate_club", "supermajority", 2, 3, 50, 0,  0, "[\"network\"]", "[\"reinstate_club\"]"},
 };
 /* clang-format on */
 
@@ -200,7 +204,7 @@ static int one_action(json_t *a, const char *prefix, json_t *allowed, err_t *e) 
             return err_invalid(e, f, "%s must be a date YYYY-MM-DD", f);
         return action_uuid(a, prefix, "club_id", e);
     }
-    if (strcmp(kind, "expel_club") == 0) {
+    if (strcmp(kind, "expel_club") == 0 || strcmp(kind, "reinstate_club") == 0) {
         static const char *const keys[] = {"type", "club_id", NULL};
         if (jsonx_only_keys(a, keys, prefix, e) != 0) return -1;
         return action_uuid(a, prefix, "club_id", e);
@@ -325,4 +329,36 @@ json_t *gov_counting_rule(json_t *rule) {
         json_object_set_new(c, "seats", seats ? json_incref(seats) : json_integer(1));
     }
     return c;
+}
+
+int gov_validate_weight_put(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "weight", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    json_t *w = json_object_get(in, "weight");
+    if (!w) return err_missing(e, "weight");
+    if (!json_is_integer(w)) return err_type(e, "weight", "weight must be an integer");
+    if (json_integer_value(w) < 1 || json_integer_value(w) > 1000000000)
+        return err_invalid(e, "weight", "weight must be between 1 and 1000000000");
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (!id || !jsonx_is_uuid(id)) return err_invalid(e, "id", "id must be a club's uuid");
+    return 0;
+}
+
+int gov_weight_put(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    char w[24];
+    snprintf(w, sizeof w, "%lld", (long long)json_integer_value(json_object_get(in, "weight")));
+    const char *p[] = {json_string_value(json_object_get(in, "id")), w};
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    if (db_exec_cmd(tx,
+                    "INSERT INTO governance.weights (club_id, weight) VALUES ($1, $2::bigint) ON "
+                    "CONFLICT (club_id) DO UPDATE SET weight = EXCLUDED.weight, updated_at = now()",
+                    2, p, e) < 0)
+        goto done;
+    *out = json_pack("{s:O, s:O}", "club_id", json_object_get(in, "id"), "weight",
+                     json_object_get(in, "weight"));
+    rc = 0;
+done:
+    return db_tx_finish(&tx, rc, out, e);
 }

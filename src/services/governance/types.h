@@ -48,4 +48,9 @@ int gov_validate_type_put(json_t *in, err_t *e);
 int gov_types_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int gov_type_put(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
+/* PUT /governance/weights/{id} {weight: 1..10^9} (a network administrator): a member club's
+ * weight in network votes (governance.weights; default 1), read when a proposal opens. */
+int gov_validate_weight_put(json_t *in, err_t *e);
+int gov_weight_put(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+
 #endif

@@ -4,18 +4,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/cursor.h"
 #include "core/json.h"
 #include "services/governance/common.h"
 #include "services/governance/gov_ledger.h"
+#include "services/governance/presigned.h"
 #include "services/governance/types.h"
 
 int gov_validate_cast(json_t *in, err_t *e) {
-    static const char *const keys[] = {"id", "choice", "reason", "club_id", "as_of", NULL};
+    static const char *const keys[] = {"id",    "choice", "reason",    "club_id",
+                                       "as_of", "tx",     "signature", NULL};
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     const char *s;
-    if (jsonx_string(in, "choice", 1, 1, 200, &s, e) != 0) return -1;
+    /* a pre-signed vote: {tx, signature}, its choice is the record's (presigned.h) */
+    int signed_vote = json_object_get(in, "tx") != NULL;
+    if (signed_vote && json_object_get(in, "choice"))
+        return err_invalid(e, "choice", "a pre-signed vote carries its choice in tx");
+    if (jsonx_string(in, "tx", 0, 1, 1 << 20, &s, e) != 0) return -1;
+    if (jsonx_string(in, "signature", signed_vote, 1, 200, &s, e) != 0) return -1;
+    if (!signed_vote && json_object_get(in, "signature")) return err_missing(e, "tx");
+    if (!signed_vote && jsonx_string(in, "choice", 1, 1, 200, &s, e) != 0) return -1;
     if (jsonx_text(in, "reason", 0, 1, 2000, &s, e) != 0) return -1;
     if (gov_valid_uuid(in, "club_id", 0, e) != 0) return -1;
     if (gov_valid_as_of(in, e) != 0) return -1;
@@ -115,8 +125,43 @@ static int late_quorum(db_tx_t *tx, const char *id, const char *now, int *extend
     return 0;
 }
 
+/* ms since the epoch -> ISO 8601 UTC with milliseconds (out 40). */
+static void ms_iso(int64_t ms, char out[40]) {
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char d[24];
+    strftime(d, sizeof d, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%s.%03dZ", d, (int)(ms % 1000));
+}
+
+/* A pre-signed vote's time: within the voting window and not after now (422 naming tx). */
+static int signed_in_window(db_tx_t *tx, const char *id, const char *cast_at, const char *now,
+                            err_t *e) {
+    const char *p[] = {id, cast_at, now};
+    PGresult *r = db_exec(tx,
+                          "SELECT ($2::timestamptz >= voting_starts_at AND $2::timestamptz < "
+                          "voting_ends_at AND $2::timestamptz <= $3::timestamptz)::int FROM "
+                          "governance.proposals WHERE id = $1",
+                          3, p, e);
+    if (!r) return -1;
+    int ok = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == '1';
+    PQclear(r);
+    return ok ? 0
+              : err_invalid(e, "tx",
+                            "tx: its cast_at_ms is outside the voting window or in the future");
+}
+
+/* The voter of a network vote: governance:vote and the club acted for (403 / 400). */
+static int network_voter(const svc_call_t *call, json_t *in, char voter[40], err_t *e) {
+    if (!svc_authorized(call->caller, "governance:vote"))
+        return err_set(e, 403, "forbidden", "",
+                       "a network vote is cast by a club administrator (governance:vote)");
+    return gov_acting_club(call, in, voter, e);
+}
+
 int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    char now[40], voter[40];
+    char now[40], voter[40], cast_at[40];
     if (gov_clock(call, in, now, e) != 0) return -1;
     const char *id = json_string_value(json_object_get(in, "id"));
     const char *choice = json_string_value(json_object_get(in, "choice"));
@@ -125,19 +170,30 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     vote_prop_t v = {0};
+    gov_signed_vote_t sv = {0};
+    char *ends = NULL;
+    int is_signed = json_object_get(in, "tx") != NULL;
+    snprintf(cast_at, sizeof cast_at, "%s", now);
+    if (is_signed) {
+        /* checked before any lock: the ledger's config is asked */
+        if (network_voter(call, in, voter, e) != 0 ||
+            gov_signed_vote_check(call, id, voter, in, &sv, e) != 0)
+            return -1;
+        choice = sv.choice;
+        ms_iso(sv.cast_at_ms, cast_at);
+        ends = jsonx_dump(sv.endorsements);
+    }
     if (svc_begin(call, &tx, e) != 0) goto done;
     if (lock_for_vote(tx, id, now, &v, e) != 0) goto done;
     if (strcmp(v.scope, "network") == 0) {
-        if (!svc_authorized(call->caller, "governance:vote")) {
-            err_set(e, 403, "forbidden", "",
-                    "a network vote is cast by a club administrator "
-                    "(governance:vote)");
-            goto done;
-        }
-        if (gov_acting_club(call, in, voter, e) != 0) goto done;
+        if (!is_signed && network_voter(call, in, voter, e) != 0) goto done;
     } else {
         if (!call->caller->user_id[0] || strcmp(call->caller->club_id, v.club) != 0) {
             err_set(e, 404, "not_found", "id", "no such proposal");
+            goto done;
+        }
+        if (is_signed) {
+            err_invalid(e, "tx", "tx: pre-signed votes are network votes");
             goto done;
         }
         snprintf(voter, sizeof voter, "%s", call->caller->user_id);
@@ -147,6 +203,7 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                 v.status);
         goto done;
     }
+    if (is_signed && signed_in_window(tx, id, cast_at, now, e) != 0) goto done;
     if (valid_choice(&v, choice, e) != 0) goto done;
     const char *pe[] = {id, voter};
     r = db_exec(tx, "SELECT 1 FROM governance.eligible WHERE proposal_id = $1 AND voter_id = $2", 2,
@@ -159,18 +216,29 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     PQclear(r);
     const char *vclub = strcmp(v.scope, "network") == 0 ? voter : v.club;
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
-    const char *pv[] = {id, voter, vclub, choice, reason, user, now, v.allow_change ? "1" : "0"};
+    const char *pv[] = {id,
+                        voter,
+                        vclub,
+                        choice,
+                        reason,
+                        user,
+                        cast_at,
+                        v.allow_change ? "1" : "0",
+                        is_signed ? "1" : "0"};
+    /* a pre-signed vote replaces an earlier one only when it was cast later (no replay of an
+     * older signed vote over a change) */
     r = db_exec(tx,
                 "INSERT INTO governance.votes AS v (proposal_id, voter_id, voter_club_id, choice, "
-                "weight, reason, cast_by, cast_at) SELECT $1, $2, $3, $4, e.weight, $5, $6, "
-                "$7::timestamptz FROM governance.eligible e WHERE e.proposal_id = $1 AND "
-                "e.voter_id = $2 ON CONFLICT (proposal_id, voter_id) DO UPDATE SET choice = "
-                "EXCLUDED.choice, reason = EXCLUDED.reason, cast_by = EXCLUDED.cast_by, cast_at = "
-                "EXCLUDED.cast_at, changed = v.changed + 1 WHERE $8 = '1' RETURNING "
+                "weight, reason, cast_by, cast_at, signed) SELECT $1, $2, $3, $4, e.weight, $5, "
+                "$6, $7::timestamptz, $9 = '1' FROM governance.eligible e WHERE e.proposal_id = "
+                "$1 AND e.voter_id = $2 ON CONFLICT (proposal_id, voter_id) DO UPDATE SET choice "
+                "= EXCLUDED.choice, reason = EXCLUDED.reason, cast_by = EXCLUDED.cast_by, cast_at "
+                "= EXCLUDED.cast_at, signed = EXCLUDED.signed, changed = v.changed + 1 WHERE $8 = "
+                "'1' AND ($9 = '0' OR EXCLUDED.cast_at > v.cast_at) RETURNING "
                 "jsonb_build_object('proposal_id', v.proposal_id, 'voter_id', v.voter_id, "
                 "'choice', v.choice, 'weight', v.weight, 'reason', v.reason, 'cast_at', "
-                "governance.ts(v.cast_at), 'changed', v.changed)::text",
-                8, pv, e);
+                "governance.ts(v.cast_at), 'changed', v.changed, 'signed', v.signed)::text",
+                9, pv, e);
     if (!r) goto done;
     if (PQntuples(r) == 0) {
         err_set(e, 409, "vote_exists", "choice",
@@ -180,7 +248,8 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     json_t *vote = db_json(r, 0, 0, e);
     if (!vote) goto done;
     *out = vote;
-    if (strcmp(v.scope, "network") == 0 && gov_ledger_enqueue_vote(tx, id, voter, e) != 0)
+    if (strcmp(v.scope, "network") == 0 &&
+        gov_ledger_enqueue_vote(tx, id, voter, sv.tx, ends, e) != 0)
         goto done;
     if (v.quorum_open && late_quorum(tx, id, now, &extended, e) != 0) goto done;
     json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:b}", "proposal_id", id, "voter_id", voter,
@@ -200,7 +269,87 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 done:
     PQclear(r);
     json_decref(v.options);
+    gov_signed_vote_free(&sv);
+    free(ends);
     return db_tx_finish(&tx, rc, out, e);
+}
+
+int gov_validate_prepare(json_t *in, err_t *e) {
+    static const char *const keys[] = {"id", "choice", "reason", "club_id", "as_of", NULL};
+    if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
+    const char *s;
+    if (jsonx_string(in, "choice", 1, 1, 200, &s, e) != 0) return -1;
+    if (jsonx_text(in, "reason", 0, 1, 2000, &s, e) != 0) return -1;
+    if (gov_valid_uuid(in, "club_id", 0, e) != 0) return -1;
+    if (gov_valid_as_of(in, e) != 0) return -1;
+    return gov_valid_uuid(in, "id", 1, e);
+}
+
+/* What a cast would check, without storing: the network proposal open, the choice valid, the
+ * club eligible, no vote it may not change. *ms = now in ms. */
+static int prepare_check(const svc_call_t *call, const char *id, const char *voter,
+                         const char *choice, const char *now, long long *ms, err_t *e) {
+    db_tx_t *tx = NULL;
+    PGresult *r = NULL;
+    vote_prop_t v = {0};
+    int rc = -1;
+    if (svc_begin(call, &tx, e) != 0) goto done;
+    if (lock_for_vote(tx, id, now, &v, e) != 0) goto done;
+    if (strcmp(v.scope, "network") != 0) {
+        err_invalid(e, "id", "id: pre-signed votes are network votes");
+        goto done;
+    }
+    if (!v.open) {
+        err_set(e, 409, "voting_closed", "status", "voting is not open (the proposal is %s)",
+                v.status);
+        goto done;
+    }
+    if (valid_choice(&v, choice, e) != 0) goto done;
+    const char *p[] = {id, voter, now};
+    r = db_exec(tx,
+                "SELECT (SELECT count(*) FROM governance.eligible WHERE proposal_id = $1 AND "
+                "voter_id = $2), (SELECT count(*) FROM governance.votes WHERE proposal_id = $1 "
+                "AND voter_id = $2), (extract(epoch FROM $3::timestamptz) * 1000)::bigint",
+                3, p, e);
+    if (!r) goto done;
+    if (PQgetvalue(r, 0, 0)[0] == '0') {
+        err_set(e, 403, "not_eligible", "", "you were not an eligible voter when voting opened");
+        goto done;
+    }
+    if (PQgetvalue(r, 0, 1)[0] != '0' && !v.allow_change) {
+        err_set(e, 409, "vote_exists", "choice",
+                "you have voted; this proposal type does not allow changing a vote");
+        goto done;
+    }
+    *ms = atoll(PQgetvalue(r, 0, 2));
+    rc = 0;
+done:
+    PQclear(r);
+    json_decref(v.options);
+    db_tx_rollback(&tx); /* nothing written */
+    return rc;
+}
+
+int gov_prepare_vote(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    char now[40], voter[40];
+    if (gov_clock(call, in, now, e) != 0) return -1;
+    const char *id = json_string_value(json_object_get(in, "id"));
+    const char *choice = json_string_value(json_object_get(in, "choice"));
+    const char *reason = json_string_value(json_object_get(in, "reason"));
+    long long ms = 0;
+    if (network_voter(call, in, voter, e) != 0) return -1;
+    if (prepare_check(call, id, voter, choice, now, &ms, e) != 0) return -1;
+    json_t *tx = NULL;
+    if (gov_prepare_tx(call, id, voter, choice, (int64_t)ms, reason, &tx, e) != 0) return -1;
+    char cast_at[40];
+    ms_iso((int64_t)ms, cast_at);
+    json_object_set_new(tx, "proposal_id", json_string(id));
+    json_object_set_new(tx, "voter_id", json_string(voter));
+    json_object_set_new(tx, "choice", json_string(choice));
+    json_object_set_new(tx, "cast_at", json_string(cast_at));
+    json_object_set_new(tx, "cast_at_ms", json_integer((json_int_t)ms));
+    *out = tx;
+    return 0;
 }
 
 int gov_votes_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -219,7 +368,8 @@ int gov_votes_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     r = db_read(call->env->db, &scope,
                 "SELECT jsonb_build_object('voter_id', v.voter_id, 'choice', v.choice, 'weight', "
                 "v.weight, 'reason', v.reason, 'cast_at', governance.ts(v.cast_at), 'changed', "
-                "v.changed)::text, governance.ts(v.cast_at), v.voter_id FROM governance.votes v "
+                "v.changed, 'signed', v.signed)::text, governance.ts(v.cast_at), v.voter_id FROM "
+                "governance.votes v "
                 "WHERE v.proposal_id = $1 AND ($2::timestamptz IS NULL OR (v.cast_at, "
                 "v.voter_id) > ($2::timestamptz, $3::uuid)) ORDER BY v.cast_at, v.voter_id LIMIT "
                 "$4::int",

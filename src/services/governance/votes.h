@@ -15,10 +15,17 @@
 int gov_validate_cast(json_t *in, err_t *e);
 int gov_validate_votes_list(json_t *in, err_t *e);
 int gov_validate_delegation(json_t *in, err_t *e);
+int gov_validate_prepare(json_t *in, err_t *e);
 
 /* POST /governance/proposals/{id}/votes {choice, reason?, club_id?, as_of?} -> 201 the vote
- * {proposal_id, voter_id, choice, weight, cast_at, changed, voting_ends_at, extended}. */
+ * {proposal_id, voter_id, choice, weight, cast_at, changed, signed, voting_ends_at, extended}.
+ * A pre-signed network vote {tx, signature, reason?, club_id?} (presigned.h): the choice and
+ * cast time are the record's; its ledger record is submitted with the club's endorsement. */
 int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+/* POST /governance/proposals/{id}/votes/prepare {choice, reason?, club_id?, as_of?} -> the
+ * club's vote record to sign {tx_id, tx, sign_bytes, signer {org, role, public_key}, choice,
+ * cast_at, cast_at_ms, proposal_id, voter_id}; checks what a cast checks, stores nothing. */
+int gov_prepare_vote(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 /* GET /governance/proposals/{id}/votes: a cursor page of the direct votes. */
 int gov_votes_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 /* PUT /governance/delegations {scope?, delegate_id|null, type?, club_id?} -> the delegation. */

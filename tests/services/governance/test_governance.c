@@ -667,6 +667,40 @@ static void test_type_override(void) {
         gt_want(&netadmin, "set_proposal_type_rule", "{\"type\":\"budget\",\"rule\":null}", 200));
 }
 
+/* ---- weights ---- */
+
+static void test_club_weight(void) {
+    char ids[3][40], id[40], in[160];
+    svc_caller_t a[3];
+    clubs(3, ids, a);
+    /* one club one vote by default; the network administrator gives club 0 weight 3 */
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"weight\":0}", ids[0]);
+    json_t *o = gt_want(&netadmin, "set_club_weight", in, 422);
+    CHECK_STR(mt_str(o, "error.field"), "weight");
+    json_decref(o);
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"weight\":3}", ids[0]);
+    svc_caller_t plain = mt_caller(ids[0], a[0].user_id, 0, ADMIN_PERMS);
+    CHECK_EQ_INT(gt_call(&plain, "set_club_weight", in, NULL), 403);
+    json_decref(gt_want(&netadmin, "set_club_weight", in, 200));
+    REQUIRE(propose(&a[1], &a[2], "policy", NULL, id) == 0);
+    json_decref(sweep("2031-03-02T11:00:00Z"));
+    /* 3 for against 1 + 1 */
+    CHECK_EQ_INT(vote(&a[0], id, "for", "2031-03-03T10:00:00Z", 201), 201);
+    CHECK_EQ_INT(vote(&a[1], id, "against", "2031-03-03T10:00:00Z", 201), 201);
+    CHECK_EQ_INT(vote(&a[2], id, "against", "2031-03-03T10:00:00Z", 201), 201);
+    snprintf(in, sizeof in, "{\"id\":\"%s\",\"weight\":1}", ids[0]);
+    json_decref(gt_want(&netadmin, "set_club_weight", in, 200)); /* snapshotted: no effect */
+    json_decref(sweep("2031-03-09T11:00:00Z"));
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", id);
+    o = gt_want(&netadmin, "get_proposal", in, 200);
+    CHECK_STR(mt_str(o, "status"), "queued");
+    json_t *r = json_object_get(o, "result");
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r, "for"), "weight")), 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r, "against"), "weight")), 2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r, "eligible"), "weight")), 5);
+    json_decref(o);
+}
+
 int main(void) {
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     /* the ledger's key-encryption key: the run's (tests/run.sh exports it; the ledger is shared
@@ -702,6 +736,7 @@ int main(void) {
     RUN(test_club_proposal_isolation);
     RUN(test_club_vote);
     RUN(test_type_override);
+    RUN(test_club_weight);
     if (mt_env.bus) bus_close(mt_env.bus);
     mt_close();
     TEST_DONE();

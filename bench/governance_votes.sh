@@ -1,0 +1,121 @@
+# bench/governance_votes.sh: the governance vote rows of `make bench` (issue 15: "1,000 votes/s
+# cast and ledger-submitted"), sourced by bench/run.sh once the server runs (its periodic
+# governance sweep off) and a network administrator is signed in. Uses run.sh's base, auth,
+# token, login_body, TMP, srv_pid, PG_DATA, WRK_PIN, CONNS, DURATION, WRK_THREADS, rows,
+# add_error_row, say. Bootstraps the ledger, creates BENCH_GOV_CLUBS (100) clubs, each a ledger
+# organisation with server-held keys, opens a `policy` proposal (a vote may change, so every
+# request is a new cast and a new governance.vote_cast record), then BENCH_GOV_ROUNDS (3)
+# interleaved rounds of:
+#   - cast: wrk POST /api/v1/governance/proposals/{id}/votes, the network administrator acting
+#     for the clubs in turn (bench/governance_votes.lua), choices alternating: votes/s, and the
+#     CPU per vote of the server and PostgreSQL's backends (from /proc);
+#   - submit: POST /api/v1/governance/sweep until the round's vote records are on the ledger
+#     (each pass endorses and submits up to 50 records): records/s and CPU per record;
+#   - cast + submit: the round's votes over the two phases' wall time (what one core pair does
+#     when both run one after the other) and the CPU per vote of both.
+# shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh
+
+gov_api() {
+    curl -sf -X "$1" -H 'Content-Type: application/json' "${auth[@]}" ${3:+--data "$3"} "$base$2"
+}
+# CPU ticks of a process (all threads) and of the PostgreSQL backends (the postmaster's children)
+gov_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+gov_pg_ticks() {
+    local pm c sum=0
+    pm=$(head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null || echo 0)
+    for c in $(pgrep -P "$pm" 2>/dev/null); do sum=$((sum + $(gov_ticks "$c"))); done
+    echo "$sum"
+}
+gov_now() { date +%s.%N; }
+
+bench_governance_votes() {
+    local nclubs=${BENCH_GOV_CLUBS:-100} rounds=${BENCH_GOV_ROUNDS:-3} i out id slug prop
+    local hz r s0 g0 s1 g1 t0 t1 t2 casts rps p50 p99 bad sub pend got
+    hz=$(getconf CLK_TCK)
+    token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+        "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
+    auth=(-H "Authorization: Bearer $token")
+    gov_api POST /api/v1/ledger/bootstrap '{}' >/dev/null || {
+        add_error_row "governance votes" "ledger bootstrap failed"
+        return
+    }
+    : >"$TMP/gov-clubs.txt"
+    for ((i = 0; i < nclubs; i++)); do
+        slug=bench-gov-$i
+        out=$(gov_api POST /api/v1/clubs "{\"name\":\"Bench Gov $i\",\"slug\":\"$slug\",\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"}}") || {
+            add_error_row "governance votes" "could not create club $i"
+            return
+        }
+        id=$(jq -r .id <<<"$out")
+        gov_api POST /api/v1/ledger/orgs "{\"org\":\"bgov$i\",\"club_id\":\"$id\"}" >/dev/null || {
+            add_error_row "governance votes" "could not register club $i on the ledger"
+            return
+        }
+        echo "$id" >>"$TMP/gov-clubs.txt"
+    done
+    # voting opens when sponsored: the casts run on the real clock
+    gov_api PUT /api/v1/governance/types/policy '{"rule":{"voting_delay_s":0}}' >/dev/null
+    out=$(gov_api POST /api/v1/governance/proposals "{\"club_id\":\"$(sed -n 1p "$TMP/gov-clubs.txt")\",\"type\":\"policy\",\"title\":\"Bench votes\"}") || {
+        add_error_row "governance votes" "could not propose"
+        return
+    }
+    prop=$(jq -r .id <<<"$out")
+    gov_api POST "/api/v1/governance/proposals/$prop/sponsor" "{\"club_id\":\"$(sed -n 2p "$TMP/gov-clubs.txt")\"}" >/dev/null
+    got=$(gov_api POST /api/v1/governance/sweep '{}' | jq -r .opened)
+    say "governance votes: $nclubs clubs on the ledger, proposal $prop opened ($got)"
+    # the records of the opening (proposal, snapshot: every active club, most not on the ledger)
+    # take part in every pass like any stuck record; drain what can go first
+    for ((i = 0; i < 5; i++)); do gov_api POST /api/v1/governance/sweep '{}' >/dev/null; done
+    {
+        echo "local clubs = {"
+        sed 's/.*/"&",/' "$TMP/gov-clubs.txt"
+        echo "}"
+        echo "local path = \"/api/v1/governance/proposals/$prop/votes\""
+        cat "$ROOT/bench/governance_votes.lua"
+    } >"$TMP/gov-votes.lua"
+    local cs cg ss sg
+    for ((r = 1; r <= rounds; r++)); do
+        # cast
+        s0=$(gov_ticks "$srv_pid") g0=$(gov_pg_ticks) t0=$(gov_now)
+        out=$("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency \
+            -H "Authorization: Bearer $token" -s "$TMP/gov-votes.lua" \
+            "$base/api/v1/governance/proposals/$prop/votes" 2>&1 || true)
+        t1=$(gov_now) s1=$(gov_ticks "$srv_pid") g1=$(gov_pg_ticks)
+        cs=$((s1 - s0)) cg=$((g1 - g0))
+        printf '%s\n' "$out" >"$TMP/log/wrk-governance-votes-$r.txt"
+        casts=$(awk '/requests in/ {print $1}' <<<"$out")
+        rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+        p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+        p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+        bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+        casts=$((${casts:-0} - ${bad:-0}))
+        rows+=("$(awk -v n="$casts" -v s="$cs" -v g="$cg" -v hz="$hz" -v r="$r" -v rps="${rps:-error}" \
+            -v p50="${p50:--}" -v p99="${p99:--}" -v bad="${bad:-0}" 'BEGIN {
+            printf "governance POST /proposals/{id}/votes, round %d|%s|%s|%s|%d votes cast (records queued); CPU per vote %.3f + %.3f ms (server + PostgreSQL)%s",
+                r, rps, p50, p99, n, n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, bad ? "; non-2xx " bad : "" }')")
+        # submit: sweeps until the round's records are on the ledger
+        sub=0 pend=0
+        s0=$(gov_ticks "$srv_pid") g0=$(gov_pg_ticks)
+        for ((i = 0; i < 100000 && sub < casts; i++)); do
+            out=$(gov_api POST /api/v1/governance/sweep '{}') || break
+            got=$(jq -r '.ledger_submitted // 0' <<<"$out")
+            pend=$(jq -r '.ledger_pending // 0' <<<"$out")
+            sub=$((sub + got))
+            ((got > 0)) || break
+        done
+        t2=$(gov_now) s1=$(gov_ticks "$srv_pid") g1=$(gov_pg_ticks)
+        ss=$((s1 - s0)) sg=$((g1 - g0))
+        rows+=("$(awk -v n="$sub" -v t1="$t1" -v t2="$t2" -v s="$ss" -v g="$sg" -v hz="$hz" \
+            -v pend="$pend" -v r="$r" 'BEGIN {
+            printf "governance vote records ledger-submitted, round %d|%.0f|-|-|%d records in %.2f s through POST /sweep (endorse + submit each); CPU per record %.3f + %.3f ms; %d pending after (stuck: clubs not on the ledger)",
+                r, (t2 > t1 ? n / (t2 - t1) : 0), n, t2 - t1, n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, pend }')")
+        rows+=("$(awk -v n="$sub" -v c="$casts" -v t0="$t0" -v t2="$t2" -v s=$((cs + ss)) \
+            -v g=$((cg + sg)) -v hz="$hz" -v r="$r" 'BEGIN {
+            m = n < c ? n : c
+            printf "governance votes cast + ledger-submitted, round %d|%.0f|-|-|cast, then submitted: %.2f s wall; CPU per vote %.3f + %.3f ms (server + PostgreSQL) = %.0f votes/s per core; goal 1,000 votes/s",
+                r, (t2 > t0 ? m / (t2 - t0) : 0), t2 - t0, m ? s * 1000 / hz / m : 0, m ? g * 1000 / hz / m : 0, (s + g) ? m * hz / (s + g) : 0 }')")
+    done
+    gov_api PUT /api/v1/governance/types/policy '{"rule":null}' >/dev/null || true
+}
+
+bench_governance_votes
