@@ -6,8 +6,8 @@
 # of BENCH_MEMBERS (100,000) members with BIN_B (CSV imports, as bench/member.sh), then ROUNDS (3)
 # times runs A then B: start the binary on a free port, sign in, a short warm-up, then wrk on each
 # read route (GET /api/v1/clubs/{id}, /api/v1/members/{id}, ?limit=20, ?sort=name&limit=20,
-# ?q=lov), stop it. Both binaries therefore read the same rows, and each pair runs back to back so
-# that other load on the box hits both alike. Prints one line per (route, binary, round):
+# ?q=lov, ?q=exa: a prefix of every member's e-mail), stop it. Both binaries therefore read the
+# same rows, and each pair runs back to back so that other load on the box hits both alike. Prints one line per (route, binary, round):
 # route|A or B|round|req/s|server CPU ms per request|PostgreSQL CPU ms per request|p99, and a
 # summary (every run's req/s, the median CPU per request). CPU per request (from /proc, the
 # server process and the postmaster's children) is what to compare on a busy box: req/s moves
@@ -186,6 +186,7 @@ routes=(
     "members?limit=20|/api/v1/members?club_id=$club&limit=20"
     "members?sort=name|/api/v1/members?club_id=$club&sort=name&limit=20"
     "members?q=lov|/api/v1/members?club_id=$club&q=lov"
+    "members?q=exa|/api/v1/members?club_id=$club&q=exa"
 )
 results=$TMP/results.txt
 : >"$results"

@@ -317,6 +317,8 @@ static const char *body_of(const row_t *row) {
         {"update_member", "{\"profile\":{\"preferred_name\":\"Mat\"}}"},
         {"put_member_address", "{\"country\":\"GB\"}"},
         {"renew_member", "{\"expires_on\":\"2100-01-01\"}"},
+        /* analytics */
+        {"set_capacity", "{\"rooms\":4}"},
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
         if (!strcmp(bodies[i].op, row->op)) return bodies[i].body;

@@ -12,7 +12,9 @@
  * statements), the history spans the 12 months before the current one at every demo host,
  * harbour-yacht's members never visit highveld-country, guests and several facilities occur,
  * and the outbox holds the events of every step (visit.requested, visit.checked_in,
- * visit.no_show, charge.posted, statement.issued); a second run adds nothing. */
+ * visit.no_show, charge.posted, statement.issued); a second run adds nothing. The analytics
+ * service's chart of union-university's visits per month shows the history (test_chart; it
+ * also writes the README's example chart when RECIPROCAL_README_CHART names a file). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +226,57 @@ static void test_ledger(void) {
 }
 
 /* The README walk at the real clock. */
+/* The README's example chart: union-university's visits per month (GET .../chart?kind=visits,
+ * the last 12 months against the year before) from the seeded history, once the analytics
+ * consumers have applied it (visits in > 0). With RECIPROCAL_README_CHART=<file> the SVG is
+ * written there (scripts/readme_chart.sh regenerates docs/analytics-example.svg). */
+static void test_chart(void) {
+    char url[512];
+    snprintf(url, sizeof url, "%s/api/v1/analytics/clubs/%s/chart?kind=visits", g_proc.base, g_uu);
+    e2e_resp_t r = {0};
+    int ok = 0;
+    for (int i = 0; i < 300 && !ok; i++) {
+        if (i) usleep(200000);
+        e2e_resp_free(&r);
+        memset(&r, 0, sizeof r);
+        if (e2e_http_as(g_union, "GET", url, NULL, NULL, &r) != 0) continue;
+        /* a bar of a month with visits in: "<month>, Visits in, last 12 months: <n> ...", n > 0 */
+        static const char k_in[] = "Visits in, last 12 months: ";
+        const char *b = r.status == 200 && r.body ? strstr(r.body, k_in) : NULL;
+        for (; b && !ok; b = strstr(b + 1, k_in))
+            if (atol(b + sizeof k_in - 1) > 0) ok = 1;
+    }
+    CHECK(ok);
+    /* the consumers may still be applying the history: wait until 3 s pass without a change */
+    for (int same = 0, i = 0; ok && same < 6 && i < 600; i++) {
+        usleep(500000);
+        e2e_resp_t n = {0};
+        if (e2e_http_as(g_union, "GET", url, NULL, NULL, &n) != 0) continue;
+        if (n.status == 200 && n.body && r.body && strcmp(n.body, r.body) == 0) {
+            same++;
+            e2e_resp_free(&n);
+        } else if (n.status == 200) {
+            same = 0;
+            e2e_resp_free(&r);
+            r = n;
+        } else {
+            e2e_resp_free(&n);
+        }
+    }
+    CHECK(r.headers && strstr(r.headers, "image/svg+xml"));
+    CHECK(r.body && strstr(r.body, "<title") && strstr(r.body, "</svg>"));
+    const char *file = getenv("RECIPROCAL_README_CHART");
+    if (ok && file && *file) {
+        FILE *f = fopen(file, "w");
+        CHECK(f != NULL);
+        if (f) {
+            fputs(r.body, f);
+            fclose(f);
+        }
+    }
+    e2e_resp_free(&r);
+}
+
 static void test_walk(void) {
     json_t *o = NULL;
     /* DEMO-1 of harbour-yacht */
@@ -293,6 +346,7 @@ int main(void) {
     RUN(test_seed);
     RUN(test_history);
     RUN(test_ledger);
+    RUN(test_chart);
     RUN(test_walk);
     TEST_DONE();
 }

@@ -26,6 +26,8 @@ typedef struct ledger_chain {
     FILE *f;                /* v2, written as it goes */
     FILE *v1;               /* v1 document: its blocks written as they go, or NULL */
     json_t *cps;            /* v1: the notes, written after the blocks */
+    int any_code; /* 1: a transaction the engine does not find VALID is recorded with its code
+                     (chains that plant wrong codes); 0: it fails ledger_chain_add_block */
 } ledger_chain_t;
 
 /* Opens path (v2, its header written) and, when v1_path is not NULL, a v1 document beside it;
@@ -34,8 +36,8 @@ typedef struct ledger_chain {
 int ledger_chain_open(ledger_chain_t *c, const char *path, const char *v1_path,
                       const uint8_t log_pk[32], const uint8_t log_sk[64], int64_t t0_ms,
                       int64_t step_ms, err_t *e);
-/* Validates the n envelopes as the next block (every transaction must be VALID: another code is
- * printed and fails), writes it and its signed checkpoint. 0 or -1 + err. */
+/* Validates the n envelopes as the next block (every transaction must be VALID unless any_code:
+ * another code is printed and fails), writes it and its signed checkpoint. 0 or -1 + err. */
 int ledger_chain_add_block(ledger_chain_t *c, uint8_t **env, size_t *lens, size_t n, err_t *e);
 /* The envelope of spec (a ledger_build_tx spec, created with pks[0]) endorsed by the nsig keys
  * (pks[i], sks[i]); *env (caller frees) and *len. 0 or -1 + err. */

@@ -47,6 +47,15 @@ static const svc_op_t analytics_ops[] = {
      .access = SVC_NETWORK_ADMIN,
      .validate = analytics_validate_none,
      .handle = analytics_retention},
+    /* room utilisation (capacity configured by the club) */
+    {.name = "set_capacity",
+     .method = "PUT",
+     .route = "/api/v1/analytics/clubs/{id}/capacity",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:write",
+     .validate = analytics_validate_capacity,
+     .handle = analytics_set_capacity},
 };
 
 /* One consumer per concern; every one turns the event into facts (ingest.c). */

@@ -45,8 +45,20 @@ static int r_network(const gql_resolve_info *info, json_t *parent, json_t *args,
     return rc;
 }
 
+/* clubId (club_id after gqlb_mutation_input) is the REST path's id. */
+static void capacity_input(json_t *in) {
+    json_t *id = json_object_get(in, "club_id");
+    if (id) json_object_set(in, "id", id);
+    json_object_del(in, "club_id");
+}
+
+static const gqlb_mutation_row_t k_mutations[] = {
+    {"setAnalyticsCapacity", "analytics", "set_capacity", "capacity", NULL, capacity_input},
+};
+
 int gql_analytics_bind(struct gql_resolvers *rs) {
     int rc = 0;
+    rc |= gqlb_add_mutations(rs, k_mutations, sizeof k_mutations / sizeof k_mutations[0]);
     rc |= gql_resolvers_add(rs, "Query", "analyticsReport", r_report, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Query", "analyticsNetworkReport", r_network, NULL, NULL);
     return rc;

@@ -86,6 +86,16 @@ static int set_key(const svc_call_t *call, json_t *f, const char *club, const ch
     return 0;
 }
 
+/* 1 when the array a holds the string v. */
+static int has_string(const json_t *a, const char *v) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(a, i, x) {
+        if (json_is_string(x) && strcmp(json_string_value(x), v) == 0) return 1;
+    }
+    return 0;
+}
+
 /* Adds the visit's dates, guests, facility, time zone and request time, once per visit: from
  * the event when it carries them all (visit.requested does), else from reciprocal's get_visit,
  * else the dates the event carries (the flow events carry dates and time zone, not guests). An
@@ -120,6 +130,8 @@ static int visit_facts(const svc_call_t *call, db_tx_t *tx, const json_t *d, jso
                             json_integer(json_integer_value(json_object_get(doc, "guests"))));
         const char *fac = json_string_value(json_array_get(json_object_get(doc, "facilities"), 0));
         if (fac) json_object_set_new(facts, "facility", json_string(fac));
+        if (has_string(json_object_get(doc, "facilities"), "rooms"))
+            json_object_set_new(facts, "rooms", json_true());
         const char *tz =
             sget(doc, "host_timezone") ? sget(doc, "host_timezone") : sget(doc, "timezone");
         if (tz) json_object_set_new(facts, "timezone", json_string(tz));

@@ -1,8 +1,9 @@
-/* ingest: events -> analytics facts -> analytics.ingest (the SQL function of migrations/0001).
- * A fact is {id, at, type, club, host, home, visit, member_key, tz, facts}: the event's id and
- * time, its clubs and visit, the member as an HMAC-SHA-256 key (analytics_member_key), the time
- * zone its local day is taken in (charges, sign-ins) and a whitelist of non-personal fields
- * (status, dates, guest count, facility, currency, amount, category). Events without a visit's
+/* ingest: events -> analytics facts -> analytics.ingest (the SQL function of migrations/0001,
+ * replaced by later ones). A fact is {id, at, type, club, host, home, visit, member_key, tz,
+ * facts}: the event's id and time, its clubs and visit, the member as an HMAC-SHA-256 key
+ * (analytics_member_key), the time zone its local day is taken in (charges, sign-ins) and a
+ * whitelist of non-personal fields (status, dates, guest count, first facility, `rooms` when
+ * the facilities include rooms, currency, amount, category). Events without a visit's
  * dates are completed from the reciprocal service's get_visit operation (once per visit), a
  * club's time zone from member's get_club when the club dimension lacks it. */
 #ifndef SERVICES_ANALYTICS_INGEST_H

@@ -168,7 +168,11 @@ static const char k_sql_club[] = RANGE_SQL
     "us AS (SELECT coalesce(sum(sign_ins), 0) AS sign_ins, (SELECT count(DISTINCT k) FROM "
     "analytics.daily_usage u2, r, unnest(u2.member_keys) k WHERE u2.club_id = $1::uuid AND "
     "u2.day BETWEEN r.f AND r.t) AS active FROM analytics.daily_usage u, r WHERE u.club_id = "
-    "$1::uuid AND u.day BETWEEN r.f AND r.t) "
+    "$1::uuid AND u.day BETWEEN r.f AND r.t), "
+    "rm AS (SELECT (SELECT rooms FROM analytics.capacity WHERE club_id = $1::uuid) AS cap, "
+    "(SELECT coalesce(sum(dr.rooms), 0) FROM analytics.daily_rooms dr WHERE dr.host_club_id = "
+    "$1::uuid AND dr.night BETWEEN r.f AND r.t AND ($6::uuid IS NULL OR dr.home_club_id = "
+    "$6::uuid)) AS used, r.t - r.f + 1 AS nights FROM r) "
     "SELECT jsonb_build_object('club_id', $1::uuid, 'timezone', z.tz, 'from', r.f, 'to', r.t, "
     "'partner', $6::uuid, "
     "'visits_in', tin.visits, 'visits_out', tout.visits, 'unique_visitors_in', uin.n, "
@@ -199,10 +203,13 @@ static const char k_sql_club[] = RANGE_SQL
     "'same_period_last_year', jsonb_build_object('from', r.lf, 'to', r.lt, 'visits_in', ly.vin, "
     "'visits_out', ly.vout, 'requests_in', ly.req, 'money', coalesce(lym.j, '[]')), "
     "'usage', jsonb_build_object('sign_ins', us.sign_ins, 'active_members', us.active), "
+    "'rooms', jsonb_build_object('capacity', rm.cap, 'room_nights', rm.used, "
+    "'available_room_nights', rm.cap * rm.nights, 'utilisation', round(rm.used::numeric / "
+    "nullif(rm.cap * rm.nights, 0), 4)), "
     "'trailing', coalesce((SELECT jsonb_agg(jsonb_build_object('partner_club_id', p, "
     "'visits_in', vin, 'visits_out', vout, 'requests', req) ORDER BY p) FROM trail), '[]'), "
     "'trailing_from', r.tf)::text "
-    "FROM z, r, tin, tout, uin, uout, med, cur, seas, ly, lym, us";
+    "FROM z, r, tin, tout, uin, uout, med, cur, seas, ly, lym, us, rm";
 
 /* The partner directory of the caller's club (reciprocal.club_partners): items or NULL when the
  * reciprocal service does not answer (names then stay null, and "unused" is not flagged). */
@@ -384,6 +391,11 @@ static char *club_csv(json_t *doc) {
     }
     json_object_foreach(json_object_get(doc, "usage"), key, v)
         csv_row(&b, "club", NULL, NULL, key, NULL, num_text(v, buf));
+    json_object_foreach(json_object_get(doc, "rooms"), key, v) {
+        char m[64];
+        snprintf(m, sizeof m, "rooms_%s", key);
+        csv_row(&b, "club", NULL, NULL, m, NULL, num_text(v, buf));
+    }
     static const char *const k_money[] = {"revenue", "spend_abroad", NULL};
     for (const char *const *k = k_money; *k; k++) {
         size_t i;
@@ -450,11 +462,37 @@ static const char k_sql_network[] = RANGE_SQL
     "v AS (SELECT host_club_id, home_club_id, sum(visits) AS n, sum(requested) AS req, "
     "sum(no_show) AS ns, sum(confirmed + checked_in + completed + no_show) AS held, "
     "sum(cancelled) AS canc FROM analytics.daily_visits dv, r WHERE dv.day BETWEEN r.f AND r.t "
-    "GROUP BY 1, 2) "
+    "GROUP BY 1, 2), "
+    "t AS (SELECT coalesce(sum(visitor_days), 0) AS vd, coalesce(sum(visitor_nights), 0) AS vn, "
+    "coalesce(sum(guests), 0) AS g, coalesce(sum(approved), 0) AS ap, coalesce(sum(declined), 0) "
+    "AS de, coalesce(sum(lead_0_1), 0) AS l01, coalesce(sum(lead_2_7), 0) AS l27, "
+    "coalesce(sum(lead_8), 0) AS l8 FROM analytics.daily_visits dv, r WHERE dv.day BETWEEN r.f "
+    "AND r.t), "
+    "uv AS (SELECT count(DISTINCT k) AS n FROM analytics.daily_visits dv, r, "
+    "unnest(dv.member_keys) k WHERE dv.day BETWEEN r.f AND r.t), "
+    "md AS (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY s) AS m, count(*) AS n FROM "
+    "analytics.daily_visits dv, r, unnest(dv.approve_secs) s WHERE dv.day BETWEEN r.f AND r.t), "
+    "mo AS (SELECT jsonb_agg(jsonb_build_array(currency, amt, n) ORDER BY currency) AS j FROM "
+    "(SELECT currency, sum(amount_minor) AS amt, sum(charges) AS n FROM analytics.daily_money "
+    "dm, r WHERE dm.day BETWEEN r.f AND r.t GROUP BY 1) s), "
+    "rn AS (SELECT coalesce(sum(rooms), 0) AS n FROM analytics.daily_rooms d, r WHERE d.night "
+    "BETWEEN r.f AND r.t), "
+    "us AS (SELECT coalesce(sum(sign_ins), 0) AS si, (SELECT count(DISTINCT k) FROM "
+    "analytics.daily_usage u2, r, unnest(u2.member_keys) k WHERE u2.day BETWEEN r.f AND r.t) AS "
+    "act FROM analytics.daily_usage u, r WHERE u.day BETWEEN r.f AND r.t) "
     "SELECT jsonb_build_object('from', r.f, 'to', r.t, "
+    "'measures', (SELECT jsonb_build_object('unique_visitors', uv.n, 'visitor_days', t.vd, "
+    "'visitor_nights', t.vn, 'guests', t.g, 'lois_issued', t.ap, 'lois_declined', t.de, "
+    "'lead_time_0_1', t.l01, 'lead_time_2_7', t.l27, 'lead_time_8', t.l8, 'room_nights', rn.n, "
+    "'sign_ins', us.si, 'active_members', us.act) FROM t, uv, rn, us), "
+    "'loi_approval_rate', (SELECT round(ap::numeric / nullif(ap + de, 0), 4) FROM t), "
+    "'loi_decided', (SELECT ap + de FROM t), "
+    "'median_approve_seconds', (SELECT m FROM md), 'approvals', (SELECT n FROM md), "
+    "'money', coalesce((SELECT j FROM mo), '[]'), "
     "'cells', coalesce((SELECT jsonb_agg(jsonb_build_array(host_club_id, home_club_id, n) ORDER "
     "BY host_club_id, home_club_id) FROM v WHERE n > 0), '[]'), "
     "'requests', (SELECT coalesce(sum(req), 0) FROM v), "
+    "'held', (SELECT coalesce(sum(held), 0) FROM v), "
     "'no_show_rate', (SELECT round(sum(ns)::numeric / nullif(sum(held), 0), 4) FROM v), "
     "'cancellation_rate', (SELECT round(sum(canc)::numeric / nullif(sum(req), 0), 4) FROM v))"
     "::text FROM r";
@@ -589,6 +627,55 @@ static char *network_csv(json_t *doc) {
     return strbuf_take(&b);
 }
 
+/* The published text of a network count: "<k" for 1..k-1, else the number. */
+static json_t *count_text(long long n, int k) {
+    char buf[32];
+    if (n > 0 && n < k)
+        snprintf(buf, sizeof buf, "<%d", k);
+    else
+        snprintf(buf, sizeof buf, "%lld", n);
+    return json_string(buf);
+}
+
+/* The network's measures beyond the host x home table, each a single count over every club
+ * (no row/column equations tie them to each other or to the table: primary suppression):
+ * counts as texts ("<k" for 1..k-1), amounts per currency hidden when fewer than k charges,
+ * a rate or median only when its base holds at least k visits (else null). */
+static void network_measures(json_t *doc, int k) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(doc, "measures"), key, v) {
+        json_object_set_new(json_object_get(doc, "measures"), key,
+                            count_text(json_integer_value(v), k));
+    }
+    static const char *const k_rates[][2] = {{"no_show_rate", "held"},
+                                             {"cancellation_rate", "requests"},
+                                             {"loi_approval_rate", "loi_decided"},
+                                             {"median_approve_seconds", "approvals"}};
+    for (size_t i = 0; i < sizeof k_rates / sizeof k_rates[0]; i++) {
+        if (json_integer_value(json_object_get(doc, k_rates[i][1])) < k)
+            json_object_set_new(doc, k_rates[i][0], json_null());
+    }
+    json_object_set_new(doc, "requests",
+                        count_text(json_integer_value(json_object_get(doc, "requests")), k));
+    json_object_del(doc, "held");
+    json_object_del(doc, "loi_decided");
+    json_object_del(doc, "approvals");
+    json_t *money = json_array();
+    size_t i;
+    json_array_foreach(json_object_get(doc, "money"), i, v) {
+        long long n = json_integer_value(json_array_get(v, 2));
+        char amt[32];
+        if (n < k)
+            snprintf(amt, sizeof amt, "<%d charges", k);
+        else
+            snprintf(amt, sizeof amt, "%lld", json_integer_value(json_array_get(v, 1)));
+        json_array_append_new(money, json_pack("{s:O, s:s, s:o}", "currency", json_array_get(v, 0),
+                                               "amount_minor", amt, "charges", count_text(n, k)));
+    }
+    json_object_set_new(doc, "money", money);
+}
+
 int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *period = str_or_null(in, "period") ? str_or_null(in, "period") : "month";
     const char *p[] = {NULL, str_or_null(in, "from"), str_or_null(in, "to"), period,
@@ -603,6 +690,7 @@ int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, e
         json_decref(doc);
         return -1;
     }
+    network_measures(doc, analytics_settings(call->env)->k);
     if (!is_csv(in)) {
         *out = doc;
         return 0;
@@ -687,4 +775,35 @@ int analytics_retention_run(const svc_env_t *env, void *arg, err_t *e) {
     (void)arg;
     long long n = 0;
     return drop_old(env, NULL, &n, e);
+}
+
+int analytics_validate_capacity(json_t *in, err_t *e) {
+    long long rooms = 0;
+    if (uuid_field(in, "id", 1, e) != 0 || jsonx_int(in, "rooms", 1, 0, 100000, 0, &rooms, e) != 0)
+        return -1;
+    json_object_set_new(in, "rooms", json_integer(rooms));
+    return 0;
+}
+
+/* Sets the club's bookable rooms (0: none configured, utilisation null) in the club's scope:
+ * RLS lets a club write its own row only. */
+int analytics_set_capacity(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const char *club = str_or_null(in, "id");
+    if (!call->caller->network_admin && strcasecmp(club, call->caller->club_id) != 0)
+        return err_set(e, 403, "forbidden", "id", "a club sets its own capacity only");
+    char rooms[24];
+    snprintf(rooms, sizeof rooms, "%lld", json_integer_value(json_object_get(in, "rooms")));
+    const char *p[] = {club, rooms};
+    db_scope_t scope = svc_scope(call, club);
+    db_tx_t *tx = NULL;
+    if (db_begin(call->env->db, &scope, &tx, e) != 0) return -1;
+    long long n = db_exec_cmd(tx,
+                              "INSERT INTO analytics.capacity (club_id, rooms) VALUES ($1::uuid, "
+                              "$2::int) ON CONFLICT (club_id) DO UPDATE SET rooms = "
+                              "EXCLUDED.rooms, updated_at = now()",
+                              2, p, e);
+    if (db_tx_finish(&tx, n < 0 ? -1 : 0, NULL, e) != 0) return -1;
+    *out = json_pack("{s:s, s:I}", "club_id", club, "rooms",
+                     json_integer_value(json_object_get(in, "rooms")));
+    return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }

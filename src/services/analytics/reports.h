@@ -15,6 +15,9 @@ int analytics_club_doc(const svc_call_t *call, json_t *in, json_t **out, err_t *
 int analytics_validate_network(json_t *in, err_t *e);
 int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int analytics_validate_none(json_t *in, err_t *e);
+/* set_capacity: a club's bookable rooms (the denominator of room utilisation). */
+int analytics_validate_capacity(json_t *in, err_t *e);
+int analytics_set_capacity(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int analytics_rebuild(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int analytics_retention(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 

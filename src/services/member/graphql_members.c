@@ -53,9 +53,12 @@ static int r_members(const gql_resolve_info *info, json_t *parent, json_t *args,
         rest_sort(status, buf, sizeof buf); /* lower case (no _DESC suffix in statuses) */
         json_object_set_new(input, "status", json_string(buf));
     }
+    /* no sort: the REST default (CREATED_AT; with q the match order, docs/member.md) */
     const char *sort = json_string_value(json_object_get(args, "sort"));
-    rest_sort(sort ? sort : "CREATED_AT", buf, sizeof buf);
-    json_object_set_new(input, "sort", json_string(buf));
+    if (sort) {
+        rest_sort(sort, buf, sizeof buf);
+        json_object_set_new(input, "sort", json_string(buf));
+    }
     /* the service's cursors, one per item: the same as REST's, whatever the names */
     int rc = gqlb_list(info, "member", "list_members", input, gqlb_output, out, error);
     json_decref(input);

@@ -100,9 +100,17 @@ typedef struct list_sql {
     char qbuf[1024];
 } list_sql_t;
 
+/* The sort a list uses: in.sort, else "match" for a search (the match order, below) and
+ * "created_at" for a listing. */
+static const char *list_sort(json_t *in) {
+    const char *sort = json_string_value(json_object_get(in, "sort"));
+    if (sort) return sort;
+    return json_object_get(in, "q") ? "match" : "created_at";
+}
+
 /* A members cursor is valid with its own sort only: the list it names is "members:<sort>". */
 static const char *cursor_list(char *buf, size_t cap, const char *sort) {
-    snprintf(buf, cap, "members:%s", sort ? sort : "created_at");
+    snprintf(buf, cap, "members:%s", sort);
     return buf;
 }
 
@@ -117,14 +125,96 @@ static int list_param(list_sql_t *s, const char *v) {
     return s->np;
 }
 
-/* Builds the statement of a list/search (explain: EXPLAIN (FORMAT JSON) of it). Only the
+/* The match order (a search without sort): the work is bounded by the page, not by the number
+ * of matches. Each member is listed once, at (k, member id), k being the smallest word of the
+ * member that the driving word of q is a prefix of (the longest word of q, the first of equal
+ * ones: a fixed choice, so a cursor stays valid), or, for a member found only by its number,
+ * its lower-case member number. Both are ranges of the primary key index of search_words
+ * (club_id, kind, word, member_id), read in that order (a Merge Append of two index range
+ * scans) and stopped once the page is full: the (k, member_id) order is the index's. Per row
+ * read, index-only probes of search_words_member_word_idx (club_id, member_id, kind, word,
+ * migration 0009; the first word of the member >= a prefix, LIMIT 1) drop a member's later
+ * words (it is listed at its first), check the other words of q, and drop number matches that
+ * the words already list. Then each row's member and
+ * profile are read by primary key (LATERAL, OFFSET 0) until the filters have let the page
+ * through. Every bound is an InitPlan (one generic plan per connection). */
+static int match_sql(list_sql_t *s, const char *q, const char *filters, int after, const char *lim,
+                     int explain) {
+    const char *words[MAX_SEARCH_WORDS];
+    int nw = strlen(q) < sizeof s->qbuf ? split_words(q, s->qbuf, words) : 0;
+    int d = 0;
+    for (int i = 1; i < nw; i++)
+        if (strlen(words[i]) > strlen(words[d])) d = i;
+    int kw[MAX_SEARCH_WORDS];
+    for (int i = 0; i < nw; i++)
+        kw[i] = list_param(s, words[i]);
+    int kq = list_param(s, q);
+    /* Word i of q is a prefix of a word of the member w.member_id: its first word >= the
+     * prefix is below the prefix's end (NULL: no such word). A scalar sub-select, so always a
+     * per-row probe (LIMIT 1 on the index): EXISTS was turned into a hashed sub-plan or an
+     * anti-join that read the whole prefix range once. all: every word; others: but d. */
+    char all[4096] = "", others[4096] = "";
+    size_t ao = 0, oo = 0;
+    for (int i = 0; i < nw; i++) {
+        char x[360];
+        snprintf(x, sizeof x,
+                 "(SELECT o.word FROM member.search_words o WHERE o.club_id = core.current_club() "
+                 "AND o.member_id = w.member_id AND o.kind = 'w' AND o.word >= (SELECT lower($%d)) "
+                 "COLLATE \"C\" ORDER BY o.word LIMIT 1) < (SELECT lower($%d) || chr(1114111)) "
+                 "COLLATE \"C\"",
+                 kw[i], kw[i]);
+        ao += (size_t)snprintf(all + ao, sizeof all - ao, "%s%s", i ? " AND " : "", x);
+        if (i != d) oo += (size_t)snprintf(others + oo, sizeof others - oo, "AND %s ", x);
+    }
+    char cur[160] = "";
+    if (after) {
+        int k = list_param(s, s->cur.key[0]), ki = list_param(s, s->cur.key[1]);
+        snprintf(cur, sizeof cur,
+                 "AND (w.word, w.member_id) > ($%d::text COLLATE \"C\", $%d::uuid) ", k, ki);
+    }
+    char hits[8192] = "";
+    size_t o = 0;
+    if (nw) {
+        /* the driving word's range, the member's first such word, the other words */
+        o += (size_t)snprintf(
+            hits + o, sizeof hits - o,
+            "(SELECT w.word AS k, w.member_id FROM member.search_words w WHERE w.club_id = "
+            "core.current_club() AND w.kind = 'w' AND w.word >= (SELECT lower($%d)) COLLATE \"C\" "
+            "AND w.word < (SELECT lower($%d) || chr(1114111)) COLLATE \"C\" %sAND w.word = "
+            "(SELECT e.word FROM member.search_words e WHERE e.club_id = core.current_club() AND "
+            "e.member_id = w.member_id AND e.kind = 'w' AND e.word >= (SELECT lower($%d)) COLLATE "
+            "\"C\" ORDER BY e.word LIMIT 1) %sORDER BY 1, 2) UNION ALL ",
+            kw[d], kw[d], cur, kw[d], others);
+    }
+    /* the member numbers q is a prefix of, of members the words do not list */
+    char excl[4200] = "";
+    if (nw) snprintf(excl, sizeof excl, "AND NOT coalesce(%s, false) ", all);
+    snprintf(hits + o, sizeof hits - o,
+             "(SELECT w.word AS k, w.member_id FROM member.search_words w WHERE w.club_id = "
+             "core.current_club() AND w.kind = 'n' AND w.word >= (SELECT lower($%d)) COLLATE \"C\" "
+             "AND w.word < (SELECT lower($%d) || chr(1114111)) COLLATE \"C\" %s%sORDER BY 1, 2)",
+             kq, kq, cur, excl);
+    size_t so = (size_t)snprintf(s->sql, sizeof s->sql, "%s",
+                                 explain ? "EXPLAIN (ANALYZE, FORMAT JSON) " : "");
+    snprintf(s->sql + so, sizeof s->sql - so,
+             "SELECT %s, x.k, x.id "
+             "FROM (SELECT h.k, h.member_id FROM (%s) h ORDER BY h.k, h.member_id%s%s) h "
+             "CROSS JOIN LATERAL (SELECT m, p, h.k AS k, m.id, m.club_id "
+             "FROM member.members m "
+             "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+             "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
+             "ORDER BY h.k, h.member_id LIMIT %s",
+             k_doc_x, hits, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim, filters, lim);
+    return 0;
+}
+
+/* Builds the statement of a list/search (explain: EXPLAIN (ANALYZE, FORMAT JSON) of it). Only the
  * filters present are in the text, and the limit is a literal: a prepared statement then gets
  * a generic plan (planned once per connection) instead of a custom plan per execution, which
  * PostgreSQL otherwise keeps choosing because "$n IS NULL OR ..." conditions and a parameter
  * LIMIT make the generic plan look expensive. 0, or -1 with *e (invalid cursor). */
 static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int explain, err_t *e) {
-    const char *sort = json_string_value(json_object_get(in, "sort"));
-    if (!sort) sort = "created_at";
+    const char *sort = list_sort(in);
     int desc = sort[0] == '-';
     const char *sname = desc ? sort + 1 : sort;
     const char *key = sort_keys[0].key, *cast = sort_keys[0].cast, *kid = sort_keys[0].id;
@@ -155,6 +245,10 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
         if (v)
             fo += (size_t)snprintf(filters + fo, sizeof filters - fo, fs[i].fmt, list_param(s, v));
     }
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
+    if (q && strcmp(sname, "match") == 0)
+        return match_sql(s, q, filters, after != NULL, lim, explain);
     /* Text search on member.search_words (migrations 0004, 0005): under RLS only leakproof
      * comparisons of plain columns can be index conditions. Every word of q must be a prefix
      * of a word of the member's names/email (one range per word, INTERSECT), or q a prefix of
@@ -220,11 +314,9 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
                                        : kid,
                  desc ? "<" : ">", k, by_created ? "::timestamptz" : cast, ki);
     }
-    char lim[24];
-    snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
     const char *dir = desc ? "DESC" : "ASC";
-    size_t so =
-        (size_t)snprintf(s->sql, sizeof s->sql, "%s", explain ? "EXPLAIN (FORMAT JSON) " : "");
+    size_t so = (size_t)snprintf(s->sql, sizeof s->sql, "%s",
+                                 explain ? "EXPLAIN (ANALYZE, FORMAT JSON) " : "");
     if (by_created)
         /* Search in the default order: the matches and their sort key come from the index
          * alone (no member row is read to sort them); sorted there, they drive primary-key
@@ -344,8 +436,8 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         return -1;
     }
     if (!r) return -1;
-    const char *sort = json_string_value(json_object_get(in, "sort"));
-    const char *sname = sort && sort[0] == '-' ? sort + 1 : sort ? sort : "created_at";
+    const char *sort = list_sort(in);
+    const char *sname = sort[0] == '-' ? sort + 1 : sort;
     char clist[48];
     *out = cursor_page_output(r, limit, cursor_list(clist, sizeof clist, sort), cursor_types(sname),
                               e);

@@ -385,15 +385,12 @@ static void test_duplicate_ids(void) {
     for (int mode = 0; mode < 3; mode++) {
         char path[600];
         snprintf(path, sizeof path, "%s/dup.ndjson", tmpdir);
-        chain_t c = {.versions = ledger_kvmap_new(), .seen = ledger_kvmap_new()};
+        ledger_chain_t c;
         char hx[65];
         err_t e = {0};
-        merkle_range_init(&c.range);
         ledger_hex(log_pk, 32, hx);
-        c.f = fopen(path, "w");
-        REQUIRE(c.f != NULL);
-        REQUIRE(checkpoint_signer_init(&c.log, ledger_origin(), log_sk, &e) == 0);
-        REQUIRE(ledger_export_write_header(c.f, ledger_origin(), hx, &e) == 0);
+        REQUIRE(ledger_chain_open(&c, path, NULL, log_pk, log_sk, 1764900000000, 20, &e) == 0);
+        c.any_code = 1;
         REQUIRE(config_org(&c, LEDGER_NETWORK_ORG, pk[0], &e) == 0);
         REQUIRE(config_org(&c, "club1", pk[1], &e) == 0);
         uint8_t *env[2] = {0};
@@ -402,7 +399,8 @@ static void test_duplicate_ids(void) {
             json_t *spec =
                 json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator",
                           LEDGER_NETWORK_ORG, "writes", "key", i ? "d/2" : "d/1", "value", "x");
-            REQUIRE(make_env(spec, 2, &env[i], &lens[i], &e) == 0);
+            REQUIRE(ledger_chain_envelope(spec, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk,
+                                          2, &env[i], &lens[i], &e) == 0);
             json_decref(spec);
         }
         if (mode == 2) { /* the first use will be recorded DUPLICATE_TXID */
@@ -413,14 +411,14 @@ static void test_duplicate_ids(void) {
             REQUIRE(ledger_kvmap_set(c.seen, t.tx_id, 32, 1) == 0);
             txcodec_tx_free(&t);
         }
-        REQUIRE(add_block(&c, env, lens, 2, &e) == 0); /* block 2: X, Y */
-        if (mode == 1) {                               /* the repeat will be recorded VALID */
+        REQUIRE(ledger_chain_add_block(&c, env, lens, 2, &e) == 0); /* block 2: X, Y */
+        if (mode == 1) { /* the repeat will be recorded VALID */
             ledger_kvmap_free(c.seen);
             c.seen = ledger_kvmap_new();
         }
         uint8_t *again[1] = {env[0]};
-        REQUIRE(add_block(&c, again, lens, 1, &e) == 0); /* block 3: X again */
-        REQUIRE(fclose(c.f) == 0);
+        REQUIRE(ledger_chain_add_block(&c, again, lens, 1, &e) == 0); /* block 3: X again */
+        REQUIRE(ledger_chain_close(&c, 0) == 0);
         ledger_verify_opts_t o = {.log_key_hex = hx};
         ledger_verify_report_t rep;
         err_t ve = {0};
@@ -439,10 +437,6 @@ static void test_duplicate_ids(void) {
         }
         free(env[0]);
         free(env[1]);
-        checkpoint_signer_wipe(&c.log);
-        ledger_config_free(&c.cfg);
-        ledger_kvmap_free(c.versions);
-        ledger_kvmap_free(c.seen);
         unlink(path);
     }
 }
@@ -514,24 +508,22 @@ static void test_mvcc_deferred(void) {
     for (int mode = 0; mode < 3; mode++) {
         char path[600];
         snprintf(path, sizeof path, "%s/mvcc.ndjson", tmpdir);
-        chain_t c = {.versions = ledger_kvmap_new(), .seen = ledger_kvmap_new()};
+        ledger_chain_t c;
         char hx[65];
         err_t e = {0};
-        merkle_range_init(&c.range);
         ledger_hex(log_pk, 32, hx);
-        c.f = fopen(path, "w");
-        REQUIRE(c.f != NULL);
-        REQUIRE(checkpoint_signer_init(&c.log, ledger_origin(), log_sk, &e) == 0);
-        REQUIRE(ledger_export_write_header(c.f, ledger_origin(), hx, &e) == 0);
+        REQUIRE(ledger_chain_open(&c, path, NULL, log_pk, log_sk, 1764900000000, 20, &e) == 0);
+        c.any_code = 1;
         REQUIRE(config_org(&c, LEDGER_NETWORK_ORG, pk[0], &e) == 0);
         REQUIRE(config_org(&c, "club1", pk[1], &e) == 0);
         uint8_t *env[3] = {0};
         size_t lens[3];
         json_t *spec = json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator",
                                  LEDGER_NETWORK_ORG, "writes", "key", "m/1", "value", "a");
-        REQUIRE(make_env(spec, 2, &env[0], &lens[0], &e) == 0);
+        REQUIRE(ledger_chain_envelope(spec, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, 2,
+                                      &env[0], &lens[0], &e) == 0);
         json_decref(spec);
-        REQUIRE(add_block(&c, env, lens, 1, &e) == 0); /* block 2: A */
+        REQUIRE(ledger_chain_add_block(&c, env, lens, 1, &e) == 0); /* block 2: A */
         free(env[0]);
         json_int_t va = (json_int_t)ledger_version(2, 0);
         for (int i = 0; i < 2; i++) {
@@ -544,15 +536,16 @@ static void test_mvcc_deferred(void) {
                                       : "m/1",
                           "value", i ? "c" : "b");
             if (mode == 2 && i == 0) json_object_del(spec, "reads"); /* B: a blind write */
-            REQUIRE(make_env(spec, 2, &env[i], &lens[i], &e) == 0);
+            REQUIRE(ledger_chain_envelope(spec, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk,
+                                          2, &env[i], &lens[i], &e) == 0);
             json_decref(spec);
         }
         if (mode > 0) { /* the builder forgets the world state */
             ledger_kvmap_free(c.versions);
             c.versions = ledger_kvmap_new();
         }
-        REQUIRE(add_block(&c, env, lens, 2, &e) == 0); /* block 3: B, C */
-        REQUIRE(fclose(c.f) == 0);
+        REQUIRE(ledger_chain_add_block(&c, env, lens, 2, &e) == 0); /* block 3: B, C */
+        REQUIRE(ledger_chain_close(&c, 0) == 0);
         ledger_verify_opts_t o = {.log_key_hex = hx};
         ledger_verify_report_t rep;
         err_t ve = {0};
@@ -571,10 +564,6 @@ static void test_mvcc_deferred(void) {
         }
         free(env[0]);
         free(env[1]);
-        checkpoint_signer_wipe(&c.log);
-        ledger_config_free(&c.cfg);
-        ledger_kvmap_free(c.versions);
-        ledger_kvmap_free(c.seen);
         unlink(path);
     }
 }
