@@ -70,7 +70,7 @@ int tmpl_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                           "WHERE club_id = core.current_club()",
                           0, NULL, e);
     if (!r) return -1;
-    *out = db_json(r, 0, 0, e);
+    *out = db_json_raw(r, 0, 0, e); /* passed through: the document is answered as built */
     PQclear(r);
     return *out ? 0 : -1;
 }
