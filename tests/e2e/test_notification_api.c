@@ -589,7 +589,41 @@ static void test_template_overrides_graphql(void) {
     CHECK_STR(path, "me.notificationTemplate");
     CHECK_STR(code, "invalid_field");
     json_decref(v);
-    /* another club: none of A's overrides */
+    /* the preview: the club's resolution (its de-DE override), a draft with a missing variable
+     * (template_error with the field's path), vars that are not a JSON object */
+    REQUIRE(gql(admin,
+                "{ me { notificationTemplatePreview(key: \\\"visit_confirmed\\\", locale: "
+                "\\\"de-DE\\\") { key locale source subject text html } } }",
+                &v) == 200);
+    json_t *pv = gdata(v, "me", "notificationTemplatePreview");
+    if (!pv) printf("#   %s\n", json_dumps(v, 0));
+    CHECK_STR(json_string_value(json_object_get(pv, "source")), "resolved");
+    CHECK(strstr(json_string_value(json_object_get(pv, "text")), "Hallo ") != NULL);
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "{ me { notificationTemplatePreview(key: \\\"visit_confirmed\\\", subject: "
+                "\\\"Hi\\\", body: \\\"{{no_such_variable}}\\\") { text } } }",
+                &v) == 200);
+    gerror(v, path, sizeof path, code, sizeof code);
+    CHECK_STR(path, "me.notificationTemplatePreview");
+    CHECK_STR(code, "template_error");
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "{ me { notificationTemplatePreview(key: \\\"visit_confirmed\\\", vars: "
+                "\\\"[1]\\\") { text } } }",
+                &v) == 200);
+    gerror(v, path, sizeof path, code, sizeof code);
+    CHECK_STR(path, "me.notificationTemplatePreview");
+    CHECK_STR(code, "invalid_type");
+    json_decref(v);
+    /* another club: none of A's overrides (its preview resolves the network default) */
+    REQUIRE(gql(other,
+                "{ me { notificationTemplatePreview(key: \\\"visit_confirmed\\\", locale: "
+                "\\\"de-DE\\\") { text } } }",
+                &v) == 200);
+    pv = gdata(v, "me", "notificationTemplatePreview");
+    CHECK(strstr(json_string_value(json_object_get(pv, "text")), "Hello ") != NULL);
+    json_decref(v);
     REQUIRE(gql(other,
                 "{ me { notificationTemplates { key } notificationTemplate(key: "
                 "\\\"visit_confirmed\\\", locale: \\\"de-DE\\\") { subject } } }",

@@ -189,6 +189,31 @@ static int r_template(const gql_resolve_info *info, json_t *parent, json_t *args
     return 0;
 }
 
+/* The preview of a draft or of the club's resolution; vars arrives as JSON text. */
+static int r_template_preview(const gql_resolve_info *info, json_t *parent, json_t *args,
+                              json_t **out, char **error) {
+    (void)parent;
+    json_t *input = json_object();
+    static const char *const keys[] = {"key", "locale", "subject", "body", NULL};
+    for (const char *const *k = keys; *k; k++)
+        gqlb_set_str(input, *k, json_object_get(args, *k));
+    const char *vars = json_string_value(json_object_get(args, "vars"));
+    if (vars) {
+        json_t *v = json_loads(vars, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(v)) {
+            json_decref(v);
+            json_decref(input);
+            err_t e = {0};
+            err_set(&e, 400, "invalid_type", "vars", "vars must be a JSON object");
+            return gqlb_fail(info, &e, error);
+        }
+        json_object_set_new(input, "vars", v);
+    }
+    int rc = gqlb_query(info, "notification", "preview_template", input, NULL, NULL, out, error);
+    json_decref(input);
+    return rc;
+}
+
 /* setNotificationTemplate, deleteNotificationTemplate: ud is the operation */
 static int r_template_mutation(const gql_resolve_info *info, json_t *parent, json_t *args,
                                json_t **out, char **error) {
@@ -232,6 +257,8 @@ int gql_notification_bind(gql_resolvers *rs) {
                             NULL, NULL);
     rc |= gql_resolvers_add(rs, "Viewer", "notificationTemplates", r_templates, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Viewer", "notificationTemplate", r_template, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Viewer", "notificationTemplatePreview", r_template_preview, NULL,
+                            NULL);
     rc |= gql_resolvers_add(rs, "Mutation", "setNotificationTemplate", r_template_mutation, NULL,
                             (void *)"put_template_override");
     rc |= gql_resolvers_add(rs, "Mutation", "deleteNotificationTemplate", r_template_mutation, NULL,
