@@ -358,6 +358,10 @@ static const cfg_var_t notification_vars[] = {
      "each SMS (and, for twilio, the URL X-Twilio-Signature signs).", 0},
     {"RECIPROCAL_PROVIDER_TIMEOUT_SECONDS", CFG_INT, F(provider_timeout_s), 1, 60, "10",
      "Connect and total timeout of one SMS or push request; a timeout is retried.", 0},
+    /* notif-speed (issue 13): mail throughput, secondary SMTP relay, FCM service account */
+    {"RECIPROCAL_NOTIFY_SENDERS", CFG_INT, F(senders), 1, 32, "4",
+     "Concurrent senders of the delivery worker, each with its own SMTP connection kept open "
+     "between mails (and one PostgreSQL connection while it sends).", 0},
 };
 /* clang-format on */
 #undef F

@@ -51,6 +51,8 @@ typedef struct notification_settings {
     int push_max_per_hour;
     char provider_callback_base[256]; /* public base URL of the callback endpoints */
     int provider_timeout_s;
+    /* notif-speed (issue 13): concurrent senders of the delivery worker (delivery.c) */
+    int senders;
 } notification_settings_t;
 
 const notification_settings_t *notification_settings(const svc_env_t *env);
