@@ -75,9 +75,10 @@ int main(int argc, char **argv) {
     double secs = (now_ms() - t0) / 1e3;
     qsort(g_lat, (size_t)g_n, sizeof *g_lat, cmp);
     int failed = atomic_load(&g_failed);
-    printf("mail-bench mode=%s sent=%d failed=%d threads=%d secs=%.2f rate=%.0f p50_ms=%.1f p99_ms=%.1f\n",
-           g_reuse ? "reuse" : "fresh", g_n - failed, failed, threads, secs, (g_n - failed) / secs, g_lat[g_n / 2],
-           g_lat[(size_t)(g_n * 0.99)]);
+    printf("mail-bench mode=%s sent=%d failed=%d threads=%d secs=%.2f rate=%.0f p50_ms=%.1f "
+           "p99_ms=%.1f\n",
+           g_reuse ? "reuse" : "fresh", g_n - failed, failed, threads, secs, (g_n - failed) / secs,
+           g_lat[g_n / 2], g_lat[(size_t)(g_n * 0.99)]);
     free(g_lat);
     return failed ? 1 : 0;
 }

@@ -71,8 +71,8 @@ static int create_club(const svc_env_t *env, const svc_caller_t *na, const char 
 }
 
 /* The mails of this run sent so far, and their latencies (sent_at - published) into lat. */
-static int sent_latencies(db_pool_t *db, const char *to, char (*eids)[40], const double *pub,
-                          int n, double *lat, double *qlat) {
+static int sent_latencies(db_pool_t *db, const char *to, char (*eids)[40], const double *pub, int n,
+                          double *lat, double *qlat) {
     static const db_scope_t sys = {NULL, NULL, 0, 1};
     db_tx_t *tx = NULL;
     err_t e = {0};
@@ -148,23 +148,23 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
         double due = t0 + (double)i / rate, now = wall_s();
         if (due > now) {
-            struct timespec ts = {(time_t)(due - now), (long)((due - now - (time_t)(due - now)) * 1e9)};
+            struct timespec ts = {(time_t)(due - now),
+                                  (long)((due - now - (time_t)(due - now)) * 1e9)};
             nanosleep(&ts, NULL);
         }
         char sid[40];
         uuid(eids[i]);
         uuid(sid);
-        json_t *env_j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}, s:{}}", "id",
-                                  eids[i], "type", "statement.issued", "source", "bench",
-                                  "tenant_id", host, "version", 1, "data", "statement_id", sid,
-                                  "host_club_id", host, "home_club_id", home, "status", "issued",
-                                  "metadata");
+        json_t *env_j =
+            json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}, s:{}}", "id", eids[i],
+                      "type", "statement.issued", "source", "bench", "tenant_id", host, "version",
+                      1, "data", "statement_id", sid, "host_club_id", host, "home_club_id", home,
+                      "status", "issued", "metadata");
         char *payload = json_dumps(env_j, JSON_COMPACT);
         json_decref(env_j);
         pub[i] = wall_s();
-        if (!payload ||
-            bus_js_publish(bus, "events.statement.issued", eids[i], payload, strlen(payload), NULL,
-                           &e) != 0)
+        if (!payload || bus_js_publish(bus, "events.statement.issued", eids[i], payload,
+                                       strlen(payload), NULL, &e) != 0)
             fprintf(stderr, "publish: %s\n", e.message);
         free(payload);
     }
@@ -183,8 +183,8 @@ int main(int argc, char **argv) {
     qsort(qlat, (size_t)k, sizeof *qlat, dbl_cmp);
     printf("mail-e2e-bench events=%d sent=%d rate=%.0f p50_ms=%.0f p99_ms=%.0f max_ms=%.0f "
            "queued_p50_ms=%.0f queued_p99_ms=%.0f\n",
-           n, k, n / pub_s, k ? lat[k / 2] : 0, k ? lat[(size_t)(k * 0.99)] : 0,
-           k ? lat[k - 1] : 0, k ? qlat[k / 2] : 0, k ? qlat[(size_t)(k * 0.99)] : 0);
+           n, k, n / pub_s, k ? lat[k / 2] : 0, k ? lat[(size_t)(k * 0.99)] : 0, k ? lat[k - 1] : 0,
+           k ? qlat[k / 2] : 0, k ? qlat[(size_t)(k * 0.99)] : 0);
     free(eids);
     free(pub);
     free(lat);

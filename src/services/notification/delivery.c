@@ -121,6 +121,50 @@ static int add_token_link(const svc_env_t *env, const notification_settings_t *s
     return rc;
 }
 
+/* ---- the secondary relay (RECIPROCAL_SMTP_SECONDARY_*) ------------------------------------ */
+
+#define PRIMARY_PROBE_S 60
+static atomic_int g_primary_failures;   /* consecutive relay failures of the primary */
+static atomic_llong g_primary_probe_at; /* failed over: when the primary is tried again */
+
+/* mail through the primary relay, or through the secondary once the primary failed
+ * smtp_failover_after times in a row (this mail's failure included); while failed over the
+ * primary is tried again every PRIMARY_PROBE_S seconds, and one success there ends it. A mail
+ * the secondary accepted has provider_ref "smtp:secondary:<message id>". */
+static int send_with_failover(const notification_settings_t *s, const notify_smtp_t *primary,
+                              notify_smtp_session_t *ss, const notify_mail_t *mail, msg_t *m,
+                              err_t *e) {
+    int have_secondary = s->smtp_secondary_url[0] != '\0';
+    int failed_over = have_secondary &&
+                      atomic_load(&g_primary_failures) >= s->smtp_failover_after &&
+                      (long long)time(NULL) < atomic_load(&g_primary_probe_at);
+    if (!failed_over) {
+        if (notify_smtp_session_send(ss, primary, mail, e) == 0) {
+            if (atomic_exchange(&g_primary_failures, 0) >= s->smtp_failover_after && have_secondary)
+                log_info("notification: the primary SMTP relay accepts mail again");
+            return 0;
+        }
+        if (!notify_smtp_relay_failed(e)) return -1;
+        int n = atomic_fetch_add(&g_primary_failures, 1) + 1;
+        if (!have_secondary || n < s->smtp_failover_after) return -1;
+        atomic_store(&g_primary_probe_at, (long long)time(NULL) + PRIMARY_PROBE_S);
+        log_warn("notification: the primary SMTP relay failed %d times in a row (%s); mail goes "
+                 "to the secondary relay",
+                 n, e->message);
+    }
+    notify_smtp_t secondary = *primary;
+    secondary.url = s->smtp_secondary_url;
+    secondary.user = s->smtp_secondary_user;
+    secondary.password = s->smtp_secondary_password;
+    err_t e2 = {0};
+    if (notify_smtp_session_send(ss, &secondary, mail, &e2) != 0) {
+        *e = e2;
+        return -1;
+    }
+    snprintf(m->ref, sizeof m->ref, "smtp:secondary:%s", m->id); /* provider_ref is unique */
+    return 0;
+}
+
 static int send_email(const svc_env_t *env, db_tx_t *tx, notify_smtp_session_t *ss, msg_t *m,
                       err_t *e) {
     const notification_settings_t *s = notification_settings(env);
@@ -149,7 +193,7 @@ static int send_email(const svc_env_t *env, db_tx_t *tx, notify_smtp_session_t *
                                json_string_value(json_object_get(m->vars, "depart_on")));
     }
     const notify_mail_t mail = {s->smtp_from, m->recipient, subject, text, html, ics};
-    rc = ss ? notify_smtp_session_send(ss, &conf, &mail, e)
+    rc = ss ? send_with_failover(s, &conf, ss, &mail, m, e)
             : err_set(e, 503, "smtp_unavailable", "", "out of memory");
 done:
     free(ics);
@@ -180,10 +224,10 @@ static int send_in_app(const svc_env_t *env, msg_t *m, err_t *e) {
 static const char *outcome(const notification_settings_t *s, const msg_t *m, int *final) {
     int transient = !m->ok && (m->why.status == 503 || m->why.status == 504);
     *final = !m->ok && (!transient || m->tries + 1 >= s->max_tries);
-    return m->ok                                             ? "sent"
-           : !*final                                         ? "queued"
+    return m->ok                                            ? "sent"
+           : !*final                                        ? "queued"
            : (m->why.status == 422 || m->why.status == 404) ? "not_sent"
-                                                             : "undelivered";
+                                                            : "undelivered";
 }
 
 /* The outcomes of the attempts of msgs[idx[0..k-1]], in one transaction: one UPDATE for all of
@@ -352,7 +396,11 @@ static int record_outcomes(pass_t *p, err_t *e) {
                 take[k++] = p->done[j];
         p->n_done = 0;
         pthread_mutex_unlock(&p->mu);
-        if (k > 0 && record_batch(p->env, p->msgs, take, k, e) == 0) handled += k;
+        if (k > 0 && record_batch(p->env, p->msgs, take, k, e) == 0)
+            handled += k;
+        else /* one row's failure must not hold back the others: each on its own */
+            for (int j = 0; k > 1 && j < k; j++)
+                if (record_batch(p->env, p->msgs, &take[j], 1, e) == 0) handled++;
         pthread_mutex_lock(&p->mu);
     }
     pthread_mutex_unlock(&p->mu);

@@ -53,6 +53,12 @@ typedef struct notification_settings {
     int provider_timeout_s;
     /* notif-speed (issue 13): concurrent senders of the delivery worker (delivery.c) */
     int senders;
+    /* the secondary SMTP relay, after smtp_failover_after consecutive relay failures of the
+     * primary (delivery.c); "" = none. TLS policy, CA file, timeout and From: are shared. */
+    char smtp_secondary_url[512];
+    char smtp_secondary_user[256];
+    char smtp_secondary_password[256];
+    int smtp_failover_after;
 } notification_settings_t;
 
 const notification_settings_t *notification_settings(const svc_env_t *env);

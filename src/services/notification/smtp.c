@@ -303,11 +303,18 @@ int notify_smtp_session_send(notify_smtp_session_t *ss, const notify_smtp_t *s,
     ss->c = NULL;
     ss->used = 0;
     const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (code >= 550 && code <= 553)
+        return err_set(e, 502, "smtp_rejected", "to", "SMTP %ld: %s", code, why);
     if (code >= 500 && code < 600)
         return err_set(e, 502, "smtp_rejected", "", "SMTP %ld: %s", code, why);
     if (code >= 400 && code < 500)
         return err_set(e, 503, "smtp_unavailable", "", "SMTP %ld: %s", code, why);
     return err_set(e, 503, "smtp_unavailable", "", "SMTP: %s", why);
+}
+
+int notify_smtp_relay_failed(const err_t *e) {
+    if (e->status == 503) return 1;
+    return e->status == 502 && strcmp(e->field, "to") != 0;
 }
 
 int notify_smtp_send(const notify_smtp_t *s, const notify_mail_t *m, err_t *e) {
