@@ -374,6 +374,11 @@ static const cfg_var_t notification_vars[] = {
     {"RECIPROCAL_SMTP_FAILOVER_AFTER", CFG_INT, F(smtp_failover_after), 1, 100, "3",
      "Consecutive relay failures of the primary SMTP server after which mail goes to the "
      "secondary (when one is set).", 0},
+    {"RECIPROCAL_PUSH_SERVICE_ACCOUNT_FILE", CFG_STR, F(push_service_account_file), 0, 0, "",
+     "fcm: the Google service account JSON key file (client_email, private_key, token_uri); "
+     "the OAuth 2 access token of each push is minted from it (RS256 JWT assertion exchanged at "
+     "token_uri, cached until 60 s before it expires) instead of RECIPROCAL_PUSH_AUTH. The "
+     "file is a secret. Empty = RECIPROCAL_PUSH_AUTH as given.", 0},
 };
 /* clang-format on */
 #undef F

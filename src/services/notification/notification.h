@@ -59,6 +59,9 @@ typedef struct notification_settings {
     char smtp_secondary_user[256];
     char smtp_secondary_password[256];
     int smtp_failover_after;
+    /* fcm: the service account whose OAuth 2 token authorises pushes (fcm_auth.c); "" = the
+     * static push_auth */
+    char push_service_account_file[512];
 } notification_settings_t;
 
 const notification_settings_t *notification_settings(const svc_env_t *env);
