@@ -22,6 +22,10 @@
 
 #define DELIVERY_BATCH "200"
 #define DELIVERY_LEASE "5 minutes"
+/* how long an outcome waits for PostgreSQL to come back (record_durably) */
+#define DELIVERY_RECORD_WAIT_MS 60000
+
+static atomic_int g_stop; /* the worker is stopping (notify_delivery_stop) */
 
 static const db_scope_t k_system = {NULL, NULL, 0, 1};
 
@@ -303,6 +307,31 @@ done:
     return rc;
 }
 
+/* record_batch() until PostgreSQL takes it. The outcomes of sends the SMTP server or provider
+ * already accepted must survive a database restart: left unrecorded, the leased rows would be
+ * sent again when their lease ends. Waits (100 ms doubling to 2 s) only while the database is
+ * unavailable (503), at most DELIVERY_RECORD_WAIT_MS, and not once the worker is stopping; after
+ * that the lease sends them again (at least once). */
+static int record_durably(const svc_env_t *env, msg_t *msgs, const int *idx, int k, err_t *e) {
+    int waited = 0, step = 100;
+    while (record_batch(env, msgs, idx, k, e) != 0) {
+        if (e->status != 503 || waited >= DELIVERY_RECORD_WAIT_MS || atomic_load(&g_stop))
+            return -1;
+        if (waited == 0)
+            log_warn("notification: %s; waiting to record the outcome of %d messages", e->message,
+                     k);
+        for (int slept = 0; slept < step && !atomic_load(&g_stop); slept += 50) {
+            struct timespec ts = {0, 50L * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        waited += step;
+        step = step < 2000 ? step * 2 : 2000;
+        *e = (err_t){0};
+    }
+    if (waited) log_info("notification: %d outcomes recorded after %d ms", k, waited);
+    return 0;
+}
+
 static void msg_free(msg_t *m) {
     json_decref(m->vars);
     free(m->subject);
@@ -396,11 +425,11 @@ static int record_outcomes(pass_t *p, err_t *e) {
                 take[k++] = p->done[j];
         p->n_done = 0;
         pthread_mutex_unlock(&p->mu);
-        if (k > 0 && record_batch(p->env, p->msgs, take, k, e) == 0)
+        if (k > 0 && record_durably(p->env, p->msgs, take, k, e) == 0)
             handled += k;
         else /* one row's failure must not hold back the others: each on its own */
             for (int j = 0; k > 1 && j < k; j++)
-                if (record_batch(p->env, p->msgs, &take[j], 1, e) == 0) handled++;
+                if (record_durably(p->env, p->msgs, &take[j], 1, e) == 0) handled++;
         pthread_mutex_lock(&p->mu);
     }
     pthread_mutex_unlock(&p->mu);
@@ -661,7 +690,6 @@ int notify_digest_pass(const svc_env_t *env, const char *at, err_t *e) {
 
 static pthread_t g_thread;
 static int g_running;
-static atomic_int g_stop;
 static const svc_env_t *g_env;
 
 static void *worker(void *arg) {
