@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < votes_n; i++) {
         json_t *o = json_array_get(votes, i);
         vt[i] = (gov_vote_t){json_string_value(json_object_get(o, "voter")),
-                             json_string_value(json_object_get(o, "choice"))};
+                             json_string_value(json_object_get(o, "choice")), NULL};
     }
     gov_rule_t rule;
     if (gov_rule_from_json(json_object_get(proposal, "rule"), &rule, &e) != 0) return 1;

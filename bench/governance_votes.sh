@@ -115,7 +115,32 @@ bench_governance_votes() {
             printf "governance votes cast + ledger-submitted, round %d|%.0f|-|-|cast, then submitted: %.2f s wall; CPU per vote %.3f + %.3f ms (server + PostgreSQL) = %.0f votes/s per core; goal 1,000 votes/s",
                 r, (t2 > t0 ? m / (t2 - t0) : 0), t2 - t0, m ? s * 1000 / hz / m : 0, m ? g * 1000 / hz / m : 0, (s + g) ? m * hz / (s + g) : 0 }')")
     done
+    gov_statements "$prop"
     gov_api PUT /api/v1/governance/types/policy '{"rule":null}' >/dev/null || true
+}
+
+# SQL statements PostgreSQL runs per cast: log_statement = all (set through the bench cluster's
+# superuser, then reset) over BENCH_GOV_COUNT_VOTES (50) sequential casts, counted in its log
+# (a pipeline's statements each count; the outbox relay's polls in the window count too, so the
+# figure is an upper bound).
+gov_statements() {
+    local prop=$1 n=${BENCH_GOV_COUNT_VOTES:-50} log="$TMP/log/postgresql.log" l0 l1 i st
+    [[ -n ${RCP_PG_SUPER_URL:-} && -f $log ]] || return 0
+    psql -qAt "$RCP_PG_SUPER_URL" -c "ALTER SYSTEM SET log_statement = 'all'" \
+        -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || return 0
+    sleep 1
+    l0=$(wc -l <"$log")
+    for ((i = 0; i < n; i++)); do
+        gov_api POST "/api/v1/governance/proposals/$prop/votes" \
+            "{\"club_id\":\"$(sed -n "$((i % 50 + 1))p" "$TMP/gov-clubs.txt")\",\"choice\":\"$([[ $((i % 2)) == 0 ]] && echo for || echo against)\"}" >/dev/null || true
+    done
+    sleep 1
+    l1=$(wc -l <"$log")
+    psql -qAt "$RCP_PG_SUPER_URL" -c "ALTER SYSTEM RESET log_statement" \
+        -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+    st=$(sed -n "$((l0 + 1)),${l1}p" "$log" | grep -cE 'LOG: +(statement|execute [^:]*):' || true)
+    rows+=("$(awk -v st="$st" -v n="$n" 'BEGIN {
+        printf "governance SQL statements per vote cast|-|-|-|%.1f statements per cast (log_statement = all over %d sequential casts, PostgreSQL log; BEGIN/COMMIT and the scope included)", st / n, n }')")
 }
 
 bench_governance_votes

@@ -32,8 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/db.h"
 #include "support/e2e.h"
+#include "support/gov_e2e.h"
 #include "test.h"
 
 static e2e_proc_t g_proc;
@@ -97,25 +97,6 @@ static json_t *gql(const char *as, const char *q, json_t *vars) {
     if (r.status != 200) printf("#   graphql %ld: %s\n", r.status, r.body);
     e2e_resp_free(&r);
     return out;
-}
-
-/* Suspends every active club: the snapshot then holds only this test's clubs. */
-static int fresh_network(void) {
-    err_t e = {0};
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    int rc = -1;
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        if (db_exec_cmd(tx, "UPDATE member.clubs SET status = 'suspended' WHERE status = 'active'",
-                        0, NULL, &e) >= 0)
-            rc = db_commit(tx, &e);
-        else
-            db_rollback(tx);
-    }
-    db_pool_close(db);
-    return rc;
 }
 
 static json_t *sweep(const char *as_of) {
@@ -195,7 +176,7 @@ static void test_start(void) {
                          "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", NULL};
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
-    REQUIRE(fresh_network() == 0);
+    REQUIRE(gov_e2e_fresh_network() == 0);
     char slug[3][64], email[128];
     for (int i = 0; i < 3; i++) {
         char name[32];
@@ -577,54 +558,27 @@ static long cast_signed(const char *club, const char *id, const char *tx, const 
 }
 
 /* The proposal's ledger records still pending (print: and why). */
-static long long pending_of(const char *id, int print) {
-    err_t e = {0};
-    long long n = -1;
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    const char *p[] = {id};
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        PGresult *r = db_exec(tx,
-                              "SELECT kind, coalesce(last_error, '') FROM "
-                              "governance.ledger_records WHERE status = 'pending' AND "
-                              "proposal_id = $1",
-                              1, p, &e);
-        if (r) n = PQntuples(r);
-        for (int i = 0; print && r && i < PQntuples(r); i++)
-            printf("#   pending %s: %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-        if (r) PQclear(r);
-        db_rollback(tx);
-    }
-    db_pool_close(db);
-    return n;
-}
 
 static void test_presigned_vote(void) {
     char clubs[2][64], slug[64], body[1024], id[64], path[256], mhex[65], ahex[65];
     unsigned char mpk[32], apk[32], ask[64], fpk[32], fsk[64];
     json_t *v = NULL;
-    REQUIRE(fresh_network() == 0);
-    REQUIRE(call("POST", "/api/v1/ledger/bootstrap", "{}", NULL) == 200);
-    /* D holds its own keys; E's are the server's */
-    for (int i = 0; i < 2; i++) {
-        snprintf(slug, sizeof slug, "govs-%c-%d", 'd' + i, (int)getpid());
-        REQUIRE(e2e_club(&g_proc, i ? "Gov Signed E" : "Gov Signed D", slug, NULL, clubs[i]) == 0);
-    }
-    /* E first: once D (whose admin key the server does not hold) is in the config, a config
-     * update needs the majority of the admin identities */
-    snprintf(body, sizeof body, "{\"org\":\"gse%d\",\"club_id\":\"%s\"}", (int)getpid(), clubs[1]);
-    REQUIRE(call("POST", "/api/v1/ledger/orgs", body, NULL) == 200);
+    REQUIRE(gov_e2e_ledger_network(&g_proc) == 0);
+    /* D holds its own keys; E's are the server's. E first: once D (whose admin key the server
+     * does not hold) is in the config, a config update needs the majority of the admin
+     * identities */
+    char org[32];
+    snprintf(slug, sizeof slug, "govs-e-%d", (int)getpid());
+    snprintf(org, sizeof org, "gse%d", (int)getpid());
+    REQUIRE(gov_e2e_ledger_club(&g_proc, "Gov Signed E", slug, org, NULL, clubs[1], NULL) == 0);
     crypto_sign_keypair(mpk, g_d_msk);
     crypto_sign_keypair(apk, ask);
     sodium_bin2hex(mhex, sizeof mhex, mpk, 32);
     sodium_bin2hex(ahex, sizeof ahex, apk, 32);
-    snprintf(body, sizeof body,
-             "{\"org\":\"gsd%d\",\"club_id\":\"%s\",\"public_keys\":{\"member\":\"%s\","
-             "\"admin\":\"%s\"}}",
-             (int)getpid(), clubs[0], mhex, ahex);
-    REQUIRE(call("POST", "/api/v1/ledger/orgs", body, &v) == 200);
+    snprintf(body, sizeof body, "{\"member\":\"%s\",\"admin\":\"%s\"}", mhex, ahex);
+    snprintf(slug, sizeof slug, "govs-d-%d", (int)getpid());
+    snprintf(org, sizeof org, "gsd%d", (int)getpid());
+    REQUIRE(gov_e2e_ledger_club(&g_proc, "Gov Signed D", slug, org, body, clubs[0], &v) == 0);
     CHECK(jstr(v, "status") == NULL || strcmp(jstr(v, "status"), "needs_endorsements") != 0);
     json_decref(v);
     REQUIRE(propose(clubs[1], clubs[0], "policy", "[]", "2032-05-02T10:00:00Z", id) == 0);
@@ -716,14 +670,7 @@ static void test_presigned_vote(void) {
     CHECK_EQ_INT(vote(clubs[1], id, "for", "2032-05-03T11:00:00Z"), 201);
     /* close; the records reach the ledger (the result waits for the votes) */
     json_decref(sweep("2032-05-09T11:00:00Z"));
-    long long pending = -1;
-    for (int i = 0; i < 20 && pending != 0; i++) {
-        json_decref(sweep("2032-05-09T11:00:00Z"));
-        pending = pending_of(id, 0);
-        if (pending) usleep(250 * 1000);
-    }
-    CHECK_EQ_INT(pending, 0);
-    if (pending) pending_of(id, 1);
+    CHECK_EQ_INT(gov_e2e_drain(&g_proc, id, "2032-05-09T11:00:00Z", 20), 0);
     snprintf(path, sizeof path, "/api/v1/ledger/transactions/%s/status?wait_ms=10000", tx_id);
     REQUIRE(call("GET", path, NULL, &v) == 200);
     CHECK_STR(jstr(v, "status"), "committed");

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/db.h"
 #include "support/e2e.h"
+#include "support/gov_e2e.h"
 #include "test.h"
 
 #define T0 "2031-05-04T10:00:00Z"
@@ -44,74 +44,20 @@ static long call(const char *method, const char *path, const char *body, json_t 
     return st;
 }
 
-/* Suspends every active club: the snapshot then holds only this test's clubs. */
-static int fresh_network(void) {
-    err_t e = {0};
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    int rc = -1;
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        if (db_exec_cmd(tx, "UPDATE member.clubs SET status = 'suspended' WHERE status = 'active'",
-                        0, NULL, &e) >= 0)
-            rc = db_commit(tx, &e);
-        else
-            db_rollback(tx);
-    }
-    db_pool_close(db);
-    return rc;
-}
-
 static void test_start(void) {
     const char *kek = getenv("RECIPROCAL_LEDGER_KEK"); /* exported by tests/run.sh */
     snprintf(g_kek, sizeof g_kek, "RECIPROCAL_LEDGER_KEK=%s", kek ? kek : "");
     const char *env[] = {g_kek, "RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0", NULL};
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
-    REQUIRE(fresh_network() == 0);
-    char body[1024];
-    json_t *v = NULL;
-    REQUIRE(call("POST", "/api/v1/ledger/bootstrap", "{}", NULL) == 200);
+    REQUIRE(gov_e2e_ledger_network(&g_proc) == 0);
     for (int i = 0; i < 4; i++) {
-        snprintf(body, sizeof body,
-                 "{\"name\":\"Gov Club %c\",\"slug\":\"govl-%c-%d\",\"timezone\":"
-                 "\"Europe/London\",\"address\":{\"country\":\"GB\"}}",
-                 'A' + i, 'a' + i, (int)getpid());
-        REQUIRE(call("POST", "/api/v1/clubs", body, &v) == 201);
-        snprintf(g_club[i], sizeof g_club[i], "%s", jstr(v, "id"));
-        json_decref(v);
-        snprintf(body, sizeof body, "{\"org\":\"gl%c%d\",\"club_id\":\"%s\"}", 'a' + i,
-                 (int)getpid(), g_club[i]);
-        REQUIRE(call("POST", "/api/v1/ledger/orgs", body, NULL) == 200);
+        char name[32], slug[64], org[32];
+        snprintf(name, sizeof name, "Gov Club %c", 'A' + i);
+        snprintf(slug, sizeof slug, "govl-%c-%d", 'a' + i, (int)getpid());
+        snprintf(org, sizeof org, "gl%c%d", 'a' + i, (int)getpid());
+        REQUIRE(gov_e2e_ledger_club(&g_proc, name, slug, org, NULL, g_club[i], NULL) == 0);
     }
-}
-
-/* The proposal's ledger records still pending (print: and why). Scoped to the proposal: the
- * run's earlier tests leave records that never reach the ledger (their clubs are no ledger
- * organisations), so the sweep's global ledger_pending is not this test's. */
-static long long pending_of(const char *id, int print) {
-    err_t e = {0};
-    long long n = -1;
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    const char *p[] = {id};
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        PGresult *r = db_exec(tx,
-                              "SELECT kind, coalesce(last_error, '') FROM "
-                              "governance.ledger_records WHERE status = 'pending' AND "
-                              "proposal_id = $1",
-                              1, p, &e);
-        if (r) n = PQntuples(r);
-        for (int i = 0; print && r && i < PQntuples(r); i++)
-            printf("#   pending %s: %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-        if (r) PQclear(r);
-        db_rollback(tx);
-    }
-    db_pool_close(db);
-    return n;
 }
 
 /* Runs the sweep at as_of; returns its output. */
@@ -153,14 +99,7 @@ static void test_vote_and_finalise(void) {
     CHECK_EQ_INT(json_integer_value(json_object_get(v, "queued")), 1);
     json_decref(v);
     /* the records reach the ledger: the result waits for the votes' records, so a few passes */
-    long long pending = -1;
-    for (int i = 0; i < 40 && pending != 0; i++) {
-        json_decref(sweep(T_CLOSE));
-        pending = pending_of(g_prop, 0);
-        if (pending) usleep(250 * 1000);
-    }
-    CHECK_EQ_INT(pending, 0);
-    if (pending) pending_of(g_prop, 1);
+    CHECK_EQ_INT(gov_e2e_drain(&g_proc, g_prop, T_CLOSE, 40), 0);
 }
 
 /* 1 when the (base64 or plain) string holds a vote record with "choice":"abstain"; then *out is

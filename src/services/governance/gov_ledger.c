@@ -91,25 +91,6 @@ int gov_ledger_enqueue_opening(db_tx_t *tx, const char *id, err_t *e) {
                : 0;
 }
 
-int gov_ledger_enqueue_vote(db_tx_t *tx, const char *id, const char *voter, const char *signed_tx,
-                            const char *endorsements, err_t *e) {
-    const char *p[] = {id, voter, signed_tx, endorsements};
-    return db_exec_cmd(
-               tx,
-               "INSERT INTO governance.ledger_records (proposal_id, kind, voter_id, seq, payload, "
-               "tx, endorsements) SELECT v.proposal_id, 'governance.vote_cast', v.voter_id, "
-               "v.changed, jsonb_strip_nulls(jsonb_build_object('cast_at_ms', " MS(
-                   "v.cast_at") ", 'choice', v.choice, 'proposal', v.proposal_id, "
-                                "'reason_sha256', CASE WHEN v.reason IS NOT NULL THEN "
-                                "encode(sha256(convert_to(v.reason, 'UTF8')), 'hex') END, "
-                                "'voter', v.voter_id)), $3, $4::jsonb FROM governance.votes v "
-                                "WHERE v.proposal_id = $1 AND v.voter_id = $2 ON CONFLICT DO "
-                                "NOTHING",
-               4, p, e) < 0
-               ? -1
-               : 0;
-}
-
 int gov_ledger_enqueue_result(db_tx_t *tx, const char *id, err_t *e) {
     const char *p[] = {id};
     return db_exec_cmd(tx,
@@ -248,20 +229,27 @@ static int submit_signed(const svc_call_t *call, const char *txb64, json_t *ends
     return 0;
 }
 
-static int store(const svc_call_t *call, const char *rid, const char *tx_id, const char *why,
-                 err_t *e) {
-    db_tx_t *tx = NULL;
-    const char *p[] = {rid, tx_id, why};
-    if (svc_begin(call, &tx, e) != 0) return -1;
-    int rc = db_exec_cmd(tx,
-                         "UPDATE governance.ledger_records SET attempts = attempts + 1, status = "
-                         "CASE WHEN $2::text IS NULL THEN 'pending' ELSE 'submitted' END, tx_id = "
-                         "$2, last_error = left($3, 400), updated_at = now() WHERE id = "
-                         "$1::bigint AND status = 'pending'",
-                         3, p, e) < 0
-                 ? -1
-                 : 0;
-    return db_tx_finish(&tx, rc, NULL, e);
+/* The pass's outcomes (a JSON array of {id, tx_id?, why?}) stored in one statement: each record
+ * submitted (its transaction id) or still pending (attempts + 1, why). A pass that stops before
+ * storing leaves its records pending: the next resubmits them, and the ledger's DUPLICATE_TXID
+ * answer marks them submitted (the nonce makes a resubmission the same transaction). */
+static int store(const svc_call_t *call, json_t *outcomes, err_t *e) {
+    if (json_array_size(outcomes) == 0) return 0;
+    char *doc = jsonx_dump(outcomes);
+    if (!doc) return err_set(e, 500, "internal", "", "out of memory");
+    const char *p[] = {doc};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_write(
+        call->env->db, &scope,
+        "UPDATE governance.ledger_records l SET attempts = l.attempts + 1, status = CASE WHEN "
+        "x.tx_id IS NULL THEN 'pending' ELSE 'submitted' END, tx_id = x.tx_id, last_error = "
+        "left(x.why, 400), updated_at = now() FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, "
+        "tx_id text, why text) WHERE l.id = x.id AND l.status = 'pending'",
+        1, p, e);
+    free(doc);
+    if (!r) return -1;
+    PQclear(r);
+    return 0;
 }
 
 int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e) {
@@ -280,7 +268,7 @@ int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pen
         "l.id LIMIT 50",
         0, NULL, e);
     if (!r) return -1;
-    json_t *config = NULL;
+    json_t *config = NULL, *outcomes = json_array();
     char cfg_why[400] = "";
     int rc = 0;
     if (PQntuples(r) > 0) {
@@ -316,12 +304,21 @@ int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pen
                  submit(call, spec, tx_id, why, sizeof why) == 0)
             why[0] = 0;
         json_decref(spec), json_decref(payload);
-        rc = store(call, PQgetvalue(r, i, 0), tx_id[0] ? tx_id : NULL, why[0] ? why : NULL, e);
+        json_array_append_new(
+            outcomes, json_pack("{s:I, s:s?, s:s?}", "id", (json_int_t)atoll(PQgetvalue(r, i, 0)),
+                                "tx_id", tx_id[0] ? tx_id : NULL, "why", why[0] ? why : NULL));
         if (tx_id[0])
             (*submitted)++;
         else
             (*pending)++;
     }
+    if (rc == 0) {
+        rc = store(call, outcomes, e);
+    } else {
+        err_t se = {0}; /* the first error is the pass's; what was submitted is still stored */
+        store(call, outcomes, &se);
+    }
+    json_decref(outcomes);
     json_decref(config);
     PQclear(r);
     return rc;

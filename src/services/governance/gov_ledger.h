@@ -16,9 +16,8 @@
 
 /* Queues governance.proposal and governance.eligible_snapshot of proposal id (opened in tx). */
 int gov_ledger_enqueue_opening(db_tx_t *tx, const char *id, err_t *e);
-/* Queues governance.vote_cast of voter's current vote on id (its seq-th cast). */
-int gov_ledger_enqueue_vote(db_tx_t *tx, const char *id, const char *voter, const char *signed_tx,
-                            const char *endorsements, err_t *e);
+/* governance.vote_cast is queued by the cast's own statement (votes.c CAST_SQL: the stored row,
+ * its seq-th cast, in the payload described in docs/governance.md "Ledger records"). */
 /* Queues governance.result of id (its result stored in tx). */
 int gov_ledger_enqueue_result(db_tx_t *tx, const char *id, err_t *e);
 

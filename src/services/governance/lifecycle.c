@@ -209,8 +209,9 @@ int gov_count(db_tx_t *tx, const char *id, json_t **result, int *succeeded, err_
         "jsonb_strip_nulls(jsonb_build_object('voter', e.voter_id, 'weight', e.weight, "
         "'delegate_all', e.delegate_all, 'delegate_type', e.delegate_type)) ORDER BY e.voter_id), "
         "'[]') FROM governance.eligible e WHERE e.proposal_id = p.id)::text, (SELECT "
-        "coalesce(jsonb_agg(jsonb_build_object('voter', v.voter_id, 'choice', v.choice) ORDER BY "
-        "v.voter_id), '[]') FROM governance.votes v WHERE v.proposal_id = p.id)::text FROM "
+        "coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('voter', v.voter_id, 'choice', "
+        "v.choice, 'by', v.delegate_id)) ORDER BY v.voter_id), '[]') FROM governance.votes v "
+        "WHERE v.proposal_id = p.id)::text FROM "
         "governance.proposals p WHERE p.id = $1",
         1, p, e);
     if (!r) return -1;

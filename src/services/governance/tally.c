@@ -156,6 +156,7 @@ static void ix_free(ix_t *ix) {
 typedef struct work {
     ix_t voters, options;
     int *direct; /* per voter: its direct choice or CHOICE_NONE */
+    char *by;    /* per voter: 1 when its vote was cast by its delegate (gov_vote_t.by) */
 } work_t;
 
 static int check_input(const gov_voter_t *v, size_t nv, const char *const *opts, size_t no,
@@ -210,6 +211,7 @@ static int take_votes(const gov_rule_t *r, work_t *w, const gov_vote_t *votes, s
             return err_set(e, 422, "duplicate_vote", "votes", "voter %s voted twice",
                            votes[i].voter);
         w->direct[p] = c;
+        w->by[p] = votes[i].by != NULL;
     }
     return 0;
 }
@@ -232,11 +234,12 @@ static void add_choice(gov_tally_t *t, int c, int64_t weight) {
 
 /* the choice voter i counts with: its own, else its delegate's direct vote (one hop) */
 static int effective_choice(const gov_voter_t *v, const work_t *w, size_t i, int *delegated) {
-    *delegated = 0;
+    *delegated = w->by[i];
     if (w->direct[i] != CHOICE_NONE) return w->direct[i];
     const char *to = v[i].delegate_type ? v[i].delegate_type : v[i].delegate_all;
     long d = ix_find(&w->voters, to);
-    if (d < 0 || (size_t)d == i || w->direct[d] == CHOICE_NONE) return CHOICE_NONE;
+    /* a vote the delegate cast on another's behalf is not its own: not passed on (one hop) */
+    if (d < 0 || (size_t)d == i || w->direct[d] == CHOICE_NONE || w->by[d]) return CHOICE_NONE;
     *delegated = 1;
     return w->direct[d];
 }
@@ -337,7 +340,8 @@ static int work_init(work_t *w, const gov_voter_t *v, size_t nv, const char *con
     w->voters.ids = malloc((nv ? nv : 1) * sizeof *w->voters.ids);
     w->options.ids = malloc((no ? no : 1) * sizeof *w->options.ids);
     w->direct = malloc((nv ? nv : 1) * sizeof *w->direct);
-    if (!w->voters.ids || !w->options.ids || !w->direct)
+    w->by = calloc(nv ? nv : 1, 1);
+    if (!w->voters.ids || !w->options.ids || !w->direct || !w->by)
         return err_set(e, 500, "internal", "", "out of memory");
     for (size_t i = 0; i < nv; i++) {
         w->voters.ids[i] = v[i].id;
@@ -383,6 +387,7 @@ done:
     ix_free(&w.voters);
     ix_free(&w.options);
     free(w.direct);
+    free(w.by);
     return rc;
 }
 
@@ -472,6 +477,7 @@ static int record_votes(json_t *votes, gov_vote_t **out, err_t *e) {
         json_t *o = json_array_get(votes, i);
         v[i].voter = json_string_value(json_object_get(o, "voter"));
         v[i].choice = json_string_value(json_object_get(o, "choice"));
+        v[i].by = json_string_value(json_object_get(o, "by"));
         if (!v[i].voter || !v[i].choice) {
             free(v);
             return err_set(e, 422, "invalid_votes", "votes", "votes[%zu] must be {voter, choice}",

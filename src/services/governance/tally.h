@@ -72,10 +72,14 @@ typedef struct gov_voter {
 } gov_voter_t;
 
 /* A direct vote. choice: "for" | "against" | "abstain", or (plurality) an option id or
- * "abstain". At most one per voter (a second one: 422 duplicate_vote). */
+ * "abstain". At most one per voter (a second one: 422 duplicate_vote). by: the delegate who cast
+ * it on the voter's behalf (club scope, docs/governance.md "Delegated club votes"), NULL = the
+ * voter itself: such a vote counts once, as the voter's, in `delegated` too, and is not passed on
+ * to the voter's own delegators (one hop). */
 typedef struct gov_vote {
     const char *voter;
     const char *choice;
+    const char *by;
 } gov_vote_t;
 
 /* The result of one option (plurality): its id (points into the caller's options), the voters
@@ -120,7 +124,7 @@ void gov_tally_free(gov_tally_t *t);
  * records"), so the service and the offline recount read them alike: proposal = the
  * governance.proposal payload (its "rule" and "options"; other members ignored), snapshot = the
  * governance.eligible_snapshot payload ("voters": [{voter, weight, delegate_all?,
- * delegate_type?}]), votes = an array of {voter, choice} (one per voter: the caller picked the
+ * delegate_type?}]), votes = an array of {voter, choice, by?} (one per voter: the caller picked the
  * last one before close). 0, or -1 + 422 naming the record's field. The option ids of t point
  * into proposal: keep it until gov_tally_free(t). */
 int gov_tally_records(json_t *proposal, json_t *snapshot, json_t *votes, gov_tally_t *t, err_t *e);

@@ -17,8 +17,12 @@ int gov_validate_votes_list(json_t *in, err_t *e);
 int gov_validate_delegation(json_t *in, err_t *e);
 int gov_validate_prepare(json_t *in, err_t *e);
 
-/* POST /governance/proposals/{id}/votes {choice, reason?, club_id?, as_of?} -> 201 the vote
- * {proposal_id, voter_id, choice, weight, cast_at, changed, signed, voting_ends_at, extended}.
+/* POST /governance/proposals/{id}/votes {choice, reason?, club_id?, as_of?, on_behalf_of?} -> 201
+ * the vote {proposal_id, voter_id, choice, weight, cast_at, changed, signed, delegate_id,
+ * delegation_id, voting_ends_at, extended}. on_behalf_of (club scope): the caller casts that
+ * member's vote as its delegate (the delegation in the snapshot and still in force; once per
+ * member; a member's own vote overrides it), stored as the member's with delegate_id and
+ * delegation_id (docs/governance.md "Delegated club votes"). One statement (CAST_SQL).
  * A pre-signed network vote {tx, signature, reason?, club_id?} (presigned.h): the choice and
  * cast time are the record's; its ledger record is submitted with the club's endorsement. */
 int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
@@ -28,7 +32,8 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int gov_prepare_vote(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 /* GET /governance/proposals/{id}/votes: a cursor page of the direct votes. */
 int gov_votes_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
-/* PUT /governance/delegations {scope?, delegate_id|null, type?, club_id?} -> the delegation. */
+/* PUT /governance/delegations {scope?, delegate_id|null, type?, club_id?} -> the delegation
+ * {id, scope, delegator_id, type, delegate_id} (no id once cleared). */
 int gov_delegate(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
 #endif

@@ -389,6 +389,15 @@ static void test_delegation_override(void) {
     snprintf(in, sizeof in, "{\"delegate_id\":\"%s\"}", ids[0]);
     json_decref(gt_want(&a[1], "put_delegation", in, 200));
     CHECK_EQ_INT(vote(&a[0], id, "for", "2031-03-03T10:00:00Z", 201), 201);
+    /* a network delegation is not cast on the delegator's behalf */
+    snprintf(in, sizeof in,
+             "{\"id\":\"%s\",\"choice\":\"for\",\"on_behalf_of\":\"%s\",\"as_of\":"
+             "\"2031-03-03T10:00:00Z\"}",
+             id, ids[2]);
+    o = NULL;
+    CHECK_EQ_INT(gt_call(&a[0], "cast_vote", in, &o), 422);
+    CHECK_STR(mt_str(json_object_get(o, "error"), "field"), "on_behalf_of");
+    json_decref(o);
     /* D overrides its delegate */
     CHECK_EQ_INT(vote(&a[3], id, "against", "2031-03-03T10:00:00Z", 201), 201);
     snprintf(in, sizeof in, "{\"id\":\"%s\"}", id);
@@ -583,6 +592,119 @@ static void test_club_vote(void) {
     PQclear(q);
 }
 
+/* ---- delegated club votes (docs/governance.md "Delegated club votes") ---- */
+
+/* cast_vote by c on behalf of member behalf: the status; *out (may be NULL) the answer */
+static int vote_for(const svc_caller_t *c, const char *id, const char *behalf, const char *choice,
+                    json_t **out) {
+    char in[320];
+    snprintf(in, sizeof in,
+             "{\"id\":\"%s\",\"choice\":\"%s\",\"on_behalf_of\":\"%s\",\"as_of\":"
+             "\"2031-03-03T10:00:00Z\"}",
+             id, choice, behalf);
+    return gt_call(c, "cast_vote", in, out);
+}
+
+static void test_delegated_club_votes(void) {
+    char ids[1][40], users[4][40], deleg[4][40], in[1024], id[40];
+    svc_caller_t a[1], m[4];
+    clubs(1, ids, a);
+    char u[40];
+    mt_uuid(u);
+    svc_caller_t staff = mt_caller(ids[0], u, 0, "member:read member:write member:admin");
+    for (int i = 0; i < 4; i++) {
+        REQUIRE(mt_account(ids[0], users[i]) == 0);
+        snprintf(in, sizeof in,
+                 "{\"category\":\"full\",\"status\":\"active\",\"auth_user_id\":\"%s\","
+                 "\"expires_on\":\"2099-12-31\",\"profile\":{\"first_name\":\"D%d\","
+                 "\"last_name\":\"Elegate\"}}",
+                 users[i], i);
+        REQUIRE(mt_call(&staff, "create_member", in, NULL) == 201);
+        m[i] = mt_caller(ids[0], users[i], 1, "");
+    }
+    /* m1, m2 and m3 delegate to m0 */
+    for (int i = 1; i < 4; i++) {
+        snprintf(in, sizeof in, "{\"scope\":\"club\",\"delegate_id\":\"%s\"}", users[0]);
+        json_t *o = gt_want(&m[i], "put_delegation", in, 200);
+        REQUIRE(o && mt_str(o, "id"));
+        snprintf(deleg[i], sizeof deleg[i], "%s", mt_str(o, "id"));
+        json_decref(o);
+    }
+    json_t *o = gt_want(&a[0], "create_proposal",
+                        "{\"type\":\"budget\",\"title\":\"Delegated budget\",\"scope\":\"club\","
+                        "\"as_of\":\"" T0 "\"}",
+                        201);
+    REQUIRE(o != NULL);
+    snprintf(id, sizeof id, "%s", mt_str(o, "id"));
+    json_decref(o);
+    json_decref(sweep("2031-03-02T11:00:00Z"));
+    /* m3 revokes its delegation after opening */
+    json_decref(gt_want(&m[3], "put_delegation", "{\"scope\":\"club\",\"delegate_id\":null}", 200));
+    CHECK_EQ_INT(vote(&m[0], id, "for", "2031-03-03T10:00:00Z", 201), 201);
+    /* m0 casts m1's vote: stored as m1's, saying who cast it under which delegation */
+    json_t *v = NULL;
+    CHECK_EQ_INT(vote_for(&m[0], id, users[1], "against", &v), 201);
+    CHECK_STR(mt_str(v, "voter_id"), users[1]);
+    CHECK_STR(mt_str(v, "delegate_id"), users[0]);
+    CHECK_STR(mt_str(v, "delegation_id"), deleg[1]);
+    CHECK_STR(mt_str(v, "choice"), "against");
+    json_decref(v);
+    /* the delegate cannot vote twice for m1 (budget allows a change, but not by the delegate) */
+    CHECK_EQ_INT(vote_for(&m[0], id, users[1], "for", &v), 409);
+    CHECK_STR(mt_str(json_object_get(v, "error"), "code"), "vote_exists");
+    CHECK_STR(mt_str(json_object_get(v, "error"), "field"), "on_behalf_of");
+    json_decref(v);
+    /* a revoked delegation is refused */
+    CHECK_EQ_INT(vote_for(&m[0], id, users[3], "for", &v), 409);
+    CHECK_STR(mt_str(json_object_get(v, "error"), "code"), "delegation_revoked");
+    CHECK_STR(mt_str(json_object_get(v, "error"), "field"), "on_behalf_of");
+    json_decref(v);
+    /* m1 is nobody's delegate */
+    CHECK_EQ_INT(vote_for(&m[1], id, users[2], "for", &v), 403);
+    CHECK_STR(mt_str(json_object_get(v, "error"), "code"), "not_delegate");
+    json_decref(v);
+    /* m2 votes directly: its delegate can no longer cast it */
+    CHECK_EQ_INT(vote(&m[2], id, "for", "2031-03-03T10:00:00Z", 201), 201);
+    CHECK_EQ_INT(vote_for(&m[0], id, users[2], "against", &v), 409);
+    CHECK_STR(mt_str(json_object_get(v, "error"), "code"), "vote_exists");
+    json_decref(v);
+    /* the list shows who cast m1's vote */
+    snprintf(in, sizeof in, "{\"id\":\"%s\"}", id);
+    o = gt_want(&m[0], "list_votes", in, 200);
+    size_t i, delegated_rows = 0;
+    json_t *it;
+    json_array_foreach(json_object_get(o, "items"), i, it) {
+        if (strcmp(mt_str(it, "voter_id"), users[1]) == 0) {
+            CHECK_STR(mt_str(it, "delegate_id"), users[0]);
+            CHECK_STR(mt_str(it, "delegation_id"), deleg[1]);
+        } else {
+            CHECK(json_is_null(json_object_get(it, "delegate_id")));
+        }
+        delegated_rows += mt_str(it, "delegate_id") != NULL;
+    }
+    CHECK_EQ_INT(json_array_size(json_object_get(o, "items")), 3);
+    CHECK_EQ_INT(delegated_rows, 1);
+    json_decref(o);
+    /* counted once each: m0 for, m1 against (cast by m0), m2 for, m3 for through the snapshot's
+     * delegation to m0 (the snapshot counts; only casting on its behalf needs it in force) */
+    o = gt_want(&netadmin, "get_proposal", in, 200);
+    json_t *t = json_object_get(o, "tally");
+    CHECK_EQ_INT(json_integer_value(json_object_get(t, "voters")), 4);
+    CHECK_EQ_INT(json_integer_value(json_object_get(t, "direct_votes")), 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(t, "delegated_votes")), 1);
+    CHECK_EQ_INT(json_integer_value(json_object_get(t, "delegated")), 2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(t, "choices"), "for")), 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(t, "choices"), "against")), 1);
+    json_decref(o);
+    json_decref(sweep("2031-03-09T11:00:00Z"));
+    o = gt_want(&netadmin, "get_proposal", in, 200);
+    json_t *r = json_object_get(o, "result");
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r, "for"), "count")), 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r, "against"), "count")), 1);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r, "delegated"), "count")), 2);
+    json_decref(o);
+}
+
 /* ---- tenant isolation ---- */
 
 static void test_club_proposal_isolation(void) {
@@ -735,6 +857,7 @@ int main(void) {
     RUN(test_execute_once_two_processes);
     RUN(test_club_proposal_isolation);
     RUN(test_club_vote);
+    RUN(test_delegated_club_votes);
     RUN(test_type_override);
     RUN(test_club_weight);
     if (mt_env.bus) bus_close(mt_env.bus);

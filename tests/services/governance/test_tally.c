@@ -26,7 +26,7 @@ static void snapshot(size_t n) {
 static size_t cast(size_t f, size_t a, size_t ab) {
     size_t n = 0;
     for (size_t i = 0; i < f + a + ab; i++)
-        votes[n++] = (gov_vote_t){ids[i], i < f ? "for" : i < f + a ? "against" : "abstain"};
+        votes[n++] = (gov_vote_t){ids[i], i < f ? "for" : i < f + a ? "against" : "abstain", NULL};
     return n;
 }
 
@@ -150,9 +150,9 @@ static void test_weights(void) {
     voters[0].weight = 3; /* one heavy voter for, two light against */
     voters[1].weight = 1;
     voters[2].weight = 1;
-    votes[0] = (gov_vote_t){"v0", "for"};
-    votes[1] = (gov_vote_t){"v1", "against"};
-    votes[2] = (gov_vote_t){"v2", "against"};
+    votes[0] = (gov_vote_t){"v0", "for", NULL};
+    votes[1] = (gov_vote_t){"v1", "against", NULL};
+    votes[2] = (gov_vote_t){"v2", "against", NULL};
     gov_rule_t r = rule(GOV_RULE_SIMPLE, 5000);
     CHECK_EQ_INT(gov_tally(&r, voters, 5, votes, 3, NULL, 0, &t, &e), 0);
     CHECK_EQ_INT(t.for_count, 1);
@@ -175,7 +175,7 @@ static void test_weights(void) {
     big[0] = (gov_voter_t){.id = "a", .weight = GOV_MAX_WEIGHT};
     big[1] = (gov_voter_t){.id = "b", .weight = GOV_MAX_WEIGHT};
     big[2] = (gov_voter_t){.id = "c", .weight = GOV_MAX_WEIGHT};
-    gov_vote_t bv[] = {{"a", "for"}, {"b", "for"}, {"c", "against"}};
+    gov_vote_t bv[] = {{"a", "for", NULL}, {"b", "for", NULL}, {"c", "against", NULL}};
     r = rule(GOV_RULE_SUPERMAJORITY, 10000);
     r.num = 999999, r.den = 1000000;
     CHECK_EQ_INT(gov_tally(&r, big, 3, bv, 3, NULL, 0, &t, &e), 0);
@@ -193,9 +193,9 @@ static void test_delegation(void) {
     voters[3].delegate_all = "v4";   /* v3 -> v4 -> v5: v4 did not vote, no chain */
     voters[4].delegate_all = "v5";   /* v4 -> v5, v5 votes against: v4 counts against */
     voters[5].delegate_all = "nope"; /* not eligible: ignored (and v5 voted anyway) */
-    votes[0] = (gov_vote_t){"v2", "for"};
-    votes[1] = (gov_vote_t){"v1", "against"};
-    votes[2] = (gov_vote_t){"v5", "against"};
+    votes[0] = (gov_vote_t){"v2", "for", NULL};
+    votes[1] = (gov_vote_t){"v1", "against", NULL};
+    votes[2] = (gov_vote_t){"v5", "against", NULL};
     CHECK_EQ_INT(gov_tally(&r, voters, 6, votes, 3, NULL, 0, &t, &e), 0);
     CHECK_EQ_INT(t.for_count, 2);     /* v2, v0 */
     CHECK_EQ_INT(t.against_count, 3); /* v1, v5, v4 */
@@ -212,8 +212,8 @@ static void test_delegation(void) {
     voters[3].delegate_all = "v3";  /* itself: ignored */
     voters[4].delegate_type = "zz"; /* not eligible: ignored, no fallback to all types */
     voters[4].delegate_all = "v2";
-    votes[0] = (gov_vote_t){"v1", "against"};
-    votes[1] = (gov_vote_t){"v2", "for"};
+    votes[0] = (gov_vote_t){"v1", "against", NULL};
+    votes[1] = (gov_vote_t){"v2", "for", NULL};
     CHECK_EQ_INT(gov_tally(&r, voters, 5, votes, 2, NULL, 0, &t, &e), 0);
     CHECK_EQ_INT(t.for_weight, 6);
     CHECK_EQ_INT(t.against_weight, 1);
@@ -226,8 +226,8 @@ static void test_delegation(void) {
      * ignored, and eligibility never comes from the votes */
     snapshot(4);
     voters[1].delegate_all = "v0";
-    votes[0] = (gov_vote_t){"v0", "for"};
-    votes[1] = (gov_vote_t){"outsider", "against"};
+    votes[0] = (gov_vote_t){"v0", "for", NULL};
+    votes[1] = (gov_vote_t){"outsider", "against", NULL};
     r.quorum_bp = 5000;
     CHECK_EQ_INT(gov_tally(&r, voters, 4, votes, 2, NULL, 0, &t, &e), 0);
     CHECK_EQ_INT(t.quorum_met, 1);
@@ -235,6 +235,20 @@ static void test_delegation(void) {
     CHECK_EQ_INT(t.eligible_count, 4);
     CHECK_EQ_INT(t.against_count, 0);
     CHECK_EQ_INT(t.outcome, GOV_SUCCEEDED);
+    gov_tally_free(&t);
+
+    /* a vote a delegate cast on a voter's behalf (by): counted once, as the voter's, among the
+     * delegated, and not passed on to the voter's own delegators (one hop) */
+    snapshot(4);
+    voters[1].delegate_all = "v0"; /* v1 -> v0: v0 cast v1's vote (by) */
+    voters[2].delegate_all = "v1"; /* v2 -> v1, whose vote is not its own: nobody's */
+    voters[3].delegate_all = "v0"; /* v3 -> v0's own vote */
+    votes[0] = (gov_vote_t){"v0", "for", NULL};
+    votes[1] = (gov_vote_t){"v1", "against", "v0"};
+    CHECK_EQ_INT(gov_tally(&r, voters, 4, votes, 2, NULL, 0, &t, &e), 0);
+    CHECK_EQ_INT(t.for_count, 2);     /* v0, v3 */
+    CHECK_EQ_INT(t.against_count, 1); /* v1 once */
+    CHECK_EQ_INT(t.delegated_count, 2);
     gov_tally_free(&t);
 }
 
@@ -246,7 +260,7 @@ static void test_plurality(void) {
     snapshot(10);
     const char *pick[] = {"x", "x", "x", "y", "y", "z", "abstain"};
     for (size_t i = 0; i < 7; i++)
-        votes[i] = (gov_vote_t){ids[i], pick[i]};
+        votes[i] = (gov_vote_t){ids[i], pick[i], NULL};
     CHECK_EQ_INT(gov_tally(&r, voters, 10, votes, 7, opts, 3, &t, &e), 0);
     CHECK_EQ_INT(t.outcome, GOV_SUCCEEDED);
     CHECK_EQ_INT(t.options[0].elected, 1);
@@ -304,11 +318,11 @@ static void test_bad_input(void) {
     CHECK_EQ_INT(gov_tally(&r, voters, 3, votes, 0, NULL, 0, &t, &e), -1);
     CHECK_STR(e.code, "invalid_weight");
     snapshot(3);
-    votes[0] = (gov_vote_t){"v0", "for"};
-    votes[1] = (gov_vote_t){"v0", "against"};
+    votes[0] = (gov_vote_t){"v0", "for", NULL};
+    votes[1] = (gov_vote_t){"v0", "against", NULL};
     CHECK_EQ_INT(gov_tally(&r, voters, 3, votes, 2, NULL, 0, &t, &e), -1);
     CHECK_STR(e.code, "duplicate_vote");
-    votes[1] = (gov_vote_t){"v1", "maybe"};
+    votes[1] = (gov_vote_t){"v1", "maybe", NULL};
     CHECK_EQ_INT(gov_tally(&r, voters, 3, votes, 2, NULL, 0, &t, &e), -1);
     CHECK_STR(e.code, "invalid_choice");
     const char *opts[] = {"x"};
@@ -331,7 +345,7 @@ static void test_canonical_json(void) {
     snapshot(6);
     voters[5].delegate_all = "v0";
     size_t n = cast(2, 1, 1);
-    votes[n++] = (gov_vote_t){"ghost", "for"};
+    votes[n++] = (gov_vote_t){"ghost", "for", NULL};
     CHECK_EQ_INT(gov_tally(&r, voters, 6, votes, n, NULL, 0, &t, &e), 0);
     char *s = gov_tally_canonical(&t);
     CHECK_STR(s, "{\"abstain\":{\"count\":1,\"weight\":1},\"against\":{\"count\":1,\"weight\":1},"
@@ -356,7 +370,7 @@ static void test_canonical_json(void) {
     const char *opts[] = {"b", "a"};
     r = rule(GOV_RULE_PLURALITY, 0);
     snapshot(2);
-    votes[0] = (gov_vote_t){"v0", "a"};
+    votes[0] = (gov_vote_t){"v0", "a", NULL};
     CHECK_EQ_INT(gov_tally(&r, voters, 2, votes, 1, opts, 2, &t, &e), 0);
     s = gov_tally_canonical(&t);
     CHECK(s && strstr(s, ",\"options\":[{\"count\":0,\"elected\":false,\"id\":\"b\",\"weight\":0},"
