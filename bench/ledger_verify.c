@@ -9,12 +9,13 @@
  * as one line "ledger-verify-bench key=value ..." (bench/run.sh reads it).
  * It samples the child's VmRSS every second (/proc/<pid>/status) with the share of the export it
  * has read (/proc/<pid>/io rchar) and prints the largest VmRSS of each quarter of the file
- * (rss_q1_mb..rss_q4_mb) and of the final checks after it (rss_end_mb): flat when the quarters
- * agree. The builder validates its own blocks with the endorsements marked checked (sig_ok: it
- * signed them), so a 2 M-transaction chain builds in minutes; the verifier checks every one.
- * Usage: bench-ledger-verify BLOCKS TXS [FILE [BIN [THREADS [SAMPLES]]]]   (FILE: keep the export
- * there; THREADS: `--threads`, default one per online CPU, 0 = default; SAMPLES: write the RSS
- * samples there, "seconds rss_mb hwm_mb read_fraction" a line) */
+ * (rss_q1_mb..rss_q4_mb), of the final checks after it (rss_end_mb) and its VmHWM (hwm_mb;
+ * maxrss_mb, from wait4, also counts the builder's pages the child had before its exec). The
+ * builder validates its own blocks with the endorsements marked checked (sig_ok: it signed them),
+ * so a 2 M-transaction chain builds in minutes; the verifier checks every one. Usage:
+ * bench-ledger-verify BLOCKS TXS [FILE [BIN [THREADS [SAMPLES]]]]   (FILE: keep the export there;
+ * THREADS: `--threads`, default one per online CPU, 0 = default; SAMPLES: write the RSS samples
+ * there, "seconds rss_mb hwm_mb read_fraction" a line) */
 #include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -160,6 +161,7 @@ typedef struct rss_stats {
     int n;       /* samples */
     double q[4]; /* largest VmRSS (MB) while it had read (0, 1/4], (1/4, 1/2], ... */
     double end;  /* largest VmRSS after the whole file was read (the final checks) */
+    double hwm;  /* largest VmHWM (MB) after the exec */
     FILE *out;   /* NULL, or "seconds rss_mb hwm_mb read_fraction" per sample */
     double file_bytes;
 } rss_stats_t;
@@ -177,8 +179,15 @@ static double proc_field(pid_t pid, const char *file, const char *name) {
     return v;
 }
 
-/* one sample of the child's VmRSS, VmHWM and bytes read */
-static void rss_sample(pid_t pid, double t, rss_stats_t *r) {
+/* one sample of the child's VmRSS, VmHWM and bytes read, once it runs bin (before the exec its
+ * VmRSS counts this process's pages: the builder's) */
+static void rss_sample(pid_t pid, const char *bin, double t, rss_stats_t *r) {
+    char path[64], exe[4096], *want = realpath(bin, NULL);
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(path, exe, sizeof exe - 1);
+    int ran = want && n > 0 && (size_t)n == strlen(want) && memcmp(exe, want, (size_t)n) == 0;
+    free(want);
+    if (!ran) return;
     double rss = proc_field(pid, "status", "VmRSS:"), hwm = proc_field(pid, "status", "VmHWM:");
     double rd = proc_field(pid, "io", "rchar:");
     if (rss < 0) return;
@@ -186,6 +195,7 @@ static void rss_sample(pid_t pid, double t, rss_stats_t *r) {
     int q = frac >= 1 ? 4 : (int)(frac * 4);
     double *slot = q == 4 ? &r->end : &r->q[q];
     if (mb > *slot) *slot = mb;
+    if (hwm / 1024.0 > r->hwm) r->hwm = hwm / 1024.0;
     r->n++;
     if (r->out) fprintf(r->out, "%.1f %.1f %.1f %.3f\n", t, mb, hwm / 1024.0, frac > 1 ? 1 : frac);
 }
@@ -208,7 +218,7 @@ static int verify_child(const char *bin, const char *file, const char *key, cons
     int st = 0;
     pid_t w = 0;
     for (int tick = 0; pid > 0 && (w = wait4(pid, &st, WNOHANG, ru)) == 0; tick++) {
-        if (tick % 10 == 0) rss_sample(pid, now_s() - t0, rs);
+        if (tick % 10 == 0) rss_sample(pid, bin, now_s() - t0, rs);
         usleep(100000);
     }
     if (pid < 0 || w != pid) return -1;
@@ -296,10 +306,10 @@ int main(int argc, char **argv) {
     printf("ledger-verify-bench blocks=%ld txs=%.0f file_mb=%.1f build_s=%.1f wall_s=%.2f "
            "cpu_s=%.2f us_cpu_per_tx=%.1f tx_s=%.0f tx_s_per_core=%.0f maxrss_mb=%.1f cpus=%ld "
            "threads=%s load=%.1f rss_samples=%d rss_q1_mb=%.1f rss_q2_mb=%.1f rss_q3_mb=%.1f "
-           "rss_q4_mb=%.1f rss_end_mb=%.1f\n",
+           "rss_q4_mb=%.1f rss_end_mb=%.1f hwm_mb=%.1f\n",
            nblocks + 2, txs, (double)sb.st_size / 1048576.0, t1 - t0, wall, cpu, cpu * 1e6 / txs,
            txs / wall, txs / cpu, (double)ru.ru_maxrss / 1024.0, ncpu, threads ? threads : "all",
-           la[0], rs.n, rs.q[0], rs.q[1], rs.q[2], rs.q[3], rs.end);
+           la[0], rs.n, rs.q[0], rs.q[1], rs.q[2], rs.q[3], rs.end, rs.hwm);
     checkpoint_signer_wipe(&c.log);
     ledger_config_free(&c.cfg);
     ledger_kvmap_free(c.versions);

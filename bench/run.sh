@@ -425,7 +425,7 @@ if ((server_ok)); then
                 return
             fi
             kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-            rows+=("$1: $(kv txs) txs|$(kv tx_s) tx/s|-|-|max RSS $(kv maxrss_mb) MB (VmRSS by quarter of the export read $(kv rss_q1_mb)/$(kv rss_q2_mb)/$(kv rss_q3_mb)/$(kv rss_q4_mb) MB, final checks $(kv rss_end_mb) MB, $(kv rss_samples) samples), wall $(kv wall_s) s, CPU $(kv cpu_s) s = $(kv us_cpu_per_tx) µs/tx ($(kv tx_s_per_core) tx/s per core), $(kv cpus) CPUs at load $(kv load), streamed export $(kv file_mb) MB in $(kv blocks) blocks")
+            rows+=("$1: $(kv txs) txs|$(kv tx_s) tx/s|-|-|VmHWM $(kv hwm_mb) MB (VmRSS by quarter of the export read $(kv rss_q1_mb)/$(kv rss_q2_mb)/$(kv rss_q3_mb)/$(kv rss_q4_mb) MB, final checks $(kv rss_end_mb) MB, $(kv rss_samples) samples), wall $(kv wall_s) s, CPU $(kv cpu_s) s = $(kv us_cpu_per_tx) µs/tx ($(kv tx_s_per_core) tx/s per core), $(kv cpus) CPUs at load $(kv load), streamed export $(kv file_mb) MB in $(kv blocks) blocks")
         }
         ledger_verify_row "ledger verify" "${BENCH_LEDGER_VERIFY_BLOCKS:-100}" "${BENCH_LEDGER_VERIFY_TXS:-500}"
         if ((${BENCH_LEDGER_VERIFY_SCALE_BLOCKS:-4000} > 0)); then
