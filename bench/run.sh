@@ -22,7 +22,9 @@
 # BENCH_ONLY (comma-separated groups to run: hello, graphql, member, visits, auth, ledger,
 # governance (the votes cast and ledger-submitted, bench/governance_votes.sh); empty
 # = all; e.g. BENCH_ONLY=visits runs the server, /health/ready, the club read and the visit rows;
-# the governance and analytics rows, which need no server, always run).
+# the governance and analytics rows, which need no server, always run),
+# BENCH_LEDGER_VERIFY_BLOCKS/_TXS (100/500) and BENCH_LEDGER_VERIFY_SCALE_BLOCKS (4000 blocks of
+# 500: the >= 2 M-transaction "ledger verify at scale" row with its RSS samples; 0 skips it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -419,22 +421,32 @@ if ((server_ok)); then
         add_error_row "mail e2e" "bench/mail_e2e.c did not compile"
     fi
     # ---- ledger offline verifier (issue 17): a synthetic chain written as the streamed export,
-    # then `reciprocal ledger verify` on it (bench/ledger_verify.c; no server involved)
+    # then `reciprocal ledger verify` on it (bench/ledger_verify.c; no server involved). Two rows:
+    # the default chain (100 x 500 txs), and one of >= 2 M transactions (4000 x 500; several
+    # minutes, ~2.4 GB of export in $TMP while it runs; BENCH_LEDGER_VERIFY_SCALE_BLOCKS=0 skips
+    # it) whose VmRSS, sampled every second, must stay flat over the quarters of the export read.
     # shellcheck disable=SC2046 # pkg-config output is meant to be split
     if ! want ledger; then
         :
     elif make -s build/bench-ledger-verify 2>"$TMP/log/ledger-verify-cc.log"; then
-        vblocks=${BENCH_LEDGER_VERIFY_BLOCKS:-100}
-        vtxs=${BENCH_LEDGER_VERIFY_TXS:-500}
-        say "ledger verify: $vblocks blocks x $vtxs txs, 2 endorsements each"
-        out=$("$ROOT/build/bench-ledger-verify" "$vblocks" "$vtxs" "$TMP/ledger-verify.ndjson" "$BIN" 2>&1 || true)
-        rm -f "$TMP/ledger-verify.ndjson"
-        line=$(grep '^ledger-verify-bench' <<<"$out" || true)
-        if [[ -z $line ]]; then
-            add_error_row "ledger verify" "$(tail -n 1 <<<"$out")"
-        else
+        # ledger_verify_row LABEL BLOCKS TXS: runs the bench, appends its row (or an error row)
+        ledger_verify_row() {
+            say "$1: $2 blocks x $3 txs, 2 endorsements each"
+            local out line
+            out=$("$ROOT/build/bench-ledger-verify" "$2" "$3" "$TMP/ledger-verify.ndjson" "$BIN" 0 \
+                "$TMP/log/ledger-verify-$2x$3.rss" 2>&1 || true)
+            rm -f "$TMP/ledger-verify.ndjson"
+            line=$(grep '^ledger-verify-bench' <<<"$out" || true)
+            if [[ -z $line ]]; then
+                add_error_row "$1" "$(tail -n 1 <<<"$out")"
+                return
+            fi
             kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-            rows+=("ledger verify: $(kv txs) txs|$(kv tx_s) tx/s|-|-|max RSS $(kv maxrss_mb) MB, wall $(kv wall_s) s, CPU $(kv cpu_s) s = $(kv us_cpu_per_tx) µs/tx ($(kv tx_s_per_core) tx/s per core), $(kv cpus) CPUs at load $(kv load), streamed export $(kv file_mb) MB in $(kv blocks) blocks")
+            rows+=("$1: $(kv txs) txs|$(kv tx_s) tx/s|-|-|VmHWM $(kv hwm_mb) MB (VmRSS by quarter of the export read $(kv rss_q1_mb)/$(kv rss_q2_mb)/$(kv rss_q3_mb)/$(kv rss_q4_mb) MB, final checks $(kv rss_end_mb) MB, $(kv rss_samples) samples), wall $(kv wall_s) s, CPU $(kv cpu_s) s = $(kv us_cpu_per_tx) µs/tx ($(kv tx_s_per_core) tx/s per core), $(kv cpus) CPUs at load $(kv load), streamed export $(kv file_mb) MB in $(kv blocks) blocks")
+        }
+        ledger_verify_row "ledger verify" "${BENCH_LEDGER_VERIFY_BLOCKS:-100}" "${BENCH_LEDGER_VERIFY_TXS:-500}"
+        if ((${BENCH_LEDGER_VERIFY_SCALE_BLOCKS:-4000} > 0)); then
+            ledger_verify_row "ledger verify at scale" "${BENCH_LEDGER_VERIFY_SCALE_BLOCKS:-4000}" 500
         fi
     else
         add_error_row "ledger verify" "bench/ledger_verify.c did not compile"

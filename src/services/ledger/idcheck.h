@@ -1,14 +1,13 @@
 /* idcheck: the offline verifier's duplicate-tx-id check in bounded memory. The replay does not
  * keep every tx id of the chain (32 bytes and a hash slot each: tens of GB for a day at 3,000
  * tx/s); it takes each transaction's recorded code as the duplicate flag (DUPLICATE_TXID or
- * not, ledger_block_msg_t.dup) and adds (id, position, recorded code) here. The records are
- * sorted in runs of at most IDCHECK_RUN records (40 bytes each) on a helper thread and written
- * to unlinked temporary files (in $TMPDIR, else /tmp); the check merges the runs and requires,
- * for every id, its first position (in chain order) to be recorded as anything but
- * DUPLICATE_TXID and every later one as DUPLICATE_TXID: exactly what the replay with the whole
- * id set would have decided. Memory: two runs and one read buffer per run file; disk: 40 bytes
- * per decoded transaction. Owns its runs and files (ledger_idcheck_free). Not thread-safe: one
- * caller (the replay). */
+ * not, ledger_block_msg_t.dup) and adds (id, position, recorded code) here as 40-byte records
+ * of an external sort (sortrun.h: runs of at most IDCHECK_RUN records sorted on a helper thread
+ * into unlinked temporary files); the check merges the runs and requires, for every id, its
+ * first position (in chain order) to be recorded as anything but DUPLICATE_TXID and every later
+ * one as DUPLICATE_TXID: exactly what the replay with the whole id set would have decided.
+ * Memory: two runs and one read buffer per run file; disk: 40 bytes per decoded transaction.
+ * Owns its sortrun (ledger_idcheck_free). Not thread-safe: one caller (the replay). */
 #ifndef SERVICES_LEDGER_IDCHECK_H
 #define SERVICES_LEDGER_IDCHECK_H
 
@@ -42,7 +41,7 @@ typedef struct ledger_idcheck_bad {
 /* Checks every record added so far of a block <= upto: 0 when each id's first use is recorded as
  * not DUPLICATE_TXID and every later use as DUPLICATE_TXID; 1 with *bad = the earliest
  * violation; -1 (e) on an I/O or memory failure. The ids are split by their first byte into
- * `threads` ranges merged in parallel (each run file records where each first byte starts). */
+ * `threads` ranges merged in parallel (sortrun_merge). */
 int ledger_idcheck_run(ledger_idcheck_t *c, uint64_t upto, size_t threads,
                        ledger_idcheck_bad_t *bad, err_t *e);
 

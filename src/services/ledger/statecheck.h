@@ -4,14 +4,14 @@
  * ledger_block_msg_t.mvcc) and adds here every read of a transaction that reached the MVCC
  * check (recorded VALID or MVCC_READ_CONFLICT: key, expected version) and every write of a
  * VALID one (key, the version it gives: block * 2^24 + position + 1, 0 for a delete), keys by
- * their SHA-256. The records (48 bytes) are sorted in runs of at most STATECHECK_RUN on a
- * helper thread into unlinked temporary files ($TMPDIR, else /tmp); the check merges them per
- * key in chain order (a transaction's reads before its writes) and requires every read of a
- * VALID transaction to see the version the writes before it left, and every MVCC_READ_CONFLICT
+ * their SHA-256. The records (48 bytes) are those of an external sort (sortrun.h: runs of at
+ * most STATECHECK_RUN sorted on a helper thread into unlinked temporary files); the check merges
+ * them per key in chain order (a transaction's reads before its writes) and requires every read of
+ * a VALID transaction to see the version the writes before it left, and every MVCC_READ_CONFLICT
  * transaction to have at least one read that does not: exactly the replay's decisions, since
  * the first transaction whose recorded outcome differs is the first violation. Memory: two runs,
- * one read buffer per run file, and 40 bytes per recorded MVCC_READ_CONFLICT. Owns its runs and
- * files. One caller (the replay). */
+ * one read buffer per run file, and 40 bytes per recorded MVCC_READ_CONFLICT. Owns its sortrun
+ * and the conflict list (ledger_statecheck_free). One caller (the replay). */
 #ifndef SERVICES_LEDGER_STATECHECK_H
 #define SERVICES_LEDGER_STATECHECK_H
 
