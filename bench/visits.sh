@@ -15,7 +15,8 @@
 #     no server; what a door device does with the home club's published keys);
 #   - POST /api/v1/visits/{id}/charges cycling through the pool's (checked-in) visits
 #     (bench/visits_charges.lua: one dining line each, bill_home_club, so every line goes into
-#     the pair's statement of the month);
+#     the pair's statement of the month; every answer that is not 2xx goes, status and body, to
+#     $TMP/log/charges-failed-round-N.txt, and their statuses and codes are printed);
 # interleaved: BENCH_VISIT_ROUNDS (3) rounds of these rows, one after the other, so a burst of
 # load from the shared machine's other users hits one round rather than one row; then
 #   - POST /api/v1/statements/{id}/issue of the pair's month, timed with curl: lines/s.
@@ -96,6 +97,12 @@ bench_visits() {
         add_error_row "LOI offline verify" "bench/loi_verify.c did not compile"
     fi
     for ((r = 1; r <= rounds; r++)); do
+        # a fresh access token each round: on the loaded box the door pool and a round take
+        # longer than the token's 15 minutes (round 3 then answered 401 token_expired only)
+        token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+            "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
+        auth=(-H "Authorization: Bearer $token")
+        export BENCH_TOKEN=$token
         # each round's requests start 10 days after the previous round's (no overlap)
         export BENCH_VISIT_START=$((tomorrow_s + (r - 1) * 10 * 86400))
         run_wrk "POST /api/v1/visits (all rules checked, 201), round $r" "$base/api/v1/visits" \
@@ -105,8 +112,15 @@ bench_visits() {
                 "$base/api/v1/lois/verify" -s "$ROOT/bench/visits_door.lua"
             run_wrk "POST /api/v1/visits/check-in (verify + check-in, $npool letters$( ((r == 1)) && echo ', first pass checks in' || echo ', same-day repeats')), round $r" \
                 "$base/api/v1/visits/check-in" -s "$ROOT/bench/visits_door.lua"
+            export BENCH_FAIL_LOG=$TMP/log/charges-failed-round-$r.txt
+            : >"$BENCH_FAIL_LOG"
             run_wrk "POST /api/v1/visits/{id}/charges (1 line each, $npool visits), round $r" \
                 "$base/api/v1/visits" -s "$ROOT/bench/visits_charges.lua"
+            # the failed posts' statuses and error codes (the bodies are in the file)
+            if [[ -s $BENCH_FAIL_LOG ]]; then
+                say "charges round $r, failed answers: $(sed 's/^\([0-9]*\) .*"code":"\([^"]*\)".*/\1 \2/' "$BENCH_FAIL_LOG" | sort | uniq -c | tr '\n' ';')"
+            fi
+            unset BENCH_FAIL_LOG
         else
             add_error_row "POST /api/v1/visits/check-in" "no confirmed visit for the door pool"
         fi

@@ -2,7 +2,8 @@
 -- one dining line (1 x 4500 minor units, 20 % tax) per request, cycling through the checked-in
 -- visits of the file BENCH_VISIT_IDS (one id a line; each thread starts at its own offset); the
 -- URL given to wrk is /api/v1/visits, the id and /charges are appended. BENCH_TOKEN is sent as
--- the bearer.
+-- the bearer. Every answer that is not 2xx is appended to the file BENCH_FAIL_LOG (when set),
+-- one line each: the status and the body, so a failing row shows why.
 local ids = {}
 for line in assert(io.open(os.getenv("BENCH_VISIT_IDS"), "r")):lines() do
     if line ~= "" then ids[#ids + 1] = line end
@@ -27,4 +28,16 @@ function request()
          ["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")},
         '{"category":"dining","description":"Dinner","unit_amount":4500,"tax_amount":900,' ..
         '"tax_rate_bp":2000}')
+end
+
+local fail_log = os.getenv("BENCH_FAIL_LOG")
+
+function response(status, headers, body)
+    if status >= 300 and fail_log then
+        local f = io.open(fail_log, "a")
+        if f then
+            f:write(status, " ", ((body or ""):gsub("\n", " ")), "\n")
+            f:close()
+        end
+    end
 end

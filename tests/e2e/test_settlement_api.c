@@ -111,13 +111,14 @@ static void test_start(void) {
 
 /* A visit of m1 at host arrive..arrive (as_of AS_OF), approved and confirmed; checked in at
  * arrive 12:00 UTC when check_in. id gets the visit id. */
-static int visit(int host, const char *arrive, int guests, int check_in, char id[64]) {
+static int visit_of(const char *m, int host, const char *arrive, int guests, int check_in,
+                    char id[64]) {
     char body[1024], path[256];
     json_t *j = NULL;
     snprintf(body, sizeof body,
              "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":"
              "\"%s\",\"depart_on\":\"%s\",\"guests\":%d%s}",
-             g_club[0], g_m1, g_club[host], arrive, arrive, guests,
+             g_club[0], m, g_club[host], arrive, arrive, guests,
              strcmp(arrive, "now") == 0 ? "" : ",\"as_of\":\"" AS_OF "\"");
     if (call(NULL, "POST", "/api/v1/visits", body, &j) != 201) {
         printf("#   visit: %s\n", j ? json_dumps(j, 0) : "?");
@@ -140,6 +141,10 @@ static int visit(int host, const char *arrive, int guests, int check_in, char id
     char door[2200];
     snprintf(door, sizeof door, "{\"token\":\"%s\",\"at\":%lld}", token, (long long)timegm(&tm));
     return call(NULL, "POST", "/api/v1/visits/check-in", door, NULL) == 200 ? 0 : -1;
+}
+
+static int visit(int host, const char *arrive, int guests, int check_in, char id[64]) {
+    return visit_of(g_m1, host, arrive, guests, check_in, id);
 }
 
 static long charge(const char *as, const char *visit_id, const char *fields, json_t **out) {
@@ -761,6 +766,96 @@ static void test_concurrency(void) {
     json_decref(j);
 }
 
+/* The one-pass document (reciprocal.statement_json, migration 0012) equals the jsonb one of
+ * statement_doc(s, true) for every statement of this run's hosts (reversals, disputes, ledger,
+ * issued totals: the statements above have them all), and GET answers it byte for byte as a
+ * parse and print of the jsonb document would. */
+static void test_documents(void) {
+    err_t e = {0};
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    REQUIRE(db != NULL);
+    db_scope_t sc = {.network_admin = 1};
+    db_tx_t *tx = NULL;
+    REQUIRE(db_begin(db, &sc, &tx, &e) == 0);
+    const char *p[] = {g_club[1], g_club[2]};
+    PGresult *r = db_exec(tx,
+                          "SELECT s.id::text, (reciprocal.statement_doc(s, true) = "
+                          "reciprocal.statement_json(s)::jsonb)::text, "
+                          "reciprocal.statement_doc(s, true)::text FROM reciprocal.statements s "
+                          "WHERE s.host_club_id IN ($1::uuid, $2::uuid) ORDER BY s.number",
+                          2, p, &e);
+    REQUIRE(r != NULL);
+    CHECK(PQntuples(r) >= 4);
+    for (int i = 0; i < PQntuples(r); i++) {
+        CHECK_STR(PQgetvalue(r, i, 1), "true");
+        /* the REST answer: the pass-through text equals jansson's print of the jsonb one */
+        json_t *want = json_loads(PQgetvalue(r, i, 2), 0, NULL);
+        char *want_text = want ? json_dumps(want, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        char path[128];
+        snprintf(path, sizeof path, "/api/v1/statements/%s", PQgetvalue(r, i, 0));
+        e2e_resp_t resp;
+        REQUIRE(req(NULL, "GET", path, NULL, &resp) == 0);
+        CHECK_EQ_INT(resp.status, 200);
+        CHECK_STR(resp.body, want_text ? want_text : "?");
+        e2e_resp_free(&resp);
+        free(want_text);
+        json_decref(want);
+    }
+    PQclear(r);
+    db_rollback(tx);
+    db_pool_close(db);
+}
+
+/* ---- many hosts' staff posting at once (the bench's failed posts) ---- */
+
+#define PAR_VISITS 24
+#define PAR_THREADS 16
+#define PAR_POSTS 25
+static char g_pv[PAR_VISITS][64];
+static int g_par_ok, g_par_failed;
+
+static void *par_poster(void *arg) {
+    long t = (long)arg;
+    for (int i = 0; i < PAR_POSTS; i++) {
+        char path[256];
+        e2e_resp_t r;
+        snprintf(path, sizeof path, "/api/v1/visits/%s/charges",
+                 g_pv[(t + i * PAR_THREADS) % PAR_VISITS]);
+        if (req(g_admin[2], "POST", path,
+                "{\"category\":\"dining\",\"description\":\"Dinner\",\"unit_amount\":4500,"
+                "\"tax_amount\":900,\"tax_rate_bp\":2000}",
+                &r) != 0) {
+            __atomic_add_fetch(&g_par_failed, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        if (r.status == 201) {
+            __atomic_add_fetch(&g_par_ok, 1, __ATOMIC_RELAXED);
+        } else {
+            __atomic_add_fetch(&g_par_failed, 1, __ATOMIC_RELAXED);
+            printf("#   parallel post -> %ld %s\n", r.status, r.body);
+        }
+        e2e_resp_free(&r);
+    }
+    return NULL;
+}
+
+/* PAR_THREADS clients post one line at a time (no `at`: now) to PAR_VISITS checked-in visits of
+ * different members, as bench/visits_charges.lua does: every post is 201. */
+static void test_parallel_posts(void) {
+    for (int i = 0; i < PAR_VISITS; i++) {
+        char m[64];
+        REQUIRE(member(m) == 0);
+        REQUIRE(visit_of(m, 2, "2030-07-10", 0, 1, g_pv[i]) == 0);
+    }
+    pthread_t th[PAR_THREADS];
+    for (long i = 0; i < PAR_THREADS; i++)
+        REQUIRE(pthread_create(&th[i], NULL, par_poster, (void *)i) == 0);
+    for (int i = 0; i < PAR_THREADS; i++)
+        pthread_join(th[i], NULL);
+    CHECK_EQ_INT(g_par_failed, 0);
+    CHECK_EQ_INT(g_par_ok, PAR_THREADS * PAR_POSTS);
+}
+
 /* ---- measurements (RECIPROCAL_SETTLE_BENCH=1; run with RECIPROCAL_TEST_BIN=build/reciprocal) ----
  */
 
@@ -852,6 +947,8 @@ int main(void) {
     RUN(test_pdf);
     RUN(test_graphql);
     RUN(test_concurrency);
+    RUN(test_documents);
+    RUN(test_parallel_posts);
     if (getenv("RECIPROCAL_SETTLE_BENCH")) RUN(test_bench);
     e2e_stop(&g_proc);
     TEST_DONE();

@@ -16,8 +16,6 @@
 #include "services/reciprocal/statement_ledger.h"
 #include "services/reciprocal/statement_pdf.h"
 
-#define DOC_SQL(lines) "reciprocal.statement_doc(s, " lines ")::text"
-
 static const char *const k_status[] = {"draft", "issued", "disputed", "accepted", "paid", NULL};
 
 static int is_period(const char *s) {
@@ -222,20 +220,29 @@ int stmt_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     return *out ? 0 : -1;
 }
 
-/* The statement document of id (with lines) as the caller sees it; 404 when unseen. */
-static json_t *load_doc(const svc_call_t *call, db_tx_t *tx, const char *id, err_t *e) {
+/* The statement document of id (with lines) as the caller sees it, built by
+ * reciprocal.statement_json (migration 0012: one pass, json text); raw: as a pass-through value
+ * (db_json_raw, for an answer nothing reads), else parsed. 404 when unseen. */
+#define STMT_JSON_SQL                                                                              \
+    "SELECT reciprocal.statement_json(s)::text FROM reciprocal.statements s WHERE s.id = $1"
+static json_t *load_doc_as(const svc_call_t *call, db_tx_t *tx, const char *id, int raw, err_t *e) {
     const char *p[] = {id};
     PGresult *r;
     if (tx) {
-        r = db_exec(tx, "SELECT " DOC_SQL("true") " FROM reciprocal.statements s WHERE s.id = $1",
-                    1, p, e);
+        r = db_exec(tx, STMT_JSON_SQL, 1, p, e);
     } else {
         db_scope_t scope = svc_scope(call, NULL);
-        r = db_read(call->env->db, &scope,
-                    "SELECT " DOC_SQL("true") " FROM reciprocal.statements s WHERE s.id = $1", 1, p,
-                    e);
+        r = db_read(call->env->db, &scope, STMT_JSON_SQL, 1, p, e);
     }
-    return db_row_json(r, e, "id", "no such statement");
+    r = db_row(r, e, "id", "no such statement");
+    if (!r) return NULL;
+    json_t *doc = raw ? db_json_raw(r, 0, 0, e) : db_json(r, 0, 0, e);
+    PQclear(r);
+    return doc;
+}
+
+static json_t *load_doc(const svc_call_t *call, db_tx_t *tx, const char *id, err_t *e) {
+    return load_doc_as(call, tx, id, 0, e);
 }
 
 static char *csv_of(const json_t *doc) {
@@ -306,15 +313,17 @@ static json_t *clubs_of(const svc_call_t *call, const json_t *doc, err_t *e) {
 
 int stmt_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *format = json_string_value(json_object_get(in, "format"));
-    json_t *doc = load_doc(call, NULL, json_string_value(json_object_get(in, "id")), e);
+    const char *id = json_string_value(json_object_get(in, "id"));
+    if (!format || strcmp(format, "json") == 0) {
+        /* answered as PostgreSQL built it: no parse, no print (a 2,000-line statement is
+         * ~1.4 MB; docs/reciprocal.md "Statement documents at volume") */
+        *out = load_doc_as(call, NULL, id, 1, e);
+        return *out ? 0 : -1;
+    }
+    json_t *doc = load_doc(call, NULL, id, e);
     if (!doc) return -1;
     char name[96];
-    snprintf(name, sizeof name, "%s.%s", json_string_value(json_object_get(doc, "number")),
-             format ? format : "json");
-    if (!format || strcmp(format, "json") == 0) {
-        *out = doc;
-        return 0;
-    }
+    snprintf(name, sizeof name, "%s.%s", json_string_value(json_object_get(doc, "number")), format);
     char *body = NULL;
     if (strcmp(format, "csv") == 0) {
         body = csv_of(doc);
@@ -521,7 +530,7 @@ static int act(const svc_call_t *call, json_t *in, const char *name, json_t **ou
         rc = 0;
         goto done;
     }
-    *out = load_doc(call, tx, s.id, e);
+    *out = load_doc_as(call, tx, s.id, 1, e); /* answered only: pass-through */
     rc = *out ? 0 : -1;
 done:
     return db_tx_finish(&tx, rc, out, e);

@@ -1,0 +1,1 @@
+DROP FUNCTION reciprocal.statement_json(reciprocal.statements);
