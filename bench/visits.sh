@@ -32,6 +32,15 @@ visits_api() {
     curl -sf -X "$1" -H 'Content-Type: application/json' "${auth[@]}" ${3:+--data "$3"} "$base$2"
 }
 
+# visits_login: a fresh access token into token, auth and BENCH_TOKEN (a slow setup on a loaded
+# box outlives the access token's lifetime: every run of rows signs in again first).
+visits_login() {
+    token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+        "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
+    auth=(-H "Authorization: Bearer $token")
+    export BENCH_TOKEN=$token
+}
+
 # visits_serve BIN: stops the running service (srv_pid) and starts BIN on the same port and
 # environment (bench/run.sh's); 0 when it answers /health/ready.
 visits_serve() {
@@ -50,9 +59,7 @@ visits_setup() {
     local today yesterday out ag after page
     [[ $ndoor -le $nmem ]] || ndoor=$nmem
     # a fresh access token: the one signed in at the start has expired after the member rows
-    token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
-        "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
-    auth=(-H "Authorization: Bearer $token")
+    visits_login
     for k in home host; do
         out=$(visits_api POST /api/v1/clubs "{\"name\":\"Bench Visits $k\",\"slug\":\"bench-visits-$k\",\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"},\"facilities\":[\"dining\"]}") || {
             add_error_row "POST /api/v1/visits" "could not create the $k club"
@@ -117,6 +124,7 @@ visits_rows() {
     local r=$1 tag=$2 slice=$3 npool nslice line
     npool=$(grep -c . "$TMP/visit-tokens.txt" || true)
     nslice=$(grep -c . "$slice" || true)
+    visits_login
     # each run's requests start 10 days after the previous run's (no overlap)
     export BENCH_VISIT_START=$((visit_tomorrow_s + visit_run * 10 * 86400))
     visit_run=$((visit_run + 1))
