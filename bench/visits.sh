@@ -18,7 +18,13 @@
 #     the pair's statement of the month; every answer that is not 2xx goes, status and body, to
 #     $TMP/log/charges-failed-round-N.txt, and their statuses and codes are printed);
 # interleaved: BENCH_VISIT_ROUNDS (3) rounds of these rows, one after the other, so a burst of
-# load from the shared machine's other users hits one round rather than one row; then
+# load from the shared machine's other users hits one round rather than one row. A/B: with
+# BENCH_VISIT_AB_BIN (a second build of the service), every round runs the rows twice, first
+# against the running binary (A), then against BENCH_VISIT_AB_BIN (B, the server restarted on the
+# same port and database), rows tagged [A] / [B]; each check-in row then gets its own slice of
+# the door pool (so each first pass checks in visits not checked in before), and the charges row
+# is left out (most of the pool is not checked in). BENCH_VISIT_HOOK: a script sourced after the
+# setup, before the rounds (e.g. a profile, statement counts). Then
 #   - POST /api/v1/statements/{id}/issue of the pair's month, timed with curl: lines/s.
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh
 
@@ -27,32 +33,53 @@ visits_api() {
     curl -sf -X "$1" -H 'Content-Type: application/json' "${auth[@]}" ${3:+--data "$3"} "$base$2"
 }
 
-bench_visits() {
-    local nmem=${BENCH_VISIT_MEMBERS:-3000} ndoor=${BENCH_DOOR_VISITS:-2000} home host k
-    local today yesterday tomorrow_s out ag after page
-    [[ $ndoor -le $nmem ]] || ndoor=$nmem
-    # a fresh access token: the one signed in at the start has expired after the member rows
+# visits_login: a fresh access token into token, auth and BENCH_TOKEN (a slow setup on a loaded
+# box outlives the access token's lifetime: every run of rows signs in again first).
+visits_login() {
     token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
         "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
     auth=(-H "Authorization: Bearer $token")
+    export BENCH_TOKEN=$token
+}
+
+# visits_serve BIN: stops the running service (srv_pid) and starts BIN on the same port and
+# environment (bench/run.sh's); 0 when it answers /health/ready.
+visits_serve() {
+    kill -TERM "$srv_pid" 2>/dev/null || true
+    wait "$srv_pid" 2>/dev/null || true
+    "${SRV_PIN[@]}" "$1" serve >>"$TMP/log/serve.log" 2>&1 &
+    srv_pid=$!
+    pids+=("$srv_pid")
+    wait_http "$base/health/ready" "$srv_pid"
+}
+
+# visits_setup: the clubs, the agreement, the members and the door pool; exports what the wrk
+# scripts read. 1 (an error row added) when something could not be created.
+visits_setup() {
+    local nmem=${BENCH_VISIT_MEMBERS:-3000} ndoor=${BENCH_DOOR_VISITS:-2000} home host k
+    local today yesterday out ag after page
+    [[ $ndoor -le $nmem ]] || ndoor=$nmem
+    # a fresh access token: the one signed in at the start has expired after the member rows
+    visits_login
     for k in home host; do
         out=$(visits_api POST /api/v1/clubs "{\"name\":\"Bench Visits $k\",\"slug\":\"bench-visits-$k\",\"timezone\":\"UTC\",\"address\":{\"country\":\"GB\"},\"facilities\":[\"dining\"]}") || {
             add_error_row "POST /api/v1/visits" "could not create the $k club"
-            return
+            return 1
         }
         printf -v "$k" '%s' "$(jq -r .id <<<"$out")"
     done
     today=$(date -u +%F)
     yesterday=$(date -u -d yesterday +%F)
-    tomorrow_s=$(date -u -d "$today + 1 day" +%s)
+    visit_tomorrow_s=$(date -u -d "$today + 1 day" +%s)
+    visit_home=$home
     out=$(visits_api POST /api/v1/agreements "{\"club_id\":\"$home\",\"clubs\":[\"$home\",\"$host\"],\"starts_on\":\"$yesterday\",\"terms\":{\"$host\":{\"max_visits_month\":31,\"max_days_year\":366,\"max_days_per_stay\":14,\"max_guests\":1,\"allowed_facilities\":[\"dining\"],\"min_notice_hours\":0,\"max_advance_days\":1095,\"payment_mode\":\"bill_home_club\",\"fees\":{\"currency\":\"GBP\"}}}}") || {
         add_error_row "POST /api/v1/visits" "could not propose the agreement"
-        return
+        return 1
     }
     ag=$(jq -r .id <<<"$out")
     visits_api POST "/api/v1/agreements/$ag/accept" "{\"club_id\":\"$host\"}" >/dev/null || {
         add_error_row "POST /api/v1/visits" "could not activate the agreement"
-        return
+        return 1
     }
     # the members (active, CSV import), then their ids
     awk -v n="$nmem" 'BEGIN { print "category,status,first_name,last_name,email";
@@ -61,7 +88,7 @@ bench_visits() {
     curl -sf -o /dev/null -X POST -H 'Content-Type: text/csv' "${auth[@]}" \
         --data-binary @"$TMP/visit-members.csv" "$base/api/v1/members/import?club_id=$home" || {
         add_error_row "POST /api/v1/visits" "member import failed"
-        return
+        return 1
     }
     : >"$TMP/visit-members.txt"
     after=
@@ -89,29 +116,31 @@ bench_visits() {
     export BENCH_VISIT_MEMBERS=$TMP/visit-members.txt
     export BENCH_VISIT_HOME=$home BENCH_VISIT_HOST=$host BENCH_LOI_TOKENS=$TMP/visit-tokens.txt
     export BENCH_VISIT_IDS=$TMP/visit-ids.txt
-    local npool rounds=${BENCH_VISIT_ROUNDS:-3} r loi_ok=0 line
+    visit_host=$host
+}
+
+# visits_rows R TAG SLICE: round R's rows (TAG " [A]" / " [B]" or ""); SLICE: the letters file
+# the check-in row cycles through (the whole pool, or the row's own slice in A/B).
+visits_rows() {
+    local r=$1 tag=$2 slice=$3 npool nslice line
     npool=$(grep -c . "$TMP/visit-tokens.txt" || true)
-    if make -s build/bench-loi-verify 2>"$TMP/log/loi-verify-cc.log"; then
-        loi_ok=1
-    else
-        add_error_row "LOI offline verify" "bench/loi_verify.c did not compile"
-    fi
-    for ((r = 1; r <= rounds; r++)); do
-        # a fresh access token each round: on the loaded box the door pool and a round take
-        # longer than the token's 15 minutes (round 3 then answered 401 token_expired only)
-        token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
-            "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
-        auth=(-H "Authorization: Bearer $token")
-        export BENCH_TOKEN=$token
-        # each round's requests start 10 days after the previous round's (no overlap)
-        export BENCH_VISIT_START=$((tomorrow_s + (r - 1) * 10 * 86400))
-        run_wrk "POST /api/v1/visits (all rules checked, 201), round $r" "$base/api/v1/visits" \
-            -s "$ROOT/bench/visits_post.lua"
-        if ((npool > 0)); then
-            run_wrk "POST /api/v1/lois/verify ($npool letters), round $r" \
-                "$base/api/v1/lois/verify" -s "$ROOT/bench/visits_door.lua"
-            run_wrk "POST /api/v1/visits/check-in (verify + check-in, $npool letters$( ((r == 1)) && echo ', first pass checks in' || echo ', same-day repeats')), round $r" \
-                "$base/api/v1/visits/check-in" -s "$ROOT/bench/visits_door.lua"
+    nslice=$(grep -c . "$slice" || true)
+    visits_login
+    # each run's requests start 10 days after the previous run's (no overlap)
+    export BENCH_VISIT_START=$((visit_tomorrow_s + visit_run * 10 * 86400))
+    visit_run=$((visit_run + 1))
+    run_wrk "POST /api/v1/visits (all rules checked, 201), round $r$tag" "$base/api/v1/visits" \
+        -s "$ROOT/bench/visits_post.lua"
+    if ((npool > 0)); then
+        export BENCH_LOI_TOKENS=$TMP/visit-tokens.txt
+        run_wrk "POST /api/v1/lois/verify ($npool letters), round $r$tag" \
+            "$base/api/v1/lois/verify" -s "$ROOT/bench/visits_door.lua"
+        export BENCH_LOI_TOKENS=$slice
+        run_wrk "POST /api/v1/visits/check-in (verify + check-in, $nslice letters, first pass checks in, then same-day repeats), round $r$tag" \
+            "$base/api/v1/visits/check-in" -s "$ROOT/bench/visits_door.lua"
+        export BENCH_LOI_TOKENS=$TMP/visit-tokens.txt
+        # not in A/B: most of the pool is not checked in yet there
+        if [[ -z $tag ]]; then
             export BENCH_FAIL_LOG=$TMP/log/charges-failed-round-$r.txt
             : >"$BENCH_FAIL_LOG"
             run_wrk "POST /api/v1/visits/{id}/charges (1 line each, $npool visits), round $r" \
@@ -121,18 +150,50 @@ bench_visits() {
                 say "charges round $r, failed answers: $(sed 's/^\([0-9]*\) .*"code":"\([^"]*\)".*/\1 \2/' "$BENCH_FAIL_LOG" | sort | uniq -c | tr '\n' ';')"
             fi
             unset BENCH_FAIL_LOG
+        fi
+    else
+        add_error_row "POST /api/v1/visits/check-in" "no confirmed visit for the door pool"
+    fi
+    if ((visit_loi_ok)); then
+        line=$("${WRK_PIN[@]}" "$ROOT/build/bench-loi-verify" 2000 3 2>&1 | grep '^loi-verify-bench' || true)
+        if [[ -n $line ]]; then
+            rows+=("LOI offline verify (loi_verify, 1 thread, no server), round $r$tag|$(sed -n 's/.* per_s=\([^ ]*\).*/\1/p' <<<"$line")|-|-|$(sed -n 's/.* us_per_verify=\([^ ]*\).*/\1/p' <<<"$line") µs per letter: decode, kid in 3 keys, Ed25519, host, window")
         else
-            add_error_row "POST /api/v1/visits/check-in" "no confirmed visit for the door pool"
+            add_error_row "LOI offline verify" "bench-loi-verify failed"
         fi
-        if ((loi_ok)); then
-            line=$("${WRK_PIN[@]}" "$ROOT/build/bench-loi-verify" 2000 3 2>&1 | grep '^loi-verify-bench' || true)
-            if [[ -n $line ]]; then
-                rows+=("LOI offline verify (loi_verify, 1 thread, no server), round $r|$(sed -n 's/.* per_s=\([^ ]*\).*/\1/p' <<<"$line")|-|-|$(sed -n 's/.* us_per_verify=\([^ ]*\).*/\1/p' <<<"$line") µs per letter: decode, kid in 3 keys, Ed25519, host, window")
-            else
-                add_error_row "LOI offline verify" "bench-loi-verify failed"
-            fi
-        fi
-    done
+    fi
+}
+
+bench_visits() {
+    local rounds=${BENCH_VISIT_ROUNDS:-3} r ab=${BENCH_VISIT_AB_BIN:-} nslices i
+    local host home
+    visit_run=0
+    visits_setup || return
+    host=$visit_host home=$visit_home
+    visit_loi_ok=0
+    if make -s build/bench-loi-verify 2>"$TMP/log/loi-verify-cc.log"; then
+        visit_loi_ok=1
+    else
+        add_error_row "LOI offline verify" "bench/loi_verify.c did not compile"
+    fi
+    # BENCH_VISIT_HOOK: a script sourced here, after the setup (profiling, statement counts)
+    # shellcheck disable=SC1090
+    [[ -z ${BENCH_VISIT_HOOK:-} ]] || source "$BENCH_VISIT_HOOK"
+    if [[ -z $ab ]]; then
+        for ((r = 1; r <= rounds; r++)); do visits_rows "$r" "" "$TMP/visit-tokens.txt"; done
+    else
+        # one slice of the pool per check-in row (A and B of every round)
+        nslices=$((2 * rounds))
+        for ((i = 0; i < nslices; i++)); do
+            awk -v n="$nslices" -v i="$i" '(NR - 1) % n == i' "$TMP/visit-tokens.txt" >"$TMP/visit-slice-$i.txt"
+        done
+        for ((r = 1; r <= rounds; r++)); do
+            visits_serve "$BIN" || { add_error_row "A/B" "$BIN did not start"; return; }
+            visits_rows "$r" " [A]" "$TMP/visit-slice-$((2 * r - 2)).txt"
+            visits_serve "$ab" || { add_error_row "A/B" "$ab did not start"; return; }
+            visits_rows "$r" " [B]" "$TMP/visit-slice-$((2 * r - 1)).txt"
+        done
+    fi
     # the month's statement of the pair (host -> home) with every line posted above: issue it
     local sid nlines t
     sid=$(visits_api GET "/api/v1/statements?status=draft&limit=100" |

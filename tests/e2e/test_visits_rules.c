@@ -22,7 +22,10 @@
  *     honoured at confirm and the door, later ones refused there (agreement_terminating);
  *   - loi_validity_days (club H, New York, 2 days): the letter of a 4-day stay ends with the
  *     second day (host time, across the start of summer time), signed into the token; verify
- *     one second before that end ok, exactly at it and one second after expired. */
+ *     one second before that end ok, exactly at it and one second after expired;
+ *   - loi_validity_days absent (club I, UTC, stays up to 40 days): the default 30 days bounds
+ *     the letter of a 40-day stay (not its departure), and the door refuses it from that end on
+ *     (422 loi_expired) while admitting it one second before. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +40,7 @@
 #define AS_OF "2030-01-01T00:00:00Z" /* a Tuesday */
 
 static e2e_proc_t g_proc;
-static char g_club[8][64], g_agr[8][64];
+static char g_club[9][64], g_agr[9][64];
 static char g_near[64], g_far[64], g_city[64], g_susp[64];
 static const char *const g_env[] = {
     "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
@@ -677,6 +680,27 @@ static void test_loi_validity_days(void) {
     expect_reason(tok, end + 1, "expired");
 }
 
+/* The default loi_validity_days (30) when the host's terms leave it out: a stay of 1 April to
+ * 10 May 2030 at I (UTC) gets a letter ending 1 May 00:00, 30 days after arrival; check-in at
+ * that end is refused (loi_expired), one second before it is admitted. */
+static void test_loi_validity_default(void) {
+    char id[64], tok[LOI_TOKEN_MAX], code[64];
+    REQUIRE(extra_club(8, "UTC", "{\"max_days_per_stay\":40,\"max_days_year\":60}") == 0);
+    REQUIRE(confirmed_at(8, "2030-04-01", "2030-05-10", id, tok) == 0);
+    long long end = utc(2030, 5, 1, 0, 0);
+    loi_t l;
+    REQUIRE(loi_decode(tok, &l) == 0);
+    CHECK_EQ_INT(l.nbf, utc(2030, 4, 1, 0, 0));
+    CHECK_EQ_INT(l.exp, end);
+    expect_reason(tok, end - 1, "ok");
+    expect_reason(tok, end, "expired");
+    CHECK_EQ_INT(check_in(tok, end, code), 422);
+    CHECK_STR(code, "loi_expired");
+    CHECK_EQ_INT(check_in(tok, end + 86400, code), 422);
+    CHECK_STR(code, "loi_expired");
+    CHECK_EQ_INT(check_in(tok, end - 1, code), 200);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_residency);
@@ -689,6 +713,7 @@ int main(void) {
     RUN(test_year_limit_at_check_in);
     RUN(test_terminating);
     RUN(test_loi_validity_days);
+    RUN(test_loi_validity_default);
     CHECK_EQ_INT(e2e_stop(&g_proc), 0);
     TEST_DONE();
 }

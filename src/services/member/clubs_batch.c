@@ -37,16 +37,15 @@ int clubs_get_batch(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     char *pu = jsonx_dump(uuids), *ps = jsonx_dump(slugs);
     json_decref(uuids), json_decref(slugs);
     const char *p[] = {pu, ps};
-    db_tx_t *tx = NULL;
     int rc = -1;
-    PGresult *r = NULL;
     json_t *byid = json_object(), *items = NULL;
-    if (svc_begin(call, &tx, e) != 0) goto done;
-    r = db_exec(tx,
-                "SELECT id::text, slug, " CLUB_JSON " FROM member.clubs WHERE id IN "
-                "(SELECT jsonb_array_elements_text($1::jsonb)::uuid) OR slug IN (SELECT "
-                "jsonb_array_elements_text($2::jsonb))",
-                2, p, e);
+    /* one read, one round trip (db_read) */
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *r = db_read(call->env->db, &scope,
+                          "SELECT id::text, slug, " CLUB_JSON " FROM member.clubs WHERE id IN "
+                          "(SELECT jsonb_array_elements_text($1::jsonb)::uuid) OR slug IN (SELECT "
+                          "jsonb_array_elements_text($2::jsonb))",
+                          2, p, e);
     if (!r) goto done;
     for (int row = 0; row < PQntuples(r); row++) {
         json_t *club = db_json(r, row, 2, e);
@@ -55,7 +54,6 @@ int clubs_get_batch(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
         json_object_set(byid, PQgetvalue(r, row, 1), club);
         json_decref(club);
     }
-    if (db_tx_commit(&tx, e) != 0) goto done;
     items = json_array();
     json_array_foreach(ids, i, v) {
         char key[64];
@@ -69,7 +67,6 @@ int clubs_get_batch(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     *out = json_pack("{s:o}", "items", items);
     rc = 0;
 done:
-    db_tx_rollback(&tx);
     PQclear(r);
     json_decref(byid);
     free(pu), free(ps);

@@ -47,28 +47,32 @@ static void add_active(json_t *o) {
     json_object_set_new(o, "active", json_boolean(active));
 }
 
+/* One read either way (db_read: one round trip). A named club that does not exist answers 404
+ * club_id (member_require_club, read only when no member came back). */
 int standing_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *mid = json_string_value(json_object_get(in, "member_id"));
     const char *club = json_string_value(json_object_get(in, "club_id"));
     const svc_caller_t *who = call->caller;
     int own = who->network_admin || !club || strcmp(club, who->club_id) == 0;
     mctx_t c = {0};
-    db_tx_t *tx = NULL;
+    db_scope_t scope;
+    int named = 0;
     PGresult *r = NULL;
-    int rc = -1;
     if (own) {
-        if (member_begin(call, in, &c, e) != 0) return -1;
+        if (member_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
         const char *p[] = {mid};
-        r = db_exec(c.tx, k_home_sql, 1, p, e);
+        r = db_read(call->env->db, &scope, k_home_sql, 1, p, e);
     } else {
-        if (svc_begin(call, &tx, e) != 0) return -1;
+        scope = svc_scope(call, NULL);
         const char *p[] = {club, mid};
-        r = db_exec(tx, k_host_sql, 2, p, e);
+        r = db_read(call->env->db, &scope, k_host_sql, 2, p, e);
+    }
+    if (r && PQntuples(r) == 0 && named && member_require_club(&c, &scope, e) != 0) {
+        PQclear(r);
+        return -1;
     }
     *out = db_row_json(r, e, "member_id", "no member with this member_id in the club");
-    if (!*out) goto done;
+    if (!*out) return -1;
     add_active(*out);
-    rc = 0;
-done:
-    return db_tx_finish(own ? &c.tx : &tx, rc, out, e);
+    return 0;
 }

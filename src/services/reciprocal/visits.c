@@ -225,47 +225,84 @@ static int resolve_actor(const svc_call_t *call, json_t *in, vreq_t *r, err_t *e
     return 0;
 }
 
-/* The agreement between home and host that admits the dates (at request the best one between
- * the clubs, later the visit's own); each failure its own 422. Notice of termination refuses a
- * request; a visit already accepted stands unless the termination takes effect by its last day. */
-static int find_agreement(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
-    const char *p[] = {r->home, r->host, r->arrive, r->depart,
-                       stage == VISIT_AT_REQUEST ? NULL : r->agreement};
-    PGresult *q = db_exec(
-        tx,
-        "SELECT a.id, a.status, (a.starts_on <= $3::date AND (a.ends_on IS NULL OR a.ends_on >= "
-        "$4::date))::int, (CASE WHEN $5::uuid IS NULL THEN a.notice_given_at IS NOT NULL ELSE "
-        "a.terminates_on IS NOT NULL AND a.terminates_on <= $4::date END)::int, (a.terms -> "
-        "($2::uuid)::text)::text "
-        "FROM reciprocal.agreements a WHERE $1::uuid = ANY (a.club_ids) AND $2::uuid = ANY "
-        "(a.club_ids) AND ($5::uuid IS NULL OR a.id = $5::uuid) ORDER BY (a.status = 'active') "
-        "DESC, (a.starts_on <= $3::date AND (a.ends_on IS NULL OR a.ends_on >= $4::date)) DESC, "
-        "(a.notice_given_at IS NULL) DESC, a.created_at DESC LIMIT 1",
-        5, p, e);
-    if (!q) return -1;
-    int rc = -1;
-    if (PQntuples(q) == 0)
-        err_set(e, 422, "not_parties", "host_club_id",
-                "the home club and the host club have no agreement");
-    else if (strcmp(PQgetvalue(q, 0, 1), "active") != 0)
-        err_set(e, 422, "agreement_not_active", "host_club_id",
-                "the agreement with the host club is %s", PQgetvalue(q, 0, 1));
-    else if (PQgetvalue(q, 0, 2)[0] != '1')
-        err_set(e, 422, "agreement_not_active", "arrive_on",
-                "the agreement is not active on every requested date");
-    else if (PQgetvalue(q, 0, 3)[0] == '1')
-        err_set(e, 422, "agreement_terminating", "host_club_id",
-                stage == VISIT_AT_REQUEST
-                    ? "notice of termination has been given: new visits are refused"
-                    : "the agreement terminates before the last day of the visit");
-    else if (!(r->terms = db_json(q, 0, 4, e)))
-        err_set(e, 500, "internal", "", "the agreement holds no terms for the host club");
-    else {
-        snprintf(r->agreement, sizeof r->agreement, "%s", PQgetvalue(q, 0, 0));
-        rc = 0;
-    }
-    PQclear(q);
-    return rc;
+/* ---- the facts of the rules: ONE statement (one round trip) after the (member, host) lock ----
+ * Columns 0-4 the agreement between home and host that admits the dates (at request the best one
+ * between the clubs, later the visit's own; all NULL when there is none): id, status, whether it
+ * covers every date, whether termination refuses the visit, the host's terms. Columns 5-9 the
+ * clock in the host's time zone (at request the injected as_of or now): today, seconds from now
+ * to the arrival day's start, days from today to arrival, the stay's weekdays, the check-in's
+ * local HH:MM. Columns 10-16 the limits (LIMITS_SQL below). It runs after the lock statement, so
+ * its snapshot counts every visit committed before the lock was granted.
+ * $1 home, $2 host, $3 arrive, $4 depart, $5 the visit's agreement (NULL at request), $6 as_of,
+ * $7 time zone, $8 check-in time (unix seconds), $9 member, $10 the visit itself (NULL at
+ * request). */
+#define AGREEMENT_SQL                                                                              \
+    "SELECT a.id, a.status, (a.starts_on <= $3::date AND (a.ends_on IS NULL OR a.ends_on >= "      \
+    "$4::date))::int AS covers, (CASE WHEN $5::uuid IS NULL THEN a.notice_given_at IS NOT NULL "   \
+    "ELSE a.terminates_on IS NOT NULL AND a.terminates_on <= $4::date END)::int AS ending, "       \
+    "(a.terms -> ($2::uuid)::text)::text AS terms FROM reciprocal.agreements a WHERE $1::uuid = "  \
+    "ANY (a.club_ids) AND $2::uuid = ANY (a.club_ids) AND ($5::uuid IS NULL OR a.id = $5::uuid) "  \
+    "ORDER BY (a.status = 'active') DESC, (a.starts_on <= $3::date AND (a.ends_on IS NULL OR "     \
+    "a.ends_on >= $4::date)) DESC, (a.notice_given_at IS NULL) DESC, a.created_at DESC LIMIT 1"
+#define CLOCK_SQL                                                                                  \
+    "SELECT (t AT TIME ZONE $7)::date::text AS today, floor(extract(epoch FROM "                   \
+    "($3::date::timestamp AT TIME ZONE $7) - t))::bigint AS secs, $3::date - (t AT TIME ZONE "     \
+    "$7)::date AS ahead, (SELECT string_agg(lower(to_char(d, 'Dy')), ',' ORDER BY d) FROM "        \
+    "generate_series($3::date, $4::date, interval '1 day') AS d) AS weekdays, "                    \
+    "to_char(to_timestamp($8::bigint) AT TIME ZONE $7, 'HH24:MI') AS loc FROM (SELECT "            \
+    "coalesce($6::timestamptz, now()) AS t) c"
+/* Visits that hold a place against the limits (see check_limits), per (member, host). */
+#define YEAR_DAYS_SQL(d)                                                                           \
+    "coalesce(sum(greatest(0, least(v.depart_on, (date_trunc('year', " d "::date) + interval "     \
+    "'1 year - 1 day')::date) - greatest(v.arrive_on, date_trunc('year', " d                       \
+    "::date)::date) + 1)), 0)"
+#define LIMITS_SQL(statuses)                                                                       \
+    "SELECT count(*) FILTER (WHERE date_trunc('month', v.arrive_on) = date_trunc('month', "        \
+    "$3::date)) AS month, " YEAR_DAYS_SQL("$3") " AS used0, " YEAR_DAYS_SQL(                       \
+        "$4") " AS used1, count(*) FILTER (WHERE v.status IN ('requested', 'approved', "           \
+              "'confirmed', 'checked_in') AND v.arrive_on <= $4::date AND v.depart_on >= "         \
+              "$3::date) AS overlap, extract(year FROM $3::date)::int AS year0, extract(year "     \
+              "FROM $4::date)::int AS year1, (date_trunc('year', $4::date)::date - $3::date) AS "  \
+              "pre FROM reciprocal.visits v WHERE v.member_id = $9::uuid AND v.host_club_id "      \
+              "= $2::uuid AND ($10::uuid IS NULL OR v.id <> $10::uuid) AND v.status IN " statuses
+#define FACTS_SQL(statuses)                                                                        \
+    "SELECT a.id, a.status, a.covers, a.ending, a.terms, c.today, c.secs, c.ahead, c.weekdays, "   \
+    "c.loc, l.month, l.used0, l.used1, l.overlap, l.year0, l.year1, l.pre FROM (SELECT 1) "        \
+    "one LEFT JOIN LATERAL (" AGREEMENT_SQL ") a ON true CROSS JOIN LATERAL (" CLOCK_SQL           \
+    ") c CROSS JOIN LATERAL (" LIMITS_SQL(statuses) ") l"
+
+static PGresult *rules_facts(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
+    char at[24];
+    snprintf(at, sizeof at, "%lld", r->at);
+    const char *p[] = {
+        r->home,  r->host, r->arrive, r->depart, stage == VISIT_AT_REQUEST ? NULL : r->agreement,
+        r->as_of, r->tz,   at,        r->member, r->id[0] ? r->id : NULL};
+    return db_exec(tx, stage == VISIT_AT_REQUEST ? FACTS_SQL(HELD_SQL) : FACTS_SQL(COUNTED_SQL), 10,
+                   p, e);
+}
+
+/* The agreement of the facts q (columns 0-4); each failure its own 422. Notice of termination
+ * refuses a request; a visit already accepted stands unless the termination takes effect by its
+ * last day. */
+static int find_agreement(const PGresult *q, vreq_t *r, visit_stage_t stage, err_t *e) {
+    if (PQgetisnull(q, 0, 0))
+        return err_set(e, 422, "not_parties", "host_club_id",
+                       "the home club and the host club have no agreement");
+    if (strcmp(PQgetvalue(q, 0, 1), "active") != 0)
+        return err_set(e, 422, "agreement_not_active", "host_club_id",
+                       "the agreement with the host club is %s", PQgetvalue(q, 0, 1));
+    if (PQgetvalue(q, 0, 2)[0] != '1')
+        return err_set(e, 422, "agreement_not_active", "arrive_on",
+                       "the agreement is not active on every requested date");
+    if (PQgetvalue(q, 0, 3)[0] == '1')
+        return err_set(e, 422, "agreement_terminating", "host_club_id",
+                       stage == VISIT_AT_REQUEST
+                           ? "notice of termination has been given: new visits are refused"
+                           : "the agreement terminates before the last day of the visit");
+    if (!(r->terms = db_json(q, 0, 4, e)))
+        return err_set(e, 500, "internal", "", "the agreement holds no terms for the host club");
+    snprintf(r->agreement, sizeof r->agreement, "%s", PQgetvalue(q, 0, 0));
+    return 0;
 }
 
 static long long term_int(const vreq_t *r, const char *k) {
@@ -320,31 +357,19 @@ static int check_static(const vreq_t *r, err_t *e) {
     return 0;
 }
 
-/* The rules of the clock, in the host's time zone: at request not in the past, notice and
- * advance; at every stage the weekdays of the stay; at check-in the opening hours (`hours`, the
- * host's local time of the check-in, from inclusive, to exclusive). */
-static int check_clock(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
-    char at[24];
-    snprintf(at, sizeof at, "%lld", r->at);
-    const char *p[] = {r->as_of, r->tz, r->arrive, r->depart, at};
-    PGresult *q = db_exec(
-        tx,
-        "WITH c AS (SELECT coalesce($1::timestamptz, now()) AS t) SELECT ((SELECT t FROM c) AT "
-        "TIME ZONE $2)::date::text, floor(extract(epoch FROM ($3::date::timestamp AT TIME ZONE "
-        "$2) - (SELECT t FROM c)))::bigint, $3::date - ((SELECT t FROM c) AT TIME ZONE $2)::date, "
-        "(SELECT string_agg(lower(to_char(d, 'Dy')), ',' ORDER BY d) FROM generate_series("
-        "$3::date, $4::date, interval '1 day') AS d), to_char(to_timestamp($5::bigint) AT TIME "
-        "ZONE $2, 'HH24:MI')",
-        5, p, e);
-    if (!q) return -1;
-    snprintf(r->today, sizeof r->today, "%s", PQgetvalue(q, 0, 0));
-    long long secs = atoll(PQgetvalue(q, 0, 1)), ahead = atoll(PQgetvalue(q, 0, 2));
+/* The rules of the clock, in the host's time zone (facts q, columns 5-9): at request not in the
+ * past, notice and advance; at every stage the weekdays of the stay; at check-in the opening
+ * hours (`hours`, the host's local time of the check-in, from inclusive, to exclusive). */
+static int check_clock(const PGresult *q, vreq_t *r, visit_stage_t stage, err_t *e) {
+    snprintf(r->today, sizeof r->today, "%s", PQgetvalue(q, 0, 5));
+    long long secs = atoll(PQgetvalue(q, 0, 6)), ahead = atoll(PQgetvalue(q, 0, 7));
     char days[128], local[8];
-    snprintf(days, sizeof days, "%s", PQgetvalue(q, 0, 3));
-    snprintf(local, sizeof local, "%s", PQgetvalue(q, 0, 4));
-    PQclear(q);
+    snprintf(days, sizeof days, "%s", PQgetvalue(q, 0, 8));
+    snprintf(local, sizeof local, "%s", PQgetvalue(q, 0, 9));
     json_t *week = json_object_get(r->terms, "weekdays");
-    for (char *d = strtok(days, ","); d && json_is_array(week); d = strtok(NULL, ","))
+    char *save = NULL;
+    for (char *d = strtok_r(days, ",", &save); d && json_is_array(week);
+         d = strtok_r(NULL, ",", &save))
         if (!in_list(week, d))
             return err_set(e, 422, "weekday", "arrive_on", "the host club admits visitors on no %s",
                            d);
@@ -373,39 +398,17 @@ static int check_clock(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
     return 0;
 }
 
-/* The limits, counted under the per (member, host) lock: visits this calendar month (of
- * arrival, host dates), days in each calendar year the stay touches (a stay across the year's
- * end counts its days in the year each falls in, the other visits' days likewise), and no
- * overlapping live visit; the visit itself excluded. At request the pending visits hold a place
- * too (HELD_SQL); later only the ones the issue counts (COUNTED_SQL). */
-#define YEAR_DAYS_SQL(d)                                                                           \
-    "coalesce(sum(greatest(0, least(v.depart_on, (date_trunc('year', " d "::date) + interval "     \
-    "'1 year - 1 day')::date) - greatest(v.arrive_on, date_trunc('year', " d                       \
-    "::date)::date) + 1)), 0)"
-#define LIMITS_SQL(statuses)                                                                       \
-    "SELECT count(*) FILTER (WHERE date_trunc('month', v.arrive_on) = date_trunc('month', "        \
-    "$3::date)), " YEAR_DAYS_SQL("$3") ", " YEAR_DAYS_SQL(                                         \
-        "$4") ", count(*) FILTER (WHERE "                                                          \
-              "v.status IN ('requested', 'approved', 'confirmed', 'checked_in') AND v.arrive_on "  \
-              "<= "                                                                                \
-              "$4::date AND v.depart_on >= $3::date), extract(year FROM $3::date)::int, "          \
-              "extract(year FROM "                                                                 \
-              "$4::date)::int, (date_trunc('year', $4::date)::date - $3::date) FROM "              \
-              "reciprocal.visits v "                                                               \
-              "WHERE v.member_id = $1 AND v.host_club_id = $2 AND ($5::uuid IS NULL OR v.id <> "   \
-              "$5::uuid) "                                                                         \
-              "AND v.status IN " statuses
-static int check_limits(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
-    const char *p[] = {r->member, r->host, r->arrive, r->depart, r->id[0] ? r->id : NULL};
-    PGresult *q = db_exec(
-        tx, stage == VISIT_AT_REQUEST ? LIMITS_SQL(HELD_SQL) : LIMITS_SQL(COUNTED_SQL), 5, p, e);
-    if (!q) return -1;
-    long long month = atoll(PQgetvalue(q, 0, 0)),
-              used[2] = {atoll(PQgetvalue(q, 0, 1)), atoll(PQgetvalue(q, 0, 2))},
-              overlap = atoll(PQgetvalue(q, 0, 3)),
-              year[2] = {atoll(PQgetvalue(q, 0, 4)), atoll(PQgetvalue(q, 0, 5))},
-              before = atoll(PQgetvalue(q, 0, 6)); /* the stay's days before its last year */
-    PQclear(q);
+/* The limits (facts q, columns 10-16), counted under the per (member, host) lock: visits this
+ * calendar month (of arrival, host dates), days in each calendar year the stay touches (a stay
+ * across the year's end counts its days in the year each falls in, the other visits' days
+ * likewise), and no overlapping live visit; the visit itself excluded. At request the pending
+ * visits hold a place too (HELD_SQL); later only the ones the issue counts (COUNTED_SQL). */
+static int check_limits(const PGresult *q, vreq_t *r, err_t *e) {
+    long long month = atoll(PQgetvalue(q, 0, 10)),
+              used[2] = {atoll(PQgetvalue(q, 0, 11)), atoll(PQgetvalue(q, 0, 12))},
+              overlap = atoll(PQgetvalue(q, 0, 13)),
+              year[2] = {atoll(PQgetvalue(q, 0, 14)), atoll(PQgetvalue(q, 0, 15))},
+              before = atoll(PQgetvalue(q, 0, 16)); /* the stay's days before its last year */
     if (overlap > 0)
         return err_set(e, 422, "overlapping_visit", "arrive_on",
                        "the member already has a visit to this club on these dates");
@@ -478,32 +481,45 @@ static int check_residency(const svc_call_t *call, db_tx_t *tx, vreq_t *r, err_t
 
 int visit_rules_check(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stage_t stage,
                       err_t *e) {
-    if (find_agreement(tx, r, stage, e) != 0) return -1;
-    if (!r->standing && !(r->standing = visit_standing(call, r->home, r->member, e))) return -1;
+    PGresult *q = rules_facts(tx, r, stage, e);
+    if (!q) return -1;
+    int rc = -1;
+    if (find_agreement(q, r, stage, e) != 0) goto done;
+    if (!r->standing && !(r->standing = visit_standing(call, r->home, r->member, e))) goto done;
     if (check_static(r, e) != 0 || check_residency(call, tx, r, e) != 0 ||
-        check_clock(tx, r, stage, e) != 0 || check_limits(tx, r, stage, e) != 0)
-        return -1;
-    return 0;
+        check_clock(q, r, stage, e) != 0 || check_limits(q, r, e) != 0)
+        goto done;
+    rc = 0;
+done:
+    PQclear(q);
+    return rc;
 }
 
+/* The visit row (its document *doc read back by the same statement, as visit_load_doc would),
+ * its first history row and the event. */
 static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, char id[40],
-                        err_t *e) {
+                        json_t **doc, err_t *e) {
     char guests[24], *fac = jsonx_dump(r->facilities);
     snprintf(guests, sizeof guests, "%lld", r->guests);
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
     const char *p[] = {r->home,   r->host, r->member, r->agreement, r->arrive,
                        r->depart, guests,  fac,       r->tz,        user};
     PGresult *q = db_exec(tx,
-                          "INSERT INTO reciprocal.visits (home_club_id, host_club_id, member_id, "
-                          "agreement_id, arrive_on, depart_on, guests, facilities, host_timezone, "
-                          "requested_by) VALUES ($1, $2, $3, $4, $5, $6, $7::int, ARRAY(SELECT "
-                          "jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING id",
+                          "INSERT INTO reciprocal.visits AS v (home_club_id, host_club_id, "
+                          "member_id, agreement_id, arrive_on, depart_on, guests, facilities, "
+                          "host_timezone, requested_by) VALUES ($1, $2, $3, $4, $5, $6, $7::int, "
+                          "ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING "
+                          "v.id, reciprocal.visit_doc(v)::text",
                           10, p, e);
     free(fac);
     if (!q) return -1;
     snprintf(id, 40, "%s", PQgetvalue(q, 0, 0));
+    *doc = db_json(q, 0, 1, e);
     PQclear(q);
-    if (visit_transition_add(tx, id, r->home, user, "request", NULL, "requested", NULL, e) != 0)
+    /* its own statement: the row policy of visit_transitions looks the visit up, which a
+     * statement that inserts both would not see */
+    if (!*doc ||
+        visit_transition_add(tx, id, r->home, user, "request", NULL, "requested", NULL, e) != 0)
         return -1;
     return svc_emit(call, tx, "visit.requested", r->home,
                     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O?}", "visit_id", id,
@@ -559,24 +575,32 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (!(r.standing = visit_standing(call, r.home, r.member, e))) goto done;
     if (host_club(call, &r, e) != 0) goto done;
     if (svc_begin_in(call, r.home, &tx, e) != 0) goto done;
-    /* one request at a time per (member, host): the limits below count what committed before */
-    if (visit_lock_member_host(tx, r.member, r.host, e) != 0) goto done;
-    if (restrictions_check(tx, r.member, r.home, r.host, r.arrive, 1, "member_id", e) != 0)
-        goto done;
+    /* one request at a time per (member, host): the limits below count what committed before;
+     * the same statement takes restrictions_check's shared lock (in that order) and counts the
+     * stay's days */
     {
-        const char *pd[] = {r.arrive, r.depart};
-        PGresult *q = db_exec(tx, "SELECT ($2::date - $1::date + 1)::text", 2, pd, e);
+        const char *pl[] = {r.member, r.host, r.arrive, r.depart};
+        PGresult *q =
+            db_exec(tx,
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11)), "
+                    "pg_advisory_xact_lock_shared(hashtextextended("
+                    "'reciprocal.restriction:' || $1, 11)), ($4::date - $3::date + 1)",
+                    4, pl, e);
         if (!q) goto done;
-        r.days = atoll(PQgetvalue(q, 0, 0));
+        r.days = atoll(PQgetvalue(q, 0, 2));
         PQclear(q);
     }
-    if (visit_rules_check(call, tx, &r, VISIT_AT_REQUEST, e) != 0) goto done;
-    if (insert_visit(call, tx, &r, id, e) != 0) goto done;
-    /* auto_approve: the home club issues the letter at once, in the request's transaction */
-    if (json_is_true(json_object_get(r.terms, "auto_approve")) &&
-        visit_auto_approve(call, tx, id, e) != 0)
+    if (restrictions_check(tx, r.member, r.home, r.host, r.arrive, 0, "member_id", e) != 0)
         goto done;
-    *out = visit_load_doc(tx, id, e);
+    if (visit_rules_check(call, tx, &r, VISIT_AT_REQUEST, e) != 0) goto done;
+    if (insert_visit(call, tx, &r, id, out, e) != 0) goto done;
+    /* auto_approve: the home club issues the letter at once, in the request's transaction */
+    if (json_is_true(json_object_get(r.terms, "auto_approve"))) {
+        json_decref(*out);
+        *out = NULL;
+        if (visit_auto_approve(call, tx, id, e) != 0) goto done;
+        *out = visit_load_doc(tx, id, e);
+    }
     rc = *out ? 0 : -1;
 done:
     visit_rules_free(&r);

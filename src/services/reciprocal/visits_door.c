@@ -38,30 +38,16 @@ static void door_free(door_t *d) {
     json_decref(d->standing);
 }
 
-/* The home club's public LOI keys (malloc'd array, *n). */
-static int home_keys(const svc_call_t *call, const char *club, signkey_pub_t **keys, size_t *n,
-                     err_t *e) {
-    const char *p[] = {club};
-    db_scope_t scope = svc_scope(call, NULL);
-    PGresult *r = db_read(call->env->db, &scope,
-                          "SELECT kid, encode(public_key, 'hex') FROM reciprocal.loi_keys WHERE "
-                          "club_id = $1::uuid",
-                          1, p, e);
-    if (!r) return -1;
-    *n = 0;
-    *keys = calloc((size_t)PQntuples(r) + 1, sizeof **keys);
-    for (int i = 0; *keys && i < PQntuples(r); i++) {
-        size_t len = 0;
-        signkey_pub_t *k = &(*keys)[*n];
-        snprintf(k->kid, sizeof k->kid, "%s", PQgetvalue(r, i, 0));
-        const char *hex = PQgetvalue(r, i, 1);
-        if (sodium_hex2bin(k->pk, sizeof k->pk, hex, strlen(hex), NULL, &len, NULL) == 0 &&
-            len == sizeof k->pk)
-            (*n)++;
-    }
-    PQclear(r);
-    return *keys ? 0 : err_set(e, 500, "internal", "", "out of memory");
-}
+/* The letter's facts in ONE read (one round trip): the home club's public key the letter
+ * names (its kid; none when the club has no such key), the stored visit's document and whether
+ * the letter is revoked or superseded (no row of the visit: unknown). The visit is read whether
+ * or not the signature holds, and used only when it does. */
+#define LETTER_SQL                                                                                 \
+    "SELECT encode(k.public_key, 'hex'), d.doc, d.revoked FROM (SELECT 1) one LEFT JOIN "          \
+    "reciprocal.loi_keys k ON k.club_id = $1::uuid AND k.kid = $2 LEFT JOIN LATERAL (SELECT "      \
+    "reciprocal.visit_doc(v)::text AS doc, (l.revoked_at IS NOT NULL OR l.token <> $4)::int AS "   \
+    "revoked FROM reciprocal.lois l JOIN reciprocal.visits v ON v.id = l.visit_id WHERE "          \
+    "l.visit_id = $3::uuid) d ON true"
 
 /* Every check of the letter; d->reason names the first failure ("ok" when none). -1 only for
  * errors of the service itself. */
@@ -72,26 +58,26 @@ static int check_letter(const svc_call_t *call, const char *token, door_t *d, er
         return 0;
     }
     d->decoded = 1;
-    signkey_pub_t *keys = NULL;
-    size_t n = 0;
-    if (home_keys(call, d->l.home, &keys, &n, e) != 0) return -1;
+    const char *p[] = {d->l.home, d->l.kid, d->l.visit, token};
+    db_scope_t scope = svc_scope(call, NULL);
+    PGresult *q = db_read(call->env->db, &scope, LETTER_SQL, 4, p, e);
+    if (!q) return -1;
+    signkey_pub_t key;
+    size_t n = 0, len = 0;
+    const char *hex = PQgetisnull(q, 0, 0) ? NULL : PQgetvalue(q, 0, 0);
+    snprintf(key.kid, sizeof key.kid, "%s", d->l.kid);
+    if (hex && sodium_hex2bin(key.pk, sizeof key.pk, hex, strlen(hex), NULL, &len, NULL) == 0 &&
+        len == sizeof key.pk)
+        n = 1;
     const char *host = call->caller->network_admin ? NULL : call->caller->club_id;
-    loi_reason_t r = loi_verify(token, keys, n, host, d->now, &d->l);
-    free(keys);
+    loi_reason_t r = loi_verify(token, &key, n, host, d->now, &d->l);
+    int known = !PQgetisnull(q, 0, 1), revoked = known && PQgetvalue(q, 0, 2)[0] == '1';
     if (r != LOI_OK) {
+        PQclear(q);
         d->reason = loi_reason_name(r);
         return 0;
     }
-    const char *p[] = {d->l.visit, token};
-    db_scope_t scope = svc_scope(call, NULL);
-    PGresult *q = db_read(call->env->db, &scope,
-                          "SELECT reciprocal.visit_doc(v)::text, (l.revoked_at IS NOT NULL OR "
-                          "l.token <> $2)::int FROM reciprocal.lois l JOIN reciprocal.visits v ON "
-                          "v.id = l.visit_id WHERE l.visit_id = $1::uuid",
-                          2, p, e);
-    if (!q) return -1;
-    int known = PQntuples(q) == 1, revoked = known && PQgetvalue(q, 0, 1)[0] == '1';
-    if (known && !(d->visit = db_json(q, 0, 0, e))) {
+    if (known && !(d->visit = db_json(q, 0, 1, e))) {
         PQclear(q);
         return -1;
     }
@@ -143,13 +129,19 @@ int visit_verify_loi(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
 /* Every rule of the request again at the door (visit_rules_check, the same function), under the
  * (member, host) lock, with the standing check_letter fetched and the check-in time for the
  * opening hours. */
-static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, err_t *e) {
+/* *fees: 1 when the host's terms charge an entry fee, or a guest fee for the visit's guests
+ * (charge_on_check_in has lines to post), else 0 (it would post none: not asked). */
+static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, int *fees, err_t *e) {
     vreq_t r = {0};
     int rc = visit_rules_from_doc(d->visit, &r, e);
     if (rc == 0) rc = visit_lock_member_host(tx, r.member, r.host, e);
     r.at = d->now;
     r.standing = json_incref(d->standing);
     if (rc == 0) rc = visit_rules_check(call, tx, &r, VISIT_AT_CHECK_IN, e);
+    json_t *f = json_object_get(r.terms, "fees");
+    *fees = json_string_value(json_object_get(f, "currency")) &&
+            (json_integer_value(json_object_get(f, "entry")) > 0 ||
+             (r.guests > 0 && json_integer_value(json_object_get(f, "guest")) > 0));
     visit_rules_free(&r);
     return rc;
 }
@@ -176,7 +168,8 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         tx,
         "SELECT v.status, v.host_club_id, (v.checked_in_at IS NOT NULL AND (v.checked_in_at "
         "AT TIME ZONE v.host_timezone)::date = (to_timestamp($2::bigint) AT TIME ZONE "
-        "v.host_timezone)::date)::int FROM reciprocal.visits v WHERE v.id = $1 FOR UPDATE",
+        "v.host_timezone)::date)::int, reciprocal.visit_doc(v)::text FROM reciprocal.visits v "
+        "WHERE v.id = $1 FOR UPDATE",
         2, p, e);
     if (!r) goto done;
     if (PQntuples(r) == 0) {
@@ -187,8 +180,8 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
     snprintf(host, sizeof host, "%s", PQgetvalue(r, 0, 1));
     int same_day = PQgetvalue(r, 0, 2)[0] == '1';
-    if (strcmp(status, "checked_in") == 0 && same_day) {
-        *out = visit_load_doc(tx, d.l.visit, e);
+    if (strcmp(status, "checked_in") == 0 && same_day) { /* the locked row's document */
+        *out = db_json(r, 0, 3, e);
         rc = *out ? 0 : -1;
         goto done;
     }
@@ -203,26 +196,29 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                 vlc_allowed(status, allowed, sizeof allowed));
         goto done;
     }
-    if (door_rules(call, tx, &d, e) != 0) goto done;
-    const char *pu[] = {d.l.visit, at, user};
-    if (db_exec_cmd(
-            tx,
-            "UPDATE reciprocal.visits SET status = 'checked_in', checked_in_at = "
-            "to_timestamp($2::bigint), checked_in_by = $3, updated_at = now() WHERE id = $1",
-            3, pu, e) < 0)
-        goto done;
-    if (visit_transition_add(tx, d.l.visit, host, user, "check_in", status, "checked_in", NULL,
-                             e) != 0)
-        goto done;
-    if (charge_on_check_in(call, tx, d.l.visit, d.now, e) != 0) goto done; /* entry/guest fees */
+    int fees = 0;
+    if (door_rules(call, tx, &d, &fees, e) != 0) goto done;
+    /* the move and its history row in one statement, answering the new document */
+    const char *pu[] = {d.l.visit, at, user, host, status};
+    PQclear(r);
+    r = db_exec(tx,
+                "WITH up AS (UPDATE reciprocal.visits AS v SET status = 'checked_in', "
+                "checked_in_at = to_timestamp($2::bigint), checked_in_by = $3, updated_at = now() "
+                "WHERE v.id = $1 RETURNING v), hist AS (INSERT INTO reciprocal.visit_transitions "
+                "(visit_id, club_id, actor_user_id, action, from_status, to_status, reason) SELECT "
+                "(up.v).id, $4, $3, 'check_in', $5, 'checked_in', NULL FROM up) SELECT "
+                "reciprocal.visit_doc(up.v)::text FROM up",
+                5, pu, e);
+    if (!r || !(*out = db_json(r, 0, 0, e))) goto done;
+    /* entry/guest fees (none to post: not asked) */
+    if (fees && charge_on_check_in(call, tx, d.l.visit, d.now, e) != 0) goto done;
     if (svc_emit(call, tx, "visit.checked_in", host,
                  json_pack("{s:s, s:s, s:s, s:s}", "visit_id", d.l.visit, "home_club_id", d.l.home,
                            "host_club_id", host, "status", "checked_in"),
                  e) != 0)
         goto done;
     if (visit_ledger_enqueue(tx, d.l.visit, d.l.num, e) != 0) goto done;
-    *out = visit_load_doc(tx, d.l.visit, e);
-    rc = *out ? 0 : -1;
+    rc = 0;
 done:
     PQclear(r);
     door_free(&d);
