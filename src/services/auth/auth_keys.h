@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/err.h"
+#include "core/service.h"
 #include "services/auth/auth.h"
 
 /* Signs claims with the active key; malloc'd token. */
@@ -32,6 +33,15 @@ json_t *auth_keys_jwks(const auth_settings_t *as, db_pool_t *db, err_t *e);
  * published until its tokens expire).
  * Writes the new kid (23 bytes) to kid_out when non-NULL. */
 int auth_keys_rotate(const auth_settings_t *as, db_pool_t *db, char *kid_out, err_t *e);
+/* auth_keys_jwks through the read cache "jwks" (core/rcache.h): the key set's text is kept until
+ * a rotation (auth.signing_keys_rotated, written to the outbox in the rotation's transaction
+ * and heard by every process running auth: auth_keys_follow) or RECIPROCAL_CACHE_TTL_SECONDS.
+ * A new reference (a raw value on a hit: jsonx_raw). */
+json_t *auth_keys_jwks_cached(const auth_settings_t *as, db_pool_t *db, err_t *e);
+/* Follows auth.signing_keys_rotated on env's bus: a rotation made by any process (also
+ * `reciprocal auth rotate-keys`) drops this process's keys and cached key set at once, not
+ * after the 60 s reload (`serve`, through the auth module's start hook). */
+int auth_keys_follow(const svc_env_t *env, err_t *e);
 /* Drops the cache (tests; the next call reloads from the database). */
 void auth_keys_forget(void);
 
