@@ -22,6 +22,7 @@
  * ended, i.e. missing from the percentiles, which would only have been worse; errors: answers
  * other than 2xx/3xx, and broken connections). Exit status 0, or 2 on bad
  * arguments, 1 when nothing could connect. Loopback only: it refuses any other host. */
+#define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
