@@ -23,6 +23,19 @@ static time_t g_loaded_at;
 
 static void keys_changed(void);
 
+/* The published key set's text (auth_keys_jwks_cached), dropped with the keys. */
+static rcache_t *jwks_cache(void) {
+    static _Atomic(rcache_t *) c;
+    rcache_t *v = atomic_load(&c);
+    if (!v) atomic_store(&c, v = rcache_named("jwks"));
+    return v;
+}
+
+static void jwks_cache_clear(void) {
+    rcache_t *c = jwks_cache();
+    if (c) rcache_clear(c);
+}
+
 static int begin(db_pool_t *db, db_tx_t **tx, err_t *e) {
     db_scope_t s = {0};
     return db_begin(db, &s, tx, e);
@@ -73,6 +86,18 @@ done:
     return rc;
 }
 
+/* auth.signing_keys_rotated into the outbox, in the transaction that made key kid: every
+ * process running auth drops its keys and cached key set on it (auth_keys_follow), every
+ * gateway may refetch at once (gateway/authn.c). */
+static int keys_event(db_tx_t *tx, const char *kid, err_t *e) {
+    json_t *data = json_pack("{s:s}", "kid", kid);
+    if (!data) return err_set(e, 500, "internal", "", "out of memory");
+    int rc = outbox_add(tx, "auth", "auth.signing_keys_rotated", "auth", NULL, data,
+                        &(outbox_meta_t){0}, NULL, e);
+    json_decref(data);
+    return rc;
+}
+
 /* Reads the keys; with `create`, makes the first key when none is active. Called with the write
  * lock held. */
 static int load(const auth_settings_t *as, db_pool_t *db, err_t *e) {
@@ -80,6 +105,7 @@ static int load(const auth_settings_t *as, db_pool_t *db, err_t *e) {
     PGresult *r = NULL;
     jwt_key_t *active = NULL;
     jwt_keyset_t *set = NULL;
+    char kid[JWT_KID_LEN + 1];
     if (auth_conf_require(as, e) != 0) return -1;
     char ttl[16];
     const char *alg = jwt_alg_name((jwt_alg_t)as->jwt_alg);
@@ -107,8 +133,10 @@ static int load(const auth_settings_t *as, db_pool_t *db, err_t *e) {
         int have = PQntuples(r) > 0;
         PQclear(r);
         r = NULL;
-        if (!have && insert_new_key(as, tx, 0, NULL, e) != 0) goto fail;
+        if (!have && (insert_new_key(as, tx, 0, kid, e) != 0 || keys_event(tx, kid, e) != 0))
+            goto fail;
         if (db_tx_commit(&tx, e) != 0) goto fail;
+        if (!have) jwks_cache_clear(); /* a set cached before this key lacks it */
     }
     if (!r) return err_set(e, 500, "internal", "", "no signing key");
     set = jwt_keyset_new();
@@ -194,17 +222,8 @@ json_t *auth_keys_jwks(const auth_settings_t *as, db_pool_t *db, err_t *e) {
 
 /* ---- the published key set in the read cache (core/rcache.h) ---- */
 
-static rcache_t *jwks_cache(void) {
-    static _Atomic(rcache_t *) c;
-    rcache_t *v = atomic_load(&c);
-    if (!v) atomic_store(&c, v = rcache_named("jwks"));
-    return v;
-}
-
 /* A rotation committed (here or, through the event, elsewhere): reload the keys on next use. */
 static void keys_changed(void) {
-    rcache_t *c = jwks_cache();
-    if (c) rcache_clear(c);
     auth_keys_forget();
 }
 
@@ -243,29 +262,20 @@ int auth_keys_rotate(const auth_settings_t *as, db_pool_t *db, char *kid_out, er
     if (auth_conf_require(as, e) != 0) return -1;
     if (begin(db, &tx, e) != 0) return -1;
     char kid[JWT_KID_LEN + 1];
-    json_t *data = NULL;
     if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtext('auth.signing_keys'))", 0, NULL, e) <
             0 ||
-        insert_new_key(as, tx, 1, kid, e) != 0)
-        goto fail;
-    /* every process running auth drops its keys on this event (auth_keys_follow) */
-    data = json_pack("{s:s}", "kid", kid);
-    if (!data || outbox_add(tx, "auth", "auth.signing_keys_rotated", "auth", NULL, data,
-                            &(outbox_meta_t){0}, NULL, e) != 0)
-        goto fail;
-    json_decref(data);
+        insert_new_key(as, tx, 1, kid, e) != 0 || keys_event(tx, kid, e) != 0) {
+        db_rollback(tx);
+        return -1;
+    }
     if (db_commit(tx, e) != 0) return -1;
     if (kid_out) snprintf(kid_out, JWT_KID_LEN + 1, "%s", kid);
     keys_changed();
     return 0;
-fail:
-    if (!data && !e->status) err_set(e, 500, "internal", "", "out of memory");
-    json_decref(data);
-    db_rollback(tx);
-    return -1;
 }
 
 void auth_keys_forget(void) {
+    jwks_cache_clear();
     pthread_rwlock_wrlock(&g_lock);
     jwt_key_free(g_active);
     jwt_keyset_free(g_set);
