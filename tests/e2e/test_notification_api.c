@@ -6,13 +6,9 @@
  * over REST arrives in the SMTP server's Maildir through the notification process's consumer
  * and delivery worker; the inbox answers over REST and GraphQL through the gateway; both
  * processes stop cleanly (LeakSanitizer, no NATS refusal). */
-#include <dirent.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,11 +16,11 @@
 #include "lib/credentials/password.h"
 #include "services/notification/provider.h"
 #include "support/e2e.h"
+#include "support/sink.h"
 #include "test.h"
 
 static e2e_proc_t g_gw, g_notify;
-static pid_t g_smtp = -1;
-static char g_maildir[512];
+static sink_mail_t g_mail; /* the SMTP server and its Maildir */
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -33,26 +29,7 @@ static void sleep_ms(int ms) {
 
 /* Mails to email whose text also contains also (NULL = any). */
 static int mails_to_with(const char *email, const char *also) {
-    char dir[600], needle[200];
-    snprintf(dir, sizeof dir, "%s/new", g_maildir);
-    snprintf(needle, sizeof needle, "To: %s", email);
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        char path[1200], buf[8192];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        size_t got = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[got] = '\0';
-        if (strstr(buf, needle) && (!also || strstr(buf, also))) n++;
-    }
-    closedir(d);
-    return n;
+    return sink_mails_to(&g_mail, email, also);
 }
 
 static int mails_to(const char *email) {
@@ -66,23 +43,8 @@ static int req(const char *method, const char *path, const char *body, e2e_resp_
 }
 
 static void test_split_invite_mail_and_inbox(void) {
-    const char *tmp = TEST_ENV("RECIPROCAL_TEST_TMP");
-    const char *root = TEST_ENV("RECIPROCAL_TEST_ROOT");
-    REQUIRE(tmp && root);
-    mkdir(tmp, 0700);
-    snprintf(g_maildir, sizeof g_maildir, "%s/e2e-mail-%d", tmp, (int)getpid());
-    int port = e2e_free_port();
-    char script[512], portstr[16], smtp_env[96];
-    snprintf(script, sizeof script, "%s/tests/services/notification/smtp_server.py", root);
-    snprintf(portstr, sizeof portstr, "%d", port);
-    snprintf(smtp_env, sizeof smtp_env, "RECIPROCAL_SMTP_URL=smtp://127.0.0.1:%d", port);
-    fflush(stdout);
-    g_smtp = fork();
-    if (g_smtp == 0) {
-        execl("/usr/bin/python3", "python3", script, portstr, g_maildir, (char *)NULL);
-        _exit(127);
-    }
-    const char *env[] = {smtp_env,
+    REQUIRE(sink_mail_start(&g_mail, "e2e", NULL, NULL) == 0);
+    const char *env[] = {g_mail.env,
                          "RECIPROCAL_NOTIFY_POLL_MS=100",
                          "RECIPROCAL_WEBHOOK_ALLOW_HOSTS=127.0.0.1",
                          "RECIPROCAL_PUSH_CALLBACK_SECRET=e2e-push-callback-secret",
@@ -457,6 +419,294 @@ static void test_push_devices_and_callbacks(void) {
     e2e_set_extra_header(NULL);
 }
 
+/* ---- notif-api: club notification defaults, template overrides, digest windows (GraphQL) ---- */
+
+/* POSTs the GraphQL document q (plain text, quotes escaped by the caller as \\\") as token as;
+ * the HTTP status, *out the answer. */
+static long gql(const char *as, const char *q, json_t **out) {
+    char body[4096];
+    snprintf(body, sizeof body, "{\"query\":\"%s\"}", q);
+    return api(as, "POST", "/graphql", body, out);
+}
+
+/* data.<a>.<b> of a GraphQL answer (b NULL: data.<a>). */
+static json_t *gdata(json_t *v, const char *a, const char *b) {
+    json_t *x = json_object_get(json_object_get(v, "data"), a);
+    return b ? json_object_get(x, b) : x;
+}
+
+/* The first error's path as "a.b.c" into out ("" when none) and its extensions.code into code. */
+static void gerror(json_t *v, char *out, size_t cap, char *code, size_t ccap) {
+    json_t *err = json_array_get(json_object_get(v, "errors"), 0), *seg;
+    size_t i, n = 0;
+    out[0] = code[0] = '\0';
+    json_array_foreach(json_object_get(err, "path"), i, seg) {
+        if (json_is_string(seg))
+            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", i ? "." : "",
+                                  json_string_value(seg));
+    }
+    const char *c = json_string_value(json_object_get(json_object_get(err, "extensions"), "code"));
+    snprintf(code, ccap, "%s", c ? c : "");
+}
+
+/* The category named c of a categories array. */
+static json_t *category(json_t *cats, const char *c) {
+    json_t *x;
+    size_t i;
+    json_array_foreach(cats, i, x) {
+        if (strcmp(json_string_value(json_object_get(x, "category")), c) == 0) return x;
+    }
+    return NULL;
+}
+
+/* Club defaults over GraphQL: read, partial change, the mandatory category refused (a
+ * userError naming the field), null back to the network default; a member of the club (not
+ * club:admin) gets a forbidden error carrying the field's path. */
+static void test_club_defaults_graphql(void) {
+    char club[64], admin[4096], slug[64], email[128], mtok[4096], path[128], code[48];
+    REQUIRE(club_with_admin("gqldefaults", club, admin) == 0);
+    snprintf(slug, sizeof slug, "notify-gqldefaults-%d", (int)getpid());
+    snprintf(email, sizeof email, "gqldefaults-member-%d@example.test", (int)getpid());
+    REQUIRE(e2e_account(&g_gw, club, slug, email, "member", "Marmalade-Harbour-78", NULL, mtok) ==
+            0);
+    json_t *v = NULL;
+    REQUIRE(gql(admin,
+                "{ me { clubNotificationDefaults { email inApp push categories { category email "
+                "inApp push mandatory } } } }",
+                &v) == 200);
+    json_t *d = gdata(v, "me", "clubNotificationDefaults");
+    if (!d) printf("#   %s\n", json_dumps(v, 0));
+    CHECK(json_is_true(json_object_get(d, "email")) && json_is_false(json_object_get(d, "push")));
+    CHECK(json_is_true(
+        json_object_get(category(json_object_get(d, "categories"), "security"), "mandatory")));
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "mutation { setClubNotificationDefaults(input: {email: false, categories: "
+                "[{category: \\\"visits\\\", inApp: false}]}) { defaults { email inApp categories "
+                "{ category email inApp } } userErrors { field code } } }",
+                &v) == 200);
+    d = gdata(v, "setClubNotificationDefaults", "defaults");
+    if (!d) printf("#   %s\n", json_dumps(v, 0));
+    CHECK(json_is_false(json_object_get(d, "email")) && json_is_true(json_object_get(d, "inApp")));
+    json_t *visits = category(json_object_get(d, "categories"), "visits");
+    CHECK(json_is_false(json_object_get(visits, "inApp")) &&
+          json_is_false(json_object_get(visits, "email")));
+    CHECK_EQ_INT(json_array_size(gdata(v, "setClubNotificationDefaults", "userErrors")), 0);
+    json_decref(v);
+    /* security cannot be switched off: a userError naming the field, nothing changed */
+    REQUIRE(gql(admin,
+                "mutation { setClubNotificationDefaults(input: {categories: [{category: "
+                "\\\"security\\\", email: false}]}) { defaults { email } userErrors { field code "
+                "} } }",
+                &v) == 200);
+    json_t *ue = json_array_get(gdata(v, "setClubNotificationDefaults", "userErrors"), 0);
+    CHECK_STR(json_string_value(json_object_get(ue, "field")), "categories");
+    CHECK_STR(json_string_value(json_object_get(ue, "code")), "invalid_field");
+    CHECK(json_is_null(gdata(v, "setClubNotificationDefaults", "defaults")));
+    json_decref(v);
+    /* null: back to the network default (email on); the category's choice stays */
+    REQUIRE(gql(admin,
+                "mutation { setClubNotificationDefaults(input: {email: null}) { defaults { email "
+                "categories { category inApp } } userErrors { code } } }",
+                &v) == 200);
+    d = gdata(v, "setClubNotificationDefaults", "defaults");
+    CHECK(json_is_true(json_object_get(d, "email")));
+    CHECK(json_is_false(
+        json_object_get(category(json_object_get(d, "categories"), "visits"), "inApp")));
+    json_decref(v);
+    /* a member of the club: forbidden, the error carries the field's path */
+    REQUIRE(gql(mtok, "{ me { clubNotificationDefaults { email } } }", &v) == 200);
+    gerror(v, path, sizeof path, code, sizeof code);
+    CHECK_STR(path, "me.clubNotificationDefaults");
+    CHECK_STR(code, "forbidden");
+    json_decref(v);
+    REQUIRE(gql(mtok,
+                "mutation { setClubNotificationDefaults(input: {push: true}) { defaults { push } "
+                "userErrors { code } } }",
+                &v) == 200);
+    gerror(v, path, sizeof path, code, sizeof code);
+    CHECK_STR(path, "setClubNotificationDefaults");
+    CHECK_STR(code, "forbidden");
+    json_decref(v);
+    REQUIRE(gql("", "{ me { clubNotificationDefaults { email } } }", &v) == 200); /* anonymous */
+    CHECK(!gdata(v, "me", "clubNotificationDefaults"));
+    json_decref(v);
+}
+
+/* Template overrides over GraphQL: set (created, then replaced), a template that does not render
+ * with the notification's variables is a userError naming body, list, one by key and locale
+ * (null when there is none; a malformed locale an error with its path), delete (then a
+ * not_found userError); another club sees none of them; a member is forbidden. */
+static void test_template_overrides_graphql(void) {
+    char club[64], admin[4096], other_club[64], other[4096], path[128], code[48];
+    REQUIRE(club_with_admin("gqltmpl", club, admin) == 0);
+    REQUIRE(club_with_admin("gqltmplb", other_club, other) == 0);
+    static const char set[] =
+        "mutation { setNotificationTemplate(input: {key: \\\"visit_confirmed\\\", locale: "
+        "\\\"de-DE\\\", subject: \\\"Besuch bei {{host_club.name}} bestaetigt\\\", body: "
+        "\\\"Hallo {{member.first_name}}\\\"}) { template { key locale subject body updatedAt "
+        "created } userErrors { field code } } }";
+    json_t *v = NULL;
+    REQUIRE(gql(admin, set, &v) == 200);
+    json_t *t = gdata(v, "setNotificationTemplate", "template");
+    if (!t) printf("#   %s\n", json_dumps(v, 0));
+    CHECK_STR(json_string_value(json_object_get(t, "locale")), "de-DE");
+    CHECK(json_is_true(json_object_get(t, "created")));
+    CHECK(json_is_string(json_object_get(t, "updatedAt")));
+    json_decref(v);
+    REQUIRE(gql(admin, set, &v) == 200);
+    CHECK(
+        json_is_false(json_object_get(gdata(v, "setNotificationTemplate", "template"), "created")));
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "mutation { setNotificationTemplate(input: {key: \\\"visit_confirmed\\\", "
+                "locale: \\\"en\\\", subject: \\\"Hi\\\", body: \\\"{{no_such_variable}}\\\"}) { "
+                "template { key } userErrors { field code } } }",
+                &v) == 200);
+    json_t *ue = json_array_get(gdata(v, "setNotificationTemplate", "userErrors"), 0);
+    CHECK_STR(json_string_value(json_object_get(ue, "field")), "body");
+    CHECK_STR(json_string_value(json_object_get(ue, "code")), "template_error");
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "{ me { notificationTemplates { key locale } one: notificationTemplate(key: "
+                "\\\"visit_confirmed\\\", locale: \\\"de-DE\\\") { subject body } none: "
+                "notificationTemplate(key: \\\"visit_confirmed\\\", locale: \\\"fr\\\") { subject "
+                "} } }",
+                &v) == 200);
+    json_t *me = gdata(v, "me", NULL);
+    CHECK_EQ_INT(json_array_size(json_object_get(me, "notificationTemplates")), 1);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(me, "one"), "body")),
+              "Hallo {{member.first_name}}");
+    CHECK(json_is_null(json_object_get(me, "none")));
+    CHECK(!json_object_get(v, "errors"));
+    if (!me) printf("#   %s\n", json_dumps(v, 0));
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "{ me { notificationTemplate(key: \\\"visit_confirmed\\\", locale: \\\"de_DE\\\") "
+                "{ subject } } }",
+                &v) == 200);
+    gerror(v, path, sizeof path, code, sizeof code);
+    CHECK_STR(path, "me.notificationTemplate");
+    CHECK_STR(code, "invalid_field");
+    json_decref(v);
+    /* the preview: the club's resolution (its de-DE override), a draft with a missing variable
+     * (template_error with the field's path), vars that are not a JSON object */
+    REQUIRE(gql(admin,
+                "{ me { notificationTemplatePreview(key: \\\"visit_confirmed\\\", locale: "
+                "\\\"de-DE\\\") { key locale source subject text html } } }",
+                &v) == 200);
+    json_t *pv = gdata(v, "me", "notificationTemplatePreview");
+    if (!pv) printf("#   %s\n", json_dumps(v, 0));
+    CHECK_STR(json_string_value(json_object_get(pv, "source")), "resolved");
+    CHECK(strstr(json_string_value(json_object_get(pv, "text")), "Hallo ") != NULL);
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "{ me { notificationTemplatePreview(key: \\\"visit_confirmed\\\", subject: "
+                "\\\"Hi\\\", body: \\\"{{no_such_variable}}\\\") { text } } }",
+                &v) == 200);
+    gerror(v, path, sizeof path, code, sizeof code);
+    CHECK_STR(path, "me.notificationTemplatePreview");
+    CHECK_STR(code, "template_error");
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "{ me { notificationTemplatePreview(key: \\\"visit_confirmed\\\", vars: "
+                "\\\"[1]\\\") { text } } }",
+                &v) == 200);
+    gerror(v, path, sizeof path, code, sizeof code);
+    CHECK_STR(path, "me.notificationTemplatePreview");
+    CHECK_STR(code, "invalid_type");
+    json_decref(v);
+    /* another club: none of A's overrides (its preview resolves the network default) */
+    REQUIRE(gql(other,
+                "{ me { notificationTemplatePreview(key: \\\"visit_confirmed\\\", locale: "
+                "\\\"de-DE\\\") { text } } }",
+                &v) == 200);
+    pv = gdata(v, "me", "notificationTemplatePreview");
+    CHECK(strstr(json_string_value(json_object_get(pv, "text")), "Hello ") != NULL);
+    json_decref(v);
+    REQUIRE(gql(other,
+                "{ me { notificationTemplates { key } notificationTemplate(key: "
+                "\\\"visit_confirmed\\\", locale: \\\"de-DE\\\") { subject } } }",
+                &v) == 200);
+    CHECK_EQ_INT(json_array_size(gdata(v, "me", "notificationTemplates")), 0);
+    CHECK(json_is_null(json_object_get(gdata(v, "me", NULL), "notificationTemplate")));
+    json_decref(v);
+    static const char del[] =
+        "mutation { deleteNotificationTemplate(input: {key: \\\"visit_confirmed\\\", locale: "
+        "\\\"de-DE\\\"}) { template { key locale } userErrors { field code } } }";
+    REQUIRE(gql(other, del, &v) == 200); /* not B's to delete */
+    ue = json_array_get(gdata(v, "deleteNotificationTemplate", "userErrors"), 0);
+    CHECK_STR(json_string_value(json_object_get(ue, "code")), "not_found");
+    json_decref(v);
+    REQUIRE(gql(admin, del, &v) == 200);
+    CHECK_STR(json_string_value(
+                  json_object_get(gdata(v, "deleteNotificationTemplate", "template"), "locale")),
+              "de-DE");
+    json_decref(v);
+    REQUIRE(gql(admin, del, &v) == 200);
+    ue = json_array_get(gdata(v, "deleteNotificationTemplate", "userErrors"), 0);
+    CHECK_STR(json_string_value(json_object_get(ue, "code")), "not_found");
+    json_decref(v);
+    REQUIRE(gql(admin, "{ me { notificationTemplates { key } } }", &v) == 200);
+    CHECK_EQ_INT(json_array_size(gdata(v, "me", "notificationTemplates")), 0);
+    json_decref(v);
+}
+
+/* The digest window over GraphQL: HOURLY and DAILY set through digestWindow and answered as the
+ * enum, digest false clears it, an unknown window is refused by the schema (an error with a
+ * location, nothing changed). */
+static void test_digest_window_graphql(void) {
+    char club[64], admin[4096];
+    REQUIRE(club_with_admin("gqldigest", club, admin) == 0);
+    json_t *v = NULL;
+    REQUIRE(gql(admin,
+                "mutation { updateNotificationPreferences(input: {categories: [{category: "
+                "\\\"visits\\\", digestWindow: HOURLY}]}) { preferences { categories { category "
+                "digest digestWindow } } userErrors { field code } } }",
+                &v) == 200);
+    json_t *c = category(
+        json_object_get(gdata(v, "updateNotificationPreferences", "preferences"), "categories"),
+        "visits");
+    if (!c) printf("#   %s\n", json_dumps(v, 0));
+    CHECK(json_is_true(json_object_get(c, "digest")));
+    CHECK_STR(json_string_value(json_object_get(c, "digestWindow")), "HOURLY");
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "mutation { updateNotificationPreferences(input: {categories: [{category: "
+                "\\\"agreements\\\", digestWindow: DAILY}]}) { preferences { email } } }",
+                &v) == 200);
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "{ me { notificationPreferences { categories { category digest digestWindow } } } "
+                "}",
+                &v) == 200);
+    json_t *cats = json_object_get(gdata(v, "me", "notificationPreferences"), "categories");
+    CHECK_STR(json_string_value(json_object_get(category(cats, "visits"), "digestWindow")),
+              "HOURLY");
+    CHECK_STR(json_string_value(json_object_get(category(cats, "agreements"), "digestWindow")),
+              "DAILY");
+    CHECK(json_is_null(json_object_get(category(cats, "security"), "digestWindow")));
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "mutation { updateNotificationPreferences(input: {categories: [{category: "
+                "\\\"visits\\\", digest: false}]}) { preferences { categories { category digest "
+                "digestWindow } } } }",
+                &v) == 200);
+    c = category(
+        json_object_get(gdata(v, "updateNotificationPreferences", "preferences"), "categories"),
+        "visits");
+    CHECK(json_is_false(json_object_get(c, "digest")));
+    CHECK(json_is_null(json_object_get(c, "digestWindow")));
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "mutation { updateNotificationPreferences(input: {categories: [{category: "
+                "\\\"visits\\\", digestWindow: WEEKLY}]}) { preferences { email } } }",
+                &v) >= 200);
+    CHECK(json_array_size(json_object_get(v, "errors")) > 0);
+    CHECK(!json_object_get(json_object_get(v, "data"), "updateNotificationPreferences"));
+    json_decref(v);
+}
+
 static void test_stop(void) {
     CHECK_EQ_INT(e2e_stop(&g_gw), 0);
     CHECK_EQ_INT(e2e_stop(&g_notify), 0);
@@ -467,10 +717,10 @@ int main(void) {
     RUN(test_split_visit_confirmation_mail);
     RUN(test_webhooks_graphql);
     RUN(test_push_devices_and_callbacks);
+    RUN(test_club_defaults_graphql);
+    RUN(test_template_overrides_graphql);
+    RUN(test_digest_window_graphql);
     RUN(test_stop);
-    if (g_smtp > 0) {
-        kill(g_smtp, SIGTERM);
-        waitpid(g_smtp, NULL, 0);
-    }
+    sink_mail_stop(&g_mail);
     TEST_DONE();
 }

@@ -1,28 +1,35 @@
-/* test_notification_restart: the notification service killed in the middle of a batch of mails
- * to the real SMTP server (aiosmtpd, tests/services/notification/smtp_server.py) loses nothing:
- * `reciprocal serve --services notification` sends queued mails; after some have arrived the
- * process is killed (SIGKILL: a crash) or stopped (SIGTERM: a deploy), then started again; every
- * mail arrives. A stop sends nothing twice; a crash sends at most the one mail in flight twice
- * (the worker records each mail's outcome in its own transaction right after the SMTP server
- * accepted it, so only a kill between those two steps repeats a mail: at least once). Leased
- * rows wait for their lease (5 min) after a crash; the test moves that instant to now, as the
- * lease's expiry would. Counts are scoped to this run's recipients. */
-#include <dirent.h>
+/* test_notification_restart: nothing a sender was promised is lost, nothing is sent twice, when
+ * the notification service, PostgreSQL or NATS restarts in the middle of a batch of mails to the
+ * real SMTP server (aiosmtpd, tests/support/sink.h):
+ * - the service stopped (SIGTERM: a deploy) or killed (SIGKILL: a crash) mid-batch and started
+ *   again: every queued mail arrives; a stop sends nothing twice; a crash at most the one mail in
+ *   flight (the worker records each mail's outcome in its own transaction right after the SMTP
+ *   server accepted it, so only a kill between those two steps repeats a mail: at least once).
+ *   Leased rows wait for their lease (5 min) after a crash; the test moves that instant to now,
+ *   as the lease's expiry would.
+ * - PostgreSQL restarted (the harness's RECIPROCAL_TEST_PG_CTL) while the worker sends queued
+ *   mails: each outcome waits for the database to come back (delivery.c record_durably), so no
+ *   row is left leased and re-sent; every mail arrives once, without waiting for a lease.
+ * - NATS restarted (RECIPROCAL_TEST_NATS_CTL: same port, JetStream store kept) while
+ *   statement.issued events acknowledged by JetStream are being consumed and mailed (the
+ *   member service in its own process answers the audience over NATS): every event's mail
+ *   arrives once, also for events published after the restart.
+ * Counts are scoped to this run's recipients and statement ids. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bus.h"
 #include "core/db.h"
 #include "support/e2e.h"
+#include "support/sink.h"
 #include "test.h"
 
-static pid_t g_smtp = -1;
-static char g_maildir[512], g_smtp_env[96];
+static sink_mail_t g_mail; /* the SMTP server and its Maildir */
 static db_pool_t *g_owner;
 
 static void sleep_ms(int ms) {
@@ -44,35 +51,48 @@ static long long owner_count(const char *sql, const char *a) {
     return v;
 }
 
-/* Mails in the Maildir per recipient "<prefix><i>@restart.example", i < n, into counts. */
-static int count_mails(const char *prefix, int n, int *counts) {
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s/new", g_maildir);
-    memset(counts, 0, sizeof *counts * (size_t)n);
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int total = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        char path[1200], buf[8192];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        size_t got = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[got] = '\0';
-        const char *to = strstr(buf, "To: ");
-        size_t pl = strlen(prefix);
-        if (!to || strncmp(to + 4, prefix, pl) != 0) continue;
-        int i = atoi(to + 4 + pl);
-        if (i >= 0 && i < n) {
-            counts[i]++;
-            total++;
-        }
+typedef struct tally {
+    const char *prefix; /* "To: <prefix><i>@..." or, in the decoded text, "<prefix><i>" */
+    int by_text;        /* 1: look in the decoded text/plain part */
+    int n, *counts, total;
+} tally_t;
+
+static int on_mail(const char *text, void *ud) {
+    tally_t *t = ud;
+    char plain[4096];
+    const char *at = NULL;
+    if (t->by_text) {
+        sink_mail_plain_part(text, plain, sizeof plain);
+        at = strstr(plain, t->prefix);
+    } else {
+        const char *to = strstr(text, "To: ");
+        if (to && strncmp(to + 4, t->prefix, strlen(t->prefix)) == 0) at = to + 4;
     }
-    closedir(d);
-    return total;
+    if (!at) return 0;
+    int i = atoi(at + strlen(t->prefix));
+    if (i >= 0 && i < t->n) {
+        t->counts[i]++;
+        t->total++;
+    }
+    return 0;
+}
+
+/* Mails in the Maildir per recipient "<prefix><i>@restart.example" (by_text 0) or per
+ * "<prefix><i>" in the text (by_text 1), i < n, into counts; the total. */
+static int count_mails(const char *prefix, int by_text, int n, int *counts) {
+    memset(counts, 0, sizeof *counts * (size_t)n);
+    tally_t t = {prefix, by_text, n, counts, 0};
+    sink_mail_each(&g_mail, 16384, on_mail, &t);
+    return t.total;
+}
+
+/* lost (never arrived) and twice (arrived more than once, the repeats) of counts[0..n). */
+static void losses(const int *counts, int n, int *lost, int *twice) {
+    *lost = *twice = 0;
+    for (int i = 0; i < n; i++) {
+        if (counts[i] == 0) ++*lost;
+        if (counts[i] > 1) *twice += counts[i] - 1;
+    }
 }
 
 /* n mails queued for "<prefix><i>@restart.example" (the visit_cancelled template). */
@@ -115,7 +135,7 @@ static int batch(const char *tag, int n, int after, int sig) {
     snprintf(prefix, sizeof prefix, "%s-%d-", tag, (int)getpid());
     snprintf(like, sizeof like, "%s%%", prefix);
     int *counts = calloc((size_t)n, sizeof *counts);
-    const char *env[] = {g_smtp_env, "RECIPROCAL_NOTIFY_POLL_MS=50", NULL};
+    const char *env[] = {g_mail.env, "RECIPROCAL_NOTIFY_POLL_MS=50", NULL};
     e2e_proc_t p;
     if (!counts || queue_mails(prefix, n) != 0 || e2e_start(&p, "notification", 0, 0, env) != 0) {
         free(counts);
@@ -124,7 +144,7 @@ static int batch(const char *tag, int n, int after, int sig) {
     int got = 0;
     for (int i = 0; i < 3000 && got < after; i++) {
         sleep_ms(10);
-        got = count_mails(prefix, n, counts);
+        got = count_mails(prefix, 0, n, counts);
     }
     if (sig == SIGKILL) {
         kill(p.pid, SIGKILL);
@@ -134,7 +154,7 @@ static int batch(const char *tag, int n, int after, int sig) {
         free(counts);
         return -1;
     }
-    int at_stop = count_mails(prefix, n, counts);
+    int at_stop = count_mails(prefix, 0, n, counts);
     printf("#   %s: %d of %d mails arrived before the %s\n", tag, at_stop, n,
            sig == SIGKILL ? "kill" : "stop");
     end_lease(like);
@@ -151,12 +171,9 @@ static int batch(const char *tag, int n, int after, int sig) {
     }
     sleep_ms(200);
     int stopped = e2e_stop(&p);
-    count_mails(prefix, n, counts);
-    int lost = 0, twice = 0;
-    for (int i = 0; i < n; i++) {
-        if (counts[i] == 0) lost++;
-        if (counts[i] > 1) twice += counts[i] - 1;
-    }
+    count_mails(prefix, 0, n, counts);
+    int lost, twice;
+    losses(counts, n, &lost, &twice);
     printf("#   %s: %lld rows sent, %d mails lost, %d sent twice\n", tag, sent, lost, twice);
     free(counts);
     CHECK_EQ_INT(stopped, 0);
@@ -167,27 +184,12 @@ static int batch(const char *tag, int n, int after, int sig) {
 }
 
 static void test_setup(void) {
-    const char *tmp = TEST_ENV("RECIPROCAL_TEST_TMP");
-    const char *root = TEST_ENV("RECIPROCAL_TEST_ROOT");
     const char *owner = TEST_ENV("RECIPROCAL_TEST_OWNER_URL");
-    REQUIRE(tmp && root && owner);
-    mkdir(tmp, 0700);
+    REQUIRE(owner && TEST_ENV("RECIPROCAL_TEST_ROOT"));
     err_t e = {0};
     g_owner = db_pool_open(owner, 1, &e);
     REQUIRE(g_owner);
-    snprintf(g_maildir, sizeof g_maildir, "%s/restart-mail-%d", tmp, (int)getpid());
-    int port = e2e_free_port();
-    char script[512], portstr[16];
-    snprintf(script, sizeof script, "%s/tests/services/notification/smtp_server.py", root);
-    snprintf(portstr, sizeof portstr, "%d", port);
-    snprintf(g_smtp_env, sizeof g_smtp_env, "RECIPROCAL_SMTP_URL=smtp://127.0.0.1:%d", port);
-    fflush(stdout);
-    g_smtp = fork();
-    if (g_smtp == 0) {
-        execl("/usr/bin/python3", "python3", script, portstr, g_maildir, (char *)NULL);
-        _exit(127);
-    }
-    sleep_ms(1500);
+    REQUIRE(sink_mail_start(&g_mail, "restart", NULL, NULL) == 0);
 }
 
 /* A deploy's stop (SIGTERM) mid-batch: the current mail is finished and recorded; nothing is
@@ -204,16 +206,183 @@ static void test_kill_mid_batch(void) {
     CHECK(twice >= 0 && twice <= 1);
 }
 
+/* Runs `<$var> <cmd>` (the harness's pg_ctl / nats_ctl); 0 or -1. */
+static int ctl(const char *var, const char *cmd) {
+    const char *path = getenv(var);
+    char line[1200];
+    if (!path) return -1;
+    snprintf(line, sizeof line, "'%s' %s >/dev/null 2>&1", path, cmd);
+    return system(line) == 0 ? 0 : -1;
+}
+
+/* Waits until count_mails(prefix, by_text, n) reaches at least `want` (up to ms); the count. */
+static int wait_mails(const char *prefix, int by_text, int n, int *counts, int want, int ms) {
+    int got = count_mails(prefix, by_text, n, counts);
+    for (int waited = 0; waited < ms && got < want; waited += 20) {
+        sleep_ms(20);
+        got = count_mails(prefix, by_text, n, counts);
+    }
+    return got;
+}
+
+/* Waits until `want` rows of sql($1 = arg) are counted (up to ms); the count. */
+static long long wait_rows(const char *sql, const char *arg, long long want, int ms) {
+    long long got = owner_count(sql, arg);
+    for (int waited = 0; waited < ms && got != want; waited += 100) {
+        sleep_ms(100);
+        got = owner_count(sql, arg);
+    }
+    return got;
+}
+
+/* PostgreSQL restarted (fast shutdown: every session cut, then started again) while the worker
+ * sends 1,000 queued mails: the mail in flight when the database went away is recorded once it
+ * is back (not left leased and re-sent); the others wait for it and go on. Every mail arrives
+ * exactly once, and nothing waits for a lease (the test never moves one). */
+static void test_pg_restart_mid_batch(void) {
+    enum { N = 1000 };
+    char prefix[64], like[80];
+    snprintf(prefix, sizeof prefix, "pg-%d-", (int)getpid());
+    snprintf(like, sizeof like, "%s%%", prefix);
+    static int counts[N];
+    const char *env[] = {g_mail.env, "RECIPROCAL_NOTIFY_POLL_MS=50",
+                         "RECIPROCAL_NOTIFY_RETRY_BASE_SECONDS=1", NULL};
+    e2e_proc_t p;
+    REQUIRE(TEST_ENV("RECIPROCAL_TEST_PG_CTL"));
+    REQUIRE(queue_mails(prefix, N) == 0);
+    REQUIRE(e2e_start(&p, "notification", 0, 0, env) == 0);
+    int at_restart = wait_mails(prefix, 0, N, counts, 10, 60000);
+    int restarted = ctl("RECIPROCAL_TEST_PG_CTL", "restart");
+    printf("#   pg: %d of %d mails arrived before the restart\n", at_restart, N);
+    CHECK_EQ_INT(restarted, 0);
+    long long sent = wait_rows("SELECT count(*) FROM notification.messages WHERE recipient LIKE $1 "
+                               "AND status = 'sent'",
+                               like, N, 120000);
+    sleep_ms(300);
+    CHECK_EQ_INT(e2e_stop(&p), 0);
+    count_mails(prefix, 0, N, counts);
+    int lost, twice;
+    losses(counts, N, &lost, &twice);
+    long long tried = owner_count("SELECT count(*) FROM notification.messages WHERE recipient "
+                                  "LIKE $1 AND tries > 1",
+                                  like);
+    printf("#   pg: %lld rows sent, %d mails lost, %d sent twice, %lld rows needed a second try\n",
+           sent, lost, twice, tried);
+    CHECK_EQ_INT(sent, N);
+    CHECK_EQ_INT(lost, 0);
+    CHECK_EQ_INT(twice, 0);
+    CHECK(at_restart >= 10 && at_restart < N); /* it really was mid-batch */
+}
+
+static void uuid4(char out[37]) {
+    unsigned char b[16];
+    for (size_t i = 0; i < sizeof b; i++)
+        b[i] = (unsigned char)(rand() & 0xff);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+/* Publishes statement.issued events [from, to) for home/host to JetStream (the subject the
+ * settlement service's relay uses), each until JetStream acknowledged it (retried while NATS is
+ * away): statement ids "<prefix><i>". 0, or -1 when one was never acknowledged. */
+static int publish_statements(bus_t *bus, const char *prefix, int from, int to, const char *home,
+                              const char *host) {
+    for (int i = from; i < to; i++) {
+        char id[37], sid[80];
+        uuid4(id);
+        snprintf(sid, sizeof sid, "%s%d", prefix, i);
+        json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}, s:{}}",
+                                "id", id, "type", "statement.issued", "source", "settlement",
+                                "tenant_id", host, "timestamp", "2030-01-01T00:00:00Z", "version",
+                                1, "data", "statement_id", sid, "home_club_id", home,
+                                "host_club_id", host, "status", "issued", "metadata");
+        char *payload = env ? json_dumps(env, JSON_COMPACT) : NULL;
+        json_decref(env);
+        int rc = -1;
+        for (int t = 0; payload && t < 300 && rc != 0; t++) {
+            err_t e = {0};
+            int dup = 0;
+            rc = bus_js_publish(bus, "events.statement.issued", id, payload, strlen(payload), &dup,
+                                &e);
+            if (rc != 0) sleep_ms(100);
+        }
+        free(payload);
+        if (rc != 0) {
+            printf("#   statement event %d was never acknowledged\n", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* NATS restarted (same port and JetStream store) while the notification process consumes
+ * statement.issued events JetStream acknowledged and mails them (the audience through
+ * member.get_club in the member process, over NATS): both processes reconnect, the durable
+ * consumer resumes, an event whose ack was lost is redelivered and claimed once (inbox_claim):
+ * every event's mail arrives exactly once, also for the events published after the restart. */
+static void test_nats_restart_mid_send(void) {
+    enum { N = 300 };
+    static int counts[N];
+    char prefix[64], contact[128], extra[400], slug[64], home[64] = "", host[64] = "";
+    e2e_proc_t gw = {.pid = -1}, nt = {.pid = -1};
+    const char *env[] = {g_mail.env, "RECIPROCAL_NOTIFY_POLL_MS=50",
+                         "RECIPROCAL_NOTIFY_RETRY_BASE_SECONDS=1", NULL};
+    const char *nats = TEST_ENV("RECIPROCAL_TEST_NATS_URL");
+    REQUIRE(nats && TEST_ENV("RECIPROCAL_TEST_NATS_CTL"));
+    srand((unsigned)getpid() ^ (unsigned)time(NULL));
+    snprintf(prefix, sizeof prefix, "nats-%d-st", (int)getpid());
+    snprintf(contact, sizeof contact, "nats-home-%d@restart.example", (int)getpid());
+    REQUIRE(e2e_start(&nt, "notification", 0, 0, env) == 0);
+    REQUIRE(e2e_start(&gw, "gateway,auth,member", 0, 1, env) == 0);
+    REQUIRE(e2e_login_admin(&gw, NULL, NULL) == 0);
+    snprintf(extra, sizeof extra, "%s,\"contact_email\":\"%s\"", E2E_CLUB_UTC, contact);
+    snprintf(slug, sizeof slug, "nats-home-%d", (int)getpid());
+    REQUIRE(e2e_club(&gw, "NATS Restart Home", slug, extra, home) == 0);
+    snprintf(slug, sizeof slug, "nats-host-%d", (int)getpid());
+    REQUIRE(e2e_club(&gw, "NATS Restart Host", slug, NULL, host) == 0);
+    err_t e = {0};
+    bus_t *bus = bus_connect(nats, "test_notification_restart", &e);
+    REQUIRE(bus);
+    CHECK_EQ_INT(publish_statements(bus, prefix, 0, N / 2, home, host), 0);
+    int at_restart = wait_mails(prefix, 1, N, counts, 10, 60000);
+    int restarted = ctl("RECIPROCAL_TEST_NATS_CTL", "restart");
+    printf("#   nats: %d of %d events mailed before the restart\n", at_restart, N / 2);
+    CHECK_EQ_INT(restarted, 0);
+    CHECK_EQ_INT(publish_statements(bus, prefix, N / 2, N, home, host), 0);
+    long long sent = wait_rows("SELECT count(*) FROM notification.messages WHERE recipient = $1 "
+                               "AND status = 'sent'",
+                               contact, N, 120000);
+    sleep_ms(300);
+    count_mails(prefix, 1, N, counts);
+    int lost, twice;
+    losses(counts, N, &lost, &twice);
+    long long rows =
+        owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1", contact);
+    printf("#   nats: %lld rows (%lld sent), %d mails lost, %d sent twice\n", rows, sent, lost,
+           twice);
+    CHECK_EQ_INT(rows, N);
+    CHECK_EQ_INT(sent, N);
+    CHECK_EQ_INT(lost, 0);
+    CHECK_EQ_INT(twice, 0);
+    CHECK(at_restart >= 10 && at_restart < N / 2); /* it really was mid-send */
+    bus_close(bus);
+    CHECK_EQ_INT(e2e_stop(&gw), 0);
+    CHECK_EQ_INT(e2e_stop(&nt), 0);
+}
+
 int main(void) {
     RUN(test_setup);
     if (g_owner) {
         RUN(test_stop_mid_batch);
         RUN(test_kill_mid_batch);
+        RUN(test_pg_restart_mid_batch);
+        RUN(test_nats_restart_mid_send);
     }
-    if (g_smtp > 0) {
-        kill(g_smtp, SIGTERM);
-        waitpid(g_smtp, NULL, 0);
-    }
+    sink_mail_stop(&g_mail);
     db_pool_close(g_owner);
+    bus_shutdown_library();
     TEST_DONE();
 }

@@ -22,6 +22,10 @@
 
 #define DELIVERY_BATCH "20"
 #define DELIVERY_LEASE "5 minutes"
+/* how long an outcome waits for PostgreSQL to come back (record_durably) */
+#define DELIVERY_RECORD_WAIT_MS 60000
+
+static atomic_int g_stop; /* the worker is stopping (notify_delivery_stop) */
 
 static const db_scope_t k_system = {NULL, NULL, 0, 1};
 
@@ -193,6 +197,32 @@ done:
     return rc;
 }
 
+/* record() until PostgreSQL takes it. The outcome of a send the SMTP server or provider already
+ * accepted must survive a database restart: left unrecorded, the leased row would be sent again
+ * when its lease ends. Waits (100 ms doubling to 2 s) only while the database is unavailable
+ * (503), at most DELIVERY_RECORD_WAIT_MS, and not once the worker is stopping; after that the
+ * lease sends it again (at least once). */
+static int record_durably(const svc_env_t *env, const msg_t *m, int ok, const err_t *why,
+                          err_t *e) {
+    int waited = 0, step = 100;
+    while (record(env, m, ok, why, e) != 0) {
+        if (e->status != 503 || waited >= DELIVERY_RECORD_WAIT_MS || atomic_load(&g_stop))
+            return -1;
+        if (waited == 0)
+            log_warn("notification %s: %s; waiting to record its outcome (%s)", m->id, e->message,
+                     ok ? "sent" : "not sent");
+        for (int slept = 0; slept < step && !atomic_load(&g_stop); slept += 50) {
+            struct timespec ts = {0, 50L * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        waited += step;
+        step = step < 2000 ? step * 2 : 2000;
+        *e = (err_t){0};
+    }
+    if (waited) log_info("notification %s: outcome recorded after %d ms", m->id, waited);
+    return 0;
+}
+
 static void msg_free(msg_t *m) {
     json_decref(m->vars);
     free(m->subject);
@@ -280,7 +310,7 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
                 db_begin(env->db, &k_system, &rtx, &why) == 0 && send_email(env, rtx, m, &why) == 0;
             db_rollback(rtx);
         }
-        if (record(env, m, ok, &why, e) == 0) handled++;
+        if (record_durably(env, m, ok, &why, e) == 0) handled++;
         msg_free(m);
     }
     free(msgs);
@@ -452,7 +482,6 @@ int notify_digest_pass(const svc_env_t *env, const char *at, err_t *e) {
 
 static pthread_t g_thread;
 static int g_running;
-static atomic_int g_stop;
 static const svc_env_t *g_env;
 
 static void *worker(void *arg) {

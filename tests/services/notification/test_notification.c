@@ -9,21 +9,15 @@
  * backoff and undelivered after max_tries. The in-app inbox: list, unread count, mark seen/read,
  * publication on inbox.<user>, and tenant isolation (another member, another club: nothing,
  * 404). Every default template renders in strict mode with its audience's variables. */
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <nats/nats.h>
 #include <sodium.h>
 #include <libical/ical.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +40,7 @@
 #include "services/notification/webhook.h"
 #include "services/notification/webhook_http.h"
 #include "services/notification/rules.h"
+#include "support/sink.h"
 #include "test.h"
 
 static db_pool_t *g_db, *g_owner;
@@ -54,8 +49,8 @@ static cfg_t g_cfg;
 static svc_env_t g_env;
 static svc_settings_t g_set;
 static const char *g_nats_url;
-static char g_maildir[512];
-static pid_t g_smtp = -1, g_hook = -1;
+static sink_mail_t g_mail;               /* the SMTP server and its Maildir */
+static sink_proc_t g_hook = {.pid = -1}; /* the webhook receiver */
 static char g_club_a[40], g_club_b[40];
 static svc_caller_t g_na; /* a network administrator */
 static int g_seq;
@@ -134,109 +129,14 @@ static void unique_email(const char *tag, char out[128]) {
 
 /* ---- the SMTP server -------------------------------------------------------------------- */
 
-static int free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(s, (struct sockaddr *)&a, &len) != 0) {
-        if (s >= 0) close(s);
-        return -1;
-    }
-    close(s);
-    return ntohs(a.sin_port);
-}
-
-static int port_open(int port) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-    if (s >= 0) close(s);
-    return ok;
-}
-
-static int start_smtp(int port) {
-    const char *root = getenv("RECIPROCAL_TEST_ROOT");
-    char script[512], portstr[16];
-    snprintf(script, sizeof script, "%s/tests/services/notification/smtp_server.py",
-             root ? root : ".");
-    snprintf(portstr, sizeof portstr, "%d", port);
-    g_smtp = fork();
-    if (g_smtp == 0) {
-        execl("/usr/bin/python3", "python3", script, portstr, g_maildir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100; i++) {
-        if (port_open(port)) return 0;
-        sleep_ms(100);
-    }
-    return -1;
-}
-
-static void stop_smtp(void) {
-    if (g_smtp > 0) {
-        kill(g_smtp, SIGTERM);
-        waitpid(g_smtp, NULL, 0);
-    }
-}
-
 /* Mails in the Maildir whose text contains needle and also (either NULL: any); the last one's
  * text into last (malloc'd) when not NULL. */
 static int mails_matching(const char *needle, const char *also, char **last) {
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s/new", g_maildir);
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        char *buf = calloc(1, 65536);
-        size_t got = buf ? fread(buf, 1, 65535, f) : 0;
-        fclose(f);
-        (void)got;
-        if (buf && (!needle || strstr(buf, needle)) && (!also || strstr(buf, also))) {
-            n++;
-            if (last) {
-                free(*last);
-                *last = buf;
-                buf = NULL;
-            }
-        }
-        free(buf);
-    }
-    closedir(d);
-    return n;
+    return sink_mails_matching(&g_mail, needle, also, last);
 }
 
 static int mails_with(const char *needle, char **last) {
     return mails_matching(needle, NULL, last);
-}
-
-/* Decodes the base64 text/plain part of a mail (the first base64 block) into out. */
-static void plain_part(const char *mail, char *out, size_t cap) {
-    out[0] = '\0';
-    const char *p = strstr(mail, "Content-Type: text/plain");
-    p = p ? strstr(p, "\n\n") : NULL;
-    if (!p) return;
-    p += 2;
-    char b64[8192];
-    size_t n = 0;
-    while (*p && *p != '-' && n + 1 < sizeof b64) {
-        if (*p != '\r' && *p != '\n') b64[n++] = *p;
-        p++;
-    }
-    b64[n] = '\0';
-    size_t len = 0;
-    if (sodium_base642bin((unsigned char *)out, cap - 1, b64, n, NULL, &len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) == 0)
-        out[len] = '\0';
 }
 
 /* ---- the pipeline ----------------------------------------------------------------------- */
@@ -290,7 +190,7 @@ static void test_invite_mail_over_smtp(void) {
     CHECK(strstr(mail, "text/html") != NULL);
     CHECK(strstr(mail, "Subject: You are invited to Notify Club A") != NULL);
     char text[4096];
-    plain_part(mail, text, sizeof text);
+    sink_mail_plain_part(mail, text, sizeof text);
     free(mail);
     const char *link = strstr(text, "/register?token=");
     REQUIRE(link);
@@ -876,29 +776,12 @@ static void test_reminder_expiry(void) {
 /* ---- webhooks -------------------------------------------------------------------------------- */
 
 static char g_hook_log[600], g_hook_secrets[600];
-static int g_hook_port;
 
 static int start_receiver(void) {
-    const char *root = getenv("RECIPROCAL_TEST_ROOT");
-    char script[512], portstr[16];
-    snprintf(script, sizeof script, "%s/tests/services/notification/webhook_receiver.py",
-             root ? root : ".");
-    snprintf(g_hook_log, sizeof g_hook_log, "%s.hooks.log", g_maildir);
-    snprintf(g_hook_secrets, sizeof g_hook_secrets, "%s.hooks.secrets", g_maildir);
-    g_hook_port = free_port();
-    snprintf(portstr, sizeof portstr, "%d", g_hook_port);
-    fflush(stdout);
-    g_hook = fork();
-    if (g_hook == 0) {
-        execl("/usr/bin/python3", "python3", script, portstr, g_hook_secrets, g_hook_log,
-              (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100; i++) {
-        if (port_open(g_hook_port)) return 0;
-        sleep_ms(100);
-    }
-    return -1;
+    snprintf(g_hook_log, sizeof g_hook_log, "%s.hooks.log", g_mail.maildir);
+    snprintf(g_hook_secrets, sizeof g_hook_secrets, "%s.hooks.secrets", g_mail.maildir);
+    return sink_start(&g_hook, "tests/services/notification/webhook_receiver.py", 0,
+                      (const char *[]){g_hook_secrets, g_hook_log, NULL});
 }
 
 static void write_secrets(const char *a, const char *b) {
@@ -932,7 +815,7 @@ static svc_caller_t club_admin(const char *club) {
 static int hook(const char *club, const char *path, const char *types, char id[40],
                 char secret[WEBHOOK_SECRET_MAX]) {
     char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", g_hook_port, path);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", g_hook.port, path);
     svc_caller_t a = club_admin(club);
     json_t *o = NULL;
     int st = call(&notification_module, &a, "create_webhook", &o, "{s:s, s:o}", "url", url,
@@ -1166,8 +1049,8 @@ static void test_statement_mails(void) {
 /* A self-signed certificate for 127.0.0.1 / localhost: dir/name.crt and dir/name.key. */
 static int self_signed(const char *name, char crt[600], char key[600]) {
     char cmd[2048];
-    snprintf(crt, 600, "%s.%s.crt", g_maildir, name);
-    snprintf(key, 600, "%s.%s.key", g_maildir, name);
+    snprintf(crt, 600, "%s.%s.crt", g_mail.maildir, name);
+    snprintf(key, 600, "%s.%s.key", g_mail.maildir, name);
     snprintf(cmd, sizeof cmd,
              "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
              "subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1",
@@ -1186,24 +1069,13 @@ static int send_test_mail(const char *url, int tls, const char *ca, const char *
  * certificate (RECIPROCAL_SMTP_CA_FILE); refused (transient, nothing delivered) without the CA or
  * with another CA; a server that offers no STARTTLS gets nothing in clear when it is required. */
 static void test_smtp_starttls(void) {
-    char crt[600], key[600], other[600], okey[600], portstr[16], url[64], plain[512];
+    char crt[600], key[600], other[600], okey[600], url[96], plain[512];
     REQUIRE(self_signed("tls", crt, key) == 0);
     REQUIRE(self_signed("other", other, okey) == 0);
-    const char *root = getenv("RECIPROCAL_TEST_ROOT");
-    char script[512];
-    snprintf(script, sizeof script, "%s/tests/services/notification/smtp_server.py",
-             root ? root : ".");
-    int port = free_port();
-    snprintf(portstr, sizeof portstr, "%d", port);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl("/usr/bin/python3", "python3", script, portstr, g_maildir, crt, key, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100 && !port_open(port); i++)
-        sleep_ms(100);
-    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", port);
+    /* a second server writing into the same Maildir (the tag of g_mail) */
+    sink_mail_t tls;
+    REQUIRE(sink_mail_start(&tls, "notify", crt, key) == 0);
+    snprintf(url, sizeof url, "%s", tls.url);
     snprintf(plain, sizeof plain, "%s", notification_settings(&g_env)->smtp_url);
     err_t e = {0};
     CHECK_EQ_INT(send_test_mail(url, NOTIFY_TLS_REQUIRED, crt, "tls-trusted", &e), 0);
@@ -1225,8 +1097,7 @@ static void test_smtp_starttls(void) {
         mails_with("Subject: tls-no-ca", NULL) + mails_with("Subject: tls-other-ca", NULL) +
             mails_with("Subject: tls-clear", NULL) + mails_with("Subject: clear-refused", NULL),
         0);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    sink_mail_stop(&tls);
 }
 
 /* Disable (queued deliveries end undelivered, no new ones), enable, change types, delete (the
@@ -1499,7 +1370,7 @@ static void test_daily_digest(void) {
     REQUIRE(mail);
     CHECK(strstr(mail, needle) != NULL);
     char text[4096] = "";
-    plain_part(mail, text, sizeof text);
+    sink_mail_plain_part(mail, text, sizeof text);
     free(mail);
     /* both held mails, by their subjects (club A's override of visit_approved, set by the
      * preview test), then the closing paragraph outside the list */
@@ -1532,14 +1403,11 @@ static void test_setup(void) {
     const char *tmp = TEST_ENV("RECIPROCAL_TEST_TMP");
     g_nats_url = TEST_ENV("RECIPROCAL_TEST_NATS_URL");
     REQUIRE(url && owner && tmp && g_nats_url);
-    snprintf(g_maildir, sizeof g_maildir, "%s/notify-mail-%d", tmp, (int)getpid());
-    mkdir(tmp, 0700);
-    int port = free_port();
-    REQUIRE(port > 0 && start_smtp(port) == 0);
+    REQUIRE(sink_mail_start(&g_mail, "notify", NULL, NULL) == 0);
     REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0);
     REQUIRE(svc_settings_load(&g_set, NULL, &e) == 0);
     notification_settings_t *ns = svc_settings_edit(&g_set, &notification_module);
-    snprintf(ns->smtp_url, sizeof ns->smtp_url, "smtp://127.0.0.1:%d", port);
+    snprintf(ns->smtp_url, sizeof ns->smtp_url, "%s", g_mail.url);
     ns->retry_base_s = 1;
     ns->max_tries = 3;
     snprintf(ns->webhook_allow_hosts, sizeof ns->webhook_allow_hosts, "127.0.0.1");
@@ -1586,11 +1454,8 @@ int main(void) {
         RUN(test_confirmation_ics);
         RUN(test_daily_digest);
     }
-    stop_smtp();
-    if (g_hook > 0) {
-        kill(g_hook, SIGTERM);
-        waitpid(g_hook, NULL, 0);
-    }
+    sink_mail_stop(&g_mail);
+    sink_stop(&g_hook);
     db_pool_close(g_db);
     db_pool_close(g_owner);
     bus_close(g_bus);

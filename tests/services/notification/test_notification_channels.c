@@ -10,16 +10,11 @@
  * 4xx is permanent at once; the hourly limit defers the excess; opt-in, critical and quiet hours
  * as for email; devices are the caller's own (another member or club: invisible, 404). Counts
  * are scoped to this run's clubs, members and message ids (the database is shared). */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +31,7 @@
 #include "services/notification/notification.h"
 #include "services/notification/provider.h"
 #include "services/notification/rules.h"
+#include "support/sink.h"
 #include "test.h"
 
 static db_pool_t *g_db, *g_owner;
@@ -44,8 +40,7 @@ static cfg_t g_cfg;
 static svc_env_t g_env;
 static svc_settings_t g_set;
 static notification_settings_t *g_ns;
-static pid_t g_recv = -1;
-static int g_port;
+static sink_proc_t g_recv = {.pid = -1}; /* provider_receiver.py */
 static char g_log[600];
 static char g_club_a[40], g_club_b[40];
 static svc_caller_t g_na;
@@ -53,11 +48,6 @@ static int g_seq;
 static const char *PW = "correct horse battery staple 42";
 static const char *SECRET = "sms-callback-secret-for-tests";
 static const char *TWILIO_AUTH = "ACtest0000000000:twilio-auth-token";
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static const char *sget(json_t *j, const char *k) {
     return json_string_value(json_object_get(j, k));
@@ -121,47 +111,9 @@ static int owner_exec(const char *sql, int n, const char *const *p) {
     return db_tx_finish(&tx, rc < 0 ? -1 : 0, NULL, &e);
 }
 
-static int free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(s, (struct sockaddr *)&a, &len) != 0) {
-        if (s >= 0) close(s);
-        return -1;
-    }
-    close(s);
-    return ntohs(a.sin_port);
-}
-
-static int port_open(int port) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-    if (s >= 0) close(s);
-    return ok;
-}
-
 static int start_receiver(void) {
-    const char *root = getenv("RECIPROCAL_TEST_ROOT");
-    char script[512], portstr[16];
-    snprintf(script, sizeof script, "%s/tests/services/notification/provider_receiver.py",
-             root ? root : ".");
-    g_port = free_port();
-    snprintf(portstr, sizeof portstr, "%d", g_port);
-    fflush(stdout);
-    g_recv = fork();
-    if (g_recv == 0) {
-        execl("/usr/bin/python3", "python3", script, portstr, g_log, TWILIO_AUTH, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100; i++) {
-        if (port_open(g_port)) return 0;
-        sleep_ms(100);
-    }
-    return -1;
+    return sink_start(&g_recv, "tests/services/notification/provider_receiver.py", 0,
+                      (const char *[]){g_log, TWILIO_AUTH, NULL});
 }
 
 /* Requests the receiver logged whose line contains both needles (b may be NULL); the last
@@ -184,7 +136,7 @@ static int received(const char *a, const char *b, json_t **last) {
 }
 
 static void set_url(char *field, const char *path) {
-    snprintf(field, 256, "http://127.0.0.1:%d%s", g_port, path);
+    snprintf(field, 256, "http://127.0.0.1:%d%s", g_recv.port, path);
 }
 
 /* ---- people and events ------------------------------------------------------------------- */
@@ -761,10 +713,7 @@ int main(void) {
         RUN(test_rate_limit);
         RUN(test_preferences_and_quiet_hours);
     }
-    if (g_recv > 0) {
-        kill(g_recv, SIGTERM);
-        waitpid(g_recv, NULL, 0);
-    }
+    sink_stop(&g_recv);
     db_pool_close(g_db);
     db_pool_close(g_owner);
     bus_close(g_bus);

@@ -4,18 +4,11 @@
  * PostgreSQL and NATS and a real SMTP server (aiosmtpd, tests/services/notification/
  * smtp_server.py on a free port, a Maildir in the scratch folder). Every count is scoped to the
  * clubs, addresses and ids this test creates. */
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +30,7 @@
 #include "services/notification/webhook.h"
 #include "services/notification/webhook_http.h"
 #include "services/notification/webhook_seal.h"
+#include "support/sink.h"
 #include "test.h"
 
 static db_pool_t *g_db, *g_owner;
@@ -44,17 +38,11 @@ static bus_t *g_bus;
 static cfg_t g_cfg;
 static svc_env_t g_env;
 static svc_settings_t g_set;
-static char g_maildir[512];
-static pid_t g_smtp = -1;
+static sink_mail_t g_mail; /* the SMTP server and its Maildir */
 static char g_club_a[40], g_club_b[40];
 static svc_caller_t g_na; /* a network administrator */
 static int g_seq;
 static const char *PW = "correct horse battery staple 42";
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static const char *sget(json_t *j, const char *k) {
     return json_string_value(json_object_get(j, k));
@@ -145,96 +133,9 @@ static svc_caller_t club_admin(const char *club) {
 
 /* ---- the SMTP server -------------------------------------------------------------------- */
 
-static int free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(s, (struct sockaddr *)&a, &len) != 0) {
-        if (s >= 0) close(s);
-        return -1;
-    }
-    close(s);
-    return ntohs(a.sin_port);
-}
-
-static int port_open(int port) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-    if (s >= 0) close(s);
-    return ok;
-}
-
-static int start_smtp(int port) {
-    const char *root = getenv("RECIPROCAL_TEST_ROOT");
-    char script[512], portstr[16];
-    snprintf(script, sizeof script, "%s/tests/services/notification/smtp_server.py",
-             root ? root : ".");
-    snprintf(portstr, sizeof portstr, "%d", port);
-    fflush(stdout);
-    g_smtp = fork();
-    if (g_smtp == 0) {
-        execl("/usr/bin/python3", "python3", script, portstr, g_maildir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100; i++) {
-        if (port_open(port)) return 0;
-        sleep_ms(100);
-    }
-    return -1;
-}
-
 /* Mails in the Maildir containing needle; the last one's text into last (malloc'd) if given. */
 static int mails_with(const char *needle, char **last) {
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s/new", g_maildir);
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        char *buf = calloc(1, 65536);
-        if (buf && fread(buf, 1, 65535, f) == 0) buf[0] = '\0';
-        fclose(f);
-        if (buf && strstr(buf, needle)) {
-            n++;
-            if (last) {
-                free(*last);
-                *last = buf;
-                buf = NULL;
-            }
-        }
-        free(buf);
-    }
-    closedir(d);
-    return n;
-}
-
-/* Decodes the base64 text/plain part of a mail into out. */
-static void plain_part(const char *mail, char *out, size_t cap) {
-    out[0] = '\0';
-    const char *p = strstr(mail, "Content-Type: text/plain");
-    p = p ? strstr(p, "\n\n") : NULL;
-    if (!p) return;
-    p += 2;
-    char b64[8192];
-    size_t n = 0, len = 0;
-    while (*p && *p != '-' && n + 1 < sizeof b64) {
-        if (*p != '\r' && *p != '\n') b64[n++] = *p;
-        p++;
-    }
-    b64[n] = '\0';
-    if (sodium_base642bin((unsigned char *)out, cap - 1, b64, n, NULL, &len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) == 0)
-        out[len] = '\0';
+    return sink_mails_matching(&g_mail, needle, NULL, last);
 }
 
 /* ---- members and events --------------------------------------------------------------------- */
@@ -618,7 +519,7 @@ static void test_hourly_digest(void) {
     REQUIRE(mail);
     CHECK(strstr(mail, "Subject: Your hourly digest: 3 notifications") != NULL);
     char text[4096] = "";
-    plain_part(mail, text, sizeof text);
+    sink_mail_plain_part(mail, text, sizeof text);
     free(mail);
     const char *v = strstr(text, "Visits:\n\n- "), *ag = strstr(text, "Agreements:\n\n- ");
     CHECK(v && ag && v < ag);
@@ -866,7 +767,7 @@ static void sealed_of(const char *id, char enc[200], char nonce[100]) {
  * reaches the log (debug level captured). */
 static void test_webhook_sealed_secrets(void) {
     char logpath[600];
-    snprintf(logpath, sizeof logpath, "%s.log", g_maildir);
+    snprintf(logpath, sizeof logpath, "%s.log", g_mail.maildir);
     FILE *logf = fopen(logpath, "w+");
     REQUIRE(logf);
     log_init(LOG_DEBUG, 0, "test_notification_rest");
@@ -1005,14 +906,11 @@ static void test_setup(void) {
     const char *tmp = TEST_ENV("RECIPROCAL_TEST_TMP");
     const char *nats = TEST_ENV("RECIPROCAL_TEST_NATS_URL");
     REQUIRE(url && owner && tmp && nats);
-    snprintf(g_maildir, sizeof g_maildir, "%s/notifyrest-mail-%d", tmp, (int)getpid());
-    mkdir(tmp, 0700);
-    int port = free_port();
-    REQUIRE(port > 0 && start_smtp(port) == 0);
+    REQUIRE(sink_mail_start(&g_mail, "notifyrest", NULL, NULL) == 0);
     REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0);
     REQUIRE(svc_settings_load(&g_set, NULL, &e) == 0);
     notification_settings_t *ns = svc_settings_edit(&g_set, &notification_module);
-    snprintf(ns->smtp_url, sizeof ns->smtp_url, "smtp://127.0.0.1:%d", port);
+    snprintf(ns->smtp_url, sizeof ns->smtp_url, "%s", g_mail.url);
     ns->retry_base_s = 1;
     ns->max_tries = 3;
     snprintf(ns->webhook_allow_hosts, sizeof ns->webhook_allow_hosts, "127.0.0.1");
@@ -1044,10 +942,7 @@ int main(void) {
         RUN(test_icu_formatting);
         RUN(test_webhook_sealed_secrets);
     }
-    if (g_smtp > 0) {
-        kill(g_smtp, SIGTERM);
-        waitpid(g_smtp, NULL, 0);
-    }
+    sink_mail_stop(&g_mail);
     db_pool_close(g_db);
     db_pool_close(g_owner);
     bus_close(g_bus);
