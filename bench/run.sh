@@ -16,6 +16,10 @@
 # "target | req/s | p50 | p99 | errors". Tears everything down on exit. Exit status 1 when a target
 # could not be measured (the table says why).
 #
+# Open-loop rows (bench/openloop.c, issue 16 step 7): GET /api/v1/clubs/{id} at
+# BENCH_OPENLOOP_CLUBS_RATE (10000) and /auth/me at BENCH_OPENLOOP_ME_RATE (5000) requests/s
+# offered, the issue's targets, for BENCH_OPENLOOP_SECONDS (5) over BENCH_OPENLOOP_CONNECTIONS
+# (64): achieved rate, p50/p99/p99.9 from each request's scheduled time, CPU per request.
 # Environment: BENCH_DURATION (5s), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 1),
 # BENCH_PIN (1 = servers on CPU 0, wrk on CPU 1 when there are 2+ CPUs), RECIPROCAL_HTTP_THREADS
 # (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir,
@@ -131,6 +135,42 @@ run_wrk() {
     rows+=("$name|$(printf '%.0f' "$rps")|$p50|$p99|${notes:--}")
 }
 
+# run_openloop NAME RATE URL [-H 'Name: value']...: one open-loop run (bench/openloop.c: fixed
+# arrival rate, latency from each request's scheduled send time, i.e. corrected for coordinated
+# omission) of BENCH_OPENLOOP_SECONDS (5) with BENCH_OPENLOOP_CONNECTIONS (64), appending a row
+# "NAME @ RATE/s offered|achieved req/s|p50|p99|p99.9, errors, unsent, CPU ms per request of the
+# server + PostgreSQL" (the CPU from /proc: $srv_pid and the postmaster's children).
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+    local pm c sum=0
+    pm=$(head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+    for c in $(pgrep -P "$pm"); do sum=$((sum + $(ticks "$c"))); done
+    echo "$sum"
+}
+run_openloop() {
+    local name=$1 rate=$2 url=$3 out s0 g0 s1 g1 kv cpu
+    shift 3
+    if [[ ! -x $ROOT/build/bench-openloop ]]; then
+        add_error_row "$name @ $rate/s offered" "bench/openloop.c did not compile"
+        return
+    fi
+    say "openloop -r $rate -d ${BENCH_OPENLOOP_SECONDS:-5} $url"
+    s0=$(ticks "$srv_pid") g0=$(pg_ticks)
+    out=$("${WRK_PIN[@]}" "$ROOT/build/bench-openloop" -u "$url" -r "$rate" \
+        -d "${BENCH_OPENLOOP_SECONDS:-5}" -c "${BENCH_OPENLOOP_CONNECTIONS:-64}" "$@" 2>&1) || true
+    s1=$(ticks "$srv_pid") g1=$(pg_ticks)
+    printf '%s\n' "$out" >"$TMP/log/openloop-${name//[^a-zA-Z0-9]/_}.txt"
+    kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$out"; }
+    if [[ -z $(kv achieved) ]]; then
+        add_error_row "$name @ $rate/s offered" "no result: $(tail -n 1 <<<"$out")"
+        return
+    fi
+    cpu=$(awk -v s=$((s1 - s0)) -v g=$((g1 - g0)) -v n="$(kv 'done')" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { if (n > 0) printf "%.3f + %.3f", s * 1000 / hz / n, g * 1000 / hz / n; else print "-" }')
+    [[ $(kv errors) != 0 ]] && errors=$((errors + 1))
+    rows+=("$name @ $rate/s offered (open loop)|$(kv achieved)|$(kv p50) ms|$(kv p99) ms|p99.9 $(kv p999) ms, errors $(kv errors), unsent $(kv unsent); CPU ms/req server + PostgreSQL $cpu")
+}
+
 # 1. hello-world baseline
 if ! want hello; then
     :
@@ -156,6 +196,9 @@ else
     add_error_row "hello (libmicrohttpd)" "bench/hello.c did not compile"
 fi
 fi
+
+# the open-loop driver (bench/openloop.c; rows "... (open loop)")
+make -s build/bench-openloop 2>"$TMP/log/openloop-cc.log" || say "bench/openloop.c did not compile"
 
 # 2. the service
 server_ok=0
@@ -248,6 +291,8 @@ if ((server_ok)); then
             true)
         if [[ $got == 200 ]]; then
             run_wrk "GET /api/v1/clubs/{id} (token)" "$base/api/v1/clubs/$club_id" "${auth[@]}"
+            run_openloop "GET /api/v1/clubs/{id} (token)" "${BENCH_OPENLOOP_CLUBS_RATE:-10000}" \
+                "$base/api/v1/clubs/$club_id" "${auth[@]}"
         else
             add_error_row "GET /api/v1/clubs/{id}" "status $got for GET /api/v1/clubs/$club_id"
         fi
@@ -314,6 +359,8 @@ if ((server_ok)); then
         got=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$base/api/v1/auth/me" || true)
         if [[ $got == 200 ]]; then
             run_wrk "GET /api/v1/auth/me (token)" "$base/api/v1/auth/me" "${auth[@]}"
+            run_openloop "GET /api/v1/auth/me (token)" "${BENCH_OPENLOOP_ME_RATE:-5000}" \
+                "$base/api/v1/auth/me" "${auth[@]}"
         else
             add_error_row "GET /api/v1/auth/me (token)" "status $got"
         fi

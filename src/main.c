@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/migrate.h"
 #include "core/outbox.h"
+#include "core/rcache.h"
 #include "core/service.h"
 #include "gateway/gateway.h"
 
@@ -300,6 +301,7 @@ int main(int argc, char **argv) {
     if (cfg_load(&cfg, NULL, &e) != 0 || svc_settings_load(&settings, NULL, &e) != 0)
         return fail_with("configuration", &e);
     log_init(cfg.log_level, cfg.log_json, "reciprocal");
+    rcache_configure(cfg.cache_ttl_s, cfg.cache_max_entries);
     const svc_env_t env = {.cfg = &cfg, .settings = &settings};
     if (strcmp(argv[1], "serve") == 0) return cmd_serve(&cfg, &settings, argc - 2, argv + 2);
     if (strcmp(argv[1], "migrate") == 0) return cmd_migrate(&cfg, argc - 2, argv + 2);

@@ -117,6 +117,14 @@ static const cfg_var_t k_vars[] = {
      "older messages (MaxAge), and the outbox relay deletes published outbox rows older than "
      "this and inbox rows older than this plus one day, about once an hour. Events not yet "
      "published are never deleted.", 0},
+    {"RECIPROCAL_CACHE_TTL_SECONDS", CFG_INT, MEMBER(cache_ttl_s), 0, 86400,
+     "300",
+     "Longest time a row stays in the in-process read cache (clubs, the published signing "
+     "keys; core/rcache.h), in seconds: the safety net behind the event invalidation, which "
+     "reaches every process within the event delay. 0 = no read cache.", 0},
+    {"RECIPROCAL_CACHE_MAX_ENTRIES", CFG_INT, MEMBER(cache_max_entries), 1, 10000000,
+     "10000",
+     "Entries each read cache holds at most; the least recently used one is evicted.", 0},
     {"RECIPROCAL_GRAPHQL_INTROSPECTION", CFG_GQL_INTRO, MEMBER(graphql_introspection), 0, 0,
      "signed_in",
      "GraphQL introspection (__schema, __type): signed_in (any caller with a valid access token; "

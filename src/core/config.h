@@ -43,6 +43,8 @@ typedef struct cfg {
     int shutdown_grace_s;      /* RECIPROCAL_SHUTDOWN_GRACE_SECONDS (default 10) */
     int outbox_poll_ms;        /* RECIPROCAL_OUTBOX_POLL_MS (default 200) */
     int events_retention_h;    /* RECIPROCAL_EVENTS_RETENTION_HOURS (720 = 30 days, 1..87600) */
+    int cache_ttl_s;           /* RECIPROCAL_CACHE_TTL_SECONDS (300; 0 = no read cache) */
+    int cache_max_entries;     /* RECIPROCAL_CACHE_MAX_ENTRIES per cache (10000) */
     int graphql_introspection; /* RECIPROCAL_GRAPHQL_INTROSPECTION: CFG_GQL_INTROSPECTION_* */
     int graphql_max_depth;     /* RECIPROCAL_GRAPHQL_MAX_DEPTH (0 = off, default 15) */
     int graphql_max_cost;      /* RECIPROCAL_GRAPHQL_MAX_COST (0 = off, default 10000) */

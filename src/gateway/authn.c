@@ -30,8 +30,13 @@ static uint64_t g_keys_gen; /* bumped whenever g_keys changes: the verified cach
 static time_t g_fetched_at;
 static authn_cache_t *g_verified; /* verified tokens (authn_cache.h) */
 static pthread_once_t g_verified_once = PTHREAD_ONCE_INIT;
+#define AUTHN_KEYS_ROTATED_SUBJECT "events.auth.signing_keys_rotated"
+
 static pthread_mutex_t g_fetch_mu = PTHREAD_MUTEX_INITIALIZER;
 static time_t g_last_attempt;
+/* set by auth.signing_keys_rotated: the next unknown kid refetches at once, whatever the 10 s
+ * limit (a token of the new key would otherwise be refused until the limit passed) */
+static _Atomic int g_keys_rotated;
 
 /* The contract access tokens are issued under (auth's `token_contract` operation), fetched with
  * the keys and replaced with them (g_lock): the gateway reads no auth setting of its own. */
@@ -133,7 +138,7 @@ static int refresh_keys(const svc_env_t *env, int min_age, err_t *e) {
     pthread_rwlock_rdlock(&g_lock);
     have = g_keys != NULL;
     pthread_rwlock_unlock(&g_lock);
-    if (have && now - g_last_attempt < min_age) {
+    if (have && now - g_last_attempt < min_age && !atomic_exchange(&g_keys_rotated, 0)) {
         pthread_mutex_unlock(&g_fetch_mu);
         return 0;
     }
@@ -196,13 +201,23 @@ static char *on_revoked(const char *subject, const char *data, size_t len, size_
     return NULL;
 }
 
+/* events.auth.signing_keys_rotated: a rotation was committed (auth_keys.h). */
+static char *on_keys_rotated(const char *subject, const char *data, size_t len, size_t *reply_len,
+                             void *ud) {
+    (void)subject, (void)data, (void)len, (void)reply_len, (void)ud;
+    atomic_store(&g_keys_rotated, 1);
+    return NULL;
+}
+
 /* Reads the recent revocations from the auth service (subscribing first, so nothing published
  * meanwhile is lost). g_rev_mu held. */
 static int read_revocations(const svc_env_t *env, err_t *e) {
     if (!svc_find_module("auth"))
         return err_set(e, 503, "unavailable", "", "the auth service is not linked in");
     if (!g_rev_subscribed && env->bus) {
-        if (bus_subscribe(env->bus, AUTH_REVOKED_SUBJECT, on_revoked, NULL, e) != 0) return -1;
+        if (bus_subscribe(env->bus, AUTH_REVOKED_SUBJECT, on_revoked, NULL, e) != 0 ||
+            bus_subscribe(env->bus, AUTHN_KEYS_ROTATED_SUBJECT, on_keys_rotated, NULL, e) != 0)
+            return -1;
         g_rev_subscribed = 1;
     }
     unsigned long gen = bus_reconnects(env->bus); /* a reconnect from now on means a new read */

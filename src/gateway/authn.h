@@ -4,7 +4,8 @@
  * service's published keys. Owns a process-wide cache of that key set, fetched through the normal
  * service transport (the auth module's `jwks` operation: a local call when auth runs in this
  * process, NATS otherwise), refreshed every 5 minutes and at once when a token names an unknown kid
- * (at most once per 10 s, so forged kids cannot make it hammer the auth service). Thread-safe
+ * (at most once per 10 s, so forged kids cannot make it hammer the auth service; once more at
+ * once after a key rotation, heard on `events.auth.signing_keys_rotated`). Thread-safe
  * (rwlock).
  *
  * A missing token leaves the caller anonymous (public operations work; the others answer 401

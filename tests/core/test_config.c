@@ -389,7 +389,8 @@ static void test_describe(void) {
     size_t got = fread(text, 1, (size_t)n, f);
     fclose(f);
     CHECK_EQ_INT(got, n);
-    CHECK_EQ_INT(cfg_var_count(), 32); /* core only: the modules' in test_module_vars */
+    CHECK_EQ_INT(cfg_var_count(),
+                 34); /* core only (+ RECIPROCAL_CACHE_* 2): the modules' in test_module_vars */
     /* every variable appears as NAME=default, and every default loads */
     for (size_t i = 0; i < cfg_var_count(); i++) {
         char line[700];
@@ -510,14 +511,15 @@ static void test_module_vars(void) {
             all[total++] = v;
         }
     }
-    CHECK_EQ_INT(total, 94); /* + notification: RECIPROCAL_SMTP_* (7), RECIPROCAL_NOTIFY_* (4),
+    CHECK_EQ_INT(total, 96); /* + notification: RECIPROCAL_SMTP_* (7), RECIPROCAL_NOTIFY_* (4),
                                 RECIPROCAL_WEBHOOK_* (3); + governance (1); + analytics (4);
                                 + notification SMS/push: RECIPROCAL_SMS_* (7), RECIPROCAL_PUSH_*
                                 (6), RECIPROCAL_PROVIDER_* (2); + notification-rest:
                                 RECIPROCAL_WEBHOOK_KEK (1); + auth: RECIPROCAL_JWT_ALG (1);
                                 + notif-speed: RECIPROCAL_NOTIFY_SENDERS (1),
                                 RECIPROCAL_SMTP_SECONDARY_* (3), RECIPROCAL_SMTP_FAILOVER_AFTER (1),
-                                RECIPROCAL_PUSH_SERVICE_ACCOUNT_FILE (1) */
+                                RECIPROCAL_PUSH_SERVICE_ACCOUNT_FILE (1); + read cache:
+                                RECIPROCAL_CACHE_TTL_SECONDS, RECIPROCAL_CACHE_MAX_ENTRIES (2) */
     for (size_t i = 0; i < total; i++) {
         CHECK(strncmp(all[i]->name, "RECIPROCAL_", 11) == 0);
         for (size_t j = i + 1; j < total; j++) {

@@ -8,6 +8,7 @@
 #include "services/auth/auth_accounts.h"
 #include "services/auth/auth_admin.h"
 #include "services/auth/auth_cli.h"
+#include "services/auth/auth_keys.h"
 #include "services/auth/auth_mfa.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_sessions.h"
@@ -331,18 +332,26 @@ static const cfg_var_t auth_vars[] = {
 /* clang-format on */
 #undef F
 
+/* serve: a key rotation made by any process reaches this one at once (auth_keys.h) */
+static int auth_start(const svc_env_t *env, err_t *e) {
+    return auth_keys_follow(env, e);
+}
+
 const svc_module_t auth_module = {
     .name = "auth",
     .schema = "auth",
     .ops = auth_ops,
     .n_ops = sizeof auth_ops / sizeof auth_ops[0],
+    .start = auth_start,
     .config = {auth_vars, sizeof auth_vars / sizeof auth_vars[0], sizeof(auth_settings_t)},
     .cli = {AUTH_CLI_USAGE, auth_cli_main},
     .seed = auth_seed,
     .graphql = gql_auth_bind,
-    /* resolves a club slug through member; broadcasts ended sessions (auth_revoke.h) */
+    /* resolves a club slug through member; broadcasts ended sessions (auth_revoke.h); hears key
+     * rotations (auth_keys_follow) */
     .nats = {.calls = (const char *const[]){"member.resolve_club", NULL},
-             .publishes = (const char *const[]){"auth.revoked", NULL}},
+             .publishes = (const char *const[]){"auth.revoked", NULL},
+             .subscribes = (const char *const[]){"events.auth.signing_keys_rotated", NULL}},
 };
 
 const auth_settings_t *auth_settings(const svc_env_t *env) {

@@ -2,12 +2,15 @@
 #include "services/auth/auth_keys.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/json.h"
+#include "core/outbox.h"
+#include "core/rcache.h"
 #include "services/auth/auth_util.h"
 #include "lib/credentials/jwt.h"
 
@@ -17,6 +20,21 @@ static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
 static jwt_key_t *g_active; /* private */
 static jwt_keyset_t *g_set; /* published public keys */
 static time_t g_loaded_at;
+
+static void keys_changed(void);
+
+/* The published key set's text (auth_keys_jwks_cached), dropped with the keys. */
+static rcache_t *jwks_cache(void) {
+    static _Atomic(rcache_t *) c;
+    rcache_t *v = atomic_load(&c);
+    if (!v) atomic_store(&c, v = rcache_named("jwks"));
+    return v;
+}
+
+static void jwks_cache_clear(void) {
+    rcache_t *c = jwks_cache();
+    if (c) rcache_clear(c);
+}
 
 static int begin(db_pool_t *db, db_tx_t **tx, err_t *e) {
     db_scope_t s = {0};
@@ -68,6 +86,18 @@ done:
     return rc;
 }
 
+/* auth.signing_keys_rotated into the outbox, in the transaction that made key kid: every
+ * process running auth drops its keys and cached key set on it (auth_keys_follow), every
+ * gateway may refetch at once (gateway/authn.c). */
+static int keys_event(db_tx_t *tx, const char *kid, err_t *e) {
+    json_t *data = json_pack("{s:s}", "kid", kid);
+    if (!data) return err_set(e, 500, "internal", "", "out of memory");
+    int rc = outbox_add(tx, "auth", "auth.signing_keys_rotated", "auth", NULL, data,
+                        &(outbox_meta_t){0}, NULL, e);
+    json_decref(data);
+    return rc;
+}
+
 /* Reads the keys; with `create`, makes the first key when none is active. Called with the write
  * lock held. */
 static int load(const auth_settings_t *as, db_pool_t *db, err_t *e) {
@@ -75,6 +105,7 @@ static int load(const auth_settings_t *as, db_pool_t *db, err_t *e) {
     PGresult *r = NULL;
     jwt_key_t *active = NULL;
     jwt_keyset_t *set = NULL;
+    char kid[JWT_KID_LEN + 1];
     if (auth_conf_require(as, e) != 0) return -1;
     char ttl[16];
     const char *alg = jwt_alg_name((jwt_alg_t)as->jwt_alg);
@@ -102,8 +133,10 @@ static int load(const auth_settings_t *as, db_pool_t *db, err_t *e) {
         int have = PQntuples(r) > 0;
         PQclear(r);
         r = NULL;
-        if (!have && insert_new_key(as, tx, 0, NULL, e) != 0) goto fail;
+        if (!have && (insert_new_key(as, tx, 0, kid, e) != 0 || keys_event(tx, kid, e) != 0))
+            goto fail;
         if (db_tx_commit(&tx, e) != 0) goto fail;
+        if (!have) jwks_cache_clear(); /* a set cached before this key lacks it */
     }
     if (!r) return err_set(e, 500, "internal", "", "no signing key");
     set = jwt_keyset_new();
@@ -187,22 +220,62 @@ json_t *auth_keys_jwks(const auth_settings_t *as, db_pool_t *db, err_t *e) {
     return j;
 }
 
+/* ---- the published key set in the read cache (core/rcache.h) ---- */
+
+/* A rotation committed (here or, through the event, elsewhere): reload the keys on next use. */
+static void keys_changed(void) {
+    auth_keys_forget();
+}
+
+static void on_keys_event(rcache_t *c, const char *subject, const json_t *envelope) {
+    (void)c, (void)subject, (void)envelope;
+    keys_changed();
+}
+
+int auth_keys_follow(const svc_env_t *env, err_t *e) {
+    static const char *const subjects[] = {"events.auth.signing_keys_rotated", NULL};
+    rcache_t *c = jwks_cache();
+    if (!c) return err_set(e, 500, "internal", "", "out of memory");
+    return rcache_follow(c, env->bus, subjects, on_keys_event, e);
+}
+
+json_t *auth_keys_jwks_cached(const auth_settings_t *as, db_pool_t *db, err_t *e) {
+    rcache_t *c = jwks_cache();
+    char *text = NULL;
+    size_t len = 0;
+    if (c && rcache_get(c, NULL, "jwks", &text, &len)) {
+        json_t *j = jsonx_raw(text, len, e);
+        free(text);
+        return j;
+    }
+    uint64_t epoch = c ? rcache_epoch(c) : 0;
+    json_t *j = auth_keys_jwks(as, db, e);
+    if (!j) return NULL;
+    text = jsonx_dump(j);
+    if (c && text) rcache_put(c, NULL, "jwks", NULL, text, strlen(text), epoch);
+    free(text);
+    return j;
+}
+
 int auth_keys_rotate(const auth_settings_t *as, db_pool_t *db, char *kid_out, err_t *e) {
     db_tx_t *tx = NULL;
     if (auth_conf_require(as, e) != 0) return -1;
     if (begin(db, &tx, e) != 0) return -1;
+    char kid[JWT_KID_LEN + 1];
     if (db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtext('auth.signing_keys'))", 0, NULL, e) <
             0 ||
-        insert_new_key(as, tx, 1, kid_out, e) != 0) {
+        insert_new_key(as, tx, 1, kid, e) != 0 || keys_event(tx, kid, e) != 0) {
         db_rollback(tx);
         return -1;
     }
     if (db_commit(tx, e) != 0) return -1;
-    auth_keys_forget();
+    if (kid_out) snprintf(kid_out, JWT_KID_LEN + 1, "%s", kid);
+    keys_changed();
     return 0;
 }
 
 void auth_keys_forget(void) {
+    jwks_cache_clear();
     pthread_rwlock_wrlock(&g_lock);
     jwt_key_free(g_active);
     jwt_keyset_free(g_set);

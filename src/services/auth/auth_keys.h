@@ -9,7 +9,9 @@
  * (any algorithm) plus every key retired less than one access-token lifetime (+ 5 min leeway)
  * ago, so tokens signed before a rotation or an algorithm change keep verifying until they
  * expire. The cache does not follow a change of the settings' algorithm within a process:
- * auth_keys_forget() first (tests).
+ * auth_keys_forget() first (tests). Every new key (a rotation, or the first key of an algorithm)
+ * writes auth.signing_keys_rotated to the outbox in its transaction, so that every process
+ * running auth reloads at once (auth_keys_follow) and gateways refetch the key set.
  * Thread-safe (rwlock: signing runs concurrently, a reload swaps under the write lock). */
 #ifndef SERVICES_AUTH_AUTH_KEYS_H
 #define SERVICES_AUTH_AUTH_KEYS_H
@@ -19,6 +21,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/err.h"
+#include "core/service.h"
 #include "services/auth/auth.h"
 
 /* Signs claims with the active key; malloc'd token. */
@@ -32,7 +35,17 @@ json_t *auth_keys_jwks(const auth_settings_t *as, db_pool_t *db, err_t *e);
  * published until its tokens expire).
  * Writes the new kid (23 bytes) to kid_out when non-NULL. */
 int auth_keys_rotate(const auth_settings_t *as, db_pool_t *db, char *kid_out, err_t *e);
-/* Drops the cache (tests; the next call reloads from the database). */
+/* auth_keys_jwks through the read cache "jwks" (core/rcache.h): the key set's text is kept until
+ * a rotation (auth.signing_keys_rotated, written to the outbox in the rotation's transaction
+ * and heard by every process running auth: auth_keys_follow) or RECIPROCAL_CACHE_TTL_SECONDS.
+ * A new reference (a raw value on a hit: jsonx_raw). */
+json_t *auth_keys_jwks_cached(const auth_settings_t *as, db_pool_t *db, err_t *e);
+/* Follows auth.signing_keys_rotated on env's bus: a rotation made by any process (also
+ * `reciprocal auth rotate-keys`) drops this process's keys and cached key set at once, not
+ * after the 60 s reload (`serve`, through the auth module's start hook). */
+int auth_keys_follow(const svc_env_t *env, err_t *e);
+/* Drops the cache, the cached key set too (a rotation; tests: the next call reloads from the
+ * database). */
 void auth_keys_forget(void);
 
 #endif

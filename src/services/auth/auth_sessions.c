@@ -603,7 +603,7 @@ int auth_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 
 int auth_jwks(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     (void)in;
-    *out = auth_keys_jwks(auth_settings(call->env), call->env->db, e);
+    *out = auth_keys_jwks_cached(auth_settings(call->env), call->env->db, e);
     return *out ? 0 : -1;
 }
 

@@ -32,7 +32,9 @@ const svc_module_t documents_module = {
     .schema = "gateway",
     .ops = documents_ops,
     .n_ops = sizeof documents_ops / sizeof documents_ops[0],
-    /* the gateway process: calls every service, hears session revocations (gateway/authn.h) */
+    /* the gateway process: calls every service, hears session revocations and key rotations
+     * (gateway/authn.h) */
     .nats = {.calls = (const char *const[]){"*", NULL},
-             .subscribes = (const char *const[]){"auth.revoked", NULL}},
+             .subscribes =
+                 (const char *const[]){"auth.revoked", "events.auth.signing_keys_rotated", NULL}},
 };

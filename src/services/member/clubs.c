@@ -1,12 +1,14 @@
 /* clubs: see clubs.h. */
 #include "services/member/clubs.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/cursor.h"
 #include "core/json.h"
+#include "core/rcache.h"
 
 static const char *const club_status_values[] = {"active", "suspended", NULL};
 static const char *const facility_values[] = {
@@ -357,17 +359,66 @@ static PGresult *select_club(db_tx_t *tx, const char *ref, int lock, err_t *e) {
     return r;
 }
 
+/* ---- the club read cache (core/rcache.h) ----
+ * A club's document is directory data (policy clubs_read: every caller with club:read sees the
+ * same row), so it is cached under no tenant, keyed by the reference the request used ("id:" or
+ * "slug:" + the text) and tagged with the club's id: club.updated and club.status_changed (the
+ * events' tenant_id is the club) drop every form. */
+
+static const char *const club_events[] = {"events.club.updated", "events.club.status_changed",
+                                          NULL};
+
+static rcache_t *club_cache(void) {
+    static _Atomic(rcache_t *) c;
+    rcache_t *v = atomic_load(&c);
+    if (!v) atomic_store(&c, v = rcache_named("clubs")); /* the same cache in every thread */
+    return v;
+}
+
+static void on_club_event(rcache_t *c, const char *subject, const json_t *envelope) {
+    (void)subject;
+    const char *club = json_string_value(json_object_get(envelope, "tenant_id"));
+    if (club)
+        rcache_invalidate(c, NULL, club);
+    else
+        rcache_clear(c); /* unreadable: any club may have changed */
+}
+
+int clubs_cache_follow(const svc_env_t *env, err_t *e) {
+    rcache_t *c = club_cache();
+    if (!c) return err_set(e, 500, "internal", "", "out of memory");
+    return rcache_follow(c, env->bus, club_events, on_club_event, e);
+}
+
+/* After a committed change of club id: this process drops it at once (the others on the
+ * event). */
+static void club_changed(const char *id) {
+    rcache_t *c = club_cache();
+    if (c) rcache_invalidate(c, NULL, id);
+}
+
 int clubs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    /* one round trip (db_read: BEGIN READ ONLY, scope, the SELECT, COMMIT), the document
-     * answered as PostgreSQL built it (db_json_raw: no parse, no print) */
+    /* from the read cache when it holds the club; else one round trip (db_read: BEGIN READ
+     * ONLY, scope, the SELECT, COMMIT), the document answered as PostgreSQL built it
+     * (db_json_raw: no parse, no print) and kept for the next request */
     const char *ref = json_string_value(json_object_get(in, "id"));
     const char *p[] = {ref};
+    int by_id = jsonx_is_uuid(ref);
+    char key[96], *text = NULL;
+    size_t len = 0;
+    rcache_t *c = club_cache();
+    snprintf(key, sizeof key, "%s:%.80s", by_id ? "id" : "slug", ref);
+    if (c && rcache_get(c, NULL, key, &text, &len)) {
+        *out = jsonx_raw(text, len, e);
+        free(text);
+        return *out ? 0 : -1;
+    }
+    uint64_t epoch = c ? rcache_epoch(c) : 0;
     db_scope_t scope = svc_scope(call, NULL);
     PGresult *r =
         db_read(call->env->db, &scope,
-                jsonx_is_uuid(ref)
-                    ? "SELECT id, status, " CLUB_JSON " FROM member.clubs WHERE id = $1::uuid"
-                    : "SELECT id, status, " CLUB_JSON " FROM member.clubs WHERE slug = $1",
+                by_id ? "SELECT id, status, " CLUB_JSON " FROM member.clubs WHERE id = $1::uuid"
+                      : "SELECT id, status, " CLUB_JSON " FROM member.clubs WHERE slug = $1",
                 1, p, e);
     if (!r) return -1;
     if (PQntuples(r) == 0) {
@@ -375,6 +426,8 @@ int clubs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         return err_set(e, 404, "not_found", "id", "no club with id or slug \"%.63s\"", ref);
     }
     *out = db_json_raw(r, 0, 2, e);
+    const char *raw = *out ? jsonx_raw_text(*out, &len) : NULL;
+    if (c && raw) rcache_put(c, NULL, key, PQgetvalue(r, 0, 0), raw, len, epoch);
     PQclear(r);
     return *out ? 0 : -1;
 }
@@ -499,6 +552,7 @@ int clubs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     rc = 0;
 done:
     rc = db_tx_finish(&tx, rc, out, e);
+    if (rc == 0) club_changed(PQgetvalue(cur, 0, 0));
     PQclear(cur), PQclear(r), json_decref(before), free(patch);
     return rc;
 }
@@ -551,6 +605,7 @@ static int set_status(const svc_call_t *call, json_t *in, const char *to, json_t
     rc = 0;
 done:
     rc = db_tx_finish(&tx, rc, out, e);
+    if (rc == 0 && cur) club_changed(PQgetvalue(cur, 0, 0));
     PQclear(cur), PQclear(r);
     return rc;
 }

@@ -19,6 +19,11 @@ int clubs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int clubs_deactivate(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int clubs_activate(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
+/* Follows the club events (club.updated, club.status_changed) on env's bus so that a change made
+ * by any process drops the club from this process's read cache (core/rcache.h; `serve`, through
+ * the member module's start hook). */
+int clubs_cache_follow(const svc_env_t *env, err_t *e);
+
 /* 1 if code is an assigned ISO 3166-1 alpha-2 country code (upper case). */
 int clubs_is_country(const char *code);
 

@@ -352,19 +352,28 @@ static const cfg_var_t member_vars[] = {
 /* clang-format on */
 #undef F
 
+/* serve: the club cache follows the club events, then the lapse sweep */
+static int member_start(const svc_env_t *env, err_t *e) {
+    if (clubs_cache_follow(env, e) != 0) return -1;
+    return member_sweep_start(env, e);
+}
+
 const svc_module_t member_module = {
     .name = "member",
     .schema = "member",
     .ops = member_ops,
     .n_ops = sizeof member_ops / sizeof member_ops[0],
-    .start = member_sweep_start,
+    .start = member_start,
     .stop = member_sweep_stop,
     .config = {member_vars, sizeof member_vars / sizeof member_vars[0], sizeof(member_settings_t)},
     .seed = member_seed,
     .graphql = gql_members_bind,
-    /* invites through auth; club events have source type "club.*" */
+    /* invites through auth; club events have source type "club.*"; every process running
+     * member hears the club changes for its read cache (clubs_cache_follow) */
     .nats = {.calls = (const char *const[]){"auth", NULL},
-             .publishes = (const char *const[]){"events.club.>", NULL}},
+             .publishes = (const char *const[]){"events.club.>", NULL},
+             .subscribes =
+                 (const char *const[]){"events.club.updated", "events.club.status_changed", NULL}},
 };
 
 const member_settings_t *member_settings(const svc_env_t *env) {
