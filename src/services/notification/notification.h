@@ -51,6 +51,8 @@ typedef struct notification_settings {
     int push_max_per_hour;
     char provider_callback_base[256]; /* public base URL of the callback endpoints */
     int provider_timeout_s;
+    /* e-mail delivery statuses from the provider (bounce.c, issue 13) */
+    char email_callback_secret[128];
 } notification_settings_t;
 
 const notification_settings_t *notification_settings(const svc_env_t *env);
