@@ -1144,11 +1144,17 @@ static int fetch_waiting(bus_t *b, const char *stream, const char *durable, cons
 
 /* Hands the messages of up to two lists to fn as one batch, then acks them all (fn returned 0)
  * or naks them all; destroys the lists. Returns the number of messages or -1 + e. */
-static int batch_run(natsMsgList *l1, natsMsgList *l2, bus_batch_fn fn, void *ud, err_t *e) {
+/* Hands the messages of l1 (and l2) to fn (whole batch) or each_fn (per-message acks), then acks
+ * or naks each. */
+static int batch_run(natsMsgList *l1, natsMsgList *l2, bus_batch_fn fn, bus_each_fn each_fn,
+                     void *ud, err_t *e) {
     natsMsgList *lists[2] = {l1, l2};
     int n = l1->Count + (l2 ? l2->Count : 0);
     bus_batch_msg_t *msgs = calloc((size_t)(n > 0 ? n : 1), sizeof *msgs);
-    if (!msgs) {
+    int *ack = calloc((size_t)(n > 0 ? n : 1), sizeof *ack);
+    if (!msgs || !ack) {
+        free(msgs);
+        free(ack);
         natsMsgList_Destroy(l1);
         if (l2) natsMsgList_Destroy(l2);
         return err_set(e, 500, "internal", "", "out of memory");
@@ -1163,14 +1169,22 @@ static int batch_run(natsMsgList *l1, natsMsgList *l2, bus_batch_fn fn, void *ud
             msgs[k++] = (bus_batch_msg_t){natsMsg_GetSubject(m), id, data ? data : "",
                                           (size_t)natsMsg_GetDataLength(m)};
         }
-    int rc = fn(msgs, n, ud);
+    if (fn) {
+        int rc = fn(msgs, n, ud);
+        for (int i = 0; i < n; i++)
+            ack[i] = rc == 0;
+    } else {
+        each_fn(msgs, n, ack, ud);
+    }
+    k = 0;
     for (int j = 0; j < 2; j++)
         for (int i = 0; lists[j] && i < lists[j]->Count; i++) {
             natsMsg *m = lists[j]->Msgs[i];
-            natsStatus s = rc == 0 ? natsMsg_Ack(m, NULL) : natsMsg_Nak(m, NULL);
+            natsStatus s = ack[k++] ? natsMsg_Ack(m, NULL) : natsMsg_Nak(m, NULL);
             if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
         }
     free(msgs);
+    free(ack);
     natsMsgList_Destroy(l1);
     if (l2) natsMsgList_Destroy(l2);
     return n;
@@ -1183,7 +1197,16 @@ int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const 
     natsMsgList list = {0};
     int got = fetch_list(b, stream, durable, filter, max, timeout_ms, &list, e);
     if (got <= 0) return got;
-    return batch_run(&list, NULL, fn, ud, e);
+    return batch_run(&list, NULL, fn, NULL, ud, e);
+}
+
+int bus_js_fetch_each(bus_t *b, const char *stream, const char *durable, const char *filter,
+                      int max, int timeout_ms, bus_each_fn fn, void *ud, err_t *e) {
+    if (!fn) return err_set(e, 500, "internal", "", "bus_js_fetch_each: a function is needed");
+    natsMsgList list = {0};
+    int got = fetch_list(b, stream, durable, filter, max, timeout_ms, &list, e);
+    if (got <= 0) return got;
+    return batch_run(&list, NULL, NULL, fn, ud, e);
 }
 
 int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, const char *filter,
@@ -1195,7 +1218,7 @@ int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, c
     natsMsgList first = {0}, rest = {0};
     int got = fetch_waiting(b, stream, durable, filter, max, idle_ms, fill_ms, &first, &rest, e);
     if (got <= 0) return got;
-    return batch_run(&first, &rest, fn, ud, e);
+    return batch_run(&first, &rest, fn, NULL, ud, e);
 }
 
 int bus_js_consumer_state(bus_t *b, const char *stream, const char *durable,

@@ -156,6 +156,12 @@ int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const 
  * nothing came within idle_ms) or -1. */
 int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, const char *filter,
                             int max, int idle_ms, int fill_ms, bus_batch_fn fn, void *ud, err_t *e);
+/* Like bus_js_fetch_batch, but fn decides per message: it sets ack[i] (n entries, all 0 on
+ * entry) to 1 for each message to ack; the others are nak'ed (redelivered). Returns the number
+ * of messages in the batch (0 on timeout) or -1. */
+typedef void (*bus_each_fn)(const bus_batch_msg_t *msgs, int n, int *ack, void *ud);
+int bus_js_fetch_each(bus_t *b, const char *stream, const char *durable, const char *filter,
+                      int max, int timeout_ms, bus_each_fn fn, void *ud, err_t *e);
 
 /* State of a durable JetStream consumer (for metrics): ack floor (stream sequence up to which
  * everything is acked), messages not yet delivered, delivered but not acked, redelivered. */

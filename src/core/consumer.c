@@ -15,7 +15,7 @@
 #include "core/metrics.h"
 #include "core/outbox.h"
 
-#define CONSUMER_FETCH_MAX 64
+#define CONSUMER_FETCH_MIN 64 /* messages per fetch at least (batch or not) */
 #define CONSUMER_FETCH_WAIT_MS 1000
 #define CONSUMER_BACKOFF_MIN_MS 100
 #define CONSUMER_BACKOFF_MAX_MS 5000
@@ -28,6 +28,7 @@ typedef struct run {
     const svc_consumer_t *c;
     char durable[64];
     int failed; /* messages nak'ed in the current fetch */
+    int batch;  /* events per transaction (c->batch or SVC_CONSUMER_BATCH) */
     char recent[CONSUMER_RECENT][37];
     int recent_next;
     pthread_mutex_t mu; /* guards recent: svc_consumer_poll may run beside the thread in tests */
@@ -168,17 +169,35 @@ static const char *str_or(json_t *o, const char *key, const char *def) {
     return s ? s : def;
 }
 
-/* Applies ev in one transaction after the inbox claim. 0 applied or duplicate (*dup), -1 + e. */
-static int apply(run_t *r, const svc_event_t *ev, int *dup, err_t *e) {
-    db_tx_t *tx = NULL;
-    int rc = -1;
-    *dup = 0;
+/* Calls the handler of ev in tx as the service itself in the event's club. */
+static int handle_one(run_t *r, db_tx_t *tx, const svc_event_t *ev, err_t *e) {
     svc_caller_t caller = {0};
     snprintf(caller.club_id, sizeof caller.club_id, "%s", ev->tenant_id ? ev->tenant_id : "");
     snprintf(caller.request_id, sizeof caller.request_id, "%s", ev->correlation_id);
     const svc_call_t call = {.env = r->env, .module = r->m, .op = NULL, .caller = &caller};
+    return r->c->handle(&call, tx, ev, e);
+}
+
+/* The consumer's flush of what the transaction's handlers accumulated (nothing without one). */
+static int flush(run_t *r, db_tx_t *tx, json_t *acc, err_t *e) {
+    if (!r->c->flush) return 0;
+    svc_caller_t caller = {0};
+    const svc_call_t call = {.env = r->env, .module = r->m, .op = NULL, .caller = &caller};
+    return r->c->flush(&call, tx, acc, e);
+}
+
+/* Applies ev in one transaction after the inbox claim. 0 applied or duplicate (*dup), -1 + e. */
+static int apply(run_t *r, svc_event_t *ev, int *dup, err_t *e) {
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    *dup = 0;
+    json_t *acc = json_array();
     const db_scope_t scope = {ev->tenant_id, NULL, 0, 1}; /* a system process: relay scope */
-    if (db_begin(r->env->db, &scope, &tx, e) < 0) return -1;
+    if (!acc) return err_set(e, 500, "internal", "", "out of memory");
+    if (db_begin(r->env->db, &scope, &tx, e) < 0) {
+        json_decref(acc);
+        return -1;
+    }
     int claimed = inbox_claim(tx, r->m->schema, r->durable, ev->id, e);
     if (claimed < 0) goto done;
     if (claimed == 0) {
@@ -186,30 +205,43 @@ static int apply(run_t *r, const svc_event_t *ev, int *dup, err_t *e) {
         rc = 0;
         goto done;
     }
-    rc = r->c->handle(&call, tx, ev, e);
+    ev->acc = acc;
+    rc = handle_one(r, tx, ev, e);
+    ev->acc = NULL;
+    if (rc == 0) rc = flush(r, tx, acc, e);
 done:
+    json_decref(acc);
     return db_tx_finish(&tx, rc, NULL, e);
 }
 
-/* bus_js_fetch callback: 0 = ack, -1 = nak (redelivered). */
-static int on_msg(const char *subject, const char *msg_id, const char *data, size_t len, void *ud) {
-    run_t *r = ud;
-    err_t e = {0};
-    json_t *env = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
-    json_t *md = json_object_get(env, "metadata");
-    const char *tenant = json_string_value(json_object_get(env, "tenant_id"));
-    svc_event_t ev = {
-        .id = str_or(env, "id", ""),
-        .type = str_or(env, "type", ""),
+/* The event of message data (env: its parsed envelope, a new reference, NULL when unreadable).
+ * 1 when it is an event envelope with a UUID id, a type and a data object. */
+static int parse(const char *subject, const char *data, size_t len, json_t **env, svc_event_t *ev) {
+    *env = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *md = json_object_get(*env, "metadata");
+    const char *tenant = json_string_value(json_object_get(*env, "tenant_id"));
+    *ev = (svc_event_t){
+        .id = str_or(*env, "id", ""),
+        .type = str_or(*env, "type", ""),
         .subject = subject,
         .tenant_id = is_uuid(tenant) ? tenant : NULL,
         .correlation_id = str_or(md, "correlation_id", ""),
-        .data = json_object_get(env, "data"),
-        .envelope = env,
+        .data = json_object_get(*env, "data"),
+        .envelope = *env,
     };
+    return json_is_object(*env) && is_uuid(ev->id) && *ev->type && json_is_object(ev->data);
+}
+
+/* One message in its own transaction: 0 = ack, -1 = nak (redelivered). */
+static int on_msg(const char *subject, const char *msg_id, const char *data, size_t len, void *ud) {
+    run_t *r = ud;
+    err_t e = {0};
+    json_t *env = NULL;
+    svc_event_t ev;
+    int readable = parse(subject, data, len, &env, &ev);
     int rc = 0, dead = 0, dup = 0;
     log_set_context(ev.correlation_id, "");
-    if (!json_is_object(env) || !is_uuid(ev.id) || !*ev.type || !json_is_object(ev.data)) {
+    if (!readable) {
         /* poison: it can never be applied; dead-letter it under its message id */
         const char *id = is_uuid(ev.id) ? ev.id : msg_id;
         err_t why = {0};
@@ -261,12 +293,123 @@ done:
     return rc;
 }
 
+/* ---- applying a batch -------------------------------------------------------------------- */
+
+/* Sets the tenant of the batch's transaction to ev's (as apply's scope), when it changes. */
+static int rescope(db_tx_t *tx, const svc_event_t *ev, const char **current, err_t *e) {
+    const char *club = ev->tenant_id ? ev->tenant_id : "";
+    if (*current && strcmp(*current, club) == 0) return 0;
+    const char *p[] = {club};
+    PGresult *res = db_exec(tx, "SELECT set_config('app.club_id', $1, true)", 1, p, e);
+    if (!res) return -1;
+    PQclear(res);
+    *current = club;
+    return 0;
+}
+
+/* Applies the n readable events evs in ONE transaction: every id claimed in the inbox by one
+ * statement, the handler of each new one (in its tenant's scope), the flush, the commit. new_[i]
+ * = 1 for an event applied now, 0 for a duplicate. 0, or -1 + e with nothing applied. */
+static int apply_batch(run_t *r, svc_event_t *evs, int n, int *new_, err_t *e) {
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    const char **ids = calloc((size_t)n, sizeof *ids), *current = NULL;
+    json_t *acc = json_array();
+    const db_scope_t scope = {evs[0].tenant_id, NULL, 0, 1};
+    if (!ids || !acc) {
+        err_set(e, 500, "internal", "", "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++)
+        ids[i] = evs[i].id;
+    if (db_begin(r->env->db, &scope, &tx, e) < 0) goto out;
+    current = evs[0].tenant_id ? evs[0].tenant_id : "";
+    if (inbox_claim_batch(tx, r->m->schema, r->durable, ids, (size_t)n, new_, e) < 0) goto done;
+    for (int i = 0; i < n; i++) {
+        if (!new_[i]) continue;
+        log_set_context(evs[i].correlation_id, "");
+        evs[i].acc = acc;
+        int h = rescope(tx, &evs[i], &current, e) == 0 ? handle_one(r, tx, &evs[i], e) : -1;
+        evs[i].acc = NULL;
+        if (h != 0) goto done;
+    }
+    rc = flush(r, tx, acc, e);
+done:
+    rc = db_tx_finish(&tx, rc, NULL, e);
+out:
+    log_clear_context();
+    json_decref(acc);
+    free(ids);
+    return rc;
+}
+
+/* Test seam (consumer.h): after a batch's commit, before its acks. */
+int (*svc_consumer_after_commit)(const char *durable);
+
+/* bus_js_fetch_each callback: the readable events of the fetch applied as one batch and acked
+ * after its commit; when the batch fails (one event's handler failed, a dependency is down),
+ * nothing of it is kept and every message goes one by one through on_msg, so one poison event
+ * is retried and dead-lettered alone while the others are applied. Unreadable messages go
+ * through on_msg (dead-lettered at once). */
+static void on_chunk(run_t *r, const bus_batch_msg_t *msgs, int n, int *ack) {
+    svc_event_t *evs = calloc((size_t)n, sizeof *evs);
+    json_t **envs = calloc((size_t)n, sizeof *envs);
+    int *idx = calloc((size_t)n, sizeof *idx), *new_ = calloc((size_t)n, sizeof *new_);
+    int k = 0, batched = 0;
+    if (evs && envs && idx && new_ && r->batch > 1 && n > 1) {
+        for (int i = 0; i < n; i++) {
+            svc_event_t ev;
+            json_t *env = NULL;
+            if (parse(msgs[i].subject, msgs[i].data, msgs[i].len, &env, &ev)) {
+                envs[k] = env;
+                evs[k] = ev;
+                idx[k++] = i;
+            } else {
+                json_decref(env);
+            }
+        }
+        err_t e = {0};
+        if (k > 1 && apply_batch(r, evs, k, new_, &e) == 0) {
+            batched = 1;
+            int stop = svc_consumer_after_commit && svc_consumer_after_commit(r->durable);
+            for (int j = 0; j < k; j++) {
+                count(r, new_[j] ? "consumer_applied_total" : "consumer_duplicates_total");
+                if (recent_take(r, evs[j].id)) clear_failure(r, evs[j].id);
+                ack[idx[j]] = !stop;
+            }
+        } else if (k > 1) {
+            log_info("consumer %s: a batch of %d events failed (%d %s), applying them one by one",
+                     r->durable, k, e.status, e.message);
+        }
+    }
+    for (int i = 0, j = 0; i < n; i++) {
+        if (batched && j < k && idx[j] == i) {
+            j++;
+            continue;
+        }
+        ack[i] = on_msg(msgs[i].subject, msgs[i].msg_id, msgs[i].data, msgs[i].len, r) == 0;
+    }
+    for (int j = 0; envs && j < k; j++)
+        json_decref(envs[j]);
+    free(evs);
+    free(envs);
+    free(idx);
+    free(new_);
+}
+
+static void on_fetch(const bus_batch_msg_t *msgs, int n, int *ack, void *ud) {
+    run_t *r = ud;
+    for (int off = 0; off < n; off += r->batch)
+        on_chunk(r, msgs + off, n - off < r->batch ? n - off : r->batch, ack + off);
+}
+
 static void run_init(run_t *r, const svc_env_t *env, const svc_module_t *m,
                      const svc_consumer_t *c) {
     memset(r, 0, sizeof *r);
     r->env = env;
     r->m = m;
     r->c = c;
+    r->batch = c->batch > 0 ? c->batch : SVC_CONSUMER_BATCH;
     svc_consumer_durable(m, c, r->durable);
     pthread_mutex_init(&r->mu, NULL);
 }
@@ -275,7 +418,8 @@ static int run_poll(run_t *r, int max, int timeout_ms, int *failed, err_t *e) {
     char filter[256];
     snprintf(filter, sizeof filter, "%s", r->c->filter);
     r->failed = 0;
-    int n = bus_js_fetch(r->env->bus, "EVENTS", r->durable, filter, max, timeout_ms, on_msg, r, e);
+    int n = bus_js_fetch_each(r->env->bus, "EVENTS", r->durable, filter, max, timeout_ms, on_fetch,
+                              r, e);
     if (failed) *failed = r->failed;
     return n;
 }
@@ -308,7 +452,8 @@ static void *consumer_main(void *arg) {
     while (!atomic_load(t->stop)) {
         err_t e = {0};
         int failed = 0;
-        int n = run_poll(r, CONSUMER_FETCH_MAX, CONSUMER_FETCH_WAIT_MS, &failed, &e);
+        int n = run_poll(r, r->batch > CONSUMER_FETCH_MIN ? r->batch : CONSUMER_FETCH_MIN,
+                         CONSUMER_FETCH_WAIT_MS, &failed, &e);
         if (n >= 0 && failed == 0) {
             backoff = 0;
             continue;

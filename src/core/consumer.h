@@ -1,9 +1,15 @@
 /* consumer: runs the event consumers a module declares (svc_module_t.consumers, core/service.h):
  * one thread per consumer pulling from its durable JetStream consumer "<module>_<name>" on the
- * EVENTS stream (bus_js_fetch, created on first use with DeliverAll), and for each event:
- *   BEGIN (scope: the event's tenant, relay on) -> inbox_claim(<schema>, durable, id) -> handler ->
- * COMMIT
- *   -> ack. An id already claimed commits nothing and is acked (a redelivery or a replay).
+ * EVENTS stream (bus_js_fetch_each, created on first use with DeliverAll), and for each fetched
+ * batch of up to svc_consumer_t.batch events (default SVC_CONSUMER_BATCH):
+ *   BEGIN (relay on) -> inbox_claim_batch(<schema>, durable, ids) -> for each new event: scope =
+ *   its tenant, handler (ev->acc: the batch's accumulator) -> flush(acc) -> COMMIT -> ack all.
+ * An id already claimed is skipped and acked (a redelivery or a replay). When the batch fails
+ * (any handler, the flush or the commit), it is rolled back whole and its events are applied
+ * one by one, each in its own transaction:
+ *   BEGIN (scope: the event's tenant, relay on) -> inbox_claim -> handler -> flush -> COMMIT
+ *   -> ack, so one failing event does not hold back the others. A batch of 1 (batch = 1, or a
+ * fetch that brought one event) takes the one-by-one path directly.
  * A handler error 503/504 (dependency down) naks the message and the thread backs off (100 ms
  * doubling to 5 s), without limit. Any other error is a failed try: counted in
  * <schema>.dead_letter (relay scope, its own transaction) and nak'ed; at the consumer's
@@ -31,6 +37,10 @@ void svc_consumers_stop(svc_consumers_t *g);
  * nak'ed for a retry. */
 int svc_consumer_poll(const svc_env_t *env, const svc_module_t *m, const svc_consumer_t *c, int max,
                       int timeout_ms, int *failed, err_t *e);
+
+/* Test seam: when set, called after each batch's commit and before its acks; nonzero skips
+ * the acks (the messages are nak'ed and redelivered, as after a crash at that point). */
+extern int (*svc_consumer_after_commit)(const char *durable);
 
 /* The durable name of consumer c of m, "<module>_<name>", into out (64 bytes). */
 void svc_consumer_durable(const svc_module_t *m, const svc_consumer_t *c, char out[64]);

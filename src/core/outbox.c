@@ -20,11 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/strbuf.h"
 
 #define OUTBOX_BATCH 500
 #define OUTBOX_MAX_SCHEMA 63
@@ -251,6 +253,47 @@ done:
 }
 
 /* ---- inbox ----------------------------------------------------------------------------- */
+
+int inbox_claim_batch(db_tx_t *tx, const char *schema, const char *consumer,
+                      const char *const *event_ids, size_t n, int *claimed, err_t *e) {
+    char sql[320];
+    if (!tx) return err_set(e, 500, "internal", "", "inbox_claim_batch: no transaction");
+    if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
+    if (!consumer || !*consumer || strlen(consumer) > 128)
+        return err_set(e, 500, "internal", "consumer", "invalid consumer name");
+    strbuf_t arr = {0};
+    strbuf_puts(&arr, "{");
+    for (size_t i = 0; i < n; i++) {
+        claimed[i] = 0;
+        if (!is_uuid(event_ids[i])) {
+            strbuf_free(&arr);
+            return err_invalid(e, "event_id", "event id must be a UUID");
+        }
+        strbuf_printf(&arr, "%s%s", i ? "," : "", event_ids[i]);
+    }
+    strbuf_puts(&arr, "}");
+    if (arr.oom) {
+        strbuf_free(&arr);
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
+    snprintf(sql, sizeof sql,
+             "INSERT INTO \"%s\".inbox (consumer, event_id) SELECT DISTINCT $1, unnest($2::uuid[]) "
+             "ON CONFLICT DO NOTHING RETURNING event_id::text",
+             schema);
+    const char *params[2] = {consumer, arr.p};
+    PGresult *r = db_exec(tx, sql, 2, params, e);
+    strbuf_free(&arr);
+    if (!r) return -1;
+    /* the first occurrence of a returned id is new; a later one in the same batch a duplicate */
+    for (int row = 0; row < PQntuples(r); row++)
+        for (size_t i = 0; i < n; i++)
+            if (strcasecmp(event_ids[i], PQgetvalue(r, row, 0)) == 0) {
+                claimed[i] = 1;
+                break;
+            }
+    PQclear(r);
+    return 0;
+}
 
 int inbox_claim(db_tx_t *tx, const char *schema, const char *consumer, const char *event_id,
                 err_t *e) {

@@ -85,6 +85,11 @@ typedef struct outbox_purged {
 int outbox_purge_once(db_pool_t *db, const char *schema, long long retention_s,
                       outbox_purged_t *removed, err_t *e);
 
+/* inbox_claim for n events in ONE statement: claimed[i] = 1 for each id new for `consumer`
+ * (recorded now; of an id given twice, its first occurrence), 0 for one already applied.
+ * 0, or -1 + e (422 for an id that is not a UUID, nothing claimed). */
+int inbox_claim_batch(db_tx_t *tx, const char *schema, const char *consumer,
+                      const char *const *event_ids, size_t n, int *claimed, err_t *e);
 /* In a consumer's transaction: returns 1 if event_id is new for `consumer` (and records it),
  * 0 if it was already applied, -1 on error. */
 int inbox_claim(db_tx_t *tx, const char *schema, const char *consumer, const char *event_id,

@@ -184,17 +184,28 @@ typedef struct svc_event {
     json_t *data;               /* borrowed: the envelope's "data" object */
     json_t *envelope;           /* borrowed: the whole event */
     int tries;                  /* failed tries before this one (0 on the first) */
+    json_t *acc; /* borrowed: the transaction's accumulator, a JSON array the handler may append
+                    to for the consumer's flush (below); shared by every event of a batch */
 } svc_event_t;
 
 typedef int (*svc_consume_fn)(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e);
+/* Batch hook: called once per transaction after the handler of its last event, before the
+ * commit, with the accumulator the handlers filled (call: the service itself, no club). */
+typedef int (*svc_consume_flush_fn)(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e);
 
 typedef struct svc_consumer {
     const char *name;   /* [a-z_]+, unique in the module: durable "<module>_<name>" */
     const char *filter; /* subject filter on EVENTS, "events." prefixed: "events.visit.>" */
     svc_consume_fn handle;
     int max_tries; /* failed tries before the dead-letter table; 0 = SVC_CONSUMER_MAX_TRIES */
+    /* Batching (core/consumer.h): up to `batch` fetched events are applied in ONE transaction
+     * (0 = SVC_CONSUMER_BATCH, 1 = one event per transaction); flush (may be NULL) applies what
+     * the handlers accumulated, once per transaction. */
+    svc_consume_flush_fn flush;
+    int batch;
 } svc_consumer_t;
 #define SVC_CONSUMER_MAX_TRIES 5
+#define SVC_CONSUMER_BATCH 256
 
 typedef struct svc_module {
     const char *name;   /* "member" */

@@ -23,6 +23,7 @@
 #include "test.h"
 
 #define TENANT_A "6f1c2a4e-1d1b-4c55-9a0e-2b8f4d9e0a01"
+#define TENANT_B "6f1c2a4e-1d1b-4c55-9a0e-2b8f4d9e0a02"
 
 static const char *db_url, *owner_url, *nats_url;
 static db_pool_t *pool;
@@ -78,24 +79,24 @@ static int handle(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, er
         return err_set(e, 500, "internal", "", "caller club is not the tenant");
     char sql[256];
     snprintf(sql, sizeof sql,
-             "INSERT INTO \"%s\".applied (event_id) VALUES ($1::uuid) ON CONFLICT (event_id) DO "
-             "UPDATE SET n = applied.n + 1",
+             "INSERT INTO \"%s\".applied (event_id, b, tenant) VALUES ($1::uuid, $2::boolean, $3) "
+             "ON CONFLICT (event_id) DO UPDATE SET n = applied.n + 1",
              schema);
-    const char *params[] = {ev->id};
-    return db_exec_cmd(tx, sql, 1, params, e) < 0 ? -1 : 0;
+    const char *params[] = {ev->id, json_object_get(ev->data, "b") ? "t" : "f", ev->tenant_id};
+    return db_exec_cmd(tx, sql, 3, params, e) < 0 ? -1 : 0;
 }
 
 static svc_consumer_t consumers[1];
 static svc_module_t module;
 
-static int add_event(const char *suffix, json_t *data) {
+static int add_event_of(const char *tenant, const char *suffix, json_t *data) {
     char type[64];
     snprintf(type, sizeof type, "%s.%s", tp, suffix);
     err_t e = {0};
     db_tx_t *tx = NULL;
-    db_scope_t sc = {TENANT_A, NULL, 0, 0};
+    db_scope_t sc = {tenant, NULL, 0, 0};
     if (db_begin(pool, &sc, &tx, &e) < 0) return -1;
-    int rc = outbox_add(tx, schema, type, "test", TENANT_A, data, NULL, NULL, &e);
+    int rc = outbox_add(tx, schema, type, "test", tenant, data, NULL, NULL, &e);
     json_decref(data);
     if (rc < 0) {
         fprintf(stdout, "#   outbox_add: %s\n", e.message);
@@ -103,6 +104,10 @@ static int add_event(const char *suffix, json_t *data) {
         return -1;
     }
     return db_commit(tx, &e);
+}
+
+static int add_event(const char *suffix, json_t *data) {
+    return add_event_of(TENANT_A, suffix, data);
 }
 
 /* Publishes the outbox, then polls until a fetch times out with nothing. Returns handled. */
@@ -198,6 +203,65 @@ static void test_unreadable_dead_lettered(void) {
     CHECK_EQ_INT(drain(), 0);
 }
 
+/* A fetch of many events is applied in one transaction (their rows share a transaction id)
+ * with each event's handler in its own tenant's scope; replaying the batch changes nothing. */
+static void test_batch_one_transaction(void) {
+    long long before = scalar("SELECT count(*) FROM \"%s\".applied");
+    for (int i = 0; i < 30; i++)
+        REQUIRE(add_event_of(i % 3 ? TENANT_A : TENANT_B, "batch", json_pack("{si}", "b", i)) == 0);
+    CHECK_EQ_INT(drain(), 30);
+    CHECK_EQ_INT(scalar("SELECT count(*) FROM \"%s\".applied"), before + 30);
+    CHECK(scalar("SELECT count(DISTINCT tx) FROM \"%s\".applied WHERE b") <= 2);
+    CHECK_EQ_INT(scalar("SELECT count(*) FROM \"%s\".applied WHERE b AND club = tenant"), 30);
+    CHECK_EQ_INT(scalar("SELECT count(*) FROM \"%s\".applied WHERE b AND club = '" TENANT_B "'"),
+                 10);
+    CHECK_EQ_INT(scalar("SELECT max(n) FROM \"%s\".applied"), 1);
+}
+
+/* A poison event in the middle of a batch: the batch falls back to one transaction per event,
+ * the others are applied, the poison one is retried and dead-lettered alone. */
+static void test_batch_poison(void) {
+    long long before = scalar("SELECT count(*) FROM \"%s\".applied");
+    long long dead = scalar("SELECT count(*) FROM \"%s\".dead_letter WHERE dead");
+    for (int i = 0; i < 21; i++)
+        REQUIRE(add_event(i == 10 ? "poison" : "plain", i == 10 ? json_pack("{sb}", "poison", 1)
+                                                                : json_pack("{si}", "p", i)) == 0);
+    for (int i = 0; i < 10 && scalar("SELECT count(*) FROM \"%s\".dead_letter WHERE dead") == dead;
+         i++)
+        CHECK(drain() >= 0);
+    CHECK_EQ_INT(scalar("SELECT count(*) FROM \"%s\".applied"), before + 20);
+    CHECK_EQ_INT(scalar("SELECT count(*) FROM \"%s\".dead_letter WHERE dead"), dead + 1);
+    CHECK_EQ_INT(scalar("SELECT max(n) FROM \"%s\".applied"), 1);
+    CHECK_EQ_INT(drain(), 0);
+}
+
+static atomic_int crash_left;
+static int crash_after_commit(const char *durable) {
+    (void)durable;
+    return atomic_fetch_sub(&crash_left, 1) > 0;
+}
+
+/* A crash after a batch's commit and before its acks: the messages come again, every one a
+ * duplicate, and nothing changes. */
+static void test_batch_crash_before_ack(void) {
+    long long before = scalar("SELECT count(*) FROM \"%s\".applied");
+    for (int i = 0; i < 12; i++)
+        REQUIRE(add_event("plain", json_pack("{si}", "c", i)) == 0);
+    atomic_store(&crash_left, 1);
+    svc_consumer_after_commit = crash_after_commit;
+    err_t e = {0};
+    while (outbox_relay_once(pool, bus, schema, &e) > 0) {
+    }
+    CHECK_EQ_INT(svc_consumer_poll(&env, &module, &consumers[0], 50, 1000, NULL, &e), 12);
+    CHECK_EQ_INT(atomic_load(&crash_left), 0);
+    CHECK_EQ_INT(scalar("SELECT count(*) FROM \"%s\".applied"), before + 12);
+    CHECK_EQ_INT(drain(), 12); /* redelivered */
+    svc_consumer_after_commit = NULL;
+    CHECK_EQ_INT(scalar("SELECT count(*) FROM \"%s\".applied"), before + 12);
+    CHECK_EQ_INT(scalar("SELECT max(n) FROM \"%s\".applied"), 1);
+    CHECK_EQ_INT(drain(), 0);
+}
+
 static void test_thread_runs_and_stops(void) {
     err_t e = {0};
     svc_consumers_t *g = svc_consumers_start(&env, &module, &e);
@@ -262,11 +326,13 @@ int main(void) {
         (svc_consumer_t){.name = "all", .filter = filter, .handle = handle, .max_tries = 3};
     module = (svc_module_t){.name = tp, .schema = schema, .consumers = consumers, .n_consumers = 1};
 
-    char sql[768];
+    char sql[1024];
     snprintf(sql, sizeof sql,
              "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s; "
              "SELECT core.create_outbox('%s'); SELECT core.create_dead_letter('%s'); "
-             "CREATE TABLE %s.applied (event_id uuid PRIMARY KEY, n int NOT NULL DEFAULT 1); "
+             "CREATE TABLE %s.applied (event_id uuid PRIMARY KEY, n int NOT NULL DEFAULT 1, "
+             "b boolean NOT NULL DEFAULT false, tenant text, club text NOT NULL DEFAULT "
+             "current_setting('app.club_id', true), tx bigint NOT NULL DEFAULT txid_current()); "
              "GRANT USAGE ON SCHEMA %s TO reciprocal_app; "
              "GRANT SELECT, INSERT, UPDATE ON %s.applied TO reciprocal_app",
              schema, schema, schema, schema, schema, schema, schema);
@@ -288,6 +354,9 @@ int main(void) {
     RUN(test_transient_retried);
     RUN(test_poison_dead_lettered);
     RUN(test_unreadable_dead_lettered);
+    RUN(test_batch_one_transaction);
+    RUN(test_batch_poison);
+    RUN(test_batch_crash_before_ack);
     RUN(test_thread_runs_and_stops);
     RUN(test_bad_rows_refused);
 

@@ -194,7 +194,9 @@ static void test_graphql(void) {
     static const char q_net[] =
         "{ analyticsNetworkReport(from: \"2030-03-01\", to: \"2030-03-31\") { k rows cols "
         "table rowTotals colTotals total requests noShowRate measures { visitorDays guests "
-        "leadTime8 roomNights } money { currency amountMinor charges } } }";
+        "leadTime8 roomNights } money { currency amountMinor charges } byClub { clubId "
+        "requests guests visitorDays } byClubTotals { requests } seasonality { byMonth { month "
+        "visits } monthTotal byWeekday { weekday visits } weekdayTotal } } }";
     res = gql(g_admin[1], q_net, NULL);
     CHECK_STR(dstr(res, "errors.0.path.0"), "analyticsNetworkReport");
     CHECK_STR(dstr(res, "errors.0.extensions.code"), "forbidden");
@@ -217,6 +219,20 @@ static void test_graphql(void) {
     CHECK_STR(json_string_value(json_array_get(
                   json_array_get(json_object_get(net, "table"), (size_t)row), (size_t)col)),
               "<11"); /* one visit */
+    /* the per-club breakdown and the seasonality lists (docs/analytics.md) */
+    CHECK_STR(dstr(net, "byClubTotals.requests"), dstr(net, "requests"));
+    int host_seen = 0;
+    json_array_foreach(json_object_get(net, "byClub"), i, v) {
+        if (strcmp(json_string_value(json_object_get(v, "clubId")), g_club[1]) == 0) {
+            host_seen = 1;
+            CHECK_STR(json_string_value(json_object_get(v, "requests")), "<11");
+        }
+    }
+    CHECK(host_seen);
+    CHECK_STR(dstr(net, "seasonality.byMonth.0.month"), "2030-03");
+    CHECK_STR(dstr(net, "seasonality.byMonth.0.visits"), "<11");
+    CHECK_STR(dstr(net, "seasonality.byWeekday.6.weekday"), "Sun");
+    CHECK_STR(dstr(net, "seasonality.weekdayTotal"), "<11");
     json_decref(res);
 }
 

@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/json.h"
 #include "services/analytics/analytics.h"
@@ -100,10 +101,19 @@ static int has_string(const json_t *a, const char *v) {
  * the event when it carries them all (visit.requested does), else from reciprocal's get_visit,
  * else the dates the event carries (the flow events carry dates and time zone, not guests). An
  * event after one that carried them adds nothing: the earliest such event is the visit's. */
-static int visit_facts(const svc_call_t *call, db_tx_t *tx, const json_t *d, json_t *f,
+static int visit_facts(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, json_t *f,
                        json_t *facts, err_t *e) {
+    const json_t *d = ev->data;
     const char *visit = sget(d, "visit_id"), *host = sget(d, "host_club_id");
     const char *p[] = {visit};
+    size_t i;
+    json_t *x;
+    json_array_foreach(ev->acc, i, x) { /* an earlier event of the same batch */
+        const char *v = sget(x, "visit");
+        if (v && strcasecmp(v, visit) == 0 &&
+            json_object_get(json_object_get(x, "facts"), "arrive_on"))
+            return 0;
+    }
     PGresult *r = db_exec(tx,
                           "SELECT 1 FROM analytics.raw_events WHERE visit_id = $1::uuid AND "
                           "facts ? 'arrive_on' LIMIT 1",
@@ -188,7 +198,7 @@ static int typed_facts(const svc_call_t *call, db_tx_t *tx, const svc_event_t *e
         if (!sget(d, "visit_id") || !sget(d, "host_club_id") || !sget(d, "home_club_id")) return 0;
         if (sget(d, "status")) json_object_set_new(facts, "status", json_string(sget(d, "status")));
         if (set_key(call, f, sget(d, "home_club_id"), sget(d, "member_id"), e) != 0) return -1;
-        return visit_facts(call, tx, d, f, facts, e) == 0 ? 1 : -1;
+        return visit_facts(call, tx, ev, f, facts, e) == 0 ? 1 : -1;
     }
     if (prefix(t, "charge.")) {
         json_t *amount = json_object_get(d, "total_amount");
@@ -272,8 +282,17 @@ int analytics_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *e
     json_t *fact = NULL;
     if (analytics_fact(call, tx, ev, &fact, e) != 0) return -1;
     if (!fact) return 0;
+    if (ev->acc) /* the consumer's transaction: applied with the others by analytics_flush */
+        return json_array_append_new(ev->acc, fact) == 0
+                   ? 0
+                   : err_set(e, 500, "internal", "", "out of memory");
     json_t *batch = json_pack("[o]", fact);
     int rc = analytics_ingest(tx, batch, NULL, e);
     json_decref(batch);
     return rc;
+}
+
+int analytics_flush(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e) {
+    (void)call;
+    return json_array_size(acc) ? analytics_ingest(tx, acc, NULL, e) : 0;
 }

@@ -12,9 +12,14 @@
 #include "core/db.h"
 #include "core/service.h"
 
-/* The consumers' handler: builds the event's fact and applies it in tx. 0 (also for an event
+/* The consumers' handler: builds the event's fact and appends it to ev->acc (applied by
+ * analytics_flush), or applies it in tx at once when ev->acc is NULL. 0 (also for an event
  * it ignores) or -1 + e (503 when a service it asks is unavailable: retried). */
 int analytics_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e);
+
+/* The consumers' flush: applies the facts the handler accumulated in the transaction (one
+ * analytics_ingest for the whole batch). 0 or -1 + e. */
+int analytics_flush(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e);
 
 /* The fact of ev (new reference) in *fact, NULL for an event analytics ignores. 0 or -1 + e. */
 int analytics_fact(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, json_t **fact,

@@ -479,8 +479,23 @@ static const char k_sql_network[] = RANGE_SQL
     "BETWEEN r.f AND r.t), "
     "us AS (SELECT coalesce(sum(sign_ins), 0) AS si, (SELECT count(DISTINCT k) FROM "
     "analytics.daily_usage u2, r, unnest(u2.member_keys) k WHERE u2.day BETWEEN r.f AND r.t) AS "
-    "act FROM analytics.daily_usage u, r WHERE u.day BETWEEN r.f AND r.t) "
+    "act FROM analytics.daily_usage u, r WHERE u.day BETWEEN r.f AND r.t), "
+    /* per host club; per month of the range and per ISO weekday of the arrival day */
+    "bc AS (SELECT host_club_id AS c, sum(requested) AS req, sum(guests) AS g, "
+    "sum(visitor_days) AS vd FROM analytics.daily_visits dv, r WHERE dv.day BETWEEN r.f AND r.t "
+    "GROUP BY 1), "
+    "sm AS (SELECT to_char(date_trunc('month', dv.day), 'YYYY-MM') AS m, sum(visits) AS n FROM "
+    "analytics.daily_visits dv, r WHERE dv.day BETWEEN r.f AND r.t GROUP BY 1), "
+    "sw AS (SELECT extract(isodow FROM dv.day)::int AS d, sum(visits) AS n FROM "
+    "analytics.daily_visits dv, r WHERE dv.day BETWEEN r.f AND r.t GROUP BY 1) "
     "SELECT jsonb_build_object('from', r.f, 'to', r.t, "
+    "'by_club_cells', coalesce((SELECT jsonb_agg(jsonb_build_array(c, req, g, vd) ORDER BY c) "
+    "FROM bc), '[]'), "
+    "'month_cells', (SELECT jsonb_agg(jsonb_build_array(to_char(g, 'YYYY-MM'), coalesce(sm.n, "
+    "0)) ORDER BY g) FROM generate_series(date_trunc('month', r.f), r.t, interval '1 month') g "
+    "LEFT JOIN sm ON sm.m = to_char(g, 'YYYY-MM')), "
+    "'weekday_cells', (SELECT jsonb_agg(coalesce(sw.n, 0) ORDER BY d) FROM generate_series(1, 7) "
+    "d LEFT JOIN sw USING (d)), "
     "'measures', (SELECT jsonb_build_object('unique_visitors', uv.n, 'visitor_days', t.vd, "
     "'visitor_nights', t.vn, 'guests', t.g, 'lois_issued', t.ap, 'lois_declined', t.de, "
     "'lead_time_0_1', t.l01, 'lead_time_2_7', t.l27, 'lead_time_8', t.l8, 'room_nights', rn.n, "
@@ -676,6 +691,112 @@ static void network_measures(json_t *doc, int k) {
     json_object_set_new(doc, "money", money);
 }
 
+/* A list of n counts with their total, suppressed as a 1 x n table (docs/analytics.md "Lists"):
+ * texts[q] (new references) and *total get the published texts. 0 or -1 + e. */
+static int suppressed_list(const int64_t *v, size_t n, int k, json_t **texts, json_t **total,
+                           err_t *e) {
+    char buf[24];
+    if (n == 0) {
+        *total = json_string("0");
+        return 0;
+    }
+    if (n > SUPPRESS_MAX_DIM)
+        return err_set(e, 422, "invalid_field", "from",
+                       "too many clubs in the range for one table");
+    suppress_table_t t = {0};
+    if (suppress_apply(v, 1, n, k, &t, e) != 0) return -1;
+    for (size_t q = 0; q < n; q++)
+        texts[q] = json_string(suppress_text(&t, 0, q, buf, sizeof buf));
+    *total = json_string(suppress_text(&t, 0, n, buf, sizeof buf));
+    suppress_table_free(&t);
+    return 0;
+}
+
+/* by_club: per host club its requests, guests and visitor days, each measure one list over the
+ * clubs suppressed with its total (by_club_totals). The network's `requests` is that list's
+ * published total, so the two never disagree. */
+static int network_by_club(json_t *doc, int k, err_t *e) {
+    static const char *const k_cols[] = {"requests", "guests", "visitor_days"};
+    json_t *cells = json_object_get(doc, "by_club_cells");
+    size_t n = json_array_size(cells);
+    int64_t *v = calloc(n ? n : 1, sizeof *v);
+    json_t **texts = calloc(n ? n : 1, sizeof *texts);
+    json_t *rows = json_array(), *totals = json_object();
+    int rc = -1;
+    if (!v || !texts || !rows || !totals) {
+        err_set(e, 500, "internal", "", "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            rows, json_pack("{s:O}", "club_id", json_array_get(json_array_get(cells, i), 0)));
+    for (size_t c = 0; c < 3; c++) {
+        json_t *total = NULL;
+        for (size_t i = 0; i < n; i++)
+            v[i] = json_integer_value(json_array_get(json_array_get(cells, i), c + 1));
+        if (suppressed_list(v, n, k, texts, &total, e) != 0) goto done;
+        for (size_t i = 0; i < n; i++)
+            json_object_set_new(json_array_get(rows, i), k_cols[c], texts[i]);
+        json_object_set_new(totals, k_cols[c], total);
+    }
+    json_object_set(doc, "requests", json_object_get(totals, "requests"));
+    json_object_set(doc, "by_club", rows);
+    json_object_set(doc, "by_club_totals", totals);
+    rc = 0;
+done:
+    json_object_del(doc, "by_club_cells");
+    json_decref(rows);
+    json_decref(totals);
+    free(v);
+    free(texts);
+    return rc;
+}
+
+/* seasonality: the network's visits per month of the range and per ISO weekday of arrival
+ * (Mon..Sun), each a list suppressed with its total. */
+static int network_seasonality(json_t *doc, int k, err_t *e) {
+    static const char *const k_days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+    json_t *months = json_object_get(doc, "month_cells"),
+           *days = json_object_get(doc, "weekday_cells");
+    size_t nm = json_array_size(months), nd = json_array_size(days);
+    int64_t *v = calloc(nm > 7 ? nm : 7, sizeof *v);
+    json_t **texts = calloc(nm > 7 ? nm : 7, sizeof *texts);
+    json_t *season = json_object(), *bm = json_array(), *bw = json_array(), *total = NULL;
+    int rc = -1;
+    if (!v || !texts || !season || !bm || !bw || nd != 7) {
+        err_set(e, 500, "internal", "", "no memory for the seasonality lists");
+        goto done;
+    }
+    for (size_t i = 0; i < nm; i++)
+        v[i] = json_integer_value(json_array_get(json_array_get(months, i), 1));
+    if (suppressed_list(v, nm, k, texts, &total, e) != 0) goto done;
+    for (size_t i = 0; i < nm; i++)
+        json_array_append_new(bm, json_pack("{s:O, s:o}", "month",
+                                            json_array_get(json_array_get(months, i), 0), "visits",
+                                            texts[i]));
+    json_object_set_new(season, "month_total", total);
+    for (size_t i = 0; i < 7; i++)
+        v[i] = json_integer_value(json_array_get(days, i));
+    if (suppressed_list(v, 7, k, texts, &total, e) != 0) goto done;
+    for (size_t i = 0; i < 7; i++)
+        json_array_append_new(bw,
+                              json_pack("{s:s, s:o}", "weekday", k_days[i], "visits", texts[i]));
+    json_object_set_new(season, "weekday_total", total);
+    json_object_set(season, "by_month", bm);
+    json_object_set(season, "by_weekday", bw);
+    json_object_set(doc, "seasonality", season);
+    rc = 0;
+done:
+    json_object_del(doc, "month_cells");
+    json_object_del(doc, "weekday_cells");
+    json_decref(season);
+    json_decref(bm);
+    json_decref(bw);
+    free(v);
+    free(texts);
+    return rc;
+}
+
 int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *period = str_or_null(in, "period") ? str_or_null(in, "period") : "month";
     const char *p[] = {NULL, str_or_null(in, "from"), str_or_null(in, "to"), period,
@@ -691,6 +812,11 @@ int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, e
         return -1;
     }
     network_measures(doc, analytics_settings(call->env)->k);
+    if (network_by_club(doc, analytics_settings(call->env)->k, e) != 0 ||
+        network_seasonality(doc, analytics_settings(call->env)->k, e) != 0) {
+        json_decref(doc);
+        return -1;
+    }
     if (!is_csv(in)) {
         *out = doc;
         return 0;

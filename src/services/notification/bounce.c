@@ -65,13 +65,16 @@ typedef struct email_msg {
     int tries;
 } email_msg_t;
 
-/* The e-mail whose Message-ID is ref, locked; 404 naming message_id when none. */
+/* The e-mail whose Message-ID is ref, locked; 404 naming message_id when none. A mail the
+ * secondary relay accepted keeps provider_ref "smtp:secondary:<id>" (delivery.c): found by the
+ * Message-ID's <id> part. */
 static int lock_message(db_tx_t *tx, const char *ref, email_msg_t *m, err_t *e) {
     const char *p[] = {ref};
     PGresult *r = db_exec(tx,
                           "SELECT id::text, club_id::text, status, template, event_type, tries, "
                           "recipient FROM notification.messages WHERE channel = 'email' AND "
-                          "provider_ref = $1 FOR UPDATE",
+                          "provider_ref IN ($1, 'smtp:secondary:' || split_part($1, '@', 1)) "
+                          "FOR UPDATE",
                           1, p, e);
     if (!r) return -1;
     if (PQntuples(r) != 1) {

@@ -21,7 +21,7 @@
 #include "services/notification/smtp.h"
 #include "services/notification/webhook.h"
 
-#define DELIVERY_BATCH "20"
+#define DELIVERY_BATCH "200"
 #define DELIVERY_LEASE "5 minutes"
 /* how long an outcome waits for PostgreSQL to come back (record_durably) */
 #define DELIVERY_RECORD_WAIT_MS 60000
@@ -54,7 +54,44 @@ typedef struct msg {
     json_t *vars;
     char *subject, *text;     /* in-app: rendered when queued */
     char ref[NOTIFY_REF_MAX]; /* sms, push: the provider's id of the sent message */
+    int ok, deferred;         /* the attempt's outcome (deferred: rate limited, no try) */
+    err_t why;                /* why it failed */
 } msg_t;
+
+/* ---- SMTP sessions kept between passes (one per sender at a time) ----------------------- */
+
+#define SESSIONS_MAX 32
+static pthread_mutex_t g_sessions_mu = PTHREAD_MUTEX_INITIALIZER;
+static notify_smtp_session_t *g_sessions[SESSIONS_MAX];
+static int g_n_sessions;
+
+/* A session from the pool, else a new one (NULL: out of memory, the mail then fails as
+ * transient). */
+static notify_smtp_session_t *session_borrow(void) {
+    notify_smtp_session_t *ss = NULL;
+    pthread_mutex_lock(&g_sessions_mu);
+    if (g_n_sessions > 0) ss = g_sessions[--g_n_sessions];
+    pthread_mutex_unlock(&g_sessions_mu);
+    return ss ? ss : notify_smtp_session_new();
+}
+
+static void session_return(notify_smtp_session_t *ss) {
+    if (!ss) return;
+    pthread_mutex_lock(&g_sessions_mu);
+    if (g_n_sessions < SESSIONS_MAX) {
+        g_sessions[g_n_sessions++] = ss;
+        ss = NULL;
+    }
+    pthread_mutex_unlock(&g_sessions_mu);
+    notify_smtp_session_free(ss);
+}
+
+static void sessions_close(void) {
+    pthread_mutex_lock(&g_sessions_mu);
+    while (g_n_sessions > 0)
+        notify_smtp_session_free(g_sessions[--g_n_sessions]);
+    pthread_mutex_unlock(&g_sessions_mu);
+}
 
 /* Where a token mail's link points (RECIPROCAL_NOTIFY_LINK_BASE + path + token). */
 static const char *link_path(const char *purpose) {
@@ -89,7 +126,52 @@ static int add_token_link(const svc_env_t *env, const notification_settings_t *s
     return rc;
 }
 
-static int send_email(const svc_env_t *env, db_tx_t *tx, msg_t *m, err_t *e) {
+/* ---- the secondary relay (RECIPROCAL_SMTP_SECONDARY_*) ------------------------------------ */
+
+#define PRIMARY_PROBE_S 60
+static atomic_int g_primary_failures;   /* consecutive relay failures of the primary */
+static atomic_llong g_primary_probe_at; /* failed over: when the primary is tried again */
+
+/* mail through the primary relay, or through the secondary once the primary failed
+ * smtp_failover_after times in a row (this mail's failure included); while failed over the
+ * primary is tried again every PRIMARY_PROBE_S seconds, and one success there ends it. A mail
+ * the secondary accepted has provider_ref "smtp:secondary:<message id>". */
+static int send_with_failover(const notification_settings_t *s, const notify_smtp_t *primary,
+                              notify_smtp_session_t *ss, const notify_mail_t *mail, msg_t *m,
+                              err_t *e) {
+    int have_secondary = s->smtp_secondary_url[0] != '\0';
+    int failed_over = have_secondary &&
+                      atomic_load(&g_primary_failures) >= s->smtp_failover_after &&
+                      (long long)time(NULL) < atomic_load(&g_primary_probe_at);
+    if (!failed_over) {
+        if (notify_smtp_session_send(ss, primary, mail, e) == 0) {
+            if (atomic_exchange(&g_primary_failures, 0) >= s->smtp_failover_after && have_secondary)
+                log_info("notification: the primary SMTP relay accepts mail again");
+            return 0;
+        }
+        if (!notify_smtp_relay_failed(e)) return -1;
+        int n = atomic_fetch_add(&g_primary_failures, 1) + 1;
+        if (!have_secondary || n < s->smtp_failover_after) return -1;
+        atomic_store(&g_primary_probe_at, (long long)time(NULL) + PRIMARY_PROBE_S);
+        log_warn("notification: the primary SMTP relay failed %d times in a row (%s); mail goes "
+                 "to the secondary relay",
+                 n, e->message);
+    }
+    notify_smtp_t secondary = *primary;
+    secondary.url = s->smtp_secondary_url;
+    secondary.user = s->smtp_secondary_user;
+    secondary.password = s->smtp_secondary_password;
+    err_t e2 = {0};
+    if (notify_smtp_session_send(ss, &secondary, mail, &e2) != 0) {
+        *e = e2;
+        return -1;
+    }
+    snprintf(m->ref, sizeof m->ref, "smtp:secondary:%s", m->id); /* provider_ref is unique */
+    return 0;
+}
+
+static int send_email(const svc_env_t *env, db_tx_t *tx, notify_smtp_session_t *ss, msg_t *m,
+                      err_t *e) {
     const notification_settings_t *s = notification_settings(env);
     char *st = NULL, *bt = NULL, *subject = NULL, *text = NULL, *html = NULL, *ics = NULL;
     int rc = -1;
@@ -118,7 +200,8 @@ static int send_email(const svc_env_t *env, db_tx_t *tx, msg_t *m, err_t *e) {
     /* a stable Message-ID, kept as provider_ref: the provider's status callbacks name it */
     notify_bounce_message_id(m->id, s->smtp_from, m->ref);
     const notify_mail_t mail = {s->smtp_from, m->recipient, subject, text, html, ics, m->ref};
-    rc = notify_smtp_send(&conf, &mail, e);
+    rc = ss ? send_with_failover(s, &conf, ss, &mail, m, e)
+            : err_set(e, 503, "smtp_unavailable", "", "out of memory");
 done:
     free(ics);
     free(st);
@@ -144,39 +227,62 @@ static int send_in_app(const svc_env_t *env, msg_t *m, err_t *e) {
     return rc;
 }
 
-/* The state after an attempt, in its own transaction. */
-static int record(const svc_env_t *env, const msg_t *m, int ok, const err_t *why, err_t *e) {
+/* The status a finished attempt of m leads to, and whether it is final (no more tries). */
+static const char *outcome(const notification_settings_t *s, const msg_t *m, int *final) {
+    int transient = !m->ok && (m->why.status == 503 || m->why.status == 504);
+    *final = !m->ok && (!transient || m->tries + 1 >= s->max_tries);
+    return m->ok                                            ? "sent"
+           : !*final                                        ? "queued"
+           : (m->why.status == 422 || m->why.status == 404) ? "not_sent"
+                                                            : "undelivered";
+}
+
+/* The outcomes of the attempts of msgs[idx[0..k-1]], in one transaction: one UPDATE for all of
+ * them (a retry's delay retry_base * 2^(tries-1), +-20% jitter), notification.failed for the
+ * final failures; counted and logged once committed. */
+static int record_batch(const svc_env_t *env, msg_t *msgs, const int *idx, int k, err_t *e) {
     const notification_settings_t *s = notification_settings(env);
-    char delay[32], tries[16], error[420];
+    json_t *rows = json_array();
+    for (int j = 0; rows && j < k; j++) {
+        const msg_t *m = &msgs[idx[j]];
+        int final, tries_now = m->tries + 1;
+        const char *status = outcome(s, m, &final);
+        double d =
+            (double)s->retry_base_s * (double)(1LL << (tries_now - 1 < 20 ? tries_now - 1 : 20));
+        d *= 0.8 + 0.4 * (double)randombytes_uniform(1001) / 1000.0;
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:i, s:f, s:s?, s:s?}", "id", m->id,
+                                              "status", status, "tries", tries_now, "delay", d,
+                                              "error", m->ok ? NULL : m->why.message, "ref",
+                                              m->ref[0] ? m->ref : NULL));
+    }
+    char *rows_txt = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+    json_decref(rows);
+    if (!rows_txt) return err_set(e, 500, "internal", "", "out of memory");
     db_tx_t *tx = NULL;
-    int transient = !ok && (why->status == 503 || why->status == 504);
-    int tries_now = m->tries + 1;
-    int final = !ok && (!transient || tries_now >= s->max_tries);
-    const char *status = ok                                           ? "sent"
-                         : !final                                     ? "queued"
-                         : (why->status == 422 || why->status == 404) ? "not_sent"
-                                                                      : "undelivered";
-    /* retry_base * 2^(tries-1), +-20% jitter */
-    double d = (double)s->retry_base_s * (double)(1LL << (tries_now - 1 < 20 ? tries_now - 1 : 20));
-    d *= 0.8 + 0.4 * (double)randombytes_uniform(1001) / 1000.0;
-    snprintf(delay, sizeof delay, "%.3f", d);
-    snprintf(tries, sizeof tries, "%d", tries_now);
-    snprintf(error, sizeof error, "%s", ok ? "" : why->message);
-    const char *p[] = {m->id, status, tries, delay, ok ? NULL : error, m->ref[0] ? m->ref : NULL};
-    if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
     int rc = -1;
+    const char *p[] = {rows_txt};
+    if (db_begin(env->db, &k_system, &tx, e) != 0) {
+        free(rows_txt);
+        return -1;
+    }
     if (db_exec_cmd(tx,
-                    "UPDATE notification.messages SET status = $2, tries = $3::int, last_error = "
-                    "$5, next_attempt_at = now() + make_interval(secs => $4::float8), sent_at = "
-                    "CASE WHEN $2 = 'sent' THEN now() END, failed_at = CASE WHEN $2 IN "
-                    "('undelivered', 'not_sent') THEN now() END, provider_ref = coalesce($6, "
-                    "provider_ref), status_changed_at = now() WHERE id = $1::uuid",
-                    6, p, e) < 0)
+                    "UPDATE notification.messages m SET status = u.status, tries = u.tries, "
+                    "last_error = u.error, next_attempt_at = now() + make_interval(secs => "
+                    "u.delay), sent_at = CASE WHEN u.status = 'sent' THEN now() END, failed_at = "
+                    "CASE WHEN u.status IN ('undelivered', 'not_sent') THEN now() END, "
+                    "provider_ref = coalesce(u.ref, m.provider_ref), status_changed_at = now() "
+                    "FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, status text, tries int, "
+                    "delay float8, error text, ref text) WHERE m.id = u.id",
+                    1, p, e) < 0)
         goto done;
-    if (final) {
+    for (int j = 0; j < k; j++) {
+        const msg_t *m = &msgs[idx[j]];
+        int final;
+        const char *status = outcome(s, m, &final);
+        if (!final) continue;
         json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "message_id", m->id, "channel",
                                  m->channel, "template", m->template, "status", status,
-                                 "event_type", m->event_type, "tries", tries_now);
+                                 "event_type", m->event_type, "tries", m->tries + 1);
         const outbox_meta_t meta = {0};
         int erc = outbox_add(tx, "notification", "notification.failed", "notification", m->club,
                              data, &meta, NULL, e);
@@ -185,35 +291,38 @@ static int record(const svc_env_t *env, const msg_t *m, int ok, const err_t *why
     }
     rc = 0;
 done:
+    free(rows_txt);
     rc = db_tx_finish(&tx, rc, NULL, e);
-    if (rc == 0) {
-        if (ok)
+    for (int j = 0; rc == 0 && j < k; j++) {
+        const msg_t *m = &msgs[idx[j]];
+        int final;
+        const char *status = outcome(s, m, &final);
+        if (m->ok)
             count("notification_sent_total", m->channel);
         else if (final) {
             count("notification_failed_total", m->channel);
             log_warn("notification %s (%s to %s) %s after %d tries: %s", m->id, m->channel,
-                     m->channel[0] == 'e' ? "an address" : m->user, status, tries_now,
-                     why->message);
+                     m->channel[0] == 'e' ? "an address" : m->user, status, m->tries + 1,
+                     m->why.message);
         } else
             count("notification_retries_total", m->channel);
     }
     return rc;
 }
 
-/* record() until PostgreSQL takes it. The outcome of a send the SMTP server or provider already
- * accepted must survive a database restart: left unrecorded, the leased row would be sent again
- * when its lease ends. Waits (100 ms doubling to 2 s) only while the database is unavailable
- * (503), at most DELIVERY_RECORD_WAIT_MS, and not once the worker is stopping; after that the
- * lease sends it again (at least once). */
-static int record_durably(const svc_env_t *env, const msg_t *m, int ok, const err_t *why,
-                          err_t *e) {
+/* record_batch() until PostgreSQL takes it. The outcomes of sends the SMTP server or provider
+ * already accepted must survive a database restart: left unrecorded, the leased rows would be
+ * sent again when their lease ends. Waits (100 ms doubling to 2 s) only while the database is
+ * unavailable (503), at most DELIVERY_RECORD_WAIT_MS, and not once the worker is stopping; after
+ * that the lease sends them again (at least once). */
+static int record_durably(const svc_env_t *env, msg_t *msgs, const int *idx, int k, err_t *e) {
     int waited = 0, step = 100;
-    while (record(env, m, ok, why, e) != 0) {
+    while (record_batch(env, msgs, idx, k, e) != 0) {
         if (e->status != 503 || waited >= DELIVERY_RECORD_WAIT_MS || atomic_load(&g_stop))
             return -1;
         if (waited == 0)
-            log_warn("notification %s: %s; waiting to record its outcome (%s)", m->id, e->message,
-                     ok ? "sent" : "not sent");
+            log_warn("notification: %s; waiting to record the outcome of %d messages", e->message,
+                     k);
         for (int slept = 0; slept < step && !atomic_load(&g_stop); slept += 50) {
             struct timespec ts = {0, 50L * 1000 * 1000};
             nanosleep(&ts, NULL);
@@ -222,7 +331,7 @@ static int record_durably(const svc_env_t *env, const msg_t *m, int ok, const er
         step = step < 2000 ? step * 2 : 2000;
         *e = (err_t){0};
     }
-    if (waited) log_info("notification %s: outcome recorded after %d ms", m->id, waited);
+    if (waited) log_info("notification: %d outcomes recorded after %d ms", k, waited);
     return 0;
 }
 
@@ -230,6 +339,137 @@ static void msg_free(msg_t *m) {
     json_decref(m->vars);
     free(m->subject);
     free(m->text);
+}
+
+/* One leased message attempted (outcome in m->ok, m->why, m->deferred). *rtx is the sender's
+ * read transaction for templates (begun when needed; dropped after a failure, so an aborted
+ * transaction never serves the next message); ss its SMTP session. */
+static void attempt(const svc_env_t *env, db_tx_t **rtx, notify_smtp_session_t *ss, msg_t *m) {
+    err_t *why = &m->why;
+    if (!m->vars) {
+        err_set(why, 422, "invalid_field", "vars", "unreadable variables");
+        m->ok = 0;
+    } else if (strcmp(m->channel, "in_app") == 0) {
+        m->ok = send_in_app(env, m, why) == 0;
+    } else if (strcmp(m->channel, "sms") == 0 || strcmp(m->channel, "push") == 0) {
+        /* SMS and push (provider.c): the user's hourly limit first (deferral, no try); their own
+         * transactions, so the sender's is given back first */
+        db_rollback(*rtx);
+        *rtx = NULL;
+        const notify_provider_msg_t pm = {m->id,         m->club,      m->user,
+                                          m->channel,    m->template,  m->locale,
+                                          m->event_type, m->recipient, m->vars};
+        if (notify_provider_rate_limit(env, &pm, &m->deferred, why) == 0 && m->deferred) return;
+        db_tx_t *ptx = NULL;
+        m->ok = why->status == 0 && db_begin(env->db, &k_system, &ptx, why) == 0 &&
+                notify_provider_send(env, ptx, &pm, m->ref, why) == 0;
+        db_rollback(ptx);
+    } else {
+        /* templates are read in the system scope (club overrides of any club) */
+        m->ok = (*rtx || db_begin(env->db, &k_system, rtx, why) == 0) &&
+                send_email(env, *rtx, ss, m, why) == 0;
+    }
+    if (!m->ok) {
+        db_rollback(*rtx);
+        *rtx = NULL;
+    }
+}
+
+/* One pass over the leased messages: `senders` threads (RECIPROCAL_NOTIFY_SENDERS) take them in
+ * turn, each with its own SMTP session (kept between passes) and read transaction, and hand
+ * every outcome to the calling thread, which records whatever has accumulated in one
+ * transaction (group commit) while they send on: one UPDATE per round trip, however many mails
+ * finished meanwhile, so a crash repeats only the mails in flight and those in the batch being
+ * recorded. */
+typedef struct pass {
+    const svc_env_t *env;
+    msg_t *msgs;
+    int n;
+    atomic_int next;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int *done; /* indexes of finished attempts not yet recorded */
+    int n_done, senders_left;
+} pass_t;
+
+static void *sender(void *arg) {
+    pass_t *p = arg;
+    notify_smtp_session_t *ss = session_borrow();
+    db_tx_t *rtx = NULL;
+    for (int i; (i = atomic_fetch_add(&p->next, 1)) < p->n;) {
+        attempt(p->env, &rtx, ss, &p->msgs[i]);
+        pthread_mutex_lock(&p->mu);
+        p->done[p->n_done++] = i;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    db_rollback(rtx);
+    session_return(ss);
+    pthread_mutex_lock(&p->mu);
+    p->senders_left--;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* The recorder (calling thread): until every sender is done, the accumulated outcomes in one
+ * transaction each. Returns the messages handled (recorded or deferred). */
+static int record_outcomes(pass_t *p, err_t *e) {
+    int handled = 0, *take = malloc(sizeof(int) * (size_t)p->n);
+    pthread_mutex_lock(&p->mu);
+    while (p->senders_left > 0 || p->n_done > 0) {
+        while (p->n_done == 0 && p->senders_left > 0)
+            pthread_cond_wait(&p->cv, &p->mu);
+        int k = 0;
+        for (int j = 0; take && j < p->n_done; j++)
+            if (p->msgs[p->done[j]].deferred)
+                handled++;
+            else
+                take[k++] = p->done[j];
+        p->n_done = 0;
+        pthread_mutex_unlock(&p->mu);
+        if (k > 0 && record_durably(p->env, p->msgs, take, k, e) == 0)
+            handled += k;
+        else /* one row's failure must not hold back the others: each on its own */
+            for (int j = 0; k > 1 && j < k; j++)
+                if (record_durably(p->env, p->msgs, &take[j], 1, e) == 0) handled++;
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(take);
+    return handled;
+}
+
+static int deliver_leased(const svc_env_t *env, msg_t *msgs, int n, err_t *e) {
+    if (n == 0) return 0;
+    int senders = notification_settings(env)->senders;
+    if (senders > n) senders = n;
+    if (senders < 1) senders = 1;
+    pass_t p = {.env = env, .msgs = msgs, .n = n, .senders_left = senders};
+    p.done = malloc(sizeof(int) * (size_t)n);
+    if (!p.done) return err_set(e, 500, "internal", "", "out of memory");
+    atomic_init(&p.next, 0);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    pthread_t th[SESSIONS_MAX];
+    int started = 0;
+    for (; started < senders && started < SESSIONS_MAX; started++)
+        if (pthread_create(&th[started], NULL, sender, &p) != 0) break;
+    if (started == 0) { /* no thread: this one sends */
+        p.senders_left = 1;
+        sender(&p);
+    } else if (started < senders) {
+        pthread_mutex_lock(&p.mu);
+        p.senders_left -= senders - started;
+        pthread_mutex_unlock(&p.mu);
+    }
+    int handled = record_outcomes(&p, e);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.mu);
+    free(p.done);
+    return handled;
 }
 
 int notify_deliver_once(const svc_env_t *env, err_t *e) {
@@ -282,41 +522,9 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
         free(msgs);
         return msgs ? -1 : err_set(e, 500, "internal", "", "out of memory");
     }
-    int handled = 0;
-    for (int i = 0; i < n; i++) {
-        msg_t *m = &msgs[i];
-        err_t why = {0};
-        int ok;
-        if (!m->vars) {
-            err_set(&why, 422, "invalid_field", "vars", "unreadable variables");
-            ok = 0;
-        } else if (strcmp(m->channel, "in_app") == 0) {
-            ok = send_in_app(env, m, &why) == 0;
-        } else if (strcmp(m->channel, "sms") == 0 || strcmp(m->channel, "push") == 0) {
-            /* SMS and push (provider.c): the user's hourly limit first (deferral, no try) */
-            const notify_provider_msg_t pm = {m->id,         m->club,      m->user,
-                                              m->channel,    m->template,  m->locale,
-                                              m->event_type, m->recipient, m->vars};
-            int deferred = 0;
-            if (notify_provider_rate_limit(env, &pm, &deferred, &why) == 0 && deferred) {
-                handled++;
-                msg_free(m);
-                continue;
-            }
-            db_tx_t *rtx = NULL;
-            ok = why.status == 0 && db_begin(env->db, &k_system, &rtx, &why) == 0 &&
-                 notify_provider_send(env, rtx, &pm, m->ref, &why) == 0;
-            db_rollback(rtx);
-        } else {
-            /* templates are read in the system scope (club overrides of any club) */
-            db_tx_t *rtx = NULL;
-            ok =
-                db_begin(env->db, &k_system, &rtx, &why) == 0 && send_email(env, rtx, m, &why) == 0;
-            db_rollback(rtx);
-        }
-        if (record_durably(env, m, ok, &why, e) == 0) handled++;
-        msg_free(m);
-    }
+    int handled = deliver_leased(env, msgs, n, e);
+    for (int i = 0; i < n; i++)
+        msg_free(&msgs[i]);
     free(msgs);
     return handled;
 }
@@ -525,4 +733,5 @@ void notify_delivery_stop(void) {
     atomic_store(&g_stop, 1);
     pthread_join(g_thread, NULL);
     g_running = 0;
+    sessions_close();
 }

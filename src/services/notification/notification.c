@@ -388,6 +388,27 @@ static const cfg_var_t notification_vars[] = {
      "each SMS (and, for twilio, the URL X-Twilio-Signature signs).", 0},
     {"RECIPROCAL_PROVIDER_TIMEOUT_SECONDS", CFG_INT, F(provider_timeout_s), 1, 60, "10",
      "Connect and total timeout of one SMS or push request; a timeout is retried.", 0},
+    /* notif-speed (issue 13): mail throughput, secondary SMTP relay, FCM service account */
+    {"RECIPROCAL_NOTIFY_SENDERS", CFG_INT, F(senders), 1, 32, "4",
+     "Concurrent senders of the delivery worker, each with its own SMTP connection kept open "
+     "between mails (and one PostgreSQL connection while it sends).", 0},
+    {"RECIPROCAL_SMTP_SECONDARY_URL", CFG_STR, F(smtp_secondary_url), 0, 0, "",
+     "Secondary SMTP relay (smtp:// or smtps://, same TLS policy, CA file and timeout as the "
+     "primary): mail goes there after RECIPROCAL_SMTP_FAILOVER_AFTER consecutive failures of "
+     "the primary (connection refused, timeout, TLS, 4xx, 5xx other than 550-553), and the "
+     "primary is tried again every 60 s. Empty = none.", 0},
+    {"RECIPROCAL_SMTP_SECONDARY_USER", CFG_STR, F(smtp_secondary_user), 0, 0, "",
+     "SMTP AUTH user of the secondary relay (empty = no AUTH).", 0},
+    {"RECIPROCAL_SMTP_SECONDARY_PASSWORD", CFG_STR, F(smtp_secondary_password), 0, 0, "",
+     "SMTP AUTH password of the secondary relay (secret, never logged).", 0},
+    {"RECIPROCAL_SMTP_FAILOVER_AFTER", CFG_INT, F(smtp_failover_after), 1, 100, "3",
+     "Consecutive relay failures of the primary SMTP server after which mail goes to the "
+     "secondary (when one is set).", 0},
+    {"RECIPROCAL_PUSH_SERVICE_ACCOUNT_FILE", CFG_STR, F(push_service_account_file), 0, 0, "",
+     "fcm: the Google service account JSON key file (client_email, private_key, token_uri); "
+     "the OAuth 2 access token of each push is minted from it (RS256 JWT assertion exchanged at "
+     "token_uri, cached until 60 s before it expires) instead of RECIPROCAL_PUSH_AUTH. The "
+     "file is a secret. Empty = RECIPROCAL_PUSH_AUTH as given.", 0},
     /* e-mail delivery statuses and bounces (issue 13, bounce.c) */
     {"RECIPROCAL_EMAIL_CALLBACK_SECRET", CFG_STR, F(email_callback_secret), 0, 0, "",
      "The shared secret of the e-mail provider's status callbacks POST "
@@ -407,6 +428,10 @@ static int notification_start(const svc_env_t *env, err_t *e) {
     if (strncmp(s->smtp_url, "smtp://", 7) != 0 && strncmp(s->smtp_url, "smtps://", 8) != 0)
         return err_set(e, 500, "invalid_config", "RECIPROCAL_SMTP_URL",
                        "RECIPROCAL_SMTP_URL must start with smtp:// or smtps://");
+    if (s->smtp_secondary_url[0] && strncmp(s->smtp_secondary_url, "smtp://", 7) != 0 &&
+        strncmp(s->smtp_secondary_url, "smtps://", 8) != 0)
+        return err_set(e, 500, "invalid_config", "RECIPROCAL_SMTP_SECONDARY_URL",
+                       "RECIPROCAL_SMTP_SECONDARY_URL must start with smtp:// or smtps://");
     if (s->webhook_kek.set) {
         int sealed = notify_webhooks_seal_legacy(env, e);
         if (sealed < 0) return -1;

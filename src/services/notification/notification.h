@@ -51,6 +51,17 @@ typedef struct notification_settings {
     int push_max_per_hour;
     char provider_callback_base[256]; /* public base URL of the callback endpoints */
     int provider_timeout_s;
+    /* notif-speed (issue 13): concurrent senders of the delivery worker (delivery.c) */
+    int senders;
+    /* the secondary SMTP relay, after smtp_failover_after consecutive relay failures of the
+     * primary (delivery.c); "" = none. TLS policy, CA file, timeout and From: are shared. */
+    char smtp_secondary_url[512];
+    char smtp_secondary_user[256];
+    char smtp_secondary_password[256];
+    int smtp_failover_after;
+    /* fcm: the service account whose OAuth 2 token authorises pushes (fcm_auth.c); "" = the
+     * static push_auth */
+    char push_service_account_file[512];
     /* e-mail delivery statuses from the provider (bounce.c, issue 13) */
     char email_callback_secret[128];
 } notification_settings_t;

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/outbox.h"
 #include "lib/mustache/mustache.h"
+#include "services/notification/fcm_auth.h"
 #include "services/notification/rules.h"
 #include "services/notification/webhook_http.h"
 
@@ -155,7 +156,7 @@ static int device_token(db_tx_t *tx, const notify_provider_msg_t *m, char **toke
 
 typedef struct req {
     char *body;
-    char auth[600];
+    char auth[NOTIFY_FCM_TOKEN_MAX + 32]; /* "Authorization: " + value */
     const char *content_type, *userpwd, *url;
 } req_t;
 
@@ -192,6 +193,12 @@ static int build_push(const notification_settings_t *s, const notify_provider_ms
     q->url = s->push_url;
     q->content_type = "Content-Type: application/json";
     if (s->push_auth[0]) snprintf(q->auth, sizeof q->auth, "Authorization: %s", s->push_auth);
+    if (strcmp(s->push_provider, "fcm") == 0 && s->push_service_account_file[0]) {
+        char bearer[NOTIFY_FCM_TOKEN_MAX];
+        if (notify_fcm_bearer(s, bearer, e) != 0) return -1;
+        snprintf(q->auth, sizeof q->auth, "Authorization: %s", bearer);
+        sodium_memzero(bearer, sizeof bearer);
+    }
     if (strcmp(s->push_provider, "fcm") == 0) {
         json_t *j = json_pack("{s:{s:s, s:{s:s, s:s}, s:{s:s, s:s}}}", "message", "token", token,
                               "notification", "title", title, "body", text, "data", "message_id",

@@ -1,5 +1,7 @@
-/* smtp: see smtp.h. One libcurl easy handle per message (no connection reuse: the delivery
- * worker sends a handful per turn, and a fresh connection never inherits a broken session). */
+/* smtp: see smtp.h. A session is one libcurl easy handle kept between mails: curl_easy_reset
+ * keeps its live connection, so the next mail to the same server reuses it (curl sends no EHLO
+ * or AUTH again, only MAIL FROM, RCPT TO and DATA). A failed mail drops the handle (and its
+ * connection). notify_smtp_send is a session of one mail. */
 #include "services/notification/smtp.h"
 
 #include <curl/curl.h>
@@ -208,22 +210,34 @@ static void curl_setup(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int notify_smtp_send(const notify_smtp_t *s, const notify_mail_t *m, err_t *e) {
-    char from[320], to[320], errbuf[CURL_ERROR_SIZE] = "";
-    if (bare_address(m->from ? m->from : "", from, sizeof from) != 0 ||
-        bare_address(m->to ? m->to : "", to, sizeof to) != 0)
-        return err_set(e, 422, "invalid_field", "to", "not an email address");
-    char *msg = notify_mime_build(m, NULL, e);
-    if (!msg) return -1;
+struct notify_smtp_session {
+    CURL *c;
+    int used; /* a mail was sent on c's connection: a failure without any reply may be a stale
+                 connection the server closed */
+};
+
+notify_smtp_session_t *notify_smtp_session_new(void) {
     pthread_once(&curl_once, curl_setup);
-    CURL *c = curl_easy_init();
-    if (!c) {
-        free(msg);
-        return err_set(e, 503, "smtp_unavailable", "", "libcurl unavailable");
-    }
-    char mail_from[330];
-    snprintf(mail_from, sizeof mail_from, "<%s>", from);
-    struct curl_slist *rcpt = curl_slist_append(NULL, to);
+    return calloc(1, sizeof(notify_smtp_session_t));
+}
+
+void notify_smtp_session_free(notify_smtp_session_t *ss) {
+    if (!ss) return;
+    if (ss->c) curl_easy_cleanup(ss->c); /* sends QUIT on an open connection */
+    free(ss);
+}
+
+/* One mail on ss's handle (created when needed). CURLE_* result; *code = the last SMTP reply. */
+static CURLcode session_perform(notify_smtp_session_t *ss, const notify_smtp_t *s,
+                                const char *mail_from, struct curl_slist *rcpt, const char *msg,
+                                char errbuf[CURL_ERROR_SIZE], long *code) {
+    *code = 0;
+    errbuf[0] = '\0';
+    if (ss->c)
+        curl_easy_reset(ss->c); /* options only: the live connection stays */
+    else if (!(ss->c = curl_easy_init()))
+        return CURLE_FAILED_INIT;
+    CURL *c = ss->c;
     reader_t rd = {msg, strlen(msg), 0};
     curl_easy_setopt(c, CURLOPT_URL, s->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
@@ -234,6 +248,7 @@ int notify_smtp_send(const notify_smtp_t *s, const notify_mail_t *m, err_t *e) {
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, (long)NOTIFY_SMTP_IDLE_S);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(s->timeout_s > 0 ? s->timeout_s : 10));
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(s->timeout_s > 0 ? s->timeout_s : 10));
     curl_easy_setopt(c, CURLOPT_USE_SSL,
@@ -249,18 +264,66 @@ int notify_smtp_send(const notify_smtp_t *s, const notify_mail_t *m, err_t *e) {
         curl_easy_setopt(c, CURLOPT_USERNAME, s->user);
         curl_easy_setopt(c, CURLOPT_PASSWORD, s->password ? s->password : "");
     }
-    CURLcode rc = rcpt ? curl_easy_perform(c) : CURLE_OUT_OF_MEMORY;
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(c, CURLOPT_READDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, NULL);
+    return rc;
+}
+
+int notify_smtp_session_send(notify_smtp_session_t *ss, const notify_smtp_t *s,
+                             const notify_mail_t *m, err_t *e) {
+    char from[320], to[320], errbuf[CURL_ERROR_SIZE] = "";
+    if (bare_address(m->from ? m->from : "", from, sizeof from) != 0 ||
+        bare_address(m->to ? m->to : "", to, sizeof to) != 0)
+        return err_set(e, 422, "invalid_field", "to", "not an email address");
+    char *msg = notify_mime_build(m, NULL, e);
+    if (!msg) return -1;
+    char mail_from[330];
+    snprintf(mail_from, sizeof mail_from, "<%s>", from);
+    struct curl_slist *rcpt = curl_slist_append(NULL, to);
     long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    CURLcode rc = CURLE_OUT_OF_MEMORY;
+    if (rcpt) {
+        rc = session_perform(ss, s, mail_from, rcpt, msg, errbuf, &code);
+        /* a reused connection the server closed while idle: no reply at all to this mail, so
+         * nothing was accepted; once more on a new connection */
+        if (rc != CURLE_OK && code == 0 && ss->used) {
+            curl_easy_cleanup(ss->c);
+            ss->c = NULL;
+            rc = session_perform(ss, s, mail_from, rcpt, msg, errbuf, &code);
+        }
+    }
     curl_slist_free_all(rcpt);
-    curl_easy_cleanup(c);
     sodium_memzero(msg, strlen(msg));
     free(msg);
-    if (rc == CURLE_OK) return 0;
+    if (rc == CURLE_OK) {
+        ss->used = 1;
+        return 0;
+    }
+    if (ss->c) curl_easy_cleanup(ss->c); /* a fresh connection for the next mail */
+    ss->c = NULL;
+    ss->used = 0;
     const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (code >= 550 && code <= 553)
+        return err_set(e, 502, "smtp_rejected", "to", "SMTP %ld: %s", code, why);
     if (code >= 500 && code < 600)
         return err_set(e, 502, "smtp_rejected", "", "SMTP %ld: %s", code, why);
     if (code >= 400 && code < 500)
         return err_set(e, 503, "smtp_unavailable", "", "SMTP %ld: %s", code, why);
     return err_set(e, 503, "smtp_unavailable", "", "SMTP: %s", why);
+}
+
+int notify_smtp_relay_failed(const err_t *e) {
+    if (e->status == 503) return 1;
+    return e->status == 502 && strcmp(e->field, "to") != 0;
+}
+
+int notify_smtp_send(const notify_smtp_t *s, const notify_mail_t *m, err_t *e) {
+    notify_smtp_session_t *ss = notify_smtp_session_new();
+    if (!ss) return err_set(e, 503, "smtp_unavailable", "", "out of memory");
+    int rc = notify_smtp_session_send(ss, s, m, e);
+    notify_smtp_session_free(ss);
+    return rc;
 }

@@ -743,6 +743,77 @@ static void test_network_suppression(void) {
     json_decref(r);
 }
 
+/* 1 when a published text is allowed: "<11", "0" or a count of at least 11. */
+static int published_ok(const char *t) {
+    return t && (strcmp(t, "<11") == 0 || atoll(t) == 0 || atoll(t) >= 11);
+}
+
+/* A list with its total is safe when none or at least two of its entries are hidden: with
+ * exactly one, the total minus the others gives it. Returns the number of hidden entries. */
+static int hidden_in_list(json_t *items, const char *field, const char *total) {
+    int hidden = total && total[0] == '<';
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        const char *t = json_string_value(field ? json_object_get(it, field) : it);
+        CHECK(published_ok(t));
+        if (t && t[0] == '<') hidden++;
+    }
+    CHECK(hidden != 1);
+    return hidden;
+}
+
+/* The network report's per-club breakdown and seasonality: every entry a published text, each
+ * list protected with its total, club A's January requests (its 5) hidden, the
+ * network's requests equal to the breakdown's total, one month per month of the range and the
+ * seven weekdays; a range without visits shows zeros. */
+static void test_network_breakdowns(void) {
+    json_t *r = NULL;
+    REQUIRE(call(&g_na, "network_report", &r, "{s:s, s:s}", "from", "2026-01-01", "to",
+                 "2026-01-31") == 200);
+    json_t *bc = json_object_get(r, "by_club"), *tot = json_object_get(r, "by_club_totals");
+    CHECK(json_array_size(bc) >= 1);
+    json_t *a = NULL;
+    size_t i;
+    json_t *it;
+    json_array_foreach(
+        bc, i, it) if (strcmp(json_string_value(json_object_get(it, "club_id")), A) == 0) a = it;
+    REQUIRE(a);
+    CHECK_STR(json_string_value(json_object_get(a, "requests")), "<11");
+    static const char *const k_cols[] = {"requests", "guests", "visitor_days"};
+    for (size_t c = 0; c < 3; c++)
+        hidden_in_list(bc, k_cols[c], json_string_value(json_object_get(tot, k_cols[c])));
+    CHECK_STR(json_string_value(json_object_get(r, "requests")),
+              json_string_value(json_object_get(tot, "requests")));
+    json_t *se = json_object_get(r, "seasonality");
+    json_t *bm = json_object_get(se, "by_month"), *bw = json_object_get(se, "by_weekday");
+    CHECK_EQ_INT((long long)json_array_size(bm), 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(bm, 0), "month")), "2026-01");
+    CHECK_EQ_INT((long long)json_array_size(bw), 7);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(bw, 0), "weekday")), "Mon");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(bw, 6), "weekday")), "Sun");
+    hidden_in_list(bm, "visits", json_string_value(json_object_get(se, "month_total")));
+    hidden_in_list(bw, "visits", json_string_value(json_object_get(se, "weekday_total")));
+    /* one month: the month list is its total, and both equal the table's total */
+    CHECK_STR(json_string_value(json_object_get(json_array_get(bm, 0), "visits")),
+              json_string_value(json_object_get(se, "month_total")));
+    CHECK_STR(json_string_value(json_object_get(se, "month_total")),
+              json_string_value(json_object_get(r, "total")));
+    json_decref(r);
+    REQUIRE(call(&g_na, "network_report", &r, "{s:s, s:s}", "from", "1990-01-15", "to",
+                 "1990-12-31") == 200);
+    se = json_object_get(r, "seasonality");
+    bm = json_object_get(se, "by_month");
+    CHECK_EQ_INT((long long)json_array_size(bm), 12);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(bm, 0), "month")), "1990-01");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(bm, 11), "month")), "1990-12");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(bm, 11), "visits")), "0");
+    CHECK_STR(json_string_value(json_object_get(se, "weekday_total")), "0");
+    CHECK_EQ_INT((long long)json_array_size(json_object_get(r, "by_club")), 0);
+    CHECK_STR(json_string_value(json_object_get(r, "requests")), "0");
+    json_decref(r);
+}
+
 static void test_validation(void) {
     CHECK_EQ_INT(call(&g_staff_a, "club_report", NULL, "{s:s, s:s}", "id", A, "from", "2026-01-01"),
                  400);
@@ -809,6 +880,7 @@ int main(void) {
         RUN(test_tenant_isolation);
         RUN(test_csv_and_charts);
         RUN(test_network_suppression);
+        RUN(test_network_breakdowns);
         RUN(test_validation);
     }
     db_pool_close(g_db);

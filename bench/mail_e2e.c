@@ -1,0 +1,195 @@
+/* mail e2e bench (issue 13): event published -> mail accepted by the SMTP server, at a steady
+ * RATE events/s for SECS seconds. In process, against the bench (or test) PostgreSQL, NATS and a
+ * local aiosmtpd on SMTP_PORT: two clubs are created (member.create_club, the home club's
+ * contact address unique to this run), the notification consumers (svc_consumers_start) and
+ * delivery worker (notify_delivery_start) run as in `reciprocal serve`, and the bench publishes
+ * one statement.issued envelope per tick on JetStream (events.statement.issued, as the outbox
+ * relay does), each mailing the home club's contact address (member.get_club through svc_call).
+ * Latency of a mail = messages.sent_at (committed right after the SMTP server accepted it) -
+ * the wall-clock instant its event was published. Waits up to 120 s for every mail. Prints one
+ * line: mail-e2e-bench events= sent= rate= p50_ms= p99_ms= max_ms= queued_p50_ms= queued_p99_ms=
+ * (queued: event published -> its message row committed by the consumer).
+ * Needs RECIPROCAL_DATABASE_URL (or RECIPROCAL_TEST_DATABASE_URL) and RECIPROCAL_NATS_URL (or
+ * RECIPROCAL_TEST_NATS_URL), migrated. Usage: bench-mail-e2e SMTP_PORT [RATE [SECS]] (200 10) */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/bus.h"
+#include "core/config.h"
+#include "core/consumer.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/outbox.h"
+#include "core/service.h"
+#include "services/member/member.h"
+#include "services/notification/delivery.h"
+#include "services/notification/notification.h"
+
+static double wall_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int dbl_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void uuid(char out[40]) {
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+static int create_club(const svc_env_t *env, const svc_caller_t *na, const char *name,
+                       const char *contact, char id[40]) {
+    char slug[64];
+    snprintf(slug, sizeof slug, "mail-e2e-%d-%s", (int)getpid(), name);
+    json_t *in = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "name", name, "slug", slug, "timezone",
+                           "UTC", "contact_email", contact, "address", "country", "GB"),
+           *out = NULL;
+    int status = 0;
+    err_t e = {0};
+    svc_dispatch(env, &member_module, svc_find_op(&member_module, "create_club"), na, in, &status,
+                 &out, &e);
+    json_decref(in);
+    if (status == 201) snprintf(id, 40, "%s", json_string_value(json_object_get(out, "id")));
+    json_decref(out);
+    if (status != 201) fprintf(stderr, "create_club: %d %s\n", status, e.message);
+    return status == 201 ? 0 : -1;
+}
+
+/* The mails of this run sent so far, and their latencies (sent_at - published) into lat. */
+static int sent_latencies(db_pool_t *db, const char *to, char (*eids)[40], const double *pub, int n,
+                          double *lat, double *qlat) {
+    static const db_scope_t sys = {NULL, NULL, 0, 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    if (db_begin(db, &sys, &tx, &e) != 0) return -1;
+    const char *p[] = {to};
+    PGresult *r = db_exec(tx,
+                          "SELECT event_id::text, extract(epoch FROM sent_at), extract(epoch FROM "
+                          "created_at) FROM "
+                          "notification.messages WHERE recipient = $1 AND status = 'sent'",
+                          1, p, &e);
+    db_rollback(tx);
+    if (!r) return -1;
+    int k = 0;
+    for (int i = 0; lat && i < PQntuples(r); i++)
+        for (int j = 0; j < n; j++)
+            if (strcmp(eids[j], PQgetvalue(r, i, 0)) == 0) {
+                qlat[k] = (atof(PQgetvalue(r, i, 2)) - pub[j]) * 1e3;
+                lat[k++] = (atof(PQgetvalue(r, i, 1)) - pub[j]) * 1e3;
+                break;
+            }
+    if (!lat) k = PQntuples(r);
+    PQclear(r);
+    return k;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench-mail-e2e SMTP_PORT [RATE [SECS]]\n");
+        return 2;
+    }
+    int rate = argc > 2 ? atoi(argv[2]) : 200, secs = argc > 3 ? atoi(argv[3]) : 10;
+    const char *url = getenv("RECIPROCAL_DATABASE_URL");
+    if (!url) url = getenv("RECIPROCAL_TEST_DATABASE_URL");
+    const char *nats = getenv("RECIPROCAL_NATS_URL");
+    if (!nats) nats = getenv("RECIPROCAL_TEST_NATS_URL");
+    log_init(LOG_ERROR, 0, "bench-mail-e2e");
+    err_t e = {0};
+    cfg_t cfg;
+    svc_settings_t set;
+    if (!url || !nats || rate < 1 || rate > 5000 || secs < 1 || sodium_init() < 0 ||
+        cfg_load(&cfg, NULL, &e) != 0 || svc_settings_load(&set, NULL, &e) != 0) {
+        fprintf(stderr, "bench-mail-e2e: setup: %s\n", e.message);
+        return 2;
+    }
+    notification_settings_t *ns = svc_settings_edit(&set, &notification_module);
+    snprintf(ns->smtp_url, sizeof ns->smtp_url, "smtp://127.0.0.1:%d", atoi(argv[1]));
+    snprintf(ns->smtp_tls, sizeof ns->smtp_tls, "off");
+    db_pool_t *db = db_pool_open(url, 12, &e);
+    bus_t *bus = db ? bus_connect(nats, "bench-mail-e2e", &e) : NULL;
+    if (!bus || outbox_ensure_stream(bus, 720LL * 3600, &e) != 0) {
+        fprintf(stderr, "bench-mail-e2e: %s\n", e.message);
+        return 1;
+    }
+    svc_env_t env = {.cfg = &cfg, .db = db, .bus = bus, .settings = &set};
+    svc_caller_t na = {.network_admin = 1};
+    snprintf(na.perms, sizeof na.perms, "*");
+    char home[40], host[40], to[128];
+    snprintf(to, sizeof to, "treasurer-%d-%ld@mail-e2e.example", (int)getpid(), (long)time(NULL));
+    if (create_club(&env, &na, "home", to, home) != 0 ||
+        create_club(&env, &na, "host", "host@mail-e2e.example", host) != 0)
+        return 1;
+    svc_consumers_t *cons = svc_consumers_start(&env, &notification_module, &e);
+    if (!cons || notify_delivery_start(&env, &e) != 0) {
+        fprintf(stderr, "bench-mail-e2e: start: %s\n", e.message);
+        return 1;
+    }
+    int n = rate * secs;
+    char(*eids)[40] = calloc((size_t)n, sizeof *eids);
+    double *pub = calloc((size_t)n, sizeof *pub), *lat = calloc((size_t)n, sizeof *lat),
+           *qlat = calloc((size_t)n, sizeof *qlat);
+    if (!eids || !pub || !lat || !qlat) return 1;
+    double t0 = wall_s();
+    for (int i = 0; i < n; i++) {
+        double due = t0 + (double)i / rate, now = wall_s();
+        if (due > now) {
+            struct timespec ts = {(time_t)(due - now),
+                                  (long)((due - now - (time_t)(due - now)) * 1e9)};
+            nanosleep(&ts, NULL);
+        }
+        char sid[40];
+        uuid(eids[i]);
+        uuid(sid);
+        json_t *env_j =
+            json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}, s:{}}", "id", eids[i],
+                      "type", "statement.issued", "source", "bench", "tenant_id", host, "version",
+                      1, "data", "statement_id", sid, "host_club_id", host, "home_club_id", home,
+                      "status", "issued", "metadata");
+        char *payload = json_dumps(env_j, JSON_COMPACT);
+        json_decref(env_j);
+        pub[i] = wall_s();
+        if (!payload || bus_js_publish(bus, "events.statement.issued", eids[i], payload,
+                                       strlen(payload), NULL, &e) != 0)
+            fprintf(stderr, "publish: %s\n", e.message);
+        free(payload);
+    }
+    double pub_s = wall_s() - t0;
+    int sent = 0;
+    for (int waited = 0; waited < 1200; waited++) {
+        sent = sent_latencies(db, to, eids, pub, n, NULL, NULL);
+        if (sent >= n) break;
+        usleep(100 * 1000);
+    }
+    int k = sent_latencies(db, to, eids, pub, n, lat, qlat);
+    notify_delivery_stop();
+    svc_consumers_stop(cons);
+    if (k < 1) k = 0;
+    qsort(lat, (size_t)k, sizeof *lat, dbl_cmp);
+    qsort(qlat, (size_t)k, sizeof *qlat, dbl_cmp);
+    printf("mail-e2e-bench events=%d sent=%d rate=%.0f p50_ms=%.0f p99_ms=%.0f max_ms=%.0f "
+           "queued_p50_ms=%.0f queued_p99_ms=%.0f\n",
+           n, k, n / pub_s, k ? lat[k / 2] : 0, k ? lat[(size_t)(k * 0.99)] : 0, k ? lat[k - 1] : 0,
+           k ? qlat[k / 2] : 0, k ? qlat[(size_t)(k * 0.99)] : 0);
+    free(eids);
+    free(pub);
+    free(lat);
+    free(qlat);
+    bus_close(bus);
+    db_pool_close(db);
+    return k == n ? 0 : 1;
+}
