@@ -36,6 +36,7 @@ static void *sender(void *ud) {
                              "Hello Ada,\n\nSample Host Club confirmed your visit.\n",
                              "<p>Hello Ada,</p><p><strong>Sample Host Club</strong> confirmed "
                              "your visit.</p>",
+                             NULL,
                              NULL};
     notify_smtp_session_t *ss = g_reuse ? notify_smtp_session_new() : NULL;
     for (int i; (i = atomic_fetch_add(&g_next, 1)) < g_n;) {

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/outbox.h"
+#include "services/notification/bounce.h"
 #include "services/notification/ics.h"
 #include "services/notification/notification.h"
 #include "services/notification/icu_fmt.h"
@@ -196,7 +197,9 @@ static int send_email(const svc_env_t *env, db_tx_t *tx, notify_smtp_session_t *
                                host, json_string_value(json_object_get(m->vars, "arrive_on")),
                                json_string_value(json_object_get(m->vars, "depart_on")));
     }
-    const notify_mail_t mail = {s->smtp_from, m->recipient, subject, text, html, ics};
+    /* a stable Message-ID, kept as provider_ref: the provider's status callbacks name it */
+    notify_bounce_message_id(m->id, s->smtp_from, m->ref);
+    const notify_mail_t mail = {s->smtp_from, m->recipient, subject, text, html, ics, m->ref};
     rc = ss ? send_with_failover(s, &conf, ss, &mail, m, e)
             : err_set(e, 503, "smtp_unavailable", "", "out of memory");
 done:
@@ -477,7 +480,8 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
     if (db_exec_cmd(tx,
                     "UPDATE notification.messages SET status = 'not_sent', last_error = 'expired', "
                     "failed_at = now() WHERE status = 'queued' AND expires_at <= now()",
-                    0, NULL, e) < 0) {
+                    0, NULL, e) < 0 ||
+        notify_bounce_suppress_queued(tx, e) < 0) { /* suppressed addresses (bounce.c) */
         db_rollback(tx);
         return -1;
     }
@@ -617,7 +621,7 @@ static int digest_one(const svc_env_t *env, db_tx_t *tx, const char *club, const
                                                                              : NOTIFY_TLS_TRY,
                                     .timeout_s = s->smtp_timeout_s,
                                     .ca_file = s->smtp_ca_file};
-        const notify_mail_t mail = {s->smtp_from, to, subject, text, html, NULL};
+        const notify_mail_t mail = {s->smtp_from, to, subject, text, html, NULL, NULL};
         ok = notify_smtp_send(&conf, &mail, &why) == 0;
     }
     char *idtxt = json_dumps(ids, JSON_COMPACT), delay[32], t[16];

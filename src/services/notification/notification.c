@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 
+#include "services/notification/bounce.h"
 #include "services/notification/club_prefs.h"
 #include "services/notification/delivery.h"
 #include "services/notification/devices.h"
@@ -242,6 +243,35 @@ static const svc_op_t notification_ops[] = {
      .body_field = "body",
      .header = "X-Reciprocal-Signature",
      .header_field = "signature"},
+    /* e-mail delivery statuses and bounces (issue 13, bounce.c): the provider's status callback,
+     * public and authenticated by its signature header; a club's suppression list */
+    {.name = "email_status_callback",
+     .method = "POST",
+     .route = "/api/v1/notifications/callbacks/email",
+     .status = 200,
+     .access = SVC_PUBLIC,
+     .validate = provider_validate_callback,
+     .handle = bounce_email_callback,
+     .body_type = "application/json",
+     .body_field = "body",
+     .header = "X-Reciprocal-Signature",
+     .header_field = "signature"},
+    {.name = "list_email_suppressions",
+     .method = "GET",
+     .route = "/api/v1/notifications/suppressions",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = bounce_validate_list,
+     .handle = bounce_list},
+    {.name = "delete_email_suppression",
+     .method = "DELETE",
+     .route = "/api/v1/notifications/suppressions/{id}",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "club:admin",
+     .validate = bounce_validate_id,
+     .handle = bounce_delete},
 };
 
 /* The rule table (rules.c), then the clubs' webhooks (webhook.c), in the event's transaction. */
@@ -379,6 +409,12 @@ static const cfg_var_t notification_vars[] = {
      "the OAuth 2 access token of each push is minted from it (RS256 JWT assertion exchanged at "
      "token_uri, cached until 60 s before it expires) instead of RECIPROCAL_PUSH_AUTH. The "
      "file is a secret. Empty = RECIPROCAL_PUSH_AUTH as given.", 0},
+    /* e-mail delivery statuses and bounces (issue 13, bounce.c) */
+    {"RECIPROCAL_EMAIL_CALLBACK_SECRET", CFG_STR, F(email_callback_secret), 0, 0, "",
+     "The shared secret of the e-mail provider's status callbacks POST "
+     "/api/v1/notifications/callbacks/email (X-Reciprocal-Signature: sha256=<hex HMAC-SHA256 of "
+     "the body>; delivered, soft_bounce, hard_bounce by Message-ID); empty = refused (404). "
+     "Secret, never logged.", 0},
 };
 /* clang-format on */
 #undef F

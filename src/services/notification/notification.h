@@ -62,6 +62,8 @@ typedef struct notification_settings {
     /* fcm: the service account whose OAuth 2 token authorises pushes (fcm_auth.c); "" = the
      * static push_auth */
     char push_service_account_file[512];
+    /* e-mail delivery statuses from the provider (bounce.c, issue 13) */
+    char email_callback_secret[128];
 } notification_settings_t;
 
 const notification_settings_t *notification_settings(const svc_env_t *env);

@@ -108,7 +108,10 @@ char *notify_mime_build(const notify_mail_t *m, const char *boundary_seed, err_t
         random_hex(rnd, 16);
     snprintf(boundary, sizeof boundary, "=_rc_%s", rnd);
     const char *domain = strchr(addr, '@') + 1;
-    snprintf(id, sizeof id, "<%s@%.40s>", rnd, domain);
+    if (m->message_id && *m->message_id)
+        snprintf(id, sizeof id, "<%.77s>", m->message_id);
+    else
+        snprintf(id, sizeof id, "<%s@%.40s>", rnd, domain);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);

@@ -32,6 +32,8 @@ typedef struct notify_mail {
     const char *html; /* NULL = text only */
     const char *ics;  /* NULL = none; else a text/calendar attachment (with html: the message is
                          multipart/mixed around the multipart/alternative) */
+    const char *message_id; /* NULL = a random one; else the Message-ID without its angle
+                               brackets ("<id>@<domain>", bounce.c), named by status callbacks */
 } notify_mail_t;
 
 /* 0 when the server accepted the message; -1 + e: 502 smtp_rejected (a 5xx reply: permanent,

@@ -1060,8 +1060,13 @@ static int self_signed(const char *name, char crt[600], char key[600]) {
 
 static int send_test_mail(const char *url, int tls, const char *ca, const char *subject, err_t *e) {
     const notify_smtp_t conf = {.url = url, .tls = tls, .timeout_s = 10, .ca_file = ca};
-    const notify_mail_t m = {
-        "no-reply@reciprocal.example", "starttls@example.org", subject, "over TLS", NULL, NULL};
+    const notify_mail_t m = {"no-reply@reciprocal.example",
+                             "starttls@example.org",
+                             subject,
+                             "over TLS",
+                             NULL,
+                             NULL,
+                             NULL};
     return notify_smtp_send(&conf, &m, e);
 }
 
