@@ -296,14 +296,29 @@ int notify_provider_rate_limit(const svc_env_t *env, const notify_provider_msg_t
     const char *p[] = {m->channel, m->club, m->user[0] ? m->user : m->recipient, m->id, max};
     db_tx_t *tx = NULL;
     if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
-    long long n = db_exec_cmd(
-        tx,
-        "WITH w AS (SELECT count(*) AS n, min(sent_at) AS first FROM notification.messages WHERE "
-        "channel = $1 AND club_id = $2::uuid AND coalesce(user_id::text, recipient) = $3 AND "
-        "sent_at > now() - interval '1 hour') UPDATE notification.messages m SET "
-        "next_attempt_at = w.first + interval '1 hour', last_error = 'rate limited: ' || $5 || "
-        "' per hour' FROM w WHERE m.id = $4::uuid AND w.n >= $5::int",
-        5, p, e);
+    /* concurrent senders (RECIPROCAL_NOTIFY_SENDERS) check one recipient's limit in turn: the
+     * lock is taken in its own statement, so the count's snapshot sees the slot the previous
+     * holder reserved */
+    long long n = db_exec_cmd(tx,
+                              "SELECT pg_advisory_xact_lock(hashtextextended('notify-rate:' || $1 "
+                              "|| ':' || $2 || ':' || $3, 0))",
+                              3, p, e);
+    if (n >= 0)
+        n = db_exec_cmd(
+            tx,
+            "WITH w AS (SELECT count(*) AS n, min(sent_at) AS first FROM notification.messages "
+            "WHERE channel = $1 AND club_id = $2::uuid AND coalesce(user_id::text, recipient) = "
+            "$3 AND sent_at > now() - interval '1 hour' AND id <> $4::uuid) UPDATE "
+            "notification.messages m SET next_attempt_at = w.first + interval '1 hour', "
+            "last_error = 'rate limited: ' || $5 || ' per hour' FROM w WHERE m.id = $4::uuid AND "
+            "w.n >= $5::int",
+            5, p, e);
+    /* not deferred: the slot is reserved (sent_at) before the send, since the outcome is
+     * recorded later in a batch; a failed send's outcome clears it (record_batch) */
+    if (n == 0 &&
+        db_exec_cmd(tx, "UPDATE notification.messages SET sent_at = now() WHERE id = $1::uuid", 1,
+                    (const char *[]){m->id}, e) < 0)
+        n = -1;
     if (db_tx_finish(&tx, n < 0 ? -1 : 0, NULL, e) != 0) return -1;
     *deferred = n > 0;
     return 0;

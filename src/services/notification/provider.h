@@ -40,7 +40,9 @@ typedef struct notify_provider_msg {
 /* The rate limit of m's user on its channel: when the user already had the channel's maximum
  * (RECIPROCAL_SMS_MAX_PER_HOUR / RECIPROCAL_PUSH_MAX_PER_HOUR) sent in the last hour, m (critical
  * ones too: a limit, not an opt-out) is deferred, never dropped: next_attempt_at = the hour's
- * first send + 1 h, no try counted, and *deferred is 1. 0 or -1 + e. */
+ * first send + 1 h, no try counted, and *deferred is 1. Otherwise m's slot is reserved (its
+ * sent_at set) before the send, under a per-recipient advisory lock, so concurrent senders never
+ * exceed the limit; a failed send's outcome clears it. 0 or -1 + e. */
 int notify_provider_rate_limit(const svc_env_t *env, const notify_provider_msg_t *m, int *deferred,
                                err_t *e);
 
