@@ -270,7 +270,16 @@ int analytics_ingest(db_tx_t *tx, json_t *facts, long *added, err_t *e) {
     char *text = jsonx_dump(facts);
     if (!text) return err_set(e, 500, "internal", "", "out of memory");
     const char *p[] = {text};
-    PGresult *r = db_exec(tx, "SELECT analytics.ingest($1::jsonb)", 1, p, e);
+    /* one ingest at a time across consumers and processes: two transactions recomputing the same
+     * rollup row (DELETE + INSERT of a (host, home, day)) or creating the same month's partition
+     * would collide (unique violation / duplicate table, a whole batch retried); the lock is its
+     * own statement, so the ingest's snapshot sees what the previous holder committed */
+    PGresult *r =
+        db_exec(tx, "SELECT pg_advisory_xact_lock(hashtext('analytics.ingest'))", 0, NULL, e);
+    if (r) {
+        PQclear(r);
+        r = db_exec(tx, "SELECT analytics.ingest($1::jsonb)", 1, p, e);
+    }
     free(text);
     if (!r) return -1;
     if (added) *added = atol(PQgetvalue(r, 0, 0));

@@ -25,7 +25,10 @@ int analytics_flush(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e);
 int analytics_fact(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, json_t **fact,
                    err_t *e);
 
-/* Applies an array of facts in tx (analytics.ingest). *added (may be NULL): new raw rows. */
+/* Applies an array of facts in tx (analytics.ingest) under a transaction-scoped advisory lock:
+ * one ingest at a time across consumers and processes, held until tx ends (concurrent
+ * recomputes of one rollup row or partition would collide). *added (may be NULL): new raw rows.
+ * 0 or -1 + e. */
 int analytics_ingest(db_tx_t *tx, json_t *facts, long *added, err_t *e);
 
 /* The pseudonymous key of member or user `id` of club `club`: lowercase hex of

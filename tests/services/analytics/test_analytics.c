@@ -8,11 +8,13 @@
  * retention drops raw partitions and keeps the rollups; tenant isolation (own reports only,
  * no third club's pairwise figures, RLS); no member id reaches the analytics schema. */
 #include <nats/nats.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/bus.h"
 #include "core/config.h"
@@ -814,6 +816,60 @@ static void test_network_breakdowns(void) {
     json_decref(r);
 }
 
+/* Two consumers' transactions ingesting charges of the same (host, home, day) at once: the second
+ * waits for the first (analytics_ingest's lock) and its recompute sees both charges, instead of
+ * colliding on the rollup's key (DELETE + INSERT of the same daily_money row: a unique violation
+ * and a whole batch retried). */
+typedef struct ingest_arg {
+    json_t *facts;
+    int hold_ms, rc;
+} ingest_arg_t;
+
+static json_t *charge_fact(const char *day) {
+    char id[40], at[40];
+    uuid(id);
+    snprintf(at, sizeof at, "%sT12:00:00.000Z", day);
+    return json_pack("[{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:i, s:s, s:s}}]", "type",
+                     "charge.posted", "id", id, "at", at, "club", A, "host", A, "home", B, "day",
+                     day, "facts", "amount", 100, "currency", "EUR", "facility", "dining");
+}
+
+static void *ingest_thread(void *p) {
+    ingest_arg_t *a = p;
+    db_scope_t s = {.relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    a->rc = db_begin(g_db, &s, &tx, &e);
+    if (a->rc == 0) a->rc = analytics_ingest(tx, a->facts, NULL, &e);
+    if (a->rc == 0 && a->hold_ms)
+        nanosleep(&(struct timespec){.tv_nsec = a->hold_ms * 1000000L}, NULL);
+    a->rc = db_tx_finish(&tx, a->rc, NULL, &e);
+    if (a->rc != 0) printf("#   ingest: %d %s\n", e.status, e.message);
+    return NULL;
+}
+
+static void test_concurrent_ingest_same_day(void) {
+    const char *day = "2031-03-03";
+    ingest_arg_t first = {.facts = charge_fact(day), .hold_ms = 600};
+    ingest_arg_t second = {.facts = charge_fact(day)};
+    pthread_t t1, t2;
+    REQUIRE(pthread_create(&t1, NULL, ingest_thread, &first) == 0);
+    nanosleep(&(struct timespec){.tv_nsec = 200 * 1000000L}, NULL);
+    REQUIRE(pthread_create(&t2, NULL, ingest_thread, &second) == 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    CHECK_EQ_INT(first.rc, 0);
+    CHECK_EQ_INT(second.rc, 0);
+    const char *p[] = {A, B, day};
+    CHECK_EQ_INT(owner_count("SELECT coalesce(sum(amount_minor), 0) FROM analytics.daily_money "
+                             "WHERE host_club_id = $1::uuid AND home_club_id = $2::uuid AND "
+                             "day = $3::date",
+                             3, p),
+                 200);
+    json_decref(first.facts);
+    json_decref(second.facts);
+}
+
 static void test_validation(void) {
     CHECK_EQ_INT(call(&g_staff_a, "club_report", NULL, "{s:s, s:s}", "id", A, "from", "2026-01-01"),
                  400);
@@ -881,6 +937,7 @@ int main(void) {
         RUN(test_csv_and_charts);
         RUN(test_network_suppression);
         RUN(test_network_breakdowns);
+        RUN(test_concurrent_ingest_same_day);
         RUN(test_validation);
     }
     db_pool_close(g_db);
