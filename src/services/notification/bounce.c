@@ -46,12 +46,6 @@ long long notify_bounce_suppress_queued(db_tx_t *tx, err_t *e) {
 
 /* ---- the status callback ------------------------------------------------------------------ */
 
-/* given equals expected, in constant time (the lengths are not secret) */
-static int same(const char *given, const char *expected) {
-    size_t n = strlen(expected);
-    return strlen(given) == n && sodium_memcmp(given, expected, n) == 0;
-}
-
 static int rank(const char *status) {
     return strcmp(status, "sent") == 0                 ? 1
            : strcmp(status, "delivery_attempted") == 0 ? 2
@@ -191,7 +185,7 @@ int bounce_email_callback(const svc_call_t *call, json_t *in, json_t **out, err_
     if (!sig)
         return err_set(e, 401, "unauthenticated", "signature", "X-Reciprocal-Signature missing");
     notify_callback_signature(s->email_callback_secret, raw, strlen(raw), expected);
-    int ok = same(sig, expected);
+    int ok = notify_secret_equal(sig, expected);
     sodium_memzero(expected, sizeof expected);
     if (!ok)
         return err_set(e, 401, "invalid_signature", "signature",

@@ -372,8 +372,7 @@ void notify_callback_signature(const char *secret, const char *body, size_t len,
     sodium_bin2hex(out + 7, 80 - 7, mac, sizeof mac);
 }
 
-/* given equals expected, in constant time (the lengths are not secret) */
-static int same(const char *given, const char *expected) {
+int notify_secret_equal(const char *given, const char *expected) {
     size_t n = strlen(expected);
     return strlen(given) == n && sodium_memcmp(given, expected, n) == 0;
 }
@@ -550,7 +549,8 @@ int provider_callback_twilio(const svc_call_t *call, json_t *in, json_t **out, e
     if (!form) return -1;
     snprintf(url, sizeof url, "%s" CALLBACK_PATH "twilio", s->provider_callback_base);
     int rc = -1;
-    if (notify_twilio_signature(colon + 1, url, form, expected) != 0 || !same(sig, expected)) {
+    if (notify_twilio_signature(colon + 1, url, form, expected) != 0 ||
+        !notify_secret_equal(sig, expected)) {
         bad_signature(e);
         goto done;
     }
@@ -593,7 +593,7 @@ static int generic_callback(const svc_call_t *call, const char *channel, const c
     if (!sig)
         return err_set(e, 401, "unauthenticated", "signature", "X-Reciprocal-Signature missing");
     notify_callback_signature(secret, raw, strlen(raw), expected);
-    int ok = same(sig, expected);
+    int ok = notify_secret_equal(sig, expected);
     sodium_memzero(expected, sizeof expected);
     if (!ok) return bad_signature(e);
     json_t *doc = NULL;

@@ -65,4 +65,7 @@ int notify_twilio_signature(const char *auth_token, const char *url, json_t *for
 /* "sha256=" + hex(HMAC-SHA256(secret, body)) into out. */
 void notify_callback_signature(const char *secret, const char *body, size_t len, char out[80]);
 
+/* given equals expected, in constant time (the lengths are not secret): 1 or 0. */
+int notify_secret_equal(const char *given, const char *expected);
+
 #endif
