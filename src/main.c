@@ -252,6 +252,10 @@ fail:
     log_error("startup failed: %s%s%s", e.message, e.field[0] ? " " : "", e.field);
     fail_with("serve", &e);
 cleanup:
+    /* the consumers notice within their fetch timeout: all groups told first, so they wait it
+     * out together rather than one after another */
+    for (int i = 0; i < n_consumers; i++)
+        svc_consumers_signal(consumers[i]);
     if (http) http_stop(http, cfg->shutdown_grace_s);
     while (n_consumers > 0)
         svc_consumers_stop(consumers[--n_consumers]);

@@ -495,6 +495,10 @@ svc_consumers_t *svc_consumers_start(const svc_env_t *env, const svc_module_t *m
     return g;
 }
 
+void svc_consumers_signal(svc_consumers_t *g) {
+    if (g) atomic_store(&g->stop, 1);
+}
+
 void svc_consumers_stop(svc_consumers_t *g) {
     if (!g) return;
     atomic_store(&g->stop, 1);

@@ -28,6 +28,9 @@ typedef struct svc_consumers svc_consumers_t;
 /* Starts a thread per consumer of m (NULL with no error when m has none). env must outlive the
  * threads. NULL + e on failure (nothing left running). */
 svc_consumers_t *svc_consumers_start(const svc_env_t *env, const svc_module_t *m, err_t *e);
+/* Tells the threads to stop without waiting (NULL: no-op): a process with several modules
+ * signals every group first, so their fetch timeouts run out together, then stops each. */
+void svc_consumers_signal(svc_consumers_t *g);
 /* Stops and joins the threads (each notices within its fetch timeout, 1 s), frees. NULL: no-op. */
 void svc_consumers_stop(svc_consumers_t *g);
 

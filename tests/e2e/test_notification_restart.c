@@ -29,6 +29,9 @@
 #include "support/sink.h"
 #include "test.h"
 
+/* the worker's concurrent senders in these tests (RECIPROCAL_NOTIFY_SENDERS) */
+#define RESTART_SENDERS "4"
+
 static sink_mail_t g_mail; /* the SMTP server and its Maildir */
 static db_pool_t *g_owner;
 
@@ -135,7 +138,8 @@ static int batch(const char *tag, int n, int after, int sig) {
     snprintf(prefix, sizeof prefix, "%s-%d-", tag, (int)getpid());
     snprintf(like, sizeof like, "%s%%", prefix);
     int *counts = calloc((size_t)n, sizeof *counts);
-    const char *env[] = {g_mail.env, "RECIPROCAL_NOTIFY_POLL_MS=50", NULL};
+    const char *env[] = {g_mail.env, "RECIPROCAL_NOTIFY_POLL_MS=50",
+                         "RECIPROCAL_NOTIFY_SENDERS=" RESTART_SENDERS, NULL};
     e2e_proc_t p;
     if (!counts || queue_mails(prefix, n) != 0 || e2e_start(&p, "notification", 0, 0, env) != 0) {
         free(counts);
@@ -198,12 +202,15 @@ static void test_stop_mid_batch(void) {
     CHECK_EQ_INT(batch("stop", 1000, 10, SIGTERM), 0);
 }
 
-/* A crash (SIGKILL) mid-batch: nothing is lost; at most the mail in flight is sent again. As
- * many mails as the stop's, so that a fast box cannot deliver them all (one claimed batch of 60
- * did, in CI; 184 of 400 arrived on an idle box) between the 10th arrival and the kill. */
+/* A crash (SIGKILL) mid-batch: nothing is lost; at most one mail per sender (the one in flight
+ * or awaiting its outcome's commit: a sender starts its next mail only after that commit) is
+ * sent again. As many mails as the stop's, so that a fast box cannot deliver them all (one
+ * claimed batch of 60 did, in CI; 184 of 400 arrived on an idle box) between the 10th arrival
+ * and the kill. Before senders waited for the commit, CI saw 3 repeated with 4 senders' outcomes
+ * still queued for the group commit. */
 static void test_kill_mid_batch(void) {
     int twice = batch("kill", 1000, 10, SIGKILL);
-    CHECK(twice >= 0 && twice <= 1);
+    CHECK(twice >= 0 && twice <= atoi(RESTART_SENDERS));
 }
 
 /* Runs `<$var> <cmd>` (the harness's pg_ctl / nats_ctl); 0 or -1. */

@@ -179,25 +179,24 @@ fail:
     return -1;
 }
 
-/* Takes the read lock with fresh keys loaded; returns -1 (no lock held) on failure. */
+/* Takes the read lock with fresh keys loaded; returns -1 (no lock held) on failure. A rotation
+ * event (auth_keys_forget, from any thread) may drop the keys between the reload and the read
+ * lock: the keys are then loaded again (a few times at most). */
 static int rdlock_fresh(const auth_settings_t *as, db_pool_t *db, err_t *e) {
-    pthread_rwlock_rdlock(&g_lock);
-    if (g_active && time(NULL) - g_loaded_at < RELOAD_S) return 0;
-    pthread_rwlock_unlock(&g_lock);
-    pthread_rwlock_wrlock(&g_lock);
-    int rc = 0;
-    if (!g_active || time(NULL) - g_loaded_at >= RELOAD_S) {
-        rc = load(as, db, e);
-        if (rc != 0 && g_active) rc = 0; /* keep serving with the keys we have */
-    }
-    pthread_rwlock_unlock(&g_lock);
-    if (rc != 0) return -1;
-    pthread_rwlock_rdlock(&g_lock);
-    if (!g_active) {
+    for (int attempt = 0; attempt < 3; attempt++) {
+        pthread_rwlock_rdlock(&g_lock);
+        if (g_active && (attempt > 0 || time(NULL) - g_loaded_at < RELOAD_S)) return 0;
         pthread_rwlock_unlock(&g_lock);
-        return err_set(e, 503, "unavailable", "", "no signing key available");
+        pthread_rwlock_wrlock(&g_lock);
+        int rc = 0;
+        if (!g_active || time(NULL) - g_loaded_at >= RELOAD_S) {
+            rc = load(as, db, e);
+            if (rc != 0 && g_active) rc = 0; /* keep serving with the keys we have */
+        }
+        pthread_rwlock_unlock(&g_lock);
+        if (rc != 0) return -1;
     }
-    return 0;
+    return err_set(e, 503, "unavailable", "", "no signing key available");
 }
 
 char *auth_keys_sign(const auth_settings_t *as, db_pool_t *db, const json_t *claims, err_t *e) {

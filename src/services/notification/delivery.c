@@ -55,6 +55,7 @@ typedef struct msg {
     char *subject, *text;     /* in-app: rendered when queued */
     char ref[NOTIFY_REF_MAX]; /* sms, push: the provider's id of the sent message */
     int ok, deferred;         /* the attempt's outcome (deferred: rate limited, no try) */
+    int recorded;             /* the outcome committed (or given up): its sender may go on */
     err_t why;                /* why it failed */
 } msg_t;
 
@@ -378,17 +379,19 @@ static void attempt(const svc_env_t *env, db_tx_t **rtx, notify_smtp_session_t *
 /* One pass over the leased messages: `senders` threads (RECIPROCAL_NOTIFY_SENDERS) take them in
  * turn, each with its own SMTP session (kept between passes) and read transaction, and hand
  * every outcome to the calling thread, which records whatever has accumulated in one
- * transaction (group commit) while they send on: one UPDATE per round trip, however many mails
- * finished meanwhile, so a crash repeats only the mails in flight and those in the batch being
- * recorded. */
+ * transaction (group commit): one UPDATE per round trip, however many mails finished meanwhile.
+ * A sender starts its next mail only once the previous one's outcome is committed, so a crash
+ * repeats at most one mail per sender (the one in flight or awaiting the commit). */
 typedef struct pass {
     const svc_env_t *env;
     msg_t *msgs;
     int n;
     atomic_int next;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int *done; /* indexes of finished attempts not yet recorded */
+    pthread_cond_t cv;  /* recorder: outcomes to record, or a sender finished */
+    pthread_cond_t rcv; /* senders: outcomes recorded */
+    int wait_records;   /* senders wait for their outcome's commit (0: no sender thread) */
+    int *done;          /* indexes of finished attempts not yet recorded */
     int n_done, senders_left;
 } pass_t;
 
@@ -401,6 +404,8 @@ static void *sender(void *arg) {
         pthread_mutex_lock(&p->mu);
         p->done[p->n_done++] = i;
         pthread_cond_signal(&p->cv);
+        while (p->wait_records && !p->msgs[i].recorded)
+            pthread_cond_wait(&p->rcv, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
     db_rollback(rtx);
@@ -421,12 +426,14 @@ static int record_outcomes(pass_t *p, err_t *e) {
         while (p->n_done == 0 && p->senders_left > 0)
             pthread_cond_wait(&p->cv, &p->mu);
         int k = 0;
-        for (int j = 0; take && j < p->n_done; j++)
-            if (p->msgs[p->done[j]].deferred)
-                handled++;
-            else
+        for (int j = 0; j < p->n_done; j++)
+            if (p->msgs[p->done[j]].deferred || !take) {
+                handled += p->msgs[p->done[j]].deferred;
+                p->msgs[p->done[j]].recorded = 1;
+            } else
                 take[k++] = p->done[j];
         p->n_done = 0;
+        pthread_cond_broadcast(&p->rcv);
         pthread_mutex_unlock(&p->mu);
         if (k > 0 && record_durably(p->env, p->msgs, take, k, e) == 0)
             handled += k;
@@ -434,6 +441,9 @@ static int record_outcomes(pass_t *p, err_t *e) {
             for (int j = 0; k > 1 && j < k; j++)
                 if (record_durably(p->env, p->msgs, &take[j], 1, e) == 0) handled++;
         pthread_mutex_lock(&p->mu);
+        for (int j = 0; j < k; j++) /* recorded, or given up on (the lease sends it again) */
+            p->msgs[take[j]].recorded = 1;
+        pthread_cond_broadcast(&p->rcv);
     }
     pthread_mutex_unlock(&p->mu);
     free(take);
@@ -451,12 +461,15 @@ static int deliver_leased(const svc_env_t *env, msg_t *msgs, int n, err_t *e) {
     atomic_init(&p.next, 0);
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
+    pthread_cond_init(&p.rcv, NULL);
+    p.wait_records = 1;
     pthread_t th[SESSIONS_MAX];
     int started = 0;
     for (; started < senders && started < SESSIONS_MAX; started++)
         if (pthread_create(&th[started], NULL, sender, &p) != 0) break;
-    if (started == 0) { /* no thread: this one sends */
+    if (started == 0) { /* no thread: this one sends, then records */
         p.senders_left = 1;
+        p.wait_records = 0;
         sender(&p);
     } else if (started < senders) {
         pthread_mutex_lock(&p.mu);
@@ -467,6 +480,7 @@ static int deliver_leased(const svc_env_t *env, msg_t *msgs, int n, err_t *e) {
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     pthread_cond_destroy(&p.cv);
+    pthread_cond_destroy(&p.rcv);
     pthread_mutex_destroy(&p.mu);
     free(p.done);
     return handled;
