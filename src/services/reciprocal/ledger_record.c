@@ -291,9 +291,10 @@ int ag_ledger_record_pass(const svc_call_t *call, const ag_ledger_kind_t *kind,
 }
 
 static const ag_ledger_kind_t agreement_kind = {
-    .pending_sql = "SELECT l.agreement_id, to_jsonb(a.club_ids)::text FROM "
-                   "reciprocal.ledger_records l JOIN reciprocal.agreements a ON a.id = "
-                   "l.agreement_id WHERE l.status = 'pending' ORDER BY l.created_at LIMIT 20",
+    .pending_sql =
+        "SELECT l.agreement_id, to_jsonb(a.club_ids)::text FROM "
+        "reciprocal.ledger_records l JOIN reciprocal.agreements a ON a.id = "
+        "l.agreement_id WHERE l.status = 'pending' ORDER BY l.attempts, l.updated_at LIMIT 20",
     .store_sql = "UPDATE reciprocal.ledger_records SET attempts = attempts + 1, status = CASE "
                  "WHEN $2::text IS NULL THEN 'pending' ELSE 'submitted' END, tx_id = $2, "
                  "last_error = left($3, 400), updated_at = now() WHERE agreement_id = $1 AND "

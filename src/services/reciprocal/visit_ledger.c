@@ -57,7 +57,7 @@ static const ag_ledger_kind_t visit_kind = {
                    "encode(l.member_commitment, 'hex'), (v.checked_in_at AT TIME ZONE "
                    "v.host_timezone)::date::text FROM reciprocal.visit_ledger_records l "
                    "JOIN reciprocal.visits v ON v.id = l.visit_id WHERE l.status = "
-                   "'pending' ORDER BY l.created_at LIMIT 20",
+                   "'pending' ORDER BY l.attempts, l.updated_at LIMIT 20",
     .store_sql = "UPDATE reciprocal.visit_ledger_records SET attempts = attempts + 1, "
                  "status = CASE WHEN $2::text IS NULL THEN 'pending' ELSE 'submitted' "
                  "END, tx_id = $2, last_error = left($3, 400), updated_at = now() WHERE "
