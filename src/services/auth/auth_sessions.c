@@ -354,7 +354,7 @@ static int refresh_reused(const svc_call_t *call, const char *club, const char *
                    "The refresh token was already used; the session has been revoked.");
 }
 
-/* One statement, one round trip (auth.refresh_rotate, migrations 0004 and 0006): the rotation, the
+/* One statement, one round trip (auth.refresh_rotate, migration 0004): the rotation, the
  * session checks and what the access token needs; the token is signed after the commit. */
 int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const auth_settings_t *as = auth_settings(call->env);
