@@ -9,6 +9,7 @@
 #include "services/auth/auth_admin.h"
 #include "services/auth/auth_cli.h"
 #include "services/auth/auth_keys.h"
+#include "services/auth/auth_me.h"
 #include "services/auth/auth_mfa.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_sessions.h"
@@ -332,9 +333,11 @@ static const cfg_var_t auth_vars[] = {
 /* clang-format on */
 #undef F
 
-/* serve: a key rotation made by any process reaches this one at once (auth_keys.h) */
+/* serve: a key rotation made by any process reaches this one at once (auth_keys.h), and so
+ * does a change of an account's `me` document (auth_me.h) */
 static int auth_start(const svc_env_t *env, err_t *e) {
-    return auth_keys_follow(env, e);
+    if (auth_keys_follow(env, e) != 0) return -1;
+    return auth_me_follow(env, e);
 }
 
 const svc_module_t auth_module = {
@@ -348,10 +351,11 @@ const svc_module_t auth_module = {
     .seed = auth_seed,
     .graphql = gql_auth_bind,
     /* resolves a club slug through member; broadcasts ended sessions (auth_revoke.h); hears key
-     * rotations (auth_keys_follow) */
+     * rotations (auth_keys_follow) and account changes (auth_me_follow) */
     .nats = {.calls = (const char *const[]){"member.resolve_club", NULL},
              .publishes = (const char *const[]){"auth.revoked", NULL},
-             .subscribes = (const char *const[]){"events.auth.signing_keys_rotated", NULL}},
+             .subscribes =
+                 (const char *const[]){"events.auth.signing_keys_rotated", AUTH_ME_EVENTS, NULL}},
 };
 
 const auth_settings_t *auth_settings(const svc_env_t *env) {

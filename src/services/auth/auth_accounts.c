@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "core/json.h"
+#include "services/auth/auth_me.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
 #include "lib/credentials/password.h"
@@ -292,6 +293,7 @@ static int invite(const svc_call_t *call, json_t *in, int from_member, json_t **
                  e) != 0)
         goto fail;
     if (db_commit(tx, e) != 0) return -1;
+    auth_me_changed(club, user_id);
     *out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "club_id", club, "email",
                      email, "role", role, "expires_at", expires);
     return 0;
@@ -322,9 +324,11 @@ int auth_register(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                     "email_verified_at = coalesce(email_verified_at, now()), updated_at = now() "
                     "WHERE club_id = $1::uuid AND id = $2::uuid",
                     3, p, e) < 0 ||
-        auth_audit(tx, call->caller, club, user_id, "invite_accepted", NULL, e) != 0)
+        auth_audit(tx, call->caller, club, user_id, "invite_accepted", NULL, e) != 0 ||
+        svc_emit(call, tx, "auth.invite_accepted", club, auth_me_event_data(club, user_id), e) != 0)
         goto fail;
     if (db_commit(tx, e) != 0) return -1;
+    auth_me_changed(club, user_id);
     *out = json_pack("{s:s, s:s, s:s}", "user_id", user_id, "club_id", club, "email", email);
     return 0;
 fail:
@@ -402,12 +406,14 @@ int auth_password_reset(const svc_call_t *call, json_t *in, json_t **out, err_t 
                     "$1::uuid AND id = $2::uuid",
                     3, p, e) < 0 ||
         auth_revoke_user_sessions(tx, club, user_id, "password_reset", NULL, &ended, e) < 0 ||
-        auth_audit(tx, call->caller, club, user_id, "password_reset", NULL, e) != 0)
+        auth_audit(tx, call->caller, club, user_id, "password_reset", NULL, e) != 0 ||
+        svc_emit(call, tx, "auth.password_reset", club, auth_me_event_data(club, user_id), e) != 0)
         goto fail;
     if (db_commit(tx, e) != 0) {
         json_decref(ended);
         return -1;
     }
+    auth_me_changed(club, user_id);
     auth_revoked_publish(call->env, ended, NULL);
     json_decref(ended);
     *out = json_pack("{s:s}", "status", "password_changed");
@@ -520,11 +526,14 @@ int auth_email_verify(const svc_call_t *call, json_t *in, json_t **out, err_t *e
                     "UPDATE auth.users SET email_verified_at = now(), updated_at = now() WHERE "
                     "club_id = $1::uuid AND id = $2::uuid",
                     2, p, e) < 0 ||
-        auth_audit(tx, call->caller, club, user_id, "email_verified", NULL, e) != 0) {
+        auth_audit(tx, call->caller, club, user_id, "email_verified", NULL, e) != 0 ||
+        svc_emit(call, tx, "auth.email_verified", club, auth_me_event_data(club, user_id), e) !=
+            0) {
         db_rollback(tx);
         return -1;
     }
     if (db_commit(tx, e) != 0) return -1;
+    auth_me_changed(club, user_id);
     *out = json_pack("{s:s, s:s}", "status", "verified", "email", email);
     return 0;
 }

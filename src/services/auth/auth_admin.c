@@ -8,6 +8,7 @@
 
 #include "core/cursor.h"
 #include "core/json.h"
+#include "services/auth/auth_me.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
 #include "services/auth/rbac.h"
@@ -227,6 +228,7 @@ static int role_change(const svc_call_t *call, json_t *in, int grant, json_t **o
         json_decref(roles);
         return -1;
     }
+    if (n > 0) auth_me_changed(club, id);
     *out = json_pack("{s:s, s:o, s:o, s:b}", "user_id", id, "club_id",
                      public_club(club) ? json_string(club) : json_null(), "roles", roles, "changed",
                      n > 0);
@@ -295,6 +297,7 @@ static int set_status(const svc_call_t *call, json_t *in, int disable, json_t **
         json_decref(ended);
         return -1;
     }
+    if (changed) auth_me_changed(club, id);
     auth_revoked_publish(call->env, ended, NULL);
     json_decref(ended);
     *out = json_pack("{s:s, s:s, s:b, s:I}", "user_id", id, "status", now_status, "changed",
@@ -483,6 +486,7 @@ int auth_role_delete(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     PQclear(holders);
     holders = NULL;
     if (db_commit(tx, e) != 0) return -1;
+    if (n > 0) auth_me_changed(club, NULL);
     *out = json_pack("{s:s, s:s, s:i}", "club_id", club, "name", name, "holders_removed", n);
     return 0;
 fail:

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "core/json.h"
+#include "services/auth/auth_me.h"
 #include "services/auth/auth_sessions.h"
 #include "services/auth/auth_util.h"
 #include "lib/credentials/password.h"
@@ -241,11 +242,14 @@ int auth_mfa_confirm(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
                     2, p, e) < 0)
         goto fail;
     if (new_recovery_codes(tx, club, user_id, &codes, e) != 0) goto fail;
-    if (auth_audit(tx, call->caller, club, user_id, "mfa_enabled", NULL, e) != 0) goto fail;
+    if (auth_audit(tx, call->caller, club, user_id, "mfa_enabled", NULL, e) != 0 ||
+        svc_emit(call, tx, "auth.mfa_enabled", club, auth_me_event_data(club, user_id), e) != 0)
+        goto fail;
     if (db_commit(tx, e) != 0) {
         json_decref(codes);
         return -1;
     }
+    auth_me_changed(club, user_id);
     sodium_memzero(&m, sizeof m);
     *out = json_pack("{s:b, s:o}", "mfa_enabled", 1, "recovery_codes", codes);
     return 0;
@@ -410,10 +414,12 @@ int auth_mfa_disable(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     if (accept_code(tx, club, user_id, &m, code, e) != 0) goto fail;
     if (db_exec_cmd(tx, "DELETE FROM auth.mfa_totp WHERE club_id = $1::uuid AND user_id = $2::uuid",
                     2, p, e) < 0 ||
-        auth_audit(tx, call->caller, club, user_id, "mfa_disabled", NULL, e) != 0)
+        auth_audit(tx, call->caller, club, user_id, "mfa_disabled", NULL, e) != 0 ||
+        svc_emit(call, tx, "auth.mfa_disabled", club, auth_me_event_data(club, user_id), e) != 0)
         goto fail;
     sodium_memzero(&m, sizeof m);
     if (db_commit(tx, e) != 0) return -1;
+    auth_me_changed(club, user_id);
     *out = json_pack("{s:b}", "mfa_enabled", 0);
     return 0;
 fail:

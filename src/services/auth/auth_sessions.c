@@ -570,37 +570,6 @@ fail:
     return -1;
 }
 
-/* One statement, so one round trip: db_read sends BEGIN READ ONLY, the caller's scope (the
- * same as svc_begin_in's), the SELECT and COMMIT as one pipeline. */
-int auth_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    (void)in;
-    const char *club = auth_caller_club(call->caller);
-    db_scope_t s = {.club_id = club, .user_id = call->caller->user_id};
-    const char *p[] = {club, call->caller->user_id};
-    PGresult *r = db_read(
-        call->env->db, &s,
-        "SELECT jsonb_build_object('id', u.id, 'email', u.email, 'club_id', CASE WHEN u.club_id "
-        "= '" AUTH_NETWORK_CLUB "' THEN NULL ELSE u.club_id END, 'status', u.status, "
-        "'email_verified', u.email_verified_at IS NOT NULL, 'roles', coalesce((SELECT "
-        "jsonb_agg(role ORDER BY role) FROM auth.user_roles r WHERE r.club_id = u.club_id AND "
-        "r.user_id = u.id), '[]'), 'mfa_enabled', EXISTS (SELECT 1 FROM auth.mfa_totp m WHERE "
-        "m.club_id = u.club_id AND m.user_id = u.id AND m.confirmed_at IS NOT NULL), "
-        "'created_at', u.created_at)::text FROM auth.users u WHERE u.club_id = $1::uuid AND u.id "
-        "= $2::uuid",
-        2, p, e);
-    if (!r) return -1;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return err_set(e, 401, "unauthenticated", "", "the signed-in account no longer exists");
-    }
-    json_t *me = db_json(r, 0, 0, e);
-    PQclear(r);
-    if (!me) return -1;
-    json_object_set_new(me, "perms", json_string(call->caller->perms));
-    *out = me;
-    return 0;
-}
-
 int auth_jwks(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     (void)in;
     *out = auth_keys_jwks_cached(auth_settings(call->env), call->env->db, e);
