@@ -707,6 +707,130 @@ static void test_digest_window_graphql(void) {
     json_decref(v);
 }
 
+/* ---- mailfx: the e-mail suppression list over GraphQL ---- */
+
+/* A suppression of club for address (reason; expires "" = never, else an interval from now,
+ * e.g. "-1 day"), written as the database owner; its id into id. */
+static int add_suppression(const char *club, const char *address, const char *reason,
+                           const char *expires, char id[64]) {
+    err_t e = {0};
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    if (!db) return -1;
+    db_scope_t s = {.network_admin = 1, .relay = 1};
+    db_tx_t *tx = NULL;
+    const char *p[] = {club, address, reason, expires};
+    PGresult *r = NULL;
+    id[0] = '\0';
+    if (db_begin(db, &s, &tx, &e) == 0) {
+        r = db_exec(tx,
+                    "INSERT INTO notification.suppressions (club_id, address, reason, detail, "
+                    "expires_at) VALUES ($1::uuid, $2, $3, '550 5.1.1', CASE WHEN $4 = '' THEN "
+                    "NULL ELSE now() + $4::interval END) RETURNING id::text",
+                    4, p, &e);
+        if (r && PQntuples(r) == 1) snprintf(id, 64, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        db_tx_finish(&tx, id[0] ? 0 : -1, NULL, &e);
+    }
+    if (!id[0]) printf("#   add_suppression: %s\n", e.message);
+    db_pool_close(db);
+    return id[0] ? 0 : -1;
+}
+
+/* The list and removal mirror the REST operations (club:admin): newest first with reason,
+ * expiresAt (null for a hard bounce) and active (false once expired); `first` out of range and a
+ * member are errors with the field's path; another club neither lists nor removes the entries
+ * (not_found userError); a malformed id is a userError naming id; removed, then not_found. */
+static void test_suppressions_graphql(void) {
+    char club[64], admin[4096], club_b[64], admin_b[4096], slug[64], email[128], mtok[4096];
+    char hard[64], soft[64], addr[128], addr2[128], q[1024], path[128], code[48];
+    REQUIRE(club_with_admin("suppress", club, admin) == 0);
+    REQUIRE(club_with_admin("suppress-b", club_b, admin_b) == 0);
+    snprintf(slug, sizeof slug, "notify-suppress-%d", (int)getpid());
+    snprintf(email, sizeof email, "suppress-member-%d@example.test", (int)getpid());
+    REQUIRE(e2e_account(&g_gw, club, slug, email, "member", "Marmalade-Harbour-79", NULL, mtok) ==
+            0);
+    snprintf(addr, sizeof addr, "hard-%d@suppress.example", (int)getpid());
+    snprintf(addr2, sizeof addr2, "complaint-%d@suppress.example", (int)getpid());
+    REQUIRE(add_suppression(club, addr, "hard_bounce", "", hard) == 0);
+    REQUIRE(add_suppression(club, addr2, "complaint", "-1 day", soft) == 0);
+    json_t *v = NULL;
+    REQUIRE(gql(admin,
+                "{ me { emailSuppressions(first: 10) { id address reason detail expiresAt active "
+                "createdAt } } }",
+                &v) == 200);
+    json_t *list = gdata(v, "me", "emailSuppressions"), *it;
+    if (json_array_size(list) != 2) printf("#   %s\n", json_dumps(v, 0));
+    CHECK_EQ_INT(json_array_size(list), 2);
+    size_t i;
+    json_array_foreach(list, i, it) {
+        const char *a = json_string_value(json_object_get(it, "address"));
+        if (a && strcmp(a, addr) == 0) {
+            CHECK_STR(json_string_value(json_object_get(it, "reason")), "hard_bounce");
+            CHECK(json_is_null(json_object_get(it, "expiresAt")));
+            CHECK(json_is_true(json_object_get(it, "active")));
+            CHECK_STR(json_string_value(json_object_get(it, "detail")), "550 5.1.1");
+        } else {
+            CHECK_STR(json_string_value(json_object_get(it, "reason")), "complaint");
+            CHECK(json_is_string(json_object_get(it, "expiresAt")));
+            CHECK(json_is_false(json_object_get(it, "active")));
+        }
+    }
+    json_decref(v);
+    /* first is required and bounded, as for every list field (checked before any resolver) */
+    REQUIRE(gql(admin, "{ me { emailSuppressions(first: 0) { id } } }", &v) >= 200);
+    CHECK(!gdata(v, "me", NULL));
+    CHECK(strstr(json_string_value(
+                     json_object_get(json_array_get(json_object_get(v, "errors"), 0), "message")),
+                 "between 1 and 100") != NULL);
+    json_decref(v);
+    /* a member of the club: forbidden, with the field's path */
+    REQUIRE(gql(mtok, "{ me { emailSuppressions(first: 5) { id } } }", &v) == 200);
+    gerror(v, path, sizeof path, code, sizeof code);
+    CHECK_STR(path, "me.emailSuppressions");
+    CHECK_STR(code, "forbidden");
+    json_decref(v);
+    snprintf(q, sizeof q,
+             "mutation { deleteEmailSuppression(input: {id: \\\"%s\\\"}) { suppression { id "
+             "address } userErrors { field code } } }",
+             hard);
+    REQUIRE(gql(mtok, q, &v) == 200);
+    gerror(v, path, sizeof path, code, sizeof code);
+    CHECK_STR(path, "deleteEmailSuppression");
+    CHECK_STR(code, "forbidden");
+    json_decref(v);
+    /* another club: sees none, cannot remove */
+    REQUIRE(gql(admin_b, "{ me { emailSuppressions(first: 5) { id } } }", &v) == 200);
+    CHECK_EQ_INT(json_array_size(gdata(v, "me", "emailSuppressions")), 0);
+    json_decref(v);
+    REQUIRE(gql(admin_b, q, &v) == 200);
+    json_t *ue = json_array_get(gdata(v, "deleteEmailSuppression", "userErrors"), 0);
+    CHECK_STR(json_string_value(json_object_get(ue, "code")), "not_found");
+    CHECK_STR(json_string_value(json_object_get(ue, "field")), "id");
+    CHECK(json_is_null(gdata(v, "deleteEmailSuppression", "suppression")));
+    json_decref(v);
+    REQUIRE(gql(admin,
+                "mutation { deleteEmailSuppression(input: {id: \\\"not-a-uuid\\\"}) { "
+                "suppression { id } userErrors { field code } } }",
+                &v) == 200);
+    ue = json_array_get(gdata(v, "deleteEmailSuppression", "userErrors"), 0);
+    CHECK_STR(json_string_value(json_object_get(ue, "field")), "id");
+    json_decref(v);
+    /* the club's administrator removes it; a second time: not_found */
+    REQUIRE(gql(admin, q, &v) == 200);
+    CHECK_STR(json_string_value(
+                  json_object_get(gdata(v, "deleteEmailSuppression", "suppression"), "address")),
+              addr);
+    CHECK_EQ_INT(json_array_size(gdata(v, "deleteEmailSuppression", "userErrors")), 0);
+    json_decref(v);
+    REQUIRE(gql(admin, q, &v) == 200);
+    ue = json_array_get(gdata(v, "deleteEmailSuppression", "userErrors"), 0);
+    CHECK_STR(json_string_value(json_object_get(ue, "code")), "not_found");
+    json_decref(v);
+    REQUIRE(gql(admin, "{ me { emailSuppressions(first: 5) { id } } }", &v) == 200);
+    CHECK_EQ_INT(json_array_size(gdata(v, "me", "emailSuppressions")), 1);
+    json_decref(v);
+}
+
 static void test_stop(void) {
     CHECK_EQ_INT(e2e_stop(&g_gw), 0);
     CHECK_EQ_INT(e2e_stop(&g_notify), 0);
@@ -720,6 +844,7 @@ int main(void) {
     RUN(test_club_defaults_graphql);
     RUN(test_template_overrides_graphql);
     RUN(test_digest_window_graphql);
+    RUN(test_suppressions_graphql);
     RUN(test_stop);
     sink_mail_stop(&g_mail);
     TEST_DONE();

@@ -18,7 +18,8 @@ static const db_scope_t k_system = {NULL, NULL, 0, 1};
 #define SUPPRESSION_DOC                                                                            \
     "json_build_object('id', id, 'address', address, 'reason', reason, 'detail', detail, "         \
     "'message_id', message_id, 'created_at', to_char(created_at AT TIME ZONE 'UTC', "              \
-    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'expires_at', to_char(expires_at AT TIME ZONE 'UTC', "     \
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'active', expires_at IS NULL OR expires_at > now())"
 
 /* ---- the Message-ID ----------------------------------------------------------------------- */
 
@@ -34,14 +35,16 @@ void notify_bounce_message_id(const char *id, const char *from, char out[NOTIFY_
 
 /* ---- the worker's part -------------------------------------------------------------------- */
 
-long long notify_bounce_suppress_queued(db_tx_t *tx, err_t *e) {
+long long notify_bounce_suppress_queued(db_tx_t *tx, const char *at, err_t *e) {
     return db_exec_cmd(tx,
                        "UPDATE notification.messages m SET status = 'not_sent', last_error = "
                        "'suppressed', failed_at = now(), status_changed_at = now() FROM "
                        "notification.suppressions s WHERE m.status = 'queued' AND m.channel = "
-                       "'email' AND NOT m.critical AND m.next_attempt_at <= now() AND s.club_id = "
-                       "m.club_id AND s.address = lower(m.recipient)",
-                       0, NULL, e);
+                       "'email' AND NOT m.critical AND m.next_attempt_at <= coalesce($1::"
+                       "timestamptz, now()) AND s.club_id = m.club_id AND s.address = "
+                       "lower(m.recipient) AND (s.expires_at IS NULL OR s.expires_at > "
+                       "coalesce($1::timestamptz, now()))",
+                       1, &at, e);
 }
 
 /* ---- the status callback ------------------------------------------------------------------ */
@@ -86,18 +89,57 @@ static int lock_message(db_tx_t *tx, const char *ref, email_msg_t *m, err_t *e) 
     return 0;
 }
 
-/* The hard bounce of m: its address on its club's suppression list (once), notification.failed
- * when the mail became bounced. *suppressed = 1 when the address was added. */
-static int hard_bounce(db_tx_t *tx, const email_msg_t *m, const char *error, int applied,
-                       int *suppressed, err_t *e) {
-    const char *p[] = {m->club, m->recipient, error, m->id};
-    long long n = db_exec_cmd(tx,
-                              "INSERT INTO notification.suppressions (club_id, address, detail, "
-                              "message_id) VALUES ($1::uuid, lower($2), $3, $4::uuid) ON "
-                              "CONFLICT (club_id, address) DO NOTHING",
-                              4, p, e);
+/* m's address on its club's suppression list for reason: for good (hard_bounce) or for `days`
+ * days. An entry already there is replaced only when it is temporary and the new one lasts
+ * longer (a hard bounce after a complaint; a complaint after the old one expired). *suppressed
+ * = 1 when the address was added or its entry extended. */
+static int suppress(db_tx_t *tx, const email_msg_t *m, const char *reason, const char *error,
+                    int days, int *suppressed, err_t *e) {
+    char d[16];
+    snprintf(d, sizeof d, "%d", strcmp(reason, "hard_bounce") == 0 ? 0 : days);
+    const char *p[] = {m->club, m->recipient, error, m->id, reason, d};
+    long long n = db_exec_cmd(
+        tx,
+        "INSERT INTO notification.suppressions AS s (club_id, address, detail, message_id, "
+        "reason, expires_at) VALUES ($1::uuid, lower($2), $3, $4::uuid, $5, CASE WHEN $6::int > 0 "
+        "THEN now() + make_interval(days => $6::int) END) ON CONFLICT (club_id, address) DO "
+        "UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail, message_id = "
+        "EXCLUDED.message_id, expires_at = EXCLUDED.expires_at, created_at = now() WHERE "
+        "s.expires_at IS NOT NULL AND (EXCLUDED.expires_at IS NULL OR s.expires_at < "
+        "EXCLUDED.expires_at)",
+        6, p, e);
     if (n < 0) return -1;
     *suppressed = n > 0;
+    return 0;
+}
+
+/* A soft bounce of m: the address is suppressed for `days` days once it is the
+ * NOTIFY_SOFT_BOUNCES-th soft-bounce report of the address in the club within that many days. */
+#define NOTIFY_SOFT_BOUNCES 3
+static int soft_bounce(db_tx_t *tx, const email_msg_t *m, const char *error, int days,
+                       int *suppressed, err_t *e) {
+    char d[16], v[32] = "";
+    snprintf(d, sizeof d, "%d", days);
+    const char *p[] = {m->club, m->recipient, d};
+    PGresult *r = db_exec(tx,
+                          "SELECT count(*) FROM notification.provider_callbacks c JOIN "
+                          "notification.messages m ON m.id = c.message_id WHERE c.provider = "
+                          "'email' AND c.status = 'delivery_attempted' AND c.received_at > now() "
+                          "- make_interval(days => $3::int) AND m.club_id = $1::uuid AND "
+                          "lower(m.recipient) = lower($2)",
+                          3, p, e);
+    if (!r) return -1;
+    snprintf(v, sizeof v, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (atoi(v) < NOTIFY_SOFT_BOUNCES) return 0;
+    return suppress(tx, m, "soft_bounce", error, days, suppressed, e);
+}
+
+/* The hard bounce of m: its address on its club's suppression list for good (once),
+ * notification.failed when the mail became bounced. *suppressed = 1 when the address was added. */
+static int hard_bounce(db_tx_t *tx, const email_msg_t *m, const char *error, int applied,
+                       int *suppressed, err_t *e) {
+    if (suppress(tx, m, "hard_bounce", error, 0, suppressed, e) != 0) return -1;
     if (!applied) return 0;
     json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "message_id", m->id, "channel",
                              "email", "template", m->template, "status", "bounced", "event_type",
@@ -111,16 +153,18 @@ static int hard_bounce(db_tx_t *tx, const email_msg_t *m, const char *error, int
     return rc;
 }
 
-/* Records the provider's report that the mail of Message-ID ref is now status, once. */
-static int apply(const svc_env_t *env, const char *ref, const char *status, const char *error,
-                 json_t **out, err_t *e) {
+/* Records the provider's report (delivered, delivery_attempted, bounced, complaint) that the
+ * mail of Message-ID ref is now status, once. */
+static int apply(const svc_env_t *env, const char *ref, const char *report, const char *status,
+                 const char *error, json_t **out, err_t *e) {
+    int days = notification_settings(env)->suppression_days;
     db_tx_t *tx = NULL;
     email_msg_t m = {0};
     int rc = -1, applied = 0, suppressed = 0;
     if (db_begin(env->db, &k_system, &tx, e) != 0) return -1;
     if (lock_message(tx, ref, &m, e) != 0) goto done;
     /* once per Message-ID and status: a repeated callback changes nothing */
-    const char *c[] = {ref, status, m.id};
+    const char *c[] = {ref, report, m.id};
     long long fresh = db_exec_cmd(tx,
                                   "INSERT INTO notification.provider_callbacks (provider, "
                                   "provider_ref, status, message_id) VALUES ('email', $1, $2, "
@@ -129,20 +173,28 @@ static int apply(const svc_env_t *env, const char *ref, const char *status, cons
     if (fresh < 0) goto done;
     /* forward only: sent -> delivery_attempted -> delivered | bounced */
     if (fresh > 0 && rank(m.status) >= 1 && rank(m.status) < 3 && rank(status) > rank(m.status)) {
-        const char *u[] = {m.id, status, error};
+        /* a digest mail: every row it listed (digest_of = its first row) moves with it */
+        const char *u[] = {m.id, status, error, m.status};
         if (db_exec_cmd(tx,
                         "UPDATE notification.messages SET status = $2, status_changed_at = now(), "
                         "delivered_at = CASE WHEN $2 = 'delivered' THEN now() END, failed_at = "
                         "CASE WHEN $2 = 'bounced' THEN now() END, last_error = coalesce($3, "
-                        "last_error) WHERE id = $1::uuid",
-                        3, u, e) < 0)
+                        "last_error) WHERE (id = $1::uuid OR digest_of = $1::uuid) AND status = $4",
+                        4, u, e) < 0)
             goto done;
         applied = 1;
         snprintf(m.status, sizeof m.status, "%s", status);
     }
     /* the address is undeliverable whatever the mail's status was: suppressed (first report) */
-    if (fresh > 0 && strcmp(status, "bounced") == 0 &&
+    if (fresh > 0 && strcmp(report, "bounced") == 0 &&
         hard_bounce(tx, &m, error, applied, &suppressed, e) != 0)
+        goto done;
+    /* a spam complaint, or repeated soft bounces: suppressed for suppression_days */
+    if (fresh > 0 && strcmp(report, "complaint") == 0 &&
+        suppress(tx, &m, "complaint", error, days, &suppressed, e) != 0)
+        goto done;
+    if (fresh > 0 && strcmp(report, "delivery_attempted") == 0 &&
+        soft_bounce(tx, &m, error, days, &suppressed, e) != 0)
         goto done;
     *out = json_pack("{s:s, s:b, s:b}", "status", m.status, "applied", applied, "suppressed",
                      suppressed);
@@ -170,7 +222,8 @@ static int bare_ref(const char *given, char out[NOTIFY_REF_MAX], err_t *e) {
 }
 
 int bounce_email_callback(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    static const char *const statuses[] = {"delivered", "soft_bounce", "hard_bounce", NULL};
+    static const char *const statuses[] = {"delivered", "soft_bounce", "hard_bounce", "complaint",
+                                           NULL};
     static const char *const keys[] = {"message_id", "status", "error", NULL};
     const notification_settings_t *s = notification_settings(call->env);
     const char *sig = json_string_value(json_object_get(in, "signature"));
@@ -196,12 +249,15 @@ int bounce_email_callback(const svc_call_t *call, json_t *in, json_t **out, err_
     if (jsonx_only_keys(doc, keys, "", e) == 0 &&
         jsonx_string(doc, "message_id", 1, 1, 1000, &id, e) == 0 &&
         jsonx_enum(doc, "status", 1, statuses, &status, e) == 0 &&
-        jsonx_string(doc, "error", 0, 1, 300, &error, e) == 0 && bare_ref(id, ref, e) == 0)
-        rc = apply(call->env, ref,
-                   strcmp(status, "delivered") == 0     ? "delivered"
-                   : strcmp(status, "soft_bounce") == 0 ? "delivery_attempted"
-                                                        : "bounced",
+        jsonx_string(doc, "error", 0, 1, 300, &error, e) == 0 && bare_ref(id, ref, e) == 0) {
+        /* the report as recorded, and the mail's status it leads to (a complaint: delivered) */
+        const char *report = strcmp(status, "delivered") == 0     ? "delivered"
+                             : strcmp(status, "soft_bounce") == 0 ? "delivery_attempted"
+                             : strcmp(status, "complaint") == 0   ? "complaint"
+                                                                  : "bounced";
+        rc = apply(call->env, ref, report, strcmp(report, "complaint") == 0 ? "delivered" : report,
                    error, out, e);
+    }
     json_decref(doc);
     return rc;
 }

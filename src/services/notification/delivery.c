@@ -171,6 +171,18 @@ static int send_with_failover(const notification_settings_t *s, const notify_smt
     return 0;
 }
 
+/* The primary relay's connection settings (RECIPROCAL_SMTP_*), for single mails and digests. */
+static notify_smtp_t smtp_primary(const notification_settings_t *s) {
+    return (notify_smtp_t){.url = s->smtp_url,
+                           .user = s->smtp_user,
+                           .password = s->smtp_password,
+                           .tls = strcmp(s->smtp_tls, "required") == 0 ? NOTIFY_TLS_REQUIRED
+                                  : strcmp(s->smtp_tls, "off") == 0    ? NOTIFY_TLS_OFF
+                                                                       : NOTIFY_TLS_TRY,
+                           .timeout_s = s->smtp_timeout_s,
+                           .ca_file = s->smtp_ca_file};
+}
+
 static int send_email(const svc_env_t *env, db_tx_t *tx, notify_smtp_session_t *ss, msg_t *m,
                       err_t *e) {
     const notification_settings_t *s = notification_settings(env);
@@ -181,14 +193,7 @@ static int send_email(const svc_env_t *env, db_tx_t *tx, notify_smtp_session_t *
         notify_format_vars_fill(m->vars, m->locale, "UTC", e) != 0 ||
         notify_render(st, bt, m->vars, &subject, &text, &html, e) != 0)
         goto done;
-    const notify_smtp_t conf = {.url = s->smtp_url,
-                                .user = s->smtp_user,
-                                .password = s->smtp_password,
-                                .tls = strcmp(s->smtp_tls, "required") == 0 ? NOTIFY_TLS_REQUIRED
-                                       : strcmp(s->smtp_tls, "off") == 0    ? NOTIFY_TLS_OFF
-                                                                            : NOTIFY_TLS_TRY,
-                                .timeout_s = s->smtp_timeout_s,
-                                .ca_file = s->smtp_ca_file};
+    const notify_smtp_t conf = smtp_primary(s);
     if (json_is_true(json_object_get(m->vars, "calendar"))) {
         const char *host =
             json_string_value(json_object_get(json_object_get(m->vars, "host_club"), "name"));
@@ -495,7 +500,7 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
                     "UPDATE notification.messages SET status = 'not_sent', last_error = 'expired', "
                     "failed_at = now() WHERE status = 'queued' AND expires_at <= now()",
                     0, NULL, e) < 0 ||
-        notify_bounce_suppress_queued(tx, e) < 0) { /* suppressed addresses (bounce.c) */
+        notify_bounce_suppress_queued(tx, NULL, e) < 0) { /* suppressed addresses (bounce.c) */
         db_rollback(tx);
         return -1;
     }
@@ -586,7 +591,7 @@ static int digest_one(const svc_env_t *env, db_tx_t *tx, const char *club, const
                 "SELECT id::text, template, locale, vars::text, tries, digest_window FROM "
                 "notification.messages WHERE club_id = $1::uuid AND recipient = $2 AND "
                 "channel = 'email' AND digest AND status = 'queued' AND "
-                "next_attempt_at <= coalesce($3::timestamptz, now()) ORDER BY created_at "
+                "next_attempt_at <= coalesce($3::timestamptz, now()) ORDER BY created_at, id "
                 "FOR UPDATE SKIP LOCKED",
                 3, p, e);
     if (!r) return -1;
@@ -625,35 +630,41 @@ static int digest_one(const svc_env_t *env, db_tx_t *tx, const char *club, const
                      daily ? "daily" : "hourly");
     int ok = vars && notify_render(k_digest_subject, k_digest_body, vars, &subject, &text, &html,
                                    &why) == 0;
+    /* the single mails' path: a pooled session, the secondary relay, and the stable Message-ID
+     * of the first row (lead), kept as its provider_ref for the status callbacks (bounce.c) */
+    msg_t lead = {0};
+    snprintf(lead.id, sizeof lead.id, "%s", json_string_value(json_array_get(ids, 0)));
+    notify_bounce_message_id(lead.id, s->smtp_from, lead.ref);
     if (ok) {
-        const notify_smtp_t conf = {.url = s->smtp_url,
-                                    .user = s->smtp_user,
-                                    .password = s->smtp_password,
-                                    .tls = strcmp(s->smtp_tls, "required") == 0
-                                               ? NOTIFY_TLS_REQUIRED
-                                           : strcmp(s->smtp_tls, "off") == 0 ? NOTIFY_TLS_OFF
-                                                                             : NOTIFY_TLS_TRY,
-                                    .timeout_s = s->smtp_timeout_s,
-                                    .ca_file = s->smtp_ca_file};
-        const notify_mail_t mail = {s->smtp_from, to, subject, text, html, NULL, NULL};
-        ok = notify_smtp_send(&conf, &mail, &why) == 0;
+        const notify_smtp_t conf = smtp_primary(s);
+        const notify_mail_t mail = {s->smtp_from, to, subject, text, html, NULL, lead.ref};
+        notify_smtp_session_t *ss = session_borrow();
+        ok = ss ? send_with_failover(s, &conf, ss, &mail, &lead, &why) == 0
+                : (err_set(&why, 503, "smtp_unavailable", "", "out of memory"), 0);
+        session_return(ss);
     }
     char *idtxt = json_dumps(ids, JSON_COMPACT), delay[32], t[16];
     int final = !ok && (why.status != 503 || tries + 1 >= s->max_tries);
     snprintf(delay, sizeof delay, "%d", s->retry_base_s * (1 << (tries < 16 ? tries : 16)));
     snprintf(t, sizeof t, "%d", tries + 1);
     const char *u[] = {idtxt,
-                       ok      ? "sent"
-                       : final ? "undelivered"
-                               : "queued",
-                       t, delay, ok ? NULL : why.message};
+                       ok ? "sent" : final ? "undelivered" : "queued",
+                       t,
+                       delay,
+                       ok ? NULL : why.message,
+                       lead.id,
+                       lead.ref};
+    /* sent: every row points at the lead, whose provider_ref names the mail */
     if (idtxt &&
         db_exec_cmd(tx,
                     "UPDATE notification.messages SET status = $2, tries = $3::int, last_error = "
                     "$5, sent_at = CASE WHEN $2 = 'sent' THEN now() END, failed_at = CASE WHEN $2 "
                     "= 'undelivered' THEN now() END, next_attempt_at = now() + make_interval(secs "
-                    "=> $4::int) WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)",
-                    5, u, e) >= 0) {
+                    "=> $4::int), status_changed_at = now(), digest_of = CASE WHEN $2 = 'sent' "
+                    "THEN $6::uuid END, provider_ref = CASE WHEN $2 = 'sent' AND id = $6::uuid "
+                    "THEN $7 ELSE provider_ref END WHERE id IN (SELECT "
+                    "jsonb_array_elements_text($1::jsonb)::uuid)",
+                    7, u, e) >= 0) {
         rc = 0;
         count(ok      ? "notification_sent_total"
               : final ? "notification_failed_total"

@@ -20,8 +20,10 @@ int notify_deliver_once(const svc_env_t *env, err_t *e);
 /* One digest pass: for up to 20 recipients with due digest rows (digest = true, queued, due),
  * one mail "Your daily digest" (or hourly) listing every waiting message's subject (rendered in
  * strict mode), all of them marked sent with it; a failed send retries the group after retry_base *
- * 2^tries, undelivered after max_tries. The rows stay locked during the send. Returns the
- * number of digests handled, -1 + e. */
+ * 2^tries, undelivered after max_tries. The rows stay locked during the send. The mail goes the
+ * single mails' way: a pooled SMTP session, the secondary relay after the primary's failures,
+ * and the stable Message-ID of its first row, kept as that row's provider_ref (the others get
+ * digest_of = that row). Returns the number of digests handled, -1 + e. */
 int notify_digest_once(const svc_env_t *env, err_t *e);
 /* The same with the clock as an argument (at: ISO instant, NULL = now()): rows due at `at` are
  * sent, grouped by category (a heading per category, its subjects below); the subject says

@@ -225,6 +225,30 @@ static int r_template_mutation(const gql_resolve_info *info, json_t *parent, jso
     return rc;
 }
 
+/* ---- mailfx: a club's e-mail suppression list (club:admin) ---- */
+
+static int r_suppressions(const gql_resolve_info *info, json_t *parent, json_t *args, json_t **out,
+                          char **error) {
+    (void)parent;
+    json_t *input = json_object();
+    int rc = gqlb_first(info, args, input, error);
+    if (rc == 0)
+        rc = gqlb_query(info, "notification", "list_email_suppressions", input, "items", NULL, out,
+                        error);
+    json_decref(input);
+    return rc;
+}
+
+static int r_delete_suppression(const gql_resolve_info *info, json_t *parent, json_t *args,
+                                json_t **out, char **error) {
+    (void)parent;
+    json_t *input = gqlb_mutation_input(args);
+    int rc = gqlb_mutation(info, "notification", "delete_email_suppression", input, "suppression",
+                           gqlb_output, out, error);
+    json_decref(input);
+    return rc;
+}
+
 int gql_notification_bind(gql_resolvers *rs) {
     int rc = 0;
     rc |= gql_resolvers_add(rs, "Viewer", "notifications", r_notifications, NULL, NULL);
@@ -263,5 +287,9 @@ int gql_notification_bind(gql_resolvers *rs) {
                             (void *)"put_template_override");
     rc |= gql_resolvers_add(rs, "Mutation", "deleteNotificationTemplate", r_template_mutation, NULL,
                             (void *)"delete_template_override");
+    /* mailfx: the club's e-mail suppression list */
+    rc |= gql_resolvers_add(rs, "Viewer", "emailSuppressions", r_suppressions, NULL, NULL);
+    rc |= gql_resolvers_add(rs, "Mutation", "deleteEmailSuppression", r_delete_suppression, NULL,
+                            NULL);
     return rc;
 }

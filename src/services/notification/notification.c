@@ -415,6 +415,10 @@ static const cfg_var_t notification_vars[] = {
      "/api/v1/notifications/callbacks/email (X-Reciprocal-Signature: sha256=<hex HMAC-SHA256 of "
      "the body>; delivered, soft_bounce, hard_bounce by Message-ID); empty = refused (404). "
      "Secret, never logged.", 0},
+    /* mailfx (issue 13): suppression expiry (bounce.c) */
+    {"RECIPROCAL_NOTIFY_SUPPRESSION_DAYS", CFG_INT, F(suppression_days), 1, 3650, "30",
+     "Days an address stays on its club's e-mail suppression list after a spam complaint or "
+     "its third soft bounce within that many days; a hard bounce suppresses it for good.", 0},
 };
 /* clang-format on */
 #undef F

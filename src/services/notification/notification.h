@@ -64,6 +64,8 @@ typedef struct notification_settings {
     char push_service_account_file[512];
     /* e-mail delivery statuses from the provider (bounce.c, issue 13) */
     char email_callback_secret[128];
+    /* mailfx (issue 13): how long a complaint or soft-bounce suppression lasts (bounce.c) */
+    int suppression_days;
 } notification_settings_t;
 
 const notification_settings_t *notification_settings(const svc_env_t *env);

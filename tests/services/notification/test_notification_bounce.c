@@ -24,9 +24,11 @@
 #include "core/service.h"
 #include "services/auth/auth_accounts.h"
 #include "services/member/member.h"
+#include "services/notification/bounce.h"
 #include "services/notification/delivery.h"
 #include "services/notification/notification.h"
 #include "services/notification/provider.h"
+#include "support/e2e.h"
 #include "support/sink.h"
 #include "test.h"
 
@@ -305,6 +307,240 @@ static void test_bounce_suppresses(void) {
     CHECK_STR(st, "sent");
 }
 
+/* ---- suppression expiry (docs/notification.md "Suppression expiry and GraphQL") ----------- */
+
+/* One mail of club A to addr (critical or not) queued and sent; its Message-ID into ref. */
+static void sent_mail(const char *addr, int critical, char ref[NOTIFY_REF_MAX]) {
+    char id[40], st[32];
+    ref[0] = '\0';
+    if (queue_mail(g_club_a, addr, critical, id) != 0) return;
+    deliver();
+    message(id, st, NULL, ref);
+    CHECK_STR(st, "sent");
+}
+
+/* reason, and expires_at as whole seconds from now ("" = none), of addr's suppression in A */
+static void suppression_of(const char *addr, char reason[32], char in_s[32]) {
+    const char *p[] = {g_club_a, addr};
+    owner_text("SELECT reason FROM notification.suppressions WHERE club_id = $1::uuid AND "
+               "address = lower($2)",
+               2, p, reason, 32);
+    owner_text("SELECT round(extract(epoch FROM expires_at - now()))::bigint FROM "
+               "notification.suppressions WHERE club_id = $1::uuid AND address = lower($2)",
+               2, p, in_s, 32);
+}
+
+/* The worker's suppression step with its clock at `at`, for message id in a transaction rolled
+ * back: 1 when it marked the row suppressed. */
+static int suppressed_at(const char *id, const char *at) {
+    db_scope_t sys = {NULL, NULL, 0, 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    char v[8] = "";
+    if (db_begin(g_db, &sys, &tx, &e) != 0) return -1;
+    if (notify_bounce_suppress_queued(tx, at, &e) >= 0) {
+        PGresult *r = db_exec(tx,
+                              "SELECT coalesce(last_error, '') = 'suppressed' FROM "
+                              "notification.messages WHERE id = $1::uuid",
+                              1, (const char *[]){id}, &e);
+        if (r && PQntuples(r) == 1) snprintf(v, sizeof v, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+    } else
+        printf("#   suppress_queued: %s\n", e.message);
+    db_rollback(tx);
+    return v[0] == 't';
+}
+
+/* A complaint suppresses for RECIPROCAL_NOTIFY_SUPPRESSION_DAYS (30): the queued mail is
+ * suppressed by the worker's clock one second before expires_at, not at it; once expired (the
+ * entry moved into the past) the mail is sent and the list shows it inactive; a new complaint
+ * renews it; a hard bounce makes it permanent (expires_at null) and a later complaint does not
+ * shorten it. Soft bounces: the third within the window suppresses for 30 days. */
+static void test_suppression_expiry(void) {
+    char addr[128], ref[NOTIFY_REF_MAX], reason[32], in_s[32], id[40], st[32], at[64];
+    json_t *o = NULL;
+    unique_email("complaint", addr);
+    sent_mail(addr, 0, ref);
+    CHECK_EQ_INT(callback(ref, "complaint", NULL, &o), 200);
+    CHECK_STR(sget(o, "status"), "delivered");
+    CHECK(json_is_true(json_object_get(o, "suppressed")));
+    json_decref(o);
+    suppression_of(addr, reason, in_s);
+    CHECK_STR(reason, "complaint");
+    CHECK(atoll(in_s) > 30 * 86400 - 120 && atoll(in_s) <= 30 * 86400);
+    CHECK_EQ_INT(callback(ref, "complaint", NULL, &o), 200); /* a replay: nothing */
+    CHECK(json_is_false(json_object_get(o, "suppressed")));
+    json_decref(o);
+    /* the injected clock: suppressed until expires_at, not from it on */
+    REQUIRE(queue_mail(g_club_a, addr, 0, id) == 0);
+    const char *p[] = {g_club_a, addr};
+    owner_text("SELECT to_char((expires_at - interval '1 second') AT TIME ZONE 'UTC', "
+               "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM notification.suppressions WHERE club_id "
+               "= $1::uuid AND address = lower($2)",
+               2, p, at, sizeof at);
+    CHECK_EQ_INT(suppressed_at(id, at), 1);
+    owner_text("SELECT to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+               "FROM notification.suppressions WHERE club_id = $1::uuid AND address = lower($2)",
+               2, p, at, sizeof at);
+    CHECK_EQ_INT(suppressed_at(id, at), 0);
+    CHECK_EQ_INT(suppressed_at(id, NULL), 1);
+    /* the entry's time has passed: the mail goes, the list says inactive */
+    owner_count("WITH u AS (UPDATE notification.suppressions SET expires_at = now() - interval "
+                "'1 second' WHERE club_id = $1::uuid AND address = lower($2) RETURNING 1) SELECT "
+                "count(*) FROM u",
+                2, p);
+    deliver();
+    message(id, st, NULL, ref);
+    CHECK_STR(st, "sent");
+    CHECK_EQ_INT(call(&g_admin_a, "list_email_suppressions", &o, NULL), 200);
+    size_t i;
+    json_t *it;
+    int seen = 0;
+    json_array_foreach(json_object_get(o, "items"), i, it) {
+        if (strcmp(sget(it, "address"), addr) != 0) continue;
+        seen = 1;
+        CHECK(json_is_false(json_object_get(it, "active")));
+        CHECK(json_is_string(json_object_get(it, "expires_at")));
+    }
+    CHECK(seen);
+    json_decref(o);
+    /* a new complaint renews the expired entry */
+    CHECK_EQ_INT(callback(ref, "complaint", NULL, &o), 200);
+    CHECK(json_is_true(json_object_get(o, "suppressed")));
+    json_decref(o);
+    suppression_of(addr, reason, in_s);
+    CHECK(atoll(in_s) > 30 * 86400 - 120);
+    /* a hard bounce (of a critical mail, which still goes) makes it permanent */
+    char cref[NOTIFY_REF_MAX];
+    sent_mail(addr, 1, cref);
+    CHECK_EQ_INT(callback(cref, "hard_bounce", NULL, &o), 200);
+    CHECK(json_is_true(json_object_get(o, "suppressed")));
+    json_decref(o);
+    suppression_of(addr, reason, in_s);
+    CHECK_STR(reason, "hard_bounce");
+    CHECK_STR(in_s, "");
+    char cref2[NOTIFY_REF_MAX];
+    sent_mail(addr, 1, cref2);
+    CHECK_EQ_INT(callback(cref2, "complaint", NULL, &o), 200); /* does not shorten it */
+    CHECK(json_is_false(json_object_get(o, "suppressed")));
+    json_decref(o);
+    suppression_of(addr, reason, in_s);
+    CHECK_STR(reason, "hard_bounce");
+    CHECK_STR(in_s, "");
+
+    /* soft bounces: the third within the window suppresses for 30 days */
+    char soft[128], r1[NOTIFY_REF_MAX], r2[NOTIFY_REF_MAX], r3[NOTIFY_REF_MAX];
+    unique_email("soft", soft);
+    sent_mail(soft, 0, r1);
+    sent_mail(soft, 0, r2);
+    sent_mail(soft, 0, r3);
+    const char *refs[] = {r1, r2, r3};
+    for (int k = 0; k < 3; k++) {
+        CHECK_EQ_INT(callback(refs[k], "soft_bounce", NULL, &o), 200);
+        CHECK_STR(sget(o, "status"), "delivery_attempted");
+        CHECK(json_is_true(json_object_get(o, "suppressed")) == (k == 2));
+        json_decref(o);
+    }
+    suppression_of(soft, reason, in_s);
+    CHECK_STR(reason, "soft_bounce");
+    CHECK(atoll(in_s) > 30 * 86400 - 120 && atoll(in_s) <= 30 * 86400);
+    REQUIRE(queue_mail(g_club_a, soft, 0, id) == 0);
+    deliver();
+    message(id, st, NULL, NULL);
+    CHECK_STR(st, "not_sent");
+}
+
+/* ---- digests through the mail path (docs/notification.md "Digests through the mail path") -- */
+
+/* n digest rows of club to addr, due a minute ago, created one second apart; the first's id
+ * (the oldest: the digest's lead) into lead. */
+static int queue_digest(const char *club, const char *addr, int n, char lead[40]) {
+    char nstr[8];
+    snprintf(nstr, sizeof nstr, "%d", n);
+    const char *p[] = {club, addr, nstr};
+    owner_text("WITH q AS (INSERT INTO notification.messages (club_id, event_id, event_type, "
+               "template, channel, recipient, critical, vars, digest, digest_window, "
+               "next_attempt_at, created_at) SELECT $1::uuid, gen_random_uuid(), 'test.digest', "
+               "'bounce_test', 'email', $2, false, jsonb_build_object('n', 'digest ' || i), "
+               "true, 'daily', now() - interval '1 minute', now() - make_interval(secs => 100 - "
+               "i) FROM generate_series(1, $3::int) i RETURNING id, created_at) SELECT id::text "
+               "FROM q ORDER BY created_at LIMIT 1",
+               3, p, lead, 40);
+    return lead[0] ? 0 : -1;
+}
+
+/* Digest passes until addr's rows are no longer queued (other tests' rows may be due too). */
+static void digest_until_done(const char *addr) {
+    err_t e = {0};
+    for (int i = 0; i < 20; i++) {
+        if (notify_digest_pass(&g_env, NULL, &e) < 0) printf("#   digest: %s\n", e.message);
+        if (owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                        "status = 'queued'",
+                        1, (const char *[]){addr}) == 0)
+            return;
+    }
+}
+
+static long long rows_of(const char *addr, const char *status, const char *lead) {
+    return owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                       "status = $2 AND digest_of = $3::uuid",
+                       3, (const char *[]){addr, status, lead});
+}
+
+/* A digest through the primary carries its lead row's Message-ID (provider_ref); every row
+ * points at the lead; a signed delivered callback naming it moves all three rows. Then, with the
+ * primary down and a secondary configured, the next digest fails over (as single mails do), is
+ * kept as smtp:secondary:<lead>, and its hard bounce bounces all its rows and suppresses the
+ * address. Before: a new connection to the primary only, a random Message-ID, 404. */
+static void test_digest_message_id_and_failover(void) {
+    char addr[128], lead[40], ref[NOTIFY_REF_MAX], expected[NOTIFY_REF_MAX], needle[300];
+    unique_email("digest", addr);
+    REQUIRE(queue_digest(g_club_a, addr, 3, lead) == 0);
+    digest_until_done(addr);
+    CHECK_EQ_INT(rows_of(addr, "sent", lead), 3);
+    owner_text("SELECT provider_ref FROM notification.messages WHERE id = $1::uuid", 1,
+               (const char *[]){lead}, ref, sizeof ref);
+    snprintf(expected, sizeof expected, "%s@reciprocal.example", lead);
+    CHECK_STR(ref, expected);
+    snprintf(needle, sizeof needle, "Message-ID: <%s>", expected);
+    CHECK_EQ_INT(sink_mails_to(&g_mail, addr, needle), 1);
+    CHECK_EQ_INT(sink_mails_to(&g_mail, addr, NULL), 1);
+    json_t *o = NULL;
+    CHECK_EQ_INT(callback(ref, "delivered", NULL, &o), 200);
+    CHECK(json_is_true(json_object_get(o, "applied")));
+    json_decref(o);
+    CHECK_EQ_INT(rows_of(addr, "delivered", lead), 3);
+
+    /* the primary down (nothing listens on its port), a secondary configured */
+    sink_mail_t second;
+    REQUIRE(sink_mail_start(&second, "bounce-second", NULL, NULL) == 0);
+    notification_settings_t saved = *g_ns;
+    snprintf(g_ns->smtp_url, sizeof g_ns->smtp_url, "smtp://127.0.0.1:%d", e2e_free_port());
+    snprintf(g_ns->smtp_secondary_url, sizeof g_ns->smtp_secondary_url, "%s", second.url);
+    g_ns->smtp_failover_after = 1;
+    char addr2[128], lead2[40];
+    unique_email("digest-failover", addr2);
+    REQUIRE(queue_digest(g_club_a, addr2, 2, lead2) == 0);
+    digest_until_done(addr2);
+    *g_ns = saved; /* no secondary: the failover ends for the next tests */
+    CHECK_EQ_INT(rows_of(addr2, "sent", lead2), 2);
+    owner_text("SELECT provider_ref FROM notification.messages WHERE id = $1::uuid", 1,
+               (const char *[]){lead2}, ref, sizeof ref);
+    snprintf(expected, sizeof expected, "smtp:secondary:%s", lead2);
+    CHECK_STR(ref, expected);
+    snprintf(expected, sizeof expected, "%s@reciprocal.example", lead2);
+    snprintf(needle, sizeof needle, "Message-ID: <%s>", expected);
+    CHECK_EQ_INT(sink_mails_to(&second, addr2, needle), 1);
+    CHECK_EQ_INT(sink_mails_to(&g_mail, addr2, NULL), 0);
+    sink_mail_stop(&second);
+    CHECK_EQ_INT(callback(expected, "hard_bounce", NULL, &o), 200);
+    CHECK(json_is_true(json_object_get(o, "applied")));
+    CHECK(json_is_true(json_object_get(o, "suppressed")));
+    json_decref(o);
+    CHECK_EQ_INT(rows_of(addr2, "bounced", lead2), 2);
+    CHECK_EQ_INT(suppressions(g_club_a, addr2), 1);
+}
+
 static int create_club(const char *name, char id[40]) {
     char slug[64];
     snprintf(slug, sizeof slug, "bounce-%d-%d", (int)getpid(), ++g_seq);
@@ -377,6 +613,8 @@ int main(void) {
     if (g_db && g_bus && g_club_b[0]) {
         RUN(test_signed_delivered_callback);
         RUN(test_bounce_suppresses);
+        RUN(test_suppression_expiry);
+        RUN(test_digest_message_id_and_failover);
     }
     sink_mail_stop(&g_mail);
     db_pool_close(g_db);

@@ -10,6 +10,9 @@
  * 4xx is permanent at once; the hourly limit defers the excess; opt-in, critical and quiet hours
  * as for email; devices are the caller's own (another member or club: invisible, 404). Counts
  * are scoped to this run's clubs, members and message ids (the database is shared). */
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@
 #include "services/auth/auth_accounts.h"
 #include "services/member/member.h"
 #include "services/notification/delivery.h"
+#include "services/notification/fcm_auth.h"
 #include "services/notification/notification.h"
 #include "services/notification/provider.h"
 #include "services/notification/rules.h"
@@ -640,6 +644,121 @@ static int create_club(const char *name, char id[40]) {
     return st == 201 ? 0 : -1;
 }
 
+/* ---- mailfx: FCM with a service account, through the worker --------------------------- */
+
+static int g_token_requests, g_token_bad;
+
+typedef struct token_upload {
+    char buf[16384];
+    size_t n;
+} token_upload_t;
+
+/* The OAuth 2 token endpoint: a jwt-bearer grant with a three-part assertion gets
+ * {"access_token": "minted-<n>", "expires_in": 3600}; anything else 400. */
+static enum MHD_Result token_endpoint(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version, const char *data,
+                                      size_t *size, void **state) {
+    (void)cls, (void)version;
+    token_upload_t *u = *state;
+    if (!u) {
+        *state = calloc(1, sizeof(token_upload_t));
+        return *state ? MHD_YES : MHD_NO;
+    }
+    if (*size) {
+        size_t k = *size < sizeof u->buf - 1 - u->n ? *size : sizeof u->buf - 1 - u->n;
+        memcpy(u->buf + u->n, data, k);
+        u->n += k;
+        *size = 0;
+        return MHD_YES;
+    }
+    static const char prefix[] = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+                                 "&assertion=";
+    const char *jwt = u->buf + strlen(prefix), *d1 = strchr(jwt, '.');
+    int good = strcmp(method, "POST") == 0 && strcmp(url, "/token") == 0 &&
+               strncmp(u->buf, prefix, strlen(prefix)) == 0 && d1 && strchr(d1 + 1, '.');
+    int n = __atomic_add_fetch(&g_token_requests, 1, __ATOMIC_SEQ_CST);
+    if (!good) __atomic_add_fetch(&g_token_bad, 1, __ATOMIC_SEQ_CST);
+    char body[128];
+    snprintf(body, sizeof body, "{\"access_token\":\"minted-%d\",\"expires_in\":3600}", n);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result rc = MHD_queue_response(conn, good ? 200u : 400u, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static void token_completed(void *cls, struct MHD_Connection *c, void **state,
+                            enum MHD_RequestTerminationCode t) {
+    (void)cls, (void)c, (void)t;
+    free(*state);
+    *state = NULL;
+}
+
+/* A service account key file whose token_uri is uri, at path. 0 or -1. */
+static int write_service_account(const char *path, const char *uri) {
+    EVP_PKEY *key = EVP_RSA_gen(2048);
+    BIO *b = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    int rc = -1;
+    if (key && b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) == 1) {
+        long n = BIO_get_mem_data(b, &pem);
+        json_t *acct = json_pack("{s:s, s:s, s:s, s:s%, s:s}", "type", "service_account",
+                                 "client_email", "push@channels.iam", "private_key_id", "key-2",
+                                 "private_key", pem, (size_t)n, "token_uri", uri);
+        rc = acct && json_dump_file(acct, path, 0) == 0 ? 0 : -1;
+        json_decref(acct);
+    }
+    BIO_free(b);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+/* Two confirmed visits of a member with a device, with RECIPROCAL_PUSH_SERVICE_ACCOUNT_FILE set:
+ * the worker mints an access token at the (real, local) token endpoint once, sends both pushes
+ * to the receiver with "Authorization: Bearer minted-<n>" (never the static
+ * RECIPROCAL_PUSH_AUTH), and reuses the token for the second push. */
+static void test_fcm_service_account_push(void) {
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, token_endpoint, NULL,
+                         MHD_OPTION_NOTIFY_COMPLETED, token_completed, NULL, MHD_OPTION_END);
+    REQUIRE(d);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char uri[128], file[512];
+    snprintf(uri, sizeof uri, "http://127.0.0.1:%u/token", info ? (unsigned)info->port : 0u);
+    snprintf(file, sizeof file, "%.480s.fcm.json", g_log);
+    if (write_service_account(file, uri) != 0) {
+        MHD_stop_daemon(d);
+        REQUIRE(0);
+    }
+    notification_settings_t saved = *g_ns;
+    snprintf(g_ns->push_service_account_file, sizeof g_ns->push_service_account_file, "%s", file);
+    notify_fcm_forget();
+    char user[40], member[40], dev[40], vid1[40], vid2[40], id[40], st[32], ref[NOTIFY_REF_MAX];
+    svc_caller_t u;
+    int before = g_token_requests;
+    REQUIRE(member_with_phone(g_club_a, "+447700900090", user, member, &u) == 0);
+    REQUIRE(register_device(&u, "fcm-token-serviceaccount-909090", dev) == 201);
+    REQUIRE(visit_event("visit.confirmed", member, vid1) == 0);
+    deliver();
+    message_of(user, "push", vid1, id, st, ref);
+    CHECK_STR(st, "sent");
+    REQUIRE(visit_event("visit.confirmed", member, vid2) == 0);
+    deliver();
+    message_of(user, "push", vid2, id, st, ref);
+    CHECK_STR(st, "sent");
+    *g_ns = saved;
+    notify_fcm_forget();
+    MHD_stop_daemon(d);
+    unlink(file);
+    CHECK_EQ_INT(g_token_requests - before, 1);
+    CHECK_EQ_INT(g_token_bad, 0);
+    char bearer[64];
+    snprintf(bearer, sizeof bearer, "\"auth\": \"Bearer minted-%d\"", before + 1);
+    CHECK_EQ_INT(received("909090", bearer, NULL), 2);
+    CHECK_EQ_INT(received("909090", "push-test-token", NULL), 0);
+}
+
 static void test_setup(void) {
     err_t e = {0};
     const char *url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
@@ -712,6 +831,7 @@ int main(void) {
         RUN(test_retry_and_permanent);
         RUN(test_rate_limit);
         RUN(test_preferences_and_quiet_hours);
+        RUN(test_fcm_service_account_push);
     }
     sink_stop(&g_recv);
     db_pool_close(g_db);
