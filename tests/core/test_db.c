@@ -844,10 +844,10 @@ static int pg_ctl(const char *cmd) {
 }
 
 /* One transaction using a statement prepared before (stale cache would fail) and the scope. */
-static int probe(db_pool_t *p, err_t *e) {
+static int probe_with(db_pool_t *p, int deferred, err_t *e) {
     db_scope_t s = {CLUB_A, NULL, 0, 0};
     db_tx_t *tx;
-    if (db_begin(p, &s, &tx, e) < 0) return -1;
+    if ((deferred ? db_begin_deferred(p, &s, &tx, e) : db_begin(p, &s, &tx, e)) < 0) return -1;
     const char *params[1] = {"5"};
     PGresult *r = db_exec(tx, "SELECT $1::int + 1 AS v, core.current_club() AS c", 1, params, e);
     if (!r) {
@@ -858,6 +858,10 @@ static int probe(db_pool_t *p, err_t *e) {
     PQclear(r);
     if (db_commit(tx, e) < 0) return -1;
     return ok ? 0 : -1;
+}
+
+static int probe(db_pool_t *p, err_t *e) {
+    return probe_with(p, 0, e);
 }
 
 /* Retries probe until it works; returns the number of attempts or -1 after ~5 s. */
@@ -893,6 +897,12 @@ static void test_restart_recovery(void) {
     if (t1) db_rollback(t1);
     if (t2) db_rollback(t2);
     CHECK_EQ_INT(probe(p, &e), 0);
+    /* a deferred transaction: its first flight (BEGIN, scope, statement) finds the connection
+     * dead, resets it and is sent again within the call */
+    REQUIRE_OK(pg_ctl("restart"));
+    err_clear(&e);
+    CHECK_EQ_INT(probe_with(p, 1, &e), 0);
+    CHECK_EQ_INT(probe_with(p, 1, &e), 0);
 
     /* connection lost in the middle of a transaction: 503, then recovery */
     REQUIRE_OK(db_begin(p, NULL, &t1, &e));
