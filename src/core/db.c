@@ -68,6 +68,11 @@ struct db_pool {
 struct db_tx {
     db_pool_t *pool;
     db_conn_t *c;
+    int pending; /* db_begin_deferred: BEGIN and scope not sent yet */
+    int ended;   /* committed by db_batch_run(DB_BATCH_COMMIT) */
+    /* the scope's parameters, for a deferred BEGIN */
+    char club[40], user[132];
+    const char *sp[5];
 };
 
 /* ---------------------------------------------------------------- statement cache */
@@ -749,6 +754,17 @@ static PGresult *conn_exec(db_conn_t *c, const char *sql, int nparams, const cha
     return r;
 }
 
+/* A statement of a flight: the caller's SQL and parameters (not copied). */
+struct pipe_stmt {
+    const char *sql;
+    int nparams;
+    const char *const *params;
+};
+
+typedef struct pipe_stmt pipe_stmt_t;
+static int tx_flight(db_tx_t *tx, const pipe_stmt_t *st, int n, int commit, PGresult **res,
+                     int *failed, err_t *e);
+
 PGresult *db_exec(db_tx_t *tx, const char *sql, int nparams, const char *const *params, err_t *e) {
     if (!tx || !tx->c || !sql) {
         err_set(e, 500, "internal", NULL, "db_exec outside a transaction");
@@ -757,6 +773,12 @@ PGresult *db_exec(db_tx_t *tx, const char *sql, int nparams, const char *const *
     if (nparams < 0 || nparams > 65535 || (nparams > 0 && !params)) {
         err_set(e, 500, "internal", NULL, "db_exec: bad parameter count");
         return NULL;
+    }
+    if (tx->pending || tx->ended) { /* the BEGIN and the scope go with it (or: over) */
+        const pipe_stmt_t st = {sql, nparams, params};
+        PGresult *r = NULL;
+        int failed;
+        return tx_flight(tx, &st, 1, 0, &r, &failed, e) == 0 ? r : NULL;
     }
     return conn_exec(tx->c, sql, nparams, params, e);
 }
@@ -922,6 +944,265 @@ fail:
     return -1;
 }
 
+/* ---------------------------------------------------------------- pipelines */
+
+/* One command sent in a flight, to read its results back in order. */
+typedef enum { PIPE_BEGIN, PIPE_PREPARE, PIPE_STMT, PIPE_COMMIT } pipe_kind_t;
+
+typedef struct pipe_op {
+    pipe_kind_t kind;
+    int idx;         /* PIPE_PREPARE / PIPE_STMT: the statement's index, -1 the scope */
+    const char *sql; /* PIPE_PREPARE / PIPE_STMT */
+    int ok;          /* its result was COMMAND_OK / TUPLES_OK */
+} pipe_op_t;
+
+/* BEGIN, the scope and COMMIT, and a PREPARE and an execution per statement */
+#define PIPE_OPS_MAX (2 * (DB_BATCH_MAX + 1) + 2)
+
+/* Sends one statement, prepared on this connection first (in the same flight) when it is new
+ * here; a full cache runs it unprepared. 0, or -1 when libpq could not queue it. */
+static int pipe_send(db_conn_t *c, const pipe_stmt_t *st, int idx, pipe_op_t *ops, int *nops) {
+    uint64_t h = hash_sql(st->sql);
+    db_stmt_t *s = cache_find(c, st->sql, h);
+    if (!s && c->stmt_count < DB_STMT_MAX && (s = cache_add(c, st->sql, h))) {
+        if (PQsendPrepare(c->pg, s->name, st->sql, st->nparams, NULL) != 1) return -1;
+        ops[(*nops)++] = (pipe_op_t){PIPE_PREPARE, idx, st->sql, 0};
+    }
+    int ok = s ? PQsendQueryPrepared(c->pg, s->name, st->nparams, st->params, NULL, NULL, 0)
+               : PQsendQueryParams(c->pg, st->sql, st->nparams, NULL, st->params, NULL, NULL, 0);
+    if (ok != 1) return -1;
+    ops[(*nops)++] = (pipe_op_t){PIPE_STMT, idx, st->sql, 0};
+    return 0;
+}
+
+/* Sends the commands of a flight and the sync. 0, or -1 when libpq could not queue one. */
+static int pipe_send_all(db_conn_t *c, const char *begin, const char *const sp[5],
+                         const pipe_stmt_t *st, int n, int commit, pipe_op_t *ops, int *nops) {
+    PGconn *pg = c->pg;
+    if (begin) {
+        if (PQsendQueryParams(pg, begin, 0, NULL, NULL, NULL, NULL, 0) != 1) return -1;
+        ops[(*nops)++] = (pipe_op_t){PIPE_BEGIN, -1, NULL, 0};
+        const pipe_stmt_t scope = {k_scope_sql, 5, sp};
+        if (pipe_send(c, &scope, -1, ops, nops) != 0) return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (pipe_send(c, &st[i], i, ops, nops) != 0) return -1;
+    if (commit) {
+        if (PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1) return -1;
+        ops[(*nops)++] = (pipe_op_t){PIPE_COMMIT, -1, NULL, 0};
+    }
+    return PQpipelineSync(pg) == 1 ? 0 : -1;
+}
+
+/* Reads the results of nops commands and the sync: each command gives its result(s) then
+ * NULL, a command after a failed one PIPELINE_ABORTED. res[i] gets statement i's result, *bad
+ * the first error and *bad_op its command. 0, or -1 when the connection broke or the results
+ * did not match the commands (the connection is then in an unknown state). */
+static int pipe_read(PGconn *pg, pipe_op_t *ops, int nops, PGresult **res, PGresult **bad,
+                     int *bad_op) {
+    for (int k = 0;;) {
+        PGresult *r = PQgetResult(pg);
+        if (!r) {
+            if (PQstatus(pg) == CONNECTION_BAD || ++k > nops) return -1;
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            return k == nops ? 0 : -1;
+        }
+        if (k >= nops) {
+            PQclear(r);
+            return -1;
+        }
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            ops[k].ok = 1;
+            if (ops[k].kind == PIPE_STMT && ops[k].idx >= 0 && !res[ops[k].idx]) {
+                res[ops[k].idx] = r;
+                continue;
+            }
+        } else if (st != PGRES_PIPELINE_ABORTED && !*bad) {
+            *bad = r;
+            *bad_op = k;
+            continue;
+        }
+        PQclear(r);
+    }
+}
+
+/* Forgets the statements whose PREPARE did not run (an earlier command failed): they are not
+ * prepared on the server. */
+static void pipe_forget_unprepared(db_conn_t *c, const pipe_op_t *ops, int nops) {
+    for (int k = 0; k < nops; k++) {
+        if (ops[k].kind != PIPE_PREPARE || ops[k].ok) continue;
+        db_stmt_t *s = cache_find(c, ops[k].sql, hash_sql(ops[k].sql));
+        if (s) cache_rehash(c, c->stmt_cap, s);
+    }
+}
+
+/* ONE flight on c: [`begin` and the scope sp] the n statements [COMMIT], then the sync. 0 with
+ * res[i] set (the caller PQclear()s them), or -1 with *e, *lost (the connection is gone) and
+ * *failed (1 + the index of the failing statement, 0 when something else failed); every res[i]
+ * NULL then. The one error path of every pipeline. */
+static int pipe_flight(db_conn_t *c, const char *begin, const char *const sp[5],
+                       const pipe_stmt_t *st, int n, int commit, PGresult **res, int *lost,
+                       int *failed, err_t *e) {
+    pipe_op_t ops[PIPE_OPS_MAX];
+    int nops = 0, bad_op = -1, broken = 0;
+    PGresult *bad = NULL;
+    PGconn *pg = c->pg;
+    *lost = 0;
+    *failed = 0;
+    for (int i = 0; i < n; i++)
+        res[i] = NULL;
+    if (!pg || PQstatus(pg) != CONNECTION_OK || PQpipelineStatus(pg) != PQ_PIPELINE_OFF ||
+        PQenterPipelineMode(pg) != 1) {
+        broken = 1;
+    } else {
+        broken = pipe_send_all(c, begin, sp, st, n, commit, ops, &nops) != 0 ||
+                 pipe_read(pg, ops, nops, res, &bad, &bad_op) != 0 || PQexitPipelineMode(pg) != 1;
+    }
+    for (int i = 0; i < n && !bad && !broken; i++)
+        if (!res[i]) broken = 1; /* a statement gave no result: should not happen */
+    if (!bad && !broken) return 0;
+    for (int i = 0; i < n; i++) {
+        PQclear(res[i]);
+        res[i] = NULL;
+    }
+    *lost = broken || conn_lost(pg, bad);
+    if (bad && !*lost) {
+        const pipe_op_t *op = &ops[bad_op];
+        map_error(c, pg, bad, op->kind == PIPE_STMT && op->idx >= 0 ? "statement" : "pipeline", e);
+        if (op->kind == PIPE_STMT && op->idx >= 0) *failed = op->idx + 1;
+        if (op->kind == PIPE_STMT && plan_is_stale(bad)) {
+            db_stmt_t *s = cache_find(c, op->sql, hash_sql(op->sql));
+            if (s) cache_drop(c, s);
+        }
+        pipe_forget_unprepared(c, ops, nops);
+    } else if (commit) {
+        err_set(e, 503, "unavailable", NULL,
+                "the database connection was lost during commit; the change may not have been "
+                "saved");
+    } else {
+        err_set(e, 503, "unavailable", NULL, "the database connection was lost");
+    }
+    PQclear(bad);
+    if (*lost && c->pg) {
+        /* state unknown (results may be pending): start over with a new connection */
+        conn_forget_session(c);
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    return -1;
+}
+
+/* A flight of tx: with the BEGIN and the scope in front while the transaction is deferred; a
+ * lost connection then (nothing of the transaction ran, no COMMIT in the flight) is reset and
+ * the flight sent once more. */
+static int tx_flight(db_tx_t *tx, const pipe_stmt_t *st, int n, int commit, PGresult **res,
+                     int *failed, err_t *e) {
+    *failed = 0;
+    if (tx->ended) return err_set(e, 500, "internal", NULL, "the transaction is already over");
+    const char *begin = tx->pending ? "BEGIN" : NULL;
+    int lost = 0;
+    int rc = pipe_flight(tx->c, begin, tx->sp, st, n, commit, res, &lost, failed, e);
+    if (rc != 0 && lost && begin && !commit) {
+        err_clear(e);
+        conn_reset(tx->pool, tx->c, e);
+        if (tx->c->pg && PQstatus(tx->c->pg) == CONNECTION_OK)
+            rc = pipe_flight(tx->c, begin, tx->sp, st, n, commit, res, &lost, failed, e);
+    }
+    tx->pending = 0; /* sent: a COMMIT after a failure reports it (or finds the connection gone) */
+    if (rc == 0) tx->ended = commit;
+    return rc;
+}
+
+int db_begin_deferred(db_pool_t *p, const db_scope_t *scope, db_tx_t **tx, err_t *e) {
+    if (tx) *tx = NULL;
+    if (!p || !tx) return err_set(e, 500, "internal", NULL, "db_begin: no pool");
+    const char *params[5];
+    if (scope_params(scope, 0, params, e) != 0) return -1;
+    db_tx_t *t = calloc(1, sizeof *t);
+    if (!t) return err_set(e, 500, "internal", NULL, "out of memory");
+    db_conn_t *c = acquire(p, e);
+    if (!c || conn_ensure(p, c, e) < 0) {
+        if (c) release(p, c);
+        free(t);
+        return -1;
+    }
+    snprintf(t->club, sizeof t->club, "%s", params[0]);
+    snprintf(t->user, sizeof t->user, "%s", params[1]);
+    t->sp[0] = t->club;
+    t->sp[1] = t->user;
+    for (int i = 2; i < 5; i++)
+        t->sp[i] = params[i]; /* "on" / "off" literals */
+    t->pool = p;
+    t->c = c;
+    t->pending = 1;
+    *tx = t;
+    return 0;
+}
+
+int db_batch_add(db_batch_t *b, const char *sql, int nparams, const char *const *params) {
+    if (!b) return -1;
+    if (b->broken || !sql || b->n >= DB_BATCH_MAX || nparams < 0 || nparams > 65535 ||
+        (nparams > 0 && !params))
+        goto fail;
+    db_batch_q_t *q = &b->q[b->n];
+    *q = (db_batch_q_t){0};
+    q->sql = strdup(sql);
+    q->params = nparams ? calloc((size_t)nparams, sizeof *q->params) : NULL;
+    q->nparams = nparams;
+    int ok = q->sql && (!nparams || q->params);
+    for (int i = 0; ok && i < nparams; i++)
+        if (params[i] && !(q->params[i] = strdup(params[i]))) ok = 0;
+    b->n++; /* db_batch_clear frees a partial copy */
+    if (ok) return b->n - 1;
+fail:
+    b->broken = 1;
+    return -1;
+}
+
+int db_batch_run(db_tx_t *tx, db_batch_t *b, int flags, err_t *e) {
+    if (!tx || !tx->c || !b) return err_set(e, 500, "internal", NULL, "db_batch_run: no batch");
+    b->failed = 0;
+    if (b->broken)
+        return err_set(e, 500, "internal", NULL,
+                       "a statement could not be queued (out of memory or more than %d)",
+                       DB_BATCH_MAX);
+    pipe_stmt_t st[DB_BATCH_MAX];
+    PGresult *res[DB_BATCH_MAX];
+    for (int i = 0; i < b->n; i++) {
+        PQclear(b->q[i].res);
+        b->q[i].res = NULL;
+        st[i] = (pipe_stmt_t){b->q[i].sql, b->q[i].nparams, (const char *const *)b->q[i].params};
+    }
+    if (tx_flight(tx, st, b->n, flags & DB_BATCH_COMMIT, res, &b->failed, e) != 0) return -1;
+    for (int i = 0; i < b->n; i++)
+        b->q[i].res = res[i];
+    return 0;
+}
+
+PGresult *db_batch_result(const db_batch_t *b, int i) {
+    return b && i >= 0 && i < b->n ? b->q[i].res : NULL;
+}
+
+int db_batch_failed(const db_batch_t *b) {
+    return b ? b->failed - 1 : -1;
+}
+
+void db_batch_clear(db_batch_t *b) {
+    if (!b) return;
+    for (int i = 0; i < b->n; i++) {
+        free(b->q[i].sql);
+        for (int j = 0; b->q[i].params && j < b->q[i].nparams; j++)
+            free(b->q[i].params[j]);
+        free(b->q[i].params);
+        PQclear(b->q[i].res);
+    }
+    *b = (db_batch_t){0};
+}
+
 /* ---------------------------------------------------------------- one-statement reads */
 
 /* `begin` (BEGIN READ ONLY, or BEGIN for db_write), scope, statement, COMMIT in ONE pipeline
@@ -1076,6 +1357,7 @@ int db_commit(db_tx_t *tx, err_t *e) {
     if (!tx) return err_set(e, 500, "internal", NULL, "db_commit: no transaction");
     db_conn_t *c = tx->c;
     int rc = 0;
+    if (tx->pending || tx->ended) goto done; /* nothing sent, or committed in a batch */
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
         rc = err_set(e, 503, "unavailable", NULL,
                      "the database connection was lost; the change was not saved");
@@ -1132,7 +1414,13 @@ int db_tx_finish(db_tx_t **tx, int rc, json_t **out, err_t *e) {
 }
 
 PGconn *db_tx_conn(db_tx_t *tx) {
-    return tx && tx->c ? tx->c->pg : NULL;
+    if (!tx || !tx->c) return NULL;
+    if (tx->pending) {
+        err_t e;
+        int failed;
+        if (tx_flight(tx, NULL, 0, 0, NULL, &failed, &e) != 0) return NULL;
+    }
+    return tx->c->pg;
 }
 
 int db_ping(db_pool_t *p, err_t *e) {

@@ -86,8 +86,68 @@ int db_tx_commit(db_tx_t **tx, err_t *e);
 void db_tx_rollback(db_tx_t **tx);
 int db_tx_finish(db_tx_t **tx, int rc, json_t **out, err_t *e);
 /* Raw access for COPY and the like; do not close it. Session state changed through it (LISTEN,
- * SET without LOCAL) stays with the pooled connection: use a dedicated connection for LISTEN. */
+ * SET without LOCAL) stays with the pooled connection: use a dedicated connection for LISTEN.
+ * On a deferred transaction (db_begin_deferred) it first sends the BEGIN and the scope; NULL
+ * when that fails. */
 PGconn *db_tx_conn(db_tx_t *tx);
+
+/* ---- pipelines: several statements of one transaction in ONE round trip (libpq pipeline
+ * mode, PostgreSQL 14+ client).
+ *
+ * db_begin_deferred: like db_begin (takes a connection, checks the scope: pool exhaustion and a
+ * bad scope fail here), but sends nothing yet: the BEGIN and the scope go to the server in the
+ * same flight as the transaction's first statement (db_exec, db_batch_run), saving a round
+ * trip. A lost connection found by that first flight is reset and the flight sent once more
+ * (nothing of the transaction had run). db_commit of a deferred transaction in which nothing was
+ * sent sends nothing.
+ *
+ * A batch (db_batch_t, on the stack, zero-initialised: `db_batch_t b = {0};`, members private)
+ * queues up to DB_BATCH_MAX parameterised statements; the SQL and the parameters are copied, so
+ * the caller's buffers may go away. db_batch_run sends them together (each prepared on first use
+ * on the connection, in the same flight) and reads every result: the server still runs them one
+ * after another, each with its own snapshot under READ COMMITTED, so a statement queued after a
+ * lock statement sees every commit made before the lock was granted, exactly as step by step.
+ * Queue together only statements whose parameters do not depend on an earlier one's result in
+ * C; a check of a result in C that refuses the request makes the caller roll back, which undoes
+ * what the later statements of the batch did.
+ *
+ * Errors: one path. The first failing statement's error is mapped like db_exec's (*e), the
+ * statements after it did not run (PIPELINE_ABORTED) and the transaction is aborted: the caller
+ * rolls back (db_tx_finish with rc -1). db_batch_failed names the failing statement's index
+ * (-1: none, or the BEGIN / scope / COMMIT / the connection). A db_batch_add that could not
+ * queue (out of memory, more than DB_BATCH_MAX) fails the next db_batch_run with 500. */
+#define DB_BATCH_MAX 16
+#define DB_BATCH_COMMIT 1 /* db_batch_run: COMMIT in the same flight; the transaction is over */
+
+typedef struct db_batch_q {
+    char *sql;
+    int nparams;
+    char **params;
+    PGresult *res;
+} db_batch_q_t;
+
+typedef struct db_batch {
+    int n;
+    int broken; /* a db_batch_add failed */
+    int failed; /* 1 + index of the statement that failed in db_batch_run, 0 none */
+    db_batch_q_t q[DB_BATCH_MAX];
+} db_batch_t;
+
+int db_begin_deferred(db_pool_t *p, const db_scope_t *scope, db_tx_t **tx, err_t *e);
+/* Queues a statement; returns its index (0, 1, ...) for db_batch_result, or -1 (remembered:
+ * the next db_batch_run fails). params[i] may be NULL (SQL NULL). */
+int db_batch_add(db_batch_t *b, const char *sql, int nparams, const char *const *params);
+/* Sends the queued statements of tx in one flight (with the BEGIN and the scope in front when
+ * tx is deferred and nothing was sent yet; with COMMIT behind when flags has DB_BATCH_COMMIT:
+ * the transaction is then over, db_commit / db_tx_finish only release it). 0 with every result
+ * kept in b, or -1 + err (see above). A lost connection: 503 (with COMMIT in the flight: "may
+ * not have been saved"). */
+int db_batch_run(db_tx_t *tx, db_batch_t *b, int flags, err_t *e);
+/* The result of statement i after a successful db_batch_run (owned by b: do not PQclear). */
+PGresult *db_batch_result(const db_batch_t *b, int i);
+int db_batch_failed(const db_batch_t *b);
+/* Frees the copies and the results; b is empty and reusable. Safe on an empty batch. */
+void db_batch_clear(db_batch_t *b);
 
 /* The JSON text in row, col of r (a jsonb/json column, or ::text of one), parsed: a new
  * reference, or NULL with 500 internal "database returned unreadable JSON". The one row

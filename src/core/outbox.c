@@ -173,9 +173,10 @@ static json_t *make_envelope(const char *type, const char *source, const char *t
     return env;
 }
 
-static int check_args(db_tx_t *tx, const char *schema, const char *type, const char **source,
+/* target: the transaction (or the batch) the event goes into */
+static int check_args(const void *target, const char *schema, const char *type, const char **source,
                       const char **tenant_id, err_t *e) {
-    if (!tx) return err_set(e, 500, "internal", "", "outbox_add: no transaction");
+    if (!target) return err_set(e, 500, "internal", "", "outbox_add: no transaction");
     if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
     if (!valid_type(type)) return err_set(e, 500, "internal", "type", "invalid event type");
     if (*tenant_id && !**tenant_id) *tenant_id = NULL;
@@ -187,6 +188,25 @@ static int check_args(db_tx_t *tx, const char *schema, const char *type, const c
     return 0;
 }
 
+/* The INSERT of one event into sql (256 bytes), its id into id, the payload (caller frees) into
+ * *payload. 0 or -1 + err. */
+static int outbox_row(const char *schema, const char *type, const char *source,
+                      const char *tenant_id, json_t *data, const outbox_meta_t *meta, char sql[256],
+                      char subject[8 + OUTBOX_MAX_TYPE + 1], char id[37], char **payload,
+                      err_t *e) {
+    snprintf(subject, 8 + OUTBOX_MAX_TYPE + 1, "events.%s", type);
+    json_t *env = make_envelope(type, source, tenant_id, data, meta, id, e);
+    if (!env) return -1;
+    *payload = json_dumps(env, JSON_COMPACT);
+    json_decref(env);
+    if (!*payload) return err_set(e, 500, "internal", "", "out of memory");
+    snprintf(sql, 256,
+             "INSERT INTO \"%s\".outbox (id, type, subject, tenant_id, payload) "
+             "VALUES ($1::uuid, $2, $3, $4::uuid, $5::jsonb)",
+             schema);
+    return 0;
+}
+
 int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *source,
                const char *tenant_id, json_t *data, const outbox_meta_t *meta, char *id_out,
                err_t *e) {
@@ -194,25 +214,33 @@ int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *so
     char *payload = NULL;
     int rc = -1;
     if (check_args(tx, schema, type, &source, &tenant_id, e) != 0) return -1;
-    snprintf(subject, sizeof subject, "events.%s", type);
-    json_t *env = make_envelope(type, source, tenant_id, data, meta, id, e);
-    if (!env) return -1;
-    payload = json_dumps(env, JSON_COMPACT);
-    if (!payload) {
-        err_set(e, 500, "internal", "", "out of memory");
+    if (outbox_row(schema, type, source, tenant_id, data, meta, sql, subject, id, &payload, e) != 0)
         goto done;
-    }
-    snprintf(sql, sizeof sql,
-             "INSERT INTO \"%s\".outbox (id, type, subject, tenant_id, payload) "
-             "VALUES ($1::uuid, $2, $3, $4::uuid, $5::jsonb)",
-             schema);
     const char *params[5] = {id, type, subject, tenant_id, payload};
     if (db_exec_cmd(tx, sql, 5, params, e) < 0) goto done;
     if (id_out) memcpy(id_out, id, 37);
     rc = 0;
 done:
     free(payload);
-    json_decref(env);
+    return rc;
+}
+
+int outbox_add_batch(db_batch_t *b, const char *schema, const char *type, const char *source,
+                     const char *tenant_id, json_t *data, const outbox_meta_t *meta, err_t *e) {
+    char id[37], subject[8 + OUTBOX_MAX_TYPE + 1], sql[256];
+    char *payload = NULL;
+    int rc = -1;
+    if (check_args(b, schema, type, &source, &tenant_id, e) != 0) return -1;
+    if (outbox_row(schema, type, source, tenant_id, data, meta, sql, subject, id, &payload, e) != 0)
+        goto done;
+    const char *params[5] = {id, type, subject, tenant_id, payload};
+    if (db_batch_add(b, sql, 5, params) < 0) {
+        err_set(e, 500, "internal", "", "outbox_add_batch: could not queue the event");
+        goto done;
+    }
+    rc = 0;
+done:
+    free(payload);
     return rc;
 }
 

@@ -30,6 +30,11 @@ int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *so
                const char *tenant_id, json_t *data, const outbox_meta_t *meta, char *id_out,
                err_t *e);
 
+/* The same INSERT queued in a pipeline batch (core/db.h db_batch_*): it runs, in the batch's
+ * transaction, when the batch does. data is borrowed. 0 or -1 + err. */
+int outbox_add_batch(db_batch_t *b, const char *schema, const char *type, const char *source,
+                     const char *tenant_id, json_t *data, const outbox_meta_t *meta, err_t *e);
+
 /* Inserts n events of one type in ONE statement (a ledger block's per-transaction events);
  * data[i] borrowed. Same envelopes as n outbox_add calls. */
 int outbox_add_many(db_tx_t *tx, const char *schema, const char *type, const char *source,

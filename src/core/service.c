@@ -152,6 +152,12 @@ int svc_begin_in(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_
     return db_begin(call->env->db, &scope, tx, e);
 }
 
+int svc_begin_deferred(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e) {
+    db_scope_t scope = svc_scope(call, club_id);
+    if (club_id) scope.network_admin = 0;
+    return db_begin_deferred(call->env->db, &scope, tx, e);
+}
+
 static const char *nonempty(const char *s) {
     return s && s[0] ? s : NULL;
 }
@@ -168,6 +174,22 @@ int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *
     };
     int rc = outbox_add(tx, call->module->schema, type, call->module->name, tenant_id, data, &meta,
                         NULL, e);
+    json_decref(data);
+    return rc;
+}
+
+int svc_emit_batch(const svc_call_t *call, db_batch_t *b, const char *type, const char *tenant_id,
+                   json_t *data, err_t *e) {
+    const svc_caller_t *k = call->caller;
+    outbox_meta_t meta = {
+        .correlation_id = nonempty(k->request_id),
+        .causation_id = NULL,
+        .user_id = nonempty(k->user_id),
+        .ip_address = nonempty(k->ip),
+        .user_agent = nonempty(k->user_agent),
+    };
+    int rc = outbox_add_batch(b, call->module->schema, type, call->module->name, tenant_id, data,
+                              &meta, e);
     json_decref(data);
     return rc;
 }

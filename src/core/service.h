@@ -303,6 +303,9 @@ int svc_begin(const svc_call_t *call, db_tx_t **tx, err_t *e);
  * user, without the network-admin flag: for a service that resolves the club itself (auth:
  * from a token, a slug or the request). End it with db_tx_commit / db_tx_finish (core/db.h). */
 int svc_begin_in(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e);
+/* A deferred transaction (core/db.h db_begin_deferred: BEGIN and the scope go with the first
+ * statement): club_id NULL as svc_begin, else as svc_begin_in. */
+int svc_begin_deferred(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_t *e);
 
 /* Writes one domain event into <module schema>.outbox inside tx (source = the module's name),
  * with the envelope metadata taken from the caller in one place: correlation_id = request id,
@@ -310,6 +313,10 @@ int svc_begin_in(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_
  * belongs to, or NULL. data is consumed (decref'd), also on failure. 0 or -1 + err. */
 int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
              json_t *data, err_t *e);
+/* The same event queued in a pipeline batch (core/db.h db_batch_*), to go in the same flight as
+ * the change; written when the batch runs. data is consumed. 0 or -1 + err. */
+int svc_emit_batch(const svc_call_t *call, db_batch_t *b, const char *type, const char *tenant_id,
+                   json_t *data, err_t *e);
 
 /* Non-JSON responses (CSV export, data downloads). A handler returns
  * svc_raw_output(content_type, filename, body) = {"$raw":{"content_type","filename","body"}};

@@ -445,6 +445,107 @@ static void test_write(void) {
     db_pool_close(p);
 }
 
+/* Pipelines (issue 11): db_begin_deferred sends BEGIN and the scope with the first statement;
+ * a batch runs several statements in one flight and answers every result in order; an error in
+ * the middle names the statement, runs none after it and leaves nothing behind; a statement
+ * whose PREPARE was aborted is prepared again next time; COMMIT in the flight ends the
+ * transaction. */
+static void test_pipeline(void) {
+    err_t e;
+    db_pool_t *p = open_pool(1);
+    REQUIRE(p);
+    char ins[256], cnt[256];
+    snprintf(ins, sizeof ins,
+             "INSERT INTO %s.items (club_id, slug) VALUES (core.current_club(), $1) RETURNING slug",
+             g_schema);
+    snprintf(cnt, sizeof cnt, "SELECT count(*) FROM %s.items WHERE slug LIKE 'p-%%'", g_schema);
+    db_scope_t a = {CLUB_A, NULL, 0, 0};
+    for (int round = 0; round < 2; round++) { /* 1st: prepared in the flight; 2nd: cached */
+        db_tx_t *tx = NULL;
+        db_batch_t b = {0};
+        err_clear(&e);
+        REQUIRE_OK(db_begin_deferred(p, &a, &tx, &e));
+        char s1[16], s2[16];
+        snprintf(s1, sizeof s1, "p-%d-1", round);
+        snprintf(s2, sizeof s2, "p-%d-2", round);
+        const char *p1[] = {s1}, *p2[] = {s2};
+        CHECK_EQ_INT(db_batch_add(&b, "SELECT current_setting('app.club_id')", 0, NULL), 0);
+        CHECK_EQ_INT(db_batch_add(&b, ins, 1, p1), 1);
+        CHECK_EQ_INT(db_batch_add(&b, ins, 1, p2), 2);
+        CHECK_EQ_INT(db_batch_add(&b, cnt, 0, NULL), 3);
+        CHECK_EQ_INT(db_batch_run(tx, &b, DB_BATCH_COMMIT, &e), 0);
+        CHECK_EQ_INT(db_batch_failed(&b), -1);
+        CHECK_STR(PQgetvalue(db_batch_result(&b, 0), 0, 0), CLUB_A); /* the scope came first */
+        CHECK_STR(PQgetvalue(db_batch_result(&b, 1), 0, 0), s1);
+        CHECK_STR(PQgetvalue(db_batch_result(&b, 2), 0, 0), s2);
+        CHECK_STR(PQgetvalue(db_batch_result(&b, 3), 0, 0), round ? "4" : "2"); /* sees both */
+        CHECK(db_batch_result(&b, 4) == NULL);
+        db_batch_clear(&b);
+        CHECK_EQ_INT(db_commit(tx, &e), 0); /* committed in the flight: only releases */
+    }
+    CHECK_STR(read_value(p, &a, cnt, 0, NULL, &e), "4");
+    /* an error in the middle: 409 naming the statement, nothing after it ran, nothing kept */
+    db_tx_t *tx = NULL;
+    db_batch_t b = {0};
+    err_clear(&e);
+    REQUIRE_OK(db_begin_deferred(p, &a, &tx, &e));
+    const char *fresh[] = {"p-x"}, *dup[] = {"p-0-1"};
+    char boom[128];
+    snprintf(boom, sizeof boom,
+             "SELECT 1 FROM %s.items WHERE slug = $1 OR 1 / (length($1) - 3) = 1", g_schema);
+    db_batch_add(&b, ins, 1, fresh);
+    db_batch_add(&b, ins, 1, dup);
+    db_batch_add(&b, boom, 1, fresh); /* new on the connection: its PREPARE is aborted */
+    CHECK_EQ_INT(db_batch_run(tx, &b, DB_BATCH_COMMIT, &e), -1);
+    CHECK_EQ_INT(e.status, 409);
+    CHECK_EQ_INT(db_batch_failed(&b), 1);
+    CHECK(db_batch_result(&b, 0) == NULL);
+    db_batch_clear(&b);
+    db_rollback(tx);
+    CHECK_STR(read_value(p, &a, cnt, 0, NULL, &e), "4");
+    /* the aborted PREPARE was forgotten: the statement is prepared (and fails) on its own now */
+    err_clear(&e);
+    REQUIRE_OK(db_begin_deferred(p, &a, &tx, &e));
+    db_batch_add(&b, boom, 1, fresh);
+    CHECK_EQ_INT(db_batch_run(tx, &b, 0, &e), -1);
+    CHECK_EQ_INT(e.status, 422); /* 22012 division by zero, not "prepared statement missing" */
+    CHECK_EQ_INT(db_batch_failed(&b), 0);
+    db_batch_clear(&b);
+    /* an aborted transaction: a later batch fails, the COMMIT reports the rollback */
+    db_batch_add(&b, cnt, 0, NULL);
+    err_clear(&e);
+    CHECK_EQ_INT(db_batch_run(tx, &b, 0, &e), -1);
+    CHECK_EQ_INT(e.status, 500);
+    db_batch_clear(&b);
+    err_clear(&e);
+    CHECK_EQ_INT(db_commit(tx, &e), -1);
+    /* db_exec on a deferred transaction: BEGIN and the scope go with it; then step by step */
+    err_clear(&e);
+    REQUIRE_OK(db_begin_deferred(p, &a, &tx, &e));
+    PGresult *r = db_exec(tx, "SELECT current_setting('app.club_id')", 0, NULL, &e);
+    CHECK(r && strcmp(PQgetvalue(r, 0, 0), CLUB_A) == 0);
+    PQclear(r);
+    r = db_exec(tx, "SELECT current_setting('transaction_isolation')", 0, NULL, &e);
+    CHECK(r != NULL);
+    PQclear(r);
+    CHECK_EQ_INT(db_tx_finish(&tx, 0, NULL, &e), 0);
+    /* nothing sent: the commit sends nothing; a full batch fails the run */
+    REQUIRE_OK(db_begin_deferred(p, &a, &tx, &e));
+    CHECK_EQ_INT(db_commit(tx, &e), 0);
+    for (int i = 0; i <= DB_BATCH_MAX; i++)
+        db_batch_add(&b, cnt, 0, NULL);
+    REQUIRE_OK(db_begin_deferred(p, &a, &tx, &e));
+    err_clear(&e);
+    CHECK_EQ_INT(db_batch_run(tx, &b, 0, &e), -1);
+    CHECK_EQ_INT(e.status, 500);
+    db_batch_clear(&b);
+    db_rollback(tx);
+    int in_use = -1;
+    db_pool_stats(p, NULL, &in_use, NULL);
+    CHECK_EQ_INT(in_use, 0);
+    db_pool_close(p);
+}
+
 static void test_error_mapping(void) {
     err_t e;
     db_pool_t *p = open_pool(1);
@@ -743,10 +844,10 @@ static int pg_ctl(const char *cmd) {
 }
 
 /* One transaction using a statement prepared before (stale cache would fail) and the scope. */
-static int probe(db_pool_t *p, err_t *e) {
+static int probe_with(db_pool_t *p, int deferred, err_t *e) {
     db_scope_t s = {CLUB_A, NULL, 0, 0};
     db_tx_t *tx;
-    if (db_begin(p, &s, &tx, e) < 0) return -1;
+    if ((deferred ? db_begin_deferred(p, &s, &tx, e) : db_begin(p, &s, &tx, e)) < 0) return -1;
     const char *params[1] = {"5"};
     PGresult *r = db_exec(tx, "SELECT $1::int + 1 AS v, core.current_club() AS c", 1, params, e);
     if (!r) {
@@ -757,6 +858,10 @@ static int probe(db_pool_t *p, err_t *e) {
     PQclear(r);
     if (db_commit(tx, e) < 0) return -1;
     return ok ? 0 : -1;
+}
+
+static int probe(db_pool_t *p, err_t *e) {
+    return probe_with(p, 0, e);
 }
 
 /* Retries probe until it works; returns the number of attempts or -1 after ~5 s. */
@@ -792,6 +897,12 @@ static void test_restart_recovery(void) {
     if (t1) db_rollback(t1);
     if (t2) db_rollback(t2);
     CHECK_EQ_INT(probe(p, &e), 0);
+    /* a deferred transaction: its first flight (BEGIN, scope, statement) finds the connection
+     * dead, resets it and is sent again within the call */
+    REQUIRE_OK(pg_ctl("restart"));
+    err_clear(&e);
+    CHECK_EQ_INT(probe_with(p, 1, &e), 0);
+    CHECK_EQ_INT(probe_with(p, 1, &e), 0);
 
     /* connection lost in the middle of a transaction: 503, then recovery */
     REQUIRE_OK(db_begin(p, NULL, &t1, &e));
@@ -873,6 +984,7 @@ int main(void) {
         RUN(test_rls);
         RUN(test_read);
         RUN(test_write);
+        RUN(test_pipeline);
         RUN(test_error_mapping);
         RUN(test_outbox_rls);
         owner_exec("DROP SCHEMA %s CASCADE");

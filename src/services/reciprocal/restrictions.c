@@ -102,6 +102,23 @@ int rx_validate_lift(json_t *in, err_t *e) {
 
 /* ---- the rule ---- */
 
+#define RESTRICTION_OF_SQL                                                                         \
+    "SELECT reciprocal.restriction_of($1::uuid, $2::uuid, $3::uuid, $4::date)"
+
+int restrictions_result(const PGresult *r, const char *field, err_t *e) {
+    if (PQgetisnull(r, 0, 0)) return 0;
+    if (strcmp(PQgetvalue(r, 0, 0), "reciprocity_suspended") == 0)
+        return err_set(e, 422, "reciprocity_suspended", field,
+                       "the home club has suspended the member's reciprocity");
+    return err_set(e, 422, "visitor_banned", field, "the host club does not admit this visitor");
+}
+
+int restrictions_queue(db_batch_t *b, const char *member, const char *home, const char *host,
+                       const char *arrive) {
+    const char *p[] = {member, home, host, arrive};
+    return db_batch_add(b, RESTRICTION_OF_SQL, 4, p);
+}
+
 int restrictions_check(db_tx_t *tx, const char *member, const char *home, const char *host,
                        const char *arrive, int request, const char *field, err_t *e) {
     const char *pl[] = {member};
@@ -111,18 +128,9 @@ int restrictions_check(db_tx_t *tx, const char *member, const char *home, const 
                                1, pl, e) < 0)
         return -1;
     const char *p[] = {member, home, host, arrive};
-    PGresult *r = db_exec(
-        tx, "SELECT reciprocal.restriction_of($1::uuid, $2::uuid, $3::uuid, $4::date)", 4, p, e);
+    PGresult *r = db_exec(tx, RESTRICTION_OF_SQL, 4, p, e);
     if (!r) return -1;
-    int rc = 0;
-    if (!PQgetisnull(r, 0, 0)) {
-        if (strcmp(PQgetvalue(r, 0, 0), "reciprocity_suspended") == 0)
-            rc = err_set(e, 422, "reciprocity_suspended", field,
-                         "the home club has suspended the member's reciprocity");
-        else
-            rc = err_set(e, 422, "visitor_banned", field,
-                         "the host club does not admit this visitor");
-    }
+    int rc = restrictions_result(r, field, e);
     PQclear(r);
     return rc;
 }

@@ -40,5 +40,11 @@ int rx_lift_ban(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
  * confirmation and check-in, which hold the visit's row lock (the creation locks those rows). */
 int restrictions_check(db_tx_t *tx, const char *member, const char *home, const char *host,
                        const char *arrive, int request, const char *field, err_t *e);
+/* The same rule in a pipeline batch (core/db.h): restrictions_queue queues the read (its index,
+ * or -1), restrictions_result judges its result (borrowed) like restrictions_check. The caller
+ * takes the restriction lock itself when request. */
+int restrictions_queue(db_batch_t *b, const char *member, const char *home, const char *host,
+                       const char *arrive);
+int restrictions_result(const PGresult *r, const char *field, err_t *e);
 
 #endif

@@ -11,21 +11,37 @@
 #include "lib/ledger/txcodec.h"
 #include "services/reciprocal/ledger_record.h"
 
-int visit_ledger_enqueue(db_tx_t *tx, const char *visit_id, const char *member_number, err_t *e) {
+#define LEDGER_RECORD_SQL                                                                          \
+    "INSERT INTO reciprocal.visit_ledger_records (visit_id, member_salt, member_commitment) "      \
+    "VALUES ($1, $2::bytea, $3::bytea) ON CONFLICT (visit_id) DO NOTHING"
+
+/* The record's parameters: a fresh salt and the commitment to the member number (hex). */
+static int record_params(const char *member_number, char salt_hex[2 * TXCODEC_SALT_LEN + 3],
+                         char commit_hex[2 * TXCODEC_COMMIT_LEN + 3], err_t *e) {
     uint8_t salt[TXCODEC_SALT_LEN], commit[TXCODEC_COMMIT_LEN];
-    char salt_hex[2 * TXCODEC_SALT_LEN + 3] = "\\x", commit_hex[2 * TXCODEC_COMMIT_LEN + 3] = "\\x";
     const char *num = member_number ? member_number : "";
     if (txcodec_commit(num, strlen(num), salt, commit, e) != 0) return -1;
-    sodium_bin2hex(salt_hex + 2, sizeof salt_hex - 2, salt, sizeof salt);
-    sodium_bin2hex(commit_hex + 2, sizeof commit_hex - 2, commit, sizeof commit);
+    memcpy(salt_hex, "\\x", 2);
+    memcpy(commit_hex, "\\x", 2);
+    sodium_bin2hex(salt_hex + 2, 2 * TXCODEC_SALT_LEN + 1, salt, sizeof salt);
+    sodium_bin2hex(commit_hex + 2, 2 * TXCODEC_COMMIT_LEN + 1, commit, sizeof commit);
     sodium_memzero(salt, sizeof salt);
+    return 0;
+}
+
+int visit_ledger_enqueue(db_tx_t *tx, const char *visit_id, const char *member_number, err_t *e) {
+    char salt_hex[2 * TXCODEC_SALT_LEN + 3], commit_hex[2 * TXCODEC_COMMIT_LEN + 3];
+    if (record_params(member_number, salt_hex, commit_hex, e) != 0) return -1;
     const char *p[] = {visit_id, salt_hex, commit_hex};
-    return db_exec_cmd(tx,
-                       "INSERT INTO reciprocal.visit_ledger_records (visit_id, member_salt, "
-                       "member_commitment) VALUES ($1, $2::bytea, $3::bytea) ON CONFLICT "
-                       "(visit_id) DO NOTHING",
-                       3, p, e) < 0
-               ? -1
+    return db_exec_cmd(tx, LEDGER_RECORD_SQL, 3, p, e) < 0 ? -1 : 0;
+}
+
+int visit_ledger_queue(db_batch_t *b, const char *visit_id, const char *member_number, err_t *e) {
+    char salt_hex[2 * TXCODEC_SALT_LEN + 3], commit_hex[2 * TXCODEC_COMMIT_LEN + 3];
+    if (record_params(member_number, salt_hex, commit_hex, e) != 0) return -1;
+    const char *p[] = {visit_id, salt_hex, commit_hex};
+    return db_batch_add(b, LEDGER_RECORD_SQL, 3, p) < 0
+               ? err_set(e, 500, "internal", "", "the ledger record could not be queued")
                : 0;
 }
 

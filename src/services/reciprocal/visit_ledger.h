@@ -22,6 +22,8 @@
 /* Queues the record of visit_id's check-in inside tx (idempotent): member_number is committed
  * to with a fresh salt and never stored in clear. 0 or -1 + err. */
 int visit_ledger_enqueue(db_tx_t *tx, const char *visit_id, const char *member_number, err_t *e);
+/* The same row queued in a pipeline batch (core/db.h), written when it runs. 0 or -1 + err. */
+int visit_ledger_queue(db_batch_t *b, const char *visit_id, const char *member_number, err_t *e);
 
 /* Tries up to 20 pending records as call's caller (a network administrator: the sweep): first
  * asks the ledger about the held (needs_endorsements) ones, then submits, then holds the ones

@@ -1,6 +1,7 @@
 /* visits: see visits.h. */
 #include "services/reciprocal/visits.h"
 
+#include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,12 +186,16 @@ int visit_rules_from_doc(const json_t *doc, vreq_t *r, err_t *e) {
     return 0;
 }
 
+#define LOCK_MEMBER_HOST_SQL "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11))"
+
 int visit_lock_member_host(db_tx_t *tx, const char *member, const char *host, err_t *e) {
     const char *p[] = {member, host};
-    return db_exec_cmd(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11))", 2,
-                       p, e) < 0
-               ? -1
-               : 0;
+    return db_exec_cmd(tx, LOCK_MEMBER_HOST_SQL, 2, p, e) < 0 ? -1 : 0;
+}
+
+int visit_lock_queue(db_batch_t *b, const char *member, const char *host) {
+    const char *p[] = {member, host};
+    return db_batch_add(b, LOCK_MEMBER_HOST_SQL, 2, p);
 }
 
 /* Home club and member: staff (member:write) name the member of their club; a member asks for
@@ -271,14 +276,27 @@ static int resolve_actor(const svc_call_t *call, json_t *in, vreq_t *r, err_t *e
     "one LEFT JOIN LATERAL (" AGREEMENT_SQL ") a ON true CROSS JOIN LATERAL (" CLOCK_SQL           \
     ") c CROSS JOIN LATERAL (" LIMITS_SQL(statuses) ") l"
 
+#define FACTS_PARAMS(r, stage, at)                                                                 \
+    {                                                                                              \
+        (r)->home, (r)->host, (r)->arrive, (r)->depart,                                            \
+            (stage) == VISIT_AT_REQUEST ? NULL : (r)->agreement, (r)->as_of, (r)->tz, (at),        \
+            (r)->member, (r)->id[0] ? (r)->id : NULL                                               \
+    }
+#define FACTS_STAGE_SQL(stage)                                                                     \
+    ((stage) == VISIT_AT_REQUEST ? FACTS_SQL(HELD_SQL) : FACTS_SQL(COUNTED_SQL))
+
 static PGresult *rules_facts(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
     char at[24];
     snprintf(at, sizeof at, "%lld", r->at);
-    const char *p[] = {
-        r->home,  r->host, r->arrive, r->depart, stage == VISIT_AT_REQUEST ? NULL : r->agreement,
-        r->as_of, r->tz,   at,        r->member, r->id[0] ? r->id : NULL};
-    return db_exec(tx, stage == VISIT_AT_REQUEST ? FACTS_SQL(HELD_SQL) : FACTS_SQL(COUNTED_SQL), 10,
-                   p, e);
+    const char *p[] = FACTS_PARAMS(r, stage, at);
+    return db_exec(tx, FACTS_STAGE_SQL(stage), 10, p, e);
+}
+
+int visit_rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage) {
+    char at[24];
+    snprintf(at, sizeof at, "%lld", r->at);
+    const char *p[] = FACTS_PARAMS(r, stage, at);
+    return db_batch_add(b, FACTS_STAGE_SQL(stage), 10, p);
 }
 
 /* The agreement of the facts q (columns 0-4); each failure its own 422. Notice of termination
@@ -479,68 +497,93 @@ static int check_residency(const svc_call_t *call, db_tx_t *tx, vreq_t *r, err_t
                 : 0;
 }
 
+int visit_rules_check_facts(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stage_t stage,
+                            const PGresult *q, err_t *e) {
+    if (find_agreement(q, r, stage, e) != 0) return -1;
+    if (!r->standing && !(r->standing = visit_standing(call, r->home, r->member, e))) return -1;
+    if (check_static(r, e) != 0 || check_residency(call, tx, r, e) != 0 ||
+        check_clock(q, r, stage, e) != 0 || check_limits(q, r, e) != 0)
+        return -1;
+    return 0;
+}
+
 int visit_rules_check(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stage_t stage,
                       err_t *e) {
     PGresult *q = rules_facts(tx, r, stage, e);
     if (!q) return -1;
-    int rc = -1;
-    if (find_agreement(q, r, stage, e) != 0) goto done;
-    if (!r->standing && !(r->standing = visit_standing(call, r->home, r->member, e))) goto done;
-    if (check_static(r, e) != 0 || check_residency(call, tx, r, e) != 0 ||
-        check_clock(q, r, stage, e) != 0 || check_limits(q, r, e) != 0)
-        goto done;
-    rc = 0;
-done:
+    int rc = visit_rules_check_facts(call, tx, r, stage, q, e);
     PQclear(q);
     return rc;
 }
 
+/* A new visit's id, made here so that the visit row, its first history row and the event can
+ * go to the database in one flight (UUID version 4). */
+static void new_visit_id(char id[40]) {
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(id, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
 /* The visit row (its document *doc read back by the same statement, as visit_load_doc would),
- * its first history row and the event. */
+ * its first history row and the event in ONE flight, with the COMMIT when commit (the
+ * transaction is then over). */
 static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, char id[40],
-                        json_t **doc, err_t *e) {
+                        int commit, json_t **doc, err_t *e) {
+    db_batch_t b = {0};
     char guests[24], *fac = jsonx_dump(r->facilities);
+    int rc = -1;
     snprintf(guests, sizeof guests, "%lld", r->guests);
+    new_visit_id(id);
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
-    const char *p[] = {r->home,   r->host, r->member, r->agreement, r->arrive,
-                       r->depart, guests,  fac,       r->tz,        user};
-    PGresult *q = db_exec(tx,
-                          "INSERT INTO reciprocal.visits AS v (home_club_id, host_club_id, "
-                          "member_id, agreement_id, arrive_on, depart_on, guests, facilities, "
-                          "host_timezone, requested_by) VALUES ($1, $2, $3, $4, $5, $6, $7::int, "
-                          "ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING "
-                          "v.id, reciprocal.visit_doc(v)::text",
-                          10, p, e);
+    const char *p[] = {r->home, r->host, r->member, r->agreement, r->arrive, r->depart,
+                       guests,  fac,     r->tz,     user,         id};
+    db_batch_add(&b,
+                 "INSERT INTO reciprocal.visits AS v (id, home_club_id, host_club_id, member_id, "
+                 "agreement_id, arrive_on, depart_on, guests, facilities, host_timezone, "
+                 "requested_by) VALUES ($11::uuid, $1, $2, $3, $4, $5, $6, $7::int, "
+                 "ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING "
+                 "reciprocal.visit_doc(v)::text",
+                 11, p);
     free(fac);
-    if (!q) return -1;
-    snprintf(id, 40, "%s", PQgetvalue(q, 0, 0));
-    *doc = db_json(q, 0, 1, e);
-    PQclear(q);
     /* its own statement: the row policy of visit_transitions looks the visit up, which a
      * statement that inserts both would not see */
-    if (!*doc ||
-        visit_transition_add(tx, id, r->home, user, "request", NULL, "requested", NULL, e) != 0)
-        return -1;
-    return svc_emit(call, tx, "visit.requested", r->home,
-                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O?}", "visit_id", id,
-                              "member_id", r->member, "home_club_id", r->home, "host_club_id",
-                              r->host, "status", "requested", "arrive_on", r->arrive, "depart_on",
-                              r->depart, "host_timezone", r->tz, "guests", (json_int_t)r->guests,
-                              "facilities", r->facilities),
-                    e);
+    visit_transition_queue(&b, id, r->home, user, "request", NULL, "requested", NULL);
+    if (svc_emit_batch(call, &b, "visit.requested", r->home,
+                       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O?}", "visit_id",
+                                 id, "member_id", r->member, "home_club_id", r->home,
+                                 "host_club_id", r->host, "status", "requested", "arrive_on",
+                                 r->arrive, "depart_on", r->depart, "host_timezone", r->tz,
+                                 "guests", (json_int_t)r->guests, "facilities", r->facilities),
+                       e) != 0 ||
+        db_batch_run(tx, &b, commit ? DB_BATCH_COMMIT : 0, e) != 0)
+        goto done;
+    *doc = db_json(db_batch_result(&b, 0), 0, 0, e);
+    rc = *doc ? 0 : -1;
+done:
+    db_batch_clear(&b);
+    return rc;
 }
+
+#define TRANSITION_SQL                                                                             \
+    "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, action, "         \
+    "from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 
 int visit_transition_add(db_tx_t *tx, const char *id, const char *club, const char *user,
                          const char *action, const char *from, const char *to, const char *reason,
                          err_t *e) {
     const char *p[] = {id, club, user, action, from, to, reason};
-    return db_exec_cmd(tx,
-                       "INSERT INTO reciprocal.visit_transitions (visit_id, club_id, "
-                       "actor_user_id, action, from_status, to_status, reason) VALUES ($1, $2, "
-                       "$3, $4, $5, $6, $7)",
-                       7, p, e) < 0
-               ? -1
-               : 0;
+    return db_exec_cmd(tx, TRANSITION_SQL, 7, p, e) < 0 ? -1 : 0;
+}
+
+int visit_transition_queue(db_batch_t *b, const char *id, const char *club, const char *user,
+                           const char *action, const char *from, const char *to,
+                           const char *reason) {
+    const char *p[] = {id, club, user, action, from, to, reason};
+    return db_batch_add(b, TRANSITION_SQL, 7, p);
 }
 
 json_t *visit_load_doc(db_tx_t *tx, const char *id, err_t *e) {
@@ -560,6 +603,7 @@ json_t *visit_load_doc(db_tx_t *tx, const char *id, err_t *e) {
 int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     vreq_t r = {0};
     db_tx_t *tx = NULL;
+    db_batch_t b = {0};
     int rc = -1;
     char id[40];
     snprintf(r.host, sizeof r.host, "%s", json_string_value(json_object_get(in, "host_club_id")));
@@ -574,28 +618,31 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     if (!(r.standing = visit_standing(call, r.home, r.member, e))) goto done;
     if (host_club(call, &r, e) != 0) goto done;
-    if (svc_begin_in(call, r.home, &tx, e) != 0) goto done;
-    /* one request at a time per (member, host): the limits below count what committed before;
-     * the same statement takes restrictions_check's shared lock (in that order) and counts the
-     * stay's days */
+    /* ONE flight (core/db.h pipelines): BEGIN and the scope; one request at a time per
+     * (member, host), the same statement taking restrictions_check's shared lock (in that order)
+     * and counting the stay's days; then the restriction and the rules' facts, which run after
+     * the locks are granted, so the limits count what committed before */
+    if (svc_begin_deferred(call, r.home, &tx, e) != 0) goto done;
     {
         const char *pl[] = {r.member, r.host, r.arrive, r.depart};
-        PGresult *q =
-            db_exec(tx,
-                    "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11)), "
-                    "pg_advisory_xact_lock_shared(hashtextextended("
-                    "'reciprocal.restriction:' || $1, 11)), ($4::date - $3::date + 1)",
-                    4, pl, e);
-        if (!q) goto done;
-        r.days = atoll(PQgetvalue(q, 0, 2));
-        PQclear(q);
+        db_batch_add(&b,
+                     "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11)), "
+                     "pg_advisory_xact_lock_shared(hashtextextended("
+                     "'reciprocal.restriction:' || $1, 11)), ($4::date - $3::date + 1)",
+                     4, pl);
     }
-    if (restrictions_check(tx, r.member, r.home, r.host, r.arrive, 0, "member_id", e) != 0)
+    restrictions_queue(&b, r.member, r.home, r.host, r.arrive);
+    visit_rules_queue(&b, &r, VISIT_AT_REQUEST);
+    if (db_batch_run(tx, &b, 0, e) != 0) goto done;
+    r.days = atoll(PQgetvalue(db_batch_result(&b, 0), 0, 2));
+    if (restrictions_result(db_batch_result(&b, 1), "member_id", e) != 0) goto done;
+    if (visit_rules_check_facts(call, tx, &r, VISIT_AT_REQUEST, db_batch_result(&b, 2), e) != 0)
         goto done;
-    if (visit_rules_check(call, tx, &r, VISIT_AT_REQUEST, e) != 0) goto done;
-    if (insert_visit(call, tx, &r, id, out, e) != 0) goto done;
-    /* auto_approve: the home club issues the letter at once, in the request's transaction */
-    if (json_is_true(json_object_get(r.terms, "auto_approve"))) {
+    /* auto_approve: the home club issues the letter at once, in the request's transaction;
+     * otherwise the row, its history, the event and the COMMIT go in one flight */
+    int approve = json_is_true(json_object_get(r.terms, "auto_approve"));
+    if (insert_visit(call, tx, &r, id, !approve, out, e) != 0) goto done;
+    if (approve) {
         json_decref(*out);
         *out = NULL;
         if (visit_auto_approve(call, tx, id, e) != 0) goto done;
@@ -603,6 +650,7 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     rc = *out ? 0 : -1;
 done:
+    db_batch_clear(&b);
     visit_rules_free(&r);
     rc = db_tx_finish(&tx, rc, out, e);
     if (rc == 0) visit_add_qr(*out);

@@ -51,8 +51,16 @@ int visit_rules_from_doc(const json_t *doc, vreq_t *r, err_t *e);
  * the visit's own. 0, or -1 + 422 with the rule's code (or the service's error). */
 int visit_rules_check(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stage_t stage,
                       err_t *e);
-/* The (member, host) lock every stage takes before checking the limits. */
+/* The same in two steps, for a pipeline (core/db.h db_batch_*): visit_rules_queue queues the
+ * rules' facts statement (its index, or -1; parameters copied), visit_rules_check_facts judges
+ * its result q (borrowed) after the batch ran. */
+int visit_rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage);
+int visit_rules_check_facts(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stage_t stage,
+                            const PGresult *q, err_t *e);
+/* The (member, host) lock every stage takes before checking the limits (visit_lock_queue: the
+ * same statement queued in a batch; its index or -1). */
 int visit_lock_member_host(db_tx_t *tx, const char *member, const char *host, err_t *e);
+int visit_lock_queue(db_batch_t *b, const char *member, const char *host);
 /* 1 when s is an ISO 8601 timestamp YYYY-MM-DDTHH:MM:SS[fraction][zone]. */
 int visit_is_timestamp(const char *s);
 
@@ -62,6 +70,10 @@ int visit_is_timestamp(const char *s);
 int visit_transition_add(db_tx_t *tx, const char *id, const char *club, const char *user,
                          const char *action, const char *from, const char *to, const char *reason,
                          err_t *e);
+/* The same row queued in a pipeline batch (written when it runs): its index or -1. */
+int visit_transition_queue(db_batch_t *b, const char *id, const char *club, const char *user,
+                           const char *action, const char *from, const char *to,
+                           const char *reason);
 
 /* Shared with visits_flow.c. The signed-in member's own member id (member.get_me). */
 int visit_self_member(const svc_call_t *call, char id[40], err_t *e);

@@ -126,23 +126,73 @@ int visit_verify_loi(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
 
-/* Every rule of the request again at the door (visit_rules_check, the same function), under the
+/* Every rule of the request again at the door (the rules of visit_rules_check), under the
  * (member, host) lock, with the standing check_letter fetched and the check-in time for the
- * opening hours. */
-/* *fees: 1 when the host's terms charge an entry fee, or a guest fee for the visit's guests
+ * opening hours: the restriction, the lock and the rules' facts in ONE flight (they run one after
+ * another, the facts after the lock is granted), then judged in that order.
+ * *fees: 1 when the host's terms charge an entry fee, or a guest fee for the visit's guests
  * (charge_on_check_in has lines to post), else 0 (it would post none: not asked). */
-static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, int *fees, err_t *e) {
+static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, const char *host, int *fees,
+                      err_t *e) {
     vreq_t r = {0};
+    db_batch_t b = {0};
     int rc = visit_rules_from_doc(d->visit, &r, e);
-    if (rc == 0) rc = visit_lock_member_host(tx, r.member, r.host, e);
     r.at = d->now;
     r.standing = json_incref(d->standing);
-    if (rc == 0) rc = visit_rules_check(call, tx, &r, VISIT_AT_CHECK_IN, e);
+    if (rc == 0) {
+        restrictions_queue(&b, r.member, d->l.home, host, r.arrive);
+        visit_lock_queue(&b, r.member, r.host);
+        visit_rules_queue(&b, &r, VISIT_AT_CHECK_IN);
+        rc = db_batch_run(tx, &b, 0, e);
+    }
+    if (rc == 0) rc = restrictions_result(db_batch_result(&b, 0), "token", e);
+    if (rc == 0)
+        rc = visit_rules_check_facts(call, tx, &r, VISIT_AT_CHECK_IN, db_batch_result(&b, 2), e);
     json_t *f = json_object_get(r.terms, "fees");
     *fees = json_string_value(json_object_get(f, "currency")) &&
             (json_integer_value(json_object_get(f, "entry")) > 0 ||
              (r.guests > 0 && json_integer_value(json_object_get(f, "guest")) > 0));
+    db_batch_clear(&b);
     visit_rules_free(&r);
+    return rc;
+}
+
+#define CHECK_IN_SQL                                                                               \
+    "WITH up AS (UPDATE reciprocal.visits AS v SET status = 'checked_in', checked_in_at = "        \
+    "to_timestamp($2::bigint), checked_in_by = $3, updated_at = now() WHERE v.id = $1 RETURNING "  \
+    "v), hist AS (INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "    \
+    "action, from_status, to_status, reason) SELECT (up.v).id, $4, $3, 'check_in', $5, "           \
+    "'checked_in', NULL FROM up) SELECT reciprocal.visit_doc(up.v)::text FROM up"
+
+/* The move and its history row (one statement answering the new document into *out), the
+ * entry/guest fees (charge_on_check_in, only when there are any to post), the event, the ledger
+ * record and the COMMIT: ONE flight when there are no fees, else the fees between two. */
+static int door_check_in(const svc_call_t *call, db_tx_t *tx, const door_t *d, const char *host,
+                         const char *status, int fees, json_t **out, err_t *e) {
+    db_batch_t b = {0};
+    char at[24];
+    snprintf(at, sizeof at, "%lld", d->now);
+    const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
+    const char *pu[] = {d->l.visit, at, user, host, status};
+    int rc = -1;
+    db_batch_add(&b, CHECK_IN_SQL, 5, pu);
+    if (fees) {
+        if (db_batch_run(tx, &b, 0, e) != 0 || !(*out = db_json(db_batch_result(&b, 0), 0, 0, e)) ||
+            charge_on_check_in(call, tx, d->l.visit, d->now, e) != 0)
+            goto done;
+        db_batch_clear(&b);
+    }
+    if (svc_emit_batch(call, &b, "visit.checked_in", host,
+                       json_pack("{s:s, s:s, s:s, s:s}", "visit_id", d->l.visit, "home_club_id",
+                                 d->l.home, "host_club_id", host, "status", "checked_in"),
+                       e) != 0 ||
+        visit_ledger_queue(&b, d->l.visit, d->l.num, e) != 0 ||
+        db_batch_run(tx, &b, DB_BATCH_COMMIT, e) != 0)
+        goto done;
+    if (!fees && !(*out = db_json(db_batch_result(&b, 0), 0, 0, e))) goto done;
+    rc = 0;
+done:
+    db_batch_clear(&b);
     return rc;
 }
 
@@ -161,9 +211,9 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         goto done;
     }
     snprintf(at, sizeof at, "%lld", d.now);
-    const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
     const char *p[] = {d.l.visit, at};
-    if (svc_begin(call, &tx, e) != 0) goto done;
+    /* deferred: the BEGIN and the scope go with the row lock */
+    if (svc_begin_deferred(call, NULL, &tx, e) != 0) goto done;
     r = db_exec(
         tx,
         "SELECT v.status, v.host_club_id, (v.checked_in_at IS NOT NULL AND (v.checked_in_at "
@@ -185,11 +235,6 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         rc = *out ? 0 : -1;
         goto done;
     }
-    if (vlc_next("check_in", status) &&
-        restrictions_check(tx, json_string_value(json_object_get(d.visit, "member_id")), d.l.home,
-                           host, json_string_value(json_object_get(d.visit, "arrive_on")), 0,
-                           "token", e) != 0)
-        goto done;
     if (!vlc_next("check_in", status)) {
         err_set(e, 409, "invalid_transition", "status",
                 "cannot check in a visit that is %s; allowed: %s", status,
@@ -197,28 +242,8 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         goto done;
     }
     int fees = 0;
-    if (door_rules(call, tx, &d, &fees, e) != 0) goto done;
-    /* the move and its history row in one statement, answering the new document */
-    const char *pu[] = {d.l.visit, at, user, host, status};
-    PQclear(r);
-    r = db_exec(tx,
-                "WITH up AS (UPDATE reciprocal.visits AS v SET status = 'checked_in', "
-                "checked_in_at = to_timestamp($2::bigint), checked_in_by = $3, updated_at = now() "
-                "WHERE v.id = $1 RETURNING v), hist AS (INSERT INTO reciprocal.visit_transitions "
-                "(visit_id, club_id, actor_user_id, action, from_status, to_status, reason) SELECT "
-                "(up.v).id, $4, $3, 'check_in', $5, 'checked_in', NULL FROM up) SELECT "
-                "reciprocal.visit_doc(up.v)::text FROM up",
-                5, pu, e);
-    if (!r || !(*out = db_json(r, 0, 0, e))) goto done;
-    /* entry/guest fees (none to post: not asked) */
-    if (fees && charge_on_check_in(call, tx, d.l.visit, d.now, e) != 0) goto done;
-    if (svc_emit(call, tx, "visit.checked_in", host,
-                 json_pack("{s:s, s:s, s:s, s:s}", "visit_id", d.l.visit, "home_club_id", d.l.home,
-                           "host_club_id", host, "status", "checked_in"),
-                 e) != 0)
-        goto done;
-    if (visit_ledger_enqueue(tx, d.l.visit, d.l.num, e) != 0) goto done;
-    rc = 0;
+    if (door_rules(call, tx, &d, host, &fees, e) != 0) goto done;
+    rc = door_check_in(call, tx, &d, host, status, fees, out, e);
 done:
     PQclear(r);
     door_free(&d);
