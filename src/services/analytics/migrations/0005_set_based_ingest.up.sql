@@ -217,11 +217,16 @@ END
 $fn$;
 
 -- The visits rows of vids from their folds and the dimensions (a visit without an attribute
--- event or a status keeps its row, as in 0004).
-CREATE FUNCTION analytics.visits_from_folds(vids uuid[]) RETURNS void
+-- event or a status keeps its row, as in 0004). Returns the rows written: visit, host, home,
+-- arrival, departure, and whether its nights count as occupied rooms.
+CREATE FUNCTION analytics.visits_from_folds(vids uuid[])
+    RETURNS TABLE (r_visit uuid, r_host uuid, r_home uuid, r_arrive date, r_depart date,
+                   r_counted boolean)
     LANGUAGE plpgsql
     AS $fn$
 BEGIN
+    RETURN QUERY
+    WITH up AS (
     INSERT INTO analytics.visits AS v (visit_id, host_club_id, home_club_id, member_key, category,
         facility, arrive_on, depart_on, guests, status, requested_at, approved_at, lead_days,
         rooms)
@@ -245,7 +250,10 @@ BEGIN
         arrive_on = EXCLUDED.arrive_on, depart_on = EXCLUDED.depart_on,
         guests = EXCLUDED.guests, status = EXCLUDED.status,
         requested_at = EXCLUDED.requested_at, approved_at = EXCLUDED.approved_at,
-        lead_days = EXCLUDED.lead_days, rooms = EXCLUDED.rooms;
+        lead_days = EXCLUDED.lead_days, rooms = EXCLUDED.rooms
+    RETURNING v.visit_id, v.host_club_id, v.home_club_id, v.arrive_on, v.depart_on,
+              v.rooms AND v.status IN ('checked_in', 'completed'))
+    SELECT * FROM up;
 END
 $fn$;
 
@@ -297,9 +305,11 @@ DECLARE
     nf analytics.fact[];   -- the facts new in the raw store
     n integer;
     vids uuid[];
-    -- the refreshed visits' (host, home, arrival) before and after, and their counted stays
+    -- the refreshed visits' (host, home, arrival) before and after; their counted stays before
+    -- (with the visit) and after
     dh uuid[]; dof uuid[]; dd date[];
-    rh uuid[]; ro uuid[]; ra date[]; rd date[];
+    ov uuid[]; rh uuid[]; ro uuid[]; ra date[]; rd date[];
+    nv uuid[]; nh uuid[]; nho uuid[]; na date[]; nd date[];
 BEGIN
     SELECT array_agg(ROW(x.at, x.id, x.type, x.club, x.host, x.home, x.visit, x.member_key,
                          coalesce(x.day, CASE WHEN x.tz IS NOT NULL
@@ -355,32 +365,36 @@ BEGIN
                             WHERE home_club_id = f.club AND member_key = f.member_key) v
         WHERE f.type LIKE 'member.%' AND f.member_key IS NOT NULL) s;
     IF vids IS NOT NULL THEN
-        SELECT array_agg(host_club_id), array_agg(home_club_id), array_agg(arrive_on)
-        INTO dh, dof, dd
-        FROM analytics.visits WHERE visit_id = ANY (vids);
+        -- before: the visits' days and counted stays; after: the rows written (RETURNING)
         SELECT array_agg(host_club_id), array_agg(home_club_id), array_agg(arrive_on),
-               array_agg(depart_on)
-        INTO rh, ro, ra, rd
-        FROM analytics.visits
-        WHERE visit_id = ANY (vids) AND rooms AND status IN ('checked_in', 'completed');
-        PERFORM analytics.visits_from_folds(vids);
-        -- room nights: the refreshed stays' nights minus their nights before
+               array_agg(visit_id) FILTER (WHERE counted),
+               array_agg(host_club_id) FILTER (WHERE counted),
+               array_agg(home_club_id) FILTER (WHERE counted),
+               array_agg(arrive_on) FILTER (WHERE counted),
+               array_agg(depart_on) FILTER (WHERE counted)
+        INTO dh, dof, dd, ov, rh, ro, ra, rd
+        FROM (SELECT *, rooms AND status IN ('checked_in', 'completed') AS counted
+              FROM analytics.visits WHERE visit_id = ANY (vids)) v;
+        SELECT dh || array_agg(u.r_host), dof || array_agg(u.r_home), dd || array_agg(u.r_arrive),
+               array_agg(u.r_visit), array_agg(u.r_host) FILTER (WHERE u.r_counted),
+               array_agg(u.r_home) FILTER (WHERE u.r_counted),
+               array_agg(u.r_arrive) FILTER (WHERE u.r_counted),
+               array_agg(u.r_depart) FILTER (WHERE u.r_counted)
+        INTO dh, dof, dd, nv, nh, nho, na, nd
+        FROM analytics.visits_from_folds(vids) u;
+        -- room nights: the rewritten stays' nights minus their nights before
         INSERT INTO analytics.daily_rooms AS d (host_club_id, home_club_id, night, rooms)
         SELECT x.host, x.home, g::date, sum(x.s)
         FROM (SELECT t.host, t.home, t.a, t.d, -1 AS s
-              FROM unnest(rh, ro, ra, rd) AS t(host, home, a, d)
+              FROM unnest(ov, rh, ro, ra, rd) AS t(v, host, home, a, d) WHERE t.v = ANY (nv)
               UNION ALL
-              SELECT host_club_id, home_club_id, arrive_on, depart_on, 1 FROM analytics.visits
-              WHERE visit_id = ANY (vids) AND rooms AND status IN ('checked_in', 'completed')) x
+              SELECT t.host, t.home, t.a, t.d, 1
+              FROM unnest(nh, nho, na, nd) AS t(host, home, a, d)) x
         CROSS JOIN LATERAL generate_series(x.a, x.d - 1, interval '1 day') g
         GROUP BY 1, 2, 3 HAVING sum(x.s) <> 0
         ON CONFLICT (host_club_id, home_club_id, night)
             DO UPDATE SET rooms = d.rooms + EXCLUDED.rooms;
         DELETE FROM analytics.daily_rooms WHERE rooms = 0;
-        SELECT dh || array_agg(host_club_id), dof || array_agg(home_club_id),
-               dd || array_agg(arrive_on)
-        INTO dh, dof, dd
-        FROM analytics.visits WHERE visit_id = ANY (vids);
         PERFORM analytics.recompute_visit_keys(dh, dof, dd);
         -- the charges of those visits carry the visit's member category
         SELECT array_agg(host_club_id), array_agg(home_club_id), array_agg(day)
