@@ -7,13 +7,15 @@
  * svc_dispatch) timed RUNS times: p50/p99, goal p99 < 200 ms. Prints one line:
  * analytics-bench events=.. ingest_eps=.. visits=.. runs=.. p50_ms=.. p99_ms=.. ok=1|0.
  * Needs RECIPROCAL_DATABASE_URL (the app role, migrated). Usage: analytics [EVENTS [VISITS
- * [RUNS [BATCH]]]] (100000 1000000 50 1000). */
+ * [RUNS [BATCH]]]] (100000 1000000 50 1000); VISITS 0 runs the ingest alone (bench/analytics_ab.sh)
+ * and prints analytics-ingest events=.. batch=.. ingest_eps=.. client_cpu_us_per_event=... */
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/config.h"
@@ -125,10 +127,25 @@ int main(int argc, char **argv) {
     uuid(big);
     for (int i = 0; i < 50; i++)
         uuid(partners[i]);
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     double eps = ingest(&env, host, partners, events, batch, &e);
     if (eps < 0) {
         fprintf(stderr, "analytics bench: ingest: %s\n", e.message);
         return 1;
+    }
+    getrusage(RUSAGE_SELF, &ru1);
+    if (visits == 0) { /* the ingest alone: its rate and the client's CPU per event */
+        double us = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+                             ru0.ru_stime.tv_sec) *
+                        1e6 +
+                    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+                             ru0.ru_stime.tv_usec);
+        printf(
+            "analytics-ingest events=%ld batch=%d ingest_eps=%.0f client_cpu_us_per_event=%.1f\n",
+            events, batch, eps, us / (double)events);
+        db_pool_close(db);
+        return 0;
     }
     /* VISITS visits at club `big` from 200 partners over 2025, rolled up */
     char nv[24];

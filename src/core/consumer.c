@@ -329,7 +329,9 @@ static int apply_batch(run_t *r, svc_event_t *evs, int n, int *new_, err_t *e) {
         if (!new_[i]) continue;
         log_set_context(evs[i].correlation_id, "");
         evs[i].acc = acc;
-        int h = rescope(tx, &evs[i], &current, e) == 0 ? handle_one(r, tx, &evs[i], e) : -1;
+        int h = r->c->relay_only || rescope(tx, &evs[i], &current, e) == 0
+                    ? handle_one(r, tx, &evs[i], e)
+                    : -1;
         evs[i].acc = NULL;
         if (h != 0) goto done;
     }

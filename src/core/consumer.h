@@ -3,7 +3,8 @@
  * EVENTS stream (bus_js_fetch_each, created on first use with DeliverAll), and for each fetched
  * batch of up to svc_consumer_t.batch events (default SVC_CONSUMER_BATCH):
  *   BEGIN (relay on) -> inbox_claim_batch(<schema>, durable, ids) -> for each new event: scope =
- *   its tenant, handler (ev->acc: the batch's accumulator) -> flush(acc) -> COMMIT -> ack all.
+ *   its tenant (not for a relay_only consumer), handler (ev->acc: the batch's accumulator) ->
+ *   flush(acc) -> COMMIT -> ack all.
  * An id already claimed is skipped and acked (a redelivery or a replay). When the batch fails
  * (any handler, the flush or the commit), it is rolled back whole and its events are applied
  * one by one, each in its own transaction:

@@ -203,6 +203,10 @@ typedef struct svc_consumer {
      * the handlers accumulated, once per transaction. */
     svc_consume_flush_fn flush;
     int batch;
+    /* 1: the handlers and the flush touch only tables of the relay scope (the module's own,
+     * policies on core.is_relay()), so a batch's transaction is not re-scoped to each event's
+     * tenant (no set_config round trip per change of tenant); 0 (default): it is. */
+    int relay_only;
 } svc_consumer_t;
 #define SVC_CONSUMER_MAX_TRIES 5
 #define SVC_CONSUMER_BATCH 256

@@ -218,6 +218,22 @@ static void test_batch_one_transaction(void) {
     CHECK_EQ_INT(scalar("SELECT max(n) FROM \"%s\".applied"), 1);
 }
 
+/* A relay_only consumer's batch is not re-scoped per event: the transaction keeps the tenant
+ * of the batch's first event (no set_config round trip at each change of tenant), while each
+ * handler's caller is still its event's tenant. */
+static void test_batch_relay_only(void) {
+    long long before = scalar("SELECT count(*) FROM \"%s\".applied");
+    long long other = scalar("SELECT count(*) FROM \"%s\".applied WHERE club <> tenant");
+    consumers[0].relay_only = 1;
+    for (int i = 0; i < 30; i++)
+        REQUIRE(add_event_of(i % 3 ? TENANT_A : TENANT_B, "relay", json_pack("{si}", "r", i)) == 0);
+    CHECK_EQ_INT(drain(), 30);
+    consumers[0].relay_only = 0;
+    CHECK_EQ_INT(scalar("SELECT count(*) FROM \"%s\".applied"), before + 30);
+    CHECK(scalar("SELECT count(*) FROM \"%s\".applied WHERE club <> tenant") > other);
+    CHECK_EQ_INT(scalar("SELECT max(n) FROM \"%s\".applied"), 1);
+}
+
 /* A poison event in the middle of a batch: the batch falls back to one transaction per event,
  * the others are applied, the poison one is retried and dead-lettered alone. */
 static void test_batch_poison(void) {
@@ -355,6 +371,7 @@ int main(void) {
     RUN(test_poison_dead_lettered);
     RUN(test_unreadable_dead_lettered);
     RUN(test_batch_one_transaction);
+    RUN(test_batch_relay_only);
     RUN(test_batch_poison);
     RUN(test_batch_crash_before_ack);
     RUN(test_thread_runs_and_stops);

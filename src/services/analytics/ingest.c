@@ -10,7 +10,15 @@
 #include <strings.h>
 
 #include "core/json.h"
+#include "core/strbuf.h"
 #include "services/analytics/analytics.h"
+
+/* Look-ups a fact waits for until the batch is known (resolve), removed before analytics.ingest:
+ * the visit event's data (its attributes, once per visit) with its correlation id, and the club
+ * whose time zone gives the fact's local day. */
+#define PENDING_DATA "_data"
+#define PENDING_CID "_cid"
+#define PENDING_TZ "_tz_club"
 
 static const char *sget(const json_t *o, const char *k) {
     return json_string_value(json_object_get(o, k));
@@ -59,26 +67,6 @@ static int ask(const svc_call_t *call, const char *svc, const char *op, const ch
     return -1;
 }
 
-/* The time zone of club: the club dimension, else member's get_club. */
-static int club_tz(const svc_call_t *call, db_tx_t *tx, const char *club, char tz[72], err_t *e) {
-    snprintf(tz, 72, "UTC");
-    const char *p[] = {club};
-    PGresult *r =
-        db_exec(tx, "SELECT timezone FROM analytics.clubs WHERE club_id = $1::uuid", 1, p, e);
-    if (!r) return -1;
-    int found = PQntuples(r) == 1;
-    if (found) snprintf(tz, 72, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (found) return 0;
-    json_t *doc = NULL;
-    int rc =
-        ask(call, "member", "get_club", club, "club:read", json_pack("{s:s}", "id", club), &doc, e);
-    if (rc < 0) return -1;
-    if (sget(doc, "timezone")) snprintf(tz, 72, "%s", sget(doc, "timezone"));
-    json_decref(doc);
-    return 0;
-}
-
 static int set_key(const svc_call_t *call, json_t *f, const char *club, const char *id, err_t *e) {
     if (!club || !id) return 0;
     char key[65];
@@ -97,31 +85,14 @@ static int has_string(const json_t *a, const char *v) {
     return 0;
 }
 
-/* Adds the visit's dates, guests, facility, time zone and request time, once per visit: from
- * the event when it carries them all (visit.requested does), else from reciprocal's get_visit,
- * else the dates the event carries (the flow events carry dates and time zone, not guests). An
- * event after one that carried them adds nothing: the earliest such event is the visit's. */
-static int visit_facts(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, json_t *f,
-                       json_t *facts, err_t *e) {
-    const json_t *d = ev->data;
+/* Adds the visit's dates, guests, facility, time zone and request time to the fact f (facts:
+ * its "facts") from the event data d: from d when it carries them all (visit.requested does),
+ * else from reciprocal's get_visit, else the dates d carries (the flow events carry dates and
+ * time zone, not guests). Called by resolve for the first event of a visit whose attributes are
+ * not known yet (the earliest such event is the visit's). */
+static int visit_attrs(const svc_call_t *call, const json_t *d, json_t *f, json_t *facts,
+                       err_t *e) {
     const char *visit = sget(d, "visit_id"), *host = sget(d, "host_club_id");
-    const char *p[] = {visit};
-    size_t i;
-    json_t *x;
-    json_array_foreach(ev->acc, i, x) { /* an earlier event of the same batch */
-        const char *v = sget(x, "visit");
-        if (v && strcasecmp(v, visit) == 0 &&
-            json_object_get(json_object_get(x, "facts"), "arrive_on"))
-            return 0;
-    }
-    PGresult *r = db_exec(tx,
-                          "SELECT 1 FROM analytics.raw_events WHERE visit_id = $1::uuid AND "
-                          "facts ? 'arrive_on' LIMIT 1",
-                          1, p, e);
-    if (!r) return -1;
-    int known = PQntuples(r) > 0;
-    PQclear(r);
-    if (known) return 0;
     json_t *doc = NULL;
     if (sget(d, "arrive_on") && json_is_integer(json_object_get(d, "guests"))) {
         doc = json_incref((json_t *)d);
@@ -190,15 +161,20 @@ static int prefix(const char *type, const char *p) {
 }
 
 /* The per-type part of the fact; 1 = keep, 0 = ignore the event, -1 + e. */
-static int typed_facts(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, json_t *f,
-                       json_t *facts, err_t *e) {
+static int typed_facts(const svc_call_t *call, const svc_event_t *ev, json_t *f, json_t *facts,
+                       err_t *e) {
     const json_t *d = ev->data;
     const char *t = ev->type;
     if (prefix(t, "visit.") || prefix(t, "loi.")) {
         if (!sget(d, "visit_id") || !sget(d, "host_club_id") || !sget(d, "home_club_id")) return 0;
         if (sget(d, "status")) json_object_set_new(facts, "status", json_string(sget(d, "status")));
+        if (!jsonx_is_uuid(sget(d, "visit_id")))
+            return err_invalid(e, "visit_id", "the event's visit_id is not a UUID");
         if (set_key(call, f, sget(d, "home_club_id"), sget(d, "member_id"), e) != 0) return -1;
-        return visit_facts(call, tx, ev, f, facts, e) == 0 ? 1 : -1;
+        /* the visit's attributes: decided by resolve once the batch is known */
+        json_object_set_new(f, PENDING_DATA, json_incref((json_t *)d));
+        json_object_set_new(f, PENDING_CID, json_string(ev->correlation_id));
+        return 1;
     }
     if (prefix(t, "charge.")) {
         json_t *amount = json_object_get(d, "total_amount");
@@ -207,9 +183,9 @@ static int typed_facts(const svc_call_t *call, db_tx_t *tx, const svc_event_t *e
         json_object_set_new(facts, "amount", json_integer(json_integer_value(amount)));
         if (sget(d, "category"))
             json_object_set_new(facts, "facility", json_string(sget(d, "category")));
-        char tz[72];
-        if (club_tz(call, tx, sget(d, "host_club_id"), tz, e) != 0) return -1;
-        json_object_set_new(f, "tz", json_string(tz));
+        if (!jsonx_is_uuid(sget(d, "host_club_id")))
+            return err_invalid(e, "host_club_id", "the charge's host_club_id is not a UUID");
+        json_object_set_new(f, PENDING_TZ, json_string(sget(d, "host_club_id")));
         return 1;
     }
     if (prefix(t, "statement.") || prefix(t, "agreement.")) {
@@ -229,9 +205,7 @@ static int typed_facts(const svc_call_t *call, db_tx_t *tx, const svc_event_t *e
         if (!club || !jsonx_is_uuid(club)) return 0;
         json_object_set_new(f, "club", json_string(club));
         if (set_key(call, f, club, sget(d, "user_id"), e) != 0) return -1;
-        char tz[72];
-        if (club_tz(call, tx, club, tz, e) != 0) return -1;
-        json_object_set_new(f, "tz", json_string(tz));
+        json_object_set_new(f, PENDING_TZ, json_string(club));
         return 1;
     }
     return 0;
@@ -241,8 +215,7 @@ static void set_uuid(json_t *f, const char *name, const char *v) {
     if (v && jsonx_is_uuid(v)) json_object_set_new(f, name, json_string(v));
 }
 
-int analytics_fact(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, json_t **fact,
-                   err_t *e) {
+int analytics_fact(const svc_call_t *call, const svc_event_t *ev, json_t **fact, err_t *e) {
     *fact = NULL;
     const char *at = sget(ev->envelope, "timestamp");
     if (!ev->type || !at || !ev->id) return 0;
@@ -257,7 +230,7 @@ int analytics_fact(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, j
     set_uuid(f, "host", sget(ev->data, "host_club_id"));
     set_uuid(f, "home", sget(ev->data, "home_club_id"));
     set_uuid(f, "visit", sget(ev->data, "visit_id"));
-    int rc = typed_facts(call, tx, ev, f, facts, e);
+    int rc = typed_facts(call, ev, f, facts, e);
     json_object_set_new(f, "facts", facts);
     if (rc == 1)
         *fact = f;
@@ -287,21 +260,131 @@ int analytics_ingest(db_tx_t *tx, json_t *facts, long *added, err_t *e) {
     return 0;
 }
 
+/* The text array literal {a,b,...} of the distinct UUID strings under key k of the facts that
+ * have one (UUIDs only: no quoting needed), "" when none; a new string (free) or NULL when out
+ * of memory. */
+static char *uuid_array(const json_t *facts, const char *k) {
+    strbuf_t b = {0};
+    json_t *seen = json_object(), *f;
+    size_t i;
+    int n = 0;
+    if (!seen) return NULL;
+    json_array_foreach(facts, i, f) {
+        const char *v = sget(f, k);
+        if (!v || !jsonx_is_uuid(v) || json_object_get(seen, v)) continue;
+        json_object_set_new(seen, v, json_true());
+        strbuf_puts(&b, n++ ? "," : "{");
+        strbuf_puts(&b, v);
+    }
+    json_decref(seen);
+    if (n) strbuf_puts(&b, "}");
+    return strbuf_take(&b);
+}
+
+/* Runs sql with the UUID array of key k of the facts and keeps its rows (text, lowercase id
+ * first, value second) in *out {id: value}; *out empty when no fact has one. 0 or -1 + e. */
+static int lookup(db_tx_t *tx, const json_t *facts, const char *k, const char *sql, json_t **out,
+                  err_t *e) {
+    *out = json_object();
+    char *arr = uuid_array(facts, k);
+    if (!*out || !arr) {
+        free(arr);
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
+    if (!*arr) {
+        free(arr);
+        return 0;
+    }
+    const char *p[] = {arr};
+    PGresult *r = db_exec(tx, sql, 1, p, e);
+    free(arr);
+    if (!r) return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        json_object_set_new(*out, PQgetvalue(r, i, 0), json_string(PQgetvalue(r, i, 1)));
+    PQclear(r);
+    return 0;
+}
+
+static void lower_uuid(const char *in, char out[37]) {
+    snprintf(out, 37, "%s", in);
+    for (char *c = out; *c; c++)
+        if (*c >= 'A' && *c <= 'F') *c = (char)(*c - 'A' + 'a');
+}
+
+/* The look-ups the facts of a batch wait for, in a statement each for the whole batch (not one
+ * per event): which of their visits already have attributes (visit_folds: an earlier event
+ * carried them) and the time zones of their clubs (the club dimension). Then in batch order: the
+ * first event of a visit without attributes gets them (visit_attrs: from the event, else
+ * reciprocal's get_visit), later ones of the same visit nothing; a club without a row in the
+ * dimension is asked of member's get_club once. The pending fields are removed. 0 or -1 + e. */
+static int resolve(const svc_call_t *call, db_tx_t *tx, json_t *facts, err_t *e) {
+    json_t *known = NULL, *tzs = NULL, *f;
+    int rc = -1;
+    size_t i;
+    if (lookup(tx, facts, "visit",
+               "SELECT visit_id::text, '' FROM analytics.visit_folds "
+               "WHERE visit_id = ANY ($1::uuid[]) AND attr_at IS NOT NULL",
+               &known, e) != 0 ||
+        lookup(tx, facts, PENDING_TZ,
+               "SELECT club_id::text, timezone FROM analytics.clubs "
+               "WHERE club_id = ANY ($1::uuid[])",
+               &tzs, e) != 0)
+        goto done;
+    json_array_foreach(facts, i, f) {
+        const json_t *d = json_object_get(f, PENDING_DATA);
+        if (d && sget(f, "visit")) {
+            char v[37];
+            lower_uuid(sget(f, "visit"), v);
+            if (!json_object_get(known, v)) {
+                svc_caller_t c = *call->caller;
+                snprintf(c.request_id, sizeof c.request_id, "%s", sget(f, PENDING_CID));
+                const svc_call_t one = {.env = call->env, .module = call->module, .caller = &c};
+                if (visit_attrs(&one, d, f, json_object_get(f, "facts"), e) != 0) goto done;
+                if (json_object_get(json_object_get(f, "facts"), "arrive_on"))
+                    json_object_set_new(known, v, json_string(""));
+            }
+        }
+        const char *club = sget(f, PENDING_TZ);
+        if (club) {
+            char c[37];
+            lower_uuid(club, c);
+            if (!json_object_get(tzs, c)) {
+                json_t *doc = NULL;
+                if (ask(call, "member", "get_club", club, "club:read",
+                        json_pack("{s:s}", "id", club), &doc, e) < 0)
+                    goto done;
+                json_object_set_new(
+                    tzs, c, json_string(sget(doc, "timezone") ? sget(doc, "timezone") : "UTC"));
+                json_decref(doc);
+            }
+            json_object_set(f, "tz", json_object_get(tzs, c));
+        }
+        json_object_del(f, PENDING_DATA);
+        json_object_del(f, PENDING_CID);
+        json_object_del(f, PENDING_TZ);
+    }
+    rc = 0;
+done:
+    json_decref(known);
+    json_decref(tzs);
+    return rc;
+}
+
 int analytics_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e) {
     json_t *fact = NULL;
-    if (analytics_fact(call, tx, ev, &fact, e) != 0) return -1;
+    if (analytics_fact(call, ev, &fact, e) != 0) return -1;
     if (!fact) return 0;
-    if (ev->acc) /* the consumer's transaction: applied with the others by analytics_flush */
+    if (ev->acc) /* the consumer's transaction: resolved and applied by analytics_flush */
         return json_array_append_new(ev->acc, fact) == 0
                    ? 0
                    : err_set(e, 500, "internal", "", "out of memory");
     json_t *batch = json_pack("[o]", fact);
-    int rc = analytics_ingest(tx, batch, NULL, e);
+    int rc = analytics_flush(call, tx, batch, e);
     json_decref(batch);
     return rc;
 }
 
 int analytics_flush(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e) {
-    (void)call;
-    return json_array_size(acc) ? analytics_ingest(tx, acc, NULL, e) : 0;
+    if (!json_array_size(acc)) return 0;
+    return resolve(call, tx, acc, e) == 0 ? analytics_ingest(tx, acc, NULL, e) : -1;
 }

@@ -5,25 +5,29 @@
  * whitelist of non-personal fields (status, dates, guest count, first facility, `rooms` when
  * the facilities include rooms, currency, amount, category). Events without a visit's
  * dates are completed from the reciprocal service's get_visit operation (once per visit), a
- * club's time zone from member's get_club when the club dimension lacks it. */
+ * club's time zone from member's get_club when the club dimension lacks it; both decided once
+ * per batch (analytics_flush), not per event. */
 #ifndef SERVICES_ANALYTICS_INGEST_H
 #define SERVICES_ANALYTICS_INGEST_H
 
 #include "core/db.h"
 #include "core/service.h"
 
-/* The consumers' handler: builds the event's fact and appends it to ev->acc (applied by
- * analytics_flush), or applies it in tx at once when ev->acc is NULL. 0 (also for an event
- * it ignores) or -1 + e (503 when a service it asks is unavailable: retried). */
+/* The consumers' handler: builds the event's fact (no database access) and appends it to
+ * ev->acc (applied by analytics_flush), or applies it in tx at once when ev->acc is NULL. 0 (also
+ * for an event it ignores) or -1 + e (422 for an event whose visit or club id is not a UUID; 503
+ * when a service it asks is unavailable: retried). */
 int analytics_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e);
 
-/* The consumers' flush: applies the facts the handler accumulated in the transaction (one
- * analytics_ingest for the whole batch). 0 or -1 + e. */
+/* The consumers' flush: resolves what the accumulated facts wait for, in one statement each for
+ * the batch (which visits already have attributes, the clubs' time zones; reciprocal's get_visit
+ * and member's get_club only for what the tables lack), then applies them with one
+ * analytics_ingest. 0 or -1 + e. */
 int analytics_flush(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e);
 
-/* The fact of ev (new reference) in *fact, NULL for an event analytics ignores. 0 or -1 + e. */
-int analytics_fact(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, json_t **fact,
-                   err_t *e);
+/* The fact of ev (new reference) in *fact, NULL for an event analytics ignores; it may carry
+ * pending look-ups (fields starting with '_') that analytics_flush resolves. 0 or -1 + e. */
+int analytics_fact(const svc_call_t *call, const svc_event_t *ev, json_t **fact, err_t *e);
 
 /* Applies an array of facts in tx (analytics.ingest) under a transaction-scoped advisory lock:
  * one ingest at a time across consumers and processes, held until tx ends (concurrent
