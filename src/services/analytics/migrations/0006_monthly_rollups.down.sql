@@ -11,6 +11,7 @@ DROP TRIGGER daily_usage_del ON analytics.daily_usage;
 DROP TRIGGER daily_rooms_ins ON analytics.daily_rooms;
 DROP TRIGGER daily_rooms_upd ON analytics.daily_rooms;
 DROP TRIGGER daily_rooms_del ON analytics.daily_rooms;
+DROP FUNCTION analytics.club_report(uuid, date, date, text, date, uuid, integer);
 DROP FUNCTION analytics.rebuild_all();
 DROP FUNCTION analytics.rebuild_monthly();
 DROP FUNCTION analytics.daily_visits_changed();
