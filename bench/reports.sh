@@ -1,6 +1,6 @@
 # bench/reports.sh: the analytics club report at 1,000,000 visits (issue 14, `make bench` group
 # "reports"), sourced by bench/run.sh once the server runs and a network administrator is signed
-# in. Uses run.sh's base, auth, TMP, BIN, SRV_PIN, pids, wait_http, add_error_row, rows, say and
+# in. Uses run.sh's base, auth, login_body, TMP, BIN, SRV_PIN, pids, wait_http, add_error_row, rows, say and
 # RCP_PG_OWNER_URL. Seeds, in SQL, BENCH_REPORTS_VISITS (1,000,000) visits of one club (Europe/
 # London) with 200 partners over the 18 months 2024-07-01 .. 2025-12-31 (4 in 5 visits hosted, 1
 # in 5 its members' visits abroad; 300,007 member keys per side; an approval after 0..7199 s for
@@ -71,6 +71,10 @@ SQL
     t1=$(date +%s.%N)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }')
     say "reports: seeded in $secs s"
+    # the seed outlives the access token: sign in again
+    token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+        "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
+    auth=(-H "Authorization: Bearer $token")
     if [[ -n $before && -x $before ]]; then
         local bport
         bport=$(rcp_free_port)

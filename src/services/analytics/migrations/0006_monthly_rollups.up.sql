@@ -534,11 +534,14 @@ $fn$;
 -- monthly level for whole months and the daily rows for the split months and edge days. A
 -- plpgsql function so that the connection keeps the query's plan (a generic plan: the range
 -- values are parameters, usable as index conditions) instead of planning ~100 CTE scans per
--- request. p_period: day, week, month or year (validated by the caller).
+-- request. No JIT: the generic plan's cost estimates are high enough to compile the query on
+-- every call (~2 s of LLVM on the loaded box), for a query that runs in milliseconds.
+-- p_period: day, week, month or year (validated by the caller).
 CREATE FUNCTION analytics.club_report(p_club uuid, p_from date, p_to date, p_period text,
                                       p_date date, p_partner uuid, p_top integer) RETURNS text
     LANGUAGE plpgsql STABLE
     SET plan_cache_mode = force_generic_plan
+    SET jit = off
     AS $fn$
 DECLARE
     v_tz text := coalesce((SELECT timezone FROM analytics.clubs WHERE club_id = p_club), 'UTC');
@@ -554,6 +557,9 @@ DECLARE
     v_we date;
     v_pt uuid := nullif(p_partner, p_club);
     v_nil uuid := '00000000-0000-0000-0000-000000000000';
+    -- the partner scope of the monthly level: the partner, or nil = every partner (a plain
+    -- parameter: an expression is not an index condition under row level security)
+    v_ps uuid := coalesce(nullif(p_partner, p_club), '00000000-0000-0000-0000-000000000000');
 BEGIN
     v_a := coalesce(p_date, (now() AT TIME ZONE v_tz)::date)::timestamp;
     v_f := coalesce(p_from, date_trunc(p_period, v_a)::date);
@@ -571,28 +577,29 @@ BEGIN
     w AS (SELECT r.*, v_lo AS lo, v_wf AS wf, v_we AS we, v_pt AS pt, v_nil AS nil FROM r),
     sp AS (SELECT DISTINCT date_trunc('month', b)::date AS m FROM w, unnest(ARRAY[v_f, v_t + 1,
         v_lf, v_lt + 1, v_tf, v_lo]) b WHERE b <> date_trunc('month', b)),
-    v AS (SELECT dv.host_club_id, dv.home_club_id, dv.day, requested, approved, declined,
-        confirmed, checked_in, completed, no_show, cancelled, visits, visitor_days,
-        visitor_nights, guests, lead_0_1, lead_2_7, lead_8 FROM sp, w, analytics.daily_visits dv
-        WHERE dv.day >= greatest(sp.m, v_lo) AND dv.day < (sp.m + interval '1 month')::date AND
-        dv.day <= v_t AND (dv.host_club_id = p_club OR dv.home_club_id = p_club) AND (p_partner IS
-        NULL OR dv.host_club_id = p_partner OR dv.home_club_id = p_partner) UNION ALL SELECT
-        mv.host_club_id, mv.home_club_id, mv.month, requested, approved, declined, confirmed,
-        checked_in, completed, no_show, cancelled, visits, visitor_days, visitor_nights, guests,
-        lead_0_1, lead_2_7, lead_8 FROM w, analytics.monthly_visits mv WHERE mv.month >= v_lo AND
-        mv.month <= v_t AND mv.month NOT IN (SELECT m FROM sp) AND (mv.host_club_id = p_club OR
+    v AS (SELECT x.* FROM sp CROSS JOIN LATERAL (SELECT dv.host_club_id, dv.home_club_id, dv.day,
+        requested, approved, declined, confirmed, checked_in, completed, no_show, cancelled,
+        visits, visitor_days, visitor_nights, guests, lead_0_1, lead_2_7, lead_8 FROM
+        analytics.daily_visits dv WHERE dv.day >= greatest(sp.m, v_lo) AND dv.day < (sp.m +
+        interval '1 month')::date AND dv.day <= v_t AND (dv.host_club_id = p_club OR
+        dv.home_club_id = p_club) AND (p_partner IS NULL OR dv.host_club_id = p_partner OR
+        dv.home_club_id = p_partner) OFFSET 0) x UNION ALL SELECT mv.host_club_id,
+        mv.home_club_id, mv.month, requested, approved, declined, confirmed, checked_in,
+        completed, no_show, cancelled, visits, visitor_days, visitor_nights, guests, lead_0_1,
+        lead_2_7, lead_8 FROM w, analytics.monthly_visits mv WHERE mv.month >= v_lo AND mv.month
+        <= v_t AND mv.month NOT IN (SELECT m FROM sp) AND (mv.host_club_id = p_club OR
         mv.home_club_id = p_club) AND (p_partner IS NULL OR mv.host_club_id = p_partner OR
         mv.home_club_id = p_partner)),
     vr AS (SELECT v.* FROM v, r WHERE v.day BETWEEN v_f AND v_t),
-    mo AS (SELECT dm.host_club_id, dm.home_club_id, dm.day, dm.currency, dm.amount_minor FROM sp,
-        w, analytics.daily_money dm WHERE dm.day >= greatest(sp.m, v_lf) AND dm.day < (sp.m +
-        interval '1 month')::date AND dm.day <= v_t AND (dm.host_club_id = p_club OR
-        dm.home_club_id = p_club) AND (p_partner IS NULL OR dm.host_club_id = p_partner OR
-        dm.home_club_id = p_partner) UNION ALL SELECT mm.host_club_id, mm.home_club_id, mm.month,
-        mm.currency, mm.amount_minor FROM w, analytics.monthly_money mm WHERE mm.month >= v_lf AND
-        mm.month <= v_t AND mm.month NOT IN (SELECT m FROM sp) AND (mm.host_club_id = p_club OR
-        mm.home_club_id = p_club) AND (p_partner IS NULL OR mm.host_club_id = p_partner OR
-        mm.home_club_id = p_partner)),
+    mo AS (SELECT x.* FROM sp CROSS JOIN LATERAL (SELECT dm.host_club_id, dm.home_club_id, dm.day,
+        dm.currency, dm.amount_minor FROM analytics.daily_money dm WHERE dm.day >= greatest(sp.m,
+        v_lf) AND dm.day < (sp.m + interval '1 month')::date AND dm.day <= v_t AND
+        (dm.host_club_id = p_club OR dm.home_club_id = p_club) AND (p_partner IS NULL OR
+        dm.host_club_id = p_partner OR dm.home_club_id = p_partner) OFFSET 0) x UNION ALL SELECT
+        mm.host_club_id, mm.home_club_id, mm.month, mm.currency, mm.amount_minor FROM w,
+        analytics.monthly_money mm WHERE mm.month >= v_lf AND mm.month <= v_t AND mm.month NOT IN
+        (SELECT m FROM sp) AND (mm.host_club_id = p_club OR mm.home_club_id = p_club) AND
+        (p_partner IS NULL OR mm.host_club_id = p_partner OR mm.home_club_id = p_partner)),
     mr AS (SELECT mo.* FROM mo, r WHERE mo.day BETWEEN v_f AND v_t),
     tin AS (SELECT coalesce(sum(requested), 0) AS requested, coalesce(sum(approved), 0) AS
         approved, coalesce(sum(declined), 0) AS declined, coalesce(sum(confirmed), 0) AS
@@ -611,33 +618,34 @@ BEGIN
         (dv.host_club_id = p_club OR dv.home_club_id = p_club) AND (p_partner IS NULL OR
         dv.host_club_id = p_partner OR dv.home_club_id = p_partner)),
     uin AS (SELECT (SELECT coalesce(sum(c.keys), 0) FROM analytics.key_month_counts c WHERE c.kind
-        = 'v' AND c.host_club_id = p_club AND c.home_club_id = coalesce(v_pt, v_nil) AND c.month
+        = 'v' AND c.host_club_id = p_club AND c.home_club_id = v_ps AND c.month
         >= v_wf AND c.month < v_we AND c.prev < v_wf) + (SELECT count(*) FROM (SELECT DISTINCT k
         FROM ed, unnest(ed.member_keys) k WHERE ed.host_club_id = p_club) e WHERE NOT EXISTS
         (SELECT 1 FROM analytics.key_months km WHERE km.kind = 'v' AND km.host_club_id = p_club
-        AND km.home_club_id = coalesce(v_pt, v_nil) AND km.member_key = e.k AND km.month >= v_wf
+        AND km.home_club_id = v_ps AND km.member_key = e.k AND km.month >= v_wf
         AND km.month < v_we)) AS n FROM w),
     uout AS (SELECT (SELECT coalesce(sum(c.keys), 0) FROM analytics.key_month_counts c WHERE
-        c.kind = 'v' AND c.host_club_id = coalesce(v_pt, v_nil) AND c.home_club_id = p_club AND
+        c.kind = 'v' AND c.host_club_id = v_ps AND c.home_club_id = p_club AND
         c.month >= v_wf AND c.month < v_we AND c.prev < v_wf) + (SELECT count(*) FROM (SELECT
         DISTINCT k FROM ed, unnest(ed.member_keys) k WHERE ed.home_club_id = p_club) e WHERE NOT
         EXISTS (SELECT 1 FROM analytics.key_months km WHERE km.kind = 'v' AND km.host_club_id =
-        coalesce(v_pt, v_nil) AND km.home_club_id = p_club AND km.member_key = e.k AND km.month >=
+        v_ps AND km.home_club_id = p_club AND km.member_key = e.k AND km.month >=
         v_wf AND km.month < v_we)) AS n FROM w),
     ea AS (SELECT s FROM ed, unnest(ed.approve_secs) s WHERE ed.host_club_id = p_club),
     hb AS (SELECT b, sum(n) AS n FROM (SELECT ab.bucket AS b, ab.n FROM w,
         analytics.approve_buckets ab WHERE ab.host_club_id = p_club AND ab.home_club_id =
-        coalesce(v_pt, v_nil) AND ab.month >= v_wf AND ab.month < v_we UNION ALL SELECT floor(s /
+        v_ps AND ab.month >= v_wf AND ab.month < v_we UNION ALL SELECT floor(s /
         1024.0)::integer, 1 FROM ea) x GROUP BY b),
     hk AS (SELECT b, n, (sum(n) OVER (ORDER BY b))::bigint AS cum, (sum(n) OVER ())::bigint AS tot
         FROM hb),
     pk AS (SELECT b, (tot + 1) / 2 - (cum - n) AS rk FROM hk WHERE cum >= (tot + 1) / 2 ORDER BY b
         LIMIT 1),
-    fv AS (SELECT x.s, sum(x.n) AS n FROM (SELECT am.secs AS s, am.n FROM w, pk,
-        generate_series(v_wf, v_we - 1, interval '1 month') g JOIN analytics.approve_months am ON
-        am.month = g::date WHERE am.host_club_id = p_club AND am.home_club_id = coalesce(v_pt,
-        v_nil) AND am.secs >= pk.b * 1024 AND am.secs < pk.b * 1024 + 1024 UNION ALL SELECT ea.s,
-        1 FROM ea, pk WHERE floor(ea.s / 1024.0) = pk.b) x GROUP BY x.s),
+    fv AS (SELECT x.s, sum(x.n) AS n FROM (SELECT am.s, am.n FROM w, pk, generate_series(v_wf,
+        v_we - 1, interval '1 month') g CROSS JOIN LATERAL (SELECT a.secs AS s, a.n FROM
+        analytics.approve_months a WHERE a.host_club_id = p_club AND a.home_club_id =
+        v_ps AND a.month = g::date AND a.secs >= pk.b * 1024 AND a.secs < pk.b *
+        1024 + 1024 OFFSET 0) am UNION ALL SELECT ea.s, 1 FROM ea, pk WHERE floor(ea.s / 1024.0) =
+        pk.b) x GROUP BY x.s),
     med AS (SELECT (SELECT y.s FROM (SELECT s, (sum(n) OVER (ORDER BY s))::bigint AS cum FROM fv)
         y, pk WHERE y.cum >= pk.rk ORDER BY y.s LIMIT 1) AS m),
     cur AS (SELECT jsonb_agg(jsonb_build_object('currency', currency, 'amount_minor', amt) ORDER
