@@ -71,10 +71,6 @@ SQL
     t1=$(date +%s.%N)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }')
     say "reports: seeded in $secs s"
-    # the seed outlives the access token: sign in again
-    token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
-        "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
-    auth=(-H "Authorization: Bearer $token")
     if [[ -n $before && -x $before ]]; then
         local bport
         bport=$(rcp_free_port)
@@ -90,6 +86,10 @@ SQL
     fi
     local q="period=year&date=2025-06-30" name
     for k in report chart; do
+        # the seed and 50 requests of the before code outlive an access token: sign in again
+        token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
+            "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
+        auth=(-H "Authorization: Bearer $token")
         local path="/api/v1/analytics/clubs/$club/report?$q"
         [[ $k == chart ]] && path="/api/v1/analytics/clubs/$club/chart?kind=visits&$q"
         : >"$TMP/reports-$k-a.txt"
