@@ -24,7 +24,8 @@
 # BENCH_PIN (1 = servers on CPU 0, wrk on CPU 1 when there are 2+ CPUs), RECIPROCAL_HTTP_THREADS
 # (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir,
 # BENCH_ONLY (comma-separated groups to run: hello, graphql, member, visits, settlement, auth, ledger,
-# governance (the votes cast and ledger-submitted, bench/governance_votes.sh); empty
+# governance (the votes cast and ledger-submitted, bench/governance_votes.sh), reports (the
+# analytics 12-month club report at 1,000,000 visits over HTTP, bench/reports.sh); empty
 # = all; e.g. BENCH_ONLY=visits runs the server, /health/ready, the club read and the visit rows;
 # the governance and analytics rows, which need no server, always run),
 # BENCH_LEDGER_VERIFY_BLOCKS/_TXS (100/500) and BENCH_LEDGER_VERIFY_SCALE_BLOCKS (4000 blocks of
@@ -436,6 +437,12 @@ if ((server_ok)); then
     # (bench/governance_votes.sh)
     # shellcheck source=governance_votes.sh
     if want governance; then source "$ROOT/bench/governance_votes.sh"; fi
+
+    # ---- analytics reports (issue 14): the 12-month club report and chart over HTTP for a club
+    # with 1,000,000 visits seeded through the rebuild from the raw store (bench/reports.sh;
+    # BENCH_REPORTS_BEFORE_BIN: the code before the monthly rollups, interleaved)
+    # shellcheck source=reports.sh
+    if want reports; then source "$ROOT/bench/reports.sh"; fi
 
     # ---- analytics (issue 14): batched ingest into the rollups and the 12-month report of a club
     # with 1,000,000 recorded visits (bench/analytics.c, in process against this PostgreSQL)

@@ -16,6 +16,8 @@
 #include "services/analytics/analytics.h"
 #include "services/analytics/suppress.h"
 
+int analytics_report_reference = 0;
+
 static const char *const k_periods[] = {"day", "week", "month", "year", NULL};
 static const char *const k_formats[] = {"json", "csv", NULL};
 
@@ -99,8 +101,9 @@ int analytics_validate_none(json_t *in, err_t *e) {
     "(date_trunc('month', t) - interval '11 months')::date AS yf, "                                \
     "(t - interval '1 year')::date + 1 AS tf FROM r0), "
 
-/* The club report: $6 partner (NULL = all), $7 top. */
-static const char k_sql_club[] = RANGE_SQL
+/* The club report over the daily rollups only (the reference the monthly path is tested
+ * against, analytics_report_reference): $6 partner (NULL = all), $7 top. */
+static const char k_sql_club_daily[] = RANGE_SQL
     "v AS (SELECT dv.* FROM analytics.daily_visits dv, r WHERE (dv.host_club_id = $1::uuid OR "
     "dv.home_club_id = $1::uuid) AND dv.day BETWEEN least(r.lf, (r.yf - interval '1 year')::date) "
     "AND r.t AND "
@@ -211,6 +214,12 @@ static const char k_sql_club[] = RANGE_SQL
     "'trailing_from', r.tf)::text "
     "FROM z, r, tin, tout, uin, uout, med, cur, seas, ly, lym, us, rm";
 
+/* The club report: analytics.club_report (migration 0006): the monthly level for whole months,
+ * the daily rows for split months and edge days (docs/analytics.md "Report speed: monthly
+ * rollups"); $6 partner (NULL = all), $7 top. */
+static const char k_sql_club[] = "SELECT analytics.club_report($1::uuid, $2::date, $3::date, $4, "
+                                 "$5::date, $6::uuid, $7::int)";
+
 /* The partner directory of the caller's club (reciprocal.club_partners): items or NULL when the
  * reciprocal service does not answer (names then stay null, and "unused" is not flagged). */
 static json_t *directory(const svc_call_t *call, const char *club) {
@@ -304,7 +313,8 @@ int analytics_club_doc(const svc_call_t *call, json_t *in, json_t **out, err_t *
                        period, str_or_null(in, "date"), str_or_null(in, "partner"),
                        top};
     db_scope_t scope = svc_scope(call, club);
-    PGresult *r = db_read(call->env->db, &scope, k_sql_club, 7, p, e);
+    PGresult *r = db_read(call->env->db, &scope,
+                          analytics_report_reference ? k_sql_club_daily : k_sql_club, 7, p, e);
     if (!r) {
         if (e->status == 500 && strstr(e->message, "date"))
             err_set(e, 422, "invalid_field", "from", "not a valid date range");
@@ -852,7 +862,7 @@ static PGresult *as_relay(const svc_call_t *call, const char *sql, int n, const 
 int analytics_rebuild(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     (void)in;
     PGresult *r = as_relay(call,
-                           "SELECT analytics.rebuild(), (SELECT count(*) FROM "
+                           "SELECT analytics.rebuild_all(), (SELECT count(*) FROM "
                            "analytics.daily_visits), (SELECT count(*) FROM analytics.daily_money), "
                            "(SELECT count(*) FROM analytics.daily_usage)",
                            0, NULL, e);

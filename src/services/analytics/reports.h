@@ -18,6 +18,11 @@ int analytics_validate_none(json_t *in, err_t *e);
 /* set_capacity: a club's bookable rooms (the denominator of room utilisation). */
 int analytics_validate_capacity(json_t *in, err_t *e);
 int analytics_set_capacity(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
+/* Nonzero: the club report reads the daily rollups only (the implementation before the monthly
+ * rollups, kept as the reference the tests and bench/analytics_report compare with). 0 in the
+ * server. */
+extern int analytics_report_reference;
+/* rebuild: every rollup level from the raw store (analytics.rebuild_all). */
 int analytics_rebuild(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int analytics_retention(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 

@@ -25,6 +25,7 @@
 #include "core/service.h"
 #include "services/analytics/analytics.h"
 #include "services/analytics/ingest.h"
+#include "services/analytics/reports.h"
 #include "test.h"
 
 static db_pool_t *g_db, *g_owner;
@@ -121,6 +122,58 @@ static char *snapshot(const char *except_day) {
         "$2::uuid, $3::uuid) OR home_club_id IN ($1::uuid, $2::uuid, $3::uuid)) AND night <> "
         "$4::date), ''))",
         4, p);
+}
+
+/* The monthly level of the fixture's clubs (and D, the DST club), as text in key order. */
+static char D[40];
+static const char k_monthly_rows[] =
+    "SELECT md5(concat_ws(E'\\n', "
+    "(SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM analytics.monthly_visits t WHERE "
+    "host_club_id IN ($1::uuid, $2::uuid, $3::uuid, $4::uuid) OR home_club_id IN ($1::uuid, "
+    "$2::uuid, $3::uuid, $4::uuid)), "
+    "(SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM analytics.monthly_money t WHERE "
+    "host_club_id IN ($1::uuid, $2::uuid, $3::uuid, $4::uuid) OR home_club_id IN ($1::uuid, "
+    "$2::uuid, $3::uuid, $4::uuid)), "
+    "(SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM analytics.monthly_usage t WHERE "
+    "club_id IN ($1::uuid, $2::uuid, $3::uuid, $4::uuid)), "
+    "(SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM analytics.monthly_rooms t WHERE "
+    "host_club_id IN ($1::uuid, $2::uuid, $3::uuid, $4::uuid) OR home_club_id IN ($1::uuid, "
+    "$2::uuid, $3::uuid, $4::uuid)), "
+    "(SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM analytics.key_months t WHERE "
+    "host_club_id IN ($1::uuid, $2::uuid, $3::uuid, $4::uuid) OR home_club_id IN ($1::uuid, "
+    "$2::uuid, $3::uuid, $4::uuid)), "
+    "(SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM analytics.key_month_counts t "
+    "WHERE host_club_id IN ($1::uuid, $2::uuid, $3::uuid, $4::uuid) OR home_club_id IN "
+    "($1::uuid, $2::uuid, $3::uuid, $4::uuid)), "
+    "(SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM analytics.approve_months t WHERE "
+    "host_club_id IN ($1::uuid, $2::uuid, $3::uuid, $4::uuid) OR home_club_id IN ($1::uuid, "
+    "$2::uuid, $3::uuid, $4::uuid)), "
+    "(SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM analytics.approve_buckets t WHERE "
+    "host_club_id IN ($1::uuid, $2::uuid, $3::uuid, $4::uuid) OR home_club_id IN ($1::uuid, "
+    "$2::uuid, $3::uuid, $4::uuid)), 'end'))";
+
+static char *snapshot_monthly(void) {
+    const char *p[] = {A, B, C, D};
+    return owner_text(k_monthly_rows, 4, p);
+}
+
+/* 1 when the monthly level kept incrementally equals its full recomputation from the daily
+ * rollups (analytics.rebuild_monthly in a transaction rolled back). */
+static int monthly_consistent(void) {
+    db_tx_t *tx = owner_tx();
+    if (!tx) return 0;
+    err_t e = {0};
+    const char *p[] = {A, B, C, D};
+    PGresult *a = db_exec(tx, k_monthly_rows, 4, p, &e);
+    PGresult *x = a ? db_exec(tx, "SELECT analytics.rebuild_monthly()", 0, NULL, &e) : NULL;
+    PGresult *b = x ? db_exec(tx, k_monthly_rows, 4, p, &e) : NULL;
+    int same = a && b && strcmp(PQgetvalue(a, 0, 0), PQgetvalue(b, 0, 0)) == 0;
+    if (!b) printf("#   monthly_consistent: %s\n", e.message);
+    PQclear(a);
+    PQclear(x);
+    PQclear(b);
+    db_rollback(tx);
+    return same;
 }
 
 /* ---- the event stream ------------------------------------------------------------------- */
@@ -522,7 +575,7 @@ static void test_late_event_recomputes_its_day(void) {
 
 /* The rebuild (network administrators) from the raw store gives byte-identical rollups. */
 static void test_rebuild_is_byte_identical(void) {
-    char *before = snapshot(NULL);
+    char *before = snapshot(NULL), *before_m = snapshot_monthly();
     const char *p[] = {A};
     CHECK(owner_count("SELECT count(*) FROM analytics.daily_visits WHERE host_club_id = $1", 1, p) >
           0);
@@ -530,10 +583,13 @@ static void test_rebuild_is_byte_identical(void) {
     CHECK_EQ_INT(call(&g_na, "rebuild", &r, NULL), 200);
     CHECK(num(r, "daily_visits") > 0);
     json_decref(r);
-    char *after = snapshot(NULL);
+    char *after = snapshot(NULL), *after_m = snapshot_monthly();
     CHECK(before && after && strcmp(before, after) == 0);
+    CHECK(before_m && after_m && strcmp(before_m, after_m) == 0); /* the monthly level too */
     free(before);
     free(after);
+    free(before_m);
+    free(after_m);
     CHECK_EQ_INT(call(&g_staff_a, "rebuild", NULL, NULL), 403);
 }
 
@@ -883,6 +939,220 @@ static void test_validation(void) {
     CHECK_EQ_INT(call(&g_staff_a, "club_report", NULL, "{s:s}", "id", "nope"), 422);
 }
 
+/* ---- monthly rollups (docs/analytics.md "Report speed: monthly rollups") ---------------- */
+
+/* The report of club `id` over args (a jansson pack of the range) equals the reference
+ * implementation's (the daily rollups only) field for field; prints both when not. */
+static int same_as_reference(const svc_caller_t *c, json_t *args) {
+    json_t *a = NULL, *b = NULL;
+    const svc_op_t *o = svc_find_op(&analytics_module, "club_report");
+    err_t e = {0};
+    int s1 = 0, s2 = 0;
+    json_t *in1 = json_deep_copy(args), *in2 = json_deep_copy(args);
+    svc_dispatch(&g_env, &analytics_module, o, c, in1, &s1, &a, &e);
+    analytics_report_reference = 1;
+    svc_dispatch(&g_env, &analytics_module, o, c, in2, &s2, &b, &e);
+    analytics_report_reference = 0;
+    int same = s1 == 200 && s2 == 200 && json_equal(a, b);
+    if (!same) {
+        char *ta = json_dumps(a, JSON_SORT_KEYS | JSON_COMPACT),
+             *tb = json_dumps(b, JSON_SORT_KEYS | JSON_COMPACT),
+             *ti = json_dumps(args, JSON_SORT_KEYS | JSON_COMPACT);
+        printf("#   %s: %d %d\n#   monthly:   %s\n#   reference: %s\n", ti, s1, s2, ta, tb);
+        free(ta);
+        free(tb);
+        free(ti);
+    }
+    json_decref(in1);
+    json_decref(in2);
+    json_decref(a);
+    json_decref(b);
+    return same;
+}
+
+/* Every range shape against the reference for clubs A, B, C, with no partner, each partner and
+ * the club itself as partner: periods, whole months, partial months at either or both ends, a
+ * range inside one month, a range over three years. */
+static int all_ranges_same(void) {
+    static const char *const periods[][2] = {
+        {"month", "2026-01-15"}, {"year", "2026-01-15"},  {"year", "2025-06-01"},
+        {"week", "2026-01-07"},  {"day", "2026-01-10"},   {"month", "2026-02-15"},
+        {"month", "2026-03-30"}, {"month", "2026-04-02"}, {"year", "2026-10-01"}};
+    static const char *const ranges[][2] = {
+        {"2025-12-20", "2026-01-10"}, {"2025-11-15", "2026-02-03"}, {"2026-01-02", "2026-01-31"},
+        {"2025-12-01", "2026-01-12"}, {"2026-01-01", "2026-03-31"}, {"2024-01-01", "2026-12-31"},
+        {"2026-01-11", "2026-04-01"}, {"2026-01-03", "2026-01-03"}, {"2026-03-31", "2026-04-30"}};
+    const char *clubs[] = {A, B, C, D};
+    const svc_caller_t *who[] = {&g_staff_a, &g_staff_b, &g_staff_c, &g_na};
+    int ok = 1;
+    for (int c = 0; c < 4; c++) {
+        const char *partners[] = {NULL, A, B, C};
+        for (int q = 0; q < (c == 0 ? 4 : 1); q++) { /* A with every partner, the others none */
+            for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++) {
+                json_t *in = json_pack("{s:s, s:s, s:s}", "id", clubs[c], "period", periods[i][0],
+                                       "date", periods[i][1]);
+                if (partners[q]) json_object_set_new(in, "partner", json_string(partners[q]));
+                ok &= same_as_reference(who[c], in);
+                json_decref(in);
+            }
+            for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+                json_t *in = json_pack("{s:s, s:s, s:s, s:i}", "id", clubs[c], "from", ranges[i][0],
+                                       "to", ranges[i][1], "top", 1);
+                if (partners[q]) json_object_set_new(in, "partner", json_string(partners[q]));
+                ok &= same_as_reference(who[c], in);
+                json_decref(in);
+            }
+        }
+    }
+    return ok;
+}
+
+/* Every measure of the report equals the pre-change implementation on the fixture (and the
+ * later tests' additions to it), and the monthly level equals its full recomputation. */
+static void test_monthly_matches_reference(void) {
+    CHECK(all_ranges_same());
+    CHECK(monthly_consistent());
+    /* the hand-computed January figures read from the monthly rows (a whole month) */
+    json_t *r = NULL;
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s}", "id", A, "from", "2026-01-01",
+                 "to", "2026-01-31") == 200);
+    CHECK_EQ_INT(num(r, "unique_visitors_in"), 1);
+    CHECK_EQ_INT(num(r, "median_approve_seconds"), 1800);
+    CHECK_EQ_INT(num(r, "usage.active_members"), 2);
+    json_decref(r);
+    const char *p[] = {A, B};
+    CHECK_EQ_INT(owner_count("SELECT requested FROM analytics.monthly_visits WHERE host_club_id "
+                             "= $1 AND home_club_id = $2 AND month = '2026-01-01'",
+                             2, p),
+                 5);
+}
+
+/* Months in the club's time zone across DST (Europe/London: BST from 2026-03-29, GMT from
+ * 2026-10-25): a sign-in and a charge at 2026-03-31T23:30Z are on April 1 locally, one at
+ * 22:30Z on March 31; 2026-09-30T23:30Z is October 1 (BST), 2026-10-31T23:30Z October 31
+ * (GMT). */
+static void test_monthly_dst_boundaries(void) {
+    char u1[40], u2[40], v[40], m[40];
+    uuid(u1);
+    uuid(u2);
+    uuid(v);
+    uuid(m);
+    club(D, "Europe/London");
+    consume(); /* the club's time zone first: the charges' local day is taken from it */
+    sign_in(D, u1, "2026-03-31T22:30:00.000Z");
+    sign_in(D, u1, "2026-03-31T23:30:00.000Z");
+    sign_in(D, u2, "2026-03-31T23:45:00.000Z");
+    sign_in(D, u2, "2026-09-30T23:30:00.000Z");
+    sign_in(D, u1, "2026-10-31T23:30:00.000Z");
+    request(v, D, B, m, "2026-03-01T10:00:00.000Z", "2026-04-01", "2026-04-02", 0, "dining");
+    step("loi.issued", v, D, B, m, "approved", "2026-03-01T10:05:00.000Z");
+    step("visit.checked_in", v, D, B, m, "checked_in", "2026-04-01T09:00:00.000Z");
+    charge("charge.posted", v, D, B, "GBP", 700, "2026-03-31T23:30:00.000Z");
+    charge("charge.posted", v, D, B, "GBP", 300, "2026-03-31T22:30:00.000Z");
+    consume();
+    const char *p[] = {D};
+    CHECK_EQ_INT(owner_count("SELECT sign_ins FROM analytics.monthly_usage WHERE club_id = $1 "
+                             "AND month = '2026-03-01'",
+                             1, p),
+                 1);
+    CHECK_EQ_INT(owner_count("SELECT sign_ins FROM analytics.monthly_usage WHERE club_id = $1 "
+                             "AND month = '2026-04-01'",
+                             1, p),
+                 2);
+    CHECK_EQ_INT(owner_count("SELECT sign_ins FROM analytics.monthly_usage WHERE club_id = $1 "
+                             "AND month = '2026-10-01'",
+                             1, p),
+                 2);
+    CHECK_EQ_INT(owner_count("SELECT amount_minor FROM analytics.monthly_money WHERE "
+                             "host_club_id = $1 AND month = '2026-04-01'",
+                             1, p),
+                 700);
+    svc_caller_t sd;
+    staff(&sd, D);
+    json_t *r = NULL;
+    REQUIRE(call(&sd, "club_report", &r, "{s:s, s:s, s:s}", "id", D, "period", "month", "date",
+                 "2026-04-10") == 200);
+    CHECK_EQ_INT(num(r, "usage.sign_ins"), 2);
+    CHECK_EQ_INT(num(r, "usage.active_members"), 2);
+    CHECK_EQ_INT(num(r, "visits_in"), 1);
+    CHECK_EQ_INT(num(r, "unique_visitors_in"), 1);
+    CHECK_EQ_INT(num(r, "median_approve_seconds"), 300);
+    CHECK_EQ_INT(num(json_array_get(json_object_get(r, "revenue"), 0), "amount_minor"), 700);
+    json_decref(r);
+    REQUIRE(call(&sd, "club_report", &r, "{s:s, s:s, s:s}", "id", D, "period", "year", "date",
+                 "2026-04-10") == 200);
+    CHECK_EQ_INT(num(r, "usage.sign_ins"), 5);
+    CHECK_EQ_INT(num(r, "usage.active_members"), 2); /* u1 and u2, in several months */
+    CHECK_EQ_INT(num(json_array_get(json_object_get(r, "revenue"), 0), "amount_minor"), 1000);
+    json_decref(r);
+    /* March 31 .. April 30: a partial March (one day) and the whole of April */
+    REQUIRE(call(&sd, "club_report", &r, "{s:s, s:s, s:s}", "id", D, "from", "2026-03-31", "to",
+                 "2026-04-30") == 200);
+    CHECK_EQ_INT(num(r, "usage.sign_ins"), 3);
+    CHECK_EQ_INT(num(r, "usage.active_members"), 2);
+    json_decref(r);
+    CHECK(all_ranges_same());
+    CHECK(monthly_consistent());
+}
+
+/* A late event changes exactly its month: a visit checked out later changes its month's
+ * statuses; a later no-show takes it out of the visits and its member key out of February's
+ * visitors; January is unchanged, the whole level equals its recomputation and every report
+ * still equals the reference. */
+static void test_late_event_changes_its_month(void) {
+    char v[40];
+    uuid(v);
+    request(v, A, B, M3, "2026-02-01T10:00:00.000Z", "2026-02-14", "2026-02-14", 0, "golf");
+    step("loi.issued", v, A, B, M3, "approved", "2026-02-01T10:20:00.000Z");
+    step("visit.checked_in", v, A, B, M3, "checked_in", "2026-02-14T10:00:00.000Z");
+    consume();
+    const char *p[] = {A, B};
+    CHECK_EQ_INT(owner_count("SELECT checked_in FROM analytics.monthly_visits WHERE host_club_id "
+                             "= $1 AND home_club_id = $2 AND month = '2026-02-01'",
+                             2, p),
+                 1);
+    char *jan = owner_text("SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM "
+                           "analytics.monthly_visits t WHERE host_club_id = $1 AND month = "
+                           "'2026-01-01'",
+                           1, p);
+    step("visit.checked_out", v, A, B, M3, "completed", "2026-02-14T18:00:00.000Z");
+    consume();
+    CHECK_EQ_INT(owner_count("SELECT completed * 10 + checked_in FROM analytics.monthly_visits "
+                             "WHERE host_club_id = $1 AND home_club_id = $2 AND month = "
+                             "'2026-02-01'",
+                             2, p),
+                 10);
+    CHECK(monthly_consistent());
+    CHECK(all_ranges_same());
+    /* a later no-show: the visit no longer counts as a visit, its key leaves February */
+    step("visit.no_show", v, A, B, M3, "no_show", "2026-02-15T09:00:00.000Z");
+    consume();
+    CHECK_EQ_INT(owner_count("SELECT no_show * 100 + completed * 10 + visits FROM "
+                             "analytics.monthly_visits WHERE host_club_id = $1 AND home_club_id = "
+                             "$2 AND month = '2026-02-01'",
+                             2, p),
+                 100);
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM analytics.key_months WHERE host_club_id = $1 "
+                             "AND month = '2026-02-01'",
+                             1, p),
+                 0);
+    char *jan2 = owner_text("SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM "
+                            "analytics.monthly_visits t WHERE host_club_id = $1 AND month = "
+                            "'2026-01-01'",
+                            1, p);
+    CHECK(jan && jan2 && strcmp(jan, jan2) == 0);
+    free(jan);
+    free(jan2);
+    json_t *r = NULL;
+    REQUIRE(call(&g_staff_a, "club_report", &r, "{s:s, s:s, s:s}", "id", A, "from", "2026-01-01",
+                 "to", "2026-03-31") == 200);
+    CHECK_EQ_INT(num(r, "unique_visitors_in"), 1); /* m1 (January); m3 was a no-show */
+    CHECK_EQ_INT(num(r, "statuses_in.no_show"), 2);
+    json_decref(r);
+    CHECK(monthly_consistent());
+    CHECK(all_ranges_same());
+}
+
 static void test_setup(void) {
     err_t e = {0};
     const char *url = getenv("RECIPROCAL_TEST_DATABASE_URL");
@@ -904,6 +1174,7 @@ static void test_setup(void) {
     uuid(A);
     uuid(B);
     uuid(C);
+    uuid(D);
     uuid(M1);
     uuid(M2);
     uuid(M3);
@@ -939,6 +1210,9 @@ int main(void) {
         RUN(test_network_breakdowns);
         RUN(test_concurrent_ingest_same_day);
         RUN(test_validation);
+        RUN(test_monthly_matches_reference);
+        RUN(test_monthly_dst_boundaries);
+        RUN(test_late_event_changes_its_month);
     }
     db_pool_close(g_db);
     db_pool_close(g_owner);
