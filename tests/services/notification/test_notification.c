@@ -1107,6 +1107,54 @@ static void test_smtp_starttls(void) {
 
 /* Disable (queued deliveries end undelivered, no new ones), enable, change types, delete (the
  * log goes too); another club's administrator gets 404; bad input names the field. */
+/* The consumers' batch (issue 13, mail throughput): in a transaction with an accumulator,
+ * notify_webhooks_queue only collects and notify_webhooks_flush queues every event's deliveries
+ * in one statement: the subscribed events of the batch queued once each, with the payload the
+ * direct path writes (compact JSON), the others and a second flush of the same events nothing. */
+static void test_webhook_batched_queue(void) {
+    char id[40], sec[WEBHOOK_SECRET_MAX], ev_ids[3][40];
+    const char *types[3] = {"batch.test", "batch.other", "batch.test"};
+    REQUIRE(hook(g_club_a, "/ok", "[\"batch.test\"]", id, sec) == 0);
+    json_t *acc = json_array(), *data[3];
+    db_scope_t scope = {.club_id = g_club_a, .relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    int rc = db_begin(g_db, &scope, &tx, &e);
+    for (int round = 0; round < 2; round++) { /* the second: the same events again */
+        for (int i = 0; i < 3; i++) {
+            if (round == 0)
+                snprintf(ev_ids[i], sizeof ev_ids[i], "7f2f6a1c-0000-4000-8000-%012d", ++g_seq);
+            data[i] = json_pack("{s:s, s:s}", "visit_id", ev_ids[i], "status", "x");
+            svc_event_t ev = {.id = ev_ids[i],
+                              .type = types[i],
+                              .subject = types[i],
+                              .tenant_id = g_club_a,
+                              .correlation_id = "",
+                              .data = data[i],
+                              .envelope = data[i],
+                              .acc = acc};
+            if (rc == 0) rc = notify_webhooks_queue(tx, &ev, &e);
+            json_decref(data[i]);
+        }
+        if (rc == 0) CHECK_EQ_INT(hook_count("true", id), round == 0 ? 0 : 2); /* not yet */
+        if (rc == 0) rc = notify_webhooks_flush(tx, acc, &e);
+        json_array_clear(acc);
+    }
+    rc = db_tx_finish(&tx, rc, NULL, &e);
+    if (rc != 0) printf("#   batched queue: %s\n", e.message);
+    CHECK_EQ_INT(rc, 0);
+    json_decref(acc);
+    CHECK_EQ_INT(hook_count("status = 'queued'", id), 2);
+    char where[160];
+    snprintf(where, sizeof where,
+             "event_id = '%s' AND event_type = 'batch.test' AND payload LIKE "
+             "'{\"type\":\"batch.test\",\"timestamp\":%%'",
+             ev_ids[0]);
+    CHECK_EQ_INT(hook_count(where, id), 1);
+    snprintf(where, sizeof where, "event_id = '%s'", ev_ids[1]);
+    CHECK_EQ_INT(hook_count(where, id), 0);
+}
+
 static void test_webhook_disable_delete(void) {
     char id[40], sec[WEBHOOK_SECRET_MAX];
     svc_caller_t aa = club_admin(g_club_a), ba = club_admin(g_club_b);
@@ -1452,6 +1500,7 @@ int main(void) {
         RUN(test_webhook_signed_delivery);
         RUN(test_webhook_retries);
         RUN(test_webhook_disable_delete);
+        RUN(test_webhook_batched_queue);
         RUN(test_smtp_starttls);
         RUN(test_statement_mails);
         RUN(test_webhook_ssrf);
