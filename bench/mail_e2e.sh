@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # bench/mail_e2e.sh: the mail e2e bench (bench/mail_e2e.c) under tests/run.sh's PostgreSQL and
-# NATS (or make bench's): starts aiosmtpd (tests/services/notification/smtp_server.py, Maildir) on
-# a free port, runs BIN (default build/bench-mail-e2e) at BENCH_MAIL_E2E_RATE (200) events/s for
+# NATS (or make bench's): starts aiosmtpd (scripts/smtp_sink.py, the Maildir of make run) on a
+# free port, runs BIN (default build/bench-mail-e2e) at BENCH_MAIL_E2E_RATE (200) events/s for
 # BENCH_MAIL_E2E_SECS (10) s, prints its line followed by the CPU per mail of the SMTP server
 # (smtp_cpu_ms) and of PostgreSQL's backends (pg_cpu_ms, the postmaster's children, sampled every
 # 0.2 s so that a backend that exits still counts), and "ok 1 - mail_e2e" (or "not ok").
 # A/B: BINS="A B" runs each binary in turn, BENCH_MAIL_E2E_ROUNDS (1) times (interleaved, one
-# harness, a fresh aiosmtpd per run). BENCH_MAIL_E2E_SMTP: the SMTP server command (default the
-# test server), given PORT DIR.
+# harness, a fresh aiosmtpd per run). BENCH_MAIL_E2E_SMTP: the SMTP server command, given PORT DIR
+# (e.g. "/usr/bin/python3 scripts/smtp_sink.py --mailbox": aiosmtpd's own Mailbox handler, or the
+# tests' tests/services/notification/smtp_server.py).
 # Usage: tests/run.sh bench/mail_e2e.sh   (BIN=... or BINS="A B" to bench other builds)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 BINS=${BINS:-${BIN:-$ROOT/build/bench-mail-e2e}}
-SMTP=${BENCH_MAIL_E2E_SMTP:-/usr/bin/python3 $ROOT/tests/services/notification/smtp_server.py}
+SMTP=${BENCH_MAIL_E2E_SMTP:-/usr/bin/python3 $ROOT/scripts/smtp_sink.py}
 HZ=$(getconf CLK_TCK)
 pg_data=""
 # the cluster's data directory: tests/run.sh's pg_ctl script names it; make bench exports PG_DATA

@@ -547,10 +547,10 @@ fi
 
 # ---- notification mail (issue 13; bench/mail.c, no service): notify_smtp_session_send, one
 # SMTP session kept per sender, BENCH_MAIL_THREADS (8) senders, BENCH_MAIL_N (2000) mails to a local aiosmtpd writing a
-# Maildir (tests/services/notification/smtp_server.py); goal >= 500 mails/s
+# Maildir (scripts/smtp_sink.py, as make run); goal >= 500 mails/s
 if make -s build/bench-mail 2>"$TMP/log/mail-cc.log"; then
     mail_port=$(rcp_free_port)
-    /usr/bin/python3 tests/services/notification/smtp_server.py "$mail_port" "$TMP/mail" \
+    /usr/bin/python3 scripts/smtp_sink.py "$mail_port" "$TMP/mail" \
         >"$TMP/log/aiosmtpd.log" 2>&1 &
     mail_pid=$!
     sleep 2

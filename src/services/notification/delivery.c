@@ -342,15 +342,16 @@ static int record_batch(const svc_env_t *env, msg_t *msgs, const int *idx, int k
         strbuf_free(&ids);
         return -1;
     }
-    if (db_exec_cmd(tx,
-                    "UPDATE notification.messages m SET status = u.status, tries = u.tries, "
-                    "last_error = u.error, next_attempt_at = now() + make_interval(secs => "
-                    "u.delay), sent_at = CASE WHEN u.status = 'sent' THEN now() END, failed_at = "
-                    "CASE WHEN u.status IN ('undelivered', 'not_sent') THEN now() END, "
-                    "provider_ref = coalesce(u.ref, m.provider_ref), status_changed_at = now() "
-                    "FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, status text, tries int, "
-                    "delay float8, error text, ref text) WHERE m.id = u.id AND m.id = ANY($2::uuid[])",
-                    2, p, e) < 0)
+    if (db_exec_cmd(
+            tx,
+            "UPDATE notification.messages m SET status = u.status, tries = u.tries, "
+            "last_error = u.error, next_attempt_at = now() + make_interval(secs => "
+            "u.delay), sent_at = CASE WHEN u.status = 'sent' THEN now() END, failed_at = "
+            "CASE WHEN u.status IN ('undelivered', 'not_sent') THEN now() END, "
+            "provider_ref = coalesce(u.ref, m.provider_ref), status_changed_at = now() "
+            "FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, status text, tries int, "
+            "delay float8, error text, ref text) WHERE m.id = u.id AND m.id = ANY($2::uuid[])",
+            2, p, e) < 0)
         goto done;
     for (int j = 0; j < k; j++) {
         const msg_t *m = &msgs[idx[j]];
