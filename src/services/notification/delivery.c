@@ -481,7 +481,8 @@ static void *sender(void *arg) {
     db_tx_t *rtx = NULL;
     tmpl_cache_t templates = {0};
     t_tmpl = &templates;
-    for (int i; (i = atomic_fetch_add(&p->next, 1)) < p->n;) {
+    /* a stop ends the pass early: the rows not taken get their lease back (release_untried) */
+    for (int i; !atomic_load(&g_stop) && (i = atomic_fetch_add(&p->next, 1)) < p->n;) {
         attempt(p->env, &rtx, ss, &p->msgs[i]);
         pthread_mutex_lock(&p->mu);
         p->done[p->n_done++] = i;
@@ -570,6 +571,34 @@ static int deliver_leased(const svc_env_t *env, msg_t *msgs, int n, err_t *e) {
     return handled;
 }
 
+/* A stop (SIGTERM) ends a pass before its last rows: those never tried (not `recorded`) are
+ * due again at once, so the next process sends them without waiting for DELIVERY_LEASE, and a
+ * pass of DELIVERY_BATCH mails no longer holds the shutdown. When this fails they wait for the
+ * lease (at least once either way). */
+static void release_untried(const svc_env_t *env, const msg_t *msgs, int n) {
+    strbuf_t ids = {0};
+    int k = 0;
+    strbuf_puts(&ids, "{");
+    for (int i = 0; i < n; i++)
+        if (!msgs[i].recorded) strbuf_printf(&ids, "%s%s", k++ ? "," : "", msgs[i].id);
+    strbuf_puts(&ids, "}");
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    const char *p[] = {ids.p};
+    if (k > 0 && !ids.oom && db_begin(env->db, &k_system, &tx, &e) == 0) {
+        int rc = db_exec_cmd(tx,
+                             "UPDATE notification.messages SET next_attempt_at = now() WHERE id "
+                             "= ANY($1::uuid[]) AND status = 'queued'",
+                             1, p, &e) < 0
+                     ? -1
+                     : 0;
+        if (db_tx_finish(&tx, rc, NULL, &e) == 0)
+            log_info("notification delivery: stopping, %d leased messages released", k);
+    }
+    if (e.status) log_warn("notification delivery: stopping: %s", e.message);
+    strbuf_free(&ids);
+}
+
 int notify_deliver_once(const svc_env_t *env, err_t *e) {
     pthread_once(&metrics_once, declare_metrics);
     db_tx_t *tx = NULL;
@@ -623,6 +652,7 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
     for (int i = 0; notify_delivery_trace && i < n; i++)
         notify_delivery_trace(msgs[i].id, "leased");
     int handled = deliver_leased(env, msgs, n, e);
+    if (atomic_load(&g_stop)) release_untried(env, msgs, n);
     for (int i = 0; i < n; i++)
         msg_free(&msgs[i]);
     free(msgs);
@@ -905,6 +935,7 @@ void notify_delivery_stop(void) {
     if (!g_running) return;
     atomic_store(&g_stop, 1);
     pthread_join(g_thread, NULL);
+    atomic_store(&g_stop, 0); /* direct passes (tests) try every leased row again */
     g_running = 0;
     sessions_close();
 }

@@ -1449,6 +1449,39 @@ static int create_club(const char *name, char id[40]) {
     return st == 201 ? 0 : -1;
 }
 
+/* The delivery worker sleeps RECIPROCAL_NOTIFY_POLL_MS when nothing is due; a message queued
+ * meanwhile wakes it at the commit (LISTEN notification_queued, migration 0017): with a 60 s
+ * poll, a statement mail queued once the worker is idle is sent within 10 s (before: it waited
+ * for the end of the minute). Runs last: the worker thread sends whatever is due. */
+static void test_worker_woken_by_queue(void) {
+    notification_settings_t *ns = svc_settings_edit(&g_set, &notification_module);
+    int saved = ns->poll_ms;
+    char home[128], sid[40], eid[40];
+    snprintf(home, sizeof home, "treasurer-wake-%d@notify.example", (int)getpid());
+    snprintf(sid, sizeof sid, "5a7e0000-0000-4000-8000-%012d", ++g_seq);
+    snprintf(eid, sizeof eid, "5a7e1111-0000-4000-8000-%012d", ++g_seq);
+    REQUIRE(owner_exec("UPDATE member.clubs SET contact_email = $2 WHERE id = $1::uuid", 2,
+                       (const char *[]){g_club_a, home}) == 0);
+    rcache_clear(rcache_named("clubs"));
+    deliver();
+    ns->poll_ms = 60000;
+    err_t e = {0};
+    REQUIRE(notify_delivery_start(&g_env, &e) == 0);
+    sleep(2); /* its first passes find nothing due: it sleeps */
+    REQUIRE(statement_event("statement.issued", eid, sid) == 0);
+    const char *p[] = {home};
+    long long sent = 0;
+    for (int waited = 0; waited < 100 && sent < 1; waited++) {
+        usleep(100 * 1000);
+        sent = owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                           "status = 'sent'",
+                           1, p);
+    }
+    notify_delivery_stop();
+    ns->poll_ms = saved;
+    CHECK_EQ_INT(sent, 1);
+}
+
 static void test_setup(void) {
     err_t e = {0};
     const char *url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
@@ -1507,6 +1540,7 @@ int main(void) {
         RUN(test_template_preview);
         RUN(test_confirmation_ics);
         RUN(test_daily_digest);
+        RUN(test_worker_woken_by_queue);
     }
     sink_mail_stop(&g_mail);
     sink_stop(&g_hook);
