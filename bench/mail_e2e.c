@@ -13,10 +13,12 @@
  * RECIPROCAL_TEST_NATS_URL), migrated. Usage: bench-mail-e2e SMTP_PORT [RATE [SECS]] (200 10) */
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,55 @@ static double wall_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- stage timestamps (the delivery worker's and the consumer's seams) ---------------------- */
+
+typedef struct mark {
+    char id[40];
+    char stage; /* 'l' leased, 'a' accepted */
+    double t;
+} mark_t;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static mark_t *g_marks;
+static int g_n_marks, g_cap_marks, g_n_accepted;
+static double *g_commits; /* instants the statements consumer committed a batch */
+static int g_n_commits, g_cap_commits;
+
+static void on_trace(const char *id, const char *stage) {
+    double t = wall_s();
+    pthread_mutex_lock(&g_mu);
+    if (g_n_marks < g_cap_marks) {
+        mark_t *mk = &g_marks[g_n_marks++];
+        snprintf(mk->id, sizeof mk->id, "%s", id);
+        mk->stage = stage[0];
+        mk->t = t;
+    }
+    if (stage[0] == 'a') g_n_accepted++;
+    pthread_mutex_unlock(&g_mu);
+}
+
+static int on_commit(const char *durable) {
+    double t = wall_s();
+    pthread_mutex_lock(&g_mu);
+    if (strcmp(durable, "notification_statements") == 0 && g_n_commits < g_cap_commits)
+        g_commits[g_n_commits++] = t;
+    pthread_mutex_unlock(&g_mu);
+    return 0;
+}
+
+/* The first mark of message id at stage, or -1. */
+static double mark_of(const char *id, char stage) {
+    for (int i = 0; i < g_n_marks; i++)
+        if (g_marks[i].stage == stage && strcmp(g_marks[i].id, id) == 0) return g_marks[i].t;
+    return -1;
+}
+
+/* The first commit of the statements consumer at or after t (its transaction began at t). */
+static double commit_after(double t) {
+    for (int i = 0; i < g_n_commits; i++)
+        if (g_commits[i] >= t - 0.002) return g_commits[i];
+    return -1;
 }
 
 static int dbl_cmp(const void *a, const void *b) {
@@ -72,7 +123,7 @@ static int create_club(const svc_env_t *env, const svc_caller_t *na, const char 
 
 /* The mails of this run sent so far, and their latencies (sent_at - published) into lat. */
 static int sent_latencies(db_pool_t *db, const char *to, char (*eids)[40], const double *pub, int n,
-                          double *lat, double *qlat) {
+                          double *lat, double *qlat, double (*st)[3]) {
     static const db_scope_t sys = {NULL, NULL, 0, 1};
     db_tx_t *tx = NULL;
     err_t e = {0};
@@ -80,7 +131,7 @@ static int sent_latencies(db_pool_t *db, const char *to, char (*eids)[40], const
     const char *p[] = {to};
     PGresult *r = db_exec(tx,
                           "SELECT event_id::text, extract(epoch FROM sent_at), extract(epoch FROM "
-                          "created_at) FROM "
+                          "created_at), id::text FROM "
                           "notification.messages WHERE recipient = $1 AND status = 'sent'",
                           1, p, &e);
     db_rollback(tx);
@@ -89,7 +140,12 @@ static int sent_latencies(db_pool_t *db, const char *to, char (*eids)[40], const
     for (int i = 0; lat && i < PQntuples(r); i++)
         for (int j = 0; j < n; j++)
             if (strcmp(eids[j], PQgetvalue(r, i, 0)) == 0) {
-                qlat[k] = (atof(PQgetvalue(r, i, 2)) - pub[j]) * 1e3;
+                double created = atof(PQgetvalue(r, i, 2));
+                const char *mid = PQgetvalue(r, i, 3);
+                st[k][0] = (commit_after(created) - pub[j]) * 1e3;
+                st[k][1] = (mark_of(mid, 'l') - pub[j]) * 1e3;
+                st[k][2] = (mark_of(mid, 'a') - pub[j]) * 1e3;
+                qlat[k] = (created - pub[j]) * 1e3;
                 lat[k++] = (atof(PQgetvalue(r, i, 1)) - pub[j]) * 1e3;
                 break;
             }
@@ -134,6 +190,13 @@ int main(int argc, char **argv) {
     if (create_club(&env, &na, "home", to, home) != 0 ||
         create_club(&env, &na, "host", "host@mail-e2e.example", host) != 0)
         return 1;
+    g_cap_marks = 4 * rate * secs + 1000;
+    g_cap_commits = 4 * rate * secs + 1000;
+    g_marks = calloc((size_t)g_cap_marks, sizeof *g_marks);
+    g_commits = calloc((size_t)g_cap_commits, sizeof *g_commits);
+    if (!g_marks || !g_commits) return 1;
+    notify_delivery_trace = on_trace;
+    svc_consumer_after_commit = on_commit;
     svc_consumers_t *cons = svc_consumers_start(&env, &notification_module, &e);
     if (!cons || notify_delivery_start(&env, &e) != 0) {
         fprintf(stderr, "bench-mail-e2e: start: %s\n", e.message);
@@ -143,7 +206,8 @@ int main(int argc, char **argv) {
     char(*eids)[40] = calloc((size_t)n, sizeof *eids);
     double *pub = calloc((size_t)n, sizeof *pub), *lat = calloc((size_t)n, sizeof *lat),
            *qlat = calloc((size_t)n, sizeof *qlat);
-    if (!eids || !pub || !lat || !qlat) return 1;
+    double(*stages)[3] = calloc((size_t)n, sizeof *stages);
+    if (!eids || !pub || !lat || !qlat || !stages) return 1;
     double t0 = wall_s();
     for (int i = 0; i < n; i++) {
         double due = t0 + (double)i / rate, now = wall_s();
@@ -169,26 +233,53 @@ int main(int argc, char **argv) {
         free(payload);
     }
     double pub_s = wall_s() - t0;
-    int sent = 0;
-    for (int waited = 0; waited < 1200; waited++) {
-        sent = sent_latencies(db, to, eids, pub, n, NULL, NULL);
+    int sent = 0, waited = 0;
+    /* the accepts as they happen (no query: polling the messages table would add its own load
+     * to PostgreSQL's CPU per mail), then the rows until every outcome is recorded */
+    for (int accepted = 0; accepted < n && waited < 1200; waited++) {
+        pthread_mutex_lock(&g_mu);
+        accepted = g_n_accepted;
+        pthread_mutex_unlock(&g_mu);
+        if (accepted < n) usleep(100 * 1000);
+    }
+    for (; waited < 1200; waited++) {
+        sent = sent_latencies(db, to, eids, pub, n, NULL, NULL, NULL);
         if (sent >= n) break;
         usleep(100 * 1000);
     }
-    int k = sent_latencies(db, to, eids, pub, n, lat, qlat);
+    pthread_mutex_lock(&g_mu);
+    int k = sent_latencies(db, to, eids, pub, n, lat, qlat, stages);
+    pthread_mutex_unlock(&g_mu);
     notify_delivery_stop();
     svc_consumers_stop(cons);
     if (k < 1) k = 0;
     qsort(lat, (size_t)k, sizeof *lat, dbl_cmp);
     qsort(qlat, (size_t)k, sizeof *qlat, dbl_cmp);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu_ms = (double)ru.ru_utime.tv_sec * 1e3 + (double)ru.ru_utime.tv_usec / 1e3 +
+                    (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3;
     printf("mail-e2e-bench events=%d sent=%d rate=%.0f p50_ms=%.0f p99_ms=%.0f max_ms=%.0f "
-           "queued_p50_ms=%.0f queued_p99_ms=%.0f\n",
+           "queued_p50_ms=%.0f queued_p99_ms=%.0f",
            n, k, n / pub_s, k ? lat[k / 2] : 0, k ? lat[(size_t)(k * 0.99)] : 0, k ? lat[k - 1] : 0,
            k ? qlat[k / 2] : 0, k ? qlat[(size_t)(k * 0.99)] : 0);
+    /* the stages: consumer's commit, the lease, the SMTP accept (missing marks are < 0) */
+    static const char *names[3] = {"committed", "leased", "accepted"};
+    for (int s = 0; s < 3 && k > 0; s++) {
+        for (int i = 0; i < k; i++)
+            qlat[i] = stages[i][s];
+        qsort(qlat, (size_t)k, sizeof *qlat, dbl_cmp);
+        printf(" %s_p50_ms=%.0f %s_p99_ms=%.0f", names[s], qlat[k / 2], names[s],
+               qlat[(size_t)(k * 0.99)]);
+    }
+    printf(" cpu_ms_per_mail=%.2f\n", k ? cpu_ms / k : 0);
     free(eids);
     free(pub);
     free(lat);
     free(qlat);
+    free(stages);
+    free(g_marks);
+    free(g_commits);
     bus_close(bus);
     db_pool_close(db);
     return k == n ? 0 : 1;

@@ -155,15 +155,15 @@ export RECIPROCAL_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 export RECIPROCAL_LISTEN="127.0.0.1:$HTTP_PORT"
 export RECIPROCAL_LOG_FORMAT=${RECIPROCAL_LOG_FORMAT:-text}
 
-# A real local SMTP server for the notification service's mail: aiosmtpd (python3-aiosmtpd) with
-# its Maildir handler, so every mail sent lands in var/mail/new (read it with `mutt -f var/mail`
-# or any text viewer). Skipped when RECIPROCAL_SMTP_URL points elsewhere.
+# A real local SMTP server for the notification service's mail: aiosmtpd (python3-aiosmtpd)
+# writing a Maildir (scripts/smtp_sink.py), so every mail sent lands in var/mail/new (read it with
+# `mutt -f var/mail` or any text viewer). Skipped when RECIPROCAL_SMTP_URL points elsewhere.
 if [[ -z ${RECIPROCAL_SMTP_URL:-} ]]; then
     rcp_port_open "$SMTP_PORT" && die "port $SMTP_PORT is in use: set RECIPROCAL_SMTP_PORT"
     mkdir -p "$VAR/mail"
     say "starting aiosmtpd on 127.0.0.1:$SMTP_PORT (mail into $VAR/mail)"
-    /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox \
-        "$VAR/mail" >"$VAR/log/smtp.log" 2>&1 &
+    /usr/bin/python3 "$ROOT/scripts/smtp_sink.py" "$SMTP_PORT" "$VAR/mail" \
+        >"$VAR/log/smtp.log" 2>&1 &
     smtp=$!
     export RECIPROCAL_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
 fi

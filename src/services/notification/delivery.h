@@ -7,7 +7,10 @@
  * retry_base * 2^(tries-1) +-20% jitter, undelivered after max_tries. Every final failure emits
  * notification.failed and counts in notification_failed_total{channel}; the failed list is
  * GET /api/v1/notifications/failed. A crash between send and update sends again when the lease
- * expires (at least once). Owns the worker thread (delivery_start / delivery_stop). */
+ * expires (at least once). The worker sleeps between passes until a message is queued (LISTEN
+ * notification_queued on a connection of its own, notified at the commit of every INSERT into
+ * notification.messages: migration 0017) or RECIPROCAL_NOTIFY_POLL_MS passed (rows due later).
+ * Owns the worker thread and its LISTEN connection (delivery_start / delivery_stop). */
 #ifndef SERVICES_NOTIFICATION_DELIVERY_H
 #define SERVICES_NOTIFICATION_DELIVERY_H
 
@@ -31,6 +34,10 @@ int notify_digest_once(const svc_env_t *env, err_t *e);
 int notify_digest_pass(const svc_env_t *env, const char *at, err_t *e);
 
 int notify_delivery_start(const svc_env_t *env, err_t *e);
+/* Bench seam (bench/mail_e2e.c): when set, called with a message id at each stage of its
+ * delivery: "leased" (its lease committed, a sender may take it), "accepted" (the SMTP server
+ * or provider accepted it, before its outcome is recorded). NULL in the service. */
+extern void (*notify_delivery_trace)(const char *message_id, const char *stage);
 void notify_delivery_stop(void);
 
 #endif

@@ -280,14 +280,20 @@ static int on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, 
     return notify_webhooks_queue(tx, ev, e);
 }
 
+/* The webhook deliveries of a consumer transaction's events, in one statement (webhook.c). */
+static int on_flush(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e) {
+    (void)call;
+    return notify_webhooks_flush(tx, acc, e);
+}
+
 /* One consumer per concern; every one applies the rule table and the webhooks. */
 static const svc_consumer_t notification_consumers[] = {
-    {.name = "auth", .filter = "events.auth.>", .handle = on_event},
-    {.name = "visits", .filter = "events.visit.>", .handle = on_event},
-    {.name = "lois", .filter = "events.loi.>", .handle = on_event},
-    {.name = "agreements", .filter = "events.reciprocal.>", .handle = on_event},
-    {.name = "statements", .filter = "events.statement.>", .handle = on_event},
-    {.name = "governance", .filter = "events.governance.>", .handle = on_event},
+    {.name = "auth", .filter = "events.auth.>", .handle = on_event, .flush = on_flush},
+    {.name = "visits", .filter = "events.visit.>", .handle = on_event, .flush = on_flush},
+    {.name = "lois", .filter = "events.loi.>", .handle = on_event, .flush = on_flush},
+    {.name = "agreements", .filter = "events.reciprocal.>", .handle = on_event, .flush = on_flush},
+    {.name = "statements", .filter = "events.statement.>", .handle = on_event, .flush = on_flush},
+    {.name = "governance", .filter = "events.governance.>", .handle = on_event, .flush = on_flush},
 };
 
 #define F(m) CFG_FIELD(notification_settings_t, m)
@@ -312,7 +318,8 @@ static const cfg_var_t notification_vars[] = {
     {"RECIPROCAL_NOTIFY_LINK_BASE", CFG_STR, F(link_base), 0, 0, "http://127.0.0.1:8080",
      "Base URL of the links in mails (invitation, password reset, email verification).", 0},
     {"RECIPROCAL_NOTIFY_POLL_MS", CFG_INT, F(poll_ms), 50, 60000, "500",
-     "Delivery worker interval when nothing is due.", 0},
+     "Delivery worker interval when nothing is due; a newly queued message wakes it at once "
+     "(PostgreSQL LISTEN/NOTIFY).", 0},
     {"RECIPROCAL_NOTIFY_MAX_TRIES", CFG_INT, F(max_tries), 1, 20, "8",
      "Tries of a mail before it is undelivered (transient failures: SMTP 4xx, connection).", 0},
     {"RECIPROCAL_NOTIFY_RETRY_BASE_SECONDS", CFG_INT, F(retry_base_s), 1, 3600, "10",

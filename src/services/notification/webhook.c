@@ -319,8 +319,18 @@ int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     payload = json_pack("{s:s, s:s, s:O}", "type", ev->type, "timestamp", ts, "data", ev->data);
     char *body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
-    char *ids = json_dumps(clubs, JSON_COMPACT);
     json_decref(payload);
+    if (ev->acc) { /* the consumer's batch: one INSERT at its flush (notify_webhooks_flush) */
+        json_t *row = body ? json_pack("{s:O, s:s, s:s, s:s}", "clubs", clubs, "event_type",
+                                       ev->type, "event_id", ev->id, "payload", body)
+                           : NULL;
+        free(body);
+        json_decref(clubs);
+        return row && json_array_append_new(ev->acc, row) == 0
+                   ? 0
+                   : err_set(e, 500, "internal", "", "out of memory");
+    }
+    char *ids = json_dumps(clubs, JSON_COMPACT);
     json_decref(clubs);
     long long n = -1;
     if (body && ids) {
@@ -338,6 +348,24 @@ int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
     }
     free(body);
     free(ids);
+    return n < 0 ? -1 : 0;
+}
+
+int notify_webhooks_flush(db_tx_t *tx, json_t *acc, err_t *e) {
+    if (!acc || json_array_size(acc) == 0) return 0;
+    char *rows = json_dumps(acc, JSON_COMPACT);
+    if (!rows) return err_set(e, 500, "internal", "", "out of memory");
+    const char *p[] = {rows};
+    long long n = db_exec_cmd(
+        tx,
+        "INSERT INTO notification.webhook_deliveries (club_id, webhook_id, event_id, event_type, "
+        "payload) SELECT w.club_id, w.id, x.event_id, x.event_type, x.payload FROM "
+        "jsonb_to_recordset($1::jsonb) AS x(clubs jsonb, event_type text, event_id uuid, payload "
+        "text) JOIN notification.webhooks w ON w.active AND w.club_id IN (SELECT "
+        "jsonb_array_elements_text(x.clubs)::uuid) AND (x.event_type = ANY (w.event_types) OR "
+        "'*' = ANY (w.event_types)) ON CONFLICT (webhook_id, event_id) DO NOTHING",
+        1, p, e);
+    free(rows);
     return n < 0 ? -1 : 0;
 }
 

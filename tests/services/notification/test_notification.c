@@ -1107,6 +1107,54 @@ static void test_smtp_starttls(void) {
 
 /* Disable (queued deliveries end undelivered, no new ones), enable, change types, delete (the
  * log goes too); another club's administrator gets 404; bad input names the field. */
+/* The consumers' batch (issue 13, mail throughput): in a transaction with an accumulator,
+ * notify_webhooks_queue only collects and notify_webhooks_flush queues every event's deliveries
+ * in one statement: the subscribed events of the batch queued once each, with the payload the
+ * direct path writes (compact JSON), the others and a second flush of the same events nothing. */
+static void test_webhook_batched_queue(void) {
+    char id[40], sec[WEBHOOK_SECRET_MAX], ev_ids[3][40];
+    const char *types[3] = {"batch.test", "batch.other", "batch.test"};
+    REQUIRE(hook(g_club_a, "/ok", "[\"batch.test\"]", id, sec) == 0);
+    for (int i = 0; i < 3; i++)
+        snprintf(ev_ids[i], sizeof ev_ids[i], "7f2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    for (int round = 0; round < 2; round++) { /* the second: the same events again */
+        json_t *acc = json_array();
+        db_scope_t scope = {.club_id = g_club_a, .relay = 1};
+        db_tx_t *tx = NULL;
+        err_t e = {0};
+        int rc = acc ? db_begin(g_db, &scope, &tx, &e) : -1;
+        for (int i = 0; rc == 0 && i < 3; i++) {
+            json_t *data = json_pack("{s:s, s:s}", "visit_id", ev_ids[i], "status", "x");
+            svc_event_t ev = {.id = ev_ids[i],
+                              .type = types[i],
+                              .subject = types[i],
+                              .tenant_id = g_club_a,
+                              .correlation_id = "",
+                              .data = data,
+                              .envelope = data,
+                              .acc = acc};
+            rc = notify_webhooks_queue(tx, &ev, &e);
+            json_decref(data);
+        }
+        CHECK_EQ_INT((int)json_array_size(acc), 3); /* collected, not yet inserted */
+        if (rc == 0) rc = notify_webhooks_flush(tx, acc, &e);
+        rc = db_tx_finish(&tx, rc, NULL, &e);
+        if (rc != 0) printf("#   batched queue: %s\n", e.message);
+        CHECK_EQ_INT(rc, 0);
+        json_decref(acc);
+        CHECK_EQ_INT(hook_count("true", id), 2);
+    }
+    CHECK_EQ_INT(hook_count("status = 'queued'", id), 2);
+    char where[200];
+    snprintf(where, sizeof where,
+             "event_id = '%s' AND event_type = 'batch.test' AND payload LIKE "
+             "'{\"type\":\"batch.test\",\"timestamp\":%%'",
+             ev_ids[0]);
+    CHECK_EQ_INT(hook_count(where, id), 1);
+    snprintf(where, sizeof where, "event_id = '%s'", ev_ids[1]);
+    CHECK_EQ_INT(hook_count(where, id), 0);
+}
+
 static void test_webhook_disable_delete(void) {
     char id[40], sec[WEBHOOK_SECRET_MAX];
     svc_caller_t aa = club_admin(g_club_a), ba = club_admin(g_club_b);
@@ -1401,6 +1449,39 @@ static int create_club(const char *name, char id[40]) {
     return st == 201 ? 0 : -1;
 }
 
+/* The delivery worker sleeps RECIPROCAL_NOTIFY_POLL_MS when nothing is due; a message queued
+ * meanwhile wakes it at the commit (LISTEN notification_queued, migration 0017): with a 60 s
+ * poll, a statement mail queued once the worker is idle is sent within 10 s (before: it waited
+ * for the end of the minute). Runs last: the worker thread sends whatever is due. */
+static void test_worker_woken_by_queue(void) {
+    notification_settings_t *ns = svc_settings_edit(&g_set, &notification_module);
+    int saved = ns->poll_ms;
+    char home[128], sid[40], eid[40];
+    snprintf(home, sizeof home, "treasurer-wake-%d@notify.example", (int)getpid());
+    snprintf(sid, sizeof sid, "5a7e0000-0000-4000-8000-%012d", ++g_seq);
+    snprintf(eid, sizeof eid, "5a7e1111-0000-4000-8000-%012d", ++g_seq);
+    REQUIRE(owner_exec("UPDATE member.clubs SET contact_email = $2 WHERE id = $1::uuid", 2,
+                       (const char *[]){g_club_a, home}) == 0);
+    rcache_clear(rcache_named("clubs"));
+    deliver();
+    ns->poll_ms = 60000;
+    err_t e = {0};
+    REQUIRE(notify_delivery_start(&g_env, &e) == 0);
+    sleep(2); /* its first passes find nothing due: it sleeps */
+    REQUIRE(statement_event("statement.issued", eid, sid) == 0);
+    const char *p[] = {home};
+    long long sent = 0;
+    for (int waited = 0; waited < 100 && sent < 1; waited++) {
+        usleep(100 * 1000);
+        sent = owner_count("SELECT count(*) FROM notification.messages WHERE recipient = $1 AND "
+                           "status = 'sent'",
+                           1, p);
+    }
+    notify_delivery_stop();
+    ns->poll_ms = saved;
+    CHECK_EQ_INT(sent, 1);
+}
+
 static void test_setup(void) {
     err_t e = {0};
     const char *url = TEST_ENV("RECIPROCAL_TEST_DATABASE_URL");
@@ -1452,12 +1533,14 @@ int main(void) {
         RUN(test_webhook_signed_delivery);
         RUN(test_webhook_retries);
         RUN(test_webhook_disable_delete);
+        RUN(test_webhook_batched_queue);
         RUN(test_smtp_starttls);
         RUN(test_statement_mails);
         RUN(test_webhook_ssrf);
         RUN(test_template_preview);
         RUN(test_confirmation_ics);
         RUN(test_daily_digest);
+        RUN(test_worker_woken_by_queue);
     }
     sink_mail_stop(&g_mail);
     sink_stop(&g_hook);
