@@ -310,6 +310,10 @@ int svc_begin_in(const svc_call_t *call, const char *club_id, db_tx_t **tx, err_
  * belongs to, or NULL. data is consumed (decref'd), also on failure. 0 or -1 + err. */
 int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
              json_t *data, err_t *e);
+/* n events of one type and tenant in ONE outbox statement (outbox_add_many), the same envelopes
+ * as n svc_emit calls; data[i] borrowed (not consumed). 0 or -1 + err. */
+int svc_emit_many(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
+                  json_t *const *data, size_t n, err_t *e);
 
 /* Non-JSON responses (CSV export, data downloads). A handler returns
  * svc_raw_output(content_type, filename, body) = {"$raw":{"content_type","filename","body"}};
