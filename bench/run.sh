@@ -23,9 +23,9 @@
 # Environment: BENCH_DURATION (5s), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 1),
 # BENCH_PIN (1 = servers on CPU 0, wrk on CPU 1 when there are 2+ CPUs), RECIPROCAL_HTTP_THREADS
 # (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir,
-# BENCH_ONLY (comma-separated groups to run: hello, graphql, member, visits, settlement, auth, ledger,
-# governance (the votes cast and ledger-submitted, bench/governance_votes.sh), reports (the
-# analytics 12-month club report at 1,000,000 visits over HTTP, bench/reports.sh); empty
+# BENCH_ONLY (comma-separated groups to run: hello, graphql, member, visits, settlement, charges,
+# auth, ledger, governance (the votes cast and ledger-submitted, bench/governance_votes.sh),
+# reports (the analytics 12-month club report at 1,000,000 visits over HTTP, bench/reports.sh); empty
 # = all; e.g. BENCH_ONLY=visits runs the server, /health/ready, the club read and the visit rows;
 # the governance and analytics rows, which need no server, always run),
 # BENCH_LEDGER_VERIFY_BLOCKS/_TXS (100/500) and BENCH_LEDGER_VERIFY_SCALE_BLOCKS (4000 blocks of
@@ -340,6 +340,9 @@ if ((server_ok)); then
     # ---- settlement (issue 12): 50 pairs' statements of 100,000 lines (bench/settlement.sh)
     # shellcheck source=settlement.sh
     if want settlement; then source "$ROOT/bench/settlement.sh"; fi
+    # ---- charges (issue 12): one line per post and whole bills (bench/charges.sh)
+    # shellcheck source=charges.sh
+    if want charges; then source "$ROOT/bench/charges.sh"; fi
 
     # ---- auth service (issue 3)
     if ! want auth; then

@@ -194,6 +194,20 @@ int svc_emit_batch(const svc_call_t *call, db_batch_t *b, const char *type, cons
     return rc;
 }
 
+int svc_emit_many(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
+                  json_t *const *data, size_t n, err_t *e) {
+    const svc_caller_t *k = call->caller;
+    outbox_meta_t meta = {
+        .correlation_id = nonempty(k->request_id),
+        .causation_id = NULL,
+        .user_id = nonempty(k->user_id),
+        .ip_address = nonempty(k->ip),
+        .user_agent = nonempty(k->user_agent),
+    };
+    return outbox_add_many(tx, call->module->schema, type, call->module->name, tenant_id, data, n,
+                           &meta, e);
+}
+
 static int unauthenticated(err_t *e) {
     return err_set(e, 401, "unauthenticated", "", "this operation needs a signed-in caller");
 }

@@ -322,6 +322,11 @@ int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *
 int svc_emit_batch(const svc_call_t *call, db_batch_t *b, const char *type, const char *tenant_id,
                    json_t *data, err_t *e);
 
+/* n events of one type and tenant in ONE outbox statement (outbox_add_many), the same envelopes
+ * as n svc_emit calls; data[i] borrowed (not consumed). 0 or -1 + err. */
+int svc_emit_many(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
+                  json_t *const *data, size_t n, err_t *e);
+
 /* Non-JSON responses (CSV export, data downloads). A handler returns
  * svc_raw_output(content_type, filename, body) = {"$raw":{"content_type","filename","body"}};
  * the gateway sends `body` unchanged with that Content-Type and, when filename is given,

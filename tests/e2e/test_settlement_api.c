@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "core/db.h"
+#include "core/strbuf.h"
+#include "lib/csv/csv.h"
+#include "services/reciprocal/fees.h"
 #include "support/e2e.h"
 #include "test.h"
 
@@ -806,6 +809,87 @@ static void test_documents(void) {
     db_pool_close(db);
 }
 
+/* The CSV of a statement document as it was written from the parsed JSON document before
+ * statement_doc.c wrote it from the rows (RFC 4180; docs/reciprocal.md "Documents"). */
+static char *csv_of_doc(const json_t *doc) {
+    static const char *const cols[] = {"id",          "visit_id",    "member_id",    "at",
+                                       "category",    "description", "quantity",     "unit_amount",
+                                       "tax_rate_bp", "tax_amount",  "total_amount", "reverses"};
+    static const char *const head[] = {"number", "period", "host_club_id", "home_club_id",
+                                       "currency"};
+    const char *cur = jstr(doc, "currency");
+    strbuf_t b = {0};
+    strbuf_puts(&b, "statement_number,period,host_club_id,home_club_id,currency,line,charge_id,"
+                    "visit_id,member_id,at,category,description,quantity,unit_amount_minor,"
+                    "tax_rate_bp,tax_minor,total_minor,reverses,total\r\n");
+    size_t i;
+    json_t *l;
+    char num[40];
+    json_array_foreach(json_object_get(doc, "lines"), i, l) {
+        for (size_t k = 0; k < 5; k++) {
+            csv_put_field(&b, jstr(doc, head[k]), 0);
+            strbuf_puts(&b, ",");
+        }
+        strbuf_printf(&b, "%zu,", i + 1);
+        for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+            json_t *v = json_object_get(l, cols[k]);
+            if (json_is_integer(v))
+                strbuf_printf(&b, "%lld", (long long)json_integer_value(v));
+            else
+                csv_put_field(&b, json_is_string(v) ? json_string_value(v) : "",
+                              strcmp(cols[k], "description") == 0 ? CSV_TEXT : 0);
+            strbuf_puts(&b, ",");
+        }
+        strbuf_printf(&b, "%s\r\n", fees_format(jint(l, "total_amount"), cur, num, sizeof num));
+    }
+    json_t *t = json_object_get(doc, "totals");
+    strbuf_printf(&b, "%s,%s,%s,%s,%s,total,,,,,,,,,,%lld,%lld,,%s\r\n", jstr(doc, "number"),
+                  jstr(doc, "period"), jstr(doc, "host_club_id"), jstr(doc, "home_club_id"), cur,
+                  jint(t, "tax"), jint(t, "total"),
+                  fees_format(jint(t, "total"), cur, num, sizeof num));
+    return strbuf_take(&b);
+}
+
+/* The CSV written from the rows (statement_doc.c) equals, byte for byte, the CSV the parsed JSON
+ * document gave, for every statement of this run's hosts (reversals, a formula-like
+ * description, JPY and GBP), as the host and, once issued, as the home club. */
+static void test_csv_rows(void) {
+    err_t e = {0};
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    REQUIRE(db != NULL);
+    db_scope_t sc = {.network_admin = 1};
+    const char *p[] = {g_club[1], g_club[2]};
+    PGresult *r = db_read(db, &sc,
+                          "SELECT s.id::text, s.status FROM reciprocal.statements s WHERE "
+                          "s.host_club_id IN ($1::uuid, $2::uuid) ORDER BY s.number",
+                          2, p, &e);
+    REQUIRE(r != NULL);
+    CHECK(PQntuples(r) >= 4);
+    for (int i = 0; i < PQntuples(r); i++) {
+        char path[160];
+        json_t *doc = NULL;
+        snprintf(path, sizeof path, "/api/v1/statements/%s", PQgetvalue(r, i, 0));
+        REQUIRE(call(NULL, "GET", path, NULL, &doc) == 200);
+        char *want = csv_of_doc(doc);
+        json_decref(doc);
+        snprintf(path, sizeof path, "/api/v1/statements/%s?format=csv", PQgetvalue(r, i, 0));
+        e2e_resp_t resp;
+        REQUIRE(req(NULL, "GET", path, NULL, &resp) == 0);
+        CHECK_EQ_INT(resp.status, 200);
+        CHECK_STR(resp.body, want ? want : "?");
+        e2e_resp_free(&resp);
+        if (strcmp(PQgetvalue(r, i, 1), "draft") != 0) { /* the home club's copy: the same */
+            REQUIRE(req(g_admin[0], "GET", path, NULL, &resp) == 0);
+            CHECK_EQ_INT(resp.status, 200);
+            CHECK_STR(resp.body, want ? want : "?");
+            e2e_resp_free(&resp);
+        }
+        free(want);
+    }
+    PQclear(r);
+    db_pool_close(db);
+}
+
 /* ---- many hosts' staff posting at once (the bench's failed posts) ---- */
 
 #define PAR_VISITS 24
@@ -886,6 +970,265 @@ static double now_s(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* ---- whole bills: {lines: [...]} (docs/reciprocal.md "Posting charges: whole bills, fewer
+ * round trips") ---- */
+
+/* A bill of n lines "Bill <tag> k" of 100 + k minor units at `at`, as a JSON body. */
+static char *bill_body(int n, const char *tag, const char *at, const char *extra_line) {
+    strbuf_t b = {0};
+    strbuf_puts(&b, "{\"lines\":[");
+    for (int k = 0; k < n; k++)
+        strbuf_printf(&b,
+                      "%s{\"category\":\"dining\",\"description\":\"Bill %s %d\",\"quantity\":2,"
+                      "\"unit_amount\":%d,\"tax_amount\":20,\"tax_rate_bp\":1000,\"at\":\"%s\"}",
+                      k ? "," : "", tag, k, 100 + k, at);
+    if (extra_line) strbuf_printf(&b, ",%s", extra_line);
+    strbuf_puts(&b, "]}");
+    return strbuf_take(&b);
+}
+
+/* The charges of visit v (as B) whose description starts with prefix. */
+static int count_like(const char *v, const char *prefix) {
+    char path[256];
+    json_t *j = NULL;
+    int n = 0;
+    snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s&limit=100", v);
+    if (call(g_admin[1], "GET", path, NULL, &j) != 200) return -1;
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(j, "items"), i, it) {
+        const char *d = jstr(it, "description");
+        if (d && strncmp(d, prefix, strlen(prefix)) == 0) n++;
+    }
+    json_decref(j);
+    return n;
+}
+
+/* A bill posts every line in one transaction (201 {items}, in order, one statement, one
+ * charge.posted per line is the outbox's: the lines are listed); one bad line rejects all of
+ * it with lines[i].field; more than 500 lines, an empty bill and keys beside lines are refused;
+ * the currency rules of a single line hold per line; the home club 403, another club 404. */
+static void test_bills(void) {
+    char v[64], path[256];
+    json_t *j = NULL;
+    REQUIRE(visit(1, "2030-09-08", 0, 1, v) == 0);
+    char *body = bill_body(10, "ok", "2030-09-08T19:00:00Z", NULL);
+    snprintf(path, sizeof path, "/api/v1/visits/%s/charges", v);
+    REQUIRE(call(g_admin[1], "POST", path, body, &j) == 201);
+    free(body);
+    json_t *items = json_object_get(j, "items");
+    CHECK_EQ_INT(json_array_size(items), 10);
+    char sid[64];
+    snprintf(sid, sizeof sid, "%s", jstr(json_array_get(items, 0), "statement_id") ?: "");
+    CHECK(sid[0] != 0);
+    for (size_t k = 0; k < json_array_size(items); k++) {
+        json_t *it = json_array_get(items, k);
+        char want[32];
+        snprintf(want, sizeof want, "Bill ok %zu", k);
+        CHECK_STR(jstr(it, "description"), want);
+        CHECK_EQ_INT(jint(it, "net_amount"), 2 * (100 + (long long)k));
+        CHECK_EQ_INT(jint(it, "total_amount"), 2 * (100 + (long long)k) + 20);
+        CHECK_STR(jstr(it, "currency"), "GBP");
+        CHECK_STR(jstr(it, "payment_mode"), "bill_home_club");
+        CHECK_STR(jstr(it, "statement_id"), sid);
+        CHECK(json_is_null(json_object_get(it, "reversed_by")));
+    }
+    json_decref(j);
+    CHECK_EQ_INT(count_like(v, "Bill ok "), 10);
+    /* one event per line */
+    err_t e = {0};
+    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
+    REQUIRE(db != NULL);
+    db_scope_t sc = {.network_admin = 1, .relay = 1}; /* the outbox is the relay's to read */
+    const char *pv[] = {v};
+    PGresult *r = db_read(db, &sc,
+                          "SELECT count(*) FROM reciprocal.outbox WHERE type = 'charge.posted' "
+                          "AND payload->'data'->>'visit_id' = $1",
+                          1, pv, &e);
+    REQUIRE(r != NULL);
+    CHECK_EQ_INT(atoi(PQgetvalue(r, 0, 0)), 10 + 1); /* the bill and the entry fee */
+    PQclear(r);
+    db_pool_close(db);
+    /* one bad line: nothing posted, the line and field named */
+    body = bill_body(3, "bad", "2030-09-08T19:30:00Z",
+                     "{\"category\":\"bar\",\"description\":\"x\",\"unit_amount\":-5}");
+    CHECK_EQ_INT(call(g_admin[1], "POST", path, body, &j), 422);
+    free(body);
+    CHECK_STR(jstr(json_object_get(j, "error"), "field"), "lines[3].unit_amount");
+    json_decref(j);
+    body = bill_body(2, "bad", "2030-09-08T19:30:00Z", "{\"category\":\"bar\",\"unit_amount\":5}");
+    CHECK_EQ_INT(call(g_admin[1], "POST", path, body, &j), 400);
+    free(body);
+    CHECK_STR(jstr(json_object_get(j, "error"), "field"), "lines[2].description");
+    json_decref(j);
+    body = bill_body(1, "bad", "2030-09-08T19:30:00Z",
+                     "{\"category\":\"bar\",\"description\":\"x\",\"unit_amount\":5,\"tip\":1}");
+    CHECK_EQ_INT(call(g_admin[1], "POST", path, body, &j), 400);
+    free(body);
+    CHECK_STR(jstr(json_object_get(j, "error"), "field"), "lines[1].tip");
+    json_decref(j);
+    /* the currency rules per line: the agreement's GBP only; checked before anything is posted */
+    body = bill_body(2, "bad", "2030-09-08T19:30:00Z",
+                     "{\"category\":\"bar\",\"description\":\"x\",\"unit_amount\":5,"
+                     "\"currency\":\"EUR\"}");
+    CHECK_EQ_INT(call(g_admin[1], "POST", path, body, &j), 422);
+    free(body);
+    CHECK_STR(jstr(json_object_get(j, "error"), "code"), "currency_mismatch");
+    CHECK_STR(jstr(json_object_get(j, "error"), "field"), "lines[2].currency");
+    json_decref(j);
+    CHECK_EQ_INT(count_like(v, "Bill bad "), 0);
+    /* 1..500 lines; lines is the whole body */
+    body = bill_body(501, "big", "2030-09-08T19:30:00Z", NULL);
+    CHECK_EQ_INT(call(g_admin[1], "POST", path, body, &j), 422);
+    free(body);
+    CHECK_STR(jstr(json_object_get(j, "error"), "field"), "lines");
+    json_decref(j);
+    CHECK_EQ_INT(call(g_admin[1], "POST", path, "{\"lines\":[]}", &j), 422);
+    json_decref(j);
+    CHECK_EQ_INT(call(g_admin[1], "POST", path, "{\"lines\":{}}", &j), 400);
+    json_decref(j);
+    CHECK_EQ_INT(call(g_admin[1], "POST", path,
+                      "{\"lines\":[{\"category\":\"bar\",\"description\":\"x\",\"unit_amount\":5}],"
+                      "\"category\":\"bar\"}",
+                      &j),
+                 400);
+    CHECK_STR(jstr(json_object_get(j, "error"), "field"), "category");
+    json_decref(j);
+    CHECK_EQ_INT(count_like(v, "Bill big "), 0);
+    /* 500 lines are one bill */
+    body = bill_body(500, "max", "2030-09-09T12:00:00Z", NULL);
+    REQUIRE(call(g_admin[1], "POST", path, body, &j) == 201);
+    free(body);
+    CHECK_EQ_INT(json_array_size(json_object_get(j, "items")), 500);
+    json_decref(j);
+    /* lines of two months: each in its month's statement */
+    char two[512];
+    snprintf(two, sizeof two,
+             "{\"lines\":[{\"category\":\"bar\",\"description\":\"Month a\",\"unit_amount\":5,"
+             "\"at\":\"2030-09-30T22:30:00Z\"},{\"category\":\"bar\",\"description\":\"Month "
+             "b\",\"unit_amount\":5,\"at\":\"2030-10-01T00:30:00Z\"}]}");
+    REQUIRE(call(g_admin[1], "POST", path, two, &j) == 201);
+    items = json_object_get(j, "items");
+    CHECK_STR(jstr(json_array_get(items, 0), "statement_id"), sid);
+    CHECK(strcmp(jstr(json_array_get(items, 1), "statement_id"), sid) != 0);
+    json_decref(j);
+    /* who: the home club 403, another club 404 (tenant isolation) */
+    body = bill_body(2, "who", "2030-09-08T19:30:00Z", NULL);
+    CHECK_EQ_INT(call(g_admin[0], "POST", path, body, &j), 403);
+    json_decref(j);
+    CHECK_EQ_INT(call(g_admin[3], "POST", path, body, &j), 404);
+    json_decref(j);
+    CHECK_EQ_INT(call(g_admin[2], "POST", path, body, &j), 404);
+    json_decref(j);
+    free(body);
+    CHECK_EQ_INT(count_like(v, "Bill who "), 0);
+    /* GraphQL: postCharges, a userError naming the line */
+    j = gql(g_admin[1],
+            "mutation($i: PostChargesInput!) { postCharges(input: $i) { charges { category "
+            "totalAmount statementId } userErrors { field code } } }",
+            json_pack("{s:{s:s, s:[{s:s, s:s, s:i}, {s:s, s:s, s:i, s:i, s:s}]}}", "i", "visitId",
+                      v, "lines", "category", "GREEN_FEE", "description", "GQL 18 holes",
+                      "unitAmount", 4000, "category", "CART_FEE", "description", "GQL buggy",
+                      "unitAmount", 1000, "quantity", 2, "at", "2030-09-08T15:00:00Z"));
+    json_t *pc = json_object_get(json_object_get(j, "data"), "postCharges");
+    json_t *cs = json_object_get(pc, "charges");
+    if (json_array_size(cs) != 2) printf("#   %s\n", json_dumps(j, 0));
+    CHECK_EQ_INT(json_array_size(cs), 2);
+    CHECK_STR(jstr(json_array_get(cs, 0), "category"), "GREEN_FEE");
+    CHECK_EQ_INT(jint(json_array_get(cs, 1), "totalAmount"), 2000);
+    CHECK_STR(jstr(json_array_get(cs, 1), "statementId"), sid);
+    json_decref(j);
+    j = gql(g_admin[1],
+            "mutation($i: PostChargesInput!) { postCharges(input: $i) { charges { id } "
+            "userErrors { field code } } }",
+            json_pack("{s:{s:s, s:[{s:s, s:s, s:i}, {s:s, s:s, s:i, s:s}]}}", "i", "visitId", v,
+                      "lines", "category", "BAR", "description", "GQL bad", "unitAmount", 100,
+                      "category", "BAR", "description", "GQL bad", "unitAmount", 100, "currency",
+                      "JPY"));
+    pc = json_object_get(json_object_get(j, "data"), "postCharges");
+    CHECK(json_is_null(json_object_get(pc, "charges")));
+    const char *f = jstr(json_array_get(json_object_get(pc, "userErrors"), 0), "field");
+    CHECK(f && strncmp(f, "lines[1].", 9) == 0);
+    json_decref(j);
+    CHECK_EQ_INT(count_like(v, "GQL bad"), 0);
+}
+
+static char g_v4[64];
+static int g_bills_posted;
+
+static void *bill_poster(void *arg) {
+    (void)arg;
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/visits/%s/charges", g_v4);
+    char *body = bill_body(3, "conc", "2030-11-15T18:00:00Z", NULL);
+    for (int i = 0; i < 5; i++) {
+        json_t *j = NULL;
+        long st = call(g_admin[1], "POST", path, body, &j);
+        json_t *items = json_object_get(j, "items");
+        /* a bill is in one statement: one transaction, one month */
+        int same = st == 201 && json_array_size(items) == 3 &&
+                   strcmp(jstr(json_array_get(items, 0), "statement_id"),
+                          jstr(json_array_get(items, 2), "statement_id")) == 0;
+        json_decref(j);
+        pthread_mutex_lock(&g_mu);
+        if (same) g_bills_posted++;
+        pthread_mutex_unlock(&g_mu);
+    }
+    free(body);
+    return NULL;
+}
+
+/* Bills posted while their month's statement is issued: every line in exactly one statement,
+ * the issued totals those of the lines it holds. */
+static void test_bill_concurrency(void) {
+    json_t *j = NULL;
+    REQUIRE(visit(1, "2030-11-15", 0, 1, g_v4) == 0); /* the entry fee opens November */
+    char path[512], nov[64];
+    snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s", g_v4);
+    REQUIRE(call(g_admin[1], "GET", path, NULL, &j) == 200);
+    snprintf(nov, sizeof nov, "%s",
+             jstr(json_array_get(json_object_get(j, "items"), 0), "statement_id"));
+    json_decref(j);
+    pthread_t th[6];
+    for (int i = 0; i < 6; i++)
+        REQUIRE(pthread_create(&th[i], NULL, bill_poster, NULL) == 0);
+    usleep(300000);
+    REQUIRE(sact(g_admin[1], nov, "issue", NULL, &j) == 200);
+    json_decref(j);
+    for (int i = 0; i < 6; i++)
+        pthread_join(th[i], NULL);
+    CHECK_EQ_INT(g_bills_posted, 30);
+    int total = 0, in_nov = 0, elsewhere = 0;
+    char after[600] = "";
+    for (int page = 0; page < 20; page++) {
+        snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s&limit=100%s%s", g_v4,
+                 after[0] ? "&after=" : "", after);
+        REQUIRE(call(g_admin[1], "GET", path, NULL, &j) == 200);
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(j, "items"), i, it) {
+            total++;
+            if (strcmp(jstr(it, "statement_id"), nov) == 0)
+                in_nov++;
+            else if (jstr(it, "statement_id"))
+                elsewhere++;
+        }
+        const char *next = jstr(j, "next_cursor");
+        snprintf(after, sizeof after, "%s", next ? next : "");
+        json_decref(j);
+        if (!after[0]) break;
+    }
+    CHECK_EQ_INT(total, 91);
+    CHECK_EQ_INT(in_nov + elsewhere, 91);
+    long st;
+    json_t *s = statement(g_admin[1], nov, &st);
+    CHECK_EQ_INT(jint(json_object_get(s, "totals"), "lines"), in_nov);
+    CHECK_EQ_INT(jint(json_object_get(s, "issued_totals"), "lines"), in_nov);
+    check_sums(s);
+    printf("# %d of 91 bill lines in November, %d in December\n", in_nov, elsewhere);
+    json_decref(s);
+}
+
 /* Posting charges over REST (16 connections) and issuing 50 pairs' statements with 100,000 lines
  * in all (the lines inserted as the owner, the issue through the schedule). */
 static void test_bench(void) {
@@ -948,7 +1291,10 @@ int main(void) {
     RUN(test_graphql);
     RUN(test_concurrency);
     RUN(test_documents);
+    RUN(test_csv_rows);
     RUN(test_parallel_posts);
+    RUN(test_bills);
+    RUN(test_bill_concurrency);
     if (getenv("RECIPROCAL_SETTLE_BENCH")) RUN(test_bench);
     e2e_stop(&g_proc);
     TEST_DONE();

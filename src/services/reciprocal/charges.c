@@ -32,22 +32,61 @@ static int visit_ref(json_t *in, err_t *e) {
     return jsonx_ref(in, "id", 1, "no such visit", e);
 }
 
+/* One line's fields (a single-line body or an element of lines[]): an error names the field
+ * after prefix ("lines[3].unit_amount"). */
+static int validate_line(json_t *in, const char *prefix, err_t *e) {
+    const char *s;
+    long long n;
+    int rc = jsonx_enum(in, "category", 1, k_categories, &s, e) != 0 ||
+                     jsonx_string(in, "description", 1, 1, 200, &s, e) != 0 ||
+                     jsonx_int(in, "quantity", 0, 1, 10000, 1, &n, e) != 0 ||
+                     jsonx_int(in, "unit_amount", 1, 0, 100000000000LL, 0, &n, e) != 0 ||
+                     jsonx_int(in, "tax_amount", 0, 0, 100000000000LL, 0, &n, e) != 0 ||
+                     jsonx_int(in, "tax_rate_bp", 0, 0, 10000, 0, &n, e) != 0 ||
+                     jsonx_string(in, "currency", 0, 3, 3, &s, e) != 0 ||
+                     opt_timestamp(in, "at", e) != 0
+                 ? -1
+                 : 0;
+    if (rc != 0 && prefix[0]) {
+        char f[sizeof e->field];
+        snprintf(f, sizeof f, "%s%s", prefix, e->field);
+        snprintf(e->field, sizeof e->field, "%s", f);
+    }
+    return rc;
+}
+
 int charge_validate_post(json_t *in, err_t *e) {
     static const char *const keys[] = {"id",          "category",   "description", "quantity",
                                        "unit_amount", "tax_amount", "tax_rate_bp", "currency",
                                        "at",          "as_of",      NULL};
-    if (jsonx_only_keys(in, keys, "", e) != 0 || visit_ref(in, e) != 0) return -1;
-    const char *s;
-    long long n;
-    if (jsonx_enum(in, "category", 1, k_categories, &s, e) != 0 ||
-        jsonx_string(in, "description", 1, 1, 200, &s, e) != 0 ||
-        jsonx_int(in, "quantity", 0, 1, 10000, 1, &n, e) != 0 ||
-        jsonx_int(in, "unit_amount", 1, 0, 100000000000LL, 0, &n, e) != 0 ||
-        jsonx_int(in, "tax_amount", 0, 0, 100000000000LL, 0, &n, e) != 0 ||
-        jsonx_int(in, "tax_rate_bp", 0, 0, 10000, 0, &n, e) != 0 ||
-        jsonx_string(in, "currency", 0, 3, 3, &s, e) != 0 || opt_timestamp(in, "at", e) != 0 ||
+    static const char *const bill_keys[] = {"id", "lines", "as_of", NULL};
+    static const char *const line_keys[] = {"category",    "description", "quantity",
+                                            "unit_amount", "tax_amount",  "tax_rate_bp",
+                                            "currency",    "at",          NULL};
+    json_t *lines = json_object_get(in, "lines");
+    if (!lines)
+        return jsonx_only_keys(in, keys, "", e) != 0 || visit_ref(in, e) != 0 ||
+                       validate_line(in, "", e) != 0 || opt_timestamp(in, "as_of", e) != 0
+                   ? -1
+                   : 0;
+    if (jsonx_only_keys(in, bill_keys, "", e) != 0 || visit_ref(in, e) != 0 ||
         opt_timestamp(in, "as_of", e) != 0)
         return -1;
+    if (!json_is_array(lines)) return err_type(e, "lines", "lines must be an array of lines");
+    size_t n = json_array_size(lines);
+    if (n < 1 || n > CHARGE_MAX_LINES)
+        return err_invalid(e, "lines", "a bill has 1 to %d lines", CHARGE_MAX_LINES);
+    for (size_t i = 0; i < n; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "lines[%zu].", i);
+        json_t *l = json_array_get(lines, i);
+        if (!json_is_object(l)) {
+            snprintf(prefix, sizeof prefix, "lines[%zu]", i);
+            return err_type(e, prefix, "%s must be an object", prefix);
+        }
+        if (jsonx_only_keys(l, line_keys, prefix, e) != 0 || validate_line(l, prefix, e) != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -141,64 +180,127 @@ static const char *terms_mode(const vctx_t *c) {
     return m ? m : "pay_at_host";
 }
 
-/* ---- one line ---- */
+/* ---- lines ---- */
 
 typedef struct line {
-    const char *category, *description, *currency, *staff, *at, *reverses, *reason;
-    const char *statement; /* reversal into its original's open statement; NULL = by date */
+    const char *category, *description, *currency, *at;
     long long quantity, unit, tax, rate;
 } line_t;
 
-/* Inserts l for visit c (in the scope of c's host), emits charge.posted / charge.reversed;
- * *doc (may be NULL) gets the charge document. */
-static int insert_line(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, const line_t *l,
-                       json_t **doc, err_t *e) {
-    char stmt[40] = "", q[24], u[24], t[24], rt[24];
-    const char *mode = terms_mode(c);
-    const char *at = l->at ? l->at : c->now;
-    if (strcmp(mode, "bill_home_club") == 0) {
-        if (l->statement)
-            snprintf(stmt, sizeof stmt, "%s", l->statement);
-        else if (stmt_open_for(tx, c->host, c->home, l->currency, c->tz, at, stmt, e) != 0)
-            return -1;
-    }
-    snprintf(q, sizeof q, "%lld", l->quantity);
-    snprintf(u, sizeof u, "%lld", l->unit);
-    snprintf(t, sizeof t, "%lld", l->tax);
-    snprintf(rt, sizeof rt, "%lld", l->rate);
-    const char *p[] = {
-        c->id,    c->host, c->home,     c->member, l->category,          l->description,
-        q,        u,       t,           rt,        l->currency,          mode,
-        l->staff, at,      l->reverses, l->reason, stmt[0] ? stmt : NULL};
-    PGresult *r = db_exec(
-        tx,
-        "INSERT INTO reciprocal.charges AS c (visit_id, host_club_id, home_club_id, member_id, "
-        "category, description, quantity, unit_amount, tax_amount, tax_rate_bp, currency, "
-        "payment_mode, staff_user_id, at, reverses, reason, statement_id) VALUES ($1, $2, $3, $4, "
-        "$5, $6, $7::int, $8::bigint, $9::bigint, $10::int, $11, $12, $13::uuid, "
-        "$14::timestamptz, $15::uuid, $16, $17::uuid) RETURNING reciprocal.charge_doc(c)::text",
-        17, p, e);
-    if (!r) return -1;
-    json_t *d = db_json(r, 0, 0, e);
-    PQclear(r);
-    if (!d) return -1;
-    if (svc_emit(call, tx, l->reverses ? "charge.reversed" : "charge.posted", c->host,
-                 json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "charge_id",
-                           json_object_get(d, "id"), "visit_id", json_object_get(d, "visit_id"),
-                           "host_club_id", json_object_get(d, "host_club_id"), "home_club_id",
-                           json_object_get(d, "home_club_id"), "category",
-                           json_object_get(d, "category"), "total_amount",
-                           json_object_get(d, "total_amount"), "currency",
-                           json_object_get(d, "currency"), "statement_id",
-                           json_object_get(d, "statement_id")),
-                 e) != 0) {
-        json_decref(d);
+/* What the lines of one insert share: the staff member, and for a reversing line its original,
+ * the reason and the original's statement (NULL = the open statement of the line's month). */
+typedef struct posting {
+    const char *staff, *reverses, *reason, *statement;
+} posting_t;
+
+/* One statement for all the lines (docs/reciprocal.md "Posting charges: whole bills, fewer
+ * round trips"): the lines as a JSON array; for bill_home_club the open statement of each month
+ * they fall in (reciprocal.open_statement, once per month); the rows inserted in the lines'
+ * order; each charge's document (charge_doc's keys; reversed_by is null for a new line). */
+#define INSERT_SQL                                                                                 \
+    "WITH l AS MATERIALIZED (SELECT a.o, x.category, x.description, x.quantity, x.unit_amount, "   \
+    "x.tax_amount, x.tax_rate_bp, x.currency, x.at, date_trunc('month', x.at AT TIME ZONE "        \
+    "$5)::date AS p "                                                                              \
+    "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(j, o), jsonb_to_record(a.j) AS "    \
+    "x(category text, description text, quantity int, unit_amount bigint, tax_amount bigint, "     \
+    "tax_rate_bp int, currency text, at timestamptz)), s AS MATERIALIZED (SELECT q.p, "            \
+    "q.currency, CASE WHEN $6 = "                                                                  \
+    "'bill_home_club' THEN coalesce($10::uuid, reciprocal.open_statement($2::uuid, $3::uuid, "     \
+    "q.currency, $5, q.p)) END AS id FROM (SELECT DISTINCT p, currency FROM l) q), i AS (INSERT "  \
+    "INTO "                                                                                        \
+    "reciprocal.charges AS c (visit_id, host_club_id, home_club_id, member_id, category, "         \
+    "description, quantity, unit_amount, tax_amount, tax_rate_bp, currency, payment_mode, "        \
+    "staff_user_id, at, reverses, reason, statement_id) SELECT $4::uuid, $2::uuid, $3::uuid, "     \
+    "$11::uuid, l.category, l.description, l.quantity, l.unit_amount, l.tax_amount, "              \
+    "l.tax_rate_bp, l.currency, $6, $7::uuid, l.at, $8::uuid, $9, s.id FROM l JOIN s ON s.p = "    \
+    "l.p AND s.currency = l.currency "                                                             \
+    "ORDER BY l.o RETURNING c.*) SELECT jsonb_build_object('id', i.id, 'visit_id', i.visit_id, "   \
+    "'host_club_id', i.host_club_id, 'home_club_id', i.home_club_id, 'member_id', i.member_id, "   \
+    "'category', i.category, 'description', i.description, 'quantity', i.quantity, "               \
+    "'unit_amount', i.unit_amount, 'tax_amount', i.tax_amount, 'tax_rate_bp', i.tax_rate_bp, "     \
+    "'net_amount', i.net_amount, 'total_amount', i.total_amount, 'currency', i.currency, "         \
+    "'payment_mode', i.payment_mode, 'staff_user_id', i.staff_user_id, 'at', "                     \
+    "reciprocal.ts(i.at), 'reverses', i.reverses, 'reversed_by', NULL, 'reason', i.reason, "       \
+    "'statement_id', i.statement_id, 'created_at', reciprocal.ts(i.created_at))::text FROM i "     \
+    "ORDER BY i.seq"
+
+static json_t *lines_param(const line_t *l, size_t n, const char *now) {
+    json_t *a = json_array();
+    for (size_t k = 0; a && k < n; k++)
+        if (json_array_append_new(
+                a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "category", l[k].category,
+                             "currency", l[k].currency, "description", l[k].description, "quantity",
+                             (json_int_t)l[k].quantity, "unit_amount", (json_int_t)l[k].unit,
+                             "tax_amount", (json_int_t)l[k].tax, "tax_rate_bp",
+                             (json_int_t)l[k].rate, "at", l[k].at ? l[k].at : now)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* charge.posted / charge.reversed of each document, one outbox statement for all. */
+static int emit_lines(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, const posting_t *p,
+                      json_t *docs, err_t *e) {
+    size_t n = json_array_size(docs), k;
+    json_t **data = calloc(n ? n : 1, sizeof *data), *d;
+    if (!data) return err_set(e, 500, "internal", "", "out of memory");
+    json_array_foreach(docs, k, d) data[k] = json_pack(
+        "{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "charge_id", json_object_get(d, "id"),
+        "visit_id", json_object_get(d, "visit_id"), "host_club_id",
+        json_object_get(d, "host_club_id"), "home_club_id", json_object_get(d, "home_club_id"),
+        "category", json_object_get(d, "category"), "total_amount",
+        json_object_get(d, "total_amount"), "currency", json_object_get(d, "currency"),
+        "statement_id", json_object_get(d, "statement_id"));
+    int rc = svc_emit_many(call, tx, p->reverses ? "charge.reversed" : "charge.posted", c->host,
+                           data, n, e);
+    for (k = 0; k < n; k++)
+        json_decref(data[k]);
+    free(data);
+    return rc;
+}
+
+/* Inserts the n lines for visit c (in the scope of c's host) in one statement, emits
+ * charge.posted / charge.reversed for each; *docs gets the charges' documents (an array, in the
+ * lines' order). */
+static int insert_lines(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, const line_t *l,
+                        size_t n, const posting_t *p, json_t **docs, err_t *e) {
+    json_t *arr = lines_param(l, n, c->now);
+    char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (!text) return err_set(e, 500, "internal", "", "out of memory");
+    const char *q[] = {text,     c->host,     c->home,   c->id,        c->tz,    terms_mode(c),
+                       p->staff, p->reverses, p->reason, p->statement, c->member};
+    PGresult *r = db_exec(tx, INSERT_SQL, 11, q, e);
+    free(text);
+    if (!r) {
+        if (e->status == 500 && strstr(e->message, "P0001"))
+            err_set(e, 409, "no_open_statement", "at", "no statement open for this charge");
         return -1;
     }
-    if (doc)
-        *doc = d;
-    else
-        json_decref(d);
+    json_t *out = json_array();
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        json_t *d = db_json(r, i, 0, e);
+        rc = d ? json_array_append_new(out, d) : -1;
+    }
+    PQclear(r);
+    if (rc == 0) rc = emit_lines(call, tx, c, p, out, e);
+    if (rc != 0) {
+        json_decref(out);
+        return -1;
+    }
+    *docs = out;
+    return 0;
+}
+
+/* One line (the hooks, a reversal): its document into *doc (may be NULL). */
+static int insert_line(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, const line_t *l,
+                       const posting_t *p, json_t **doc, err_t *e) {
+    json_t *docs = NULL;
+    if (insert_lines(call, tx, c, l, 1, p, &docs, e) != 0) return -1;
+    if (doc) *doc = json_incref(json_array_get(docs, 0));
+    json_decref(docs);
     return 0;
 }
 
@@ -222,52 +324,80 @@ static int admin_clock(const svc_call_t *call, json_t *in, const char *k, err_t 
     return 0;
 }
 
+/* The visit takes charges now: 409 / 422 as documented. */
+static int billable(const vctx_t *c, err_t *e) {
+    if (strcmp(c->status, "checked_in") != 0 && strcmp(c->status, "completed") != 0)
+        return err_set(e, 409, "visit_not_billable", "id",
+                       "charges are posted against a checked-in or completed visit, not a %s one",
+                       c->status);
+    if (!c->in_window)
+        return err_set(e, 422, "posting_window_closed", "id",
+                       "charges are posted up to 7 days after check-out");
+    return 0;
+}
+
+/* Line in (validated) as l, its currency the host's: the agreement's (cur_in, when given, must
+ * be it) or, when the agreement names none, cur_in. An error names prefix + "currency". */
+static int line_of(const vctx_t *c, json_t *in, const char *prefix, line_t *l, err_t *e) {
+    const char *cur = terms_currency(c);
+    const char *cur_in = json_string_value(json_object_get(in, "currency"));
+    char field[40];
+    snprintf(field, sizeof field, "%scurrency", prefix);
+    if (cur && cur_in && strcmp(cur, cur_in) != 0)
+        return err_set(e, 422, "currency_mismatch", field, "the host's currency is %s", cur);
+    if (!cur) cur = cur_in;
+    if (!cur || !terms_is_currency(cur))
+        return err_set(e, 422, "invalid_field", field,
+                       "currency: the host's ISO 4217 code (the agreement names none)");
+    long long n;
+    *l = (line_t){.category = json_string_value(json_object_get(in, "category")),
+                  .description = json_string_value(json_object_get(in, "description")),
+                  .currency = cur,
+                  .at = json_string_value(json_object_get(in, "at"))};
+    jsonx_int(in, "quantity", 0, 1, 10000, 1, &l->quantity, e);
+    jsonx_int(in, "unit_amount", 1, 0, 100000000000LL, 0, &l->unit, e);
+    jsonx_int(in, "tax_amount", 0, 0, 100000000000LL, 0, &l->tax, e);
+    jsonx_int(in, "tax_rate_bp", 0, 0, 10000, 0, &n, e);
+    l->rate = n;
+    return 0;
+}
+
+/* A single-line body answers the charge, a bill ({lines: [...]}) {items: [charges]}. */
 int charge_post(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *as_of = json_string_value(json_object_get(in, "as_of"));
-    const char *cur_in = json_string_value(json_object_get(in, "currency"));
+    json_t *bill = json_object_get(in, "lines");
+    size_t n = bill ? json_array_size(bill) : 1;
     if (admin_clock(call, in, "as_of", e) != 0) return -1;
+    line_t *lines = calloc(n ? n : 1, sizeof *lines);
+    if (!lines) return err_set(e, 500, "internal", "", "out of memory");
     db_tx_t *tx = NULL;
     vctx_t c = {0};
+    json_t *docs = NULL;
     int rc = -1;
-    if (svc_begin(call, &tx, e) != 0) return -1;
-    if (load_ctx(tx, json_string_value(json_object_get(in, "id")), as_of, &c, e) != 0) goto done;
-    if (host_only(call, c.host, c.home, e) != 0) goto done;
-    if (strcmp(c.status, "checked_in") != 0 && strcmp(c.status, "completed") != 0) {
-        err_set(e, 409, "visit_not_billable", "id",
-                "charges are posted against a checked-in or completed visit, not a %s one",
-                c.status);
-        goto done;
+    if (svc_begin(call, &tx, e) != 0) {
+        free(lines);
+        return -1;
     }
-    if (!c.in_window) {
-        err_set(e, 422, "posting_window_closed", "id",
-                "charges are posted up to 7 days after check-out");
+    if (load_ctx(tx, json_string_value(json_object_get(in, "id")), as_of, &c, e) != 0 ||
+        host_only(call, c.host, c.home, e) != 0 || billable(&c, e) != 0)
         goto done;
+    for (size_t k = 0; k < n; k++) {
+        char prefix[32] = "";
+        if (bill) snprintf(prefix, sizeof prefix, "lines[%zu].", k);
+        if (line_of(&c, bill ? json_array_get(bill, k) : in, prefix, &lines[k], e) != 0) goto done;
     }
-    const char *cur = terms_currency(&c);
-    if (cur && cur_in && strcmp(cur, cur_in) != 0) {
-        err_set(e, 422, "currency_mismatch", "currency", "the host's currency is %s", cur);
-        goto done;
-    }
-    if (!cur) cur = cur_in;
-    if (!cur || !terms_is_currency(cur)) {
-        err_set(e, 422, "invalid_field", "currency",
-                "currency: the host's ISO 4217 code (the agreement names none)");
-        goto done;
-    }
-    long long n;
-    line_t l = {.category = json_string_value(json_object_get(in, "category")),
-                .description = json_string_value(json_object_get(in, "description")),
-                .currency = cur,
-                .staff = user_of(call),
-                .at = json_string_value(json_object_get(in, "at"))};
-    jsonx_int(in, "quantity", 0, 1, 10000, 1, &l.quantity, e);
-    jsonx_int(in, "unit_amount", 1, 0, 100000000000LL, 0, &l.unit, e);
-    jsonx_int(in, "tax_amount", 0, 0, 100000000000LL, 0, &l.tax, e);
-    jsonx_int(in, "tax_rate_bp", 0, 0, 10000, 0, &n, e);
-    l.rate = n;
-    rc = insert_line(call, tx, &c, &l, out, e);
+    posting_t p = {.staff = user_of(call)};
+    if (insert_lines(call, tx, &c, lines, n, &p, &docs, e) != 0) goto done;
+    if (bill)
+        *out = json_pack("{s:o}", "items", docs);
+    else
+        *out = json_incref(json_array_get(docs, 0)), json_decref(docs);
+    docs = NULL;
+    rc = *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 done:
+    json_decref(docs);
     json_decref(c.terms);
+    free(lines);
     return db_tx_finish(&tx, rc, out, e);
 }
 
@@ -312,17 +442,17 @@ int charge_reverse(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                 .unit = atoll(PQgetvalue(r, 0, 6)),
                 .tax = -atoll(PQgetvalue(r, 0, 7)),
                 .rate = atoll(PQgetvalue(r, 0, 8)),
-                .currency = PQgetvalue(r, 0, 9),
-                .staff = user_of(call),
-                .reverses = id,
-                .reason = json_string_value(json_object_get(in, "reason")),
-                .statement = same ? PQgetvalue(r, 0, 12) : NULL};
-    if (insert_line(call, tx, &c, &l, out, e) != 0) {
+                .currency = PQgetvalue(r, 0, 9)};
+    posting_t post = {.staff = user_of(call),
+                      .reverses = id,
+                      .reason = json_string_value(json_object_get(in, "reason")),
+                      .statement = same ? PQgetvalue(r, 0, 12) : NULL};
+    if (insert_line(call, tx, &c, &l, &post, out, e) != 0) {
         if (e->status == 409) /* the unique reverses: a reversal won the race */
             err_set(e, 409, "already_reversed", "id", "this charge is already reversed");
         goto done;
     }
-    if (same && stmt_line_reversed(call, tx, l.statement, id, e) != 0) goto done;
+    if (same && stmt_line_reversed(call, tx, post.statement, id, e) != 0) goto done;
     rc = 0;
 done:
     PQclear(r);
@@ -416,11 +546,11 @@ static int post_fee(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, const 
     line_t l = {.category = category,
                 .description = description,
                 .currency = cur,
-                .staff = user_of(call),
                 .at = at,
                 .quantity = quantity,
                 .unit = unit};
-    return insert_line(call, tx, c, &l, NULL, e);
+    posting_t p = {.staff = user_of(call)};
+    return insert_line(call, tx, c, &l, &p, NULL, e);
 }
 
 int charge_on_check_in(const svc_call_t *call, db_tx_t *tx, const char *visit_id, long long at,

@@ -4,10 +4,13 @@
  * per line). Money is integer minor units of the host's ISO 4217 currency (the agreement's
  * fees.currency). The agreement's entry and guest fees are posted at check-in
  * (charge_on_check_in), the cancellation fee at cancellation (charge_on_cancel; shown before with
- * GET /visits/{id}/cancellation-fee), from the tiers in fees.h. A bill_home_club charge names its
- * statement when it is posted (statements.h: stmt_open_for); a pay_at_host charge closes at the
- * host. Events charge.posted, charge.reversed (tenant: the host). Rules and JSON:
- * docs/reciprocal.md "Charges and settlement".
+ * GET /visits/{id}/cancellation-fee), from the tiers in fees.h. A host's point of sale posts a
+ * whole bill at once ({lines: [...]}, 1 to CHARGE_MAX_LINES, one transaction, all or nothing).
+ * Every posting is one INSERT for all its lines, which also finds or creates the statement of
+ * each month they fall in (reciprocal.open_statement, migration 0013), and one outbox statement
+ * for their events. A bill_home_club charge names its statement when it is posted; a
+ * pay_at_host charge closes at the host. Events charge.posted, charge.reversed (tenant: the host).
+ * Rules and JSON: docs/reciprocal.md "Charges and settlement".
  *
  * Who: member:write staff of the host (a network administrator for any host, with as_of for the
  * clock) post and reverse; member:read staff of the host list (GET /charges); the home club sees
@@ -17,6 +20,8 @@
 
 #include "core/db.h"
 #include "core/service.h"
+
+#define CHARGE_MAX_LINES 500 /* lines in one posted bill ({lines: [...]}) */
 
 int charge_validate_post(json_t *in, err_t *e);
 int charge_validate_reverse(json_t *in, err_t *e);

@@ -98,6 +98,27 @@ static void charge_in(json_t *input) {
     }
 }
 
+/* A bill's REST input: charge_in, and each line's category in lower case. */
+static void charges_in(json_t *input) {
+    charge_in(input);
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(input, "lines"), i, l) {
+        json_t *cat = lower(json_object_get(l, "category"));
+        if (cat) json_object_set_new(l, "category", cat);
+    }
+}
+
+/* A bill's REST answer {items} -> the list of its charges. */
+static json_t *charges_out(json_t *rest) {
+    json_t *out = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(rest, "items"), i, c)
+        json_array_append_new(out, charge_out(c));
+    return out;
+}
+
 #define CHARGE_MUTATION(f, o)                                                                      \
     {                                                                                              \
         .field = f, .module = "reciprocal", .op = o, .key = "charge", .convert = charge_out,       \
@@ -114,6 +135,13 @@ static const gqlb_mutation_row_t k_mutations[] = {
     STATEMENT_MUTATION("rejectStatementDispute", "reject_statement_dispute"),
     STATEMENT_MUTATION("acceptStatement", "accept_statement"),
     STATEMENT_MUTATION("payStatement", "pay_statement"),
+    /* whole bills (docs/reciprocal.md "Posting charges: whole bills, fewer round trips") */
+    {.field = "postCharges",
+     .module = "reciprocal",
+     .op = "post_charge",
+     .key = "charges",
+     .convert = charges_out,
+     .prepare = charges_in},
 };
 
 int gql_settlement_bind(gql_resolvers *rs) {

@@ -11,8 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/periodic.h"
-#include "lib/csv/csv.h"
-#include "services/reciprocal/fees.h"
+#include "services/reciprocal/statement_doc.h"
 #include "services/reciprocal/statement_ledger.h"
 #include "services/reciprocal/statement_pdf.h"
 
@@ -85,46 +84,6 @@ int stmt_validate_sweep(json_t *in, err_t *e) {
 }
 
 /* ---- shared with charges ---- */
-
-int stmt_open_for(db_tx_t *tx, const char *host, const char *home, const char *currency,
-                  const char *tz, const char *at, char id[40], err_t *e) {
-    for (int i = 0; i < 120; i++) {
-        char off[8];
-        snprintf(off, sizeof off, "%d", i);
-        const char *p[] = {host, home, currency, tz, at, off};
-        for (int attempt = 0; attempt < 2; attempt++) {
-            PGresult *r = db_exec(
-                tx,
-                "SELECT id, status = 'draft' FROM reciprocal.statements WHERE host_club_id = "
-                "$1::uuid AND home_club_id = $2::uuid AND currency = $3 AND period = "
-                "(date_trunc('month', $5::timestamptz AT TIME ZONE $4) + make_interval(months => "
-                "$6::int))::date FOR SHARE",
-                6, p, e);
-            if (!r) return -1;
-            if (PQntuples(r) == 1) {
-                int draft = PQgetvalue(r, 0, 1)[0] == 't';
-                if (draft) snprintf(id, 40, "%s", PQgetvalue(r, 0, 0));
-                PQclear(r);
-                if (draft) return 0;
-                break; /* no longer a draft: the next month */
-            }
-            PQclear(r);
-            if (attempt == 0 &&
-                db_exec_cmd(
-                    tx,
-                    "INSERT INTO reciprocal.statements (number, host_club_id, home_club_id, "
-                    "currency, period, host_timezone) SELECT 'ST-' || to_char(x.p, 'YYYYMM') || "
-                    "'-' || upper(left(replace($1, '-', ''), 8)) || '-' || upper(left(replace($2, "
-                    "'-', ''), 8)) || '-' || $3, $1::uuid, $2::uuid, $3, x.p, $4 FROM (SELECT "
-                    "(date_trunc('month', $5::timestamptz AT TIME ZONE $4) + make_interval(months "
-                    "=> $6::int))::date AS p) x ON CONFLICT (host_club_id, home_club_id, currency, "
-                    "period) DO NOTHING",
-                    6, p, e) < 0)
-                return -1;
-        }
-    }
-    return err_set(e, 409, "no_open_statement", "at", "no statement open for this charge");
-}
 
 int stmt_lock_open(db_tx_t *tx, const char *id, int *open, err_t *e) {
     const char *p[] = {id};
@@ -220,75 +179,14 @@ int stmt_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     return *out ? 0 : -1;
 }
 
-/* The statement document of id (with lines) as the caller sees it, built by
- * reciprocal.statement_json (migration 0012: one pass, json text); raw: as a pass-through value
- * (db_json_raw, for an answer nothing reads), else parsed. 404 when unseen. */
-#define STMT_JSON_SQL                                                                              \
-    "SELECT reciprocal.statement_json(s)::text FROM reciprocal.statements s WHERE s.id = $1"
-static json_t *load_doc_as(const svc_call_t *call, db_tx_t *tx, const char *id, int raw, err_t *e) {
-    const char *p[] = {id};
-    PGresult *r;
-    if (tx) {
-        r = db_exec(tx, STMT_JSON_SQL, 1, p, e);
-    } else {
-        db_scope_t scope = svc_scope(call, NULL);
-        r = db_read(call->env->db, &scope, STMT_JSON_SQL, 1, p, e);
-    }
-    r = db_row(r, e, "id", "no such statement");
-    if (!r) return NULL;
-    json_t *doc = raw ? db_json_raw(r, 0, 0, e) : db_json(r, 0, 0, e);
-    PQclear(r);
-    return doc;
-}
-
+/* The statement document of id (with lines) as the caller sees it, parsed (for the PDF and the
+ * acceptance's hash; statement_doc.c writes it). 404 when unseen. */
 static json_t *load_doc(const svc_call_t *call, db_tx_t *tx, const char *id, err_t *e) {
-    return load_doc_as(call, tx, id, 0, e);
-}
-
-static char *csv_of(const json_t *doc) {
-    static const char *const cols[] = {"id",          "visit_id",    "member_id",    "at",
-                                       "category",    "description", "quantity",     "unit_amount",
-                                       "tax_rate_bp", "tax_amount",  "total_amount", "reverses"};
-    const char *cur = json_string_value(json_object_get(doc, "currency"));
-    strbuf_t b = {0};
-    strbuf_puts(&b, "statement_number,period,host_club_id,home_club_id,currency,line,charge_id,"
-                    "visit_id,member_id,at,category,description,quantity,unit_amount_minor,"
-                    "tax_rate_bp,tax_minor,total_minor,reverses,total\r\n");
-    size_t i;
-    json_t *l;
-    char num[40];
-    json_array_foreach(json_object_get(doc, "lines"), i, l) {
-        static const char *const head[] = {"number", "period", "host_club_id", "home_club_id",
-                                           "currency"};
-        for (size_t k = 0; k < 5; k++) {
-            csv_put_field(&b, json_string_value(json_object_get(doc, head[k])), 0);
-            strbuf_puts(&b, ",");
-        }
-        strbuf_printf(&b, "%zu,", i + 1);
-        for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-            json_t *v = json_object_get(l, cols[k]);
-            if (json_is_integer(v))
-                strbuf_printf(&b, "%lld", (long long)json_integer_value(v));
-            else
-                csv_put_field(&b, json_is_string(v) ? json_string_value(v) : "",
-                              strcmp(cols[k], "description") == 0 ? CSV_TEXT : 0);
-            strbuf_puts(&b, ",");
-        }
-        strbuf_printf(&b, "%s\r\n",
-                      fees_format((long long)json_integer_value(json_object_get(l, "total_amount")),
-                                  cur, num, sizeof num));
-    }
-    json_t *t = json_object_get(doc, "totals");
-    strbuf_printf(&b, "%s,%s,%s,%s,%s,total,,,,,,,,,,%lld,%lld,,%s\r\n",
-                  json_string_value(json_object_get(doc, "number")),
-                  json_string_value(json_object_get(doc, "period")),
-                  json_string_value(json_object_get(doc, "host_club_id")),
-                  json_string_value(json_object_get(doc, "home_club_id")), cur,
-                  (long long)json_integer_value(json_object_get(t, "tax")),
-                  (long long)json_integer_value(json_object_get(t, "total")),
-                  fees_format((long long)json_integer_value(json_object_get(t, "total")), cur, num,
-                              sizeof num));
-    return strbuf_take(&b);
+    json_t *raw = stmt_doc_json(call, tx, id, e);
+    if (!raw) return NULL;
+    json_t *doc = jsonx_materialize(raw);
+    if (!doc) err_set(e, 500, "internal", "", "out of memory reading a statement");
+    return doc;
 }
 
 /* The two clubs (member.get_clubs_by_ids, as the caller): {id: club} or NULL + err. */
@@ -314,37 +212,37 @@ static json_t *clubs_of(const svc_call_t *call, const json_t *doc, err_t *e) {
 int stmt_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *format = json_string_value(json_object_get(in, "format"));
     const char *id = json_string_value(json_object_get(in, "id"));
+    char name[112], number[96];
     if (!format || strcmp(format, "json") == 0) {
-        /* answered as PostgreSQL built it: no parse, no print (a 2,000-line statement is
-         * ~1.4 MB; docs/reciprocal.md "Statement documents at volume") */
-        *out = load_doc_as(call, NULL, id, 1, e);
+        /* written from the rows and answered as it is: no parse, no print (a 2,000-line
+         * statement is ~1.4 MB; docs/reciprocal.md "Statement documents written from rows") */
+        *out = stmt_doc_json(call, NULL, id, e);
         return *out ? 0 : -1;
+    }
+    char *body = NULL;
+    if (strcmp(format, "csv") == 0) {
+        size_t len;
+        if (stmt_doc_text(call, NULL, id, STMT_DOC_CSV, &body, &len, number, e) != 0) return -1;
+        snprintf(name, sizeof name, "%s.csv", number);
+        *out = svc_raw_output("text/csv; charset=utf-8", name, body);
+        free(body);
+        return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
     }
     json_t *doc = load_doc(call, NULL, id, e);
     if (!doc) return -1;
-    char name[96];
     snprintf(name, sizeof name, "%s.%s", json_string_value(json_object_get(doc, "number")), format);
-    char *body = NULL;
-    if (strcmp(format, "csv") == 0) {
-        body = csv_of(doc);
-        *out = body ? svc_raw_output("text/csv; charset=utf-8", name, body) : NULL;
-    } else {
-        json_t *clubs = clubs_of(call, doc, e);
-        if (!clubs) {
-            json_decref(doc);
-            return -1;
-        }
-        size_t len = 0;
-        body = stmt_pdf(doc, clubs, &len);
-        json_decref(clubs);
-        if (!body) {
-            json_decref(doc);
-            return err_set(e, 500, "pdf_failed", "", "the PDF could not be made");
-        }
-        *out = svc_raw_output("application/pdf", name, body);
+    json_t *clubs = clubs_of(call, doc, e);
+    if (!clubs) {
+        json_decref(doc);
+        return -1;
     }
-    free(body);
+    size_t len = 0;
+    body = stmt_pdf(doc, clubs, &len);
+    json_decref(clubs);
     json_decref(doc);
+    if (!body) return err_set(e, 500, "pdf_failed", "", "the PDF could not be made");
+    *out = svc_raw_output("application/pdf", name, body);
+    free(body);
     return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
 
@@ -530,7 +428,7 @@ static int act(const svc_call_t *call, json_t *in, const char *name, json_t **ou
         rc = 0;
         goto done;
     }
-    *out = load_doc_as(call, tx, s.id, 1, e); /* answered only: pass-through */
+    *out = stmt_doc_json(call, tx, s.id, e); /* answered only: pass-through */
     rc = *out ? 0 : -1;
 done:
     return db_tx_finish(&tx, rc, out, e);

@@ -1,7 +1,8 @@
 /* statements: monthly settlement between two clubs (issue 12). One statement per ordered pair
  * (host -> home), currency and calendar month in the host's time zone collects every
  * bill_home_club charge of that key: the first charge creates it as `draft` and each later one
- * joins it (stmt_open_for, holding the statement row FOR SHARE); a charge whose month's statement
+ * joins it (reciprocal.open_statement, migration 0013, called by the posting's INSERT: it holds
+ * the statement row FOR SHARE); a charge whose month's statement
  * is no longer a draft joins the next month's, so every charge is in exactly one statement, also
  * while a statement is being issued (issuing holds the row FOR UPDATE, waits for the posting
  * transactions and fixes the totals from the lines). draft -> issued (the host, or the sweep by
@@ -9,7 +10,8 @@
  * paid (the host confirms the payment); issued -> disputed (the home club, per line or whole,
  * with a reason) -> issued again once the host has reversed each disputed line or rejected the
  * dispute. Documents: JSON, CSV (RFC 4180) and PDF (statement_pdf.h), the same inputs giving the
- * same bytes. Events statement.{drafted,issued,disputed,accepted,paid}.
+ * same bytes (written from the rows: statement_doc.h). Events
+ * statement.{drafted,issued,disputed,accepted,paid}.
  *
  * Who: member:read staff of either club read (the home club from `issued` on), club:write admins
  * act for their side; a network administrator for either. */
@@ -49,11 +51,6 @@ int stmt_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 /* One pass as the system (from the reciprocal sweep thread). */
 int stmt_sweep_once(const svc_env_t *env, err_t *e);
 
-/* The draft statement a bill_home_club charge at `at` (timestamptz text) joins, created when
- * missing, held FOR SHARE until tx ends: the month of `at` in tz, or the first later month whose
- * statement is still a draft. id gets its uuid. */
-int stmt_open_for(db_tx_t *tx, const char *host, const char *home, const char *currency,
-                  const char *tz, const char *at, char id[40], err_t *e);
 /* Locks statement id FOR SHARE; *open = 1 when it is a draft or disputed (a reversing line of
  * one of its lines joins it). */
 int stmt_lock_open(db_tx_t *tx, const char *id, int *open, err_t *e);

@@ -1,0 +1,1 @@
+DROP FUNCTION reciprocal.open_statement(uuid, uuid, text, text, date);
