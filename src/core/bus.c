@@ -1,9 +1,9 @@
 /* bus: see bus.h. The NATS connection (nats.c 3.4.1) and its JetStream context.
  * Owns: the natsConnection, the jsCtx, the queue subscriptions made by bus_serve (and their
- * closures) and the pull subscriptions cached by bus_js_fetch. bus_close drains the responders
- * (in-flight requests finish), destroys everything and closes the connection. nats.c keeps
- * process-wide state (threads, timers): call bus_shutdown_library() once at process end, after
- * the last bus_close. */
+ * closures) and the inbox subscriptions of the pull consumers read by bus_js_fetch*. bus_close
+ * drains the responders (in-flight requests finish), destroys everything and closes the connection.
+ * nats.c keeps process-wide state (threads, timers): call bus_shutdown_library() once at process
+ * end, after the last bus_close. */
 #include "core/bus.h"
 
 #include <nats/nats.h>
@@ -39,14 +39,33 @@ typedef struct serve_ctx {
 static serve_ctx_t *g_graveyard;
 static pthread_mutex_t g_graveyard_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* A durable pull consumer, read through a plain subscription on a private inbox rather than
+ * nats.c's natsSubscription_Fetch: in nats.c 3.4.1 (Debian 12) a Fetch that finds messages of an
+ * earlier pull request still queued on the subscription (they arrive after the Fetch that asked
+ * for them returned, e.g. under load) can collect more messages than its batch and writes past
+ * the array it allocated for them: heap corruption ("double free or corruption" in `serve` while
+ * 10,000-row member imports fed the consumers; tests/core/test_bus.c test_pull_leftovers). Here
+ * every pull request has its own reply subject <inbox>.<n>, collected messages go into an array
+ * sized by the caller, a message that arrives for an earlier request stays queued and is taken
+ * first by the next fetch, and a status message (404 no messages, 408 request expired, 409 ...)
+ * ends only the request it answers. */
 typedef struct pull_ctx {
     char *stream;
     char *durable;
     char *filter;
+    char *inbox;              /* the subscription takes <inbox>.* */
+    char *next_subject;       /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable> */
+    unsigned long long n_req; /* pull requests sent: the last part of their reply subject */
     natsSubscription *sub;
-    pthread_mutex_t mu; /* one Fetch at a time per consumer */
+    pthread_mutex_t mu; /* one fetch at a time per consumer */
     struct pull_ctx *next;
 } pull_ctx_t;
+
+/* Messages collected by one fetch: msgs has room for the fetch's max; owned, pull_list_free. */
+typedef struct pull_list {
+    natsMsg **msgs;
+    int n;
+} pull_list_t;
 
 struct bus {
     natsConnection *nc;
@@ -54,6 +73,7 @@ struct bus {
     pthread_mutex_t mu; /* guards serves and pulls lists */
     serve_ctx_t *serves;
     pull_ctx_t *pulls;
+    char inbox_prefix[96];   /* the connection's reply inboxes: "_INBOX" or "_INBOX.<user>" */
     atomic_int closing;      /* bus_close started: a disconnect is expected, not worth a warning */
     atomic_ulong reconnects; /* bus_reconnects */
     /* nats.c runs connection callbacks on its own thread, after natsConnection_Close returns:
@@ -205,6 +225,7 @@ bus_t *bus_connect_auth(const char *url, const char *name, const char *user, con
     pthread_mutex_init(&b->batch_state_mu, NULL);
     pthread_cond_init(&b->cb_cv, NULL);
     snprintf(b->name, sizeof b->name, "%s", name && *name ? name : "reciprocal");
+    snprintf(b->inbox_prefix, sizeof b->inbox_prefix, "_INBOX");
 
     s = natsOptions_Create(&opts);
     if (s == NATS_OK) s = set_servers(opts, url);
@@ -214,6 +235,7 @@ bus_t *bus_connect_auth(const char *url, const char *name, const char *user, con
         inbox_prefix(user, prefix, sizeof prefix);
         s = natsOptions_SetUserInfo(opts, user, password ? password : "");
         if (s == NATS_OK) s = natsOptions_SetCustomInboxPrefix(opts, prefix);
+        snprintf(b->inbox_prefix, sizeof b->inbox_prefix, "%s", prefix);
     }
     if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, true);
     if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1); /* forever */
@@ -320,6 +342,8 @@ void bus_close(bus_t *b) {
     while (pulls) {
         pull_ctx_t *n = pulls->next;
         pthread_mutex_destroy(&pulls->mu);
+        free(pulls->inbox);
+        free(pulls->next_subject);
         free(pulls->stream);
         free(pulls->durable);
         free(pulls->filter);
@@ -945,14 +969,33 @@ static pull_ctx_t *pull_get(bus_t *b, const char *stream, const char *durable, c
         err_set(e, 500, "internal", "", "out of memory");
         goto fail;
     }
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = stream;
-    so.Consumer = durable;
-    jerr = 0;
-    s = js_PullSubscribe(&p->sub, b->js, filter, durable, NULL, &so, &jerr);
+    /* natsInbox_Create gives "_INBOX.<nuid>"; the connection's own prefix replaces "_INBOX", so
+     * the NATS permissions of a user (its own _INBOX.<user>.> only) cover it. */
+    natsInbox *inbox = NULL;
+    s = natsInbox_Create(&inbox);
+    if (s == NATS_OK) {
+        const char *nuid = strrchr(inbox, '.');
+        nuid = nuid ? nuid + 1 : inbox;
+        size_t cap = strlen(b->inbox_prefix) + strlen(nuid) + 4;
+        size_t ncap = strlen(stream) + strlen(durable) + 40;
+        p->inbox = malloc(cap);
+        char *wild = malloc(cap);
+        p->next_subject = malloc(ncap);
+        if (!p->inbox || !wild || !p->next_subject) {
+            natsInbox_Destroy(inbox);
+            free(wild);
+            err_set(e, 500, "internal", "", "out of memory");
+            goto fail;
+        }
+        snprintf(p->inbox, cap, "%s.%s", b->inbox_prefix, nuid);
+        snprintf(wild, cap, "%s.*", p->inbox);
+        snprintf(p->next_subject, ncap, "$JS.API.CONSUMER.MSG.NEXT.%s.%s", stream, durable);
+        s = natsConnection_SubscribeSync(&p->sub, b->nc, wild);
+        free(wild);
+    }
+    natsInbox_Destroy(inbox);
     if (s != NATS_OK) {
-        js_err(e, s, jerr, "JetStream pull subscribe");
+        nats_err(e, s, "JetStream pull subscription");
         goto fail;
     }
     pthread_mutex_init(&p->mu, NULL);
@@ -960,6 +1003,8 @@ static pull_ctx_t *pull_get(bus_t *b, const char *stream, const char *durable, c
     b->pulls = p;
     return p;
 fail:
+    free(p->inbox);
+    free(p->next_subject);
     free(p->stream);
     free(p->durable);
     free(p->filter);
@@ -967,10 +1012,117 @@ fail:
     return NULL;
 }
 
-/* Fetches up to max messages from the durable pull consumer (created on first use) into *list:
- * 1 when messages arrived, 0 on timeout, -1 + e on error. */
-static int fetch_list(bus_t *b, const char *stream, const char *durable, const char *filter,
-                      int max, int timeout_ms, natsMsgList *list, err_t *e) {
+static long long pull_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pull_list_free(pull_list_t *l) {
+    for (int i = 0; l->msgs && i < l->n; i++)
+        natsMsg_Destroy(l->msgs[i]);
+    free(l->msgs);
+    l->msgs = NULL;
+    l->n = 0;
+}
+
+/* The status code of a JetStream status message ("404", "408", "409", ...), NULL for a message. */
+static const char *pull_status(natsMsg *m) {
+    const char *st = NULL;
+    if (natsMsg_GetDataLength(m) > 0) return NULL;
+    if (natsMsgHeader_Get(m, "Status", &st) != NATS_OK || !st) return NULL;
+    return st;
+}
+
+/* Sends one pull request for want messages with reply subject <inbox>.<n> (written to reply):
+ * no_wait asks for what is there now (a 404 when nothing is), else the server holds the request
+ * up to expires_ms. */
+static natsStatus pull_request(bus_t *b, pull_ctx_t *p, int want, long long expires_ms, int no_wait,
+                               char *reply, size_t cap) {
+    char body[128];
+    if (expires_ms < 1) expires_ms = 1;
+    long long ns = (expires_ms >= 20 ? expires_ms - 10 : expires_ms) * 1000000LL;
+    snprintf(reply, cap, "%s.%llu", p->inbox, ++p->n_req);
+    snprintf(body, sizeof body, "{\"batch\":%d,\"expires\":%lld%s}", want, ns,
+             no_wait ? ",\"no_wait\":true" : "");
+    return natsConnection_PublishRequestString(b->nc, p->next_subject, reply, body);
+}
+
+/* Takes the messages queued on the inbox without waiting (late answers to earlier requests), up
+ * to max in l; their status messages are dropped. */
+static void pull_leftovers(pull_ctx_t *p, pull_list_t *l, int max) {
+    while (l->n < max) {
+        int queued = 0, bytes = 0;
+        if (natsSubscription_GetPending(p->sub, &queued, &bytes) != NATS_OK || queued <= 0) return;
+        natsMsg *m = NULL;
+        if (natsSubscription_NextMsg(&m, p->sub, 1) != NATS_OK) return;
+        if (pull_status(m))
+            natsMsg_Destroy(m);
+        else
+            l->msgs[l->n++] = m;
+    }
+}
+
+/* Reads the answer to the request with reply subject reply into l until l holds max messages,
+ * the request is over (its status message) or deadline_ms passes. *status gets the request's
+ * status code ("" when none came). 0, or -1 + e when NATS fails. */
+static int pull_read(pull_ctx_t *p, pull_list_t *l, int max, const char *reply,
+                     long long deadline_ms, char status[8], err_t *e) {
+    status[0] = '\0';
+    while (l->n < max) {
+        long long left = deadline_ms - pull_now_ms();
+        if (left <= 0) return 0;
+        natsMsg *m = NULL;
+        natsStatus s = natsSubscription_NextMsg(&m, p->sub, left);
+        if (s == NATS_TIMEOUT) return 0;
+        if (s != NATS_OK) return nats_err(e, s, "JetStream pull");
+        const char *st = pull_status(m);
+        if (!st) {
+            l->msgs[l->n++] = m;
+            continue;
+        }
+        int mine = strcmp(natsMsg_GetSubject(m), reply) == 0;
+        if (mine) {
+            snprintf(status, 8, "%s", st);
+            if (strcmp(st, "404") != 0 && strcmp(st, "408") != 0) {
+                const char *desc = NULL;
+                natsMsgHeader_Get(m, "Description", &desc);
+                log_debug("nats: pull request of %s answered %s %s", p->durable, st,
+                          desc ? desc : "");
+            }
+        }
+        natsMsg_Destroy(m);
+        if (mine) return 0;
+    }
+    return 0;
+}
+
+/* One round: a no_wait request for the rest of max (answered at once); when l then still holds
+ * only base messages, a request held by the server until deadline_ms. 0 or -1 + e. */
+static int pull_round(bus_t *b, pull_ctx_t *p, pull_list_t *l, int max, int base,
+                      long long deadline_ms, err_t *e) {
+    char reply[256], status[8];
+    long long left = deadline_ms - pull_now_ms();
+    natsStatus s = pull_request(b, p, max - l->n, left, 1, reply, sizeof reply);
+    if (s != NATS_OK) return nats_err(e, s, "JetStream pull request");
+    if (pull_read(p, l, max, reply, deadline_ms, status, e) != 0) return -1;
+    if (l->n > base || strcmp(status, "404") != 0) return 0;
+    left = deadline_ms - pull_now_ms();
+    if (left <= 0) return 0;
+    s = pull_request(b, p, max - l->n, left, 0, reply, sizeof reply);
+    if (s != NATS_OK) return nats_err(e, s, "JetStream pull request");
+    return pull_read(p, l, max, reply, deadline_ms, status, e);
+}
+
+/* Fetches from the durable pull consumer (created on first use) into l (allocated here, room for
+ * max; free with pull_list_free). idle_ms 0: up to max messages within timeout_ms (what is there
+ * at once, else what comes until timeout_ms). idle_ms > 0: waits up to idle_ms for one message
+ * (a request held by the server: no traffic while nothing comes), then takes up to max - 1 more,
+ * waiting at most timeout_ms for them. 1 when messages came, 0 when none, -1 + e. */
+static int pull_fetch(bus_t *b, const char *stream, const char *durable, const char *filter,
+                      int max, int idle_ms, int timeout_ms, pull_list_t *l, err_t *e) {
+    l->msgs = NULL;
+    l->n = 0;
     if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
     if (!stream || !*stream || !valid_durable(durable) || !filter || !*filter)
         return err_set(e, 500, "internal", "", "JetStream fetch: stream, durable, filter needed");
@@ -982,36 +1134,59 @@ static int fetch_list(bus_t *b, const char *stream, const char *durable, const c
     pull_ctx_t *p = pull_get(b, stream, durable, filter, e);
     pthread_mutex_unlock(&b->mu);
     if (!p) return -1;
+    l->msgs = calloc((size_t)max, sizeof *l->msgs);
+    if (!l->msgs) return err_set(e, 500, "internal", "", "out of memory");
 
-    jsErrCode jerr = 0;
+    int rc = 0;
     pthread_mutex_lock(&p->mu);
-    natsStatus s = natsSubscription_Fetch(list, p->sub, max, timeout_ms, &jerr);
+    pull_leftovers(p, l, max);
+    if (idle_ms > 0 && l->n == 0) {
+        rc = pull_round(b, p, l, 1, 0, pull_now_ms() + idle_ms, e);
+        /* the first message came: wait up to timeout_ms for more when none is there at once */
+        if (rc == 0 && l->n == 1 && max > 1)
+            rc = pull_round(b, p, l, max, 1, pull_now_ms() + timeout_ms, e);
+    } else if (l->n < max && (idle_ms <= 0 || l->n > 0)) {
+        rc = pull_round(b, p, l, max, 0, pull_now_ms() + timeout_ms, e);
+    }
     pthread_mutex_unlock(&p->mu);
-    if (s == NATS_TIMEOUT) return 0;
-    if (s != NATS_OK) return js_err(e, s, jerr, "JetStream fetch");
+    if (rc != 0 && l->n == 0) {
+        pull_list_free(l);
+        return -1;
+    }
+    if (l->n == 0) {
+        pull_list_free(l);
+        return 0;
+    }
     return 1;
+}
+
+/* Acknowledges (+ACK) or rejects for redelivery (-NAK) a message taken by pull_fetch. */
+static void pull_ack(bus_t *b, natsMsg *m, int ok) {
+    const char *reply = natsMsg_GetReply(m);
+    if (!reply || !*reply) return;
+    natsStatus s = natsConnection_PublishString(b->nc, reply, ok ? "+ACK" : "-NAK");
+    if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
 }
 
 int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *filter, int max,
                  int timeout_ms, bus_msg_fn fn, void *ud, err_t *e) {
     if (!fn) return err_set(e, 500, "internal", "", "bus_js_fetch: a message function is needed");
-    natsMsgList list = {0};
-    int got = fetch_list(b, stream, durable, filter, max, timeout_ms, &list, e);
+    pull_list_t list;
+    int got = pull_fetch(b, stream, durable, filter, max, 0, timeout_ms, &list, e);
     if (got <= 0) return got;
 
     int handled = 0;
-    for (int i = 0; i < list.Count; i++) {
-        natsMsg *m = list.Msgs[i];
+    for (int i = 0; i < list.n; i++) {
+        natsMsg *m = list.msgs[i];
         const char *id = NULL;
         if (natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &id) != NATS_OK || !id) id = "";
         const char *data = natsMsg_GetData(m);
         int rc =
             fn(natsMsg_GetSubject(m), id, data ? data : "", (size_t)natsMsg_GetDataLength(m), ud);
         handled++;
-        natsStatus s = rc == 0 ? natsMsg_Ack(m, NULL) : natsMsg_Nak(m, NULL);
-        if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
+        pull_ack(b, m, rc == 0);
     }
-    natsMsgList_Destroy(&list);
+    pull_list_free(&list);
     return handled;
 }
 
@@ -1104,71 +1279,27 @@ int bus_js_last_seq(bus_t *b, const char *stream, unsigned long long *last_seq, 
     return 0;
 }
 
-/* Waits up to idle_ms for one message (a pull request for one message that the server holds
- * until one arrives or it expires: no traffic while nothing comes), then fetches up to max - 1
- * more, waiting at most fill_ms for them (natsSubscription_Fetch: what is there at once, else
- * until the batch is full or fill_ms elapse). 1 with first/rest filled, 0 when nothing came,
- * -1 + e. */
-static int fetch_waiting(bus_t *b, const char *stream, const char *durable, const char *filter,
-                         int max, int idle_ms, int fill_ms, natsMsgList *first, natsMsgList *rest,
-                         err_t *e) {
-    if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
-    if (!stream || !*stream || !valid_durable(durable) || !filter || !*filter)
-        return err_set(e, 500, "internal", "", "JetStream fetch: stream, durable, filter needed");
-    if (max < 1) max = 1;
-    if (max > BUS_MAX_FETCH) max = BUS_MAX_FETCH;
-    if (fill_ms < 1) fill_ms = 1;
-
-    pthread_mutex_lock(&b->mu);
-    pull_ctx_t *p = pull_get(b, stream, durable, filter, e);
-    pthread_mutex_unlock(&b->mu);
-    if (!p) return -1;
-
-    jsFetchRequest req;
-    jsFetchRequest_Init(&req);
-    req.Batch = 1;
-    req.Expires = (int64_t)idle_ms * 1000000;
-    jsErrCode jerr = 0;
-    pthread_mutex_lock(&p->mu);
-    natsStatus s = natsSubscription_FetchRequest(first, p->sub, &req);
-    if (s == NATS_OK && max > 1) {
-        natsStatus s2 = natsSubscription_Fetch(rest, p->sub, max - 1, fill_ms, &jerr);
-        if (s2 != NATS_OK && s2 != NATS_TIMEOUT) /* keep the first: it is acked with the rest */
-            log_debug("nats: JetStream fetch after the first message: %s", natsStatus_GetText(s2));
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (s == NATS_TIMEOUT) return 0;
-    if (s != NATS_OK) return js_err(e, s, 0, "JetStream fetch");
-    return 1;
-}
-
-/* Hands the messages of up to two lists to fn as one batch, then acks them all (fn returned 0)
- * or naks them all; destroys the lists. Returns the number of messages or -1 + e. */
-/* Hands the messages of l1 (and l2) to fn (whole batch) or each_fn (per-message acks), then acks
- * or naks each. */
-static int batch_run(natsMsgList *l1, natsMsgList *l2, bus_batch_fn fn, bus_each_fn each_fn,
-                     void *ud, err_t *e) {
-    natsMsgList *lists[2] = {l1, l2};
-    int n = l1->Count + (l2 ? l2->Count : 0);
+/* Hands the messages of l to fn (whole batch) or each_fn (per-message acks), then acks or naks
+ * each; frees l. Returns the number of messages or -1 + e. */
+static int batch_run(bus_t *b, pull_list_t *l, bus_batch_fn fn, bus_each_fn each_fn, void *ud,
+                     err_t *e) {
+    int n = l->n;
     bus_batch_msg_t *msgs = calloc((size_t)(n > 0 ? n : 1), sizeof *msgs);
     int *ack = calloc((size_t)(n > 0 ? n : 1), sizeof *ack);
     if (!msgs || !ack) {
         free(msgs);
         free(ack);
-        natsMsgList_Destroy(l1);
-        if (l2) natsMsgList_Destroy(l2);
+        pull_list_free(l);
         return err_set(e, 500, "internal", "", "out of memory");
     }
-    int k = 0;
-    for (int j = 0; j < 2; j++)
-        for (int i = 0; lists[j] && i < lists[j]->Count; i++) {
-            natsMsg *m = lists[j]->Msgs[i];
-            const char *id = NULL;
-            if (natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &id) != NATS_OK || !id) id = "";
-            const char *data = natsMsg_GetData(m);
-            msgs[k++] = (bus_batch_msg_t){natsMsg_GetSubject(m), id, data ? data : "",
-                                          (size_t)natsMsg_GetDataLength(m)};
-        }
+    for (int i = 0; i < n; i++) {
+        natsMsg *m = l->msgs[i];
+        const char *id = NULL;
+        if (natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &id) != NATS_OK || !id) id = "";
+        const char *data = natsMsg_GetData(m);
+        msgs[i] = (bus_batch_msg_t){natsMsg_GetSubject(m), id, data ? data : "",
+                                    (size_t)natsMsg_GetDataLength(m)};
+    }
     if (fn) {
         int rc = fn(msgs, n, ud);
         for (int i = 0; i < n; i++)
@@ -1176,17 +1307,11 @@ static int batch_run(natsMsgList *l1, natsMsgList *l2, bus_batch_fn fn, bus_each
     } else {
         each_fn(msgs, n, ack, ud);
     }
-    k = 0;
-    for (int j = 0; j < 2; j++)
-        for (int i = 0; lists[j] && i < lists[j]->Count; i++) {
-            natsMsg *m = lists[j]->Msgs[i];
-            natsStatus s = ack[k++] ? natsMsg_Ack(m, NULL) : natsMsg_Nak(m, NULL);
-            if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
-        }
+    for (int i = 0; i < n; i++)
+        pull_ack(b, l->msgs[i], ack[i]);
     free(msgs);
     free(ack);
-    natsMsgList_Destroy(l1);
-    if (l2) natsMsgList_Destroy(l2);
+    pull_list_free(l);
     return n;
 }
 
@@ -1194,19 +1319,19 @@ int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const 
                        int max, int timeout_ms, bus_batch_fn fn, void *ud, err_t *e) {
     if (!fn)
         return err_set(e, 500, "internal", "", "bus_js_fetch_batch: a batch function is needed");
-    natsMsgList list = {0};
-    int got = fetch_list(b, stream, durable, filter, max, timeout_ms, &list, e);
+    pull_list_t list;
+    int got = pull_fetch(b, stream, durable, filter, max, 0, timeout_ms, &list, e);
     if (got <= 0) return got;
-    return batch_run(&list, NULL, fn, NULL, ud, e);
+    return batch_run(b, &list, fn, NULL, ud, e);
 }
 
 int bus_js_fetch_each(bus_t *b, const char *stream, const char *durable, const char *filter,
                       int max, int timeout_ms, bus_each_fn fn, void *ud, err_t *e) {
     if (!fn) return err_set(e, 500, "internal", "", "bus_js_fetch_each: a function is needed");
-    natsMsgList list = {0};
-    int got = fetch_list(b, stream, durable, filter, max, timeout_ms, &list, e);
+    pull_list_t list;
+    int got = pull_fetch(b, stream, durable, filter, max, 0, timeout_ms, &list, e);
     if (got <= 0) return got;
-    return batch_run(&list, NULL, NULL, fn, ud, e);
+    return batch_run(b, &list, NULL, fn, ud, e);
 }
 
 int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, const char *filter,
@@ -1214,11 +1339,11 @@ int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, c
                             err_t *e) {
     if (!fn)
         return err_set(e, 500, "internal", "", "bus_js_fetch_batch: a batch function is needed");
-    if (idle_ms < 1) return bus_js_fetch_batch(b, stream, durable, filter, max, fill_ms, fn, ud, e);
-    natsMsgList first = {0}, rest = {0};
-    int got = fetch_waiting(b, stream, durable, filter, max, idle_ms, fill_ms, &first, &rest, e);
+    pull_list_t list;
+    int got =
+        pull_fetch(b, stream, durable, filter, max, idle_ms > 0 ? idle_ms : 0, fill_ms, &list, e);
     if (got <= 0) return got;
-    return batch_run(&first, &rest, fn, NULL, ud, e);
+    return batch_run(b, &list, fn, NULL, ud, e);
 }
 
 int bus_js_consumer_state(bus_t *b, const char *stream, const char *durable,

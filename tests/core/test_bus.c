@@ -685,6 +685,115 @@ static void test_gray_failure(void) {
     unlink(conf);
 }
 
+/* ---- pull fetch with late answers (nats.c 3.4.1 Fetch overflow) ------------------------- */
+
+/* A publisher sends bursts of 0..599 messages at random intervals while a consumer fetches
+ * batches of at most 64 with short waits, so answers to earlier pull requests keep arriving after
+ * the fetch that asked for them returned. nats.c 3.4.1's natsSubscription_Fetch then collected
+ * more messages than its batch (up to 500 for 256, writing past its array); bus.c reads pull
+ * consumers itself. Every message must arrive exactly once, no batch may exceed its max. */
+enum { LATE_ROUNDS = 40, LATE_MAX = 64 };
+
+typedef struct late {
+    bus_t *b;
+    char subj[96];
+    atomic_int published, done;
+    unsigned char *seen; /* per message number: deliveries */
+    int cap, over, bad;
+} late_t;
+
+static void *late_publisher(void *arg) {
+    late_t *l = arg;
+    unsigned seed = 7;
+    static bus_batch_msg_t msgs[600];
+    static char ids[600][64], data[600][16];
+    static int ok[600];
+    for (int r = 0; r < LATE_ROUNDS; r++) {
+        int n = (int)(rand_r(&seed) % 600);
+        int base = atomic_load(&l->published);
+        if (base + n > l->cap) n = l->cap - base;
+        for (int i = 0; i < n; i++) {
+            snprintf(ids[i], sizeof ids[i], "late-%s-%d", prefix, base + i);
+            snprintf(data[i], sizeof data[i], "%d", base + i);
+            msgs[i] = (bus_batch_msg_t){l->subj, ids[i], data[i], strlen(data[i])};
+        }
+        err_t e = {0};
+        if (n > 0 && bus_js_publish_batch(l->b, msgs, n, ok, &e) == 0)
+            atomic_fetch_add(&l->published, n);
+        sleep_ms((int)(rand_r(&seed) % 50));
+    }
+    atomic_store(&l->done, 1);
+    return NULL;
+}
+
+static void late_each(const bus_batch_msg_t *msgs, int n, int *ack, void *ud) {
+    late_t *l = ud;
+    if (n > LATE_MAX) l->over++;
+    for (int i = 0; i < n && i < LATE_MAX; i++) {
+        int k = atoi(msgs[i].data);
+        if (k < 0 || k >= l->cap)
+            l->bad++;
+        else
+            l->seen[k]++;
+        ack[i] = 1;
+    }
+}
+
+static void test_pull_leftovers(void) {
+    err_t e = {0};
+    static late_t l;
+    memset(&l, 0, sizeof l);
+    l.b = bus_connect(nats_url, "test_bus_late", &e);
+    REQUIRE(l.b);
+    char stream[64], subj_all[96], durable[64];
+    snprintf(stream, sizeof stream, "TESTL_%s", prefix);
+    snprintf(subj_all, sizeof subj_all, "%s.late.>", prefix);
+    snprintf(l.subj, sizeof l.subj, "%s.late.x", prefix);
+    snprintf(durable, sizeof durable, "durl_%s", prefix);
+    const char *subjects[] = {subj_all, NULL};
+    REQUIRE(bus_ensure_stream(l.b, stream, subjects, &e) == 0);
+    l.cap = LATE_ROUNDS * 600;
+    l.seen = calloc((size_t)l.cap, 1);
+    REQUIRE(l.seen);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, late_publisher, &l) == 0);
+    unsigned seed = 11;
+    double t0 = mono_s();
+    int fetches = 0, got = 0;
+    for (;;) {
+        int wait = 1 + (int)(rand_r(&seed) % 20);
+        int n =
+            bus_js_fetch_each(l.b, stream, durable, subj_all, LATE_MAX, wait, late_each, &l, &e);
+        CHECK(n >= 0);
+        if (n < 0) break;
+        fetches++;
+        got += n;
+        if (rand_r(&seed) % 3 == 0) sleep_ms((int)(rand_r(&seed) % 20));
+        if (atomic_load(&l.done) && got >= atomic_load(&l.published)) break;
+        if (mono_s() - t0 > 120) break;
+    }
+    pthread_join(t, NULL);
+    /* what came late to the last requests: nothing may be left unseen */
+    for (int i = 0; i < 20 && got < atomic_load(&l.published); i++) {
+        int n = bus_js_fetch_each(l.b, stream, durable, subj_all, LATE_MAX, 200, late_each, &l, &e);
+        if (n > 0) got += n;
+    }
+    int published = atomic_load(&l.published), missing = 0, twice = 0;
+    for (int k = 0; k < published; k++) {
+        missing += l.seen[k] == 0;
+        twice += l.seen[k] > 1;
+    }
+    printf("# %d messages in %d fetches: %d missing, %d twice, %d batches over %d\n", published,
+           fetches, missing, twice, l.over, LATE_MAX);
+    CHECK(published > 1000);
+    CHECK_EQ_INT(l.over, 0);
+    CHECK_EQ_INT(l.bad, 0);
+    CHECK_EQ_INT(missing, 0);
+    CHECK_EQ_INT(twice, 0);
+    free(l.seen);
+    bus_close(l.b);
+}
+
 int main(void) {
     log_init(LOG_WARN, 0, "test_bus");
     snprintf(prefix, sizeof prefix, "t%ld", (long)getpid());
@@ -705,6 +814,7 @@ int main(void) {
     RUN(test_jetstream);
     RUN(test_broadcast);
     RUN(test_publish_batch);
+    RUN(test_pull_leftovers);
     RUN(test_stream_max_age);
     RUN(test_server_list);
     RUN(test_stream_replicas);
