@@ -289,6 +289,86 @@ static void test_events_api(void) {
     e2e_resp_free(&r);
 }
 
+/* submit_batch (batch.h): one call, items endorsed with the server's keys or endorsed already,
+ * each answered in order; a refused item does not stop the others; the same batch again is the
+ * same transactions, each committed once (the copies DUPLICATE_TXID). */
+static void test_submit_batch(void) {
+    char body[2048], nonce[40];
+    e2e_resp_t r, s;
+    /* an endorsed transaction to pass through */
+    snprintf(body, sizeof body,
+             "{\"type\":\"data.put\",\"creator\":\"%s\",\"nonce\":\"batch-pre-%d\",\"writes\":"
+             "[{\"key\":\"batch/pre/%s\",\"value\":\"v\"}],\"sign_as\":[\"%s\"]}",
+             B, (int)getpid(), B, B);
+    REQUIRE(req("POST", "/api/v1/ledger/endorse", body, &r) == 0);
+    REQUIRE(r.status == 200 && r.json != NULL);
+    char pre_id[80];
+    snprintf(pre_id, sizeof pre_id, "%s", json_string_value(json_object_get(r.json, "tx_id")));
+    snprintf(nonce, sizeof nonce, "batch-%d", (int)getpid());
+    json_t *items = json_pack(
+        "[{s:s, s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}]}, {s:s, s:s, s:s}, {s:O, s:O},"
+        " {s:O, s:[{s:s, s:s}]}]",
+        /* 0: built and endorsed by A (creator and signer) */
+        "type", "data.put", "creator", A, "nonce", nonce, "writes", "key", "batch/a", "value", "1",
+        "sign_as", "org", A, "role", "member",
+        /* 1: an organisation that does not exist: refused alone (404) */
+        "type", "data.put", "creator", "no-such-org-batch", "nonce", "batch-none-0001",
+        /* 2: endorsed already */
+        "tx", json_object_get(r.json, "tx"), "endorsements",
+        json_object_get(r.json, "endorsements"),
+        /* 3: a forged endorsement: 422 */
+        "tx", json_object_get(r.json, "tx"), "endorsements", "public_key",
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(r.json, "endorsements"), 0), "public_key")),
+        "signature",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==");
+    e2e_resp_free(&r);
+    REQUIRE(items != NULL);
+    json_t *in = json_pack("{s:o}", "items", items);
+    char *b = json_dumps(in, JSON_COMPACT);
+    json_decref(in);
+    char ids[2][80] = {"", ""};
+    for (int round = 0; round < 2; round++) {
+        REQUIRE(req("POST", "/api/v1/ledger/transactions/batch", b, &s) == 0);
+        CHECK_EQ_INT(s.status, 200);
+        json_t *res = json_object_get(s.json, "results");
+        CHECK_EQ_INT(json_array_size(res), 4);
+        json_t *r0 = json_array_get(res, 0), *r1 = json_array_get(res, 1),
+               *r2 = json_array_get(res, 2), *r3 = json_array_get(res, 3);
+        CHECK_STR(json_string_value(json_object_get(r0, "status")), "pending");
+        const char *id0 = json_string_value(json_object_get(r0, "tx_id"));
+        if (round == 0) snprintf(ids[0], sizeof ids[0], "%s", id0 ? id0 : "");
+        CHECK_STR(id0, ids[0]); /* the same transaction the second time */
+        CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r1, "error"), "status")),
+                     404);
+        CHECK_STR(json_string_value(json_object_get(r2, "tx_id")), pre_id);
+        CHECK_STR(json_string_value(json_object_get(r2, "status")), "pending");
+        CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r3, "error"), "status")),
+                     422);
+        CHECK_STR(json_string_value(json_object_get(json_object_get(r3, "error"), "code")),
+                  "invalid_signature");
+        e2e_resp_free(&s);
+    }
+    free(b);
+    snprintf(ids[1], sizeof ids[1], "%s", pre_id);
+    for (int k = 0; k < 2; k++) {
+        char path[256];
+        snprintf(path, sizeof path, "/api/v1/ledger/transactions/%s/status?wait_ms=10000", ids[k]);
+        REQUIRE(req("GET", path, NULL, &s) == 0);
+        CHECK_STR(json_string_value(json_object_get(s.json, "validation_code")), "VALID");
+        e2e_resp_free(&s);
+    }
+    /* input errors name the item */
+    REQUIRE(req("POST", "/api/v1/ledger/transactions/batch", "{\"items\":[]}", &s) == 0);
+    CHECK_EQ_INT(s.status, 422);
+    e2e_resp_free(&s);
+    REQUIRE(req("POST", "/api/v1/ledger/transactions/batch", "{\"items\":[{\"type\":\"x\"}]}",
+                &s) == 0);
+    CHECK_EQ_INT(s.status, 400);
+    CHECK(s.body && strstr(s.body, "items[0].creator"));
+    e2e_resp_free(&s);
+}
+
 int main(void) {
     if (!TEST_ENV("RECIPROCAL_TEST_BIN") || !TEST_ENV("RECIPROCAL_TEST_DATABASE_URL")) {
         RUN(test_setup);
@@ -317,6 +397,7 @@ int main(void) {
     RUN(test_setup);
     RUN(test_endorse_submit);
     RUN(test_background_commit);
+    RUN(test_submit_batch);
     RUN(test_events_api);
     RUN(test_tx_and_proofs);
     RUN(test_cli_verify);

@@ -185,50 +185,6 @@ static int record_spec(const char *kind, const char *proposal, json_t *payload, 
     return 0;
 }
 
-static int submit(const svc_call_t *call, json_t *spec, char tx_id[65], char *why, size_t cap) {
-    json_t *endorsed = NULL, *res = NULL, *in = NULL;
-    int status = 0, rc = -1;
-    err_t e = {0};
-    if (svc_call(call->env, "ledger", "endorse", call->caller, spec, &status, &endorsed, &e) != 0) {
-        snprintf(why, cap, "ledger endorse: %s", e.message);
-        goto done;
-    }
-    in = json_pack("{s:O, s:O, s:i}", "tx", json_object_get(endorsed, "tx"), "endorsements",
-                   json_object_get(endorsed, "endorsements"), "wait_ms", 0);
-    if (svc_call(call->env, "ledger", "submit", call->caller, in, &status, &res, &e) != 0 &&
-        !strstr(e.message, "DUPLICATE")) {
-        snprintf(why, cap, "ledger submit: %s", e.message);
-        goto done;
-    }
-    snprintf(tx_id, 65, "%s", json_string_value(json_object_get(endorsed, "tx_id")));
-    rc = 0;
-done:
-    json_decref(endorsed), json_decref(in), json_decref(res);
-    return rc;
-}
-
-/* A pre-signed record: its transaction and the club's endorsement to `submit`. */
-static int submit_signed(const svc_call_t *call, const char *txb64, json_t *ends, char tx_id[65],
-                         char *why, size_t cap) {
-    json_t *res = NULL,
-           *in = json_pack("{s:s, s:O, s:i}", "tx", txb64, "endorsements", ends, "wait_ms", 0);
-    int status = 0;
-    err_t e = {0};
-    int rc = svc_call(call->env, "ledger", "submit", call->caller, in, &status, &res, &e);
-    json_decref(in);
-    if (rc != 0 && !strstr(e.message, "DUPLICATE")) {
-        snprintf(why, cap, "ledger submit: %s", e.message);
-        json_decref(res);
-        return -1;
-    }
-    json_decref(res);
-    if (gov_signed_tx_id(txb64, tx_id) != 0) {
-        snprintf(why, cap, "the stored transaction does not decode");
-        return -1;
-    }
-    return 0;
-}
-
 /* The pass's outcomes (a JSON array of {id, tx_id?, why?}) stored in one statement: each record
  * submitted (its transaction id) or still pending (attempts + 1, why). A pass that stops before
  * storing leaves its records pending: the next resubmits them, and the ledger's DUPLICATE_TXID
@@ -252,6 +208,37 @@ static int store(const svc_call_t *call, json_t *outcomes, err_t *e) {
     return 0;
 }
 
+/* The pass's items submitted in one ledger call (submit_batch: one key read, one JetStream
+ * flight); the answer's tx_id (or why) set on each outcome {id, tx_id?, why?} in order. A failed
+ * call leaves every item pending with its reason. */
+static void submit_all(const svc_call_t *call, json_t *items, json_t *outcomes, size_t *at,
+                       size_t n) {
+    if (json_array_size(items) == 0) return;
+    json_t *in = json_pack("{s:O}", "items", items), *res = NULL;
+    int status = 0;
+    err_t e = {0};
+    int rc = svc_call(call->env, "ledger", "submit_batch", call->caller, in, &status, &res, &e);
+    json_decref(in);
+    json_t *results = json_object_get(res, "results");
+    for (size_t k = 0; k < n; k++) {
+        json_t *o = json_array_get(outcomes, at[k]), *r = json_array_get(results, k);
+        json_t *err = json_object_get(r, "error");
+        const char *tx_id = json_string_value(json_object_get(r, "tx_id"));
+        char why[400];
+        if (rc != 0 || !r)
+            snprintf(why, sizeof why, "ledger submit_batch: %.300s",
+                     rc != 0 ? e.message : "no answer for this record");
+        else if (err)
+            snprintf(why, sizeof why, "ledger: %.300s",
+                     json_string_value(json_object_get(err, "message")));
+        if (rc == 0 && r && !err && tx_id)
+            json_object_set_new(o, "tx_id", json_string(tx_id));
+        else
+            json_object_set_new(o, "why", json_string(why));
+    }
+    json_decref(res);
+}
+
 int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e) {
     *submitted = *pending = 0;
     db_scope_t scope = svc_scope(call, NULL);
@@ -268,10 +255,15 @@ int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pen
         "l.id LIMIT 50",
         0, NULL, e);
     if (!r) return -1;
-    json_t *config = NULL, *outcomes = json_array();
+    int n = PQntuples(r), rc = 0;
+    json_t *config = NULL, *outcomes = json_array(), *items = json_array();
+    size_t *at = calloc(n > 0 ? (size_t)n : 1, sizeof *at), n_items = 0;
     char cfg_why[400] = "";
-    int rc = 0;
-    if (PQntuples(r) > 0) {
+    if (!at) {
+        rc = err_set(e, 500, "internal", "", "out of memory");
+        goto done;
+    }
+    if (n > 0) {
         json_t *in = json_object();
         err_t ce = {0};
         int status = 0;
@@ -279,8 +271,8 @@ int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pen
             snprintf(cfg_why, sizeof cfg_why, "ledger config: %s", ce.message);
         json_decref(in);
     }
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        char why[400] = "", tx_id[65] = "";
+    for (int i = 0; i < n; i++) {
+        char why[400] = "";
         json_t *spec = NULL, *payload = db_json(r, i, 3, e);
         if (!payload) {
             rc = -1;
@@ -294,20 +286,27 @@ int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pen
                 rc = -1;
                 break;
             }
-            if (submit_signed(call, PQgetvalue(r, i, 4), ends, tx_id, why, sizeof why) == 0)
-                why[0] = 0;
-            json_decref(ends);
-        } else if (cfg_why[0])
+            spec = json_pack("{s:s, s:o}", "tx", PQgetvalue(r, i, 4), "endorsements", ends);
+        } else if (cfg_why[0]) {
             snprintf(why, sizeof why, "%s", cfg_why);
-        else if (record_spec(PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), payload, config, &spec, why,
-                             sizeof why) == 0 &&
-                 submit(call, spec, tx_id, why, sizeof why) == 0)
-            why[0] = 0;
-        json_decref(spec), json_decref(payload);
-        json_array_append_new(
-            outcomes, json_pack("{s:I, s:s?, s:s?}", "id", (json_int_t)atoll(PQgetvalue(r, i, 0)),
-                                "tx_id", tx_id[0] ? tx_id : NULL, "why", why[0] ? why : NULL));
-        if (tx_id[0])
+        } else {
+            record_spec(PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), payload, config, &spec, why,
+                        sizeof why);
+        }
+        json_decref(payload);
+        json_array_append_new(outcomes,
+                              json_pack("{s:I, s:s?}", "id", (json_int_t)atoll(PQgetvalue(r, i, 0)),
+                                        "why", why[0] ? why : NULL));
+        if (spec) {
+            at[n_items++] = json_array_size(outcomes) - 1;
+            json_array_append_new(items, spec);
+        }
+    }
+    if (rc == 0) submit_all(call, items, outcomes, at, n_items);
+    size_t k;
+    json_t *o;
+    json_array_foreach(outcomes, k, o) {
+        if (json_object_get(o, "tx_id"))
             (*submitted)++;
         else
             (*pending)++;
@@ -315,9 +314,12 @@ int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pen
     if (rc == 0) {
         rc = store(call, outcomes, e);
     } else {
-        err_t se = {0}; /* the first error is the pass's; what was submitted is still stored */
+        err_t se = {0}; /* the first error is the pass's; nothing was submitted: still pending */
         store(call, outcomes, &se);
     }
+done:
+    free(at);
+    json_decref(items);
     json_decref(outcomes);
     json_decref(config);
     PQclear(r);

@@ -8,6 +8,7 @@
 #include "services/governance/execute.h"
 #include "services/governance/graphql_governance.h"
 #include "services/governance/lifecycle.h"
+#include "services/governance/presigned.h"
 #include "services/governance/proposals.h"
 #include "services/governance/recount.h"
 #include "services/governance/sweep.h"
@@ -139,20 +140,28 @@ static const cfg_var_t governance_vars[] = {
 /* clang-format on */
 #undef F
 
+/* serve: the kept signers follow the ledger's configuration changes, then the sweep */
+static int governance_start(const svc_env_t *env, err_t *e) {
+    if (gov_signers_follow(env, e) != 0) return -1;
+    return governance_sweep_start(env, e);
+}
+
 const svc_module_t governance_module = {
     .name = "governance",
     .schema = "governance",
     .ops = governance_ops,
     .n_ops = sizeof governance_ops / sizeof governance_ops[0],
     .graphql = gql_governance_bind,
-    .start = governance_sweep_start,
+    .start = governance_start,
     .stop = governance_sweep_stop,
     .cli = {GOV_RECOUNT_CLI_USAGE, gov_recount_cli}, /* reciprocal governance tally ... */
     .config = {governance_vars, sizeof governance_vars / sizeof governance_vars[0],
                sizeof(governance_settings_t)},
     /* eligible clubs and members and the actions through member and reciprocal, the network's
      * records on the ledger (docs/governance.md) */
-    .nats = {.calls = (const char *const[]){"member", "reciprocal", "ledger", NULL}},
+    .nats = {.calls = (const char *const[]){"member", "reciprocal", "ledger", NULL},
+             /* the ledger's configuration changes drop the kept signers (presigned.h) */
+             .subscribes = (const char *const[]){"events." GOV_LEDGER_CONFIG_EVENT, NULL}},
 };
 
 const governance_settings_t *governance_settings(const svc_env_t *env) {

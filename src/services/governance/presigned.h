@@ -5,7 +5,8 @@
  * "reciprocal-ledger/endorse/v1\n" || tx) and casts the vote with {tx, signature}; this module
  * checks that the transaction is exactly that club's vote record for the proposal and that the
  * signature verifies under the club's unrevoked member identity on the ledger. Owns the
- * gov_signed_vote_t it fills (gov_signed_vote_free). */
+ * gov_signed_vote_t it fills (gov_signed_vote_free) and the process's cache of the clubs'
+ * signers (rcache "gov_signers", see gov_ledger_signer). */
 #ifndef SERVICES_GOVERNANCE_PRESIGNED_H
 #define SERVICES_GOVERNANCE_PRESIGNED_H
 
@@ -24,10 +25,16 @@ typedef struct {
 
 /* The ledger organisation of club, its unrevoked member identity (hex) and *held (may be NULL):
  * whether the ledger holds that member key (else the club signs its own records), from the
- * ledger's club_signer operation: 0, or -1 + 409 not_on_ledger naming club_id (or the ledger's
- * error). */
+ * ledger's club_signer operation, kept per process until the ledger announces a configuration
+ * change (GOV_LEDGER_CONFIG_EVENT; docs/governance.md "Bench: the signer kept, the ledger pass
+ * in one call"): 0, or -1 + 409 not_on_ledger naming club_id (or the ledger's error). */
 int gov_ledger_signer(const svc_call_t *call, const char *club, char org[72], char pk[72],
                       int *held, err_t *e);
+/* The ledger's event after a committed configuration change (services/ledger/store.c). */
+#define GOV_LEDGER_CONFIG_EVENT "ledger.config_changed"
+/* Every process running governance drops its kept signers on that event (core/rcache.h; the
+ * start hook calls it). */
+int gov_signers_follow(const svc_env_t *env, err_t *e);
 
 /* The SHA-256 (hex) of a reason's UTF-8 text, as the vote record carries it. */
 void gov_reason_sha256(const char *reason, char out[65]);
@@ -40,9 +47,6 @@ void gov_reason_sha256(const char *reason, char out[65]);
 int gov_signed_vote_check(const svc_call_t *call, const char *id, const char *club, json_t *in,
                           gov_signed_vote_t *v, err_t *e);
 void gov_signed_vote_free(gov_signed_vote_t *v);
-
-/* The transaction id (hex) of a transaction in base64: 0, or -1 when it does not decode. */
-int gov_signed_tx_id(const char *txb64, char out[65]);
 
 /* The answer of prepare_vote: the transaction spec of the vote (records.c) built by the
  * ledger without signers: {tx_id, tx, sign_bytes (base64 of prefix || tx), signer}. 0 or -1. */

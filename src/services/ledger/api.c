@@ -269,6 +269,22 @@ int ledger_tx_status(db_pool_t *db, bus_t *b, const uint8_t id[32], int wait_ms,
     return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
 
+/* the streams are ensured once per connection, not per transaction (two stream-info round
+ * trips per submit were most of its cost); a failed publish ensures them again */
+static _Atomic(bus_t *) g_ensured;
+
+int ledger_streams_ready(bus_t *b, err_t *e) {
+    if (atomic_load(&g_ensured) == b) return 0;
+    if (ledger_streams_ensure(b, e) != 0) return -1;
+    atomic_store(&g_ensured, b);
+    return 0;
+}
+
+void ledger_streams_unready(bus_t *b) {
+    (void)b;
+    atomic_store(&g_ensured, NULL);
+}
+
 int ledger_submit(db_pool_t *db, bus_t *b, const uint8_t *tx, size_t tx_len,
                   ledger_endorsement_t *end, size_t n_end, int wait_ms, json_t **status, err_t *e) {
     txcodec_tx_t t;
@@ -289,17 +305,13 @@ int ledger_submit(db_pool_t *db, bus_t *b, const uint8_t *tx, size_t tx_len,
                            "endorsement %zu does not verify", i);
     if (ledger_envelope_encode(tx, tx_len, end, n_end, &env, &env_len, e) != 0) return -1;
     int dup = 0;
-    /* the streams are ensured once per connection, not per transaction (two stream-info round
-     * trips per submit were most of its cost); a failed publish ensures them again */
-    static _Atomic(bus_t *) ensured;
-    int rc = atomic_load(&ensured) == b ? 0 : ledger_streams_ensure(b, e);
+    int rc = ledger_streams_ready(b, e);
     if (rc == 0) {
-        atomic_store(&ensured, b);
         rc = ledger_publish_envelope(b, env, env_len, id, &dup, e);
         if (rc != 0) {
-            atomic_store(&ensured, NULL);
+            ledger_streams_unready(b);
             err_clear(e);
-            rc = ledger_streams_ensure(b, e);
+            rc = ledger_streams_ready(b, e);
             if (rc == 0) rc = ledger_publish_envelope(b, env, env_len, id, &dup, e);
         }
     }
@@ -806,8 +818,7 @@ int ledger_h_config(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
 
-/* May the caller act for org? (network admin, or the club the org belongs to) */
-static int may_act_for(const svc_call_t *c, const char *org, err_t *e) {
+int ledger_may_act_for(const svc_call_t *c, const char *org, err_t *e) {
     if (c->caller->network_admin) return 0;
     db_tx_t *tx = NULL;
     const char *p[] = {org};
@@ -821,8 +832,7 @@ static int may_act_for(const svc_call_t *c, const char *org, err_t *e) {
     return ok ? 0 : err_set(e, 403, "forbidden", "org", "you may not sign for %s", org);
 }
 
-/* The (first) member identity of org in the current config. */
-static int member_identity(db_pool_t *db, const char *org, uint8_t pk[32], err_t *e) {
+int ledger_member_identity(db_pool_t *db, const char *org, uint8_t pk[32], err_t *e) {
     db_tx_t *tx = NULL;
     const char *p[] = {org};
     if (db_begin(db, &reader, &tx, e) != 0) return -1;
@@ -849,10 +859,10 @@ int ledger_h_endorse(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
         return err_type(e, "sign_as", "sign_as must be a list of orgs");
     if (json_array_size(sign_as) > LEDGER_MAX_ENDORSEMENTS)
         return err_invalid(e, "sign_as", "sign_as lists at most %d orgs", LEDGER_MAX_ENDORSEMENTS);
-    if (may_act_for(c, creator, e) != 0) return -1;
+    if (ledger_may_act_for(c, creator, e) != 0) return -1;
     if (ledger_org_key(c->env->db, creator, "member", sk, pk, e) != 0) {
         /* a club holding its own keys: build with its member identity; it signs itself */
-        if (e->status != 404 || member_identity(c->env->db, creator, pk, e) != 0) return -1;
+        if (e->status != 404 || ledger_member_identity(c->env->db, creator, pk, e) != 0) return -1;
         err_clear(e);
     }
     sodium_memzero(sk, sizeof sk);
@@ -872,7 +882,8 @@ int ledger_h_endorse(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
             err_invalid(e, "sign_as", "role must be member or admin");
             goto fail;
         }
-        if (may_act_for(c, org, e) != 0 || ledger_org_key(c->env->db, org, role, sk, pk, e) != 0)
+        if (ledger_may_act_for(c, org, e) != 0 ||
+            ledger_org_key(c->env->db, org, role, sk, pk, e) != 0)
             goto fail;
         ledger_endorsement_t en;
         ledger_endorse(tx, len, sk, &en);
@@ -1126,7 +1137,7 @@ int ledger_h_cosign(const svc_call_t *c, json_t *in, json_t **out, err_t *e) {
     json_t *note = json_object_get(in, "note");
     if (req_str(in, "org", &org, e) != 0) return -1;
     if (note && !json_is_string(note)) return err_type(e, "note", "note must be a string");
-    if (may_act_for(c, org, e) != 0) return -1;
+    if (ledger_may_act_for(c, org, e) != 0) return -1;
     return ledger_cosign(c->env->db, org, json_string_value(note), out, e);
 }
 

@@ -32,6 +32,16 @@ int ledger_submit(db_pool_t *db, bus_t *b, const uint8_t *tx, size_t tx_len,
 int ledger_tx_status(db_pool_t *db, bus_t *b, const uint8_t id[32], int wait_ms, json_t **out,
                      err_t *e);
 
+/* The ledger streams exist (ensured once per bus, not per transaction): 0, or -1 + e.
+ * ledger_streams_unready forgets it after a failed publish, so the next call ensures again. */
+int ledger_streams_ready(bus_t *b, err_t *e);
+void ledger_streams_unready(bus_t *b);
+/* May the caller act for org? (network admin, or the club the org belongs to): 0, or 403. */
+int ledger_may_act_for(const svc_call_t *c, const char *org, err_t *e);
+/* The (first) unrevoked member identity of org in the current config: 0, or 404 naming
+ * creator. */
+int ledger_member_identity(db_pool_t *db, const char *org, uint8_t pk[32], err_t *e);
+
 /* Registers (or replaces) an organization with generated member and admin keys (sealed in
  * ledger.keys), through a config.update endorsed by the network operator. */
 int ledger_register_org(db_pool_t *db, bus_t *b, const char *org, const char *club_id,

@@ -19,4 +19,16 @@ int ledger_key_create(db_tx_t *tx, const char *name, const char *club_id, uint8_
 int ledger_key_load(db_tx_t *tx, const char *name, uint8_t sk[64], uint8_t pk[32], int *found,
                     err_t *e);
 
+/* One key to load by name ("<org>/<role>"); found, sk and pk are set by ledger_keys_load_many. */
+typedef struct ledger_loaded_key {
+    char name[96];
+    int found;
+    uint8_t sk[64], pk[32];
+} ledger_loaded_key_t;
+/* Loads and opens the n keys named in keys[i].name in ONE statement (a batch endorsement: one
+ * read per pass instead of one per key); a key that is absent keeps found = 0. The caller wipes
+ * the secret keys with ledger_keys_wipe (also on failure, where they are wiped already). */
+int ledger_keys_load_many(db_tx_t *tx, ledger_loaded_key_t *keys, size_t n, err_t *e);
+void ledger_keys_wipe(ledger_loaded_key_t *keys, size_t n);
+
 #endif

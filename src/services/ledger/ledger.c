@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "services/ledger/api.h"
+#include "services/ledger/batch.h"
 #include "services/ledger/export.h"
 #include "services/ledger/runner.h"
 #include "services/ledger/settings.h"
@@ -149,6 +150,15 @@ static const svc_op_t ledger_ops[] = {
      .permission = "ledger:read",
      .validate = ledger_v_club_signer,
      .handle = ledger_h_club_signer},
+    /* governance votes: N transactions endorsed and submitted in one call (batch.h) */
+    {.name = "submit_batch",
+     .method = "POST",
+     .route = "/api/v1/ledger/transactions/batch",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "ledger:write",
+     .validate = ledger_v_submit_batch,
+     .handle = ledger_h_submit_batch},
 };
 
 /* start hook: settings from the process configuration, the KEK check (no default: required

@@ -45,6 +45,12 @@ int ledger_h_club_signer(const svc_call_t *c, json_t *in, json_t **out, err_t *e
             return -1;
         }
         held = 0; /* the club keeps its own key */
+    } else {
+        /* a key kept from before the club replaced its identities with its own: not its
+         * signer any more (endorse would build with a key the configuration no longer has) */
+        char hk[65];
+        ledger_hex(kpk, 32, hk);
+        held = strcmp(hk, pk) == 0;
     }
     sodium_memzero(sk, sizeof sk);
     *out = json_pack("{s:s, s:s, s:s, s:s, s:b}", "club_id", club, "org", org, "role", "member",

@@ -2,9 +2,10 @@
  * (operation club_signer). A club's member identity is the smallest unrevoked member key of its
  * organisation (the one endorse builds with); `held` is whether the ledger keeps the club's
  * member private key, decided by ledger_org_key, the same lookup endorse signs with (reciprocal's
- * own-key holding reads endorse's "no key" answer). Other services ask this instead of reading
- * the ledger's tables: governance refuses an unsigned network vote of a club that signs its own
- * records. Owns nothing; *out is the caller's. */
+ * own-key holding reads endorse's "no key" answer), and that key is that identity (a club that
+ * replaced its server-held identity with its own is not held). Other services ask this instead of
+ * reading the ledger's tables: governance refuses an unsigned network vote of a club that signs its
+ * own records. Owns nothing; *out is the caller's. */
 #ifndef SERVICES_LEDGER_SIGNER_H
 #define SERVICES_LEDGER_SIGNER_H
 

@@ -390,6 +390,18 @@ static int save_config(db_tx_t *tx, const ledger_config_t *c, uint64_t height, e
     return rc;
 }
 
+/* ledger.config_changed {block_number}: the block changed the configuration (an organisation
+ * registered or replaced, a key revoked). Whoever keeps what the configuration says (governance
+ * keeps the clubs' signers, presigned.h) drops it; published by the outbox after the commit. */
+static int config_changed_event(db_tx_t *tx, uint64_t number, err_t *e) {
+    json_t *d = json_pack("{s:I}", "block_number", (json_int_t)number);
+    if (!d) return err_set(e, 500, "internal", "", "out of memory");
+    int rc =
+        outbox_add(tx, "ledger", LEDGER_CONFIG_CHANGED_EVENT, "ledger", NULL, d, NULL, NULL, e);
+    json_decref(d);
+    return rc;
+}
+
 /* Loads the versions of every key the block reads and the tx ids already on the chain. */
 static int prefetch(db_tx_t *tx, const ledger_block_msg_t *m, ledger_kvmap_t *versions,
                     ledger_kvmap_t *seen, err_t *e) {
@@ -792,7 +804,9 @@ int ledger_commit_block(db_tx_t *tx, const ledger_head_t *head, const uint8_t *m
     uint8_t root[32];
     if (log_append(tx, head->log_size, res.tx, res.n, root, e) != 0) goto out;
     if (save_state(tx, &res, m.number, e) != 0) goto out;
-    if (res.config_changed && save_config(tx, &cfg, m.number, e) != 0) goto out;
+    if (res.config_changed &&
+        (save_config(tx, &cfg, m.number, e) != 0 || config_changed_event(tx, m.number, e) != 0))
+        goto out;
     uint64_t size = head->log_size + res.n;
     snprintf(ls, sizeof ls, "%" PRIu64, size);
     {

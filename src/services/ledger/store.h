@@ -18,6 +18,9 @@
 
 #define LEDGER_LOG_KEY "log"
 #define LEDGER_DEFAULT_ORIGIN "reciprocal-clubs.example/ledger"
+/* The event a block that changes the configuration emits (outbox, in its commit): {block_number}
+ * on events.ledger.config_changed. */
+#define LEDGER_CONFIG_CHANGED_EVENT "ledger.config_changed"
 
 typedef struct ledger_head {
     int64_t height; /* -1 = empty chain */
