@@ -162,16 +162,21 @@ static const char *nonempty(const char *s) {
     return s && s[0] ? s : NULL;
 }
 
-int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
-             json_t *data, err_t *e) {
+/* The envelope metadata of an event written by an operation: its caller's request. */
+static outbox_meta_t call_meta(const svc_call_t *call) {
     const svc_caller_t *k = call->caller;
-    outbox_meta_t meta = {
+    return (outbox_meta_t){
         .correlation_id = nonempty(k->request_id),
         .causation_id = NULL, /* a call is caused by a request, not by an event */
         .user_id = nonempty(k->user_id),
         .ip_address = nonempty(k->ip),
         .user_agent = nonempty(k->user_agent),
     };
+}
+
+int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
+             json_t *data, err_t *e) {
+    outbox_meta_t meta = call_meta(call);
     int rc = outbox_add(tx, call->module->schema, type, call->module->name, tenant_id, data, &meta,
                         NULL, e);
     json_decref(data);
@@ -180,14 +185,7 @@ int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *
 
 int svc_emit_batch(const svc_call_t *call, db_batch_t *b, const char *type, const char *tenant_id,
                    json_t *data, err_t *e) {
-    const svc_caller_t *k = call->caller;
-    outbox_meta_t meta = {
-        .correlation_id = nonempty(k->request_id),
-        .causation_id = NULL,
-        .user_id = nonempty(k->user_id),
-        .ip_address = nonempty(k->ip),
-        .user_agent = nonempty(k->user_agent),
-    };
+    outbox_meta_t meta = call_meta(call);
     int rc = outbox_add_batch(b, call->module->schema, type, call->module->name, tenant_id, data,
                               &meta, e);
     json_decref(data);
@@ -196,14 +194,7 @@ int svc_emit_batch(const svc_call_t *call, db_batch_t *b, const char *type, cons
 
 int svc_emit_many(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
                   json_t *const *data, size_t n, err_t *e) {
-    const svc_caller_t *k = call->caller;
-    outbox_meta_t meta = {
-        .correlation_id = nonempty(k->request_id),
-        .causation_id = NULL,
-        .user_id = nonempty(k->user_id),
-        .ip_address = nonempty(k->ip),
-        .user_agent = nonempty(k->user_agent),
-    };
+    outbox_meta_t meta = call_meta(call);
     return outbox_add_many(tx, call->module->schema, type, call->module->name, tenant_id, data, n,
                            &meta, e);
 }
