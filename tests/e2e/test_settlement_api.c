@@ -700,38 +700,42 @@ static void *poster(void *arg) {
     return NULL;
 }
 
-/* Charges posted while the statement is issued: each in exactly one statement. */
-static void test_concurrency(void) {
+/* The scenario shared by single charges and whole bills: a visit on DATE (its entry fee opens
+ * that month's statement, written into STMT, 64 bytes), six threads of POSTER posting to it while
+ * the statement is issued; then *POSTED must be WANT, each of the visit's 91 lines must be in
+ * exactly one statement and the issued statement's totals those of the lines it holds. *OUT: the
+ * issued statement (the caller frees it), NULL when a step failed. */
+static void issue_while_posting(json_t **out, int *vid_posted, const char *date, char *vid,
+                                void *(*poster)(void *), int want, char *stmt, const char *month,
+                                const char *next_month) {
     json_t *j = NULL;
-    REQUIRE(visit(1, "2030-06-15", 0, 1, g_v3) == 0); /* the entry fee opens June */
-    char path[512], june[64];
-    snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s", g_v3);
+    REQUIRE(visit(1, date, 0, 1, vid) == 0);
+    char path[512];
+    snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s", vid);
     REQUIRE(call(g_admin[1], "GET", path, NULL, &j) == 200);
-    snprintf(june, sizeof june, "%s",
-             jstr(json_array_get(json_object_get(j, "items"), 0), "statement_id"));
+    snprintf(stmt, 64, "%s", jstr(json_array_get(json_object_get(j, "items"), 0), "statement_id"));
     json_decref(j);
     pthread_t th[6];
     for (int i = 0; i < 6; i++)
         REQUIRE(pthread_create(&th[i], NULL, poster, NULL) == 0);
     usleep(300000);
-    REQUIRE(sact(g_admin[1], june, "issue", NULL, &j) == 200);
+    REQUIRE(sact(g_admin[1], stmt, "issue", NULL, &j) == 200);
     json_decref(j);
     for (int i = 0; i < 6; i++)
         pthread_join(th[i], NULL);
-    CHECK_EQ_INT(g_posted, 90);
-    /* every charge of the visit has one statement; the statements' lines add up to them */
-    int total = 0, in_june = 0, elsewhere = 0;
+    CHECK_EQ_INT(*vid_posted, want);
+    int total = 0, in_month = 0, elsewhere = 0;
     char after[600] = "";
     for (int page = 0; page < 20; page++) {
-        snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s&limit=100%s%s", g_v3,
+        snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s&limit=100%s%s", vid,
                  after[0] ? "&after=" : "", after);
         REQUIRE(call(g_admin[1], "GET", path, NULL, &j) == 200);
         size_t i;
         json_t *it;
         json_array_foreach(json_object_get(j, "items"), i, it) {
             total++;
-            if (strcmp(jstr(it, "statement_id"), june) == 0)
-                in_june++;
+            if (strcmp(jstr(it, "statement_id"), stmt) == 0)
+                in_month++;
             else if (jstr(it, "statement_id"))
                 elsewhere++;
         }
@@ -741,13 +745,23 @@ static void test_concurrency(void) {
         if (!after[0]) break;
     }
     CHECK_EQ_INT(total, 91);
-    CHECK_EQ_INT(in_june + elsewhere, 91);
+    CHECK_EQ_INT(in_month + elsewhere, 91);
     long st;
-    json_t *s = statement(g_admin[1], june, &st);
-    CHECK_EQ_INT(jint(json_object_get(s, "totals"), "lines"), in_june);
-    CHECK_EQ_INT(jint(json_object_get(s, "issued_totals"), "lines"), in_june);
+    json_t *s = statement(g_admin[1], stmt, &st);
+    CHECK_EQ_INT(jint(json_object_get(s, "totals"), "lines"), in_month);
+    CHECK_EQ_INT(jint(json_object_get(s, "issued_totals"), "lines"), in_month);
     check_sums(s);
-    printf("# %d of 91 charges in June, %d in July\n", in_june, elsewhere);
+    printf("# %d of 91 lines in %s, %d in %s\n", in_month, month, elsewhere, next_month);
+    *out = s;
+}
+
+/* Charges posted while the statement is issued: each in exactly one statement. */
+static void test_concurrency(void) {
+    json_t *j = NULL;
+    char path[512], june[64];
+    json_t *s = NULL;
+    issue_while_posting(&s, &g_posted, "2030-06-15", g_v3, poster, 90, june, "June", "July");
+    REQUIRE(s != NULL);
     long long june_total = jint(json_object_get(s, "issued_totals"), "total");
     json_decref(s);
     /* netting: B is owed the issued June statement by A; A sees the mirror; D may not look */
@@ -1181,51 +1195,10 @@ static void *bill_poster(void *arg) {
 /* Bills posted while their month's statement is issued: every line in exactly one statement,
  * the issued totals those of the lines it holds. */
 static void test_bill_concurrency(void) {
-    json_t *j = NULL;
-    REQUIRE(visit(1, "2030-11-15", 0, 1, g_v4) == 0); /* the entry fee opens November */
-    char path[512], nov[64];
-    snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s", g_v4);
-    REQUIRE(call(g_admin[1], "GET", path, NULL, &j) == 200);
-    snprintf(nov, sizeof nov, "%s",
-             jstr(json_array_get(json_object_get(j, "items"), 0), "statement_id"));
-    json_decref(j);
-    pthread_t th[6];
-    for (int i = 0; i < 6; i++)
-        REQUIRE(pthread_create(&th[i], NULL, bill_poster, NULL) == 0);
-    usleep(300000);
-    REQUIRE(sact(g_admin[1], nov, "issue", NULL, &j) == 200);
-    json_decref(j);
-    for (int i = 0; i < 6; i++)
-        pthread_join(th[i], NULL);
-    CHECK_EQ_INT(g_bills_posted, 30);
-    int total = 0, in_nov = 0, elsewhere = 0;
-    char after[600] = "";
-    for (int page = 0; page < 20; page++) {
-        snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s&limit=100%s%s", g_v4,
-                 after[0] ? "&after=" : "", after);
-        REQUIRE(call(g_admin[1], "GET", path, NULL, &j) == 200);
-        size_t i;
-        json_t *it;
-        json_array_foreach(json_object_get(j, "items"), i, it) {
-            total++;
-            if (strcmp(jstr(it, "statement_id"), nov) == 0)
-                in_nov++;
-            else if (jstr(it, "statement_id"))
-                elsewhere++;
-        }
-        const char *next = jstr(j, "next_cursor");
-        snprintf(after, sizeof after, "%s", next ? next : "");
-        json_decref(j);
-        if (!after[0]) break;
-    }
-    CHECK_EQ_INT(total, 91);
-    CHECK_EQ_INT(in_nov + elsewhere, 91);
-    long st;
-    json_t *s = statement(g_admin[1], nov, &st);
-    CHECK_EQ_INT(jint(json_object_get(s, "totals"), "lines"), in_nov);
-    CHECK_EQ_INT(jint(json_object_get(s, "issued_totals"), "lines"), in_nov);
-    check_sums(s);
-    printf("# %d of 91 bill lines in November, %d in December\n", in_nov, elsewhere);
+    char nov[64];
+    json_t *s = NULL;
+    issue_while_posting(&s, &g_bills_posted, "2030-11-15", g_v4, bill_poster, 30, nov, "November",
+                        "December");
     json_decref(s);
 }
 
