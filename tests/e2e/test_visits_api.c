@@ -5,7 +5,9 @@
  * past, notice, advance, weekday, overlap, month, year; the clock injected with as_of by the
  * network administrator), 20 simultaneous requests that together exceed the monthly limit by
  * one (exactly 19 succeed), tenant isolation (club D sees nothing; the host sees its side; a
- * member sees and requests only their own), keyset paging. */
+ * member sees and requests only their own), keyset paging; the visit document planned with the
+ * statement that calls it. */
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -539,6 +541,30 @@ static void test_door(void) {
     e2e_resp_free(&r);
 }
 
+/* The visit document is planned with the statement that calls it (migration 0014): visit_doc
+ * and ts are inlined, so EXPLAIN VERBOSE shows jsonb_build_object and to_char where the
+ * functions were called, and only the letter's loi_doc (PL/pgSQL, prepared once per session)
+ * remains a call; on 0003's definitions every execution parsed and planned both bodies again
+ * (docs/reciprocal.md "Documents planned once"). */
+static void test_documents_inlined(void) {
+    PGconn *pg = PQconnectdb(getenv("RECIPROCAL_TEST_DATABASE_URL"));
+    CHECK(PQstatus(pg) == CONNECTION_OK);
+    PGresult *r = PQexec(pg, "EXPLAIN (VERBOSE, COSTS OFF) SELECT reciprocal.visit_doc(v)::text "
+                             "FROM reciprocal.visits v");
+    CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+    char plan[8192] = "";
+    size_t n = 0;
+    for (int i = 0; i < PQntuples(r) && n < sizeof plan; i++)
+        n += (size_t)snprintf(plan + n, sizeof plan - n, "%s\n", PQgetvalue(r, i, 0));
+    PQclear(r);
+    PQfinish(pg);
+    CHECK(strstr(plan, "jsonb_build_object") != NULL);
+    CHECK(strstr(plan, "to_char") != NULL);
+    CHECK(strstr(plan, "visit_doc") == NULL);
+    CHECK(strstr(plan, "reciprocal.ts(") == NULL);
+    CHECK(strstr(plan, "reciprocal.loi_doc(") != NULL);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_request);
@@ -548,6 +574,7 @@ int main(void) {
     RUN(test_paging);
     RUN(test_flow);
     RUN(test_door);
+    RUN(test_documents_inlined);
     e2e_stop(&g_proc);
     TEST_DONE();
 }

@@ -212,14 +212,16 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     snprintf(at, sizeof at, "%lld", d.now);
     const char *p[] = {d.l.visit, at};
-    /* deferred: the BEGIN and the scope go with the row lock */
+    /* deferred: the BEGIN and the scope go with the row lock; the document only for a same-day
+     * repeat (the answer), not for a first check-in (its answer is the moved row's) */
     if (svc_begin_deferred(call, NULL, &tx, e) != 0) goto done;
     r = db_exec(
         tx,
-        "SELECT v.status, v.host_club_id, (v.checked_in_at IS NOT NULL AND (v.checked_in_at "
-        "AT TIME ZONE v.host_timezone)::date = (to_timestamp($2::bigint) AT TIME ZONE "
-        "v.host_timezone)::date)::int, reciprocal.visit_doc(v)::text FROM reciprocal.visits v "
-        "WHERE v.id = $1 FOR UPDATE",
+        "SELECT v.status, v.host_club_id, s.same_day::int, CASE WHEN v.status = 'checked_in' AND "
+        "s.same_day THEN reciprocal.visit_doc(v)::text END FROM reciprocal.visits v CROSS JOIN "
+        "LATERAL (SELECT v.checked_in_at IS NOT NULL AND (v.checked_in_at AT TIME ZONE "
+        "v.host_timezone)::date = (to_timestamp($2::bigint) AT TIME ZONE v.host_timezone)::date "
+        "AS same_day) s WHERE v.id = $1 FOR UPDATE OF v",
         2, p, e);
     if (!r) goto done;
     if (PQntuples(r) == 0) {
