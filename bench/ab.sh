@@ -16,7 +16,9 @@
 # RECIPROCAL_HTTP_THREADS (8), BENCH_PIN (1: servers on CPU 0, wrk on CPU 1), BENCH_MEMBERS,
 # BENCH_AB_DIR (keep the seeded database there and reuse it; a directory kept before bench/ab_lib.sh
 # existed must be removed first), BENCH_AB_HOLD (A or B: start that binary and wait, for a
-# profiler). The plumbing (servers, sign-in, CPU accounting, summary) is bench/ab_lib.sh's.
+# profiler), BENCH_AB_OPENLOOP_RATE (also an open-loop run of each route at that rate offered,
+# bench/openloop.c), BENCH_AB_WRK_OFF (1: no wrk runs), BENCH_AB_ROUTES (a regular expression:
+# only the routes whose name matches). The plumbing (servers, sign-in, CPU accounting, summary) is bench/ab_lib.sh's.
 set -euo pipefail
 
 # shellcheck disable=SC2034 # read by bench/ab_lib.sh
@@ -89,6 +91,7 @@ routes=(
     "members?sort=name|/api/v1/members?club_id=$club&sort=name&limit=20"
     "members?q=lov|/api/v1/members?club_id=$club&q=lov"
     "members?q=exa|/api/v1/members?club_id=$club&q=exa"
+    "members?q=lov&sort=name|/api/v1/members?club_id=$club&q=lov&sort=name"
 )
 for ((r = 1; r <= ROUNDS; r++)); do
     for which in A B; do
@@ -99,8 +102,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
         for route in "${routes[@]}"; do
             name=${route%%|*}
             path=${route#*|}
+            [[ $name =~ ${BENCH_AB_ROUTES:-.} ]] || continue
             "${WRK_PIN[@]}" wrk -t1 -c"$CONNS" -d1s "${auth[@]}" "$base$path" >/dev/null 2>&1 || true
-            ab_measure "$name" "$which" "$r" "${auth[@]}" "$base$path"
+            [[ -n ${BENCH_AB_WRK_OFF:-} ]] ||
+                ab_measure "$name" "$which" "$r" "${auth[@]}" "$base$path"
+            [[ -z ${BENCH_AB_OPENLOOP_RATE:-} ]] ||
+                ab_openloop "$name" "$which" "$r" "$BENCH_AB_OPENLOOP_RATE" "$base$path" "${auth[@]}"
         done
         ab_stop
     done

@@ -17,8 +17,9 @@
 # could not be measured (the table says why).
 #
 # Open-loop rows (bench/openloop.c, issue 16 step 7): GET /api/v1/clubs/{id} at
-# BENCH_OPENLOOP_CLUBS_RATE (10000) and /auth/me at BENCH_OPENLOOP_ME_RATE (5000) requests/s
-# offered, the issue's targets, for BENCH_OPENLOOP_SECONDS (5) over BENCH_OPENLOOP_CONNECTIONS
+# BENCH_OPENLOOP_CLUBS_RATE (10000), /auth/me at BENCH_OPENLOOP_ME_RATE (5000) and the member
+# list and searches (bench/member.sh) at BENCH_OPENLOOP_MEMBERS_RATE (2000) requests/s offered,
+# the issue's targets, for BENCH_OPENLOOP_SECONDS (5) over BENCH_OPENLOOP_CONNECTIONS
 # (64): achieved rate, p50/p99/p99.9 from each request's scheduled time, CPU per request.
 # Environment: BENCH_DURATION (5s), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 1),
 # BENCH_PIN (1 = servers on CPU 0, wrk on CPU 1 when there are 2+ CPUs), RECIPROCAL_HTTP_THREADS

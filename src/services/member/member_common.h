@@ -67,6 +67,17 @@ int member_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e);
     "member.member_doc_of(" m ", " p ", (SELECT jsonb_object_agg(a.kind, member.address_doc(a)) "  \
     "FROM member.addresses a WHERE a.club_id = " club " AND a.member_id = " id "), " staff ")"
 
+/* The same document as json text (member.member_doc_text, migration 0010: json_build_object
+ * with the keys in jsonb's order, so the text is what member_doc_of's ::text prints, key for
+ * key): for reads that answer it through the pass-through (db_json_raw) or parse it, never for
+ * SQL that works on it as jsonb. Writing the text directly saves building jsonb's binary form
+ * only to print it. */
+#define M_DOC_TEXT_EXPR(m, p, club, id, staff)                                                     \
+    "member.member_doc_text(" m ", " p ", (SELECT json_object_agg(a.kind, "                        \
+    "member.address_doc_text(a) ORDER BY length(a.kind), a.kind COLLATE \"C\") FROM "              \
+    "member.addresses a WHERE a.club_id = " club " AND a.member_id = " id "), " staff ")"
+#define M_DOC_TEXT_SQL(staff) M_DOC_TEXT_EXPR("m", "p", "m.club_id", "m.id", staff)
+
 /* The member row as JSON (member.member_doc), locked when lock != 0; 404 when absent.
  * auth_out (may be NULL) receives auth_user_id ("" when none), status_out (may be NULL) the
  * status. Returns a new reference or NULL. */

@@ -88,8 +88,9 @@ static int split_words(const char *q, char *buf, const char *words[MAX_SEARCH_WO
 }
 
 /* The page's documents: of m and p (joined), and of the whole rows x.m and x.p. */
-static const char k_doc_m[] = M_DOC_SQL("$1::boolean") "::text";
-static const char k_doc_x[] = M_DOC_EXPR("x.m", "x.p", "x.club_id", "x.id", "$1::boolean") "::text";
+static const char k_doc_m[] = M_DOC_TEXT_SQL("$1::boolean") "::text";
+static const char k_doc_x[] =
+    M_DOC_TEXT_EXPR("x.m", "x.p", "x.club_id", "x.id", "$1::boolean") "::text";
 
 /* One list/search statement: its text and parameters (pointing into in, and into this). */
 typedef struct list_sql {
