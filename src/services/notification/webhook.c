@@ -471,13 +471,15 @@ int notify_webhooks_deliver_once(const svc_env_t *env, err_t *e) {
         db_rollback(tx);
         return -1;
     }
-    /* lease like the messages: at least once after a crash */
+    /* lease like the messages: at least once after a crash; the due ids as an array, found by
+     * primary key (delivery.c notify_deliver_once) */
     PGresult *r = db_exec(
         tx,
         "UPDATE notification.webhook_deliveries d SET next_attempt_at = now() + interval '5 "
-        "minutes' FROM (SELECT x.id FROM notification.webhook_deliveries x WHERE x.status = "
-        "'queued' AND x.next_attempt_at <= now() ORDER BY x.next_attempt_at LIMIT 20 FOR UPDATE "
-        "SKIP LOCKED) due, notification.webhooks w WHERE d.id = due.id AND w.id = d.webhook_id "
+        "minutes' FROM notification.webhooks w WHERE d.id = ANY (ARRAY(SELECT x.id FROM "
+        "notification.webhook_deliveries x WHERE x.status = 'queued' AND x.next_attempt_at <= "
+        "now() ORDER BY x.next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED)) AND w.id = "
+        "d.webhook_id "
         "RETURNING d.id::text, d.club_id::text, w.url, w.id::text, encode(w.secret_enc, 'hex'), "
         "encode(w.secret_nonce, 'hex'), CASE WHEN w.previous_expires_at > now() THEN "
         "encode(w.previous_enc, 'hex') END, encode(w.previous_nonce, 'hex'), d.tries, d.payload",
