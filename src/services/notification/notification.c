@@ -2,6 +2,7 @@
  * core/service.h). */
 #include "services/notification/notification.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -474,4 +475,13 @@ const svc_module_t notification_module = {
 
 const notification_settings_t *notification_settings(const svc_env_t *env) {
     return svc_settings(env, &notification_module);
+}
+
+int notify_exec_json(db_tx_t *tx, const char *sql, const json_t *doc, err_t *e) {
+    char *txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (!txt) return err_set(e, 500, "internal", "", "out of memory");
+    const char *p[] = {txt};
+    long long n = db_exec_cmd(tx, sql, 1, p, e);
+    free(txt);
+    return n < 0 ? -1 : 0;
 }

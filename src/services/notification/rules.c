@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "lib/mustache/mustache.h"
 #include "services/notification/icu_fmt.h"
+#include "services/notification/notification.h"
 #include "services/notification/prefs.h"
 #include "services/notification/provider.h"
 
@@ -459,27 +460,32 @@ static const char *subject_id(const svc_event_t *ev) {
 /* The INSERT of message rows [{i, club_id, user_id, event_id, ...}] (insert_message's
  * objects), in their order: one statement for a whole consumer batch. */
 static int messages_insert(db_tx_t *tx, json_t *rows, err_t *e) {
-    char *txt = json_dumps(rows, JSON_COMPACT);
-    if (!txt) return err_set(e, 500, "internal", "", "out of memory");
-    const char *p[] = {txt};
-    long long n = db_exec_cmd(
+    return notify_exec_json(
         tx,
-        "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, template, "
+        "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, "
+        "template, "
         "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at, "
-        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest, digest_window) "
-        "SELECT x.club_id, x.user_id, x.event_id, x.event_type, x.template, x.locale, x.channel, "
-        "x.recipient, x.critical, x.vars, x.subject, x.body_text, greatest(coalesce(x.deliver_at, "
-        "now()), coalesce(s.due, now())), x.idem, x.cancel, s.due, s.expires, x.digest_window IS "
-        "NOT NULL, coalesce(x.digest_window, 'daily') FROM jsonb_to_recordset($1::jsonb) AS x(i "
-        "int, club_id uuid, user_id uuid, event_id uuid, event_type text, template text, locale "
+        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest, "
+        "digest_window) "
+        "SELECT x.club_id, x.user_id, x.event_id, x.event_type, x.template, x.locale, "
+        "x.channel, "
+        "x.recipient, x.critical, x.vars, x.subject, x.body_text, "
+        "greatest(coalesce(x.deliver_at, "
+        "now()), coalesce(s.due, now())), x.idem, x.cancel, s.due, s.expires, "
+        "x.digest_window IS "
+        "NOT NULL, coalesce(x.digest_window, 'daily') FROM jsonb_to_recordset($1::jsonb) AS "
+        "x(i "
+        "int, club_id uuid, user_id uuid, event_id uuid, event_type text, template text, "
+        "locale "
         "text, channel text, recipient text, critical boolean, vars jsonb, subject text, "
-        "body_text text, deliver_at timestamptz, idem text, cancel text, arrive date, tz text, "
-        "digest_window text) CROSS JOIN LATERAL (SELECT ((x.arrive - 1) + time '09:00') AT TIME "
-        "ZONE x.tz AS due, (x.arrive + time '00:00') AT TIME ZONE x.tz AS expires) s ORDER BY "
+        "body_text text, deliver_at timestamptz, idem text, cancel text, arrive date, tz "
+        "text, "
+        "digest_window text) CROSS JOIN LATERAL (SELECT ((x.arrive - 1) + time '09:00') AT "
+        "TIME "
+        "ZONE x.tz AS due, (x.arrive + time '00:00') AT TIME ZONE x.tz AS expires) s ORDER "
+        "BY "
         "x.i ON CONFLICT DO NOTHING",
-        1, p, e);
-    free(txt);
-    return n < 0 ? -1 : 0;
+        rows, e);
 }
 
 /* One row, once: the unique keys (event, template, channel, recipient) and (club,

@@ -353,10 +353,7 @@ int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
 
 int notify_webhooks_flush(db_tx_t *tx, json_t *acc, err_t *e) {
     if (!acc || json_array_size(acc) == 0) return 0;
-    char *rows = json_dumps(acc, JSON_COMPACT);
-    if (!rows) return err_set(e, 500, "internal", "", "out of memory");
-    const char *p[] = {rows};
-    long long n = db_exec_cmd(
+    return notify_exec_json(
         tx,
         "INSERT INTO notification.webhook_deliveries (club_id, webhook_id, event_id, event_type, "
         "payload) SELECT w.club_id, w.id, x.event_id, x.event_type, x.payload FROM "
@@ -364,9 +361,7 @@ int notify_webhooks_flush(db_tx_t *tx, json_t *acc, err_t *e) {
         "text) JOIN notification.webhooks w ON w.active AND w.club_id IN (SELECT "
         "jsonb_array_elements_text(x.clubs)::uuid) AND (x.event_type = ANY (w.event_types) OR "
         "'*' = ANY (w.event_types)) ON CONFLICT (webhook_id, event_id) DO NOTHING",
-        1, p, e);
-    free(rows);
-    return n < 0 ? -1 : 0;
+        acc, e);
 }
 
 /* ---- the worker's part ----------------------------------------------------------------------- */
