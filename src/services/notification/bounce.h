@@ -31,6 +31,8 @@ void notify_bounce_message_id(const char *id, const char *from, char out[NOTIFY_
  * not_sent ('suppressed'). at: the clock (ISO instant, NULL = now()). The number of rows
  * marked, or -1 + e. */
 long long notify_bounce_suppress_queued(db_tx_t *tx, const char *at, err_t *e);
+/* The same UPDATE queued in a pipeline batch (core/db.h): its index in b, or -1. */
+int notify_bounce_suppress_queue(db_batch_t *b, const char *at);
 
 /* Operations: the provider's status callback (PUBLIC, the signature authenticates; validated by
  * provider_validate_callback) and a club's suppression list (club:admin). */

@@ -2,6 +2,7 @@
  * core/service.h). */
 #include "services/notification/notification.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -280,9 +281,11 @@ static int on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, 
     return notify_webhooks_queue(tx, ev, e);
 }
 
-/* The webhook deliveries of a consumer transaction's events, in one statement (webhook.c). */
+/* The messages (rules.c), then the webhook deliveries (webhook.c) of a consumer transaction's
+ * events, one statement each. */
 static int on_flush(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e) {
     (void)call;
+    if (notify_messages_flush(tx, acc, e) != 0) return -1;
     return notify_webhooks_flush(tx, acc, e);
 }
 
@@ -472,4 +475,13 @@ const svc_module_t notification_module = {
 
 const notification_settings_t *notification_settings(const svc_env_t *env) {
     return svc_settings(env, &notification_module);
+}
+
+int notify_exec_json(db_tx_t *tx, const char *sql, const json_t *doc, err_t *e) {
+    char *txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (!txt) return err_set(e, 500, "internal", "", "out of memory");
+    const char *p[] = {txt};
+    long long n = db_exec_cmd(tx, sql, 1, p, e);
+    free(txt);
+    return n < 0 ? -1 : 0;
 }

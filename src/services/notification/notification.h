@@ -70,4 +70,9 @@ typedef struct notification_settings {
 
 const notification_settings_t *notification_settings(const svc_env_t *env);
 
+/* A set-based write of the consumers' batch flushes (rules.c, webhook.c): sql run with doc as
+ * compact JSON text in $1 (`... FROM jsonb_to_recordset($1::jsonb) ...`). 0, or -1 + e (500
+ * when doc cannot be serialised). */
+int notify_exec_json(db_tx_t *tx, const char *sql, const json_t *doc, err_t *e);
+
 #endif

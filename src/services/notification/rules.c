@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "lib/mustache/mustache.h"
 #include "services/notification/icu_fmt.h"
+#include "services/notification/notification.h"
 #include "services/notification/prefs.h"
 #include "services/notification/provider.h"
 
@@ -456,11 +457,43 @@ static const char *subject_id(const svc_event_t *ev) {
     return "";
 }
 
+/* The INSERT of message rows [{i, club_id, user_id, event_id, ...}] (insert_message's
+ * objects), in their order: one statement for a whole consumer batch. */
+static int messages_insert(db_tx_t *tx, json_t *rows, err_t *e) {
+    return notify_exec_json(
+        tx,
+        "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, "
+        "template, "
+        "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at, "
+        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest, "
+        "digest_window) "
+        "SELECT x.club_id, x.user_id, x.event_id, x.event_type, x.template, x.locale, "
+        "x.channel, "
+        "x.recipient, x.critical, x.vars, x.subject, x.body_text, "
+        "greatest(coalesce(x.deliver_at, "
+        "now()), coalesce(s.due, now())), x.idem, x.cancel, s.due, s.expires, "
+        "x.digest_window IS "
+        "NOT NULL, coalesce(x.digest_window, 'daily') FROM jsonb_to_recordset($1::jsonb) AS "
+        "x(i "
+        "int, club_id uuid, user_id uuid, event_id uuid, event_type text, template text, "
+        "locale "
+        "text, channel text, recipient text, critical boolean, vars jsonb, subject text, "
+        "body_text text, deliver_at timestamptz, idem text, cancel text, arrive date, tz "
+        "text, "
+        "digest_window text) CROSS JOIN LATERAL (SELECT ((x.arrive - 1) + time '09:00') AT "
+        "TIME "
+        "ZONE x.tz AS due, (x.arrive + time '00:00') AT TIME ZONE x.tz AS expires) s ORDER "
+        "BY "
+        "x.i ON CONFLICT DO NOTHING",
+        rows, e);
+}
+
 /* One row, once: the unique keys (event, template, channel, recipient) and (club,
  * idempotency key, channel, recipient) make a replayed or re-published event queue nothing.
  * deliver_at: the end of quiet hours ("" = now); a NOTIFY_DAY_BEFORE rule is due at 09:00 the
  * day before arrive_on in the host's zone and expires when that day starts (skipped when the
- * event has no dates). */
+ * event has no dates). In a consumer batch (ev->acc) the row waits for the batch's flush
+ * (notify_messages_flush): one INSERT for all the batch's events instead of one per row. */
 static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_t *rule,
                           const recipient_t *r, const char *channel, const char *to,
                           const char *subject, const char *text, const char *deliver_at, int digest,
@@ -474,43 +507,53 @@ static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_
     char idem[256], cancel[128];
     snprintf(idem, sizeof idem, "%s:%s", rule->template, about);
     snprintf(cancel, sizeof cancel, "visit:%s", sget(ev->data, "visit_id"));
-    char *vars = json_dumps(r->vars, JSON_COMPACT);
-    if (!vars) return err_set(e, 500, "internal", "", "out of memory");
-    const char *p[] = {r->club_id,
-                       r->user_id[0] ? r->user_id : NULL,
-                       ev->id,
-                       ev->type,
-                       rule->template,
-                       r->locale,
-                       channel,
-                       to,
-                       rule->critical ? "t" : "f",
-                       vars,
-                       subject,
-                       text,
-                       deliver_at && *deliver_at ? deliver_at : NULL,
-                       *about ? idem : NULL,
-                       *sget(ev->data, "visit_id") ? cancel : NULL,
-                       arrive,
-                       tz,
-                       digest == 2 ? "hourly"
-                       : digest    ? "daily"
-                                   : NULL};
-    long long n = db_exec_cmd(
-        tx,
-        "INSERT INTO notification.messages (club_id, user_id, event_id, event_type, template, "
-        "locale, channel, recipient, critical, vars, subject, body_text, next_attempt_at, "
-        "idempotency_key, cancellation_key, scheduled_for, expires_at, digest, digest_window) "
-        "SELECT $1::uuid, "
-        "$2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::boolean, $10::jsonb, $11, $12, "
-        "greatest(coalesce($13::timestamptz, now()), coalesce(s.due, now())), $14, $15, s.due, "
-        "s.expires, $18::text IS NOT NULL, coalesce($18::text, 'daily') FROM (SELECT (($16::date - "
-        "1) + time '09:00') AT TIME ZONE "
-        "$17::text AS due, ($16::date + time '00:00') AT TIME ZONE $17::text AS expires) s ON "
-        "CONFLICT DO NOTHING",
-        18, p, e);
-    free(vars);
-    return n < 0 ? -1 : 0;
+    json_t *vars = json_deep_copy(r->vars), *rows = ev->acc ? NULL : json_array();
+    json_t *row =
+        vars
+            ? json_pack("{s:i, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:s?, s:s?, "
+                        "s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}",
+                        "i", ev->acc ? (int)json_array_size(ev->acc) : 0, "club_id", r->club_id,
+                        "user_id", r->user_id[0] ? r->user_id : NULL, "event_id", ev->id,
+                        "event_type", ev->type, "template", rule->template, "locale", r->locale,
+                        "channel", channel, "recipient", to, "critical", rule->critical, "vars",
+                        vars, "subject", subject, "body_text", text, "deliver_at",
+                        deliver_at && *deliver_at ? deliver_at : NULL, "idem", *about ? idem : NULL,
+                        "cancel", *sget(ev->data, "visit_id") ? cancel : NULL, "arrive", arrive,
+                        "tz", tz, "digest_window",
+                        digest == 2 ? "hourly"
+                        : digest    ? "daily"
+                                    : NULL)
+            : NULL;
+    if (!row || (!ev->acc && !rows)) {
+        json_decref(row);
+        json_decref(rows);
+        return err_set(e, 500, "internal", "", "out of memory");
+    }
+    if (ev->acc) /* the consumer's batch: tagged for notify_messages_flush */
+        return json_array_append_new(ev->acc, json_pack("{s:o}", "message", row)) == 0
+                   ? 0
+                   : err_set(e, 500, "internal", "", "out of memory");
+    int rc = json_array_append_new(rows, row) == 0
+                 ? messages_insert(tx, rows, e)
+                 : err_set(e, 500, "internal", "", "out of memory");
+    json_decref(rows);
+    return rc;
+}
+
+int notify_messages_flush(db_tx_t *tx, json_t *acc, err_t *e) {
+    json_t *rows = json_array(), *v;
+    if (!rows) return err_set(e, 500, "internal", "", "out of memory");
+    for (size_t i = 0; acc && i < json_array_size(acc);) {
+        if (!(v = json_object_get(json_array_get(acc, i), "message"))) {
+            i++;
+            continue;
+        }
+        json_array_append(rows, v);
+        json_array_remove(acc, i);
+    }
+    int rc = json_array_size(rows) ? messages_insert(tx, rows, e) : 0;
+    json_decref(rows);
+    return rc;
 }
 
 /* NOTIFY_CANCELS: the queued messages about the event's visit are not sent (a cancelled visit's
@@ -518,6 +561,8 @@ static int insert_message(db_tx_t *tx, const svc_event_t *ev, const notify_rule_
 static int cancel_pending(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
     char key[128];
     if (!*sget(ev->data, "visit_id")) return 0;
+    /* the batch's earlier events queued their rows first (they may be what is cancelled) */
+    if (notify_messages_flush(tx, ev->acc, e) != 0) return -1;
     snprintf(key, sizeof key, "visit:%s", sget(ev->data, "visit_id"));
     const char *p[] = {sget(ev->data, "home_club_id"), key, ev->type};
     return db_exec_cmd(

@@ -37,6 +37,10 @@ extern const size_t notify_n_rules;
 /* The consumer handler of every notification consumer (core/consumer.h): applies the rules of
  * ev->type; events without a rule are ignored (0). */
 int notify_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e);
+/* A consumer batch's flush: the message rows notify_on_event left in acc (the batch's
+ * accumulator, items {"message": row}) inserted in one statement, in their order, and removed
+ * from acc (the other items stay). 0 or -1 + e. */
+int notify_messages_flush(db_tx_t *tx, json_t *acc, err_t *e);
 
 /* The template key/locale for club_id (NULL = network) by the resolution order: club override
  * in locale -> club override in "en" -> network default in locale -> network default "en".

@@ -353,10 +353,7 @@ int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
 
 int notify_webhooks_flush(db_tx_t *tx, json_t *acc, err_t *e) {
     if (!acc || json_array_size(acc) == 0) return 0;
-    char *rows = json_dumps(acc, JSON_COMPACT);
-    if (!rows) return err_set(e, 500, "internal", "", "out of memory");
-    const char *p[] = {rows};
-    long long n = db_exec_cmd(
+    return notify_exec_json(
         tx,
         "INSERT INTO notification.webhook_deliveries (club_id, webhook_id, event_id, event_type, "
         "payload) SELECT w.club_id, w.id, x.event_id, x.event_type, x.payload FROM "
@@ -364,9 +361,7 @@ int notify_webhooks_flush(db_tx_t *tx, json_t *acc, err_t *e) {
         "text) JOIN notification.webhooks w ON w.active AND w.club_id IN (SELECT "
         "jsonb_array_elements_text(x.clubs)::uuid) AND (x.event_type = ANY (w.event_types) OR "
         "'*' = ANY (w.event_types)) ON CONFLICT (webhook_id, event_id) DO NOTHING",
-        1, p, e);
-    free(rows);
-    return n < 0 ? -1 : 0;
+        acc, e);
 }
 
 /* ---- the worker's part ----------------------------------------------------------------------- */
@@ -471,13 +466,15 @@ int notify_webhooks_deliver_once(const svc_env_t *env, err_t *e) {
         db_rollback(tx);
         return -1;
     }
-    /* lease like the messages: at least once after a crash */
+    /* lease like the messages: at least once after a crash; the due ids as an array, found by
+     * primary key (delivery.c notify_deliver_once) */
     PGresult *r = db_exec(
         tx,
         "UPDATE notification.webhook_deliveries d SET next_attempt_at = now() + interval '5 "
-        "minutes' FROM (SELECT x.id FROM notification.webhook_deliveries x WHERE x.status = "
-        "'queued' AND x.next_attempt_at <= now() ORDER BY x.next_attempt_at LIMIT 20 FOR UPDATE "
-        "SKIP LOCKED) due, notification.webhooks w WHERE d.id = due.id AND w.id = d.webhook_id "
+        "minutes' FROM notification.webhooks w WHERE d.id = ANY (ARRAY(SELECT x.id FROM "
+        "notification.webhook_deliveries x WHERE x.status = 'queued' AND x.next_attempt_at <= "
+        "now() ORDER BY x.next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED)) AND w.id = "
+        "d.webhook_id "
         "RETURNING d.id::text, d.club_id::text, w.url, w.id::text, encode(w.secret_enc, 'hex'), "
         "encode(w.secret_nonce, 'hex'), CASE WHEN w.previous_expires_at > now() THEN "
         "encode(w.previous_enc, 'hex') END, encode(w.previous_nonce, 'hex'), d.tries, d.payload",

@@ -573,12 +573,9 @@ static int member_with_account(char user[40], char member[40], char email[128]) 
     return st == 201 ? 0 : -1;
 }
 
-/* Applies one visit event of type (a new event id) for member and visit vid, with the dates
- * and host zone when arrive is not NULL, as the consumers do. */
-static int visit_event_of(const char *type, const char *member, const char *vid, const char *arrive,
-                          const char *tz) {
-    char id[40];
-    snprintf(id, sizeof id, "7a2f6a1c-0000-4000-8000-%012d", ++g_seq);
+/* The data of a visit event for member and visit vid, with the dates and host zone when arrive
+ * is not NULL (a new reference). */
+static json_t *visit_data(const char *member, const char *vid, const char *arrive, const char *tz) {
     json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "visit_id", vid, "member_id", member,
                              "home_club_id", g_club_a, "host_club_id", g_club_b, "status", "x");
     if (arrive) {
@@ -586,6 +583,16 @@ static int visit_event_of(const char *type, const char *member, const char *vid,
         json_object_set_new(data, "depart_on", json_string(arrive));
         json_object_set_new(data, "host_timezone", json_string(tz));
     }
+    return data;
+}
+
+/* Applies one visit event of type (a new event id) for member and visit vid, with the dates
+ * and host zone when arrive is not NULL, as the consumers do. */
+static int visit_event_of(const char *type, const char *member, const char *vid, const char *arrive,
+                          const char *tz) {
+    char id[40];
+    snprintf(id, sizeof id, "7a2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    json_t *data = visit_data(member, vid, arrive, tz);
     svc_event_t ev = {.id = id,
                       .type = type,
                       .subject = type,
@@ -1155,6 +1162,75 @@ static void test_webhook_batched_queue(void) {
     CHECK_EQ_INT(hook_count(where, id), 0);
 }
 
+/* The consumers' batch for messages (issue 13, CPU per mail): in a transaction with an
+ * accumulator, notify_on_event only collects the rows and notify_messages_flush inserts them in
+ * one statement. An event of the batch that cancels (visit.cancelled) first inserts what the
+ * batch collected so far, so it cancels the reminder an earlier event of the same batch queued,
+ * as one transaction per event would. */
+static void test_messages_batched_queue(void) {
+    char user[40], member[40], email[128], vid[40], arrive[16], ids[2][40];
+    const char *types[2] = {"visit.confirmed", "visit.cancelled"};
+    REQUIRE(member_with_account(user, member, email) == 0);
+    snprintf(vid, sizeof vid, "7e2f6a1c-0000-4000-8000-%012d", ++g_seq);
+    time_t t = time(NULL) + 5 * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(arrive, sizeof arrive, "%Y-%m-%d", &tm);
+    json_t *acc = json_array();
+    svc_caller_t sys = {0};
+    snprintf(sys.club_id, sizeof sys.club_id, "%s", g_club_a);
+    svc_call_t c = {.env = &g_env, .module = &notification_module, .caller = &sys};
+    db_scope_t scope = {.club_id = g_club_a, .relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    const char *p[] = {vid};
+    int rc = acc ? db_begin(g_db, &scope, &tx, &e) : -1;
+    for (int i = 0; rc == 0 && i < 2; i++) {
+        snprintf(ids[i], sizeof ids[i], "7e3f6a1c-0000-4000-8000-%012d", ++g_seq);
+        json_t *data = visit_data(member, vid, arrive, "Europe/London");
+        svc_event_t ev = {.id = ids[i],
+                          .type = types[i],
+                          .subject = types[i],
+                          .tenant_id = g_club_a,
+                          .correlation_id = "",
+                          .data = data,
+                          .envelope = data,
+                          .acc = acc};
+        rc = notify_on_event(&c, tx, &ev, &e);
+        json_decref(data);
+        if (i > 0 || rc != 0) continue;
+        /* the confirmation's email, reminder and in-app rows: collected, not yet inserted */
+        CHECK_EQ_INT((int)json_array_size(acc), 3);
+        PGresult *r = db_exec(tx,
+                              "SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' "
+                              "= $1",
+                              1, p, &e);
+        CHECK(r != NULL);
+        if (r) CHECK_STR(PQgetvalue(r, 0, 0), "0");
+        PQclear(r);
+    }
+    if (rc == 0) rc = notify_messages_flush(tx, acc, &e);
+    CHECK_EQ_INT((int)json_array_size(acc), 0);
+    rc = db_tx_finish(&tx, rc, NULL, &e);
+    if (rc != 0) printf("#   batched messages: %s\n", e.message);
+    CHECK_EQ_INT(rc, 0);
+    json_decref(acc);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_reminder' AND status = 'not_sent' AND "
+                          "last_error = 'cancelled by visit.cancelled'",
+                          vid, NULL),
+                 1);
+    /* the confirmation's rows were queued about the visit too; the cancellation's own are due */
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_confirmed' AND status = 'not_sent'",
+                          vid, NULL),
+                 2);
+    CHECK_EQ_INT(count_of("SELECT count(*) FROM notification.messages WHERE vars->>'visit_id' = "
+                          "$1 AND template = 'visit_cancelled' AND status = 'queued'",
+                          vid, NULL),
+                 2);
+}
+
 static void test_webhook_disable_delete(void) {
     char id[40], sec[WEBHOOK_SECRET_MAX];
     svc_caller_t aa = club_admin(g_club_a), ba = club_admin(g_club_b);
@@ -1534,6 +1610,7 @@ int main(void) {
         RUN(test_webhook_retries);
         RUN(test_webhook_disable_delete);
         RUN(test_webhook_batched_queue);
+        RUN(test_messages_batched_queue);
         RUN(test_smtp_starttls);
         RUN(test_statement_mails);
         RUN(test_webhook_ssrf);
