@@ -4,15 +4,16 @@
  * a row fails the test) and agree with each op table row's .access and .permission. Routed
  * operations are called over HTTP on the real binary as five callers: anonymous, a member of club A
  * (role member, linked to a member record of A), club B's administrator, club A's administrator
- * (its staff) and club A's treasurer (role club_treasurer, issue 13); operations without a REST route are checked in-process through svc_access_check, the
- * rule svc_dispatch applies before any input is read. A valid-looking input is not the point: an
- * admitted caller may get a validation (400/422) or not-found (404) answer, a refused one must
- * get 401/403 (or 404 where the record is not the caller's), and never a validation answer
- * (authorise -> validate -> handle). Also: svc_check_module refuses a row without a rule.
- * The rows live beside each service's tests: tests/services/<name>/access_matrix (<name> the
- * module's runtime name; read at start, one row a line: op access permission|- id anon member
- * other staff treasurer, with id -|none|club|self and a status or - for "no route"; # starts a comment, on
- * its own line or after a row), so adding a service adds its own file: docs/adding-a-service.md. */
+ * (its staff) and club A's treasurer (role club_treasurer, issue 13); operations without a REST
+ * route are checked in-process through svc_access_check, the rule svc_dispatch applies before any
+ * input is read. A valid-looking input is not the point: an admitted caller may get a validation
+ * (400/422) or not-found (404) answer, a refused one must get 401/403 (or 404 where the record is
+ * not the caller's), and never a validation answer (authorise -> validate -> handle). Also:
+ * svc_check_module refuses a row without a rule. The rows live beside each service's tests:
+ * tests/services/<name>/access_matrix (<name> the module's runtime name; read at start, one row a
+ * line: op access permission|- id anon member other staff treasurer, with id -|none|club|self and a
+ * status or - for "no route"; # starts a comment, on its own line or after a row), so adding a
+ * service adds its own file: docs/adding-a-service.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ typedef struct row {
     const char *service, *op;
     svc_access_t access;
     const char *permission;
-    int id;                         /* what {id} stands for */
+    int id;                                    /* what {id} stands for */
     int anon, member, other, staff, treasurer; /* expected statuses */
 } row_t;
 

@@ -4,7 +4,8 @@
  * gateway,auth,member,reciprocal`, with a real SMTP server (aiosmtpd). The role club_treasurer is
  * granted and revoked over REST by the club's administrator; statement events go to JetStream on
  * the subject the reciprocal relay uses. Checked at the SMTP server: two treasurers of the home
- * club get one statement.issued mail each and its contact address none; a replayed event sends
+ * club get one statement.issued mail each, each in their language (preferences' locale), and its
+ * contact address none; a replayed event sends
  * nothing again; the host club without a treasurer gets the disputed mail at its contact
  * address; a treasurer of a third club gets nothing; a revoked treasurer stops receiving; one who
  * opted out of the category gets nothing more while the club still has a treasurer (no fallback).
@@ -43,7 +44,7 @@ static void sleep_ms(int ms) {
 }
 
 typedef struct want {
-    const char *to, *sid;
+    const char *to, *sid, *text;
     int n;
 } want_t;
 
@@ -53,15 +54,19 @@ static int on_mail(const char *text, void *ud) {
     snprintf(to, sizeof to, "To: %s", w->to);
     if (!strstr(text, to)) return 0;
     sink_mail_plain_part(text, plain, sizeof plain);
-    if (!w->sid || strstr(plain, w->sid)) w->n++;
+    if ((!w->sid || strstr(plain, w->sid)) && (!w->text || strstr(plain, w->text))) w->n++;
     return 0;
 }
 
-/* Mails to addr whose text part names statement sid (NULL = any). */
-static int mails(const char *addr, const char *sid) {
-    want_t w = {addr, sid, 0};
+/* Mails to addr whose text part names statement sid (NULL = any) and holds text (NULL = any). */
+static int mails_with(const char *addr, const char *sid, const char *text) {
+    want_t w = {addr, sid, text, 0};
     sink_mail_each(&g_mail, 0, on_mail, &w);
     return w.n;
+}
+
+static int mails(const char *addr, const char *sid) {
+    return mails_with(addr, sid, NULL);
 }
 
 /* Waits until addr has want mails about sid (up to 30 s); the count. */
@@ -223,6 +228,14 @@ static void test_grant_over_rest(void) {
     snprintf(path, sizeof path, "/api/v1/auth/users/%s/roles", g_t2_id);
     CHECK_EQ_INT(api(g_t1_tok, "POST", path, "{\"role\":\"club_admin\"}", NULL), 403);
     CHECK_EQ_INT(api(g_t1_tok, "POST", "/api/v1/agreements", "{}", NULL), 403);
+    /* t1 reads mail in French (preferences, migration 0018) */
+    CHECK_EQ_INT(
+        api(g_t1_tok, "PUT", "/api/v1/notifications/preferences", "{\"locale\":\"french\"}", NULL),
+        422);
+    CHECK_EQ_INT(
+        api(g_t1_tok, "PUT", "/api/v1/notifications/preferences", "{\"locale\":\"fr\"}", &v), 200);
+    CHECK(v && e2e_str(v, "locale") && strcmp(e2e_str(v, "locale"), "fr") == 0);
+    json_decref(v);
 }
 
 /* Two treasurers: one mail each, none to the contact address, none to another club's
@@ -232,6 +245,9 @@ static void test_two_treasurers(void) {
     REQUIRE(statement_event("statement.issued", g_home, g_host, sid, eid) == 0);
     CHECK_EQ_INT(wait_mails(g_t1, sid, 1), 1);
     CHECK_EQ_INT(wait_mails(g_t2, sid, 1), 1);
+    /* each in their language: t1 French, t2 the default */
+    CHECK_EQ_INT(mails_with(g_t1, sid, "Vérifiez-le"), 1);
+    CHECK_EQ_INT(mails_with(g_t2, sid, "Review it and accept or dispute it"), 1);
     snprintf(msg, sizeof msg, "%s-replay", eid);
     REQUIRE(publish("statement.issued", eid, msg, sid, g_home, g_host) == 0);
     /* a later event proves the replay was consumed before it */

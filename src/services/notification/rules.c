@@ -110,6 +110,19 @@ static const struct {
     {"statement_paid", "en", "{{host_club.name}} recorded the payment of a statement",
      "Hello {{club.name}},\n\n**{{host_club.name}}** recorded your payment of statement "
      "{{statement_id}}: it is settled.\n"},
+    {"statement_issued", "fr", "{{host_club.name}} a émis un relevé de réciprocité",
+     "Bonjour {{club.name}},\n\nLe **{{host_club.name}}** a émis un relevé des visites de vos "
+     "membres (relevé {{statement_id}}). Vérifiez-le puis acceptez-le ou contestez-le dans "
+     "l'administration.\n"},
+    {"statement_disputed", "fr", "{{home_club.name}} conteste votre relevé",
+     "Bonjour {{club.name}},\n\nLe **{{home_club.name}}** conteste votre relevé "
+     "{{statement_id}}. Consultez les lignes contestées dans l'administration.\n"},
+    {"statement_accepted", "fr", "{{home_club.name}} a accepté votre relevé",
+     "Bonjour {{club.name}},\n\nLe **{{home_club.name}}** a accepté votre relevé "
+     "{{statement_id}} ; il est dû.\n"},
+    {"statement_paid", "fr", "{{host_club.name}} a enregistré le paiement d'un relevé",
+     "Bonjour {{club.name}},\n\nLe **{{host_club.name}}** a enregistré votre paiement du relevé "
+     "{{statement_id}} : il est réglé.\n"},
     /* governance (issue 15) */
     {"governance_opened", "en", "Voting is open on a proposal by {{proposer.name}}",
      "Hello {{club.name}},\n\nVoting is open on a network proposal by **{{proposer.name}}**. "
@@ -556,19 +569,25 @@ static int cancel_pending(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
                : 0;
 }
 
-/* Dates, times and money of the recipient's variables formatted for its locale and time zone
- * (its own, else the club's): the "_local" values of icu_fmt.h. */
-static int localise(db_tx_t *tx, const recipient_t *r, err_t *e) {
+/* The recipient's language: the one its account chose in its preferences (migration 0018),
+ * else the audience's (a member's profile language, else en). Then the dates, times and money
+ * of its variables formatted for that locale and its time zone (its own, else the club's): the
+ * "_local" values of icu_fmt.h. */
+static int localise(db_tx_t *tx, recipient_t *r, err_t *e) {
     char tz[64];
     snprintf(tz, sizeof tz, "%s", r->tz[0] ? r->tz : "UTC");
     if (r->user_id[0]) {
         const char *p[] = {r->club_id, r->user_id};
         PGresult *q = db_exec(tx,
-                              "SELECT timezone FROM notification.preferences WHERE club_id = "
-                              "$1::uuid AND user_id = $2 AND timezone IS NOT NULL",
+                              "SELECT timezone, locale FROM notification.preferences WHERE "
+                              "club_id = $1::uuid AND user_id = $2 AND (timezone IS NOT NULL OR "
+                              "locale IS NOT NULL)",
                               2, p, e);
         if (!q) return -1;
-        if (PQntuples(q) == 1) snprintf(tz, sizeof tz, "%s", PQgetvalue(q, 0, 0));
+        if (PQntuples(q) == 1 && !PQgetisnull(q, 0, 0))
+            snprintf(tz, sizeof tz, "%s", PQgetvalue(q, 0, 0));
+        if (PQntuples(q) == 1 && !PQgetisnull(q, 0, 1))
+            snprintf(r->locale, sizeof r->locale, "%s", PQgetvalue(q, 0, 1));
         PQclear(q);
     }
     return notify_format_vars(r->vars, r->locale, tz, e);
@@ -617,7 +636,7 @@ static int queue_mobile(const svc_call_t *call, db_tx_t *tx, const svc_event_t *
 /* The rows of one recipient: email queued for the worker (rendered at send), in-app rendered
  * now (plain text; no token ever goes in-app). */
 static int queue(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev,
-                 const notify_rule_t *rule, const recipient_t *r, err_t *e) {
+                 const notify_rule_t *rule, recipient_t *r, err_t *e) {
     int send = 1, digest = 0;
     char at[40];
     if (localise(tx, r, e) != 0) return -1;
