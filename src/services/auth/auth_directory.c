@@ -17,16 +17,18 @@ int auth_validate_role_holders(json_t *in, err_t *e) {
     if (jsonx_string(in, "role", 1, 2, 40, &s, e) != 0) return -1;
     if ((!rbac_is_role(s) && !rbac_is_custom_name(s)) || strcmp(s, "network_admin") == 0)
         return err_invalid(e, "role", "role must be a club role");
-    return jsonx_int(in, "limit", 0, 1, AUTH_ROLE_HOLDERS_MAX, AUTH_ROLE_HOLDERS_MAX, &limit, e);
+    if (jsonx_int(in, "limit", 0, 1, AUTH_ROLE_HOLDERS_MAX, AUTH_ROLE_HOLDERS_MAX, &limit, e) != 0)
+        return -1;
+    return json_object_set_new(in, "limit", json_integer(limit)) == 0
+               ? 0
+               : err_set(e, 500, "internal", "", "out of memory");
 }
 
 int auth_role_holders(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const svc_caller_t *c = call->caller;
     const char *club = json_string_value(json_object_get(in, "club_id"));
     const char *role = json_string_value(json_object_get(in, "role"));
-    long long limit = AUTH_ROLE_HOLDERS_MAX;
-    err_t ignored = {0};
-    jsonx_int(in, "limit", 0, 1, AUTH_ROLE_HOLDERS_MAX, AUTH_ROLE_HOLDERS_MAX, &limit, &ignored);
+    long long limit = json_integer_value(json_object_get(in, "limit")); /* set by validate */
     if (c->user_id[0])
         return err_set(e, 403, "forbidden", "", "role_holders is a service operation");
     if (strcmp(c->club_id, club) != 0)
