@@ -2,17 +2,18 @@
  * rule its row declares (core/service.h) and the status each kind of caller gets. The rows
  * (below: where they live) must list every operation svc_registry holds (a new operation without
  * a row fails the test) and agree with each op table row's .access and .permission. Routed
- * operations are called over HTTP on the real binary as four callers: anonymous, a member of club A
- * (role member, linked to a member record of A), club B's administrator, and club A's administrator
- * (its staff); operations without a REST route are checked in-process through svc_access_check, the
- * rule svc_dispatch applies before any input is read. A valid-looking input is not the point: an
- * admitted caller may get a validation (400/422) or not-found (404) answer, a refused one must
- * get 401/403 (or 404 where the record is not the caller's), and never a validation answer
- * (authorise -> validate -> handle). Also: svc_check_module refuses a row without a rule.
- * The rows live beside each service's tests: tests/services/<name>/access_matrix (<name> the
- * module's runtime name; read at start, one row a line: op access permission|- id anon member
- * other staff, with id -|none|club|self and a status or - for "no route"; # starts a comment, on
- * its own line or after a row), so adding a service adds its own file: docs/adding-a-service.md. */
+ * operations are called over HTTP on the real binary as five callers: anonymous, a member of club A
+ * (role member, linked to a member record of A), club B's administrator, club A's administrator
+ * (its staff) and club A's treasurer (role club_treasurer, issue 13); operations without a REST
+ * route are checked in-process through svc_access_check, the rule svc_dispatch applies before any
+ * input is read. A valid-looking input is not the point: an admitted caller may get a validation
+ * (400/422) or not-found (404) answer, a refused one must get 401/403 (or 404 where the record is
+ * not the caller's), and never a validation answer (authorise -> validate -> handle). Also:
+ * svc_check_module refuses a row without a rule. The rows live beside each service's tests:
+ * tests/services/<name>/access_matrix (<name> the module's runtime name; read at start, one row a
+ * line: op access permission|- id anon member other staff treasurer, with id -|none|club|self and a
+ * status or - for "no route"; # starts a comment, on its own line or after a row), so adding a
+ * service adds its own file: docs/adding-a-service.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,8 @@ typedef struct row {
     const char *service, *op;
     svc_access_t access;
     const char *permission;
-    int id;                         /* what {id} stands for */
-    int anon, member, other, staff; /* expected statuses */
+    int id;                                    /* what {id} stands for */
+    int anon, member, other, staff, treasurer; /* expected statuses */
 } row_t;
 
 /* the rows of every registry service's tests/services/<name>/access_matrix file (load_rows) */
@@ -46,7 +47,8 @@ static const char *g_none = "00000000-0000-4000-8000-000000000001";
 static e2e_proc_t g_proc;
 static char g_club_a[64], g_club_b[64], g_slug_a[64], g_slug_b[64], g_self[64];
 static int g_started;
-static char g_member_user[64], g_tok_member[4096], g_tok_other[4096], g_tok_staff[4096];
+static char g_member_user[64], g_tok_member[4096], g_tok_other[4096], g_tok_staff[4096],
+    g_tok_treasurer[4096];
 
 static const char *keep(const char *v) {
     char **a = realloc(g_strs, (g_n_strs + 1) * sizeof *a);
@@ -60,11 +62,12 @@ static int parse_status(const char *v) {
     return strcmp(v, "-") == 0 ? NO_ROUTE : atoi(v);
 }
 
-/* One line "op access permission id anon member other staff" of service's file into *r. */
+/* One line "op access permission id anon member other staff treasurer" of service's file into
+ * *r. */
 static int parse_row(const char *service, const char *line, row_t *r) {
-    char op[64], access[32], perm[64], id[16], st[4][16];
-    if (sscanf(line, "%63s %31s %63s %15s %15s %15s %15s %15s", op, access, perm, id, st[0], st[1],
-               st[2], st[3]) != 8)
+    char op[64], access[32], perm[64], id[16], st[5][16];
+    if (sscanf(line, "%63s %31s %63s %15s %15s %15s %15s %15s %15s", op, access, perm, id, st[0],
+               st[1], st[2], st[3], st[4]) != 9)
         return -1;
     memset(r, 0, sizeof *r);
     for (int a = SVC_PUBLIC; a <= SVC_INTERNAL; a++)
@@ -77,6 +80,7 @@ static int parse_row(const char *service, const char *line, row_t *r) {
     r->member = parse_status(st[1]);
     r->other = parse_status(st[2]);
     r->staff = parse_status(st[3]);
+    r->treasurer = parse_status(st[4]);
     return r->access == SVC_ACCESS_UNSET ? -1 : 0;
 }
 
@@ -257,6 +261,7 @@ static void test_start(void) {
     REQUIRE(account(g_club_a, g_slug_a, "member", g_member_user, g_tok_member) == 0);
     REQUIRE(account(g_club_b, g_slug_b, "club_admin", uid, g_tok_other) == 0);
     REQUIRE(account(g_club_a, g_slug_a, "club_admin", uid, g_tok_staff) == 0);
+    REQUIRE(account(g_club_a, g_slug_a, "club_treasurer", uid, g_tok_treasurer) == 0);
     /* the member record of A's member account, active */
     char body[1024];
     e2e_resp_t r;
@@ -343,19 +348,23 @@ static int access_status(const svc_op_t *op, const svc_caller_t *c) {
 }
 
 static void test_matrix(void) {
-    const char *tokens[4] = {NULL, g_tok_member, g_tok_other, g_tok_staff};
-    const char *names[4] = {"anonymous", "member", "other club's admin", "own club's admin"};
-    svc_caller_t callers[4];
+    const char *tokens[5] = {NULL, g_tok_member, g_tok_other, g_tok_staff, g_tok_treasurer};
+    const char *names[5] = {"anonymous", "member", "other club's admin", "own club's admin",
+                            "own club's treasurer"};
+    svc_caller_t callers[5];
     memset(callers, 0, sizeof callers);
     snprintf(callers[1].perms, sizeof callers[1].perms, "%s", rbac_role_perms("member"));
     snprintf(callers[2].perms, sizeof callers[2].perms, "%s", rbac_role_perms("club_admin"));
     snprintf(callers[3].perms, sizeof callers[3].perms, "%s", rbac_role_perms("club_admin"));
+    snprintf(callers[4].perms, sizeof callers[4].perms, "%s", rbac_role_perms("club_treasurer"));
     snprintf(callers[1].user_id, sizeof callers[1].user_id, "%.39s", g_member_user);
     snprintf(callers[1].club_id, sizeof callers[1].club_id, "%.39s", g_club_a);
     snprintf(callers[2].user_id, sizeof callers[2].user_id, "%.39s", g_none);
     snprintf(callers[2].club_id, sizeof callers[2].club_id, "%.39s", g_club_b);
     snprintf(callers[3].user_id, sizeof callers[3].user_id, "%.39s", g_none);
     snprintf(callers[3].club_id, sizeof callers[3].club_id, "%.39s", g_club_a);
+    snprintf(callers[4].user_id, sizeof callers[4].user_id, "%.39s", g_none);
+    snprintf(callers[4].club_id, sizeof callers[4].club_id, "%.39s", g_club_a);
     int checked = 0;
     for (size_t j = 0; j <= N_ROWS; j++) {
         /* logout ends the callers' sessions: it goes last */
@@ -365,8 +374,8 @@ static void test_matrix(void) {
         const svc_module_t *m = svc_find_module(row->service);
         const svc_op_t *op = m ? svc_find_op(m, row->op) : NULL;
         if (!op) continue; /* reported by test_table_lists_every_operation */
-        const int want[4] = {row->anon, row->member, row->other, row->staff};
-        for (int k = 0; k < 4; k++) {
+        const int want[5] = {row->anon, row->member, row->other, row->staff, row->treasurer};
+        for (int k = 0; k < 5; k++) {
             int got = op->route ? http_status(row, op, tokens[k]) : access_status(op, &callers[k]);
             checked++;
             if (got != want[k]) {

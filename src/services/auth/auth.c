@@ -8,6 +8,7 @@
 #include "services/auth/auth_accounts.h"
 #include "services/auth/auth_admin.h"
 #include "services/auth/auth_cli.h"
+#include "services/auth/auth_directory.h"
 #include "services/auth/auth_keys.h"
 #include "services/auth/auth_me.h"
 #include "services/auth/auth_mfa.h"
@@ -281,6 +282,15 @@ static const svc_op_t auth_ops[] = {
      .permission = "member:admin",
      .validate = auth_validate_users_in_club,
      .handle = auth_users_in_club},
+    /* notification (issue 13): a club's active holders of a role (statement mails to the
+     * treasurers) for a service caller only: auth:directory is held by no role, like auth:deliver;
+     * no REST route (auth_directory.h) */
+    {.name = "role_holders",
+     .status = 200,
+     .access = SVC_PERM,
+     .permission = "auth:directory",
+     .validate = auth_validate_role_holders,
+     .handle = auth_role_holders},
 };
 
 #define F(m) CFG_FIELD(auth_settings_t, m)

@@ -21,7 +21,8 @@
 
 int auth_validate_invite(json_t *in, err_t *e) {
     static const char *const keys[] = {"email", "role", "club_id", NULL};
-    static const char *const roles[] = {"club_admin", "club_staff", "member", NULL};
+    static const char *const roles[] = {"club_admin", "club_staff", "club_treasurer", "member",
+                                        NULL};
     const char *s;
     if (jsonx_only_keys(in, keys, "", e) != 0) return -1;
     if (auth_v_email(in, "email", 1, e) != 0) return -1;

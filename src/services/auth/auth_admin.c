@@ -31,7 +31,8 @@ static int v_role(json_t *in, const char *name, err_t *e) {
     if (!rbac_is_role(s) && !rbac_is_custom_name(s))
         return err_invalid(
             e, name,
-            "%s must be network_admin, club_admin, club_staff, member or the name of a "
+            "%s must be network_admin, club_admin, club_staff, club_treasurer, member or the "
+            "name of a "
             "custom role ([a-z][a-z0-9_]{1,39})",
             name);
     return 0;
@@ -373,11 +374,10 @@ int auth_roles_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) 
     if (!c->network_admin && want && strcmp(want, c->club_id) != 0)
         return err_set(e, 403, "forbidden", "club_id", "you can list roles only of your club");
     json_t *items = json_array();
-    static const char *const builtin[] = {"network_admin", "club_admin", "club_staff", "member",
-                                          NULL};
-    for (const char *const *b = builtin; *b; b++)
-        json_array_append_new(items, json_pack("{s:s, s:b, s:n, s:s}", "name", *b, "builtin", 1,
-                                               "club_id", "permissions", rbac_role_perms(*b)));
+    const char *b;
+    for (size_t k = 0; (b = rbac_role_at(k)) != NULL; k++)
+        json_array_append_new(items, json_pack("{s:s, s:b, s:n, s:s}", "name", b, "builtin", 1,
+                                               "club_id", "permissions", rbac_role_perms(b)));
     if (svc_begin(call, &tx, e) != 0) goto fail;
     const char *p[] = {want};
     PGresult *r = db_exec(tx,

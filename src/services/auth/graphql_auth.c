@@ -67,8 +67,22 @@ static int r_viewer_club(const gql_resolve_info *info, json_t *parent, json_t *a
     return 0;
 }
 
+/* grantRole / revokeRole input {userId, role} -> the REST operations' {id, role}. */
+static void role_input(json_t *input) {
+    json_t *id = json_object_get(input, "user_id");
+    if (id) {
+        json_object_set(input, "id", id);
+        json_object_del(input, "user_id");
+    }
+}
+
+static const gqlb_mutation_row_t k_mutations[] = {
+    {"grantRole", "auth", "user_role_grant", "assignment", NULL, role_input},
+    {"revokeRole", "auth", "user_role_revoke", "assignment", NULL, role_input},
+};
+
 int gql_auth_bind(gql_resolvers *rs) {
-    int rc = 0;
+    int rc = gqlb_add_mutations(rs, k_mutations, sizeof k_mutations / sizeof k_mutations[0]);
     rc |= gql_resolvers_add(rs, "Query", "me", r_me, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Viewer", "user", r_user, NULL, NULL);
     rc |= gql_resolvers_add(rs, "Viewer", "sessions", r_sessions, NULL, NULL);

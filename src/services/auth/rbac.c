@@ -12,10 +12,22 @@ static const struct {
     {"club_admin",
      "auth:self auth:admin auth:invite club:read club:write club:admin member:read "
      "member:write member:admin visit:verify agreement:propose governance:vote ledger:read "
-     "ledger:write visit:restrict"},
-    {"club_staff", "auth:self club:read member:read member:write visit:verify ledger:read"},
+     "ledger:write visit:restrict settlement:read settlement:write charge:write"},
+    {"club_staff",
+     "auth:self club:read member:read member:write visit:verify ledger:read settlement:read "
+     "charge:write"},
+    /* the club's money between clubs (docs/reciprocal.md "Charges and settlement"): reads the
+     * charges and statements, issues, disputes, answers, accepts and pays them, posts and
+     * reverses lines (a correction is a reversal and a new line); no member, club or agreement
+     * administration */
+    {"club_treasurer",
+     "auth:self club:read ledger:read settlement:read settlement:write charge:write"},
     {"member", "auth:self club:read ledger:read"},
 };
+
+const char *rbac_role_at(size_t i) {
+    return i < sizeof k_roles / sizeof k_roles[0] ? k_roles[i].role : NULL;
+}
 
 int rbac_is_role(const char *role) {
     return rbac_role_perms(role) != NULL;

@@ -1,16 +1,19 @@
 /* rbac: the one place that maps roles to permissions (issue 3, RBAC). Owns a static table.
  * Roles: network_admin (every permission, "*", incl. club:create), club_admin, club_staff (front
- * desk), member, and custom roles a club defines (auth.roles: a name and a subset of
- * club_admin's permissions, resolved from the database when a token is issued). Every signed-in
- * user also holds auth:self (its own profile, sessions, MFA). A club role is granted in one club
- * only: the access token carries the club, and the club is what the database session's RLS uses, so
- * a club role grants nothing in another club. Thread-safe (no state). */
+ * desk), club_treasurer (settlement: charges and statements), member, and custom roles a club
+ * defines (auth.roles: a name and a subset of club_admin's permissions, resolved from the database
+ * when a token is issued). Every signed-in user also holds auth:self (its own profile, sessions,
+ * MFA). A club role is granted in one club only: the access token carries the club, and the club is
+ * what the database session's RLS uses, so a club role grants nothing in another club. Thread-safe
+ * (no state). */
 #ifndef SERVICES_AUTH_RBAC_H
 #define SERVICES_AUTH_RBAC_H
 
 #include <jansson.h>
 #include <stddef.h>
 
+/* The i-th built-in role name (0, 1, ...), NULL past the last: network_admin first. */
+const char *rbac_role_at(size_t i);
 /* 1 when `role` is one of the built-in roles. */
 int rbac_is_role(const char *role);
 /* 1 when `perm` may be part of a custom club role: a permission of club_admin (so a custom role

@@ -468,8 +468,8 @@ const svc_module_t notification_module = {
     .consumers = notification_consumers,
     .n_consumers = sizeof notification_consumers / sizeof notification_consumers[0],
     /* audiences and tokens through the owning services; in-app messages on inbox.<user> */
-    .nats = {.calls = (const char *const[]){"auth.delivery_token", "member.member_contact",
-                                            "member.get_club", NULL},
+    .nats = {.calls = (const char *const[]){"auth.delivery_token", "auth.role_holders",
+                                            "member.member_contact", "member.get_club", NULL},
              .publishes = (const char *const[]){"inbox.>", NULL}},
 };
 

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -119,10 +120,18 @@ static int validate_categories(json_t *in, err_t *e) {
     return 0;
 }
 
+/* "fr" or "fr-CA" (the templates' locale format, migration 0018's CHECK). */
+static int locale_ok(const char *s) {
+    size_t n = strlen(s);
+    if ((n != 2 && n != 5) || !islower((unsigned char)s[0]) || !islower((unsigned char)s[1]))
+        return 0;
+    return n == 2 || (s[2] == '-' && isupper((unsigned char)s[3]) && isupper((unsigned char)s[4]));
+}
+
 int prefs_validate_update(json_t *in, err_t *e) {
     static const char *const keys[] = {
         "email",      "in_app",  "push", "timezone", "quiet_hours", "clear_quiet_hours",
-        "categories", "club_id", "sms",  NULL};
+        "categories", "club_id", "sms",  "locale",   NULL};
     static const char *const bools[] = {"email", "in_app", "push", "clear_quiet_hours",
                                         "sms",   NULL};
     const char *tz;
@@ -131,6 +140,12 @@ int prefs_validate_update(json_t *in, err_t *e) {
     for (const char *const *k = bools; *k; k++)
         if (jsonx_bool(in, *k, 0, 0, &b, e) != 0) return -1;
     if (jsonx_string(in, "timezone", 0, 1, 64, &tz, e) != 0) return -1;
+    const char *loc = NULL; /* null clears it */
+    if (!json_is_null(json_object_get(in, "locale")) &&
+        jsonx_string(in, "locale", 0, 2, 5, &loc, e) != 0)
+        return -1;
+    if (loc && !locale_ok(loc))
+        return err_invalid(e, "locale", "locale must be a language tag like fr or fr-CA");
     json_t *q = json_object_get(in, "quiet_hours");
     if (q && !json_is_null(q) && validate_quiet(q, e) != 0) return -1;
     return validate_categories(in, e);
@@ -141,7 +156,7 @@ int prefs_validate_update(json_t *in, err_t *e) {
 static const char k_sql_row[] =
     "SELECT p.email, p.in_app, p.push, p.timezone, to_char(p.quiet_start, 'HH24:MI'), "
     "to_char(p.quiet_end, 'HH24:MI'), p.categories::text, c.email, c.in_app, c.push, "
-    "c.categories::text, p.sms FROM (SELECT 1) x LEFT JOIN notification.preferences p ON "
+    "c.categories::text, p.sms, p.locale FROM (SELECT 1) x LEFT JOIN notification.preferences p ON "
     "p.club_id = core.current_club() AND p.user_id = $1 LEFT JOIN notification.club_defaults c "
     "ON c.club_id = core.current_club()";
 
@@ -174,6 +189,8 @@ static json_t *prefs_doc(PGresult *r, err_t *e) {
     json_object_set_new(doc, "sms", json_boolean(first_set(tri(r, 11), -1, -1, -1, 0)));
     json_object_set_new(doc, "timezone",
                         PQgetisnull(r, 0, 3) ? json_null() : json_string(PQgetvalue(r, 0, 3)));
+    json_object_set_new(doc, "locale",
+                        PQgetisnull(r, 0, 12) ? json_null() : json_string(PQgetvalue(r, 0, 12)));
     json_object_set_new(doc, "quiet_hours",
                         PQgetisnull(r, 0, 4) ? json_null()
                                              : json_pack("{s:s, s:s}", "start", PQgetvalue(r, 0, 4),
@@ -236,13 +253,14 @@ int prefs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 
 static const char k_sql_upsert[] =
     "INSERT INTO notification.preferences AS p (club_id, user_id, email, in_app, push, timezone, "
-    "quiet_start, quiet_end, categories, sms) VALUES (core.current_club(), $1, $2::boolean, "
-    "$3::boolean, $4::boolean, $5, $6::time, $7::time, coalesce($8::jsonb, '{}'), "
-    "coalesce($11::boolean, false)) ON CONFLICT (club_id, user_id) DO UPDATE SET email = "
+    "quiet_start, quiet_end, categories, sms, locale) VALUES (core.current_club(), $1, "
+    "$2::boolean, $3::boolean, $4::boolean, $5, $6::time, $7::time, coalesce($8::jsonb, '{}'), "
+    "coalesce($11::boolean, false), $12) ON CONFLICT (club_id, user_id) DO UPDATE SET email = "
     "coalesce($2::boolean, p.email), in_app = coalesce($3::boolean, p.in_app), push = "
     "coalesce($4::boolean, p.push), timezone = CASE WHEN $9::boolean THEN $5 ELSE p.timezone END, "
     "quiet_start = CASE WHEN $10::boolean THEN $6::time ELSE p.quiet_start END, quiet_end = CASE "
     "WHEN $10::boolean THEN $7::time ELSE p.quiet_end END, sms = coalesce($11::boolean, p.sms), "
+    "locale = CASE WHEN $13::boolean THEN $12 ELSE p.locale END, "
     "categories = (SELECT "
     "coalesce(jsonb_object_agg(k, coalesce(p.categories -> k, '{}') || coalesce($8::jsonb -> k, "
     "'{}')), '{}') FROM (SELECT jsonb_object_keys(p.categories) UNION SELECT "
@@ -293,8 +311,10 @@ int prefs_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                        cats,
                        tzv ? "t" : "f",
                        quiet_given ? "t" : "f",
-                       opt_bool(in, "sms")};
-    if (db_exec_cmd(tx, k_sql_upsert, 11, p, e) < 0) goto done;
+                       opt_bool(in, "sms"),
+                       json_string_value(json_object_get(in, "locale")),
+                       json_object_get(in, "locale") ? "t" : "f"};
+    if (db_exec_cmd(tx, k_sql_upsert, 13, p, e) < 0) goto done;
     r = db_exec(tx, k_sql_row, 1, p, e);
     if (!r) goto done;
     *out = prefs_doc(r, e);

@@ -34,7 +34,8 @@ const notify_rule_t notify_rules[] = {
     /* agreements: the contact address of every party club but the proposer */
     {"reciprocal.agreement_created", "party_clubs", "agreement_proposed", NOTIFY_EMAIL, 0,
      "agreements", 0},
-    /* settlement statements: the contact address of the club that must act */
+    /* settlement statements: the treasurers of the club that must act (else its contact
+     * address) */
     {"statement.issued",   "statement_home", "statement_issued",   NOTIFY_EMAIL, 0, "agreements", 0},
     {"statement.disputed", "statement_host", "statement_disputed", NOTIFY_EMAIL, 0, "agreements", 0},
     {"statement.accepted", "statement_host", "statement_accepted", NOTIFY_EMAIL, 0, "agreements", 0},
@@ -110,6 +111,19 @@ static const struct {
     {"statement_paid", "en", "{{host_club.name}} recorded the payment of a statement",
      "Hello {{club.name}},\n\n**{{host_club.name}}** recorded your payment of statement "
      "{{statement_id}}: it is settled.\n"},
+    {"statement_issued", "fr", "{{host_club.name}} a émis un relevé de réciprocité",
+     "Bonjour {{club.name}},\n\nLe **{{host_club.name}}** a émis un relevé des visites de vos "
+     "membres (relevé {{statement_id}}). Vérifiez-le puis acceptez-le ou contestez-le dans "
+     "l'administration.\n"},
+    {"statement_disputed", "fr", "{{home_club.name}} conteste votre relevé",
+     "Bonjour {{club.name}},\n\nLe **{{home_club.name}}** conteste votre relevé "
+     "{{statement_id}}. Consultez les lignes contestées dans l'administration.\n"},
+    {"statement_accepted", "fr", "{{home_club.name}} a accepté votre relevé",
+     "Bonjour {{club.name}},\n\nLe **{{home_club.name}}** a accepté votre relevé "
+     "{{statement_id}} ; il est dû.\n"},
+    {"statement_paid", "fr", "{{host_club.name}} a enregistré le paiement d'un relevé",
+     "Bonjour {{club.name}},\n\nLe **{{host_club.name}}** a enregistré votre paiement du relevé "
+     "{{statement_id}} : il est réglé.\n"},
     /* governance (issue 15) */
     {"governance_opened", "en", "Voting is open on a proposal by {{proposer.name}}",
      "Hello {{club.name}},\n\nVoting is open on a network proposal by **{{proposer.name}}**. "
@@ -418,29 +432,54 @@ static int aud_party_clubs(const svc_call_t *call, const svc_event_t *ev, recipi
     return rc;
 }
 
-/* statement.*: the contact address of the statement's home club (statement_home: it reviews,
- * accepts, pays) or host club (statement_host: it hears of disputes and acceptance). A club
- * without a contact address gets nothing. */
+/* The recipient of a statement mail at club (doc: its member.get_club document): user_id and
+ * email of one of its treasurers, or its contact address when user is NULL. */
+static int statement_recipient(const svc_event_t *ev, const char *club, json_t *doc, json_t *user,
+                               json_t *cv, json_t *hv, json_t *ov, recipient_t **list, size_t *n,
+                               err_t *e) {
+    recipient_t r = {0};
+    snprintf(r.club_id, sizeof r.club_id, "%s", club);
+    snprintf(r.user_id, sizeof r.user_id, "%s", user ? sget(user, "id") : "");
+    snprintf(r.email, sizeof r.email, "%s",
+             user ? sget(user, "email") : sget(doc, "contact_email"));
+    snprintf(r.tz, sizeof r.tz, "%s", sget(doc, "timezone"));
+    snprintf(r.locale, sizeof r.locale, "en");
+    r.vars =
+        json_pack("{s:s, s:s, s:O, s:O, s:O}", "statement_id", sget(ev->data, "statement_id"),
+                  "status", sget(ev->data, "status"), "club", cv, "home_club", hv, "host_club", ov);
+    return r.vars && add_recipient(list, n, r) == 0
+               ? 0
+               : err_set(e, 500, "internal", "", "out of memory");
+}
+
+/* statement.*: the club that must act, the statement's home club (statement_home: it reviews,
+ * accepts, pays) or host club (statement_host: it hears of disputes and acceptance): each of
+ * its active treasurers (auth.role_holders, the service-audience operation: permission
+ * auth:directory, held by no role), one mail each under that person's preferences; a club
+ * without a treasurer at its contact address, and one without either gets nothing. A failed
+ * look-up fails the event (retried), never falls back to the contact address. */
 static int aud_statement_club(const svc_call_t *call, const svc_event_t *ev, int home_side,
                               recipient_t **list, size_t *n, err_t *e) {
     const char *home = sget(ev->data, "home_club_id"), *host = sget(ev->data, "host_club_id");
-    json_t *hv = NULL, *ov = NULL, *doc = NULL;
+    const char *club = home_side ? home : host;
+    json_t *hv = NULL, *ov = NULL, *doc = NULL, *t = NULL;
     int rc = -1;
     if (!(hv = club_vars(call, home, home_side ? &doc : NULL, e)) ||
-        !(ov = club_vars(call, host, home_side ? NULL : &doc, e)))
+        !(ov = club_vars(call, host, home_side ? NULL : &doc, e)) ||
+        op(call, "auth", "role_holders", club, "auth:directory",
+           json_pack("{s:s, s:s}", "club_id", club, "role", "club_treasurer"), &t, e) != 0)
         goto done;
+    json_t *users = json_object_get(t, "users"), *u;
+    size_t i;
     rc = 0;
-    if (!*sget(doc, "contact_email")) goto done;
-    recipient_t r = {0};
-    snprintf(r.club_id, sizeof r.club_id, "%s", home_side ? home : host);
-    snprintf(r.email, sizeof r.email, "%s", sget(doc, "contact_email"));
-    snprintf(r.tz, sizeof r.tz, "%s", sget(doc, "timezone"));
-    snprintf(r.locale, sizeof r.locale, "en");
-    r.vars = json_pack("{s:s, s:s, s:O, s:O, s:O}", "statement_id", sget(ev->data, "statement_id"),
-                       "status", sget(ev->data, "status"), "club", home_side ? hv : ov, "home_club",
-                       hv, "host_club", ov);
-    rc = r.vars ? add_recipient(list, n, r) : err_set(e, 500, "internal", "", "out of memory");
+    json_array_foreach(users, i, u) {
+        if (rc == 0 && *sget(u, "email"))
+            rc = statement_recipient(ev, club, doc, u, home_side ? hv : ov, hv, ov, list, n, e);
+    }
+    if (rc == 0 && json_array_size(users) == 0 && *sget(doc, "contact_email"))
+        rc = statement_recipient(ev, club, doc, NULL, home_side ? hv : ov, hv, ov, list, n, e);
 done:
+    json_decref(t);
     json_decref(doc);
     json_decref(hv);
     json_decref(ov);
@@ -575,19 +614,25 @@ static int cancel_pending(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
                : 0;
 }
 
-/* Dates, times and money of the recipient's variables formatted for its locale and time zone
- * (its own, else the club's): the "_local" values of icu_fmt.h. */
-static int localise(db_tx_t *tx, const recipient_t *r, err_t *e) {
+/* The recipient's language: the one its account chose in its preferences (migration 0018),
+ * else the audience's (a member's profile language, else en). Then the dates, times and money
+ * of its variables formatted for that locale and its time zone (its own, else the club's): the
+ * "_local" values of icu_fmt.h. */
+static int localise(db_tx_t *tx, recipient_t *r, err_t *e) {
     char tz[64];
     snprintf(tz, sizeof tz, "%s", r->tz[0] ? r->tz : "UTC");
     if (r->user_id[0]) {
         const char *p[] = {r->club_id, r->user_id};
         PGresult *q = db_exec(tx,
-                              "SELECT timezone FROM notification.preferences WHERE club_id = "
-                              "$1::uuid AND user_id = $2 AND timezone IS NOT NULL",
+                              "SELECT timezone, locale FROM notification.preferences WHERE "
+                              "club_id = $1::uuid AND user_id = $2 AND (timezone IS NOT NULL OR "
+                              "locale IS NOT NULL)",
                               2, p, e);
         if (!q) return -1;
-        if (PQntuples(q) == 1) snprintf(tz, sizeof tz, "%s", PQgetvalue(q, 0, 0));
+        if (PQntuples(q) == 1 && !PQgetisnull(q, 0, 0))
+            snprintf(tz, sizeof tz, "%s", PQgetvalue(q, 0, 0));
+        if (PQntuples(q) == 1 && !PQgetisnull(q, 0, 1))
+            snprintf(r->locale, sizeof r->locale, "%s", PQgetvalue(q, 0, 1));
         PQclear(q);
     }
     return notify_format_vars(r->vars, r->locale, tz, e);
@@ -636,7 +681,7 @@ static int queue_mobile(const svc_call_t *call, db_tx_t *tx, const svc_event_t *
 /* The rows of one recipient: email queued for the worker (rendered at send), in-app rendered
  * now (plain text; no token ever goes in-app). */
 static int queue(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev,
-                 const notify_rule_t *rule, const recipient_t *r, err_t *e) {
+                 const notify_rule_t *rule, recipient_t *r, err_t *e) {
     int send = 1, digest = 0;
     char at[40];
     if (localise(tx, r, e) != 0) return -1;

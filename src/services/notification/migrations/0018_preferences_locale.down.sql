@@ -1,0 +1,1 @@
+ALTER TABLE notification.preferences DROP COLUMN locale;
