@@ -25,11 +25,15 @@ ALTER TABLE auth.sessions ADD COLUMN refresh_gen int NOT NULL DEFAULT 0 CHECK (r
 --   'expired' / 'idle'  absolute lifetime or idle timeout reached: the session is revoked;
 --   'suspended' the club is suspended: nothing changes;
 --   'ok'        rotated (a concurrent change let the first statement miss, nothing else).
+-- plan_cache_mode: the statements' plans are made once per connection (generic plans: primary-key
+-- look-ups whatever the values); with custom plans PostgreSQL planned the UPDATE again on every
+-- call, parsing the inlined RLS functions (core.current_club) each time.
 CREATE FUNCTION auth.refresh_next(p_club uuid, p_sid uuid, p_gen int, p_idle_s int,
                                   OUT r_outcome text, OUT r_user uuid, OUT r_email text,
                                   OUT r_roles text, OUT r_extra text)
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
     AS $$
 DECLARE
     t record;
