@@ -1,9 +1,9 @@
 /* auth_util: what every part of the auth service shares: the check that the key-encryption key
  * (KEK, auth_settings(env)->kek from RECIPROCAL_AUTH_KEK; every RECIPROCAL_AUTH_* value lives in
  * the module's table, auth.c) is configured, and the small helpers around it: opaque token
- * generation and hashing, secretbox sealing with the KEK, bytea codecs, login throttling
- * (auth.throttle), the audit log and outbox events. Thread-safe; owns no state beyond libsodium's
- * one-time initialisation. */
+ * generation and hashing, refresh tokens (MAC'd club, session, generation), secretbox sealing with
+ * the KEK, bytea codecs, login throttling (auth.throttle), the audit log and outbox events.
+ * Thread-safe; owns no state beyond libsodium's one-time initialisation. */
 #ifndef SERVICES_AUTH_AUTH_UTIL_H
 #define SERVICES_AUTH_AUTH_UTIL_H
 

@@ -10,7 +10,9 @@
  * paginated) and tenant isolation: club A's admin cannot read or touch club B's users even with
  * a guessed id. test_signing_algorithms (issue 16): RECIPROCAL_JWT_ALG switches the signing key
  * (login and refresh tokens carry the configured alg and verify against the published JWKS),
- * a switch keeps the other algorithms' keys published, rotation retires every active key. */
+ * a switch keeps the other algorithms' keys published, rotation retires every active key.
+ * test_refresh_token_forgery / test_refresh_legacy_token (auth 0007): refresh tokens are MAC'd
+ * (club, session, generation), a forged one ends nothing, a pre-0007 token rotates once. */
 #include <crypt.h>
 #include <pthread.h>
 #include <stdarg.h>
