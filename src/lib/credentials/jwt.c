@@ -1,6 +1,8 @@
 /* jwt: see jwt.h. RS256 / EdDSA (Ed25519) / ES256 (P-256) JWT signing and verification with
- * the algorithm bound to the key, on OpenSSL 3 EVP and jansson. Owns the jwt_key_t and
- * jwt_keyset_t objects it allocates. */
+ * the algorithm bound to the key, on OpenSSL 3 EVP and jansson; an Ed25519 private key also
+ * signs with libsodium (the same deterministic RFC 8032 signature, without OpenSSL 3's
+ * per-call algorithm fetch: issue 16, refresh). Owns the jwt_key_t and jwt_keyset_t objects it
+ * allocates (and wipes a key's libsodium copy when freeing it). */
 #include "lib/credentials/jwt.h"
 
 #include <stdint.h>
@@ -17,6 +19,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <sodium.h>
 #include <openssl/x509.h>
 
 #include "core/json.h"
@@ -30,6 +33,8 @@ struct jwt_key {
     EVP_PKEY *pkey;
     jwt_alg_t alg;
     int is_private;
+    int has_ed_sk; /* ed_sk holds the Ed25519 private key in libsodium's form */
+    unsigned char ed_sk[crypto_sign_SECRETKEYBYTES];
     char kid[JWT_KID_LEN + 1];
 };
 
@@ -128,6 +133,13 @@ static int key_wrap(EVP_PKEY *pkey, int is_private, jwt_key_t **out, err_t *e) {
     k->pkey = pkey;
     k->alg = (jwt_alg_t)alg;
     k->is_private = is_private;
+    if (is_private && alg == JWT_ALG_EDDSA && sodium_init() >= 0) {
+        unsigned char seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES];
+        size_t len = sizeof seed;
+        k->has_ed_sk = EVP_PKEY_get_raw_private_key(pkey, seed, &len) == 1 && len == sizeof seed &&
+                       crypto_sign_seed_keypair(pk, k->ed_sk, seed) == 0;
+        sodium_memzero(seed, sizeof seed);
+    }
     if (compute_kid(pkey, k->kid, e) != 0) {
         jwt_key_free(k);
         return -1;
@@ -346,6 +358,7 @@ int jwt_key_from_jwk(json_t *jwk, jwt_key_t **out, err_t *e) {
 void jwt_key_free(jwt_key_t *k) {
     if (!k) return;
     EVP_PKEY_free(k->pkey);
+    sodium_memzero(k->ed_sk, sizeof k->ed_sk);
     free(k);
 }
 
@@ -615,7 +628,10 @@ char *jwt_sign(const jwt_key_t *k, const json_t *claims, err_t *e) {
     memcpy(input + hl + 1, p64, pl + 1);
     sig = malloc(sig_len);
     if (!sig ||
-        sign_raw(k->pkey, k->alg, (const unsigned char *)input, hl + 1 + pl, sig, &sig_len) != 0 ||
+        (k->has_ed_sk
+             ? crypto_sign_detached(sig, NULL, (const unsigned char *)input, hl + 1 + pl, k->ed_sk)
+             : sign_raw(k->pkey, k->alg, (const unsigned char *)input, hl + 1 + pl, sig,
+                        &sig_len)) != 0 ||
         !(s64 = jsonx_b64url_encode(sig, sig_len))) {
         free(input);
         internal(e, "signing");

@@ -138,23 +138,10 @@ static json_t *token_response(const auth_settings_t *as, const char *access, con
                      "session_id", sid, "user", user ? user : json_null());
 }
 
-static int insert_refresh(db_tx_t *tx, const char *club, const char *sid, char tok[], err_t *e) {
-    char hash[AUTH_HASH_HEX];
-    if (auth_token_new(tok, e) != 0) return -1;
-    auth_sha256_hex(tok, strlen(tok), hash);
-    const char *p[] = {club, sid, hash};
-    return db_exec_cmd(tx,
-                       "INSERT INTO auth.refresh_tokens (club_id, session_id, token_hash) VALUES "
-                       "($1::uuid, $2::uuid, $3)",
-                       3, p, e) < 0
-               ? -1
-               : 0;
-}
-
 int auth_open_session(const svc_call_t *call, db_tx_t *tx, const char *club_id, const char *user_id,
                       int mfa, json_t **out, err_t *e) {
     const svc_caller_t *c = call->caller;
-    char max[16], refresh[AUTH_TOKEN_LEN + 1];
+    char max[16], refresh[AUTH_REFRESH_LEN + 1];
     snprintf(max, sizeof max, "%d", auth_settings(call->env)->session_max_s);
     const char *p[] = {
         club_id,         user_id, c->user_agent[0] ? c->user_agent : NULL, c->ip[0] ? c->ip : NULL,
@@ -168,7 +155,8 @@ int auth_open_session(const svc_call_t *call, db_tx_t *tx, const char *club_id, 
     char sid[40];
     snprintf(sid, sizeof sid, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    if (insert_refresh(tx, club_id, sid, refresh, e) != 0) return -1;
+    if (auth_refresh_token_make(auth_settings(call->env), club_id, sid, 0, refresh, e) != 0)
+        return -1;
     json_t *user = NULL;
     char *access = access_token(call, tx, club_id, user_id, sid, &user, e);
     if (!access) return -1;
@@ -354,20 +342,47 @@ static int refresh_reused(const svc_call_t *call, const char *club, const char *
                    "The refresh token was already used; the session has been revoked.");
 }
 
-/* One statement, one round trip (auth.refresh_rotate, migration 0004): the rotation, the
- * session checks and what the access token needs; the token is signed after the commit. */
-int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+/* What a refresh answers once the database said `outcome` for the session sid of user_id in
+ * club: on "ok", the new access token (email, roles_text, extra: as sign_access) and the refresh
+ * token of generation next_gen; otherwise the 401 of that outcome (a reuse first ends the
+ * family). */
+static int refresh_outcome(const svc_call_t *call, const char *outcome, const char *club,
+                           const char *sid, const char *user_id, int next_gen, const char *email,
+                           const char *roles_text, const char *extra, json_t **out, err_t *e) {
     const auth_settings_t *as = auth_settings(call->env);
-    const char *tok = json_string_value(json_object_get(in, "refresh_token"));
+    if (strcmp(outcome, "ok") == 0) {
+        char fresh[AUTH_REFRESH_LEN + 1];
+        if (auth_refresh_token_make(as, club, sid, next_gen, fresh, e) != 0) return -1;
+        json_t *user = NULL;
+        char *access = sign_access(call, club, user_id, sid, email, roles_text, extra, &user, e);
+        if (!access) return -1;
+        *out = token_response(as, access, fresh, sid, user);
+        free(access);
+        sodium_memzero(fresh, sizeof fresh);
+        return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
+    }
+    if (strcmp(outcome, "reused") == 0) return refresh_reused(call, club, sid, user_id, e);
+    if (strcmp(outcome, "expired") == 0 || strcmp(outcome, "idle") == 0) {
+        publish_session(call, sid);
+        return err_set(e, 401, "session_expired", "", "The session has expired; sign in again.");
+    }
+    if (strcmp(outcome, "suspended") == 0)
+        return err_set(e, 401, "club_suspended", "",
+                       "The club is suspended; its accounts cannot sign in.");
+    return err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
+}
+
+/* A token from before auth 0007 (43 characters, a row of auth.refresh_tokens): one statement,
+ * one round trip (auth.refresh_rotate, 0004). Its rotation inserts a successor nobody learns
+ * (0004's function needs one) and answers a token of the session's generation 0: the session
+ * is on the 0007 scheme from then on (its generation was never moved before). */
+static int refresh_legacy(const svc_call_t *call, const char *tok, json_t **out, err_t *e) {
+    const auth_settings_t *as = auth_settings(call->env);
     char hash[AUTH_HASH_HEX], fresh_hash[AUTH_HASH_HEX], idle[16], fresh[AUTH_TOKEN_LEN + 1];
-    char club[40], sid[40], user_id[40];
-    if (auth_conf_require(as, e) != 0) return -1;
-    /* a signing key in hand before the rotation commits (a failure after it would burn the
-     * client's token) */
-    if (auth_keys_ready(as, call->env->db, e) != 0) return -1;
     auth_sha256_hex(tok, strlen(tok), hash);
     if (auth_token_new(fresh, e) != 0) return -1;
     auth_sha256_hex(fresh, strlen(fresh), fresh_hash);
+    sodium_memzero(fresh, sizeof fresh);
     snprintf(idle, sizeof idle, "%d", as->session_idle_s);
     const char *p[] = {hash, fresh_hash, idle};
     db_scope_t scope = {0};
@@ -376,34 +391,47 @@ int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                            "r_extra FROM auth.refresh_rotate($1, $2, $3::int)",
                            3, p, e);
     if (!r) return -1;
-    const char *outcome = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "invalid";
-    snprintf(club, sizeof club, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 1) : "");
-    snprintf(sid, sizeof sid, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 2) : "");
-    snprintf(user_id, sizeof user_id, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 3) : "");
-    int rc = -1;
-    if (strcmp(outcome, "ok") == 0) {
-        json_t *user = NULL;
-        char *access =
-            sign_access(call, club, user_id, sid, PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5),
-                        PQgetisnull(r, 0, 6) ? NULL : PQgetvalue(r, 0, 6), &user, e);
-        if (access) {
-            *out = token_response(as, access, fresh, sid, user);
-            free(access);
-            rc = *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
-        }
-    } else if (strcmp(outcome, "reused") == 0) {
-        refresh_reused(call, club, sid, user_id, e);
-    } else if (strcmp(outcome, "expired") == 0 || strcmp(outcome, "idle") == 0) {
-        publish_session(call, sid);
-        err_set(e, 401, "session_expired", "", "The session has expired; sign in again.");
-    } else if (strcmp(outcome, "suspended") == 0) {
-        err_set(e, 401, "club_suspended", "",
-                "The club is suspended; its accounts cannot sign in.");
-    } else {
-        err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
-    }
+    int one = PQntuples(r) == 1;
+    int rc =
+        refresh_outcome(call, one ? PQgetvalue(r, 0, 0) : "invalid", one ? PQgetvalue(r, 0, 1) : "",
+                        one ? PQgetvalue(r, 0, 2) : "", one ? PQgetvalue(r, 0, 3) : "", 0,
+                        one ? PQgetvalue(r, 0, 4) : "", one ? PQgetvalue(r, 0, 5) : "[]",
+                        one && !PQgetisnull(r, 0, 6) ? PQgetvalue(r, 0, 6) : NULL, out, e);
     PQclear(r);
-    sodium_memzero(fresh, sizeof fresh);
+    return rc;
+}
+
+/* One statement, one round trip, one row version written (auth.refresh_next, migration 0007):
+ * the token names its club, session and generation under the MAC (checked here, before any
+ * database work); the function moves the session to the next generation with the session
+ * checks and returns what the access token needs; the token is signed after the commit. */
+int auth_refresh(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    const auth_settings_t *as = auth_settings(call->env);
+    const char *tok = json_string_value(json_object_get(in, "refresh_token"));
+    char club[37], sid[37], gen_s[16], idle[16];
+    int gen;
+    if (auth_conf_require(as, e) != 0) return -1;
+    /* a signing key in hand before the rotation commits (a failure after it would burn the
+     * client's token) */
+    if (auth_keys_ready(as, call->env->db, e) != 0) return -1;
+    if (strlen(tok) == AUTH_TOKEN_LEN) return refresh_legacy(call, tok, out, e);
+    if (!auth_refresh_token_open(as, tok, club, sid, &gen))
+        return err_set(e, 401, "invalid_refresh_token", "", "The refresh token is not valid.");
+    snprintf(gen_s, sizeof gen_s, "%d", gen);
+    snprintf(idle, sizeof idle, "%d", as->session_idle_s);
+    const char *p[] = {club, sid, gen_s, idle};
+    db_scope_t scope = {.club_id = club};
+    PGresult *r = db_write(call->env->db, &scope,
+                           "SELECT r_outcome, r_user, r_email, r_roles, r_extra FROM "
+                           "auth.refresh_next($1::uuid, $2::uuid, $3::int, $4::int)",
+                           4, p, e);
+    if (!r) return -1;
+    int one = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0);
+    int rc = refresh_outcome(call, one ? PQgetvalue(r, 0, 0) : "invalid", club, sid,
+                             one ? PQgetvalue(r, 0, 1) : "", gen + 1,
+                             one ? PQgetvalue(r, 0, 2) : "", one ? PQgetvalue(r, 0, 3) : "[]",
+                             one && !PQgetisnull(r, 0, 4) ? PQgetvalue(r, 0, 4) : NULL, out, e);
+    PQclear(r);
     return rc;
 }
 
@@ -436,21 +464,33 @@ static int logout_current(const svc_call_t *call, err_t *e) {
  * (the caller's current one) ends. */
 int auth_logout(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     const char *tok = json_string_value(json_object_get(in, "refresh_token"));
-    char hash[AUTH_HASH_HEX], club[40];
+    char hash[AUTH_HASH_HEX], club[40], tsid[37];
+    int gen;
     db_tx_t *tx = NULL;
     (void)out;
     if (!tok) return logout_current(call, e);
-    auth_sha256_hex(tok, strlen(tok), hash);
-    if (auth_token_club(call->env, "refresh", hash, club, e) != 0) return -1;
-    if (!club[0]) return 0; /* unknown token: nothing to end, same answer */
+    /* a token of 0007 names its session under the MAC; one from before, a refresh_tokens row */
+    int named = auth_refresh_token_open(auth_settings(call->env), tok, club, tsid, &gen);
+    if (!named) {
+        if (strlen(tok) != AUTH_TOKEN_LEN) return 0; /* not a token: nothing to end */
+        auth_sha256_hex(tok, strlen(tok), hash);
+        if (auth_token_club(call->env, "refresh", hash, club, e) != 0) return -1;
+        if (!club[0]) return 0; /* unknown token: nothing to end, same answer */
+    }
     if (svc_begin_in(call, club, &tx, e) != 0) return -1;
-    const char *p[] = {club, hash};
-    PGresult *r = db_exec(tx,
-                          "UPDATE auth.sessions s SET revoked_at = now(), revoked_reason = "
-                          "'logout' FROM auth.refresh_tokens t WHERE t.club_id = $1::uuid AND "
-                          "t.token_hash = $2 AND s.club_id = t.club_id AND s.id = t.session_id "
-                          "AND s.revoked_at IS NULL RETURNING s.id, s.user_id",
-                          2, p, e);
+    const char *p[] = {club, named ? tsid : hash};
+    PGresult *r =
+        named ? db_exec(tx,
+                        "UPDATE auth.sessions s SET revoked_at = now(), revoked_reason = "
+                        "'logout' WHERE s.club_id = $1::uuid AND s.id = $2::uuid AND "
+                        "s.revoked_at IS NULL RETURNING s.id, s.user_id",
+                        2, p, e)
+              : db_exec(tx,
+                        "UPDATE auth.sessions s SET revoked_at = now(), revoked_reason = "
+                        "'logout' FROM auth.refresh_tokens t WHERE t.club_id = $1::uuid AND "
+                        "t.token_hash = $2 AND s.club_id = t.club_id AND s.id = t.session_id "
+                        "AND s.revoked_at IS NULL RETURNING s.id, s.user_id",
+                        2, p, e);
     if (!r) {
         db_rollback(tx);
         return -1;

@@ -44,6 +44,68 @@ void auth_sha256_hex(const char *s, size_t len, char out[AUTH_HASH_HEX]) {
     sodium_bin2hex(out, AUTH_HASH_HEX, h, sizeof h);
 }
 
+/* ---------------------------------------------------------------- refresh tokens */
+
+#define RT_BODY 36 /* club 16 || session 16 || generation 4 */
+#define RT_MAC 16
+#define RT_RAW (RT_BODY + RT_MAC)
+
+static void rt_mac(const auth_settings_t *as, const unsigned char body[RT_BODY],
+                   unsigned char mac[RT_MAC]) {
+    unsigned char key[32], full[crypto_auth_hmacsha256_BYTES];
+    crypto_kdf_derive_from_key(key, sizeof key, 1, "rtokens1", as->kek.key);
+    crypto_auth_hmacsha256(full, body, RT_BODY, key);
+    memcpy(mac, full, RT_MAC);
+    sodium_memzero(key, sizeof key);
+}
+
+static int uuid_bin(const char *s, unsigned char out[16]) {
+    size_t n = 0;
+    const char *end = NULL;
+    return strlen(s) == 36 && sodium_hex2bin(out, 16, s, 36, "-", &n, &end) == 0 && n == 16 &&
+                   *end == 0
+               ? 0
+               : -1;
+}
+
+static void uuid_text(const unsigned char b[16], char out[37]) {
+    char h[33];
+    sodium_bin2hex(h, sizeof h, b, 16);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+int auth_refresh_token_make(const auth_settings_t *as, const char *club, const char *sid, int gen,
+                            char out[AUTH_REFRESH_LEN + 1], err_t *e) {
+    unsigned char raw[RT_RAW];
+    if (auth_conf_require(as, e) != 0) return -1;
+    if (gen < 0 || uuid_bin(club, raw) != 0 || uuid_bin(sid, raw + 16) != 0)
+        return err_set(e, 500, "internal", "", "bad refresh token parts");
+    for (int i = 0; i < 4; i++)
+        raw[32 + i] = (unsigned char)((unsigned)gen >> (24 - 8 * i));
+    rt_mac(as, raw, raw + RT_BODY);
+    sodium_bin2base64(out, AUTH_REFRESH_LEN + 1, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return 0;
+}
+
+int auth_refresh_token_open(const auth_settings_t *as, const char *tok, char club[37], char sid[37],
+                            int *gen) {
+    unsigned char raw[RT_RAW], mac[RT_MAC];
+    size_t n = 0;
+    if (!as || !as->kek.set || strlen(tok) != AUTH_REFRESH_LEN ||
+        sodium_base642bin(raw, sizeof raw, tok, AUTH_REFRESH_LEN, NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        n != RT_RAW)
+        return 0;
+    rt_mac(as, raw, mac);
+    if (sodium_memcmp(mac, raw + RT_BODY, RT_MAC) != 0 || (raw[32] & 0x80)) return 0;
+    uuid_text(raw, club);
+    uuid_text(raw + 16, sid);
+    *gen = (int)((unsigned)raw[32] << 24 | (unsigned)raw[33] << 16 | (unsigned)raw[34] << 8 |
+                 (unsigned)raw[35]);
+    return 1;
+}
+
 int auth_seal(const auth_settings_t *as, const unsigned char *pt, size_t n, unsigned char **out,
               size_t *out_len, err_t *e) {
     if (auth_conf_require(as, e) != 0) return -1;

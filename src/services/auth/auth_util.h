@@ -1,9 +1,9 @@
 /* auth_util: what every part of the auth service shares: the check that the key-encryption key
  * (KEK, auth_settings(env)->kek from RECIPROCAL_AUTH_KEK; every RECIPROCAL_AUTH_* value lives in
  * the module's table, auth.c) is configured, and the small helpers around it: opaque token
- * generation and hashing, secretbox sealing with the KEK, bytea codecs, login throttling
- * (auth.throttle), the audit log and outbox events. Thread-safe; owns no state beyond libsodium's
- * one-time initialisation. */
+ * generation and hashing, refresh tokens (MAC'd club, session, generation), secretbox sealing with
+ * the KEK, bytea codecs, login throttling (auth.throttle), the audit log and outbox events.
+ * Thread-safe; owns no state beyond libsodium's one-time initialisation. */
 #ifndef SERVICES_AUTH_AUTH_UTIL_H
 #define SERVICES_AUTH_AUTH_UTIL_H
 
@@ -31,6 +31,20 @@ int auth_conf_require(const auth_settings_t *as, err_t *e);
 int auth_token_new(char out[AUTH_TOKEN_LEN + 1], err_t *e);
 /* SHA-256 of a string, lower-case hex. */
 void auth_sha256_hex(const char *s, size_t len, char out[AUTH_HASH_HEX]);
+
+/* Refresh tokens (migration auth 0007): base64url of club (16 bytes) || session (16) ||
+ * generation (4, big-endian) || MAC (16: HMAC-SHA256 of the 36 bytes before it, truncated, keyed
+ * with a subkey of RECIPROCAL_AUTH_KEK), 70 characters. Nothing secret is stored: the session
+ * row keeps the generation of its live token (auth.sessions.refresh_gen), so every token the
+ * service ever issued is recognised exactly (live, or rotated = reuse) and no other can be named.
+ * make: the token of generation gen of session sid in club (uuid text). open: 1 when tok is such
+ * a token and its MAC is right (constant-time), with club and sid (lower-case uuid text) and
+ * *gen; 0 otherwise (a 43-character token is one from before 0007: auth.refresh_tokens). */
+#define AUTH_REFRESH_LEN 70
+int auth_refresh_token_make(const auth_settings_t *as, const char *club, const char *sid, int gen,
+                            char out[AUTH_REFRESH_LEN + 1], err_t *e);
+int auth_refresh_token_open(const auth_settings_t *as, const char *tok, char club[37], char sid[37],
+                            int *gen);
 
 /* secretbox with the KEK: out = nonce || ciphertext (malloc'd). */
 int auth_seal(const auth_settings_t *as, const unsigned char *pt, size_t n, unsigned char **out,

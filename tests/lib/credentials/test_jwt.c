@@ -217,6 +217,30 @@ static char *sign_std(int64_t exp, int64_t nbf, int64_t iat, const char *iss_aud
 
 /* ---------- tests ---------- */
 
+/* An EdDSA token is signed with libsodium: its signature is the one OpenSSL computes from the
+ * same private key over the same input (Ed25519 is deterministic, RFC 8032). */
+static void check_ed25519_as_openssl(const char *tok) {
+    err_t e;
+    char *pem = jwt_key_private_pem(g_key, &e);
+    REQUIRE(pem != NULL);
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"") : NULL;
+    BIO_free(bio);
+    jwt_secret_free(pem);
+    REQUIRE(pkey != NULL);
+    const char *dot = strrchr(tok, '.');
+    unsigned char sig[64];
+    size_t sig_len = sizeof sig;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    CHECK(md && EVP_DigestSignInit(md, NULL, NULL, NULL, pkey) == 1 &&
+          EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)tok, (size_t)(dot - tok)) == 1);
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(pkey);
+    char *s64 = jsonx_b64url_encode(sig, sig_len);
+    CHECK_STR(dot + 1, s64 ? s64 : "");
+    free(s64);
+}
+
 static void test_round_trip(void) {
     err_t e;
     json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:[s,s]}", "iss", ISS,
@@ -241,6 +265,7 @@ static void test_round_trip(void) {
     CHECK_EQ_INT(jwt_verify(g_ks, tok, strlen(tok), &g_opts, &got, &e), 0);
     CHECK(got && json_equal(got, claims));
     json_decref(got);
+    if (g_alg == JWT_ALG_EDDSA) check_ed25519_as_openssl(tok);
 
     /* signing a public-only key or a non-object fails */
     jwt_key_t *pub = NULL;

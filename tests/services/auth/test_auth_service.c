@@ -10,7 +10,9 @@
  * paginated) and tenant isolation: club A's admin cannot read or touch club B's users even with
  * a guessed id. test_signing_algorithms (issue 16): RECIPROCAL_JWT_ALG switches the signing key
  * (login and refresh tokens carry the configured alg and verify against the published JWKS),
- * a switch keeps the other algorithms' keys published, rotation retires every active key. */
+ * a switch keeps the other algorithms' keys published, rotation retires every active key.
+ * test_refresh_token_forgery / test_refresh_legacy_token (auth 0007): refresh tokens are MAC'd
+ * (club, session, generation), a forged one ends nothing, a pre-0007 token rotates once. */
 #include <crypt.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -27,6 +29,7 @@
 #include "services/auth/auth.h"
 #include "services/auth/auth_accounts.h"
 #include "services/auth/auth_keys.h"
+#include "services/auth/auth_util.h"
 #include "lib/credentials/jwt.h"
 #include "lib/credentials/totp.h"
 #include "services/member/member.h"
@@ -138,7 +141,7 @@ static int caller_from_token(const char *access, svc_caller_t *c) {
 
 /* Logs in (slug NULL = network login); 200 fills *c (may be NULL) and refresh (may be NULL). */
 static int login(const char *slug, const char *email, const char *pw, svc_caller_t *c,
-                 char refresh[64]) {
+                 char refresh[128]) {
     svc_caller_t a = anon();
     json_t *o = NULL;
     int st = slug ? call(&a, "login", &o, "{s:s, s:s, s:s}", "club", slug, "email", email,
@@ -146,17 +149,17 @@ static int login(const char *slug, const char *email, const char *pw, svc_caller
                   : call(&a, "login", &o, "{s:s, s:s}", "email", email, "password", pw);
     if (st == 200 && sget(o, "access_token")) {
         if (c && caller_from_token(sget(o, "access_token"), c) != 0) st = -2;
-        if (refresh) snprintf(refresh, 64, "%s", sget(o, "refresh_token"));
+        if (refresh) snprintf(refresh, 128, "%s", sget(o, "refresh_token"));
     }
     json_decref(o);
     return st;
 }
 
-static int refresh(const char *tok, char fresh[64], json_t **out) {
+static int refresh(const char *tok, char fresh[128], json_t **out) {
     svc_caller_t a = anon();
     json_t *o = NULL;
     int st = call(&a, "refresh", &o, "{s:s}", "refresh_token", tok);
-    if (st == 200 && fresh) snprintf(fresh, 64, "%s", sget(o, "refresh_token"));
+    if (st == 200 && fresh) snprintf(fresh, 128, "%s", sget(o, "refresh_token"));
     if (out)
         *out = o;
     else
@@ -371,7 +374,7 @@ static void test_invite_expires(void) {
 /* ---------------------------------------------------------------- refresh and sessions */
 
 static void test_refresh_rotation_and_reuse(void) {
-    char email[128], id[40], r1[64], r2[64], r3[64];
+    char email[128], id[40], r1[128], r2[128], r3[128];
     unique_email("rot", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, id) == 0);
     REQUIRE(login(g_slug_a, email, PW, NULL, r1) == 200);
@@ -392,6 +395,96 @@ static void test_refresh_rotation_and_reuse(void) {
     json_decref(o);
     CHECK_EQ_INT(event_count("auth.refresh_reuse_detected", id), 1);
     CHECK_EQ_INT(refresh("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, NULL), 401);
+}
+
+/* Refresh tokens name club, session and generation under a MAC (auth 0007): a token changed in
+ * any part, or made with another key, is invalid and ends nothing, so no one who merely knows a
+ * session id (the access token's `sid`) can end a session by posing as a rotated token of it. */
+static void test_refresh_token_forgery(void) {
+    const auth_settings_t *as = svc_settings(&g_env, &auth_module);
+    char email[128], r1[128], r2[128], club[37], sid[37], forged[128];
+    int gen = -1;
+    unique_email("forge", email);
+    REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, NULL) == 0);
+    REQUIRE(login(g_slug_a, email, PW, NULL, r1) == 200);
+    CHECK_EQ_INT((int)strlen(r1), AUTH_REFRESH_LEN);
+    REQUIRE(auth_refresh_token_open(as, r1, club, sid, &gen) == 1);
+    CHECK_STR(club, g_club_a);
+    CHECK_EQ_INT(gen, 0);
+    REQUIRE(refresh(r1, r2, NULL) == 200);
+    REQUIRE(auth_refresh_token_open(as, r2, club, sid, &gen) == 1);
+    CHECK_EQ_INT(gen, 1);
+    json_t *o = NULL;
+    /* each character changed in turn: the club, the session, the generation, the MAC */
+    for (int i = 0; i < AUTH_REFRESH_LEN; i += 5) {
+        snprintf(forged, sizeof forged, "%s", r2);
+        forged[i] = forged[i] == 'A' ? 'B' : 'A';
+        CHECK_EQ_INT(refresh(forged, NULL, &o), 401);
+        CHECK_STR(ecode(o), "invalid_refresh_token");
+        json_decref(o);
+    }
+    /* generation 0 of the session under another key: not a reuse, nothing ends */
+    static svc_settings_t other;
+    other = g_set;
+    auth_settings_t *os = svc_settings_edit(&other, &auth_module);
+    os->kek.key[0] ^= 1;
+    err_t e = {0};
+    REQUIRE(auth_refresh_token_make(os, club, sid, 0, forged, &e) == 0);
+    CHECK_EQ_INT(refresh(forged, NULL, &o), 401);
+    CHECK_STR(ecode(o), "invalid_refresh_token");
+    json_decref(o);
+    /* a generation never issued (made with the right key): invalid, nothing ends */
+    REQUIRE(auth_refresh_token_make(as, club, sid, 7, forged, &e) == 0);
+    CHECK_EQ_INT(refresh(forged, NULL, &o), 401);
+    CHECK_STR(ecode(o), "invalid_refresh_token");
+    json_decref(o);
+    /* logout with a forged token ends nothing either */
+    svc_caller_t a = anon();
+    os->kek.key[0] ^= 1;
+    os->kek.key[1] ^= 1;
+    REQUIRE(auth_refresh_token_make(os, club, sid, 1, forged, &e) == 0);
+    CHECK_EQ_INT(call(&a, "logout", NULL, "{s:s}", "refresh_token", forged), 204);
+    /* the live token still rotates: the session was never ended */
+    CHECK_EQ_INT(refresh(r2, r1, NULL), 200);
+    /* and the real rotated one is a reuse */
+    REQUIRE(auth_refresh_token_make(as, club, sid, 1, forged, &e) == 0);
+    CHECK_EQ_INT(refresh(forged, NULL, &o), 401);
+    CHECK_STR(ecode(o), "refresh_token_reused");
+    json_decref(o);
+}
+
+/* A token from before auth 0007 (a row of auth.refresh_tokens) still rotates once, onto the
+ * session's generation 0; presented again it is a reuse and ends the family. */
+static void test_refresh_legacy_token(void) {
+    char email[128], id[40], hash[AUTH_HASH_HEX], legacy[AUTH_TOKEN_LEN + 1], r0[128], r1[128];
+    err_t e = {0};
+    unique_email("legacy", email);
+    REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, id) == 0);
+    const char *p[] = {g_club_a, id};
+    char *sid = owner_value("INSERT INTO auth.sessions (club_id, user_id, expires_at) VALUES "
+                            "($1::uuid, $2::uuid, now() + interval '1 day') RETURNING id",
+                            2, p);
+    REQUIRE(sid);
+    REQUIRE(auth_token_new(legacy, &e) == 0);
+    auth_sha256_hex(legacy, strlen(legacy), hash);
+    const char *q[] = {g_club_a, sid, hash};
+    CHECK_EQ_INT(owner_exec("INSERT INTO auth.refresh_tokens (club_id, session_id, token_hash) "
+                            "VALUES ($1::uuid, $2::uuid, $3)",
+                            3, q),
+                 1);
+    json_t *o = NULL;
+    REQUIRE(refresh(legacy, r0, &o) == 200);
+    CHECK_STR(sget(o, "session_id"), sid);
+    json_decref(o);
+    CHECK_EQ_INT((int)strlen(r0), AUTH_REFRESH_LEN);
+    REQUIRE(refresh(r0, r1, NULL) == 200);
+    CHECK_EQ_INT(refresh(legacy, NULL, &o), 401);
+    CHECK_STR(ecode(o), "refresh_token_reused");
+    json_decref(o);
+    CHECK_EQ_INT(refresh(r1, NULL, &o), 401);
+    CHECK_STR(ecode(o), "invalid_refresh_token");
+    json_decref(o);
+    free(sid);
 }
 
 /* The token's header alg and whether it verifies against the service's own JWKS. */
@@ -446,7 +539,7 @@ static void jwks_algs(int count[3]) {
 }
 
 static void test_signing_algorithms(void) {
-    char email[128], r1[64], r2[64], alg[16];
+    char email[128], r1[128], r2[128], alg[16];
     unique_email("algs", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, NULL) == 0);
     for (int a = 0; a < 3; a++) {
@@ -510,7 +603,7 @@ static void test_session_idle_timeout(void) {
     ((auth_settings_t *)svc_settings_edit(&idle, &auth_module))->session_idle_s = 1;
     svc_env_t env = g_env;
     env.settings = &idle;
-    char email[128], r1[64], r2[64];
+    char email[128], r1[128], r2[128];
     unique_email("idle", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, NULL) == 0);
     REQUIRE(login(g_slug_a, email, PW, NULL, r1) == 200);
@@ -533,7 +626,7 @@ static void test_session_absolute_lifetime(void) {
         2; /* idle stays 7 days */
     svc_env_t env = g_env;
     env.settings = &shortcfg;
-    char email[128], tok[64], r[64], r2[64];
+    char email[128], tok[64], r[128], r2[128];
     unique_email("abs", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, NULL) == 0);
     svc_caller_t a = anon();
@@ -554,7 +647,7 @@ static void test_session_absolute_lifetime(void) {
 }
 
 static void test_sessions_current_delete_logout(void) {
-    char email[128], id[40], r1[64], r2[64], r3[64];
+    char email[128], id[40], r1[128], r2[128], r3[128];
     svc_caller_t s1, s2, s3;
     unique_email("sess", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, id) == 0);
@@ -602,7 +695,7 @@ static void test_sessions_current_delete_logout(void) {
 }
 
 static void test_admin_revokes_all_sessions(void) {
-    char email[128], id[40], r1[64], r2[64];
+    char email[128], id[40], r1[128], r2[128];
     unique_email("revall", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, id) == 0);
     REQUIRE(login(g_slug_a, email, PW, NULL, r1) == 200);
@@ -627,7 +720,7 @@ static void test_admin_revokes_all_sessions(void) {
 #define CHAINS 8
 #define ROTATIONS 40
 typedef struct chain {
-    char tok[64];
+    char tok[128];
     int ok, failed;
     char why[160];
 } chain_t;
@@ -715,7 +808,7 @@ static void test_mfa_second_step(void) {
 /* ---------------------------------------------------------------- password reset */
 
 static void test_password_reset_single_use(void) {
-    char email[128], tok[64], old_tok[64], r[64];
+    char email[128], tok[64], old_tok[64], r[128];
     unique_email("reset", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, NULL) == 0);
     REQUIRE(login(g_slug_a, email, PW, NULL, r) == 200);
@@ -812,7 +905,7 @@ static int has_role(json_t *o, const char *role) {
 }
 
 static void test_roles_grant_and_revoke(void) {
-    char email[128], id[40], r[64];
+    char email[128], id[40], r[128];
     unique_email("roles", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, id) == 0);
     REQUIRE(login(g_slug_a, email, PW, NULL, r) == 200);
@@ -879,7 +972,7 @@ static void test_roles_grant_and_revoke(void) {
 
 /* Custom roles per club: a named subset of club_admin's permissions, in one club only. */
 static void test_custom_roles(void) {
-    char email[128], id[40], r[64], role[48];
+    char email[128], id[40], r[128], role[48];
     snprintf(role, sizeof role, "front_desk_%d", (int)(getpid() % 100000));
     unique_email("custom", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, id) == 0);
@@ -951,7 +1044,7 @@ static void test_custom_roles(void) {
 /* ---------------------------------------------------------------- disable / enable */
 
 static void test_disable_enable(void) {
-    char email[128], id[40], r1[64];
+    char email[128], id[40], r1[128];
     svc_caller_t u;
     unique_email("disable", email);
     REQUIRE(invite_register(&g_env, &g_admin_a, g_club_a, email, "member", PW, id) == 0);
@@ -1095,6 +1188,8 @@ int main(void) {
         RUN(test_invite_single_use_and_wrong_club);
         RUN(test_invite_expires);
         RUN(test_refresh_rotation_and_reuse);
+        RUN(test_refresh_token_forgery);
+        RUN(test_refresh_legacy_token);
         RUN(test_signing_algorithms);
         RUN(test_session_idle_timeout);
         RUN(test_session_absolute_lifetime);
