@@ -375,6 +375,7 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int rc = -1, extended = 0;
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
+    db_batch_t b = {0};
     gov_signed_vote_t sv = {0};
     cast_prop_t cp;
     char *ends = NULL;
@@ -411,7 +412,9 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                         sv.tx,
                         ends,
                         behalf};
-    if (svc_begin(call, &tx, e) != 0) goto done;
+    /* deferred: BEGIN and the scope go in the cast statement's flight (docs/architecture.md
+     * "Pipelines"); the event and the COMMIT go in a second one */
+    if (svc_begin_deferred(call, NULL, &tx, e) != 0) goto done;
     r = db_exec(tx, cp.settled ? CAST_SQL("FOR SHARE") : CAST_SQL("FOR UPDATE"), 12, pv, e);
     if (!r) goto done;
     if (PQntuples(r) == 0 || !db_val(r, 0, "vote")) {
@@ -441,11 +444,14 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_object_set(data, "delegate_id", json_object_get(vote, "delegate_id"));
         json_object_set(data, "delegation_id", json_object_get(vote, "delegation_id"));
     }
-    if (svc_emit(call, tx, "governance.vote_cast", cp.club, data, e) != 0) goto done;
+    if (svc_emit_batch(call, &b, "governance.vote_cast", cp.club, data, e) != 0 ||
+        db_batch_run(tx, &b, DB_BATCH_COMMIT, e) != 0)
+        goto done;
     json_object_set_new(vote, "voting_ends_at", json_string(ends_at));
     json_object_set_new(vote, "extended", json_boolean(extended));
     rc = 0;
 done:
+    db_batch_clear(&b);
     PQclear(r);
     gov_signed_vote_free(&sv);
     free(ends);
