@@ -5,12 +5,12 @@
 # add_error_row, say. Bootstraps the ledger, creates BENCH_GOV_CLUBS (100) clubs, each a ledger
 # organisation with server-held keys, opens a `policy` proposal (a vote may change, so every
 # request is a new cast and a new governance.vote_cast record), then BENCH_GOV_ROUNDS (3)
-# interleaved rounds of:
+# interleaved rounds of (CPU from /proc: the server, PostgreSQL's backends and nats-server):
 #   - cast: wrk POST /api/v1/governance/proposals/{id}/votes, the network administrator acting
 #     for the clubs in turn (bench/governance_votes.lua), choices alternating: votes/s, and the
 #     CPU per vote of the server and PostgreSQL's backends (from /proc);
 #   - submit: POST /api/v1/governance/sweep until the round's vote records are on the ledger
-#     (each pass submits up to 50 records in one ledger submit_batch call): records/s and CPU
+#     (a pass drains them in ledger submit_batch calls of 100 records): records/s and CPU
 #     per record;
 #   - cast + submit: the round's votes over the two phases' wall time (what one core pair does
 #     when both run one after the other) and the CPU per vote of both.
@@ -27,11 +27,12 @@ gov_pg_ticks() {
     for c in $(pgrep -P "$pm" 2>/dev/null); do sum=$((sum + $(gov_ticks "$c"))); done
     echo "$sum"
 }
+gov_nats_ticks() { gov_ticks "$(cat "$NATS_PIDFILE" 2>/dev/null || echo 0)"; }
 gov_now() { date +%s.%N; }
 
 bench_governance_votes() {
     local nclubs=${BENCH_GOV_CLUBS:-100} rounds=${BENCH_GOV_ROUNDS:-3} i out id slug prop
-    local hz r s0 g0 s1 g1 t0 t1 t2 casts rps p50 p99 bad sub pend got
+    local hz r s0 g0 n0 s1 g1 n1 t0 t1 t2 casts rps p50 p99 bad sub pend got
     hz=$(getconf CLK_TCK)
     token=$(curl -s -X POST -H 'Content-Type: application/json' --data "$login_body" \
         "$base/api/v1/auth/login" | jq -r '.access_token // empty' 2>/dev/null || true)
@@ -74,15 +75,25 @@ bench_governance_votes() {
         echo "local path = \"/api/v1/governance/proposals/$prop/votes\""
         cat "$ROOT/bench/governance_votes.lua"
     } >"$TMP/gov-votes.lua"
-    local cs cg ss sg
+    local cs cg cn ss sg sn
     for ((r = 1; r <= rounds; r++)); do
-        # cast
-        s0=$(gov_ticks "$srv_pid") g0=$(gov_pg_ticks) t0=$(gov_now)
+        # cast (BENCH_GOV_PERF=DIR: perf record -g of the server and of PostgreSQL's backends
+        # during round 1's casts, into DIR/serve.data and DIR/pg.data)
+        if [[ -n ${BENCH_GOV_PERF:-} && $r == 1 ]]; then
+            local pm pgp
+            pm=$(head -n 1 "$PG_DATA/postmaster.pid")
+            pgp=$(pgrep -d, -P "$pm")
+            perf record -q -F 499 -g -p "$srv_pid" -o "$BENCH_GOV_PERF/serve.data" -- sleep 4 \
+                >/dev/null 2>&1 &
+            perf record -q -F 499 -g -p "$pgp" -o "$BENCH_GOV_PERF/pg.data" -- sleep 4 \
+                >/dev/null 2>&1 &
+        fi
+        s0=$(gov_ticks "$srv_pid") g0=$(gov_pg_ticks) n0=$(gov_nats_ticks) t0=$(gov_now)
         out=$("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency \
             -H "Authorization: Bearer $token" -s "$TMP/gov-votes.lua" \
             "$base/api/v1/governance/proposals/$prop/votes" 2>&1 || true)
-        t1=$(gov_now) s1=$(gov_ticks "$srv_pid") g1=$(gov_pg_ticks)
-        cs=$((s1 - s0)) cg=$((g1 - g0))
+        t1=$(gov_now) s1=$(gov_ticks "$srv_pid") g1=$(gov_pg_ticks) n1=$(gov_nats_ticks)
+        cs=$((s1 - s0)) cg=$((g1 - g0)) cn=$((n1 - n0))
         printf '%s\n' "$out" >"$TMP/log/wrk-governance-votes-$r.txt"
         casts=$(awk '/requests in/ {print $1}' <<<"$out")
         rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
@@ -90,13 +101,13 @@ bench_governance_votes() {
         p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
         bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
         casts=$((${casts:-0} - ${bad:-0}))
-        rows+=("$(awk -v n="$casts" -v s="$cs" -v g="$cg" -v hz="$hz" -v r="$r" -v rps="${rps:-error}" \
+        rows+=("$(awk -v n="$casts" -v s="$cs" -v g="$cg" -v q="$cn" -v hz="$hz" -v r="$r" -v rps="${rps:-error}" \
             -v p50="${p50:--}" -v p99="${p99:--}" -v bad="${bad:-0}" 'BEGIN {
-            printf "governance POST /proposals/{id}/votes, round %d|%s|%s|%s|%d votes cast (records queued); CPU per vote %.3f + %.3f ms (server + PostgreSQL)%s",
-                r, rps, p50, p99, n, n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, bad ? "; non-2xx " bad : "" }')")
+            printf "governance POST /proposals/{id}/votes, round %d|%s|%s|%s|%d votes cast (records queued); CPU per vote %.3f + %.3f + %.3f ms (server + PostgreSQL + nats-server)%s",
+                r, rps, p50, p99, n, n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, n ? q * 1000 / hz / n : 0, bad ? "; non-2xx " bad : "" }')")
         # submit: sweeps until the round's records are on the ledger
         sub=0 pend=0
-        s0=$(gov_ticks "$srv_pid") g0=$(gov_pg_ticks)
+        s0=$(gov_ticks "$srv_pid") g0=$(gov_pg_ticks) n0=$(gov_nats_ticks)
         for ((i = 0; i < 100000 && sub < casts; i++)); do
             out=$(gov_api POST /api/v1/governance/sweep '{}') || break
             got=$(jq -r '.ledger_submitted // 0' <<<"$out")
@@ -104,17 +115,17 @@ bench_governance_votes() {
             sub=$((sub + got))
             ((got > 0)) || break
         done
-        t2=$(gov_now) s1=$(gov_ticks "$srv_pid") g1=$(gov_pg_ticks)
-        ss=$((s1 - s0)) sg=$((g1 - g0))
-        rows+=("$(awk -v n="$sub" -v t1="$t1" -v t2="$t2" -v s="$ss" -v g="$sg" -v hz="$hz" \
+        t2=$(gov_now) s1=$(gov_ticks "$srv_pid") g1=$(gov_pg_ticks) n1=$(gov_nats_ticks)
+        ss=$((s1 - s0)) sg=$((g1 - g0)) sn=$((n1 - n0))
+        rows+=("$(awk -v n="$sub" -v t1="$t1" -v t2="$t2" -v s="$ss" -v g="$sg" -v q="$sn" -v hz="$hz" \
             -v pend="$pend" -v r="$r" 'BEGIN {
-            printf "governance vote records ledger-submitted, round %d|%.0f|-|-|%d records in %.2f s through POST /sweep; CPU per record %.3f + %.3f ms; %d pending after (stuck: clubs not on the ledger)",
-                r, (t2 > t1 ? n / (t2 - t1) : 0), n, t2 - t1, n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, pend }')")
+            printf "governance vote records ledger-submitted, round %d|%.0f|-|-|%d records in %.2f s through POST /sweep; CPU per record %.3f + %.3f + %.3f ms; %d pending after (stuck: clubs not on the ledger)",
+                r, (t2 > t1 ? n / (t2 - t1) : 0), n, t2 - t1, n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, n ? q * 1000 / hz / n : 0, pend }')")
         rows+=("$(awk -v n="$sub" -v c="$casts" -v t0="$t0" -v t2="$t2" -v s=$((cs + ss)) \
-            -v g=$((cg + sg)) -v hz="$hz" -v r="$r" 'BEGIN {
+            -v g=$((cg + sg)) -v q=$((cn + sn)) -v hz="$hz" -v r="$r" 'BEGIN {
             m = n < c ? n : c
-            printf "governance votes cast + ledger-submitted, round %d|%.0f|-|-|cast, then submitted: %.2f s wall; CPU per vote %.3f + %.3f ms (server + PostgreSQL) = %.0f votes/s per core; goal 1,000 votes/s",
-                r, (t2 > t0 ? m / (t2 - t0) : 0), t2 - t0, m ? s * 1000 / hz / m : 0, m ? g * 1000 / hz / m : 0, (s + g) ? m * hz / (s + g) : 0 }')")
+            printf "governance votes cast + ledger-submitted, round %d|%.0f|-|-|cast, then submitted: %.2f s wall; CPU per vote %.3f + %.3f + %.3f ms (server + PostgreSQL + nats-server) = %.0f votes/s per core; goal 1,000 votes/s",
+                r, (t2 > t0 ? m / (t2 - t0) : 0), t2 - t0, m ? s * 1000 / hz / m : 0, m ? g * 1000 / hz / m : 0, m ? q * 1000 / hz / m : 0, (s + g + q) ? m * hz / (s + g + q) : 0 }')")
     done
     gov_statements "$prop"
     gov_api PUT /api/v1/governance/types/policy '{"rule":null}' >/dev/null || true

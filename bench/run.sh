@@ -51,6 +51,9 @@ HELLO=$ROOT/build/bench-hello
 say() { printf '[bench] %s\n' "$*" >&2; }
 # want GROUP: 0 when BENCH_ONLY is empty or names GROUP
 want() { [[ -z ${BENCH_ONLY:-} || ",$BENCH_ONLY," == *",$1,"* ]]; }
+# serverless: 0 when BENCH_SERVERLESS=0 (the rows that need no server, and the in-process analytics
+# row, are skipped: an A/B of one server group, e.g. bench/governance_ab.sh, runs only that group)
+serverless() { [[ ${BENCH_SERVERLESS:-1} != 0 ]]; }
 
 SRV_PIN=()
 WRK_PIN=()
@@ -225,7 +228,7 @@ else
         export RECIPROCAL_LOG_LEVEL=${RECIPROCAL_LOG_LEVEL:-warn}
         export RECIPROCAL_HTTP_THREADS=$HTTP_THREADS
         # the governance vote rows drive the sweep themselves (bench/governance_votes.sh)
-        export RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0
+        export RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0 RECIPROCAL_GOVERNANCE_LEDGER_SECONDS=0
         # the auth service's key-encryption key (no default; docs/auth.md)
         RECIPROCAL_AUTH_KEK=${RECIPROCAL_AUTH_KEK:-$(head -c 32 /dev/urandom | base64)}
         export RECIPROCAL_AUTH_KEK
@@ -450,7 +453,7 @@ if ((server_ok)); then
 
     # ---- analytics (issue 14): batched ingest into the rollups and the 12-month report of a club
     # with 1,000,000 recorded visits (bench/analytics.c, in process against this PostgreSQL)
-    if make -s build/bench-analytics 2>"$TMP/log/analytics-cc.log"; then
+    if ! serverless; then :; elif make -s build/bench-analytics 2>"$TMP/log/analytics-cc.log"; then
         say "analytics: ingest ${BENCH_ANALYTICS_EVENTS:-100000} events, report over ${BENCH_ANALYTICS_VISITS:-1000000} visits"
         out=$("$ROOT/build/bench-analytics" "${BENCH_ANALYTICS_EVENTS:-100000}" \
             "${BENCH_ANALYTICS_VISITS:-1000000}" 50 1000 2>&1 || true)
@@ -520,7 +523,7 @@ fi
 
 # ---- governance (issue 15): tallying a club-scope proposal of 10,000 votes, from the snapshot's
 # and the votes' JSON to the canonical result (bench/governance_tally.c; no server involved)
-if make -s build/bench-governance-tally 2>"$TMP/log/governance-tally-cc.log"; then
+if ! serverless; then :; elif make -s build/bench-governance-tally 2>"$TMP/log/governance-tally-cc.log"; then
     say "governance tally: 10,000 club-scope votes, 12,000 eligible"
     out=$("$ROOT/build/bench-governance-tally" 10000 50 2>&1 || true)
     line=$(grep '^governance-tally-bench' <<<"$out" || true)
@@ -537,7 +540,7 @@ fi
 
 # ---- analytics charts and suppression (issue 14; bench/svgchart.c, no server): each chart kind
 # rendered BENCH_CHART_RUNS times (500), goal < 20 ms; suppression of a 100 x 12 table (1/10 runs)
-if make -s build/bench-svgchart 2>"$TMP/log/svgchart-cc.log"; then
+if ! serverless; then :; elif make -s build/bench-svgchart 2>"$TMP/log/svgchart-cc.log"; then
     say "charts: ${BENCH_CHART_RUNS:-500} renders per kind"
     out=$("$ROOT/build/bench-svgchart" "${BENCH_CHART_RUNS:-500}" 2>&1 || true)
     if ! grep -q '^svgchart-bench' <<<"$out"; then
@@ -559,7 +562,7 @@ fi
 # ---- notification mail (issue 13; bench/mail.c, no service): notify_smtp_session_send, one
 # SMTP session kept per sender, BENCH_MAIL_THREADS (8) senders, BENCH_MAIL_N (2000) mails to a local aiosmtpd writing a
 # Maildir (scripts/smtp_sink.py, as make run); goal >= 500 mails/s
-if make -s build/bench-mail 2>"$TMP/log/mail-cc.log"; then
+if ! serverless; then :; elif make -s build/bench-mail 2>"$TMP/log/mail-cc.log"; then
     mail_port=$(rcp_free_port)
     /usr/bin/python3 scripts/smtp_sink.py "$mail_port" "$TMP/mail" \
         >"$TMP/log/aiosmtpd.log" 2>&1 &

@@ -511,7 +511,7 @@ static void test_module_vars(void) {
             all[total++] = v;
         }
     }
-    CHECK_EQ_INT(total, 98); /* + notification: RECIPROCAL_SMTP_* (7), RECIPROCAL_NOTIFY_* (4),
+    CHECK_EQ_INT(total, 99); /* + notification: RECIPROCAL_SMTP_* (7), RECIPROCAL_NOTIFY_* (4),
                                 RECIPROCAL_WEBHOOK_* (3); + governance (1); + analytics (4);
                                 + notification SMS/push: RECIPROCAL_SMS_* (7), RECIPROCAL_PUSH_*
                                 (6), RECIPROCAL_PROVIDER_* (2); + notification-rest:
@@ -521,7 +521,8 @@ static void test_module_vars(void) {
                                 RECIPROCAL_PUSH_SERVICE_ACCOUNT_FILE (1); + read cache:
                                 RECIPROCAL_CACHE_TTL_SECONDS, RECIPROCAL_CACHE_MAX_ENTRIES (2);
                                 + notification bounces: RECIPROCAL_EMAIL_CALLBACK_SECRET (1);
-                                + mailfx: RECIPROCAL_NOTIFY_SUPPRESSION_DAYS (1) */
+                                + mailfx: RECIPROCAL_NOTIFY_SUPPRESSION_DAYS (1); + votes:
+                                RECIPROCAL_GOVERNANCE_LEDGER_SECONDS (1) */
     for (size_t i = 0; i < total; i++) {
         CHECK(strncmp(all[i]->name, "RECIPROCAL_", 11) == 0);
         for (size_t j = i + 1; j < total; j++) {

@@ -171,9 +171,12 @@ static long request_visit(char code[64]) {
 static void test_start(void) {
     const char *kek = getenv("RECIPROCAL_LEDGER_KEK"); /* exported by tests/run.sh */
     snprintf(g_kek, sizeof g_kek, "RECIPROCAL_LEDGER_KEK=%s", kek ? kek : "");
-    const char *env[] = {g_kek, "RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0",
+    const char *env[] = {g_kek,
+                         "RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0",
+                         "RECIPROCAL_GOVERNANCE_LEDGER_SECONDS=0",
                          "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-                         "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", NULL};
+                         "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
+                         NULL};
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
     REQUIRE(gov_e2e_fresh_network() == 0);

@@ -47,7 +47,8 @@ static long call(const char *method, const char *path, const char *body, json_t 
 static void test_start(void) {
     const char *kek = getenv("RECIPROCAL_LEDGER_KEK"); /* exported by tests/run.sh */
     snprintf(g_kek, sizeof g_kek, "RECIPROCAL_LEDGER_KEK=%s", kek ? kek : "");
-    const char *env[] = {g_kek, "RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0", NULL};
+    const char *env[] = {g_kek, "RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0",
+                         "RECIPROCAL_GOVERNANCE_LEDGER_SECONDS=0", NULL};
     REQUIRE(e2e_start(&g_proc, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_proc, NULL, NULL) == 0);
     REQUIRE(gov_e2e_ledger_network(&g_proc) == 0);

@@ -16,6 +16,9 @@
  * - test_pass_in_two_processes: the ledger pass (one submit_batch call per pass) runs in A and
  *   B at once over the same pending vote records: every record is submitted, and each
  *   transaction is on the chain once (any further copy DUPLICATE_TXID).
+ * - test_pass_drains_backlog: 250 pending vote records go in one sweep (batches of 100).
+ * - test_ledger_job_submits: a third server running the ledger records job every second (no
+ *   sweep anywhere) puts the votes cast through B on the chain by itself.
  * Without the event a kept signer lives for RECIPROCAL_CACHE_TTL_SECONDS (300 s): each wait
  * below is at most 20 s. */
 #include <pthread.h>
@@ -157,7 +160,8 @@ static int wait_prepare(const e2e_proc_t *p, long want_status, const char *want_
 static void test_start(void) {
     const char *kek = getenv("RECIPROCAL_LEDGER_KEK"); /* exported by tests/run.sh */
     snprintf(g_kek, sizeof g_kek, "RECIPROCAL_LEDGER_KEK=%s", kek ? kek : "");
-    const char *env[] = {g_kek, "RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0", NULL};
+    const char *env[] = {g_kek, "RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0",
+                         "RECIPROCAL_GOVERNANCE_LEDGER_SECONDS=0", NULL};
     REQUIRE(e2e_start(&g_a, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_start(&g_b, NULL, 0, 1, env) == 0);
     REQUIRE(e2e_login_admin(&g_a, NULL, NULL) == 0);
@@ -328,6 +332,51 @@ static void test_pass_in_two_processes(void) {
     CHECK_EQ_INT(bad, 0);
 }
 
+/* n plain votes of P and S alternately through p, at as_of 2033-03-02T<hour>:MM:SS. */
+static void cast_many(const e2e_proc_t *p, int n, int hour) {
+    for (int i = 0; i < n; i++) {
+        char as_of[40];
+        json_t *res = NULL;
+        snprintf(as_of, sizeof as_of, "2033-03-02T%02d:%02d:%02dZ", hour, i / 60, i % 60);
+        CHECK_EQ_INT(cast_plain(p, i % 2 ? g_p : g_s, as_of, &res), 201);
+        json_decref(res);
+    }
+}
+
+/* One pass drains a backlog: 250 vote records (more than two ledger batches of 100) submitted
+ * by a single POST /sweep (a pass took 50 records, so a sweep every 60 s submitted under one
+ * vote per second). */
+static void test_pass_drains_backlog(void) {
+    cast_many(&g_b, 250, 14);
+    json_t *res = NULL;
+    CHECK_EQ_INT(call(&g_b, "POST", "/api/v1/governance/sweep",
+                      "{\"as_of\":\"2033-03-03T10:00:00Z\"}", &res),
+                 200);
+    /* (records of other proposals that can be submitted would count too) */
+    CHECK(json_integer_value(json_object_get(res, "ledger_submitted")) >= 250);
+    json_decref(res);
+    CHECK_EQ_INT(gov_e2e_pending(g_prop, 1), 0);
+}
+
+/* The ledger records job: a server C with RECIPROCAL_GOVERNANCE_LEDGER_SECONDS=1 (and no sweep)
+ * puts the votes cast through B (whose job is off) on the ledger by itself, within seconds. */
+static void test_ledger_job_submits(void) {
+    e2e_proc_t c;
+    const char *env[] = {g_kek, "RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0",
+                         "RECIPROCAL_GOVERNANCE_LEDGER_SECONDS=1", NULL};
+    REQUIRE(e2e_start(&c, NULL, 0, 1, env) == 0);
+    cast_many(&g_b, 20, 15);
+    long long left = -1, end = now_ms() + WAIT_MS;
+    while ((left = gov_e2e_pending(g_prop, 0)) != 0 && now_ms() < end)
+        usleep(200 * 1000);
+    CHECK_EQ_INT(left, 0);
+    long long bad = -1;
+    while ((bad = not_once()) != 0 && now_ms() < end)
+        usleep(200 * 1000);
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(e2e_stop(&c), 0);
+}
+
 static void test_stop(void) {
     CHECK_EQ_INT(e2e_stop(&g_b), 0);
     CHECK_EQ_INT(e2e_stop(&g_a), 0);
@@ -339,6 +388,8 @@ int main(void) {
     RUN(test_revoked_key_refused);
     RUN(test_plain_vote_after_rotation);
     RUN(test_pass_in_two_processes);
+    RUN(test_pass_drains_backlog);
+    RUN(test_ledger_job_submits);
     RUN(test_stop);
     TEST_DONE();
 }

@@ -12,6 +12,12 @@
 
 #define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
 
+/* Records per ledger submit_batch call (the ledger's most, LEDGER_BATCH_MAX) and batches per
+ * pass at most (a pass submits up to 10,000 records) */
+#define GOV_LEDGER_BATCH 100
+#define GOV_LEDGER_BATCH_S "100"
+#define GOV_LEDGER_PASS_BATCHES 100
+
 static void sha256_hex(const char *s, char out[65]) {
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)s, strlen(s));
@@ -239,8 +245,10 @@ static void submit_all(const svc_call_t *call, json_t *items, json_t *outcomes, 
     json_decref(res);
 }
 
-int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e) {
-    *submitted = *pending = 0;
+/* One batch of the pass: up to GOV_LEDGER_BATCH pending records read, submitted in one ledger
+ * call and their outcomes stored; *read = how many were read. */
+static int pass_batch(const svc_call_t *call, int *read, long long *submitted, long long *pending,
+                      err_t *e) {
     db_scope_t scope = svc_scope(call, NULL);
     /* a result waits for the votes of its proposal; records never tried first, then the least
      * recently tried: records that cannot be submitted (a club not on the ledger) take turns
@@ -252,10 +260,11 @@ int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pen
         "WHERE l.status = 'pending' AND NOT (l.kind = 'governance.result' AND EXISTS (SELECT 1 "
         "FROM governance.ledger_records v WHERE v.proposal_id = l.proposal_id AND v.status = "
         "'pending' AND v.kind <> 'governance.result')) ORDER BY l.attempts > 0, l.updated_at, "
-        "l.id LIMIT 50",
+        "l.id LIMIT " GOV_LEDGER_BATCH_S,
         0, NULL, e);
     if (!r) return -1;
     int n = PQntuples(r), rc = 0;
+    *read = n;
     json_t *config = NULL, *outcomes = json_array(), *items = json_array();
     size_t *at = calloc(n > 0 ? (size_t)n : 1, sizeof *at), n_items = 0;
     char cfg_why[400] = "";
@@ -324,4 +333,33 @@ done:
     json_decref(config);
     PQclear(r);
     return rc;
+}
+
+int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e) {
+    *submitted = *pending = 0;
+    /* full batches that submitted something are followed by another: a backlog of votes drains
+     * in one pass (bounded), not 50 records per sweep */
+    for (int k = 0; k < GOV_LEDGER_PASS_BATCHES; k++) {
+        int read = 0;
+        long long sub = 0, pend = 0;
+        if (pass_batch(call, &read, &sub, &pend, e) != 0) return -1;
+        *submitted += sub;
+        *pending = pend; /* what the last batch left: the stuck ones, retried next pass */
+        if (read < GOV_LEDGER_BATCH || sub == 0) break;
+    }
+    return 0;
+}
+
+int gov_validate_ledger_pass(json_t *in, err_t *e) {
+    static const char *const keys[] = {NULL};
+    return jsonx_only_keys(in, keys, "", e);
+}
+
+int gov_ledger_pass_op(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
+    (void)in;
+    long long submitted = 0, pending = 0;
+    if (gov_ledger_pass(call, &submitted, &pending, e) != 0) return -1;
+    *out = json_pack("{s:I, s:I}", "ledger_submitted", (json_int_t)submitted, "ledger_pending",
+                     (json_int_t)pending);
+    return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }

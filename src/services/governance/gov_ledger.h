@@ -2,8 +2,10 @@
  * governance.proposal and governance.eligible_snapshot when voting opens, governance.vote_cast
  * for every cast, governance.result when the proposal is finalised. The deciding transaction
  * queues each (governance.ledger_records, status pending, payload with club ids) so a record is
- * never lost; the sweep submits them through the ledger service's operations (config, then one
- * submit_batch per pass over svc_call: the pass's records endorsed and published in one call),
+ * never lost; the ledger pass (the ledger records job every RECIPROCAL_GOVERNANCE_LEDGER_SECONDS,
+ * and the sweep's last step) submits them through the ledger service's operations (config, then
+ * one submit_batch per batch of 100 over svc_call: a batch's records endorsed and published in
+ * one call; full batches follow each other until the backlog is drained),
  * translating club ids into their ledger organisations, with the nonce
  * derived from the record's ids (a resubmission is the same transaction). The result waits
  * while a vote record of its proposal is pending. A record that cannot be submitted yet (a club
@@ -22,9 +24,15 @@ int gov_ledger_enqueue_opening(db_tx_t *tx, const char *id, err_t *e);
 /* Queues governance.result of id (its result stored in tx). */
 int gov_ledger_enqueue_result(db_tx_t *tx, const char *id, err_t *e);
 
-/* Submits up to 50 pending records as call's caller (a network administrator), in one ledger
- * submit_batch call; each record's outcome (its tx id, or why it stays pending) stored in one
- * UPDATE. */
+/* Submits the pending records as call's caller (a network administrator) in batches of 100, one
+ * ledger submit_batch call each; each batch's outcomes (a record's tx id, or why it stays
+ * pending) stored in one UPDATE. A full batch that submitted something is followed by the next
+ * (at most 100 batches a pass), so a backlog drains in one pass. *pending: what the last batch
+ * left pending. */
 int gov_ledger_pass(const svc_call_t *call, long long *submitted, long long *pending, err_t *e);
+/* The operation governance_ledger_pass ({} -> {ledger_submitted, ledger_pending}; no route): the
+ * ledger records job (sweep.c). */
+int gov_validate_ledger_pass(json_t *in, err_t *e);
+int gov_ledger_pass_op(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
 #endif

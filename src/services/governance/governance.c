@@ -6,6 +6,7 @@
 #include "services/governance/governance.h"
 
 #include "services/governance/execute.h"
+#include "services/governance/gov_ledger.h"
 #include "services/governance/graphql_governance.h"
 #include "services/governance/lifecycle.h"
 #include "services/governance/presigned.h"
@@ -90,6 +91,11 @@ static const svc_op_t governance_ops[] = {
      .access = SVC_NETWORK_ADMIN,
      .validate = gov_validate_sweep,
      .handle = gov_sweep},
+    /* the ledger records job's pass (sweep.c), no REST route: POST /sweep runs it too */
+    {.name = "governance_ledger_pass",
+     .access = SVC_NETWORK_ADMIN,
+     .validate = gov_validate_ledger_pass,
+     .handle = gov_ledger_pass_op},
     {.name = "list_network_terms",
      .method = "GET",
      .route = "/api/v1/governance/network-terms",
@@ -136,6 +142,10 @@ static const cfg_var_t governance_vars[] = {
     {"RECIPROCAL_GOVERNANCE_SWEEP_SECONDS", CFG_INT, F(sweep_s), 0, 86400, "60",
      "How often the governance service opens, closes, queues, executes and expires proposals "
      "whose time came, in seconds (0 = never; then call POST /api/v1/governance/sweep).", 0},
+    {"RECIPROCAL_GOVERNANCE_LEDGER_SECONDS", CFG_INT, F(ledger_s), 0, 3600, "1",
+     "How often the governance service submits its pending ledger records (votes, proposals, "
+     "snapshots, results) to the ledger, in seconds; each run drains the backlog in batches of "
+     "100 (0 = only with the sweep).", 0},
 };
 /* clang-format on */
 #undef F

@@ -13,7 +13,8 @@ extern const svc_module_t governance_module;
 
 /* The governance service's variables (governance_module.config, rows in governance.c). */
 typedef struct governance_settings {
-    int sweep_s; /* RECIPROCAL_GOVERNANCE_SWEEP_SECONDS (60): the finalisation job's period */
+    int sweep_s;  /* RECIPROCAL_GOVERNANCE_SWEEP_SECONDS (60): the finalisation job's period */
+    int ledger_s; /* RECIPROCAL_GOVERNANCE_LEDGER_SECONDS (1): the ledger records job's period */
 } governance_settings_t;
 
 /* The settings of env (svc_settings): never NULL. */

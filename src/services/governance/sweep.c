@@ -32,12 +32,24 @@ static int sweep_run(const svc_env_t *env, void *arg, err_t *e) {
 
 static periodic_t g_job = PERIODIC_INIT("governance.sweep", sweep_run, NULL);
 
+/* The ledger records job: the sweep's last step alone, every RECIPROCAL_GOVERNANCE_LEDGER_SECONDS,
+ * so votes reach the ledger within about a second of their cast, not at the next sweep. */
+static int ledger_run(const svc_env_t *env, void *arg, err_t *e) {
+    (void)arg;
+    return periodic_call(env, "governance", "governance_ledger_pass", "governance-ledger", NULL,
+                         NULL, e);
+}
+
+static periodic_t g_ledger_job = PERIODIC_INIT("governance.ledger", ledger_run, NULL);
+
 int governance_sweep_start(const svc_env_t *env, err_t *e) {
-    int period = governance_settings(env)->sweep_s;
-    if (!env->db || period <= 0) return 0;
-    return periodic_start(&g_job, env, period, e);
+    const governance_settings_t *s = governance_settings(env);
+    if (!env->db) return 0;
+    if (s->sweep_s > 0 && periodic_start(&g_job, env, s->sweep_s, e) != 0) return -1;
+    return s->ledger_s > 0 ? periodic_start(&g_ledger_job, env, s->ledger_s, e) : 0;
 }
 
 void governance_sweep_stop(void) {
+    periodic_stop(&g_ledger_job);
     periodic_stop(&g_job);
 }

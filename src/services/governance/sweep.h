@@ -1,7 +1,8 @@
-/* sweep: the governance service's scheduled work: a core/periodic job (one process at a time
- * by advisory lock) that runs the state machine (lifecycle.h, operation governance_sweep) every
+/* sweep: the governance service's scheduled work: core/periodic jobs (each one process at a time
+ * by advisory lock): the state machine (lifecycle.h, operation governance_sweep) every
  * RECIPROCAL_GOVERNANCE_SWEEP_SECONDS, so proposals open, close, queue, execute and expire by
- * themselves. Owns its periodic_t. */
+ * themselves, and the ledger records pass (gov_ledger.h, operation governance_ledger_pass) every
+ * RECIPROCAL_GOVERNANCE_LEDGER_SECONDS. Owns their periodic_t. */
 #ifndef SERVICES_GOVERNANCE_SWEEP_H
 #define SERVICES_GOVERNANCE_SWEEP_H
 

@@ -375,6 +375,7 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     int rc = -1, extended = 0;
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
+    db_batch_t first = {0}, b = {0};
     gov_signed_vote_t sv = {0};
     cast_prop_t cp;
     char *ends = NULL;
@@ -411,9 +412,17 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                         sv.tx,
                         ends,
                         behalf};
-    if (svc_begin(call, &tx, e) != 0) goto done;
-    r = db_exec(tx, cp.settled ? CAST_SQL("FOR SHARE") : CAST_SQL("FOR UPDATE"), 12, pv, e);
-    if (!r) goto done;
+    /* deferred: BEGIN and the scope go in the cast statement's flight (docs/architecture.md
+     * "Pipelines"); the event and the COMMIT go in a second one. The statement asks for the
+     * generic plan: left to PostgreSQL's choice it was planned as a custom plan at every cast,
+     * which cost more than running it (pg_stat_statements, docs/governance.md "Bench: two
+     * flights per cast, the cast planned once") */
+    if (svc_begin_deferred(call, NULL, &tx, e) != 0) goto done;
+    db_batch_add(&first, "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL);
+    int ci =
+        db_batch_add(&first, cp.settled ? CAST_SQL("FOR SHARE") : CAST_SQL("FOR UPDATE"), 12, pv);
+    if (db_batch_run(tx, &first, 0, e) != 0) goto done;
+    r = db_batch_result(&first, ci); /* the batch's */
     if (PQntuples(r) == 0 || !db_val(r, 0, "vote")) {
         cast_refused(tx, id, r, behalf != NULL, e);
         goto done;
@@ -441,12 +450,15 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_object_set(data, "delegate_id", json_object_get(vote, "delegate_id"));
         json_object_set(data, "delegation_id", json_object_get(vote, "delegation_id"));
     }
-    if (svc_emit(call, tx, "governance.vote_cast", cp.club, data, e) != 0) goto done;
+    if (svc_emit_batch(call, &b, "governance.vote_cast", cp.club, data, e) != 0 ||
+        db_batch_run(tx, &b, DB_BATCH_COMMIT, e) != 0)
+        goto done;
     json_object_set_new(vote, "voting_ends_at", json_string(ends_at));
     json_object_set_new(vote, "extended", json_boolean(extended));
     rc = 0;
 done:
-    PQclear(r);
+    db_batch_clear(&b);
+    db_batch_clear(&first);
     gov_signed_vote_free(&sv);
     free(ends);
     return db_tx_finish(&tx, rc, out, e);
