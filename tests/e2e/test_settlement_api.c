@@ -1154,13 +1154,14 @@ static void test_bills(void) {
 }
 
 static char g_v4[64];
+static const char *g_bill_at; /* the bills' time */
 static int g_bills_posted;
 
 static void *bill_poster(void *arg) {
     (void)arg;
     char path[256];
     snprintf(path, sizeof path, "/api/v1/visits/%s/charges", g_v4);
-    char *body = bill_body(3, "conc", "2030-11-15T18:00:00Z", NULL);
+    char *body = bill_body(3, "conc", g_bill_at, NULL);
     for (int i = 0; i < 5; i++) {
         json_t *j = NULL;
         long st = call(g_admin[1], "POST", path, body, &j);
@@ -1178,27 +1179,37 @@ static void *bill_poster(void *arg) {
     return NULL;
 }
 
-/* Bills posted while their month's statement is issued: every line in exactly one statement,
- * the issued totals those of the lines it holds. */
-static void test_bill_concurrency(void) {
+/* Bills posted (at `at`, against a new visit arriving on `arrive`) while their month's statement
+ * is issued, by the host (as_of NULL) or by the schedule (POST /statements/sweep at as_of): every
+ * line in exactly one statement, the issued totals those of the lines it holds. */
+static void bill_concurrency(const char *arrive, const char *at, const char *as_of) {
     json_t *j = NULL;
-    REQUIRE(visit(1, "2030-11-15", 0, 1, g_v4) == 0); /* the entry fee opens November */
-    char path[512], nov[64];
+    REQUIRE(visit(1, arrive, 0, 1, g_v4) == 0); /* the entry fee opens the month */
+    char path[512], month[64];
     snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s", g_v4);
     REQUIRE(call(g_admin[1], "GET", path, NULL, &j) == 200);
-    snprintf(nov, sizeof nov, "%s",
+    snprintf(month, sizeof month, "%s",
              jstr(json_array_get(json_object_get(j, "items"), 0), "statement_id"));
     json_decref(j);
+    g_bill_at = at;
+    g_bills_posted = 0;
     pthread_t th[6];
     for (int i = 0; i < 6; i++)
         REQUIRE(pthread_create(&th[i], NULL, bill_poster, NULL) == 0);
     usleep(300000);
-    REQUIRE(sact(g_admin[1], nov, "issue", NULL, &j) == 200);
+    if (as_of) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"as_of\":\"%s\"}", as_of);
+        REQUIRE(call(NULL, "POST", "/api/v1/statements/sweep", body, &j) == 200);
+        CHECK(jint(j, "issued") >= 1);
+    } else {
+        REQUIRE(sact(g_admin[1], month, "issue", NULL, &j) == 200);
+    }
     json_decref(j);
     for (int i = 0; i < 6; i++)
         pthread_join(th[i], NULL);
     CHECK_EQ_INT(g_bills_posted, 30);
-    int total = 0, in_nov = 0, elsewhere = 0;
+    int total = 0, in_month = 0, elsewhere = 0;
     char after[600] = "";
     for (int page = 0; page < 20; page++) {
         snprintf(path, sizeof path, "/api/v1/charges?visit_id=%s&limit=100%s%s", g_v4,
@@ -1208,8 +1219,8 @@ static void test_bill_concurrency(void) {
         json_t *it;
         json_array_foreach(json_object_get(j, "items"), i, it) {
             total++;
-            if (strcmp(jstr(it, "statement_id"), nov) == 0)
-                in_nov++;
+            if (strcmp(jstr(it, "statement_id"), month) == 0)
+                in_month++;
             else if (jstr(it, "statement_id"))
                 elsewhere++;
         }
@@ -1219,14 +1230,26 @@ static void test_bill_concurrency(void) {
         if (!after[0]) break;
     }
     CHECK_EQ_INT(total, 91);
-    CHECK_EQ_INT(in_nov + elsewhere, 91);
+    CHECK_EQ_INT(in_month + elsewhere, 91);
     long st;
-    json_t *s = statement(g_admin[1], nov, &st);
-    CHECK_EQ_INT(jint(json_object_get(s, "totals"), "lines"), in_nov);
-    CHECK_EQ_INT(jint(json_object_get(s, "issued_totals"), "lines"), in_nov);
+    json_t *s = statement(g_admin[1], month, &st);
+    CHECK_STR(jstr(s, "status"), "issued");
+    CHECK_EQ_INT(jint(json_object_get(s, "totals"), "lines"), in_month);
+    CHECK_EQ_INT(jint(json_object_get(s, "issued_totals"), "lines"), in_month);
     check_sums(s);
-    printf("# %d of 91 bill lines in November, %d in December\n", in_nov, elsewhere);
+    printf("# %d of 91 bill lines in %.7s, %d in the next month (%s)\n", in_month, at, elsewhere,
+           as_of ? "the schedule" : "the host");
     json_decref(s);
+}
+
+static void test_bill_concurrency(void) {
+    bill_concurrency("2030-11-15", "2030-11-15T18:00:00Z", NULL);
+}
+
+/* The same while the schedule issues every due statement at once (one transaction, the totals
+ * of all in one statement: statements.c issue_due). */
+static void test_sweep_concurrency(void) {
+    bill_concurrency("2030-08-14", "2030-08-14T18:00:00Z", "2030-09-05T12:00:00Z");
 }
 
 /* Posting charges over REST (16 connections) and issuing 50 pairs' statements with 100,000 lines
@@ -1295,6 +1318,7 @@ int main(void) {
     RUN(test_parallel_posts);
     RUN(test_bills);
     RUN(test_bill_concurrency);
+    RUN(test_sweep_concurrency);
     if (getenv("RECIPROCAL_SETTLE_BENCH")) RUN(test_bench);
     e2e_stop(&g_proc);
     TEST_DONE();
