@@ -134,6 +134,12 @@ bench_settlement() {
     settle_pairs=$(grep -c . "$TMP/settle-ids.txt")
     settle_lines=$nlines
     say "settlement: seeded in $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+    # BENCH_SETTLE_HOOK: a script sourced here, after the seed (profiling, statement logs); it
+    # may set settle_skip_rounds=1 to skip the timed rounds
+    local settle_skip_rounds=0
+    # shellcheck disable=SC1090
+    [[ -z ${BENCH_SETTLE_HOOK:-} ]] || source "$BENCH_SETTLE_HOOK"
+    ((settle_skip_rounds == 0)) || return 0
     local ab=${BENCH_SETTLE_AB_BIN:-}
     for ((r = 1; r <= rounds; r++)); do
         if [[ -z $ab ]]; then

@@ -977,22 +977,36 @@ static int canonicalize(const char *text, size_t len, strbuf_t *b) {
     return r.p == r.end && !b->oom ? 0 : -1;
 }
 
+int jsonx_put_canonical(strbuf_t *b, const char *text, size_t len) {
+    size_t at = b->len;
+    if (canonicalize(text, len, b) == 0) return 0;
+    b->len = at;
+    return -1;
+}
+
+/* The raw value holding text[0..len) as it is (already canonical), or NULL. */
+static json_t *raw_of(const char *text, size_t len) {
+    json_t *s = json_stringn_nocheck(text, len), *v = s ? json_object() : NULL;
+    if (v && json_object_setn_new_nocheck(v, RAW_KEY, RAW_KEY_LEN, s) != 0) {
+        json_decref(v);
+        return NULL;
+    }
+    if (!v) json_decref(s);
+    return v;
+}
+
 json_t *jsonx_raw(const char *text, size_t len, err_t *e) {
     strbuf_t b = {0};
     strbuf_reserve(&b, len);
-    json_t *s = NULL, *v = NULL;
-    if (text && canonicalize(text, len, &b) == 0) {
-        s = json_stringn_nocheck(b.p, b.len);
-        v = s ? json_object() : NULL;
-        if (v && json_object_setn_new_nocheck(v, RAW_KEY, RAW_KEY_LEN, s) != 0) {
-            json_decref(v);
-            v = NULL;
-        } else if (!v) {
-            json_decref(s);
-        }
-    }
+    json_t *v = text && canonicalize(text, len, &b) == 0 ? raw_of(b.p, b.len) : NULL;
     strbuf_free(&b);
     if (!v) err_set(e, 500, "internal", "", "unreadable JSON document");
+    return v;
+}
+
+json_t *jsonx_raw_canonical(const char *text, size_t len, err_t *e) {
+    json_t *v = text ? raw_of(text, len) : NULL;
+    if (!v) err_set(e, 500, "internal", "", "out of memory");
     return v;
 }
 
@@ -1132,6 +1146,13 @@ static int dump_raw(const json_t *v, strbuf_t *b, int depth) {
 
 char *jsonx_dump(const json_t *v) {
     if (!v) return NULL;
+    size_t len;
+    const char *text = jsonx_raw_text(v, &len);
+    if (text) { /* one raw document (a statement's is MBs): one copy of the exact size */
+        char *copy = malloc(len + 1);
+        if (copy) memcpy(copy, text, len + 1);
+        return copy;
+    }
     if (!has_raw(v)) return json_dumps(v, DUMP_FLAGS);
     strbuf_t b = {0};
     if (dump_raw(v, &b, 0) != 0) {

@@ -33,9 +33,17 @@ char *jsonx_dump(const json_t *v);
  * materialize first. jsonx_raw returns a new reference, or NULL + 500 internal "unreadable JSON
  * document". */
 json_t *jsonx_raw(const char *text, size_t len, err_t *e);
+/* A raw value of text that is canonical already (written by jsonx_put_string,
+ * jsonx_put_canonical and numbers as jansson prints them, e.g. a document written from rows by C):
+ * no pass over it. New reference, or NULL + 500 internal. */
+json_t *jsonx_raw_canonical(const char *text, size_t len, err_t *e);
+/* Appends the canonical text of the JSON text[0..len) (what jsonx_raw would hold: a document
+ * PostgreSQL printed, spliced into a document C writes); -1 (nothing appended) when it is not
+ * JSON json_loads would accept. */
+struct strbuf;
+int jsonx_put_canonical(struct strbuf *b, const char *text, size_t len);
 /* Appends s[0..n) as a JSON string, quoted and escaped exactly as jsonx_dump writes it (s must
  * be valid UTF-8): for code that writes small JSON texts without building a tree (cursors). */
-struct strbuf;
 void jsonx_put_string(struct strbuf *b, const char *s, size_t n);
 /* 1 when v is a raw value. */
 int jsonx_is_raw(const json_t *v);

@@ -702,12 +702,13 @@ static void *poster(void *arg) {
 
 /* The scenario shared by single charges and whole bills: a visit on DATE (its entry fee opens
  * that month's statement, written into STMT, 64 bytes), six threads of POSTER posting to it while
- * the statement is issued; then *POSTED must be WANT, each of the visit's 91 lines must be in
+ * the statement is issued, by the host (AS_OF NULL) or by the schedule (POST /statements/sweep
+ * at AS_OF); then *POSTED must be WANT, each of the visit's 91 lines must be in
  * exactly one statement and the issued statement's totals those of the lines it holds. *OUT: the
  * issued statement (the caller frees it), NULL when a step failed. */
 static void issue_while_posting(json_t **out, int *vid_posted, const char *date, char *vid,
-                                void *(*poster)(void *), int want, char *stmt, const char *month,
-                                const char *next_month) {
+                                void *(*poster)(void *), int want, char *stmt, const char *as_of,
+                                const char *month, const char *next_month) {
     json_t *j = NULL;
     REQUIRE(visit(1, date, 0, 1, vid) == 0);
     char path[512];
@@ -719,7 +720,14 @@ static void issue_while_posting(json_t **out, int *vid_posted, const char *date,
     for (int i = 0; i < 6; i++)
         REQUIRE(pthread_create(&th[i], NULL, poster, NULL) == 0);
     usleep(300000);
-    REQUIRE(sact(g_admin[1], stmt, "issue", NULL, &j) == 200);
+    if (as_of) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"as_of\":\"%s\"}", as_of);
+        REQUIRE(call(NULL, "POST", "/api/v1/statements/sweep", body, &j) == 200);
+        CHECK(jint(j, "issued") >= 1);
+    } else {
+        REQUIRE(sact(g_admin[1], stmt, "issue", NULL, &j) == 200);
+    }
     json_decref(j);
     for (int i = 0; i < 6; i++)
         pthread_join(th[i], NULL);
@@ -748,6 +756,7 @@ static void issue_while_posting(json_t **out, int *vid_posted, const char *date,
     CHECK_EQ_INT(in_month + elsewhere, 91);
     long st;
     json_t *s = statement(g_admin[1], stmt, &st);
+    CHECK_STR(jstr(s, "status"), "issued");
     CHECK_EQ_INT(jint(json_object_get(s, "totals"), "lines"), in_month);
     CHECK_EQ_INT(jint(json_object_get(s, "issued_totals"), "lines"), in_month);
     check_sums(s);
@@ -760,7 +769,7 @@ static void test_concurrency(void) {
     json_t *j = NULL;
     char path[512], june[64];
     json_t *s = NULL;
-    issue_while_posting(&s, &g_posted, "2030-06-15", g_v3, poster, 90, june, "June", "July");
+    issue_while_posting(&s, &g_posted, "2030-06-15", g_v3, poster, 90, june, NULL, "June", "July");
     REQUIRE(s != NULL);
     long long june_total = jint(json_object_get(s, "issued_totals"), "total");
     json_decref(s);
@@ -1168,13 +1177,14 @@ static void test_bills(void) {
 }
 
 static char g_v4[64];
+static const char *g_bill_at; /* the bills' time */
 static int g_bills_posted;
 
 static void *bill_poster(void *arg) {
     (void)arg;
     char path[256];
     snprintf(path, sizeof path, "/api/v1/visits/%s/charges", g_v4);
-    char *body = bill_body(3, "conc", "2030-11-15T18:00:00Z", NULL);
+    char *body = bill_body(3, "conc", g_bill_at, NULL);
     for (int i = 0; i < 5; i++) {
         json_t *j = NULL;
         long st = call(g_admin[1], "POST", path, body, &j);
@@ -1192,14 +1202,40 @@ static void *bill_poster(void *arg) {
     return NULL;
 }
 
-/* Bills posted while their month's statement is issued: every line in exactly one statement,
- * the issued totals those of the lines it holds. */
-static void test_bill_concurrency(void) {
-    char nov[64];
+/* Bills posted (at AT, against a new visit arriving on ARRIVE) while their month's statement is
+ * issued, by the host (AS_OF NULL) or by the schedule (POST /statements/sweep at AS_OF). */
+static void bill_concurrency(const char *arrive, const char *at, const char *as_of,
+                             const char *month, const char *next_month) {
+    char stmt[64];
     json_t *s = NULL;
-    issue_while_posting(&s, &g_bills_posted, "2030-11-15", g_v4, bill_poster, 30, nov, "November",
-                        "December");
+    g_bill_at = at;
+    g_bills_posted = 0;
+    issue_while_posting(&s, &g_bills_posted, arrive, g_v4, bill_poster, 30, stmt, as_of, month,
+                        next_month);
     json_decref(s);
+}
+
+static void test_bill_concurrency(void) {
+    bill_concurrency("2030-11-15", "2030-11-15T18:00:00Z", NULL, "November", "December");
+}
+
+/* The same while the schedule issues every due statement at once (one transaction, the totals
+ * of all in one statement: statements.c issue_due). */
+static void test_sweep_concurrency(void) {
+    bill_concurrency("2030-08-14", "2030-08-14T18:00:00Z", "2030-09-05T12:00:00Z", "August",
+                     "September");
+}
+json_decref(s);
+}
+
+static void test_bill_concurrency(void) {
+    bill_concurrency("2030-11-15", "2030-11-15T18:00:00Z", NULL);
+}
+
+/* The same while the schedule issues every due statement at once (one transaction, the totals
+ * of all in one statement: statements.c issue_due). */
+static void test_sweep_concurrency(void) {
+    bill_concurrency("2030-08-14", "2030-08-14T18:00:00Z", "2030-09-05T12:00:00Z");
 }
 
 /* Posting charges over REST (16 connections) and issuing 50 pairs' statements with 100,000 lines
@@ -1268,6 +1304,7 @@ int main(void) {
     RUN(test_parallel_posts);
     RUN(test_bills);
     RUN(test_bill_concurrency);
+    RUN(test_sweep_concurrency);
     if (getenv("RECIPROCAL_SETTLE_BENCH")) RUN(test_bench);
     e2e_stop(&g_proc);
     TEST_DONE();

@@ -239,9 +239,10 @@ static json_t *lines_param(const line_t *l, size_t n, const char *now) {
     return a;
 }
 
-/* charge.posted / charge.reversed of each document, one outbox statement for all. */
+/* charge.posted / charge.reversed of each document, one outbox statement for all; with b (a
+ * single line) the event is queued in b instead, to go with the COMMIT in one flight. */
 static int emit_lines(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, const posting_t *p,
-                      json_t *docs, err_t *e) {
+                      json_t *docs, db_batch_t *b, err_t *e) {
     size_t n = json_array_size(docs), k;
     json_t **data = calloc(n ? n : 1, sizeof *data), *d;
     if (!data) return err_set(e, 500, "internal", "", "out of memory");
@@ -252,8 +253,9 @@ static int emit_lines(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, cons
         "category", json_object_get(d, "category"), "total_amount",
         json_object_get(d, "total_amount"), "currency", json_object_get(d, "currency"),
         "statement_id", json_object_get(d, "statement_id"));
-    int rc = svc_emit_many(call, tx, p->reverses ? "charge.reversed" : "charge.posted", c->host,
-                           data, n, e);
+    const char *type = p->reverses ? "charge.reversed" : "charge.posted";
+    int rc = b && n == 1 ? svc_emit_batch(call, b, type, c->host, json_incref(data[0]), e)
+                         : svc_emit_many(call, tx, type, c->host, data, n, e);
     for (k = 0; k < n; k++)
         json_decref(data[k]);
     free(data);
@@ -261,10 +263,10 @@ static int emit_lines(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, cons
 }
 
 /* Inserts the n lines for visit c (in the scope of c's host) in one statement, emits
- * charge.posted / charge.reversed for each; *docs gets the charges' documents (an array, in the
- * lines' order). */
+ * charge.posted / charge.reversed for each (into b when given and n == 1: emit_lines); *docs gets
+ * the charges' documents (an array, in the lines' order). */
 static int insert_lines(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, const line_t *l,
-                        size_t n, const posting_t *p, json_t **docs, err_t *e) {
+                        size_t n, const posting_t *p, json_t **docs, db_batch_t *b, err_t *e) {
     json_t *arr = lines_param(l, n, c->now);
     char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
     json_decref(arr);
@@ -285,7 +287,7 @@ static int insert_lines(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, co
         rc = d ? json_array_append_new(out, d) : -1;
     }
     PQclear(r);
-    if (rc == 0) rc = emit_lines(call, tx, c, p, out, e);
+    if (rc == 0) rc = emit_lines(call, tx, c, p, out, b, e);
     if (rc != 0) {
         json_decref(out);
         return -1;
@@ -298,7 +300,7 @@ static int insert_lines(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, co
 static int insert_line(const svc_call_t *call, db_tx_t *tx, const vctx_t *c, const line_t *l,
                        const posting_t *p, json_t **doc, err_t *e) {
     json_t *docs = NULL;
-    if (insert_lines(call, tx, c, l, 1, p, &docs, e) != 0) return -1;
+    if (insert_lines(call, tx, c, l, 1, p, &docs, NULL, e) != 0) return -1;
     if (doc) *doc = json_incref(json_array_get(docs, 0));
     json_decref(docs);
     return 0;
@@ -371,10 +373,13 @@ int charge_post(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     line_t *lines = calloc(n ? n : 1, sizeof *lines);
     if (!lines) return err_set(e, 500, "internal", "", "out of memory");
     db_tx_t *tx = NULL;
+    db_batch_t b = {0};
     vctx_t c = {0};
     json_t *docs = NULL;
     int rc = -1;
-    if (svc_begin(call, &tx, e) != 0) {
+    /* round trips: BEGIN, the scope and the visit in one flight; the INSERT; a single line's
+     * event with the COMMIT in one flight (a bill's events in one statement, then COMMIT) */
+    if (svc_begin_deferred(call, NULL, &tx, e) != 0) {
         free(lines);
         return -1;
     }
@@ -387,7 +392,9 @@ int charge_post(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         if (line_of(&c, bill ? json_array_get(bill, k) : in, prefix, &lines[k], e) != 0) goto done;
     }
     posting_t p = {.staff = user_of(call)};
-    if (insert_lines(call, tx, &c, lines, n, &p, &docs, e) != 0) goto done;
+    if (insert_lines(call, tx, &c, lines, n, &p, &docs, &b, e) != 0 ||
+        (b.n > 0 && db_batch_run(tx, &b, DB_BATCH_COMMIT, e) != 0))
+        goto done;
     if (bill)
         *out = json_pack("{s:o}", "items", docs);
     else
@@ -395,6 +402,7 @@ int charge_post(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     docs = NULL;
     rc = *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 done:
+    db_batch_clear(&b);
     json_decref(docs);
     json_decref(c.terms);
     free(lines);

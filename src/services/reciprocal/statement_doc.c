@@ -11,21 +11,23 @@
 #include "services/reciprocal/fees.h"
 
 /* One statement: the statement's columns (H_*) on the row of its first line (or alone when it
- * has none), then each line's columns (L_*, in jsonb's key order) in visit then posting order. */
+ * has none), then each line's columns (L_*, in jsonb's key order) in visit then posting order.
+ * A line's currency, clubs, payment mode and statement are the statement's (open_statement
+ * files a line under its own pair and currency; only bill_home_club lines have a statement):
+ * written from the statement's columns, not sent once per line. */
 #define DOC_SQL                                                                                    \
     "SELECT h.id, h.hash, h.ledger, h.number, h.period, h.status, h.paid_at, h.currency, "         \
     "h.disputes, h.issued_at, h.created_at, h.drafted_at, h.accepted_at, h.payment_ref, "          \
     "h.home_club_id, h.host_club_id, h.host_timezone, h.line_count, h.total_net, h.total_tax, "    \
-    "h.total, l.at, l.id, l.reason, l.category, l.currency, l.quantity, l.reverses, l.visit_id, "  \
+    "h.total, l.at, l.id, l.reason, l.category, NULL, l.quantity, l.reverses, l.visit_id, "        \
     "l.member_id, l.created_at, l.net_amount, l.tax_amount, l.description, l.reversed_by, "        \
-    "l.tax_rate_bp, l.unit_amount, l.home_club_id, l.host_club_id, l.payment_mode, "               \
-    "l.statement_id, l.total_amount, l.staff_user_id FROM (SELECT row_number() OVER (ORDER BY "    \
-    "c.visit_id, c.seq) AS o, reciprocal.ts(c.at) AS at, c.id, c.reason, c.category, "             \
-    "c.currency, c.quantity, c.reverses, c.visit_id, c.member_id, reciprocal.ts(c.created_at) "    \
-    "AS created_at, c.net_amount, c.tax_amount, c.description, (SELECT r.id FROM "                 \
-    "reciprocal.charges r WHERE r.reverses = c.id) AS reversed_by, c.tax_rate_bp, "                \
-    "c.unit_amount, c.home_club_id, c.host_club_id, c.payment_mode, c.statement_id, "              \
-    "c.total_amount, c.staff_user_id FROM reciprocal.charges c WHERE c.statement_id = $1::uuid) "  \
+    "l.tax_rate_bp, l.unit_amount, NULL, NULL, NULL, NULL, l.total_amount, l.staff_user_id FROM "  \
+    "(SELECT row_number() OVER (ORDER BY c.visit_id, c.seq) AS o, (c.at AT TIME ZONE "             \
+    "'UTC')::text AS at, c.id, c.reason, c.category, c.quantity, c.reverses, c.visit_id, "         \
+    "c.member_id, (c.created_at AT TIME ZONE 'UTC')::text AS created_at, c.net_amount, "           \
+    "c.tax_amount, c.description, (SELECT r.id FROM reciprocal.charges r WHERE r.reverses = "      \
+    "c.id) AS reversed_by, c.tax_rate_bp, c.unit_amount, c.total_amount, c.staff_user_id FROM "    \
+    "reciprocal.charges c WHERE c.statement_id = $1::uuid) "                                       \
     "l FULL JOIN (SELECT 1 AS o, s.id, s.hash, CASE WHEN s.ledger_status IS NULL THEN NULL "       \
     "ELSE jsonb_build_object('status', s.ledger_status, 'tx_id', s.ledger_tx_id, 'error', "        \
     "s.ledger_error)::text END AS ledger, s.number, to_char(s.period, 'YYYY-MM') AS period, "      \
@@ -65,16 +67,38 @@ enum {
     L_FIRST /* the line's columns follow, in k_line's order */
 };
 
-/* A line's keys in jsonb's order (shorter first, then bytewise) and whether each is a number. */
+/* A line's keys in jsonb's order (shorter first, then bytewise), each written as `,"key":`
+ * (the first without its comma), and how its value is written: its column as a string, a
+ * number or a timestamp; the statement's column hcol (V_HEAD); "bill_home_club" (V_MODE). */
+enum { V_STR, V_NUM, V_TS, V_HEAD, V_MODE };
+#define LKEY(k, how, hcol)                                                                         \
+    { ",\"" k "\":", sizeof(",\"" k "\":") - 1, how, hcol }
 static const struct {
     const char *key;
-    int number;
-} k_line[] = {{"at", 0},           {"id", 0},           {"reason", 0},       {"category", 0},
-              {"currency", 0},     {"quantity", 1},     {"reverses", 0},     {"visit_id", 0},
-              {"member_id", 0},    {"created_at", 0},   {"net_amount", 1},   {"tax_amount", 1},
-              {"description", 0},  {"reversed_by", 0},  {"tax_rate_bp", 1},  {"unit_amount", 1},
-              {"home_club_id", 0}, {"host_club_id", 0}, {"payment_mode", 0}, {"statement_id", 0},
-              {"total_amount", 1}, {"staff_user_id", 0}};
+    size_t len;
+    int how, hcol;
+} k_line[] = {LKEY("at", V_TS, 0),
+              LKEY("id", V_STR, 0),
+              LKEY("reason", V_STR, 0),
+              LKEY("category", V_STR, 0),
+              LKEY("currency", V_HEAD, H_CURRENCY),
+              LKEY("quantity", V_NUM, 0),
+              LKEY("reverses", V_STR, 0),
+              LKEY("visit_id", V_STR, 0),
+              LKEY("member_id", V_STR, 0),
+              LKEY("created_at", V_TS, 0),
+              LKEY("net_amount", V_NUM, 0),
+              LKEY("tax_amount", V_NUM, 0),
+              LKEY("description", V_STR, 0),
+              LKEY("reversed_by", V_STR, 0),
+              LKEY("tax_rate_bp", V_NUM, 0),
+              LKEY("unit_amount", V_NUM, 0),
+              LKEY("home_club_id", V_HEAD, H_HOME),
+              LKEY("host_club_id", V_HEAD, H_HOST),
+              LKEY("payment_mode", V_MODE, 0),
+              LKEY("statement_id", V_HEAD, H_ID),
+              LKEY("total_amount", V_NUM, 0),
+              LKEY("staff_user_id", V_STR, 0)};
 enum {
     L_AT,
     L_ID,
@@ -118,20 +142,45 @@ static long long num(const PGresult *r, int row, int col) {
 
 /* "key": then the column as a JSON string (or null) */
 static void put_str(strbuf_t *b, const char *key, const PGresult *r, int row, int col) {
-    strbuf_printf(b, "\"%s\":", key);
+    strbuf_putn(b, "\"", 1);
+    strbuf_puts(b, key);
+    strbuf_putn(b, "\":", 2);
     if (PQgetisnull(r, row, col))
         strbuf_putn(b, "null", 4);
     else
         jsonx_put_string(b, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
 }
 
-/* "key": then the column's text as it is (a number or PostgreSQL's JSON), or null */
-static void put_raw(strbuf_t *b, const char *key, const PGresult *r, int row, int col) {
-    strbuf_printf(b, "\"%s\":", key);
-    if (PQgetisnull(r, row, col))
+/* "key": then the column's JSON (PostgreSQL's text of a json value) in canonical form, or null;
+ * -3 when it is not JSON */
+static int put_json(strbuf_t *b, const char *key, const PGresult *r, int row, int col) {
+    strbuf_putn(b, "\"", 1);
+    strbuf_puts(b, key);
+    strbuf_putn(b, "\":", 2);
+    if (PQgetisnull(r, row, col)) {
         strbuf_putn(b, "null", 4);
-    else
-        strbuf_putn(b, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+        return 0;
+    }
+    return jsonx_put_canonical(b, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col)) == 0
+               ? 0
+               : -3;
+}
+
+/* A line's timestamp column: PostgreSQL's text of the UTC timestamp ("YYYY-MM-DD HH:MM:SS", then
+ * "." and 1 to 6 digits unless they are all 0; DateStyle ISO) written as reciprocal.ts writes it,
+ * "YYYY-MM-DDTHH:MM:SS.ffffffZ" (to_char's 'US' is always 6 digits); -1 on any other shape. */
+static int put_ts(strbuf_t *b, const PGresult *r, int row, int col) {
+    const char *v = PQgetvalue(r, row, col);
+    size_t n = (size_t)PQgetlength(r, row, col);
+    char out[27];
+    if (n < 19 || n > 26 || v[10] != ' ' || (n > 19 && (v[19] != '.' || n == 20))) return -1;
+    memcpy(out, v, 19);
+    out[10] = 'T', out[19] = '.';
+    for (size_t k = 0; k < 6; k++)
+        out[20 + k] = 20 + k < n ? v[20 + k] : '0';
+    out[26] = 'Z';
+    strbuf_putn(b, out, sizeof out);
+    return 0;
 }
 
 static int rate_cmp(const void *a, const void *b) {
@@ -173,14 +222,30 @@ static int write_json(const PGresult *r, strbuf_t *b) {
     for (int i = 0; i < n; i++) {
         strbuf_putn(b, i ? ",{" : "{", i ? 2 : 1);
         for (int k = 0; k < L_COUNT; k++) {
-            if (k) strbuf_putn(b, ",", 1);
-            (k_line[k].number ? put_raw : put_str)(b, k_line[k].key, r, i, L_FIRST + k);
+            int col = L_FIRST + k;
+            strbuf_putn(b, k_line[k].key + !k, k_line[k].len - !k);
+            if (k_line[k].how == V_HEAD) {
+                int h = k_line[k].hcol;
+                jsonx_put_string(b, PQgetvalue(r, 0, h), (size_t)PQgetlength(r, 0, h));
+            } else if (k_line[k].how == V_MODE) {
+                strbuf_puts(b, "\"bill_home_club\"");
+            } else if (PQgetisnull(r, i, col)) {
+                strbuf_putn(b, "null", 4);
+            } else if (k_line[k].how == V_NUM) {
+                strbuf_putn(b, PQgetvalue(r, i, col), (size_t)PQgetlength(r, i, col));
+            } else if (k_line[k].how == V_STR) {
+                jsonx_put_string(b, PQgetvalue(r, i, col), (size_t)PQgetlength(r, i, col));
+            } else {
+                strbuf_putn(b, "\"", 1);
+                if (put_ts(b, r, i, col) != 0) return -2;
+                strbuf_putn(b, "\"", 1);
+            }
         }
         strbuf_putn(b, "}", 1);
         if (add_line(r, i, &t, rates, &nrates) != 0) return -1;
     }
     strbuf_puts(b, "],");
-    put_raw(b, "ledger", r, 0, H_LEDGER);
+    if (put_json(b, "ledger", r, 0, H_LEDGER) != 0) return -3;
     strbuf_putn(b, ",", 1);
     put_str(b, "number", r, 0, H_NUMBER);
     strbuf_putn(b, ",", 1);
@@ -193,7 +258,7 @@ static int write_json(const PGresult *r, strbuf_t *b) {
     strbuf_putn(b, ",", 1);
     put_str(b, "currency", r, 0, H_CURRENCY);
     strbuf_putn(b, ",", 1);
-    put_raw(b, "disputes", r, 0, H_DISPUTES);
+    if (put_json(b, "disputes", r, 0, H_DISPUTES) != 0) return -3;
     static const struct {
         const char *key;
         int col;
@@ -230,43 +295,55 @@ static int write_json(const PGresult *r, strbuf_t *b) {
 }
 
 /* RFC 4180: the header, one record per line, the total record (docs/reciprocal.md
- * "Documents"). */
-static void write_csv(const PGresult *r, strbuf_t *b) {
+ * "Documents"); -2 on a timestamp of another shape. */
+static int write_csv(const PGresult *r, strbuf_t *b) {
+    enum { C_STR, C_TEXT, C_NUM, C_TS };
     static const struct {
-        int col, flags, number;
-    } cols[] = {{L_ID, 0, 0},       {L_VISIT, 0, 0},    {L_MEMBER, 0, 0},
-                {L_AT, 0, 0},       {L_CATEGORY, 0, 0}, {L_DESCRIPTION, CSV_TEXT, 0},
-                {L_QUANTITY, 0, 1}, {L_UNIT, 0, 1},     {L_RATE, 0, 1},
-                {L_TAX, 0, 1},      {L_TOTAL, 0, 1},    {L_REVERSES, 0, 0}};
+        int col, how;
+    } cols[] = {{L_ID, C_STR},       {L_VISIT, C_STR},    {L_MEMBER, C_STR},
+                {L_AT, C_TS},        {L_CATEGORY, C_STR}, {L_DESCRIPTION, C_TEXT},
+                {L_QUANTITY, C_NUM}, {L_UNIT, C_NUM},     {L_RATE, C_NUM},
+                {L_TAX, C_NUM},      {L_TOTAL, C_NUM},    {L_REVERSES, C_STR}};
     static const int head[] = {H_NUMBER, H_PERIOD, H_HOST, H_HOME, H_CURRENCY};
     const char *cur = PQgetvalue(r, 0, H_CURRENCY);
     char text[40];
     long long tax = 0, total = 0;
     int n = has_lines(r) ? PQntuples(r) : 0;
+    strbuf_t pre = {0}; /* the statement's fields, the same on every record */
+    for (size_t k = 0; k < sizeof head / sizeof head[0]; k++) {
+        csv_put_field(&pre, PQgetvalue(r, 0, head[k]), 0);
+        strbuf_putn(&pre, ",", 1);
+    }
     strbuf_puts(b, "statement_number,period,host_club_id,home_club_id,currency,line,charge_id,"
                    "visit_id,member_id,at,category,description,quantity,unit_amount_minor,"
                    "tax_rate_bp,tax_minor,total_minor,reverses,total\r\n");
     for (int i = 0; i < n; i++) {
-        for (size_t k = 0; k < sizeof head / sizeof head[0]; k++) {
-            csv_put_field(b, PQgetvalue(r, 0, head[k]), 0);
-            strbuf_putn(b, ",", 1);
-        }
-        strbuf_printf(b, "%d,", i + 1);
+        strbuf_putn(b, pre.p, pre.len);
+        int w = snprintf(text, sizeof text, "%d,", i + 1);
+        strbuf_putn(b, text, (size_t)w);
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-            const char *v = PQgetvalue(r, i, L_FIRST + cols[k].col); /* "" when null */
-            if (cols[k].number)
-                strbuf_puts(b, v);
-            else
-                csv_put_field(b, v, cols[k].flags);
+            int col = L_FIRST + cols[k].col;
+            const char *v = PQgetvalue(r, i, col); /* "" when null */
+            if (cols[k].how == C_NUM)
+                strbuf_putn(b, v, (size_t)PQgetlength(r, i, col));
+            else if (cols[k].how != C_TS)
+                csv_put_field(b, v, cols[k].how == C_TEXT ? CSV_TEXT : 0);
+            else if (put_ts(b, r, i, col) != 0) {
+                strbuf_free(&pre);
+                return -2;
+            }
             strbuf_putn(b, ",", 1);
         }
         long long line_total = num(r, i, L_FIRST + L_TOTAL);
         tax += num(r, i, L_FIRST + L_TAX), total += line_total;
-        strbuf_printf(b, "%s\r\n", fees_format(line_total, cur, text, sizeof text));
+        strbuf_puts(b, fees_format(line_total, cur, text, sizeof text));
+        strbuf_putn(b, "\r\n", 2);
     }
+    strbuf_free(&pre);
     strbuf_printf(b, "%s,%s,%s,%s,%s,total,,,,,,,,,,%lld,%lld,,%s\r\n", PQgetvalue(r, 0, H_NUMBER),
                   PQgetvalue(r, 0, H_PERIOD), PQgetvalue(r, 0, H_HOST), PQgetvalue(r, 0, H_HOME),
                   cur, tax, total, fees_format(total, cur, text, sizeof text));
+    return 0;
 }
 
 int stmt_doc_text(const svc_call_t *call, db_tx_t *tx, const char *id, stmt_doc_format_t format,
@@ -286,15 +363,13 @@ int stmt_doc_text(const svc_call_t *call, db_tx_t *tx, const char *id, stmt_doc_
     }
     strbuf_t b = {0};
     strbuf_reserve(&b, (size_t)PQntuples(r) * 720 + 1024);
-    int rc = 0;
-    if (format == STMT_DOC_CSV)
-        write_csv(r, &b);
-    else
-        rc = write_json(r, &b);
+    int rc = format == STMT_DOC_CSV ? write_csv(r, &b) : write_json(r, &b);
     snprintf(number, 96, "%s", PQgetvalue(r, 0, H_NUMBER));
     PQclear(r);
     if (rc != 0) {
         strbuf_free(&b);
+        if (rc == -2) return err_set(e, 500, "internal", "", "a line's time is unreadable");
+        if (rc == -3) return err_set(e, 500, "internal", "", "unreadable JSON document");
         return err_set(e, 500, "internal", "", "more than %d tax rates in one statement",
                        MAX_RATES);
     }
@@ -307,7 +382,7 @@ json_t *stmt_doc_json(const svc_call_t *call, db_tx_t *tx, const char *id, err_t
     char *text = NULL, number[96];
     size_t len = 0;
     if (stmt_doc_text(call, tx, id, STMT_DOC_JSON, &text, &len, number, e) != 0) return NULL;
-    json_t *doc = jsonx_raw(text, len, e); /* canonical: the disputes' and ledger's spacing */
+    json_t *doc = jsonx_raw_canonical(text, len, e); /* written canonical: no second pass */
     free(text);
     return doc;
 }

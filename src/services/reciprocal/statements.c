@@ -9,7 +9,6 @@
 
 #include "core/cursor.h"
 #include "core/json.h"
-#include "core/log.h"
 #include "core/periodic.h"
 #include "services/reciprocal/statement_doc.h"
 #include "services/reciprocal/statement_ledger.h"
@@ -455,41 +454,93 @@ int stmt_pay(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 
 /* ---- the schedule ---- */
 
+/* The events of rows (id, host_club_id, home_club_id, ordered by host): one outbox statement per
+ * host (the event's tenant), the same envelopes as one emit per row. */
+static int emit_rows(const svc_call_t *call, db_tx_t *tx, const char *type, const char *status,
+                     const PGresult *r, err_t *e) {
+    int n = PQntuples(r), rc = 0;
+    json_t **data = calloc(n ? (size_t)n : 1, sizeof *data);
+    if (!data) return err_set(e, 500, "internal", "", "out of memory");
+    for (int i = 0, from = 0; rc == 0 && i < n; i++) {
+        data[i] =
+            json_pack("{s:s, s:s, s:s, s:s}", "statement_id", PQgetvalue(r, i, 0), "host_club_id",
+                      PQgetvalue(r, i, 1), "home_club_id", PQgetvalue(r, i, 2), "status", status);
+        if (!data[i])
+            rc = err_set(e, 500, "internal", "", "out of memory");
+        else if (i + 1 == n || strcmp(PQgetvalue(r, i + 1, 1), PQgetvalue(r, i, 1)) != 0) {
+            rc = svc_emit_many(call, tx, type, PQgetvalue(r, i, 1), data + from,
+                               (size_t)(i + 1 - from), e);
+            from = i + 1;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        json_decref(data[i]);
+    free(data);
+    return rc;
+}
+
+/* Issues every draft statement due at as_of (NULL = now: the 5th of the next month in the
+ * host's time zone), up to 1,000, in ONE transaction: the due drafts locked FOR UPDATE (each
+ * waits for the postings in flight, which hold it FOR SHARE), then ONE statement fixes every
+ * one's totals from its lines (its own snapshot, taken once the locks are held, so it counts
+ * every line committed before them) and marks it issued; statement.issued per statement. What
+ * `issue` does per statement, set-based (docs/reciprocal.md "Speed: settlement"). */
+static int issue_due(const svc_call_t *call, const char *as_of, long long *issued, err_t *e) {
+    const char *p[] = {as_of};
+    db_tx_t *tx = NULL;
+    int rc = -1;
+    db_batch_t b = {0};
+    if (svc_begin_deferred(call, NULL, &tx, e) != 0) return -1;
+    /* the totals' plan is costed per statement (one index scan of its lines each): above
+     * jit_above_cost for a few dozen, where compiling it costs more than running it */
+    db_batch_add(&b, "SELECT set_config('jit', 'off', true)", 0, NULL);
+    int lock = db_batch_add(&b,
+                            "SELECT coalesce(array_agg(id), '{}')::text FROM (SELECT id FROM "
+                            "reciprocal.statements WHERE status = 'draft' AND (period + interval "
+                            "'1 month 4 days')::date <= (coalesce($1::timestamptz, now()) AT "
+                            "TIME ZONE host_timezone)::date ORDER BY period, id LIMIT 1000 FOR "
+                            "UPDATE) d",
+                            1, p);
+    if (db_batch_run(tx, &b, 0, e) != 0) goto done;
+    const char *ids[] = {PQgetvalue(db_batch_result(&b, lock), 0, 0)};
+    PGresult *u = db_exec(
+        tx,
+        "WITH u AS (UPDATE reciprocal.statements s SET status = 'issued', issued_at = "
+        "coalesce(s.issued_at, now()), drafted_at = coalesce(s.drafted_at, now()), updated_at = "
+        "now(), line_count = t.n, total_net = t.net, total_tax = t.tax, total = t.total FROM "
+        "unnest($1::uuid[]) AS x(id) CROSS JOIN LATERAL (SELECT count(*) AS n, "
+        "coalesce(sum(c.net_amount), 0) AS net, coalesce(sum(c.tax_amount), 0) AS tax, "
+        "coalesce(sum(c.total_amount), 0) AS total FROM reciprocal.charges c WHERE "
+        "c.statement_id = x.id) t WHERE s.id = x.id RETURNING s.id, s.host_club_id, "
+        "s.home_club_id) SELECT id, host_club_id, home_club_id FROM u ORDER BY host_club_id, id",
+        1, ids, e);
+    if (!u) goto done;
+    *issued = PQntuples(u);
+    rc = emit_rows(call, tx, "statement.issued", "issued", u, e);
+    PQclear(u);
+done:
+    db_batch_clear(&b);
+    return db_tx_finish(&tx, rc, NULL, e);
+}
+
 int stmt_sweep(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    const char *p[] = {json_string_value(json_object_get(in, "as_of"))};
+    const char *as_of = json_string_value(json_object_get(in, "as_of"));
+    const char *p[] = {as_of};
     db_tx_t *tx = NULL;
     long long drafted = 0, issued = 0;
     if (svc_begin(call, &tx, e) != 0) return -1;
     PGresult *r = db_exec(tx,
-                          "UPDATE reciprocal.statements SET drafted_at = now(), updated_at = "
-                          "now() WHERE status = 'draft' AND drafted_at IS NULL AND "
+                          "WITH d AS (UPDATE reciprocal.statements SET drafted_at = now(), "
+                          "updated_at = now() WHERE status = 'draft' AND drafted_at IS NULL AND "
                           "(period + interval '1 month')::date <= (coalesce($1::timestamptz, "
                           "now()) AT TIME ZONE host_timezone)::date RETURNING id, host_club_id, "
-                          "home_club_id",
+                          "home_club_id) SELECT id, host_club_id, home_club_id FROM d ORDER BY "
+                          "host_club_id, id",
                           1, p, e);
-    int rc = r ? 0 : -1;
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++, drafted++)
-        rc = emit(call, tx, "statement.drafted", PQgetvalue(r, i, 1), PQgetvalue(r, i, 0),
-                  PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), "draft", NULL, e);
+    int rc = r ? emit_rows(call, tx, "statement.drafted", "draft", r, e) : -1;
+    drafted = r ? PQntuples(r) : 0;
     PQclear(r);
-    if (db_tx_finish(&tx, rc, NULL, e) != 0) return -1;
-    db_scope_t scope = svc_scope(call, NULL);
-    r = db_read(call->env->db, &scope,
-                "SELECT id FROM reciprocal.statements WHERE status = 'draft' AND (period + "
-                "interval '1 month 4 days')::date <= (coalesce($1::timestamptz, now()) AT TIME "
-                "ZONE host_timezone)::date ORDER BY period, id LIMIT 1000",
-                1, p, e);
-    if (!r) return -1;
-    for (int i = 0; i < PQntuples(r); i++) {
-        json_t *one = json_pack("{s:s}", "id", PQgetvalue(r, i, 0));
-        err_t ie = {0};
-        if (act(call, one, "issue", NULL, &ie) == 0)
-            issued++;
-        else if (ie.status != 409)
-            log_warn("statement %s not issued: %s", PQgetvalue(r, i, 0), ie.message);
-        json_decref(one);
-    }
-    PQclear(r);
+    if (db_tx_finish(&tx, rc, NULL, e) != 0 || issue_due(call, as_of, &issued, e) != 0) return -1;
     long long submitted = 0, pending = 0;
     if (stmt_ledger_pass(call, &submitted, &pending, e) != 0) return -1;
     *out = json_pack("{s:I, s:I, s:I, s:I}", "drafted", (json_int_t)drafted, "issued",
