@@ -1225,18 +1225,6 @@ static void test_sweep_concurrency(void) {
     bill_concurrency("2030-08-14", "2030-08-14T18:00:00Z", "2030-09-05T12:00:00Z", "August",
                      "September");
 }
-json_decref(s);
-}
-
-static void test_bill_concurrency(void) {
-    bill_concurrency("2030-11-15", "2030-11-15T18:00:00Z", NULL);
-}
-
-/* The same while the schedule issues every due statement at once (one transaction, the totals
- * of all in one statement: statements.c issue_due). */
-static void test_sweep_concurrency(void) {
-    bill_concurrency("2030-08-14", "2030-08-14T18:00:00Z", "2030-09-05T12:00:00Z");
-}
 
 /* Posting charges over REST (16 connections) and issuing 50 pairs' statements with 100,000 lines
  * in all (the lines inserted as the owner, the issue through the schedule). */
