@@ -20,6 +20,9 @@ BEGIN
 END
 $do$;
 DROP FUNCTION analytics.daily_changed();
+DROP FUNCTION analytics.rebuild_monthly();
+ALTER FUNCTION analytics.rebuild_monthly_sums() RENAME TO rebuild_monthly;
+ALTER TABLE analytics.monthly_visits DROP COLUMN dow_visits;
 DROP FUNCTION analytics.month_delta(analytics.daily_visits[], analytics.daily_visits[]);
 DROP FUNCTION analytics.month_delta(analytics.daily_money[], analytics.daily_money[]);
 DROP FUNCTION analytics.month_delta(analytics.daily_usage[], analytics.daily_usage[]);

@@ -17,7 +17,33 @@
 --   recompute_visit_keys writes only the daily rows that differ from their recomputation (insert
 --                     the new, update the changed, delete the gone) instead of deleting and
 --                     re-inserting every touched row: the triggers see only real changes.
+--   monthly_visits.dow_visits  visits (checked in or completed) per ISO weekday of the arrival
+--                     day, Monday first: the network report's weekday list from the monthly
+--                     level (rebuild_monthly fills it after 0006's sums, now rebuild_monthly_sums).
 -- The functions of 0006 stay (the down migration points the triggers back at them).
+ALTER TABLE analytics.monthly_visits
+    ADD COLUMN dow_visits integer[] NOT NULL DEFAULT '{0,0,0,0,0,0,0}';
+ALTER FUNCTION analytics.rebuild_monthly() RENAME TO rebuild_monthly_sums;
+CREATE FUNCTION analytics.rebuild_monthly() RETURNS void
+    LANGUAGE plpgsql
+    AS $fn$
+BEGIN
+    PERFORM analytics.rebuild_monthly_sums();
+    UPDATE analytics.monthly_visits mv
+    SET dow_visits = ARRAY[w.d1, w.d2, w.d3, w.d4, w.d5, w.d6, w.d7]
+    FROM (SELECT host_club_id, home_club_id, date_trunc('month', day)::date AS month,
+                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 1), 0) AS d1,
+                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 2), 0) AS d2,
+                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 3), 0) AS d3,
+                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 4), 0) AS d4,
+                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 5), 0) AS d5,
+                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 6), 0) AS d6,
+                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 7), 0) AS d7
+          FROM analytics.daily_visits GROUP BY 1, 2, 3) w
+    WHERE mv.host_club_id = w.host_club_id AND mv.home_club_id = w.home_club_id
+      AND mv.month = w.month;
+END
+$fn$;
 
 CREATE FUNCTION analytics.apply_keys(p_kinds "char"[], p_hosts uuid[], p_homes uuid[],
                                      p_keys text[], p_months date[], p_days integer[])
@@ -115,6 +141,9 @@ CREATE FUNCTION analytics.month_delta(o analytics.daily_visits[], n analytics.da
 DECLARE
     v_kd "char"[]; v_h uuid[]; v_ho uuid[]; v_k text[]; v_m date[]; v_d integer[]; v_sec integer[];
 BEGIN
+    IF cardinality(o) + cardinality(n) = 0 THEN
+        RETURN;
+    END IF;
     WITH sg AS (SELECT -1 AS s, x.* FROM unnest(o) x UNION ALL SELECT 1, x.* FROM unnest(n) x),
     dl AS (
         SELECT host_club_id AS h, home_club_id AS ho, date_trunc('month', day)::date AS m,
@@ -125,7 +154,15 @@ BEGIN
                sum(s * visits) AS visits, sum(s * visitor_days) AS visitor_days,
                sum(s * visitor_nights) AS visitor_nights, sum(s * guests) AS guests,
                sum(s * lead_0_1) AS lead_0_1, sum(s * lead_2_7) AS lead_2_7,
-               sum(s * lead_8) AS lead_8
+               sum(s * lead_8) AS lead_8,
+               ARRAY[coalesce(sum(s * visits) FILTER (WHERE extract(isodow FROM day) = 1), 0),
+                     coalesce(sum(s * visits) FILTER (WHERE extract(isodow FROM day) = 2), 0),
+                     coalesce(sum(s * visits) FILTER (WHERE extract(isodow FROM day) = 3), 0),
+                     coalesce(sum(s * visits) FILTER (WHERE extract(isodow FROM day) = 4), 0),
+                     coalesce(sum(s * visits) FILTER (WHERE extract(isodow FROM day) = 5), 0),
+                     coalesce(sum(s * visits) FILTER (WHERE extract(isodow FROM day) = 6), 0),
+                     coalesce(sum(s * visits) FILTER (WHERE extract(isodow FROM day) = 7), 0)]
+                   AS dow
         FROM sg GROUP BY 1, 2, 3),
     ab AS (SELECT dl.h, dl.ho, dl.m, coalesce(e.days, 0) + dl.days AS days,
                   coalesce(e.requested, 0) + dl.requested AS requested,
@@ -142,7 +179,9 @@ BEGIN
                   coalesce(e.guests, 0) + dl.guests AS guests,
                   coalesce(e.lead_0_1, 0) + dl.lead_0_1 AS lead_0_1,
                   coalesce(e.lead_2_7, 0) + dl.lead_2_7 AS lead_2_7,
-                  coalesce(e.lead_8, 0) + dl.lead_8 AS lead_8, e.ctid AS tid
+                  coalesce(e.lead_8, 0) + dl.lead_8 AS lead_8,
+                  ARRAY(SELECT (coalesce(e.dow_visits[i], 0) + dl.dow[i])::integer
+                        FROM generate_series(1, 7) i ORDER BY i) AS dow_visits, e.ctid AS tid
            FROM dl LEFT JOIN LATERAL (
                SELECT y.*, y.ctid FROM analytics.monthly_visits y
                WHERE y.host_club_id = dl.h AND y.home_club_id = dl.ho AND y.month = dl.m) e
@@ -152,7 +191,7 @@ BEGIN
     INSERT INTO analytics.monthly_visits AS y
     SELECT h, ho, m, days, requested, approved, declined, confirmed, checked_in, completed,
            no_show, cancelled, visits, visitor_days, visitor_nights, guests, lead_0_1, lead_2_7,
-           lead_8
+           lead_8, dow_visits
     FROM ab WHERE days > 0
     ON CONFLICT (host_club_id, home_club_id, month) DO UPDATE SET days = EXCLUDED.days,
         requested = EXCLUDED.requested, approved = EXCLUDED.approved,
@@ -161,7 +200,7 @@ BEGIN
         no_show = EXCLUDED.no_show, cancelled = EXCLUDED.cancelled, visits = EXCLUDED.visits,
         visitor_days = EXCLUDED.visitor_days, visitor_nights = EXCLUDED.visitor_nights,
         guests = EXCLUDED.guests, lead_0_1 = EXCLUDED.lead_0_1, lead_2_7 = EXCLUDED.lead_2_7,
-        lead_8 = EXCLUDED.lead_8;
+        lead_8 = EXCLUDED.lead_8, dow_visits = EXCLUDED.dow_visits;
     -- approval delays
     SELECT array_agg(x.host_club_id), array_agg(x.home_club_id),
            array_agg(date_trunc('month', x.day)::date), array_agg(a), array_agg(x.s)
@@ -192,6 +231,9 @@ CREATE FUNCTION analytics.month_delta(o analytics.daily_money[], n analytics.dai
     LANGUAGE plpgsql
     AS $fn$
 BEGIN
+    IF cardinality(o) + cardinality(n) = 0 THEN
+        RETURN;
+    END IF;
     WITH dl AS (
         SELECT x.host_club_id AS h, x.home_club_id AS ho, date_trunc('month', x.day)::date AS m,
                x.currency AS c, sum(x.s) AS days, sum(x.s * x.amount_minor) AS amount,
@@ -221,6 +263,9 @@ CREATE FUNCTION analytics.month_delta(o analytics.daily_usage[], n analytics.dai
 DECLARE
     v_kd "char"[]; v_h uuid[]; v_ho uuid[]; v_k text[]; v_m date[]; v_d integer[];
 BEGIN
+    IF cardinality(o) + cardinality(n) = 0 THEN
+        RETURN;
+    END IF;
     WITH dl AS (
         SELECT x.club_id AS c, date_trunc('month', x.day)::date AS m, sum(x.s) AS days,
                sum(x.s * x.sign_ins) AS sign_ins
@@ -255,6 +300,9 @@ CREATE FUNCTION analytics.month_delta(o analytics.daily_rooms[], n analytics.dai
     LANGUAGE plpgsql
     AS $fn$
 BEGIN
+    IF cardinality(o) + cardinality(n) = 0 THEN
+        RETURN;
+    END IF;
     WITH dl AS (
         SELECT x.host_club_id AS h, x.home_club_id AS ho,
                date_trunc('month', x.night)::date AS m, sum(x.s) AS days,
@@ -320,12 +368,19 @@ END
 $do$;
 
 -- The daily_visits rows of every (host, home, day) given, recomputed from visits; only the rows
--- that differ are written (new ones inserted, changed ones updated, gone ones deleted).
+-- that differ are written (new ones inserted, changed ones updated, gone ones deleted), and
+-- their months change by one month_delta of the rows before and after (the statement's own
+-- triggers skipped: one call instead of one per insert, update and delete).
 CREATE OR REPLACE FUNCTION analytics.recompute_visit_keys(hosts uuid[], homes uuid[], days date[])
     RETURNS void
     LANGUAGE plpgsql
     AS $fn$
+DECLARE
+    monthly constant boolean := analytics.monthly_on();
+    v_old analytics.daily_visits[];
+    v_new analytics.daily_visits[];
 BEGIN
+    PERFORM set_config('analytics.monthly_off', 'on', true);
     WITH k AS (SELECT DISTINCT h, o, d FROM unnest(hosts, homes, days) AS t(h, o, d)
                WHERE d IS NOT NULL),
     nw AS (
@@ -367,27 +422,39 @@ BEGIN
            CROSS JOIN LATERAL (SELECT z.*, z.ctid FROM analytics.daily_visits z
                                WHERE z.host_club_id = k.h AND z.home_club_id = k.o
                                  AND z.day = k.d) y),
+    -- the rows that change: gone (no recomputation) or different from their recomputation
+    old AS (SELECT ex.* FROM ex
+            WHERE NOT EXISTS (
+                SELECT 1 FROM nw
+                WHERE nw.host_club_id = ex.host_club_id AND nw.home_club_id = ex.home_club_id
+                  AND nw.day = ex.day AND nw.facility = ex.facility
+                  AND nw.category = ex.category
+                  AND (ex.requested, ex.approved, ex.declined, ex.confirmed, ex.checked_in,
+                       ex.completed, ex.no_show, ex.cancelled, ex.visits, ex.visitor_days,
+                       ex.visitor_nights, ex.guests, ex.lead_0_1, ex.lead_2_7, ex.lead_8,
+                       ex.approve_secs, ex.member_keys)
+                      = (nw.requested, nw.approved, nw.declined, nw.confirmed, nw.checked_in,
+                         nw.completed, nw.no_show, nw.cancelled, nw.visits, nw.visitor_days,
+                         nw.visitor_nights, nw.guests, nw.lead_0_1, nw.lead_2_7, nw.lead_8,
+                         nw.approve_secs, nw.member_keys))),
     del AS (DELETE FROM analytics.daily_visits WHERE ctid = ANY (ARRAY(
-                SELECT ex.tid FROM ex
+                SELECT old.tid FROM old
                 WHERE NOT EXISTS (SELECT 1 FROM nw
-                                  WHERE nw.host_club_id = ex.host_club_id
-                                    AND nw.home_club_id = ex.home_club_id AND nw.day = ex.day
-                                    AND nw.facility = ex.facility
-                                    AND nw.category = ex.category))))
+                                  WHERE nw.host_club_id = old.host_club_id
+                                    AND nw.home_club_id = old.home_club_id AND nw.day = old.day
+                                    AND nw.facility = old.facility
+                                    AND nw.category = old.category)))),
+    up AS (
     INSERT INTO analytics.daily_visits AS y
     SELECT nw.* FROM nw
     WHERE NOT EXISTS (SELECT 1 FROM ex
                       WHERE ex.host_club_id = nw.host_club_id AND ex.home_club_id = nw.home_club_id
                         AND ex.day = nw.day AND ex.facility = nw.facility
-                        AND ex.category = nw.category
-                        AND (ex.requested, ex.approved, ex.declined, ex.confirmed, ex.checked_in,
-                             ex.completed, ex.no_show, ex.cancelled, ex.visits, ex.visitor_days,
-                             ex.visitor_nights, ex.guests, ex.lead_0_1, ex.lead_2_7, ex.lead_8,
-                             ex.approve_secs, ex.member_keys)
-                            = (nw.requested, nw.approved, nw.declined, nw.confirmed,
-                               nw.checked_in, nw.completed, nw.no_show, nw.cancelled, nw.visits,
-                               nw.visitor_days, nw.visitor_nights, nw.guests, nw.lead_0_1,
-                               nw.lead_2_7, nw.lead_8, nw.approve_secs, nw.member_keys))
+                        AND ex.category = nw.category)
+       OR EXISTS (SELECT 1 FROM old
+                  WHERE old.host_club_id = nw.host_club_id
+                    AND old.home_club_id = nw.home_club_id AND old.day = nw.day
+                    AND old.facility = nw.facility AND old.category = nw.category)
     ON CONFLICT (host_club_id, home_club_id, day, facility, category) DO UPDATE SET
         requested = EXCLUDED.requested, approved = EXCLUDED.approved,
         declined = EXCLUDED.declined, confirmed = EXCLUDED.confirmed,
@@ -396,6 +463,22 @@ BEGIN
         visitor_days = EXCLUDED.visitor_days, visitor_nights = EXCLUDED.visitor_nights,
         guests = EXCLUDED.guests, lead_0_1 = EXCLUDED.lead_0_1, lead_2_7 = EXCLUDED.lead_2_7,
         lead_8 = EXCLUDED.lead_8, approve_secs = EXCLUDED.approve_secs,
-        member_keys = EXCLUDED.member_keys;
+        member_keys = EXCLUDED.member_keys
+    RETURNING y.*)
+    SELECT ARRAY(SELECT ROW(host_club_id, home_club_id, day, facility, category, requested,
+                            approved, declined, confirmed, checked_in, completed, no_show,
+                            cancelled, visits, visitor_days, visitor_nights, guests, lead_0_1,
+                            lead_2_7, lead_8, approve_secs, member_keys)::analytics.daily_visits
+                 FROM old),
+           ARRAY(SELECT up::analytics.daily_visits FROM up)
+    INTO v_old, v_new;
+    PERFORM set_config('analytics.monthly_off', CASE WHEN monthly THEN 'off' ELSE 'on' END, true);
+    IF monthly THEN
+        PERFORM analytics.month_delta(v_old, v_new);
+    END IF;
 END
 $fn$;
+
+-- The weekdays of the monthly rows already there (read and written in the consumers' scope).
+SELECT set_config('app.relay', 'on', true);
+SELECT analytics.rebuild_monthly();
