@@ -14,9 +14,10 @@
 --                     statement: the touched keys' months read by primary key prefix, the
 --                     (month, prev) pairs before and after computed from what was read plus the
 --                     change (no second read), counts written as absolute values.
---   recompute_visit_keys writes only the daily rows that differ from their recomputation (insert
---                     the new, update the changed, delete the gone) instead of deleting and
---                     re-inserting every touched row: the triggers see only real changes.
+--   recompute_visit_keys hands the rows it deletes and re-inserts to ONE month_delta (its
+--                     statements' triggers skipped): 0006 ran the monthly maintenance once for
+--                     the delete and once for the insert, and rows that come back unchanged
+--                     now cancel out before any key or month row is read.
 --   monthly_visits.dow_visits  visits (checked in or completed) per ISO weekday of the arrival
 --                     day, Monday first: the network report's weekday list from the monthly
 --                     level (rebuild_monthly fills it after 0006's sums, now rebuild_monthly_sums).
@@ -367,10 +368,10 @@ BEGIN
 END
 $do$;
 
--- The daily_visits rows of every (host, home, day) given, recomputed from visits; only the rows
--- that differ are written (new ones inserted, changed ones updated, gone ones deleted), and
--- their months change by one month_delta of the rows before and after (the statement's own
--- triggers skipped: one call instead of one per insert, update and delete).
+-- The daily_visits rows of every (host, home, day) given, recomputed from visits (deleted and
+-- inserted as in 0005), and their months changed by ONE month_delta of the rows deleted and
+-- inserted (the statements' own triggers skipped: 0006 ran the whole monthly maintenance once
+-- for the delete and once for the insert; rows that come back unchanged cancel out).
 CREATE OR REPLACE FUNCTION analytics.recompute_visit_keys(hosts uuid[], homes uuid[], days date[])
     RETURNS void
     LANGUAGE plpgsql
@@ -381,100 +382,54 @@ DECLARE
     v_new analytics.daily_visits[];
 BEGIN
     PERFORM set_config('analytics.monthly_off', 'on', true);
-    WITH k AS (SELECT DISTINCT h, o, d FROM unnest(hosts, homes, days) AS t(h, o, d)
-               WHERE d IS NOT NULL),
-    nw AS (
-        SELECT v.host_club_id, v.home_club_id, v.arrive_on AS day, v.facility, v.category,
-               count(*)::integer AS requested,
-               count(*) FILTER (WHERE v.approved_at IS NOT NULL)::integer AS approved,
-               count(*) FILTER (WHERE v.status = 'declined')::integer AS declined,
-               count(*) FILTER (WHERE v.status = 'confirmed')::integer AS confirmed,
-               count(*) FILTER (WHERE v.status = 'checked_in')::integer AS checked_in,
-               count(*) FILTER (WHERE v.status = 'completed')::integer AS completed,
-               count(*) FILTER (WHERE v.status = 'no_show')::integer AS no_show,
-               count(*) FILTER (WHERE v.status = 'cancelled')::integer AS cancelled,
-               count(*) FILTER (WHERE v.status IN ('checked_in', 'completed'))::integer AS visits,
-               coalesce(sum(v.depart_on - v.arrive_on + 1)
-                        FILTER (WHERE v.status IN ('checked_in', 'completed')), 0)::integer
-                   AS visitor_days,
-               coalesce(sum(v.depart_on - v.arrive_on)
-                        FILTER (WHERE v.status IN ('checked_in', 'completed')), 0)::integer
-                   AS visitor_nights,
-               coalesce(sum(v.guests) FILTER (WHERE v.status IN ('checked_in', 'completed')),
-                        0)::integer AS guests,
-               count(*) FILTER (WHERE v.lead_days <= 1)::integer AS lead_0_1,
-               count(*) FILTER (WHERE v.lead_days BETWEEN 2 AND 7)::integer AS lead_2_7,
-               count(*) FILTER (WHERE v.lead_days >= 8)::integer AS lead_8,
-               coalesce(array_agg(extract(epoch FROM v.approved_at - v.requested_at)::integer
-                                  ORDER BY extract(epoch FROM v.approved_at - v.requested_at))
-                        FILTER (WHERE v.approved_at IS NOT NULL AND v.requested_at IS NOT NULL),
-                        '{}') AS approve_secs,
-               coalesce((SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(
-                            array_agg(v.member_key) FILTER (WHERE v.member_key IS NOT NULL
-                                AND v.status IN ('checked_in', 'completed'))) x), '{}')
-                   AS member_keys
-        FROM k
-        CROSS JOIN LATERAL (SELECT * FROM analytics.visits y
-                            WHERE y.host_club_id = k.h AND y.home_club_id = k.o
-                              AND y.arrive_on = k.d) v
-        GROUP BY v.host_club_id, v.home_club_id, v.arrive_on, v.facility, v.category),
-    ex AS (SELECT y.*, y.ctid AS tid FROM k
-           CROSS JOIN LATERAL (SELECT z.*, z.ctid FROM analytics.daily_visits z
-                               WHERE z.host_club_id = k.h AND z.home_club_id = k.o
-                                 AND z.day = k.d) y),
-    -- the rows that change: gone (no recomputation) or different from their recomputation
-    old AS (SELECT ex.* FROM ex
-            WHERE NOT EXISTS (
-                SELECT 1 FROM nw
-                WHERE nw.host_club_id = ex.host_club_id AND nw.home_club_id = ex.home_club_id
-                  AND nw.day = ex.day AND nw.facility = ex.facility
-                  AND nw.category = ex.category
-                  AND (ex.requested, ex.approved, ex.declined, ex.confirmed, ex.checked_in,
-                       ex.completed, ex.no_show, ex.cancelled, ex.visits, ex.visitor_days,
-                       ex.visitor_nights, ex.guests, ex.lead_0_1, ex.lead_2_7, ex.lead_8,
-                       ex.approve_secs, ex.member_keys)
-                      = (nw.requested, nw.approved, nw.declined, nw.confirmed, nw.checked_in,
-                         nw.completed, nw.no_show, nw.cancelled, nw.visits, nw.visitor_days,
-                         nw.visitor_nights, nw.guests, nw.lead_0_1, nw.lead_2_7, nw.lead_8,
-                         nw.approve_secs, nw.member_keys))),
-    del AS (DELETE FROM analytics.daily_visits WHERE ctid = ANY (ARRAY(
-                SELECT old.tid FROM old
-                WHERE NOT EXISTS (SELECT 1 FROM nw
-                                  WHERE nw.host_club_id = old.host_club_id
-                                    AND nw.home_club_id = old.home_club_id AND nw.day = old.day
-                                    AND nw.facility = old.facility
-                                    AND nw.category = old.category)))),
-    up AS (
-    INSERT INTO analytics.daily_visits AS y
-    SELECT nw.* FROM nw
-    WHERE NOT EXISTS (SELECT 1 FROM ex
-                      WHERE ex.host_club_id = nw.host_club_id AND ex.home_club_id = nw.home_club_id
-                        AND ex.day = nw.day AND ex.facility = nw.facility
-                        AND ex.category = nw.category)
-       OR EXISTS (SELECT 1 FROM old
-                  WHERE old.host_club_id = nw.host_club_id
-                    AND old.home_club_id = nw.home_club_id AND old.day = nw.day
-                    AND old.facility = nw.facility AND old.category = nw.category)
-    ON CONFLICT (host_club_id, home_club_id, day, facility, category) DO UPDATE SET
-        requested = EXCLUDED.requested, approved = EXCLUDED.approved,
-        declined = EXCLUDED.declined, confirmed = EXCLUDED.confirmed,
-        checked_in = EXCLUDED.checked_in, completed = EXCLUDED.completed,
-        no_show = EXCLUDED.no_show, cancelled = EXCLUDED.cancelled, visits = EXCLUDED.visits,
-        visitor_days = EXCLUDED.visitor_days, visitor_nights = EXCLUDED.visitor_nights,
-        guests = EXCLUDED.guests, lead_0_1 = EXCLUDED.lead_0_1, lead_2_7 = EXCLUDED.lead_2_7,
-        lead_8 = EXCLUDED.lead_8, approve_secs = EXCLUDED.approve_secs,
-        member_keys = EXCLUDED.member_keys
-    RETURNING y.*)
-    SELECT ARRAY(SELECT ROW(host_club_id, home_club_id, day, facility, category, requested,
-                            approved, declined, confirmed, checked_in, completed, no_show,
-                            cancelled, visits, visitor_days, visitor_nights, guests, lead_0_1,
-                            lead_2_7, lead_8, approve_secs, member_keys)::analytics.daily_visits
-                 FROM old),
-           ARRAY(SELECT up::analytics.daily_visits FROM up)
-    INTO v_old, v_new;
+    WITH del AS (
+        DELETE FROM analytics.daily_visits WHERE ctid = ANY (ARRAY(
+            SELECT x.ctid
+            FROM (SELECT DISTINCT h, o, d FROM unnest(hosts, homes, days) AS t(h, o, d)
+                  WHERE d IS NOT NULL) k
+            CROSS JOIN LATERAL (SELECT y.ctid FROM analytics.daily_visits y
+                                WHERE y.host_club_id = k.h AND y.home_club_id = k.o
+                                  AND y.day = k.d) x))
+        RETURNING *)
+    SELECT array_agg(del::analytics.daily_visits) INTO v_old FROM del;
+    WITH ins AS (
+    INSERT INTO analytics.daily_visits
+    SELECT v.host_club_id, v.home_club_id, v.arrive_on, v.facility, v.category,
+           count(*),
+           count(*) FILTER (WHERE v.approved_at IS NOT NULL),
+           count(*) FILTER (WHERE v.status = 'declined'),
+           count(*) FILTER (WHERE v.status = 'confirmed'),
+           count(*) FILTER (WHERE v.status = 'checked_in'),
+           count(*) FILTER (WHERE v.status = 'completed'),
+           count(*) FILTER (WHERE v.status = 'no_show'),
+           count(*) FILTER (WHERE v.status = 'cancelled'),
+           count(*) FILTER (WHERE v.status IN ('checked_in', 'completed')),
+           coalesce(sum(v.depart_on - v.arrive_on + 1)
+                    FILTER (WHERE v.status IN ('checked_in', 'completed')), 0),
+           coalesce(sum(v.depart_on - v.arrive_on)
+                    FILTER (WHERE v.status IN ('checked_in', 'completed')), 0),
+           coalesce(sum(v.guests) FILTER (WHERE v.status IN ('checked_in', 'completed')), 0),
+           count(*) FILTER (WHERE v.lead_days <= 1),
+           count(*) FILTER (WHERE v.lead_days BETWEEN 2 AND 7),
+           count(*) FILTER (WHERE v.lead_days >= 8),
+           coalesce(array_agg(extract(epoch FROM v.approved_at - v.requested_at)::integer
+                              ORDER BY extract(epoch FROM v.approved_at - v.requested_at))
+                    FILTER (WHERE v.approved_at IS NOT NULL AND v.requested_at IS NOT NULL),
+                    '{}'),
+           coalesce((SELECT array_agg(DISTINCT k ORDER BY k) FROM unnest(
+                        array_agg(v.member_key) FILTER (WHERE v.member_key IS NOT NULL
+                            AND v.status IN ('checked_in', 'completed'))) k), '{}')
+    FROM (SELECT DISTINCT h, o, d FROM unnest(hosts, homes, days) AS t(h, o, d)
+          WHERE d IS NOT NULL) k
+    CROSS JOIN LATERAL (SELECT * FROM analytics.visits y
+                        WHERE y.host_club_id = k.h AND y.home_club_id = k.o
+                          AND y.arrive_on = k.d) v
+    GROUP BY v.host_club_id, v.home_club_id, v.arrive_on, v.facility, v.category
+    RETURNING *)
+    SELECT array_agg(ins::analytics.daily_visits) INTO v_new FROM ins;
     PERFORM set_config('analytics.monthly_off', CASE WHEN monthly THEN 'off' ELSE 'on' END, true);
     IF monthly THEN
-        PERFORM analytics.month_delta(v_old, v_new);
+        PERFORM analytics.month_delta(coalesce(v_old, '{}'), coalesce(v_new, '{}'));
     END IF;
 END
 $fn$;
