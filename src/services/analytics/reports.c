@@ -466,6 +466,28 @@ int analytics_club_report(const svc_call_t *call, json_t *in, json_t **out, err_
     return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
 
+/* The network report's document after its month list (both paths): the weekday list, the
+ * measures, the rates, the money and the host x home cells, from the CTEs uv, t, rn, us, md, mo,
+ * v and sw. */
+#define NET_DOC_TAIL                                                                               \
+    "'weekday_cells', (SELECT jsonb_agg(coalesce(sw.n, 0) ORDER BY d) FROM generate_series(1, 7) " \
+    "d LEFT JOIN sw USING (d)), "                                                                  \
+    "'measures', (SELECT jsonb_build_object('unique_visitors', uv.n, 'visitor_days', t.vd, "       \
+    "'visitor_nights', t.vn, 'guests', t.g, 'lois_issued', t.ap, 'lois_declined', t.de, "          \
+    "'lead_time_0_1', t.l01, 'lead_time_2_7', t.l27, 'lead_time_8', t.l8, 'room_nights', rn.n, "   \
+    "'sign_ins', us.si, 'active_members', us.act) FROM t, uv, rn, us), "                           \
+    "'loi_approval_rate', (SELECT round(ap::numeric / nullif(ap + de, 0), 4) FROM t), "            \
+    "'loi_decided', (SELECT ap + de FROM t), "                                                     \
+    "'median_approve_seconds', (SELECT m FROM md), 'approvals', (SELECT n FROM md), "              \
+    "'money', coalesce((SELECT j FROM mo), '[]'), "                                                \
+    "'cells', coalesce((SELECT jsonb_agg(jsonb_build_array(host_club_id, home_club_id, n) ORDER "  \
+    "BY host_club_id, home_club_id) FROM v WHERE n > 0), '[]'), "                                  \
+    "'requests', (SELECT coalesce(sum(req), 0) FROM v), "                                          \
+    "'held', (SELECT coalesce(sum(held), 0) FROM v), "                                             \
+    "'no_show_rate', (SELECT round(sum(ns)::numeric / nullif(sum(held), 0), 4) FROM v), "          \
+    "'cancellation_rate', (SELECT round(sum(canc)::numeric / nullif(sum(req), 0), 4) FROM v))"     \
+    "::text"
+
 /* The network report over the daily rollups only (the reference the monthly path is tested
  * against, analytics_report_reference): per host club x home club, the visits (checked in or
  * completed) over the range, with the club totals; network administrators only (RLS: every
@@ -505,24 +527,7 @@ static const char k_sql_network_daily[] = RANGE_SQL
     "FROM bc), '[]'), "
     "'month_cells', (SELECT jsonb_agg(jsonb_build_array(to_char(g, 'YYYY-MM'), coalesce(sm.n, "
     "0)) ORDER BY g) FROM generate_series(date_trunc('month', r.f), r.t, interval '1 month') g "
-    "LEFT JOIN sm ON sm.m = to_char(g, 'YYYY-MM')), "
-    "'weekday_cells', (SELECT jsonb_agg(coalesce(sw.n, 0) ORDER BY d) FROM generate_series(1, 7) "
-    "d LEFT JOIN sw USING (d)), "
-    "'measures', (SELECT jsonb_build_object('unique_visitors', uv.n, 'visitor_days', t.vd, "
-    "'visitor_nights', t.vn, 'guests', t.g, 'lois_issued', t.ap, 'lois_declined', t.de, "
-    "'lead_time_0_1', t.l01, 'lead_time_2_7', t.l27, 'lead_time_8', t.l8, 'room_nights', rn.n, "
-    "'sign_ins', us.si, 'active_members', us.act) FROM t, uv, rn, us), "
-    "'loi_approval_rate', (SELECT round(ap::numeric / nullif(ap + de, 0), 4) FROM t), "
-    "'loi_decided', (SELECT ap + de FROM t), "
-    "'median_approve_seconds', (SELECT m FROM md), 'approvals', (SELECT n FROM md), "
-    "'money', coalesce((SELECT j FROM mo), '[]'), "
-    "'cells', coalesce((SELECT jsonb_agg(jsonb_build_array(host_club_id, home_club_id, n) ORDER "
-    "BY host_club_id, home_club_id) FROM v WHERE n > 0), '[]'), "
-    "'requests', (SELECT coalesce(sum(req), 0) FROM v), "
-    "'held', (SELECT coalesce(sum(held), 0) FROM v), "
-    "'no_show_rate', (SELECT round(sum(ns)::numeric / nullif(sum(held), 0), 4) FROM v), "
-    "'cancellation_rate', (SELECT round(sum(canc)::numeric / nullif(sum(req), 0), 4) FROM v))"
-    "::text FROM r";
+    "LEFT JOIN sm ON sm.m = to_char(g, 'YYYY-MM')), " NET_DOC_TAIL " FROM r";
 
 /* The network report's range: from, to and the whole months wf .. we (exclusive) inside it
  * (wf >= we: none), the network in UTC; params as RANGE_SQL. */
@@ -795,24 +800,7 @@ static const char k_sql_network[] =
     "FROM bc), '[]'), "
     "'month_cells', (SELECT jsonb_agg(jsonb_build_array(to_char(g, 'YYYY-MM'), coalesce(sm.n, "
     "0)) ORDER BY g) FROM generate_series(date_trunc('month', $1::date), $2::date, interval '1 "
-    "month') g LEFT JOIN sm ON sm.m = to_char(g, 'YYYY-MM')), "
-    "'weekday_cells', (SELECT jsonb_agg(coalesce(sw.n, 0) ORDER BY d) FROM generate_series(1, 7) "
-    "d LEFT JOIN sw USING (d)), "
-    "'measures', (SELECT jsonb_build_object('unique_visitors', uv.n, 'visitor_days', t.vd, "
-    "'visitor_nights', t.vn, 'guests', t.g, 'lois_issued', t.ap, 'lois_declined', t.de, "
-    "'lead_time_0_1', t.l01, 'lead_time_2_7', t.l27, 'lead_time_8', t.l8, 'room_nights', rn.n, "
-    "'sign_ins', us.si, 'active_members', us.act) FROM t, uv, rn, us), "
-    "'loi_approval_rate', (SELECT round(ap::numeric / nullif(ap + de, 0), 4) FROM t), "
-    "'loi_decided', (SELECT ap + de FROM t), "
-    "'median_approve_seconds', (SELECT m FROM md), 'approvals', (SELECT n FROM md), "
-    "'money', coalesce((SELECT j FROM mo), '[]'), "
-    "'cells', coalesce((SELECT jsonb_agg(jsonb_build_array(host_club_id, home_club_id, n) ORDER "
-    "BY host_club_id, home_club_id) FROM v WHERE n > 0), '[]'), "
-    "'requests', (SELECT coalesce(sum(req), 0) FROM v), "
-    "'held', (SELECT coalesce(sum(held), 0) FROM v), "
-    "'no_show_rate', (SELECT round(sum(ns)::numeric / nullif(sum(held), 0), 4) FROM v), "
-    "'cancellation_rate', (SELECT round(sum(canc)::numeric / nullif(sum(req), 0), 4) FROM v))"
-    "::text";
+    "month') g LEFT JOIN sm ON sm.m = to_char(g, 'YYYY-MM')), " NET_DOC_TAIL;
 
 /* The network report's document before suppression: the range resolved, then the monthly query
  * (or the daily reference) in one read-only transaction. NULL + e on failure. */

@@ -30,50 +30,7 @@ DROP FUNCTION analytics.month_delta(analytics.daily_rooms[], analytics.daily_roo
 DROP FUNCTION analytics.apply_approvals(uuid[], uuid[], date[], integer[], integer[]);
 DROP FUNCTION analytics.apply_keys("char"[], uuid[], uuid[], text[], date[], integer[]);
 
--- 0005's recompute: delete every touched row, insert its recomputation.
-CREATE OR REPLACE FUNCTION analytics.recompute_visit_keys(hosts uuid[], homes uuid[], days date[])
-    RETURNS void
-    LANGUAGE plpgsql
-    AS $fn$
-BEGIN
-    DELETE FROM analytics.daily_visits WHERE ctid = ANY (ARRAY(
-        SELECT x.ctid
-        FROM (SELECT DISTINCT h, o, d FROM unnest(hosts, homes, days) AS t(h, o, d)
-              WHERE d IS NOT NULL) k
-        CROSS JOIN LATERAL (SELECT y.ctid FROM analytics.daily_visits y
-                            WHERE y.host_club_id = k.h AND y.home_club_id = k.o
-                              AND y.day = k.d) x));
-    INSERT INTO analytics.daily_visits
-    SELECT v.host_club_id, v.home_club_id, v.arrive_on, v.facility, v.category,
-           count(*),
-           count(*) FILTER (WHERE v.approved_at IS NOT NULL),
-           count(*) FILTER (WHERE v.status = 'declined'),
-           count(*) FILTER (WHERE v.status = 'confirmed'),
-           count(*) FILTER (WHERE v.status = 'checked_in'),
-           count(*) FILTER (WHERE v.status = 'completed'),
-           count(*) FILTER (WHERE v.status = 'no_show'),
-           count(*) FILTER (WHERE v.status = 'cancelled'),
-           count(*) FILTER (WHERE v.status IN ('checked_in', 'completed')),
-           coalesce(sum(v.depart_on - v.arrive_on + 1)
-                    FILTER (WHERE v.status IN ('checked_in', 'completed')), 0),
-           coalesce(sum(v.depart_on - v.arrive_on)
-                    FILTER (WHERE v.status IN ('checked_in', 'completed')), 0),
-           coalesce(sum(v.guests) FILTER (WHERE v.status IN ('checked_in', 'completed')), 0),
-           count(*) FILTER (WHERE v.lead_days <= 1),
-           count(*) FILTER (WHERE v.lead_days BETWEEN 2 AND 7),
-           count(*) FILTER (WHERE v.lead_days >= 8),
-           coalesce(array_agg(extract(epoch FROM v.approved_at - v.requested_at)::integer
-                              ORDER BY extract(epoch FROM v.approved_at - v.requested_at))
-                    FILTER (WHERE v.approved_at IS NOT NULL AND v.requested_at IS NOT NULL),
-                    '{}'),
-           coalesce((SELECT array_agg(DISTINCT k ORDER BY k) FROM unnest(
-                        array_agg(v.member_key) FILTER (WHERE v.member_key IS NOT NULL
-                            AND v.status IN ('checked_in', 'completed'))) k), '{}')
-    FROM (SELECT DISTINCT h, o, d FROM unnest(hosts, homes, days) AS t(h, o, d)
-          WHERE d IS NOT NULL) k
-    CROSS JOIN LATERAL (SELECT * FROM analytics.visits y
-                        WHERE y.host_club_id = k.h AND y.home_club_id = k.o
-                          AND y.arrive_on = k.d) v
-    GROUP BY v.host_club_id, v.home_club_id, v.arrive_on, v.facility, v.category;
-END
-$fn$;
+DROP FUNCTION analytics.recompute_visit_keys(uuid[], uuid[], date[]);
+DROP FUNCTION analytics.visit_day_rows(uuid[], uuid[], date[]);
+ALTER FUNCTION analytics.recompute_visit_rows(uuid[], uuid[], date[])
+    RENAME TO recompute_visit_keys;

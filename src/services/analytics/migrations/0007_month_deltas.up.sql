@@ -14,10 +14,10 @@
 --                     statement: the touched keys' months read by primary key prefix, the
 --                     (month, prev) pairs before and after computed from what was read plus the
 --                     change (no second read), counts written as absolute values.
---   recompute_visit_keys hands the rows it deletes and re-inserts to ONE month_delta (its
---                     statements' triggers skipped): 0006 ran the monthly maintenance once for
---                     the delete and once for the insert, and rows that come back unchanged
---                     now cancel out before any key or month row is read.
+--   recompute_visit_keys 0005's (renamed recompute_visit_rows) with the triggers off, then ONE
+--                     month_delta of the touched days' rows before and after: 0006 ran the
+--                     monthly maintenance once for the delete and once for the insert, and rows
+--                     that come back unchanged now cancel out before any key or month row is read.
 --   monthly_visits.dow_visits  visits (checked in or completed) per ISO weekday of the arrival
 --                     day, Monday first: the network report's weekday list from the monthly
 --                     level (rebuild_monthly fills it after 0006's sums, now rebuild_monthly_sums).
@@ -30,19 +30,20 @@ CREATE FUNCTION analytics.rebuild_monthly() RETURNS void
     AS $fn$
 BEGIN
     PERFORM analytics.rebuild_monthly_sums();
+    -- per month row, its days by primary key (a join of the grouped days was planned as a
+    -- nested loop over the whole table)
     UPDATE analytics.monthly_visits mv
-    SET dow_visits = ARRAY[w.d1, w.d2, w.d3, w.d4, w.d5, w.d6, w.d7]
-    FROM (SELECT host_club_id, home_club_id, date_trunc('month', day)::date AS month,
-                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 1), 0) AS d1,
-                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 2), 0) AS d2,
-                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 3), 0) AS d3,
-                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 4), 0) AS d4,
-                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 5), 0) AS d5,
-                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 6), 0) AS d6,
-                 coalesce(sum(visits) FILTER (WHERE extract(isodow FROM day) = 7), 0) AS d7
-          FROM analytics.daily_visits GROUP BY 1, 2, 3) w
-    WHERE mv.host_club_id = w.host_club_id AND mv.home_club_id = w.home_club_id
-      AND mv.month = w.month;
+    SET dow_visits = (
+        SELECT ARRAY[coalesce(sum(d.visits) FILTER (WHERE extract(isodow FROM d.day) = 1), 0),
+                     coalesce(sum(d.visits) FILTER (WHERE extract(isodow FROM d.day) = 2), 0),
+                     coalesce(sum(d.visits) FILTER (WHERE extract(isodow FROM d.day) = 3), 0),
+                     coalesce(sum(d.visits) FILTER (WHERE extract(isodow FROM d.day) = 4), 0),
+                     coalesce(sum(d.visits) FILTER (WHERE extract(isodow FROM d.day) = 5), 0),
+                     coalesce(sum(d.visits) FILTER (WHERE extract(isodow FROM d.day) = 6), 0),
+                     coalesce(sum(d.visits) FILTER (WHERE extract(isodow FROM d.day) = 7), 0)]
+        FROM analytics.daily_visits d
+        WHERE d.host_club_id = mv.host_club_id AND d.home_club_id = mv.home_club_id
+          AND d.day >= mv.month AND d.day < (mv.month + interval '1 month')::date);
 END
 $fn$;
 
@@ -368,69 +369,44 @@ BEGIN
 END
 $do$;
 
--- The daily_visits rows of every (host, home, day) given, recomputed from visits (deleted and
--- inserted as in 0005), and their months changed by ONE month_delta of the rows deleted and
--- inserted (the statements' own triggers skipped: 0006 ran the whole monthly maintenance once
--- for the delete and once for the insert; rows that come back unchanged cancel out).
-CREATE OR REPLACE FUNCTION analytics.recompute_visit_keys(hosts uuid[], homes uuid[], days date[])
+-- The daily_visits rows of the (host, home, day) given (parallel arrays, duplicates allowed).
+CREATE FUNCTION analytics.visit_day_rows(hosts uuid[], homes uuid[], days date[])
+    RETURNS analytics.daily_visits[]
+    LANGUAGE plpgsql
+    AS $fn$
+BEGIN
+    RETURN (SELECT coalesce(array_agg(x.y), '{}')
+            FROM (SELECT DISTINCT h, o, d FROM unnest(hosts, homes, days) AS t(h, o, d)
+                  WHERE d IS NOT NULL) k
+            CROSS JOIN LATERAL (SELECT y FROM analytics.daily_visits y
+                                WHERE y.host_club_id = k.h AND y.home_club_id = k.o
+                                  AND y.day = k.d) x);
+END
+$fn$;
+
+-- 0005's recomputation (delete the touched days' rows, insert them again from visits) with the
+-- monthly triggers off for its two statements, then ONE month_delta of the days' rows before
+-- and after: 0006 ran the whole monthly maintenance once for the delete and once for the
+-- insert; rows that come back unchanged cancel out before any month or key row is read.
+ALTER FUNCTION analytics.recompute_visit_keys(uuid[], uuid[], date[])
+    RENAME TO recompute_visit_rows;
+CREATE FUNCTION analytics.recompute_visit_keys(hosts uuid[], homes uuid[], days date[])
     RETURNS void
     LANGUAGE plpgsql
     AS $fn$
 DECLARE
     monthly constant boolean := analytics.monthly_on();
     v_old analytics.daily_visits[];
-    v_new analytics.daily_visits[];
 BEGIN
-    PERFORM set_config('analytics.monthly_off', 'on', true);
-    WITH del AS (
-        DELETE FROM analytics.daily_visits WHERE ctid = ANY (ARRAY(
-            SELECT x.ctid
-            FROM (SELECT DISTINCT h, o, d FROM unnest(hosts, homes, days) AS t(h, o, d)
-                  WHERE d IS NOT NULL) k
-            CROSS JOIN LATERAL (SELECT y.ctid FROM analytics.daily_visits y
-                                WHERE y.host_club_id = k.h AND y.home_club_id = k.o
-                                  AND y.day = k.d) x))
-        RETURNING *)
-    SELECT array_agg(del::analytics.daily_visits) INTO v_old FROM del;
-    WITH ins AS (
-    INSERT INTO analytics.daily_visits
-    SELECT v.host_club_id, v.home_club_id, v.arrive_on, v.facility, v.category,
-           count(*),
-           count(*) FILTER (WHERE v.approved_at IS NOT NULL),
-           count(*) FILTER (WHERE v.status = 'declined'),
-           count(*) FILTER (WHERE v.status = 'confirmed'),
-           count(*) FILTER (WHERE v.status = 'checked_in'),
-           count(*) FILTER (WHERE v.status = 'completed'),
-           count(*) FILTER (WHERE v.status = 'no_show'),
-           count(*) FILTER (WHERE v.status = 'cancelled'),
-           count(*) FILTER (WHERE v.status IN ('checked_in', 'completed')),
-           coalesce(sum(v.depart_on - v.arrive_on + 1)
-                    FILTER (WHERE v.status IN ('checked_in', 'completed')), 0),
-           coalesce(sum(v.depart_on - v.arrive_on)
-                    FILTER (WHERE v.status IN ('checked_in', 'completed')), 0),
-           coalesce(sum(v.guests) FILTER (WHERE v.status IN ('checked_in', 'completed')), 0),
-           count(*) FILTER (WHERE v.lead_days <= 1),
-           count(*) FILTER (WHERE v.lead_days BETWEEN 2 AND 7),
-           count(*) FILTER (WHERE v.lead_days >= 8),
-           coalesce(array_agg(extract(epoch FROM v.approved_at - v.requested_at)::integer
-                              ORDER BY extract(epoch FROM v.approved_at - v.requested_at))
-                    FILTER (WHERE v.approved_at IS NOT NULL AND v.requested_at IS NOT NULL),
-                    '{}'),
-           coalesce((SELECT array_agg(DISTINCT k ORDER BY k) FROM unnest(
-                        array_agg(v.member_key) FILTER (WHERE v.member_key IS NOT NULL
-                            AND v.status IN ('checked_in', 'completed'))) k), '{}')
-    FROM (SELECT DISTINCT h, o, d FROM unnest(hosts, homes, days) AS t(h, o, d)
-          WHERE d IS NOT NULL) k
-    CROSS JOIN LATERAL (SELECT * FROM analytics.visits y
-                        WHERE y.host_club_id = k.h AND y.home_club_id = k.o
-                          AND y.arrive_on = k.d) v
-    GROUP BY v.host_club_id, v.home_club_id, v.arrive_on, v.facility, v.category
-    RETURNING *)
-    SELECT array_agg(ins::analytics.daily_visits) INTO v_new FROM ins;
-    PERFORM set_config('analytics.monthly_off', CASE WHEN monthly THEN 'off' ELSE 'on' END, true);
-    IF monthly THEN
-        PERFORM analytics.month_delta(coalesce(v_old, '{}'), coalesce(v_new, '{}'));
+    IF NOT monthly THEN
+        PERFORM analytics.recompute_visit_rows(hosts, homes, days);
+        RETURN;
     END IF;
+    v_old := analytics.visit_day_rows(hosts, homes, days);
+    PERFORM set_config('analytics.monthly_off', 'on', true);
+    PERFORM analytics.recompute_visit_rows(hosts, homes, days);
+    PERFORM set_config('analytics.monthly_off', 'off', true);
+    PERFORM analytics.month_delta(v_old, analytics.visit_day_rows(hosts, homes, days));
 END
 $fn$;
 
