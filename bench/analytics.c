@@ -8,7 +8,9 @@
  * analytics-bench events=.. ingest_eps=.. visits=.. runs=.. p50_ms=.. p99_ms=.. ok=1|0.
  * Needs RECIPROCAL_DATABASE_URL (the app role, migrated). Usage: analytics [EVENTS [VISITS
  * [RUNS [BATCH]]]] (100000 1000000 50 1000); VISITS 0 runs the ingest alone (bench/analytics_ab.sh)
- * and prints analytics-ingest events=.. batch=.. ingest_eps=.. client_cpu_us_per_event=... */
+ * and prints analytics-ingest events=.. batch=.. ingest_eps=.. client_cpu_us_per_event=..
+ * backend_cpu_us_per_event=.. (the CPU of the pool's two PostgreSQL backends, from /proc: the
+ * server must run on this machine; -1 when it does not). */
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/db.h"
@@ -52,6 +55,42 @@ static int relay_exec(db_pool_t *db, const char *sql, int n, const char *const *
     if (db_begin(db, &s, &tx, e) != 0) return -1;
     long long rc = db_exec_cmd(tx, sql, n, p, e);
     return db_tx_finish(&tx, rc < 0 ? -1 : 0, NULL, e);
+}
+
+/* The CPU ticks (utime + stime) so far of the backends of the pool's two connections (pids found
+ * once, holding both connections at a time), -1 when their /proc entries cannot be read. */
+static long long backend_ticks(db_pool_t *db) {
+    static int pid[2];
+    if (!pid[0]) {
+        db_scope_t s = {.relay = 1};
+        db_tx_t *tx[2] = {NULL, NULL};
+        err_t e = {0};
+        for (int i = 0; i < 2; i++) {
+            PGresult *r = db_begin(db, &s, &tx[i], &e) == 0
+                              ? db_exec(tx[i], "SELECT pg_backend_pid()", 0, NULL, &e)
+                              : NULL;
+            pid[i] = r ? atoi(PQgetvalue(r, 0, 0)) : -1;
+            PQclear(r);
+        }
+        db_tx_rollback(&tx[0]);
+        db_tx_rollback(&tx[1]);
+    }
+    long long t = 0;
+    for (int i = 0; i < 2; i++) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", pid[i]);
+        FILE *f = pid[i] > 0 ? fopen(path, "r") : NULL;
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f) fclose(f);
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')'); /* fields after the command name: 3 = state */
+        unsigned long long ut = 0, st = 0;
+        if (!p ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+            return -1;
+        t += (long long)(ut + st);
+    }
+    return t;
 }
 
 /* n facts for club host and 50 partners; 2 per visit. */
@@ -129,7 +168,9 @@ int main(int argc, char **argv) {
         uuid(partners[i]);
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
+    long long bt0 = backend_ticks(db);
     double eps = ingest(&env, host, partners, events, batch, &e);
+    long long bt1 = backend_ticks(db);
     if (eps < 0) {
         fprintf(stderr, "analytics bench: ingest: %s\n", e.message);
         return 1;
@@ -141,9 +182,12 @@ int main(int argc, char **argv) {
                         1e6 +
                     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
                              ru0.ru_stime.tv_usec);
-        printf(
-            "analytics-ingest events=%ld batch=%d ingest_eps=%.0f client_cpu_us_per_event=%.1f\n",
-            events, batch, eps, us / (double)events);
+        double bus = bt0 < 0 || bt1 < 0 ? -1
+                                        : (double)(bt1 - bt0) * 1e6 / (double)sysconf(_SC_CLK_TCK) /
+                                              (double)events;
+        printf("analytics-ingest events=%ld batch=%d ingest_eps=%.0f client_cpu_us_per_event=%.1f "
+               "backend_cpu_us_per_event=%.1f\n",
+               events, batch, eps, us / (double)events, bus);
         db_pool_close(db);
         return 0;
     }

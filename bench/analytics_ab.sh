@@ -3,9 +3,11 @@
 # speed"). Runs `bench-analytics EVENTS 0 0 BATCH` (facts straight into analytics_ingest, no NATS)
 # ROUNDS times per side, A then B, each side preceded by its setup command (e.g. the SQL of one
 # side swapped in with `reciprocal migrate down` / `migrate up`), and prints per run: events/s,
-# the client's CPU per event and PostgreSQL's CPU per event (the postmaster's utime + stime +
-# children's, plus its live children, from /proc: backends that exit are counted through the
-# postmaster's cutime/cstime), then the medians and the ratio B/A.
+# the client's CPU per event, the CPU of the bench's two PostgreSQL backends per event (the
+# statements themselves, from /proc) and the whole cluster's CPU per event (the postmaster's
+# utime + stime + children's, plus its live children: backends that exit are counted through the
+# postmaster's cutime/cstime; autovacuum and the checkpointer included), then the medians and the
+# ratio B/A.
 # Usage: bench/analytics_ab.sh BENCH_A BENCH_B [ROUNDS [EVENTS [BATCH]]] (3 10000 256)
 # Environment: RECIPROCAL_DATABASE_URL (app role, migrated), ANALYTICS_AB_PG_PID (the
 # postmaster's pid), ANALYTICS_AB_SETUP_A / ANALYTICS_AB_SETUP_B (shell commands, optional).
@@ -28,23 +30,28 @@ pg_ticks() {
     echo "$t"
 }
 
-declare -A eps pgus clus
+declare -A eps pgus clus beus
 run() { # side binary round
     local setup_var=ANALYTICS_AB_SETUP_$1
     [[ -n ${!setup_var:-} ]] && eval "${!setup_var}" >/dev/null
     local t0 t1 out
     t0=$(pg_ticks)
     out=$("$2" "$EVENTS" 0 0 "$BATCH" | grep '^analytics-ingest')
+    # the bench's backends exit after it: a backend reaped between the read of the postmaster
+    # and the read of its own /proc entry would be counted nowhere
+    sleep 1
     t1=$(pg_ticks)
-    local e c p
+    local e c p b
     e=$(sed -E 's/.*ingest_eps=([0-9.]+).*/\1/' <<<"$out")
+    b=$(sed -E 's/.*backend_cpu_us_per_event=([-0-9.]+).*/\1/' <<<"$out")
     c=$(sed -E 's/.*client_cpu_us_per_event=([0-9.]+).*/\1/' <<<"$out")
     p=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$EVENTS" 'BEGIN { printf "%.1f", d / hz * 1e6 / n }')
     eps[$1$3]=$e
     clus[$1$3]=$c
     pgus[$1$3]=$p
-    printf '%s round %d: %s events/s, client %s us/event, PostgreSQL %s us/event\n' "$1" "$3" \
-        "$e" "$c" "$p"
+    beus[$1$3]=$b
+    printf '%s round %d: %s events/s, client %s us/event, backends %s us/event, cluster %s us/event\n' \
+        "$1" "$3" "$e" "$c" "$b" "$p"
 }
 
 median() { tr ' ' '\n' <<<"$*" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -55,7 +62,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
     run B "$B" "$i"
 done
 echo "# load: $(uptime)"
-for m in eps clus pgus; do
+for m in eps clus beus pgus; do
     declare -n arr=$m
     la=() lb=()
     for ((i = 1; i <= ROUNDS; i++)); do

@@ -466,9 +466,33 @@ int analytics_club_report(const svc_call_t *call, json_t *in, json_t **out, err_
     return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
 
-/* The network report: per host club x home club, the visits (checked in or completed) over the
- * range, with the club totals; network administrators only (RLS: every row). */
-static const char k_sql_network[] = RANGE_SQL
+/* The network report's document after its month list (both paths): the weekday list, the
+ * measures, the rates, the money and the host x home cells, from the CTEs uv, t, rn, us, md, mo,
+ * v and sw. */
+#define NET_DOC_TAIL                                                                               \
+    "'weekday_cells', (SELECT jsonb_agg(coalesce(sw.n, 0) ORDER BY d) FROM generate_series(1, 7) " \
+    "d LEFT JOIN sw USING (d)), "                                                                  \
+    "'measures', (SELECT jsonb_build_object('unique_visitors', uv.n, 'visitor_days', t.vd, "       \
+    "'visitor_nights', t.vn, 'guests', t.g, 'lois_issued', t.ap, 'lois_declined', t.de, "          \
+    "'lead_time_0_1', t.l01, 'lead_time_2_7', t.l27, 'lead_time_8', t.l8, 'room_nights', rn.n, "   \
+    "'sign_ins', us.si, 'active_members', us.act) FROM t, uv, rn, us), "                           \
+    "'loi_approval_rate', (SELECT round(ap::numeric / nullif(ap + de, 0), 4) FROM t), "            \
+    "'loi_decided', (SELECT ap + de FROM t), "                                                     \
+    "'median_approve_seconds', (SELECT m FROM md), 'approvals', (SELECT n FROM md), "              \
+    "'money', coalesce((SELECT j FROM mo), '[]'), "                                                \
+    "'cells', coalesce((SELECT jsonb_agg(jsonb_build_array(host_club_id, home_club_id, n) ORDER "  \
+    "BY host_club_id, home_club_id) FROM v WHERE n > 0), '[]'), "                                  \
+    "'requests', (SELECT coalesce(sum(req), 0) FROM v), "                                          \
+    "'held', (SELECT coalesce(sum(held), 0) FROM v), "                                             \
+    "'no_show_rate', (SELECT round(sum(ns)::numeric / nullif(sum(held), 0), 4) FROM v), "          \
+    "'cancellation_rate', (SELECT round(sum(canc)::numeric / nullif(sum(req), 0), 4) FROM v))"     \
+    "::text"
+
+/* The network report over the daily rollups only (the reference the monthly path is tested
+ * against, analytics_report_reference): per host club x home club, the visits (checked in or
+ * completed) over the range, with the club totals; network administrators only (RLS: every
+ * row). */
+static const char k_sql_network_daily[] = RANGE_SQL
     "v AS (SELECT host_club_id, home_club_id, sum(visits) AS n, sum(requested) AS req, "
     "sum(no_show) AS ns, sum(confirmed + checked_in + completed + no_show) AS held, "
     "sum(cancelled) AS canc FROM analytics.daily_visits dv, r WHERE dv.day BETWEEN r.f AND r.t "
@@ -503,24 +527,308 @@ static const char k_sql_network[] = RANGE_SQL
     "FROM bc), '[]'), "
     "'month_cells', (SELECT jsonb_agg(jsonb_build_array(to_char(g, 'YYYY-MM'), coalesce(sm.n, "
     "0)) ORDER BY g) FROM generate_series(date_trunc('month', r.f), r.t, interval '1 month') g "
-    "LEFT JOIN sm ON sm.m = to_char(g, 'YYYY-MM')), "
-    "'weekday_cells', (SELECT jsonb_agg(coalesce(sw.n, 0) ORDER BY d) FROM generate_series(1, 7) "
-    "d LEFT JOIN sw USING (d)), "
-    "'measures', (SELECT jsonb_build_object('unique_visitors', uv.n, 'visitor_days', t.vd, "
-    "'visitor_nights', t.vn, 'guests', t.g, 'lois_issued', t.ap, 'lois_declined', t.de, "
-    "'lead_time_0_1', t.l01, 'lead_time_2_7', t.l27, 'lead_time_8', t.l8, 'room_nights', rn.n, "
-    "'sign_ins', us.si, 'active_members', us.act) FROM t, uv, rn, us), "
-    "'loi_approval_rate', (SELECT round(ap::numeric / nullif(ap + de, 0), 4) FROM t), "
-    "'loi_decided', (SELECT ap + de FROM t), "
-    "'median_approve_seconds', (SELECT m FROM md), 'approvals', (SELECT n FROM md), "
-    "'money', coalesce((SELECT j FROM mo), '[]'), "
-    "'cells', coalesce((SELECT jsonb_agg(jsonb_build_array(host_club_id, home_club_id, n) ORDER "
-    "BY host_club_id, home_club_id) FROM v WHERE n > 0), '[]'), "
-    "'requests', (SELECT coalesce(sum(req), 0) FROM v), "
-    "'held', (SELECT coalesce(sum(held), 0) FROM v), "
-    "'no_show_rate', (SELECT round(sum(ns)::numeric / nullif(sum(held), 0), 4) FROM v), "
-    "'cancellation_rate', (SELECT round(sum(canc)::numeric / nullif(sum(req), 0), 4) FROM v))"
-    "::text FROM r";
+    "LEFT JOIN sm ON sm.m = to_char(g, 'YYYY-MM')), " NET_DOC_TAIL " FROM r";
+
+/* The network report's range: from, to and the whole months wf .. we (exclusive) inside it
+ * (wf >= we: none), the network in UTC; params as RANGE_SQL. */
+static const char k_sql_network_range[] = RANGE_SQL
+    "w AS (SELECT CASE WHEN f = date_trunc('month', f)::date THEN f ELSE (date_trunc('month', f) "
+    "+ interval '1 month')::date END AS wf, CASE WHEN t + 1 = date_trunc('month', t + 1)::date "
+    "THEN t + 1 ELSE date_trunc('month', t)::date END AS we FROM r) "
+    "SELECT r.f, r.t, w.wf, w.we FROM r, w";
+
+/* The network report from the monthly level (docs/analytics.md "Network report: monthly
+ * level"): the whole months $3 .. $4 from the monthly rows, the edge days ($1 .. $3 - 1 and
+ * $4 .. $2) from the daily rows (skipped by the planner when there are none: the range values
+ * are parameters). Distinct visitors and active members are sums over home clubs and clubs of
+ * the per-club scopes of key_month_counts (a member key belongs to one club), plus the edge
+ * days' keys absent from every whole month; the median from approve_buckets / approve_months at
+ * (host, every home club). The same JSON as k_sql_network_daily. */
+#define NET_NIL "'00000000-0000-0000-0000-000000000000'::uuid"
+#define NET_WHOLE "(month >= $3::date AND month < $4::date)"
+#define NET_EDGES(c)                                                                               \
+    "($1::date < $3::date OR $4::date <= $2::date) AND ((" c " >= $1::date AND " c " < "           \
+    "least($3::date, $2::date + 1)) OR (" c " >= greatest($4::date, $3::date) AND " c              \
+    " <= $2::date))"
+#define NET_EDGE NET_EDGES("day")
+#define NET_EDGE_NIGHT NET_EDGES("night")
+#define NET_VISIT_COLS                                                                             \
+    "requested, approved, declined, confirmed, checked_in, completed, no_show, cancelled, "        \
+    "visits, visitor_days, visitor_nights, guests, lead_0_1, lead_2_7, lead_8"
+static const char k_sql_network[] =
+    "WITH vv AS (SELECT host_club_id, home_club_id, month AS mon, " NET_VISIT_COLS
+    " FROM analytics.monthly_visits WHERE " NET_WHOLE " UNION ALL SELECT host_club_id, "
+    "home_club_id, date_trunc('month', day)::date, " NET_VISIT_COLS
+    " FROM analytics.daily_visits WHERE " NET_EDGE "), "
+    "v AS (SELECT "
+    "host_club_id, "
+    "home_club_id, "
+    "sum(visits) AS n, "
+    "sum(requested) AS "
+    "req, "
+    "sum(no_show) AS "
+    "ns, sum(confirmed "
+    "+ checked_in + "
+    "completed + "
+    "no_show) AS held, "
+    "sum(cancelled) AS "
+    "canc FROM vv GROUP "
+    "BY 1, 2), "
+    "t AS (SELECT "
+    "coalesce(sum("
+    "visitor_days), 0) "
+    "AS vd, "
+    "coalesce(sum("
+    "visitor_nights), "
+    "0) AS vn, "
+    "coalesce(sum("
+    "guests), 0) AS g, "
+    "coalesce(sum("
+    "approved), 0) AS "
+    "ap, "
+    "coalesce(sum("
+    "declined), 0) "
+    "AS de, "
+    "coalesce(sum(lead_"
+    "0_1), 0) AS l01, "
+    "coalesce(sum(lead_"
+    "2_7), 0) AS l27, "
+    "coalesce(sum(lead_"
+    "8), 0) AS l8 FROM "
+    "vv), "
+    "ek AS (SELECT "
+    "DISTINCT "
+    "home_club_id AS h, "
+    "k FROM "
+    "analytics.daily_"
+    "visits, "
+    "unnest(member_keys)"
+    " k WHERE " NET_EDGE "), "
+    "uv AS "
+    "(SELECT "
+    "(SELECT "
+    "coalesce"
+    "(sum(c."
+    "keys), "
+    "0) FROM "
+    "analytic"
+    "s.key_"
+    "month_"
+    "counts "
+    "c WHERE "
+    "c.kind "
+    "= 'v' "
+    "AND "
+    "c.host_"
+    "club_id "
+    "="
+    " " NET_NIL " AND"
+    " " NET_WHOLE " AND c.prev < "
+    "$3::date) + (SELECT count(*) FROM ek WHERE "
+    "NOT EXISTS (SELECT 1 FROM "
+    "analytics.key_months km "
+    "WHERE km.kind = 'v' AND km.host_club_id "
+    "= " NET_NIL " AND km.home_club_id = ek.h AND "
+    "km.member_key = ek.k AND " NET_WHOLE ")) AS n), "
+    "ea AS (SELECT s FROM "
+    "analytics.daily_visits, "
+    "unnest(approve_secs) s "
+    "WHERE " NET_EDGE "), "
+    "hb AS (SELECT b, "
+    "sum(n) AS n FROM "
+    "(SELECT bucket "
+    "AS b, n FROM "
+    "analytics."
+    "approve_buckets "
+    "WHERE "
+    "home_club_id "
+    "= " NET_NIL " AND " NET_WHOLE " UNI"
+    "ON "
+    "ALL "
+    "SELE"
+    "CT "
+    "floo"
+    "r(s "
+    "/ "
+    "1024"
+    ".0):"
+    ":int"
+    "eger"
+    ", 1 "
+    "FROM"
+    " ea)"
+    " x "
+    "GROU"
+    "P "
+    "BY "
+    "b), "
+    "hk "
+    "AS "
+    "(SEL"
+    "ECT "
+    "b, "
+    "n, "
+    "(sum"
+    "(n) "
+    "OVER"
+    " ("
+    "ORDE"
+    "R "
+    "BY "
+    "b)):"
+    ":big"
+    "int "
+    "AS "
+    "cum,"
+    " ("
+    "sum("
+    "n) "
+    "OVER"
+    " ())"
+    "::"
+    "bigi"
+    "nt "
+    "AS "
+    "tot "
+    "FROM"
+    " hb)"
+    ", "
+    "pk "
+    "AS "
+    "(SEL"
+    "ECT "
+    "b, "
+    "(tot"
+    " + "
+    "1) "
+    "/ 2 "
+    "- "
+    "(cum"
+    " - "
+    "n) "
+    "AS "
+    "rk "
+    "FROM"
+    " hk "
+    "WHER"
+    "E "
+    "cum "
+    ">= "
+    "(tot"
+    " + "
+    "1) "
+    "/ 2 "
+    "ORDE"
+    "R "
+    "BY "
+    "b "
+    "LIMI"
+    "T "
+    "1), "
+    "hm "
+    "AS "
+    "(SEL"
+    "ECT "
+    "DIST"
+    "INCT"
+    " ab."
+    "host"
+    "_clu"
+    "b_"
+    "id "
+    "AS "
+    "h, "
+    "ab."
+    "mont"
+    "h "
+    "AS "
+    "m "
+    "FROM"
+    " ana"
+    "lyti"
+    "cs."
+    "appr"
+    "ove_"
+    "buck"
+    "ets "
+    "ab, "
+    "pk "
+    "WHER"
+    "E "
+    "ab."
+    "home"
+    "_clu"
+    "b_"
+    "id "
+    "="
+    " " NET_NIL " AND ab.bucket = pk.b AND " NET_WHOLE "), "
+    "fv AS (SELECT x.s, sum(x.n) AS n FROM (SELECT am.s, am.n FROM hm, pk, LATERAL (SELECT "
+    "a.secs AS s, a.n FROM analytics.approve_months a WHERE a.host_club_id = hm.h AND "
+    "a.home_club_id = " NET_NIL " AND a.month = hm.m AND a.secs >= pk.b * 1024 AND a.secs < pk.b "
+    "* 1024 + 1024) am UNION ALL SELECT ea.s, 1 FROM ea, pk WHERE floor(ea.s / 1024.0) = pk.b) x "
+    "GROUP BY x.s), "
+    "md AS (SELECT (SELECT y.s FROM (SELECT s, (sum(n) OVER (ORDER BY s))::bigint AS cum FROM fv) "
+    "y, pk WHERE y.cum >= pk.rk ORDER BY y.s LIMIT 1) AS m, (SELECT coalesce(sum(n), 0) FROM "
+    "hb)::bigint AS n), "
+    "mo AS (SELECT jsonb_agg(jsonb_build_array(currency, amt, n) ORDER BY currency) AS j FROM "
+    "(SELECT currency, sum(amount_minor) AS amt, sum(charges) AS n FROM (SELECT currency, "
+    "amount_minor, charges FROM analytics.monthly_money WHERE " NET_WHOLE " UNION ALL "
+    "SELECT currency, amount_minor, charges FROM analytics.daily_money WHERE " NET_EDGE
+    ") x GROUP BY 1) s), "
+    "rn AS (SELECT coalesce(sum(rooms), 0) AS n FROM (SELECT rooms FROM analytics.monthly_rooms "
+    "WHERE " NET_WHOLE " UNION ALL SELECT rooms FROM analytics.daily_rooms WHERE " NET_EDGE_NIGHT
+    ") x), "
+    "ku AS (SELECT DISTINCT club_id AS c, k FROM analytics.daily_usage, unnest(member_keys) k "
+    "WHERE " NET_EDGE "), "
+    "us AS (SELECT (SELECT coalesce(sum(sign_ins), 0) FROM (SELECT sign_ins FROM "
+    "analytics.monthly_usage WHERE " NET_WHOLE " UNION ALL SELECT sign_ins FROM "
+    "analytics.daily_usage WHERE " NET_EDGE ") x) AS si, (SELECT coalesce(sum(c.keys), 0) "
+    "FROM analytics.key_month_counts c WHERE c.kind = 'u' AND c.home_club_id = " NET_NIL
+    " AND " NET_WHOLE " AND c.prev < $3::date) + (SELECT count(*) FROM ku WHERE NOT "
+    "EXISTS (SELECT 1 FROM analytics.key_months km WHERE km.kind = 'u' AND km.host_club_id = ku.c "
+    "AND km.home_club_id = " NET_NIL " AND km.member_key = ku.k AND " NET_WHOLE ")) AS act), "
+    /* per host club; per month of the range and per ISO weekday of the arrival day */
+    "bc AS (SELECT host_club_id AS c, sum(requested) AS req, sum(guests) AS g, "
+    "sum(visitor_days) AS vd FROM vv GROUP BY 1), "
+    "sm AS (SELECT to_char(mon, 'YYYY-MM') AS m, sum(visits) AS n FROM vv GROUP BY 1), "
+    "sw AS (SELECT d, sum(n) AS n FROM (SELECT i AS d, mv.dow_visits[i] AS n FROM "
+    "analytics.monthly_visits mv, generate_series(1, 7) i WHERE " NET_WHOLE
+    " UNION ALL SELECT extract(isodow FROM day)::int, visits FROM analytics.daily_visits "
+    "WHERE " NET_EDGE ") x GROUP BY 1) "
+    "SELECT jsonb_build_object('from', $1::date, 'to', $2::date, "
+    "'by_club_cells', coalesce((SELECT jsonb_agg(jsonb_build_array(c, req, g, vd) ORDER BY c) "
+    "FROM bc), '[]'), "
+    "'month_cells', (SELECT jsonb_agg(jsonb_build_array(to_char(g, 'YYYY-MM'), coalesce(sm.n, "
+    "0)) ORDER BY g) FROM generate_series(date_trunc('month', $1::date), $2::date, interval '1 "
+    "month') g LEFT JOIN sm ON sm.m = to_char(g, 'YYYY-MM')), " NET_DOC_TAIL;
+
+/* The network report's document before suppression: the range resolved, then the monthly query
+ * (or the daily reference) in one read-only transaction. NULL + e on failure. */
+static json_t *network_doc(const svc_call_t *call, json_t *in, err_t *e) {
+    const char *period = str_or_null(in, "period") ? str_or_null(in, "period") : "month";
+    const char *p[] = {NULL, str_or_null(in, "from"), str_or_null(in, "to"), period,
+                       str_or_null(in, "date")};
+    db_scope_t scope = svc_scope(call, NULL);
+    if (analytics_report_reference) {
+        PGresult *r = db_read(call->env->db, &scope, k_sql_network_daily, 5, p, e);
+        json_t *doc = r ? db_json(r, 0, 0, e) : NULL;
+        PQclear(r);
+        return doc;
+    }
+    db_tx_t *tx = NULL;
+    if (db_begin(call->env->db, &scope, &tx, e) != 0) return NULL;
+    json_t *doc = NULL;
+    PGresult *r = db_exec(tx, k_sql_network_range, 5, p, e);
+    if (r) {
+        const char *q[] = {PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+                           PQgetvalue(r, 0, 3)};
+        PGresult *d = db_exec(tx, k_sql_network, 4, q, e);
+        doc = d ? db_json(d, 0, 0, e) : NULL;
+        PQclear(d);
+        PQclear(r);
+    }
+    return db_tx_finish(&tx, doc ? 0 : -1, &doc, e) == 0 ? doc : NULL;
+}
 
 /* Index of id in the sorted array ids (n entries), or -1. */
 static long find_id(const char *const *ids, size_t n, const char *id) {
@@ -808,14 +1116,7 @@ done:
 }
 
 int analytics_network_report(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    const char *period = str_or_null(in, "period") ? str_or_null(in, "period") : "month";
-    const char *p[] = {NULL, str_or_null(in, "from"), str_or_null(in, "to"), period,
-                       str_or_null(in, "date")};
-    db_scope_t scope = svc_scope(call, NULL);
-    PGresult *r = db_read(call->env->db, &scope, k_sql_network, 5, p, e);
-    if (!r) return -1;
-    json_t *doc = db_json(r, 0, 0, e);
-    PQclear(r);
+    json_t *doc = network_doc(call, in, e);
     if (!doc) return -1;
     if (suppressed_table(doc, analytics_settings(call->env)->k, e) != 0) {
         json_decref(doc);

@@ -941,11 +941,12 @@ static void test_validation(void) {
 
 /* ---- monthly rollups (docs/analytics.md "Report speed: monthly rollups") ---------------- */
 
-/* The report of club `id` over args (a jansson pack of the range) equals the reference
- * implementation's (the daily rollups only) field for field; prints both when not. */
-static int same_as_reference(const svc_caller_t *c, json_t *args) {
+/* Operation op (club_report, network_report) of caller c over args (a jansson pack of the
+ * range) answers as the reference implementation (the daily rollups only), field for field;
+ * prints both when not. */
+static int op_same_as_reference(const char *op, const svc_caller_t *c, json_t *args) {
     json_t *a = NULL, *b = NULL;
-    const svc_op_t *o = svc_find_op(&analytics_module, "club_report");
+    const svc_op_t *o = svc_find_op(&analytics_module, op);
     err_t e = {0};
     int s1 = 0, s2 = 0;
     json_t *in1 = json_deep_copy(args), *in2 = json_deep_copy(args);
@@ -968,6 +969,10 @@ static int same_as_reference(const svc_caller_t *c, json_t *args) {
     json_decref(a);
     json_decref(b);
     return same;
+}
+
+static int same_as_reference(const svc_caller_t *c, json_t *args) {
+    return op_same_as_reference("club_report", c, args);
 }
 
 /* Every range shape against the reference for clubs A, B, C, with no partner, each partner and
@@ -1005,6 +1010,42 @@ static int all_ranges_same(void) {
         }
     }
     return ok;
+}
+
+/* The network report from the monthly level equals the daily reference for every range shape
+ * (periods, whole months, partial months at either or both ends, inside one month, three
+ * years), with k = 5 so that fewer figures are hidden, and its weekday list is not all zero. */
+static void test_network_matches_reference(void) {
+    static const char *const periods[][2] = {{"month", "2026-01-15"}, {"year", "2026-01-15"},
+                                             {"week", "2026-01-07"},  {"day", "2026-01-10"},
+                                             {"month", "2026-02-15"}, {"month", "2026-04-02"},
+                                             {"year", "2026-10-01"}};
+    static const char *const ranges[][2] = {
+        {"2025-12-20", "2026-01-10"}, {"2025-11-15", "2026-02-03"}, {"2026-01-02", "2026-01-31"},
+        {"2025-12-01", "2026-01-12"}, {"2026-01-01", "2026-03-31"}, {"2024-01-01", "2026-12-31"},
+        {"2026-01-11", "2026-04-01"}, {"2026-01-03", "2026-01-03"}, {"2026-03-31", "2026-04-30"}};
+    analytics_settings_t *as = svc_settings_edit(&g_set, &analytics_module);
+    int k = as->k, ok = 1;
+    as->k = 5;
+    for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++) {
+        json_t *in = json_pack("{s:s, s:s}", "period", periods[i][0], "date", periods[i][1]);
+        ok &= op_same_as_reference("network_report", &g_na, in);
+        json_decref(in);
+    }
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        json_t *in = json_pack("{s:s, s:s}", "from", ranges[i][0], "to", ranges[i][1]);
+        ok &= op_same_as_reference("network_report", &g_na, in);
+        json_decref(in);
+    }
+    CHECK(ok);
+    json_t *r = NULL;
+    REQUIRE(call(&g_na, "network_report", &r, "{s:s, s:s}", "from", "2024-01-01", "to",
+                 "2026-12-31") == 200);
+    const char *wt =
+        json_string_value(json_object_get(json_object_get(r, "seasonality"), "weekday_total"));
+    CHECK(wt && strcmp(wt, "0") != 0);
+    json_decref(r);
+    as->k = k;
 }
 
 /* Every measure of the report equals the pre-change implementation on the fixture (and the
@@ -1211,6 +1252,7 @@ int main(void) {
         RUN(test_concurrent_ingest_same_day);
         RUN(test_validation);
         RUN(test_monthly_matches_reference);
+        RUN(test_network_matches_reference);
         RUN(test_monthly_dst_boundaries);
         RUN(test_late_event_changes_its_month);
     }
