@@ -110,14 +110,18 @@ __attribute__((unused)) static const char *mt_err_code(json_t *j) {
     return mt_str(j, "error.code");
 }
 
-/* Creates a club with a unique slug; id into out (40). */
+/* Creates a club with a unique slug (tag, pid, start second and a per-process counter: an
+ * unseeded random() repeated its numbers, and two clubs of one run met on a slug); id into out. */
 static int mt_club(const char *tag, char *out) {
+    static long t0;
+    static int n;
+    if (!t0) t0 = (long)time(NULL) % 100000000;
     svc_caller_t na = mt_caller(NULL, NULL, 1, "*");
     char in[512];
     snprintf(in, sizeof in,
-             "{\"name\":\"Club %s\",\"slug\":\"%s-%d-%ld\",\"timezone\":\"Europe/London\","
+             "{\"name\":\"Club %s\",\"slug\":\"%s-%d-%ld-%d\",\"timezone\":\"Europe/London\","
              "\"address\":{\"country\":\"GB\"}}",
-             tag, tag, (int)getpid(), (long)random() % 100000);
+             tag, tag, (int)getpid(), t0, ++n);
     json_t *o = NULL;
     int st = mt_call(&na, "create_club", in, &o);
     if (st != 201) {
