@@ -16,7 +16,9 @@
  * libmicrohttpd send); each thread runs its share of the connections with epoll. Every
  * request's latency is kept (RATE x SECONDS doubles) and sorted at the end. Prints one line:
  *   offered=R achieved=A sent=N done=N unsent=N errors=N p50=ms p99=ms p999=ms max=ms
- *   raw_p50=ms raw_p99=ms raw_p999=ms
+ *   raw_p50=ms raw_p99=ms raw_p999=ms cpu_ms_per_req=ms
+ * (cpu_ms_per_req: this generator's own CPU, user + system, per completed request: what the
+ * load costs the box it shares with the server when neither is pinned);
  * (achieved: answers completed within the run's SECONDS, per second; unsent: requests scheduled
  * within the run that were never sent because their connection was still waiting when it
  * ended, i.e. missing from the percentiles, which would only have been worse; errors: answers
@@ -34,6 +36,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -332,13 +335,19 @@ int main(int argc, char **argv) {
     qsort(lat, total, sizeof *lat, cmp);
     qsort(raw, total, sizeof *raw, cmp);
     (void)elapsed;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+                    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
     long scheduled = (long)ceil(g_rate * g_duration);
     printf("offered=%.0f achieved=%.0f sent=%ld done=%ld unsent=%ld errors=%ld p50=%.2f "
-           "p99=%.2f p999=%.2f max=%.2f raw_p50=%.2f raw_p99=%.2f raw_p999=%.2f\n",
+           "p99=%.2f p999=%.2f max=%.2f raw_p50=%.2f raw_p99=%.2f raw_p999=%.2f "
+           "cpu_ms_per_req=%.4f\n",
            g_rate, (double)in_window / g_duration, sent, done,
            scheduled > sent ? scheduled - sent : 0, errors, pct(lat, total, 0.50),
            pct(lat, total, 0.99), pct(lat, total, 0.999), total ? lat[total - 1] * 1000.0 : 0.0,
-           pct(raw, total, 0.50), pct(raw, total, 0.99), pct(raw, total, 0.999));
+           pct(raw, total, 0.50), pct(raw, total, 0.99), pct(raw, total, 0.999),
+           done > 0 ? cpu_ms / (double)done : 0.0);
     free(lat);
     free(raw);
     free(ws);

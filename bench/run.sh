@@ -20,7 +20,10 @@
 # BENCH_OPENLOOP_CLUBS_RATE (10000), /auth/me at BENCH_OPENLOOP_ME_RATE (5000) and the member
 # list and searches (bench/member.sh) at BENCH_OPENLOOP_MEMBERS_RATE (2000) requests/s offered,
 # the issue's targets, for BENCH_OPENLOOP_SECONDS (5) over BENCH_OPENLOOP_CONNECTIONS
-# (64): achieved rate, p50/p99/p99.9 from each request's scheduled time, CPU per request.
+# (64): achieved rate, p50/p99/p99.9 from each request's scheduled time, CPU per request
+# (server + PostgreSQL, and the generator's own). The open-loop rows run with the server's
+# threads and the generator on every CPU (the targets are the 2-core box's); BENCH_OPENLOOP_PIN=1
+# keeps the pins below for them too.
 # Environment: BENCH_DURATION (5s), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 1),
 # BENCH_PIN (1 = servers on CPU 0, wrk on CPU 1 when there are 2+ CPUs), RECIPROCAL_HTTP_THREADS
 # (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir,
@@ -159,11 +162,20 @@ run_openloop() {
         add_error_row "$name @ $rate/s offered" "bench/openloop.c did not compile"
         return
     fi
-    say "openloop -r $rate -d ${BENCH_OPENLOOP_SECONDS:-5} $url"
+    # The targets are the box's (2 cores): unless BENCH_OPENLOOP_PIN=1, the server's threads may
+    # run on every CPU for the run (as PostgreSQL's always do) and the generator shares them; its
+    # own CPU per request is reported in the row. The server goes back to its pin afterwards.
+    local gen_pin=("${WRK_PIN[@]}") unpinned=0
+    if [[ ${BENCH_OPENLOOP_PIN:-0} != 1 ]] && ((${#SRV_PIN[@]})); then
+        gen_pin=()
+        taskset -a -p -c "0-$(($(nproc) - 1))" "$srv_pid" >/dev/null 2>&1 && unpinned=1
+    fi
+    say "openloop -r $rate -d ${BENCH_OPENLOOP_SECONDS:-5} $url ($( ((unpinned)) && echo "server and generator not pinned" || echo "${gen_pin[*]:-not pinned}"))"
     s0=$(ticks "$srv_pid") g0=$(pg_ticks)
-    out=$("${WRK_PIN[@]}" "$ROOT/build/bench-openloop" -u "$url" -r "$rate" \
+    out=$("${gen_pin[@]}" "$ROOT/build/bench-openloop" -u "$url" -r "$rate" \
         -d "${BENCH_OPENLOOP_SECONDS:-5}" -c "${BENCH_OPENLOOP_CONNECTIONS:-64}" "$@" 2>&1) || true
     s1=$(ticks "$srv_pid") g1=$(pg_ticks)
+    if ((unpinned)); then taskset -a -p -c 0 "$srv_pid" >/dev/null 2>&1 || true; fi
     printf '%s\n' "$out" >"$TMP/log/openloop-${name//[^a-zA-Z0-9]/_}.txt"
     kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$out"; }
     if [[ -z $(kv achieved) ]]; then
@@ -173,7 +185,7 @@ run_openloop() {
     cpu=$(awk -v s=$((s1 - s0)) -v g=$((g1 - g0)) -v n="$(kv 'done')" -v hz="$(getconf CLK_TCK)" \
         'BEGIN { if (n > 0) printf "%.3f + %.3f", s * 1000 / hz / n, g * 1000 / hz / n; else print "-" }')
     [[ $(kv errors) != 0 ]] && errors=$((errors + 1))
-    rows+=("$name @ $rate/s offered (open loop)|$(kv achieved)|$(kv p50) ms|$(kv p99) ms|p99.9 $(kv p999) ms, errors $(kv errors), unsent $(kv unsent); CPU ms/req server + PostgreSQL $cpu")
+    rows+=("$name @ $rate/s offered (open loop$( ((unpinned)) && echo ", not pinned"))|$(kv achieved)|$(kv p50) ms|$(kv p99) ms|p99.9 $(kv p999) ms, errors $(kv errors), unsent $(kv unsent); CPU ms/req server + PostgreSQL $cpu (generator $(kv cpu_ms_per_req))")
 }
 
 # 1. hello-world baseline
