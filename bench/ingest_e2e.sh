@@ -10,7 +10,8 @@
 # in µs of the server (its /proc utime + stime), PostgreSQL (the postmaster's utime + stime +
 # reaped children's, plus its live children: backends, autovacuum, checkpointer, WAL writer) and
 # nats-server, and their sum: cpu_us; then per binary the medians. The publisher's own CPU (the
-# bench client) is not counted. Exit status 1 when a run failed or did not roll up every event.
+# bench client) is not counted. idle_cpu: the three's CPU (% of one core) in the 5 s after the
+# last commit, the consumers polling an idle stream. Exit status 1 when a run failed or did not roll up every event.
 # Usage: bench/ingest_e2e.sh  (BINS="A B" to compare builds; INGEST_E2E_EVENTS, _ROUNDS)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -89,6 +90,12 @@ run_one() {
         RECIPROCAL_NATS_USER=test RECIPROCAL_NATS_PASSWORD="$(rcp_nats_password "$dir/secrets.env" test)" \
         "$PUB" "$EVENTS" 2>&1 | grep '^ingest-e2e' || true)
     s1=$(ticks "$srv") g1=$(pg_ticks "$pm") n1=$(ticks "$np")
+    # what the three cost idle afterwards (every event applied: the consumers' empty fetches)
+    sleep 5
+    local idle
+    idle=$(awk -v s=$(($(ticks "$srv") - s1)) -v g=$(($(pg_ticks "$pm") - g1)) \
+        -v n=$(($(ticks "$np") - n1)) -v hz="$HZ" \
+        'BEGIN { printf "server %.1f%%, PostgreSQL %.1f%%, nats-server %.1f%%", s / hz / 5 * 100, g / hz / 5 * 100, n / hz / 5 * 100 }')
     stop_all
     local eps ok sv pg na tot
     eps=$(sed -n 's/.*\beps=\([0-9.]*\).*/\1/p' <<<"$out")
@@ -96,7 +103,7 @@ run_one() {
     sv=$(us $((s1 - s0))) pg=$(us $((g1 - g0))) na=$(us $((n1 - n0)))
     tot=$(awk -v a="$sv" -v b="$pg" -v c="$na" 'BEGIN { printf "%.1f", a + b + c }')
     echo "${out:-ingest-e2e error=no result} bin=$bin round=$3" \
-        "server_us=$sv pg_us=$pg nats_us=$na cpu_us=$tot load=$(cut -d' ' -f1 /proc/loadavg)"
+        "server_us=$sv pg_us=$pg nats_us=$na cpu_us=$tot load=$(cut -d' ' -f1 /proc/loadavg) idle_cpu=[$idle]"
     [[ ${ok:-0} == 1 ]] || { tail -n 5 "$dir/log/serve.log" >&2; return 1; }
     echo "${eps:-0} $tot $sv $pg $na" >>"$TMP/res-$idx"
 }
