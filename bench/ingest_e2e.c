@@ -4,14 +4,15 @@
  * guests, facility, host time zone, request time, so no get_visit is asked — then
  * events.visit.checked_out of the same visit, as the reciprocal service's outbox relay does; one
  * host club and 50 partners, the arrivals spread over the 365 days of 2025) in JetStream batches
- * of 1,000 (bus_js_publish_batch), while a running `reciprocal serve` (RECIPROCAL_SERVICES=analytics)
- * consumes them, then waits until the raw store holds all of them (the raw rows and the rollups
- * are committed in one transaction, so the count is the events rolled up). Prints one line:
- * ingest-e2e events=.. publish_s=.. total_s=.. eps=.. (eps = EVENTS / (first publish -> last
- * event committed)) and "ok=1" when the rollups count every visit once (daily_visits.requests =
- * EVENTS / 2, visits = EVENTS / 2), else ok=0. Needs RECIPROCAL_DATABASE_URL (a migrated
- * database, polled with the relay scope every 0.25 s) and RECIPROCAL_NATS_URL (+ _USER /
- * _PASSWORD). Usage: bench-ingest-e2e [EVENTS [TIMEOUT_S]] (20000 300). */
+ * of 1,000 (bus_js_publish_batch), while a running `reciprocal serve`
+ * (RECIPROCAL_SERVICES=analytics) consumes them, then waits until the raw store holds all of them
+ * (the raw rows and the rollups are committed in one transaction, so the count is the events rolled
+ * up). Prints one line: ingest-e2e events=.. publish_s=.. total_s=.. eps=.. (eps = EVENTS / (first
+ * publish -> last event committed)) and "ok=1" when the rollups count every visit once
+ * (daily_visits.requested = EVENTS / 2, visits = EVENTS / 2), else ok=0. Needs
+ * RECIPROCAL_DATABASE_URL (a migrated database, polled with the relay scope every 0.25 s) and
+ * RECIPROCAL_NATS_URL (+ _USER / _PASSWORD). Usage: bench-ingest-e2e [EVENTS [TIMEOUT_S]] (20000
+ * 300). */
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -126,8 +127,8 @@ int main(int argc, char **argv) {
         const char *home = partners[(i / 2) % 50];
         for (int k = 0; k < 2; k++) {
             uuid(ids[i + k]);
-            data[i + k] = envelope(ids[i + k], types[k], k ? host : home, host, home, visit,
-                                   member, (int)(i / 2 % 365));
+            data[i + k] = envelope(ids[i + k], types[k], k ? host : home, host, home, visit, member,
+                                   (int)(i / 2 % 365));
             if (!data[i + k]) return 1;
         }
     }
@@ -137,7 +138,7 @@ int main(int argc, char **argv) {
         int m = (int)(n - i < CHUNK ? n - i : CHUNK);
         for (int k = 0; k < m; k++)
             msgs[k] = (bus_batch_msg_t){.subject = (i + k) % 2 ? "events.visit.checked_out"
-                                                                   : "events.visit.requested",
+                                                               : "events.visit.requested",
                                         .msg_id = ids[i + k],
                                         .data = data[i + k],
                                         .len = strlen(data[i + k])};
@@ -161,8 +162,9 @@ int main(int argc, char **argv) {
                           "SELECT sum(requested), sum(visits) FROM analytics.daily_visits "
                           "WHERE host_club_id = $1",
                           1, host);
-    printf("ingest-e2e events=%ld committed=%lld requested=%lld visits=%lld publish_s=%.2f total_s=%.2f eps=%.0f ok=%d\n", n,
-           got, req, vis, t_pub - t0, t1 - t0, (double)got / (t1 - t0),
+    printf("ingest-e2e events=%ld committed=%lld requested=%lld visits=%lld publish_s=%.2f "
+           "total_s=%.2f eps=%.0f ok=%d\n",
+           n, got, req, vis, t_pub - t0, t1 - t0, (double)got / (t1 - t0),
            got == n && req == n / 2 && vis == n / 2);
     for (long i = 0; i < n; i++)
         free(data[i]);
