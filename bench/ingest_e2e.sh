@@ -54,6 +54,7 @@ run_one() {
     PG_DATA=$dir/pg/data NATS_PIDFILE=$dir/nats.pid
     pgport=$(rcp_free_port)
     natsport=$(rcp_free_port)
+    # shellcheck disable=SC2034 # read by scripts/pg.sh (the NATS permissions come from the binary)
     RCP_BIN=$bin
     if ! { rcp_pg_start "$PG_DATA" "$pgport" "$dir/log/pg.log" "$dir/secrets.env" test &&
         rcp_pg_roles "$pgport" "$dir/secrets.env" &&
@@ -67,7 +68,7 @@ run_one() {
         RECIPROCAL_NATS_URL="nats://127.0.0.1:$natsport" RECIPROCAL_NATS_USER=all
         RECIPROCAL_NATS_PASSWORD="$(rcp_nats_password "$dir/secrets.env" all)"
         RECIPROCAL_BUS_KEY="$(head -c 32 /dev/urandom | base64)" RECIPROCAL_SERVICES=analytics
-        RECIPROCAL_LISTEN=127.0.0.1:$http RECIPROCAL_LOG_LEVEL=warn RECIPROCAL_LOG_FORMAT=text)
+        "RECIPROCAL_LISTEN=127.0.0.1:$http" RECIPROCAL_LOG_LEVEL=warn RECIPROCAL_LOG_FORMAT=text)
     if ! env "${envv[@]}" RECIPROCAL_MIGRATE_DATABASE_URL="$RCP_PG_OWNER_URL" "$bin" migrate up \
         >"$dir/log/migrate.log" 2>&1; then
         echo "ingest-e2e bin=$bin error=migrate: $(tail -n 1 "$dir/log/migrate.log")"
