@@ -29,7 +29,9 @@
 # (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir,
 # BENCH_ONLY (comma-separated groups to run: hello, graphql, member, visits, settlement, charges,
 # auth, ledger, governance (the votes cast and ledger-submitted, bench/governance_votes.sh),
-# reports (the analytics 12-month club report at 1,000,000 visits over HTTP, bench/reports.sh); empty
+# reports (the analytics 12-month club report at 1,000,000 visits over HTTP, bench/reports.sh),
+# ingest (the analytics ingest end to end through JetStream, bench/ingest_e2e.sh, in a PostgreSQL
+# and nats-server of its own; BENCH_INGEST_EVENTS, 20,000); empty
 # = all; e.g. BENCH_ONLY=visits runs the server, /health/ready, the club read and the visit rows;
 # the governance and analytics rows, which need no server, always run),
 # BENCH_LEDGER_VERIFY_BLOCKS/_TXS (100/500) and BENCH_LEDGER_VERIFY_SCALE_BLOCKS (4000 blocks of
@@ -479,6 +481,28 @@ if ((server_ok)); then
         fi
     else
         add_error_row "analytics" "bench/analytics.c did not compile"
+    fi
+
+    # ---- analytics ingest end to end (issue 14): visit events published on JetStream -> the
+    # analytics consumers of `$BIN serve` (RECIPROCAL_SERVICES=analytics) -> rollups committed, in
+    # a PostgreSQL and nats-server of its own (bench/ingest_e2e.sh + bench/ingest_e2e.c); CPU per
+    # event of the server, PostgreSQL and nats-server from /proc
+    if ! want ingest; then
+        :
+    elif make -s build/bench-ingest-e2e 2>"$TMP/log/ingest-e2e-cc.log"; then
+        say "analytics ingest end to end: ${BENCH_INGEST_EVENTS:-20000} visit events through JetStream"
+        out=$(BINS=$BIN INGEST_E2E_EVENTS=${BENCH_INGEST_EVENTS:-20000} "$ROOT/bench/ingest_e2e.sh" 2>&1 || true)
+        printf '%s\n' "$out" >"$TMP/log/ingest-e2e.txt"
+        line=$(grep '^ingest-e2e events=' <<<"$out" | tail -n 1 || true)
+        if [[ -z $line ]]; then
+            add_error_row "analytics ingest end to end" "$(tail -n 1 <<<"$out")"
+        else
+            kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+            [[ $(kv ok) == 1 ]] || errors=$((errors + 1))
+            rows+=("analytics ingest end to end (JetStream -> consumer -> rollups)|$(kv eps) events/s|-|-|$(kv committed) of $(kv events) visit events rolled up (ok=$(kv ok)), load $(kv load); CPU µs/event: server $(kv server_us) + PostgreSQL $(kv pg_us) + nats-server $(kv nats_us) = $(kv cpu_us); goal >= 20,000/s")
+        fi
+    else
+        add_error_row "analytics ingest end to end" "bench/ingest_e2e.c did not compile"
     fi
 
     # ---- notification e2e (issue 13): event published on JetStream -> mail accepted by aiosmtpd,
