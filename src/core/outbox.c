@@ -354,7 +354,10 @@ int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
     int *ok = NULL;
     int published = 0;
     if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
-    if (db_begin(db, &relay_scope, &tx, e) < 0) return -1;
+    /* Two round trips per batch: BEGIN, the scope and the SELECT in one flight (a deferred
+     * transaction), then the UPDATE and COMMIT in another (a batch with DB_BATCH_COMMIT); the
+     * locks of the SELECT are held while JetStream acknowledges the batch. */
+    if (db_begin_deferred(db, &relay_scope, &tx, e) < 0) return -1;
     /* Pending rows by state, not by position: a transaction that commits late (lower seq than
      * rows already published) is still picked up. SKIP LOCKED lets several relays share work. */
     snprintf(sql, sizeof sql,
@@ -408,14 +411,19 @@ int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
     snprintf(sql, sizeof sql,
              "UPDATE \"%s\".outbox SET published_at = now() WHERE id = ANY($1::uuid[])", schema);
     const char *params[1] = {ids};
-    if (db_exec_cmd(tx, sql, 1, params, e) < 0) goto fail;
+    /* The generic plan of the UPDATE (an index scan of the primary key whatever the array):
+     * with the default plan_cache_mode, PostgreSQL planned it again on every run (a custom plan
+     * for the array at hand always looks cheaper than the generic one, which assumes 10
+     * elements), so the statement's plan was built per batch although it is prepared. */
+    db_batch_t b = {0};
+    db_batch_add(&b, "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL);
+    db_batch_add(&b, sql, 1, params);
+    int brc = db_batch_run(tx, &b, DB_BATCH_COMMIT, e);
+    db_batch_clear(&b);
     free(ids);
     ids = NULL;
-    if (db_commit(tx, e) < 0) { /* rows stay pending; republishing is deduplicated */
-        free(msgs);
-        free(ok);
-        return -1;
-    }
+    if (brc != 0) goto fail;             /* rows stay pending; republishing is deduplicated */
+    if (db_commit(tx, e) < 0) return -1; /* committed by the batch: releases the connection */
     metrics_counter_add("outbox_published_total", (const char *const[]){schema, NULL},
                         (double)published);
     free(msgs);

@@ -11,7 +11,10 @@
  * .ci/run) also: SIGKILL of the PostgreSQL postmaster and every backend, started again 2 s later,
  * and a second pause of the new stream leader. Asserts:
  *  - after every fault, commits resume within RECOVER_S (a transaction submitted after the fault
- *    began is answered committed), and prints the stall (seconds from the fault to that commit);
+ *    began is committed: answered committed, or answered pending and found in the chain), and
+ *    prints the stall (seconds from the fault to that commit); before the next fault, commits
+ *    flow again (settle: a transaction submitted after the recovery commits), so a fault is not
+ *    measured in the wake of the one before;
  *  - every transaction answered `committed` or `pending` is in the chain exactly once, VALID,
  *    and no tx id is in the chain twice (not even as DUPLICATE_TXID);
  *  - no fork: dense block numbers, prev-hash links, and both processes serve the same block
@@ -42,7 +45,7 @@
 
 #define MAX_TX 4000
 #define PAUSE_S 12.0
-#define RECOVER_S 30.0
+#define RECOVER_S 60.0
 #define DOWN_S 4.0
 
 typedef struct sub {
@@ -137,19 +140,69 @@ static void *client(void *arg) {
     return NULL;
 }
 
-/* seconds from t0 until a transaction submitted after t0 was answered committed, waiting up to
- * RECOVER_S after `from`; -1 when commits did not resume */
-static double resumed_after(double t0, double from) {
-    while (now_s() - from < RECOVER_S) {
-        double best = -1;
-        for (int i = 0; i < n_subs; i++)
-            if (subs[i].state == 2 && subs[i].started >= t0 &&
-                (best < 0 || subs[i].answered < best))
-                best = subs[i].answered;
-        if (best > 0) return best - t0;
-        usleep(100000);
+/* when the main thread found a transaction answered `pending` in the chain (0 = not yet) */
+static double chained[MAX_TX];
+
+/* Looks up in the chain the transactions submitted at or after t0 that were answered `pending`
+ * (their commit came after the 3 s the submit waits): each found gets chained[i] = now. */
+static void find_chained(PGconn **c, double t0) {
+    if (PQstatus(*c) != CONNECTION_OK) PQreset(*c); /* PostgreSQL restarted */
+    if (PQstatus(*c) != CONNECTION_OK) return;
+    for (int i = 0; i < n_subs; i++) {
+        if (subs[i].state != 1 || subs[i].started < t0 || chained[i] > 0) continue;
+        const char *p[] = {subs[i].id};
+        PGresult *r = PQexecParams(*c, "SELECT 1 FROM ledger.txs WHERE tx_id = decode($1, 'hex')",
+                                   1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) chained[i] = now_s();
+        PQclear(r);
     }
-    return -1;
+}
+
+/* Seconds from t0 until a transaction submitted at or after t0 was committed, waiting until
+ * `until`; -1 when commits did not resume by then. Committed: answered `committed`
+ * (the answered time), or answered `pending` and found in the chain since (the time it was
+ * found): a commit that came after the submit's 3 s wait counts too. On failure it prints what
+ * the client did in the window (the client submits one transaction at a time). */
+static double resumed_by(double t0, double until) {
+    PGconn *c = PQconnectdb(app_url);
+    double best = -1;
+    while (best < 0 && now_s() < until) {
+        find_chained(&c, t0);
+        for (int i = 0; i < n_subs; i++) {
+            if (subs[i].started < t0) continue;
+            double at = subs[i].state == 2 ? subs[i].answered : chained[i];
+            if (at > 0 && (best < 0 || at < best)) best = at;
+        }
+        if (best < 0) usleep(100000);
+    }
+    if (best < 0) {
+        int after = 0, pend = 0, unack = 0;
+        for (int i = 0; i < n_subs; i++) {
+            after += subs[i].started >= t0;
+            pend += subs[i].started >= t0 && subs[i].state == 1;
+            unack += subs[i].started >= t0 && subs[i].state == 0;
+        }
+        printf("# no commit in %.0f s: %d transaction(s) submitted since (%d answered pending "
+               "and not in the chain, %d not acknowledged yet)\n",
+               until - t0, after, pend, unack);
+    }
+    PQfinish(c);
+    return best < 0 ? -1 : best - t0;
+}
+
+/* resumed_by with the bound RECOVER_S after `from`: a generous bound, not a speed goal (it
+ * covers a client request's own 30 s timeout twice; the stalls are printed and recorded in
+ * docs/ledger.md) */
+static double resumed_after(double t0, double from) {
+    return resumed_by(t0, from + RECOVER_S);
+}
+
+/* Before the next fault: commits flow again (a transaction submitted from now on commits), so
+ * each fault is measured from a working cluster and not in the wake of the one before. */
+static void settle(const char *after) {
+    double t = now_s(), s = resumed_after(t, t);
+    printf("# settled after the %s: a new transaction committed %.1f s later\n", after, s);
+    CHECK(s >= 0);
 }
 
 static int tx_leader(void) {
@@ -183,7 +236,7 @@ static void fault_pause_leader(const char *which) {
     REQUIRE(n >= 0);
     double t0 = now_s();
     cluster_node_signal(&cl, n, SIGSTOP);
-    double s = resumed_after(t0, t0);
+    double s = resumed_by(t0, t0 + PAUSE_S);
     while (now_s() - t0 < PAUSE_S)
         usleep(100000);
     cluster_node_signal(&cl, n, SIGCONT);
@@ -474,11 +527,18 @@ static void test_faults(void) {
     const char *mode = getenv("RECIPROCAL_TEST_FAULTS");
     int full = mode && strcmp(mode, "full") == 0;
     fault_kill_node();
+    settle("node kill");
     fault_pause_leader("first");
+    settle("pause");
     fault_kill_cutter(env);
+    settle("cutter kill");
     if (getenv("RECIPROCAL_TEST_PG_CTL")) {
         fault_pg(0, 0);
-        if (full) fault_pg(1, 2.0);
+        settle("PostgreSQL restart");
+        if (full) {
+            fault_pg(1, 2.0);
+            settle("PostgreSQL kill");
+        }
     }
     if (full) fault_pause_leader("second");
     sleep(2);

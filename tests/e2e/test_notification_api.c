@@ -51,9 +51,7 @@ static void test_split_invite_mail_and_inbox(void) {
                          "RECIPROCAL_CARD_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
                          "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
                          NULL};
-    REQUIRE(e2e_start(&g_notify, "notification", 0, 0, env) == 0);
-    REQUIRE(e2e_start(&g_gw, "gateway,auth,member,reciprocal", 0, 1, env) == 0);
-    REQUIRE(e2e_login_admin(&g_gw, NULL, NULL) == 0);
+    REQUIRE(e2e_start_split(&g_notify, &g_gw, "gateway,auth,member,reciprocal", env) == 0);
 
     char slug[64], body[512], email[128], club[64] = "";
     e2e_resp_t r;

@@ -281,17 +281,6 @@ static void test_pg_restart_mid_batch(void) {
     CHECK(at_restart >= 10 && at_restart < N); /* it really was mid-batch */
 }
 
-static void uuid4(char out[37]) {
-    unsigned char b[16];
-    for (size_t i = 0; i < sizeof b; i++)
-        b[i] = (unsigned char)(rand() & 0xff);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
-
 /* Publishes statement.issued events [from, to) for home/host to JetStream (the subject the
  * settlement service's relay uses), each until JetStream acknowledged it (retried while NATS is
  * away): statement ids "<prefix><i>". 0, or -1 when one was never acknowledged. */
@@ -299,7 +288,7 @@ static int publish_statements(bus_t *bus, const char *prefix, int from, int to, 
                               const char *host) {
     for (int i = from; i < to; i++) {
         char id[37], sid[80];
-        uuid4(id);
+        e2e_uuid4(id);
         snprintf(sid, sizeof sid, "%s%d", prefix, i);
         json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}, s:{}}",
                                 "id", id, "type", "statement.issued", "source", "settlement",
@@ -339,12 +328,9 @@ static void test_nats_restart_mid_send(void) {
                          "RECIPROCAL_NOTIFY_RETRY_BASE_SECONDS=1", NULL};
     const char *nats = TEST_ENV("RECIPROCAL_TEST_NATS_URL");
     REQUIRE(nats && TEST_ENV("RECIPROCAL_TEST_NATS_CTL"));
-    srand((unsigned)getpid() ^ (unsigned)time(NULL));
     snprintf(prefix, sizeof prefix, "nats-%d-st", (int)getpid());
     snprintf(contact, sizeof contact, "nats-home-%d@restart.example", (int)getpid());
-    REQUIRE(e2e_start(&nt, "notification", 0, 0, env) == 0);
-    REQUIRE(e2e_start(&gw, "gateway,auth,member", 0, 1, env) == 0);
-    REQUIRE(e2e_login_admin(&gw, NULL, NULL) == 0);
+    REQUIRE(e2e_start_split(&nt, &gw, "gateway,auth,member", env) == 0);
     snprintf(extra, sizeof extra, "%s,\"contact_email\":\"%s\"", E2E_CLUB_UTC, contact);
     snprintf(slug, sizeof slug, "nats-home-%d", (int)getpid());
     REQUIRE(e2e_club(&gw, "NATS Restart Home", slug, extra, home) == 0);

@@ -106,17 +106,6 @@ static int gql_role(const char *as, const char *field, const char *user, const c
     return rc;
 }
 
-static void uuid4(char out[37]) {
-    unsigned char b[16];
-    for (size_t i = 0; i < sizeof b; i++)
-        b[i] = (unsigned char)(rand() & 0xff);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
-
 /* Publishes statement event `type` (event id eid, JetStream message id msg) for home/host, as
  * the reciprocal relay does. 0 or -1. */
 static int publish(const char *type, const char *eid, const char *msg, const char *sid,
@@ -144,7 +133,7 @@ static int statement_event(const char *type, const char *home, const char *host,
                            char eid[37]) {
     if (!sid[0])
         snprintf(sid, 40, "5a7e7ea5-0000-4000-8000-%06d%06d", (int)getpid() % 1000000, ++g_seq);
-    uuid4(eid);
+    e2e_uuid4(eid);
     return publish(type, eid, eid, sid, home, host);
 }
 
@@ -196,13 +185,10 @@ static int club(const char *name, const char *contact, char *id, char *slug_out)
 }
 
 static void test_setup(void) {
-    srand((unsigned)getpid() ^ (unsigned)time(NULL));
     REQUIRE(sink_mail_start(&g_mail, "treasurers", NULL, NULL) == 0);
     const char *env[] = {g_mail.env, "RECIPROCAL_NOTIFY_POLL_MS=100",
                          "RECIPROCAL_LOI_KEK=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", NULL};
-    REQUIRE(e2e_start(&g_notify, "notification", 0, 0, env) == 0);
-    REQUIRE(e2e_start(&g_gw, "gateway,auth,member,reciprocal", 0, 1, env) == 0);
-    REQUIRE(e2e_login_admin(&g_gw, NULL, NULL) == 0);
+    REQUIRE(e2e_start_split(&g_notify, &g_gw, "gateway,auth,member,reciprocal", env) == 0);
     err_t e = {0};
     REQUIRE(cfg_load(&g_cfg, NULL, &e) == 0); /* RECIPROCAL_BUS_KEY from tests/run.sh */
     g_bus = bus_connect(getenv("RECIPROCAL_TEST_NATS_URL"), "test_statement_treasurers", &e);

@@ -33,6 +33,11 @@ int e2e_nats_password(const char *user, char *out, size_t cap);
  * printed on failure). */
 int e2e_start(e2e_proc_t *p, const char *services, int port, int wait_ready,
               const char *const *extra_env);
+/* The split deployment most notification e2e tests run: `serve --services notification` (not
+ * waited for: it has no HTTP routes of its own) beside `serve --services <gw_services>` (waited
+ * for /health/ready), both with extra_env, then e2e_login_admin on gw. 0 or -1 (printing why). */
+int e2e_start_split(e2e_proc_t *notify, e2e_proc_t *gw, const char *gw_services,
+                    const char *const *extra_env);
 /* SIGTERM, wait; returns the exit status (0 = clean) or -1. Prints the log when not clean. A
  * server whose log shows a NATS "Not Permitted" (its NATS user was refused a subject it uses,
  * docs/security.md N1) counts as not clean (1). */
@@ -60,6 +65,8 @@ const char *e2e_bearer(void);
  * (printing why). */
 int e2e_login_admin(const e2e_proc_t *p, char *email_out, char *password_out);
 void e2e_resp_free(e2e_resp_t *r);
+/* A random version-4 UUID in canonical text form (libsodium's random source). */
+void e2e_uuid4(char out[37]);
 /* A JSON request to p: method path (e.g. "/api/v1/visits") as bearer token `as` (NULL = the global
  * bearer, "" = anonymous) with body (JSON text, NULL = none). Returns the status, or -1 when no
  * answer came; *out (out may be NULL) gets the answer's JSON (new reference, NULL when not JSON).
