@@ -6,9 +6,16 @@
  * one statement.issued envelope per tick on JetStream (events.statement.issued, as the outbox
  * relay does), each mailing the home club's contact address (member.get_club through svc_call).
  * Latency of a mail = messages.sent_at (committed right after the SMTP server accepted it) -
- * the wall-clock instant its event was published. Waits up to 120 s for every mail. Prints one
- * line: mail-e2e-bench events= sent= rate= p50_ms= p99_ms= max_ms= queued_p50_ms= queued_p99_ms=
- * (queued: event published -> its message row committed by the consumer).
+ * the wall-clock instant its event was published. Waits for every mail as long as mails keep
+ * being accepted (a stall of STALL_S seconds with mails missing ends the wait: exit status 1, the
+ * one "real error"; a slow run is reported, not failed). Prints one line:
+ * mail-e2e-bench events= sent= rate= (offered, events/s) mps= (mails accepted per second, first
+ * publish -> last accept) sustained_mps= (accepted during the second half of the publishing
+ * window, per second: the dispatcher's rate once it runs, below the offered rate when a backlog
+ * grows) drain_ms= (last accept - last publish) p50_ms= p99_ms= max_ms= late_p99_ms= (p99 of the
+ * mails published in the last quarter: grows with a backlog) queued_p50_ms= queued_p99_ms=
+ * (queued: event published -> its message row committed by the consumer), the stages' p50/p99 and
+ * cpu_ms_per_mail (the bench process, up to the last mail recorded).
  * Needs RECIPROCAL_DATABASE_URL (or RECIPROCAL_TEST_DATABASE_URL) and RECIPROCAL_NATS_URL (or
  * RECIPROCAL_TEST_NATS_URL), migrated. Usage: bench-mail-e2e SMTP_PORT [RATE [SECS]] (200 10) */
 #include <jansson.h>
@@ -32,6 +39,9 @@
 #include "services/member/member.h"
 #include "services/notification/delivery.h"
 #include "services/notification/notification.h"
+
+/* the wait for the mails ends when none was accepted (or recorded) for this long */
+#define STALL_S 30
 
 static double wall_s(void) {
     struct timespec ts;
@@ -74,23 +84,58 @@ static int on_commit(const char *durable) {
     return 0;
 }
 
-/* The first mark of message id at stage, or -1. */
-static double mark_of(const char *id, char stage) {
-    for (int i = 0; i < g_n_marks; i++)
-        if (g_marks[i].stage == stage && strcmp(g_marks[i].id, id) == 0) return g_marks[i].t;
-    return -1;
-}
-
-/* The first commit of the statements consumer at or after t (its transaction began at t). */
-static double commit_after(double t) {
-    for (int i = 0; i < g_n_commits; i++)
-        if (g_commits[i] >= t - 0.002) return g_commits[i];
-    return -1;
-}
-
 static int dbl_cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* marks by message id, stage, instant (sorted once the run is over, then searched) */
+static int mark_key_cmp(const mark_t *x, const char *id, char stage) {
+    int c = strcmp(x->id, id);
+    return c ? c : (x->stage > stage) - (x->stage < stage);
+}
+
+static int mark_cmp(const void *a, const void *b) {
+    const mark_t *x = a, *y = b;
+    int c = mark_key_cmp(x, y->id, y->stage);
+    return c ? c : dbl_cmp(&x->t, &y->t);
+}
+
+/* The first mark of message id at stage (g_marks sorted), or -1. */
+static double mark_of(const char *id, char stage) {
+    int lo = 0, hi = g_n_marks;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (mark_key_cmp(&g_marks[mid], id, stage) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < g_n_marks && mark_key_cmp(&g_marks[lo], id, stage) == 0 ? g_marks[lo].t : -1;
+}
+
+/* The first commit of the statements consumer at or after t (its transaction began at t;
+ * g_commits sorted). */
+static double commit_after(double t) {
+    int lo = 0, hi = g_n_commits;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (g_commits[mid] < t - 0.002)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < g_n_commits ? g_commits[lo] : -1;
+}
+
+/* the published events by id: its index in publishing order */
+typedef struct event_ref {
+    char id[40];
+    int i;
+} event_ref_t;
+
+static int event_cmp(const void *a, const void *b) {
+    return strcmp(((const event_ref_t *)a)->id, ((const event_ref_t *)b)->id);
 }
 
 static void uuid(char out[40]) {
@@ -121,37 +166,50 @@ static int create_club(const svc_env_t *env, const svc_caller_t *na, const char 
     return status == 201 ? 0 : -1;
 }
 
-/* The mails of this run sent so far, and their latencies (sent_at - published) into lat. */
-static int sent_latencies(db_pool_t *db, const char *to, char (*eids)[40], const double *pub, int n,
-                          double *lat, double *qlat, double (*st)[3]) {
+/* The mails of this run sent so far (lat NULL), or their latencies (sent_at - published) into
+ * lat, the stages into st and the instant each one's event was published into at. refs: the
+ * events by id (sorted). */
+static int sent_latencies(db_pool_t *db, const char *to, const event_ref_t *refs, const double *pub,
+                          int n, double *lat, double *qlat, double (*st)[3], double *at) {
     static const db_scope_t sys = {NULL, NULL, 0, 1};
     db_tx_t *tx = NULL;
     err_t e = {0};
     if (db_begin(db, &sys, &tx, &e) != 0) return -1;
     const char *p[] = {to};
     PGresult *r = db_exec(tx,
-                          "SELECT event_id::text, extract(epoch FROM sent_at), extract(epoch FROM "
-                          "created_at), id::text FROM "
-                          "notification.messages WHERE recipient = $1 AND status = 'sent'",
+                          lat ? "SELECT event_id::text, extract(epoch FROM sent_at), extract(epoch "
+                                "FROM created_at), id::text FROM notification.messages WHERE "
+                                "recipient = $1 AND status = 'sent'"
+                              : "SELECT count(*) FROM notification.messages WHERE recipient = $1 "
+                                "AND status = 'sent'",
                           1, p, &e);
     db_rollback(tx);
     if (!r) return -1;
-    int k = 0;
-    for (int i = 0; lat && i < PQntuples(r); i++)
-        for (int j = 0; j < n; j++)
-            if (strcmp(eids[j], PQgetvalue(r, i, 0)) == 0) {
-                double created = atof(PQgetvalue(r, i, 2));
-                const char *mid = PQgetvalue(r, i, 3);
-                st[k][0] = (commit_after(created) - pub[j]) * 1e3;
-                st[k][1] = (mark_of(mid, 'l') - pub[j]) * 1e3;
-                st[k][2] = (mark_of(mid, 'a') - pub[j]) * 1e3;
-                qlat[k] = (created - pub[j]) * 1e3;
-                lat[k++] = (atof(PQgetvalue(r, i, 1)) - pub[j]) * 1e3;
-                break;
-            }
-    if (!lat) k = PQntuples(r);
+    int k = lat ? 0 : atoi(PQgetvalue(r, 0, 0));
+    for (int i = 0; lat && i < PQntuples(r); i++) {
+        event_ref_t key = {.i = 0};
+        snprintf(key.id, sizeof key.id, "%s", PQgetvalue(r, i, 0));
+        const event_ref_t *ev = bsearch(&key, refs, (size_t)n, sizeof *refs, event_cmp);
+        if (!ev) continue;
+        double t = pub[ev->i], created = atof(PQgetvalue(r, i, 2));
+        const char *mid = PQgetvalue(r, i, 3);
+        st[k][0] = (commit_after(created) - t) * 1e3;
+        st[k][1] = (mark_of(mid, 'l') - t) * 1e3;
+        st[k][2] = (mark_of(mid, 'a') - t) * 1e3;
+        qlat[k] = (created - t) * 1e3;
+        at[k] = t;
+        lat[k++] = (atof(PQgetvalue(r, i, 1)) - t) * 1e3;
+    }
     PQclear(r);
     return k;
+}
+
+/* The q-quantile of v[0..k-1] (sorted in place), 0 when empty. */
+static double quantile(double *v, int k, double q) {
+    if (k < 1) return 0;
+    qsort(v, (size_t)k, sizeof *v, dbl_cmp);
+    int i = (int)(k * q);
+    return v[i < k ? i : k - 1];
 }
 
 int main(int argc, char **argv) {
@@ -232,47 +290,82 @@ int main(int argc, char **argv) {
             fprintf(stderr, "publish: %s\n", e.message);
         free(payload);
     }
-    double pub_s = wall_s() - t0;
-    int sent = 0, waited = 0;
+    double pub_s = wall_s() - t0, t_end = wall_s();
     /* the accepts as they happen (no query: polling the messages table would add its own load
-     * to PostgreSQL's CPU per mail), then the rows until every outcome is recorded */
-    for (int accepted = 0; accepted < n && waited < 1200; waited++) {
+     * to PostgreSQL's CPU per mail), then the rows until every outcome is recorded; as long as
+     * mails keep being accepted (or recorded), however slowly: only a stall ends the wait */
+    int sent = 0, last = -1, idle = 0;
+    for (int accepted = 0; accepted < n && idle < STALL_S * 10; idle++) {
         pthread_mutex_lock(&g_mu);
         accepted = g_n_accepted;
         pthread_mutex_unlock(&g_mu);
+        if (accepted != last) idle = 0;
+        last = accepted;
         if (accepted < n) usleep(100 * 1000);
     }
-    for (; waited < 1200; waited++) {
-        sent = sent_latencies(db, to, eids, pub, n, NULL, NULL, NULL);
+    for (last = -1, idle = 0; idle < STALL_S * 10; idle++) {
+        sent = sent_latencies(db, to, NULL, NULL, n, NULL, NULL, NULL, NULL);
         if (sent >= n) break;
+        if (sent != last) idle = 0;
+        last = sent;
         usleep(100 * 1000);
     }
-    pthread_mutex_lock(&g_mu);
-    int k = sent_latencies(db, to, eids, pub, n, lat, qlat, stages);
-    pthread_mutex_unlock(&g_mu);
-    notify_delivery_stop();
-    svc_consumers_stop(cons);
-    if (k < 1) k = 0;
-    qsort(lat, (size_t)k, sizeof *lat, dbl_cmp);
-    qsort(qlat, (size_t)k, sizeof *qlat, dbl_cmp);
+    /* the bench's CPU up to here: the service's work, not the analysis below */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double cpu_ms = (double)ru.ru_utime.tv_sec * 1e3 + (double)ru.ru_utime.tv_usec / 1e3 +
                     (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3;
-    printf("mail-e2e-bench events=%d sent=%d rate=%.0f p50_ms=%.0f p99_ms=%.0f max_ms=%.0f "
-           "queued_p50_ms=%.0f queued_p99_ms=%.0f",
-           n, k, n / pub_s, k ? lat[k / 2] : 0, k ? lat[(size_t)(k * 0.99)] : 0, k ? lat[k - 1] : 0,
-           k ? qlat[k / 2] : 0, k ? qlat[(size_t)(k * 0.99)] : 0);
+    notify_delivery_stop();
+    svc_consumers_stop(cons);
+    event_ref_t *refs = calloc((size_t)n, sizeof *refs);
+    double *at = calloc((size_t)n, sizeof *at);
+    if (!refs || !at) return 1;
+    for (int i = 0; i < n; i++) {
+        snprintf(refs[i].id, sizeof refs[i].id, "%s", eids[i]);
+        refs[i].i = i;
+    }
+    qsort(refs, (size_t)n, sizeof *refs, event_cmp);
+    qsort(g_marks, (size_t)g_n_marks, sizeof *g_marks, mark_cmp);
+    qsort(g_commits, (size_t)g_n_commits, sizeof *g_commits, dbl_cmp);
+    int k = sent_latencies(db, to, refs, pub, n, lat, qlat, stages, at);
+    if (k < 1) k = 0;
+    /* the accepts: the first and last, and how many in the second half of the publishing */
+    double first_a = 0, last_a = 0, half = t0 + pub_s / 2;
+    int in_half = 0;
+    for (int i = 0; i < g_n_marks; i++) {
+        if (g_marks[i].stage != 'a') continue;
+        double t = g_marks[i].t;
+        if (first_a == 0 || t < first_a) first_a = t;
+        if (t > last_a) last_a = t;
+        if (t >= half && t < t_end) in_half++;
+    }
+    /* the mails published in the last quarter of the run */
+    double *late = calloc((size_t)(k ? k : 1), sizeof *late);
+    int n_late = 0;
+    for (int i = 0; late && i < k; i++)
+        if (at[i] >= t0 + pub_s * 0.75) late[n_late++] = lat[i];
+    printf("mail-e2e-bench events=%d sent=%d rate=%.0f mps=%.0f sustained_mps=%.0f drain_ms=%.0f "
+           "p50_ms=%.0f p99_ms=%.0f max_ms=%.0f late_p99_ms=%.0f queued_p50_ms=%.0f "
+           "queued_p99_ms=%.0f",
+           n, k, n / pub_s, last_a > t0 ? g_n_accepted / (last_a - t0) : 0,
+           t_end > half ? in_half / (t_end - half) : 0, last_a > t_end ? (last_a - t_end) * 1e3 : 0,
+           quantile(lat, k, 0.5), quantile(lat, k, 0.99), quantile(lat, k, 1),
+           late ? quantile(late, n_late, 0.99) : 0, quantile(qlat, k, 0.5),
+           quantile(qlat, k, 0.99));
+    free(late);
     /* the stages: consumer's commit, the lease, the SMTP accept (missing marks are < 0) */
     static const char *names[3] = {"committed", "leased", "accepted"};
     for (int s = 0; s < 3 && k > 0; s++) {
         for (int i = 0; i < k; i++)
             qlat[i] = stages[i][s];
-        qsort(qlat, (size_t)k, sizeof *qlat, dbl_cmp);
-        printf(" %s_p50_ms=%.0f %s_p99_ms=%.0f", names[s], qlat[k / 2], names[s],
-               qlat[(size_t)(k * 0.99)]);
+        printf(" %s_p50_ms=%.0f %s_p99_ms=%.0f", names[s], quantile(qlat, k, 0.5), names[s],
+               quantile(qlat, k, 0.99));
     }
     printf(" cpu_ms_per_mail=%.2f\n", k ? cpu_ms / k : 0);
+    if (k < n)
+        fprintf(stderr, "bench-mail-e2e: %d of %d mails sent, none for %d s\n", k, n, STALL_S);
+    free(refs);
+    free(at);
     free(eids);
     free(pub);
     free(lat);

@@ -31,7 +31,8 @@
 # auth, ledger, governance (the votes cast and ledger-submitted, bench/governance_votes.sh),
 # reports (the analytics 12-month club report at 1,000,000 visits over HTTP, bench/reports.sh),
 # ingest (the analytics ingest end to end through JetStream, bench/ingest_e2e.sh, in a PostgreSQL
-# and nats-server of its own; BENCH_INGEST_EVENTS, 20,000); empty
+# and nats-server of its own; BENCH_INGEST_EVENTS, 20,000), mail (event -> mail accepted by the
+# local SMTP server at 200 and 500 events/s, bench/mail_e2e.sh); empty
 # = all; e.g. BENCH_ONLY=visits runs the server, /health/ready, the club read and the visit rows;
 # the governance and analytics rows, which need no server, always run),
 # BENCH_LEDGER_VERIFY_BLOCKS/_TXS (100/500) and BENCH_LEDGER_VERIFY_SCALE_BLOCKS (4000 blocks of
@@ -505,19 +506,31 @@ if ((server_ok)); then
         add_error_row "analytics ingest end to end" "bench/ingest_e2e.c did not compile"
     fi
 
-    # ---- notification e2e (issue 13): event published on JetStream -> mail accepted by aiosmtpd,
-    # at a steady BENCH_MAIL_E2E_RATE (200) events/s (bench/mail_e2e.sh + bench/mail_e2e.c, in
-    # process against this PostgreSQL and NATS); goal p99 < 2 s
-    if make -s build/bench-mail-e2e 2>"$TMP/log/mail-e2e-cc.log"; then
-        say "mail e2e: ${BENCH_MAIL_E2E_RATE:-200} events/s for ${BENCH_MAIL_E2E_SECS:-10} s"
-        out=$(PG_DATA=$PG_DATA "$ROOT/bench/mail_e2e.sh" 2>&1 || true)
-        line=$(grep '^mail-e2e-bench' <<<"$out" || true)
-        if [[ -z $line ]]; then
-            add_error_row "mail e2e" "$(tail -n 1 <<<"$out")"
-        else
+    # ---- notification e2e (issue 13): event published on JetStream -> mail accepted by aiosmtpd
+    # (bench/mail_e2e.sh + bench/mail_e2e.c, in process against this PostgreSQL and NATS). Two
+    # rows: the latency goal (p99 < 2 s) at BENCH_MAIL_E2E_RATE (200) events/s for
+    # BENCH_MAIL_E2E_SECS (30) s, and the throughput goal (>= 500 mails/s sustained) at
+    # BENCH_MAIL_E2E_FAST_RATE (500) events/s for BENCH_MAIL_E2E_FAST_SECS (60) s: long enough for
+    # a slowly growing backlog to show (sustained = accepted per second in the second half of the
+    # run; drain = last accept after the last event). "error" only for mails not sent at all (the
+    # bench waits as long as mails keep being accepted); a missed goal is reported, not failed.
+    if ! want mail; then
+        :
+    elif make -s build/bench-mail-e2e 2>"$TMP/log/mail-e2e-cc.log"; then
+        for run in "${BENCH_MAIL_E2E_RATE:-200} ${BENCH_MAIL_E2E_SECS:-30} p99 < 2 s" \
+            "${BENCH_MAIL_E2E_FAST_RATE:-500} ${BENCH_MAIL_E2E_FAST_SECS:-60} >= 500 mails/s sustained"; do
+            read -r r secs goal <<<"$run"
+            say "mail e2e: $r events/s for $secs s"
+            out=$(BENCH_MAIL_E2E_RATE=$r BENCH_MAIL_E2E_SECS=$secs PG_DATA=$PG_DATA \
+                "$ROOT/bench/mail_e2e.sh" 2>&1 || true)
+            line=$(grep '^mail-e2e-bench' <<<"$out" || true)
             kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-            rows+=("event -> mail accepted by aiosmtpd @ $(kv rate) events/s|$(kv sent) of $(kv events) mails|$(kv p50_ms) ms|$(kv p99_ms) ms|p99 per stage: consumer committed $(kv committed_p99_ms) ms, leased $(kv leased_p99_ms) ms, accepted $(kv accepted_p99_ms) ms; CPU per mail: service $(kv cpu_ms_per_mail) ms, aiosmtpd $(kv smtp_cpu_ms) ms, PostgreSQL $(kv pg_cpu_ms) ms; goal p99 < 2 s")
-        fi
+            if [[ -z $line ]] || grep -q '^not ok' <<<"$out"; then
+                add_error_row "mail e2e @ $r events/s" "${line:+sent $(kv sent) of $(kv events); }$(grep -v '^ok\|^not ok' <<<"$out" | tail -n 1)"
+                continue
+            fi
+            rows+=("event -> mail accepted by aiosmtpd @ $(kv rate) events/s for $secs s|$(kv sustained_mps) mails/s sustained ($(kv mps) overall, $(kv sent) of $(kv events))|$(kv p50_ms) ms|$(kv p99_ms) ms|last quarter's p99 $(kv late_p99_ms) ms, drained $(kv drain_ms) ms after the last event; p99 per stage: consumer committed $(kv committed_p99_ms) ms, leased $(kv leased_p99_ms) ms, accepted $(kv accepted_p99_ms) ms; CPU per mail: service $(kv cpu_ms_per_mail) ms, aiosmtpd $(kv smtp_cpu_ms) ms, PostgreSQL $(kv pg_cpu_ms) ms; goal $goal")
+        done
     else
         add_error_row "mail e2e" "bench/mail_e2e.c did not compile"
     fi

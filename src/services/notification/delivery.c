@@ -23,12 +23,20 @@
 #include "services/notification/smtp.h"
 #include "services/notification/webhook.h"
 
-#define DELIVERY_BATCH "200"
+#define DELIVERY_BATCH 200 /* rows a lease takes */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define DELIVERY_LEASE "5 minutes"
 /* how long an outcome waits for PostgreSQL to come back (record_durably) */
 #define DELIVERY_RECORD_WAIT_MS 60000
 
 static atomic_int g_stop; /* the worker is stopping (notify_delivery_stop) */
+
+static long long mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void (*notify_delivery_trace)(const char *message_id, const char *stage);
 
@@ -192,7 +200,7 @@ static notify_smtp_t smtp_primary(const notification_settings_t *s) {
 /* The templates a sender read during its pass, once per (club, key, locale): one SELECT per
  * pass and template instead of one per mail. Set by sender() for its own thread (NULL elsewhere:
  * send_email then reads the template each time). A club override changed meanwhile applies from
- * the sender's next pass (at most DELIVERY_BATCH mails later). */
+ * the sender's next pass (at most PASS_MAX_MS of leasing later). */
 #define TMPL_CACHE_MAX 16
 typedef struct tmpl_entry {
     char club[40], key[72], locale[16];
@@ -212,8 +220,11 @@ static void tmpl_cache_clear(tmpl_cache_t *c) {
     c->n = 0;
 }
 
-/* notify_template() for m, through the thread's cache when there is one. */
-static int msg_template(db_tx_t *tx, const msg_t *m, char **subject, char **body, err_t *e) {
+/* notify_template() for m, through the thread's cache when there is one. A miss reads it in a
+ * transaction of its own (system scope: club overrides of any club), ended at once: a sender holds
+ * no pooled connection while it talks SMTP (the pool is shared with the HTTP threads). */
+static int msg_template(const svc_env_t *env, const msg_t *m, char **subject, char **body,
+                        err_t *e) {
     tmpl_cache_t *c = t_tmpl;
     for (int i = 0; c && i < c->n; i++) {
         const tmpl_entry_t *t = &c->e[i];
@@ -228,7 +239,12 @@ static int msg_template(db_tx_t *tx, const msg_t *m, char **subject, char **body
         *subject = *body = NULL;
         return err_set(e, 500, "internal", "", "out of memory");
     }
-    if (notify_template(tx, m->club, m->template, m->locale, subject, body, e) != 0) return -1;
+    db_tx_t *tx = NULL;
+    int rc = db_begin(env->db, &k_system, &tx, e) == 0
+                 ? notify_template(tx, m->club, m->template, m->locale, subject, body, e)
+                 : -1;
+    db_rollback(tx);
+    if (rc != 0) return -1;
     if (c && c->n < TMPL_CACHE_MAX) {
         tmpl_entry_t *t = &c->e[c->n];
         snprintf(t->club, sizeof t->club, "%s", m->club);
@@ -246,12 +262,11 @@ static int msg_template(db_tx_t *tx, const msg_t *m, char **subject, char **body
     return 0;
 }
 
-static int send_email(const svc_env_t *env, db_tx_t *tx, notify_smtp_session_t *ss, msg_t *m,
-                      err_t *e) {
+static int send_email(const svc_env_t *env, notify_smtp_session_t *ss, msg_t *m, err_t *e) {
     const notification_settings_t *s = notification_settings(env);
     char *st = NULL, *bt = NULL, *subject = NULL, *text = NULL, *html = NULL, *ics = NULL;
     int rc = -1;
-    if (msg_template(tx, m, &st, &bt, e) != 0 || add_token_link(env, s, m, e) != 0 ||
+    if (msg_template(env, m, &st, &bt, e) != 0 || add_token_link(env, s, m, e) != 0 ||
         notify_format_vars_fill(m->vars, m->locale, "UTC", e) != 0 ||
         notify_render(st, bt, m->vars, &subject, &text, &html, e) != 0)
         goto done;
@@ -305,14 +320,14 @@ static const char *outcome(const notification_settings_t *s, const msg_t *m, int
                                                             : "undelivered";
 }
 
-/* The outcomes of the attempts of msgs[idx[0..k-1]], in one transaction: one UPDATE for all of
+/* The outcomes of the attempts of ms[0..k-1], in one transaction: one UPDATE for all of
  * them (a retry's delay retry_base * 2^(tries-1), +-20% jitter), notification.failed for the
  * final failures; counted and logged once committed. */
-static int record_batch(const svc_env_t *env, msg_t *msgs, const int *idx, int k, err_t *e) {
+static int record_batch(const svc_env_t *env, msg_t *const *ms, int k, err_t *e) {
     const notification_settings_t *s = notification_settings(env);
     json_t *rows = json_array();
     for (int j = 0; rows && j < k; j++) {
-        const msg_t *m = &msgs[idx[j]];
+        const msg_t *m = ms[j];
         int final, tries_now = m->tries + 1;
         const char *status = outcome(s, m, &final);
         double d =
@@ -332,7 +347,7 @@ static int record_batch(const svc_env_t *env, msg_t *msgs, const int *idx, int k
     strbuf_t ids = {0};
     strbuf_puts(&ids, "{");
     for (int j = 0; j < k; j++)
-        strbuf_printf(&ids, "%s%s", j ? "," : "", msgs[idx[j]].id);
+        strbuf_printf(&ids, "%s%s", j ? "," : "", ms[j]->id);
     strbuf_puts(&ids, "}");
     if (!rows_txt || ids.oom) {
         free(rows_txt);
@@ -361,7 +376,7 @@ static int record_batch(const svc_env_t *env, msg_t *msgs, const int *idx, int k
                  2, p);
     int queued = 0, ran = 0;
     for (int j = 0; j < k; j++) {
-        const msg_t *m = &msgs[idx[j]];
+        const msg_t *m = ms[j];
         int final;
         const char *status = outcome(s, m, &final);
         if (!final) continue;
@@ -389,7 +404,7 @@ done:
     strbuf_free(&ids);
     rc = db_tx_finish(&tx, rc, NULL, e);
     for (int j = 0; rc == 0 && j < k; j++) {
-        const msg_t *m = &msgs[idx[j]];
+        const msg_t *m = ms[j];
         int final;
         const char *status = outcome(s, m, &final);
         if (m->ok)
@@ -410,9 +425,9 @@ done:
  * sent again when their lease ends. Waits (100 ms doubling to 2 s) only while the database is
  * unavailable (503), at most DELIVERY_RECORD_WAIT_MS, and not once the worker is stopping; after
  * that the lease sends them again (at least once). */
-static int record_durably(const svc_env_t *env, msg_t *msgs, const int *idx, int k, err_t *e) {
+static int record_durably(const svc_env_t *env, msg_t *const *ms, int k, err_t *e) {
     int waited = 0, step = 100;
-    while (record_batch(env, msgs, idx, k, e) != 0) {
+    while (record_batch(env, ms, k, e) != 0) {
         if (e->status != 503 || waited >= DELIVERY_RECORD_WAIT_MS || atomic_load(&g_stop))
             return -1;
         if (waited == 0)
@@ -436,10 +451,9 @@ static void msg_free(msg_t *m) {
     free(m->text);
 }
 
-/* One leased message attempted (outcome in m->ok, m->why, m->deferred). *rtx is the sender's
- * read transaction for templates (begun when needed; dropped after a failure, so an aborted
- * transaction never serves the next message); ss its SMTP session. */
-static void attempt(const svc_env_t *env, db_tx_t **rtx, notify_smtp_session_t *ss, msg_t *m) {
+/* One leased message attempted (outcome in m->ok, m->why, m->deferred) on the sender's SMTP
+ * session ss. */
+static void attempt(const svc_env_t *env, notify_smtp_session_t *ss, msg_t *m) {
     err_t *why = &m->why;
     if (!m->vars) {
         err_set(why, 422, "invalid_field", "vars", "unreadable variables");
@@ -447,10 +461,7 @@ static void attempt(const svc_env_t *env, db_tx_t **rtx, notify_smtp_session_t *
     } else if (strcmp(m->channel, "in_app") == 0) {
         m->ok = send_in_app(env, m, why) == 0;
     } else if (strcmp(m->channel, "sms") == 0 || strcmp(m->channel, "push") == 0) {
-        /* SMS and push (provider.c): the user's hourly limit first (deferral, no try); their own
-         * transactions, so the sender's is given back first */
-        db_rollback(*rtx);
-        *rtx = NULL;
+        /* SMS and push (provider.c): the user's hourly limit first (deferral, no try) */
         const notify_provider_msg_t pm = {m->id,         m->club,      m->user,
                                           m->channel,    m->template,  m->locale,
                                           m->event_type, m->recipient, m->vars};
@@ -460,168 +471,19 @@ static void attempt(const svc_env_t *env, db_tx_t **rtx, notify_smtp_session_t *
                 notify_provider_send(env, ptx, &pm, m->ref, why) == 0;
         db_rollback(ptx);
     } else {
-        /* templates are read in the system scope (club overrides of any club); deferred: the BEGIN
-         * goes with the first template read (none when every template of the mails is cached) */
-        m->ok = (*rtx || db_begin_deferred(env->db, &k_system, rtx, why) == 0) &&
-                send_email(env, *rtx, ss, m, why) == 0;
+        m->ok = send_email(env, ss, m, why) == 0;
     }
-    if (!m->ok) {
-        db_rollback(*rtx);
-        *rtx = NULL;
-    } else if (notify_delivery_trace) {
-        notify_delivery_trace(m->id, "accepted");
-    }
+    if (m->ok && notify_delivery_trace) notify_delivery_trace(m->id, "accepted");
 }
 
-/* One pass over the leased messages: `senders` threads (RECIPROCAL_NOTIFY_SENDERS) take them in
- * turn, each with its own SMTP session (kept between passes) and read transaction, and hand
- * every outcome to the calling thread, which records whatever has accumulated in one
- * transaction (group commit): one UPDATE per round trip, however many mails finished meanwhile.
- * A sender starts its next mail only once the previous one's outcome is committed, so a crash
- * repeats at most one mail per sender (the one in flight or awaiting the commit). */
-typedef struct pass {
-    const svc_env_t *env;
-    msg_t *msgs;
-    int n;
-    atomic_int next;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;  /* recorder: outcomes to record, or a sender finished */
-    pthread_cond_t rcv; /* senders: outcomes recorded */
-    int wait_records;   /* senders wait for their outcome's commit (0: no sender thread) */
-    int *done;          /* indexes of finished attempts not yet recorded */
-    int n_done, senders_left;
-} pass_t;
-
-static void *sender(void *arg) {
-    pass_t *p = arg;
-    notify_smtp_session_t *ss = session_borrow();
-    db_tx_t *rtx = NULL;
-    tmpl_cache_t templates = {0};
-    t_tmpl = &templates;
-    /* a stop ends the pass early: the rows not taken get their lease back (release_untried) */
-    for (int i; !atomic_load(&g_stop) && (i = atomic_fetch_add(&p->next, 1)) < p->n;) {
-        attempt(p->env, &rtx, ss, &p->msgs[i]);
-        pthread_mutex_lock(&p->mu);
-        p->done[p->n_done++] = i;
-        pthread_cond_signal(&p->cv);
-        while (p->wait_records && !p->msgs[i].recorded)
-            pthread_cond_wait(&p->rcv, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-    }
-    db_rollback(rtx);
-    session_return(ss);
-    t_tmpl = NULL;
-    tmpl_cache_clear(&templates);
-    pthread_mutex_lock(&p->mu);
-    p->senders_left--;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-/* The recorder (calling thread): until every sender is done, the accumulated outcomes in one
- * transaction each. Returns the messages handled (recorded or deferred). */
-static int record_outcomes(pass_t *p, err_t *e) {
-    int handled = 0, *take = malloc(sizeof(int) * (size_t)p->n);
-    pthread_mutex_lock(&p->mu);
-    while (p->senders_left > 0 || p->n_done > 0) {
-        while (p->n_done == 0 && p->senders_left > 0)
-            pthread_cond_wait(&p->cv, &p->mu);
-        int k = 0;
-        for (int j = 0; j < p->n_done; j++)
-            if (p->msgs[p->done[j]].deferred || !take) {
-                handled += p->msgs[p->done[j]].deferred;
-                p->msgs[p->done[j]].recorded = 1;
-            } else
-                take[k++] = p->done[j];
-        p->n_done = 0;
-        pthread_cond_broadcast(&p->rcv);
-        pthread_mutex_unlock(&p->mu);
-        if (k > 0 && record_durably(p->env, p->msgs, take, k, e) == 0)
-            handled += k;
-        else /* one row's failure must not hold back the others: each on its own */
-            for (int j = 0; k > 1 && j < k; j++)
-                if (record_durably(p->env, p->msgs, &take[j], 1, e) == 0) handled++;
-        pthread_mutex_lock(&p->mu);
-        for (int j = 0; j < k; j++) /* recorded, or given up on (the lease sends it again) */
-            p->msgs[take[j]].recorded = 1;
-        pthread_cond_broadcast(&p->rcv);
-    }
-    pthread_mutex_unlock(&p->mu);
-    free(take);
-    return handled;
-}
-
-static int deliver_leased(const svc_env_t *env, msg_t *msgs, int n, err_t *e) {
-    if (n == 0) return 0;
-    int senders = notification_settings(env)->senders;
-    if (senders > n) senders = n;
-    if (senders < 1) senders = 1;
-    pass_t p = {.env = env, .msgs = msgs, .n = n, .senders_left = senders};
-    p.done = malloc(sizeof(int) * (size_t)n);
-    if (!p.done) return err_set(e, 500, "internal", "", "out of memory");
-    atomic_init(&p.next, 0);
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.cv, NULL);
-    pthread_cond_init(&p.rcv, NULL);
-    p.wait_records = 1;
-    pthread_t th[SESSIONS_MAX];
-    int started = 0;
-    for (; started < senders && started < SESSIONS_MAX; started++)
-        if (pthread_create(&th[started], NULL, sender, &p) != 0) break;
-    if (started == 0) { /* no thread: this one sends, then records */
-        p.senders_left = 1;
-        p.wait_records = 0;
-        sender(&p);
-    } else if (started < senders) {
-        pthread_mutex_lock(&p.mu);
-        p.senders_left -= senders - started;
-        pthread_mutex_unlock(&p.mu);
-    }
-    int handled = record_outcomes(&p, e);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    pthread_cond_destroy(&p.cv);
-    pthread_cond_destroy(&p.rcv);
-    pthread_mutex_destroy(&p.mu);
-    free(p.done);
-    return handled;
-}
-
-/* A stop (SIGTERM) ends a pass before its last rows: those never tried (not `recorded`) are
- * due again at once, so the next process sends them without waiting for DELIVERY_LEASE, and a
- * pass of DELIVERY_BATCH mails no longer holds the shutdown. When this fails they wait for the
- * lease (at least once either way). */
-static void release_untried(const svc_env_t *env, const msg_t *msgs, int n) {
-    strbuf_t ids = {0};
-    int k = 0;
-    strbuf_puts(&ids, "{");
-    for (int i = 0; i < n; i++)
-        if (!msgs[i].recorded) strbuf_printf(&ids, "%s%s", k++ ? "," : "", msgs[i].id);
-    strbuf_puts(&ids, "}");
-    db_tx_t *tx = NULL;
-    err_t e = {0};
-    const char *p[] = {ids.p};
-    if (k > 0 && !ids.oom && db_begin(env->db, &k_system, &tx, &e) == 0) {
-        int rc = db_exec_cmd(tx,
-                             "UPDATE notification.messages SET next_attempt_at = now() WHERE id "
-                             "= ANY($1::uuid[]) AND status = 'queued'",
-                             1, p, &e) < 0
-                     ? -1
-                     : 0;
-        if (db_tx_finish(&tx, rc, NULL, &e) == 0)
-            log_info("notification delivery: stopping, %d leased messages released", k);
-    }
-    if (e.status) log_warn("notification delivery: stopping: %s", e.message);
-    strbuf_free(&ids);
-}
-
-int notify_deliver_once(const svc_env_t *env, err_t *e) {
-    pthread_once(&metrics_once, declare_metrics);
-    /* one flight: BEGIN, the expired and the suppressed rows, the lease, COMMIT. The leased ids
-     * as an array (`m.id = ANY (ARRAY(...))`): the rows are found by primary key (joined to the
-     * subquery, the planner hash-joined a sequential scan of notification.messages: 90 ms for
-     * 200 rows of a 5,000-row table, growing with it) */
+/* The lease (one flight: BEGIN, the expired and the suppressed rows, the lease, COMMIT): up to
+ * DELIVERY_BATCH due rows into *out (an array of DELIVERY_BATCH, the caller's; NULL when none).
+ * Returns the rows leased, or -1 + err. The leased ids as an array (`m.id = ANY (ARRAY(...))`):
+ * the rows are found by primary key (joined to the subquery, the planner hash-joined a
+ * sequential scan of notification.messages: 90 ms for 200 rows of a 5,000-row table, growing
+ * with it). */
+static int lease_batch(const svc_env_t *env, msg_t **out, err_t *e) {
+    *out = NULL;
     db_tx_t *tx = NULL;
     db_batch_t b = {0};
     if (db_begin_deferred(env->db, &k_system, &tx, e) != 0) return -1;
@@ -635,10 +497,11 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
         &b,
         "UPDATE notification.messages m SET next_attempt_at = now() + interval '" DELIVERY_LEASE
         "' WHERE m.id = ANY (ARRAY(SELECT id FROM notification.messages WHERE status = 'queued' "
-        "AND NOT digest AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT " DELIVERY_BATCH
-        " FOR UPDATE SKIP LOCKED)) RETURNING m.id::text, m.club_id::text, "
-        "coalesce(m.user_id::text, ''), m.channel, m.template, m.locale, m.event_type, "
-        "m.recipient, m.tries, m.vars::text, m.subject, m.body_text",
+        "AND NOT digest AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT " STR(
+            DELIVERY_BATCH) " FOR UPDATE SKIP LOCKED)) RETURNING m.id::text, m.club_id::text, "
+                            "coalesce(m.user_id::text, ''), m.channel, m.template, m.locale, "
+                            "m.event_type, m.recipient, m.tries, m.vars::text, m.subject, "
+                            "m.body_text",
         0, NULL);
     if (db_batch_run(tx, &b, DB_BATCH_COMMIT, e) != 0) {
         db_batch_clear(&b);
@@ -648,7 +511,7 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
     db_commit(tx, e); /* committed in the flight: releases the connection */
     PGresult *r = db_batch_result(&b, lease);
     int n = PQntuples(r);
-    msg_t *msgs = calloc((size_t)(n ? n : 1), sizeof *msgs);
+    msg_t *msgs = n ? calloc(DELIVERY_BATCH, sizeof *msgs) : NULL;
     for (int i = 0; msgs && i < n; i++) {
         msg_t *m = &msgs[i];
         snprintf(m->id, sizeof m->id, "%s", PQgetvalue(r, i, 0));
@@ -666,14 +529,227 @@ int notify_deliver_once(const svc_env_t *env, err_t *e) {
     }
     db_batch_clear(&b);
     /* out of memory: the rows leased are sent when their lease ends */
-    if (!msgs) return err_set(e, 500, "internal", "", "out of memory");
+    if (n && !msgs) return err_set(e, 500, "internal", "", "out of memory");
     for (int i = 0; notify_delivery_trace && i < n; i++)
         notify_delivery_trace(msgs[i].id, "leased");
-    int handled = deliver_leased(env, msgs, n, e);
-    if (atomic_load(&g_stop)) release_untried(env, msgs, n);
-    for (int i = 0; i < n; i++)
-        msg_free(&msgs[i]);
-    free(msgs);
+    *out = msgs;
+    return n;
+}
+
+/* One pass over leased messages: `senders` threads (RECIPROCAL_NOTIFY_SENDERS) take them in
+ * turn, each with its own SMTP session (kept between passes), and hand every outcome to the
+ * calling thread, which records whatever has accumulated in one transaction (group commit): one
+ * UPDATE per round trip, however many mails finished meanwhile. A sender starts its next mail
+ * only once the previous one's outcome is committed, so a crash repeats at most one mail per
+ * sender (the one in flight or awaiting the commit).
+ * A backlog (a lease came back full: more rows are probably due) does not end the pass: the
+ * sender that finds at most `low` (2 per sender) rows left untaken leases the next batch into
+ * the same pass while the others send the last rows, so no sender waits for the pass's slowest
+ * mail, the recorder's last commit and a new pass's lease and threads. A pass leases for at most
+ * PASS_MAX_MS (and PASS_CHUNKS batches), then ends as before: the webhook and digest passes run
+ * between mail passes. */
+#define PASS_CHUNKS 16
+#define PASS_MAX_MS 1000
+#define PASS_ROWS (PASS_CHUNKS * DELIVERY_BATCH)
+typedef struct pass {
+    const svc_env_t *env;
+    msg_t *chunk[PASS_CHUNKS]; /* the leased batches: row i is chunk[i / DELIVERY_BATCH] */
+    int n_chunks, n;           /* batches and rows leased (only the last batch is not full) */
+    int next;                  /* the next row to take */
+    int low;                   /* rows left untaken at which the next batch is leased */
+    int leasing, exhausted;    /* a sender is leasing; the pass leases no more */
+    long long started_ms;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;  /* recorder: outcomes to record, or a sender finished */
+    pthread_cond_t rcv; /* senders: outcomes recorded */
+    pthread_cond_t lcv; /* senders: a lease ended */
+    int wait_records;   /* senders wait for their outcome's commit (0: no sender thread) */
+    int *done;          /* indexes of finished attempts not yet recorded */
+    int n_done, senders_left;
+} pass_t;
+
+static msg_t *pass_msg(const pass_t *p, int i) {
+    return &p->chunk[i / DELIVERY_BATCH][i % DELIVERY_BATCH];
+}
+
+/* The next batch leased into p by a sender (which set p->leasing; p->mu not held). */
+static void pass_extend(pass_t *p) {
+    msg_t *msgs = NULL;
+    err_t e = {0};
+    int got = lease_batch(p->env, &msgs, &e);
+    if (got < 0) log_warn("notification delivery: %s", e.message);
+    pthread_mutex_lock(&p->mu);
+    if (got > 0) {
+        p->chunk[p->n_chunks++] = msgs;
+        p->n += got;
+    }
+    if (got < DELIVERY_BATCH || p->n_chunks == PASS_CHUNKS ||
+        mono_ms() - p->started_ms >= PASS_MAX_MS)
+        p->exhausted = 1;
+    p->leasing = 0;
+    pthread_cond_broadcast(&p->lcv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The next row for a sender (p->mu held): its index, or -1 when the pass is over for it. A
+ * stop ends the pass early: the rows not taken get their lease back (release_untried). */
+static int pass_take(pass_t *p) {
+    for (;;) {
+        if (atomic_load(&g_stop)) return -1;
+        int left = p->n - p->next;
+        if (left <= p->low && !p->leasing && !p->exhausted) {
+            p->leasing = 1;
+            pthread_mutex_unlock(&p->mu);
+            pass_extend(p);
+            pthread_mutex_lock(&p->mu);
+            continue;
+        }
+        if (left > 0) return p->next++;
+        if (p->exhausted) return -1;
+        pthread_cond_wait(&p->lcv, &p->mu); /* another sender is leasing */
+    }
+}
+
+static void *sender(void *arg) {
+    pass_t *p = arg;
+    notify_smtp_session_t *ss = session_borrow();
+    tmpl_cache_t templates = {0};
+    t_tmpl = &templates;
+    pthread_mutex_lock(&p->mu);
+    for (int i; (i = pass_take(p)) >= 0;) {
+        msg_t *m = pass_msg(p, i);
+        pthread_mutex_unlock(&p->mu);
+        attempt(p->env, ss, m);
+        pthread_mutex_lock(&p->mu);
+        p->done[p->n_done++] = i;
+        pthread_cond_signal(&p->cv);
+        while (p->wait_records && !m->recorded)
+            pthread_cond_wait(&p->rcv, &p->mu);
+    }
+    p->senders_left--;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    session_return(ss);
+    t_tmpl = NULL;
+    tmpl_cache_clear(&templates);
+    return NULL;
+}
+
+/* The recorder (calling thread): until every sender is done, the accumulated outcomes in one
+ * transaction each. Returns the messages handled (recorded or deferred). */
+static int record_outcomes(pass_t *p, err_t *e) {
+    int handled = 0;
+    msg_t **take = malloc(sizeof(msg_t *) * PASS_ROWS);
+    pthread_mutex_lock(&p->mu);
+    while (p->senders_left > 0 || p->n_done > 0) {
+        while (p->n_done == 0 && p->senders_left > 0)
+            pthread_cond_wait(&p->cv, &p->mu);
+        int k = 0;
+        for (int j = 0; j < p->n_done; j++) {
+            msg_t *m = pass_msg(p, p->done[j]);
+            if (m->deferred || !take) {
+                handled += m->deferred;
+                m->recorded = 1;
+            } else
+                take[k++] = m;
+        }
+        p->n_done = 0;
+        pthread_cond_broadcast(&p->rcv);
+        pthread_mutex_unlock(&p->mu);
+        if (k > 0 && record_durably(p->env, take, k, e) == 0)
+            handled += k;
+        else /* one row's failure must not hold back the others: each on its own */
+            for (int j = 0; k > 1 && j < k; j++)
+                if (record_durably(p->env, &take[j], 1, e) == 0) handled++;
+        pthread_mutex_lock(&p->mu);
+        for (int j = 0; j < k; j++) /* recorded, or given up on (the lease sends it again) */
+            take[j]->recorded = 1;
+        pthread_cond_broadcast(&p->rcv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(take);
+    return handled;
+}
+
+static int pass_run(pass_t *p, err_t *e) {
+    int senders = notification_settings(p->env)->senders;
+    if (senders > p->n) senders = p->n;
+    if (senders < 1) senders = 1;
+    p->senders_left = senders;
+    p->low = 2 * senders;
+    p->done = malloc(sizeof(int) * PASS_ROWS);
+    if (!p->done) return err_set(e, 500, "internal", "", "out of memory");
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->rcv, NULL);
+    pthread_cond_init(&p->lcv, NULL);
+    p->wait_records = 1;
+    pthread_t th[SESSIONS_MAX];
+    int started = 0;
+    for (; started < senders && started < SESSIONS_MAX; started++)
+        if (pthread_create(&th[started], NULL, sender, p) != 0) break;
+    if (started == 0) { /* no thread: this one sends, then records */
+        p->senders_left = 1;
+        p->wait_records = 0;
+        sender(p);
+    } else if (started < senders) {
+        pthread_mutex_lock(&p->mu);
+        p->senders_left -= senders - started;
+        pthread_mutex_unlock(&p->mu);
+    }
+    int handled = record_outcomes(p, e);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->rcv);
+    pthread_cond_destroy(&p->lcv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->done);
+    return handled;
+}
+
+/* A stop (SIGTERM) ends a pass before its last rows: those never tried (not `recorded`) are
+ * due again at once, so the next process sends them without waiting for DELIVERY_LEASE, and a
+ * pass of leased mails no longer holds the shutdown. When this fails they wait for the lease (at
+ * least once either way). */
+static void release_untried(const pass_t *p) {
+    strbuf_t ids = {0};
+    int k = 0;
+    strbuf_puts(&ids, "{");
+    for (int i = 0; i < p->n; i++)
+        if (!pass_msg(p, i)->recorded)
+            strbuf_printf(&ids, "%s%s", k++ ? "," : "", pass_msg(p, i)->id);
+    strbuf_puts(&ids, "}");
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    const char *params[] = {ids.p};
+    if (k > 0 && !ids.oom && db_begin(p->env->db, &k_system, &tx, &e) == 0) {
+        int rc = db_exec_cmd(tx,
+                             "UPDATE notification.messages SET next_attempt_at = now() WHERE id "
+                             "= ANY($1::uuid[]) AND status = 'queued'",
+                             1, params, &e) < 0
+                     ? -1
+                     : 0;
+        if (db_tx_finish(&tx, rc, NULL, &e) == 0)
+            log_info("notification delivery: stopping, %d leased messages released", k);
+    }
+    if (e.status) log_warn("notification delivery: stopping: %s", e.message);
+    strbuf_free(&ids);
+}
+
+int notify_deliver_once(const svc_env_t *env, err_t *e) {
+    pthread_once(&metrics_once, declare_metrics);
+    msg_t *msgs = NULL;
+    int n = lease_batch(env, &msgs, e);
+    if (n <= 0) return n;
+    pass_t p = {.env = env, .chunk = {msgs}, .n_chunks = 1, .n = n, .started_ms = mono_ms()};
+    p.exhausted = n < DELIVERY_BATCH; /* no backlog: this batch is the pass */
+    int handled = pass_run(&p, e);
+    if (atomic_load(&g_stop)) release_untried(&p);
+    for (int i = 0; i < p.n; i++)
+        msg_free(pass_msg(&p, i));
+    for (int c = 0; c < p.n_chunks; c++)
+        free(p.chunk[c]);
     return handled;
 }
 
@@ -858,12 +934,6 @@ static const svc_env_t *g_env;
 #define LISTEN_RETRY_MS 5000
 static PGconn *g_listen;
 static long long g_listen_retry_at;
-
-static long long mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void listen_close(void) {
     if (g_listen) PQfinish(g_listen);

@@ -399,9 +399,10 @@ static const cfg_var_t notification_vars[] = {
     {"RECIPROCAL_PROVIDER_TIMEOUT_SECONDS", CFG_INT, F(provider_timeout_s), 1, 60, "10",
      "Connect and total timeout of one SMS or push request; a timeout is retried.", 0},
     /* notif-speed (issue 13): mail throughput, secondary SMTP relay, FCM service account */
-    {"RECIPROCAL_NOTIFY_SENDERS", CFG_INT, F(senders), 1, 32, "4",
+    {"RECIPROCAL_NOTIFY_SENDERS", CFG_INT, F(senders), 1, 32, "8",
      "Concurrent senders of the delivery worker, each with its own SMTP connection kept open "
-     "between mails (and one PostgreSQL connection while it sends).", 0},
+     "between mails (no PostgreSQL connection while it talks SMTP); a crash repeats at most one "
+     "mail per sender.", 0},
     {"RECIPROCAL_SMTP_SECONDARY_URL", CFG_STR, F(smtp_secondary_url), 0, 0, "",
      "Secondary SMTP relay (smtp:// or smtps://, same TLS policy, CA file and timeout as the "
      "primary): mail goes there after RECIPROCAL_SMTP_FAILOVER_AFTER consecutive failures of "

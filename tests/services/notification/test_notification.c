@@ -1525,6 +1525,33 @@ static int create_club(const char *name, char id[40]) {
     return st == 201 ? 0 : -1;
 }
 
+/* A backlog (a lease came back full: 200 rows) does not end the pass: the senders lease the next
+ * batch while the current one's last rows are sent, so one pass sends more than one lease's
+ * worth (before: 200, then a new pass). 450 in-app messages due at once: one notify_deliver_once
+ * handles at least two batches, and every message is sent once (tries = 1). */
+static void test_backlog_one_pass(void) {
+    char tag[64];
+    snprintf(tag, sizeof tag, "backlog-%d-%d-", (int)getpid(), ++g_seq);
+    deliver(); /* nothing else due */
+    const char *p[] = {g_club_a, tag};
+    REQUIRE(owner_exec("INSERT INTO notification.messages (club_id, user_id, event_id, event_type, "
+                       "template, channel, recipient, critical, vars, subject, body_text) SELECT "
+                       "$1::uuid, gen_random_uuid(), gen_random_uuid(), 'visit.confirmed', "
+                       "'visit_confirmed', 'in_app', $2 || i, true, '{}'::jsonb, 'Backlog ' || i, "
+                       "'body' FROM generate_series(0, 449) i",
+                       2, p) == 0);
+    err_t e = {0};
+    int n = notify_deliver_once(&g_env, &e);
+    printf("#   one pass handled %d of 450\n", n);
+    CHECK(n >= 400 && n <= 450);
+    deliver();
+    const char *q[] = {tag};
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM notification.messages WHERE recipient LIKE $1 "
+                             "|| '%' AND status = 'sent' AND tries = 1",
+                             1, q),
+                 450);
+}
+
 /* The delivery worker sleeps RECIPROCAL_NOTIFY_POLL_MS when nothing is due; a message queued
  * meanwhile wakes it at the commit (LISTEN notification_queued, migration 0017): with a 60 s
  * poll, a statement mail queued once the worker is idle is sent within 10 s (before: it waited
@@ -1617,6 +1644,7 @@ int main(void) {
         RUN(test_template_preview);
         RUN(test_confirmation_ics);
         RUN(test_daily_digest);
+        RUN(test_backlog_one_pass);
         RUN(test_worker_woken_by_queue);
     }
     sink_mail_stop(&g_mail);
