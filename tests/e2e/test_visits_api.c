@@ -449,6 +449,7 @@ static long door(const char *as, const char *path, const char *token, long long 
     e2e_resp_t r;
     if (at) snprintf(atf, sizeof atf, ",\"at\":%lld", at);
     snprintf(body, sizeof body, "{\"token\":\"%s\"%s}", token, atf);
+    *out = NULL;
     if (req(as, "POST", path, body, &r) != 0) return -1;
     long st = r.status;
     *out = json_incref(r.json);
@@ -516,9 +517,36 @@ static void test_door(void) {
     REQUIRE(door(NULL, "/api/v1/visits/check-in", tok, inside, &v) == 200);
     CHECK_STR(jstr(v, "status"), "checked_in");
     CHECK(jstr(v, "checked_in_at") != NULL);
+    char first_at[64];
+    snprintf(first_at, sizeof first_at, "%s",
+             jstr(v, "checked_in_at") ? jstr(v, "checked_in_at") : "");
     json_decref(v);
+    /* a same-day repeat answers the stored check-in (answered from the letter read, no
+     * transaction: docs/reciprocal.md "Speed"), not a second one */
     CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, inside + 3600, &v), 200);
     CHECK_STR(jstr(v, "status"), "checked_in");
+    CHECK_STR(jstr(v, "checked_in_at"), first_at);
+    CHECK_STR(jstr(v, "id"), id);
+    json_decref(v);
+    /* ... and takes no row lock: it is answered while another transaction holds the visit's row
+     * (before, it waited for the lock: the client gave up after 30 s) */
+    PGconn *pg = PQconnectdb(getenv("RECIPROCAL_TEST_DATABASE_URL"));
+    const char *lp[] = {id};
+    PQclear(PQexec(pg, "SELECT set_config('app.network_admin', 'on', false)"));
+    PQclear(PQexec(pg, "BEGIN"));
+    PGresult *lr =
+        PQexecParams(pg, "SELECT 1 FROM reciprocal.visits WHERE id = $1::uuid FOR UPDATE", 1, NULL,
+                     lp, NULL, NULL, 0);
+    CHECK_EQ_INT(PQntuples(lr), 1);
+    PQclear(lr);
+    CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, inside + 1800, &v), 200);
+    CHECK_STR(jstr(v, "checked_in_at"), first_at);
+    json_decref(v);
+    PQclear(PQexec(pg, "ROLLBACK"));
+    PQfinish(pg);
+    /* the next day (host time zone) it is no repeat: checked in already, 409 */
+    CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, inside + 86400, &v), 409);
+    CHECK_STR(jstr(json_object_get(v, "error"), "code"), "invalid_transition");
     json_decref(v);
     /* check-out: the host completes the visit */
     CHECK_EQ_INT(act(g_admin[0], id, "check-out", NULL, NULL), 403);
@@ -527,6 +555,10 @@ static void test_door(void) {
     CHECK(jstr(v, "checked_out_at") != NULL);
     json_decref(v);
     CHECK_EQ_INT(act(g_admin[1], id, "check-out", NULL, NULL), 409);
+    /* after check-out the same day, a check-in is no repeat any more: 409 */
+    CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, inside + 7200, &v), 409);
+    CHECK_STR(jstr(json_object_get(v, "error"), "code"), "invalid_transition");
+    json_decref(v);
     char path[256];
     snprintf(path, sizeof path, "/api/v1/visits/%s", id);
     REQUIRE(req(g_admin[1], "GET", path, NULL, &r) == 0);

@@ -31,6 +31,7 @@ typedef struct door {
     json_t *visit;    /* owned; the stored visit when the letter is known */
     json_t *standing; /* owned */
     long long now;
+    int repeat; /* the letter read found the visit checked in on now's day (host time zone) */
 } door_t;
 
 static void door_free(door_t *d) {
@@ -39,15 +40,20 @@ static void door_free(door_t *d) {
 }
 
 /* The letter's facts in ONE read (one round trip): the home club's public key the letter
- * names (its kid; none when the club has no such key), the stored visit's document and whether
- * the letter is revoked or superseded (no row of the visit: unknown). The visit is read whether
- * or not the signature holds, and used only when it does. */
+ * names (its kid; none when the club has no such key), the stored visit's document, whether
+ * the letter is revoked or superseded (no row of the visit: unknown) and whether the visit is
+ * checked in on the day of $5 (unix seconds) in the host's time zone (the check-in answers such
+ * a same-day repeat from this read, without a transaction). The visit is read whether or not
+ * the signature holds, and used only when it does. */
 #define LETTER_SQL                                                                                 \
-    "SELECT encode(k.public_key, 'hex'), d.doc, d.revoked FROM (SELECT 1) one LEFT JOIN "          \
-    "reciprocal.loi_keys k ON k.club_id = $1::uuid AND k.kid = $2 LEFT JOIN LATERAL (SELECT "      \
+    "SELECT encode(k.public_key, 'hex'), d.doc, d.revoked, d.repeat FROM (SELECT 1) one LEFT "     \
+    "JOIN reciprocal.loi_keys k ON k.club_id = $1::uuid AND k.kid = $2 LEFT JOIN LATERAL (SELECT " \
     "reciprocal.visit_doc(v)::text AS doc, (l.revoked_at IS NOT NULL OR l.token <> $4)::int AS "   \
-    "revoked FROM reciprocal.lois l JOIN reciprocal.visits v ON v.id = l.visit_id WHERE "          \
-    "l.visit_id = $3::uuid) d ON true"
+    "revoked, (v.status = 'checked_in' AND (v.checked_in_at AT TIME ZONE v.host_timezone)::date "  \
+    "= (to_timestamp($5::bigint) AT TIME ZONE v.host_timezone)::date)::int AS repeat FROM "        \
+    "reciprocal.lois l JOIN reciprocal.visits v ON v.id = l.visit_id WHERE l.visit_id = "          \
+    "$3::uuid) "                                                                                   \
+    "d ON true"
 
 /* Every check of the letter; d->reason names the first failure ("ok" when none). -1 only for
  * errors of the service itself. */
@@ -58,9 +64,11 @@ static int check_letter(const svc_call_t *call, const char *token, door_t *d, er
         return 0;
     }
     d->decoded = 1;
-    const char *p[] = {d->l.home, d->l.kid, d->l.visit, token};
+    char at[24];
+    snprintf(at, sizeof at, "%lld", d->now);
+    const char *p[] = {d->l.home, d->l.kid, d->l.visit, token, at};
     db_scope_t scope = svc_scope(call, NULL);
-    PGresult *q = db_read(call->env->db, &scope, LETTER_SQL, 4, p, e);
+    PGresult *q = db_read(call->env->db, &scope, LETTER_SQL, 5, p, e);
     if (!q) return -1;
     signkey_pub_t key;
     size_t n = 0, len = 0;
@@ -72,6 +80,7 @@ static int check_letter(const svc_call_t *call, const char *token, door_t *d, er
     const char *host = call->caller->network_admin ? NULL : call->caller->club_id;
     loi_reason_t r = loi_verify(token, &key, n, host, d->now, &d->l);
     int known = !PQgetisnull(q, 0, 1), revoked = known && PQgetvalue(q, 0, 2)[0] == '1';
+    d->repeat = known && PQgetvalue(q, 0, 3)[0] == '1';
     if (r != LOI_OK) {
         PQclear(q);
         d->reason = loi_reason_name(r);
@@ -126,28 +135,63 @@ int visit_verify_loi(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
     return *out ? 0 : err_set(e, 500, "internal", "", "out of memory");
 }
 
-/* Every rule of the request again at the door (the rules of visit_rules_check), under the
- * (member, host) lock, with the standing check_letter fetched and the check-in time for the
- * opening hours: the restriction, the lock and the rules' facts in ONE flight (they run one after
- * another, the facts after the lock is granted), then judged in that order.
- * *fees: 1 when the host's terms charge an entry fee, or a guest fee for the visit's guests
- * (charge_on_check_in has lines to post), else 0 (it would post none: not asked). */
-static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, const char *host, int *fees,
-                      err_t *e) {
+/* The visit's row lock, with its status and host, whether it is checked in on the check-in's
+ * day (host time zone) and then its document (a same-day repeat's answer). */
+#define DOOR_LOCK_SQL                                                                              \
+    "SELECT v.status, v.host_club_id, s.same_day::int, CASE WHEN v.status = 'checked_in' AND "     \
+    "s.same_day THEN reciprocal.visit_doc(v)::text END FROM reciprocal.visits v CROSS JOIN "       \
+    "LATERAL (SELECT v.checked_in_at IS NOT NULL AND (v.checked_in_at AT TIME ZONE "               \
+    "v.host_timezone)::date = (to_timestamp($2::bigint) AT TIME ZONE v.host_timezone)::date AS "   \
+    "same_day) s WHERE v.id = $1 FOR UPDATE OF v"
+
+/* What the row lock found: 0 to go on with the check-in (status and host copied), 1 when it is
+ * a same-day repeat (*out: the locked row's document), -1 + err (404, 409 naming the allowed
+ * actions). */
+static int door_locked(const PGresult *r, char status[16], char host[40], json_t **out, err_t *e) {
+    char allowed[128];
+    if (PQntuples(r) == 0) return err_set(e, 404, "not_found", "token", "no such visit");
+    snprintf(status, 16, "%s", PQgetvalue(r, 0, 0));
+    snprintf(host, 40, "%s", PQgetvalue(r, 0, 1));
+    if (strcmp(status, "checked_in") == 0 && PQgetvalue(r, 0, 2)[0] == '1')
+        return (*out = db_json(r, 0, 3, e)) ? 1 : -1;
+    if (!vlc_next("check_in", status))
+        return err_set(e, 409, "invalid_transition", "status",
+                       "cannot check in a visit that is %s; allowed: %s", status,
+                       vlc_allowed(status, allowed, sizeof allowed));
+    return 0;
+}
+
+/* The row lock and every rule of the request again at the door (the rules of
+ * visit_rules_check) under the (member, host) lock, with the standing check_letter fetched and
+ * the check-in time for the opening hours: BEGIN + scope, the row lock, the restriction, the
+ * (member, host) lock and the rules' facts in ONE flight (they run one after another, each
+ * after the locks before it are granted; the rules' inputs are the letter read's document, whose
+ * member, host, dates, guests and facilities a visit never changes), then judged in that order:
+ * the row lock's status first, so a visit moved since the letter read is refused (or answered)
+ * as before. 1 when the lock found a same-day repeat (*out its document). *fees: 1 when the
+ * host's terms charge an entry fee, or a guest fee for the visit's guests (charge_on_check_in
+ * has lines to post), else 0 (it would post none: not asked). */
+static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, char status[16],
+                      char host[40], int *fees, json_t **out, err_t *e) {
     vreq_t r = {0};
     db_batch_t b = {0};
+    char at[24];
+    snprintf(at, sizeof at, "%lld", d->now);
+    const char *pl[] = {d->l.visit, at};
     int rc = visit_rules_from_doc(d->visit, &r, e);
     r.at = d->now;
     r.standing = json_incref(d->standing);
     if (rc == 0) {
-        restrictions_queue(&b, r.member, d->l.home, host, r.arrive);
+        db_batch_add(&b, DOOR_LOCK_SQL, 2, pl);
+        restrictions_queue(&b, r.member, d->l.home, r.host, r.arrive);
         visit_lock_queue(&b, r.member, r.host);
         visit_rules_queue(&b, &r, VISIT_AT_CHECK_IN);
         rc = db_batch_run(tx, &b, 0, e);
     }
-    if (rc == 0) rc = restrictions_result(db_batch_result(&b, 0), "token", e);
+    if (rc == 0) rc = door_locked(db_batch_result(&b, 0), status, host, out, e);
+    if (rc == 0) rc = restrictions_result(db_batch_result(&b, 1), "token", e);
     if (rc == 0)
-        rc = visit_rules_check_facts(call, tx, &r, VISIT_AT_CHECK_IN, db_batch_result(&b, 2), e);
+        rc = visit_rules_check_facts(call, tx, &r, VISIT_AT_CHECK_IN, db_batch_result(&b, 3), e);
     json_t *f = json_object_get(r.terms, "fees");
     *fees = json_string_value(json_object_get(f, "currency")) &&
             (json_integer_value(json_object_get(f, "entry")) > 0 ||
@@ -199,9 +243,7 @@ done:
 int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     door_t d = {0};
     db_tx_t *tx = NULL;
-    PGresult *r = NULL;
     int rc = -1;
-    char allowed[128], at[24];
     if (door_now(call, in, &d, e) != 0) return -1;
     if (check_letter(call, json_string_value(json_object_get(in, "token")), &d, e) != 0) goto done;
     if (strcmp(d.reason, "ok") != 0) {
@@ -210,44 +252,19 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         err_set(e, 422, code, "token", "the letter is not valid here and now: %s", d.reason);
         goto done;
     }
-    snprintf(at, sizeof at, "%lld", d.now);
-    const char *p[] = {d.l.visit, at};
-    /* deferred: the BEGIN and the scope go with the row lock; the document only for a same-day
-     * repeat (the answer), not for a first check-in (its answer is the moved row's) */
+    if (d.repeat) { /* a same-day repeat: the letter read's document, no transaction */
+        *out = json_incref(d.visit);
+        rc = 0;
+        goto done;
+    }
+    /* deferred: the BEGIN and the scope go with the row lock and the rules */
     if (svc_begin_deferred(call, NULL, &tx, e) != 0) goto done;
-    r = db_exec(
-        tx,
-        "SELECT v.status, v.host_club_id, s.same_day::int, CASE WHEN v.status = 'checked_in' AND "
-        "s.same_day THEN reciprocal.visit_doc(v)::text END FROM reciprocal.visits v CROSS JOIN "
-        "LATERAL (SELECT v.checked_in_at IS NOT NULL AND (v.checked_in_at AT TIME ZONE "
-        "v.host_timezone)::date = (to_timestamp($2::bigint) AT TIME ZONE v.host_timezone)::date "
-        "AS same_day) s WHERE v.id = $1 FOR UPDATE OF v",
-        2, p, e);
-    if (!r) goto done;
-    if (PQntuples(r) == 0) {
-        err_set(e, 404, "not_found", "token", "no such visit");
-        goto done;
-    }
     char status[16], host[40];
-    snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
-    snprintf(host, sizeof host, "%s", PQgetvalue(r, 0, 1));
-    int same_day = PQgetvalue(r, 0, 2)[0] == '1';
-    if (strcmp(status, "checked_in") == 0 && same_day) { /* the locked row's document */
-        *out = db_json(r, 0, 3, e);
-        rc = *out ? 0 : -1;
-        goto done;
-    }
-    if (!vlc_next("check_in", status)) {
-        err_set(e, 409, "invalid_transition", "status",
-                "cannot check in a visit that is %s; allowed: %s", status,
-                vlc_allowed(status, allowed, sizeof allowed));
-        goto done;
-    }
     int fees = 0;
-    if (door_rules(call, tx, &d, host, &fees, e) != 0) goto done;
-    rc = door_check_in(call, tx, &d, host, status, fees, out, e);
+    rc = door_rules(call, tx, &d, status, host, &fees, out, e);
+    if (rc == 0) rc = door_check_in(call, tx, &d, host, status, fees, out, e);
+    if (rc == 1) rc = 0; /* a same-day repeat found under the lock: *out is its document */
 done:
-    PQclear(r);
     door_free(&d);
     return db_tx_finish(&tx, rc, out, e);
 }
