@@ -287,6 +287,16 @@ static int resolve_actor(const svc_call_t *call, json_t *in, vreq_t *r, err_t *e
 #define FACTS_STAGE_SQL(stage)                                                                     \
     ((stage) == VISIT_AT_REQUEST ? FACTS_SQL(HELD_SQL) : FACTS_SQL(COUNTED_SQL))
 
+/* At request the facts carry the restriction's code too (column FACTS_RESTRICTION; NULL when
+ * none): one statement instead of two. It runs after the lock statement like the facts, and
+ * restriction_of (VOLATILE) reads with a snapshot of its own taken then, as its own statement
+ * did, so a restriction committed before the restriction lock was granted is seen. */
+#define FACTS_RESTRICTION 17
+#define REQUEST_FACTS_SQL                                                                          \
+    "SELECT f.*, " RESTRICTIONS_CALL_SQL("$9", "$1", "$2", "$3") " FROM (" FACTS_SQL(HELD_SQL) ")" \
+                                                                                               " " \
+                                                                                               "f"
+
 static PGresult *rules_facts(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
     char at[24];
     snprintf(at, sizeof at, "%lld", r->at);
@@ -294,11 +304,16 @@ static PGresult *rules_facts(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t 
     return db_exec(tx, FACTS_STAGE_SQL(stage), 10, p, e);
 }
 
-int visit_rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage) {
+/* The facts' statement sql (FACTS_STAGE_SQL or REQUEST_FACTS_SQL) queued in b. */
+static int rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage, const char *sql) {
     char at[24];
     snprintf(at, sizeof at, "%lld", r->at);
     const char *p[] = FACTS_PARAMS(r, stage, at);
-    return db_batch_add(b, FACTS_STAGE_SQL(stage), 10, p);
+    return db_batch_add(b, sql, 10, p);
+}
+
+int visit_rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage) {
+    return rules_queue(b, r, stage, FACTS_STAGE_SQL(stage));
 }
 
 /* The agreement of the facts q (columns 0-4); each failure its own 422. Notice of termination
@@ -530,9 +545,9 @@ static void new_visit_id(char id[40]) {
              b[14], b[15]);
 }
 
-/* The visit row (its document *doc read back by the same statement, as visit_load_doc would),
- * its first history row and the event in ONE flight, with the COMMIT when commit (the
- * transaction is then over). */
+/* The visit row and its first history row (ONE call: reciprocal.visit_request, migration 0016,
+ * answering the document as visit_load_doc would) and the event in ONE flight, with the COMMIT
+ * when commit (the transaction is then over). */
 static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, char id[40],
                         int commit, json_t **doc, err_t *e) {
     db_batch_t b = {0};
@@ -544,16 +559,10 @@ static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, ch
     const char *p[] = {r->home, r->host, r->member, r->agreement, r->arrive, r->depart,
                        guests,  fac,     r->tz,     user,         id};
     db_batch_add(&b,
-                 "INSERT INTO reciprocal.visits AS v (id, home_club_id, host_club_id, member_id, "
-                 "agreement_id, arrive_on, depart_on, guests, facilities, host_timezone, "
-                 "requested_by) VALUES ($11::uuid, $1, $2, $3, $4, $5, $6, $7::int, "
-                 "ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING "
-                 "reciprocal.visit_doc(v)::text",
+                 "SELECT reciprocal.visit_request($11::uuid, $1::uuid, $2::uuid, $3::uuid, "
+                 "$4::uuid, $5::date, $6::date, $7::int, $8::jsonb, $9, $10::uuid)",
                  11, p);
     free(fac);
-    /* its own statement: the row policy of visit_transitions looks the visit up, which a
-     * statement that inserts both would not see */
-    visit_transition_queue(&b, id, r->home, user, "request", NULL, "requested", NULL);
     if (svc_emit_batch(call, &b, "visit.requested", r->home,
                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O?}", "visit_id",
                                  id, "member_id", r->member, "home_club_id", r->home,
@@ -622,8 +631,8 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (host_club(call, &r, e) != 0) goto done;
     /* ONE flight (core/db.h pipelines): BEGIN and the scope; one request at a time per
      * (member, host), the same statement taking restrictions_check's shared lock (in that order)
-     * and counting the stay's days; then the restriction and the rules' facts, which run after
-     * the locks are granted, so the limits count what committed before */
+     * and counting the stay's days; then the rules' facts with the restriction (one statement),
+     * which run after the locks are granted, so the limits count what committed before */
     if (svc_begin_deferred(call, r.home, &tx, e) != 0) goto done;
     {
         const char *pl[] = {r.member, r.host, r.arrive, r.depart};
@@ -633,12 +642,15 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                      "'reciprocal.restriction:' || $1, 11)), ($4::date - $3::date + 1)",
                      4, pl);
     }
-    restrictions_queue(&b, r.member, r.home, r.host, r.arrive);
-    visit_rules_queue(&b, &r, VISIT_AT_REQUEST);
+    rules_queue(&b, &r, VISIT_AT_REQUEST, REQUEST_FACTS_SQL);
     if (db_batch_run(tx, &b, 0, e) != 0) goto done;
     r.days = atoll(PQgetvalue(db_batch_result(&b, 0), 0, 2));
-    if (restrictions_result(db_batch_result(&b, 1), "member_id", e) != 0) goto done;
-    if (visit_rules_check_facts(call, tx, &r, VISIT_AT_REQUEST, db_batch_result(&b, 2), e) != 0)
+    const PGresult *facts = db_batch_result(&b, 1);
+    if (restrictions_code(PQgetisnull(facts, 0, FACTS_RESTRICTION)
+                              ? NULL
+                              : PQgetvalue(facts, 0, FACTS_RESTRICTION),
+                          "member_id", e) != 0 ||
+        visit_rules_check_facts(call, tx, &r, VISIT_AT_REQUEST, facts, e) != 0)
         goto done;
     /* auto_approve: the home club issues the letter at once, in the request's transaction;
      * otherwise the row, its history, the event and the COMMIT go in one flight */
