@@ -545,9 +545,9 @@ static void new_visit_id(char id[40]) {
              b[14], b[15]);
 }
 
-/* The visit row and its first history row (ONE call: reciprocal.visit_request, migration 0016,
- * answering the document as visit_load_doc would) and the event in ONE flight, with the COMMIT
- * when commit (the transaction is then over). */
+/* The visit row (its document *doc read back by the same statement, as visit_load_doc would),
+ * its first history row and the event in ONE flight, with the COMMIT when commit (the
+ * transaction is then over). */
 static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, char id[40],
                         int commit, json_t **doc, err_t *e) {
     db_batch_t b = {0};
@@ -559,10 +559,16 @@ static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, ch
     const char *p[] = {r->home, r->host, r->member, r->agreement, r->arrive, r->depart,
                        guests,  fac,     r->tz,     user,         id};
     db_batch_add(&b,
-                 "SELECT reciprocal.visit_request($11::uuid, $1::uuid, $2::uuid, $3::uuid, "
-                 "$4::uuid, $5::date, $6::date, $7::int, $8::jsonb, $9, $10::uuid)",
+                 "INSERT INTO reciprocal.visits AS v (id, home_club_id, host_club_id, member_id, "
+                 "agreement_id, arrive_on, depart_on, guests, facilities, host_timezone, "
+                 "requested_by) VALUES ($11::uuid, $1, $2, $3, $4, $5, $6, $7::int, "
+                 "ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING "
+                 "reciprocal.visit_doc(v)::text",
                  11, p);
     free(fac);
+    /* its own statement: the row policy of visit_transitions looks the visit up, which a
+     * statement that inserts both would not see */
+    visit_transition_queue(&b, id, r->home, user, "request", NULL, "requested", NULL);
     if (svc_emit_batch(call, &b, "visit.requested", r->home,
                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O?}", "visit_id",
                                  id, "member_id", r->member, "home_club_id", r->home,
