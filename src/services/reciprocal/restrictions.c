@@ -102,12 +102,15 @@ int rx_validate_lift(json_t *in, err_t *e) {
 
 /* ---- the rule ---- */
 
-#define RESTRICTION_OF_SQL                                                                         \
-    "SELECT reciprocal.restriction_of($1::uuid, $2::uuid, $3::uuid, $4::date)"
+#define RESTRICTION_OF_SQL "SELECT " RESTRICTIONS_CALL_SQL("$1", "$2", "$3", "$4")
 
 int restrictions_result(const PGresult *r, const char *field, err_t *e) {
-    if (PQgetisnull(r, 0, 0)) return 0;
-    if (strcmp(PQgetvalue(r, 0, 0), "reciprocity_suspended") == 0)
+    return restrictions_code(PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0), field, e);
+}
+
+int restrictions_code(const char *code, const char *field, err_t *e) {
+    if (!code) return 0;
+    if (strcmp(code, "reciprocity_suspended") == 0)
         return err_set(e, 422, "reciprocity_suspended", field,
                        "the home club has suspended the member's reciprocity");
     return err_set(e, 422, "visitor_banned", field, "the host club does not admit this visitor");

@@ -46,5 +46,11 @@ int restrictions_check(db_tx_t *tx, const char *member, const char *home, const 
 int restrictions_queue(db_batch_t *b, const char *member, const char *home, const char *host,
                        const char *arrive);
 int restrictions_result(const PGresult *r, const char *field, err_t *e);
+/* The rule's read as an SQL expression over the parameters m (member), h (home), o (host) and
+ * a (arrive), e.g. "$9", for a statement that folds it in (POST /visits: the rules' facts, one
+ * statement); restrictions_code judges its value (NULL when none) like restrictions_result. */
+#define RESTRICTIONS_CALL_SQL(m, h, o, a)                                                          \
+    "reciprocal.restriction_of(" m "::uuid, " h "::uuid, " o "::uuid, " a "::date)"
+int restrictions_code(const char *code, const char *field, err_t *e);
 
 #endif

@@ -287,6 +287,16 @@ static int resolve_actor(const svc_call_t *call, json_t *in, vreq_t *r, err_t *e
 #define FACTS_STAGE_SQL(stage)                                                                     \
     ((stage) == VISIT_AT_REQUEST ? FACTS_SQL(HELD_SQL) : FACTS_SQL(COUNTED_SQL))
 
+/* At request the facts carry the restriction's code too (column FACTS_RESTRICTION; NULL when
+ * none): one statement instead of two. It runs after the lock statement like the facts, and
+ * restriction_of (VOLATILE) reads with a snapshot of its own taken then, as its own statement
+ * did, so a restriction committed before the restriction lock was granted is seen. */
+#define FACTS_RESTRICTION 17
+#define REQUEST_FACTS_SQL                                                                          \
+    "SELECT f.*, " RESTRICTIONS_CALL_SQL("$9", "$1", "$2", "$3") " FROM (" FACTS_SQL(HELD_SQL) ")" \
+                                                                                               " " \
+                                                                                               "f"
+
 static PGresult *rules_facts(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t *e) {
     char at[24];
     snprintf(at, sizeof at, "%lld", r->at);
@@ -294,11 +304,16 @@ static PGresult *rules_facts(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t 
     return db_exec(tx, FACTS_STAGE_SQL(stage), 10, p, e);
 }
 
-int visit_rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage) {
+/* The facts' statement sql (FACTS_STAGE_SQL or REQUEST_FACTS_SQL) queued in b. */
+static int rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage, const char *sql) {
     char at[24];
     snprintf(at, sizeof at, "%lld", r->at);
     const char *p[] = FACTS_PARAMS(r, stage, at);
-    return db_batch_add(b, FACTS_STAGE_SQL(stage), 10, p);
+    return db_batch_add(b, sql, 10, p);
+}
+
+int visit_rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage) {
+    return rules_queue(b, r, stage, FACTS_STAGE_SQL(stage));
 }
 
 /* The agreement of the facts q (columns 0-4); each failure its own 422. Notice of termination
@@ -622,8 +637,8 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (host_club(call, &r, e) != 0) goto done;
     /* ONE flight (core/db.h pipelines): BEGIN and the scope; one request at a time per
      * (member, host), the same statement taking restrictions_check's shared lock (in that order)
-     * and counting the stay's days; then the restriction and the rules' facts, which run after
-     * the locks are granted, so the limits count what committed before */
+     * and counting the stay's days; then the rules' facts with the restriction (one statement),
+     * which run after the locks are granted, so the limits count what committed before */
     if (svc_begin_deferred(call, r.home, &tx, e) != 0) goto done;
     {
         const char *pl[] = {r.member, r.host, r.arrive, r.depart};
@@ -633,12 +648,15 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                      "'reciprocal.restriction:' || $1, 11)), ($4::date - $3::date + 1)",
                      4, pl);
     }
-    restrictions_queue(&b, r.member, r.home, r.host, r.arrive);
-    visit_rules_queue(&b, &r, VISIT_AT_REQUEST);
+    rules_queue(&b, &r, VISIT_AT_REQUEST, REQUEST_FACTS_SQL);
     if (db_batch_run(tx, &b, 0, e) != 0) goto done;
     r.days = atoll(PQgetvalue(db_batch_result(&b, 0), 0, 2));
-    if (restrictions_result(db_batch_result(&b, 1), "member_id", e) != 0) goto done;
-    if (visit_rules_check_facts(call, tx, &r, VISIT_AT_REQUEST, db_batch_result(&b, 2), e) != 0)
+    const PGresult *facts = db_batch_result(&b, 1);
+    if (restrictions_code(PQgetisnull(facts, 0, FACTS_RESTRICTION)
+                              ? NULL
+                              : PQgetvalue(facts, 0, FACTS_RESTRICTION),
+                          "member_id", e) != 0 ||
+        visit_rules_check_facts(call, tx, &r, VISIT_AT_REQUEST, facts, e) != 0)
         goto done;
     /* auto_approve: the home club issues the letter at once, in the request's transaction;
      * otherwise the row, its history, the event and the COMMIT go in one flight */
