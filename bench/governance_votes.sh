@@ -8,7 +8,9 @@
 # interleaved rounds of (CPU from /proc: the server, PostgreSQL's backends and nats-server):
 #   - cast: wrk POST /api/v1/governance/proposals/{id}/votes, the network administrator acting
 #     for the clubs in turn (bench/governance_votes.lua), choices alternating: votes/s, and the
-#     CPU per vote of the server and PostgreSQL's backends (from /proc);
+#     CPU per vote of the server and PostgreSQL's backends (from /proc); BENCH_GOV_CONNS
+#     connections (run.sh's CONNS; 1 = casts one at a time: the CPU of a cast without the
+#     contention of concurrent ones, the steadiest figure on a loaded box);
 #   - submit: POST /api/v1/governance/sweep until the round's vote records are on the ledger
 #     (a pass drains them in ledger submit_batch calls of 100 records): records/s and CPU
 #     per record;
@@ -76,6 +78,7 @@ bench_governance_votes() {
         cat "$ROOT/bench/governance_votes.lua"
     } >"$TMP/gov-votes.lua"
     local cs cg cn ss sg sn
+    gov_pgss reset
     for ((r = 1; r <= rounds; r++)); do
         # cast (BENCH_GOV_PERF=DIR: perf record -g of the server and of PostgreSQL's backends
         # during round 1's casts, into DIR/serve.data and DIR/pg.data)
@@ -89,7 +92,7 @@ bench_governance_votes() {
                 >/dev/null 2>&1 &
         fi
         s0=$(gov_ticks "$srv_pid") g0=$(gov_pg_ticks) n0=$(gov_nats_ticks) t0=$(gov_now)
-        out=$("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency \
+        out=$("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"${BENCH_GOV_CONNS:-$CONNS}" -d"$DURATION" --latency \
             -H "Authorization: Bearer $token" -s "$TMP/gov-votes.lua" \
             "$base/api/v1/governance/proposals/$prop/votes" 2>&1 || true)
         t1=$(gov_now) s1=$(gov_ticks "$srv_pid") g1=$(gov_pg_ticks) n1=$(gov_nats_ticks)
@@ -126,9 +129,31 @@ bench_governance_votes() {
             m = n < c ? n : c
             printf "governance votes cast + ledger-submitted, round %d|%.0f|-|-|cast, then submitted: %.2f s wall; CPU per vote %.3f + %.3f + %.3f ms (server + PostgreSQL + nats-server) = %.0f votes/s per core; goal 1,000 votes/s",
                 r, (t2 > t0 ? m / (t2 - t0) : 0), t2 - t0, m ? s * 1000 / hz / m : 0, m ? g * 1000 / hz / m : 0, m ? q * 1000 / hz / m : 0, (s + g + q) ? m * hz / (s + g + q) : 0 }')")
+        ((r == 1)) && gov_pgss dump "$sub"
     done
     gov_statements "$prop"
     gov_api PUT /api/v1/governance/types/policy '{"rule":null}' >/dev/null || true
+}
+
+# BENCH_GOV_PGSS=FILE (with RCP_PG_PRELOAD=pg_stat_statements, so the bench's cluster loads it):
+# pg_stat_statements over round 1 (cast and submit), planning tracked: calls, plans, execution and
+# planning ms per statement, the 25 costliest, into FILE, headed by the round's votes.
+gov_pgss() {
+    [[ -n ${BENCH_GOV_PGSS:-} && -n ${RCP_PG_SUPER_URL:-} ]] || return 0
+    local db=${RCP_PG_SUPER_URL%/postgres}/reciprocal
+    if [[ $1 == reset ]]; then
+        psql -qAt "$RCP_PG_SUPER_URL" -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" \
+            -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || return 0
+        psql -qAt "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+            -c "SELECT pg_stat_statements_reset()" >/dev/null 2>&1 || say "pg_stat_statements unavailable"
+        return 0
+    fi
+    {
+        echo "round 1: $2 votes cast and submitted"
+        psql -qAt -F ' | ' "$db" -c "SELECT calls, plans, round(total_exec_time::numeric, 1),
+            round(total_plan_time::numeric, 1), left(regexp_replace(query, '\s+', ' ', 'g'), 160)
+            FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 25"
+    } >"$BENCH_GOV_PGSS" 2>&1 || true
 }
 
 # SQL statements PostgreSQL runs per cast: log_statement = all (set through the bench cluster's

@@ -176,6 +176,9 @@ rcp_pg_start() {
                 echo "full_page_writes = off"
                 echo "shared_buffers = 32MB"
             fi
+            # RCP_PG_PRELOAD: shared_preload_libraries of a new cluster (e.g. pg_stat_statements
+            # for bench/governance_votes.sh's BENCH_GOV_PGSS)
+            [[ -z ${RCP_PG_PRELOAD:-} ]] || echo "shared_preload_libraries = '$RCP_PG_PRELOAD'"
         } | rcp_as_pg bash -c 'cat >> "$1"' _ "$data/postgresql.conf"
     fi
     if rcp_as_pg "$RCP_PG_BIN/pg_ctl" status -D "$data" >/dev/null 2>&1; then

@@ -263,56 +263,77 @@ static int cast_voter(const svc_call_t *call, json_t *in, const cast_prop_t *cp,
  * an earlier vote), inserts or changes the vote only when every check passes, and queues a
  * network vote's ledger record from the stored row. $1 proposal, $2 the caller's voter id, $3
  * now, $4 choice, $5 reason, $6 cast_by, $7 cast_at, $8 allow_change, $9 signed, $10 signed tx,
- * $11 endorsements, $12 on_behalf_of. The answer: one row of facts (none: not open, or not
- * visible) and the stored vote (NULL when nothing was stored). */
-#define CAST_SQL(lock)                                                                             \
+ * $11 endorsements, $12 on_behalf_of (the DELEGATED variant only). The answer: one row of facts
+ * (none: not open, or not visible) and the stored vote (NULL when nothing was stored). */
+/* The two variants' fragments: DELEGATED ($12 on_behalf_of: the member's snapshot row and vote,
+ * the caller's own snapshot row, the delegation in force) and PLAIN (the caller's own vote, 11
+ * parameters: a plain cast's plan has neither the second snapshot row nor the delegation,
+ * whose joins every plain cast initialised and probed for nothing). */
+#define DELEGATED_WHO "coalesce($12::uuid, $2::uuid)"
+#define DELEGATED_COLS "me.voter_id AS me, dl.id AS delegation_id"
+#define DELEGATED_JOINS                                                                            \
+    " LEFT JOIN governance.eligible me ON me.proposal_id = p.id AND me.voter_id = $2::uuid LEFT "  \
+    "JOIN governance.delegations dl ON dl.scope = p.scope AND dl.club_id = p.club_id AND "         \
+    "dl.delegator_id = $12::uuid AND dl.delegate_id = $2::uuid AND dl.type = CASE WHEN "           \
+    "w.delegate_type IS NOT NULL THEN p.type ELSE '*' END"
+#define DELEGATED_BY "$2::uuid"
+#define DELEGATED_MAY                                                                              \
+    "f.me IS NOT NULL AND f.snap_delegate = $2::uuid AND f.delegation_id IS NOT NULL"
+#define PLAIN_WHO "$2::uuid"
+#define PLAIN_COLS "NULL::uuid AS me, NULL::uuid AS delegation_id"
+#define PLAIN_JOINS ""
+#define PLAIN_BY "NULL::uuid"
+#define PLAIN_MAY "true"
+/* clang-format off */
+#define CAST_SQL(lock, D)                                                                          \
     "WITH p AS (SELECT id, scope, club_id, type, rule, options, voting_starts_at, "                \
-    "voting_ends_at, "                                                                             \
-    "extended, (quorum_reached_at IS NULL AND coalesce((rule->>'quorum_bp')::int, 0) > 0) AS "     \
-    "quorum_open FROM governance.proposals WHERE id = $1 AND status = 'active' AND "               \
-    "voting_starts_at <= $3::timestamptz AND voting_ends_at > $3::timestamptz " lock "), "         \
-    "f AS (SELECT p.*, w.weight, w.voter_id AS who, me.voter_id AS me, dl.id AS delegation_id, "   \
-    "coalesce(w.delegate_type, w.delegate_all) AS snap_delegate, ov.voter_id AS prev, "            \
+    "voting_ends_at, extended, (quorum_reached_at IS NULL AND "                                    \
+    "coalesce((rule->>'quorum_bp')::int, 0) > 0) AS quorum_open FROM governance.proposals "        \
+    "WHERE id = $1 AND status = 'active' AND voting_starts_at <= $3::timestamptz AND "             \
+    "voting_ends_at > $3::timestamptz "                                                            \
+    lock                                                                                           \
+    "), f AS (SELECT p.*, w.weight, w.voter_id AS who, "                                           \
+    D##_COLS                                                                                       \
+    ", coalesce(w.delegate_type, w.delegate_all) AS snap_delegate, ov.voter_id AS prev, "          \
     "ov.delegate_id AS prev_delegate, CASE WHEN p.rule->>'kind' = 'plurality' THEN $4 = "          \
     "'abstain' OR jsonb_exists(coalesce(p.options, '[]'), $4) ELSE $4 IN ('for', 'against', "      \
-    "'abstain') END AS choice_ok, ($10::text IS NULL OR ($7::timestamptz >= p.voting_starts_at "   \
-    "AND $7::timestamptz < p.voting_ends_at AND $7::timestamptz <= $3::timestamptz)) AS "          \
-    "in_window FROM p LEFT JOIN governance.eligible w ON w.proposal_id = p.id AND w.voter_id = "   \
-    "coalesce($12::uuid, $2::uuid) LEFT JOIN governance.eligible me ON $12::uuid IS NOT NULL AND " \
-    "me.proposal_id = p.id AND me.voter_id = $2::uuid LEFT JOIN governance.delegations dl ON "     \
-    "$12::uuid IS NOT NULL AND dl.scope = p.scope AND dl.club_id = p.club_id AND dl.delegator_id " \
-    "= $12::uuid AND dl.delegate_id = $2::uuid AND dl.type = CASE WHEN w.delegate_type IS NOT "    \
-    "NULL THEN p.type ELSE '*' END LEFT JOIN governance.votes ov ON ov.proposal_id = p.id AND "    \
-    "ov.voter_id = coalesce($12::uuid, $2::uuid)), "                                               \
-    "ins AS (INSERT INTO governance.votes AS v (proposal_id, voter_id, voter_club_id, choice, "    \
-    "weight, reason, cast_by, cast_at, signed, delegate_id, delegation_id) SELECT f.id, f.who, "   \
-    "CASE WHEN f.scope = 'network' THEN $2::uuid ELSE f.club_id END, $4, f.weight, $5, $6, "       \
-    "$7::timestamptz, $9 = '1', CASE WHEN $12::uuid IS NOT NULL THEN $2::uuid END, "               \
-    "f.delegation_id FROM f WHERE f.who IS NOT NULL AND f.choice_ok AND f.in_window AND "          \
-    "($12::uuid IS NULL OR (f.me IS NOT NULL AND f.snap_delegate = $2::uuid AND f.delegation_id "  \
-    "IS NOT NULL)) ON CONFLICT (proposal_id, voter_id) DO UPDATE SET choice = EXCLUDED.choice, "   \
-    "reason = EXCLUDED.reason, cast_by = EXCLUDED.cast_by, cast_at = EXCLUDED.cast_at, signed = "  \
-    "EXCLUDED.signed, delegate_id = NULL, delegation_id = NULL, changed = v.changed + 1 WHERE "    \
-    "EXCLUDED.delegate_id IS NULL AND ($8 = '1' OR v.delegate_id IS NOT NULL) AND ($9 = '0' OR "   \
-    "EXCLUDED.cast_at > v.cast_at) RETURNING v.*), "                                               \
-    "led AS (INSERT INTO governance.ledger_records (proposal_id, kind, voter_id, seq, payload, "   \
-    "tx, endorsements) SELECT ins.proposal_id, 'governance.vote_cast', ins.voter_id, "             \
-    "ins.changed, "                                                                                \
+    "'abstain') END AS choice_ok, ($10::text IS NULL OR ($7::timestamptz >= "                      \
+    "p.voting_starts_at AND $7::timestamptz < p.voting_ends_at AND $7::timestamptz <= "            \
+    "$3::timestamptz)) AS in_window FROM p LEFT JOIN governance.eligible w ON w.proposal_id "      \
+    "= p.id AND w.voter_id = "                                                                     \
+    D##_WHO                                                                                        \
+    D##_JOINS                                                                                      \
+    " LEFT JOIN governance.votes ov ON ov.proposal_id = p.id AND ov.voter_id = "                   \
+    D##_WHO                                                                                        \
+    "), ins AS (INSERT INTO governance.votes AS v (proposal_id, voter_id, voter_club_id, "         \
+    "choice, weight, reason, cast_by, cast_at, signed, delegate_id, delegation_id) SELECT "        \
+    "f.id, f.who, CASE WHEN f.scope = 'network' THEN $2::uuid ELSE f.club_id END, $4, "            \
+    "f.weight, $5, $6, $7::timestamptz, $9 = '1', "                                                \
+    D##_BY                                                                                         \
+    ", f.delegation_id FROM f WHERE f.who IS NOT NULL AND f.choice_ok AND f.in_window AND "        \
+    D##_MAY                                                                                        \
+    " ON CONFLICT (proposal_id, voter_id) DO UPDATE SET choice = EXCLUDED.choice, reason = "       \
+    "EXCLUDED.reason, cast_by = EXCLUDED.cast_by, cast_at = EXCLUDED.cast_at, signed = "           \
+    "EXCLUDED.signed, delegate_id = NULL, delegation_id = NULL, changed = v.changed + 1 "          \
+    "WHERE EXCLUDED.delegate_id IS NULL AND ($8 = '1' OR v.delegate_id IS NOT NULL) AND ($9 "      \
+    "= '0' OR EXCLUDED.cast_at > v.cast_at) RETURNING v.*), led AS (INSERT INTO "                  \
+    "governance.ledger_records (proposal_id, kind, voter_id, seq, payload, tx, endorsements) "     \
+    "SELECT ins.proposal_id, 'governance.vote_cast', ins.voter_id, ins.changed, "                  \
     "jsonb_strip_nulls(jsonb_build_object('cast_at_ms', (extract(epoch FROM ins.cast_at) * "       \
     "1000)::bigint, 'choice', ins.choice, 'proposal', ins.proposal_id, 'reason_sha256', CASE "     \
-    "WHEN ins.reason IS NOT NULL THEN encode(sha256(convert_to(ins.reason, 'UTF8')), 'hex') END, " \
-    "'voter', ins.voter_id)), $10, $11::jsonb FROM ins, p WHERE p.scope = 'network' ON CONFLICT "  \
-    "DO NOTHING RETURNING 1) "                                                                     \
-    "SELECT (f.who IS NOT NULL)::int AS eligible, f.choice_ok::int AS choice_ok, "                 \
-    "f.in_window::int AS in_window, (f.me IS NOT NULL)::int AS me, (f.snap_delegate IS NOT "       \
-    "DISTINCT FROM $2::uuid)::int AS snap_ok, (f.delegation_id IS NOT NULL)::int AS live, "        \
-    "(f.prev IS NOT NULL)::int AS prev, f.prev_delegate::text AS prev_delegate, "                  \
-    "f.quorum_open::int AS quorum_open, governance.ts(f.voting_ends_at) AS ends, "                 \
-    "f.extended::int AS extended, (SELECT jsonb_build_object('proposal_id', i.proposal_id, "       \
-    "'voter_id', i.voter_id, 'choice', i.choice, 'weight', i.weight, 'reason', i.reason, "         \
-    "'cast_at', governance.ts(i.cast_at), 'changed', i.changed, 'signed', i.signed, "              \
-    "'delegate_id', i.delegate_id, 'delegation_id', i.delegation_id)::text FROM ins i) AS vote "   \
-    "FROM f"
+    "WHEN ins.reason IS NOT NULL THEN encode(sha256(convert_to(ins.reason, 'UTF8')), 'hex') "      \
+    "END, 'voter', ins.voter_id)), $10, $11::jsonb FROM ins, p WHERE p.scope = 'network' ON "      \
+    "CONFLICT DO NOTHING RETURNING 1) SELECT (f.who IS NOT NULL)::int AS eligible, "               \
+    "f.choice_ok::int AS choice_ok, f.in_window::int AS in_window, (f.me IS NOT NULL)::int "       \
+    "AS me, (f.snap_delegate IS NOT DISTINCT FROM $2::uuid)::int AS snap_ok, "                     \
+    "(f.delegation_id IS NOT NULL)::int AS live, (f.prev IS NOT NULL)::int AS prev, "              \
+    "f.prev_delegate::text AS prev_delegate, f.quorum_open::int AS quorum_open, "                  \
+    "governance.ts(f.voting_ends_at) AS ends, f.extended::int AS extended, (SELECT "               \
+    "jsonb_build_object('proposal_id', i.proposal_id, 'voter_id', i.voter_id, 'choice', "          \
+    "i.choice, 'weight', i.weight, 'reason', i.reason, 'cast_at', governance.ts(i.cast_at), "      \
+    "'changed', i.changed, 'signed', i.signed, 'delegate_id', i.delegate_id, "                     \
+    "'delegation_id', i.delegation_id)::text FROM ins i) AS vote FROM f"
+/* clang-format on */
 
 /* The cast's refusal when its statement stored nothing, in the order the checks are documented:
  * not open (or not visible: 404), a pre-signed vote's time outside the window, the choice, the
@@ -419,8 +440,14 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
      * flights per cast, the cast planned once") */
     if (svc_begin_deferred(call, NULL, &tx, e) != 0) goto done;
     db_batch_add(&first, "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL);
-    int ci =
-        db_batch_add(&first, cp.settled ? CAST_SQL("FOR SHARE") : CAST_SQL("FOR UPDATE"), 12, pv);
+    int ci = behalf ? db_batch_add(&first,
+                                   cp.settled ? CAST_SQL("FOR SHARE", DELEGATED)
+                                              : CAST_SQL("FOR UPDATE", DELEGATED),
+                                   12, pv)
+                    : db_batch_add(&first,
+                                   cp.settled ? CAST_SQL("FOR SHARE", PLAIN)
+                                              : CAST_SQL("FOR UPDATE", PLAIN),
+                                   11, pv);
     if (db_batch_run(tx, &first, 0, e) != 0) goto done;
     r = db_batch_result(&first, ci); /* the batch's */
     if (PQntuples(r) == 0 || !db_val(r, 0, "vote")) {

@@ -9,6 +9,7 @@
  * isolation of club proposals. Each test starts from a fresh network: the clubs of earlier tests
  * are suspended so the eligible snapshot holds only the test's own clubs. */
 #include <pthread.h>
+#include <string.h>
 
 #include "services/governance/governance.h"
 #include "services/ledger/settings.h"
@@ -423,6 +424,27 @@ static void test_delegation_override(void) {
     REQUIRE(q != NULL);
     CHECK_STR(PQgetvalue(q, 0, 0), "governance.proposal,governance.eligible_snapshot,"
                                    "governance.vote_cast,governance.vote_cast,governance.result");
+    PQclear(q);
+}
+
+/* governance.ts is inlined by the planner (migration 0004): declared IMMUTABLE around a STABLE
+ * body it was called as a SQL function, its body parsed and planned at every call site of every
+ * execution (docs/governance.md "Bench: the plain cast, governance.ts inlined"). */
+static void test_ts_inlined(void) {
+    db_scope_t s = {NULL, NULL, 1, 0};
+    err_t e = {0};
+    PGresult *q = db_read(
+        mt_pool, &s, "EXPLAIN (VERBOSE, COSTS OFF) SELECT governance.ts(now()) AS t", 0, NULL, &e);
+    REQUIRE(q != NULL);
+    char plan[1024] = "";
+    for (int i = 0; i < PQntuples(q); i++)
+        snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s\n", PQgetvalue(q, i, 0));
+    PQclear(q);
+    CHECK(strstr(plan, "to_char(") != NULL);
+    CHECK(strstr(plan, "governance.ts(") == NULL);
+    q = db_read(mt_pool, &s, "SELECT governance.ts('2026-01-02 03:04:05.123456+02')", 0, NULL, &e);
+    REQUIRE(q != NULL);
+    CHECK_STR(PQgetvalue(q, 0, 0), "2026-01-02T01:04:05.123456Z");
     PQclear(q);
 }
 
@@ -860,6 +882,7 @@ int main(void) {
     RUN(test_delegated_club_votes);
     RUN(test_type_override);
     RUN(test_club_weight);
+    RUN(test_ts_inlined);
     if (mt_env.bus) bus_close(mt_env.bus);
     mt_close();
     TEST_DONE();

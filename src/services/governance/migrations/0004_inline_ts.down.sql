@@ -1,0 +1,1 @@
+ALTER FUNCTION governance.ts(timestamptz) IMMUTABLE;
