@@ -126,6 +126,27 @@ static int list_param(list_sql_t *s, const char *v) {
     return s->np;
 }
 
+/* Word i of q (parameter $kw[i]) is a prefix of a word of the member w.member_id: its first
+ * word >= the prefix is below the prefix's end (NULL: no such word). A scalar sub-select, so
+ * always a per-row probe of search_words_member_word_idx (LIMIT 1 on the index): EXISTS was
+ * turned into a hashed sub-plan or an anti-join that read the whole prefix range once. Writes
+ * into all every word's probe joined by AND, into others "AND <probe> " for each word but d. */
+static void word_probes(const int *kw, int nw, int d, char *all, size_t acap, char *others,
+                        size_t ocap) {
+    size_t ao = 0, oo = 0;
+    for (int i = 0; i < nw; i++) {
+        char x[360];
+        snprintf(x, sizeof x,
+                 "(SELECT o.word FROM member.search_words o WHERE o.club_id = core.current_club() "
+                 "AND o.member_id = w.member_id AND o.kind = 'w' AND o.word >= (SELECT lower($%d)) "
+                 "COLLATE \"C\" ORDER BY o.word LIMIT 1) < (SELECT lower($%d) || chr(1114111)) "
+                 "COLLATE \"C\"",
+                 kw[i], kw[i]);
+        ao += (size_t)snprintf(all + ao, acap - ao, "%s%s", i ? " AND " : "", x);
+        if (i != d) oo += (size_t)snprintf(others + oo, ocap - oo, "AND %s ", x);
+    }
+}
+
 /* The match order (a search without sort): the work is bounded by the page, not by the number
  * of matches. Each member is listed once, at (k, member id), k being the smallest word of the
  * member that the driving word of q is a prefix of (the longest word of q, the first of equal
@@ -150,23 +171,9 @@ static int match_sql(list_sql_t *s, const char *q, const char *filters, int afte
     for (int i = 0; i < nw; i++)
         kw[i] = list_param(s, words[i]);
     int kq = list_param(s, q);
-    /* Word i of q is a prefix of a word of the member w.member_id: its first word >= the
-     * prefix is below the prefix's end (NULL: no such word). A scalar sub-select, so always a
-     * per-row probe (LIMIT 1 on the index): EXISTS was turned into a hashed sub-plan or an
-     * anti-join that read the whole prefix range once. all: every word; others: but d. */
+    /* all: every word of q; others: every word but the driving one (word_probes) */
     char all[4096] = "", others[4096] = "";
-    size_t ao = 0, oo = 0;
-    for (int i = 0; i < nw; i++) {
-        char x[360];
-        snprintf(x, sizeof x,
-                 "(SELECT o.word FROM member.search_words o WHERE o.club_id = core.current_club() "
-                 "AND o.member_id = w.member_id AND o.kind = 'w' AND o.word >= (SELECT lower($%d)) "
-                 "COLLATE \"C\" ORDER BY o.word LIMIT 1) < (SELECT lower($%d) || chr(1114111)) "
-                 "COLLATE \"C\"",
-                 kw[i], kw[i]);
-        ao += (size_t)snprintf(all + ao, sizeof all - ao, "%s%s", i ? " AND " : "", x);
-        if (i != d) oo += (size_t)snprintf(others + oo, sizeof others - oo, "AND %s ", x);
-    }
+    word_probes(kw, nw, d, all, sizeof all, others, sizeof others);
     char cur[160] = "";
     if (after) {
         int k = list_param(s, s->cur.key[0]), ki = list_param(s, s->cur.key[1]);
@@ -207,6 +214,81 @@ static int match_sql(list_sql_t *s, const char *q, const char *filters, int afte
              "ORDER BY h.k, h.member_id LIMIT %s",
              k_doc_x, hits, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim, filters, lim);
     return 0;
+}
+
+/* Number of UTF-8 characters of w (bytes other than continuation bytes). */
+static size_t utf8_chars(const char *w) {
+    size_t n = 0;
+    for (; *w; w++)
+        n += ((unsigned char)*w & 0xC0) != 0x80;
+    return n;
+}
+
+/* A search sorted by name (name / -name) whose longest word (in characters, the first of
+ * equal ones) has 3+ characters: the work is bounded by the page, not by the number of
+ * matches. The name rows of that word's first three characters are one range of
+ * search_words_name_prefix_idx (club_id, word3, name_key, member_id, word) WHERE kind = 'w'
+ * (migration 0011), in name order: walked in that order with the whole prefix checked on each
+ * index tuple (word >= p AND word < p || U+10FFFF, an index condition), a member's several
+ * matching words merged by the Unique over that order (they are adjacent), the other words of
+ * q probed per row (word_probes), and stopped once the page is full. Member number matches
+ * (kind 'n', no name key) of members the words do not list are looked up in profiles and
+ * sorted, as before, and merged in (they are few unless q is mostly a member number). The
+ * rows, order and cursors are those of the sorting search below (same set: the words' rows
+ * UNION the number rows; same key: the profile's name_key, which the name rows carry).
+ * Returns 0 when it does not apply (no such word), else 1 with s->sql written. */
+static int name_prefix_sql(list_sql_t *s, const char *q, const char *filters, int after,
+                           const char *lim, int desc, int explain) {
+    const char *words[MAX_SEARCH_WORDS];
+    int nw = strlen(q) < sizeof s->qbuf ? split_words(q, s->qbuf, words) : 0;
+    int d = 0;
+    for (int i = 1; i < nw; i++)
+        if (utf8_chars(words[i]) > utf8_chars(words[d])) d = i;
+    if (nw == 0 || utf8_chars(words[d]) < 3) return 0;
+    int kw[MAX_SEARCH_WORDS];
+    for (int i = 0; i < nw; i++)
+        kw[i] = list_param(s, words[i]);
+    int kq = list_param(s, q);
+    char all[4096] = "", others[4096] = "";
+    word_probes(kw, nw, d, all, sizeof all, others, sizeof others);
+    const char *dir = desc ? "DESC" : "ASC", *cmp = desc ? "<" : ">";
+    char cur[200] = "", ncur[360] = "";
+    if (after) {
+        int k = list_param(s, s->cur.key[0]), ki = list_param(s, s->cur.key[1]);
+        snprintf(cur, sizeof cur,
+                 "AND (w.name_key, w.member_id) %s ($%d::text COLLATE \"C\", "
+                 "$%d::uuid) ",
+                 cmp, k, ki);
+        snprintf(ncur, sizeof ncur,
+                 "WHERE (n.k, n.member_id) %s ($%d::text COLLATE \"C\", "
+                 "$%d::uuid) ",
+                 cmp, k, ki);
+    }
+    static const char lookup[] = "(SELECT p.name_key FROM member.profiles p WHERE p.club_id = "
+                                 "core.current_club() AND p.member_id = w.member_id)";
+    size_t so = (size_t)snprintf(s->sql, sizeof s->sql, "%s",
+                                 explain ? "EXPLAIN (ANALYZE, FORMAT JSON) " : "");
+    snprintf(
+        s->sql + so, sizeof s->sql - so,
+        "SELECT %s, x.k, x.id "
+        "FROM (SELECT h.k, h.member_id FROM ("
+        "(SELECT DISTINCT w.name_key AS k, w.member_id FROM member.search_words w WHERE "
+        "w.club_id = core.current_club() AND w.kind = 'w' AND w.word3 = (SELECT left(lower($%d), "
+        "3)) COLLATE \"C\" AND w.word >= (SELECT lower($%d)) COLLATE \"C\" AND w.word < (SELECT "
+        "lower($%d) || chr(1114111)) COLLATE \"C\" %s%sORDER BY 1 %s, 2 %s) UNION ALL "
+        "(SELECT n.k, n.member_id FROM (SELECT %s AS k, w.member_id FROM member.search_words w "
+        "WHERE w.club_id = core.current_club() AND w.kind = 'n' AND w.word >= (SELECT lower($%d)) "
+        "COLLATE \"C\" AND w.word < (SELECT lower($%d) || chr(1114111)) COLLATE \"C\" AND NOT "
+        "coalesce(%s, false) OFFSET 0) n %sORDER BY 1 %s, 2 %s)) h "
+        "ORDER BY h.k %s, h.member_id %s%s%s) h "
+        "CROSS JOIN LATERAL (SELECT m, p, p.name_key AS k, m.id, m.club_id "
+        "FROM member.members m "
+        "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+        "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
+        "ORDER BY h.k %s, h.member_id %s LIMIT %s",
+        k_doc_x, kw[d], kw[d], kw[d], cur, others, dir, dir, lookup, kq, kq, all, ncur, dir, dir,
+        dir, dir, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim, filters, dir, dir, lim);
+    return 1;
 }
 
 /* Builds the statement of a list/search (explain: EXPLAIN (ANALYZE, FORMAT JSON) of it). Only the
@@ -250,6 +332,9 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
     snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
     if (q && strcmp(sname, "match") == 0)
         return match_sql(s, q, filters, after != NULL, lim, explain);
+    if (q && strcmp(sname, "name") == 0 &&
+        name_prefix_sql(s, q, filters, after != NULL, lim, desc, explain))
+        return 0;
     /* Text search on member.search_words (migrations 0004, 0005): under RLS only leakproof
      * comparisons of plain columns can be index conditions. Every word of q must be a prefix
      * of a word of the member's names/email (one range per word, INTERSECT), or q a prefix of
