@@ -224,19 +224,27 @@ static size_t utf8_chars(const char *w) {
     return n;
 }
 
-/* A search sorted by name (name / -name) whose longest word (in characters, the first of
- * equal ones) has 3+ characters: the work is bounded by the page, not by the number of
- * matches. The name rows of that word's first three characters are one range of
- * search_words_name_prefix_idx (club_id, word3, name_key, member_id, word) WHERE kind = 'w'
- * (migration 0011), in name order: walked in that order with the whole prefix checked on each
- * index tuple (word >= p AND word < p || U+10FFFF, an index condition), a member's several
- * matching words merged by the Unique over that order (they are adjacent), the other words of
- * q probed per row (word_probes), and stopped once the page is full. Member number matches
- * (kind 'n', no name key) of members the words do not list are looked up in profiles and
- * sorted, as before, and merged in (they are few unless q is mostly a member number). The
- * rows, order and cursors are those of the sorting search below (same set: the words' rows
- * UNION the number rows; same key: the profile's name_key, which the name rows carry).
- * Returns 0 when it does not apply (no such word), else 1 with s->sql written. */
+/* A search sorted by name (name / -name): the work is bounded by the page, not by the number of
+ * matches. The driving word is the longest word of q (in characters, the first of equal ones).
+ * The name rows (kind 'w') of one word3 (a word's first three characters, migration 0011) are
+ * one range of search_words_name_prefix_idx (club_id, word3, name_key, member_id, word) WHERE
+ * kind = 'w', in name order:
+ * - a driving word of 3+ characters: the range of its first three characters, walked in name
+ *   order with the whole prefix checked on each index tuple (word >= p AND word < p ||
+ *   U+10FFFF, an index condition), a member's several matching words merged by a Unique over
+ *   that order (they are adjacent), the other words of q probed per row (word_probes), stopped
+ *   once the page is full;
+ * - a driving word of 1-2 characters (without filters): the word3 values it is a prefix of
+ *   (a loose index scan: a recursive CTE, one index descent per value), the first page of each
+ *   one's range (its distinct members, as above), then the page of all those: a member on the
+ *   page is among the first limit members of every range it is in. The work is bounded by the
+ *   page times the number of such word3 values (at most a few hundred after one character).
+ * Member number matches (kind 'n', no name key) of members the words do not list are looked up
+ * in profiles and sorted, as before, and merged in (they are few unless q is mostly a member
+ * number). The rows, order and cursors are those of the sorting search in list_sql (same set:
+ * the words' rows UNION the number rows; same key: the profile's name_key, which the name rows
+ * carry). Returns 0 when it does not apply (no word; a short one with filters), else 1 with
+ * s->sql written. */
 static int name_prefix_sql(list_sql_t *s, const char *q, const char *filters, int after,
                            const char *lim, int desc, int explain) {
     const char *words[MAX_SEARCH_WORDS];
@@ -244,7 +252,9 @@ static int name_prefix_sql(list_sql_t *s, const char *q, const char *filters, in
     int d = 0;
     for (int i = 1; i < nw; i++)
         if (utf8_chars(words[i]) > utf8_chars(words[d])) d = i;
-    if (nw == 0 || utf8_chars(words[d]) < 3) return 0;
+    if (nw == 0) return 0;
+    int walk = utf8_chars(words[d]) >= 3;
+    if (!walk && filters[0]) return 0;
     int kw[MAX_SEARCH_WORDS];
     for (int i = 0; i < nw; i++)
         kw[i] = list_param(s, words[i]);
@@ -256,14 +266,36 @@ static int name_prefix_sql(list_sql_t *s, const char *q, const char *filters, in
     if (after) {
         int k = list_param(s, s->cur.key[0]), ki = list_param(s, s->cur.key[1]);
         snprintf(cur, sizeof cur,
-                 "AND (w.name_key, w.member_id) %s ($%d::text COLLATE \"C\", "
-                 "$%d::uuid) ",
-                 cmp, k, ki);
+                 "AND (w.name_key, w.member_id) %s ($%d::text COLLATE \"C\", $%d::uuid) ", cmp, k,
+                 ki);
         snprintf(ncur, sizeof ncur,
-                 "WHERE (n.k, n.member_id) %s ($%d::text COLLATE \"C\", "
-                 "$%d::uuid) ",
-                 cmp, k, ki);
+                 "WHERE (n.k, n.member_id) %s ($%d::text COLLATE \"C\", $%d::uuid) ", cmp, k, ki);
     }
+    /* the driving word's prefix range (lo, hi) and its name rows of one word3 (%s: its value) */
+    char lo[48], hi[64], rows[4800 + 512];
+    snprintf(lo, sizeof lo, "(SELECT lower($%d))", kw[d]);
+    snprintf(hi, sizeof hi, "(SELECT lower($%d) || chr(1114111))", kw[d]);
+    char w3[48];
+    snprintf(w3, sizeof w3, walk ? "(SELECT left(lower($%d), 3))" : "t.p", kw[d]);
+    snprintf(rows, sizeof rows,
+             "SELECT DISTINCT w.name_key AS k, w.member_id FROM member.search_words w WHERE "
+             "w.club_id = core.current_club() AND w.kind = 'w' AND w.word3 = %s COLLATE \"C\" AND "
+             "w.word >= %s COLLATE \"C\" AND w.word < %s COLLATE \"C\" %s%sORDER BY 1 %s, 2 %s",
+             w3, lo, hi, cur, others, dir, dir);
+    char hits[6400];
+    if (walk)
+        snprintf(hits, sizeof hits, "(%s)", rows);
+    else
+        snprintf(hits, sizeof hits,
+                 "(SELECT DISTINCT s.k, s.member_id FROM (WITH RECURSIVE t(p) AS ("
+                 "SELECT (SELECT min(w.word3) FROM member.search_words w WHERE w.club_id = "
+                 "core.current_club() AND w.kind = 'w' AND w.word3 >= %s COLLATE \"C\" AND "
+                 "w.word3 < %s COLLATE \"C\") UNION ALL SELECT (SELECT min(w.word3) FROM "
+                 "member.search_words w WHERE w.club_id = core.current_club() AND w.kind = 'w' AND "
+                 "w.word3 > t.p AND w.word3 < %s COLLATE \"C\") FROM t WHERE t.p IS NOT NULL) "
+                 "SELECT t.p FROM t WHERE t.p IS NOT NULL) t CROSS JOIN LATERAL (%s LIMIT %s) s "
+                 "ORDER BY 1 %s, 2 %s)",
+                 lo, hi, hi, rows, lim, dir, dir);
     static const char lookup[] = "(SELECT p.name_key FROM member.profiles p WHERE p.club_id = "
                                  "core.current_club() AND p.member_id = w.member_id)";
     size_t so = (size_t)snprintf(s->sql, sizeof s->sql, "%s",
@@ -271,23 +303,19 @@ static int name_prefix_sql(list_sql_t *s, const char *q, const char *filters, in
     snprintf(
         s->sql + so, sizeof s->sql - so,
         "SELECT %s, x.k, x.id "
-        "FROM (SELECT h.k, h.member_id FROM ("
-        "(SELECT DISTINCT w.name_key AS k, w.member_id FROM member.search_words w WHERE "
-        "w.club_id = core.current_club() AND w.kind = 'w' AND w.word3 = (SELECT left(lower($%d), "
-        "3)) COLLATE \"C\" AND w.word >= (SELECT lower($%d)) COLLATE \"C\" AND w.word < (SELECT "
-        "lower($%d) || chr(1114111)) COLLATE \"C\" %s%sORDER BY 1 %s, 2 %s) UNION ALL "
+        "FROM (SELECT h.k, h.member_id FROM (%s UNION ALL "
         "(SELECT n.k, n.member_id FROM (SELECT %s AS k, w.member_id FROM member.search_words w "
-        "WHERE w.club_id = core.current_club() AND w.kind = 'n' AND w.word >= (SELECT lower($%d)) "
-        "COLLATE \"C\" AND w.word < (SELECT lower($%d) || chr(1114111)) COLLATE \"C\" AND NOT "
-        "coalesce(%s, false) OFFSET 0) n %sORDER BY 1 %s, 2 %s)) h "
+        "WHERE w.club_id = core.current_club() AND w.kind = 'n' AND w.word >= (SELECT "
+        "lower($%d)) COLLATE \"C\" AND w.word < (SELECT lower($%d) || chr(1114111)) COLLATE "
+        "\"C\" AND NOT coalesce(%s, false) OFFSET 0) n %sORDER BY 1 %s, 2 %s)) h "
         "ORDER BY h.k %s, h.member_id %s%s%s) h "
         "CROSS JOIN LATERAL (SELECT m, p, p.name_key AS k, m.id, m.club_id "
         "FROM member.members m "
         "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
         "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
         "ORDER BY h.k %s, h.member_id %s LIMIT %s",
-        k_doc_x, kw[d], kw[d], kw[d], cur, others, dir, dir, lookup, kq, kq, all, ncur, dir, dir,
-        dir, dir, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim, filters, dir, dir, lim);
+        k_doc_x, hits, lookup, kq, kq, all, ncur, dir, dir, dir, dir, filters[0] ? "" : " LIMIT ",
+        filters[0] ? "" : lim, filters, dir, dir, lim);
     return 1;
 }
 
