@@ -126,13 +126,17 @@ static int list_param(list_sql_t *s, const char *v) {
     return s->np;
 }
 
-/* Word i of q (parameter $kw[i]) is a prefix of a word of the member w.member_id: its first
- * word >= the prefix is below the prefix's end (NULL: no such word). A scalar sub-select, so
- * always a per-row probe of search_words_member_word_idx (LIMIT 1 on the index): EXISTS was
- * turned into a hashed sub-plan or an anti-join that read the whole prefix range once. Writes
- * into all every word's probe joined by AND, into others "AND <probe> " for each word but d. */
-static void word_probes(const int *kw, int nw, int d, char *all, size_t acap, char *others,
-                        size_t ocap) {
+/* Adds the words of q (kw[i]: the parameter of words[i]) and then q itself as parameters;
+ * returns q's. Word i of q is a prefix of a word of the member w.member_id when its first word
+ * >= the prefix is below the prefix's end (NULL: no such word): a scalar sub-select, so always a
+ * per-row probe of search_words_member_word_idx (LIMIT 1 on the index): EXISTS was turned into a
+ * hashed sub-plan or an anti-join that read the whole prefix range once. Writes into all every
+ * word's probe joined by AND, into others "AND <probe> " for each word but d (the driving one). */
+static int word_params(list_sql_t *s, const char *q, const char *const *words, int nw, int d,
+                       int *kw, char *all, size_t acap, char *others, size_t ocap) {
+    for (int i = 0; i < nw; i++)
+        kw[i] = list_param(s, words[i]);
+    int kq = list_param(s, q);
     size_t ao = 0, oo = 0;
     for (int i = 0; i < nw; i++) {
         char x[360];
@@ -145,6 +149,7 @@ static void word_probes(const int *kw, int nw, int d, char *all, size_t acap, ch
         ao += (size_t)snprintf(all + ao, acap - ao, "%s%s", i ? " AND " : "", x);
         if (i != d) oo += (size_t)snprintf(others + oo, ocap - oo, "AND %s ", x);
     }
+    return kq;
 }
 
 /* The match order (a search without sort): the work is bounded by the page, not by the number
@@ -168,12 +173,9 @@ static int match_sql(list_sql_t *s, const char *q, const char *filters, int afte
     for (int i = 1; i < nw; i++)
         if (strlen(words[i]) > strlen(words[d])) d = i;
     int kw[MAX_SEARCH_WORDS];
-    for (int i = 0; i < nw; i++)
-        kw[i] = list_param(s, words[i]);
-    int kq = list_param(s, q);
-    /* all: every word of q; others: every word but the driving one (word_probes) */
+    /* all: every word of q; others: every word but the driving one */
     char all[4096] = "", others[4096] = "";
-    word_probes(kw, nw, d, all, sizeof all, others, sizeof others);
+    int kq = word_params(s, q, words, nw, d, kw, all, sizeof all, others, sizeof others);
     char cur[160] = "";
     if (after) {
         int k = list_param(s, s->cur.key[0]), ki = list_param(s, s->cur.key[1]);
@@ -232,7 +234,7 @@ static size_t utf8_chars(const char *w) {
  * - a driving word of 3+ characters: the range of its first three characters, walked in name
  *   order with the whole prefix checked on each index tuple (word >= p AND word < p ||
  *   U+10FFFF, an index condition), a member's several matching words merged by a Unique over
- *   that order (they are adjacent), the other words of q probed per row (word_probes), stopped
+ *   that order (they are adjacent), the other words of q probed per row (word_params), stopped
  *   once the page is full;
  * - a driving word of 1-2 characters (without filters): the word3 values it is a prefix of
  *   (a loose index scan: a recursive CTE, one index descent per value), the first page of each
@@ -256,11 +258,8 @@ static int name_prefix_sql(list_sql_t *s, const char *q, const char *filters, in
     int walk = utf8_chars(words[d]) >= 3;
     if (!walk && filters[0]) return 0;
     int kw[MAX_SEARCH_WORDS];
-    for (int i = 0; i < nw; i++)
-        kw[i] = list_param(s, words[i]);
-    int kq = list_param(s, q);
     char all[4096] = "", others[4096] = "";
-    word_probes(kw, nw, d, all, sizeof all, others, sizeof others);
+    int kq = word_params(s, q, words, nw, d, kw, all, sizeof all, others, sizeof others);
     const char *dir = desc ? "DESC" : "ASC", *cmp = desc ? "<" : ">";
     char cur[200] = "", ncur[360] = "";
     if (after) {

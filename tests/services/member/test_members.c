@@ -845,11 +845,11 @@ static void test_search_name_order(void) {
  * instead of sorting every match: the rows, documents, order and cursors must stay those of
  * the sorting search. Its own club of 40 members: shared names (equal name keys, ordered by id),
  * a member with several matching words, non-ASCII words, member numbers SM000..SM039 (number
- * matches, and member 0 found by word and by number), two-letter names; pages of 1, 3 and 7 in
+ * matches, and member 0 found by word and by number), two-letter names; pages of 2 and 7 in
  * both directions, with and without filters. The expected list is the list by name (no q,
  * profiles_name_key_idx) restricted to the members the search in the default order finds (the
- * INTERSECT/UNION of word ranges): another path to the same answer. Pages are compared as JSON
- * text (documents included) with the list's items. */
+ * INTERSECT/UNION of word ranges): another path to the same answer. Pages (of 2 and 7, both
+ * directions) are compared as JSON text (documents included) with the list's items. */
 static void check_name_prefix(const svc_caller_t *admin, json_t *by_name, const char *q,
                               const char *filter) {
     json_t *hits = NULL;
@@ -871,7 +871,7 @@ static void check_name_prefix(const svc_caller_t *admin, json_t *by_name, const 
     json_decref(hits);
     size_t n = json_array_size(want);
     for (int desc = 0; desc < 2; desc++)
-        for (int limit = 1; limit <= 7; limit += limit == 1 ? 2 : 4) {
+        for (int limit = 2; limit <= 7; limit += 5) {
             char after[700] = "";
             size_t k = 0;
             for (int page = 0; page < 45; page++) {
@@ -929,8 +929,8 @@ static void test_search_name_prefix(void) {
                                      "\u00f8",    "a lo",         "s",        NULL};
     for (const char *const *q = qs; *q; q++) {
         check_name_prefix(&admin, by_name, *q, "");
-        check_name_prefix(&admin, by_name, *q, ",\"status\":\"active\"");
-        check_name_prefix(&admin, by_name, *q, ",\"category\":\"social\"");
+        check_name_prefix(&admin, by_name, *q,
+                          q - qs < 4 ? ",\"category\":\"social\"" : ",\"status\":\"active\"");
     }
     json_decref(by_name);
     /* bounded by the page: a page of 4 when 32 of the 40 members match q=exa (all but the
