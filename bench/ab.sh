@@ -6,7 +6,7 @@
 # of BENCH_MEMBERS (100,000) members with BIN_B (CSV imports, as bench/member.sh), then ROUNDS (3)
 # times runs A then B: start the binary on a free port, sign in, a short warm-up, then wrk on each
 # read route (GET /api/v1/clubs/{id}, /api/v1/members/{id}, ?limit=20, ?sort=name&limit=20,
-# ?q=lov, ?q=exa: a prefix of every member's e-mail), stop it. Both binaries therefore read the
+# ?q=lov, ?q=exa: a prefix of every member's e-mail, ?q=lov&sort=name, ?q=e&sort=name), stop it. Both binaries therefore read the
 # same rows, and each pair runs back to back so that other load on the box hits both alike. Prints one line per (route, binary, round):
 # route|A or B|round|req/s|server CPU ms per request|PostgreSQL CPU ms per request|p50|p99, and
 # a summary (every run's req/s, the median CPU per request). CPU per request (from /proc, the
@@ -92,6 +92,7 @@ routes=(
     "members?q=lov|/api/v1/members?club_id=$club&q=lov"
     "members?q=exa|/api/v1/members?club_id=$club&q=exa"
     "members?q=lov&sort=name|/api/v1/members?club_id=$club&q=lov&sort=name"
+    "members?q=e&sort=name|/api/v1/members?club_id=$club&q=e&sort=name"
 )
 for ((r = 1; r <= ROUNDS; r++)); do
     for which in A B; do

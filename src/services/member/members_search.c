@@ -126,6 +126,32 @@ static int list_param(list_sql_t *s, const char *v) {
     return s->np;
 }
 
+/* Adds the words of q (kw[i]: the parameter of words[i]) and then q itself as parameters;
+ * returns q's. Word i of q is a prefix of a word of the member w.member_id when its first word
+ * >= the prefix is below the prefix's end (NULL: no such word): a scalar sub-select, so always a
+ * per-row probe of search_words_member_word_idx (LIMIT 1 on the index): EXISTS was turned into a
+ * hashed sub-plan or an anti-join that read the whole prefix range once. Writes into all every
+ * word's probe joined by AND, into others "AND <probe> " for each word but d (the driving one). */
+static int word_params(list_sql_t *s, const char *q, const char *const *words, int nw, int d,
+                       int *kw, char *all, size_t acap, char *others, size_t ocap) {
+    for (int i = 0; i < nw; i++)
+        kw[i] = list_param(s, words[i]);
+    int kq = list_param(s, q);
+    size_t ao = 0, oo = 0;
+    for (int i = 0; i < nw; i++) {
+        char x[360];
+        snprintf(x, sizeof x,
+                 "(SELECT o.word FROM member.search_words o WHERE o.club_id = core.current_club() "
+                 "AND o.member_id = w.member_id AND o.kind = 'w' AND o.word >= (SELECT lower($%d)) "
+                 "COLLATE \"C\" ORDER BY o.word LIMIT 1) < (SELECT lower($%d) || chr(1114111)) "
+                 "COLLATE \"C\"",
+                 kw[i], kw[i]);
+        ao += (size_t)snprintf(all + ao, acap - ao, "%s%s", i ? " AND " : "", x);
+        if (i != d) oo += (size_t)snprintf(others + oo, ocap - oo, "AND %s ", x);
+    }
+    return kq;
+}
+
 /* The match order (a search without sort): the work is bounded by the page, not by the number
  * of matches. Each member is listed once, at (k, member id), k being the smallest word of the
  * member that the driving word of q is a prefix of (the longest word of q, the first of equal
@@ -147,26 +173,9 @@ static int match_sql(list_sql_t *s, const char *q, const char *filters, int afte
     for (int i = 1; i < nw; i++)
         if (strlen(words[i]) > strlen(words[d])) d = i;
     int kw[MAX_SEARCH_WORDS];
-    for (int i = 0; i < nw; i++)
-        kw[i] = list_param(s, words[i]);
-    int kq = list_param(s, q);
-    /* Word i of q is a prefix of a word of the member w.member_id: its first word >= the
-     * prefix is below the prefix's end (NULL: no such word). A scalar sub-select, so always a
-     * per-row probe (LIMIT 1 on the index): EXISTS was turned into a hashed sub-plan or an
-     * anti-join that read the whole prefix range once. all: every word; others: but d. */
+    /* all: every word of q; others: every word but the driving one */
     char all[4096] = "", others[4096] = "";
-    size_t ao = 0, oo = 0;
-    for (int i = 0; i < nw; i++) {
-        char x[360];
-        snprintf(x, sizeof x,
-                 "(SELECT o.word FROM member.search_words o WHERE o.club_id = core.current_club() "
-                 "AND o.member_id = w.member_id AND o.kind = 'w' AND o.word >= (SELECT lower($%d)) "
-                 "COLLATE \"C\" ORDER BY o.word LIMIT 1) < (SELECT lower($%d) || chr(1114111)) "
-                 "COLLATE \"C\"",
-                 kw[i], kw[i]);
-        ao += (size_t)snprintf(all + ao, sizeof all - ao, "%s%s", i ? " AND " : "", x);
-        if (i != d) oo += (size_t)snprintf(others + oo, sizeof others - oo, "AND %s ", x);
-    }
+    int kq = word_params(s, q, words, nw, d, kw, all, sizeof all, others, sizeof others);
     char cur[160] = "";
     if (after) {
         int k = list_param(s, s->cur.key[0]), ki = list_param(s, s->cur.key[1]);
@@ -207,6 +216,106 @@ static int match_sql(list_sql_t *s, const char *q, const char *filters, int afte
              "ORDER BY h.k, h.member_id LIMIT %s",
              k_doc_x, hits, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim, filters, lim);
     return 0;
+}
+
+/* Number of UTF-8 characters of w (bytes other than continuation bytes). */
+static size_t utf8_chars(const char *w) {
+    size_t n = 0;
+    for (; *w; w++)
+        n += ((unsigned char)*w & 0xC0) != 0x80;
+    return n;
+}
+
+/* A search sorted by name (name / -name): the work is bounded by the page, not by the number of
+ * matches. The driving word is the longest word of q (in characters, the first of equal ones).
+ * The name rows (kind 'w') of one word3 (a word's first three characters, migration 0011) are
+ * one range of search_words_name_prefix_idx (club_id, word3, name_key, member_id, word) WHERE
+ * kind = 'w', in name order:
+ * - a driving word of 3+ characters: the range of its first three characters, walked in name
+ *   order with the whole prefix checked on each index tuple (word >= p AND word < p ||
+ *   U+10FFFF, an index condition), a member's several matching words merged by a Unique over
+ *   that order (they are adjacent), the other words of q probed per row (word_params), stopped
+ *   once the page is full;
+ * - a driving word of 1-2 characters (without filters): the word3 values it is a prefix of
+ *   (a loose index scan: a recursive CTE, one index descent per value), the first page of each
+ *   one's range (its distinct members, as above), then the page of all those: a member on the
+ *   page is among the first limit members of every range it is in. The work is bounded by the
+ *   page times the number of such word3 values (at most a few hundred after one character).
+ * Member number matches (kind 'n', no name key) of members the words do not list are looked up
+ * in profiles and sorted, as before, and merged in (they are few unless q is mostly a member
+ * number). The rows, order and cursors are those of the sorting search in list_sql (same set:
+ * the words' rows UNION the number rows; same key: the profile's name_key, which the name rows
+ * carry). Returns 0 when it does not apply (no word; a short one with filters), else 1 with
+ * s->sql written. */
+static int name_prefix_sql(list_sql_t *s, const char *q, const char *filters, int after,
+                           const char *lim, int desc, int explain) {
+    const char *words[MAX_SEARCH_WORDS];
+    int nw = strlen(q) < sizeof s->qbuf ? split_words(q, s->qbuf, words) : 0;
+    int d = 0;
+    for (int i = 1; i < nw; i++)
+        if (utf8_chars(words[i]) > utf8_chars(words[d])) d = i;
+    if (nw == 0) return 0;
+    int walk = utf8_chars(words[d]) >= 3;
+    if (!walk && filters[0]) return 0;
+    int kw[MAX_SEARCH_WORDS];
+    char all[4096] = "", others[4096] = "";
+    int kq = word_params(s, q, words, nw, d, kw, all, sizeof all, others, sizeof others);
+    const char *dir = desc ? "DESC" : "ASC", *cmp = desc ? "<" : ">";
+    char cur[200] = "", ncur[360] = "";
+    if (after) {
+        int k = list_param(s, s->cur.key[0]), ki = list_param(s, s->cur.key[1]);
+        snprintf(cur, sizeof cur,
+                 "AND (w.name_key, w.member_id) %s ($%d::text COLLATE \"C\", $%d::uuid) ", cmp, k,
+                 ki);
+        snprintf(ncur, sizeof ncur,
+                 "WHERE (n.k, n.member_id) %s ($%d::text COLLATE \"C\", $%d::uuid) ", cmp, k, ki);
+    }
+    /* the driving word's prefix range (lo, hi) and its name rows of one word3 (%s: its value) */
+    char lo[48], hi[64], rows[4800 + 512];
+    snprintf(lo, sizeof lo, "(SELECT lower($%d))", kw[d]);
+    snprintf(hi, sizeof hi, "(SELECT lower($%d) || chr(1114111))", kw[d]);
+    char w3[48];
+    snprintf(w3, sizeof w3, walk ? "(SELECT left(lower($%d), 3))" : "t.p", kw[d]);
+    snprintf(rows, sizeof rows,
+             "SELECT DISTINCT w.name_key AS k, w.member_id FROM member.search_words w WHERE "
+             "w.club_id = core.current_club() AND w.kind = 'w' AND w.word3 = %s COLLATE \"C\" AND "
+             "w.word >= %s COLLATE \"C\" AND w.word < %s COLLATE \"C\" %s%sORDER BY 1 %s, 2 %s",
+             w3, lo, hi, cur, others, dir, dir);
+    char hits[6400];
+    if (walk)
+        snprintf(hits, sizeof hits, "(%s)", rows);
+    else
+        snprintf(hits, sizeof hits,
+                 "(SELECT DISTINCT s.k, s.member_id FROM (WITH RECURSIVE t(p) AS ("
+                 "SELECT (SELECT min(w.word3) FROM member.search_words w WHERE w.club_id = "
+                 "core.current_club() AND w.kind = 'w' AND w.word3 >= %s COLLATE \"C\" AND "
+                 "w.word3 < %s COLLATE \"C\") UNION ALL SELECT (SELECT min(w.word3) FROM "
+                 "member.search_words w WHERE w.club_id = core.current_club() AND w.kind = 'w' AND "
+                 "w.word3 > t.p AND w.word3 < %s COLLATE \"C\") FROM t WHERE t.p IS NOT NULL) "
+                 "SELECT t.p FROM t WHERE t.p IS NOT NULL) t CROSS JOIN LATERAL (%s LIMIT %s) s "
+                 "ORDER BY 1 %s, 2 %s)",
+                 lo, hi, hi, rows, lim, dir, dir);
+    static const char lookup[] = "(SELECT p.name_key FROM member.profiles p WHERE p.club_id = "
+                                 "core.current_club() AND p.member_id = w.member_id)";
+    size_t so = (size_t)snprintf(s->sql, sizeof s->sql, "%s",
+                                 explain ? "EXPLAIN (ANALYZE, FORMAT JSON) " : "");
+    snprintf(
+        s->sql + so, sizeof s->sql - so,
+        "SELECT %s, x.k, x.id "
+        "FROM (SELECT h.k, h.member_id FROM (%s UNION ALL "
+        "(SELECT n.k, n.member_id FROM (SELECT %s AS k, w.member_id FROM member.search_words w "
+        "WHERE w.club_id = core.current_club() AND w.kind = 'n' AND w.word >= (SELECT "
+        "lower($%d)) COLLATE \"C\" AND w.word < (SELECT lower($%d) || chr(1114111)) COLLATE "
+        "\"C\" AND NOT coalesce(%s, false) OFFSET 0) n %sORDER BY 1 %s, 2 %s)) h "
+        "ORDER BY h.k %s, h.member_id %s%s%s) h "
+        "CROSS JOIN LATERAL (SELECT m, p, p.name_key AS k, m.id, m.club_id "
+        "FROM member.members m "
+        "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+        "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
+        "ORDER BY h.k %s, h.member_id %s LIMIT %s",
+        k_doc_x, hits, lookup, kq, kq, all, ncur, dir, dir, dir, dir, filters[0] ? "" : " LIMIT ",
+        filters[0] ? "" : lim, filters, dir, dir, lim);
+    return 1;
 }
 
 /* Builds the statement of a list/search (explain: EXPLAIN (ANALYZE, FORMAT JSON) of it). Only the
@@ -250,6 +359,9 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
     snprintf(lim, sizeof lim, "%lld", limit > 0 ? limit : 1000000000LL);
     if (q && strcmp(sname, "match") == 0)
         return match_sql(s, q, filters, after != NULL, lim, explain);
+    if (q && strcmp(sname, "name") == 0 &&
+        name_prefix_sql(s, q, filters, after != NULL, lim, desc, explain))
+        return 0;
     /* Text search on member.search_words (migrations 0004, 0005): under RLS only leakproof
      * comparisons of plain columns can be index conditions. Every word of q must be a prefix
      * of a word of the member's names/email (one range per word, INTERSECT), or q a prefix of

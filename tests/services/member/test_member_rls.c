@@ -80,6 +80,26 @@ static char *rows_of_b(const char *t) {
     return out;
 }
 
+/* The INSERT of a row given as JSON ($1) into member.<t>; tables with generated columns
+ * (profiles.name_key, search_words.word3) list the other columns. */
+static void insert_row_sql(char *sql, size_t cap, const char *t) {
+    if (!strcmp(t, "profiles"))
+        snprintf(sql, cap,
+                 "INSERT INTO member.profiles (club_id, member_id, first_name, last_name) "
+                 "SELECT club_id, member_id, first_name, last_name FROM "
+                 "jsonb_populate_record(NULL::member.profiles, $1::jsonb)");
+    else if (!strcmp(t, "search_words"))
+        snprintf(sql, cap,
+                 "INSERT INTO member.search_words (club_id, member_id, kind, word, created_at, "
+                 "name_key) SELECT club_id, member_id, kind, word, created_at, name_key FROM "
+                 "jsonb_populate_record(NULL::member.search_words, $1::jsonb)");
+    else
+        snprintf(sql, cap,
+                 "INSERT INTO member.%s SELECT (jsonb_populate_record(NULL::member.%s, "
+                 "$1::jsonb)).*",
+                 t, t);
+}
+
 /* Runs sql in a savepoint; returns affected rows (or tuples), or -SQLSTATE-class marker:
  * -403 for RLS/permission errors, -409 for unique/fk, -1 other. */
 static long long try_sql(db_tx_t *tx, const char *sql, int n, const char *const *p, char *state) {
@@ -136,15 +156,7 @@ static void test_isolation_matrix(void) {
         else
             CHECK_EQ_INT(n, 0);
         /* INSERT B's row as is: refused by the policy (or the grant), never a unique error */
-        snprintf(
-            sql, sizeof sql,
-            "INSERT INTO member.%s SELECT (jsonb_populate_record(NULL::member.%s, $1::jsonb)).*",
-            *t, *t);
-        if (!strcmp(*t, "profiles")) /* generated column: list the others */
-            snprintf(sql, sizeof sql,
-                     "INSERT INTO member.profiles (club_id, member_id, first_name, last_name) "
-                     "SELECT club_id, member_id, first_name, last_name FROM "
-                     "jsonb_populate_record(NULL::member.profiles, $1::jsonb)");
+        insert_row_sql(sql, sizeof sql, *t);
         n = try_sql(tx, sql, 1, pr, why);
         if (n != -403) printf("#   insert into %s as A: %lld %s\n", *t, n, why);
         CHECK_EQ_INT(n, -403);
@@ -193,16 +205,7 @@ static void test_unique_keys_not_probeable(void) {
         char *rs = jsonx_dump(row);
         json_decref(arr);
         char sql[512], why[512] = "";
-        if (!strcmp(*t, "profiles"))
-            snprintf(sql, sizeof sql,
-                     "INSERT INTO member.profiles (club_id, member_id, first_name, last_name) "
-                     "SELECT club_id, member_id, first_name, last_name FROM "
-                     "jsonb_populate_record(NULL::member.profiles, $1::jsonb)");
-        else
-            snprintf(sql, sizeof sql,
-                     "INSERT INTO member.%s SELECT (jsonb_populate_record(NULL::member.%s, "
-                     "$1::jsonb)).*",
-                     *t, *t);
+        insert_row_sql(sql, sizeof sql, *t);
         const char *p[] = {rs};
         if (!strcmp(*t, "search_words")) /* the copied profile's trigger made A's own rows */
             try_sql(tx,

@@ -487,6 +487,10 @@ static void plan_walk(json_t *node, plan_facts_t *f) {
                  !strcmp(index, "search_words_member_word_idx") && cond &&
                  strstr(cond, "member_id =") && strstr(cond, "word >="))
             f->word_range++; /* match order: one member's words (0009) */
+        else if ((!strcmp(type, "Index Only Scan") || !strcmp(type, "Index Scan")) && index &&
+                 !strcmp(index, "search_words_name_prefix_idx") && cond &&
+                 strstr(cond, "word3 =") && strstr(cond, "word >=") && strstr(cond, "word <"))
+            f->word_range++; /* by name: a prefix's first three characters, in name order (0011) */
         else {
             f->word_other++;
             printf("#     search_words read by %s on %s, cond %s, filter %s\n", type,
@@ -512,6 +516,7 @@ static void test_search_plan(void) {
         "{\"q\":\"f07 jones\"}",
         "{\"q\":\"club\",\"status\":\"pending\",\"category\":\"full\"}",
         "{\"q\":\"smi\",\"sort\":\"name\"}",
+        "{\"q\":\"club smi\",\"sort\":\"-name\",\"status\":\"pending\"}",
         "{\"q\":\"S01\",\"sort\":\"-member_number\"}",
         "{\"q\":\"smi\",\"sort\":\"created_at\"}",
         "{\"q\":\"f07 jones\",\"sort\":\"created_at\"}",
@@ -711,17 +716,17 @@ static void test_search_match_order(void) {
  * test_search_match_order's size (all 30 match q=exa), EXPLAIN ANALYZE of a page of 4 reads at
  * most 4 + 2 rows from the word range and builds 4 + 1 documents. Before the match order
  * (default order created_at) every match was read and sorted. */
-static void plan_rows(json_t *node, long *range_rows, long *loops_max) {
+static void plan_rows(json_t *node, const char *which, long *range_rows, long *loops_max) {
     const char *rel = json_string_value(json_object_get(node, "Relation Name"));
     const char *index = json_string_value(json_object_get(node, "Index Name"));
-    if (rel && !strcmp(rel, "search_words") && index && !strcmp(index, "search_words_pkey"))
+    if (rel && !strcmp(rel, "search_words") && index && !strcmp(index, which))
         *range_rows += (long)json_integer_value(json_object_get(node, "Actual Rows"));
     long loops = (long)json_integer_value(json_object_get(node, "Actual Loops"));
     if (loops > *loops_max) *loops_max = loops;
     size_t i;
     json_t *child;
     json_array_foreach(json_object_get(node, "Plans"), i, child)
-        plan_rows(child, range_rows, loops_max);
+        plan_rows(child, which, range_rows, loops_max);
 }
 
 static void test_search_bounded(void) {
@@ -751,7 +756,8 @@ static void test_search_bounded(void) {
         json_t *plan = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
         PQclear(r);
         long rows = 0, loops = 0;
-        plan_rows(json_object_get(json_array_get(plan, 0), "Plan"), &rows, &loops);
+        plan_rows(json_object_get(json_array_get(plan, 0), "Plan"), "search_words_pkey", &rows,
+                  &loops);
         json_decref(plan);
         if (rows > 6 + 1 || loops > 6)
             printf("#   %s: %ld rows of word ranges, at most %ld loops (30 matches)\n", *in, rows,
@@ -832,6 +838,131 @@ static void test_search_name_order(void) {
     REQUIRE(mt_call(&admin_b, "update_member", in, NULL) == 200);
     check_search_by_name("sm");
     check_search_by_name("club");
+}
+
+/* A search sorted by name whose longest word has 3+ characters walks the name rows of that
+ * word's first three characters in name order (search_words_name_prefix_idx, migration 0011)
+ * instead of sorting every match: the rows, documents, order and cursors must stay those of
+ * the sorting search. Its own club of 40 members: shared names (equal name keys, ordered by id),
+ * a member with several matching words, non-ASCII words, member numbers SM000..SM039 (number
+ * matches, and member 0 found by word and by number), two-letter names; pages of 2 and 7 in
+ * both directions, with and without filters. The expected list is the list by name (no q,
+ * profiles_name_key_idx) restricted to the members the search in the default order finds (the
+ * INTERSECT/UNION of word ranges): another path to the same answer. Pages (of 2 and 7, both
+ * directions) are compared as JSON text (documents included) with the list's items. */
+static void check_name_prefix(const svc_caller_t *admin, json_t *by_name, const char *q,
+                              const char *filter) {
+    json_t *hits = NULL;
+    char in[1200];
+    snprintf(in, sizeof in, "{\"q\":\"%s\",\"sort\":\"created_at\",\"limit\":100%s}", q, filter);
+    REQUIRE(mt_call(admin, "list_members", in, &hits) == 200);
+    json_t *want = json_array(); /* the list's items (dumped) of the matches, by name */
+    size_t i, j;
+    json_t *it, *h;
+    json_array_foreach(json_object_get(by_name, "items"), i, it) {
+        json_array_foreach(json_object_get(hits, "items"), j, h) {
+            if (strcmp(mt_str(it, "id"), mt_str(h, "id"))) continue;
+            char *d = jsonx_dump(it);
+            json_array_append_new(want, json_string_nocheck(d));
+            free(d);
+        }
+    }
+    CHECK_EQ_INT(json_array_size(want), json_array_size(json_object_get(hits, "items")));
+    json_decref(hits);
+    size_t n = json_array_size(want);
+    for (int desc = 0; desc < 2; desc++)
+        for (int limit = 2; limit <= 7; limit += 5) {
+            char after[700] = "";
+            size_t k = 0;
+            for (int page = 0; page < 45; page++) {
+                json_t *o = NULL;
+                snprintf(in, sizeof in, "{\"q\":\"%s\",\"limit\":%d,\"sort\":\"%s\"%s%s%s%s}", q,
+                         limit, desc ? "-name" : "name", filter, after[0] ? ",\"after\":\"" : "",
+                         after, after[0] ? "\"" : "");
+                REQUIRE(mt_call(admin, "list_members", in, &o) == 200);
+                json_array_foreach(json_object_get(o, "items"), i, it) {
+                    char *got = jsonx_dump(it);
+                    const char *w =
+                        k < n ? json_string_value(json_array_get(want, desc ? n - 1 - k : k)) : "";
+                    if (strcmp(got, w)) printf("#   %s: item %zu differs\n", in, k);
+                    CHECK_STR(got, w);
+                    free(got);
+                    k++;
+                }
+                const char *next = mt_str(o, "next_cursor");
+                snprintf(after, sizeof after, "%s", next ? next : "");
+                json_decref(o);
+                if (!after[0]) break;
+            }
+            if (k != n)
+                printf("#   q=%s%s limit %d desc %d: %zu of %zu\n", q, filter, limit, desc, k, n);
+            CHECK_EQ_INT(k, n);
+        }
+    json_decref(want);
+}
+
+static void test_search_name_prefix(void) {
+    char club[40], u[40];
+    REQUIRE(mt_club("mp", club) == 0);
+    mt_uuid(u);
+    svc_caller_t admin = mt_caller(club, u, 0, ADMIN_PERMS);
+    static const char *const last[] = {"Smith", "Smithers", "Lovelace",      "L\u00f8v\u00e5s",
+                                       "Ng",    "Smyth",    "Smith-Lovelace"};
+    static const char *const first[] = {"Ada", "Smithy", "Lov", "Al"};
+    for (int i = 0; i < 40; i++) {
+        char in[600];
+        snprintf(in, sizeof in,
+                 "{\"member_number\":\"SM%03d\",\"category\":\"%s\",\"status\":\"%s\","
+                 "\"profile\":{\"first_name\":\"%s\",\"last_name\":\"%s\",\"email\":"
+                 "\"%s%02d@%s\"%s}}",
+                 i, i % 2 ? "social" : "full", i % 4 ? "pending" : "active", first[i % 4],
+                 last[i % 7], i % 3 ? "n" : "smith.", i, i % 5 ? "example.org" : "love.org",
+                 i ? "" : ",\"preferred_name\":\"sm000\"");
+        REQUIRE(mt_call(&admin, "create_member", in, NULL) == 201);
+    }
+    json_t *by_name = NULL;
+    REQUIRE(mt_call(&admin, "list_members", "{\"sort\":\"name\",\"limit\":100}", &by_name) == 200);
+    REQUIRE(json_array_size(json_object_get(by_name, "items")) == 40);
+    static const char *const qs[] = {"smi",       "lov",          "l\u00f8v", "sm0", "sm000",
+                                     "smith lov", "lovelace smi", "exa",      "ng",  "zzz",
+                                     "ada sm0",   "smithers",     "sm",       "l",   "lo",
+                                     "\u00f8",    "a lo",         "s",        NULL};
+    for (const char *const *q = qs; *q; q++) {
+        check_name_prefix(&admin, by_name, *q, "");
+        check_name_prefix(&admin, by_name, *q,
+                          q - qs < 4 ? ",\"category\":\"social\"" : ",\"status\":\"active\"");
+    }
+    json_decref(by_name);
+    /* bounded by the page: a page of 4 when 32 of the 40 members match q=exa (all but the
+     * love.org e-mails) or most match q=smith reads at most 4 + 2 rows of the name prefix index
+     * (the sorting search read every match from search_words_pkey); q=ex and q=e (one word3
+     * value, "exa", in this club) read one range's page and the loose scan's two probes */
+    db_scope_t scope = {club, NULL, 0, 0};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    REQUIRE(db_begin(mt_pool, &scope, &tx, &e) == 0);
+    static const char *const inputs[] = {
+        "{\"q\":\"exa\",\"sort\":\"name\"}",   "{\"q\":\"exa\",\"sort\":\"-name\"}",
+        "{\"q\":\"smith\",\"sort\":\"name\"}", "{\"q\":\"ex\",\"sort\":\"name\"}",
+        "{\"q\":\"e\",\"sort\":\"-name\"}",    NULL};
+    for (const char *const *in = inputs; *in; in++) {
+        json_t *j = json_loads(*in, 0, NULL);
+        PGresult *r = members_query_plan(tx, j, 5, &e);
+        json_decref(j);
+        REQUIRE(r != NULL);
+        json_t *plan = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+        PQclear(r);
+        long rows = 0, loops = 0;
+        plan_rows(json_object_get(json_array_get(plan, 0), "Plan"), "search_words_name_prefix_idx",
+                  &rows, &loops);
+        json_decref(plan);
+        if (rows < 1 || rows > 7 || loops > 6)
+            printf("#   %s: %ld rows of the name prefix index, at most %ld loops\n", *in, rows,
+                   loops);
+        CHECK(rows >= 1 && rows <= 7);
+        CHECK(loops <= 6);
+    }
+    db_rollback(tx);
 }
 
 static long long count_members(const svc_caller_t *c) {
@@ -1552,6 +1683,7 @@ int main(void) {
     RUN(test_search_name_order);
     RUN(test_search_match_order);
     RUN(test_search_bounded);
+    RUN(test_search_name_prefix);
     RUN(test_import);
     RUN(test_export_csv);
     RUN(test_export_csv_formula);
