@@ -235,7 +235,8 @@ int main(int argc, char **argv) {
     snprintf(ns->smtp_url, sizeof ns->smtp_url, "smtp://127.0.0.1:%d", atoi(argv[1]));
     snprintf(ns->smtp_tls, sizeof ns->smtp_tls, "off");
     db_pool_t *db = db_pool_open(url, 12, &e);
-    bus_t *bus = db ? bus_connect(nats, "bench-mail-e2e", &e) : NULL;
+    bus_t *bus =
+        db ? bus_connect_auth(nats, "bench-mail-e2e", cfg.nats_user, cfg.nats_password, &e) : NULL;
     if (!bus || outbox_ensure_stream(bus, 720LL * 3600, &e) != 0) {
         fprintf(stderr, "bench-mail-e2e: %s\n", e.message);
         return 1;
