@@ -729,6 +729,22 @@ static void plan_rows(json_t *node, const char *which, long *range_rows, long *l
         plan_rows(child, which, range_rows, loops_max);
 }
 
+/* EXPLAIN ANALYZE of the search `input` (a page of 5) in tx: the rows read from the index
+ * `which` of search_words into *rows and the most loops of any plan node into *loops. */
+static void search_plan_rows(db_tx_t *tx, const char *input, const char *which, long *rows,
+                             long *loops) {
+    err_t e = {0};
+    json_t *j = json_loads(input, 0, NULL);
+    PGresult *r = members_query_plan(tx, j, 5, &e);
+    json_decref(j);
+    REQUIRE(r != NULL);
+    json_t *plan = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    *rows = 0, *loops = 0;
+    plan_rows(json_object_get(json_array_get(plan, 0), "Plan"), which, rows, loops);
+    json_decref(plan);
+}
+
 static void test_search_bounded(void) {
     char club[40], u[40];
     REQUIRE(mt_club("mw", club) == 0);
@@ -749,16 +765,8 @@ static void test_search_bounded(void) {
     static const char *const inputs[] = {"{\"q\":\"exa\"}", "{\"q\":\"ann\"}",
                                          "{\"q\":\"exa ann\"}", NULL};
     for (const char *const *in = inputs; *in; in++) {
-        json_t *j = json_loads(*in, 0, NULL);
-        PGresult *r = members_query_plan(tx, j, 5, &e);
-        json_decref(j);
-        REQUIRE(r != NULL);
-        json_t *plan = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-        PQclear(r);
-        long rows = 0, loops = 0;
-        plan_rows(json_object_get(json_array_get(plan, 0), "Plan"), "search_words_pkey", &rows,
-                  &loops);
-        json_decref(plan);
+        long rows, loops;
+        search_plan_rows(tx, *in, "search_words_pkey", &rows, &loops);
         if (rows > 6 + 1 || loops > 6)
             printf("#   %s: %ld rows of word ranges, at most %ld loops (30 matches)\n", *in, rows,
                    loops);
@@ -946,16 +954,8 @@ static void test_search_name_prefix(void) {
         "{\"q\":\"smith\",\"sort\":\"name\"}", "{\"q\":\"ex\",\"sort\":\"name\"}",
         "{\"q\":\"e\",\"sort\":\"-name\"}",    NULL};
     for (const char *const *in = inputs; *in; in++) {
-        json_t *j = json_loads(*in, 0, NULL);
-        PGresult *r = members_query_plan(tx, j, 5, &e);
-        json_decref(j);
-        REQUIRE(r != NULL);
-        json_t *plan = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-        PQclear(r);
-        long rows = 0, loops = 0;
-        plan_rows(json_object_get(json_array_get(plan, 0), "Plan"), "search_words_name_prefix_idx",
-                  &rows, &loops);
-        json_decref(plan);
+        long rows, loops;
+        search_plan_rows(tx, *in, "search_words_name_prefix_idx", &rows, &loops);
         if (rows < 1 || rows > 7 || loops > 6)
             printf("#   %s: %ld rows of the name prefix index, at most %ld loops\n", *in, rows,
                    loops);
