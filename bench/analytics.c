@@ -25,6 +25,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/service.h"
+#include "core/uuid.h"
 #include "services/analytics/analytics.h"
 #include "services/analytics/ingest.h"
 
@@ -37,16 +38,6 @@ static double now_ms(void) {
 static int dbl_cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-static void uuid(char out[40]) {
-    unsigned char b[16];
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
 }
 
 static int relay_exec(db_pool_t *db, const char *sql, int n, const char *const *p, err_t *e) {
@@ -106,10 +97,10 @@ static double ingest(const svc_env_t *env, const char *host, char partners[50][4
         json_t *facts = json_array();
         for (int k = 0; k < batch && i < n; k += 2, i += 2) {
             char id1[40], id2[40], v[40], key[65], member[40], arrive[16], at[40];
-            uuid(id1);
-            uuid(id2);
-            uuid(v);
-            uuid(member);
+            uuid_v4(id1);
+            uuid_v4(id2);
+            uuid_v4(v);
+            uuid_v4(member);
             const char *home = partners[i % 50];
             if (analytics_member_key(env, home, member, key, e) != 0) return -1;
             int day = (int)(i / 2 % 365);
@@ -162,10 +153,10 @@ int main(int argc, char **argv) {
     }
     svc_env_t env = {.cfg = &cfg, .db = db, .settings = &set};
     char host[40], big[40], partners[50][40];
-    uuid(host);
-    uuid(big);
+    uuid_v4(host);
+    uuid_v4(big);
     for (int i = 0; i < 50; i++)
-        uuid(partners[i]);
+        uuid_v4(partners[i]);
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     long long bt0 = backend_ticks(db);
@@ -218,7 +209,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     svc_caller_t c = {0};
-    uuid(c.user_id);
+    uuid_v4(c.user_id);
     snprintf(c.club_id, sizeof c.club_id, "%s", big);
     snprintf(c.perms, sizeof c.perms, "club:read member:read");
     const svc_op_t *op = svc_find_op(&analytics_module, "club_report");

@@ -15,7 +15,6 @@
  * 300). */
 #include <jansson.h>
 #include <libpq-fe.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/outbox.h"
+#include "core/uuid.h"
 
 #define CHUNK 1000
 
@@ -33,16 +33,6 @@ static double wall_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void uuid(char out[40]) {
-    unsigned char b[16];
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
 }
 
 /* The first column of the one-row answer of sql (relay scope) as a number, -1 on error. */
@@ -98,7 +88,7 @@ int main(int argc, char **argv) {
     const char *url = getenv("RECIPROCAL_DATABASE_URL"), *nats = getenv("RECIPROCAL_NATS_URL");
     log_init(LOG_ERROR, 0, "bench-ingest-e2e");
     err_t e = {0};
-    if (!url || !nats || n < 2 || sodium_init() < 0) {
+    if (!url || !nats || n < 2) {
         fprintf(stderr, "bench-ingest-e2e: RECIPROCAL_DATABASE_URL and RECIPROCAL_NATS_URL\n");
         return 2;
     }
@@ -111,9 +101,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     char host[40], partners[50][40];
-    uuid(host);
+    uuid_v4(host);
     for (int i = 0; i < 50; i++)
-        uuid(partners[i]);
+        uuid_v4(partners[i]);
     static const char *types[2] = {"visit.requested", "visit.checked_out"};
     char(*ids)[40] = calloc((size_t)n, sizeof *ids);
     char **data = calloc((size_t)n, sizeof *data);
@@ -122,11 +112,11 @@ int main(int argc, char **argv) {
     if (!ids || !data || !msgs || !ok) return 1;
     for (long i = 0; i < n; i += 2) { /* built before the clock starts */
         char visit[40], member[40];
-        uuid(visit);
-        uuid(member);
+        uuid_v4(visit);
+        uuid_v4(member);
         const char *home = partners[(i / 2) % 50];
         for (int k = 0; k < 2; k++) {
-            uuid(ids[i + k]);
+            uuid_v4(ids[i + k]);
             data[i + k] = envelope(ids[i + k], types[k], k ? host : home, host, home, visit, member,
                                    (int)(i / 2 % 365));
             if (!data[i + k]) return 1;

@@ -35,6 +35,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/outbox.h"
+#include "core/uuid.h"
 #include "core/service.h"
 #include "services/member/member.h"
 #include "services/notification/delivery.h"
@@ -136,16 +137,6 @@ typedef struct event_ref {
 
 static int event_cmp(const void *a, const void *b) {
     return strcmp(((const event_ref_t *)a)->id, ((const event_ref_t *)b)->id);
-}
-
-static void uuid(char out[40]) {
-    unsigned char b[16];
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
 }
 
 static int create_club(const svc_env_t *env, const svc_caller_t *na, const char *name,
@@ -276,8 +267,8 @@ int main(int argc, char **argv) {
             nanosleep(&ts, NULL);
         }
         char sid[40];
-        uuid(eids[i]);
-        uuid(sid);
+        uuid_v4(eids[i]);
+        uuid_v4(sid);
         json_t *env_j =
             json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}, s:{}}", "id", eids[i],
                       "type", "statement.issued", "source", "bench", "tenant_id", host, "version",

@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/strbuf.h"
+#include "core/uuid.h"
 
 #define OUTBOX_BATCH 500
 #define OUTBOX_MAX_SCHEMA 63
@@ -73,43 +74,7 @@ static int valid_type(const char *s) {
     return 1;
 }
 
-static int is_uuid(const char *s) {
-    if (!s || strlen(s) != 36) return 0;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-') return 0;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-            return 0;
-    }
-    return 1;
-}
-
 /* ---- envelope -------------------------------------------------------------------------- */
-
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static int sodium_ok;
-static void sodium_setup(void) {
-    sodium_ok = sodium_init() >= 0;
-}
-
-static int uuid_v4(char out[37], err_t *e) {
-    unsigned char b[16];
-    pthread_once(&sodium_once, sodium_setup);
-    if (!sodium_ok) return err_set(e, 500, "internal", "", "random source unavailable");
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    static const char hex[] = "0123456789abcdef";
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-    out[o] = '\0';
-    return 0;
-}
 
 static void rfc3339_now(char out[32]) {
     struct timespec ts;
@@ -143,7 +108,7 @@ static json_t *meta_str(const char *s) {
 static json_t *make_envelope(const char *type, const char *source, const char *tenant_id,
                              json_t *data, const outbox_meta_t *meta, char id[37], err_t *e) {
     char ts[32];
-    if (uuid_v4(id, e) < 0) return NULL;
+    uuid_v4(id);
     rfc3339_now(ts);
     const char *corr = meta ? meta->correlation_id : NULL;
     if (!corr || !*corr) corr = log_request_id(); /* the request being served, if any */
@@ -180,7 +145,7 @@ static int check_args(const void *target, const char *schema, const char *type, 
     if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
     if (!valid_type(type)) return err_set(e, 500, "internal", "type", "invalid event type");
     if (*tenant_id && !**tenant_id) *tenant_id = NULL;
-    if (*tenant_id && !is_uuid(*tenant_id))
+    if (*tenant_id && !jsonx_is_uuid(*tenant_id))
         return err_invalid(e, "tenant_id", "tenant_id must be a UUID");
     if (!*source || !**source) *source = schema;
     if (strlen(*source) > OUTBOX_MAX_SOURCE)
@@ -293,7 +258,7 @@ int inbox_claim_batch(db_tx_t *tx, const char *schema, const char *consumer,
     strbuf_puts(&arr, "{");
     for (size_t i = 0; i < n; i++) {
         claimed[i] = 0;
-        if (!is_uuid(event_ids[i])) {
+        if (!jsonx_is_uuid(event_ids[i])) {
             strbuf_free(&arr);
             return err_invalid(e, "event_id", "event id must be a UUID");
         }
@@ -330,7 +295,7 @@ int inbox_claim(db_tx_t *tx, const char *schema, const char *consumer, const cha
     if (!valid_schema(schema)) return err_set(e, 500, "internal", "schema", "invalid schema name");
     if (!consumer || !*consumer || strlen(consumer) > 128)
         return err_set(e, 500, "internal", "consumer", "invalid consumer name");
-    if (!is_uuid(event_id)) return err_invalid(e, "event_id", "event id must be a UUID");
+    if (!jsonx_is_uuid(event_id)) return err_invalid(e, "event_id", "event id must be a UUID");
     snprintf(sql, sizeof sql,
              "INSERT INTO \"%s\".inbox (consumer, event_id) VALUES ($1, $2::uuid) "
              "ON CONFLICT DO NOTHING",

@@ -25,6 +25,7 @@
 
 #include "core/bus.h"
 #include "core/db.h"
+#include "core/uuid.h"
 #include "support/e2e.h"
 #include "support/sink.h"
 #include "test.h"
@@ -288,7 +289,7 @@ static int publish_statements(bus_t *bus, const char *prefix, int from, int to, 
                               const char *host) {
     for (int i = from; i < to; i++) {
         char id[37], sid[80];
-        e2e_uuid4(id);
+        uuid_v4(id);
         snprintf(sid, sizeof sid, "%s%d", prefix, i);
         json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}, s:{}}",
                                 "id", id, "type", "statement.issued", "source", "settlement",

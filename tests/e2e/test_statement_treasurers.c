@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/service.h"
+#include "core/uuid.h"
 #include "support/e2e.h"
 #include "support/sink.h"
 #include "test.h"
@@ -133,7 +134,7 @@ static int statement_event(const char *type, const char *home, const char *host,
                            char eid[37]) {
     if (!sid[0])
         snprintf(sid, 40, "5a7e7ea5-0000-4000-8000-%06d%06d", (int)getpid() % 1000000, ++g_seq);
-    e2e_uuid4(eid);
+    uuid_v4(eid);
     return publish(type, eid, eid, sid, home, host);
 }
 

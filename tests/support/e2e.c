@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,17 +272,6 @@ int e2e_start_split(e2e_proc_t *notify, e2e_proc_t *gw, const char *gw_services,
     if (e2e_start(notify, "notification", 0, 0, extra_env) != 0) return -1;
     if (e2e_start(gw, gw_services, 0, 1, extra_env) != 0) return -1;
     return e2e_login_admin(gw, NULL, NULL);
-}
-
-void e2e_uuid4(char out[37]) {
-    unsigned char b[16];
-    if (sodium_init() < 0) abort(); /* idempotent; no random source is a broken machine */
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
 }
 
 int e2e_login_admin(const e2e_proc_t *p, char *email_out, char *password_out) {

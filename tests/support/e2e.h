@@ -65,8 +65,6 @@ const char *e2e_bearer(void);
  * (printing why). */
 int e2e_login_admin(const e2e_proc_t *p, char *email_out, char *password_out);
 void e2e_resp_free(e2e_resp_t *r);
-/* A random version-4 UUID in canonical text form (libsodium's random source). */
-void e2e_uuid4(char out[37]);
 /* A JSON request to p: method path (e.g. "/api/v1/visits") as bearer token `as` (NULL = the global
  * bearer, "" = anonymous) with body (JSON text, NULL = none). Returns the status, or -1 when no
  * answer came; *out (out may be NULL) gets the answer's JSON (new reference, NULL when not JSON).

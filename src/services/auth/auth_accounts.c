@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "core/json.h"
+#include "core/uuid.h"
 #include "services/auth/auth_me.h"
 #include "services/auth/auth_revoke.h"
 #include "services/auth/auth_util.h"
@@ -85,26 +86,14 @@ static int derive_token(const auth_settings_t *as, const char *club, const char 
     return 0;
 }
 
-/* A random (version 4) UUID: the token's row id, chosen here because the token derives from it. */
-static int new_token_id(char id[40], err_t *e) {
-    unsigned char b[16];
-    if (sodium_init() < 0) return err_set(e, 500, "internal", "", "libsodium unavailable");
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-    snprintf(id, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-    return 0;
-}
-
 /* Issues a one-time token of purpose for user_id: token_id gets its row id (what events carry),
  * expires its expiry. The token itself is not returned: auth_delivery_token derives it. */
 static int issue_token(db_tx_t *tx, const auth_settings_t *as, const char *club,
                        const char *user_id, const char *purpose, int ttl, char token_id[40],
                        char *expires, size_t cap, err_t *e) {
     char hash[AUTH_HASH_HEX], ttls[16], tok[AUTH_TOKEN_LEN + 1];
-    if (new_token_id(token_id, e) != 0 || derive_token(as, club, token_id, tok, e) != 0) return -1;
+    uuid_v4(token_id); /* the token's row id, chosen here because the token derives from it */
+    if (derive_token(as, club, token_id, tok, e) != 0) return -1;
     auth_sha256_hex(tok, strlen(tok), hash);
     sodium_memzero(tok, sizeof tok);
     snprintf(ttls, sizeof ttls, "%d", ttl);

@@ -1,7 +1,6 @@
 /* visits: see visits.h. */
 #include "services/reciprocal/visits.h"
 
-#include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 
 #include "core/cursor.h"
 #include "core/json.h"
+#include "core/uuid.h"
 #include "services/reciprocal/lifecycle.h"
 #include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/terms.h"
@@ -533,18 +533,6 @@ int visit_rules_check(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stag
     return rc;
 }
 
-/* A new visit's id, made here so that the visit row, its first history row and the event can
- * go to the database in one flight (UUID version 4). */
-static void new_visit_id(char id[40]) {
-    unsigned char b[16];
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(id, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
-
 /* The visit row (its document *doc read back by the same statement, as visit_load_doc would),
  * its first history row and the event in ONE flight, with the COMMIT when commit (the
  * transaction is then over). */
@@ -554,7 +542,7 @@ static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, ch
     char guests[24], *fac = jsonx_dump(r->facilities);
     int rc = -1;
     snprintf(guests, sizeof guests, "%lld", r->guests);
-    new_visit_id(id);
+    uuid_v4(id); /* made here: the row, its history and the event go in one flight */
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
     const char *p[] = {r->home, r->host, r->member, r->agreement, r->arrive, r->depart,
                        guests,  fac,     r->tz,     user,         id};

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/outbox.h"
 #include "core/service.h"
+#include "core/uuid.h"
 #include "services/analytics/analytics.h"
 #include "services/analytics/ingest.h"
 #include "services/analytics/reports.h"
@@ -39,14 +40,9 @@ static char M1[40], M2[40], M3[40], A1[40]; /* members: m1..m3 of B, a1 of A */
 static char V[8][40];                       /* visits */
 static svc_caller_t g_na, g_staff_a, g_staff_b, g_staff_c;
 
+/* the name every call here uses (core/uuid) */
 static void uuid(char out[40]) {
-    unsigned char b[16];
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    uuid_v4(out);
 }
 
 static void staff(svc_caller_t *c, const char *club) {

@@ -13,6 +13,7 @@
 #include "core/db.h"
 #include "core/json.h"
 #include "core/service.h"
+#include "core/uuid.h"
 #include "services/member/member.h"
 #include "test.h"
 
@@ -134,16 +135,9 @@ static int mt_club(const char *tag, char *out) {
     return 0;
 }
 
-/* A fresh random uuid (for auth user ids). */
+/* A fresh random uuid (for auth user ids; core/uuid). */
 static void mt_uuid(char *out) {
-    unsigned char b[16];
-    for (int i = 0; i < 16; i++)
-        b[i] = (unsigned char)(random() & 0xff);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    uuid_v4(out);
 }
 
 /* A new account of club in the auth service's table (status invited, written in the club's
