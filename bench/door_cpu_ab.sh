@@ -12,30 +12,11 @@
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh and bench/visits.sh
 # shellcheck source=visits_roundtrips.sh
 source "$ROOT/bench/visits_roundtrips.sh"
-
-# dab_nats_ticks: nats-server's CPU ticks (0 when it is not found).
-dab_nats_ticks() {
-    local p
-    p=$(cat "$NATS_PIDFILE" 2>/dev/null) || { echo 0; return; }
-    ticks "$p"
-}
+# shellcheck source=visits_ab_lib.sh
+source "$ROOT/bench/visits_ab_lib.sh"
 
 # dab_row NAME URL TAG: one run_wrk row of bench/visits_door.lua with its CPU per request.
-dab_row() {
-    local name=$1 url=$2 tag=$3 s0 g0 n0 s1 g1 n1 f n
-    s0=$(ticks "$srv_pid") g0=$(pg_ticks) n0=$(dab_nats_ticks)
-    run_wrk "$name$tag" "$url" -s "$ROOT/bench/visits_door.lua"
-    s1=$(ticks "$srv_pid") g1=$(pg_ticks) n1=$(dab_nats_ticks)
-    f=$(ls -t "$TMP"/log/wrk-*.txt | head -n 1)
-    n=$(awk '/requests in/ { print $1 }' "$f")
-    awk -v name="$name" -v tag="$tag" -v n="${n:-0}" -v s=$((s1 - s0)) -v g=$((g1 - g0)) \
-        -v t=$((n1 - n0)) -v hz="$(getconf CLK_TCK)" -v row="${rows[-1]}" 'BEGIN {
-            split(row, c, "|")
-            printf "door-ab|%s|%s|%s|%s|%.3f|%.3f|%.3f\n", name, tag, c[2], c[4],
-                n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, n ? t * 1000 / hz / n : 0 }' \
-        >>"$BENCH_DOOR_CPU_OUT"
-    say "$(tail -n 1 "$BENCH_DOOR_CPU_OUT")"
-}
+dab_row() { visits_ab_row "$BENCH_DOOR_CPU_OUT" door-ab 3 1 "$1" "$2" "$ROOT/bench/visits_door.lua" "$3"; }
 
 # dab_rows TAG SLICE
 dab_rows() {
@@ -50,17 +31,4 @@ dab_rows() {
 }
 
 BENCH_DOOR_CPU_OUT=${BENCH_DOOR_CPU_OUT:-$TMP/log/door-ab.txt}
-if [[ -n ${BENCH_VISIT_AB_BIN:-} ]]; then
-    dab_pairs=${BENCH_VISIT_CPU_PAIRS:-3}
-    for ((dab_i = 0; dab_i < 2 * dab_pairs; dab_i++)); do
-        awk -v n=$((2 * dab_pairs)) -v i="$dab_i" '(NR - 1) % n == i' "$TMP/visit-tokens.txt" \
-            >"$TMP/dab-slice-$dab_i.txt"
-    done
-    for ((dab_r = 0; dab_r < dab_pairs; dab_r++)); do
-        visits_serve "$BIN" || { add_error_row "A/B" "$BIN did not start"; break; }
-        dab_rows " [A]" "$TMP/dab-slice-$((2 * dab_r)).txt"
-        visits_serve "$BENCH_VISIT_AB_BIN" || { add_error_row "A/B" "B did not start"; break; }
-        dab_rows " [B]" "$TMP/dab-slice-$((2 * dab_r + 1)).txt"
-    done
-    visits_serve "$BIN" || true
-fi
+[[ -z ${BENCH_VISIT_AB_BIN:-} ]] || visits_ab_pairs dab dab_rows

@@ -11,22 +11,11 @@
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh and bench/visits.sh
 # shellcheck source=visits_roundtrips.sh
 source "$ROOT/bench/visits_roundtrips.sh"
+# shellcheck source=visits_ab_lib.sh
+source "$ROOT/bench/visits_ab_lib.sh"
 
 # vab_row NAME URL LUA TAG: one run_wrk row with its CPU per request.
-vab_row() {
-    local name=$1 url=$2 lua=$3 tag=$4 s0 g0 s1 g1 f n
-    s0=$(ticks "$srv_pid") g0=$(pg_ticks)
-    run_wrk "$name$tag" "$url" -s "$lua"
-    s1=$(ticks "$srv_pid") g1=$(pg_ticks)
-    f=$(ls -t "$TMP"/log/wrk-*.txt | head -n 1)
-    n=$(awk '/requests in/ { print $1 }' "$f")
-    awk -v name="$name" -v tag="$tag" -v n="${n:-0}" -v s=$((s1 - s0)) -v g=$((g1 - g0)) \
-        -v hz="$(getconf CLK_TCK)" -v row="${rows[-1]}" 'BEGIN {
-            split(row, c, "|")
-            printf "cpu-ab|%s|%s|%s|%s|%.2f|%.2f\n", name, tag, c[2], c[4],
-                n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0 }' >>"$BENCH_VISIT_CPU_OUT"
-    say "$(tail -n 1 "$BENCH_VISIT_CPU_OUT")"
-}
+vab_row() { visits_ab_row "$BENCH_VISIT_CPU_OUT" cpu-ab 2 0 "$@"; }
 
 # vab_rows TAG SLICE
 vab_rows() {
@@ -44,17 +33,4 @@ vab_rows() {
 }
 
 BENCH_VISIT_CPU_OUT=${BENCH_VISIT_CPU_OUT:-$TMP/log/cpu-ab.txt}
-if [[ -n ${BENCH_VISIT_AB_BIN:-} ]]; then
-    vab_pairs=${BENCH_VISIT_CPU_PAIRS:-3}
-    for ((vab_i = 0; vab_i < 2 * vab_pairs; vab_i++)); do
-        awk -v n=$((2 * vab_pairs)) -v i="$vab_i" '(NR - 1) % n == i' "$TMP/visit-tokens.txt" \
-            >"$TMP/vab-slice-$vab_i.txt"
-    done
-    for ((vab_r = 0; vab_r < vab_pairs; vab_r++)); do
-        visits_serve "$BIN" || { add_error_row "A/B" "$BIN did not start"; break; }
-        vab_rows " [A]" "$TMP/vab-slice-$((2 * vab_r)).txt"
-        visits_serve "$BENCH_VISIT_AB_BIN" || { add_error_row "A/B" "B did not start"; break; }
-        vab_rows " [B]" "$TMP/vab-slice-$((2 * vab_r + 1)).txt"
-    done
-    visits_serve "$BIN" || true
-fi
+[[ -z ${BENCH_VISIT_AB_BIN:-} ]] || visits_ab_pairs vab vab_rows

@@ -1,0 +1,60 @@
+# bench/visits_ab_lib.sh: the plumbing the A/B hooks of bench/visits.sh share (bench/visits_cpu_ab.sh,
+# bench/door_cpu_ab.sh), sourced by them, never run. It runs inside bench/run.sh's shell (run_wrk,
+# ticks, pg_ticks, rows, say, add_error_row) after bench/visits.sh's setup (visits_serve, the door
+# pool $TMP/visit-tokens.txt). (bench/ab_lib.sh is the plumbing of the standalone A/B scripts,
+# which start a PostgreSQL and nats-server of their own and define their own say, DURATION and
+# CONNS: it is not for hooks.)
+#   visits_ab_row OUT KIND DIGITS NATS NAME URL LUA TAG
+#        one run_wrk row NAME+TAG (wrk script LUA) with its CPU per request: appends
+#        "KIND|NAME|TAG|req/s|p99|server ms|PostgreSQL ms" (and "|nats ms" when NATS is 1), CPU
+#        ms with DIGITS decimals, to OUT and says it. CPU from /proc ticks over the run divided by
+#        the requests (includes the background work the requests cause).
+#   visits_ab_pairs SLICE ROWS
+#        BENCH_VISIT_CPU_PAIRS (3) interleaved pairs: the door pool split into 2 x pairs slices
+#        ($TMP/SLICE-slice-N.txt), then per pair A (the running binary, $BIN) and B
+#        ($BENCH_VISIT_AB_BIN) served in turn, each running `ROWS " [A]"|" [B]" SLICE_FILE`;
+#        A serves again at the end.
+# shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh and bench/visits.sh
+
+# visits_ab_nats_ticks: nats-server's CPU ticks (0 when it is not found).
+visits_ab_nats_ticks() {
+    local p
+    p=$(cat "$NATS_PIDFILE" 2>/dev/null) || { echo 0; return; }
+    ticks "$p"
+}
+
+visits_ab_row() {
+    local out=$1 kind=$2 digits=$3 nats=$4 name=$5 url=$6 lua=$7 tag=$8 s0 g0 n0=0 s1 g1 n1=0 f n
+    s0=$(ticks "$srv_pid") g0=$(pg_ticks)
+    [[ $nats == 1 ]] && n0=$(visits_ab_nats_ticks)
+    run_wrk "$name$tag" "$url" -s "$lua"
+    s1=$(ticks "$srv_pid") g1=$(pg_ticks)
+    [[ $nats == 1 ]] && n1=$(visits_ab_nats_ticks)
+    f=$(ls -t "$TMP"/log/wrk-*.txt | head -n 1)
+    n=$(awk '/requests in/ { print $1 }' "$f")
+    awk -v kind="$kind" -v d="$digits" -v nats="$nats" -v name="$name" -v tag="$tag" \
+        -v n="${n:-0}" -v s=$((s1 - s0)) -v g=$((g1 - g0)) -v t=$((n1 - n0)) \
+        -v hz="$(getconf CLK_TCK)" -v row="${rows[-1]}" 'BEGIN {
+            split(row, c, "|")
+            f = "%." d "f"
+            line = sprintf("%s|%s|%s|%s|%s|" f "|" f, kind, name, tag, c[2], c[4],
+                n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0)
+            if (nats == 1) line = line sprintf("|" f, n ? t * 1000 / hz / n : 0)
+            print line }' >>"$out"
+    say "$(tail -n 1 "$out")"
+}
+
+visits_ab_pairs() {
+    local vl_slice=$1 vl_rows_fn=$2 vl_n=${BENCH_VISIT_CPU_PAIRS:-3} vl_i vl_r
+    for ((vl_i = 0; vl_i < 2 * vl_n; vl_i++)); do
+        awk -v n=$((2 * vl_n)) -v i="$vl_i" '(NR - 1) % n == i' "$TMP/visit-tokens.txt" \
+            >"$TMP/$vl_slice-slice-$vl_i.txt"
+    done
+    for ((vl_r = 0; vl_r < vl_n; vl_r++)); do
+        visits_serve "$BIN" || { add_error_row "A/B" "$BIN did not start"; break; }
+        "$vl_rows_fn" " [A]" "$TMP/$vl_slice-slice-$((2 * vl_r)).txt"
+        visits_serve "$BENCH_VISIT_AB_BIN" || { add_error_row "A/B" "B did not start"; break; }
+        "$vl_rows_fn" " [B]" "$TMP/$vl_slice-slice-$((2 * vl_r + 1)).txt"
+    done
+    visits_serve "$BIN" || true
+}
