@@ -251,6 +251,26 @@ static void close_locked(PGconn *c) {
     PQfinish(c);
 }
 
+/* Applies f (up) or undoes it, counting it in *done and saying so on out (may be NULL). */
+static int run_one(PGconn *c, const migrate_file_t *f, int up, FILE *out, int *done, err_t *e) {
+    if (apply_one(c, f, up, e) < 0) return -1;
+    (*done)++;
+    if (out)
+        fprintf(out, "%s %s %04d %s\n", up ? "applied" : "undone", f->service, f->version, f->name);
+    return 0;
+}
+
+/* The closing line of an up (up) or down run that applied or undid done migrations. */
+static void say_done(FILE *out, int done, int up) {
+    if (!out) return;
+    if (done)
+        fprintf(out, "%d migration%s %s\n", done, done == 1 ? "" : "s", up ? "applied" : "undone");
+    else
+        fputs(up ? "nothing to apply: the database is up to date\n"
+                 : "nothing to undo: no migration is applied\n",
+              out);
+}
+
 int migrate_up_files(const char *conninfo, const migrate_file_t *files, int count, FILE *out,
                      err_t *e) {
     if (validate(files, count, e) < 0) return -1;
@@ -259,19 +279,10 @@ int migrate_up_files(const char *conninfo, const migrate_file_t *files, int coun
     applied_t *a = NULL;
     int na = 0, done = 0, rc = -1;
     if (load_applied(c, files, count, &a, &na, e) < 0) goto out;
-    for (int i = 0; i < count; i++) {
-        const migrate_file_t *f = &files[i];
-        if (find_applied(a, na, f)) continue;
-        if (apply_one(c, f, 1, e) < 0) goto out;
-        done++;
-        if (out) fprintf(out, "applied %s %04d %s\n", f->service, f->version, f->name);
-    }
-    if (out) {
-        if (done)
-            fprintf(out, "%d migration%s applied\n", done, done == 1 ? "" : "s");
-        else
-            fprintf(out, "nothing to apply: the database is up to date\n");
-    }
+    for (int i = 0; i < count; i++)
+        if (!find_applied(a, na, &files[i]) && run_one(c, &files[i], 1, out, &done, e) < 0)
+            goto out;
+    say_done(out, done, 1);
     rc = 0;
 out:
     free(a);
@@ -305,18 +316,9 @@ int migrate_down_files(const char *conninfo, const migrate_file_t *files, int co
             goto out;
         }
     }
-    for (int i = 0; i < na && i < n; i++) {
-        const migrate_file_t *f = &files[a[i].index];
-        if (apply_one(c, f, 0, e) < 0) goto out;
-        done++;
-        if (out) fprintf(out, "undone %s %04d %s\n", f->service, f->version, f->name);
-    }
-    if (out) {
-        if (done)
-            fprintf(out, "%d migration%s undone\n", done, done == 1 ? "" : "s");
-        else
-            fprintf(out, "nothing to undo: no migration is applied\n");
-    }
+    for (int i = 0; i < na && i < n; i++)
+        if (run_one(c, &files[a[i].index], 0, out, &done, e) < 0) goto out;
+    say_done(out, done, 0);
     rc = 0;
 out:
     free(a);

@@ -5,9 +5,7 @@
  * out of seq order while the relay runs, plus re-publications (a relay "crash" after publishing
  * and copies beyond the duplicate window), end with every event applied exactly once by an
  * inbox consumer. Last, the relay survives a PostgreSQL restart. */
-#include <arpa/inet.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -15,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +20,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/outbox.h"
+#include "support/e2e.h"
 #include "test.h"
 
 /* test.h's REQUIRE evaluates its condition twice (CHECK, then if): these conditions have side
@@ -686,28 +684,6 @@ static void test_relay_survives_pg_restart(void) {
 
 /* ---- NATS outage: a private nats-server this test stops and starts again ------------------ */
 
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0) close(fd);
-    return port;
-}
-
-static int port_open(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((unsigned short)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0) close(fd);
-    return ok;
-}
-
 static pid_t nats_start(int port, const char *dir) {
     char portstr[16], log[600];
     snprintf(portstr, sizeof portstr, "%d", port);
@@ -720,7 +696,7 @@ static pid_t nats_start(int port, const char *dir) {
     }
     long long deadline = now_ms() + 10000;
     while (pid > 0 && now_ms() < deadline) {
-        if (port_open(port)) return pid;
+        if (e2e_port_open(port)) return pid;
         sleep_ms(50);
     }
     if (pid > 0) {
@@ -742,7 +718,7 @@ static void test_relay_survives_nats_outage(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/nats_outage_XXXXXX", tmp && *tmp ? tmp : "/tmp");
     REQUIRE_ONCE(mkdtemp(dir) != NULL);
-    int port = free_port();
+    int port = e2e_free_port();
     pid_t pid = nats_start(port, dir);
     REQUIRE_ONCE(pid > 0);
     char url[64];

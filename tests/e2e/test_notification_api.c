@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "core/db.h"
-#include "lib/credentials/password.h"
 #include "services/notification/provider.h"
 #include "support/e2e.h"
 #include "support/sink.h"
@@ -118,42 +117,12 @@ static long api(const char *as, const char *method, const char *path, const char
 
 /* A club (id into id, slug into slug) and a signed-in club_admin of it (token into tok). */
 static int club_with_admin(const char *name, char id[64], char tok[4096]) {
-    char slug[64], club_name[64], body[512], email[128], hash[PASSWORD_HASH_MAX];
-    static const char pw[] = "Marmalade-Harbour-77";
-    json_t *v = NULL;
+    char slug[64], club_name[64], email[128];
     snprintf(slug, sizeof slug, "notify-%s-%d", name, (int)getpid());
     snprintf(club_name, sizeof club_name, "Notify %s", name);
     if (e2e_club(&g_gw, club_name, slug, NULL, id) != 0) return -1;
-    err_t e = {0};
     snprintf(email, sizeof email, "notify-admin-%s-%d@example.test", name, (int)getpid());
-    if (password_hash(pw, hash, &e) != 0) return -1;
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    int rc = -1;
-    const char *p[] = {id, email, hash};
-    if (db_begin(db, &s, &tx, &e) == 0)
-        rc = db_tx_finish(&tx,
-                          db_exec_cmd(tx,
-                                      "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
-                                      "password_hash, email_verified_at) VALUES ($1::uuid, $2, "
-                                      "'active', $3, now()) RETURNING club_id, id) INSERT INTO "
-                                      "auth.user_roles (club_id, user_id, role) SELECT club_id, "
-                                      "id, 'club_admin' FROM u",
-                                      3, p, &e) < 0
-                              ? -1
-                              : 0,
-                          NULL, &e);
-    db_pool_close(db);
-    if (rc != 0) return -1;
-    snprintf(body, sizeof body, "{\"club\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug,
-             email, pw);
-    if (api("", "POST", "/api/v1/auth/login", body, &v) != 200) return -1;
-    const char *t = json_string_value(json_object_get(v, "access_token"));
-    if (t) snprintf(tok, 4096, "%s", t);
-    json_decref(v);
-    return t ? 0 : -1;
+    return e2e_account(&g_gw, id, slug, email, "club_admin", "Marmalade-Harbour-77", NULL, tok);
 }
 
 /* A count in the relay scope as the application role (the dead-letter policies are the app's). */

@@ -1,33 +1,20 @@
 /* cluster: see cluster.h. */
 #include "support/cluster.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "support/e2e.h"
-
-static int port_open(int port) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-    if (s >= 0) close(s);
-    return ok;
-}
 
 /* c->dir/auth.conf and secrets.env by scripts/pg.sh rcp_nats_conf (permissions from the binary
  * RECIPROCAL_TEST_BIN, `reciprocal nats-permissions`); a random route password */
@@ -168,7 +155,7 @@ int cluster_start(cluster_t *c, const char *users) {
     for (int t = 0; t < 100 && up < CLUSTER_NODES; t++) {
         up = 0;
         for (int i = 0; i < CLUSTER_NODES; i++)
-            up += port_open(c->cport[i]);
+            up += e2e_port_open(c->cport[i]);
         if (up < CLUSTER_NODES) usleep(100000);
     }
     if (up < CLUSTER_NODES)

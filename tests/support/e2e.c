@@ -35,6 +35,16 @@ int e2e_free_port(void) {
     return port;
 }
 
+int e2e_port_open(int port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
+    if (s >= 0) close(s);
+    return ok;
+}
+
 static void print_file(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return;
@@ -500,36 +510,44 @@ static const char *fixture_str(const e2e_resp_t *r, const char *key) {
     return json_string_value(json_object_get(r->json, key));
 }
 
-/* The account row (and its role) written as the database owner; uid gets its id. */
-static int account_row(const char *club_id, const char *email, const char *role, const char *pw,
-                       char uid[64]) {
+int e2e_owner_exec(const char *what, const char *sql, int n, const char *const *params, char *first,
+                   size_t cap) {
     err_t e = {0};
-    char hash[PASSWORD_HASH_MAX];
-    if (password_hash(pw, hash, &e) != 0) return -1;
     db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
     db_scope_t s = {.network_admin = 1};
     db_tx_t *tx = NULL;
     int rc = -1;
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        const char *p[] = {club_id, email, hash, role};
-        PGresult *r = db_exec(tx,
-                              "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
-                              "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', "
-                              "$3, now()) RETURNING club_id, id), r AS (INSERT INTO "
-                              "auth.user_roles (club_id, user_id, role) SELECT club_id, id, $4 "
-                              "FROM u) SELECT id FROM u",
-                              4, p, &e);
+    if (db && db_begin(db, &s, &tx, &e) == 0) {
+        PGresult *r = db_exec(tx, sql, n, params, &e);
         if (r) {
-            snprintf(uid, 64, "%s", PQgetvalue(r, 0, 0));
+            if (first && cap)
+                snprintf(first, cap, "%s",
+                         PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "");
             PQclear(r);
             rc = db_tx_commit(&tx, &e);
         }
         db_tx_rollback(&tx);
     }
-    if (rc != 0) printf("#   account %s: %s\n", email, e.message);
+    if (rc != 0) printf("#   %s: %s\n", what, e.message);
     db_pool_close(db);
     return rc;
+}
+
+/* The account row (and its role) written as the database owner; uid gets its id. */
+static int account_row(const char *club_id, const char *email, const char *role, const char *pw,
+                       char uid[64]) {
+    err_t e = {0};
+    char hash[PASSWORD_HASH_MAX], what[160];
+    if (password_hash(pw, hash, &e) != 0) return -1;
+    const char *p[] = {club_id, email, hash, role};
+    snprintf(what, sizeof what, "account %s", email);
+    return e2e_owner_exec(what,
+                          "WITH u AS (INSERT INTO auth.users (club_id, email, status, "
+                          "password_hash, email_verified_at) VALUES ($1::uuid, $2, 'active', "
+                          "$3, now()) RETURNING club_id, id), r AS (INSERT INTO "
+                          "auth.user_roles (club_id, user_id, role) SELECT club_id, id, $4 "
+                          "FROM u) SELECT id FROM u",
+                          4, p, uid, 64);
 }
 
 int e2e_account(const e2e_proc_t *p, const char *club_id, const char *slug, const char *email,

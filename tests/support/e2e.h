@@ -6,6 +6,7 @@
 #define TESTS_SUPPORT_E2E_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct e2e_proc {
@@ -24,6 +25,8 @@ typedef struct e2e_resp {
 
 /* A free TCP port on 127.0.0.1. */
 int e2e_free_port(void);
+/* 1 when something answers on 127.0.0.1:port. */
+int e2e_port_open(int port);
 /* The password of NATS user `user` in this test run (tests/run.sh exports one per user as
  * RECIPROCAL_TEST_NATS_PASSWORD_<USER>); -1 when there is none. */
 int e2e_nats_password(const char *user, char *out, size_t cap);
@@ -75,6 +78,12 @@ long e2e_call(const e2e_proc_t *p, const char *as, const char *method, const cha
 const char *e2e_str(const json_t *j, const char *k);
 /* Header value (case-insensitive) from r->headers, copied into buf; NULL when absent. */
 const char *e2e_header(const e2e_resp_t *r, const char *name, char *buf, size_t cap);
+
+/* One SQL statement as the database owner (RECIPROCAL_TEST_OWNER_URL) in the network
+ * administrator's scope, in a transaction of its own that commits; first (cap > 0; may be NULL)
+ * gets the first column of the first row ("" when none). 0, or -1 printing "what: why". */
+int e2e_owner_exec(const char *what, const char *sql, int n, const char *const *params, char *first,
+                   size_t cap);
 
 /* Fixtures the e2e tests share (the REST calls as the global bearer, e2e_login_admin's):
  * e2e_account: an active account (email verified) of club_id with role and password pw, written

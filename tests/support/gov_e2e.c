@@ -8,22 +8,9 @@
 #include "core/db.h"
 
 int gov_e2e_fresh_network(void) {
-    err_t e = {0};
-    db_pool_t *db = db_pool_open(getenv("RECIPROCAL_TEST_OWNER_URL"), 1, &e);
-    if (!db) return -1;
-    db_scope_t s = {.network_admin = 1};
-    db_tx_t *tx = NULL;
-    int rc = -1;
-    if (db_begin(db, &s, &tx, &e) == 0) {
-        if (db_exec_cmd(tx, "UPDATE member.clubs SET status = 'suspended' WHERE status = 'active'",
-                        0, NULL, &e) >= 0)
-            rc = db_commit(tx, &e);
-        else
-            db_rollback(tx);
-    }
-    db_pool_close(db);
-    if (rc != 0) printf("#   fresh network: %s\n", e.message);
-    return rc;
+    return e2e_owner_exec("fresh network",
+                          "UPDATE member.clubs SET status = 'suspended' WHERE status = 'active'", 0,
+                          NULL, NULL, 0);
 }
 
 int gov_e2e_ledger_network(const e2e_proc_t *p) {

@@ -1,15 +1,12 @@
 /* sink: see sink.h. */
 #include "support/sink.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,16 +19,6 @@
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-int sink_port_open(int port) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-    if (s >= 0) close(s);
-    return ok;
 }
 
 int sink_start(sink_proc_t *p, const char *script, int port, const char *const *args) {
@@ -60,7 +47,7 @@ int sink_start(sink_proc_t *p, const char *script, int port, const char *const *
     }
     if (p->pid < 0) return -1;
     for (int i = 0; i < 100; i++) {
-        if (sink_port_open(p->port)) return 0;
+        if (e2e_port_open(p->port)) return 0;
         if (waitpid(p->pid, NULL, WNOHANG) == p->pid) break; /* it died */
         sleep_ms(100);
     }

@@ -23,8 +23,6 @@ typedef struct sink_proc {
 int sink_start(sink_proc_t *p, const char *script, int port, const char *const *args);
 /* SIGTERM and wait (no-op when not running). */
 void sink_stop(sink_proc_t *p);
-/* 1 when something answers on 127.0.0.1:port. */
-int sink_port_open(int port);
 
 /* The SMTP server and its Maildir. */
 typedef struct sink_mail {
