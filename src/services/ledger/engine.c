@@ -267,6 +267,17 @@ int ledger_envelope_decode(const uint8_t *buf, size_t len, ledger_envelope_t *en
     return 0;
 }
 
+int ledger_envelope_tx_id(const uint8_t *buf, size_t len, uint8_t id[32]) {
+    ledger_envelope_t env;
+    txcodec_tx_t tx;
+    err_t e = {0};
+    if (ledger_envelope_decode(buf, len, &env, &e) != 0) return 0;
+    if (txcodec_decode(env.tx, env.tx_len, &tx, &e) != 0) return 0;
+    memcpy(id, tx.tx_id, 32);
+    txcodec_tx_free(&tx);
+    return 1;
+}
+
 static int endorse_msg(const uint8_t *tx, size_t tx_len, uint8_t **msg, size_t *mlen) {
     size_t pl = strlen(LEDGER_ENDORSE_PREFIX);
     *msg = malloc(pl + tx_len);

@@ -102,6 +102,9 @@ typedef struct ledger_envelope {
 int ledger_envelope_encode(const uint8_t *tx, size_t tx_len, ledger_endorsement_t *end,
                            size_t n_end, uint8_t **out, size_t *out_len, err_t *e);
 int ledger_envelope_decode(const uint8_t *buf, size_t len, ledger_envelope_t *env, err_t *e);
+/* The tx id validation takes for an envelope: 1 and *id when the envelope and its transaction
+ * decode, else 0 (the envelope would be BAD_PAYLOAD, which never puts an id on the chain). */
+int ledger_envelope_tx_id(const uint8_t *buf, size_t len, uint8_t id[32]);
 /* Ed25519 endorsement of tx bytes with a libsodium secret key. */
 int ledger_endorse(const uint8_t *tx, size_t tx_len, const uint8_t sk[64],
                    ledger_endorsement_t *out);

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "services/ledger/engine.h"
+#include "services/ledger/pending.h"
 #include "services/ledger/settings.h"
 #include "services/ledger/store.h"
 
@@ -138,6 +139,10 @@ static void declare_metrics(void) {
                             "Envelopes the cutter acked without ordering them: their tx id was "
                             "already committed (re-deliveries)",
                             NULL);
+    metrics_counter_declare("ledger_cutter_dropped_ordered_total",
+                            "Envelopes the cutter acked without ordering them: their tx id was "
+                            "already ordered in a block not yet committed, or earlier in the batch",
+                            NULL);
     metrics_gauge_declare("ledger_cutter_ack_floor",
                           "LEDGER_TX stream sequence up to which the ledger-cutter consumer "
                           "has acked everything",
@@ -170,51 +175,112 @@ int ledger_cutter_metrics(bus_t *b, err_t *e) {
     return 0;
 }
 
-/* Drops (the batch is acked) the envelopes whose tx id is already committed: a consumer that
- * re-delivers an acked envelope (seen with nats-server 2.9.10 after faults, every AckWait)
- * would otherwise order it again and again, each time a one-transaction DUPLICATE_TXID block.
- * When PostgreSQL cannot answer, nothing is dropped (validation still marks duplicates).
- * Returns the envelopes kept, compacted in place. */
-static size_t drop_committed(db_pool_t *db, const uint8_t **env, size_t *lens, size_t k) {
-    uint8_t(*ids)[32] = calloc(k, sizeof *ids);
-    int *on = calloc(k, sizeof *on);
-    size_t kept = k;
-    err_t e = {0};
-    if (!ids || !on) goto out;
+typedef struct batch_id {
+    uint8_t id[32];
+    size_t i;
+} batch_id_t;
+
+static int cmp_batch_id(const void *a, const void *b) {
+    const batch_id_t *x = a, *y = b;
+    int c = memcmp(x->id, y->id, 32);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* dup[i] = 1 for every envelope whose tx id an earlier envelope of the batch has. */
+static int mark_batch_dups(const uint8_t (*ids)[32], const int *has, size_t k, int *dup) {
+    batch_id_t *s = malloc((k ? k : 1) * sizeof *s);
+    if (!s) return -1;
+    size_t m = 0;
     for (size_t i = 0; i < k; i++) {
-        ledger_envelope_t ev;
-        if (ledger_envelope_decode(env[i], lens[i], &ev, &e) == 0 && ev.tx_len > 1 + 32)
-            memcpy(ids[i], ev.tx + 1, 32);
+        dup[i] = 0;
+        if (!has[i]) continue;
+        memcpy(s[m].id, ids[i], 32);
+        s[m++].i = i;
     }
-    if (ledger_store_on_chain(db, (const uint8_t(*)[32])ids, k, on, &e) != 0) {
-        log_debug("ledger: cutter: committed tx ids not checked: %s", e.message);
+    qsort(s, m, sizeof *s, cmp_batch_id);
+    for (size_t j = 1; j < m; j++)
+        if (memcmp(s[j].id, s[j - 1].id, 32) == 0) dup[s[j].i] = 1;
+    free(s);
+    return 0;
+}
+
+/* Drops (the batch is acked) every envelope whose tx id is already ordered: committed
+ * (ledger.txs: a consumer re-delivering an acked envelope, seen with nats-server 2.9.10 after
+ * faults, every AckWait), in a block of LEDGER_BLOCKS above the committed head (pending.h: a
+ * block whose publish acknowledgement timed out though JetStream stored it, a block of another
+ * process or of this cutter before a restart), or earlier in the same batch. The committed head
+ * is read with the ids (one snapshot) and the chain tip after it, so the check covers the whole
+ * chain up to *last, on which the block is then published fenced: an id is never ordered twice.
+ * An envelope whose transaction does not decode has no id (BAD_PAYLOAD) and is kept. -1 + e
+ * when PostgreSQL or the stream cannot answer: nothing is ordered (the batch is nak'ed and
+ * redelivered). Compacts env/lens in place to the *k envelopes kept, ids to their ids (has[i]:
+ * an id) for ledger_pending_put. */
+static int drop_ordered(cut_ctx_t *c, const uint8_t **env, size_t *lens, size_t *k,
+                        uint8_t (*ids)[32], int *has, uint64_t *next, uint64_t *last) {
+    size_t n = *k, nq = 0, n_committed = 0, n_ordered = 0;
+    uint8_t(*q)[32] = malloc((n ? n : 1) * sizeof *q);
+    int *dup = calloc(n ? n : 1, sizeof *dup), *on = calloc(n ? n : 1, sizeof *on),
+        *in = calloc(n ? n : 1, sizeof *in);
+    uint64_t head_seq = 0;
+    int rc = -1;
+    if (!q || !dup || !on || !in) {
+        err_set(c->e, 500, "internal", "", "out of memory");
         goto out;
     }
-    kept = 0;
-    for (size_t i = 0; i < k; i++) {
-        if (on[i]) continue;
+    for (size_t i = 0; i < n; i++)
+        has[i] = ledger_envelope_tx_id(env[i], lens[i], ids[i]);
+    if (mark_batch_dups((const uint8_t(*)[32])ids, has, n, dup) != 0) {
+        err_set(c->e, 500, "internal", "", "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (has[i]) memcpy(q[nq++], ids[i], 32);
+    if (ledger_store_on_chain(c->db, (const uint8_t(*)[32])q, nq, on, &head_seq, c->e) != 0)
+        goto out;
+    if (chain_tip(c->b, c->db, next, last, c->e) != 0) goto out;
+    if (ledger_pending_find(c->b, head_seq, *last, (const uint8_t(*)[32])q, nq, in, c->e) != 0)
+        goto out;
+    size_t kept = 0;
+    for (size_t i = 0, j = 0; i < n; i++) {
+        int committed = has[i] && on[j], ordered = has[i] && (in[j] || dup[i]);
+        j += (size_t)has[i];
+        n_committed += (size_t)committed;
+        n_ordered += (size_t)(!committed && ordered);
+        if (committed || ordered) continue;
         env[kept] = env[i];
-        lens[kept++] = lens[i];
+        lens[kept] = lens[i];
+        has[kept] = has[i];
+        memmove(ids[kept], ids[i], 32);
+        kept++;
     }
-    if (kept < k) {
+    *k = kept;
+    if (n_committed + n_ordered > 0) {
         declare_metrics();
-        metrics_counter_add("ledger_cutter_dropped_committed_total", NULL, (double)(k - kept));
-        log_info("ledger: cutter acked %zu re-delivered envelope(s) already committed", k - kept);
+        metrics_counter_add("ledger_cutter_dropped_committed_total", NULL, (double)n_committed);
+        metrics_counter_add("ledger_cutter_dropped_ordered_total", NULL, (double)n_ordered);
+        log_info("ledger: cutter acked %zu re-delivered envelope(s) already committed, %zu "
+                 "already ordered and not yet committed",
+                 n_committed, n_ordered);
     }
+    rc = 0;
 out:
-    free(ids);
+    free(q);
+    free(dup);
     free(on);
-    return kept;
+    free(in);
+    return rc;
 }
 
 static int cut_batch(const bus_batch_msg_t *msgs, int n, void *ud) {
     cut_ctx_t *c = ud;
     const uint8_t **env = calloc((size_t)n, sizeof *env);
     size_t *lens = calloc((size_t)n, sizeof *lens);
+    uint8_t(*ids)[32] = calloc((size_t)n, sizeof *ids);
+    int *has = calloc((size_t)n, sizeof *has);
     uint8_t *msg = NULL;
     size_t mlen = 0, k = 0;
     int rc = -1;
-    if (!env || !lens) {
+    if (!env || !lens || !ids || !has) {
         err_set(c->e, 500, "internal", "", "out of memory");
         goto out;
     }
@@ -229,13 +295,12 @@ static int cut_batch(const bus_batch_msg_t *msgs, int n, void *ud) {
         env[k] = (const uint8_t *)msgs[i].data;
         lens[k++] = msgs[i].len;
     }
-    k = drop_committed(c->db, env, lens, k);
+    uint64_t next = 0, last = 0;
+    if (drop_ordered(c, env, lens, &k, ids, has, &next, &last) != 0) goto out;
     if (k == 0) {
         rc = 0; /* everything acked: nothing to order */
         goto out;
     }
-    uint64_t next = 0, last = 0;
-    if (chain_tip(c->b, c->db, &next, &last, c->e) != 0) goto out;
     if (ledger_block_msg_encode(next, now_ms(), env, lens, k, &msg, &mlen, c->e) != 0) goto out;
     uint8_t d[32];
     char dh[65], id[96];
@@ -251,6 +316,12 @@ static int cut_batch(const bus_batch_msg_t *msgs, int n, void *ud) {
     tip_seq = seq;
     tip_number = next;
     pthread_mutex_unlock(&tip_mu);
+    if (seq > 0) { /* the next cut's check holds this block's ids until it is committed */
+        size_t m = 0;
+        for (size_t i = 0; i < k; i++)
+            if (has[i]) memmove(ids[m++], ids[i], 32);
+        ledger_pending_put(seq, (const uint8_t(*)[32])ids, m);
+    }
     if (!dup && seq > 0) {
         last_block_put(seq, msg, mlen);
         msg = NULL;
@@ -260,6 +331,8 @@ static int cut_batch(const bus_batch_msg_t *msgs, int n, void *ud) {
 out:
     free(env);
     free(lens);
+    free(ids);
+    free(has);
     free(msg);
     if (rc != 0) c->failed = 1;
     return rc;

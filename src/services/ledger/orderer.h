@@ -5,8 +5,13 @@
  *   with Nats-Expected-Last-Sequence = the stream's last sequence and Nats-Msg-Id =
  *   "blk-<number>-<digest>": a second cutter racing for the same number is fenced (409) and its
  *   envelopes are nak'ed, so they go into a later block; the chain never forks.
- * - Envelopes whose tx id is already committed (a consumer re-delivering an acked message) are
- *   acked and dropped by the cutter, not ordered again.
+ * - Envelopes whose tx id is already ordered are acked and dropped by the cutter, not ordered
+ *   again: committed (a consumer re-delivering an acked message), in a block of LEDGER_BLOCKS not
+ *   yet committed (pending.h: e.g. a block publish whose acknowledgement timed out though the
+ *   block was stored, its batch nak'ed and redelivered), or earlier in the same batch. The
+ *   check covers the chain up to the sequence the block is published fenced on, so a tx id is
+ *   ordered once, across processes and restarts. When PostgreSQL or the stream cannot answer,
+ *   nothing is ordered (the batch is nak'ed).
  * - The committer reads LEDGER_BLOCKS by sequence (head.js_seq + 1, no consumer state) and
  *   commits each block in PostgreSQL in order (store.c). A transaction is final only then.
  * Owns a small process-wide cache (last block number per stream sequence) and the pump mutex. */

@@ -55,7 +55,8 @@ const char *ledger_arr_end(ledger_buf_t *b) {
 
 /* ---- head and config ------------------------------------------------------------------- */
 
-int ledger_store_on_chain(db_pool_t *db, const uint8_t (*ids)[32], size_t n, int *on, err_t *e) {
+int ledger_store_on_chain(db_pool_t *db, const uint8_t (*ids)[32], size_t n, int *on,
+                          uint64_t *js_seq, err_t *e) {
     ledger_buf_t arr = {0};
     static const db_scope_t sc = {0};
     for (size_t i = 0; i < n; i++) {
@@ -67,16 +68,23 @@ int ledger_store_on_chain(db_pool_t *db, const uint8_t (*ids)[32], size_t n, int
         ledger_buf_free(&arr);
         return err_set(e, 500, "internal", "", "out of memory");
     }
+    /* one statement, one snapshot: the ids committed up to exactly that head */
     PGresult *r = db_read(db, &sc,
-                          "SELECT u.x AS t FROM unnest($1::text[]) AS u(x) CROSS JOIN LATERAL "
-                          "(SELECT 1 FROM ledger.txs WHERE tx_id = decode(u.x, 'hex') AND "
-                          "validation_code NOT IN (2, 9) LIMIT 1) AS s",
+                          "SELECT h.js_seq, s.t FROM ledger.head h LEFT JOIN LATERAL (SELECT u.x "
+                          "AS t FROM unnest($1::text[]) AS u(x) CROSS JOIN LATERAL (SELECT 1 FROM "
+                          "ledger.txs WHERE tx_id = decode(u.x, 'hex') AND validation_code NOT "
+                          "IN (2, 9) LIMIT 1) AS q) AS s ON true WHERE h.id = 1",
                           1, p, e);
     ledger_buf_free(&arr);
     if (!r) return -1;
+    if (PQntuples(r) < 1) {
+        PQclear(r);
+        return err_set(e, 500, "internal", "", "ledger.head is missing");
+    }
+    *js_seq = strtoull(db_val(r, 0, "js_seq"), NULL, 10);
     for (int j = 0; j < PQntuples(r); j++) {
         uint8_t id[32];
-        if (ledger_unhex(db_val(r, j, "t"), id, 32) != 0) continue;
+        if (PQgetisnull(r, j, 1) || ledger_unhex(db_val(r, j, "t"), id, 32) != 0) continue;
         for (size_t i = 0; i < n; i++)
             if (memcmp(ids[i], id, 32) == 0) on[i] = 1;
     }

@@ -34,10 +34,13 @@ typedef struct ledger_head {
 
 int ledger_store_head(db_tx_t *tx, ledger_head_t *h, int for_update, err_t *e);
 /* Which of the n tx ids are already on the chain (a row whose code is neither BAD_PAYLOAD nor
- * DUPLICATE_TXID, as validation's duplicate check): on[i] = 1. One round trip (db_read), one
- * index lookup per id. For the cutter: a re-delivered envelope of a committed transaction is
- * acked and dropped instead of being ordered again. */
-int ledger_store_on_chain(db_pool_t *db, const uint8_t (*ids)[32], size_t n, int *on, err_t *e);
+ * DUPLICATE_TXID, as validation's duplicate check): on[i] = 1, and *js_seq = the LEDGER_BLOCKS
+ * sequence of the committed head in the same snapshot (the ids of the blocks above it are the
+ * stream's: pending.h). One round trip (db_read), one index lookup per id. For the cutter: a
+ * re-delivered envelope of a committed transaction is acked and dropped instead of being
+ * ordered again. */
+int ledger_store_on_chain(db_pool_t *db, const uint8_t (*ids)[32], size_t n, int *on,
+                          uint64_t *js_seq, err_t *e);
 int ledger_store_config(db_tx_t *tx, ledger_config_t *c, err_t *e);
 
 /* Roots and proofs from stored subtrees (size <= committed log size). */

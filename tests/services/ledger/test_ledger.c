@@ -86,6 +86,25 @@ static void key(char *buf, size_t cap, const char *k) {
     snprintf(buf, cap, "%s/%s", tag, k);
 }
 
+/* The validation codes of every copy of a tx id in the chain, in log order ("0", "0,9"). */
+static void chain_codes(const uint8_t id[32], char *out, size_t cap) {
+    err_t e = {0};
+    db_tx_t *dtx = NULL;
+    char hx[65];
+    ledger_hex(id, 32, hx);
+    const char *p[] = {hx};
+    snprintf(out, cap, "?");
+    REQUIRE(db_begin(pool, &(db_scope_t){0}, &dtx, &e) == 0);
+    PGresult *r = db_exec(dtx,
+                          "SELECT coalesce(string_agg(validation_code::text, ',' ORDER BY "
+                          "log_index), '') AS c FROM ledger.txs WHERE tx_id = decode($1, 'hex')",
+                          1, p, &e);
+    db_rollback(dtx);
+    REQUIRE(r != NULL);
+    snprintf(out, cap, "%s", db_val(r, 0, "c"));
+    PQclear(r);
+}
+
 static void test_bootstrap_and_orgs(void) {
     err_t e = {0};
     REQUIRE(ledger_bootstrap(pool, bus, &e) == 0);
@@ -279,19 +298,9 @@ static void test_duplicate_txid(void) {
     }
     REQUIRE(ledger_pump(pool, bus, &e) == 0);
     CHECK_EQ_INT(total, 0);
-    db_tx_t *dtx = NULL;
-    char hx[65];
-    ledger_hex(id, 32, hx);
-    const char *p[] = {hx};
-    REQUIRE(db_begin(pool, &(db_scope_t){0}, &dtx, &e) == 0);
-    PGresult *r = db_exec(dtx,
-                          "SELECT string_agg(validation_code::text, ',' ORDER BY log_index) AS c "
-                          "FROM ledger.txs WHERE tx_id = decode($1, 'hex')",
-                          1, p, &e);
-    db_rollback(dtx);
-    REQUIRE(r != NULL);
-    CHECK_STR(db_val(r, 0, "c"), "0");
-    PQclear(r);
+    char codes[64];
+    chain_codes(id, codes, sizeof codes);
+    CHECK_STR(codes, "0");
     REQUIRE(ledger_cutter_metrics(bus, &e) == 0);
     char *m = metrics_render();
     CHECK(m && strstr(m, "ledger_cutter_dropped_committed_total") != NULL);
@@ -306,7 +315,8 @@ static void test_duplicate_txid(void) {
     CHECK_STR(json_string_value(json_object_get(out, "value")), "first");
     json_decref(in);
     json_decref(out);
-    /* two envelopes of one new id ordered together: the second is DUPLICATE_TXID */
+    /* two envelopes of one new id in one batch: the second is acked, not ordered (before the
+     * cutter checked the batch against itself, it was ordered and DUPLICATE_TXID: "0,9") */
     uint8_t *tx3 = NULL, *env3 = NULL, id3[32];
     size_t len3 = 0, el3 = 0;
     snprintf(nonce, sizeof nonce, "dup-nonce-2-%s", tag);
@@ -320,16 +330,8 @@ static void test_duplicate_txid(void) {
     REQUIRE(bus_js_publish(bus, LEDGER_TX_SUBJECT, "dup-in-block-2", env3, el3, NULL, &e) == 0);
     for (int i = 0; i < 50; i++)
         REQUIRE(ledger_pump(pool, bus, &e) == 0);
-    ledger_hex(id3, 32, hx);
-    REQUIRE(db_begin(pool, &(db_scope_t){0}, &dtx, &e) == 0);
-    r = db_exec(dtx,
-                "SELECT string_agg(validation_code::text, ',' ORDER BY log_index) AS c "
-                "FROM ledger.txs WHERE tx_id = decode($1, 'hex')",
-                1, p, &e);
-    db_rollback(dtx);
-    REQUIRE(r != NULL);
-    CHECK_STR(db_val(r, 0, "c"), "0,9");
-    PQclear(r);
+    chain_codes(id3, codes, sizeof codes);
+    CHECK_STR(codes, "0");
     free(tx3);
     free(env3);
     /* the third write was valid: the state has it */
@@ -343,6 +345,113 @@ static void test_duplicate_txid(void) {
     free(tx);
     free(tx2);
     free(env);
+}
+
+/* A data.put by A (its member key) writing `what` = value, nonce what-<tag>: its envelope
+ * (*env, caller frees) and tx id. */
+static void signed_envelope(const char *what, const char *value, uint8_t id[32], uint8_t **env,
+                            size_t *el) {
+    char k[64], nonce[64];
+    key(k, sizeof k, what);
+    snprintf(nonce, sizeof nonce, "%s-%s", what, tag);
+    uint8_t sk[64], pk[32], *tx = NULL;
+    size_t len = 0;
+    err_t e = {0};
+    REQUIRE(ledger_org_key(pool, A, "member", sk, pk, &e) == 0);
+    json_t *spec = json_pack("{s:s,s:s,s:s,s:[{s:s,s:s}]}", "type", "data.put", "creator", A,
+                             "nonce", nonce, "writes", "key", k, "value", value);
+    REQUIRE(ledger_build_tx(spec, pk, &tx, &len, id, &e) == 0);
+    json_decref(spec);
+    ledger_endorsement_t en;
+    ledger_endorse(tx, len, sk, &en);
+    REQUIRE(ledger_envelope_encode(tx, len, &en, 1, env, el, &e) == 0);
+    free(tx);
+}
+
+/* The counter ledger_cutter_dropped_ordered_total (0 before its first drop). */
+static double dropped_ordered(void) {
+    char *m = metrics_render();
+    const char *p = m ? strstr(m, "\nledger_cutter_dropped_ordered_total ") : NULL;
+    double v = p ? strtod(p + strlen("\nledger_cutter_dropped_ordered_total "), NULL) : 0.0;
+    free(m);
+    return v;
+}
+
+/* Cuts until nothing is waiting: *total = the envelopes ordered. */
+static void cut_all(bus_t *b, size_t *total) {
+    err_t e = {0};
+    *total = 0;
+    for (int i = 0; i < 20; i++) {
+        size_t n = 0;
+        REQUIRE(ledger_cut_once(b, pool, 500, 20, &n, &e) == 0);
+        *total += n;
+    }
+}
+
+/* An envelope redelivered while the block holding it is ordered but not yet committed is not
+ * ordered again (docs/ledger.md "Ordering and finality"; 3 of 9 loaded test_ledger_faults runs
+ * found a DUPLICATE_TXID copy). (1) A block publish whose acknowledgement timed out: JetStream
+ * stored the block, the cutter nak'ed the batch and the envelope comes back; here another
+ * connection (another process, or this one before a restart: nothing cached) publishes the
+ * block and the envelope is still in LEDGER_TX. (2) This cutter ordered the envelope and it is
+ * delivered again (past the duplicate window) before the block is committed. Before the fix
+ * both were cut into a second block and committed as "0,9". */
+static void test_redelivered_while_ordered(void) {
+    err_t e = {0};
+    int nb = 0;
+    double dropped0 = dropped_ordered();
+    REQUIRE(ledger_pump(pool, bus, &e) == 0);
+    REQUIRE(ledger_commit_pending(pool, bus, &nb, &e) == 0);
+    /* (1) */
+    uint8_t id[32];
+    size_t el = 0;
+    uint8_t *env = NULL;
+    signed_envelope("acked-late", "once", id, &env, &el);
+    int dup = 0;
+    REQUIRE(ledger_publish_envelope(bus, env, el, id, &dup, &e) == 0);
+    bus_t *b2 = bus_connect(getenv("RECIPROCAL_TEST_NATS_URL"), "timed-out-cutter", &e);
+    REQUIRE(b2 != NULL);
+    db_tx_t *tx = NULL;
+    ledger_head_t h;
+    REQUIRE(db_begin(pool, &(db_scope_t){0}, &tx, &e) == 0);
+    REQUIRE(ledger_store_head(tx, &h, 0, &e) == 0);
+    db_rollback(tx);
+    unsigned long long last = 0, seq = 0;
+    REQUIRE(bus_js_last_seq(b2, LEDGER_BLOCK_STREAM, &last, &e) == 0);
+    CHECK(last == h.js_seq); /* everything ordered is committed */
+    const uint8_t *envs[] = {env};
+    uint8_t *msg = NULL;
+    size_t mlen = 0;
+    REQUIRE(ledger_block_msg_encode((uint64_t)(h.height + 1), 1, envs, &el, 1, &msg, &mlen, &e) ==
+            0);
+    char mid[64];
+    snprintf(mid, sizeof mid, "blk-acked-late-%s", tag);
+    REQUIRE(bus_js_publish_expect(b2, LEDGER_BLOCK_SUBJECT, mid, msg, mlen, last, &seq, &dup, &e) ==
+            0);
+    free(msg);
+    bus_close(b2);
+    size_t cut = 0;
+    cut_all(bus, &cut);
+    CHECK_EQ_INT(cut, 0);
+    REQUIRE(ledger_commit_pending(pool, bus, &nb, &e) == 0);
+    char codes[64];
+    chain_codes(id, codes, sizeof codes);
+    CHECK_STR(codes, "0");
+    free(env);
+    /* (2) */
+    signed_envelope("redelivered", "once", id, &env, &el);
+    REQUIRE(ledger_publish_envelope(bus, env, el, id, &dup, &e) == 0);
+    cut_all(bus, &cut);
+    CHECK_EQ_INT(cut, 1);
+    REQUIRE(bus_js_publish(bus, LEDGER_TX_SUBJECT, "redelivered-past-window", env, el, NULL, &e) ==
+            0);
+    cut_all(bus, &cut);
+    CHECK_EQ_INT(cut, 0);
+    REQUIRE(ledger_commit_pending(pool, bus, &nb, &e) == 0);
+    chain_codes(id, codes, sizeof codes);
+    CHECK_STR(codes, "0");
+    free(env);
+    CHECK(dropped_ordered() - dropped0 == 2.0);
 }
 
 /* The publish succeeded but the status read fails (here: the pool's only connection is busy):
@@ -1186,6 +1295,7 @@ int main(void) {
     RUN(test_policies);
     RUN(test_revoked_key);
     RUN(test_duplicate_txid);
+    RUN(test_redelivered_while_ordered);
     RUN(test_submit_status_unreadable);
     RUN(test_two_cutters);
     RUN(test_crash_before_commit);
