@@ -79,27 +79,23 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER members_member_docs_upd AFTER UPDATE ON member.members
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION member.member_docs_members();
-CREATE TRIGGER profiles_member_docs_ins AFTER INSERT ON member.profiles
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION member.member_docs_parts();
-CREATE TRIGGER profiles_member_docs_upd AFTER UPDATE ON member.profiles
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION member.member_docs_parts();
-CREATE TRIGGER profiles_member_docs_del AFTER DELETE ON member.profiles
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION member.member_docs_parts();
-CREATE TRIGGER addresses_member_docs_ins AFTER INSERT ON member.addresses
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION member.member_docs_parts();
-CREATE TRIGGER addresses_member_docs_upd AFTER UPDATE ON member.addresses
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION member.member_docs_parts();
-CREATE TRIGGER addresses_member_docs_del AFTER DELETE ON member.addresses
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION member.member_docs_parts();
+-- <table>_member_docs_<ins|upd|del>: AFTER <event> ... FOR EACH STATEMENT, the new rows (the
+-- old ones for DELETE) as a transition table
+DO $$
+DECLARE t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('members', 'UPDATE', 'member_docs_members'),
+            ('profiles', 'INSERT', 'member_docs_parts'), ('profiles', 'UPDATE', 'member_docs_parts'),
+            ('profiles', 'DELETE', 'member_docs_parts'), ('addresses', 'INSERT', 'member_docs_parts'),
+            ('addresses', 'UPDATE', 'member_docs_parts'), ('addresses', 'DELETE', 'member_docs_parts'))
+            AS v(tab, ev, fn) LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER %s ON member.%I REFERENCING %s FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION member.%I()',
+                       t.tab || '_member_docs_' || lower(left(t.ev, 3)), t.ev, t.tab,
+                       CASE t.ev WHEN 'DELETE' THEN 'OLD TABLE AS old_rows'
+                                 ELSE 'NEW TABLE AS new_rows' END, t.fn);
+    END LOOP;
+END $$;
 
 REVOKE ALL ON FUNCTION member.member_docs_write(uuid[], uuid[]), member.member_docs_members(),
     member.member_docs_parts() FROM PUBLIC;
