@@ -91,13 +91,15 @@ int member_require_read(const mctx_t *c, const char *auth_user_id, err_t *e) {
     return err_set(e, 403, "forbidden", "", "members may only see their own record (member:read)");
 }
 
+/* The staff view is the stored document (M_DOC_STORED_JOIN); a member's own view (no staff
+ * notes), or a member without a profile, is built. */
 #define M_LOAD_SQL                                                                                 \
-    "SELECT " M_DOC_TEXT_SQL(                                                                      \
-        "$2::boolean") "::text, coalesce(m.auth_user_id::text, ''), "                              \
-                       "m.status::text FROM member.members m LEFT JOIN "                           \
-                       "member.profiles p ON p.club_id = m.club_id AND "                           \
-                       "p.member_id = m.id WHERE m.club_id = core.current_club() "                 \
-                       "AND m.id = $1::uuid"
+    "SELECT coalesce(CASE WHEN $2::boolean THEN d.doc END, " M_DOC_TEXT_SQL(                       \
+        "$2::boolean") "::text), coalesce(m.auth_user_id::text, ''), m.status::text FROM "         \
+                       "member.members m LEFT JOIN member.profiles p ON p.club_id = m.club_id "    \
+                       "AND p.member_id = m.id LEFT " M_DOC_STORED_JOIN(                           \
+                           "m.club_id", "m.id") "WHERE m.club_id = core.current_club() AND m.id "  \
+                                                "= $1::uuid"
 
 /* The first row of a member read into the outputs of member_load; NULL with *e (404 when none).
  * raw: the document as a pass-through value (db_json_raw), else parsed. */

@@ -78,6 +78,14 @@ int member_accounts_in_club(mctx_t *c, json_t *ids, json_t **found, err_t *e);
     "member.addresses a WHERE a.club_id = " club " AND a.member_id = " id "), " staff ")"
 #define M_DOC_TEXT_SQL(staff) M_DOC_TEXT_EXPR("m", "p", "m.club_id", "m.id", staff)
 
+/* The stored document (member.member_docs, migration 0012): the staff view, the text
+ * M_DOC_TEXT_EXPR(..., true) prints, rewritten by triggers whenever a statement changes the
+ * member, its profile or its addresses; every member with a profile has one. A join of it as d
+ * for the member whose club and id are the SQL expressions club and id: reads that answer the
+ * staff view send d.doc instead of building the document per row. */
+#define M_DOC_STORED_JOIN(club, id)                                                                \
+    "JOIN member.member_docs d ON d.club_id = " club " AND d.member_id = " id " "
+
 /* The member row as JSON (member.member_doc), locked when lock != 0; 404 when absent.
  * auth_out (may be NULL) receives auth_user_id ("" when none), status_out (may be NULL) the
  * status. Returns a new reference or NULL. */

@@ -688,7 +688,7 @@ int member_csv_export(const svc_call_t *call, json_t *in, json_t **out, err_t *e
                                        NULL};
     mctx_t c;
     if (member_begin(call, in, &c, e) != 0) return -1;
-    PGresult *r = members_query(c.tx, in, 1, 200000, e);
+    PGresult *r = members_query(c.tx, in, 200000, e);
     if (!r) {
         member_rollback(&c);
         return -1;

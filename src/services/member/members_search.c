@@ -87,10 +87,11 @@ static int split_words(const char *q, char *buf, const char *words[MAX_SEARCH_WO
     return n;
 }
 
-/* The page's documents: of m and p (joined), and of the whole rows x.m and x.p. */
-static const char k_doc_m[] = M_DOC_TEXT_SQL("$1::boolean") "::text";
-static const char k_doc_x[] =
-    M_DOC_TEXT_EXPR("x.m", "x.p", "x.club_id", "x.id", "$1::boolean") "::text";
+/* The page's documents: the stored staff view (M_DOC_STORED_JOIN, migration 0012) of m, joined
+ * as d, or of a LATERAL row x; every list and search answers staff (member:read). */
+static const char k_doc_m[] = "d.doc";
+static const char k_doc_x[] = "x.doc";
+#define M_JOIN_DOC M_DOC_STORED_JOIN("m.club_id", "m.id")
 
 /* One list/search statement: its text and parameters (pointing into in, and into this). */
 typedef struct list_sql {
@@ -209,9 +210,7 @@ static int match_sql(list_sql_t *s, const char *q, const char *filters, int afte
     snprintf(s->sql + so, sizeof s->sql - so,
              "SELECT %s, x.k, x.id "
              "FROM (SELECT h.k, h.member_id FROM (%s) h ORDER BY h.k, h.member_id%s%s) h "
-             "CROSS JOIN LATERAL (SELECT m, p, h.k AS k, m.id, m.club_id "
-             "FROM member.members m "
-             "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+             "CROSS JOIN LATERAL (SELECT d.doc, h.k AS k, m.id FROM member.members m " M_JOIN_DOC
              "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
              "ORDER BY h.k, h.member_id LIMIT %s",
              k_doc_x, hits, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim, filters, lim);
@@ -237,7 +236,9 @@ static size_t utf8_chars(const char *w) {
  *   that order (they are adjacent), the other words of q probed per row (word_params), stopped
  *   once the page is full;
  * - a driving word of 1-2 characters (without filters): the word3 values it is a prefix of
- *   (a loose index scan: a recursive CTE, one index descent per value), the first page of each
+ *   (a loose index scan: a recursive CTE, one index descent per value: ORDER BY word3 LIMIT 1,
+ *   not min(), which on a small or freshly analyzed club was planned as an aggregate over the
+ *   whole range), the first page of each
  *   one's range (its distinct members, as above), then the page of all those: a member on the
  *   page is among the first limit members of every range it is in. The work is bounded by the
  *   page times the number of such word3 values (at most a few hundred after one character).
@@ -287,11 +288,12 @@ static int name_prefix_sql(list_sql_t *s, const char *q, const char *filters, in
     else
         snprintf(hits, sizeof hits,
                  "(SELECT DISTINCT s.k, s.member_id FROM (WITH RECURSIVE t(p) AS ("
-                 "SELECT (SELECT min(w.word3) FROM member.search_words w WHERE w.club_id = "
+                 "SELECT (SELECT w.word3 FROM member.search_words w WHERE w.club_id = "
                  "core.current_club() AND w.kind = 'w' AND w.word3 >= %s COLLATE \"C\" AND "
-                 "w.word3 < %s COLLATE \"C\") UNION ALL SELECT (SELECT min(w.word3) FROM "
-                 "member.search_words w WHERE w.club_id = core.current_club() AND w.kind = 'w' AND "
-                 "w.word3 > t.p AND w.word3 < %s COLLATE \"C\") FROM t WHERE t.p IS NOT NULL) "
+                 "w.word3 < %s COLLATE \"C\" ORDER BY w.word3 LIMIT 1) UNION ALL SELECT (SELECT "
+                 "w.word3 FROM member.search_words w WHERE w.club_id = core.current_club() AND "
+                 "w.kind = 'w' AND w.word3 > t.p AND w.word3 < %s COLLATE \"C\" ORDER BY w.word3 "
+                 "LIMIT 1) FROM t WHERE t.p IS NOT NULL) "
                  "SELECT t.p FROM t WHERE t.p IS NOT NULL) t CROSS JOIN LATERAL (%s LIMIT %s) s "
                  "ORDER BY 1 %s, 2 %s)",
                  lo, hi, hi, rows, lim, dir, dir);
@@ -308,9 +310,7 @@ static int name_prefix_sql(list_sql_t *s, const char *q, const char *filters, in
         "lower($%d)) COLLATE \"C\" AND w.word < (SELECT lower($%d) || chr(1114111)) COLLATE "
         "\"C\" AND NOT coalesce(%s, false) OFFSET 0) n %sORDER BY 1 %s, 2 %s)) h "
         "ORDER BY h.k %s, h.member_id %s%s%s) h "
-        "CROSS JOIN LATERAL (SELECT m, p, p.name_key AS k, m.id, m.club_id "
-        "FROM member.members m "
-        "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+        "CROSS JOIN LATERAL (SELECT d.doc, h.k AS k, m.id FROM member.members m " M_JOIN_DOC
         "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
         "ORDER BY h.k %s, h.member_id %s LIMIT %s",
         k_doc_x, hits, lookup, kq, kq, all, ncur, dir, dir, dir, dir, filters[0] ? "" : " LIMIT ",
@@ -323,7 +323,7 @@ static int name_prefix_sql(list_sql_t *s, const char *q, const char *filters, in
  * a generic plan (planned once per connection) instead of a custom plan per execution, which
  * PostgreSQL otherwise keeps choosing because "$n IS NULL OR ..." conditions and a parameter
  * LIMIT make the generic plan look expensive. 0, or -1 with *e (invalid cursor). */
-static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int explain, err_t *e) {
+static int list_sql(list_sql_t *s, json_t *in, long long limit, int explain, err_t *e) {
     const char *sort = list_sort(in);
     int desc = sort[0] == '-';
     const char *sname = desc ? sort + 1 : sort;
@@ -338,7 +338,6 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
                                "after", &s->cur, e) != 0)
         return -1;
     const char *q = json_string_value(json_object_get(in, "q"));
-    list_param(s, staff ? "t" : "f"); /* $1 */
     /* the filters present, on m */
     char filters[1024] = "";
     size_t fo = 0;
@@ -444,8 +443,8 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
                  "SELECT %s, m.created_at, m.id "
                  "FROM (SELECT h.member_id, h.created_at FROM (%s) h WHERE TRUE %s"
                  "ORDER BY h.created_at %s, h.member_id %s%s%s) h "
-                 "JOIN member.members m ON m.club_id = core.current_club() AND m.id = h.member_id "
-                 "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+                 "JOIN member.members m ON m.club_id = core.current_club() AND m.id = "
+                 "h.member_id " M_JOIN_DOC
                  "WHERE TRUE %sORDER BY h.created_at %s, h.member_id %s LIMIT %s",
                  k_doc_m, hits, cur, dir, dir, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim,
                  filters, dir, dir, lim);
@@ -461,10 +460,9 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
                  "SELECT %s, x.k, x.id "
                  "FROM (SELECT h.member_id, h.name_key FROM (%s) h WHERE TRUE %s"
                  "ORDER BY h.name_key %s, h.member_id %s%s%s) h "
-                 "CROSS JOIN LATERAL (SELECT m, p, p.name_key AS k, m.id, m.club_id "
-                 "FROM member.members m "
-                 "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
-                 "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
+                 "CROSS JOIN LATERAL (SELECT d.doc, h.name_key AS k, m.id FROM member.members "
+                 "m " M_JOIN_DOC "WHERE m.club_id = core.current_club() AND m.id = h.member_id "
+                 "%sOFFSET 0) x "
                  "ORDER BY h.name_key %s, h.member_id %s LIMIT %s",
                  k_doc_x, hits, cur, dir, dir, filters[0] ? "" : " LIMIT ", filters[0] ? "" : lim,
                  filters, dir, dir, lim);
@@ -478,8 +476,7 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
          * rows. */
         snprintf(s->sql + so, sizeof s->sql - so,
                  "SELECT %s, x.k, x.id FROM (%s) h "
-                 "CROSS JOIN LATERAL (SELECT m, p, %s AS k, m.id, m.club_id FROM member.members m "
-                 "JOIN member.profiles p ON p.club_id = m.club_id AND p.member_id = m.id "
+                 "CROSS JOIN LATERAL (SELECT d.doc, %s AS k, m.id FROM member.members m " M_JOIN_DOC
                  "WHERE m.club_id = core.current_club() AND m.id = h.member_id %sOFFSET 0) x "
                  "WHERE TRUE %sORDER BY 2 %s, 3 %s LIMIT %s",
                  k_doc_x, hits, key, filters, cur, dir, dir, lim);
@@ -494,38 +491,36 @@ static int list_sql(list_sql_t *s, json_t *in, int staff, long long limit, int e
          * (foreign key), so the rows are those of the join. */
         snprintf(s->sql + so, sizeof s->sql - so,
                  "SELECT %s, p.name_key, p.member_id FROM member.profiles p "
-                 "CROSS JOIN LATERAL (SELECT m, p, m.id, m.club_id FROM member.members m "
+                 "CROSS JOIN LATERAL (SELECT d.doc FROM member.members m " M_JOIN_DOC
                  "WHERE m.club_id = core.current_club() AND m.id = p.member_id %sOFFSET 0) x "
                  "WHERE p.club_id = core.current_club() %sORDER BY 2 %s, 3 %s LIMIT %s",
                  k_doc_x, filters, cur, dir, dir, lim);
     else
         snprintf(s->sql + so, sizeof s->sql - so,
-                 "SELECT %s, %s, m.id FROM member.members m JOIN member.profiles p ON "
-                 "p.club_id = m.club_id AND p.member_id = m.id WHERE m.club_id = "
+                 "SELECT %s, %s, m.id FROM member.members m " M_JOIN_DOC "WHERE m.club_id = "
                  "core.current_club() %s%sORDER BY 2 %s, %s %s LIMIT %s",
                  k_doc_m, key, filters, cur, dir, kid, dir, lim);
     return 0;
 }
 
-static PGresult *list_query(db_tx_t *tx, json_t *in, int staff, long long limit, int explain,
-                            err_t *e) {
+static PGresult *list_query(db_tx_t *tx, json_t *in, long long limit, int explain, err_t *e) {
     list_sql_t *s = malloc(sizeof *s);
     if (!s) {
         err_set(e, 500, "internal", "", "out of memory");
         return NULL;
     }
     PGresult *r =
-        list_sql(s, in, staff, limit, explain, e) == 0 ? db_exec(tx, s->sql, s->np, s->p, e) : NULL;
+        list_sql(s, in, limit, explain, e) == 0 ? db_exec(tx, s->sql, s->np, s->p, e) : NULL;
     free(s);
     return r;
 }
 
-PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err_t *e) {
-    return list_query(tx, in, staff, limit, 0, e);
+PGresult *members_query(db_tx_t *tx, json_t *in, long long limit, err_t *e) {
+    return list_query(tx, in, limit, 0, e);
 }
 
 PGresult *members_query_plan(db_tx_t *tx, json_t *in, long long limit, err_t *e) {
-    return list_query(tx, in, 1, limit, 1, e);
+    return list_query(tx, in, limit, 1, e);
 }
 
 int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -540,7 +535,7 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
      * in a club that does not exist RLS shows no rows, and member_begin answered 404 club_id. */
     list_sql_t *s = malloc(sizeof *s);
     if (!s) return err_set(e, 500, "internal", "", "out of memory");
-    PGresult *r = list_sql(s, in, 1, limit + 1, 0, e) == 0
+    PGresult *r = list_sql(s, in, limit + 1, 0, e) == 0
                       ? db_read(call->env->db, &scope, s->sql, s->np, s->p, e)
                       : NULL;
     free(s);

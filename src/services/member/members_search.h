@@ -18,10 +18,10 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 int members_directory(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
 /* Shared with member_csv.c: the filter/sort part of a list, as validated input. Builds the
- * WHERE/ORDER query over member.members m JOIN member.profiles p (cursor from in.after; all
- * rows when limit <= 0) selecting member.member_doc(m, staff) in column 0 and the cursor
- * key in column 1; the PGresult is the caller's. */
-PGresult *members_query(db_tx_t *tx, json_t *in, int staff, long long limit, err_t *e);
+ * WHERE/ORDER query over member.members m (cursor from in.after; all rows when limit <= 0)
+ * selecting the member's document, staff view (the stored member.member_docs text, migration
+ * 0012), in column 0 and the cursor key in column 1; the PGresult is the caller's. */
+PGresult *members_query(db_tx_t *tx, json_t *in, long long limit, err_t *e);
 /* The plan of that query as run (EXPLAIN (ANALYZE, FORMAT JSON), one row, one column), for the
  * tests that the search stays an index range scan under RLS and reads rows per page, not per
  * match. */

@@ -11,6 +11,7 @@
 #include "services/member/member_common.h"
 #include "services/member/member_csv.h"
 #include "services/member/member_test_util.h"
+#include "services/member/members_lifecycle.h"
 #include "services/member/members_search.h"
 
 static char club_a[40], club_b[40], user_m1[40], user_m2[40];
@@ -1596,6 +1597,179 @@ static void test_doc_text_same(void) {
     CHECK_EQ_INT(with_home, 2); /* the member above, as staff and not */
 }
 
+/* migration 0012: the stored document (member.member_docs, kept by triggers) is the document the
+ * reads built before, byte for byte (member_doc_text, staff view), and member_doc_of's document
+ * key for key, for every member of every club after the tests above and the writes below:
+ * every status, erased, a dependent, a club's own category, all profile fields, addresses
+ * added, changed (coordinates) and removed, a patch, a renewal. */
+static int sd_call(const svc_caller_t *c, const char *op, const char *fmt, const char *id,
+                   int want) {
+    char in[1024];
+    snprintf(in, sizeof in, fmt, id);
+    json_t *o = NULL;
+    int st = mt_call(c, op, in, &o);
+    if (st != want) {
+        char *d = jsonx_dump(o);
+        printf("#   %s %s: %d %s\n", op, in, st, d ? d : "");
+        free(d);
+    }
+    json_decref(o);
+    return st == want ? 0 : -1;
+}
+
+/* Compares every member of club; adds to *n members and *bad mismatches; *seen gets a bit per
+ * status (member_status_values order), 1 << 6 erased, 1 << 7 with addresses, 1 << 8 without,
+ * 1 << 9 a dependent, 1 << 10 category gold. */
+static void stored_docs_check(const char *club, int *n, int *bad, int *seen) {
+    db_scope_t scope = {club, NULL, 0, 0};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    REQUIRE(db_begin(mt_pool, &scope, &tx, &e) == 0);
+    PGresult *r = db_exec(
+        tx,
+        "SELECT d.doc, " M_DOC_TEXT_EXPR(
+            "m", "p", "m.club_id", "m.id",
+            "true") "::text, member.member_doc_of(m, p, (SELECT jsonb_object_agg(a.kind, "
+                    "member.address_doc(a)) FROM member.addresses a WHERE a.club_id = "
+                    "m.club_id AND a.member_id = m.id), true)::text, m.status::text, "
+                    "m.erased_at IS NOT NULL, EXISTS (SELECT 1 FROM member.addresses a WHERE "
+                    "a.club_id = m.club_id AND a.member_id = m.id), m.primary_member_id IS NOT "
+                    "NULL, m.category, (SELECT count(*) FROM member.member_docs) FROM "
+                    "member.members m LEFT JOIN member.profiles p ON p.club_id = m.club_id AND "
+                    "p.member_id = m.id LEFT JOIN member.member_docs d ON d.club_id = m.club_id "
+                    "AND d.member_id = m.id WHERE m.club_id = core.current_club()",
+        0, NULL, &e);
+    REQUIRE(r != NULL);
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *stored = PQgetisnull(r, i, 0) ? NULL : PQgetvalue(r, i, 0);
+        char *a = stored ? doc_dump(stored) : NULL, *b = doc_dump(PQgetvalue(r, i, 2));
+        int same = stored && strcmp(stored, PQgetvalue(r, i, 1)) == 0 && a && b && !strcmp(a, b);
+        if (!same) {
+            printf("#   stored %s\n#   built  %s\n", stored ? stored : "(none)",
+                   PQgetvalue(r, i, 1));
+            (*bad)++;
+        }
+        free(a);
+        free(b);
+        for (int k = 0; members_status_values[k]; k++)
+            if (strcmp(PQgetvalue(r, i, 3), members_status_values[k]) == 0) *seen |= 1 << k;
+        *seen |= (PQgetvalue(r, i, 4)[0] == 't') << 6;
+        *seen |= PQgetvalue(r, i, 5)[0] == 't' ? 1 << 7 : 1 << 8;
+        *seen |= (PQgetvalue(r, i, 6)[0] == 't') << 9;
+        *seen |= (strcmp(PQgetvalue(r, i, 7), "gold") == 0) << 10;
+        (*n)++;
+    }
+    /* one document per member, none left over */
+    if (PQntuples(r) && atoi(PQgetvalue(r, 0, 8)) != PQntuples(r)) (*bad)++;
+    PQclear(r);
+    db_rollback(tx);
+}
+
+static void test_stored_docs_same(void) {
+    char club[40], u[40], id[6][40];
+    REQUIRE(mt_club("sd", club) == 0);
+    mt_uuid(u);
+    svc_caller_t admin = mt_caller(club, u, 0, ADMIN_PERMS);
+    REQUIRE(sd_call(&admin, "create_member_category", "{\"code\":\"gold\",\"name\":\"Gold%s\"}", "",
+                    201) == 0);
+    json_t *o = NULL;
+    REQUIRE(mt_call(&admin, "create_member",
+                    "{\"category\":\"gold\",\"status\":\"active\",\"directory_opt_in\":true,"
+                    "\"expires_on\":\"2099-01-31\",\"profile\":{\"first_name\":\"St\\u00f6red\","
+                    "\"last_name\":\"Doc \\\"Q\\\"\",\"preferred_name\":\"S\",\"email\":"
+                    "\"stored@example.com\",\"phone\":\"+441234567891\",\"date_of_birth\":"
+                    "\"1970-01-02\",\"photo_url\":\"https://example.com/p.png\",\"language\":"
+                    "\"en-GB\",\"staff_notes\":\"n\\u00e9\\n\\t<>&\"},\"addresses\":{\"home\":{"
+                    "\"lines\":[\"1 A\"],\"city\":\"York\",\"country\":\"GB\"},\"work\":{\"lines\":"
+                    "[\"1 A\",\"2 B\"],\"city\":\"Y\",\"region\":\"R\",\"postal_code\":\"P1\","
+                    "\"country\":\"GB\"}},\"dependents\":[{\"category\":\"social\","
+                    "\"relationship\":\"spouse\",\"profile\":{\"first_name\":\"Dep\","
+                    "\"last_name\":\"Doc\"}}]}",
+                    &o) == 201);
+    snprintf(id[0], sizeof id[0], "%s", mt_str(o, "id"));
+    json_decref(o);
+    for (int i = 1; i < 6; i++)
+        REQUIRE(new_member(&admin, i == 1 ? NULL : "\"status\":\"active\"", id[i]) == 0);
+    /* addresses: changed (coordinates), added, removed */
+    REQUIRE(sd_call(&admin, "put_member_address",
+                    "{\"id\":\"%s\",\"kind\":\"home\",\"lines\":[\"3 C\"],\"city\":\"York\","
+                    "\"country\":\"GB\",\"latitude\":53.96,\"longitude\":-1.08}",
+                    id[0], 200) == 0);
+    REQUIRE(sd_call(&admin, "put_member_address",
+                    "{\"id\":\"%s\",\"kind\":\"billing\",\"lines\":[],\"country\":\"FR\"}", id[0],
+                    200) == 0);
+    REQUIRE(sd_call(&admin, "put_member_address",
+                    "{\"id\":\"%s\",\"kind\":\"work\",\"lines\":[],\"country\":\"FR\"}", id[1],
+                    200) == 0);
+    REQUIRE(sd_call(&admin, "delete_member_address", "{\"id\":\"%s\",\"kind\":\"work\"}", id[1],
+                    200) == 0);
+    REQUIRE(sd_call(&admin, "update_member",
+                    "{\"id\":\"%s\",\"directory_opt_in\":false,\"profile\":{\"first_name\":"
+                    "\"Changed\",\"phone\":null}}",
+                    id[0], 200) == 0);
+    /* every status; lapsed then renewed, erased */
+    REQUIRE(sd_call(&admin, "change_member_status", "{\"id\":\"%s\",\"status\":\"suspended\"}",
+                    id[2], 200) == 0);
+    REQUIRE(sd_call(&admin, "change_member_status", "{\"id\":\"%s\",\"status\":\"lapsed\"}", id[3],
+                    200) == 0);
+    REQUIRE(sd_call(&admin, "renew_member", "{\"id\":\"%s\",\"expires_on\":\"2098-12-31\"}", id[3],
+                    200) == 0);
+    REQUIRE(sd_call(&admin, "change_member_status", "{\"id\":\"%s\",\"status\":\"lapsed\"}", id[3],
+                    200) == 0);
+    REQUIRE(sd_call(&admin, "change_member_status", "{\"id\":\"%s\",\"status\":\"resigned\"}",
+                    id[4], 200) == 0);
+    REQUIRE(sd_call(&admin, "erase_member", "{\"id\":\"%s\"}", id[4], 200) == 0);
+    REQUIRE(sd_call(&admin, "change_member_status", "{\"id\":\"%s\",\"status\":\"deceased\"}",
+                    id[5], 200) == 0);
+    /* one table at a time, as SQL (the operations above also touch members.updated_at, which
+     * rewrites the document on its own): each trigger must rewrite it alone */
+    db_scope_t own = {club, NULL, 0, 0};
+    static const char *const direct[][2] = {
+        {"UPDATE member.profiles SET staff_notes = 'direct' WHERE club_id = core.current_club() "
+         "AND member_id = $1::uuid",
+         "5"},
+        {"UPDATE member.members SET expires_on = '2097-01-01' WHERE club_id = core.current_club() "
+         "AND id = $1::uuid",
+         "2"},
+        {"UPDATE member.addresses SET city = 'Leeds' WHERE club_id = core.current_club() AND "
+         "member_id = $1::uuid AND kind = 'home'",
+         "0"},
+        {"DELETE FROM member.addresses WHERE club_id = core.current_club() AND member_id = "
+         "$1::uuid AND kind = 'billing'",
+         "0"},
+        {"INSERT INTO member.addresses (club_id, member_id, kind, country) VALUES "
+         "(core.current_club(), $1::uuid, 'home', 'DE')",
+         "1"},
+    };
+    for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++) {
+        const char *p[] = {id[direct[i][1][0] - '0']};
+        err_t e = {0};
+        PGresult *w = db_write(mt_pool, &own, direct[i][0], 1, p, &e);
+        if (!w) printf("#   %s: %s\n", direct[i][0], e.message);
+        CHECK(w != NULL);
+        PQclear(w);
+    }
+    int n = 0, bad = 0, seen = 0, club_seen = 0;
+    stored_docs_check(club, &n, &bad, &club_seen);
+    CHECK_EQ_INT(club_seen, (1 << 11) - 1);
+    CHECK_EQ_INT(n, 7);
+    /* every other club of this run (clubs are readable by everyone) */
+    db_scope_t scope = {club_a, NULL, 0, 0};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    REQUIRE(db_begin(mt_pool, &scope, &tx, &e) == 0);
+    PGresult *r = db_exec(tx, "SELECT id::text FROM member.clubs", 0, NULL, &e);
+    REQUIRE(r != NULL);
+    for (int i = 0; i < PQntuples(r); i++)
+        if (strcmp(PQgetvalue(r, i, 0), club) != 0)
+            stored_docs_check(PQgetvalue(r, i, 0), &n, &bad, &seen);
+    PQclear(r);
+    db_rollback(tx);
+    printf("# %d members compared\n", n);
+    CHECK(n > 10000); /* test_import's club */
+    CHECK_EQ_INT(bad, 0);
+}
+
 /* Who may call what: op x caller -> status (the dispatcher's permission plus the handlers'
  * self rules). */
 static void test_permission_matrix(void) {
@@ -1696,6 +1870,7 @@ int main(void) {
     RUN(test_passthrough_identical);
     RUN(test_doc_text_same);
     RUN(test_permission_matrix);
+    RUN(test_stored_docs_same);
     mt_close();
     TEST_DONE();
 }

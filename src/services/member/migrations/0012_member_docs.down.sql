@@ -1,0 +1,11 @@
+DROP TRIGGER addresses_member_docs_del ON member.addresses;
+DROP TRIGGER addresses_member_docs_upd ON member.addresses;
+DROP TRIGGER addresses_member_docs_ins ON member.addresses;
+DROP TRIGGER profiles_member_docs_del ON member.profiles;
+DROP TRIGGER profiles_member_docs_upd ON member.profiles;
+DROP TRIGGER profiles_member_docs_ins ON member.profiles;
+DROP TRIGGER members_member_docs_upd ON member.members;
+DROP FUNCTION member.member_docs_parts();
+DROP FUNCTION member.member_docs_members();
+DROP FUNCTION member.member_docs_write(uuid[], uuid[]);
+DROP TABLE member.member_docs;
