@@ -395,7 +395,7 @@ static void test_notify_wakes_relay(void) {
     const char *pid[1] = {row.id};
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM \"%s\".outbox WHERE id = $1 AND type = '%s' AND subject = "
-             "'events.%s' AND tenant_id = '%s' AND payload->>'id' = $1 AND "
+             "'events.%s' AND tenant_id = '%s' AND payload->>'id' = id::text AND "
              "payload->'data'->>'n' = '7' AND payload->>'source' = 'test'",
              schema, type, type, TENANT_A);
     CHECK_EQ_INT(relay_scalar(sql, 1, pid), 1);
