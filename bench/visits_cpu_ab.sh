@@ -1,6 +1,7 @@
 # bench/visits_cpu_ab.sh: a BENCH_VISIT_HOOK (bench/visits.sh) for an A/B comparison by CPU per
 # request: the round trips first (bench/visits_roundtrips.sh), then BENCH_VISIT_CPU_PAIRS (3)
-# interleaved pairs A (the running binary) / B (BENCH_VISIT_AB_BIN), each running the rows POST
+# interleaved pairs A (the running binary) / B (BENCH_VISIT_AB_BIN; A first in even pairs, B
+# first in odd ones), each running the rows POST
 # /api/v1/visits, POST /api/v1/lois/verify and POST /api/v1/visits/check-in (its own slice of the
 # door pool: first check-ins, then same-day repeats) with run_wrk, and recording per row req/s,
 # p99 and the CPU time of the server process and of every PostgreSQL backend over the run divided
@@ -60,11 +61,18 @@ if [[ -n ${BENCH_VISIT_AB_BIN:-} ]]; then
         awk -v n=$((2 * vab_pairs)) -v i="$vab_i" '(NR - 1) % n == i' "$TMP/visit-tokens.txt" \
             >"$TMP/vab-slice-$vab_i.txt"
     done
+    # A then B in even pairs, B then A in odd ones (ABBA: the second turn of a pair ran slower
+    # in most pairs on the loaded box, whichever binary it was)
     for ((vab_r = 0; vab_r < vab_pairs; vab_r++)); do
-        visits_serve "$BIN" || { add_error_row "A/B" "$BIN did not start"; break; }
-        vab_rows " [A]" "$TMP/vab-slice-$((2 * vab_r)).txt"
-        visits_serve "$BENCH_VISIT_AB_BIN" || { add_error_row "A/B" "B did not start"; break; }
-        vab_rows " [B]" "$TMP/vab-slice-$((2 * vab_r + 1)).txt"
+        for vab_k in 0 1; do
+            if (((vab_k + vab_r) % 2 == 0)); then
+                visits_serve "$BIN" || { add_error_row "A/B" "$BIN did not start"; break 2; }
+                vab_rows " [A]" "$TMP/vab-slice-$((2 * vab_r + vab_k)).txt"
+            else
+                visits_serve "$BENCH_VISIT_AB_BIN" || { add_error_row "A/B" "B did not start"; break 2; }
+                vab_rows " [B]" "$TMP/vab-slice-$((2 * vab_r + vab_k)).txt"
+            fi
+        done
     done
     visits_serve "$BIN" || true
 fi

@@ -41,11 +41,6 @@
  * only finds rows another relay held locked or a lost notification): at least this apart, so an
  * idle process does not query every schema 5 times a second (issue 16 step 6) */
 #define OUTBOX_LISTEN_FULL_MS 2000
-/* passes woken by notifications start at least this apart: under a stream of events (one NOTIFY
- * per writing transaction) the events of this interval go in one pass, one SELECT, one JetStream
- * batch and one UPDATE, instead of a pass per event; an event after a quiet spell is relayed at
- * once (its pass is not held back) */
-#define OUTBOX_PASS_GAP_MS 10
 #define OUTBOX_PURGE_BATCH 5000            /* rows per purge transaction */
 #define OUTBOX_PURGE_STEP_BATCHES 4        /* purge batches per turn of the relay loop */
 #define OUTBOX_PURGE_EVERY_MS 3600000      /* default purge interval: one hour */
@@ -728,22 +723,12 @@ static void purge_step(outbox_relay_t *r) {
     r->next_purge = now_ms() + r->purge_every_ms;
 }
 
-/* The schemas named by the LISTEN connection's pending notifications marked dirty. */
-static void take_notifies(outbox_relay_t *r, int *dirty) {
-    PGnotify *nt;
-    while ((nt = PQnotifies(r->listen)) != NULL) {
-        for (int i = 0; i < r->n; i++)
-            if (!nt->extra || !*nt->extra || strcmp(nt->extra, r->schemas[i]) == 0) dirty[i] = 1;
-        PQfreemem(nt);
-    }
-}
-
 static void *relay_main(void *arg) {
     outbox_relay_t *r = arg;
     int dirty[OUTBOX_MAX_SCHEMAS];
     int backoff = 0, failing = 0;
     char last_err[384] = "";
-    long long last_err_log = 0, next_gauge = 0, next_full = 0, last_pass = 0;
+    long long last_err_log = 0, next_gauge = 0, next_full = 0;
 
     while (!atomic_load(&r->stop)) {
         /* every schema at least once per poll interval (OUTBOX_LISTEN_FULL_MS while LISTEN
@@ -760,7 +745,6 @@ static void *relay_main(void *arg) {
 
         int failed = 0;
         err_t e = {0};
-        last_pass = now_ms();
         for (int i = 0; i < r->n && !atomic_load(&r->stop); i++) {
             if (!dirty[i]) continue;
             int n;
@@ -829,14 +813,12 @@ static void *relay_main(void *arg) {
                     dirty[i] = 1;
                 continue;
             }
-            take_notifies(r, dirty);
-            /* OUTBOX_PASS_GAP_MS after the last pass: the notifications of the events written
-             * meanwhile are taken too (stop still wakes the wait) */
-            int gap = (int)(last_pass + OUTBOX_PASS_GAP_MS - now_ms());
-            if (gap > 0 && !failing) {
-                struct pollfd w = {.fd = r->wake[0], .events = POLLIN};
-                if (poll(&w, 1, gap) > 0) continue; /* stop: the loop condition sees it */
-                if (PQconsumeInput(r->listen)) take_notifies(r, dirty);
+            PGnotify *nt;
+            while ((nt = PQnotifies(r->listen)) != NULL) {
+                for (int i = 0; i < r->n; i++)
+                    if (!nt->extra || !*nt->extra || strcmp(nt->extra, r->schemas[i]) == 0)
+                        dirty[i] = 1;
+                PQfreemem(nt);
             }
         }
     }
