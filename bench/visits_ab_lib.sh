@@ -12,7 +12,7 @@
 #   visits_ab_pairs SLICE ROWS
 #        BENCH_VISIT_CPU_PAIRS (3) interleaved pairs: the door pool split into 2 x pairs slices
 #        ($TMP/SLICE-slice-N.txt), then per pair A (the running binary, $BIN) and B
-#        ($BENCH_VISIT_AB_BIN) served in turn, each running `ROWS " [A]"|" [B]" SLICE_FILE`;
+#        ($BENCH_VISIT_AB_BIN) served in turn, ABBA (B first in odd pairs), each running `ROWS " [A]"|" [B]" SLICE_FILE`;
 #        A serves again at the end.
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh and bench/visits.sh
 
@@ -45,16 +45,23 @@ visits_ab_row() {
 }
 
 visits_ab_pairs() {
-    local vl_slice=$1 vl_rows_fn=$2 vl_n=${BENCH_VISIT_CPU_PAIRS:-3} vl_i vl_r
+    local vl_slice=$1 vl_rows_fn=$2 vl_n=${BENCH_VISIT_CPU_PAIRS:-3} vl_i vl_r vl_k
     for ((vl_i = 0; vl_i < 2 * vl_n; vl_i++)); do
         awk -v n=$((2 * vl_n)) -v i="$vl_i" '(NR - 1) % n == i' "$TMP/visit-tokens.txt" \
             >"$TMP/$vl_slice-slice-$vl_i.txt"
     done
+    # A then B in even pairs, B then A in odd ones (ABBA: the second turn of a pair ran slower
+    # in most pairs on the loaded box, whichever binary it was)
     for ((vl_r = 0; vl_r < vl_n; vl_r++)); do
-        visits_serve "$BIN" || { add_error_row "A/B" "$BIN did not start"; break; }
-        "$vl_rows_fn" " [A]" "$TMP/$vl_slice-slice-$((2 * vl_r)).txt"
-        visits_serve "$BENCH_VISIT_AB_BIN" || { add_error_row "A/B" "B did not start"; break; }
-        "$vl_rows_fn" " [B]" "$TMP/$vl_slice-slice-$((2 * vl_r + 1)).txt"
+        for vl_k in 0 1; do
+            if (((vl_k + vl_r) % 2 == 0)); then
+                visits_serve "$BIN" || { add_error_row "A/B" "$BIN did not start"; break 2; }
+                "$vl_rows_fn" " [A]" "$TMP/$vl_slice-slice-$((2 * vl_r + vl_k)).txt"
+            else
+                visits_serve "$BENCH_VISIT_AB_BIN" || { add_error_row "A/B" "B did not start"; break 2; }
+                "$vl_rows_fn" " [B]" "$TMP/$vl_slice-slice-$((2 * vl_r + vl_k)).txt"
+            fi
+        done
     done
     visits_serve "$BIN" || true
 }

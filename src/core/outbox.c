@@ -209,6 +209,33 @@ done:
     return rc;
 }
 
+int outbox_row_make(outbox_row_t *row, int first, const char *schema, const char *type,
+                    const char *source, const char *tenant_id, json_t *data,
+                    const outbox_meta_t *meta, err_t *e) {
+    char sql[256], *payload = NULL;
+    memset(row, 0, sizeof *row);
+    if (first < 1 || first > 60000) return err_set(e, 500, "internal", "", "bad first parameter");
+    if (check_args(row, schema, type, &source, &tenant_id, e) != 0) return -1;
+    if (outbox_row(schema, type, source, tenant_id, data, meta, sql, row->subject, row->id,
+                   &payload, e) != 0)
+        return -1;
+    snprintf(row->sql, sizeof row->sql,
+             "INSERT INTO \"%s\".outbox (id, type, subject, tenant_id, payload) VALUES "
+             "($%d::uuid, $%d, $%d, $%d::uuid, $%d::jsonb)",
+             schema, first, first + 1, first + 2, first + 3, first + 4);
+    row->vals[0] = row->id;
+    row->vals[1] = type;
+    row->vals[2] = row->subject;
+    row->vals[3] = tenant_id;
+    row->vals[4] = payload;
+    return 0;
+}
+
+void outbox_row_free(outbox_row_t *row) {
+    free((char *)row->vals[4]);
+    row->vals[4] = NULL;
+}
+
 int outbox_add_many(db_tx_t *tx, const char *schema, const char *type, const char *source,
                     const char *tenant_id, json_t *const *data, size_t n, const outbox_meta_t *meta,
                     err_t *e) {

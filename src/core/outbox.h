@@ -35,6 +35,22 @@ int outbox_add(db_tx_t *tx, const char *schema, const char *type, const char *so
 int outbox_add_batch(db_batch_t *b, const char *schema, const char *type, const char *source,
                      const char *tenant_id, json_t *data, const outbox_meta_t *meta, err_t *e);
 
+/* One event's outbox row for a statement the caller writes (a data-modifying CTE beside the
+ * change the event records, so the change and its event are one statement): sql, the INSERT
+ * with its parameters numbered from first ($first .. $first+4); vals, the 5 parameter values
+ * in that order (vals[4], the payload, is owned: outbox_row_free). The statement-level trigger
+ * that wakes the relay fires for it as for outbox_add's. 0 or -1 + err. */
+typedef struct outbox_row {
+    char sql[256];
+    char id[37];
+    char subject[8 + 128 + 1];
+    const char *vals[5]; /* id, type, subject, tenant_id, payload */
+} outbox_row_t;
+int outbox_row_make(outbox_row_t *row, int first, const char *schema, const char *type,
+                    const char *source, const char *tenant_id, json_t *data,
+                    const outbox_meta_t *meta, err_t *e);
+void outbox_row_free(outbox_row_t *row);
+
 /* Inserts n events of one type in ONE statement (a ledger block's per-transaction events);
  * data[i] borrowed. Same envelopes as n outbox_add calls. */
 int outbox_add_many(db_tx_t *tx, const char *schema, const char *type, const char *source,

@@ -192,6 +192,15 @@ int svc_emit_batch(const svc_call_t *call, db_batch_t *b, const char *type, cons
     return rc;
 }
 
+int svc_event_row(const svc_call_t *call, outbox_row_t *row, int first, const char *type,
+                  const char *tenant_id, json_t *data, err_t *e) {
+    outbox_meta_t meta = call_meta(call);
+    int rc = outbox_row_make(row, first, call->module->schema, type, call->module->name, tenant_id,
+                             data, &meta, e);
+    json_decref(data);
+    return rc;
+}
+
 int svc_emit_many(const svc_call_t *call, db_tx_t *tx, const char *type, const char *tenant_id,
                   json_t *const *data, size_t n, err_t *e) {
     outbox_meta_t meta = call_meta(call);

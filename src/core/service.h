@@ -21,6 +21,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/err.h"
+#include "core/outbox.h"
 
 struct svc_module;
 struct gql_resolvers; /* lib/graphql/gql_exec.h */
@@ -321,6 +322,12 @@ int svc_emit(const svc_call_t *call, db_tx_t *tx, const char *type, const char *
  * the change; written when the batch runs. data is consumed. 0 or -1 + err. */
 int svc_emit_batch(const svc_call_t *call, db_batch_t *b, const char *type, const char *tenant_id,
                    json_t *data, err_t *e);
+
+/* The same event as the values of an outbox row for a statement the handler writes (a CTE
+ * beside the change: core/outbox.h outbox_row_make; parameters from $first). data is consumed;
+ * outbox_row_free the row after the statement ran. 0 or -1 + err. */
+int svc_event_row(const svc_call_t *call, outbox_row_t *row, int first, const char *type,
+                  const char *tenant_id, json_t *data, err_t *e);
 
 /* n events of one type and tenant in ONE outbox statement (outbox_add_many), the same envelopes
  * as n svc_emit calls; data[i] borrowed (not consumed). 0 or -1 + err. */

@@ -369,6 +369,34 @@ static void test_notify_wakes_relay(void) {
     long long t0 = now_ms();
     CHECK(wait_published(id, 2000));
     fprintf(stdout, "# notify -> published in %lld ms\n", now_ms() - t0);
+
+    /* an event written by the caller's own statement (outbox_row_make: a CTE beside another
+     * value, parameters from $2) is the same row and wakes the relay the same way */
+    outbox_row_t row;
+    json_t *d = json_pack("{s:i}", "n", 7);
+    REQUIRE_ONCE(outbox_row_make(&row, 2, schema, type, "test", TENANT_A, d, NULL, &e) == 0);
+    json_decref(d);
+    char sql[512];
+    snprintf(sql, sizeof sql, "WITH o AS (%s) SELECT ($1::int + 1)::text", row.sql);
+    const char *p[] = {"41", row.vals[0], row.vals[1], row.vals[2], row.vals[3], row.vals[4]};
+    db_tx_t *tx = NULL;
+    db_scope_t sc = {TENANT_A, NULL, 0, 0};
+    REQUIRE_ONCE(db_begin(pool, &sc, &tx, &e) == 0);
+    PGresult *q = db_exec(tx, sql, 6, p, &e);
+    CHECK(q && PQntuples(q) == 1 && strcmp(PQgetvalue(q, 0, 0), "42") == 0);
+    PQclear(q);
+    CHECK_EQ_INT(db_commit(tx, &e), 0);
+    outbox_row_free(&row);
+    t0 = now_ms();
+    CHECK(wait_published(row.id, 2000));
+    fprintf(stdout, "# a CTE's event -> published in %lld ms\n", now_ms() - t0);
+    const char *pid[1] = {row.id};
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM \"%s\".outbox WHERE id = $1 AND type = '%s' AND subject = "
+             "'events.%s' AND tenant_id = '%s' AND payload->>'id' = id::text AND "
+             "payload->'data'->>'n' = '7' AND payload->>'source' = 'test'",
+             schema, type, type, TENANT_A);
+    CHECK_EQ_INT(relay_scalar(sql, 1, pid), 1);
     outbox_relay_stop(r);
 
     const char *bad[] = {"Bad", NULL};

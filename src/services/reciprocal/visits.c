@@ -533,39 +533,47 @@ int visit_rules_check(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stag
     return rc;
 }
 
-/* The visit row (its document *doc read back by the same statement, as visit_load_doc would),
- * its first history row and the event in ONE flight, with the COMMIT when commit (the
- * transaction is then over). */
+/* The visit row and its `visit.requested` event: ONE statement (the event's outbox row a CTE
+ * beside the INSERT, which answers the visit's document *doc as visit_load_doc would); its first
+ * history row; then the COMMIT when commit (the transaction is then over): one flight. */
+#define INSERT_VISIT_SQL(outbox)                                                                   \
+    "WITH v AS (INSERT INTO reciprocal.visits AS v (id, home_club_id, host_club_id, member_id, "   \
+    "agreement_id, arrive_on, depart_on, guests, facilities, host_timezone, requested_by) VALUES " \
+    "($11::uuid, $1, $2, $3, $4, $5, $6, $7::int, ARRAY(SELECT "                                   \
+    "jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING reciprocal.visit_doc(v)::text AS "  \
+    "doc), o AS (" outbox ") SELECT doc FROM v"
+
 static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, char id[40],
                         int commit, json_t **doc, err_t *e) {
     db_batch_t b = {0};
-    char guests[24], *fac = jsonx_dump(r->facilities);
+    outbox_row_t ev;
+    char guests[24], sql[sizeof INSERT_VISIT_SQL("") + sizeof ev.sql],
+        *fac = jsonx_dump(r->facilities);
     int rc = -1;
     snprintf(guests, sizeof guests, "%lld", r->guests);
     uuid_v4(id); /* made here: the row, its history and the event go in one flight */
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
-    const char *p[] = {r->home, r->host, r->member, r->agreement, r->arrive, r->depart,
-                       guests,  fac,     r->tz,     user,         id};
-    db_batch_add(&b,
-                 "INSERT INTO reciprocal.visits AS v (id, home_club_id, host_club_id, member_id, "
-                 "agreement_id, arrive_on, depart_on, guests, facilities, host_timezone, "
-                 "requested_by) VALUES ($11::uuid, $1, $2, $3, $4, $5, $6, $7::int, "
-                 "ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING "
-                 "reciprocal.visit_doc(v)::text",
-                 11, p);
+    if (svc_event_row(call, &ev, 12, "visit.requested", r->home,
+                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O?}", "visit_id",
+                                id, "member_id", r->member, "home_club_id", r->home, "host_club_id",
+                                r->host, "status", "requested", "arrive_on", r->arrive, "depart_on",
+                                r->depart, "host_timezone", r->tz, "guests", (json_int_t)r->guests,
+                                "facilities", r->facilities),
+                      e) != 0) {
+        free(fac);
+        return -1;
+    }
+    const char *p[] = {r->home,    r->host,    r->member,  r->agreement, r->arrive, r->depart,
+                       guests,     fac,        r->tz,      user,         id,        ev.vals[0],
+                       ev.vals[1], ev.vals[2], ev.vals[3], ev.vals[4]};
+    snprintf(sql, sizeof sql, INSERT_VISIT_SQL("%s"), ev.sql);
+    db_batch_add(&b, sql, 16, p);
     free(fac);
+    outbox_row_free(&ev);
     /* its own statement: the row policy of visit_transitions looks the visit up, which a
      * statement that inserts both would not see */
     visit_transition_queue(&b, id, r->home, user, "request", NULL, "requested", NULL);
-    if (svc_emit_batch(call, &b, "visit.requested", r->home,
-                       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O?}", "visit_id",
-                                 id, "member_id", r->member, "home_club_id", r->home,
-                                 "host_club_id", r->host, "status", "requested", "arrive_on",
-                                 r->arrive, "depart_on", r->depart, "host_timezone", r->tz,
-                                 "guests", (json_int_t)r->guests, "facilities", r->facilities),
-                       e) != 0 ||
-        db_batch_run(tx, &b, commit ? DB_BATCH_COMMIT : 0, e) != 0)
-        goto done;
+    if (db_batch_run(tx, &b, commit ? DB_BATCH_COMMIT : 0, e) != 0) goto done;
     *doc = db_json(db_batch_result(&b, 0), 0, 0, e);
     rc = *doc ? 0 : -1;
 done:
