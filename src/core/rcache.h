@@ -73,6 +73,9 @@ void rcache_put(rcache_t *c, const char *tenant, const char *key, const char *ta
 void rcache_invalidate(rcache_t *c, const char *tenant, const char *tag);
 /* Drops every entry (a reconnect, an unreadable event, tests). Advances the epoch. */
 void rcache_clear(rcache_t *c);
+/* Caps the life of c's entries stored from now on at ttl_s seconds (when shorter than the
+ * configured TTL; 0 = no cap): for rows whose safety net must be shorter than the others'. */
+void rcache_cap_ttl(rcache_t *c, int ttl_s);
 /* Entries held now. */
 size_t rcache_size(rcache_t *c);
 

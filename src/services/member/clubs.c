@@ -9,6 +9,7 @@
 #include "core/cursor.h"
 #include "core/json.h"
 #include "core/rcache.h"
+#include "services/member/member_standing.h"
 
 static const char *const club_status_values[] = {"active", "suspended", NULL};
 static const char *const facility_values[] = {
@@ -395,6 +396,7 @@ int clubs_cache_follow(const svc_env_t *env, err_t *e) {
 static void club_changed(const char *id) {
     rcache_t *c = club_cache();
     if (c) rcache_invalidate(c, NULL, id);
+    standing_changed(id); /* the standings carry the club's name, place and time zone */
 }
 
 int clubs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
