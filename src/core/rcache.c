@@ -206,6 +206,21 @@ static char *on_message(const char *subject, const char *data, size_t len, size_
     return NULL;
 }
 
+rcache_t *rcache_at(rcache_slot_t *slot, const char *name) {
+    rcache_t *v = atomic_load(slot);
+    if (!v) atomic_store(slot, v = rcache_named(name)); /* rcache_named: one cache per name */
+    return v;
+}
+
+void rcache_drop_tenant(rcache_t *c, const char *subject, const json_t *envelope) {
+    (void)subject;
+    const char *tenant = json_string_value(json_object_get(envelope, "tenant_id"));
+    if (tenant)
+        rcache_invalidate(c, tenant, NULL);
+    else
+        rcache_clear(c); /* unreadable: any tenant may have changed */
+}
+
 int rcache_follow(rcache_t *c, bus_t *bus, const char *const *subjects, rcache_event_fn fn,
                   err_t *e) {
     if (!c || !fn) return err_set(e, 500, "internal", "", "rcache_follow: a cache and a handler");

@@ -1,7 +1,6 @@
 /* clubs: see clubs.h. */
 #include "services/member/clubs.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,10 +369,8 @@ static const char *const club_events[] = {"events.club.updated", "events.club.st
                                           NULL};
 
 static rcache_t *club_cache(void) {
-    static _Atomic(rcache_t *) c;
-    rcache_t *v = atomic_load(&c);
-    if (!v) atomic_store(&c, v = rcache_named("clubs")); /* the same cache in every thread */
-    return v;
+    static rcache_slot_t slot;
+    return rcache_at(&slot, "clubs");
 }
 
 static void on_club_event(rcache_t *c, const char *subject, const json_t *envelope) {

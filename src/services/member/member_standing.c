@@ -1,7 +1,6 @@
 /* member_standing: see member_standing.h. */
 #include "services/member/member_standing.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,28 +71,16 @@ static const char *const standing_events[] = {"events.member.updated",
                                               NULL};
 
 static rcache_t *standing_cache(void) {
-    static _Atomic(rcache_t *) c;
-    rcache_t *v = atomic_load(&c);
-    if (!v && (v = rcache_named("standings"))) {
-        rcache_cap_ttl(v, STANDING_TTL_S);
-        atomic_store(&c, v); /* the same cache in every thread */
-    }
-    return v;
-}
-
-static void on_standing_event(rcache_t *c, const char *subject, const json_t *envelope) {
-    (void)subject;
-    const char *club = json_string_value(json_object_get(envelope, "tenant_id"));
-    if (club)
-        rcache_invalidate(c, club, NULL);
-    else
-        rcache_clear(c); /* unreadable: any member may have changed */
+    static rcache_slot_t slot;
+    rcache_t *c = rcache_at(&slot, "standings");
+    if (c) rcache_cap_ttl(c, STANDING_TTL_S);
+    return c;
 }
 
 int standing_cache_follow(const svc_env_t *env, err_t *e) {
     rcache_t *c = standing_cache();
     if (!c) return err_set(e, 500, "internal", "", "out of memory");
-    return rcache_follow(c, env->bus, standing_events, on_standing_event, e);
+    return rcache_follow(c, env->bus, standing_events, rcache_drop_tenant, e);
 }
 
 void standing_changed(const char *club) {
