@@ -30,6 +30,7 @@ struct rcache {
     size_t n_buckets, n;
     entry_t *head, *tail;
     uint64_t epoch;
+    atomic_int ttl_cap_s;     /* rcache_cap_ttl; 0 = the configured TTL alone */
     bus_t *bus;               /* followed: a reconnect clears */
     unsigned long bus_gen;    /* bus_reconnects() when last checked */
     rcache_event_fn on_event; /* rcache_follow */
@@ -205,6 +206,21 @@ static char *on_message(const char *subject, const char *data, size_t len, size_
     return NULL;
 }
 
+rcache_t *rcache_at(rcache_slot_t *slot, const char *name) {
+    rcache_t *v = atomic_load(slot);
+    if (!v) atomic_store(slot, v = rcache_named(name)); /* rcache_named: one cache per name */
+    return v;
+}
+
+void rcache_drop_tenant(rcache_t *c, const char *subject, const json_t *envelope) {
+    (void)subject;
+    const char *tenant = json_string_value(json_object_get(envelope, "tenant_id"));
+    if (tenant)
+        rcache_invalidate(c, tenant, NULL);
+    else
+        rcache_clear(c); /* unreadable: any tenant may have changed */
+}
+
 int rcache_follow(rcache_t *c, bus_t *bus, const char *const *subjects, rcache_event_fn fn,
                   err_t *e) {
     if (!c || !fn) return err_set(e, 500, "internal", "", "rcache_follow: a cache and a handler");
@@ -259,8 +275,9 @@ int rcache_get(rcache_t *c, const char *tenant, const char *key, char **val, siz
 
 void rcache_put(rcache_t *c, const char *tenant, const char *key, const char *tag, const char *val,
                 size_t len, uint64_t epoch) {
-    int ttl = atomic_load(&g_ttl_s), max = atomic_load(&g_max);
+    int ttl = atomic_load(&g_ttl_s), max = atomic_load(&g_max), cap = atomic_load(&c->ttl_cap_s);
     if (ttl == 0) return;
+    if (cap > 0 && cap < ttl) ttl = cap;
     tenant = tenant ? tenant : "";
     tag = tag ? tag : key;
     size_t lt = strlen(tenant) + 1, lk = strlen(key) + 1, lg = strlen(tag) + 1;
@@ -315,6 +332,10 @@ void rcache_clear(rcache_t *c) {
     pthread_mutex_lock(&c->mu);
     clear_locked(c);
     pthread_mutex_unlock(&c->mu);
+}
+
+void rcache_cap_ttl(rcache_t *c, int ttl_s) {
+    atomic_store(&c->ttl_cap_s, ttl_s < 0 ? 0 : ttl_s);
 }
 
 size_t rcache_size(rcache_t *c) {

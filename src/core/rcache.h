@@ -31,6 +31,7 @@
 #define CORE_RCACHE_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,9 +49,19 @@ void rcache_configure(int ttl_s, int max_entries);
  * only when out of memory. */
 rcache_t *rcache_named(const char *name);
 
+/* A module's handle on its cache (`static rcache_slot_t slot;`): rcache_at(&slot, name) looks
+ * the cache up by name once (rcache_named), then answers it with one atomic load, the same cache
+ * in every thread; NULL only when out of memory. */
+typedef _Atomic(rcache_t *) rcache_slot_t;
+rcache_t *rcache_at(rcache_slot_t *slot, const char *name);
+
 /* Called for each event on a followed subject with the envelope (the outbox's JSON: id, type,
  * tenant_id, data, ...; NULL when unreadable: then drop what may be affected, e.g. everything). */
 typedef void (*rcache_event_fn)(rcache_t *c, const char *subject, const json_t *envelope);
+
+/* An rcache_event_fn for caches whose entries are stored under the tenant that the events name:
+ * drops every entry of the envelope's tenant_id (everything when the envelope is unreadable). */
+void rcache_drop_tenant(rcache_t *c, const char *subject, const json_t *envelope);
 
 /* Subscribes c to each literal subject of the NULL-terminated list on bus (the module's NATS
  * user must be allowed to subscribe to them: svc_nats_t.subscribes), calling fn for each event,
@@ -73,6 +84,9 @@ void rcache_put(rcache_t *c, const char *tenant, const char *key, const char *ta
 void rcache_invalidate(rcache_t *c, const char *tenant, const char *tag);
 /* Drops every entry (a reconnect, an unreadable event, tests). Advances the epoch. */
 void rcache_clear(rcache_t *c);
+/* Caps the life of c's entries stored from now on at ttl_s seconds (when shorter than the
+ * configured TTL; 0 = no cap): for rows whose safety net must be shorter than the others'. */
+void rcache_cap_ttl(rcache_t *c, int ttl_s);
 /* Entries held now. */
 size_t rcache_size(rcache_t *c);
 

@@ -139,6 +139,33 @@ static void test_ttl(void) {
     rcache_configure(300, 10000);
 }
 
+/* rcache_cap_ttl: one cache's entries live at most its cap (the others the configured TTL);
+ * rcache_drop_tenant drops the event's tenant only, everything on an unreadable event;
+ * rcache_at answers the named cache. */
+static void test_cap_and_drop(void) {
+    static rcache_slot_t slot;
+    rcache_t *c = rcache_at(&slot, "t_cap"), *other = rcache_named("t_cap_other");
+    REQUIRE(c != NULL && other != NULL);
+    CHECK(rcache_at(&slot, "t_cap") == rcache_named("t_cap"));
+    char buf[64];
+    rcache_cap_ttl(c, 1);
+    put_str(c, "a", "k", NULL, "v");
+    put_str(other, "a", "k", NULL, "v");
+    usleep(1200 * 1000);
+    CHECK_EQ_INT(get_str(c, "a", "k", buf, sizeof buf), 0);
+    CHECK_EQ_INT(get_str(other, "a", "k", buf, sizeof buf), 1);
+    rcache_cap_ttl(c, 0);
+    put_str(c, "a", "k", NULL, "v");
+    put_str(c, "b", "k", NULL, "v");
+    json_t *ev = json_pack("{s:s}", "tenant_id", "a");
+    rcache_drop_tenant(c, "events.x", ev);
+    json_decref(ev);
+    CHECK_EQ_INT(get_str(c, "a", "k", buf, sizeof buf), 0);
+    CHECK_EQ_INT(get_str(c, "b", "k", buf, sizeof buf), 1);
+    rcache_drop_tenant(c, "events.x", NULL);
+    CHECK_EQ_INT(rcache_size(c), 0);
+}
+
 static void *hammer(void *ud) {
     rcache_t *c = ud;
     char k[32], *v;
@@ -203,6 +230,7 @@ int main(void) {
     RUN(test_epoch_race);
     RUN(test_bound_lru);
     RUN(test_ttl);
+    RUN(test_cap_and_drop);
     RUN(test_threads);
     RUN(test_metrics);
     rcache_free_all();

@@ -1,7 +1,6 @@
 /* auth_me: see auth_me.h. */
 #include "services/auth/auth_me.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,10 +13,8 @@
 static const char *const me_events[] = {AUTH_ME_EVENTS, NULL};
 
 static rcache_t *me_cache(void) {
-    static _Atomic(rcache_t *) c;
-    rcache_t *v = atomic_load(&c);
-    if (!v) atomic_store(&c, v = rcache_named("auth_me")); /* the same cache in every thread */
-    return v;
+    static rcache_slot_t slot;
+    return rcache_at(&slot, "auth_me");
 }
 
 /* An event of AUTH_ME_EVENTS: tenant_id is the account's club (AUTH_NETWORK_CLUB for a network

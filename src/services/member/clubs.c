@@ -1,7 +1,6 @@
 /* clubs: see clubs.h. */
 #include "services/member/clubs.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "core/cursor.h"
 #include "core/json.h"
 #include "core/rcache.h"
+#include "services/member/member_standing.h"
 
 static const char *const club_status_values[] = {"active", "suspended", NULL};
 static const char *const facility_values[] = {
@@ -369,10 +369,8 @@ static const char *const club_events[] = {"events.club.updated", "events.club.st
                                           NULL};
 
 static rcache_t *club_cache(void) {
-    static _Atomic(rcache_t *) c;
-    rcache_t *v = atomic_load(&c);
-    if (!v) atomic_store(&c, v = rcache_named("clubs")); /* the same cache in every thread */
-    return v;
+    static rcache_slot_t slot;
+    return rcache_at(&slot, "clubs");
 }
 
 static void on_club_event(rcache_t *c, const char *subject, const json_t *envelope) {
@@ -395,6 +393,7 @@ int clubs_cache_follow(const svc_env_t *env, err_t *e) {
 static void club_changed(const char *id) {
     rcache_t *c = club_cache();
     if (c) rcache_invalidate(c, NULL, id);
+    standing_changed(id); /* the standings carry the club's name, place and time zone */
 }
 
 int clubs_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {

@@ -352,9 +352,9 @@ static const cfg_var_t member_vars[] = {
 /* clang-format on */
 #undef F
 
-/* serve: the club cache follows the club events, then the lapse sweep */
+/* serve: the club and standing caches follow their events, then the lapse sweep */
 static int member_start(const svc_env_t *env, err_t *e) {
-    if (clubs_cache_follow(env, e) != 0) return -1;
+    if (clubs_cache_follow(env, e) != 0 || standing_cache_follow(env, e) != 0) return -1;
     return member_sweep_start(env, e);
 }
 
@@ -369,11 +369,14 @@ const svc_module_t member_module = {
     .seed = member_seed,
     .graphql = gql_members_bind,
     /* invites through auth; club events have source type "club.*"; every process running
-     * member hears the club changes for its read cache (clubs_cache_follow) */
+     * member hears the club changes for its read cache (clubs_cache_follow) and the member and
+     * club changes for its standing cache (standing_cache_follow) */
     .nats = {.calls = (const char *const[]){"auth", NULL},
              .publishes = (const char *const[]){"events.club.>", NULL},
              .subscribes =
-                 (const char *const[]){"events.club.updated", "events.club.status_changed", NULL}},
+                 (const char *const[]){"events.club.updated", "events.club.status_changed",
+                                       "events.member.updated", "events.member.status_changed",
+                                       "events.member.renewed", "events.member.erased", NULL}},
 };
 
 const member_settings_t *member_settings(const svc_env_t *env) {

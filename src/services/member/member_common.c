@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/json.h"
+#include "services/member/member_standing.h"
 
 int member_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *scope, int *named_out,
                    err_t *e) {
@@ -73,8 +74,16 @@ int member_require_club(mctx_t *c, const db_scope_t *scope, err_t *e) {
     return missing ? -1 : 0;
 }
 
+int member_emit(mctx_t *c, const char *type, json_t *data, err_t *e) {
+    c->emitted = 1;
+    return svc_emit(c->call, c->tx, type, c->club_id, data, e);
+}
+
 int member_commit(mctx_t *c, err_t *e) {
-    return db_tx_commit(&c->tx, e);
+    if (db_tx_commit(&c->tx, e) != 0) return -1;
+    if (c->emitted)
+        standing_changed(c->club_id); /* this process at once, the others on the event */
+    return 0;
 }
 
 void member_rollback(mctx_t *c) {

@@ -19,6 +19,7 @@ typedef struct mctx {
     int can_write;    /* member:write (staff: create and edit members) */
     int can_admin;    /* member:admin (status, erase, import, settings) */
     db_tx_t *tx;
+    int emitted; /* member_emit wrote an event: member_commit drops the club's cached standings */
 } mctx_t;
 
 /* Resolves the club (caller's club_id; a network administrator names one with in.club_id,
@@ -34,6 +35,9 @@ int member_prepare(const svc_call_t *call, json_t *in, mctx_t *c, db_scope_t *sc
  * -1 with *e unchanged). One read. */
 int member_require_club(mctx_t *c, const db_scope_t *scope, err_t *e);
 /* Commits (and forgets the tx) or rolls back. */
+/* An event of the member's club (svc_emit in c's transaction), marking c so that
+ * member_commit drops the club's cached standings (member_standing.c) after the commit. */
+int member_emit(mctx_t *c, const char *type, json_t *data, err_t *e);
 int member_commit(mctx_t *c, err_t *e);
 void member_rollback(mctx_t *c);
 

@@ -581,7 +581,7 @@ int member_csv_import(const svc_call_t *call, json_t *in, json_t **out, err_t *e
                               "primary_member_id",
                               PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1), "category",
                               PQgetvalue(r, i, 2), "status", PQgetvalue(r, i, 3), "imported", 1);
-        if (svc_emit(c.call, c.tx, "member.created", c.club_id, d, e) != 0) {
+        if (member_emit(&c, "member.created", d, e) != 0) {
             PQclear(r);
             goto fail;
         }

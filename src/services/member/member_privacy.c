@@ -159,8 +159,8 @@ int privacy_erase(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                                 "\"profile.language\",\"profile.staff_notes\",\"addresses\","
                                 "\"auth_user_id\",\"directory_opt_in\",\"status_history.reason\"]",
                                 0, NULL);
-    if (svc_emit(c.call, c.tx, "member.erased", c.club_id,
-                 json_pack("{s:s, s:O}", "member_id", id, "erased_fields", fields), e) != 0) {
+    if (member_emit(&c, "member.erased",
+                    json_pack("{s:s, s:O}", "member_id", id, "erased_fields", fields), e) != 0) {
         json_decref(fields);
         return fail_with(&c, out);
     }

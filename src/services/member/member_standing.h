@@ -18,6 +18,12 @@
 #include "core/service.h"
 
 int standing_validate(json_t *in, err_t *e);
+/* The home view comes from the process's standing read cache when it holds the member (see
+ * member_standing.c and docs/member.md "Standing cache"). standing_cache_follow subscribes it
+ * to the member and club events (serve); standing_changed drops a club's entries in this
+ * process (after the commit of a member write). */
+int standing_cache_follow(const svc_env_t *env, err_t *e);
+void standing_changed(const char *club);
 int standing_get(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 
 #endif

@@ -248,7 +248,7 @@ int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (member_insert_member(&c, in, status, NULL, id, e) != 0) return members_fail(&c, out);
     *out = member_load(&c, id, 0, 1, NULL, NULL, e);
     if (!*out) return members_fail(&c, out);
-    if (svc_emit(c.call, c.tx, "member.created", c.club_id, created_event(id, NULL, *out), e) != 0)
+    if (member_emit(&c, "member.created", created_event(id, NULL, *out), e) != 0)
         return members_fail(&c, out);
     json_t *deps = json_object_get(in, "dependents");
     json_t *dep_docs = json_array();
@@ -267,8 +267,7 @@ int members_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         json_t *doc = member_load(&c, did, 0, 1, NULL, NULL, e);
         if (!doc) return members_fail(&c, out);
         json_array_append_new(dep_docs, doc);
-        if (svc_emit(c.call, c.tx, "member.created", c.club_id, created_event(did, id, doc), e) !=
-            0)
+        if (member_emit(&c, "member.created", created_event(did, id, doc), e) != 0)
             return members_fail(&c, out);
     }
     if (json_is_true(json_object_get(in, "invite")) && invite_member(&c, id, *out, e) != 0)
@@ -477,8 +476,8 @@ static int apply_patch(mctx_t *c, const char *id, json_t *in, json_t *before, js
         json_decref(changed);
         return 0;
     }
-    return svc_emit(c->call, c->tx, "member.updated", c->club_id,
-                    json_pack("{s:s, s:o}", "member_id", id, "changed_fields", changed), e);
+    return member_emit(c, "member.updated",
+                       json_pack("{s:s, s:o}", "member_id", id, "changed_fields", changed), e);
 }
 
 int members_update(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
@@ -547,7 +546,7 @@ int members_add_dependent(const svc_call_t *call, json_t *in, json_t **out, err_
     if (rc != 0) return members_fail(&c, out);
     *out = member_load(&c, did, 0, 1, NULL, NULL, e);
     if (!*out) return members_fail(&c, out);
-    if (svc_emit(c.call, c.tx, "member.created", c.club_id, created_event(did, id, *out), e) != 0)
+    if (member_emit(&c, "member.created", created_event(did, id, *out), e) != 0)
         return members_fail(&c, out);
     return member_commit(&c, e) == 0 ? 0 : members_fail(&c, out);
 }

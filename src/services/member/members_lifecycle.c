@@ -77,7 +77,7 @@ int members_transition(mctx_t *c, const char *id, const char *to, const char *re
                                PQgetvalue(r, i, 1), "to", PQgetvalue(r, i, 2), "cascade_of",
                                PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3));
         json_array_append(list, ch);
-        if (svc_emit(c->call, c->tx, "member.status_changed", c->club_id, ch, e) != 0) {
+        if (member_emit(c, "member.status_changed", ch, e) != 0) {
             PQclear(r);
             json_decref(list);
             return -1;
@@ -176,9 +176,7 @@ int members_renew(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                     "club_id = core.current_club() AND id = $1::uuid",
                     2, p, e) < 0)
         goto fail;
-    if (svc_emit(c.call, c.tx, "member.renewed", c.club_id, renewed_event(id, NULL, prev, until),
-                 e) != 0)
-        goto fail;
+    if (member_emit(&c, "member.renewed", renewed_event(id, NULL, prev, until), e) != 0) goto fail;
     if (with_deps) { /* dependents with an earlier expiry follow (not ended ones) */
         PGresult *r = db_exec(c.tx,
                               "WITH d AS (SELECT id, to_char(expires_on, 'YYYY-MM-DD') AS prev "
@@ -192,9 +190,9 @@ int members_renew(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         if (!r) goto fail;
         for (int i = 0; i < PQntuples(r); i++) {
             json_array_append_new(extended, json_string(PQgetvalue(r, i, 0)));
-            if (svc_emit(c.call, c.tx, "member.renewed", c.club_id,
-                         renewed_event(PQgetvalue(r, i, 0), id, PQgetvalue(r, i, 1), until),
-                         e) != 0) {
+            if (member_emit(&c, "member.renewed",
+                            renewed_event(PQgetvalue(r, i, 0), id, PQgetvalue(r, i, 1), until),
+                            e) != 0) {
                 PQclear(r);
                 goto fail;
             }

@@ -27,8 +27,10 @@ int visit_validate_token(json_t *in, err_t *e) {
 typedef struct door {
     loi_t l;
     int decoded;
+    int parse; /* the check-in's rules read the visit's fields: parse its document */
     const char *reason;
-    json_t *visit;    /* owned; the stored visit when the letter is known */
+    json_t *visit;    /* owned; the stored visit when the letter is known (a raw value, core/json.h,
+                         unless parse and not a same-day repeat) */
     json_t *standing; /* owned */
     long long now;
     int repeat; /* the letter read found the visit checked in on now's day (host time zone) */
@@ -46,9 +48,11 @@ static void door_free(door_t *d) {
  * a same-day repeat from this read, without a transaction). The visit is read whether or not
  * the signature holds, and used only when it does. */
 #define LETTER_SQL                                                                                 \
-    "SELECT encode(k.public_key, 'hex'), d.doc, d.revoked, d.repeat FROM (SELECT 1) one LEFT "     \
-    "JOIN reciprocal.loi_keys k ON k.club_id = $1::uuid AND k.kid = $2 LEFT JOIN LATERAL (SELECT " \
-    "reciprocal.visit_doc(v)::text AS doc, (l.revoked_at IS NOT NULL OR l.token <> $4)::int AS "   \
+    "SELECT encode(k.public_key, 'hex'), d.doc, d.revoked, d.repeat, d.member_id FROM (SELECT 1) " \
+    "one LEFT JOIN reciprocal.loi_keys k ON k.club_id = $1::uuid AND k.kid = $2 LEFT JOIN "        \
+    "LATERAL (SELECT v.member_id, reciprocal.visit_doc(v)::text AS doc, (l.revoked_at IS NOT "     \
+    "NULL "                                                                                        \
+    "OR l.token <> $4)::int AS "                                                                   \
     "revoked, (v.status = 'checked_in' AND (v.checked_in_at AT TIME ZONE v.host_timezone)::date "  \
     "= (to_timestamp($5::bigint) AT TIME ZONE v.host_timezone)::date)::int AS repeat FROM "        \
     "reciprocal.lois l JOIN reciprocal.visits v ON v.id = l.visit_id WHERE l.visit_id = "          \
@@ -86,10 +90,14 @@ static int check_letter(const svc_call_t *call, const char *token, door_t *d, er
         d->reason = loi_reason_name(r);
         return 0;
     }
-    if (known && !(d->visit = db_json(q, 0, 1, e))) {
+    /* answered as PostgreSQL printed it (no parse, no print) unless the rules read it */
+    if (known &&
+        !(d->visit = d->parse && !d->repeat ? db_json(q, 0, 1, e) : db_json_raw(q, 0, 1, e))) {
         PQclear(q);
         return -1;
     }
+    char member[40];
+    snprintf(member, sizeof member, "%s", known ? PQgetvalue(q, 0, 4) : "");
     PQclear(q);
     if (!known) {
         d->reason = "unknown_letter";
@@ -99,8 +107,7 @@ static int check_letter(const svc_call_t *call, const char *token, door_t *d, er
         d->reason = "revoked";
         return 0;
     }
-    d->standing = visit_standing(call, d->l.home,
-                                 json_string_value(json_object_get(d->visit, "member_id")), e);
+    d->standing = visit_standing(call, d->l.home, member, e);
     if (!d->standing) return -1;
     if (!json_is_true(json_object_get(d->standing, "active"))) d->reason = "member_not_active";
     return 0;
@@ -241,7 +248,7 @@ done:
 }
 
 int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
-    door_t d = {0};
+    door_t d = {.parse = 1};
     db_tx_t *tx = NULL;
     int rc = -1;
     if (door_now(call, in, &d, e) != 0) return -1;
