@@ -81,7 +81,8 @@ bench_governance_votes() {
     gov_pgss reset
     for ((r = 1; r <= rounds; r++)); do
         # cast (BENCH_GOV_PERF=DIR: perf record -g of the server and of PostgreSQL's backends
-        # during round 1's casts, into DIR/serve.data and DIR/pg.data)
+        # and of nats-server during round 1's casts, into DIR/serve.data, DIR/pg.data and
+        # DIR/nats.data)
         if [[ -n ${BENCH_GOV_PERF:-} && $r == 1 ]]; then
             local pm pgp
             pm=$(head -n 1 "$PG_DATA/postmaster.pid")
@@ -90,6 +91,8 @@ bench_governance_votes() {
                 >/dev/null 2>&1 &
             perf record -q -F 499 -g -p "$pgp" -o "$BENCH_GOV_PERF/pg.data" -- sleep 4 \
                 >/dev/null 2>&1 &
+            perf record -q -F 499 -g -p "$(cat "$NATS_PIDFILE")" -o "$BENCH_GOV_PERF/nats.data" \
+                -- sleep 4 >/dev/null 2>&1 &
         fi
         s0=$(gov_ticks "$srv_pid") g0=$(gov_pg_ticks) n0=$(gov_nats_ticks) t0=$(gov_now)
         out=$("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"${BENCH_GOV_CONNS:-$CONNS}" -d"$DURATION" --latency \

@@ -42,6 +42,11 @@
  * only finds rows another relay held locked or a lost notification): at least this apart, so an
  * idle process does not query every schema 5 times a second (issue 16 step 6) */
 #define OUTBOX_LISTEN_FULL_MS 2000
+/* passes woken by NOTIFY start at least this far apart: an isolated event goes out at once, a
+ * stream of them (a vote per cast, one commit each) is published in batches of this many
+ * milliseconds' worth, one SELECT/UPDATE pair, one JetStream flight and one consumer fetch per
+ * batch instead of per event (issue 15: the relay's pair was one per cast) */
+#define OUTBOX_NOTIFY_SPACING_MS 10
 #define OUTBOX_PURGE_BATCH 5000            /* rows per purge transaction */
 #define OUTBOX_PURGE_STEP_BATCHES 4        /* purge batches per turn of the relay loop */
 #define OUTBOX_PURGE_EVERY_MS 3600000      /* default purge interval: one hour */
@@ -418,6 +423,7 @@ int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
     if (db_commit(tx, e) < 0) return -1; /* committed by the batch: releases the connection */
     metrics_counter_add("outbox_published_total", (const char *const[]){schema, NULL},
                         (double)published);
+    metrics_counter_add("outbox_batches_total", (const char *const[]){schema, NULL}, 1);
     free(msgs);
     free(ok);
     if (pub_rc < 0) { /* the rest stays pending and is retried after a back-off */
@@ -688,12 +694,33 @@ static void purge_step(outbox_relay_t *r) {
     r->next_purge = now_ms() + r->purge_every_ms;
 }
 
+/* Marks the schemas named by the LISTEN connection's pending notifications dirty. On a lost
+ * connection: closes it, schedules its reopening, marks every schema dirty and returns -1. */
+static int take_notifies(outbox_relay_t *r, int *dirty) {
+    if (!PQconsumeInput(r->listen)) {
+        log_warn("outbox relay: LISTEN connection lost: %s", PQerrorMessage(r->listen));
+        listen_close(r);
+        r->listen_backoff = OUTBOX_BACKOFF_MIN_MS;
+        r->listen_retry_at = now_ms() + OUTBOX_BACKOFF_MIN_MS;
+        for (int i = 0; i < r->n; i++)
+            dirty[i] = 1;
+        return -1;
+    }
+    PGnotify *nt;
+    while ((nt = PQnotifies(r->listen)) != NULL) {
+        for (int i = 0; i < r->n; i++)
+            if (!nt->extra || !*nt->extra || strcmp(nt->extra, r->schemas[i]) == 0) dirty[i] = 1;
+        PQfreemem(nt);
+    }
+    return 0;
+}
+
 static void *relay_main(void *arg) {
     outbox_relay_t *r = arg;
     int dirty[OUTBOX_MAX_SCHEMAS];
     int backoff = 0, failing = 0;
     char last_err[384] = "";
-    long long last_err_log = 0, next_gauge = 0, next_full = 0;
+    long long last_err_log = 0, next_gauge = 0, next_full = 0, last_pass = 0;
 
     while (!atomic_load(&r->stop)) {
         /* every schema at least once per poll interval (OUTBOX_LISTEN_FULL_MS while LISTEN
@@ -710,6 +737,7 @@ static void *relay_main(void *arg) {
 
         int failed = 0;
         err_t e = {0};
+        last_pass = now_ms();
         for (int i = 0; i < r->n && !atomic_load(&r->stop); i++) {
             if (!dirty[i]) continue;
             int n;
@@ -768,22 +796,17 @@ static void *relay_main(void *arg) {
             continue; /* loop condition checks stop */
         }
         if (r->listen && pfd[1].revents) {
-            if (!PQconsumeInput(r->listen)) {
-                log_warn("outbox relay: LISTEN connection lost: %s", PQerrorMessage(r->listen));
-                listen_close(r);
-                r->listen_backoff = OUTBOX_BACKOFF_MIN_MS;
-                r->listen_retry_at = now_ms() + OUTBOX_BACKOFF_MIN_MS;
+            if (take_notifies(r, dirty) < 0) {
                 next_full = 0; /* without LISTEN: full passes every poll_ms from now */
-                for (int i = 0; i < r->n; i++)
-                    dirty[i] = 1;
                 continue;
             }
-            PGnotify *nt;
-            while ((nt = PQnotifies(r->listen)) != NULL) {
-                for (int i = 0; i < r->n; i++)
-                    if (!nt->extra || !*nt->extra || strcmp(nt->extra, r->schemas[i]) == 0)
-                        dirty[i] = 1;
-                PQfreemem(nt);
+            /* a notification soon after the last pass waits for the rest of the spacing, so
+             * the commits of those milliseconds are published together */
+            long long gap = last_pass + OUTBOX_NOTIFY_SPACING_MS - now_ms();
+            if (gap > 0) {
+                struct pollfd wp = {.fd = r->wake[0], .events = POLLIN};
+                if (poll(&wp, 1, (int)gap) > 0) continue; /* the pipe: stopping */
+                if (take_notifies(r, dirty) < 0) next_full = 0;
             }
         }
     }
@@ -850,6 +873,10 @@ outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const 
                           "schema");
     metrics_counter_declare("outbox_published_total",
                             "Outbox events published to JetStream (including re-publications).",
+                            "schema");
+    metrics_counter_declare("outbox_batches_total",
+                            "Relay passes that published outbox events to JetStream (one "
+                            "SELECT/UPDATE pair and one JetStream flight each).",
                             "schema");
     metrics_counter_declare(
         "outbox_purged_total",

@@ -86,7 +86,9 @@ typedef struct outbox_relay outbox_relay_t;
  * backoff up to 5 s). With opts->retention_s > 0 it also purges (outbox_purge_once) every
  * purge interval, a few batches per turn of its loop so publishing is never held up.
  * Declares the metrics outbox_pending{schema} (gauge, refreshed every 2 s),
- * outbox_published_total{schema} and outbox_purged_total{table} ("member.outbox"). */
+ * outbox_published_total{schema}, outbox_batches_total{schema} (passes that published) and
+ * outbox_purged_total{table} ("member.outbox"). Passes woken by NOTIFY start at least
+ * OUTBOX_NOTIFY_SPACING_MS (10) apart: a stream of commits is published in batches. */
 outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const *schemas,
                                    const outbox_relay_opts_t *opts, err_t *e);
 /* Publishes everything pending once, synchronously (used by tests and the relay loop).

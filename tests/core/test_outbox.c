@@ -19,6 +19,7 @@
 #include "core/bus.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/outbox.h"
 #include "support/e2e.h"
 #include "test.h"
@@ -544,6 +545,45 @@ static int apply_event(const char *subject, const char *msg_id, const char *data
     }
     json_decref(env);
     return 0;
+}
+
+/* The relay's passes that published, for this run's schema (outbox_batches_total). */
+static long long batches(void) {
+    char key[128];
+    snprintf(key, sizeof key, "outbox_batches_total{schema=\"%s\"} ", schema);
+    char *m = metrics_render();
+    const char *at = m ? strstr(m, key) : NULL;
+    long long n = at ? atoll(at + strlen(key)) : 0;
+    free(m);
+    return n;
+}
+
+/* A stream of commits, each with its NOTIFY, is published in batches: passes woken by a
+ * notification start at least 10 ms apart (OUTBOX_NOTIFY_SPACING_MS), so N events committed
+ * one by one over T ms take at most T / 10 + a few passes, not one pass each. */
+static void test_notify_batches(void) {
+    enum { N = 60 };
+    err_t e = {0};
+    const char *schemas[] = {schema, NULL};
+    outbox_relay_t *r =
+        outbox_relay_start(pool, bus, schemas, &(outbox_relay_opts_t){.poll_ms = 20000}, &e);
+    REQUIRE_ONCE(r != NULL);
+    sleep_ms(500); /* first pass done, LISTEN established */
+    char type[96], id[37];
+    snprintf(type, sizeof type, "%s.stream.x", tp);
+    long long b0 = batches(), t0 = now_ms();
+    for (int i = 0; i < N; i++) {
+        REQUIRE_ONCE(add_event(TENANT_A, type, NULL, id) == 0);
+        sleep_ms(1);
+    }
+    long long t1 = now_ms();
+    CHECK(wait_published(id, 2000));
+    long long passes = batches() - b0;
+    fprintf(stdout, "# %d commits over %lld ms published in %lld passes\n", N, t1 - t0, passes);
+    CHECK(passes >= 1);
+    CHECK(passes <= (t1 - t0) / 10 + 3);
+    CHECK_EQ_INT(pending(), 0);
+    outbox_relay_stop(r);
 }
 
 static void test_exactly_once(void) {
@@ -1159,6 +1199,7 @@ int main(void) {
     RUN(test_inbox);
     RUN(test_publish_failure);
     RUN(test_notify_wakes_relay);
+    RUN(test_notify_batches);
     RUN(test_exactly_once);
     RUN(test_relay_survives_pg_restart);
     RUN(test_relay_survives_nats_outage);
