@@ -1,5 +1,17 @@
 -- Back to 0008: the ingest recomputes the touched days from their visits (recompute_visit_keys),
--- visits_from_folds writes the visits rows itself.
+-- visits_from_folds writes the visits rows itself, the monthly writers plan as they did.
+DO $do$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+             WHERE p.pronamespace = 'analytics'::regnamespace
+               AND p.proname IN ('month_delta', 'apply_keys', 'apply_approvals') LOOP
+        EXECUTE format('ALTER FUNCTION %s RESET ALL', f);
+    END LOOP;
+END
+$do$;
+
 CREATE OR REPLACE FUNCTION analytics.ingest(batch jsonb) RETURNS integer
     LANGUAGE plpgsql
     AS $fn$

@@ -115,7 +115,8 @@ BEGIN
                array_agg(DISTINCT member_key) FILTER (WHERE s < 0 AND vis
                                                       AND member_key IS NOT NULL) AS old_keys
         FROM c GROUP BY 1, 2, 3, 4, 5),
-    ch AS (
+    -- materialized: the new row is built once (inlined, each use below rebuilt it)
+    ch AS MATERIALIZED (
         SELECT e.y AS before, e.tid, ROW(dl.h, dl.ho, dl.d, dl.f, dl.ct,
                coalesce((e.y).requested, 0) + dl.requested,
                coalesce((e.y).approved, 0) + dl.approved,
@@ -306,3 +307,22 @@ BEGIN
     RETURN n;
 END
 $fn$;
+
+-- The monthly level's writers read the touched month, key and approval rows by primary key
+-- (LATERAL probes), but the planner turned several probes into hash joins over the whole
+-- table (a sequential scan of monthly_visits, key_month_counts, ... per batch, growing with the
+-- tables): nested loops only in these functions. (A full join, which has no nested loop form,
+-- then carries the planner's disable cost, far above jit_above_cost: JIT off, or every call
+-- compiles its plans.)
+DO $do$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+             WHERE p.pronamespace = 'analytics'::regnamespace
+               AND p.proname IN ('month_delta', 'apply_keys', 'apply_approvals') LOOP
+        EXECUTE format('ALTER FUNCTION %s SET enable_hashjoin = off SET enable_mergejoin = off '
+                       'SET jit = off', f);
+    END LOOP;
+END
+$do$;
