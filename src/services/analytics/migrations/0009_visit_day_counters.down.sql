@@ -184,5 +184,6 @@ END
 $fn$;
 
 DROP FUNCTION analytics.visit_day_delta(analytics.visits[], analytics.visits[]);
+DROP FUNCTION analytics.day_counts(analytics.daily_visits);
 DROP FUNCTION analytics.visits_upsert(uuid[]);
 DROP FUNCTION analytics.multiset_apply(integer[], integer[], integer[]);

@@ -15,7 +15,11 @@
 --   the same function of the same visits, so the result is byte-identical (tests).
 --   visits_upsert(vids)  0005's visits_from_folds returning whole visits rows (the "after");
 --                        visits_from_folds is now its projection.
---   visit_day_delta(o, n) the daily_visits change of visits rows o (before) -> n (after).
+--   visit_day_delta(o, n) the daily_visits change of visits rows o (before) -> n (after), and
+--                        the monthly level's: month sums from the rows' counters (month_delta
+--                        of the rows without their arrays), visitor keys from the keys that
+--                        entered or left a row, approvals from the visits' delays (apply_keys,
+--                        apply_approvals): nothing read or unnested per whole row.
 --   multiset_apply(a, plus, minus) the sorted multiset a + plus - minus.
 CREATE FUNCTION analytics.multiset_apply(a integer[], plus integer[], minus integer[])
     RETURNS integer[]
@@ -69,6 +73,17 @@ CREATE OR REPLACE FUNCTION analytics.visits_from_folds(vids uuid[])
     FROM analytics.visits_upsert(vids) v
 $fn$;
 
+-- A daily_visits row without its arrays: month_delta's sums of it (its keys and approval
+-- delays go to the monthly level as changes, visit_day_delta).
+CREATE FUNCTION analytics.day_counts(r analytics.daily_visits) RETURNS analytics.daily_visits
+    LANGUAGE sql IMMUTABLE
+    AS $fn$
+    SELECT ROW(r.host_club_id, r.home_club_id, r.day, r.facility, r.category, r.requested,
+               r.approved, r.declined, r.confirmed, r.checked_in, r.completed, r.no_show,
+               r.cancelled, r.visits, r.visitor_days, r.visitor_nights, r.guests, r.lead_0_1,
+               r.lead_2_7, r.lead_8, '{}', '{}')::analytics.daily_visits
+$fn$;
+
 -- The daily_visits change of visits rows o (before; only visits also in n count) -> n (after),
 -- written and handed to month_delta (rows before, rows after).
 CREATE FUNCTION analytics.visit_day_delta(o analytics.visits[], n analytics.visits[])
@@ -80,8 +95,12 @@ DECLARE
     v_old analytics.daily_visits[];
     v_new analytics.daily_visits[];
     v_del tid[];
+    -- key changes (kind, host, home, key, month, +1/-1) and approval delays (host, home, month,
+    -- seconds, +1/-1) for the monthly level
+    v_kd "char"[]; v_kh uuid[]; v_kho uuid[]; v_k text[]; v_km date[]; v_ks integer[];
+    v_ah uuid[]; v_aho uuid[]; v_am date[]; v_as integer[]; v_an integer[];
 BEGIN
-    WITH c AS (
+    WITH c AS MATERIALIZED (
         SELECT x.s, x.host_club_id AS h, x.home_club_id AS ho, x.arrive_on AS d,
                x.facility AS f, x.category AS ct, x.status, x.approved_at IS NOT NULL AS appr,
                x.status IN ('checked_in', 'completed') AS vis, x.depart_on - x.arrive_on AS nights,
@@ -117,7 +136,8 @@ BEGIN
         FROM c GROUP BY 1, 2, 3, 4, 5),
     -- materialized: the new row is built once (inlined, each use below rebuilt it)
     ch AS MATERIALIZED (
-        SELECT e.y AS before, e.tid, ROW(dl.h, dl.ho, dl.d, dl.f, dl.ct,
+        SELECT dl.h, dl.ho, dl.d, dl.add_keys, dl.old_keys, e.y AS before, e.tid,
+               ROW(dl.h, dl.ho, dl.d, dl.f, dl.ct,
                coalesce((e.y).requested, 0) + dl.requested,
                coalesce((e.y).approved, 0) + dl.approved,
                coalesce((e.y).declined, 0) + dl.declined,
@@ -159,12 +179,33 @@ BEGIN
             SELECT y, y.ctid AS tid FROM analytics.daily_visits y
             WHERE y.host_club_id = dl.h AND y.home_club_id = dl.ho AND y.day = dl.d
               AND y.facility = dl.f AND y.category = dl.ct
-            OFFSET 0) e ON true) -- a probe by primary key per row (not a hash join of the table)
-    SELECT array_agg(before) FILTER (WHERE tid IS NOT NULL),
-           array_agg(after) FILTER (WHERE (after).requested > 0),
-           array_agg(tid) FILTER (WHERE tid IS NOT NULL AND (after).requested = 0)
-    INTO v_old, v_new, v_del
-    FROM ch WHERE before IS DISTINCT FROM after;
+            OFFSET 0) e ON true), -- a probe by primary key per row (not a hash join of the table)
+    -- the keys that entered (+1) or left (-1) a changed row: the monthly level's key changes,
+    -- without reading the rows' whole key arrays
+    kd AS (
+        SELECT x.s, ch.h, ch.ho, date_trunc('month', ch.d)::date AS m, x.k
+        FROM ch CROSS JOIN LATERAL (
+            SELECT 1 AS s, k FROM unnest(ch.add_keys) k
+            WHERE k <> ALL (coalesce((ch.before).member_keys, '{}'))
+            UNION ALL
+            SELECT -1, k FROM unnest(ch.old_keys) k WHERE k <> ALL ((ch.after).member_keys)) x
+        WHERE ch.before IS DISTINCT FROM ch.after)
+    SELECT r.*, k.*, a.*
+    INTO v_old, v_new, v_del, v_kd, v_kh, v_kho, v_k, v_km, v_ks, v_ah, v_aho, v_am, v_as, v_an
+    FROM (SELECT array_agg(before) FILTER (WHERE tid IS NOT NULL),
+                 array_agg(after) FILTER (WHERE (after).requested > 0),
+                 array_agg(tid) FILTER (WHERE tid IS NOT NULL AND (after).requested = 0)
+          FROM ch WHERE before IS DISTINCT FROM after) r,
+         -- visitors at (host, home), (host, every home club), (every host, home)
+         (SELECT array_agg('v'::"char"), array_agg(sc.h), array_agg(sc.ho), array_agg(kd.k),
+                 array_agg(kd.m), array_agg(kd.s)
+          FROM kd CROSS JOIN LATERAL (
+              VALUES (kd.h, kd.ho), (kd.h, '00000000-0000-0000-0000-000000000000'::uuid),
+                     ('00000000-0000-0000-0000-000000000000'::uuid, kd.ho)) sc(h, ho)) k,
+         -- the approval delays the visits took out and put in (apply_approvals nets them)
+         (SELECT array_agg(c.h), array_agg(c.ho), array_agg(date_trunc('month', c.d)::date),
+                 array_agg(c.secs), array_agg(c.s)
+          FROM c WHERE c.secs IS NOT NULL) a;
     IF v_old IS NULL AND v_new IS NULL THEN
         RETURN;
     END IF;
@@ -189,7 +230,15 @@ BEGIN
     END IF;
     IF monthly THEN
         PERFORM set_config('analytics.monthly_off', 'off', true);
-        PERFORM analytics.month_delta(coalesce(v_old, '{}'), coalesce(v_new, '{}'));
+        -- the month sums from the rows' counters; keys and approvals from their changes above
+        PERFORM analytics.month_delta(ARRAY(SELECT analytics.day_counts(x) FROM unnest(v_old) x),
+                                      ARRAY(SELECT analytics.day_counts(x) FROM unnest(v_new) x));
+        IF v_kd IS NOT NULL THEN
+            PERFORM analytics.apply_keys(v_kd, v_kh, v_kho, v_k, v_km, v_ks);
+        END IF;
+        IF v_ah IS NOT NULL THEN
+            PERFORM analytics.apply_approvals(v_ah, v_aho, v_am, v_as, v_an);
+        END IF;
     END IF;
 END
 $fn$;
