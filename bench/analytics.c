@@ -7,7 +7,9 @@
  * svc_dispatch) timed RUNS times: p50/p99, goal p99 < 200 ms. Prints one line:
  * analytics-bench events=.. ingest_eps=.. visits=.. runs=.. p50_ms=.. p99_ms=.. ok=1|0.
  * Needs RECIPROCAL_DATABASE_URL (the app role, migrated). Usage: analytics [EVENTS [VISITS
- * [RUNS [BATCH]]]] (100000 1000000 50 1000); VISITS 0 runs the ingest alone (bench/analytics_ab.sh)
+ * [RUNS [BATCH [DAYS]]]]] (100000 1000000 50 1000 365: the ingest's arrivals spread over the
+ * first DAYS days of 2025; 1 puts every visit on one day, the day rows growing with every
+ * batch); VISITS 0 runs the ingest alone (bench/analytics_ab.sh)
  * and prints analytics-ingest events=.. batch=.. ingest_eps=.. client_cpu_us_per_event=..
  * backend_cpu_us_per_event=.. (the CPU of the pool's two PostgreSQL backends, from /proc: the
  * server must run on this machine; -1 when it does not). */
@@ -86,7 +88,7 @@ static long long backend_ticks(db_pool_t *db) {
 
 /* n facts for club host and 50 partners; 2 per visit. */
 static double ingest(const svc_env_t *env, const char *host, char partners[50][40], long n,
-                     int batch, err_t *e) {
+                     int batch, int days, err_t *e) {
     const analytics_settings_t *s = analytics_settings(env);
     (void)s;
     double t0 = now_ms();
@@ -103,7 +105,7 @@ static double ingest(const svc_env_t *env, const char *host, char partners[50][4
             uuid_v4(member);
             const char *home = partners[i % 50];
             if (analytics_member_key(env, home, member, key, e) != 0) return -1;
-            int day = (int)(i / 2 % 365);
+            int day = (int)(i / 2 % days);
             struct tm tm = {.tm_year = 125, .tm_mon = 0, .tm_mday = 1 + day};
             timegm(&tm);
             strftime(arrive, sizeof arrive, "%Y-%m-%d", &tm);
@@ -132,6 +134,7 @@ static double ingest(const svc_env_t *env, const char *host, char partners[50][4
 int main(int argc, char **argv) {
     long events = argc > 1 ? atol(argv[1]) : 100000, visits = argc > 2 ? atol(argv[2]) : 1000000;
     int runs = argc > 3 ? atoi(argv[3]) : 50, batch = argc > 4 ? atoi(argv[4]) : 1000;
+    int days = argc > 5 && atoi(argv[5]) > 0 ? atoi(argv[5]) : 365;
     log_init(LOG_ERROR, 0, "bench-analytics");
     const char *url = getenv("RECIPROCAL_DATABASE_URL");
     if (!url) url = getenv("RECIPROCAL_TEST_DATABASE_URL");
@@ -160,7 +163,7 @@ int main(int argc, char **argv) {
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     long long bt0 = backend_ticks(db);
-    double eps = ingest(&env, host, partners, events, batch, &e);
+    double eps = ingest(&env, host, partners, events, batch, days, &e);
     long long bt1 = backend_ticks(db);
     if (eps < 0) {
         fprintf(stderr, "analytics bench: ingest: %s\n", e.message);

@@ -10,7 +10,8 @@
 # ratio B/A.
 # Usage: bench/analytics_ab.sh BENCH_A BENCH_B [ROUNDS [EVENTS [BATCH]]] (3 10000 256)
 # Environment: RECIPROCAL_DATABASE_URL (app role, migrated), ANALYTICS_AB_PG_PID (the
-# postmaster's pid), ANALYTICS_AB_SETUP_A / ANALYTICS_AB_SETUP_B (shell commands, optional).
+# postmaster's pid), ANALYTICS_AB_SETUP_A / ANALYTICS_AB_SETUP_B (shell commands, optional),
+# ANALYTICS_AB_DAYS (the arrivals' days, 365; 1 = every visit on one day: the day rows grow).
 set -euo pipefail
 A=${1:?usage: analytics_ab.sh BENCH_A BENCH_B [ROUNDS [EVENTS [BATCH]]]}
 B=${2:?usage}
@@ -36,7 +37,7 @@ run() { # side binary round
     [[ -n ${!setup_var:-} ]] && eval "${!setup_var}" >/dev/null
     local t0 t1 out
     t0=$(pg_ticks)
-    out=$("$2" "$EVENTS" 0 0 "$BATCH" | grep '^analytics-ingest')
+    out=$("$2" "$EVENTS" 0 0 "$BATCH" "${ANALYTICS_AB_DAYS:-365}" | grep '^analytics-ingest')
     # the bench's backends exit after it: a backend reaped between the read of the postmaster
     # and the read of its own /proc entry would be counted nowhere
     sleep 1
