@@ -10,8 +10,8 @@
  * (the raw rows and the rollups are committed in one transaction, so the count is the events rolled
  * up). Prints one line: ingest-e2e events=.. publish_s=.. total_s=.. eps=.. (eps = EVENTS / (first
  * publish -> last event committed)), pub_us=.. (this publisher's own CPU per event while it
- * publishes, getrusage: not part of the server's figures) and "ok=1" when the rollups count every visit once
- * (daily_visits.requested = EVENTS / 2, visits = EVENTS / 2), else ok=0. Needs
+ * publishes, getrusage: not part of the server's figures) and "ok=1" when the rollups count every
+ * visit once (daily_visits.requested = EVENTS / 2, visits = EVENTS / 2), else ok=0. Needs
  * RECIPROCAL_DATABASE_URL (a migrated database, polled with the relay scope every 0.25 s) and
  * RECIPROCAL_NATS_URL (+ _USER / _PASSWORD). Usage: bench-ingest-e2e [EVENTS [TIMEOUT_S]] (20000
  * 300). */
