@@ -4,12 +4,14 @@
  * guests, facility, host time zone, request time, so no get_visit is asked — then
  * events.visit.checked_out of the same visit, as the reciprocal service's outbox relay does; one
  * host club and 50 partners, the arrivals spread over the 365 days of 2025) in JetStream batches
- * of 1,000 (bus_js_publish_batch), while a running `reciprocal serve`
+ * of 1,000 (bus_js_publish_batch: asynchronous publishes, at most 1,000 acks pending, no round
+ * trip per event), while a running `reciprocal serve`
  * (RECIPROCAL_SERVICES=analytics) consumes them, then waits until the raw store holds all of them
  * (the raw rows and the rollups are committed in one transaction, so the count is the events rolled
  * up). Prints one line: ingest-e2e events=.. publish_s=.. total_s=.. eps=.. (eps = EVENTS / (first
- * publish -> last event committed)) and "ok=1" when the rollups count every visit once
- * (daily_visits.requested = EVENTS / 2, visits = EVENTS / 2), else ok=0. Needs
+ * publish -> last event committed)), pub_us=.. (this publisher's own CPU per event while it
+ * publishes, getrusage: not part of the server's figures) and "ok=1" when the rollups count every
+ * visit once (daily_visits.requested = EVENTS / 2, visits = EVENTS / 2), else ok=0. Needs
  * RECIPROCAL_DATABASE_URL (a migrated database, polled with the relay scope every 0.25 s) and
  * RECIPROCAL_NATS_URL (+ _USER / _PASSWORD). Usage: bench-ingest-e2e [EVENTS [TIMEOUT_S]] (20000
  * 300). */
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +37,15 @@ static double wall_s(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* This process's CPU time so far (user + system), seconds. */
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 
 /* The first column of the one-row answer of sql (relay scope) as a number, -1 on error. */
 static long long count(db_pool_t *db, const char *sql, int col, const char *host) {
@@ -123,7 +135,7 @@ int main(int argc, char **argv) {
         }
     }
     const char *sql_raw = "SELECT count(*) FROM analytics.raw_events WHERE host_club_id = $1";
-    double t0 = wall_s();
+    double t0 = wall_s(), c0 = cpu_s();
     for (long i = 0; i < n; i += CHUNK) {
         int m = (int)(n - i < CHUNK ? n - i : CHUNK);
         for (int k = 0; k < m; k++)
@@ -137,7 +149,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    double t_pub = wall_s(), t1 = t_pub;
+    double t_pub = wall_s(), t1 = t_pub, pub_us = (cpu_s() - c0) * 1e6 / (double)n;
     long long got = 0;
     while ((got = count(db, sql_raw, 0, host)) < n && wall_s() - t0 < timeout) {
         usleep(250 * 1000);
@@ -153,8 +165,8 @@ int main(int argc, char **argv) {
                           "WHERE host_club_id = $1",
                           1, host);
     printf("ingest-e2e events=%ld committed=%lld requested=%lld visits=%lld publish_s=%.2f "
-           "total_s=%.2f eps=%.0f ok=%d\n",
-           n, got, req, vis, t_pub - t0, t1 - t0, (double)got / (t1 - t0),
+           "total_s=%.2f eps=%.0f pub_us=%.1f ok=%d\n",
+           n, got, req, vis, t_pub - t0, t1 - t0, (double)got / (t1 - t0), pub_us,
            got == n && req == n / 2 && vis == n / 2);
     for (long i = 0; i < n; i++)
         free(data[i]);

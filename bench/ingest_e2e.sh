@@ -10,7 +10,9 @@
 # in µs of the server (its /proc utime + stime), PostgreSQL (the postmaster's utime + stime +
 # reaped children's, plus its live children: backends, autovacuum, checkpointer, WAL writer) and
 # nats-server, and their sum: cpu_us; then per binary the medians. The publisher's own CPU (the
-# bench client) is not counted. idle_cpu: the three's CPU (% of one core) in the 5 s after the
+# bench client: asynchronous JetStream publishes, 1,000 acks pending at most) is not in cpu_us:
+# pub_us, its CPU per event while publishing, is printed beside. The NATS users' permissions
+# come from each binary (RCP_BIN). idle_cpu: the three's CPU (% of one core) in the 5 s after the
 # last commit, the consumers polling an idle stream. Exit status 1 when a run failed or did not roll up every event.
 # Usage: bench/ingest_e2e.sh  (BINS="A B" to compare builds; INGEST_E2E_EVENTS, _ROUNDS)
 set -uo pipefail
@@ -106,7 +108,7 @@ run_one() {
     echo "${out:-ingest-e2e error=no result} bin=$bin round=$3" \
         "server_us=$sv pg_us=$pg nats_us=$na cpu_us=$tot load=$(cut -d' ' -f1 /proc/loadavg) idle_cpu=[$idle]"
     [[ ${ok:-0} == 1 ]] || { tail -n 5 "$dir/log/serve.log" >&2; return 1; }
-    echo "${eps:-0} $tot $sv $pg $na" >>"$TMP/res-$idx"
+    echo "${eps:-0} $tot $sv $pg $na $(sed -n 's/.*\bpub_us=\([0-9.]*\).*/\1/p' <<<"$out")" >>"$TMP/res-$idx"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -124,10 +126,10 @@ k=0
 for b in $BINS; do
     k=$((k + 1))
     [[ -s $TMP/res-$k ]] || continue
-    printf 'ingest-e2e-median bin=%s runs=%s eps=%s cpu_us=%s server_us=%s pg_us=%s nats_us=%s\n' \
+    printf 'ingest-e2e-median bin=%s runs=%s eps=%s cpu_us=%s server_us=%s pg_us=%s nats_us=%s pub_us=%s\n' \
         "$b" "$(wc -l <"$TMP/res-$k")" \
         "$(awk '{ print $1 }' "$TMP/res-$k" | median)" "$(awk '{ print $2 }' "$TMP/res-$k" | median)" \
         "$(awk '{ print $3 }' "$TMP/res-$k" | median)" "$(awk '{ print $4 }' "$TMP/res-$k" | median)" \
-        "$(awk '{ print $5 }' "$TMP/res-$k" | median)"
+        "$(awk '{ print $5 }' "$TMP/res-$k" | median)" "$(awk '{ print $6 }' "$TMP/res-$k" | median)"
 done
 exit "$rc"

@@ -57,14 +57,19 @@ typedef struct pull_ctx {
     char *next_subject;       /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable> */
     unsigned long long n_req; /* pull requests sent: the last part of their reply subject */
     natsSubscription *sub;
+    unsigned long gen; /* conn_gen when the last fetch began (messages queued since may be older) */
     pthread_mutex_t mu; /* one fetch at a time per consumer */
     struct pull_ctx *next;
 } pull_ctx_t;
 
-/* Messages collected by one fetch: msgs has room for the fetch's max; owned, pull_list_free. */
+/* Messages collected by one fetch: msgs has room for the fetch's max; owned, pull_list_free.
+ * gen: conn_gen when the fetch began; the first `stale` messages were queued on the
+ * subscription before a disconnect (taken from an earlier connection). */
 typedef struct pull_list {
     natsMsg **msgs;
     int n;
+    int stale;
+    unsigned long gen;
 } pull_list_t;
 
 struct bus {
@@ -76,6 +81,7 @@ struct bus {
     char inbox_prefix[96];   /* the connection's reply inboxes: "_INBOX" or "_INBOX.<user>" */
     atomic_int closing;      /* bus_close started: a disconnect is expected, not worth a warning */
     atomic_ulong reconnects; /* bus_reconnects */
+    atomic_ulong disconnects;
     /* nats.c runs connection callbacks on its own thread, after natsConnection_Close returns:
      * bus_close waits for the closed callback before freeing what the callbacks point to. */
     pthread_mutex_t cb_mu;
@@ -120,6 +126,7 @@ static int js_err(err_t *e, natsStatus s, jsErrCode jerr, const char *what) {
 static void on_disconnected(natsConnection *nc, void *closure) {
     (void)nc;
     bus_t *b = closure;
+    atomic_fetch_add(&b->disconnects, 1);
     if (!atomic_load(&b->closing)) log_warn("nats: disconnected (%s), reconnecting", b->name);
 }
 
@@ -901,6 +908,12 @@ unsigned long bus_reconnects(bus_t *b) {
     return b ? atomic_load(&b->reconnects) : 0;
 }
 
+/* Changes at every disconnect and reconnect (both callbacks run on nats.c's thread, a little
+ * after the fact). */
+static unsigned long conn_gen(bus_t *b) {
+    return atomic_load(&b->disconnects) + atomic_load(&b->reconnects);
+}
+
 /* ---- pull consumers -------------------------------------------------------------------- */
 
 static int valid_durable(const char *s) {
@@ -999,6 +1012,7 @@ static pull_ctx_t *pull_get(bus_t *b, const char *stream, const char *durable, c
         goto fail;
     }
     pthread_mutex_init(&p->mu, NULL);
+    p->gen = conn_gen(b);
     p->next = b->pulls;
     b->pulls = p;
     return p;
@@ -1123,6 +1137,7 @@ static int pull_fetch(bus_t *b, const char *stream, const char *durable, const c
                       int max, int idle_ms, int timeout_ms, pull_list_t *l, err_t *e) {
     l->msgs = NULL;
     l->n = 0;
+    l->stale = 0;
     if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
     if (!stream || !*stream || !valid_durable(durable) || !filter || !*filter)
         return err_set(e, 500, "internal", "", "JetStream fetch: stream, durable, filter needed");
@@ -1139,7 +1154,10 @@ static int pull_fetch(bus_t *b, const char *stream, const char *durable, const c
 
     int rc = 0;
     pthread_mutex_lock(&p->mu);
+    l->gen = conn_gen(b);
     pull_leftovers(p, l, max);
+    if (p->gen != l->gen) l->stale = l->n; /* a disconnect since the last fetch began */
+    p->gen = l->gen;
     if (idle_ms > 0 && l->n == 0) {
         rc = pull_round(b, p, l, 1, 0, pull_now_ms() + idle_ms, e);
         /* the first message came: wait up to timeout_ms for more when none is there at once */
@@ -1160,10 +1178,19 @@ static int pull_fetch(bus_t *b, const char *stream, const char *durable, const c
     return 1;
 }
 
-/* Acknowledges (+ACK) or rejects for redelivery (-NAK) a message taken by pull_fetch. */
-static void pull_ack(bus_t *b, natsMsg *m, int ok) {
-    const char *reply = natsMsg_GetReply(m);
+/* Acknowledges (+ACK) or rejects for redelivery (-NAK) message i of l (pull_fetch). A service's
+ * NATS user acks through nats-server's reply permissions (allow_responses: only the reply
+ * subject of a message delivered on this connection, once; docs/architecture.md "Event consumers"),
+ * so after a disconnect nothing is sent for a message of an earlier connection: nats-server
+ * would refuse it ("Not Permitted"). Such a message is delivered again after the consumer's
+ * AckWait (30 s) and its consumer's inbox skips it when it was applied. */
+static void pull_ack(bus_t *b, const pull_list_t *l, int i, int ok) {
+    const char *reply = natsMsg_GetReply(l->msgs[i]);
     if (!reply || !*reply) return;
+    if (i < l->stale || conn_gen(b) != l->gen || !bus_connected(b)) {
+        log_debug("nats: %s of a message of an earlier connection not sent", ok ? "ack" : "nak");
+        return;
+    }
     natsStatus s = natsConnection_PublishString(b->nc, reply, ok ? "+ACK" : "-NAK");
     if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
 }
@@ -1184,7 +1211,7 @@ int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *
         int rc =
             fn(natsMsg_GetSubject(m), id, data ? data : "", (size_t)natsMsg_GetDataLength(m), ud);
         handled++;
-        pull_ack(b, m, rc == 0);
+        pull_ack(b, &list, i, rc == 0);
     }
     pull_list_free(&list);
     return handled;
@@ -1308,7 +1335,7 @@ static int batch_run(bus_t *b, pull_list_t *l, bus_batch_fn fn, bus_each_fn each
         each_fn(msgs, n, ack, ud);
     }
     for (int i = 0; i < n; i++)
-        pull_ack(b, l->msgs[i], ack[i]);
+        pull_ack(b, l, i, ack[i]);
     free(msgs);
     free(ack);
     pull_list_free(l);

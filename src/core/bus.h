@@ -118,7 +118,10 @@ unsigned long bus_reconnects(bus_t *b);
 
 /* Push-free consumption for tests and consumers: fetch up to `max` messages from a durable pull
  * consumer on `stream` filtered by `filter`; fn is called per message, the message is acked when
- * fn returns 0 and nak'ed otherwise. Returns number of messages handled or -1. */
+ * fn returns 0 and nak'ed otherwise (neither when it came on a connection before a disconnect:
+ * the ack goes to its reply subject, which nats-server lets only the connection that received
+ * it use; JetStream redelivers it after the AckWait, 30 s). Returns number of messages handled
+ * or -1. The same holds for every bus_js_fetch_* below. */
 typedef int (*bus_msg_fn)(const char *subject, const char *msg_id, const char *data, size_t len,
                           void *ud);
 int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *filter, int max,

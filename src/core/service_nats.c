@@ -6,7 +6,7 @@
 
 #include "core/service.h"
 
-/* The JetStream API of one stream a service reads and writes. */
+/* The JetStream API of one stream a service reads and writes (its acks: as k_consumer_api's). */
 static const char *const k_stream_api[] = {"$JS.API.STREAM.INFO.%s",
                                            "$JS.API.STREAM.CREATE.%s",
                                            "$JS.API.STREAM.UPDATE.%s",
@@ -17,7 +17,6 @@ static const char *const k_stream_api[] = {"$JS.API.STREAM.INFO.%s",
                                            "$JS.API.CONSUMER.*.%s.>",
                                            "$JS.API.CONSUMER.DURABLE.CREATE.%s.>",
                                            "$JS.API.CONSUMER.MSG.NEXT.%s.>",
-                                           "$JS.ACK.%s.>",
                                            NULL};
 
 typedef struct lines {
@@ -54,14 +53,16 @@ static void add_list(lines_t *l, const char *kind, const char *fmt, const char *
 }
 
 /* The JetStream API one durable consumer of EVENTS needs (core/consumer.c through bus_js_fetch:
- * look it up, create it, pull from it, ack), limited to that durable; %s = "<module>_<name>". */
-static const char *const k_consumer_api[] = {"$JS.API.CONSUMER.INFO.EVENTS.%s",
-                                             "$JS.API.CONSUMER.CREATE.EVENTS.%s",
-                                             "$JS.API.CONSUMER.CREATE.EVENTS.%s.>",
-                                             "$JS.API.CONSUMER.DURABLE.CREATE.EVENTS.%s",
-                                             "$JS.API.CONSUMER.MSG.NEXT.EVENTS.%s",
-                                             "$JS.ACK.EVENTS.%s.>",
-                                             NULL};
+ * look it up, create it, pull from it), limited to that durable; %s = "<module>_<name>". Its
+ * acks are no permission: a message's ack goes to the reply subject it was delivered with, which
+ * nats-server's allow_responses (scripts/pg.sh) lets the connection publish to once. A publish
+ * permission on `$JS.ACK.EVENTS.<durable>.>` never used those reply entries, so each delivered
+ * message stayed two minutes in the connection's reply map, which nats-server walks whole at
+ * every delivery past 4,096 entries (docs/architecture.md "Event consumers"). */
+static const char *const k_consumer_api[] = {
+    "$JS.API.CONSUMER.INFO.EVENTS.%s",     "$JS.API.CONSUMER.CREATE.EVENTS.%s",
+    "$JS.API.CONSUMER.CREATE.EVENTS.%s.>", "$JS.API.CONSUMER.DURABLE.CREATE.EVENTS.%s",
+    "$JS.API.CONSUMER.MSG.NEXT.EVENTS.%s", NULL};
 
 /* One module's lines. */
 static void add_module(lines_t *l, const svc_module_t *m) {

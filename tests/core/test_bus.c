@@ -20,6 +20,7 @@
 
 #include "core/bus.h"
 #include "core/log.h"
+#include "support/cluster.h"
 #include "support/e2e.h"
 #include "test.h"
 
@@ -794,6 +795,177 @@ static void test_pull_leftovers(void) {
     bus_close(l.b);
 }
 
+/* ---- acks: only to messages delivered to the connection -------------------------------- */
+
+/* scripts/pg.sh function calls through bash (RCP_BIN = the binary under test, whose
+ * `nats-permissions` the config takes): $2 the directory, $3 a port. 0 when they succeeded. */
+static int pg_sh(const char *calls, const char *dir, int port) {
+    const char *root = getenv("RECIPROCAL_TEST_ROOT");
+    char ps[16], script[512];
+    snprintf(ps, sizeof ps, "%d", port);
+    snprintf(script, sizeof script,
+             "RCP_BIN=${RECIPROCAL_TEST_BIN:-$1/build/reciprocal-san} && RCP_LOG_TAG=test_bus && "
+             "source \"$1/scripts/pg.sh\" && %s",
+             calls);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        execl("/bin/bash", "bash", "-c", script, "bash", root && *root ? root : ".", dir, ps,
+              (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void ack_all_each(const bus_batch_msg_t *msgs, int n, int *ack, void *ud) {
+    (void)msgs, (void)ud;
+    for (int i = 0; i < n; i++)
+        ack[i] = 1;
+}
+
+/* The durable's count of delivered, unacked messages once it is `want`, or after ms. */
+static long long ack_pending(bus_t *admin, long long want, int ms) {
+    bus_consumer_state_t st = {0};
+    long long n = -1;
+    err_t e = {0};
+    for (int t = 0; t <= ms && n != want; t += 50) {
+        if (t) sleep_ms(50);
+        if (bus_js_consumer_state(admin, "EVENTS", "analytics_visits", &st, &e) == 0)
+            n = st.num_ack_pending;
+    }
+    return n;
+}
+
+typedef struct forge {
+    bus_t *as_service, *admin;
+    long long pending_after_forgery; /* the consumer's unacked count after the forged ack */
+    const char *dir;
+    int port, reconnected;
+} forge_t;
+
+/* Inside the fetch (the message delivered, not yet acked): the service's connection acks it
+ * through a subject of the message's durable that is not the reply subject it was given (the
+ * message's stream and consumer sequences, another timestamp), flushed; the consumer's state is
+ * read back through the unrestricted user. */
+static int forge_ack(const char *subject, const char *msg_id, const char *data, size_t len,
+                     void *ud) {
+    (void)subject, (void)msg_id, (void)data, (void)len;
+    forge_t *f = ud;
+    err_t e = {0};
+    const char *forged = "$JS.ACK.EVENTS.analytics_visits.1.1.1.1.2";
+    bus_publish(f->as_service, forged, "+ACK", 4, &e); /* refused: nats-server answers -ERR */
+    f->pending_after_forgery = ack_pending(f->admin, 0, 500); /* an ack is applied a bit later */
+    return 0;
+}
+
+#define NATS_START                                                                                 \
+    "rcp_nats_start \"$2/store\" \"$3\" \"$2/nats.log\" \"$2/nats.pid\" \"$2/auth.conf\""
+
+/* Inside the fetch: nats-server restarted (same port and store), the connection back. */
+static int restart_in_fetch(const char *subject, const char *msg_id, const char *data, size_t len,
+                            void *ud) {
+    (void)subject, (void)msg_id, (void)data, (void)len;
+    forge_t *f = ud;
+    unsigned long before = bus_reconnects(f->as_service);
+    if (pg_sh("rcp_nats_stop \"$2/nats.pid\" && " NATS_START, f->dir, f->port) != 0) return 0;
+    for (int i = 0; i < 100 && !(bus_reconnects(f->as_service) > before &&
+                                 bus_connected(f->as_service) && bus_connected(f->admin));
+         i++)
+        sleep_ms(100);
+    f->reconnected = bus_reconnects(f->as_service) > before;
+    return 0;
+}
+
+/* Lines of the private nats-server's log that report a refused publish. */
+static int violations(const char *dir) {
+    char path[600], line[1024];
+    snprintf(path, sizeof path, "%s/nats.log", dir);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, "Publish Violation") != NULL;
+    if (f) fclose(f);
+    return n;
+}
+
+/* A service's NATS user acks its durables' messages through nats-server's reply permissions
+ * (allow_responses: only subjects of messages delivered to the connection, each once), not
+ * through a publish permission on `$JS.ACK.EVENTS.<durable>.>`. With that permission, every
+ * message a consumer received stayed in the connection's reply map for two minutes (an ack
+ * allowed by a permission never uses its entry), and past 4,096 entries nats-server walked the
+ * whole map at every delivery: ~200 us of nats-server CPU per event at 20,000 events
+ * (bench/ingest_e2e.sh, docs/architecture.md "Event consumers"). Checked on a private nats-server
+ * with the project's config (scripts/pg.sh rcp_nats_conf): the acks of fetched messages are
+ * taken (nothing left pending, the ack floor at the last), and an ack of a delivered message
+ * through any other subject of its durable is refused (before: taken). A message delivered
+ * before a reconnect is not acked on the new connection (it would be refused: bus.c pull_ack;
+ * AckWait redelivers it): nats-server logs no other refusal. */
+static void test_acks_are_replies(void) {
+    const char *tmp = getenv("RECIPROCAL_TEST_TMP");
+    char dir[512], url[64], pw_service[128], pw_admin[128], path[600];
+    snprintf(dir, sizeof dir, "%s/nats-acks-%ld", tmp && *tmp ? tmp : "/tmp", (long)getpid());
+    if (tmp && *tmp) mkdir(tmp, 0700);
+    REQUIRE(mkdir(dir, 0700) == 0);
+    int port = e2e_free_port();
+    REQUIRE(port > 0);
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
+    snprintf(path, sizeof path, "%s/nats.pid", dir);
+    int up =
+        pg_sh("rcp_nats_conf \"$2/auth.conf\" \"$2/secrets.env\" analytics test && " NATS_START,
+              dir, port);
+    CHECK_EQ_INT(up, 0);
+    cluster_t c = {0};
+    snprintf(c.dir, sizeof c.dir, "%s", dir);
+    bus_t *admin = NULL, *service = NULL;
+    err_t e = {0};
+    if (up == 0 && cluster_password(&c, "test", pw_admin, sizeof pw_admin) == 0 &&
+        cluster_password(&c, "analytics", pw_service, sizeof pw_service) == 0) {
+        admin = bus_connect_auth(url, "test_bus_acks_admin", "test", pw_admin, &e);
+        service = bus_connect_auth(url, "test_bus_acks", "analytics", pw_service, &e);
+    }
+    CHECK(admin != NULL);
+    CHECK(service != NULL);
+    const char *subjects[] = {"events.>", NULL};
+    if (admin && service && bus_ensure_stream(admin, "EVENTS", subjects, &e) == 0) {
+        for (int i = 0; i < 3; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "ack-%d", i);
+            CHECK_EQ_INT(bus_js_publish(admin, "events.visit.t", id, "{}", 2, NULL, &e), 0);
+        }
+        forge_t f = {service, admin, -1, dir, port, 0};
+        CHECK_EQ_INT(bus_js_fetch(service, "EVENTS", "analytics_visits", "events.visit.>", 1, 2000,
+                                  forge_ack, &f, &e),
+                     1);
+        CHECK_EQ_INT(f.pending_after_forgery, 1); /* the forged ack was refused */
+        CHECK_EQ_INT(bus_js_fetch_each(service, "EVENTS", "analytics_visits", "events.visit.>", 10,
+                                       1000, ack_all_each, NULL, &e),
+                     2);
+        CHECK_EQ_INT(bus_ping(service, 2000, &e), 0); /* the acks are out */
+        CHECK_EQ_INT(ack_pending(admin, 0, 5000), 0);
+        bus_consumer_state_t st = {0};
+        CHECK_EQ_INT(bus_js_consumer_state(admin, "EVENTS", "analytics_visits", &st, &e), 0);
+        CHECK_EQ_INT((long long)st.ack_floor, 3);
+        CHECK_EQ_INT(violations(dir), 1); /* the forged ack */
+        /* nats-server restarted while a message is being handled: its ack is not sent */
+        CHECK_EQ_INT(bus_js_publish(admin, "events.visit.t", "ack-3", "{}", 2, NULL, &e), 0);
+        CHECK_EQ_INT(bus_js_fetch(service, "EVENTS", "analytics_visits", "events.visit.>", 1, 2000,
+                                  restart_in_fetch, &f, &e),
+                     1);
+        CHECK(f.reconnected);
+        CHECK_EQ_INT(bus_ping(service, 2000, &e), 0);
+        CHECK_EQ_INT(violations(dir), 1);
+    } else {
+        CHECK_STR(e.message, "");
+    }
+    bus_close(service);
+    bus_close(admin);
+    pg_sh("rcp_nats_stop \"$2/nats.pid\"", dir, port);
+    cluster_stop(&c); /* removes dir (no nodes of its own) */
+}
+
 int main(void) {
     log_init(LOG_WARN, 0, "test_bus");
     snprintf(prefix, sizeof prefix, "t%ld", (long)getpid());
@@ -819,6 +991,7 @@ int main(void) {
     RUN(test_server_list);
     RUN(test_stream_replicas);
     RUN(test_gray_failure);
+    RUN(test_acks_are_replies);
     bus_shutdown_library();
     TEST_DONE();
 }
