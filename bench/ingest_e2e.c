@@ -46,7 +46,6 @@ static double cpu_s(void) {
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-
 /* The first column of the one-row answer of sql (relay scope) as a number, -1 on error. */
 static long long count(db_pool_t *db, const char *sql, int col, const char *host) {
     db_scope_t s = {.relay = 1};
