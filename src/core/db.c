@@ -956,6 +956,15 @@ typedef struct pipe_op {
     int ok;          /* its result was COMMAND_OK / TUPLES_OK */
 } pipe_op_t;
 
+/* What goes in front of a flight's statements: `begin` (NULL: none, the flight runs in the
+ * pipeline's implicit transaction, which the sync ends) and the scope statement scope_sql with
+ * its parameters sp. */
+typedef struct pipe_head {
+    const char *begin;
+    const char *scope_sql;
+    const char *const *sp;
+} pipe_head_t;
+
 /* BEGIN, the scope and COMMIT, and a PREPARE and an execution per statement */
 #define PIPE_OPS_MAX (2 * (DB_BATCH_MAX + 1) + 2)
 
@@ -976,18 +985,20 @@ static int pipe_send(db_conn_t *c, const pipe_stmt_t *st, int idx, pipe_op_t *op
 }
 
 /* Sends the commands of a flight and the sync. 0, or -1 when libpq could not queue one. */
-static int pipe_send_all(db_conn_t *c, const char *begin, const char *const sp[5],
-                         const pipe_stmt_t *st, int n, int commit, pipe_op_t *ops, int *nops) {
+static int pipe_send_all(db_conn_t *c, const pipe_head_t *head, const pipe_stmt_t *st, int n,
+                         int commit, pipe_op_t *ops, int *nops) {
     PGconn *pg = c->pg;
-    if (begin) {
-        if (PQsendQueryParams(pg, begin, 0, NULL, NULL, NULL, NULL, 0) != 1) return -1;
+    if (head && head->begin) {
+        if (PQsendQueryParams(pg, head->begin, 0, NULL, NULL, NULL, NULL, 0) != 1) return -1;
         ops[(*nops)++] = (pipe_op_t){PIPE_BEGIN, -1, NULL, 0};
-        const pipe_stmt_t scope = {k_scope_sql, 5, sp};
+    }
+    if (head) {
+        const pipe_stmt_t scope = {head->scope_sql, 5, head->sp};
         if (pipe_send(c, &scope, -1, ops, nops) != 0) return -1;
     }
     for (int i = 0; i < n; i++)
         if (pipe_send(c, &st[i], i, ops, nops) != 0) return -1;
-    if (commit) {
+    if (commit && !(head && !head->begin)) { /* an implicit transaction: the sync commits */
         if (PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1) return -1;
         ops[(*nops)++] = (pipe_op_t){PIPE_COMMIT, -1, NULL, 0};
     }
@@ -996,14 +1007,23 @@ static int pipe_send_all(db_conn_t *c, const char *begin, const char *const sp[5
 
 /* Reads the results of nops commands and the sync: each command gives its result(s) then
  * NULL, a command after a failed one PIPELINE_ABORTED. res[i] gets statement i's result, *bad
- * the first error and *bad_op its command. 0, or -1 when the connection broke or the results
- * did not match the commands (the connection is then in an unknown state). */
+ * the first error and *bad_op its command (-1: the commit of an implicit transaction at the
+ * sync, e.g. a deferred constraint: an error after the last command's NULL). 0, or -1 when the
+ * connection broke or the results did not match the commands (the connection is then in an
+ * unknown state). */
 static int pipe_read(PGconn *pg, pipe_op_t *ops, int nops, PGresult **res, PGresult **bad,
                      int *bad_op) {
+    int at_sync = 0; /* 1: the sync's error was read, 2: and its NULL */
     for (int k = 0;;) {
         PGresult *r = PQgetResult(pg);
         if (!r) {
-            if (PQstatus(pg) == CONNECTION_BAD || ++k > nops) return -1;
+            if (PQstatus(pg) == CONNECTION_BAD) return -1;
+            if (k < nops)
+                k++;
+            else if (at_sync == 1)
+                at_sync = 2;
+            else
+                return -1;
             continue;
         }
         ExecStatusType st = PQresultStatus(r);
@@ -1012,6 +1032,12 @@ static int pipe_read(PGconn *pg, pipe_op_t *ops, int nops, PGresult **res, PGres
             return k == nops ? 0 : -1;
         }
         if (k >= nops) {
+            if (!at_sync && !*bad && st == PGRES_FATAL_ERROR) {
+                *bad = r;
+                *bad_op = -1;
+                at_sync = 1;
+                continue;
+            }
             PQclear(r);
             return -1;
         }
@@ -1040,13 +1066,14 @@ static void pipe_forget_unprepared(db_conn_t *c, const pipe_op_t *ops, int nops)
     }
 }
 
-/* ONE flight on c: [`begin` and the scope sp] the n statements [COMMIT], then the sync. 0 with
- * res[i] set (the caller PQclear()s them), or -1 with *e, *lost (the connection is gone) and
- * *failed (1 + the index of the failing statement, 0 when something else failed); every res[i]
- * NULL then. The one error path of every pipeline. */
-static int pipe_flight(db_conn_t *c, const char *begin, const char *const sp[5],
-                       const pipe_stmt_t *st, int n, int commit, PGresult **res, int *lost,
-                       int *failed, err_t *e) {
+/* ONE flight on c: [head: its BEGIN, its scope] the n statements [COMMIT], then the sync (a
+ * head without BEGIN: the flight is one implicit transaction, which the sync commits; commit
+ * then sends no COMMIT and only words the lost-connection error). 0 with res[i] set (the caller
+ * PQclear()s them), or -1 with *e, *lost (the connection is gone) and *failed (1 + the index of the
+ * failing statement, 0 when something else failed); every res[i] NULL then. The one error path of
+ * every pipeline. */
+static int pipe_flight(db_conn_t *c, const pipe_head_t *head, const pipe_stmt_t *st, int n,
+                       int commit, PGresult **res, int *lost, int *failed, err_t *e) {
     pipe_op_t ops[PIPE_OPS_MAX];
     int nops = 0, bad_op = -1, broken = 0;
     PGresult *bad = NULL;
@@ -1059,7 +1086,7 @@ static int pipe_flight(db_conn_t *c, const char *begin, const char *const sp[5],
         PQenterPipelineMode(pg) != 1) {
         broken = 1;
     } else {
-        broken = pipe_send_all(c, begin, sp, st, n, commit, ops, &nops) != 0 ||
+        broken = pipe_send_all(c, head, st, n, commit, ops, &nops) != 0 ||
                  pipe_read(pg, ops, nops, res, &bad, &bad_op) != 0 || PQexitPipelineMode(pg) != 1;
     }
     for (int i = 0; i < n && !bad && !broken; i++)
@@ -1071,7 +1098,8 @@ static int pipe_flight(db_conn_t *c, const char *begin, const char *const sp[5],
     }
     *lost = broken || conn_lost(pg, bad);
     if (bad && !*lost) {
-        const pipe_op_t *op = &ops[bad_op];
+        const pipe_op_t sync = {PIPE_COMMIT, -1, NULL, 0};
+        const pipe_op_t *op = bad_op >= 0 ? &ops[bad_op] : &sync;
         map_error(c, pg, bad, op->kind == PIPE_STMT && op->idx >= 0 ? "statement" : "pipeline", e);
         if (op->kind == PIPE_STMT && op->idx >= 0) *failed = op->idx + 1;
         if (op->kind == PIPE_STMT && plan_is_stale(bad)) {
@@ -1096,21 +1124,24 @@ static int pipe_flight(db_conn_t *c, const char *begin, const char *const sp[5],
     return -1;
 }
 
-/* A flight of tx: with the BEGIN and the scope in front while the transaction is deferred; a
- * lost connection then (nothing of the transaction ran, no COMMIT in the flight) is reset and
+/* A flight of tx: with the BEGIN and the scope in front while the transaction is deferred
+ * (when that first flight also commits, the whole transaction is the flight: the scope and the
+ * statements in the pipeline's implicit transaction, no BEGIN and no COMMIT, the sync commits);
+ * a lost connection then (nothing of the transaction ran, no COMMIT in the flight) is reset and
  * the flight sent once more. */
 static int tx_flight(db_tx_t *tx, const pipe_stmt_t *st, int n, int commit, PGresult **res,
                      int *failed, err_t *e) {
     *failed = 0;
     if (tx->ended) return err_set(e, 500, "internal", NULL, "the transaction is already over");
-    const char *begin = tx->pending ? "BEGIN" : NULL;
+    const pipe_head_t head = {commit ? NULL : "BEGIN", k_scope_sql, tx->sp};
+    const pipe_head_t *h = tx->pending ? &head : NULL;
     int lost = 0;
-    int rc = pipe_flight(tx->c, begin, tx->sp, st, n, commit, res, &lost, failed, e);
-    if (rc != 0 && lost && begin && !commit) {
+    int rc = pipe_flight(tx->c, h, st, n, commit, res, &lost, failed, e);
+    if (rc != 0 && lost && h && !commit) {
         err_clear(e);
         conn_reset(tx->pool, tx->c, e);
         if (tx->c->pg && PQstatus(tx->c->pg) == CONNECTION_OK)
-            rc = pipe_flight(tx->c, begin, tx->sp, st, n, commit, res, &lost, failed, e);
+            rc = pipe_flight(tx->c, h, st, n, commit, res, &lost, failed, e);
     }
     tx->pending = 0; /* sent: a COMMIT after a failure reports it (or finds the connection gone) */
     if (rc == 0) tx->ended = commit;
@@ -1205,113 +1236,23 @@ void db_batch_clear(db_batch_t *b) {
 
 /* ---------------------------------------------------------------- one-statement reads */
 
-/* `begin` (BEGIN READ ONLY, or BEGIN for db_write), scope, statement, COMMIT in ONE pipeline
- * (one round trip). 0 with *out set, -1 with *e (and *lost when the connection is gone), or 1
- * when the statements are not prepared on this connection yet or pipeline mode is unavailable
- * (use read_serial). */
-static int read_pipelined(db_conn_t *c, const char *begin, const char *const sp[5], const char *sql,
-                          int nparams, const char *const *params, PGresult **out, int *lost,
-                          err_t *e) {
-    PGconn *pg = c->pg;
-    const db_stmt_t *scope = cache_find(c, k_scope_sql, hash_sql(k_scope_sql));
-    db_stmt_t *s = cache_find(c, sql, hash_sql(sql));
-    *out = NULL;
-    if (!pg || !scope || !s || PQpipelineStatus(pg) != PQ_PIPELINE_OFF ||
-        PQenterPipelineMode(pg) != 1)
-        return 1;
-    int sent = PQsendQueryParams(pg, begin, 0, NULL, NULL, NULL, NULL, 0) == 1 &&
-               PQsendQueryPrepared(pg, scope->name, 5, sp, NULL, NULL, 0) == 1 &&
-               PQsendQueryPrepared(pg, s->name, nparams, params, NULL, NULL, 0) == 1 &&
-               PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
-               PQpipelineSync(pg) == 1;
-    PGresult *res = NULL, *bad = NULL;
-    int broken = !sent, bad_at = -1;
-    /* results: per query (0 BEGIN, 1 scope, 2 statement, 3 COMMIT) its result then NULL, then
-     * PIPELINE_SYNC; after an error the remaining queries give PIPELINE_ABORTED */
-    for (int q = 0; sent && q <= 5;) {
-        PGresult *r = PQgetResult(pg);
-        if (!r) {
-            if (PQstatus(pg) == CONNECTION_BAD) {
-                broken = 1;
-                break;
-            }
-            q++;
-            continue;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_PIPELINE_SYNC) {
-            PQclear(r);
-            break;
-        }
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            if (!bad && st != PGRES_PIPELINE_ABORTED) {
-                bad = r;
-                bad_at = q;
-                continue;
-            }
-        } else if (q == 2 && !res) {
-            res = r;
-            continue;
-        }
-        PQclear(r);
-    }
-    if (!broken && PQexitPipelineMode(pg) != 1) broken = 1;
-    if (!bad && !broken && !res) broken = 1; /* the statement gave no result: should not happen */
-    if (bad || broken) {
-        PQclear(res);
-        *lost = conn_lost(pg, bad);
-        if (bad) {
-            map_error(c, pg, bad, bad_at == 2 ? "statement" : "read transaction", e);
-            if (bad_at == 2 && !*lost && plan_is_stale(bad)) cache_drop(c, s);
-        } else {
-            err_set(e, 503, "unavailable", NULL, "the database connection was lost");
-        }
-        PQclear(bad);
-        return -1;
-    }
-    *out = res;
-    return 0;
-}
+/* The scope of a db_read: the same settings with the transaction made read only, so that the
+ * read needs no BEGIN READ ONLY (setting transaction_read_only on is allowed at any point of a
+ * transaction; setting it off again is refused once a statement has run). */
+static const char k_scope_ro_sql[] =
+    "SELECT set_config('transaction_read_only','on',true), set_config('app.club_id',$1,true), "
+    "set_config('app.user_id',$2,true), set_config('app.network_admin',$3,true), "
+    "set_config('app.relay',$4,true), set_config('app.ledger_writer',$5,true)";
 
-/* The same one statement after another (prepares the scope and the statement on this
- * connection for next time). The result, or NULL with *e (and *lost). */
-static PGresult *read_serial(db_conn_t *c, const char *begin, const char *const sp[5],
-                             const char *sql, int nparams, const char *const *params, int *lost,
-                             err_t *e) {
-    PGresult *res = NULL, *r = PQexec(c->pg, begin);
-    if (!result_ok(r)) {
-        *lost = conn_lost(c->pg, r);
-        map_error(c, c->pg, r, "BEGIN", e);
-        PQclear(r);
-        return NULL;
-    }
-    PQclear(r);
-    r = conn_exec(c, k_scope_sql, 5, sp, e);
-    if (r) {
-        PQclear(r);
-        res = conn_exec(c, sql, nparams, params, e);
-    }
-    if (!res) {
-        *lost = !c->pg || PQstatus(c->pg) == CONNECTION_BAD;
-        return NULL;
-    }
-    r = PQexec(c->pg, "COMMIT");
-    if (!result_ok(r)) {
-        *lost = conn_lost(c->pg, r);
-        map_error(c, c->pg, r, "COMMIT", e);
-        PQclear(r);
-        PQclear(res);
-        return NULL;
-    }
-    PQclear(r);
-    return res;
-}
-
-/* db_read and db_write: `begin` opens the transaction; `retry` resets a lost connection and
- * runs the statement once more (only for reads: a write may have committed before the
- * connection broke). */
-static PGresult *one_statement(db_pool_t *p, const db_scope_t *scope, const char *begin, int retry,
-                               const char *sql, int nparams, const char *const *params, err_t *e) {
+/* db_read and db_write: the scope and the statement in ONE flight with no BEGIN and no COMMIT:
+ * the statements between two syncs of the extended query protocol run in one implicit
+ * transaction, which the sync commits (or rolls back after an error), so the scope's
+ * transaction-local settings hold for the statement and end with it. Each is prepared on first
+ * use in the same flight. `retry` resets a lost connection and runs the statement once more
+ * (only for reads: a write may have committed before the connection broke). */
+static PGresult *one_statement(db_pool_t *p, const db_scope_t *scope, const char *scope_sql,
+                               int retry, const char *sql, int nparams, const char *const *params,
+                               err_t *e) {
     const char *sp[5];
     if (!p || !sql) {
         err_set(e, 500, "internal", NULL, "db_read: no pool or statement");
@@ -1324,9 +1265,11 @@ static PGresult *one_statement(db_pool_t *p, const db_scope_t *scope, const char
     if (scope_params(scope, 0, sp, e) != 0) return NULL;
     db_conn_t *c = acquire(p, e);
     if (!c) return NULL;
+    const pipe_head_t head = {NULL, scope_sql, sp};
+    const pipe_stmt_t st = {sql, nparams, params};
     PGresult *res = NULL;
     for (int attempt = 0; attempt < 1 + retry && !res; attempt++) {
-        int lost = 0;
+        int lost = 0, failed;
         if (attempt) {
             err_clear(e);
             conn_reset(p, c, e);
@@ -1334,9 +1277,7 @@ static PGresult *one_statement(db_pool_t *p, const db_scope_t *scope, const char
         } else if (conn_ensure(p, c, e) < 0) {
             break;
         }
-        int rc = read_pipelined(c, begin, sp, sql, nparams, params, &res, &lost, e);
-        if (rc == 1) res = read_serial(c, begin, sp, sql, nparams, params, &lost, e);
-        if (!res && !lost) break;
+        if (pipe_flight(c, &head, &st, 1, !retry, &res, &lost, &failed, e) != 0 && !lost) break;
     }
     release(p, c);
     return res;
@@ -1345,12 +1286,12 @@ static PGresult *one_statement(db_pool_t *p, const db_scope_t *scope, const char
 PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
                   const char *const *params, err_t *e) {
     /* read only, so a connection found gone (server restart) is reset and the read retried */
-    return one_statement(p, scope, "BEGIN READ ONLY", 1, sql, nparams, params, e);
+    return one_statement(p, scope, k_scope_ro_sql, 1, sql, nparams, params, e);
 }
 
 PGresult *db_write(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
                    const char *const *params, err_t *e) {
-    return one_statement(p, scope, "BEGIN", 0, sql, nparams, params, e);
+    return one_statement(p, scope, k_scope_sql, 0, sql, nparams, params, e);
 }
 
 int db_commit(db_tx_t *tx, err_t *e) {

@@ -360,6 +360,8 @@ static void test_read(void) {
              " WHERE slug LIKE $1",
              g_schema);
     const char *like[] = {"r-%"};
+    char like_sql[256];
+    snprintf(like_sql, sizeof like_sql, "%s", sql);
     db_scope_t a = {CLUB_A, "44444444-4444-4444-8444-444444444444", 0, 0}, b = {CLUB_B, NULL, 0, 0};
     for (int i = 0; i < 3; i++) { /* 1st: step by step; then pipelined */
         CHECK_STR(read_value(p, &a, sql, 1, like, &e),
@@ -391,6 +393,28 @@ static void test_read(void) {
     CHECK(read_value(p, &a, sql, 1, zero, &e) == NULL);
     CHECK_EQ_INT(e.status, 422);
     CHECK_STR(read_value(p, &a, sql, 1, one, &e), "1");
+    /* the statement cannot make the transaction read-write again (the scope made it read
+     * only, and a statement has run) */
+    err_clear(&e);
+    CHECK(read_value(p, &a, "SELECT set_config('transaction_read_only', 'off', true)", 0, NULL,
+                     &e) == NULL);
+    CHECK(e.status >= 400);
+    err_clear(&e);
+    CHECK(read_value(p, &a,
+                     "WITH w AS (SELECT set_config('transaction_read_only', 'off', true))"
+                     " SELECT * FROM w",
+                     0, NULL, &e) == NULL);
+    /* two statements (the scope and the read) in the pipeline's implicit transaction: no
+     * BEGIN READ ONLY and no COMMIT, so the read runs outside a transaction block (a SAVEPOINT
+     * is refused there; in a BEGIN ... COMMIT block it would succeed), and every scope setting
+     * still reaches it (above) and ends with it (tx_value above) */
+    for (int i = 0; i < 2; i++) {
+        err_clear(&e);
+        CHECK(db_read(p, &a, "SAVEPOINT s", 0, NULL, &e) == NULL);
+        CHECK_EQ_INT(e.status, 500);
+        CHECK(strstr(e.message, "25P01") != NULL);
+    }
+    CHECK_STR(read_value(p, &b, like_sql, 1, like, &e), "r-b  on");
     /* scope checks as db_begin */
     db_scope_t bad = {"not-a-uuid", NULL, 0, 0};
     err_clear(&e);
@@ -439,6 +463,27 @@ static void test_write(void) {
     CHECK(db_write(p, &a, sql, 2, dup, &e) == NULL);
     CHECK(e.status >= 400);
     CHECK_STR(read_value(p, &a, count, 0, NULL, &e), "3");
+    /* no BEGIN/COMMIT: the sync commits; an error at that commit (a deferred constraint) is the
+     * statement's error, nothing is saved and the connection stays usable */
+    CHECK_EQ_INT(owner_exec("CREATE TABLE %s.deferred (club_id uuid NOT NULL, k text, "
+                            "UNIQUE (k) DEFERRABLE INITIALLY DEFERRED);"
+                            "GRANT SELECT, INSERT ON %s.deferred TO reciprocal_app"),
+                 0);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.deferred (club_id, k) VALUES ($1, $2), ($1, $2) RETURNING k",
+             g_schema);
+    const char *twice[] = {CLUB_A, "d"};
+    for (int i = 0; i < 2; i++) {
+        err_clear(&e);
+        PGresult *r = db_write(p, &a, sql, 2, twice, &e);
+        CHECK(r == NULL);
+        PQclear(r);
+        CHECK_EQ_INT(e.status, 409);
+        CHECK_STR(e.code, "conflict");
+    }
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.deferred", g_schema);
+    CHECK_STR(read_value(p, &a, sql, 0, NULL, &e), "0");
+    CHECK_STR(read_value(p, &a, count, 0, NULL, &e), "3");
     int in_use = -1;
     db_pool_stats(p, NULL, &in_use, NULL);
     CHECK_EQ_INT(in_use, 0);
@@ -484,9 +529,27 @@ static void test_pipeline(void) {
         CHECK_EQ_INT(db_commit(tx, &e), 0); /* committed in the flight: only releases */
     }
     CHECK_STR(read_value(p, &a, cnt, 0, NULL, &e), "4");
-    /* an error in the middle: 409 naming the statement, nothing after it ran, nothing kept */
     db_tx_t *tx = NULL;
     db_batch_t b = {0};
+    /* a transaction that is one flight with its COMMIT runs in the pipeline's implicit
+     * transaction (no BEGIN, no COMMIT statement): a SAVEPOINT is refused there; in a later
+     * flight of a transaction begun in an earlier one it is not */
+    for (int later = 0; later < 2; later++) {
+        err_clear(&e);
+        REQUIRE_OK(db_begin_deferred(p, &a, &tx, &e));
+        if (later) {
+            db_batch_add(&b, cnt, 0, NULL);
+            CHECK_EQ_INT(db_batch_run(tx, &b, 0, &e), 0);
+            db_batch_clear(&b);
+        }
+        db_batch_add(&b, "SAVEPOINT s", 0, NULL);
+        db_batch_add(&b, cnt, 0, NULL);
+        CHECK_EQ_INT(db_batch_run(tx, &b, DB_BATCH_COMMIT, &e), later ? 0 : -1);
+        if (!later) CHECK(strstr(e.message, "25P01") != NULL);
+        db_batch_clear(&b);
+        CHECK_EQ_INT(db_tx_finish(&tx, later ? 0 : -1, NULL, &e), later ? 0 : -1);
+    }
+    /* an error in the middle: 409 naming the statement, nothing after it ran, nothing kept */
     err_clear(&e);
     REQUIRE_OK(db_begin_deferred(p, &a, &tx, &e));
     const char *fresh[] = {"p-x"}, *dup[] = {"p-0-1"};
