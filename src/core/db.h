@@ -56,17 +56,20 @@ PGresult *db_exec(db_tx_t *tx, const char *sql, int nparams, const char *const *
 /* Same, but for statements that return no rows; returns affected row count or -1. */
 long long db_exec_cmd(db_tx_t *tx, const char *sql, int nparams, const char *const *params,
                       err_t *e);
-/* One read in its own scoped READ ONLY transaction, in ONE round trip (BEGIN READ ONLY, the
- * scope, the statement and COMMIT sent as one libpq pipeline; the first use of a statement on a
- * connection goes step by step and prepares it). Same scope checks and errors as db_begin +
+/* One read in its own scoped read-only transaction, in ONE round trip of TWO statements: the
+ * scope (with transaction_read_only on) and the statement, sent as one libpq pipeline and run
+ * in its implicit transaction, which the sync ends (no BEGIN, no COMMIT; a statement new on the
+ * connection is prepared in the same flight). Same scope checks and errors as db_begin +
  * db_exec + db_commit; a lost connection is reset and the read retried once. Returns the
  * statement's result (caller PQclear()s) or NULL with *e set. A write in it fails (25006 ->
- * 500). For handlers whose whole work is one SELECT. */
+ * 500). The statement runs outside a transaction block (SAVEPOINT is refused). For handlers
+ * whose whole work is one SELECT. */
 PGresult *db_read(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
                   const char *const *params, err_t *e);
 /* The same for one statement that writes (a statement calling a plpgsql function that does
- * the whole operation): BEGIN, the scope, the statement and COMMIT in ONE round trip. Not
- * retried when the connection is lost (the COMMIT may have run): 503 "unavailable" then, and
+ * the whole operation): the scope and the statement in ONE round trip, committed by the sync
+ * (an error at that commit, e.g. a deferred constraint, is the statement's error). Not
+ * retried when the connection is lost (the commit may have run): 503 "unavailable" then, and
  * the caller's client retries. */
 PGresult *db_write(db_pool_t *p, const db_scope_t *scope, const char *sql, int nparams,
                    const char *const *params, err_t *e);
@@ -97,9 +100,11 @@ PGconn *db_tx_conn(db_tx_t *tx);
  * db_begin_deferred: like db_begin (takes a connection, checks the scope: pool exhaustion and a
  * bad scope fail here), but sends nothing yet: the BEGIN and the scope go to the server in the
  * same flight as the transaction's first statement (db_exec, db_batch_run), saving a round
- * trip. A lost connection found by that first flight is reset and the flight sent once more
- * (nothing of the transaction had run). db_commit of a deferred transaction in which nothing was
- * sent sends nothing.
+ * trip; when that first flight also commits (DB_BATCH_COMMIT), the transaction is the flight's
+ * implicit transaction: the scope and the statements, no BEGIN and no COMMIT (as db_write). A lost
+ * connection found by that first flight is reset and the flight sent once more (nothing of the
+ * transaction had run). db_commit of a deferred transaction in which nothing was sent sends
+ * nothing.
  *
  * A batch (db_batch_t, on the stack, zero-initialised: `db_batch_t b = {0};`, members private)
  * queues up to DB_BATCH_MAX parameterised statements; the SQL and the parameters are copied, so
