@@ -64,7 +64,7 @@ static json_t *with_perms(const char *doc, size_t len, const char *perms, err_t 
 }
 
 /* From the cache when it holds the account; else one statement in one round trip (db_read:
- * BEGIN READ ONLY, the caller's scope, the SELECT, COMMIT as one pipeline), the document kept as
+ * the caller's read-only scope and the SELECT as one pipeline), the document kept as
  * PostgreSQL built it (db_json_raw) for the next request. */
 int auth_me(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     (void)in;

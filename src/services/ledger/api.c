@@ -235,7 +235,7 @@ int ledger_tx_status(db_pool_t *db, bus_t *b, const uint8_t id[32], int wait_ms,
     uint64_t gen = ledger_commit_gen();
     *out = NULL;
     for (;;) {
-        /* one round trip (db_read pipelines BEGIN READ ONLY, scope, statement, COMMIT): this
+        /* one round trip (db_read pipelines the read-only scope and the statement): this
          * runs once per submit; BEGIN, SELECT, ROLLBACK one after another were three */
         PGresult *r = db_read(db, &reader,
                               "SELECT block_number, position, log_index, validation_code FROM "

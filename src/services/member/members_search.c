@@ -530,7 +530,7 @@ int members_list(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     long long limit = 20;
     jsonx_int(in, "limit", 0, 1, 100, 20, &limit, e);
     if (member_prepare(call, in, &c, &scope, &named, e) != 0) return -1;
-    /* One round trip (db_read: BEGIN READ ONLY, scope, the statement, COMMIT). A club named by
+    /* One round trip (db_read: the read-only scope and the statement). A club named by
      * the caller is checked only when the answer could depend on it (no rows, or an error):
      * in a club that does not exist RLS shows no rows, and member_begin answered 404 club_id. */
     list_sql_t *s = malloc(sizeof *s);
