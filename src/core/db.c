@@ -70,6 +70,8 @@ struct db_tx {
     db_conn_t *c;
     int pending; /* db_begin_deferred: BEGIN and scope not sent yet */
     int ended;   /* committed by db_batch_run(DB_BATCH_COMMIT) */
+    int aborted; /* a one-flight (implicit) transaction failed: rolled back at the sync, so the
+                  * connection is outside any transaction; later statements must not run */
     /* the scope's parameters, for a deferred BEGIN */
     char club[40], user[132];
     const char *sp[5];
@@ -774,7 +776,7 @@ PGresult *db_exec(db_tx_t *tx, const char *sql, int nparams, const char *const *
         err_set(e, 500, "internal", NULL, "db_exec: bad parameter count");
         return NULL;
     }
-    if (tx->pending || tx->ended) { /* the BEGIN and the scope go with it (or: over) */
+    if (tx->pending || tx->ended || tx->aborted) { /* BEGIN and scope go with it (or: over) */
         const pipe_stmt_t st = {sql, nparams, params};
         PGresult *r = NULL;
         int failed;
@@ -1129,10 +1131,16 @@ static int pipe_flight(db_conn_t *c, const pipe_head_t *head, const pipe_stmt_t 
  * statements in the pipeline's implicit transaction, no BEGIN and no COMMIT, the sync commits);
  * a lost connection then (nothing of the transaction ran, no COMMIT in the flight) is reset and
  * the flight sent once more. */
+static int tx_aborted(err_t *e) {
+    return err_set(e, 500, "internal", NULL,
+                   "the transaction was rolled back because a statement in it failed");
+}
+
 static int tx_flight(db_tx_t *tx, const pipe_stmt_t *st, int n, int commit, PGresult **res,
                      int *failed, err_t *e) {
     *failed = 0;
     if (tx->ended) return err_set(e, 500, "internal", NULL, "the transaction is already over");
+    if (tx->aborted) return tx_aborted(e);
     const pipe_head_t head = {commit ? NULL : "BEGIN", k_scope_sql, tx->sp};
     const pipe_head_t *h = tx->pending ? &head : NULL;
     int lost = 0;
@@ -1145,6 +1153,7 @@ static int tx_flight(db_tx_t *tx, const pipe_stmt_t *st, int n, int commit, PGre
     }
     tx->pending = 0; /* sent: a COMMIT after a failure reports it (or finds the connection gone) */
     if (rc == 0) tx->ended = commit;
+    if (rc != 0 && h && commit) tx->aborted = 1; /* the sync rolled it back */
     return rc;
 }
 
@@ -1298,6 +1307,10 @@ int db_commit(db_tx_t *tx, err_t *e) {
     if (!tx) return err_set(e, 500, "internal", NULL, "db_commit: no transaction");
     db_conn_t *c = tx->c;
     int rc = 0;
+    if (tx->aborted) {
+        rc = tx_aborted(e);
+        goto done;
+    }
     if (tx->pending || tx->ended) goto done; /* nothing sent, or committed in a batch */
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
         rc = err_set(e, 503, "unavailable", NULL,
@@ -1315,8 +1328,7 @@ int db_commit(db_tx_t *tx, err_t *e) {
         }
     } else if (strcmp(PQcmdStatus(r), "ROLLBACK") == 0) {
         /* COMMIT of a transaction in which a statement failed rolls back */
-        rc = err_set(e, 500, "internal", NULL,
-                     "the transaction was rolled back because a statement in it failed");
+        rc = tx_aborted(e);
     }
     PQclear(r);
 done:
@@ -1355,7 +1367,7 @@ int db_tx_finish(db_tx_t **tx, int rc, json_t **out, err_t *e) {
 }
 
 PGconn *db_tx_conn(db_tx_t *tx) {
-    if (!tx || !tx->c) return NULL;
+    if (!tx || !tx->c || tx->aborted) return NULL;
     if (tx->pending) {
         err_t e;
         int failed;

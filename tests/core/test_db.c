@@ -564,7 +564,15 @@ static void test_pipeline(void) {
     CHECK_EQ_INT(db_batch_failed(&b), 1);
     CHECK(db_batch_result(&b, 0) == NULL);
     db_batch_clear(&b);
-    db_rollback(tx);
+    /* that one-flight transaction is over (rolled back at the sync): a later statement does
+     * not run outside it, and the commit reports the rollback */
+    err_clear(&e);
+    CHECK(db_exec(tx, cnt, 0, NULL, &e) == NULL);
+    CHECK_EQ_INT(e.status, 500);
+    CHECK(db_tx_conn(tx) == NULL);
+    err_clear(&e);
+    CHECK_EQ_INT(db_commit(tx, &e), -1);
+    CHECK_EQ_INT(e.status, 500);
     CHECK_STR(read_value(p, &a, cnt, 0, NULL, &e), "4");
     /* the aborted PREPARE was forgotten: the statement is prepared (and fails) on its own now */
     err_clear(&e);
