@@ -4,7 +4,9 @@
  * table. Events applied once; the whole stream replayed (durable deleted, every event delivered
  * again) applies nothing twice; a transient error (503) is retried until it passes; a permanent
  * error is retried max_tries times then dead-lettered; an unreadable message is dead-lettered at
- * once; the consumer thread applies new events and stops; bad consumer rows are refused. */
+ * once; a lingering consumer (linger_ms) gathers a trickle of events into one or two batches and
+ * takes a full batch at once; the consumer thread applies new events and stops; bad consumer
+ * rows are refused. */
 #include <jansson.h>
 #include <nats/nats.h>
 #include <pthread.h>
