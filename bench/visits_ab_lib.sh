@@ -66,7 +66,7 @@ visits_ab_row() {
             if (nats == 1) line = line sprintf("|" f, n ? t * 1000 / hz / n : 0)
             printf "%s", line }' >>"$out"
     [[ -z ${BENCH_VISIT_CPU_STMTS:-} ]] || echo "$name$tag" >>"$out.stmts"
-    echo "$( ((${n:-0} > 0)) && visits_ab_stmts "$n")" >>"$out"
+    printf '%s\n' "$( ((${n:-0} > 0)) && visits_ab_stmts "$n")" >>"$out"
     say "$(tail -n 1 "$out")"
 }
 
