@@ -13,8 +13,10 @@
  * publishes, getrusage: not part of the server's figures) and "ok=1" when the rollups count every
  * visit once (daily_visits.requested = EVENTS / 2, visits = EVENTS / 2), else ok=0. Needs
  * RECIPROCAL_DATABASE_URL (a migrated database, polled with the relay scope every 0.25 s) and
- * RECIPROCAL_NATS_URL (+ _USER / _PASSWORD). Usage: bench-ingest-e2e [EVENTS [TIMEOUT_S]] (20000
- * 300). */
+ * RECIPROCAL_NATS_URL (+ _USER / _PASSWORD). INGEST_E2E_RATE (events/s, 0 = as fast as it can):
+ * paced publishing, a slice of RATE / 100 events every 10 ms, as a service's outbox relay feeds
+ * the consumers under steady load (their batches then hold what arrives, not a backlog). Usage:
+ * bench-ingest-e2e [EVENTS [TIMEOUT_S]] (20000 300). */
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -134,9 +136,15 @@ int main(int argc, char **argv) {
         }
     }
     const char *sql_raw = "SELECT count(*) FROM analytics.raw_events WHERE host_club_id = $1";
+    const char *rate_s = getenv("INGEST_E2E_RATE");
+    long rate = rate_s ? atol(rate_s) : 0, chunk = rate > 0 ? rate / 100 : CHUNK;
+    if (chunk < 1) chunk = 1;
+    if (chunk > CHUNK) chunk = CHUNK;
     double t0 = wall_s(), c0 = cpu_s();
-    for (long i = 0; i < n; i += CHUNK) {
-        int m = (int)(n - i < CHUNK ? n - i : CHUNK);
+    for (long i = 0; i < n; i += chunk) {
+        int m = (int)(n - i < chunk ? n - i : chunk);
+        double due = rate > 0 ? t0 + (double)i / (double)rate - wall_s() : 0;
+        if (due > 0) usleep((useconds_t)(due * 1e6));
         for (int k = 0; k < m; k++)
             msgs[k] = (bus_batch_msg_t){.subject = (i + k) % 2 ? "events.visit.checked_out"
                                                                : "events.visit.requested",

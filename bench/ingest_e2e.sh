@@ -14,7 +14,9 @@
 # pub_us, its CPU per event while publishing, is printed beside. The NATS users' permissions
 # come from each binary (RCP_BIN). idle_cpu: the three's CPU (% of one core) in the 5 s after the
 # last commit, the consumers polling an idle stream. Exit status 1 when a run failed or did not roll up every event.
-# Usage: bench/ingest_e2e.sh  (BINS="A B" to compare builds; INGEST_E2E_EVENTS, _ROUNDS)
+# INGEST_E2E_RATE (events/s, default 0 = as fast as it can): paced publishing (bench/ingest_e2e.c),
+# the consumers' batches then hold what arrives at that rate (a lingering consumer's case).
+# Usage: bench/ingest_e2e.sh  (BINS="A B" to compare builds; INGEST_E2E_EVENTS, _ROUNDS, _RATE)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 # shellcheck disable=SC2034 # read by scripts/pg.sh

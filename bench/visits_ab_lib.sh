@@ -9,6 +9,11 @@
 #        "KIND|NAME|TAG|req/s|p99|server ms|PostgreSQL ms" (and "|nats ms" when NATS is 1), CPU
 #        ms with DIGITS decimals, to OUT and says it. CPU from /proc ticks over the run divided by
 #        the requests (includes the background work the requests cause).
+#        BENCH_VISIT_CPU_SETTLE (0) seconds after the run are counted too (consumers catching
+#        up, a lingering consumer's last batch). BENCH_VISIT_CPU_STMTS=WORD (with
+#        RCP_PG_PRELOAD=pg_stat_statements): pg_stat_statements reset before the run, then
+#        "|stmts WORD: ms, calls" per request appended: the execution + planning time and the
+#        calls of the statements whose text holds WORD (e.g. analytics: its consumers' share).
 #   visits_ab_pairs SLICE ROWS
 #        BENCH_VISIT_CPU_PAIRS (3) interleaved pairs: the door pool split into 2 x pairs slices
 #        ($TMP/SLICE-slice-N.txt), then per pair A (the running binary, $BIN) and B
@@ -23,11 +28,30 @@ visits_ab_nats_ticks() {
     ticks "$p"
 }
 
+# visits_ab_stmts N: "|stmts WORD: ms, calls" per request of N (BENCH_VISIT_CPU_STMTS), else "".
+visits_ab_stmts() {
+    [[ -n ${BENCH_VISIT_CPU_STMTS:-} ]] || return 0
+    psql -qAt "${RCP_PG_SUPER_URL%/postgres}/reciprocal" -c "SELECT format('|stmts %s: %s ms, %s calls',
+        '$BENCH_VISIT_CPU_STMTS', round((sum(total_exec_time + total_plan_time) / $1)::numeric, 3),
+        round(sum(calls) / $1.0, 2)) FROM pg_stat_statements WHERE query ILIKE '%$BENCH_VISIT_CPU_STMTS%'" \
+        2>/dev/null || true
+    # the costliest of them, per request, into OUT.stmts (ms | calls | query)
+    psql -qAt -F ' | ' "${RCP_PG_SUPER_URL%/postgres}/reciprocal" -c "SELECT
+        round(((total_exec_time + total_plan_time) / $1)::numeric, 3), round(calls / $1.0, 3),
+        left(regexp_replace(query, '\s+', ' ', 'g'), 120) FROM pg_stat_statements
+        WHERE query ILIKE '%$BENCH_VISIT_CPU_STMTS%' ORDER BY 1 DESC LIMIT 12" \
+        >>"$BENCH_VISIT_CPU_OUT.stmts" 2>/dev/null || true
+}
+
 visits_ab_row() {
     local out=$1 kind=$2 digits=$3 nats=$4 name=$5 url=$6 lua=$7 tag=$8 s0 g0 n0=0 s1 g1 n1=0 f n
+    [[ -z ${BENCH_VISIT_CPU_STMTS:-} ]] ||
+        psql -qAt "${RCP_PG_SUPER_URL%/postgres}/reciprocal" -c "CREATE EXTENSION IF NOT EXISTS
+            pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null 2>&1 || true
     s0=$(ticks "$srv_pid") g0=$(pg_ticks)
     [[ $nats == 1 ]] && n0=$(visits_ab_nats_ticks)
     run_wrk "$name$tag" "$url" -s "$lua"
+    sleep "${BENCH_VISIT_CPU_SETTLE:-0}"
     s1=$(ticks "$srv_pid") g1=$(pg_ticks)
     [[ $nats == 1 ]] && n1=$(visits_ab_nats_ticks)
     f=$(ls -t "$TMP"/log/wrk-*.txt | head -n 1)
@@ -40,7 +64,9 @@ visits_ab_row() {
             line = sprintf("%s|%s|%s|%s|%s|" f "|" f, kind, name, tag, c[2], c[4],
                 n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0)
             if (nats == 1) line = line sprintf("|" f, n ? t * 1000 / hz / n : 0)
-            print line }' >>"$out"
+            printf "%s", line }' >>"$out"
+    [[ -z ${BENCH_VISIT_CPU_STMTS:-} ]] || echo "$name$tag" >>"$out.stmts"
+    printf '%s\n' "$( ((${n:-0} > 0)) && visits_ab_stmts "$n")" >>"$out"
     say "$(tail -n 1 "$out")"
 }
 

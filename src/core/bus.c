@@ -1128,13 +1128,28 @@ static int pull_round(bus_t *b, pull_ctx_t *p, pull_list_t *l, int max, int base
     return pull_read(p, l, max, reply, deadline_ms, status, e);
 }
 
+/* Lingering: once l holds a message, one request for the rest of max held by the server until
+ * deadline_ms (it answers at once with what is there, then with what comes), read until l holds
+ * max, the request ends or deadline_ms passes. 0 or -1 + e. */
+static int pull_gather(bus_t *b, pull_ctx_t *p, pull_list_t *l, int max, long long deadline_ms,
+                       err_t *e) {
+    char reply[256], status[8];
+    long long left = deadline_ms - pull_now_ms();
+    if (l->n >= max || left <= 0) return 0;
+    natsStatus s = pull_request(b, p, max - l->n, left, 0, reply, sizeof reply);
+    if (s != NATS_OK) return nats_err(e, s, "JetStream pull request");
+    return pull_read(p, l, max, reply, deadline_ms, status, e);
+}
+
 /* Fetches from the durable pull consumer (created on first use) into l (allocated here, room for
  * max; free with pull_list_free). idle_ms 0: up to max messages within timeout_ms (what is there
  * at once, else what comes until timeout_ms). idle_ms > 0: waits up to idle_ms for one message
  * (a request held by the server: no traffic while nothing comes), then takes up to max - 1 more,
- * waiting at most timeout_ms for them. 1 when messages came, 0 when none, -1 + e. */
+ * waiting at most timeout_ms for them. linger (with idle_ms > 0): after that first message,
+ * keeps taking messages until l holds max or timeout_ms have passed since it (pull_gather), even
+ * when more came at once. 1 when messages came, 0 when none, -1 + e. */
 static int pull_fetch(bus_t *b, const char *stream, const char *durable, const char *filter,
-                      int max, int idle_ms, int timeout_ms, pull_list_t *l, err_t *e) {
+                      int max, int idle_ms, int timeout_ms, int linger, pull_list_t *l, err_t *e) {
     l->msgs = NULL;
     l->n = 0;
     l->stale = 0;
@@ -1158,7 +1173,10 @@ static int pull_fetch(bus_t *b, const char *stream, const char *durable, const c
     pull_leftovers(p, l, max);
     if (p->gen != l->gen) l->stale = l->n; /* a disconnect since the last fetch began */
     p->gen = l->gen;
-    if (idle_ms > 0 && l->n == 0) {
+    if (linger && idle_ms > 0) {
+        if (l->n == 0) rc = pull_round(b, p, l, 1, 0, pull_now_ms() + idle_ms, e);
+        if (rc == 0 && l->n > 0) rc = pull_gather(b, p, l, max, pull_now_ms() + timeout_ms, e);
+    } else if (idle_ms > 0 && l->n == 0) {
         rc = pull_round(b, p, l, 1, 0, pull_now_ms() + idle_ms, e);
         /* the first message came: wait up to timeout_ms for more when none is there at once */
         if (rc == 0 && l->n == 1 && max > 1)
@@ -1199,7 +1217,7 @@ int bus_js_fetch(bus_t *b, const char *stream, const char *durable, const char *
                  int timeout_ms, bus_msg_fn fn, void *ud, err_t *e) {
     if (!fn) return err_set(e, 500, "internal", "", "bus_js_fetch: a message function is needed");
     pull_list_t list;
-    int got = pull_fetch(b, stream, durable, filter, max, 0, timeout_ms, &list, e);
+    int got = pull_fetch(b, stream, durable, filter, max, 0, timeout_ms, 0, &list, e);
     if (got <= 0) return got;
 
     int handled = 0;
@@ -1347,7 +1365,7 @@ int bus_js_fetch_batch(bus_t *b, const char *stream, const char *durable, const 
     if (!fn)
         return err_set(e, 500, "internal", "", "bus_js_fetch_batch: a batch function is needed");
     pull_list_t list;
-    int got = pull_fetch(b, stream, durable, filter, max, 0, timeout_ms, &list, e);
+    int got = pull_fetch(b, stream, durable, filter, max, 0, timeout_ms, 0, &list, e);
     if (got <= 0) return got;
     return batch_run(b, &list, fn, NULL, ud, e);
 }
@@ -1356,7 +1374,20 @@ int bus_js_fetch_each(bus_t *b, const char *stream, const char *durable, const c
                       int max, int timeout_ms, bus_each_fn fn, void *ud, err_t *e) {
     if (!fn) return err_set(e, 500, "internal", "", "bus_js_fetch_each: a function is needed");
     pull_list_t list;
-    int got = pull_fetch(b, stream, durable, filter, max, 0, timeout_ms, &list, e);
+    int got = pull_fetch(b, stream, durable, filter, max, 0, timeout_ms, 0, &list, e);
+    if (got <= 0) return got;
+    return batch_run(b, &list, NULL, fn, ud, e);
+}
+
+int bus_js_fetch_each_linger(bus_t *b, const char *stream, const char *durable, const char *filter,
+                             int max, int wait_ms, int linger_ms, bus_each_fn fn, void *ud,
+                             err_t *e) {
+    if (linger_ms <= 0)
+        return bus_js_fetch_each(b, stream, durable, filter, max, wait_ms, fn, ud, e);
+    if (!fn) return err_set(e, 500, "internal", "", "bus_js_fetch_each: a function is needed");
+    pull_list_t list;
+    int got = pull_fetch(b, stream, durable, filter, max, wait_ms > 0 ? wait_ms : 1, linger_ms, 1,
+                         &list, e);
     if (got <= 0) return got;
     return batch_run(b, &list, NULL, fn, ud, e);
 }
@@ -1367,8 +1398,8 @@ int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, c
     if (!fn)
         return err_set(e, 500, "internal", "", "bus_js_fetch_batch: a batch function is needed");
     pull_list_t list;
-    int got =
-        pull_fetch(b, stream, durable, filter, max, idle_ms > 0 ? idle_ms : 0, fill_ms, &list, e);
+    int got = pull_fetch(b, stream, durable, filter, max, idle_ms > 0 ? idle_ms : 0, fill_ms, 0,
+                         &list, e);
     if (got <= 0) return got;
     return batch_run(b, &list, fn, NULL, ud, e);
 }

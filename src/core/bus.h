@@ -165,6 +165,14 @@ int bus_js_fetch_batch_idle(bus_t *b, const char *stream, const char *durable, c
 typedef void (*bus_each_fn)(const bus_batch_msg_t *msgs, int n, int *ack, void *ud);
 int bus_js_fetch_each(bus_t *b, const char *stream, const char *durable, const char *filter,
                       int max, int timeout_ms, bus_each_fn fn, void *ud, err_t *e);
+/* The same for a consumer that gathers its batches (svc_consumer_t.linger_ms): waits up to
+ * wait_ms for a first message (a request held by the server: no polling), then keeps taking
+ * messages until it holds max or linger_ms have passed since that first one (one more request
+ * held by the server, answered at once with what is there: a full batch is not delayed).
+ * linger_ms 0 = bus_js_fetch_each(..., wait_ms, ...). Returns the number of messages or -1. */
+int bus_js_fetch_each_linger(bus_t *b, const char *stream, const char *durable, const char *filter,
+                             int max, int wait_ms, int linger_ms, bus_each_fn fn, void *ud,
+                             err_t *e);
 
 /* State of a durable JetStream consumer (for metrics): ack floor (stream sequence up to which
  * everything is acked), messages not yet delivered, delivered but not acked, redelivered. */

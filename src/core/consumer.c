@@ -420,8 +420,8 @@ static int run_poll(run_t *r, int max, int timeout_ms, int *failed, err_t *e) {
     char filter[256];
     snprintf(filter, sizeof filter, "%s", r->c->filter);
     r->failed = 0;
-    int n = bus_js_fetch_each(r->env->bus, "EVENTS", r->durable, filter, max, timeout_ms, on_fetch,
-                              r, e);
+    int n = bus_js_fetch_each_linger(r->env->bus, "EVENTS", r->durable, filter, max, timeout_ms,
+                                     r->c->linger_ms, on_fetch, r, e);
     if (failed) *failed = r->failed;
     return n;
 }

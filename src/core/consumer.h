@@ -1,7 +1,9 @@
 /* consumer: runs the event consumers a module declares (svc_module_t.consumers, core/service.h):
  * one thread per consumer pulling from its durable JetStream consumer "<module>_<name>" on the
- * EVENTS stream (bus_js_fetch_each, created on first use with DeliverAll), and for each fetched
- * batch of up to svc_consumer_t.batch events (default SVC_CONSUMER_BATCH):
+ * EVENTS stream (bus_js_fetch_each, created on first use with DeliverAll; with
+ * svc_consumer_t.linger_ms, bus_js_fetch_each_linger: after the first event the fetch keeps
+ * gathering until it is full or linger_ms have passed), and for each fetched batch of up to
+ * svc_consumer_t.batch events (default SVC_CONSUMER_BATCH):
  *   BEGIN (relay on) -> inbox_claim_batch(<schema>, durable, ids) -> for each new event: scope =
  *   its tenant (not for a relay_only consumer), handler (ev->acc: the batch's accumulator) ->
  *   flush(acc) -> COMMIT -> ack all.
@@ -32,11 +34,13 @@ svc_consumers_t *svc_consumers_start(const svc_env_t *env, const svc_module_t *m
 /* Tells the threads to stop without waiting (NULL: no-op): a process with several modules
  * signals every group first, so their fetch timeouts run out together, then stops each. */
 void svc_consumers_signal(svc_consumers_t *g);
-/* Stops and joins the threads (each notices within its fetch timeout, 1 s), frees. NULL: no-op. */
+/* Stops and joins the threads (each notices within its fetch timeout, 1 s, plus its linger_ms),
+ * frees. NULL: no-op. */
 void svc_consumers_stop(svc_consumers_t *g);
 
 /* One fetch of consumer c of m, synchronously (tests; the threads loop on it): up to max events
- * waited for up to timeout_ms, each applied as above. Returns the number of messages handled
+ * waited for up to timeout_ms (with c->linger_ms: the first one, then gathering as above), each
+ * applied as above. Returns the number of messages handled
  * (0 on timeout) or -1 + e when the fetch itself failed. *failed (may be NULL) gets the number
  * nak'ed for a retry. */
 int svc_consumer_poll(const svc_env_t *env, const svc_module_t *m, const svc_consumer_t *c, int max,

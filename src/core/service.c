@@ -58,6 +58,7 @@ static const char *consumer_row_problem(const svc_module_t *m, const svc_consume
     if (!c->handle) return "has no handler";
     if (c->max_tries < 0) return "has a negative .max_tries";
     if (c->batch < 0 || c->batch > 1024) return "has a .batch outside 0..1024";
+    if (c->linger_ms < 0 || c->linger_ms > 10000) return "has a .linger_ms outside 0..10000";
     for (const svc_consumer_t *o = m->consumers; o < c; o++)
         if (strcmp(o->name, c->name) == 0) return "repeats a name";
     return NULL;

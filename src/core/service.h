@@ -208,6 +208,13 @@ typedef struct svc_consumer {
      * policies on core.is_relay()), so a batch's transaction is not re-scoped to each event's
      * tenant (no set_config round trip per change of tenant); 0 (default): it is. */
     int relay_only;
+    /* Lingering (a consumer whose events need not be applied at once): after the first event of
+     * a fetch, keep gathering until the fetch holds a full batch or linger_ms have passed since
+     * that first event, so that a trickle of events shares one transaction (its fixed cost: the
+     * transaction, the inbox claim, the flush's statements) instead of each fetch taking the
+     * handful that is there. A full batch is not delayed; an event waits at most linger_ms more;
+     * a stop waits at most linger_ms more. 0 (default): a fetch takes what is there at once. */
+    int linger_ms;
 } svc_consumer_t;
 #define SVC_CONSUMER_MAX_TRIES 5
 #define SVC_CONSUMER_BATCH 256

@@ -4,9 +4,12 @@
  * table. Events applied once; the whole stream replayed (durable deleted, every event delivered
  * again) applies nothing twice; a transient error (503) is retried until it passes; a permanent
  * error is retried max_tries times then dead-lettered; an unreadable message is dead-lettered at
- * once; the consumer thread applies new events and stops; bad consumer rows are refused. */
+ * once; a lingering consumer (linger_ms) gathers a trickle of events into one or two batches and
+ * takes a full batch at once; the consumer thread applies new events and stops; bad consumer
+ * rows are refused. */
 #include <jansson.h>
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,8 +281,96 @@ static void test_batch_crash_before_ack(void) {
     CHECK_EQ_INT(drain(), 0);
 }
 
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A trickle of n events, one every gap_ms, each published as soon as it is written. */
+typedef struct trickle {
+    int n, gap_ms;
+} trickle_t;
+
+static void *trickle_main(void *arg) {
+    const trickle_t *t = arg;
+    err_t e = {0};
+    for (int i = 0; i < t->n; i++) {
+        if (i) sleep_ms(t->gap_ms);
+        if (add_event("trickle", json_pack("{si}", "t", i)) != 0) break;
+        while (outbox_relay_once(pool, bus, schema, &e) > 0) {
+        }
+    }
+    return NULL;
+}
+
+/* A lingering consumer (linger_ms) applies a trickle of 20 events, one every 25 ms, fetched by
+ * polls that wait 20 ms for a first event, in one or two batches (transactions): after the first
+ * event a fetch keeps gathering; without the linger each poll takes the one or two there are. */
+static void test_linger_trickle(void) {
+    long long tx0 = scalar("SELECT coalesce(max(tx), 0) FROM \"%s\".applied");
+    long long before = scalar("SELECT count(*) FROM \"%s\".applied");
+    trickle_t t = {.n = 20, .gap_ms = 25};
+    pthread_t th;
+    consumers[0].linger_ms = 3000;
+    REQUIRE(pthread_create(&th, NULL, trickle_main, &t) == 0);
+    int batches = 0, got = 0;
+    long long until = now_ms() + 20000;
+    while (got < t.n && now_ms() < until) {
+        err_t e = {0};
+        int n = svc_consumer_poll(&env, &module, &consumers[0], t.n, 20, NULL, &e);
+        if (n < 0) fprintf(stdout, "#   poll: %s\n", e.message);
+        if (n < 0) break;
+        batches += n > 0;
+        got += n;
+    }
+    pthread_join(th, NULL);
+    consumers[0].linger_ms = 0;
+    fprintf(stdout, "#   %d events in %d fetches\n", got, batches);
+    CHECK_EQ_INT(got, t.n);
+    CHECK(batches >= 1 && batches <= 3);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(DISTINCT tx) FROM \"%%s\".applied WHERE tx > %lld",
+             tx0);
+    long long txs = scalar(sql);
+    CHECK(txs >= 1 && txs <= 3);
+    CHECK_EQ_INT(scalar("SELECT count(*) FROM \"%s\".applied"), before + t.n);
+    CHECK_EQ_INT(drain(), 0);
+}
+
+/* The linger does not delay a full batch (30 events waiting, a fetch of 30: at once although
+ * the linger is 5 s), and a fetch that is not full lingers (5 events waiting, a fetch of 30
+ * returns them after its 500 ms linger; at once without it). */
+static void test_linger_full_batch(void) {
+    err_t e = {0};
+    for (int i = 0; i < 30; i++)
+        REQUIRE(add_event("full", json_pack("{si}", "f", i)) == 0);
+    while (outbox_relay_once(pool, bus, schema, &e) > 0) {
+    }
+    consumers[0].linger_ms = 5000;
+    long long t0 = now_ms();
+    CHECK_EQ_INT(svc_consumer_poll(&env, &module, &consumers[0], 30, 1000, NULL, &e), 30);
+    long long full_ms = now_ms() - t0;
+    for (int i = 0; i < 5; i++)
+        REQUIRE(add_event("part", json_pack("{si}", "p", i)) == 0);
+    while (outbox_relay_once(pool, bus, schema, &e) > 0) {
+    }
+    consumers[0].linger_ms = 500;
+    t0 = now_ms();
+    CHECK_EQ_INT(svc_consumer_poll(&env, &module, &consumers[0], 30, 1000, NULL, &e), 5);
+    long long part_ms = now_ms() - t0;
+    consumers[0].linger_ms = 0;
+    fprintf(stdout, "#   full batch in %lld ms, 5 of 30 in %lld ms\n", full_ms, part_ms);
+    CHECK(full_ms < 2500);
+    CHECK(part_ms >= 450);
+    CHECK_EQ_INT(drain(), 0);
+}
+
+/* The thread applies new events and stops, lingering too: its stop waits at most its fetch's
+ * wait (1 s) plus the linger (300 ms), here with room for the loaded box. */
 static void test_thread_runs_and_stops(void) {
     err_t e = {0};
+    consumers[0].linger_ms = 300;
     svc_consumers_t *g = svc_consumers_start(&env, &module, &e);
     REQUIRE(g);
     long long before = scalar("SELECT count(*) FROM \"%s\".applied");
@@ -290,7 +381,10 @@ static void test_thread_runs_and_stops(void) {
     for (int i = 0; i < 100 && scalar("SELECT count(*) FROM \"%s\".applied") < before + 5; i++)
         sleep_ms(100);
     CHECK_EQ_INT(scalar("SELECT count(*) FROM \"%s\".applied"), before + 5);
+    long long t0 = now_ms();
     svc_consumers_stop(g);
+    consumers[0].linger_ms = 0;
+    CHECK(now_ms() - t0 < 4000);
 }
 
 static int noop(const svc_call_t *c, db_tx_t *tx, const svc_event_t *ev, err_t *e) {
@@ -304,6 +398,8 @@ static void test_bad_rows_refused(void) {
         {{.name = "a", .filter = "club.>", .handle = noop}},
         {{.name = "a", .filter = "events.a.>", .handle = NULL}},
         {{.name = "", .filter = "events.a.>", .handle = noop}},
+        {{.name = "a", .filter = "events.a.>", .handle = noop, .linger_ms = -1}},
+        {{.name = "a", .filter = "events.a.>", .handle = noop, .linger_ms = 10001}},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         svc_module_t m = {.name = "m", .schema = "m", .consumers = bad[i], .n_consumers = 1};
@@ -374,6 +470,8 @@ int main(void) {
     RUN(test_batch_relay_only);
     RUN(test_batch_poison);
     RUN(test_batch_crash_before_ack);
+    RUN(test_linger_trickle);
+    RUN(test_linger_full_batch);
     RUN(test_thread_runs_and_stops);
     RUN(test_bad_rows_refused);
 

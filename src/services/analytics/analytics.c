@@ -58,48 +58,62 @@ static const svc_op_t analytics_ops[] = {
      .handle = analytics_set_capacity},
 };
 
+/* How long a fetch of an analytics consumer keeps gathering events after its first one
+ * (svc_consumer_t.linger_ms): analytics is not latency-sensitive, and a batch's fixed cost
+ * (transaction, inbox claim, analytics_flush's statements and their plans) shared by more
+ * events is the CPU per event (docs/analytics.md "Lingering consumers"). */
+#define ANALYTICS_LINGER_MS 200
+
 /* One consumer per concern; every one turns the event into facts (ingest.c). */
 static const svc_consumer_t analytics_consumers[] = {
     {.name = "visits",
      .filter = "events.visit.>",
      .handle = analytics_on_event,
      .flush = analytics_flush,
-     .relay_only = 1},
+     .relay_only = 1,
+     .linger_ms = ANALYTICS_LINGER_MS},
     {.name = "lois",
      .filter = "events.loi.>",
      .handle = analytics_on_event,
      .flush = analytics_flush,
-     .relay_only = 1},
+     .relay_only = 1,
+     .linger_ms = ANALYTICS_LINGER_MS},
     {.name = "charges",
      .filter = "events.charge.>",
      .handle = analytics_on_event,
      .flush = analytics_flush,
-     .relay_only = 1},
+     .relay_only = 1,
+     .linger_ms = ANALYTICS_LINGER_MS},
     {.name = "statements",
      .filter = "events.statement.>",
      .handle = analytics_on_event,
      .flush = analytics_flush,
-     .relay_only = 1},
+     .relay_only = 1,
+     .linger_ms = ANALYTICS_LINGER_MS},
     {.name = "agreements",
      .filter = "events.agreement.>",
      .handle = analytics_on_event,
      .flush = analytics_flush,
-     .relay_only = 1},
+     .relay_only = 1,
+     .linger_ms = ANALYTICS_LINGER_MS},
     {.name = "clubs",
      .filter = "events.club.>",
      .handle = analytics_on_event,
      .flush = analytics_flush,
-     .relay_only = 1},
+     .relay_only = 1,
+     .linger_ms = ANALYTICS_LINGER_MS},
     {.name = "members",
      .filter = "events.member.>",
      .handle = analytics_on_event,
      .flush = analytics_flush,
-     .relay_only = 1},
+     .relay_only = 1,
+     .linger_ms = ANALYTICS_LINGER_MS},
     {.name = "auth",
      .filter = "events.auth.user_logged_in",
      .handle = analytics_on_event,
      .flush = analytics_flush,
-     .relay_only = 1},
+     .relay_only = 1,
+     .linger_ms = ANALYTICS_LINGER_MS},
 };
 
 #define F(m) CFG_FIELD(analytics_settings_t, m)
