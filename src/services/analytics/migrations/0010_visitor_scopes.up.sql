@@ -8,8 +8,7 @@
 --   rebuild_monthly_sums  writes the two other scopes only (so the rebuild gives the same rows)
 --   club_report    unique visitors in without a partner: the sum of the club's (club, home)
 --                  counts; an edge day's key probed at its own (club, home) row.
--- The network report reads the (every host, home) scope only: unchanged. And the ingest's
--- functions plan generically from their first call (below).
+-- The network report reads the (every host, home) scope only: unchanged.
 SELECT set_config('app.relay', 'on', true); -- the rows are behind row level security
 DELETE FROM analytics.key_months
 WHERE kind = 'v' AND home_club_id = '00000000-0000-0000-0000-000000000000'
@@ -23,7 +22,6 @@ CREATE OR REPLACE FUNCTION analytics.apply_keys(p_kinds "char"[], p_hosts uuid[]
     RETURNS void
     LANGUAGE plpgsql
     SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off
-    SET plan_cache_mode = force_generic_plan
     AS $fn$
 BEGIN
     WITH dl AS (
@@ -342,23 +340,3 @@ BEGIN
     );
 END
 $fn$;
-
--- Generic plans from the first call. A plpgsql statement is planned with its parameters' values
--- (a custom plan) for its first five executions on a connection: with the batch's arrays known
--- (~100-400 rows) and the monthly tables' rows under row level security estimated a few, the
--- planner put a sequential scan of the whole table (monthly_visits, key_month_counts) inside
--- the nested loop of each primary-key probe: 20-60 ms per batch for the first five batches of
--- every connection (4 ms once the generic plan, an index probe per row, was taken). The
--- generic plans of these functions are the probes their comments describe.
-DO $do$
-DECLARE
-    f regprocedure;
-BEGIN
-    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-             WHERE p.pronamespace = 'analytics'::regnamespace
-               AND p.proname IN ('ingest', 'fold_visits', 'visit_day_delta', 'month_delta',
-                                 'apply_approvals') LOOP
-        EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
-    END LOOP;
-END
-$do$;
