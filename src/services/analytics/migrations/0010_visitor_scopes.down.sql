@@ -2,6 +2,17 @@
 -- rows (a key's days summed over home clubs, its months' (month, prev) pairs counted), and the
 -- functions of 0006/0007 (with 0009's planner settings) that write and read it.
 SELECT set_config('app.relay', 'on', true); -- the rows are behind row level security
+DO $do$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+             WHERE p.pronamespace = 'analytics'::regnamespace
+               AND p.proname IN ('month_delta', 'apply_approvals') LOOP
+        EXECUTE format('ALTER FUNCTION %s RESET enable_seqscan', f);
+    END LOOP;
+END
+$do$;
 INSERT INTO analytics.key_months (kind, host_club_id, home_club_id, member_key, month, days)
 SELECT 'v', host_club_id, '00000000-0000-0000-0000-000000000000', member_key, month, sum(days)
 FROM analytics.key_months

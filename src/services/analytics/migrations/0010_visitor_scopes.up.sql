@@ -22,6 +22,7 @@ CREATE OR REPLACE FUNCTION analytics.apply_keys(p_kinds "char"[], p_hosts uuid[]
     RETURNS void
     LANGUAGE plpgsql
     SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off
+    SET enable_seqscan = off
     AS $fn$
 BEGIN
     WITH dl AS (
@@ -340,3 +341,21 @@ BEGIN
     );
 END
 $fn$;
+
+-- No sequential scan inside the monthly writers' probes. Every table read of apply_keys,
+-- month_delta and apply_approvals is a probe by primary key, but a plan made while a table is
+-- small (the first five, custom, plans of a connection, or a cached plan made on a young
+-- database) put a sequential scan of the whole table inside the nested loop of each probe
+-- (key_month_counts, monthly_visits: 40-217 ms per batch, docs/analytics.md "Ingest speed:
+-- visitor keys kept once"). With seqscans off the probe is an index scan at any size.
+DO $do$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+             WHERE p.pronamespace = 'analytics'::regnamespace
+               AND p.proname IN ('month_delta', 'apply_approvals') LOOP
+        EXECUTE format('ALTER FUNCTION %s SET enable_seqscan = off', f);
+    END LOOP;
+END
+$do$;
