@@ -1,5 +1,5 @@
 -- analytics 0010: the visitor keys of scope (host, every home club) kept once (docs/analytics.md
--- "Ingest speed: visitor keys kept once").
+-- "Ingest speed: visitor keys kept once, probes without sequential scans").
 --   A member key belongs to one home club (an HMAC of the club and the member), so the visitor
 --   rows of key_months at (host, nil) were those at (host, home) row for row (same key, month and
 --   days), and key_month_counts at (host, nil) the sums over home clubs of those at (host, home):
@@ -8,7 +8,8 @@
 --   rebuild_monthly_sums  writes the two other scopes only (so the rebuild gives the same rows)
 --   club_report    unique visitors in without a partner: the sum of the club's (club, home)
 --                  counts; an edge day's key probed at its own (club, home) row.
--- The network report reads the (every host, home) scope only: unchanged.
+-- The network report reads the (every host, home) scope only: unchanged. And the monthly
+-- writers (apply_keys, month_delta, apply_approvals) run without sequential scans (below).
 SELECT set_config('app.relay', 'on', true); -- the rows are behind row level security
 DELETE FROM analytics.key_months
 WHERE kind = 'v' AND home_club_id = '00000000-0000-0000-0000-000000000000'
