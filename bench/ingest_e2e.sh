@@ -16,7 +16,9 @@
 # last commit, the consumers polling an idle stream. Exit status 1 when a run failed or did not roll up every event.
 # INGEST_E2E_RATE (events/s, default 0 = as fast as it can): paced publishing (bench/ingest_e2e.c),
 # the consumers' batches then hold what arrives at that rate (a lingering consumer's case).
-# Usage: bench/ingest_e2e.sh  (BINS="A B" to compare builds; INGEST_E2E_EVENTS, _ROUNDS, _RATE)
+# INGEST_E2E_PUBS="PA PB" gives each binary of BINS its own publisher (a bench-ingest-e2e built
+# with that binary's core/bus.c: its publishes are the outbox relay's), default $PUB for all.
+# Usage: bench/ingest_e2e.sh  (BINS="A B" to compare builds; INGEST_E2E_EVENTS, _ROUNDS, _RATE, _PUBS)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 # shellcheck disable=SC2034 # read by scripts/pg.sh
@@ -52,7 +54,7 @@ trap 'stop_all; rm -rf "$TMP"' EXIT
 
 # one run of binary $1 (round $2): prints its line, appends "eps cpu_us" to $TMP/res-<index>
 run_one() {
-    local bin=$1 idx=$2 dir=$TMP/run pgport natsport http pm np out
+    local bin=$1 idx=$2 pub=${4:-$PUB} dir=$TMP/run pgport natsport http pm np out
     rm -rf "$dir"
     mkdir -p "$dir/log"
     PG_DATA=$dir/pg/data NATS_PIDFILE=$dir/nats.pid
@@ -93,7 +95,7 @@ run_one() {
     s0=$(ticks "$srv") g0=$(pg_ticks "$pm") n0=$(ticks "$np")
     out=$(RECIPROCAL_DATABASE_URL=$RCP_PG_APP_URL RECIPROCAL_NATS_URL="nats://127.0.0.1:$natsport" \
         RECIPROCAL_NATS_USER=test RECIPROCAL_NATS_PASSWORD="$(rcp_nats_password "$dir/secrets.env" test)" \
-        "$PUB" "$EVENTS" 2>&1 | grep '^ingest-e2e' || true)
+        "$pub" "$EVENTS" 2>&1 | grep '^ingest-e2e' || true)
     s1=$(ticks "$srv") g1=$(pg_ticks "$pm") n1=$(ticks "$np")
     # what the three cost idle afterwards (every event applied: the consumers' empty fetches)
     sleep 5
@@ -107,7 +109,7 @@ run_one() {
     ok=$(sed -n 's/.*\bok=\([01]\).*/\1/p' <<<"$out")
     sv=$(us $((s1 - s0))) pg=$(us $((g1 - g0))) na=$(us $((n1 - n0)))
     tot=$(awk -v a="$sv" -v b="$pg" -v c="$na" 'BEGIN { printf "%.1f", a + b + c }')
-    echo "${out:-ingest-e2e error=no result} bin=$bin round=$3" \
+    echo "${out:-ingest-e2e error=no result} bin=$bin pub=$pub round=$3" \
         "server_us=$sv pg_us=$pg nats_us=$na cpu_us=$tot load=$(cut -d' ' -f1 /proc/loadavg) idle_cpu=[$idle]"
     [[ ${ok:-0} == 1 ]] || { tail -n 5 "$dir/log/serve.log" >&2; return 1; }
     echo "${eps:-0} $tot $sv $pg $na $(sed -n 's/.*\bpub_us=\([0-9.]*\).*/\1/p' <<<"$out")" >>"$TMP/res-$idx"
@@ -115,13 +117,16 @@ run_one() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-[[ -x $PUB ]] || { echo "ingest-e2e error=$PUB missing (make build/bench-ingest-e2e)"; exit 1; }
+read -r -a pubs <<<"${INGEST_E2E_PUBS:-}"
+for p in "$PUB" "${pubs[@]}"; do
+    [[ -x $p ]] || { echo "ingest-e2e error=$p missing (make build/bench-ingest-e2e)"; exit 1; }
+done
 rc=0
 for ((r = 1; r <= ROUNDS; r++)); do
     k=0
     for b in $BINS; do
         k=$((k + 1))
-        run_one "$b" "$k" "$r" || rc=1
+        run_one "$b" "$k" "$r" "${pubs[k - 1]:-$PUB}" || rc=1
     done
 done
 k=0

@@ -1,7 +1,9 @@
-/* bus: see bus.h. The NATS connection (nats.c 3.4.1) and its JetStream context.
+/* bus: see bus.h. The NATS connections (nats.c 3.4.1) and the JetStream contexts.
  * Owns: the natsConnection, the jsCtx, the queue subscriptions made by bus_serve (and their
- * closures) and the inbox subscriptions of the pull consumers read by bus_js_fetch*. bus_close
- * drains the responders (in-flight requests finish), destroys everything and closes the connection.
+ * closures), the stream connection (opened on first use: the pull consumers' inbox
+ * subscriptions, their pull requests and acks, bus_js_publish_batch's context) and its options.
+ * bus_close drains the responders (in-flight requests finish), destroys everything and closes
+ * the connections.
  * nats.c keeps process-wide state (threads, timers): call bus_shutdown_library() once at process
  * end, after the last bus_close. */
 #include "core/bus.h"
@@ -72,21 +74,38 @@ typedef struct pull_list {
     unsigned long gen;
 } pull_list_t;
 
+/* One connection's callback state (the closure of its nats.c callbacks). */
+typedef struct conn_state {
+    struct bus *b;
+    const char *label;       /* "" for the main connection, " stream" for the stream one */
+    atomic_ulong reconnects; /* bus_reconnects (main) */
+    atomic_ulong disconnects;
+    int closed; /* the closed callback came (bus.cb_mu) */
+} conn_state_t;
+
 struct bus {
     natsConnection *nc;
     jsCtx *js;
+    /* The stream connection: JetStream's per-message traffic — the pull consumers' requests,
+     * deliveries and acks, bus_js_publish_batch's publishes and their acks — on a connection of
+     * its own WITHOUT nats.c's send-as-soon-as-possible, so that a batch's acks or publishes
+     * leave in a few large writes (nats.c's flusher, within 1 ms, or when its 32 KB buffer
+     * fills) instead of one send() each, and nats-server reads them in a few reads instead of
+     * one wake-up each (docs/analytics.md "Ingest speed: acks and publishes in bulk"). The main
+     * connection keeps it for request/reply latency. Opened on first use (stream_conn, under
+     * mu) with stream_opts; stream_js its JetStream context (pull_get's API calls). */
+    natsConnection *stream;
+    natsOptions *stream_opts;
+    conn_state_t main_cs, stream_cs;
     pthread_mutex_t mu; /* guards serves and pulls lists */
     serve_ctx_t *serves;
     pull_ctx_t *pulls;
-    char inbox_prefix[96];   /* the connection's reply inboxes: "_INBOX" or "_INBOX.<user>" */
-    atomic_int closing;      /* bus_close started: a disconnect is expected, not worth a warning */
-    atomic_ulong reconnects; /* bus_reconnects */
-    atomic_ulong disconnects;
+    char inbox_prefix[96]; /* the connection's reply inboxes: "_INBOX" or "_INBOX.<user>" */
+    atomic_int closing;    /* bus_close started: a disconnect is expected, not worth a warning */
     /* nats.c runs connection callbacks on its own thread, after natsConnection_Close returns:
-     * bus_close waits for the closed callback before freeing what the callbacks point to. */
+     * bus_close waits for the closed callbacks before freeing what the callbacks point to. */
     pthread_mutex_t cb_mu;
     pthread_cond_t cb_cv;
-    int closed;
     char name[128];
     /* bus_js_publish_batch: its own JetStream context (the asynchronous publish error handler
      * belongs to a context), one batch at a time (batch_mu); the handler marks failures in the
@@ -125,25 +144,27 @@ static int js_err(err_t *e, natsStatus s, jsErrCode jerr, const char *what) {
 
 static void on_disconnected(natsConnection *nc, void *closure) {
     (void)nc;
-    bus_t *b = closure;
-    atomic_fetch_add(&b->disconnects, 1);
-    if (!atomic_load(&b->closing)) log_warn("nats: disconnected (%s), reconnecting", b->name);
+    conn_state_t *cs = closure;
+    atomic_fetch_add(&cs->disconnects, 1);
+    if (!atomic_load(&cs->b->closing))
+        log_warn("nats: disconnected (%s%s), reconnecting", cs->b->name, cs->label);
 }
 
 static void on_reconnected(natsConnection *nc, void *closure) {
-    bus_t *b = closure;
+    conn_state_t *cs = closure;
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    log_info("nats: reconnected (%s) to %s", b->name, url);
-    atomic_fetch_add(&b->reconnects, 1);
+    log_info("nats: reconnected (%s%s) to %s", cs->b->name, cs->label, url);
+    atomic_fetch_add(&cs->reconnects, 1);
 }
 
 static void on_closed(natsConnection *nc, void *closure) {
     (void)nc;
-    bus_t *b = closure;
-    if (!atomic_load(&b->closing)) log_warn("nats: connection closed (%s)", b->name);
+    conn_state_t *cs = closure;
+    bus_t *b = cs->b;
+    if (!atomic_load(&b->closing)) log_warn("nats: connection closed (%s%s)", b->name, cs->label);
     pthread_mutex_lock(&b->cb_mu);
-    b->closed = 1;
+    cs->closed = 1;
     pthread_cond_broadcast(&b->cb_cv);
     pthread_mutex_unlock(&b->cb_mu);
 }
@@ -152,26 +173,30 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
                            void *closure) {
     (void)nc;
     (void)sub;
-    bus_t *b = closure;
-    log_warn("nats: asynchronous error (%s): %s", b->name, natsStatus_GetText(err));
+    conn_state_t *cs = closure;
+    log_warn("nats: asynchronous error (%s%s): %s", cs->b->name, cs->label,
+             natsStatus_GetText(err));
 }
 
-/* Waits (up to 10 s) for the closed callback; 0 if it did not come. */
-static int wait_closed(bus_t *b) {
+/* Waits (up to 10 s) for the closed callback of cs's connection; 0 if it did not come. */
+static int wait_closed(conn_state_t *cs) {
+    bus_t *b = cs->b;
     struct timespec ts;
     int rc = 0;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 10;
     pthread_mutex_lock(&b->cb_mu);
-    while (!b->closed && rc == 0)
+    while (!cs->closed && rc == 0)
         rc = pthread_cond_timedwait(&b->cb_cv, &b->cb_mu, &ts);
-    int closed = b->closed;
+    int closed = cs->closed;
     pthread_mutex_unlock(&b->cb_mu);
-    if (!closed) log_error("nats: no close notification for %s; leaking its state", b->name);
+    if (!closed)
+        log_error("nats: no close notification for %s%s; leaking its state", b->name, cs->label);
     return closed;
 }
 
 static void free_bus(bus_t *b) {
+    natsOptions_Destroy(b->stream_opts);
     pthread_mutex_destroy(&b->mu);
     pthread_mutex_destroy(&b->cb_mu);
     pthread_mutex_destroy(&b->batch_mu);
@@ -213,6 +238,54 @@ static void inbox_prefix(const char *user, char *out, size_t cap) {
     out[n] = '\0';
 }
 
+/* The options of one of b's connections (cs: its callbacks' closure; asap: nats.c's
+ * send-as-soon-as-possible, else its flusher thread writes what accumulated within 1 ms). */
+static natsStatus conn_options(bus_t *b, conn_state_t *cs, const char *url, const char *user,
+                               const char *password, int asap, natsOptions **out) {
+    natsOptions *opts = NULL;
+    char name[160];
+    snprintf(name, sizeof name, "%s%s", b->name, asap ? "" : "-stream");
+    natsStatus s = natsOptions_Create(&opts);
+    if (s == NATS_OK) s = set_servers(opts, url);
+    if (s == NATS_OK) s = natsOptions_SetName(opts, name);
+    if (s == NATS_OK && user && *user) {
+        s = natsOptions_SetUserInfo(opts, user, password ? password : "");
+        if (s == NATS_OK) s = natsOptions_SetCustomInboxPrefix(opts, b->inbox_prefix);
+    }
+    if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, true);
+    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1); /* forever */
+    if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 500);
+    /* A paused (connected but silent) server is noticed after MaxPingsOut unanswered pings:
+     * 2 x 2 s, then failover, instead of 2 x 20 s during which every request and publish
+     * stalled (issue 17 item 9; measured in test_gray_failure). Cost: one PING/PONG per
+     * connection every 2 s. */
+    if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 2000);
+    if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
+    /* Measured: request latency 1 ms -> 130 us p50 with send-as-soon-as-possible (a reply is a
+     * plain publish: without it nats.c's flusher sends it up to 1 ms later). */
+    if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, asap ? true : false);
+    /* While disconnected, requests fail at once instead of waiting for their timeout. */
+    if (s == NATS_OK) s = natsOptions_SetFailRequestsOnDisconnect(opts, true);
+    if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, on_disconnected, cs);
+    if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, on_reconnected, cs);
+    if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, on_closed, cs);
+    if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts, on_async_error, cs);
+    if (s != NATS_OK) {
+        natsOptions_Destroy(opts);
+        return s;
+    }
+    *out = opts;
+    return NATS_OK;
+}
+
+static void conn_state_init(conn_state_t *cs, bus_t *b, const char *label) {
+    cs->b = b;
+    cs->label = label;
+    atomic_init(&cs->reconnects, 0);
+    atomic_init(&cs->disconnects, 0);
+    cs->closed = 0;
+}
+
 bus_t *bus_connect_auth(const char *url, const char *name, const char *user, const char *password,
                         err_t *e) {
     if (!url || !*url) {
@@ -233,34 +306,12 @@ bus_t *bus_connect_auth(const char *url, const char *name, const char *user, con
     pthread_cond_init(&b->cb_cv, NULL);
     snprintf(b->name, sizeof b->name, "%s", name && *name ? name : "reciprocal");
     snprintf(b->inbox_prefix, sizeof b->inbox_prefix, "_INBOX");
+    if (user && *user) inbox_prefix(user, b->inbox_prefix, sizeof b->inbox_prefix);
+    conn_state_init(&b->main_cs, b, "");
+    conn_state_init(&b->stream_cs, b, " stream");
 
-    s = natsOptions_Create(&opts);
-    if (s == NATS_OK) s = set_servers(opts, url);
-    if (s == NATS_OK) s = natsOptions_SetName(opts, b->name);
-    if (s == NATS_OK && user && *user) {
-        char prefix[96];
-        inbox_prefix(user, prefix, sizeof prefix);
-        s = natsOptions_SetUserInfo(opts, user, password ? password : "");
-        if (s == NATS_OK) s = natsOptions_SetCustomInboxPrefix(opts, prefix);
-        snprintf(b->inbox_prefix, sizeof b->inbox_prefix, "%s", prefix);
-    }
-    if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, true);
-    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1); /* forever */
-    if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 500);
-    /* A paused (connected but silent) server is noticed after MaxPingsOut unanswered pings:
-     * 2 x 2 s, then failover, instead of 2 x 20 s during which every request and publish
-     * stalled (issue 17 item 9; measured in test_gray_failure). Cost: one PING/PONG per
-     * connection every 2 s. */
-    if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 2000);
-    if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
-    /* Measured: request latency 1 ms -> 130 us p50 with send-as-soon-as-possible. */
-    if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, true);
-    /* While disconnected, requests fail at once instead of waiting for their timeout. */
-    if (s == NATS_OK) s = natsOptions_SetFailRequestsOnDisconnect(opts, true);
-    if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, on_disconnected, b);
-    if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, on_reconnected, b);
-    if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, on_closed, b);
-    if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts, on_async_error, b);
+    s = conn_options(b, &b->main_cs, url, user, password, 1, &opts);
+    if (s == NATS_OK) s = conn_options(b, &b->stream_cs, url, user, password, 0, &b->stream_opts);
     if (s != NATS_OK) {
         err_set(e, 500, "internal", "", "NATS options: %s", natsStatus_GetText(s));
         goto fail;
@@ -285,11 +336,24 @@ fail:
     if (b->nc) {
         atomic_store(&b->closing, 1);
         natsConnection_Close(b->nc);
-        if (!wait_closed(b)) return NULL; /* callbacks may still use b: leak it */
+        if (!wait_closed(&b->main_cs)) return NULL; /* callbacks may still use b: leak it */
         natsConnection_Destroy(b->nc);
     }
     free_bus(b);
     return NULL;
+}
+
+/* The stream connection (struct bus), connected on first use. Called with b->mu held. */
+static natsConnection *stream_conn(bus_t *b, err_t *e) {
+    if (b->stream) return b->stream;
+    natsStatus s = natsConnection_Connect(&b->stream, b->stream_opts);
+    if (s != NATS_OK) {
+        b->stream = NULL;
+        err_set(e, 503, "unavailable", "", "cannot connect to NATS (stream connection): %s",
+                natsStatus_GetText(s));
+        return NULL;
+    }
+    return b->stream;
 }
 
 void bus_close(bus_t *b) {
@@ -327,12 +391,20 @@ void bus_close(bus_t *b) {
     b->js_async = NULL;
     pthread_mutex_unlock(&b->batch_mu);
     if (natsConnection_DrainTimeout(b->nc, BUS_DRAIN_MS) != NATS_OK) natsConnection_Close(b->nc);
-    int closed = wait_closed(b);
+    int closed = wait_closed(&b->main_cs);
+    /* the stream connection the same way (its pull subscriptions unsubscribed above; the
+     * asynchronous publish context's reply subscription drained) */
+    if (b->stream) {
+        if (natsConnection_DrainTimeout(b->stream, BUS_DRAIN_MS) != NATS_OK)
+            natsConnection_Close(b->stream);
+        closed = wait_closed(&b->stream_cs) && closed;
+    }
     for (pull_ctx_t *p = pulls; p; p = p->next)
         natsSubscription_Destroy(p->sub);
     for (serve_ctx_t *c = serves; c; c = c->next)
         natsSubscription_Destroy(c->sub);
     natsConnection_Destroy(b->nc);
+    natsConnection_Destroy(b->stream);
 
     /* A delivery thread of nats.c may still be inside (or about to enter) on_request with a
      * serve_ctx_t when a drain timed out under load; free them only after nats_CloseAndWait has
@@ -380,6 +452,11 @@ int bus_connected(bus_t *b) {
 int bus_ping(bus_t *b, int timeout_ms, err_t *e) {
     if (!b) return err_set(e, 503, "unavailable", "", "NATS is not configured");
     natsStatus s = natsConnection_FlushTimeout(b->nc, timeout_ms > 0 ? timeout_ms : 1000);
+    /* the stream connection too, once open: what it buffered (acks) is out on return */
+    pthread_mutex_lock(&b->mu);
+    natsConnection *sc = b->stream;
+    pthread_mutex_unlock(&b->mu);
+    if (s == NATS_OK && sc) s = natsConnection_FlushTimeout(sc, timeout_ms > 0 ? timeout_ms : 1000);
     if (s != NATS_OK) return nats_err(e, s, "NATS ping");
     return 0;
 }
@@ -651,15 +728,21 @@ static void on_async_publish_error(jsCtx *js, jsPubAckErr *pae, void *closure) {
     pthread_mutex_unlock(&b->batch_state_mu);
 }
 
+/* The asynchronous publish context, on the stream connection (its publishes leave in large
+ * writes). Called with b->batch_mu held. */
 static int batch_ctx(bus_t *b, err_t *e) {
     if (b->js_async) return 0;
+    pthread_mutex_lock(&b->mu);
+    natsConnection *sc = stream_conn(b, e);
+    pthread_mutex_unlock(&b->mu);
+    if (!sc) return -1;
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = BUS_JS_WAIT_MS;
     jo.PublishAsync.MaxPending = BUS_MAX_BATCH;
     jo.PublishAsync.ErrHandler = on_async_publish_error;
     jo.PublishAsync.ErrHandlerClosure = b;
-    natsStatus s = natsConnection_JetStream(&b->js_async, b->nc, &jo);
+    natsStatus s = natsConnection_JetStream(&b->js_async, sc, &jo);
     if (s != NATS_OK) return nats_err(e, s, "JetStream context");
     return 0;
 }
@@ -905,13 +988,13 @@ int bus_subscribe(bus_t *b, const char *subject, bus_handler_fn fn, void *ud, er
 }
 
 unsigned long bus_reconnects(bus_t *b) {
-    return b ? atomic_load(&b->reconnects) : 0;
+    return b ? atomic_load(&b->main_cs.reconnects) : 0;
 }
 
-/* Changes at every disconnect and reconnect (both callbacks run on nats.c's thread, a little
- * after the fact). */
+/* Changes at every disconnect and reconnect of the stream connection, which carries the pull
+ * consumers (both callbacks run on nats.c's thread, a little after the fact). */
 static unsigned long conn_gen(bus_t *b) {
-    return atomic_load(&b->disconnects) + atomic_load(&b->reconnects);
+    return atomic_load(&b->stream_cs.disconnects) + atomic_load(&b->stream_cs.reconnects);
 }
 
 /* ---- pull consumers -------------------------------------------------------------------- */
@@ -925,8 +1008,9 @@ static int valid_durable(const char *s) {
     return 1;
 }
 
-/* Finds or creates the cached pull subscription; the durable consumer is created explicitly
- * (not by js_PullSubscribe) so unsubscribing never deletes it. Called with b->mu held. */
+/* Finds or creates the cached pull subscription (on the stream connection); the durable
+ * consumer is created explicitly (not by js_PullSubscribe) so unsubscribing never deletes it.
+ * Called with b->mu held. */
 static pull_ctx_t *pull_get(bus_t *b, const char *stream, const char *durable, const char *filter,
                             err_t *e) {
     for (pull_ctx_t *p = b->pulls; p; p = p->next)
@@ -970,6 +1054,7 @@ static pull_ctx_t *pull_get(bus_t *b, const char *stream, const char *durable, c
         js_err(e, s, jerr, "JetStream consumer info");
         return NULL;
     }
+    if (!stream_conn(b, e)) return NULL;
     pull_ctx_t *p = calloc(1, sizeof *p);
     if (!p) {
         err_set(e, 500, "internal", "", "out of memory");
@@ -1003,7 +1088,7 @@ static pull_ctx_t *pull_get(bus_t *b, const char *stream, const char *durable, c
         snprintf(p->inbox, cap, "%s.%s", b->inbox_prefix, nuid);
         snprintf(wild, cap, "%s.*", p->inbox);
         snprintf(p->next_subject, ncap, "$JS.API.CONSUMER.MSG.NEXT.%s.%s", stream, durable);
-        s = natsConnection_SubscribeSync(&p->sub, b->nc, wild);
+        s = natsConnection_SubscribeSync(&p->sub, b->stream, wild);
         free(wild);
     }
     natsInbox_Destroy(inbox);
@@ -1059,7 +1144,7 @@ static natsStatus pull_request(bus_t *b, pull_ctx_t *p, int want, long long expi
     snprintf(reply, cap, "%s.%llu", p->inbox, ++p->n_req);
     snprintf(body, sizeof body, "{\"batch\":%d,\"expires\":%lld%s}", want, ns,
              no_wait ? ",\"no_wait\":true" : "");
-    return natsConnection_PublishRequestString(b->nc, p->next_subject, reply, body);
+    return natsConnection_PublishRequestString(b->stream, p->next_subject, reply, body);
 }
 
 /* Takes the messages queued on the inbox without waiting (late answers to earlier requests), up
@@ -1205,11 +1290,13 @@ static int pull_fetch(bus_t *b, const char *stream, const char *durable, const c
 static void pull_ack(bus_t *b, const pull_list_t *l, int i, int ok) {
     const char *reply = natsMsg_GetReply(l->msgs[i]);
     if (!reply || !*reply) return;
-    if (i < l->stale || conn_gen(b) != l->gen || !bus_connected(b)) {
+    if (i < l->stale || conn_gen(b) != l->gen ||
+        natsConnection_Status(b->stream) != NATS_CONN_STATUS_CONNECTED) {
         log_debug("nats: %s of a message of an earlier connection not sent", ok ? "ack" : "nak");
         return;
     }
-    natsStatus s = natsConnection_PublishString(b->nc, reply, ok ? "+ACK" : "-NAK");
+    /* buffered: the stream connection's flusher sends a batch's acks in a few writes */
+    natsStatus s = natsConnection_PublishString(b->stream, reply, ok ? "+ACK" : "-NAK");
     if (s != NATS_OK) log_warn("nats: cannot ack/nak message: %s", natsStatus_GetText(s));
 }
 

@@ -1,6 +1,10 @@
-/* bus: the NATS connection (nats.c) and JetStream context. Owns both. Provides request/reply
+/* bus: the NATS connections (nats.c) and JetStream contexts. Owns them. Provides request/reply
  * for the service operation transport, queue-group responders, and JetStream publishing with
- * message-id de-duplication for the event relay. Reconnects forever in the background. */
+ * message-id de-duplication for the event relay. Reconnects forever in the background. The
+ * pull consumers (bus_js_fetch*: requests, deliveries, acks) and bus_js_publish_batch run on a
+ * second connection of the same user, opened on first use, whose writes are buffered (a batch's
+ * acks or publishes leave in a few writes); everything else on the main one, which sends each
+ * message at once (request/reply latency). */
 #ifndef CORE_BUS_H
 #define CORE_BUS_H
 
@@ -26,7 +30,9 @@ void bus_close(bus_t *b);
  * last bus_close, so LeakSanitizer sees no leaks from the library. */
 void bus_shutdown_library(void);
 int bus_connected(bus_t *b);
-/* Round trip to the server (flush with timeout), for /health/ready. */
+/* Round trip to the server (flush with timeout) on the main connection and, once open, the
+ * stream connection (pull consumers, acks, batch publishes: bus.c "struct bus"), for
+ * /health/ready; what either had buffered (a batch's acks) is sent on return. */
 int bus_ping(bus_t *b, int timeout_ms, err_t *e);
 
 /* The number of distinct NATS servers the connection knows: the URLs it was given plus those
@@ -112,13 +118,14 @@ int bus_publish(bus_t *b, const char *subject, const void *data, size_t len, err
  * each message) is handed to fn on nats.c's delivery thread; fn's return value is freed and not
  * sent. The subscription lives until bus_close. */
 int bus_subscribe(bus_t *b, const char *subject, bus_handler_fn fn, void *ud, err_t *e);
-/* How many times the connection was re-established since bus_connect (a subscriber compares it
+/* How many times the main connection was re-established since bus_connect (a subscriber compares it
  * with the value it last saw to learn that it may have missed broadcasts). */
 unsigned long bus_reconnects(bus_t *b);
 
 /* Push-free consumption for tests and consumers: fetch up to `max` messages from a durable pull
  * consumer on `stream` filtered by `filter`; fn is called per message, the message is acked when
- * fn returns 0 and nak'ed otherwise (neither when it came on a connection before a disconnect:
+ * fn returns 0 and nak'ed otherwise (buffered: sent within 1 ms with the fetch's other acks, or
+ * at once by bus_ping; neither when it came on a connection before a disconnect:
  * the ack goes to its reply subject, which nats-server lets only the connection that received
  * it use; JetStream redelivers it after the AckWait, 30 s). Returns number of messages handled
  * or -1. The same holds for every bus_js_fetch_* below. */

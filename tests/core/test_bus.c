@@ -3,7 +3,9 @@
  * matches its request, both workers run at once, the request id travels in a header), no
  * responders -> 503, slow responder -> 504, draining on close, and JetStream: stream creation,
  * Nats-Msg-Id de-duplication, pull fetch delivering each message once and redelivering a nak. */
+#define _GNU_SOURCE /* RTLD_NEXT */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -966,6 +968,62 @@ static void test_acks_are_replies(void) {
     cluster_stop(&c); /* removes dir (no nodes of its own) */
 }
 
+/* send() calls of this process (every thread): nats.c writes its sockets with send(); this
+ * definition interposes on libc's (and the sanitizer's) for the whole test binary. */
+static atomic_long g_sends;
+ssize_t send(int fd, const void *buf, size_t len, int flags) {
+    static ssize_t (*real)(int, const void *, size_t, int);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "send");
+    atomic_fetch_add(&g_sends, 1);
+    return real(fd, buf, len, flags);
+}
+
+/* A batch's publishes and a fetch's acks leave in a few writes (the stream connection, without
+ * send-as-soon-as-possible), not one send() per message; the acks still take effect. */
+static void test_stream_writes_in_bulk(void) {
+    err_t e = {0};
+    bus_t *b = bus_connect(nats_url, "test_bus_bulk", &e);
+    REQUIRE(b);
+    char stream[64], subj_all[96], subj[96], durable[64];
+    snprintf(stream, sizeof stream, "TESTW_%s", prefix);
+    snprintf(subj_all, sizeof subj_all, "%s.bulk.>", prefix);
+    snprintf(subj, sizeof subj, "%s.bulk.thing", prefix);
+    snprintf(durable, sizeof durable, "durw_%s", prefix);
+    const char *subjects[] = {subj_all, NULL};
+    REQUIRE(bus_ensure_stream(b, stream, subjects, &e) == 0);
+    enum { N = 400 };
+    static char ids[N][40];
+    static bus_batch_msg_t msgs[N];
+    static int ok[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "bulk-%d", i);
+        msgs[i] = (bus_batch_msg_t){subj, ids[i], "payload", 7};
+    }
+    long s0 = atomic_load(&g_sends);
+    CHECK_EQ_INT(bus_js_publish_batch(b, msgs, N, ok, &e), 0);
+    long s1 = atomic_load(&g_sends);
+    int acked = 0;
+    for (int i = 0; i < 20 && acked < N; i++) {
+        int n = bus_js_fetch_each(b, stream, durable, subj_all, N, 500, ack_all_each, NULL, &e);
+        if (n < 0) break;
+        acked += n;
+    }
+    CHECK_EQ_INT(acked, N);
+    CHECK_EQ_INT(bus_ping(b, 2000, &e), 0); /* the acks are out */
+    long s2 = atomic_load(&g_sends);
+    printf("# %d messages: publish %ld send() calls, fetch + acks %ld\n", N, s1 - s0, s2 - s1);
+    CHECK(s1 - s0 < N / 4);
+    CHECK(s2 - s1 < N / 4);
+    bus_consumer_state_t st = {0};
+    for (int t = 0; t < 40 && st.ack_floor < N; t++) {
+        if (t) sleep_ms(50);
+        CHECK_EQ_INT(bus_js_consumer_state(b, stream, durable, &st, &e), 0);
+    }
+    CHECK_EQ_INT((long long)st.ack_floor, N);
+    CHECK_EQ_INT(st.num_ack_pending, 0);
+    bus_close(b);
+}
+
 int main(void) {
     log_init(LOG_WARN, 0, "test_bus");
     snprintf(prefix, sizeof prefix, "t%ld", (long)getpid());
@@ -986,6 +1044,7 @@ int main(void) {
     RUN(test_jetstream);
     RUN(test_broadcast);
     RUN(test_publish_batch);
+    RUN(test_stream_writes_in_bulk);
     RUN(test_pull_leftovers);
     RUN(test_stream_max_age);
     RUN(test_server_list);
