@@ -305,10 +305,10 @@ static int cast_voter(const svc_call_t *call, json_t *in, const cast_prop_t *cp,
     D##_JOINS                                                                                      \
     " LEFT JOIN governance.votes ov ON ov.proposal_id = p.id AND ov.voter_id = "                   \
     D##_WHO                                                                                        \
-    "), ins AS (INSERT INTO governance.votes AS v (proposal_id, voter_id, voter_club_id, "         \
-    "choice, weight, reason, cast_by, cast_at, signed, delegate_id, delegation_id) SELECT "        \
-    "f.id, f.who, CASE WHEN f.scope = 'network' THEN $2::uuid ELSE f.club_id END, $4, "            \
-    "f.weight, $5, $6, $7::timestamptz, $9 = '1', "                                                \
+    "), ins AS (INSERT INTO governance.votes AS v (proposal_id, prop_scope, prop_club_id, "        \
+    "voter_id, voter_club_id, choice, weight, reason, cast_by, cast_at, signed, delegate_id, "     \
+    "delegation_id) SELECT f.id, f.scope, f.club_id, f.who, CASE WHEN f.scope = 'network' THEN "   \
+    "$2::uuid ELSE f.club_id END, $4, f.weight, $5, $6, $7::timestamptz, $9 = '1', "               \
     D##_BY                                                                                         \
     ", f.delegation_id FROM f WHERE f.who IS NOT NULL AND f.choice_ok AND f.in_window AND "        \
     D##_MAY                                                                                        \
@@ -317,8 +317,9 @@ static int cast_voter(const svc_call_t *call, json_t *in, const cast_prop_t *cp,
     "EXCLUDED.signed, delegate_id = NULL, delegation_id = NULL, changed = v.changed + 1 "          \
     "WHERE EXCLUDED.delegate_id IS NULL AND ($8 = '1' OR v.delegate_id IS NOT NULL) AND ($9 "      \
     "= '0' OR EXCLUDED.cast_at > v.cast_at) RETURNING v.*), led AS (INSERT INTO "                  \
-    "governance.ledger_records (proposal_id, kind, voter_id, seq, payload, tx, endorsements) "     \
-    "SELECT ins.proposal_id, 'governance.vote_cast', ins.voter_id, ins.changed, "                  \
+    "governance.ledger_records (proposal_id, prop_scope, prop_club_id, kind, voter_id, seq, "      \
+    "payload, tx, endorsements) SELECT ins.proposal_id, p.scope, p.club_id, "                      \
+    "'governance.vote_cast', ins.voter_id, ins.changed, "                                          \
     "jsonb_strip_nulls(jsonb_build_object('cast_at_ms', (extract(epoch FROM ins.cast_at) * "       \
     "1000)::bigint, 'choice', ins.choice, 'proposal', ins.proposal_id, 'reason_sha256', CASE "     \
     "WHEN ins.reason IS NOT NULL THEN encode(sha256(convert_to(ins.reason, 'UTF8')), 'hex') "      \
