@@ -326,6 +326,23 @@ static void test_suspend_until(void) {
 
 /* ---- late quorum, delegation ---- */
 
+/* The data of the last governance.vote_cast event of voter on proposal id (the outbox, read as
+ * the relay), and in *n how many there are. New reference or NULL. */
+static json_t *cast_event_of(const char *id, const char *voter, int *n) {
+    db_scope_t sc = {NULL, NULL, 0, 1};
+    const char *p[] = {id, voter};
+    err_t e = {0};
+    PGresult *q = db_read(mt_pool, &sc,
+                          "SELECT (payload->'data')::text, count(*) OVER () FROM governance.outbox "
+                          "WHERE type = 'governance.vote_cast' AND payload->'data'->>'proposal_id' "
+                          "= $1 AND payload->'data'->>'voter_id' = $2 ORDER BY seq DESC LIMIT 1",
+                          2, p, &e);
+    *n = q && PQntuples(q) ? atoi(PQgetvalue(q, 0, 1)) : 0;
+    json_t *d = q && PQntuples(q) ? json_loads(PQgetvalue(q, 0, 0), 0, NULL) : NULL;
+    PQclear(q);
+    return d;
+}
+
 static void test_late_quorum(void) {
     char ids[4][40], id[40], in[96];
     svc_caller_t a[4];
@@ -353,6 +370,28 @@ static void test_late_quorum(void) {
     o = gt_want(&netadmin, "get_proposal", in, 200);
     CHECK_STR(mt_str(o, "voting_ends_at"), "2031-03-30T08:00:00.000000Z");
     json_decref(o);
+    /* each cast's governance.vote_cast event: the one that reached the quorum (its statement,
+     * the late-quorum step, then the event) and a cast once the quorum is settled (the event a
+     * CTE of the cast's statement, one flight): the same data, extended from the proposal */
+    int n = 0;
+    CHECK_EQ_INT(vote(&a[3], id, "abstain", "2031-03-30T07:30:00Z", 201), 201);
+    for (int i = 1; i < 4; i++) {
+        json_t *d = cast_event_of(id, ids[i], &n);
+        CHECK_EQ_INT(n, 1);
+        CHECK_STR(mt_str(d, "proposal_id"), id);
+        CHECK_STR(mt_str(d, "scope"), "network");
+        CHECK_STR(mt_str(d, "club_id"), ids[0]);
+        CHECK_STR(mt_str(d, "choice"), i == 1 ? "for" : i == 2 ? "against" : "abstain");
+        CHECK(json_is_true(json_object_get(d, "extended")));
+        json_decref(d);
+    }
+    json_t *d = cast_event_of(id, ids[0], &n);
+    CHECK(json_is_false(json_object_get(d, "extended"))); /* before the quorum */
+    json_decref(d);
+    /* a refused cast (suspend_club: a vote does not change) leaves no event */
+    CHECK_EQ_INT(vote(&a[3], id, "for", "2031-03-30T07:40:00Z", 409), 409);
+    json_decref(cast_event_of(id, ids[3], &n));
+    CHECK_EQ_INT(n, 1);
     CHECK_EQ_INT(sweep_count("2031-03-30T08:00:00Z", "queued"), 1);
 }
 
