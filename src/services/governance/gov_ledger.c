@@ -43,7 +43,8 @@ int gov_ledger_enqueue_opening(db_tx_t *tx, const char *id, err_t *e) {
     /* the counting rule as tally.h reads it (kind, num/den, seats, quorum_bp) */
     if (db_exec_cmd(
             tx,
-            "INSERT INTO governance.ledger_records (proposal_id, kind, payload) SELECT p.id, "
+            "INSERT INTO governance.ledger_records (proposal_id, prop_scope, prop_club_id, kind, "
+            "payload) SELECT p.id, p.scope, p.club_id, "
             "'governance.proposal', jsonb_build_object('actions_sha256', p.actions_hash, "
             "'content_sha256', $2::text, 'created_at_ms', " MS(
                 "p.created_at") ", 'options', "
@@ -64,7 +65,9 @@ int gov_ledger_enqueue_opening(db_tx_t *tx, const char *id, err_t *e) {
         return -1;
     return db_exec_cmd(
                tx,
-               "INSERT INTO governance.ledger_records (proposal_id, kind, payload) SELECT p.id, "
+               "INSERT INTO governance.ledger_records (proposal_id, prop_scope, prop_club_id, "
+               "kind, "
+               "payload) SELECT p.id, p.scope, p.club_id, "
                "'governance.eligible_snapshot', jsonb_build_object('closes_at_ms', " MS(
                    "p.voting_ends_at") ", 'opened_at_ms', " MS("p.updated_at") ", 'proposal', "
                                                                                "p.id, 'voters', "
@@ -99,13 +102,15 @@ int gov_ledger_enqueue_opening(db_tx_t *tx, const char *id, err_t *e) {
 
 int gov_ledger_enqueue_result(db_tx_t *tx, const char *id, err_t *e) {
     const char *p[] = {id};
-    return db_exec_cmd(tx,
-                       "INSERT INTO governance.ledger_records (proposal_id, kind, payload) SELECT "
-                       "p.id, 'governance.result', jsonb_build_object('closed_at_ms', " MS(
-                           "p.voting_ends_at") ", 'proposal', p.id, 'tally', p.result) FROM "
-                                               "governance.proposals p WHERE p.id = $1 ON "
-                                               "CONFLICT DO NOTHING",
-                       1, p, e) < 0
+    return db_exec_cmd(
+               tx,
+               "INSERT INTO governance.ledger_records (proposal_id, prop_scope, prop_club_id, "
+               "kind, payload) SELECT p.id, p.scope, p.club_id, 'governance.result', "
+               "jsonb_build_object('closed_at_ms', " MS(
+                   "p.voting_ends_at") ", 'proposal', p.id, 'tally', p.result) FROM "
+                                       "governance.proposals p WHERE p.id = $1 ON "
+                                       "CONFLICT DO NOTHING",
+               1, p, e) < 0
                ? -1
                : 0;
 }

@@ -119,17 +119,19 @@ static int open_one(const svc_call_t *call, const char *id, const char *scope, c
         goto done;
     }
     const char *p[] = {id, ids_s, scope, type, club};
-    if (db_exec_cmd(tx,
-                    "INSERT INTO governance.eligible (proposal_id, voter_id, weight, delegate_all, "
-                    "delegate_type) SELECT $1, v.id::uuid, coalesce(w.weight, 1), da.delegate_id, "
-                    "dt.delegate_id FROM (SELECT DISTINCT x AS id FROM "
-                    "jsonb_array_elements_text($2::jsonb) x) v LEFT JOIN governance.weights w ON "
-                    "$3 = 'network' AND w.club_id = v.id::uuid LEFT JOIN governance.delegations da "
-                    "ON da.scope = $3 AND da.delegator_id = v.id::uuid AND da.type = '*' AND ($3 = "
-                    "'network' OR da.club_id = $5::uuid) LEFT JOIN governance.delegations dt ON "
-                    "dt.scope = $3 AND dt.delegator_id = v.id::uuid AND dt.type = $4 AND ($3 = "
-                    "'network' OR dt.club_id = $5::uuid)",
-                    5, p, e) < 0)
+    if (db_exec_cmd(
+            tx,
+            "INSERT INTO governance.eligible (proposal_id, prop_scope, prop_club_id, voter_id, "
+            "weight, delegate_all, delegate_type) SELECT $1, $3, $5::uuid, v.id::uuid, "
+            "coalesce(w.weight, 1), da.delegate_id, "
+            "dt.delegate_id FROM (SELECT DISTINCT x AS id FROM "
+            "jsonb_array_elements_text($2::jsonb) x) v LEFT JOIN governance.weights w ON "
+            "$3 = 'network' AND w.club_id = v.id::uuid LEFT JOIN governance.delegations da "
+            "ON da.scope = $3 AND da.delegator_id = v.id::uuid AND da.type = '*' AND ($3 = "
+            "'network' OR da.club_id = $5::uuid) LEFT JOIN governance.delegations dt ON "
+            "dt.scope = $3 AND dt.delegator_id = v.id::uuid AND dt.type = $4 AND ($3 = "
+            "'network' OR dt.club_id = $5::uuid)",
+            5, p, e) < 0)
         goto done;
     const char *pc[] = {id};
     if (db_exec_cmd(tx,

@@ -284,8 +284,18 @@ static int cast_voter(const svc_call_t *call, json_t *in, const cast_prop_t *cp,
 #define PLAIN_JOINS ""
 #define PLAIN_BY "NULL::uuid"
 #define PLAIN_MAY "true"
+/* The cast's governance.vote_cast event as a CTE of the statement (EVENT; NO_EVENT: queued
+ * after it by svc_emit_batch): the outbox row core's svc_event_row makes ($12..$16), inserted
+ * only when the vote was stored, with the proposal's `extended` from the locked row. For a
+ * plain cast on a settled proposal (no late-quorum step after the statement), so the whole cast
+ * is one flight: BEGIN, the scope, the statement, COMMIT. */
+#define EVENT                                                                                      \
+    ", ev AS (INSERT INTO governance.outbox (id, type, subject, tenant_id, payload) SELECT "       \
+    "$12::uuid, $13, $14, $15::uuid, jsonb_set($16::jsonb, '{data,extended}', "                    \
+    "to_jsonb(p.extended)) FROM ins, p)"
+#define NO_EVENT ""
 /* clang-format off */
-#define CAST_SQL(lock, D)                                                                          \
+#define CAST_SQL(lock, D, EV)                                                                      \
     "WITH p AS (SELECT id, scope, club_id, type, rule, options, voting_starts_at, "                \
     "voting_ends_at, extended, (quorum_reached_at IS NULL AND "                                    \
     "coalesce((rule->>'quorum_bp')::int, 0) > 0) AS quorum_open FROM governance.proposals "        \
@@ -305,10 +315,10 @@ static int cast_voter(const svc_call_t *call, json_t *in, const cast_prop_t *cp,
     D##_JOINS                                                                                      \
     " LEFT JOIN governance.votes ov ON ov.proposal_id = p.id AND ov.voter_id = "                   \
     D##_WHO                                                                                        \
-    "), ins AS (INSERT INTO governance.votes AS v (proposal_id, voter_id, voter_club_id, "         \
-    "choice, weight, reason, cast_by, cast_at, signed, delegate_id, delegation_id) SELECT "        \
-    "f.id, f.who, CASE WHEN f.scope = 'network' THEN $2::uuid ELSE f.club_id END, $4, "            \
-    "f.weight, $5, $6, $7::timestamptz, $9 = '1', "                                                \
+    "), ins AS (INSERT INTO governance.votes AS v (proposal_id, prop_scope, prop_club_id, "        \
+    "voter_id, voter_club_id, choice, weight, reason, cast_by, cast_at, signed, delegate_id, "     \
+    "delegation_id) SELECT f.id, f.scope, f.club_id, f.who, CASE WHEN f.scope = 'network' THEN "   \
+    "$2::uuid ELSE f.club_id END, $4, f.weight, $5, $6, $7::timestamptz, $9 = '1', "               \
     D##_BY                                                                                         \
     ", f.delegation_id FROM f WHERE f.who IS NOT NULL AND f.choice_ok AND f.in_window AND "        \
     D##_MAY                                                                                        \
@@ -317,13 +327,16 @@ static int cast_voter(const svc_call_t *call, json_t *in, const cast_prop_t *cp,
     "EXCLUDED.signed, delegate_id = NULL, delegation_id = NULL, changed = v.changed + 1 "          \
     "WHERE EXCLUDED.delegate_id IS NULL AND ($8 = '1' OR v.delegate_id IS NOT NULL) AND ($9 "      \
     "= '0' OR EXCLUDED.cast_at > v.cast_at) RETURNING v.*), led AS (INSERT INTO "                  \
-    "governance.ledger_records (proposal_id, kind, voter_id, seq, payload, tx, endorsements) "     \
-    "SELECT ins.proposal_id, 'governance.vote_cast', ins.voter_id, ins.changed, "                  \
+    "governance.ledger_records (proposal_id, prop_scope, prop_club_id, kind, voter_id, seq, "      \
+    "payload, tx, endorsements) SELECT ins.proposal_id, p.scope, p.club_id, "                      \
+    "'governance.vote_cast', ins.voter_id, ins.changed, "                                          \
     "jsonb_strip_nulls(jsonb_build_object('cast_at_ms', (extract(epoch FROM ins.cast_at) * "       \
     "1000)::bigint, 'choice', ins.choice, 'proposal', ins.proposal_id, 'reason_sha256', CASE "     \
     "WHEN ins.reason IS NOT NULL THEN encode(sha256(convert_to(ins.reason, 'UTF8')), 'hex') "      \
     "END, 'voter', ins.voter_id)), $10, $11::jsonb FROM ins, p WHERE p.scope = 'network' ON "      \
-    "CONFLICT DO NOTHING RETURNING 1) SELECT (f.who IS NOT NULL)::int AS eligible, "               \
+    "CONFLICT DO NOTHING RETURNING 1)"                                                             \
+    EV                                                                                             \
+    " SELECT (f.who IS NOT NULL)::int AS eligible, "                                               \
     "f.choice_ok::int AS choice_ok, f.in_window::int AS in_window, (f.me IS NOT NULL)::int "       \
     "AS me, (f.snap_delegate IS NOT DISTINCT FROM $2::uuid)::int AS snap_ok, "                     \
     "(f.delegation_id IS NOT NULL)::int AS live, (f.prev IS NOT NULL)::int AS prev, "              \
@@ -338,10 +351,15 @@ static int cast_voter(const svc_call_t *call, json_t *in, const cast_prop_t *cp,
 /* The cast's refusal when its statement stored nothing, in the order the checks are documented:
  * not open (or not visible: 404), a pre-signed vote's time outside the window, the choice, the
  * snapshot, the delegation, an earlier vote. */
-static int cast_refused(db_tx_t *tx, const char *id, PGresult *r, int delegated, err_t *e) {
+#define STATUS_SQL "SELECT status FROM governance.proposals WHERE id = $1"
+static int cast_refused(const svc_call_t *call, db_tx_t *tx, const char *id, PGresult *r,
+                        int delegated, err_t *e) {
     if (PQntuples(r) == 0) {
+        /* tx NULL: the cast's transaction is over (one flight with its COMMIT), a read */
         const char *p[] = {id};
-        PGresult *s = db_exec(tx, "SELECT status FROM governance.proposals WHERE id = $1", 1, p, e);
+        db_scope_t scope = svc_scope(call, NULL);
+        PGresult *s = tx ? db_exec(tx, STATUS_SQL, 1, p, e)
+                         : db_read(call->env->db, &scope, STATUS_SQL, 1, p, e);
         if (!s) return -1;
         if (PQntuples(s) == 0) {
             PQclear(s);
@@ -386,6 +404,17 @@ static int cast_refused(db_tx_t *tx, const char *id, PGresult *r, int delegated,
                    "you have voted; this proposal type does not allow changing a vote");
 }
 
+/* The data of a cast's governance.vote_cast event (docs/governance.md "Events and
+ * notifications"): a network vote's choice is public, a club vote's is not. New reference. */
+static json_t *cast_event(const char *id, const char *voter_id, const cast_prop_t *cp, int extended,
+                          const char *choice) {
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:b}", "proposal_id", id, "voter_id", voter_id,
+                             "scope", cp->scope, "club_id", cp->club, "extended", extended);
+    if (data && strcmp(cp->scope, "network") == 0)
+        json_object_set_new(data, "choice", json_string(choice));
+    return data;
+}
+
 int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     char now[40], voter[40] = "", cast_at[40];
     if (gov_clock(call, in, now, e) != 0) return -1;
@@ -398,6 +427,7 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     PGresult *r = NULL;
     db_batch_t first = {0}, b = {0};
     gov_signed_vote_t sv = {0};
+    outbox_row_t ev = {0};
     cast_prop_t cp;
     char *ends = NULL;
     int is_signed = json_object_get(in, "tx") != NULL;
@@ -421,6 +451,13 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (!is_signed && strcmp(cp.scope, "network") == 0 && plain_vote_signable(call, voter, e) != 0)
         goto done;
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
+    const char *voter_id = behalf ? behalf : voter; /* whose vote it is */
+    /* one flight (the event a CTE of the statement, COMMIT behind it) for a plain cast once
+     * the quorum is settled; else the late-quorum step and the event follow the statement */
+    int one = cp.settled && !behalf;
+    if (one && svc_event_row(call, &ev, 12, "governance.vote_cast", cp.club,
+                             cast_event(id, voter_id, &cp, 0, choice), e) != 0)
+        goto done;
     const char *pv[] = {id,
                         voter,
                         now,
@@ -432,26 +469,28 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                         is_signed ? "1" : "0",
                         sv.tx,
                         ends,
-                        behalf};
+                        one ? ev.vals[0] : behalf,
+                        ev.vals[1],
+                        ev.vals[2],
+                        ev.vals[3],
+                        ev.vals[4]};
     /* deferred: BEGIN and the scope go in the cast statement's flight (docs/architecture.md
-     * "Pipelines"); the event and the COMMIT go in a second one. The statement asks for the
-     * generic plan: left to PostgreSQL's choice it was planned as a custom plan at every cast,
-     * which cost more than running it (pg_stat_statements, docs/governance.md "Bench: two
-     * flights per cast, the cast planned once") */
+     * "Pipelines"). The statement asks for the generic plan: left to PostgreSQL's choice it was
+     * planned as a custom plan at every cast, which cost more than running it
+     * (pg_stat_statements, docs/governance.md "Bench: two flights per cast, the cast planned
+     * once") */
     if (svc_begin_deferred(call, NULL, &tx, e) != 0) goto done;
     db_batch_add(&first, "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL);
-    int ci = behalf ? db_batch_add(&first,
-                                   cp.settled ? CAST_SQL("FOR SHARE", DELEGATED)
-                                              : CAST_SQL("FOR UPDATE", DELEGATED),
-                                   12, pv)
-                    : db_batch_add(&first,
-                                   cp.settled ? CAST_SQL("FOR SHARE", PLAIN)
-                                              : CAST_SQL("FOR UPDATE", PLAIN),
-                                   11, pv);
-    if (db_batch_run(tx, &first, 0, e) != 0) goto done;
+    int ci = one      ? db_batch_add(&first, CAST_SQL("FOR SHARE", PLAIN, EVENT), 16, pv)
+             : behalf ? db_batch_add(&first,
+                                     cp.settled ? CAST_SQL("FOR SHARE", DELEGATED, NO_EVENT)
+                                                : CAST_SQL("FOR UPDATE", DELEGATED, NO_EVENT),
+                                     12, pv)
+                      : db_batch_add(&first, CAST_SQL("FOR UPDATE", PLAIN, NO_EVENT), 11, pv);
+    if (db_batch_run(tx, &first, one ? DB_BATCH_COMMIT : 0, e) != 0) goto done;
     r = db_batch_result(&first, ci); /* the batch's */
     if (PQntuples(r) == 0 || !db_val(r, 0, "vote")) {
-        cast_refused(tx, id, r, behalf != NULL, e);
+        cast_refused(call, one ? NULL : tx, id, r, behalf != NULL, e);
         goto done;
     }
     json_t *vote = db_json(r, 0, PQfnumber(r, "vote"), e);
@@ -460,26 +499,25 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     char ends_at[40];
     snprintf(ends_at, sizeof ends_at, "%s", db_val(r, 0, "ends"));
     extended = db_val(r, 0, "extended")[0] == '1';
-    if (db_val(r, 0, "quorum_open")[0] == '1') {
-        int moved = 0;
-        if (late_quorum(tx, id, now, &moved, ends_at, e) != 0) goto done;
-        extended = extended || moved;
-    } else if (!cp.settled) {
-        cp.settled = 1; /* reached before this cast (or no quorum): for ever */
-        cast_cache_put(&cp);
+    if (!one) {
+        if (db_val(r, 0, "quorum_open")[0] == '1') {
+            int moved = 0;
+            if (late_quorum(tx, id, now, &moved, ends_at, e) != 0) goto done;
+            extended = extended || moved;
+        } else if (!cp.settled) {
+            cp.settled = 1; /* reached before this cast (or no quorum): for ever */
+            cast_cache_put(&cp);
+        }
+        json_t *data = cast_event(id, voter_id, &cp, extended, choice);
+        if (behalf) {
+            /* the audit trail of a delegated vote: who cast it, under which delegation */
+            json_object_set(data, "delegate_id", json_object_get(vote, "delegate_id"));
+            json_object_set(data, "delegation_id", json_object_get(vote, "delegation_id"));
+        }
+        if (svc_emit_batch(call, &b, "governance.vote_cast", cp.club, data, e) != 0 ||
+            db_batch_run(tx, &b, DB_BATCH_COMMIT, e) != 0)
+            goto done;
     }
-    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:b}", "proposal_id", id, "voter_id",
-                             json_string_value(json_object_get(vote, "voter_id")), "scope",
-                             cp.scope, "club_id", cp.club, "extended", extended);
-    if (strcmp(cp.scope, "network") == 0) json_object_set_new(data, "choice", json_string(choice));
-    if (behalf) {
-        /* the audit trail of a delegated vote: who cast it, under which delegation */
-        json_object_set(data, "delegate_id", json_object_get(vote, "delegate_id"));
-        json_object_set(data, "delegation_id", json_object_get(vote, "delegation_id"));
-    }
-    if (svc_emit_batch(call, &b, "governance.vote_cast", cp.club, data, e) != 0 ||
-        db_batch_run(tx, &b, DB_BATCH_COMMIT, e) != 0)
-        goto done;
     json_object_set_new(vote, "voting_ends_at", json_string(ends_at));
     json_object_set_new(vote, "extended", json_boolean(extended));
     rc = 0;
@@ -487,6 +525,7 @@ done:
     db_batch_clear(&b);
     db_batch_clear(&first);
     gov_signed_vote_free(&sv);
+    outbox_row_free(&ev);
     free(ends);
     return db_tx_finish(&tx, rc, out, e);
 }

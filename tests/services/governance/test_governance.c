@@ -326,6 +326,23 @@ static void test_suspend_until(void) {
 
 /* ---- late quorum, delegation ---- */
 
+/* The data of the last governance.vote_cast event of voter on proposal id (the outbox, read as
+ * the relay), and in *n how many there are. New reference or NULL. */
+static json_t *cast_event_of(const char *id, const char *voter, int *n) {
+    db_scope_t sc = {NULL, NULL, 0, 1};
+    const char *p[] = {id, voter};
+    err_t e = {0};
+    PGresult *q = db_read(mt_pool, &sc,
+                          "SELECT (payload->'data')::text, count(*) OVER () FROM governance.outbox "
+                          "WHERE type = 'governance.vote_cast' AND payload->'data'->>'proposal_id' "
+                          "= $1 AND payload->'data'->>'voter_id' = $2 ORDER BY seq DESC LIMIT 1",
+                          2, p, &e);
+    *n = q && PQntuples(q) ? atoi(PQgetvalue(q, 0, 1)) : 0;
+    json_t *d = q && PQntuples(q) ? json_loads(PQgetvalue(q, 0, 0), 0, NULL) : NULL;
+    PQclear(q);
+    return d;
+}
+
 static void test_late_quorum(void) {
     char ids[4][40], id[40], in[96];
     svc_caller_t a[4];
@@ -353,6 +370,28 @@ static void test_late_quorum(void) {
     o = gt_want(&netadmin, "get_proposal", in, 200);
     CHECK_STR(mt_str(o, "voting_ends_at"), "2031-03-30T08:00:00.000000Z");
     json_decref(o);
+    /* each cast's governance.vote_cast event: the one that reached the quorum (its statement,
+     * the late-quorum step, then the event) and a cast once the quorum is settled (the event a
+     * CTE of the cast's statement, one flight): the same data, extended from the proposal */
+    int n = 0;
+    CHECK_EQ_INT(vote(&a[3], id, "abstain", "2031-03-30T07:30:00Z", 201), 201);
+    for (int i = 1; i < 4; i++) {
+        json_t *d = cast_event_of(id, ids[i], &n);
+        CHECK_EQ_INT(n, 1);
+        CHECK_STR(mt_str(d, "proposal_id"), id);
+        CHECK_STR(mt_str(d, "scope"), "network");
+        CHECK_STR(mt_str(d, "club_id"), ids[0]);
+        CHECK_STR(mt_str(d, "choice"), i == 1 ? "for" : i == 2 ? "against" : "abstain");
+        CHECK(json_is_true(json_object_get(d, "extended")));
+        json_decref(d);
+    }
+    json_t *d = cast_event_of(id, ids[0], &n);
+    CHECK(json_is_false(json_object_get(d, "extended"))); /* before the quorum */
+    json_decref(d);
+    /* a refused cast (suspend_club: a vote does not change) leaves no event */
+    CHECK_EQ_INT(vote(&a[3], id, "for", "2031-03-30T07:40:00Z", 409), 409);
+    json_decref(cast_event_of(id, ids[3], &n));
+    CHECK_EQ_INT(n, 1);
     CHECK_EQ_INT(sweep_count("2031-03-30T08:00:00Z", "queued"), 1);
 }
 
@@ -446,6 +485,95 @@ static void test_ts_inlined(void) {
     REQUIRE(q != NULL);
     CHECK_STR(PQgetvalue(q, 0, 0), "2026-01-02T01:04:05.123456Z");
     PQclear(q);
+}
+
+/* ---- the proposal's scope on its rows (migration 0005, docs/governance.md "Bench: the
+ * proposal's scope on its rows") ---- */
+
+/* Rows of table for proposal id that a scope sees. */
+static long long rows_seen(const db_scope_t *sc, const char *table, const char *id) {
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM governance.%s WHERE proposal_id = $1", table);
+    const char *p[] = {id};
+    err_t e = {0};
+    PGresult *q = db_read(mt_pool, sc, sql, 1, p, &e);
+    long long n = q ? atoll(PQgetvalue(q, 0, 0)) : -1;
+    PQclear(q);
+    return n;
+}
+
+/* A row of table for proposal id written with scope / club as its proposal's (by the network
+ * administrator, whom no policy stops): 1 stored, 0 refused. */
+static int row_written(const char *table, const char *id, const char *scope, const char *club) {
+    char sql[512];
+    if (strcmp(table, "eligible") == 0)
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO governance.eligible (proposal_id, prop_scope, prop_club_id, "
+                 "voter_id) VALUES ($1, $2, $3, gen_random_uuid()) RETURNING 1");
+    else if (strcmp(table, "votes") == 0)
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO governance.votes (proposal_id, prop_scope, prop_club_id, voter_id, "
+                 "voter_club_id, choice, weight, cast_at) VALUES ($1, $2, $3, gen_random_uuid(), "
+                 "$3, 'for', 1, now()) RETURNING 1");
+    else
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO governance.ledger_records (proposal_id, prop_scope, prop_club_id, "
+                 "kind, voter_id, payload) VALUES ($1, $2, $3, 'governance.vote_cast', "
+                 "gen_random_uuid(), '{}') RETURNING 1");
+    db_scope_t sc = {NULL, NULL, 1, 0};
+    const char *p[] = {id, scope, club};
+    err_t e = {0};
+    PGresult *q = db_write(mt_pool, &sc, sql, 3, p, &e);
+    int n = q ? PQntuples(q) : 0;
+    PQclear(q);
+    return n;
+}
+
+static void test_row_scope(void) {
+    char ids[2][40], user[40], in[512], u[40];
+    svc_caller_t a[2];
+    clubs(2, ids, a);
+    mt_uuid(u);
+    svc_caller_t staff = mt_caller(ids[0], u, 0, "member:read member:write member:admin");
+    REQUIRE(mt_account(ids[0], user) == 0);
+    snprintf(in, sizeof in,
+             "{\"category\":\"full\",\"status\":\"active\",\"auth_user_id\":\"%s\",\"expires_on\":"
+             "\"2099-12-31\",\"profile\":{\"first_name\":\"R\",\"last_name\":\"Ow\"}}",
+             user);
+    REQUIRE(mt_call(&staff, "create_member", in, NULL) == 201);
+    svc_caller_t member = mt_caller(ids[0], user, 1, "");
+    json_t *o = gt_want(&a[0], "create_proposal",
+                        "{\"type\":\"budget\",\"title\":\"Rows\",\"scope\":\"club\",\"as_of\":"
+                        "\"" T0 "\"}",
+                        201);
+    REQUIRE(o != NULL);
+    char id[40];
+    snprintf(id, sizeof id, "%s", mt_str(o, "id"));
+    json_decref(o);
+    json_decref(sweep("2031-03-02T11:00:00Z"));
+    CHECK_EQ_INT(vote(&member, id, "for", "2031-03-03T10:00:00Z", 201), 201);
+    /* tenant isolation through the rows' own columns: the club sees its proposal's rows, the
+     * other club none */
+    db_scope_t mine = {ids[0], user, 0, 0}, other = {ids[1], a[1].user_id, 0, 0};
+    CHECK_EQ_INT(rows_seen(&mine, "eligible", id), 1);
+    CHECK_EQ_INT(rows_seen(&mine, "votes", id), 1);
+    CHECK_EQ_INT(rows_seen(&other, "eligible", id), 0);
+    CHECK_EQ_INT(rows_seen(&other, "votes", id), 0);
+    /* a row cannot say another scope or club than its proposal's (it would be visible to
+     * every club, or to the other club) */
+    CHECK_EQ_INT(row_written("eligible", id, "network", ids[0]), 0);
+    CHECK_EQ_INT(row_written("eligible", id, "club", ids[1]), 0);
+    CHECK_EQ_INT(row_written("votes", id, "network", ids[0]), 0);
+    CHECK_EQ_INT(row_written("votes", id, "club", ids[1]), 0);
+    CHECK_EQ_INT(row_written("ledger_records", id, "network", ids[0]), 0);
+    CHECK_EQ_INT(row_written("ledger_records", id, "club", ids[1]), 0);
+    CHECK_EQ_INT(rows_seen(&other, "eligible", id), 0);
+    CHECK_EQ_INT(rows_seen(&other, "votes", id), 0);
+    CHECK_EQ_INT(rows_seen(&other, "ledger_records", id), 0);
+    /* the proposal's own scope and club are accepted */
+    CHECK_EQ_INT(row_written("eligible", id, "club", ids[0]), 1);
+    CHECK_EQ_INT(rows_seen(&mine, "eligible", id), 2);
+    CHECK_EQ_INT(rows_seen(&other, "eligible", id), 0);
 }
 
 /* ---- concurrency ---- */
@@ -883,6 +1011,7 @@ int main(void) {
     RUN(test_type_override);
     RUN(test_club_weight);
     RUN(test_ts_inlined);
+    RUN(test_row_scope);
     if (mt_env.bus) bus_close(mt_env.bus);
     mt_close();
     TEST_DONE();
