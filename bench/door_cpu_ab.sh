@@ -39,7 +39,7 @@ dab_first() {
     awk -v tag="$tag" -v n="${n:-0}" -v s=$((s1 - s0)) -v g=$((g1 - g0)) -v t=$((n1 - n0)) \
         -v d="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" -v hz="$(getconf CLK_TCK)" 'BEGIN {
             printf "door-ab|POST /api/v1/visits/check-in (first check-ins only, 16 curl clients)|%s|%.0f|-|%.3f|%.3f|%.3f\n",
-                tag, d > 0 ? n / d : 0, n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, n ? t * 1000 / hz / n : 0 }' \
+                tag, (d > 0 ? n / d : 0), (n ? s * 1000 / hz / n : 0), (n ? g * 1000 / hz / n : 0), (n ? t * 1000 / hz / n : 0) }' \
         >>"$BENCH_DOOR_CPU_OUT"
     say "$(tail -n 1 "$BENCH_DOOR_CPU_OUT")"
 }
