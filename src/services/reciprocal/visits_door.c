@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/json.h"
+#include "core/outbox.h"
 #include "services/reciprocal/charges.h"
 #include "services/reciprocal/loi.h"
 #include "services/reciprocal/restrictions.h"
@@ -30,7 +31,7 @@ typedef struct door {
     int parse; /* the check-in's rules read the visit's fields: parse its document */
     const char *reason;
     json_t *visit;    /* owned; the stored visit when the letter is known (a raw value, core/json.h,
-                         unless parse and not a same-day repeat) */
+                         unless parse and not a same-day repeat: then only the rules' fields) */
     json_t *standing; /* owned */
     long long now;
     int repeat; /* the letter read found the visit checked in on now's day (host time zone) */
@@ -42,22 +43,28 @@ static void door_free(door_t *d) {
 }
 
 /* The letter's facts in ONE read (one round trip): the home club's public key the letter
- * names (its kid; none when the club has no such key), the stored visit's document, whether
- * the letter is revoked or superseded (no row of the visit: unknown) and whether the visit is
- * checked in on the day of $5 (unix seconds) in the host's time zone (the check-in answers such
- * a same-day repeat from this read, without a transaction). The visit is read whether or not
- * the signature holds, and used only when it does. */
+ * names (its kid; none when the club has no such key), the stored visit, whether the letter is
+ * revoked or superseded (no row of the visit: unknown) and whether the visit is checked in on
+ * the day of $5 (unix seconds) in the host's time zone (the check-in answers such a same-day
+ * repeat from this read, without a transaction). The visit is its document when $6 (the letter
+ * check's answer) or for a same-day repeat (the check-in's answer), else only the fields the
+ * check-in's rules read (visit_rules_from_doc: a first check-in answers the moved row's document,
+ * so the letter read does not build one). The visit is read whether or not the signature holds,
+ * and used only when it does. */
+#define SAME_DAY_SQL                                                                               \
+    "(v.status = 'checked_in' AND (v.checked_in_at AT TIME ZONE v.host_timezone)::date = "         \
+    "(to_timestamp($5::bigint) AT TIME ZONE v.host_timezone)::date)"
 #define LETTER_SQL                                                                                 \
     "SELECT encode(k.public_key, 'hex'), d.doc, d.revoked, d.repeat, d.member_id FROM (SELECT 1) " \
     "one LEFT JOIN reciprocal.loi_keys k ON k.club_id = $1::uuid AND k.kid = $2 LEFT JOIN "        \
-    "LATERAL (SELECT v.member_id, reciprocal.visit_doc(v)::text AS doc, (l.revoked_at IS NOT "     \
-    "NULL "                                                                                        \
-    "OR l.token <> $4)::int AS "                                                                   \
-    "revoked, (v.status = 'checked_in' AND (v.checked_in_at AT TIME ZONE v.host_timezone)::date "  \
-    "= (to_timestamp($5::bigint) AT TIME ZONE v.host_timezone)::date)::int AS repeat FROM "        \
-    "reciprocal.lois l JOIN reciprocal.visits v ON v.id = l.visit_id WHERE l.visit_id = "          \
-    "$3::uuid) "                                                                                   \
-    "d ON true"
+    "LATERAL (SELECT v.member_id, CASE WHEN $6::bool OR " SAME_DAY_SQL " THEN "                    \
+    "reciprocal.visit_doc(v) ELSE jsonb_build_object('id', v.id, 'member_id', v.member_id, "       \
+    "'home_club_id', v.home_club_id, 'host_club_id', v.host_club_id, 'agreement_id', "             \
+    "v.agreement_id, 'arrive_on', v.arrive_on, 'depart_on', v.depart_on, 'days', v.days, "         \
+    "'guests', v.guests, 'facilities', to_jsonb(v.facilities), 'host_timezone', "                  \
+    "v.host_timezone) END::text AS doc, (l.revoked_at IS NOT NULL OR l.token <> $4)::int AS "      \
+    "revoked, " SAME_DAY_SQL "::int AS repeat FROM reciprocal.lois l JOIN reciprocal.visits v ON " \
+    "v.id = l.visit_id WHERE l.visit_id = $3::uuid) d ON true"
 
 /* Every check of the letter; d->reason names the first failure ("ok" when none). -1 only for
  * errors of the service itself. */
@@ -70,9 +77,9 @@ static int check_letter(const svc_call_t *call, const char *token, door_t *d, er
     d->decoded = 1;
     char at[24];
     snprintf(at, sizeof at, "%lld", d->now);
-    const char *p[] = {d->l.home, d->l.kid, d->l.visit, token, at};
+    const char *p[] = {d->l.home, d->l.kid, d->l.visit, token, at, d->parse ? "false" : "true"};
     db_scope_t scope = svc_scope(call, NULL);
-    PGresult *q = db_read(call->env->db, &scope, LETTER_SQL, 5, p, e);
+    PGresult *q = db_read(call->env->db, &scope, LETTER_SQL, 6, p, e);
     if (!q) return -1;
     signkey_pub_t key;
     size_t n = 0, len = 0;
@@ -208,16 +215,50 @@ static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, char statu
     return rc;
 }
 
-#define CHECK_IN_SQL                                                                               \
+/* The move and its history row, answering the new document; more: further CTEs (the event's
+ * outbox row and the ledger record when they go in the same statement). */
+#define CHECK_IN_SQL(more)                                                                         \
     "WITH up AS (UPDATE reciprocal.visits AS v SET status = 'checked_in', checked_in_at = "        \
     "to_timestamp($2::bigint), checked_in_by = $3, updated_at = now() WHERE v.id = $1 RETURNING "  \
     "v), hist AS (INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "    \
     "action, from_status, to_status, reason) SELECT (up.v).id, $4, $3, 'check_in', $5, "           \
-    "'checked_in', NULL FROM up) SELECT reciprocal.visit_doc(up.v)::text FROM up"
+    "'checked_in', NULL FROM up)" more " SELECT reciprocal.visit_doc(up.v)::text FROM up"
+
+/* The `visit.checked_in` event's payload. */
+static json_t *checked_in_event(const door_t *d, const char *host) {
+    return json_pack("{s:s, s:s, s:s, s:s}", "visit_id", d->l.visit, "home_club_id", d->l.home,
+                     "host_club_id", host, "status", "checked_in");
+}
+
+/* No fees to post: the move, its history row, the `visit.checked_in` event (outbox row) and the
+ * ledger record in ONE statement (CTEs: the record's policy and foreign key see the visit, which
+ * exists before the statement), then the COMMIT: one flight of two statements. */
+static int door_check_in_one(const svc_call_t *call, db_tx_t *tx, const door_t *d,
+                             const char *const pu[5], const char *host, json_t **out, err_t *e) {
+    outbox_row_t ev;
+    visit_ledger_row_t lr;
+    db_batch_t b = {0};
+    char sql[sizeof CHECK_IN_SQL(", o AS (), l AS ()") + sizeof ev.sql + sizeof lr.sql];
+    if (visit_ledger_row(&lr, 11, d->l.num, e) != 0 ||
+        svc_event_row(call, &ev, 6, "visit.checked_in", host, checked_in_event(d, host), e) != 0)
+        return -1;
+    snprintf(sql, sizeof sql, CHECK_IN_SQL(", o AS (%s), l AS (%s)"), ev.sql, lr.sql);
+    const char *p[] = {pu[0],      pu[1],      pu[2],      pu[3],      pu[4],      ev.vals[0],
+                       ev.vals[1], ev.vals[2], ev.vals[3], ev.vals[4], lr.vals[0], lr.vals[1]};
+    int rc = db_batch_add(&b, sql, 12, p) < 0
+                 ? err_set(e, 500, "internal", "", "the check-in could not be queued")
+                 : db_batch_run(tx, &b, DB_BATCH_COMMIT, e);
+    outbox_row_free(&ev);
+    sodium_memzero(&lr, sizeof lr);
+    if (rc == 0 && !(*out = db_json(db_batch_result(&b, 0), 0, 0, e))) rc = -1;
+    db_batch_clear(&b);
+    return rc;
+}
 
 /* The move and its history row (one statement answering the new document into *out), the
  * entry/guest fees (charge_on_check_in, only when there are any to post), the event, the ledger
- * record and the COMMIT: ONE flight when there are no fees, else the fees between two. */
+ * record and the COMMIT: ONE flight of two statements when there are no fees
+ * (door_check_in_one), else the fees between two flights. */
 static int door_check_in(const svc_call_t *call, db_tx_t *tx, const door_t *d, const char *host,
                          const char *status, int fees, json_t **out, err_t *e) {
     db_batch_t b = {0};
@@ -225,22 +266,17 @@ static int door_check_in(const svc_call_t *call, db_tx_t *tx, const door_t *d, c
     snprintf(at, sizeof at, "%lld", d->now);
     const char *user = call->caller->user_id[0] ? call->caller->user_id : NULL;
     const char *pu[] = {d->l.visit, at, user, host, status};
+    if (!fees) return door_check_in_one(call, tx, d, pu, host, out, e);
     int rc = -1;
-    db_batch_add(&b, CHECK_IN_SQL, 5, pu);
-    if (fees) {
-        if (db_batch_run(tx, &b, 0, e) != 0 || !(*out = db_json(db_batch_result(&b, 0), 0, 0, e)) ||
-            charge_on_check_in(call, tx, d->l.visit, d->now, e) != 0)
-            goto done;
-        db_batch_clear(&b);
-    }
-    if (svc_emit_batch(call, &b, "visit.checked_in", host,
-                       json_pack("{s:s, s:s, s:s, s:s}", "visit_id", d->l.visit, "home_club_id",
-                                 d->l.home, "host_club_id", host, "status", "checked_in"),
-                       e) != 0 ||
+    db_batch_add(&b, CHECK_IN_SQL(""), 5, pu);
+    if (db_batch_run(tx, &b, 0, e) != 0 || !(*out = db_json(db_batch_result(&b, 0), 0, 0, e)) ||
+        charge_on_check_in(call, tx, d->l.visit, d->now, e) != 0)
+        goto done;
+    db_batch_clear(&b);
+    if (svc_emit_batch(call, &b, "visit.checked_in", host, checked_in_event(d, host), e) != 0 ||
         visit_ledger_queue(&b, d->l.visit, d->l.num, e) != 0 ||
         db_batch_run(tx, &b, DB_BATCH_COMMIT, e) != 0)
         goto done;
-    if (!fees && !(*out = db_json(db_batch_result(&b, 0), 0, 0, e))) goto done;
     rc = 0;
 done:
     db_batch_clear(&b);
