@@ -12,10 +12,8 @@
 
 #define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
 
-/* Records per ledger submit_batch call (the ledger's most, LEDGER_BATCH_MAX) and batches per
- * pass at most (a pass submits up to 10,000 records) */
-#define GOV_LEDGER_BATCH 100
-#define GOV_LEDGER_BATCH_S "100"
+/* Records per ledger submit_batch call: GOV_LEDGER_BATCH (gov_ledger.h; the ledger's most,
+ * LEDGER_BATCH_MAX); batches per pass at most (a pass submits up to 10,000 records) */
 #define GOV_LEDGER_PASS_BATCHES 100
 
 static void sha256_hex(const char *s, char out[65]) {
@@ -255,18 +253,7 @@ static void submit_all(const svc_call_t *call, json_t *items, json_t *outcomes, 
 static int pass_batch(const svc_call_t *call, int *read, long long *submitted, long long *pending,
                       err_t *e) {
     db_scope_t scope = svc_scope(call, NULL);
-    /* a result waits for the votes of its proposal; records never tried first, then the least
-     * recently tried: records that cannot be submitted (a club not on the ledger) take turns
-     * instead of filling every pass (50 of them starved every later proposal) */
-    PGresult *r = db_read(
-        call->env->db, &scope,
-        "SELECT l.id, l.kind, l.proposal_id, l.payload::text, l.tx, l.endorsements::text FROM "
-        "governance.ledger_records l "
-        "WHERE l.status = 'pending' AND NOT (l.kind = 'governance.result' AND EXISTS (SELECT 1 "
-        "FROM governance.ledger_records v WHERE v.proposal_id = l.proposal_id AND v.status = "
-        "'pending' AND v.kind <> 'governance.result')) ORDER BY l.attempts > 0, l.updated_at, "
-        "l.id LIMIT " GOV_LEDGER_BATCH_S,
-        0, NULL, e);
+    PGresult *r = db_read(call->env->db, &scope, GOV_LEDGER_NEXT_SQL, 0, NULL, e);
     if (!r) return -1;
     int n = PQntuples(r), rc = 0;
     *read = n;
