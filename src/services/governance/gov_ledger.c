@@ -197,7 +197,11 @@ static int record_spec(const char *kind, const char *proposal, json_t *payload, 
 /* The pass's outcomes (a JSON array of {id, tx_id?, why?}) stored in one statement: each record
  * submitted (its transaction id) or still pending (attempts + 1, why). A pass that stops before
  * storing leaves its records pending: the next resubmits them, and the ledger's DUPLICATE_TXID
- * answer marks them submitted (the nonce makes a resubmission the same transaction). */
+ * answer marks them submitted (the nonce makes a resubmission the same transaction).
+ * "status <> 'submitted'" is "still pending" (the column's CHECK allows the two) in a form the
+ * planner cannot match with ledger_records_next_idx's predicate: "status = 'pending'" let it
+ * scan that whole index for each batch's 100 ids (43.7 ms a batch with 7,300 pending, on stale
+ * statistics that counted none; 7.8 ms through the primary key before the index). */
 static int store(const svc_call_t *call, json_t *outcomes, err_t *e) {
     if (json_array_size(outcomes) == 0) return 0;
     char *doc = jsonx_dump(outcomes);
@@ -209,7 +213,7 @@ static int store(const svc_call_t *call, json_t *outcomes, err_t *e) {
         "UPDATE governance.ledger_records l SET attempts = l.attempts + 1, status = CASE WHEN "
         "x.tx_id IS NULL THEN 'pending' ELSE 'submitted' END, tx_id = x.tx_id, last_error = "
         "left(x.why, 400), updated_at = now() FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, "
-        "tx_id text, why text) WHERE l.id = x.id AND l.status = 'pending'",
+        "tx_id text, why text) WHERE l.id = x.id AND l.status <> 'submitted'",
         1, p, e);
     free(doc);
     if (!r) return -1;
