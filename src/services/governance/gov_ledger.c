@@ -12,10 +12,8 @@
 
 #define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
 
-/* Records per ledger submit_batch call (the ledger's most, LEDGER_BATCH_MAX) and batches per
- * pass at most (a pass submits up to 10,000 records) */
-#define GOV_LEDGER_BATCH 100
-#define GOV_LEDGER_BATCH_S "100"
+/* Records per ledger submit_batch call: GOV_LEDGER_BATCH (gov_ledger.h; the ledger's most,
+ * LEDGER_BATCH_MAX); batches per pass at most (a pass submits up to 10,000 records) */
 #define GOV_LEDGER_PASS_BATCHES 100
 
 static void sha256_hex(const char *s, char out[65]) {
@@ -199,7 +197,11 @@ static int record_spec(const char *kind, const char *proposal, json_t *payload, 
 /* The pass's outcomes (a JSON array of {id, tx_id?, why?}) stored in one statement: each record
  * submitted (its transaction id) or still pending (attempts + 1, why). A pass that stops before
  * storing leaves its records pending: the next resubmits them, and the ledger's DUPLICATE_TXID
- * answer marks them submitted (the nonce makes a resubmission the same transaction). */
+ * answer marks them submitted (the nonce makes a resubmission the same transaction).
+ * "status <> 'submitted'" is "still pending" (the column's CHECK allows the two) in a form the
+ * planner cannot match with ledger_records_next_idx's predicate: "status = 'pending'" let it
+ * scan that whole index for each batch's 100 ids (43.7 ms a batch with 7,300 pending, on stale
+ * statistics that counted none; 7.8 ms a batch on main, 2.2 ms so). */
 static int store(const svc_call_t *call, json_t *outcomes, err_t *e) {
     if (json_array_size(outcomes) == 0) return 0;
     char *doc = jsonx_dump(outcomes);
@@ -211,7 +213,7 @@ static int store(const svc_call_t *call, json_t *outcomes, err_t *e) {
         "UPDATE governance.ledger_records l SET attempts = l.attempts + 1, status = CASE WHEN "
         "x.tx_id IS NULL THEN 'pending' ELSE 'submitted' END, tx_id = x.tx_id, last_error = "
         "left(x.why, 400), updated_at = now() FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, "
-        "tx_id text, why text) WHERE l.id = x.id AND l.status = 'pending'",
+        "tx_id text, why text) WHERE l.id = x.id AND l.status <> 'submitted'",
         1, p, e);
     free(doc);
     if (!r) return -1;
@@ -255,18 +257,7 @@ static void submit_all(const svc_call_t *call, json_t *items, json_t *outcomes, 
 static int pass_batch(const svc_call_t *call, int *read, long long *submitted, long long *pending,
                       err_t *e) {
     db_scope_t scope = svc_scope(call, NULL);
-    /* a result waits for the votes of its proposal; records never tried first, then the least
-     * recently tried: records that cannot be submitted (a club not on the ledger) take turns
-     * instead of filling every pass (50 of them starved every later proposal) */
-    PGresult *r = db_read(
-        call->env->db, &scope,
-        "SELECT l.id, l.kind, l.proposal_id, l.payload::text, l.tx, l.endorsements::text FROM "
-        "governance.ledger_records l "
-        "WHERE l.status = 'pending' AND NOT (l.kind = 'governance.result' AND EXISTS (SELECT 1 "
-        "FROM governance.ledger_records v WHERE v.proposal_id = l.proposal_id AND v.status = "
-        "'pending' AND v.kind <> 'governance.result')) ORDER BY l.attempts > 0, l.updated_at, "
-        "l.id LIMIT " GOV_LEDGER_BATCH_S,
-        0, NULL, e);
+    PGresult *r = db_read(call->env->db, &scope, GOV_LEDGER_NEXT_SQL, 0, NULL, e);
     if (!r) return -1;
     int n = PQntuples(r), rc = 0;
     *read = n;

@@ -24,6 +24,24 @@ int gov_ledger_enqueue_opening(db_tx_t *tx, const char *id, err_t *e);
 /* Queues governance.result of id (its result stored in tx). */
 int gov_ledger_enqueue_result(db_tx_t *tx, const char *id, err_t *e);
 
+/* The next batch of pending records of a pass: a result waits for the votes of its proposal;
+ * records never tried first, then the least recently tried: records that cannot be submitted (a
+ * club not on the ledger) take turns instead of filling every pass (50 of them starved every
+ * later proposal). Read in that order through ledger_records_next_idx (migration 0006): the
+ * LIMIT stops after the batch instead of sorting every pending record. The OFFSET 0 keeps the
+ * result's check a sub-plan run for result records alone: without it the planner hashed it, a
+ * read of every pending record of every proposal on each batch. */
+#define GOV_LEDGER_BATCH 100
+#define GOV_LEDGER_BATCH_S "100"
+#define GOV_LEDGER_NEXT_SQL                                                                        \
+    "SELECT l.id, l.kind, l.proposal_id, l.payload::text, l.tx, l.endorsements::text FROM "        \
+    "governance.ledger_records l "                                                                 \
+    "WHERE l.status = 'pending' AND NOT (l.kind = 'governance.result' AND EXISTS (SELECT 1 "       \
+    "FROM governance.ledger_records v WHERE v.proposal_id = l.proposal_id AND v.status = "         \
+    "'pending' AND v.kind <> 'governance.result' OFFSET 0)) ORDER BY l.attempts > 0, "             \
+    "l.updated_at, "                                                                               \
+    "l.id LIMIT " GOV_LEDGER_BATCH_S
+
 /* Submits the pending records as call's caller (a network administrator) in batches of 100, one
  * ledger submit_batch call each; each batch's outcomes (a record's tx id, or why it stays
  * pending) stored in one UPDATE. A full batch that submitted something is followed by the next

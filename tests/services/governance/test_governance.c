@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "services/governance/gov_ledger.h"
 #include "services/governance/governance.h"
 #include "services/ledger/settings.h"
 #include "services/member/member_test_util.h"
@@ -485,6 +486,33 @@ static void test_ts_inlined(void) {
     REQUIRE(q != NULL);
     CHECK_STR(PQgetvalue(q, 0, 0), "2026-01-02T01:04:05.123456Z");
     PQclear(q);
+}
+
+/* The ledger pass reads its next batch in its order through ledger_records_next_idx (migration
+ * 0006), the LIMIT stopping after the batch: no sort of every pending record (docs/governance.md
+ * "Speed: the pass's next batch through an index"), and the check that a result waits for its
+ * proposal's votes a sub-plan run for result records alone, not hashed over every pending record
+ * on each batch. Sequential scans off: the test tables are small enough for the planner to
+ * prefer them. */
+static void test_ledger_next_indexed(void) {
+    db_scope_t s = {NULL, NULL, 1, 0};
+    err_t e = {0};
+    db_tx_t *tx = NULL;
+    REQUIRE(db_begin(mt_pool, &s, &tx, &e) == 0);
+    PGresult *q = db_exec(tx, "SET LOCAL enable_seqscan = off", 0, NULL, &e);
+    REQUIRE(q != NULL);
+    PQclear(q);
+    q = db_exec(tx, "EXPLAIN (COSTS OFF) " GOV_LEDGER_NEXT_SQL, 0, NULL, &e);
+    REQUIRE(q != NULL);
+    char plan[4096] = "";
+    for (int i = 0; i < PQntuples(q); i++)
+        snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s\n", PQgetvalue(q, i, 0));
+    PQclear(q);
+    db_rollback(tx);
+    CHECK(strstr(plan, "Index Scan using ledger_records_next_idx on ledger_records l") != NULL);
+    CHECK(strstr(plan, "Sort") == NULL);
+    CHECK(strstr(plan, "hashed SubPlan") == NULL);
+    if (strstr(plan, "Sort") || strstr(plan, "hashed SubPlan")) printf("%s", plan);
 }
 
 /* ---- the proposal's scope on its rows (migration 0005, docs/governance.md "Bench: the
@@ -995,6 +1023,7 @@ int main(void) {
     mt_uuid(u);
     netadmin = mt_caller(NULL, u, 1, "*");
     RUN(test_bad_input);
+    RUN(test_ledger_next_indexed);
     RUN(test_zero_votes_defeated);
     RUN(test_pass_queue_execute);
     RUN(test_failed_then_expired);
