@@ -1312,6 +1312,70 @@ static void test_counters_match_rebuild(void) {
     CHECK(all_ranges_same());
 }
 
+/* The CPU-relevant reads of analytics.visits in a transaction: "seq idx" scans so far. */
+static char *visits_scans(db_tx_t *tx) {
+    err_t e = {0};
+    PGresult *r = db_exec(tx,
+                          "SELECT coalesce(seq_scan, 0) || ' ' || coalesce(idx_scan, 0) FROM "
+                          "pg_stat_xact_user_tables WHERE relid = 'analytics.visits'::regclass",
+                          0, NULL, &e);
+    char *v = r && PQntuples(r) == 1 ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    PQclear(r);
+    return v;
+}
+
+/* 0011: a batch reads its visits' rows before the batch by one primary-key probe per visit,
+ * never by a sequential scan of analytics.visits, from the first batch of a connection on (the
+ * custom plans of a new connection over a small table scanned it whole with `= ANY`); the rows
+ * read are the rows `= ANY` reads. Rolled back: the fixture is unchanged. */
+static void test_visits_before_probes(void) {
+    err_t e = {0};
+    db_pool_t *fresh = db_pool_open(getenv("RECIPROCAL_TEST_DATABASE_URL"), 1, &e);
+    REQUIRE(fresh);
+    db_scope_t s = {.relay = 1};
+    db_tx_t *tx = NULL;
+    REQUIRE(db_begin(fresh, &s, &tx, &e) == 0);
+    char x[12][40], m[40], none[40];
+    uuid(m);
+    uuid(none);
+    /* twelve new visits (from about ten ids a custom plan of `= ANY` scans a small table whole)
+     * and a later status of a fixture visit (a row before the batch; v0 stays completed: no
+     * member key leaves a daily row, whose probe is another statement) */
+    json_t *facts = y_attrs(V[0], M1, "2027-06-02T10:00:00.000Z", "2027-06-12");
+    json_object_set_new(json_object_get(json_array_get(facts, 0), "facts"), "status",
+                        json_string("completed"));
+    for (int i = 0; i < 12; i++) {
+        uuid(x[i]);
+        json_t *more = y_attrs(x[i], m, "2027-06-01T10:00:00.000Z", "2027-06-10");
+        json_array_extend(facts, more);
+        json_decref(more);
+    }
+    char *before = visits_scans(tx);
+    CHECK_EQ_INT(analytics_ingest(tx, facts, NULL, &e), 0);
+    char *after = visits_scans(tx);
+    REQUIRE(before && after);
+    CHECK_EQ_INT(atoi(after), atoi(before)); /* no sequential scan of analytics.visits */
+    char ids[512];
+    snprintf(ids, sizeof ids, "{%s,%s,%s,%s,%s}", x[0], x[1], V[0], V[1], none);
+    const char *p[] = {ids};
+    PGresult *r = db_exec(tx,
+                          "SELECT (SELECT string_agg(v::text, ',' ORDER BY v.visit_id) FROM "
+                          "unnest(analytics.visits_before($1::uuid[])) v) = (SELECT "
+                          "string_agg(v::text, ',' ORDER BY v.visit_id) FROM analytics.visits v "
+                          "WHERE v.visit_id = ANY ($1::uuid[])), (SELECT cardinality("
+                          "analytics.visits_before($1::uuid[])))",
+                          1, p, &e);
+    REQUIRE(r && PQntuples(r) == 1);
+    CHECK_STR(PQgetvalue(r, 0, 0), "t");
+    CHECK_STR(PQgetvalue(r, 0, 1), "4");
+    PQclear(r);
+    db_rollback(tx);
+    free(before);
+    free(after);
+    json_decref(facts);
+    db_pool_close(fresh);
+}
+
 static void test_setup(void) {
     err_t e = {0};
     const char *url = getenv("RECIPROCAL_TEST_DATABASE_URL");
@@ -1374,6 +1438,7 @@ int main(void) {
         RUN(test_monthly_dst_boundaries);
         RUN(test_late_event_changes_its_month);
         RUN(test_counters_match_rebuild);
+        RUN(test_visits_before_probes);
     }
     db_pool_close(g_db);
     db_pool_close(g_owner);
