@@ -321,10 +321,12 @@ static int resolve(const svc_call_t *call, db_tx_t *tx, json_t *facts, err_t *e)
     json_t *known = NULL, *tzs = NULL, *f;
     int rc = -1;
     size_t i;
+    /* one primary-key probe per id (analytics 0011): `visit_id = ANY ($1)` planned with the
+     * batch's ~130 ids scanned the whole of visit_folds per batch (docs/analytics.md "Ingest
+     * speed: the visits before the batch by probes") */
     if (lookup(tx, facts, "visit",
-               "SELECT visit_id::text, '' FROM analytics.visit_folds "
-               "WHERE visit_id = ANY ($1::uuid[]) AND attr_at IS NOT NULL",
-               &known, e) != 0 ||
+               "SELECT v::text, '' FROM analytics.folds_with_attrs($1::uuid[]) v", &known,
+               e) != 0 ||
         lookup(tx, facts, PENDING_TZ,
                "SELECT club_id::text, timezone FROM analytics.clubs "
                "WHERE club_id = ANY ($1::uuid[])",

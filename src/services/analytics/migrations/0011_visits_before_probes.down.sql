@@ -1,4 +1,6 @@
--- analytics 0011 down: analytics.ingest of 0009 (the rows before read with `= ANY (vids)`).
+-- analytics 0011 down: analytics.ingest of 0009 (the rows before read with `= ANY (vids)`),
+-- visits_upsert with the default planner settings, the look-up function dropped (the binary of
+-- before 0011 reads visit_folds itself).
 CREATE OR REPLACE FUNCTION analytics.ingest(batch jsonb) RETURNS integer
     LANGUAGE plpgsql
     AS $fn$
@@ -114,3 +116,6 @@ END
 $fn$;
 
 DROP FUNCTION analytics.visits_before(uuid[]);
+DROP FUNCTION analytics.folds_with_attrs(uuid[]);
+ALTER FUNCTION analytics.visits_upsert(uuid[]) RESET enable_seqscan;
+ALTER FUNCTION analytics.visits_upsert(uuid[]) RESET enable_bitmapscan;

@@ -10,6 +10,23 @@
 --   sequential and bitmap scans off so the plan stays a probe whatever the table's statistics
 --   say (0.3 ms for the same 128 ids). Same rows; the order of the array does not matter to its
 --   readers (joins and sums).
+-- The same for the consumer's look-up of which of a batch's visits already have attributes
+-- (ingest.c resolve: `visit_id = ANY ($1)` on visit_folds, an unnamed statement planned with
+-- the batch's ids on every batch, was a sequential scan of the whole table once it held a few
+-- thousand visits) and for visits_upsert's probes of the folds, members and clubs.
+CREATE FUNCTION analytics.folds_with_attrs(vids uuid[]) RETURNS SETOF uuid
+    LANGUAGE sql STABLE
+    SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off
+    SET enable_mergejoin = off
+    AS $fn$
+    SELECT x.visit_id
+    FROM unnest(vids) u(id)
+    CROSS JOIN LATERAL (SELECT y.visit_id FROM analytics.visit_folds y
+                        WHERE y.visit_id = u.id AND y.attr_at IS NOT NULL OFFSET 0) x
+$fn$;
+ALTER FUNCTION analytics.visits_upsert(uuid[]) SET enable_seqscan = off
+    SET enable_bitmapscan = off;
+
 CREATE FUNCTION analytics.visits_before(vids uuid[]) RETURNS analytics.visits[]
     LANGUAGE sql STABLE
     SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off
