@@ -64,6 +64,8 @@ typedef struct worker {
     double *lat, *raw;
     size_t n_lat, cap;
     long sent, done, in_window, errors;
+    char *wbuf; /* -B: the request being sent (head + body), one send */
+    size_t wcap;
 } worker_t;
 
 static struct sockaddr_in g_addr;
@@ -154,15 +156,23 @@ static void send_next(worker_t *w, conn_t *c, double t) {
     c->at = t;
     c->due += (double)g_total_conns / g_rate;
     long n = c->k++ * g_total_conns + c->idx; /* the request's place in the schedule */
-    if (g_n_bodies) {
-        size_t b = (size_t)n % g_n_bodies;
-        char head[96];
-        int hn = snprintf(head, sizeof head,
+    if (g_n_bodies) { /* the head, the body's headers and the body in one buffer, one send */
+        size_t b = (size_t)n % g_n_bodies, need = g_req_len + 96 + g_body_len[b];
+        if (need > w->wcap) {
+            char *p = realloc(w->wbuf, need);
+            if (!p) {
+                w->errors++;
+                return;
+            }
+            w->wbuf = p;
+            w->wcap = need;
+        }
+        memcpy(w->wbuf, g_req, g_req_len);
+        int hn = snprintf(w->wbuf + g_req_len, 96,
                           "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                           g_body_len[b]);
-        if (send_all(w, c, g_req, g_req_len) != 0 || send_all(w, c, head, (size_t)hn) != 0 ||
-            send_all(w, c, g_body[b], g_body_len[b]) != 0)
-            return;
+        memcpy(w->wbuf + g_req_len + hn, g_body[b], g_body_len[b]);
+        if (send_all(w, c, w->wbuf, g_req_len + (size_t)hn + g_body_len[b]) != 0) return;
     } else if (send_all(w, c, g_req, g_req_len) != 0)
         return;
     c->busy = 1;
@@ -407,6 +417,7 @@ int main(int argc, char **argv) {
         k += ws[i].n_lat;
         free(ws[i].lat);
         free(ws[i].raw);
+        free(ws[i].wbuf);
     }
     if (!lat || !raw) return 1;
     qsort(lat, total, sizeof *lat, cmp);
