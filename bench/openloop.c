@@ -1,7 +1,7 @@
 /* openloop: an open-loop HTTP/1.1 load generator (issue 16 step 7; wrk2 is not in Debian).
  *
  *   openloop -u http://127.0.0.1:PORT/path -r RATE -d SECONDS [-c CONNS] [-t THREADS]
- *            [-H 'Name: value']... [-m METHOD] [-b BODY]
+ *            [-H 'Name: value']... [-m METHOD] [-b BODY | -B FILE]
  *
  * Requests are scheduled at a fixed arrival rate (RATE per second in all, spread evenly over
  * the connections: connection i of C sends its k-th request at t0 + (k*C + i) / RATE), whatever
@@ -11,6 +11,11 @@
  * that cannot keep up therefore shows growing latency and an achieved rate below the offered
  * one, instead of a closed-loop tool's quietly lowered load. The uncorrected latencies (from the
  * actual send) are printed beside them.
+ *
+ * -B FILE: a body per request instead of one for all (JSON, one a line, at most 64 KB each):
+ * the request scheduled n-th in the run (n = k*C + i, counted from 0) sends line n % LINES, so a
+ * file of at least RATE x SECONDS lines sends every line once (e.g. POST /api/v1/visits, where
+ * each request must be a new visit).
  *
  * Keep-alive connections, answers framed by Content-Length (what the service and
  * libmicrohttpd send); each thread runs its share of the connections with epoll. Every
@@ -46,6 +51,7 @@
 
 typedef struct conn {
     int fd, idx, busy;
+    long k;           /* requests this connection has sent (its schedule's k) */
     double due;       /* scheduled time of the next request (s since t0) */
     double sched, at; /* the request in flight: scheduled and actual send time */
     char rbuf[RBUF];
@@ -58,11 +64,17 @@ typedef struct worker {
     double *lat, *raw;
     size_t n_lat, cap;
     long sent, done, in_window, errors;
+    char *wbuf; /* -B: the request being sent (head + body), one send */
+    size_t wcap;
 } worker_t;
 
 static struct sockaddr_in g_addr;
 static char *g_req;
 static size_t g_req_len;
+/* -B: the request's head up to its headers (g_req, g_req_len) and the bodies, one a line */
+static char *g_bodies;
+static char **g_body;
+static size_t *g_body_len, g_n_bodies;
 static double g_rate, g_duration;
 static int g_total_conns;
 static struct timespec g_t0;
@@ -122,22 +134,47 @@ static void record(worker_t *w, double sched, double at, double t) {
     w->raw[w->n_lat++] = t - at;
 }
 
-static void send_next(worker_t *w, conn_t *c, double t) {
-    c->sched = c->due;
-    c->at = t;
-    c->due += (double)g_total_conns / g_rate;
+/* send_all: len bytes of buf on c; 0, or -1 (the connection closed, an error counted). */
+static int send_all(worker_t *w, conn_t *c, const char *buf, size_t len) {
     size_t off = 0;
-    while (off < g_req_len) {
-        ssize_t k = send(c->fd, g_req + off, g_req_len - off, MSG_NOSIGNAL);
+    while (off < len) {
+        ssize_t k = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
         if (k <= 0) {
             if (k < 0 && errno == EINTR) continue;
             w->errors++;
             close(c->fd);
             c->fd = -1;
-            return;
+            return -1;
         }
         off += (size_t)k;
     }
+    return 0;
+}
+
+static void send_next(worker_t *w, conn_t *c, double t) {
+    c->sched = c->due;
+    c->at = t;
+    c->due += (double)g_total_conns / g_rate;
+    long n = c->k++ * g_total_conns + c->idx; /* the request's place in the schedule */
+    if (g_n_bodies) { /* the head, the body's headers and the body in one buffer, one send */
+        size_t b = (size_t)n % g_n_bodies, need = g_req_len + 96 + g_body_len[b];
+        if (need > w->wcap) {
+            char *p = realloc(w->wbuf, need);
+            if (!p) {
+                w->errors++;
+                return;
+            }
+            w->wbuf = p;
+            w->wcap = need;
+        }
+        memcpy(w->wbuf, g_req, g_req_len);
+        int hn = snprintf(w->wbuf + g_req_len, 96,
+                          "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                          g_body_len[b]);
+        memcpy(w->wbuf + g_req_len + hn, g_body[b], g_body_len[b]);
+        if (send_all(w, c, w->wbuf, g_req_len + (size_t)hn + g_body_len[b]) != 0) return;
+    } else if (send_all(w, c, g_req, g_req_len) != 0)
+        return;
     c->busy = 1;
     w->sent++;
 }
@@ -239,15 +276,55 @@ static double pct(const double *v, size_t n, double p) {
 
 static int usage(void) {
     fprintf(stderr, "usage: openloop -u http://127.0.0.1:PORT/path -r RATE -d SECONDS [-c CONNS] "
-                    "[-t THREADS] [-H 'Name: value']... [-m METHOD] [-b BODY]\n");
+                    "[-t THREADS] [-H 'Name: value']... [-m METHOD] [-b BODY | -B FILE]\n");
     return 2;
 }
 
+/* bodies_load: FILE's non-empty lines into g_body / g_body_len; 0, or -1 (unreadable, empty,
+ * a line over 64 KB). */
+static int bodies_load(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t cap = 0, len = 0;
+    char buf[65536];
+    for (size_t k; (k = fread(buf, 1, sizeof buf, f)) > 0;) {
+        if (len + k + 1 > cap) {
+            cap = (len + k + 1) * 2;
+            char *p = realloc(g_bodies, cap);
+            if (!p) break;
+            g_bodies = p;
+        }
+        memcpy(g_bodies + len, buf, k);
+        len += k;
+    }
+    fclose(f);
+    if (!g_bodies) return -1;
+    g_bodies[len] = '\0';
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++)
+        lines += g_bodies[i] == '\n';
+    g_body = malloc(lines * sizeof *g_body);
+    g_body_len = malloc(lines * sizeof *g_body_len);
+    if (!g_body || !g_body_len) return -1;
+    for (char *p = g_bodies, *e; *p; p = e + (*e != '\0')) {
+        e = strchr(p, '\n');
+        if (!e) e = p + strlen(p);
+        size_t n = (size_t)(e - p);
+        if (n > 0 && p[n - 1] == '\r') n--;
+        if (n > 65536) return -1;
+        if (n > 0) {
+            g_body[g_n_bodies] = p;
+            g_body_len[g_n_bodies++] = n;
+        }
+    }
+    return g_n_bodies > 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
-    const char *url = NULL, *method = "GET", *body = NULL, *headers[MAX_HEADERS];
+    const char *url = NULL, *method = "GET", *body = NULL, *bodies = NULL, *headers[MAX_HEADERS];
     int n_headers = 0, threads = 1, opt;
     g_total_conns = 64;
-    while ((opt = getopt(argc, argv, "u:r:d:c:t:H:m:b:")) != -1) {
+    while ((opt = getopt(argc, argv, "u:r:d:c:t:H:m:b:B:")) != -1) {
         switch (opt) {
         case 'u':
             url = optarg;
@@ -274,6 +351,9 @@ int main(int argc, char **argv) {
         case 'b':
             body = optarg;
             break;
+        case 'B':
+            bodies = optarg;
+            break;
         default:
             return usage();
         }
@@ -282,8 +362,13 @@ int main(int argc, char **argv) {
     int port = 0, off = 0;
     if (!url || g_rate <= 0 || g_duration <= 0 || g_total_conns < 1 || threads < 1 ||
         threads > g_total_conns || sscanf(url, "http://%63[0-9.]:%d%n", host, &port, &off) != 2 ||
-        port <= 0 || port > 65535 || strncmp(host, "127.", 4) != 0)
+        port <= 0 || port > 65535 || strncmp(host, "127.", 4) != 0 || (body && bodies))
         return usage();
+    if (bodies && bodies_load(bodies) != 0) {
+        fprintf(stderr, "openloop: %s: no bodies (unreadable, empty or a line over 64 KB)\n",
+                bodies);
+        return 2;
+    }
     const char *path = url[off] ? url + off : "/";
     g_addr.sin_family = AF_INET;
     g_addr.sin_port = htons((uint16_t)port);
@@ -296,7 +381,9 @@ int main(int argc, char **argv) {
     int n = snprintf(g_req, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", method, path, host, port);
     for (int i = 0; i < n_headers; i++)
         n += snprintf(g_req + n, cap - (size_t)n, "%s\r\n", headers[i]);
-    if (body)
+    if (bodies)
+        ; /* each request's Content-Type, Content-Length and body follow in send_next */
+    else if (body)
         n += snprintf(g_req + n, cap - (size_t)n,
                       "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                       strlen(body), body);
@@ -330,6 +417,7 @@ int main(int argc, char **argv) {
         k += ws[i].n_lat;
         free(ws[i].lat);
         free(ws[i].raw);
+        free(ws[i].wbuf);
     }
     if (!lat || !raw) return 1;
     qsort(lat, total, sizeof *lat, cmp);
@@ -352,5 +440,8 @@ int main(int argc, char **argv) {
     free(raw);
     free(ws);
     free(g_req);
+    free(g_bodies);
+    free(g_body);
+    free(g_body_len);
     return done > 0 ? 0 : 1;
 }

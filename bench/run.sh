@@ -18,7 +18,9 @@
 #
 # Open-loop rows (bench/openloop.c, issue 16 step 7): GET /api/v1/clubs/{id} at
 # BENCH_OPENLOOP_CLUBS_RATE (10000), /auth/me at BENCH_OPENLOOP_ME_RATE (5000) and the member
-# list and searches (bench/member.sh) at BENCH_OPENLOOP_MEMBERS_RATE (2000) requests/s offered,
+# list and searches (bench/member.sh) at BENCH_OPENLOOP_MEMBERS_RATE (2000) and POST
+# /api/v1/visits (bench/visits.sh, a new visit per request) at BENCH_OPENLOOP_VISITS_RATE (1000)
+# requests/s offered,
 # the issue's targets, for BENCH_OPENLOOP_SECONDS (5) over BENCH_OPENLOOP_CONNECTIONS
 # (64): achieved rate, p50/p99/p99.9 from each request's scheduled time, CPU per request
 # (server + PostgreSQL, and the generator's own). The open-loop rows run with the server's

@@ -7,7 +7,11 @@
 #   - the door pool: BENCH_DOOR_VISITS (2000) visits for today, each requested, approved (the
 #     letter signed) and confirmed through the API (8 curl clients in parallel);
 #   - POST /api/v1/visits: every request a new valid one-day visit from tomorrow on
-#     (bench/visits_post.lua), so every rule is checked and passes (201);
+#     (bench/visits_post.lua), so every rule is checked and passes (201); closed loop (wrk: its
+#     p99 is the queue at the maximum rate), then open loop at BENCH_OPENLOOP_VISITS_RATE (1000)
+#     requests/s offered (the issue's goal: 1,000/s with p99 < 100 ms; bench/openloop.c -B, a
+#     new visit a request from a file of bodies, run_openloop: latency from each request's
+#     scheduled time);
 #   - POST /api/v1/lois/verify and POST /api/v1/visits/check-in cycling through the pool's
 #     letters (bench/visits_door.lua): the first pass checks each visit in, later passes are
 #     same-day repeats (the same letter and standing checks, answered without a write);
@@ -119,6 +123,27 @@ visits_setup() {
     visit_host=$host
 }
 
+# visits_openloop_post NAME: the open-loop row of POST /api/v1/visits (NAME " @ RATE/s offered
+# (open loop)"): RATE x BENCH_OPENLOOP_SECONDS bodies (and a tenth more), member k % M on day
+# start + floor(k / M), the days after the previous run's.
+visits_openloop_post() {
+    local rate=${BENCH_OPENLOOP_VISITS_RATE:-1000} n nmem days
+    nmem=$(grep -c . "$BENCH_VISIT_MEMBERS" || true)
+    ((nmem > 0)) || return 0
+    n=$((rate * ${BENCH_OPENLOOP_SECONDS:-5} * 11 / 10 + 1))
+    days=$(((n + nmem - 1) / nmem))
+    export BENCH_VISIT_START=$((visit_tomorrow_s + visit_run * 10 * 86400))
+    visit_run=$((visit_run + (days + 9) / 10))
+    awk -v n="$n" -v start="$BENCH_VISIT_START" -v home="$BENCH_VISIT_HOME" \
+        -v host="$BENCH_VISIT_HOST" '{ m[NR - 1] = $1 } END {
+        for (k = 0; k < n; k++) {
+            day = strftime("%Y-%m-%d", start + int(k / NR) * 86400, 1)
+            printf "{\"club_id\":\"%s\",\"member_id\":\"%s\",\"host_club_id\":\"%s\",\"arrive_on\":\"%s\",\"depart_on\":\"%s\",\"facilities\":[\"dining\"]}\n",
+                home, m[k % NR], host, day, day } }' "$BENCH_VISIT_MEMBERS" >"$TMP/visit-bodies.txt"
+    run_openloop "$1" "$rate" "$base/api/v1/visits" -m POST -H "Authorization: Bearer $token" \
+        -B "$TMP/visit-bodies.txt"
+}
+
 # visits_rows R TAG SLICE: round R's rows (TAG " [A]" / " [B]" or ""); SLICE: the letters file
 # the check-in row cycles through (the whole pool, or the row's own slice in A/B).
 visits_rows() {
@@ -131,6 +156,7 @@ visits_rows() {
     visit_run=$((visit_run + 1))
     run_wrk "POST /api/v1/visits (all rules checked, 201), round $r$tag" "$base/api/v1/visits" \
         -s "$ROOT/bench/visits_post.lua"
+    visits_openloop_post "POST /api/v1/visits (all rules checked, 201), round $r$tag"
     if ((npool > 0)); then
         export BENCH_LOI_TOKENS=$TMP/visit-tokens.txt
         run_wrk "POST /api/v1/lois/verify ($npool letters), round $r$tag" \
