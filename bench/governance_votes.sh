@@ -86,6 +86,15 @@ bench_governance_votes() {
         cat "$ROOT/bench/governance_votes.lua"
     } >"$TMP/gov-votes.lua"
     local cs cg cn ss sg sn
+    # BENCH_GOV_NOTIFY_OFF=1 (an experiment, not a deployment): the outbox NOTIFY trigger of
+    # governance.outbox and ledger.outbox disabled (the relay then finds their rows on its full
+    # passes, every 2 s): what the commits' NOTIFY costs the casts and the ledger's commits
+    if [[ ${BENCH_GOV_NOTIFY_OFF:-0} == 1 ]]; then
+        psql -qAtX "${RCP_PG_SUPER_URL%/postgres}/reciprocal" \
+            -c "ALTER TABLE governance.outbox DISABLE TRIGGER outbox_notify" \
+            -c "ALTER TABLE ledger.outbox DISABLE TRIGGER outbox_notify" >/dev/null
+        say "governance votes: the outbox NOTIFY of governance and ledger off (BENCH_GOV_NOTIFY_OFF)"
+    fi
     gov_pgss reset
     for ((r = 1; r <= rounds; r++)); do
         # cast (BENCH_GOV_PERF=DIR: perf record -g of the server and of PostgreSQL's backends
