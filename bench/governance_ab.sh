@@ -5,7 +5,7 @@
 # server rows and the governance rows). CPU per vote from /proc: the server, PostgreSQL's
 # backends and nats-server. Usage: bench/governance_ab.sh BIN_A BIN_B [OUT_DIR]; the rows of
 # every run go to OUT_DIR/<A|B><pair>.txt (default a new directory under /tmp, printed) and a
-# summary of the "cast + ledger-submitted" rows (CPU ms per vote, each round) is printed.
+# summary of the "cast and ledger-submitted" rows (or, with BENCH_GOV_SEQUENTIAL=1, "cast + ledger-submitted") (CPU ms per vote, each round) is printed.
 # Environment: AB_PAIRS (3), and bench/run.sh's and bench/governance_votes.sh's knobs
 # (BENCH_GOV_CLUBS, BENCH_GOV_ROUNDS, BENCH_DURATION, BENCH_CONNECTIONS).
 set -euo pipefail
@@ -28,7 +28,7 @@ for ((p = 1; p <= ${AB_PAIRS:-3}; p++)); do
 done
 echo "run|round|CPU ms per vote cast + submitted (server + PostgreSQL + nats-server)"
 for f in "$OUT"/[AB]*.txt; do
-    awk -F'|' -v run="$(basename "$f" .txt)" '/cast \+ ledger-submitted/ {
+    awk -F'|' -v run="$(basename "$f" .txt)" '/cast (\+|and) ledger-submitted/ {
         match($5, /CPU per vote [0-9.]+ \+ [0-9.]+ \+ [0-9.]+/)
         split(substr($5, RSTART + 13, RLENGTH - 13), c, / \+ /)
         printf "%s|%s|%.3f + %.3f + %.3f = %.3f\n", run, $1, c[1], c[2], c[3], c[1] + c[2] + c[3] }' "$f"

@@ -16,6 +16,14 @@
 #     per record;
 #   - cast + submit: the round's votes over the two phases' wall time (what one core pair does
 #     when both run one after the other) and the CPU per vote of both.
+# That is with BENCH_GOV_SEQUENTIAL=1 (run.sh then turns the ledger records job off). By default
+# the server's ledger records job runs every second as deployed (RECIPROCAL_GOVERNANCE_LEDGER_SECONDS
+# 1), submitting while the votes are cast, and each round is instead:
+#   - cast: the same wrk, the ledger pass alongside: votes/s, latency;
+#   - cast and ledger-submitted: the round's votes over the wall time from the first cast until
+#     its last vote record is submitted (the records' updated_at, read through the bench
+#     cluster's superuser once wrk ends, every 0.1 s until none of the round is pending), and the
+#     CPU per vote of the three processes over that window: the goal's figure.
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh
 
 gov_api() {
@@ -78,6 +86,15 @@ bench_governance_votes() {
         cat "$ROOT/bench/governance_votes.lua"
     } >"$TMP/gov-votes.lua"
     local cs cg cn ss sg sn
+    # BENCH_GOV_NOTIFY_OFF=1 (an experiment, not a deployment): the outbox NOTIFY trigger of
+    # governance.outbox and ledger.outbox disabled (the relay then finds their rows on its full
+    # passes, every 2 s): what the commits' NOTIFY costs the casts and the ledger's commits
+    if [[ ${BENCH_GOV_NOTIFY_OFF:-0} == 1 ]]; then
+        psql -qAtX "${RCP_PG_SUPER_URL%/postgres}/reciprocal" \
+            -c "ALTER TABLE governance.outbox DISABLE TRIGGER outbox_notify" \
+            -c "ALTER TABLE ledger.outbox DISABLE TRIGGER outbox_notify" >/dev/null
+        say "governance votes: the outbox NOTIFY of governance and ledger off (BENCH_GOV_NOTIFY_OFF)"
+    fi
     gov_pgss reset
     for ((r = 1; r <= rounds; r++)); do
         # cast (BENCH_GOV_PERF=DIR: perf record -g of the server and of PostgreSQL's backends
@@ -108,9 +125,15 @@ bench_governance_votes() {
         bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
         casts=$((${casts:-0} - ${bad:-0}))
         rows+=("$(awk -v n="$casts" -v s="$cs" -v g="$cg" -v q="$cn" -v hz="$hz" -v r="$r" -v rps="${rps:-error}" \
-            -v p50="${p50:--}" -v p99="${p99:--}" -v bad="${bad:-0}" 'BEGIN {
-            printf "governance POST /proposals/{id}/votes, round %d|%s|%s|%s|%d votes cast (records queued); CPU per vote %.3f + %.3f + %.3f ms (server + PostgreSQL + nats-server)%s",
-                r, rps, p50, p99, n, n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, n ? q * 1000 / hz / n : 0, bad ? "; non-2xx " bad : "" }')")
+            -v p50="${p50:--}" -v p99="${p99:--}" -v bad="${bad:-0}" -v seq="${BENCH_GOV_SEQUENTIAL:-0}" 'BEGIN {
+            printf "governance POST /proposals/{id}/votes%s, round %d|%s|%s|%s|%d votes cast (%s); CPU per vote %.3f + %.3f + %.3f ms (server + PostgreSQL + nats-server%s)%s",
+                seq == 1 ? "" : " (ledger pass alongside)", r, rps, p50, p99, n, seq == 1 ? "records queued" : "records submitted meanwhile by the ledger records job",
+                n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, n ? q * 1000 / hz / n : 0, seq == 1 ? "" : "; the submission during the casts included", bad ? "; non-2xx " bad : "" }')")
+        if [[ ${BENCH_GOV_SEQUENTIAL:-0} != 1 ]]; then
+            gov_concurrent_rows "$prop" "$r" "$casts" "$t0" "$t1" "$cs" "$cg" "$cn"
+            ((r == 1)) && gov_pgss dump "$casts"
+            continue
+        fi
         # submit: sweeps until the round's records are on the ledger
         sub=0 pend=0
         s0=$(gov_ticks "$srv_pid") g0=$(gov_pg_ticks) n0=$(gov_nats_ticks)
@@ -136,6 +159,34 @@ bench_governance_votes() {
     done
     gov_statements "$prop"
     gov_api PUT /api/v1/governance/types/policy '{"rule":null}' >/dev/null || true
+}
+
+# The concurrent round's end (the ledger records job submitting while wrk cast): waits until no
+# vote record of the round (created since t0) is pending, then the row "cast and
+# ledger-submitted": votes over the wall from the first cast (t0) to the last record's submission
+# (its updated_at), the CPU of the three processes from t0 to then (the casts' CPU cs/cg/cn plus
+# what ran after wrk), per vote. Args: proposal round casts t0 t1 cs cg cn.
+gov_concurrent_rows() {
+    local prop=$1 r=$2 casts=$3 t0=$4 t1=$5 cs=$6 cg=$7 cn=$8 db=${RCP_PG_SUPER_URL%/postgres}/reciprocal
+    local s0 g0 n0 s1 g1 n1 i st pend=1 sub=0 tend=$5
+    s0=$(gov_ticks "$srv_pid") g0=$(gov_pg_ticks) n0=$(gov_nats_ticks)
+    for ((i = 0; i < 600; i++)); do
+        st=$(psql -qAtX -F ' ' "$db" -c "SELECT count(*) FILTER (WHERE status = 'pending'),
+            count(*) FILTER (WHERE status = 'submitted'),
+            coalesce(extract(epoch FROM max(updated_at) FILTER (WHERE status = 'submitted')), 0)
+            FROM governance.ledger_records WHERE proposal_id = '$prop'
+            AND kind = 'governance.vote_cast' AND created_at >= to_timestamp($t0)" 2>/dev/null) || break
+        read -r pend sub tend <<<"$st"
+        ((pend == 0)) && break
+        sleep 0.1
+    done
+    s1=$(gov_ticks "$srv_pid") g1=$(gov_pg_ticks) n1=$(gov_nats_ticks)
+    rows+=("$(awk -v n="${sub:-0}" -v c="$casts" -v t0="$t0" -v t1="$t1" -v te="${tend:-$t1}" -v pend="${pend:-?}" \
+        -v s=$((cs + s1 - s0)) -v g=$((cg + g1 - g0)) -v q=$((cn + n1 - n0)) -v hz="$(getconf CLK_TCK)" -v r="$r" 'BEGIN {
+        if (te < t1) te = t1
+        printf "governance votes cast and ledger-submitted (at once), round %d|%.0f|-|-|%d votes (vote records of the round; wrk counted %d answered) from the first cast to the last record submitted in %.2f s (casting %.2f s, the last record %.2f s after the last cast%s); CPU per vote %.3f + %.3f + %.3f ms (server + PostgreSQL + nats-server) = %.0f votes/s per core; goal 1,000 votes/s",
+            r, (te > t0 ? n / (te - t0) : 0), n, c, te - t0, t1 - t0, te - t1, (pend > 0 ? "; " pend " still pending" : ""),
+            n ? s * 1000 / hz / n : 0, n ? g * 1000 / hz / n : 0, n ? q * 1000 / hz / n : 0, ((s + g + q) ? n * hz / (s + g + q) : 0) }')")
 }
 
 # BENCH_GOV_PGSS=FILE (with RCP_PG_PRELOAD=pg_stat_statements, so the bench's cluster loads it):
@@ -179,6 +230,8 @@ gov_statements() {
     l1=$(wc -l <"$log")
     # then the ledger pass that submits those records (and the ledger's commit of them)
     local sub=0 got out2
+    # (the ledger records job running, it submits them: its passes in the window are counted)
+    [[ ${BENCH_GOV_SEQUENTIAL:-0} != 1 ]] && sleep 2.5 && sub=$n
     for ((i = 0; i < 20 && sub < n; i++)); do
         out2=$(gov_api POST /api/v1/governance/sweep '{}') || break
         got=$(jq -r '.ledger_submitted // 0' <<<"$out2")

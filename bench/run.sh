@@ -244,8 +244,13 @@ else
         export RECIPROCAL_LOG_FORMAT=text
         export RECIPROCAL_LOG_LEVEL=${RECIPROCAL_LOG_LEVEL:-warn}
         export RECIPROCAL_HTTP_THREADS=$HTTP_THREADS
-        # the governance vote rows drive the sweep themselves (bench/governance_votes.sh)
-        export RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0 RECIPROCAL_GOVERNANCE_LEDGER_SECONDS=0
+        # the governance vote rows drive the sweep themselves (bench/governance_votes.sh); the
+        # ledger records job runs every second as deployed (the votes cast and submitted at
+        # once), off with BENCH_GOV_SEQUENTIAL=1 (the bench's POST /sweep submits after the casts)
+        export RECIPROCAL_GOVERNANCE_SWEEP_SECONDS=0
+        RECIPROCAL_GOVERNANCE_LEDGER_SECONDS=1
+        [[ ${BENCH_GOV_SEQUENTIAL:-0} == 1 ]] && RECIPROCAL_GOVERNANCE_LEDGER_SECONDS=0
+        export RECIPROCAL_GOVERNANCE_LEDGER_SECONDS
         # the auth service's key-encryption key (no default; docs/auth.md)
         RECIPROCAL_AUTH_KEK=${RECIPROCAL_AUTH_KEK:-$(head -c 32 /dev/urandom | base64)}
         export RECIPROCAL_AUTH_KEK

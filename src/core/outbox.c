@@ -520,7 +520,8 @@ struct outbox_relay {
     char **schemas;
     int n;
     int poll_ms;
-    int wake[2]; /* self-pipe: outbox_relay_stop writes one byte */
+    int wake[2]; /* self-pipe: outbox_relay_stop and outbox_wake write one byte */
+    atomic_int kicked[OUTBOX_MAX_SCHEMAS]; /* outbox_wake's schemas, taken by the loop */
     atomic_int stop;
     pthread_t thread;
     int started;
@@ -715,6 +716,65 @@ static int take_notifies(outbox_relay_t *r, int *dirty) {
     return 0;
 }
 
+/* ---- the process's running relays (outbox_relay_local, outbox_wake) ---------------------- */
+
+#define OUTBOX_MAX_RELAYS 8
+static pthread_mutex_t g_relays_mu = PTHREAD_MUTEX_INITIALIZER;
+static outbox_relay_t *g_relays[OUTBOX_MAX_RELAYS];
+
+static void relays_set(outbox_relay_t *r, outbox_relay_t *to) {
+    pthread_mutex_lock(&g_relays_mu);
+    for (int i = 0; i < OUTBOX_MAX_RELAYS; i++)
+        if (g_relays[i] == r) {
+            g_relays[i] = to;
+            break;
+        }
+    pthread_mutex_unlock(&g_relays_mu);
+}
+
+/* the running relay's index of schema, -1 if it does not serve it */
+static int relay_schema(const outbox_relay_t *r, const char *schema) {
+    for (int i = 0; r && schema && i < r->n; i++)
+        if (strcmp(r->schemas[i], schema) == 0) return i;
+    return -1;
+}
+
+/* kick: 1 = wake the relays serving schema; 0 = only say whether one runs */
+static int relays_find(const char *schema, int kick) {
+    int found = 0;
+    pthread_mutex_lock(&g_relays_mu);
+    for (int k = 0; k < OUTBOX_MAX_RELAYS; k++) {
+        outbox_relay_t *r = g_relays[k];
+        int i = relay_schema(r, schema);
+        if (i < 0 || atomic_load(&r->stop)) continue;
+        found = 1;
+        /* one byte per pass, not per commit: the flag was clear, the loop has not seen it */
+        if (kick && !atomic_exchange(&r->kicked[i], 1)) {
+            ssize_t w = write(r->wake[1], "k", 1);
+            (void)w; /* a full pipe: the relay has bytes to read already */
+        }
+    }
+    pthread_mutex_unlock(&g_relays_mu);
+    return found;
+}
+
+int outbox_relay_local(const char *schema) {
+    return relays_find(schema, 0);
+}
+
+int outbox_wake(const char *schema) {
+    return relays_find(schema, 1);
+}
+
+/* The wake pipe's bytes read, the schemas outbox_wake named marked dirty. */
+static void take_kicks(outbox_relay_t *r, int *dirty) {
+    char buf[64];
+    while (read(r->wake[0], buf, sizeof buf) > 0) {
+    }
+    for (int i = 0; i < r->n; i++)
+        if (atomic_exchange(&r->kicked[i], 0)) dirty[i] = 1;
+}
+
 static void *relay_main(void *arg) {
     outbox_relay_t *r = arg;
     int dirty[OUTBOX_MAX_SCHEMAS];
@@ -790,25 +850,21 @@ static void *relay_main(void *arg) {
         }
         if (pr <= 0) continue; /* poll interval elapsed: a full pass follows */
         if (pfd[0].revents) {
-            char buf[16];
-            while (read(r->wake[0], buf, sizeof buf) > 0) {
-            }
-            continue; /* loop condition checks stop */
+            take_kicks(r, dirty); /* outbox_wake's, or outbox_relay_stop's byte */
+            if (atomic_load(&r->stop)) continue;
         }
-        if (r->listen && pfd[1].revents) {
-            if (take_notifies(r, dirty) < 0) {
-                next_full = 0; /* without LISTEN: full passes every poll_ms from now */
-                continue;
-            }
-            /* a notification soon after the last pass waits for the rest of the spacing, so
-             * the commits of those milliseconds are published together */
-            long long gap = last_pass + OUTBOX_NOTIFY_SPACING_MS - now_ms();
-            if (gap > 0) {
-                struct pollfd wp = {.fd = r->wake[0], .events = POLLIN};
-                if (poll(&wp, 1, (int)gap) > 0) continue; /* the pipe: stopping */
-                if (take_notifies(r, dirty) < 0) next_full = 0;
-            }
+        if (r->listen && pfd[1].revents && take_notifies(r, dirty) < 0) {
+            next_full = 0; /* without LISTEN: full passes every poll_ms from now */
+            continue;
         }
+        /* a notification or a wake soon after the last pass waits for the rest of the spacing,
+         * so the commits of those milliseconds are published together */
+        for (long long t = now_ms(), until = last_pass + OUTBOX_NOTIFY_SPACING_MS;
+             t < until && !atomic_load(&r->stop); t = now_ms()) {
+            struct pollfd wp = {.fd = r->wake[0], .events = POLLIN};
+            if (poll(&wp, 1, (int)(until - t)) > 0) take_kicks(r, dirty);
+        }
+        if (r->listen && !atomic_load(&r->stop) && take_notifies(r, dirty) < 0) next_full = 0;
     }
     listen_close(r);
     return NULL;
@@ -888,6 +944,7 @@ outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const 
         goto fail;
     }
     r->started = 1;
+    relays_set(NULL, r); /* a free slot; with none, outbox_wake does not know it (NOTIFY does) */
     return r;
 oom:
     err_set(e, 500, "internal", "", "out of memory");
@@ -898,6 +955,7 @@ fail:
 
 void outbox_relay_stop(outbox_relay_t *r) {
     if (!r) return;
+    relays_set(r, NULL); /* outbox_wake holds the lock while it writes to the pipe */
     atomic_store(&r->stop, 1);
     if (r->started) {
         ssize_t w = write(r->wake[1], "x", 1);

@@ -96,6 +96,19 @@ outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const 
 int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e);
 void outbox_relay_stop(outbox_relay_t *r);
 
+/* A stream of commits without a NOTIFY each (core migration 0005): a transaction that runs
+ * OUTBOX_WAKE_LOCAL_SQL skips its outbox trigger's NOTIFY, and its caller calls outbox_wake after
+ * the COMMIT, which wakes this process's relay of that schema; other processes' relays find the
+ * rows on their full passes (OUTBOX_LISTEN_FULL_MS) as any they missed. NOTIFY costs PostgreSQL
+ * a lock per database held from the notifying commit's queue insertion to its end, so
+ * concurrent notifying commits wait on each other (docs/governance.md "Speed: the cast wakes its
+ * own relay"). outbox_relay_local: 1 when a running relay of this process serves schema (only
+ * then may a transaction skip the NOTIFY), else 0; outbox_wake: the same, and wakes it (its next
+ * pass within OUTBOX_NOTIFY_SPACING_MS of the last, like a notification). Thread-safe. */
+#define OUTBOX_WAKE_LOCAL_SQL "SET LOCAL app.outbox_wake = 'local'"
+int outbox_relay_local(const char *schema);
+int outbox_wake(const char *schema);
+
 /* Retention: deletes <schema>.outbox rows published more than retention_s seconds ago and
  * <schema>.inbox rows applied more than retention_s + 1 day ago (an event older than the
  * stream's MaxAge cannot be delivered again, so its inbox id is no longer needed), in

@@ -407,6 +407,41 @@ static void test_notify_wakes_relay(void) {
     outbox_relay_stop(NULL);
 }
 
+/* ---- a stream of commits without NOTIFY: the committing process wakes its relay ------------ */
+
+static void test_wake_local(void) {
+    err_t e = {0};
+    const char *schemas[] = {schema, NULL};
+    CHECK_EQ_INT(outbox_relay_local(schema), 0); /* no relay yet */
+    outbox_relay_t *r =
+        outbox_relay_start(pool, bus, schemas, &(outbox_relay_opts_t){.poll_ms = 20000}, &e);
+    REQUIRE_ONCE(r != NULL);
+    sleep_ms(500); /* first pass done, LISTEN established */
+    CHECK_EQ_INT(outbox_relay_local(schema), 1);
+    CHECK_EQ_INT(outbox_relay_local("no_such_schema"), 0);
+    CHECK_EQ_INT(outbox_wake("no_such_schema"), 0);
+    char type[96], id[37];
+    snprintf(type, sizeof type, "%s.wake.x", tp);
+    db_tx_t *tx = NULL;
+    db_scope_t sc = {TENANT_A, NULL, 0, 0};
+    REQUIRE_ONCE(db_begin(pool, &sc, &tx, &e) == 0);
+    CHECK(db_exec_cmd(tx, OUTBOX_WAKE_LOCAL_SQL, 0, NULL, &e) >= 0);
+    CHECK(outbox_add(tx, schema, type, "test", TENANT_A, NULL, NULL, id, &e) == 0);
+    CHECK_EQ_INT(db_commit(tx, &e), 0);
+    /* no NOTIFY (core 0005), the next full pass 20 s away: not published until woken */
+    CHECK(!wait_published(id, 1500));
+    long long t0 = now_ms();
+    CHECK_EQ_INT(outbox_wake(schema), 1);
+    CHECK(wait_published(id, 1000));
+    fprintf(stdout, "# outbox_wake -> published in %lld ms\n", now_ms() - t0);
+    /* a later commit without the setting still notifies */
+    REQUIRE_ONCE(add_event(TENANT_A, type, NULL, id) == 0);
+    CHECK(wait_published(id, 2000));
+    outbox_relay_stop(r);
+    CHECK_EQ_INT(outbox_relay_local(schema), 0);
+    CHECK_EQ_INT(outbox_wake(schema), 0);
+}
+
 /* ---- exactly once under concurrency --------------------------------------------------- */
 
 enum { WRITERS = 8, PER_WRITER = 50, CRASHED = 20, REPLAYED = 15 };
@@ -1199,6 +1234,7 @@ int main(void) {
     RUN(test_inbox);
     RUN(test_publish_failure);
     RUN(test_notify_wakes_relay);
+    RUN(test_wake_local);
     RUN(test_notify_batches);
     RUN(test_exactly_once);
     RUN(test_relay_survives_pg_restart);

@@ -10,6 +10,7 @@
 
 #include "core/cursor.h"
 #include "core/json.h"
+#include "core/outbox.h"
 #include "services/governance/common.h"
 #include "services/governance/gov_ledger.h"
 #include "services/governance/presigned.h"
@@ -481,6 +482,11 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
      * once") */
     if (svc_begin_deferred(call, NULL, &tx, e) != 0) goto done;
     db_batch_add(&first, "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL);
+    /* no NOTIFY per cast when this process's relay publishes the governance outbox: woken
+     * after the COMMIT below (core/outbox.h outbox_wake; docs/governance.md "Speed: the cast
+     * wakes its own relay") */
+    int local = outbox_relay_local("governance");
+    if (local) db_batch_add(&first, OUTBOX_WAKE_LOCAL_SQL, 0, NULL);
     int ci = one      ? db_batch_add(&first, CAST_SQL("FOR SHARE", PLAIN, EVENT), 16, pv)
              : behalf ? db_batch_add(&first,
                                      cp.settled ? CAST_SQL("FOR SHARE", DELEGATED, NO_EVENT)
@@ -520,6 +526,7 @@ int gov_cast(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     }
     json_object_set_new(vote, "voting_ends_at", json_string(ends_at));
     json_object_set_new(vote, "extended", json_boolean(extended));
+    if (local) outbox_wake("governance"); /* committed */
     rc = 0;
 done:
     db_batch_clear(&b);

@@ -9,8 +9,11 @@
  * isolation of club proposals. Each test starts from a fresh network: the clubs of earlier tests
  * are suspended so the eligible snapshot holds only the test's own clubs. */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "core/outbox.h"
 #include "services/governance/gov_ledger.h"
 #include "services/governance/governance.h"
 #include "services/ledger/settings.h"
@@ -1001,6 +1004,67 @@ static void test_club_weight(void) {
     json_decref(o);
 }
 
+/* The outbox notifications for schema "governance" waiting on a LISTEN connection. */
+static int governance_notifies(PGconn *l) {
+    int n = 0;
+    PGnotify *nt;
+    PQconsumeInput(l);
+    while ((nt = PQnotifies(l)) != NULL) {
+        n += nt->extra && strcmp(nt->extra, "governance") == 0;
+        PQfreemem(nt);
+    }
+    return n;
+}
+
+/* A cast in a process whose relay publishes the governance outbox sends no NOTIFY (core 0005;
+ * votes.c): the relay is woken in-process after the COMMIT and publishes the event at once,
+ * though its next full pass is 20 s away. */
+static void test_cast_wakes_relay(void) {
+    err_t e = {0};
+    if (!mt_env.bus) {
+        fprintf(stdout, "# skipped: no NATS\n");
+        return;
+    }
+    REQUIRE(outbox_ensure_stream(mt_env.bus, 720LL * 3600, &e) == 0);
+    PGconn *l = PQconnectdb(getenv("RECIPROCAL_TEST_DATABASE_URL"));
+    REQUIRE(PQstatus(l) == CONNECTION_OK);
+    PQclear(PQexec(l, "LISTEN outbox"));
+    const char *schemas[] = {"governance", NULL};
+    outbox_relay_t *r = outbox_relay_start(mt_pool, mt_env.bus, schemas,
+                                           &(outbox_relay_opts_t){.poll_ms = 20000}, &e);
+    REQUIRE(r != NULL);
+    char ids[2][40], id[40];
+    svc_caller_t a[2];
+    clubs(2, ids, a);
+    REQUIRE(propose(&a[0], &a[1], "policy", NULL, id) == 0); /* a vote may change */
+    json_decref(sweep("2031-03-02T11:00:00Z"));
+    usleep(300 * 1000); /* the relay's first pass and the opening's events are out */
+    governance_notifies(l);
+    CHECK_EQ_INT(vote(&a[0], id, "for", "2031-03-03T11:00:00Z", 201), 201);
+    CHECK_EQ_INT(vote(&a[1], id, "against", "2031-03-03T11:05:00Z", 201), 201);
+    const char *p[] = {id};
+    db_scope_t sc = {NULL, NULL, 0, 1};
+    long long n = -1;
+    for (int i = 0; i < 50 && n != 0; i++) { /* up to 1 s */
+        usleep(20 * 1000);
+        PGresult *q = db_read(mt_pool, &sc,
+                              "SELECT count(*) FROM governance.outbox WHERE published_at IS NULL "
+                              "AND type = 'governance.vote_cast' AND "
+                              "payload->'data'->>'proposal_id' = $1",
+                              1, p, &e);
+        n = q && PQntuples(q) ? atoll(PQgetvalue(q, 0, 0)) : -1;
+        PQclear(q);
+    }
+    CHECK_EQ_INT(n, 0);                      /* both casts' events published */
+    CHECK_EQ_INT(governance_notifies(l), 0); /* and no NOTIFY sent for them */
+    outbox_relay_stop(r);
+    /* without a relay in this process the cast notifies as before */
+    CHECK_EQ_INT(vote(&a[0], id, "against", "2031-03-03T11:10:00Z", 201), 201);
+    usleep(100 * 1000);
+    CHECK_EQ_INT(governance_notifies(l), 1);
+    PQfinish(l);
+}
+
 int main(void) {
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     /* the ledger's key-encryption key: the run's (tests/run.sh exports it; the ledger is shared
@@ -1041,6 +1105,7 @@ int main(void) {
     RUN(test_club_weight);
     RUN(test_ts_inlined);
     RUN(test_row_scope);
+    RUN(test_cast_wakes_relay);
     if (mt_env.bus) bus_close(mt_env.bus);
     mt_close();
     TEST_DONE();
