@@ -1,7 +1,11 @@
 /* openloop: an open-loop HTTP/1.1 load generator (issue 16 step 7; wrk2 is not in Debian).
  *
  *   openloop -u http://127.0.0.1:PORT/path -r RATE -d SECONDS [-c CONNS] [-t THREADS]
- *            [-H 'Name: value']... [-m METHOD] [-b BODY]
+ *            [-H 'Name: value']... [-m METHOD] [-b BODY | -B FILE]
+ *
+ * -B FILE: one body a line (JSON); the run's n-th scheduled request (in schedule order, over all
+ * connections) sends line n modulo the file's lines, so a file with at least RATE x SECONDS
+ * lines sends each body at most once (e.g. each letter of a door pool checked in once).
  *
  * Requests are scheduled at a fixed arrival rate (RATE per second in all, spread evenly over
  * the connections: connection i of C sends its k-th request at t0 + (k*C + i) / RATE), whatever
@@ -46,7 +50,8 @@
 
 typedef struct conn {
     int fd, idx, busy;
-    double due;       /* scheduled time of the next request (s since t0) */
+    long k;     /* requests this connection has sent: the next one is the run's k * conns + idx */
+    double due; /* scheduled time of the next request (s since t0) */
     double sched, at; /* the request in flight: scheduled and actual send time */
     char rbuf[RBUF];
     size_t rlen;
@@ -61,8 +66,8 @@ typedef struct worker {
 } worker_t;
 
 static struct sockaddr_in g_addr;
-static char *g_req;
-static size_t g_req_len;
+static char **g_reqs; /* the requests: one, or one per line of -B FILE */
+static size_t *g_req_lens, g_n_reqs;
 static double g_rate, g_duration;
 static int g_total_conns;
 static struct timespec g_t0;
@@ -126,9 +131,11 @@ static void send_next(worker_t *w, conn_t *c, double t) {
     c->sched = c->due;
     c->at = t;
     c->due += (double)g_total_conns / g_rate;
-    size_t off = 0;
-    while (off < g_req_len) {
-        ssize_t k = send(c->fd, g_req + off, g_req_len - off, MSG_NOSIGNAL);
+    size_t which = (size_t)(c->k++ * g_total_conns + c->idx) % g_n_reqs;
+    const char *req = g_reqs[which];
+    size_t off = 0, len = g_req_lens[which];
+    while (off < len) {
+        ssize_t k = send(c->fd, req + off, len - off, MSG_NOSIGNAL);
         if (k <= 0) {
             if (k < 0 && errno == EINTR) continue;
             w->errors++;
@@ -237,17 +244,64 @@ static double pct(const double *v, size_t n, double p) {
     return v[i >= n ? n - 1 : i] * 1000.0;
 }
 
+/* One more request (method, path, headers and body: NULL for none) into g_reqs; 0 or -1. */
+static int add_request(const char *method, const char *path, const char *host, int port,
+                       const char *const *headers, int n_headers, const char *body) {
+    size_t cap = 1024 + strlen(path) + (body ? strlen(body) : 0);
+    for (int i = 0; i < n_headers; i++)
+        cap += strlen(headers[i]) + 2;
+    char *req = malloc(cap), **reqs = realloc(g_reqs, (g_n_reqs + 1) * sizeof *reqs);
+    if (reqs) g_reqs = reqs;
+    size_t *lens = reqs ? realloc(g_req_lens, (g_n_reqs + 1) * sizeof *lens) : NULL;
+    if (lens) g_req_lens = lens;
+    if (!req || !lens) {
+        free(req);
+        return -1;
+    }
+    int n = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", method, path, host, port);
+    for (int i = 0; i < n_headers; i++)
+        n += snprintf(req + n, cap - (size_t)n, "%s\r\n", headers[i]);
+    if (body)
+        n += snprintf(req + n, cap - (size_t)n,
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                      strlen(body), body);
+    else
+        n += snprintf(req + n, cap - (size_t)n, "\r\n");
+    g_reqs[g_n_reqs] = req;
+    g_req_lens[g_n_reqs++] = (size_t)n;
+    return 0;
+}
+
+/* One request per non-empty line of FILE (the line its body); 0, or -1 (none, or unreadable). */
+static int load_bodies(const char *file, const char *method, const char *path, const char *host,
+                       int port, const char *const *headers, int n_headers) {
+    FILE *f = fopen(file, "r");
+    if (!f) return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = 0;
+    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        if (len > 0) rc = add_request(method, path, host, port, headers, n_headers, line);
+    }
+    free(line);
+    fclose(f);
+    return rc == 0 && g_n_reqs > 0 ? 0 : -1;
+}
+
 static int usage(void) {
     fprintf(stderr, "usage: openloop -u http://127.0.0.1:PORT/path -r RATE -d SECONDS [-c CONNS] "
-                    "[-t THREADS] [-H 'Name: value']... [-m METHOD] [-b BODY]\n");
+                    "[-t THREADS] [-H 'Name: value']... [-m METHOD] [-b BODY | -B FILE]\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
-    const char *url = NULL, *method = "GET", *body = NULL, *headers[MAX_HEADERS];
+    const char *url = NULL, *method = "GET", *body = NULL, *bodies = NULL, *headers[MAX_HEADERS];
     int n_headers = 0, threads = 1, opt;
     g_total_conns = 64;
-    while ((opt = getopt(argc, argv, "u:r:d:c:t:H:m:b:")) != -1) {
+    while ((opt = getopt(argc, argv, "u:r:d:c:t:H:m:b:B:")) != -1) {
         switch (opt) {
         case 'u':
             url = optarg;
@@ -274,6 +328,9 @@ int main(int argc, char **argv) {
         case 'b':
             body = optarg;
             break;
+        case 'B':
+            bodies = optarg;
+            break;
         default:
             return usage();
         }
@@ -288,21 +345,10 @@ int main(int argc, char **argv) {
     g_addr.sin_family = AF_INET;
     g_addr.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &g_addr.sin_addr) != 1) return usage();
-    size_t cap = 1024 + strlen(path) + (body ? strlen(body) : 0);
-    for (int i = 0; i < n_headers; i++)
-        cap += strlen(headers[i]) + 2;
-    g_req = malloc(cap);
-    if (!g_req) return 1;
-    int n = snprintf(g_req, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", method, path, host, port);
-    for (int i = 0; i < n_headers; i++)
-        n += snprintf(g_req + n, cap - (size_t)n, "%s\r\n", headers[i]);
-    if (body)
-        n += snprintf(g_req + n, cap - (size_t)n,
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                      strlen(body), body);
-    else
-        n += snprintf(g_req + n, cap - (size_t)n, "\r\n");
-    g_req_len = (size_t)n;
+    if (body && bodies) return usage();
+    if (bodies ? load_bodies(bodies, method, path, host, port, headers, n_headers) != 0
+               : add_request(method, path, host, port, headers, n_headers, body) != 0)
+        return 1;
 
     worker_t *ws = calloc((size_t)threads, sizeof *ws);
     if (!ws) return 1;
@@ -351,6 +397,9 @@ int main(int argc, char **argv) {
     free(lat);
     free(raw);
     free(ws);
-    free(g_req);
+    for (size_t i = 0; i < g_n_reqs; i++)
+        free(g_reqs[i]);
+    free(g_reqs);
+    free(g_req_lens);
     return done > 0 ? 0 : 1;
 }
