@@ -3,6 +3,10 @@
  *   openloop -u http://127.0.0.1:PORT/path -r RATE -d SECONDS [-c CONNS] [-t THREADS]
  *            [-H 'Name: value']... [-m METHOD] [-b BODY | -B FILE]
  *
+ * -B FILE: one body a line (JSON); the run's n-th scheduled request (in schedule order, over all
+ * connections) sends line n modulo the file's lines, so a file with at least RATE x SECONDS
+ * lines sends each body at most once (e.g. each letter of a door pool checked in once).
+ *
  * Requests are scheduled at a fixed arrival rate (RATE per second in all, spread evenly over
  * the connections: connection i of C sends its k-th request at t0 + (k*C + i) / RATE), whatever
  * the server does. Latency is measured from each request's SCHEDULED send time, not from when it
@@ -11,11 +15,6 @@
  * that cannot keep up therefore shows growing latency and an achieved rate below the offered
  * one, instead of a closed-loop tool's quietly lowered load. The uncorrected latencies (from the
  * actual send) are printed beside them.
- *
- * -B FILE: a body per request instead of one for all (JSON, one a line, at most 64 KB each):
- * the request scheduled n-th in the run (n = k*C + i, counted from 0) sends line n % LINES, so a
- * file of at least RATE x SECONDS lines sends every line once (e.g. POST /api/v1/visits, where
- * each request must be a new visit).
  *
  * Keep-alive connections, answers framed by Content-Length (what the service and
  * libmicrohttpd send); each thread runs its share of the connections with epoll. Every
@@ -51,8 +50,8 @@
 
 typedef struct conn {
     int fd, idx, busy;
-    long k;           /* requests this connection has sent (its schedule's k) */
-    double due;       /* scheduled time of the next request (s since t0) */
+    long k;     /* requests this connection has sent: the next one is the run's k * conns + idx */
+    double due; /* scheduled time of the next request (s since t0) */
     double sched, at; /* the request in flight: scheduled and actual send time */
     char rbuf[RBUF];
     size_t rlen;
@@ -64,17 +63,11 @@ typedef struct worker {
     double *lat, *raw;
     size_t n_lat, cap;
     long sent, done, in_window, errors;
-    char *wbuf; /* -B: the request being sent (head + body), one send */
-    size_t wcap;
 } worker_t;
 
 static struct sockaddr_in g_addr;
-static char *g_req;
-static size_t g_req_len;
-/* -B: the request's head up to its headers (g_req, g_req_len) and the bodies, one a line */
-static char *g_bodies;
-static char **g_body;
-static size_t *g_body_len, g_n_bodies;
+static char **g_reqs; /* the requests: one, or one per line of -B FILE */
+static size_t *g_req_lens, g_n_reqs;
 static double g_rate, g_duration;
 static int g_total_conns;
 static struct timespec g_t0;
@@ -134,47 +127,24 @@ static void record(worker_t *w, double sched, double at, double t) {
     w->raw[w->n_lat++] = t - at;
 }
 
-/* send_all: len bytes of buf on c; 0, or -1 (the connection closed, an error counted). */
-static int send_all(worker_t *w, conn_t *c, const char *buf, size_t len) {
-    size_t off = 0;
+static void send_next(worker_t *w, conn_t *c, double t) {
+    c->sched = c->due;
+    c->at = t;
+    c->due += (double)g_total_conns / g_rate;
+    size_t which = (size_t)(c->k++ * g_total_conns + c->idx) % g_n_reqs;
+    const char *req = g_reqs[which];
+    size_t off = 0, len = g_req_lens[which];
     while (off < len) {
-        ssize_t k = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
+        ssize_t k = send(c->fd, req + off, len - off, MSG_NOSIGNAL);
         if (k <= 0) {
             if (k < 0 && errno == EINTR) continue;
             w->errors++;
             close(c->fd);
             c->fd = -1;
-            return -1;
+            return;
         }
         off += (size_t)k;
     }
-    return 0;
-}
-
-static void send_next(worker_t *w, conn_t *c, double t) {
-    c->sched = c->due;
-    c->at = t;
-    c->due += (double)g_total_conns / g_rate;
-    long n = c->k++ * g_total_conns + c->idx; /* the request's place in the schedule */
-    if (g_n_bodies) { /* the head, the body's headers and the body in one buffer, one send */
-        size_t b = (size_t)n % g_n_bodies, need = g_req_len + 96 + g_body_len[b];
-        if (need > w->wcap) {
-            char *p = realloc(w->wbuf, need);
-            if (!p) {
-                w->errors++;
-                return;
-            }
-            w->wbuf = p;
-            w->wcap = need;
-        }
-        memcpy(w->wbuf, g_req, g_req_len);
-        int hn = snprintf(w->wbuf + g_req_len, 96,
-                          "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                          g_body_len[b]);
-        memcpy(w->wbuf + g_req_len + hn, g_body[b], g_body_len[b]);
-        if (send_all(w, c, w->wbuf, g_req_len + (size_t)hn + g_body_len[b]) != 0) return;
-    } else if (send_all(w, c, g_req, g_req_len) != 0)
-        return;
     c->busy = 1;
     w->sent++;
 }
@@ -274,50 +244,57 @@ static double pct(const double *v, size_t n, double p) {
     return v[i >= n ? n - 1 : i] * 1000.0;
 }
 
+/* One more request (method, path, headers and body: NULL for none) into g_reqs; 0 or -1. */
+static int add_request(const char *method, const char *path, const char *host, int port,
+                       const char *const *headers, int n_headers, const char *body) {
+    size_t cap = 1024 + strlen(path) + (body ? strlen(body) : 0);
+    for (int i = 0; i < n_headers; i++)
+        cap += strlen(headers[i]) + 2;
+    char *req = malloc(cap), **reqs = realloc(g_reqs, (g_n_reqs + 1) * sizeof *reqs);
+    if (reqs) g_reqs = reqs;
+    size_t *lens = reqs ? realloc(g_req_lens, (g_n_reqs + 1) * sizeof *lens) : NULL;
+    if (lens) g_req_lens = lens;
+    if (!req || !lens) {
+        free(req);
+        return -1;
+    }
+    int n = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", method, path, host, port);
+    for (int i = 0; i < n_headers; i++)
+        n += snprintf(req + n, cap - (size_t)n, "%s\r\n", headers[i]);
+    if (body)
+        n += snprintf(req + n, cap - (size_t)n,
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                      strlen(body), body);
+    else
+        n += snprintf(req + n, cap - (size_t)n, "\r\n");
+    g_reqs[g_n_reqs] = req;
+    g_req_lens[g_n_reqs++] = (size_t)n;
+    return 0;
+}
+
+/* One request per non-empty line of FILE (the line its body); 0, or -1 (none, or unreadable). */
+static int load_bodies(const char *file, const char *method, const char *path, const char *host,
+                       int port, const char *const *headers, int n_headers) {
+    FILE *f = fopen(file, "r");
+    if (!f) return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = 0;
+    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        if (len > 0) rc = add_request(method, path, host, port, headers, n_headers, line);
+    }
+    free(line);
+    fclose(f);
+    return rc == 0 && g_n_reqs > 0 ? 0 : -1;
+}
+
 static int usage(void) {
     fprintf(stderr, "usage: openloop -u http://127.0.0.1:PORT/path -r RATE -d SECONDS [-c CONNS] "
                     "[-t THREADS] [-H 'Name: value']... [-m METHOD] [-b BODY | -B FILE]\n");
     return 2;
-}
-
-/* bodies_load: FILE's non-empty lines into g_body / g_body_len; 0, or -1 (unreadable, empty,
- * a line over 64 KB). */
-static int bodies_load(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    size_t cap = 0, len = 0;
-    char buf[65536];
-    for (size_t k; (k = fread(buf, 1, sizeof buf, f)) > 0;) {
-        if (len + k + 1 > cap) {
-            cap = (len + k + 1) * 2;
-            char *p = realloc(g_bodies, cap);
-            if (!p) break;
-            g_bodies = p;
-        }
-        memcpy(g_bodies + len, buf, k);
-        len += k;
-    }
-    fclose(f);
-    if (!g_bodies) return -1;
-    g_bodies[len] = '\0';
-    size_t lines = 1;
-    for (size_t i = 0; i < len; i++)
-        lines += g_bodies[i] == '\n';
-    g_body = malloc(lines * sizeof *g_body);
-    g_body_len = malloc(lines * sizeof *g_body_len);
-    if (!g_body || !g_body_len) return -1;
-    for (char *p = g_bodies, *e; *p; p = e + (*e != '\0')) {
-        e = strchr(p, '\n');
-        if (!e) e = p + strlen(p);
-        size_t n = (size_t)(e - p);
-        if (n > 0 && p[n - 1] == '\r') n--;
-        if (n > 65536) return -1;
-        if (n > 0) {
-            g_body[g_n_bodies] = p;
-            g_body_len[g_n_bodies++] = n;
-        }
-    }
-    return g_n_bodies > 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
@@ -362,34 +339,16 @@ int main(int argc, char **argv) {
     int port = 0, off = 0;
     if (!url || g_rate <= 0 || g_duration <= 0 || g_total_conns < 1 || threads < 1 ||
         threads > g_total_conns || sscanf(url, "http://%63[0-9.]:%d%n", host, &port, &off) != 2 ||
-        port <= 0 || port > 65535 || strncmp(host, "127.", 4) != 0 || (body && bodies))
+        port <= 0 || port > 65535 || strncmp(host, "127.", 4) != 0)
         return usage();
-    if (bodies && bodies_load(bodies) != 0) {
-        fprintf(stderr, "openloop: %s: no bodies (unreadable, empty or a line over 64 KB)\n",
-                bodies);
-        return 2;
-    }
     const char *path = url[off] ? url + off : "/";
     g_addr.sin_family = AF_INET;
     g_addr.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &g_addr.sin_addr) != 1) return usage();
-    size_t cap = 1024 + strlen(path) + (body ? strlen(body) : 0);
-    for (int i = 0; i < n_headers; i++)
-        cap += strlen(headers[i]) + 2;
-    g_req = malloc(cap);
-    if (!g_req) return 1;
-    int n = snprintf(g_req, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", method, path, host, port);
-    for (int i = 0; i < n_headers; i++)
-        n += snprintf(g_req + n, cap - (size_t)n, "%s\r\n", headers[i]);
-    if (bodies)
-        ; /* each request's Content-Type, Content-Length and body follow in send_next */
-    else if (body)
-        n += snprintf(g_req + n, cap - (size_t)n,
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                      strlen(body), body);
-    else
-        n += snprintf(g_req + n, cap - (size_t)n, "\r\n");
-    g_req_len = (size_t)n;
+    if (body && bodies) return usage();
+    if (bodies ? load_bodies(bodies, method, path, host, port, headers, n_headers) != 0
+               : add_request(method, path, host, port, headers, n_headers, body) != 0)
+        return 1;
 
     worker_t *ws = calloc((size_t)threads, sizeof *ws);
     if (!ws) return 1;
@@ -417,7 +376,6 @@ int main(int argc, char **argv) {
         k += ws[i].n_lat;
         free(ws[i].lat);
         free(ws[i].raw);
-        free(ws[i].wbuf);
     }
     if (!lat || !raw) return 1;
     qsort(lat, total, sizeof *lat, cmp);
@@ -439,9 +397,9 @@ int main(int argc, char **argv) {
     free(lat);
     free(raw);
     free(ws);
-    free(g_req);
-    free(g_bodies);
-    free(g_body);
-    free(g_body_len);
+    for (size_t i = 0; i < g_n_reqs; i++)
+        free(g_reqs[i]);
+    free(g_reqs);
+    free(g_req_lens);
     return done > 0 ? 0 : 1;
 }

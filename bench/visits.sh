@@ -12,6 +12,14 @@
 #     requests/s offered (the issue's goal: 1,000/s with p99 < 100 ms; bench/openloop.c -B, a
 #     new visit a request from a file of bodies, run_openloop: latency from each request's
 #     scheduled time);
+#   - the open-loop letters: BENCH_DOOR_OPENLOOP_RATE (1000) x BENCH_DOOR_OPENLOOP_SECONDS (2)
+#     more such visits per check-in open-loop row (one per round, two in A/B; none when the rate
+#     is 0), created with the pool and kept apart from it;
+#   - POST /api/v1/visits/check-in open loop (bench/openloop.c -B: each request a letter of the
+#     row's own slice, each checked in once) at BENCH_DOOR_OPENLOOP_RATE offered for
+#     BENCH_DOOR_OPENLOOP_SECONDS: the goal's measure of a first check-in (1,000/s with p99 < 100
+#     ms: latency at the goal's rate, from each request's scheduled time), where the closed
+#     loop's first pass below measures the queue at saturation;
 #   - POST /api/v1/lois/verify and POST /api/v1/visits/check-in cycling through the pool's
 #     letters (bench/visits_door.lua): the first pass checks each visit in, later passes are
 #     same-day repeats (the same letter and standing checks, answered without a write);
@@ -60,9 +68,11 @@ visits_serve() {
 # visits_setup: the clubs, the agreement, the members and the door pool; exports what the wrk
 # scripts read. 1 (an error row added) when something could not be created.
 visits_setup() {
-    local nmem=${BENCH_VISIT_MEMBERS:-3000} ndoor=${BENCH_DOOR_VISITS:-2000} home host k
+    local ndoor=${BENCH_DOOR_VISITS:-2000} home host k nmem nopen
     local today yesterday out ag after page
-    [[ $ndoor -le $nmem ]] || ndoor=$nmem
+    nopen=$(visits_openloop_letters)
+    nmem=${BENCH_VISIT_MEMBERS:-$((ndoor + nopen > 3000 ? ndoor + nopen : 3000))}
+    [[ $((ndoor + nopen)) -le $nmem ]] || ndoor=$((nmem - nopen))
     # a fresh access token: the one signed in at the start has expired after the member rows
     visits_login
     for k in home host; do
@@ -103,16 +113,33 @@ visits_setup() {
         [[ -n $after ]] || break
     done
     say "visits: $(wc -l <"$TMP/visit-members.txt") members in the home club"
-    # the door pool: request (today), approve, confirm; one letter token a line
-    export VB_BASE=$base VB_TOKEN=$token VB_HOME=$home VB_HOST=$host VB_DAY=$today
-    # shellcheck disable=SC2016 # the script expands in the child shell
-    # one member id per child ($1): not xargs -I{}, which would also replace the "{}" bodies
-    head -n "$ndoor" "$TMP/visit-members.txt" | xargs -P 8 -n 1 bash -c '
+    # the door pool: request (today), approve, confirm; one letter token a line; 500 members at a
+    # time, each batch with a fresh access token (a batch outlives none on a loaded box)
+    export VB_BASE=$base VB_HOME=$home VB_HOST=$host VB_DAY=$today
+    head -n "$((ndoor + nopen))" "$TMP/visit-members.txt" | split -l 500 - "$TMP/visit-batch-"
+    : >"$TMP/visit-pool.txt"
+    for k in "$TMP"/visit-batch-*; do
+        visits_login
+        export VB_TOKEN=$token
+        # shellcheck disable=SC2016 # the script expands in the child shell
+        # one member id per child ($1): not xargs -I{}, which would also replace the "{}" bodies
+        xargs -P 8 -n 1 bash -c '
         h=(-H "Content-Type: application/json" -H "Authorization: Bearer $VB_TOKEN")
         v=$(curl -sf -X POST "${h[@]}" --data "{\"club_id\":\"$VB_HOME\",\"member_id\":\"$1\",\"host_club_id\":\"$VB_HOST\",\"arrive_on\":\"$VB_DAY\",\"depart_on\":\"$VB_DAY\",\"facilities\":[\"dining\"]}" "$VB_BASE/api/v1/visits" | jq -r .id) || exit 0
         t=$(curl -sf -X POST "${h[@]}" --data "{}" "$VB_BASE/api/v1/visits/$v/approve" | jq -r .loi.token) || exit 0
         curl -sf -o /dev/null -X POST "${h[@]}" --data "{}" "$VB_BASE/api/v1/visits/$v/confirm" && echo "$v $t"
-    ' _ >"$TMP/visit-pool.txt" || true
+    ' _ <"$k" >>"$TMP/visit-pool.txt" || true
+        rm -f "$k"
+    done
+    # the open-loop rows' letters: the last nopen of the pool, kept apart
+    if ((nopen > 0)); then
+        tail -n "$nopen" "$TMP/visit-pool.txt" | awk '{ printf "{\"token\":\"%s\"}\n", $2 }' \
+            >"$TMP/visit-openloop-bodies.txt"
+        head -n "-$nopen" "$TMP/visit-pool.txt" >"$TMP/visit-pool.tmp"
+        mv "$TMP/visit-pool.tmp" "$TMP/visit-pool.txt"
+        say "visits: $(grep -c . "$TMP/visit-openloop-bodies.txt") letters for the open-loop check-in rows"
+    fi
+    visit_openloop_used=0
     awk '{ print $2 }' "$TMP/visit-pool.txt" >"$TMP/visit-tokens.txt"
     awk '{ print $1 }' "$TMP/visit-pool.txt" >"$TMP/visit-ids.txt"
     say "visits: $(grep -c . "$TMP/visit-tokens.txt") confirmed visits with letters for the door"
@@ -144,6 +171,33 @@ visits_openloop_post() {
         -B "$TMP/visit-bodies.txt"
 }
 
+# visits_openloop_letters: the letters the open-loop check-in rows need (rate x seconds per
+# row; a row per round, two in A/B).
+visits_openloop_letters() {
+    local rate=${BENCH_DOOR_OPENLOOP_RATE:-1000} secs=${BENCH_DOOR_OPENLOOP_SECONDS:-2}
+    awk -v r="$rate" -v s="$secs" -v n="${BENCH_VISIT_ROUNDS:-3}" -v ab="${BENCH_VISIT_AB_BIN:+2}" \
+        'BEGIN { printf "%d\n", r * s * n * (ab ? ab : 1) }'
+}
+
+# visits_openloop_checkin NAME: the open-loop first check-in row (bench/openloop.c -B over the
+# next BENCH_DOOR_OPENLOOP_RATE x BENCH_DOOR_OPENLOOP_SECONDS letters kept for it: each request
+# checks in a visit not checked in before); run_openloop's row, CPU per request from /proc.
+visits_openloop_checkin() {
+    local rate=${BENCH_DOOR_OPENLOOP_RATE:-1000} secs=${BENCH_DOOR_OPENLOOP_SECONDS:-2} n have
+    n=$(awk -v r="$rate" -v s="$secs" 'BEGIN { printf "%d\n", r * s }')
+    ((n > 0)) || return 0
+    have=$(grep -c . "$TMP/visit-openloop-bodies.txt" 2>/dev/null || true)
+    if ((${have:-0} < visit_openloop_used + n)); then
+        add_error_row "$1" "too few letters left for the open-loop row ($have made)"
+        return
+    fi
+    sed -n "$((visit_openloop_used + 1)),$((visit_openloop_used + n))p" \
+        "$TMP/visit-openloop-bodies.txt" >"$TMP/visit-openloop-slice.txt"
+    visit_openloop_used=$((visit_openloop_used + n))
+    BENCH_OPENLOOP_SECONDS=$secs run_openloop "$1" "$rate" "$base/api/v1/visits/check-in" \
+        -m POST -H "Authorization: Bearer $token" -B "$TMP/visit-openloop-slice.txt"
+}
+
 # visits_rows R TAG SLICE: round R's rows (TAG " [A]" / " [B]" or ""); SLICE: the letters file
 # the check-in row cycles through (the whole pool, or the row's own slice in A/B).
 visits_rows() {
@@ -161,6 +215,7 @@ visits_rows() {
         export BENCH_LOI_TOKENS=$TMP/visit-tokens.txt
         run_wrk "POST /api/v1/lois/verify ($npool letters), round $r$tag" \
             "$base/api/v1/lois/verify" -s "$ROOT/bench/visits_door.lua"
+        visits_openloop_checkin "POST /api/v1/visits/check-in (first check-ins, each letter once), round $r$tag"
         export BENCH_LOI_TOKENS=$slice
         run_wrk "POST /api/v1/visits/check-in (verify + check-in, $nslice letters, first pass checks in, then same-day repeats), round $r$tag" \
             "$base/api/v1/visits/check-in" -s "$ROOT/bench/visits_door.lua"

@@ -104,22 +104,12 @@ int rx_validate_lift(json_t *in, err_t *e) {
 
 #define RESTRICTION_OF_SQL "SELECT " RESTRICTIONS_CALL_SQL("$1", "$2", "$3", "$4")
 
-int restrictions_result(const PGresult *r, const char *field, err_t *e) {
-    return restrictions_code(PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0), field, e);
-}
-
 int restrictions_code(const char *code, const char *field, err_t *e) {
     if (!code) return 0;
     if (strcmp(code, "reciprocity_suspended") == 0)
         return err_set(e, 422, "reciprocity_suspended", field,
                        "the home club has suspended the member's reciprocity");
     return err_set(e, 422, "visitor_banned", field, "the host club does not admit this visitor");
-}
-
-int restrictions_queue(db_batch_t *b, const char *member, const char *home, const char *host,
-                       const char *arrive) {
-    const char *p[] = {member, home, host, arrive};
-    return db_batch_add(b, RESTRICTION_OF_SQL, 4, p);
 }
 
 int restrictions_check(db_tx_t *tx, const char *member, const char *home, const char *host,
@@ -133,7 +123,7 @@ int restrictions_check(db_tx_t *tx, const char *member, const char *home, const 
     const char *p[] = {member, home, host, arrive};
     PGresult *r = db_exec(tx, RESTRICTION_OF_SQL, 4, p, e);
     if (!r) return -1;
-    int rc = restrictions_result(r, field, e);
+    int rc = restrictions_code(PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0), field, e);
     PQclear(r);
     return rc;
 }

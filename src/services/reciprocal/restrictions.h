@@ -8,7 +8,8 @@
  * arriving on or before ends_on): status cancelled, a live letter revoked, events
  * visit.cancelled (+ loi.revoked when a letter was live). Lifting restores nothing.
  *
- * restrictions_check is the rule the visit request, the confirmation and the check-in call:
+ * restrictions_check is the rule the visit request and the confirmation call (the check-in reads
+ * it in its rules' facts, visits.h visit_rules_queue):
  * 422 reciprocity_suspended / visitor_banned. It reads both kinds through the SECURITY DEFINER
  * function reciprocal.restriction_of, which answers only the code, so neither club learns the
  * other's reasons. Permission visit:restrict (club administrators). API: docs/reciprocal.md
@@ -40,15 +41,10 @@ int rx_lift_ban(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
  * confirmation and check-in, which hold the visit's row lock (the creation locks those rows). */
 int restrictions_check(db_tx_t *tx, const char *member, const char *home, const char *host,
                        const char *arrive, int request, const char *field, err_t *e);
-/* The same rule in a pipeline batch (core/db.h): restrictions_queue queues the read (its index,
- * or -1), restrictions_result judges its result (borrowed) like restrictions_check. The caller
- * takes the restriction lock itself when request. */
-int restrictions_queue(db_batch_t *b, const char *member, const char *home, const char *host,
-                       const char *arrive);
-int restrictions_result(const PGresult *r, const char *field, err_t *e);
 /* The rule's read as an SQL expression over the parameters m (member), h (home), o (host) and
  * a (arrive), e.g. "$9", for a statement that folds it in (POST /visits: the rules' facts, one
- * statement); restrictions_code judges its value (NULL when none) like restrictions_result. */
+ * statement; the door: visit_rules_queue); restrictions_code judges its value (NULL when none)
+ * like restrictions_check. */
 #define RESTRICTIONS_CALL_SQL(m, h, o, a)                                                          \
     "reciprocal.restriction_of(" m "::uuid, " h "::uuid, " o "::uuid, " a "::date)"
 int restrictions_code(const char *code, const char *field, err_t *e);

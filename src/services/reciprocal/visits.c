@@ -312,8 +312,21 @@ static int rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage, cons
     return db_batch_add(b, sql, 10, p);
 }
 
+/* The door's facts (after the request): the counted limits' facts with the restriction's code
+ * (column FACTS_RESTRICTION), as REQUEST_FACTS_SQL at request. */
+#define LATER_FACTS_SQL                                                                            \
+    "SELECT f.*, " RESTRICTIONS_CALL_SQL("$9", "$1", "$2",                                         \
+                                         "$3") " FROM (" FACTS_SQL(COUNTED_SQL) ") f"
+
 int visit_rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage) {
-    return rules_queue(b, r, stage, FACTS_STAGE_SQL(stage));
+    return rules_queue(b, r, stage,
+                       stage == VISIT_AT_REQUEST ? REQUEST_FACTS_SQL : LATER_FACTS_SQL);
+}
+
+int visit_rules_restriction(const PGresult *q, const char *field, err_t *e) {
+    return restrictions_code(
+        PQgetisnull(q, 0, FACTS_RESTRICTION) ? NULL : PQgetvalue(q, 0, FACTS_RESTRICTION), field,
+        e);
 }
 
 /* The agreement of the facts q (columns 0-4); each failure its own 422. Notice of termination

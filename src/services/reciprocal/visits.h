@@ -52,9 +52,13 @@ int visit_rules_from_doc(const json_t *doc, vreq_t *r, err_t *e);
 int visit_rules_check(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stage_t stage,
                       err_t *e);
 /* The same in two steps, for a pipeline (core/db.h db_batch_*): visit_rules_queue queues the
- * rules' facts statement (its index, or -1; parameters copied), visit_rules_check_facts judges
+ * rules' facts statement (its index, or -1; parameters copied), with the member's restriction at
+ * the home and the host on the arrival day in the same statement (restriction_of, its own
+ * snapshot: what restrictions_check reads); visit_rules_restriction judges that (0, or -1 + 422
+ * reciprocity_suspended / visitor_banned naming field), visit_rules_check_facts the rules, on
  * its result q (borrowed) after the batch ran. */
 int visit_rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage);
+int visit_rules_restriction(const PGresult *q, const char *field, err_t *e);
 int visit_rules_check_facts(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stage_t stage,
                             const PGresult *q, err_t *e);
 /* The (member, host) lock every stage takes before checking the limits (visit_lock_queue: the

@@ -11,7 +11,6 @@
 #include "core/outbox.h"
 #include "services/reciprocal/charges.h"
 #include "services/reciprocal/loi.h"
-#include "services/reciprocal/restrictions.h"
 #include "services/reciprocal/visit_ledger.h"
 #include "services/reciprocal/visit_lifecycle.h"
 #include "services/reciprocal/visits.h"
@@ -177,14 +176,15 @@ static int door_locked(const PGresult *r, char status[16], char host[40], json_t
 
 /* The row lock and every rule of the request again at the door (the rules of
  * visit_rules_check) under the (member, host) lock, with the standing check_letter fetched and
- * the check-in time for the opening hours: BEGIN + scope, the row lock, the restriction, the
- * (member, host) lock and the rules' facts in ONE flight (they run one after another, each
+ * the check-in time for the opening hours: BEGIN + scope, the row lock, the (member, host) lock
+ * and the rules' facts with the restriction (one statement, visit_rules_queue) in ONE flight
+ * (they run one after another, each
  * after the locks before it are granted; the rules' inputs are the letter read's document, whose
  * member, host, dates, guests and facilities a visit never changes), then judged in that order:
  * the row lock's status first, so a visit moved since the letter read is refused (or answered)
- * as before. 1 when the lock found a same-day repeat (*out its document). *fees: 1 when the
- * host's terms charge an entry fee, or a guest fee for the visit's guests (charge_on_check_in
- * has lines to post), else 0 (it would post none: not asked). */
+ * as before, then the restriction, then the rules. 1 when the lock found a same-day repeat (*out
+ * its document). *fees: 1 when the host's terms charge an entry fee, or a guest fee for the visit's
+ * guests (charge_on_check_in has lines to post), else 0 (it would post none: not asked). */
 static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, char status[16],
                       char host[40], int *fees, json_t **out, err_t *e) {
     vreq_t r = {0};
@@ -197,15 +197,14 @@ static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, char statu
     r.standing = json_incref(d->standing);
     if (rc == 0) {
         db_batch_add(&b, DOOR_LOCK_SQL, 2, pl);
-        restrictions_queue(&b, r.member, d->l.home, r.host, r.arrive);
         visit_lock_queue(&b, r.member, r.host);
         visit_rules_queue(&b, &r, VISIT_AT_CHECK_IN);
         rc = db_batch_run(tx, &b, 0, e);
     }
     if (rc == 0) rc = door_locked(db_batch_result(&b, 0), status, host, out, e);
-    if (rc == 0) rc = restrictions_result(db_batch_result(&b, 1), "token", e);
+    if (rc == 0) rc = visit_rules_restriction(db_batch_result(&b, 2), "token", e);
     if (rc == 0)
-        rc = visit_rules_check_facts(call, tx, &r, VISIT_AT_CHECK_IN, db_batch_result(&b, 3), e);
+        rc = visit_rules_check_facts(call, tx, &r, VISIT_AT_CHECK_IN, db_batch_result(&b, 2), e);
     json_t *f = json_object_get(r.terms, "fees");
     *fees = json_string_value(json_object_get(f, "currency")) &&
             (json_integer_value(json_object_get(f, "entry")) > 0 ||
