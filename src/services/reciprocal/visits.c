@@ -287,13 +287,14 @@ static int resolve_actor(const svc_call_t *call, json_t *in, vreq_t *r, err_t *e
 #define FACTS_STAGE_SQL(stage)                                                                     \
     ((stage) == VISIT_AT_REQUEST ? FACTS_SQL(HELD_SQL) : FACTS_SQL(COUNTED_SQL))
 
-/* At request the facts carry the restriction's code too (column FACTS_RESTRICTION; NULL when
- * none): one statement instead of two. It runs after the lock statement like the facts, and
- * restriction_of (VOLATILE) reads with a snapshot of its own taken then, as its own statement
- * did, so a restriction committed before the restriction lock was granted is seen. */
+/* The facts with the restriction's code too (column FACTS_RESTRICTION; NULL when none), at
+ * request (HELD_SQL) and at the door (COUNTED_SQL): one statement instead of two. It runs after
+ * the lock statement like the facts, and restriction_of (VOLATILE) reads with a snapshot of its
+ * own taken then, as its own statement did, so a restriction committed before the restriction
+ * lock was granted is seen. */
 #define FACTS_RESTRICTION 17
-#define REQUEST_FACTS_SQL                                                                          \
-    "SELECT f.*, " RESTRICTIONS_CALL_SQL("$9", "$1", "$2", "$3") " FROM (" FACTS_SQL(HELD_SQL) ")" \
+#define RESTRICTED_FACTS_SQL(statuses)                                                             \
+    "SELECT f.*, " RESTRICTIONS_CALL_SQL("$9", "$1", "$2", "$3") " FROM (" FACTS_SQL(statuses) ")" \
                                                                                                " " \
                                                                                                "f"
 
@@ -304,7 +305,7 @@ static PGresult *rules_facts(db_tx_t *tx, vreq_t *r, visit_stage_t stage, err_t 
     return db_exec(tx, FACTS_STAGE_SQL(stage), 10, p, e);
 }
 
-/* The facts' statement sql (FACTS_STAGE_SQL or REQUEST_FACTS_SQL) queued in b. */
+/* The facts' statement sql (FACTS_STAGE_SQL or RESTRICTED_FACTS_SQL) queued in b. */
 static int rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage, const char *sql) {
     char at[24];
     snprintf(at, sizeof at, "%lld", r->at);
@@ -312,15 +313,10 @@ static int rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage, cons
     return db_batch_add(b, sql, 10, p);
 }
 
-/* The door's facts (after the request): the counted limits' facts with the restriction's code
- * (column FACTS_RESTRICTION), as REQUEST_FACTS_SQL at request. */
-#define LATER_FACTS_SQL                                                                            \
-    "SELECT f.*, " RESTRICTIONS_CALL_SQL("$9", "$1", "$2",                                         \
-                                         "$3") " FROM (" FACTS_SQL(COUNTED_SQL) ") f"
-
 int visit_rules_queue(db_batch_t *b, const vreq_t *r, visit_stage_t stage) {
     return rules_queue(b, r, stage,
-                       stage == VISIT_AT_REQUEST ? REQUEST_FACTS_SQL : LATER_FACTS_SQL);
+                       stage == VISIT_AT_REQUEST ? RESTRICTED_FACTS_SQL(HELD_SQL)
+                                                 : RESTRICTED_FACTS_SQL(COUNTED_SQL));
 }
 
 int visit_rules_restriction(const PGresult *q, const char *field, err_t *e) {
@@ -657,14 +653,11 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
                      "'reciprocal.restriction:' || $1, 11)), ($4::date - $3::date + 1)",
                      4, pl);
     }
-    rules_queue(&b, &r, VISIT_AT_REQUEST, REQUEST_FACTS_SQL);
+    visit_rules_queue(&b, &r, VISIT_AT_REQUEST);
     if (db_batch_run(tx, &b, 0, e) != 0) goto done;
     r.days = atoll(PQgetvalue(db_batch_result(&b, 0), 0, 2));
     const PGresult *facts = db_batch_result(&b, 1);
-    if (restrictions_code(PQgetisnull(facts, 0, FACTS_RESTRICTION)
-                              ? NULL
-                              : PQgetvalue(facts, 0, FACTS_RESTRICTION),
-                          "member_id", e) != 0 ||
+    if (visit_rules_restriction(facts, "member_id", e) != 0 ||
         visit_rules_check_facts(call, tx, &r, VISIT_AT_REQUEST, facts, e) != 0)
         goto done;
     /* auto_approve: the home club issues the letter at once, in the request's transaction;
