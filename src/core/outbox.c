@@ -343,7 +343,12 @@ int inbox_claim(db_tx_t *tx, const char *schema, const char *consumer, const cha
 static const db_scope_t relay_scope = {NULL, NULL, 0, 1};
 
 int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
-    char sql[256];
+    return outbox_relay_from(db, bus, schema, NULL, e);
+}
+
+int outbox_relay_from(db_pool_t *db, bus_t *bus, const char *schema, unsigned long long *from,
+                      err_t *e) {
+    char sql[384];
     db_tx_t *tx = NULL;
     PGresult *r = NULL;
     char *ids = NULL;
@@ -356,17 +361,30 @@ int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
      * locks of the SELECT are held while JetStream acknowledges the batch. */
     if (db_begin_deferred(db, &relay_scope, &tx, e) < 0) return -1;
     /* Pending rows by state, not by position: a transaction that commits late (lower seq than
-     * rows already published) is still picked up. SKIP LOCKED lets several relays share work. */
+     * rows already published) is still picked up. SKIP LOCKED lets several relays share work.
+     * From *from: the rows of transactions with an id at or above it (outbox_pending_idx, core
+     * migration 0007), so the index entries the relay's earlier UPDATEs left behind, whose
+     * transactions all lie below, are not walked again; column 3 is the xmin of this
+     * statement's snapshot, every transaction below which had ended when it read. */
+    char fromv[24];
+    snprintf(fromv, sizeof fromv, "%llu", from ? *from : 0ULL);
+    const char *fp[1] = {fromv};
     snprintf(sql, sizeof sql,
-             "SELECT id::text AS id, subject, payload::text AS payload FROM \"%s\".outbox "
-             "WHERE published_at IS NULL ORDER BY seq LIMIT %d FOR UPDATE SKIP LOCKED",
+             "SELECT o.*, pg_snapshot_xmin(pg_current_snapshot())::text AS xmin FROM (SELECT 1) "
+             "one LEFT JOIN LATERAL (SELECT id::text AS id, subject, payload::text AS payload "
+             "FROM \"%s\".outbox WHERE published_at IS NULL AND xid >= $1::xid8 ORDER BY seq "
+             "LIMIT %d FOR UPDATE SKIP LOCKED) o ON true",
              schema, OUTBOX_BATCH);
-    r = db_exec(tx, sql, 0, NULL, e);
+    r = db_exec(tx, sql, 1, fp, e);
     if (!r) goto fail;
     int n = PQntuples(r);
+    unsigned long long xmin = n ? strtoull(PQgetvalue(r, 0, 3), NULL, 10) : 0;
+    if (n == 1 && PQgetisnull(r, 0, 0)) n = 0; /* the one row of an empty pass */
     if (n == 0) {
         PQclear(r);
-        return db_commit(tx, e) < 0 ? -1 : 0;
+        if (db_commit(tx, e) < 0) return -1;
+        if (from && xmin) *from = xmin;
+        return 0;
     }
     /* all rows in one batch: one wait for every JetStream ack instead of one per event */
     msgs = calloc((size_t)n, sizeof *msgs);
@@ -421,6 +439,8 @@ int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e) {
     ids = NULL;
     if (brc != 0) goto fail;             /* rows stay pending; republishing is deduplicated */
     if (db_commit(tx, e) < 0) return -1; /* committed by the batch: releases the connection */
+    /* every row this pass could see went out: the next one starts at its snapshot's xmin */
+    if (from && pub_rc >= 0 && published == n && n < OUTBOX_BATCH) *from = xmin;
     metrics_counter_add("outbox_published_total", (const char *const[]){schema, NULL},
                         (double)published);
     metrics_counter_add("outbox_batches_total", (const char *const[]){schema, NULL}, 1);
@@ -778,6 +798,9 @@ static void take_kicks(outbox_relay_t *r, int *dirty) {
 static void *relay_main(void *arg) {
     outbox_relay_t *r = arg;
     int dirty[OUTBOX_MAX_SCHEMAS];
+    /* per schema, where a pass woken by a notification starts (outbox_relay_from); a full pass
+     * starts at 0: rows another relay held locked (SKIP LOCKED) lie below */
+    unsigned long long from[OUTBOX_MAX_SCHEMAS] = {0};
     int backoff = 0, failing = 0;
     char last_err[384] = "";
     long long last_err_log = 0, next_gauge = 0, next_full = 0, last_pass = 0;
@@ -788,8 +811,10 @@ static void *relay_main(void *arg) {
          * locked, or a notification missed, are found then */
         int all = listen_open(r) || now_ms() >= next_full;
         if (all) {
-            for (int i = 0; i < r->n; i++)
+            for (int i = 0; i < r->n; i++) {
                 dirty[i] = 1;
+                from[i] = 0;
+            }
             int every = r->poll_ms;
             if (r->listen && every < OUTBOX_LISTEN_FULL_MS) every = OUTBOX_LISTEN_FULL_MS;
             next_full = now_ms() + every;
@@ -802,7 +827,7 @@ static void *relay_main(void *arg) {
             if (!dirty[i]) continue;
             int n;
             do {
-                n = outbox_relay_once(r->db, r->bus, r->schemas[i], &e);
+                n = outbox_relay_from(r->db, r->bus, r->schemas[i], &from[i], &e);
             } while (n == OUTBOX_BATCH && !atomic_load(&r->stop));
             if (n < 0) {
                 failed = 1;

@@ -94,6 +94,14 @@ outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const 
 /* Publishes everything pending once, synchronously (used by tests and the relay loop).
  * Returns number published or -1. */
 int outbox_relay_once(db_pool_t *db, bus_t *bus, const char *schema, err_t *e);
+/* One pass (up to 500 rows) over the rows of transactions with an id >= *from (0: every pending
+ * row); when it published every row it could see, *from becomes the xmin of its snapshot (every
+ * transaction below had ended, so its committed rows were seen), so the next pass skips the
+ * index entries of rows published before. A row another relay held locked (SKIP LOCKED) may lie
+ * below the new *from: the relay's full passes start at 0. NULL from: a full pass. Returns the
+ * number published or -1. */
+int outbox_relay_from(db_pool_t *db, bus_t *bus, const char *schema, unsigned long long *from,
+                      err_t *e);
 void outbox_relay_stop(outbox_relay_t *r);
 
 /* A stream of commits without a NOTIFY each (core migration 0005): a transaction that runs

@@ -407,6 +407,62 @@ static void test_notify_wakes_relay(void) {
     outbox_relay_stop(NULL);
 }
 
+/* ---- a pass from the previous pass's xmin (outbox_relay_from) ------------------------------ */
+
+static void test_relay_from(void) {
+    err_t e = {0};
+    char type[96], late[37], early[37], locked[37], after[37], sql[256];
+    snprintf(type, sizeof type, "%s.from.x", tp);
+    CHECK(outbox_relay_once(pool, bus, schema, &e) >= 0); /* nothing left from earlier tests */
+    /* a transaction writes its event before a pass and commits after it */
+    db_tx_t *tx = NULL;
+    db_scope_t sc = {TENANT_A, NULL, 0, 0};
+    REQUIRE_ONCE(db_begin(pool, &sc, &tx, &e) == 0);
+    REQUIRE_ONCE(outbox_add(tx, schema, type, "test", TENANT_A, NULL, NULL, late, &e) == 0);
+    REQUIRE_ONCE(add_event(TENANT_A, type, NULL, early) == 0);
+    unsigned long long from = 0;
+    CHECK_EQ_INT(outbox_relay_from(pool, bus, schema, &from, &e), 1); /* the committed one */
+    CHECK(wait_published(early, 10));
+    CHECK(from > 0);
+    unsigned long long first = from;
+    CHECK_EQ_INT(db_commit(tx, &e), 0);
+    /* the late one's transaction was running at that pass, so its id is at or above the xmin
+     * kept: the next pass from there publishes it */
+    CHECK_EQ_INT(outbox_relay_from(pool, bus, schema, &from, &e), 1);
+    CHECK(wait_published(late, 10));
+    CHECK_EQ_INT(pending(), 0);
+    CHECK(from > first);
+    CHECK_EQ_INT(outbox_relay_from(pool, bus, schema, &from, &e), 0); /* nothing pending */
+
+    /* a row another relay holds locked is skipped (SKIP LOCKED) and the xmin kept passes it:
+     * only a full pass (from 0, the relay's every OUTBOX_LISTEN_FULL_MS) publishes it */
+    REQUIRE_ONCE(add_event(TENANT_A, type, NULL, locked) == 0);
+    db_tx_t *other = NULL;
+    REQUIRE_ONCE(db_begin(pool, &relay_scope, &other, &e) == 0);
+    snprintf(sql, sizeof sql, "SELECT id FROM \"%s\".outbox WHERE id = $1 FOR UPDATE", schema);
+    const char *lp[1] = {locked};
+    PGresult *q = db_exec(other, sql, 1, lp, &e);
+    CHECK(q && PQntuples(q) == 1);
+    PQclear(q);
+    REQUIRE_ONCE(add_event(TENANT_A, type, NULL, after) == 0);
+    CHECK_EQ_INT(outbox_relay_from(pool, bus, schema, &from, &e), 1);
+    CHECK(wait_published(after, 10));
+    db_rollback(other);
+    CHECK_EQ_INT(outbox_relay_from(pool, bus, schema, &from, &e), 0);
+    CHECK_EQ_INT(pending(), 1);
+    unsigned long long full = 0;
+    CHECK_EQ_INT(outbox_relay_from(pool, bus, schema, &full, &e), 1);
+    CHECK(wait_published(locked, 10));
+    CHECK_EQ_INT(pending(), 0);
+
+    /* the pass's plan starts at the cursor in the pending index (core migration 0007) */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_catalog.pg_indexes WHERE schemaname = '%s' AND indexname "
+             "= 'outbox_pending_idx' AND indexdef LIKE '%%(xid) WHERE (published_at IS NULL)'",
+             schema);
+    CHECK_EQ_INT(relay_scalar(sql, 0, NULL), 1);
+}
+
 /* ---- a stream of commits without NOTIFY: the committing process wakes its relay ------------ */
 
 static void test_wake_local(void) {
@@ -1234,6 +1290,7 @@ int main(void) {
     RUN(test_inbox);
     RUN(test_publish_failure);
     RUN(test_notify_wakes_relay);
+    RUN(test_relay_from);
     RUN(test_wake_local);
     RUN(test_notify_batches);
     RUN(test_exactly_once);

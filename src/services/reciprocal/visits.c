@@ -9,6 +9,7 @@
 
 #include "core/cursor.h"
 #include "core/json.h"
+#include "core/outbox.h"
 #include "core/uuid.h"
 #include "services/reciprocal/lifecycle.h"
 #include "services/reciprocal/restrictions.h"
@@ -626,7 +627,7 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     vreq_t r = {0};
     db_tx_t *tx = NULL;
     db_batch_t b = {0};
-    int rc = -1;
+    int rc = -1, local = 0;
     char id[40];
     snprintf(r.host, sizeof r.host, "%s", json_string_value(json_object_get(in, "host_club_id")));
     snprintf(r.arrive, sizeof r.arrive, "%s", json_string_value(json_object_get(in, "arrive_on")));
@@ -643,15 +644,20 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     /* ONE flight (core/db.h pipelines): BEGIN and the scope; one request at a time per
      * (member, host), the same statement taking restrictions_check's shared lock (in that order)
      * and counting the stay's days; then the rules' facts with the restriction (one statement),
-     * which run after the locks are granted, so the limits count what committed before */
+     * which run after the locks are granted, so the limits count what committed before. When
+     * this process's relay publishes the reciprocal outbox, the same statement sets
+     * app.outbox_wake (as OUTBOX_WAKE_LOCAL_SQL): the commit queues no NOTIFY (PostgreSQL
+     * serialises those under one lock per database) and the relay is woken after it */
     if (svc_begin_deferred(call, r.home, &tx, e) != 0) goto done;
+    local = outbox_relay_local("reciprocal");
     {
-        const char *pl[] = {r.member, r.host, r.arrive, r.depart};
+        const char *pl[] = {r.member, r.host, r.arrive, r.depart, local ? "local" : ""};
         db_batch_add(&b,
                      "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11)), "
                      "pg_advisory_xact_lock_shared(hashtextextended("
-                     "'reciprocal.restriction:' || $1, 11)), ($4::date - $3::date + 1)",
-                     4, pl);
+                     "'reciprocal.restriction:' || $1, 11)), ($4::date - $3::date + 1), "
+                     "set_config('app.outbox_wake', $5, true)",
+                     5, pl);
     }
     visit_rules_queue(&b, &r, VISIT_AT_REQUEST);
     if (db_batch_run(tx, &b, 0, e) != 0) goto done;
@@ -675,6 +681,7 @@ done:
     db_batch_clear(&b);
     visit_rules_free(&r);
     rc = db_tx_finish(&tx, rc, out, e);
+    if (rc == 0 && local) outbox_wake("reciprocal"); /* committed */
     if (rc == 0) visit_add_qr(*out);
     return rc;
 }
