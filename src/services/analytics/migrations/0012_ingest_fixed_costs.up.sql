@@ -8,6 +8,10 @@
 --   other runs the same query (plan cached per session). Same result for every input.
 --   visits_upsert(vids) (LANGUAGE sql: PostgreSQL 15 plans its statement on every call) is
 --   PL/pgSQL with RETURN QUERY: planned like the rest of analytics.ingest (cached per session).
+--   analytics.ingest inserts a batch into the raw store with a plain INSERT and falls back to
+--   0011's ON CONFLICT DO NOTHING ... RETURNING (joined back to the facts) only when that raises
+--   unique_violation (an event already stored: a redelivery or replay, or twice in the batch):
+--   the same facts go on (every one when none was stored before), ~1/3 of the statement's cost.
 --   analytics.ingest calls ensure_month only for the months of the batch without a partition
 --   (to_regclass, the test ensure_month makes itself, without its SECURITY DEFINER call).
 
@@ -91,15 +95,28 @@ BEGIN
     FROM (SELECT DISTINCT date_trunc('month', f.at AT TIME ZONE 'UTC')::date m
           FROM unnest(fs) f) s
     WHERE to_regclass('analytics.raw_events_' || to_char(m, 'YYYYMM')) IS NULL;
-    WITH ins AS (
+    -- a plain insert (the batch is new: every fact is new), else, when one of its events is
+    -- in the raw store already (a redelivery, a replay) or twice in the batch, the insert that
+    -- skips those (its speculative insertion, the RETURNING and the join back to the facts cost
+    -- ~3x the plain insert of a batch; the exception block is one subtransaction per batch)
+    BEGIN
         INSERT INTO analytics.raw_events (occurred_at, event_id, type, club_id, host_club_id,
             home_club_id, visit_id, member_key, day, facts)
         SELECT f.at, f.id, f.type, f.club, f.host, f.home, f.visit, f.member_key, f.day, f.facts
-        FROM unnest(fs) f
-        ON CONFLICT DO NOTHING
-        RETURNING occurred_at, event_id)
-    SELECT array_agg(f) INTO nf
-    FROM unnest(fs) f JOIN ins ON ins.event_id = f.id AND ins.occurred_at = f.at;
+        FROM unnest(fs) f;
+        nf := fs;
+    EXCEPTION WHEN unique_violation THEN
+        WITH ins AS (
+            INSERT INTO analytics.raw_events (occurred_at, event_id, type, club_id, host_club_id,
+                home_club_id, visit_id, member_key, day, facts)
+            SELECT f.at, f.id, f.type, f.club, f.host, f.home, f.visit, f.member_key, f.day,
+                   f.facts
+            FROM unnest(fs) f
+            ON CONFLICT DO NOTHING
+            RETURNING occurred_at, event_id)
+        SELECT array_agg(f) INTO nf
+        FROM unnest(fs) f JOIN ins ON ins.event_id = f.id AND ins.occurred_at = f.at;
+    END;
     n := coalesce(cardinality(nf), 0);
     IF n = 0 THEN
         RETURN 0; -- a redelivery or a replay: applied before
