@@ -18,6 +18,12 @@
 # the consumers' batches then hold what arrives at that rate (a lingering consumer's case).
 # INGEST_E2E_PUBS="PA PB" gives each binary of BINS its own publisher (a bench-ingest-e2e built
 # with that binary's core/bus.c: its publishes are the outbox relay's), default $PUB for all.
+# What nats_us counts: everything nats-server does from the first publish to the last commit,
+# i.e. storing the publishes (file store, Nats-Msg-Id de-duplication, publish acks) AND the
+# consumers' pull deliveries and per-message acks. INGEST_E2E_SPLIT=1 separates them: the server
+# is stopped (SIGSTOP) while the publisher fills the stream, nats_pub_us = nats-server's CPU per
+# event for the publishes alone, then the server continues on the backlog and the figures
+# (server_us, pg_us, nats_us) are the consumption alone (no eps: the count is polled by psql).
 # Usage: bench/ingest_e2e.sh  (BINS="A B" to compare builds; INGEST_E2E_EVENTS, _ROUNDS, _RATE, _PUBS)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -91,11 +97,31 @@ run_one() {
     pm=$(head -n 1 "$PG_DATA/postmaster.pid")
     np=$(cat "$NATS_PIDFILE")
     sleep 1 # the consumers created
-    local s0 g0 n0 s1 g1 n1
+    local s0 g0 n0 s1 g1 n1 split=""
+    local -a penv=(RECIPROCAL_DATABASE_URL="$RCP_PG_APP_URL" RECIPROCAL_NATS_URL="nats://127.0.0.1:$natsport"
+        RECIPROCAL_NATS_USER=test RECIPROCAL_NATS_PASSWORD="$(rcp_nats_password "$dir/secrets.env" test)")
+    if [[ ${INGEST_E2E_SPLIT:-0} == 1 ]]; then
+        # the stream filled while the server is stopped (nats-server's CPU of the publishes
+        # alone), then the server restarted on the backlog (everything after: consumption)
+        kill -STOP "$srv"
+        n0=$(ticks "$np")
+        env "${penv[@]}" "$pub" "$EVENTS" 0 >/dev/null 2>&1
+        n1=$(ticks "$np")
+        split="nats_pub_us=$(us $((n1 - n0)))"
+    fi
     s0=$(ticks "$srv") g0=$(pg_ticks "$pm") n0=$(ticks "$np")
-    out=$(RECIPROCAL_DATABASE_URL=$RCP_PG_APP_URL RECIPROCAL_NATS_URL="nats://127.0.0.1:$natsport" \
-        RECIPROCAL_NATS_USER=test RECIPROCAL_NATS_PASSWORD="$(rcp_nats_password "$dir/secrets.env" test)" \
-        "$pub" "$EVENTS" 2>&1 | grep '^ingest-e2e' || true)
+    if [[ -n $split ]]; then
+        kill -CONT "$srv"
+        local want=$((EVENTS - EVENTS % 2))
+        for ((i = 0; i < 6000; i++)); do
+            [[ $("$RCP_PG_BIN/psql" -X -qAt "${RCP_PG_SUPER_URL%/postgres}/reciprocal" -c \
+                "SELECT count(*) FROM analytics.raw_events" 2>/dev/null) -ge $want ]] && break
+            sleep 0.1
+        done
+        out="ingest-e2e events=$want ok=1 (split: consumption of a backlog only)"
+    else
+        out=$(env "${penv[@]}" "$pub" "$EVENTS" 2>&1 | grep '^ingest-e2e' || true)
+    fi
     s1=$(ticks "$srv") g1=$(pg_ticks "$pm") n1=$(ticks "$np")
     # what the three cost idle afterwards (every event applied: the consumers' empty fetches)
     sleep 5
@@ -110,7 +136,7 @@ run_one() {
     sv=$(us $((s1 - s0))) pg=$(us $((g1 - g0))) na=$(us $((n1 - n0)))
     tot=$(awk -v a="$sv" -v b="$pg" -v c="$na" 'BEGIN { printf "%.1f", a + b + c }')
     echo "${out:-ingest-e2e error=no result} bin=$bin pub=$pub round=$3" \
-        "server_us=$sv pg_us=$pg nats_us=$na cpu_us=$tot load=$(cut -d' ' -f1 /proc/loadavg) idle_cpu=[$idle]"
+        "server_us=$sv pg_us=$pg nats_us=$na cpu_us=$tot $split load=$(cut -d' ' -f1 /proc/loadavg) idle_cpu=[$idle]"
     [[ ${ok:-0} == 1 ]] || { tail -n 5 "$dir/log/serve.log" >&2; return 1; }
     echo "${eps:-0} $tot $sv $pg $na $(sed -n 's/.*\bpub_us=\([0-9.]*\).*/\1/p' <<<"$out")" >>"$TMP/res-$idx"
 }

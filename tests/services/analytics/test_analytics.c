@@ -1432,6 +1432,47 @@ static void test_stored_events_skipped(void) {
     CHECK(same_as_rebuild());
     json_decref(xf);
     json_decref(yf);
+/* The member key is HMAC-SHA-256 under the "anmember" subkey of the analytics key, the bus key
+ * when unset: computed here from scratch and compared, then again after the key changes (the
+ * keyed HMAC state is kept per thread: a changed key must not keep giving the old keys). */
+static void member_key_reference(const unsigned char k[32], const char *club, const char *id,
+                                 char out[65]) {
+    unsigned char sub[32], mac[crypto_auth_hmacsha256_BYTES];
+    char msg[128];
+    crypto_kdf_derive_from_key(sub, sizeof sub, 1, "anmember", k);
+    snprintf(msg, sizeof msg, "%s/%s", club, id);
+    crypto_auth_hmacsha256(mac, (const unsigned char *)msg, strlen(msg), sub);
+    sodium_bin2hex(out, 65, mac, sizeof mac);
+}
+
+static void test_member_key_follows_the_key(void) {
+    analytics_settings_t *as = svc_settings_edit(&g_set, &analytics_module);
+    const analytics_settings_t saved = *as;
+    const cfg_key_t bus_saved = g_cfg.bus_key;
+    char got[65], want[65], first[65];
+    err_t e = {0};
+    CHECK(analytics_member_key(&g_env, A, M1, got, &e) == 0);
+    member_key_reference(as->key.key, A, M1, want);
+    CHECK_STR(got, want);
+    snprintf(first, sizeof first, "%s", got);
+    CHECK(analytics_member_key(&g_env, B, M1, got, &e) == 0);
+    member_key_reference(as->key.key, B, M1, want);
+    CHECK_STR(got, want);
+    randombytes_buf(as->key.key, sizeof as->key.key);
+    CHECK(analytics_member_key(&g_env, A, M1, got, &e) == 0);
+    member_key_reference(as->key.key, A, M1, want);
+    CHECK_STR(got, want);
+    CHECK(strcmp(got, first) != 0);
+    as->key.set = 0; /* the bus key's subkey */
+    g_cfg.bus_key.set = 1;
+    randombytes_buf(g_cfg.bus_key.key, sizeof g_cfg.bus_key.key);
+    CHECK(analytics_member_key(&g_env, A, M1, got, &e) == 0);
+    member_key_reference(g_cfg.bus_key.key, A, M1, want);
+    CHECK_STR(got, want);
+    *as = saved;
+    g_cfg.bus_key = bus_saved;
+    CHECK(analytics_member_key(&g_env, A, M1, got, &e) == 0);
+    CHECK_STR(got, first);
 }
 
 static void test_setup(void) {
@@ -1498,6 +1539,7 @@ int main(void) {
         RUN(test_counters_match_rebuild);
         RUN(test_visits_before_probes);
         RUN(test_stored_events_skipped);
+        RUN(test_member_key_follows_the_key);
     }
     db_pool_close(g_db);
     db_pool_close(g_owner);
