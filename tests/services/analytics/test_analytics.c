@@ -1432,6 +1432,8 @@ static void test_stored_events_skipped(void) {
     CHECK(same_as_rebuild());
     json_decref(xf);
     json_decref(yf);
+}
+
 /* The member key is HMAC-SHA-256 under the "anmember" subkey of the analytics key, the bus key
  * when unset: computed here from scratch and compared, then again after the key changes (the
  * keyed HMAC state is kept per thread: a changed key must not keep giving the old keys). */
