@@ -10,7 +10,8 @@
 #     $TMP/log/door-first-profile.txt (printed).
 #   - BENCH_VISIT_AB_BIN=BIN: BENCH_DOOR_FIRST_PAIRS (3) ABBA pairs (A = the running binary, B =
 #     BIN; A first in odd pairs, B first in even ones), each turn one open-loop row on a freshly
-#     started server, rows tagged "pair P [A|B]".
+#     started server after a 2 s warm-up (wrk on POST /api/v1/lois/verify over the door pool: the
+#     pool's connections) and BENCH_DOOR_FIRST_SETTLE (3) s of rest, rows tagged "pair P [A|B]".
 # Run: BENCH_ONLY=visits BENCH_VISIT_HOOK=bench/door_first_ab.sh BENCH_DOOR_VISITS=10 ... bench/run.sh
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh and bench/visits.sh
 
@@ -46,7 +47,11 @@ if [[ -n ${BENCH_VISIT_AB_BIN:-} ]]; then
             [[ $dfa_t == A ]] || dfa_bin=$BENCH_VISIT_AB_BIN
             visits_serve "$dfa_bin" || { add_error_row "A/B" "$dfa_bin did not start"; break 2; }
             visits_login
-            sleep 1
+            # warm up (the pool's connections, the letter read's plan; not counted) and let the
+            # start's background work settle
+            BENCH_LOI_TOKENS=$TMP/visit-tokens.txt "${WRK_PIN[@]}" wrk -t1 -c16 -d2s \
+                -s "$ROOT/bench/visits_door.lua" "$base/api/v1/lois/verify" >/dev/null 2>&1 || true
+            sleep "${BENCH_DOOR_FIRST_SETTLE:-3}"
             visits_openloop_checkin "POST /api/v1/visits/check-in (first), pair $dfa_p [$dfa_t]"
             say "${rows[-1]}"
         done
