@@ -573,6 +573,69 @@ static void test_door(void) {
     e2e_resp_free(&r);
 }
 
+/* The outbox notifications for schema "reciprocal" waiting on a LISTEN connection. */
+static int reciprocal_notifies(PGconn *l) {
+    int n = 0;
+    PGnotify *nt;
+    PQconsumeInput(l);
+    while ((nt = PQnotifies(l)) != NULL) {
+        n += nt->extra && strcmp(nt->extra, "reciprocal") == 0;
+        PQfreemem(nt);
+    }
+    return n;
+}
+
+/* A first check-in in a process whose relay publishes the reciprocal outbox sends no NOTIFY
+ * (core migration 0005; visits_door.c): PostgreSQL serialises notifying commits under one lock
+ * per database. The server wakes its own relay after the COMMIT, so the `visit.checked_in`
+ * event is still published at once (within 1 s: the relay's full pass is 2 s away at most, and
+ * the test asks for the event well inside one). */
+static void test_door_wakes_relay(void) {
+    e2e_resp_t r;
+    json_t *v = NULL;
+    visit(g_m1, 1, "2030-07-09", "2030-07-09", ",\"facilities\":[\"dining\"]", &r);
+    REQUIRE(r.status == 201);
+    char id[64], tok[LOI_TOKEN_MAX + 1];
+    snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
+    e2e_resp_free(&r);
+    REQUIRE(act(g_admin[0], id, "approve", NULL, &v) == 200);
+    snprintf(tok, sizeof tok, "%s", jstr(json_object_get(v, "loi"), "token"));
+    json_decref(v);
+    REQUIRE(act(g_admin[1], id, "confirm", NULL, NULL) == 200);
+    PGconn *l = PQconnectdb(getenv("RECIPROCAL_TEST_DATABASE_URL"));
+    REQUIRE(PQstatus(l) == CONNECTION_OK);
+    PQclear(PQexec(l, "SELECT set_config('app.network_admin', 'on', false), "
+                      "set_config('app.relay', 'on', false)"));
+    PQclear(PQexec(l, "LISTEN outbox"));
+    usleep(300 * 1000); /* the confirmation's event is out */
+    reciprocal_notifies(l);
+    CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, utc(2030, 7, 9, 12), &v), 200);
+    CHECK_STR(jstr(v, "status"), "checked_in");
+    json_decref(v);
+    const char *p[] = {id};
+    long long n = -1;
+    for (int i = 0; i < 50 && n != 0; i++) { /* up to 1 s */
+        usleep(20 * 1000);
+        PGresult *q = PQexecParams(l,
+                                   "SELECT count(*) FROM reciprocal.outbox WHERE type = "
+                                   "'visit.checked_in' AND payload->'data'->>'visit_id' = $1 "
+                                   "AND published_at IS NULL",
+                                   1, NULL, p, NULL, NULL, 0);
+        n = PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) ? atoll(PQgetvalue(q, 0, 0)) : -1;
+        PQclear(q);
+    }
+    CHECK_EQ_INT(n, 0);                      /* the event published */
+    CHECK_EQ_INT(reciprocal_notifies(l), 0); /* and no NOTIFY sent for it */
+    PGresult *q = PQexecParams(l,
+                               "SELECT count(*) FROM reciprocal.outbox WHERE type = "
+                               "'visit.checked_in' AND payload->'data'->>'visit_id' = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    CHECK(PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1 &&
+          strcmp(PQgetvalue(q, 0, 0), "1") == 0); /* one event, written */
+    PQclear(q);
+    PQfinish(l);
+}
+
 /* The visit document is planned with the statement that calls it (migration 0014): visit_doc
  * and ts are inlined, so EXPLAIN VERBOSE shows jsonb_build_object and to_char where the
  * functions were called, and only the letter's loi_doc (PL/pgSQL, prepared once per session)
@@ -606,6 +669,7 @@ int main(void) {
     RUN(test_paging);
     RUN(test_flow);
     RUN(test_door);
+    RUN(test_door_wakes_relay);
     RUN(test_documents_inlined);
     e2e_stop(&g_proc);
     TEST_DONE();

@@ -189,7 +189,7 @@ int visit_rules_from_doc(const json_t *doc, vreq_t *r, err_t *e) {
     return 0;
 }
 
-#define LOCK_MEMBER_HOST_SQL "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11))"
+#define LOCK_MEMBER_HOST_SQL "SELECT " VISIT_LOCK_MEMBER_HOST_SQL("$1", "$2")
 
 int visit_lock_member_host(db_tx_t *tx, const char *member, const char *host, err_t *e) {
     const char *p[] = {member, host};

@@ -62,7 +62,11 @@ int visit_rules_restriction(const PGresult *q, const char *field, err_t *e);
 int visit_rules_check_facts(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stage_t stage,
                             const PGresult *q, err_t *e);
 /* The (member, host) lock every stage takes before checking the limits (visit_lock_queue: the
- * same statement queued in a batch; its index or -1). */
+ * same statement queued in a batch; its index or -1). VISIT_LOCK_MEMBER_HOST_SQL(m, h): the lock
+ * as an SQL expression over the parameters m (member) and h (host), for a statement that takes
+ * it with other work (the door's row lock). */
+#define VISIT_LOCK_MEMBER_HOST_SQL(m, h)                                                           \
+    "pg_advisory_xact_lock(hashtextextended(" m " || '/' || " h ", 11))"
 int visit_lock_member_host(db_tx_t *tx, const char *member, const char *host, err_t *e);
 int visit_lock_queue(db_batch_t *b, const char *member, const char *host);
 /* 1 when s is an ISO 8601 timestamp YYYY-MM-DDTHH:MM:SS[fraction][zone]. */

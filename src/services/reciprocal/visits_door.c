@@ -34,6 +34,8 @@ typedef struct door {
     json_t *standing; /* owned */
     long long now;
     int repeat; /* the letter read found the visit checked in on now's day (host time zone) */
+    int local;  /* this process's relay publishes the reciprocal outbox: no NOTIFY, woken after
+                   the COMMIT (core/outbox.h outbox_wake) */
 } door_t;
 
 static void door_free(door_t *d) {
@@ -149,13 +151,21 @@ int visit_verify_loi(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
 }
 
 /* The visit's row lock, with its status and host, whether it is checked in on the check-in's
- * day (host time zone) and then its document (a same-day repeat's answer). */
+ * day (host time zone) and then its document (a same-day repeat's answer); then, above the row
+ * lock (the sub-select's FOR UPDATE keeps it from being flattened, so its rows come out of the
+ * lock), the (member, host) lock of $3, $4 (VISIT_LOCK_MEMBER_HOST_SQL): both locks in ONE
+ * statement, taken in the order of the two statements they were (row, then member and host).
+ * And app.outbox_wake for the rest of the transaction: $5 'local' (core migration 0005: the
+ * outbox trigger then sends no NOTIFY, the caller wakes its relay after the COMMIT) or ''. */
 #define DOOR_LOCK_SQL                                                                              \
-    "SELECT v.status, v.host_club_id, s.same_day::int, CASE WHEN v.status = 'checked_in' AND "     \
-    "s.same_day THEN reciprocal.visit_doc(v)::text END FROM reciprocal.visits v CROSS JOIN "       \
-    "LATERAL (SELECT v.checked_in_at IS NOT NULL AND (v.checked_in_at AT TIME ZONE "               \
-    "v.host_timezone)::date = (to_timestamp($2::bigint) AT TIME ZONE v.host_timezone)::date AS "   \
-    "same_day) s WHERE v.id = $1 FOR UPDATE OF v"
+    "SELECT k.status, k.host_club_id, k.same_day, k.doc, " VISIT_LOCK_MEMBER_HOST_SQL(             \
+        "$3", "$4") ", set_config('app.outbox_wake', $5, true) FROM (SELECT v.status, "            \
+                    "v.host_club_id, s.same_day::int, CASE WHEN v.status "                         \
+                    "= 'checked_in' AND s.same_day THEN reciprocal.visit_doc(v)::text END AS doc " \
+                    "FROM reciprocal.visits v CROSS JOIN LATERAL (SELECT v.checked_in_at IS NOT "  \
+                    "NULL AND (v.checked_in_at AT TIME ZONE v.host_timezone)::date = "             \
+                    "(to_timestamp($2::bigint) AT TIME ZONE v.host_timezone)::date AS same_day) "  \
+                    "s WHERE v.id = $1 FOR UPDATE OF v) k"
 
 /* What the row lock found: 0 to go on with the check-in (status and host copied), 1 when it is
  * a same-day repeat (*out: the locked row's document), -1 + err (404, 409 naming the allowed
@@ -176,9 +186,9 @@ static int door_locked(const PGresult *r, char status[16], char host[40], json_t
 
 /* The row lock and every rule of the request again at the door (the rules of
  * visit_rules_check) under the (member, host) lock, with the standing check_letter fetched and
- * the check-in time for the opening hours: BEGIN + scope, the row lock, the (member, host) lock
- * and the rules' facts with the restriction (one statement, visit_rules_queue) in ONE flight
- * (they run one after another, each
+ * the check-in time for the opening hours: BEGIN + scope, the row lock with the (member, host)
+ * lock (one statement, DOOR_LOCK_SQL) and the rules' facts with the restriction (one statement,
+ * visit_rules_queue) in ONE flight (they run one after another, each
  * after the locks before it are granted; the rules' inputs are the letter read's document, whose
  * member, host, dates, guests and facilities a visit never changes), then judged in that order:
  * the row lock's status first, so a visit moved since the letter read is refused (or answered)
@@ -191,20 +201,19 @@ static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, char statu
     db_batch_t b = {0};
     char at[24];
     snprintf(at, sizeof at, "%lld", d->now);
-    const char *pl[] = {d->l.visit, at};
     int rc = visit_rules_from_doc(d->visit, &r, e);
+    const char *pl[] = {d->l.visit, at, r.member, r.host, d->local ? "local" : ""};
     r.at = d->now;
     r.standing = json_incref(d->standing);
     if (rc == 0) {
-        db_batch_add(&b, DOOR_LOCK_SQL, 2, pl);
-        visit_lock_queue(&b, r.member, r.host);
+        db_batch_add(&b, DOOR_LOCK_SQL, 5, pl);
         visit_rules_queue(&b, &r, VISIT_AT_CHECK_IN);
         rc = db_batch_run(tx, &b, 0, e);
     }
     if (rc == 0) rc = door_locked(db_batch_result(&b, 0), status, host, out, e);
-    if (rc == 0) rc = visit_rules_restriction(db_batch_result(&b, 2), "token", e);
+    if (rc == 0) rc = visit_rules_restriction(db_batch_result(&b, 1), "token", e);
     if (rc == 0)
-        rc = visit_rules_check_facts(call, tx, &r, VISIT_AT_CHECK_IN, db_batch_result(&b, 2), e);
+        rc = visit_rules_check_facts(call, tx, &r, VISIT_AT_CHECK_IN, db_batch_result(&b, 1), e);
     json_t *f = json_object_get(r.terms, "fees");
     *fees = json_string_value(json_object_get(f, "currency")) &&
             (json_integer_value(json_object_get(f, "entry")) > 0 ||
@@ -299,7 +308,11 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
         rc = 0;
         goto done;
     }
-    /* deferred: the BEGIN and the scope go with the row lock and the rules */
+    /* deferred: the BEGIN and the scope go with the row lock and the rules. No NOTIFY when this
+     * process's relay publishes the outbox: PostgreSQL serialises notifying commits under one
+     * lock per database (core/outbox.h; docs/reciprocal.md "Speed: the first check-in wakes its
+     * own relay") */
+    d.local = outbox_relay_local("reciprocal");
     if (svc_begin_deferred(call, NULL, &tx, e) != 0) goto done;
     char status[16], host[40];
     int fees = 0;
@@ -308,5 +321,7 @@ int visit_check_in(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
     if (rc == 1) rc = 0; /* a same-day repeat found under the lock: *out is its document */
 done:
     door_free(&d);
-    return db_tx_finish(&tx, rc, out, e);
+    rc = db_tx_finish(&tx, rc, out, e);
+    if (rc == 0 && d.local) outbox_wake("reciprocal"); /* committed */
+    return rc;
 }

@@ -1,0 +1,61 @@
+# bench/door_first_ab.sh: a BENCH_VISIT_HOOK (bench/visits.sh) for the CPU of a FIRST door
+# check-in at the goal's rate: open-loop rows (bench/openloop.c -B, visits_openloop_checkin: each
+# request checks in a letter not checked in before) at BENCH_DOOR_OPENLOOP_RATE offered for
+# BENCH_DOOR_OPENLOOP_SECONDS, CPU per check-in of the server + PostgreSQL from /proc (the row's
+# last column). Letters: run with BENCH_VISIT_ROUNDS=N so that visits.sh makes N x (2 in A/B)
+# rows' worth; this hook then sets the rounds to 0 (the usual rows are not run).
+#   - BENCH_DOOR_FIRST_PROFILE=1 (start PostgreSQL with RCP_PG_PRELOAD=pg_stat_statements): one
+#     row on the running binary with pg_stat_statements reset before it, then the 40 costliest
+#     statements per check-in (calls, plans, exec and plan µs per check-in) into
+#     $TMP/log/door-first-profile.txt (printed).
+#   - BENCH_VISIT_AB_BIN=BIN: BENCH_DOOR_FIRST_PAIRS (3) ABBA pairs (A = the running binary, B =
+#     BIN; A first in odd pairs, B first in even ones), each turn one open-loop row on a freshly
+#     started server after a 2 s warm-up (wrk on POST /api/v1/lois/verify over the door pool: the
+#     pool's connections) and BENCH_DOOR_FIRST_SETTLE (3) s of rest, rows tagged "pair P [A|B]".
+# Run: BENCH_ONLY=visits BENCH_VISIT_HOOK=bench/door_first_ab.sh BENCH_DOOR_VISITS=10 ... bench/run.sh
+# shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh and bench/visits.sh
+
+dfa_db=${RCP_PG_SUPER_URL%/postgres}/reciprocal
+if [[ ${BENCH_DOOR_FIRST_PROFILE:-0} == 1 ]]; then
+    psql -qAt "$RCP_PG_SUPER_URL" -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" \
+        -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "SELECT pg_reload_conf()" >/dev/null 2>&1
+    psql -qAt "$dfa_db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 ||
+        say "pg_stat_statements unavailable"
+    visits_login
+    sleep 2
+    psql -qAt "$dfa_db" -c "SELECT pg_stat_statements_reset()" >/dev/null 2>&1
+    visits_openloop_checkin "POST /api/v1/visits/check-in (first, profile)"
+    sleep 1
+    dfa_n=$(awk -F'|' '{ print $2 }' <<<"${rows[-1]}")
+    dfa_n=$(awk -v r="$dfa_n" -v s="${BENCH_DOOR_OPENLOOP_SECONDS:-2}" 'BEGIN { printf "%d", r * s }')
+    {
+        echo "${rows[-1]}"
+        echo "calls | plans | exec us/check-in | plan us/check-in | query"
+        psql -qAt -F ' | ' "$dfa_db" -c "SELECT calls, plans,
+            round((total_exec_time * 1000 / ${dfa_n:-1})::numeric, 1),
+            round((total_plan_time * 1000 / ${dfa_n:-1})::numeric, 1),
+            left(regexp_replace(query, '\s+', ' ', 'g'), 240)
+            FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 40"
+    } >"$TMP/log/door-first-profile.txt" 2>&1
+    cat "$TMP/log/door-first-profile.txt" >&2
+fi
+if [[ -n ${BENCH_VISIT_AB_BIN:-} ]]; then
+    for ((dfa_p = 1; dfa_p <= ${BENCH_DOOR_FIRST_PAIRS:-3}; dfa_p++)); do
+        if ((dfa_p % 2)); then dfa_order=(A B); else dfa_order=(B A); fi
+        for dfa_t in "${dfa_order[@]}"; do
+            dfa_bin=$BIN
+            [[ $dfa_t == A ]] || dfa_bin=$BENCH_VISIT_AB_BIN
+            visits_serve "$dfa_bin" || { add_error_row "A/B" "$dfa_bin did not start"; break 2; }
+            visits_login
+            # warm up (the pool's connections, the letter read's plan; not counted) and let the
+            # start's background work settle
+            BENCH_LOI_TOKENS=$TMP/visit-tokens.txt "${WRK_PIN[@]}" wrk -t1 -c16 -d2s \
+                -s "$ROOT/bench/visits_door.lua" "$base/api/v1/lois/verify" >/dev/null 2>&1 || true
+            sleep "${BENCH_DOOR_FIRST_SETTLE:-3}"
+            visits_openloop_checkin "POST /api/v1/visits/check-in (first), pair $dfa_p [$dfa_t]"
+            say "${rows[-1]}"
+        done
+    done
+    visits_serve "$BIN" || true
+fi
+rounds=0
