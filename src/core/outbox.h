@@ -114,6 +114,9 @@ void outbox_relay_stop(outbox_relay_t *r);
  * then may a transaction skip the NOTIFY), else 0; outbox_wake: the same, and wakes it (its next
  * pass within OUTBOX_NOTIFY_SPACING_MS of the last, like a notification). Thread-safe. */
 #define OUTBOX_WAKE_LOCAL_SQL "SET LOCAL app.outbox_wake = 'local'"
+/* The same setting as an expression over the parameter p ('local' or ''), for a statement that
+ * takes it with other work (one statement fewer in the flight). */
+#define OUTBOX_WAKE_SET_SQL(p) "set_config('app.outbox_wake', " p ", true)"
 int outbox_relay_local(const char *schema);
 int outbox_wake(const char *schema);
 

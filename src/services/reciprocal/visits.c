@@ -646,17 +646,18 @@ int visit_create(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
      * and counting the stay's days; then the rules' facts with the restriction (one statement),
      * which run after the locks are granted, so the limits count what committed before. When
      * this process's relay publishes the reciprocal outbox, the same statement sets
-     * app.outbox_wake (as OUTBOX_WAKE_LOCAL_SQL): the commit queues no NOTIFY (PostgreSQL
+     * app.outbox_wake (OUTBOX_WAKE_SET_SQL): the commit queues no NOTIFY (PostgreSQL
      * serialises those under one lock per database) and the relay is woken after it */
     if (svc_begin_deferred(call, r.home, &tx, e) != 0) goto done;
     local = outbox_relay_local("reciprocal");
     {
         const char *pl[] = {r.member, r.host, r.arrive, r.depart, local ? "local" : ""};
         db_batch_add(&b,
-                     "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11)), "
-                     "pg_advisory_xact_lock_shared(hashtextextended("
-                     "'reciprocal.restriction:' || $1, 11)), ($4::date - $3::date + 1), "
-                     "set_config('app.outbox_wake', $5, true)",
+                     "SELECT " VISIT_LOCK_MEMBER_HOST_SQL(
+                         "$1", "$2") ", "
+                                     "pg_advisory_xact_lock_shared(hashtextextended("
+                                     "'reciprocal.restriction:' || $1, 11)), ($4::date - $3::date "
+                                     "+ 1), " OUTBOX_WAKE_SET_SQL("$5"),
                      5, pl);
     }
     visit_rules_queue(&b, &r, VISIT_AT_REQUEST);
