@@ -35,20 +35,16 @@ void notify_bounce_message_id(const char *id, const char *from, char out[NOTIFY_
 
 /* ---- the worker's part -------------------------------------------------------------------- */
 
-static const char k_sql_suppress[] =
-    "UPDATE notification.messages m SET status = 'not_sent', last_error = 'suppressed', "
-    "failed_at = now(), status_changed_at = now() FROM notification.suppressions s WHERE "
-    "m.status = 'queued' AND m.channel = 'email' AND NOT m.critical AND m.next_attempt_at <= "
-    "coalesce($1::timestamptz, now()) AND s.club_id = m.club_id AND s.address = "
-    "lower(m.recipient) AND (s.expires_at IS NULL OR s.expires_at > coalesce($1::timestamptz, "
-    "now()))";
-
-long long notify_bounce_suppress_queued(db_tx_t *tx, const char *at, err_t *e) {
-    return db_exec_cmd(tx, k_sql_suppress, 1, &at, e);
-}
-
-int notify_bounce_suppress_queue(db_batch_t *b, const char *at) {
-    return db_batch_add(b, k_sql_suppress, 1, &at);
+long long notify_bounce_suppress_recipient(db_tx_t *tx, const char *club, const char *to,
+                                           const char *at, err_t *e) {
+    const char *p[] = {club, to, at};
+    return db_exec_cmd(tx,
+                       "WITH d AS (SELECT id, club_id, recipient, channel, critical FROM "
+                       "notification.messages WHERE club_id = $1::uuid AND recipient = $2 AND "
+                       "channel = 'email' AND status = 'queued' AND next_attempt_at <= "
+                       "coalesce($3::timestamptz, now())) " NOTIFY_BOUNCE_SUPPRESS_SQL(
+                           "d", "coalesce($3::timestamptz, now())"),
+                       3, p, e);
 }
 
 /* ---- the status callback ------------------------------------------------------------------ */
