@@ -6,7 +6,7 @@
  * network administrator), 20 simultaneous requests that together exceed the monthly limit by
  * one (exactly 19 succeed), tenant isolation (club D sees nothing; the host sees its side; a
  * member sees and requests only their own), keyset paging; the visit document planned with the
- * statement that calls it. */
+ * statement that calls it; the agreement checked without its row lock, and never removed. */
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -660,6 +660,81 @@ static void test_documents_inlined(void) {
     CHECK(strstr(plan, "reciprocal.loi_doc(") != NULL);
 }
 
+/* The SQLSTATE of running sql (with the one parameter p, or none) on pg, "" when it succeeded. */
+static const char *sqlstate(PGconn *pg, const char *sql, const char *p, char out[8]) {
+    const char *pp[] = {p};
+    PGresult *q = PQexecParams(pg, sql, p ? 1 : 0, NULL, p ? pp : NULL, NULL, NULL, 0);
+    const char *s = PQresultErrorField(q, PG_DIAG_SQLSTATE);
+    snprintf(out, 8, "%s", PQresultStatus(q) == PGRES_FATAL_ERROR && s ? s : "");
+    PQclear(q);
+    return out;
+}
+
+/* A visit's agreement is checked without locking the agreement's row (reciprocal migration
+ * 0018: the foreign key locked it FOR KEY SHARE on every request, one hot row per club pair):
+ * POST /visits is answered while another transaction holds the agreement FOR UPDATE (with the
+ * foreign key the request waits for that lock: the client gives up after 30 s). The guarantee
+ * stays: a visit naming a missing agreement is refused (INSERT and UPDATE, 23503), and an
+ * agreement is never deleted, truncated or given another id, even by the tables' owner. */
+static void test_agreement_unlocked(void) {
+    char m[64], agr[64] = "", st[8];
+    REQUIRE(member("full", NULL, 1, m) == 0);
+    PGconn *pg = PQconnectdb(getenv("RECIPROCAL_TEST_DATABASE_URL"));
+    REQUIRE(PQstatus(pg) == CONNECTION_OK);
+    PQclear(PQexec(pg, "SELECT set_config('app.network_admin', 'on', false)"));
+    const char *ap[] = {g_club[0], g_club[1]};
+    PGresult *q = PQexecParams(pg,
+                               "SELECT id FROM reciprocal.agreements WHERE $1::uuid = ANY "
+                               "(club_ids) AND $2::uuid = ANY (club_ids)",
+                               2, NULL, ap, NULL, NULL, 0);
+    if (PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1)
+        snprintf(agr, sizeof agr, "%s", PQgetvalue(q, 0, 0));
+    PQclear(q);
+    REQUIRE(agr[0]);
+    PQclear(PQexec(pg, "BEGIN"));
+    CHECK_STR(
+        sqlstate(pg, "SELECT 1 FROM reciprocal.agreements WHERE id = $1::uuid FOR UPDATE", agr, st),
+        "");
+    e2e_resp_t r;
+    visit(m, 1, "2030-03-12", "2030-03-12", ",\"facilities\":[\"dining\"]", &r);
+    CHECK_EQ_INT(r.status, 201);
+    char id[64] = "";
+    if (jstr(r.json, "id")) snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
+    CHECK_STR(jstr(r.json, "agreement_id"), agr);
+    e2e_resp_free(&r);
+    PQclear(PQexec(pg, "ROLLBACK"));
+    /* a visit never names a missing agreement */
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO reciprocal.visits (home_club_id, host_club_id, member_id, agreement_id, "
+             "arrive_on, depart_on, host_timezone) VALUES ('%s', '%s', '%s', $1::uuid, "
+             "'2030-03-13', '2030-03-13', 'UTC')",
+             g_club[0], g_club[1], m);
+    CHECK_STR(sqlstate(pg, sql, "6b1c4a52-6f0e-4d59-9d0b-2c7f1d3e9a10", st), "23503");
+    CHECK_STR(sqlstate(pg, sql, agr, st), ""); /* the same row with the agreement: accepted */
+    CHECK_STR(sqlstate(pg,
+                       "UPDATE reciprocal.visits SET agreement_id = gen_random_uuid() WHERE id = "
+                       "$1::uuid",
+                       id, st),
+              "23503");
+    PQfinish(pg);
+    /* and an agreement is never removed, not even by the tables' owner */
+    PGconn *own = PQconnectdb(getenv("RECIPROCAL_TEST_OWNER_URL"));
+    REQUIRE(PQstatus(own) == CONNECTION_OK);
+    PQclear(PQexec(own, "SELECT set_config('app.network_admin', 'on', false)"));
+    CHECK_STR(sqlstate(own, "DELETE FROM reciprocal.agreements WHERE id = $1::uuid", agr, st),
+              "23503");
+    CHECK_STR(sqlstate(own,
+                       "UPDATE reciprocal.agreements SET id = gen_random_uuid() WHERE id = "
+                       "$1::uuid",
+                       agr, st),
+              "23503");
+    PQclear(PQexec(own, "BEGIN"));
+    CHECK_STR(sqlstate(own, "TRUNCATE reciprocal.agreements CASCADE", NULL, st), "23503");
+    PQclear(PQexec(own, "ROLLBACK"));
+    PQfinish(own);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_request);
@@ -671,6 +746,7 @@ int main(void) {
     RUN(test_door);
     RUN(test_door_wakes_relay);
     RUN(test_documents_inlined);
+    RUN(test_agreement_unlocked);
     e2e_stop(&g_proc);
     TEST_DONE();
 }
