@@ -735,6 +735,50 @@ static void test_agreement_unlocked(void) {
     PQfinish(own);
 }
 
+/* The agreement sweep (FOR UPDATE SKIP LOCKED) no longer skips an agreement while a visit of it
+ * is being written: with the foreign key, the visit INSERT's FOR KEY SHARE made the sweep skip
+ * the row, so under steady requests an expiry or termination was put off pass after pass. An
+ * agreement of A and D ending 2030-01-31, a visit INSERT of it left uncommitted, the sweep as of
+ * 2030-02-15 expires it (on s22's schema: 0 expired, the agreement still active). */
+static void test_sweep_beside_visit(void) {
+    char m[64], agr[64] = "", st[8], sql[1024];
+    REQUIRE(member("full", NULL, 1, m) == 0);
+    PGconn *pg = PQconnectdb(getenv("RECIPROCAL_TEST_DATABASE_URL"));
+    REQUIRE(PQstatus(pg) == CONNECTION_OK);
+    PQclear(PQexec(pg, "SELECT set_config('app.network_admin', 'on', false)"));
+    const char *ap[] = {g_club[0], g_club[3]};
+    PGresult *q = PQexecParams(
+        pg,
+        "INSERT INTO reciprocal.agreements (status, proposer_club_id, club_ids, starts_on, "
+        "ends_on, terms) VALUES ('active', $1::uuid, ARRAY[$1::uuid, $2::uuid], '2029-01-01', "
+        "'2030-01-31', '{}') RETURNING id",
+        2, NULL, ap, NULL, NULL, 0);
+    if (PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1)
+        snprintf(agr, sizeof agr, "%s", PQgetvalue(q, 0, 0));
+    PQclear(q);
+    REQUIRE(agr[0]);
+    PQclear(PQexec(pg, "BEGIN"));
+    snprintf(sql, sizeof sql,
+             "INSERT INTO reciprocal.visits (home_club_id, host_club_id, member_id, agreement_id, "
+             "arrive_on, depart_on, host_timezone) VALUES ('%s', '%s', '%s', $1::uuid, "
+             "'2030-01-20', '2030-01-20', 'UTC')",
+             g_club[0], g_club[3], m);
+    CHECK_STR(sqlstate(pg, sql, agr, st), "");
+    e2e_resp_t r;
+    REQUIRE(req(NULL, "POST", "/api/v1/agreements/sweep", "{\"as_of\":\"2030-02-15\"}", &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(json_integer_value(json_object_get(r.json, "expired")) >= 1);
+    e2e_resp_free(&r);
+    PQclear(PQexec(pg, "ROLLBACK"));
+    const char *pp[] = {agr};
+    q = PQexecParams(pg, "SELECT status FROM reciprocal.agreements WHERE id = $1::uuid", 1, NULL,
+                     pp, NULL, NULL, 0);
+    CHECK(PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1);
+    if (PQntuples(q) == 1) CHECK_STR(PQgetvalue(q, 0, 0), "expired");
+    PQclear(q);
+    PQfinish(pg);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_request);
@@ -747,6 +791,7 @@ int main(void) {
     RUN(test_door_wakes_relay);
     RUN(test_documents_inlined);
     RUN(test_agreement_unlocked);
+    RUN(test_sweep_beside_visit);
     e2e_stop(&g_proc);
     TEST_DONE();
 }
