@@ -18,7 +18,10 @@
 #        BENCH_VISIT_CPU_PAIRS (3) interleaved pairs: the door pool split into 2 x pairs slices
 #        ($TMP/SLICE-slice-N.txt), then per pair A (the running binary, $BIN) and B
 #        ($BENCH_VISIT_AB_BIN) served in turn, ABBA (B first in odd pairs), each running `ROWS " [A]"|" [B]" SLICE_FILE`;
-#        A serves again at the end.
+#        A serves again at the end. BENCH_VISIT_AB_SQL_A / BENCH_VISIT_AB_SQL_B: SQL files run (as
+#        the superuser, on the reciprocal database) before each A / B turn, for a change that is
+#        a migration only (both binaries serve the same database): e.g. a migration's up before
+#        A and its down before B.
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh and bench/visits.sh
 
 # visits_ab_nats_ticks: nats-server's CPU ticks (0 when it is not found).
@@ -70,6 +73,12 @@ visits_ab_row() {
     say "$(tail -n 1 "$out")"
 }
 
+# visits_ab_sql FILE: FILE run on the reciprocal database as the superuser (nothing when empty).
+visits_ab_sql() {
+    [[ -n $1 ]] || return 0
+    psql -qAt -v ON_ERROR_STOP=1 "${RCP_PG_SUPER_URL%/postgres}/reciprocal" -f "$1" >/dev/null
+}
+
 visits_ab_pairs() {
     local vl_slice=$1 vl_rows_fn=$2 vl_n=${BENCH_VISIT_CPU_PAIRS:-3} vl_i vl_r vl_k
     for ((vl_i = 0; vl_i < 2 * vl_n; vl_i++)); do
@@ -81,13 +90,16 @@ visits_ab_pairs() {
     for ((vl_r = 0; vl_r < vl_n; vl_r++)); do
         for vl_k in 0 1; do
             if (((vl_k + vl_r) % 2 == 0)); then
+                visits_ab_sql "${BENCH_VISIT_AB_SQL_A:-}" || { add_error_row "A/B" "A's SQL failed"; break 2; }
                 visits_serve "$BIN" || { add_error_row "A/B" "$BIN did not start"; break 2; }
                 "$vl_rows_fn" " [A]" "$TMP/$vl_slice-slice-$((2 * vl_r + vl_k)).txt"
             else
+                visits_ab_sql "${BENCH_VISIT_AB_SQL_B:-}" || { add_error_row "A/B" "B's SQL failed"; break 2; }
                 visits_serve "$BENCH_VISIT_AB_BIN" || { add_error_row "A/B" "B did not start"; break 2; }
                 "$vl_rows_fn" " [B]" "$TMP/$vl_slice-slice-$((2 * vl_r + vl_k)).txt"
             fi
         done
     done
+    visits_ab_sql "${BENCH_VISIT_AB_SQL_A:-}" || true
     visits_serve "$BIN" || true
 }

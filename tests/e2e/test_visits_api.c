@@ -6,7 +6,7 @@
  * network administrator), 20 simultaneous requests that together exceed the monthly limit by
  * one (exactly 19 succeed), tenant isolation (club D sees nothing; the host sees its side; a
  * member sees and requests only their own), keyset paging; the visit document planned with the
- * statement that calls it. */
+ * statement that calls it; the agreement checked without its row lock, and never removed. */
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -660,6 +660,125 @@ static void test_documents_inlined(void) {
     CHECK(strstr(plan, "reciprocal.loi_doc(") != NULL);
 }
 
+/* The SQLSTATE of running sql (with the one parameter p, or none) on pg, "" when it succeeded. */
+static const char *sqlstate(PGconn *pg, const char *sql, const char *p, char out[8]) {
+    const char *pp[] = {p};
+    PGresult *q = PQexecParams(pg, sql, p ? 1 : 0, NULL, p ? pp : NULL, NULL, NULL, 0);
+    const char *s = PQresultErrorField(q, PG_DIAG_SQLSTATE);
+    snprintf(out, 8, "%s", PQresultStatus(q) == PGRES_FATAL_ERROR && s ? s : "");
+    PQclear(q);
+    return out;
+}
+
+/* A visit's agreement is checked without locking the agreement's row (reciprocal migration
+ * 0018: the foreign key locked it FOR KEY SHARE on every request, one hot row per club pair):
+ * POST /visits is answered while another transaction holds the agreement FOR UPDATE (with the
+ * foreign key the request waits for that lock: the client gives up after 30 s). The guarantee
+ * stays: a visit naming a missing agreement is refused (INSERT and UPDATE, 23503), and an
+ * agreement is never deleted, truncated or given another id, even by the tables' owner. */
+static void test_agreement_unlocked(void) {
+    char m[64], agr[64] = "", st[8];
+    REQUIRE(member("full", NULL, 1, m) == 0);
+    PGconn *pg = PQconnectdb(getenv("RECIPROCAL_TEST_DATABASE_URL"));
+    REQUIRE(PQstatus(pg) == CONNECTION_OK);
+    PQclear(PQexec(pg, "SELECT set_config('app.network_admin', 'on', false)"));
+    const char *ap[] = {g_club[0], g_club[1]};
+    PGresult *q = PQexecParams(pg,
+                               "SELECT id FROM reciprocal.agreements WHERE $1::uuid = ANY "
+                               "(club_ids) AND $2::uuid = ANY (club_ids)",
+                               2, NULL, ap, NULL, NULL, 0);
+    if (PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1)
+        snprintf(agr, sizeof agr, "%s", PQgetvalue(q, 0, 0));
+    PQclear(q);
+    REQUIRE(agr[0]);
+    PQclear(PQexec(pg, "BEGIN"));
+    CHECK_STR(
+        sqlstate(pg, "SELECT 1 FROM reciprocal.agreements WHERE id = $1::uuid FOR UPDATE", agr, st),
+        "");
+    e2e_resp_t r;
+    visit(m, 1, "2030-03-12", "2030-03-12", ",\"facilities\":[\"dining\"]", &r);
+    CHECK_EQ_INT(r.status, 201);
+    char id[64] = "";
+    if (jstr(r.json, "id")) snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
+    CHECK_STR(jstr(r.json, "agreement_id"), agr);
+    e2e_resp_free(&r);
+    PQclear(PQexec(pg, "ROLLBACK"));
+    /* a visit never names a missing agreement */
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO reciprocal.visits (home_club_id, host_club_id, member_id, agreement_id, "
+             "arrive_on, depart_on, host_timezone) VALUES ('%s', '%s', '%s', $1::uuid, "
+             "'2030-03-13', '2030-03-13', 'UTC')",
+             g_club[0], g_club[1], m);
+    CHECK_STR(sqlstate(pg, sql, "6b1c4a52-6f0e-4d59-9d0b-2c7f1d3e9a10", st), "23503");
+    CHECK_STR(sqlstate(pg, sql, agr, st), ""); /* the same row with the agreement: accepted */
+    CHECK_STR(sqlstate(pg,
+                       "UPDATE reciprocal.visits SET agreement_id = gen_random_uuid() WHERE id = "
+                       "$1::uuid",
+                       id, st),
+              "23503");
+    PQfinish(pg);
+    /* and an agreement is never removed, not even by the tables' owner */
+    PGconn *own = PQconnectdb(getenv("RECIPROCAL_TEST_OWNER_URL"));
+    REQUIRE(PQstatus(own) == CONNECTION_OK);
+    PQclear(PQexec(own, "SELECT set_config('app.network_admin', 'on', false)"));
+    CHECK_STR(sqlstate(own, "DELETE FROM reciprocal.agreements WHERE id = $1::uuid", agr, st),
+              "23503");
+    CHECK_STR(sqlstate(own,
+                       "UPDATE reciprocal.agreements SET id = gen_random_uuid() WHERE id = "
+                       "$1::uuid",
+                       agr, st),
+              "23503");
+    PQclear(PQexec(own, "BEGIN"));
+    CHECK_STR(sqlstate(own, "TRUNCATE reciprocal.agreements CASCADE", NULL, st), "23503");
+    PQclear(PQexec(own, "ROLLBACK"));
+    PQfinish(own);
+}
+
+/* The agreement sweep (FOR UPDATE SKIP LOCKED) no longer skips an agreement while a visit of it
+ * is being written: with the foreign key, the visit INSERT's FOR KEY SHARE made the sweep skip
+ * the row, so under steady requests an expiry or termination was put off pass after pass. An
+ * agreement of A and D ending 2030-01-31, a visit INSERT of it left uncommitted, the sweep as of
+ * 2030-02-15 expires it (on s22's schema: 0 expired, the agreement still active). */
+static void test_sweep_beside_visit(void) {
+    char m[64], agr[64] = "", st[8], sql[1024];
+    REQUIRE(member("full", NULL, 1, m) == 0);
+    PGconn *pg = PQconnectdb(getenv("RECIPROCAL_TEST_DATABASE_URL"));
+    REQUIRE(PQstatus(pg) == CONNECTION_OK);
+    PQclear(PQexec(pg, "SELECT set_config('app.network_admin', 'on', false)"));
+    const char *ap[] = {g_club[0], g_club[3]};
+    PGresult *q = PQexecParams(
+        pg,
+        "INSERT INTO reciprocal.agreements (status, proposer_club_id, club_ids, starts_on, "
+        "ends_on, terms) VALUES ('active', $1::uuid, ARRAY[$1::uuid, $2::uuid], '2029-01-01', "
+        "'2030-01-31', '{}') RETURNING id",
+        2, NULL, ap, NULL, NULL, 0);
+    if (PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1)
+        snprintf(agr, sizeof agr, "%s", PQgetvalue(q, 0, 0));
+    PQclear(q);
+    REQUIRE(agr[0]);
+    PQclear(PQexec(pg, "BEGIN"));
+    snprintf(sql, sizeof sql,
+             "INSERT INTO reciprocal.visits (home_club_id, host_club_id, member_id, agreement_id, "
+             "arrive_on, depart_on, host_timezone) VALUES ('%s', '%s', '%s', $1::uuid, "
+             "'2030-01-20', '2030-01-20', 'UTC')",
+             g_club[0], g_club[3], m);
+    CHECK_STR(sqlstate(pg, sql, agr, st), "");
+    e2e_resp_t r;
+    REQUIRE(req(NULL, "POST", "/api/v1/agreements/sweep", "{\"as_of\":\"2030-02-15\"}", &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(json_integer_value(json_object_get(r.json, "expired")) >= 1);
+    e2e_resp_free(&r);
+    PQclear(PQexec(pg, "ROLLBACK"));
+    const char *pp[] = {agr};
+    q = PQexecParams(pg, "SELECT status FROM reciprocal.agreements WHERE id = $1::uuid", 1, NULL,
+                     pp, NULL, NULL, 0);
+    CHECK(PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1);
+    if (PQntuples(q) == 1) CHECK_STR(PQgetvalue(q, 0, 0), "expired");
+    PQclear(q);
+    PQfinish(pg);
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_request);
@@ -671,6 +790,8 @@ int main(void) {
     RUN(test_door);
     RUN(test_door_wakes_relay);
     RUN(test_documents_inlined);
+    RUN(test_agreement_unlocked);
+    RUN(test_sweep_beside_visit);
     e2e_stop(&g_proc);
     TEST_DONE();
 }
