@@ -43,45 +43,32 @@ BEGIN
             SELECT y.days, y.ctid AS tid FROM analytics.key_months y
             WHERE y.kind = dl.kd AND y.home_club_id = dl.o AND y.member_key = dl.k
               AND y.month = dl.m AND y.host_club_id = dl.h) e ON true),
-    -- the keys (of a home club) whose months change at a host (a row new or gone): their
-    -- (host, month) rows before, read once by primary-key prefix
-    sk AS (
-        SELECT c.kd, c.o, c.ah, c.am, coalesce(c.rh, '{}') AS rh, coalesce(c.rm, '{}') AS rm,
-               b.bh, b.bm
-        FROM (SELECT kd, o, k,
-                     array_agg(h) FILTER (WHERE tid IS NULL AND days > 0) AS ah,
-                     array_agg(m) FILTER (WHERE tid IS NULL AND days > 0) AS am,
-                     array_agg(h) FILTER (WHERE tid IS NOT NULL AND days <= 0) AS rh,
-                     array_agg(m) FILTER (WHERE tid IS NOT NULL AND days <= 0) AS rm
-              FROM ch GROUP BY 1, 2, 3) c
-        CROSS JOIN LATERAL (
-            SELECT coalesce(array_agg(y.host_club_id), '{}') AS bh,
-                   coalesce(array_agg(y.month), '{}') AS bm
-            FROM analytics.key_months y
-            WHERE y.kind = c.kd AND y.home_club_id = c.o AND y.member_key = c.k) b
-        WHERE c.ah IS NOT NULL OR c.rh IS NOT NULL),
-    -- their (month, prev) pairs before (-1) and after (+1): per host, and for visitors at every
-    -- host (the key's distinct months)
-    pr AS (
-        SELECT sk.kd, x.h, sk.o, x.m, x.p, x.s
-        FROM sk CROSS JOIN LATERAL (
-            WITH sc AS (
-                SELECT -1 AS s, b.h, b.m FROM unnest(sk.bh, sk.bm) b(h, m)
-                UNION ALL
-                SELECT 1, b.h, b.m FROM unnest(sk.bh, sk.bm) b(h, m)
-                WHERE NOT EXISTS (SELECT 1 FROM unnest(sk.rh, sk.rm) r(h, m)
-                                  WHERE r.h = b.h AND r.m = b.m)
-                UNION ALL
-                SELECT 1, a.h, a.m FROM unnest(sk.ah, sk.am) a(h, m))
-            SELECT sc.h, sc.m,
-                   coalesce(lag(sc.m) OVER (PARTITION BY sc.s, sc.h ORDER BY sc.m),
-                            '-infinity') AS p, sc.s
-            FROM sc
-            UNION ALL
-            SELECT '00000000-0000-0000-0000-000000000000'::uuid, d.m,
-                   coalesce(lag(d.m) OVER (PARTITION BY d.s ORDER BY d.m), '-infinity'), d.s
-            FROM (SELECT DISTINCT sc.s, sc.m FROM sc) d
-            WHERE sk.kd = 'v') x),
+    -- the keys (of a home club) whose months change at a host (a row new or gone)
+    sk AS (SELECT kd, o, k FROM ch GROUP BY 1, 2, 3
+           HAVING bool_or((tid IS NULL AND days > 0) OR (tid IS NOT NULL AND days <= 0))),
+    rt AS (SELECT coalesce(array_agg(tid), '{}') AS t FROM ch
+           WHERE tid IS NOT NULL AND days <= 0),
+    -- their (host, month) rows before, read by primary-key prefix
+    bf AS (SELECT sk.kd, sk.o, sk.k, y.host_club_id AS h, y.month AS m, y.ctid AS tid
+           FROM sk CROSS JOIN LATERAL (
+               SELECT y.host_club_id, y.month, y.ctid FROM analytics.key_months y
+               WHERE y.kind = sk.kd AND y.home_club_id = sk.o AND y.member_key = sk.k) y),
+    -- and after (-1 before, +1 after): the rows not deleted and the new ones
+    sc AS (SELECT -1 AS s, kd, o, k, h, m FROM bf
+           UNION ALL
+           SELECT 1, bf.kd, bf.o, bf.k, bf.h, bf.m FROM bf, rt WHERE bf.tid <> ALL (rt.t)
+           UNION ALL
+           SELECT 1, kd, o, k, h, m FROM ch WHERE tid IS NULL AND days > 0),
+    -- their (month, prev) pairs before and after: per host, and for visitors at every host
+    -- (the key's distinct months)
+    pr AS (SELECT kd, h, o, m,
+                  coalesce(lag(m) OVER (PARTITION BY s, kd, o, k, h ORDER BY m), '-infinity') AS p,
+                  s
+           FROM sc
+           UNION ALL
+           SELECT kd, '00000000-0000-0000-0000-000000000000'::uuid, o, m,
+                  coalesce(lag(m) OVER (PARTITION BY s, kd, o, k ORDER BY m), '-infinity'), s
+           FROM (SELECT DISTINCT s, kd, o, k, m FROM sc WHERE kd = 'v') d),
     cn AS (SELECT kd, h, o, m, p, sum(s)::integer AS n FROM pr
            GROUP BY 1, 2, 3, 4, 5 HAVING sum(s) <> 0),
     ct AS MATERIALIZED (
