@@ -1,5 +1,5 @@
--- analytics 0013 down: apply_keys of 0010, visit_day_delta of 0009 and visits_upsert of 0012 (each
--- with the planner settings it had), writing their rows by INSERT ... ON CONFLICT DO UPDATE again.
+-- analytics 0013 down: apply_keys of 0010 and visit_day_delta of 0009 (each with the planner
+-- settings it had), writing their rows by INSERT ... ON CONFLICT DO UPDATE again.
 
 CREATE OR REPLACE FUNCTION analytics.apply_keys(p_kinds "char"[], p_hosts uuid[], p_homes uuid[], p_keys text[], p_months date[], p_days integer[])
  RETURNS void
@@ -212,44 +212,6 @@ BEGIN
             PERFORM analytics.apply_approvals(v_ah, v_aho, v_am, v_as, v_an);
         END IF;
     END IF;
-END
-$function$
-
-;
-
-CREATE OR REPLACE FUNCTION analytics.visits_upsert(vids uuid[])
- RETURNS SETOF analytics.visits
- LANGUAGE plpgsql
- SET enable_seqscan TO 'off'
- SET enable_bitmapscan TO 'off'
-AS $function$
-BEGIN
-    RETURN QUERY
-    INSERT INTO analytics.visits AS v (visit_id, host_club_id, home_club_id, member_key, category,
-        facility, arrive_on, depart_on, guests, status, requested_at, approved_at, lead_days,
-        rooms)
-    SELECT a.visit_id, a.host_club_id, a.home_club_id, a.member_key,
-           coalesce(m.category, ''), coalesce(a.attr_facts->>'facility', ''),
-           (a.attr_facts->>'arrive_on')::date, (a.attr_facts->>'depart_on')::date,
-           coalesce((a.attr_facts->>'guests')::integer, 0), a.status, a.req, a.loi_at,
-           (a.attr_facts->>'arrive_on')::date
-             - (a.req AT TIME ZONE coalesce(a.attr_facts->>'timezone', c.timezone, 'UTC'))::date,
-           coalesce((a.attr_facts->>'rooms')::boolean, a.attr_facts->>'facility' = 'rooms', false)
-    FROM (SELECT f.*, coalesce((f.attr_facts->>'requested_at')::timestamptz, f.attr_at) AS req
-          FROM unnest(vids) u(id)
-          CROSS JOIN LATERAL (SELECT * FROM analytics.visit_folds y WHERE y.visit_id = u.id) f
-          WHERE f.attr_at IS NOT NULL AND f.status IS NOT NULL) a
-    LEFT JOIN analytics.members m
-           ON m.club_id = a.home_club_id AND m.member_key = a.member_key
-    LEFT JOIN analytics.clubs c ON c.club_id = a.host_club_id
-    ON CONFLICT (visit_id) DO UPDATE SET host_club_id = EXCLUDED.host_club_id,
-        home_club_id = EXCLUDED.home_club_id, member_key = EXCLUDED.member_key,
-        category = EXCLUDED.category, facility = EXCLUDED.facility,
-        arrive_on = EXCLUDED.arrive_on, depart_on = EXCLUDED.depart_on,
-        guests = EXCLUDED.guests, status = EXCLUDED.status,
-        requested_at = EXCLUDED.requested_at, approved_at = EXCLUDED.approved_at,
-        lead_days = EXCLUDED.lead_days, rooms = EXCLUDED.rooms
-    RETURNING v.*;
 END
 $function$
 

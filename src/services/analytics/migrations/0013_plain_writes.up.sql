@@ -1,6 +1,6 @@
 -- analytics 0013: the ingest's rollup rows written by plain INSERT / UPDATE where the probe before
 -- already knows whether the row exists (docs/analytics.md "Ingest speed: plain writes where the
--- probe knows (migration 0013, stop 22)").
+-- probe knows; one key row per visitor and month (migrations 0013, 0014, stop 22)").
 --   apply_keys      reads each changed (scope, key, month) row by its primary key; a new row is
 --                   a plain INSERT, an existing one an UPDATE by ctid (its days), a row reaching
 --                   0 days a DELETE by ctid (as before). A key's months, and so key_month_counts,
@@ -12,8 +12,8 @@
 --                   a FULL JOIN of every touched key's months with the changes.)
 --   visit_day_delta writes a changed daily_visits row by UPDATE by ctid when its probe found it,
 --                   by a plain INSERT when not (was: INSERT ... ON CONFLICT DO UPDATE for both).
---   visits_upsert   the same: the visits row found by a primary-key probe is updated by ctid,
---                   the others inserted.
+--   (visits_upsert the same way, a probe by visit_id then UPDATE by ctid or INSERT, was tried
+--   and measured: no gain, its statement's share rose; not kept.)
 -- Same rows, same values: one ingest at a time (the advisory lock), so a row the probe did not
 -- find is not there when the statement writes it.
 
@@ -257,55 +257,5 @@ BEGIN
             PERFORM analytics.apply_approvals(v_ah, v_aho, v_am, v_as, v_an);
         END IF;
     END IF;
-END
-$fn$;
-
--- The visits rows of vids computed from their folds: the row found by a primary-key probe is
--- updated by ctid, the others inserted (0012: INSERT ... ON CONFLICT DO UPDATE for both).
-CREATE OR REPLACE FUNCTION analytics.visits_upsert(vids uuid[]) RETURNS SETOF analytics.visits
-    LANGUAGE plpgsql
-    SET enable_seqscan = off SET enable_bitmapscan = off
-    SET enable_hashjoin = off SET enable_mergejoin = off
-    AS $fn$
-BEGIN
-    RETURN QUERY
-    WITH r AS MATERIALIZED (
-        SELECT a.visit_id, a.host_club_id, a.home_club_id, a.member_key,
-               coalesce(m.category, '') AS category, coalesce(a.attr_facts->>'facility', '') AS facility,
-               (a.attr_facts->>'arrive_on')::date AS arrive_on,
-               (a.attr_facts->>'depart_on')::date AS depart_on,
-               coalesce((a.attr_facts->>'guests')::integer, 0) AS guests, a.status,
-               a.req AS requested_at, a.loi_at AS approved_at,
-               (a.attr_facts->>'arrive_on')::date
-                 - (a.req AT TIME ZONE coalesce(a.attr_facts->>'timezone', c.timezone,
-                                                'UTC'))::date AS lead_days,
-               coalesce((a.attr_facts->>'rooms')::boolean, a.attr_facts->>'facility' = 'rooms',
-                        false) AS rooms,
-               e.tid
-        FROM (SELECT f.*, coalesce((f.attr_facts->>'requested_at')::timestamptz, f.attr_at) AS req
-              FROM unnest(vids) u(id)
-              CROSS JOIN LATERAL (SELECT * FROM analytics.visit_folds y WHERE y.visit_id = u.id) f
-              WHERE f.attr_at IS NOT NULL AND f.status IS NOT NULL) a
-        LEFT JOIN analytics.members m
-               ON m.club_id = a.home_club_id AND m.member_key = a.member_key
-        LEFT JOIN analytics.clubs c ON c.club_id = a.host_club_id
-        LEFT JOIN LATERAL (SELECT v.ctid AS tid FROM analytics.visits v
-                           WHERE v.visit_id = a.visit_id) e ON true),
-    up AS (UPDATE analytics.visits v SET host_club_id = r.host_club_id,
-               home_club_id = r.home_club_id, member_key = r.member_key, category = r.category,
-               facility = r.facility, arrive_on = r.arrive_on, depart_on = r.depart_on,
-               guests = r.guests, status = r.status, requested_at = r.requested_at,
-               approved_at = r.approved_at, lead_days = r.lead_days, rooms = r.rooms
-           FROM r WHERE v.ctid = r.tid
-           RETURNING v.*),
-    ins AS (INSERT INTO analytics.visits AS v (visit_id, host_club_id, home_club_id, member_key,
-                category, facility, arrive_on, depart_on, guests, status, requested_at,
-                approved_at, lead_days, rooms)
-            SELECT r.visit_id, r.host_club_id, r.home_club_id, r.member_key, r.category,
-                   r.facility, r.arrive_on, r.depart_on, r.guests, r.status, r.requested_at,
-                   r.approved_at, r.lead_days, r.rooms
-            FROM r WHERE r.tid IS NULL
-            RETURNING v.*)
-    SELECT * FROM up UNION ALL SELECT * FROM ins;
 END
 $fn$;
