@@ -1312,6 +1312,65 @@ static void test_counters_match_rebuild(void) {
     CHECK(all_ranges_same());
 }
 
+/* 0014: key_months holds a visitor key at (host, home) only; the scope (every host, home) is the
+ * union of those rows: counted once per month in key_month_counts however many hosts the key
+ * visited, an edge day's key found at any host by the club and network reports. Member k of B
+ * visits A and C in August, C in September; then the August visit at A stops counting (August
+ * stays through C), then the one at C (September's prev becomes -infinity). */
+static void test_visitor_keys_every_host(void) {
+    char va[40], vc[40], vs[40], k[40];
+    uuid(va);
+    uuid(vc);
+    uuid(vs);
+    uuid(k);
+    request(va, A, B, k, "2027-08-01T10:00:00.000Z", "2027-08-15", "2027-08-15", 0, "golf");
+    request(vc, C, B, k, "2027-08-02T10:00:00.000Z", "2027-08-20", "2027-08-20", 0, "golf");
+    request(vs, C, B, k, "2027-08-03T10:00:00.000Z", "2027-09-05", "2027-09-05", 0, "golf");
+    step("visit.checked_out", va, A, B, k, "completed", "2027-08-15T18:00:00.000Z");
+    step("visit.checked_out", vc, C, B, k, "completed", "2027-08-20T18:00:00.000Z");
+    step("visit.checked_out", vs, C, B, k, "completed", "2027-09-05T18:00:00.000Z");
+    consume();
+    const char *p[] = {B};
+    CHECK_EQ_INT(owner_count("SELECT count(*) FROM analytics.key_months WHERE kind = 'v' AND "
+                             "home_club_id = $1 AND host_club_id = "
+                             "'00000000-0000-0000-0000-000000000000'",
+                             1, p),
+                 0);
+    static const char k_every_host[] =
+        "SELECT coalesce(sum(keys * CASE WHEN month = '2027-08-01' THEN 1 ELSE 10 END * CASE WHEN "
+        "prev = '-infinity' THEN 1 ELSE 100 END), 0) FROM analytics.key_month_counts WHERE kind = "
+        "'v' AND host_club_id = '00000000-0000-0000-0000-000000000000' AND home_club_id = $1 AND "
+        "month >= '2027-08-01' AND month < '2027-10-01'";
+    CHECK_EQ_INT(owner_count(k_every_host, 1, p), 1 + 1000); /* Aug (first), Sep (prev Aug) */
+    CHECK(same_as_rebuild());
+    json_t *r = NULL;
+    REQUIRE(call(&g_staff_b, "club_report", &r, "{s:s, s:s, s:s}", "id", B, "from", "2027-08-10",
+                 "to", "2027-09-30") == 200);
+    CHECK_EQ_INT(num(r, "unique_visitors_out"), 1);
+    json_decref(r);
+    static const char *const ranges[][2] = {
+        {"2027-08-10", "2027-09-30"}, {"2027-08-01", "2027-09-10"}, {"2027-08-16", "2027-09-04"}};
+    int ok = 1;
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        json_t *in =
+            json_pack("{s:s, s:s, s:s}", "id", B, "from", ranges[i][0], "to", ranges[i][1]);
+        ok &= same_as_reference(&g_staff_b, in);
+        json_object_del(in, "id");
+        ok &= op_same_as_reference("network_report", &g_na, in);
+        json_decref(in);
+    }
+    CHECK(ok);
+    step("visit.no_show", va, A, B, k, "no_show", "2027-08-16T09:00:00.000Z");
+    consume();
+    CHECK_EQ_INT(owner_count(k_every_host, 1, p), 1 + 1000);
+    CHECK(same_as_rebuild());
+    step("visit.cancelled", vc, C, B, k, "cancelled", "2027-08-21T09:00:00.000Z");
+    consume();
+    CHECK_EQ_INT(owner_count(k_every_host, 1, p), 10); /* Sep only, now the first */
+    CHECK(same_as_rebuild());
+    CHECK(monthly_consistent());
+}
+
 /* The sequential scans of analytics.visits and of analytics.visit_folds in this transaction
  * so far, as "visits folds". */
 static char *seq_scans(db_tx_t *tx) {
@@ -1539,6 +1598,7 @@ int main(void) {
         RUN(test_monthly_dst_boundaries);
         RUN(test_late_event_changes_its_month);
         RUN(test_counters_match_rebuild);
+        RUN(test_visitor_keys_every_host);
         RUN(test_visits_before_probes);
         RUN(test_stored_events_skipped);
         RUN(test_member_key_follows_the_key);
