@@ -1326,6 +1326,30 @@ static char *seq_scans(db_tx_t *tx) {
     return v;
 }
 
+/* Adds a visit event (host A, home B, member m, its attributes on day) to the batch b as the
+ * consumers do (analytics_batch_add). */
+static void batch_visit(const svc_call_t *call, analytics_batch_t *b, const char *v, const char *m,
+                        const char *at, const char *day, const char *status) {
+    char id[40];
+    err_t e = {0};
+    uuid(id);
+    json_t *env =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, "
+                  "s:[s], s:s, s:s}}",
+                  "id", id, "type", "visit.requested", "tenant_id", B, "timestamp", at, "data",
+                  "visit_id", v, "host_club_id", A, "home_club_id", B, "member_id", m, "status",
+                  status, "arrive_on", day, "depart_on", day, "guests", 0, "facilities", "golf",
+                  "host_timezone", "Europe/London", "requested_at", at);
+    const svc_event_t ev = {.id = id,
+                            .type = "visit.requested",
+                            .tenant_id = B,
+                            .correlation_id = "",
+                            .data = json_object_get(env, "data"),
+                            .envelope = env};
+    CHECK_EQ_INT(analytics_batch_add(call, b, &ev, &e), 0);
+    json_decref(env);
+}
+
 /* 0011: a batch (analytics_flush: its look-ups, then analytics.ingest) reads its visits' folds
  * (which have attributes) and their rows before the batch by one primary-key probe per visit,
  * never by a sequential scan of analytics.visit_folds or analytics.visits, from the first batch
@@ -1345,17 +1369,15 @@ static void test_visits_before_probes(void) {
     /* twelve new visits (from about ten ids a custom plan of `= ANY` scans a small table whole)
      * and a later status of a fixture visit (a row before the batch; v0 stays completed: no
      * member key leaves a daily row, whose probe is another statement) */
-    json_t *facts = y_attrs(V[0], M1, "2027-06-02T10:00:00.000Z", "2027-06-12");
-    json_object_set_new(json_object_get(json_array_get(facts, 0), "facts"), "status",
-                        json_string("completed"));
+    const svc_call_t call = {.env = &g_env, .module = &analytics_module, .caller = &g_na};
+    analytics_batch_t *facts = analytics_batch_new();
+    REQUIRE(facts);
+    batch_visit(&call, facts, V[0], M1, "2027-06-02T10:00:00.000Z", "2027-06-12", "completed");
     for (int i = 0; i < 12; i++) {
         uuid(x[i]);
-        json_t *more = y_attrs(x[i], m, "2027-06-01T10:00:00.000Z", "2027-06-10");
-        json_array_extend(facts, more);
-        json_decref(more);
+        batch_visit(&call, facts, x[i], m, "2027-06-01T10:00:00.000Z", "2027-06-10", "requested");
     }
     char *before = seq_scans(tx);
-    const svc_call_t call = {.env = &g_env, .module = &analytics_module, .caller = &g_na};
     CHECK_EQ_INT(analytics_flush(&call, tx, facts, &e), 0);
     char *after = seq_scans(tx);
     REQUIRE(before && after);
@@ -1377,7 +1399,7 @@ static void test_visits_before_probes(void) {
     db_rollback(tx);
     free(before);
     free(after);
-    json_decref(facts);
+    analytics_batch_free(facts);
     db_pool_close(fresh);
 }
 
