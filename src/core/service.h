@@ -211,6 +211,14 @@ typedef struct svc_consumer {
      * JSON text of analytics.ingest) keeps its own buffer instead of a jansson tree per event. */
     void *(*acc_new)(void);
     void (*acc_free)(void *acc);
+    /* Idempotent by its own store (a key on the event id in the module's tables makes applying
+     * an event twice a no-op for as long as the stream can deliver it again): NULL (default),
+     * every event of a batch is claimed in the inbox first; else only the events for which
+     * inbox_needed returns 1 (e.g. those the store may no longer hold when the stream delivers
+     * them again), the others go to the handler unclaimed: no inbox row written or read for
+     * them. Applied one by one (a failed batch), every event is claimed as before.
+     * docs/architecture.md "Consumers: the inbox, or the module's own key". */
+    int (*inbox_needed)(const svc_env_t *env, const svc_event_t *ev);
     /* 1: the handlers and the flush touch only tables of the relay scope (the module's own,
      * policies on core.is_relay()), so a batch's transaction is not re-scoped to each event's
      * tenant (no set_config round trip per change of tenant); 0 (default): it is. */

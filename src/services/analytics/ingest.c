@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/json.h"
 #include "core/strbuf.h"
@@ -511,6 +512,33 @@ done:
     json_decref(known);
     json_decref(tzs);
     return rc;
+}
+
+/* Days since 1970-01-01 of the date "YYYY-MM-DD" s starts with, -1 when it does not. */
+static long epoch_day(const char *s) {
+    char date[11];
+    if (!s || strlen(s) < 10) return -1;
+    memcpy(date, s, 10);
+    date[10] = '\0';
+    if (!jsonx_is_date(date)) return -1;
+    struct tm tm = {
+        .tm_year = atoi(date) - 1900, .tm_mon = atoi(date + 5) - 1, .tm_mday = atoi(date + 8)};
+    return (long)(timegm(&tm) / 86400);
+}
+
+int analytics_inbox_needed_at(const svc_env_t *env, const svc_event_t *ev, time_t now) {
+    const analytics_settings_t *s = analytics_settings(env);
+    long day = epoch_day(sget(ev->envelope, "timestamp"));
+    if (!s || !env->cfg || day < 0) return 1;
+    /* the raw row stays until its month's partition ends more than retention_days ago: at least
+     * day + 1 + retention_days; the stream delivers it again until at most its store time (before
+     * now) + the stream's retention */
+    long stream_days = (env->cfg->events_retention_h + 23) / 24;
+    return day + s->retention_days < (long)(now / 86400) + stream_days + 2;
+}
+
+int analytics_inbox_needed(const svc_env_t *env, const svc_event_t *ev) {
+    return analytics_inbox_needed_at(env, ev, time(NULL));
 }
 
 int analytics_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e) {

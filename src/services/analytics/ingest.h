@@ -10,6 +10,8 @@
 #ifndef SERVICES_ANALYTICS_INGEST_H
 #define SERVICES_ANALYTICS_INGEST_H
 
+#include <time.h>
+
 #include "core/db.h"
 #include "core/service.h"
 
@@ -54,6 +56,16 @@ int analytics_flush(const svc_call_t *call, db_tx_t *tx, void *acc, err_t *e);
  * collide). *added (may be NULL): new raw rows. 0 or -1 + e. */
 int analytics_ingest_text(db_tx_t *tx, const char *facts, long *added, err_t *e);
 int analytics_ingest(db_tx_t *tx, json_t *facts, long *added, err_t *e);
+
+/* svc_consumer_t.inbox_needed of the analytics consumers: 1 when ev must be claimed in the
+ * inbox, 0 when the raw store's key (event id and time) makes applying it twice a no-op for as
+ * long as the stream can deliver it again: its day (the timestamp's date) plus the raw store's
+ * retention (RECIPROCAL_ANALYTICS_RETENTION_DAYS) reaches past today plus the stream's
+ * retention (RECIPROCAL_EVENTS_RETENTION_HOURS, in days rounded up) plus two days (the inbox's
+ * day past the stream, a day for time zones and clocks). 1 for an event without a readable
+ * date or without settings. _at: at time now (tests). */
+int analytics_inbox_needed(const svc_env_t *env, const svc_event_t *ev);
+int analytics_inbox_needed_at(const svc_env_t *env, const svc_event_t *ev, time_t now);
 
 /* The pseudonymous key of member or user `id` of club `club`: lowercase hex of
  * HMAC-SHA-256(K, "<club>/<id>"), K a subkey of RECIPROCAL_ANALYTICS_KEY (or of the bus key).

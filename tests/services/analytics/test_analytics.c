@@ -518,10 +518,16 @@ static void test_flags(void) {
     json_decref(r);
 }
 
-/* Same stream again (durables deleted): the inbox skips every event; rollups unchanged. */
+/* Same stream again (durables deleted): rollups unchanged. The consumers claim in the inbox only
+ * the events the raw store may drop while the stream still holds them (analytics_inbox_needed:
+ * the fixture's are within its retention, so most are not claimed): the raw store's key skips
+ * the others. */
 static void test_replay_is_idempotent(void) {
     char *before = snapshot(NULL);
     long long raw = owner_count("SELECT count(*) FROM analytics.raw_events", 0, NULL);
+    const char *inbox_sql = "SELECT count(*) FROM analytics.inbox";
+    long long claimed = owner_count(inbox_sql, 0, NULL);
+    CHECK(raw > 0 && claimed < raw); /* inbox_needed is on: applied without a claim */
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     REQUIRE(natsConnection_ConnectTo(&nc, g_nats_url) == NATS_OK);
@@ -542,8 +548,40 @@ static void test_replay_is_idempotent(void) {
     char *after = snapshot(NULL);
     CHECK(before && after && strcmp(before, after) == 0);
     CHECK_EQ_INT(owner_count("SELECT count(*) FROM analytics.raw_events", 0, NULL), raw);
+    CHECK_EQ_INT(owner_count(inbox_sql, 0, NULL), claimed);
     free(before);
     free(after);
+}
+
+/* analytics_inbox_needed at its boundary (now injected): an event is claimed when its day plus
+ * the raw store's retention does not reach today plus the stream's retention (days, rounded
+ * up) plus two days; unreadable dates and a missing configuration are claimed. */
+static void test_inbox_needed_boundary(void) {
+    const analytics_settings_t *as = analytics_settings(&g_env);
+    const int saved_h = g_cfg.events_retention_h;
+    g_cfg.events_retention_h = 721; /* 31 days rounded up */
+    struct tm tm = {.tm_year = 126, .tm_mon = 11, .tm_mday = 7, .tm_hour = 23, .tm_min = 59};
+    const time_t now = timegm(&tm);
+    long edge = now / 86400 + 31 + 2 - as->retention_days; /* the oldest day not claimed */
+    char at[40];
+    json_t *env = json_object();
+    const svc_event_t ev = {.id = A, .type = "visit.requested", .envelope = env};
+    for (long d = edge - 1; d <= edge + 1; d++) {
+        time_t t = (time_t)d * 86400 + 3600;
+        strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S.000Z", gmtime(&t));
+        json_object_set_new(env, "timestamp", json_string(at));
+        CHECK_EQ_INT(analytics_inbox_needed_at(&g_env, &ev, now), d < edge);
+    }
+    json_object_set_new(env, "timestamp", json_string("2026-13-01T00:00:00Z"));
+    CHECK_EQ_INT(analytics_inbox_needed_at(&g_env, &ev, now), 1);
+    json_object_del(env, "timestamp");
+    CHECK_EQ_INT(analytics_inbox_needed_at(&g_env, &ev, now), 1);
+    json_object_set_new(env, "timestamp", json_string("2026-12-07T10:00:00Z"));
+    CHECK_EQ_INT(analytics_inbox_needed_at(&g_env, &ev, now), 0);
+    const svc_env_t bare = {0};
+    CHECK_EQ_INT(analytics_inbox_needed_at(&bare, &ev, now), 1);
+    g_cfg.events_retention_h = saved_h;
+    json_decref(env);
 }
 
 /* A late event (v1 checked out days later) and a replayed old one (v0 confirmed again with an
@@ -1564,6 +1602,7 @@ int main(void) {
         RUN(test_visits_before_probes);
         RUN(test_stored_events_skipped);
         RUN(test_member_key_follows_the_key);
+        RUN(test_inbox_needed_boundary);
     }
     db_pool_close(g_db);
     db_pool_close(g_owner);
