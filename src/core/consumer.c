@@ -178,8 +178,22 @@ static int handle_one(run_t *r, db_tx_t *tx, const svc_event_t *ev, err_t *e) {
     return r->c->handle(&call, tx, ev, e);
 }
 
+/* A new accumulator for a transaction (svc_consumer_t.acc_new, or a JSON array); NULL when out
+ * of memory. */
+static void *acc_make(const run_t *r) {
+    return r->c->acc_new ? r->c->acc_new() : (void *)json_array();
+}
+
+static void acc_drop(const run_t *r, void *acc) {
+    if (!acc) return;
+    if (r->c->acc_free)
+        r->c->acc_free(acc);
+    else
+        json_decref(acc);
+}
+
 /* The consumer's flush of what the transaction's handlers accumulated (nothing without one). */
-static int flush(run_t *r, db_tx_t *tx, json_t *acc, err_t *e) {
+static int flush(run_t *r, db_tx_t *tx, void *acc, err_t *e) {
     if (!r->c->flush) return 0;
     svc_caller_t caller = {0};
     const svc_call_t call = {.env = r->env, .module = r->m, .op = NULL, .caller = &caller};
@@ -191,11 +205,11 @@ static int apply(run_t *r, svc_event_t *ev, int *dup, err_t *e) {
     db_tx_t *tx = NULL;
     int rc = -1;
     *dup = 0;
-    json_t *acc = json_array();
+    void *acc = acc_make(r);
     const db_scope_t scope = {ev->tenant_id, NULL, 0, 1}; /* a system process: relay scope */
     if (!acc) return err_set(e, 500, "internal", "", "out of memory");
     if (db_begin(r->env->db, &scope, &tx, e) < 0) {
-        json_decref(acc);
+        acc_drop(r, acc);
         return -1;
     }
     int claimed = inbox_claim(tx, r->m->schema, r->durable, ev->id, e);
@@ -210,7 +224,7 @@ static int apply(run_t *r, svc_event_t *ev, int *dup, err_t *e) {
     ev->acc = NULL;
     if (rc == 0) rc = flush(r, tx, acc, e);
 done:
-    json_decref(acc);
+    acc_drop(r, acc);
     return db_tx_finish(&tx, rc, NULL, e);
 }
 
@@ -307,24 +321,50 @@ static int rescope(db_tx_t *tx, const svc_event_t *ev, const char **current, err
     return 0;
 }
 
-/* Applies the n readable events evs in ONE transaction: every id claimed in the inbox by one
- * statement, the handler of each new one (in its tenant's scope), the flush, the commit. new_[i]
- * = 1 for an event applied now, 0 for a duplicate. 0, or -1 + e with nothing applied. */
+/* Claims in the inbox, by one statement, the ids of the n events evs that need it (every one,
+ * or those svc_consumer_t.inbox_needed names); new_[i] = 1 for an event to apply (new, or not
+ * claimed), 0 for a duplicate. 0 or -1 + e. */
+static int claim_batch(run_t *r, db_tx_t *tx, const svc_event_t *evs, int n, int *new_, err_t *e) {
+    const char **ids = calloc((size_t)n, sizeof *ids);
+    int *pos = calloc((size_t)n, sizeof *pos), *got = calloc((size_t)n, sizeof *got), m = 0;
+    int rc = -1;
+    if (!ids || !pos || !got) {
+        err_set(e, 500, "internal", "", "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        new_[i] = 1;
+        if (r->c->inbox_needed && !r->c->inbox_needed(r->env, &evs[i])) continue;
+        pos[m] = i;
+        ids[m++] = evs[i].id;
+    }
+    rc = m ? inbox_claim_batch(tx, r->m->schema, r->durable, ids, (size_t)m, got, e) : 0;
+    for (int j = 0; rc == 0 && j < m; j++)
+        new_[pos[j]] = got[j];
+done:
+    free(ids);
+    free(pos);
+    free(got);
+    return rc;
+}
+
+/* Applies the n readable events evs in ONE transaction: their ids claimed in the inbox by one
+ * statement (claim_batch), the handler of each new one (in its tenant's scope), the flush, the
+ * commit. new_[i] = 1 for an event applied now, 0 for a duplicate. 0, or -1 + e with nothing
+ * applied. */
 static int apply_batch(run_t *r, svc_event_t *evs, int n, int *new_, err_t *e) {
     db_tx_t *tx = NULL;
     int rc = -1;
-    const char **ids = calloc((size_t)n, sizeof *ids), *current = NULL;
-    json_t *acc = json_array();
+    const char *current = NULL;
+    void *acc = acc_make(r);
     const db_scope_t scope = {evs[0].tenant_id, NULL, 0, 1};
-    if (!ids || !acc) {
+    if (!acc) {
         err_set(e, 500, "internal", "", "out of memory");
         goto out;
     }
-    for (int i = 0; i < n; i++)
-        ids[i] = evs[i].id;
     if (db_begin(r->env->db, &scope, &tx, e) < 0) goto out;
     current = evs[0].tenant_id ? evs[0].tenant_id : "";
-    if (inbox_claim_batch(tx, r->m->schema, r->durable, ids, (size_t)n, new_, e) < 0) goto done;
+    if (claim_batch(r, tx, evs, n, new_, e) < 0) goto done;
     for (int i = 0; i < n; i++) {
         if (!new_[i]) continue;
         log_set_context(evs[i].correlation_id, "");
@@ -340,8 +380,7 @@ done:
     rc = db_tx_finish(&tx, rc, NULL, e);
 out:
     log_clear_context();
-    json_decref(acc);
-    free(ids);
+    acc_drop(r, acc);
     return rc;
 }
 

@@ -4,7 +4,9 @@
  * svc_consumer_t.linger_ms, bus_js_fetch_each_linger: after the first event the fetch keeps
  * gathering until it is full or linger_ms have passed), and for each fetched batch of up to
  * svc_consumer_t.batch events (default SVC_CONSUMER_BATCH):
- *   BEGIN (relay on) -> inbox_claim_batch(<schema>, durable, ids) -> for each new event: scope =
+ *   BEGIN (relay on) -> inbox_claim_batch(<schema>, durable, ids; with
+ *   svc_consumer_t.inbox_needed only the ids it names, none = no statement) -> for each new
+ *   (or unclaimed) event: scope =
  *   its tenant (not for a relay_only consumer), handler (ev->acc: the batch's accumulator) ->
  *   flush(acc) -> COMMIT -> ack all.
  * An id already claimed is skipped and acked (a redelivery or a replay). When the batch fails

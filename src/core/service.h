@@ -185,14 +185,15 @@ typedef struct svc_event {
     json_t *data;               /* borrowed: the envelope's "data" object */
     json_t *envelope;           /* borrowed: the whole event */
     int tries;                  /* failed tries before this one (0 on the first) */
-    json_t *acc; /* borrowed: the transaction's accumulator, a JSON array the handler may append
-                    to for the consumer's flush (below); shared by every event of a batch */
+    void *acc; /* borrowed: the transaction's accumulator the handler may add to for the
+                  consumer's flush (below); shared by every event of a batch. A JSON array
+                  (json_t *), or the consumer's own type when it declares acc_new */
 } svc_event_t;
 
 typedef int (*svc_consume_fn)(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e);
 /* Batch hook: called once per transaction after the handler of its last event, before the
  * commit, with the accumulator the handlers filled (call: the service itself, no club). */
-typedef int (*svc_consume_flush_fn)(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e);
+typedef int (*svc_consume_flush_fn)(const svc_call_t *call, db_tx_t *tx, void *acc, err_t *e);
 
 typedef struct svc_consumer {
     const char *name;   /* [a-z_]+, unique in the module: durable "<module>_<name>" */
@@ -204,6 +205,20 @@ typedef struct svc_consumer {
      * the handlers accumulated, once per transaction. */
     svc_consume_flush_fn flush;
     int batch;
+    /* The accumulator's type (both or neither): acc_new makes an empty one per transaction (NULL
+     * when out of memory), acc_free frees it after the flush or after a failed handler. NULL
+     * (default): a JSON array. A module whose flush writes text (analytics: the facts as the
+     * JSON text of analytics.ingest) keeps its own buffer instead of a jansson tree per event. */
+    void *(*acc_new)(void);
+    void (*acc_free)(void *acc);
+    /* Idempotent by its own store (a key on the event id in the module's tables makes applying
+     * an event twice a no-op for as long as the stream can deliver it again): NULL (default),
+     * every event of a batch is claimed in the inbox first; else only the events for which
+     * inbox_needed returns 1 (e.g. those the store may no longer hold when the stream delivers
+     * them again), the others go to the handler unclaimed: no inbox row written or read for
+     * them. Applied one by one (a failed batch), every event is claimed as before.
+     * docs/architecture.md "Consumers: the inbox, or the module's own key". */
+    int (*inbox_needed)(const svc_env_t *env, const svc_event_t *ev);
     /* 1: the handlers and the flush touch only tables of the relay scope (the module's own,
      * policies on core.is_relay()), so a batch's transaction is not re-scoped to each event's
      * tenant (no set_config round trip per change of tenant); 0 (default): it is. */

@@ -64,56 +64,24 @@ static const svc_op_t analytics_ops[] = {
  * events is the CPU per event (docs/analytics.md "Lingering consumers"). */
 #define ANALYTICS_LINGER_MS 200
 
-/* One consumer per concern; every one turns the event into facts (ingest.c). */
+/* One consumer per concern; every one turns the event into facts written as text (ingest.c:
+ * its own accumulator) and claims in the inbox only the events the raw store may no longer
+ * hold when the stream delivers them again (analytics_inbox_needed). */
+#define ANALYTICS_CONSUMER(n, f)                                                                   \
+    {                                                                                              \
+        .name = n, .filter = f, .handle = analytics_on_event, .flush = analytics_flush,            \
+        .acc_new = analytics_batch_new, .acc_free = analytics_batch_free,                          \
+        .inbox_needed = analytics_inbox_needed, .relay_only = 1, .linger_ms = ANALYTICS_LINGER_MS  \
+    }
 static const svc_consumer_t analytics_consumers[] = {
-    {.name = "visits",
-     .filter = "events.visit.>",
-     .handle = analytics_on_event,
-     .flush = analytics_flush,
-     .relay_only = 1,
-     .linger_ms = ANALYTICS_LINGER_MS},
-    {.name = "lois",
-     .filter = "events.loi.>",
-     .handle = analytics_on_event,
-     .flush = analytics_flush,
-     .relay_only = 1,
-     .linger_ms = ANALYTICS_LINGER_MS},
-    {.name = "charges",
-     .filter = "events.charge.>",
-     .handle = analytics_on_event,
-     .flush = analytics_flush,
-     .relay_only = 1,
-     .linger_ms = ANALYTICS_LINGER_MS},
-    {.name = "statements",
-     .filter = "events.statement.>",
-     .handle = analytics_on_event,
-     .flush = analytics_flush,
-     .relay_only = 1,
-     .linger_ms = ANALYTICS_LINGER_MS},
-    {.name = "agreements",
-     .filter = "events.agreement.>",
-     .handle = analytics_on_event,
-     .flush = analytics_flush,
-     .relay_only = 1,
-     .linger_ms = ANALYTICS_LINGER_MS},
-    {.name = "clubs",
-     .filter = "events.club.>",
-     .handle = analytics_on_event,
-     .flush = analytics_flush,
-     .relay_only = 1,
-     .linger_ms = ANALYTICS_LINGER_MS},
-    {.name = "members",
-     .filter = "events.member.>",
-     .handle = analytics_on_event,
-     .flush = analytics_flush,
-     .relay_only = 1,
-     .linger_ms = ANALYTICS_LINGER_MS},
-    {.name = "auth",
-     .filter = "events.auth.user_logged_in",
-     .handle = analytics_on_event,
-     .flush = analytics_flush,
-     .relay_only = 1,
-     .linger_ms = ANALYTICS_LINGER_MS},
+    ANALYTICS_CONSUMER("visits", "events.visit.>"),
+    ANALYTICS_CONSUMER("lois", "events.loi.>"),
+    ANALYTICS_CONSUMER("charges", "events.charge.>"),
+    ANALYTICS_CONSUMER("statements", "events.statement.>"),
+    ANALYTICS_CONSUMER("agreements", "events.agreement.>"),
+    ANALYTICS_CONSUMER("clubs", "events.club.>"),
+    ANALYTICS_CONSUMER("members", "events.member.>"),
+    ANALYTICS_CONSUMER("auth", "events.auth.user_logged_in"),
 };
 
 #define F(m) CFG_FIELD(analytics_settings_t, m)

@@ -6,19 +6,14 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "services/analytics/analytics.h"
-
-/* Look-ups a fact waits for until the batch is known (resolve), removed before analytics.ingest:
- * the visit event's data (its attributes, once per visit) with its correlation id, and the club
- * whose time zone gives the fact's local day. */
-#define PENDING_DATA "_data"
-#define PENDING_CID "_cid"
-#define PENDING_TZ "_tz_club"
 
 static const char *sget(const json_t *o, const char *k) {
     return json_string_value(json_object_get(o, k));
@@ -81,12 +76,85 @@ static int ask(const svc_call_t *call, const char *svc, const char *op, const ch
     return -1;
 }
 
-static int set_key(const svc_call_t *call, json_t *f, const char *club, const char *id, err_t *e) {
+/* ---- the facts as text ----------------------------------------------------------------------
+ * A fact is written as the JSON text analytics.ingest reads, byte for byte what jsonx_dump wrote
+ * for the jansson object it was built as before stop 22 (its keys in the order they were set:
+ * id, at, type, club, host, home, visit, member_key, facts {...}, then what resolve adds:
+ * member_key when only get_visit named the member, tz): no jansson object per fact, no dump of
+ * the batch, no frees of its members (docs/analytics.md "Ingest speed: facts as text";
+ * test_facts_text compares the bytes with the jansson path's). */
+
+/* One fact of a batch: its text in the batch's buffer up to the last member of its "facts"
+ * object, which is left open (resolve may add the visit's attributes), and what resolve needs. */
+typedef struct pending {
+    size_t off, len;
+    int facts_n;  /* members written in "facts" */
+    int has_key;  /* member_key written */
+    json_t *data; /* visit and LOI events: the event's data (a reference) for visit_attrs */
+    char cid[sizeof((svc_caller_t *)0)->request_id]; /* ...and its correlation id */
+    char visit[37];                                  /* "visit" of the fact, or "" */
+    char tz[37]; /* the club whose time zone gives the local day (charges, sign-ins), or "" */
+} pending_t;
+
+struct analytics_batch {
+    strbuf_t text;
+    pending_t *p;
+    size_t n, cap;
+};
+
+void *analytics_batch_new(void) {
+    return calloc(1, sizeof(analytics_batch_t));
+}
+
+void analytics_batch_free(void *acc) {
+    analytics_batch_t *b = acc;
+    if (!b) return;
+    for (size_t i = 0; i < b->n; i++)
+        json_decref(b->p[i].data);
+    free(b->p);
+    strbuf_free(&b->text);
+    free(b);
+}
+
+/* "k": after a comma unless it is the first member (*n counts the open object's members). */
+static void put_key(strbuf_t *s, int *n, const char *k) {
+    if ((*n)++) strbuf_putn(s, ",", 1);
+    strbuf_putn(s, "\"", 1);
+    strbuf_puts(s, k);
+    strbuf_putn(s, "\":", 2);
+}
+
+static void put_str(strbuf_t *s, int *n, const char *k, const char *v) {
+    put_key(s, n, k);
+    jsonx_put_string(s, v, strlen(v));
+}
+
+static void put_int(strbuf_t *s, int *n, const char *k, json_int_t v) {
+    char num[32];
+    int len = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, v);
+    put_key(s, n, k);
+    strbuf_putn(s, num, (size_t)len);
+}
+
+static void put_uuid(strbuf_t *s, int *n, const char *k, const char *v) {
+    if (v && jsonx_is_uuid(v)) put_str(s, n, k, v);
+}
+
+/* "member_key" of (club, id) when both are known (*written = 1). 0 or -1 + e. */
+static int put_member_key(const svc_call_t *call, strbuf_t *s, int *n, const char *club,
+                          const char *id, int *written, err_t *e) {
     if (!club || !id) return 0;
     char key[65];
     if (analytics_member_key(call->env, club, id, key, e) != 0) return -1;
-    json_object_set_new(f, "member_key", json_string(key));
+    put_str(s, n, "member_key", key);
+    *written = 1;
     return 0;
+}
+
+/* "facts":{ (left open; its members counted in p->facts_n). */
+static void open_facts(strbuf_t *s, int *n) {
+    put_key(s, n, "facts");
+    strbuf_putn(s, "{", 1);
 }
 
 /* 1 when the array a holds the string v. */
@@ -99,15 +167,19 @@ static int has_string(const json_t *a, const char *v) {
     return 0;
 }
 
-/* Adds the visit's dates, guests, facility, time zone and request time to the fact f (facts:
- * its "facts") from the event data d: from d when it carries them all (visit.requested does),
- * else from reciprocal's get_visit, else the dates d carries (the flow events carry dates and
- * time zone, not guests). Called by resolve for the first event of a visit whose attributes are
- * not known yet (the earliest such event is the visit's). */
-static int visit_attrs(const svc_call_t *call, const json_t *d, json_t *f, json_t *facts,
-                       err_t *e) {
+/* Writes the visit's dates, guests, facility, time zone and request time into the open "facts"
+ * object (*n its members) from the event data d: from d when it carries them all
+ * (visit.requested does), else from reciprocal's get_visit, else the dates d carries (the flow
+ * events carry dates and time zone, not guests); *got = 1 when it wrote them. key (NULL when
+ * the fact has a member key already) gets the member key of the visit's member when only
+ * get_visit names it. Called by resolve for the first event of a visit whose attributes are not
+ * known yet (the earliest such event is the visit's). 0 or -1 + e. */
+static int visit_attrs(const svc_call_t *call, const json_t *d, strbuf_t *s, int *n, char *key,
+                       int *got, err_t *e) {
     const char *visit = sget(d, "visit_id"), *host = sget(d, "host_club_id");
     json_t *doc = NULL;
+    int rc = 0;
+    *got = 0;
     if (sget(d, "arrive_on") && json_is_integer(json_object_get(d, "guests"))) {
         doc = json_incref((json_t *)d);
     } else {
@@ -119,37 +191,41 @@ static int visit_attrs(const svc_call_t *call, const json_t *d, json_t *f, json_
     }
     const char *arrive = sget(doc, "arrive_on"), *depart = sget(doc, "depart_on");
     if (arrive && depart) {
-        json_object_set_new(facts, "arrive_on", json_string(arrive));
-        json_object_set_new(facts, "depart_on", json_string(depart));
-        json_object_set_new(facts, "guests",
-                            json_integer(json_integer_value(json_object_get(doc, "guests"))));
+        put_str(s, n, "arrive_on", arrive);
+        put_str(s, n, "depart_on", depart);
+        put_int(s, n, "guests", json_integer_value(json_object_get(doc, "guests")));
         const char *fac = json_string_value(json_array_get(json_object_get(doc, "facilities"), 0));
-        if (fac) json_object_set_new(facts, "facility", json_string(fac));
-        if (has_string(json_object_get(doc, "facilities"), "rooms"))
-            json_object_set_new(facts, "rooms", json_true());
+        if (fac) put_str(s, n, "facility", fac);
+        if (has_string(json_object_get(doc, "facilities"), "rooms")) {
+            put_key(s, n, "rooms");
+            strbuf_putn(s, "true", 4);
+        }
         const char *tz =
             sget(doc, "host_timezone") ? sget(doc, "host_timezone") : sget(doc, "timezone");
-        if (tz) json_object_set_new(facts, "timezone", json_string(tz));
+        if (tz) put_str(s, n, "timezone", tz);
         const char *req =
             sget(doc, "requested_at") ? sget(doc, "requested_at") : sget(doc, "created_at");
-        if (req) json_object_set_new(facts, "requested_at", json_string(req));
-        if (!json_object_get(f, "member_key") &&
-            set_key(call, f, sget(d, "home_club_id"), sget(doc, "member_id"), e) != 0) {
-            json_decref(doc);
-            return -1;
-        }
+        if (req) put_str(s, n, "requested_at", req);
+        *got = 1;
+        const char *home = sget(d, "home_club_id"), *member = sget(doc, "member_id");
+        if (key && home && member) rc = analytics_member_key(call->env, home, member, key, e);
     }
     json_decref(doc);
-    return 0;
+    return rc;
 }
 
-static int member_facts(const svc_call_t *call, const svc_event_t *ev, json_t *f, json_t *facts,
-                        err_t *e) {
+/* A member event's member key and "facts" (its category: from the event, else from member's
+ * get_member after a member.updated naming it). 0 or -1 + e. */
+static int member_facts(const svc_call_t *call, const svc_event_t *ev, strbuf_t *s, int *n,
+                        pending_t *p, err_t *e) {
     const json_t *d = ev->data;
     const char *club = ev->tenant_id, *member = sget(d, "member_id");
-    if (!club || !member || set_key(call, f, club, member, e) != 0) return member ? -1 : 0;
+    if (member && !club) return err_invalid(e, "tenant_id", "a member event without its club");
+    if (put_member_key(call, s, n, club, member, &p->has_key, e) != 0) return -1;
+    open_facts(s, n);
+    if (!member) return 0;
     if (sget(d, "category")) {
-        json_object_set_new(facts, "category", json_string(sget(d, "category")));
+        put_str(s, &p->facts_n, "category", sget(d, "category"));
         return 0;
     }
     if (strcmp(ev->type, "member.updated") != 0) return 0;
@@ -164,8 +240,7 @@ static int member_facts(const svc_call_t *call, const svc_event_t *ev, json_t *f
     if (ask(call, "member", "get_member", club, "member:read", json_pack("{s:s}", "id", member),
             &doc, e) < 0)
         return -1;
-    if (sget(doc, "category"))
-        json_object_set_new(facts, "category", json_string(sget(doc, "category")));
+    if (sget(doc, "category")) put_str(s, &p->facts_n, "category", sget(doc, "category"));
     json_decref(doc);
     return 0;
 }
@@ -174,89 +249,118 @@ static int prefix(const char *type, const char *p) {
     return strncmp(type, p, strlen(p)) == 0;
 }
 
-/* The per-type part of the fact; 1 = keep, 0 = ignore the event, -1 + e. */
-static int typed_facts(const svc_call_t *call, const svc_event_t *ev, json_t *f, json_t *facts,
-                       err_t *e) {
+/* The per-type part of a fact after its ids: its member key and its "facts" members (the object
+ * left open); sign_in: the club of an auth.user_logged_in. 1 = keep, 0 = ignore, -1 + e. */
+static int typed_facts(const svc_call_t *call, const svc_event_t *ev, const char *sign_in,
+                       strbuf_t *s, int *n, pending_t *p, err_t *e) {
     const json_t *d = ev->data;
     const char *t = ev->type;
     if (prefix(t, "visit.") || prefix(t, "loi.")) {
         if (!sget(d, "visit_id") || !sget(d, "host_club_id") || !sget(d, "home_club_id")) return 0;
-        if (sget(d, "status")) json_object_set_new(facts, "status", json_string(sget(d, "status")));
         if (!jsonx_is_uuid(sget(d, "visit_id")))
             return err_invalid(e, "visit_id", "the event's visit_id is not a UUID");
-        if (set_key(call, f, sget(d, "home_club_id"), sget(d, "member_id"), e) != 0) return -1;
+        if (put_member_key(call, s, n, sget(d, "home_club_id"), sget(d, "member_id"), &p->has_key,
+                           e) != 0)
+            return -1;
+        open_facts(s, n);
+        if (sget(d, "status")) put_str(s, &p->facts_n, "status", sget(d, "status"));
         /* the visit's attributes: decided by resolve once the batch is known */
-        json_object_set_new(f, PENDING_DATA, json_incref((json_t *)d));
-        json_object_set_new(f, PENDING_CID, json_string(ev->correlation_id));
+        p->data = json_incref((json_t *)d);
+        snprintf(p->cid, sizeof p->cid, "%s", ev->correlation_id ? ev->correlation_id : "");
         return 1;
     }
     if (prefix(t, "charge.")) {
         json_t *amount = json_object_get(d, "total_amount");
-        if (!sget(d, "currency") || !json_is_integer(amount) || !sget(d, "host_club_id")) return 0;
-        json_object_set_new(facts, "currency", json_string(sget(d, "currency")));
-        json_object_set_new(facts, "amount", json_integer(json_integer_value(amount)));
-        if (sget(d, "category"))
-            json_object_set_new(facts, "facility", json_string(sget(d, "category")));
-        if (!jsonx_is_uuid(sget(d, "host_club_id")))
+        const char *host = sget(d, "host_club_id");
+        if (!sget(d, "currency") || !json_is_integer(amount) || !host) return 0;
+        if (!jsonx_is_uuid(host))
             return err_invalid(e, "host_club_id", "the charge's host_club_id is not a UUID");
-        json_object_set_new(f, PENDING_TZ, json_string(sget(d, "host_club_id")));
+        open_facts(s, n);
+        put_str(s, &p->facts_n, "currency", sget(d, "currency"));
+        put_int(s, &p->facts_n, "amount", json_integer_value(amount));
+        if (sget(d, "category")) put_str(s, &p->facts_n, "facility", sget(d, "category"));
+        snprintf(p->tz, sizeof p->tz, "%s", host);
         return 1;
     }
     if (prefix(t, "statement.") || prefix(t, "agreement.")) {
-        if (sget(d, "status")) json_object_set_new(facts, "status", json_string(sget(d, "status")));
+        open_facts(s, n);
+        if (sget(d, "status")) put_str(s, &p->facts_n, "status", sget(d, "status"));
         return 1;
     }
-    if (prefix(t, "member.")) return member_facts(call, ev, f, facts, e) == 0 ? 1 : -1;
+    if (prefix(t, "member.")) return member_facts(call, ev, s, n, p, e) == 0 ? 1 : -1;
     if (strcmp(t, "club.created") == 0 || strcmp(t, "club.updated") == 0) {
         json_t *c = json_object_get(d, "club");
-        if (sget(c, "timezone"))
-            json_object_set_new(facts, "timezone", json_string(sget(c, "timezone")));
-        if (sget(c, "name")) json_object_set_new(facts, "name", json_string(sget(c, "name")));
+        open_facts(s, n);
+        if (sget(c, "timezone")) put_str(s, &p->facts_n, "timezone", sget(c, "timezone"));
+        if (sget(c, "name")) put_str(s, &p->facts_n, "name", sget(c, "name"));
         return 1;
     }
-    if (strcmp(t, "auth.user_logged_in") == 0) {
-        const char *club = sget(d, "club_id") ? sget(d, "club_id") : ev->tenant_id;
-        if (!club || !jsonx_is_uuid(club)) return 0;
-        json_object_set_new(f, "club", json_string(club));
-        if (set_key(call, f, club, sget(d, "user_id"), e) != 0) return -1;
-        json_object_set_new(f, PENDING_TZ, json_string(club));
+    if (sign_in) {
+        if (put_member_key(call, s, n, sign_in, sget(d, "user_id"), &p->has_key, e) != 0) return -1;
+        open_facts(s, n);
+        snprintf(p->tz, sizeof p->tz, "%s", sign_in);
         return 1;
     }
     return 0;
 }
 
-static void set_uuid(json_t *f, const char *name, const char *v) {
-    if (v && jsonx_is_uuid(v)) json_object_set_new(f, name, json_string(v));
-}
-
-int analytics_fact(const svc_call_t *call, const svc_event_t *ev, json_t **fact, err_t *e) {
-    *fact = NULL;
-    const char *at = sget(ev->envelope, "timestamp");
-    if (!ev->type || !at || !ev->id) return 0;
-    json_t *f = json_pack("{s:s, s:s, s:s}", "id", ev->id, "at", at, "type", ev->type);
-    json_t *facts = json_object();
-    if (!f || !facts) {
-        json_decref(f);
-        json_decref(facts);
-        return err_set(e, 500, "internal", "", "out of memory");
+/* The next pending entry of b (zeroed), NULL when out of memory. */
+static pending_t *next_pending(analytics_batch_t *b) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        pending_t *p = realloc(b->p, cap * sizeof *p);
+        if (!p) return NULL;
+        b->p = p;
+        b->cap = cap;
     }
-    set_uuid(f, "club", ev->tenant_id);
-    set_uuid(f, "host", sget(ev->data, "host_club_id"));
-    set_uuid(f, "home", sget(ev->data, "home_club_id"));
-    set_uuid(f, "visit", sget(ev->data, "visit_id"));
-    int rc = typed_facts(call, ev, f, facts, e);
-    json_object_set_new(f, "facts", facts);
-    if (rc == 1)
-        *fact = f;
-    else
-        json_decref(f);
-    return rc < 0 ? -1 : 0;
+    pending_t *p = &b->p[b->n];
+    memset(p, 0, sizeof *p);
+    return p;
 }
 
-int analytics_ingest(db_tx_t *tx, json_t *facts, long *added, err_t *e) {
-    char *text = jsonx_dump(facts);
-    if (!text) return err_set(e, 500, "internal", "", "out of memory");
-    const char *p[] = {text};
+int analytics_batch_add(const svc_call_t *call, analytics_batch_t *b, const svc_event_t *ev,
+                        err_t *e) {
+    const json_t *d = ev->data;
+    const char *at = sget(ev->envelope, "timestamp"), *sign_in = NULL;
+    if (!ev->type || !at || !ev->id) return 0;
+    if (strcmp(ev->type, "auth.user_logged_in") == 0) {
+        sign_in = sget(d, "club_id") ? sget(d, "club_id") : ev->tenant_id;
+        if (!sign_in || !jsonx_is_uuid(sign_in)) return 0;
+    }
+    pending_t *p = next_pending(b);
+    if (!p) return err_set(e, 500, "internal", "", "out of memory");
+    strbuf_t *s = &b->text;
+    int n = 0;
+    p->off = s->len;
+    strbuf_putn(s, "{", 1);
+    put_str(s, &n, "id", ev->id);
+    put_str(s, &n, "at", at);
+    put_str(s, &n, "type", ev->type);
+    const char *club = ev->tenant_id && jsonx_is_uuid(ev->tenant_id) ? ev->tenant_id : NULL;
+    if (club) put_str(s, &n, "club", sign_in ? sign_in : club); /* a sign-in's club in its place */
+    put_uuid(s, &n, "host", sget(d, "host_club_id"));
+    put_uuid(s, &n, "home", sget(d, "home_club_id"));
+    const char *visit = sget(d, "visit_id");
+    if (visit && jsonx_is_uuid(visit)) {
+        put_str(s, &n, "visit", visit);
+        snprintf(p->visit, sizeof p->visit, "%s", visit);
+    }
+    if (sign_in && !club) put_str(s, &n, "club", sign_in);
+    int rc = typed_facts(call, ev, sign_in, s, &n, p, e);
+    if (rc == 1 && s->oom) rc = err_set(e, 500, "internal", "", "out of memory");
+    if (rc != 1) { /* nothing of it stays */
+        json_decref(p->data);
+        s->len = p->off;
+        if (s->p) s->p[s->len] = '\0';
+        return rc < 0 ? -1 : 0;
+    }
+    p->len = s->len - p->off;
+    b->n++;
+    return 0;
+}
+
+int analytics_ingest_text(db_tx_t *tx, const char *facts, long *added, err_t *e) {
+    const char *p[] = {facts};
     /* one ingest at a time across consumers and processes: two transactions recomputing the same
      * rollup row (DELETE + INSERT of a (host, home, day)) or creating the same month's partition
      * would collide (unique violation / duplicate table, a whole batch retried); the lock is its
@@ -267,40 +371,47 @@ int analytics_ingest(db_tx_t *tx, json_t *facts, long *added, err_t *e) {
         PQclear(r);
         r = db_exec(tx, "SELECT analytics.ingest($1::jsonb)", 1, p, e);
     }
-    free(text);
     if (!r) return -1;
     if (added) *added = atol(PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
 }
 
-/* The text array literal {a,b,...} of the distinct UUID strings under key k of the facts that
- * have one (UUIDs only: no quoting needed), "" when none; a new string (free) or NULL when out
- * of memory. */
-static char *uuid_array(const json_t *facts, const char *k) {
-    strbuf_t b = {0};
-    json_t *seen = json_object(), *f;
-    size_t i;
-    int n = 0;
-    if (!seen) return NULL;
-    json_array_foreach(facts, i, f) {
-        const char *v = sget(f, k);
-        if (!v || !jsonx_is_uuid(v) || json_object_get(seen, v)) continue;
-        json_object_set_new(seen, v, json_true());
-        strbuf_puts(&b, n++ ? "," : "{");
-        strbuf_puts(&b, v);
-    }
-    json_decref(seen);
-    if (n) strbuf_puts(&b, "}");
-    return strbuf_take(&b);
+int analytics_ingest(db_tx_t *tx, json_t *facts, long *added, err_t *e) {
+    char *text = jsonx_dump(facts);
+    if (!text) return err_set(e, 500, "internal", "", "out of memory");
+    int rc = analytics_ingest_text(tx, text, added, e);
+    free(text);
+    return rc;
 }
 
-/* Runs sql with the UUID array of key k of the facts and keeps its rows (text, lowercase id
- * first, value second) in *out {id: value}; *out empty when no fact has one. 0 or -1 + e. */
-static int lookup(db_tx_t *tx, const json_t *facts, const char *k, const char *sql, json_t **out,
+/* The text array literal {a,b,...} of the distinct UUID strings of the batch's facts' visits
+ * (tz = 0) or time-zone clubs (tz = 1) (UUIDs only: no quoting needed), "" when none; a new
+ * string (free) or NULL when out of memory. */
+static char *uuid_array(const analytics_batch_t *b, int tz) {
+    strbuf_t s = {0};
+    json_t *seen = json_object();
+    int n = 0;
+    if (!seen) return NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        const char *v = tz ? b->p[i].tz : b->p[i].visit;
+        if (!*v || json_object_get(seen, v)) continue;
+        json_object_set_new(seen, v, json_true());
+        strbuf_puts(&s, n++ ? "," : "{");
+        strbuf_puts(&s, v);
+    }
+    json_decref(seen);
+    if (n) strbuf_puts(&s, "}");
+    return strbuf_take(&s);
+}
+
+/* Runs sql with the UUID array of the batch's visits or clubs (uuid_array) and keeps its rows
+ * (text, lowercase id first, value second) in *out {id: value}; *out empty when no fact has
+ * one. 0 or -1 + e. */
+static int lookup(db_tx_t *tx, const analytics_batch_t *b, int tz, const char *sql, json_t **out,
                   err_t *e) {
     *out = json_object();
-    char *arr = uuid_array(facts, k);
+    char *arr = uuid_array(b, tz);
     if (!*out || !arr) {
         free(arr);
         return err_set(e, 500, "internal", "", "out of memory");
@@ -325,82 +436,131 @@ static void lower_uuid(const char *in, char out[37]) {
         if (*c >= 'A' && *c <= 'F') *c = (char)(*c - 'A' + 'a');
 }
 
+/* The rest of fact p after its text (resolve's part, see analytics_batch_text) into out. */
+static int finish_fact(const svc_call_t *call, const pending_t *p, json_t *known, json_t *tzs,
+                       strbuf_t *out, err_t *e) {
+    int n = p->facts_n;
+    char key[65] = "";
+    if (p->data && p->visit[0]) {
+        char v[37];
+        lower_uuid(p->visit, v);
+        if (!json_object_get(known, v)) {
+            svc_caller_t c = *call->caller;
+            snprintf(c.request_id, sizeof c.request_id, "%s", p->cid);
+            const svc_call_t one = {.env = call->env, .module = call->module, .caller = &c};
+            int got = 0;
+            if (visit_attrs(&one, p->data, out, &n, p->has_key ? NULL : key, &got, e) != 0)
+                return -1;
+            if (got) json_object_set_new(known, v, json_string(""));
+        }
+    }
+    strbuf_putn(out, "}", 1);
+    n = 1; /* the fact's own members: id and more before */
+    if (key[0]) put_str(out, &n, "member_key", key);
+    if (p->tz[0]) {
+        char c[37];
+        lower_uuid(p->tz, c);
+        if (!json_object_get(tzs, c)) {
+            json_t *doc = NULL;
+            if (ask(call, "member", "get_club", p->tz, "club:read", json_pack("{s:s}", "id", p->tz),
+                    &doc, e) < 0)
+                return -1;
+            json_object_set_new(tzs, c,
+                                json_string(sget(doc, "timezone") ? sget(doc, "timezone") : "UTC"));
+            json_decref(doc);
+        }
+        const char *tz = json_string_value(json_object_get(tzs, c));
+        if (tz) put_str(out, &n, "tz", tz);
+    }
+    strbuf_putn(out, "}", 1);
+    return 0;
+}
+
+int analytics_batch_text(const svc_call_t *call, const analytics_batch_t *b, json_t *known,
+                         json_t *tzs, strbuf_t *out, err_t *e) {
+    strbuf_putn(out, "[", 1);
+    for (size_t i = 0; i < b->n; i++) {
+        const pending_t *p = &b->p[i];
+        if (i) strbuf_putn(out, ",", 1);
+        strbuf_putn(out, b->text.p + p->off, p->len);
+        if (finish_fact(call, p, known, tzs, out, e) != 0) return -1;
+    }
+    strbuf_putn(out, "]", 1);
+    return out->oom ? err_set(e, 500, "internal", "", "out of memory") : 0;
+}
+
 /* The look-ups the facts of a batch wait for, in a statement each for the whole batch (not one
  * per event): which of their visits already have attributes (visit_folds: an earlier event
- * carried them) and the time zones of their clubs (the club dimension). Then in batch order: the
- * first event of a visit without attributes gets them (visit_attrs: from the event, else
- * reciprocal's get_visit), later ones of the same visit nothing; a club without a row in the
- * dimension is asked of member's get_club once. The pending fields are removed. 0 or -1 + e. */
-static int resolve(const svc_call_t *call, db_tx_t *tx, json_t *facts, err_t *e) {
-    json_t *known = NULL, *tzs = NULL, *f;
+ * carried them) and the time zones of their clubs (the club dimension); then the batch's text
+ * (analytics_batch_text). 0 or -1 + e. */
+static int resolve(const svc_call_t *call, db_tx_t *tx, const analytics_batch_t *b, strbuf_t *out,
+                   err_t *e) {
+    json_t *known = NULL, *tzs = NULL;
     int rc = -1;
-    size_t i;
     /* one primary-key probe per id (analytics 0011): `visit_id = ANY ($1)` planned with the
      * batch's ~130 ids scanned the whole of visit_folds per batch (docs/analytics.md "Ingest
      * speed: the visits before the batch by probes") */
-    if (lookup(tx, facts, "visit",
-               "SELECT v::text, '' FROM analytics.folds_with_attrs($1::uuid[]) v", &known,
+    if (lookup(tx, b, 0, "SELECT v::text, '' FROM analytics.folds_with_attrs($1::uuid[]) v", &known,
                e) != 0 ||
-        lookup(tx, facts, PENDING_TZ,
+        lookup(tx, b, 1,
                "SELECT club_id::text, timezone FROM analytics.clubs "
                "WHERE club_id = ANY ($1::uuid[])",
                &tzs, e) != 0)
         goto done;
-    json_array_foreach(facts, i, f) {
-        const json_t *d = json_object_get(f, PENDING_DATA);
-        if (d && sget(f, "visit")) {
-            char v[37];
-            lower_uuid(sget(f, "visit"), v);
-            if (!json_object_get(known, v)) {
-                svc_caller_t c = *call->caller;
-                snprintf(c.request_id, sizeof c.request_id, "%s", sget(f, PENDING_CID));
-                const svc_call_t one = {.env = call->env, .module = call->module, .caller = &c};
-                if (visit_attrs(&one, d, f, json_object_get(f, "facts"), e) != 0) goto done;
-                if (json_object_get(json_object_get(f, "facts"), "arrive_on"))
-                    json_object_set_new(known, v, json_string(""));
-            }
-        }
-        const char *club = sget(f, PENDING_TZ);
-        if (club) {
-            char c[37];
-            lower_uuid(club, c);
-            if (!json_object_get(tzs, c)) {
-                json_t *doc = NULL;
-                if (ask(call, "member", "get_club", club, "club:read",
-                        json_pack("{s:s}", "id", club), &doc, e) < 0)
-                    goto done;
-                json_object_set_new(
-                    tzs, c, json_string(sget(doc, "timezone") ? sget(doc, "timezone") : "UTC"));
-                json_decref(doc);
-            }
-            json_object_set(f, "tz", json_object_get(tzs, c));
-        }
-        json_object_del(f, PENDING_DATA);
-        json_object_del(f, PENDING_CID);
-        json_object_del(f, PENDING_TZ);
-    }
-    rc = 0;
+    rc = analytics_batch_text(call, b, known, tzs, out, e);
 done:
     json_decref(known);
     json_decref(tzs);
     return rc;
 }
 
+/* Days since 1970-01-01 of the date "YYYY-MM-DD" s starts with, -1 when it does not. */
+static long epoch_day(const char *s) {
+    char date[11];
+    if (!s || strlen(s) < 10) return -1;
+    memcpy(date, s, 10);
+    date[10] = '\0';
+    if (!jsonx_is_date(date)) return -1;
+    struct tm tm = {
+        .tm_year = atoi(date) - 1900, .tm_mon = atoi(date + 5) - 1, .tm_mday = atoi(date + 8)};
+    return (long)(timegm(&tm) / 86400);
+}
+
+int analytics_inbox_needed_at(const svc_env_t *env, const svc_event_t *ev, time_t now) {
+    const analytics_settings_t *s = analytics_settings(env);
+    long day = epoch_day(sget(ev->envelope, "timestamp"));
+    if (!s || !env->cfg || day < 0) return 1;
+    /* the raw row stays until its month's partition ends more than retention_days ago: at least
+     * day + 1 + retention_days; the stream delivers it again until at most its store time (before
+     * now) + the stream's retention */
+    long stream_days = (env->cfg->events_retention_h + 23) / 24;
+    return day + s->retention_days < (long)(now / 86400) + stream_days + 2;
+}
+
+int analytics_inbox_needed(const svc_env_t *env, const svc_event_t *ev) {
+    return analytics_inbox_needed_at(env, ev, time(NULL));
+}
+
 int analytics_on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, err_t *e) {
-    json_t *fact = NULL;
-    if (analytics_fact(call, ev, &fact, e) != 0) return -1;
-    if (!fact) return 0;
     if (ev->acc) /* the consumer's transaction: resolved and applied by analytics_flush */
-        return json_array_append_new(ev->acc, fact) == 0
-                   ? 0
-                   : err_set(e, 500, "internal", "", "out of memory");
-    json_t *batch = json_pack("[o]", fact);
-    int rc = analytics_flush(call, tx, batch, e);
-    json_decref(batch);
+        return analytics_batch_add(call, ev->acc, ev, e);
+    analytics_batch_t *b = analytics_batch_new();
+    if (!b) return err_set(e, 500, "internal", "", "out of memory");
+    int rc = analytics_batch_add(call, b, ev, e);
+    if (rc == 0) rc = analytics_flush(call, tx, b, e);
+    analytics_batch_free(b);
     return rc;
 }
 
-int analytics_flush(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e) {
-    if (!json_array_size(acc)) return 0;
-    return resolve(call, tx, acc, e) == 0 ? analytics_ingest(tx, acc, NULL, e) : -1;
+int analytics_flush(const svc_call_t *call, db_tx_t *tx, void *acc, err_t *e) {
+    const analytics_batch_t *b = acc;
+    if (!b || !b->n) return 0;
+    strbuf_t out = {0};
+    strbuf_reserve(&out, b->text.len + b->n * 64 + 2);
+    int rc = resolve(call, tx, b, &out, e);
+    char *text = strbuf_take(&out);
+    if (rc == 0 && !text) rc = err_set(e, 500, "internal", "", "out of memory");
+    if (rc == 0) rc = analytics_ingest_text(tx, text, NULL, e);
+    free(text);
+    return rc;
 }

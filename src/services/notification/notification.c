@@ -283,7 +283,7 @@ static int on_event(const svc_call_t *call, db_tx_t *tx, const svc_event_t *ev, 
 
 /* The messages (rules.c), then the webhook deliveries (webhook.c) of a consumer transaction's
  * events, one statement each. */
-static int on_flush(const svc_call_t *call, db_tx_t *tx, json_t *acc, err_t *e) {
+static int on_flush(const svc_call_t *call, db_tx_t *tx, void *acc, err_t *e) {
     (void)call;
     if (notify_messages_flush(tx, acc, e) != 0) return -1;
     return notify_webhooks_flush(tx, acc, e);

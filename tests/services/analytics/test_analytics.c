@@ -518,10 +518,41 @@ static void test_flags(void) {
     json_decref(r);
 }
 
-/* Same stream again (durables deleted): the inbox skips every event; rollups unchanged. */
+/* The count of sql as the app role in the relay scope (the inbox's policy admits only it). */
+static long long relay_count(const char *sql) {
+    db_scope_t sc = {.relay = 1};
+    db_tx_t *tx = NULL;
+    err_t e = {0};
+    long long n = -1;
+    if (db_begin(g_db, &sc, &tx, &e) != 0) return -1;
+    PGresult *r = db_exec(tx, sql, 0, NULL, &e);
+    if (r && PQntuples(r) == 1) n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    db_tx_rollback(&tx);
+    return n;
+}
+
+/* Same stream again (durables deleted): rollups unchanged. The consumers claim in the inbox only
+ * the events the raw store may drop while the stream still holds them (analytics_inbox_needed:
+ * the fixture's are within its retention, so most are not claimed): the raw store's key skips
+ * the others. */
 static void test_replay_is_idempotent(void) {
     char *before = snapshot(NULL);
     long long raw = owner_count("SELECT count(*) FROM analytics.raw_events", 0, NULL);
+    const char *inbox_sql = "SELECT count(*) FROM analytics.inbox";
+    long long claimed = relay_count(inbox_sql);
+    /* inbox_needed is on: the stored events within the raw store's retention less the stream's
+     * were applied without a claim, but for those applied one by one (a fetch of one event, a
+     * batch that failed: that path claims every event); with the option off all were claimed */
+    const char *young_sql =
+        "SELECT count(*) FROM analytics.inbox i JOIN analytics.raw_events r "
+        "ON r.event_id = i.event_id WHERE r.occurred_at > now() - interval '360 days'";
+    long long young = owner_count("SELECT count(*) FROM analytics.raw_events "
+                                  "WHERE occurred_at > now() - interval '360 days'",
+                                  0, NULL),
+              young_claimed = relay_count(young_sql);
+    CHECK(young > 10 && young_claimed >= 0 && young_claimed * 4 < young);
+    CHECK(claimed > young_claimed); /* the older ones were claimed */
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     REQUIRE(natsConnection_ConnectTo(&nc, g_nats_url) == NATS_OK);
@@ -542,8 +573,40 @@ static void test_replay_is_idempotent(void) {
     char *after = snapshot(NULL);
     CHECK(before && after && strcmp(before, after) == 0);
     CHECK_EQ_INT(owner_count("SELECT count(*) FROM analytics.raw_events", 0, NULL), raw);
+    CHECK_EQ_INT(relay_count(inbox_sql), claimed);
     free(before);
     free(after);
+}
+
+/* analytics_inbox_needed at its boundary (now injected): an event is claimed when its day plus
+ * the raw store's retention does not reach today plus the stream's retention (days, rounded
+ * up) plus two days; unreadable dates and a missing configuration are claimed. */
+static void test_inbox_needed_boundary(void) {
+    const analytics_settings_t *as = analytics_settings(&g_env);
+    const int saved_h = g_cfg.events_retention_h;
+    g_cfg.events_retention_h = 721; /* 31 days rounded up */
+    struct tm tm = {.tm_year = 126, .tm_mon = 11, .tm_mday = 7, .tm_hour = 23, .tm_min = 59};
+    const time_t now = timegm(&tm);
+    long edge = now / 86400 + 31 + 2 - as->retention_days; /* the oldest day not claimed */
+    char at[40];
+    json_t *env = json_object();
+    const svc_event_t ev = {.id = A, .type = "visit.requested", .envelope = env};
+    for (long d = edge - 1; d <= edge + 1; d++) {
+        time_t t = (time_t)d * 86400 + 3600;
+        strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S.000Z", gmtime(&t));
+        json_object_set_new(env, "timestamp", json_string(at));
+        CHECK_EQ_INT(analytics_inbox_needed_at(&g_env, &ev, now), d < edge);
+    }
+    json_object_set_new(env, "timestamp", json_string("2026-13-01T00:00:00Z"));
+    CHECK_EQ_INT(analytics_inbox_needed_at(&g_env, &ev, now), 1);
+    json_object_del(env, "timestamp");
+    CHECK_EQ_INT(analytics_inbox_needed_at(&g_env, &ev, now), 1);
+    json_object_set_new(env, "timestamp", json_string("2026-12-07T10:00:00Z"));
+    CHECK_EQ_INT(analytics_inbox_needed_at(&g_env, &ev, now), 0);
+    const svc_env_t bare = {0};
+    CHECK_EQ_INT(analytics_inbox_needed_at(&bare, &ev, now), 1);
+    g_cfg.events_retention_h = saved_h;
+    json_decref(env);
 }
 
 /* A late event (v1 checked out days later) and a replayed old one (v0 confirmed again with an
@@ -1385,6 +1448,30 @@ static char *seq_scans(db_tx_t *tx) {
     return v;
 }
 
+/* Adds a visit event (host A, home B, member m, its attributes on day) to the batch b as the
+ * consumers do (analytics_batch_add). */
+static void batch_visit(const svc_call_t *call, analytics_batch_t *b, const char *v, const char *m,
+                        const char *at, const char *day, const char *status) {
+    char id[40];
+    err_t e = {0};
+    uuid(id);
+    json_t *env =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, "
+                  "s:[s], s:s, s:s}}",
+                  "id", id, "type", "visit.requested", "tenant_id", B, "timestamp", at, "data",
+                  "visit_id", v, "host_club_id", A, "home_club_id", B, "member_id", m, "status",
+                  status, "arrive_on", day, "depart_on", day, "guests", 0, "facilities", "golf",
+                  "host_timezone", "Europe/London", "requested_at", at);
+    const svc_event_t ev = {.id = id,
+                            .type = "visit.requested",
+                            .tenant_id = B,
+                            .correlation_id = "",
+                            .data = json_object_get(env, "data"),
+                            .envelope = env};
+    CHECK_EQ_INT(analytics_batch_add(call, b, &ev, &e), 0);
+    json_decref(env);
+}
+
 /* 0011: a batch (analytics_flush: its look-ups, then analytics.ingest) reads its visits' folds
  * (which have attributes) and their rows before the batch by one primary-key probe per visit,
  * never by a sequential scan of analytics.visit_folds or analytics.visits, from the first batch
@@ -1404,17 +1491,15 @@ static void test_visits_before_probes(void) {
     /* twelve new visits (from about ten ids a custom plan of `= ANY` scans a small table whole)
      * and a later status of a fixture visit (a row before the batch; v0 stays completed: no
      * member key leaves a daily row, whose probe is another statement) */
-    json_t *facts = y_attrs(V[0], M1, "2027-06-02T10:00:00.000Z", "2027-06-12");
-    json_object_set_new(json_object_get(json_array_get(facts, 0), "facts"), "status",
-                        json_string("completed"));
+    const svc_call_t call = {.env = &g_env, .module = &analytics_module, .caller = &g_na};
+    analytics_batch_t *facts = analytics_batch_new();
+    REQUIRE(facts);
+    batch_visit(&call, facts, V[0], M1, "2027-06-02T10:00:00.000Z", "2027-06-12", "completed");
     for (int i = 0; i < 12; i++) {
         uuid(x[i]);
-        json_t *more = y_attrs(x[i], m, "2027-06-01T10:00:00.000Z", "2027-06-10");
-        json_array_extend(facts, more);
-        json_decref(more);
+        batch_visit(&call, facts, x[i], m, "2027-06-01T10:00:00.000Z", "2027-06-10", "requested");
     }
     char *before = seq_scans(tx);
-    const svc_call_t call = {.env = &g_env, .module = &analytics_module, .caller = &g_na};
     CHECK_EQ_INT(analytics_flush(&call, tx, facts, &e), 0);
     char *after = seq_scans(tx);
     REQUIRE(before && after);
@@ -1436,7 +1521,7 @@ static void test_visits_before_probes(void) {
     db_rollback(tx);
     free(before);
     free(after);
-    json_decref(facts);
+    analytics_batch_free(facts);
     db_pool_close(fresh);
 }
 
@@ -1602,6 +1687,7 @@ int main(void) {
         RUN(test_visits_before_probes);
         RUN(test_stored_events_skipped);
         RUN(test_member_key_follows_the_key);
+        RUN(test_inbox_needed_boundary);
     }
     db_pool_close(g_db);
     db_pool_close(g_owner);
