@@ -59,7 +59,8 @@ static void door_free(door_t *d) {
     "SELECT encode(k.public_key, 'hex'), d.doc, d.revoked, d.repeat, d.member_id FROM (SELECT 1) " \
     "one LEFT JOIN reciprocal.loi_keys k ON k.club_id = $1::uuid AND k.kid = $2 LEFT JOIN "        \
     "LATERAL (SELECT v.member_id, CASE WHEN $6::bool OR " SAME_DAY_SQL " THEN "                    \
-    "reciprocal.visit_doc(v) ELSE jsonb_build_object('id', v.id, 'member_id', v.member_id, "       \
+    "reciprocal.visit_doc(v, reciprocal.loi_json(l)) ELSE jsonb_build_object('id', v.id, "         \
+    "'member_id', v.member_id, "                                                                   \
     "'home_club_id', v.home_club_id, 'host_club_id', v.host_club_id, 'agreement_id', "             \
     "v.agreement_id, 'arrive_on', v.arrive_on, 'depart_on', v.depart_on, 'days', v.days, "         \
     "'guests', v.guests, 'facilities', to_jsonb(v.facilities), 'host_timezone', "                  \
@@ -230,7 +231,9 @@ static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, char statu
     "to_timestamp($2::bigint), checked_in_by = $3, updated_at = now() WHERE v.id = $1 RETURNING "  \
     "v), hist AS (INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "    \
     "action, from_status, to_status, reason) SELECT (up.v).id, $4, $3, 'check_in', $5, "           \
-    "'checked_in', NULL FROM up)" more " SELECT reciprocal.visit_doc(up.v)::text FROM up"
+    "'checked_in', NULL FROM up)" more " SELECT reciprocal.visit_doc(up.v, "                       \
+    "reciprocal.loi_json(lo))::text FROM up LEFT JOIN reciprocal.lois lo ON lo.visit_id = "        \
+    "(up.v).id"
 
 /* The `visit.checked_in` event's payload. */
 static json_t *checked_in_event(const door_t *d, const char *host) {
