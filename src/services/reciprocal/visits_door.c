@@ -157,16 +157,22 @@ int visit_verify_loi(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
  * lock), the (member, host) lock of $3, $4 (VISIT_LOCK_MEMBER_HOST_SQL): both locks in ONE
  * statement, taken in the order of the two statements they were (row, then member and host).
  * And app.outbox_wake for the rest of the transaction: $5 'local' (core migration 0005: the
- * outbox trigger then sends no NOTIFY, the caller wakes its relay after the COMMIT) or ''. */
+ * outbox trigger then sends no NOTIFY, the caller wakes its relay after the COMMIT) or ''; and
+ * plan_cache_mode force_generic_plan for the statements after it (the rules' facts, the move,
+ * the fees): each pool connection planned each of them for its parameters five times before
+ * the generic plan PostgreSQL then keeps (pg_stat_statements: 47 plans over 211 check-ins); now
+ * once (docs/reciprocal.md "Speed: the move without loi_doc (stop 22)"). */
 #define DOOR_ROW_SQL                                                                               \
     "SELECT v.status, v.host_club_id, s.same_day::int, CASE WHEN v.status = 'checked_in' AND "     \
     "s.same_day THEN reciprocal.visit_doc(v)::text END AS doc FROM reciprocal.visits v CROSS "     \
     "JOIN LATERAL (SELECT v.checked_in_at IS NOT NULL AND (v.checked_in_at AT TIME ZONE "          \
     "v.host_timezone)::date = (to_timestamp($2::bigint) AT TIME ZONE v.host_timezone)::date AS "   \
     "same_day) s WHERE v.id = $1 FOR UPDATE OF v"
+#define GENERIC_PLANS_SQL "set_config('plan_cache_mode', 'force_generic_plan', true)"
 #define DOOR_LOCK_SQL                                                                              \
     "SELECT k.status, k.host_club_id, k.same_day, k.doc, " VISIT_LOCK_MEMBER_HOST_SQL(             \
-        "$3", "$4") ", " OUTBOX_WAKE_SET_SQL("$5") " FROM (" DOOR_ROW_SQL ") k"
+        "$3", "$4") ", " OUTBOX_WAKE_SET_SQL("$5") ", " GENERIC_PLANS_SQL " FROM (" DOOR_ROW_SQL   \
+                                                   ") k"
 
 /* What the row lock found: 0 to go on with the check-in (status and host copied), 1 when it is
  * a same-day repeat (*out: the locked row's document), -1 + err (404, 409 naming the allowed
