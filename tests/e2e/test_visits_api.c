@@ -590,18 +590,27 @@ static int reciprocal_notifies(PGconn *l) {
  * per database. The server wakes its own relay after the COMMIT, so the `visit.checked_in`
  * event is still published at once (within 1 s: the relay's full pass is 2 s away at most, and
  * the test asks for the event well inside one). */
-static void test_door_wakes_relay(void) {
+/* A one-day visit of member 1 at host B on date, approved and confirmed: its id and letter. */
+static int confirmed_visit(const char *date, char id[64], char tok[LOI_TOKEN_MAX + 1]) {
     e2e_resp_t r;
     json_t *v = NULL;
-    visit(g_m1, 1, "2030-07-09", "2030-07-09", ",\"facilities\":[\"dining\"]", &r);
-    REQUIRE(r.status == 201);
-    char id[64], tok[LOI_TOKEN_MAX + 1];
-    snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
+    visit(g_m1, 1, date, date, ",\"facilities\":[\"dining\"]", &r);
+    int ok = r.status == 201;
+    snprintf(id, 64, "%s", ok ? jstr(r.json, "id") : "");
     e2e_resp_free(&r);
-    REQUIRE(act(g_admin[0], id, "approve", NULL, &v) == 200);
-    snprintf(tok, sizeof tok, "%s", jstr(json_object_get(v, "loi"), "token"));
+    if (!ok || act(g_admin[0], id, "approve", NULL, &v) != 200) {
+        json_decref(v);
+        return -1;
+    }
+    snprintf(tok, LOI_TOKEN_MAX + 1, "%s", jstr(json_object_get(v, "loi"), "token"));
     json_decref(v);
-    REQUIRE(act(g_admin[1], id, "confirm", NULL, NULL) == 200);
+    return act(g_admin[1], id, "confirm", NULL, NULL) == 200 ? 0 : -1;
+}
+
+static void test_door_wakes_relay(void) {
+    json_t *v = NULL;
+    char id[64], tok[LOI_TOKEN_MAX + 1];
+    REQUIRE(confirmed_visit("2030-07-09", id, tok) == 0);
     PGconn *l = PQconnectdb(getenv("RECIPROCAL_TEST_DATABASE_URL"));
     REQUIRE(PQstatus(l) == CONNECTION_OK);
     PQclear(PQexec(l, "SELECT set_config('app.network_admin', 'on', false), "
@@ -634,6 +643,52 @@ static void test_door_wakes_relay(void) {
           strcmp(PQgetvalue(q, 0, 0), "1") == 0); /* one event, written */
     PQclear(q);
     PQfinish(l);
+}
+
+/* The door builds the visit document with the letter row it reads or joins (reciprocal 0017:
+ * visit_doc(v, loi_json(l))), without reciprocal.loi_doc's PL/pgSQL call: with loi_doc made to
+ * raise (as the owner; restored after), the letter check, the first check-in (its move) and the
+ * same-day repeat still answer, each with the letter; then, loi_doc restored, the document GET
+ * answers is the check-in's letter byte for byte. On s22 the letter check and the check-in
+ * answered 500 (loi_doc called). */
+static void test_door_without_loi_doc(void) {
+    char id[64], tok[LOI_TOKEN_MAX + 1], path[256];
+    REQUIRE(confirmed_visit("2030-07-16", id, tok) == 0);
+    long long at = utc(2030, 7, 16, 12);
+    PGconn *pg = PQconnectdb(getenv("RECIPROCAL_TEST_OWNER_URL"));
+    REQUIRE(PQstatus(pg) == CONNECTION_OK);
+    PGresult *q = PQexec(pg, "SELECT pg_get_functiondef('reciprocal.loi_doc(uuid)'::regprocedure)");
+    REQUIRE(PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1);
+    char *def = strdup(PQgetvalue(q, 0, 0));
+    PQclear(q);
+    q = PQexec(pg, "CREATE OR REPLACE FUNCTION reciprocal.loi_doc(visit uuid) RETURNS jsonb "
+                   "LANGUAGE plpgsql STABLE AS $$ BEGIN RAISE EXCEPTION 'loi_doc called'; END $$");
+    CHECK(PQresultStatus(q) == PGRES_COMMAND_OK);
+    PQclear(q);
+    json_t *ver = NULL, *in = NULL, *rep = NULL;
+    CHECK_EQ_INT(door(NULL, "/api/v1/lois/verify", tok, at, &ver), 200);
+    CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, at, &in), 200);
+    CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, at + 60, &rep), 200);
+    q = PQexec(pg, def); /* loi_doc as it was */
+    CHECK(PQresultStatus(q) == PGRES_COMMAND_OK);
+    PQclear(q);
+    free(def);
+    PQfinish(pg);
+    json_t *loi = json_object_get(in, "loi");
+    CHECK_STR(jstr(json_object_get(json_object_get(ver, "visit"), "loi"), "token"), tok);
+    CHECK_STR(jstr(in, "status"), "checked_in");
+    CHECK_STR(jstr(loi, "token"), tok);
+    CHECK(json_is_false(json_object_get(loi, "revoked")));
+    CHECK(json_equal(json_object_get(rep, "loi"), loi));
+    e2e_resp_t r;
+    snprintf(path, sizeof path, "/api/v1/visits/%s", id);
+    REQUIRE(req(g_admin[1], "GET", path, NULL, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(json_object_size(loi) == 6 && json_equal(json_object_get(r.json, "loi"), loi));
+    e2e_resp_free(&r);
+    json_decref(ver);
+    json_decref(in);
+    json_decref(rep);
 }
 
 /* The visit document is planned with the statement that calls it (migration 0014): visit_doc
@@ -789,6 +844,7 @@ int main(void) {
     RUN(test_flow);
     RUN(test_door);
     RUN(test_door_wakes_relay);
+    RUN(test_door_without_loi_doc);
     RUN(test_documents_inlined);
     RUN(test_agreement_unlocked);
     RUN(test_sweep_beside_visit);

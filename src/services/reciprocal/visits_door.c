@@ -59,7 +59,8 @@ static void door_free(door_t *d) {
     "SELECT encode(k.public_key, 'hex'), d.doc, d.revoked, d.repeat, d.member_id FROM (SELECT 1) " \
     "one LEFT JOIN reciprocal.loi_keys k ON k.club_id = $1::uuid AND k.kid = $2 LEFT JOIN "        \
     "LATERAL (SELECT v.member_id, CASE WHEN $6::bool OR " SAME_DAY_SQL " THEN "                    \
-    "reciprocal.visit_doc(v) ELSE jsonb_build_object('id', v.id, 'member_id', v.member_id, "       \
+    "reciprocal.visit_doc(v, reciprocal.loi_json(l)) ELSE jsonb_build_object('id', v.id, "         \
+    "'member_id', v.member_id, "                                                                   \
     "'home_club_id', v.home_club_id, 'host_club_id', v.host_club_id, 'agreement_id', "             \
     "v.agreement_id, 'arrive_on', v.arrive_on, 'depart_on', v.depart_on, 'days', v.days, "         \
     "'guests', v.guests, 'facilities', to_jsonb(v.facilities), 'host_timezone', "                  \
@@ -156,16 +157,22 @@ int visit_verify_loi(const svc_call_t *call, json_t *in, json_t **out, err_t *e)
  * lock), the (member, host) lock of $3, $4 (VISIT_LOCK_MEMBER_HOST_SQL): both locks in ONE
  * statement, taken in the order of the two statements they were (row, then member and host).
  * And app.outbox_wake for the rest of the transaction: $5 'local' (core migration 0005: the
- * outbox trigger then sends no NOTIFY, the caller wakes its relay after the COMMIT) or ''. */
+ * outbox trigger then sends no NOTIFY, the caller wakes its relay after the COMMIT) or ''; and
+ * plan_cache_mode force_generic_plan for the statements after it (the rules' facts, the move,
+ * the fees): each pool connection planned each of them for its parameters five times before
+ * the generic plan PostgreSQL then keeps (pg_stat_statements: 47 plans over 211 check-ins); now
+ * once (docs/reciprocal.md "Speed: the move without loi_doc (stop 22)"). */
 #define DOOR_ROW_SQL                                                                               \
     "SELECT v.status, v.host_club_id, s.same_day::int, CASE WHEN v.status = 'checked_in' AND "     \
     "s.same_day THEN reciprocal.visit_doc(v)::text END AS doc FROM reciprocal.visits v CROSS "     \
     "JOIN LATERAL (SELECT v.checked_in_at IS NOT NULL AND (v.checked_in_at AT TIME ZONE "          \
     "v.host_timezone)::date = (to_timestamp($2::bigint) AT TIME ZONE v.host_timezone)::date AS "   \
     "same_day) s WHERE v.id = $1 FOR UPDATE OF v"
+#define GENERIC_PLANS_SQL "set_config('plan_cache_mode', 'force_generic_plan', true)"
 #define DOOR_LOCK_SQL                                                                              \
     "SELECT k.status, k.host_club_id, k.same_day, k.doc, " VISIT_LOCK_MEMBER_HOST_SQL(             \
-        "$3", "$4") ", " OUTBOX_WAKE_SET_SQL("$5") " FROM (" DOOR_ROW_SQL ") k"
+        "$3", "$4") ", " OUTBOX_WAKE_SET_SQL("$5") ", " GENERIC_PLANS_SQL " FROM (" DOOR_ROW_SQL   \
+                                                   ") k"
 
 /* What the row lock found: 0 to go on with the check-in (status and host copied), 1 when it is
  * a same-day repeat (*out: the locked row's document), -1 + err (404, 409 naming the allowed
@@ -230,7 +237,9 @@ static int door_rules(const svc_call_t *call, db_tx_t *tx, door_t *d, char statu
     "to_timestamp($2::bigint), checked_in_by = $3, updated_at = now() WHERE v.id = $1 RETURNING "  \
     "v), hist AS (INSERT INTO reciprocal.visit_transitions (visit_id, club_id, actor_user_id, "    \
     "action, from_status, to_status, reason) SELECT (up.v).id, $4, $3, 'check_in', $5, "           \
-    "'checked_in', NULL FROM up)" more " SELECT reciprocal.visit_doc(up.v)::text FROM up"
+    "'checked_in', NULL FROM up)" more " SELECT reciprocal.visit_doc(up.v, "                       \
+    "reciprocal.loi_json(lo))::text FROM up LEFT JOIN reciprocal.lois lo ON lo.visit_id = "        \
+    "(up.v).id"
 
 /* The `visit.checked_in` event's payload. */
 static json_t *checked_in_event(const door_t *d, const char *host) {
