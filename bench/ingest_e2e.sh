@@ -24,6 +24,19 @@
 # is stopped (SIGSTOP) while the publisher fills the stream, nats_pub_us = nats-server's CPU per
 # event for the publishes alone, then the server continues on the backlog and the figures
 # (server_us, pg_us, nats_us) are the consumption alone (no eps: the count is polled by psql).
+# INGEST_E2E_PG_SPLIT=1 breaks pg_us down (docs/analytics.md "where PostgreSQL's CPU goes"): the
+# postmaster's children are sampled every 0.1 s during the run (/proc ticks and process title),
+# pg_split= prints µs per event per kind: backend, autovacuum worker, autovacuum launcher,
+# walwriter, checkpointer, background writer, the postmaster itself, and unseen (reaped children
+# not sampled before they ended: mostly autovacuum workers shorter than 0.1 s); pg_wal= the
+# WAL per event (bytes, records, full-page images, pg_stat_wal); then per analytics table
+# (pg_tables= lines): rows inserted / updated / HOT-updated / deleted, autovacuum and autoanalyze
+# runs, TOAST rows written; pg_autovacuum= autovacuum's CPU per table (log_autovacuum_min_duration
+# = 0, the eight largest; runs until the statistics are read, so the idle 5 s included).
+# The statistics are read after the run (their psql sessions count in idle_cpu, not in pg_us).
+# INGEST_E2E_ENV="VAR=value ..." adds settings to the server's environment (every binary), e.g.
+# RECIPROCAL_ANALYTICS_RETENTION_DAYS=1000: the bench's events (2025) then need no inbox claim,
+# as a deployment's fresh events (docs/analytics.md "Ingest speed: facts as text (stop 22)").
 # Usage: bench/ingest_e2e.sh  (BINS="A B" to compare builds; INGEST_E2E_EVENTS, _ROUNDS, _RATE, _PUBS)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -44,6 +57,56 @@ pg_ticks() {
     t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat" 2>/dev/null || echo 0)
     for c in $(pgrep -P "$pm" || true); do t=$((t + $(ticks "$c"))); done
     echo "$t"
+}
+# pg_sample PM: "pid ticks kind" of each live child of the postmaster PM (builtins only but pgrep)
+pg_sample() {
+    local c f t
+    for c in $(pgrep -P "$1" || true); do
+        read -r -a f 2>/dev/null <"/proc/$c/stat" || continue
+        IFS= read -r -d '' t 2>/dev/null <"/proc/$c/cmdline"
+        case $t in
+        *"autovacuum worker"*) t=autovacuum_worker ;;
+        *"autovacuum launcher"*) t=autovacuum_launcher ;;
+        *walwriter*) t=walwriter ;;
+        *checkpointer*) t=checkpointer ;;
+        *"background writer"*) t=bgwriter ;;
+        *"logical replication launcher"*) t=logical_launcher ;;
+        *) t=backend ;;
+        esac
+        echo "$c $((f[13] + f[14])) $t"
+    done
+}
+# pg_split_sampler PM OUT: appends a sample to OUT every 0.1 s ("S" lines separate them)
+pg_split_sampler() {
+    while :; do
+        echo S
+        pg_sample "$1"
+        sleep 0.1
+    done >>"$2"
+}
+# pg_split_report PM_SELF_TICKS PM_REAPED_TICKS FILE: the µs per event per kind. FILE holds the
+# first sample (B lines), every later sample, and the final one (E lines): a pid's ticks are
+# last seen - first seen (0 when born during the run); reaped children's CPU not seen by a
+# sample is "unseen".
+pg_split_report() {
+    awk -v self="$1" -v reaped="$2" -v hz="$HZ" -v n="$EVENTS" '
+        $1 == "B" { base[$2] = $3; kind[$2] = $4; next }
+        $1 == "S" { next }
+        $1 == "E" { fin[$2] = 1; last[$2] = $3; kind[$2] = $4; next }
+        { last[$1] = $2; kind[$1] = $3 }
+        END {
+            dead = 0
+            for (p in last) {
+                d = last[p] - base[p]
+                by[kind[p]] += d
+                if (!(p in fin)) dead += d
+            }
+            by["postmaster"] = self
+            by["unseen"] = reaped - dead
+            out = ""
+            for (k in by) out = out sprintf("%s%s=%.1f", out == "" ? "" : ",", k, by[k] / hz * 1e6 / n)
+            print out
+        }' "$3"
 }
 us() { awk -v d="$1" -v hz="$HZ" -v n="$EVENTS" 'BEGIN { printf "%.1f", d / hz * 1e6 / n }'; }
 
@@ -81,6 +144,9 @@ run_one() {
         RECIPROCAL_NATS_PASSWORD="$(rcp_nats_password "$dir/secrets.env" all)"
         RECIPROCAL_BUS_KEY="$(head -c 32 /dev/urandom | base64)" RECIPROCAL_SERVICES=analytics
         "RECIPROCAL_LISTEN=127.0.0.1:$http" RECIPROCAL_LOG_LEVEL=warn RECIPROCAL_LOG_FORMAT=text)
+    local -a extra
+    read -r -a extra <<<"${INGEST_E2E_ENV:-}"
+    envv+=("${extra[@]}")
     if ! env "${envv[@]}" RECIPROCAL_MIGRATE_DATABASE_URL="$RCP_PG_OWNER_URL" "$bin" migrate up \
         >"$dir/log/migrate.log" 2>&1; then
         echo "ingest-e2e bin=$bin error=migrate: $(tail -n 1 "$dir/log/migrate.log")"
@@ -97,7 +163,14 @@ run_one() {
     pm=$(head -n 1 "$PG_DATA/postmaster.pid")
     np=$(cat "$NATS_PIDFILE")
     sleep 1 # the consumers created
-    local s0 g0 n0 s1 g1 n1 split=""
+    local s0 g0 n0 s1 g1 n1 split="" pgsplit="" sampler="" superdb wal0="" pm0 pm1
+    superdb="${RCP_PG_SUPER_URL%/postgres}/reciprocal"
+    if [[ ${INGEST_E2E_PG_SPLIT:-0} == 1 ]]; then
+        "$RCP_PG_BIN/psql" -X -qAt "$superdb" -c "ALTER SYSTEM SET log_autovacuum_min_duration = 0" \
+            -c "SELECT pg_reload_conf()" >/dev/null 2>&1
+        wal0=$("$RCP_PG_BIN/psql" -X -qAt -F' ' "$superdb" -c \
+            "SELECT pg_current_wal_lsn() - '0/0', wal_records, wal_fpi FROM pg_stat_wal" 2>/dev/null)
+    fi
     local -a penv=(RECIPROCAL_DATABASE_URL="$RCP_PG_APP_URL" RECIPROCAL_NATS_URL="nats://127.0.0.1:$natsport"
         RECIPROCAL_NATS_USER=test RECIPROCAL_NATS_PASSWORD="$(rcp_nats_password "$dir/secrets.env" test)")
     if [[ ${INGEST_E2E_SPLIT:-0} == 1 ]]; then
@@ -110,6 +183,12 @@ run_one() {
         split="nats_pub_us=$(us $((n1 - n0)))"
     fi
     s0=$(ticks "$srv") g0=$(pg_ticks "$pm") n0=$(ticks "$np")
+    if [[ -n $wal0 ]]; then
+        pm0=$(awk '{ print $14 + $15, $16 + $17 }' "/proc/$pm/stat")
+        pg_sample "$pm" | sed 's/^/B /' >"$dir/pgsplit"
+        pg_split_sampler "$pm" "$dir/pgsplit" &
+        sampler=$!
+    fi
     if [[ -n $split ]]; then
         kill -CONT "$srv"
         local want=$((EVENTS - EVENTS % 2))
@@ -122,13 +201,25 @@ run_one() {
     else
         out=$(env "${penv[@]}" "$pub" "$EVENTS" 2>&1 | grep '^ingest-e2e' || true)
     fi
+    if [[ -n $sampler ]]; then # stopped at once (SIGKILL), the last sample beside g1
+        kill -KILL "$sampler" 2>/dev/null
+        wait "$sampler" 2>/dev/null
+    fi
     s1=$(ticks "$srv") g1=$(pg_ticks "$pm") n1=$(ticks "$np")
+    if [[ -n $sampler ]]; then
+        pm1=$(awk '{ print $14 + $15, $16 + $17 }' "/proc/$pm/stat")
+        pg_sample "$pm" | sed 's/^/E /' >>"$dir/pgsplit"
+        read -r -a pm0 <<<"$pm0"
+        read -r -a pm1 <<<"$pm1"
+        pgsplit="pg_split=[$(pg_split_report $((pm1[0] - pm0[0])) $((pm1[1] - pm0[1])) "$dir/pgsplit")]"
+    fi
     # what the three cost idle afterwards (every event applied: the consumers' empty fetches)
     sleep 5
     local idle
     idle=$(awk -v s=$(($(ticks "$srv") - s1)) -v g=$(($(pg_ticks "$pm") - g1)) \
         -v n=$(($(ticks "$np") - n1)) -v hz="$HZ" \
         'BEGIN { printf "server %.1f%%, PostgreSQL %.1f%%, nats-server %.1f%%", s / hz / 5 * 100, g / hz / 5 * 100, n / hz / 5 * 100 }')
+    [[ -n $wal0 ]] && pg_split_stats "$superdb" "$wal0" "$dir/log/pg.log" >"$dir/pgstats"
     stop_all
     local eps ok sv pg na tot
     eps=$(sed -n 's/.*\beps=\([0-9.]*\).*/\1/p' <<<"$out")
@@ -136,9 +227,43 @@ run_one() {
     sv=$(us $((s1 - s0))) pg=$(us $((g1 - g0))) na=$(us $((n1 - n0)))
     tot=$(awk -v a="$sv" -v b="$pg" -v c="$na" 'BEGIN { printf "%.1f", a + b + c }')
     echo "${out:-ingest-e2e error=no result} bin=$bin pub=$pub round=$3" \
-        "server_us=$sv pg_us=$pg nats_us=$na cpu_us=$tot $split load=$(cut -d' ' -f1 /proc/loadavg) idle_cpu=[$idle]"
+        "server_us=$sv pg_us=$pg nats_us=$na cpu_us=$tot $split load=$(cut -d' ' -f1 /proc/loadavg) idle_cpu=[$idle]" \
+        "$pgsplit"
+    [[ -s $dir/pgstats ]] && cat "$dir/pgstats"
     [[ ${ok:-0} == 1 ]] || { tail -n 5 "$dir/log/serve.log" >&2; return 1; }
     echo "${eps:-0} $tot $sv $pg $na $(sed -n 's/.*\bpub_us=\([0-9.]*\).*/\1/p' <<<"$out")" >>"$TMP/res-$idx"
+}
+
+# pg_split_stats SUPERDB "LSN RECORDS FPI" PGLOG: the WAL per event since then, the analytics
+# tables' row, TOAST and autovacuum counters (one pg_tables line per table with any activity)
+pg_split_stats() {
+    local -a w
+    read -r -a w <<<"$2"
+    "$RCP_PG_BIN/psql" -X -qAt -F' ' "$1" -c "SELECT pg_current_wal_lsn() - '0/0', wal_records, wal_fpi FROM pg_stat_wal" |
+        awk -v l="${w[0]}" -v r="${w[1]}" -v f="${w[2]}" -v n="$EVENTS" \
+            '{ printf "pg_wal bytes_per_event=%.0f records_per_event=%.2f fpi_per_event=%.3f\n", ($1 - l) / n, ($2 - r) / n, ($3 - f) / n }'
+    sleep 0.6 # the statistics are flushed by the backends at most every 0.5 s (PostgreSQL 15)
+    "$RCP_PG_BIN/psql" -X -qAt -F' ' "$1" -c "
+        SELECT 'pg_tables ' || s.relname, 'ins=' || s.n_tup_ins, 'upd=' || s.n_tup_upd,
+               'hot=' || s.n_tup_hot_upd, 'del=' || s.n_tup_del, 'dead=' || s.n_dead_tup,
+               'autovacuum=' || s.autovacuum_count, 'autoanalyze=' || s.autoanalyze_count,
+               'toast_ins=' || coalesce(t.n_tup_ins, 0), 'toast_del=' || coalesce(t.n_tup_del, 0),
+               'size=' || pg_size_pretty(pg_total_relation_size(s.relid))
+          FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+          LEFT JOIN pg_stat_all_tables t ON t.relid = c.reltoastrelid
+         WHERE s.schemaname = 'analytics' AND s.n_tup_ins + s.n_tup_upd + s.n_tup_del > 0
+         ORDER BY s.n_tup_ins + s.n_tup_upd + s.n_tup_del DESC"
+    # autovacuum's CPU per table (log_autovacuum_min_duration = 0: "automatic vacuum of table
+    # \"db.schema.table\"", then "system usage: CPU: user: U s, system: S s")
+    awk -v n="$EVENTS" '
+        /automatic (vacuum|analyze) of table/ { match($0, /table "[^"]*"/); t = substr($0, RSTART + 7, RLENGTH - 8); k = ($0 ~ /vacuum/) ? "vacuum" : "analyze" }
+        /system usage: CPU: user:/ && t != "" {
+            match($0, /user: [0-9.]+/); u = substr($0, RSTART + 6, RLENGTH - 6)
+            match($0, /system: [0-9.]+/); s = substr($0, RSTART + 8, RLENGTH - 8)
+            cpu[k " " t] += u + s; runs[k " " t]++; t = ""
+        }
+        END { for (x in cpu) if (cpu[x] > 0) printf "pg_autovacuum %s runs=%d us_per_event=%.2f\n", x, runs[x], cpu[x] * 1e6 / n }' "$3" |
+        sort -t= -k3 -gr | head -n 8
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -1623,6 +1623,42 @@ static void test_member_key_follows_the_key(void) {
     CHECK_STR(got, first);
 }
 
+/* 0018 (docs/analytics.md "where PostgreSQL's CPU goes beside the statements"): ANALYZE of
+ * visit_folds keeps statistics for visit_id only, the one column its readers probe (and the
+ * row count), and the probes still take its primary key. Fails without 0018 (every column has
+ * the default target). */
+static void test_fold_statistics(void) {
+    char *cols = owner_text("SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute "
+                            "WHERE attrelid = 'analytics.visit_folds'::regclass AND attnum > 0 "
+                            "AND NOT attisdropped AND attstattarget <> 0",
+                            0, NULL);
+    CHECK_STR(cols ? cols : "", "visit_id");
+    free(cols);
+    /* analysed (in a transaction rolled back: 200 rows of its own; pg_stats hides a table
+     * under row level security), the readers' probe still takes the primary key */
+    db_tx_t *tx = owner_tx();
+    REQUIRE(tx);
+    err_t e = {0};
+    const char *sql[] = {
+        "INSERT INTO analytics.visit_folds (visit_id, attr_at, host_club_id, home_club_id, "
+        "member_key, attr_facts, status, status_at) SELECT gen_random_uuid(), now(), "
+        "gen_random_uuid(), gen_random_uuid(), md5(i::text), jsonb_build_object('i', i), "
+        "'requested', now() FROM generate_series(1, 200) i",
+        "ANALYZE analytics.visit_folds",
+        "EXPLAIN (FORMAT JSON) SELECT f.* FROM unnest('{00000000-0000-0000-0000-00000000000a}'"
+        "::uuid[]) u(id) CROSS JOIN LATERAL (SELECT * FROM analytics.visit_folds y WHERE "
+        "y.visit_id = u.id) f"};
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
+        PGresult *r = db_exec(tx, sql[i], 0, NULL, &e);
+        if (!r) printf("#   %s\n", e.message);
+        CHECK(r != NULL);
+        const char *v = r && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
+        if (i == 2) CHECK(strstr(v, "\"visit_folds_pkey\""));
+        PQclear(r);
+    }
+    db_rollback(tx);
+}
+
 static void test_setup(void) {
     err_t e = {0};
     const char *url = getenv("RECIPROCAL_TEST_DATABASE_URL");
@@ -1690,6 +1726,7 @@ int main(void) {
         RUN(test_stored_events_skipped);
         RUN(test_member_key_follows_the_key);
         RUN(test_inbox_needed_boundary);
+        RUN(test_fold_statistics);
     }
     db_pool_close(g_db);
     db_pool_close(g_owner);
