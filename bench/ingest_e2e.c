@@ -3,15 +3,15 @@
  * EVENTS visit events on the EVENTS stream (events.visit.requested with every attribute — dates,
  * guests, facility, host time zone, request time, so no get_visit is asked — then
  * events.visit.checked_out of the same visit, as the reciprocal service's outbox relay does; one
- * host club and 50 partners, the arrivals spread over the 365 days of 2025) in JetStream batches
- * of 1,000 (bus_js_publish_batch: asynchronous publishes, at most 1,000 acks pending, no round
- * trip per event), while a running `reciprocal serve`
- * (RECIPROCAL_SERVICES=analytics) consumes them, then waits until the raw store holds all of them
- * (the raw rows and the rollups are committed in one transaction, so the count is the events rolled
- * up). Prints one line: ingest-e2e events=.. publish_s=.. total_s=.. eps=.. (eps = EVENTS / (first
- * publish -> last event committed)), pub_us=.. (this publisher's own CPU per event while it
- * publishes, getrusage: not part of the server's figures) and "ok=1" when the rollups count every
- * visit once (daily_visits.requested = EVENTS / 2, visits = EVENTS / 2), else ok=0. Needs
+ * host club and 50 partners, the arrivals spread over the 365 days before today) in JetStream
+ * batches of 1,000 (bus_js_publish_batch: asynchronous publishes, at most 1,000 acks pending, no
+ * round trip per event), while a running `reciprocal serve` (RECIPROCAL_SERVICES=analytics)
+ * consumes them, then waits until the raw store holds all of them (the raw rows and the rollups are
+ * committed in one transaction, so the count is the events rolled up). Prints one line: ingest-e2e
+ * events=.. publish_s=.. total_s=.. eps=.. (eps = EVENTS / (first publish -> last event
+ * committed)), pub_us=.. (this publisher's own CPU per event while it publishes, getrusage: not
+ * part of the server's figures) and "ok=1" when the rollups count every visit once
+ * (daily_visits.requested = EVENTS / 2, visits = EVENTS / 2), else ok=0. Needs
  * RECIPROCAL_DATABASE_URL (a migrated database, polled with the relay scope every 0.25 s) and
  * RECIPROCAL_NATS_URL (+ _USER / _PASSWORD). INGEST_E2E_RATE (events/s, 0 = as fast as it can):
  * paced publishing, a slice of RATE / 100 events every 10 ms, as a service's outbox relay feeds
@@ -67,8 +67,11 @@ static long long count(db_pool_t *db, const char *sql, int col, const char *host
 static char *envelope(const char *id, const char *type, const char *tenant, const char *host,
                       const char *home, const char *visit, const char *member, int day) {
     char arrive[16], at[40];
-    struct tm tm = {.tm_year = 125, .tm_mon = 0, .tm_mday = 1 + day};
-    timegm(&tm);
+    /* the 365 days before today: fresh events, as a deployment's (none is older than the raw
+     * store's retention, so the consumers claim none in the inbox) */
+    time_t t = time(NULL) / 86400 * 86400 - (time_t)(366 - day) * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
     strftime(arrive, sizeof arrive, "%Y-%m-%d", &tm);
     /* the check-out later than the request: a visit's status is its latest event's */
     snprintf(at, sizeof at, "%sT%s:00:00Z", arrive,

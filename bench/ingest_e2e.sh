@@ -35,8 +35,9 @@
 # = 0, the eight largest; runs until the statistics are read, so the idle 5 s included).
 # The statistics are read after the run (their psql sessions count in idle_cpu, not in pg_us).
 # INGEST_E2E_ENV="VAR=value ..." adds settings to the server's environment (every binary), e.g.
-# RECIPROCAL_ANALYTICS_RETENTION_DAYS=1000: the bench's events (2025) then need no inbox claim,
-# as a deployment's fresh events (docs/analytics.md "Ingest speed: facts as text (stop 22)").
+# RECIPROCAL_ANALYTICS_RETENTION_DAYS=30: events older than that (most of the bench's, dated over
+# the 365 days before today) are then claimed in the inbox (docs/analytics.md "Ingest speed:
+# facts as text (stop 22)"); by default none is, as a deployment's fresh events.
 # Usage: bench/ingest_e2e.sh  (BINS="A B" to compare builds; INGEST_E2E_EVENTS, _ROUNDS, _RATE, _PUBS)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
