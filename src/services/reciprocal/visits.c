@@ -552,9 +552,8 @@ int visit_rules_check(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stag
     "WITH v AS (INSERT INTO reciprocal.visits AS v (id, home_club_id, host_club_id, member_id, "   \
     "agreement_id, arrive_on, depart_on, guests, facilities, host_timezone, requested_by) VALUES " \
     "($11::uuid, $1, $2, $3, $4, $5, $6, $7::int, ARRAY(SELECT "                                   \
-    "jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING reciprocal.visit_doc(v, "           \
-    "NULL::jsonb)"                                                                                 \
-    "::text AS doc), o AS (" outbox ") SELECT doc FROM v"
+    "jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING "                                   \
+    "reciprocal.visit_doc(v, NULL::jsonb)::text AS doc), o AS (" outbox ") SELECT doc FROM v"
 
 static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, char id[40],
                         int commit, json_t **doc, err_t *e) {
