@@ -650,7 +650,8 @@ static void test_door_wakes_relay(void) {
  * raise (as the owner; restored after), the letter check, the first check-in (its move) and the
  * same-day repeat still answer, each with the letter; then, loi_doc restored, the document GET
  * answers is the check-in's letter byte for byte. On s22 the letter check and the check-in
- * answered 500 (loi_doc called). */
+ * answered 500 (loi_doc called). POST /visits, while loi_doc raises, answers 201 with no letter
+ * (its INSERT answers visit_doc(v, NULL): on s23 500). */
 static void test_door_without_loi_doc(void) {
     char id[64], tok[LOI_TOKEN_MAX + 1], path[256];
     REQUIRE(confirmed_visit("2030-07-16", id, tok) == 0);
@@ -669,6 +670,13 @@ static void test_door_without_loi_doc(void) {
     CHECK_EQ_INT(door(NULL, "/api/v1/lois/verify", tok, at, &ver), 200);
     CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, at, &in), 200);
     CHECK_EQ_INT(door(NULL, "/api/v1/visits/check-in", tok, at + 60, &rep), 200);
+    /* a new visit has no letter: POST /visits answers its document without loi_doc (stop 23) */
+    e2e_resp_t nv;
+    visit(g_m1, 1, "2030-07-17", "2030-07-17", NULL, &nv);
+    CHECK_EQ_INT(nv.status, 201);
+    CHECK_STR(jstr(nv.json, "status"), "requested");
+    CHECK(json_is_null(json_object_get(nv.json, "loi")));
+    e2e_resp_free(&nv);
     q = PQexec(pg, def); /* loi_doc as it was */
     CHECK(PQresultStatus(q) == PGRES_COMMAND_OK);
     PQclear(q);

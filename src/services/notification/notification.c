@@ -289,10 +289,23 @@ static int on_flush(const svc_call_t *call, db_tx_t *tx, void *acc, err_t *e) {
     return notify_webhooks_flush(tx, acc, e);
 }
 
+/* How long a fetch of the visits consumer keeps gathering events after its first one
+ * (svc_consumer_t.linger_ms). Every POST /api/v1/visits writes a visit.requested, which no rule
+ * mails and only a club's webhook may take; without it, under steady requests each fetch took
+ * the handful of events that had arrived meanwhile and every few events paid a batch's fixed
+ * cost: the fetch, a transaction, the inbox claim, the flush, the acks (docs/reciprocal.md
+ * "Speed: POST /visits, the notification consumer's batches (stop 23)"). A mail or a webhook
+ * of a visit event is queued at most this much later; a full batch is not delayed. */
+#define NOTIFICATION_VISITS_LINGER_MS 200
+
 /* One consumer per concern; every one applies the rule table and the webhooks. */
 static const svc_consumer_t notification_consumers[] = {
     {.name = "auth", .filter = "events.auth.>", .handle = on_event, .flush = on_flush},
-    {.name = "visits", .filter = "events.visit.>", .handle = on_event, .flush = on_flush},
+    {.name = "visits",
+     .filter = "events.visit.>",
+     .handle = on_event,
+     .flush = on_flush,
+     .linger_ms = NOTIFICATION_VISITS_LINGER_MS},
     {.name = "lois", .filter = "events.loi.>", .handle = on_event, .flush = on_flush},
     {.name = "agreements", .filter = "events.reciprocal.>", .handle = on_event, .flush = on_flush},
     {.name = "statements", .filter = "events.statement.>", .handle = on_event, .flush = on_flush},

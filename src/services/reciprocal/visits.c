@@ -544,14 +544,16 @@ int visit_rules_check(const svc_call_t *call, db_tx_t *tx, vreq_t *r, visit_stag
 }
 
 /* The visit row and its `visit.requested` event: ONE statement (the event's outbox row a CTE
- * beside the INSERT, which answers the visit's document *doc as visit_load_doc would); its first
- * history row; then the COMMIT when commit (the transaction is then over): one flight. */
+ * beside the INSERT, which answers the visit's document *doc as visit_load_doc would: a visit
+ * that this statement inserts has no letter yet, so its document is visit_doc(v, NULL) with no
+ * loi_doc call and query for the letter); its first history row; then the COMMIT when commit
+ * (the transaction is then over): one flight. */
 #define INSERT_VISIT_SQL(outbox)                                                                   \
     "WITH v AS (INSERT INTO reciprocal.visits AS v (id, home_club_id, host_club_id, member_id, "   \
     "agreement_id, arrive_on, depart_on, guests, facilities, host_timezone, requested_by) VALUES " \
     "($11::uuid, $1, $2, $3, $4, $5, $6, $7::int, ARRAY(SELECT "                                   \
-    "jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING reciprocal.visit_doc(v)::text AS "  \
-    "doc), o AS (" outbox ") SELECT doc FROM v"
+    "jsonb_array_elements_text($8::jsonb)), $9, $10) RETURNING "                                   \
+    "reciprocal.visit_doc(v, NULL::jsonb)::text AS doc), o AS (" outbox ") SELECT doc FROM v"
 
 static int insert_visit(const svc_call_t *call, db_tx_t *tx, const vreq_t *r, char id[40],
                         int commit, json_t **doc, err_t *e) {

@@ -10,6 +10,7 @@
  * publication on inbox.<user>, and tenant isolation (another member, another club: nothing,
  * 404). Every default template renders in strict mode with its audience's variables. */
 #include <nats/nats.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <libical/ical.h>
 #include <stdarg.h>
@@ -1162,6 +1163,60 @@ static void test_webhook_batched_queue(void) {
     CHECK_EQ_INT(hook_count(where, id), 0);
 }
 
+/* ---- the visits consumer's linger (stop 23) ---- */
+
+/* Publishes a visit.requested of club A to the stream under a new event id. */
+static int publish_visit_requested(void) {
+    char id[40], vid[40];
+    snprintf(id, sizeof id, "7e3f6a1c-0000-4000-8000-%012d", ++g_seq);
+    snprintf(vid, sizeof vid, "7e4f6a1c-0000-4000-8000-%012d", g_seq);
+    json_t *env =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s}, s:{}}", "id", id, "type",
+                  "visit.requested", "source", "test", "tenant_id", g_club_a, "timestamp",
+                  "2030-01-01T00:00:00.000Z", "version", 1, "data", "visit_id", vid, "home_club_id",
+                  g_club_a, "status", "requested", "metadata");
+    char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    json_decref(env);
+    err_t e = {0};
+    int dup = 0, rc = text ? bus_js_publish(g_bus, "events.visit.requested", id, text, strlen(text),
+                                            &dup, &e)
+                           : -1;
+    if (rc != 0) printf("#   publish: %s\n", e.message);
+    free(text);
+    return rc;
+}
+
+/* The rest of the trickle: 4 events, one every 20 ms. */
+static void *trickle_main(void *ud) {
+    (void)ud;
+    for (int i = 0; i < 4; i++) {
+        usleep(20 * 1000);
+        if (publish_visit_requested() != 0) break;
+    }
+    return NULL;
+}
+
+/* The visits consumer lingers after a fetch's first event (NOTIFICATION_VISITS_LINGER_MS): a
+ * trickle of 5 visit.requested events 20 ms apart is one fetch (one batch: one transaction, one
+ * inbox claim) where a consumer without the linger takes the one event there is. */
+static void test_visits_consumer_lingers(void) {
+    const svc_consumer_t *c = NULL;
+    for (size_t k = 0; k < notification_module.n_consumers; k++)
+        if (strcmp(notification_module.consumers[k].name, "visits") == 0)
+            c = &notification_module.consumers[k];
+    REQUIRE(c != NULL);
+    consume(); /* nothing of earlier tests left for it */
+    err_t e = {0};
+    REQUIRE(publish_visit_requested() == 0);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, trickle_main, NULL) == 0);
+    int n = svc_consumer_poll(&g_env, &notification_module, c, 64, 1000, NULL, &e);
+    pthread_join(th, NULL);
+    if (n < 0) printf("#   poll: %s\n", e.message);
+    CHECK_EQ_INT(n, 5);
+    consume();
+}
+
 /* The consumers' batch for messages (issue 13, CPU per mail): in a transaction with an
  * accumulator, notify_on_event only collects the rows and notify_messages_flush inserts them in
  * one statement. An event of the batch that cancels (visit.cancelled) first inserts what the
@@ -1638,6 +1693,7 @@ int main(void) {
         RUN(test_webhook_disable_delete);
         RUN(test_webhook_batched_queue);
         RUN(test_messages_batched_queue);
+        RUN(test_visits_consumer_lingers);
         RUN(test_smtp_starttls);
         RUN(test_statement_mails);
         RUN(test_webhook_ssrf);
