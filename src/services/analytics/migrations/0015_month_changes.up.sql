@@ -11,7 +11,9 @@
 --   days) and hands the month changes to month_visits_add, month_delta's write (each month row
 --   read by primary key, written back as absolute values, deleted at 0 days), which
 --   month_delta (the triggers' path: rebuilds, the other writers) now calls too. Keys and
---   approval delays go to apply_keys and apply_approvals as before. Same rows, same values.
+--   approval delays go to apply_keys and apply_approvals as before, the keys at (host, home)
+--   only (apply_keys dropped the two other scopes' copies it was given since 0014). Same rows,
+--   same values.
 
 -- Adds the changes d (one per month row: days, counters and weekday visits, signed) to
 -- monthly_visits: each month row read by primary key, written back as absolute values, deleted
@@ -309,12 +311,11 @@ BEGIN
                  array_agg(tid) FILTER (WHERE tid IS NOT NULL AND (after).requested > 0),
                  array_agg(after) FILTER (WHERE tid IS NULL AND (after).requested > 0)
           FROM ch WHERE before IS DISTINCT FROM after) r,
-         -- visitors at (host, home), (host, every home club), (every host, home)
-         (SELECT array_agg('v'::"char"), array_agg(sc.h), array_agg(sc.ho), array_agg(kd.k),
+         -- visitors at (host, home) only: apply_keys derives (host, every home club) and
+         -- (every host, home) from them and dropped those changes unread (0010, 0014)
+         (SELECT array_agg('v'::"char"), array_agg(kd.h), array_agg(kd.ho), array_agg(kd.k),
                  array_agg(kd.m), array_agg(kd.s)
-          FROM kd CROSS JOIN LATERAL (
-              VALUES (kd.h, kd.ho), (kd.h, '00000000-0000-0000-0000-000000000000'::uuid),
-                     ('00000000-0000-0000-0000-000000000000'::uuid, kd.ho)) sc(h, ho)) k,
+          FROM kd) k,
          -- the approval delays the visits took out and put in (apply_approvals nets them)
          (SELECT array_agg(c.h), array_agg(c.ho), array_agg(date_trunc('month', c.d)::date),
                  array_agg(c.secs), array_agg(c.s)
