@@ -7,7 +7,11 @@
 #   - BENCH_DOOR_FIRST_PROFILE=1 (start PostgreSQL with RCP_PG_PRELOAD=pg_stat_statements): one
 #     row on the running binary with pg_stat_statements reset before it, then the 40 costliest
 #     statements per check-in (calls, plans, exec and plan µs per check-in) into
-#     $TMP/log/door-first-profile.txt (printed).
+#     $TMP/log/door-first-profile.txt (printed), with the server's CPU per check-in by thread
+#     name (/proc/<pid>/task: core names its threads, log_thread_name) over the row and
+#     BENCH_DOOR_FIRST_PROFILE_AFTER (1) s of rest; BENCH_DOOR_FIRST_PROFILE_SETTLE (2) s of rest
+#     before the row (the setup's backlog); BENCH_DOOR_FIRST_PERF=1 also records the server with
+#     perf over the row and the rest: $TMP/log/door-first-perf.txt (by thread, library, symbol).
 #   - BENCH_VISIT_AB_BIN=BIN: BENCH_DOOR_FIRST_PAIRS (3) ABBA pairs (A = the running binary, B =
 #     BIN; A first in odd pairs, B first in even ones), each turn one open-loop row on a freshly
 #     started server after a 2 s warm-up (wrk on POST /api/v1/lois/verify over the door pool: the
@@ -16,16 +20,36 @@
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh and bench/visits.sh
 
 dfa_db=${RCP_PG_SUPER_URL%/postgres}/reciprocal
+# dfa_threads FILE: the server's threads, "name ticks" a line (utime + stime, /proc)
+# (no local variable: a function of this sourced hook with locals hit bash's "pop_var_context"
+# error in two runs of three)
+dfa_threads() {
+    for dfa_task in /proc/"$srv_pid"/task/*; do
+        awk '{ gsub(/ /, "_"); printf "%s ", $0 }' "$dfa_task/comm" 2>/dev/null
+        awk '{ sub(/^.*\) /, ""); split($0, f, " "); print f[12] + f[13] }' "$dfa_task/stat" 2>/dev/null
+    done >"$1"
+}
 if [[ ${BENCH_DOOR_FIRST_PROFILE:-0} == 1 ]]; then
     psql -qAt "$RCP_PG_SUPER_URL" -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" \
         -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "SELECT pg_reload_conf()" >/dev/null 2>&1
     psql -qAt "$dfa_db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 ||
         say "pg_stat_statements unavailable"
     visits_login
-    sleep 2
+    sleep "${BENCH_DOOR_FIRST_PROFILE_SETTLE:-2}"
     psql -qAt "$dfa_db" -c "SELECT pg_stat_statements_reset()" >/dev/null 2>&1
+    dfa_threads "$TMP/log/door-first-threads0.txt"
+    dfa_perf=
+    if [[ ${BENCH_DOOR_FIRST_PERF:-0} == 1 ]] && command -v perf >/dev/null; then
+        # for the row and the rest after it (a fixed length: no kill or wait of a job here)
+        perf record -q -F 999 -g -p "$srv_pid" -o "$TMP/log/door-first.perf.data" -- sleep \
+            "$(awk -v s="${BENCH_DOOR_OPENLOOP_SECONDS:-2}" -v a="${BENCH_DOOR_FIRST_PROFILE_AFTER:-1}" \
+                'BEGIN { printf "%d", s + a + 0.999 }')" >/dev/null 2>&1 &
+        dfa_perf=$!
+    fi
     visits_openloop_checkin "POST /api/v1/visits/check-in (first, profile)"
-    sleep 1
+    sleep "${BENCH_DOOR_FIRST_PROFILE_AFTER:-1}"
+    while [[ -n $dfa_perf ]] && kill -0 "$dfa_perf" 2>/dev/null; do sleep 0.2; done
+    dfa_threads "$TMP/log/door-first-threads1.txt"
     dfa_n=$(awk -F'|' '{ print $2 }' <<<"${rows[-1]}")
     dfa_n=$(awk -v r="$dfa_n" -v s="${BENCH_DOOR_OPENLOOP_SECONDS:-2}" 'BEGIN { printf "%d", r * s }')
     {
@@ -37,6 +61,20 @@ if [[ ${BENCH_DOOR_FIRST_PROFILE:-0} == 1 ]]; then
             left(regexp_replace(query, '\s+', ' ', 'g'), 240)
             FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 40"
     } >"$TMP/log/door-first-profile.txt" 2>&1
+    # the server's CPU by thread name over the row and the 1 s after it (ms per check-in)
+    {
+        echo "server thread | ms per check-in"
+        awk -v n="${dfa_n:-1}" -v hz="$(getconf CLK_TCK)" 'NR == FNR { t0[$1] += $2; next }
+            { t1[$1] += $2 } END { for (k in t1) printf "%s | %.3f\n", k, (t1[k] - t0[k]) * 1000 / hz / n }' \
+            "$TMP/log/door-first-threads0.txt" "$TMP/log/door-first-threads1.txt" | sort -t'|' -k2 -rn
+    } >>"$TMP/log/door-first-profile.txt"
+    if [[ -n $dfa_perf ]]; then
+        perf report -i "$TMP/log/door-first.perf.data" --no-children --sort comm,dso,sym \
+            --percent-limit 0.3 --stdio -g none 2>/dev/null | grep -v '^#' | grep . | head -120 \
+            >"$TMP/log/door-first-perf.txt"
+        perf report -i "$TMP/log/door-first.perf.data" --no-children --sort comm --stdio -g none \
+            2>/dev/null | grep -v '^#' | grep . >>"$TMP/log/door-first-perf.txt"
+    fi
     cat "$TMP/log/door-first-profile.txt" >&2
 fi
 if [[ -n ${BENCH_VISIT_AB_BIN:-} ]]; then

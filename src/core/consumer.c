@@ -489,6 +489,7 @@ static void *consumer_main(void *arg) {
     thread_run_t *t = arg;
     run_t *r = &t->run;
     int backoff = 0;
+    log_thread_name("c", r->durable);
     log_info("consumer %s pulling %s", r->durable, r->c->filter);
     while (!atomic_load(t->stop)) {
         err_t e = {0};

@@ -750,6 +750,7 @@ static void sweep_locked(http_server_t *srv) {
 
 static void *sweeper_main(void *arg) {
     http_server_t *srv = arg;
+    log_thread_name("http", "sweeper");
     pthread_mutex_lock(&srv->conns_mu);
     while (!srv->sweep_stop) {
         struct timespec t;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -347,4 +348,10 @@ void log_fields(int level, json_t *fields, const char *fmt, ...) {
     va_start(ap, fmt);
     vlog(level, fields, fmt, ap);
     va_end(ap);
+}
+
+void log_thread_name(const char *kind, const char *name) {
+    char buf[16];
+    snprintf(buf, sizeof buf, "%s:%s", kind, name ? name : "");
+    (void)prctl(PR_SET_NAME, buf, 0, 0, 0);
 }

@@ -20,6 +20,9 @@ void log_set_context(const char *request_id, const char *trace_id);
 void log_clear_context(void);
 const char *log_request_id(void); /* "" when none */
 const char *log_trace_id(void);
+/* Names the calling thread "kind:name" (cut to the kernel's 15 characters), so that ps -L, top -H,
+ * /proc/<pid>/task/<tid>/comm and perf's comm column tell a process's threads apart. */
+void log_thread_name(const char *kind, const char *name);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same, with extra fields merged into the JSON line (fields is borrowed, may be NULL). */

@@ -797,6 +797,7 @@ static void take_kicks(outbox_relay_t *r, int *dirty) {
 
 static void *relay_main(void *arg) {
     outbox_relay_t *r = arg;
+    log_thread_name("relay", r->n == 1 ? r->schemas[0] : "");
     int dirty[OUTBOX_MAX_SCHEMAS];
     /* per schema, where a pass woken by a notification starts (outbox_relay_from); a full pass
      * starts at 0: rows another relay held locked (SKIP LOCKED) lie below */

@@ -61,6 +61,7 @@ int periodic_run_now(periodic_t *j, const svc_env_t *env, err_t *e) {
 
 static void *periodic_main(void *arg) {
     periodic_t *j = arg;
+    log_thread_name("p", j->name);
     pthread_mutex_lock(&j->mu);
     while (!j->stopping) {
         pthread_mutex_unlock(&j->mu);

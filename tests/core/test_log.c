@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "core/log.h"
 #include "test.h"
@@ -315,6 +316,26 @@ static void test_long_message(void) {
     free_lines(lines);
 }
 
+/* log_thread_name: "kind:name" as the thread's name (what ps -L, /proc and perf show), cut to
+ * the kernel's 15 characters; another thread's name is untouched. */
+static void *named_thread(void *p) {
+    char *out = p;
+    log_thread_name("c", "analytics_visits");
+    prctl(PR_GET_NAME, out, 0, 0, 0);
+    return NULL;
+}
+
+static void test_thread_name(void) {
+    char mine[17] = "", seen[17] = "", after[17] = "";
+    prctl(PR_GET_NAME, mine, 0, 0, 0);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, named_thread, seen) == 0);
+    pthread_join(t, NULL);
+    CHECK_STR(seen, "c:analytics_vis");
+    prctl(PR_GET_NAME, after, 0, 0, 0);
+    CHECK_STR(after, mine);
+}
+
 int main(void) {
     RUN(test_json_fields);
     RUN(test_ids_omitted_when_empty);
@@ -325,6 +346,7 @@ int main(void) {
     RUN(test_context_thread_local);
     RUN(test_threads_whole_lines);
     RUN(test_long_message);
+    RUN(test_thread_name);
     log_init(LOG_INFO, 1, "reciprocal");
     TEST_DONE();
 }

@@ -33,6 +33,7 @@ static void nap(int ms) {
 
 static void *run(void *arg) {
     (void)arg;
+    log_thread_name("ledger", "runner");
     unsigned long long committed_seq = (unsigned long long)-1; /* unknown: commit once */
     int64_t last_warn = 0, last_metrics = 0;
     int backoff = 0;
