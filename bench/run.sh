@@ -29,6 +29,7 @@
 # Environment: BENCH_DURATION (5s), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 1),
 # BENCH_PIN (1 = servers on CPU 0, wrk on CPU 1 when there are 2+ CPUs), RECIPROCAL_HTTP_THREADS
 # (8, used by both servers), RECIPROCAL_LOG_LEVEL (warn), KEEP_BENCH_ENV=1 keeps the temp dir,
+# BENCH_SMTP (1: the service's mail goes to a local SMTP server that accepts and discards it; 0: none),
 # BENCH_ONLY (comma-separated groups to run: hello, graphql, member, visits, settlement, charges,
 # auth, ledger, governance (the votes cast and ledger-submitted, bench/governance_votes.sh),
 # reports (the analytics 12-month club report at 1,000,000 visits over HTTP, bench/reports.sh),
@@ -244,6 +245,19 @@ else
         export RECIPROCAL_LOG_FORMAT=text
         export RECIPROCAL_LOG_LEVEL=${RECIPROCAL_LOG_LEVEL:-warn}
         export RECIPROCAL_HTTP_THREADS=$HTTP_THREADS
+        # a local SMTP server that accepts every mail and keeps none (scripts/smtp_sink.py
+        # --discard), so the mail a row's setup queues (letters issued, visits confirmed: ~3,400
+        # in the visits group) is sent once, as a deployment's, instead of being refused and
+        # retried 8 times over ~25 minutes on the same cores during every later row (stop 23,
+        # docs/reciprocal.md "The merged stop 23"). BENCH_SMTP=0: none (the service's default
+        # URL, 127.0.0.1:2525, then refuses: the retries of stop 22's figures)
+        if [[ ${BENCH_SMTP:-1} == 1 ]]; then
+            SMTP_PORT=$(rcp_free_port)
+            /usr/bin/python3 "$ROOT/scripts/smtp_sink.py" "$SMTP_PORT" "$TMP/mail-sink" --discard \
+                >"$TMP/log/smtp-sink.log" 2>&1 &
+            pids+=($!)
+            export RECIPROCAL_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
+        fi
         # the governance vote rows drive the sweep themselves (bench/governance_votes.sh); the
         # ledger records job runs every second as deployed (the votes cast and submitted at
         # once), off with BENCH_GOV_SEQUENTIAL=1 (the bench's POST /sweep submits after the casts)
