@@ -1659,55 +1659,6 @@ static void test_fold_statistics(void) {
     db_rollback(tx);
 }
 
-/* 0019: one batch (analytics_ingest straight, as bench/analytics.c; the consumers' batches hold
- * one concern each) with a member's category, a status event of one of the member's visits (x:
- * folded and written by fold_visits_upsert) and a charge of the other (y: folded by the batch
- * but written by visits_upsert, as a visit whose member's category came in). Each visit counts
- * once: the rollups equal the rebuild, both visits on the new category's rows. Fails when x is
- * also taken as a visit of the member (written twice: its row counted twice). */
-static void test_fold_and_visits_mixed_batch(void) {
-    char x[40], y[40], k[40], key[65], i1[40], i2[40], i3[40];
-    uuid(x);
-    uuid(y);
-    uuid(k);
-    uuid(i1);
-    uuid(i2);
-    uuid(i3);
-    request(x, A, B, k, "2027-06-01T10:00:00.000Z", "2027-06-10", "2027-06-10", 0, "golf");
-    step("visit.checked_in", x, A, B, k, "checked_in", "2027-06-10T09:00:00.000Z");
-    request(y, A, B, k, "2027-06-02T10:00:00.000Z", "2027-06-11", "2027-06-11", 0, "golf");
-    step("visit.checked_in", y, A, B, k, "checked_in", "2027-06-11T09:00:00.000Z");
-    consume();
-    CHECK(same_as_rebuild());
-    err_t e = {0};
-    REQUIRE(analytics_member_key(&g_env, B, k, key, &e) == 0);
-    ingest_one(json_pack(
-        "[{s:s, s:s, s:s, s:s, s:s, s:{s:s}},"
-        " {s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s}},"
-        " {s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:i, s:s}}]",
-        "type", "member.updated", "id", i1, "at", "2027-06-12T08:00:00.000Z", "club", B,
-        "member_key", key, "facts", "category", "senior", "type", "visit.checked_out", "id", i2,
-        "at", "2027-06-10T18:00:00.000Z", "club", A, "host", A, "home", B, "visit", x, "member_key",
-        key, "facts", "status", "completed",
-
-        "type", "charge.posted", "id", i3, "at", "2027-06-11T12:00:00.000Z", "club", A, "host", A,
-        "home", B, "visit", y, "facts", "category", "dining", "amount", 100, "currency", "GBP"));
-    CHECK(same_as_rebuild());
-    CHECK(monthly_consistent());
-    const char *p[] = {A, B};
-    CHECK_EQ_INT(owner_count("SELECT coalesce(sum(requested * 10 + visits), 0) FROM "
-                             "analytics.daily_visits WHERE host_club_id = $1 AND home_club_id = $2 "
-                             "AND day IN ('2027-06-10', '2027-06-11') AND category = 'senior'",
-                             2, p),
-                 22);
-    CHECK_EQ_INT(owner_count("SELECT count(*) FROM analytics.visits WHERE visit_id IN (SELECT "
-                             "visit_id FROM analytics.visit_folds WHERE member_key = (SELECT "
-                             "member_key FROM analytics.visit_folds WHERE visit_id = $1::uuid)) "
-                             "AND status = 'completed'",
-                             1, (const char *[]){x}),
-                 1);
-}
-
 static void test_setup(void) {
     err_t e = {0};
     const char *url = getenv("RECIPROCAL_TEST_DATABASE_URL");
@@ -1776,7 +1727,6 @@ int main(void) {
         RUN(test_member_key_follows_the_key);
         RUN(test_inbox_needed_boundary);
         RUN(test_fold_statistics);
-        RUN(test_fold_and_visits_mixed_batch);
     }
     db_pool_close(g_db);
     db_pool_close(g_owner);
