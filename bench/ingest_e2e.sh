@@ -34,6 +34,11 @@
 # runs, TOAST rows written; pg_autovacuum= autovacuum's CPU per table (log_autovacuum_min_duration
 # = 0, the eight largest; runs until the statistics are read, so the idle 5 s included).
 # The statistics are read after the run (their psql sessions count in idle_cpu, not in pg_us).
+# INGEST_E2E_PGSS=1: the cluster preloads pg_stat_statements (track = all: nested statements
+# counted in their callers too), reset just before the run; after it, pgss= lines give the 20
+# statements with the most execution time, in µs of wall time per event, with calls and rows,
+# and pgss_batches= the analytics.ingest calls and the events per call (docs/analytics.md,
+# stop 24).
 # INGEST_E2E_ENV="VAR=value ..." adds settings to the server's environment (every binary), e.g.
 # RECIPROCAL_ANALYTICS_RETENTION_DAYS=30: events older than that (most of the bench's, dated over
 # the 365 days before today) are then claimed in the inbox (docs/analytics.md "Ingest speed:
@@ -132,7 +137,9 @@ run_one() {
     natsport=$(rcp_free_port)
     # shellcheck disable=SC2034 # read by scripts/pg.sh (the NATS permissions come from the binary)
     RCP_BIN=$bin
-    if ! { rcp_pg_start "$PG_DATA" "$pgport" "$dir/log/pg.log" "$dir/secrets.env" test &&
+    local preload=${RCP_PG_PRELOAD:-}
+    [[ ${INGEST_E2E_PGSS:-0} == 1 ]] && preload=pg_stat_statements
+    if ! { RCP_PG_PRELOAD=$preload rcp_pg_start "$PG_DATA" "$pgport" "$dir/log/pg.log" "$dir/secrets.env" test &&
         rcp_pg_roles "$pgport" "$dir/secrets.env" &&
         rcp_nats_conf "$dir/nats.conf" "$dir/secrets.env" all test &&
         rcp_nats_start "$dir/nats" "$natsport" "$dir/log/nats.log" "$NATS_PIDFILE" "$dir/nats.conf"; }; then
@@ -171,6 +178,13 @@ run_one() {
             -c "SELECT pg_reload_conf()" >/dev/null 2>&1
         wal0=$("$RCP_PG_BIN/psql" -X -qAt -F' ' "$superdb" -c \
             "SELECT pg_current_wal_lsn() - '0/0', wal_records, wal_fpi FROM pg_stat_wal" 2>/dev/null)
+    fi
+    if [[ ${INGEST_E2E_PGSS:-0} == 1 ]]; then
+        "$RCP_PG_BIN/psql" -X -qAt "$superdb" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+            -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "SELECT pg_reload_conf()" \
+            >/dev/null 2>&1
+        sleep 0.2 # the backends' next transaction sees the reloaded setting
+        "$RCP_PG_BIN/psql" -X -qAt "$superdb" -c "SELECT pg_stat_statements_reset()" >/dev/null 2>&1
     fi
     local -a penv=(RECIPROCAL_DATABASE_URL="$RCP_PG_APP_URL" RECIPROCAL_NATS_URL="nats://127.0.0.1:$natsport"
         RECIPROCAL_NATS_USER=test RECIPROCAL_NATS_PASSWORD="$(rcp_nats_password "$dir/secrets.env" test)")
@@ -221,6 +235,7 @@ run_one() {
         -v n=$(($(ticks "$np") - n1)) -v hz="$HZ" \
         'BEGIN { printf "server %.1f%%, PostgreSQL %.1f%%, nats-server %.1f%%", s / hz / 5 * 100, g / hz / 5 * 100, n / hz / 5 * 100 }')
     [[ -n $wal0 ]] && pg_split_stats "$superdb" "$wal0" "$dir/log/pg.log" >"$dir/pgstats"
+    [[ ${INGEST_E2E_PGSS:-0} == 1 ]] && pgss_report "$superdb" >>"$dir/pgstats"
     stop_all
     local eps ok sv pg na tot
     eps=$(sed -n 's/.*\beps=\([0-9.]*\).*/\1/p' <<<"$out")
@@ -265,6 +280,19 @@ pg_split_stats() {
         }
         END { for (x in cpu) if (cpu[x] > 0) printf "pg_autovacuum %s runs=%d us_per_event=%.2f\n", x, runs[x], cpu[x] * 1e6 / n }' "$3" |
         sort -t= -k3 -gr | head -n 8
+}
+
+# pgss_report SUPERDB: pg_stat_statements' statements with the most execution time (µs of wall
+# time per event; nested statements also counted in their callers) and the ingest's batches
+pgss_report() {
+    "$RCP_PG_BIN/psql" -X -qAt -F' ' "$1" -c "
+        SELECT 'pgss_batches=' || sum(calls) || ' events_per_batch=' ||
+               round($EVENTS::numeric / nullif(sum(calls), 0), 1)
+          FROM pg_stat_statements WHERE query LIKE 'SELECT analytics.ingest(%'" \
+        -c "SELECT 'pgss us_per_event=' || round((total_exec_time * 1000 / $EVENTS)::numeric, 1),
+                   'calls=' || calls, 'rows=' || rows,
+                   left(regexp_replace(query, '\s+', ' ', 'g'), 90)
+              FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 20"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
