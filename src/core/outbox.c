@@ -42,11 +42,6 @@
  * only finds rows another relay held locked or a lost notification): at least this apart, so an
  * idle process does not query every schema 5 times a second (issue 16 step 6) */
 #define OUTBOX_LISTEN_FULL_MS 2000
-/* passes woken by NOTIFY start at least this far apart: an isolated event goes out at once, a
- * stream of them (a vote per cast, one commit each) is published in batches of this many
- * milliseconds' worth, one SELECT/UPDATE pair, one JetStream flight and one consumer fetch per
- * batch instead of per event (issue 15: the relay's pair was one per cast) */
-#define OUTBOX_NOTIFY_SPACING_MS 10
 #define OUTBOX_PURGE_BATCH 5000            /* rows per purge transaction */
 #define OUTBOX_PURGE_STEP_BATCHES 4        /* purge batches per turn of the relay loop */
 #define OUTBOX_PURGE_EVERY_MS 3600000      /* default purge interval: one hour */

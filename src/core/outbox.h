@@ -70,6 +70,15 @@ int outbox_add_many(db_tx_t *tx, const char *schema, const char *type, const cha
  * as the former 2 minutes) is updated. */
 int outbox_ensure_stream(bus_t *bus, long long retention_s, err_t *e);
 
+/* Passes woken by NOTIFY (or outbox_wake) start at least this far apart: an isolated event goes
+ * out at once, a stream of them (a check-in or a vote per commit) is published in batches of
+ * this many milliseconds' worth: one SELECT/UPDATE pair, one JetStream flight and one consumer
+ * fetch per batch instead of per event (issue 15: 10 ms; issue 11, stop 24: 25 ms, at 300 to
+ * 1,000 commits a second 7 to 25 events per pass instead of 3 to 10, docs/architecture.md "Fewer
+ * relay passes and stream-info requests (stop 24)"). An event of a stream waits at most this
+ * long more; the consumers that take the stream's events linger 200 ms anyway. */
+#define OUTBOX_NOTIFY_SPACING_MS 25
+
 typedef struct outbox_relay_opts {
     int poll_ms;           /* fallback poll interval (RECIPROCAL_OUTBOX_POLL_MS); <= 0: 200;
                             * at least 2 s while the LISTEN connection works */
@@ -88,7 +97,7 @@ typedef struct outbox_relay outbox_relay_t;
  * Declares the metrics outbox_pending{schema} (gauge, refreshed every 2 s),
  * outbox_published_total{schema}, outbox_batches_total{schema} (passes that published) and
  * outbox_purged_total{table} ("member.outbox"). Passes woken by NOTIFY start at least
- * OUTBOX_NOTIFY_SPACING_MS (10) apart: a stream of commits is published in batches. */
+ * OUTBOX_NOTIFY_SPACING_MS apart: a stream of commits is published in batches. */
 outbox_relay_t *outbox_relay_start(db_pool_t *db, bus_t *bus, const char *const *schemas,
                                    const outbox_relay_opts_t *opts, err_t *e);
 /* Publishes everything pending once, synchronously (used by tests and the relay loop).

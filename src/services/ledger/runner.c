@@ -57,11 +57,20 @@ static void *run(void *arg) {
             err_clear(&e);
             rc = 0;
         }
-        /* commit when this or another process ordered a block we have not committed yet */
-        if (rc == 0) rc = bus_js_last_seq(g_bus, LEDGER_BLOCK_STREAM, &last, &e);
-        if (rc == 0 && (n > 0 || fenced || last != committed_seq)) {
+        /* commit when this or another process ordered a block we have not committed yet. After
+         * a pass that cut a block (or lost the race to another cutter's) the commit runs anyway,
+         * up to the end of the stream, so the stream's last sequence is not asked: one JetStream
+         * API request (stream info) fewer per block; the next idle pass asks it (committed_seq
+         * unknown) and commits what another process may have cut meanwhile. */
+        if (rc == 0 && (n > 0 || fenced)) {
             rc = ledger_pump_commit(g_db, g_bus, &nb, &e);
-            if (rc == 0) committed_seq = last;
+            if (rc == 0) committed_seq = (unsigned long long)-1;
+        } else if (rc == 0) {
+            rc = bus_js_last_seq(g_bus, LEDGER_BLOCK_STREAM, &last, &e);
+            if (rc == 0 && last != committed_seq) {
+                rc = ledger_pump_commit(g_db, g_bus, &nb, &e);
+                if (rc == 0) committed_seq = last;
+            }
         }
         if (rc != 0) {
             int64_t now = mono_ms();

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1012,6 +1013,15 @@ static void test_throughput(void) {
            (unsigned long long)h.log_size, (t4 - t3) * 1000 / 200, (t5 - t4) * 1000 / 200);
 }
 
+static atomic_int g_infos;
+
+static char *count_info(const char *subject, const char *data, size_t len, size_t *reply_len,
+                        void *ud) {
+    (void)subject, (void)data, (void)len, (void)reply_len, (void)ud;
+    atomic_fetch_add(&g_infos, 1);
+    return NULL;
+}
+
 /* The background cutter/committer (what `serve` starts through the ledger's start hook): a
  * transaction submitted with wait_ms = 0 becomes final with no further calls that pump. */
 static void test_background_runner(void) {
@@ -1068,6 +1078,45 @@ static void test_background_runner(void) {
     json_decref(st);
     json_decref(payload);
     json_decref(writes);
+    /* busy (stop 24): a pass that cut a block commits without asking the block stream's last
+     * sequence again (the cut asked it already, chain_tip): one stream-info request per pass,
+     * where a pass that cut a block made two. Counted by a plain subscriber of the JetStream API
+     * subject while M transactions are submitted one after the other (a block each). Without the
+     * change: passes + M requests or more. */
+    {
+        enum { M = 6 };
+        bus_t *spy = bus_connect(getenv("RECIPROCAL_TEST_NATS_URL"), "info-spy", &e);
+        REQUIRE(spy);
+        REQUIRE(bus_subscribe(spy, "$JS.API.STREAM.INFO." LEDGER_BLOCK_STREAM, count_info, NULL,
+                              &e) == 0);
+        REQUIRE(bus_ping(spy, 2000, &e) == 0);
+        usleep(300000); /* let the pass that committed the last block end */
+        atomic_store(&g_infos, 0);
+        unsigned long q0 = ledger_runner_passes();
+        int valid = 0;
+        for (int i = 0; i < M; i++) {
+            char nm[24];
+            snprintf(nm, sizeof nm, "runner-busy%d", i);
+            key(k, sizeof k, nm);
+            json_t *pb = json_pack("{s:s,s:s,s:i}", "host", A, "home", B, "n", i);
+            json_t *wb = json_pack("[{s:s,s:s}]", "key", k, "value", "z");
+            json_t *sb2 = run_tx("visit.verified", A, pb, NULL, wb, signers, 10000, NULL);
+            valid += sb2 && strcmp(code_of(sb2), "VALID") == 0;
+            json_decref(sb2);
+            json_decref(pb);
+            json_decref(wb);
+        }
+        unsigned long q1 = ledger_runner_passes();
+        REQUIRE(bus_ping(bus, 2000, &e) == 0);
+        REQUIRE(bus_ping(spy, 2000, &e) == 0);
+        usleep(100000);
+        int infos = atomic_load(&g_infos);
+        printf("# busy runner: %d transactions, %lu passes, %d stream-info requests\n", M, q1 - q0,
+               infos);
+        CHECK_EQ_INT(valid, M);
+        CHECK(infos <= (int)(q1 - q0) + 2);
+        bus_close(spy);
+    }
     /* idle (issue 16 step 6): nothing submitted for 3 s; the runner waits in a held JetStream
      * pull request instead of polling: about one pass per LEDGER_RUNNER_IDLE_MS (a pass = one
      * fetch + one stream info), where it made ~150 (a 20 ms fetch each) before */
