@@ -298,19 +298,38 @@ static int on_flush(const svc_call_t *call, db_tx_t *tx, void *acc, err_t *e) {
  * of a visit event is queued at most this much later; a full batch is not delayed. */
 #define NOTIFICATION_VISITS_LINGER_MS 200
 
-/* One consumer per concern; every one applies the rule table and the webhooks. */
+/* svc_consumer_t.inbox_needed: an event of a type some rule mails (the rule table, rules.c) is
+ * claimed in notification.inbox; an event no rule names (visit.checked_in, visit.requested, …)
+ * only reaches the webhooks, whose deliveries are keyed by (webhook_id, event_id) and kept for
+ * as long as their webhook (never pruned): applying it again queues nothing twice, so it needs
+ * no inbox row. A replay after a webhook was created offers the event to the new webhook. */
+int notification_inbox_needed(const svc_env_t *env, const svc_event_t *ev) {
+    (void)env;
+    for (size_t k = 0; k < notify_n_rules; k++)
+        if (ev->type && strcmp(notify_rules[k].event, ev->type) == 0) return 1;
+    return 0;
+}
+
+/* One consumer per concern; every one applies the rule table and the webhooks. relay_only: the
+ * handlers and flush write and read notification's tables in the relay scope (every policy
+ * they meet has core.is_relay(); clubs are named by parameters, never by core.current_club()),
+ * so a batch is not re-scoped to each event's club (a round trip per change of tenant: about
+ * one per check-in, the check-ins of a batch being at many clubs). */
+#define NOTIFICATION_CONSUMER                                                                      \
+    .handle = on_event, .flush = on_flush, .inbox_needed = notification_inbox_needed,              \
+    .relay_only = 1
 static const svc_consumer_t notification_consumers[] = {
-    {.name = "auth", .filter = "events.auth.>", .handle = on_event, .flush = on_flush},
+    {.name = "auth", .filter = "events.auth.>", NOTIFICATION_CONSUMER},
     {.name = "visits",
      .filter = "events.visit.>",
-     .handle = on_event,
-     .flush = on_flush,
+     NOTIFICATION_CONSUMER,
      .linger_ms = NOTIFICATION_VISITS_LINGER_MS},
-    {.name = "lois", .filter = "events.loi.>", .handle = on_event, .flush = on_flush},
-    {.name = "agreements", .filter = "events.reciprocal.>", .handle = on_event, .flush = on_flush},
-    {.name = "statements", .filter = "events.statement.>", .handle = on_event, .flush = on_flush},
-    {.name = "governance", .filter = "events.governance.>", .handle = on_event, .flush = on_flush},
+    {.name = "lois", .filter = "events.loi.>", NOTIFICATION_CONSUMER},
+    {.name = "agreements", .filter = "events.reciprocal.>", NOTIFICATION_CONSUMER},
+    {.name = "statements", .filter = "events.statement.>", NOTIFICATION_CONSUMER},
+    {.name = "governance", .filter = "events.governance.>", NOTIFICATION_CONSUMER},
 };
+#undef NOTIFICATION_CONSUMER
 
 #define F(m) CFG_FIELD(notification_settings_t, m)
 /* clang-format off */

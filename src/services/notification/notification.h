@@ -69,6 +69,10 @@ typedef struct notification_settings {
 } notification_settings_t;
 
 const notification_settings_t *notification_settings(const svc_env_t *env);
+/* The consumers' svc_consumer_t.inbox_needed: 1 for an event of a type some rule of the rule
+ * table names (claimed in notification.inbox), 0 for one only webhooks may take (their
+ * deliveries' key (webhook_id, event_id) makes a second application queue nothing). */
+int notification_inbox_needed(const svc_env_t *env, const svc_event_t *ev);
 
 /* A set-based write of the consumers' batch flushes (rules.c, webhook.c): sql run with doc as
  * compact JSON text in $1 (`... FROM jsonb_to_recordset($1::jsonb) ...`). 0, or -1 + e (500

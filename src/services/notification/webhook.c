@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/json.h"
@@ -298,10 +299,12 @@ int webhook_delete(const svc_call_t *call, json_t *in, json_t **out, err_t *e) {
 
 /* ---- the consumers' part --------------------------------------------------------------------- */
 
-int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
-    json_t *clubs = json_array(), *payload;
+/* The clubs an event concerns (its tenant, home/host/club ids, the "clubs" list): a new array
+ * of uuid strings, NULL when out of memory. */
+static json_t *event_clubs(const svc_event_t *ev) {
+    json_t *clubs = json_array();
     static const char *const keys[] = {"home_club_id", "host_club_id", "club_id", NULL};
-    if (!clubs) return err_set(e, 500, "internal", "", "out of memory");
+    if (!clubs) return NULL;
     if (ev->tenant_id && *ev->tenant_id) json_array_append_new(clubs, json_string(ev->tenant_id));
     for (const char *const *k = keys; *k; k++) {
         json_t *v = json_object_get(ev->data, *k);
@@ -312,24 +315,34 @@ int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
     json_array_foreach(json_object_get(ev->data, "clubs"), i, v) {
         if (json_is_string(v) && jsonx_is_uuid(json_string_value(v))) json_array_append(clubs, v);
     }
+    return clubs;
+}
+
+/* The delivery's payload, compact JSON (malloc'd; NULL when out of memory). */
+static char *payload_text(const char *type, const char *ts, json_t *data) {
+    json_t *payload = json_pack("{s:s, s:s, s:O}", "type", type, "timestamp", ts, "data", data);
+    char *body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    json_decref(payload);
+    return body;
+}
+
+int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
+    json_t *clubs = event_clubs(ev);
+    if (!clubs) return err_set(e, 500, "internal", "", "out of memory");
     time_t now = time(NULL);
     struct tm tm;
     char ts[32];
     gmtime_r(&now, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    payload = json_pack("{s:s, s:s, s:O}", "type", ev->type, "timestamp", ts, "data", ev->data);
-    char *body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
-    json_decref(payload);
-    if (ev->acc) { /* the consumer's batch: one INSERT at its flush (notify_webhooks_flush) */
-        json_t *row = body ? json_pack("{s:O, s:s, s:s, s:s}", "clubs", clubs, "event_type",
-                                       ev->type, "event_id", ev->id, "payload", body)
-                           : NULL;
-        free(body);
-        json_decref(clubs);
+    if (ev->acc) { /* the consumer's batch: at its flush (notify_webhooks_flush), the payload is
+                    * written only for an event some active webhook of its clubs subscribes to */
+        json_t *row = json_pack("{s:o, s:s, s:s, s:s, s:O}", "clubs", clubs, "event_type", ev->type,
+                                "event_id", ev->id, "timestamp", ts, "data", ev->data);
         return row && json_array_append_new(ev->acc, row) == 0
                    ? 0
                    : err_set(e, 500, "internal", "", "out of memory");
     }
+    char *body = payload_text(ev->type, ts, ev->data);
     char *ids = json_dumps(clubs, JSON_COMPACT);
     json_decref(clubs);
     long long n = -1;
@@ -351,17 +364,94 @@ int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e) {
     return n < 0 ? -1 : 0;
 }
 
+/* Whether the subscriptions subs (rows club, event type of the active webhooks of the batch's
+ * clubs) name an event of type for one of clubs: the INSERT's own condition, in C. */
+static int subscribed(PGresult *subs, json_t *clubs, const char *type) {
+    for (int k = 0; k < PQntuples(subs); k++) {
+        const char *t = PQgetvalue(subs, k, 1);
+        if (strcmp(t, type) != 0 && strcmp(t, "*") != 0) continue;
+        size_t i;
+        json_t *v;
+        json_array_foreach(clubs, i, v) {
+            if (strcasecmp(json_string_value(v), PQgetvalue(subs, k, 0)) == 0) return 1;
+        }
+    }
+    return 0;
+}
+
+/* A batch of a consumer's events, most of which no club has a webhook for (every check-in's
+ * visit.checked_in, every visit.requested): one statement reads the subscriptions of the
+ * batch's clubs (the active webhooks' club and event types, by webhooks_club_idx); the events
+ * none of them names cost no payload, no JSON to PostgreSQL and no INSERT. The INSERT of the
+ * others keeps its own condition and ON CONFLICT: a webhook created or changed between the two
+ * statements is seen by the INSERT or not at all, as it was by the one INSERT before. */
 int notify_webhooks_flush(db_tx_t *tx, json_t *acc, err_t *e) {
     if (!acc || json_array_size(acc) == 0) return 0;
-    return notify_exec_json(
-        tx,
-        "INSERT INTO notification.webhook_deliveries (club_id, webhook_id, event_id, event_type, "
-        "payload) SELECT w.club_id, w.id, x.event_id, x.event_type, x.payload FROM "
-        "jsonb_to_recordset($1::jsonb) AS x(clubs jsonb, event_type text, event_id uuid, payload "
-        "text) JOIN notification.webhooks w ON w.active AND w.club_id IN (SELECT "
-        "jsonb_array_elements_text(x.clubs)::uuid) AND (x.event_type = ANY (w.event_types) OR "
-        "'*' = ANY (w.event_types)) ON CONFLICT (webhook_id, event_id) DO NOTHING",
-        acc, e);
+    json_t *seen = json_object(), *rows = json_array(), *row, *v;
+    char *list = NULL;
+    PGresult *subs = NULL;
+    int rc = -1;
+    size_t i, k, len = 2, at = 0;
+    if (!seen || !rows) goto oom;
+    json_array_foreach(acc, i, row) {
+        json_array_foreach(json_object_get(row, "clubs"), k, v) {
+            if (!json_object_get(seen, json_string_value(v))) {
+                json_object_set_new(seen, json_string_value(v), json_true());
+                len += strlen(json_string_value(v)) + 1;
+            }
+        }
+    }
+    if (json_object_size(seen) == 0) {
+        rc = 0;
+        goto done;
+    }
+    if (!(list = malloc(len + 1))) goto oom;
+    list[at++] = '{';
+    const char *key;
+    json_object_foreach(seen, key, v) {
+        at += (size_t)snprintf(list + at, len + 1 - at, "%s%s", at > 1 ? "," : "", key);
+    }
+    list[at++] = '}';
+    list[at] = '\0';
+    const char *p[] = {list};
+    subs = db_exec(tx,
+                   "SELECT DISTINCT w.club_id::text, t FROM notification.webhooks w, unnest "
+                   "(w.event_types) t WHERE w.active AND w.club_id = ANY ($1::uuid[])",
+                   1, p, e);
+    if (!subs) goto done;
+    json_array_foreach(acc, i, row) {
+        const char *type = json_string_value(json_object_get(row, "event_type"));
+        if (!type || !subscribed(subs, json_object_get(row, "clubs"), type)) continue;
+        char *body = payload_text(type, json_string_value(json_object_get(row, "timestamp")),
+                                  json_object_get(row, "data"));
+        json_t *r = body ? json_pack("{s:O, s:s, s:O, s:s}", "clubs", json_object_get(row, "clubs"),
+                                     "event_type", type, "event_id",
+                                     json_object_get(row, "event_id"), "payload", body)
+                         : NULL;
+        free(body);
+        if (!r || json_array_append_new(rows, r) != 0) goto oom;
+    }
+    rc = json_array_size(rows) == 0
+             ? 0
+             : notify_exec_json(
+                   tx,
+                   "INSERT INTO notification.webhook_deliveries (club_id, webhook_id, event_id, "
+                   "event_type, payload) SELECT w.club_id, w.id, x.event_id, x.event_type, "
+                   "x.payload FROM jsonb_to_recordset($1::jsonb) AS x(clubs jsonb, event_type "
+                   "text, event_id uuid, payload text) JOIN notification.webhooks w ON w.active "
+                   "AND w.club_id IN (SELECT jsonb_array_elements_text(x.clubs)::uuid) AND "
+                   "(x.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types)) ON "
+                   "CONFLICT (webhook_id, event_id) DO NOTHING",
+                   rows, e);
+    goto done;
+oom:
+    err_set(e, 500, "internal", "", "out of memory");
+done:
+    PQclear(subs);
+    free(list);
+    json_decref(seen);
+    json_decref(rows);
+    return rc;
 }
 
 /* ---- the worker's part ----------------------------------------------------------------------- */

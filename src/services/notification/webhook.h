@@ -31,9 +31,10 @@ int webhook_delete(const svc_call_t *call, json_t *in, json_t **out, err_t *e);
 /* In the consumer's transaction: a delivery for every active endpoint subscribed to ev->type
  * (or "*") of the clubs the event concerns (its tenant, home_club_id, host_club_id, clubs[]). */
 int notify_webhooks_queue(db_tx_t *tx, const svc_event_t *ev, err_t *e);
-/* In a consumer's batch (ev->acc set) notify_webhooks_queue only appends the event to the
- * accumulator; this flush (the consumers' svc_consumer_t.flush, before the commit) queues the
- * deliveries of every event of the transaction in one INSERT instead of one per event. */
+/* In a consumer's batch (ev->acc set) notify_webhooks_queue only appends the event (its clubs,
+ * type, id, time and data) to the accumulator; this flush (the consumers' svc_consumer_t.flush,
+ * before the commit) reads the subscriptions of the batch's clubs in one statement and queues
+ * the deliveries of the events they name in one INSERT (none when no webhook wants any). */
 int notify_webhooks_flush(db_tx_t *tx, json_t *acc, err_t *e);
 
 /* One pass of the worker over due deliveries: the number handled, or -1 + e. */
