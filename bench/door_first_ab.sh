@@ -21,13 +21,14 @@
 
 dfa_db=${RCP_PG_SUPER_URL%/postgres}/reciprocal
 # dfa_threads FILE: the server's threads, "name ticks" a line (utime + stime, /proc)
-# (no local variable: a function of this sourced hook with locals hit bash's "pop_var_context"
-# error in two runs of three)
+# (0 even when a thread ended meanwhile and its awk failed: bench/run.sh runs with set -e, and
+# that failure ended two runs of three, bash printing "pop_var_context" as it unwound; stop 25)
 dfa_threads() {
     for dfa_task in /proc/"$srv_pid"/task/*; do
         awk '{ gsub(/ /, "_"); printf "%s ", $0 }' "$dfa_task/comm" 2>/dev/null
         awk '{ sub(/^.*\) /, ""); split($0, f, " "); print f[12] + f[13] }' "$dfa_task/stat" 2>/dev/null
     done >"$1"
+    return 0
 }
 if [[ ${BENCH_DOOR_FIRST_PROFILE:-0} == 1 ]]; then
     psql -qAt "$RCP_PG_SUPER_URL" -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" \

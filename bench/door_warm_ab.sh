@@ -39,22 +39,24 @@
 dwa_db=${RCP_PG_SUPER_URL%/postgres}/reciprocal
 dwa_out=${BENCH_DOOR_WARM_OUT:-$TMP/log/door-warm}
 mkdir -p "$dwa_out"
-# dwa_threads FILE: the server's threads, "name ticks" a line (no locals: see door_first_ab.sh)
+# dwa_threads FILE: the server's threads, "name ticks" a line
 dwa_threads() {
     for dwa_task in /proc/"$srv_pid"/task/*; do
         awk '{ gsub(/ /, "_"); printf "%s ", $0 }' "$dwa_task/comm" 2>/dev/null
         awk '{ sub(/^.*\) /, ""); split($0, f, " "); print f[12] + f[13] }' "$dwa_task/stat" 2>/dev/null
     done >"$1"
+    return 0 # a thread or process gone meanwhile: its awk failed (bench/run.sh runs with set -e)
 }
 # dwa_pg FILE: PostgreSQL's processes, "pid kind ticks" a line (kind: "backend" for a client
 # connection, else the process title's first word, e.g. autovacuum, walwriter)
 dwa_pg() {
     dwa_pm=$(head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null)
     for dwa_c in $(pgrep -P "$dwa_pm"); do
-        dwa_k=$(tr '\0' ' ' 2>/dev/null <"/proc/$dwa_c/cmdline" | awk '{ print (/\(/ ? "backend" : $2) }')
+        dwa_k=$(tr '\0' ' ' 2>/dev/null <"/proc/$dwa_c/cmdline" | awk '{ print (/\(/ ? "backend" : $2) }') || true
         awk -v p="$dwa_c" -v k="${dwa_k:-gone}" '{ sub(/^.*\) /, ""); split($0, f, " "); print p, k, f[12] + f[13] }' \
             "/proc/$dwa_c/stat" 2>/dev/null
     done >"$1"
+    return 0 # a thread or process gone meanwhile: its awk failed (bench/run.sh runs with set -e)
 }
 # dwa_reset: every checked-in visit back to confirmed (the bench's only check-ins are the
 # open-loop rows': the hook runs no other row), every ledger record gone
@@ -88,7 +90,6 @@ for ((dwa_r = 1; dwa_r <= ${BENCH_DOOR_WARM_ROUNDS:-3}; dwa_r++)); do
         visits_login
         BENCH_LOI_TOKENS=$TMP/visit-tokens.txt "${WRK_PIN[@]}" wrk -t1 -c16 -d2s \
             -s "$ROOT/bench/visits_door.lua" "$base/api/v1/lois/verify" >/dev/null 2>&1 || true
-        # (no VAR=value before a function call: bash's "pop_var_context" error killed a run)
         BENCH_DOOR_OPENLOOP_SECONDS=${BENCH_DOOR_WARM_WARMUP_SECONDS:-1}
         visits_openloop_checkin "POST /api/v1/visits/check-in (first, warm-up), round $dwa_r [$dwa_t]"
         say "${rows[-1]}"

@@ -3,7 +3,8 @@
 # BENCH_DOOR_WARM_OUT): every turn's row, the medians per build, the server's threads and
 # PostgreSQL's processes per build (medians, ms per check-in), and the statements whose calls per
 # check-in differ between builds by at least MIN_DIFF (0.05) (median calls per check-in and median
-# exec + plan µs per check-in of each build; a statement missing from a turn counts 0).
+# exec + plan µs per check-in of each build; a statement missing from a turn counts 0; the
+# check-ins of a turn are its achieved rate x BENCH_DOOR_WARM_SECONDS (3), the hook's row length).
 set -euo pipefail
 dir=$1
 min=${2:-0.05}
