@@ -542,9 +542,9 @@ static const char k_sql_network_range[] = RANGE_SQL
  * $4 .. $2) from the daily rows (skipped by the planner when there are none: the range values
  * are parameters). Distinct visitors and active members are sums over home clubs and clubs of
  * the per-club scopes of key_month_counts (a member key belongs to one club), plus the edge
- * days' keys without a counting visit in the whole months at any host (probed in visits through
- * visits_member_idx since analytics 0020: key_months holds no visitor rows; the same answer
- * with the key_months rows of before); the median from approve_buckets / approve_months at
+ * days' keys absent from every whole month at any host (key_months holds (host, home) visitor
+ * rows only since analytics 0014; the probe gives the same answer with the (every host, home)
+ * rows of before); the median from approve_buckets / approve_months at
  * (host, every home club). The same JSON as k_sql_network_daily. */
 #define NET_NIL "'00000000-0000-0000-0000-000000000000'::uuid"
 #define NET_WHOLE "(month >= $3::date AND month < $4::date)"
@@ -628,10 +628,9 @@ static const char k_sql_network[] =
     " " NET_WHOLE " AND c.prev < "
     "$3::date) + (SELECT count(*) FROM ek WHERE "
     "NOT EXISTS (SELECT 1 FROM "
-    "analytics.visits vv "
-    "WHERE vv.home_club_id = ek.h AND vv.member_key = ek.k AND "
-    "vv.arrive_on >= $3::date AND vv.arrive_on < $4::date AND "
-    "vv.status IN ('checked_in', 'completed'))) AS n), "
+    "analytics.key_months km "
+    "WHERE km.kind = 'v' AND km.home_club_id = ek.h AND "
+    "km.member_key = ek.k AND " NET_WHOLE ")) AS n), "
     "ea AS (SELECT s FROM "
     "analytics.daily_visits, "
     "unnest(approve_secs) s "

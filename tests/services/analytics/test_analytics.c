@@ -1377,12 +1377,11 @@ static void test_counters_match_rebuild(void) {
     CHECK(all_ranges_same());
 }
 
-/* 0014: the scope (every host, home) of a visitor key is the union of its (host, home) months:
- * counted once per month in key_month_counts however many hosts the key visited, an edge day's
- * key found at any host by the club and network reports. 0020: key_months holds no visitor rows
- * at all (the key's months are read from its visits). Member k of B visits A and C in August, C
- * in September; then the August visit at A stops counting (August stays through C), then the
- * one at C (September's prev becomes -infinity). */
+/* 0014: key_months holds a visitor key at (host, home) only; the scope (every host, home) is the
+ * union of those rows: counted once per month in key_month_counts however many hosts the key
+ * visited, an edge day's key found at any host by the club and network reports. Member k of B
+ * visits A and C in August, C in September; then the August visit at A stops counting (August
+ * stays through C), then the one at C (September's prev becomes -infinity). */
 static void test_visitor_keys_every_host(void) {
     char va[40], vc[40], vs[40], k[40];
     uuid(va);
@@ -1398,7 +1397,8 @@ static void test_visitor_keys_every_host(void) {
     consume();
     const char *p[] = {B};
     CHECK_EQ_INT(owner_count("SELECT count(*) FROM analytics.key_months WHERE kind = 'v' AND "
-                             "home_club_id = $1",
+                             "home_club_id = $1 AND host_club_id = "
+                             "'00000000-0000-0000-0000-000000000000'",
                              1, p),
                  0);
     static const char k_every_host[] =
