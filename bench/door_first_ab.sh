@@ -16,6 +16,15 @@
 #     BIN; A first in odd pairs, B first in even ones), each turn one open-loop row on a freshly
 #     started server after a 2 s warm-up (wrk on POST /api/v1/lois/verify over the door pool: the
 #     pool's connections) and BENCH_DOOR_FIRST_SETTLE (3) s of rest, rows tagged "pair P [A|B]".
+#     BENCH_DOOR_FIRST_SQL_A / _B=FILE (optional): SQL run as the database owner before each turn
+#     of A / B, the server stopped (a schema change's A/B on the one database both binaries
+#     use, e.g. a migration's up file before A's turns and its down file before B's; a file
+#     that fails stops the pairs with an error row).
+#     BENCH_DOOR_FIRST_STMT=TEXT (optional; PostgreSQL started with
+#     RCP_PG_PRELOAD=pg_stat_statements): pg_stat_statements reset before each turn's row, then
+#     the statements whose text contains TEXT: calls, exec µs, shared blocks hit, dirtied and
+#     written, and WAL bytes per call, into $TMP/log/door-first-stmt.txt (and said) per turn:
+#     counts a loaded box does not blur.
 # Run: BENCH_ONLY=visits BENCH_VISIT_HOOK=bench/door_first_ab.sh BENCH_DOOR_VISITS=10 ... bench/run.sh
 # shellcheck shell=bash disable=SC2154 # variables come from bench/run.sh and bench/visits.sh
 
@@ -79,11 +88,23 @@ if [[ ${BENCH_DOOR_FIRST_PROFILE:-0} == 1 ]]; then
     cat "$TMP/log/door-first-profile.txt" >&2
 fi
 if [[ -n ${BENCH_VISIT_AB_BIN:-} ]]; then
+    BENCH_DOOR_FIRST_SQL_A=${BENCH_DOOR_FIRST_SQL_A:-}
+    BENCH_DOOR_FIRST_SQL_B=${BENCH_DOOR_FIRST_SQL_B:-}
     for ((dfa_p = 1; dfa_p <= ${BENCH_DOOR_FIRST_PAIRS:-3}; dfa_p++)); do
         if ((dfa_p % 2)); then dfa_order=(A B); else dfa_order=(B A); fi
         for dfa_t in "${dfa_order[@]}"; do
             dfa_bin=$BIN
             [[ $dfa_t == A ]] || dfa_bin=$BENCH_VISIT_AB_BIN
+            dfa_sql=$BENCH_DOOR_FIRST_SQL_A
+            [[ $dfa_t == A ]] || dfa_sql=$BENCH_DOOR_FIRST_SQL_B
+            if [[ -n $dfa_sql ]]; then
+                kill -TERM "$srv_pid" 2>/dev/null || true
+                wait "$srv_pid" 2>/dev/null || true
+                psql -X -q -v ON_ERROR_STOP=1 "$RCP_PG_OWNER_URL" -f "$dfa_sql" >/dev/null 2>&1 || {
+                    add_error_row "A/B" "$dfa_sql failed"
+                    break 2
+                }
+            fi
             visits_serve "$dfa_bin" || { add_error_row "A/B" "$dfa_bin did not start"; break 2; }
             visits_login
             # warm up (the pool's connections, the letter read's plan; not counted) and let the
@@ -91,8 +112,23 @@ if [[ -n ${BENCH_VISIT_AB_BIN:-} ]]; then
             BENCH_LOI_TOKENS=$TMP/visit-tokens.txt "${WRK_PIN[@]}" wrk -t1 -c16 -d2s \
                 -s "$ROOT/bench/visits_door.lua" "$base/api/v1/lois/verify" >/dev/null 2>&1 || true
             sleep "${BENCH_DOOR_FIRST_SETTLE:-3}"
+            [[ -z ${BENCH_DOOR_FIRST_STMT:-} ]] ||
+                psql -qAt "$dfa_db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+                    -c "SELECT pg_stat_statements_reset()" >/dev/null 2>&1
             visits_openloop_checkin "POST /api/v1/visits/check-in (first), pair $dfa_p [$dfa_t]"
             say "${rows[-1]}"
+            if [[ -n ${BENCH_DOOR_FIRST_STMT:-} ]]; then
+                psql -qAt -F ' | ' "$dfa_db" -v pat="${BENCH_DOOR_FIRST_STMT}" <<'SQL' |
+SELECT calls, round((total_exec_time * 1000 / greatest(calls, 1))::numeric, 1),
+       round(shared_blks_hit::numeric / greatest(calls, 1), 2),
+       round(shared_blks_dirtied::numeric / greatest(calls, 1), 3),
+       round(shared_blks_written::numeric / greatest(calls, 1), 3),
+       round(wal_bytes / greatest(calls, 1), 0), left(regexp_replace(query, '\s+', ' ', 'g'), 80)
+FROM pg_stat_statements WHERE strpos(query, :'pat') > 0 ORDER BY calls DESC
+SQL
+                    sed "s/^/pair $dfa_p [$dfa_t] calls | exec us | hit | dirtied | written | wal B (per call) | /" |
+                    tee -a "$TMP/log/door-first-stmt.txt" >&2
+            fi
         done
     done
     visits_serve "$BIN" || true
