@@ -22,7 +22,7 @@
 #     that fails stops the pairs with an error row).
 #     BENCH_DOOR_FIRST_STMT=TEXT (optional; PostgreSQL started with
 #     RCP_PG_PRELOAD=pg_stat_statements): pg_stat_statements reset before each turn's row, then
-#     the statements whose text contains TEXT: calls, exec µs, shared blocks hit, dirtied and
+#     the statements whose normalised text (constants are $n) contains TEXT: calls, exec µs, shared blocks hit, dirtied and
 #     written, and WAL bytes per call, into $TMP/log/door-first-stmt.txt (and said) per turn:
 #     counts a loaded box does not blur.
 # Run: BENCH_ONLY=visits BENCH_VISIT_HOOK=bench/door_first_ab.sh BENCH_DOOR_VISITS=10 ... bench/run.sh
@@ -115,8 +115,20 @@ if [[ -n ${BENCH_VISIT_AB_BIN:-} ]]; then
             [[ -z ${BENCH_DOOR_FIRST_STMT:-} ]] ||
                 psql -qAt "$dfa_db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
                     -c "SELECT pg_stat_statements_reset()" >/dev/null 2>&1
+            # the visits' updates and HOT updates over the row (pg_stat_user_tables, 1.5 s after
+            # it: the backends report at most once a second) and the indexes the turn ran with
+            dfa_upd0=$(psql -qAt "$dfa_db" -c "SELECT n_tup_upd || ' ' || n_tup_hot_upd FROM
+                pg_stat_user_tables WHERE relid = 'reciprocal.visits'::regclass" 2>/dev/null)
             visits_openloop_checkin "POST /api/v1/visits/check-in (first), pair $dfa_p [$dfa_t]"
             say "${rows[-1]}"
+            sleep 1.5
+            dfa_upd1=$(psql -qAt "$dfa_db" -c "SELECT n_tup_upd || ' ' || n_tup_hot_upd FROM
+                pg_stat_user_tables WHERE relid = 'reciprocal.visits'::regclass" 2>/dev/null)
+            say "pair $dfa_p [$dfa_t] visits updated / HOT over the row: $(awk -v a="$dfa_upd0" \
+                -v b="$dfa_upd1" 'BEGIN { split(a, x, " "); split(b, y, " ");
+                printf "%d / %d", y[1] - x[1], y[2] - x[2] }'); indexes: $(psql -qAt "$dfa_db" -c \
+                "SELECT string_agg(indexrelid::regclass::text, ' ' ORDER BY indexrelid::regclass::text) FROM pg_index WHERE
+                indrelid = 'reciprocal.visits'::regclass" 2>/dev/null)"
             if [[ -n ${BENCH_DOOR_FIRST_STMT:-} ]]; then
                 psql -qAt -F ' | ' "$dfa_db" -v pat="${BENCH_DOOR_FIRST_STMT}" <<'SQL' |
 SELECT calls, round((total_exec_time * 1000 / greatest(calls, 1))::numeric, 1),
@@ -127,7 +139,7 @@ SELECT calls, round((total_exec_time * 1000 / greatest(calls, 1))::numeric, 1),
 FROM pg_stat_statements WHERE strpos(query, :'pat') > 0 ORDER BY calls DESC
 SQL
                     sed "s/^/pair $dfa_p [$dfa_t] calls | exec us | hit | dirtied | written | wal B (per call) | /" |
-                    tee -a "$TMP/log/door-first-stmt.txt" >&2
+                    tee -a "$TMP/log/door-first-stmt.txt" | while read -r dfa_l; do say "$dfa_l"; done
             fi
         done
     done
