@@ -44,17 +44,23 @@ CREATE POLICY visit_sweep_floor_move ON reciprocal.visit_sweep_floor FOR UPDATE
     USING (core.is_network_admin()) WITH CHECK (core.is_network_admin());
 GRANT SELECT, UPDATE ON reciprocal.visit_sweep_floor TO reciprocal_app;
 
--- A visit written with an arrival earlier than two days before today may be below the floor:
--- lower it. The trigger's WHEN keeps every other INSERT (every POST /visits of today's dates)
--- free of the call.
+-- A visit written with an arrival earlier than one day before today may be below the floor:
+-- lower it. The floor is never raised above today - 2 and the trigger fires from today - 1: a
+-- day's margin, so a writer whose transaction started before midnight (UTC) and commits after
+-- a sweep of the next day is still covered. The trigger locks the floor's row (FOR SHARE) even
+-- when it need not lower it: a sweep (FOR UPDATE on that row first) then waits for the writer's
+-- COMMIT and its reads see the visit, so no uncommitted early arrival is stepped over. The
+-- trigger's WHEN keeps every other INSERT (every POST /visits of today's dates) free of the
+-- call.
 CREATE FUNCTION reciprocal.visit_sweep_floor_lower() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    PERFORM 1 FROM reciprocal.visit_sweep_floor FOR SHARE;
     UPDATE reciprocal.visit_sweep_floor SET floor = NEW.arrive_on WHERE floor > NEW.arrive_on;
     RETURN NEW;
 END $$;
 CREATE TRIGGER visits_sweep_floor BEFORE INSERT OR UPDATE OF arrive_on ON reciprocal.visits
-    FOR EACH ROW WHEN (NEW.arrive_on < (now() AT TIME ZONE 'UTC')::date - 2)
+    FOR EACH ROW WHEN (NEW.arrive_on < (now() AT TIME ZONE 'UTC')::date - 1)
     EXECUTE FUNCTION reciprocal.visit_sweep_floor_lower();
