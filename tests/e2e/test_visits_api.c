@@ -890,6 +890,46 @@ static void test_move_hot(void) {
     CHECK_STR(n, "1/1"); /* updated once, HOT once */
 }
 
+/* A writer of a visit arriving one day before the sweep's floor cap (today - 2, UTC) share-locks
+ * the floor's row until its COMMIT (migration 0019's trigger fires from today - 1): a sweep,
+ * which takes the row FOR UPDATE first, waits for it and then sees the visit, so it never raises
+ * the floor past an uncommitted early arrival (a writer's transaction across midnight UTC). */
+static void test_floor_waits_for_early_writer(void) {
+    char m[64], id[64] = "", code[8] = "";
+    REQUIRE(member("full", NULL, 1, m) == 0);
+    e2e_resp_t r;
+    visit(m, 1, "2030-03-20", "2030-03-20", "", &r);
+    CHECK_EQ_INT(r.status, 201);
+    if (jstr(r.json, "id")) snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
+    e2e_resp_free(&r);
+    REQUIRE(id[0]);
+    const char *url = getenv("RECIPROCAL_TEST_DATABASE_URL");
+    PGconn *w = PQconnectdb(url), *s = PQconnectdb(url);
+    REQUIRE(PQstatus(w) == CONNECTION_OK && PQstatus(s) == CONNECTION_OK);
+    PQclear(PQexec(w, "SELECT set_config('app.network_admin', 'on', false)"));
+    PQclear(PQexec(s, "SELECT set_config('app.network_admin', 'on', false)"));
+    PQclear(PQexec(w, "BEGIN"));
+    const char *p[] = {id};
+    PGresult *q = PQexecParams(w,
+                               "UPDATE reciprocal.visits SET arrive_on = (now() AT TIME ZONE "
+                               "'UTC')::date - 2, depart_on = (now() AT TIME ZONE 'UTC')::date - "
+                               "2 WHERE id = $1::uuid",
+                               1, NULL, p, NULL, NULL, 0);
+    CHECK(PQresultStatus(q) == PGRES_COMMAND_OK && strcmp(PQcmdTuples(q), "1") == 0);
+    PQclear(q);
+    PQclear(PQexec(s, "SET lock_timeout = '300ms'"));
+    PQclear(PQexec(s, "BEGIN"));
+    q = PQexec(s, "SELECT floor FROM reciprocal.visit_sweep_floor FOR UPDATE");
+    if (PQresultErrorField(q, PG_DIAG_SQLSTATE))
+        snprintf(code, sizeof code, "%s", PQresultErrorField(q, PG_DIAG_SQLSTATE));
+    PQclear(q);
+    PQclear(PQexec(s, "ROLLBACK"));
+    PQclear(PQexec(w, "ROLLBACK"));
+    PQfinish(s);
+    PQfinish(w);
+    CHECK_STR(code, "55P03"); /* lock_not_available: the sweep waits for the writer */
+}
+
 int main(void) {
     RUN(test_start);
     RUN(test_request);
@@ -905,6 +945,7 @@ int main(void) {
     RUN(test_agreement_unlocked);
     RUN(test_sweep_beside_visit);
     RUN(test_move_hot);
+    RUN(test_floor_waits_for_early_writer);
     e2e_stop(&g_proc);
     TEST_DONE();
 }
