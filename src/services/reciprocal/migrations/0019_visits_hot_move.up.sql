@@ -36,9 +36,10 @@ INSERT INTO reciprocal.visit_sweep_floor (floor)
                  (now() AT TIME ZONE 'UTC')::date - 2)
     FROM reciprocal.visits v WHERE v.status IN ('requested', 'approved', 'confirmed');
 SELECT set_config('app.network_admin', 'off', true);
--- RLS enabled, not forced: the owner's trigger function below lowers the floor for any writer;
--- the app role reads it and only a network administrator's scope (the scheduler's) raises it.
+-- Everyone reads it; only a network administrator's scope (the scheduler's) moves it, and the
+-- trigger function below, for any writer, moves it in that scope (restriction_of's way, 0005).
 ALTER TABLE reciprocal.visit_sweep_floor ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reciprocal.visit_sweep_floor FORCE ROW LEVEL SECURITY;
 CREATE POLICY visit_sweep_floor_read ON reciprocal.visit_sweep_floor FOR SELECT USING (true);
 CREATE POLICY visit_sweep_floor_move ON reciprocal.visit_sweep_floor FOR UPDATE
     USING (core.is_network_admin()) WITH CHECK (core.is_network_admin());
@@ -56,9 +57,14 @@ CREATE FUNCTION reciprocal.visit_sweep_floor_lower() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    prev text := current_setting('app.network_admin', true);
 BEGIN
+    -- FORCE RLS binds the owner too: the floor's policies let the network scope lock and move it
+    PERFORM set_config('app.network_admin', 'on', true);
     PERFORM 1 FROM reciprocal.visit_sweep_floor FOR SHARE;
     UPDATE reciprocal.visit_sweep_floor SET floor = NEW.arrive_on WHERE floor > NEW.arrive_on;
+    PERFORM set_config('app.network_admin', coalesce(prev, 'off'), true);
     RETURN NEW;
 END $$;
 CREATE TRIGGER visits_sweep_floor BEFORE INSERT OR UPDATE OF arrive_on ON reciprocal.visits
