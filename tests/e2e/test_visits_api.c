@@ -842,20 +842,27 @@ static void test_sweep_beside_visit(void) {
     PQfinish(pg);
 }
 
+/* A visit requested for a new member of club 0 at club 1 on date: its id into id (0), or -1. */
+static int fresh_visit(const char *date, char id[64]) {
+    char m[64];
+    e2e_resp_t r;
+    id[0] = '\0';
+    if (member("full", NULL, 1, m) != 0) return -1;
+    visit(m, 1, date, date, "", &r);
+    CHECK_EQ_INT(r.status, 201);
+    if (jstr(r.json, "id")) snprintf(id, 64, "%s", jstr(r.json, "id"));
+    e2e_resp_free(&r);
+    return id[0] ? 0 : -1;
+}
+
 /* The moves are HOT (reciprocal migration 0019): no index of visits names a column a move sets
  * (status, updated_at, the check-in's and check-out's time and staff), as key, expression or
  * predicate (0003's visits_open_idx named status), so the door's UPDATE writes no index entry:
  * in one transaction of this session (its own statistics, pg_stat_xact_user_tables, no waiting
  * for another backend's report) the check-in's SET on a fresh visit counts one HOT update. */
 static void test_move_hot(void) {
-    char m[64], id[64] = "", n[64] = "";
-    REQUIRE(member("full", NULL, 1, m) == 0);
-    e2e_resp_t r;
-    visit(m, 1, "2030-03-19", "2030-03-19", "", &r);
-    CHECK_EQ_INT(r.status, 201);
-    if (jstr(r.json, "id")) snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
-    e2e_resp_free(&r);
-    REQUIRE(id[0]);
+    char id[64], n[64] = "";
+    REQUIRE(fresh_visit("2030-03-19", id) == 0);
     PGconn *pg = PQconnectdb(getenv("RECIPROCAL_TEST_DATABASE_URL"));
     REQUIRE(PQstatus(pg) == CONNECTION_OK);
     PQclear(PQexec(pg, "SELECT set_config('app.network_admin', 'on', false)"));
@@ -895,14 +902,8 @@ static void test_move_hot(void) {
  * which takes the row FOR UPDATE first, waits for it and then sees the visit, so it never raises
  * the floor past an uncommitted early arrival (a writer's transaction across midnight UTC). */
 static void test_floor_waits_for_early_writer(void) {
-    char m[64], id[64] = "", code[8] = "";
-    REQUIRE(member("full", NULL, 1, m) == 0);
-    e2e_resp_t r;
-    visit(m, 1, "2030-03-20", "2030-03-20", "", &r);
-    CHECK_EQ_INT(r.status, 201);
-    if (jstr(r.json, "id")) snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
-    e2e_resp_free(&r);
-    REQUIRE(id[0]);
+    char id[64], code[8] = "";
+    REQUIRE(fresh_visit("2030-03-20", id) == 0);
     const char *url = getenv("RECIPROCAL_TEST_DATABASE_URL");
     PGconn *w = PQconnectdb(url), *s = PQconnectdb(url);
     REQUIRE(PQstatus(w) == CONNECTION_OK && PQstatus(s) == CONNECTION_OK);
